@@ -1,0 +1,12 @@
+//! meterdesk: the counter desk for metered water.
+//!
+//! The arrows point one way: `ui` reads `app` state; `app` talks to `db` and `card` only by
+//! sending work and receiving messages; `db` and `card` use `domain`; `domain` does no I/O.
+
+pub mod app;
+pub mod card;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod i18n;
+pub mod ui;
