@@ -1,1 +1,264 @@
-//! placeholder
+//! `config.toml` and the environment, read and validated once at start.
+//!
+//! A bad value is an error naming its key; an unknown key is a warning, so a typo never
+//! silently changes behaviour but an old file still starts the app.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::i18n::Lang;
+
+/// Everything meterdesk reads from `config.toml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub card: CardConfig,
+    pub ui: UiConfig,
+    pub receipts: ReceiptConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// A libpq connection string or URL; `None` runs the embedded cluster.
+    pub url: Option<String>,
+    /// Where the embedded cluster and the app's files live; `None` picks the platform default.
+    pub data_dir: Option<PathBuf>,
+    /// Connections kept open to the server.
+    pub pool_size: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            data_dir: None,
+            pool_size: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CardConfig {
+    /// PC/SC reader name; `None` takes the first reader with a card.
+    pub reader: Option<String>,
+    /// Issuer PIN presented before every card write (hex digits).
+    pub pin: Option<String>,
+    /// 32-byte MAC key shared with the meters, as 64 hex digits.
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct UiConfig {
+    /// `en` or `zh`; `None` follows `LANG`.
+    pub language: Option<Lang>,
+    /// No colours at all (also when `NO_COLOR` is set).
+    pub monochrome: bool,
+    /// `+-|` borders for terminals that mangle box drawing.
+    pub ascii_borders: bool,
+    /// Command name → keys, replacing that command's default keys.
+    pub keys: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ReceiptConfig {
+    /// Characters per receipt line (58 mm printers take 32, 80 mm take 48).
+    pub width: usize,
+    /// Receipts are also written here as text files; `None` keeps them in the database only.
+    pub directory: Option<PathBuf>,
+    /// A command that receives the receipt text on standard input, e.g. `lp -d counter1`.
+    pub print_command: Option<String>,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        Self {
+            width: 48,
+            directory: None,
+            print_command: None,
+        }
+    }
+}
+
+/// Why the configuration cannot be used; always names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: key `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        message: String,
+    },
+}
+
+/// A configuration that was read, with the warnings to show once.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads `path`; a missing file is the defaults (the app must start on a fresh machine).
+    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Loaded {
+                config: Config::default(),
+                warnings: Vec::new(),
+            }),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses config text; unknown keys become warnings, bad values errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
+        let mut unknown = Vec::new();
+        let config: Config =
+            parse_lenient(text, &mut unknown).map_err(|message| ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            })?;
+        config.validate(path)?;
+        let warnings = unknown
+            .into_iter()
+            .map(|key| format!("{}: unknown key `{key}` ignored", path.display()))
+            .collect();
+        Ok(Loaded { config, warnings })
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message: message.to_owned(),
+        };
+        if !(1..=64).contains(&self.database.pool_size) {
+            return Err(invalid("database.pool_size", "must be between 1 and 64"));
+        }
+        if let Some(url) = &self.database.url
+            && url.trim().is_empty()
+        {
+            return Err(invalid(
+                "database.url",
+                "is empty; remove the key to use the embedded database",
+            ));
+        }
+        if let Some(pin) = &self.card.pin
+            && (pin.len() < 4 || pin.len() > 16 || !pin.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(invalid("card.pin", "must be 4 to 16 hex digits"));
+        }
+        if let Some(key) = &self.card.key
+            && (key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(invalid("card.key", "must be 64 hex digits (32 bytes)"));
+        }
+        if !(24..=80).contains(&self.receipts.width) {
+            return Err(invalid(
+                "receipts.width",
+                "must be between 24 and 80 characters",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The language: the configured one, else `LANG`/`LC_ALL`, else English.
+    pub fn language(&self) -> Lang {
+        self.ui.language.unwrap_or_else(|| {
+            let env = std::env::var("LC_ALL")
+                .or_else(|_| std::env::var("LANG"))
+                .unwrap_or_default();
+            Lang::from_locale(&env)
+        })
+    }
+
+    /// Monochrome when configured or when `NO_COLOR` is set to anything non-empty.
+    pub fn monochrome(&self) -> bool {
+        self.ui.monochrome || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+    }
+}
+
+/// Deserialises while collecting unknown keys (as dotted paths) instead of failing on them.
+fn parse_lenient(text: &str, unknown: &mut Vec<String>) -> Result<Config, String> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|err| err.to_string())?;
+    serde_ignored::deserialize(deserializer, |path| unknown.push(path.to_string()))
+        .map_err(|err: toml::de::Error| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Loaded, ConfigError> {
+        Config::parse(text, Path::new("config.toml"))
+    }
+
+    #[test]
+    fn the_shipped_config_file_is_valid_and_warns_about_nothing() {
+        let loaded = parse(include_str!("../config.toml")).expect("config.toml parses");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        let loaded = parse("").unwrap();
+        assert_eq!(loaded.config, Config::default());
+        assert_eq!(loaded.config.database.pool_size, 4);
+    }
+
+    #[test]
+    fn unknown_keys_are_warnings_naming_the_key() {
+        let loaded = parse("colour = 1\n[ui]\nascii_borders = true\nmonochrom = true\n").unwrap();
+        assert!(loaded.config.ui.ascii_borders);
+        assert_eq!(
+            loaded.warnings,
+            vec![
+                "config.toml: unknown key `colour` ignored",
+                "config.toml: unknown key `ui.monochrom` ignored"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_errors_naming_the_key() {
+        let err = parse("[database]\npool_size = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.pool_size"), "{err}");
+        let err = parse("[card]\nkey = \"abc\"\n").unwrap_err().to_string();
+        assert!(err.contains("card.key"), "{err}");
+        let err = parse("[card]\npin = \"12x4\"\n").unwrap_err().to_string();
+        assert!(err.contains("card.pin"), "{err}");
+        let err = parse("[ui]\nlanguage = \"fr\"\n").unwrap_err().to_string();
+        assert!(err.contains("language"), "{err}");
+        let err = parse("[database]\npool_size = \"four\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pool_size"), "{err}");
+        let err = parse("database = 3\n").unwrap_err().to_string();
+        assert!(err.contains("database"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_the_defaults() {
+        let loaded = Config::load(Path::new("/nonexistent/meterdesk.toml")).unwrap();
+        assert_eq!(loaded.config, Config::default());
+    }
+}

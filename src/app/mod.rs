@@ -1,1 +1,14 @@
-//! placeholder
+//! The loop's half of the app: state, messages, the pure `update`, and the runner that owns the
+//! terminal, the database pool and the card reader thread.
+
+pub mod command;
+pub mod keymap;
+pub mod requests;
+pub mod run;
+pub mod state;
+pub mod update;
+
+pub use command::Command;
+pub use keymap::KeyMap;
+pub use state::App;
+pub use update::update;

@@ -1,1 +1,39 @@
-//! placeholder
+//! Drawing: pure functions from `App` to a frame. Nothing here changes state or does I/O.
+
+mod chrome;
+mod help;
+mod home;
+pub mod inert;
+mod login;
+pub mod text;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+
+use crate::app::App;
+use crate::app::state::{Overlay, Screen};
+use theme::Theme;
+
+/// Draws the whole screen: top line, body, message line, key legend, then any overlay.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let theme = Theme::new(app.look);
+    let [top, body, message, legend] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    chrome::top_line(frame, top, app, &theme);
+    match &app.screen {
+        Screen::Login(form) => login::draw(frame, body, form, app, &theme),
+        Screen::Home(home) => home::draw(frame, body, home, app, &theme),
+    }
+    match &app.overlay {
+        Some(Overlay::Help) => help::draw(frame, body, app, &theme),
+        Some(Overlay::CommandLine(line)) => chrome::command_line(frame, message, line, &theme),
+        None => chrome::message_line(frame, message, app, &theme),
+    }
+    chrome::legend(frame, legend, app, &theme);
+}

@@ -1,0 +1,102 @@
+//! What keys can be bound to: a small, named set of commands. The keymap, the legend, the
+//! help screen and the `:` command line all speak this one vocabulary.
+
+use std::fmt;
+
+/// A command a person can invoke by key or by name on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    Help,
+    Save,
+    Leave,
+    Lookup,
+    Refresh,
+    Cancel,
+    NextField,
+    PrevField,
+    CommandLine,
+    Search,
+    Logout,
+    Quit,
+}
+
+impl Command {
+    pub const ALL: [Command; 12] = [
+        Command::Help,
+        Command::Save,
+        Command::Leave,
+        Command::Lookup,
+        Command::Refresh,
+        Command::Cancel,
+        Command::NextField,
+        Command::PrevField,
+        Command::CommandLine,
+        Command::Search,
+        Command::Logout,
+        Command::Quit,
+    ];
+
+    /// The name used in config.toml `[ui.keys]` and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Help => "help",
+            Command::Save => "save",
+            Command::Leave => "leave",
+            Command::Lookup => "lookup",
+            Command::Refresh => "refresh",
+            Command::Cancel => "cancel",
+            Command::NextField => "next-field",
+            Command::PrevField => "prev-field",
+            Command::CommandLine => "command-line",
+            Command::Search => "search",
+            Command::Logout => "logout",
+            Command::Quit => "quit",
+        }
+    }
+
+    /// The catalogue key of the short label shown in the legend and help.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Command::Help => "command.help",
+            Command::Save => "command.save",
+            Command::Leave => "command.leave",
+            Command::Lookup => "command.lookup",
+            Command::Refresh => "command.refresh",
+            Command::Cancel => "command.cancel",
+            Command::NextField => "command.next_field",
+            Command::PrevField => "command.prev_field",
+            Command::CommandLine => "command.command_line",
+            Command::Search => "command.search",
+            Command::Logout => "command.logout",
+            Command::Quit => "command.quit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Command> {
+        Command::ALL
+            .into_iter()
+            .find(|command| command.name() == name)
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        for command in Command::ALL {
+            assert_eq!(Command::from_name(command.name()), Some(command));
+        }
+        let mut names: Vec<_> = Command::ALL.iter().map(|c| c.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Command::ALL.len());
+    }
+}

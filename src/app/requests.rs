@@ -1,0 +1,1 @@
+//! Executes requests against the database.

@@ -1,0 +1,169 @@
+//! All user-facing text, one catalogue file per language (`en.toml`, `zh.toml`), so a third
+//! language is a file, not a code change. A text's key is `section.name` (a TOML table and a
+//! key in it); placeholders are `{name}`.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+/// A language of the user interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
+const CATALOGUES: [(Lang, &str); 2] = [
+    (Lang::En, include_str!("en.toml")),
+    (Lang::Zh, include_str!("zh.toml")),
+];
+
+type Catalogue = HashMap<String, String>;
+
+fn catalogues() -> &'static HashMap<Lang, Catalogue> {
+    static LOADED: OnceLock<HashMap<Lang, Catalogue>> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        CATALOGUES
+            .iter()
+            .map(|(lang, text)| {
+                let sections: HashMap<String, HashMap<String, String>> = toml::from_str(text)
+                    .unwrap_or_else(|err| panic!("catalogue {lang:?} is malformed: {err}"));
+                let catalogue = sections
+                    .into_iter()
+                    .flat_map(|(section, texts)| {
+                        texts
+                            .into_iter()
+                            .map(move |(key, text)| (format!("{section}.{key}"), text))
+                    })
+                    .collect();
+                (*lang, catalogue)
+            })
+            .collect()
+    })
+}
+
+impl Lang {
+    /// Every language, in the order `:lang` cycles through them.
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Zh];
+
+    /// `zh_CN.UTF-8` → Chinese; anything else → English.
+    pub fn from_locale(locale: &str) -> Lang {
+        if locale.to_ascii_lowercase().starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+
+    /// The code used in config.toml and on the command line.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+
+    /// The text for `key`; English when this language lacks it, the key itself when both do
+    /// (a test keeps that from happening).
+    pub fn t(self, key: &str) -> &'static str {
+        let all = catalogues();
+        [self, Lang::En]
+            .iter()
+            .find_map(|lang| all[lang].get(key))
+            .map_or_else(|| leak(key), |text| text.as_str())
+    }
+
+    /// The text for `key` with each `{name}` replaced by its value.
+    pub fn tf(self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        args.iter()
+            .fold(self.t(key).to_owned(), |text, (name, value)| {
+                text.replace(&format!("{{{name}}}"), &value.to_string())
+            })
+    }
+}
+
+/// Missing keys are shown as themselves; leaking is bounded by the number of distinct keys.
+fn leak(key: &str) -> &'static str {
+    static MISSING: OnceLock<std::sync::Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut missing = MISSING
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    missing
+        .entry(key.to_owned())
+        .or_insert_with(|| Box::leak(key.to_owned().into_boxed_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn keys(lang: Lang) -> BTreeSet<&'static String> {
+        catalogues()[&lang].keys().collect()
+    }
+
+    #[test]
+    fn every_language_has_every_key() {
+        let english = keys(Lang::En);
+        for lang in Lang::ALL {
+            let translated = keys(lang);
+            let missing: Vec<_> = english.difference(&translated).collect();
+            let extra: Vec<_> = translated.difference(&english).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{lang:?}: missing {missing:?}, extra {extra:?}"
+            );
+        }
+    }
+
+    /// Every string literal in the code shaped like a catalogue key (`section.name`, with a
+    /// section the catalogue has) exists in the English catalogue.
+    #[test]
+    fn every_key_used_in_the_code_exists() {
+        let english = keys(Lang::En);
+        let sections: BTreeSet<&str> = english.iter().filter_map(|k| k.split('.').next()).collect();
+        let mut used = Vec::new();
+        let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+        collect_keys(src, &sections, &mut used);
+        assert!(used.len() > 40, "the scan found too few keys: {used:?}");
+        let missing: Vec<_> = used.iter().filter(|key| !english.contains(key)).collect();
+        assert!(missing.is_empty(), "keys missing from en.toml: {missing:?}");
+    }
+
+    fn collect_keys(dir: &std::path::Path, sections: &BTreeSet<&str>, used: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                collect_keys(&path, sections, used);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let source = std::fs::read_to_string(&path).unwrap();
+                let literals = source.split('"').skip(1).step_by(2);
+                used.extend(
+                    literals
+                        .filter(|text| {
+                            text.split_once('.').is_some_and(|(section, name)| {
+                                sections.contains(section)
+                                    && !name.is_empty()
+                                    && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                            })
+                        })
+                        .map(str::to_owned),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled_and_missing_keys_show_themselves() {
+        let unknown = "no such key";
+        assert_eq!(Lang::En.t(unknown), unknown);
+        assert_eq!(Lang::from_locale("zh_CN.UTF-8"), Lang::Zh);
+        assert_eq!(Lang::from_locale("C.UTF-8"), Lang::En);
+        let text = Lang::En.tf("login.wait", &[("seconds", &7)]);
+        assert!(text.contains('7') && !text.contains("{seconds}"), "{text}");
+    }
+}

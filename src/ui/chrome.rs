@@ -1,0 +1,114 @@
+//! The frame around every screen: the top line (breadcrumbs and status), the message line,
+//! the command line and the key legend.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::inert::inert;
+use super::text::{truncate, truncate_left, width};
+use super::theme::Theme;
+use crate::app::App;
+use crate::app::state::{CommandLine, DbStatus, MessageKind};
+use crate::card::ReaderState;
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+/// The status part of the top line: operator and office, database, reader, spinner.
+fn status(app: &App) -> String {
+    let lang = app.lang;
+    let mut parts = Vec::new();
+    if let Some(session) = &app.session {
+        parts.push(format!(
+            "{}@{}",
+            inert(&session.full_name),
+            inert(&session.department)
+        ));
+    }
+    parts.push(match app.database {
+        DbStatus::Connected => lang.t("status.db_connected").to_owned(),
+        DbStatus::Reconnecting => lang.t("status.db_reconnecting").to_owned(),
+    });
+    parts.push(match &app.reader {
+        ReaderState::NoService => lang.t("status.reader_no_service").to_owned(),
+        ReaderState::NoReader => lang.t("status.reader_none").to_owned(),
+        ReaderState::NoCard { .. } => lang.t("status.reader_no_card").to_owned(),
+        ReaderState::CardPresent { .. } => lang.t("status.reader_card").to_owned(),
+    });
+    let spinner = if app.busy() {
+        SPINNER[app.spinner % SPINNER.len()]
+    } else {
+        ' '
+    };
+    format!("{} {spinner}", parts.join(" │ "))
+}
+
+pub fn top_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let status = status(app);
+    let crumbs = app
+        .breadcrumbs()
+        .iter()
+        .map(|key| app.lang.t(key))
+        .collect::<Vec<_>>()
+        .join(" › ");
+    let crumbs = format!(" meterdesk › {crumbs}");
+    let room = usize::from(area.width);
+    let status = truncate(&status, room.saturating_sub(12));
+    let crumbs = truncate_left(&crumbs, room.saturating_sub(width(&status) + 1));
+    let gap = room.saturating_sub(width(&crumbs) + width(&status));
+    let line = Line::from(vec![
+        Span::raw(crumbs),
+        Span::raw(" ".repeat(gap)),
+        Span::raw(status),
+    ]);
+    frame.render_widget(Paragraph::new(line).style(theme.bar()), area);
+}
+
+pub fn message_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(message) = &app.message else {
+        return;
+    };
+    let (mark, style) = match message.kind {
+        MessageKind::Error => ("! ", theme.error()),
+        MessageKind::Info => ("", theme.good()),
+    };
+    let text = truncate(
+        &format!("{mark}{}", inert(&message.text)),
+        usize::from(area.width),
+    );
+    frame.render_widget(Paragraph::new(Span::styled(text, style)), area);
+}
+
+pub fn command_line(frame: &mut Frame, area: Rect, line: &CommandLine, theme: &Theme) {
+    let room = usize::from(area.width.saturating_sub(1));
+    let scroll = line.input.visual_scroll(room);
+    let shown = Line::from(vec![
+        Span::styled(":", theme.key()),
+        Span::raw(line.input.value()),
+    ]);
+    frame.render_widget(Paragraph::new(shown).scroll((0, scroll as u16)), area);
+    let cursor = (line.input.visual_cursor().max(scroll) - scroll) as u16;
+    frame.set_cursor_position((area.x + 1 + cursor, area.y));
+}
+
+/// The key legend: the commands this screen offers, each with its first key in the live keymap.
+pub fn legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for (command, label) in app.commands() {
+        let Some(key) = app.keymap.keys(command).first() else {
+            continue;
+        };
+        let key = key.to_string();
+        let label = app.lang.t(label);
+        let cost = width(&key) + width(label) + 3;
+        if used + cost > usize::from(area.width) {
+            break;
+        }
+        used += cost;
+        spans.push(Span::styled(key, theme.key()));
+        spans.push(Span::raw(format!(" {label}  ")));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,73 @@
+//! The home screen: who is signed in and the counter's figures for today.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::inert::inert;
+use super::text::width;
+use super::theme::Theme;
+use crate::app::App;
+use crate::app::state::Home;
+
+pub fn draw(frame: &mut Frame, area: Rect, home: &Home, app: &App, theme: &Theme) {
+    let lang = app.lang;
+    let mut lines = vec![Line::raw("")];
+    if let Some(session) = &app.session {
+        let welcome = lang.tf(
+            "home.signed_in",
+            &[
+                ("name", &inert(&session.full_name)),
+                ("roles", &session.roles.join(", ")),
+                ("department", &inert(&session.department)),
+            ],
+        );
+        lines.push(Line::from(Span::styled(
+            format!(" {welcome}"),
+            theme.title(),
+        )));
+        lines.push(Line::raw(""));
+    }
+    match &home.overview {
+        None => lines.push(Line::styled(
+            format!(" {}", lang.t("home.loading")),
+            theme.dim(),
+        )),
+        Some(overview) => {
+            let figures = [
+                ("home.customers", overview.customers.to_string()),
+                ("home.card_customers", overview.card_customers.to_string()),
+                ("home.active_cards", overview.active_cards.to_string()),
+                (
+                    "home.uninstalled_meters",
+                    overview.uninstalled_meters.to_string(),
+                ),
+                ("home.payments_today", overview.payments_today.to_string()),
+                (
+                    "home.takings_today",
+                    format!("{:.2}", overview.takings_today),
+                ),
+            ];
+            let label_width = figures
+                .iter()
+                .map(|(key, _)| width(lang.t(key)))
+                .max()
+                .unwrap_or(0);
+            for (key, value) in figures {
+                let label = lang.t(key);
+                let pad = label_width - width(label);
+                lines.push(Line::raw(format!(
+                    " {label}{} {value:>14}",
+                    " ".repeat(pad)
+                )));
+            }
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        format!(" {}", lang.t("home.next")),
+        theme.dim(),
+    ));
+    frame.render_widget(Paragraph::new(lines), area);
+}

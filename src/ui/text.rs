@@ -1,0 +1,63 @@
+//! Fitting text into cells by display width (CJK characters take two), never by bytes.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Display width of `text` in terminal cells.
+pub fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// `text` cut to at most `max` cells, ending in `…` when something was cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if width(text) <= max {
+        return text.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut kept = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        kept.push(c);
+        used += w;
+    }
+    kept.push('…');
+    kept
+}
+
+/// `text` cut from the left to at most `max` cells, starting with `…` when something was cut:
+/// for breadcrumbs, where the deepest level matters most.
+pub fn truncate_left(text: &str, max: usize) -> String {
+    let reversed: String = text.chars().rev().collect();
+    let cut = truncate(&reversed, max);
+    if cut.len() == reversed.len() {
+        return text.to_owned();
+    }
+    let mut kept: String = cut.trim_end_matches('…').chars().rev().collect();
+    kept.insert(0, '…');
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cjk_is_measured_by_cells() {
+        assert_eq!(width("张伟"), 4);
+        assert_eq!(truncate("张伟伟伟", 5), "张伟…");
+        assert_eq!(truncate("张伟", 4), "张伟");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn left_truncation_keeps_the_end() {
+        assert_eq!(truncate_left("a › b › c", 5), "… › c");
+        assert_eq!(truncate_left("abc", 5), "abc");
+    }
+}
