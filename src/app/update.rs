@@ -13,35 +13,59 @@ use crate::i18n::Lang;
 /// A request to send, with the id its reply will carry.
 pub type Outgoing = (RequestId, Request);
 
-/// Applies one message; returns the requests the runner must execute.
-pub fn update(app: &mut App, msg: Msg) -> Vec<Outgoing> {
+/// What one message asks of the runner.
+#[derive(Debug, Default)]
+pub struct Update {
+    /// Requests to execute off the UI task.
+    pub requests: Vec<Outgoing>,
+    /// Whether the screen changed; most ticks and health reports change nothing, and an SSH
+    /// link should not carry a frame for them.
+    pub redraw: bool,
+}
+
+/// Applies one message.
+pub fn update(app: &mut App, msg: Msg) -> Update {
     let mut out = Vec::new();
-    match msg {
-        Msg::Key(key) => on_key(app, key, &mut out),
-        Msg::Resize => {}
-        Msg::Tick => app.spinner = app.spinner.wrapping_add(1),
-        Msg::Reply { id, outcome } => {
-            let Some(at) = app.in_flight.iter().position(|f| f.id == id) else {
-                return out; // cancelled or superseded: the answer no longer matters
-            };
-            let request = app.in_flight.remove(at).request;
-            on_reply(app, request, outcome, &mut out);
-            replay_type_ahead(app, &mut out);
+    let redraw = match msg {
+        Msg::Key(key) => {
+            on_key(app, key, &mut out);
+            true
         }
+        Msg::Resize => true,
+        Msg::Tick => {
+            app.spinner = app.spinner.wrapping_add(1);
+            app.busy()
+        }
+        Msg::Reply { id, outcome } => match app.in_flight.iter().position(|f| f.id == id) {
+            Some(at) => {
+                let request = app.in_flight.remove(at).request;
+                on_reply(app, request, outcome, &mut out);
+                replay_type_ahead(app, &mut out);
+                true
+            }
+            None => false, // cancelled or superseded: the answer no longer matters
+        },
         Msg::Database(status) => {
+            let changed = status != app.database;
             app.database = status;
-            if status == DbStatus::Connected {
+            if status == DbStatus::Connected && !app.parked.is_empty() {
                 for request in std::mem::take(&mut app.parked) {
                     send(app, request, &mut out);
                 }
-                if matches!(&app.message, Some(m) if m.kind == MessageKind::Error) {
-                    say(app, MessageKind::Info, app.lang.t("db.back"));
-                }
+                say(app, MessageKind::Info, app.lang.t("db.back"));
             }
+            changed || !out.is_empty()
         }
-        Msg::Reader(state) => app.reader = state,
+        Msg::Reader(state) => {
+            let changed = state != app.reader;
+            app.reader = state;
+            changed
+        }
+    };
+    Update {
+        requests: out,
+        redraw,
     }
-    out
 }
 
 fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {

@@ -57,7 +57,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ));
 
     let height = lines.len() as u16 + 2;
-    let boxed = centred(area, 70, height);
+    let boxed = centred(area, 78, height);
     let block = Block::bordered()
         .border_set(theme.border())
         .title(Span::styled(
