@@ -9,4 +9,5 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod i18n;
+pub mod startup;
 pub mod ui;

@@ -1,3 +1,89 @@
-fn main() {
-    println!("meterdesk");
+//! The `meterdesk` command: the counter app, and the tools around it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use meterdesk::config::Config;
+use meterdesk::startup;
+
+#[derive(Parser)]
+#[command(version, about = "meterdesk — the counter desk for metered water")]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, env = "METERDESK_CONFIG", default_value = "config.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the counter app (the default).
+    Run,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Fill an empty database with realistic demo data and print the demo operators' passwords.
+    DemoData {
+        /// How many customers to create.
+        #[arg(long, default_value_t = 10_000)]
+        customers: u64,
+        /// Do nothing (and succeed) when the database already has customers.
+        #[arg(long)]
+        if_empty: bool,
+    },
+    /// The embedded database cluster.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbAction {
+    /// Stop the embedded cluster (it keeps running after meterdesk exits, for other sessions).
+    Stop,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let loaded = match Config::load(&cli.config) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("meterdesk: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    for warning in &loaded.warnings {
+        eprintln!("meterdesk: warning: {warning}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("meterdesk: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Run => startup::run_app(loaded).await,
+            Command::Migrate => startup::migrate(&loaded.config).await,
+            Command::DemoData {
+                customers,
+                if_empty,
+            } => startup::demo_data(&loaded.config, customers, if_empty).await,
+            Command::Db {
+                action: DbAction::Stop,
+            } => startup::stop_embedded(&loaded.config).await,
+        }
+    });
+    // Background tasks (health watcher, ticker) must not keep a finished command alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("meterdesk: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

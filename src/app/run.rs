@@ -1,1 +1,129 @@
-//! The runner.
+//! The runner: owns the terminal and the one queue. Terminal events come from an input
+//! thread, database answers from tokio tasks, reader states from the card thread, health
+//! reports from a watcher task; `update` turns each into state, and a frame is drawn only when
+//! something visible changed.
+
+use std::time::Duration;
+
+use crossterm::event::{Event, KeyEventKind};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use super::requests;
+use super::state::{App, DbStatus, Msg};
+use super::update::update;
+use crate::card::reader::{self, ReaderConfig};
+use crate::db::{self, Pool};
+use crate::ui;
+
+/// How often the health watcher asks the server whether it is there.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+/// Spinner speed; ticks redraw only while something is pending.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Runs the app until the operator quits.
+pub async fn run(mut app: App, pool: Pool, reader_config: ReaderConfig) -> std::io::Result<()> {
+    let (tx, mut rx) = unbounded_channel();
+    spawn_input_thread(tx.clone());
+    spawn_health_watcher(pool.clone(), tx.clone());
+    spawn_ticker(tx.clone());
+    let reader_tx = tx.clone();
+    let reader = reader::spawn(reader_config, move |state| {
+        let _ = reader_tx.send(Msg::Reader(state));
+    });
+
+    // ratatui::try_init also installs a panic hook that restores the terminal first.
+    let mut terminal = ratatui::try_init()?;
+    let result = event_loop(&mut app, &mut terminal, &mut rx, &pool, &tx).await;
+    ratatui::restore();
+    reader.shutdown();
+    result
+}
+
+async fn event_loop(
+    app: &mut App,
+    terminal: &mut ratatui::DefaultTerminal,
+    rx: &mut UnboundedReceiver<Msg>,
+    pool: &Pool,
+    tx: &UnboundedSender<Msg>,
+) -> std::io::Result<()> {
+    terminal.draw(|frame| ui::draw(frame, app))?;
+    while let Some(msg) = rx.recv().await {
+        let mut redraw = apply(app, msg, pool, tx);
+        // Take everything already queued before drawing: one frame for a burst of keys.
+        while let Ok(msg) = rx.try_recv() {
+            redraw |= apply(app, msg, pool, tx);
+        }
+        if app.quit {
+            break;
+        }
+        if redraw {
+            terminal.draw(|frame| ui::draw(frame, app))?;
+        }
+    }
+    Ok(())
+}
+
+/// Updates the state and sends the requests it asks for; true when the screen changed.
+fn apply(app: &mut App, msg: Msg, pool: &Pool, tx: &UnboundedSender<Msg>) -> bool {
+    let step = update(app, msg);
+    for (id, request) in step.requests {
+        let pool = pool.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let outcome = requests::execute(&pool, request).await;
+            let _ = tx.send(Msg::Reply { id, outcome });
+        });
+    }
+    step.redraw
+}
+
+/// crossterm's `read` blocks, so it gets a thread of its own.
+fn spawn_input_thread(tx: UnboundedSender<Msg>) {
+    std::thread::spawn(move || {
+        loop {
+            let msg = match crossterm::event::read() {
+                Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => Msg::Key(key),
+                Ok(Event::Resize(..)) => Msg::Resize,
+                Ok(_) => continue,
+                Err(err) => {
+                    tracing::error!("terminal input failed: {err}");
+                    return;
+                }
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Reports the database's state every second; `update` ignores reports that change nothing.
+fn spawn_health_watcher(pool: Pool, tx: UnboundedSender<Msg>) {
+    tokio::spawn(async move {
+        loop {
+            let status = match db::ping(&pool).await {
+                Ok(()) => DbStatus::Connected,
+                Err(err) => {
+                    tracing::warn!("database health check failed: {err}");
+                    DbStatus::Reconnecting
+                }
+            };
+            if tx.send(Msg::Database(status)).is_err() {
+                return;
+            }
+            tokio::time::sleep(HEALTH_INTERVAL).await;
+        }
+    });
+}
+
+fn spawn_ticker(tx: UnboundedSender<Msg>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(TICK);
+        loop {
+            ticks.tick().await;
+            if tx.send(Msg::Tick).is_err() {
+                return;
+            }
+        }
+    });
+}

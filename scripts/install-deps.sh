@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what meterdesk needs on Debian: PostgreSQL (server binaries for the embedded
+# database, pg_trgm from contrib), the PC/SC stack (library to build, pcscd to run), tmux (the
+# end-to-end tests), and with --test the virtual reader driver the card tests use.
+# Idempotent: installs only what is missing. Run as root or with sudo.
+set -euo pipefail
+
+packages=(postgresql postgresql-contrib libpcsclite-dev pkg-config pcscd tmux ca-certificates)
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(vsmartcard-vpcd)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$package")
+done
+
+as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+if ((${#missing[@]})); then
+    echo "meterdesk: installing ${missing[*]}" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+    if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    else
+        echo "meterdesk: installing Rust with rustup (Debian's cargo is too old for edition 2024)" >&2
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl build-essential
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt
+    fi
+fi

@@ -1,0 +1,75 @@
+//! Drives the real binary in a private, headless tmux server: type keys, read the screen.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One tmux server with one 80×24 pane running a command; killed on drop.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `command` (run by `sh -c`) in a fresh tmux server named after `name`; its exit
+    /// code is written to `exit_file` because tmux does not keep it reliably.
+    pub fn start(name: &str, command: &str, exit_file: &Path) -> Tmux {
+        let socket = format!("meterdesk-{name}-{}", std::process::id());
+        let wrapped = format!("{command}; echo $? > {}", exit_file.display());
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "start-server", ";"])
+            .args(["set", "-g", "remain-on-exit", "on", ";"])
+            .args(["new-session", "-d", "-x", "80", "-y", "24", "sh", "-c", &wrapped])
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "tmux could not start {command}");
+        Tmux { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Keys by tmux name: "F2", "Enter", "Tab", "Escape".
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// Literal text, typed as is.
+    pub fn text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    pub fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "0"])
+    }
+
+    /// Waits until the screen contains `text`; panics with the screen after `within`.
+    pub fn wait_for(&self, text: &str, within: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < within,
+                "waited {within:?} for {text:?}; the screen is:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
