@@ -137,6 +137,10 @@ fi
 rm -rf "$3"
 "#;
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "the reaper outlives the test process by design; init reaps it"
+)]
 fn spawn_reaper(data_dir: &Path, pgdata: &Path) {
     Command::new("sh")
         .arg("-c")
