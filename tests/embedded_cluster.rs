@@ -155,6 +155,27 @@ async fn an_initdb_interrupted_by_a_crash_is_redone() {
     blocking(move || cluster.stop().unwrap()).await;
 }
 
+#[tokio::test]
+async fn a_crashed_server_is_started_again() {
+    let cluster = Cluster::new(pg::scratch_spec()).unwrap();
+    let (cluster, startup) = blocking(move || {
+        let first = cluster.ensure_running().unwrap();
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &postmaster_pid(&cluster).to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let startup = cluster.ensure_running().unwrap();
+        assert_eq!(first, Startup::Initialised);
+        (cluster, startup)
+    })
+    .await;
+    assert_eq!(startup, Startup::Started);
+    let client = connect(&cluster.connection_string(APP_DATABASE)).await;
+    client.simple_query("SELECT 1").await.unwrap();
+    blocking(move || cluster.stop().unwrap()).await;
+}
+
 #[test]
 fn missing_server_programs_ask_for_apt_get_install_and_touch_nothing() {
     let data_dir = PathBuf::from(format!("/tmp/mdpg-none-{}", std::process::id()));

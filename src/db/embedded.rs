@@ -24,6 +24,7 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use super::quote_conn_value;
 
@@ -42,6 +43,9 @@ const SERVER_PROGRAMS: [&str; 4] = ["initdb", "pg_ctl", "postgres", "psql"];
 
 /// The account that runs the server programs when meterdesk runs as root.
 const SERVER_ACCOUNT: &str = "postgres";
+
+/// How long a server reported running may take to answer before meterdesk gives up on it.
+const DEAD_SERVER_GRACE: Duration = Duration::from_secs(5);
 
 /// Read by the server at every start; rewritten by meterdesk before every start.
 const SETTINGS_FILE: &str = "meterdesk.conf";
@@ -371,14 +375,25 @@ impl Cluster {
             self.initdb()?;
             startup = Startup::Initialised;
         }
-        if !self.is_running()? {
-            self.start_server()?;
-            if startup == Startup::AlreadyRunning {
-                startup = Startup::Started;
+        // pg_ctl calls a server running while its postmaster.pid names a live process, which
+        // for a moment after a crash is the dead, not yet reaped postmaster: give such a
+        // server a few seconds to either answer or vanish.
+        let give_up_at = Instant::now() + DEAD_SERVER_GRACE;
+        loop {
+            if !self.is_running()? {
+                self.start_server()?;
+                if startup == Startup::AlreadyRunning {
+                    startup = Startup::Started;
+                }
+            }
+            match self.create_app_database() {
+                Err(error) if startup == Startup::AlreadyRunning && Instant::now() < give_up_at => {
+                    tracing::warn!(%error, "the running PostgreSQL server does not answer yet");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                result => return result.map(|()| startup),
             }
         }
-        self.create_app_database()?;
-        Ok(startup)
     }
 
     /// Stops the server (fast mode: open sessions are disconnected, transactions rolled back).
