@@ -329,6 +329,8 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Fails early, before touching the disk, when the server programs are missing or the
+    /// data directory's path cannot work.
     pub fn new(spec: ClusterSpec) -> Result<Cluster, EmbeddedError> {
         // The server programs run from `/`, so a relative path would point elsewhere.
         let data_dir = std::path::absolute(&spec.data_dir)
@@ -405,22 +407,20 @@ impl Cluster {
         if !self.is_running()? {
             return Ok(StopOutcome::WasNotRunning);
         }
-        self.pg_ctl("stopping PostgreSQL", &["stop", "-m", "fast", "-w", "-s"])?;
+        self.run(
+            "stopping PostgreSQL",
+            self.pg_ctl().args(["stop", "-m", "fast", "-w", "-s"]),
+        )?;
         tracing::info!(data_dir = %self.data_dir.display(), "stopped the private PostgreSQL server");
         Ok(StopOutcome::Stopped)
     }
 
+    /// Whether a server process holds the cluster (by `pg_ctl status`).
     pub fn is_running(&self) -> Result<bool, EmbeddedError> {
         if !self.pgdata().is_dir() {
             return Ok(false);
         }
-        let output = self.run_unchecked(
-            self.server_user
-                .command(self.bin_dir.join("pg_ctl"))
-                .arg("status")
-                .arg("-D")
-                .arg(self.pgdata()),
-        )?;
+        let output = self.run_unchecked(self.pg_ctl().arg("status"))?;
         // pg_ctl status: 0 running, 3 not running, 4 no usable data directory.
         match output.status.code() {
             Some(0) => Ok(true),
@@ -527,11 +527,8 @@ impl Cluster {
         let log = self.log_file();
         self.run(
             "starting PostgreSQL (pg_ctl start)",
-            self.server_user
-                .command(self.bin_dir.join("pg_ctl"))
+            self.pg_ctl()
                 .arg("start")
-                .arg("-D")
-                .arg(self.pgdata())
                 .arg("-l")
                 .arg(&log)
                 .args(["-w", "-t", "60", "-s"]),
@@ -586,15 +583,10 @@ impl Cluster {
         )
     }
 
-    fn pg_ctl(&self, step: &'static str, args: &[&str]) -> Result<Output, EmbeddedError> {
-        self.run(
-            step,
-            self.server_user
-                .command(self.bin_dir.join("pg_ctl"))
-                .args(args)
-                .arg("-D")
-                .arg(self.pgdata()),
-        )
+    fn pg_ctl(&self) -> Command {
+        let mut pg_ctl = self.server_user.command(self.bin_dir.join("pg_ctl"));
+        pg_ctl.arg("-D").arg(self.pgdata());
+        pg_ctl
     }
 
     fn run(&self, step: &'static str, command: &mut Command) -> Result<Output, EmbeddedError> {
