@@ -9,32 +9,37 @@ use crate::app::{App, KeyMap, run};
 use crate::app::state::{Look, Message, MessageKind};
 use crate::card::reader::ReaderConfig;
 use crate::config::{Config, Loaded};
-use crate::db::embedded::{Cluster, ClusterSpec};
+use crate::db::embedded::{APP_DATABASE, Cluster, ClusterSpec, EmbeddedError, StopOutcome};
 use crate::db::{self, Pool};
 
 /// The data directory: configured, else the platform default.
-pub fn data_dir(config: &Config) -> PathBuf {
-    config
-        .database
-        .data_dir
-        .clone()
-        .unwrap_or_else(db::embedded::default_data_dir)
+pub fn data_dir(config: &Config) -> anyhow::Result<PathBuf> {
+    match &config.database.data_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(db::embedded::default_data_dir()?),
+    }
+}
+
+fn embedded_cluster(config: &Config) -> anyhow::Result<Cluster> {
+    Ok(Cluster::new(ClusterSpec::new(data_dir(config)?))?)
 }
 
 /// The server to use: configured or from the environment, else the embedded cluster
 /// (created and started if need be). Checked reachable and migrated before returning.
 pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
-    let conn = match db::effective_connection_string(config.database.url.as_deref()) {
+    let configured = config.database.url.as_deref();
+    let conn = match db::effective_conn_str(configured, |name| std::env::var(name).ok())? {
         Some(conn) => conn,
         None => {
-            let spec = ClusterSpec {
-                data_dir: data_dir(config),
-                durable: true,
-            };
-            let cluster = tokio::task::spawn_blocking(move || Cluster::ensure_running(&spec))
-                .await
-                .context("starting the embedded database")??;
-            cluster.connection_string("meterdesk")
+            let cluster = embedded_cluster(config)?;
+            let cluster = tokio::task::spawn_blocking(move || {
+                let startup = cluster.ensure_running()?;
+                tracing::info!("embedded database: {startup:?}");
+                Ok::<_, EmbeddedError>(cluster)
+            })
+            .await
+            .context("starting the embedded database")??;
+            cluster.connection_string(APP_DATABASE)
         }
     };
     let pool = db::pool_from_conn_str(&conn, config.database.pool_size)?;
@@ -50,7 +55,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
 
 /// Log to `meterdesk.log` in the data directory; the terminal belongs to the app.
 fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = data_dir(config);
+    let dir = data_dir(config)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let (writer, guard) =
         tracing_appender::non_blocking(tracing_appender::rolling::never(&dir, "meterdesk.log"));
@@ -114,11 +119,11 @@ pub async fn demo_data(config: &Config, customers: u64, if_empty: bool) -> anyho
 
 /// `meterdesk db stop`.
 pub async fn stop_embedded(config: &Config) -> anyhow::Result<()> {
-    let spec = ClusterSpec {
-        data_dir: data_dir(config),
-        durable: true,
-    };
-    tokio::task::spawn_blocking(move || Cluster::stop_dir(&spec)).await??;
-    println!("meterdesk: the embedded database is stopped.");
+    let cluster = embedded_cluster(config)?;
+    let outcome = tokio::task::spawn_blocking(move || cluster.stop()).await??;
+    match outcome {
+        StopOutcome::Stopped => println!("meterdesk: the embedded database is stopped."),
+        StopOutcome::WasNotRunning => println!("meterdesk: the embedded database was not running."),
+    }
     Ok(())
 }

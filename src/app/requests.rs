@@ -1,1 +1,116 @@
-//! Executes requests against the database.
+//! Executes a `Request` against the database and answers with a `Reply` or a `Failure`.
+//! Runs on tokio tasks, never on the UI task; CPU-heavy steps go to `spawn_blocking`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::state::{Failure, LoginRefusal, Overview, Reply, Request, Session};
+use crate::db::{DbError, Pool, operators};
+use crate::domain::login::delay_after;
+use crate::domain::password::{generate_password, hash_password, verify_password};
+
+impl From<DbError> for Failure {
+    fn from(err: DbError) -> Failure {
+        if err.is_connection_lost() {
+            Failure::Unreachable(err.to_string())
+        } else {
+            Failure::Error(err.to_string())
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(err: tokio_postgres::Error) -> Failure {
+        DbError::from(err).into()
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Failure {
+    fn from(err: deadpool_postgres::PoolError) -> Failure {
+        DbError::from(err).into()
+    }
+}
+
+pub async fn execute(pool: &Pool, request: Request) -> Result<Reply, Failure> {
+    match request {
+        Request::Login { login, password } => sign_in(pool, &login, password).await,
+        Request::Overview => overview(pool).await.map(Reply::Overview),
+    }
+}
+
+/// Checks a password off the UI task; `None` for the hash means "no such operator", which
+/// is checked against a throw-away hash so an unknown name costs as much time as a wrong
+/// password and names cannot be probed by timing.
+async fn password_matches(password: String, hash: Option<String>) -> Result<bool, Failure> {
+    static NO_SUCH_OPERATOR: OnceLock<String> = OnceLock::new();
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            let stand_in = NO_SUCH_OPERATOR.get_or_init(|| hash_password(&generate_password()));
+            // Spend the time; the answer is no either way.
+            verify_password(&password, stand_in);
+            false
+        }
+    })
+    .await
+    .map_err(|err| Failure::Error(format!("password check failed: {err}")))
+}
+
+async fn sign_in(pool: &Pool, login: &str, password: String) -> Result<Reply, Failure> {
+    let client = pool.get().await?;
+    let Some(operator) = operators::find_for_login(&**client, login).await? else {
+        password_matches(password, None).await?;
+        operators::record_failed_login(&**client, login).await?;
+        return Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials));
+    };
+    let since_failure = operator
+        .last_failed_login_at
+        .map(|at| (Utc::now() - at).to_std().unwrap_or(Duration::ZERO))
+        .unwrap_or(Duration::MAX);
+    let wait = delay_after(operator.failed_logins).saturating_sub(since_failure);
+    if !wait.is_zero() {
+        return Ok(Reply::LoginRefused(LoginRefusal::Wait(wait)));
+    }
+    if !password_matches(password, Some(operator.password_hash.clone())).await? {
+        operators::record_failed_login(&**client, login).await?;
+        return Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials));
+    }
+    if !operator.enabled {
+        return Ok(Reply::LoginRefused(LoginRefusal::Disabled));
+    }
+    operators::record_successful_login(&**client, operator.id).await?;
+    Ok(Reply::LoggedIn(Session {
+        operator_id: operator.id,
+        login: operator.login,
+        full_name: operator.full_name,
+        department: operator.department,
+        roles: operator.roles,
+    }))
+}
+
+async fn overview(pool: &Pool) -> Result<Overview, Failure> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM customer),
+                    (SELECT count(*) FROM customer WHERE business_model = 'meter_prepaid'),
+                    (SELECT count(*) FROM meter WHERE status = 'uninstalled'),
+                    (SELECT count(*) FROM card WHERE state = 'active'),
+                    count(*),
+                    coalesce(sum(amount), 0)
+             FROM ledger_transaction
+             WHERE kind = 'deposit' AND created_at >= date_trunc('day', now())",
+            &[],
+        )
+        .await?;
+    Ok(Overview {
+        customers: row.get(0),
+        card_customers: row.get(1),
+        uninstalled_meters: row.get(2),
+        active_cards: row.get(3),
+        payments_today: row.get(4),
+        takings_today: row.get(5),
+    })
+}
