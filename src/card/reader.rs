@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -92,38 +92,125 @@ enum Request {
 /// Owns the reader thread; dropping it stops the thread too.
 pub struct ReaderHandle {
     requests: mpsc::Sender<Request>,
-    /// The thread's current PC/SC context, so a request can wake its blocking wait.
-    live_context: Arc<Mutex<Option<Context>>>,
-    thread: Option<JoinHandle<()>>,
+    wakeup: Arc<Wakeup>,
+    worker: Option<JoinHandle<()>>,
+    waker: Option<JoinHandle<()>>,
 }
 
-/// An upper bound on each blocking wait. `SCardCancel` only wakes a call that is already
-/// blocked; a request that lands just before the thread blocks would otherwise wait for the next
-/// card event, so this bounds that rare delay.
+/// An upper bound on each blocking wait, a last resort should a wake-up ever be missed.
 const WAKE_BACKSTOP: Duration = Duration::from_millis(500);
+
+/// How soon the waker cancels again while a request is still not taken.
+const CANCEL_RETRY: Duration = Duration::from_millis(1);
+
+/// Gets requests to the worker while it blocks in `SCardGetStatusChange`.
+///
+/// `SCardCancel` only wakes a wait that is already under way; one that arrives while the worker
+/// is still entering the wait is lost (pcsc-lite), and a request sent right after the previous
+/// answer lands in that window nearly every time. So a small waker thread cancels, and cancels
+/// again every [`CANCEL_RETRY`], until the worker has taken every request sent.
+struct Wakeup {
+    /// The worker's current PC/SC context, if it has one.
+    live_context: Mutex<Option<Context>>,
+    queue: Mutex<QueueCount>,
+    queue_changed: Condvar,
+}
+
+#[derive(Default)]
+struct QueueCount {
+    /// Requests sent and not yet taken by the worker.
+    untaken: usize,
+    /// The worker has ended: the waker ends too.
+    closed: bool,
+}
+
+impl Wakeup {
+    fn lock_queue(&self) -> MutexGuard<'_, QueueCount> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_live_context(&self, context: Option<Context>) {
+        *self
+            .live_context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = context;
+    }
+
+    fn sent(&self) {
+        self.lock_queue().untaken += 1;
+        self.queue_changed.notify_one();
+    }
+
+    fn taken(&self) {
+        let mut queue = self.lock_queue();
+        queue.untaken = queue.untaken.saturating_sub(1);
+    }
+
+    fn close(&self) {
+        self.lock_queue().closed = true;
+        self.queue_changed.notify_one();
+    }
+
+    fn run_waker(&self) {
+        let mut queue = self.lock_queue();
+        loop {
+            queue = self
+                .queue_changed
+                .wait_while(queue, |queue| queue.untaken == 0 && !queue.closed)
+                .unwrap_or_else(PoisonError::into_inner);
+            if queue.closed {
+                return;
+            }
+            drop(queue);
+            if let Some(context) = self
+                .live_context
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+            {
+                // Fails only when nothing is blocked, which the retry covers.
+                let _ = context.cancel();
+            }
+            std::thread::sleep(CANCEL_RETRY);
+            queue = self.lock_queue();
+        }
+    }
+}
 
 pub fn spawn(
     config: ReaderConfig,
     on_event: impl Fn(ReaderState) + Send + 'static,
 ) -> ReaderHandle {
     let (requests, incoming) = mpsc::channel();
-    let live_context = Arc::new(Mutex::new(None));
+    let wakeup = Arc::new(Wakeup {
+        live_context: Mutex::new(None),
+        queue: Mutex::new(QueueCount::default()),
+        queue_changed: Condvar::new(),
+    });
     let worker = Worker {
         config,
         on_event: Box::new(on_event),
         incoming,
-        live_context: Arc::clone(&live_context),
+        wakeup: Arc::clone(&wakeup),
         reported: None,
         connection: None,
     };
-    let thread = std::thread::Builder::new()
+    let worker = std::thread::Builder::new()
         .name("card-reader".into())
         .spawn(move || worker.run())
         .expect("spawning the card reader thread");
+    let waker = {
+        let wakeup = Arc::clone(&wakeup);
+        std::thread::Builder::new()
+            .name("card-reader-waker".into())
+            .spawn(move || wakeup.run_waker())
+            .expect("spawning the card reader's waker thread")
+    };
     ReaderHandle {
         requests,
-        live_context,
-        thread: Some(thread),
+        wakeup,
+        worker: Some(worker),
+        waker: Some(waker),
     }
 }
 
@@ -142,17 +229,10 @@ impl ReaderHandle {
     }
 
     fn send(&self, request: Request) {
-        // A send fails only when the thread has ended; the dropped reply sender then tells the
+        // A send fails only when the worker has ended; the dropped reply sender then tells the
         // caller so through its `Reply`.
-        if self.requests.send(request).is_ok()
-            && let Some(context) = self
-                .live_context
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-        {
-            // Failing means nothing was blocked; the thread looks at its requests anyway.
-            let _ = context.cancel();
+        if self.requests.send(request).is_ok() {
+            self.wakeup.sent();
         }
     }
 }
@@ -160,10 +240,14 @@ impl ReaderHandle {
 impl Drop for ReaderHandle {
     fn drop(&mut self) {
         self.send(Request::Shutdown);
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("the card reader thread panicked");
+        let worker_panicked = self
+            .worker
+            .take()
+            .is_some_and(|worker| worker.join().is_err());
+        self.wakeup.close();
+        let waker_panicked = self.waker.take().is_some_and(|waker| waker.join().is_err());
+        if worker_panicked || waker_panicked {
+            tracing::error!("a card reader thread panicked");
         }
     }
 }
@@ -179,7 +263,7 @@ struct Worker {
     config: ReaderConfig,
     on_event: Box<dyn Fn(ReaderState) + Send>,
     incoming: mpsc::Receiver<Request>,
-    live_context: Arc<Mutex<Option<Context>>>,
+    wakeup: Arc<Wakeup>,
     reported: Option<ReaderState>,
     connection: Option<Connection>,
 }
@@ -194,10 +278,10 @@ impl Worker {
         loop {
             match Context::establish(Scope::User) {
                 Ok(context) => {
-                    self.set_live_context(Some(context.clone()));
+                    self.wakeup.set_live_context(Some(context.clone()));
                     let flow = self.follow(&context);
                     self.connection = None;
-                    self.set_live_context(None);
+                    self.wakeup.set_live_context(None);
                     if let Flow::Stop = flow {
                         return;
                     }
@@ -213,13 +297,6 @@ impl Worker {
                 }
             }
         }
-    }
-
-    fn set_live_context(&self, context: Option<Context>) {
-        *self
-            .live_context
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = context;
     }
 
     /// Follows readers and cards until pcscd goes away (Continue) or the app stops us (Stop).
@@ -300,7 +377,11 @@ impl Worker {
 
     /// While there is no PC/SC context: answer requests as they come, for up to `wait`.
     fn serve_until(&mut self, wait: Duration) -> Flow {
-        match self.incoming.recv_timeout(wait) {
+        let request = self.incoming.recv_timeout(wait);
+        if request.is_ok() {
+            self.wakeup.taken();
+        }
+        match request {
             Ok(Request::Transmit { reply, .. }) => {
                 let _ = reply.send(Err(CardError::NoService));
                 Flow::Continue
@@ -312,6 +393,7 @@ impl Worker {
 
     fn serve_pending(&mut self, context: &Context) -> Flow {
         while let Ok(request) = self.incoming.try_recv() {
+            self.wakeup.taken();
             match request {
                 Request::Transmit { command, reply } => {
                     // The requester may have given up waiting; nothing to do then.
