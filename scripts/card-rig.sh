@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # A private pcscd with only the vpcd virtual reader, for tests and demos.
 #
-#   scripts/card-rig.sh start DIR   start pcscd in the background; PID in DIR/pcscd.pid,
+#   scripts/card-rig.sh start DIR [--no-readers]
+#                                   start pcscd in the background; PID in DIR/pcscd.pid,
 #                                   log in DIR/pcscd.log, reader config in DIR/reader.conf.d
+#                                   (empty with --no-readers: a PC without a card reader)
 #   scripts/card-rig.sh stop DIR    stop that pcscd by its PID and wait until it is gone
+#
+# CARD_RIG_DEBUG=1 makes pcscd log everything, APDUs included, to DIR/pcscd.log.
 #
 # Readers "Virtual PCD 00 00" and "Virtual PCD 00 01" then wait for a card on TCP
 # 127.0.0.1:35963 and 35964 (`vcard --port ...`). pcscd's socket is fixed at
@@ -11,9 +15,15 @@
 # so tests using it must not run in parallel.
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
-[ $# -eq 2 ] || usage
+usage() { echo "usage: $0 start DIR [--no-readers] | stop DIR" >&2; exit 2; }
+[ $# -ge 2 ] || usage
 action=$1
+with_readers=yes
+case ${3-} in
+  "") ;;
+  --no-readers) [ "$action" = start ] || usage; with_readers=no ;;
+  *) usage ;;
+esac
 mkdir -p "$2"
 # pcscd changes to / before reading its config, so every path it gets must be absolute.
 dir=$(cd "$2" && pwd)
@@ -37,14 +47,17 @@ start() {
     exit 1
   fi
   mkdir -p "$dir/reader.conf.d"
-  cat >"$dir/reader.conf.d/vpcd" <<CONF
+  rm -f "$dir/reader.conf.d/vpcd"
+  if [ "$with_readers" = yes ]; then
+    cat >"$dir/reader.conf.d/vpcd" <<CONF
 FRIENDLYNAME "Virtual PCD"
 DEVICENAME   /dev/null:0x8C7B
 LIBPATH      $vpcd_driver
 CHANNELID    0x8C7B
 CONF
+  fi
   # setsid + redirections: pcscd must not hold the caller's terminal or pipes open.
-  setsid pcscd --foreground -c "$dir/reader.conf.d" </dev/null >"$dir/pcscd.log" 2>&1 &
+  setsid pcscd --foreground ${CARD_RIG_DEBUG:+--debug --apdu} -c "$dir/reader.conf.d" </dev/null >"$dir/pcscd.log" 2>&1 &
   echo $! >"$pid_file"
   for _ in $(seq 100); do
     [ -S "$socket" ] && return

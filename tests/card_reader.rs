@@ -74,7 +74,15 @@ struct Pcscd {
 
 impl Pcscd {
     fn start(dir: &Path) -> Self {
-        rig_script("start", dir);
+        rig_script(dir, &["start"]);
+        Pcscd {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// A PC without a card reader.
+    fn start_without_readers(dir: &Path) -> Self {
+        rig_script(dir, &["start", "--no-readers"]);
         Pcscd {
             dir: dir.to_owned(),
         }
@@ -85,16 +93,20 @@ impl Pcscd {
 
 impl Drop for Pcscd {
     fn drop(&mut self) {
-        rig_script("stop", &self.dir);
+        rig_script(&self.dir, &["stop"]);
     }
 }
 
-fn rig_script(action: &str, dir: &Path) {
+/// `card-rig.sh ACTION DIR [OPTION]`, with `action_and_option` = [ACTION, OPTION...].
+fn rig_script(dir: &Path, action_and_option: &[&str]) {
+    let (action, option) = action_and_option.split_first().expect("an action");
     let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/card-rig.sh"))
-        .args([action.as_ref(), dir.as_os_str()])
+        .arg(action)
+        .arg(dir)
+        .args(option)
         .status()
         .expect("running scripts/card-rig.sh");
-    assert!(status.success(), "card-rig.sh {action} failed");
+    assert!(status.success(), "card-rig.sh {action_and_option:?} failed");
 }
 
 /// A `vcard` process: the card is in the reader while it lives; dropping it pulls the card.
@@ -199,6 +211,11 @@ fn reader_thread_follows_pcscd_readers_and_cards() {
         Err(CardError::NoService)
     ));
 
+    let pcscd = Pcscd::start_without_readers(&dir);
+    wait_for(&events, &ReaderState::NoReader, patient);
+    pcscd.stop();
+    wait_for(&events, &ReaderState::NoService, patient);
+
     let pcscd = Pcscd::start(&dir);
     wait_for(&events, &no_card(READER_0), patient);
     assert!(matches!(
@@ -245,6 +262,14 @@ fn reader_thread_follows_pcscd_readers_and_cards() {
     let quick_ack_ms = mean_apdu_ms(&reader, 200);
 
     card.pull();
+    // Before the reader thread hears of it, pcscd answers with no status word or an error;
+    // after, the thread knows there is no card. Never a success.
+    assert!(
+        reader
+            .transmit(read_record(Ef::Purchase))
+            .blocking_recv()
+            .is_err()
+    );
     wait_for(&events, &no_card(READER_0), quick);
     assert!(matches!(
         reader.transmit(read_record(Ef::Purchase)).blocking_recv(),

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use pcsc::{Card, Context, Protocols, Scope, ShareMode, State};
+use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode, State};
 use tokio::sync::oneshot;
 
 use super::apdu::{ApduError, CommandApdu, ResponseApdu};
@@ -253,7 +253,8 @@ impl Drop for ReaderHandle {
 }
 
 /// An open connection to the card, kept between requests because dropping a pcsc `Card` resets
-/// it, which would undo SELECT and VERIFY.
+/// it, which would undo SELECT and VERIFY. Dropped (so reset) when the thread stops: a card left
+/// in the reader must not stay verified for other programs.
 struct Connection {
     reader: CString,
     card: Card,
@@ -313,6 +314,11 @@ impl Worker {
                     }
                 }
                 readers_changed = false;
+                // The PnP pseudo-reader alone does not answer an UNAWARE wait at once, so the
+                // wait below would only time out: say so now.
+                if watched.len() == 1 {
+                    self.report(ReaderState::NoReader);
+                }
             }
             match context.get_status_change(WAKE_BACKSTOP, &mut watched) {
                 Ok(()) => {
@@ -369,7 +375,7 @@ impl Worker {
             return;
         }
         // Any change means another card, or none: an old connection must not reach it.
-        self.connection = None;
+        self.abandon_connection();
         tracing::debug!(?state, "card reader");
         (self.on_event)(state.clone());
         self.reported = Some(state);
@@ -421,9 +427,20 @@ impl Worker {
         if result.is_err() {
             // After a failed exchange the card's state is unknown (pulled, reset, half a
             // command): start over with a fresh connection next time.
-            self.connection = None;
+            self.abandon_connection();
         }
         result
+    }
+
+    /// Closes a connection to a card that is gone or in doubt without resetting it. A reset
+    /// of a pulled card fails, and pcscd then marks the reader empty behind its own poller's
+    /// back: seen with vpcd, a card put back within one poll (≈ 0.4 s) was never reported.
+    fn abandon_connection(&mut self) {
+        if let Some(Connection { card, .. }) = self.connection.take()
+            && let Err((_, error)) = card.disconnect(Disposition::LeaveCard)
+        {
+            tracing::debug!(%error, "closing an abandoned card connection");
+        }
     }
 
     fn connect(&mut self, context: &Context) -> Result<&Connection, CardError> {
