@@ -97,9 +97,6 @@ pub struct ReaderHandle {
     waker: Option<JoinHandle<()>>,
 }
 
-/// An upper bound on each blocking wait, a last resort should a wake-up ever be missed.
-const WAKE_BACKSTOP: Duration = Duration::from_millis(500);
-
 /// How soon the waker cancels again while a request is still not taken.
 const CANCEL_RETRY: Duration = Duration::from_millis(1);
 
@@ -315,12 +312,12 @@ impl Worker {
                 }
                 readers_changed = false;
                 // The PnP pseudo-reader alone does not answer an UNAWARE wait at once, so the
-                // wait below would only time out: say so now.
+                // wait below would not return until a reader appears: say so now.
                 if watched.len() == 1 {
                     self.report(ReaderState::NoReader);
                 }
             }
-            match context.get_status_change(WAKE_BACKSTOP, &mut watched) {
+            match context.get_status_change(None, &mut watched) {
                 Ok(()) => {
                     readers_changed = watched.iter().any(|entry| {
                         let event = entry.event_state();
@@ -333,7 +330,8 @@ impl Worker {
                     let state = self.derive_state(&watched[1..]);
                     self.report(state);
                 }
-                Err(pcsc::Error::Timeout | pcsc::Error::Cancelled) => {}
+                // The waker: requests are waiting.
+                Err(pcsc::Error::Cancelled) => {}
                 // A reader vanished between listing and waiting.
                 Err(pcsc::Error::UnknownReader) => readers_changed = true,
                 Err(error) => {
