@@ -43,11 +43,7 @@ fn check_digit(digits: impl Iterator<Item = u8>) -> u8 {
 }
 
 fn digits_of(serial: u32) -> impl Iterator<Item = u8> {
-    serial
-        .to_string()
-        .into_bytes()
-        .into_iter()
-        .map(|b| b - b'0')
+    serial.to_string().into_bytes().into_iter().map(|b| b - b'0')
 }
 
 impl CustomerNumber {
@@ -91,9 +87,7 @@ impl std::str::FromStr for CustomerNumber {
         if check_digit(text.bytes().map(|b| b - b'0')) != 0 {
             return Err(CustomerNumberError::CheckDigit);
         }
-        text.parse()
-            .map(Self)
-            .map_err(|_| CustomerNumberError::NotDigits)
+        text.parse().map(Self).map_err(|_| CustomerNumberError::NotDigits)
     }
 }
 
@@ -127,18 +121,9 @@ mod tests {
 
     #[test]
     fn bad_text_says_why() {
-        assert_eq!(
-            "1234".parse::<CustomerNumber>(),
-            Err(CustomerNumberError::Length)
-        );
-        assert_eq!(
-            "1234567x".parse::<CustomerNumber>(),
-            Err(CustomerNumberError::NotDigits)
-        );
-        assert_eq!(
-            "".parse::<CustomerNumber>(),
-            Err(CustomerNumberError::Length)
-        );
+        assert_eq!("1234".parse::<CustomerNumber>(), Err(CustomerNumberError::Length));
+        assert_eq!("1234567x".parse::<CustomerNumber>(), Err(CustomerNumberError::NotDigits));
+        assert_eq!("".parse::<CustomerNumber>(), Err(CustomerNumberError::Length));
     }
 
     proptest! {
