@@ -230,9 +230,13 @@ fn reader_thread_follows_pcscd_readers_and_cards() {
         seen_after.as_millis()
     );
 
-    // The write protocol of card.md, through the reader thread.
+    // The write protocol of card.md, through the reader thread; the app awaits its replies.
     let purchase = [0x42; RECORD_LEN];
-    assert_eq!(status(&reader, select_application()), StatusWord::SUCCESS);
+    let selected = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(reader.transmit(select_application()).recv());
+    assert_eq!(selected.unwrap().status, StatusWord::SUCCESS);
     assert_eq!(
         status(&reader, update_record(Ef::Purchase, &purchase)),
         StatusWord::SECURITY_STATUS_NOT_SATISFIED,
