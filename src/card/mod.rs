@@ -1,10 +1,15 @@
-//! Card readers (placeholder until the reader thread lands).
+//! Card readers and IC cards (card.md).
+//!
+//! - [`reader`]: the reader thread, the only code that calls PC/SC; the app talks to it by
+//!   messages only.
+//! - [`apdu`]: ISO 7816-4 command and response encoding, shared by both sides of the wire.
+//! - [`water_card`]: the card profile (what to send, where records live); no I/O, so another
+//!   profile can be added next to it.
+//! - [`virtual_card`] and [`vpcd`]: an emulated card plugged into pcscd's virtual reader, for the
+//!   test rig and for demos (`vcard` binary).
 
-/// What the reader thread reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReaderState {
-    NoService,
-    NoReader,
-    NoCard { reader: String },
-    CardPresent { reader: String, atr: Vec<u8> },
-}
+pub mod apdu;
+pub mod reader;
+pub mod virtual_card;
+pub mod vpcd;
+pub mod water_card;

@@ -1,0 +1,472 @@
+//! The reader thread: the only place that calls PC/SC.
+//!
+//! pcsc is blocking, so it gets an OS thread of its own. The thread follows pcscd, the readers
+//! and the card live with `SCardGetStatusChange` (including the `\\?PnP?\Notification`
+//! pseudo-reader, so plugged and unplugged readers are seen too) and reports every change of
+//! [`ReaderState`] through a callback. Card work reaches it as requests on a channel; each
+//! request is answered on its own oneshot channel, so the app never blocks on a card.
+
+use std::ffi::CString;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode, State};
+use tokio::sync::oneshot;
+
+use super::apdu::{ApduError, CommandApdu, ResponseApdu};
+
+/// What the counter can see of its card reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaderState {
+    /// pcscd is not running (or its socket, e.g. one forwarded over SSH, is not there).
+    NoService,
+    /// pcscd runs but has no reader: a normal state, the clerk may plug one in.
+    NoReader,
+    NoCard {
+        reader: String,
+    },
+    CardPresent {
+        reader: String,
+        atr: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ReaderConfig {
+    /// The reader to follow. `None`: the first reader that has a card, else the first reader.
+    pub reader_name: Option<String>,
+    /// How long to wait between attempts to reach pcscd while it is away.
+    pub reconnect_interval: Duration,
+}
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        Self {
+            reader_name: None,
+            reconnect_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error("the smart card service (pcscd) is not running")]
+    NoService,
+    #[error("there is no card in the reader")]
+    NoCard,
+    #[error(transparent)]
+    Apdu(#[from] ApduError),
+    #[error("card reader: {0}")]
+    Pcsc(#[from] pcsc::Error),
+    #[error("the card reader thread has stopped")]
+    ReaderStopped,
+}
+
+/// The answer to one request, arriving later from the reader thread.
+#[must_use = "the card's answer arrives here"]
+pub struct Reply<T>(oneshot::Receiver<Result<T, CardError>>);
+
+impl<T> Reply<T> {
+    pub async fn recv(self) -> Result<T, CardError> {
+        self.0.await.unwrap_or(Err(CardError::ReaderStopped))
+    }
+
+    /// For callers outside an async runtime (tests, tools); panics inside one.
+    pub fn blocking_recv(self) -> Result<T, CardError> {
+        self.0
+            .blocking_recv()
+            .unwrap_or(Err(CardError::ReaderStopped))
+    }
+}
+
+enum Request {
+    Transmit {
+        command: CommandApdu,
+        reply: oneshot::Sender<Result<ResponseApdu, CardError>>,
+    },
+    Shutdown,
+}
+
+/// Owns the reader thread; dropping it stops the thread too.
+pub struct ReaderHandle {
+    requests: mpsc::Sender<Request>,
+    wakeup: Arc<Wakeup>,
+    worker: Option<JoinHandle<()>>,
+    waker: Option<JoinHandle<()>>,
+}
+
+/// How soon the waker cancels again while a request is still not taken.
+const CANCEL_RETRY: Duration = Duration::from_millis(1);
+
+/// Gets requests to the worker while it blocks in `SCardGetStatusChange`.
+///
+/// `SCardCancel` only wakes a wait that is already under way; one that arrives while the worker
+/// is still entering the wait is lost (pcsc-lite), and a request sent right after the previous
+/// answer lands in that window nearly every time. So a small waker thread cancels, and cancels
+/// again every [`CANCEL_RETRY`], until the worker has taken every request sent.
+struct Wakeup {
+    /// The worker's current PC/SC context, if it has one.
+    live_context: Mutex<Option<Context>>,
+    queue: Mutex<QueueCount>,
+    queue_changed: Condvar,
+}
+
+#[derive(Default)]
+struct QueueCount {
+    /// Requests sent and not yet taken by the worker.
+    untaken: usize,
+    /// The worker has ended: the waker ends too.
+    closed: bool,
+}
+
+impl Wakeup {
+    fn lock_queue(&self) -> MutexGuard<'_, QueueCount> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_live_context(&self, context: Option<Context>) {
+        *self
+            .live_context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = context;
+    }
+
+    fn sent(&self) {
+        self.lock_queue().untaken += 1;
+        self.queue_changed.notify_one();
+    }
+
+    fn taken(&self) {
+        let mut queue = self.lock_queue();
+        queue.untaken = queue.untaken.saturating_sub(1);
+    }
+
+    fn close(&self) {
+        self.lock_queue().closed = true;
+        self.queue_changed.notify_one();
+    }
+
+    fn run_waker(&self) {
+        let mut queue = self.lock_queue();
+        loop {
+            queue = self
+                .queue_changed
+                .wait_while(queue, |queue| queue.untaken == 0 && !queue.closed)
+                .unwrap_or_else(PoisonError::into_inner);
+            if queue.closed {
+                return;
+            }
+            drop(queue);
+            if let Some(context) = self
+                .live_context
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+            {
+                // Fails only when nothing is blocked, which the retry covers.
+                let _ = context.cancel();
+            }
+            std::thread::sleep(CANCEL_RETRY);
+            queue = self.lock_queue();
+        }
+    }
+}
+
+pub fn spawn(
+    config: ReaderConfig,
+    on_event: impl Fn(ReaderState) + Send + 'static,
+) -> ReaderHandle {
+    let (requests, incoming) = mpsc::channel();
+    let wakeup = Arc::new(Wakeup {
+        live_context: Mutex::new(None),
+        queue: Mutex::new(QueueCount::default()),
+        queue_changed: Condvar::new(),
+    });
+    let worker = Worker {
+        config,
+        on_event: Box::new(on_event),
+        incoming,
+        wakeup: Arc::clone(&wakeup),
+        reported: None,
+        connection: None,
+    };
+    let worker = std::thread::Builder::new()
+        .name("card-reader".into())
+        .spawn(move || worker.run())
+        .expect("spawning the card reader thread");
+    let waker = {
+        let wakeup = Arc::clone(&wakeup);
+        std::thread::Builder::new()
+            .name("card-reader-waker".into())
+            .spawn(move || wakeup.run_waker())
+            .expect("spawning the card reader's waker thread")
+    };
+    ReaderHandle {
+        requests,
+        wakeup,
+        worker: Some(worker),
+        waker: Some(waker),
+    }
+}
+
+impl ReaderHandle {
+    /// Sends one APDU to the card of the current [`ReaderState::CardPresent`]. A response
+    /// without a status word comes back as an error, never as an empty success.
+    pub fn transmit(&self, command: CommandApdu) -> Reply<ResponseApdu> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Transmit { command, reply });
+        Reply(answer)
+    }
+
+    /// Stops the thread and waits for it; the same happens on drop.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+
+    fn send(&self, request: Request) {
+        // A send fails only when the worker has ended; the dropped reply sender then tells the
+        // caller so through its `Reply`.
+        if self.requests.send(request).is_ok() {
+            self.wakeup.sent();
+        }
+    }
+}
+
+impl Drop for ReaderHandle {
+    fn drop(&mut self) {
+        self.send(Request::Shutdown);
+        let worker_panicked = self
+            .worker
+            .take()
+            .is_some_and(|worker| worker.join().is_err());
+        self.wakeup.close();
+        let waker_panicked = self.waker.take().is_some_and(|waker| waker.join().is_err());
+        if worker_panicked || waker_panicked {
+            tracing::error!("a card reader thread panicked");
+        }
+    }
+}
+
+/// An open connection to the card, kept between requests because dropping a pcsc `Card` resets
+/// it, which would undo SELECT and VERIFY. Dropped (so reset) when the thread stops: a card left
+/// in the reader must not stay verified for other programs.
+struct Connection {
+    reader: CString,
+    card: Card,
+}
+
+struct Worker {
+    config: ReaderConfig,
+    on_event: Box<dyn Fn(ReaderState) + Send>,
+    incoming: mpsc::Receiver<Request>,
+    wakeup: Arc<Wakeup>,
+    reported: Option<ReaderState>,
+    connection: Option<Connection>,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Worker {
+    fn run(mut self) {
+        loop {
+            match Context::establish(Scope::User) {
+                Ok(context) => {
+                    self.wakeup.set_live_context(Some(context.clone()));
+                    let flow = self.follow(&context);
+                    self.connection = None;
+                    self.wakeup.set_live_context(None);
+                    if let Flow::Stop = flow {
+                        return;
+                    }
+                    // pcscd went away; try again at once so a quick restart is not reported
+                    // as an outage, and report NoService only if it is really gone.
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "no PC/SC service");
+                    self.report(ReaderState::NoService);
+                    if let Flow::Stop = self.serve_until(self.config.reconnect_interval) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Follows readers and cards until pcscd goes away (Continue) or the app stops us (Stop).
+    fn follow(&mut self, context: &Context) -> Flow {
+        let mut watched: Vec<pcsc::ReaderState> = Vec::new();
+        let mut readers_changed = true;
+        loop {
+            if readers_changed {
+                match watch_list(context) {
+                    Ok(list) => watched = list,
+                    Err(error) => {
+                        tracing::info!(%error, "lost the PC/SC service");
+                        return Flow::Continue;
+                    }
+                }
+                readers_changed = false;
+                // The PnP pseudo-reader alone does not answer an UNAWARE wait at once, so the
+                // wait below would not return until a reader appears: say so now.
+                if watched.len() == 1 {
+                    self.report(ReaderState::NoReader);
+                }
+            }
+            match context.get_status_change(None, &mut watched) {
+                Ok(()) => {
+                    readers_changed = watched.iter().any(|entry| {
+                        let event = entry.event_state();
+                        entry.name() == pcsc::PNP_NOTIFICATION() && event.contains(State::CHANGED)
+                            || event.intersects(State::UNKNOWN | State::IGNORE)
+                    });
+                    watched
+                        .iter_mut()
+                        .for_each(pcsc::ReaderState::sync_current_state);
+                    let state = self.derive_state(&watched[1..]);
+                    self.report(state);
+                }
+                // The waker: requests are waiting.
+                Err(pcsc::Error::Cancelled) => {}
+                // A reader vanished between listing and waiting.
+                Err(pcsc::Error::UnknownReader) => readers_changed = true,
+                Err(error) => {
+                    tracing::info!(%error, "lost the PC/SC service");
+                    return Flow::Continue;
+                }
+            }
+            if let Flow::Stop = self.serve_pending(context) {
+                return Flow::Stop;
+            }
+        }
+    }
+
+    fn derive_state(&self, readers: &[pcsc::ReaderState]) -> ReaderState {
+        let name_of = |entry: &pcsc::ReaderState| entry.name().to_string_lossy().into_owned();
+        // A mute card (no ATR) cannot be talked to, so for the counter it is no card.
+        let has_card = |entry: &&pcsc::ReaderState| {
+            let event = entry.event_state();
+            event.contains(State::PRESENT) && !event.contains(State::MUTE)
+        };
+        let followed = match &self.config.reader_name {
+            Some(wanted) => readers.iter().find(|entry| name_of(entry) == *wanted),
+            None => readers.iter().find(has_card).or(readers.first()),
+        };
+        match followed {
+            None => ReaderState::NoReader,
+            Some(entry) if has_card(&entry) => ReaderState::CardPresent {
+                reader: name_of(entry),
+                atr: entry.atr().to_vec(),
+            },
+            Some(entry) => ReaderState::NoCard {
+                reader: name_of(entry),
+            },
+        }
+    }
+
+    fn report(&mut self, state: ReaderState) {
+        if self.reported.as_ref() == Some(&state) {
+            return;
+        }
+        // Any change means another card, or none: an old connection must not reach it.
+        self.abandon_connection();
+        tracing::debug!(?state, "card reader");
+        (self.on_event)(state.clone());
+        self.reported = Some(state);
+    }
+
+    /// While there is no PC/SC context: answer requests as they come, for up to `wait`.
+    fn serve_until(&mut self, wait: Duration) -> Flow {
+        let request = self.incoming.recv_timeout(wait);
+        if request.is_ok() {
+            self.wakeup.taken();
+        }
+        match request {
+            Ok(Request::Transmit { reply, .. }) => {
+                let _ = reply.send(Err(CardError::NoService));
+                Flow::Continue
+            }
+            Ok(Request::Shutdown) | Err(RecvTimeoutError::Disconnected) => Flow::Stop,
+            Err(RecvTimeoutError::Timeout) => Flow::Continue,
+        }
+    }
+
+    fn serve_pending(&mut self, context: &Context) -> Flow {
+        while let Ok(request) = self.incoming.try_recv() {
+            self.wakeup.taken();
+            match request {
+                Request::Transmit { command, reply } => {
+                    // The requester may have given up waiting; nothing to do then.
+                    let _ = reply.send(self.transmit(context, &command));
+                }
+                Request::Shutdown => return Flow::Stop,
+            }
+        }
+        Flow::Continue
+    }
+
+    fn transmit(
+        &mut self,
+        context: &Context,
+        command: &CommandApdu,
+    ) -> Result<ResponseApdu, CardError> {
+        let bytes = command.to_bytes()?;
+        let connection = self.connect(context)?;
+        let mut buffer = [0; pcsc::MAX_BUFFER_SIZE];
+        let result = connection
+            .card
+            .transmit(&bytes, &mut buffer)
+            .map_err(CardError::from)
+            .and_then(|response| Ok(ResponseApdu::parse(response)?));
+        if result.is_err() {
+            // After a failed exchange the card's state is unknown (pulled, reset, half a
+            // command): start over with a fresh connection next time.
+            self.abandon_connection();
+        }
+        result
+    }
+
+    /// Closes a connection to a card that is gone or in doubt without resetting it. A reset
+    /// of a pulled card fails, and pcscd then marks the reader empty behind its own poller's
+    /// back: seen with vpcd, a card put back within one poll (≈ 0.4 s) was never reported.
+    fn abandon_connection(&mut self) {
+        if let Some(Connection { card, .. }) = self.connection.take()
+            && let Err((_, error)) = card.disconnect(Disposition::LeaveCard)
+        {
+            tracing::debug!(%error, "closing an abandoned card connection");
+        }
+    }
+
+    fn connect(&mut self, context: &Context) -> Result<&Connection, CardError> {
+        let Some(ReaderState::CardPresent { reader, .. }) = &self.reported else {
+            return Err(CardError::NoCard);
+        };
+        let reader = CString::new(reader.as_str()).expect("pcsc reader names have no NUL");
+        if self
+            .connection
+            .as_ref()
+            .is_none_or(|open| open.reader != reader)
+        {
+            let card = context.connect(&reader, ShareMode::Shared, Protocols::ANY)?;
+            self.connection = Some(Connection { reader, card });
+        }
+        Ok(self.connection.as_ref().expect("connected above"))
+    }
+}
+
+/// The PnP pseudo-reader first, then every reader, all in "tell me everything" state.
+fn watch_list(context: &Context) -> Result<Vec<pcsc::ReaderState>, pcsc::Error> {
+    let readers = match context.list_readers_owned() {
+        Ok(readers) => readers,
+        Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    Ok(std::iter::once(pcsc::PNP_NOTIFICATION().to_owned())
+        .chain(readers)
+        .map(|name| pcsc::ReaderState::new(name, State::UNAWARE))
+        .collect())
+}

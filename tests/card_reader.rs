@@ -1,0 +1,417 @@
+//! The reader thread against real PC/SC: a private pcscd (scripts/card-rig.sh) with the vpcd
+//! virtual reader, and our emulated card (`vcard`) in it. No mocks.
+//!
+//! pcscd's socket and the vpcd ports are machine-wide, so every test here takes the rig lock
+//! (a mutex within this process, a file lock across processes) and walks through its sequence
+//! alone.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use meterdesk::card::apdu::{CommandApdu, ResponseApdu, StatusWord};
+use meterdesk::card::reader::{self, CardError, ReaderConfig, ReaderHandle, ReaderState};
+use meterdesk::card::virtual_card::ATR;
+use meterdesk::card::water_card::{
+    Ef, RECORD_LEN, read_record, select_application, update_record, verify_issuer_pin,
+};
+
+const PCSCD: &str = "/usr/sbin/pcscd";
+const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+const PCSCD_SOCKET: &str = "/run/pcscd/pcscd.comm";
+const READER_0: &str = "Virtual PCD 00 00";
+const READER_1: &str = "Virtual PCD 00 01";
+const PORT_0: u16 = 35963;
+const PORT_1: u16 = 35964;
+const PIN: &str = "24680";
+
+static RIG_LOCK: Mutex<()> = Mutex::new(());
+
+/// Holds the rig for one test; `None` (after a loud message) when pcscd or vpcd is missing.
+struct RigLock {
+    _in_process: MutexGuard<'static, ()>,
+    _across_processes: File,
+}
+
+fn lock_rig(test: &str) -> Option<RigLock> {
+    if !Path::new(PCSCD).exists() || !Path::new(VPCD_DRIVER).exists() {
+        eprintln!(
+            "\n!!!!!!!! SKIPPING {test}: pcscd or vsmartcard-vpcd is not installed.\n\
+             !!!!!!!! Run scripts/install-card-rig.sh to test the card reader for real.\n"
+        );
+        return None;
+    }
+    let in_process = RIG_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let across_processes = File::create(std::env::temp_dir().join("meterdesk-card-rig.lock"))
+        .expect("creating the rig lock file");
+    across_processes.lock().expect("locking the card rig");
+    assert!(
+        UnixStream::connect(PCSCD_SOCKET).is_err(),
+        "a pcscd not started by this test is running (systemd? `systemctl stop pcscd.socket \
+         pcscd`); the card tests need the machine's PC/SC to themselves"
+    );
+    Some(RigLock {
+        _in_process: in_process,
+        _across_processes: across_processes,
+    })
+}
+
+fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meterdesk-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A private pcscd, stopped on drop so a failing test leaves nothing running.
+struct Pcscd {
+    dir: PathBuf,
+}
+
+impl Pcscd {
+    fn start(dir: &Path) -> Self {
+        rig_script(dir, &["start"]);
+        Pcscd {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// A PC without a card reader.
+    fn start_without_readers(dir: &Path) -> Self {
+        rig_script(dir, &["start", "--no-readers"]);
+        Pcscd {
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn stop(self) {}
+}
+
+impl Drop for Pcscd {
+    fn drop(&mut self) {
+        rig_script(&self.dir, &["stop"]);
+    }
+}
+
+/// `card-rig.sh ACTION DIR [OPTION]`, with `action_and_option` = [ACTION, OPTION...].
+fn rig_script(dir: &Path, action_and_option: &[&str]) {
+    let (action, option) = action_and_option.split_first().expect("an action");
+    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/card-rig.sh"))
+        .arg(action)
+        .arg(dir)
+        .args(option)
+        .status()
+        .expect("running scripts/card-rig.sh");
+    assert!(status.success(), "card-rig.sh {action_and_option:?} failed");
+}
+
+/// A `vcard` process: the card is in the reader while it lives; dropping it pulls the card.
+struct VirtualCardProcess(Child);
+
+impl VirtualCardProcess {
+    fn insert(port: u16, state_file: &Path, extra: &[&str]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_vcard"))
+            .args(["--port", &port.to_string(), "--pin", PIN, "--state"])
+            .arg(state_file)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting vcard");
+        VirtualCardProcess(child)
+    }
+
+    fn pull(self) {}
+}
+
+impl Drop for VirtualCardProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for `expected`, allowing passing states on the way (e.g. NoReader while pcscd loads
+/// its drivers), and returns how long it took.
+fn wait_for(events: &Receiver<ReaderState>, expected: &ReaderState, within: Duration) -> Duration {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    while let Some(left) = within.checked_sub(start.elapsed()) {
+        match events.recv_timeout(left) {
+            Ok(state) if state == *expected => return start.elapsed(),
+            Ok(state) => seen.push(state),
+            Err(_) => break,
+        }
+    }
+    panic!("no {expected:?} within {within:?}; saw {seen:?}");
+}
+
+fn follow(config: ReaderConfig) -> (ReaderHandle, Receiver<ReaderState>) {
+    let (sender, events) = mpsc::channel();
+    let handle = reader::spawn(config, move |state| {
+        let _ = sender.send(state);
+    });
+    (handle, events)
+}
+
+fn exchange(reader: &ReaderHandle, command: CommandApdu) -> ResponseApdu {
+    reader
+        .transmit(command)
+        .blocking_recv()
+        .expect("the card answers")
+}
+
+fn status(reader: &ReaderHandle, command: CommandApdu) -> StatusWord {
+    exchange(reader, command).status
+}
+
+fn no_card(reader: &str) -> ReaderState {
+    ReaderState::NoCard {
+        reader: reader.into(),
+    }
+}
+
+fn card_in(reader: &str) -> ReaderState {
+    ReaderState::CardPresent {
+        reader: reader.into(),
+        atr: ATR.to_vec(),
+    }
+}
+
+/// Mean milliseconds per READ BINARY round trip through pcscd + vpcd.
+fn mean_apdu_ms(reader: &ReaderHandle, count: u32) -> f64 {
+    assert_eq!(status(reader, select_application()), StatusWord::SUCCESS);
+    let start = Instant::now();
+    for _ in 0..count {
+        assert_eq!(status(reader, read_record(Ef::Issue)), StatusWord::SUCCESS);
+    }
+    start.elapsed().as_secs_f64() * 1000.0 / f64::from(count)
+}
+
+#[test]
+fn reader_thread_follows_pcscd_readers_and_cards() {
+    let Some(_rig) = lock_rig("reader_thread_follows_pcscd_readers_and_cards") else {
+        return;
+    };
+    let dir = scratch_dir("card-reader");
+    let state_file = dir.join("card.state");
+    let _ = std::fs::remove_file(&state_file);
+    let quick = Duration::from_secs(1);
+    let patient = Duration::from_secs(5);
+
+    let (reader, events) = follow(ReaderConfig::default());
+    wait_for(&events, &ReaderState::NoService, patient);
+    assert!(matches!(
+        reader.transmit(select_application()).blocking_recv(),
+        Err(CardError::NoService)
+    ));
+
+    let pcscd = Pcscd::start_without_readers(&dir);
+    wait_for(&events, &ReaderState::NoReader, patient);
+    pcscd.stop();
+    wait_for(&events, &ReaderState::NoService, patient);
+
+    let pcscd = Pcscd::start(&dir);
+    wait_for(&events, &no_card(READER_0), patient);
+    assert!(matches!(
+        reader.transmit(select_application()).blocking_recv(),
+        Err(CardError::NoCard)
+    ));
+
+    let card = VirtualCardProcess::insert(PORT_0, &state_file, &["--blank"]);
+    let seen_after = wait_for(&events, &card_in(READER_0), quick);
+    eprintln!(
+        "card seen {} ms after vcard started",
+        seen_after.as_millis()
+    );
+
+    // The write protocol of card.md, through the reader thread; the app awaits its replies.
+    let purchase = [0x42; RECORD_LEN];
+    let selected = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(reader.transmit(select_application()).recv());
+    assert_eq!(selected.unwrap().status, StatusWord::SUCCESS);
+    assert_eq!(
+        status(&reader, update_record(Ef::Purchase, &purchase)),
+        StatusWord::SECURITY_STATUS_NOT_SATISFIED,
+        "UPDATE BINARY without VERIFY"
+    );
+    assert_eq!(
+        status(&reader, verify_issuer_pin(b"13579")),
+        StatusWord::verify_failed(2)
+    );
+    assert_eq!(
+        status(&reader, verify_issuer_pin(PIN.as_bytes())),
+        StatusWord::SUCCESS
+    );
+    assert_eq!(
+        status(&reader, update_record(Ef::Purchase, &purchase)),
+        StatusWord::SUCCESS
+    );
+    assert_eq!(
+        exchange(&reader, read_record(Ef::Purchase)),
+        ResponseApdu::success(purchase.to_vec())
+    );
+    assert_eq!(
+        exchange(&reader, read_record(Ef::Issue)),
+        ResponseApdu::success(vec![0; RECORD_LEN]),
+        "a blank card"
+    );
+    let quick_ack_ms = mean_apdu_ms(&reader, 200);
+
+    card.pull();
+    // Before the reader thread hears of it, pcscd answers with no status word or an error;
+    // after, the thread knows there is no card. Never a success.
+    assert!(
+        reader
+            .transmit(read_record(Ef::Purchase))
+            .blocking_recv()
+            .is_err()
+    );
+    wait_for(&events, &no_card(READER_0), quick);
+    assert!(matches!(
+        reader.transmit(read_record(Ef::Purchase)).blocking_recv(),
+        Err(CardError::NoCard)
+    ));
+
+    // The same card again: what was written is still there, the PIN must be given again.
+    let card = VirtualCardProcess::insert(PORT_0, &state_file, &[]);
+    wait_for(&events, &card_in(READER_0), quick);
+    assert_eq!(status(&reader, select_application()), StatusWord::SUCCESS);
+    assert_eq!(exchange(&reader, read_record(Ef::Purchase)).data, purchase);
+    assert_eq!(
+        status(&reader, update_record(Ef::Purchase, &[0; RECORD_LEN])),
+        StatusWord::SECURITY_STATUS_NOT_SATISFIED
+    );
+
+    // pcscd going away and coming back; the card waits in its reader meanwhile.
+    pcscd.stop();
+    wait_for(&events, &ReaderState::NoService, patient);
+    let pcscd = Pcscd::start(&dir);
+    wait_for(&events, &card_in(READER_0), patient);
+    card.pull();
+    wait_for(&events, &no_card(READER_0), quick);
+
+    // A card only in the second reader: followed by default, not by a thread told reader 0.
+    let (reader_0_only, reader_0_events) = follow(ReaderConfig {
+        reader_name: Some(READER_0.into()),
+        ..ReaderConfig::default()
+    });
+    wait_for(&reader_0_events, &no_card(READER_0), patient);
+    let card = VirtualCardProcess::insert(PORT_1, &dir.join("second.state"), &["--no-quick-ack"]);
+    wait_for(&events, &card_in(READER_1), quick);
+    let plain_ms = mean_apdu_ms(&reader, 20);
+    eprintln!(
+        "one APDU through pcscd + vpcd: {quick_ack_ms:.2} ms with TCP_QUICKACK, \
+         {plain_ms:.2} ms without"
+    );
+    assert!(
+        quick_ack_ms < 10.0,
+        "TCP_QUICKACK should make APDUs fast: {quick_ack_ms:.2} ms"
+    );
+    assert!(
+        reader_0_events.try_recv().is_err(),
+        "the thread following reader 0 must not see reader 1's card"
+    );
+    reader_0_only.shutdown();
+
+    let stopping = Instant::now();
+    reader.shutdown();
+    let stop_ms = stopping.elapsed().as_millis();
+    eprintln!("reader thread stopped in {stop_ms} ms");
+    assert!(stop_ms < 1000, "shutdown must wake the blocked wait");
+    card.pull();
+    pcscd.stop();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Relays every connection on `path` to pcscd's own socket, like `ssh -R` would from a
+/// clerk's PC; returns how many connections it has relayed so far.
+fn relay_pcscd_socket(path: &Path) -> Receiver<()> {
+    let listener = UnixListener::bind(path).expect("binding the relay socket");
+    let (relayed, connections) = mpsc::channel();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let upstream = UnixStream::connect(PCSCD_SOCKET).expect("reaching pcscd");
+            let _ = relayed.send(());
+            for (mut from, mut to) in [
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                (upstream, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    connections
+}
+
+/// `card-watch` with PCSCLITE_CSOCK_NAME set: pcsc-lite reads it once per process, so the
+/// forwarded socket is tested in a process of its own.
+fn watch_through(socket: &Path) -> (Child, Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_card-watch"))
+        .env("PCSCLITE_CSOCK_NAME", socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting card-watch");
+    let (sender, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    (child, lines)
+}
+
+fn first_line(lines: &Receiver<String>) -> String {
+    lines
+        .recv_timeout(Duration::from_secs(5))
+        .expect("card-watch reports a state")
+}
+
+#[test]
+fn pcsclite_csock_name_reaches_a_forwarded_pcscd() {
+    let Some(_rig) = lock_rig("pcsclite_csock_name_reaches_a_forwarded_pcscd") else {
+        return;
+    };
+    let dir = scratch_dir("card-forwarded");
+    let pcscd = Pcscd::start(&dir);
+    let card = VirtualCardProcess::insert(PORT_0, &dir.join("card.state"), &["--blank"]);
+    let forwarded = dir.join("pcscd-desk7.comm");
+    let _ = std::fs::remove_file(&forwarded);
+    let relayed = relay_pcscd_socket(&forwarded);
+
+    let (mut watcher, lines) = watch_through(&forwarded);
+    let mut line = first_line(&lines);
+    // The card may take a moment to reach vpcd after pcscd starts.
+    if line.starts_with("NoCard") {
+        line = first_line(&lines);
+    }
+    assert_eq!(line, format!("{:?}", card_in(READER_0)));
+    assert!(
+        relayed.try_recv().is_ok(),
+        "card-watch went through the relay"
+    );
+    drop(watcher.stdin.take());
+    watcher.wait().unwrap();
+
+    let (mut lost, lines) = watch_through(&dir.join("no-such.comm"));
+    assert_eq!(first_line(&lines), "NoService");
+    drop(lost.stdin.take());
+    lost.wait().unwrap();
+
+    card.pull();
+    pcscd.stop();
+    std::fs::remove_dir_all(dir).unwrap();
+}
