@@ -36,8 +36,8 @@ is_our_pcscd() { # PID: alive and really pcscd (not a recycled PID)
 }
 
 start() {
-  command -v pcscd >/dev/null || { echo "pcscd is not installed: scripts/install-card-rig.sh" >&2; exit 1; }
-  [ -f "$vpcd_driver" ] || { echo "vpcd is not installed: scripts/install-card-rig.sh" >&2; exit 1; }
+  command -v pcscd >/dev/null || { echo "pcscd is not installed: scripts/install-deps.sh --test" >&2; exit 1; }
+  [ -f "$vpcd_driver" ] || { echo "vpcd is not installed: scripts/install-deps.sh --test" >&2; exit 1; }
   if [ -f "$pid_file" ] && is_our_pcscd "$(cat "$pid_file")"; then
     echo "card rig: already running (pid $(cat "$pid_file"))"
     return

@@ -87,7 +87,8 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         });
     }
     let reader = ReaderConfig {
-        reader: config.card.reader.clone(),
+        reader_name: config.card.reader.clone(),
+        ..ReaderConfig::default()
     };
     run::run(app, pool, reader).await?;
     Ok(())

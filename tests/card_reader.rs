@@ -42,7 +42,7 @@ fn lock_rig(test: &str) -> Option<RigLock> {
     if !Path::new(PCSCD).exists() || !Path::new(VPCD_DRIVER).exists() {
         eprintln!(
             "\n!!!!!!!! SKIPPING {test}: pcscd or vsmartcard-vpcd is not installed.\n\
-             !!!!!!!! Run scripts/install-card-rig.sh to test the card reader for real.\n"
+             !!!!!!!! Run scripts/install-deps.sh --test to test the card reader for real.\n"
         );
         return None;
     }

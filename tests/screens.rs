@@ -6,7 +6,7 @@ use meterdesk::app::state::{
     DbStatus, Failure, LoginRefusal, Msg, Overview, Reply, Request, Screen, Session,
 };
 use meterdesk::app::{App, KeyMap, update};
-use meterdesk::card::ReaderState;
+use meterdesk::card::reader::ReaderState;
 use meterdesk::i18n::Lang;
 use meterdesk::ui;
 use ratatui::Terminal;

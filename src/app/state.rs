@@ -9,7 +9,7 @@ use tui_input::Input;
 
 use super::command::Command;
 use super::keymap::KeyMap;
-use crate::card::ReaderState;
+use crate::card::reader::ReaderState;
 use crate::i18n::Lang;
 
 /// Identifies one request so a late or superseded reply is recognised and dropped.

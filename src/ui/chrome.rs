@@ -11,7 +11,7 @@ use super::text::{truncate, truncate_left, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::{CommandLine, DbStatus, MessageKind};
-use crate::card::ReaderState;
+use crate::card::reader::ReaderState;
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 

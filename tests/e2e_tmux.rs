@@ -1,0 +1,134 @@
+//! The real binary in tmux against the test cluster: sign in (a wrong password first), lose the
+//! database under the running app and get it back, quit. Also: an unreachable database at
+//! start is a clear message. This binary stops its cluster, so it has its tests to itself.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use meterdesk::db::operators::{self, NewOperator};
+use meterdesk::domain::password::hash_password;
+use support::pg::{TestDb, cluster, fresh_db};
+use support::tmux::Tmux;
+
+const BIN: &str = env!("CARGO_BIN_EXE_meterdesk");
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A scratch directory for the app's config, log and exit code.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meterdesk-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A script that runs meterdesk against `conn_str` with a config whose data dir is `dir`.
+fn launcher(dir: &Path, conn_str: &str) -> String {
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\ndata_dir = \"{}\"\n", dir.display()),
+    )
+    .unwrap();
+    let script = dir.join("run.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexport DATABASE_URL=\"{}\"\nexport LANG=C.UTF-8\nexec {BIN} --config {}\n",
+            conn_str.replace('"', "\\\""),
+            config.display()
+        ),
+    )
+    .unwrap();
+    format!("sh {}", script.display())
+}
+
+async fn with_clerk(db: &TestDb) {
+    let client = db.pool.get().await.unwrap();
+    let department: i64 = client
+        .query_one(
+            "INSERT INTO department (name) VALUES ('Central office') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let hash = tokio::task::spawn_blocking(|| hash_password("river-17"))
+        .await
+        .unwrap();
+    operators::create(
+        &**client,
+        &NewOperator {
+            login: "wang.fang",
+            full_name: "Wang Fang",
+            department_id: department,
+            role_codes: &["clerk"],
+            password_hash: &hash,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_survive_a_database_outage_and_quit() {
+    let db = fresh_db().await;
+    with_clerk(&db).await;
+    let dir = scratch("signin");
+    let exit_file = dir.join("exit");
+    let tmux = Tmux::start("signin", &launcher(&dir, &db.conn_str), &exit_file);
+
+    tmux.wait_for("Operator", PATIENCE);
+    tmux.text("wang.fang");
+    tmux.keys(&["Enter"]);
+    tmux.text("wrong-password");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Wrong operator name or password", PATIENCE);
+
+    tmux.text("river-17");
+    tmux.keys(&["F2"]);
+    let home = tmux.wait_for("Customers", PATIENCE);
+    assert!(home.contains("Wang Fang@"), "{home}");
+    assert!(home.contains("DB: connected"), "{home}");
+
+    // The server goes away under the running app…
+    tokio::task::spawn_blocking(|| cluster().stop().unwrap())
+        .await
+        .unwrap();
+    tmux.wait_for("DB: reconnecting", PATIENCE);
+    // …a refresh meets the outage and is kept…
+    tmux.keys(&["F5"]);
+    tmux.wait_for("Database unreachable", PATIENCE);
+    // …and everything recovers by itself when it is back.
+    tokio::task::spawn_blocking(|| cluster().ensure_running().unwrap())
+        .await
+        .unwrap();
+    let back = tmux.wait_for("Database connection restored", PATIENCE);
+    assert!(back.contains("DB: connected"), "{back}");
+
+    tmux.keys(&["F10"]);
+    let start = std::time::Instant::now();
+    while !exit_file.exists() {
+        assert!(start.elapsed() < PATIENCE, "meterdesk did not quit on F10");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "0");
+}
+
+#[test]
+fn an_unreachable_database_at_start_is_a_clear_message() {
+    let dir = scratch("unreachable");
+    let config = dir.join("config.toml");
+    std::fs::write(&config, format!("[database]\ndata_dir = \"{}\"\n", dir.display())).unwrap();
+    let output = std::process::Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "migrate"])
+        .env("DATABASE_URL", format!("host={} dbname=nothing user=nobody", dir.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("database unreachable"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
