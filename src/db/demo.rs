@@ -1,1 +1,1195 @@
-//! placeholder
+//! Demo data: a realistic utility with as many customers as asked for, loaded in one
+//! transaction with COPY. Everything is generated deterministically from [`SEED`] and the load
+//! time, except the operators' passwords, which are fresh and shown once.
+
+mod copy;
+mod names;
+mod story;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use tokio_postgres::{Client, Transaction};
+
+use crate::domain::customer_number::{CustomerNumber, LAST_SERIAL};
+use crate::domain::password::{generate_password, hash_password};
+
+use super::operators::{self, NewOperator};
+use copy::{DeferredConstraints, copy_in};
+use story::{BusinessModel, Catalogue, CustomerTypeInfo, History, Nature, Profile};
+
+/// The seed of every generated row.
+pub const SEED: u64 = 0x6d65_7465_7264_6573;
+
+/// The tables filled in bulk; their keys and indexes are built after the data is in.
+const BULK_TABLES: &[&str] = &[
+    "meter",
+    "customer",
+    "customer_owner_history",
+    "account",
+    "receipt",
+    "bill",
+    "ledger_transaction",
+    "card",
+    "card_operation",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(
+        "the database already has {0} customers: demo data is only loaded into an empty database"
+    )]
+    NotEmpty(i64),
+    #[error("at most {max} customers fit the customer number range, {requested} were asked for")]
+    TooMany { requested: u64, max: u64 },
+    #[error("database: {}", describe(.0))]
+    Database(#[from] tokio_postgres::Error),
+    #[error("a generator thread failed: {0}")]
+    Thread(#[from] tokio::task::JoinError),
+}
+
+/// The server's own words: tokio-postgres's Display says only "db error".
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
+    }
+}
+
+/// A step of the load, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    ReferenceData,
+    Meters,
+    Customers,
+    OwnerHistory,
+    Accounts,
+    Receipts,
+    Bills,
+    Ledger,
+    Cards,
+    CardOperations,
+    KeysAndIndexes,
+    Statistics,
+    Commit,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ReferenceData => "reference data",
+            Self::Meters => "meters",
+            Self::Customers => "customers",
+            Self::OwnerHistory => "owner history",
+            Self::Accounts => "accounts",
+            Self::Receipts => "receipts",
+            Self::Bills => "bills",
+            Self::Ledger => "ledger transactions",
+            Self::Cards => "cards",
+            Self::CardOperations => "card operations",
+            Self::KeysAndIndexes => "keys, foreign keys and indexes",
+            Self::Statistics => "planner statistics",
+            Self::Commit => "commit",
+        })
+    }
+}
+
+/// Reported as the load goes: the phase and the rows written in it so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub phase: Phase,
+    pub rows: u64,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} rows", self.phase, self.rows)
+    }
+}
+
+/// A generated operator; the password exists nowhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoOperator {
+    pub login: String,
+    pub full_name: String,
+    pub role: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseTiming {
+    pub phase: Phase,
+    pub rows: u64,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub customers: u64,
+    pub operators: Vec<DemoOperator>,
+    pub phases: Vec<PhaseTiming>,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for DemoSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Demo data loaded: {} customers in {:.1} s.",
+            self.customers,
+            self.elapsed.as_secs_f64()
+        )?;
+        writeln!(f, "Operators (the passwords are shown only this once):")?;
+        for operator in &self.operators {
+            writeln!(
+                f,
+                "  {:<12} {:<14} {}",
+                operator.login, operator.role, operator.password
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// True when at least one customer exists (demo data is then refused).
+pub async fn has_customers(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one("SELECT EXISTS (SELECT 1 FROM customer)", &[])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Fills an empty database with `customers` customers and everything around them, in one
+/// transaction: on any error nothing is left behind.
+pub async fn load(
+    client: &mut Client,
+    customers: u64,
+    mut progress: impl FnMut(Progress),
+) -> Result<DemoSummary, DemoError> {
+    let started = Instant::now();
+    let mut timer = PhaseTimer::default();
+    timer.start(Phase::ReferenceData);
+    let tx = client.transaction().await?;
+    tx.batch_execute(&format!(
+        "SET LOCAL maintenance_work_mem = '256MB';
+         LOCK TABLE {} IN EXCLUSIVE MODE",
+        BULK_TABLES.join(", ")
+    ))
+    .await?;
+    let existing: i64 = tx
+        .query_one("SELECT count(*) FROM customer", &[])
+        .await?
+        .get(0);
+    if existing > 0 {
+        return Err(DemoError::NotEmpty(existing));
+    }
+    // Rows take the next values of their sequences, which are then moved past them; the bulk
+    // tables are locked, so nobody else takes any meanwhile.
+    let ids = Ids {
+        customers,
+        customer: next_value(&tx, "customer_id_seq").await?,
+        serial: next_value(&tx, "customer_serial").await?,
+        meter: next_value(&tx, "meter_id_seq").await?,
+        account: next_value(&tx, "account_id_seq").await?,
+        receipt: next_value(&tx, "receipt_no_seq").await?,
+        bill: next_value(&tx, "bill_id_seq").await?,
+        ledger: next_value(&tx, "ledger_transaction_id_seq").await?,
+        card_id: next_value(&tx, "card_id_seq").await?,
+        card_no: next_value(&tx, "card_no_seq").await?,
+        card_op: next_value(&tx, "card_operation_id_seq").await?,
+    };
+    let serials_left = (i64::from(LAST_SERIAL) + 1 - ids.serial) as u64;
+    if customers > serials_left {
+        return Err(DemoError::TooMany {
+            requested: customers,
+            max: serials_left,
+        });
+    }
+    let (catalogue, operators) = reference_data(&tx).await?;
+    let catalogue = Arc::new(catalogue);
+    timer.finish(OPERATORS.len() as u64);
+
+    let deferred = DeferredConstraints::drop(&tx, BULK_TABLES).await?;
+    // Balances are computed by the generator and written with the accounts; the ledger trigger
+    // would add every transaction a second time.
+    tx.batch_execute("ALTER TABLE ledger_transaction DISABLE TRIGGER ledger_apply_to_balance")
+        .await?;
+
+    timer.start(Phase::Meters);
+    let uninstalled = 2_000 + customers / 100;
+    let rows = copy_meters(&tx, &catalogue, ids, uninstalled, &mut progress).await?;
+    advance(&tx, "meter_id_seq", ids.meter, rows).await?;
+    timer.finish(rows);
+
+    timer.start(Phase::Customers);
+    let rows = copy_customers(&tx, &catalogue, ids, &mut progress).await?;
+    advance(&tx, "customer_id_seq", ids.customer, rows).await?;
+    advance(&tx, "customer_serial", ids.serial, rows).await?;
+    timer.finish(rows);
+
+    timer.start(Phase::OwnerHistory);
+    let rows = copy_owner_history(&tx, &catalogue, ids, &mut progress).await?;
+    timer.finish(rows);
+
+    let history_tables = [
+        (Phase::Accounts, "account_id_seq", ids.account),
+        (Phase::Receipts, "receipt_no_seq", ids.receipt),
+        (Phase::Bills, "bill_id_seq", ids.bill),
+        (Phase::Ledger, "ledger_transaction_id_seq", ids.ledger),
+        (Phase::Cards, "card_id_seq", ids.card_id),
+        (Phase::CardOperations, "card_operation_id_seq", ids.card_op),
+    ];
+    for (phase, sequence, first) in history_tables {
+        timer.start(phase);
+        let rows = copy_history_table(&tx, &catalogue, ids, phase, &mut progress).await?;
+        advance(&tx, sequence, first, rows).await?;
+        if phase == Phase::Cards {
+            advance(&tx, "card_no_seq", ids.card_no, rows).await?;
+        }
+        timer.finish(rows);
+    }
+    tx.batch_execute("ALTER TABLE ledger_transaction ENABLE TRIGGER ledger_apply_to_balance")
+        .await?;
+
+    timer.start(Phase::KeysAndIndexes);
+    progress(Progress {
+        phase: Phase::KeysAndIndexes,
+        rows: 0,
+    });
+    deferred.restore(&tx).await?;
+    timer.finish(0);
+
+    timer.start(Phase::Statistics);
+    progress(Progress {
+        phase: Phase::Statistics,
+        rows: 0,
+    });
+    tx.batch_execute(&format!("ANALYZE {}", BULK_TABLES.join(", ")))
+        .await?;
+    tx.execute(
+        "INSERT INTO audit_log (action, entity, detail)
+         VALUES ('demo.load', 'customer', jsonb_build_object('customers', $1::bigint))",
+        &[&(customers as i64)],
+    )
+    .await?;
+    timer.finish(0);
+
+    timer.start(Phase::Commit);
+    tx.commit().await?;
+    timer.finish(0);
+    Ok(DemoSummary {
+        customers,
+        operators,
+        phases: timer.done,
+        elapsed: started.elapsed(),
+    })
+}
+
+#[derive(Default)]
+struct PhaseTimer {
+    current: Option<(Phase, Instant)>,
+    done: Vec<PhaseTiming>,
+}
+
+impl PhaseTimer {
+    fn start(&mut self, phase: Phase) {
+        self.current = Some((phase, Instant::now()));
+    }
+
+    fn finish(&mut self, rows: u64) {
+        if let Some((phase, started)) = self.current.take() {
+            self.done.push(PhaseTiming {
+                phase,
+                rows,
+                elapsed: started.elapsed(),
+            });
+        }
+    }
+}
+
+/// The first id (or number) of each bulk table's rows; row k of the load gets first + k.
+#[derive(Debug, Clone, Copy)]
+struct Ids {
+    customers: u64,
+    customer: i64,
+    serial: i64,
+    meter: i64,
+    account: i64,
+    receipt: i64,
+    bill: i64,
+    ledger: i64,
+    card_id: i64,
+    card_no: i64,
+    card_op: i64,
+}
+
+impl Ids {
+    fn customer_id(&self, index: u64) -> i64 {
+        self.customer + index as i64
+    }
+
+    fn account_id(&self, index: u64) -> i64 {
+        self.account + index as i64
+    }
+
+    /// Installed meters come first, one per customer, in customer order.
+    fn meter_id(&self, index: u64) -> i64 {
+        self.meter + index as i64
+    }
+
+    fn customer_number(&self, index: u64) -> i64 {
+        let serial = u32::try_from(self.serial + index as i64)
+            .expect("serial range was checked before the load");
+        let number =
+            CustomerNumber::from_serial(serial).expect("serial range was checked before the load");
+        i64::from(number.value())
+    }
+}
+
+/// Meter number of the n-th demo meter: a batch year and a running number, 12 characters.
+fn meter_number(index: u64) -> String {
+    format!("{:04}{:08}", 2016 + index % 9, index + 1)
+}
+
+async fn next_value(tx: &Transaction<'_>, sequence: &str) -> Result<i64, DemoError> {
+    Ok(tx
+        .query_one("SELECT nextval($1::text::regclass)", &[&sequence])
+        .await?
+        .get(0))
+}
+
+/// Moves `sequence` past the `used` values the load took starting at `first`.
+async fn advance(
+    tx: &Transaction<'_>,
+    sequence: &str,
+    first: i64,
+    used: u64,
+) -> Result<(), DemoError> {
+    // nextval already moved the sequence to `first`.
+    if used > 1 {
+        tx.execute(
+            "SELECT setval($1::text::regclass, $2)",
+            &[&sequence, &(first + used as i64 - 1)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn utc(at: DateTime<Utc>) -> impl fmt::Display {
+    // COPY text input; Postgres keeps microseconds and the demo times are whole seconds.
+    at.format("%Y-%m-%d %H:%M:%S+00")
+}
+
+async fn copy_meters(
+    tx: &Transaction<'_>,
+    catalogue: &Arc<Catalogue>,
+    ids: Ids,
+    uninstalled: u64,
+    progress: &mut impl FnMut(Progress),
+) -> Result<u64, DemoError> {
+    let catalogue = Arc::clone(catalogue);
+    copy_in(
+        tx,
+        Phase::Meters,
+        "meter (id, meter_no, meter_type_id, initial_electronic_reading, \
+         initial_mechanical_reading, status, created_at)",
+        progress,
+        move |rows| {
+            for index in 0..ids.customers {
+                if !rows.is_open() {
+                    return;
+                }
+                let profile = catalogue.profile(index);
+                let status = if profile.closed_at.is_some() {
+                    "removed"
+                } else {
+                    "installed"
+                };
+                rows.field(ids.meter_id(index))
+                    .field(meter_number(index))
+                    .field(profile.meter_type_id)
+                    .field(profile.initial_reading)
+                    .field(profile.initial_reading)
+                    .field(status)
+                    .field(utc(profile.opened_at - chrono::TimeDelta::days(3)))
+                    .end_row();
+            }
+            for extra in 0..uninstalled {
+                let index = ids.customers + extra;
+                let (meter_type_id, arrived) = catalogue.uninstalled_meter(index);
+                rows.field(ids.meter_id(index))
+                    .field(meter_number(index))
+                    .field(meter_type_id)
+                    .field(Decimal::ZERO)
+                    .field(Decimal::ZERO)
+                    .field("uninstalled")
+                    .field(utc(arrived))
+                    .end_row();
+            }
+        },
+    )
+    .await
+}
+
+async fn copy_customers(
+    tx: &Transaction<'_>,
+    catalogue: &Arc<Catalogue>,
+    ids: Ids,
+    progress: &mut impl FnMut(Progress),
+) -> Result<u64, DemoError> {
+    let catalogue = Arc::clone(catalogue);
+    copy_in(
+        tx,
+        Phase::Customers,
+        "customer (id, customer_no, customer_type_id, nature, business_model, name, address, \
+         phone, id_document_no, household_size, email, credit_code, contact_person, remark, \
+         meter_id, meter_type_id, meter_status, status, opened_at, opened_by, closed_at)",
+        progress,
+        move |rows| {
+            for index in 0..ids.customers {
+                if !rows.is_open() {
+                    return;
+                }
+                let profile = catalogue.profile(index);
+                let ty = &catalogue.types[profile.type_index];
+                let info = catalogue.basic_info(index, &profile);
+                let closed = profile.closed_at.is_some();
+                rows.field(ids.customer_id(index))
+                    .field(ids.customer_number(index))
+                    .field(ty.id)
+                    .field(ty.nature.as_str())
+                    .field(ty.model.as_str())
+                    .field(&info.name)
+                    .field(&info.address)
+                    .opt(info.phone.as_ref())
+                    .opt(info.id_document_no.as_ref())
+                    .opt(info.household_size)
+                    .opt(info.email.as_ref())
+                    .opt(info.credit_code.as_ref())
+                    .opt(info.contact_person.as_ref())
+                    .opt(info.remark)
+                    .field(ids.meter_id(index))
+                    .field(profile.meter_type_id)
+                    .field(if closed { "removed" } else { "installed" })
+                    .field(if closed { "closed" } else { "active" })
+                    .field(utc(profile.opened_at))
+                    .field(catalogue.clerk_id)
+                    .opt(profile.closed_at.map(utc))
+                    .end_row();
+            }
+        },
+    )
+    .await
+}
+
+async fn copy_owner_history(
+    tx: &Transaction<'_>,
+    catalogue: &Arc<Catalogue>,
+    ids: Ids,
+    progress: &mut impl FnMut(Progress),
+) -> Result<u64, DemoError> {
+    let catalogue = Arc::clone(catalogue);
+    copy_in(
+        tx,
+        Phase::OwnerHistory,
+        "customer_owner_history (customer_id, previous_owner, transferred_at, transferred_by)",
+        progress,
+        move |rows| {
+            for index in 0..ids.customers {
+                if !rows.is_open() {
+                    return;
+                }
+                let profile = catalogue.profile(index);
+                if let Some((owner, at)) = catalogue.previous_owner(index, &profile) {
+                    rows.field(ids.customer_id(index))
+                        .field(owner)
+                        .field(utc(at))
+                        .field(catalogue.clerk_id)
+                        .end_row();
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// Where one customer's history rows start in each table.
+#[derive(Clone, Copy)]
+struct HistoryCursor {
+    receipt: i64,
+    bill: i64,
+    ledger: i64,
+    card: i64,
+    card_op: i64,
+}
+
+impl HistoryCursor {
+    fn advance(&mut self, history: &History) {
+        self.receipt += history.receipts.len() as i64;
+        self.bill += history.bills.len() as i64;
+        self.ledger += history.ledger.len() as i64;
+        self.card += history.cards.len() as i64;
+        self.card_op += history.card_ops.len() as i64;
+    }
+}
+
+/// One pass over every customer's history, writing the rows of the table `phase` loads.
+async fn copy_history_table(
+    tx: &Transaction<'_>,
+    catalogue: &Arc<Catalogue>,
+    ids: Ids,
+    phase: Phase,
+    progress: &mut impl FnMut(Progress),
+) -> Result<u64, DemoError> {
+    let table_and_columns = match phase {
+        Phase::Accounts => "account (id, customer_id, kind, balance, opened_at)",
+        Phase::Receipts => "receipt (receipt_no, customer_id, operator_id, issued_at)",
+        Phase::Bills => {
+            "bill (id, account_id, period_start, period_end, previous_reading, current_reading, \
+             volume, amount, price_version_id, status, issued_at, paid_at)"
+        }
+        Phase::Ledger => {
+            "ledger_transaction (id, account_id, kind, amount, volume, unit_price, \
+             payment_method_code, receipt_no, operator_id, created_at, idempotency_key, \
+             reverses_id, bill_id)"
+        }
+        Phase::Cards => {
+            "card (id, card_no, customer_id, generation, state, blacklisted, void_reason, \
+             issued_at, issued_by, voided_at, meter_loaded_seq, meter_generation, meter_read_at)"
+        }
+        _ => {
+            "card_operation (id, customer_id, card_id, replaced_card_id, kind, state, \
+             purchase_seq, volume_litres, transaction_id, idempotency_key, operator_id, \
+             started_at, finished_at)"
+        }
+    };
+    let catalogue = Arc::clone(catalogue);
+    copy_in(tx, phase, table_and_columns, progress, move |rows| {
+        let mut history = History::default();
+        let mut cursor = HistoryCursor {
+            receipt: ids.receipt,
+            bill: ids.bill,
+            ledger: ids.ledger,
+            card: ids.card_id,
+            card_op: ids.card_op,
+        };
+        for index in 0..ids.customers {
+            if !rows.is_open() {
+                return;
+            }
+            let profile = catalogue.profile(index);
+            catalogue.history(index, &profile, &mut history);
+            let customer = HistoryRows {
+                catalogue: &catalogue,
+                ids,
+                index,
+                profile: &profile,
+                history: &history,
+                cursor,
+            };
+            match phase {
+                Phase::Accounts => customer.account(rows),
+                Phase::Receipts => customer.receipts(rows),
+                Phase::Bills => customer.bills(rows),
+                Phase::Ledger => customer.ledger(rows),
+                Phase::Cards => customer.cards(rows),
+                _ => customer.card_operations(rows),
+            }
+            cursor.advance(&history);
+        }
+    })
+    .await
+}
+
+/// The rows one customer's history contributes to each table.
+struct HistoryRows<'a> {
+    catalogue: &'a Catalogue,
+    ids: Ids,
+    index: u64,
+    profile: &'a Profile,
+    history: &'a History,
+    cursor: HistoryCursor,
+}
+
+impl HistoryRows<'_> {
+    fn offset(first: i64, position: usize) -> i64 {
+        first + position as i64
+    }
+
+    fn account(&self, rows: &mut copy::CopyRows) {
+        let ty = &self.catalogue.types[self.profile.type_index];
+        rows.field(self.ids.account_id(self.index))
+            .field(self.ids.customer_id(self.index))
+            .field(ty.model.account_kind())
+            .field(self.history.balance)
+            .field(utc(self.profile.opened_at))
+            .end_row();
+    }
+
+    fn receipts(&self, rows: &mut copy::CopyRows) {
+        for (position, receipt) in self.history.receipts.iter().enumerate() {
+            rows.field(Self::offset(self.cursor.receipt, position))
+                .field(self.ids.customer_id(self.index))
+                .field(receipt.operator_id)
+                .field(utc(receipt.at))
+                .end_row();
+        }
+    }
+
+    fn bills(&self, rows: &mut copy::CopyRows) {
+        let price_version = self.catalogue.types[self.profile.type_index].price_version_id;
+        for (position, bill) in self.history.bills.iter().enumerate() {
+            rows.field(Self::offset(self.cursor.bill, position))
+                .field(self.ids.account_id(self.index))
+                .field(bill.period_start)
+                .field(bill.period_end)
+                .field(bill.previous_reading)
+                .field(bill.current_reading)
+                .field(bill.volume)
+                .field(bill.amount)
+                .opt(price_version)
+                .field(if bill.paid_at.is_some() {
+                    "paid"
+                } else {
+                    "unpaid"
+                })
+                .field(utc(bill.issued_at))
+                .opt(bill.paid_at.map(utc))
+                .end_row();
+        }
+    }
+
+    fn ledger(&self, rows: &mut copy::CopyRows) {
+        for (position, entry) in self.history.ledger.iter().enumerate() {
+            let id = Self::offset(self.cursor.ledger, position);
+            rows.field(id)
+                .field(self.ids.account_id(self.index))
+                .field(entry.kind.as_str())
+                .field(entry.amount)
+                .opt(entry.volume)
+                .opt(entry.unit_price)
+                .opt(entry.payment_method)
+                .opt(entry.receipt.map(|r| Self::offset(self.cursor.receipt, r)))
+                .opt(entry.operator_id)
+                .field(utc(entry.at))
+                .field(format_args!("demo-{id}"))
+                .opt(entry.reverses.map(|t| Self::offset(self.cursor.ledger, t)))
+                .opt(entry.bill.map(|b| Self::offset(self.cursor.bill, b)))
+                .end_row();
+        }
+    }
+
+    fn cards(&self, rows: &mut copy::CopyRows) {
+        for (position, card) in self.history.cards.iter().enumerate() {
+            let card_id = Self::offset(self.cursor.card, position);
+            let (state, blacklisted) = match card.voided {
+                None => ("active", false),
+                Some(_) => ("void", true),
+            };
+            rows.field(card_id)
+                .field(self.ids.card_no + (card_id - self.ids.card_id))
+                .field(self.ids.customer_id(self.index))
+                .field(card.generation)
+                .field(state)
+                .field(blacklisted)
+                .opt(card.voided.map(|(_, reason)| reason))
+                .field(utc(card.issued_at))
+                .field(card.issued_by)
+                .opt(card.voided.map(|(at, _)| utc(at)))
+                .opt(card.meter.as_ref().map(|meter| meter.loaded_seq))
+                .opt(card.meter.as_ref().map(|meter| meter.generation))
+                .opt(card.meter.as_ref().map(|meter| utc(meter.read_at)))
+                .end_row();
+        }
+    }
+
+    fn card_operations(&self, rows: &mut copy::CopyRows) {
+        for (position, op) in self.history.card_ops.iter().enumerate() {
+            let id = Self::offset(self.cursor.card_op, position);
+            rows.field(id)
+                .field(self.ids.customer_id(self.index))
+                .field(Self::offset(self.cursor.card, op.card))
+                .opt(op.replaced_card.map(|c| Self::offset(self.cursor.card, c)))
+                .field(op.kind)
+                .field("done")
+                .opt(op.purchase_seq)
+                .opt(op.volume_litres)
+                .opt(op.transaction.map(|t| Self::offset(self.cursor.ledger, t)))
+                .field(format_args!("demo-card-{id}"))
+                .field(op.operator_id)
+                .field(utc(op.at))
+                .field(utc(op.at))
+                .end_row();
+        }
+    }
+}
+
+// ───────────────────────────── Reference data ─────────────────────────────
+
+struct MeterTypeSpec {
+    name: &'static str,
+    card: bool,
+    caliber: &'static str,
+    manufacturer: &'static str,
+}
+
+const METER_TYPES: &[MeterTypeSpec] = &[
+    MeterTypeSpec {
+        name: "IC卡水表 DN15 宁波",
+        card: true,
+        caliber: "DN15",
+        manufacturer: "宁波水表",
+    },
+    MeterTypeSpec {
+        name: "IC卡水表 DN20 三川",
+        card: true,
+        caliber: "DN20",
+        manufacturer: "三川智慧",
+    },
+    MeterTypeSpec {
+        name: "IC卡水表 DN25 新天",
+        card: true,
+        caliber: "DN25",
+        manufacturer: "新天科技",
+    },
+    MeterTypeSpec {
+        name: "机械水表 DN15 宁波",
+        card: false,
+        caliber: "DN15",
+        manufacturer: "宁波水表",
+    },
+    MeterTypeSpec {
+        name: "远传水表 DN20 Itron",
+        card: false,
+        caliber: "DN20",
+        manufacturer: "Itron",
+    },
+    MeterTypeSpec {
+        name: "远传水表 DN25 Sensus",
+        card: false,
+        caliber: "DN25",
+        manufacturer: "Sensus",
+    },
+    MeterTypeSpec {
+        name: "超声波水表 DN50 Kamstrup",
+        card: false,
+        caliber: "DN50",
+        manufacturer: "Kamstrup",
+    },
+    MeterTypeSpec {
+        name: "电磁流量计 DN100 汇中",
+        card: false,
+        caliber: "DN100",
+        manufacturer: "汇中仪表",
+    },
+];
+
+struct SchemeSpec {
+    name: &'static str,
+    kind: &'static str,
+    mode: &'static str,
+    accumulation_months: Option<i16>,
+    settlement_months: Option<i16>,
+    /// Price versions: (effective from, tiers).
+    versions: &'static [(&'static str, &'static [Tier])],
+}
+
+/// (upper bound m³ or None for the last tier, unit price in 1/10000 yuan).
+type Tier = (Option<i64>, i64);
+
+/// The manual's worked example: 1.00/m³ to 50, 2.00/m³ to 100, 3.00/m³ above.
+const MANUAL_TIERS: &[Tier] = &[(Some(50), 10_000), (Some(100), 20_000), (None, 30_000)];
+
+const PRICE_SCHEMES: &[SchemeSpec] = &[
+    SchemeSpec {
+        name: "居民阶梯水价（预付费） Residential stepped, prepaid",
+        kind: "prepaid",
+        mode: "stepped",
+        accumulation_months: Some(12),
+        settlement_months: None,
+        versions: &[
+            (
+                "2022-01-01",
+                &[(Some(50), 9_000), (Some(100), 18_000), (None, 27_000)],
+            ),
+            ("2024-07-01", MANUAL_TIERS),
+        ],
+    },
+    SchemeSpec {
+        name: "居民阶梯水价（后付费） Residential stepped, postpaid",
+        kind: "postpaid",
+        mode: "stepped",
+        accumulation_months: Some(12),
+        settlement_months: Some(2),
+        versions: &[("2024-07-01", MANUAL_TIERS)],
+    },
+    SchemeSpec {
+        name: "非居民水价（预付费） Non-residential fixed, prepaid",
+        kind: "prepaid",
+        mode: "fixed",
+        accumulation_months: None,
+        settlement_months: None,
+        versions: &[("2024-01-01", &[(None, 45_000)])],
+    },
+    SchemeSpec {
+        name: "非居民水价（后付费） Non-residential fixed, postpaid",
+        kind: "postpaid",
+        mode: "fixed",
+        accumulation_months: None,
+        settlement_months: Some(1),
+        versions: &[("2024-01-01", &[(None, 45_000)])],
+    },
+    SchemeSpec {
+        name: "特种行业跳档水价（预付费） Special industry leap, prepaid",
+        kind: "prepaid",
+        mode: "leap",
+        accumulation_months: Some(12),
+        settlement_months: None,
+        versions: &[(
+            "2024-01-01",
+            &[(Some(500), 80_000), (Some(1000), 120_000), (None, 160_000)],
+        )],
+    },
+    SchemeSpec {
+        name: "特种行业跳档水价（后付费） Special industry leap, postpaid",
+        kind: "postpaid",
+        mode: "leap",
+        accumulation_months: Some(12),
+        settlement_months: Some(1),
+        versions: &[(
+            "2024-01-01",
+            &[(Some(500), 80_000), (Some(1000), 120_000), (None, 160_000)],
+        )],
+    },
+];
+
+struct CustomerTypeSpec {
+    name: &'static str,
+    nature: Nature,
+    model: BusinessModel,
+    /// Indexes into METER_TYPES.
+    meter_types: &'static [usize],
+    /// Index into PRICE_SCHEMES; None: the type does not charge.
+    scheme: Option<usize>,
+    payment_methods: &'static [&'static str],
+    per_mille: u32,
+}
+
+const PERSONAL_PAYMENT: &[&str] = &["cash", "bank_card", "wechat_pay", "alipay"];
+const ENTERPRISE_PAYMENT: &[&str] = &["bank_transfer", "bank_card", "cash", "wechat_pay"];
+
+/// Every nature × business model.
+const CUSTOMER_TYPES: &[CustomerTypeSpec] = &[
+    CustomerTypeSpec {
+        name: "居民IC卡表 Residential card meter",
+        nature: Nature::Personal,
+        model: BusinessModel::MeterPrepaid,
+        meter_types: &[0, 1],
+        scheme: Some(0),
+        payment_methods: PERSONAL_PAYMENT,
+        per_mille: 380,
+    },
+    CustomerTypeSpec {
+        name: "居民预付费 Residential prepaid",
+        nature: Nature::Personal,
+        model: BusinessModel::SystemPrepaid,
+        meter_types: &[4, 5],
+        scheme: Some(0),
+        payment_methods: PERSONAL_PAYMENT,
+        per_mille: 220,
+    },
+    CustomerTypeSpec {
+        name: "居民后付费 Residential postpaid",
+        nature: Nature::Personal,
+        model: BusinessModel::Postpaid,
+        meter_types: &[3, 4, 5],
+        scheme: Some(1),
+        payment_methods: PERSONAL_PAYMENT,
+        per_mille: 250,
+    },
+    CustomerTypeSpec {
+        name: "企业IC卡表 Business card meter",
+        nature: Nature::Enterprise,
+        model: BusinessModel::MeterPrepaid,
+        meter_types: &[1, 2],
+        scheme: Some(2),
+        payment_methods: ENTERPRISE_PAYMENT,
+        per_mille: 40,
+    },
+    CustomerTypeSpec {
+        name: "企业预付费 Business prepaid",
+        nature: Nature::Enterprise,
+        model: BusinessModel::SystemPrepaid,
+        meter_types: &[5, 6],
+        scheme: Some(4),
+        payment_methods: ENTERPRISE_PAYMENT,
+        per_mille: 30,
+    },
+    CustomerTypeSpec {
+        name: "企业后付费 Business postpaid",
+        nature: Nature::Enterprise,
+        model: BusinessModel::Postpaid,
+        meter_types: &[4, 5, 6, 7],
+        scheme: Some(3),
+        payment_methods: ENTERPRISE_PAYMENT,
+        per_mille: 50,
+    },
+    CustomerTypeSpec {
+        name: "统计IC卡表 Statistical card meter",
+        nature: Nature::Statistical,
+        model: BusinessModel::MeterPrepaid,
+        meter_types: &[2],
+        scheme: None,
+        payment_methods: &[],
+        per_mille: 5,
+    },
+    CustomerTypeSpec {
+        name: "统计预付费 Statistical prepaid",
+        nature: Nature::Statistical,
+        model: BusinessModel::SystemPrepaid,
+        meter_types: &[5, 6],
+        scheme: None,
+        payment_methods: &[],
+        per_mille: 5,
+    },
+    CustomerTypeSpec {
+        name: "统计总表 Statistical district meter",
+        nature: Nature::Statistical,
+        model: BusinessModel::Postpaid,
+        meter_types: &[6, 7],
+        scheme: None,
+        payment_methods: &[],
+        per_mille: 20,
+    },
+];
+
+struct OperatorSpec {
+    login: &'static str,
+    full_name: &'static str,
+    department: &'static str,
+    role: &'static str,
+}
+
+const OPERATORS: &[OperatorSpec] = &[
+    OperatorSpec {
+        login: "admin",
+        full_name: "系统管理员 System Administrator",
+        department: "信息中心 IT Centre",
+        role: "administrator",
+    },
+    OperatorSpec {
+        login: "supervisor",
+        full_name: "王建国 Wang Jianguo",
+        department: "营业一厅 Counter Hall 1",
+        role: "supervisor",
+    },
+    OperatorSpec {
+        login: "clerk",
+        full_name: "李晓明 Li Xiaoming",
+        department: "营业一厅 Counter Hall 1",
+        role: "clerk",
+    },
+];
+
+const DEPARTMENTS: &[(&str, Option<&str>)] = &[
+    ("自来水公司 Water Company", None),
+    ("营业一厅 Counter Hall 1", Some("自来水公司 Water Company")),
+    ("营业二厅 Counter Hall 2", Some("自来水公司 Water Company")),
+    ("信息中心 IT Centre", Some("自来水公司 Water Company")),
+];
+
+/// Departments, operators, meter types, price schemes and customer types; returns what the
+/// generator needs to know about them, and the operators with their passwords.
+async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOperator>), DemoError> {
+    for (name, parent) in DEPARTMENTS {
+        tx.execute(
+            "INSERT INTO department (name, parent_id)
+             VALUES ($1, (SELECT id FROM department WHERE name = $2))",
+            &[name, parent],
+        )
+        .await?;
+    }
+    // argon2 is slow on purpose: hash on a blocking thread.
+    let credentials = tokio::task::spawn_blocking(|| {
+        OPERATORS
+            .iter()
+            .map(|_| {
+                let password = generate_password();
+                let hash = hash_password(&password);
+                (password, hash)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    let mut operators = Vec::new();
+    let mut operator_ids = Vec::new();
+    for (spec, (password, hash)) in OPERATORS.iter().zip(credentials) {
+        let department_id: i64 = tx
+            .query_one(
+                "SELECT id FROM department WHERE name = $1",
+                &[&spec.department],
+            )
+            .await?
+            .get(0);
+        let id = operators::create(
+            tx,
+            &NewOperator {
+                login: spec.login,
+                full_name: spec.full_name,
+                department_id,
+                role_codes: &[spec.role],
+                password_hash: &hash,
+            },
+            None,
+        )
+        .await?;
+        operator_ids.push(id);
+        operators.push(DemoOperator {
+            login: spec.login.to_owned(),
+            full_name: spec.full_name.to_owned(),
+            role: spec.role.to_owned(),
+            password,
+        });
+    }
+    let operator_id = |role: &str| {
+        OPERATORS
+            .iter()
+            .zip(&operator_ids)
+            .find(|(spec, _)| spec.role == role)
+            .map_or(0, |(_, id)| *id)
+    };
+
+    let mut meter_type_ids = Vec::new();
+    for spec in METER_TYPES {
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+                 VALUES ($1, CASE WHEN $2 THEN 'prepayment' ELSE 'postpayment' END, $2, $3, $4)
+                 RETURNING id",
+                &[&spec.name, &spec.card, &spec.caliber, &spec.manufacturer],
+            )
+            .await?
+            .get(0);
+        meter_type_ids.push(id);
+    }
+
+    // (current version id, first tier's unit price) per scheme.
+    let mut schemes = Vec::new();
+    for spec in PRICE_SCHEMES {
+        let start = spec.versions.first().map_or("2024-01-01", |(from, _)| from);
+        let scheme_id: i64 = tx
+            .query_one(
+                "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
+                     accumulation_cycle_months, settlement_cycle_months, start_date)
+                 VALUES ($1, $2, $3, 0.09, $4, $5, $6::text::date)
+                 RETURNING id",
+                &[
+                    &spec.name,
+                    &spec.kind,
+                    &spec.mode,
+                    &spec.accumulation_months,
+                    &spec.settlement_months,
+                    &start,
+                ],
+            )
+            .await?
+            .get(0);
+        let mut current = (0, Decimal::ZERO);
+        for (from, tiers) in spec.versions {
+            let from = NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap_or_default();
+            let version_id: i64 = tx
+                .query_one(
+                    "INSERT INTO price_version (price_scheme_id, effective_from)
+                     VALUES ($1, $2) RETURNING id",
+                    &[&scheme_id, &from],
+                )
+                .await?
+                .get(0);
+            for (tier_no, (bound, price)) in (1i16..).zip(tiers.iter()) {
+                tx.execute(
+                    "INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+                     VALUES ($1, $2, $3, $4)",
+                    &[
+                        &version_id,
+                        &tier_no,
+                        &bound.map(Decimal::from),
+                        &Decimal::new(*price, 4),
+                    ],
+                )
+                .await?;
+            }
+            current = (version_id, Decimal::new(tiers[0].1, 4));
+        }
+        schemes.push((scheme_id, current, spec.settlement_months));
+    }
+
+    let mut types = Vec::new();
+    for spec in CUSTOMER_TYPES {
+        let scheme = spec.scheme.map(|index| schemes[index]);
+        let type_id: i64 = tx
+            .query_one(
+                "INSERT INTO customer_type (name, nature, business_model, counts_water_usage,
+                     charges, price_scheme_id)
+                 VALUES ($1, $2, $3, true, $4, $5) RETURNING id",
+                &[
+                    &spec.name,
+                    &spec.nature.as_str(),
+                    &spec.model.as_str(),
+                    &scheme.is_some(),
+                    &scheme.map(|(id, _, _)| id),
+                ],
+            )
+            .await?
+            .get(0);
+        let allowed: Vec<i64> = spec
+            .meter_types
+            .iter()
+            .map(|&i| meter_type_ids[i])
+            .collect();
+        tx.execute(
+            "INSERT INTO customer_type_meter_type (customer_type_id, meter_type_id, meter_payment_model)
+             SELECT $1, meter_type_id, (SELECT meter_payment_model FROM customer_type WHERE id = $1)
+             FROM unnest($2::bigint[]) AS meter_type_id",
+            &[&type_id, &allowed],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO customer_type_payment_method (customer_type_id, payment_method_code)
+             SELECT $1, unnest($2::text[])",
+            &[&type_id, &spec.payment_methods],
+        )
+        .await?;
+        types.push(CustomerTypeInfo {
+            id: type_id,
+            nature: spec.nature,
+            model: spec.model,
+            meter_type_ids: allowed,
+            payment_methods: spec.payment_methods,
+            unit_price: scheme.map(|(_, (_, price), _)| price),
+            price_version_id: scheme.map(|(_, (version, _), _)| version),
+            settlement_months: scheme
+                .and_then(|(_, _, months)| months)
+                .map_or(1, |months| months.unsigned_abs().into()),
+            per_mille: spec.per_mille,
+        });
+    }
+    let catalogue = Catalogue {
+        seed: SEED,
+        now: DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default(),
+        types,
+        meter_type_ids,
+        clerk_id: operator_id("clerk"),
+        supervisor_id: operator_id("supervisor"),
+    };
+    Ok((catalogue, operators))
+}

@@ -1,0 +1,221 @@
+//! Bulk loading: rows generated on a blocking thread stream through `COPY … FROM STDIN` (text
+//! format) while the server parses the previous chunk, so both cores work. And the deferral of
+//! keys and indexes until the data is in, the way pg_restore does it.
+
+use std::fmt::{self, Display, Write as _};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+use tokio_postgres::Transaction;
+
+use super::{DemoError, Phase, Progress};
+
+/// Big enough to amortise a round trip, small enough to keep the server busy while the next one
+/// is generated.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Rows of one COPY, written field by field on the generating thread.
+pub(super) struct CopyRows {
+    buf: BytesMut,
+    sender: mpsc::Sender<(Bytes, u64)>,
+    rows: u64,
+    row_started: bool,
+    open: bool,
+}
+
+impl CopyRows {
+    /// A field; text is escaped for COPY's text format.
+    pub fn field(&mut self, value: impl Display) -> &mut Self {
+        self.separate();
+        // Writing into a BytesMut cannot fail.
+        let _ = write!(CopyEscaped(&mut self.buf), "{value}");
+        self
+    }
+
+    /// A nullable field.
+    pub fn opt(&mut self, value: Option<impl Display>) -> &mut Self {
+        match value {
+            Some(value) => self.field(value),
+            None => {
+                self.separate();
+                self.buf.put_slice(b"\\N");
+                self
+            }
+        }
+    }
+
+    pub fn end_row(&mut self) {
+        self.buf.put_u8(b'\n');
+        self.row_started = false;
+        self.rows += 1;
+        if self.buf.len() >= CHUNK_BYTES {
+            self.send_chunk();
+        }
+    }
+
+    /// False once the loader has stopped listening (the COPY failed): generating more is futile.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    fn separate(&mut self) {
+        if self.row_started {
+            self.buf.put_u8(b'\t');
+        }
+        self.row_started = true;
+    }
+
+    fn send_chunk(&mut self) {
+        let chunk = self.buf.split().freeze();
+        if self.sender.blocking_send((chunk, self.rows)).is_err() {
+            self.open = false;
+        }
+    }
+}
+
+/// COPY text format: backslash, tab, newline and carriage return are escaped.
+struct CopyEscaped<'a>(&'a mut BytesMut);
+
+impl fmt::Write for CopyEscaped<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        if !text
+            .bytes()
+            .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+        {
+            self.0.put_slice(text.as_bytes());
+            return Ok(());
+        }
+        for byte in text.bytes() {
+            match byte {
+                b'\\' => self.0.put_slice(b"\\\\"),
+                b'\t' => self.0.put_slice(b"\\t"),
+                b'\n' => self.0.put_slice(b"\\n"),
+                b'\r' => self.0.put_slice(b"\\r"),
+                other => self.0.put_u8(other),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `COPY {table_and_columns} FROM STDIN` with the rows `generate` writes on a blocking
+/// thread; returns the number of rows the server took.
+pub(super) async fn copy_in(
+    tx: &Transaction<'_>,
+    phase: Phase,
+    table_and_columns: &str,
+    progress: &mut impl FnMut(Progress),
+    generate: impl FnOnce(&mut CopyRows) + Send + 'static,
+) -> Result<u64, DemoError> {
+    // A few chunks in flight: the generator runs ahead while the server parses.
+    let (sender, mut receiver) = mpsc::channel(4);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut rows = CopyRows {
+            buf: BytesMut::with_capacity(CHUNK_BYTES * 2),
+            sender,
+            rows: 0,
+            row_started: false,
+            open: true,
+        };
+        generate(&mut rows);
+        if !rows.buf.is_empty() {
+            rows.send_chunk();
+        }
+    });
+    let sink = tx
+        .copy_in(&format!("COPY {table_and_columns} FROM STDIN"))
+        .await?;
+    futures_util::pin_mut!(sink);
+    while let Some((chunk, rows)) = receiver.recv().await {
+        sink.send(chunk).await?;
+        progress(Progress { phase, rows });
+    }
+    producer.await?;
+    Ok(sink.finish().await?)
+}
+
+/// Keys, unique constraints and indexes of the bulk tables, as the catalog defines them (so the
+/// migrations stay the one place they are written down).
+pub(super) struct DeferredConstraints {
+    /// (table, constraint name, definition) of primary keys and unique constraints.
+    keys: Vec<(String, String, String)>,
+    /// (table, constraint name, definition) of foreign keys from or to the bulk tables.
+    foreign_keys: Vec<(String, String, String)>,
+    /// `CREATE INDEX` statements of the other indexes.
+    indexes: Vec<String>,
+}
+
+impl DeferredConstraints {
+    /// Drops them, inside the load's transaction: if anything fails, the rollback restores them.
+    /// Loading into bare tables and building each index and key once afterwards is much faster
+    /// than maintaining them row by row, and re-adding a foreign key validates every row with
+    /// one join, so the loaded data is still proven to satisfy them all.
+    pub async fn drop(tx: &Transaction<'_>, tables: &[&str]) -> Result<Self, DemoError> {
+        let constraints = tx
+            .query(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype = 'f'
+                 FROM pg_constraint
+                 WHERE contype IN ('p', 'u', 'f')
+                   AND (conrelid = ANY($1::text[]::regclass[]) OR confrelid = ANY($1::text[]::regclass[]))
+                 ORDER BY oid",
+                &[&tables],
+            )
+            .await?;
+        let indexes = tx
+            .query(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+                 FROM pg_index i
+                 WHERE i.indrelid = ANY($1::text[]::regclass[])
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                                   WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
+                 ORDER BY i.indexrelid",
+                &[&tables],
+            )
+            .await?;
+        let mut deferred = Self {
+            keys: Vec::new(),
+            foreign_keys: Vec::new(),
+            indexes: Vec::new(),
+        };
+        for row in constraints {
+            let constraint = (row.get(0), row.get(1), row.get(2));
+            if row.get(3) {
+                deferred.foreign_keys.push(constraint);
+            } else {
+                deferred.keys.push(constraint);
+            }
+        }
+        let mut drops = String::new();
+        // Foreign keys first: they depend on the unique indexes they reference.
+        for (table, name, _) in deferred.foreign_keys.iter().chain(&deferred.keys) {
+            drops += &format!("ALTER TABLE {table} DROP CONSTRAINT {};\n", quoted(name));
+        }
+        for row in indexes {
+            let name: String = row.get(0);
+            drops += &format!("DROP INDEX {name};\n");
+            deferred.indexes.push(row.get(1));
+        }
+        tx.batch_execute(&drops).await?;
+        Ok(deferred)
+    }
+
+    /// Builds everything again, keys before the foreign keys that need them.
+    pub async fn restore(self, tx: &Transaction<'_>) -> Result<(), DemoError> {
+        for (table, name, definition) in self.keys.iter().chain(&self.foreign_keys) {
+            tx.batch_execute(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
+                quoted(name)
+            ))
+            .await?;
+        }
+        for index in &self.indexes {
+            tx.batch_execute(index).await?;
+        }
+        Ok(())
+    }
+}
+
+fn quoted(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
