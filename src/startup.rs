@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 
-use crate::app::{App, KeyMap, run};
 use crate::app::state::{Look, Message, MessageKind};
+use crate::app::{App, KeyMap, run};
 use crate::card::reader::ReaderConfig;
 use crate::config::{Config, Loaded};
 use crate::db::embedded::{APP_DATABASE, Cluster, ClusterSpec, EmbeddedError, StopOutcome};
@@ -43,9 +43,9 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
         }
     };
     let pool = db::pool_from_conn_str(&conn, config.database.pool_size)?;
-    db::ping(&pool)
-        .await
-        .map_err(|err| anyhow!("{err}\nCheck [database] url in config.toml, DATABASE_URL and PG* variables."))?;
+    db::ping(&pool).await.map_err(|err| {
+        anyhow!("{err}\nCheck [database] url in config.toml, DATABASE_URL and PG* variables.")
+    })?;
     let mut client = pool.get().await.map_err(db::DbError::from)?;
     db::migrate::run(&mut client)
         .await

@@ -121,10 +121,17 @@ async fn sign_in_survive_a_database_outage_and_quit() {
 fn an_unreachable_database_at_start_is_a_clear_message() {
     let dir = scratch("unreachable");
     let config = dir.join("config.toml");
-    std::fs::write(&config, format!("[database]\ndata_dir = \"{}\"\n", dir.display())).unwrap();
+    std::fs::write(
+        &config,
+        format!("[database]\ndata_dir = \"{}\"\n", dir.display()),
+    )
+    .unwrap();
     let output = std::process::Command::new(BIN)
         .args(["--config", config.to_str().unwrap(), "migrate"])
-        .env("DATABASE_URL", format!("host={} dbname=nothing user=nobody", dir.display()))
+        .env(
+            "DATABASE_URL",
+            format!("host={} dbname=nothing user=nobody", dir.display()),
+        )
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

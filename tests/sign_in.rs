@@ -39,7 +39,10 @@ async fn add_operator(db: &TestDb, login: &str, password: &str, enabled: bool) {
     .await
     .unwrap();
     client
-        .execute("UPDATE operator SET enabled = $2 WHERE id = $1", &[&id, &enabled])
+        .execute(
+            "UPDATE operator SET enabled = $2 WHERE id = $1",
+            &[&id, &enabled],
+        )
         .await
         .unwrap();
 }
@@ -57,7 +60,10 @@ async fn the_right_password_signs_in_and_resets_the_failure_count() {
     add_operator(&db, "li.ming", "river-17", true).await;
 
     let wrong = execute(&db.pool, login("li.ming", "river-18")).await;
-    assert_eq!(wrong, Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials)));
+    assert_eq!(
+        wrong,
+        Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials))
+    );
 
     let Ok(Reply::LoggedIn(session)) = execute(&db.pool, login("LI.MING", "river-17")).await else {
         panic!("the right password signs in, whatever the case of the name")
@@ -69,7 +75,10 @@ async fn the_right_password_signs_in_and_resets_the_failure_count() {
 
     let client = db.pool.get().await.unwrap();
     let failures: i32 = client
-        .query_one("SELECT failed_logins FROM operator WHERE login = 'li.ming'", &[])
+        .query_one(
+            "SELECT failed_logins FROM operator WHERE login = 'li.ming'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -111,7 +120,10 @@ async fn repeated_failures_slow_down_and_the_wait_runs_out() {
     else {
         panic!("the fourth attempt has to wait")
     };
-    assert!(wait > Duration::ZERO && wait <= Duration::from_secs(2), "{wait:?}");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(2),
+        "{wait:?}"
+    );
 
     // Time passes (the last failure moves into the past).
     let client = db.pool.get().await.unwrap();

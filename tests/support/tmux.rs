@@ -18,7 +18,17 @@ impl Tmux {
         let status = Command::new("tmux")
             .args(["-L", &socket, "-f", "/dev/null", "start-server", ";"])
             .args(["set", "-g", "remain-on-exit", "on", ";"])
-            .args(["new-session", "-d", "-x", "80", "-y", "24", "sh", "-c", &wrapped])
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                "80",
+                "-y",
+                "24",
+                "sh",
+                "-c",
+                &wrapped,
+            ])
             .env("TERM", "xterm-256color")
             .status()
             .expect("tmux runs");
