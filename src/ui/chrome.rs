@@ -15,16 +15,21 @@ use crate::card::reader::ReaderState;
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
+/// Cells the operator and office may take on the top line, so that the database and reader
+/// states always fit at 80 columns.
+const OPERATOR_ROOM: usize = 24;
+
 /// The status part of the top line: operator and office, database, reader, spinner.
 fn status(app: &App) -> String {
     let lang = app.lang;
     let mut parts = Vec::new();
     if let Some(session) = &app.session {
-        parts.push(format!(
+        let who = format!(
             "{}@{}",
             inert(&session.full_name),
             inert(&session.department)
-        ));
+        );
+        parts.push(truncate(&who, OPERATOR_ROOM));
     }
     parts.push(match app.database {
         DbStatus::Connected => lang.t("status.db_connected").to_owned(),
