@@ -7,6 +7,7 @@ use meterdesk::app::state::{
 };
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::reader::ReaderState;
+use meterdesk::db::customers::{CustomerRow, Page};
 use meterdesk::i18n::Lang;
 use meterdesk::ui;
 use ratatui::Terminal;
@@ -18,9 +19,7 @@ fn app(lang: Lang) -> App {
 }
 
 fn render(app: &App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
-    terminal.backend().to_string()
+    render_at(app, (80, 24))
 }
 
 fn press(app: &mut App, code: KeyCode) -> Vec<(u64, Request)> {
@@ -43,41 +42,84 @@ fn session() -> Session {
     }
 }
 
-/// Signs in through the keys and answers the login request as the database would.
-fn signed_in(lang: Lang) -> App {
+fn row(id: i64, customer_no: i64, name: &str, address: &str) -> CustomerRow {
+    CustomerRow {
+        id,
+        customer_no,
+        name: name.into(),
+        customer_type: if id % 2 == 0 {
+            "居民卡表"
+        } else {
+            "Commercial postpaid"
+        }
+        .into(),
+        meter_no: format!("M{:08}", 2_000_000 + id),
+        account_kind: if id % 2 == 0 { "prepaid" } else { "postpaid" }.into(),
+        balance: Decimal::new(12_345 * id, 2),
+        card_state: (id % 2 == 0).then(|| "active".to_owned()),
+        phone: Some(format!("138{:08}", id * 7919)),
+        address: address.into(),
+        status: if id == 5 { "closed" } else { "active" }.into(),
+    }
+}
+
+/// A page as the database would send it: CJK and Latin names, a long address, and a name
+/// carrying an escape sequence.
+fn sample_page(rows: usize) -> Page {
+    let names = [
+        "张伟",
+        "Zhang Wei",
+        "欧阳娜娜",
+        "Evil\x1b]0;pwned\x07\x1b[31mName",
+        "北京市自来水集团有限责任公司第三营业所",
+        "Li Xiaoming",
+    ];
+    let rows = (0..rows)
+        .map(|i| {
+            let id = i as i64 + 1;
+            row(
+                id,
+                10_000_000 + id * 17,
+                names[i % names.len()],
+                "北京市朝阳区建国路88号3单元502室",
+            )
+        })
+        .collect();
+    Page {
+        rows,
+        more_before: false,
+        more_after: true,
+    }
+}
+
+fn answer(app: &mut App, sent: &[(u64, Request)], reply: Reply) -> Vec<(u64, Request)> {
+    let [(id, _)] = sent else {
+        panic!("one request: {sent:?}")
+    };
+    update(
+        app,
+        Msg::Reply {
+            id: *id,
+            outcome: Ok(reply),
+        },
+    )
+    .requests
+}
+
+/// Signs in through the keys on a terminal of `size`, answering as the database would.
+fn signed_in_at(lang: Lang, size: (u16, u16)) -> App {
     let mut app = app(lang);
+    update(&mut app, Msg::Resize(size.0, size.1));
     type_text(&mut app, "clerk");
     press(&mut app, KeyCode::Enter);
     type_text(&mut app, "secret");
     let sent = press(&mut app, KeyCode::Enter);
-    let [(id, _)] = sent.as_slice() else {
-        panic!("one login request: {sent:?}")
+    let next = answer(&mut app, &sent, Reply::LoggedIn(session()));
+    let [(_, Request::Customers { size: rows, .. })] = next.as_slice() else {
+        panic!("the customer table asks for its first page: {next:?}")
     };
-    let next = update(
-        &mut app,
-        Msg::Reply {
-            id: *id,
-            outcome: Ok(Reply::LoggedIn(session())),
-        },
-    );
-    let [(id, Request::Overview)] = next.requests.as_slice() else {
-        panic!("the home screen asks for its figures: {:?}", next.requests)
-    };
-    let overview = Overview {
-        customers: 1_000_000,
-        card_customers: 333_334,
-        uninstalled_meters: 5_000,
-        active_cards: 250_001,
-        payments_today: 17,
-        takings_today: Decimal::new(1_234_550, 2),
-    };
-    update(
-        &mut app,
-        Msg::Reply {
-            id: *id,
-            outcome: Ok(Reply::Overview(overview)),
-        },
-    );
+    assert_eq!(*rows, usize::from(size.1) - 5, "a page fills the table");
+    answer(&mut app, &next, Reply::Customers(sample_page(*rows)));
     update(
         &mut app,
         Msg::Reader(ReaderState::NoCard {
@@ -85,6 +127,16 @@ fn signed_in(lang: Lang) -> App {
         }),
     );
     app
+}
+
+fn signed_in(lang: Lang) -> App {
+    signed_in_at(lang, (80, 24))
+}
+
+fn render_at(app: &App, size: (u16, u16)) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+    terminal.backend().to_string()
 }
 
 #[test]
@@ -114,13 +166,41 @@ fn login_screen_in_chinese_after_a_wrong_password() {
 }
 
 #[test]
-fn home_screen() {
+fn customer_table() {
     insta::assert_snapshot!(render(&signed_in(Lang::En)));
 }
 
 #[test]
-fn home_screen_in_chinese() {
+fn customer_table_in_chinese() {
     insta::assert_snapshot!(render(&signed_in(Lang::Zh)));
+}
+
+#[test]
+fn customer_table_uses_the_room_at_120_by_40() {
+    insta::assert_snapshot!(render_at(&signed_in_at(Lang::En, (120, 40)), (120, 40)));
+}
+
+#[test]
+fn overview_screen() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "overview");
+    let sent = press(&mut app, KeyCode::Enter);
+    let overview = Overview {
+        customers: 1_000_000,
+        card_customers: 333_334,
+        uninstalled_meters: 5_000,
+        active_cards: 250_001,
+        payments_today: 17,
+        takings_today: Decimal::new(1_234_550, 2),
+    };
+    answer(&mut app, &sent, Reply::Overview(overview));
+    insta::assert_snapshot!(render(&app));
+    press(&mut app, KeyCode::F(3));
+    assert!(
+        matches!(app.screen, Screen::Customers(_)),
+        "F3 goes back to the table"
+    );
 }
 
 #[test]
@@ -185,7 +265,7 @@ fn keys_typed_while_signing_in_are_applied_in_order_afterwards() {
             outcome: Ok(Reply::LoggedIn(session())),
         },
     );
-    assert!(matches!(app.screen, Screen::Home(_)));
+    assert!(matches!(app.screen, Screen::Customers(_)));
     assert!(
         matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),
         "the typed-ahead :help ran after the login answered"
@@ -222,7 +302,13 @@ fn command_line_completes_and_runs_commands() {
     let screen = render(&app);
     assert!(screen.contains(":refresh"), "{screen}");
     let sent = press(&mut app, KeyCode::Enter);
-    assert!(matches!(sent.as_slice(), [(_, Request::Overview)]));
+    assert!(matches!(sent.as_slice(), [(_, Request::Customers { .. })]));
+    // Keys typed before the refreshed page arrives wait for it (type-ahead).
+    press(&mut app, KeyCode::Char(':'));
+    assert!(app.overlay.is_none(), "the ':' waits for the page");
+    answer(&mut app, &sent, Reply::Customers(sample_page(19)));
+    assert!(app.overlay.is_some(), "…and is applied when it comes");
+    press(&mut app, KeyCode::Esc);
 
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "fly");
@@ -236,7 +322,10 @@ fn command_line_completes_and_runs_commands() {
     assert_eq!(app.lang, Lang::Zh);
 
     press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Screen::Login(_)));
+    assert!(
+        matches!(app.screen, Screen::Login(_)),
+        "F3 on the table logs out"
+    );
     assert!(app.session.is_none());
 }
 
@@ -244,7 +333,7 @@ fn command_line_completes_and_runs_commands() {
 fn a_stored_escape_sequence_cannot_reach_the_terminal() {
     let mut app = signed_in(Lang::En);
     app.session.as_mut().unwrap().full_name = "Evil\x1b]0;pwned\x07\x1b[2J".into();
-    update(&mut app, Msg::Resize);
+    update(&mut app, Msg::Resize(80, 24));
     let screen = render(&app);
     assert!(!screen.contains('\x1b'), "{screen}");
     assert!(screen.contains("Evil\\x1b]0;pwned\\x07"), "{screen}");

@@ -16,12 +16,18 @@ pub enum Command {
     PrevField,
     CommandLine,
     Search,
+    Details,
+    PageDown,
+    PageUp,
+    First,
+    Last,
+    Overview,
     Logout,
     Quit,
 }
 
 impl Command {
-    pub const ALL: [Command; 12] = [
+    pub const ALL: [Command; 18] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -32,6 +38,12 @@ impl Command {
         Command::PrevField,
         Command::CommandLine,
         Command::Search,
+        Command::Details,
+        Command::PageDown,
+        Command::PageUp,
+        Command::First,
+        Command::Last,
+        Command::Overview,
         Command::Logout,
         Command::Quit,
     ];
@@ -49,6 +61,12 @@ impl Command {
             Command::PrevField => "prev-field",
             Command::CommandLine => "command-line",
             Command::Search => "search",
+            Command::Details => "details",
+            Command::PageDown => "page-down",
+            Command::PageUp => "page-up",
+            Command::First => "first",
+            Command::Last => "last",
+            Command::Overview => "overview",
             Command::Logout => "logout",
             Command::Quit => "quit",
         }
@@ -67,6 +85,12 @@ impl Command {
             Command::PrevField => "command.prev_field",
             Command::CommandLine => "command.command_line",
             Command::Search => "command.search",
+            Command::Details => "command.details",
+            Command::PageDown => "command.page_down",
+            Command::PageUp => "command.page_up",
+            Command::First => "command.first",
+            Command::Last => "command.last",
+            Command::Overview => "command.overview",
             Command::Logout => "command.logout",
             Command::Quit => "command.quit",
         }

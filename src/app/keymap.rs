@@ -154,6 +154,12 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::PrevField => &[BackTab],
         Command::CommandLine => &[Char(':')],
         Command::Search => &[Char('/')],
+        Command::Details => &[Enter, Char('d')],
+        Command::PageDown => &[PageDown],
+        Command::PageUp => &[PageUp],
+        Command::First => &[Home],
+        Command::Last => &[End],
+        Command::Overview => &[],
         Command::Logout => &[],
         Command::Quit => &[F(10)],
     };

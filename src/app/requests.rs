@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::state::{Failure, LoginRefusal, Overview, Reply, Request, Session};
-use crate::db::{DbError, Pool, operators};
+use crate::db::{DbError, Pool, customers, operators};
 use crate::domain::login::delay_after;
 use crate::domain::password::{generate_password, hash_password, verify_password};
 
@@ -37,6 +37,13 @@ pub async fn execute(pool: &Pool, request: Request) -> Result<Reply, Failure> {
     match request {
         Request::Login { login, password } => sign_in(pool, &login, password).await,
         Request::Overview => overview(pool).await.map(Reply::Overview),
+        Request::Customers {
+            search, at, size, ..
+        } => {
+            let client = pool.get().await?;
+            let page = customers::page(&**client, &search, &at, size).await?;
+            Ok(Reply::Customers(page))
+        }
     }
 }
 

@@ -33,6 +33,8 @@ pub async fn run(mut app: App, pool: Pool, reader_config: ReaderConfig) -> std::
 
     // ratatui::try_init also installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
+    let size = terminal.size()?;
+    let _ = tx.send(Msg::Resize(size.width, size.height));
     let result = event_loop(&mut app, &mut terminal, &mut rx, &pool, &tx).await;
     ratatui::restore();
     reader.shutdown();
@@ -83,7 +85,7 @@ fn spawn_input_thread(tx: UnboundedSender<Msg>) {
         loop {
             let msg = match crossterm::event::read() {
                 Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => Msg::Key(key),
-                Ok(Event::Resize(..)) => Msg::Resize,
+                Ok(Event::Resize(columns, rows)) => Msg::Resize(columns, rows),
                 Ok(_) => continue,
                 Err(err) => {
                     tracing::error!("terminal input failed: {err}");

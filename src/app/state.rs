@@ -10,6 +10,8 @@ use tui_input::Input;
 use super::command::Command;
 use super::keymap::KeyMap;
 use crate::card::reader::ReaderState;
+use crate::db::customers::{CustomerRow, Page, PageAt};
+use crate::domain::search::{CustomerSearch, SearchError};
 use crate::i18n::Lang;
 
 /// Identifies one request so a late or superseded reply is recognised and dropped.
@@ -19,8 +21,8 @@ pub type RequestId = u64;
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
-    /// The terminal changed size: redraw.
-    Resize,
+    /// The terminal's size (columns, rows), at start and whenever it changes.
+    Resize(u16, u16),
     Reply {
         id: RequestId,
         outcome: Result<Reply, Failure>,
@@ -34,14 +36,44 @@ pub enum Msg {
 /// Work for the database, executed off the UI task by `requests::execute`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Login { login: String, password: String },
+    Login {
+        login: String,
+        password: String,
+    },
     Overview,
+    /// A page of the customer table, and what to do with it when it comes.
+    Customers {
+        search: CustomerSearch,
+        at: PageAt,
+        size: usize,
+        apply: PageApply,
+    },
+}
+
+/// How a fetched page of customers changes the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageApply {
+    /// A new search: replace the rows, select the first.
+    Search,
+    /// Replace the rows and select this row index (clamped).
+    Select(usize),
+    /// Replace the rows and keep the selected customer if it is still there.
+    Keep(Option<i64>),
+    /// One row below the page: scroll up by one, select the last row.
+    ScrollDown,
+    /// One row above the page: scroll down by one, select the first row.
+    ScrollUp,
 }
 
 impl Request {
     /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
+    /// A search as you type does not: the next key simply supersedes it.
     pub fn holds_input(&self) -> bool {
-        matches!(self, Request::Login { .. })
+        match self {
+            Request::Login { .. } => true,
+            Request::Customers { apply, .. } => *apply != PageApply::Search,
+            Request::Overview => false,
+        }
     }
 }
 
@@ -50,6 +82,7 @@ pub enum Reply {
     LoggedIn(Session),
     LoginRefused(LoginRefusal),
     Overview(Overview),
+    Customers(Page),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,9 +163,43 @@ pub struct Home {
     pub overview: Option<Overview>,
 }
 
+/// The customer table: the search box and the page of rows on screen.
+#[derive(Debug, Clone)]
+pub struct CustomerTable {
+    pub search: Input,
+    /// Typing goes to the search box (after `/`) rather than to the rows.
+    pub search_focused: bool,
+    /// The search the rows answer; `Err` while the typed text cannot be searched.
+    pub query: Result<CustomerSearch, SearchError>,
+    pub page: Page,
+    pub selected: usize,
+    /// Until the first page arrives.
+    pub loading: bool,
+}
+
+impl Default for CustomerTable {
+    fn default() -> Self {
+        CustomerTable {
+            search: Input::default(),
+            search_focused: false,
+            query: Ok(CustomerSearch::All),
+            page: Page::default(),
+            selected: 0,
+            loading: true,
+        }
+    }
+}
+
+impl CustomerTable {
+    pub fn selected_row(&self) -> Option<&CustomerRow> {
+        self.page.rows.get(self.selected)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Screen {
     Login(LoginForm),
+    Customers(CustomerTable),
     Home(Home),
 }
 
@@ -166,7 +233,11 @@ pub struct InFlight {
 
 #[derive(Debug, Clone)]
 pub struct App {
+    /// The screen on top; `F3` goes back to the one below it in `below`.
     pub screen: Screen,
+    pub below: Vec<Screen>,
+    /// Terminal size (columns, rows): the table's page size follows it.
+    pub viewport: (u16, u16),
     pub overlay: Option<Overlay>,
     pub session: Option<Session>,
     pub database: DbStatus,
@@ -189,6 +260,8 @@ impl App {
     pub fn new(keymap: KeyMap, lang: Lang, look: Look) -> App {
         App {
             screen: Screen::Login(LoginForm::default()),
+            below: Vec::new(),
+            viewport: (80, 24),
             overlay: None,
             session: None,
             database: DbStatus::Connected,
@@ -225,16 +298,36 @@ impl App {
                 (Command::Cancel, "command.cancel"),
             ];
         }
-        match self.screen {
+        match &self.screen {
             Screen::Login(_) => vec![
                 (Command::Save, "legend.sign_in"),
                 (Command::NextField, "command.next_field"),
                 (Command::Help, "command.help"),
                 (Command::Quit, "command.quit"),
             ],
+            Screen::Customers(table) if table.search_focused => vec![
+                (Command::Details, "legend.to_rows"),
+                (Command::Cancel, "legend.to_rows"),
+                (Command::Help, "command.help"),
+                (Command::Quit, "command.quit"),
+            ],
+            Screen::Customers(_) => vec![
+                (Command::Help, "command.help"),
+                (Command::Search, "command.search"),
+                (Command::Details, "command.details"),
+                (Command::Refresh, "command.refresh"),
+                (Command::PageDown, "command.page_down"),
+                (Command::PageUp, "command.page_up"),
+                (Command::First, "command.first"),
+                (Command::Last, "command.last"),
+                (Command::Leave, "legend.log_out"),
+                (Command::CommandLine, "command.command_line"),
+                (Command::Overview, "command.overview"),
+                (Command::Quit, "command.quit"),
+            ],
             Screen::Home(_) => vec![
                 (Command::Help, "command.help"),
-                (Command::Leave, "legend.log_out"),
+                (Command::Leave, "command.leave"),
                 (Command::Refresh, "command.refresh"),
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
@@ -242,11 +335,22 @@ impl App {
         }
     }
 
+    /// Rows of the customer table that fit: all but the top line, the search line, the
+    /// header, the message line and the legend.
+    pub fn table_rows(&self) -> usize {
+        usize::from(self.viewport.1.saturating_sub(5)).max(1)
+    }
+
     /// The breadcrumb trail shown on the top line, as catalogue keys.
     pub fn breadcrumbs(&self) -> Vec<&'static str> {
-        match self.screen {
-            Screen::Login(_) => vec!["screen.login"],
-            Screen::Home(_) => vec!["screen.home"],
-        }
+        self.below
+            .iter()
+            .chain(std::iter::once(&self.screen))
+            .map(|screen| match screen {
+                Screen::Login(_) => "screen.login",
+                Screen::Customers(_) => "screen.customers",
+                Screen::Home(_) => "screen.home",
+            })
+            .collect()
     }
 }

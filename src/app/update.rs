@@ -8,6 +8,8 @@ use tui_input::backend::crossterm::EventHandler;
 use super::command::Command;
 use super::keymap::Key;
 use super::state::*;
+use crate::db::customers::{Page, PageAt};
+use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 
 /// A request to send, with the id its reply will carry.
@@ -31,7 +33,14 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             on_key(app, key, &mut out);
             true
         }
-        Msg::Resize => true,
+        Msg::Resize(columns, rows) => {
+            let old_rows = app.table_rows();
+            app.viewport = (columns, rows);
+            if app.table_rows() != old_rows && matches!(app.screen, Screen::Customers(_)) {
+                page_command(app, Command::Refresh, &mut out);
+            }
+            true
+        }
         Msg::Tick => {
             app.spinner = app.spinner.wrapping_add(1);
             app.busy()
@@ -146,32 +155,204 @@ fn edits_text(key: &KeyEvent) -> bool {
         )
 }
 
-fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
-    let typing = matches!(app.screen, Screen::Login(_));
-    if typing && edits_text(&key) {
-        if let Screen::Login(form) = &mut app.screen {
-            focused_input(form).handle_event(&crossterm::event::Event::Key(key));
-        }
-        return;
-    }
-    if key.code == KeyCode::Enter {
-        if let Screen::Login(form) = &mut app.screen {
-            match form.focus {
-                LoginField::Operator => form.focus = LoginField::Password,
-                LoginField::Password => sign_in(app, out),
-            }
-        }
-        return;
-    }
-    if let Some(command) = command {
-        invoke(app, command, out);
+/// The text field that has the focus, if any: it takes the text keys.
+fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
+    match screen {
+        Screen::Login(form) => Some(match form.focus {
+            LoginField::Operator => &mut form.operator,
+            LoginField::Password => &mut form.password,
+        }),
+        Screen::Customers(table) if table.search_focused => Some(&mut table.search),
+        Screen::Customers(_) | Screen::Home(_) => None,
     }
 }
 
-fn focused_input(form: &mut LoginForm) -> &mut Input {
-    match form.focus {
-        LoginField::Operator => &mut form.operator,
-        LoginField::Password => &mut form.password,
+fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
+    if edits_text(&key)
+        && let Some(input) = focused_input(&mut app.screen)
+    {
+        let before = input.value().to_owned();
+        input.handle_event(&crossterm::event::Event::Key(key));
+        if input.value() != before {
+            search_as_typed(app, out);
+        }
+        return;
+    }
+    match (&mut app.screen, key.code) {
+        (Screen::Login(form), KeyCode::Enter) => match form.focus {
+            LoginField::Operator => form.focus = LoginField::Password,
+            LoginField::Password => sign_in(app, out),
+        },
+        (Screen::Customers(table), KeyCode::Enter | KeyCode::Down | KeyCode::Tab)
+            if table.search_focused =>
+        {
+            table.search_focused = false;
+        }
+        (Screen::Customers(table), KeyCode::Up) if !table.search_focused => {
+            move_selection(app, -1, out)
+        }
+        (Screen::Customers(table), KeyCode::Down) if !table.search_focused => {
+            move_selection(app, 1, out)
+        }
+        _ => {
+            if let Some(command) = command {
+                invoke(app, command, out);
+            }
+        }
+    }
+}
+
+/// The search box changed: search again, unless the text cannot be searched (then say why
+/// and keep the rows of the last good search).
+fn search_as_typed(app: &mut App, out: &mut Vec<Outgoing>) {
+    let size = app.table_rows();
+    let Screen::Customers(table) = &mut app.screen else {
+        return;
+    };
+    table.query = classify(table.search.value());
+    match table.query.clone() {
+        Ok(search) => {
+            app.message = None;
+            fetch(app, search, PageAt::First, size, PageApply::Search, out);
+        }
+        Err(SearchError::CheckDigit) => {
+            say(app, MessageKind::Error, app.lang.t("customers.check_digit"));
+        }
+    }
+}
+
+/// Sends a page request for the customer table; a newer one supersedes any still on its way,
+/// so a stale answer can never overwrite a fresher one.
+fn fetch(
+    app: &mut App,
+    search: CustomerSearch,
+    at: PageAt,
+    size: usize,
+    apply: PageApply,
+    out: &mut Vec<Outgoing>,
+) {
+    app.in_flight
+        .retain(|f| !matches!(f.request, Request::Customers { .. }));
+    send(
+        app,
+        Request::Customers {
+            search,
+            at,
+            size,
+            apply,
+        },
+        out,
+    );
+}
+
+/// The search the rows on screen answer (the last one that could be searched).
+fn current_search(table: &CustomerTable) -> CustomerSearch {
+    table.query.clone().unwrap_or(CustomerSearch::All)
+}
+
+/// Up/Down: move within the page; past its edge, fetch one more row and scroll.
+fn move_selection(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
+    let Screen::Customers(table) = &mut app.screen else {
+        return;
+    };
+    let search = current_search(table);
+    let rows = &table.page.rows;
+    let target = table.selected.checked_add_signed(step);
+    match target {
+        Some(index) if index < rows.len() => table.selected = index,
+        Some(_) if table.page.more_after => {
+            let cursor = rows[rows.len() - 1].cursor(&search);
+            fetch(
+                app,
+                search,
+                PageAt::After(cursor),
+                1,
+                PageApply::ScrollDown,
+                out,
+            );
+        }
+        None if table.page.more_before => {
+            let cursor = rows[0].cursor(&search);
+            fetch(
+                app,
+                search,
+                PageAt::Before(cursor),
+                1,
+                PageApply::ScrollUp,
+                out,
+            );
+        }
+        _ => {}
+    }
+}
+
+/// PgDn / PgUp / Home / End / F5 on the customer table.
+fn page_command(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
+    let size = app.table_rows();
+    let Screen::Customers(table) = &mut app.screen else {
+        return;
+    };
+    let search = current_search(table);
+    let rows = &table.page.rows;
+    let (at, apply) = match (command, rows.first(), rows.last()) {
+        (Command::First, ..) => (PageAt::First, PageApply::Select(0)),
+        (Command::Last, ..) => (PageAt::Last, PageApply::Select(usize::MAX)),
+        (Command::PageDown, _, Some(last)) if table.page.more_after => (
+            PageAt::After(last.cursor(&search)),
+            PageApply::Select(table.selected),
+        ),
+        (Command::PageDown, ..) => {
+            table.selected = rows.len().saturating_sub(1);
+            return;
+        }
+        (Command::PageUp, Some(first), _) if table.page.more_before => (
+            PageAt::Before(first.cursor(&search)),
+            PageApply::Select(table.selected),
+        ),
+        (Command::PageUp, ..) => {
+            table.selected = 0;
+            return;
+        }
+        (_, Some(first), _) => (
+            PageAt::From(first.cursor(&search)),
+            PageApply::Keep(table.selected_row().map(|row| row.id)),
+        ),
+        (_, None, _) => (PageAt::First, PageApply::Select(0)),
+    };
+    fetch(app, search, at, size, apply, out);
+}
+
+/// A page of customers arrived: put it on screen as the request said.
+fn show_page(table: &mut CustomerTable, page: Page, apply: PageApply) {
+    table.loading = false;
+    match apply {
+        PageApply::ScrollDown => {
+            if let Some(row) = page.rows.into_iter().next() {
+                table.page.rows.remove(0);
+                table.page.rows.push(row);
+                table.page.more_before = true;
+                table.page.more_after = page.more_after;
+                table.selected = table.page.rows.len() - 1;
+            }
+        }
+        PageApply::ScrollUp => {
+            if let Some(row) = page.rows.into_iter().next() {
+                table.page.rows.pop();
+                table.page.rows.insert(0, row);
+                table.page.more_after = true;
+                table.page.more_before = page.more_before;
+                table.selected = 0;
+            }
+        }
+        PageApply::Search | PageApply::Select(_) | PageApply::Keep(_) => {
+            let selected = match apply {
+                PageApply::Keep(Some(id)) => page.rows.iter().position(|row| row.id == id),
+                PageApply::Select(index) => Some(index),
+                _ => None,
+            };
+            table.selected = selected.unwrap_or(0).min(page.rows.len().saturating_sub(1));
+            table.page = page;
+        }
     }
 }
 
@@ -189,29 +370,53 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         say(app, MessageKind::Error, text);
         return;
     }
-    match command {
-        Command::Help => app.overlay = Some(Overlay::Help),
-        Command::CommandLine => app.overlay = Some(Overlay::CommandLine(CommandLine::default())),
-        Command::Quit => app.quit = true,
-        Command::Save => sign_in(app, out),
-        Command::NextField | Command::PrevField => {
-            if let Screen::Login(form) = &mut app.screen {
-                form.focus = match form.focus {
-                    LoginField::Operator => LoginField::Password,
-                    LoginField::Password => LoginField::Operator,
-                };
+    match (&mut app.screen, command) {
+        (_, Command::Help) => app.overlay = Some(Overlay::Help),
+        (_, Command::CommandLine) => {
+            app.overlay = Some(Overlay::CommandLine(CommandLine::default()))
+        }
+        (_, Command::Quit) => app.quit = true,
+        (Screen::Login(_), Command::Save) => sign_in(app, out),
+        (Screen::Login(form), Command::NextField | Command::PrevField) => {
+            form.focus = match form.focus {
+                LoginField::Operator => LoginField::Password,
+                LoginField::Password => LoginField::Operator,
+            };
+        }
+        (Screen::Customers(table), Command::Search) => table.search_focused = true,
+        (Screen::Customers(table), Command::Details | Command::Cancel) if table.search_focused => {
+            table.search_focused = false
+        }
+        (
+            Screen::Customers(_),
+            Command::Refresh | Command::PageDown | Command::PageUp | Command::First | Command::Last,
+        ) => page_command(app, command, out),
+        (_, Command::Overview) => {
+            open(app, Screen::Home(Home::default()));
+            send(app, Request::Overview, out);
+        }
+        (Screen::Home(_), Command::Refresh) => send(app, Request::Overview, out),
+        (_, Command::Leave) if !app.below.is_empty() => {
+            if let Some(previous) = app.below.pop() {
+                app.screen = previous;
             }
         }
-        Command::Refresh => send(app, Request::Overview, out),
-        Command::Leave | Command::Logout => {
+        (_, Command::Leave | Command::Logout) => {
             app.session = None;
             app.screen = Screen::Login(LoginForm::default());
+            app.below.clear();
             app.in_flight.clear();
             app.parked.clear();
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
-        Command::Cancel | Command::Lookup | Command::Search => {}
+        _ => {}
     }
+}
+
+/// Puts `screen` on top; F3 comes back to the one it covers.
+fn open(app: &mut App, screen: Screen) {
+    let covered = std::mem::replace(&mut app.screen, screen);
+    app.below.push(covered);
 }
 
 fn sign_in(app: &mut App, out: &mut Vec<Outgoing>) {
@@ -246,9 +451,17 @@ fn on_reply(
                 .lang
                 .tf("login.welcome", &[("name", &session.full_name)]);
             app.session = Some(session);
-            app.screen = Screen::Home(Home::default());
+            app.screen = Screen::Customers(CustomerTable::default());
             say(app, MessageKind::Info, text);
-            send(app, Request::Overview, out);
+            let size = app.table_rows();
+            fetch(
+                app,
+                CustomerSearch::All,
+                PageAt::First,
+                size,
+                PageApply::Search,
+                out,
+            );
         }
         Ok(Reply::LoginRefused(refusal)) => {
             let text = match refusal {
@@ -267,6 +480,13 @@ fn on_reply(
         Ok(Reply::Overview(overview)) => {
             if let Screen::Home(home) = &mut app.screen {
                 home.overview = Some(overview);
+            }
+        }
+        Ok(Reply::Customers(page)) => {
+            if let (Screen::Customers(table), Request::Customers { apply, .. }) =
+                (&mut app.screen, &request)
+            {
+                show_page(table, page, *apply);
             }
         }
         Err(Failure::Unreachable(detail)) => {

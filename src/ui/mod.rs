@@ -1,6 +1,7 @@
 //! Drawing: pure functions from `App` to a frame. Nothing here changes state or does I/O.
 
 mod chrome;
+mod customers;
 mod help;
 mod home;
 pub mod inert;
@@ -28,6 +29,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     chrome::top_line(frame, top, app, &theme);
     match &app.screen {
         Screen::Login(form) => login::draw(frame, body, form, app, &theme),
+        Screen::Customers(table) => customers::draw(frame, body, table, app, &theme),
         Screen::Home(home) => home::draw(frame, body, home, app, &theme),
     }
     match &app.overlay {

@@ -78,6 +78,15 @@ impl Theme {
         Style::new().add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
     }
 
+    /// The selected table row: reversed, so it shows without colour too.
+    pub fn selected(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn header(&self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    }
+
     pub fn field(&self) -> Style {
         Style::new().add_modifier(Modifier::UNDERLINED)
     }
