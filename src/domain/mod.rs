@@ -4,3 +4,4 @@ pub mod customer_number;
 pub mod login;
 pub mod password;
 pub mod pricing;
+pub mod validation;
