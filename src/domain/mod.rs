@@ -3,4 +3,6 @@
 pub mod customer_number;
 pub mod login;
 pub mod password;
+pub mod pricing;
 pub mod search;
+pub mod validation;
