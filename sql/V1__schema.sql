@@ -367,8 +367,8 @@ CREATE TABLE ledger_transaction (
     created_at          timestamptz NOT NULL DEFAULT now(),
     -- A retried request finds its first attempt instead of moving the money twice.
     idempotency_key     text NOT NULL UNIQUE CHECK (length(idempotency_key) BETWEEN 1 AND 200),
-    -- A transaction is reversed at most once, by a transaction of kind reversal.
-    reverses_id         bigint UNIQUE REFERENCES ledger_transaction,
+    -- A transaction of kind reversal undoes this one (at most once: see the index below).
+    reverses_id         bigint REFERENCES ledger_transaction,
     bill_id             bigint REFERENCES bill,
     CHECK (CASE kind
                WHEN 'deposit' THEN amount > 0
@@ -383,6 +383,9 @@ CREATE TABLE ledger_transaction (
 );
 CREATE INDEX ledger_transaction_account ON ledger_transaction (account_id, created_at);
 CREATE INDEX ledger_transaction_receipt ON ledger_transaction (receipt_no);
+-- A transaction is reversed at most once. Partial: almost every row has no reverses_id.
+CREATE UNIQUE INDEX ledger_transaction_reversed_once ON ledger_transaction (reverses_id)
+    WHERE reverses_id IS NOT NULL;
 
 -- A reversal undoes exactly one transaction of the same account, for exactly its amount.
 CREATE FUNCTION ledger_check_reversal() RETURNS trigger LANGUAGE plpgsql AS $$
