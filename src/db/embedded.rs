@@ -1,1 +1,751 @@
-//! placeholder
+//! A private PostgreSQL cluster in meterdesk's data directory, used when no database is
+//! configured.
+//!
+//! Layout of the data directory:
+//! ```text
+//! <data_dir>/cluster.lock   exclusive file lock held while checking, initialising, starting, stopping
+//! <data_dir>/postgres.log   the server's output (pg_ctl -l)
+//! <data_dir>/pg/            the PostgreSQL data directory (PGDATA)
+//! <data_dir>/pg.init/       a first initdb in progress; renamed to pg/ only when complete
+//! <data_dir>/run/           the unix socket; the server listens on nothing else
+//! ```
+//!
+//! Policy: the server keeps running after meterdesk exits, like a service, so other meterdesk
+//! sessions on the machine keep working; [`Cluster::stop`] (`meterdesk db stop`) stops it.
+//!
+//! PostgreSQL refuses to run as root, so when meterdesk runs as root the server programs run as
+//! the `postgres` user (`runuser -u postgres`), and the data directory is handed to that user.
+//!
+//! Everything here blocks (it runs `initdb`, `pg_ctl`, `psql`): call it from `spawn_blocking`.
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::quote_conn_value;
+
+/// The database and role meterdesk uses inside its private cluster.
+pub const APP_DATABASE: &str = "meterdesk";
+const APP_ROLE: &str = "meterdesk";
+
+/// The port only names the socket file (`.s.PGSQL.5432`): the server opens no TCP port.
+const SOCKET_PORT: u16 = 5432;
+
+/// `sun_path` holds 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH_LEN: usize = 107;
+
+/// Programs the cluster needs from a PostgreSQL server installation.
+const SERVER_PROGRAMS: [&str; 4] = ["initdb", "pg_ctl", "postgres", "psql"];
+
+/// The account that runs the server programs when meterdesk runs as root.
+const SERVER_ACCOUNT: &str = "postgres";
+
+/// How long a server reported running may take to answer before meterdesk gives up on it.
+const DEAD_SERVER_GRACE: Duration = Duration::from_secs(5);
+
+/// Read by the server at every start; rewritten by meterdesk before every start.
+const SETTINGS_FILE: &str = "meterdesk.conf";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error(
+        "the PostgreSQL server programs ({programs}) were not found (looked in: {searched}): \
+         install them with `apt-get install postgresql`, or configure an external database"
+    )]
+    ServerNotInstalled { programs: String, searched: String },
+
+    #[error(
+        "the unix socket path {path} is {len} bytes, over the {MAX_SOCKET_PATH_LEN}-byte limit: \
+         choose a data directory with a shorter path"
+    )]
+    SocketPathTooLong { path: PathBuf, len: usize },
+
+    #[error("the data directory {path} cannot be used ({reason}): choose another data directory")]
+    UnsupportedDataDir { path: PathBuf, reason: &'static str },
+
+    #[error(
+        "no data directory: neither XDG_DATA_HOME nor HOME is set; set one of them or give a \
+         data directory explicitly"
+    )]
+    NoDefaultDataDir,
+
+    #[error(
+        "the `{SERVER_ACCOUNT}` user, which runs PostgreSQL when meterdesk runs as root, does not \
+         exist: install the server with `apt-get install postgresql` (it creates that user)"
+    )]
+    NoServerAccount,
+
+    #[error(
+        "PostgreSQL runs as the `{SERVER_ACCOUNT}` user, which cannot write to {path} (a parent \
+         directory such as /root is closed to it): choose a data directory like /var/lib/meterdesk"
+    )]
+    DataDirUnreachable { path: PathBuf },
+
+    #[error("could not {action} {path}: {source}; check the permissions and free space there")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+
+    #[error("could not run {program}: {source}; check that it is installed and executable")]
+    Spawn { program: String, source: io::Error },
+
+    #[error("{step} failed ({status}): {output}; see {log} for the server's own messages")]
+    ServerCommand {
+        step: &'static str,
+        status: String,
+        output: String,
+        log: PathBuf,
+    },
+}
+
+impl EmbeddedError {
+    fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> EmbeddedError {
+        let path = path.to_path_buf();
+        move |source| EmbeddedError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// Where meterdesk keeps its private cluster when nothing else is configured.
+///
+/// As root the directory must be reachable by the `postgres` user, so it is
+/// `/var/lib/meterdesk`; otherwise `$XDG_DATA_HOME/meterdesk`, else
+/// `~/.local/share/meterdesk`.
+pub fn default_data_dir() -> Result<PathBuf, EmbeddedError> {
+    data_dir_for(
+        rustix::process::geteuid().is_root(),
+        std::env::var_os("XDG_DATA_HOME").as_deref(),
+        std::env::var_os("HOME").as_deref(),
+    )
+}
+
+fn data_dir_for(
+    is_root: bool,
+    xdg_data_home: Option<&OsStr>,
+    home: Option<&OsStr>,
+) -> Result<PathBuf, EmbeddedError> {
+    // The XDG spec says relative values are invalid and must be ignored.
+    fn absolute(dir: Option<&OsStr>) -> Option<&Path> {
+        dir.map(Path::new).filter(|dir| dir.is_absolute())
+    }
+    if is_root {
+        Ok(PathBuf::from("/var/lib/meterdesk"))
+    } else if let Some(xdg) = absolute(xdg_data_home) {
+        Ok(xdg.join("meterdesk"))
+    } else if let Some(home) = absolute(home) {
+        Ok(home.join(".local/share/meterdesk"))
+    } else {
+        Err(EmbeddedError::NoDefaultDataDir)
+    }
+}
+
+/// Where to look for the PostgreSQL server programs. Injectable so tests can simulate a
+/// machine without them.
+#[derive(Clone, Debug)]
+pub struct BinSearch {
+    /// Asked first, with `--bindir`.
+    pub pg_config: PathBuf,
+    /// Else the newest `<versions_root>/<version>/bin` (Debian's layout).
+    pub versions_root: PathBuf,
+}
+
+impl Default for BinSearch {
+    fn default() -> Self {
+        BinSearch {
+            pg_config: PathBuf::from("pg_config"),
+            versions_root: PathBuf::from("/usr/lib/postgresql"),
+        }
+    }
+}
+
+impl BinSearch {
+    /// The first directory holding all the server programs meterdesk needs.
+    pub fn find(&self) -> Result<PathBuf, EmbeddedError> {
+        let from_pg_config = Command::new(&self.pg_config)
+            .arg("--bindir")
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+        let candidates = from_pg_config
+            .into_iter()
+            .chain(self.versioned_bin_dirs_newest_first());
+        candidates
+            .into_iter()
+            .find(|dir| has_server_programs(dir))
+            .ok_or_else(|| EmbeddedError::ServerNotInstalled {
+                programs: SERVER_PROGRAMS.join(", "),
+                searched: format!(
+                    "{} --bindir, {}/*/bin",
+                    self.pg_config.display(),
+                    self.versions_root.display()
+                ),
+            })
+    }
+
+    fn versioned_bin_dirs_newest_first(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(&self.versions_root) else {
+            return Vec::new();
+        };
+        let mut versions: Vec<(Vec<u32>, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                // "9.6" < "10" < "15": compare the numeric parts, not the text.
+                let version = name
+                    .to_str()?
+                    .split('.')
+                    .map(str::parse)
+                    .collect::<Result<Vec<u32>, _>>()
+                    .ok()?;
+                Some((version, entry.path().join("bin")))
+            })
+            .collect();
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.into_iter().map(|(_, dir)| dir).collect()
+    }
+}
+
+fn has_server_programs(dir: &Path) -> bool {
+    SERVER_PROGRAMS
+        .iter()
+        .all(|program| dir.join(program).is_file())
+}
+
+/// What to run and where.
+#[derive(Clone, Debug)]
+pub struct ClusterSpec {
+    pub data_dir: PathBuf,
+    /// `false` turns off fsync, synchronous_commit and full_page_writes: fast, and a crash can
+    /// lose or corrupt data. Only for throw-away test clusters.
+    pub durable: bool,
+    pub bin_search: BinSearch,
+}
+
+impl ClusterSpec {
+    /// A durable cluster in `data_dir`, with the server programs found the usual way.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ClusterSpec {
+            data_dir: data_dir.into(),
+            durable: true,
+            bin_search: BinSearch::default(),
+        }
+    }
+}
+
+/// How [`Cluster::ensure_running`] found the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Startup {
+    /// First run: the cluster was created, then started.
+    Initialised,
+    /// The cluster existed and was stopped; it was started.
+    Started,
+    /// Another meterdesk session (or an earlier one) had already started it.
+    AlreadyRunning,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopOutcome {
+    Stopped,
+    WasNotRunning,
+}
+
+/// Who runs the server programs.
+#[derive(Clone, Copy, Debug)]
+enum ServerUser {
+    /// An ordinary user runs them directly.
+    Me,
+    /// Root hands them, and the data directory, to the `postgres` account.
+    Account { uid: u32, gid: u32 },
+}
+
+impl ServerUser {
+    fn detect() -> Result<Self, EmbeddedError> {
+        if !rustix::process::geteuid().is_root() {
+            return Ok(ServerUser::Me);
+        }
+        let output = Command::new("getent")
+            .args(["passwd", SERVER_ACCOUNT])
+            .output()
+            .map_err(|source| EmbeddedError::Spawn {
+                program: "getent".into(),
+                source,
+            })?;
+        // name:password:uid:gid:…
+        let entry = String::from_utf8_lossy(&output.stdout);
+        let mut fields = entry.trim().split(':').skip(2).map(str::parse::<u32>);
+        match (output.status.success(), fields.next(), fields.next()) {
+            (true, Some(Ok(uid)), Some(Ok(gid))) => Ok(ServerUser::Account { uid, gid }),
+            _ => Err(EmbeddedError::NoServerAccount),
+        }
+    }
+
+    fn command(self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = match self {
+            ServerUser::Me => Command::new(program),
+            ServerUser::Account { .. } => {
+                let mut runuser = Command::new("runuser");
+                runuser.args(["-u", SERVER_ACCOUNT, "--"]).arg(program);
+                runuser
+            }
+        };
+        // The server account may not be allowed into our working directory.
+        command.current_dir("/").stdin(Stdio::null());
+        command
+    }
+
+    /// Gives `path` to the server account, so the server can write there.
+    fn hand_over(self, path: &Path) -> Result<(), EmbeddedError> {
+        let ServerUser::Account { uid, gid } = self else {
+            return Ok(());
+        };
+        let owner = fs::metadata(path).map_err(EmbeddedError::io("inspect", path))?;
+        if owner.uid() == uid && owner.gid() == gid {
+            return Ok(());
+        }
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+            .map_err(EmbeddedError::io("give to the postgres user", path))
+    }
+}
+
+/// A private PostgreSQL cluster in a data directory. Creating the value only checks the
+/// paths and finds the server programs; [`Cluster::ensure_running`] does the work.
+#[derive(Debug)]
+pub struct Cluster {
+    data_dir: PathBuf,
+    durable: bool,
+    bin_dir: PathBuf,
+    server_user: ServerUser,
+}
+
+impl Cluster {
+    /// Fails early, before touching the disk, when the server programs are missing or the
+    /// data directory's path cannot work.
+    pub fn new(spec: ClusterSpec) -> Result<Cluster, EmbeddedError> {
+        // The server programs run from `/`, so a relative path would point elsewhere.
+        let data_dir = std::path::absolute(&spec.data_dir)
+            .map_err(EmbeddedError::io("resolve", &spec.data_dir))?;
+        check_data_dir_path(&data_dir)?;
+        Ok(Cluster {
+            data_dir,
+            durable: spec.durable,
+            bin_dir: spec.bin_search.find()?,
+            server_user: ServerUser::detect()?,
+        })
+    }
+
+    /// The PostgreSQL data directory (PGDATA) inside meterdesk's data directory.
+    pub fn pgdata(&self) -> PathBuf {
+        self.data_dir.join("pg")
+    }
+
+    fn socket_dir(&self) -> PathBuf {
+        self.data_dir.join("run")
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.data_dir.join("postgres.log")
+    }
+
+    /// A libpq key=value connection string for `dbname` over the private socket.
+    pub fn connection_string(&self, dbname: &str) -> String {
+        let host = self.socket_dir();
+        format!(
+            "host={} port={SOCKET_PORT} user={APP_ROLE} dbname={}",
+            quote_conn_value(&host.to_string_lossy()),
+            quote_conn_value(dbname)
+        )
+    }
+
+    /// Creates the cluster on first use, starts it unless it already runs, and creates the
+    /// application database if it is missing. Safe to call from several processes at once.
+    pub fn ensure_running(&self) -> Result<Startup, EmbeddedError> {
+        self.prepare_data_dir()?;
+        let _lock = self.lock()?;
+        let mut startup = Startup::AlreadyRunning;
+        if !self.pgdata().is_dir() {
+            self.initdb()?;
+            startup = Startup::Initialised;
+        }
+        // pg_ctl calls a server running while its postmaster.pid names a live process, which
+        // for a moment after a crash is the dead, not yet reaped postmaster: give such a
+        // server a few seconds to either answer or vanish.
+        let give_up_at = Instant::now() + DEAD_SERVER_GRACE;
+        loop {
+            if !self.is_running()? {
+                self.start_server()?;
+                if startup == Startup::AlreadyRunning {
+                    startup = Startup::Started;
+                }
+            }
+            match self.create_app_database() {
+                Err(error) if startup == Startup::AlreadyRunning && Instant::now() < give_up_at => {
+                    tracing::warn!(%error, "the running PostgreSQL server does not answer yet");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                result => return result.map(|()| startup),
+            }
+        }
+    }
+
+    /// Stops the server (fast mode: open sessions are disconnected, transactions rolled back).
+    pub fn stop(&self) -> Result<StopOutcome, EmbeddedError> {
+        if !self.data_dir.is_dir() {
+            return Ok(StopOutcome::WasNotRunning);
+        }
+        let _lock = self.lock()?;
+        if !self.is_running()? {
+            return Ok(StopOutcome::WasNotRunning);
+        }
+        self.run(
+            "stopping PostgreSQL",
+            self.pg_ctl().args(["stop", "-m", "fast", "-w", "-s"]),
+        )?;
+        tracing::info!(data_dir = %self.data_dir.display(), "stopped the private PostgreSQL server");
+        Ok(StopOutcome::Stopped)
+    }
+
+    /// Whether a server process holds the cluster (by `pg_ctl status`).
+    pub fn is_running(&self) -> Result<bool, EmbeddedError> {
+        if !self.pgdata().is_dir() {
+            return Ok(false);
+        }
+        let output = self.run_unchecked(self.pg_ctl().arg("status"))?;
+        // pg_ctl status: 0 running, 3 not running, 4 no usable data directory.
+        match output.status.code() {
+            Some(0) => Ok(true),
+            Some(3 | 4) => Ok(false),
+            _ => Err(self.failure("checking whether PostgreSQL runs", &output)),
+        }
+    }
+
+    fn prepare_data_dir(&self) -> Result<(), EmbeddedError> {
+        for dir in [&self.data_dir, &self.socket_dir()] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(EmbeddedError::io("create", dir))?;
+            self.server_user.hand_over(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Held while the cluster is checked, created, started or stopped, so concurrent meterdesk
+    /// sessions never run initdb or pg_ctl start twice. The OS drops it if the process dies.
+    fn lock(&self) -> Result<File, EmbeddedError> {
+        let path = self.data_dir.join("cluster.lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(EmbeddedError::io("open", &path))?;
+        file.lock().map_err(EmbeddedError::io("lock", &path))?;
+        Ok(file)
+    }
+
+    /// Runs initdb in a scratch directory and renames it into place only when complete, so a
+    /// crash during the first run leaves no half-made cluster behind, just scratch to redo.
+    fn initdb(&self) -> Result<(), EmbeddedError> {
+        let scratch = self.data_dir.join("pg.init");
+        if scratch.exists() {
+            tracing::warn!(path = %scratch.display(), "removing an unfinished initdb");
+            fs::remove_dir_all(&scratch).map_err(EmbeddedError::io("remove", &scratch))?;
+        }
+        if let ServerUser::Account { .. } = self.server_user {
+            self.check_server_account_can_write()?;
+        }
+        tracing::info!(data_dir = %self.data_dir.display(), "creating the private PostgreSQL cluster");
+        let mut initdb = self.server_user.command(self.bin_dir.join("initdb"));
+        initdb.arg("-D").arg(&scratch).args([
+            "--no-locale",
+            "-E",
+            "UTF8",
+            "--auth=trust",
+            "-U",
+            APP_ROLE,
+        ]);
+        if !self.durable {
+            initdb.arg("--no-sync");
+        }
+        self.run("creating the cluster (initdb)", &mut initdb)?;
+
+        let conf = scratch.join("postgresql.conf");
+        let mut file = File::options()
+            .append(true)
+            .open(&conf)
+            .map_err(EmbeddedError::io("open", &conf))?;
+        writeln!(
+            file,
+            "\n# meterdesk's own settings, rewritten at every start\ninclude = '{SETTINGS_FILE}'"
+        )
+        .map_err(EmbeddedError::io("write", &conf))?;
+
+        let pgdata = self.pgdata();
+        fs::rename(&scratch, &pgdata).map_err(EmbeddedError::io("rename into place", &scratch))?;
+        if self.durable {
+            File::open(&self.data_dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(EmbeddedError::io("sync", &self.data_dir))?;
+        }
+        Ok(())
+    }
+
+    fn check_server_account_can_write(&self) -> Result<(), EmbeddedError> {
+        let status = self
+            .server_user
+            .command("test")
+            .arg("-w")
+            .arg(&self.data_dir)
+            .status()
+            .map_err(|source| EmbeddedError::Spawn {
+                program: "runuser".into(),
+                source,
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(EmbeddedError::DataDirUnreachable {
+                path: self.data_dir.clone(),
+            })
+        }
+    }
+
+    fn start_server(&self) -> Result<(), EmbeddedError> {
+        self.write_settings()?;
+        let log = self.log_file();
+        self.run(
+            "starting PostgreSQL (pg_ctl start)",
+            self.pg_ctl()
+                .arg("start")
+                .arg("-l")
+                .arg(&log)
+                .args(["-w", "-t", "60", "-s"]),
+        )?;
+        tracing::info!(data_dir = %self.data_dir.display(), "started the private PostgreSQL server");
+        Ok(())
+    }
+
+    /// Written before every start, so a moved data directory still gets the right socket path.
+    fn write_settings(&self) -> Result<(), EmbeddedError> {
+        let durability = if self.durable { "on" } else { "off" };
+        // The path was checked to hold no quotes or backslashes; the double quotes keep
+        // spaces and commas inside one list element.
+        let settings = format!(
+            "# Written by meterdesk before every start: put your own settings in postgresql.conf.\n\
+             listen_addresses = ''\n\
+             port = {SOCKET_PORT}\n\
+             unix_socket_directories = '\"{socket_dir}\"'\n\
+             unix_socket_permissions = 0700\n\
+             fsync = {durability}\n\
+             synchronous_commit = {durability}\n\
+             full_page_writes = {durability}\n",
+            socket_dir = self.socket_dir().display(),
+        );
+        let path = self.pgdata().join(SETTINGS_FILE);
+        fs::write(&path, settings).map_err(EmbeddedError::io("write", &path))?;
+        self.server_user.hand_over(&path)
+    }
+
+    /// Runs under the cluster lock, so checking first and creating second cannot race.
+    fn create_app_database(&self) -> Result<(), EmbeddedError> {
+        let exists = self.psql(
+            "looking for the meterdesk database",
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{APP_DATABASE}'"),
+        )?;
+        if exists.stdout.is_empty() {
+            self.psql(
+                "creating the meterdesk database",
+                &format!("CREATE DATABASE {APP_DATABASE}"),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn psql(&self, step: &'static str, sql: &str) -> Result<Output, EmbeddedError> {
+        self.run(
+            step,
+            self.server_user
+                .command(self.bin_dir.join("psql"))
+                .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql])
+                .arg(self.connection_string("postgres")),
+        )
+    }
+
+    fn pg_ctl(&self) -> Command {
+        let mut pg_ctl = self.server_user.command(self.bin_dir.join("pg_ctl"));
+        pg_ctl.arg("-D").arg(self.pgdata());
+        pg_ctl
+    }
+
+    fn run(&self, step: &'static str, command: &mut Command) -> Result<Output, EmbeddedError> {
+        let output = self.run_unchecked(command)?;
+        if output.status.success() {
+            Ok(output)
+        } else {
+            Err(self.failure(step, &output))
+        }
+    }
+
+    fn run_unchecked(&self, command: &mut Command) -> Result<Output, EmbeddedError> {
+        command.output().map_err(|source| EmbeddedError::Spawn {
+            program: command.get_program().to_string_lossy().into_owned(),
+            source,
+        })
+    }
+
+    fn failure(&self, step: &'static str, output: &Output) -> EmbeddedError {
+        let text = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        let text = if text.is_empty() {
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        } else {
+            text
+        };
+        EmbeddedError::ServerCommand {
+            step,
+            status: output.status.to_string(),
+            output: text,
+            log: self.log_file(),
+        }
+    }
+}
+
+fn check_data_dir_path(data_dir: &Path) -> Result<(), EmbeddedError> {
+    let unsupported = |reason| EmbeddedError::UnsupportedDataDir {
+        path: data_dir.to_path_buf(),
+        reason,
+    };
+    let text = data_dir
+        .to_str()
+        .ok_or_else(|| unsupported("the path is not valid UTF-8"))?;
+    // PostgreSQL's config syntax and socket list cannot carry these safely.
+    if text.contains(['\'', '"', '\\']) || text.chars().any(char::is_control) {
+        return Err(unsupported(
+            "the path holds quotes, backslashes or control characters",
+        ));
+    }
+    let socket = data_dir.join("run").join(format!(".s.PGSQL.{SOCKET_PORT}"));
+    let len = socket.as_os_str().len();
+    if len > MAX_SOCKET_PATH_LEN {
+        return Err(EmbeddedError::SocketPathTooLong { path: socket, len });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "meterdesk-embedded-{name}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        fs::create_dir_all(&dir).expect("create a scratch directory");
+        dir
+    }
+
+    fn fake_server_bin_dir(versions_root: &Path, version: &str) {
+        let bin = versions_root.join(version).join("bin");
+        fs::create_dir_all(&bin).expect("create a fake bin dir");
+        for program in SERVER_PROGRAMS {
+            fs::write(bin.join(program), "").expect("create a fake program");
+        }
+    }
+
+    #[test]
+    fn root_uses_var_lib_because_postgres_cannot_enter_root_home() {
+        let dir = data_dir_for(
+            true,
+            Some(OsStr::new("/root/.xdg")),
+            Some(OsStr::new("/root")),
+        );
+        assert_eq!(dir.unwrap(), Path::new("/var/lib/meterdesk"));
+    }
+
+    #[test]
+    fn user_prefers_xdg_data_home_then_home() {
+        let xdg = data_dir_for(
+            false,
+            Some(OsStr::new("/x/data")),
+            Some(OsStr::new("/home/a")),
+        );
+        assert_eq!(xdg.unwrap(), Path::new("/x/data/meterdesk"));
+        let home = data_dir_for(false, None, Some(OsStr::new("/home/a")));
+        assert_eq!(home.unwrap(), Path::new("/home/a/.local/share/meterdesk"));
+        let relative_xdg = data_dir_for(false, Some(OsStr::new("rel")), Some(OsStr::new("/h")));
+        assert_eq!(
+            relative_xdg.unwrap(),
+            Path::new("/h/.local/share/meterdesk")
+        );
+        assert!(matches!(
+            data_dir_for(false, None, None),
+            Err(EmbeddedError::NoDefaultDataDir)
+        ));
+    }
+
+    #[test]
+    fn bin_search_falls_back_to_the_newest_complete_version() {
+        let root = scratch_dir("versions");
+        fake_server_bin_dir(&root, "9.6");
+        fake_server_bin_dir(&root, "10");
+        // Newest, but only the client is installed: not usable.
+        fs::create_dir_all(root.join("17/bin")).unwrap();
+        fs::write(root.join("17/bin/psql"), "").unwrap();
+        let search = BinSearch {
+            pg_config: root.join("no-pg_config"),
+            versions_root: root.clone(),
+        };
+        assert_eq!(search.find().unwrap(), root.join("10/bin"));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn bin_search_without_server_says_how_to_install_it() {
+        let root = scratch_dir("empty");
+        let search = BinSearch {
+            pg_config: root.join("no-pg_config"),
+            versions_root: root.clone(),
+        };
+        let message = search.find().unwrap_err().to_string();
+        assert!(message.contains("apt-get install postgresql"), "{message}");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn socket_path_limit_is_checked_before_anything_runs() {
+        let long = PathBuf::from("/tmp").join("d".repeat(100));
+        assert!(matches!(
+            check_data_dir_path(&long),
+            Err(EmbeddedError::SocketPathTooLong { len, .. }) if len > MAX_SOCKET_PATH_LEN
+        ));
+        // 107 bytes exactly is still fine.
+        let fits = PathBuf::from("/")
+            .join("d".repeat(MAX_SOCKET_PATH_LEN - "/run/.s.PGSQL.5432".len() - 1));
+        assert_eq!(
+            fits.join("run/.s.PGSQL.5432").as_os_str().len(),
+            MAX_SOCKET_PATH_LEN
+        );
+        check_data_dir_path(&fits).unwrap();
+    }
+
+    #[test]
+    fn quotes_in_the_data_dir_are_refused() {
+        assert!(matches!(
+            check_data_dir_path(Path::new("/tmp/it's")),
+            Err(EmbeddedError::UnsupportedDataDir { .. })
+        ));
+    }
+}

@@ -5,4 +5,396 @@ pub mod embedded;
 pub mod migrate;
 pub mod operators;
 
+use std::time::Duration;
+
 pub use deadpool_postgres::Pool;
+use deadpool_postgres::{
+    Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime, Timeouts, tokio_postgres,
+};
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::error::SqlState;
+
+/// How long to wait for a connection, a free pool slot or a ping before calling the database
+/// unreachable: a clerk must hear about a dead server quickly, not stare at a frozen screen.
+const UNREACHABLE_AFTER: Duration = Duration::from_secs(2);
+
+/// The environment variables that override the configured connection, in libpq's spelling.
+const ENV_OVERRIDES: [(&str, &str); 5] = [
+    ("PGHOST", "host"),
+    ("PGPORT", "port"),
+    ("PGUSER", "user"),
+    ("PGPASSWORD", "password"),
+    ("PGDATABASE", "dbname"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(
+        "the database connection settings are not valid ({0}): fix the connection string in \
+         config.toml, DATABASE_URL or the PG* variables"
+    )]
+    InvalidSettings(String),
+
+    #[error(
+        "database unreachable: {0}. Check that the database server is running; meterdesk \
+         reconnects by itself once it is back"
+    )]
+    Unreachable(String),
+
+    #[error("database error: {0}. If it happens again, report it with this message")]
+    Query(#[source] tokio_postgres::Error),
+}
+
+impl DbError {
+    /// True when the server could not be reached or the connection dropped, as opposed to the
+    /// server refusing a statement: the first heals by waiting, the second does not.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, DbError::Unreachable(_))
+    }
+
+    /// The server's SQLSTATE for a refused statement, for callers that turn known ones
+    /// (unique violation, serialization failure, …) into their own messages.
+    pub fn sql_state(&self) -> Option<&SqlState> {
+        match self {
+            DbError::Query(error) => error.code(),
+            _ => None,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        if means_connection_lost(&error) {
+            DbError::Unreachable(error.to_string())
+        } else {
+            DbError::Query(error)
+        }
+    }
+}
+
+impl From<PoolError> for DbError {
+    fn from(error: PoolError) -> Self {
+        match error {
+            PoolError::Backend(error) => error.into(),
+            PoolError::Timeout(_) => DbError::Unreachable(format!(
+                "no connection within {} s",
+                UNREACHABLE_AFTER.as_secs()
+            )),
+            other => DbError::Unreachable(other.to_string()),
+        }
+    }
+}
+
+fn means_connection_lost(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(code) = error.code() {
+        // Class 08: connection exception; 57P01..57P03: the server is shutting down,
+        // crashed or is not yet accepting connections.
+        return code.code().starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+            ]
+            .contains(code);
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The connection string meterdesk should use, or `None` for its embedded cluster.
+///
+/// `DATABASE_URL` replaces the configured string; then each of `PGHOST`, `PGPORT`, `PGUSER`,
+/// `PGPASSWORD`, `PGDATABASE` replaces its parameter (the environment wins over the config
+/// file, so an administrator can redirect one session). Only a configured string,
+/// `DATABASE_URL` or `PGHOST` selects an external server: a lone `PGUSER` left in someone's
+/// shell does not turn the embedded cluster off. With no PG* override the chosen string is
+/// returned unchanged; with one, it is rewritten in key=value form (see [`key_values`]).
+///
+/// `env` looks a variable up (`|name| std::env::var(name).ok()` in the app); empty values
+/// count as unset.
+pub fn effective_conn_str(
+    configured: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, DbError> {
+    let env = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+    let base = env("DATABASE_URL").or_else(|| configured.map(str::to_owned));
+    if base.is_none() && env("PGHOST").is_none() {
+        return Ok(None);
+    }
+    let base = base.unwrap_or_default();
+    let parsed_base: tokio_postgres::Config = base
+        .parse()
+        .map_err(|error: tokio_postgres::Error| DbError::InvalidSettings(error.to_string()))?;
+    let overrides: Vec<(&str, String)> = ENV_OVERRIDES
+        .iter()
+        .filter_map(|&(variable, key)| Some((key, env(variable)?)))
+        .collect();
+    if overrides.is_empty() {
+        return Ok(Some(base));
+    }
+    let mut params = key_values(&parsed_base);
+    for (key, value) in overrides {
+        params.retain(|(existing, _)| *existing != key);
+        params.push((key, value));
+    }
+    let conn_str = params
+        .iter()
+        .map(|(key, value)| format!("{key}={}", quote_conn_value(value)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Parse the result too, so a bad PGPORT is reported here rather than at connect time.
+    conn_str
+        .parse::<tokio_postgres::Config>()
+        .map_err(|error| DbError::InvalidSettings(error.to_string()))?;
+    Ok(Some(conn_str))
+}
+
+/// The parameters of `config` that differ from the defaults, as libpq key=value pairs. Going
+/// through the parsed form lets a URL and a key=value string be overridden alike. Carries the
+/// parameters a counter installation sets; TCP keepalive and multi-host tuning are not carried.
+fn key_values(config: &tokio_postgres::Config) -> Vec<(&str, String)> {
+    let join = |items: Vec<String>| items.join(",");
+    let mut params = Vec::new();
+    let mut add = |key, value: Option<String>| {
+        if let Some(value) = value.filter(|value| !value.is_empty()) {
+            params.push((key, value));
+        }
+    };
+    add(
+        "host",
+        Some(join(
+            config
+                .get_hosts()
+                .iter()
+                .map(|host| match host {
+                    Host::Tcp(name) => name.clone(),
+                    Host::Unix(path) => path.to_string_lossy().into_owned(),
+                })
+                .collect(),
+        )),
+    );
+    add(
+        "hostaddr",
+        Some(join(
+            config
+                .get_hostaddrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        )),
+    );
+    add(
+        "port",
+        Some(join(
+            config.get_ports().iter().map(ToString::to_string).collect(),
+        )),
+    );
+    add("user", config.get_user().map(str::to_owned));
+    add(
+        "password",
+        config
+            .get_password()
+            .map(|password| String::from_utf8_lossy(password).into_owned()),
+    );
+    add("dbname", config.get_dbname().map(str::to_owned));
+    add("options", config.get_options().map(str::to_owned));
+    add(
+        "application_name",
+        config.get_application_name().map(str::to_owned),
+    );
+    add(
+        "sslmode",
+        match config.get_ssl_mode() {
+            SslMode::Disable => Some("disable".to_owned()),
+            SslMode::Require => Some("require".to_owned()),
+            // prefer is the default; the enum is non-exhaustive.
+            _ => None,
+        },
+    );
+    add(
+        "connect_timeout",
+        config
+            .get_connect_timeout()
+            .map(|timeout| timeout.as_secs().to_string()),
+    );
+    params
+}
+
+/// Quotes a libpq key=value value.
+fn quote_conn_value(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// A pool that reports a dead server within about [`UNREACHABLE_AFTER`] instead of hanging,
+/// and checks each connection before handing it out, so one dropped by a server restart is
+/// replaced rather than failing the clerk's next action.
+pub fn pool_from_conn_str(conn: &str, max_size: usize) -> Result<Pool, DbError> {
+    let mut config: tokio_postgres::Config = conn
+        .parse()
+        .map_err(|error: tokio_postgres::Error| DbError::InvalidSettings(error.to_string()))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(UNREACHABLE_AFTER);
+    }
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Verified,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_size)
+        .timeouts(Timeouts {
+            wait: Some(UNREACHABLE_AFTER),
+            create: Some(UNREACHABLE_AFTER),
+            recycle: Some(UNREACHABLE_AFTER),
+        })
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|error| DbError::InvalidSettings(error.to_string()))
+}
+
+/// One round trip to the server, for the app's health watcher. Never takes much longer than
+/// [`UNREACHABLE_AFTER`], even when the server stops answering on an open connection.
+pub async fn ping(pool: &Pool) -> Result<(), DbError> {
+    let round_trip = async {
+        let client = pool.get().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    };
+    tokio::time::timeout(UNREACHABLE_AFTER, round_trip)
+        .await
+        .unwrap_or_else(|_| {
+            Err(DbError::Unreachable(format!(
+                "no answer within {} s",
+                UNREACHABLE_AFTER.as_secs()
+            )))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        }
+    }
+
+    fn parsed(conn: &str) -> tokio_postgres::Config {
+        conn.parse().expect("a valid connection string")
+    }
+
+    #[test]
+    fn nothing_configured_means_the_embedded_cluster() {
+        assert_eq!(effective_conn_str(None, env_of(&[])).unwrap(), None);
+    }
+
+    #[test]
+    fn stray_pg_variables_without_a_host_keep_the_embedded_cluster() {
+        let env = env_of(&[("PGUSER", "bob"), ("PGDATABASE", "x"), ("PGHOST", " ")]);
+        assert_eq!(effective_conn_str(None, env).unwrap(), None);
+    }
+
+    #[test]
+    fn configured_string_is_used_as_is() {
+        let conn = effective_conn_str(Some("host=db1 user=desk dbname=water"), env_of(&[]))
+            .unwrap()
+            .unwrap();
+        let config = parsed(&conn);
+        assert_eq!(config.get_hosts(), [Host::Tcp("db1".into())]);
+        assert_eq!(config.get_user(), Some("desk"));
+        assert_eq!(config.get_dbname(), Some("water"));
+    }
+
+    #[test]
+    fn database_url_replaces_the_configured_string() {
+        let env = env_of(&[("DATABASE_URL", "postgres://anna:s%3Acret@db2:6543/prod")]);
+        let conn = effective_conn_str(Some("host=db1 user=desk dbname=water"), env)
+            .unwrap()
+            .unwrap();
+        let config = parsed(&conn);
+        assert_eq!(config.get_hosts(), [Host::Tcp("db2".into())]);
+        assert_eq!(config.get_ports(), [6543]);
+        assert_eq!(config.get_user(), Some("anna"));
+        assert_eq!(config.get_password(), Some(&b"s:cret"[..]));
+        assert_eq!(config.get_dbname(), Some("prod"));
+    }
+
+    #[test]
+    fn pg_variables_override_single_parameters_of_url_or_config() {
+        let env = env_of(&[
+            (
+                "DATABASE_URL",
+                "postgres://anna@db2:6543/prod?application_name=desk",
+            ),
+            ("PGHOST", "db3"),
+            ("PGPORT", "7000"),
+            ("PGPASSWORD", "it's"),
+        ]);
+        let config = parsed(&effective_conn_str(None, env).unwrap().unwrap());
+        // Replaced, not added as a second host to try.
+        assert_eq!(config.get_hosts(), [Host::Tcp("db3".into())]);
+        assert_eq!(config.get_ports(), [7000]);
+        assert_eq!(config.get_password(), Some(&b"it's"[..]));
+        assert_eq!(config.get_user(), Some("anna"));
+        assert_eq!(config.get_application_name(), Some("desk"));
+
+        let env = env_of(&[("PGUSER", "clerk"), ("PGDATABASE", "test")]);
+        let config = parsed(
+            &effective_conn_str(Some("host=/run/pg user=x"), env)
+                .unwrap()
+                .unwrap(),
+        );
+        assert_eq!(config.get_hosts(), [Host::Unix("/run/pg".into())]);
+        assert_eq!(config.get_user(), Some("clerk"));
+        assert_eq!(config.get_dbname(), Some("test"));
+    }
+
+    #[test]
+    fn pghost_alone_selects_an_external_server() {
+        let conn = effective_conn_str(None, env_of(&[("PGHOST", "db4")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(parsed(&conn).get_hosts(), [Host::Tcp("db4".into())]);
+    }
+
+    #[test]
+    fn bad_settings_are_reported_with_what_to_fix() {
+        let error = effective_conn_str(Some("host=db1"), env_of(&[("PGPORT", "abc")])).unwrap_err();
+        assert!(matches!(error, DbError::InvalidSettings(_)));
+        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
+        assert!(effective_conn_str(Some("nonsense"), env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn connection_values_are_quoted() {
+        assert_eq!(quote_conn_value(r"a b'c\d"), r"'a b\'c\\d'");
+        let config = parsed(&format!("password={}", quote_conn_value(r"a b'c\d")));
+        assert_eq!(config.get_password(), Some(&br"a b'c\d"[..]));
+    }
+
+    #[test]
+    fn pool_timeouts_count_as_unreachable() {
+        let error = DbError::from(PoolError::Timeout(deadpool_postgres::TimeoutType::Wait));
+        assert!(error.is_connection_lost());
+        assert!(error.to_string().starts_with("database unreachable"));
+    }
+}

@@ -1,0 +1,267 @@
+//! The private PostgreSQL cluster, the pool on top of it and the test harness itself.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use meterdesk::db::embedded::{
+    APP_DATABASE, BinSearch, Cluster, ClusterSpec, Startup, StopOutcome,
+};
+use meterdesk::db::{DbError, ping};
+use support::pg;
+use tokio::sync::RwLock;
+
+/// Tests that stop the shared server take it exclusively; the others share it.
+static SHARED_SERVER: RwLock<()> = RwLock::const_new(());
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("blocking work panicked")
+}
+
+fn postmaster_pid(cluster: &Cluster) -> u32 {
+    let pid_file = std::fs::read_to_string(cluster.pgdata().join("postmaster.pid"))
+        .expect("read postmaster.pid of a running server");
+    pid_file
+        .lines()
+        .next()
+        .and_then(|line| line.trim().parse().ok())
+        .expect("a pid on the first line of postmaster.pid")
+}
+
+async fn connect(conn_str: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(conn_str, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the cluster");
+    tokio::spawn(connection);
+    client
+}
+
+async fn show(client: &tokio_postgres::Client, setting: &str) -> String {
+    client
+        .query_one(&format!("SHOW {setting}"), &[])
+        .await
+        .expect("read a setting")
+        .get(0)
+}
+
+#[tokio::test]
+async fn first_run_initialises_then_reuses_the_running_server_and_keeps_data_over_restarts() {
+    let spec = pg::scratch_spec();
+    let first_session = Cluster::new(spec.clone()).unwrap();
+    let (first_session, startup) = blocking(move || {
+        let startup = first_session.ensure_running().unwrap();
+        (first_session, startup)
+    })
+    .await;
+    assert_eq!(startup, Startup::Initialised);
+    let pid = postmaster_pid(&first_session);
+
+    let client = connect(&first_session.connection_string(APP_DATABASE)).await;
+    assert_eq!(show(&client, "listen_addresses").await, "", "no TCP port");
+    assert_eq!(show(&client, "fsync").await, "off", "durable: false");
+    client
+        .batch_execute("CREATE TABLE marker (note text); INSERT INTO marker VALUES ('kept')")
+        .await
+        .unwrap();
+    drop(client);
+
+    let second_spec = spec.clone();
+    let (second_session, startup) = blocking(move || {
+        let second_session = Cluster::new(second_spec).unwrap();
+        let startup = second_session.ensure_running().unwrap();
+        (second_session, startup)
+    })
+    .await;
+    assert_eq!(startup, Startup::AlreadyRunning);
+    assert_eq!(postmaster_pid(&second_session), pid, "the same server");
+
+    let (stopped, stopped_again, restarted) = blocking(move || {
+        (
+            second_session.stop().unwrap(),
+            second_session.stop().unwrap(),
+            second_session.ensure_running().unwrap(),
+        )
+    })
+    .await;
+    assert_eq!(stopped, StopOutcome::Stopped);
+    assert_eq!(stopped_again, StopOutcome::WasNotRunning);
+    assert_eq!(
+        restarted,
+        Startup::Started,
+        "started, not initialised again"
+    );
+
+    let client = connect(&first_session.connection_string(APP_DATABASE)).await;
+    let note: String = client
+        .query_one("SELECT note FROM marker", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(note, "kept");
+    blocking(move || first_session.stop().unwrap()).await;
+}
+
+#[tokio::test]
+async fn concurrent_first_runs_make_one_cluster() {
+    let spec = pg::scratch_spec();
+    let barrier = std::sync::Arc::new(Barrier::new(2));
+    let sessions: Vec<_> = (0..2)
+        .map(|_| {
+            let (spec, barrier) = (spec.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let cluster = Cluster::new(spec).unwrap();
+                barrier.wait();
+                let startup = cluster.ensure_running().unwrap();
+                (cluster, startup)
+            })
+        })
+        .collect();
+    let mut results: Vec<_> = sessions
+        .into_iter()
+        .map(|session| session.join().expect("session thread panicked"))
+        .collect();
+    results.sort_by_key(|(_, startup)| *startup != Startup::Initialised);
+    assert_eq!(results[0].1, Startup::Initialised);
+    assert_eq!(results[1].1, Startup::AlreadyRunning);
+    assert_eq!(postmaster_pid(&results[0].0), postmaster_pid(&results[1].0));
+    let (cluster, _) = results.remove(0);
+    let client = connect(&cluster.connection_string(APP_DATABASE)).await;
+    client.simple_query("SELECT 1").await.unwrap();
+    blocking(move || cluster.stop().unwrap()).await;
+}
+
+#[tokio::test]
+async fn an_initdb_interrupted_by_a_crash_is_redone() {
+    let spec = pg::scratch_spec();
+    // What a first run killed halfway through initdb leaves behind.
+    let half_made = spec.data_dir.join("pg.init");
+    std::fs::create_dir_all(half_made.join("base")).unwrap();
+    std::fs::write(half_made.join("PG_VERSION"), "15\n").unwrap();
+
+    let cluster = Cluster::new(spec).unwrap();
+    let (cluster, startup) = blocking(move || {
+        let startup = cluster.ensure_running().unwrap();
+        (cluster, startup)
+    })
+    .await;
+    assert_eq!(startup, Startup::Initialised);
+    assert!(!half_made.exists(), "the scratch initdb is gone");
+    let client = connect(&cluster.connection_string(APP_DATABASE)).await;
+    client.simple_query("SELECT 1").await.unwrap();
+    blocking(move || cluster.stop().unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_crashed_server_is_started_again() {
+    let cluster = Cluster::new(pg::scratch_spec()).unwrap();
+    let (cluster, startup) = blocking(move || {
+        let first = cluster.ensure_running().unwrap();
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &postmaster_pid(&cluster).to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let startup = cluster.ensure_running().unwrap();
+        assert_eq!(first, Startup::Initialised);
+        (cluster, startup)
+    })
+    .await;
+    assert_eq!(startup, Startup::Started);
+    let client = connect(&cluster.connection_string(APP_DATABASE)).await;
+    client.simple_query("SELECT 1").await.unwrap();
+    blocking(move || cluster.stop().unwrap()).await;
+}
+
+#[test]
+fn missing_server_programs_ask_for_apt_get_install_and_touch_nothing() {
+    let data_dir = PathBuf::from(format!("/tmp/mdpg-none-{}", std::process::id()));
+    let nowhere = data_dir.join("nowhere");
+    let spec = ClusterSpec {
+        data_dir: data_dir.clone(),
+        durable: false,
+        bin_search: BinSearch {
+            pg_config: nowhere.join("pg_config"),
+            versions_root: nowhere,
+        },
+    };
+    let message = Cluster::new(spec).unwrap_err().to_string();
+    assert!(message.contains("apt-get install postgresql"), "{message}");
+    assert!(!data_dir.exists());
+}
+
+#[tokio::test]
+async fn fresh_databases_are_migrated_and_separate() {
+    let _shared = SHARED_SERVER.read().await;
+    let (one, two) = tokio::join!(pg::fresh_db(), pg::fresh_db());
+    assert_ne!(one.name, two.name);
+    let one_client = one.pool.get().await.unwrap();
+    let migrations: i64 = one_client
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(migrations >= 1, "migrations applied");
+    one_client
+        .batch_execute("CREATE TABLE only_in_one ()")
+        .await
+        .unwrap();
+    let two_client = two.pool.get().await.unwrap();
+    let seen: Option<String> = two_client
+        .query_one("SELECT to_regclass('only_in_one')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, None);
+}
+
+#[tokio::test]
+async fn pool_reports_a_stopped_server_as_lost_and_recovers_after_restart() {
+    let _exclusive = SHARED_SERVER.write().await;
+    let db = pg::fresh_db().await;
+    let client = db.pool.get().await.unwrap();
+    client
+        .batch_execute("CREATE TABLE payment (amount int); INSERT INTO payment VALUES (42)")
+        .await
+        .unwrap();
+    // A constraint violation is the server refusing a statement, not a lost connection.
+    let refused = DbError::from(
+        client
+            .batch_execute("INSERT INTO payment VALUES ('not a number')")
+            .await
+            .unwrap_err(),
+    );
+    assert!(!refused.is_connection_lost(), "{refused}");
+    assert!(refused.sql_state().is_some());
+    drop(client);
+    ping(&db.pool).await.unwrap();
+
+    blocking(|| pg::cluster().stop().unwrap()).await;
+    let started = Instant::now();
+    let lost = ping(&db.pool).await.unwrap_err();
+    assert!(lost.is_connection_lost(), "{lost:?}");
+    assert!(
+        lost.to_string().starts_with("database unreachable"),
+        "{lost}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "reported quickly"
+    );
+
+    blocking(|| pg::cluster().ensure_running().unwrap()).await;
+    ping(&db.pool).await.unwrap();
+    let amount: i32 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT amount FROM payment", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(amount, 42);
+}

@@ -1,0 +1,5 @@
+//! Shared test helpers. Each test binary compiles this module on its own and uses only part
+//! of it, so unused helpers there are expected.
+#![allow(dead_code)]
+
+pub mod pg;

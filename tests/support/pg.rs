@@ -1,0 +1,160 @@
+//! One throw-away PostgreSQL cluster per test binary, one database per test.
+//!
+//! The cluster lives in a fresh short directory under /tmp, without durability (fsync off),
+//! and starts on first use. A cluster kept in a `static` is never dropped, so next to every
+//! cluster runs a reaper: a tiny shell loop that waits for the test process to exit, then shuts
+//! the server down (immediate mode) and removes the directory.
+//!
+//! Tests that stop the shared server (through [`cluster`]) disturb every other test using it
+//! in the same binary: keep them in a binary of their own, or serialise them.
+
+use std::io::ErrorKind;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use meterdesk::db::embedded::{BinSearch, Cluster, ClusterSpec};
+use meterdesk::db::{Pool, migrate, pool_from_conn_str};
+use tokio::sync::OnceCell;
+
+/// Migrated once per cluster; each test's database is a copy of it.
+const TEMPLATE_DB: &str = "meterdesk_template";
+
+pub struct TestDb {
+    pub pool: Pool,
+    pub conn_str: String,
+    pub name: String,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static TEMPLATE: OnceCell<()> = OnceCell::const_new();
+static NEXT_DB: AtomicU32 = AtomicU32::new(1);
+
+/// The binary's shared cluster, started on first use. Blocks while starting: from async code
+/// call it through `spawn_blocking`. Stop and restart it with `cluster().stop()` and
+/// `cluster().ensure_running()`.
+pub fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        let cluster = Cluster::new(scratch_spec()).expect("find the PostgreSQL server programs");
+        cluster
+            .ensure_running()
+            .expect("start the shared test cluster");
+        cluster
+    })
+}
+
+/// A fresh, migrated database of its own on the shared cluster.
+pub async fn fresh_db() -> TestDb {
+    let cluster = tokio::task::spawn_blocking(cluster)
+        .await
+        .expect("start the shared test cluster");
+    TEMPLATE.get_or_init(|| create_template(cluster)).await;
+    let name = format!("test_{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
+    execute(
+        &cluster.connection_string("postgres"),
+        &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"),
+    )
+    .await;
+    let conn_str = cluster.connection_string(&name);
+    let pool = pool_from_conn_str(&conn_str, 4).expect("build a pool for the test database");
+    TestDb {
+        pool,
+        conn_str,
+        name,
+    }
+}
+
+/// A spec for a not-yet-created cluster in a fresh directory that is cleaned up when the test
+/// process exits, for tests of the cluster itself.
+pub fn scratch_spec() -> ClusterSpec {
+    let spec = ClusterSpec {
+        data_dir: fresh_short_dir(),
+        durable: false,
+        bin_search: BinSearch::default(),
+    };
+    let pgdata = Cluster::new(spec.clone())
+        .expect("find the PostgreSQL server programs")
+        .pgdata();
+    spawn_reaper(&spec.data_dir, &pgdata);
+    spec
+}
+
+async fn create_template(cluster: &Cluster) {
+    execute(
+        &cluster.connection_string("postgres"),
+        &format!("CREATE DATABASE {TEMPLATE_DB}"),
+    )
+    .await;
+    let (mut client, connection) = tokio_postgres::connect(
+        &cluster.connection_string(TEMPLATE_DB),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect to the template database");
+    let connection = tokio::spawn(connection);
+    migrate::run(&mut client)
+        .await
+        .expect("migrate the template database");
+    // CREATE DATABASE … TEMPLATE refuses while anyone is connected to the template.
+    drop(client);
+    let _ = connection.await;
+}
+
+async fn execute(conn_str: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(conn_str, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test cluster");
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    drop(client);
+    let _ = connection.await;
+}
+
+/// Short, because the socket path inside must stay under 108 bytes; under /tmp, because
+/// the `postgres` user must be able to reach it when the tests run as root.
+fn fresh_short_dir() -> PathBuf {
+    loop {
+        let dir = PathBuf::from(format!("/tmp/mdpg-{:08x}", fastrand::u32(..)));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return dir,
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+            Err(error) => panic!("create {}: {error}", dir.display()),
+        }
+    }
+}
+
+const REAPER_SCRIPT: &str = r#"
+while kill -0 "$1" 2>/dev/null; do sleep 0.2; done
+if pid=$(head -n 1 "$2/postmaster.pid" 2>/dev/null); then
+    kill -QUIT "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+fi
+rm -rf "$3"
+"#;
+
+#[expect(
+    clippy::zombie_processes,
+    reason = "the reaper outlives the test process by design; init reaps it"
+)]
+fn spawn_reaper(data_dir: &Path, pgdata: &Path) {
+    Command::new("sh")
+        .arg("-c")
+        .arg(REAPER_SCRIPT)
+        .arg("meterdesk-test-reaper")
+        .arg(std::process::id().to_string())
+        .arg(pgdata)
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Its own process group, so a Ctrl-C on `cargo test` does not kill it before it
+        // cleans up.
+        .process_group(0)
+        .spawn()
+        .expect("start the test cluster's reaper");
+}
