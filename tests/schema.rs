@@ -597,6 +597,12 @@ async fn demo_data_is_consistent() {
     let active_cards: i64 =
         scalar(&client, "SELECT count(*) FROM card WHERE state = 'active'").await;
     assert!(active_cards > 0);
+    let by_character: i64 = scalar(
+        &client,
+        "SELECT count(*) FROM customer WHERE search_characters(name) @> search_characters('张') AND name LIKE '%张%'",
+    )
+    .await;
+    assert!(by_character > 0, "name search by one character");
     let latin_and_chinese: i64 = scalar(
         &client,
         "SELECT count(DISTINCT name ~ '^[A-Za-z]') FROM customer WHERE nature = 'personal'",
