@@ -4,4 +4,5 @@ pub mod card_counter;
 pub mod card_records;
 pub mod customer_number;
 pub mod login;
+pub mod meter;
 pub mod password;
