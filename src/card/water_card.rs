@@ -6,58 +6,15 @@
 
 use super::apdu::{CommandApdu, ins};
 
+/// The records' format is the domain's (card.md); the profile only says how to reach them.
+pub use crate::domain::card_records::{Ef, RECORD_LEN, Record};
+
 /// 'F0' + "WATER" + 0001.
 pub const AID: [u8; 8] = [0xF0, 0x57, 0x41, 0x54, 0x45, 0x52, 0x00, 0x01];
-
-/// Every EF holds exactly one record of this size, read or written with one APDU.
-pub const RECORD_LEN: usize = 32;
-
-pub type Record = [u8; RECORD_LEN];
 
 /// The issuer PIN's reference in VERIFY's P2: bit 8 set means "specific to the selected
 /// application", which is where the PIN lives.
 pub const ISSUER_PIN_REFERENCE: u8 = 0x81;
-
-/// The transparent EFs under the application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Ef {
-    /// EF 0001, written by the counter at open / replace / recycle.
-    Issue,
-    /// EF 0002, written by the counter at recharge / refund / replace.
-    Purchase,
-    /// EF 0003, written by the meter at each swipe.
-    MeterWriteBack,
-}
-
-impl Ef {
-    pub const ALL: [Ef; 3] = [Ef::Issue, Ef::Purchase, Ef::MeterWriteBack];
-
-    pub fn file_id(self) -> u16 {
-        match self {
-            Ef::Issue => 0x0001,
-            Ef::Purchase => 0x0002,
-            Ef::MeterWriteBack => 0x0003,
-        }
-    }
-
-    /// The short file identifier equals the low byte of the file id on this card.
-    pub fn sfi(self) -> u8 {
-        self.file_id() as u8
-    }
-
-    pub fn from_sfi(sfi: u8) -> Option<Ef> {
-        Ef::ALL.into_iter().find(|ef| ef.sfi() == sfi)
-    }
-
-    pub fn from_file_id(file_id: u16) -> Option<Ef> {
-        Ef::ALL.into_iter().find(|ef| ef.file_id() == file_id)
-    }
-
-    /// Index into an array of the three records, in file id order.
-    pub fn index(self) -> usize {
-        usize::from(self.sfi() - 1)
-    }
-}
 
 /// P1 of READ/UPDATE BINARY with bit 8 set carries an SFI in bits 5..1 (ISO 7816-4 §11.3.3).
 const P1_SFI_FLAG: u8 = 0x80;

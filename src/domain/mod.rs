@@ -1,7 +1,10 @@
 //! Pure rules of the water utility: no I/O here, everything unit-tested.
 
+pub mod card_counter;
+pub mod card_records;
 pub mod customer_number;
 pub mod login;
+pub mod meter;
 pub mod password;
 pub mod pricing;
 pub mod search;

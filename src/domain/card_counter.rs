@@ -1,0 +1,938 @@
+//! The counter's rules for the WATER card (card.md, "The counter's rules" and "Card and ledger
+//! never disagree"): whether an operation may touch the card on the reader, the records it
+//! writes, and how a journaled write left pending is resolved from what the card holds.
+//!
+//! "The active card" is the customer's card as the database knows it: its issue record. A card
+//! whose issue record differs from it (an older generation, another card number) is void.
+
+use serde::{Deserialize, Serialize};
+
+use super::card_records::{
+    CardContent, EMPTY_RECORD, Ef, FIRST_GENERATION, IssueRecord, MacKey, MeterNumber,
+    PurchaseRecord, PurchaseStatus, Record, UserCard,
+};
+
+/// Where the purchase on a card stands with the meter, as far as the card can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurchaseState {
+    NoPurchase,
+    Cancelled,
+    Loaded,
+    NotLoaded,
+    /// A replacement card carries the last purchase the database knows, which the meter may
+    /// have loaded from the old card; only the new card's first swipe tells.
+    UnknownUntilSwiped,
+}
+
+impl UserCard {
+    /// The card's write-back is from a meter that registered this card's generation.
+    pub fn meter_has_registered(&self) -> bool {
+        self.write_back
+            .as_ref()
+            .is_some_and(|write_back| write_back.registered_generation == self.issue.generation)
+    }
+
+    pub fn purchase_state(&self) -> PurchaseState {
+        let Some(purchase) = &self.purchase else {
+            return PurchaseState::NoPurchase;
+        };
+        if purchase.status == PurchaseStatus::Cancelled {
+            return PurchaseState::Cancelled;
+        }
+        if self.issue.replacement && !self.meter_has_registered() {
+            return PurchaseState::UnknownUntilSwiped;
+        }
+        let last_loaded = self
+            .write_back
+            .as_ref()
+            .map_or(0, |write_back| write_back.last_loaded_sequence);
+        if purchase.sequence > last_loaded {
+            PurchaseState::NotLoaded
+        } else {
+            PurchaseState::Loaded
+        }
+    }
+
+    fn is(&self, active: Option<&IssueRecord>) -> bool {
+        active == Some(&self.issue)
+    }
+}
+
+/// One UPDATE BINARY of a whole record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordWrite {
+    pub ef: Ef,
+    pub record: Record,
+}
+
+/// The write that completes an operation: seeing `after` on the card means it happened,
+/// seeing `before` means it did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisiveWrite {
+    pub ef: Ef,
+    pub before: Record,
+    pub after: Record,
+}
+
+/// What an operation writes to the card, journaled as pending before the first write.
+///
+/// The decisive write comes last, so once it is on the card the preparatory ones are too: the
+/// card answers each UPDATE BINARY before the next is sent, and a pulled card takes no more.
+/// The preparatory ones are never checked afterwards, because a meter may legitimately
+/// overwrite EF 0003 as soon as the card has left the counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardWritePlan {
+    pub preparatory: Vec<RecordWrite>,
+    pub decisive: DecisiveWrite,
+    /// EF 0001 as it must read back for the card to be the one written, when the operation
+    /// leaves it alone: without it, any card with no purchase would look like the card before
+    /// its first recharge.
+    pub issue_record: Option<Record>,
+}
+
+/// What a pending operation turned out to be, from the card read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The new record is on the card: mark the operation done.
+    Done,
+    /// The old record is still there: the operation failed; reverse its money movement.
+    Failed,
+    /// Neither: another card, or a card changed since. Nothing can be concluded from it.
+    Conflict,
+}
+
+impl CardWritePlan {
+    /// Every UPDATE BINARY in the order it must be sent.
+    pub fn writes(&self) -> impl Iterator<Item = RecordWrite> + '_ {
+        self.preparatory.iter().cloned().chain([RecordWrite {
+            ef: self.decisive.ef,
+            record: self.decisive.after,
+        }])
+    }
+
+    /// `read_back` holds the three records as read, indexed by [`Ef::index`].
+    ///
+    /// Open and replace go from a blank card, recycle to one, and every blank card looks the
+    /// same: their `Failed` (open, replace) and `Done` (recycle) are only as sure as the clerk's
+    /// word that this is the card of the operation, since no record carries a serial number
+    /// of the chip.
+    pub fn resolve<R: AsRef<[u8]>>(&self, read_back: &[R; 3]) -> Resolution {
+        let read = |ef: Ef| read_back[ef.index()].as_ref();
+        if let Some(issue_record) = &self.issue_record
+            && read(Ef::Issue) != issue_record
+        {
+            return Resolution::Conflict;
+        }
+        let found = read(self.decisive.ef);
+        // `after` first: a write that changed nothing is done all the same.
+        if found == self.decisive.after {
+            Resolution::Done
+        } else if found == self.decisive.before {
+            Resolution::Failed
+        } else {
+            Resolution::Conflict
+        }
+    }
+}
+
+/// An operation's plan with the typed record its decisive write carries, for the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned<R> {
+    pub record: R,
+    pub plan: CardWritePlan,
+}
+
+/// Open and replace write only to a blank card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotBlank {
+    #[error("this card already belongs to a customer: use a blank card")]
+    UserCard,
+    #[error("this is not a card of this system: use a blank card")]
+    Foreign,
+}
+
+fn require_blank(card_on_reader: &CardContent) -> Result<(), NotBlank> {
+    match card_on_reader {
+        CardContent::Blank => Ok(()),
+        CardContent::User(_) => Err(NotBlank::UserCard),
+        CardContent::Foreign { .. } => Err(NotBlank::Foreign),
+    }
+}
+
+/// A new card's records: the zeroed write-back and the purchase first, the issue record last,
+/// because until it is there the card is still blank and nothing else on it counts.
+fn issue_plan(issue: IssueRecord, purchase: Record, key: &MacKey) -> Planned<IssueRecord> {
+    let plan = CardWritePlan {
+        preparatory: vec![
+            RecordWrite {
+                ef: Ef::MeterWriteBack,
+                record: EMPTY_RECORD,
+            },
+            RecordWrite {
+                ef: Ef::Purchase,
+                record: purchase,
+            },
+        ],
+        decisive: DecisiveWrite {
+            ef: Ef::Issue,
+            before: EMPTY_RECORD,
+            after: issue.encode(key),
+        },
+        issue_record: None,
+    };
+    Planned {
+        record: issue,
+        plan,
+    }
+}
+
+/// Open a card: generation 1, no purchase, no write-back. `card_number` is new from the
+/// database.
+pub fn plan_open(
+    card_on_reader: &CardContent,
+    card_number: u32,
+    customer_number: u32,
+    meter_number: MeterNumber,
+    key: &MacKey,
+) -> Result<Planned<IssueRecord>, NotBlank> {
+    require_blank(card_on_reader)?;
+    let issue = IssueRecord {
+        card_number,
+        customer_number,
+        meter_number,
+        generation: FIRST_GENERATION,
+        replacement: false,
+    };
+    Ok(issue_plan(issue, EMPTY_RECORD, key))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReplaceRefusal {
+    #[error(transparent)]
+    NotBlank(#[from] NotBlank),
+    #[error("this card has been replaced 254 times: no higher generation exists")]
+    GenerationsExhausted,
+}
+
+/// Replace the active card by the blank card on the reader: the next generation, flagged as a
+/// replacement, carrying the database's last purchase (same sequence number, so the meter loads
+/// it only if it never did). `card_number` is new from the database.
+pub fn plan_replace(
+    card_on_reader: &CardContent,
+    active: &IssueRecord,
+    last_purchase: Option<&PurchaseRecord>,
+    card_number: u32,
+    key: &MacKey,
+) -> Result<Planned<IssueRecord>, ReplaceRefusal> {
+    require_blank(card_on_reader)?;
+    let generation = active
+        .generation
+        .checked_add(1)
+        .ok_or(ReplaceRefusal::GenerationsExhausted)?;
+    let issue = IssueRecord {
+        card_number,
+        generation,
+        replacement: true,
+        ..active.clone()
+    };
+    // Rewritten for the new generation: a meter that registers it would refuse the old one's.
+    let purchase = last_purchase.map_or(EMPTY_RECORD, |purchase| {
+        PurchaseRecord {
+            generation,
+            ..purchase.clone()
+        }
+        .encode(card_number, key)
+    });
+    Ok(issue_plan(issue, purchase, key))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RechargeRefusal {
+    #[error("this card is void: it is not the customer's active card")]
+    NotTheActiveCard,
+    #[error("swipe the new card on the meter first")]
+    SwipeNewCardOnMeterFirst,
+    #[error("the card carries a purchase the meter has not loaded: swipe the meter first")]
+    SwipeMeterFirst,
+    #[error("the customer's purchase sequence numbers are used up")]
+    SequenceNumbersExhausted,
+}
+
+/// Whether the card may be recharged now, before the clerk types an amount.
+pub fn check_recharge(
+    card: &UserCard,
+    active: Option<&IssueRecord>,
+) -> Result<(), RechargeRefusal> {
+    if !card.is(active) {
+        return Err(RechargeRefusal::NotTheActiveCard);
+    }
+    if card.issue.replacement && !card.meter_has_registered() {
+        return Err(RechargeRefusal::SwipeNewCardOnMeterFirst);
+    }
+    match card.purchase_state() {
+        PurchaseState::NotLoaded => Err(RechargeRefusal::SwipeMeterFirst),
+        PurchaseState::UnknownUntilSwiped => Err(RechargeRefusal::SwipeNewCardOnMeterFirst),
+        PurchaseState::NoPurchase | PurchaseState::Cancelled | PurchaseState::Loaded => Ok(()),
+    }
+}
+
+/// Recharge: a valid purchase with the customer's next sequence number. `last_sequence` is the
+/// highest the database ever gave this customer (0 before the first purchase), refunded ones
+/// included, since a number is never reused.
+pub fn plan_recharge(
+    card: &UserCard,
+    active: Option<&IssueRecord>,
+    last_sequence: u32,
+    volume_litres: u32,
+    now: u32,
+    key: &MacKey,
+) -> Result<Planned<PurchaseRecord>, RechargeRefusal> {
+    check_recharge(card, active)?;
+    let purchase = PurchaseRecord {
+        sequence: last_sequence
+            .checked_add(1)
+            .ok_or(RechargeRefusal::SequenceNumbersExhausted)?,
+        volume_litres,
+        generation: card.issue.generation,
+        status: PurchaseStatus::Valid,
+        written_at: now,
+    };
+    Ok(purchase_plan(card, purchase, key))
+}
+
+fn purchase_plan(
+    card: &UserCard,
+    purchase: PurchaseRecord,
+    key: &MacKey,
+) -> Planned<PurchaseRecord> {
+    let card_number = card.issue.card_number;
+    let before = card
+        .purchase
+        .as_ref()
+        .map_or(EMPTY_RECORD, |old| old.encode(card_number, key));
+    let plan = CardWritePlan {
+        preparatory: Vec::new(),
+        decisive: DecisiveWrite {
+            ef: Ef::Purchase,
+            before,
+            after: purchase.encode(card_number, key),
+        },
+        issue_record: Some(card.issue.encode(key)),
+    };
+    Planned {
+        record: purchase,
+        plan,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RefundRefusal {
+    #[error("this card is void: it is not the customer's active card")]
+    NotTheActiveCard,
+    #[error("the card carries no purchase")]
+    NoPurchase,
+    #[error("the purchase on the card is already refunded")]
+    AlreadyRefunded,
+    #[error("the meter has loaded the purchase on the card")]
+    AlreadyLoaded,
+    #[error("swipe the new card on the meter first: it may have loaded the purchase already")]
+    SwipeNewCardOnMeterFirst,
+}
+
+/// Refund on card: the same purchase, cancelled, and only while the meter has not loaded it.
+pub fn plan_refund(
+    card: &UserCard,
+    active: Option<&IssueRecord>,
+    key: &MacKey,
+) -> Result<Planned<PurchaseRecord>, RefundRefusal> {
+    if !card.is(active) {
+        return Err(RefundRefusal::NotTheActiveCard);
+    }
+    match card.purchase_state() {
+        PurchaseState::NotLoaded => {
+            let purchase = card.purchase.clone().ok_or(RefundRefusal::NoPurchase)?;
+            let cancelled = PurchaseRecord {
+                status: PurchaseStatus::Cancelled,
+                ..purchase
+            };
+            Ok(purchase_plan(card, cancelled, key))
+        }
+        PurchaseState::NoPurchase => Err(RefundRefusal::NoPurchase),
+        PurchaseState::Cancelled => Err(RefundRefusal::AlreadyRefunded),
+        PurchaseState::Loaded => Err(RefundRefusal::AlreadyLoaded),
+        PurchaseState::UnknownUntilSwiped => Err(RefundRefusal::SwipeNewCardOnMeterFirst),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecycleRefusal {
+    #[error("the card carries a purchase the meter has not loaded: swipe the meter or refund it")]
+    UnloadedPurchase,
+    #[error("swipe the card on the meter first: it may carry a purchase the meter has not loaded")]
+    SwipeNewCardOnMeterFirst,
+}
+
+/// Recycle: zero the three records. A void card may always be recycled (its purchases travel on
+/// the active card); the active card only when no purchase on it can still be lost.
+pub fn plan_recycle(
+    card: &UserCard,
+    active: Option<&IssueRecord>,
+    key: &MacKey,
+) -> Result<CardWritePlan, RecycleRefusal> {
+    if card.is(active) {
+        match card.purchase_state() {
+            PurchaseState::NotLoaded => return Err(RecycleRefusal::UnloadedPurchase),
+            PurchaseState::UnknownUntilSwiped => {
+                return Err(RecycleRefusal::SwipeNewCardOnMeterFirst);
+            }
+            PurchaseState::NoPurchase | PurchaseState::Cancelled | PurchaseState::Loaded => {}
+        }
+    }
+    // The issue record last: until it is gone the card is still the customer's.
+    Ok(CardWritePlan {
+        preparatory: [Ef::Purchase, Ef::MeterWriteBack]
+            .map(|ef| RecordWrite {
+                ef,
+                record: EMPTY_RECORD,
+            })
+            .to_vec(),
+        decisive: DecisiveWrite {
+            ef: Ef::Issue,
+            before: card.issue.encode(key),
+            after: EMPTY_RECORD,
+        },
+        issue_record: None,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::card_records::tests::{issue, meter_number};
+    use crate::domain::card_records::{MeterStatus, MeterWriteBack};
+
+    const CARD: u32 = 40_000_017;
+    const NEW_CARD: u32 = 40_000_025;
+    const NOW: u32 = 1_760_000_000;
+
+    /// The card after every write of the plan.
+    pub(crate) fn written(plan: &CardWritePlan, mut card: [Record; 3]) -> [Record; 3] {
+        for write in plan.writes() {
+            card[write.ef.index()] = write.record;
+        }
+        card
+    }
+
+    /// The card pulled just before the decisive write.
+    fn prepared(plan: &CardWritePlan, mut card: [Record; 3]) -> [Record; 3] {
+        for write in &plan.preparatory {
+            card[write.ef.index()] = write.record;
+        }
+        card
+    }
+
+    fn purchase(sequence: u32, generation: u8, status: PurchaseStatus) -> PurchaseRecord {
+        PurchaseRecord {
+            sequence,
+            volume_litres: 5_000,
+            generation,
+            status,
+            written_at: NOW - 60,
+        }
+    }
+
+    fn write_back(last_loaded_sequence: u32, registered_generation: u8) -> MeterWriteBack {
+        MeterWriteBack {
+            last_loaded_sequence,
+            registered_generation,
+            credit_litres: 1_234,
+            total_litres: 99_000,
+            status: MeterStatus::default(),
+            written_at: NOW - 30,
+        }
+    }
+
+    fn card(
+        generation: u8,
+        purchase: Option<PurchaseRecord>,
+        write_back: Option<MeterWriteBack>,
+    ) -> UserCard {
+        UserCard {
+            issue: issue(CARD, generation),
+            purchase,
+            write_back,
+        }
+    }
+
+    fn records(card: &UserCard) -> [Record; 3] {
+        let key = MacKey::demo();
+        let number = card.issue.card_number;
+        [
+            card.issue.encode(&key),
+            card.purchase
+                .as_ref()
+                .map_or(EMPTY_RECORD, |purchase| purchase.encode(number, &key)),
+            card.write_back
+                .as_ref()
+                .map_or(EMPTY_RECORD, |write_back| write_back.encode(number, &key)),
+        ]
+    }
+
+    fn read(records: &[Record; 3]) -> CardContent {
+        CardContent::classify(records, &MacKey::demo())
+    }
+
+    use PurchaseStatus::{Cancelled, Valid};
+
+    #[test]
+    fn where_the_purchase_on_a_card_stands() {
+        let cases = [
+            (card(1, None, None), PurchaseState::NoPurchase),
+            (
+                card(1, None, Some(write_back(4, 1))),
+                PurchaseState::NoPurchase,
+            ),
+            (
+                card(1, Some(purchase(5, 1, Cancelled)), None),
+                PurchaseState::Cancelled,
+            ),
+            (
+                card(1, Some(purchase(5, 1, Valid)), None),
+                PurchaseState::NotLoaded,
+            ),
+            (
+                card(1, Some(purchase(5, 1, Valid)), Some(write_back(4, 1))),
+                PurchaseState::NotLoaded,
+            ),
+            (
+                card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1))),
+                PurchaseState::Loaded,
+            ),
+            (
+                card(1, Some(purchase(5, 1, Valid)), Some(write_back(9, 1))),
+                PurchaseState::Loaded,
+            ),
+            (
+                card(2, Some(purchase(5, 2, Valid)), None),
+                PurchaseState::UnknownUntilSwiped,
+            ),
+            (
+                card(2, Some(purchase(5, 2, Valid)), Some(write_back(5, 1))),
+                PurchaseState::UnknownUntilSwiped,
+            ),
+            (
+                card(2, Some(purchase(5, 2, Valid)), Some(write_back(4, 2))),
+                PurchaseState::NotLoaded,
+            ),
+            (
+                card(2, Some(purchase(5, 2, Valid)), Some(write_back(5, 2))),
+                PurchaseState::Loaded,
+            ),
+            (
+                card(2, Some(purchase(5, 2, Cancelled)), None),
+                PurchaseState::Cancelled,
+            ),
+        ];
+        for (card, state) in cases {
+            assert_eq!(card.purchase_state(), state, "{card:?}");
+        }
+    }
+
+    #[test]
+    fn open_writes_generation_1_and_zeroes_the_rest_issue_record_last() {
+        let key = MacKey::demo();
+        let planned = plan_open(
+            &CardContent::Blank,
+            CARD,
+            10_023_457,
+            meter_number("WM-0042"),
+            &key,
+        )
+        .unwrap();
+        assert_eq!(planned.record, issue(CARD, 1));
+        let writes: Vec<_> = planned.plan.writes().collect();
+        assert_eq!(
+            writes.iter().map(|write| write.ef).collect::<Vec<_>>(),
+            [Ef::MeterWriteBack, Ef::Purchase, Ef::Issue]
+        );
+        let leftovers = [EMPTY_RECORD, [7; 32], [9; 32]];
+        assert_eq!(
+            read(&written(&planned.plan, leftovers)),
+            CardContent::User(card(1, None, None))
+        );
+    }
+
+    #[test]
+    fn open_and_replace_write_only_to_a_blank_card() {
+        let key = MacKey::demo();
+        let user = read(&records(&card(1, None, None)));
+        let foreign = read(&[[0xFF; 32], EMPTY_RECORD, EMPTY_RECORD]);
+        for (card_on_reader, refusal) in [(user, NotBlank::UserCard), (foreign, NotBlank::Foreign)]
+        {
+            assert_eq!(
+                plan_open(&card_on_reader, CARD, 1, meter_number("M"), &key),
+                Err(refusal)
+            );
+            assert_eq!(
+                plan_replace(&card_on_reader, &issue(CARD, 1), None, NEW_CARD, &key),
+                Err(ReplaceRefusal::NotBlank(refusal))
+            );
+        }
+    }
+
+    #[test]
+    fn replace_carries_the_last_purchase_for_the_next_generation() {
+        let key = MacKey::demo();
+        let last = purchase(5, 1, Valid);
+        let planned = plan_replace(
+            &CardContent::Blank,
+            &issue(CARD, 1),
+            Some(&last),
+            NEW_CARD,
+            &key,
+        )
+        .unwrap();
+        let expected_issue = IssueRecord {
+            card_number: NEW_CARD,
+            ..issue(CARD, 2)
+        };
+        assert_eq!(planned.record, expected_issue);
+        assert_eq!(planned.plan.writes().last().unwrap().ef, Ef::Issue);
+        assert_eq!(
+            read(&written(&planned.plan, [EMPTY_RECORD, [7; 32], [9; 32]])),
+            CardContent::User(UserCard {
+                issue: expected_issue,
+                purchase: Some(purchase(5, 2, Valid)),
+                write_back: None,
+            })
+        );
+
+        // A refunded last purchase stays refunded; no purchase ever leaves EF 0002 empty.
+        let refunded = purchase(5, 1, Cancelled);
+        let planned = plan_replace(
+            &CardContent::Blank,
+            &issue(CARD, 2),
+            Some(&refunded),
+            NEW_CARD,
+            &key,
+        )
+        .unwrap();
+        let CardContent::User(new_card) = read(&written(&planned.plan, [EMPTY_RECORD; 3])) else {
+            panic!("not a user card");
+        };
+        assert_eq!(new_card.issue.generation, 3);
+        assert_eq!(new_card.purchase, Some(purchase(5, 3, Cancelled)));
+        let planned =
+            plan_replace(&CardContent::Blank, &issue(CARD, 1), None, NEW_CARD, &key).unwrap();
+        let CardContent::User(new_card) = read(&written(&planned.plan, [EMPTY_RECORD; 3])) else {
+            panic!("not a user card");
+        };
+        assert_eq!(new_card.purchase, None);
+    }
+
+    #[test]
+    fn generation_255_cannot_be_replaced() {
+        assert_eq!(
+            plan_replace(
+                &CardContent::Blank,
+                &issue(CARD, u8::MAX),
+                None,
+                NEW_CARD,
+                &MacKey::demo()
+            ),
+            Err(ReplaceRefusal::GenerationsExhausted)
+        );
+    }
+
+    #[test]
+    fn recharge_is_refused_on_a_void_card() {
+        let on_card = card(1, None, None);
+        let other_number = IssueRecord {
+            card_number: NEW_CARD,
+            ..issue(CARD, 1)
+        };
+        for active in [None, Some(issue(CARD, 2)), Some(other_number)] {
+            assert_eq!(
+                check_recharge(&on_card, active.as_ref()),
+                Err(RechargeRefusal::NotTheActiveCard)
+            );
+        }
+    }
+
+    #[test]
+    fn recharge_waits_for_the_meter() {
+        use RechargeRefusal::*;
+        let cases = [
+            (card(1, None, None), Ok(())),
+            (card(1, Some(purchase(5, 1, Cancelled)), None), Ok(())),
+            (
+                card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1))),
+                Ok(()),
+            ),
+            (
+                card(1, Some(purchase(5, 1, Valid)), None),
+                Err(SwipeMeterFirst),
+            ),
+            (
+                card(1, Some(purchase(5, 1, Valid)), Some(write_back(4, 1))),
+                Err(SwipeMeterFirst),
+            ),
+            // A replacement card must come back from the meter first, purchase or not.
+            (card(2, None, None), Err(SwipeNewCardOnMeterFirst)),
+            (
+                card(2, Some(purchase(5, 2, Cancelled)), Some(write_back(5, 1))),
+                Err(SwipeNewCardOnMeterFirst),
+            ),
+            (
+                card(2, Some(purchase(5, 2, Valid)), None),
+                Err(SwipeNewCardOnMeterFirst),
+            ),
+            (
+                card(2, Some(purchase(5, 2, Valid)), Some(write_back(5, 2))),
+                Ok(()),
+            ),
+            (card(2, None, Some(write_back(0, 2))), Ok(())),
+        ];
+        for (card, expected) in cases {
+            assert_eq!(
+                check_recharge(&card, Some(&card.issue)),
+                expected,
+                "{card:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn recharge_writes_the_next_sequence_number_for_the_card_generation() {
+        let key = MacKey::demo();
+        let on_card = card(2, Some(purchase(5, 2, Valid)), Some(write_back(5, 2)));
+        let planned = plan_recharge(&on_card, Some(&on_card.issue), 6, 12_000, NOW, &key).unwrap();
+        let expected = PurchaseRecord {
+            sequence: 7,
+            volume_litres: 12_000,
+            generation: 2,
+            status: Valid,
+            written_at: NOW,
+        };
+        assert_eq!(planned.record, expected);
+        assert_eq!(
+            planned.plan,
+            CardWritePlan {
+                preparatory: Vec::new(),
+                decisive: DecisiveWrite {
+                    ef: Ef::Purchase,
+                    before: purchase(5, 2, Valid).encode(CARD, &key),
+                    after: expected.encode(CARD, &key),
+                },
+                issue_record: Some(issue(CARD, 2).encode(&key)),
+            }
+        );
+        assert_eq!(
+            plan_recharge(&on_card, Some(&on_card.issue), u32::MAX, 1, NOW, &key),
+            Err(RechargeRefusal::SequenceNumbersExhausted)
+        );
+        let refused = card(1, Some(purchase(5, 1, Valid)), None);
+        assert_eq!(
+            plan_recharge(&refused, Some(&refused.issue), 5, 1, NOW, &key),
+            Err(RechargeRefusal::SwipeMeterFirst)
+        );
+    }
+
+    #[test]
+    fn refund_only_a_valid_purchase_the_meter_has_not_loaded() {
+        use RefundRefusal::*;
+        let key = MacKey::demo();
+        let cases = [
+            (card(1, None, None), Err(NoPurchase)),
+            (
+                card(1, Some(purchase(5, 1, Cancelled)), None),
+                Err(AlreadyRefunded),
+            ),
+            (
+                card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1))),
+                Err(AlreadyLoaded),
+            ),
+            (
+                card(2, Some(purchase(5, 2, Valid)), None),
+                Err(SwipeNewCardOnMeterFirst),
+            ),
+            (
+                card(1, Some(purchase(5, 1, Valid)), Some(write_back(4, 1))),
+                Ok(()),
+            ),
+            (
+                card(2, Some(purchase(5, 2, Valid)), Some(write_back(4, 2))),
+                Ok(()),
+            ),
+        ];
+        for (card, expected) in cases {
+            let outcome = plan_refund(&card, Some(&card.issue), &key).map(|_| ());
+            assert_eq!(outcome, expected, "{card:?}");
+        }
+        let on_card = card(1, Some(purchase(5, 1, Valid)), None);
+        assert_eq!(
+            plan_refund(&on_card, Some(&issue(CARD, 2)), &key),
+            Err(NotTheActiveCard)
+        );
+        let planned = plan_refund(&on_card, Some(&on_card.issue), &key).unwrap();
+        assert_eq!(planned.record, purchase(5, 1, Cancelled));
+        assert_eq!(
+            planned.plan.decisive,
+            DecisiveWrite {
+                ef: Ef::Purchase,
+                before: purchase(5, 1, Valid).encode(CARD, &key),
+                after: purchase(5, 1, Cancelled).encode(CARD, &key),
+            }
+        );
+    }
+
+    #[test]
+    fn recycle_a_void_card_or_one_whose_purchases_cannot_be_lost() {
+        use RecycleRefusal::*;
+        let key = MacKey::demo();
+        let unloaded = card(1, Some(purchase(5, 1, Valid)), None);
+        let cases = [
+            (card(1, None, None), true, Ok(())),
+            (card(1, Some(purchase(5, 1, Cancelled)), None), true, Ok(())),
+            (
+                card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1))),
+                true,
+                Ok(()),
+            ),
+            (unloaded.clone(), true, Err(UnloadedPurchase)),
+            (
+                card(2, Some(purchase(5, 2, Valid)), None),
+                true,
+                Err(SwipeNewCardOnMeterFirst),
+            ),
+            // Void: the replacement card carries whatever this one did.
+            (unloaded.clone(), false, Ok(())),
+            (card(2, Some(purchase(5, 2, Valid)), None), false, Ok(())),
+        ];
+        for (card, is_active, expected) in cases {
+            let active = is_active.then(|| card.issue.clone());
+            let outcome = plan_recycle(&card, active.as_ref(), &key).map(|_| ());
+            assert_eq!(outcome, expected, "{card:?} active {is_active}");
+        }
+        let plan = plan_recycle(&unloaded, Some(&issue(CARD, 2)), &key).unwrap();
+        assert_eq!(plan.writes().last().unwrap().ef, Ef::Issue);
+        assert_eq!(written(&plan, records(&unloaded)), [EMPTY_RECORD; 3]);
+        assert_eq!(plan.decisive.before, records(&unloaded)[0]);
+    }
+
+    /// One pending operation of each kind, on the card it was planned for.
+    fn pending_operations() -> Vec<(&'static str, CardWritePlan, [Record; 3])> {
+        let key = MacKey::demo();
+        let blank = [EMPTY_RECORD, [7; 32], EMPTY_RECORD];
+        let active = card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1)));
+        let unloaded = card(1, Some(purchase(6, 1, Valid)), Some(write_back(5, 1)));
+        let open = plan_open(&read(&blank), CARD, 1, meter_number("WM-0042"), &key).unwrap();
+        let replace = plan_replace(
+            &read(&blank),
+            &active.issue,
+            active.purchase.as_ref(),
+            NEW_CARD,
+            &key,
+        )
+        .unwrap();
+        let recharge = plan_recharge(&active, Some(&active.issue), 5, 1_000, NOW, &key).unwrap();
+        let refund = plan_refund(&unloaded, Some(&unloaded.issue), &key).unwrap();
+        let recycle = plan_recycle(&active, None, &key).unwrap();
+        vec![
+            ("open", open.plan, blank),
+            ("replace", replace.plan, blank),
+            ("recharge", recharge.plan, records(&active)),
+            ("refund", refund.plan, records(&unloaded)),
+            ("recycle", recycle, records(&active)),
+        ]
+    }
+
+    #[test]
+    fn a_pending_operation_is_resolved_from_the_card() {
+        use Resolution::*;
+        let key = MacKey::demo();
+        let someone_elses_card = records(&UserCard {
+            issue: IssueRecord {
+                card_number: 40_000_033,
+                ..issue(CARD, 1)
+            },
+            purchase: Some(purchase(6, 1, Valid)),
+            write_back: None,
+        });
+        for (operation, plan, before) in pending_operations() {
+            let after = written(&plan, before);
+            let mut swiped_since = after;
+            swiped_since[Ef::MeterWriteBack.index()] = write_back(6, 1).encode(CARD, &key);
+            let expectations = [
+                ("all written", after, Done),
+                ("pulled before the first write", before, Failed),
+                (
+                    "pulled before the decisive write",
+                    prepared(&plan, before),
+                    Failed,
+                ),
+                ("written, then swiped on the meter", swiped_since, Done),
+                ("another customer's card", someone_elses_card, Conflict),
+            ];
+            for (situation, card_read_back, expected) in expectations {
+                assert_eq!(
+                    plan.resolve(&card_read_back),
+                    expected,
+                    "{operation}: {situation}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_purchase_is_resolved_only_on_its_own_card() {
+        let key = MacKey::demo();
+        // The first recharge: EF 0002 was empty before, as on every new card.
+        let on_card = card(1, None, Some(write_back(0, 1)));
+        let plan = plan_recharge(&on_card, Some(&on_card.issue), 8, 1_000, NOW, &key)
+            .unwrap()
+            .plan;
+        assert_eq!(plan.resolve(&records(&on_card)), Resolution::Failed);
+        let another_new_card = records(&UserCard {
+            issue: IssueRecord {
+                card_number: NEW_CARD,
+                ..issue(CARD, 1)
+            },
+            purchase: None,
+            write_back: None,
+        });
+        assert_eq!(plan.resolve(&another_new_card), Resolution::Conflict);
+        assert_eq!(plan.resolve(&[EMPTY_RECORD; 3]), Resolution::Conflict);
+        let mut other_purchase = records(&on_card);
+        other_purchase[Ef::Purchase.index()] = purchase(8, 1, Valid).encode(CARD, &key);
+        assert_eq!(plan.resolve(&other_purchase), Resolution::Conflict);
+        let short: [&[u8]; 3] = [&[], &[], &[]];
+        assert_eq!(plan.resolve(&short), Resolution::Conflict);
+    }
+
+    #[test]
+    fn blank_cards_cannot_be_told_apart() {
+        // Documented limitation: open and replace start from a blank card, recycle ends in one.
+        let blank = [EMPTY_RECORD; 3];
+        for (operation, plan, _) in pending_operations() {
+            let expected = match operation {
+                "open" | "replace" => Resolution::Failed,
+                "recycle" => Resolution::Done,
+                _ => Resolution::Conflict,
+            };
+            assert_eq!(plan.resolve(&blank), expected, "{operation}");
+        }
+    }
+
+    #[test]
+    fn a_plan_survives_the_journal() {
+        for (operation, plan, _) in pending_operations() {
+            let stored = toml::to_string(&plan).unwrap();
+            assert_eq!(
+                toml::from_str::<CardWritePlan>(&stored).unwrap(),
+                plan,
+                "{operation}"
+            );
+        }
+    }
+}
