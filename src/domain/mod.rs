@@ -3,3 +3,4 @@
 pub mod customer_number;
 pub mod login;
 pub mod password;
+pub mod search;
