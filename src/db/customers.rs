@@ -1,7 +1,17 @@
-//! Customer queries (interim types; replaced by the search branch).
+//! The customer table: keyset pages of a search, and one customer's details.
+//!
+//! Pages are found by keyset, never OFFSET: a page 40 000 rows deep costs what the first one
+//! does. The plan choices behind each search are explained in `sql/V3__customer_search.sql`.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use tokio_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 
+use super::DbError;
+use crate::domain::search::CustomerSearch;
+
+/// One line of the customer table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerRow {
     pub id: i64,
@@ -11,27 +21,46 @@ pub struct CustomerRow {
     pub meter_no: String,
     pub account_kind: String,
     pub balance: Decimal,
+    /// The state of the customer's newest card; None if the customer never had one.
     pub card_state: Option<String>,
     pub phone: Option<String>,
     pub address: String,
     pub status: String,
 }
 
+/// A row's position in the display order of a search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cursor {
-    pub name: String,
-    pub customer_no: i64,
+    customer_no: i64,
+    /// Set for text searches, which are shown by name.
+    name: Option<String>,
 }
 
+impl CustomerRow {
+    /// This row's position in the display order of `search`.
+    pub fn cursor(&self, search: &CustomerSearch) -> Cursor {
+        Cursor {
+            customer_no: self.customer_no,
+            name: matches!(search, CustomerSearch::Text(_)).then(|| self.name.clone()),
+        }
+    }
+}
+
+/// Which page to fetch.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PageAt {
     First,
     Last,
+    /// The page after the cursor's row.
     After(Cursor),
+    /// The page before the cursor's row.
     Before(Cursor),
+    /// The page starting at the cursor's row (or the next one, if it has gone): keeps the
+    /// selection over a refresh.
     From(Cursor),
 }
 
+/// Rows in display order, and whether the search has more on either side.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
     pub rows: Vec<CustomerRow>,
@@ -39,20 +68,554 @@ pub struct Page {
     pub more_after: bool,
 }
 
-impl CustomerRow {
-    pub fn cursor(&self, _search: &crate::domain::search::CustomerSearch) -> Cursor {
-        Cursor {
-            name: self.name.clone(),
-            customer_no: self.customer_no,
+/// The page of `search` at `at`, at most `size` rows, in display order: by customer number,
+/// or by name then customer number for text searches. A cursor made for another kind of
+/// search counts as no cursor (the page starts at the top, or at the bottom for `Before`).
+pub async fn page(
+    client: &impl GenericClient,
+    search: &CustomerSearch,
+    at: &PageAt,
+    size: usize,
+) -> Result<Page, DbError> {
+    let page_query = PageQuery::new(search, at, size);
+    if let PageAt::From(cursor) = at {
+        // Whether anything lies before the cursor needs a second statement; sent together
+        // with the first, it costs no extra round trip.
+        let probe = PageQuery::new(search, &PageAt::Before(cursor.clone()), 0);
+        let (rows, before) = tokio::try_join!(page_query.fetch(client), probe.fetch(client))?;
+        return Ok(Page {
+            more_before: !before.is_empty(),
+            ..page_query.into_page(rows, size)
+        });
+    }
+    let rows = page_query.fetch(client).await?;
+    Ok(page_query.into_page(rows, size))
+}
+
+/// One statement of a page: its text and parameters, and which way it reads.
+pub(crate) struct PageQuery {
+    pub sql: String,
+    pub params: Vec<Box<dyn ToSql + Sync + Send>>,
+    direction: Direction,
+    at_start: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Forward,
+    Backward,
+}
+
+impl Direction {
+    fn order(self) -> &'static str {
+        match self {
+            Direction::Forward => "ASC",
+            Direction::Backward => "DESC",
         }
     }
 }
 
-pub async fn page(
-    _client: &impl tokio_postgres::GenericClient,
-    _search: &crate::domain::search::CustomerSearch,
-    _at: &PageAt,
-    _size: usize,
-) -> Result<Page, crate::db::DbError> {
-    Ok(Page::default())
+/// How the display order is keyed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    ByNumber,
+    ByName,
+}
+
+impl Order {
+    fn of(search: &CustomerSearch) -> Self {
+        match search {
+            CustomerSearch::Text(_) => Order::ByName,
+            CustomerSearch::All | CustomerSearch::CustomerNo(_) | CustomerSearch::Digits(_) => {
+                Order::ByNumber
+            }
+        }
+    }
+
+    /// The key columns of `c` (customer), as the ORDER BY and the row comparison spell them.
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            Order::ByNumber => &["c.customer_no"],
+            Order::ByName => &["c.name", "c.customer_no"],
+        }
+    }
+}
+
+impl PageQuery {
+    /// The statement for `at`, reading `size + 1` rows so the extra one tells whether there
+    /// are more.
+    pub(crate) fn new(search: &CustomerSearch, at: &PageAt, size: usize) -> Self {
+        let order = Order::of(search);
+        let (direction, cursor, inclusive) = match at {
+            PageAt::First => (Direction::Forward, None, false),
+            PageAt::Last => (Direction::Backward, None, false),
+            PageAt::After(cursor) => (Direction::Forward, Some(cursor), false),
+            PageAt::Before(cursor) => (Direction::Backward, Some(cursor), false),
+            PageAt::From(cursor) => (Direction::Forward, Some(cursor), true),
+        };
+        // A cursor from a search of the other order cannot be placed in this one.
+        let cursor = cursor.filter(|cursor| cursor.name.is_some() == (order == Order::ByName));
+        let mut params = Params::default();
+        let bound = match cursor {
+            None => "TRUE".to_owned(),
+            Some(cursor) => {
+                let operator = match (direction, inclusive) {
+                    (Direction::Forward, false) => ">",
+                    (Direction::Forward, true) => ">=",
+                    (Direction::Backward, _) => "<",
+                };
+                let values = match &cursor.name {
+                    Some(name) => format!(
+                        "{}, {}",
+                        params.bind(name.clone()),
+                        params.bind(cursor.customer_no)
+                    ),
+                    None => params.bind(cursor.customer_no),
+                };
+                format!("({}) {operator} ({values})", order.columns().join(", "))
+            }
+        };
+        let key_order = order
+            .columns()
+            .iter()
+            .map(|column| format!("{column} {}", direction.order()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let limit = params.bind((size + 1) as i64);
+        let branch = |from_where: &str| {
+            format!(
+                "(SELECT c.id, c.name, c.customer_no FROM {from_where} AND {bound} \
+                 ORDER BY {key_order} LIMIT {limit})"
+            )
+        };
+        let branches: Vec<String> = search_conditions(search, &mut params)
+            .iter()
+            .map(|from_where| branch(from_where))
+            .collect();
+        let hits = if branches.is_empty() {
+            // Nothing can match (e.g. only dashes typed), but the statement keeps its shape.
+            branch("customer c WHERE FALSE")
+        } else {
+            branches.join(" UNION ")
+        };
+        let hit_order = key_order.replace("c.", "hit.");
+        let sql = format!(
+            "SELECT c.id, c.customer_no, c.name, t.name, m.meter_no, c.account_kind, a.balance,
+                    card.state, c.phone, c.address, c.status
+             FROM ({hits}) hit
+             JOIN customer c ON c.id = hit.id
+             JOIN customer_type t ON t.id = c.customer_type_id
+             JOIN meter m ON m.id = c.meter_id
+             -- Opening a customer opens the account in the same transaction: there is always one.
+             JOIN account a ON a.customer_id = c.id
+             LEFT JOIN LATERAL (
+                 SELECT k.state FROM card k WHERE k.customer_id = c.id
+                 ORDER BY k.generation DESC LIMIT 1
+             ) card ON TRUE
+             ORDER BY {hit_order}
+             LIMIT {limit}"
+        );
+        PageQuery {
+            sql,
+            params: params.values,
+            direction,
+            at_start: cursor.is_none(),
+        }
+    }
+
+    pub(crate) fn param_refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|param| &**param as &(dyn ToSql + Sync))
+            .collect()
+    }
+
+    async fn fetch(&self, client: &impl GenericClient) -> Result<Vec<CustomerRow>, DbError> {
+        // A fresh statement each time (not a cached prepared one): the server plans it with the
+        // actual values, which is what lets it choose between walking and seeking.
+        let rows = client.query(self.sql.as_str(), &self.param_refs()).await?;
+        Ok(rows
+            .iter()
+            .map(|row| CustomerRow {
+                id: row.get(0),
+                customer_no: row.get(1),
+                name: row.get(2),
+                customer_type: row.get(3),
+                meter_no: row.get(4),
+                account_kind: row.get(5),
+                balance: row.get(6),
+                card_state: row.get(7),
+                phone: row.get(8),
+                address: row.get(9),
+                status: row.get(10),
+            })
+            .collect())
+    }
+
+    /// Trims the extra row and puts the rows in display order.
+    fn into_page(self, mut rows: Vec<CustomerRow>, size: usize) -> Page {
+        let more_in_direction = rows.len() > size;
+        rows.truncate(size);
+        // A cursor means we came from a row on the other side.
+        let more_behind = !self.at_start;
+        match self.direction {
+            Direction::Forward => Page {
+                rows,
+                more_before: more_behind,
+                more_after: more_in_direction,
+            },
+            Direction::Backward => {
+                rows.reverse();
+                Page {
+                    rows,
+                    more_before: more_in_direction,
+                    more_after: more_behind,
+                }
+            }
+        }
+    }
+}
+
+/// The parameters of a statement as it is built.
+#[derive(Default)]
+struct Params {
+    values: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Params {
+    /// Adds a parameter and returns its placeholder.
+    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.values.push(Box::new(value));
+        format!("${}", self.values.len())
+    }
+}
+
+/// Fewer characters than a trigram: the trigram indexes cannot help, the character-set indexes
+/// do (see the migration).
+const TRIGRAM: usize = 3;
+
+/// The search as `FROM … WHERE …` of the UNION's branches, each one condition an index serves.
+/// `c` is the customer.
+fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Vec<String> {
+    match search {
+        CustomerSearch::All => vec!["customer c WHERE TRUE".to_owned()],
+        CustomerSearch::CustomerNo(number) => vec![format!(
+            "customer c WHERE c.customer_no = {}",
+            params.bind(i64::from(number.value()))
+        )],
+        CustomerSearch::Digits(digits) => {
+            let prefix = params.bind(format!("{}%", like_escape(digits)));
+            let mut branches = vec![
+                format!("customer c WHERE phone_digits(c.phone) LIKE {prefix}"),
+                meter_prefix_branch(&prefix),
+            ];
+            // Card numbers are u32: longer digit strings are no card number.
+            if let Ok(card_no) = digits.parse::<u32>() {
+                branches.push(format!(
+                    "card k JOIN customer c ON c.id = k.customer_id WHERE k.card_no = {}",
+                    params.bind(i64::from(card_no))
+                ));
+            }
+            branches
+        }
+        CustomerSearch::Text(text) => text_conditions(text, params),
+    }
+}
+
+fn meter_prefix_branch(prefix_param: &str) -> String {
+    format!(
+        "meter m JOIN customer c ON c.meter_id = m.id \
+         WHERE replace(m.meter_no, '-', '') LIKE {prefix_param}"
+    )
+}
+
+fn text_conditions(text: &str, params: &mut Params) -> Vec<String> {
+    let escaped = like_escape(text);
+    let mut branches = Vec::new();
+    // Name prefix: a range of the name index per spelling a name is likely to start with
+    // (as typed, "Wang", "WANG"); other spellings are found by the case-insensitive contains.
+    let mut spellings = vec![
+        escaped.clone(),
+        capitalised(&escaped),
+        escaped.to_uppercase(),
+    ];
+    spellings.dedup();
+    spellings.sort();
+    spellings.dedup();
+    for spelling in spellings {
+        let prefix = params.bind(format!("{spelling}%"));
+        branches.push(format!("customer c WHERE c.name LIKE {prefix}"));
+    }
+    // Name contains, after the first character (why: see the migration), and address fragment.
+    let after_first = params.bind(format!("_%{escaped}%"));
+    let anywhere = params.bind(format!("%{escaped}%"));
+    let (name_chars, address_chars) = if text.chars().count() < TRIGRAM {
+        let chars = params.bind(text.to_owned());
+        (
+            format!(
+                " AND string_to_array(lower(c.name), NULL) @> string_to_array(lower({chars}), NULL)"
+            ),
+            format!(
+                " AND string_to_array(lower(c.address), NULL) @> string_to_array(lower({chars}), NULL)"
+            ),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    branches.push(format!(
+        "customer c WHERE c.name ILIKE {after_first}{name_chars}"
+    ));
+    branches.push(format!(
+        "customer c WHERE c.address ILIKE {anywhere}{address_chars}"
+    ));
+    // Meter numbers are upper-case letters, digits and dashes.
+    let meter_key: String = text.chars().filter(|c| *c != '-').collect();
+    if !meter_key.is_empty() && meter_key.chars().all(|c| c.is_ascii_alphanumeric()) {
+        let prefix = params.bind(format!("{}%", meter_key.to_ascii_uppercase()));
+        branches.push(meter_prefix_branch(&prefix));
+    }
+    branches
+}
+
+/// "wang" → "Wang".
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Typed text as a literal inside a LIKE pattern (backslash is LIKE's default escape).
+fn like_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+// ───────────────────────────── Details ─────────────────────────────
+
+/// Everything the details screen shows about one customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerDetails {
+    pub customer_type: CustomerTypeSummary,
+    pub basic: BasicInfo,
+    pub meter: MeterSummary,
+    pub account: AccountSummary,
+    /// The newest card; None if the customer never had one.
+    pub card: Option<CardSummary>,
+    /// Previous owners, newest first.
+    pub owner_history: Vec<PreviousOwner>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerTypeSummary {
+    pub name: String,
+    /// personal, enterprise or statistical.
+    pub nature: String,
+    /// meter_prepaid, system_prepaid or postpaid.
+    pub business_model: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasicInfo {
+    pub id: i64,
+    pub customer_no: i64,
+    pub name: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub id_document_no: Option<String>,
+    pub household_size: Option<i16>,
+    pub email: Option<String>,
+    pub credit_code: Option<String>,
+    pub contact_person: Option<String>,
+    pub remark: Option<String>,
+    /// active or closed.
+    pub status: String,
+    /// For the optimistic concurrency of a later modify.
+    pub version: i32,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterSummary {
+    pub meter_no: String,
+    pub meter_type: String,
+    pub caliber: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountSummary {
+    /// prepaid or postpaid.
+    pub kind: String,
+    pub balance: Decimal,
+    /// The latest transactions, newest first.
+    pub recent_transactions: Vec<TransactionSummary>,
+}
+
+/// How many transactions the details screen shows.
+pub const RECENT_TRANSACTIONS: i64 = 10;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionSummary {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    /// Signed: its effect on the balance.
+    pub amount: Decimal,
+    pub volume: Option<Decimal>,
+    pub payment_method: Option<String>,
+    pub receipt_no: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardSummary {
+    /// active, void or recycled.
+    pub state: String,
+    pub card_no: i64,
+    pub generation: i16,
+    /// The newest purchase written to the card (None: nothing bought on it yet).
+    pub last_purchase_seq: Option<i64>,
+    /// Whether the meter has reported loading that purchase at the last swipe read at the
+    /// counter. None when there is no purchase.
+    pub last_purchase_loaded: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousOwner {
+    /// The previous owner's basic information as it was kept, "field: value" sorted by
+    /// field (name, phone, …).
+    pub basic_info: Vec<String>,
+    pub transferred_at: DateTime<Utc>,
+    pub transferred_by: String,
+}
+
+/// The details of one customer, or None if there is no such customer.
+pub async fn details(
+    client: &impl GenericClient,
+    customer_id: i64,
+) -> Result<Option<CustomerDetails>, DbError> {
+    let by_customer: [&(dyn ToSql + Sync); 1] = [&customer_id];
+    let recent_of_customer: [&(dyn ToSql + Sync); 2] = [&customer_id, &RECENT_TRANSACTIONS];
+    // Independent statements, sent together: one round trip.
+    let (customer, transactions, card, owners) = tokio::try_join!(
+        client.query_opt(
+            "SELECT t.name, t.nature, t.business_model,
+                    c.id, c.customer_no, c.name, c.address, c.phone, c.id_document_no,
+                    c.household_size, c.email, c.credit_code, c.contact_person, c.remark,
+                    c.status, c.version, c.opened_at, c.closed_at,
+                    m.meter_no, mt.name, mt.caliber, a.kind, a.balance
+             FROM customer c
+             JOIN customer_type t ON t.id = c.customer_type_id
+             JOIN meter m ON m.id = c.meter_id
+             JOIN meter_type mt ON mt.id = m.meter_type_id
+             JOIN account a ON a.customer_id = c.id
+             WHERE c.id = $1",
+            &by_customer,
+        ),
+        client.query(
+            "SELECT x.created_at, x.kind, x.amount, x.volume, x.payment_method_code, x.receipt_no
+             FROM account a
+             JOIN ledger_transaction x ON x.account_id = a.id
+             WHERE a.customer_id = $1
+             ORDER BY x.created_at DESC, x.id DESC
+             LIMIT $2",
+            &recent_of_customer,
+        ),
+        client.query_opt(
+            // The purchase the card carries is the customer's newest completed recharge (a
+            // replacement card carries it over); the meter has loaded it once its write-back,
+            // as last read at the counter, reached that sequence number.
+            "SELECT k.state, k.card_no, k.generation, purchase.seq,
+                    CASE WHEN purchase.seq IS NOT NULL
+                         THEN coalesce(k.meter_loaded_seq >= purchase.seq, false) END
+             FROM card k
+             LEFT JOIN LATERAL (
+                 SELECT o.purchase_seq AS seq FROM card_operation o
+                 WHERE o.customer_id = k.customer_id AND o.kind = 'recharge' AND o.state = 'done'
+                 ORDER BY o.purchase_seq DESC LIMIT 1
+             ) purchase ON TRUE
+             WHERE k.customer_id = $1
+             ORDER BY k.generation DESC
+             LIMIT 1",
+            &by_customer,
+        ),
+        client.query(
+            "SELECT ARRAY(SELECT key || ': ' || value
+                          FROM jsonb_each_text(h.previous_owner) ORDER BY key),
+                    h.transferred_at, o.full_name
+             FROM customer_owner_history h
+             JOIN operator o ON o.id = h.transferred_by
+             WHERE h.customer_id = $1
+             ORDER BY h.transferred_at DESC, h.id DESC",
+            &by_customer,
+        ),
+    )?;
+    let Some(row) = customer else {
+        return Ok(None);
+    };
+    Ok(Some(CustomerDetails {
+        customer_type: CustomerTypeSummary {
+            name: row.get(0),
+            nature: row.get(1),
+            business_model: row.get(2),
+        },
+        basic: BasicInfo {
+            id: row.get(3),
+            customer_no: row.get(4),
+            name: row.get(5),
+            address: row.get(6),
+            phone: row.get(7),
+            id_document_no: row.get(8),
+            household_size: row.get(9),
+            email: row.get(10),
+            credit_code: row.get(11),
+            contact_person: row.get(12),
+            remark: row.get(13),
+            status: row.get(14),
+            version: row.get(15),
+            opened_at: row.get(16),
+            closed_at: row.get(17),
+        },
+        meter: MeterSummary {
+            meter_no: row.get(18),
+            meter_type: row.get(19),
+            caliber: row.get(20),
+        },
+        account: AccountSummary {
+            kind: row.get(21),
+            balance: row.get(22),
+            recent_transactions: transactions
+                .iter()
+                .map(|row| TransactionSummary {
+                    at: row.get(0),
+                    kind: row.get(1),
+                    amount: row.get(2),
+                    volume: row.get(3),
+                    payment_method: row.get(4),
+                    receipt_no: row.get(5),
+                })
+                .collect(),
+        },
+        card: card.map(|row| CardSummary {
+            state: row.get(0),
+            card_no: row.get(1),
+            generation: row.get(2),
+            last_purchase_seq: row.get(3),
+            last_purchase_loaded: row.get(4),
+        }),
+        owner_history: owners
+            .iter()
+            .map(|row| PreviousOwner {
+                basic_info: row.get(0),
+                transferred_at: row.get(1),
+                transferred_by: row.get(2),
+            })
+            .collect(),
+    }))
 }
