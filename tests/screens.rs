@@ -1,13 +1,17 @@
 //! The screens at 80×24 on a TestBackend, driven by key sequences through the real `update`,
 //! compared with committed insta snapshots.
 
+use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use meterdesk::app::state::{
     DbStatus, Failure, LoginRefusal, Msg, Overview, Reply, Request, Screen, Session,
 };
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::reader::ReaderState;
-use meterdesk::db::customers::{CustomerRow, Page};
+use meterdesk::db::customers::{
+    AccountSummary, BasicInfo, CardSummary, CustomerDetails, CustomerRow, CustomerTypeSummary,
+    MeterSummary, Page, PreviousOwner, TransactionSummary,
+};
 use meterdesk::i18n::Lang;
 use meterdesk::ui;
 use ratatui::Terminal;
@@ -337,4 +341,91 @@ fn a_stored_escape_sequence_cannot_reach_the_terminal() {
     let screen = render(&app);
     assert!(!screen.contains('\x1b'), "{screen}");
     assert!(screen.contains("Evil\\x1b]0;pwned\\x07"), "{screen}");
+}
+
+fn sample_details() -> CustomerDetails {
+    let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 11, day, hour, 30, 0).unwrap();
+    CustomerDetails {
+        customer_type: CustomerTypeSummary {
+            name: "居民卡表".into(),
+            nature: "personal".into(),
+            business_model: "meter_prepaid".into(),
+        },
+        basic: BasicInfo {
+            id: 2,
+            customer_no: 10_000_034,
+            name: "张伟".into(),
+            address: "北京市朝阳区建国路88号3单元502室".into(),
+            phone: Some("13800015838".into()),
+            id_document_no: Some("11010519491231002X".into()),
+            household_size: Some(3),
+            email: None,
+            credit_code: None,
+            contact_person: None,
+            remark: Some("gate code \x1b[2J1234".into()),
+            status: "active".into(),
+            version: 4,
+            opened_at: at(2, 9),
+            closed_at: None,
+        },
+        meter: MeterSummary {
+            meter_no: "M02000002".into(),
+            meter_type: "IC card meter".into(),
+            caliber: "DN15".into(),
+        },
+        account: AccountSummary {
+            kind: "prepaid".into(),
+            balance: Decimal::new(24_690, 2),
+            recent_transactions: vec![TransactionSummary {
+                at: at(20, 10),
+                kind: "card_purchase".into(),
+                amount: Decimal::new(-12_000, 2),
+                volume: Some(Decimal::new(34_782, 3)),
+                payment_method: Some("cash".into()),
+                receipt_no: Some(123),
+            }],
+        },
+        card: Some(CardSummary {
+            state: "active".into(),
+            card_no: 12_345,
+            generation: 2,
+            last_purchase_seq: Some(7),
+            last_purchase_loaded: Some(false),
+        }),
+        owner_history: vec![PreviousOwner {
+            basic_info: vec!["name: 李娜".into(), "phone: 13911112222".into()],
+            transferred_at: at(10, 15),
+            transferred_by: "Wang Fang".into(),
+        }],
+    }
+}
+
+#[test]
+fn details_of_the_selected_customer() {
+    // Timestamps are shown in local time: pin it for the snapshot.
+    unsafe { std::env::set_var("TZ", "Asia/Shanghai") };
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(_, Request::Details { customer_id: 2 })] = sent.as_slice() else {
+        panic!("Enter asks for the selected customer's details: {sent:?}")
+    };
+    assert!(
+        render(&app).contains("10000034"),
+        "the breadcrumbs name the customer"
+    );
+    answer(
+        &mut app,
+        &sent,
+        Reply::Details(Some(Box::new(sample_details()))),
+    );
+    let screen = render(&app);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    insta::assert_snapshot!(screen);
+
+    press(&mut app, KeyCode::F(3));
+    let Screen::Customers(table) = &app.screen else {
+        panic!("F3 goes back to the table")
+    };
+    assert_eq!(table.selected, 1, "with the same row selected");
 }

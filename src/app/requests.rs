@@ -44,6 +44,11 @@ pub async fn execute(pool: &Pool, request: Request) -> Result<Reply, Failure> {
             let page = customers::page(&**client, &search, &at, size).await?;
             Ok(Reply::Customers(page))
         }
+        Request::Details { customer_id } => {
+            let client = pool.get().await?;
+            let details = customers::details(&**client, customer_id).await?;
+            Ok(Reply::Details(details.map(Box::new)))
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use tui_input::Input;
 use super::command::Command;
 use super::keymap::KeyMap;
 use crate::card::reader::ReaderState;
-use crate::db::customers::{CustomerRow, Page, PageAt};
+use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
 use crate::domain::search::{CustomerSearch, SearchError};
 use crate::i18n::Lang;
 
@@ -48,6 +48,9 @@ pub enum Request {
         size: usize,
         apply: PageApply,
     },
+    Details {
+        customer_id: i64,
+    },
 }
 
 /// How a fetched page of customers changes the table.
@@ -72,7 +75,7 @@ impl Request {
         match self {
             Request::Login { .. } => true,
             Request::Customers { apply, .. } => *apply != PageApply::Search,
-            Request::Overview => false,
+            Request::Overview | Request::Details { .. } => false,
         }
     }
 }
@@ -83,6 +86,8 @@ pub enum Reply {
     LoginRefused(LoginRefusal),
     Overview(Overview),
     Customers(Page),
+    /// `None`: the customer no longer exists.
+    Details(Option<Box<CustomerDetails>>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,10 +201,20 @@ impl CustomerTable {
     }
 }
 
+/// One customer's details, loaded when the screen opens and on F5.
+#[derive(Debug, Clone)]
+pub struct DetailsView {
+    pub customer_id: i64,
+    /// Shown in the breadcrumbs while the details load.
+    pub customer_no: i64,
+    pub details: Option<Box<CustomerDetails>>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Screen {
     Login(LoginForm),
     Customers(CustomerTable),
+    Details(DetailsView),
     Home(Home),
 }
 
@@ -325,9 +340,16 @@ impl App {
                 (Command::Overview, "command.overview"),
                 (Command::Quit, "command.quit"),
             ],
+            Screen::Details(_) => vec![
+                (Command::Help, "command.help"),
+                (Command::Leave, "legend.back"),
+                (Command::Refresh, "command.refresh"),
+                (Command::CommandLine, "command.command_line"),
+                (Command::Quit, "command.quit"),
+            ],
             Screen::Home(_) => vec![
                 (Command::Help, "command.help"),
-                (Command::Leave, "command.leave"),
+                (Command::Leave, "legend.back"),
                 (Command::Refresh, "command.refresh"),
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
@@ -341,15 +363,16 @@ impl App {
         usize::from(self.viewport.1.saturating_sub(5)).max(1)
     }
 
-    /// The breadcrumb trail shown on the top line, as catalogue keys.
-    pub fn breadcrumbs(&self) -> Vec<&'static str> {
+    /// The breadcrumb trail shown on the top line.
+    pub fn breadcrumbs(&self) -> Vec<String> {
         self.below
             .iter()
             .chain(std::iter::once(&self.screen))
             .map(|screen| match screen {
-                Screen::Login(_) => "screen.login",
-                Screen::Customers(_) => "screen.customers",
-                Screen::Home(_) => "screen.home",
+                Screen::Login(_) => self.lang.t("screen.login").to_owned(),
+                Screen::Customers(_) => self.lang.t("screen.customers").to_owned(),
+                Screen::Details(view) => format!("{:08}", view.customer_no),
+                Screen::Home(_) => self.lang.t("screen.overview").to_owned(),
             })
             .collect()
     }

@@ -163,7 +163,7 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
             LoginField::Password => &mut form.password,
         }),
         Screen::Customers(table) if table.search_focused => Some(&mut table.search),
-        Screen::Customers(_) | Screen::Home(_) => None,
+        Screen::Customers(_) | Screen::Details(_) | Screen::Home(_) => None,
     }
 }
 
@@ -391,6 +391,22 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             Screen::Customers(_),
             Command::Refresh | Command::PageDown | Command::PageUp | Command::First | Command::Last,
         ) => page_command(app, command, out),
+        (Screen::Customers(table), Command::Details) => {
+            if let Some(row) = table.selected_row() {
+                let customer_id = row.id;
+                let view = DetailsView {
+                    customer_id,
+                    customer_no: row.customer_no,
+                    details: None,
+                };
+                open(app, Screen::Details(view));
+                send(app, Request::Details { customer_id }, out);
+            }
+        }
+        (Screen::Details(view), Command::Refresh) => {
+            let customer_id = view.customer_id;
+            send(app, Request::Details { customer_id }, out);
+        }
         (_, Command::Overview) => {
             open(app, Screen::Home(Home::default()));
             send(app, Request::Overview, out);
@@ -482,6 +498,13 @@ fn on_reply(
                 home.overview = Some(overview);
             }
         }
+        Ok(Reply::Details(details)) => match (&mut app.screen, details) {
+            (Screen::Details(view), Some(details)) => view.details = Some(details),
+            (Screen::Details(_), None) => {
+                say(app, MessageKind::Error, app.lang.t("details.gone"));
+            }
+            _ => {}
+        },
         Ok(Reply::Customers(page)) => {
             if let (Screen::Customers(table), Request::Customers { apply, .. }) =
                 (&mut app.screen, &request)

@@ -130,7 +130,15 @@ mod tests {
         let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
         collect_keys(src, &sections, &mut used);
         assert!(used.len() > 40, "the scan found too few keys: {used:?}");
-        let missing: Vec<_> = used.iter().filter(|key| !english.contains(key)).collect();
+        // A literal ending in `_` is the prefix of a family of keys (`details.nature_` +
+        // a stored code): at least one key must start with it.
+        let missing: Vec<_> = used
+            .iter()
+            .filter(|key| match key.strip_suffix('_') {
+                Some(_) => !english.iter().any(|known| known.starts_with(key.as_str())),
+                None => !english.contains(key),
+            })
+            .collect();
         assert!(missing.is_empty(), "keys missing from en.toml: {missing:?}");
     }
 

@@ -51,12 +51,7 @@ fn status(app: &App) -> String {
 
 pub fn top_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let status = status(app);
-    let crumbs = app
-        .breadcrumbs()
-        .iter()
-        .map(|key| app.lang.t(key))
-        .collect::<Vec<_>>()
-        .join(" › ");
+    let crumbs = app.breadcrumbs().join(" › ");
     let crumbs = format!(" meterdesk › {crumbs}");
     let room = usize::from(area.width);
     let status = truncate(&status, room.saturating_sub(12));

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::inert::inert;
-use super::text::{truncate, width};
+use super::text::{fit, truncate, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::CustomerTable;
@@ -116,19 +116,6 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
         inert(&row.address).into_owned(),
         status.to_owned(),
     ]
-}
-
-/// `text` fitted to exactly `cells` columns: cut with `…`, padded on the side away from its
-/// alignment.
-fn fit(text: &str, cells: u16, right_aligned: bool) -> String {
-    let cells = usize::from(cells);
-    let cut = truncate(text, cells);
-    let pad = " ".repeat(cells.saturating_sub(width(&cut)));
-    if right_aligned {
-        format!("{pad}{cut}")
-    } else {
-        format!("{cut}{pad}")
-    }
 }
 
 /// Each column's width for a table `total` cells wide: the minimums, then the spare room

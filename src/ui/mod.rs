@@ -2,6 +2,7 @@
 
 mod chrome;
 mod customers;
+mod details;
 mod help;
 mod home;
 pub mod inert;
@@ -30,6 +31,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match &app.screen {
         Screen::Login(form) => login::draw(frame, body, form, app, &theme),
         Screen::Customers(table) => customers::draw(frame, body, table, app, &theme),
+        Screen::Details(view) => details::draw(frame, body, view, app, &theme),
         Screen::Home(home) => home::draw(frame, body, home, app, &theme),
     }
     match &app.overlay {

@@ -42,6 +42,19 @@ pub fn truncate_left(text: &str, max: usize) -> String {
     kept
 }
 
+/// `text` fitted to exactly `cells` columns: cut with `…`, padded on the side away from its
+/// alignment.
+pub fn fit(text: &str, cells: u16, right_aligned: bool) -> String {
+    let cells = usize::from(cells);
+    let cut = truncate(text, cells);
+    let pad = " ".repeat(cells.saturating_sub(width(&cut)));
+    if right_aligned {
+        format!("{pad}{cut}")
+    } else {
+        format!("{cut}{pad}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
