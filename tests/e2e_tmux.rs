@@ -4,45 +4,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use meterdesk::db::operators::{self, NewOperator};
 use meterdesk::domain::password::hash_password;
 use support::pg::{TestDb, cluster, fresh_db};
-use support::tmux::Tmux;
+use support::tmux::{BIN, Tmux, launcher, scratch};
 
-const BIN: &str = env!("CARGO_BIN_EXE_meterdesk");
 const PATIENCE: Duration = Duration::from_secs(15);
-
-/// A scratch directory for the app's config, log and exit code.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meterdesk-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A script that runs meterdesk against `conn_str` with a config whose data dir is `dir`.
-fn launcher(dir: &Path, conn_str: &str) -> String {
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!("[database]\ndata_dir = \"{}\"\n", dir.display()),
-    )
-    .unwrap();
-    let script = dir.join("run.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nexport DATABASE_URL=\"{}\"\nexport LANG=C.UTF-8\nexec {BIN} --config {}\n",
-            conn_str.replace('"', "\\\""),
-            config.display()
-        ),
-    )
-    .unwrap();
-    format!("sh {}", script.display())
-}
 
 async fn with_clerk(db: &TestDb) {
     let client = db.pool.get().await.unwrap();

@@ -1,7 +1,7 @@
 //! `update`: the one place that changes `App`. Pure: it returns the requests to send instead
 //! of doing I/O, so flows are tested by feeding key sequences.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
@@ -141,9 +141,14 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
     }
 }
 
-/// Keys that edit a text field rather than invoke a command.
+/// Keys that edit a text field rather than invoke a command: characters, the cursor keys,
+/// and the readline keys tui-input knows (Ctrl-U clears, Ctrl-W deletes a word, …).
 fn edits_text(key: &KeyEvent) -> bool {
-    Key::of(key).is_text()
+    const READLINE: [char; 7] = ['u', 'w', 'k', 'a', 'e', 'b', 'f'];
+    let key_of = Key::of(key);
+    key_of.is_text()
+        || (key_of.modifiers == KeyModifiers::CONTROL
+            && matches!(key_of.code, KeyCode::Char(c) if READLINE.contains(&c)))
         || matches!(
             key.code,
             KeyCode::Backspace

@@ -1,8 +1,40 @@
 //! Drives the real binary in a private, headless tmux server: type keys, read the screen.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// The meterdesk binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_meterdesk");
+
+/// A scratch directory for the app's config, log and exit code.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meterdesk-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A script that runs meterdesk against `conn_str` with a config whose data dir is `dir`.
+pub fn launcher(dir: &Path, conn_str: &str) -> String {
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\ndata_dir = \"{}\"\n", dir.display()),
+    )
+    .unwrap();
+    let script = dir.join("run.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexport DATABASE_URL=\"{}\"\nexport LANG=C.UTF-8\nexec {BIN} --config {}\n",
+            conn_str.replace('"', "\\\""),
+            config.display()
+        ),
+    )
+    .unwrap();
+    format!("sh {}", script.display())
+}
 
 /// One tmux server with one 80×24 pane running a command; killed on drop.
 pub struct Tmux {

@@ -1,0 +1,91 @@
+//! The real binary in tmux on a database with demo customers: search the customer table by
+//! name and by meter number, a wrong check digit, and open a customer's details.
+
+mod support;
+
+use std::time::Duration;
+
+use meterdesk::db::demo;
+use support::pg::fresh_db;
+use support::tmux::{Tmux, launcher, scratch};
+
+const PATIENCE: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_by_name_and_meter_number_then_details() {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    let summary = demo::load(&mut client, 300, |_| {}).await.unwrap();
+    let clerk = summary
+        .operators
+        .iter()
+        .find(|operator| operator.login == "clerk")
+        .expect("the demo data has a clerk");
+    // A personal customer whose name is unique, so the search must find exactly this one.
+    let row = client
+        .query_one(
+            "SELECT c.customer_no, c.name, m.meter_no
+             FROM customer c JOIN meter m ON m.id = c.meter_id
+             WHERE c.nature = 'personal'
+               AND (SELECT count(*) FROM customer o WHERE o.name = c.name) = 1
+             ORDER BY c.customer_no DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (number, name, meter): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+    let number = format!("{number:08}");
+
+    let dir = scratch("customers");
+    let tmux = Tmux::start(
+        "customers",
+        &launcher(&dir, &db.conn_str),
+        &dir.join("exit"),
+    );
+    tmux.wait_for("Operator", PATIENCE);
+    tmux.text("clerk");
+    tmux.keys(&["Enter"]);
+    tmux.text(&clerk.password);
+    tmux.keys(&["Enter"]);
+    let table = tmux.wait_for("Cust.No.", PATIENCE);
+    assert!(
+        !table.contains(&number),
+        "the last customer is not on the first page"
+    );
+
+    // By name.
+    tmux.text("/");
+    tmux.text(&name);
+    tmux.wait_for(&number, PATIENCE);
+
+    // By meter number: Ctrl-U clears the box, then the meter number.
+    tmux.keys(&["C-u"]);
+    tmux.text(&meter);
+    let found = tmux.wait_for(&number, PATIENCE);
+    assert!(found.contains(&meter), "{found}");
+
+    // A mistyped customer number says so.
+    tmux.keys(&["C-u"]);
+    let mut mistyped = number.clone().into_bytes();
+    mistyped[3] = b'0' + (mistyped[3] - b'0' + 1) % 10;
+    tmux.text(std::str::from_utf8(&mistyped).unwrap());
+    tmux.wait_for("check digit is wrong", PATIENCE);
+
+    // The right number, then Enter to the row and Enter for the details.
+    tmux.keys(&["C-u"]);
+    tmux.text(&number);
+    tmux.wait_for(&format!("{number} "), PATIENCE);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Enter"]);
+    let details = tmux.wait_for("Basic information", PATIENCE);
+    assert!(
+        details.contains(&format!("Customers › {number}")),
+        "{details}"
+    );
+    assert!(details.contains(&meter), "{details}");
+    assert!(details.contains("Latest transactions"), "{details}");
+
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Cust.No.", PATIENCE);
+    tmux.keys(&["F10"]);
+}
