@@ -429,3 +429,14 @@ fn details_of_the_selected_customer() {
     };
     assert_eq!(table.selected, 1, "with the same row selected");
 }
+
+/// Over SSH every byte counts: moving the selection redraws two rows, not the screen.
+/// (Bytes are deterministic, unlike times, so this is a test; the frame time is in the bench.)
+#[test]
+fn a_row_move_sends_two_rows_not_the_screen() {
+    let figures = meterdesk::ui::measure::measure(sample_page(35), 3).unwrap();
+    assert!(
+        figures.bytes_per_row_move > 50.0 && figures.bytes_per_row_move <= 400.0,
+        "{figures:?}"
+    );
+}

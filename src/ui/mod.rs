@@ -7,6 +7,7 @@ mod help;
 mod home;
 pub mod inert;
 mod login;
+pub mod measure;
 pub mod text;
 pub mod theme;
 

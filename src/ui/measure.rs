@@ -1,0 +1,108 @@
+//! Figures for `meterdesk bench`: how long a full frame takes to draw, and how many bytes a
+//! row move sends to the terminal through the real crossterm backend (what an SSH link carries).
+
+use std::cell::Cell;
+use std::io::Write;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
+
+use crate::app::state::{CustomerTable, Msg, Screen, Session};
+use crate::app::{App, KeyMap, update};
+use crate::db::customers::Page;
+use crate::i18n::Lang;
+
+/// What the screen side of the benchmark measured.
+#[derive(Debug, Clone, Copy)]
+pub struct ScreenFigures {
+    pub frame_p50: Duration,
+    pub frame_p95: Duration,
+    pub bytes_per_row_move: f64,
+}
+
+/// A terminal that counts what it is sent.
+#[derive(Clone, Default)]
+struct ByteCounter(Rc<Cell<usize>>);
+
+impl Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.set(self.0.get() + bytes.len());
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The customer table showing `page` on a `columns`×`rows` terminal, as after sign-in.
+fn table_app(page: Page, columns: u16, rows: u16) -> App {
+    let mut app = App::new(KeyMap::default(), Lang::En, Default::default());
+    app.viewport = (columns, rows);
+    app.session = Some(Session {
+        operator_id: 1,
+        login: "bench".into(),
+        full_name: "Bench".into(),
+        department: "Counter Hall 1".into(),
+        roles: vec!["clerk".into()],
+    });
+    app.screen = Screen::Customers(CustomerTable {
+        page,
+        loading: false,
+        ..CustomerTable::default()
+    });
+    app
+}
+
+/// The `p`-th percentile of sorted samples.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+/// Draws `page` `runs` times at 120×40 for the frame time, then moves the selection down
+/// through the page on a crossterm backend writing into memory, counting the bytes per move.
+pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
+    let (columns, rows) = (120, 40);
+    let mut app = table_app(page, columns, rows);
+    // The test backend cannot fail (its error type is `Infallible`).
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(columns, rows));
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        // A fresh buffer each time, so every run draws the whole frame, not a diff.
+        let Ok(()) = terminal.clear();
+        let start = Instant::now();
+        let Ok(_) = terminal.draw(|frame| super::draw(frame, &app));
+        samples.push(start.elapsed());
+    }
+    samples.sort_unstable();
+
+    let area = Rect::new(0, 0, columns, rows);
+    let sent = ByteCounter::default();
+    let mut wire = Terminal::with_options(
+        CrosstermBackend::new(sent.clone()),
+        TerminalOptions {
+            viewport: Viewport::Fixed(area),
+        },
+    )?;
+    wire.draw(|frame| super::draw(frame, &app))?;
+    let moves = app.table_rows().saturating_sub(1).max(1);
+    sent.0.set(0);
+    for _ in 0..moves {
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+        );
+        wire.draw(|frame| super::draw(frame, &app))?;
+    }
+    let bytes = sent.0.get();
+    Ok(ScreenFigures {
+        frame_p50: percentile(&samples, 0.50),
+        frame_p95: percentile(&samples, 0.95),
+        bytes_per_row_move: bytes as f64 / moves as f64,
+    })
+}
