@@ -3,6 +3,7 @@
 pub mod card_counter;
 pub mod card_records;
 pub mod customer_number;
+pub mod customer_rules;
 pub mod login;
 pub mod meter;
 pub mod password;
