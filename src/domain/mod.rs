@@ -6,6 +6,7 @@ pub mod customer_number;
 pub mod customer_rules;
 pub mod login;
 pub mod meter;
+pub mod meter_csv;
 pub mod password;
 pub mod pricing;
 pub mod search;
