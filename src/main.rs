@@ -37,6 +37,17 @@ enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Meters.
+    Meters {
+        #[command(subcommand)]
+        action: MetersAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MetersAction {
+    /// Print the header line of a meter import file (CSV).
+    Template,
 }
 
 #[derive(Subcommand)]
@@ -75,6 +86,12 @@ fn main() -> ExitCode {
             Command::Db {
                 action: DbAction::Stop,
             } => startup::stop_embedded(&loaded.config).await,
+            Command::Meters {
+                action: MetersAction::Template,
+            } => {
+                print!("{}", meterdesk::domain::meter_csv::METER_CSV_TEMPLATE);
+                Ok(())
+            }
         }
     });
     // Background tasks (health watcher, ticker) must not keep a finished command alive.

@@ -1,8 +1,11 @@
 //! The only place with SQL: the pool, the embedded cluster, migrations, one file per aggregate.
 
+pub mod customer_changes;
+pub mod customer_types;
 pub mod customers;
 pub mod demo;
 pub mod embedded;
+pub mod meters;
 pub mod migrate;
 pub mod operators;
 
@@ -44,6 +47,9 @@ pub enum DbError {
 
     #[error("database error: {0}. If it happens again, report it with this message")]
     Query(#[source] tokio_postgres::Error),
+
+    #[error("the database holds what its rules forbid ({0}). Report it with this message")]
+    Inconsistent(String),
 }
 
 impl DbError {

@@ -1,0 +1,569 @@
+//! What changes a customer (4.6.2): opening an account, modifying the basic information and
+//! transferring to a new owner, each in one transaction with its audit row. The customer
+//! table's search and details are read in `customers.rs`.
+
+use rust_decimal::Decimal;
+use tokio_postgres::{Client, GenericClient, Row};
+
+use super::DbError;
+use crate::domain::customer_number::CustomerNumber;
+use crate::domain::customer_rules::{
+    AccountKind, BasicInfo, BusinessModel, EnterpriseInfo, Field, Nature, PersonalInfo,
+    StatisticalInfo,
+};
+
+/// The customer columns that hold the basic information, in the order of [`Columns`].
+const BASIC_COLUMNS: &str = "name, address, phone, id_document_no, household_size, email, credit_code, contact_person, remark";
+
+/// The basic information as the customer table stores it: `name` is the person, the company or
+/// the label; `address` the address or the location; `phone` the mobile or the phone.
+#[derive(Debug, Default)]
+struct Columns {
+    name: String,
+    address: String,
+    phone: Option<String>,
+    id_document_no: Option<String>,
+    household_size: Option<i16>,
+    email: Option<String>,
+    credit_code: Option<String>,
+    contact_person: Option<String>,
+    remark: Option<String>,
+}
+
+impl Columns {
+    fn of(info: &BasicInfo) -> Self {
+        match info.clone() {
+            BasicInfo::Personal(info) => Columns {
+                name: info.name,
+                address: info.address,
+                phone: Some(info.mobile),
+                id_document_no: info.id_document_no,
+                // 1–99 by the validator.
+                household_size: info
+                    .household_size
+                    .and_then(|size| i16::try_from(size).ok()),
+                email: info.email,
+                remark: info.remark,
+                ..Columns::default()
+            },
+            BasicInfo::Enterprise(info) => Columns {
+                name: info.company_name,
+                address: info.address,
+                phone: Some(info.phone),
+                credit_code: info.registration_no,
+                contact_person: Some(info.contact_person),
+                remark: info.remark,
+                ..Columns::default()
+            },
+            BasicInfo::Statistical(info) => Columns {
+                name: info.label,
+                address: info.location,
+                remark: info.remark,
+                ..Columns::default()
+            },
+        }
+    }
+
+    /// Reads [`BASIC_COLUMNS`] starting at column `first` of `row`.
+    fn read(row: &Row, first: usize) -> Self {
+        Columns {
+            name: row.get(first),
+            address: row.get(first + 1),
+            phone: row.get(first + 2),
+            id_document_no: row.get(first + 3),
+            household_size: row.get(first + 4),
+            email: row.get(first + 5),
+            credit_code: row.get(first + 6),
+            contact_person: row.get(first + 7),
+            remark: row.get(first + 8),
+        }
+    }
+
+    /// The schema's CHECKs give every nature its required columns; a missing one is reported,
+    /// not guessed.
+    fn into_info(self, nature: Nature) -> Result<BasicInfo, DbError> {
+        let missing =
+            |column| DbError::Inconsistent(format!("a {nature} customer without {column}"));
+        Ok(match nature {
+            Nature::Personal => BasicInfo::Personal(PersonalInfo {
+                name: self.name,
+                id_document_no: self.id_document_no,
+                mobile: self.phone.ok_or_else(|| missing("phone"))?,
+                address: self.address,
+                household_size: self
+                    .household_size
+                    .and_then(|size| u32::try_from(size).ok()),
+                email: self.email,
+                remark: self.remark,
+            }),
+            Nature::Enterprise => BasicInfo::Enterprise(EnterpriseInfo {
+                company_name: self.name,
+                registration_no: self.credit_code,
+                contact_person: self
+                    .contact_person
+                    .ok_or_else(|| missing("contact_person"))?,
+                phone: self.phone.ok_or_else(|| missing("phone"))?,
+                address: self.address,
+                remark: self.remark,
+            }),
+            Nature::Statistical => BasicInfo::Statistical(StatisticalInfo {
+                label: self.name,
+                location: self.address,
+                remark: self.remark,
+            }),
+        })
+    }
+}
+
+/// The basic information as `jsonb_object(keys, values)` takes it: field keys and values.
+fn as_key_values(
+    info: &BasicInfo,
+    fields: Option<&[Field]>,
+) -> (Vec<&'static str>, Vec<Option<String>>) {
+    info.values()
+        .into_iter()
+        .filter(|(field, _)| fields.is_none_or(|fields| fields.contains(field)))
+        .map(|(field, value)| (field.key(), value))
+        .unzip()
+}
+
+fn stored<T: std::str::FromStr<Err = crate::domain::customer_rules::UnknownWord>>(
+    row: &Row,
+    column: &str,
+) -> Result<T, DbError> {
+    row.get::<_, &str>(column)
+        .parse()
+        .map_err(|error| DbError::Inconsistent(format!("{column}: {error}")))
+}
+
+// ───────────────────────────── Open account ─────────────────────────────
+
+/// The three steps of the account opening wizard.
+#[derive(Debug, Clone)]
+pub struct Opening<'a> {
+    pub customer_type_id: i64,
+    pub info: &'a BasicInfo,
+    pub meter_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedAccount {
+    pub customer_id: i64,
+    pub customer_no: CustomerNumber,
+    pub account_id: i64,
+    pub account_kind: AccountKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenOutcome {
+    Opened(OpenedAccount),
+    /// Another clerk installed the meter (or it was deleted) since the list was shown: the
+    /// wizard stays in step 3 with a fresh list.
+    MeterTaken,
+    /// The meter's type is not (or no longer) one the customer type allows.
+    MeterNotAllowed,
+    CustomerTypeGone,
+    /// The basic information is of another nature than the customer type's.
+    WrongNature {
+        nature: Nature,
+    },
+}
+
+/// Opens an account: in one transaction the meter goes from uninstalled to installed, the
+/// customer gets a new number and the basic information, and an account of the business
+/// model's kind opens with balance 0.
+///
+/// Two clerks choosing the same meter: the meter's conditional UPDATE takes its row lock, the
+/// second waits for the first to finish, then finds the meter installed and gets
+/// [`OpenOutcome::MeterTaken`] (or takes the meter if the first rolled back). Under READ
+/// COMMITTED this waits rather than failing with a serialization error, and every opening takes
+/// the same locks in the same order (customer type shared, then the meter), so none deadlock.
+pub async fn open_account(
+    client: &mut Client,
+    operator_id: i64,
+    opening: &Opening<'_>,
+) -> Result<OpenOutcome, DbError> {
+    let transaction = client.transaction().await?;
+    // FOR SHARE: the type can be neither deleted nor changed while customers are opened on it.
+    let Some(customer_type) = transaction
+        .query_opt(
+            "SELECT nature, business_model FROM customer_type WHERE id = $1 FOR SHARE",
+            &[&opening.customer_type_id],
+        )
+        .await?
+    else {
+        return Ok(OpenOutcome::CustomerTypeGone);
+    };
+    let nature: Nature = stored(&customer_type, "nature")?;
+    let business_model: BusinessModel = stored(&customer_type, "business_model")?;
+    if nature != opening.info.nature() {
+        return Ok(OpenOutcome::WrongNature { nature });
+    }
+    let installed = transaction
+        .query_opt(
+            "UPDATE meter SET status = 'installed'
+             WHERE id = $1 AND status = 'uninstalled'
+               AND meter_type_id IN (SELECT meter_type_id FROM customer_type_meter_type
+                                     WHERE customer_type_id = $2)
+             RETURNING meter_no, meter_type_id",
+            &[&opening.meter_id, &opening.customer_type_id],
+        )
+        .await?;
+    let Some(meter) = installed else {
+        let allowed: Option<bool> = transaction
+            .query_opt(
+                "SELECT meter_type_id IN (SELECT meter_type_id FROM customer_type_meter_type
+                                          WHERE customer_type_id = $2)
+                 FROM meter WHERE id = $1 AND status = 'uninstalled'",
+                &[&opening.meter_id, &opening.customer_type_id],
+            )
+            .await?
+            .map(|row| row.get(0));
+        return Ok(match allowed {
+            Some(false) => OpenOutcome::MeterNotAllowed,
+            _ => OpenOutcome::MeterTaken,
+        });
+    };
+    let meter_no: String = meter.get(0);
+    let meter_type_id: i64 = meter.get(1);
+    let serial: i32 = transaction
+        .query_one("SELECT nextval('customer_serial')::integer", &[])
+        .await?
+        .get(0);
+    let customer_no = u32::try_from(serial)
+        .ok()
+        .and_then(CustomerNumber::from_serial)
+        .ok_or_else(|| DbError::Inconsistent(format!("customer serial {serial}")))?;
+    let customer_no_value = i64::from(customer_no.value());
+    let account_kind = business_model.account_kind();
+    let columns = Columns::of(opening.info);
+    let row = transaction
+        .query_one(
+            &format!(
+                "WITH customer AS (
+                     INSERT INTO customer (customer_no, customer_type_id, nature, business_model,
+                                           meter_id, meter_type_id, opened_by, {BASIC_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                     RETURNING id
+                 ), account AS (
+                     INSERT INTO account (customer_id, kind)
+                     SELECT id, $17 FROM customer
+                     RETURNING id
+                 ), audit AS (
+                     INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                     SELECT $7, 'customer.open', 'customer', customer.id,
+                            jsonb_build_object('customer_no', $1::bigint,
+                                               'customer_type_id', $2::bigint,
+                                               'meter_no', $18::text,
+                                               'account_id', account.id,
+                                               'account_kind', $17::text)
+                     FROM customer, account
+                 )
+                 SELECT customer.id, account.id FROM customer, account"
+            ),
+            &[
+                &customer_no_value,
+                &opening.customer_type_id,
+                &nature.as_str(),
+                &business_model.as_str(),
+                &opening.meter_id,
+                &meter_type_id,
+                &operator_id,
+                &columns.name,
+                &columns.address,
+                &columns.phone,
+                &columns.id_document_no,
+                &columns.household_size,
+                &columns.email,
+                &columns.credit_code,
+                &columns.contact_person,
+                &columns.remark,
+                &account_kind.as_str(),
+                &meter_no,
+            ],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(OpenOutcome::Opened(OpenedAccount {
+        customer_id: row.get(0),
+        customer_no,
+        account_id: row.get(1),
+        account_kind,
+    }))
+}
+
+// ───────────────────────────── Modify ─────────────────────────────
+
+/// A customer's basic information as read for editing, with the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerBasics {
+    pub customer_id: i64,
+    pub version: i32,
+    /// Closed customers are read-only.
+    pub active: bool,
+    pub info: BasicInfo,
+}
+
+/// The basic information of a customer, to fill the modify form; None if there is no such
+/// customer.
+pub async fn customer_basics(
+    client: &impl GenericClient,
+    customer_id: i64,
+) -> Result<Option<CustomerBasics>, DbError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT nature, version, status = 'active', {BASIC_COLUMNS}
+                 FROM customer WHERE id = $1"
+            ),
+            &[&customer_id],
+        )
+        .await?;
+    row.map(|row| {
+        Ok(CustomerBasics {
+            customer_id,
+            version: row.get(1),
+            active: row.get(2),
+            info: Columns::read(&row, 3).into_info(stored(&row, "nature")?)?,
+        })
+    })
+    .transpose()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModifyOutcome {
+    Saved {
+        version: i32,
+    },
+    /// Someone saved the customer since `read`: nothing was written. `changed_fields` are the
+    /// fields the other save changed; `current` is what is stored now, to edit again.
+    Conflict {
+        changed_fields: Vec<Field>,
+        current: CustomerBasics,
+    },
+    Closed,
+    NotFound,
+    WrongNature {
+        nature: Nature,
+    },
+}
+
+/// Saves new basic information if the customer is still as `read` (optimistic concurrency:
+/// `version` must not have moved). Writes the changed fields, before and after, to the audit log.
+pub async fn modify_basic_info(
+    client: &impl GenericClient,
+    operator_id: i64,
+    read: &CustomerBasics,
+    info: &BasicInfo,
+) -> Result<ModifyOutcome, DbError> {
+    if info.nature() != read.info.nature() {
+        return Ok(ModifyOutcome::WrongNature {
+            nature: read.info.nature(),
+        });
+    }
+    let changed = read.info.changed_fields(info);
+    let (keys, before) = as_key_values(&read.info, Some(&changed));
+    let (_, after) = as_key_values(info, Some(&changed));
+    let columns = Columns::of(info);
+    let saved = client
+        .query_opt(
+            "WITH saved AS (
+                 UPDATE customer
+                 SET name = $3, address = $4, phone = $5, id_document_no = $6,
+                     household_size = $7, email = $8, credit_code = $9, contact_person = $10,
+                     remark = $11, version = version + 1
+                 WHERE id = $1 AND version = $2 AND status = 'active'
+                 RETURNING id, version
+             ), audit AS (
+                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 SELECT $12, 'customer.modify', 'customer', id,
+                        jsonb_build_object('version', version,
+                                           'before', jsonb_object($13::text[], $14::text[]),
+                                           'after', jsonb_object($13::text[], $15::text[]))
+                 FROM saved
+             )
+             SELECT version FROM saved",
+            &[
+                &read.customer_id,
+                &read.version,
+                &columns.name,
+                &columns.address,
+                &columns.phone,
+                &columns.id_document_no,
+                &columns.household_size,
+                &columns.email,
+                &columns.credit_code,
+                &columns.contact_person,
+                &columns.remark,
+                &operator_id,
+                &keys,
+                &before,
+                &after,
+            ],
+        )
+        .await?;
+    if let Some(row) = saved {
+        return Ok(ModifyOutcome::Saved {
+            version: row.get(0),
+        });
+    }
+    Ok(match customer_basics(client, read.customer_id).await? {
+        None => ModifyOutcome::NotFound,
+        Some(current) if !current.active => ModifyOutcome::Closed,
+        Some(current) => ModifyOutcome::Conflict {
+            changed_fields: read.info.changed_fields(&current.info),
+            current,
+        },
+    })
+}
+
+// ───────────────────────────── Transfer ─────────────────────────────
+
+/// What the transfer confirmation shows before the clerk confirms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferPreview {
+    /// Stays with the account, and so with the property.
+    pub balance: Decimal,
+    pub account_kind: AccountKind,
+    /// A transfer is refused while there are any.
+    pub unpaid_bills: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// `balance` stayed with the account.
+    Transferred {
+        balance: Decimal,
+        version: i32,
+    },
+    /// A postpaid account has this many unpaid bills: they are the previous owner's to pay.
+    UnpaidBills {
+        count: i64,
+    },
+    Closed,
+    NotFound,
+    WrongNature {
+        nature: Nature,
+    },
+}
+
+/// The balance and unpaid bills a transfer of the customer would meet; None if there is no
+/// such customer.
+pub async fn transfer_preview(
+    client: &impl GenericClient,
+    customer_id: i64,
+) -> Result<Option<TransferPreview>, DbError> {
+    client
+        .query_opt(
+            "SELECT a.balance, a.kind,
+                    (SELECT count(*) FROM bill b WHERE b.account_id = a.id AND b.status = 'unpaid')
+             FROM account a WHERE a.customer_id = $1",
+            &[&customer_id],
+        )
+        .await?
+        .map(|row| {
+            Ok(TransferPreview {
+                balance: row.get(0),
+                account_kind: stored(&row, "kind")?,
+                unpaid_bills: row.get(2),
+            })
+        })
+        .transpose()
+}
+
+/// Transfers the customer to a new owner: the stored basic information goes to the owner
+/// history (with the time and operator), `new_owner` replaces it; number, meter, account,
+/// balance and card stay. No version is asked for: the history keeps whatever was stored, so
+/// nothing is lost, and the version moves, so a clerk still editing the previous owner gets a
+/// conflict.
+pub async fn transfer(
+    client: &mut Client,
+    operator_id: i64,
+    customer_id: i64,
+    new_owner: &BasicInfo,
+) -> Result<TransferOutcome, DbError> {
+    let transaction = client.transaction().await?;
+    // The account row too: bills and payments on it wait until the transfer is done.
+    let Some(row) = transaction
+        .query_opt(
+            &format!(
+                "SELECT c.nature, c.status = 'active', a.id, a.balance, {BASIC_COLUMNS}
+                 FROM customer c JOIN account a ON a.customer_id = c.id
+                 WHERE c.id = $1
+                 FOR UPDATE OF c, a"
+            ),
+            &[&customer_id],
+        )
+        .await?
+    else {
+        return Ok(TransferOutcome::NotFound);
+    };
+    let nature: Nature = stored(&row, "nature")?;
+    let active: bool = row.get(1);
+    let account_id: i64 = row.get(2);
+    let balance: Decimal = row.get(3);
+    if !active {
+        return Ok(TransferOutcome::Closed);
+    }
+    if nature != new_owner.nature() {
+        return Ok(TransferOutcome::WrongNature { nature });
+    }
+    let unpaid: i64 = transaction
+        .query_one(
+            "SELECT count(*) FROM bill WHERE account_id = $1 AND status = 'unpaid'",
+            &[&account_id],
+        )
+        .await?
+        .get(0);
+    if unpaid > 0 {
+        return Ok(TransferOutcome::UnpaidBills { count: unpaid });
+    }
+    let previous = Columns::read(&row, 4).into_info(nature)?;
+    let (keys, previous_values) = as_key_values(&previous, None);
+    let (_, new_values) = as_key_values(new_owner, None);
+    let columns = Columns::of(new_owner);
+    let version: i32 = transaction
+        .query_one(
+            "WITH history AS (
+                 INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+                 VALUES ($1, jsonb_object($11::text[], $12::text[]), $13)
+                 RETURNING id
+             ), saved AS (
+                 UPDATE customer
+                 SET name = $2, address = $3, phone = $4, id_document_no = $5,
+                     household_size = $6, email = $7, credit_code = $8, contact_person = $9,
+                     remark = $10, version = version + 1
+                 WHERE id = $1
+                 RETURNING version
+             ), audit AS (
+                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 SELECT $13, 'customer.transfer', 'customer', $1,
+                        jsonb_build_object('history_id', history.id,
+                                           'new_owner', jsonb_object($11::text[], $14::text[]),
+                                           'balance', $15::numeric)
+                 FROM history
+             )
+             SELECT version FROM saved",
+            &[
+                &customer_id,
+                &columns.name,
+                &columns.address,
+                &columns.phone,
+                &columns.id_document_no,
+                &columns.household_size,
+                &columns.email,
+                &columns.credit_code,
+                &columns.contact_person,
+                &columns.remark,
+                &keys,
+                &previous_values,
+                &operator_id,
+                &new_values,
+                &balance,
+            ],
+        )
+        .await?
+        .get(0);
+    transaction.commit().await?;
+    Ok(TransferOutcome::Transferred { balance, version })
+}

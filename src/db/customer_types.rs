@@ -1,0 +1,337 @@
+//! Customer types (4.6.1): add, change and delete under `domain::customer_rules`, each in one
+//! transaction with its audit row. Changes lock the type's row; account opening holds it
+//! `FOR SHARE`, so "in use" cannot change between the check and the write.
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient, Transaction};
+
+use super::DbError;
+use crate::domain::customer_rules::{
+    Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
+    PriceSchemeRef, TypeUsage, may_change_customer_type, may_delete_customer_type,
+    validate_customer_type,
+};
+
+/// The customer type form as the screen holds it: ids of the chosen meter types and scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerTypeInput {
+    pub name: String,
+    pub nature: crate::domain::customer_rules::Nature,
+    pub business_model: crate::domain::customer_rules::BusinessModel,
+    pub meter_type_ids: Vec<i64>,
+    pub counts_water_usage: bool,
+    pub charges: bool,
+    pub price_scheme_id: Option<i64>,
+    pub payment_methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerTypeOutcome {
+    Saved { id: i64 },
+    Deleted,
+    Refused(Vec<CustomerTypeProblem>),
+    NameTaken,
+    NotFound,
+}
+
+/// Adds a customer type.
+pub async fn add_customer_type(
+    client: &mut Client,
+    operator_id: i64,
+    input: &CustomerTypeInput,
+) -> Result<CustomerTypeOutcome, DbError> {
+    let transaction = client.transaction().await?;
+    let spec = match validate_customer_type(&form_of(&transaction, input).await?) {
+        Ok(spec) => spec,
+        Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
+    };
+    let inserted = transaction
+        .query_one(
+            "INSERT INTO customer_type (name, nature, business_model, counts_water_usage, charges,
+                                        price_scheme_id)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &spec.name,
+                &spec.nature.as_str(),
+                &spec.business_model.as_str(),
+                &spec.counts_water_usage,
+                &matches!(spec.charging, Charging::Charged { .. }),
+                &scheme_id(&spec),
+            ],
+        )
+        .await;
+    let id: i64 = match inserted {
+        Ok(row) => row.get(0),
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Ok(CustomerTypeOutcome::NameTaken);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    write_lists(&transaction, id, &spec).await?;
+    audit(&transaction, operator_id, "customer_type.add", id, &spec).await?;
+    transaction.commit().await?;
+    Ok(CustomerTypeOutcome::Saved { id })
+}
+
+/// Changes a customer type; while customers have it, its nature, business model and the meter
+/// types of their meters stay.
+pub async fn modify_customer_type(
+    client: &mut Client,
+    operator_id: i64,
+    id: i64,
+    input: &CustomerTypeInput,
+) -> Result<CustomerTypeOutcome, DbError> {
+    let transaction = client.transaction().await?;
+    let Some(usage) = locked_usage(&transaction, id).await? else {
+        return Ok(CustomerTypeOutcome::NotFound);
+    };
+    let spec = match validate_customer_type(&form_of(&transaction, input).await?) {
+        Ok(spec) => spec,
+        Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
+    };
+    if let Err(problems) = may_change_customer_type(&usage, &spec) {
+        return Ok(CustomerTypeOutcome::Refused(problems));
+    }
+    // The allowed meter types carry the payment model the business model needs (a composite
+    // key): rows that no longer fit go before the business model changes.
+    transaction
+        .execute(
+            "DELETE FROM customer_type_meter_type
+             WHERE customer_type_id = $1 AND (meter_payment_model <> $2 OR meter_type_id <> ALL($3))",
+            &[
+                &id,
+                &spec.business_model.meter_payment_model().as_str(),
+                &spec.meter_type_ids,
+            ],
+        )
+        .await?;
+    let updated = transaction
+        .execute(
+            "UPDATE customer_type
+             SET name = $2, nature = $3, business_model = $4, counts_water_usage = $5,
+                 charges = $6, price_scheme_id = $7
+             WHERE id = $1",
+            &[
+                &id,
+                &spec.name,
+                &spec.nature.as_str(),
+                &spec.business_model.as_str(),
+                &spec.counts_water_usage,
+                &matches!(spec.charging, Charging::Charged { .. }),
+                &scheme_id(&spec),
+            ],
+        )
+        .await;
+    match updated {
+        Ok(_) => {}
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Ok(CustomerTypeOutcome::NameTaken);
+        }
+        Err(error) => return Err(error.into()),
+    }
+    transaction
+        .execute(
+            "DELETE FROM customer_type_payment_method WHERE customer_type_id = $1",
+            &[&id],
+        )
+        .await?;
+    write_lists(&transaction, id, &spec).await?;
+    audit(&transaction, operator_id, "customer_type.modify", id, &spec).await?;
+    transaction.commit().await?;
+    Ok(CustomerTypeOutcome::Saved { id })
+}
+
+/// Deletes a customer type no customer has.
+pub async fn delete_customer_type(
+    client: &mut Client,
+    operator_id: i64,
+    id: i64,
+) -> Result<CustomerTypeOutcome, DbError> {
+    let transaction = client.transaction().await?;
+    let Some(usage) = locked_usage(&transaction, id).await? else {
+        return Ok(CustomerTypeOutcome::NotFound);
+    };
+    if let Err(problem) = may_delete_customer_type(&usage) {
+        return Ok(CustomerTypeOutcome::Refused(vec![problem]));
+    }
+    transaction
+        .execute(
+            "WITH deleted AS (DELETE FROM customer_type WHERE id = $1 RETURNING id, name)
+             INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             SELECT $2, 'customer_type.delete', 'customer_type', id,
+                    jsonb_build_object('name', name)
+             FROM deleted",
+            &[&id, &operator_id],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(CustomerTypeOutcome::Deleted)
+}
+
+fn scheme_id(spec: &CustomerTypeSpec) -> Option<i64> {
+    match spec.charging {
+        Charging::Free => None,
+        Charging::Charged {
+            price_scheme_id, ..
+        } => Some(price_scheme_id),
+    }
+}
+
+/// The form with the chosen meter types and scheme looked up. Ids that name nothing are
+/// dropped here, and the rules then see the choice as missing.
+async fn form_of(
+    client: &impl GenericClient,
+    input: &CustomerTypeInput,
+) -> Result<CustomerTypeForm, DbError> {
+    let meter_types = meter_type_refs(
+        client,
+        "SELECT id, name, payment_model FROM meter_type WHERE id = ANY($1) ORDER BY name",
+        &input.meter_type_ids,
+    )
+    .await?;
+    let price_scheme = match input.price_scheme_id {
+        None => None,
+        Some(id) => client
+            .query_opt(
+                "SELECT id, name, kind FROM price_scheme WHERE id = $1",
+                &[&id],
+            )
+            .await?
+            .map(|row| {
+                Ok::<_, DbError>(PriceSchemeRef {
+                    id: row.get(0),
+                    name: row.get(1),
+                    kind: row.get::<_, &str>(2).parse().map_err(|error| {
+                        DbError::Inconsistent(format!("price_scheme.kind: {error}"))
+                    })?,
+                })
+            })
+            .transpose()?,
+    };
+    Ok(CustomerTypeForm {
+        name: input.name.clone(),
+        nature: input.nature,
+        business_model: input.business_model,
+        meter_types,
+        counts_water_usage: input.counts_water_usage,
+        charges: input.charges,
+        price_scheme,
+        payment_methods: input.payment_methods.clone(),
+    })
+}
+
+/// Meter types from `sql`, which selects id, name and payment model given an id list or id.
+async fn meter_type_refs(
+    client: &impl GenericClient,
+    sql: &str,
+    param: &(dyn tokio_postgres::types::ToSql + Sync),
+) -> Result<Vec<MeterTypeRef>, DbError> {
+    client
+        .query(sql, &[param])
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(MeterTypeRef {
+                id: row.get(0),
+                name: row.get(1),
+                payment_model: row.get::<_, &str>(2).parse().map_err(|error| {
+                    DbError::Inconsistent(format!("meter_type.payment_model: {error}"))
+                })?,
+            })
+        })
+        .collect()
+}
+
+/// Locks the type and tells how customers use it; None if there is no such type.
+async fn locked_usage(
+    transaction: &Transaction<'_>,
+    id: i64,
+) -> Result<Option<TypeUsage>, DbError> {
+    let Some(row) = transaction
+        .query_opt(
+            "SELECT nature, business_model,
+                    (SELECT count(*) FROM customer WHERE customer_type_id = $1)
+             FROM customer_type WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let inconsistent = |error| DbError::Inconsistent(format!("customer_type: {error}"));
+    Ok(Some(TypeUsage {
+        nature: row.get::<_, &str>(0).parse().map_err(inconsistent)?,
+        business_model: row.get::<_, &str>(1).parse().map_err(inconsistent)?,
+        customers: row.get(2),
+        meter_types_in_use: meter_type_refs(
+            transaction,
+            "SELECT id, name, payment_model FROM meter_type
+             WHERE id IN (SELECT meter_type_id FROM customer WHERE customer_type_id = $1)
+             ORDER BY name",
+            &id,
+        )
+        .await?,
+    }))
+}
+
+/// The allowed meter types (kept ones stay) and payment methods of a saved type.
+async fn write_lists(
+    transaction: &Transaction<'_>,
+    id: i64,
+    spec: &CustomerTypeSpec,
+) -> Result<(), DbError> {
+    let payment_methods = match &spec.charging {
+        Charging::Free => Vec::new(),
+        Charging::Charged {
+            payment_methods, ..
+        } => payment_methods.clone(),
+    };
+    transaction
+        .execute(
+            "WITH meter_types AS (
+                 INSERT INTO customer_type_meter_type (customer_type_id, meter_type_id,
+                                                       meter_payment_model)
+                 SELECT $1, meter_type_id, $2 FROM unnest($3::bigint[]) AS meter_type_id
+                 ON CONFLICT DO NOTHING
+             )
+             INSERT INTO customer_type_payment_method (customer_type_id, payment_method_code)
+             SELECT $1, code FROM unnest($4::text[]) AS code",
+            &[
+                &id,
+                &spec.business_model.meter_payment_model().as_str(),
+                &spec.meter_type_ids,
+                &payment_methods,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn audit(
+    transaction: &Transaction<'_>,
+    operator_id: i64,
+    action: &str,
+    id: i64,
+    spec: &CustomerTypeSpec,
+) -> Result<(), DbError> {
+    transaction
+        .execute(
+            "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             SELECT $1, $2, 'customer_type', $3,
+                    jsonb_build_object('name', $4::text, 'nature', $5::text,
+                                       'business_model', $6::text, 'meter_type_ids', $7::bigint[],
+                                       'price_scheme_id', $8::bigint)",
+            &[
+                &operator_id,
+                &action,
+                &id,
+                &spec.name,
+                &spec.nature.as_str(),
+                &spec.business_model.as_str(),
+                &spec.meter_type_ids,
+                &scheme_id(spec),
+            ],
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! Meters and meter types (4.5.1): maintenance of uninstalled meters, the uninstalled meters an
+//! account can be opened on, and the CSV import. Each change writes its audit row in the same
+//! statement or transaction. The schema's `meter_guard` refuses, as a backstop, what the
+//! conditions here already leave alone: changing an installed meter or its number.
+
+use std::collections::HashSet;
+use std::pin::pin;
+
+use bytes::{BufMut, BytesMut};
+use futures_util::SinkExt;
+use rust_decimal::Decimal;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient, Row};
+
+use super::DbError;
+use crate::domain::customer_rules::PaymentModel;
+use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterType {
+    pub id: i64,
+    pub name: String,
+    pub payment_model: PaymentModel,
+    /// Follows the payment model: the IC card is how credit reaches a prepayment meter.
+    pub takes_card: bool,
+    pub caliber: String,
+    pub manufacturer: String,
+}
+
+/// A meter type to add, or what to change one to. `caliber` is `DN` and digits.
+#[derive(Debug, Clone, Copy)]
+pub struct MeterTypeFields<'a> {
+    pub name: &'a str,
+    pub payment_model: PaymentModel,
+    pub caliber: &'a str,
+    pub manufacturer: &'a str,
+}
+
+/// What became of a change to a meter type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeterTypeOutcome {
+    Saved {
+        id: i64,
+    },
+    NameTaken,
+    NotFound,
+    /// Customer types allow it for their business model: its payment model must stay.
+    PaymentModelInUse,
+}
+
+/// A meter, as the meter screens and step 3 of the account opening show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meter {
+    pub id: i64,
+    pub meter_no: String,
+    pub meter_type_id: i64,
+    pub meter_type: String,
+    pub initial_electronic_reading: Decimal,
+    pub initial_mechanical_reading: Decimal,
+}
+
+/// A meter to add, or the new type and readings of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterFields {
+    pub meter_type_id: i64,
+    pub initial_electronic_reading: Decimal,
+    pub initial_mechanical_reading: Decimal,
+}
+
+/// What became of a change to a meter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeterOutcome {
+    Done,
+    NotFound,
+    NumberTaken,
+    UnknownMeterType,
+    /// Installed or removed meters are read-only.
+    NotUninstalled {
+        status: String,
+    },
+}
+
+/// Import the good rows and report the bad, or import only a file without a bad row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportChoice {
+    GoodRows,
+    AllOrNothing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub imported: u64,
+    /// Every problem, the file's and the database's, in line order.
+    pub errors: Vec<LineError>,
+}
+
+fn meter_type_from(row: &Row) -> Result<MeterType, DbError> {
+    Ok(MeterType {
+        id: row.get("id"),
+        name: row.get("name"),
+        payment_model: row
+            .get::<_, &str>("payment_model")
+            .parse()
+            .map_err(|error| DbError::Inconsistent(format!("meter_type.payment_model: {error}")))?,
+        takes_card: row.get("takes_card"),
+        caliber: row.get("caliber"),
+        manufacturer: row.get("manufacturer"),
+    })
+}
+
+/// Every meter type, by name.
+pub async fn meter_types(client: &impl GenericClient) -> Result<Vec<MeterType>, DbError> {
+    client
+        .query(
+            "SELECT id, name, payment_model, takes_card, caliber, manufacturer
+             FROM meter_type ORDER BY name",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(meter_type_from)
+        .collect()
+}
+
+/// Adds a meter type (`id` None) or changes one.
+pub async fn save_meter_type(
+    client: &impl GenericClient,
+    operator_id: i64,
+    id: Option<i64>,
+    fields: MeterTypeFields<'_>,
+) -> Result<MeterTypeOutcome, DbError> {
+    let result = client
+        .query_opt(
+            "WITH added AS (
+                 INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+                 SELECT $2, $3, $3 = 'prepayment', $4, $5 WHERE $1::bigint IS NULL
+                 RETURNING id
+             ), changed AS (
+                 UPDATE meter_type
+                 SET name = $2, payment_model = $3, takes_card = $3 = 'prepayment',
+                     caliber = $4, manufacturer = $5
+                 WHERE id = $1
+                 RETURNING id
+             ), saved AS (
+                 SELECT id, 'meter_type.add' AS action FROM added
+                 UNION ALL SELECT id, 'meter_type.modify' FROM changed
+             ), audit AS (
+                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 SELECT $6, action, 'meter_type', id,
+                        jsonb_build_object('name', $2::text, 'payment_model', $3::text,
+                                           'caliber', $4::text, 'manufacturer', $5::text)
+                 FROM saved
+             )
+             SELECT id FROM saved",
+            &[
+                &id,
+                &fields.name,
+                &fields.payment_model.as_str(),
+                &fields.caliber,
+                &fields.manufacturer,
+                &operator_id,
+            ],
+        )
+        .await;
+    match result {
+        Ok(Some(row)) => Ok(MeterTypeOutcome::Saved { id: row.get(0) }),
+        Ok(None) => Ok(MeterTypeOutcome::NotFound),
+        Err(error) => match error.code() {
+            Some(&SqlState::UNIQUE_VIOLATION) => Ok(MeterTypeOutcome::NameTaken),
+            // customer_type_meter_type's composite key holds the payment model it was allowed
+            // for.
+            Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(MeterTypeOutcome::PaymentModelInUse),
+            _ => Err(error.into()),
+        },
+    }
+}
+
+/// Adds an uninstalled meter.
+pub async fn add_meter(
+    client: &impl GenericClient,
+    operator_id: i64,
+    meter_no: &MeterNo,
+    fields: &MeterFields,
+) -> Result<MeterOutcome, DbError> {
+    let result = client
+        .execute(
+            "WITH added AS (
+                 INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
+                                    initial_mechanical_reading)
+                 VALUES ($1, $2, $3, $4)
+                 RETURNING id
+             )
+             INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             SELECT $5, 'meter.add', 'meter', id,
+                    jsonb_build_object('meter_no', $1::text, 'meter_type_id', $2::bigint,
+                                       'initial_electronic_reading', $3::numeric,
+                                       'initial_mechanical_reading', $4::numeric)
+             FROM added",
+            &[
+                &meter_no.as_str(),
+                &fields.meter_type_id,
+                &fields.initial_electronic_reading,
+                &fields.initial_mechanical_reading,
+                &operator_id,
+            ],
+        )
+        .await;
+    match result {
+        Ok(_) => Ok(MeterOutcome::Done),
+        Err(error) => match error.code() {
+            Some(&SqlState::UNIQUE_VIOLATION) => Ok(MeterOutcome::NumberTaken),
+            Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(MeterOutcome::UnknownMeterType),
+            _ => Err(error.into()),
+        },
+    }
+}
+
+/// Changes an uninstalled meter's type and initial readings; its number never changes.
+pub async fn modify_meter(
+    client: &impl GenericClient,
+    operator_id: i64,
+    meter_no: &MeterNo,
+    fields: &MeterFields,
+) -> Result<MeterOutcome, DbError> {
+    let result = client
+        .query_one(
+            "WITH changed AS (
+                 UPDATE meter
+                 SET meter_type_id = $2, initial_electronic_reading = $3,
+                     initial_mechanical_reading = $4
+                 WHERE meter_no = $1 AND status = 'uninstalled'
+                 RETURNING id
+             ), audit AS (
+                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 SELECT $5, 'meter.modify', 'meter', id,
+                        jsonb_build_object('meter_no', $1::text, 'meter_type_id', $2::bigint,
+                                           'initial_electronic_reading', $3::numeric,
+                                           'initial_mechanical_reading', $4::numeric)
+                 FROM changed
+             )
+             SELECT EXISTS (SELECT FROM changed), (SELECT status FROM meter WHERE meter_no = $1)",
+            &[
+                &meter_no.as_str(),
+                &fields.meter_type_id,
+                &fields.initial_electronic_reading,
+                &fields.initial_mechanical_reading,
+                &operator_id,
+            ],
+        )
+        .await;
+    match result {
+        Ok(row) => Ok(outcome_of(row.get(0), row.get(1))),
+        Err(error) if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+            Ok(MeterOutcome::UnknownMeterType)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Deletes an uninstalled meter (one added by mistake).
+pub async fn delete_meter(
+    client: &impl GenericClient,
+    operator_id: i64,
+    meter_no: &MeterNo,
+) -> Result<MeterOutcome, DbError> {
+    let row = client
+        .query_one(
+            "WITH deleted AS (
+                 DELETE FROM meter WHERE meter_no = $1 AND status = 'uninstalled'
+                 RETURNING id, meter_type_id
+             ), audit AS (
+                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 SELECT $2, 'meter.delete', 'meter', id,
+                        jsonb_build_object('meter_no', $1::text, 'meter_type_id', meter_type_id)
+                 FROM deleted
+             )
+             SELECT EXISTS (SELECT FROM deleted), (SELECT status FROM meter WHERE meter_no = $1)",
+            &[&meter_no.as_str(), &operator_id],
+        )
+        .await?;
+    Ok(outcome_of(row.get(0), row.get(1)))
+}
+
+/// A conditional change's outcome from whether it happened and the meter's status as the
+/// statement found it.
+fn outcome_of(done: bool, status: Option<String>) -> MeterOutcome {
+    match (done, status) {
+        (true, _) => MeterOutcome::Done,
+        (false, None) => MeterOutcome::NotFound,
+        // "uninstalled" here means another clerk installed it while the statement waited.
+        (false, Some(status)) if status == "uninstalled" => MeterOutcome::NotUninstalled {
+            status: "installed".to_owned(),
+        },
+        (false, Some(status)) => MeterOutcome::NotUninstalled { status },
+    }
+}
+
+/// A page of uninstalled meters of the given types whose number starts with `prefix`, in
+/// meter-number order after `after` (keyset paging: the last number of the previous page).
+pub async fn uninstalled_meters(
+    client: &impl GenericClient,
+    meter_type_ids: &[i64],
+    prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Meter>, DbError> {
+    let prefix = prefix.trim().to_ascii_uppercase();
+    // Anything else cannot start a meter number, and `%` or `_` would be LIKE wildcards.
+    if !prefix
+        .chars()
+        .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase() || c == '-')
+    {
+        return Ok(Vec::new());
+    }
+    Ok(client
+        .query(
+            "SELECT m.id, m.meter_no, m.meter_type_id, t.name, m.initial_electronic_reading,
+                    m.initial_mechanical_reading
+             FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
+             WHERE m.status = 'uninstalled' AND m.meter_type_id = ANY($1)
+               AND m.meter_no LIKE $2 || '%' AND ($3::text IS NULL OR m.meter_no > $3)
+             ORDER BY m.meter_no
+             LIMIT $4",
+            &[&meter_type_ids, &prefix, &after, &limit],
+        )
+        .await?
+        .iter()
+        .map(|row| Meter {
+            id: row.get(0),
+            meter_no: row.get(1),
+            meter_type_id: row.get(2),
+            meter_type: row.get(3),
+            initial_electronic_reading: row.get(4),
+            initial_mechanical_reading: row.get(5),
+        })
+        .collect())
+}
+
+/// Every problem of an import file, the database's (numbers already present) added to the
+/// file's: what the clerk sees before choosing [`ImportChoice`].
+pub async fn check_import(
+    client: &impl GenericClient,
+    csv: &MeterCsv,
+) -> Result<Vec<LineError>, DbError> {
+    let numbers: Vec<&str> = csv.rows.iter().map(|row| row.meter_no.as_str()).collect();
+    let present: HashSet<String> = client
+        .query(
+            "SELECT meter_no FROM meter WHERE meter_no = ANY($1)",
+            &[&numbers],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    Ok(with_present(csv, &|row| {
+        present.contains(row.meter_no.as_str())
+    }))
+}
+
+/// The file's errors and one for each row `is_present` says is already in the database.
+fn with_present(csv: &MeterCsv, is_present: &dyn Fn(&MeterRow) -> bool) -> Vec<LineError> {
+    let mut errors = csv.errors.clone();
+    errors.extend(
+        csv.rows
+            .iter()
+            .filter(|row| is_present(row))
+            .map(|row| LineError {
+                line: row.line,
+                problem: LineProblem::AlreadyInDatabase(row.meter_no.as_str().to_owned()),
+            }),
+    );
+    errors.sort_by_key(|error| error.line);
+    errors
+}
+
+/// Imports the good rows of a meter file in one transaction (COPY into a scratch table, then
+/// one INSERT that skips numbers already present, so a meter added meanwhile is reported, not
+/// an error). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
+pub async fn import_meters(
+    client: &mut Client,
+    operator_id: i64,
+    csv: &MeterCsv,
+    choice: ImportChoice,
+) -> Result<ImportReport, DbError> {
+    let transaction = client.transaction().await?;
+    transaction
+        .batch_execute(
+            "CREATE TEMPORARY TABLE meter_import (
+                 line integer, meter_no text, meter_type_id bigint,
+                 initial_electronic_reading numeric(12,3), initial_mechanical_reading numeric(12,3)
+             ) ON COMMIT DROP",
+        )
+        .await?;
+    let mut sink = pin!(
+        transaction
+            .copy_in::<_, bytes::Bytes>("COPY meter_import FROM STDIN")
+            .await?
+    );
+    // A meter number has no character COPY's text format escapes.
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    for row in &csv.rows {
+        buf.put_slice(
+            format!(
+                "{}\t{}\t{}\t{}\t{}\n",
+                row.line,
+                row.meter_no.as_str(),
+                row.meter_type_id,
+                row.initial_electronic_reading,
+                row.initial_mechanical_reading
+            )
+            .as_bytes(),
+        );
+        if buf.len() >= 60 * 1024 {
+            sink.send(buf.split().freeze()).await?;
+        }
+    }
+    sink.send(buf.freeze()).await?;
+    sink.as_mut().finish().await?;
+    let inserted: HashSet<String> = transaction
+        .query(
+            "WITH inserted AS (
+                 INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
+                                    initial_mechanical_reading)
+                 SELECT meter_no, meter_type_id, initial_electronic_reading,
+                        initial_mechanical_reading
+                 FROM meter_import ORDER BY line
+                 ON CONFLICT (meter_no) DO NOTHING
+                 RETURNING meter_no
+             ), audit AS (
+                 INSERT INTO audit_log (operator_id, action, entity, detail)
+                 SELECT $1, 'meter.import', 'meter',
+                        jsonb_build_object('imported', count(*),
+                                           'meter_nos', coalesce(jsonb_agg(meter_no), '[]'))
+                 FROM inserted
+             )
+             SELECT meter_no FROM inserted",
+            &[&operator_id],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let errors = with_present(csv, &|row| !inserted.contains(row.meter_no.as_str()));
+    if choice == ImportChoice::AllOrNothing && !errors.is_empty() {
+        transaction.rollback().await?;
+        return Ok(ImportReport {
+            imported: 0,
+            errors,
+        });
+    }
+    transaction.commit().await?;
+    Ok(ImportReport {
+        imported: inserted.len() as u64,
+        errors,
+    })
+}

@@ -1,0 +1,511 @@
+//! Meter numbers, and the CSV file meters are imported from (4.5.1).
+//!
+//! The file: UTF-8 (a byte-order mark is skipped), one meter per line, the first line the
+//! header [`METER_CSV_TEMPLATE`] (column names in that order, any case). Fields are separated
+//! by commas; a field may be quoted with `"` (then it may hold commas, and `""` is a quote),
+//! but a quoted field does not span lines. Surrounding spaces are ignored and blank lines
+//! skipped. A blank reading is 0, a new meter's usual reading.
+//!
+//! Every problem is reported with the line it is on (the header is line 1); a line with any
+//! problem is not imported at all, so there is never half a row.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use super::pricing::MAX_VOLUME;
+use super::validation::{self, FieldError};
+
+/// The meter import template, printed by `meterdesk meters template`: the header line.
+pub const METER_CSV_TEMPLATE: &str =
+    "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n";
+
+const COLUMNS: usize = 4;
+/// Longest meter number: it travels in 12 ASCII bytes on the card.
+pub const METER_NO_MAX: usize = 12;
+
+/// A meter number as the schema holds it: 1–12 of `0-9`, `A-Z` and `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MeterNo(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MeterNoError {
+    #[error("a meter number is 1 to 12 characters")]
+    Length,
+    #[error("a meter number has digits, capital letters and '-' only, not {0:?}")]
+    Character(char),
+}
+
+impl MeterNo {
+    /// Trimmed; lowercase letters are read as capitals (meter plates print capitals).
+    pub fn parse(text: &str) -> Result<Self, MeterNoError> {
+        let text = text.trim().to_ascii_uppercase();
+        if let Some(bad) = text
+            .chars()
+            .find(|&c| !(c.is_ascii_digit() || c.is_ascii_uppercase() || c == '-'))
+        {
+            return Err(MeterNoError::Character(bad));
+        }
+        if text.is_empty() || text.len() > METER_NO_MAX {
+            return Err(MeterNoError::Length);
+        }
+        Ok(Self(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Which reading column a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Electronic,
+    Mechanical,
+}
+
+/// What is wrong with a line of the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineProblem {
+    #[error("the first line must be the header {:?}", METER_CSV_TEMPLATE.trim_end())]
+    Header,
+    #[error("{found} columns, the template has 4")]
+    ColumnCount { found: usize },
+    #[error("a quoted field is not closed on its line")]
+    UnclosedQuote,
+    #[error("a quote inside an unquoted field, or text after a closing quote")]
+    StrayQuote,
+    #[error("meter number: {0}")]
+    MeterNo(MeterNoError),
+    #[error("no meter type is called {0:?}")]
+    UnknownMeterType(String),
+    #[error("{column:?} reading: {error}")]
+    Reading { column: Reading, error: FieldError },
+    #[error("meter number {meter_no} is also on line(s) {other_lines:?}")]
+    DuplicateInFile {
+        meter_no: String,
+        other_lines: Vec<usize>,
+    },
+    #[error("meter number {0} is already in the database")]
+    AlreadyInDatabase(String),
+}
+
+/// A problem and the line (1-based) it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub problem: LineProblem,
+}
+
+/// A good line: a meter to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterRow {
+    pub line: usize,
+    pub meter_no: MeterNo,
+    pub meter_type_id: i64,
+    pub initial_electronic_reading: Decimal,
+    pub initial_mechanical_reading: Decimal,
+}
+
+/// The file read: the good rows, and every problem of the others, in line order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MeterCsv {
+    pub rows: Vec<MeterRow>,
+    pub errors: Vec<LineError>,
+}
+
+/// Meter type names as the file may spell them: exactly, or in another case when that is
+/// unambiguous.
+pub struct MeterTypeNames {
+    exact: HashMap<String, i64>,
+    /// None: two types differ only in case.
+    folded: HashMap<String, Option<i64>>,
+}
+
+impl MeterTypeNames {
+    pub fn new<'a>(types: impl IntoIterator<Item = (&'a str, i64)>) -> Self {
+        let mut exact = HashMap::new();
+        let mut folded = HashMap::new();
+        for (name, id) in types {
+            exact.insert(name.to_owned(), id);
+            folded
+                .entry(name.to_lowercase())
+                .and_modify(|seen| *seen = None)
+                .or_insert(Some(id));
+        }
+        Self { exact, folded }
+    }
+
+    fn find(&self, name: &str) -> Option<i64> {
+        self.exact
+            .get(name)
+            .copied()
+            .or_else(|| self.folded.get(&name.to_lowercase()).copied().flatten())
+    }
+}
+
+/// Reads a meter import file against the known meter types.
+pub fn parse_meter_csv(text: &str, types: &MeterTypeNames) -> MeterCsv {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line));
+    let mut csv = MeterCsv::default();
+    let header_ok = lines.next().is_some_and(|(_, header)| {
+        split_fields(header).is_ok_and(|fields| {
+            fields
+                .iter()
+                .map(|field| field.to_ascii_lowercase())
+                .eq(METER_CSV_TEMPLATE.trim_end().split(','))
+        })
+    });
+    if !header_ok {
+        // Without the header the columns cannot be trusted to be in the template's order.
+        csv.errors.push(LineError {
+            line: 1,
+            problem: LineProblem::Header,
+        });
+        return csv;
+    }
+    let mut rows = Vec::new();
+    let mut claims: HashMap<MeterNo, Vec<usize>> = HashMap::new();
+    for (line, text) in lines.filter(|(_, text)| !text.trim().is_empty()) {
+        let fields = split_fields(text);
+        // A number that appears twice means the file disagrees with itself, and neither line
+        // is trusted, whatever else is wrong on them.
+        if let Some(number) = claimed_number(&fields) {
+            claims.entry(number).or_default().push(line);
+        }
+        match fields
+            .map_err(|problem| vec![problem])
+            .and_then(|fields| parse_row(line, fields, types))
+        {
+            Ok(row) => rows.push(row),
+            Err(problems) => csv.errors.extend(
+                problems
+                    .into_iter()
+                    .map(|problem| LineError { line, problem }),
+            ),
+        }
+    }
+    for row in rows {
+        let lines = &claims[&row.meter_no];
+        if lines.len() == 1 {
+            csv.rows.push(row);
+        } else {
+            csv.errors.push(duplicate(&row.meter_no, row.line, lines));
+        }
+    }
+    // Bad lines that also share a number: say so too, so fixing one problem does not reveal
+    // another.
+    for (meter_no, lines) in claims.iter().filter(|(_, lines)| lines.len() > 1) {
+        for &line in lines {
+            let reported = csv.errors.iter().any(|error| {
+                error.line == line && matches!(error.problem, LineProblem::DuplicateInFile { .. })
+            });
+            if !reported {
+                csv.errors.push(duplicate(meter_no, line, lines));
+            }
+        }
+    }
+    csv.errors.sort_by_key(|error| error.line);
+    csv
+}
+
+fn duplicate(meter_no: &MeterNo, line: usize, lines: &[usize]) -> LineError {
+    LineError {
+        line,
+        problem: LineProblem::DuplicateInFile {
+            meter_no: meter_no.as_str().to_owned(),
+            other_lines: lines.iter().copied().filter(|&l| l != line).collect(),
+        },
+    }
+}
+
+/// The meter number a line claims, if it has the template's columns and a readable number.
+fn claimed_number(fields: &Result<Vec<String>, LineProblem>) -> Option<MeterNo> {
+    match fields {
+        Ok(fields) if fields.len() == COLUMNS => MeterNo::parse(&fields[0]).ok(),
+        _ => None,
+    }
+}
+
+/// One data line, or all of its problems.
+fn parse_row(
+    line: usize,
+    fields: Vec<String>,
+    types: &MeterTypeNames,
+) -> Result<MeterRow, Vec<LineProblem>> {
+    let [meter_no, meter_type, electronic, mechanical] = <[String; COLUMNS]>::try_from(fields)
+        .map_err(|fields| {
+            vec![LineProblem::ColumnCount {
+                found: fields.len(),
+            }]
+        })?;
+    let mut problems = Vec::new();
+    let meter_no = MeterNo::parse(&meter_no)
+        .map_err(|error| problems.push(LineProblem::MeterNo(error)))
+        .ok();
+    let meter_type_id = types
+        .find(meter_type.trim())
+        .ok_or_else(|| problems.push(LineProblem::UnknownMeterType(meter_type.trim().to_owned())))
+        .ok();
+    let mut reading = |column, text: &str| {
+        validation::optional(text, |text| validation::volume(text, MAX_VOLUME))
+            .map(Option::unwrap_or_default)
+            .map_err(|error| problems.push(LineProblem::Reading { column, error }))
+            .ok()
+    };
+    let electronic = reading(Reading::Electronic, &electronic);
+    let mechanical = reading(Reading::Mechanical, &mechanical);
+    match (meter_no, meter_type_id, electronic, mechanical) {
+        (Some(meter_no), Some(meter_type_id), Some(electronic), Some(mechanical)) => Ok(MeterRow {
+            line,
+            meter_no,
+            meter_type_id,
+            initial_electronic_reading: electronic,
+            initial_mechanical_reading: mechanical,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Splits a line at commas outside quotes; quoted fields lose their quotes, `""` is a quote.
+fn split_fields(line: &str) -> Result<Vec<String>, LineProblem> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if(|&c| c == ' ' || c == '\t').is_some() {}
+        let mut field = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            loop {
+                match chars.next() {
+                    None => return Err(LineProblem::UnclosedQuote),
+                    Some('"') if chars.next_if_eq(&'"').is_some() => field.push('"'),
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            while chars.next_if(|&c| c == ' ' || c == '\t').is_some() {}
+            if chars.peek().is_some_and(|&c| c != ',') {
+                return Err(LineProblem::StrayQuote);
+            }
+        } else {
+            while let Some(c) = chars.next_if(|&c| c != ',') {
+                if c == '"' {
+                    return Err(LineProblem::StrayQuote);
+                }
+                field.push(c);
+            }
+            field.truncate(field.trim_end().len());
+        }
+        fields.push(field);
+        if chars.next().is_none() {
+            return Ok(fields);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn types() -> MeterTypeNames {
+        MeterTypeNames::new([("Card DN15", 1), ("plain, DN20", 2), ("X", 3), ("x", 4)])
+    }
+
+    fn parse(body: &str) -> MeterCsv {
+        parse_meter_csv(&format!("{METER_CSV_TEMPLATE}{body}"), &types())
+    }
+
+    fn dec(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    fn problems(csv: &MeterCsv) -> Vec<(usize, LineProblem)> {
+        csv.errors
+            .iter()
+            .map(|error| (error.line, error.problem.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn meter_numbers() {
+        assert_eq!(MeterNo::parse(" ab-12 ").unwrap().as_str(), "AB-12");
+        assert_eq!(MeterNo::parse(""), Err(MeterNoError::Length));
+        assert_eq!(MeterNo::parse("1234567890123"), Err(MeterNoError::Length));
+        assert_eq!(MeterNo::parse("A B"), Err(MeterNoError::Character(' ')));
+        assert_eq!(MeterNo::parse("Ä1"), Err(MeterNoError::Character('Ä')));
+        assert_eq!(MeterNo::parse("12_3"), Err(MeterNoError::Character('_')));
+    }
+
+    #[test]
+    fn good_rows_are_read() {
+        let csv = parse_meter_csv(
+            "\u{feff}Meter_No, meter_type ,initial_electronic_reading,initial_mechanical_reading\r\n\
+             M-1,Card DN15,0,0\r\n\
+             \r\n\
+             m-2 , \"plain, DN20\" , 12.5,\r\n",
+            &types(),
+        );
+        assert_eq!(csv.errors, []);
+        assert_eq!(
+            csv.rows,
+            [
+                MeterRow {
+                    line: 2,
+                    meter_no: MeterNo::parse("M-1").unwrap(),
+                    meter_type_id: 1,
+                    initial_electronic_reading: dec("0.000"),
+                    initial_mechanical_reading: dec("0.000"),
+                },
+                MeterRow {
+                    line: 4,
+                    meter_no: MeterNo::parse("M-2").unwrap(),
+                    meter_type_id: 2,
+                    initial_electronic_reading: dec("12.500"),
+                    initial_mechanical_reading: Decimal::ZERO,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn meter_type_names_match_in_any_case_unless_ambiguous() {
+        let csv = parse("A,card dn15,0,0\nB,X,0,0\nC,x,0,0\nD,Y,0,0\n");
+        let ids: Vec<i64> = csv.rows.iter().map(|row| row.meter_type_id).collect();
+        assert_eq!(ids, [1, 3, 4]);
+        assert_eq!(
+            problems(&parse("A,Card  DN15,0,0\n")),
+            [(2, LineProblem::UnknownMeterType("Card  DN15".to_owned()))]
+        );
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_line_and_reasons() {
+        let csv = parse(
+            "GOOD-1,X,1,2\n\
+             TOO-LONG-NUMBER,Nope,-1,abc\n\
+             A,X,0\n\
+             B,X,0,0,0\n\
+             \"C,D\",X,0,0\n\
+             \"E,X,0,0\n\
+             F\"G,X,0,0\n\
+             \"H\"x,X,0,0\n\
+             I,X,1.0001,1000000000\n\
+             J,X,\"1,000.5\",0\n",
+        );
+        assert_eq!(
+            csv.rows
+                .iter()
+                .map(|row| row.meter_no.as_str())
+                .collect::<Vec<_>>(),
+            ["GOOD-1", "J"]
+        );
+        assert_eq!(csv.rows[1].initial_electronic_reading, dec("1000.500"));
+        assert_eq!(
+            problems(&csv),
+            [
+                (3, LineProblem::MeterNo(MeterNoError::Length)),
+                (3, LineProblem::UnknownMeterType("Nope".to_owned())),
+                (
+                    3,
+                    LineProblem::Reading {
+                        column: Reading::Electronic,
+                        error: FieldError::Negative
+                    }
+                ),
+                (
+                    3,
+                    LineProblem::Reading {
+                        column: Reading::Mechanical,
+                        error: FieldError::NotANumber
+                    }
+                ),
+                (4, LineProblem::ColumnCount { found: 3 }),
+                (5, LineProblem::ColumnCount { found: 5 }),
+                (6, LineProblem::MeterNo(MeterNoError::Character(','))),
+                (7, LineProblem::UnclosedQuote),
+                (8, LineProblem::StrayQuote),
+                (9, LineProblem::StrayQuote),
+                (
+                    10,
+                    LineProblem::Reading {
+                        column: Reading::Electronic,
+                        error: FieldError::TooManyDecimals { max: 3 }
+                    }
+                ),
+                (
+                    10,
+                    LineProblem::Reading {
+                        column: Reading::Mechanical,
+                        error: FieldError::AboveMaximum { max: MAX_VOLUME }
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_line_of_a_duplicated_number_is_bad() {
+        let csv = parse("A,X,0,0\nB,X,0,0\na,X,5,5\nA,Nope,0,0\n");
+        assert_eq!(csv.rows.len(), 1);
+        assert_eq!(csv.rows[0].meter_no.as_str(), "B");
+        let dup = |other_lines: Vec<usize>| LineProblem::DuplicateInFile {
+            meter_no: "A".to_owned(),
+            other_lines,
+        };
+        assert_eq!(
+            problems(&csv),
+            [
+                (2, dup(vec![4, 5])),
+                (4, dup(vec![2, 5])),
+                (5, LineProblem::UnknownMeterType("Nope".to_owned())),
+                (5, dup(vec![2, 4])),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_without_the_header_is_refused_whole() {
+        for text in ["", "A,X,0,0\n", "meter_type,meter_no,a,b\n", "\"meter_no\n"] {
+            let csv = parse_meter_csv(text, &types());
+            assert_eq!(csv.rows, []);
+            assert_eq!(problems(&csv), [(1, LineProblem::Header)], "{text:?}");
+        }
+        assert_eq!(parse(""), MeterCsv::default());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Whatever the file holds, the parser answers, and accounts for every data line:
+        /// each non-blank line is either a row or has a problem, never both.
+        #[test]
+        fn the_parser_never_panics_and_never_keeps_half_a_row(
+            body in prop::collection::vec(
+                prop_oneof![
+                    any::<String>(),
+                    "[A-Za-z0-9 \",.-]{0,30}",
+                    "\"?[A-Z0-9-]{0,14}\"?,(Card DN15|X|\"plain, DN20\"|\"),-?[0-9]{0,4}(\\.[0-9]{0,4})?,[0-9., ]{0,6}",
+                ],
+                0..20,
+            )
+        ) {
+            let text = format!("{METER_CSV_TEMPLATE}{}", body.join("\n"));
+            let csv = parse_meter_csv(&text, &types());
+            for row in &csv.rows {
+                prop_assert!(csv.errors.iter().all(|error| error.line != row.line));
+            }
+            let accounted = |line: usize| {
+                csv.rows.iter().any(|row| row.line == line)
+                    || csv.errors.iter().any(|error| error.line == line)
+            };
+            for (index, line) in text.lines().enumerate().skip(1) {
+                prop_assert!(line.trim().is_empty() || accounted(index + 1), "line {}: {:?}", index + 1, line);
+            }
+        }
+    }
+}

@@ -1,0 +1,884 @@
+//! Customer management against a real PostgreSQL: meter types and meters, the meter import,
+//! customer types, opening accounts (and the race for one meter), modify and transfer.
+
+mod support;
+
+use std::time::Instant;
+
+use deadpool_postgres::Object;
+use meterdesk::db::customer_changes::{
+    self, CustomerBasics, ModifyOutcome, OpenOutcome, OpenedAccount, Opening, TransferOutcome,
+};
+use meterdesk::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome};
+use meterdesk::db::meters::{
+    self, ImportChoice, MeterFields, MeterOutcome, MeterTypeFields, MeterTypeOutcome,
+};
+use meterdesk::db::pool_from_conn_str;
+use meterdesk::domain::customer_rules::{
+    AccountKind, BasicInfo, BusinessModel, CustomerTypeProblem, Field, Nature, PaymentModel,
+    PersonalInfo,
+};
+use meterdesk::domain::meter_csv::{
+    LineProblem, METER_CSV_TEMPLATE, MeterNo, MeterTypeNames, parse_meter_csv,
+};
+use rust_decimal::Decimal;
+use support::pg::{TestDb, fresh_db};
+
+const CLERK: i64 = 1;
+/// Ids of the fixture's rows.
+const CARD_METERS: i64 = 1;
+const PLAIN_METERS: i64 = 2;
+const PREPAID_SCHEME: i64 = 1;
+const POSTPAID_SCHEME: i64 = 2;
+
+/// A department and a clerk, a card and a plain meter type, a prepaid and a postpaid scheme.
+const FIXTURE: &str = "
+    INSERT INTO department (name) VALUES ('Hall 1');
+    INSERT INTO operator (login, full_name, department_id, password_hash)
+        VALUES ('clerk', 'Clerk One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
+        ('Card DN15', 'prepayment', true, 'DN15', 'Acme'),
+        ('Plain DN20', 'postpayment', false, 'DN20', 'Acme');
+    INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, start_date, settlement_cycle_months)
+        VALUES ('prepaid flat', 'prepaid', 'fixed', 0.09, '2024-01-01', NULL),
+               ('postpaid flat', 'postpaid', 'fixed', 0.09, '2024-01-01', 2);
+";
+
+async fn with_fixture() -> (TestDb, Object) {
+    let db = fresh_db().await;
+    let client = db.pool.get().await.expect("connect to the test database");
+    client
+        .batch_execute(FIXTURE)
+        .await
+        .expect("load the fixture");
+    (db, client)
+}
+
+async fn count(client: &Object, sql: &str) -> i64 {
+    client
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .get(0)
+}
+
+fn type_input(name: &str, business_model: BusinessModel) -> CustomerTypeInput {
+    let (meter_type, scheme) = match business_model {
+        BusinessModel::MeterPrepaid => (CARD_METERS, PREPAID_SCHEME),
+        BusinessModel::SystemPrepaid => (PLAIN_METERS, PREPAID_SCHEME),
+        BusinessModel::Postpaid => (PLAIN_METERS, POSTPAID_SCHEME),
+    };
+    CustomerTypeInput {
+        name: name.to_owned(),
+        nature: Nature::Personal,
+        business_model,
+        meter_type_ids: vec![meter_type],
+        counts_water_usage: true,
+        charges: true,
+        price_scheme_id: Some(scheme),
+        payment_methods: vec!["cash".to_owned()],
+    }
+}
+
+async fn add_type(client: &mut Object, name: &str, business_model: BusinessModel) -> i64 {
+    match customer_types::add_customer_type(client, CLERK, &type_input(name, business_model))
+        .await
+        .unwrap()
+    {
+        CustomerTypeOutcome::Saved { id } => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn add_meter(client: &Object, number: &str, meter_type_id: i64) -> i64 {
+    let fields = MeterFields {
+        meter_type_id,
+        initial_electronic_reading: Decimal::ZERO,
+        initial_mechanical_reading: Decimal::ZERO,
+    };
+    let meter_no = MeterNo::parse(number).unwrap();
+    let outcome = meters::add_meter(&***client, CLERK, &meter_no, &fields)
+        .await
+        .unwrap();
+    assert_eq!(outcome, MeterOutcome::Done);
+    client
+        .query_one("SELECT id FROM meter WHERE meter_no = $1", &[&number])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn person(name: &str, mobile: &str) -> BasicInfo {
+    BasicInfo::Personal(PersonalInfo {
+        name: name.to_owned(),
+        id_document_no: None,
+        mobile: mobile.to_owned(),
+        address: "建国路88号".to_owned(),
+        household_size: Some(3),
+        email: None,
+        remark: None,
+    })
+}
+
+async fn open(client: &mut Object, customer_type_id: i64, meter_id: i64) -> OpenedAccount {
+    let info = person("张伟", "13800138000");
+    let opening = Opening {
+        customer_type_id,
+        info: &info,
+        meter_id,
+    };
+    match customer_changes::open_account(client, CLERK, &opening)
+        .await
+        .unwrap()
+    {
+        OpenOutcome::Opened(opened) => opened,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
+    let (_db, mut client) = with_fixture().await;
+    let fields = MeterTypeFields {
+        name: "Remote DN25",
+        payment_model: PaymentModel::Postpayment,
+        caliber: "DN25",
+        manufacturer: "Ningbo",
+    };
+    let MeterTypeOutcome::Saved { id } = meters::save_meter_type(&**client, CLERK, None, fields)
+        .await
+        .unwrap()
+    else {
+        panic!("not added");
+    };
+    let same_name = MeterTypeFields {
+        name: "Card DN15",
+        ..fields
+    };
+    assert_eq!(
+        meters::save_meter_type(&**client, CLERK, None, same_name)
+            .await
+            .unwrap(),
+        MeterTypeOutcome::NameTaken
+    );
+    let card = MeterTypeFields {
+        payment_model: PaymentModel::Prepayment,
+        ..fields
+    };
+    assert_eq!(
+        meters::save_meter_type(&**client, CLERK, Some(id), card)
+            .await
+            .unwrap(),
+        MeterTypeOutcome::Saved { id }
+    );
+    let listed = meters::meter_types(&**client).await.unwrap();
+    let changed = listed.iter().find(|t| t.id == id).unwrap();
+    assert_eq!(changed.payment_model, PaymentModel::Prepayment);
+    assert!(changed.takes_card);
+    assert_eq!(
+        meters::save_meter_type(&**client, CLERK, Some(999), fields)
+            .await
+            .unwrap(),
+        MeterTypeOutcome::NotFound
+    );
+    // A customer type allows the plain meters for a postpayment business model.
+    add_type(&mut client, "Residents", BusinessModel::Postpaid).await;
+    let plain_to_card = MeterTypeFields {
+        name: "Plain DN20",
+        payment_model: PaymentModel::Prepayment,
+        caliber: "DN20",
+        manufacturer: "Acme",
+    };
+    assert_eq!(
+        meters::save_meter_type(&**client, CLERK, Some(PLAIN_METERS), plain_to_card)
+            .await
+            .unwrap(),
+        MeterTypeOutcome::PaymentModelInUse
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM audit_log WHERE action LIKE 'meter_type.%'"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
+    let (_db, mut client) = with_fixture().await;
+    let meter_id = add_meter(&client, "M-1", PLAIN_METERS).await;
+    let number = MeterNo::parse("M-1").unwrap();
+    let fields = MeterFields {
+        meter_type_id: PLAIN_METERS,
+        initial_electronic_reading: "1.5".parse().unwrap(),
+        initial_mechanical_reading: "2".parse().unwrap(),
+    };
+    assert_eq!(
+        meters::add_meter(&**client, CLERK, &number, &fields)
+            .await
+            .unwrap(),
+        MeterOutcome::NumberTaken
+    );
+    let unknown_type = MeterFields {
+        meter_type_id: 99,
+        ..fields.clone()
+    };
+    let other = MeterNo::parse("M-2").unwrap();
+    assert_eq!(
+        meters::add_meter(&**client, CLERK, &other, &unknown_type)
+            .await
+            .unwrap(),
+        MeterOutcome::UnknownMeterType
+    );
+    assert_eq!(
+        meters::modify_meter(&**client, CLERK, &number, &unknown_type)
+            .await
+            .unwrap(),
+        MeterOutcome::UnknownMeterType
+    );
+    assert_eq!(
+        meters::modify_meter(&**client, CLERK, &number, &fields)
+            .await
+            .unwrap(),
+        MeterOutcome::Done
+    );
+    let reading: Decimal = client
+        .query_one(
+            "SELECT initial_electronic_reading FROM meter WHERE id = $1",
+            &[&meter_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reading.to_string(), "1.500");
+    assert_eq!(
+        meters::modify_meter(&**client, CLERK, &other, &fields)
+            .await
+            .unwrap(),
+        MeterOutcome::NotFound
+    );
+
+    let customer_type = add_type(&mut client, "Residents", BusinessModel::Postpaid).await;
+    open(&mut client, customer_type, meter_id).await;
+    let installed = MeterOutcome::NotUninstalled {
+        status: "installed".to_owned(),
+    };
+    assert_eq!(
+        meters::modify_meter(&**client, CLERK, &number, &fields)
+            .await
+            .unwrap(),
+        installed
+    );
+    assert_eq!(
+        meters::delete_meter(&**client, CLERK, &number)
+            .await
+            .unwrap(),
+        installed
+    );
+
+    add_meter(&client, "M-3", PLAIN_METERS).await;
+    let spare = MeterNo::parse("m-3").unwrap();
+    assert_eq!(
+        meters::delete_meter(&**client, CLERK, &spare)
+            .await
+            .unwrap(),
+        MeterOutcome::Done
+    );
+    assert_eq!(
+        meters::delete_meter(&**client, CLERK, &spare)
+            .await
+            .unwrap(),
+        MeterOutcome::NotFound
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM audit_log WHERE action IN ('meter.add', 'meter.modify', 'meter.delete')"
+        )
+        .await,
+        4
+    );
+}
+
+#[tokio::test]
+async fn uninstalled_meters_of_given_types_page_by_number_with_a_prefix() {
+    let (_db, client) = with_fixture().await;
+    for n in 0..25 {
+        add_meter(&client, &format!("A-{n:02}"), PLAIN_METERS).await;
+    }
+    add_meter(&client, "B-01", PLAIN_METERS).await;
+    add_meter(&client, "A-99", CARD_METERS).await;
+    let page = |prefix: &'static str, after: Option<String>| {
+        let client = &client;
+        async move {
+            meters::uninstalled_meters(&***client, &[PLAIN_METERS], prefix, after.as_deref(), 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|meter| meter.meter_no)
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = page("a-", None).await;
+    assert_eq!(first.len(), 10);
+    assert_eq!(first[0], "A-00");
+    let second = page("A-", first.last().cloned()).await;
+    assert_eq!(second[0], "A-10");
+    let third = page("A-", second.last().cloned()).await;
+    assert_eq!(third, ["A-20", "A-21", "A-22", "A-23", "A-24"]);
+    assert_eq!(page("", third.last().cloned()).await, ["B-01"]);
+    assert_eq!(page("A-2", None).await.len(), 5);
+    assert!(page("A%", None).await.is_empty());
+    assert!(page("_", None).await.is_empty());
+}
+
+#[tokio::test]
+async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
+    let (_db, mut client) = with_fixture().await;
+    let card = add_type(&mut client, "Card residents", BusinessModel::MeterPrepaid).await;
+
+    let mut wrong = type_input("Wrong", BusinessModel::MeterPrepaid);
+    wrong.meter_type_ids = vec![PLAIN_METERS];
+    wrong.price_scheme_id = Some(POSTPAID_SCHEME);
+    wrong.payment_methods.clear();
+    let CustomerTypeOutcome::Refused(problems) =
+        customer_types::add_customer_type(&mut client, CLERK, &wrong)
+            .await
+            .unwrap()
+    else {
+        panic!("accepted");
+    };
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(matches!(
+        problems[0],
+        CustomerTypeProblem::MeterTypeDoesNotFit { .. }
+    ));
+    assert!(matches!(
+        problems[1],
+        CustomerTypeProblem::PriceSchemeKind { .. }
+    ));
+    assert_eq!(problems[2], CustomerTypeProblem::NoPaymentMethods);
+    assert_eq!(
+        customer_types::add_customer_type(
+            &mut client,
+            CLERK,
+            &type_input("Card residents", BusinessModel::Postpaid)
+        )
+        .await
+        .unwrap(),
+        CustomerTypeOutcome::NameTaken
+    );
+
+    // Not in use yet: anything may change, the business model and the meter types included.
+    let postpaid = type_input("Households", BusinessModel::Postpaid);
+    assert_eq!(
+        customer_types::modify_customer_type(&mut client, CLERK, card, &postpaid)
+            .await
+            .unwrap(),
+        CustomerTypeOutcome::Saved { id: card }
+    );
+    let meter = add_meter(&client, "P-1", PLAIN_METERS).await;
+    let opened = open(&mut client, card, meter).await;
+    assert_eq!(opened.account_kind, AccountKind::Postpaid);
+
+    // In use: the business model stays, and the type is not deleted.
+    let CustomerTypeOutcome::Refused(problems) = customer_types::modify_customer_type(
+        &mut client,
+        CLERK,
+        card,
+        &type_input("Households", BusinessModel::SystemPrepaid),
+    )
+    .await
+    .unwrap() else {
+        panic!("business model changed while in use");
+    };
+    assert_eq!(problems, [CustomerTypeProblem::BusinessModelInUse]);
+    let mut renamed = postpaid.clone();
+    renamed.name = "Households 2026".to_owned();
+    renamed.charges = false;
+    assert_eq!(
+        customer_types::modify_customer_type(&mut client, CLERK, card, &renamed)
+            .await
+            .unwrap(),
+        CustomerTypeOutcome::Saved { id: card }
+    );
+    assert_eq!(
+        customer_types::delete_customer_type(&mut client, CLERK, card)
+            .await
+            .unwrap(),
+        CustomerTypeOutcome::Refused(vec![CustomerTypeProblem::InUse { customers: 1 }])
+    );
+
+    let unused = add_type(&mut client, "Spare", BusinessModel::SystemPrepaid).await;
+    assert_eq!(
+        customer_types::delete_customer_type(&mut client, CLERK, unused)
+            .await
+            .unwrap(),
+        CustomerTypeOutcome::Deleted
+    );
+    assert_eq!(
+        customer_types::delete_customer_type(&mut client, CLERK, unused)
+            .await
+            .unwrap(),
+        CustomerTypeOutcome::NotFound
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM audit_log WHERE action LIKE 'customer_type.%'"
+        )
+        .await,
+        5
+    );
+}
+
+#[tokio::test]
+async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
+    let (_db, mut client) = with_fixture().await;
+    let card = add_type(&mut client, "Card residents", BusinessModel::MeterPrepaid).await;
+    let card_meter = add_meter(&client, "C-1", CARD_METERS).await;
+    let plain_meter = add_meter(&client, "P-1", PLAIN_METERS).await;
+
+    let info = person("张伟", "13800138000");
+    let not_allowed = Opening {
+        customer_type_id: card,
+        info: &info,
+        meter_id: plain_meter,
+    };
+    assert_eq!(
+        customer_changes::open_account(&mut client, CLERK, &not_allowed)
+            .await
+            .unwrap(),
+        OpenOutcome::MeterNotAllowed
+    );
+    let statistical = BasicInfo::validate(
+        Nature::Statistical,
+        meterdesk::domain::validation::IdDocumentPolicy::FreeForm,
+        |field| match field {
+            Field::Label => "Hydrant".to_owned(),
+            Field::Location => "Park".to_owned(),
+            _ => String::new(),
+        },
+    )
+    .unwrap();
+    let wrong_nature = Opening {
+        customer_type_id: card,
+        info: &statistical,
+        meter_id: card_meter,
+    };
+    assert_eq!(
+        customer_changes::open_account(&mut client, CLERK, &wrong_nature)
+            .await
+            .unwrap(),
+        OpenOutcome::WrongNature {
+            nature: Nature::Personal
+        }
+    );
+
+    let opened = open(&mut client, card, card_meter).await;
+    assert_eq!(opened.account_kind, AccountKind::Prepaid);
+    let row = client
+        .query_one(
+            "SELECT c.customer_no, c.name, c.phone, c.household_size, m.status, a.balance, a.kind
+             FROM customer c JOIN meter m ON m.id = c.meter_id JOIN account a ON a.customer_id = c.id
+             WHERE c.id = $1",
+            &[&opened.customer_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), i64::from(opened.customer_no.value()));
+    assert_eq!(row.get::<_, &str>(1), "张伟");
+    assert_eq!(row.get::<_, &str>(2), "13800138000");
+    assert_eq!(row.get::<_, Option<i16>>(3), Some(3));
+    assert_eq!(row.get::<_, &str>(4), "installed");
+    assert_eq!(row.get::<_, Decimal>(5), Decimal::ZERO);
+    assert_eq!(row.get::<_, &str>(6), "prepaid");
+    assert_eq!(
+        opened.customer_no.to_string().parse(),
+        Ok(opened.customer_no)
+    );
+    assert_eq!(
+        customer_changes::open_account(
+            &mut client,
+            CLERK,
+            &Opening {
+                customer_type_id: card,
+                info: &info,
+                meter_id: card_meter
+            }
+        )
+        .await
+        .unwrap(),
+        OpenOutcome::MeterTaken
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM audit_log WHERE action = 'customer.open'"
+        )
+        .await,
+        1
+    );
+    let basics = customer_changes::customer_basics(&**client, opened.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(basics.info, info);
+    assert_eq!(basics.version, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_clerks_opening_accounts_on_one_meter_one_succeeds_the_rest_hear_it_is_taken() {
+    const CLERKS: usize = 50;
+    let (db, mut client) = with_fixture().await;
+    let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
+    let meter = add_meter(&client, "RACE-1", PLAIN_METERS).await;
+    // One connection per clerk, all open before the race starts, so they really run at once.
+    let pool = pool_from_conn_str(&db.conn_str, CLERKS).unwrap();
+    let mut connections = Vec::new();
+    for _ in 0..CLERKS {
+        connections.push(pool.get().await.unwrap());
+    }
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(CLERKS));
+    let clerks = connections.into_iter().enumerate().map(|(n, mut client)| {
+        let start = start.clone();
+        tokio::spawn(async move {
+            let info = person("王芳", &format!("139{n:08}"));
+            let opening = Opening {
+                customer_type_id: customer_type,
+                info: &info,
+                meter_id: meter,
+            };
+            start.wait().await;
+            customer_changes::open_account(&mut client, CLERK, &opening).await
+        })
+    });
+    let started = Instant::now();
+    let outcomes: Vec<OpenOutcome> = futures_util::future::join_all(clerks)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().expect("no database error, no deadlock"))
+        .collect();
+    println!("50 openings on one meter: {:?}", started.elapsed());
+    let opened = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, OpenOutcome::Opened(_)))
+        .count();
+    let taken = outcomes
+        .iter()
+        .filter(|outcome| **outcome == OpenOutcome::MeterTaken)
+        .count();
+    assert_eq!((opened, taken), (1, CLERKS - 1));
+    assert_eq!(count(&client, "SELECT count(*) FROM customer").await, 1);
+    assert_eq!(count(&client, "SELECT count(*) FROM account").await, 1);
+}
+
+fn generated_csv(rows: usize) -> String {
+    let mut text = String::from(METER_CSV_TEMPLATE);
+    for n in 0..rows {
+        let meter_type = if n % 2 == 0 {
+            "Card DN15"
+        } else {
+            "plain dn20"
+        };
+        text.push_str(&format!("W{n:08},{meter_type},{}.5,0\n", n % 1000));
+    }
+    text
+}
+
+async fn type_names(client: &Object) -> MeterTypeNames {
+    let types = meters::meter_types(&***client).await.unwrap();
+    MeterTypeNames::new(types.iter().map(|t| (t.name.as_str(), t.id)))
+}
+
+#[tokio::test]
+async fn importing_100000_meters_takes_seconds() {
+    let (_db, mut client) = with_fixture().await;
+    let text = generated_csv(100_000);
+    let names = type_names(&client).await;
+    let started = Instant::now();
+    let csv = parse_meter_csv(&text, &names);
+    let parsed = started.elapsed();
+    assert_eq!((csv.rows.len(), csv.errors.len()), (100_000, 0));
+    let checked = Instant::now();
+    assert_eq!(meters::check_import(&**client, &csv).await.unwrap(), []);
+    let check_time = checked.elapsed();
+    let imported = Instant::now();
+    let report = meters::import_meters(&mut client, CLERK, &csv, ImportChoice::AllOrNothing)
+        .await
+        .unwrap();
+    let import_time = imported.elapsed();
+    println!(
+        "100 000 meters: parse {parsed:?}, check {check_time:?}, import {import_time:?}, total {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.imported, 100_000);
+    assert!(report.errors.is_empty());
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM meter WHERE status = 'uninstalled'"
+        )
+        .await,
+        100_000
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT (detail->>'imported')::bigint FROM audit_log WHERE action = 'meter.import'"
+        )
+        .await,
+        100_000
+    );
+}
+
+#[tokio::test]
+async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
+    let (_db, mut client) = with_fixture().await;
+    add_meter(&client, "OLD-1", PLAIN_METERS).await;
+    let text = format!(
+        "{METER_CSV_TEMPLATE}NEW-1,Card DN15,0,0\nOLD-1,Plain DN20,0,0\nNEW-2,Gas meter,0,0\n\
+         NEW-3,Plain DN20,-1,0\nNEW-4,Plain DN20,0\nNEW-5,Plain DN20,0,0\nNEW-5,Plain DN20,1,1\n\
+         NEW-6,\"Plain DN20\",\"7\",8\n"
+    );
+    let csv = parse_meter_csv(&text, &type_names(&client).await);
+    let problems = |errors: &[meterdesk::domain::meter_csv::LineError]| {
+        errors
+            .iter()
+            .map(|error| (error.line, error.problem.clone()))
+            .collect::<Vec<_>>()
+    };
+    let expected_lines = [3, 4, 5, 6, 7, 8];
+    let checked = meters::check_import(&**client, &csv).await.unwrap();
+    assert_eq!(
+        checked.iter().map(|error| error.line).collect::<Vec<_>>(),
+        expected_lines
+    );
+    assert_eq!(
+        problems(&checked)[0],
+        (3, LineProblem::AlreadyInDatabase("OLD-1".to_owned()))
+    );
+
+    let nothing = meters::import_meters(&mut client, CLERK, &csv, ImportChoice::AllOrNothing)
+        .await
+        .unwrap();
+    assert_eq!(nothing.imported, 0);
+    assert_eq!(problems(&nothing.errors), problems(&checked));
+    assert_eq!(count(&client, "SELECT count(*) FROM meter").await, 1);
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM audit_log WHERE action = 'meter.import'"
+        )
+        .await,
+        0
+    );
+
+    let good = meters::import_meters(&mut client, CLERK, &csv, ImportChoice::GoodRows)
+        .await
+        .unwrap();
+    assert_eq!(good.imported, 2);
+    assert_eq!(problems(&good.errors), problems(&checked));
+    let numbers: Vec<String> = client
+        .query("SELECT meter_no FROM meter ORDER BY meter_no", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(numbers, ["NEW-1", "NEW-6", "OLD-1"]);
+    let reading: Decimal = client
+        .query_one(
+            "SELECT initial_mechanical_reading FROM meter WHERE meter_no = 'NEW-6'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reading.to_string(), "8.000");
+}
+
+async fn opened_customer(client: &mut Object, business_model: BusinessModel) -> CustomerBasics {
+    let customer_type = add_type(client, "Residents", business_model).await;
+    let meter = add_meter(client, "P-1", PLAIN_METERS).await;
+    let opened = open(client, customer_type, meter).await;
+    customer_changes::customer_basics(&***client, opened.customer_id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed() {
+    let (_db, mut client) = with_fixture().await;
+    let read = opened_customer(&mut client, BusinessModel::SystemPrepaid).await;
+    // Both clerks opened the form on the same version.
+    let first = read.clone();
+    let second = read.clone();
+    let BasicInfo::Personal(mut by_first) = first.info.clone() else {
+        panic!("personal");
+    };
+    by_first.mobile = "13900139000".to_owned();
+    by_first.email = Some("zhang@example.com".to_owned());
+    let saved = customer_changes::modify_basic_info(
+        &**client,
+        CLERK,
+        &first,
+        &BasicInfo::Personal(by_first),
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved, ModifyOutcome::Saved { version: 2 });
+
+    let BasicInfo::Personal(mut by_second) = second.info.clone() else {
+        panic!("personal");
+    };
+    by_second.address = "鼓楼区1号".to_owned();
+    let refused = customer_changes::modify_basic_info(
+        &**client,
+        CLERK,
+        &second,
+        &BasicInfo::Personal(by_second.clone()),
+    )
+    .await
+    .unwrap();
+    let ModifyOutcome::Conflict {
+        changed_fields,
+        current,
+    } = refused
+    else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(changed_fields, [Field::Mobile, Field::Email]);
+    assert_eq!(current.version, 2);
+    let stored = customer_changes::customer_basics(&**client, read.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, current, "nothing overwritten");
+    // Editing again from what is stored now succeeds.
+    let again = customer_changes::modify_basic_info(
+        &**client,
+        CLERK,
+        &current,
+        &BasicInfo::Personal(by_second),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, ModifyOutcome::Saved { version: 3 });
+    let audit: (String, String) = {
+        let row = client
+            .query_one(
+                "SELECT detail->>'before', detail->>'after' FROM audit_log
+                 WHERE action = 'customer.modify' ORDER BY id LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(
+        audit,
+        (
+            r#"{"email": null, "mobile": "13800138000"}"#.to_owned(),
+            r#"{"email": "zhang@example.com", "mobile": "13900139000"}"#.to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the_account() {
+    let (_db, mut client) = with_fixture().await;
+    let read = opened_customer(&mut client, BusinessModel::SystemPrepaid).await;
+    client
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code, operator_id, idempotency_key)
+             VALUES (1, 'deposit', 88.50, 'cash', 1, 'd1')",
+        )
+        .await
+        .unwrap();
+    let preview = customer_changes::transfer_preview(&**client, read.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(preview.balance.to_string(), "88.50");
+    assert_eq!(preview.unpaid_bills, 0);
+    let new_owner = person("Anna Schmidt", "13700137000");
+    let outcome = customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        TransferOutcome::Transferred {
+            balance: "88.50".parse().unwrap(),
+            version: 2
+        }
+    );
+    let history = client
+        .query_one(
+            "SELECT previous_owner->>'name', previous_owner->>'mobile', transferred_by
+             FROM customer_owner_history WHERE customer_id = $1",
+            &[&read.customer_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.get::<_, &str>(0), "张伟");
+    assert_eq!(history.get::<_, &str>(1), "13800138000");
+    assert_eq!(history.get::<_, i64>(2), CLERK);
+    let now = customer_changes::customer_basics(&**client, read.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.info, new_owner);
+    // A clerk still editing the previous owner is told the customer changed.
+    let stale = customer_changes::modify_basic_info(&**client, CLERK, &read, &read.info)
+        .await
+        .unwrap();
+    assert!(matches!(stale, ModifyOutcome::Conflict { .. }), "{stale:?}");
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM audit_log WHERE action = 'customer.transfer'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
+    let (_db, mut client) = with_fixture().await;
+    let read = opened_customer(&mut client, BusinessModel::Postpaid).await;
+    client
+        .batch_execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading, current_reading, volume, amount)
+             VALUES (1, '2026-01-01', '2026-02-28', 0, 10, 10, 30),
+                    (1, '2026-03-01', '2026-04-30', 10, 25, 15, 45)",
+        )
+        .await
+        .unwrap();
+    let new_owner = person("Anna Schmidt", "13700137000");
+    assert_eq!(
+        customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
+            .await
+            .unwrap(),
+        TransferOutcome::UnpaidBills { count: 2 }
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM customer_owner_history").await,
+        0
+    );
+    client
+        .batch_execute("UPDATE bill SET status = 'void'")
+        .await
+        .unwrap();
+    assert!(matches!(
+        customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
+            .await
+            .unwrap(),
+        TransferOutcome::Transferred { .. }
+    ));
+}
