@@ -53,16 +53,20 @@ async fn search_by_name_and_meter_number_then_details() {
         "the last customer is not on the first page"
     );
 
+    // The customer's row, at the start of a line (the search box may show the same digits).
+    let row = format!("\n{number} ");
+
     // By name.
     tmux.text("/");
     tmux.text(&name);
-    tmux.wait_for(&number, PATIENCE);
+    tmux.wait_for(&row, PATIENCE);
 
-    // By meter number: Ctrl-U clears the box, then the meter number.
+    // By meter number: Ctrl-U clears the box (back to the first page, without the customer),
+    // then the meter number.
     tmux.keys(&["C-u"]);
+    tmux.wait_for_absence(&row, PATIENCE);
     tmux.text(&meter);
-    let found = tmux.wait_for(&number, PATIENCE);
-    assert!(found.contains(&meter), "{found}");
+    tmux.wait_for(&row, PATIENCE);
 
     // A mistyped customer number says so.
     tmux.keys(&["C-u"]);
@@ -73,8 +77,9 @@ async fn search_by_name_and_meter_number_then_details() {
 
     // The right number, then Enter to the row and Enter for the details.
     tmux.keys(&["C-u"]);
+    tmux.wait_for_absence(&row, PATIENCE);
     tmux.text(&number);
-    tmux.wait_for(&format!("{number} "), PATIENCE);
+    tmux.wait_for(&row, PATIENCE);
     tmux.keys(&["Enter"]);
     tmux.keys(&["Enter"]);
     let details = tmux.wait_for("Basic information", PATIENCE);
@@ -82,7 +87,10 @@ async fn search_by_name_and_meter_number_then_details() {
         details.contains(&format!("Customers › {number}")),
         "{details}"
     );
-    assert!(details.contains(&meter), "{details}");
+    assert!(
+        details.contains(&meter),
+        "the details show the meter in full: {details}"
+    );
     assert!(details.contains("Latest transactions"), "{details}");
 
     tmux.keys(&["F3"]);

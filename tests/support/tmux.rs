@@ -95,15 +95,28 @@ impl Tmux {
 
     /// Waits until the screen contains `text`; panics with the screen after `within`.
     pub fn wait_for(&self, text: &str, within: Duration) -> String {
+        self.wait_until(&format!("{text:?} on the screen"), within, |screen| {
+            screen.contains(text)
+        })
+    }
+
+    /// Waits until the screen no longer contains `text`.
+    pub fn wait_for_absence(&self, text: &str, within: Duration) -> String {
+        self.wait_until(&format!("{text:?} gone"), within, |screen| {
+            !screen.contains(text)
+        })
+    }
+
+    fn wait_until(&self, what: &str, within: Duration, done: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if done(&screen) {
                 return screen;
             }
             assert!(
                 start.elapsed() < within,
-                "waited {within:?} for {text:?}; the screen is:\n{screen}"
+                "waited {within:?} for {what}; the screen is:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
