@@ -4,6 +4,7 @@
 //! sending work and receiving messages; `db` and `card` use `domain`; `domain` does no I/O.
 
 pub mod app;
+pub mod bench;
 pub mod card;
 pub mod config;
 pub mod db;

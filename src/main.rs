@@ -32,6 +32,13 @@ enum Command {
         #[arg(long)]
         if_empty: bool,
     },
+    /// Measure the customer table's searches on a big database (loads 1 000 000 demo
+    /// customers into an empty one first).
+    Bench {
+        /// Measure the customers already in the database instead of loading them.
+        #[arg(long)]
+        customers_already_loaded: bool,
+    },
     /// The embedded database cluster.
     Db {
         #[command(subcommand)]
@@ -83,6 +90,14 @@ fn main() -> ExitCode {
                 customers,
                 if_empty,
             } => startup::demo_data(&loaded.config, customers, if_empty).await,
+            Command::Bench {
+                customers_already_loaded,
+            } => {
+                let options = meterdesk::bench::BenchOptions {
+                    customers_already_loaded,
+                };
+                meterdesk::bench::run(&loaded.config, options).await
+            }
             Command::Db {
                 action: DbAction::Stop,
             } => startup::stop_embedded(&loaded.config).await,

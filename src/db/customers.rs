@@ -8,7 +8,8 @@ use rust_decimal::Decimal;
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
-use super::DbError;
+use super::cancel::cancel_if_dropped;
+use super::{DbError, Pool};
 use crate::domain::search::CustomerSearch;
 
 /// One line of the customer table.
@@ -66,6 +67,18 @@ pub struct Page {
     pub rows: Vec<CustomerRow>,
     pub more_before: bool,
     pub more_after: bool,
+}
+
+/// [`page`] on a connection from the pool, cancelled on the server if the caller drops the
+/// future before the answer arrives (the clerk typed on and the UI dropped this search).
+pub async fn page_from_pool(
+    pool: &Pool,
+    search: &CustomerSearch,
+    at: &PageAt,
+    size: usize,
+) -> Result<Page, DbError> {
+    let client = pool.get().await?;
+    cancel_if_dropped(client.cancel_token(), page(&**client, search, at, size)).await
 }
 
 /// The page of `search` at `at`, at most `size` rows, in display order: by customer number,
@@ -332,42 +345,35 @@ fn meter_prefix_branch(prefix_param: &str) -> String {
 fn text_conditions(text: &str, params: &mut Params) -> Vec<String> {
     let escaped = like_escape(text);
     let mut branches = Vec::new();
-    // Name prefix: a range of the name index per spelling a name is likely to start with
-    // (as typed, "Wang", "WANG"); other spellings are found by the case-insensitive contains.
-    let mut spellings = vec![
-        escaped.clone(),
-        capitalised(&escaped),
-        escaped.to_uppercase(),
-    ];
-    spellings.dedup();
-    spellings.sort();
-    spellings.dedup();
-    for spelling in spellings {
-        let prefix = params.bind(format!("{spelling}%"));
-        branches.push(format!("customer c WHERE c.name LIKE {prefix}"));
-    }
-    // Name contains, after the first character (why: see the migration), and address fragment.
-    let after_first = params.bind(format!("_%{escaped}%"));
-    let anywhere = params.bind(format!("%{escaped}%"));
-    let (name_chars, address_chars) = if text.chars().count() < TRIGRAM {
-        let chars = params.bind(text.to_owned());
-        (
-            format!(
-                " AND string_to_array(lower(c.name), NULL) @> string_to_array(lower({chars}), NULL)"
-            ),
-            format!(
-                " AND string_to_array(lower(c.address), NULL) @> string_to_array(lower({chars}), NULL)"
-            ),
-        )
+    // Name prefix: a range of the name index. Letters have case, and a case-insensitive
+    // prefix is no btree range: for text starting with a letter the branch is ILIKE, which the
+    // planner serves by walking the name index (Latin names sort first) or by trigrams.
+    let prefix = params.bind(format!("{escaped}%"));
+    let prefix_operator = if text.starts_with(|c: char| c.is_alphabetic() && c.is_ascii()) {
+        "ILIKE"
     } else {
-        (String::new(), String::new())
+        "LIKE"
     };
     branches.push(format!(
-        "customer c WHERE c.name ILIKE {after_first}{name_chars}"
+        "customer c WHERE c.name {prefix_operator} {prefix}"
     ));
-    branches.push(format!(
-        "customer c WHERE c.address ILIKE {anywhere}{address_chars}"
-    ));
+    // Name contains, after the first character (why: see the migration), and address fragment.
+    let name_after_first = "substr(c.name, 2)";
+    if text.chars().count() < TRIGRAM {
+        let typed = params.bind(text.to_owned());
+        for column in [name_after_first, "c.address"] {
+            branches.push(format!(
+                "customer c WHERE string_to_array(lower({column}), NULL) \
+                 @> string_to_array(lower({typed}), NULL) \
+                 AND strpos(lower({column}), lower({typed})) > 0"
+            ));
+        }
+    } else {
+        let anywhere = params.bind(format!("%{escaped}%"));
+        for column in [name_after_first, "c.address"] {
+            branches.push(format!("customer c WHERE {column} ILIKE {anywhere}"));
+        }
+    }
     // Meter numbers are upper-case letters, digits and dashes.
     let meter_key: String = text.chars().filter(|c| *c != '-').collect();
     if !meter_key.is_empty() && meter_key.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -375,15 +381,6 @@ fn text_conditions(text: &str, params: &mut Params) -> Vec<String> {
         branches.push(meter_prefix_branch(&prefix));
     }
     branches
-}
-
-/// "wang" → "Wang".
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Typed text as a literal inside a LIKE pattern (backslash is LIKE's default escape).

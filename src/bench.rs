@@ -1,0 +1,307 @@
+//! `meterdesk bench`: how fast the customer table answers on a big database.
+//!
+//! For each kind of search, p50/p95 of the app's path (a pooled connection and
+//! [`customers::page`]) next to the same SQL sent directly on one connection; the first page
+//! against a page 40 000 rows deep reached by keyset; the process's resident memory.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::config::Config;
+use crate::db::customers::{self, Cursor, PageAt, PageQuery};
+use crate::db::{self, Pool};
+use crate::domain::search::{CustomerSearch, classify};
+use crate::startup;
+
+/// Customers loaded when the database is empty.
+const CUSTOMERS: u64 = 1_000_000;
+/// Rows of a page: the table on a 120×40 terminal.
+const PAGE: usize = 40;
+/// Timed runs of each measurement.
+const RUNS: usize = 200;
+/// How deep the deep page is.
+const DEEP_ROWS: usize = 40_000;
+
+/// Whether to load the demo customers first.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchOptions {
+    pub customers_already_loaded: bool,
+}
+
+pub async fn run(config: &Config, options: BenchOptions) -> anyhow::Result<()> {
+    let pool = startup::open_database(config).await?;
+    // "Direct": one connection held for the whole run, the statement sent on it as it is.
+    let mut direct = pool.get().await.map_err(db::DbError::from)?;
+    if !options.customers_already_loaded {
+        if db::demo::has_customers(&direct).await? {
+            bail!(
+                "the database already has customers: pass --customers-already-loaded to \
+                 measure them, or use an empty database"
+            );
+        }
+        eprintln!("loading {CUSTOMERS} demo customers…");
+        db::demo::load(&mut direct, CUSTOMERS, |progress| {
+            eprint!("\r{progress}\x1b[K");
+        })
+        .await?;
+        eprintln!();
+    }
+    let direct: &tokio_postgres::Client = &direct;
+    let customers: i64 = direct
+        .query_one("SELECT count(*) FROM customer", &[])
+        .await?
+        .get(0);
+    println!("meterdesk bench: {customers} customers, pages of {PAGE} rows, {RUNS} runs each");
+    println!();
+    println!(
+        "{:<34} {:>7} {:>9} {:>9} {:>11} {:>11} {:>6}",
+        "search", "rows", "app p50", "app p95", "direct p50", "direct p95", "ratio"
+    );
+    for (label, queries) in search_kinds(direct).await? {
+        let searches = queries
+            .iter()
+            .map(|typed| classify(typed).with_context(|| format!("bench query {typed:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let first = customers::page(direct, &searches[0], &PageAt::First, PAGE).await?;
+        let app = time_runs(|run| {
+            let (pool, search) = (&pool, &searches[run % searches.len()]);
+            async move { app_page(pool, search, &PageAt::First).await }
+        })
+        .await?;
+        let direct_runs = time_runs(|run| {
+            let query = PageQuery::new(&searches[run % searches.len()], &PageAt::First, PAGE);
+            async move {
+                direct
+                    .query(query.sql.as_str(), &query.param_refs())
+                    .await?;
+                Ok(())
+            }
+        })
+        .await?;
+        println!(
+            "{:<34} {:>7} {:>9} {:>9} {:>11} {:>11} {:>6.2}",
+            label,
+            first.rows.len(),
+            millis(app.p50),
+            millis(app.p95),
+            millis(direct_runs.p50),
+            millis(direct_runs.p95),
+            app.p95.as_secs_f64() / direct_runs.p95.as_secs_f64(),
+        );
+    }
+
+    println!();
+    println!(
+        "{:<34} {:>9} {:>9} {:>12} {:>12} {:>6}",
+        "page 40 000 rows deep", "first p50", "first p95", "deep p50", "deep p95", "ratio"
+    );
+    for typed in ["", "王", "朝阳", "138"] {
+        let search = classify(typed)?;
+        let Some(deep) = cursor_rows_deep(&pool, &search, DEEP_ROWS).await? else {
+            println!("{:<34} fewer than {DEEP_ROWS} rows", describe(typed));
+            continue;
+        };
+        let first = time_runs(|_| app_page(&pool, &search, &PageAt::First)).await?;
+        let at = PageAt::After(deep);
+        let deep = time_runs(|_| app_page(&pool, &search, &at)).await?;
+        println!(
+            "{:<34} {:>9} {:>9} {:>12} {:>12} {:>6.2}",
+            describe(typed),
+            millis(first.p50),
+            millis(first.p95),
+            millis(deep.p50),
+            millis(deep.p95),
+            deep.p95.as_secs_f64() / first.p95.as_secs_f64(),
+        );
+    }
+
+    println!();
+    println!("resident memory (VmRSS): {}", resident_memory()?);
+    println!(
+        "frame time of a 120×40 customer table: {}",
+        figure(frame_time_120x40())
+    );
+    println!(
+        "bytes written to the terminal per row move: {}",
+        figure(bytes_written_per_row_move())
+    );
+    Ok(())
+}
+
+/// The searches of each kind: several queries, taken in turn, so no single lucky or unlucky
+/// value decides the figure.
+async fn search_kinds(
+    client: &tokio_postgres::Client,
+) -> anyhow::Result<Vec<(&'static str, Vec<String>)>> {
+    let sample = |sql: &'static str| async move {
+        let rows = client.query(sql, &[]).await?;
+        let values: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        if values.is_empty() {
+            bail!("no sample for the bench: {sql}");
+        }
+        Ok(values)
+    };
+    Ok(vec![
+        (
+            "customer number",
+            sample(
+                "SELECT customer_no::text FROM customer TABLESAMPLE SYSTEM (1) ORDER BY random()
+                 LIMIT 50",
+            )
+            .await?,
+        ),
+        (
+            "name prefix (2 chars)",
+            sample(
+                "SELECT DISTINCT left(name, 2) FROM customer TABLESAMPLE SYSTEM (1)
+                 WHERE name ~ '^[^ -~]{2}' LIMIT 50",
+            )
+            .await?,
+        ),
+        ("name contains common \"王\"", vec!["王".into()]),
+        ("name contains common \"伟\"", vec!["伟".into()]),
+        ("name contains common \"Anna\"", vec!["anna".into()]),
+        (
+            "name contains rare",
+            vec![
+                "晓涵".into(),
+                "欣然".into(),
+                "Wang".into(),
+                "Kowalski".into(),
+            ],
+        ),
+        ("name contains none", vec!["无此人".into(), "Zq".into()]),
+        ("phone prefix \"138\"", vec!["138".into()]),
+        (
+            "phone prefix (7 digits)",
+            sample(
+                "SELECT left(phone, 7) FROM customer TABLESAMPLE SYSTEM (1)
+                 WHERE phone ~ '^1[0-9]{10}$' ORDER BY random() LIMIT 50",
+            )
+            .await?,
+        ),
+        (
+            "meter number (10 of 12)",
+            sample(
+                "SELECT left(meter_no, 10) FROM meter TABLESAMPLE SYSTEM (1)
+                 ORDER BY random() LIMIT 50",
+            )
+            .await?,
+        ),
+        (
+            "card number",
+            // Eight digits would be read as a customer number (see domain::search): a leading
+            // zero makes them digits.
+            sample(
+                "SELECT '0' || card_no FROM card TABLESAMPLE SYSTEM (1) ORDER BY random() LIMIT 50",
+            )
+            .await?,
+        ),
+        ("address fragment \"朝阳\"", vec!["朝阳".into()]),
+        (
+            "address fragment (road + no.)",
+            vec!["建国路88号".into(), "人民路1号".into(), "幸福里27".into()],
+        ),
+    ])
+}
+
+/// The app's path: a connection from the pool, then one page.
+async fn app_page(pool: &Pool, search: &CustomerSearch, at: &PageAt) -> anyhow::Result<()> {
+    customers::page_from_pool(pool, search, at, PAGE).await?;
+    Ok(())
+}
+
+/// The cursor of the row `depth` rows into `search`, reached page by page as a clerk holding
+/// PgDn would; None if the search has fewer rows.
+async fn cursor_rows_deep(
+    pool: &Pool,
+    search: &CustomerSearch,
+    depth: usize,
+) -> anyhow::Result<Option<Cursor>> {
+    let client = pool.get().await.map_err(db::DbError::from)?;
+    let mut at = PageAt::First;
+    let mut passed = 0;
+    loop {
+        let page = customers::page(&**client, search, &at, PAGE).await?;
+        let Some(last) = page.rows.last() else {
+            return Ok(None);
+        };
+        passed += page.rows.len();
+        if passed >= depth {
+            return Ok(Some(last.cursor(search)));
+        }
+        if !page.more_after {
+            return Ok(None);
+        }
+        at = PageAt::After(last.cursor(search));
+    }
+}
+
+struct Percentiles {
+    p50: Duration,
+    p95: Duration,
+}
+
+/// Runs `run(i)` a few times to warm up, then [`RUNS`] times timed.
+async fn time_runs<F, Fut>(mut run: F) -> anyhow::Result<Percentiles>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    for i in 0..10 {
+        run(i).await?;
+    }
+    let mut times = Vec::with_capacity(RUNS);
+    for i in 0..RUNS {
+        let started = Instant::now();
+        run(i).await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let at = |share: f64| times[((times.len() as f64 * share).ceil() as usize).saturating_sub(1)];
+    Ok(Percentiles {
+        p50: at(0.50),
+        p95: at(0.95),
+    })
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn describe(typed: &str) -> String {
+    if typed.is_empty() {
+        "all customers".to_owned()
+    } else {
+        format!("search \"{typed}\"")
+    }
+}
+
+/// VmRSS of this process, as the kernel reports it (e.g. "23456 kB").
+fn resident_memory() -> anyhow::Result<String> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .map(|value| value.trim().to_owned())
+        .context("no VmRSS in /proc/self/status")
+}
+
+/// A UI figure, or why there is none yet.
+fn figure(measured: Option<String>) -> String {
+    measured.unwrap_or_else(|| "not measured yet (the customer screen is not built)".to_owned())
+}
+
+/// Time to draw one frame of the customer table on a 120×40 terminal (TestBackend), p50/p95.
+/// For the screen engineer to fill in once the customer screen exists.
+fn frame_time_120x40() -> Option<String> {
+    None
+}
+
+/// Bytes the terminal receives when the selection moves one row down the customer table.
+/// For the screen engineer to fill in once the customer screen exists.
+fn bytes_written_per_row_move() -> Option<String> {
+    None
+}

@@ -1,0 +1,509 @@
+//! The customer table's searches and pages against a real database: a few hundred demo
+//! customers plus hand-made ones whose names, phones and meters the tests choose.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use meterdesk::db::cancel::cancel_if_dropped;
+use meterdesk::db::customers::{self, CustomerRow, Page, PageAt};
+use meterdesk::db::demo;
+use meterdesk::domain::customer_number::CustomerNumber;
+use meterdesk::domain::search::{CustomerSearch, SearchError, classify};
+use support::pg::{TestDb, fresh_db};
+use tokio_postgres::GenericClient;
+
+const DEMO_CUSTOMERS: u64 = 300;
+const PAGE: usize = 10;
+
+/// A database with the demo customers and the reference data they need.
+async fn demo_db() -> TestDb {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    demo::load(&mut client, DEMO_CUSTOMERS, |_| {})
+        .await
+        .unwrap();
+    db
+}
+
+/// Adds a personal postpaid customer with a meter of its own; returns (id, customer number).
+async fn add_customer(
+    client: &impl GenericClient,
+    name: &str,
+    address: &str,
+    phone: &str,
+    meter_no: &str,
+) -> (i64, i64) {
+    let serial: i64 = client
+        .query_one("SELECT nextval('customer_serial')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let number = CustomerNumber::from_serial(u32::try_from(serial).unwrap()).unwrap();
+    let row = client
+        .query_one(
+            "WITH kind AS (
+                 SELECT x.customer_type_id, x.meter_type_id
+                 FROM customer_type t
+                 JOIN customer_type_meter_type x ON x.customer_type_id = t.id
+                 WHERE t.nature = 'personal' AND t.business_model = 'postpaid'
+                 ORDER BY x.meter_type_id LIMIT 1
+             ), new_meter AS (
+                 INSERT INTO meter (meter_no, meter_type_id, status)
+                 SELECT $5, meter_type_id, 'installed' FROM kind
+                 RETURNING id, meter_type_id
+             ), new_customer AS (
+                 INSERT INTO customer (customer_no, customer_type_id, nature, business_model,
+                                       name, address, phone, meter_id, meter_type_id)
+                 SELECT $1, kind.customer_type_id, 'personal', 'postpaid', $2, $3, $4,
+                        new_meter.id, new_meter.meter_type_id
+                 FROM kind, new_meter
+                 RETURNING id
+             ), new_account AS (
+                 INSERT INTO account (customer_id, kind)
+                 SELECT id, 'postpaid' FROM new_customer
+             )
+             SELECT id FROM new_customer",
+            &[
+                &i64::from(number.value()),
+                &name,
+                &address,
+                &phone,
+                &meter_no,
+            ],
+        )
+        .await
+        .unwrap();
+    (row.get(0), i64::from(number.value()))
+}
+
+/// The search done the slow, obvious way: every match, in display order.
+async fn every_match(client: &impl GenericClient, search: &CustomerSearch) -> Vec<i64> {
+    let rows = match search {
+        CustomerSearch::All => {
+            client
+                .query("SELECT id FROM customer ORDER BY customer_no", &[])
+                .await
+        }
+        CustomerSearch::CustomerNo(number) => {
+            client
+                .query(
+                    "SELECT id FROM customer WHERE customer_no = $1",
+                    &[&i64::from(number.value())],
+                )
+                .await
+        }
+        CustomerSearch::Digits(digits) => {
+            client
+                .query(
+                    "SELECT c.id FROM customer c JOIN meter m ON m.id = c.meter_id
+                     WHERE regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g') LIKE $1 || '%'
+                        OR replace(m.meter_no, '-', '') LIKE $1 || '%'
+                        OR EXISTS (SELECT 1 FROM card k
+                                   WHERE k.customer_id = c.id AND k.card_no::text = ltrim($1, '0'))
+                     ORDER BY c.customer_no",
+                    &[digits],
+                )
+                .await
+        }
+        CustomerSearch::Text(text) => {
+            client
+                .query(
+                    "SELECT c.id FROM customer c JOIN meter m ON m.id = c.meter_id
+                     WHERE strpos(lower(c.name), lower($1)) > 0
+                        OR strpos(lower(c.address), lower($1)) > 0
+                        OR replace(m.meter_no, '-', '') LIKE upper(replace($1, '-', '')) || '%'
+                     ORDER BY c.name, c.customer_no",
+                    &[text],
+                )
+                .await
+        }
+    };
+    rows.unwrap().iter().map(|row| row.get(0)).collect()
+}
+
+fn ids(rows: &[CustomerRow]) -> Vec<i64> {
+    rows.iter().map(|row| row.id).collect()
+}
+
+async fn page(client: &impl GenericClient, search: &CustomerSearch, at: &PageAt) -> Page {
+    customers::page(client, search, at, PAGE).await.unwrap()
+}
+
+/// Every page from the first on by PgDn, and from the last back by PgUp; both must list every
+/// match exactly once, in display order.
+async fn assert_pages_cover(client: &impl GenericClient, search: &CustomerSearch) {
+    let expected = every_match(client, search).await;
+
+    let mut forward = Vec::new();
+    let mut at = PageAt::First;
+    loop {
+        let page = page(client, search, &at).await;
+        assert_eq!(page.more_before, !forward.is_empty(), "{search:?}");
+        forward.extend(ids(&page.rows));
+        if !page.more_after {
+            break;
+        }
+        at = PageAt::After(page.rows.last().unwrap().cursor(search));
+    }
+    assert_eq!(forward, expected, "{search:?}: PgDn from the first page");
+
+    let mut backward = Vec::new();
+    let mut at = PageAt::Last;
+    loop {
+        let page = page(client, search, &at).await;
+        assert_eq!(page.more_after, !backward.is_empty(), "{search:?}");
+        backward.splice(0..0, ids(&page.rows));
+        if !page.more_before {
+            break;
+        }
+        at = PageAt::Before(page.rows.first().unwrap().cursor(search));
+    }
+    assert_eq!(backward, expected, "{search:?}: PgUp from the last page");
+}
+
+#[test]
+fn a_mistyped_customer_number_says_so() {
+    let good = CustomerNumber::from_serial(1_000_123).unwrap().to_string();
+    let swapped = format!("{}{}{}", &good[..3], &good[4..5], &good[3..4]) + &good[5..];
+    assert_ne!(swapped, good);
+    assert_eq!(classify(&swapped), Err(SearchError::CheckDigit));
+}
+
+#[tokio::test]
+async fn each_kind_of_search_finds_the_right_customers() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    let client = &**client;
+    let (wang_wei, wang_wei_no) = add_customer(
+        client,
+        "王伟",
+        "北京市朝阳区建国路8号",
+        "139-0000-1111",
+        "778812345678",
+    )
+    .await;
+    let (li_wei, _) = add_customer(
+        client,
+        "李伟",
+        "上海市浦东新区世纪大道1号",
+        "13900002222",
+        "ZX-7788-01",
+    )
+    .await;
+    let (anna, _) = add_customer(
+        client,
+        "Anna Kowalska",
+        "Riverside 12",
+        "(010) 6512 3456",
+        "A1",
+    )
+    .await;
+
+    let find = |typed: &'static str| async move {
+        let search = classify(typed).unwrap();
+        let found = page(client, &search, &PageAt::First).await;
+        (search, ids(&found.rows))
+    };
+
+    // Customer number: exactly that customer.
+    let number = CustomerNumber::try_from(u32::try_from(wang_wei_no).unwrap()).unwrap();
+    let search = classify(&number.to_string()).unwrap();
+    assert_eq!(search, CustomerSearch::CustomerNo(number));
+    assert_eq!(
+        ids(&page(client, &search, &PageAt::First).await.rows),
+        [wang_wei]
+    );
+
+    // Phone prefix, on the digits whatever the separators.
+    assert_eq!(find("1390000").await.1, [wang_wei, li_wei]);
+    assert_eq!(find("010-6512").await.1, [anna]);
+    // Meter number prefix, digits or letters, dashes ignored, any case.
+    assert_eq!(find("778812").await.1, [wang_wei]);
+    assert_eq!(find("zx778").await.1, [li_wei]);
+    // Name: prefix and contains, CJK and Latin, any case; address fragment.
+    let (search, found) = find("伟").await;
+    let expected = every_match(client, &search).await;
+    assert!(expected.contains(&wang_wei) && expected.contains(&li_wei));
+    assert_eq!(found, expected[..found.len()]);
+    assert!(find("anna kow").await.1.contains(&anna));
+    assert!(find("KOWALSKA").await.1.contains(&anna));
+    assert!(find("世纪大道").await.1.contains(&li_wei));
+    let (search, found) = find("朝阳").await;
+    let expected = every_match(client, &search).await;
+    assert!(expected.contains(&wang_wei));
+    assert_eq!(found, expected[..found.len()]);
+    // Nothing matches: an empty page with nothing around it.
+    let nothing = page(client, &classify("无此人").unwrap(), &PageAt::First).await;
+    assert_eq!(
+        (nothing.rows.len(), nothing.more_before, nothing.more_after),
+        (0, false, false)
+    );
+    // Typed LIKE wildcards are literal.
+    assert!(find("%").await.1.is_empty());
+
+    // The row shows what the table needs.
+    let search = classify("778812").unwrap();
+    let row = &page(client, &search, &PageAt::First).await.rows[0];
+    assert_eq!(
+        (
+            row.name.as_str(),
+            row.meter_no.as_str(),
+            row.phone.as_deref()
+        ),
+        ("王伟", "778812345678", Some("139-0000-1111"))
+    );
+    assert_eq!(
+        (row.account_kind.as_str(), row.status.as_str()),
+        ("postpaid", "active")
+    );
+    assert_eq!(row.balance, rust_decimal::Decimal::ZERO);
+    assert_eq!(row.card_state, None);
+}
+
+#[tokio::test]
+async fn a_card_number_finds_its_customer() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT card_no, customer_id FROM card ORDER BY generation DESC, id LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (card_no, customer_id): (i64, i64) = (row.get(0), row.get(1));
+    // Eight digits are a customer number: a card number is typed with a leading zero.
+    let search = classify(&format!("0{card_no}")).unwrap();
+    let found = page(&**client, &search, &PageAt::First).await;
+    assert!(ids(&found.rows).contains(&customer_id), "{found:?}");
+    assert_eq!(ids(&found.rows), every_match(&**client, &search).await);
+}
+
+#[tokio::test]
+async fn a_run_of_equal_names_pages_exactly_both_ways() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    let mut wang_weis = Vec::new();
+    for n in 0..25 {
+        let (id, _) = add_customer(
+            &**client,
+            "王伟",
+            &format!("杭州市西湖区文化街{n}号"),
+            "13700000000",
+            &format!("WW{n:04}"),
+        )
+        .await;
+        wang_weis.push(id);
+    }
+    let search = classify("王伟").unwrap();
+    let expected = every_match(&**client, &search).await;
+    let in_result: Vec<i64> = expected
+        .iter()
+        .copied()
+        .filter(|id| wang_weis.contains(id))
+        .collect();
+    // Same name: by customer number, i.e. in the order they were added.
+    assert_eq!(in_result, wang_weis);
+    assert_pages_cover(&**client, &search).await;
+}
+
+#[tokio::test]
+async fn every_search_pages_exactly_both_ways() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    for typed in [
+        "",
+        "13",
+        "2016",
+        "王",
+        "伟",
+        "朝阳",
+        "Anna",
+        "路1",
+        "科技有限公司",
+    ] {
+        assert_pages_cover(&**client, &classify(typed).unwrap()).await;
+    }
+}
+
+#[tokio::test]
+async fn from_a_cursor_keeps_the_selected_row_and_last_is_the_last_page() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    let client = &**client;
+    for typed in ["", "路"] {
+        let search = classify(typed).unwrap();
+        let expected = every_match(client, &search).await;
+        assert!(
+            expected.len() > 2 * PAGE,
+            "{typed}: too few rows for the test"
+        );
+
+        let first = page(client, &search, &PageAt::First).await;
+        let second = page(
+            client,
+            &search,
+            &PageAt::After(first.rows.last().unwrap().cursor(&search)),
+        )
+        .await;
+        let selected = &second.rows[3];
+        let refreshed = page(client, &search, &PageAt::From(selected.cursor(&search))).await;
+        assert_eq!(refreshed.rows[0].id, selected.id, "{typed}");
+        assert_eq!(
+            ids(&refreshed.rows),
+            expected[PAGE + 3..2 * PAGE + 3],
+            "{typed}"
+        );
+        assert!(refreshed.more_before && refreshed.more_after, "{typed}");
+        let at_top = page(
+            client,
+            &search,
+            &PageAt::From(first.rows[0].cursor(&search)),
+        )
+        .await;
+        assert!(!at_top.more_before, "{typed}");
+
+        let last = page(client, &search, &PageAt::Last).await;
+        assert_eq!(
+            ids(&last.rows),
+            expected[expected.len() - PAGE..],
+            "{typed}"
+        );
+        assert!(last.more_before && !last.more_after, "{typed}");
+    }
+}
+
+#[tokio::test]
+async fn details_show_type_meter_account_card_and_owners() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    // A card customer with transactions, preferring one with a previous owner.
+    let row = client
+        .query_one(
+            "SELECT c.id, count(x.id)
+             FROM customer c
+             JOIN card k ON k.customer_id = c.id
+             JOIN account a ON a.customer_id = c.id
+             JOIN ledger_transaction x ON x.account_id = a.id
+             GROUP BY c.id
+             ORDER BY EXISTS (SELECT 1 FROM customer_owner_history h WHERE h.customer_id = c.id) DESC,
+                      count(x.id) DESC
+             LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (customer_id, transactions): (i64, i64) = (row.get(0), row.get(1));
+    let details = customers::details(&**client, customer_id)
+        .await
+        .unwrap()
+        .expect("the customer exists");
+
+    assert_eq!(details.basic.id, customer_id);
+    assert_eq!(details.customer_type.business_model, "meter_prepaid");
+    assert!(
+        details.meter.caliber.starts_with("DN"),
+        "{:?}",
+        details.meter
+    );
+    assert_eq!(details.account.kind, "prepaid");
+    let shown = details.account.recent_transactions.len() as i64;
+    assert_eq!(shown, transactions.min(customers::RECENT_TRANSACTIONS));
+    let times: Vec<_> = details
+        .account
+        .recent_transactions
+        .iter()
+        .map(|x| x.at)
+        .collect();
+    assert!(
+        times.windows(2).all(|pair| pair[0] >= pair[1]),
+        "newest first"
+    );
+
+    let card = details.card.expect("a card customer has a card");
+    let newest: (String, i64, i16) = {
+        let row = client
+            .query_one(
+                "SELECT state, card_no, generation FROM card WHERE customer_id = $1
+                 ORDER BY generation DESC LIMIT 1",
+                &[&customer_id],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1), row.get(2))
+    };
+    assert_eq!((card.state, card.card_no, card.generation), newest);
+    assert_eq!(
+        card.last_purchase_loaded.is_some(),
+        card.last_purchase_seq.is_some()
+    );
+
+    let owners: i64 = client
+        .query_one(
+            "SELECT count(*) FROM customer_owner_history WHERE customer_id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(details.owner_history.len() as i64, owners);
+    for owner in &details.owner_history {
+        assert!(
+            owner
+                .basic_info
+                .iter()
+                .any(|field| field.starts_with("name: "))
+        );
+    }
+
+    // The balance the table shows is the account's.
+    let search = CustomerSearch::CustomerNo(
+        CustomerNumber::try_from(u32::try_from(details.basic.customer_no).unwrap()).unwrap(),
+    );
+    let listed = page(&**client, &search, &PageAt::First).await;
+    assert_eq!(listed.rows[0].balance, details.account.balance);
+    assert_eq!(
+        listed.rows[0].card_state.as_deref(),
+        Some(newest.0.as_str())
+    );
+
+    assert_eq!(customers::details(&**client, -1).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_dropped_search_is_cancelled_on_the_server() {
+    let db = fresh_db().await;
+    let client = db.pool.get().await.unwrap();
+    let slow = cancel_if_dropped(
+        client.cancel_token(),
+        client.simple_query("SELECT pg_sleep(30) /* superseded */"),
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), slow)
+            .await
+            .is_err()
+    );
+
+    let watcher = db.pool.get().await.unwrap();
+    let started = Instant::now();
+    loop {
+        let running: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE state = 'active' AND query LIKE '%superseded */'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if running == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running on the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
