@@ -13,6 +13,7 @@ use crate::db::customers::{self, Cursor, PageAt, PageQuery};
 use crate::db::{self, Pool};
 use crate::domain::search::{CustomerSearch, classify};
 use crate::startup;
+use crate::ui::measure::{SCREEN, measure, percentile};
 
 /// Customers loaded when the database is empty.
 const CUSTOMERS: u64 = 1_000_000;
@@ -116,16 +117,22 @@ pub async fn run(config: &Config, options: BenchOptions) -> anyhow::Result<()> {
         );
     }
 
+    // The screen as the clerk sees it after sign-in: the first page of all customers.
+    let rows = usize::from(SCREEN.1) - 5;
+    let first_page =
+        customers::page_from_pool(&pool, &CustomerSearch::All, &PageAt::First, rows).await?;
+    let screen = measure(first_page, RUNS)?;
     println!();
+    println!(
+        "frame time of a 120×40 customer table: p50 {} p95 {}",
+        millis(screen.frame_p50),
+        millis(screen.frame_p95)
+    );
+    println!(
+        "bytes written to the terminal per row move: {:.0}",
+        screen.bytes_per_row_move
+    );
     println!("resident memory (VmRSS): {}", resident_memory()?);
-    println!(
-        "frame time of a 120×40 customer table: {}",
-        figure(frame_time_120x40())
-    );
-    println!(
-        "bytes written to the terminal per row move: {}",
-        figure(bytes_written_per_row_move())
-    );
     Ok(())
 }
 
@@ -259,10 +266,9 @@ where
         times.push(started.elapsed());
     }
     times.sort();
-    let at = |share: f64| times[((times.len() as f64 * share).ceil() as usize).saturating_sub(1)];
     Ok(Percentiles {
-        p50: at(0.50),
-        p95: at(0.95),
+        p50: percentile(&times, 0.50),
+        p95: percentile(&times, 0.95),
     })
 }
 
@@ -287,21 +293,4 @@ fn resident_memory() -> anyhow::Result<String> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .map(|value| value.trim().to_owned())
         .context("no VmRSS in /proc/self/status")
-}
-
-/// A UI figure, or why there is none yet.
-fn figure(measured: Option<String>) -> String {
-    measured.unwrap_or_else(|| "not measured yet (the customer screen is not built)".to_owned())
-}
-
-/// Time to draw one frame of the customer table on a 120×40 terminal (TestBackend), p50/p95.
-/// For the screen engineer to fill in once the customer screen exists.
-fn frame_time_120x40() -> Option<String> {
-    None
-}
-
-/// Bytes the terminal receives when the selection moves one row down the customer table.
-/// For the screen engineer to fill in once the customer screen exists.
-fn bytes_written_per_row_move() -> Option<String> {
-    None
 }

@@ -40,8 +40,7 @@ pub async fn execute(pool: &Pool, request: Request) -> Result<Reply, Failure> {
         Request::Customers {
             search, at, size, ..
         } => {
-            let client = pool.get().await?;
-            let page = customers::page(&**client, &search, &at, size).await?;
+            let page = customers::page_from_pool(pool, &search, &at, size).await?;
             Ok(Reply::Customers(page))
         }
         Request::Details { customer_id } => {

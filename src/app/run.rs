@@ -3,13 +3,15 @@
 //! reports from a watcher task; `update` turns each into state, and a frame is drawn only when
 //! something visible changed.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyEventKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::AbortHandle;
 
 use super::requests;
-use super::state::{App, DbStatus, Msg};
+use super::state::{App, DbStatus, Msg, RequestId};
 use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
 use crate::db::{self, Pool};
@@ -41,6 +43,24 @@ pub async fn run(mut app: App, pool: Pool, reader_config: ReaderConfig) -> std::
     result
 }
 
+/// The tasks executing requests, by request id: a request `update` no longer waits for
+/// (superseded by a newer search, cancelled, logged out) is aborted, and dropping its query
+/// cancels it on the server too.
+#[derive(Default)]
+struct Tasks(HashMap<RequestId, AbortHandle>);
+
+impl Tasks {
+    fn abort_abandoned(&mut self, app: &App) {
+        self.0.retain(|id, task| {
+            let wanted = app.in_flight.iter().any(|f| f.id == *id);
+            if !wanted {
+                task.abort();
+            }
+            wanted
+        });
+    }
+}
+
 async fn event_loop(
     app: &mut App,
     terminal: &mut ratatui::DefaultTerminal,
@@ -48,13 +68,15 @@ async fn event_loop(
     pool: &Pool,
     tx: &UnboundedSender<Msg>,
 ) -> std::io::Result<()> {
+    let mut tasks = Tasks::default();
     terminal.draw(|frame| ui::draw(frame, app))?;
     while let Some(msg) = rx.recv().await {
-        let mut redraw = apply(app, msg, pool, tx);
+        let mut redraw = apply(app, msg, pool, tx, &mut tasks);
         // Take everything already queued before drawing: one frame for a burst of keys.
         while let Ok(msg) = rx.try_recv() {
-            redraw |= apply(app, msg, pool, tx);
+            redraw |= apply(app, msg, pool, tx, &mut tasks);
         }
+        tasks.abort_abandoned(app);
         if app.quit {
             break;
         }
@@ -66,15 +88,22 @@ async fn event_loop(
 }
 
 /// Updates the state and sends the requests it asks for; true when the screen changed.
-fn apply(app: &mut App, msg: Msg, pool: &Pool, tx: &UnboundedSender<Msg>) -> bool {
+fn apply(
+    app: &mut App,
+    msg: Msg,
+    pool: &Pool,
+    tx: &UnboundedSender<Msg>,
+    tasks: &mut Tasks,
+) -> bool {
     let step = update(app, msg);
     for (id, request) in step.requests {
         let pool = pool.clone();
         let tx = tx.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let outcome = requests::execute(&pool, request).await;
             let _ = tx.send(Msg::Reply { id, outcome });
         });
+        tasks.0.insert(id, task.abort_handle());
     }
     step.redraw
 }

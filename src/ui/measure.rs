@@ -16,6 +16,9 @@ use crate::app::{App, KeyMap, update};
 use crate::db::customers::Page;
 use crate::i18n::Lang;
 
+/// The terminal the figures are taken on: columns, rows.
+pub const SCREEN: (u16, u16) = (120, 40);
+
 /// What the screen side of the benchmark measured.
 #[derive(Debug, Clone, Copy)]
 pub struct ScreenFigures {
@@ -58,16 +61,19 @@ fn table_app(page: Page, columns: u16, rows: u16) -> App {
     app
 }
 
-/// The `p`-th percentile of sorted samples.
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
+/// The `share`-th percentile of sorted samples (nearest rank).
+pub fn percentile(sorted: &[Duration], share: f64) -> Duration {
+    let rank = (sorted.len() as f64 * share).ceil() as usize;
+    sorted
+        .get(rank.saturating_sub(1))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Draws `page` `runs` times at 120×40 for the frame time, then moves the selection down
 /// through the page on a crossterm backend writing into memory, counting the bytes per move.
 pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
-    let (columns, rows) = (120, 40);
+    let (columns, rows) = SCREEN;
     let mut app = table_app(page, columns, rows);
     // The test backend cannot fail (its error type is `Infallible`).
     let Ok(mut terminal) = Terminal::new(TestBackend::new(columns, rows));
