@@ -164,7 +164,7 @@ pub struct LoginForm {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Home {
+pub struct OverviewView {
     pub overview: Option<Overview>,
 }
 
@@ -215,7 +215,7 @@ pub enum Screen {
     Login(LoginForm),
     Customers(CustomerTable),
     Details(DetailsView),
-    Home(Home),
+    Overview(OverviewView),
 }
 
 /// The `:` command line with its completion cycle.
@@ -347,7 +347,7 @@ impl App {
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
             ],
-            Screen::Home(_) => vec![
+            Screen::Overview(_) => vec![
                 (Command::Help, "command.help"),
                 (Command::Leave, "legend.back"),
                 (Command::Refresh, "command.refresh"),
@@ -372,7 +372,7 @@ impl App {
                 Screen::Login(_) => self.lang.t("screen.login").to_owned(),
                 Screen::Customers(_) => self.lang.t("screen.customers").to_owned(),
                 Screen::Details(view) => format!("{:08}", view.customer_no),
-                Screen::Home(_) => self.lang.t("screen.overview").to_owned(),
+                Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
             })
             .collect()
     }

@@ -168,7 +168,7 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
             LoginField::Password => &mut form.password,
         }),
         Screen::Customers(table) if table.search_focused => Some(&mut table.search),
-        Screen::Customers(_) | Screen::Details(_) | Screen::Home(_) => None,
+        Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => None,
     }
 }
 
@@ -413,10 +413,10 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             send(app, Request::Details { customer_id }, out);
         }
         (_, Command::Overview) => {
-            open(app, Screen::Home(Home::default()));
+            open(app, Screen::Overview(OverviewView::default()));
             send(app, Request::Overview, out);
         }
-        (Screen::Home(_), Command::Refresh) => send(app, Request::Overview, out),
+        (Screen::Overview(_), Command::Refresh) => send(app, Request::Overview, out),
         (_, Command::Leave) if !app.below.is_empty() => {
             if let Some(previous) = app.below.pop() {
                 app.screen = previous;
@@ -499,8 +499,8 @@ fn on_reply(
             say(app, MessageKind::Error, text);
         }
         Ok(Reply::Overview(overview)) => {
-            if let Screen::Home(home) = &mut app.screen {
-                home.overview = Some(overview);
+            if let Screen::Overview(view) = &mut app.screen {
+                view.overview = Some(overview);
             }
         }
         Ok(Reply::Details(details)) => match (&mut app.screen, details) {

@@ -4,10 +4,10 @@ mod chrome;
 mod customers;
 mod details;
 mod help;
-mod home;
 pub mod inert;
 mod login;
 pub mod measure;
+mod overview;
 pub mod text;
 pub mod theme;
 
@@ -33,7 +33,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Login(form) => login::draw(frame, body, form, app, &theme),
         Screen::Customers(table) => customers::draw(frame, body, table, app, &theme),
         Screen::Details(view) => details::draw(frame, body, view, app, &theme),
-        Screen::Home(home) => home::draw(frame, body, home, app, &theme),
+        Screen::Overview(view) => overview::draw(frame, body, view, app, &theme),
     }
     match &app.overlay {
         Some(Overlay::Help) => help::draw(frame, body, app, &theme),

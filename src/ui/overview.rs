@@ -1,4 +1,4 @@
-//! The home screen: who is signed in and the counter's figures for today.
+//! The overview (`:overview`): who is signed in and the counter's figures for today.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,14 +9,14 @@ use super::inert::inert;
 use super::text::width;
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::state::Home;
+use crate::app::state::OverviewView;
 
-pub fn draw(frame: &mut Frame, area: Rect, home: &Home, app: &App, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, view: &OverviewView, app: &App, theme: &Theme) {
     let lang = app.lang;
     let mut lines = vec![Line::raw("")];
     if let Some(session) = &app.session {
         let welcome = lang.tf(
-            "home.signed_in",
+            "overview.signed_in",
             &[
                 ("name", &inert(&session.full_name)),
                 ("roles", &session.roles.join(", ")),
@@ -29,23 +29,29 @@ pub fn draw(frame: &mut Frame, area: Rect, home: &Home, app: &App, theme: &Theme
         )));
         lines.push(Line::raw(""));
     }
-    match &home.overview {
+    match &view.overview {
         None => lines.push(Line::styled(
-            format!(" {}", lang.t("home.loading")),
+            format!(" {}", lang.t("overview.loading")),
             theme.dim(),
         )),
         Some(overview) => {
             let figures = [
-                ("home.customers", overview.customers.to_string()),
-                ("home.card_customers", overview.card_customers.to_string()),
-                ("home.active_cards", overview.active_cards.to_string()),
+                ("overview.customers", overview.customers.to_string()),
                 (
-                    "home.uninstalled_meters",
+                    "overview.card_customers",
+                    overview.card_customers.to_string(),
+                ),
+                ("overview.active_cards", overview.active_cards.to_string()),
+                (
+                    "overview.uninstalled_meters",
                     overview.uninstalled_meters.to_string(),
                 ),
-                ("home.payments_today", overview.payments_today.to_string()),
                 (
-                    "home.takings_today",
+                    "overview.payments_today",
+                    overview.payments_today.to_string(),
+                ),
+                (
+                    "overview.takings_today",
                     format!("{:.2}", overview.takings_today),
                 ),
             ];
@@ -66,7 +72,7 @@ pub fn draw(frame: &mut Frame, area: Rect, home: &Home, app: &App, theme: &Theme
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        format!(" {}", lang.t("home.next")),
+        format!(" {}", lang.t("overview.next")),
         theme.dim(),
     ));
     frame.render_widget(Paragraph::new(lines), area);
