@@ -108,11 +108,22 @@ pub fn rig_script(dir: &Path, action_and_option: &[&str]) {
 pub struct VirtualCardProcess(Child);
 
 impl VirtualCardProcess {
+    /// A card of ours, its EFs kept in `state_file`.
     pub fn insert(port: u16, state_file: &Path, extra: &[&str]) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_vcard"))
-            .args(["--port", &port.to_string(), "--pin", PIN, "--state"])
-            .arg(state_file)
-            .args(extra)
+        Self::start(port, |vcard| {
+            vcard.arg("--state").arg(state_file).args(extra)
+        })
+    }
+
+    /// A card without the WATER application.
+    pub fn insert_foreign(port: u16) -> Self {
+        Self::start(port, |vcard| vcard.arg("--foreign"))
+    }
+
+    fn start(port: u16, card_args: impl FnOnce(&mut Command) -> &mut Command) -> Self {
+        let mut vcard = Command::new(env!("CARGO_BIN_EXE_vcard"));
+        vcard.args(["--port", &port.to_string(), "--pin", PIN]);
+        let child = card_args(&mut vcard)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
