@@ -65,7 +65,7 @@ pub async fn swipe(
             before: records[Ef::MeterWriteBack.index()],
             after: outcome.write_back,
         },
-        // Still the card that was read: another card would be ruined by this card's MAC.
+        // Done only on the card that was read: this record's MAC is void on any other.
         issue_record: Some(records[Ef::Issue.index()]),
     };
     let read_back = reader
