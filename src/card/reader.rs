@@ -520,12 +520,15 @@ impl Worker {
         let bytes = command.to_bytes()?;
         let connection = self.connect(context)?;
         let mut buffer = [0; pcsc::MAX_BUFFER_SIZE];
-        let result = connection
-            .card
-            .transmit(&bytes, &mut buffer)
+        let answered = connection.card.transmit(&bytes, &mut buffer);
+        // Counted when it reached the card, pulled card's empty answer included; a call pcscd
+        // refused at once (a reset card, a stale handle) sent nothing.
+        if answered.is_ok() {
+            self.apdus_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        let result = answered
             .map_err(CardError::from)
             .and_then(|response| Ok(ResponseApdu::parse(response)?));
-        self.apdus_sent.fetch_add(1, Ordering::Relaxed);
         if result.is_err() {
             // After a failed exchange the card's state is unknown (pulled, reset, half a
             // command): start over with a fresh connection next time.
