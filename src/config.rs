@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::domain::card_records::{IssuerPin, IssuerPinError, MacKey, MacKeyError};
 use crate::i18n::Lang;
 
 /// Everything meterdesk reads from `config.toml`.
@@ -50,6 +51,54 @@ pub struct CardConfig {
     pub pin: Option<String>,
     /// 32-byte MAC key shared with the meters, as 64 hex digits.
     pub key: Option<String>,
+}
+
+/// The secrets every card write needs, from `[card]`.
+#[derive(Debug, Clone)]
+pub struct CardCredentials {
+    pub pin: IssuerPin,
+    pub key: MacKey,
+    /// One line for each demo value in use; a program writing cards must show them loudly.
+    pub demo_warnings: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CardCredentialError {
+    #[error("card.pin: {0}")]
+    Pin(#[from] IssuerPinError),
+    #[error("card.key: {0}")]
+    Key(#[from] MacKeyError),
+}
+
+impl CardConfig {
+    /// The configured PIN and key, or the demo ones where a key is absent.
+    pub fn credentials(&self) -> Result<CardCredentials, CardCredentialError> {
+        let mut demo_warnings = Vec::new();
+        let pin = match &self.pin {
+            Some(pin) => pin.parse()?,
+            None => {
+                demo_warnings.push(
+                    "card.pin is not set: using the demo issuer PIN, which is in the source code",
+                );
+                IssuerPin::demo()
+            }
+        };
+        let key = match &self.key {
+            Some(key) => key.parse()?,
+            None => {
+                demo_warnings.push(
+                    "card.key is not set: using the demo MAC key, which is in the source code; \
+                     anyone can forge cards written with it",
+                );
+                MacKey::demo()
+            }
+        };
+        Ok(CardCredentials {
+            pin,
+            key,
+            demo_warnings,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -160,15 +209,14 @@ impl Config {
                 "is empty; remove the key to use the embedded database",
             ));
         }
-        if let Some(pin) = &self.card.pin
-            && (pin.len() < 4 || pin.len() > 16 || !pin.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
-            return Err(invalid("card.pin", "must be 4 to 16 hex digits"));
-        }
-        if let Some(key) = &self.card.key
-            && (key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
-            return Err(invalid("card.key", "must be 64 hex digits (32 bytes)"));
+        match self.card.credentials() {
+            Ok(_) => {}
+            Err(CardCredentialError::Pin(error)) => {
+                return Err(invalid("card.pin", &error.to_string()));
+            }
+            Err(CardCredentialError::Key(error)) => {
+                return Err(invalid("card.key", &error.to_string()));
+            }
         }
         if !(24..=80).contains(&self.receipts.width) {
             return Err(invalid(
@@ -254,6 +302,23 @@ mod tests {
         assert!(err.contains("pool_size"), "{err}");
         let err = parse("database = 3\n").unwrap_err().to_string();
         assert!(err.contains("database"), "{err}");
+    }
+
+    #[test]
+    fn card_credentials_are_the_configured_ones_or_the_demo_ones_with_a_warning() {
+        let loaded = parse(&format!(
+            "[card]\npin = \"24680\"\nkey = \"{}\"\n",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        let credentials = loaded.config.card.credentials().unwrap();
+        assert_eq!(credentials.pin, "24680".parse().unwrap());
+        assert_eq!(credentials.key, "AB".repeat(32).parse().unwrap());
+        assert!(credentials.demo_warnings.is_empty());
+
+        let demo = CardConfig::default().credentials().unwrap();
+        assert_eq!((demo.pin, demo.key), (IssuerPin::demo(), MacKey::demo()));
+        assert_eq!(demo.demo_warnings.len(), 2);
     }
 
     #[test]

@@ -10,5 +10,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod i18n;
+pub mod meter_sim;
 pub mod startup;
 pub mod ui;

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use meterdesk::config::Config;
-use meterdesk::startup;
+use meterdesk::domain::card_records::MeterNumber;
+use meterdesk::{meter_sim, startup};
 
 #[derive(Parser)]
 #[command(version, about = "meterdesk — the counter desk for metered water")]
@@ -49,12 +50,40 @@ enum Command {
         #[command(subcommand)]
         action: MetersAction,
     },
+    /// A simulated card water meter, for the card in the reader.
+    Meter {
+        #[command(subcommand)]
+        action: MeterAction,
+    },
 }
 
 #[derive(Subcommand)]
 enum MetersAction {
     /// Print the header line of a meter import file (CSV).
     Template,
+}
+
+#[derive(Subcommand)]
+enum MeterAction {
+    /// Swipe the card on the meter: load its purchase, write the meter's state back to it.
+    Swipe(MeterArgs),
+    /// Draw water from the meter's credit.
+    Use {
+        #[command(flatten)]
+        meter: MeterArgs,
+        #[arg(long)]
+        litres: u32,
+    },
+}
+
+#[derive(Args)]
+struct MeterArgs {
+    /// The meter's number, as on its cards.
+    #[arg(long = "meter", value_parser = MeterNumber::new)]
+    number: MeterNumber,
+    /// The meter's memory; default meters/<NUMBER>.json in the data directory.
+    #[arg(long)]
+    state: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -107,6 +136,17 @@ fn main() -> ExitCode {
                 print!("{}", meterdesk::domain::meter_csv::METER_CSV_TEMPLATE);
                 Ok(())
             }
+            Command::Meter {
+                action: MeterAction::Swipe(meter),
+            } => meter_sim::swipe(&loaded.config, &meter.number, meter.state.as_deref()).await,
+            Command::Meter {
+                action: MeterAction::Use { meter, litres },
+            } => meter_sim::use_water(
+                &loaded.config,
+                &meter.number,
+                litres,
+                meter.state.as_deref(),
+            ),
         }
     });
     // Background tasks (health watcher, ticker) must not keep a finished command alive.

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use meterdesk::card::virtual_card::{VirtualCard, WaterApplication};
 use meterdesk::card::vpcd::{self, LinkOptions};
+use meterdesk::card::water_card::IssuerPin;
 
 #[derive(Parser)]
 #[command(
@@ -19,9 +20,10 @@ struct Args {
     /// vpcd's TCP port: 35963 is reader "Virtual PCD 00 00", 35964 is "Virtual PCD 00 01".
     #[arg(long, default_value_t = 35963)]
     port: u16,
-    /// The issuer PIN the card accepts in VERIFY, as the ASCII characters sent.
+    /// The issuer PIN the card accepts in VERIFY: 4 to 16 hex digits, as `card.pin` in
+    /// meterdesk's config.toml.
     #[arg(long)]
-    pin: String,
+    pin: IssuerPin,
     /// Keep the EFs and the PIN try counter in this file; created blank if missing.
     #[arg(long)]
     state: Option<PathBuf>,
@@ -59,7 +61,7 @@ fn main() -> anyhow::Result<()> {
             None => WaterApplication::blank(),
         })
     };
-    let mut card = VirtualCard::new(application, args.pin.into_bytes(), args.state);
+    let mut card = VirtualCard::new(application, args.pin.as_bytes().to_vec(), args.state);
     let vpcd = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let options = LinkOptions {
         quick_ack: !args.no_quick_ack,

@@ -5,17 +5,24 @@
 //! pseudo-reader, so plugged and unplugged readers are seen too) and reports every change of
 //! [`ReaderState`] through a callback. Card work reaches it as requests on a channel; each
 //! request is answered on its own oneshot channel, so the app never blocks on a card.
+//!
+//! A request is one operation of one or more APDUs (a card profile's `read_card`, say): the
+//! thread runs it to the end before it looks at readers or other requests again, so nothing of
+//! ours comes between the APDUs of an operation.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode, State};
 use tokio::sync::oneshot;
 
-use super::apdu::{ApduError, CommandApdu, ResponseApdu};
+use super::apdu::{ApduError, CommandApdu, ResponseApdu, StatusWord};
+use super::water_card::{self, CardRead, IssuerPin, Record};
+use crate::domain::card_counter::CardWritePlan;
 
 /// What the counter can see of its card reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +69,22 @@ pub enum CardError {
     Pcsc(#[from] pcsc::Error),
     #[error("the card reader thread has stopped")]
     ReaderStopped,
+    #[error("the card has no WATER application: not a card of this utility")]
+    NoApplication,
+    #[error("the card refused {command} (status {status})")]
+    Refused { command: String, status: StatusWord },
+    #[error("the card refused the issuer PIN; {tries_left} tries left before it blocks")]
+    WrongPin { tries_left: u8 },
+    #[error("the card's issuer PIN is blocked")]
+    PinBlocked,
+    #[error("{command} answered {length} bytes, not a whole record")]
+    NotARecord { command: String, length: usize },
+}
+
+/// One command and its response: what a card profile builds its operations from.
+pub trait Exchange {
+    /// A response without a status word is an error, never an empty success.
+    fn exchange(&mut self, command: &CommandApdu) -> Result<ResponseApdu, CardError>;
 }
 
 /// The answer to one request, arriving later from the reader thread.
@@ -81,10 +104,14 @@ impl<T> Reply<T> {
     }
 }
 
+/// Runs on the reader thread with the card (or with no service at all) and sends its own reply.
+type Operation = Box<dyn FnOnce(&mut dyn Exchange) + Send>;
+
 enum Request {
-    Transmit {
-        command: CommandApdu,
-        reply: oneshot::Sender<Result<ResponseApdu, CardError>>,
+    Operation {
+        /// For the log, which says how many APDUs and how long each operation took.
+        name: &'static str,
+        operation: Operation,
     },
     Shutdown,
 }
@@ -92,6 +119,7 @@ enum Request {
 /// Owns the reader thread; dropping it stops the thread too.
 pub struct ReaderHandle {
     requests: mpsc::Sender<Request>,
+    apdus_sent: Arc<AtomicU64>,
     wakeup: Arc<Wakeup>,
     worker: Option<JoinHandle<()>>,
     waker: Option<JoinHandle<()>>,
@@ -184,11 +212,13 @@ pub fn spawn(
         queue: Mutex::new(QueueCount::default()),
         queue_changed: Condvar::new(),
     });
+    let apdus_sent = Arc::new(AtomicU64::new(0));
     let worker = Worker {
         config,
         on_event: Box::new(on_event),
         incoming,
         wakeup: Arc::clone(&wakeup),
+        apdus_sent: Arc::clone(&apdus_sent),
         reported: None,
         connection: None,
     };
@@ -205,6 +235,7 @@ pub fn spawn(
     };
     ReaderHandle {
         requests,
+        apdus_sent,
         wakeup,
         worker: Some(worker),
         waker: Some(waker),
@@ -215,8 +246,40 @@ impl ReaderHandle {
     /// Sends one APDU to the card of the current [`ReaderState::CardPresent`]. A response
     /// without a status word comes back as an error, never as an empty success.
     pub fn transmit(&self, command: CommandApdu) -> Reply<ResponseApdu> {
+        self.operate("transmit", move |card| card.exchange(&command))
+    }
+
+    /// SELECT and the three records (see [`water_card::read_card`]).
+    pub fn read_card(&self) -> Reply<CardRead> {
+        self.operate("read card", water_card::read_card)
+    }
+
+    /// Writes the plan's records in its order and reads the card back (see
+    /// [`water_card::write_plan`]); the caller resolves the plan from what comes back.
+    pub fn write_plan(&self, plan: &CardWritePlan, pin: &IssuerPin) -> Reply<[Record; 3]> {
+        let (plan, pin) = (plan.clone(), pin.clone());
+        self.operate("write plan", move |card| {
+            water_card::write_plan(card, &plan, &pin)
+        })
+    }
+
+    /// APDUs sent to cards since the thread started. The difference across one operation is
+    /// that operation's count, as operations run one at a time.
+    pub fn apdus_sent(&self) -> u64 {
+        self.apdus_sent.load(Ordering::Relaxed)
+    }
+
+    fn operate<T: Send + 'static>(
+        &self,
+        name: &'static str,
+        operation: impl FnOnce(&mut dyn Exchange) -> Result<T, CardError> + Send + 'static,
+    ) -> Reply<T> {
         let (reply, answer) = oneshot::channel();
-        self.send(Request::Transmit { command, reply });
+        let operation: Operation = Box::new(move |card| {
+            // The requester may have given up waiting; nothing to do then.
+            let _ = reply.send(operation(card));
+        });
+        self.send(Request::Operation { name, operation });
         Reply(answer)
     }
 
@@ -262,8 +325,41 @@ struct Worker {
     on_event: Box<dyn Fn(ReaderState) + Send>,
     incoming: mpsc::Receiver<Request>,
     wakeup: Arc<Wakeup>,
+    apdus_sent: Arc<AtomicU64>,
     reported: Option<ReaderState>,
     connection: Option<Connection>,
+}
+
+/// What an operation talks to while pcscd is away.
+struct NoService;
+
+impl Exchange for NoService {
+    fn exchange(&mut self, _command: &CommandApdu) -> Result<ResponseApdu, CardError> {
+        Err(CardError::NoService)
+    }
+}
+
+/// The card as one operation sees it.
+struct Session<'w> {
+    worker: &'w mut Worker,
+    context: &'w Context,
+    first_exchange: bool,
+}
+
+impl Exchange for Session<'_> {
+    fn exchange(&mut self, command: &CommandApdu) -> Result<ResponseApdu, CardError> {
+        let first = std::mem::replace(&mut self.first_exchange, false);
+        match self.worker.transmit(self.context, command) {
+            // Another program reset the card since our last operation (every pcsc program that
+            // disconnects does). An operation assumes nothing of the card's state before its
+            // first APDU, so that one is simply sent again on a fresh connection.
+            Err(CardError::Pcsc(pcsc::Error::ResetCard)) if first => {
+                tracing::debug!("the card was reset by another program; reconnecting");
+                self.worker.transmit(self.context, command)
+            }
+            result => result,
+        }
+    }
 }
 
 enum Flow {
@@ -386,8 +482,8 @@ impl Worker {
             self.wakeup.taken();
         }
         match request {
-            Ok(Request::Transmit { reply, .. }) => {
-                let _ = reply.send(Err(CardError::NoService));
+            Ok(Request::Operation { operation, .. }) => {
+                operation(&mut NoService);
                 Flow::Continue
             }
             Ok(Request::Shutdown) | Err(RecvTimeoutError::Disconnected) => Flow::Stop,
@@ -399,9 +495,16 @@ impl Worker {
         while let Ok(request) = self.incoming.try_recv() {
             self.wakeup.taken();
             match request {
-                Request::Transmit { command, reply } => {
-                    // The requester may have given up waiting; nothing to do then.
-                    let _ = reply.send(self.transmit(context, &command));
+                Request::Operation { name, operation } => {
+                    let started = Instant::now();
+                    let apdus_before = self.apdus_sent.load(Ordering::Relaxed);
+                    operation(&mut Session {
+                        worker: self,
+                        context,
+                        first_exchange: true,
+                    });
+                    let apdus = self.apdus_sent.load(Ordering::Relaxed) - apdus_before;
+                    tracing::debug!(name, apdus, elapsed = ?started.elapsed(), "card operation");
                 }
                 Request::Shutdown => return Flow::Stop,
             }
@@ -417,9 +520,13 @@ impl Worker {
         let bytes = command.to_bytes()?;
         let connection = self.connect(context)?;
         let mut buffer = [0; pcsc::MAX_BUFFER_SIZE];
-        let result = connection
-            .card
-            .transmit(&bytes, &mut buffer)
+        let answered = connection.card.transmit(&bytes, &mut buffer);
+        // Counted when it reached the card, pulled card's empty answer included; a call pcscd
+        // refused at once (a reset card, a stale handle) sent nothing.
+        if answered.is_ok() {
+            self.apdus_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        let result = answered
             .map_err(CardError::from)
             .and_then(|response| Ok(ResponseApdu::parse(response)?));
         if result.is_err() {

@@ -3,11 +3,16 @@
 //! A profile knows what to send to a card and where the records live; it does no I/O. The reader
 //! thread only moves bytes, so a second profile (SLE4442 memory cards behind CLA FF
 //! pseudo-APDUs) can sit next to this one without touching the thread or the screens.
+//!
+//! Its operations ([`read_card`], [`write_plan`]) are sequences of APDUs over an [`Exchange`]:
+//! the reader thread runs them against the card, unit tests against the virtual card.
 
-use super::apdu::{CommandApdu, ins};
+use super::apdu::{CommandApdu, ResponseApdu, StatusWord, ins};
+use super::reader::{CardError, Exchange};
+use crate::domain::card_counter::CardWritePlan;
 
 /// The records' format is the domain's (card.md); the profile only says how to reach them.
-pub use crate::domain::card_records::{Ef, RECORD_LEN, Record};
+pub use crate::domain::card_records::{Ef, IssuerPin, RECORD_LEN, Record};
 
 /// 'F0' + "WATER" + 0001.
 pub const AID: [u8; 8] = [0xF0, 0x57, 0x41, 0x54, 0x45, 0x52, 0x00, 0x01];
@@ -41,6 +46,89 @@ pub fn update_record(ef: Ef, record: &Record) -> CommandApdu {
         .with_data(record.as_slice())
 }
 
+/// What [`read_card`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardRead {
+    /// The three records, indexed by [`Ef::index`]; `CardContent::classify` says what they are.
+    Application([Record; 3]),
+    /// The card refused to select the WATER application: a foreign card (card.md), which is
+    /// neither read nor written.
+    NoApplication,
+}
+
+/// SELECT, then one READ BINARY by SFI per EF: 4 APDUs, the fewest this card allows, since an
+/// EF is read whole by one command and no command reads two.
+pub fn read_card(card: &mut dyn Exchange) -> Result<CardRead, CardError> {
+    if !card.exchange(&select_application())?.status.is_success() {
+        return Ok(CardRead::NoApplication);
+    }
+    Ok(CardRead::Application(read_records(card)?))
+}
+
+/// SELECT, VERIFY of the issuer PIN, one UPDATE BINARY per write in the plan's order, then the
+/// three records read back: a write is known to have happened only when the card shows it.
+/// Any refusal or lost card stops the sequence with an error, so the writes made so far are
+/// always a prefix of the plan's, and the caller resolves the plan from the card.
+pub fn write_plan(
+    card: &mut dyn Exchange,
+    plan: &CardWritePlan,
+    pin: &IssuerPin,
+) -> Result<[Record; 3], CardError> {
+    if !card.exchange(&select_application())?.status.is_success() {
+        return Err(CardError::NoApplication);
+    }
+    let verified = card.exchange(&verify_issuer_pin(pin.as_bytes()))?.status;
+    match verified {
+        StatusWord::SUCCESS => {}
+        StatusWord::AUTHENTICATION_BLOCKED => return Err(CardError::PinBlocked),
+        status => {
+            return Err(match status.tries_left() {
+                Some(tries_left) => CardError::WrongPin { tries_left },
+                None => refused("VERIFY", status),
+            });
+        }
+    }
+    for write in plan.writes() {
+        let status = card
+            .exchange(&update_record(write.ef, &write.record))?
+            .status;
+        if !status.is_success() {
+            return Err(refused(&describe("UPDATE BINARY", write.ef), status));
+        }
+    }
+    read_records(card)
+}
+
+/// The three EFs of the selected application.
+fn read_records(card: &mut dyn Exchange) -> Result<[Record; 3], CardError> {
+    let mut records = [[0; RECORD_LEN]; 3];
+    for ef in Ef::ALL {
+        let ResponseApdu { data, status } = card.exchange(&read_record(ef))?;
+        let command = || describe("READ BINARY", ef);
+        if !status.is_success() {
+            return Err(refused(&command(), status));
+        }
+        records[ef.index()] = data
+            .try_into()
+            .map_err(|data: Vec<u8>| CardError::NotARecord {
+                command: command(),
+                length: data.len(),
+            })?;
+    }
+    Ok(records)
+}
+
+fn describe(command: &str, ef: Ef) -> String {
+    format!("{command} of EF {:04X}", ef.file_id())
+}
+
+fn refused(command: &str, status: StatusWord) -> CardError {
+    CardError::Refused {
+        command: command.to_owned(),
+        status,
+    }
+}
+
 /// How a READ/UPDATE BINARY names its file and offset, as the card sees P1 P2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinaryTarget {
@@ -68,6 +156,149 @@ impl BinaryTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::card::virtual_card::{VirtualCard, WaterApplication};
+    use crate::domain::card_counter::{Resolution, plan_open};
+    use crate::domain::card_records::{CardContent, MacKey, MeterNumber};
+
+    const PIN: &str = "24680";
+
+    /// The virtual card without pcscd; it is pulled (answers nothing) after `apdus_left`.
+    struct InHand {
+        card: VirtualCard,
+        apdus_left: usize,
+        sent: Vec<u8>,
+    }
+
+    impl InHand {
+        fn new(application: Option<WaterApplication>) -> Self {
+            Self {
+                card: VirtualCard::new(application, PIN.as_bytes().to_vec(), None),
+                apdus_left: usize::MAX,
+                sent: Vec::new(),
+            }
+        }
+
+        fn records(&self) -> [Record; 3] {
+            self.card.application().unwrap().records
+        }
+    }
+
+    impl Exchange for InHand {
+        fn exchange(&mut self, command: &CommandApdu) -> Result<ResponseApdu, CardError> {
+            // What pcscd returns for a card pulled a moment ago: no status word.
+            let Some(left) = self.apdus_left.checked_sub(1) else {
+                return Ok(ResponseApdu::parse(&[])?);
+            };
+            self.apdus_left = left;
+            self.sent.push(command.ins);
+            Ok(self.card.respond(&command.to_bytes()?))
+        }
+    }
+
+    fn open_plan() -> CardWritePlan {
+        let meter = MeterNumber::new("WM-0042").unwrap();
+        plan_open(
+            &CardContent::Blank,
+            40_000_017,
+            10_023_457,
+            meter,
+            &MacKey::demo(),
+        )
+        .unwrap()
+        .plan
+    }
+
+    fn pin() -> IssuerPin {
+        PIN.parse().unwrap()
+    }
+
+    #[test]
+    fn read_card_selects_then_reads_each_ef_once() {
+        let mut card = InHand::new(Some(WaterApplication::blank()));
+        assert_eq!(
+            read_card(&mut card).unwrap(),
+            CardRead::Application([[0; RECORD_LEN]; 3])
+        );
+        assert_eq!(
+            card.sent,
+            [
+                ins::SELECT,
+                ins::READ_BINARY,
+                ins::READ_BINARY,
+                ins::READ_BINARY
+            ]
+        );
+        let mut foreign = InHand::new(None);
+        assert_eq!(read_card(&mut foreign).unwrap(), CardRead::NoApplication);
+        assert_eq!(foreign.sent, [ins::SELECT]);
+    }
+
+    #[test]
+    fn write_plan_verifies_writes_in_order_and_reads_back() {
+        let plan = open_plan();
+        let mut card = InHand::new(Some(WaterApplication::blank()));
+        let read_back = write_plan(&mut card, &plan, &pin()).unwrap();
+        assert_eq!(read_back, card.records());
+        assert_eq!(plan.resolve(&read_back), Resolution::Done);
+        use ins::*;
+        assert_eq!(
+            card.sent,
+            [SELECT, VERIFY, UPDATE_BINARY, UPDATE_BINARY, UPDATE_BINARY]
+                .into_iter()
+                .chain([READ_BINARY; 3])
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn write_plan_stops_at_the_first_refusal() {
+        let plan = open_plan();
+        let mut card = InHand::new(Some(WaterApplication::blank()));
+        assert!(matches!(
+            write_plan(&mut card, &plan, &"1357".parse().unwrap()),
+            Err(CardError::WrongPin { tries_left: 2 })
+        ));
+        assert_eq!(card.sent, [ins::SELECT, ins::VERIFY]);
+        assert!(matches!(
+            write_plan(&mut InHand::new(None), &plan, &pin()),
+            Err(CardError::NoApplication)
+        ));
+        let mut blocked = WaterApplication::blank();
+        blocked.pin_tries_left = 0;
+        assert!(matches!(
+            write_plan(&mut InHand::new(Some(blocked)), &plan, &pin()),
+            Err(CardError::PinBlocked)
+        ));
+    }
+
+    #[test]
+    fn a_card_pulled_at_any_apdu_is_an_error_and_resolves_from_what_it_holds() {
+        let plan = open_plan();
+        let all = InHand::new(Some(WaterApplication::blank()));
+        let mut complete = all;
+        write_plan(&mut complete, &plan, &pin()).unwrap();
+        for apdus_left in 0..complete.sent.len() {
+            let mut card = InHand::new(Some(WaterApplication::blank()));
+            card.apdus_left = apdus_left;
+            assert!(
+                matches!(
+                    write_plan(&mut card, &plan, &pin()),
+                    Err(CardError::Apdu(_))
+                ),
+                "pulled after {apdus_left} APDUs"
+            );
+            // SELECT, VERIFY and three UPDATEs: the decisive one is the fifth APDU.
+            let expected = match apdus_left {
+                0..5 => Resolution::Failed,
+                _ => Resolution::Done,
+            };
+            assert_eq!(
+                plan.resolve(&card.records()),
+                expected,
+                "after {apdus_left}"
+            );
+        }
+    }
 
     #[test]
     fn commands_match_card_md() {

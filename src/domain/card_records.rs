@@ -157,6 +157,59 @@ impl FromStr for MacKey {
     }
 }
 
+/// The issuer PIN that must be verified before the card takes a write: 4 to 16 hex digits, as in
+/// the configuration file and `vcard --pin`. VERIFY carries the digits as ASCII characters,
+/// upper case, so `ab12` and `AB12` are the same PIN everywhere.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuerPin(String);
+
+/// A PIN anyone can read in this source, like [`DEMO_KEY`]: for demos and tests only.
+const DEMO_PIN: &str = "0000";
+
+impl IssuerPin {
+    pub const MIN_DIGITS: usize = 4;
+    pub const MAX_DIGITS: usize = 16;
+
+    /// The well-known demo PIN (see [`DEMO_PIN`]).
+    pub fn demo() -> Self {
+        Self(DEMO_PIN.to_owned())
+    }
+
+    /// The bytes VERIFY sends.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// Never prints the PIN, so it cannot end up in a log.
+impl fmt::Debug for IssuerPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IssuerPin(..)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IssuerPinError {
+    #[error("the issuer PIN is 4 to 16 hex digits, not {0}")]
+    Length(usize),
+    #[error("the issuer PIN has hex digits only (0-9, a-f)")]
+    NotHex,
+}
+
+impl FromStr for IssuerPin {
+    type Err = IssuerPinError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return Err(IssuerPinError::NotHex);
+        }
+        if !(Self::MIN_DIGITS..=Self::MAX_DIGITS).contains(&text.len()) {
+            return Err(IssuerPinError::Length(text.len()));
+        }
+        Ok(Self(text.to_ascii_uppercase()))
+    }
+}
+
 /// Bytes a meter number takes on the card.
 pub const METER_NUMBER_LEN: usize = 12;
 
@@ -909,6 +962,24 @@ pub(crate) mod tests {
         assert_eq!("+1".repeat(32).parse::<MacKey>(), Err(MacKeyError::NotHex));
         assert_eq!("é".repeat(32).parse::<MacKey>(), Err(MacKeyError::NotHex));
         assert_eq!(format!("{:?}", MacKey::demo()), "MacKey(..)");
+    }
+
+    #[test]
+    fn issuer_pins_are_4_to_16_hex_digits_sent_as_upper_case_ascii() {
+        let pin: IssuerPin = "24680".parse().unwrap();
+        assert_eq!(pin.as_bytes(), b"24680");
+        assert_eq!(
+            "ab12".parse::<IssuerPin>().unwrap(),
+            "AB12".parse().unwrap()
+        );
+        assert_eq!("ab12".parse::<IssuerPin>().unwrap().as_bytes(), b"AB12");
+        assert_eq!("123".parse::<IssuerPin>(), Err(IssuerPinError::Length(3)));
+        assert_eq!(
+            "1".repeat(17).parse::<IssuerPin>(),
+            Err(IssuerPinError::Length(17))
+        );
+        assert_eq!("12 34".parse::<IssuerPin>(), Err(IssuerPinError::NotHex));
+        assert_eq!(format!("{:?}", IssuerPin::demo()), "IssuerPin(..)");
     }
 
     #[test]

@@ -2,5 +2,6 @@
 //! of it, so unused helpers there are expected.
 #![allow(dead_code)]
 
+pub mod card_rig;
 pub mod pg;
 pub mod tmux;

@@ -1,0 +1,183 @@
+//! The card rig: a private pcscd (scripts/card-rig.sh) with the vpcd virtual reader, and our
+//! emulated card (`vcard`) in it. No mocks.
+//!
+//! pcscd's socket and the vpcd ports are machine-wide, so every test using the rig takes the
+//! rig lock (a mutex within this process, a file lock across processes) and walks through its
+//! sequence alone.
+
+use std::fs::File;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle, ReaderState};
+use meterdesk::card::virtual_card::ATR;
+
+pub const PCSCD: &str = "/usr/sbin/pcscd";
+pub const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+pub const PCSCD_SOCKET: &str = "/run/pcscd/pcscd.comm";
+pub const READER_0: &str = "Virtual PCD 00 00";
+pub const READER_1: &str = "Virtual PCD 00 01";
+pub const PORT_0: u16 = 35963;
+pub const PORT_1: u16 = 35964;
+pub const PIN: &str = "24680";
+
+static RIG_LOCK: Mutex<()> = Mutex::new(());
+
+/// Holds the rig for one test; `None` (after a loud message) when pcscd or vpcd is missing.
+pub struct RigLock {
+    _in_process: MutexGuard<'static, ()>,
+    _across_processes: File,
+}
+
+pub fn lock_rig(test: &str) -> Option<RigLock> {
+    if !Path::new(PCSCD).exists() || !Path::new(VPCD_DRIVER).exists() {
+        eprintln!(
+            "\n!!!!!!!! SKIPPING {test}: pcscd or vsmartcard-vpcd is not installed.\n\
+             !!!!!!!! Run scripts/install-deps.sh --test to test the card reader for real.\n"
+        );
+        return None;
+    }
+    let in_process = RIG_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let across_processes = File::create(std::env::temp_dir().join("meterdesk-card-rig.lock"))
+        .expect("creating the rig lock file");
+    across_processes.lock().expect("locking the card rig");
+    assert!(
+        UnixStream::connect(PCSCD_SOCKET).is_err(),
+        "a pcscd not started by this test is running (systemd? `systemctl stop pcscd.socket \
+         pcscd`); the card tests need the machine's PC/SC to themselves"
+    );
+    Some(RigLock {
+        _in_process: in_process,
+        _across_processes: across_processes,
+    })
+}
+
+pub fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meterdesk-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A private pcscd, stopped on drop so a failing test leaves nothing running.
+pub struct Pcscd {
+    dir: PathBuf,
+}
+
+impl Pcscd {
+    pub fn start(dir: &Path) -> Self {
+        rig_script(dir, &["start"]);
+        Pcscd {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// A PC without a card reader.
+    pub fn start_without_readers(dir: &Path) -> Self {
+        rig_script(dir, &["start", "--no-readers"]);
+        Pcscd {
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub fn stop(self) {}
+}
+
+impl Drop for Pcscd {
+    fn drop(&mut self) {
+        rig_script(&self.dir, &["stop"]);
+    }
+}
+
+/// `card-rig.sh ACTION DIR [OPTION]`, with `action_and_option` = [ACTION, OPTION...].
+pub fn rig_script(dir: &Path, action_and_option: &[&str]) {
+    let (action, option) = action_and_option.split_first().expect("an action");
+    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/card-rig.sh"))
+        .arg(action)
+        .arg(dir)
+        .args(option)
+        .status()
+        .expect("running scripts/card-rig.sh");
+    assert!(status.success(), "card-rig.sh {action_and_option:?} failed");
+}
+
+/// A `vcard` process: the card is in the reader while it lives; dropping it pulls the card.
+pub struct VirtualCardProcess(Child);
+
+impl VirtualCardProcess {
+    /// A card of ours, its EFs kept in `state_file`.
+    pub fn insert(port: u16, state_file: &Path, extra: &[&str]) -> Self {
+        Self::start(port, |vcard| {
+            vcard.arg("--state").arg(state_file).args(extra)
+        })
+    }
+
+    /// A card without the WATER application.
+    pub fn insert_foreign(port: u16) -> Self {
+        Self::start(port, |vcard| vcard.arg("--foreign"))
+    }
+
+    fn start(port: u16, card_args: impl FnOnce(&mut Command) -> &mut Command) -> Self {
+        let mut vcard = Command::new(env!("CARGO_BIN_EXE_vcard"));
+        vcard.args(["--port", &port.to_string(), "--pin", PIN]);
+        let child = card_args(&mut vcard)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting vcard");
+        VirtualCardProcess(child)
+    }
+
+    pub fn pull(self) {}
+}
+
+impl Drop for VirtualCardProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for `expected`, allowing passing states on the way (e.g. NoReader while pcscd loads
+/// its drivers), and returns how long it took.
+pub fn wait_for(
+    events: &Receiver<ReaderState>,
+    expected: &ReaderState,
+    within: Duration,
+) -> Duration {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    while let Some(left) = within.checked_sub(start.elapsed()) {
+        match events.recv_timeout(left) {
+            Ok(state) if state == *expected => return start.elapsed(),
+            Ok(state) => seen.push(state),
+            Err(_) => break,
+        }
+    }
+    panic!("no {expected:?} within {within:?}; saw {seen:?}");
+}
+
+pub fn follow(config: ReaderConfig) -> (ReaderHandle, Receiver<ReaderState>) {
+    let (sender, events) = mpsc::channel();
+    let handle = reader::spawn(config, move |state| {
+        let _ = sender.send(state);
+    });
+    (handle, events)
+}
+
+pub fn no_card(reader: &str) -> ReaderState {
+    ReaderState::NoCard {
+        reader: reader.into(),
+    }
+}
+
+pub fn card_in(reader: &str) -> ReaderState {
+    ReaderState::CardPresent {
+        reader: reader.into(),
+        atr: ATR.to_vec(),
+    }
+}
