@@ -120,6 +120,13 @@ enum Direction {
 }
 
 impl Direction {
+    fn reversed(self) -> Self {
+        match self {
+            Direction::Forward => Direction::Backward,
+            Direction::Backward => Direction::Forward,
+        }
+    }
+
     fn order(self) -> &'static str {
         match self {
             Direction::Forward => "ASC",
@@ -201,10 +208,52 @@ impl PageQuery {
                  ORDER BY {key_order} LIMIT {limit})"
             )
         };
-        let branches: Vec<String> = search_conditions(search, &mut params)
+        let conditions = search_conditions(search, &mut params);
+        let mut branches: Vec<String> = conditions
+            .branches
             .iter()
             .map(|from_where| branch(from_where))
             .collect();
+        let mut with = String::new();
+        if let Some(contains) = &conditions.contains {
+            let columns = order.columns().join(", ");
+            let beyond = match direction {
+                Direction::Forward => ">",
+                Direction::Backward => "<",
+            };
+            let walked_last = order
+                .columns()
+                .iter()
+                .map(|column| format!("{column} {}", direction.reversed().order()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let window = params.bind(WINDOW);
+            with = format!(
+                "WITH walk AS MATERIALIZED (
+                     SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
+                     WHERE {bound} ORDER BY {key_order} LIMIT {window}
+                 ), beyond_walk AS MATERIALIZED (
+                     -- Every match, through the fragment's indexes; the key bound is applied
+                     -- outside, so the planner cannot choose to walk an unknown range instead.
+                     SELECT c.id, c.name, c.customer_no FROM customer c
+                     WHERE ({indexed})
+                       AND (SELECT count(*) FROM walk) = {window}
+                       AND (SELECT count(*) FROM walk WHERE hit) < {limit}
+                 )",
+                on_row = contains.on_row,
+                indexed = contains.indexed,
+            );
+            branches.push(format!(
+                "(SELECT c.id, c.name, c.customer_no FROM walk c WHERE c.hit \
+                 ORDER BY {key_order} LIMIT {limit})"
+            ));
+            branches.push(format!(
+                "(SELECT c.id, c.name, c.customer_no FROM beyond_walk c \
+                 WHERE ({columns}) {beyond} \
+                       (SELECT {columns} FROM walk c ORDER BY {walked_last} LIMIT 1) \
+                 ORDER BY {key_order} LIMIT {limit})"
+            ));
+        }
         let hits = if branches.is_empty() {
             // Nothing can match (e.g. only dashes typed), but the statement keeps its shape.
             branch("customer c WHERE FALSE")
@@ -213,7 +262,8 @@ impl PageQuery {
         };
         let hit_order = key_order.replace("c.", "hit.");
         let sql = format!(
-            "SELECT c.id, c.customer_no, c.name, t.name, m.meter_no, c.account_kind, a.balance,
+            "{with}
+             SELECT c.id, c.customer_no, c.name, t.name, m.meter_no, c.account_kind, a.balance,
                     card.state, c.phone, c.address, c.status
              FROM ({hits}) hit
              JOIN customer c ON c.id = hit.id
@@ -307,10 +357,34 @@ impl Params {
 /// do (see the migration).
 const TRIGRAM: usize = 3;
 
-/// The search as `FROM … WHERE …` of the UNION's branches, each one condition an index serves.
-/// `c` is the customer.
-fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Vec<String> {
-    match search {
+/// What a search looks for.
+struct Conditions {
+    /// `FROM … WHERE …` of the UNION's branches, each one condition an index serves; `c` is
+    /// the customer.
+    branches: Vec<String>,
+    /// A text fragment anywhere in the name (after its first character) or the address.
+    contains: Option<Contains>,
+}
+
+/// "Contains" is neither a range of an index nor reliably estimated (how common is a fragment
+/// of two characters?), so it is not left to the planner's choice between walking and seeking:
+/// the page walks a window of [`WINDOW`] rows of the name index (an index-only scan), and only
+/// if fewer than a page matched there, seeks the matches beyond the window through the
+/// fragment's own indexes. Common fragments are found in the window; beyond it, the seek reads
+/// at most the matches of a fragment that filled less than a page of the window, i.e. a rare
+/// one. Either way the cost is bounded, at the top of the list and 40 000 rows deep.
+struct Contains {
+    /// The condition on a row of the walk (customer_by_name's columns only).
+    on_row: String,
+    /// The same condition, spelled so the character-set or trigram indexes serve it.
+    indexed: String,
+}
+
+/// Rows of the name order a "contains" search walks before seeking.
+const WINDOW: i64 = 3000;
+
+fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions {
+    let branches = match search {
         CustomerSearch::All => vec!["customer c WHERE TRUE".to_owned()],
         CustomerSearch::CustomerNo(number) => vec![format!(
             "customer c WHERE c.customer_no = {}",
@@ -331,18 +405,27 @@ fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Vec<String
             }
             branches
         }
-        CustomerSearch::Text(text) => text_conditions(text, params),
+        CustomerSearch::Text(text) => return text_conditions(text, params),
+    };
+    Conditions {
+        branches,
+        contains: None,
     }
 }
 
+/// Customers whose meter number starts with the prefix. Joined the obvious way, the planner
+/// may walk the display order probing each customer's meter, which for a prefix that matches
+/// no meter (most digit strings are phone prefixes) reads the whole table. The meters are
+/// found first (an InitPlan over meter_no_without_dashes), then their customers by key. A very
+/// short prefix matching a large share of all meters ("2016") is the price: see the report.
 fn meter_prefix_branch(prefix_param: &str) -> String {
     format!(
-        "meter m JOIN customer c ON c.meter_id = m.id \
-         WHERE replace(m.meter_no, '-', '') LIKE {prefix_param}"
+        "customer c WHERE c.meter_id = ANY (ARRAY(\
+             SELECT m.id FROM meter m WHERE replace(m.meter_no, '-', '') LIKE {prefix_param}))"
     )
 }
 
-fn text_conditions(text: &str, params: &mut Params) -> Vec<String> {
+fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     let escaped = like_escape(text);
     let mut branches = Vec::new();
     // Name prefix: a range of the name index. Letters have case, and a case-insensitive
@@ -358,29 +441,45 @@ fn text_conditions(text: &str, params: &mut Params) -> Vec<String> {
         "customer c WHERE c.name {prefix_operator} {prefix}"
     ));
     // Name contains, after the first character (why: see the migration), and address fragment.
-    let name_after_first = "substr(c.name, 2)";
-    if text.chars().count() < TRIGRAM {
+    let columns = ["substr(c.name, 2)", "c.address"];
+    let either = |condition: &dyn Fn(&str) -> String| {
+        columns
+            .iter()
+            .map(|column| format!("({})", condition(column)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let contains = if text.chars().count() < TRIGRAM {
         let typed = params.bind(text.to_owned());
-        for column in [name_after_first, "c.address"] {
-            branches.push(format!(
-                "customer c WHERE string_to_array(lower({column}), NULL) \
-                 @> string_to_array(lower({typed}), NULL) \
-                 AND strpos(lower({column}), lower({typed})) > 0"
-            ));
+        let on_row = |column: &str| format!("strpos(lower({column}), lower({typed})) > 0");
+        Contains {
+            indexed: either(&|column| {
+                format!(
+                    "string_to_array(lower({column}), NULL) @> string_to_array(lower({typed}), NULL) \
+                     AND {}",
+                    on_row(column)
+                )
+            }),
+            on_row: either(&on_row),
         }
     } else {
         let anywhere = params.bind(format!("%{escaped}%"));
-        for column in [name_after_first, "c.address"] {
-            branches.push(format!("customer c WHERE {column} ILIKE {anywhere}"));
+        let condition = either(&|column| format!("{column} ILIKE {anywhere}"));
+        Contains {
+            indexed: condition.clone(),
+            on_row: condition,
         }
-    }
+    };
     // Meter numbers are upper-case letters, digits and dashes.
     let meter_key: String = text.chars().filter(|c| *c != '-').collect();
     if !meter_key.is_empty() && meter_key.chars().all(|c| c.is_ascii_alphanumeric()) {
         let prefix = params.bind(format!("{}%", meter_key.to_ascii_uppercase()));
         branches.push(meter_prefix_branch(&prefix));
     }
-    branches
+    Conditions {
+        branches,
+        contains: Some(contains),
+    }
 }
 
 /// Typed text as a literal inside a LIKE pattern (backslash is LIKE's default escape).
