@@ -228,25 +228,27 @@ impl PageQuery {
                 .collect::<Vec<_>>()
                 .join(", ");
             let window = params.bind(WINDOW);
+            // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
+            // at a page of matches (a common fragment walks a few hundred rows), and the gate
+            // of `beyond_walk` reads the rest of the window only when that did not happen.
             with = format!(
                 "WITH walk AS MATERIALIZED (
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
                      WHERE {bound} ORDER BY {key_order} LIMIT {window}
+                 ), walk_hits AS MATERIALIZED (
+                     SELECT c.id, c.name, c.customer_no FROM walk c WHERE c.hit LIMIT {limit}
                  ), beyond_walk AS MATERIALIZED (
                      -- Every match, through the fragment's indexes; the key bound is applied
                      -- outside, so the planner cannot choose to walk an unknown range instead.
                      SELECT c.id, c.name, c.customer_no FROM customer c
                      WHERE ({indexed})
+                       AND (SELECT count(*) FROM walk_hits) < {limit}
                        AND (SELECT count(*) FROM walk) = {window}
-                       AND (SELECT count(*) FROM walk WHERE hit) < {limit}
                  )",
                 on_row = contains.on_row,
                 indexed = contains.indexed,
             );
-            branches.push(format!(
-                "(SELECT c.id, c.name, c.customer_no FROM walk c WHERE c.hit \
-                 ORDER BY {key_order} LIMIT {limit})"
-            ));
+            branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_hits c)".to_owned());
             branches.push(format!(
                 "(SELECT c.id, c.name, c.customer_no FROM beyond_walk c \
                  WHERE ({columns}) {beyond} \
@@ -353,26 +355,28 @@ impl Params {
     }
 }
 
-/// Fewer characters than a trigram: the trigram indexes cannot help, the character-set indexes
-/// do (see the migration).
+/// ASCII fragments shorter than a trigram match only the start of a name: two Latin letters
+/// are in a large share of all names and addresses, no index narrows them, and a clerk types
+/// on (docs/decisions.md).
 const TRIGRAM: usize = 3;
 
 /// What a search looks for.
 struct Conditions {
     /// `FROM … WHERE …` of the UNION's branches, each one condition an index serves; `c` is
-    /// the customer.
+    /// the customer (or a row with its `id`, `name` and `customer_no`).
     branches: Vec<String>,
-    /// A text fragment anywhere in the name (after its first character) or the address.
+    /// A text fragment anywhere in the address, or an ASCII one in the name.
     contains: Option<Contains>,
 }
 
 /// "Contains" is neither a range of an index nor reliably estimated (how common is a fragment
 /// of two characters?), so it is not left to the planner's choice between walking and seeking:
-/// the page walks a window of [`WINDOW`] rows of the name index (an index-only scan), and only
-/// if fewer than a page matched there, seeks the matches beyond the window through the
-/// fragment's own indexes. Common fragments are found in the window; beyond it, the seek reads
-/// at most the matches of a fragment that filled less than a page of the window, i.e. a rare
-/// one. Either way the cost is bounded, at the top of the list and 40 000 rows deep.
+/// the page walks at most [`WINDOW`] rows of the name index (an index-only scan), stopping at
+/// a page of matches, and only if fewer than a page matched in the whole window, seeks the
+/// matches beyond it through the fragment's own indexes. Common fragments are found in the
+/// window; beyond it, the seek reads at most the matches of a fragment that filled less than a
+/// page of the window, i.e. a rare one. Either way the cost is bounded, at the top of the list
+/// and 40 000 rows deep.
 struct Contains {
     /// The condition on a row of the walk (customer_by_name's columns only).
     on_row: String,
@@ -381,7 +385,7 @@ struct Contains {
 }
 
 /// Rows of the name order a "contains" search walks before seeking.
-const WINDOW: i64 = 3000;
+const WINDOW: i64 = 10_000;
 
 fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions {
     let branches = match search {
@@ -440,35 +444,40 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     branches.push(format!(
         "customer c WHERE c.name {prefix_operator} {prefix}"
     ));
-    // Name contains, after the first character (why: see the migration), and address fragment.
-    let columns = ["substr(c.name, 2)", "c.address"];
-    let either = |condition: &dyn Fn(&str) -> String| {
-        columns
-            .iter()
-            .map(|column| format!("({})", condition(column)))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    };
-    let contains = if text.chars().count() < TRIGRAM {
-        let typed = params.bind(text.to_owned());
-        let on_row = |column: &str| format!("strpos(lower({column}), lower({typed})) > 0");
-        Contains {
-            indexed: either(&|column| {
-                format!(
-                    "string_to_array(lower({column}), NULL) @> string_to_array(lower({typed}), NULL) \
-                     AND {}",
-                    on_row(column)
-                )
-            }),
-            on_row: either(&on_row),
+    let contains = match text.chars().find(|c| !c.is_ascii()) {
+        // Name contains (after the first character: that is the prefix's) through the range of
+        // one of its characters in customer_name_char (why: see the migration V8); the address
+        // through its character-set index.
+        Some(character) => {
+            let typed = params.bind(text.to_owned());
+            let character = params.bind(character.to_string());
+            let on_row = |column: &str| format!("strpos(lower({column}), lower({typed})) > 0");
+            branches.push(format!(
+                "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
+                  FROM customer_name_char k) c \
+                 WHERE c.ch = lower({character}) AND {}",
+                on_row("substr(c.name, 2)")
+            ));
+            Some(Contains {
+                indexed: format!(
+                    "string_to_array(lower(c.address), NULL) \
+                     @> string_to_array(lower({typed}), NULL) AND {}",
+                    on_row("c.address")
+                ),
+                on_row: on_row("c.address"),
+            })
         }
-    } else {
-        let anywhere = params.bind(format!("%{escaped}%"));
-        let condition = either(&|column| format!("{column} ILIKE {anywhere}"));
-        Contains {
-            indexed: condition.clone(),
-            on_row: condition,
+        // Name after the first character or address, through their trigram indexes.
+        None if text.chars().count() >= TRIGRAM => {
+            let anywhere = params.bind(format!("%{escaped}%"));
+            let condition =
+                format!("substr(c.name, 2) ILIKE {anywhere} OR c.address ILIKE {anywhere}");
+            Some(Contains {
+                indexed: condition.clone(),
+                on_row: condition,
+            })
         }
+        None => None,
     };
     // Meter numbers are upper-case letters, digits and dashes.
     let meter_key: String = text.chars().filter(|c| *c != '-').collect();
@@ -476,10 +485,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         let prefix = params.bind(format!("{}%", meter_key.to_ascii_uppercase()));
         branches.push(meter_prefix_branch(&prefix));
     }
-    Conditions {
-        branches,
-        contains: Some(contains),
-    }
+    Conditions { branches, contains }
 }
 
 /// Typed text as a literal inside a LIKE pattern (backslash is LIKE's default escape).
