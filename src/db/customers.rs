@@ -179,20 +179,27 @@ impl PageQuery {
         let bound = match cursor {
             None => "TRUE".to_owned(),
             Some(cursor) => {
-                let operator = match (direction, inclusive) {
-                    (Direction::Forward, false) => ">",
-                    (Direction::Forward, true) => ">=",
-                    (Direction::Backward, _) => "<",
+                let (strict, or_equal) = match direction {
+                    Direction::Forward => (">", ">="),
+                    Direction::Backward => ("<", "<="),
                 };
-                let values = match &cursor.name {
-                    Some(name) => format!(
-                        "{}, {}",
-                        params.bind(name.clone()),
-                        params.bind(cursor.customer_no)
-                    ),
-                    None => params.bind(cursor.customer_no),
-                };
-                format!("({}) {operator} ({values})", order.columns().join(", "))
+                let number_operator = if inclusive { or_equal } else { strict };
+                let number = params.bind(cursor.customer_no);
+                match &cursor.name {
+                    // Not the row comparison (name, customer_no) > (…): next to the range a
+                    // name prefix's LIKE makes of the index, the btree starts the scan at the
+                    // row comparison's key even when the prefix begins far beyond it, walking
+                    // everything between. A bound on the name alone combines with the prefix's
+                    // range; within one name the number decides.
+                    Some(name) => {
+                        let name = params.bind(name.clone());
+                        format!(
+                            "c.name {or_equal} {name} \
+                             AND (c.name {strict} {name} OR c.customer_no {number_operator} {number})"
+                        )
+                    }
+                    None => format!("c.customer_no {number_operator} {number}"),
+                }
             }
         };
         let key_order = order
@@ -432,22 +439,27 @@ fn meter_prefix_branch(prefix_param: &str) -> String {
 fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     let escaped = like_escape(text);
     let mut branches = Vec::new();
-    // Name prefix: a range of the name index. Letters have case, and a case-insensitive
-    // prefix is no btree range: for text starting with a letter the branch is ILIKE, which the
-    // planner serves by walking the name index (Latin names sort first) or by trigrams.
-    let prefix = params.bind(format!("{escaped}%"));
-    let prefix_operator = if text.starts_with(|c: char| c.is_alphabetic() && c.is_ascii()) {
-        "ILIKE"
+    // Name prefix: a range of the name index. Latin letters have case, and a case-insensitive
+    // prefix is no btree range; left to ILIKE, a prefix of two letters that no name has walked
+    // the whole index. So the cases of the first two characters are spelled out, one range
+    // each ("zq": ZQ, Zq, zQ, zq), and ILIKE checks the rest of the prefix within them.
+    let head: String = text.chars().take(2).collect();
+    let rest = &text[head.len()..];
+    // Letters after the head: the range is the head's, ILIKE checks the rest.
+    let (rest_in_range, rest_check) = if rest.chars().any(|c| c.is_ascii_alphabetic()) {
+        let check = format!(" AND c.name ILIKE {}", params.bind(format!("{escaped}%")));
+        (String::new(), check)
     } else {
-        "LIKE"
+        (like_escape(rest), String::new())
     };
-    branches.push(format!(
-        "customer c WHERE c.name {prefix_operator} {prefix}"
-    ));
+    for spelling in case_spellings(&head) {
+        let range = params.bind(format!("{}{rest_in_range}%", like_escape(&spelling)));
+        branches.push(format!("customer c WHERE c.name LIKE {range}{rest_check}"));
+    }
     let contains = match text.chars().find(|c| !c.is_ascii()) {
         // Name contains (after the first character: that is the prefix's) through the range of
         // one of its characters in customer_name_char (why: see the migration V8); the address
-        // through its character-set index.
+        // through its bigram or character-set index.
         Some(character) => {
             let typed = params.bind(text.to_owned());
             let character = params.bind(character.to_string());
@@ -458,12 +470,17 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
                  WHERE c.ch = lower({character}) AND {}",
                 on_row("substr(c.name, 2)")
             ));
-            Some(Contains {
-                indexed: format!(
+            // Two characters or more: the address's bigram index; one: its character set.
+            let pieces = if text.chars().count() >= 2 {
+                format!("text_bigrams(c.address) @> text_bigrams({typed})")
+            } else {
+                format!(
                     "string_to_array(lower(c.address), NULL) \
-                     @> string_to_array(lower({typed}), NULL) AND {}",
-                    on_row("c.address")
-                ),
+                     @> string_to_array(lower({typed}), NULL)"
+                )
+            };
+            Some(Contains {
+                indexed: format!("{pieces} AND {}", on_row("c.address")),
                 on_row: on_row("c.address"),
             })
         }
@@ -486,6 +503,22 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         branches.push(meter_prefix_branch(&prefix));
     }
     Conditions { branches, contains }
+}
+
+/// Every spelling of `text` in upper and lower case of its ASCII letters (other characters as
+/// they are): 2^letters spellings, so only for a short head.
+fn case_spellings(text: &str) -> Vec<String> {
+    text.chars().fold(vec![String::new()], |spellings, c| {
+        let cases = if c.is_ascii_alphabetic() {
+            vec![c.to_ascii_uppercase(), c.to_ascii_lowercase()]
+        } else {
+            vec![c]
+        };
+        spellings
+            .iter()
+            .flat_map(|spelling| cases.iter().map(move |case| format!("{spelling}{case}")))
+            .collect()
+    })
 }
 
 /// Typed text as a literal inside a LIKE pattern (backslash is LIKE's default escape).
@@ -720,4 +753,17 @@ pub async fn details(
             })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::case_spellings;
+
+    #[test]
+    fn case_spellings_cover_every_case_of_the_letters_only() {
+        assert_eq!(case_spellings("zq"), ["ZQ", "Zq", "zQ", "zq"]);
+        assert_eq!(case_spellings("王伟"), ["王伟"]);
+        assert_eq!(case_spellings("a1"), ["A1", "a1"]);
+        assert_eq!(case_spellings(""), [""]);
+    }
 }

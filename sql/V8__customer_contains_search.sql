@@ -58,4 +58,13 @@ SELECT ch, c.name, c.customer_no, c.id FROM customer c, name_characters(c.name) 
 -- Replaced by customer_name_char for non-ASCII fragments; ASCII ones use the trigram index.
 DROP INDEX customer_name_after_first_chars;
 
+-- "Address contains" of two characters or more: a GIN index of the address's two-character
+-- substrings. The character-set index (V3) matches an address holding the characters anywhere:
+-- for "建国路88号" that was 16 749 candidates to fetch and recheck for 223 matches (150 ms);
+-- with bigrams, 223. Single characters keep the character-set index.
+CREATE FUNCTION text_bigrams(t text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN ARRAY(SELECT DISTINCT substr(lower(t), i, 2) FROM generate_series(1, length(t) - 1) i);
+CREATE INDEX customer_address_bigrams ON customer USING gin (text_bigrams(address));
+
 ANALYZE customer, customer_name_char;
