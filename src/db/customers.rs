@@ -120,13 +120,6 @@ enum Direction {
 }
 
 impl Direction {
-    fn reversed(self) -> Self {
-        match self {
-            Direction::Forward => Direction::Backward,
-            Direction::Backward => Direction::Forward,
-        }
-    }
-
     fn order(self) -> &'static str {
         match self {
             Direction::Forward => "ASC",
@@ -228,12 +221,6 @@ impl PageQuery {
                 Direction::Forward => ">",
                 Direction::Backward => "<",
             };
-            let walked_last = order
-                .columns()
-                .iter()
-                .map(|column| format!("{column} {}", direction.reversed().order()))
-                .collect::<Vec<_>>()
-                .join(", ");
             let window = params.bind(WINDOW);
             // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
             // at a page of matches (a common fragment walks a few hundred rows), and the gate
@@ -259,7 +246,7 @@ impl PageQuery {
             branches.push(format!(
                 "(SELECT c.id, c.name, c.customer_no FROM beyond_walk c \
                  WHERE ({columns}) {beyond} \
-                       (SELECT {columns} FROM walk c ORDER BY {walked_last} LIMIT 1) \
+                       (SELECT {columns} FROM walk c OFFSET {window} - 1 LIMIT 1) \
                  ORDER BY {key_order} LIMIT {limit})"
             ));
         }
@@ -391,6 +378,10 @@ struct Contains {
     indexed: String,
 }
 
+/// Entries of customer_name_char beyond which a character counts as common: walking that
+/// many index entries costs well under a millisecond.
+const RARE_ENOUGH: usize = 1000;
+
 /// Rows of the name order a "contains" search walks before seeking.
 const WINDOW: i64 = 10_000;
 
@@ -460,14 +451,25 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         // Name contains (after the first character: that is the prefix's) through the range of
         // one of its characters in customer_name_char (why: see the migration V8); the address
         // through its bigram or character-set index.
-        Some(character) => {
+        Some(_) => {
             let typed = params.bind(text.to_owned());
-            let character = params.bind(character.to_string());
             let on_row = |column: &str| format!("strpos(lower({column}), lower({typed})) > 0");
+            // The range walked is that of the fragment's rarest character, judged by counting
+            // at most RARE_ENOUGH entries of each: "建国路88号" walks 路's names, not 建's.
+            let characters: Vec<String> = text
+                .chars()
+                .filter(|c| !c.is_ascii())
+                .map(String::from)
+                .collect();
+            let characters = params.bind(characters);
             branches.push(format!(
                 "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
                   FROM customer_name_char k) c \
-                 WHERE c.ch = lower({character}) AND {}",
+                 WHERE c.ch = (SELECT lower(x.ch) FROM unnest({characters}::text[]) x(ch) \
+                               ORDER BY (SELECT count(*) FROM (SELECT FROM customer_name_char n \
+                                         WHERE n.ch = lower(x.ch) LIMIT {RARE_ENOUGH}) entries) \
+                               LIMIT 1) \
+                   AND {}",
                 on_row("substr(c.name, 2)")
             ));
             // Two characters or more: the address's bigram index; one: its character set.
