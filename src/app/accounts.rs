@@ -547,11 +547,17 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     }
 }
 
-/// F12/Esc/F3 on the transfer confirmation: back to the form, everything kept.
+/// F2 while bills are unpaid says so before anything else; F12/Esc/F3 on the transfer
+/// confirmation go back to the form, everything kept.
 pub fn transfer_key(app: &mut App, command: Option<Command>, out: &mut Vec<Outgoing>) -> bool {
     let Screen::Transfer(view) = &mut app.screen else {
         return false;
     };
+    let unpaid = view.preview.as_ref().is_some_and(|p| p.unpaid_bills > 0);
+    if command == Some(Command::Save) && unpaid {
+        submit_transfer(app, out);
+        return true;
+    }
     if view.confirming.is_none() {
         return false;
     }
