@@ -97,6 +97,17 @@ fn person(name: &str, mobile: &str) -> BasicInfo {
 
 const OTHER_CLERK: i64 = 1;
 
+async fn phone_and_address(client: &Object, customer_id: i64) -> (String, String) {
+    let row = client
+        .query_one(
+            "SELECT phone, address FROM customer WHERE id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn open_modify_and_transfer_through_the_screens() {
     let (_db, mut client, mut desk) = Desk::signed_in().await;
@@ -195,16 +206,7 @@ async fn open_modify_and_transfer_through_the_screens() {
         "{}",
         desk.message()
     );
-    let stored: (String, String) = {
-        let row = client
-            .query_one(
-                "SELECT phone, address FROM customer WHERE id = $1",
-                &[&row.id],
-            )
-            .await
-            .unwrap();
-        (row.get(0), row.get(1))
-    };
+    let stored = phone_and_address(&client, row.id).await;
     assert_eq!(
         stored,
         ("13900000001".to_owned(), "东城区和平里1号".to_owned()),
@@ -212,16 +214,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     );
     desk.key(KeyCode::F(2)).await;
     assert!(desk.message().contains("saved"), "{}", desk.message());
-    let stored: (String, String) = {
-        let row = client
-            .query_one(
-                "SELECT phone, address FROM customer WHERE id = $1",
-                &[&row.id],
-            )
-            .await
-            .unwrap();
-        (row.get(0), row.get(1))
-    };
+    let stored = phone_and_address(&client, row.id).await;
     assert_eq!(
         stored,
         ("13900000001".to_owned(), "西城区金融街7号B座".to_owned()),

@@ -13,7 +13,9 @@ use super::login::centred;
 use super::text::truncate;
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::accounts::{METER_PAGE, ModifyView, OpenAccount, TransferView, WizardStep, money};
+use crate::app::accounts::{
+    BasicForm, METER_PAGE, ModifyView, OpenAccount, TransferView, WizardStep, money,
+};
 use crate::domain::customer_rules::{BasicInfo, Nature};
 use crate::i18n::Lang;
 
@@ -141,6 +143,31 @@ pub fn draw_open_account(
     }
 }
 
+/// A basic-information form from row 3 of `area` with a dim `note` above it, or "Loading…"
+/// until it is there.
+fn basic_form(
+    frame: &mut Frame,
+    area: Rect,
+    basic: Option<&BasicForm>,
+    note: Option<String>,
+    lang: Lang,
+    theme: &Theme,
+) {
+    let Some(basic) = basic else {
+        let loading = format!("  {}", lang.t("customers.loading"));
+        return line_at(frame, area, 2, Line::raw(loading));
+    };
+    if let Some(note) = note {
+        line_at(
+            frame,
+            area,
+            2,
+            Line::from(Span::styled(format!(" {note}"), theme.dim())),
+        );
+    }
+    form::draw(frame, below(area, 3), &basic.form, lang, theme);
+}
+
 pub fn draw_modify(frame: &mut Frame, area: Rect, view: &ModifyView, app: &App, theme: &Theme) {
     let lang = app.lang;
     let title = format!(" {} — {:08}", lang.t("screen.modify"), view.customer_no);
@@ -150,24 +177,11 @@ pub fn draw_modify(frame: &mut Frame, area: Rect, view: &ModifyView, app: &App, 
         0,
         Line::from(Span::styled(title, theme.title())),
     );
-    match &view.basic {
-        None => line_at(
-            frame,
-            area,
-            2,
-            Line::raw(format!("  {}", lang.t("customers.loading"))),
-        ),
-        Some(basic) => {
-            let nature = format!(" {}", nature_text(lang, basic.nature));
-            line_at(
-                frame,
-                area,
-                1,
-                Line::from(Span::styled(nature, theme.dim())),
-            );
-            form::draw(frame, below(area, 3), &basic.form, lang, theme);
-        }
-    }
+    let note = view
+        .basic
+        .as_ref()
+        .map(|basic| nature_text(lang, basic.nature).to_owned());
+    basic_form(frame, area, view.basic.as_ref(), note, lang, theme);
 }
 
 pub fn draw_transfer(frame: &mut Frame, area: Rect, view: &TransferView, app: &App, theme: &Theme) {
@@ -201,26 +215,8 @@ pub fn draw_transfer(frame: &mut Frame, area: Rect, view: &TransferView, app: &A
         };
         line_at(frame, area, 1, line);
     }
-    match &view.basic {
-        None => line_at(
-            frame,
-            area,
-            3,
-            Line::raw(format!("  {}", lang.t("customers.loading"))),
-        ),
-        Some(basic) => {
-            line_at(
-                frame,
-                area,
-                2,
-                Line::from(Span::styled(
-                    format!(" {}", lang.t("transfer.new_owner")),
-                    theme.dim(),
-                )),
-            );
-            form::draw(frame, below(area, 3), &basic.form, lang, theme);
-        }
-    }
+    let note = lang.t("transfer.new_owner").to_owned();
+    basic_form(frame, area, view.basic.as_ref(), Some(note), lang, theme);
     if let (Some(info), Some(preview)) = (&view.confirming, &view.preview) {
         let question = lang.tf(
             "transfer.confirm",
