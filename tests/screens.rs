@@ -882,3 +882,23 @@ fn transfer_is_refused_while_bills_are_unpaid() {
     assert!(sent.is_empty(), "nothing is sent");
     assert!(render(&app).contains("the present owner pays them"));
 }
+
+#[test]
+fn the_command_line_opens_the_wizard_only_from_the_table() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "open");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert_eq!(only(&sent), &Request::CustomerTypes);
+    assert!(matches!(app.screen, Screen::OpenAccount(_)));
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    press(&mut app, KeyCode::Esc); // closes the list
+    press(&mut app, KeyCode::Esc); // leaves: nothing typed
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "open");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(sent.is_empty(), "not from the details");
+    assert!(render(&app).contains("Open account is not available here"));
+}

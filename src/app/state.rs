@@ -449,9 +449,13 @@ impl App {
                 commands.extend([
                     (Command::Leave, "command.leave"),
                     (Command::Cancel, "command.cancel"),
-                    (Command::NextField, "command.next_field"),
-                    (Command::PrevField, "command.prev_field"),
                 ]);
+                if wizard.step == WizardStep::BasicInfo {
+                    commands.extend([
+                        (Command::NextField, "command.next_field"),
+                        (Command::PrevField, "command.prev_field"),
+                    ]);
+                }
                 commands
             }
             Screen::Modify(_) => vec![
