@@ -902,3 +902,30 @@ fn the_command_line_opens_the_wizard_only_from_the_table() {
     assert!(sent.is_empty(), "not from the details");
     assert!(render(&app).contains("Open account is not available here"));
 }
+
+#[test]
+fn escape_cannot_cancel_a_save_on_its_way() {
+    let mut app = transfer_screen(Decimal::new(500, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "海淀区1号");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(only(&sent), Request::Transfer { .. }));
+    press(&mut app, KeyCode::Esc);
+    assert!(render(&app).contains("cannot be cancelled"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Transferred(TransferOutcome::Transferred {
+            balance: Decimal::new(500, 2),
+            version: 3,
+        }),
+    );
+    assert!(
+        render(&app).contains("5.00 stayed"),
+        "the answer is still applied"
+    );
+}

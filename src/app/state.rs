@@ -110,6 +110,15 @@ pub enum PageApply {
 }
 
 impl Request {
+    /// Requests that change the database: once sent they cannot be cancelled, since the
+    /// change may already be made; their answer is always applied.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. }
+        )
+    }
+
     /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
     /// A search as you type does not: the next key simply supersedes it.
     pub fn holds_input(&self) -> bool {

@@ -108,7 +108,14 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) {
 fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
     let command = app.keymap.command_for(&key);
     if app.holds_input() {
-        if command == Some(Command::Cancel) {
+        if command == Some(Command::Cancel) && app.in_flight.iter().any(|f| f.request.writes()) {
+            // The database may have written it already: the answer must be heard.
+            say(
+                app,
+                MessageKind::Info,
+                app.lang.t("msg.write_not_cancelled"),
+            );
+        } else if command == Some(Command::Cancel) {
             app.in_flight.retain(|f| !f.request.holds_input());
             app.type_ahead.clear();
             say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
