@@ -17,6 +17,9 @@ pub enum Command {
     CommandLine,
     Search,
     Details,
+    OpenAccount,
+    Modify,
+    Transfer,
     PageDown,
     PageUp,
     First,
@@ -27,7 +30,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 18] = [
+    pub const ALL: [Command; 21] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -39,6 +42,9 @@ impl Command {
         Command::CommandLine,
         Command::Search,
         Command::Details,
+        Command::OpenAccount,
+        Command::Modify,
+        Command::Transfer,
         Command::PageDown,
         Command::PageUp,
         Command::First,
@@ -62,6 +68,9 @@ impl Command {
             Command::CommandLine => "command-line",
             Command::Search => "search",
             Command::Details => "details",
+            Command::OpenAccount => "open",
+            Command::Modify => "modify",
+            Command::Transfer => "transfer",
             Command::PageDown => "page-down",
             Command::PageUp => "page-up",
             Command::First => "first",
@@ -86,6 +95,9 @@ impl Command {
             Command::CommandLine => "command.command_line",
             Command::Search => "command.search",
             Command::Details => "command.details",
+            Command::OpenAccount => "command.open_account",
+            Command::Modify => "command.modify",
+            Command::Transfer => "command.transfer",
             Command::PageDown => "command.page_down",
             Command::PageUp => "command.page_up",
             Command::First => "command.first",

@@ -7,10 +7,18 @@ use crossterm::event::KeyEvent;
 use rust_decimal::Decimal;
 use tui_input::Input;
 
+use super::accounts::{ModifyView, OpenAccount, TransferView, WizardStep};
 use super::command::Command;
+use super::form::Form;
 use super::keymap::KeyMap;
 use crate::card::reader::ReaderState;
+use crate::db::customer_changes::{
+    CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
+};
+use crate::db::customer_types::CustomerTypeOption;
 use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
+use crate::db::meters::Meter;
+use crate::domain::customer_rules::BasicInfo;
 use crate::domain::search::{CustomerSearch, SearchError};
 use crate::i18n::Lang;
 
@@ -51,6 +59,39 @@ pub enum Request {
     Details {
         customer_id: i64,
     },
+    /// The customer types the opening wizard offers.
+    CustomerTypes,
+    /// A page of step 3's uninstalled meters (one more than shown, to know if more follow).
+    UninstalledMeters {
+        meter_type_ids: Vec<i64>,
+        prefix: String,
+        after: Option<String>,
+        /// Sent as the search was typed: the next key supersedes it.
+        typed: bool,
+    },
+    OpenAccount {
+        operator_id: i64,
+        customer_type_id: i64,
+        info: BasicInfo,
+        meter_id: i64,
+    },
+    /// The basic information with its version, for modify and transfer.
+    CustomerBasics {
+        customer_id: i64,
+    },
+    Modify {
+        operator_id: i64,
+        read: CustomerBasics,
+        info: BasicInfo,
+    },
+    TransferPreview {
+        customer_id: i64,
+    },
+    Transfer {
+        operator_id: i64,
+        customer_id: i64,
+        info: BasicInfo,
+    },
 }
 
 /// How a fetched page of customers changes the table.
@@ -69,12 +110,28 @@ pub enum PageApply {
 }
 
 impl Request {
+    /// Requests that change the database: once sent they cannot be cancelled, since the
+    /// change may already be made; their answer is always applied.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. }
+        )
+    }
+
     /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
     /// A search as you type does not: the next key simply supersedes it.
     pub fn holds_input(&self) -> bool {
         match self {
             Request::Login { .. } => true,
             Request::Customers { apply, .. } => *apply != PageApply::Search,
+            Request::UninstalledMeters { typed, .. } => !typed,
+            Request::CustomerTypes
+            | Request::OpenAccount { .. }
+            | Request::CustomerBasics { .. }
+            | Request::Modify { .. }
+            | Request::TransferPreview { .. }
+            | Request::Transfer { .. } => true,
             Request::Overview | Request::Details { .. } => false,
         }
     }
@@ -88,6 +145,14 @@ pub enum Reply {
     Customers(Page),
     /// `None`: the customer no longer exists.
     Details(Option<Box<CustomerDetails>>),
+    CustomerTypes(Vec<CustomerTypeOption>),
+    Meters(Vec<Meter>),
+    Opened(OpenOutcome),
+    /// `None`: the customer no longer exists.
+    Basics(Option<CustomerBasics>),
+    Modified(ModifyOutcome),
+    TransferPreview(Option<TransferPreview>),
+    Transferred(TransferOutcome),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +281,27 @@ pub enum Screen {
     Customers(CustomerTable),
     Details(DetailsView),
     Overview(OverviewView),
+    OpenAccount(Box<OpenAccount>),
+    Modify(Box<ModifyView>),
+    Transfer(Box<TransferView>),
+}
+
+impl Screen {
+    /// The form of this screen, if it has one: it takes the keys first (`app::form`).
+    pub fn form_mut(&mut self) -> Option<&mut Form> {
+        match self {
+            Screen::OpenAccount(wizard) => wizard.form_mut(),
+            Screen::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
+            Screen::Transfer(view) if view.confirming.is_none() => {
+                view.basic.as_mut().map(|b| &mut b.form)
+            }
+            Screen::Login(_)
+            | Screen::Customers(_)
+            | Screen::Details(_)
+            | Screen::Overview(_)
+            | Screen::Transfer(_) => None,
+        }
+    }
 }
 
 /// The `:` command line with its completion cycle.
@@ -330,6 +416,9 @@ impl App {
                 (Command::Help, "command.help"),
                 (Command::Search, "command.search"),
                 (Command::Details, "command.details"),
+                (Command::OpenAccount, "command.open_account"),
+                (Command::Modify, "command.modify"),
+                (Command::Transfer, "command.transfer"),
                 (Command::Refresh, "command.refresh"),
                 (Command::PageDown, "command.page_down"),
                 (Command::PageUp, "command.page_up"),
@@ -354,6 +443,50 @@ impl App {
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
             ],
+            Screen::OpenAccount(wizard) => {
+                let mut commands = vec![(Command::Help, "command.help")];
+                match wizard.step {
+                    WizardStep::Meter => commands.push((Command::Save, "legend.open_account")),
+                    _ => commands.push((Command::PageDown, "legend.next_step")),
+                }
+                if wizard.step != WizardStep::CustomerType {
+                    commands.push((Command::PageUp, "legend.previous_step"));
+                }
+                if wizard.step == WizardStep::CustomerType {
+                    commands.push((Command::Lookup, "command.lookup"));
+                }
+                commands.extend([
+                    (Command::Leave, "command.leave"),
+                    (Command::Cancel, "command.cancel"),
+                ]);
+                if wizard.step == WizardStep::BasicInfo {
+                    commands.extend([
+                        (Command::NextField, "command.next_field"),
+                        (Command::PrevField, "command.prev_field"),
+                    ]);
+                }
+                commands
+            }
+            Screen::Modify(_) => vec![
+                (Command::Help, "command.help"),
+                (Command::Save, "command.save"),
+                (Command::Leave, "command.leave"),
+                (Command::Cancel, "command.cancel"),
+                (Command::NextField, "command.next_field"),
+                (Command::PrevField, "command.prev_field"),
+            ],
+            Screen::Transfer(view) if view.confirming.is_some() => vec![
+                (Command::Save, "legend.confirm"),
+                (Command::Cancel, "command.cancel"),
+            ],
+            Screen::Transfer(_) => vec![
+                (Command::Help, "command.help"),
+                (Command::Save, "legend.check_transfer"),
+                (Command::Leave, "command.leave"),
+                (Command::Cancel, "command.cancel"),
+                (Command::NextField, "command.next_field"),
+                (Command::PrevField, "command.prev_field"),
+            ],
         }
     }
 
@@ -373,6 +506,15 @@ impl App {
                 Screen::Customers(_) => self.lang.t("screen.customers").to_owned(),
                 Screen::Details(view) => format!("{:08}", view.customer_no),
                 Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
+                Screen::OpenAccount(_) => self.lang.t("screen.open_account").to_owned(),
+                Screen::Modify(view) => {
+                    format!("{:08} › {}", view.customer_no, self.lang.t("screen.modify"))
+                }
+                Screen::Transfer(view) => format!(
+                    "{:08} › {}",
+                    view.customer_no,
+                    self.lang.t("screen.transfer")
+                ),
             })
             .collect()
     }

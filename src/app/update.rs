@@ -5,7 +5,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::accounts;
 use super::command::Command;
+use super::form::FormEvent;
 use super::keymap::Key;
 use super::state::*;
 use crate::db::customers::{Page, PageAt};
@@ -77,7 +79,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
     }
 }
 
-fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
+pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
     let id = app.next_request;
     app.next_request += 1;
     app.in_flight.push(InFlight {
@@ -87,7 +89,7 @@ fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
     out.push((id, request));
 }
 
-fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
+pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
     app.message = Some(Message {
         kind,
         text: text.into(),
@@ -106,7 +108,14 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) {
 fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
     let command = app.keymap.command_for(&key);
     if app.holds_input() {
-        if command == Some(Command::Cancel) {
+        if command == Some(Command::Cancel) && app.in_flight.iter().any(|f| f.request.writes()) {
+            // The database may have written it already: the answer must be heard.
+            say(
+                app,
+                MessageKind::Info,
+                app.lang.t("msg.write_not_cancelled"),
+            );
+        } else if command == Some(Command::Cancel) {
             app.in_flight.retain(|f| !f.request.holds_input());
             app.type_ahead.clear();
             say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
@@ -168,11 +177,26 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
             LoginField::Password => &mut form.password,
         }),
         Screen::Customers(table) if table.search_focused => Some(&mut table.search),
-        Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => None,
+        Screen::Customers(_)
+        | Screen::Details(_)
+        | Screen::Overview(_)
+        | Screen::OpenAccount(_)
+        | Screen::Modify(_)
+        | Screen::Transfer(_) => None,
     }
 }
 
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
+    if accounts::wizard_key(app, key, command, out) || accounts::transfer_key(app, command, out) {
+        return;
+    }
+    let lang = app.lang;
+    if let Some(form) = app.screen.form_mut() {
+        match form.on_key(key, command, lang) {
+            FormEvent::Unhandled => {}
+            event => return on_form_event(app, event, out),
+        }
+    }
     if edits_text(&key)
         && let Some(input) = focused_input(&mut app.screen)
     {
@@ -204,6 +228,69 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
                 invoke(app, command, out);
             }
         }
+    }
+}
+
+/// What a screen's form asked for after a key.
+fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
+    match event {
+        FormEvent::Consumed | FormEvent::Unhandled => {}
+        FormEvent::Edited(_) => app.message = None,
+        FormEvent::Invalid => say_form_error(app),
+        FormEvent::AskLeave => say(app, MessageKind::Info, app.lang.t("form.ask_leave")),
+        FormEvent::Leave => leave(app),
+        FormEvent::Submit => submit_form(app, out),
+    }
+}
+
+/// Puts the first bad field of the screen's form on the message line, named by its label.
+pub(super) fn say_form_error(app: &mut App) {
+    let lang = app.lang;
+    let Some(form) = app.screen.form_mut() else {
+        return;
+    };
+    if let Some((index, error)) = form.first_error() {
+        let text = lang.tf(
+            "form.fix_field",
+            &[
+                ("field", &lang.t(form.fields[index].label)),
+                ("error", &error),
+            ],
+        );
+        say(app, MessageKind::Error, text);
+    }
+}
+
+/// F2 (or Enter on the last field) on a form whose fields passed their own checks: each
+/// screen with a form adds its arm here (apply its rules, `Form::fail` or send the request).
+fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
+    match &app.screen {
+        // Enter on the last field of a wizard step goes on to the next step.
+        Screen::OpenAccount(_) => accounts::wizard_step(app, true, out),
+        Screen::Modify(_) => accounts::submit_modify(app, out),
+        Screen::Transfer(_) => accounts::submit_transfer(app, out),
+        Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {}
+    }
+}
+
+/// The customer table after a change: reload it where it was, keeping the selected customer.
+pub(super) fn refresh_table(app: &mut App, out: &mut Vec<Outgoing>) {
+    page_command(app, Command::Refresh, out);
+}
+
+/// The customer table searching for one customer number, so that customer is selected.
+pub(super) fn show_customer(app: &mut App, number: &str, out: &mut Vec<Outgoing>) {
+    if let Screen::Customers(table) = &mut app.screen {
+        table.search = Input::new(number.to_owned());
+        table.search_focused = false;
+        search_as_typed(app, out);
+    }
+}
+
+/// Back to the screen below (F3 on a screen without unsaved changes).
+pub(super) fn leave(app: &mut App) {
+    if let Some(previous) = app.below.pop() {
+        app.screen = previous;
     }
 }
 
@@ -408,6 +495,12 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
                 send(app, Request::Details { customer_id }, out);
             }
         }
+        (Screen::Customers(_), Command::OpenAccount) => accounts::start_open_account(app, out),
+        (Screen::Customers(_), Command::Modify) => accounts::start_change(app, false, out),
+        (Screen::Customers(_), Command::Transfer) => accounts::start_change(app, true, out),
+        (Screen::OpenAccount(_), Command::PageDown | Command::PageUp) => {
+            accounts::wizard_step(app, command == Command::PageDown, out)
+        }
         (Screen::Details(view), Command::Refresh) => {
             let customer_id = view.customer_id;
             send(app, Request::Details { customer_id }, out);
@@ -417,11 +510,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             send(app, Request::Overview, out);
         }
         (Screen::Overview(_), Command::Refresh) => send(app, Request::Overview, out),
-        (_, Command::Leave) if !app.below.is_empty() => {
-            if let Some(previous) = app.below.pop() {
-                app.screen = previous;
-            }
-        }
+        (_, Command::Leave) if !app.below.is_empty() => leave(app),
         (_, Command::Leave | Command::Logout) => {
             app.session = None;
             app.screen = Screen::Login(LoginForm::default());
@@ -435,7 +524,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
 }
 
 /// Puts `screen` on top; F3 comes back to the one it covers.
-fn open(app: &mut App, screen: Screen) {
+pub(super) fn open(app: &mut App, screen: Screen) {
     let covered = std::mem::replace(&mut app.screen, screen);
     app.below.push(covered);
 }
@@ -466,6 +555,11 @@ fn on_reply(
     outcome: Result<Reply, Failure>,
     out: &mut Vec<Outgoing>,
 ) {
+    if let Ok(reply) = &outcome
+        && accounts::on_reply(app, reply, out)
+    {
+        return;
+    }
     match outcome {
         Ok(Reply::LoggedIn(session)) => {
             let text = app
@@ -524,6 +618,8 @@ fn on_reply(
             say(app, MessageKind::Error, text);
         }
         Err(Failure::Error(detail)) => say(app, MessageKind::Error, detail),
+        // A customer-screen reply whose screen has gone: nothing to show.
+        Ok(_) => {}
     }
 }
 
