@@ -15,6 +15,7 @@ use meterdesk::domain::card_records::{
 use meterdesk::domain::meter::MeterState;
 use rust_decimal::Decimal;
 use support::card_desk::*;
+use support::card_rig::METER;
 
 /// The counter with one physical card (and a spare blank one) in memory.
 struct Counter {

@@ -7,10 +7,9 @@ use meterdesk::domain::card_records::MacKey;
 use meterdesk::domain::customer_rules::{BasicInfo, PersonalInfo};
 use rust_decimal::Decimal;
 
+use super::card_rig::KEY;
 use super::pg::{TestDb, fresh_db};
 
-pub const KEY: &str = "5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de";
-pub const METER: &str = "WM-0042";
 pub const CLERK: i64 = 1;
 pub const SUPERVISOR: i64 = 2;
 
