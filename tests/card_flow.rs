@@ -241,6 +241,12 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
     let Some(mut station) = Station::start("card-flow-life").await else {
         return;
     };
+    // The app runs flows on tokio tasks, so their futures must be Send (checked, not run).
+    fn is_send<T: Send>(_: &T) {}
+    let desk = station.desk(CLERK);
+    is_send(&cardflow::run(&desk, 1, &Request::Open, "send"));
+    is_send(&cardflow::recycle(&desk, "send"));
+    is_send(&cardflow::touch(&desk, None));
     // A foreign card and a card of another customer are refused at open; nothing is written.
     let foreign = VirtualCardProcess::insert_foreign(PORT_0);
     station.rig.wait_for_card();
