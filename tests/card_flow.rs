@@ -19,9 +19,7 @@ use meterdesk::db::card_ops::{
     Request,
 };
 use meterdesk::db::{Pool, pool_from_conn_str};
-use meterdesk::domain::card_counter::{
-    CardWritePlan, DecisiveWrite, NotBlank, RechargeRefusal, Resolution, plan_open,
-};
+use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, Resolution, plan_open};
 use meterdesk::domain::card_records::{CardContent, Ef, MacKey, MeterNumber};
 use meterdesk::domain::meter::MeterState;
 use rust_decimal::Decimal;
@@ -190,15 +188,7 @@ impl Station {
         let Ok(outcome) = self.meter.swipe(&records, &self.key, unix_now()) else {
             return false;
         };
-        let plan = CardWritePlan {
-            preparatory: Vec::new(),
-            decisive: DecisiveWrite {
-                ef: Ef::MeterWriteBack,
-                before: records[Ef::MeterWriteBack.index()],
-                after: outcome.write_back,
-            },
-            issue_record: Some(records[Ef::Issue.index()]),
-        };
+        let plan = outcome.write_back_plan(&records);
         let read_back = self
             .rig
             .reader
@@ -226,6 +216,20 @@ impl Station {
     fn content(records: &[Record; 3]) -> CardContent {
         CardContent::classify(records, &key())
     }
+}
+
+/// The card was written and read back, but the database did not take the result.
+fn assert_pending_on_the_database(flow: &Flow) {
+    assert!(
+        matches!(
+            flow,
+            Flow::Pending {
+                cause: PendingCause::Database(_),
+                ..
+            }
+        ),
+        "{flow:?}"
+    );
 }
 
 /// What one flow cost at the reader and in all.
@@ -445,16 +449,7 @@ impl Station {
                 let begun = self.begin(request).await.expect("begun");
                 let dead = self.desk_on(&self.dead_pool, CLERK);
                 let flow = cardflow::write_and_settle(&dead, begun, None).await;
-                assert!(
-                    matches!(
-                        flow,
-                        Flow::Pending {
-                            cause: PendingCause::Database(_),
-                            ..
-                        }
-                    ),
-                    "{flow:?}"
-                );
+                assert_pending_on_the_database(&flow);
                 assert_eq!(self.books().await.pending, 1);
                 assert_eq!(self.touch().await, [OperationState::Done]);
                 (process, true)
@@ -526,16 +521,7 @@ async fn every_operation_survives_a_pulled_card_and_an_unreachable_database() {
         .await
         .unwrap();
     let flow = cardflow::write_and_settle(&station.desk(CLERK), begun, None).await;
-    assert!(
-        matches!(
-            flow,
-            Flow::Pending {
-                cause: PendingCause::Database(_),
-                ..
-            }
-        ),
-        "{flow:?}"
-    );
+    assert_pending_on_the_database(&flow);
     tokio::task::spawn_blocking(|| cluster().ensure_running().unwrap())
         .await
         .unwrap();
