@@ -397,7 +397,8 @@ async fn a_card_that_is_not_blank_is_refused_at_open_and_replace_and_nothing_is_
 enum Fault {
     /// The card is pulled after the journal, before the first write.
     PullBeforeWrite,
-    /// The database is unreachable when the result comes to be settled.
+    /// The database is unreachable when the result comes to be settled; the card is pulled
+    /// after the write and presented again later.
     DatabaseGoneAtSettle,
     /// The database is unreachable at begin: nothing is journaled or written.
     DatabaseGoneAtBegin,
@@ -451,6 +452,9 @@ impl Station {
                 let flow = cardflow::write_and_settle(&dead, begun, None).await;
                 assert_pending_on_the_database(&flow);
                 assert_eq!(self.books().await.pending, 1);
+                // The card leaves with the write on it, and comes back later.
+                self.rig.pull(process);
+                let process = self.rig.insert(card, &[]);
                 assert_eq!(self.touch().await, [OperationState::Done]);
                 (process, true)
             }
