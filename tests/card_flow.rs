@@ -341,7 +341,7 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
 }
 
 #[tokio::test]
-async fn a_card_that_is_not_blank_is_refused_at_open_and_replace_and_nothing_is_written() {
+async fn a_card_that_is_not_blank_is_refused_and_a_request_sent_twice_sells_once() {
     let Some(mut station) = Station::start("card-flow-not-blank").await else {
         return;
     };
@@ -379,9 +379,30 @@ async fn a_card_that_is_not_blank_is_refused_at_open_and_replace_and_nothing_is_
         Refusal::NotBlank(NotBlank::UserCard)
     );
     assert_eq!(station.records().await, before);
+
+    // A recharge sent twice at once (two keys): one sale; the other finds it on the card.
+    let desk = station.desk(CLERK);
+    let (customer, request) = (station.customer.customer_id, recharge("1"));
+    let (first, second) = tokio::join!(
+        cardflow::run(&desk, customer, &request, "twice-1"),
+        cardflow::run(&desk, customer, &request, "twice-2"),
+    );
+    let mut outcomes = [first.unwrap(), second.unwrap()].map(|flow| match flow {
+        Flow::Done { .. } => "done".to_owned(),
+        Flow::Refused { refusal, .. } => refusal.to_string(),
+        other => format!("{other:?}"),
+    });
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            "done".to_owned(),
+            RechargeRefusal::SwipeMeterFirst.to_string()
+        ]
+    );
     station.rig.pull(card);
     let books = station.books().await;
-    assert_eq!(books.pending, 0);
+    assert_eq!((books.pending, books.litres_sold), (0, 1_000));
     let cards: i64 = station
         .customer
         .client
