@@ -2,7 +2,8 @@
 //! pcscd with the vpcd virtual reader and our emulated card (`vcard`), a real PostgreSQL, and
 //! the meter — the `meterdesk meter` simulator in the life cycle, its rules in-process in the
 //! randomized run. Faults are real: the card process killed before, during and after writes, a
-//! pool pointing at a closed port, the test cluster stopped, backends terminated.
+//! pool pointing at a closed port, the test cluster stopped, backends terminated, the flow's
+//! task dropped half-way.
 //!
 //! Every test ends with the books checked (`support::card_desk::books`): card and ledger agree,
 //! no payment lost, no credit doubled.
@@ -651,7 +652,7 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
     if run.active.is_none() {
         run.prepare(&station, &replace());
         let flow = station.run(&replace()).await;
-        run.after(&mut station, &replace(), flow).await;
+        run.after(&mut station, &replace(), Some(flow)).await;
     }
     let active = run.active.clone().expect("an active card");
     assert_eq!(run.in_reader, active);
@@ -675,6 +676,7 @@ struct Tally {
     failed: u32,
     refused: u32,
     pending_then_resolved: u32,
+    abandoned: u32,
     not_started: u32,
     swipes: u32,
 }
@@ -717,6 +719,9 @@ fn random_fault(rng: &mut fastrand::Rng) -> Option<RandomFault> {
         2 => Some(RandomFault::DatabaseGoneAtSettle),
         3 => Some(RandomFault::DatabaseGoneAtBegin),
         4 => Some(RandomFault::BackendsTerminated),
+        5 => Some(RandomFault::Abandoned(Duration::from_micros(
+            rng.u64(0..20_000),
+        ))),
         _ => None,
     }
 }
@@ -730,6 +735,7 @@ enum RandomFault {
     DatabaseGoneAtBegin,
     /// Every connection of the test database killed between begin and write.
     BackendsTerminated,
+    Abandoned(Duration),
 }
 
 impl RandomRun {
@@ -796,8 +802,8 @@ impl RandomRun {
         station: &mut Station,
         request: &Request,
         fault: Option<RandomFault>,
-    ) -> Result<Flow, FlowError> {
-        match fault {
+    ) -> Option<Result<Flow, FlowError>> {
+        Some(match fault {
             None => {
                 let (apdus, started) = (station.rig.reader.apdus_sent(), Instant::now());
                 let flow = station.run(request).await;
@@ -822,7 +828,7 @@ impl RandomRun {
             }
             Some(RandomFault::DatabaseGoneAtSettle | RandomFault::BackendsTerminated) => {
                 let Some(begun) = station.begin(request).await else {
-                    return station.run(request).await;
+                    return Some(station.run(request).await);
                 };
                 let pool = match fault {
                     Some(RandomFault::DatabaseGoneAtSettle) => station.dead_pool.clone(),
@@ -854,7 +860,12 @@ impl RandomRun {
                 self.process = Some(station.rig.insert(&self.in_reader, &[]));
                 flow
             }
-        }
+            // The request's task is dropped this long after it started (the app quit, the
+            // clerk cancelled): whatever it had done stays, and what was journaled is resolved.
+            Some(RandomFault::Abandoned(after)) => {
+                return tokio::time::timeout(after, station.run(request)).await.ok();
+            }
+        })
     }
 
     /// Resolves what the step left pending from the card in the reader, and follows which
@@ -863,14 +874,15 @@ impl RandomRun {
         &mut self,
         station: &mut Station,
         request: &Request,
-        flow: Result<Flow, FlowError>,
+        flow: Option<Result<Flow, FlowError>>,
     ) {
         match &flow {
-            Ok(Flow::Done { .. }) => self.tally.done += 1,
-            Ok(Flow::Failed { .. }) => self.tally.failed += 1,
-            Ok(Flow::Refused { .. }) => self.tally.refused += 1,
-            Ok(Flow::Pending { .. }) => self.tally.pending_then_resolved += 1,
-            Ok(Flow::Finished(_)) | Err(_) => self.tally.not_started += 1,
+            Some(Ok(Flow::Done { .. })) => self.tally.done += 1,
+            Some(Ok(Flow::Failed { .. })) => self.tally.failed += 1,
+            Some(Ok(Flow::Refused { .. })) => self.tally.refused += 1,
+            Some(Ok(Flow::Pending { .. })) => self.tally.pending_then_resolved += 1,
+            Some(Ok(Flow::Finished(_)) | Err(_)) => self.tally.not_started += 1,
+            None => self.tally.abandoned += 1,
         }
         let settled = station.touch().await;
         assert!(
