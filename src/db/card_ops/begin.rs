@@ -114,13 +114,10 @@ pub(super) async fn start(
     match request {
         Request::Open => journal.open(&content).await,
         Request::Replace { reason } => journal.replace(&content, *reason).await,
-        Request::Recharge { quantity, payment } => {
-            let card = match user_card(&content) {
-                Ok(card) => card,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            journal.recharge(card, *quantity, payment).await
-        }
+        Request::Recharge { quantity, payment } => match user_card(&content) {
+            Ok(card) => journal.recharge(card, *quantity, payment).await,
+            Err(refusal) => Ok(Err(refusal)),
+        },
         Request::Refund { payout } => match user_card(&content) {
             Ok(card) => journal.refund(card, payout).await,
             Err(refusal) => Ok(Err(refusal)),
