@@ -24,10 +24,13 @@ pub enum Command {
     Overview,
     Logout,
     Quit,
+    Card,
+    CardUsage,
+    PendingCards,
 }
 
 impl Command {
-    pub const ALL: [Command; 18] = [
+    pub const ALL: [Command; 21] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -46,6 +49,9 @@ impl Command {
         Command::Overview,
         Command::Logout,
         Command::Quit,
+        Command::Card,
+        Command::CardUsage,
+        Command::PendingCards,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -69,6 +75,9 @@ impl Command {
             Command::Overview => "overview",
             Command::Logout => "logout",
             Command::Quit => "quit",
+            Command::Card => "card",
+            Command::CardUsage => "card-usage",
+            Command::PendingCards => "pending-cards",
         }
     }
 
@@ -93,6 +102,9 @@ impl Command {
             Command::Overview => "command.overview",
             Command::Logout => "command.logout",
             Command::Quit => "command.quit",
+            Command::Card => "ic.cmd_card",
+            Command::CardUsage => "ic.cmd_usage",
+            Command::PendingCards => "ic.cmd_pending",
         }
     }
 

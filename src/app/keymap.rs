@@ -162,6 +162,9 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Overview => &[],
         Command::Logout => &[],
         Command::Quit => &[F(10)],
+        Command::Card => &[],
+        Command::CardUsage => &[Char('u')],
+        Command::PendingCards => &[Char('p')],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

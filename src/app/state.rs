@@ -7,6 +7,7 @@ use crossterm::event::KeyEvent;
 use rust_decimal::Decimal;
 use tui_input::Input;
 
+use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
 use super::command::Command;
 use super::keymap::KeyMap;
 use crate::card::reader::ReaderState;
@@ -51,6 +52,8 @@ pub enum Request {
     Details {
         customer_id: i64,
     },
+    /// Card work: runs on the reader thread and the database (`card_requests`).
+    Card(CardRequest),
 }
 
 /// How a fetched page of customers changes the table.
@@ -76,6 +79,7 @@ impl Request {
             Request::Login { .. } => true,
             Request::Customers { apply, .. } => *apply != PageApply::Search,
             Request::Overview | Request::Details { .. } => false,
+            Request::Card(request) => request.holds_input(),
         }
     }
 }
@@ -88,6 +92,7 @@ pub enum Reply {
     Customers(Page),
     /// `None`: the customer no longer exists.
     Details(Option<Box<CustomerDetails>>),
+    Card(CardReply),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +221,7 @@ pub enum Screen {
     Customers(CustomerTable),
     Details(DetailsView),
     Overview(OverviewView),
+    Card(CardScreen),
 }
 
 /// The `:` command line with its completion cycle.
@@ -257,6 +263,8 @@ pub struct App {
     pub session: Option<Session>,
     pub database: DbStatus,
     pub reader: ReaderState,
+    /// What the card on the reader is; `None` while no card is in.
+    pub card: Option<CardSeen>,
     pub message: Option<Message>,
     pub keymap: KeyMap,
     pub lang: Lang,
@@ -281,6 +289,7 @@ impl App {
             session: None,
             database: DbStatus::Connected,
             reader: ReaderState::NoService,
+            card: None,
             message: None,
             keymap,
             lang,
@@ -354,6 +363,7 @@ impl App {
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
             ],
+            Screen::Card(screen) => screen.commands(),
         }
     }
 
@@ -373,6 +383,7 @@ impl App {
                 Screen::Customers(_) => self.lang.t("screen.customers").to_owned(),
                 Screen::Details(view) => format!("{:08}", view.customer_no),
                 Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
+                Screen::Card(_) => self.lang.t("ic.screen").to_owned(),
             })
             .collect()
     }

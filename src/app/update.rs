@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::card::{self, CardRequest};
 use super::command::Command;
 use super::keymap::Key;
 use super::state::*;
@@ -65,11 +66,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             }
             changed || !out.is_empty()
         }
-        Msg::Reader(state) => {
-            let changed = state != app.reader;
-            app.reader = state;
-            changed
-        }
+        Msg::Reader(state) => card::on_reader(app, state, &mut out),
     };
     Update {
         requests: out,
@@ -77,7 +74,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
     }
 }
 
-fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
+pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
     let id = app.next_request;
     app.next_request += 1;
     app.in_flight.push(InFlight {
@@ -87,7 +84,7 @@ fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
     out.push((id, request));
 }
 
-fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
+pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
     app.message = Some(Message {
         kind,
         text: text.into(),
@@ -168,7 +165,7 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
             LoginField::Password => &mut form.password,
         }),
         Screen::Customers(table) if table.search_focused => Some(&mut table.search),
-        Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => None,
+        Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) | Screen::Card(_) => None,
     }
 }
 
@@ -363,6 +360,11 @@ fn show_page(table: &mut CustomerTable, page: Page, apply: PageApply) {
 
 /// Runs a command, whether it came from a key or the command line.
 fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
+    // `:card` works from every screen once signed in.
+    if command == Command::Card && app.session.is_some() {
+        card::open_card_screen(app);
+        return;
+    }
     if !app
         .commands()
         .iter()
@@ -373,6 +375,9 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             &[("command", &app.lang.t(command.label_key()))],
         );
         say(app, MessageKind::Error, text);
+        return;
+    }
+    if card::invoke(app, command, out) {
         return;
     }
     match (&mut app.screen, command) {
@@ -426,7 +431,9 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             app.session = None;
             app.screen = Screen::Login(LoginForm::default());
             app.below.clear();
-            app.in_flight.clear();
+            // The card on the reader is still being read for the status line.
+            app.in_flight
+                .retain(|f| f.request == Request::Card(CardRequest::Read));
             app.parked.clear();
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
@@ -517,6 +524,7 @@ fn on_reply(
                 show_page(table, page, *apply);
             }
         }
+        Ok(Reply::Card(reply)) => card::on_reply(app, reply),
         Err(Failure::Unreachable(detail)) => {
             app.database = DbStatus::Reconnecting;
             app.parked.push(request);

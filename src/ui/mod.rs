@@ -1,5 +1,6 @@
 //! Drawing: pure functions from `App` to a frame. Nothing here changes state or does I/O.
 
+mod card;
 mod chrome;
 mod customers;
 mod details;
@@ -34,6 +35,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Customers(table) => customers::draw(frame, body, table, app, &theme),
         Screen::Details(view) => details::draw(frame, body, view, app, &theme),
         Screen::Overview(view) => overview::draw(frame, body, view, app, &theme),
+        Screen::Card(screen) => card::draw(frame, body, screen, app, &theme),
     }
     match &app.overlay {
         Some(Overlay::Help) => help::draw(frame, body, app, &theme),
