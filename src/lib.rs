@@ -6,6 +6,7 @@
 pub mod app;
 pub mod bench;
 pub mod card;
+pub mod cardflow;
 pub mod config;
 pub mod db;
 pub mod domain;

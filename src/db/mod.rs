@@ -1,6 +1,7 @@
 //! The only place with SQL: the pool, the embedded cluster, migrations, one file per aggregate.
 
 pub mod cancel;
+pub mod card_ops;
 pub mod cards;
 pub mod customer_changes;
 pub mod customer_types;

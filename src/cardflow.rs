@@ -1,0 +1,290 @@
+//! A card write from start to end (docs/card.md, "Card and ledger never disagree"): read the
+//! card → [`card_ops::begin`] (resolve what was pending, plan, journal as pending with the money,
+//! one transaction) → `ReaderHandle::write_plan` (one UPDATE BINARY per record, read back) →
+//! [`card_ops::settle`] (done, or failed and the money reversed).
+//!
+//! Plain async functions over the pool and the reader thread, for the app's request tasks. Any
+//! failure after the journal leaves the operation pending ([`Flow::Pending`]); the next
+//! [`touch`] of the card or the customer, or the next operation's `begin`, resolves it from
+//! what the card then holds. A request is retried with the same idempotency key: it never
+//! journals, charges or writes twice.
+
+use crate::card::reader::{CardError, ReaderHandle};
+use crate::card::water_card::{CardRead, IssuerPin, Record};
+use crate::db::card_ops::{self, Begin, BeginOutcome, Begun, Refusal, Request, Settled};
+use crate::db::{DbError, Pool};
+use crate::domain::card_records::{CardContent, MacKey};
+
+/// What a card operation needs from the session: the database, the reader, the card secrets
+/// from the configuration, the operator signed in.
+#[derive(Clone, Copy)]
+pub struct Desk<'a> {
+    pub pool: &'a Pool,
+    pub reader: &'a ReaderHandle,
+    pub key: &'a MacKey,
+    pub pin: &'a IssuerPin,
+    pub operator_id: i64,
+}
+
+/// Why an operation did not start. Nothing was written to the card; nothing was journaled,
+/// except when the database stopped answering in the middle of [`card_ops::begin`]'s commit:
+/// retry with the same idempotency key to find out.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+/// Why a journaled operation is still pending.
+#[derive(Debug, thiserror::Error)]
+pub enum PendingCause {
+    /// The write or the read-back failed (card pulled, reader gone, card refused a command).
+    #[error(transparent)]
+    Card(CardError),
+    /// The card was written and read back, but the database did not take the result.
+    #[error(transparent)]
+    Database(DbError),
+    /// The card read back is neither as before nor as planned (another card, changed since).
+    #[error("the card read back is not the card of the operation")]
+    NotTheCard,
+}
+
+/// How an operation ended; `resolved` is the customer's earlier pending operation, settled on
+/// the way from the card presented.
+#[derive(Debug)]
+pub enum Flow {
+    /// Written, read back, journaled done.
+    Done {
+        begun: Begun,
+        settled: Settled,
+        resolved: Option<Settled>,
+    },
+    /// The card read back still holds the old record: failed, its money reversed.
+    Failed {
+        begun: Begun,
+        settled: Settled,
+        resolved: Option<Settled>,
+    },
+    /// The outcome is not known yet: resolved when the card or the customer is touched next.
+    Pending {
+        begun: Begun,
+        cause: PendingCause,
+        resolved: Option<Settled>,
+    },
+    /// Nothing written, nothing journaled.
+    Refused {
+        refusal: Refusal,
+        resolved: Option<Settled>,
+    },
+    /// This idempotency key's operation was finished before.
+    Finished(Settled),
+}
+
+/// A card read at the counter, with the pending operations it resolved.
+#[derive(Debug)]
+pub struct Touched {
+    /// `None`: a card without the WATER application (foreign).
+    pub content: Option<CardContent>,
+    pub records: Option<[Record; 3]>,
+    pub settled: Vec<Settled>,
+}
+
+/// Reads the card on the reader and resolves from it the pending operation of `customer_id`
+/// (the customer on screen, if any) and of the card's owner. Call it whenever a card is
+/// presented or a customer's card screen opens.
+pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched, FlowError> {
+    let CardRead::Application(records) = desk.reader.read_card().recv().await? else {
+        return Ok(Touched {
+            content: None,
+            records: None,
+            settled: Vec::new(),
+        });
+    };
+    let mut client = desk.pool.get().await.map_err(DbError::from)?;
+    let settled = card_ops::touch(&mut client, customer_id, &records, desk.key).await?;
+    Ok(Touched {
+        content: Some(CardContent::classify(&records, desk.key)),
+        records: Some(records),
+        settled,
+    })
+}
+
+/// Opens the customer's first card on the blank card in the reader.
+pub async fn open_card(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    idempotency_key: &str,
+) -> Result<Flow, FlowError> {
+    run(desk, customer_id, &Request::Open, idempotency_key).await
+}
+
+/// Sells water onto the customer's active card in the reader.
+pub async fn recharge(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    quantity: card_ops::Quantity,
+    payment: card_ops::Payment,
+    idempotency_key: &str,
+) -> Result<Flow, FlowError> {
+    let request = Request::Recharge { quantity, payment };
+    run(desk, customer_id, &request, idempotency_key).await
+}
+
+/// Cancels the unloaded purchase on the customer's card and refunds it (supervisors).
+pub async fn refund(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    payout: card_ops::Payment,
+    idempotency_key: &str,
+) -> Result<Flow, FlowError> {
+    run(
+        desk,
+        customer_id,
+        &Request::Refund { payout },
+        idempotency_key,
+    )
+    .await
+}
+
+/// Issues the customer's next card on the blank card in the reader; the active card is void.
+pub async fn replace_card(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    reason: card_ops::LossReason,
+    idempotency_key: &str,
+) -> Result<Flow, FlowError> {
+    run(
+        desk,
+        customer_id,
+        &Request::Replace { reason },
+        idempotency_key,
+    )
+    .await
+}
+
+/// Wipes the card in the reader back to blank; its owner is found from the card.
+pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, FlowError> {
+    let records = match read(desk).await? {
+        Ok(records) => records,
+        Err(refusal) => return Ok(refused(refusal)),
+    };
+    let owner = match CardContent::classify(&records, desk.key) {
+        CardContent::User(card) => {
+            let client = desk.pool.get().await.map_err(DbError::from)?;
+            card_ops::card_owner(&**client, card.issue.card_number).await?
+        }
+        CardContent::Blank => return Ok(refused(Refusal::BlankCard)),
+        CardContent::Foreign { .. } => return Ok(refused(Refusal::ForeignCard)),
+    };
+    let Some(customer_id) = owner else {
+        return Ok(refused(Refusal::UnknownCard));
+    };
+    run_on(
+        desk,
+        customer_id,
+        &Request::Recycle,
+        idempotency_key,
+        &records,
+    )
+    .await
+}
+
+/// Any request for `customer_id`: read, begin, write, settle.
+pub async fn run(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    request: &Request,
+    idempotency_key: &str,
+) -> Result<Flow, FlowError> {
+    match read(desk).await? {
+        Ok(records) => run_on(desk, customer_id, request, idempotency_key, &records).await,
+        Err(refusal) => Ok(refused(refusal)),
+    }
+}
+
+fn refused(refusal: Refusal) -> Flow {
+    Flow::Refused {
+        refusal,
+        resolved: None,
+    }
+}
+
+/// The card's records, or the refusal of a card without the WATER application.
+async fn read(desk: &Desk<'_>) -> Result<Result<[Record; 3], Refusal>, FlowError> {
+    Ok(match desk.reader.read_card().recv().await? {
+        CardRead::Application(records) => Ok(records),
+        CardRead::NoApplication => Err(Refusal::ForeignCard),
+    })
+}
+
+async fn run_on(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    request: &Request,
+    idempotency_key: &str,
+    records: &[Record; 3],
+) -> Result<Flow, FlowError> {
+    let begin = Begin {
+        customer_id,
+        operator_id: desk.operator_id,
+        idempotency_key,
+        card: records,
+        key: desk.key,
+    };
+    let report = {
+        let mut client = desk.pool.get().await.map_err(DbError::from)?;
+        card_ops::begin(&mut client, &begin, request).await?
+    };
+    let resolved = report.resolved;
+    Ok(match report.outcome {
+        BeginOutcome::Begun(begun) => write_and_settle(desk, *begun, resolved).await,
+        BeginOutcome::Refused(refusal) => Flow::Refused { refusal, resolved },
+        BeginOutcome::Finished(settled) => Flow::Finished(settled),
+    })
+}
+
+/// Steps 2 and 3: writes the journaled plan, reads it back and settles the operation. Never
+/// fails: what goes wrong leaves the operation pending, and says why.
+pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Settled>) -> Flow {
+    let read_back = match desk.reader.write_plan(&begun.plan, desk.pin).recv().await {
+        Ok(read_back) => read_back,
+        Err(error) => {
+            return Flow::Pending {
+                begun,
+                cause: PendingCause::Card(error),
+                resolved,
+            };
+        }
+    };
+    let settled = async {
+        let mut client = desk.pool.get().await?;
+        card_ops::settle(&mut client, begun.operation_id, &read_back, desk.key).await
+    }
+    .await;
+    match settled {
+        Err(error) => Flow::Pending {
+            begun,
+            cause: PendingCause::Database(error),
+            resolved,
+        },
+        Ok(settled) => match settled.state {
+            card_ops::OperationState::Done => Flow::Done {
+                begun,
+                settled,
+                resolved,
+            },
+            card_ops::OperationState::Failed => Flow::Failed {
+                begun,
+                settled,
+                resolved,
+            },
+            card_ops::OperationState::Pending => Flow::Pending {
+                begun,
+                cause: PendingCause::NotTheCard,
+                resolved,
+            },
+        },
+    }
+}
