@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 
+use crate::app::requests::ReceiptOutput;
 use crate::app::state::{Look, Message, MessageKind};
 use crate::app::{App, KeyMap, run};
 use crate::card::reader::ReaderConfig;
@@ -96,7 +97,15 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         reader_name: config.card.reader.clone(),
         ..ReaderConfig::default()
     };
-    run::run(app, pool, reader, card).await?;
+    app.receipt_width = config.receipts.width;
+    let receipts = ReceiptOutput {
+        directory: Some(match &config.receipts.directory {
+            Some(directory) => directory.clone(),
+            None => data_dir(&config)?.join("receipts"),
+        }),
+        print_command: config.receipts.print_command.clone(),
+    };
+    run::run(app, pool, reader, card, receipts).await?;
     Ok(())
 }
 

@@ -1,26 +1,42 @@
 //! The card screens' state and their part of `update`: what the card on the reader is (the
-//! status line follows it), the IC card management screen (`:card`), and the card requests.
+//! status line follows it), the IC card management screen (`:card`) with its forms,
+//! confirmations and receipt, and Open / Replace card from the customer table.
 //!
-//! A card is read whenever one is inserted (`Msg::Reader` with a new card); the read and the
-//! database lookup of its card number run off the UI task as `CardRequest::Read`, and the
-//! answer lands in `App::card`.
+//! A card is read whenever one is inserted (`Msg::Reader` with a new card) while someone is
+//! signed in; the read, the resolution of pending operations and the lookup of the card number
+//! run off the UI task as `CardRequest::Read`, and the answer lands in `App::card`. Card writes
+//! are `CardRequest::Write`: `cardflow` does the journaled work, the reply says how it ended.
+
+use rust_decimal::Decimal;
+use tui_input::Input;
 
 use crate::card::reader::ReaderState;
-use crate::db::cards::{CardOperationRow, CardOwner};
-use crate::domain::card_records::{Ef, UserCard};
+use crate::db::card_ops::{
+    LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity, Quote, Refusal,
+    Request as CardOp, Settled, UsageOf, UsageRecord,
+};
+use crate::db::cards::CardOwner;
+use crate::domain::card_counter::{PurchaseState, RechargeRefusal, check_recharge};
+use crate::domain::card_records::{Ef, IssueRecord, UserCard};
+use crate::domain::pricing::TierCharge;
+use crate::domain::validation;
 
 use super::command::Command;
+use super::receipt::{Receipt, receipt_text};
 use super::state::{App, MessageKind, Request, Screen};
 use super::update::{Outgoing, say, send};
 
-/// How many rows the usage records and the pending list fetch: more than a screen holds, far
-/// fewer than would slow a terminal.
-pub const LIST_LIMIT: i64 = 200;
+/// How many usage records to fetch: more than a screen holds, far fewer than would slow a
+/// terminal.
+pub const USAGE_LIMIT: i64 = 200;
+
+/// The payment method of a recharge at the counter: cash, almost always (ui.md's defaults).
+pub const DEFAULT_PAYMENT_METHOD: &str = "cash";
 
 /// What the card on the reader is, as last read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardSeen {
-    /// Inserted; the read is on its way.
+    /// Inserted; the read is on its way (or waits for a sign-in).
     Reading,
     /// The card has no WATER application: not a card of this utility.
     NotOurs,
@@ -29,10 +45,12 @@ pub enum CardSeen {
     Foreign {
         ef: Ef,
     },
-    /// A user card; `owner` is `None` when the database has never issued its number.
+    /// A user card; `owner` is `None` when the database has never issued its number, `active`
+    /// is the owner's active card as the database knows it.
     User {
         card: Box<UserCard>,
         owner: Option<CardOwner>,
+        active: Option<IssueRecord>,
     },
     /// The read failed (card pulled, reader error): the message says why.
     Unreadable(String),
@@ -41,48 +59,166 @@ pub enum CardSeen {
 /// Card work, executed off the UI task by `card_requests::execute`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CardRequest {
-    /// Read the card on the reader and look its number up.
-    Read,
-    /// A customer's card usage records.
-    Usage { customer_id: i64 },
+    /// Read the card on the reader, resolve pending operations from it, look its number up.
+    Read {
+        operator_id: i64,
+    },
+    Usage {
+        of: UsageOf,
+    },
     /// Every pending card operation (supervisor).
     Pending,
+    /// The price of a recharge, for the confirmation.
+    Quote {
+        customer_id: i64,
+        quantity: Quantity,
+    },
+    /// A journaled card write (`cardflow`). The idempotency key is made when the clerk
+    /// confirms, so a request re-sent after a lost connection never charges twice.
+    Write {
+        operator_id: i64,
+        customer_id: i64,
+        operation: CardOp,
+        idempotency_key: String,
+    },
+    /// Keep a receipt: a text file in the receipts directory, and the print command if one is
+    /// configured.
+    KeepReceipt {
+        receipt_no: i64,
+        text: String,
+    },
 }
 
 impl CardRequest {
-    /// Reads and lists do not hold the keyboard: the screen stays usable while they load.
+    /// Quotes and writes hold the keyboard: keys typed meanwhile wait for the answer.
     pub fn holds_input(&self) -> bool {
-        match self {
-            CardRequest::Read | CardRequest::Usage { .. } | CardRequest::Pending => false,
-        }
+        matches!(self, CardRequest::Quote { .. } | CardRequest::Write { .. })
+    }
+
+    /// A card write cannot be called back once sent: F12 drops the typed-ahead keys but the
+    /// answer is still awaited and shown.
+    pub fn cancellable(&self) -> bool {
+        !matches!(self, CardRequest::Write { .. })
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CardReply {
-    Read(CardSeen),
-    Usage(Vec<CardOperationRow>),
-    Pending(Vec<CardOperationRow>),
+    Read {
+        seen: CardSeen,
+        /// Pending operations the card resolved.
+        settled: Vec<Settled>,
+    },
+    Usage(Vec<UsageRecord>),
+    Pending(Vec<PendingOperation>),
+    Quote(Result<Quote, Refusal>),
+    Written(Written),
+    /// Where the receipt was kept, or why it could not be.
+    ReceiptKept(Result<String, String>),
+}
+
+/// How a card write ended (`cardflow::Flow`, as the screen needs it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// Written, read back, journaled done.
+    Done {
+        kind: OperationKind,
+        card_no: u32,
+        /// A recharge's receipt.
+        receipt: Option<Box<Receipt>>,
+        /// A refund's payout receipt number.
+        receipt_no: Option<i64>,
+    },
+    /// The card still holds the old record: the operation failed and its money was reversed.
+    Failed {
+        kind: OperationKind,
+    },
+    /// The outcome is not known yet (card pulled, reader or database failed midway).
+    Pending {
+        operation_id: i64,
+        cause: String,
+    },
+    Refused(Refusal),
+    /// A retry found the operation finished before.
+    Finished(OperationState),
 }
 
 /// The IC card management screen (`:card`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct CardScreen {
     pub pane: CardPane,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum CardPane {
     /// What the card on the reader holds (`App::card`).
     Card,
-    /// The card usage records of the card's customer; `None` while they load.
+    /// A customer's card usage records; `None` while they load.
     Usage {
-        customer_id: i64,
         customer_no: i64,
-        rows: Option<Vec<CardOperationRow>>,
+        rows: Option<Vec<UsageRecord>>,
+        of: UsageOf,
     },
     /// Pending card operations (supervisor); `None` while they load.
-    Pending { rows: Option<Vec<CardOperationRow>> },
+    Pending { rows: Option<Vec<PendingOperation>> },
+    /// Volume or amount of a recharge.
+    Recharge(RechargeForm),
+    /// An operation waiting for F2, with the facts it echoes.
+    Confirm(Confirm),
+    /// After a recharge: the receipt as printed.
+    Receipt { lines: Vec<String> },
+    /// After a card was opened: "Go to recharge?".
+    GoToRecharge { card_no: u32 },
+}
+
+/// Who an operation is for, as the confirmation names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub id: i64,
+    pub number: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RechargeBy {
+    Amount,
+    Volume,
+}
+
+#[derive(Debug, Clone)]
+pub struct RechargeForm {
+    pub customer: Customer,
+    pub card_no: u32,
+    pub by: RechargeBy,
+    pub value: Input,
+    /// What is wrong with the value, shown next to it.
+    pub error: Option<String>,
+}
+
+/// An operation the clerk is asked to confirm with F2.
+#[derive(Debug, Clone)]
+pub enum Confirm {
+    Open {
+        customer: Customer,
+    },
+    Replace {
+        customer: Customer,
+        reason: LossReason,
+    },
+    Recharge {
+        form: RechargeForm,
+        quantity: Quantity,
+        quote: Box<Quote>,
+    },
+    Refund {
+        customer: Customer,
+        card_no: u32,
+        litres: u32,
+    },
+    Recycle {
+        customer: Customer,
+        card_no: u32,
+    },
 }
 
 impl CardScreen {
@@ -98,6 +234,9 @@ impl CardScreen {
         match self.pane {
             CardPane::Card => commands.extend([
                 (Command::Refresh, "ic.legend_read"),
+                (Command::Recharge, "ic.cmd_recharge"),
+                (Command::CardRefund, "ic.cmd_refund"),
+                (Command::Recycle, "ic.cmd_recycle"),
                 (Command::CardUsage, "ic.cmd_usage"),
                 (Command::PendingCards, "ic.cmd_pending"),
                 (Command::Leave, "legend.back"),
@@ -106,12 +245,48 @@ impl CardScreen {
                 (Command::Refresh, "command.refresh"),
                 (Command::Leave, "legend.back"),
             ]),
+            CardPane::Recharge(_) => commands.extend([
+                (Command::Save, "ic.legend_price"),
+                (Command::NextField, "ic.legend_by"),
+                (Command::Cancel, "command.cancel"),
+            ]),
+            CardPane::Confirm(Confirm::Replace { .. }) => commands.extend([
+                (Command::Save, "ic.legend_confirm"),
+                (Command::NextField, "ic.legend_reason"),
+                (Command::Cancel, "command.cancel"),
+            ]),
+            CardPane::Confirm(_) => commands.extend([
+                (Command::Save, "ic.legend_confirm"),
+                (Command::Cancel, "command.cancel"),
+            ]),
+            CardPane::Receipt { .. } => commands.extend([
+                (Command::Leave, "legend.back"),
+                (Command::Cancel, "legend.back"),
+            ]),
+            CardPane::GoToRecharge { .. } => commands.extend([
+                (Command::Save, "ic.legend_go_recharge"),
+                (Command::Cancel, "ic.legend_not_now"),
+            ]),
         }
         commands.extend([
             (Command::CommandLine, "command.command_line"),
             (Command::Quit, "command.quit"),
         ]);
         commands
+    }
+}
+
+impl CardScreen {
+    pub fn has_input(&self) -> bool {
+        matches!(self.pane, CardPane::Recharge(_))
+    }
+
+    /// The text field that takes typing, if the pane has one.
+    pub fn input(&mut self) -> Option<&mut Input> {
+        match &mut self.pane {
+            CardPane::Recharge(form) => Some(&mut form.value),
+            _ => None,
+        }
     }
 }
 
@@ -123,18 +298,19 @@ impl Default for CardScreen {
 
 impl App {
     /// The user card on the reader whose number the database knows, with its owner.
-    pub fn known_card(&self) -> Option<(&UserCard, &CardOwner)> {
+    pub fn known_card(&self) -> Option<(&UserCard, &CardOwner, Option<&IssueRecord>)> {
         match &self.card {
             Some(CardSeen::User {
                 card,
                 owner: Some(owner),
-            }) => Some((card, owner)),
+                active,
+            }) => Some((card, owner, active.as_ref())),
             _ => None,
         }
     }
 
     /// True for a signed-in supervisor. (Administrators move no money: V2's roles.) The
-    /// screen only spares the clerk a refusal; the database side checks again.
+    /// screen only spares the clerk a refusal; `card_ops::begin` checks the permission.
     pub fn is_supervisor(&self) -> bool {
         self.session
             .as_ref()
@@ -147,27 +323,26 @@ pub(super) fn on_reader(app: &mut App, state: ReaderState, out: &mut Vec<Outgoin
     if state == app.reader {
         return false;
     }
-    let inserted = matches!(state, ReaderState::CardPresent { .. });
     app.reader = state;
-    forget_card_reads(app);
-    if inserted {
-        read_card(app, out);
-    } else {
-        app.card = None;
-    }
+    read_card(app, out);
     true
 }
 
-/// A read still on its way answers for a card that may have gone: drop it.
-fn forget_card_reads(app: &mut App) {
+/// Reads the card on the reader, if there is one and someone is signed in; forgets any read
+/// still on its way (it answers for a card that may have gone).
+pub(super) fn read_card(app: &mut App, out: &mut Vec<Outgoing>) {
     app.in_flight
-        .retain(|f| f.request != Request::Card(CardRequest::Read));
-}
-
-fn read_card(app: &mut App, out: &mut Vec<Outgoing>) {
-    forget_card_reads(app);
-    app.card = Some(CardSeen::Reading);
-    send(app, Request::Card(CardRequest::Read), out);
+        .retain(|f| !matches!(f.request, Request::Card(CardRequest::Read { .. })));
+    let present = matches!(app.reader, ReaderState::CardPresent { .. });
+    match (&app.session, present) {
+        (Some(session), true) => {
+            let operator_id = session.operator_id;
+            app.card = Some(CardSeen::Reading);
+            send(app, Request::Card(CardRequest::Read { operator_id }), out);
+        }
+        (None, true) => app.card = Some(CardSeen::Reading),
+        (_, false) => app.card = None,
+    }
 }
 
 /// `:card` from anywhere: the IC card management screen.
@@ -178,12 +353,40 @@ pub(super) fn open_card_screen(app: &mut App) {
     }
 }
 
+/// Open card, Replace card or Recharge on a customer row: the card screen, with the
+/// confirmation (open, replace) or the recharge form for the customer's card on the reader.
+pub(super) fn for_customer(app: &mut App, command: Command, customer: Customer) {
+    open_card_screen(app);
+    let confirm = match command {
+        Command::OpenCard => Confirm::Open { customer },
+        Command::ReplaceCard => Confirm::Replace {
+            customer,
+            reason: LossReason::Lost,
+        },
+        _ => {
+            match app.known_card() {
+                Some((_, owner, _)) if owner.customer_id != customer.id => {
+                    let text = app.lang.tf(
+                        "ic.card_of_another",
+                        &[("customer", &format!("{:08}", customer.number))],
+                    );
+                    say(app, MessageKind::Error, text);
+                }
+                _ => start_recharge(app),
+            }
+            return;
+        }
+    };
+    set_pane(app, CardPane::Confirm(confirm));
+}
+
 /// A command on the card screen; false when it is not one of the screen's own.
 pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool {
-    let Screen::Card(screen) = &app.screen else {
+    let Screen::Card(screen) = &mut app.screen else {
         return false;
     };
-    match (&screen.pane, command) {
+    let on_card = matches!(screen.pane, CardPane::Card);
+    match (&mut screen.pane, command) {
         (CardPane::Card, Command::Refresh) => {
             if matches!(app.reader, ReaderState::CardPresent { .. }) {
                 read_card(app, out);
@@ -191,18 +394,22 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
                 say(app, MessageKind::Error, app.lang.t("ic.insert"));
             }
         }
+        (CardPane::Card, Command::Recharge) => start_recharge(app),
+        (CardPane::Card, Command::CardRefund) => start_refund(app),
+        (CardPane::Card, Command::Recycle) => start_recycle(app),
         (CardPane::Card, Command::CardUsage) => match app.known_card() {
-            Some((_, owner)) => {
-                let (customer_id, customer_no) = (owner.customer_id, owner.customer_no);
+            Some((_, owner, _)) => {
+                let of = UsageOf::Customer(owner.customer_id);
+                let customer_no = owner.customer_no;
                 set_pane(
                     app,
                     CardPane::Usage {
-                        customer_id,
                         customer_no,
                         rows: None,
+                        of,
                     },
                 );
-                send(app, Request::Card(CardRequest::Usage { customer_id }), out);
+                send(app, Request::Card(CardRequest::Usage { of }), out);
             }
             None => say(app, MessageKind::Error, app.lang.t("ic.need_user_card")),
         },
@@ -214,16 +421,38 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
                 say(app, MessageKind::Error, app.lang.t("ic.supervisor_only"));
             }
         }
-        (CardPane::Usage { customer_id, .. }, Command::Refresh) => {
-            let customer_id = *customer_id;
-            send(app, Request::Card(CardRequest::Usage { customer_id }), out);
+        (CardPane::Usage { of, .. }, Command::Refresh) => {
+            let of = *of;
+            send(app, Request::Card(CardRequest::Usage { of }), out);
         }
         (CardPane::Pending { .. }, Command::Refresh) => {
             send(app, Request::Card(CardRequest::Pending), out)
         }
-        (CardPane::Usage { .. } | CardPane::Pending { .. }, Command::Leave | Command::Cancel) => {
-            set_pane(app, CardPane::Card)
+        (CardPane::Recharge(form), Command::NextField | Command::PrevField) => {
+            form.by = match form.by {
+                RechargeBy::Amount => RechargeBy::Volume,
+                RechargeBy::Volume => RechargeBy::Amount,
+            };
+            form.error = None;
         }
+        (CardPane::Recharge(_), Command::Save) => ask_price(app, out),
+        (CardPane::Confirm(Confirm::Replace { reason, .. }), Command::NextField) => {
+            *reason = match reason {
+                LossReason::Lost => LossReason::Damaged,
+                LossReason::Damaged => LossReason::Lost,
+            };
+        }
+        (CardPane::Confirm(_), Command::Save) => confirmed(app, out),
+        (CardPane::Confirm(Confirm::Recharge { form, .. }), Command::Cancel | Command::Leave) => {
+            // Back to the form with the value as typed.
+            let form = form.clone();
+            set_pane(app, CardPane::Recharge(form));
+        }
+        (CardPane::GoToRecharge { .. }, Command::Save) => {
+            set_pane(app, CardPane::Card);
+            start_recharge(app);
+        }
+        (_, Command::Leave | Command::Cancel) if !on_card => set_pane(app, CardPane::Card),
         _ => return false,
     }
     true
@@ -235,13 +464,207 @@ fn set_pane(app: &mut App, pane: CardPane) {
     }
 }
 
+fn customer_of(owner: &CardOwner) -> Customer {
+    Customer {
+        id: owner.customer_id,
+        number: owner.customer_no,
+        name: owner.name.clone(),
+    }
+}
+
+/// Recharge: only the customer's active card, with nothing unloaded on it (`check_recharge`
+/// says why not, before anything is typed).
+fn start_recharge(app: &mut App) {
+    let Some((card, owner, active)) = app.known_card() else {
+        say(app, MessageKind::Error, app.lang.t("ic.need_user_card"));
+        return;
+    };
+    if let Err(refusal) = check_recharge(card, active) {
+        let text = recharge_refusal(app, &refusal);
+        say(app, MessageKind::Error, text);
+        return;
+    }
+    let form = RechargeForm {
+        customer: customer_of(owner),
+        card_no: card.issue.card_number,
+        by: RechargeBy::Amount,
+        value: Input::default(),
+        error: None,
+    };
+    app.message = None;
+    set_pane(app, CardPane::Recharge(form));
+}
+
+fn recharge_refusal(app: &App, refusal: &RechargeRefusal) -> String {
+    let key = match refusal {
+        RechargeRefusal::NotTheActiveCard => "ic.refused_void",
+        RechargeRefusal::SwipeNewCardOnMeterFirst => "ic.refused_swipe_new_card",
+        RechargeRefusal::SwipeMeterFirst => "ic.refused_swipe_meter",
+        RechargeRefusal::SequenceNumbersExhausted => return refusal.to_string(),
+    };
+    app.lang.t(key).to_owned()
+}
+
+/// Refund: a supervisor's, and only of a purchase the meter has not loaded.
+fn start_refund(app: &mut App) {
+    if !app.is_supervisor() {
+        say(app, MessageKind::Error, app.lang.t("ic.supervisor_only"));
+        return;
+    }
+    let Some((card, owner, _)) = app.known_card() else {
+        say(app, MessageKind::Error, app.lang.t("ic.need_user_card"));
+        return;
+    };
+    let refused = match (card.purchase_state(), &card.purchase) {
+        (PurchaseState::NotLoaded, Some(purchase)) => {
+            let confirm = Confirm::Refund {
+                customer: customer_of(owner),
+                card_no: card.issue.card_number,
+                litres: purchase.volume_litres,
+            };
+            set_pane(app, CardPane::Confirm(confirm));
+            return;
+        }
+        (PurchaseState::UnknownUntilSwiped, _) => "ic.refused_swipe_new_card",
+        (PurchaseState::Loaded, _) => "ic.refund_loaded",
+        (PurchaseState::Cancelled, _) => "ic.refund_cancelled",
+        _ => "ic.refund_nothing",
+    };
+    say(app, MessageKind::Error, app.lang.t(refused));
+}
+
+fn start_recycle(app: &mut App) {
+    let Some((card, owner, _)) = app.known_card() else {
+        say(app, MessageKind::Error, app.lang.t("ic.need_user_card"));
+        return;
+    };
+    let confirm = Confirm::Recycle {
+        customer: customer_of(owner),
+        card_no: card.issue.card_number,
+    };
+    set_pane(app, CardPane::Confirm(confirm));
+}
+
+/// F2 on the recharge form: check the value at the field, then ask the database for the price.
+fn ask_price(app: &mut App, out: &mut Vec<Outgoing>) {
+    let Screen::Card(CardScreen {
+        pane: CardPane::Recharge(form),
+    }) = &mut app.screen
+    else {
+        return;
+    };
+    let text = form.value.value();
+    let checked = match form.by {
+        RechargeBy::Amount => validation::amount(text, MAX_AMOUNT).map(Quantity::Amount),
+        RechargeBy::Volume => validation::volume(text, MAX_VOLUME).map(Quantity::Volume),
+    };
+    let quantity = match checked {
+        Ok(Quantity::Amount(zero) | Quantity::Volume(zero)) if zero.is_zero() => {
+            Err(app.lang.t("ic.more_than_zero").to_owned())
+        }
+        Ok(quantity) => Ok(quantity),
+        Err(error) => Err(error.to_string()),
+    };
+    match quantity {
+        Ok(quantity) => {
+            form.error = None;
+            let customer_id = form.customer.id;
+            app.message = None;
+            send(
+                app,
+                Request::Card(CardRequest::Quote {
+                    customer_id,
+                    quantity,
+                }),
+                out,
+            );
+        }
+        Err(error) => {
+            form.error = Some(error.clone());
+            say(app, MessageKind::Error, error);
+        }
+    }
+}
+
+/// The most one recharge takes at the counter: a typo guard far above any real purchase.
+const MAX_AMOUNT: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 2);
+/// …and in m³ (the card holds up to 4 294 967.295 m³).
+const MAX_VOLUME: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 3);
+
+/// F2 on a confirmation: the card write goes out with a fresh idempotency key.
+fn confirmed(app: &mut App, out: &mut Vec<Outgoing>) {
+    let (Some(session), Screen::Card(screen)) = (&app.session, &app.screen) else {
+        return;
+    };
+    let CardPane::Confirm(confirm) = &screen.pane else {
+        return;
+    };
+    let operator_id = session.operator_id;
+    let (customer_id, operation) = match confirm {
+        Confirm::Open { customer } => (customer.id, CardOp::Open),
+        Confirm::Replace { customer, reason } => (customer.id, CardOp::Replace { reason: *reason }),
+        Confirm::Recharge { form, quantity, .. } => (
+            form.customer.id,
+            CardOp::Recharge {
+                quantity: *quantity,
+                payment: Payment::Method(DEFAULT_PAYMENT_METHOD.to_owned()),
+            },
+        ),
+        Confirm::Refund { customer, .. } => (
+            customer.id,
+            CardOp::Refund {
+                payout: Payment::Method(DEFAULT_PAYMENT_METHOD.to_owned()),
+            },
+        ),
+        Confirm::Recycle { customer, .. } => (customer.id, CardOp::Recycle),
+    };
+    // Open and replace write only a blank card: say why not before anything is sent.
+    if matches!(operation, CardOp::Open | CardOp::Replace { .. })
+        && app.card != Some(CardSeen::Blank)
+    {
+        let text = not_blank(app);
+        say(app, MessageKind::Error, text);
+        return;
+    }
+    let idempotency_key = format!("desk-{:016x}-{}", app.desk_id, app.next_request);
+    say(app, MessageKind::Info, app.lang.t("ic.writing"));
+    send(
+        app,
+        Request::Card(CardRequest::Write {
+            operator_id,
+            customer_id,
+            operation,
+            idempotency_key,
+        }),
+        out,
+    );
+}
+
+/// Why the card on the reader cannot be opened or issued as a replacement.
+fn not_blank(app: &App) -> String {
+    let lang = app.lang;
+    match &app.card {
+        None => lang.t("ic.need_blank_none").to_owned(),
+        Some(CardSeen::Reading) => lang.t("ic.need_blank_reading").to_owned(),
+        Some(CardSeen::User { card, .. }) => lang.tf(
+            "ic.need_blank_user",
+            &[("card", &format!("{:08}", card.issue.card_number))],
+        ),
+        Some(_) => lang.t("ic.need_blank_foreign").to_owned(),
+    }
+}
+
 /// A card reply arrived.
-pub(super) fn on_reply(app: &mut App, reply: CardReply) {
+pub(super) fn on_reply(app: &mut App, reply: CardReply, out: &mut Vec<Outgoing>) {
     match reply {
-        CardReply::Read(seen) => {
+        CardReply::Read { seen, settled } => {
             // A read answers only while the card it read is still in.
             if matches!(app.reader, ReaderState::CardPresent { .. }) {
                 app.card = Some(seen);
+            }
+            if let Some(settled) = settled.iter().find(|settled| settled.now) {
+                let text = resolved_text(app, settled);
+                say(app, MessageKind::Info, text);
             }
         }
         CardReply::Usage(found) => {
@@ -260,5 +683,209 @@ pub(super) fn on_reply(app: &mut App, reply: CardReply) {
                 *rows = Some(found);
             }
         }
+        CardReply::Quote(quote) => on_quote(app, quote),
+        CardReply::Written(written) => {
+            on_written(app, written, out);
+            // Show what the card holds now.
+            read_card(app, out);
+        }
+        CardReply::ReceiptKept(Ok(_)) => {}
+        CardReply::ReceiptKept(Err(why)) => {
+            let text = app.lang.tf("ic.receipt_not_kept", &[("why", &why)]);
+            say(app, MessageKind::Error, text);
+        }
     }
+}
+
+fn resolved_text(app: &App, settled: &Settled) -> String {
+    let key = match settled.state {
+        OperationState::Done => "ic.resolved_done",
+        OperationState::Failed => "ic.resolved_failed",
+        OperationState::Pending => "ic.resolved_pending",
+    };
+    app.lang.tf(
+        key,
+        &[
+            ("id", &settled.operation_id),
+            ("kind", &app.lang.t(kind_key(settled.kind))),
+        ],
+    )
+}
+
+/// The catalogue key naming an operation kind.
+pub fn kind_key(kind: OperationKind) -> &'static str {
+    match kind {
+        OperationKind::Open => "ic.op_open",
+        OperationKind::Recharge => "ic.op_recharge",
+        OperationKind::Refund => "ic.op_refund",
+        OperationKind::Replace => "ic.op_replace",
+        OperationKind::Recycle => "ic.op_recycle",
+    }
+}
+
+/// The catalogue key naming an operation state.
+pub fn state_key(state: OperationState) -> &'static str {
+    match state {
+        OperationState::Pending => "ic.opstate_pending",
+        OperationState::Done => "ic.opstate_done",
+        OperationState::Failed => "ic.opstate_failed",
+    }
+}
+
+fn on_quote(app: &mut App, quote: Result<Quote, Refusal>) {
+    let refused = quote
+        .as_ref()
+        .err()
+        .map(|refusal| refusal_text(app, refusal));
+    let Screen::Card(CardScreen {
+        pane: CardPane::Recharge(form),
+    }) = &mut app.screen
+    else {
+        return;
+    };
+    match quote {
+        Ok(quote) => {
+            let quantity = match form.by {
+                RechargeBy::Amount => Quantity::Amount(offered(form)),
+                RechargeBy::Volume => Quantity::Volume(quote.charge.volume),
+            };
+            let form = form.clone();
+            set_pane(
+                app,
+                CardPane::Confirm(Confirm::Recharge {
+                    form,
+                    quantity,
+                    quote: Box::new(quote),
+                }),
+            );
+        }
+        Err(_) => {
+            let text = refused.unwrap_or_default();
+            form.error = Some(text.clone());
+            say(app, MessageKind::Error, text);
+        }
+    }
+}
+
+/// The amount typed on a form already checked by `ask_price`.
+fn offered(form: &RechargeForm) -> Decimal {
+    validation::amount(form.value.value(), MAX_AMOUNT).unwrap_or_default()
+}
+
+fn on_written(app: &mut App, written: Written, out: &mut Vec<Outgoing>) {
+    let lang = app.lang;
+    match written {
+        Written::Done {
+            kind: OperationKind::Recharge,
+            receipt: Some(receipt),
+            ..
+        } => {
+            let text = receipt_text(lang, &receipt, app.receipt_width);
+            say(
+                app,
+                MessageKind::Info,
+                lang.tf("ic.recharged", &[("receipt", &receipt.receipt_no)]),
+            );
+            let lines = text.lines().map(str::to_owned).collect();
+            set_pane(app, CardPane::Receipt { lines });
+            send(
+                app,
+                Request::Card(CardRequest::KeepReceipt {
+                    receipt_no: receipt.receipt_no,
+                    text,
+                }),
+                out,
+            );
+        }
+        Written::Done {
+            kind: OperationKind::Open,
+            card_no,
+            ..
+        } => {
+            let text = lang.tf("ic.opened", &[("card", &format!("{card_no:08}"))]);
+            say(app, MessageKind::Info, text);
+            set_pane(app, CardPane::GoToRecharge { card_no });
+        }
+        Written::Done {
+            kind, receipt_no, ..
+        } => {
+            let key = match kind {
+                OperationKind::Replace => "ic.replaced",
+                OperationKind::Refund => "ic.refunded",
+                _ => "ic.recycled",
+            };
+            let receipt = receipt_no.map(|no| format!("#{no}")).unwrap_or_default();
+            say(
+                app,
+                MessageKind::Info,
+                lang.tf(key, &[("receipt", &receipt)]),
+            );
+            set_pane(app, CardPane::Card);
+        }
+        Written::Failed { kind } => {
+            let text = lang.tf("ic.write_failed", &[("kind", &lang.t(kind_key(kind)))]);
+            say(app, MessageKind::Error, text);
+            set_pane(app, CardPane::Card);
+        }
+        Written::Pending {
+            operation_id,
+            cause,
+        } => {
+            let text = lang.tf(
+                "ic.write_pending",
+                &[("id", &operation_id), ("cause", &cause)],
+            );
+            say(app, MessageKind::Error, text);
+            set_pane(app, CardPane::Card);
+        }
+        Written::Refused(refusal) => {
+            let text = refusal_text(app, &refusal);
+            say(app, MessageKind::Error, text);
+        }
+        Written::Finished(state) => {
+            let text = lang.tf(
+                "ic.finished_before",
+                &[("state", &lang.t(state_key(state)))],
+            );
+            say(app, MessageKind::Info, text);
+            set_pane(app, CardPane::Card);
+        }
+    }
+}
+
+/// A refusal in the clerk's language; the rarest ones keep the journal's English wording.
+fn refusal_text(app: &App, refusal: &Refusal) -> String {
+    let lang = app.lang;
+    let key = match refusal {
+        Refusal::Recharge(refusal) => return recharge_refusal(app, refusal),
+        Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
+        Refusal::NotPermitted => "ic.supervisor_only",
+        Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(app),
+        Refusal::AlreadyHasCard => "ic.refused_has_card",
+        Refusal::UseReplace => "ic.refused_use_replace",
+        Refusal::NoCardToReplace => "ic.refused_no_card",
+        Refusal::NotACardCustomer => "ic.refused_not_card_customer",
+        Refusal::CustomerClosed => "ic.refused_closed",
+        Refusal::AnotherCustomersCard => "ic.refused_other_customer",
+        Refusal::BlankCard | Refusal::ForeignCard | Refusal::UnknownCard => "ic.need_user_card",
+        Refusal::NoPrice => "ic.refused_no_price",
+        Refusal::NothingBought => "ic.refused_nothing_bought",
+        _ => return refusal.to_string(),
+    };
+    lang.t(key).to_owned()
+}
+
+/// m³ from the card's litres.
+pub fn m3(litres: u32) -> Decimal {
+    Decimal::new(i64::from(litres), 3)
+}
+
+/// The tier lines of a charge, for the confirmation and the receipt.
+pub fn tier_line(tier: &TierCharge) -> String {
+    format!(
+        "{:>10.3} m³ × {:.2} = {:.2}",
+        tier.volume,
+        tier.unit_price,
+        tier.amount.round_dp(2)
+    )
 }

@@ -27,10 +27,15 @@ pub enum Command {
     Card,
     CardUsage,
     PendingCards,
+    OpenCard,
+    ReplaceCard,
+    Recharge,
+    CardRefund,
+    Recycle,
 }
 
 impl Command {
-    pub const ALL: [Command; 21] = [
+    pub const ALL: [Command; 26] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -52,6 +57,11 @@ impl Command {
         Command::Card,
         Command::CardUsage,
         Command::PendingCards,
+        Command::OpenCard,
+        Command::ReplaceCard,
+        Command::Recharge,
+        Command::CardRefund,
+        Command::Recycle,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -78,6 +88,11 @@ impl Command {
             Command::Card => "card",
             Command::CardUsage => "card-usage",
             Command::PendingCards => "pending-cards",
+            Command::OpenCard => "open-card",
+            Command::ReplaceCard => "replace-card",
+            Command::Recharge => "recharge",
+            Command::CardRefund => "card-refund",
+            Command::Recycle => "recycle",
         }
     }
 
@@ -105,6 +120,11 @@ impl Command {
             Command::Card => "ic.cmd_card",
             Command::CardUsage => "ic.cmd_usage",
             Command::PendingCards => "ic.cmd_pending",
+            Command::OpenCard => "ic.cmd_open",
+            Command::ReplaceCard => "ic.cmd_replace",
+            Command::Recharge => "ic.cmd_recharge",
+            Command::CardRefund => "ic.cmd_refund",
+            Command::Recycle => "ic.cmd_recycle",
         }
     }
 

@@ -165,6 +165,11 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Card => &[],
         Command::CardUsage => &[Char('u')],
         Command::PendingCards => &[Char('p')],
+        Command::OpenCard => &[F(6), Char('c')],
+        Command::ReplaceCard => &[F(7)],
+        Command::Recharge => &[F(8), Char('r')],
+        Command::CardRefund => &[F(9)],
+        Command::Recycle => &[Char('y')],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

@@ -5,6 +5,7 @@ pub mod card;
 pub mod card_requests;
 pub mod command;
 pub mod keymap;
+pub mod receipt;
 pub mod requests;
 pub mod run;
 pub mod state;

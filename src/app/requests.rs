@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::card_requests;
-pub use super::card_requests::Services;
+pub use super::card_requests::{ReceiptOutput, Services};
 use super::state::{Failure, LoginRefusal, Overview, Reply, Request, Session};
 use crate::db::{DbError, Pool, customers, operators};
 use crate::domain::login::delay_after;

@@ -12,7 +12,7 @@ use tokio::task::AbortHandle;
 
 use std::sync::Arc;
 
-use super::requests::{self, Services};
+use super::requests::{self, ReceiptOutput, Services};
 use super::state::{App, DbStatus, Msg, RequestId};
 use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
@@ -31,6 +31,7 @@ pub async fn run(
     pool: Pool,
     reader_config: ReaderConfig,
     card: CardCredentials,
+    receipts: ReceiptOutput,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = unbounded_channel();
     spawn_input_thread(tx.clone());
@@ -45,6 +46,7 @@ pub async fn run(
         reader: Arc::new(reader),
         card_key: card.key,
         card_pin: card.pin,
+        receipts,
     };
 
     // ratatui::try_init also installs a panic hook that restores the terminal first.

@@ -82,6 +82,14 @@ impl Request {
             Request::Card(request) => request.holds_input(),
         }
     }
+
+    /// F12/Esc may drop it while it is on its way (a card write, once sent, may not).
+    pub fn cancellable(&self) -> bool {
+        match self {
+            Request::Card(request) => request.cancellable(),
+            _ => true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -277,6 +285,11 @@ pub struct App {
     pub next_request: RequestId,
     pub spinner: usize,
     pub quit: bool,
+    /// Random per run: with the request id it makes a card write's idempotency key, unique
+    /// across sessions and restarts.
+    pub desk_id: u64,
+    /// Characters per receipt line (`receipts.width`).
+    pub receipt_width: usize,
 }
 
 impl App {
@@ -300,6 +313,8 @@ impl App {
             next_request: 1,
             spinner: 0,
             quit: false,
+            desk_id: fastrand::u64(..),
+            receipt_width: 48,
         }
     }
 
@@ -339,6 +354,9 @@ impl App {
                 (Command::Help, "command.help"),
                 (Command::Search, "command.search"),
                 (Command::Details, "command.details"),
+                (Command::OpenCard, "ic.cmd_open"),
+                (Command::ReplaceCard, "ic.cmd_replace"),
+                (Command::Recharge, "ic.cmd_recharge"),
                 (Command::Refresh, "command.refresh"),
                 (Command::PageDown, "command.page_down"),
                 (Command::PageUp, "command.page_up"),

@@ -104,9 +104,13 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
     let command = app.keymap.command_for(&key);
     if app.holds_input() {
         if command == Some(Command::Cancel) {
-            app.in_flight.retain(|f| !f.request.holds_input());
             app.type_ahead.clear();
-            say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
+            if app.in_flight.iter().any(|f| !f.request.cancellable()) {
+                say(app, MessageKind::Info, app.lang.t("ic.write_not_cancelled"));
+            } else {
+                app.in_flight.retain(|f| !f.request.holds_input());
+                say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
+            }
         } else {
             app.type_ahead.push_back(key);
         }
@@ -165,7 +169,8 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
             LoginField::Password => &mut form.password,
         }),
         Screen::Customers(table) if table.search_focused => Some(&mut table.search),
-        Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) | Screen::Card(_) => None,
+        Screen::Card(screen) => screen.input(),
+        Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => None,
     }
 }
 
@@ -189,6 +194,9 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
             if table.search_focused =>
         {
             table.search_focused = false;
+        }
+        (Screen::Card(screen), KeyCode::Enter) if screen.has_input() => {
+            invoke(app, Command::Save, out)
         }
         (Screen::Customers(table), KeyCode::Up) if !table.search_focused => {
             move_selection(app, -1, out)
@@ -413,6 +421,19 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
                 send(app, Request::Details { customer_id }, out);
             }
         }
+        (
+            Screen::Customers(table),
+            Command::OpenCard | Command::ReplaceCard | Command::Recharge,
+        ) => {
+            if let Some(row) = table.selected_row() {
+                let customer = card::Customer {
+                    id: row.id,
+                    number: row.customer_no,
+                    name: row.name.clone(),
+                };
+                card::for_customer(app, command, customer);
+            }
+        }
         (Screen::Details(view), Command::Refresh) => {
             let customer_id = view.customer_id;
             send(app, Request::Details { customer_id }, out);
@@ -433,7 +454,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             app.below.clear();
             // The card on the reader is still being read for the status line.
             app.in_flight
-                .retain(|f| f.request == Request::Card(CardRequest::Read));
+                .retain(|f| matches!(f.request, Request::Card(CardRequest::Read { .. })));
             app.parked.clear();
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
@@ -524,7 +545,7 @@ fn on_reply(
                 show_page(table, page, *apply);
             }
         }
-        Ok(Reply::Card(reply)) => card::on_reply(app, reply),
+        Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),
         Err(Failure::Unreachable(detail)) => {
             app.database = DbStatus::Reconnecting;
             app.parked.push(request);

@@ -5,16 +5,21 @@ use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
 use super::details::{coded, draw_lines, local};
 use super::inert::inert;
-use super::text::fit;
+use super::text::{fit, width};
 use super::theme::Theme;
-use crate::app::App;
-use crate::app::card::{CardPane, CardScreen, CardSeen};
+use crate::app::card::{
+    CardPane, CardScreen, CardSeen, Confirm, Customer, RechargeBy, RechargeForm, kind_key,
+    m3 as litres_m3, state_key, tier_line,
+};
+use crate::app::{App, Command};
 use crate::card::reader::ReaderState;
-use crate::db::cards::{CardOperationRow, CardOwner};
+use crate::db::card_ops::{LossReason, PendingOperation, UsageRecord};
+use crate::db::cards::CardOwner;
 use crate::domain::card_counter::PurchaseState;
 use crate::domain::card_records::{MeterWriteBack, PurchaseRecord, UserCard};
 use crate::i18n::Lang;
@@ -34,13 +39,16 @@ pub fn status(app: &App) -> String {
             CardSeen::NotOurs | CardSeen::Foreign { .. } => lang.t("ic.status_foreign").to_owned(),
             CardSeen::Blank => lang.t("ic.status_blank").to_owned(),
             CardSeen::Unreadable(_) => lang.t("ic.status_unreadable").to_owned(),
-            CardSeen::User { card, owner: None } => lang.tf(
+            CardSeen::User {
+                card, owner: None, ..
+            } => lang.tf(
                 "ic.status_unknown",
                 &[("card", &card_no(card.issue.card_number))],
             ),
             CardSeen::User {
                 card,
                 owner: Some(owner),
+                ..
             } => {
                 let key = if owner.card_state == "active" {
                     "ic.status_user"
@@ -86,11 +94,25 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &CardScreen, app: &App, theme
                 "ic.usage_title",
                 &[("customer", &format!("{customer_no:08}"))],
             );
-            operation_lines(app.lang, theme, &title, rows.as_deref(), false)
+            usage_lines(app.lang, theme, &title, rows.as_deref())
         }
-        CardPane::Pending { rows } => {
-            let title = app.lang.t("ic.pending_title");
-            operation_lines(app.lang, theme, title, rows.as_deref(), true)
+        CardPane::Pending { rows } => pending_lines(app.lang, theme, rows.as_deref()),
+        CardPane::Recharge(form) => return recharge_form(frame, area, form, app, theme),
+        CardPane::Confirm(confirm) => confirm_lines(app, theme, confirm),
+        CardPane::Receipt { lines } => receipt_lines(app.lang, theme, lines),
+        CardPane::GoToRecharge { card_no: number } => {
+            let offer = app.lang.tf(
+                "ic.go_to_recharge",
+                &[
+                    ("card", &card_no(*number)),
+                    ("save", &key_of(app, Command::Save)),
+                    ("cancel", &key_of(app, Command::Cancel)),
+                ],
+            );
+            vec![
+                Line::raw(""),
+                Line::from(Span::styled(format!(" {offer}"), theme.title())),
+            ]
         }
     };
     draw_lines(frame, area, lines);
@@ -125,7 +147,7 @@ fn card_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         CardSeen::Unreadable(why) => {
             lines.push(text(lang.tf("ic.unreadable", &[("why", &inert(why))])))
         }
-        CardSeen::User { card, owner } => user_card_lines(lang, theme, card, owner, &mut lines),
+        CardSeen::User { card, owner, .. } => user_card_lines(lang, theme, card, owner, &mut lines),
     }
     lines
 }
@@ -254,62 +276,272 @@ fn write_back_lines(lang: Lang, write_back: &MeterWriteBack) -> Vec<String> {
     ]
 }
 
-/// The usage records (one customer) or the pending list (every customer).
-fn operation_lines(
+/// A table of card operations: a heading, then the header and rows, or a word while they load.
+fn table(
     lang: Lang,
     theme: &Theme,
     title: &str,
-    rows: Option<&[CardOperationRow]>,
-    with_customer: bool,
+    header: String,
+    rows: Option<Vec<String>>,
 ) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(Span::styled(format!(" {title}"), theme.title()))];
-    let Some(rows) = rows else {
-        lines.push(Line::styled(
+    match rows {
+        None => lines.push(Line::styled(
             format!("   {}", lang.t("ic.loading")),
             theme.dim(),
-        ));
-        return lines;
-    };
-    if rows.is_empty() {
-        lines.push(text(lang.t("ic.no_operations")));
-        return lines;
+        )),
+        Some(rows) if rows.is_empty() => lines.push(text(lang.t("ic.no_operations"))),
+        Some(rows) => {
+            lines.push(Line::styled(header, theme.header()));
+            lines.extend(rows.into_iter().map(Line::raw));
+        }
     }
-    let mut header = format!(
-        " {} {} {} {} {} {}",
+    lines
+}
+
+fn usage_lines(
+    lang: Lang,
+    theme: &Theme,
+    title: &str,
+    rows: Option<&[UsageRecord]>,
+) -> Vec<Line<'static>> {
+    let header = format!(
+        " {} {} {} {} {} {} {}",
         fit(lang.t("ic.col_time"), 16, false),
         fit(lang.t("ic.col_card"), 8, false),
         fit(lang.t("ic.col_kind"), 9, false),
         fit(lang.t("ic.col_state"), 7, false),
         fit(lang.t("ic.col_amount"), 10, true),
         fit(lang.t("ic.col_volume"), 9, true),
+        lang.t("ic.col_operator"),
     );
-    if with_customer {
-        header.push_str(&format!(" {}", lang.t("ic.col_customer")));
-    } else {
-        header.push_str(&format!(" {}", lang.t("ic.col_operator")));
-    }
-    lines.push(Line::styled(header, theme.header()));
-    for row in rows {
-        let amount = row.amount.map(|a| format!("{a:.2}")).unwrap_or_default();
-        let volume = row.volume.map(|v| format!("{v:.3}")).unwrap_or_default();
-        let last = if with_customer {
-            format!("{:08} {}", row.customer_no, inert(&row.customer_name))
-        } else {
-            let mut last = inert(&row.operator).into_owned();
-            if let Some(reason) = &row.failure_reason {
-                last.push_str(&format!(" — {}", inert(reason)));
+    let rows = rows.map(|rows| {
+        rows.iter()
+            .map(|row| {
+                let amount = row.amount.map(|a| format!("{a:.2}")).unwrap_or_default();
+                let volume = row
+                    .volume_litres
+                    .map(|litres| format!("{:.3}", Decimal::new(litres, 3)))
+                    .unwrap_or_default();
+                let mut last = inert(&row.operator).into_owned();
+                if let Some(reason) = &row.failure_reason {
+                    last.push_str(&format!(" — {}", inert(reason)));
+                }
+                format!(
+                    " {} {} {} {} {} {} {last}",
+                    local(&row.started_at),
+                    card_no(row.card_no),
+                    fit(lang.t(kind_key(row.kind)), 9, false),
+                    fit(lang.t(state_key(row.state)), 7, false),
+                    fit(&amount, 10, true),
+                    fit(&volume, 9, true),
+                )
+            })
+            .collect()
+    });
+    table(lang, theme, title, header, rows)
+}
+
+fn pending_lines(
+    lang: Lang,
+    theme: &Theme,
+    rows: Option<&[PendingOperation]>,
+) -> Vec<Line<'static>> {
+    let header = format!(
+        " {} {} {} {} {} {}",
+        fit(lang.t("ic.col_time"), 16, false),
+        fit("#", 6, true),
+        fit(lang.t("ic.col_card"), 8, false),
+        fit(lang.t("ic.col_kind"), 9, false),
+        fit(lang.t("ic.col_operator"), 12, false),
+        lang.t("ic.col_customer"),
+    );
+    let rows = rows.map(|rows| {
+        rows.iter()
+            .map(|row| {
+                format!(
+                    " {} {} {} {} {} {:08} {}",
+                    local(&row.started_at),
+                    fit(&row.operation_id.to_string(), 6, true),
+                    card_no(row.card_no),
+                    fit(lang.t(kind_key(row.kind)), 9, false),
+                    fit(&inert(&row.operator), 12, false),
+                    row.customer_no,
+                    inert(&row.customer_name),
+                )
+            })
+            .collect()
+    });
+    table(lang, theme, lang.t("ic.pending_title"), header, rows)
+}
+
+/// The first key of `command` in the live keymap, for texts that name it.
+fn key_of(app: &App, command: Command) -> String {
+    app.keymap
+        .keys(command)
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+fn customer_line(customer: &Customer) -> String {
+    format!("{:08} {}", customer.number, inert(&customer.name))
+}
+
+/// The question, echoing the facts, then the details behind the figures.
+fn confirm_lines(app: &App, theme: &Theme, confirm: &Confirm) -> Vec<Line<'static>> {
+    let lang = app.lang;
+    let keys = [
+        ("save", key_of(app, Command::Save)),
+        ("cancel", key_of(app, Command::Cancel)),
+    ];
+    let ask = |key: &str, facts: &[(&str, String)]| {
+        let mut args: Vec<(&str, &dyn std::fmt::Display)> = facts
+            .iter()
+            .map(|(k, v)| (*k, v as &dyn std::fmt::Display))
+            .collect();
+        args.extend(keys.iter().map(|(k, v)| (*k, v as &dyn std::fmt::Display)));
+        lang.tf(key, &args)
+    };
+    let mut details = Vec::new();
+    let question = match confirm {
+        Confirm::Open { customer } => {
+            ask("ic.confirm_open", &[("customer", customer_line(customer))])
+        }
+        Confirm::Replace { customer, reason } => {
+            let reason = match reason {
+                LossReason::Lost => lang.t("ic.reason_lost"),
+                LossReason::Damaged => lang.t("ic.reason_damaged"),
+            };
+            details.push(lang.tf(
+                "ic.replace_reason",
+                &[
+                    ("reason", &reason),
+                    ("key", &key_of(app, Command::NextField)),
+                ],
+            ));
+            details.push(lang.t("ic.replace_note").to_owned());
+            ask(
+                "ic.confirm_replace",
+                &[("customer", customer_line(customer))],
+            )
+        }
+        Confirm::Recharge { form, quote, .. } => {
+            let charge = &quote.charge;
+            details.extend(charge.tiers.iter().map(tier_line));
+            details.push(lang.tf(
+                "ic.vat_contained",
+                &[("vat", &format!("{:.2}", charge.vat))],
+            ));
+            if !quote.not_taken.is_zero() {
+                details.push(lang.tf(
+                    "ic.not_taken",
+                    &[("amount", &format!("{:.2}", quote.not_taken))],
+                ));
             }
-            last
-        };
-        lines.push(Line::raw(format!(
-            " {} {} {} {} {} {} {last}",
-            local(&row.started_at),
-            card_no(row.card_no),
-            fit(&coded(lang, "ic.op_", &row.kind), 9, false),
-            fit(&coded(lang, "ic.opstate_", &row.state), 7, false),
-            fit(&amount, 10, true),
-            fit(&volume, 9, true),
-        )));
-    }
+            ask(
+                "ic.confirm_recharge",
+                &[
+                    ("amount", format!("{:.2}", charge.amount)),
+                    ("volume", format!("{:.3}", litres_m3(quote.litres))),
+                    ("card", card_no(form.card_no)),
+                    ("customer", customer_line(&form.customer)),
+                ],
+            )
+        }
+        Confirm::Refund {
+            customer,
+            card_no: number,
+            litres,
+        } => ask(
+            "ic.confirm_refund",
+            &[
+                ("volume", m3(*litres)),
+                ("card", card_no(*number)),
+                ("customer", customer_line(customer)),
+            ],
+        ),
+        Confirm::Recycle {
+            customer,
+            card_no: number,
+        } => ask(
+            "ic.confirm_recycle",
+            &[
+                ("card", card_no(*number)),
+                ("customer", customer_line(customer)),
+            ],
+        ),
+    };
+    let mut lines = vec![
+        Line::raw(""),
+        Line::from(Span::styled(format!(" {question}"), theme.title())),
+        Line::raw(""),
+    ];
+    lines.extend(details.into_iter().map(text));
     lines
+}
+
+fn receipt_lines(lang: Lang, theme: &Theme, receipt: &[String]) -> Vec<Line<'static>> {
+    let mut lines = vec![heading(lang, theme, "ic.receipt_title")];
+    lines.extend(receipt.iter().map(|line| Line::raw(format!("   {line}"))));
+    lines
+}
+
+/// The recharge form: by amount or by volume (Tab switches), the value right-aligned, what is
+/// wrong with it next to it.
+fn recharge_form(frame: &mut Frame, area: Rect, form: &RechargeForm, app: &App, theme: &Theme) {
+    let lang = app.lang;
+    let mark = |by: RechargeBy| if form.by == by { "(•)" } else { "( )" };
+    let label = match form.by {
+        RechargeBy::Amount => lang.t("ic.field_amount"),
+        RechargeBy::Volume => lang.t("ic.field_volume"),
+    };
+    const FIELD: usize = 14;
+    let value = form.value.value();
+    let shown = fit(value, FIELD as u16, true);
+    let title = lang.tf(
+        "ic.recharge_title",
+        &[
+            ("card", &card_no(form.card_no)),
+            ("customer", &customer_line(&form.customer)),
+        ],
+    );
+    let choice = format!(
+        "   {} {}   {} {}   ({})",
+        mark(RechargeBy::Amount),
+        lang.t("ic.by_amount"),
+        mark(RechargeBy::Volume),
+        lang.t("ic.by_volume"),
+        lang.tf("ic.by_switch", &[("key", &key_of(app, Command::NextField))]),
+    );
+    let prefix = format!("   {label}  ");
+    let mut field = vec![
+        Span::raw(prefix.clone()),
+        Span::styled(format!("[{shown}]"), theme.focused()),
+    ];
+    if let Some(error) = &form.error {
+        field.push(Span::styled(format!("  ! {}", inert(error)), theme.error()));
+    }
+    let lines = vec![
+        Line::raw(""),
+        Line::from(Span::styled(format!(" {title}"), theme.title())),
+        Line::raw(""),
+        Line::raw(choice),
+        Line::raw(""),
+        Line::from(field),
+        Line::raw(""),
+        text(lang.tf(
+            "ic.recharge_hint",
+            &[
+                ("save", &key_of(app, Command::Save)),
+                ("cancel", &key_of(app, Command::Cancel)),
+            ],
+        )),
+    ];
+    frame.render_widget(Paragraph::new(lines), area);
+    // The value is right-aligned: the cursor sits after its last character.
+    let end = (width(&prefix) + 1 + FIELD) as u16;
+    let back = width(value).saturating_sub(form.value.visual_cursor()) as u16;
+    let x = area.x + end.saturating_sub(back).min(area.width.saturating_sub(1));
+    frame.set_cursor_position((x, area.y + 5));
 }

@@ -8,7 +8,7 @@ pub mod tmux;
 
 use std::sync::{Arc, OnceLock};
 
-use meterdesk::app::requests::Services;
+use meterdesk::app::requests::{ReceiptOutput, Services};
 use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle};
 use meterdesk::db::Pool;
 use meterdesk::domain::card_records::{IssuerPin, MacKey};
@@ -23,5 +23,6 @@ pub fn services(pool: &Pool) -> Services {
         reader: reader.clone(),
         card_key: MacKey::demo(),
         card_pin: IssuerPin::demo(),
+        receipts: ReceiptOutput::default(),
     }
 }
