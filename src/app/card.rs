@@ -8,7 +8,6 @@
 //! are `CardRequest::Write`: `cardflow` does the journaled work, the reply says how it ended.
 
 use rust_decimal::Decimal;
-use tui_input::Input;
 
 use crate::card::reader::ReaderState;
 use crate::db::card_ops::{
@@ -22,6 +21,7 @@ use crate::domain::pricing::TierCharge;
 use crate::domain::validation;
 
 use super::command::Command;
+use super::form::{Field, FieldKind, Form, field_error_text};
 use super::receipt::{Receipt, receipt_text};
 use super::state::{App, MessageKind, Request, Screen};
 use super::update::{Outgoing, say, send};
@@ -179,20 +179,61 @@ pub struct Customer {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RechargeBy {
-    Amount,
-    Volume,
-}
-
+/// A recharge: by amount or by volume, whichever field is filled (the other stays empty).
 #[derive(Debug, Clone)]
 pub struct RechargeForm {
     pub customer: Customer,
     pub card_no: u32,
-    pub by: RechargeBy,
-    pub value: Input,
-    /// What is wrong with the value, shown next to it.
-    pub error: Option<String>,
+    pub form: Form,
+}
+
+/// The fields of the recharge form.
+const AMOUNT: usize = 0;
+const VOLUME: usize = 1;
+
+impl RechargeForm {
+    fn new(customer: Customer, card_no: u32) -> RechargeForm {
+        let form = Form::new(vec![
+            Field::new(
+                "ic.field_amount",
+                FieldKind::Amount { max: MAX_AMOUNT },
+                false,
+            ),
+            Field::new("ic.field_volume", FieldKind::Text { max: 16 }, false),
+        ]);
+        RechargeForm {
+            customer,
+            card_no,
+            form,
+        }
+    }
+
+    /// The quantity typed: exactly one of amount and volume, each valid; else the errors by
+    /// field.
+    fn quantity(&self, lang: crate::i18n::Lang) -> Result<Quantity, Vec<(usize, String)>> {
+        let amount = self.form.value(AMOUNT).trim();
+        let volume = self.form.value(VOLUME).trim();
+        let field = |index: usize, error| vec![(index, field_error_text(lang, &error))];
+        let quantity = match (amount.is_empty(), volume.is_empty()) {
+            (true, true) => return Err(vec![(AMOUNT, lang.t("ic.amount_or_volume").to_owned())]),
+            (false, false) => return Err(vec![(VOLUME, lang.t("ic.not_both").to_owned())]),
+            (false, true) => Quantity::Amount(
+                validation::amount(amount, MAX_AMOUNT).map_err(|e| field(AMOUNT, e))?,
+            ),
+            (true, false) => Quantity::Volume(
+                validation::volume(volume, MAX_VOLUME).map_err(|e| field(VOLUME, e))?,
+            ),
+        };
+        match quantity {
+            Quantity::Amount(zero) if zero.is_zero() => {
+                Err(vec![(AMOUNT, lang.t("ic.more_than_zero").to_owned())])
+            }
+            Quantity::Volume(zero) if zero.is_zero() => {
+                Err(vec![(VOLUME, lang.t("ic.more_than_zero").to_owned())])
+            }
+            quantity => Ok(quantity),
+        }
+    }
 }
 
 /// An operation the clerk is asked to confirm with F2.
@@ -247,7 +288,7 @@ impl CardScreen {
             ]),
             CardPane::Recharge(_) => commands.extend([
                 (Command::Save, "ic.legend_price"),
-                (Command::NextField, "ic.legend_by"),
+                (Command::NextField, "command.next_field"),
                 (Command::Cancel, "command.cancel"),
             ]),
             CardPane::Confirm(Confirm::Replace { .. }) => commands.extend([
@@ -277,14 +318,10 @@ impl CardScreen {
 }
 
 impl CardScreen {
-    pub fn has_input(&self) -> bool {
-        matches!(self.pane, CardPane::Recharge(_))
-    }
-
-    /// The text field that takes typing, if the pane has one.
-    pub fn input(&mut self) -> Option<&mut Input> {
+    /// The recharge form, which takes the keys first while it is on screen.
+    pub fn form_mut(&mut self) -> Option<&mut Form> {
         match &mut self.pane {
-            CardPane::Recharge(form) => Some(&mut form.value),
+            CardPane::Recharge(recharge) => Some(&mut recharge.form),
             _ => None,
         }
     }
@@ -428,14 +465,6 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
         (CardPane::Pending { .. }, Command::Refresh) => {
             send(app, Request::Card(CardRequest::Pending), out)
         }
-        (CardPane::Recharge(form), Command::NextField | Command::PrevField) => {
-            form.by = match form.by {
-                RechargeBy::Amount => RechargeBy::Volume,
-                RechargeBy::Volume => RechargeBy::Amount,
-            };
-            form.error = None;
-        }
-        (CardPane::Recharge(_), Command::Save) => ask_price(app, out),
         (CardPane::Confirm(Confirm::Replace { reason, .. }), Command::NextField) => {
             *reason = match reason {
                 LossReason::Lost => LossReason::Damaged,
@@ -484,13 +513,7 @@ fn start_recharge(app: &mut App) {
         say(app, MessageKind::Error, text);
         return;
     }
-    let form = RechargeForm {
-        customer: customer_of(owner),
-        card_no: card.issue.card_number,
-        by: RechargeBy::Amount,
-        value: Input::default(),
-        error: None,
-    };
+    let form = RechargeForm::new(customer_of(owner), card.issue.card_number);
     app.message = None;
     set_pane(app, CardPane::Recharge(form));
 }
@@ -545,30 +568,19 @@ fn start_recycle(app: &mut App) {
     set_pane(app, CardPane::Confirm(confirm));
 }
 
-/// F2 on the recharge form: check the value at the field, then ask the database for the price.
-fn ask_price(app: &mut App, out: &mut Vec<Outgoing>) {
+/// F2 (or Enter on the last field) on the recharge form: the fields passed their own checks;
+/// one of amount and volume must be filled, then the database prices it.
+pub(super) fn ask_price(app: &mut App, out: &mut Vec<Outgoing>) {
+    let lang = app.lang;
     let Screen::Card(CardScreen {
-        pane: CardPane::Recharge(form),
+        pane: CardPane::Recharge(recharge),
     }) = &mut app.screen
     else {
         return;
     };
-    let text = form.value.value();
-    let checked = match form.by {
-        RechargeBy::Amount => validation::amount(text, MAX_AMOUNT).map(Quantity::Amount),
-        RechargeBy::Volume => validation::volume(text, MAX_VOLUME).map(Quantity::Volume),
-    };
-    let quantity = match checked {
-        Ok(Quantity::Amount(zero) | Quantity::Volume(zero)) if zero.is_zero() => {
-            Err(app.lang.t("ic.more_than_zero").to_owned())
-        }
-        Ok(quantity) => Ok(quantity),
-        Err(error) => Err(error.to_string()),
-    };
-    match quantity {
+    match recharge.quantity(lang) {
         Ok(quantity) => {
-            form.error = None;
-            let customer_id = form.customer.id;
+            let customer_id = recharge.customer.id;
             app.message = None;
             send(
                 app,
@@ -579,11 +591,17 @@ fn ask_price(app: &mut App, out: &mut Vec<Outgoing>) {
                 out,
             );
         }
-        Err(error) => {
-            form.error = Some(error.clone());
-            say(app, MessageKind::Error, error);
+        Err(errors) => {
+            recharge.form.fail(&errors);
+            let text = errors[0].1.clone();
+            say(app, MessageKind::Error, text);
         }
     }
+}
+
+/// F3 / F12 on the recharge form (asked once if something was typed): back to the card.
+pub(super) fn leave_form(app: &mut App) {
+    set_pane(app, CardPane::Card);
 }
 
 /// The most one recharge takes at the counter: a typo guard far above any real purchase.
@@ -733,23 +751,23 @@ pub fn state_key(state: OperationState) -> &'static str {
 }
 
 fn on_quote(app: &mut App, quote: Result<Quote, Refusal>) {
+    let lang = app.lang;
     let refused = quote
         .as_ref()
         .err()
         .map(|refusal| refusal_text(app, refusal));
     let Screen::Card(CardScreen {
-        pane: CardPane::Recharge(form),
+        pane: CardPane::Recharge(recharge),
     }) = &mut app.screen
     else {
         return;
     };
+    let Ok(quantity) = recharge.quantity(lang) else {
+        return;
+    };
     match quote {
         Ok(quote) => {
-            let quantity = match form.by {
-                RechargeBy::Amount => Quantity::Amount(offered(form)),
-                RechargeBy::Volume => Quantity::Volume(quote.charge.volume),
-            };
-            let form = form.clone();
+            let form = recharge.clone();
             set_pane(
                 app,
                 CardPane::Confirm(Confirm::Recharge {
@@ -761,15 +779,14 @@ fn on_quote(app: &mut App, quote: Result<Quote, Refusal>) {
         }
         Err(_) => {
             let text = refused.unwrap_or_default();
-            form.error = Some(text.clone());
+            let field = match quantity {
+                Quantity::Amount(_) => AMOUNT,
+                Quantity::Volume(_) => VOLUME,
+            };
+            recharge.form.fail(&[(field, text.clone())]);
             say(app, MessageKind::Error, text);
         }
     }
-}
-
-/// The amount typed on a form already checked by `ask_price`.
-fn offered(form: &RechargeForm) -> Decimal {
-    validation::amount(form.value.value(), MAX_AMOUNT).unwrap_or_default()
 }
 
 fn on_written(app: &mut App, written: Written, out: &mut Vec<Outgoing>) {

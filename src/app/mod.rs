@@ -4,6 +4,7 @@
 pub mod card;
 pub mod card_requests;
 pub mod command;
+pub mod form;
 pub mod keymap;
 pub mod receipt;
 pub mod requests;

@@ -9,6 +9,7 @@ use tui_input::Input;
 
 use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
 use super::command::Command;
+use super::form::Form;
 use super::keymap::KeyMap;
 use crate::card::reader::ReaderState;
 use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
@@ -230,6 +231,18 @@ pub enum Screen {
     Details(DetailsView),
     Overview(OverviewView),
     Card(CardScreen),
+}
+
+impl Screen {
+    /// The form of this screen, if it has one: it takes the keys first (`app::form`).
+    pub fn form_mut(&mut self) -> Option<&mut Form> {
+        match self {
+            Screen::Card(screen) => screen.form_mut(),
+            Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {
+                None
+            }
+        }
+    }
 }
 
 /// The `:` command line with its completion cycle.

@@ -3,18 +3,18 @@
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
 use super::details::{coded, draw_lines, local};
 use super::inert::inert;
-use super::text::{fit, width};
+use super::text::fit;
 use super::theme::Theme;
 use crate::app::card::{
-    CardPane, CardScreen, CardSeen, Confirm, Customer, RechargeBy, RechargeForm, kind_key,
-    m3 as litres_m3, state_key, tier_line,
+    CardPane, CardScreen, CardSeen, Confirm, Customer, RechargeForm, kind_key, m3 as litres_m3,
+    state_key, tier_line,
 };
 use crate::app::{App, Command};
 use crate::card::reader::ReaderState;
@@ -487,61 +487,36 @@ fn receipt_lines(lang: Lang, theme: &Theme, receipt: &[String]) -> Vec<Line<'sta
     lines
 }
 
-/// The recharge form: by amount or by volume (Tab switches), the value right-aligned, what is
-/// wrong with it next to it.
-fn recharge_form(frame: &mut Frame, area: Rect, form: &RechargeForm, app: &App, theme: &Theme) {
+/// The recharge form: a title, amount or volume (whichever is filled) on the shared form,
+/// and a hint.
+fn recharge_form(frame: &mut Frame, area: Rect, recharge: &RechargeForm, app: &App, theme: &Theme) {
     let lang = app.lang;
-    let mark = |by: RechargeBy| if form.by == by { "(•)" } else { "( )" };
-    let label = match form.by {
-        RechargeBy::Amount => lang.t("ic.field_amount"),
-        RechargeBy::Volume => lang.t("ic.field_volume"),
-    };
-    const FIELD: usize = 14;
-    let value = form.value.value();
-    let shown = fit(value, FIELD as u16, true);
     let title = lang.tf(
         "ic.recharge_title",
         &[
-            ("card", &card_no(form.card_no)),
-            ("customer", &customer_line(&form.customer)),
+            ("card", &card_no(recharge.card_no)),
+            ("customer", &customer_line(&recharge.customer)),
         ],
     );
-    let choice = format!(
-        "   {} {}   {} {}   ({})",
-        mark(RechargeBy::Amount),
-        lang.t("ic.by_amount"),
-        mark(RechargeBy::Volume),
-        lang.t("ic.by_volume"),
-        lang.tf("ic.by_switch", &[("key", &key_of(app, Command::NextField))]),
+    let hint = lang.tf(
+        "ic.recharge_hint",
+        &[
+            ("save", &key_of(app, Command::Save)),
+            ("cancel", &key_of(app, Command::Cancel)),
+        ],
     );
-    let prefix = format!("   {label}  ");
-    let mut field = vec![
-        Span::raw(prefix.clone()),
-        Span::styled(format!("[{shown}]"), theme.focused()),
-    ];
-    if let Some(error) = &form.error {
-        field.push(Span::styled(format!("  ! {}", inert(error)), theme.error()));
-    }
-    let lines = vec![
+    let [head, fields, foot] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(recharge.form.fields.len() as u16 + 1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let head_lines = vec![
         Line::raw(""),
         Line::from(Span::styled(format!(" {title}"), theme.title())),
         Line::raw(""),
-        Line::raw(choice),
-        Line::raw(""),
-        Line::from(field),
-        Line::raw(""),
-        text(lang.tf(
-            "ic.recharge_hint",
-            &[
-                ("save", &key_of(app, Command::Save)),
-                ("cancel", &key_of(app, Command::Cancel)),
-            ],
-        )),
     ];
-    frame.render_widget(Paragraph::new(lines), area);
-    // The value is right-aligned: the cursor sits after its last character.
-    let end = (width(&prefix) + 1 + FIELD) as u16;
-    let back = width(value).saturating_sub(form.value.visual_cursor()) as u16;
-    let x = area.x + end.saturating_sub(back).min(area.width.saturating_sub(1));
-    frame.set_cursor_position((x, area.y + 5));
+    frame.render_widget(Paragraph::new(head_lines), head);
+    super::form::draw(frame, fields, &recharge.form, lang, theme);
+    frame.render_widget(Paragraph::new(text(hint)), foot);
 }

@@ -4,6 +4,7 @@ mod card;
 mod chrome;
 mod customers;
 mod details;
+pub mod form;
 mod help;
 pub mod inert;
 mod login;
