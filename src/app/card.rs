@@ -452,6 +452,7 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
         },
         (CardPane::Card, Command::PendingCards) => {
             if app.is_supervisor() {
+                app.message = None;
                 set_pane(app, CardPane::Pending { rows: None });
                 send(app, Request::Card(CardRequest::Pending), out);
             } else {

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::details::{coded, draw_lines, local};
 use super::inert::inert;
-use super::text::fit;
+use super::text::{fit, wrap};
 use super::theme::Theme;
 use crate::app::card::{
     CardPane, CardScreen, CardSeen, Confirm, Customer, RechargeForm, kind_key, m3 as litres_m3,
@@ -98,7 +98,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &CardScreen, app: &App, theme
         }
         CardPane::Pending { rows } => pending_lines(app.lang, theme, rows.as_deref()),
         CardPane::Recharge(form) => return recharge_form(frame, area, form, app, theme),
-        CardPane::Confirm(confirm) => confirm_lines(app, theme, confirm),
+        CardPane::Confirm(confirm) => confirm_lines(app, theme, confirm, area.width),
         CardPane::Receipt { lines } => receipt_lines(app.lang, theme, lines),
         CardPane::GoToRecharge { card_no: number } => {
             let offer = app.lang.tf(
@@ -389,18 +389,13 @@ fn customer_line(customer: &Customer) -> String {
 }
 
 /// The question, echoing the facts, then the details behind the figures.
-fn confirm_lines(app: &App, theme: &Theme, confirm: &Confirm) -> Vec<Line<'static>> {
+fn confirm_lines(app: &App, theme: &Theme, confirm: &Confirm, cells: u16) -> Vec<Line<'static>> {
     let lang = app.lang;
-    let keys = [
-        ("save", key_of(app, Command::Save)),
-        ("cancel", key_of(app, Command::Cancel)),
-    ];
     let ask = |key: &str, facts: &[(&str, String)]| {
-        let mut args: Vec<(&str, &dyn std::fmt::Display)> = facts
+        let args: Vec<(&str, &dyn std::fmt::Display)> = facts
             .iter()
             .map(|(k, v)| (*k, v as &dyn std::fmt::Display))
             .collect();
-        args.extend(keys.iter().map(|(k, v)| (*k, v as &dyn std::fmt::Display)));
         lang.tf(key, &args)
     };
     let mut details = Vec::new();
@@ -472,11 +467,21 @@ fn confirm_lines(app: &App, theme: &Theme, confirm: &Confirm) -> Vec<Line<'stati
             ],
         ),
     };
-    let mut lines = vec![
-        Line::raw(""),
-        Line::from(Span::styled(format!(" {question}"), theme.title())),
-        Line::raw(""),
-    ];
+    let mut lines = vec![Line::raw("")];
+    lines.extend(
+        wrap(&question, usize::from(cells).saturating_sub(2))
+            .into_iter()
+            .map(|line| Line::from(Span::styled(format!(" {line}"), theme.title()))),
+    );
+    let keys = lang.tf(
+        "ic.confirm_keys",
+        &[
+            ("save", &key_of(app, Command::Save)),
+            ("cancel", &key_of(app, Command::Cancel)),
+        ],
+    );
+    lines.push(Line::from(Span::styled(format!(" {keys}"), theme.key())));
+    lines.push(Line::raw(""));
     lines.extend(details.into_iter().map(text));
     lines
 }
