@@ -111,59 +111,6 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
     })
 }
 
-/// Opens the customer's first card on the blank card in the reader.
-pub async fn open_card(
-    desk: &Desk<'_>,
-    customer_id: i64,
-    idempotency_key: &str,
-) -> Result<Flow, FlowError> {
-    run(desk, customer_id, &Request::Open, idempotency_key).await
-}
-
-/// Sells water onto the customer's active card in the reader.
-pub async fn recharge(
-    desk: &Desk<'_>,
-    customer_id: i64,
-    quantity: card_ops::Quantity,
-    payment: card_ops::Payment,
-    idempotency_key: &str,
-) -> Result<Flow, FlowError> {
-    let request = Request::Recharge { quantity, payment };
-    run(desk, customer_id, &request, idempotency_key).await
-}
-
-/// Cancels the unloaded purchase on the customer's card and refunds it (supervisors).
-pub async fn refund(
-    desk: &Desk<'_>,
-    customer_id: i64,
-    payout: card_ops::Payment,
-    idempotency_key: &str,
-) -> Result<Flow, FlowError> {
-    run(
-        desk,
-        customer_id,
-        &Request::Refund { payout },
-        idempotency_key,
-    )
-    .await
-}
-
-/// Issues the customer's next card on the blank card in the reader; the active card is void.
-pub async fn replace_card(
-    desk: &Desk<'_>,
-    customer_id: i64,
-    reason: card_ops::LossReason,
-    idempotency_key: &str,
-) -> Result<Flow, FlowError> {
-    run(
-        desk,
-        customer_id,
-        &Request::Replace { reason },
-        idempotency_key,
-    )
-    .await
-}
-
 /// Wipes the card in the reader back to blank; its owner is found from the card.
 pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, FlowError> {
     let records = match read(desk).await? {
@@ -191,7 +138,8 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
     .await
 }
 
-/// Any request for `customer_id`: read, begin, write, settle.
+/// Any request but recycle for `customer_id` (open, recharge, refund, replace — see
+/// [`Request`]): read the card, begin, write, settle.
 pub async fn run(
     desk: &Desk<'_>,
     customer_id: i64,

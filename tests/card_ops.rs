@@ -6,12 +6,9 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use meterdesk::card::reader::{CardError, ReaderConfig, ReaderHandle, ReaderState};
+use meterdesk::card::reader::{CardError, ReaderHandle};
 use meterdesk::card::water_card::{CardRead, Ef, IssuerPin, Record};
 use meterdesk::domain::card_counter::{
     CardWritePlan, Planned, Resolution, plan_open, plan_recharge, plan_replace,
@@ -21,32 +18,9 @@ use meterdesk::domain::card_records::{
 };
 use support::card_rig::*;
 
-const KEY: &str = "5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de";
-const METER: &str = "WM-0042";
 const CUSTOMER: u32 = 10_023_457;
 const FIRST_CARD: u32 = 40_000_017;
 const SECOND_CARD: u32 = 40_000_025;
-
-/// The rig with its reader thread following reader 0, for one test.
-struct Rig {
-    dir: PathBuf,
-    reader: ReaderHandle,
-    events: Receiver<ReaderState>,
-    // Dropped after the reader, in this order: pcscd (its PID file is in the directory), the
-    // directory, the lock.
-    _pcscd: Pcscd,
-    _scratch: Scratch,
-    _lock: RigLock,
-}
-
-/// Removes the test's directory on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A counter operation: the card read and planned on, then the plan written and read back.
 struct CounterCost {
@@ -64,67 +38,7 @@ impl std::fmt::Display for CounterCost {
     }
 }
 
-/// What one reader operation cost.
-struct Cost {
-    apdus: u64,
-    elapsed: Duration,
-}
-
-impl std::fmt::Display for Cost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} APDUs, {:.1} ms",
-            self.apdus,
-            self.elapsed.as_secs_f64() * 1000.0
-        )
-    }
-}
-
 impl Rig {
-    fn start(test: &str) -> Option<Rig> {
-        let lock = lock_rig(test)?;
-        let dir = scratch_dir(test);
-        let pcscd = Pcscd::start(&dir);
-        let (reader, events) = follow(ReaderConfig {
-            reader_name: Some(READER_0.into()),
-            ..ReaderConfig::default()
-        });
-        wait_for(&events, &no_card(READER_0), Duration::from_secs(5));
-        Some(Rig {
-            dir: dir.clone(),
-            reader,
-            events,
-            _pcscd: pcscd,
-            _scratch: Scratch(dir),
-            _lock: lock,
-        })
-    }
-
-    fn state_file(&self, card: &str) -> PathBuf {
-        self.dir.join(format!("{card}.state"))
-    }
-
-    /// Puts the card kept in `card`'s state file into reader 0; `extra` as for vcard.
-    fn insert(&self, card: &str, extra: &[&str]) -> VirtualCardProcess {
-        let process = VirtualCardProcess::insert(PORT_0, &self.state_file(card), extra);
-        self.wait_for_card();
-        process
-    }
-
-    fn insert_blank(&self, card: &str) -> VirtualCardProcess {
-        self.insert(card, &["--blank"])
-    }
-
-    fn wait_for_card(&self) {
-        wait_for(&self.events, &card_in(READER_0), Duration::from_secs(2));
-    }
-
-    fn pull(&self, card: VirtualCardProcess) {
-        card.pull();
-        wait_for(&self.events, &no_card(READER_0), Duration::from_secs(2));
-    }
-
     fn measured<T>(&self, operation: impl FnOnce(&ReaderHandle) -> T) -> (T, Cost) {
         let apdus = self.reader.apdus_sent();
         let started = Instant::now();
@@ -210,44 +124,6 @@ impl Rig {
             )
             .expect("the card may be recharged")
         })
-    }
-
-    fn config_file(&self) -> PathBuf {
-        let path = self.dir.join("config.toml");
-        let data_dir = self.dir.join("data");
-        std::fs::write(
-            &path,
-            format!(
-                "[database]\ndata_dir = {data_dir:?}\n\n\
-                 [card]\nreader = {READER_0:?}\npin = {PIN:?}\nkey = {KEY:?}\n"
-            ),
-        )
-        .unwrap();
-        path
-    }
-
-    /// Runs `meterdesk meter ARGS --meter WM-0042` with the rig's config; returns its output.
-    fn meter(&self, args: &[&str]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_meterdesk"))
-            .arg("--config")
-            .arg(self.config_file())
-            .arg("meter")
-            .args(args)
-            .args(["--meter", METER])
-            .output()
-            .expect("running meterdesk meter");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "meterdesk meter {args:?}: {stdout}{stderr}"
-        );
-        assert!(
-            stderr.is_empty(),
-            "no warnings with a configured PIN and key: {stderr}"
-        );
-        eprintln!("meterdesk meter {args:?}: {}", stdout.trim_end());
-        stdout
     }
 }
 

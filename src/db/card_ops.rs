@@ -860,6 +860,23 @@ struct NewOperation {
     payment_method: Option<String>,
 }
 
+impl NewOperation {
+    /// An operation that moves no money and writes no purchase of its own.
+    fn new(kind: OperationKind, card_id: i64, card_no: u32, plan: CardWritePlan) -> Self {
+        Self {
+            kind,
+            card_id,
+            card_no,
+            replaced_card_id: None,
+            plan,
+            purchase_seq: None,
+            volume_litres: None,
+            transaction_id: None,
+            payment_method: None,
+        }
+    }
+}
+
 impl Journal<'_> {
     async fn next_card_no(&self) -> Result<u32, DbError> {
         let card_no: i64 = self
@@ -908,17 +925,12 @@ impl Journal<'_> {
             Err(refusal) => return Ok(Err(refusal.into())),
         };
         let card_id = self.new_card(card_no, planned.record.generation).await?;
-        self.journal(NewOperation {
-            kind: OperationKind::Open,
+        self.journal(NewOperation::new(
+            OperationKind::Open,
             card_id,
             card_no,
-            replaced_card_id: None,
-            plan: planned.plan,
-            purchase_seq: None,
-            volume_litres: None,
-            transaction_id: None,
-            payment_method: None,
-        })
+            planned.plan,
+        ))
         .await
         .map(Ok)
     }
@@ -959,15 +971,10 @@ impl Journal<'_> {
         let card_id = self.new_card(card_no, planned.record.generation).await?;
         let carried = self.holder.last_purchase.as_ref();
         self.journal(NewOperation {
-            kind: OperationKind::Replace,
-            card_id,
-            card_no,
             replaced_card_id: Some(old.card_id),
-            plan: planned.plan,
             purchase_seq: carried.map(|purchase| purchase.sequence),
             volume_litres: carried.map(|purchase| purchase.volume_litres),
-            transaction_id: None,
-            payment_method: None,
+            ..NewOperation::new(OperationKind::Replace, card_id, card_no, planned.plan)
         })
         .await
         .map(Ok)
@@ -1062,27 +1069,22 @@ impl Journal<'_> {
                 key_suffix: "purchase",
             })
             .await?;
-        let mut begun = self
-            .journal(NewOperation {
-                kind: OperationKind::Recharge,
-                card_id,
-                card_no: card.issue.card_number,
-                replaced_card_id: None,
-                plan: planned.plan,
-                purchase_seq: Some(planned.record.sequence),
-                volume_litres: Some(quote.litres),
-                transaction_id: Some(transaction_id),
-                payment_method: method,
-            })
-            .await?;
-        begun.purchase = Some(PurchaseSummary {
+        let summary = PurchaseSummary {
             sequence: planned.record.sequence,
             litres: quote.litres,
             amount,
             receipt_no: Some(receipt_no),
             quote: Some(quote),
-        });
-        Ok(Ok(begun))
+        };
+        let new = NewOperation::new(
+            OperationKind::Recharge,
+            card_id,
+            card.issue.card_number,
+            planned.plan,
+        );
+        self.journal_purchase(new, summary, transaction_id, method)
+            .await
+            .map(Ok)
     }
 
     async fn refund(
@@ -1132,27 +1134,22 @@ impl Journal<'_> {
                 key_suffix: "card_refund",
             })
             .await?;
-        let mut begun = self
-            .journal(NewOperation {
-                kind: OperationKind::Refund,
-                card_id,
-                card_no: card.issue.card_number,
-                replaced_card_id: None,
-                plan: planned.plan,
-                purchase_seq: Some(sequence),
-                volume_litres: Some(planned.record.volume_litres),
-                transaction_id: Some(transaction_id),
-                payment_method: method,
-            })
-            .await?;
-        begun.purchase = Some(PurchaseSummary {
+        let summary = PurchaseSummary {
             sequence,
             litres: planned.record.volume_litres,
             amount,
             receipt_no: None,
             quote: None,
-        });
-        Ok(Ok(begun))
+        };
+        let new = NewOperation::new(
+            OperationKind::Refund,
+            card_id,
+            card.issue.card_number,
+            planned.plan,
+        );
+        self.journal_purchase(new, summary, transaction_id, method)
+            .await
+            .map(Ok)
     }
 
     async fn recycle(&self, card: &UserCard) -> Result<Result<Begun, Refusal>, DbError> {
@@ -1173,17 +1170,12 @@ impl Journal<'_> {
             Ok(plan) => plan,
             Err(refusal) => return Ok(Err(refusal.into())),
         };
-        self.journal(NewOperation {
-            kind: OperationKind::Recycle,
-            card_id: row.get(0),
-            card_no: card.issue.card_number,
-            replaced_card_id: None,
+        self.journal(NewOperation::new(
+            OperationKind::Recycle,
+            row.get(0),
+            card.issue.card_number,
             plan,
-            purchase_seq: None,
-            volume_litres: None,
-            transaction_id: None,
-            payment_method: None,
-        })
+        ))
         .await
         .map(Ok)
     }
@@ -1214,6 +1206,27 @@ impl Journal<'_> {
             &row,
         )
         .await
+    }
+
+    /// A recharge or refund: the purchase written and the money moved for it.
+    async fn journal_purchase(
+        &self,
+        new: NewOperation,
+        summary: PurchaseSummary,
+        transaction_id: i64,
+        method: Option<String>,
+    ) -> Result<Begun, DbError> {
+        let mut begun = self
+            .journal(NewOperation {
+                purchase_seq: Some(summary.sequence),
+                volume_litres: Some(summary.litres),
+                transaction_id: Some(transaction_id),
+                payment_method: method,
+                ..new
+            })
+            .await?;
+        begun.purchase = Some(summary);
+        Ok(begun)
     }
 
     async fn journal(&self, new: NewOperation) -> Result<Begun, DbError> {

@@ -24,6 +24,10 @@ pub const READER_1: &str = "Virtual PCD 00 01";
 pub const PORT_0: u16 = 35963;
 pub const PORT_1: u16 = 35964;
 pub const PIN: &str = "24680";
+/// The MAC key of the rig's cards and meters.
+pub const KEY: &str = "5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de";
+/// The meter the rig's customer has.
+pub const METER: &str = "WM-0042";
 
 static RIG_LOCK: Mutex<()> = Mutex::new(());
 
@@ -179,5 +183,126 @@ pub fn card_in(reader: &str) -> ReaderState {
     ReaderState::CardPresent {
         reader: reader.into(),
         atr: ATR.to_vec(),
+    }
+}
+
+/// The rig with its reader thread following reader 0, for one test.
+pub struct Rig {
+    pub dir: PathBuf,
+    pub reader: ReaderHandle,
+    pub events: Receiver<ReaderState>,
+    // Dropped after the reader, in this order: pcscd (its PID file is in the directory), the
+    // directory, the lock.
+    _pcscd: Pcscd,
+    _scratch: Scratch,
+    _lock: RigLock,
+}
+
+/// Removes the test's directory on drop.
+pub struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What one reader operation cost.
+pub struct Cost {
+    pub apdus: u64,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} APDUs, {:.1} ms",
+            self.apdus,
+            self.elapsed.as_secs_f64() * 1000.0
+        )
+    }
+}
+
+impl Rig {
+    pub fn start(test: &str) -> Option<Rig> {
+        let lock = lock_rig(test)?;
+        let dir = scratch_dir(test);
+        let pcscd = Pcscd::start(&dir);
+        let (reader, events) = follow(ReaderConfig {
+            reader_name: Some(READER_0.into()),
+            ..ReaderConfig::default()
+        });
+        wait_for(&events, &no_card(READER_0), Duration::from_secs(5));
+        Some(Rig {
+            dir: dir.clone(),
+            reader,
+            events,
+            _pcscd: pcscd,
+            _scratch: Scratch(dir),
+            _lock: lock,
+        })
+    }
+
+    pub fn state_file(&self, card: &str) -> PathBuf {
+        self.dir.join(format!("{card}.state"))
+    }
+
+    /// Puts the card kept in `card`'s state file into reader 0; `extra` as for vcard.
+    pub fn insert(&self, card: &str, extra: &[&str]) -> VirtualCardProcess {
+        let process = VirtualCardProcess::insert(PORT_0, &self.state_file(card), extra);
+        self.wait_for_card();
+        process
+    }
+
+    pub fn insert_blank(&self, card: &str) -> VirtualCardProcess {
+        self.insert(card, &["--blank"])
+    }
+
+    pub fn wait_for_card(&self) {
+        wait_for(&self.events, &card_in(READER_0), Duration::from_secs(2));
+    }
+
+    pub fn pull(&self, card: VirtualCardProcess) {
+        card.pull();
+        wait_for(&self.events, &no_card(READER_0), Duration::from_secs(2));
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        let path = self.dir.join("config.toml");
+        let data_dir = self.dir.join("data");
+        std::fs::write(
+            &path,
+            format!(
+                "[database]\ndata_dir = {data_dir:?}\n\n\
+                 [card]\nreader = {READER_0:?}\npin = {PIN:?}\nkey = {KEY:?}\n"
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// Runs `meterdesk meter ARGS --meter WM-0042` with the rig's config; returns its output.
+    pub fn meter(&self, args: &[&str]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_meterdesk"))
+            .arg("--config")
+            .arg(self.config_file())
+            .arg("meter")
+            .args(args)
+            .args(["--meter", METER])
+            .output()
+            .expect("running meterdesk meter");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "meterdesk meter {args:?}: {stdout}{stderr}"
+        );
+        assert!(
+            stderr.is_empty(),
+            "no warnings with a configured PIN and key: {stderr}"
+        );
+        eprintln!("meterdesk meter {args:?}: {}", stdout.trim_end());
+        stdout
     }
 }

@@ -1,0 +1,879 @@
+//! The card write protocol end to end (`cardflow` over `db::card_ops`): the real reader thread,
+//! pcscd with the vpcd virtual reader and our emulated card (`vcard`), a real PostgreSQL, and
+//! the meter — the `meterdesk meter` simulator in the life cycle, its rules in-process in the
+//! randomized run. Faults are real: the card process killed before, during and after writes, a
+//! pool pointing at a closed port, the test cluster stopped, backends terminated.
+//!
+//! Every test ends with the books checked (`support::card_desk::books`): card and ledger agree,
+//! no payment lost, no credit doubled.
+
+mod support;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
+use meterdesk::cardflow::{self, Desk, Flow, FlowError, PendingCause};
+use meterdesk::db::card_ops::{
+    self, Begin, BeginOutcome, Begun, LossReason, OperationState, Payment, Quantity, Refusal,
+    Request,
+};
+use meterdesk::db::{Pool, pool_from_conn_str};
+use meterdesk::domain::card_counter::{
+    CardWritePlan, DecisiveWrite, NotBlank, RechargeRefusal, Resolution, plan_open,
+};
+use meterdesk::domain::card_records::{CardContent, Ef, MacKey, MeterNumber};
+use meterdesk::domain::meter::MeterState;
+use rust_decimal::Decimal;
+use support::card_desk::{Books, CLERK, CardCustomer, SUPERVISOR, books, card_customer, key};
+use support::card_rig::*;
+use support::pg::cluster;
+
+/// The counter: the rig, a card customer, the card secrets, and the in-process meter.
+struct Station {
+    rig: Rig,
+    customer: CardCustomer,
+    key: MacKey,
+    pin: IssuerPin,
+    /// A pool whose server is not there (a closed port): the database unreachable.
+    dead_pool: Pool,
+    meter: MeterState,
+    used_litres: u64,
+    keys: u32,
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+fn recharge(volume: &str) -> Request {
+    Request::Recharge {
+        quantity: Quantity::Volume(dec(volume)),
+        payment: Payment::Method("cash".into()),
+    }
+}
+
+fn refund() -> Request {
+    Request::Refund {
+        payout: Payment::Method("cash".into()),
+    }
+}
+
+fn replace() -> Request {
+    Request::Replace {
+        reason: LossReason::Lost,
+    }
+}
+
+/// The request's operator: supervisors refund and replace.
+fn operator_for(request: &Request) -> i64 {
+    match request {
+        Request::Refund { .. } | Request::Replace { .. } => SUPERVISOR,
+        _ => CLERK,
+    }
+}
+
+fn unix_now() -> u32 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    u32::try_from(since.as_secs()).unwrap()
+}
+
+impl Station {
+    async fn start(test: &str) -> Option<Station> {
+        let rig = Rig::start(test)?;
+        Some(Station {
+            rig,
+            customer: card_customer().await,
+            key: key(),
+            pin: PIN.parse().unwrap(),
+            dead_pool: pool_from_conn_str("host=127.0.0.1 port=1 user=nobody dbname=none", 1)
+                .unwrap(),
+            meter: MeterState::new(MeterNumber::new(METER).unwrap()),
+            used_litres: 0,
+            keys: 0,
+        })
+    }
+
+    fn desk_on<'a>(&'a self, pool: &'a Pool, operator_id: i64) -> Desk<'a> {
+        Desk {
+            pool,
+            reader: &self.rig.reader,
+            key: &self.key,
+            pin: &self.pin,
+            operator_id,
+        }
+    }
+
+    fn desk(&self, operator_id: i64) -> Desk<'_> {
+        self.desk_on(&self.customer.db.pool, operator_id)
+    }
+
+    fn next_key(&mut self) -> String {
+        self.keys += 1;
+        format!("flow-{}", self.keys)
+    }
+
+    /// The whole flow; recycle finds its customer from the card.
+    async fn run(&mut self, request: &Request) -> Result<Flow, FlowError> {
+        let key = self.next_key();
+        self.run_on(&self.customer.db.pool.clone(), request, &key)
+            .await
+    }
+
+    async fn run_on(&self, pool: &Pool, request: &Request, key: &str) -> Result<Flow, FlowError> {
+        let desk = self.desk_on(pool, operator_for(request));
+        match request {
+            Request::Recycle => cardflow::recycle(&desk, key).await,
+            _ => cardflow::run(&desk, self.customer.customer_id, request, key).await,
+        }
+    }
+
+    async fn done(&mut self, request: &Request) -> Begun {
+        match self.run(request).await.unwrap() {
+            Flow::Done { begun, .. } => begun,
+            other => panic!("{request:?} not done: {other:?}"),
+        }
+    }
+
+    async fn refused(&mut self, request: &Request) -> Refusal {
+        match self.run(request).await.unwrap() {
+            Flow::Refused { refusal, .. } => refusal,
+            other => panic!("{request:?} not refused: {other:?}"),
+        }
+    }
+
+    async fn records(&self) -> [Record; 3] {
+        match self.rig.reader.read_card().recv().await.unwrap() {
+            CardRead::Application(records) => records,
+            CardRead::NoApplication => panic!("a foreign card"),
+        }
+    }
+
+    /// Step 1 only (read, begin); `None` when refused.
+    async fn begin(&mut self, request: &Request) -> Option<Begun> {
+        let records = self.records().await;
+        let key = self.next_key();
+        let mut client = self.customer.db.pool.get().await.unwrap();
+        let begin = Begin {
+            customer_id: self.customer.customer_id,
+            operator_id: operator_for(request),
+            idempotency_key: &key,
+            card: &records,
+            key: &self.key,
+        };
+        match card_ops::begin(&mut client, &begin, request)
+            .await
+            .unwrap()
+            .outcome
+        {
+            BeginOutcome::Begun(begun) => Some(*begun),
+            _ => None,
+        }
+    }
+
+    /// Resolves from the card in the reader; returns the states settled.
+    async fn touch(&self) -> Vec<OperationState> {
+        let touched = cardflow::touch(&self.desk(CLERK), Some(self.customer.customer_id))
+            .await
+            .unwrap();
+        touched
+            .settled
+            .iter()
+            .map(|settled| settled.state)
+            .collect()
+    }
+
+    /// The meter's rules applied to the card in the reader, its write-back written like
+    /// `meterdesk meter swipe` does. `false`: refused.
+    async fn swipe(&mut self) -> bool {
+        let records = self.records().await;
+        let Ok(outcome) = self.meter.swipe(&records, &self.key, unix_now()) else {
+            return false;
+        };
+        let plan = CardWritePlan {
+            preparatory: Vec::new(),
+            decisive: DecisiveWrite {
+                ef: Ef::MeterWriteBack,
+                before: records[Ef::MeterWriteBack.index()],
+                after: outcome.write_back,
+            },
+            issue_record: Some(records[Ef::Issue.index()]),
+        };
+        let read_back = self
+            .rig
+            .reader
+            .write_plan(&plan, &self.pin)
+            .recv()
+            .await
+            .unwrap();
+        assert_eq!(plan.resolve(&read_back), Resolution::Done);
+        true
+    }
+
+    /// The books, and what the meter got: never more than was sold.
+    async fn books(&self) -> Books {
+        // A connection from the pool: the test may have restarted the server under any other.
+        let client = self.customer.db.pool.get().await.unwrap();
+        let books = books(&client, self.customer.customer_id).await;
+        let metered = u64::from(self.meter.credit_litres) + self.used_litres;
+        assert!(
+            metered <= u64::try_from(books.litres_sold).unwrap(),
+            "the meter holds more than was sold: {metered} l > {books:?}"
+        );
+        books
+    }
+
+    fn content(records: &[Record; 3]) -> CardContent {
+        CardContent::classify(records, &key())
+    }
+}
+
+/// What one flow cost at the reader and in all.
+fn cost(station: &Station, apdus_before: u64, started: Instant) -> Cost {
+    Cost {
+        apdus: station.rig.reader.apdus_sent() - apdus_before,
+        elapsed: started.elapsed(),
+    }
+}
+
+#[tokio::test]
+async fn the_card_life_cycle_through_the_counter_and_the_meter() {
+    let Some(mut station) = Station::start("card-flow-life").await else {
+        return;
+    };
+    // A foreign card and a card of another customer are refused at open; nothing is written.
+    let foreign = VirtualCardProcess::insert_foreign(PORT_0);
+    station.rig.wait_for_card();
+    assert_eq!(station.refused(&Request::Open).await, Refusal::ForeignCard);
+    station.rig.pull(foreign);
+
+    let first = station.rig.insert_blank("first");
+    let mut figures = Vec::new();
+    let (apdus, started) = (station.rig.reader.apdus_sent(), Instant::now());
+    let opened = station.done(&Request::Open).await;
+    figures.push(format!("open {}", cost(&station, apdus, started)));
+    let before = station.records().await;
+    assert_eq!(
+        station.refused(&Request::Open).await,
+        Refusal::AlreadyHasCard
+    );
+    assert_eq!(station.records().await, before);
+
+    let (apdus, started) = (station.rig.reader.apdus_sent(), Instant::now());
+    station.done(&recharge("10")).await;
+    figures.push(format!("recharge {}", cost(&station, apdus, started)));
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("loaded purchase 1 (10000 l)"), "{swiped}");
+    station.done(&recharge("5")).await;
+    station.rig.pull(first);
+
+    // Lost before the meter saw purchase 2: the new card carries it.
+    let second = station.rig.insert_blank("second");
+    let (apdus, started) = (station.rig.reader.apdus_sent(), Instant::now());
+    let replaced = station.done(&replace()).await;
+    figures.push(format!("replace {}", cost(&station, apdus, started)));
+    assert_ne!(replaced.card_no, opened.card_no);
+    assert_eq!(
+        station.refused(&recharge("1")).await,
+        Refusal::Recharge(RechargeRefusal::SwipeNewCardOnMeterFirst)
+    );
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("loaded purchase 2 (5000 l)"), "{swiped}");
+    assert!(swiped.contains("credit 15000 l"), "{swiped}");
+    station.done(&recharge("3")).await;
+
+    // Refunded before the meter loads it: the meter loads nothing, the money is paid out.
+    let refunded = station.done(&refund()).await;
+    assert_eq!(refunded.purchase.unwrap().amount, dec("3.00"));
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("nothing to load"), "{swiped}");
+    station.done(&recharge("2")).await;
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("credit 17000 l"), "{swiped}");
+    station.rig.pull(second);
+
+    // The old card: refused by the meter, refused at the counter, recycled to blank.
+    let first = station.rig.insert("first", &[]);
+    let refused = station.rig.meter(&["swipe"]);
+    assert!(
+        refused.contains("refused the card: replaced card"),
+        "{refused}"
+    );
+    assert_eq!(
+        station.refused(&recharge("1")).await,
+        Refusal::Recharge(RechargeRefusal::NotTheActiveCard)
+    );
+    station.done(&Request::Recycle).await;
+    assert_eq!(
+        Station::content(&station.records().await),
+        CardContent::Blank
+    );
+    assert_eq!(
+        station.refused(&Request::Open).await,
+        Refusal::AlreadyHasCard
+    );
+    station.rig.pull(first);
+
+    let books = station.books().await;
+    assert_eq!(
+        (
+            books.litres_sold,
+            books.paid_in,
+            books.paid_out,
+            books.balance
+        ),
+        (17_000, dec("20.00"), dec("3.00"), Decimal::ZERO)
+    );
+    eprintln!(
+        "through cardflow (read + begin + write + settle): {}",
+        figures.join("; ")
+    );
+}
+
+#[tokio::test]
+async fn a_card_that_is_not_blank_is_refused_at_open_and_replace_and_nothing_is_written() {
+    let Some(mut station) = Station::start("card-flow-not-blank").await else {
+        return;
+    };
+    // Another customer's card, written by the counter's plan straight to the card.
+    let card = station.rig.insert_blank("other");
+    let other = plan_open(
+        &CardContent::Blank,
+        99_000_001,
+        10_000_017,
+        MeterNumber::new("WM-9999").unwrap(),
+        &station.key,
+    )
+    .unwrap();
+    station
+        .rig
+        .reader
+        .write_plan(&other.plan, &station.pin)
+        .recv()
+        .await
+        .unwrap();
+    let before = station.records().await;
+    assert_eq!(
+        station.refused(&Request::Open).await,
+        Refusal::NotBlank(NotBlank::UserCard)
+    );
+    assert_eq!(station.records().await, before, "nothing written");
+    station.rig.pull(card);
+
+    let card = station.rig.insert_blank("card");
+    station.done(&Request::Open).await;
+    // The customer's own card presented for a replacement: refused.
+    let before = station.records().await;
+    assert_eq!(
+        station.refused(&replace()).await,
+        Refusal::NotBlank(NotBlank::UserCard)
+    );
+    assert_eq!(station.records().await, before);
+    station.rig.pull(card);
+    let books = station.books().await;
+    assert_eq!(books.pending, 0);
+    let cards: i64 = station
+        .customer
+        .client
+        .query_one("SELECT count(*) FROM card", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cards, 1, "nothing of the refused attempts stays");
+}
+
+/// One operation with one fault, resolved by touching the card again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// The card is pulled after the journal, before the first write.
+    PullBeforeWrite,
+    /// The database is unreachable when the result comes to be settled.
+    DatabaseGoneAtSettle,
+    /// The database is unreachable at begin: nothing is journaled or written.
+    DatabaseGoneAtBegin,
+}
+
+impl Station {
+    /// `request` with `fault` on the card named `card` (in the reader); returns the card
+    /// process, back in the reader, and whether the operation ended done.
+    async fn with_fault(
+        &mut self,
+        card: &str,
+        process: VirtualCardProcess,
+        request: &Request,
+        fault: Fault,
+    ) -> (VirtualCardProcess, bool) {
+        let before = self.records().await;
+        match fault {
+            Fault::DatabaseGoneAtBegin => {
+                let key = self.next_key();
+                let outcome = self.run_on(&self.dead_pool.clone(), request, &key).await;
+                assert!(
+                    matches!(outcome, Err(FlowError::Database(ref error)) if error.is_connection_lost()),
+                    "{outcome:?}"
+                );
+                assert_eq!(self.records().await, before, "nothing written");
+                assert!(self.touch().await.is_empty(), "nothing journaled");
+                (process, false)
+            }
+            Fault::PullBeforeWrite => {
+                let begun = self.begin(request).await.expect("begun");
+                self.rig.pull(process);
+                let flow = cardflow::write_and_settle(&self.desk(CLERK), begun, None).await;
+                assert!(
+                    matches!(
+                        flow,
+                        Flow::Pending {
+                            cause: PendingCause::Card(_),
+                            ..
+                        }
+                    ),
+                    "{flow:?}"
+                );
+                let process = self.rig.insert(card, &[]);
+                assert_eq!(self.records().await, before, "nothing written");
+                assert_eq!(self.touch().await, [OperationState::Failed]);
+                (process, false)
+            }
+            Fault::DatabaseGoneAtSettle => {
+                let begun = self.begin(request).await.expect("begun");
+                let dead = self.desk_on(&self.dead_pool, CLERK);
+                let flow = cardflow::write_and_settle(&dead, begun, None).await;
+                assert!(
+                    matches!(
+                        flow,
+                        Flow::Pending {
+                            cause: PendingCause::Database(_),
+                            ..
+                        }
+                    ),
+                    "{flow:?}"
+                );
+                assert_eq!(self.books().await.pending, 1);
+                assert_eq!(self.touch().await, [OperationState::Done]);
+                (process, true)
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_operation_survives_a_pulled_card_and_an_unreachable_database() {
+    let Some(mut station) = Station::start("card-flow-faults").await else {
+        return;
+    };
+    const FAULTS: [Fault; 3] = [
+        Fault::DatabaseGoneAtBegin,
+        Fault::PullBeforeWrite,
+        Fault::DatabaseGoneAtSettle,
+    ];
+    let mut card = station.rig.insert_blank("first");
+    for fault in FAULTS {
+        let done;
+        (card, done) = station
+            .with_fault("first", card, &Request::Open, fault)
+            .await;
+        assert_eq!(done, fault == Fault::DatabaseGoneAtSettle);
+    }
+    for (litres, fault) in [3, 4, 5].into_iter().zip(FAULTS) {
+        let done;
+        (card, done) = station
+            .with_fault("first", card, &recharge(&litres.to_string()), fault)
+            .await;
+        if done {
+            assert!(station.swipe().await);
+        }
+        let books = station.books().await;
+        assert_eq!(books.pending, 0, "{fault:?}");
+    }
+    assert_eq!(station.books().await.litres_sold, 5_000);
+    station.done(&recharge("6")).await;
+    for fault in FAULTS {
+        (card, _) = station.with_fault("first", card, &refund(), fault).await;
+    }
+    let books = station.books().await;
+    assert_eq!((books.litres_sold, books.paid_out), (5_000, dec("6.00")));
+    station.rig.pull(card);
+
+    let mut card = station.rig.insert_blank("second");
+    for fault in FAULTS {
+        (card, _) = station.with_fault("second", card, &replace(), fault).await;
+    }
+    assert!(station.swipe().await, "the new card at the meter");
+    station.rig.pull(card);
+    let mut card = station.rig.insert("first", &[]);
+    for fault in FAULTS {
+        (card, _) = station
+            .with_fault("first", card, &Request::Recycle, fault)
+            .await;
+    }
+    assert_eq!(
+        Station::content(&station.records().await),
+        CardContent::Blank
+    );
+    station.rig.pull(card);
+
+    // The test cluster stopped between the write and its settlement, then started again.
+    let card = station.rig.insert("second", &[]);
+    let begun = station.begin(&recharge("7")).await.expect("begun");
+    tokio::task::spawn_blocking(|| cluster().stop().unwrap())
+        .await
+        .unwrap();
+    let flow = cardflow::write_and_settle(&station.desk(CLERK), begun, None).await;
+    assert!(
+        matches!(
+            flow,
+            Flow::Pending {
+                cause: PendingCause::Database(_),
+                ..
+            }
+        ),
+        "{flow:?}"
+    );
+    tokio::task::spawn_blocking(|| cluster().ensure_running().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(station.touch().await, [OperationState::Done]);
+    assert!(station.swipe().await);
+    let books = station.books().await;
+    assert_eq!(books.litres_sold, 12_000);
+    assert_eq!(
+        u64::from(station.meter.credit_litres),
+        12_000,
+        "every litre sold reached the meter, once"
+    );
+    station.rig.pull(card);
+}
+
+#[tokio::test]
+async fn a_card_pulled_during_a_recharge_write_resolves_to_what_it_holds() {
+    let Some(mut station) = Station::start("card-flow-during").await else {
+        return;
+    };
+    let card = station.rig.insert_blank("card");
+    station.done(&Request::Open).await;
+    station.rig.pull(card);
+    // Without TCP_QUICKACK each APDU takes ≥ 40 ms: SELECT, VERIFY, UPDATE, 3 READ ≈ 250 ms.
+    let mut outcomes = Vec::new();
+    for delay_ms in [10, 50, 90, 130, 170, 260] {
+        let card = station.rig.insert("card", &["--no-quick-ack"]);
+        let begun = station.begin(&recharge("2")).await.expect("begun");
+        let decisive = begun.plan.decisive.after;
+        let puller = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            card.pull();
+        });
+        let desk = station.desk(CLERK);
+        let flow = cardflow::write_and_settle(&desk, begun, None).await;
+        puller.await.unwrap();
+        wait_for(
+            &station.rig.events,
+            &no_card(READER_0),
+            Duration::from_secs(2),
+        );
+        let card = station.rig.insert("card", &[]);
+        let written = station.records().await[Ef::Purchase.index()] == decisive;
+        let settled = match flow {
+            Flow::Done { .. } => vec![OperationState::Done],
+            Flow::Pending { .. } => station.touch().await,
+            other => panic!("{other:?}"),
+        };
+        let expected = if written {
+            OperationState::Done
+        } else {
+            OperationState::Failed
+        };
+        assert_eq!(settled, [expected], "pulled after {delay_ms} ms");
+        if written {
+            assert!(station.swipe().await);
+        }
+        outcomes.push(format!("{delay_ms} ms: {expected:?}"));
+        station.books().await;
+        station.rig.pull(card);
+    }
+    eprintln!("recharge pulled after: {}", outcomes.join(", "));
+}
+
+#[tokio::test]
+async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing() {
+    let Some(mut station) = Station::start("card-flow-random").await else {
+        return;
+    };
+    let seed = std::env::var("CARD_FLOW_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(|| u64::from(unix_now()));
+    eprintln!("randomized card run: seed {seed} (CARD_FLOW_SEED={seed} repeats it)");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut run = RandomRun {
+        active: None,
+        in_reader: "card-0".into(),
+        process: Some(station.rig.insert_blank("card-0")),
+        void: Vec::new(),
+        blanks: 0,
+        tally: Tally::default(),
+    };
+    for step in 0..120 {
+        let request = run.choose(&mut rng);
+        run.prepare(&station, &request);
+        let fault = random_fault(&mut rng);
+        let flow = run.step(&mut station, &request, fault).await;
+        run.after(&mut station, &request, flow).await;
+        if rng.bool() && run.active.as_deref() == Some(run.in_reader.as_str()) {
+            run.tally.swipes += u32::from(station.swipe().await);
+        }
+        if rng.u8(..10) == 0 {
+            station.used_litres += u64::from(station.meter.use_water(rng.u32(100..3_000)));
+        }
+        let books = station.books().await;
+        assert_eq!(books.pending, 0, "step {step}: {request:?} with {fault:?}");
+    }
+    // The end: the active card at the meter loads whatever was sold and not yet loaded.
+    if run.active.is_none() {
+        run.prepare(&station, &replace());
+        let flow = station.run(&replace()).await;
+        run.after(&mut station, &replace(), flow).await;
+    }
+    let active = run.active.clone().expect("an active card");
+    assert_eq!(run.in_reader, active);
+    assert!(station.swipe().await);
+    let books = station.books().await;
+    assert_eq!(
+        u64::from(station.meter.credit_litres) + station.used_litres,
+        u64::try_from(books.litres_sold).unwrap(),
+        "the meter got every litre sold, once (seed {seed})"
+    );
+    eprintln!(
+        "randomized card run (seed {seed}): {:?}; {books:?}",
+        run.tally
+    );
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    done: u32,
+    failed: u32,
+    refused: u32,
+    pending_then_resolved: u32,
+    not_started: u32,
+    swipes: u32,
+}
+
+/// The physical cards of the randomized run.
+struct RandomRun {
+    /// The name of the customer's active card, if any.
+    active: Option<String>,
+    /// The name of the card in the reader, and its process (taken while a fault pulls it).
+    in_reader: String,
+    process: Option<VirtualCardProcess>,
+    /// Cards voided by replacement, not yet recycled.
+    void: Vec<String>,
+    blanks: u32,
+    tally: Tally,
+}
+
+fn random_fault(rng: &mut fastrand::Rng) -> Option<RandomFault> {
+    match rng.u8(..20) {
+        0..=2 => Some(RandomFault::Pull(Duration::from_micros(rng.u64(0..25_000)))),
+        3 => Some(RandomFault::DatabaseGoneAtSettle),
+        4 => Some(RandomFault::DatabaseGoneAtBegin),
+        5 => Some(RandomFault::BackendsTerminated),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RandomFault {
+    /// The card process killed this long after the flow starts: during the read, the begin,
+    /// the write or the settlement, or after.
+    Pull(Duration),
+    DatabaseGoneAtSettle,
+    DatabaseGoneAtBegin,
+    /// Every connection of the test database killed between begin and write.
+    BackendsTerminated,
+}
+
+impl RandomRun {
+    fn choose(&self, rng: &mut fastrand::Rng) -> Request {
+        if self.active.is_none() {
+            return if self.blanks == 0 && self.void.is_empty() {
+                Request::Open
+            } else {
+                replace()
+            };
+        }
+        match rng.u8(..100) {
+            0..=59 => Request::Recharge {
+                quantity: if rng.bool() {
+                    Quantity::Volume(Decimal::new(rng.i64(1..20_000), 3))
+                } else {
+                    Quantity::Amount(Decimal::new(rng.i64(100..4_000), 2))
+                },
+                payment: if rng.u8(..5) == 0 {
+                    Payment::Balance
+                } else {
+                    Payment::Method("cash".into())
+                },
+            },
+            60..=79 => refund(),
+            80..=89 if !self.void.is_empty() => Request::Recycle,
+            _ => replace(),
+        }
+    }
+
+    /// Puts the card the request needs into the reader.
+    fn prepare(&mut self, station: &Station, request: &Request) {
+        let wanted = match request {
+            Request::Open | Request::Replace { .. } => {
+                if self.active.as_deref() != Some(self.in_reader.as_str())
+                    && !self.void.contains(&self.in_reader)
+                {
+                    return; // the card in the reader is blank (or a failed issue): use it
+                }
+                self.blanks += 1;
+                let name = format!("card-{}", self.blanks);
+                self.swap(station, &name, &["--blank"]);
+                return;
+            }
+            Request::Recycle => self.void[0].clone(),
+            _ => self.active.clone().expect("an active card"),
+        };
+        if self.in_reader != wanted {
+            self.swap(station, &wanted, &[]);
+        }
+    }
+
+    fn swap(&mut self, station: &Station, name: &str, extra: &[&str]) {
+        if let Some(process) = self.process.take() {
+            station.rig.pull(process);
+        }
+        self.in_reader = name.to_owned();
+        self.process = Some(station.rig.insert(name, extra));
+    }
+
+    async fn step(
+        &mut self,
+        station: &mut Station,
+        request: &Request,
+        fault: Option<RandomFault>,
+    ) -> Result<Flow, FlowError> {
+        match fault {
+            None => station.run(request).await,
+            Some(RandomFault::DatabaseGoneAtBegin) => {
+                let key = station.next_key();
+                let before = station.records().await;
+                let flow = station
+                    .run_on(&station.dead_pool.clone(), request, &key)
+                    .await;
+                assert!(matches!(flow, Err(FlowError::Database(_))), "{flow:?}");
+                assert_eq!(station.records().await, before);
+                flow
+            }
+            Some(RandomFault::DatabaseGoneAtSettle | RandomFault::BackendsTerminated) => {
+                let Some(begun) = station.begin(request).await else {
+                    return station.run(request).await;
+                };
+                let pool = match fault {
+                    Some(RandomFault::DatabaseGoneAtSettle) => station.dead_pool.clone(),
+                    _ => {
+                        terminate_backends(station).await;
+                        station.customer.db.pool.clone()
+                    }
+                };
+                Ok(cardflow::write_and_settle(
+                    &station.desk_on(&pool, operator_for(request)),
+                    begun,
+                    None,
+                )
+                .await)
+            }
+            Some(RandomFault::Pull(after)) => {
+                let process = self.process.take().expect("a card in the reader");
+                let puller = tokio::task::spawn_blocking(move || {
+                    std::thread::sleep(after);
+                    process.pull();
+                });
+                let flow = station.run(request).await;
+                puller.await.unwrap();
+                wait_for(
+                    &station.rig.events,
+                    &no_card(READER_0),
+                    Duration::from_secs(2),
+                );
+                self.process = Some(station.rig.insert(&self.in_reader, &[]));
+                flow
+            }
+        }
+    }
+
+    /// Resolves what the step left pending from the card in the reader, and follows which
+    /// card is now the customer's.
+    async fn after(
+        &mut self,
+        station: &mut Station,
+        request: &Request,
+        flow: Result<Flow, FlowError>,
+    ) {
+        match &flow {
+            Ok(Flow::Done { .. }) => self.tally.done += 1,
+            Ok(Flow::Failed { .. }) => self.tally.failed += 1,
+            Ok(Flow::Refused { .. }) => self.tally.refused += 1,
+            Ok(Flow::Pending { .. }) => self.tally.pending_then_resolved += 1,
+            Ok(Flow::Finished(_)) | Err(_) => self.tally.not_started += 1,
+        }
+        let settled = station.touch().await;
+        assert!(
+            !settled.contains(&OperationState::Pending),
+            "{request:?}: {flow:?} left pending"
+        );
+        // Which card is active now: the database says, the card in the reader tells its name.
+        let active_no: Option<i64> = station
+            .customer
+            .db
+            .pool
+            .get()
+            .await
+            .unwrap()
+            .query_opt(
+                "SELECT card_no FROM card WHERE customer_id = $1 AND state = 'active'",
+                &[&station.customer.customer_id],
+            )
+            .await
+            .unwrap()
+            .map(|row| row.get(0));
+        let in_reader = match Station::content(&station.records().await) {
+            CardContent::User(card) => Some(i64::from(card.issue.card_number)),
+            _ => None,
+        };
+        let name = self.in_reader.clone();
+        match request {
+            Request::Open | Request::Replace { .. } if active_no == in_reader => {
+                if let Some(old) = self.active.replace(name) {
+                    self.void.push(old);
+                }
+            }
+            Request::Replace { .. } if active_no.is_none() => {
+                // The replacement failed: the old card is void all the same.
+                if let Some(old) = self.active.take() {
+                    self.void.push(old);
+                }
+            }
+            Request::Recycle if in_reader.is_none() => self.void.retain(|card| *card != name),
+            _ => {}
+        }
+    }
+}
+
+/// Kills every other connection to the test database, as a server restart or a network cut
+/// would; the pool must notice and reconnect.
+async fn terminate_backends(station: &Station) {
+    station
+        .customer
+        .client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+}

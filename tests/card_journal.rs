@@ -1,0 +1,625 @@
+//! The card write journal (`db::card_ops`) against a real PostgreSQL. The card is a plain
+//! `[Record; 3]` here, written by applying the plan's writes to it (all, some, or none): what a
+//! card pulled at any point holds. The real reader and card are in tests/card_flow.rs.
+
+mod support;
+
+use meterdesk::db::card_ops::{
+    self, Begin, BeginOutcome, BeginReport, Begun, LossReason, NOT_ON_CARD, OperationKind,
+    OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
+};
+use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, RecycleRefusal};
+use meterdesk::domain::card_records::{
+    CardContent, EMPTY_RECORD, MeterNumber, PurchaseStatus, Record, UserCard,
+};
+use meterdesk::domain::meter::MeterState;
+use rust_decimal::Decimal;
+use support::card_desk::*;
+use support::card_rig::METER;
+
+/// The counter with one physical card (and a spare blank one) in memory.
+struct Counter {
+    customer: CardCustomer,
+    card: [Record; 3],
+    meter: MeterState,
+    keys: u32,
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+fn cash() -> Payment {
+    Payment::Method("cash".into())
+}
+
+fn recharge_m3(volume: &str) -> Request {
+    Request::Recharge {
+        quantity: Quantity::Volume(dec(volume)),
+        payment: cash(),
+    }
+}
+
+impl Counter {
+    async fn new() -> Counter {
+        Counter {
+            customer: card_customer().await,
+            card: [EMPTY_RECORD; 3],
+            meter: MeterState::new(MeterNumber::new(METER).unwrap()),
+            keys: 0,
+        }
+    }
+
+    fn next_key(&mut self) -> String {
+        self.keys += 1;
+        format!("test-{}", self.keys)
+    }
+
+    async fn begin_with(&mut self, key: &str, operator: i64, request: &Request) -> BeginReport {
+        let begin = Begin {
+            customer_id: self.customer.customer_id,
+            operator_id: operator,
+            idempotency_key: key,
+            card: &self.card,
+            key: &key_(),
+        };
+        card_ops::begin(&mut self.customer.client, &begin, request)
+            .await
+            .unwrap()
+    }
+
+    async fn begin_as(&mut self, operator: i64, request: &Request) -> BeginReport {
+        let key = self.next_key();
+        self.begin_with(&key, operator, request).await
+    }
+
+    async fn begun(&mut self, operator: i64, request: &Request) -> Begun {
+        match self.begin_as(operator, request).await.outcome {
+            BeginOutcome::Begun(begun) => *begun,
+            other => panic!("{request:?} not begun: {other:?}"),
+        }
+    }
+
+    async fn refused(&mut self, operator: i64, request: &Request) -> Refusal {
+        match self.begin_as(operator, request).await.outcome {
+            BeginOutcome::Refused(refusal) => refusal,
+            other => panic!("{request:?} not refused: {other:?}"),
+        }
+    }
+
+    /// The first `count` writes of the plan reach the card.
+    fn write(&mut self, begun: &Begun, count: usize) {
+        for write in begun.plan.writes().take(count) {
+            self.card[write.ef.index()] = write.record;
+        }
+    }
+
+    async fn settle(&mut self, begun: &Begun) -> Settled {
+        card_ops::settle(
+            &mut self.customer.client,
+            begun.operation_id,
+            &self.card,
+            &key_(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Begin, write all, settle: must end done.
+    async fn done(&mut self, operator: i64, request: &Request) -> Begun {
+        let begun = self.begun(operator, request).await;
+        self.write(&begun, usize::MAX);
+        let settled = self.settle(&begun).await;
+        assert_eq!(
+            (settled.state, settled.now),
+            (OperationState::Done, true),
+            "{request:?}"
+        );
+        begun
+    }
+
+    fn swipe(&mut self) {
+        let outcome = self
+            .meter
+            .swipe(&self.card, &key_(), 1_800_000_000)
+            .unwrap();
+        self.card[2] = outcome.write_back;
+    }
+
+    fn user_card(&self) -> UserCard {
+        match CardContent::classify(&self.card, &key_()) {
+            CardContent::User(card) => card,
+            other => panic!("not a user card: {other:?}"),
+        }
+    }
+
+    async fn books(&self) -> Books {
+        books(&self.customer.client, self.customer.customer_id).await
+    }
+
+    async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
+        self.customer
+            .client
+            .query_one(sql, &[])
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+            .get(0)
+    }
+}
+
+fn key_() -> meterdesk::domain::card_records::MacKey {
+    key()
+}
+
+#[tokio::test]
+async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance() {
+    let mut counter = Counter::new().await;
+    let open = counter.done(CLERK, &Request::Open).await;
+    let card = counter.user_card();
+    assert_eq!(card.issue.card_number, open.card_no);
+    assert_eq!(card.issue.customer_number, counter.customer.customer_no);
+    assert_eq!((card.issue.generation, card.issue.replacement), (1, false));
+    assert_eq!(
+        counter
+            .scalar::<String>("SELECT state FROM card WHERE generation = 1")
+            .await,
+        "active"
+    );
+
+    // 45 m³ at 1.00, then 10 m³ straddling the 50 m³ bound: 5 × 1.00 + 5 × 2.00.
+    let first = counter.done(CLERK, &recharge_m3("45")).await;
+    let purchase = first.purchase.clone().unwrap();
+    assert_eq!((purchase.sequence, purchase.litres), (1, 45_000));
+    assert_eq!(purchase.amount, dec("45.00"));
+    assert!(purchase.receipt_no.is_some());
+    assert_eq!(
+        counter.refused(CLERK, &recharge_m3("1")).await,
+        Refusal::Recharge(RechargeRefusal::SwipeMeterFirst)
+    );
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 45_000);
+    let second = counter.done(CLERK, &recharge_m3("10")).await;
+    let purchase = second.purchase.unwrap();
+    assert_eq!((purchase.sequence, purchase.amount), (2, dec("15.00")));
+    assert_eq!(purchase.quote.unwrap().charge.tiers.len(), 2);
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 55_000);
+
+    // By amount: 20.00 at 2.00/m³ buys 10 m³.
+    let quote = card_ops::quote_recharge(
+        &**counter.customer.client,
+        counter.customer.customer_id,
+        Quantity::Amount(dec("20.005").round_dp(2)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!((quote.litres, quote.charge.amount), (10_000, dec("20.00")));
+
+    let books = counter.books().await;
+    assert_eq!(
+        books,
+        Books {
+            balance: Decimal::ZERO,
+            paid_in: dec("60.00"),
+            paid_out: Decimal::ZERO,
+            litres_sold: 55_000,
+            pending: 0,
+        }
+    );
+    let usage = card_ops::usage_records(
+        &**counter.customer.client,
+        UsageOf::Customer(counter.customer.customer_id),
+        10,
+    )
+    .await
+    .unwrap();
+    let kinds: Vec<_> = usage.iter().map(|record| record.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            OperationKind::Recharge,
+            OperationKind::Recharge,
+            OperationKind::Open
+        ]
+    );
+    assert_eq!(usage[0].amount, Some(dec("-15.00")));
+    assert_eq!(usage[0].operator, "Clerk One");
+    assert!(
+        usage
+            .iter()
+            .all(|record| record.state == OperationState::Done)
+    );
+    // The meter's write-back as last read at the counter.
+    assert_eq!(
+        counter
+            .scalar::<Option<i64>>("SELECT meter_loaded_seq FROM card WHERE generation = 1")
+            .await,
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn open_refuses_a_card_that_is_not_blank_and_a_customer_who_has_one() {
+    let mut counter = Counter::new().await;
+    counter.card = [[0xFF; 32], EMPTY_RECORD, EMPTY_RECORD];
+    assert_eq!(
+        counter.refused(CLERK, &Request::Open).await,
+        Refusal::NotBlank(NotBlank::Foreign)
+    );
+    counter.card = [EMPTY_RECORD; 3];
+    counter.done(CLERK, &Request::Open).await;
+    assert_eq!(
+        counter.refused(CLERK, &Request::Open).await,
+        Refusal::AlreadyHasCard
+    );
+    let user_card = counter.card;
+    counter.card = [EMPTY_RECORD; 3];
+    assert_eq!(
+        counter.refused(CLERK, &Request::Open).await,
+        Refusal::AlreadyHasCard
+    );
+    counter.card = user_card;
+    assert_eq!(
+        counter
+            .refused(
+                SUPERVISOR,
+                &Request::Replace {
+                    reason: LossReason::Lost
+                }
+            )
+            .await,
+        Refusal::NotBlank(NotBlank::UserCard)
+    );
+    // Nothing of the refused attempts stays: one card, one operation.
+    assert_eq!(counter.scalar::<i64>("SELECT count(*) FROM card").await, 1);
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM card_operation")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_recharge_the_card_did_not_take_is_reversed_and_its_money_pays_the_next() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let begun = counter.begun(CLERK, &recharge_m3("12")).await;
+    assert_eq!(counter.books().await.pending, 1);
+    // Pulled before the write: the card still holds no purchase.
+    let settled = counter.settle(&begun).await;
+    assert_eq!(settled.state, OperationState::Failed);
+    assert_eq!(
+        counter
+            .scalar::<Option<String>>(
+                "SELECT failure_reason FROM card_operation WHERE kind = 'recharge'"
+            )
+            .await
+            .as_deref(),
+        Some(NOT_ON_CARD)
+    );
+    let books = counter.books().await;
+    assert_eq!((books.balance, books.litres_sold), (dec("12.00"), 0));
+    // Settling again changes nothing.
+    let again = counter.settle(&begun).await;
+    assert_eq!((again.state, again.now), (OperationState::Failed, false));
+    assert_eq!(counter.books().await, books);
+
+    // The money on the balance pays for the retry; the sequence number is not reused.
+    let retry = counter
+        .done(
+            CLERK,
+            &Request::Recharge {
+                quantity: Quantity::Volume(dec("12")),
+                payment: Payment::Balance,
+            },
+        )
+        .await;
+    assert_eq!(retry.purchase.unwrap().sequence, 2);
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_in, books.litres_sold),
+        (Decimal::ZERO, dec("12.00"), 12_000)
+    );
+    counter.swipe();
+    assert_eq!(
+        counter
+            .refused(
+                CLERK,
+                &Request::Recharge {
+                    quantity: Quantity::Volume(dec("1")),
+                    payment: Payment::Balance
+                }
+            )
+            .await,
+        Refusal::BalanceTooLow
+    );
+    assert_eq!(
+        counter
+            .refused(
+                CLERK,
+                &Request::Recharge {
+                    quantity: Quantity::Volume(dec("1")),
+                    payment: Payment::Method("alipay".into())
+                }
+            )
+            .await,
+        Refusal::PaymentMethodNotAllowed
+    );
+}
+
+#[tokio::test]
+async fn a_pending_operation_blocks_the_customer_until_the_card_resolves_it() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let key = counter.next_key();
+    let report = counter.begin_with(&key, CLERK, &recharge_m3("5")).await;
+    let BeginOutcome::Begun(begun) = report.outcome else {
+        panic!("not begun");
+    };
+    let pending = card_ops::pending_operations(&**counter.customer.client)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].operation_id, pending[0].kind, pending[0].card_no),
+        (
+            begun.operation_id,
+            OperationKind::Recharge,
+            i64::from(begun.card_no)
+        )
+    );
+    assert_eq!(pending[0].customer_name, "张伟");
+
+    // Another card presented (a blank one) tells nothing: every operation is refused.
+    let real_card = counter.card;
+    counter.card = [EMPTY_RECORD; 3];
+    for request in [
+        recharge_m3("1"),
+        Request::Replace {
+            reason: LossReason::Damaged,
+        },
+    ] {
+        assert_eq!(
+            counter.refused(SUPERVISOR, &request).await,
+            Refusal::Pending(begun.operation_id)
+        );
+    }
+    let touched = card_ops::touch(
+        &mut counter.customer.client,
+        Some(counter.customer.customer_id),
+        &counter.card,
+        &key_(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(touched.len(), 1);
+    assert_eq!(touched[0].state, OperationState::Pending);
+
+    // The same request retried with the card unchanged: the same operation and plan again.
+    counter.card = real_card;
+    let retried = counter.begin_with(&key, CLERK, &recharge_m3("5")).await;
+    let BeginOutcome::Begun(again) = retried.outcome else {
+        panic!("not begun again: {retried:?}");
+    };
+    assert_eq!(
+        (again.operation_id, &again.plan, again.card_no),
+        (begun.operation_id, &begun.plan, begun.card_no)
+    );
+    assert_eq!(
+        again.purchase.unwrap().receipt_no,
+        begun.purchase.as_ref().unwrap().receipt_no
+    );
+    // Its key for another request is refused.
+    assert_eq!(
+        counter
+            .begin_with(&key, CLERK, &Request::Open)
+            .await
+            .outcome,
+        BeginOutcome::Refused(Refusal::KeyReused)
+    );
+    // Written but not settled (the database was away): the next touch of the card settles it.
+    counter.write(&begun, usize::MAX);
+    let touched = card_ops::touch(&mut counter.customer.client, None, &counter.card, &key_())
+        .await
+        .unwrap();
+    assert_eq!(
+        touched
+            .iter()
+            .map(|settled| (settled.state, settled.now))
+            .collect::<Vec<_>>(),
+        [(OperationState::Done, true)]
+    );
+    // A retry after that reports it finished, and charges nothing more.
+    let books = counter.books().await;
+    let finished = counter.begin_with(&key, CLERK, &recharge_m3("5")).await;
+    assert!(
+        matches!(&finished.outcome, BeginOutcome::Finished(settled) if settled.state == OperationState::Done),
+        "{finished:?}"
+    );
+    assert_eq!(counter.books().await, books);
+    assert_eq!(books.litres_sold, 5_000);
+}
+
+#[tokio::test]
+async fn the_next_operation_resolves_the_pending_one_from_the_card_first() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    counter.write(&begun, usize::MAX);
+    counter.swipe();
+    // The customer is back with the card swiped: the recharge was done, and the next is sold.
+    let report = counter.begin_as(CLERK, &recharge_m3("7")).await;
+    let resolved = report.resolved.expect("the pending recharge was resolved");
+    assert_eq!(
+        (resolved.operation_id, resolved.state),
+        (begun.operation_id, OperationState::Done)
+    );
+    let BeginOutcome::Begun(next) = report.outcome else {
+        panic!("not begun: {:?}", report.outcome);
+    };
+    assert_eq!(next.purchase.as_ref().unwrap().sequence, 2);
+    // Pulled before the decisive write of the next: resolved failed by the one after.
+    let report = counter.begin_as(CLERK, &recharge_m3("7")).await;
+    assert_eq!(report.resolved.unwrap().state, OperationState::Failed);
+    assert!(matches!(report.outcome, BeginOutcome::Begun(_)));
+    let books = counter.books().await;
+    assert_eq!(books.litres_sold, 5_000 + 7_000);
+    assert_eq!(books.balance, dec("7.00"));
+}
+
+#[tokio::test]
+async fn refund_is_for_supervisors_pays_out_once_the_card_shows_it_cancelled() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("8")).await;
+    let refund = Request::Refund { payout: cash() };
+    assert_eq!(counter.refused(CLERK, &refund).await, Refusal::NotPermitted);
+
+    // Pulled: the refund fails, nothing is paid out, the purchase stands.
+    let begun = counter.begun(SUPERVISOR, &refund).await;
+    assert_eq!(counter.books().await.balance, dec("8.00"));
+    let settled = counter.settle(&begun).await;
+    assert_eq!(settled.state, OperationState::Failed);
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_out, books.litres_sold),
+        (Decimal::ZERO, Decimal::ZERO, 8_000)
+    );
+
+    let begun = counter.begun(SUPERVISOR, &refund).await;
+    assert_eq!(begun.purchase.as_ref().unwrap().amount, dec("8.00"));
+    counter.write(&begun, usize::MAX);
+    let settled = counter.settle(&begun).await;
+    assert_eq!(settled.state, OperationState::Done);
+    assert!(settled.receipt_no.is_some(), "the payout's receipt");
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_out, books.litres_sold),
+        (Decimal::ZERO, dec("8.00"), 0)
+    );
+    assert_eq!(
+        counter.user_card().purchase.unwrap().status,
+        PurchaseStatus::Cancelled
+    );
+    // The meter loads nothing from it, and the card may be recharged again.
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 0);
+    let next = counter.done(CLERK, &recharge_m3("3")).await;
+    assert_eq!(next.purchase.unwrap().sequence, 2);
+}
+
+#[tokio::test]
+async fn replace_voids_the_old_card_carries_the_last_purchase_and_a_failed_one_is_retried() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("6")).await;
+    let old_card = counter.card;
+    let replace = Request::Replace {
+        reason: LossReason::Lost,
+    };
+    assert_eq!(
+        counter.refused(CLERK, &replace).await,
+        Refusal::NotPermitted
+    );
+    counter.card = [EMPTY_RECORD; 3];
+
+    // The first blank card is pulled after two of its three writes: failed, not issued.
+    let begun = counter.begun(SUPERVISOR, &replace).await;
+    assert_eq!(
+        counter
+            .scalar::<String>("SELECT state || '/' || void_reason || '/' || blacklisted FROM card WHERE generation = 1")
+            .await,
+        "void/lost/true"
+    );
+    counter.write(&begun, 2);
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Failed);
+    assert_eq!(
+        counter
+            .scalar::<String>(&format!(
+                "SELECT void_reason FROM card WHERE card_no = {}",
+                begun.card_no
+            ))
+            .await,
+        "not_issued"
+    );
+    // Retried on the same card: generation 2 again (the failed card's does not count).
+    counter.card = [EMPTY_RECORD; 3];
+    let second = counter.done(SUPERVISOR, &replace).await;
+    let new_card = counter.user_card();
+    assert_eq!(new_card.issue.card_number, second.card_no);
+    assert_eq!(
+        (new_card.issue.generation, new_card.issue.replacement),
+        (2, true)
+    );
+    let carried = new_card.purchase.unwrap();
+    assert_eq!(
+        (carried.sequence, carried.volume_litres, carried.generation),
+        (1, 6_000, 2)
+    );
+
+    // The new card must meet the meter before the next recharge; then the old one is refused.
+    assert_eq!(
+        counter.refused(CLERK, &recharge_m3("1")).await,
+        Refusal::Recharge(RechargeRefusal::SwipeNewCardOnMeterFirst)
+    );
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 6_000, "loaded once");
+    let new = counter.card;
+    counter.card = old_card;
+    assert!(counter.meter.swipe(&old_card, &key_(), 0).is_err());
+    assert_eq!(
+        counter.refused(CLERK, &recharge_m3("1")).await,
+        Refusal::Recharge(RechargeRefusal::NotTheActiveCard)
+    );
+    counter.card = new;
+    counter.done(CLERK, &recharge_m3("1")).await;
+    let usage = card_ops::usage_records(
+        &**counter.customer.client,
+        UsageOf::Card(i64::from(second.card_no)),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(usage.len(), 2, "the replacement and the recharge");
+}
+
+#[tokio::test]
+async fn recycle_wipes_a_void_card_or_a_returned_one_with_nothing_left_to_load() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("4")).await;
+    assert_eq!(
+        counter.refused(CLERK, &Request::Recycle).await,
+        Refusal::Recycle(RecycleRefusal::UnloadedPurchase)
+    );
+    counter.swipe();
+    let begun = counter.done(CLERK, &Request::Recycle).await;
+    assert_eq!(counter.card, [EMPTY_RECORD; 3]);
+    assert_eq!(
+        counter
+            .scalar::<String>(&format!(
+                "SELECT state || '/' || void_reason FROM card WHERE card_no = {}",
+                begun.card_no
+            ))
+            .await,
+        "recycled/returned"
+    );
+    // A customer whose card was recycled gets the next generation by replacement.
+    assert_eq!(
+        counter.refused(CLERK, &Request::Open).await,
+        Refusal::UseReplace
+    );
+    counter
+        .done(
+            SUPERVISOR,
+            &Request::Replace {
+                reason: LossReason::Damaged,
+            },
+        )
+        .await;
+    assert_eq!(counter.user_card().issue.generation, 2);
+    let books = counter.books().await;
+    assert_eq!((books.litres_sold, books.pending), (4_000, 0));
+}

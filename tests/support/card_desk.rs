@@ -1,0 +1,171 @@
+//! A card-meter customer on a fresh database, and the books checks every card journal test
+//! ends with: card and ledger agree, no payment lost, no credit doubled.
+
+use deadpool_postgres::Object;
+use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
+use meterdesk::domain::card_records::MacKey;
+use meterdesk::domain::customer_rules::{BasicInfo, PersonalInfo};
+use rust_decimal::Decimal;
+
+use super::card_rig::KEY;
+use super::pg::{TestDb, fresh_db};
+
+pub const CLERK: i64 = 1;
+pub const SUPERVISOR: i64 = 2;
+
+/// Two operators, a card meter, the manual's stepped prepaid prices (1.00/m³ to 50, 2.00 to
+/// 100, 3.00 above, accumulated over 12 months from 1 January) and a card-meter customer type
+/// that takes cash.
+const FIXTURE: &str = "
+    INSERT INTO department (name) VALUES ('Hall 1');
+    INSERT INTO operator (login, full_name, department_id, password_hash) VALUES
+        ('clerk', 'Clerk One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y'),
+        ('super', 'Super Visor', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO operator_role (operator_id, role_code) VALUES (1, 'clerk'), (2, 'supervisor');
+    INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+        VALUES ('Card DN15', 'prepayment', true, 'DN15', 'Acme');
+    INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
+                              start_date)
+        VALUES ('prepaid stepped', 'prepaid', 'stepped', 0.09, 12, '2024-01-01');
+    INSERT INTO price_version (price_scheme_id, effective_from) VALUES (1, '2024-01-01');
+    INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+        VALUES (1, 1, 50, 1.00), (1, 2, 100, 2.00), (1, 3, NULL, 3.00);
+    INSERT INTO customer_type (name, nature, business_model, counts_water_usage, charges,
+                               price_scheme_id)
+        VALUES ('Card residents', 'personal', 'meter_prepaid', true, true, 1);
+    INSERT INTO customer_type_meter_type (customer_type_id, meter_type_id, meter_payment_model)
+        VALUES (1, 1, 'prepayment');
+    INSERT INTO customer_type_payment_method (customer_type_id, payment_method_code)
+        VALUES (1, 'cash');
+    INSERT INTO meter (meter_no, meter_type_id) VALUES ('WM-0042', 1);
+";
+
+pub struct CardCustomer {
+    pub db: TestDb,
+    pub client: Object,
+    pub customer_id: i64,
+    pub customer_no: u32,
+}
+
+pub fn key() -> MacKey {
+    KEY.parse().unwrap()
+}
+
+/// A fresh database with the fixture and one card-meter customer on meter WM-0042.
+pub async fn card_customer() -> CardCustomer {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.expect("connect to the test database");
+    client
+        .batch_execute(FIXTURE)
+        .await
+        .expect("load the fixture");
+    let info = BasicInfo::Personal(PersonalInfo {
+        name: "张伟".into(),
+        id_document_no: None,
+        mobile: "13800138000".into(),
+        address: "建国路88号".into(),
+        household_size: None,
+        email: None,
+        remark: None,
+    });
+    let opening = Opening {
+        customer_type_id: 1,
+        info: &info,
+        meter_id: 1,
+    };
+    let OpenOutcome::Opened(opened) = customer_changes::open_account(&mut client, CLERK, &opening)
+        .await
+        .unwrap()
+    else {
+        panic!("the fixture customer did not open");
+    };
+    CardCustomer {
+        db,
+        client,
+        customer_id: opened.customer_id,
+        customer_no: opened.customer_no.value(),
+    }
+}
+
+/// The books of one customer after any mix of card operations and faults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Books {
+    pub balance: Decimal,
+    /// Money paid in at the counter (deposits).
+    pub paid_in: Decimal,
+    /// Money paid out at the counter (refunds).
+    pub paid_out: Decimal,
+    /// Litres of recharges journaled done and not refunded: what the meter may load.
+    pub litres_sold: i64,
+    pub pending: i64,
+}
+
+/// Reads the books and checks what must hold whatever happened: the balance is the ledger's
+/// sum, every done recharge's purchase stands and every failed one's is reversed, a done
+/// refund's card_refund stands and a failed one's is reversed, nothing is reversed twice, and
+/// the money that stayed equals the balance plus the water sold.
+pub async fn books(client: &Object, customer_id: i64) -> Books {
+    let row = client
+        .query_one(
+            "SELECT a.balance,
+                    (SELECT coalesce(sum(amount), 0) FROM ledger_transaction WHERE account_id = a.id),
+                    (SELECT coalesce(sum(amount), 0) FROM ledger_transaction
+                     WHERE account_id = a.id AND kind = 'deposit'),
+                    (SELECT coalesce(-sum(amount), 0) FROM ledger_transaction
+                     WHERE account_id = a.id AND kind = 'refund'),
+                    (SELECT count(*) FROM card_operation
+                     WHERE customer_id = a.customer_id AND state = 'pending')
+             FROM account a WHERE a.customer_id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap();
+    let balance: Decimal = row.get(0);
+    assert_eq!(
+        balance,
+        row.get::<_, Decimal>(1),
+        "balance = sum of the ledger"
+    );
+    let wrong: i64 = client
+        .query_one(
+            "SELECT count(*) FROM card_operation op
+             JOIN ledger_transaction t ON t.id = op.transaction_id
+             LEFT JOIN ledger_transaction r ON r.reverses_id = t.id
+             WHERE op.customer_id = $1 AND op.kind IN ('recharge', 'refund')
+               AND ((op.state = 'failed') <> (r.id IS NOT NULL))",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(wrong, 0, "exactly the failed operations' money is reversed");
+    let sold = client
+        .query_one(
+            "SELECT coalesce(sum(op.volume_litres), 0)::bigint,
+                    coalesce(sum(-t.amount), 0)
+             FROM card_operation op JOIN ledger_transaction t ON t.id = op.transaction_id
+             WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state <> 'failed'
+               AND NOT EXISTS (SELECT 1 FROM card_operation refund
+                               WHERE refund.customer_id = op.customer_id
+                                 AND refund.kind = 'refund' AND refund.state <> 'failed'
+                                 AND refund.purchase_seq = op.purchase_seq)",
+            &[&customer_id],
+        )
+        .await
+        .unwrap();
+    let paid_in: Decimal = row.get(2);
+    let paid_out: Decimal = row.get(3);
+    let water_money: Decimal = sold.get(1);
+    assert_eq!(
+        paid_in - paid_out,
+        balance + water_money,
+        "every payment is on the balance or in water sold"
+    );
+    Books {
+        balance,
+        paid_in,
+        paid_out,
+        litres_sold: sold.get(0),
+        pending: row.get(4),
+    }
+}
