@@ -88,17 +88,8 @@ pub async fn execute(services: &Services, request: CardRequest) -> Result<CardRe
             let desk = services.desk(operator_id);
             let key = idempotency_key.as_str();
             let flow = match operation {
-                CardOp::Open => cardflow::open_card(&desk, customer_id, key).await?,
-                CardOp::Recharge { quantity, payment } => {
-                    cardflow::recharge(&desk, customer_id, quantity, payment, key).await?
-                }
-                CardOp::Refund { payout } => {
-                    cardflow::refund(&desk, customer_id, payout, key).await?
-                }
-                CardOp::Replace { reason } => {
-                    cardflow::replace_card(&desk, customer_id, reason, key).await?
-                }
                 CardOp::Recycle => cardflow::recycle(&desk, key).await?,
+                operation => cardflow::run(&desk, customer_id, &operation, key).await?,
             };
             Ok(CardReply::Written(written(services, flow).await?))
         }
