@@ -597,7 +597,7 @@ mod cards {
         assert!(
             matches!(
                 sent.as_slice(),
-                [(_, Request::Card(CardRequest::Read { operator_id: 3 }))]
+                [(_, Request::Card(CardRequest::Read { operator_id: 3, .. }))]
             ),
             "an inserted card is read: {sent:?}"
         );
@@ -694,6 +694,25 @@ mod cards {
         update(&mut app, no_card());
         lines.push(top_line(&app));
         insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn a_card_inserted_before_the_sign_in_is_read_after_it() {
+        let mut app = app(Lang::En);
+        assert!(
+            update(&mut app, card_in()).requests.is_empty(),
+            "no operator yet"
+        );
+        type_text(&mut app, "clerk");
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "secret");
+        let sent = press(&mut app, KeyCode::Enter);
+        let next = answer(&mut app, &sent, Reply::LoggedIn(session()));
+        assert!(
+            next.iter()
+                .any(|(_, r)| matches!(r, Request::Card(CardRequest::Read { .. }))),
+            "{next:?}"
+        );
     }
 
     #[test]

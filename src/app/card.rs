@@ -62,6 +62,7 @@ pub enum CardRequest {
     /// Read the card on the reader, resolve pending operations from it, look its number up.
     Read {
         operator_id: i64,
+        after: ReadFor,
     },
     Usage {
         of: UsageOf,
@@ -89,16 +90,43 @@ pub enum CardRequest {
     },
 }
 
+/// Why a card is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFor {
+    /// A card came (or the clerk pressed F5): for the status line and the card screen, while
+    /// the clerk goes on typing.
+    Status,
+    /// After a write: the next keys (Go to recharge, a recharge) need the card as written, so
+    /// they wait for it.
+    AfterWrite,
+}
+
 impl CardRequest {
-    /// Quotes and writes hold the keyboard: keys typed meanwhile wait for the answer.
+    /// Quotes, writes and the read after a write hold the keyboard: keys typed meanwhile wait
+    /// for the answer.
     pub fn holds_input(&self) -> bool {
-        matches!(self, CardRequest::Quote { .. } | CardRequest::Write { .. })
+        matches!(
+            self,
+            CardRequest::Quote { .. }
+                | CardRequest::Write { .. }
+                | CardRequest::Read {
+                    after: ReadFor::AfterWrite,
+                    ..
+                }
+        )
     }
 
     /// A card write cannot be called back once sent: F12 drops the typed-ahead keys but the
-    /// answer is still awaited and shown.
+    /// answer is still awaited and shown (and so is the read that follows it).
     pub fn cancellable(&self) -> bool {
-        !matches!(self, CardRequest::Write { .. })
+        !matches!(
+            self,
+            CardRequest::Write { .. }
+                | CardRequest::Read {
+                    after: ReadFor::AfterWrite,
+                    ..
+                }
+        )
     }
 }
 
@@ -361,13 +389,13 @@ pub(super) fn on_reader(app: &mut App, state: ReaderState, out: &mut Vec<Outgoin
         return false;
     }
     app.reader = state;
-    read_card(app, out);
+    read_card(app, ReadFor::Status, out);
     true
 }
 
 /// Reads the card on the reader, if there is one and someone is signed in; forgets any read
 /// still on its way (it answers for a card that may have gone).
-pub(super) fn read_card(app: &mut App, out: &mut Vec<Outgoing>) {
+pub(super) fn read_card(app: &mut App, after: ReadFor, out: &mut Vec<Outgoing>) {
     app.in_flight
         .retain(|f| !matches!(f.request, Request::Card(CardRequest::Read { .. })));
     let present = matches!(app.reader, ReaderState::CardPresent { .. });
@@ -375,7 +403,11 @@ pub(super) fn read_card(app: &mut App, out: &mut Vec<Outgoing>) {
         (Some(session), true) => {
             let operator_id = session.operator_id;
             app.card = Some(CardSeen::Reading);
-            send(app, Request::Card(CardRequest::Read { operator_id }), out);
+            send(
+                app,
+                Request::Card(CardRequest::Read { operator_id, after }),
+                out,
+            );
         }
         (None, true) => app.card = Some(CardSeen::Reading),
         (_, false) => app.card = None,
@@ -426,7 +458,7 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
     match (&mut screen.pane, command) {
         (CardPane::Card, Command::Refresh) => {
             if matches!(app.reader, ReaderState::CardPresent { .. }) {
-                read_card(app, out);
+                read_card(app, ReadFor::Status, out);
             } else {
                 say(app, MessageKind::Error, app.lang.t("ic.insert"));
             }
@@ -706,7 +738,7 @@ pub(super) fn on_reply(app: &mut App, reply: CardReply, out: &mut Vec<Outgoing>)
         CardReply::Written(written) => {
             on_written(app, written, out);
             // Show what the card holds now.
-            read_card(app, out);
+            read_card(app, ReadFor::AfterWrite, out);
         }
         CardReply::ReceiptKept(Ok(_)) => {}
         CardReply::ReceiptKept(Err(why)) => {

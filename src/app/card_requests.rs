@@ -59,7 +59,7 @@ impl Services {
 
 pub async fn execute(services: &Services, request: CardRequest) -> Result<CardReply, Failure> {
     match request {
-        CardRequest::Read { operator_id } => read(services, operator_id).await,
+        CardRequest::Read { operator_id, .. } => read(services, operator_id).await,
         CardRequest::Usage { of } => {
             let client = services.pool.get().await?;
             let rows = card_ops::usage_records(&**client, of, USAGE_LIMIT).await?;

@@ -557,6 +557,8 @@ fn on_reply(
                 PageApply::Search,
                 out,
             );
+            // A card inserted before the sign-in is read now.
+            card::read_card(app, card::ReadFor::Status, out);
         }
         Ok(Reply::LoginRefused(refusal)) => {
             let text = match refusal {
