@@ -9,6 +9,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
@@ -240,6 +241,12 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
     let Some(mut station) = Station::start("card-flow-life").await else {
         return;
     };
+    // The app runs flows on tokio tasks, so their futures must be Send (checked, not run).
+    fn is_send<T: Send>(_: &T) {}
+    let desk = station.desk(CLERK);
+    is_send(&cardflow::run(&desk, 1, &Request::Open, "send"));
+    is_send(&cardflow::recycle(&desk, "send"));
+    is_send(&cardflow::touch(&desk, None));
     // A foreign card and a card of another customer are refused at open; nothing is written.
     let foreign = VirtualCardProcess::insert_foreign(PORT_0);
     station.rig.wait_for_card();
@@ -554,7 +561,7 @@ async fn a_card_pulled_during_a_recharge_write_resolves_to_what_it_holds() {
     station.rig.pull(card);
     // Without TCP_QUICKACK each APDU takes ≥ 40 ms: SELECT, VERIFY, UPDATE, 3 READ ≈ 250 ms.
     let mut outcomes = Vec::new();
-    for delay_ms in [10, 50, 90, 130, 170, 260] {
+    for delay_ms in [20, 100, 140, 260] {
         let card = station.rig.insert("card", &["--no-quick-ack"]);
         let begun = station.begin(&recharge("2")).await.expect("begun");
         let decisive = begun.plan.decisive.after;
@@ -598,6 +605,7 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
     let Some(mut station) = Station::start("card-flow-random").await else {
         return;
     };
+    // The seed repeats the choices; where a pulled card lands in a flow also depends on timing.
     let seed = std::env::var("CARD_FLOW_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
@@ -611,6 +619,7 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
         void: Vec::new(),
         blanks: 0,
         tally: Tally::default(),
+        figures: BTreeMap::new(),
     };
     for step in 0..120 {
         let request = run.choose(&mut rng);
@@ -646,6 +655,7 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
         "randomized card run (seed {seed}): {:?}; {books:?}",
         run.tally
     );
+    eprintln!("through cardflow, no fault: {}", run.figures());
 }
 
 #[derive(Debug, Default)]
@@ -669,14 +679,33 @@ struct RandomRun {
     void: Vec<String>,
     blanks: u32,
     tally: Tally,
+    /// What each kind of operation cost when nothing went wrong.
+    figures: BTreeMap<&'static str, Vec<Cost>>,
+}
+
+impl RandomRun {
+    /// Median and slowest per kind of operation.
+    fn figures(&mut self) -> String {
+        let mut lines = Vec::new();
+        for (kind, costs) in &mut self.figures {
+            costs.sort_by_key(|cost| cost.elapsed);
+            let median = &costs[costs.len() / 2];
+            let slowest = &costs[costs.len() - 1];
+            lines.push(format!(
+                "{kind} ×{}: median {median}, slowest {slowest}",
+                costs.len()
+            ));
+        }
+        lines.join("; ")
+    }
 }
 
 fn random_fault(rng: &mut fastrand::Rng) -> Option<RandomFault> {
     match rng.u8(..20) {
-        0..=2 => Some(RandomFault::Pull(Duration::from_micros(rng.u64(0..25_000)))),
-        3 => Some(RandomFault::DatabaseGoneAtSettle),
-        4 => Some(RandomFault::DatabaseGoneAtBegin),
-        5 => Some(RandomFault::BackendsTerminated),
+        0..=1 => Some(RandomFault::Pull(Duration::from_micros(rng.u64(0..25_000)))),
+        2 => Some(RandomFault::DatabaseGoneAtSettle),
+        3 => Some(RandomFault::DatabaseGoneAtBegin),
+        4 => Some(RandomFault::BackendsTerminated),
         _ => None,
     }
 }
@@ -702,7 +731,7 @@ impl RandomRun {
             };
         }
         match rng.u8(..100) {
-            0..=59 => Request::Recharge {
+            0..=69 => Request::Recharge {
                 quantity: if rng.bool() {
                     Quantity::Volume(Decimal::new(rng.i64(1..20_000), 3))
                 } else {
@@ -714,8 +743,9 @@ impl RandomRun {
                     Payment::Method("cash".into())
                 },
             },
-            60..=79 => refund(),
-            80..=89 if !self.void.is_empty() => Request::Recycle,
+            70..=89 => refund(),
+            90..=94 if !self.void.is_empty() => Request::Recycle,
+            90..=94 => recharge("1"),
             _ => replace(),
         }
     }
@@ -757,7 +787,18 @@ impl RandomRun {
         fault: Option<RandomFault>,
     ) -> Result<Flow, FlowError> {
         match fault {
-            None => station.run(request).await,
+            None => {
+                let (apdus, started) = (station.rig.reader.apdus_sent(), Instant::now());
+                let flow = station.run(request).await;
+                if let Ok(Flow::Done { begun, .. }) = &flow {
+                    let cost = cost(station, apdus, started);
+                    self.figures
+                        .entry(begun.kind.as_str())
+                        .or_default()
+                        .push(cost);
+                }
+                flow
+            }
             Some(RandomFault::DatabaseGoneAtBegin) => {
                 let key = station.next_key();
                 let before = station.records().await;

@@ -623,3 +623,68 @@ async fn recycle_wipes_a_void_card_or_a_returned_one_with_nothing_left_to_load()
     let books = counter.books().await;
     assert_eq!((books.litres_sold, books.pending), (4_000, 0));
 }
+
+#[tokio::test]
+async fn a_supervisor_settles_a_lost_cards_pending_operations_without_losing_or_doubling() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("5")).await;
+    counter.swipe();
+    // Sold, written (or not: nobody knows), and the card lost before the settlement.
+    let begun = counter.begun(CLERK, &recharge_m3("9")).await;
+    counter.write(&begun, usize::MAX);
+    let lost_card = counter.card;
+    let client = &mut counter.customer.client;
+    assert_eq!(
+        card_ops::settle_without_card(client, begun.operation_id, CLERK)
+            .await
+            .unwrap(),
+        None,
+        "clerks may not"
+    );
+    let settled = card_ops::settle_without_card(client, begun.operation_id, SUPERVISOR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((settled.state, settled.now), (OperationState::Done, true));
+    assert_eq!(counter.books().await.litres_sold, 14_000);
+
+    // The replacement carries purchase 2; the meter loads it once, from either card.
+    counter.card = [EMPTY_RECORD; 3];
+    counter
+        .done(
+            SUPERVISOR,
+            &Request::Replace {
+                reason: LossReason::Lost,
+            },
+        )
+        .await;
+    let new_card = counter.card;
+    counter.card = lost_card;
+    counter.swipe();
+    counter.card = new_card;
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 14_000);
+
+    // A refund whose card is lost: failed, nothing paid out, the purchase stands.
+    counter.done(CLERK, &recharge_m3("2")).await;
+    let begun = counter
+        .begun(SUPERVISOR, &Request::Refund { payout: cash() })
+        .await;
+    let settled =
+        card_ops::settle_without_card(&mut counter.customer.client, begun.operation_id, SUPERVISOR)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(settled.state, OperationState::Failed);
+    let books = counter.books().await;
+    assert_eq!(
+        (
+            books.litres_sold,
+            books.paid_out,
+            books.balance,
+            books.pending
+        ),
+        (16_000, Decimal::ZERO, Decimal::ZERO, 0)
+    );
+}

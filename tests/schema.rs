@@ -365,13 +365,25 @@ async fn one_pending_card_operation_per_customer() {
     let pending = |key: &str| {
         format!(
             "INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, purchase_record_after,
-                                         idempotency_key, operator_id)
-             VALUES (1, 1, 'recharge', 1, decode(repeat('00', 32), 'hex'), '{key}', 1)"
+                                         idempotency_key, operator_id, plan)
+             VALUES (1, 1, 'recharge', 1, decode(repeat('00', 32), 'hex'), '{key}', 1, '{{}}')"
         )
     };
     client.batch_execute(&pending("op1")).await.unwrap();
     let state = refused(&client, &pending("op2")).await;
     assert_eq!(state, SqlState::UNIQUE_VIOLATION);
+    // A pending operation must keep its plan: resolution compares the card with it (V5).
+    client
+        .batch_execute("UPDATE card_operation SET state = 'done', finished_at = now()")
+        .await
+        .unwrap();
+    let without_plan = pending("op3")
+        .replace(", plan)", ")")
+        .replace(", '{}')", ")");
+    assert_eq!(
+        refused(&client, &without_plan).await,
+        SqlState::CHECK_VIOLATION
+    );
 }
 
 fn operator<'a>(login: &'a str, roles: &'a [&'a str]) -> NewOperator<'a> {

@@ -773,17 +773,7 @@ async fn start(
     if holder.closed {
         return Ok(Err(Refusal::CustomerClosed));
     }
-    let permitted: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM operator o
-                            JOIN operator_role r ON r.operator_id = o.id
-                            JOIN role_permission p ON p.role_code = r.role_code
-                            WHERE o.id = $1 AND o.enabled AND p.permission_code = $2)",
-            &[&begin.operator_id, &request.kind().permission()],
-        )
-        .await?
-        .get(0);
-    if !permitted {
+    if !permitted(tx, begin.operator_id, request.kind().permission()).await? {
         return Ok(Err(Refusal::NotPermitted));
     }
     let content = CardContent::classify(begin.card, begin.key);
@@ -808,6 +798,24 @@ async fn start(
             Err(refusal) => Ok(Err(refusal)),
         },
     }
+}
+
+/// Whether the operator is enabled and one of their roles grants `permission`.
+async fn permitted(
+    tx: &Transaction<'_>,
+    operator_id: i64,
+    permission: &str,
+) -> Result<bool, DbError> {
+    Ok(tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM operator o
+                            JOIN operator_role r ON r.operator_id = o.id
+                            JOIN role_permission p ON p.role_code = r.role_code
+                            WHERE o.id = $1 AND o.enabled AND p.permission_code = $2)",
+            &[&operator_id, &permission],
+        )
+        .await?
+        .get(0))
 }
 
 fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
@@ -1500,19 +1508,48 @@ async fn settle_in(
     card: &[Record; 3],
     key: &MacKey,
 ) -> Result<Settled, DbError> {
+    let Some(operation) = pending_operation(tx, operation_id).await? else {
+        return finished_operation(tx, operation_id).await;
+    };
+    note_meter_state(tx, &CardContent::classify(card, key)).await?;
+    let resolution = operation.plan()?.resolve(card);
+    finish(tx, operation, resolution, NOT_ON_CARD).await
+}
+
+/// The operation, locked, if it is still pending.
+async fn pending_operation(
+    tx: &Transaction<'_>,
+    operation_id: i64,
+) -> Result<Option<Operation>, DbError> {
     let row = tx
         .query_one(
             &format!("{OPERATION_COLUMNS} WHERE op.id = $1 FOR UPDATE OF op"),
             &[&operation_id],
         )
         .await?;
-    let mut operation = Operation::from_row(&row)?;
-    if operation.state != OperationState::Pending {
-        return Ok(operation.settled(false, None));
-    }
-    note_meter_state(tx, &CardContent::classify(card, key)).await?;
+    let operation = Operation::from_row(&row)?;
+    Ok((operation.state == OperationState::Pending).then_some(operation))
+}
+
+async fn finished_operation(tx: &Transaction<'_>, operation_id: i64) -> Result<Settled, DbError> {
+    let row = tx
+        .query_one(
+            &format!("{OPERATION_COLUMNS} WHERE op.id = $1"),
+            &[&operation_id],
+        )
+        .await?;
+    Ok(Operation::from_row(&row)?.settled(false, None))
+}
+
+/// Applies a resolution to a pending operation; `failure_reason` is stored if it failed.
+async fn finish(
+    tx: &Transaction<'_>,
+    mut operation: Operation,
+    resolution: Resolution,
+    failure_reason: &str,
+) -> Result<Settled, DbError> {
     let mut receipt_no = None;
-    match operation.plan()?.resolve(card) {
+    match resolution {
         Resolution::Conflict => return Ok(operation.settled(false, None)),
         Resolution::Done => {
             operation.state = OperationState::Done;
@@ -1533,11 +1570,71 @@ async fn settle_in(
                 OperationState::Done => "done",
                 _ => "failed",
             },
-            &NOT_ON_CARD,
+            &failure_reason,
         ],
     )
     .await?;
     Ok(operation.settled(true, receipt_no))
+}
+
+/// How a supervisor settles a pending operation whose card cannot be presented (lost, broken):
+/// the direction that can lose no money and double no credit, whatever the card holds.
+/// - recharge → done: paid for, so the water is the customer's; the replacement card carries the
+///   purchase and the meter loads it once by its sequence number, from whichever card comes
+///   first.
+/// - refund → failed: the purchase stays valid (the meter may still load it from the card), so
+///   nothing is paid out.
+/// - open → failed: a card written anyway carries no purchase and is not the customer's.
+/// - replace → done: the new card is the customer's, so the next replacement's higher
+///   generation blacklists it at the meter.
+/// - recycle → done: the card carried nothing the meter had not loaded.
+pub fn resolution_without_card(kind: OperationKind) -> Resolution {
+    match kind {
+        OperationKind::Recharge | OperationKind::Replace | OperationKind::Recycle => {
+            Resolution::Done
+        }
+        OperationKind::Refund | OperationKind::Open => Resolution::Failed,
+    }
+}
+
+/// `card_operation.failure_reason` of an operation a supervisor settled without its card.
+pub const SETTLED_WITHOUT_CARD: &str = "settled_without_card";
+
+/// A supervisor settles pending operation `operation_id` without its card (see
+/// [`resolution_without_card`]). `None`: the operator may not (`card.resolve`).
+pub async fn settle_without_card(
+    client: &mut Client,
+    operation_id: i64,
+    supervisor_id: i64,
+) -> Result<Option<Settled>, DbError> {
+    let transaction = client.transaction().await?;
+    if !permitted(&transaction, supervisor_id, "card.resolve").await? {
+        return Ok(None);
+    }
+    let Some(operation) = pending_operation(&transaction, operation_id).await? else {
+        let settled = finished_operation(&transaction, operation_id).await?;
+        transaction.commit().await?;
+        return Ok(Some(settled));
+    };
+    let resolution = resolution_without_card(operation.kind);
+    let settled = finish(&transaction, operation, resolution, SETTLED_WITHOUT_CARD).await?;
+    transaction
+        .execute(
+            "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             VALUES ($1, 'card.resolve', 'card_operation', $2,
+                     jsonb_build_object('without_card', true, 'state', $3::text))",
+            &[
+                &supervisor_id,
+                &operation_id,
+                &match settled.state {
+                    OperationState::Done => "done",
+                    _ => "failed",
+                },
+            ],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(Some(settled))
 }
 
 /// What becomes true when the card shows the write: a refund is paid out, a recycled card is
