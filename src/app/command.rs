@@ -17,6 +17,9 @@ pub enum Command {
     CommandLine,
     Search,
     Details,
+    OpenAccount,
+    Modify,
+    Transfer,
     PageDown,
     PageUp,
     First,
@@ -35,7 +38,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 26] = [
+    pub const ALL: [Command; 29] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -47,6 +50,9 @@ impl Command {
         Command::CommandLine,
         Command::Search,
         Command::Details,
+        Command::OpenAccount,
+        Command::Modify,
+        Command::Transfer,
         Command::PageDown,
         Command::PageUp,
         Command::First,
@@ -78,6 +84,9 @@ impl Command {
             Command::CommandLine => "command-line",
             Command::Search => "search",
             Command::Details => "details",
+            Command::OpenAccount => "open",
+            Command::Modify => "modify",
+            Command::Transfer => "transfer",
             Command::PageDown => "page-down",
             Command::PageUp => "page-up",
             Command::First => "first",
@@ -110,6 +119,9 @@ impl Command {
             Command::CommandLine => "command.command_line",
             Command::Search => "command.search",
             Command::Details => "command.details",
+            Command::OpenAccount => "command.open_account",
+            Command::Modify => "command.modify",
+            Command::Transfer => "command.transfer",
             Command::PageDown => "command.page_down",
             Command::PageUp => "command.page_up",
             Command::First => "command.first",

@@ -7,12 +7,19 @@ use crossterm::event::KeyEvent;
 use rust_decimal::Decimal;
 use tui_input::Input;
 
+use super::accounts::{ModifyView, OpenAccount, TransferView, WizardStep};
 use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
 use super::command::Command;
 use super::form::Form;
 use super::keymap::KeyMap;
 use crate::card::reader::ReaderState;
+use crate::db::customer_changes::{
+    CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
+};
+use crate::db::customer_types::CustomerTypeOption;
 use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
+use crate::db::meters::Meter;
+use crate::domain::customer_rules::BasicInfo;
 use crate::domain::search::{CustomerSearch, SearchError};
 use crate::i18n::Lang;
 
@@ -55,6 +62,39 @@ pub enum Request {
     },
     /// Card work: runs on the reader thread and the database (`card_requests`).
     Card(CardRequest),
+    /// The customer types the opening wizard offers.
+    CustomerTypes,
+    /// A page of step 3's uninstalled meters (one more than shown, to know if more follow).
+    UninstalledMeters {
+        meter_type_ids: Vec<i64>,
+        prefix: String,
+        after: Option<String>,
+        /// Sent as the search was typed: the next key supersedes it.
+        typed: bool,
+    },
+    OpenAccount {
+        operator_id: i64,
+        customer_type_id: i64,
+        info: BasicInfo,
+        meter_id: i64,
+    },
+    /// The basic information with its version, for modify and transfer.
+    CustomerBasics {
+        customer_id: i64,
+    },
+    Modify {
+        operator_id: i64,
+        read: CustomerBasics,
+        info: BasicInfo,
+    },
+    TransferPreview {
+        customer_id: i64,
+    },
+    Transfer {
+        operator_id: i64,
+        customer_id: i64,
+        info: BasicInfo,
+    },
 }
 
 /// How a fetched page of customers changes the table.
@@ -79,6 +119,13 @@ impl Request {
         match self {
             Request::Login { .. } => true,
             Request::Customers { apply, .. } => *apply != PageApply::Search,
+            Request::UninstalledMeters { typed, .. } => !typed,
+            Request::CustomerTypes
+            | Request::OpenAccount { .. }
+            | Request::CustomerBasics { .. }
+            | Request::Modify { .. }
+            | Request::TransferPreview { .. }
+            | Request::Transfer { .. } => true,
             Request::Overview | Request::Details { .. } => false,
             Request::Card(request) => request.holds_input(),
         }
@@ -102,6 +149,14 @@ pub enum Reply {
     /// `None`: the customer no longer exists.
     Details(Option<Box<CustomerDetails>>),
     Card(CardReply),
+    CustomerTypes(Vec<CustomerTypeOption>),
+    Meters(Vec<Meter>),
+    Opened(OpenOutcome),
+    /// `None`: the customer no longer exists.
+    Basics(Option<CustomerBasics>),
+    Modified(ModifyOutcome),
+    TransferPreview(Option<TransferPreview>),
+    Transferred(TransferOutcome),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +286,9 @@ pub enum Screen {
     Details(DetailsView),
     Overview(OverviewView),
     Card(CardScreen),
+    OpenAccount(Box<OpenAccount>),
+    Modify(Box<ModifyView>),
+    Transfer(Box<TransferView>),
 }
 
 impl Screen {
@@ -238,9 +296,16 @@ impl Screen {
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
             Screen::Card(screen) => screen.form_mut(),
-            Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {
-                None
+            Screen::OpenAccount(wizard) => wizard.form_mut(),
+            Screen::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
+            Screen::Transfer(view) if view.confirming.is_none() => {
+                view.basic.as_mut().map(|b| &mut b.form)
             }
+            Screen::Login(_)
+            | Screen::Customers(_)
+            | Screen::Details(_)
+            | Screen::Overview(_)
+            | Screen::Transfer(_) => None,
         }
     }
 }
@@ -367,6 +432,9 @@ impl App {
                 (Command::Help, "command.help"),
                 (Command::Search, "command.search"),
                 (Command::Details, "command.details"),
+                (Command::OpenAccount, "command.open_account"),
+                (Command::Modify, "command.modify"),
+                (Command::Transfer, "command.transfer"),
                 (Command::OpenCard, "ic.cmd_open"),
                 (Command::ReplaceCard, "ic.cmd_replace"),
                 (Command::Recharge, "ic.cmd_recharge"),
@@ -395,6 +463,46 @@ impl App {
                 (Command::Quit, "command.quit"),
             ],
             Screen::Card(screen) => screen.commands(),
+            Screen::OpenAccount(wizard) => {
+                let mut commands = vec![(Command::Help, "command.help")];
+                match wizard.step {
+                    WizardStep::Meter => commands.push((Command::Save, "legend.open_account")),
+                    _ => commands.push((Command::PageDown, "legend.next_step")),
+                }
+                if wizard.step != WizardStep::CustomerType {
+                    commands.push((Command::PageUp, "legend.previous_step"));
+                }
+                if wizard.step == WizardStep::CustomerType {
+                    commands.push((Command::Lookup, "command.lookup"));
+                }
+                commands.extend([
+                    (Command::Leave, "command.leave"),
+                    (Command::Cancel, "command.cancel"),
+                    (Command::NextField, "command.next_field"),
+                    (Command::PrevField, "command.prev_field"),
+                ]);
+                commands
+            }
+            Screen::Modify(_) => vec![
+                (Command::Help, "command.help"),
+                (Command::Save, "command.save"),
+                (Command::Leave, "command.leave"),
+                (Command::Cancel, "command.cancel"),
+                (Command::NextField, "command.next_field"),
+                (Command::PrevField, "command.prev_field"),
+            ],
+            Screen::Transfer(view) if view.confirming.is_some() => vec![
+                (Command::Save, "legend.confirm"),
+                (Command::Cancel, "command.cancel"),
+            ],
+            Screen::Transfer(_) => vec![
+                (Command::Help, "command.help"),
+                (Command::Save, "legend.check_transfer"),
+                (Command::Leave, "command.leave"),
+                (Command::Cancel, "command.cancel"),
+                (Command::NextField, "command.next_field"),
+                (Command::PrevField, "command.prev_field"),
+            ],
         }
     }
 
@@ -415,6 +523,15 @@ impl App {
                 Screen::Details(view) => format!("{:08}", view.customer_no),
                 Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
                 Screen::Card(_) => self.lang.t("ic.screen").to_owned(),
+                Screen::OpenAccount(_) => self.lang.t("screen.open_account").to_owned(),
+                Screen::Modify(view) => {
+                    format!("{:08} › {}", view.customer_no, self.lang.t("screen.modify"))
+                }
+                Screen::Transfer(view) => format!(
+                    "{:08} › {}",
+                    view.customer_no,
+                    self.lang.t("screen.transfer")
+                ),
             })
             .collect()
     }

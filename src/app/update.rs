@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::accounts;
 use super::card::{self, CardRequest};
 use super::command::Command;
 use super::form::FormEvent;
@@ -170,11 +171,20 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
             LoginField::Password => &mut form.password,
         }),
         Screen::Customers(table) if table.search_focused => Some(&mut table.search),
-        Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) | Screen::Card(_) => None,
+        Screen::Customers(_)
+        | Screen::Details(_)
+        | Screen::Overview(_)
+        | Screen::OpenAccount(_)
+        | Screen::Modify(_)
+        | Screen::Transfer(_)
+        | Screen::Card(_) => None,
     }
 }
 
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
+    if accounts::wizard_key(app, key, command, out) || accounts::transfer_key(app, command, out) {
+        return;
+    }
     let lang = app.lang;
     if let Some(form) = app.screen.form_mut() {
         match form.on_key(key, command, lang) {
@@ -230,7 +240,7 @@ fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
 }
 
 /// Puts the first bad field of the screen's form on the message line, named by its label.
-fn say_form_error(app: &mut App) {
+pub(super) fn say_form_error(app: &mut App) {
     let lang = app.lang;
     let Some(form) = app.screen.form_mut() else {
         return;
@@ -250,13 +260,32 @@ fn say_form_error(app: &mut App) {
 /// F2 (or Enter on the last field) on a form whose fields passed their own checks: each
 /// screen with a form adds its arm here (apply its rules, `Form::fail` or send the request).
 fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
-    if let Screen::Card(_) = app.screen {
-        card::ask_price(app, out);
+    match &app.screen {
+        // Enter on the last field of a wizard step goes on to the next step.
+        Screen::OpenAccount(_) => accounts::wizard_step(app, true, out),
+        Screen::Modify(_) => accounts::submit_modify(app, out),
+        Screen::Transfer(_) => accounts::submit_transfer(app, out),
+        Screen::Card(_) => card::ask_price(app, out),
+        Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {}
+    }
+}
+
+/// The customer table after a change: reload it where it was, keeping the selected customer.
+pub(super) fn refresh_table(app: &mut App, out: &mut Vec<Outgoing>) {
+    page_command(app, Command::Refresh, out);
+}
+
+/// The customer table searching for one customer number, so that customer is selected.
+pub(super) fn show_customer(app: &mut App, number: &str, out: &mut Vec<Outgoing>) {
+    if let Screen::Customers(table) = &mut app.screen {
+        table.search = Input::new(number.to_owned());
+        table.search_focused = false;
+        search_as_typed(app, out);
     }
 }
 
 /// Back to the screen below (F3 on a screen without unsaved changes).
-fn leave(app: &mut App) {
+pub(super) fn leave(app: &mut App) {
     if let Some(previous) = app.below.pop() {
         app.screen = previous;
     }
@@ -484,6 +513,12 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
                 card::for_customer(app, command, customer);
             }
         }
+        (Screen::Customers(_), Command::OpenAccount) => accounts::start_open_account(app, out),
+        (Screen::Customers(_), Command::Modify) => accounts::start_change(app, false, out),
+        (Screen::Customers(_), Command::Transfer) => accounts::start_change(app, true, out),
+        (Screen::OpenAccount(_), Command::PageDown | Command::PageUp) => {
+            accounts::wizard_step(app, command == Command::PageDown, out)
+        }
         (Screen::Details(view), Command::Refresh) => {
             let customer_id = view.customer_id;
             send(app, Request::Details { customer_id }, out);
@@ -509,7 +544,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
 }
 
 /// Puts `screen` on top; F3 comes back to the one it covers.
-fn open(app: &mut App, screen: Screen) {
+pub(super) fn open(app: &mut App, screen: Screen) {
     let covered = std::mem::replace(&mut app.screen, screen);
     app.below.push(covered);
 }
@@ -540,6 +575,11 @@ fn on_reply(
     outcome: Result<Reply, Failure>,
     out: &mut Vec<Outgoing>,
 ) {
+    if let Ok(reply) = &outcome
+        && accounts::on_reply(app, reply, out)
+    {
+        return;
+    }
     match outcome {
         Ok(Reply::LoggedIn(session)) => {
             let text = app
@@ -601,6 +641,8 @@ fn on_reply(
             say(app, MessageKind::Error, text);
         }
         Err(Failure::Error(detail)) => say(app, MessageKind::Error, detail),
+        // A customer-screen reply whose screen has gone: nothing to show.
+        Ok(_) => {}
     }
 }
 
