@@ -511,9 +511,11 @@ mod cards {
     use meterdesk::app::card::{CardReply, CardRequest, CardSeen, Written};
     use meterdesk::app::receipt::Receipt;
     use meterdesk::db::card_ops::{
-        OperationKind, PendingOperation, Quantity, Quote, Request as CardOp,
+        LossReason, OperationKind, OperationState, PendingOperation, Quantity, Quote, Refusal,
+        Request as CardOp, UsageOf, UsageRecord,
     };
     use meterdesk::db::cards::CardOwner;
+    use meterdesk::domain::card_counter::RecycleRefusal;
     use meterdesk::domain::card_records::{
         IssueRecord, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord, PurchaseStatus,
         UserCard,
@@ -946,6 +948,159 @@ mod cards {
             })),
         );
         assert!(render(&app).contains("Go to recharge"));
+    }
+
+    #[test]
+    fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, CardSeen::Blank);
+        press(&mut app, KeyCode::F(7));
+        assert!(render(&app).contains("Reason: lost"));
+        press(&mut app, KeyCode::Tab);
+        assert!(render(&app).contains("Reason: damaged"));
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, Request::Card(CardRequest::Write { operation, .. }))] = sent.as_slice() else {
+            panic!("F2 replaces the card: {sent:?}")
+        };
+        assert_eq!(
+            *operation,
+            CardOp::Replace {
+                reason: LossReason::Damaged
+            }
+        );
+        answer(
+            &mut app,
+            &sent,
+            Reply::Card(CardReply::Written(Written::Done {
+                kind: OperationKind::Replace,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            })),
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(
+            message.contains("must swipe the new card on the meter before the next recharge"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::F(9));
+        assert!(app.message.clone().unwrap().text.contains("supervisor"));
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(9));
+        let screen = render(&app);
+        assert!(
+            screen.contains("Refund the unloaded purchase of 12.500 m³ on card 40000017"),
+            "{screen}"
+        );
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(matches!(
+            sent.as_slice(),
+            [(
+                _,
+                Request::Card(CardRequest::Write {
+                    operation: CardOp::Refund { .. },
+                    ..
+                })
+            )]
+        ));
+        // A pending outcome tells the clerk what to do.
+        answer(
+            &mut app,
+            &sent,
+            Reply::Card(CardReply::Written(Written::Pending {
+                operation_id: 91,
+                cause: "there is no card in the reader".into(),
+            })),
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(
+            message.contains("#91 is pending") && message.contains("put the same card back"),
+            "{message}"
+        );
+
+        update(&mut app, no_card());
+        insert(&mut app, seen_user(user_card(5)));
+        press(&mut app, KeyCode::F(9));
+        let message = app.message.clone().unwrap().text;
+        assert!(message.contains("meter has loaded"), "{message}");
+    }
+
+    #[test]
+    fn recycle_and_usage_records_of_the_card_on_the_reader() {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let [(_, Request::Card(CardRequest::Usage { of }))] = sent.as_slice() else {
+            panic!("u asks for the usage records: {sent:?}")
+        };
+        assert_eq!(*of, UsageOf::Customer(42));
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        let records = vec![
+            UsageRecord {
+                operation_id: 7,
+                kind: OperationKind::Recharge,
+                state: OperationState::Failed,
+                card_no: i64::from(CARD),
+                generation: 1,
+                purchase_seq: Some(5),
+                volume_litres: Some(12_500),
+                amount: Some(Decimal::new(-2_500, 2)),
+                operator: "王芳".into(),
+                started_at: at,
+                finished_at: Some(at),
+                failure_reason: Some("not_on_card".into()),
+            },
+            UsageRecord {
+                operation_id: 3,
+                kind: OperationKind::Open,
+                state: OperationState::Done,
+                card_no: i64::from(CARD),
+                generation: 1,
+                purchase_seq: None,
+                volume_litres: None,
+                amount: None,
+                operator: "Li Ming".into(),
+                started_at: at - chrono::Duration::days(30),
+                finished_at: Some(at),
+                failure_reason: None,
+            },
+        ];
+        answer(&mut app, &sent, Reply::Card(CardReply::Usage(records)));
+        insta::assert_snapshot!("card_usage_records", render(&app));
+        press(&mut app, KeyCode::F(3));
+        press(&mut app, KeyCode::Char('y'));
+        assert!(render(&app).contains("Wipe card 40000017 of 10023457 Zhang Wei back to blank?"));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(matches!(
+            sent.as_slice(),
+            [(
+                _,
+                Request::Card(CardRequest::Write {
+                    operation: CardOp::Recycle,
+                    ..
+                })
+            )]
+        ));
+        answer(
+            &mut app,
+            &sent,
+            Reply::Card(CardReply::Written(Written::Refused(Refusal::Recycle(
+                RecycleRefusal::UnloadedPurchase,
+            )))),
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(
+            message.contains("swipe the meter or refund it"),
+            "{message}"
+        );
     }
 
     fn app_row_customer(app: &App) -> i64 {

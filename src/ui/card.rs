@@ -31,6 +31,10 @@ pub fn status(app: &App) -> String {
         (ReaderState::NoService, _) => lang.t("status.reader_no_service").to_owned(),
         (ReaderState::NoReader, _) => lang.t("status.reader_none").to_owned(),
         (ReaderState::NoCard { .. }, _) => lang.t("status.reader_no_card").to_owned(),
+        // Cards are read for a signed-in operator only.
+        (ReaderState::CardPresent { .. }, _) if app.session.is_none() => {
+            lang.t("ic.status_present").to_owned()
+        }
         (ReaderState::CardPresent { .. }, None | Some(CardSeen::Reading)) => {
             lang.t("ic.status_reading").to_owned()
         }
@@ -325,7 +329,7 @@ fn usage_lines(
                     .unwrap_or_default();
                 let mut last = inert(&row.operator).into_owned();
                 if let Some(reason) = &row.failure_reason {
-                    last.push_str(&format!(" — {}", inert(reason)));
+                    last.push_str(&format!(" — {}", coded(lang, "ic.failure_", reason)));
                 }
                 format!(
                     " {} {} {} {} {} {} {last}",
