@@ -512,7 +512,7 @@ mod cards {
     use meterdesk::app::receipt::Receipt;
     use meterdesk::db::card_ops::{
         LossReason, OperationKind, OperationState, PendingOperation, Quantity, Quote, Refusal,
-        Request as CardOp, UsageOf, UsageRecord,
+        Request as CardOp, Settled, UsageOf, UsageRecord,
     };
     use meterdesk::db::cards::CardOwner;
     use meterdesk::domain::card_counter::RecycleRefusal;
@@ -905,6 +905,46 @@ mod cards {
         }];
         answer(&mut app, &sent, Reply::Card(CardReply::Pending(rows)));
         insta::assert_snapshot!(render(&app));
+
+        // The card is lost: the supervisor settles the operation without it.
+        press(&mut app, KeyCode::Char('w'));
+        let screen = render(&app);
+        assert!(
+            screen.contains("Settle pending recharge #88 on card 40000017")
+                && screen.contains("It counts as done"),
+            "{screen}"
+        );
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(matches!(
+            sent.as_slice(),
+            [(
+                _,
+                Request::Card(CardRequest::SettleWithoutCard {
+                    operator_id: 3,
+                    operation_id: 88
+                })
+            )]
+        ));
+        let next = answer(
+            &mut app,
+            &sent,
+            Reply::Card(CardReply::SettledWithoutCard(Some(Settled {
+                operation_id: 88,
+                kind: OperationKind::Recharge,
+                customer_id: 42,
+                state: OperationState::Done,
+                now: true,
+                receipt_no: None,
+            }))),
+        );
+        assert!(
+            matches!(next.as_slice(), [(_, Request::Card(CardRequest::Pending))]),
+            "the list is fetched again: {next:?}"
+        );
+        assert_eq!(
+            app.message.clone().unwrap().text,
+            "Settled without its card: recharge #88, done."
+        );
     }
 
     #[test]

@@ -69,6 +69,11 @@ pub enum CardRequest {
     },
     /// Every pending card operation (supervisor).
     Pending,
+    /// A supervisor settles a pending operation whose card cannot be presented.
+    SettleWithoutCard {
+        operator_id: i64,
+        operation_id: i64,
+    },
     /// The price of a recharge, for the confirmation.
     Quote {
         customer_id: i64,
@@ -109,6 +114,7 @@ impl CardRequest {
             self,
             CardRequest::Quote { .. }
                 | CardRequest::Write { .. }
+                | CardRequest::SettleWithoutCard { .. }
                 | CardRequest::Read {
                     after: ReadFor::AfterWrite,
                     ..
@@ -141,6 +147,8 @@ pub enum CardReply {
     Pending(Vec<PendingOperation>),
     Quote(Result<Quote, Refusal>),
     Written(Written),
+    /// `None`: the operator may not settle operations (`card.resolve`).
+    SettledWithoutCard(Option<Settled>),
     /// Where the receipt was kept, or why it could not be.
     ReceiptKept(Result<String, String>),
 }
@@ -188,7 +196,10 @@ pub enum CardPane {
         of: UsageOf,
     },
     /// Pending card operations (supervisor); `None` while they load.
-    Pending { rows: Option<Vec<PendingOperation>> },
+    Pending {
+        rows: Option<Vec<PendingOperation>>,
+        selected: usize,
+    },
     /// Volume or amount of a recharge.
     Recharge(RechargeForm),
     /// An operation waiting for F2, with the facts it echoes.
@@ -288,6 +299,10 @@ pub enum Confirm {
         customer: Customer,
         card_no: u32,
     },
+    /// A pending operation settled by a supervisor without its card (lost, broken).
+    WithoutCard {
+        operation: PendingOperation,
+    },
 }
 
 impl CardScreen {
@@ -310,7 +325,12 @@ impl CardScreen {
                 (Command::PendingCards, "ic.cmd_pending"),
                 (Command::Leave, "legend.back"),
             ]),
-            CardPane::Usage { .. } | CardPane::Pending { .. } => commands.extend([
+            CardPane::Usage { .. } => commands.extend([
+                (Command::Refresh, "command.refresh"),
+                (Command::Leave, "legend.back"),
+            ]),
+            CardPane::Pending { .. } => commands.extend([
+                (Command::SettleWithoutCard, "ic.cmd_without_card"),
                 (Command::Refresh, "command.refresh"),
                 (Command::Leave, "legend.back"),
             ]),
@@ -485,7 +505,13 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
         (CardPane::Card, Command::PendingCards) => {
             if app.is_supervisor() {
                 app.message = None;
-                set_pane(app, CardPane::Pending { rows: None });
+                set_pane(
+                    app,
+                    CardPane::Pending {
+                        rows: None,
+                        selected: 0,
+                    },
+                );
                 send(app, Request::Card(CardRequest::Pending), out);
             } else {
                 say(app, MessageKind::Error, app.lang.t("ic.supervisor_only"));
@@ -497,6 +523,19 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
         }
         (CardPane::Pending { .. }, Command::Refresh) => {
             send(app, Request::Card(CardRequest::Pending), out)
+        }
+        (CardPane::Pending { rows, selected }, Command::SettleWithoutCard) => {
+            match rows.as_ref().and_then(|rows| rows.get(*selected)) {
+                Some(operation) => {
+                    let operation = operation.clone();
+                    set_pane(app, CardPane::Confirm(Confirm::WithoutCard { operation }));
+                }
+                None => say(
+                    app,
+                    MessageKind::Error,
+                    app.lang.t("ic.no_operation_chosen"),
+                ),
+            }
         }
         (CardPane::Confirm(Confirm::Replace { reason, .. }), Command::NextField) => {
             *reason = match reason {
@@ -518,6 +557,21 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
         _ => return false,
     }
     true
+}
+
+/// Up / Down on the pending list.
+pub(super) fn move_selection(app: &mut App, step: isize) {
+    if let Screen::Card(CardScreen {
+        pane: CardPane::Pending {
+            rows: Some(rows),
+            selected,
+        },
+    }) = &mut app.screen
+    {
+        *selected = selected
+            .saturating_add_signed(step)
+            .min(rows.len().saturating_sub(1));
+    }
 }
 
 fn set_pane(app: &mut App, pane: CardPane) {
@@ -668,6 +722,18 @@ fn confirmed(app: &mut App, out: &mut Vec<Outgoing>) {
             },
         ),
         Confirm::Recycle { customer, .. } => (customer.id, CardOp::Recycle),
+        Confirm::WithoutCard { operation } => {
+            let operation_id = operation.operation_id;
+            send(
+                app,
+                Request::Card(CardRequest::SettleWithoutCard {
+                    operator_id,
+                    operation_id,
+                }),
+                out,
+            );
+            return;
+        }
     };
     // Open and replace write only a blank card: say why not before anything is sent.
     if matches!(operation, CardOp::Open | CardOp::Replace { .. })
@@ -728,11 +794,40 @@ pub(super) fn on_reply(app: &mut App, reply: CardReply, out: &mut Vec<Outgoing>)
         }
         CardReply::Pending(found) => {
             if let Screen::Card(CardScreen {
-                pane: CardPane::Pending { rows },
+                pane: CardPane::Pending { rows, selected },
             }) = &mut app.screen
             {
+                *selected = (*selected).min(found.len().saturating_sub(1));
                 *rows = Some(found);
             }
+        }
+        CardReply::SettledWithoutCard(settled) => {
+            let lang = app.lang;
+            let text = match &settled {
+                Some(settled) => lang.tf(
+                    "ic.settled_without_card",
+                    &[
+                        ("kind", &lang.t(kind_key(settled.kind))),
+                        ("id", &settled.operation_id),
+                        ("state", &lang.t(state_key(settled.state))),
+                    ],
+                ),
+                None => lang.t("ic.supervisor_only").to_owned(),
+            };
+            let kind = if settled.is_some() {
+                MessageKind::Info
+            } else {
+                MessageKind::Error
+            };
+            say(app, kind, text);
+            set_pane(
+                app,
+                CardPane::Pending {
+                    rows: None,
+                    selected: 0,
+                },
+            );
+            send(app, Request::Card(CardRequest::Pending), out);
         }
         CardReply::Quote(quote) => on_quote(app, quote),
         CardReply::Written(written) => {

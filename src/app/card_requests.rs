@@ -93,6 +93,15 @@ pub async fn execute(services: &Services, request: CardRequest) -> Result<CardRe
             };
             Ok(CardReply::Written(written(services, flow).await?))
         }
+        CardRequest::SettleWithoutCard {
+            operator_id,
+            operation_id,
+        } => {
+            let mut client = services.pool.get().await?;
+            let settled =
+                card_ops::settle_without_card(&mut client, operation_id, operator_id).await?;
+            Ok(CardReply::SettledWithoutCard(settled))
+        }
         CardRequest::KeepReceipt { receipt_no, text } => {
             let receipts = services.receipts.clone();
             let kept =

@@ -35,10 +35,11 @@ pub enum Command {
     Recharge,
     CardRefund,
     Recycle,
+    SettleWithoutCard,
 }
 
 impl Command {
-    pub const ALL: [Command; 29] = [
+    pub const ALL: [Command; 30] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -68,6 +69,7 @@ impl Command {
         Command::Recharge,
         Command::CardRefund,
         Command::Recycle,
+        Command::SettleWithoutCard,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -102,6 +104,7 @@ impl Command {
             Command::Recharge => "recharge",
             Command::CardRefund => "card-refund",
             Command::Recycle => "recycle",
+            Command::SettleWithoutCard => "settle-without-card",
         }
     }
 
@@ -137,6 +140,7 @@ impl Command {
             Command::Recharge => "ic.cmd_recharge",
             Command::CardRefund => "ic.cmd_refund",
             Command::Recycle => "ic.cmd_recycle",
+            Command::SettleWithoutCard => "ic.cmd_without_card",
         }
     }
 

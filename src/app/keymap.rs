@@ -173,6 +173,7 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Recharge => &[F(8), Char('r')],
         Command::CardRefund => &[F(9)],
         Command::Recycle => &[Char('y')],
+        Command::SettleWithoutCard => &[Char('w')],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

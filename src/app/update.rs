@@ -212,6 +212,8 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
         {
             table.search_focused = false;
         }
+        (Screen::Card(_), KeyCode::Up) => card::move_selection(app, -1),
+        (Screen::Card(_), KeyCode::Down) => card::move_selection(app, 1),
         (Screen::Customers(table), KeyCode::Up) if !table.search_focused => {
             move_selection(app, -1, out)
         }

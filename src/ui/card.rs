@@ -18,9 +18,9 @@ use crate::app::card::{
 };
 use crate::app::{App, Command};
 use crate::card::reader::ReaderState;
-use crate::db::card_ops::{LossReason, PendingOperation, UsageRecord};
+use crate::db::card_ops::{LossReason, PendingOperation, UsageRecord, resolution_without_card};
 use crate::db::cards::CardOwner;
-use crate::domain::card_counter::PurchaseState;
+use crate::domain::card_counter::{PurchaseState, Resolution};
 use crate::domain::card_records::{MeterWriteBack, PurchaseRecord, UserCard};
 use crate::i18n::Lang;
 
@@ -100,7 +100,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &CardScreen, app: &App, theme
             );
             usage_lines(app.lang, theme, &title, rows.as_deref())
         }
-        CardPane::Pending { rows } => pending_lines(app.lang, theme, rows.as_deref()),
+        CardPane::Pending { rows, selected } => {
+            pending_lines(app.lang, theme, rows.as_deref(), *selected)
+        }
         CardPane::Recharge(form) => return recharge_form(frame, area, form, app, theme),
         CardPane::Confirm(confirm) => confirm_lines(app, theme, confirm, area.width),
         CardPane::Receipt { lines } => receipt_lines(app.lang, theme, lines),
@@ -287,6 +289,7 @@ fn table(
     title: &str,
     header: String,
     rows: Option<Vec<String>>,
+    selected: Option<usize>,
 ) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(Span::styled(format!(" {title}"), theme.title()))];
     match rows {
@@ -297,7 +300,14 @@ fn table(
         Some(rows) if rows.is_empty() => lines.push(text(lang.t("ic.no_operations"))),
         Some(rows) => {
             lines.push(Line::styled(header, theme.header()));
-            lines.extend(rows.into_iter().map(Line::raw));
+            // The selected row is marked, not only coloured.
+            lines.extend(rows.into_iter().enumerate().map(|(index, row)| {
+                if Some(index) == selected {
+                    Line::styled(format!("›{}", &row[1..]), theme.selected())
+                } else {
+                    Line::raw(row)
+                }
+            }));
         }
     }
     lines
@@ -343,13 +353,14 @@ fn usage_lines(
             })
             .collect()
     });
-    table(lang, theme, title, header, rows)
+    table(lang, theme, title, header, rows, None)
 }
 
 fn pending_lines(
     lang: Lang,
     theme: &Theme,
     rows: Option<&[PendingOperation]>,
+    selected: usize,
 ) -> Vec<Line<'static>> {
     let header = format!(
         " {} {} {} {} {} {}",
@@ -376,7 +387,14 @@ fn pending_lines(
             })
             .collect()
     });
-    table(lang, theme, lang.t("ic.pending_title"), header, rows)
+    table(
+        lang,
+        theme,
+        lang.t("ic.pending_title"),
+        header,
+        rows,
+        Some(selected),
+    )
 }
 
 /// The first key of `command` in the live keymap, for texts that name it.
@@ -460,6 +478,29 @@ fn confirm_lines(app: &App, theme: &Theme, confirm: &Confirm, cells: u16) -> Vec
                 ("customer", customer_line(customer)),
             ],
         ),
+        Confirm::WithoutCard { operation } => {
+            let outcome = match resolution_without_card(operation.kind) {
+                Resolution::Done => "ic.without_card_done",
+                _ => "ic.without_card_failed",
+            };
+            details.push(lang.t(outcome).to_owned());
+            ask(
+                "ic.confirm_without_card",
+                &[
+                    ("kind", lang.t(kind_key(operation.kind)).to_owned()),
+                    ("id", operation.operation_id.to_string()),
+                    ("card", card_no(operation.card_no)),
+                    (
+                        "customer",
+                        format!(
+                            "{:08} {}",
+                            operation.customer_no,
+                            inert(&operation.customer_name)
+                        ),
+                    ),
+                ],
+            )
+        }
         Confirm::Recycle {
             customer,
             card_no: number,
