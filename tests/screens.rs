@@ -511,10 +511,10 @@ mod cards {
     use meterdesk::app::card::{CardReply, CardRequest, CardSeen, Written};
     use meterdesk::app::receipt::Receipt;
     use meterdesk::db::card_ops::{
-        LossReason, OperationKind, OperationState, PendingOperation, Quantity, Quote, Refusal,
-        Request as CardOp, Settled, UsageOf, UsageRecord,
+        LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity, Quote,
+        Refusal, Request as CardOp, Settled, UsageOf, UsageRecord,
     };
-    use meterdesk::db::cards::CardOwner;
+    use meterdesk::db::cards::{CardOwner, PaymentMethod};
     use meterdesk::domain::card_counter::RecycleRefusal;
     use meterdesk::domain::card_records::{
         IssueRecord, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord, PurchaseStatus,
@@ -581,6 +581,17 @@ mod cards {
             name: "Zhang Wei".into(),
             card_state: state.into(),
             void_reason: (state == "void").then(|| "replaced".to_owned()),
+            balance: Decimal::new(2_500, 2),
+            payment_methods: vec![
+                PaymentMethod {
+                    code: "cash".into(),
+                    name: "Cash".into(),
+                },
+                PaymentMethod {
+                    code: "wechat".into(),
+                    name: "WeChat Pay".into(),
+                },
+            ],
         }
     }
 
@@ -841,6 +852,37 @@ mod cards {
             "the card is read again: {next:?}"
         );
         insta::assert_snapshot!("recharge_receipt", render(&app));
+    }
+
+    #[test]
+    fn recharge_form_offers_the_types_payment_methods_and_the_balance() {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "10.5");
+        press(&mut app, KeyCode::Tab);
+        insta::assert_snapshot!("recharge_form", render(&app));
+        type_text(&mut app, "we");
+        press(&mut app, KeyCode::Enter);
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, Request::Card(CardRequest::Quote { quantity, .. }))] = sent.as_slice() else {
+            panic!("F2 asks for the price: {sent:?}")
+        };
+        assert_eq!(*quantity, Quantity::Volume(Decimal::new(10_500, 3)));
+        answer(&mut app, &sent, Reply::Card(CardReply::Quote(Ok(quote()))));
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, Request::Card(CardRequest::Write { operation, .. }))] = sent.as_slice() else {
+            panic!("F2 writes the card: {sent:?}")
+        };
+        assert!(
+            matches!(
+                operation,
+                CardOp::Recharge { payment: Payment::Method(code), .. } if code == "wechat"
+            ),
+            "{operation:?}"
+        );
     }
 
     #[test]

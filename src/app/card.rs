@@ -21,7 +21,7 @@ use crate::domain::pricing::TierCharge;
 use crate::domain::validation;
 
 use super::command::Command;
-use super::form::{Field, FieldKind, Form, field_error_text};
+use super::form::{Choice, Field, FieldKind, Form, field_error_text};
 use super::receipt::{Receipt, receipt_text};
 use super::state::{App, MessageKind, Request, Screen};
 use super::update::{Outgoing, say, send};
@@ -29,9 +29,6 @@ use super::update::{Outgoing, say, send};
 /// How many usage records to fetch: more than a screen holds, far fewer than would slow a
 /// terminal.
 pub const USAGE_LIMIT: i64 = 200;
-
-/// The payment method of a recharge at the counter: cash, almost always (ui.md's defaults).
-pub const DEFAULT_PAYMENT_METHOD: &str = "cash";
 
 /// What the card on the reader is, as last read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,21 +226,58 @@ pub struct RechargeForm {
 /// The fields of the recharge form.
 const AMOUNT: usize = 0;
 const VOLUME: usize = 1;
+const PAYMENT: usize = 2;
+
+/// The payment choice that takes the money from the account's balance.
+const FROM_BALANCE: &str = "";
 
 impl RechargeForm {
-    fn new(customer: Customer, card_no: u32) -> RechargeForm {
-        let form = Form::new(vec![
+    /// The form for `owner`'s card: the payment methods its type takes (cash first, and
+    /// chosen), and the account's balance when there is money on it.
+    fn new(lang: crate::i18n::Lang, owner: &CardOwner, card_no: u32) -> RechargeForm {
+        let mut choices: Vec<Choice> = owner
+            .payment_methods
+            .iter()
+            .map(|method| Choice {
+                key: method.code.clone(),
+                label: method.name.clone(),
+            })
+            .collect();
+        if owner.balance > Decimal::ZERO {
+            choices.push(Choice {
+                key: FROM_BALANCE.to_owned(),
+                label: lang.tf(
+                    "ic.from_balance",
+                    &[("balance", &format!("{:.2}", owner.balance))],
+                ),
+            });
+        }
+        let first = choices.first().map(|choice| choice.label.clone());
+        let mut form = Form::new(vec![
             Field::new(
                 "ic.field_amount",
                 FieldKind::Amount { max: MAX_AMOUNT },
                 false,
             ),
             Field::new("ic.field_volume", FieldKind::Text { max: 16 }, false),
+            Field::new("ic.field_payment", FieldKind::Choice(choices), true),
         ]);
+        if let Some(first) = first {
+            form.set(PAYMENT, &first);
+        }
+        form.mark_saved();
         RechargeForm {
-            customer,
+            customer: customer_of(owner),
             card_no,
             form,
+        }
+    }
+
+    /// How the recharge is paid: the chosen method, or the balance.
+    fn payment(&self) -> Payment {
+        match self.form.fields[PAYMENT].chosen() {
+            Some(choice) if choice.key != FROM_BALANCE => Payment::Method(choice.key.clone()),
+            _ => Payment::Balance,
         }
     }
 
@@ -294,6 +328,10 @@ pub enum Confirm {
         customer: Customer,
         card_no: u32,
         litres: u32,
+        /// Paid out in the type's first payment method (cash), else onto the balance.
+        payout: Payment,
+        /// The payout as the clerk reads it.
+        payout_label: String,
     },
     Recycle {
         customer: Customer,
@@ -600,7 +638,7 @@ fn start_recharge(app: &mut App) {
         say(app, MessageKind::Error, text);
         return;
     }
-    let form = RechargeForm::new(customer_of(owner), card.issue.card_number);
+    let form = RechargeForm::new(app.lang, owner, card.issue.card_number);
     app.message = None;
     set_pane(app, CardPane::Recharge(form));
 }
@@ -631,6 +669,16 @@ fn start_refund(app: &mut App) {
                 customer: customer_of(owner),
                 card_no: card.issue.card_number,
                 litres: purchase.volume_litres,
+                payout: owner
+                    .payment_methods
+                    .first()
+                    .map_or(Payment::Balance, |method| {
+                        Payment::Method(method.code.clone())
+                    }),
+                payout_label: owner.payment_methods.first().map_or_else(
+                    || app.lang.t("ic.to_balance").to_owned(),
+                    |method| method.name.clone(),
+                ),
             };
             set_pane(app, CardPane::Confirm(confirm));
             return;
@@ -712,13 +760,15 @@ fn confirmed(app: &mut App, out: &mut Vec<Outgoing>) {
             form.customer.id,
             CardOp::Recharge {
                 quantity: *quantity,
-                payment: Payment::Method(DEFAULT_PAYMENT_METHOD.to_owned()),
+                payment: form.payment(),
             },
         ),
-        Confirm::Refund { customer, .. } => (
+        Confirm::Refund {
+            customer, payout, ..
+        } => (
             customer.id,
             CardOp::Refund {
-                payout: Payment::Method(DEFAULT_PAYMENT_METHOD.to_owned()),
+                payout: payout.clone(),
             },
         ),
         Confirm::Recycle { customer, .. } => (customer.id, CardOp::Recycle),

@@ -17,6 +17,16 @@ pub struct CardOwner {
     pub card_state: String,
     /// Why a card is not active (lost, damaged, replaced, returned, …).
     pub void_reason: Option<String>,
+    /// The account's balance (money of a recharge the card did not take stays there).
+    pub balance: Decimal,
+    /// The payment methods the customer's type takes, enabled ones only, cash first.
+    pub payment_methods: Vec<PaymentMethod>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentMethod {
+    pub code: String,
+    pub name: String,
 }
 
 /// Looks a card number up; `None`: no card of this system was ever issued with it.
@@ -24,20 +34,43 @@ pub async fn owner_of(
     client: &impl GenericClient,
     card_no: u32,
 ) -> Result<Option<CardOwner>, DbError> {
-    let row = client
+    let Some(row) = client
         .query_opt(
-            "SELECT c.id, c.customer_no, c.name, k.state, k.void_reason
+            "SELECT c.id, c.customer_no, c.name, k.state, k.void_reason, a.balance,
+                    c.customer_type_id
              FROM card k JOIN customer c ON c.id = k.customer_id
+                  JOIN account a ON a.customer_id = c.id
              WHERE k.card_no = $1",
             &[&i64::from(card_no)],
         )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let customer_type_id: i64 = row.get(6);
+    let methods = client
+        .query(
+            "SELECT p.code, p.name FROM customer_type_payment_method m
+             JOIN payment_method p ON p.code = m.payment_method_code
+             WHERE m.customer_type_id = $1 AND p.enabled
+             ORDER BY p.code <> 'cash', p.name",
+            &[&customer_type_id],
+        )
         .await?;
-    Ok(row.map(|row| CardOwner {
+    Ok(Some(CardOwner {
         customer_id: row.get(0),
         customer_no: row.get(1),
         name: row.get(2),
         card_state: row.get(3),
         void_reason: row.get(4),
+        balance: row.get(5),
+        payment_methods: methods
+            .iter()
+            .map(|method| PaymentMethod {
+                code: method.get(0),
+                name: method.get(1),
+            })
+            .collect(),
     }))
 }
 

@@ -470,9 +470,12 @@ fn confirm_lines(app: &App, theme: &Theme, confirm: &Confirm, cells: u16) -> Vec
             customer,
             card_no: number,
             litres,
+            payout_label,
+            ..
         } => ask(
             "ic.confirm_refund",
             &[
+                ("payout", inert(payout_label).into_owned()),
                 ("volume", m3(*litres)),
                 ("card", card_no(*number)),
                 ("customer", customer_line(customer)),
