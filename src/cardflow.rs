@@ -9,11 +9,23 @@
 //! what the card then holds. A request is retried with the same idempotency key: it never
 //! journals, charges or writes twice.
 
+use tokio::sync::{Mutex, MutexGuard};
+
 use crate::card::reader::{CardError, ReaderHandle};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::card_ops::{self, Begin, BeginOutcome, Begun, Refusal, Request, Settled};
 use crate::db::{DbError, Pool};
 use crate::domain::card_records::{CardContent, MacKey};
+
+/// One card flow at a time in this process. Resolving a pending operation as failed is right
+/// only when its write can no longer land: a second flow of the same session (a request sent
+/// twice) must not read the card, and resolve the first from it, between the first's journal and
+/// its write. A session follows one reader, so this costs nothing.
+static ONE_FLOW_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+async fn exclusive() -> MutexGuard<'static, ()> {
+    ONE_FLOW_AT_A_TIME.lock().await
+}
 
 /// What a card operation needs from the session: the database, the reader, the card secrets
 /// from the configuration, the operator signed in.
@@ -95,6 +107,7 @@ pub struct Touched {
 /// (the customer on screen, if any) and of the card's owner. Call it whenever a card is
 /// presented or a customer's card screen opens.
 pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched, FlowError> {
+    let _flow = exclusive().await;
     let CardRead::Application(records) = desk.reader.read_card().recv().await? else {
         return Ok(Touched {
             content: None,
@@ -113,6 +126,7 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
 
 /// Wipes the card in the reader back to blank; its owner is found from the card.
 pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, FlowError> {
+    let _flow = exclusive().await;
     let records = match read(desk).await? {
         Ok(records) => records,
         Err(refusal) => return Ok(refused(refusal)),
@@ -146,6 +160,7 @@ pub async fn run(
     request: &Request,
     idempotency_key: &str,
 ) -> Result<Flow, FlowError> {
+    let _flow = exclusive().await;
     match read(desk).await? {
         Ok(records) => run_on(desk, customer_id, request, idempotency_key, &records).await,
         Err(refusal) => Ok(refused(refusal)),

@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use crate::card::reader::{self, ReaderConfig, ReaderHandle, ReaderState};
 use crate::card::water_card::CardRead;
 use crate::config::{CardCredentials, Config};
-use crate::domain::card_counter::{CardWritePlan, DecisiveWrite, Resolution};
-use crate::domain::card_records::{Ef, MeterNumber};
+use crate::domain::card_counter::Resolution;
+use crate::domain::card_records::MeterNumber;
 use crate::domain::meter::MeterState;
 use crate::startup;
 
@@ -58,16 +58,7 @@ pub async fn swipe(
     // The meter's memory first, as in a real meter: loading is idempotent by sequence number,
     // so a write-back lost with a pulled card never makes a purchase load twice.
     save(&path, &meter)?;
-    let write_back = CardWritePlan {
-        preparatory: Vec::new(),
-        decisive: DecisiveWrite {
-            ef: Ef::MeterWriteBack,
-            before: records[Ef::MeterWriteBack.index()],
-            after: outcome.write_back,
-        },
-        // Done only on the card that was read: this record's MAC is void on any other.
-        issue_record: Some(records[Ef::Issue.index()]),
-    };
+    let write_back = outcome.write_back_plan(&records);
     let read_back = reader
         .write_plan(&write_back, &credentials.pin)
         .recv()

@@ -137,6 +137,15 @@ impl Counter {
         books(&self.customer.client, self.customer.customer_id).await
     }
 
+    /// `state/void reason/blacklisted` of the card `condition` picks.
+    async fn card_row(&self, condition: &str) -> String {
+        self.scalar(&format!(
+            "SELECT state || '/' || coalesce(void_reason, '-') || '/' || blacklisted
+             FROM card WHERE {condition}"
+        ))
+        .await
+    }
+
     async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
         self.customer
             .client
@@ -159,12 +168,7 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
     assert_eq!(card.issue.card_number, open.card_no);
     assert_eq!(card.issue.customer_number, counter.customer.customer_no);
     assert_eq!((card.issue.generation, card.issue.replacement), (1, false));
-    assert_eq!(
-        counter
-            .scalar::<String>("SELECT state FROM card WHERE generation = 1")
-            .await,
-        "active"
-    );
+    assert_eq!(counter.card_row("generation = 1").await, "active/-/false");
 
     // 45 m³ at 1.00, then 10 m³ straddling the 50 m³ bound: 5 × 1.00 + 5 × 2.00.
     let first = counter.done(CLERK, &recharge_m3("45")).await;
@@ -527,22 +531,14 @@ async fn replace_voids_the_old_card_carries_the_last_purchase_and_a_failed_one_i
 
     // The first blank card is pulled after two of its three writes: failed, not issued.
     let begun = counter.begun(SUPERVISOR, &replace).await;
-    assert_eq!(
-        counter
-            .scalar::<String>("SELECT state || '/' || void_reason || '/' || blacklisted FROM card WHERE generation = 1")
-            .await,
-        "void/lost/true"
-    );
+    assert_eq!(counter.card_row("generation = 1").await, "void/lost/true");
     counter.write(&begun, 2);
     assert_eq!(counter.settle(&begun).await.state, OperationState::Failed);
     assert_eq!(
         counter
-            .scalar::<String>(&format!(
-                "SELECT void_reason FROM card WHERE card_no = {}",
-                begun.card_no
-            ))
+            .card_row(&format!("card_no = {}", begun.card_no))
             .await,
-        "not_issued"
+        "void/not_issued/false"
     );
     // Retried on the same card: generation 2 again (the failed card's does not count).
     counter.card = [EMPTY_RECORD; 3];
@@ -599,12 +595,9 @@ async fn recycle_wipes_a_void_card_or_a_returned_one_with_nothing_left_to_load()
     assert_eq!(counter.card, [EMPTY_RECORD; 3]);
     assert_eq!(
         counter
-            .scalar::<String>(&format!(
-                "SELECT state || '/' || void_reason FROM card WHERE card_no = {}",
-                begun.card_no
-            ))
+            .card_row(&format!("card_no = {}", begun.card_no))
             .await,
-        "recycled/returned"
+        "recycled/returned/false"
     );
     // A customer whose card was recycled gets the next generation by replacement.
     assert_eq!(

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::card_counter::{CardWritePlan, DecisiveWrite};
 use super::card_records::{
     CardContent, Ef, MacKey, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord,
     PurchaseStatus, Record, RecordError,
@@ -33,6 +34,22 @@ pub struct SwipeOutcome {
     pub loaded: Option<PurchaseRecord>,
     /// EF 0003 to write to the card.
     pub write_back: Record,
+}
+
+impl SwipeOutcome {
+    /// EF 0003 written back to the card that was read (`records`), as a one-record plan. It
+    /// resolves done only on that card: the write-back's MAC is void on any other.
+    pub fn write_back_plan(&self, records: &[Record; 3]) -> CardWritePlan {
+        CardWritePlan {
+            preparatory: Vec::new(),
+            decisive: DecisiveWrite {
+                ef: Ef::MeterWriteBack,
+                before: records[Ef::MeterWriteBack.index()],
+                after: self.write_back,
+            },
+            issue_record: Some(records[Ef::Issue.index()]),
+        }
+    }
 }
 
 /// Why the meter refused a card; a refused card is not written to.
