@@ -1571,3 +1571,99 @@ fn transfer_is_refused_while_bills_are_unpaid() {
     assert!(sent.is_empty(), "nothing is sent");
     assert!(render(&app).contains("the present owner pays them"));
 }
+
+#[test]
+fn the_command_line_opens_the_wizard_only_from_the_table() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "open");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert_eq!(only(&sent), &Request::CustomerTypes);
+    assert!(matches!(app.screen, Screen::OpenAccount(_)));
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    press(&mut app, KeyCode::Esc); // closes the list
+    press(&mut app, KeyCode::Esc); // leaves: nothing typed
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "open");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(sent.is_empty(), "not from the details");
+    assert!(render(&app).contains("Open account is not available here"));
+}
+
+#[test]
+fn escape_cannot_cancel_a_save_on_its_way() {
+    let mut app = transfer_screen(Decimal::new(500, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "海淀区1号");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(only(&sent), Request::Transfer { .. }));
+    press(&mut app, KeyCode::Esc);
+    assert!(render(&app).contains("cannot be cancelled"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Transferred(TransferOutcome::Transferred {
+            balance: Decimal::new(500, 2),
+            version: 3,
+        }),
+    );
+    assert!(
+        render(&app).contains("5.00 stayed"),
+        "the answer is still applied"
+    );
+}
+
+#[test]
+fn step_3_pages_through_the_meters_by_keyset() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    for _ in 0..11 {
+        assert!(press(&mut app, KeyCode::Down).is_empty());
+    }
+    let sent = press(&mut app, KeyCode::Down);
+    let Request::UninstalledMeters { after, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        after.as_deref(),
+        Some("M00030012"),
+        "after the last row shown"
+    );
+    answer(&mut app, &sent, Reply::Meters(meter_page(13, 5)));
+    let w = wizard(&app);
+    assert_eq!(w.meters.selected_meter().map(|m| m.id), Some(13));
+    assert!(!w.meters.more);
+    assert!(press(&mut app, KeyCode::Down).is_empty());
+    press(&mut app, KeyCode::Up);
+    let sent = press(&mut app, KeyCode::Up);
+    let Request::UninstalledMeters { after: None, .. } = only(&sent) else {
+        panic!("Up before the first row goes back to the first page: {sent:?}")
+    };
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    assert_eq!(
+        wizard(&app).meters.selected_meter().map(|m| m.id),
+        Some(12),
+        "the last row of the page before"
+    );
+}
+
+#[test]
+fn an_enterprise_type_asks_for_the_company_and_changing_the_nature_changes_the_form() {
+    let mut app = wizard_at_step_2();
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::F(4));
+    type_text(&mut app, "shops");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    let screen = render(&app);
+    assert!(screen.contains("Company *") && screen.contains("Contact person *"));
+    assert!(!screen.contains("Household"), "{screen}");
+    insta::assert_snapshot!(screen);
+}

@@ -119,12 +119,13 @@ impl CardRequest {
         )
     }
 
-    /// A card write cannot be called back once sent: F12 drops the typed-ahead keys but the
-    /// answer is still awaited and shown (and so is the read that follows it).
-    pub fn cancellable(&self) -> bool {
-        !matches!(
+    /// Card writes (and the read that follows one, and a settlement) cannot be called back
+    /// once sent: F12 drops the typed-ahead keys but the answer is still awaited and shown.
+    pub fn writes(&self) -> bool {
+        matches!(
             self,
             CardRequest::Write { .. }
+                | CardRequest::SettleWithoutCard { .. }
                 | CardRequest::Read {
                     after: ReadFor::AfterWrite,
                     ..

@@ -113,6 +113,16 @@ pub enum PageApply {
 }
 
 impl Request {
+    /// Requests that change the database: once sent they cannot be cancelled, since the
+    /// change may already be made; their answer is always applied.
+    pub fn writes(&self) -> bool {
+        match self {
+            Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. } => true,
+            Request::Card(request) => request.writes(),
+            _ => false,
+        }
+    }
+
     /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
     /// A search as you type does not: the next key simply supersedes it.
     pub fn holds_input(&self) -> bool {
@@ -128,14 +138,6 @@ impl Request {
             | Request::Transfer { .. } => true,
             Request::Overview | Request::Details { .. } => false,
             Request::Card(request) => request.holds_input(),
-        }
-    }
-
-    /// F12/Esc may drop it while it is on its way (a card write, once sent, may not).
-    pub fn cancellable(&self) -> bool {
-        match self {
-            Request::Card(request) => request.cancellable(),
-            _ => true,
         }
     }
 }
@@ -478,9 +480,13 @@ impl App {
                 commands.extend([
                     (Command::Leave, "command.leave"),
                     (Command::Cancel, "command.cancel"),
-                    (Command::NextField, "command.next_field"),
-                    (Command::PrevField, "command.prev_field"),
                 ]);
+                if wizard.step == WizardStep::BasicInfo {
+                    commands.extend([
+                        (Command::NextField, "command.next_field"),
+                        (Command::PrevField, "command.prev_field"),
+                    ]);
+                }
                 commands
             }
             Screen::Modify(_) => vec![

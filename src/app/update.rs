@@ -105,14 +105,19 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) {
 fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
     let command = app.keymap.command_for(&key);
     if app.holds_input() {
-        if command == Some(Command::Cancel) {
+        if command == Some(Command::Cancel) && app.in_flight.iter().any(|f| f.request.writes()) {
+            // The database or the card may have been written already: the answer must be
+            // heard. The keys typed ahead are dropped: the clerk asked to stop.
             app.type_ahead.clear();
-            if app.in_flight.iter().any(|f| !f.request.cancellable()) {
-                say(app, MessageKind::Info, app.lang.t("ic.write_not_cancelled"));
-            } else {
-                app.in_flight.retain(|f| !f.request.holds_input());
-                say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
-            }
+            say(
+                app,
+                MessageKind::Info,
+                app.lang.t("msg.write_not_cancelled"),
+            );
+        } else if command == Some(Command::Cancel) {
+            app.in_flight.retain(|f| !f.request.holds_input());
+            app.type_ahead.clear();
+            say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
         } else {
             app.type_ahead.push_back(key);
         }
