@@ -886,6 +886,42 @@ mod cards {
     }
 
     #[test]
+    fn a_write_confirmed_again_after_a_failure_reuses_its_idempotency_key() {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(&mut app, &sent, Reply::Card(CardReply::Quote(Ok(quote()))));
+        let key_of = |sent: &[(u64, Request)]| match sent {
+            [
+                (
+                    _,
+                    Request::Card(CardRequest::Write {
+                        idempotency_key, ..
+                    }),
+                ),
+            ] => idempotency_key.clone(),
+            other => panic!("a card write: {other:?}"),
+        };
+        let first = press(&mut app, KeyCode::F(2));
+        update(
+            &mut app,
+            Msg::Reply {
+                id: first[0].0,
+                outcome: Err(Failure::Error("database error: the commit was lost".into())),
+            },
+        );
+        assert!(
+            render(&app).contains("Recharge 120.00"),
+            "the confirmation stays"
+        );
+        let again = press(&mut app, KeyCode::F(2));
+        assert_eq!(key_of(&first), key_of(&again));
+    }
+
+    #[test]
     fn a_bad_amount_is_refused_at_the_field_and_kept() {
         let mut app = signed_in(Lang::En);
         insert(&mut app, seen_user(user_card(5)));

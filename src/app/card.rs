@@ -181,6 +181,10 @@ pub enum Written {
 #[derive(Debug, Clone)]
 pub struct CardScreen {
     pub pane: CardPane,
+    /// The idempotency key of the write sent from the confirmation on screen: F2 again after
+    /// a failure sends the same key, so a write whose journal did commit is found, not done
+    /// twice. Any change of pane forgets it.
+    pub write_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -348,6 +352,7 @@ impl CardScreen {
     pub fn new() -> CardScreen {
         CardScreen {
             pane: CardPane::Card,
+            write_key: None,
         }
     }
 
@@ -605,6 +610,7 @@ pub(super) fn move_selection(app: &mut App, step: isize) {
             rows: Some(rows),
             selected,
         },
+        ..
     }) = &mut app.screen
     {
         *selected = selected
@@ -616,6 +622,7 @@ pub(super) fn move_selection(app: &mut App, step: isize) {
 fn set_pane(app: &mut App, pane: CardPane) {
     if let Screen::Card(screen) = &mut app.screen {
         screen.pane = pane;
+        screen.write_key = None;
     }
 }
 
@@ -710,6 +717,7 @@ pub(super) fn ask_price(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
     let Screen::Card(CardScreen {
         pane: CardPane::Recharge(recharge),
+        ..
     }) = &mut app.screen
     else {
         return;
@@ -794,7 +802,11 @@ fn confirmed(app: &mut App, out: &mut Vec<Outgoing>) {
         say(app, MessageKind::Error, text);
         return;
     }
-    let idempotency_key = format!("desk-{:016x}-{}", app.desk_id, app.next_request);
+    let fresh = format!("desk-{:016x}-{}", app.desk_id, app.next_request);
+    let Screen::Card(screen) = &mut app.screen else {
+        return;
+    };
+    let idempotency_key = screen.write_key.get_or_insert(fresh).clone();
     say(app, MessageKind::Info, app.lang.t("ic.writing"));
     send(
         app,
@@ -838,6 +850,7 @@ pub(super) fn on_reply(app: &mut App, reply: CardReply, out: &mut Vec<Outgoing>)
         CardReply::Usage(found) => {
             if let Screen::Card(CardScreen {
                 pane: CardPane::Usage { rows, .. },
+                ..
             }) = &mut app.screen
             {
                 *rows = Some(found);
@@ -846,6 +859,7 @@ pub(super) fn on_reply(app: &mut App, reply: CardReply, out: &mut Vec<Outgoing>)
         CardReply::Pending(found) => {
             if let Screen::Card(CardScreen {
                 pane: CardPane::Pending { rows, selected },
+                ..
             }) = &mut app.screen
             {
                 *selected = (*selected).min(found.len().saturating_sub(1));
@@ -937,6 +951,7 @@ fn on_quote(app: &mut App, quote: Result<Quote, Refusal>) {
         .map(|refusal| refusal_text(app, refusal));
     let Screen::Card(CardScreen {
         pane: CardPane::Recharge(recharge),
+        ..
     }) = &mut app.screen
     else {
         return;
