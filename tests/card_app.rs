@@ -128,7 +128,14 @@ async fn open_card_then_recharge_through_the_app() {
         press(&mut app, &services, KeyCode::Char(c)).await;
     }
     press(&mut app, &services, KeyCode::F(2)).await;
+    let (apdus, start) = (services.reader.apdus_sent(), std::time::Instant::now());
     press(&mut app, &services, KeyCode::F(2)).await;
+    eprintln!(
+        "recharge from F2 to the receipt on screen, with the card read after it: {} APDUs, \
+         {:.0} ms",
+        services.reader.apdus_sent() - apdus,
+        start.elapsed().as_secs_f64() * 1000.0
+    );
     let Screen::Card(screen) = &app.screen else {
         panic!("on the card screen")
     };
