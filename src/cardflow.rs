@@ -208,8 +208,10 @@ async fn run_on(
     })
 }
 
-/// Steps 2 and 3: writes the journaled plan, reads it back and settles the operation. Never
-/// fails: what goes wrong leaves the operation pending, and says why.
+/// Steps 2 and 3 for an operation begun by [`card_ops::begin`]: writes the journaled plan, reads
+/// it back and settles the operation. Never fails: what goes wrong leaves the operation pending,
+/// and says why. The flows above call it under their lock; tests call it to put faults between
+/// the steps.
 pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Settled>) -> Flow {
     let read_back = match desk.reader.write_plan(&begun.plan, desk.pin).recv().await {
         Ok(read_back) => read_back,
