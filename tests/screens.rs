@@ -756,6 +756,21 @@ mod cards {
     }
 
     #[test]
+    fn ic_card_screen_in_chinese_with_a_chinese_name() {
+        let mut app = signed_in(Lang::Zh);
+        let mut seen = seen_user(user_card(4));
+        if let CardSeen::User {
+            owner: Some(owner), ..
+        } = &mut seen
+        {
+            owner.name = "欧阳娜娜".into();
+        }
+        insert(&mut app, seen);
+        open_card_screen(&mut app);
+        insta::assert_snapshot!(render(&app));
+    }
+
+    #[test]
     fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
         let mut app = signed_in(Lang::En);
         insert(&mut app, seen_user(user_card(5)));
