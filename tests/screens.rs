@@ -1088,6 +1088,13 @@ mod cards {
         let mut app = signed_in(Lang::En);
         insert(&mut app, CardSeen::Blank);
         press(&mut app, KeyCode::F(7));
+        assert!(
+            matches!(app.screen, Screen::Customers(_)),
+            "a clerk is refused"
+        );
+        assert!(app.message.clone().unwrap().text.contains("supervisor"));
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(7));
         assert!(render(&app).contains("Reason: lost"));
         press(&mut app, KeyCode::Tab);
         assert!(render(&app).contains("Reason: damaged"));

@@ -489,6 +489,11 @@ pub(super) fn open_card_screen(app: &mut App) {
 /// Open card, Replace card or Recharge on a customer row: the card screen, with the
 /// confirmation (open, replace) or the recharge form for the customer's card on the reader.
 pub(super) fn for_customer(app: &mut App, command: Command, customer: Customer) {
+    // Replacing a card blacklists the old one: a supervisor's act (V2's permissions).
+    if command == Command::ReplaceCard && !app.is_supervisor() {
+        say(app, MessageKind::Error, app.lang.t("ic.supervisor_only"));
+        return;
+    }
     open_card_screen(app);
     let confirm = match command {
         Command::OpenCard => Confirm::Open { customer },
