@@ -1023,18 +1023,25 @@ fn on_written(app: &mut App, written: Written, out: &mut Vec<Outgoing>) {
             set_pane(app, CardPane::GoToRecharge { card_no });
         }
         Written::Done {
-            kind, receipt_no, ..
+            kind,
+            receipt_no,
+            card_no,
+            ..
         } => {
             let key = match kind {
                 OperationKind::Replace => "ic.replaced",
                 OperationKind::Refund => "ic.refunded",
-                _ => "ic.recycled",
+                OperationKind::Recycle => "ic.recycled",
+                // Only when its receipt could not be read back (it is in the database).
+                OperationKind::Recharge => "ic.recharged_plain",
+                OperationKind::Open => "ic.opened",
             };
             let receipt = receipt_no.map(|no| format!("#{no}")).unwrap_or_default();
+            let card = format!("{card_no:08}");
             say(
                 app,
                 MessageKind::Info,
-                lang.tf(key, &[("receipt", &receipt)]),
+                lang.tf(key, &[("receipt", &receipt), ("card", &card)]),
             );
             set_pane(app, CardPane::Card);
         }
