@@ -1241,6 +1241,26 @@ mod cards {
             message.contains("swipe the meter or refund it"),
             "{message}"
         );
+
+        // The refusal wrote nothing: the card is read again without holding the keys.
+        assert!(!app.holds_input());
+        press(&mut app, KeyCode::F(3));
+        press(&mut app, KeyCode::Char('y'));
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::Card(CardReply::Written(Written::Done {
+                kind: OperationKind::Recycle,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            })),
+        );
+        assert_eq!(
+            app.message.clone().unwrap().text,
+            "The card is blank again."
+        );
     }
 
     fn app_row_customer(app: &App) -> i64 {

@@ -901,9 +901,14 @@ pub(super) fn on_reply(app: &mut App, reply: CardReply, out: &mut Vec<Outgoing>)
         }
         CardReply::Quote(quote) => on_quote(app, quote),
         CardReply::Written(written) => {
+            // Show what the card holds now; after a refusal nothing was written, so the keys
+            // need not wait for it.
+            let after = match written {
+                Written::Refused(_) => ReadFor::Status,
+                _ => ReadFor::AfterWrite,
+            };
             on_written(app, written, out);
-            // Show what the card holds now.
-            read_card(app, ReadFor::AfterWrite, out);
+            read_card(app, after, out);
         }
         CardReply::ReceiptKept(Ok(_)) => {}
         CardReply::ReceiptKept(Err(why)) => {
