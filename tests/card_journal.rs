@@ -118,6 +118,15 @@ impl Counter {
         begun
     }
 
+    /// The card is lost: a supervisor replaces it with a blank card, done.
+    async fn replace_lost_card(&mut self) -> Begun {
+        self.card = [EMPTY_RECORD; 3];
+        let replace = Request::Replace {
+            reason: LossReason::Lost,
+        };
+        self.done(SUPERVISOR, &replace).await
+    }
+
     fn swipe(&mut self) {
         assert!(self.swipe_if_accepted(), "the meter refused the card");
     }
@@ -650,15 +659,7 @@ async fn a_supervisor_settles_a_lost_cards_pending_operations_without_losing_or_
     assert_eq!(counter.books().await.litres_sold, 14_000);
 
     // The replacement carries purchase 2; the meter loads it once, from either card.
-    counter.card = [EMPTY_RECORD; 3];
-    counter
-        .done(
-            SUPERVISOR,
-            &Request::Replace {
-                reason: LossReason::Lost,
-            },
-        )
-        .await;
+    counter.replace_lost_card().await;
     let new_card = counter.card;
     counter.card = lost_card;
     counter.swipe();
@@ -793,15 +794,7 @@ async fn a_randomized_journal_with_cut_writes_and_lost_settlements_keeps_the_boo
     assert_eq!(books.pending, 0);
     if !counter.swipe_if_accepted() {
         // The last replacement failed: the customer gets a card that works.
-        counter.card = [EMPTY_RECORD; 3];
-        counter
-            .done(
-                SUPERVISOR,
-                &Request::Replace {
-                    reason: LossReason::Lost,
-                },
-            )
-            .await;
+        counter.replace_lost_card().await;
         assert!(counter.swipe_if_accepted());
     }
     let books = counter.books().await;

@@ -1102,7 +1102,15 @@ mod tests {
             cents in 0i64..100_000_000,
         ) {
             let offered = Decimal::new(cents, MONEY_DECIMALS);
-            let purchase = prices.charge_for_amount(start, offered).unwrap();
+            let purchase = match prices.charge_for_amount(start, offered) {
+                // At the tiniest prices the money buys more than one purchase holds.
+                Err(PurchaseError::VolumeTooLarge) => {
+                    let most = prices.charge_for_volume(start, MAX_VOLUME).unwrap();
+                    prop_assert!(exact(&most) <= offered);
+                    return Ok(());
+                }
+                other => other.unwrap(),
+            };
             let volume = purchase.charge.volume;
             prop_assert_eq!(&purchase.charge, &prices.charge_for_volume(start, volume).unwrap());
             prop_assert!(purchase.charge.amount <= offered);

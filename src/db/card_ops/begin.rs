@@ -1,0 +1,734 @@
+//! Step 1: the journal of a new operation, with its money and its card rows.
+
+use super::*;
+
+/// Step 1 of the protocol: see the module documentation. The caller writes `Begun::plan` to the
+/// card and calls [`settle`] with what the card reads back.
+pub async fn begin(
+    client: &mut Client,
+    begin: &Begin<'_>,
+    request: &Request,
+) -> Result<BeginReport, DbError> {
+    let transaction = client.transaction().await?;
+    let report = begin_in(&transaction, begin, request).await?;
+    transaction.commit().await?;
+    Ok(report)
+}
+
+pub(super) async fn begin_in(
+    tx: &Transaction<'_>,
+    begin: &Begin<'_>,
+    request: &Request,
+) -> Result<BeginReport, DbError> {
+    let refused = |refusal| {
+        Ok(BeginReport {
+            resolved: None,
+            outcome: BeginOutcome::Refused(refusal),
+        })
+    };
+    let Some(holder) = holder(tx, begin.customer_id, begin.key, true).await? else {
+        return refused(Refusal::NoSuchCustomer);
+    };
+    // A retry: the same key's operation, wherever it stands.
+    if let Some(row) = tx
+        .query_opt(
+            &format!("{OPERATION_COLUMNS} WHERE op.idempotency_key = $1 FOR UPDATE OF op"),
+            &[&begin.idempotency_key],
+        )
+        .await?
+    {
+        let operation = Operation::from_row(&row)?;
+        if operation.customer_id != begin.customer_id || operation.kind != request.kind() {
+            return refused(Refusal::KeyReused);
+        }
+        return retry(tx, &operation, begin).await;
+    }
+    let resolved = match holder.pending {
+        Some(pending) => Some(settle_in(tx, pending, begin.card, begin.key).await?),
+        None => None,
+    };
+    let outcome = match &resolved {
+        Some(settled) if settled.state == OperationState::Pending => {
+            BeginOutcome::Refused(Refusal::Pending(settled.operation_id))
+        }
+        _ => {
+            // Settling may have changed the facts (a card made active or void, a purchase).
+            let holder = match resolved {
+                Some(_) => self::holder(tx, begin.customer_id, begin.key, false)
+                    .await?
+                    .ok_or_else(|| DbError::Inconsistent("customer vanished".into()))?,
+                None => holder,
+            };
+            match start(tx, &holder, begin, request).await? {
+                Ok(begun) => BeginOutcome::Begun(Box::new(begun)),
+                Err(refusal) => BeginOutcome::Refused(refusal),
+            }
+        }
+    };
+    Ok(BeginReport { resolved, outcome })
+}
+
+/// A request seen before: a pending operation is resolved from the card; if the card still holds
+/// what it held before the write, the same plan is handed out again to be written.
+pub(super) async fn retry(
+    tx: &Transaction<'_>,
+    operation: &Operation,
+    begin: &Begin<'_>,
+) -> Result<BeginReport, DbError> {
+    let outcome = if operation.state != OperationState::Pending {
+        BeginOutcome::Finished(operation.settled(false, None))
+    } else {
+        match operation.plan()?.resolve(begin.card) {
+            Resolution::Failed => BeginOutcome::Begun(Box::new(operation.begun()?)),
+            Resolution::Done => {
+                BeginOutcome::Finished(settle_in(tx, operation.id, begin.card, begin.key).await?)
+            }
+            Resolution::Conflict => BeginOutcome::Refused(Refusal::Pending(operation.id)),
+        }
+    };
+    Ok(BeginReport {
+        resolved: None,
+        outcome,
+    })
+}
+
+/// Checks, plans and journals a new operation.
+pub(super) async fn start(
+    tx: &Transaction<'_>,
+    holder: &CardHolder,
+    begin: &Begin<'_>,
+    request: &Request,
+) -> Result<Result<Begun, Refusal>, DbError> {
+    if !holder.meter_prepaid {
+        return Ok(Err(Refusal::NotACardCustomer));
+    }
+    if holder.closed {
+        return Ok(Err(Refusal::CustomerClosed));
+    }
+    if !permitted(tx, begin.operator_id, request.kind().permission()).await? {
+        return Ok(Err(Refusal::NotPermitted));
+    }
+    let content = CardContent::classify(begin.card, begin.key);
+    note_meter_state(tx, &content).await?;
+    let journal = Journal { tx, holder, begin };
+    match request {
+        Request::Open => journal.open(&content).await,
+        Request::Replace { reason } => journal.replace(&content, *reason).await,
+        Request::Recharge { quantity, payment } => {
+            let card = match user_card(&content) {
+                Ok(card) => card,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            journal.recharge(card, *quantity, payment).await
+        }
+        Request::Refund { payout } => match user_card(&content) {
+            Ok(card) => journal.refund(card, payout).await,
+            Err(refusal) => Ok(Err(refusal)),
+        },
+        Request::Recycle => match user_card(&content) {
+            Ok(card) => journal.recycle(card).await,
+            Err(refusal) => Ok(Err(refusal)),
+        },
+    }
+}
+
+/// Whether the operator is enabled and one of their roles grants `permission`.
+pub(super) async fn permitted(
+    tx: &Transaction<'_>,
+    operator_id: i64,
+    permission: &str,
+) -> Result<bool, DbError> {
+    Ok(tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM operator o
+                            JOIN operator_role r ON r.operator_id = o.id
+                            JOIN role_permission p ON p.role_code = r.role_code
+                            WHERE o.id = $1 AND o.enabled AND p.permission_code = $2)",
+            &[&operator_id, &permission],
+        )
+        .await?
+        .get(0))
+}
+
+pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
+    match content {
+        CardContent::User(card) => Ok(card),
+        CardContent::Blank => Err(Refusal::BlankCard),
+        CardContent::Foreign { .. } => Err(Refusal::ForeignCard),
+    }
+}
+
+/// Keeps the meter's write-back as last read at the counter (the customer's details show it).
+pub(super) async fn note_meter_state(
+    tx: &Transaction<'_>,
+    content: &CardContent,
+) -> Result<(), DbError> {
+    if let CardContent::User(UserCard {
+        issue,
+        write_back: Some(write_back),
+        ..
+    }) = content
+    {
+        tx.execute(
+            "UPDATE card SET meter_loaded_seq = $2, meter_generation = $3, meter_read_at = now()
+             WHERE card_no = $1",
+            &[
+                &i64::from(issue.card_number),
+                &i64::from(write_back.last_loaded_sequence),
+                &i16::from(write_back.registered_generation),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A new operation's rows, in the transaction of [`begin`].
+pub(super) struct Journal<'a> {
+    tx: &'a Transaction<'a>,
+    holder: &'a CardHolder,
+    begin: &'a Begin<'a>,
+}
+
+/// The operation row to insert.
+pub(super) struct NewOperation {
+    kind: OperationKind,
+    card_id: i64,
+    card_no: u32,
+    replaced_card_id: Option<i64>,
+    plan: CardWritePlan,
+    purchase_seq: Option<u32>,
+    volume_litres: Option<u32>,
+    transaction_id: Option<i64>,
+    payment_method: Option<String>,
+}
+
+impl NewOperation {
+    /// An operation that moves no money and writes no purchase of its own.
+    pub(super) fn new(
+        kind: OperationKind,
+        card_id: i64,
+        card_no: u32,
+        plan: CardWritePlan,
+    ) -> Self {
+        Self {
+            kind,
+            card_id,
+            card_no,
+            replaced_card_id: None,
+            plan,
+            purchase_seq: None,
+            volume_litres: None,
+            transaction_id: None,
+            payment_method: None,
+        }
+    }
+}
+
+impl Journal<'_> {
+    pub(super) async fn next_card_no(&self) -> Result<u32, DbError> {
+        let card_no: i64 = self
+            .tx
+            .query_one("SELECT nextval('card_no_seq')", &[])
+            .await?
+            .get(0);
+        to_u32(card_no, "card_no_seq")
+    }
+
+    pub(super) async fn new_card(&self, card_no: u32, generation: u8) -> Result<i64, DbError> {
+        Ok(self
+            .tx
+            .query_one(
+                "INSERT INTO card (card_no, customer_id, generation, issued_by)
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+                &[
+                    &i64::from(card_no),
+                    &self.holder.customer_id,
+                    &i16::from(generation),
+                    &self.begin.operator_id,
+                ],
+            )
+            .await?
+            .get(0))
+    }
+
+    pub(super) async fn open(
+        &self,
+        content: &CardContent,
+    ) -> Result<Result<Begun, Refusal>, DbError> {
+        match &self.holder.card {
+            Some(card) if card.active => return Ok(Err(Refusal::AlreadyHasCard)),
+            Some(_) => return Ok(Err(Refusal::UseReplace)),
+            None => {}
+        }
+        if let Err(refusal) = require_blank(content) {
+            return Ok(Err(refusal));
+        }
+        let card_no = self.next_card_no().await?;
+        let planned = match plan_open(
+            content,
+            card_no,
+            self.holder.customer_no,
+            self.holder.meter_no.clone(),
+            self.begin.key,
+        ) {
+            Ok(planned) => planned,
+            Err(refusal) => return Ok(Err(refusal.into())),
+        };
+        let card_id = self.new_card(card_no, planned.record.generation).await?;
+        self.journal(NewOperation::new(
+            OperationKind::Open,
+            card_id,
+            card_no,
+            planned.plan,
+        ))
+        .await
+        .map(Ok)
+    }
+
+    pub(super) async fn replace(
+        &self,
+        content: &CardContent,
+        reason: LossReason,
+    ) -> Result<Result<Begun, Refusal>, DbError> {
+        let Some(old) = &self.holder.card else {
+            return Ok(Err(Refusal::NoCardToReplace));
+        };
+        if let Err(refusal) = require_blank(content) {
+            return Ok(Err(refusal));
+        }
+        let card_no = self.next_card_no().await?;
+        let planned = match plan_replace(
+            content,
+            &old.issue,
+            self.holder.last_purchase.as_ref(),
+            card_no,
+            self.begin.key,
+        ) {
+            Ok(planned) => planned,
+            Err(refusal) => return Ok(Err(refusal.into())),
+        };
+        if old.active {
+            // Void at once, whatever becomes of the new card.
+            self.tx
+                .execute(
+                    "UPDATE card SET state = 'void', void_reason = $2, voided_at = now(),
+                                     blacklisted = true
+                     WHERE id = $1",
+                    &[&old.card_id, &reason.as_str()],
+                )
+                .await?;
+        }
+        let card_id = self.new_card(card_no, planned.record.generation).await?;
+        let carried = self.holder.last_purchase.as_ref();
+        self.journal(NewOperation {
+            replaced_card_id: Some(old.card_id),
+            purchase_seq: carried.map(|purchase| purchase.sequence),
+            volume_litres: carried.map(|purchase| purchase.volume_litres),
+            ..NewOperation::new(OperationKind::Replace, card_id, card_no, planned.plan)
+        })
+        .await
+        .map(Ok)
+    }
+
+    /// The active card on the reader, or why not.
+    pub(super) fn active_card(&self, card: &UserCard) -> Result<i64, Refusal> {
+        match &self.holder.card {
+            Some(known) if known.active && known.issue == card.issue => Ok(known.card_id),
+            _ if card.issue.customer_number != self.holder.customer_no => {
+                Err(Refusal::AnotherCustomersCard)
+            }
+            _ => Err(RechargeRefusal::NotTheActiveCard.into()),
+        }
+    }
+
+    pub(super) async fn recharge(
+        &self,
+        card: &UserCard,
+        quantity: Quantity,
+        payment: &Payment,
+    ) -> Result<Result<Begun, Refusal>, DbError> {
+        let card_id = match self.active_card(card) {
+            Ok(card_id) => card_id,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if let Err(refusal) = check_recharge(card, self.holder.active()) {
+            return Ok(Err(refusal.into()));
+        }
+        let today: NaiveDate = self.tx.query_one("SELECT current_date", &[]).await?.get(0);
+        let quote = match quote(
+            self.tx,
+            self.holder.customer_type_id,
+            self.holder.account_id,
+            today,
+            quantity,
+        )
+        .await?
+        {
+            Ok(quote) => quote,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let planned = match plan_recharge(
+            card,
+            self.holder.active(),
+            self.holder.last_sequence,
+            quote.litres,
+            unix_now(),
+            self.begin.key,
+        ) {
+            Ok(planned) => planned,
+            Err(refusal) => return Ok(Err(refusal.into())),
+        };
+        let amount = quote.charge.amount;
+        let method = match payment {
+            Payment::Method(method) => {
+                if !self.method_allowed(method).await? {
+                    return Ok(Err(Refusal::PaymentMethodNotAllowed));
+                }
+                Some(method.clone())
+            }
+            Payment::Balance if self.holder.balance < amount => {
+                return Ok(Err(Refusal::BalanceTooLow));
+            }
+            Payment::Balance => None,
+        };
+        let receipt_no = self.receipt().await?;
+        if let Some(method) = &method {
+            self.ledger(LedgerRow {
+                kind: "deposit",
+                amount,
+                volume: None,
+                unit_price: None,
+                method: Some(method),
+                receipt_no: Some(receipt_no),
+                key_suffix: "deposit",
+            })
+            .await?;
+        }
+        let single_price = match quote.charge.tiers.as_slice() {
+            [tier] => Some(tier.unit_price),
+            _ => None,
+        };
+        let transaction_id = self
+            .ledger(LedgerRow {
+                kind: "card_purchase",
+                amount: -amount,
+                volume: Some(quote.charge.volume),
+                unit_price: single_price,
+                method: None,
+                receipt_no: Some(receipt_no),
+                key_suffix: "purchase",
+            })
+            .await?;
+        let summary = PurchaseSummary {
+            sequence: planned.record.sequence,
+            litres: quote.litres,
+            amount,
+            receipt_no: Some(receipt_no),
+            quote: Some(quote),
+        };
+        let new = NewOperation::new(
+            OperationKind::Recharge,
+            card_id,
+            card.issue.card_number,
+            planned.plan,
+        );
+        self.journal_purchase(new, summary, transaction_id, method)
+            .await
+            .map(Ok)
+    }
+
+    pub(super) async fn refund(
+        &self,
+        card: &UserCard,
+        payout: &Payment,
+    ) -> Result<Result<Begun, Refusal>, DbError> {
+        let card_id = match self.active_card(card) {
+            Ok(card_id) => card_id,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let planned = match plan_refund(card, self.holder.active(), self.begin.key) {
+            Ok(planned) => planned,
+            Err(refusal) => return Ok(Err(refusal.into())),
+        };
+        let sequence = planned.record.sequence;
+        let Some(paid) = self
+            .tx
+            .query_opt(
+                "SELECT -t.amount FROM card_operation op
+                 JOIN ledger_transaction t ON t.id = op.transaction_id
+                 WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'done'
+                   AND op.purchase_seq = $2",
+                &[&self.holder.customer_id, &i64::from(sequence)],
+            )
+            .await?
+        else {
+            return Ok(Err(Refusal::UnknownPurchase));
+        };
+        let amount: Decimal = paid.get(0);
+        let method = match payout {
+            Payment::Method(method) if !self.method_allowed(method).await? => {
+                return Ok(Err(Refusal::PaymentMethodNotAllowed));
+            }
+            Payment::Method(method) => Some(method.clone()),
+            Payment::Balance => None,
+        };
+        // Onto the balance now; paid out only once the card shows the purchase cancelled.
+        let transaction_id = self
+            .ledger(LedgerRow {
+                kind: "card_refund",
+                amount,
+                volume: None,
+                unit_price: None,
+                method: None,
+                receipt_no: None,
+                key_suffix: "card_refund",
+            })
+            .await?;
+        let summary = PurchaseSummary {
+            sequence,
+            litres: planned.record.volume_litres,
+            amount,
+            receipt_no: None,
+            quote: None,
+        };
+        let new = NewOperation::new(
+            OperationKind::Refund,
+            card_id,
+            card.issue.card_number,
+            planned.plan,
+        );
+        self.journal_purchase(new, summary, transaction_id, method)
+            .await
+            .map(Ok)
+    }
+
+    pub(super) async fn recycle(&self, card: &UserCard) -> Result<Result<Begun, Refusal>, DbError> {
+        let Some(row) = self
+            .tx
+            .query_opt(
+                "SELECT id, customer_id FROM card WHERE card_no = $1",
+                &[&i64::from(card.issue.card_number)],
+            )
+            .await?
+        else {
+            return Ok(Err(Refusal::UnknownCard));
+        };
+        if row.get::<_, i64>(1) != self.holder.customer_id {
+            return Ok(Err(Refusal::AnotherCustomersCard));
+        }
+        let plan = match plan_recycle(card, self.holder.active(), self.begin.key) {
+            Ok(plan) => plan,
+            Err(refusal) => return Ok(Err(refusal.into())),
+        };
+        self.journal(NewOperation::new(
+            OperationKind::Recycle,
+            row.get(0),
+            card.issue.card_number,
+            plan,
+        ))
+        .await
+        .map(Ok)
+    }
+
+    pub(super) async fn method_allowed(&self, method: &str) -> Result<bool, DbError> {
+        Ok(self
+            .tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM customer_type_payment_method tm
+                                JOIN payment_method m ON m.code = tm.payment_method_code
+                                WHERE tm.customer_type_id = $1 AND m.code = $2 AND m.enabled)",
+                &[&self.holder.customer_type_id, &method],
+            )
+            .await?
+            .get(0))
+    }
+
+    pub(super) async fn receipt(&self) -> Result<i64, DbError> {
+        new_receipt(self.tx, self.holder.customer_id, self.begin.operator_id).await
+    }
+
+    pub(super) async fn ledger(&self, row: LedgerRow<'_>) -> Result<i64, DbError> {
+        insert_ledger(
+            self.tx,
+            self.holder.account_id,
+            Some(self.begin.operator_id),
+            self.begin.idempotency_key,
+            &row,
+        )
+        .await
+    }
+
+    /// A recharge or refund: the purchase written and the money moved for it.
+    pub(super) async fn journal_purchase(
+        &self,
+        new: NewOperation,
+        summary: PurchaseSummary,
+        transaction_id: i64,
+        method: Option<String>,
+    ) -> Result<Begun, DbError> {
+        let mut begun = self
+            .journal(NewOperation {
+                purchase_seq: Some(summary.sequence),
+                volume_litres: Some(summary.litres),
+                transaction_id: Some(transaction_id),
+                payment_method: method,
+                ..new
+            })
+            .await?;
+        begun.purchase = Some(summary);
+        Ok(begun)
+    }
+
+    pub(super) async fn journal(&self, new: NewOperation) -> Result<Begun, DbError> {
+        let (issue_before, issue_after) = records_of(&new.plan, Ef::Issue);
+        let (purchase_before, purchase_after) = records_of(&new.plan, Ef::Purchase);
+        let plan = serde_json::to_string(&new.plan)
+            .map_err(|error| DbError::Inconsistent(format!("card write plan: {error}")))?;
+        let operation_id: i64 = self
+            .tx
+            .query_one(
+                "INSERT INTO card_operation (customer_id, card_id, replaced_card_id, kind,
+                     purchase_seq, volume_litres, issue_record_before, issue_record_after,
+                     purchase_record_before, purchase_record_after, transaction_id,
+                     idempotency_key, operator_id, plan, payment_method_code)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                         $14::text::jsonb, $15)
+                 RETURNING id",
+                &[
+                    &self.holder.customer_id,
+                    &new.card_id,
+                    &new.replaced_card_id,
+                    &new.kind.as_str(),
+                    &new.purchase_seq.map(i64::from),
+                    &new.volume_litres.map(i64::from),
+                    &issue_before,
+                    &issue_after,
+                    &purchase_before,
+                    &purchase_after,
+                    &new.transaction_id,
+                    &self.begin.idempotency_key,
+                    &self.begin.operator_id,
+                    &plan,
+                    &new.payment_method,
+                ],
+            )
+            .await?
+            .get(0);
+        self.tx
+            .execute(
+                "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 VALUES ($1, $2, 'card_operation', $3,
+                         jsonb_build_object('customer_id', $4::bigint, 'card_no', $5::bigint))",
+                &[
+                    &self.begin.operator_id,
+                    &new.kind.permission(),
+                    &operation_id,
+                    &self.holder.customer_id,
+                    &i64::from(new.card_no),
+                ],
+            )
+            .await?;
+        Ok(Begun {
+            operation_id,
+            kind: new.kind,
+            plan: new.plan,
+            card_no: new.card_no,
+            purchase: None,
+        })
+    }
+}
+
+pub(super) fn require_blank(content: &CardContent) -> Result<(), Refusal> {
+    match content {
+        CardContent::Blank => Ok(()),
+        CardContent::User(_) => Err(NotBlank::UserCard.into()),
+        CardContent::Foreign { .. } => Err(NotBlank::Foreign.into()),
+    }
+}
+
+/// What the plan expects EF `ef` to hold before and after, as the journal's byte columns keep
+/// them (`None`: not known or not written).
+pub(super) fn records_of(plan: &CardWritePlan, ef: Ef) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let after = plan
+        .writes()
+        .filter(|write| write.ef == ef)
+        .last()
+        .map(|write| write.record);
+    let before = if plan.decisive.ef == ef {
+        Some(plan.decisive.before)
+    } else if ef == Ef::Issue {
+        plan.issue_record
+    } else {
+        None
+    };
+    // An operation that leaves the issue record alone still needs it there.
+    let after = after.or(if ef == Ef::Issue {
+        plan.issue_record
+    } else {
+        None
+    });
+    (before.map(Vec::from), after.map(Vec::from))
+}
+
+pub(super) fn unix_now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|since| u32::try_from(since.as_secs()).ok())
+        .unwrap_or(u32::MAX)
+}
+
+pub(super) struct LedgerRow<'a> {
+    pub(super) kind: &'static str,
+    pub(super) amount: Decimal,
+    pub(super) volume: Option<Decimal>,
+    pub(super) unit_price: Option<Decimal>,
+    pub(super) method: Option<&'a str>,
+    pub(super) receipt_no: Option<i64>,
+    /// Appended to the operation's idempotency key.
+    pub(super) key_suffix: &'static str,
+}
+
+pub(super) async fn insert_ledger(
+    tx: &Transaction<'_>,
+    account_id: i64,
+    operator_id: Option<i64>,
+    operation_key: &str,
+    row: &LedgerRow<'_>,
+) -> Result<i64, DbError> {
+    Ok(tx
+        .query_one(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, volume, unit_price,
+                 payment_method_code, receipt_no, operator_id, idempotency_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            &[
+                &account_id,
+                &row.kind,
+                &row.amount,
+                &row.volume,
+                &row.unit_price,
+                &row.method,
+                &row.receipt_no,
+                &operator_id,
+                &format!("card-op:{operation_key}:{}", row.key_suffix),
+            ],
+        )
+        .await?
+        .get(0))
+}
+
+pub(super) async fn new_receipt(
+    tx: &Transaction<'_>,
+    customer_id: i64,
+    operator_id: i64,
+) -> Result<i64, DbError> {
+    Ok(tx
+        .query_one(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+             VALUES (nextval('receipt_no_seq'), $1, $2) RETURNING receipt_no",
+            &[&customer_id, &operator_id],
+        )
+        .await?
+        .get(0))
+}

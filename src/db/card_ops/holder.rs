@@ -1,0 +1,187 @@
+//! What the database knows of a customer's cards.
+
+use super::*;
+
+/// The card the database considers the customer's, with the issue record it must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownCard {
+    pub card_id: i64,
+    pub issue: IssueRecord,
+    pub active: bool,
+}
+
+/// A card customer as the journal needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardHolder {
+    pub customer_id: i64,
+    pub customer_no: u32,
+    pub meter_no: MeterNumber,
+    pub account_id: i64,
+    pub balance: Decimal,
+    pub customer_type_id: i64,
+    /// The active card, else the latest card really issued (void or recycled); `None` before
+    /// the first card.
+    pub card: Option<KnownCard>,
+    /// The highest purchase sequence number ever given to the customer (0 before the first).
+    pub last_sequence: u32,
+    /// The last purchase written to a card for good (what a replacement card carries).
+    pub last_purchase: Option<PurchaseRecord>,
+    pub pending: Option<i64>,
+    pub(super) closed: bool,
+    pub(super) meter_prepaid: bool,
+}
+
+impl CardHolder {
+    pub fn active(&self) -> Option<&IssueRecord> {
+        self.card
+            .as_ref()
+            .filter(|card| card.active)
+            .map(|card| &card.issue)
+    }
+}
+
+/// The customer's card facts; `lock` takes the account row for the rest of the transaction.
+pub(super) async fn holder(
+    client: &impl GenericClient,
+    customer_id: i64,
+    key: &MacKey,
+    lock: bool,
+) -> Result<Option<CardHolder>, DbError> {
+    let lock = if lock { "FOR UPDATE OF a" } else { "" };
+    let Some(row) = client
+        .query_opt(
+            &format!(
+                "SELECT c.customer_no, m.meter_no, a.id, a.balance, c.customer_type_id,
+                        c.status = 'closed', c.business_model = 'meter_prepaid'
+                 FROM customer c JOIN meter m ON m.id = c.meter_id
+                      JOIN account a ON a.customer_id = c.id
+                 WHERE c.id = $1 {lock}"
+            ),
+            &[&customer_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let customer_no = to_u32(row.get::<_, i64>(0), "customer.customer_no")?;
+    let meter_no = MeterNumber::new(row.get(1))
+        .map_err(|error| DbError::Inconsistent(format!("meter number: {error}")))?;
+    let card = client
+        .query_opt(
+            "SELECT id, card_no, generation, state = 'active' FROM card
+             WHERE customer_id = $1 AND void_reason IS DISTINCT FROM 'not_issued'
+             ORDER BY state = 'active' DESC, generation DESC LIMIT 1",
+            &[&customer_id],
+        )
+        .await?
+        .map(|card| {
+            let generation = u8::try_from(card.get::<_, i16>(2))
+                .map_err(|_| DbError::Inconsistent("card.generation".into()))?;
+            Ok::<_, DbError>(KnownCard {
+                card_id: card.get(0),
+                active: card.get(3),
+                issue: IssueRecord {
+                    card_number: to_u32(card.get(1), "card.card_no")?,
+                    customer_number: customer_no,
+                    meter_number: meter_no.clone(),
+                    generation,
+                    // Only the first card is opened; every later one is a replacement.
+                    replacement: generation > 1,
+                },
+            })
+        })
+        .transpose()?;
+    let facts = client
+        .query_one(
+            "SELECT (SELECT max(purchase_seq) FROM card_operation
+                     WHERE customer_id = $1 AND kind = 'recharge'),
+                    (SELECT id FROM card_operation WHERE customer_id = $1 AND state = 'pending')",
+            &[&customer_id],
+        )
+        .await?;
+    let last_sequence = facts
+        .get::<_, Option<i64>>(0)
+        .map_or(Ok(0), |seq| to_u32(seq, "card_operation.purchase_seq"))?;
+    Ok(Some(CardHolder {
+        customer_id,
+        customer_no,
+        meter_no,
+        account_id: row.get(2),
+        balance: row.get(3),
+        customer_type_id: row.get(4),
+        card,
+        last_sequence,
+        last_purchase: last_purchase(client, customer_id, key).await?,
+        pending: facts.get(1),
+        closed: row.get(5),
+        meter_prepaid: row.get(6),
+    }))
+}
+
+/// The customer's card facts, for a screen (no lock).
+pub async fn card_holder(
+    client: &impl GenericClient,
+    customer_id: i64,
+    key: &MacKey,
+) -> Result<Option<CardHolder>, DbError> {
+    holder(client, customer_id, key, false).await
+}
+
+/// The last purchase written to a card for good: from the latest finished recharge, refund or
+/// replacement (which carries it). Rows without record bytes (demo data) are rebuilt from their
+/// columns.
+pub(super) async fn last_purchase(
+    client: &impl GenericClient,
+    customer_id: i64,
+    key: &MacKey,
+) -> Result<Option<PurchaseRecord>, DbError> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT op.purchase_record_after, card.card_no, op.kind, op.purchase_seq,
+                    op.volume_litres, card.generation, extract(epoch FROM op.started_at)::bigint
+             FROM card_operation op JOIN card ON card.id = op.card_id
+             WHERE op.customer_id = $1 AND op.state = 'done'
+               AND op.kind IN ('recharge', 'refund', 'replace')
+             ORDER BY op.id DESC LIMIT 1",
+            &[&customer_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let card_no = to_u32(row.get(1), "card.card_no")?;
+    if let Some(bytes) = row.get::<_, Option<Vec<u8>>>(0) {
+        return PurchaseRecord::decode(&bytes, card_no, key)
+            .map_err(|error| DbError::Inconsistent(format!("stored purchase record: {error}")));
+    }
+    let (Some(sequence), Some(litres)) = (row.get::<_, Option<i64>>(3), row.get(4)) else {
+        return Ok(None);
+    };
+    let kind: String = row.get(2);
+    Ok(Some(PurchaseRecord {
+        sequence: to_u32(sequence, "card_operation.purchase_seq")?,
+        volume_litres: to_u32(litres, "card_operation.volume_litres")?,
+        generation: u8::try_from(row.get::<_, i16>(5)).unwrap_or(u8::MAX),
+        status: if kind == "refund" {
+            PurchaseStatus::Cancelled
+        } else {
+            PurchaseStatus::Valid
+        },
+        written_at: u32::try_from(row.get::<_, i64>(6)).unwrap_or(0),
+    }))
+}
+
+pub(super) fn to_u32(value: i64, what: &str) -> Result<u32, DbError> {
+    u32::try_from(value).map_err(|_| DbError::Inconsistent(format!("{what} = {value}")))
+}
+
+/// The customer that card number `card_no` was issued to.
+pub async fn card_owner(client: &impl GenericClient, card_no: u32) -> Result<Option<i64>, DbError> {
+    Ok(client
+        .query_opt(
+            "SELECT customer_id FROM card WHERE card_no = $1",
+            &[&i64::from(card_no)],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}

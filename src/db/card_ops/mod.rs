@@ -1,0 +1,367 @@
+//! The database side of the card write journal (docs/card.md, "Card and ledger never
+//! disagree"): [`begin`] an operation, [`settle`] it from the card read back, resolve a pending
+//! one from whatever card is presented next ([`touch`]), and the lists of pending operations
+//! and card usage records.
+//!
+//! One operation, three steps:
+//! 1. [`begin`]: ONE transaction locks the customer's account, first resolves any pending
+//!    operation of the customer from the card just read, checks the request against the card and
+//!    the database (`domain::card_counter` plans the writes), and records the operation as
+//!    `pending` with its plan and its money movement (ledger transactions, receipt) and the card
+//!    rows it creates or voids.
+//! 2. The card is written (`ReaderHandle::write_plan`, not here) and read back.
+//! 3. [`settle`]: a second transaction marks it `done` or `failed` from what the card read back
+//!    holds; `failed` reverses the money. A card that is neither (another card, a card changed
+//!    since) leaves it pending.
+//!
+//! Everything is idempotent: a retried [`begin`] with the same idempotency key finds its
+//! operation, [`settle`] on a finished operation reports it as it is, and every ledger row has an
+//! idempotency key derived from the operation's.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
+
+use super::DbError;
+use crate::domain::card_counter::{
+    CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, RefundRefusal, ReplaceRefusal,
+    Resolution, check_recharge, plan_open, plan_recharge, plan_recycle, plan_refund, plan_replace,
+};
+use crate::domain::card_records::{
+    CardContent, Ef, IssueRecord, MacKey, MeterNumber, PurchaseRecord, PurchaseStatus, Record,
+    UserCard,
+};
+use crate::domain::pricing::{
+    AccumulationCycle, BillingMode, Charge, PriceScheme, PriceVersion, PurchaseError, Tier,
+};
+
+/// Litres in a cubic metre: the card counts litres, the ledger m³.
+const LITRES_PER_M3: Decimal = Decimal::ONE_THOUSAND;
+
+/// `card_operation.failure_reason` of an operation whose card read back the old record.
+pub const NOT_ON_CARD: &str = "not_on_card";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationKind {
+    Open,
+    Recharge,
+    Refund,
+    Replace,
+    Recycle,
+}
+
+impl OperationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Recharge => "recharge",
+            Self::Refund => "refund",
+            Self::Replace => "replace",
+            Self::Recycle => "recycle",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, DbError> {
+        Ok(match text {
+            "open" => Self::Open,
+            "recharge" => Self::Recharge,
+            "refund" => Self::Refund,
+            "replace" => Self::Replace,
+            "recycle" => Self::Recycle,
+            other => {
+                return Err(DbError::Inconsistent(format!(
+                    "card operation kind {other}"
+                )));
+            }
+        })
+    }
+
+    /// The permission an operator needs (sql/V2__reference_data.sql).
+    fn permission(self) -> &'static str {
+        match self {
+            Self::Open => "card.open",
+            Self::Recharge => "card.recharge",
+            Self::Refund => "card.refund",
+            Self::Replace => "card.replace",
+            Self::Recycle => "card.recycle",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationState {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl OperationState {
+    fn parse(text: &str) -> Result<Self, DbError> {
+        Ok(match text {
+            "pending" => Self::Pending,
+            "done" => Self::Done,
+            "failed" => Self::Failed,
+            other => {
+                return Err(DbError::Inconsistent(format!(
+                    "card operation state {other}"
+                )));
+            }
+        })
+    }
+}
+
+/// How much water a recharge buys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// m³, at most 3 decimals.
+    Volume(Decimal),
+    /// Money offered; the most whole litres it buys are sold and the rest is handed back.
+    Amount(Decimal),
+}
+
+/// Where the money comes from (recharge) or goes to (refund).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payment {
+    /// Paid in (or out) at the counter with this payment method, on a receipt.
+    Method(String),
+    /// From (or to) the account's balance: where the money of a failed recharge went.
+    Balance,
+}
+
+/// Why a card is replaced; the old card is void for this reason and blacklisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossReason {
+    Lost,
+    Damaged,
+}
+
+impl LossReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Lost => "lost",
+            Self::Damaged => "damaged",
+        }
+    }
+}
+
+/// A card operation asked for at the counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Issue the customer's first card on the blank card presented.
+    Open,
+    Recharge {
+        quantity: Quantity,
+        payment: Payment,
+    },
+    /// Cancel the purchase on the card, which the meter has not loaded, and refund it in full
+    /// (paid out with the method, or to the balance). Supervisors only.
+    Refund { payout: Payment },
+    /// Issue the next generation on the blank card presented; the customer's active card (if
+    /// any) becomes void for `reason` and blacklisted. Also how a customer whose last card was
+    /// recycled gets a card again.
+    Replace { reason: LossReason },
+    /// Wipe the card presented back to blank.
+    Recycle,
+}
+
+impl Request {
+    pub fn kind(&self) -> OperationKind {
+        match self {
+            Self::Open => OperationKind::Open,
+            Self::Recharge { .. } => OperationKind::Recharge,
+            Self::Refund { .. } => OperationKind::Refund,
+            Self::Replace { .. } => OperationKind::Replace,
+            Self::Recycle => OperationKind::Recycle,
+        }
+    }
+}
+
+/// Who asks for what, with which card on the reader.
+#[derive(Debug, Clone, Copy)]
+pub struct Begin<'a> {
+    pub customer_id: i64,
+    pub operator_id: i64,
+    /// One per confirmed request: a retry with the same key never does the work twice.
+    pub idempotency_key: &'a str,
+    /// The card's three records as just read, indexed by `Ef::index`.
+    pub card: &'a [Record; 3],
+    pub key: &'a MacKey,
+}
+
+/// Why nothing was journaled. Nothing was written to the card either.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no such customer")]
+    NoSuchCustomer,
+    #[error("the customer has no card meter")]
+    NotACardCustomer,
+    #[error("the customer's account is closed")]
+    CustomerClosed,
+    #[error("the operator may not do this card operation")]
+    NotPermitted,
+    #[error("operation {0} on this customer's card is pending: present the card it was for")]
+    Pending(i64),
+    #[error("the idempotency key belongs to another request")]
+    KeyReused,
+    #[error("the customer already has a card")]
+    AlreadyHasCard,
+    #[error("the customer had cards before: issue the next one by replacement")]
+    UseReplace,
+    #[error("the customer has no card to replace: open one")]
+    NoCardToReplace,
+    #[error(transparent)]
+    NotBlank(#[from] NotBlank),
+    #[error(transparent)]
+    Replace(#[from] ReplaceRefusal),
+    #[error(transparent)]
+    Recharge(#[from] RechargeRefusal),
+    #[error(transparent)]
+    Refund(#[from] RefundRefusal),
+    #[error(transparent)]
+    Recycle(#[from] RecycleRefusal),
+    #[error("the card is blank")]
+    BlankCard,
+    #[error("this is not a card of this system")]
+    ForeignCard,
+    #[error("the card belongs to another customer")]
+    AnotherCustomersCard,
+    #[error("the card's number is unknown here")]
+    UnknownCard,
+    #[error("the purchase on the card is unknown here")]
+    UnknownPurchase,
+    #[error("the customer's type has no prepaid price")]
+    NoPrice,
+    #[error(transparent)]
+    Price(#[from] PurchaseError),
+    #[error("the amount buys no water")]
+    NothingBought,
+    #[error("one purchase holds at most 4294967.295 m³")]
+    TooMuchWater,
+    #[error("the customer's type does not take this payment method")]
+    PaymentMethodNotAllowed,
+    #[error("the balance does not cover the purchase")]
+    BalanceTooLow,
+}
+
+/// What a recharge sells, for the confirmation, the journal and the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub charge: Charge,
+    pub litres: u32,
+    /// Of an amount offered, what the water did not take (handed back).
+    pub not_taken: Decimal,
+}
+
+/// The purchase of a recharge or refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseSummary {
+    pub sequence: u32,
+    pub litres: u32,
+    /// What the customer paid (recharge) or gets back (refund).
+    pub amount: Decimal,
+    /// The recharge's receipt (at begin); a refund's payout receipt comes with [`Settled`].
+    pub receipt_no: Option<i64>,
+    /// The recharge's price, when begun now (not on a retry).
+    pub quote: Option<Quote>,
+}
+
+/// A journaled operation: write `plan` to the card, read it back, then [`settle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Begun {
+    pub operation_id: i64,
+    pub kind: OperationKind,
+    pub plan: CardWritePlan,
+    /// The card number written (open, replace) or written to.
+    pub card_no: u32,
+    pub purchase: Option<PurchaseSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeginOutcome {
+    Begun(Box<Begun>),
+    Refused(Refusal),
+    /// The idempotency key's operation is finished already (a retry after it was settled).
+    Finished(Settled),
+}
+
+/// What [`begin`] did: the customer's pending operation it resolved first, if any, and the
+/// request's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeginReport {
+    pub resolved: Option<Settled>,
+    pub outcome: BeginOutcome,
+}
+
+/// An operation after [`settle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub operation_id: i64,
+    pub kind: OperationKind,
+    pub customer_id: i64,
+    pub state: OperationState,
+    /// True when this call finished it; false when it was finished before, or (state pending)
+    /// the card was not the operation's.
+    pub now: bool,
+    /// A refund's payout receipt (with a payment method, once done).
+    pub receipt_no: Option<i64>,
+}
+
+/// A pending operation, for the supervisor's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingOperation {
+    pub operation_id: i64,
+    pub kind: OperationKind,
+    pub customer_id: i64,
+    pub customer_no: i64,
+    pub customer_name: String,
+    pub card_no: i64,
+    pub operator: String,
+    pub started_at: DateTime<Utc>,
+}
+
+/// One card operation, as the usage records show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    pub operation_id: i64,
+    pub kind: OperationKind,
+    pub state: OperationState,
+    pub card_no: i64,
+    pub generation: i16,
+    pub purchase_seq: Option<i64>,
+    pub volume_litres: Option<i64>,
+    /// The money movement's amount (negative: paid for a purchase).
+    pub amount: Option<Decimal>,
+    pub operator: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub failure_reason: Option<String>,
+}
+
+/// Whose usage records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageOf {
+    Customer(i64),
+    /// By card number.
+    Card(i64),
+}
+
+mod begin;
+mod holder;
+mod lists;
+mod prices;
+mod settle;
+
+pub use begin::begin;
+use begin::*;
+use holder::*;
+pub use holder::{CardHolder, KnownCard, card_holder, card_owner};
+pub use lists::{pending_operations, usage_records};
+pub use prices::quote_recharge;
+use prices::*;
+use settle::*;
+pub use settle::{
+    SETTLED_WITHOUT_CARD, resolution_without_card, settle, settle_without_card, touch,
+};

@@ -1,0 +1,135 @@
+//! The prepaid price of a recharge.
+
+use super::*;
+
+/// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
+/// version in force, the volume already bought in the accumulation cycle (reversed purchases do
+/// not count).
+pub async fn quote_recharge(
+    client: &impl GenericClient,
+    customer_id: i64,
+    quantity: Quantity,
+) -> Result<Result<Quote, Refusal>, DbError> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT c.customer_type_id, a.id, current_date
+             FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
+            &[&customer_id],
+        )
+        .await?
+    else {
+        return Ok(Err(Refusal::NoSuchCustomer));
+    };
+    quote(client, row.get(0), row.get(1), row.get(2), quantity).await
+}
+
+pub(super) async fn quote(
+    client: &impl GenericClient,
+    customer_type_id: i64,
+    account_id: i64,
+    today: NaiveDate,
+    quantity: Quantity,
+) -> Result<Result<Quote, Refusal>, DbError> {
+    let Some(scheme) = prepaid_scheme(client, customer_type_id).await? else {
+        return Ok(Err(Refusal::NoPrice));
+    };
+    let Some(prices) = scheme.prices_on(today) else {
+        return Ok(Err(Refusal::NoPrice));
+    };
+    let cycle = scheme.cycle().period_containing(today);
+    let accumulated: Decimal = client
+        .query_one(
+            "SELECT coalesce(sum(t.volume), 0) FROM ledger_transaction t
+             WHERE t.account_id = $1 AND t.kind = 'card_purchase'
+               AND t.created_at >= $2::date AND t.created_at < $3::date
+               AND NOT EXISTS (SELECT 1 FROM ledger_transaction r WHERE r.reverses_id = t.id)",
+            &[&account_id, &cycle.first_day, &cycle.next_first_day],
+        )
+        .await?
+        .get(0);
+    let priced = match quantity {
+        Quantity::Volume(volume) => prices
+            .charge_for_volume(accumulated, volume)
+            .map(|charge| (charge, Decimal::ZERO)),
+        Quantity::Amount(offered) => prices
+            .charge_for_amount(accumulated, offered)
+            .map(|purchase| (purchase.charge, purchase.not_taken)),
+    };
+    let (charge, not_taken) = match priced {
+        Ok(priced) => priced,
+        Err(error) => return Ok(Err(error.into())),
+    };
+    // The ledger records payments: water that costs nothing is not sold at the counter.
+    if charge.volume.is_zero() || charge.amount.is_zero() {
+        return Ok(Err(Refusal::NothingBought));
+    }
+    let Some(litres) = (charge.volume * LITRES_PER_M3).to_u32() else {
+        return Ok(Err(Refusal::TooMuchWater));
+    };
+    Ok(Ok(Quote {
+        charge,
+        litres,
+        not_taken,
+    }))
+}
+
+/// The customer type's prepaid price scheme, with every version and its tiers.
+pub(super) async fn prepaid_scheme(
+    client: &impl GenericClient,
+    customer_type_id: i64,
+) -> Result<Option<PriceScheme>, DbError> {
+    let Some(scheme) = client
+        .query_opt(
+            "SELECT s.id, s.billing_mode, s.vat_rate * 100, s.accumulation_cycle_months,
+                    s.start_date
+             FROM customer_type t JOIN price_scheme s ON s.id = t.price_scheme_id
+             WHERE t.id = $1 AND s.kind = 'prepaid'",
+            &[&customer_type_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mode = match scheme.get::<_, &str>(1) {
+        "fixed" => BillingMode::Fixed,
+        "stepped" => BillingMode::Stepped,
+        "leap" => BillingMode::Leap,
+        other => return Err(DbError::Inconsistent(format!("billing mode {other}"))),
+    };
+    let vat_percent: Decimal = scheme.get(2);
+    let inconsistent = |error: crate::domain::pricing::SchemeError| {
+        DbError::Inconsistent(format!("price scheme {}: {error}", scheme.get::<_, i64>(0)))
+    };
+    let rows = client
+        .query(
+            "SELECT v.id, v.effective_from, t.upper_bound_m3, t.unit_price
+             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
+             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
+            &[&scheme.get::<_, i64>(0)],
+        )
+        .await?;
+    let mut versions = Vec::new();
+    for group in rows.chunk_by(|a, b| a.get::<_, i64>(0) == b.get::<_, i64>(0)) {
+        let tiers = group
+            .iter()
+            .map(|row| Tier {
+                up_to: row.get(2),
+                unit_price: row.get(3),
+            })
+            .collect();
+        versions.push(
+            PriceVersion::new(group[0].get(1), mode, tiers, vat_percent.normalize())
+                .map_err(inconsistent)?,
+        );
+    }
+    if versions.is_empty() {
+        return Ok(None);
+    }
+    // A fixed price has no cycle; any one will do, since nothing accumulates across tiers.
+    let months = scheme.get::<_, Option<i16>>(3).unwrap_or(12);
+    let cycle = AccumulationCycle::new(scheme.get(4), u32::from(months.unsigned_abs()))
+        .map_err(inconsistent)?;
+    PriceScheme::new(cycle, versions)
+        .map(Some)
+        .map_err(inconsistent)
+}
