@@ -119,7 +119,7 @@ pub struct UiConfig {
 pub struct ReceiptConfig {
     /// Characters per receipt line (58 mm printers take 32, 80 mm take 48).
     pub width: usize,
-    /// Receipts are also written here as text files; `None` keeps them in the database only.
+    /// Receipts are also written here as text files; `None`: `<data dir>/receipts`.
     pub directory: Option<PathBuf>,
     /// A command that receives the receipt text on standard input, e.g. `lp -d counter1`.
     pub print_command: Option<String>,

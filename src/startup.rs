@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 
+use crate::app::requests::ReceiptOutput;
 use crate::app::state::{Look, Message, MessageKind};
 use crate::app::{App, KeyMap, run};
 use crate::card::reader::ReaderConfig;
@@ -80,17 +81,31 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         ascii_borders: config.ui.ascii_borders,
     };
     let mut app = App::new(keymap, config.language(), look);
-    if let Some(warning) = loaded.warnings.first() {
+    // Validated with the rest of the configuration, so this cannot fail here.
+    let card = config.card.credentials()?;
+    for warning in &card.demo_warnings {
+        tracing::warn!("{warning}");
+    }
+    let warnings = loaded.warnings.iter().map(String::as_str);
+    if let Some(warning) = warnings.chain(card.demo_warnings.iter().copied()).next() {
         app.message = Some(Message {
             kind: MessageKind::Error,
-            text: warning.clone(),
+            text: warning.to_owned(),
         });
     }
     let reader = ReaderConfig {
         reader_name: config.card.reader.clone(),
         ..ReaderConfig::default()
     };
-    run::run(app, pool, reader).await?;
+    app.receipt_width = config.receipts.width;
+    let receipts = ReceiptOutput {
+        directory: Some(match &config.receipts.directory {
+            Some(directory) => directory.clone(),
+            None => data_dir(&config)?.join("receipts"),
+        }),
+        print_command: config.receipts.print_command.clone(),
+    };
+    run::run(app, pool, reader, card, receipts).await?;
     Ok(())
 }
 

@@ -57,7 +57,7 @@ impl Desk {
         let key = KeyEvent::new(code, KeyModifiers::NONE);
         let mut queue: VecDeque<_> = update(&mut self.app, Msg::Key(key)).requests.into();
         while let Some((id, request)) = queue.pop_front() {
-            let outcome = requests::execute(&self.pool, request).await;
+            let outcome = requests::execute(&support::services(&self.pool), request).await;
             queue.extend(update(&mut self.app, Msg::Reply { id, outcome }).requests);
         }
     }

@@ -10,6 +10,7 @@ use meterdesk::db::operators::{self, NewOperator};
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::domain::password::hash_password;
 use support::pg::{TestDb, fresh_db};
+use support::services;
 
 async fn add_operator(db: &TestDb, login: &str, password: &str, enabled: bool) {
     let client = db.pool.get().await.unwrap();
@@ -59,13 +60,15 @@ async fn the_right_password_signs_in_and_resets_the_failure_count() {
     let db = fresh_db().await;
     add_operator(&db, "li.ming", "river-17", true).await;
 
-    let wrong = execute(&db.pool, login("li.ming", "river-18")).await;
+    let wrong = execute(&services(&db.pool), login("li.ming", "river-18")).await;
     assert_eq!(
         wrong,
         Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials))
     );
 
-    let Ok(Reply::LoggedIn(session)) = execute(&db.pool, login("LI.MING", "river-17")).await else {
+    let Ok(Reply::LoggedIn(session)) =
+        execute(&services(&db.pool), login("LI.MING", "river-17")).await
+    else {
         panic!("the right password signs in, whatever the case of the name")
     };
     assert_eq!(session.login, "li.ming");
@@ -99,8 +102,8 @@ async fn unknown_names_and_wrong_passwords_get_the_same_answer() {
     let db = fresh_db().await;
     add_operator(&db, "li.ming", "river-17", true).await;
     assert_eq!(
-        execute(&db.pool, login("nobody", "river-17")).await,
-        execute(&db.pool, login("li.ming", "wrong")).await
+        execute(&services(&db.pool), login("nobody", "river-17")).await,
+        execute(&services(&db.pool), login("li.ming", "wrong")).await
     );
 }
 
@@ -110,13 +113,13 @@ async fn repeated_failures_slow_down_and_the_wait_runs_out() {
     add_operator(&db, "li.ming", "river-17", true).await;
     for _ in 0..3 {
         assert_eq!(
-            execute(&db.pool, login("li.ming", "guess")).await,
+            execute(&services(&db.pool), login("li.ming", "guess")).await,
             Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials))
         );
     }
     // Even the right password must wait now.
     let Ok(Reply::LoginRefused(LoginRefusal::Wait(wait))) =
-        execute(&db.pool, login("li.ming", "river-17")).await
+        execute(&services(&db.pool), login("li.ming", "river-17")).await
     else {
         panic!("the fourth attempt has to wait")
     };
@@ -135,7 +138,7 @@ async fn repeated_failures_slow_down_and_the_wait_runs_out() {
         .await
         .unwrap();
     assert!(matches!(
-        execute(&db.pool, login("li.ming", "river-17")).await,
+        execute(&services(&db.pool), login("li.ming", "river-17")).await,
         Ok(Reply::LoggedIn(_))
     ));
 }
@@ -145,11 +148,11 @@ async fn a_disabled_operator_is_told_only_after_the_right_password() {
     let db = fresh_db().await;
     add_operator(&db, "gone", "river-17", false).await;
     assert_eq!(
-        execute(&db.pool, login("gone", "wrong")).await,
+        execute(&services(&db.pool), login("gone", "wrong")).await,
         Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials))
     );
     assert_eq!(
-        execute(&db.pool, login("gone", "river-17")).await,
+        execute(&services(&db.pool), login("gone", "river-17")).await,
         Ok(Reply::LoginRefused(LoginRefusal::Disabled))
     );
 }
@@ -158,7 +161,7 @@ async fn a_disabled_operator_is_told_only_after_the_right_password() {
 async fn the_home_figures_of_an_empty_database_are_zero() {
     let db = fresh_db().await;
     assert_eq!(
-        execute(&db.pool, Request::Overview).await,
+        execute(&services(&db.pool), Request::Overview).await,
         Ok(Reply::Overview(Overview::default()))
     );
 }
@@ -167,7 +170,7 @@ async fn the_home_figures_of_an_empty_database_are_zero() {
 async fn an_unreachable_server_is_reported_as_such() {
     let pool = pool_from_conn_str("host=/nonexistent/socket/dir user=x dbname=x", 1).unwrap();
     assert!(matches!(
-        execute(&pool, Request::Overview).await,
+        execute(&services(&pool), Request::Overview).await,
         Err(Failure::Unreachable(_))
     ));
 }

@@ -27,10 +27,19 @@ pub enum Command {
     Overview,
     Logout,
     Quit,
+    Card,
+    CardUsage,
+    PendingCards,
+    OpenCard,
+    ReplaceCard,
+    Recharge,
+    CardRefund,
+    Recycle,
+    SettleWithoutCard,
 }
 
 impl Command {
-    pub const ALL: [Command; 21] = [
+    pub const ALL: [Command; 30] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -52,6 +61,15 @@ impl Command {
         Command::Overview,
         Command::Logout,
         Command::Quit,
+        Command::Card,
+        Command::CardUsage,
+        Command::PendingCards,
+        Command::OpenCard,
+        Command::ReplaceCard,
+        Command::Recharge,
+        Command::CardRefund,
+        Command::Recycle,
+        Command::SettleWithoutCard,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -78,6 +96,15 @@ impl Command {
             Command::Overview => "overview",
             Command::Logout => "logout",
             Command::Quit => "quit",
+            Command::Card => "card",
+            Command::CardUsage => "card-usage",
+            Command::PendingCards => "pending-cards",
+            Command::OpenCard => "open-card",
+            Command::ReplaceCard => "replace-card",
+            Command::Recharge => "recharge",
+            Command::CardRefund => "card-refund",
+            Command::Recycle => "recycle",
+            Command::SettleWithoutCard => "settle-without-card",
         }
     }
 
@@ -105,6 +132,15 @@ impl Command {
             Command::Overview => "command.overview",
             Command::Logout => "command.logout",
             Command::Quit => "command.quit",
+            Command::Card => "ic.cmd_card",
+            Command::CardUsage => "ic.cmd_usage",
+            Command::PendingCards => "ic.cmd_pending",
+            Command::OpenCard => "ic.cmd_open",
+            Command::ReplaceCard => "ic.cmd_replace",
+            Command::Recharge => "ic.cmd_recharge",
+            Command::CardRefund => "ic.cmd_refund",
+            Command::Recycle => "ic.cmd_recycle",
+            Command::SettleWithoutCard => "ic.cmd_without_card",
         }
     }
 

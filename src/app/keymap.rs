@@ -165,6 +165,15 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Overview => &[],
         Command::Logout => &[],
         Command::Quit => &[F(10)],
+        Command::Card => &[],
+        Command::CardUsage => &[Char('u')],
+        Command::PendingCards => &[Char('p')],
+        Command::OpenCard => &[F(6), Char('c')],
+        Command::ReplaceCard => &[F(7)],
+        Command::Recharge => &[F(8), Char('r')],
+        Command::CardRefund => &[F(9)],
+        Command::Recycle => &[Char('y')],
+        Command::SettleWithoutCard => &[Char('w')],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

@@ -2,9 +2,12 @@
 //! terminal, the database pool and the card reader thread.
 
 pub mod accounts;
+pub mod card;
+pub mod card_requests;
 pub mod command;
 pub mod form;
 pub mod keymap;
+pub mod receipt;
 pub mod requests;
 pub mod run;
 pub mod state;

@@ -1,5 +1,6 @@
-//! Executes a `Request` against the database and answers with a `Reply` or a `Failure`.
-//! Runs on tokio tasks, never on the UI task; CPU-heavy steps go to `spawn_blocking`.
+//! Executes a `Request` against the database and the card reader and answers with a `Reply`
+//! or a `Failure`. Runs on tokio tasks, never on the UI task; CPU-heavy steps go to
+//! `spawn_blocking`, card I/O to the reader thread (awaited).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -7,6 +8,8 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::accounts::METER_PAGE;
+use super::card_requests;
+pub use super::card_requests::{ReceiptOutput, Services};
 use super::state::{Failure, LoginRefusal, Overview, Reply, Request, Session};
 use crate::db::customer_changes::{self, Opening};
 use crate::db::{DbError, Pool, customer_types, customers, meters, operators};
@@ -35,7 +38,8 @@ impl From<deadpool_postgres::PoolError> for Failure {
     }
 }
 
-pub async fn execute(pool: &Pool, request: Request) -> Result<Reply, Failure> {
+pub async fn execute(services: &Services, request: Request) -> Result<Reply, Failure> {
+    let pool = &services.pool;
     match request {
         Request::Login { login, password } => sign_in(pool, &login, password).await,
         Request::Overview => overview(pool).await.map(Reply::Overview),
@@ -119,6 +123,9 @@ pub async fn execute(pool: &Pool, request: Request) -> Result<Reply, Failure> {
             let details = customers::details(&**client, customer_id).await?;
             Ok(Reply::Details(details.map(Box::new)))
         }
+        Request::Card(request) => card_requests::execute(services, request)
+            .await
+            .map(Reply::Card),
     }
 }
 

@@ -10,10 +10,13 @@ use crossterm::event::{Event, KeyEventKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
 
-use super::requests;
+use std::sync::Arc;
+
+use super::requests::{self, ReceiptOutput, Services};
 use super::state::{App, DbStatus, Msg, RequestId};
 use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
+use crate::config::CardCredentials;
 use crate::db::{self, Pool};
 use crate::ui;
 
@@ -23,7 +26,13 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the app until the operator quits.
-pub async fn run(mut app: App, pool: Pool, reader_config: ReaderConfig) -> std::io::Result<()> {
+pub async fn run(
+    mut app: App,
+    pool: Pool,
+    reader_config: ReaderConfig,
+    card: CardCredentials,
+    receipts: ReceiptOutput,
+) -> std::io::Result<()> {
     let (tx, mut rx) = unbounded_channel();
     spawn_input_thread(tx.clone());
     spawn_health_watcher(pool.clone(), tx.clone());
@@ -32,14 +41,24 @@ pub async fn run(mut app: App, pool: Pool, reader_config: ReaderConfig) -> std::
     let reader = reader::spawn(reader_config, move |state| {
         let _ = reader_tx.send(Msg::Reader(state));
     });
+    let services = Services {
+        pool: pool.clone(),
+        reader: Arc::new(reader),
+        card_key: card.key,
+        card_pin: card.pin,
+        receipts,
+    };
 
     // ratatui::try_init also installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
     let size = terminal.size()?;
     let _ = tx.send(Msg::Resize(size.width, size.height));
-    let result = event_loop(&mut app, &mut terminal, &mut rx, &pool, &tx).await;
+    let result = event_loop(&mut app, &mut terminal, &mut rx, &services, &tx).await;
     ratatui::restore();
-    reader.shutdown();
+    // Card tasks still running hold the reader too; the last one dropped stops its thread.
+    if let Ok(reader) = Arc::try_unwrap(services.reader) {
+        reader.shutdown();
+    }
     result
 }
 
@@ -65,16 +84,16 @@ async fn event_loop(
     app: &mut App,
     terminal: &mut ratatui::DefaultTerminal,
     rx: &mut UnboundedReceiver<Msg>,
-    pool: &Pool,
+    services: &Services,
     tx: &UnboundedSender<Msg>,
 ) -> std::io::Result<()> {
     let mut tasks = Tasks::default();
     terminal.draw(|frame| ui::draw(frame, app))?;
     while let Some(msg) = rx.recv().await {
-        let mut redraw = apply(app, msg, pool, tx, &mut tasks);
+        let mut redraw = apply(app, msg, services, tx, &mut tasks);
         // Take everything already queued before drawing: one frame for a burst of keys.
         while let Ok(msg) = rx.try_recv() {
-            redraw |= apply(app, msg, pool, tx, &mut tasks);
+            redraw |= apply(app, msg, services, tx, &mut tasks);
         }
         tasks.abort_abandoned(app);
         if app.quit {
@@ -91,16 +110,16 @@ async fn event_loop(
 fn apply(
     app: &mut App,
     msg: Msg,
-    pool: &Pool,
+    services: &Services,
     tx: &UnboundedSender<Msg>,
     tasks: &mut Tasks,
 ) -> bool {
     let step = update(app, msg);
     for (id, request) in step.requests {
-        let pool = pool.clone();
+        let services = services.clone();
         let tx = tx.clone();
         let task = tokio::spawn(async move {
-            let outcome = requests::execute(&pool, request).await;
+            let outcome = requests::execute(&services, request).await;
             let _ = tx.send(Msg::Reply { id, outcome });
         });
         tasks.0.insert(id, task.abort_handle());

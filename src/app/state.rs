@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 
 use super::accounts::{ModifyView, OpenAccount, TransferView, WizardStep};
+use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
 use super::command::Command;
 use super::form::Form;
 use super::keymap::KeyMap;
@@ -59,6 +60,8 @@ pub enum Request {
     Details {
         customer_id: i64,
     },
+    /// Card work: runs on the reader thread and the database (`card_requests`).
+    Card(CardRequest),
     /// The customer types the opening wizard offers.
     CustomerTypes,
     /// A page of step 3's uninstalled meters (one more than shown, to know if more follow).
@@ -113,10 +116,11 @@ impl Request {
     /// Requests that change the database: once sent they cannot be cancelled, since the
     /// change may already be made; their answer is always applied.
     pub fn writes(&self) -> bool {
-        matches!(
-            self,
-            Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. }
-        )
+        match self {
+            Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. } => true,
+            Request::Card(request) => request.writes(),
+            _ => false,
+        }
     }
 
     /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
@@ -133,6 +137,7 @@ impl Request {
             | Request::TransferPreview { .. }
             | Request::Transfer { .. } => true,
             Request::Overview | Request::Details { .. } => false,
+            Request::Card(request) => request.holds_input(),
         }
     }
 }
@@ -145,6 +150,7 @@ pub enum Reply {
     Customers(Page),
     /// `None`: the customer no longer exists.
     Details(Option<Box<CustomerDetails>>),
+    Card(CardReply),
     CustomerTypes(Vec<CustomerTypeOption>),
     Meters(Vec<Meter>),
     Opened(OpenOutcome),
@@ -281,6 +287,7 @@ pub enum Screen {
     Customers(CustomerTable),
     Details(DetailsView),
     Overview(OverviewView),
+    Card(CardScreen),
     OpenAccount(Box<OpenAccount>),
     Modify(Box<ModifyView>),
     Transfer(Box<TransferView>),
@@ -290,6 +297,7 @@ impl Screen {
     /// The form of this screen, if it has one: it takes the keys first (`app::form`).
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
+            Screen::Card(screen) => screen.form_mut(),
             Screen::OpenAccount(wizard) => wizard.form_mut(),
             Screen::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
             Screen::Transfer(view) if view.confirming.is_none() => {
@@ -343,6 +351,8 @@ pub struct App {
     pub session: Option<Session>,
     pub database: DbStatus,
     pub reader: ReaderState,
+    /// What the card on the reader is; `None` while no card is in.
+    pub card: Option<CardSeen>,
     pub message: Option<Message>,
     pub keymap: KeyMap,
     pub lang: Lang,
@@ -355,6 +365,11 @@ pub struct App {
     pub next_request: RequestId,
     pub spinner: usize,
     pub quit: bool,
+    /// Random per run: with the request id it makes a card write's idempotency key, unique
+    /// across sessions and restarts.
+    pub desk_id: u64,
+    /// Characters per receipt line (`receipts.width`).
+    pub receipt_width: usize,
 }
 
 impl App {
@@ -367,6 +382,7 @@ impl App {
             session: None,
             database: DbStatus::Connected,
             reader: ReaderState::NoService,
+            card: None,
             message: None,
             keymap,
             lang,
@@ -377,6 +393,8 @@ impl App {
             next_request: 1,
             spinner: 0,
             quit: false,
+            desk_id: fastrand::u64(..),
+            receipt_width: 48,
         }
     }
 
@@ -419,6 +437,9 @@ impl App {
                 (Command::OpenAccount, "command.open_account"),
                 (Command::Modify, "command.modify"),
                 (Command::Transfer, "command.transfer"),
+                (Command::OpenCard, "ic.cmd_open"),
+                (Command::ReplaceCard, "ic.cmd_replace"),
+                (Command::Recharge, "ic.cmd_recharge"),
                 (Command::Refresh, "command.refresh"),
                 (Command::PageDown, "command.page_down"),
                 (Command::PageUp, "command.page_up"),
@@ -443,6 +464,7 @@ impl App {
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
             ],
+            Screen::Card(screen) => screen.commands(),
             Screen::OpenAccount(wizard) => {
                 let mut commands = vec![(Command::Help, "command.help")];
                 match wizard.step {
@@ -506,6 +528,7 @@ impl App {
                 Screen::Customers(_) => self.lang.t("screen.customers").to_owned(),
                 Screen::Details(view) => format!("{:08}", view.customer_no),
                 Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
+                Screen::Card(_) => self.lang.t("ic.screen").to_owned(),
                 Screen::OpenAccount(_) => self.lang.t("screen.open_account").to_owned(),
                 Screen::Modify(view) => {
                     format!("{:08} › {}", view.customer_no, self.lang.t("screen.modify"))

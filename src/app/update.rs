@@ -6,6 +6,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::accounts;
+use super::card::{self, CardRequest};
 use super::command::Command;
 use super::form::FormEvent;
 use super::keymap::Key;
@@ -67,11 +68,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             }
             changed || !out.is_empty()
         }
-        Msg::Reader(state) => {
-            let changed = state != app.reader;
-            app.reader = state;
-            changed
-        }
+        Msg::Reader(state) => card::on_reader(app, state, &mut out),
     };
     Update {
         requests: out,
@@ -109,7 +106,9 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
     let command = app.keymap.command_for(&key);
     if app.holds_input() {
         if command == Some(Command::Cancel) && app.in_flight.iter().any(|f| f.request.writes()) {
-            // The database may have written it already: the answer must be heard.
+            // The database or the card may have been written already: the answer must be
+            // heard. The keys typed ahead are dropped: the clerk asked to stop.
+            app.type_ahead.clear();
             say(
                 app,
                 MessageKind::Info,
@@ -182,7 +181,8 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
         | Screen::Overview(_)
         | Screen::OpenAccount(_)
         | Screen::Modify(_)
-        | Screen::Transfer(_) => None,
+        | Screen::Transfer(_)
+        | Screen::Card(_) => None,
     }
 }
 
@@ -217,6 +217,8 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
         {
             table.search_focused = false;
         }
+        (Screen::Card(_), KeyCode::Up) => card::move_selection(app, -1),
+        (Screen::Card(_), KeyCode::Down) => card::move_selection(app, 1),
         (Screen::Customers(table), KeyCode::Up) if !table.search_focused => {
             move_selection(app, -1, out)
         }
@@ -238,6 +240,7 @@ fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
         FormEvent::Edited(_) => app.message = None,
         FormEvent::Invalid => say_form_error(app),
         FormEvent::AskLeave => say(app, MessageKind::Info, app.lang.t("form.ask_leave")),
+        FormEvent::Leave if matches!(app.screen, Screen::Card(_)) => card::leave_form(app),
         FormEvent::Leave => leave(app),
         FormEvent::Submit => submit_form(app, out),
     }
@@ -269,6 +272,7 @@ fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
         Screen::OpenAccount(_) => accounts::wizard_step(app, true, out),
         Screen::Modify(_) => accounts::submit_modify(app, out),
         Screen::Transfer(_) => accounts::submit_transfer(app, out),
+        Screen::Card(_) => card::ask_price(app, out),
         Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {}
     }
 }
@@ -450,6 +454,11 @@ fn show_page(table: &mut CustomerTable, page: Page, apply: PageApply) {
 
 /// Runs a command, whether it came from a key or the command line.
 fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
+    // `:card` works from every screen once signed in.
+    if command == Command::Card && app.session.is_some() {
+        card::open_card_screen(app);
+        return;
+    }
     if !app
         .commands()
         .iter()
@@ -460,6 +469,9 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             &[("command", &app.lang.t(command.label_key()))],
         );
         say(app, MessageKind::Error, text);
+        return;
+    }
+    if card::invoke(app, command, out) {
         return;
     }
     match (&mut app.screen, command) {
@@ -495,6 +507,19 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
                 send(app, Request::Details { customer_id }, out);
             }
         }
+        (
+            Screen::Customers(table),
+            Command::OpenCard | Command::ReplaceCard | Command::Recharge,
+        ) => {
+            if let Some(row) = table.selected_row() {
+                let customer = card::Customer {
+                    id: row.id,
+                    number: row.customer_no,
+                    name: row.name.clone(),
+                };
+                card::for_customer(app, command, customer);
+            }
+        }
         (Screen::Customers(_), Command::OpenAccount) => accounts::start_open_account(app, out),
         (Screen::Customers(_), Command::Modify) => accounts::start_change(app, false, out),
         (Screen::Customers(_), Command::Transfer) => accounts::start_change(app, true, out),
@@ -515,7 +540,9 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             app.session = None;
             app.screen = Screen::Login(LoginForm::default());
             app.below.clear();
-            app.in_flight.clear();
+            // The card on the reader is still being read for the status line.
+            app.in_flight
+                .retain(|f| matches!(f.request, Request::Card(CardRequest::Read { .. })));
             app.parked.clear();
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
@@ -577,6 +604,8 @@ fn on_reply(
                 PageApply::Search,
                 out,
             );
+            // A card inserted before the sign-in is read now.
+            card::read_card(app, card::ReadFor::Status, out);
         }
         Ok(Reply::LoginRefused(refusal)) => {
             let text = match refusal {
@@ -611,6 +640,7 @@ fn on_reply(
                 show_page(table, page, *apply);
             }
         }
+        Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),
         Err(Failure::Unreachable(detail)) => {
             app.database = DbStatus::Reconnecting;
             app.parked.push(request);

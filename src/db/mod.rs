@@ -2,6 +2,7 @@
 
 pub mod cancel;
 pub mod card_ops;
+pub mod cards;
 pub mod customer_changes;
 pub mod customer_types;
 pub mod customers;

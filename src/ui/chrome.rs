@@ -11,7 +11,6 @@ use super::text::{truncate, truncate_left, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::{CommandLine, DbStatus, MessageKind};
-use crate::card::reader::ReaderState;
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
@@ -35,12 +34,7 @@ fn status(app: &App) -> String {
         DbStatus::Connected => lang.t("status.db_connected").to_owned(),
         DbStatus::Reconnecting => lang.t("status.db_reconnecting").to_owned(),
     });
-    parts.push(match &app.reader {
-        ReaderState::NoService => lang.t("status.reader_no_service").to_owned(),
-        ReaderState::NoReader => lang.t("status.reader_none").to_owned(),
-        ReaderState::NoCard { .. } => lang.t("status.reader_no_card").to_owned(),
-        ReaderState::CardPresent { .. } => lang.t("status.reader_card").to_owned(),
-    });
+    parts.push(super::card::status(app));
     let spinner = if app.busy() {
         SPINNER[app.spinner % SPINNER.len()]
     } else {

@@ -16,14 +16,14 @@ use crate::db::customers::CustomerDetails;
 use crate::i18n::Lang;
 
 /// Timestamps in the terminal's local time, to the minute.
-fn local(at: &DateTime<Utc>) -> String {
+pub(super) fn local(at: &DateTime<Utc>) -> String {
     at.with_timezone(&Local)
         .format("%Y-%m-%d %H:%M")
         .to_string()
 }
 
 /// A catalogue text for a stored code (`nature_personal`), the code itself when unknown.
-fn coded(lang: Lang, prefix: &str, code: &str) -> String {
+pub(super) fn coded(lang: Lang, prefix: &str, code: &str) -> String {
     let key = format!("{prefix}{code}");
     let text = lang.t(&key);
     if text == key {
@@ -189,9 +189,14 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &DetailsView, app: &App, theme:
         frame.render_widget(Paragraph::new(loading), area);
         return;
     };
-    // Cut every line to the width instead of wrapping: the layout stays one fact per line.
+    draw_lines(frame, area, lines(details, app.lang, theme));
+}
+
+/// Draws `lines` cut to the width instead of wrapped, so the layout stays one fact per line;
+/// each line keeps the style of its first span.
+pub(super) fn draw_lines(frame: &mut Frame, area: Rect, lines: Vec<Line>) {
     let room = usize::from(area.width);
-    let fitted: Vec<Line> = lines(details, app.lang, theme)
+    let fitted: Vec<Line> = lines
         .into_iter()
         .map(|line| {
             let style = line

@@ -1,6 +1,7 @@
 //! Drawing: pure functions from `App` to a frame. Nothing here changes state or does I/O.
 
 mod accounts;
+mod card;
 mod chrome;
 mod customers;
 mod details;
@@ -36,6 +37,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Customers(table) => customers::draw(frame, body, table, app, &theme),
         Screen::Details(view) => details::draw(frame, body, view, app, &theme),
         Screen::Overview(view) => overview::draw(frame, body, view, app, &theme),
+        Screen::Card(screen) => card::draw(frame, body, screen, app, &theme),
         Screen::OpenAccount(wizard) => {
             accounts::draw_open_account(frame, body, wizard, app, &theme)
         }

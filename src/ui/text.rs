@@ -42,6 +42,24 @@ pub fn truncate_left(text: &str, max: usize) -> String {
     kept
 }
 
+/// `text` broken into lines of at most `max` cells at spaces (a word longer than a line is
+/// cut with `…`): for a question that must be read whole.
+pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && width(&line) + 1 + width(word) > max {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines.into_iter().map(|line| truncate(&line, max)).collect()
+}
+
 /// `text` fitted to exactly `cells` columns: cut with `…`, padded on the side away from its
 /// alignment.
 pub fn fit(text: &str, cells: u16, right_aligned: bool) -> String {
@@ -78,6 +96,16 @@ pub fn window(text: &str, scroll: usize, cells: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_by_display_width() {
+        assert_eq!(
+            wrap("充值 120.00 到卡 00012345？", 12),
+            ["充值 120.00", "到卡", "00012345？"]
+        );
+        assert_eq!(wrap("a bb ccc", 80), ["a bb ccc"]);
+        assert_eq!(wrap("abcdefgh ij", 4), ["abc…", "ij"]);
+    }
 
     #[test]
     fn cjk_is_measured_by_cells() {

@@ -6,3 +6,24 @@ pub mod card_desk;
 pub mod card_rig;
 pub mod pg;
 pub mod tmux;
+
+use std::sync::{Arc, OnceLock};
+
+use meterdesk::app::requests::{ReceiptOutput, Services};
+use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle};
+use meterdesk::db::Pool;
+use meterdesk::domain::card_records::{IssuerPin, MacKey};
+
+/// What `requests::execute` runs against, for tests that send no card request: the pool, and
+/// one reader thread per test binary that is never asked for a card.
+pub fn services(pool: &Pool) -> Services {
+    static READER: OnceLock<Arc<ReaderHandle>> = OnceLock::new();
+    let reader = READER.get_or_init(|| Arc::new(reader::spawn(ReaderConfig::default(), |_| {})));
+    Services {
+        pool: pool.clone(),
+        reader: reader.clone(),
+        card_key: MacKey::demo(),
+        card_pin: IssuerPin::demo(),
+        receipts: ReceiptOutput::default(),
+    }
+}

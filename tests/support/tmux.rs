@@ -17,10 +17,18 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// A script that runs meterdesk against `conn_str` with a config whose data dir is `dir`.
 pub fn launcher(dir: &Path, conn_str: &str) -> String {
+    launcher_with(dir, conn_str, "")
+}
+
+/// As [`launcher`], with more config sections (`[card]`, `[receipts]` …) after `[database]`.
+pub fn launcher_with(dir: &Path, conn_str: &str, more_config: &str) -> String {
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
-        format!("[database]\ndata_dir = \"{}\"\n", dir.display()),
+        format!(
+            "[database]\ndata_dir = \"{}\"\n\n{more_config}",
+            dir.display()
+        ),
     )
     .unwrap();
     let script = dir.join("run.sh");

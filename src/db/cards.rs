@@ -1,0 +1,120 @@
+//! What the card screens show of a card number (whose it is, the card's state) and what a card
+//! purchase's receipt says. (The journal, the lists and the quotes are `db::card_ops`.)
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use tokio_postgres::GenericClient;
+
+use super::DbError;
+
+/// The customer a card number belongs to, and the card's state in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardOwner {
+    pub customer_id: i64,
+    pub customer_no: i64,
+    pub name: String,
+    /// active, void or recycled.
+    pub card_state: String,
+    /// Why a card is not active (lost, damaged, replaced, returned, …).
+    pub void_reason: Option<String>,
+    /// The account's balance (money of a recharge the card did not take stays there).
+    pub balance: Decimal,
+    /// The payment methods the customer's type takes, enabled ones only, cash first.
+    pub payment_methods: Vec<PaymentMethod>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentMethod {
+    pub code: String,
+    pub name: String,
+}
+
+/// Looks a card number up; `None`: no card of this system was ever issued with it.
+pub async fn owner_of(
+    client: &impl GenericClient,
+    card_no: u32,
+) -> Result<Option<CardOwner>, DbError> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT c.id, c.customer_no, c.name, k.state, k.void_reason, a.balance,
+                    c.customer_type_id
+             FROM card k JOIN customer c ON c.id = k.customer_id
+                  JOIN account a ON a.customer_id = c.id
+             WHERE k.card_no = $1",
+            &[&i64::from(card_no)],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let customer_type_id: i64 = row.get(6);
+    let methods = client
+        .query(
+            "SELECT p.code, p.name FROM customer_type_payment_method m
+             JOIN payment_method p ON p.code = m.payment_method_code
+             WHERE m.customer_type_id = $1 AND p.enabled
+             ORDER BY p.code <> 'cash', p.name",
+            &[&customer_type_id],
+        )
+        .await?;
+    Ok(Some(CardOwner {
+        customer_id: row.get(0),
+        customer_no: row.get(1),
+        name: row.get(2),
+        card_state: row.get(3),
+        void_reason: row.get(4),
+        balance: row.get(5),
+        payment_methods: methods
+            .iter()
+            .map(|method| PaymentMethod {
+                code: method.get(0),
+                name: method.get(1),
+            })
+            .collect(),
+    }))
+}
+
+/// What a receipt says besides the purchase itself, as the database recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptFacts {
+    pub issued_at: DateTime<Utc>,
+    pub operator: String,
+    pub customer_no: i64,
+    pub name: String,
+    pub meter_no: String,
+    /// The payment method's name; `None` when paid from the balance.
+    pub method: Option<String>,
+    /// The account's balance after the receipt's transactions.
+    pub balance: Decimal,
+}
+
+pub async fn receipt_facts(
+    client: &impl GenericClient,
+    receipt_no: i64,
+) -> Result<Option<ReceiptFacts>, DbError> {
+    let row = client
+        .query_opt(
+            "SELECT r.issued_at, o.full_name, c.customer_no, c.name, m.meter_no,
+                    (SELECT p.name FROM ledger_transaction t
+                     JOIN payment_method p ON p.code = t.payment_method_code
+                     WHERE t.receipt_no = r.receipt_no LIMIT 1),
+                    a.balance
+             FROM receipt r
+             JOIN operator o ON o.id = r.operator_id
+             JOIN customer c ON c.id = r.customer_id
+             JOIN meter m ON m.id = c.meter_id
+             JOIN account a ON a.customer_id = c.id
+             WHERE r.receipt_no = $1",
+            &[&receipt_no],
+        )
+        .await?;
+    Ok(row.map(|row| ReceiptFacts {
+        issued_at: row.get(0),
+        operator: row.get(1),
+        customer_no: row.get(2),
+        name: row.get(3),
+        meter_no: row.get(4),
+        method: row.get(5),
+        balance: row.get(6),
+    }))
+}

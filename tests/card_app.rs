@@ -1,0 +1,182 @@
+//! The card screens driven through the real app: keys into `update`, every request it sends
+//! executed by `requests::execute` against the real reader thread (pcscd + vpcd + `vcard`) and
+//! a real PostgreSQL, every reply fed back. Open a card on a blank card from the customer row,
+//! take the "Go to recharge" offer, recharge 120.00, and check the card, the journal, the
+//! ledger and the receipt file.
+
+mod support;
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use meterdesk::app::card::{CardPane, CardSeen};
+use meterdesk::app::requests::{self, ReceiptOutput, Services};
+use meterdesk::app::state::{CustomerTable, Msg, Request, RequestId, Screen, Session};
+use meterdesk::app::{App, KeyMap, update};
+use meterdesk::card::water_card::CardRead;
+use meterdesk::db::customers::{CustomerRow, Page};
+use meterdesk::domain::card_records::{CardContent, IssuerPin};
+use meterdesk::i18n::Lang;
+use rust_decimal::Decimal;
+use support::card_desk::{CLERK, books, card_customer, key};
+use support::card_rig::*;
+
+/// Executes every request `update` asked for, feeds the replies back, and goes on with the
+/// requests those replies ask for, until none is left.
+async fn settle(app: &mut App, services: &Services, mut queue: Vec<(RequestId, Request)>) {
+    while !queue.is_empty() {
+        let mut next = Vec::new();
+        for (id, request) in queue {
+            let outcome = requests::execute(services, request).await;
+            next.extend(update(app, Msg::Reply { id, outcome }).requests);
+        }
+        queue = next;
+    }
+}
+
+async fn press(app: &mut App, services: &Services, code: KeyCode) {
+    let sent = update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))).requests;
+    settle(app, services, sent).await;
+}
+
+fn message(app: &App) -> String {
+    app.message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_card_then_recharge_through_the_app() {
+    let Some(rig) = Rig::start("card_app") else {
+        return;
+    };
+    let customer = card_customer().await;
+    let receipts = rig.dir.join("receipts");
+    // A blank card goes in (the rig waits until the reader thread sees it).
+    let _card = rig.insert_blank("c1");
+    // The app's services share the rig's reader thread; declared after the rig, they are
+    // dropped first.
+    let Rig { reader, .. } = rig;
+    let services = Services {
+        pool: customer.db.pool.clone(),
+        reader: Arc::new(reader),
+        card_key: key(),
+        card_pin: PIN.parse::<IssuerPin>().unwrap(),
+        receipts: ReceiptOutput {
+            directory: Some(receipts.clone()),
+            print_command: None,
+        },
+    };
+
+    let mut app = App::new(KeyMap::default(), Lang::En, Default::default());
+    app.session = Some(Session {
+        operator_id: CLERK,
+        login: "clerk".into(),
+        full_name: "Clerk One".into(),
+        department: "Hall 1".into(),
+        roles: vec!["clerk".into()],
+    });
+    let page = Page {
+        rows: vec![CustomerRow {
+            id: customer.customer_id,
+            customer_no: i64::from(customer.customer_no),
+            name: "张伟".into(),
+            customer_type: "Card residents".into(),
+            meter_no: "WM-0042".into(),
+            account_kind: "prepaid".into(),
+            balance: Decimal::ZERO,
+            card_state: None,
+            phone: None,
+            address: "建国路88号".into(),
+            status: "active".into(),
+        }],
+        more_before: false,
+        more_after: false,
+    };
+    app.screen = Screen::Customers(CustomerTable {
+        page,
+        loading: false,
+        ..CustomerTable::default()
+    });
+
+    // The reader reports the card: the app reads it and the status line says so.
+    let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
+    settle(&mut app, &services, sent).await;
+    assert_eq!(app.card, Some(CardSeen::Blank), "{}", message(&app));
+
+    // F6 on the row, F2 on the confirmation: the card is opened, Go to recharge is offered.
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let Screen::Card(screen) = &app.screen else {
+        panic!("on the card screen")
+    };
+    assert!(
+        matches!(screen.pane, CardPane::GoToRecharge { .. }),
+        "{}",
+        message(&app)
+    );
+    let Some(CardSeen::User { card, owner, .. }) = &app.card else {
+        panic!("the card was read again after the write: {:?}", app.card)
+    };
+    assert_eq!(owner.as_ref().unwrap().customer_id, customer.customer_id);
+    let card_no = card.issue.card_number;
+
+    // Go to recharge, 120.00, F2 prices it, F2 writes it.
+    press(&mut app, &services, KeyCode::F(2)).await;
+    for c in "120".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let (apdus, start) = (services.reader.apdus_sent(), std::time::Instant::now());
+    press(&mut app, &services, KeyCode::F(2)).await;
+    eprintln!(
+        "recharge from F2 to the receipt on screen, with the card read after it: {} APDUs, \
+         {:.0} ms",
+        services.reader.apdus_sent() - apdus,
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    let Screen::Card(screen) = &app.screen else {
+        panic!("on the card screen")
+    };
+    let CardPane::Receipt { lines } = &screen.pane else {
+        panic!("the receipt is shown: {}", message(&app))
+    };
+    // The manual's tiers: 50 m³ at 1.00, then 35 m³ at 2.00.
+    let receipt = lines.join("\n");
+    assert!(receipt.contains("85.000 m³"), "{receipt}");
+    assert!(receipt.contains("120.00"), "{receipt}");
+
+    // The card carries the purchase, for the card the database knows.
+    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
+        panic!("a card of ours")
+    };
+    let CardContent::User(on_card) = CardContent::classify(&records, &key()) else {
+        panic!("a user card")
+    };
+    assert_eq!(on_card.issue.card_number, card_no);
+    let purchase = on_card.purchase.expect("a purchase on the card");
+    assert_eq!((purchase.sequence, purchase.volume_litres), (1, 85_000));
+
+    // The journal and the ledger agree with it; the receipt file is there.
+    let done: i64 = customer
+        .client
+        .query_one(
+            "SELECT count(*) FROM card_operation WHERE customer_id = $1 AND state = 'done'",
+            &[&customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(done, 2, "open and recharge are journaled done");
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!(books.paid_in, Decimal::new(12_000, 2));
+    assert_eq!(books.litres_sold, 85_000);
+    assert_eq!(books.pending, 0);
+    let files: Vec<_> = std::fs::read_dir(&receipts)
+        .expect("the receipts directory")
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0], format!("{receipt}\n"));
+}

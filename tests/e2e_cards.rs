@@ -1,0 +1,83 @@
+//! The real binary in tmux with the real card rig (pcscd + vpcd + `vcard`) and a card-meter
+//! customer: the status line follows the blank card, F6 opens it, Go to recharge, 120.00 is
+//! confirmed with its figures and written, the receipt is on screen and in the receipts
+//! directory.
+
+mod support;
+
+use std::time::Duration;
+
+use meterdesk::domain::password::hash_password;
+use support::card_desk::{CLERK, card_customer};
+use support::card_rig::{KEY, PIN, READER_0, Rig};
+use support::tmux::{Tmux, launcher_with, scratch};
+
+const PATIENCE: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_a_card_and_recharge_it_in_tmux() {
+    let Some(rig) = Rig::start("e2e_cards") else {
+        return;
+    };
+    let customer = card_customer().await;
+    customer
+        .client
+        .execute(
+            "UPDATE operator SET password_hash = $1 WHERE id = $2",
+            &[&hash_password("river-17"), &CLERK],
+        )
+        .await
+        .unwrap();
+
+    let dir = scratch("cards");
+    let receipts = dir.join("printed");
+    let config = format!(
+        "[card]\nreader = {READER_0:?}\npin = {PIN:?}\nkey = {KEY:?}\n\n\
+         [receipts]\ndirectory = {:?}\n",
+        receipts.display().to_string()
+    );
+    let tmux = Tmux::start(
+        "cards",
+        &launcher_with(&dir, &customer.db.conn_str, &config),
+        &dir.join("exit"),
+    );
+    tmux.wait_for("Operator", PATIENCE);
+    tmux.text("clerk");
+    tmux.keys(&["Enter"]);
+    tmux.text("river-17");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Card: none", PATIENCE);
+
+    let _card = rig.insert_blank("c1");
+    tmux.wait_for("Card: blank", PATIENCE);
+    tmux.keys(&["F6"]);
+    tmux.wait_for("Open a card for", PATIENCE);
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Go to recharge", PATIENCE);
+    tmux.keys(&["F2"]);
+    let screen = tmux.wait_for("Recharge card", PATIENCE);
+    assert!(screen.contains("Payment"), "{screen}");
+    tmux.text("120");
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Recharge 120.00 (85.000 m³) to card", PATIENCE);
+    tmux.keys(&["F2"]);
+    let screen = tmux.wait_for("WATER CARD RECHARGE", PATIENCE);
+    assert!(screen.contains("85.000 m³"), "{screen}");
+    // The status line names the card and its customer.
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap()
+            .contains(&format!("{:08}", customer.customer_no))
+    );
+
+    // The receipt file is written by its own request, just after the screen shows it.
+    let printed = || std::fs::read_dir(&receipts).map_or(0, |files| files.count());
+    let start = std::time::Instant::now();
+    while printed() == 0 && start.elapsed() < PATIENCE {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(printed(), 1, "one receipt file");
+    tmux.keys(&["F10"]);
+}
