@@ -440,3 +440,65 @@ fn a_row_move_sends_two_rows_not_the_screen() {
         "{figures:?}"
     );
 }
+
+/// The form framework on its own at 80×24: labels, a required mark, a right-aligned amount, a
+/// stored value with an escape sequence drawn inert, errors next to the fields after F2, then
+/// the F4 lookup over a choice field.
+#[test]
+fn form_with_errors_and_a_lookup() {
+    use meterdesk::app::Command;
+    use meterdesk::app::form::{Choice, Field, FieldKind, Form};
+    let mut form = Form::new(vec![
+        Field::new("details.address", FieldKind::Text { max: 200 }, true),
+        Field::new("details.phone", FieldKind::Digits { len: 11 }, true),
+        Field::new(
+            "details.balance",
+            FieldKind::Amount {
+                max: Decimal::new(100_000, 0),
+            },
+            false,
+        ),
+        Field::new(
+            "details.type",
+            FieldKind::Choice(vec![
+                Choice {
+                    key: "1".into(),
+                    label: "居民卡表".into(),
+                },
+                Choice {
+                    key: "2".into(),
+                    label: "Commercial postpaid".into(),
+                },
+            ]),
+            true,
+        ),
+        Field::new("details.opened", FieldKind::Date, false),
+    ]);
+    form.set(0, "Evil\x1b[31m road");
+    form.focus = 2;
+    let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    for c in "1234.5".chars() {
+        form.on_key(key(KeyCode::Char(c)), None, Lang::En);
+    }
+    form.on_key(key(KeyCode::Tab), Some(Command::NextField), Lang::En);
+    form.on_key(key(KeyCode::Tab), Some(Command::NextField), Lang::En);
+    for c in "2026-02-30".chars() {
+        form.on_key(key(KeyCode::Char(c)), None, Lang::En);
+    }
+    form.on_key(key(KeyCode::F(2)), Some(Command::Save), Lang::En);
+    let draw = |form: &Form| {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal
+            .draw(|frame| {
+                let theme = ui::theme::Theme::new(Default::default());
+                ui::form::draw(frame, frame.area(), form, Lang::En, &theme)
+            })
+            .unwrap();
+        terminal.backend().to_string()
+    };
+    insta::assert_snapshot!("form_errors_next_to_fields", draw(&form));
+    form.focus = 3;
+    form.on_key(key(KeyCode::F(4)), Some(Command::Lookup), Lang::En);
+    form.on_key(key(KeyCode::Char('c')), None, Lang::En);
+    insta::assert_snapshot!("form_lookup_list", draw(&form));
+}

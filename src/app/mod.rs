@@ -2,6 +2,7 @@
 //! terminal, the database pool and the card reader thread.
 
 pub mod command;
+pub mod form;
 pub mod keymap;
 pub mod requests;
 pub mod run;

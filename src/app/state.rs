@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 
 use super::command::Command;
+use super::form::Form;
 use super::keymap::KeyMap;
 use crate::card::reader::ReaderState;
 use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
@@ -216,6 +217,17 @@ pub enum Screen {
     Customers(CustomerTable),
     Details(DetailsView),
     Overview(OverviewView),
+}
+
+impl Screen {
+    /// The form of this screen, if it has one: it takes the keys first (`app::form`).
+    pub fn form_mut(&mut self) -> Option<&mut Form> {
+        match self {
+            Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {
+                None
+            }
+        }
+    }
 }
 
 /// The `:` command line with its completion cycle.

@@ -6,6 +6,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
+use super::form::FormEvent;
 use super::keymap::Key;
 use super::state::*;
 use crate::db::customers::{Page, PageAt};
@@ -173,6 +174,13 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
 }
 
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
+    let lang = app.lang;
+    if let Some(form) = app.screen.form_mut() {
+        match form.on_key(key, command, lang) {
+            FormEvent::Unhandled => {}
+            event => return on_form_event(app, event, out),
+        }
+    }
     if edits_text(&key)
         && let Some(input) = focused_input(&mut app.screen)
     {
@@ -204,6 +212,50 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
                 invoke(app, command, out);
             }
         }
+    }
+}
+
+/// What a screen's form asked for after a key.
+fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
+    match event {
+        FormEvent::Consumed | FormEvent::Unhandled => {}
+        FormEvent::Edited(_) => app.message = None,
+        FormEvent::Invalid => say_form_error(app),
+        FormEvent::AskLeave => say(app, MessageKind::Info, app.lang.t("form.ask_leave")),
+        FormEvent::Leave => leave(app),
+        FormEvent::Submit => submit_form(app, out),
+    }
+}
+
+/// Puts the first bad field of the screen's form on the message line, named by its label.
+fn say_form_error(app: &mut App) {
+    let lang = app.lang;
+    let Some(form) = app.screen.form_mut() else {
+        return;
+    };
+    if let Some((index, error)) = form.first_error() {
+        let text = lang.tf(
+            "form.fix_field",
+            &[
+                ("field", &lang.t(form.fields[index].label)),
+                ("error", &error),
+            ],
+        );
+        say(app, MessageKind::Error, text);
+    }
+}
+
+/// F2 (or Enter on the last field) on a form whose fields passed their own checks: each
+/// screen with a form adds its arm here (apply its rules, `Form::fail` or send the request).
+fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
+    // No screen has a form yet.
+    let _ = (app, out);
+}
+
+/// Back to the screen below (F3 on a screen without unsaved changes).
+fn leave(app: &mut App) {
+    if let Some(previous) = app.below.pop() {
+        app.screen = previous;
     }
 }
 
@@ -417,11 +469,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             send(app, Request::Overview, out);
         }
         (Screen::Overview(_), Command::Refresh) => send(app, Request::Overview, out),
-        (_, Command::Leave) if !app.below.is_empty() => {
-            if let Some(previous) = app.below.pop() {
-                app.screen = previous;
-            }
-        }
+        (_, Command::Leave) if !app.below.is_empty() => leave(app),
         (_, Command::Leave | Command::Logout) => {
             app.session = None;
             app.screen = Screen::Login(LoginForm::default());

@@ -3,6 +3,7 @@
 mod chrome;
 mod customers;
 mod details;
+pub mod form;
 mod help;
 pub mod inert;
 mod login;

@@ -1,0 +1,663 @@
+//! A data-entry form, reusable by every screen that asks for fields (ui.md, "Data entry").
+//!
+//! A screen keeps a [`Form`] in its state and hands it every key with [`Form::on_key`]; the
+//! form edits the focused field, moves the focus and answers with a [`FormEvent`] saying what
+//! the screen has to do (save, leave, nothing). `ui::form::draw` draws it.
+//!
+//! * fields: a label (catalogue key), a [`FieldKind`], whether it is required, its text;
+//! * Tab / Enter next field, Shift-Tab previous; Enter on the last field and F2 confirm;
+//! * a confirm first checks every field by its kind; on an error the cursor goes to the first
+//!   bad field and the event is [`FormEvent::Invalid`]; the screen then applies its own rules
+//!   and reports them with [`Form::fail`];
+//! * digit fields refuse anything but digits on the spot and move on when full; amounts are
+//!   right-aligned and shown with two decimals once left; choices come from a list, F4 (or
+//!   typing) opens the searchable [`Lookup`];
+//! * F3 / F12 / Esc leave; with unsaved changes the form asks once ([`FormEvent::AskLeave`]),
+//!   the second press leaves.
+//!
+//! Nothing typed is ever cleared by an error.
+
+use chrono::NaiveDate;
+use crossterm::event::{Event, KeyCode, KeyEvent};
+use rust_decimal::Decimal;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+use super::command::Command;
+use crate::domain::validation::{self, FieldError};
+use crate::i18n::Lang;
+
+/// What a field accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldKind {
+    /// Free text of at most `max` characters.
+    Text { max: usize },
+    /// Digits only (full-width digits are read as ASCII), at most `len`; the focus moves on
+    /// when it is full.
+    Digits { len: usize },
+    /// A sum of money up to `max`, right-aligned, two decimals.
+    Amount { max: Decimal },
+    /// One of `choices`, picked from the lookup list (F4).
+    Choice(Vec<Choice>),
+    /// A date, `YYYY-MM-DD`.
+    Date,
+}
+
+/// One entry of a choice field: `key` is what the screen stores (an id, a code), `label` what
+/// the clerk sees (database text is drawn inert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub key: String,
+    pub label: String,
+}
+
+/// One field of a form.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Catalogue key of the label.
+    pub label: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    /// The text typed; for a choice, the chosen label.
+    pub input: Input,
+    /// What is wrong with it, in the clerk's language; drawn next to the field.
+    pub error: Option<String>,
+}
+
+impl Field {
+    pub fn new(label: &'static str, kind: FieldKind, required: bool) -> Field {
+        Field {
+            label,
+            kind,
+            required,
+            input: Input::default(),
+            error: None,
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        self.input.value()
+    }
+
+    /// The chosen entry of a choice field.
+    pub fn chosen(&self) -> Option<&Choice> {
+        match &self.kind {
+            FieldKind::Choice(choices) => choices.iter().find(|c| c.label == self.value()),
+            _ => None,
+        }
+    }
+
+    /// Checks the field by its kind; `None` when it is fine.
+    fn check(&self, lang: Lang) -> Option<String> {
+        let text = self.value().trim();
+        if text.is_empty() {
+            return self
+                .required
+                .then(|| field_error_text(lang, &FieldError::Required));
+        }
+        let error = match &self.kind {
+            FieldKind::Text { max } => validation::plain_text(text, *max).err(),
+            FieldKind::Digits { .. } => None,
+            FieldKind::Amount { max } => validation::amount(text, *max).err(),
+            FieldKind::Choice(_) => {
+                return self
+                    .chosen()
+                    .is_none()
+                    .then(|| lang.t("form.not_a_choice").into());
+            }
+            FieldKind::Date => {
+                return NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .is_err()
+                    .then(|| lang.t("form.not_a_date").into());
+            }
+        };
+        error.map(|error| field_error_text(lang, &error))
+    }
+
+    /// Leaving a field: an amount is shown with two decimals.
+    fn tidy(&mut self) {
+        if let FieldKind::Amount { max } = self.kind
+            && let Ok(amount) = validation::amount(self.value(), max)
+        {
+            self.input = Input::new(format!("{:.2}", amount.round_dp(2)));
+        }
+    }
+
+    /// Applies an editing key, refusing what the kind does not accept. True if the text changed.
+    fn edit(&mut self, key: KeyEvent) -> bool {
+        let key = match (key.code, &self.kind) {
+            (KeyCode::Char(c), FieldKind::Digits { len }) => {
+                let Some(digit) = ascii_digit(c) else {
+                    return false;
+                };
+                if self.value().chars().count() >= *len {
+                    return false;
+                }
+                KeyEvent::new(KeyCode::Char(digit), key.modifiers)
+            }
+            (KeyCode::Char(c), FieldKind::Amount { .. })
+                if !(ascii_digit(c).is_some() || matches!(c, '.' | ',' | '．' | '，')) =>
+            {
+                return false;
+            }
+            (KeyCode::Char(c), FieldKind::Date)
+                if !(ascii_digit(c).is_some() || c == '-') || self.value().len() >= 10 =>
+            {
+                return false;
+            }
+            _ => key,
+        };
+        let before = self.value().to_owned();
+        self.input.handle_event(&Event::Key(key));
+        self.value() != before
+    }
+
+    /// Full: a digit field at its length or a complete date.
+    fn is_full(&self) -> bool {
+        match self.kind {
+            FieldKind::Digits { len } => self.value().chars().count() >= len,
+            FieldKind::Date => self.value().len() >= 10,
+            _ => false,
+        }
+    }
+}
+
+fn ascii_digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '０'..='９' => char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')),
+        _ => None,
+    }
+}
+
+/// The searchable list over a choice field (F4).
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    pub filter: Input,
+    /// Index into the matches.
+    pub selected: usize,
+}
+
+/// A form: its fields, the focus, the open lookup and what it was when last saved.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub fields: Vec<Field>,
+    pub focus: usize,
+    pub lookup: Option<Lookup>,
+    /// The values as loaded or last saved: the form is dirty when they differ.
+    pristine: Vec<String>,
+    /// F3 was pressed once on a dirty form.
+    asked_leave: bool,
+}
+
+/// What a key did to the form, and what the screen has to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormEvent {
+    /// The form took the key; nothing for the screen to do.
+    Consumed,
+    /// The text of this field changed.
+    Edited(usize),
+    /// F2, or Enter on the last field, and every field passed its kind's check: the screen
+    /// applies its rules and saves (or calls [`Form::fail`]).
+    Submit,
+    /// A confirm met bad fields: the focus is on the first; [`Form::first_error`] says why.
+    Invalid,
+    /// Leave asked with unsaved changes: the screen says so; the next leave goes.
+    AskLeave,
+    /// Leave: nothing unsaved, or asked already.
+    Leave,
+    /// Not a key for the form (PgDn, F1, `:` …): the screen handles it.
+    Unhandled,
+}
+
+impl Form {
+    pub fn new(fields: Vec<Field>) -> Form {
+        let mut form = Form {
+            fields,
+            focus: 0,
+            lookup: None,
+            pristine: Vec::new(),
+            asked_leave: false,
+        };
+        form.mark_saved();
+        form
+    }
+
+    /// Sets a field's text (loading stored values); call [`Form::mark_saved`] after loading.
+    pub fn set(&mut self, index: usize, text: &str) {
+        self.fields[index].input = Input::new(text.to_owned());
+    }
+
+    /// The text of field `index`.
+    pub fn value(&self, index: usize) -> &str {
+        self.fields[index].value()
+    }
+
+    /// The current values become the saved state: the form is no longer dirty.
+    pub fn mark_saved(&mut self) {
+        self.pristine = self.fields.iter().map(|f| f.value().to_owned()).collect();
+        self.asked_leave = false;
+    }
+
+    /// Something typed that is not saved.
+    pub fn is_dirty(&self) -> bool {
+        self.fields
+            .iter()
+            .zip(&self.pristine)
+            .any(|(field, saved)| field.value() != saved)
+    }
+
+    /// Marks the fields the screen's rules refused, clears the others' errors and puts the
+    /// cursor on the first bad one.
+    pub fn fail(&mut self, errors: &[(usize, String)]) {
+        for (index, field) in self.fields.iter_mut().enumerate() {
+            field.error = errors
+                .iter()
+                .find(|(bad, _)| *bad == index)
+                .map(|(_, text)| text.clone());
+        }
+        if let Some(first) = self.fields.iter().position(|f| f.error.is_some()) {
+            self.focus = first;
+        }
+    }
+
+    /// The first field in error and its error: for the message line.
+    pub fn first_error(&self) -> Option<(usize, &str)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .find_map(|(index, f)| f.error.as_deref().map(|e| (index, e)))
+    }
+
+    /// Checks every field by its kind, marking each bad one; the cursor goes to the first.
+    pub fn check(&mut self, lang: Lang) -> bool {
+        let errors: Vec<_> = self
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(|(index, field)| field.check(lang).map(|e| (index, e)))
+            .collect();
+        self.fail(&errors);
+        errors.is_empty()
+    }
+
+    /// The choices of the open lookup that match its filter (case-insensitive, anywhere).
+    pub fn lookup_matches(&self) -> Vec<&Choice> {
+        let (Some(lookup), FieldKind::Choice(choices)) =
+            (&self.lookup, &self.fields[self.focus].kind)
+        else {
+            return Vec::new();
+        };
+        let filter = lookup.filter.value().to_lowercase();
+        choices
+            .iter()
+            .filter(|c| c.label.to_lowercase().contains(&filter))
+            .collect()
+    }
+
+    fn move_focus(&mut self, forward: bool) {
+        self.fields[self.focus].tidy();
+        let last = self.fields.len().saturating_sub(1);
+        self.focus = if forward {
+            (self.focus + 1).min(last)
+        } else {
+            self.focus.saturating_sub(1)
+        };
+    }
+
+    fn confirm(&mut self, lang: Lang) -> FormEvent {
+        self.fields[self.focus].tidy();
+        if self.check(lang) {
+            FormEvent::Submit
+        } else {
+            FormEvent::Invalid
+        }
+    }
+
+    /// Handles one key; `command` is what the keymap makes of it.
+    pub fn on_key(&mut self, key: KeyEvent, command: Option<Command>, lang: Lang) -> FormEvent {
+        let leaving = matches!(command, Some(Command::Leave | Command::Cancel));
+        if !leaving {
+            self.asked_leave = false;
+        }
+        if self.lookup.is_some() {
+            return self.on_lookup_key(key, command);
+        }
+        let field = &mut self.fields[self.focus];
+        if is_text_key(&key) {
+            if let FieldKind::Choice(_) = field.kind {
+                return self.on_choice_key(key);
+            }
+            if !field.edit(key) {
+                return FormEvent::Consumed;
+            }
+            field.error = None;
+            let edited = self.focus;
+            if self.fields[edited].is_full() && edited + 1 < self.fields.len() {
+                self.focus += 1;
+            }
+            return FormEvent::Edited(edited);
+        }
+        let last = self.focus + 1 == self.fields.len();
+        match (key.code, command) {
+            (KeyCode::Enter, _) if last => self.confirm(lang),
+            (KeyCode::Enter | KeyCode::Down, _) | (_, Some(Command::NextField)) => {
+                self.move_focus(true);
+                FormEvent::Consumed
+            }
+            (KeyCode::Up, _) | (_, Some(Command::PrevField)) => {
+                self.move_focus(false);
+                FormEvent::Consumed
+            }
+            (_, Some(Command::Save)) => self.confirm(lang),
+            (_, Some(Command::Lookup)) => {
+                if matches!(self.fields[self.focus].kind, FieldKind::Choice(_)) {
+                    self.lookup = Some(Lookup::default());
+                }
+                FormEvent::Consumed
+            }
+            (_, Some(Command::Leave | Command::Cancel)) => {
+                if self.is_dirty() && !self.asked_leave {
+                    self.asked_leave = true;
+                    FormEvent::AskLeave
+                } else {
+                    FormEvent::Leave
+                }
+            }
+            _ => FormEvent::Unhandled,
+        }
+    }
+
+    /// Typing on a choice field opens its lookup with what was typed as the filter;
+    /// Backspace / Delete clear the choice.
+    fn on_choice_key(&mut self, key: KeyEvent) -> FormEvent {
+        match key.code {
+            KeyCode::Char(_) => {
+                let mut lookup = Lookup::default();
+                lookup.filter.handle_event(&Event::Key(key));
+                self.lookup = Some(lookup);
+                FormEvent::Consumed
+            }
+            KeyCode::Backspace | KeyCode::Delete => {
+                self.fields[self.focus].input.reset();
+                FormEvent::Edited(self.focus)
+            }
+            _ => FormEvent::Consumed,
+        }
+    }
+
+    fn on_lookup_key(&mut self, key: KeyEvent, command: Option<Command>) -> FormEvent {
+        let count = self.lookup_matches().len();
+        let picked = self
+            .lookup_matches()
+            .get(self.lookup.as_ref().map_or(0, |l| l.selected))
+            .map(|choice| choice.label.clone());
+        let Some(lookup) = self.lookup.as_mut() else {
+            return FormEvent::Unhandled;
+        };
+        match (key.code, command) {
+            (_, Some(Command::Cancel | Command::Leave)) => self.lookup = None,
+            (KeyCode::Up, _) => lookup.selected = lookup.selected.saturating_sub(1),
+            (KeyCode::Down, _) => {
+                lookup.selected = (lookup.selected + 1).min(count.saturating_sub(1))
+            }
+            (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
+                let Some(label) = picked else {
+                    return FormEvent::Consumed;
+                };
+                self.lookup = None;
+                let index = self.focus;
+                let field = &mut self.fields[index];
+                field.input = Input::new(label);
+                field.error = None;
+                if index + 1 < self.fields.len() {
+                    self.focus += 1;
+                }
+                return FormEvent::Edited(index);
+            }
+            _ if is_text_key(&key) => {
+                lookup.filter.handle_event(&Event::Key(key));
+                lookup.selected = 0;
+            }
+            _ => {}
+        }
+        FormEvent::Consumed
+    }
+}
+
+/// Keys that edit text rather than invoke a command: printable characters and the cursor and
+/// deletion keys.
+fn is_text_key(key: &KeyEvent) -> bool {
+    use crossterm::event::KeyModifiers;
+    match key.code {
+        KeyCode::Char(_) => !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT),
+        KeyCode::Backspace
+        | KeyCode::Delete
+        | KeyCode::Left
+        | KeyCode::Right
+        | KeyCode::Home
+        | KeyCode::End => true,
+        _ => false,
+    }
+}
+
+/// The catalogue text of a field error, placeholders filled.
+pub fn field_error_text(lang: Lang, error: &FieldError) -> String {
+    match error {
+        FieldError::Required => lang.t("field_error.required").into(),
+        FieldError::TooLong { max } => lang.tf("field_error.too_long", &[("max", max)]),
+        FieldError::ControlCharacter => lang.t("field_error.control_character").into(),
+        FieldError::NameCharacter { character } => {
+            lang.tf("field_error.name_character", &[("character", character)])
+        }
+        FieldError::MobileNumber => lang.t("field_error.mobile").into(),
+        FieldError::LandlineNumber => lang.t("field_error.landline").into(),
+        FieldError::PhoneNumber => lang.t("field_error.phone").into(),
+        FieldError::IdNumberLength => lang.t("field_error.id_length").into(),
+        FieldError::IdNumberCharacters => lang.t("field_error.id_characters").into(),
+        FieldError::IdNumberBirthDate => lang.t("field_error.id_birth_date").into(),
+        FieldError::IdNumberCheckCharacter => lang.t("field_error.id_check").into(),
+        FieldError::CreditCodeLength => lang.t("field_error.credit_length").into(),
+        FieldError::CreditCodeCharacters => lang.t("field_error.credit_characters").into(),
+        FieldError::CreditCodeCheckCharacter => lang.t("field_error.credit_check").into(),
+        FieldError::Email => lang.t("field_error.email").into(),
+        FieldError::NotAWholeNumber => lang.t("field_error.whole_number").into(),
+        FieldError::OutOfRange { min, max } => {
+            lang.tf("field_error.out_of_range", &[("min", min), ("max", max)])
+        }
+        FieldError::NotANumber => lang.t("field_error.not_a_number").into(),
+        FieldError::ThousandsSeparator => lang.t("field_error.thousands").into(),
+        FieldError::Negative => lang.t("field_error.negative").into(),
+        FieldError::TooManyDecimals { max } => lang.tf("field_error.decimals", &[("max", max)]),
+        FieldError::AboveMaximum { max } => lang.tf("field_error.above", &[("max", max)]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn sample() -> Form {
+        Form::new(vec![
+            Field::new("details.address", FieldKind::Text { max: 10 }, true),
+            Field::new("details.phone", FieldKind::Digits { len: 3 }, true),
+            Field::new(
+                "details.balance",
+                FieldKind::Amount {
+                    max: Decimal::new(1000, 0),
+                },
+                false,
+            ),
+            Field::new(
+                "details.type",
+                FieldKind::Choice(vec![
+                    Choice {
+                        key: "1".into(),
+                        label: "Residents".into(),
+                    },
+                    Choice {
+                        key: "2".into(),
+                        label: "Shops".into(),
+                    },
+                ]),
+                true,
+            ),
+            Field::new("details.opened", FieldKind::Date, false),
+        ])
+    }
+
+    fn send(form: &mut Form, code: KeyCode, command: Option<Command>) -> FormEvent {
+        form.on_key(key(code), command, Lang::En)
+    }
+
+    fn typed(form: &mut Form, text: &str) {
+        for c in text.chars() {
+            send(form, KeyCode::Char(c), None);
+        }
+    }
+
+    #[test]
+    fn digits_refuse_letters_and_advance_when_full() {
+        let mut form = sample();
+        form.focus = 1;
+        typed(&mut form, "1a２");
+        assert_eq!(form.value(1), "12");
+        assert_eq!(form.focus, 1);
+        typed(&mut form, "34");
+        assert_eq!(form.value(1), "123");
+        assert_eq!(
+            form.focus, 2,
+            "full: the focus moved on and the 4 was not kept"
+        );
+        assert_eq!(form.value(2), "4", "the next key goes to the next field");
+    }
+
+    #[test]
+    fn amounts_get_two_decimals_when_left() {
+        let mut form = sample();
+        form.focus = 2;
+        typed(&mut form, "12x.5");
+        assert_eq!(form.value(2), "12.5");
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert_eq!(form.value(2), "12.50");
+        assert_eq!(form.focus, 3);
+    }
+
+    #[test]
+    fn f2_on_bad_fields_marks_them_and_focuses_the_first() {
+        let mut form = sample();
+        form.focus = 4;
+        typed(&mut form, "2026-13");
+        assert_eq!(
+            send(&mut form, KeyCode::F(2), Some(Command::Save)),
+            FormEvent::Invalid
+        );
+        assert_eq!(form.focus, 0);
+        assert_eq!(form.first_error(), Some((0, "required")));
+        assert!(form.fields[1].error.is_some());
+        assert!(form.fields[3].error.is_some());
+        assert!(form.fields[4].error.is_some(), "not a date");
+        assert!(form.fields[2].error.is_none(), "optional and blank");
+        assert_eq!(form.value(4), "2026-13", "nothing typed is lost");
+        typed(&mut form, "Li");
+        assert!(
+            form.fields[0].error.is_none(),
+            "typing clears the field's error"
+        );
+    }
+
+    #[test]
+    fn enter_moves_on_and_confirms_on_the_last_field() {
+        let mut form = sample();
+        typed(&mut form, "Li");
+        send(&mut form, KeyCode::Enter, None);
+        typed(&mut form, "123");
+        send(&mut form, KeyCode::Enter, None);
+        assert_eq!(form.focus, 3);
+        typed(&mut form, "sho");
+        assert_eq!(form.lookup_matches().len(), 1);
+        assert_eq!(send(&mut form, KeyCode::Enter, None), FormEvent::Edited(3));
+        assert_eq!(form.fields[3].chosen().map(|c| c.key.as_str()), Some("2"));
+        assert_eq!(form.focus, 4);
+        assert_eq!(send(&mut form, KeyCode::Enter, None), FormEvent::Submit);
+    }
+
+    #[test]
+    fn f4_lists_the_choices_and_cancel_closes_the_list() {
+        let mut form = sample();
+        form.focus = 3;
+        send(&mut form, KeyCode::F(4), Some(Command::Lookup));
+        assert_eq!(form.lookup_matches().len(), 2);
+        send(&mut form, KeyCode::Down, None);
+        send(&mut form, KeyCode::Esc, Some(Command::Cancel));
+        assert!(form.lookup.is_none());
+        assert_eq!(form.value(3), "", "cancelled: nothing chosen");
+        send(&mut form, KeyCode::F(4), Some(Command::Lookup));
+        send(&mut form, KeyCode::Down, None);
+        send(&mut form, KeyCode::Down, None);
+        send(&mut form, KeyCode::Enter, None);
+        assert_eq!(form.value(3), "Shops");
+    }
+
+    #[test]
+    fn leaving_a_dirty_form_asks_once() {
+        let mut form = sample();
+        assert_eq!(
+            send(&mut form, KeyCode::F(3), Some(Command::Leave)),
+            FormEvent::Leave
+        );
+        typed(&mut form, "x");
+        assert_eq!(
+            send(&mut form, KeyCode::F(3), Some(Command::Leave)),
+            FormEvent::AskLeave
+        );
+        assert_eq!(
+            send(&mut form, KeyCode::F(3), Some(Command::Leave)),
+            FormEvent::Leave
+        );
+        send(&mut form, KeyCode::Char('y'), None);
+        assert_eq!(
+            send(&mut form, KeyCode::Esc, Some(Command::Cancel)),
+            FormEvent::AskLeave,
+            "another key in between: asks again"
+        );
+        form.mark_saved();
+        assert!(!form.is_dirty());
+    }
+
+    #[test]
+    fn other_keys_are_left_to_the_screen() {
+        let mut form = sample();
+        assert_eq!(
+            send(&mut form, KeyCode::PageDown, Some(Command::PageDown)),
+            FormEvent::Unhandled
+        );
+    }
+
+    #[test]
+    fn every_field_error_has_a_text() {
+        let errors = [
+            FieldError::Required,
+            FieldError::TooLong { max: 3 },
+            FieldError::OutOfRange { min: 1, max: 9 },
+            FieldError::AboveMaximum {
+                max: Decimal::new(5, 0),
+            },
+        ];
+        for error in errors {
+            let text = field_error_text(Lang::En, &error);
+            assert!(!text.contains("field_error."), "{text}");
+        }
+        assert_eq!(
+            field_error_text(Lang::En, &FieldError::TooLong { max: 3 }),
+            "at most 3 characters"
+        );
+    }
+}

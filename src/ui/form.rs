@@ -1,0 +1,206 @@
+//! Draws an `app::form::Form`: one line per field — label (from the catalogue, `*` when
+//! required), the field, and its error next to it — and, over it, the lookup list of a choice
+//! field. Field text may come from the database: it is drawn inert.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use tui_input::Input;
+
+use super::inert::inert;
+use super::login::centred;
+use super::text::{fit, truncate, width};
+use super::theme::Theme;
+use crate::app::form::{Field, FieldKind, Form};
+use crate::i18n::Lang;
+
+/// Widest a field is drawn; longer text scrolls inside it.
+const FIELD_ROOM: usize = 32;
+
+/// Cells the field takes on screen.
+fn field_width(field: &Field) -> usize {
+    match &field.kind {
+        FieldKind::Text { max } => (*max + 1).min(FIELD_ROOM),
+        FieldKind::Digits { len } => len + 1,
+        FieldKind::Amount { .. } => 14,
+        FieldKind::Date => 11,
+        FieldKind::Choice(choices) => choices
+            .iter()
+            .map(|c| width(&c.label) + 1)
+            .max()
+            .unwrap_or(0)
+            .clamp(12, FIELD_ROOM),
+    }
+}
+
+/// The label as drawn: its text and a `*` for a required field.
+fn label(field: &Field, lang: Lang) -> String {
+    let mark = if field.required { " *" } else { "" };
+    format!("{}{mark}", lang.t(field.label))
+}
+
+/// The form's fields in `area`, scrolled so the focused one shows; the cursor on the focused
+/// field; the lookup list over them when open.
+pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Theme) {
+    let label_width = form
+        .fields
+        .iter()
+        .map(|f| width(&label(f, lang)))
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let rows = usize::from(area.height).max(1);
+    let first = (form.focus + 1).saturating_sub(rows);
+    for (line, (index, field)) in form
+        .fields
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .enumerate()
+    {
+        let row = Rect {
+            y: area.y + line as u16,
+            height: 1,
+            ..area
+        };
+        let room = usize::from(row.width);
+        let cells = field_width(field).min(room.saturating_sub(label_width + 2));
+        let focused = index == form.focus;
+        let right = matches!(field.kind, FieldKind::Amount { .. });
+        let scroll = if right {
+            0
+        } else {
+            field.input.visual_scroll(cells.saturating_sub(1))
+        };
+        let shown = visible(&field.input, scroll, cells);
+        let style = if focused {
+            theme.focused()
+        } else {
+            theme.field()
+        };
+        let text = label(field, lang);
+        let mut spans = vec![
+            Span::raw(format!(
+                "  {text}{}",
+                " ".repeat(label_width - width(&text) - 2)
+            )),
+            Span::raw(" "),
+            Span::styled(fit(&shown, cells as u16, right), style),
+        ];
+        let used = label_width + 1 + cells;
+        if let Some(error) = &field.error {
+            let note = truncate(&format!(" ! {error}"), room.saturating_sub(used));
+            spans.push(Span::styled(note, theme.error()));
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), row);
+        if focused && form.lookup.is_none() {
+            let cursor = field.input.visual_cursor().saturating_sub(scroll);
+            let x = if right {
+                let end = width(&shown).min(cells);
+                cells - end + cursor.min(end)
+            } else {
+                cursor.min(cells.saturating_sub(1))
+            };
+            frame.set_cursor_position((row.x + (label_width + 1 + x) as u16, row.y));
+        }
+    }
+    if let Some(lookup) = &form.lookup {
+        let items: Vec<String> = form
+            .lookup_matches()
+            .iter()
+            .map(|c| c.label.clone())
+            .collect();
+        let height = (items.len().max(1) + 3).min(usize::from(area.height)) as u16;
+        let boxed = centred(area, 50, height);
+        list(
+            frame,
+            boxed,
+            lang.t("form.lookup_title"),
+            &lookup.filter,
+            &items,
+            lookup.selected,
+            lang.t("form.lookup_none"),
+            theme,
+        );
+    }
+}
+
+/// The part of `input` after `scroll` cells that fits in `cells`, drawn inert.
+fn visible(input: &Input, scroll: usize, cells: usize) -> String {
+    let value = inert(input.value());
+    let mut skipped = 0;
+    let mut shown = String::new();
+    for c in value.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if skipped < scroll {
+            skipped += w;
+            continue;
+        }
+        if width(&shown) + w > cells {
+            break;
+        }
+        shown.push(c);
+    }
+    shown
+}
+
+/// A searchable list in a box: the filter on the first line (with the cursor), then the items
+/// that fit around `selected`, which is reversed; `empty` when there are none. Items are
+/// drawn inert. Used by the lookup and by screens that search the database as you type.
+#[allow(clippy::too_many_arguments)]
+pub fn list(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    filter: &Input,
+    items: &[String],
+    selected: usize,
+    empty: &str,
+    theme: &Theme,
+) {
+    frame.render_widget(Clear, area);
+    let block = Block::bordered()
+        .border_set(theme.border())
+        .title(Span::styled(format!(" {title} "), theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 {
+        return;
+    }
+    let room = usize::from(inner.width);
+    let scroll = filter.visual_scroll(room.saturating_sub(3));
+    let filter_line = format!("> {}", visible(filter, scroll, room.saturating_sub(3)));
+    frame.render_widget(
+        Paragraph::new(Span::styled(filter_line, theme.field())),
+        Rect { height: 1, ..inner },
+    );
+    frame.set_cursor_position((
+        inner.x + 2 + filter.visual_cursor().saturating_sub(scroll) as u16,
+        inner.y,
+    ));
+    let rows = usize::from(inner.height - 1);
+    let mut lines = Vec::new();
+    if items.is_empty() {
+        lines.push(Line::from(Span::styled(format!(" {empty}"), theme.dim())));
+    }
+    let first = (selected + 1).saturating_sub(rows);
+    for (index, item) in items.iter().enumerate().skip(first).take(rows) {
+        let text = fit(&format!(" {}", inert(item)), inner.width, false);
+        let style = if index == selected {
+            theme.selected()
+        } else {
+            ratatui::style::Style::new()
+        };
+        lines.push(Line::from(Span::styled(text, style)));
+    }
+    frame.render_widget(
+        Paragraph::new(lines),
+        Rect {
+            y: inner.y + 1,
+            height: inner.height - 1,
+            ..inner
+        },
+    );
+}
