@@ -43,6 +43,7 @@ fn session() -> Session {
         full_name: "王芳".into(),
         department: "Central office".into(),
         roles: vec!["clerk".into()],
+        permissions: vec!["customer.view".into()],
     }
 }
 

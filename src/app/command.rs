@@ -24,10 +24,20 @@ pub enum Command {
     Overview,
     Logout,
     Quit,
+    Add,
+    Modify,
+    Delete,
+    Import,
+    Prices,
+    Listing,
+    Meters,
+    MeterTypes,
+    Schemes,
+    CustomerTypes,
 }
 
 impl Command {
-    pub const ALL: [Command; 18] = [
+    pub const ALL: [Command; 28] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -46,6 +56,16 @@ impl Command {
         Command::Overview,
         Command::Logout,
         Command::Quit,
+        Command::Add,
+        Command::Modify,
+        Command::Delete,
+        Command::Import,
+        Command::Prices,
+        Command::Listing,
+        Command::Meters,
+        Command::MeterTypes,
+        Command::Schemes,
+        Command::CustomerTypes,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -69,6 +89,16 @@ impl Command {
             Command::Overview => "overview",
             Command::Logout => "logout",
             Command::Quit => "quit",
+            Command::Add => "add",
+            Command::Modify => "modify",
+            Command::Delete => "delete",
+            Command::Import => "import",
+            Command::Prices => "prices",
+            Command::Listing => "installed",
+            Command::Meters => "meters",
+            Command::MeterTypes => "metertypes",
+            Command::Schemes => "schemes",
+            Command::CustomerTypes => "custtypes",
         }
     }
 
@@ -93,6 +123,16 @@ impl Command {
             Command::Overview => "command.overview",
             Command::Logout => "command.logout",
             Command::Quit => "command.quit",
+            Command::Add => "command.add",
+            Command::Modify => "command.modify",
+            Command::Delete => "command.delete",
+            Command::Import => "command.import",
+            Command::Prices => "command.prices",
+            Command::Listing => "command.listing",
+            Command::Meters => "command.meters",
+            Command::MeterTypes => "command.meter_types",
+            Command::Schemes => "command.schemes",
+            Command::CustomerTypes => "command.customer_types",
         }
     }
 

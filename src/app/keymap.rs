@@ -162,6 +162,13 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Overview => &[],
         Command::Logout => &[],
         Command::Quit => &[F(10)],
+        Command::Add => &[F(6), Char('a')],
+        Command::Modify => &[Char('m')],
+        Command::Delete => &[Delete, Char('x')],
+        Command::Import => &[F(7)],
+        Command::Prices => &[F(8)],
+        Command::Listing => &[F(9)],
+        Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes => &[],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

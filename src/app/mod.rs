@@ -4,6 +4,9 @@
 pub mod command;
 pub mod form;
 pub mod keymap;
+pub mod paging;
+pub mod ref_requests;
+pub mod refdata;
 pub mod requests;
 pub mod run;
 pub mod state;

@@ -10,6 +10,7 @@ use tui_input::Input;
 use super::command::Command;
 use super::form::Form;
 use super::keymap::KeyMap;
+use super::refdata::{RefReply, RefRequest, RefScreen};
 use crate::card::reader::ReaderState;
 use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
 use crate::domain::search::{CustomerSearch, SearchError};
@@ -32,6 +33,12 @@ pub enum Msg {
     Reader(ReaderState),
     /// 10 Hz, only acted on while something is pending (the spinner).
     Tick,
+    /// A long request's progress (the meter import): `done` of `total`.
+    Progress {
+        id: RequestId,
+        done: u64,
+        total: u64,
+    },
 }
 
 /// Work for the database, executed off the UI task by `requests::execute`.
@@ -52,6 +59,8 @@ pub enum Request {
     Details {
         customer_id: i64,
     },
+    /// The reference-data screens' work (`app::refdata`), for the operator with this id.
+    Ref(i64, RefRequest),
 }
 
 /// How a fetched page of customers changes the table.
@@ -77,6 +86,7 @@ impl Request {
             Request::Login { .. } => true,
             Request::Customers { apply, .. } => *apply != PageApply::Search,
             Request::Overview | Request::Details { .. } => false,
+            Request::Ref(_, request) => request.holds_input(),
         }
     }
 }
@@ -89,6 +99,7 @@ pub enum Reply {
     Customers(Page),
     /// `None`: the customer no longer exists.
     Details(Option<Box<CustomerDetails>>),
+    Ref(RefReply),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +128,8 @@ pub struct Session {
     pub full_name: String,
     pub department: String,
     pub roles: Vec<String>,
+    /// The union of the roles' permissions (`sql/V2`), e.g. `meter.maintain`.
+    pub permissions: Vec<String>,
 }
 
 /// The figures on the home screen.
@@ -217,12 +230,15 @@ pub enum Screen {
     Customers(CustomerTable),
     Details(DetailsView),
     Overview(OverviewView),
+    /// Meters, meter types, price schemes, customer types and their forms.
+    Ref(RefScreen),
 }
 
 impl Screen {
     /// The form of this screen, if it has one: it takes the keys first (`app::form`).
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
+            Screen::Ref(screen) => screen.form_mut(),
             Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {
                 None
             }
@@ -363,9 +379,14 @@ impl App {
                 (Command::Help, "command.help"),
                 (Command::Leave, "legend.back"),
                 (Command::Refresh, "command.refresh"),
+                (Command::Meters, "command.meters"),
+                (Command::MeterTypes, "command.meter_types"),
+                (Command::Schemes, "command.schemes"),
+                (Command::CustomerTypes, "command.customer_types"),
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
             ],
+            Screen::Ref(screen) => screen.commands(),
         }
     }
 
@@ -385,6 +406,7 @@ impl App {
                 Screen::Customers(_) => self.lang.t("screen.customers").to_owned(),
                 Screen::Details(view) => format!("{:08}", view.customer_no),
                 Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
+                Screen::Ref(screen) => screen.crumb(self.lang),
             })
             .collect()
     }

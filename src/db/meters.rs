@@ -382,6 +382,20 @@ pub async fn import_meters(
     csv: &MeterCsv,
     choice: ImportChoice,
 ) -> Result<ImportReport, DbError> {
+    import_meters_reporting(client, operator_id, csv, choice, &|_, _| {}).await
+}
+
+/// [`import_meters`], telling `progress` how many of the rows have been sent (after each
+/// block of the COPY, and all of them just before the one INSERT).
+pub async fn import_meters_reporting(
+    client: &mut Client,
+    operator_id: i64,
+    csv: &MeterCsv,
+    choice: ImportChoice,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<ImportReport, DbError> {
+    let total = csv.rows.len() as u64;
+    progress(0, total);
     let transaction = client.transaction().await?;
     transaction
         .batch_execute(
@@ -398,7 +412,7 @@ pub async fn import_meters(
     );
     // A meter number has no character COPY's text format escapes.
     let mut buf = BytesMut::with_capacity(64 * 1024);
-    for row in &csv.rows {
+    for (sent, row) in (1u64..).zip(&csv.rows) {
         buf.put_slice(
             format!(
                 "{}\t{}\t{}\t{}\t{}\n",
@@ -412,10 +426,12 @@ pub async fn import_meters(
         );
         if buf.len() >= 60 * 1024 {
             sink.send(buf.split().freeze()).await?;
+            progress(sent, total);
         }
     }
     sink.send(buf.freeze()).await?;
     sink.as_mut().finish().await?;
+    progress(total, total);
     let inserted: HashSet<String> = transaction
         .query(
             "WITH inserted AS (

@@ -9,6 +9,8 @@ pub mod inert;
 mod login;
 pub mod measure;
 mod overview;
+mod refdata;
+pub mod table;
 pub mod text;
 pub mod theme;
 
@@ -35,6 +37,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Customers(table) => customers::draw(frame, body, table, app, &theme),
         Screen::Details(view) => details::draw(frame, body, view, app, &theme),
         Screen::Overview(view) => overview::draw(frame, body, view, app, &theme),
+        Screen::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
     }
     match &app.overlay {
         Some(Overlay::Help) => help::draw(frame, body, app, &theme),
