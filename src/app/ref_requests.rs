@@ -8,13 +8,13 @@ use super::requests::Progress;
 use super::state::Failure;
 use crate::db::meters::{self, MeterTypeFields};
 use crate::db::{Pool, customer_types, price_schemes};
-use crate::domain::meter_csv::{MeterTypeNames, parse_meter_csv};
+use crate::domain::meter_csv::{LineProblem, MeterTypeNames, parse_meter_csv};
 
 pub async fn execute(
     pool: &Pool,
     operator_id: i64,
     request: RefRequest,
-    progress: &Progress,
+    progress: &Progress<'_>,
 ) -> Result<RefReply, Failure> {
     let mut client = pool.get().await?;
     Ok(match request {
@@ -81,7 +81,12 @@ pub async fn execute(
             .await
             .map_err(|error| Failure::Error(format!("reading the file failed: {error}")))?;
             let errors = meters::check_import(&**client, &csv).await?;
+            let present = errors
+                .iter()
+                .filter(|e| matches!(e.problem, LineProblem::AlreadyInDatabase(_)))
+                .count();
             RefReply::ImportChecked(Ok(ImportCheck {
+                good: csv.rows.len() - present,
                 csv: Arc::new(csv),
                 errors,
             }))

@@ -127,6 +127,8 @@ impl RefRequest {
 pub struct ImportCheck {
     pub csv: Arc<MeterCsv>,
     pub errors: Vec<LineError>,
+    /// Rows that would go in: the file's good rows not already in the database.
+    pub good: usize,
 }
 
 /// Why an import file could not be read at all.

@@ -35,7 +35,7 @@ impl From<deadpool_postgres::PoolError> for Failure {
 
 /// Reports a long request's progress: `done` of `total`. The runner turns each report into a
 /// `Msg::Progress` on the one queue.
-pub type Progress = dyn Fn(u64, u64) + Send + Sync;
+pub type Progress<'a> = dyn Fn(u64, u64) + Send + Sync + 'a;
 
 pub async fn execute(pool: &Pool, request: Request) -> Result<Reply, Failure> {
     execute_reporting(pool, request, &|_, _| {}).await
@@ -45,7 +45,7 @@ pub async fn execute(pool: &Pool, request: Request) -> Result<Reply, Failure> {
 pub async fn execute_reporting(
     pool: &Pool,
     request: Request,
-    progress: &Progress,
+    progress: &Progress<'_>,
 ) -> Result<Reply, Failure> {
     match request {
         Request::Ref(operator_id, request) => {

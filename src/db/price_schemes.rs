@@ -238,7 +238,7 @@ pub async fn add_scheme(
         .query_one(
             "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
                  accumulation_cycle_months, settlement_cycle_months, start_date)
-             VALUES ($1, $2, $3, $4 / 100, $5, $6, $7) RETURNING id",
+             VALUES ($1, $2, $3, $4::numeric / 100, $5, $6, $7) RETURNING id",
             &[
                 &fields.name.trim(),
                 &fields.kind.as_str(),
@@ -299,7 +299,7 @@ pub async fn modify_scheme(
     let updated = transaction
         .execute(
             "UPDATE price_scheme
-             SET name = $2, vat_rate = $3 / 100, accumulation_cycle_months = $4,
+             SET name = $2, vat_rate = $3::numeric / 100, accumulation_cycle_months = $4,
                  settlement_cycle_months = $5
              WHERE id = $1",
             &[
