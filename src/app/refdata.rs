@@ -385,8 +385,11 @@ impl RefScreen {
                     (Command::First, "command.first"),
                     (Command::Last, "command.last"),
                 ],
+                // Modify and delete stay on the keys to say why a placed meter is read-only.
                 MeterListing::Placed => &[
                     (Command::Search, "command.search"),
+                    (Command::Modify, "command.modify"),
+                    (Command::Delete, "command.delete"),
                     (Command::Listing, "ref.legend_uninstalled"),
                     (Command::Refresh, "command.refresh"),
                     (Command::PageDown, "command.page_down"),
@@ -1685,9 +1688,10 @@ fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
 pub fn meter_no_error_text(lang: Lang, error: &crate::domain::meter_csv::MeterNoError) -> String {
     match error {
         crate::domain::meter_csv::MeterNoError::Length => lang.t("ref.meter_no_length").into(),
-        crate::domain::meter_csv::MeterNoError::Character(c) => {
-            lang.tf("ref.meter_no_character", &[("character", c)])
-        }
+        crate::domain::meter_csv::MeterNoError::Character(c) => lang.tf(
+            "ref.meter_no_character",
+            &[("character", &format!("{c:?}"))],
+        ),
     }
 }
 
@@ -1837,10 +1841,7 @@ pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut 
         (RefScreen::Import(view), RefReply::ImportChecked(Ok(check))) => {
             let text = lang.tf(
                 "ref.checked",
-                &[
-                    ("good", &check.csv.rows.len()),
-                    ("bad", &check.errors.len()),
-                ],
+                &[("good", &check.good), ("bad", &check.errors.len())],
             );
             view.stage = ImportStage::Checked { check, scroll: 0 };
             say(app, MessageKind::Info, text);

@@ -328,10 +328,7 @@ fn import(frame: &mut Frame, area: Rect, view: &ImportView, lang: Lang, theme: &
                         " {}",
                         lang.tf(
                             "ref.checked",
-                            &[
-                                ("good", &check.csv.rows.len()),
-                                ("bad", &check.errors.len())
-                            ],
+                            &[("good", &check.good), ("bad", &check.errors.len())],
                         )
                     ),
                     if check.errors.is_empty() {
