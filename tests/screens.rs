@@ -776,8 +776,8 @@ mod reference {
         assert!(sent.is_empty(), "an installed meter is never deleted");
     }
 
-    #[test]
-    fn meter_form_adds_and_modifies_without_the_number() {
+    /// `:meters` answered: the meter types and three uninstalled meters.
+    fn meters_screen() -> App {
         let (mut app, sent) = at_command(&SUPERVISOR, "meters");
         let requests = ref_requests(&sent);
         reply(
@@ -790,6 +790,12 @@ mod reference {
             requests[1].0,
             RefReply::Meters(meter_page(3, false)),
         );
+        app
+    }
+
+    #[test]
+    fn meter_form_adds_and_modifies_without_the_number() {
+        let mut app = meters_screen();
         press(&mut app, KeyCode::Char('a'));
         type_text(&mut app, "ab-12");
         press(&mut app, KeyCode::Enter);
@@ -818,18 +824,7 @@ mod reference {
         assert_eq!(fields.meter_type_id, 1);
         assert_eq!(fields.initial_electronic_reading, Decimal::new(1234, 3));
 
-        let (mut app, sent) = at_command(&SUPERVISOR, "meters");
-        let requests = ref_requests(&sent);
-        reply(
-            &mut app,
-            requests[0].0,
-            RefReply::MeterTypes(meter_type_rows()),
-        );
-        reply(
-            &mut app,
-            requests[1].0,
-            RefReply::Meters(meter_page(3, false)),
-        );
+        let mut app = meters_screen();
         press(&mut app, KeyCode::Down);
         press(&mut app, KeyCode::Char('m'));
         insta::assert_snapshot!("meter_modify_form", render(&app));
@@ -915,13 +910,7 @@ mod reference {
 
     #[test]
     fn meter_import_reports_lines_and_lets_the_clerk_choose() {
-        let (mut app, sent) = at_command(&SUPERVISOR, "meters");
-        let requests = ref_requests(&sent);
-        reply(
-            &mut app,
-            requests[1].0,
-            RefReply::Meters(meter_page(3, false)),
-        );
+        let mut app = meters_screen();
         press(&mut app, KeyCode::F(7));
         type_text(&mut app, "/home/counter/meters.csv");
         insta::assert_snapshot!("import_path", render(&app));

@@ -1325,20 +1325,9 @@ pub fn submit(app: &mut App, out: &mut Vec<Outgoing>) {
 
 /// Marks the form's bad fields and puts the first on the message line.
 fn fail(app: &mut App, errors: &[(usize, String)]) {
-    let lang = app.lang;
-    let Some(form) = app.screen.form_mut() else {
-        return;
-    };
-    form.fail(errors);
-    if let Some((index, error)) = form.first_error() {
-        let text = lang.tf(
-            "form.fix_field",
-            &[
-                ("field", &lang.t(form.fields[index].label)),
-                ("error", &error),
-            ],
-        );
-        say(app, MessageKind::Error, text);
+    if let Some(form) = app.screen.form_mut() {
+        form.fail(errors);
+        super::update::say_form_error(app);
     }
 }
 

@@ -237,7 +237,7 @@ fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
 }
 
 /// Puts the first bad field of the screen's form on the message line, named by its label.
-fn say_form_error(app: &mut App) {
+pub(super) fn say_form_error(app: &mut App) {
     let lang = app.lang;
     let Some(form) = app.screen.form_mut() else {
         return;
