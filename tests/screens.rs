@@ -1201,3 +1201,478 @@ mod reference {
         assert_eq!(app.breadcrumbs().last().unwrap(), "Customer types");
     }
 }
+// ───────────────────────────── Customer management screens ─────────────────────────────
+
+use meterdesk::app::accounts::WizardStep;
+use meterdesk::db::customer_changes::{
+    CustomerBasics, ModifyOutcome, OpenOutcome, OpenedAccount, TransferOutcome, TransferPreview,
+};
+use meterdesk::db::customer_types::CustomerTypeOption;
+use meterdesk::db::meters::Meter;
+use meterdesk::domain::customer_number::CustomerNumber;
+use meterdesk::domain::customer_rules::{
+    AccountKind, BasicInfo as Info, BusinessModel, Field, Nature, PersonalInfo,
+};
+
+fn customer_types() -> Vec<CustomerTypeOption> {
+    vec![
+        CustomerTypeOption {
+            id: 1,
+            name: "居民卡表".into(),
+            nature: Nature::Personal,
+            business_model: BusinessModel::MeterPrepaid,
+            meter_type_ids: vec![1],
+        },
+        CustomerTypeOption {
+            id: 2,
+            name: "Shops\x1b[5m postpaid".into(),
+            nature: Nature::Enterprise,
+            business_model: BusinessModel::Postpaid,
+            meter_type_ids: vec![2],
+        },
+    ]
+}
+
+fn meter_page(first: i64, count: i64) -> Vec<Meter> {
+    (first..first + count)
+        .map(|id| Meter {
+            id,
+            meter_no: format!("M{:08}", 30_000 + id),
+            meter_type_id: 1,
+            meter_type: "Card DN15".into(),
+            initial_electronic_reading: Decimal::new(125, 1),
+            initial_mechanical_reading: Decimal::ZERO,
+        })
+        .collect()
+}
+
+/// The only request sent, which must be of the kind `what` describes.
+fn only(sent: &[(u64, Request)]) -> &Request {
+    let [(_, request)] = sent else {
+        panic!("one request: {sent:?}")
+    };
+    request
+}
+
+fn wizard(app: &App) -> &meterdesk::app::accounts::OpenAccount {
+    let Screen::OpenAccount(wizard) = &app.screen else {
+        panic!("the wizard is on screen")
+    };
+    wizard
+}
+
+/// `o` on the table, the types answered: step 1 with its list open.
+fn wizard_at_step_1() -> App {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('o'));
+    assert_eq!(only(&sent), &Request::CustomerTypes);
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    app
+}
+
+/// Step 2 of the personal type with a name, a mobile and an address typed.
+fn wizard_at_step_2() -> App {
+    let mut app = wizard_at_step_1();
+    press(&mut app, KeyCode::Enter); // the first type, 居民卡表
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!(wizard(&app).step, WizardStep::BasicInfo);
+    type_text(&mut app, "张伟");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter); // no ID card number
+    type_text(&mut app, "13800138000"); // full: moves on by itself
+    type_text(&mut app, "北京市朝阳区建国路88号");
+    app
+}
+
+#[test]
+fn open_account_step_1_lists_the_customer_types() {
+    let app = wizard_at_step_1();
+    let screen = render(&app);
+    assert!(screen.contains("Step 1 of 3"), "{screen}");
+    assert!(!screen.contains('\x1b'), "a stored escape is drawn inert");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn open_account_step_2_asks_for_the_natures_fields() {
+    let app = wizard_at_step_2();
+    let screen = render(&app);
+    assert!(
+        screen.contains("Step 2 of 3") && screen.contains("Mobile"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn open_account_step_2_marks_a_bad_field_and_stays() {
+    let mut app = wizard_at_step_1();
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    type_text(&mut app, "Zhang3");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "110105199001011234"); // check character wrong
+    let sent = press(&mut app, KeyCode::PageDown);
+    assert!(sent.is_empty());
+    let w = wizard(&app);
+    assert_eq!(w.step, WizardStep::BasicInfo, "a bad step is not left");
+    let form = &w.basic.as_ref().unwrap().form;
+    assert_eq!(form.focus, 0, "the cursor is on the first bad field");
+    assert_eq!(form.value(0), "Zhang3", "nothing typed is lost");
+    let screen = render(&app);
+    assert!(screen.contains("! Name: a name has no digits"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    let Request::UninstalledMeters {
+        meter_type_ids,
+        prefix,
+        after: None,
+        ..
+    } = only(&sent)
+    else {
+        panic!("step 3 asks for the type's meters: {sent:?}")
+    };
+    assert_eq!((meter_type_ids.as_slice(), prefix.as_str()), (&[1][..], ""));
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    insta::assert_snapshot!("open_account_step_3_meters", render(&app));
+
+    // Back to step 2 and to step 1: everything is still there.
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(wizard(&app).step, WizardStep::CustomerType);
+    press(&mut app, KeyCode::PageDown);
+    let basic = wizard(&app).basic.as_ref().unwrap();
+    assert_eq!(basic.value(Field::Name), "张伟");
+    assert_eq!(basic.value(Field::Mobile), "13800138000");
+
+    // Typing in step 3 searches by prefix; the answer to the typed search is a new list.
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    let sent = press(&mut app, KeyCode::Char('m'));
+    let Request::UninstalledMeters { prefix, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(prefix, "m");
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 3)));
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::OpenAccount {
+        customer_type_id: 1,
+        meter_id: 2,
+        info,
+        operator_id: 3,
+    } = only(&sent)
+    else {
+        panic!("F2 opens with the chosen type and meter: {sent:?}")
+    };
+    assert_eq!(info.values()[0].1.as_deref(), Some("张伟"));
+
+    // Someone took the meter: still step 3, the search and step 2 kept, a fresh list asked.
+    let next = answer(&mut app, &sent, Reply::Opened(OpenOutcome::MeterTaken));
+    assert!(matches!(only(&next), Request::UninstalledMeters { prefix, .. } if prefix == "m"));
+    let w = wizard(&app);
+    assert_eq!(w.step, WizardStep::Meter);
+    assert_eq!(w.meters.search.value(), "m");
+    assert_eq!(w.basic.as_ref().unwrap().value(Field::Name), "张伟");
+    assert!(render(&app).contains("installed by someone else"));
+
+    // The second try opens it; the table searches for the new customer.
+    answer(&mut app, &next, Reply::Meters(meter_page(4, 2)));
+    let sent = press(&mut app, KeyCode::Enter);
+    let opened = OpenedAccount {
+        customer_id: 77,
+        customer_no: CustomerNumber::from_serial(1_002_345).unwrap(),
+        account_id: 77,
+        account_kind: AccountKind::Prepaid,
+    };
+    let number = format!("{:08}", opened.customer_no.value());
+    let next = answer(&mut app, &sent, Reply::Opened(OpenOutcome::Opened(opened)));
+    let Screen::Customers(table) = &app.screen else {
+        panic!("back on the table")
+    };
+    assert_eq!(table.search.value(), number);
+    assert!(matches!(only(&next), Request::Customers { .. }));
+}
+
+#[test]
+fn leaving_the_wizard_with_typed_information_asks_once() {
+    let mut app = wizard_at_step_2();
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::F(3));
+    assert!(
+        matches!(app.screen, Screen::OpenAccount(_)),
+        "asked, not left"
+    );
+    assert!(render(&app).contains("Unsaved changes"));
+    press(&mut app, KeyCode::F(3));
+    assert!(matches!(app.screen, Screen::Customers(_)));
+}
+
+fn personal(name: &str, mobile: &str) -> Info {
+    Info::Personal(PersonalInfo {
+        name: name.into(),
+        id_document_no: None,
+        mobile: mobile.into(),
+        address: "北京市朝阳区建国路88号".into(),
+        household_size: Some(3),
+        email: None,
+        remark: None,
+    })
+}
+
+fn basics(version: i32, info: Info) -> CustomerBasics {
+    CustomerBasics {
+        customer_id: 1,
+        version,
+        active: true,
+        info,
+    }
+}
+
+#[test]
+fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    assert_eq!(only(&sent), &Request::CustomerBasics { customer_id: 1 });
+    answer(
+        &mut app,
+        &sent,
+        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    // The clerk changes the household size (field 5).
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "5");
+    insta::assert_snapshot!("modify_form", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::Modify { read, info, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(read.version, 4);
+    let Info::Personal(p) = info else { panic!() };
+    assert_eq!(p.household_size, Some(5));
+
+    // Meanwhile another clerk changed the mobile.
+    let current = basics(5, personal("张伟", "13900139000"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Mobile],
+            current,
+        }),
+    );
+    let screen = render(&app);
+    assert!(screen.contains("another clerk changed Mobile"), "{screen}");
+    insta::assert_snapshot!("modify_conflict", screen);
+    // Their mobile is taken (the clerk did not touch it), the clerk's household size kept.
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::Modify { read, info, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(read.version, 5, "the second save answers the new version");
+    assert_eq!(info, &{
+        let Info::Personal(mut p) = personal("张伟", "13900139000") else {
+            panic!()
+        };
+        p.household_size = Some(5);
+        Info::Personal(p)
+    });
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Saved { version: 6 }),
+    );
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(render(&app).contains("Basic information saved"));
+}
+
+fn transfer_screen(balance: Decimal, unpaid_bills: i64) -> App {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [
+        (preview_id, Request::TransferPreview { customer_id: 1 }),
+        (basics_id, _),
+    ] = sent.as_slice()
+    else {
+        panic!("{sent:?}")
+    };
+    let preview = TransferPreview {
+        balance,
+        account_kind: AccountKind::Prepaid,
+        unpaid_bills,
+    };
+    for (id, reply) in [
+        (*preview_id, Reply::TransferPreview(Some(preview))),
+        (
+            *basics_id,
+            Reply::Basics(Some(basics(2, personal("张伟", "13800138000")))),
+        ),
+    ] {
+        update(
+            &mut app,
+            Msg::Reply {
+                id,
+                outcome: Ok(reply),
+            },
+        );
+    }
+    app
+}
+
+#[test]
+fn transfer_confirms_with_the_balance_that_stays() {
+    let mut app = transfer_screen(Decimal::new(12_050, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "北京市海淀区中关村大街1号");
+    insta::assert_snapshot!("transfer_form", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "F2 first asks for confirmation");
+    let screen = render(&app);
+    assert!(screen.contains("from 张伟 to 李娜"), "{screen}");
+    assert!(screen.contains("120.50 stays"), "{screen}");
+    insta::assert_snapshot!("transfer_confirmation", screen);
+    press(&mut app, KeyCode::F(12));
+    assert!(
+        !render(&app).contains("Confirm the transfer"),
+        "F12 goes back"
+    );
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::Transfer {
+        customer_id: 1,
+        info,
+        ..
+    } = only(&sent)
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(info.values()[0].1.as_deref(), Some("李娜"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Transferred(TransferOutcome::Transferred {
+            balance: Decimal::new(12_050, 2),
+            version: 3,
+        }),
+    );
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(render(&app).contains("120.50 stayed"));
+}
+
+#[test]
+fn transfer_is_refused_while_bills_are_unpaid() {
+    let mut app = transfer_screen(Decimal::ZERO, 2);
+    let screen = render(&app);
+    assert!(screen.contains("2 unpaid bill(s)"), "{screen}");
+    type_text(&mut app, "李娜");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "nothing is sent");
+    assert!(render(&app).contains("the present owner pays them"));
+}
+
+#[test]
+fn the_command_line_opens_the_wizard_only_from_the_table() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "open");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert_eq!(only(&sent), &Request::CustomerTypes);
+    assert!(matches!(app.screen, Screen::OpenAccount(_)));
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    press(&mut app, KeyCode::Esc); // closes the list
+    press(&mut app, KeyCode::Esc); // leaves: nothing typed
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "open");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(sent.is_empty(), "not from the details");
+    assert!(render(&app).contains("Open account is not available here"));
+}
+
+#[test]
+fn escape_cannot_cancel_a_save_on_its_way() {
+    let mut app = transfer_screen(Decimal::new(500, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "海淀区1号");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(only(&sent), Request::Transfer { .. }));
+    press(&mut app, KeyCode::Esc);
+    assert!(render(&app).contains("cannot be cancelled"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Transferred(TransferOutcome::Transferred {
+            balance: Decimal::new(500, 2),
+            version: 3,
+        }),
+    );
+    assert!(
+        render(&app).contains("5.00 stayed"),
+        "the answer is still applied"
+    );
+}
+
+#[test]
+fn step_3_pages_through_the_meters_by_keyset() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    for _ in 0..11 {
+        assert!(press(&mut app, KeyCode::Down).is_empty());
+    }
+    let sent = press(&mut app, KeyCode::Down);
+    let Request::UninstalledMeters { after, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        after.as_deref(),
+        Some("M00030012"),
+        "after the last row shown"
+    );
+    answer(&mut app, &sent, Reply::Meters(meter_page(13, 5)));
+    let w = wizard(&app);
+    assert_eq!(w.meters.selected_meter().map(|m| m.id), Some(13));
+    assert!(!w.meters.more);
+    assert!(press(&mut app, KeyCode::Down).is_empty());
+    press(&mut app, KeyCode::Up);
+    let sent = press(&mut app, KeyCode::Up);
+    let Request::UninstalledMeters { after: None, .. } = only(&sent) else {
+        panic!("Up before the first row goes back to the first page: {sent:?}")
+    };
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    assert_eq!(
+        wizard(&app).meters.selected_meter().map(|m| m.id),
+        Some(12),
+        "the last row of the page before"
+    );
+}
+
+#[test]
+fn an_enterprise_type_asks_for_the_company_and_changing_the_nature_changes_the_form() {
+    let mut app = wizard_at_step_2();
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::F(4));
+    type_text(&mut app, "shops");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    let screen = render(&app);
+    assert!(screen.contains("Company *") && screen.contains("Contact person *"));
+    assert!(!screen.contains("Household"), "{screen}");
+    insta::assert_snapshot!(screen);
+}

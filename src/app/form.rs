@@ -269,14 +269,19 @@ impl Form {
             .find_map(|(index, f)| f.error.as_deref().map(|e| (index, e)))
     }
 
-    /// Checks every field by its kind, marking each bad one; the cursor goes to the first.
-    pub fn check(&mut self, lang: Lang) -> bool {
-        let errors: Vec<_> = self
-            .fields
+    /// Every field that fails its kind's check, with why, without marking them: for a screen
+    /// that adds its own rules' errors before [`Form::fail`].
+    pub fn kind_errors(&self, lang: Lang) -> Vec<(usize, String)> {
+        self.fields
             .iter()
             .enumerate()
             .filter_map(|(index, field)| field.check(lang).map(|e| (index, e)))
-            .collect();
+            .collect()
+    }
+
+    /// Checks every field by its kind, marking each bad one; the cursor goes to the first.
+    pub fn check(&mut self, lang: Lang) -> bool {
+        let errors = self.kind_errors(lang);
         self.fail(&errors);
         errors.is_empty()
     }

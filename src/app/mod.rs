@@ -1,6 +1,7 @@
 //! The loop's half of the app: state, messages, the pure `update`, and the runner that owns the
 //! terminal, the database pool and the card reader thread.
 
+pub mod accounts;
 pub mod command;
 pub mod form;
 pub mod keymap;

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::accounts::METER_PAGE;
 use super::state::{Failure, LoginRefusal, Overview, Reply, Request, Session};
-use crate::db::{DbError, Pool, customers, operators};
+use crate::db::customer_changes::{self, Opening};
+use crate::db::{DbError, Pool, customer_types, customers, meters, operators};
 use crate::domain::login::delay_after;
 use crate::domain::password::{generate_password, hash_password, verify_password};
 
@@ -60,6 +62,75 @@ pub async fn execute_reporting(
         } => {
             let page = customers::page_from_pool(pool, &search, &at, size).await?;
             Ok(Reply::Customers(page))
+        }
+        Request::CustomerTypes => {
+            let client = pool.get().await?;
+            let types = customer_types::customer_type_options(&**client).await?;
+            Ok(Reply::CustomerTypes(types))
+        }
+        Request::UninstalledMeters {
+            meter_type_ids,
+            prefix,
+            after,
+            ..
+        } => {
+            let client = pool.get().await?;
+            let limit = METER_PAGE as i64 + 1;
+            let page = meters::uninstalled_meters(
+                &**client,
+                &meter_type_ids,
+                &prefix,
+                after.as_deref(),
+                limit,
+            )
+            .await?;
+            Ok(Reply::Meters(page))
+        }
+        Request::OpenAccount {
+            operator_id,
+            customer_type_id,
+            info,
+            meter_id,
+        } => {
+            let mut client = pool.get().await?;
+            let opening = Opening {
+                customer_type_id,
+                info: &info,
+                meter_id,
+            };
+            let outcome =
+                customer_changes::open_account(&mut client, operator_id, &opening).await?;
+            Ok(Reply::Opened(outcome))
+        }
+        Request::CustomerBasics { customer_id } => {
+            let client = pool.get().await?;
+            let basics = customer_changes::customer_basics(&**client, customer_id).await?;
+            Ok(Reply::Basics(basics))
+        }
+        Request::Modify {
+            operator_id,
+            read,
+            info,
+        } => {
+            let client = pool.get().await?;
+            let outcome =
+                customer_changes::modify_basic_info(&**client, operator_id, &read, &info).await?;
+            Ok(Reply::Modified(outcome))
+        }
+        Request::TransferPreview { customer_id } => {
+            let client = pool.get().await?;
+            let preview = customer_changes::transfer_preview(&**client, customer_id).await?;
+            Ok(Reply::TransferPreview(preview))
+        }
+        Request::Transfer {
+            operator_id,
+            customer_id,
+            info,
+        } => {
+            let mut client = pool.get().await?;
+            let outcome =
+                customer_changes::transfer(&mut client, operator_id, customer_id, &info).await?;
+            Ok(Reply::Transferred(outcome))
         }
         Request::Details { customer_id } => {
             let client = pool.get().await?;

@@ -7,12 +7,19 @@ use crossterm::event::KeyEvent;
 use rust_decimal::Decimal;
 use tui_input::Input;
 
+use super::accounts::{ModifyView, OpenAccount, TransferView, WizardStep};
 use super::command::Command;
 use super::form::Form;
 use super::keymap::KeyMap;
 use super::refdata::{RefReply, RefRequest, RefScreen};
 use crate::card::reader::ReaderState;
+use crate::db::customer_changes::{
+    CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
+};
+use crate::db::customer_types::CustomerTypeOption;
 use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
+use crate::db::meters::Meter;
+use crate::domain::customer_rules::BasicInfo;
 use crate::domain::search::{CustomerSearch, SearchError};
 use crate::i18n::Lang;
 
@@ -61,6 +68,39 @@ pub enum Request {
     },
     /// The reference-data screens' work (`app::refdata`), for the operator with this id.
     Ref(i64, RefRequest),
+    /// The customer types the opening wizard offers.
+    CustomerTypes,
+    /// A page of step 3's uninstalled meters (one more than shown, to know if more follow).
+    UninstalledMeters {
+        meter_type_ids: Vec<i64>,
+        prefix: String,
+        after: Option<String>,
+        /// Sent as the search was typed: the next key supersedes it.
+        typed: bool,
+    },
+    OpenAccount {
+        operator_id: i64,
+        customer_type_id: i64,
+        info: BasicInfo,
+        meter_id: i64,
+    },
+    /// The basic information with its version, for modify and transfer.
+    CustomerBasics {
+        customer_id: i64,
+    },
+    Modify {
+        operator_id: i64,
+        read: CustomerBasics,
+        info: BasicInfo,
+    },
+    TransferPreview {
+        customer_id: i64,
+    },
+    Transfer {
+        operator_id: i64,
+        customer_id: i64,
+        info: BasicInfo,
+    },
 }
 
 /// How a fetched page of customers changes the table.
@@ -79,12 +119,28 @@ pub enum PageApply {
 }
 
 impl Request {
+    /// Requests that change the database: once sent they cannot be cancelled, since the
+    /// change may already be made; their answer is always applied.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. }
+        )
+    }
+
     /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
     /// A search as you type does not: the next key simply supersedes it.
     pub fn holds_input(&self) -> bool {
         match self {
             Request::Login { .. } => true,
             Request::Customers { apply, .. } => *apply != PageApply::Search,
+            Request::UninstalledMeters { typed, .. } => !typed,
+            Request::CustomerTypes
+            | Request::OpenAccount { .. }
+            | Request::CustomerBasics { .. }
+            | Request::Modify { .. }
+            | Request::TransferPreview { .. }
+            | Request::Transfer { .. } => true,
             Request::Overview | Request::Details { .. } => false,
             Request::Ref(_, request) => request.holds_input(),
         }
@@ -100,6 +156,14 @@ pub enum Reply {
     /// `None`: the customer no longer exists.
     Details(Option<Box<CustomerDetails>>),
     Ref(RefReply),
+    CustomerTypes(Vec<CustomerTypeOption>),
+    Meters(Vec<Meter>),
+    Opened(OpenOutcome),
+    /// `None`: the customer no longer exists.
+    Basics(Option<CustomerBasics>),
+    Modified(ModifyOutcome),
+    TransferPreview(Option<TransferPreview>),
+    Transferred(TransferOutcome),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +296,9 @@ pub enum Screen {
     Overview(OverviewView),
     /// Meters, meter types, price schemes, customer types and their forms.
     Ref(RefScreen),
+    OpenAccount(Box<OpenAccount>),
+    Modify(Box<ModifyView>),
+    Transfer(Box<TransferView>),
 }
 
 impl Screen {
@@ -239,9 +306,16 @@ impl Screen {
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
             Screen::Ref(screen) => screen.form_mut(),
-            Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {
-                None
+            Screen::OpenAccount(wizard) => wizard.form_mut(),
+            Screen::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
+            Screen::Transfer(view) if view.confirming.is_none() => {
+                view.basic.as_mut().map(|b| &mut b.form)
             }
+            Screen::Login(_)
+            | Screen::Customers(_)
+            | Screen::Details(_)
+            | Screen::Overview(_)
+            | Screen::Transfer(_) => None,
         }
     }
 }
@@ -358,6 +432,9 @@ impl App {
                 (Command::Help, "command.help"),
                 (Command::Search, "command.search"),
                 (Command::Details, "command.details"),
+                (Command::OpenAccount, "command.open_account"),
+                (Command::Modify, "command.modify"),
+                (Command::Transfer, "command.transfer"),
                 (Command::Refresh, "command.refresh"),
                 (Command::PageDown, "command.page_down"),
                 (Command::PageUp, "command.page_up"),
@@ -387,6 +464,50 @@ impl App {
                 (Command::Quit, "command.quit"),
             ],
             Screen::Ref(screen) => screen.commands(),
+            Screen::OpenAccount(wizard) => {
+                let mut commands = vec![(Command::Help, "command.help")];
+                match wizard.step {
+                    WizardStep::Meter => commands.push((Command::Save, "legend.open_account")),
+                    _ => commands.push((Command::PageDown, "legend.next_step")),
+                }
+                if wizard.step != WizardStep::CustomerType {
+                    commands.push((Command::PageUp, "legend.previous_step"));
+                }
+                if wizard.step == WizardStep::CustomerType {
+                    commands.push((Command::Lookup, "command.lookup"));
+                }
+                commands.extend([
+                    (Command::Leave, "command.leave"),
+                    (Command::Cancel, "command.cancel"),
+                ]);
+                if wizard.step == WizardStep::BasicInfo {
+                    commands.extend([
+                        (Command::NextField, "command.next_field"),
+                        (Command::PrevField, "command.prev_field"),
+                    ]);
+                }
+                commands
+            }
+            Screen::Modify(_) => vec![
+                (Command::Help, "command.help"),
+                (Command::Save, "command.save"),
+                (Command::Leave, "command.leave"),
+                (Command::Cancel, "command.cancel"),
+                (Command::NextField, "command.next_field"),
+                (Command::PrevField, "command.prev_field"),
+            ],
+            Screen::Transfer(view) if view.confirming.is_some() => vec![
+                (Command::Save, "legend.confirm"),
+                (Command::Cancel, "command.cancel"),
+            ],
+            Screen::Transfer(_) => vec![
+                (Command::Help, "command.help"),
+                (Command::Save, "legend.check_transfer"),
+                (Command::Leave, "command.leave"),
+                (Command::Cancel, "command.cancel"),
+                (Command::NextField, "command.next_field"),
+                (Command::PrevField, "command.prev_field"),
+            ],
         }
     }
 
@@ -407,6 +528,15 @@ impl App {
                 Screen::Details(view) => format!("{:08}", view.customer_no),
                 Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
                 Screen::Ref(screen) => screen.crumb(self.lang),
+                Screen::OpenAccount(_) => self.lang.t("screen.open_account").to_owned(),
+                Screen::Modify(view) => {
+                    format!("{:08} › {}", view.customer_no, self.lang.t("screen.modify"))
+                }
+                Screen::Transfer(view) => format!(
+                    "{:08} › {}",
+                    view.customer_no,
+                    self.lang.t("screen.transfer")
+                ),
             })
             .collect()
     }

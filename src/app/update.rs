@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::accounts;
 use super::command::Command;
 use super::form::FormEvent;
 use super::keymap::Key;
@@ -112,7 +113,14 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) {
 fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
     let command = app.keymap.command_for(&key);
     if app.holds_input() {
-        if command == Some(Command::Cancel) {
+        if command == Some(Command::Cancel) && app.in_flight.iter().any(|f| f.request.writes()) {
+            // The database may have written it already: the answer must be heard.
+            say(
+                app,
+                MessageKind::Info,
+                app.lang.t("msg.write_not_cancelled"),
+            );
+        } else if command == Some(Command::Cancel) {
             app.in_flight.retain(|f| !f.request.holds_input());
             app.type_ahead.clear();
             say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
@@ -175,11 +183,19 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
         }),
         Screen::Customers(table) if table.search_focused => Some(&mut table.search),
         Screen::Ref(screen) => screen.focused_input(),
-        Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => None,
+        Screen::Customers(_)
+        | Screen::Details(_)
+        | Screen::Overview(_)
+        | Screen::OpenAccount(_)
+        | Screen::Modify(_)
+        | Screen::Transfer(_) => None,
     }
 }
 
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
+    if accounts::wizard_key(app, key, command, out) || accounts::transfer_key(app, command, out) {
+        return;
+    }
     let lang = app.lang;
     if let Some(form) = app.screen.form_mut() {
         match form.on_key(key, command, lang) {
@@ -257,8 +273,27 @@ pub(super) fn say_form_error(app: &mut App) {
 /// F2 (or Enter on the last field) on a form whose fields passed their own checks: each
 /// screen with a form adds its arm here (apply its rules, `Form::fail` or send the request).
 fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
-    if let Screen::Ref(_) = app.screen {
-        refdata::submit(app, out);
+    match &app.screen {
+        Screen::Ref(_) => refdata::submit(app, out),
+        // Enter on the last field of a wizard step goes on to the next step.
+        Screen::OpenAccount(_) => accounts::wizard_step(app, true, out),
+        Screen::Modify(_) => accounts::submit_modify(app, out),
+        Screen::Transfer(_) => accounts::submit_transfer(app, out),
+        Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {}
+    }
+}
+
+/// The customer table after a change: reload it where it was, keeping the selected customer.
+pub(super) fn refresh_table(app: &mut App, out: &mut Vec<Outgoing>) {
+    page_command(app, Command::Refresh, out);
+}
+
+/// The customer table searching for one customer number, so that customer is selected.
+pub(super) fn show_customer(app: &mut App, number: &str, out: &mut Vec<Outgoing>) {
+    if let Screen::Customers(table) = &mut app.screen {
+        table.search = Input::new(number.to_owned());
+        table.search_focused = false;
+        search_as_typed(app, out);
     }
 }
 
@@ -416,6 +451,12 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
                 send(app, Request::Details { customer_id }, out);
             }
         }
+        (Screen::Customers(_), Command::OpenAccount) => accounts::start_open_account(app, out),
+        (Screen::Customers(_), Command::Modify) => accounts::start_change(app, false, out),
+        (Screen::Customers(_), Command::Transfer) => accounts::start_change(app, true, out),
+        (Screen::OpenAccount(_), Command::PageDown | Command::PageUp) => {
+            accounts::wizard_step(app, command == Command::PageDown, out)
+        }
         (Screen::Details(view), Command::Refresh) => {
             let customer_id = view.customer_id;
             send(app, Request::Details { customer_id }, out);
@@ -470,6 +511,11 @@ fn on_reply(
     outcome: Result<Reply, Failure>,
     out: &mut Vec<Outgoing>,
 ) {
+    if let Ok(reply) = &outcome
+        && accounts::on_reply(app, reply, out)
+    {
+        return;
+    }
     match outcome {
         Ok(Reply::LoggedIn(session)) => {
             let text = app
@@ -533,6 +579,8 @@ fn on_reply(
             say(app, MessageKind::Error, text);
         }
         Err(Failure::Error(detail)) => say(app, MessageKind::Error, detail),
+        // A customer-screen reply whose screen has gone: nothing to show.
+        Ok(_) => {}
     }
 }
 

@@ -336,6 +336,47 @@ async fn audit(
     Ok(())
 }
 
+/// A customer type as the account-opening wizard offers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerTypeOption {
+    pub id: i64,
+    pub name: String,
+    pub nature: crate::domain::customer_rules::Nature,
+    pub business_model: crate::domain::customer_rules::BusinessModel,
+    /// The meter types its customers' meters may have.
+    pub meter_type_ids: Vec<i64>,
+}
+
+/// Every customer type with the meter types it allows, by name.
+pub async fn customer_type_options(
+    client: &impl GenericClient,
+) -> Result<Vec<CustomerTypeOption>, DbError> {
+    client
+        .query(
+            "SELECT t.id, t.name, t.nature, t.business_model,
+                    ARRAY(SELECT m.meter_type_id FROM customer_type_meter_type m
+                          WHERE m.customer_type_id = t.id ORDER BY m.meter_type_id)
+             FROM customer_type t ORDER BY t.name",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let word = |column: usize| -> &str { row.get(column) };
+            let unknown = |error: crate::domain::customer_rules::UnknownWord| {
+                DbError::Inconsistent(format!("customer type: {error}"))
+            };
+            Ok(CustomerTypeOption {
+                id: row.get(0),
+                name: row.get(1),
+                nature: word(2).parse().map_err(unknown)?,
+                business_model: word(3).parse().map_err(unknown)?,
+                meter_type_ids: row.get(4),
+            })
+        })
+        .collect()
+}
+
 /// A customer type as the list and its form show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerTypeRow {

@@ -663,8 +663,10 @@ pub async fn details(
             &by_customer,
         ),
         client.query(
+            // Fields the owner left blank are kept as JSON null: nothing to show for them.
             "SELECT ARRAY(SELECT key || ': ' || value
-                          FROM jsonb_each_text(h.previous_owner) ORDER BY key),
+                          FROM jsonb_each_text(h.previous_owner)
+                          WHERE value IS NOT NULL ORDER BY key),
                     h.transferred_at, o.full_name
              FROM customer_owner_history h
              JOIN operator o ON o.id = h.transferred_by

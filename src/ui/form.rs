@@ -10,7 +10,7 @@ use tui_input::Input;
 
 use super::inert::inert;
 use super::login::centred;
-use super::text::{fit, truncate, width};
+use super::text::{fit, truncate, width, window};
 use super::theme::Theme;
 use crate::app::form::{Field, FieldKind, Form};
 use crate::i18n::Lang;
@@ -129,21 +129,7 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
 
 /// The part of `input` after `scroll` cells that fits in `cells`, drawn inert.
 fn visible(input: &Input, scroll: usize, cells: usize) -> String {
-    let value = inert(input.value());
-    let mut skipped = 0;
-    let mut shown = String::new();
-    for c in value.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if skipped < scroll {
-            skipped += w;
-            continue;
-        }
-        if width(&shown) + w > cells {
-            break;
-        }
-        shown.push(c);
-    }
-    shown
+    window(&inert(input.value()), scroll, cells)
 }
 
 /// A searchable list in a box: the filter on the first line (with the cursor), then the items

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use tui_input::Input;
 
-use super::text::width;
+use super::text::{width, window};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::{LoginField, LoginForm};
@@ -81,18 +81,5 @@ fn visible(input: &Input, secret: bool, room: u16) -> String {
     } else {
         input.value().to_owned()
     };
-    let mut skipped = 0;
-    let mut shown = String::new();
-    for c in value.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if skipped < scroll {
-            skipped += w;
-            continue;
-        }
-        if width(&shown) + w > usize::from(room) {
-            break;
-        }
-        shown.push(c);
-    }
-    shown
+    window(&value, scroll, usize::from(room))
 }

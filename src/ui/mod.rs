@@ -1,5 +1,6 @@
 //! Drawing: pure functions from `App` to a frame. Nothing here changes state or does I/O.
 
+mod accounts;
 mod chrome;
 mod customers;
 mod details;
@@ -38,6 +39,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Details(view) => details::draw(frame, body, view, app, &theme),
         Screen::Overview(view) => overview::draw(frame, body, view, app, &theme),
         Screen::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
+        Screen::OpenAccount(wizard) => {
+            accounts::draw_open_account(frame, body, wizard, app, &theme)
+        }
+        Screen::Modify(view) => accounts::draw_modify(frame, body, view, app, &theme),
+        Screen::Transfer(view) => accounts::draw_transfer(frame, body, view, app, &theme),
     }
     match &app.overlay {
         Some(Overlay::Help) => help::draw(frame, body, app, &theme),

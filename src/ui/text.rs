@@ -55,6 +55,26 @@ pub fn fit(text: &str, cells: u16, right_aligned: bool) -> String {
     }
 }
 
+/// The part of `text` that shows in a field `cells` wide scrolled by `scroll` cells.
+pub fn window(text: &str, scroll: usize, cells: usize) -> String {
+    let mut skipped = 0;
+    let mut shown = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if skipped < scroll {
+            skipped += w;
+            continue;
+        }
+        if used + w > cells {
+            break;
+        }
+        shown.push(c);
+        used += w;
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +86,12 @@ mod tests {
         assert_eq!(truncate("张伟", 4), "张伟");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn a_window_skips_the_scrolled_cells_and_keeps_what_fits() {
+        assert_eq!(window("张伟abc", 2, 3), "伟a");
+        assert_eq!(window("abc", 0, 10), "abc");
     }
 
     #[test]

@@ -1,0 +1,734 @@
+//! The customer-management screens' state and their part of `update` (still pure: requests
+//! are returned, never executed): the account-opening wizard (customer type → basic
+//! information → meter), modifying the basic information and transferring to a new owner.
+
+use crossterm::event::{Event, KeyCode, KeyEvent};
+use rust_decimal::Decimal;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+use super::command::Command;
+use super::form::{Choice, Field as FormField, FieldKind, Form, field_error_text};
+use super::state::*;
+use super::update::{Outgoing, leave, say, send};
+use crate::db::customer_changes::{
+    CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
+};
+use crate::db::customer_types::CustomerTypeOption;
+use crate::db::meters::Meter;
+use crate::domain::customer_rules::{BasicInfo, Field, Nature};
+use crate::domain::validation::{self, IdDocumentPolicy};
+use crate::i18n::Lang;
+
+/// Which identity documents the forms accept (docs/decisions.md): the resident identity card,
+/// its check character catching a mistyped digit; other documents go in the remark.
+pub const ID_POLICY: IdDocumentPolicy = IdDocumentPolicy::ResidentIdentityCard;
+
+/// Meters shown per page in step 3.
+pub const METER_PAGE: usize = 12;
+
+// ───────────────────────────── Basic information form ─────────────────────────────
+
+/// The basic-information form of one nature of water usage (domain::customer_rules).
+#[derive(Debug, Clone)]
+pub struct BasicForm {
+    pub nature: Nature,
+    pub form: Form,
+}
+
+/// Catalogue key of a basic-information field's label.
+pub fn label_key(field: Field) -> &'static str {
+    match field {
+        Field::Name => "basic.name",
+        Field::IdDocumentNo => "basic.id_document_no",
+        Field::Mobile => "basic.mobile",
+        Field::Address => "basic.address",
+        Field::HouseholdSize => "basic.household_size",
+        Field::Email => "basic.email",
+        Field::CompanyName => "basic.company_name",
+        Field::RegistrationNo => "basic.registration_no",
+        Field::ContactPerson => "basic.contact_person",
+        Field::Phone => "basic.phone",
+        Field::Label => "basic.label",
+        Field::Location => "basic.location",
+        Field::Remark => "basic.remark",
+    }
+}
+
+fn kind_of(field: Field) -> FieldKind {
+    let text = |max| FieldKind::Text { max };
+    match field {
+        Field::Name | Field::ContactPerson => text(validation::PERSONAL_NAME_MAX),
+        Field::CompanyName => text(validation::COMPANY_NAME_MAX),
+        Field::Label => text(validation::LABEL_MAX),
+        Field::Address | Field::Location => text(validation::ADDRESS_MAX),
+        Field::Remark => text(validation::REMARK_MAX),
+        Field::IdDocumentNo | Field::RegistrationNo => text(validation::DOCUMENT_NUMBER_MAX),
+        Field::Email => text(validation::EMAIL_MAX),
+        Field::Phone => text(20),
+        Field::Mobile => FieldKind::Digits { len: 11 },
+        Field::HouseholdSize => FieldKind::Digits { len: 2 },
+    }
+}
+
+impl BasicForm {
+    pub fn new(nature: Nature) -> BasicForm {
+        let fields = Field::of(nature)
+            .iter()
+            .map(|&field| FormField::new(label_key(field), kind_of(field), field.is_required()))
+            .collect();
+        BasicForm {
+            nature,
+            form: Form::new(fields),
+        }
+    }
+
+    /// The form filled with stored information, not dirty.
+    pub fn of(info: &BasicInfo) -> BasicForm {
+        let mut basic = BasicForm::new(info.nature());
+        for (field, value) in info.values() {
+            basic.set(field, value.as_deref().unwrap_or(""));
+        }
+        basic.form.mark_saved();
+        basic
+    }
+
+    fn index(&self, field: Field) -> usize {
+        Field::of(self.nature)
+            .iter()
+            .position(|&f| f == field)
+            .expect("a field of the form's nature")
+    }
+
+    pub fn value(&self, field: Field) -> &str {
+        self.form.value(self.index(field))
+    }
+
+    pub fn set(&mut self, field: Field, text: &str) {
+        let index = self.index(field);
+        self.form.set(index, text);
+    }
+
+    /// Checks the fields by kind and by the domain's rules; on errors the form shows them all
+    /// and the cursor goes to the first.
+    pub fn validate(&mut self, lang: Lang) -> Option<BasicInfo> {
+        let mut errors = self.form.kind_errors(lang);
+        let checked =
+            BasicInfo::validate(self.nature, ID_POLICY, |field| self.value(field).to_owned());
+        if let Err(rule_errors) = &checked {
+            for (field, error) in rule_errors {
+                let index = self.index(*field);
+                if !errors.iter().any(|(bad, _)| *bad == index) {
+                    errors.push((index, field_error_text(lang, error)));
+                }
+            }
+        }
+        errors.sort_by_key(|(index, _)| *index);
+        self.form.fail(&errors);
+        checked.ok().filter(|_| errors.is_empty())
+    }
+}
+
+// ───────────────────────────── Open account ─────────────────────────────
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WizardStep {
+    CustomerType,
+    BasicInfo,
+    Meter,
+}
+
+impl WizardStep {
+    pub fn number(self) -> usize {
+        match self {
+            WizardStep::CustomerType => 1,
+            WizardStep::BasicInfo => 2,
+            WizardStep::Meter => 3,
+        }
+    }
+
+    pub fn title_key(self) -> &'static str {
+        match self {
+            WizardStep::CustomerType => "open.step_type",
+            WizardStep::BasicInfo => "open.step_basic",
+            WizardStep::Meter => "open.step_meter",
+        }
+    }
+}
+
+/// Step 3's list of uninstalled meters, searched in the database by number prefix as typed.
+#[derive(Debug, Clone, Default)]
+pub struct MeterPick {
+    pub search: Input,
+    pub rows: Vec<Meter>,
+    pub selected: usize,
+    /// More meters after the last row.
+    pub more: bool,
+    /// The `after` of every page down to the one on screen (keyset paging).
+    pub pages: Vec<Option<String>>,
+    pub loading: bool,
+}
+
+impl MeterPick {
+    pub fn selected_meter(&self) -> Option<&Meter> {
+        self.rows.get(self.selected)
+    }
+}
+
+/// The account-opening wizard.
+#[derive(Debug, Clone)]
+pub struct OpenAccount {
+    pub step: WizardStep,
+    /// Until the customer types arrive.
+    pub types: Option<Vec<CustomerTypeOption>>,
+    /// Step 1: one choice field.
+    pub type_form: Form,
+    /// Step 2, built for the chosen type's nature; kept when going back, rebuilt only when a
+    /// type of another nature is chosen.
+    pub basic: Option<BasicForm>,
+    /// Step 2 as validated when moving to step 3.
+    pub info: Option<BasicInfo>,
+    pub meters: MeterPick,
+    /// F3 with typed information was pressed once.
+    pub asked_leave: bool,
+}
+
+impl OpenAccount {
+    fn new() -> OpenAccount {
+        OpenAccount {
+            step: WizardStep::CustomerType,
+            types: None,
+            type_form: type_form(&[]),
+            basic: None,
+            info: None,
+            meters: MeterPick::default(),
+            asked_leave: false,
+        }
+    }
+
+    /// The customer type chosen in step 1.
+    pub fn customer_type(&self) -> Option<&CustomerTypeOption> {
+        let key = self.type_form.fields[0].chosen()?.key.clone();
+        self.types
+            .as_ref()?
+            .iter()
+            .find(|t| t.id.to_string() == key)
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.type_form.is_dirty()
+            || self.basic.as_ref().is_some_and(|b| b.form.is_dirty())
+            || !self.meters.search.value().is_empty()
+    }
+
+    /// The form of the step on screen; step 3 has none (its list takes the keys).
+    pub fn form_mut(&mut self) -> Option<&mut Form> {
+        match self.step {
+            WizardStep::CustomerType => Some(&mut self.type_form),
+            WizardStep::BasicInfo => self.basic.as_mut().map(|b| &mut b.form),
+            WizardStep::Meter => None,
+        }
+    }
+}
+
+fn type_form(types: &[CustomerTypeOption]) -> Form {
+    let choices = types
+        .iter()
+        .map(|t| Choice {
+            key: t.id.to_string(),
+            label: t.name.clone(),
+        })
+        .collect();
+    Form::new(vec![FormField::new(
+        "open.customer_type",
+        FieldKind::Choice(choices),
+        true,
+    )])
+}
+
+/// `o` / `:open` on the customer table.
+pub fn start_open_account(app: &mut App, out: &mut Vec<Outgoing>) {
+    super::update::open(app, Screen::OpenAccount(Box::new(OpenAccount::new())));
+    send(app, Request::CustomerTypes, out);
+}
+
+/// The wizard's keys before its form (leaving asks about everything typed in any step) and in
+/// step 3 (the meter list). True if the key was taken.
+pub fn wizard_key(
+    app: &mut App,
+    key: KeyEvent,
+    command: Option<Command>,
+    out: &mut Vec<Outgoing>,
+) -> bool {
+    let Screen::OpenAccount(wizard) = &mut app.screen else {
+        return false;
+    };
+    let lookup_open = wizard.form_mut().is_some_and(|f| f.lookup.is_some());
+    if matches!(command, Some(Command::Leave | Command::Cancel)) && !lookup_open {
+        if wizard.is_dirty() && !wizard.asked_leave {
+            wizard.asked_leave = true;
+            say(app, MessageKind::Info, app.lang.t("form.ask_leave"));
+        } else {
+            leave(app);
+        }
+        return true;
+    }
+    wizard.asked_leave = false;
+    if wizard.step != WizardStep::Meter {
+        return false;
+    }
+    match (key.code, command) {
+        (KeyCode::Up, _) => move_meter(app, -1, out),
+        (KeyCode::Down, _) => move_meter(app, 1, out),
+        (KeyCode::Enter, _) | (_, Some(Command::Save)) => open_account(app, out),
+        (KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete, _)
+        | (KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End, _) => {
+            let before = wizard.meters.search.value().to_owned();
+            wizard.meters.search.handle_event(&Event::Key(key));
+            if wizard.meters.search.value() != before {
+                fetch_meters(app, None, true, 0, out);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Sends the request for a page of step 3's list, superseding any on its way.
+/// `select`: the row to select when the page comes (clamped).
+fn fetch_meters(
+    app: &mut App,
+    after: Option<String>,
+    typed: bool,
+    select: usize,
+    out: &mut Vec<Outgoing>,
+) {
+    let Screen::OpenAccount(wizard) = &mut app.screen else {
+        return;
+    };
+    let Some(meter_type_ids) = wizard.customer_type().map(|t| t.meter_type_ids.clone()) else {
+        return;
+    };
+    let prefix = wizard.meters.search.value().to_owned();
+    if after.is_none() {
+        wizard.meters.pages.clear();
+    }
+    wizard.meters.pages.push(after.clone());
+    wizard.meters.loading = true;
+    wizard.meters.selected = select;
+    app.in_flight
+        .retain(|f| !matches!(f.request, Request::UninstalledMeters { .. }));
+    send(
+        app,
+        Request::UninstalledMeters {
+            meter_type_ids,
+            prefix,
+            after,
+            typed,
+        },
+        out,
+    );
+}
+
+/// Up/Down in step 3: within the page; past its end the next page, before its start the
+/// previous one.
+fn move_meter(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
+    let Screen::OpenAccount(wizard) = &mut app.screen else {
+        return;
+    };
+    let pick = &mut wizard.meters;
+    match pick.selected.checked_add_signed(step) {
+        Some(index) if index < pick.rows.len() => pick.selected = index,
+        Some(_) if pick.more => {
+            let after = pick.rows.last().map(|m| m.meter_no.clone());
+            fetch_meters(app, after, false, 0, out);
+        }
+        None if pick.pages.len() > 1 => {
+            pick.pages.pop();
+            let after = pick.pages.pop().flatten();
+            fetch_meters(app, after, false, usize::MAX, out);
+        }
+        _ => {}
+    }
+}
+
+/// PgDn / PgUp: the next or previous step. Going on checks the step; going back keeps it.
+pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
+    let lang = app.lang;
+    let Screen::OpenAccount(wizard) = &mut app.screen else {
+        return;
+    };
+    match (wizard.step, forward) {
+        (WizardStep::CustomerType, true) => {
+            let Some(nature) = wizard.customer_type().map(|t| t.nature) else {
+                wizard.type_form.check(lang);
+                say(app, MessageKind::Error, lang.t("open.choose_type"));
+                return;
+            };
+            if wizard.basic.as_ref().is_none_or(|b| b.nature != nature) {
+                wizard.basic = Some(BasicForm::new(nature));
+            }
+            wizard.step = WizardStep::BasicInfo;
+            app.message = None;
+        }
+        (WizardStep::BasicInfo, true) => {
+            let Some(basic) = wizard.basic.as_mut() else {
+                return;
+            };
+            match basic.validate(lang) {
+                Some(info) => {
+                    wizard.info = Some(info);
+                    wizard.step = WizardStep::Meter;
+                    app.message = None;
+                    fetch_meters(app, None, false, 0, out);
+                }
+                None => super::update::say_form_error(app),
+            }
+        }
+        (WizardStep::BasicInfo, false) => wizard.step = WizardStep::CustomerType,
+        (WizardStep::Meter, false) => wizard.step = WizardStep::BasicInfo,
+        (WizardStep::CustomerType, false) | (WizardStep::Meter, true) => {}
+    }
+}
+
+/// F2 in step 3: opens the account in one transaction.
+fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
+    let Screen::OpenAccount(wizard) = &app.screen else {
+        return;
+    };
+    let (Some(customer_type), Some(info)) = (wizard.customer_type(), wizard.info.clone()) else {
+        return;
+    };
+    let Some(meter) = wizard.meters.selected_meter() else {
+        say(app, MessageKind::Error, app.lang.t("open.choose_meter"));
+        return;
+    };
+    let request = Request::OpenAccount {
+        operator_id: operator(app),
+        customer_type_id: customer_type.id,
+        info,
+        meter_id: meter.id,
+    };
+    say(app, MessageKind::Info, app.lang.t("open.opening"));
+    send(app, request, out);
+}
+
+fn operator(app: &App) -> i64 {
+    app.session.as_ref().map_or(0, |s| s.operator_id)
+}
+
+// ───────────────────────────── Modify and transfer ─────────────────────────────
+
+/// Modify basic information: the form as read, with the version it was read at.
+#[derive(Debug, Clone)]
+pub struct ModifyView {
+    pub customer_id: i64,
+    pub customer_no: i64,
+    /// Until the stored information arrives.
+    pub read: Option<CustomerBasics>,
+    pub basic: Option<BasicForm>,
+}
+
+/// Transfer to a new owner: the new owner's information, then a confirmation.
+#[derive(Debug, Clone)]
+pub struct TransferView {
+    pub customer_id: i64,
+    pub customer_no: i64,
+    /// The present owner, as the table shows them.
+    pub owner: String,
+    pub preview: Option<TransferPreview>,
+    /// Empty, for the new owner, once the nature is known.
+    pub basic: Option<BasicForm>,
+    /// The checked new owner, waiting for F2 to confirm.
+    pub confirming: Option<BasicInfo>,
+}
+
+/// `m` and `t` on the customer table: the screen opens and asks for what it needs.
+pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
+    let Screen::Customers(table) = &app.screen else {
+        return;
+    };
+    let Some(row) = table.selected_row() else {
+        return;
+    };
+    let (customer_id, customer_no) = (row.id, row.customer_no);
+    if transfer {
+        let view = TransferView {
+            customer_id,
+            customer_no,
+            owner: row.name.clone(),
+            preview: None,
+            basic: None,
+            confirming: None,
+        };
+        super::update::open(app, Screen::Transfer(Box::new(view)));
+        send(app, Request::TransferPreview { customer_id }, out);
+    } else {
+        let view = ModifyView {
+            customer_id,
+            customer_no,
+            read: None,
+            basic: None,
+        };
+        super::update::open(app, Screen::Modify(Box::new(view)));
+    }
+    send(app, Request::CustomerBasics { customer_id }, out);
+}
+
+/// F2 on the modify form.
+pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
+    let lang = app.lang;
+    let operator_id = operator(app);
+    let Screen::Modify(view) = &mut app.screen else {
+        return;
+    };
+    let (Some(read), Some(basic)) = (view.read.clone(), view.basic.as_mut()) else {
+        return;
+    };
+    if !read.active {
+        say(app, MessageKind::Error, lang.t("modify.closed"));
+        return;
+    }
+    let Some(info) = basic.validate(lang) else {
+        return super::update::say_form_error(app);
+    };
+    say(app, MessageKind::Info, lang.t("modify.saving"));
+    send(
+        app,
+        Request::Modify {
+            operator_id,
+            read,
+            info,
+        },
+        out,
+    );
+}
+
+/// F2 on the transfer form asks for confirmation; F2 on the confirmation transfers.
+pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
+    let lang = app.lang;
+    let operator_id = operator(app);
+    let Screen::Transfer(view) = &mut app.screen else {
+        return;
+    };
+    if let Some(unpaid) = view
+        .preview
+        .as_ref()
+        .map(|p| p.unpaid_bills)
+        .filter(|n| *n > 0)
+    {
+        let text = lang.tf("transfer.unpaid", &[("count", &unpaid)]);
+        say(app, MessageKind::Error, text);
+        return;
+    }
+    if let Some(info) = view.confirming.clone() {
+        let customer_id = view.customer_id;
+        say(app, MessageKind::Info, lang.t("transfer.working"));
+        send(
+            app,
+            Request::Transfer {
+                operator_id,
+                customer_id,
+                info,
+            },
+            out,
+        );
+        return;
+    }
+    let Some(basic) = view.basic.as_mut() else {
+        return;
+    };
+    match basic.validate(lang) {
+        Some(info) => {
+            view.confirming = Some(info);
+            app.message = None;
+        }
+        None => super::update::say_form_error(app),
+    }
+}
+
+/// F2 while bills are unpaid says so before anything else; F12/Esc/F3 on the transfer
+/// confirmation go back to the form, everything kept.
+pub fn transfer_key(app: &mut App, command: Option<Command>, out: &mut Vec<Outgoing>) -> bool {
+    let Screen::Transfer(view) = &mut app.screen else {
+        return false;
+    };
+    let unpaid = view.preview.as_ref().is_some_and(|p| p.unpaid_bills > 0);
+    if command == Some(Command::Save) && unpaid {
+        submit_transfer(app, out);
+        return true;
+    }
+    if view.confirming.is_none() {
+        return false;
+    }
+    match command {
+        Some(Command::Cancel | Command::Leave) => {
+            view.confirming = None;
+            say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
+        }
+        Some(Command::Save) => submit_transfer(app, out),
+        _ => {}
+    }
+    true
+}
+
+/// The amount as the confirmation shows it: two decimals.
+pub fn money(amount: Decimal) -> String {
+    format!("{:.2}", amount.round_dp(2))
+}
+
+// ───────────────────────────── Replies ─────────────────────────────
+
+/// Applies a reply of one of these screens' requests; false if it is not one.
+pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
+    let lang = app.lang;
+    match (&mut app.screen, reply) {
+        (Screen::OpenAccount(wizard), Reply::CustomerTypes(types)) => {
+            wizard.type_form = type_form(types);
+            wizard.types = Some(types.clone());
+            // The list is what step 1 asks: open it at once.
+            wizard.type_form.lookup = Some(Default::default());
+            if types.is_empty() {
+                say(app, MessageKind::Error, lang.t("open.no_types"));
+            }
+        }
+        (Screen::OpenAccount(wizard), Reply::Meters(meters)) => {
+            let pick = &mut wizard.meters;
+            pick.loading = false;
+            pick.more = meters.len() > METER_PAGE;
+            pick.rows = meters.iter().take(METER_PAGE).cloned().collect();
+            pick.selected = pick.selected.min(pick.rows.len().saturating_sub(1));
+        }
+        (Screen::OpenAccount(wizard), Reply::Opened(outcome)) => match outcome {
+            OpenOutcome::Opened(opened) => {
+                let number = format!("{:08}", opened.customer_no.value());
+                leave(app);
+                let text = lang.tf("open.opened", &[("number", &number)]);
+                super::update::show_customer(app, &number, out);
+                say(app, MessageKind::Info, text);
+            }
+            OpenOutcome::MeterTaken | OpenOutcome::MeterNotAllowed => {
+                let key = if *outcome == OpenOutcome::MeterTaken {
+                    "open.meter_taken"
+                } else {
+                    "open.meter_not_allowed"
+                };
+                fetch_meters(app, None, false, 0, out);
+                say(app, MessageKind::Error, lang.t(key));
+            }
+            OpenOutcome::CustomerTypeGone | OpenOutcome::WrongNature { .. } => {
+                wizard.step = WizardStep::CustomerType;
+                send(app, Request::CustomerTypes, out);
+                say(app, MessageKind::Error, lang.t("open.type_changed"));
+            }
+        },
+        (Screen::Modify(view), Reply::Basics(basics)) => match basics {
+            Some(read) => {
+                view.basic = Some(BasicForm::of(&read.info));
+                view.read = Some(read.clone());
+                if !read.active {
+                    say(app, MessageKind::Error, lang.t("modify.closed"));
+                }
+            }
+            None => say(app, MessageKind::Error, lang.t("details.gone")),
+        },
+        (Screen::Transfer(view), Reply::Basics(basics)) => match basics {
+            Some(read) => view.basic = Some(BasicForm::new(read.info.nature())),
+            None => say(app, MessageKind::Error, lang.t("details.gone")),
+        },
+        (Screen::Transfer(view), Reply::TransferPreview(preview)) => {
+            view.preview = preview.clone();
+            if let Some(unpaid) = preview.as_ref().map(|p| p.unpaid_bills).filter(|n| *n > 0) {
+                let text = lang.tf("transfer.unpaid", &[("count", &unpaid)]);
+                say(app, MessageKind::Error, text);
+            }
+        }
+        (Screen::Modify(view), Reply::Modified(outcome)) => match outcome {
+            ModifyOutcome::Saved { .. } => {
+                leave(app);
+                super::update::refresh_table(app, out);
+                say(app, MessageKind::Info, lang.t("modify.saved"));
+            }
+            ModifyOutcome::Conflict {
+                changed_fields,
+                current,
+            } => {
+                let names = conflict(view, changed_fields, current, lang);
+                let text = lang.tf("modify.conflict", &[("fields", &names)]);
+                say(app, MessageKind::Error, text);
+            }
+            ModifyOutcome::Closed => say(app, MessageKind::Error, lang.t("modify.closed")),
+            ModifyOutcome::NotFound => say(app, MessageKind::Error, lang.t("details.gone")),
+            ModifyOutcome::WrongNature { .. } => {
+                say(app, MessageKind::Error, lang.t("open.type_changed"))
+            }
+        },
+        (Screen::Transfer(view), Reply::Transferred(outcome)) => match outcome {
+            TransferOutcome::Transferred { balance, .. } => {
+                leave(app);
+                super::update::refresh_table(app, out);
+                let text = lang.tf("transfer.done", &[("balance", &money(*balance))]);
+                say(app, MessageKind::Info, text);
+            }
+            TransferOutcome::UnpaidBills { count } => {
+                view.confirming = None;
+                let text = lang.tf("transfer.unpaid", &[("count", count)]);
+                say(app, MessageKind::Error, text);
+            }
+            TransferOutcome::Closed => say(app, MessageKind::Error, lang.t("modify.closed")),
+            TransferOutcome::NotFound => say(app, MessageKind::Error, lang.t("details.gone")),
+            TransferOutcome::WrongNature { .. } => {
+                say(app, MessageKind::Error, lang.t("open.type_changed"))
+            }
+        },
+        _ => return false,
+    }
+    true
+}
+
+/// Someone saved the customer meanwhile: what they changed is marked next to each field with
+/// its new value; fields the clerk had not touched take the new value, the clerk's own edits
+/// stay. The form now answers the new version, so F2 saves the clerk's values knowingly.
+/// Returns the changed fields' names for the message line.
+fn conflict(
+    view: &mut ModifyView,
+    changed: &[Field],
+    current: &CustomerBasics,
+    lang: Lang,
+) -> String {
+    let (Some(read), Some(basic)) = (&view.read, view.basic.as_mut()) else {
+        return String::new();
+    };
+    let before: Vec<_> = read.info.values();
+    let now: Vec<_> = current.info.values();
+    let mut marks = Vec::new();
+    let mut names = Vec::new();
+    for field in changed {
+        let old = value_of(&before, *field);
+        let new = value_of(&now, *field);
+        if basic.value(*field) == old {
+            basic.set(*field, &new);
+        }
+        let shown = if new.is_empty() {
+            "—".to_owned()
+        } else {
+            new
+        };
+        marks.push((
+            basic.index(*field),
+            lang.tf("modify.changed_to", &[("value", &shown)]),
+        ));
+        names.push(lang.t(label_key(*field)));
+    }
+    basic.form.fail(&marks);
+    view.read = Some(current.clone());
+    names.join(", ")
+}
+
+fn value_of(values: &[(Field, Option<String>)], field: Field) -> String {
+    values
+        .iter()
+        .find(|(f, _)| *f == field)
+        .and_then(|(_, v)| v.clone())
+        .unwrap_or_default()
+}

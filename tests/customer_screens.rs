@@ -1,0 +1,284 @@
+//! The customer-management screens against a real PostgreSQL: keys go through `update`, every
+//! request it sends is executed by `requests::execute` on the test database and answered, as
+//! the runner would. Open an account (a second clerk taking the meter meanwhile), modify it
+//! (a second clerk saving meanwhile), transfer it and see the previous owner in the details;
+//! a transfer refused while bills are unpaid.
+
+mod support;
+
+use std::collections::VecDeque;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use deadpool_postgres::Object;
+use meterdesk::app::accounts::WizardStep;
+use meterdesk::app::state::{Msg, Screen};
+use meterdesk::app::{App, KeyMap, requests, update};
+use meterdesk::db::Pool;
+use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
+use meterdesk::db::demo;
+use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
+use meterdesk::i18n::Lang;
+use meterdesk::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use support::pg::{TestDb, fresh_db};
+
+/// The app and the database it talks to.
+struct Desk {
+    app: App,
+    pool: Pool,
+}
+
+impl Desk {
+    /// Demo data, and the clerk signed in through the keys.
+    async fn signed_in() -> (TestDb, Object, Desk) {
+        let db = fresh_db().await;
+        let mut client = db.pool.get().await.unwrap();
+        let summary = demo::load(&mut client, 60, |_| {}).await.unwrap();
+        let clerk = summary
+            .operators
+            .iter()
+            .find(|operator| operator.login == "clerk")
+            .expect("the demo data has a clerk");
+        let mut desk = Desk {
+            app: App::new(KeyMap::default(), Lang::En, Default::default()),
+            pool: db.pool.clone(),
+        };
+        desk.text("clerk").await;
+        desk.key(KeyCode::Enter).await;
+        desk.text(&clerk.password).await;
+        desk.key(KeyCode::Enter).await;
+        assert!(matches!(desk.app.screen, Screen::Customers(_)));
+        (db, client, desk)
+    }
+
+    /// One key, and every request it leads to executed and answered, in order.
+    async fn key(&mut self, code: KeyCode) {
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        let mut queue: VecDeque<_> = update(&mut self.app, Msg::Key(key)).requests.into();
+        while let Some((id, request)) = queue.pop_front() {
+            let outcome = requests::execute(&self.pool, request).await;
+            queue.extend(update(&mut self.app, Msg::Reply { id, outcome }).requests);
+        }
+    }
+
+    async fn text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c)).await;
+        }
+    }
+
+    fn screen(&self) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|frame| ui::draw(frame, &self.app)).unwrap();
+        terminal.backend().to_string()
+    }
+
+    fn message(&self) -> String {
+        self.app
+            .message
+            .as_ref()
+            .map(|m| m.text.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn person(name: &str, mobile: &str) -> BasicInfo {
+    BasicInfo::Personal(PersonalInfo {
+        name: name.to_owned(),
+        id_document_no: None,
+        mobile: mobile.to_owned(),
+        address: "东城区和平里1号".to_owned(),
+        household_size: None,
+        email: None,
+        remark: None,
+    })
+}
+
+const OTHER_CLERK: i64 = 1;
+
+async fn phone_and_address(client: &Object, customer_id: i64) -> (String, String) {
+    let row = client
+        .query_one(
+            "SELECT phone, address FROM customer WHERE id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_modify_and_transfer_through_the_screens() {
+    let (_db, mut client, mut desk) = Desk::signed_in().await;
+
+    // Open: step 1 lists the types; typing filters them.
+    desk.key(KeyCode::Char('o')).await;
+    assert!(desk.screen().contains("Step 1 of 3"));
+    desk.text("Residential card").await;
+    desk.key(KeyCode::Enter).await;
+    desk.key(KeyCode::PageDown).await;
+    desk.text("王小明").await;
+    desk.key(KeyCode::Enter).await;
+    desk.key(KeyCode::Enter).await;
+    desk.text("13912345678").await;
+    desk.text("西城区金融街7号").await;
+    desk.key(KeyCode::PageDown).await;
+    let Screen::OpenAccount(wizard) = &desk.app.screen else {
+        panic!("{}", desk.screen())
+    };
+    assert_eq!(wizard.step, WizardStep::Meter);
+    let type_id = wizard.customer_type().unwrap().id;
+    let first = wizard
+        .meters
+        .selected_meter()
+        .expect("uninstalled meters")
+        .clone();
+
+    // Another clerk installs that meter before F2.
+    let other = person("赵六", "13600136000");
+    let taken = customer_changes::open_account(
+        &mut client,
+        OTHER_CLERK,
+        &Opening {
+            customer_type_id: type_id,
+            info: &other,
+            meter_id: first.id,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(taken, OpenOutcome::Opened(_)));
+    desk.key(KeyCode::F(2)).await;
+    let Screen::OpenAccount(wizard) = &desk.app.screen else {
+        panic!("MeterTaken keeps the wizard: {}", desk.screen())
+    };
+    assert_eq!(wizard.step, WizardStep::Meter);
+    assert!(desk.message().contains("installed by someone else"));
+    assert!(
+        wizard.meters.rows.iter().all(|m| m.id != first.id),
+        "the fresh list no longer offers the taken meter"
+    );
+    assert_eq!(wizard.basic.as_ref().unwrap().value(Field::Name), "王小明");
+    let chosen = wizard.meters.selected_meter().unwrap().clone();
+    desk.key(KeyCode::F(2)).await;
+    let Screen::Customers(table) = &desk.app.screen else {
+        panic!("{}", desk.screen())
+    };
+    let row = table
+        .selected_row()
+        .expect("the new customer is selected")
+        .clone();
+    assert_eq!(row.name, "王小明");
+    assert_eq!(row.meter_no, chosen.meter_no);
+    assert!(desk.message().contains(&format!("{:08}", row.customer_no)));
+    let status: String = client
+        .query_one("SELECT status FROM meter WHERE id = $1", &[&chosen.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "installed");
+
+    // Modify: the clerk changes the address while another clerk changes the mobile.
+    desk.key(KeyCode::Char('m')).await;
+    assert!(desk.screen().contains("Modify"));
+    let read = customer_changes::customer_basics(&**client, row.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let saved = customer_changes::modify_basic_info(
+        &**client,
+        OTHER_CLERK,
+        &read,
+        &person("王小明", "13900000001"),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(saved, ModifyOutcome::Saved { .. }));
+    for _ in 0..3 {
+        desk.key(KeyCode::Tab).await;
+    }
+    desk.text("B座").await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(
+        desk.message()
+            .contains("another clerk changed Mobile, Address"),
+        "{}",
+        desk.message()
+    );
+    let stored = phone_and_address(&client, row.id).await;
+    assert_eq!(
+        stored,
+        ("13900000001".to_owned(), "东城区和平里1号".to_owned()),
+        "nothing of the clerk's was written over the other save"
+    );
+    desk.key(KeyCode::F(2)).await;
+    assert!(desk.message().contains("saved"), "{}", desk.message());
+    let stored = phone_and_address(&client, row.id).await;
+    assert_eq!(
+        stored,
+        ("13900000001".to_owned(), "西城区金融街7号B座".to_owned()),
+        "the other clerk's mobile kept, the clerk's address saved knowingly"
+    );
+
+    // Transfer to a new owner, confirmed; the details show the previous owner.
+    desk.key(KeyCode::Char('t')).await;
+    assert!(
+        desk.screen().contains("The balance 0.00 stays"),
+        "{}",
+        desk.screen()
+    );
+    desk.text("李四").await;
+    desk.key(KeyCode::Enter).await;
+    desk.key(KeyCode::Enter).await;
+    desk.text("13511112222").await;
+    desk.text("海淀区1号").await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(
+        desk.screen().contains("from 王小明 to 李四"),
+        "{}",
+        desk.screen()
+    );
+    desk.key(KeyCode::F(2)).await;
+    assert!(desk.message().contains("stayed with the account"));
+    let Screen::Customers(table) = &desk.app.screen else {
+        panic!("{}", desk.screen())
+    };
+    assert_eq!(table.selected_row().map(|r| r.name.as_str()), Some("李四"));
+    desk.key(KeyCode::Enter).await;
+    let Screen::Details(view) = &desk.app.screen else {
+        panic!("{}", desk.screen())
+    };
+    let owners = &view.details.as_ref().unwrap().owner_history;
+    assert_eq!(owners.len(), 1);
+    assert!(
+        owners[0].basic_info.contains(&"name: 王小明".to_owned()),
+        "{owners:?}"
+    );
+    assert!(desk.screen().contains("王小明"), "{}", desk.screen());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
+    let (_db, client, mut desk) = Desk::signed_in().await;
+    let number: i64 = client
+        .query_one(
+            "SELECT c.customer_no FROM customer c JOIN account a ON a.customer_id = c.id
+             WHERE c.status = 'active' AND c.nature = 'personal'
+               AND EXISTS (SELECT 1 FROM bill b WHERE b.account_id = a.id AND b.status = 'unpaid')
+             ORDER BY c.customer_no LIMIT 1",
+            &[],
+        )
+        .await
+        .expect("the demo data has unpaid bills")
+        .get(0);
+    desk.key(KeyCode::Char('/')).await;
+    desk.text(&format!("{number:08}")).await;
+    desk.key(KeyCode::Enter).await;
+    desk.key(KeyCode::Char('t')).await;
+    assert!(desk.message().contains("unpaid bill"), "{}", desk.screen());
+    desk.text("李四").await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(desk.message().contains("the present owner pays them"));
+    assert!(!desk.screen().contains("Confirm the transfer"));
+}

@@ -1,0 +1,130 @@
+//! The real binary in tmux on demo data: open a personal account from the customer table
+//! through the wizard's three steps, modify it, transfer it to a new owner and see the previous
+//! owner in the details. Counts the keys pressed beyond the data typed to open the account.
+
+mod support;
+
+use std::time::Duration;
+
+use meterdesk::db::demo;
+use support::pg::fresh_db;
+use support::tmux::{Tmux, launcher, scratch};
+
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Most keys (other than the data typed) a clerk may need to open a personal account.
+const OPENING_KEY_BUDGET: usize = 12;
+
+/// Presses keys and counts them.
+struct Counted<'a> {
+    tmux: &'a Tmux,
+    presses: usize,
+}
+
+impl Counted<'_> {
+    fn keys(&mut self, keys: &[&str]) {
+        self.presses += keys.len();
+        self.tmux.keys(keys);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_modify_transfer_then_the_history_in_details() {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let clerk = summary
+        .operators
+        .iter()
+        .find(|operator| operator.login == "clerk")
+        .expect("the demo data has a clerk");
+
+    let dir = scratch("accounts");
+    let tmux = Tmux::start("accounts", &launcher(&dir, &db.conn_str), &dir.join("exit"));
+    tmux.wait_for("Operator", PATIENCE);
+    tmux.text("clerk");
+    tmux.keys(&["Enter"]);
+    tmux.text(&clerk.password);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Cust.No.", PATIENCE);
+
+    // Open an account, typing ahead without waiting: the data typed is the type's name as a
+    // search, the name, the mobile and the address; everything else is counted.
+    let mut counted = Counted {
+        tmux: &tmux,
+        presses: 0,
+    };
+    counted.keys(&["o"]);
+    tmux.text("Residential card");
+    counted.keys(&["Enter", "PageDown"]);
+    tmux.text("王小明");
+    counted.keys(&["Enter", "Enter"]); // name done; no ID card number
+    tmux.text("13912345678"); // full: the cursor moves on to the address by itself
+    tmux.text("西城区金融街7号");
+    // Step 3 lists the type's uninstalled meters with the first selected; F2 waits for the
+    // list (type-ahead) and opens the account on it.
+    counted.keys(&["PageDown", "F2"]);
+    let table = tmux.wait_for("Account opened", PATIENCE);
+    assert!(table.contains("王小明"), "{table}");
+    println!(
+        "keys beyond the typed data to open a personal account: {}",
+        counted.presses
+    );
+    assert!(
+        counted.presses <= OPENING_KEY_BUDGET,
+        "{} keys to open an account",
+        counted.presses
+    );
+    let number: i64 = client
+        .query_one(
+            "SELECT customer_no FROM customer WHERE name = '王小明'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(table.contains(&format!("{number:08}")), "{table}");
+
+    // Modify: the address gets the building.
+    tmux.keys(&["m"]);
+    tmux.wait_for("Household size", PATIENCE);
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    tmux.text("B座");
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Basic information saved", PATIENCE);
+    let address: String = client
+        .query_one(
+            "SELECT address FROM customer WHERE customer_no = $1",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(address, "西城区金融街7号B座");
+
+    // Transfer to a new owner: the confirmation names both and the balance that stays.
+    tmux.keys(&["t"]);
+    tmux.wait_for("The new owner", PATIENCE);
+    tmux.text("李四");
+    tmux.keys(&["Enter", "Enter"]);
+    tmux.text("13511112222");
+    tmux.text("海淀区中关村1号");
+    tmux.keys(&["F2"]);
+    let confirmation = tmux.wait_for("Confirm the transfer", PATIENCE);
+    assert!(
+        confirmation.contains("from 王小明 to 李四"),
+        "{confirmation}"
+    );
+    assert!(confirmation.contains("0.00 stays"), "{confirmation}");
+    tmux.keys(&["F2"]);
+    tmux.wait_for("stayed with the account", PATIENCE);
+    tmux.wait_for("李四", PATIENCE);
+
+    // The details show the previous owner.
+    tmux.keys(&["Enter"]);
+    let details = tmux.wait_for("Previous owners", PATIENCE);
+    assert!(details.contains("name: 王小明"), "{details}");
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Cust.No.", PATIENCE);
+    tmux.keys(&["F10"]);
+}
