@@ -1036,6 +1036,12 @@ mod reference {
         reply(&mut app, id, RefReply::Scheme(Some(Box::new(detail))));
         type_text(&mut app, "90");
         insta::assert_snapshot!("scheme_price_preview", render(&app));
+        press(&mut app, KeyCode::Char('?'));
+        assert!(
+            matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),
+            "? is help, not part of the volume"
+        );
+        press(&mut app, KeyCode::Esc);
         // F8 from here: the prices in force to start from.
         press(&mut app, KeyCode::F(8));
         type_text(&mut app, "2020-01-01");

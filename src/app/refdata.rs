@@ -312,11 +312,11 @@ impl RefScreen {
         }
     }
 
-    /// The text field that takes text keys outside a form.
+    /// The text field that takes text keys outside a form. The scheme's volume is not one: it
+    /// takes only the keys of a number (`on_key`), so `:`, `?` and letters keep their meaning.
     pub fn focused_input(&mut self) -> Option<&mut Input> {
         match self {
             RefScreen::Meters(view) if view.search_focused => Some(&mut view.search),
-            RefScreen::Scheme(view) => Some(&mut view.volume),
             _ => None,
         }
     }
@@ -568,8 +568,13 @@ pub fn on_key(
         }
         return true;
     }
+    let input = match (&mut *screen, key.code) {
+        (RefScreen::Scheme(_), KeyCode::Char(c)) if !(c.is_ascii_digit() || c == '.') => None,
+        (RefScreen::Scheme(view), _) => Some(&mut view.volume),
+        (screen, _) => screen.focused_input(),
+    };
     if super::update::edits_text(&key)
-        && let Some(input) = screen.focused_input()
+        && let Some(input) = input
     {
         let before = input.value().to_owned();
         input.handle_event(&crossterm::event::Event::Key(key));
