@@ -26,15 +26,21 @@ use rust_decimal::Decimal;
 use support::pg::{TestDb, fresh_db};
 
 const SUPERVISOR: i64 = 1;
+const CLERK: i64 = 2;
+const ADMINISTRATOR: i64 = 3;
 const CARD_METERS: i64 = 1;
 const PLAIN_METERS: i64 = 2;
 const PREPAID_SCHEME: i64 = 1;
 
-/// A department and a supervisor, a card and a plain meter type, a prepaid scheme.
+/// A department, a supervisor, a clerk and an administrator, a card and a plain meter type, a prepaid scheme.
 const FIXTURE: &str = "
     INSERT INTO department (name) VALUES ('Hall 1');
-    INSERT INTO operator (login, full_name, department_id, password_hash)
-        VALUES ('super', 'Supervisor One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO operator (login, full_name, department_id, password_hash) VALUES
+        ('super', 'Supervisor One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y'),
+        ('clerk', 'Clerk One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y'),
+        ('admin', 'Admin One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO operator_role (operator_id, role_code) VALUES
+        (1, 'supervisor'), (2, 'clerk'), (3, 'administrator');
     INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
         ('Card DN15', 'prepayment', true, 'DN15', 'Acme'),
         ('Plain DN20', 'postpayment', false, 'DN20', 'Acme');
@@ -140,6 +146,34 @@ async fn install(db: &TestDb, number: &str) -> i64 {
         .unwrap();
     assert!(matches!(outcome, OpenOutcome::Opened(_)), "{outcome:?}");
     type_id
+}
+
+#[tokio::test]
+async fn only_the_roles_that_maintain_reference_data_change_it() {
+    let db = with_fixture().await;
+    let add = RefRequest::SaveMeter {
+        add: true,
+        meter_no: MeterNo::parse("N1").unwrap(),
+        fields: fields(CARD_METERS),
+    };
+    for operator in [CLERK, ADMINISTRATOR] {
+        let reply = execute(&db.pool, Request::Ref(operator, add.clone())).await;
+        assert_eq!(
+            reply,
+            Ok(Reply::Ref(RefReply::NotPermitted("meter.maintain"))),
+            "operator {operator}"
+        );
+        let list = execute(&db.pool, Request::Ref(operator, RefRequest::Schemes)).await;
+        assert!(
+            matches!(list, Ok(Reply::Ref(RefReply::Schemes(_)))),
+            "viewing is free"
+        );
+    }
+    assert_eq!(count_meters(&db).await, 0);
+    assert_eq!(
+        ask(&db, add).await,
+        RefReply::MeterSaved(MeterOutcome::Done)
+    );
 }
 
 #[tokio::test]
@@ -510,6 +544,33 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
         "progress is reported as the rows go: {reports}"
     );
     assert!(total.as_secs() < 60, "{total:?}");
+    // The list pages through them by index, at any position.
+    for (prefix, at) in [
+        ("", PageAt::First),
+        ("", PageAt::Last),
+        ("x00512", PageAt::First),
+        ("", PageAt::After("X0050000".to_owned())),
+    ] {
+        let started = Instant::now();
+        let RefReply::Meters(page) = ask(
+            &db,
+            RefRequest::Meters {
+                listing: MeterListing::Uninstalled,
+                prefix: prefix.into(),
+                at: at.clone(),
+                size: 19,
+                apply: PageApply::Search,
+            },
+        )
+        .await
+        else {
+            panic!("a page")
+        };
+        let took = started.elapsed();
+        eprintln!("meter list page {prefix:?} {at:?}: {took:?}");
+        assert!(!page.rows.is_empty());
+        assert!(took.as_millis() < 500, "{took:?}");
+    }
 }
 
 #[tokio::test]

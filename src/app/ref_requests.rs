@@ -7,7 +7,7 @@ use super::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest, TypeCho
 use super::requests::Progress;
 use super::state::Failure;
 use crate::db::meters::{self, MeterTypeFields};
-use crate::db::{Pool, customer_types, price_schemes};
+use crate::db::{Pool, customer_types, operators, price_schemes};
 use crate::domain::meter_csv::{LineProblem, MeterTypeNames, parse_meter_csv};
 
 pub async fn execute(
@@ -17,6 +17,12 @@ pub async fn execute(
     progress: &Progress<'_>,
 ) -> Result<RefReply, Failure> {
     let mut client = pool.get().await?;
+    // The screen checks the session's permissions; the roles may have changed since sign-in.
+    if let Some(permission) = request.permission()
+        && !operators::has_permission(&**client, operator_id, permission).await?
+    {
+        return Ok(RefReply::NotPermitted(permission));
+    }
     Ok(match request {
         RefRequest::MeterTypes => RefReply::MeterTypes(meters::meter_type_rows(&**client).await?),
         RefRequest::SaveMeterType {

@@ -109,6 +109,29 @@ pub enum RefRequest {
 }
 
 impl RefRequest {
+    /// The permission the request needs (`sql/V2`); viewing needs none.
+    pub fn permission(&self) -> Option<&'static str> {
+        match self {
+            RefRequest::MeterTypes
+            | RefRequest::Meters { .. }
+            | RefRequest::CheckImport { .. }
+            | RefRequest::Schemes
+            | RefRequest::Scheme { .. }
+            | RefRequest::CustomerTypes => None,
+            RefRequest::SaveMeterType { .. }
+            | RefRequest::DeleteMeterType { .. }
+            | RefRequest::SaveMeter { .. }
+            | RefRequest::DeleteMeter { .. } => Some("meter.maintain"),
+            RefRequest::Import { .. } => Some("meter.import"),
+            RefRequest::AddScheme { .. }
+            | RefRequest::ModifyScheme { .. }
+            | RefRequest::ChangePrices { .. } => Some("price.maintain"),
+            RefRequest::SaveCustomerType { .. } | RefRequest::DeleteCustomerType { .. } => {
+                Some("customer_type.maintain")
+            }
+        }
+    }
+
     /// A change or an import holds the keys until it answers; lists and pages do not.
     pub fn holds_input(&self) -> bool {
         !matches!(
@@ -166,6 +189,8 @@ pub enum RefReply {
         choices: TypeChoices,
     },
     CustomerTypeSaved(CustomerTypeOutcome),
+    /// The operator's roles (as the database holds them now) do not allow the change.
+    NotPermitted(&'static str),
 }
 
 // ───────────────────────────── State ─────────────────────────────
@@ -1857,6 +1882,10 @@ pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut 
             );
             view.stage = ImportStage::Done { report, scroll: 0 };
             say(app, MessageKind::Info, text);
+        }
+        (_, RefReply::NotPermitted(permission)) => {
+            let text = lang.tf("ref.not_permitted", &[("permission", &permission)]);
+            say(app, MessageKind::Error, text);
         }
         (_, RefReply::MeterTypeSaved(outcome)) => match outcome {
             MeterTypeOutcome::Saved { .. } => saved(app, "ref.saved", out),
