@@ -1682,3 +1682,40 @@ fn an_enterprise_type_asks_for_the_company_and_changing_the_nature_changes_the_f
     assert!(!screen.contains("Household"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+#[test]
+fn reference_screens_in_chinese() {
+    use meterdesk::app::refdata::{RefReply, RefRequest};
+    let mut app = signed_in(Lang::Zh);
+    if let Some(session) = app.session.as_mut() {
+        session.permissions = vec!["meter.maintain".into()];
+    }
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "metertypes");
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(id, Request::Ref(_, RefRequest::MeterTypes))] = &sent[..] else {
+        panic!("{sent:?}")
+    };
+    let rows = vec![meterdesk::db::meters::MeterTypeRow {
+        meter_type: meterdesk::db::meters::MeterType {
+            id: 1,
+            name: "IC 卡表 DN15".into(),
+            payment_model: meterdesk::domain::customer_rules::PaymentModel::Prepayment,
+            takes_card: true,
+            caliber: "DN15".into(),
+            manufacturer: "宁波水表股份有限公司".into(),
+        },
+        meters: 12_345,
+        customer_types: 2,
+    }];
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *id,
+            outcome: Ok(Reply::Ref(RefReply::MeterTypes(rows))),
+        },
+    );
+    insta::assert_snapshot!("meter_types_in_chinese", render(&app));
+    press(&mut app, KeyCode::Char('m'));
+    insta::assert_snapshot!("meter_type_form_in_chinese", render(&app));
+}
