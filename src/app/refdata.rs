@@ -17,7 +17,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use super::form::{Choice, Field, FieldKind, Form, field_error_text};
+use super::form::{CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text};
 use super::paging;
 use super::state::{App, MessageKind, PageApply, Request, Screen};
 use super::update::{Outgoing, open, say, send};
@@ -307,7 +307,6 @@ pub enum FormTarget {
     },
     CustomerType {
         id: Option<i64>,
-        choices: Box<TypeChoices>,
     },
 }
 
@@ -978,6 +977,21 @@ fn choose(form: &mut Form, label: &str, key: &str) {
     }
 }
 
+/// Ticks the entries with these keys in a multiple-choice field.
+fn choose_many(form: &mut Form, label: &str, keys: &[String]) {
+    if let Some(index) = index_of(form, label)
+        && let FieldKind::Choices(choices) = &form.fields[index].kind
+    {
+        let labels: Vec<&str> = choices
+            .iter()
+            .filter(|c| keys.contains(&c.key))
+            .map(|c| c.label.as_str())
+            .collect();
+        let text = labels.join(CHOICES_SEPARATOR);
+        form.set(index, &text);
+    }
+}
+
 fn set(form: &mut Form, label: &str, text: &str) {
     if let Some(index) = index_of(form, label) {
         form.set(index, text);
@@ -1244,11 +1258,41 @@ fn form_for(screen: &RefScreen, command: Command, lang: Lang) -> Option<RefForm>
                     ),
                     true,
                 ),
-                Field::new("ref.f_meter_types", FieldKind::Text { max: 200 }, true),
+                Field::new(
+                    "ref.f_meter_types",
+                    FieldKind::Choices(
+                        choices
+                            .meter_types
+                            .iter()
+                            .map(|t| Choice {
+                                key: t.id.to_string(),
+                                label: format!(
+                                    "{} · {}",
+                                    t.name,
+                                    lang.t(payment_model_key(t.payment_model))
+                                ),
+                            })
+                            .collect(),
+                    ),
+                    true,
+                ),
                 Field::new("ref.f_counts", yes_no(lang), true),
                 Field::new("ref.f_charges", yes_no(lang), true),
                 Field::new("ref.f_scheme", FieldKind::Choice(schemes), false),
-                Field::new("ref.f_payment_methods", FieldKind::Text { max: 200 }, false),
+                Field::new(
+                    "ref.f_payment_methods",
+                    FieldKind::Choices(
+                        choices
+                            .payment_methods
+                            .iter()
+                            .map(|(code, name)| Choice {
+                                key: code.clone(),
+                                label: name.clone(),
+                            })
+                            .collect(),
+                    ),
+                    false,
+                ),
             ]);
             match row {
                 Some(row) => {
@@ -1260,11 +1304,12 @@ fn form_for(screen: &RefScreen, command: Command, lang: Lang) -> Option<RefForm>
                         "ref.f_business_model",
                         input.business_model.as_str(),
                     );
-                    set(
-                        &mut form,
-                        "ref.f_meter_types",
-                        &row.meter_type_names.join(", "),
-                    );
+                    let ids: Vec<String> = input
+                        .meter_type_ids
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    choose_many(&mut form, "ref.f_meter_types", &ids);
                     let yes = |b: bool| if b { "yes" } else { "no" };
                     choose(&mut form, "ref.f_counts", yes(input.counts_water_usage));
                     choose(&mut form, "ref.f_charges", yes(input.charges));
@@ -1276,16 +1321,12 @@ fn form_for(screen: &RefScreen, command: Command, lang: Lang) -> Option<RefForm>
                             .map(|id| id.to_string())
                             .unwrap_or_default(),
                     );
-                    set(
-                        &mut form,
-                        "ref.f_payment_methods",
-                        &input.payment_methods.join(", "),
-                    );
+                    choose_many(&mut form, "ref.f_payment_methods", &input.payment_methods);
                 }
                 None => {
                     choose(&mut form, "ref.f_counts", "yes");
                     choose(&mut form, "ref.f_charges", "yes");
-                    set(&mut form, "ref.f_payment_methods", "cash");
+                    choose_many(&mut form, "ref.f_payment_methods", &["cash".to_owned()]);
                 }
             }
             form.mark_saved();
@@ -1293,7 +1334,6 @@ fn form_for(screen: &RefScreen, command: Command, lang: Lang) -> Option<RefForm>
                 form,
                 target: FormTarget::CustomerType {
                     id: row.map(|row| row.id),
-                    choices: choices.clone(),
                 },
             })
         }
@@ -1532,37 +1572,21 @@ fn build(form: &RefForm, lang: Lang) -> Built {
                 _ => None,
             }
         }
-        FormTarget::CustomerType { id, choices } => {
-            let mut names = |label: &str, known: &[(String, String)]| {
-                let mut ids = Vec::new();
-                for name in text_of(f, label)
-                    .split([',', '，', ';'])
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                {
-                    match known
+        FormTarget::CustomerType { id } => {
+            let keys = |label| -> Vec<String> {
+                index_of(f, label).map_or(Vec::new(), |index| {
+                    f.fields[index]
+                        .chosen_many()
                         .iter()
-                        .find(|(key, shown)| shown.eq_ignore_ascii_case(name) || key == name)
-                    {
-                        Some((key, _)) => ids.push(key.clone()),
-                        None => {
-                            let text = lang.tf("ref.unknown_entry", &[("name", &name)]);
-                            errors.add(label, text);
-                        }
-                    }
-                }
-                ids
+                        .map(|c| c.key.clone())
+                        .collect()
+                })
             };
-            let meter_types: Vec<(String, String)> = choices
-                .meter_types
-                .iter()
-                .map(|t| (t.id.to_string(), t.name.clone()))
-                .collect();
-            let meter_type_ids = names("ref.f_meter_types", &meter_types)
+            let meter_type_ids = keys("ref.f_meter_types")
                 .iter()
                 .filter_map(|id| id.parse().ok())
                 .collect();
-            let payment_methods = names("ref.f_payment_methods", &choices.payment_methods);
+            let payment_methods = keys("ref.f_payment_methods");
             let nature = key_of(f, "ref.f_nature").and_then(|k| k.parse::<Nature>().ok());
             let model =
                 key_of(f, "ref.f_business_model").and_then(|k| k.parse::<BusinessModel>().ok());

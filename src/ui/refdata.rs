@@ -610,28 +610,7 @@ fn ref_form(frame: &mut Frame, area: Rect, form: &RefForm, lang: Lang, theme: &T
             lang.tf("ref.hint_prices", &[("name", &inert(name))]),
             lang.t("ref.hint_tiers").to_owned(),
         ],
-        FormTarget::CustomerType { choices, .. } => {
-            let types: Vec<String> = choices
-                .meter_types
-                .iter()
-                .map(|t| {
-                    format!(
-                        "{} ({})",
-                        inert(&t.name),
-                        lang.t(payment_model_key(t.payment_model))
-                    )
-                })
-                .collect();
-            let methods: Vec<String> = choices
-                .payment_methods
-                .iter()
-                .map(|(code, _)| code.clone())
-                .collect();
-            vec![
-                lang.tf("ref.hint_meter_types", &[("list", &types.join(", "))]),
-                lang.tf("ref.hint_payment_methods", &[("list", &methods.join(", "))]),
-            ]
-        }
+        FormTarget::CustomerType { .. } => vec![lang.t("ref.hint_customer_type").to_owned()],
     };
     let [top, fields] = Layout::vertical([
         Constraint::Length(hints.len() as u16 + 1),
