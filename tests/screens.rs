@@ -911,6 +911,14 @@ mod reference {
     #[test]
     fn meter_import_reports_lines_and_lets_the_clerk_choose() {
         let mut app = meters_screen();
+        // F12 while a file is being checked: back to the list, the check dropped.
+        press(&mut app, KeyCode::F(7));
+        type_text(&mut app, "/huge.csv");
+        press(&mut app, KeyCode::F(2));
+        press(&mut app, KeyCode::F(12));
+        assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+        assert!(app.in_flight.is_empty(), "{:?}", app.in_flight);
+
         press(&mut app, KeyCode::F(7));
         type_text(&mut app, "/home/counter/meters.csv");
         insta::assert_snapshot!("import_path", render(&app));
@@ -959,6 +967,11 @@ mod reference {
         .redraw;
         assert!(redraw);
         insta::assert_snapshot!("import_progress", render(&app));
+        press(&mut app, KeyCode::F(12));
+        assert!(
+            app.in_flight.iter().any(|f| f.id == *id),
+            "F12 does not drop an import on its way: it may have been committed"
+        );
         reply(
             &mut app,
             *id,

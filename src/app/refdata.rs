@@ -132,11 +132,18 @@ impl RefRequest {
         }
     }
 
-    /// A change or an import holds the keys until it answers; lists and pages do not.
+    /// A change or an import writes: F12 does not drop its answer (it may have been written).
+    pub fn writes(&self) -> bool {
+        self.permission().is_some()
+    }
+
+    /// A change or an import holds the keys until it answers; lists, pages and the check of a
+    /// file do not (F3 or F12 leaves a long check, whose answer is then dropped).
     pub fn holds_input(&self) -> bool {
         !matches!(
             self,
             RefRequest::MeterTypes
+                | RefRequest::CheckImport { .. }
                 | RefRequest::Meters { .. }
                 | RefRequest::Schemes
                 | RefRequest::Scheme { .. }
@@ -434,7 +441,8 @@ impl RefScreen {
                     (Command::PageDown, "command.page_down"),
                     (Command::PageUp, "command.page_up"),
                 ],
-                ImportStage::Checking | ImportStage::Importing { .. } => &[],
+                ImportStage::Checking => &[(Command::Cancel, "command.cancel")],
+                ImportStage::Importing { .. } => &[],
             },
             RefScreen::Schemes(_) => &[
                 (Command::Details, "command.details"),
@@ -787,6 +795,9 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
         (RefScreen::Import(view), Command::Cancel | Command::Leave) => {
             let checked = matches!(view.stage, ImportStage::Checked { .. });
             let done = matches!(view.stage, ImportStage::Done { .. });
+            // A check still reading the file is no longer wanted (the runner aborts it).
+            app.in_flight
+                .retain(|f| !matches!(f.request, Request::Ref(_, RefRequest::CheckImport { .. })));
             super::update::leave(app);
             if checked {
                 say(app, MessageKind::Info, lang.t("ref.imported_nothing"));

@@ -122,10 +122,13 @@ impl Request {
     /// Requests that change the database: once sent they cannot be cancelled, since the
     /// change may already be made; their answer is always applied.
     pub fn writes(&self) -> bool {
-        matches!(
-            self,
-            Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. }
-        )
+        match self {
+            Request::Ref(_, request) => request.writes(),
+            _ => matches!(
+                self,
+                Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. }
+            ),
+        }
     }
 
     /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
