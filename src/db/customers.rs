@@ -132,13 +132,6 @@ enum Direction {
 }
 
 impl Direction {
-    fn reversed(self) -> Self {
-        match self {
-            Direction::Forward => Direction::Backward,
-            Direction::Backward => Direction::Forward,
-        }
-    }
-
     fn order(self) -> &'static str {
         match self {
             Direction::Forward => "ASC",
@@ -191,20 +184,27 @@ impl PageQuery {
         let bound = match cursor {
             None => "TRUE".to_owned(),
             Some(cursor) => {
-                let operator = match (direction, inclusive) {
-                    (Direction::Forward, false) => ">",
-                    (Direction::Forward, true) => ">=",
-                    (Direction::Backward, _) => "<",
+                let (strict, or_equal) = match direction {
+                    Direction::Forward => (">", ">="),
+                    Direction::Backward => ("<", "<="),
                 };
-                let values = match &cursor.name {
-                    Some(name) => format!(
-                        "{}, {}",
-                        params.bind(name.clone()),
-                        params.bind(cursor.customer_no)
-                    ),
-                    None => params.bind(cursor.customer_no),
-                };
-                format!("({}) {operator} ({values})", order.columns().join(", "))
+                let number_operator = if inclusive { or_equal } else { strict };
+                let number = params.bind(cursor.customer_no);
+                match &cursor.name {
+                    // Not the row comparison (name, customer_no) > (…): next to the range a
+                    // name prefix's LIKE makes of the index, the btree starts the scan at the
+                    // row comparison's key even when the prefix begins far beyond it, walking
+                    // everything between. A bound on the name alone combines with the prefix's
+                    // range; within one name the number decides.
+                    Some(name) => {
+                        let name = params.bind(name.clone());
+                        format!(
+                            "c.name {or_equal} {name} \
+                             AND (c.name {strict} {name} OR c.customer_no {number_operator} {number})"
+                        )
+                    }
+                    None => format!("c.customer_no {number_operator} {number}"),
+                }
             }
         };
         let key_order = order
@@ -233,36 +233,32 @@ impl PageQuery {
                 Direction::Forward => ">",
                 Direction::Backward => "<",
             };
-            let walked_last = order
-                .columns()
-                .iter()
-                .map(|column| format!("{column} {}", direction.reversed().order()))
-                .collect::<Vec<_>>()
-                .join(", ");
             let window = params.bind(WINDOW);
+            // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
+            // at a page of matches (a common fragment walks a few hundred rows), and the gate
+            // of `beyond_walk` reads the rest of the window only when that did not happen.
             with = format!(
                 "WITH walk AS MATERIALIZED (
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
                      WHERE {bound} ORDER BY {key_order} LIMIT {window}
+                 ), walk_hits AS MATERIALIZED (
+                     SELECT c.id, c.name, c.customer_no FROM walk c WHERE c.hit LIMIT {limit}
                  ), beyond_walk AS MATERIALIZED (
                      -- Every match, through the fragment's indexes; the key bound is applied
                      -- outside, so the planner cannot choose to walk an unknown range instead.
                      SELECT c.id, c.name, c.customer_no FROM customer c
                      WHERE ({indexed})
+                       AND (SELECT count(*) FROM walk_hits) < {limit}
                        AND (SELECT count(*) FROM walk) = {window}
-                       AND (SELECT count(*) FROM walk WHERE hit) < {limit}
                  )",
                 on_row = contains.on_row,
                 indexed = contains.indexed,
             );
-            branches.push(format!(
-                "(SELECT c.id, c.name, c.customer_no FROM walk c WHERE c.hit \
-                 ORDER BY {key_order} LIMIT {limit})"
-            ));
+            branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_hits c)".to_owned());
             branches.push(format!(
                 "(SELECT c.id, c.name, c.customer_no FROM beyond_walk c \
                  WHERE ({columns}) {beyond} \
-                       (SELECT {columns} FROM walk c ORDER BY {walked_last} LIMIT 1) \
+                       (SELECT {columns} FROM walk c OFFSET {window} - 1 LIMIT 1) \
                  ORDER BY {key_order} LIMIT {limit})"
             ));
         }
@@ -374,26 +370,28 @@ impl Params {
     }
 }
 
-/// Fewer characters than a trigram: the trigram indexes cannot help, the character-set indexes
-/// do (see the migration).
+/// ASCII fragments shorter than a trigram match only the start of a name: two Latin letters
+/// are in a large share of all names and addresses, no index narrows them, and a clerk types
+/// on (docs/decisions.md).
 const TRIGRAM: usize = 3;
 
 /// What a search looks for.
 struct Conditions {
     /// `FROM … WHERE …` of the UNION's branches, each one condition an index serves; `c` is
-    /// the customer.
+    /// the customer (or a row with its `id`, `name` and `customer_no`).
     branches: Vec<String>,
-    /// A text fragment anywhere in the name (after its first character) or the address.
+    /// A text fragment anywhere in the address, or an ASCII one in the name.
     contains: Option<Contains>,
 }
 
 /// "Contains" is neither a range of an index nor reliably estimated (how common is a fragment
 /// of two characters?), so it is not left to the planner's choice between walking and seeking:
-/// the page walks a window of [`WINDOW`] rows of the name index (an index-only scan), and only
-/// if fewer than a page matched there, seeks the matches beyond the window through the
-/// fragment's own indexes. Common fragments are found in the window; beyond it, the seek reads
-/// at most the matches of a fragment that filled less than a page of the window, i.e. a rare
-/// one. Either way the cost is bounded, at the top of the list and 40 000 rows deep.
+/// the page walks at most [`WINDOW`] rows of the name index (an index-only scan), stopping at
+/// a page of matches, and only if fewer than a page matched in the whole window, seeks the
+/// matches beyond it through the fragment's own indexes. Common fragments are found in the
+/// window; beyond it, the seek reads at most the matches of a fragment that filled less than a
+/// page of the window, i.e. a rare one. Either way the cost is bounded, at the top of the list
+/// and 40 000 rows deep.
 struct Contains {
     /// The condition on a row of the walk (customer_by_name's columns only).
     on_row: String,
@@ -401,8 +399,12 @@ struct Contains {
     indexed: String,
 }
 
+/// Entries of customer_name_char beyond which a character counts as common: walking that
+/// many index entries costs well under a millisecond.
+const RARE_ENOUGH: usize = 1000;
+
 /// Rows of the name order a "contains" search walks before seeking.
-const WINDOW: i64 = 3000;
+const WINDOW: i64 = 10_000;
 
 fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions {
     let branches = match search {
@@ -449,47 +451,79 @@ fn meter_prefix_branch(prefix_param: &str) -> String {
 fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     let escaped = like_escape(text);
     let mut branches = Vec::new();
-    // Name prefix: a range of the name index. Letters have case, and a case-insensitive
-    // prefix is no btree range: for text starting with a letter the branch is ILIKE, which the
-    // planner serves by walking the name index (Latin names sort first) or by trigrams.
-    let prefix = params.bind(format!("{escaped}%"));
-    let prefix_operator = if text.starts_with(|c: char| c.is_alphabetic() && c.is_ascii()) {
-        "ILIKE"
+    // Name prefix: a range of the name index. Latin letters have case, and a case-insensitive
+    // prefix is no btree range; left to ILIKE, a prefix of two letters that no name has walked
+    // the whole index. So the cases of the first two characters are spelled out, one range
+    // each ("zq": ZQ, Zq, zQ, zq), and ILIKE checks the rest of the prefix within them.
+    let head: String = text.chars().take(2).collect();
+    let rest = &text[head.len()..];
+    // Letters after the head: the range is the head's, ILIKE checks the rest.
+    let (rest_in_range, rest_check) = if rest.chars().any(|c| c.is_ascii_alphabetic()) {
+        let check = format!(" AND c.name ILIKE {}", params.bind(format!("{escaped}%")));
+        (String::new(), check)
     } else {
-        "LIKE"
+        (like_escape(rest), String::new())
     };
-    branches.push(format!(
-        "customer c WHERE c.name {prefix_operator} {prefix}"
-    ));
-    // Name contains, after the first character (why: see the migration), and address fragment.
-    let columns = ["substr(c.name, 2)", "c.address"];
-    let either = |condition: &dyn Fn(&str) -> String| {
-        columns
-            .iter()
-            .map(|column| format!("({})", condition(column)))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    };
-    let contains = if text.chars().count() < TRIGRAM {
-        let typed = params.bind(text.to_owned());
-        let on_row = |column: &str| format!("strpos(lower({column}), lower({typed})) > 0");
-        Contains {
-            indexed: either(&|column| {
+    for spelling in case_spellings(&head) {
+        let range = params.bind(format!("{}{rest_in_range}%", like_escape(&spelling)));
+        branches.push(format!("customer c WHERE c.name LIKE {range}{rest_check}"));
+    }
+    let contains = match text.chars().find(|c| !c.is_ascii()) {
+        // Name contains (after the first character: that is the prefix's) through the range of
+        // one of its characters in customer_name_char (why: see the migration V8); the address
+        // through its bigram or character-set index.
+        Some(_) => {
+            let typed = params.bind(text.to_owned());
+            let on_row = |column: &str| holds(column, &typed);
+            // The range walked is that of the fragment's rarest character, judged by counting
+            // at most RARE_ENOUGH entries of each: "建国路88号" walks 路's names, not 建's.
+            let characters: Vec<String> = text
+                .chars()
+                .filter(|c| !c.is_ascii())
+                .map(String::from)
+                .collect();
+            let characters = params.bind(characters);
+            branches.push(format!(
+                "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
+                  FROM customer_name_char k) c \
+                 WHERE c.ch = (SELECT lower(x.ch) FROM unnest({characters}::text[]) x(ch) \
+                               ORDER BY (SELECT count(*) FROM (SELECT FROM customer_name_char n \
+                                         WHERE n.ch = lower(x.ch) LIMIT {RARE_ENOUGH}) entries) \
+                               LIMIT 1) \
+                   AND {}",
+                on_row("substr(c.name, 2)")
+            ));
+            // Two characters or more: the address's bigram index; one: its character set.
+            let pieces = if text.chars().count() >= 2 {
+                format!("text_bigrams(c.address) @> text_bigrams({typed})")
+            } else {
                 format!(
-                    "string_to_array(lower({column}), NULL) @> string_to_array(lower({typed}), NULL) \
-                     AND {}",
-                    on_row(column)
+                    "string_to_array(lower(c.address), NULL) \
+                     @> string_to_array(lower({typed}), NULL)"
                 )
-            }),
-            on_row: either(&on_row),
+            };
+            Some(Contains {
+                indexed: format!("{pieces} AND {}", on_row("c.address")),
+                on_row: on_row("c.address"),
+            })
         }
-    } else {
-        let anywhere = params.bind(format!("%{escaped}%"));
-        let condition = either(&|column| format!("{column} ILIKE {anywhere}"));
-        Contains {
-            indexed: condition.clone(),
-            on_row: condition,
+        // Name after the first character or address, through their trigram indexes.
+        // The walk compares with strpos, half the cost of ILIKE per row.
+        None if text.chars().count() >= TRIGRAM => {
+            let anywhere = params.bind(format!("%{escaped}%"));
+            let typed = params.bind(text.to_owned());
+            Some(Contains {
+                indexed: format!(
+                    "substr(c.name, 2) ILIKE {anywhere} OR c.address ILIKE {anywhere}"
+                ),
+                on_row: format!(
+                    "{} OR {}",
+                    holds("substr(c.name, 2)", &typed),
+                    holds("c.address", &typed)
+                ),
+            })
         }
+        None => None,
     };
     // Meter numbers are upper-case letters, digits and dashes.
     let meter_key: String = text.chars().filter(|c| *c != '-').collect();
@@ -497,10 +531,28 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         let prefix = params.bind(format!("{}%", meter_key.to_ascii_uppercase()));
         branches.push(meter_prefix_branch(&prefix));
     }
-    Conditions {
-        branches,
-        contains: Some(contains),
-    }
+    Conditions { branches, contains }
+}
+
+/// `column` holds the typed text (`typed`, a placeholder) anywhere, in any case.
+fn holds(column: &str, typed: &str) -> String {
+    format!("strpos(lower({column}), lower({typed})) > 0")
+}
+
+/// Every spelling of `text` in upper and lower case of its ASCII letters (other characters as
+/// they are): 2^letters spellings, so only for a short head.
+fn case_spellings(text: &str) -> Vec<String> {
+    text.chars().fold(vec![String::new()], |spellings, c| {
+        let cases = if c.is_ascii_alphabetic() {
+            vec![c.to_ascii_uppercase(), c.to_ascii_lowercase()]
+        } else {
+            vec![c]
+        };
+        spellings
+            .iter()
+            .flat_map(|spelling| cases.iter().map(move |case| format!("{spelling}{case}")))
+            .collect()
+    })
 }
 
 /// Typed text as a literal inside a LIKE pattern (backslash is LIKE's default escape).
@@ -737,4 +789,17 @@ pub async fn details(
             })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::case_spellings;
+
+    #[test]
+    fn case_spellings_cover_every_case_of_the_letters_only() {
+        assert_eq!(case_spellings("zq"), ["ZQ", "Zq", "zQ", "zq"]);
+        assert_eq!(case_spellings("王伟"), ["王伟"]);
+        assert_eq!(case_spellings("a1"), ["A1", "a1"]);
+        assert_eq!(case_spellings(""), [""]);
+    }
 }

@@ -253,11 +253,26 @@ pub fn pool_from_conn_str(conn: &str, max_size: usize) -> Result<Pool, DbError> 
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(UNREACHABLE_AFTER);
     }
+    // Every statement of the app is a short lookup or write, and a parallel plan costs more to
+    // start than it saves; worse, its Gather evaluates every InitPlan up front, which turns the
+    // bounded "contains" search (src/db/customers.rs) into a full walk of its window.
+    let options = [
+        config.get_options(),
+        Some("-c max_parallel_workers_per_gather=0"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    config.options(options);
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,
         ManagerConfig {
-            recycling_method: RecyclingMethod::Verified,
+            // A connection the server closed is seen as closed; one that stopped answering fails
+            // its request as unreachable, which parks it until the health watcher sees the
+            // server again. A verifying round trip on every checkout would cost each search.
+            recycling_method: RecyclingMethod::Fast,
         },
     );
     Pool::builder(manager)
