@@ -31,7 +31,7 @@ use crate::db::price_schemes::{SchemeDetail, SchemeFields, SchemeOutcome, Scheme
 use crate::domain::customer_rules::{
     AccountKind, BusinessModel, CustomerTypeProblem, Nature, PaymentModel,
 };
-use crate::domain::meter_csv::{LineError, MeterCsv, MeterNo};
+use crate::domain::meter_csv::{LineError, MeterCsv, MeterNo, caliber};
 use crate::domain::pricing::{BillingMode, Charge, SchemeError, SchemeFieldsError, Tier};
 use crate::domain::validation;
 use crate::i18n::Lang;
@@ -1446,13 +1446,11 @@ fn build(form: &RefForm, lang: Lang) -> Built {
     let field_error = |error| field_error_text(lang, &error);
     let request = match &form.target {
         FormTarget::MeterType { id } => {
-            let caliber = text_of(f, "ref.f_caliber").to_ascii_uppercase();
-            let caliber_ok = caliber.len() > 2
-                && caliber.starts_with("DN")
-                && caliber[2..].bytes().all(|b| b.is_ascii_digit());
-            if !caliber_ok {
-                errors.add("ref.f_caliber", lang.t("ref.caliber_format").to_owned());
-            }
+            let caliber = errors.check(
+                "ref.f_caliber",
+                caliber(text_of(f, "ref.f_caliber")).ok_or(()),
+                |()| lang.t("ref.caliber_format").to_owned(),
+            );
             let payment_model = key_of(f, "ref.f_payment_model").and_then(|k| k.parse().ok());
             let name = errors.check(
                 "ref.f_name",
@@ -1464,8 +1462,8 @@ fn build(form: &RefForm, lang: Lang) -> Built {
                 validation::plain_text(text_of(f, "ref.f_manufacturer"), 50),
                 field_error,
             );
-            match (name, payment_model, manufacturer) {
-                (Some(name), Some(payment_model), Some(manufacturer)) if caliber_ok => {
+            match (name, payment_model, caliber, manufacturer) {
+                (Some(name), Some(payment_model), Some(caliber), Some(manufacturer)) => {
                     Some(RefRequest::SaveMeterType {
                         id: *id,
                         name,
