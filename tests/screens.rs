@@ -1049,6 +1049,18 @@ mod reference {
         reply(&mut app, id, RefReply::Scheme(Some(Box::new(detail))));
         type_text(&mut app, "90");
         insta::assert_snapshot!("scheme_price_preview", render(&app));
+        // The manual's Q2: 60 m³ after 30 accumulated costs 100.00.
+        press(&mut app, KeyCode::Backspace);
+        press(&mut app, KeyCode::Backspace);
+        type_text(&mut app, "60");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "30");
+        let screen = render(&app);
+        assert!(screen.contains("Amount 100.00"), "{screen}");
+        assert!(
+            screen.contains("tier 2: 40.000 m³ × 2.0000 = 80"),
+            "{screen}"
+        );
         press(&mut app, KeyCode::Char('?'));
         assert!(
             matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),

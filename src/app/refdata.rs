@@ -264,7 +264,11 @@ pub struct SchemeView {
     pub detail: Option<Box<SchemeDetail>>,
     /// m³ to price; typing goes here.
     pub volume: Input,
-    /// The price of `volume` at the prices in force, from 0 m³ accumulated; `Err` says why not.
+    /// m³ already accumulated in the cycle (blank: 0): where the volume starts in the tiers.
+    pub accumulated: Input,
+    /// Typing goes to `accumulated` (Tab switches).
+    pub on_accumulated: bool,
+    /// The price of `volume` at the prices in force after `accumulated`; `Err` says why not.
     pub preview: Option<Result<Charge, String>>,
 }
 
@@ -602,6 +606,7 @@ pub fn on_key(
     }
     let input = match (&mut *screen, key.code) {
         (RefScreen::Scheme(_), KeyCode::Char(c)) if !(c.is_ascii_digit() || c == '.') => None,
+        (RefScreen::Scheme(view), _) if view.on_accumulated => Some(&mut view.accumulated),
         (RefScreen::Scheme(view), _) => Some(&mut view.volume),
         (screen, _) => screen.focused_input(),
     };
@@ -622,6 +627,12 @@ pub fn on_key(
     let step = match key.code {
         KeyCode::Up => -1,
         KeyCode::Down => 1,
+        KeyCode::Tab | KeyCode::BackTab if matches!(screen, RefScreen::Scheme(_)) => {
+            if let RefScreen::Scheme(view) = screen {
+                view.on_accumulated = !view.on_accumulated;
+            }
+            return true;
+        }
         KeyCode::Enter | KeyCode::Tab => {
             if let RefScreen::Meters(view) = screen
                 && view.search_focused
@@ -680,18 +691,34 @@ fn scroll_report(stage: &mut ImportStage, step: isize) {
 }
 
 /// The price of the typed volume at the prices in force (or the first ones, before the
-/// scheme starts), from 0 m³ accumulated.
+/// scheme starts), after the typed accumulated volume.
 fn price_preview(view: &mut SchemeView, lang: Lang) {
     let text = view.volume.value().trim();
     view.preview = match (&view.detail, text.is_empty()) {
         (_, true) | (None, _) => None,
-        (Some(detail), false) => Some(preview_of(detail, text, lang)),
+        (Some(detail), false) => Some(preview_of(
+            detail,
+            text,
+            view.accumulated.value().trim(),
+            lang,
+        )),
     };
 }
 
-fn preview_of(detail: &SchemeDetail, text: &str, lang: Lang) -> Result<Charge, String> {
+fn preview_of(
+    detail: &SchemeDetail,
+    text: &str,
+    accumulated: &str,
+    lang: Lang,
+) -> Result<Charge, String> {
     let volume =
         validation::volume(text, MAX_READING).map_err(|error| field_error_text(lang, &error))?;
+    let accumulated = if accumulated.is_empty() {
+        Decimal::ZERO
+    } else {
+        validation::volume(accumulated, MAX_READING)
+            .map_err(|error| field_error_text(lang, &error))?
+    };
     let scheme = detail
         .pricing()
         .map_err(|error| scheme_error_text(lang, &error))?;
@@ -700,7 +727,7 @@ fn preview_of(detail: &SchemeDetail, text: &str, lang: Lang) -> Result<Charge, S
         .prices_on(on)
         .ok_or_else(|| lang.t("ref.no_prices").to_owned())?;
     prices
-        .charge_for_volume(Decimal::ZERO, volume)
+        .charge_for_volume(accumulated, volume)
         .map_err(|_| lang.t("ref.volume_too_large").to_owned())
 }
 
@@ -813,6 +840,8 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
                     name: row.name.clone(),
                     detail: None,
                     volume: Input::default(),
+                    accumulated: Input::default(),
+                    on_accumulated: false,
                     preview: None,
                 };
                 let id = row.id;

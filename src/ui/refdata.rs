@@ -457,18 +457,22 @@ fn scheme(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &
         return;
     };
     let row = &detail.row;
+    let room = usize::from(area.width).saturating_sub(1);
     lines.push(Line::raw(format!(
         " {}",
-        lang.tf(
-            "ref.scheme_facts",
-            &[
-                ("kind", &lang.t(kind_key(row.kind))),
-                ("mode", &lang.t(mode_key(row.mode))),
-                ("vat", &row.vat_percent),
-                ("accumulation", &months(row.accumulation_months)),
-                ("settlement", &months(row.settlement_months)),
-                ("start", &row.start_date),
-            ],
+        truncate(
+            &lang.tf(
+                "ref.scheme_facts",
+                &[
+                    ("kind", &lang.t(kind_key(row.kind))),
+                    ("mode", &lang.t(mode_key(row.mode))),
+                    ("vat", &row.vat_percent),
+                    ("accumulation", &months(row.accumulation_months)),
+                    ("settlement", &months(row.settlement_months)),
+                    ("start", &row.start_date),
+                ],
+            ),
+            room,
         )
     )));
     lines.push(Line::raw(""));
@@ -491,20 +495,48 @@ fn scheme(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &
         ));
     }
     lines.push(Line::raw(""));
-    let label = format!(" {} ", lang.t("ref.preview_volume"));
-    let value = truncate(&inert(view.volume.value()), 13);
-    lines.push(Line::from(vec![
-        Span::raw(label.clone()),
-        Span::styled(
-            format!(
-                "{value}{}",
-                " ".repeat(13usize.saturating_sub(width(&value)))
-            ),
-            theme.focused(),
+    // The two number fields, the one typed into marked; the cursor goes to it.
+    let mut cursor_at = None;
+    let fields = [
+        ("ref.preview_volume", &view.volume, !view.on_accumulated),
+        (
+            "ref.preview_accumulated",
+            &view.accumulated,
+            view.on_accumulated,
         ),
-        Span::styled(format!("  {}", lang.t("ref.preview_hint")), theme.dim()),
-    ]));
-    let volume_row = lines.len() - 1;
+    ];
+    let label_width = fields
+        .iter()
+        .map(|(key, ..)| width(lang.t(key)))
+        .max()
+        .unwrap_or(0);
+    for (key, input, focused) in fields {
+        let text = lang.t(key);
+        let label = format!(" {text}{} ", " ".repeat(label_width - width(text)));
+        let value = truncate(&inert(input.value()), 13);
+        let style = if focused {
+            theme.focused()
+        } else {
+            theme.field()
+        };
+        lines.push(Line::from(vec![
+            Span::raw(label.clone()),
+            Span::styled(
+                format!(
+                    "{value}{}",
+                    " ".repeat(13usize.saturating_sub(width(&value)))
+                ),
+                style,
+            ),
+        ]));
+        if focused {
+            cursor_at = Some((
+                lines.len() - 1,
+                width(&label) + input.visual_cursor().min(13),
+            ));
+        }
+    }
+    lines.push(note(lang.t("ref.preview_hint"), theme));
     match &view.preview {
         None => {}
         Some(Err(error)) => lines.push(Line::styled(format!(" ! {error}"), theme.error())),
@@ -538,11 +570,11 @@ fn scheme(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &
             ));
         }
     }
-    if let Ok(row) = u16::try_from(volume_row)
+    if let Some((row, column)) = cursor_at
+        && let (Ok(row), Ok(column)) = (u16::try_from(row), u16::try_from(column))
         && row < area.height
     {
-        let cursor = view.volume.visual_cursor().min(13) as u16;
-        frame.set_cursor_position((area.x + width(&label) as u16 + cursor, area.y + row));
+        frame.set_cursor_position((area.x + column, area.y + row));
     }
     frame.render_widget(Paragraph::new(lines), area);
 }
