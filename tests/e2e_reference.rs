@@ -57,7 +57,7 @@ async fn a_supervisor_imports_100000_meters_through_the_dialog() {
     tmux.text(":meters");
     tmux.keys(&["Enter"]);
     tmux.wait_for("Uninstalled meters", PATIENCE);
-    tmux.keys(&["F7"]);
+    tmux.text("i");
     tmux.wait_for("meterdesk meters template", PATIENCE);
     tmux.text(file.to_str().unwrap());
     tmux.keys(&["F2"]);

@@ -648,7 +648,7 @@ mod reference {
         press(&mut app, KeyCode::Char('x'));
         let text = app.message.clone().unwrap().text;
         assert!(text.contains("12345 meters"), "{text}");
-        press(&mut app, KeyCode::F(6));
+        press(&mut app, KeyCode::Insert);
         type_text(&mut app, "Card DN25");
         press(&mut app, KeyCode::Tab);
         type_text(&mut app, "pre");
@@ -748,7 +748,7 @@ mod reference {
             [(_, RefRequest::Meters { at: PageAt::After(no), size: 1, .. })] if no == "M00000019"
         ));
 
-        let sent = press(&mut app, KeyCode::F(9));
+        let sent = press(&mut app, KeyCode::Char('l'));
         let [
             (
                 id,
@@ -912,14 +912,14 @@ mod reference {
     fn meter_import_reports_lines_and_lets_the_clerk_choose() {
         let mut app = meters_screen();
         // F12 while a file is being checked: back to the list, the check dropped.
-        press(&mut app, KeyCode::F(7));
+        press(&mut app, KeyCode::Char('i'));
         type_text(&mut app, "/huge.csv");
         press(&mut app, KeyCode::F(2));
         press(&mut app, KeyCode::F(12));
         assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
         assert!(app.in_flight.is_empty(), "{:?}", app.in_flight);
 
-        press(&mut app, KeyCode::F(7));
+        press(&mut app, KeyCode::Char('i'));
         type_text(&mut app, "/home/counter/meters.csv");
         insta::assert_snapshot!("import_path", render(&app));
         let sent = press(&mut app, KeyCode::F(2));
@@ -942,7 +942,7 @@ mod reference {
         assert_eq!(app.message.clone().unwrap().text, "Nothing was imported.");
 
         // Again, and F2: the good rows, with progress on the queue.
-        press(&mut app, KeyCode::F(7));
+        press(&mut app, KeyCode::Char('i'));
         type_text(&mut app, "meters.csv");
         let sent = press(&mut app, KeyCode::F(2));
         reply(
@@ -1068,7 +1068,7 @@ mod reference {
         );
         press(&mut app, KeyCode::Esc);
         // F8 from here: the prices in force to start from.
-        press(&mut app, KeyCode::F(8));
+        press(&mut app, KeyCode::Char('n'));
         type_text(&mut app, "2020-01-01");
         let sent = press(&mut app, KeyCode::F(2));
         let [(id, RefRequest::ChangePrices { tiers, .. })] = &ref_requests(&sent)[..] else {

@@ -165,11 +165,12 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Overview => &[],
         Command::Logout => &[],
         Command::Quit => &[F(10)],
-        Command::Add => &[F(6), Char('a')],
+        // F6–F9 are the card screens' actions (one key, one command everywhere).
+        Command::Add => &[Char('a'), Insert],
         Command::Delete => &[Delete, Char('x')],
-        Command::Import => &[F(7)],
-        Command::Prices => &[F(8)],
-        Command::Listing => &[F(9)],
+        Command::Import => &[Char('i')],
+        Command::Prices => &[Char('n')],
+        Command::Listing => &[Char('l')],
         Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes => &[],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
