@@ -941,6 +941,22 @@ mod reference {
         assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
         assert_eq!(app.message.clone().unwrap().text, "Nothing was imported.");
 
+        // A file without a good row: F2 has nothing to import and says so.
+        press(&mut app, KeyCode::Char('i'));
+        type_text(&mut app, "bad.csv");
+        let sent = press(&mut app, KeyCode::F(2));
+        let mut nothing_good = checked_file();
+        nothing_good.good = 0;
+        reply(
+            &mut app,
+            sent[0].0,
+            RefReply::ImportChecked(Ok(nothing_good)),
+        );
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty());
+        assert_eq!(app.message.clone().unwrap().kind, MessageKind::Error);
+        press(&mut app, KeyCode::F(12));
+
         // Again, and F2: the good rows, with progress on the queue.
         press(&mut app, KeyCode::Char('i'));
         type_text(&mut app, "meters.csv");

@@ -804,7 +804,11 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
             );
         }
         (RefScreen::Import(view), Command::Save) => {
-            if let ImportStage::Checked { check, .. } = &view.stage {
+            if let ImportStage::Checked { check, .. } = &view.stage
+                && check.good == 0
+            {
+                say(app, MessageKind::Error, lang.t("ref.nothing_to_import"));
+            } else if let ImportStage::Checked { check, .. } = &view.stage {
                 let total = check.csv.rows.len() as u64;
                 // With no problem to skip, the file goes in whole or not at all: a number
                 // added meanwhile by someone else then stops the import instead of thinning it.
