@@ -198,7 +198,7 @@ async fn search_kinds(
         ),
         (
             "card number",
-            // As printed (nine digits or more: sql/V9); cards of a database loaded before V9
+            // As printed (nine digits or more: sql/V8); cards of a database loaded before V8
             // have eight, which a leading zero keeps from being read as a customer number.
             sample(
                 "SELECT lpad(card_no::text, 9, '0') FROM card TABLESAMPLE SYSTEM (1)

@@ -76,6 +76,11 @@ async fn open_card_then_recharge_through_the_app() {
         full_name: "Clerk One".into(),
         department: "Hall 1".into(),
         roles: vec!["clerk".into()],
+        permissions: vec![
+            "card.read".into(),
+            "card.open".into(),
+            "card.recharge".into(),
+        ],
     });
     let page = Page {
         rows: vec![CustomerRow {

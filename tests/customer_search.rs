@@ -293,7 +293,7 @@ async fn a_card_number_finds_its_customer() {
         .await
         .unwrap();
     let (card_no, customer_id): (i64, i64) = (row.get(0), row.get(1));
-    // Card numbers have nine digits or more (V9): typed as printed, they are no customer number.
+    // Card numbers have nine digits or more (V8): typed as printed, they are no customer number.
     assert!(card_no >= 100_000_001, "{card_no}");
     let search = classify(&card_no.to_string()).unwrap();
     let found = page(&**client, &search, &PageAt::First).await;

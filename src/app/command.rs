@@ -36,10 +36,19 @@ pub enum Command {
     CardRefund,
     Recycle,
     SettleWithoutCard,
+    Add,
+    Delete,
+    Import,
+    Prices,
+    Listing,
+    Meters,
+    MeterTypes,
+    Schemes,
+    CustomerTypes,
 }
 
 impl Command {
-    pub const ALL: [Command; 30] = [
+    pub const ALL: [Command; 39] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -70,6 +79,15 @@ impl Command {
         Command::CardRefund,
         Command::Recycle,
         Command::SettleWithoutCard,
+        Command::Add,
+        Command::Delete,
+        Command::Import,
+        Command::Prices,
+        Command::Listing,
+        Command::Meters,
+        Command::MeterTypes,
+        Command::Schemes,
+        Command::CustomerTypes,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -105,6 +123,15 @@ impl Command {
             Command::CardRefund => "card-refund",
             Command::Recycle => "recycle",
             Command::SettleWithoutCard => "settle-without-card",
+            Command::Add => "add",
+            Command::Delete => "delete",
+            Command::Import => "import",
+            Command::Prices => "prices",
+            Command::Listing => "installed",
+            Command::Meters => "meters",
+            Command::MeterTypes => "metertypes",
+            Command::Schemes => "schemes",
+            Command::CustomerTypes => "custtypes",
         }
     }
 
@@ -141,6 +168,15 @@ impl Command {
             Command::CardRefund => "ic.cmd_refund",
             Command::Recycle => "ic.cmd_recycle",
             Command::SettleWithoutCard => "ic.cmd_without_card",
+            Command::Add => "command.add",
+            Command::Delete => "command.delete",
+            Command::Import => "command.import",
+            Command::Prices => "command.prices",
+            Command::Listing => "command.listing",
+            Command::Meters => "command.meters",
+            Command::MeterTypes => "command.meter_types",
+            Command::Schemes => "command.schemes",
+            Command::CustomerTypes => "command.customer_types",
         }
     }
 

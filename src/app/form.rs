@@ -39,9 +39,16 @@ pub enum FieldKind {
     Amount { max: Decimal },
     /// One of `choices`, picked from the lookup list (F4).
     Choice(Vec<Choice>),
+    /// Any number of `choices`: in the lookup list (F4 or typing) Enter ticks or unticks the
+    /// highlighted one and the list stays open; Esc, F3 or F2 closes it. The field shows the
+    /// ticked labels separated by [`CHOICES_SEPARATOR`].
+    Choices(Vec<Choice>),
     /// A date, `YYYY-MM-DD`.
     Date,
 }
+
+/// Between the labels of a [`FieldKind::Choices`] field's value.
+pub const CHOICES_SEPARATOR: &str = ", ";
 
 /// One entry of a choice field: `key` is what the screen stores (an id, a code), `label` what
 /// the clerk sees (database text is drawn inert).
@@ -87,6 +94,35 @@ impl Field {
         }
     }
 
+    /// The ticked entries of a multiple-choice field, in the list's order.
+    pub fn chosen_many(&self) -> Vec<&Choice> {
+        match &self.kind {
+            FieldKind::Choices(choices) => {
+                let ticked: Vec<&str> = self.value().split(CHOICES_SEPARATOR).collect();
+                choices
+                    .iter()
+                    .filter(|c| ticked.contains(&c.label.as_str()))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Ticks `label` if it is not ticked, unticks it if it is.
+    fn toggle(&mut self, label: &str) {
+        let mut ticked: Vec<String> = self.chosen_many().iter().map(|c| c.label.clone()).collect();
+        match ticked.iter().position(|t| t == label) {
+            Some(at) => {
+                ticked.remove(at);
+            }
+            None => ticked.push(label.to_owned()),
+        }
+        if let FieldKind::Choices(choices) = &self.kind {
+            ticked.sort_by_key(|t| choices.iter().position(|c| &c.label == t));
+        }
+        self.input = Input::new(ticked.join(CHOICES_SEPARATOR));
+    }
+
     /// Checks the field by its kind; `None` when it is fine.
     fn check(&self, lang: Lang) -> Option<String> {
         let text = self.value().trim();
@@ -103,6 +139,11 @@ impl Field {
                 return self
                     .chosen()
                     .is_none()
+                    .then(|| lang.t("form.not_a_choice").into());
+            }
+            FieldKind::Choices(_) => {
+                let parts = self.value().split(CHOICES_SEPARATOR).count();
+                return (self.chosen_many().len() != parts)
                     .then(|| lang.t("form.not_a_choice").into());
             }
             FieldKind::Date => {
@@ -288,7 +329,7 @@ impl Form {
 
     /// The choices of the open lookup that match its filter (case-insensitive, anywhere).
     pub fn lookup_matches(&self) -> Vec<&Choice> {
-        let (Some(lookup), FieldKind::Choice(choices)) =
+        let (Some(lookup), FieldKind::Choice(choices) | FieldKind::Choices(choices)) =
             (&self.lookup, &self.fields[self.focus].kind)
         else {
             return Vec::new();
@@ -330,7 +371,7 @@ impl Form {
         }
         let field = &mut self.fields[self.focus];
         if is_text_key(&key) {
-            if let FieldKind::Choice(_) = field.kind {
+            if let FieldKind::Choice(_) | FieldKind::Choices(_) = field.kind {
                 return self.on_choice_key(key);
             }
             if !field.edit(key) {
@@ -356,7 +397,10 @@ impl Form {
             }
             (_, Some(Command::Save)) => self.confirm(lang),
             (_, Some(Command::Lookup)) => {
-                if matches!(self.fields[self.focus].kind, FieldKind::Choice(_)) {
+                if matches!(
+                    self.fields[self.focus].kind,
+                    FieldKind::Choice(_) | FieldKind::Choices(_)
+                ) {
                     self.lookup = Some(Lookup::default());
                 }
                 FormEvent::Consumed
@@ -397,6 +441,7 @@ impl Form {
             .lookup_matches()
             .get(self.lookup.as_ref().map_or(0, |l| l.selected))
             .map(|choice| choice.label.clone());
+        let many = matches!(self.fields[self.focus].kind, FieldKind::Choices(_));
         let Some(lookup) = self.lookup.as_mut() else {
             return FormEvent::Unhandled;
         };
@@ -405,6 +450,17 @@ impl Form {
             (KeyCode::Up, _) => lookup.selected = lookup.selected.saturating_sub(1),
             (KeyCode::Down, _) => {
                 lookup.selected = (lookup.selected + 1).min(count.saturating_sub(1))
+            }
+            (_, Some(Command::Save)) if many => self.lookup = None,
+            (KeyCode::Enter, _) if many => {
+                let Some(label) = picked else {
+                    return FormEvent::Consumed;
+                };
+                let index = self.focus;
+                let field = &mut self.fields[index];
+                field.toggle(&label);
+                field.error = None;
+                return FormEvent::Edited(index);
             }
             (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
                 let Some(label) = picked else {
@@ -609,6 +665,46 @@ mod tests {
         send(&mut form, KeyCode::Down, None);
         send(&mut form, KeyCode::Enter, None);
         assert_eq!(form.value(3), "Shops");
+    }
+
+    #[test]
+    fn several_choices_are_ticked_in_the_list_and_kept_in_its_order() {
+        let choices = ["Cash", "Bank card", "WeChat Pay"]
+            .iter()
+            .enumerate()
+            .map(|(key, label)| Choice {
+                key: key.to_string(),
+                label: (*label).into(),
+            })
+            .collect();
+        let mut form = Form::new(vec![Field::new(
+            "details.type",
+            FieldKind::Choices(choices),
+            true,
+        )]);
+        typed(&mut form, "we");
+        send(&mut form, KeyCode::Enter, None);
+        assert!(form.lookup.is_some(), "the list stays open");
+        send(&mut form, KeyCode::Backspace, None);
+        send(&mut form, KeyCode::Backspace, None);
+        send(&mut form, KeyCode::Enter, None);
+        assert_eq!(form.value(0), "Cash, WeChat Pay");
+        send(&mut form, KeyCode::Down, None);
+        send(&mut form, KeyCode::Down, None);
+        send(&mut form, KeyCode::Enter, None);
+        assert_eq!(form.value(0), "Cash", "Enter on a ticked one unticks it");
+        send(&mut form, KeyCode::Esc, Some(Command::Cancel));
+        assert!(form.lookup.is_none());
+        let keys: Vec<&str> = form.fields[0]
+            .chosen_many()
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect();
+        assert_eq!(keys, ["0"]);
+        form.set(0, "Cash, Gold");
+        assert!(!form.check(Lang::En), "Gold is not a choice");
+        send(&mut form, KeyCode::Delete, None);
+        assert_eq!(form.value(0), "", "Delete clears the field");
     }
 
     #[test]

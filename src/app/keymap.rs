@@ -174,6 +174,13 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::CardRefund => &[F(9)],
         Command::Recycle => &[Char('y')],
         Command::SettleWithoutCard => &[Char('w')],
+        // F6–F9 are the card screens' actions (one key, one command everywhere).
+        Command::Add => &[Char('a'), Insert],
+        Command::Delete => &[Delete, Char('x')],
+        Command::Import => &[Char('i')],
+        Command::Prices => &[Char('n')],
+        Command::Listing => &[Char('l')],
+        Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes => &[],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

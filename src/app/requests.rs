@@ -38,9 +38,27 @@ impl From<deadpool_postgres::PoolError> for Failure {
     }
 }
 
+/// Reports a long request's progress: `done` of `total`. The runner turns each report into a
+/// `Msg::Progress` on the one queue.
+pub type Progress<'a> = dyn Fn(u64, u64) + Send + Sync + 'a;
+
 pub async fn execute(services: &Services, request: Request) -> Result<Reply, Failure> {
+    execute_reporting(services, request, &|_, _| {}).await
+}
+
+/// [`execute`], with a long request reporting its progress through `progress`.
+pub async fn execute_reporting(
+    services: &Services,
+    request: Request,
+    progress: &Progress<'_>,
+) -> Result<Reply, Failure> {
     let pool = &services.pool;
     match request {
+        Request::Ref(operator_id, request) => {
+            super::ref_requests::execute(pool, operator_id, request, progress)
+                .await
+                .map(Reply::Ref)
+        }
         Request::Login { login, password } => sign_in(pool, &login, password).await,
         Request::Overview => overview(pool).await.map(Reply::Overview),
         Request::Customers {
@@ -176,6 +194,7 @@ async fn sign_in(pool: &Pool, login: &str, password: String) -> Result<Reply, Fa
         full_name: operator.full_name,
         department: operator.department,
         roles: operator.roles,
+        permissions: operator.permissions,
     }))
 }
 

@@ -119,7 +119,11 @@ fn apply(
         let services = services.clone();
         let tx = tx.clone();
         let task = tokio::spawn(async move {
-            let outcome = requests::execute(&services, request).await;
+            let progress_tx = tx.clone();
+            let progress = move |done, total| {
+                let _ = progress_tx.send(Msg::Progress { id, done, total });
+            };
+            let outcome = requests::execute_reporting(&services, request, &progress).await;
             let _ = tx.send(Msg::Reply { id, outcome });
         });
         tasks.0.insert(id, task.abort_handle());

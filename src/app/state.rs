@@ -12,6 +12,7 @@ use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
 use super::command::Command;
 use super::form::Form;
 use super::keymap::KeyMap;
+use super::refdata::{RefReply, RefRequest, RefScreen};
 use crate::card::reader::ReaderState;
 use crate::db::customer_changes::{
     CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
@@ -40,6 +41,12 @@ pub enum Msg {
     Reader(ReaderState),
     /// 10 Hz, only acted on while something is pending (the spinner).
     Tick,
+    /// A long request's progress (the meter import): `done` of `total`.
+    Progress {
+        id: RequestId,
+        done: u64,
+        total: u64,
+    },
 }
 
 /// Work for the database, executed off the UI task by `requests::execute`.
@@ -62,6 +69,8 @@ pub enum Request {
     },
     /// Card work: runs on the reader thread and the database (`card_requests`).
     Card(CardRequest),
+    /// The reference-data screens' work (`app::refdata`), for the operator with this id.
+    Ref(i64, RefRequest),
     /// The customer types the opening wizard offers.
     CustomerTypes,
     /// A page of step 3's uninstalled meters (one more than shown, to know if more follow).
@@ -119,6 +128,7 @@ impl Request {
         match self {
             Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. } => true,
             Request::Card(request) => request.writes(),
+            Request::Ref(_, request) => request.writes(),
             _ => false,
         }
     }
@@ -138,6 +148,7 @@ impl Request {
             | Request::Transfer { .. } => true,
             Request::Overview | Request::Details { .. } => false,
             Request::Card(request) => request.holds_input(),
+            Request::Ref(_, request) => request.holds_input(),
         }
     }
 }
@@ -151,6 +162,7 @@ pub enum Reply {
     /// `None`: the customer no longer exists.
     Details(Option<Box<CustomerDetails>>),
     Card(CardReply),
+    Ref(RefReply),
     CustomerTypes(Vec<CustomerTypeOption>),
     Meters(Vec<Meter>),
     Opened(OpenOutcome),
@@ -187,6 +199,8 @@ pub struct Session {
     pub full_name: String,
     pub department: String,
     pub roles: Vec<String>,
+    /// The union of the roles' permissions (`sql/V2`), e.g. `meter.maintain`.
+    pub permissions: Vec<String>,
 }
 
 /// The figures on the home screen.
@@ -288,6 +302,8 @@ pub enum Screen {
     Details(DetailsView),
     Overview(OverviewView),
     Card(CardScreen),
+    /// Meters, meter types, price schemes, customer types and their forms.
+    Ref(RefScreen),
     OpenAccount(Box<OpenAccount>),
     Modify(Box<ModifyView>),
     Transfer(Box<TransferView>),
@@ -298,6 +314,7 @@ impl Screen {
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
             Screen::Card(screen) => screen.form_mut(),
+            Screen::Ref(screen) => screen.form_mut(),
             Screen::OpenAccount(wizard) => wizard.form_mut(),
             Screen::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
             Screen::Transfer(view) if view.confirming.is_none() => {
@@ -461,10 +478,15 @@ impl App {
                 (Command::Help, "command.help"),
                 (Command::Leave, "legend.back"),
                 (Command::Refresh, "command.refresh"),
+                (Command::Meters, "command.meters"),
+                (Command::MeterTypes, "command.meter_types"),
+                (Command::Schemes, "command.schemes"),
+                (Command::CustomerTypes, "command.customer_types"),
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
             ],
             Screen::Card(screen) => screen.commands(),
+            Screen::Ref(screen) => screen.commands(),
             Screen::OpenAccount(wizard) => {
                 let mut commands = vec![(Command::Help, "command.help")];
                 match wizard.step {
@@ -529,6 +551,7 @@ impl App {
                 Screen::Details(view) => format!("{:08}", view.customer_no),
                 Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
                 Screen::Card(_) => self.lang.t("ic.screen").to_owned(),
+                Screen::Ref(screen) => screen.crumb(self.lang),
                 Screen::OpenAccount(_) => self.lang.t("screen.open_account").to_owned(),
                 Screen::Modify(view) => {
                     format!("{:08} › {}", view.customer_no, self.lang.t("screen.modify"))

@@ -10,6 +10,8 @@ use super::card::{self, CardRequest};
 use super::command::Command;
 use super::form::FormEvent;
 use super::keymap::Key;
+use super::paging;
+use super::refdata;
 use super::state::*;
 use crate::db::customers::{Page, PageAt};
 use crate::domain::search::{CustomerSearch, SearchError, classify};
@@ -69,6 +71,9 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             changed || !out.is_empty()
         }
         Msg::Reader(state) => card::on_reader(app, state, &mut out),
+        Msg::Progress { id, done, total } => {
+            app.in_flight.iter().any(|f| f.id == id) && refdata::on_progress(app, done, total)
+        }
     };
     Update {
         requests: out,
@@ -151,7 +156,7 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
 
 /// Keys that edit a text field rather than invoke a command: characters, the cursor keys,
 /// and the readline keys tui-input knows (Ctrl-U clears, Ctrl-W deletes a word, …).
-fn edits_text(key: &KeyEvent) -> bool {
+pub(super) fn edits_text(key: &KeyEvent) -> bool {
     const READLINE: [char; 7] = ['u', 'w', 'k', 'a', 'e', 'b', 'f'];
     let key_of = Key::of(key);
     key_of.is_text()
@@ -176,6 +181,7 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
             LoginField::Password => &mut form.password,
         }),
         Screen::Customers(table) if table.search_focused => Some(&mut table.search),
+        Screen::Ref(screen) => screen.focused_input(),
         Screen::Customers(_)
         | Screen::Details(_)
         | Screen::Overview(_)
@@ -196,6 +202,9 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
             FormEvent::Unhandled => {}
             event => return on_form_event(app, event, out),
         }
+    }
+    if refdata::on_key(app, key, command, out) {
+        return;
     }
     if edits_text(&key)
         && let Some(input) = focused_input(&mut app.screen)
@@ -268,6 +277,7 @@ pub(super) fn say_form_error(app: &mut App) {
 /// screen with a form adds its arm here (apply its rules, `Form::fail` or send the request).
 fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
     match &app.screen {
+        Screen::Ref(_) => refdata::submit(app, out),
         // Enter on the last field of a wizard step goes on to the next step.
         Screen::OpenAccount(_) => accounts::wizard_step(app, true, out),
         Screen::Modify(_) => accounts::submit_modify(app, out),
@@ -352,33 +362,10 @@ fn move_selection(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
         return;
     };
     let search = current_search(table);
-    let rows = &table.page.rows;
-    let target = table.selected.checked_add_signed(step);
-    match target {
-        Some(index) if index < rows.len() => table.selected = index,
-        Some(_) if table.page.more_after => {
-            let cursor = rows[rows.len() - 1].cursor(&search);
-            fetch(
-                app,
-                search,
-                PageAt::After(cursor),
-                1,
-                PageApply::ScrollDown,
-                out,
-            );
-        }
-        None if table.page.more_before => {
-            let cursor = rows[0].cursor(&search);
-            fetch(
-                app,
-                search,
-                PageAt::Before(cursor),
-                1,
-                PageApply::ScrollUp,
-                out,
-            );
-        }
-        _ => {}
+    if let Some((at, apply)) = paging::scroll(&table.page, &mut table.selected, step, |row| {
+        row.cursor(&search)
+    }) {
+        fetch(app, search, at, 1, apply, out);
     }
 }
 
@@ -389,67 +376,23 @@ fn page_command(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         return;
     };
     let search = current_search(table);
-    let rows = &table.page.rows;
-    let (at, apply) = match (command, rows.first(), rows.last()) {
-        (Command::First, ..) => (PageAt::First, PageApply::Select(0)),
-        (Command::Last, ..) => (PageAt::Last, PageApply::Select(usize::MAX)),
-        (Command::PageDown, _, Some(last)) if table.page.more_after => (
-            PageAt::After(last.cursor(&search)),
-            PageApply::Select(table.selected),
-        ),
-        (Command::PageDown, ..) => {
-            table.selected = rows.len().saturating_sub(1);
-            return;
-        }
-        (Command::PageUp, Some(first), _) if table.page.more_before => (
-            PageAt::Before(first.cursor(&search)),
-            PageApply::Select(table.selected),
-        ),
-        (Command::PageUp, ..) => {
-            table.selected = 0;
-            return;
-        }
-        (_, Some(first), _) => (
-            PageAt::From(first.cursor(&search)),
-            PageApply::Keep(table.selected_row().map(|row| row.id)),
-        ),
-        (_, None, _) => (PageAt::First, PageApply::Select(0)),
-    };
-    fetch(app, search, at, size, apply, out);
+    if let Some((at, apply)) = paging::page_for(
+        &table.page,
+        &mut table.selected,
+        command,
+        |row| row.cursor(&search),
+        |row| row.id,
+    ) {
+        fetch(app, search, at, size, apply, out);
+    }
 }
 
 /// A page of customers arrived: put it on screen as the request said.
 fn show_page(table: &mut CustomerTable, page: Page, apply: PageApply) {
     table.loading = false;
-    match apply {
-        PageApply::ScrollDown => {
-            if let Some(row) = page.rows.into_iter().next() {
-                table.page.rows.remove(0);
-                table.page.rows.push(row);
-                table.page.more_before = true;
-                table.page.more_after = page.more_after;
-                table.selected = table.page.rows.len() - 1;
-            }
-        }
-        PageApply::ScrollUp => {
-            if let Some(row) = page.rows.into_iter().next() {
-                table.page.rows.pop();
-                table.page.rows.insert(0, row);
-                table.page.more_after = true;
-                table.page.more_before = page.more_before;
-                table.selected = 0;
-            }
-        }
-        PageApply::Search | PageApply::Select(_) | PageApply::Keep(_) => {
-            let selected = match apply {
-                PageApply::Keep(Some(id)) => page.rows.iter().position(|row| row.id == id),
-                PageApply::Select(index) => Some(index),
-                _ => None,
-            };
-            table.selected = selected.unwrap_or(0).min(page.rows.len().saturating_sub(1));
-            table.page = page;
-        }
-    }
+    paging::show(&mut table.page, &mut table.selected, page, apply, |row| {
+        row.id
+    });
 }
 
 /// Runs a command, whether it came from a key or the command line.
@@ -459,10 +402,17 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         card::open_card_screen(app);
         return;
     }
-    if !app
-        .commands()
-        .iter()
-        .any(|(offered, _)| *offered == command)
+    // The reference lists are reachable from every screen once signed in (`:meters` …).
+    let navigation = app.session.is_some()
+        && matches!(
+            command,
+            Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes
+        );
+    if !navigation
+        && !app
+            .commands()
+            .iter()
+            .any(|(offered, _)| *offered == command)
     {
         let text = app.lang.tf(
             "msg.not_here",
@@ -474,12 +424,18 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
     if card::invoke(app, command, out) {
         return;
     }
+    if matches!(app.screen, Screen::Ref(_)) && refdata::invoke(app, command, out) {
+        return;
+    }
     match (&mut app.screen, command) {
         (_, Command::Help) => app.overlay = Some(Overlay::Help),
         (_, Command::CommandLine) => {
             app.overlay = Some(Overlay::CommandLine(CommandLine::default()))
         }
         (_, Command::Quit) => app.quit = true,
+        (_, Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes) => {
+            refdata::open_list(app, command, out)
+        }
         (Screen::Login(_), Command::Save) => sign_in(app, out),
         (Screen::Login(form), Command::NextField | Command::PrevField) => {
             form.focus = match form.focus {
@@ -633,6 +589,11 @@ fn on_reply(
             }
             _ => {}
         },
+        Ok(Reply::Ref(reply)) => {
+            if let Request::Ref(_, request) = &request {
+                refdata::on_reply(app, request, reply, out);
+            }
+        }
         Ok(Reply::Customers(page)) => {
             if let (Screen::Customers(table), Request::Customers { apply, .. }) =
                 (&mut app.screen, &request)

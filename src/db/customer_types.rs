@@ -376,3 +376,75 @@ pub async fn customer_type_options(
         })
         .collect()
 }
+
+/// A customer type as the list and its form show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerTypeRow {
+    pub id: i64,
+    pub input: CustomerTypeInput,
+    /// Names of the allowed meter types, in the order of `input.meter_type_ids`.
+    pub meter_type_names: Vec<String>,
+    pub price_scheme_name: Option<String>,
+    /// Customers of this type: while any, it cannot be deleted nor change business model.
+    pub customers: i64,
+}
+
+/// Every customer type, by name, with what it allows and how many customers have it.
+pub async fn customer_type_rows(
+    client: &impl GenericClient,
+) -> Result<Vec<CustomerTypeRow>, DbError> {
+    let rows = client
+        .query(
+            "SELECT t.id, t.name, t.nature, t.business_model, t.counts_water_usage, t.charges,
+                    t.price_scheme_id, s.name,
+                    ARRAY(SELECT m.id FROM customer_type_meter_type a
+                          JOIN meter_type m ON m.id = a.meter_type_id
+                          WHERE a.customer_type_id = t.id ORDER BY m.name),
+                    ARRAY(SELECT m.name FROM customer_type_meter_type a
+                          JOIN meter_type m ON m.id = a.meter_type_id
+                          WHERE a.customer_type_id = t.id ORDER BY m.name),
+                    ARRAY(SELECT payment_method_code FROM customer_type_payment_method p
+                          WHERE p.customer_type_id = t.id ORDER BY payment_method_code),
+                    (SELECT count(*) FROM customer c WHERE c.customer_type_id = t.id)
+             FROM customer_type t LEFT JOIN price_scheme s ON s.id = t.price_scheme_id
+             ORDER BY t.name",
+            &[],
+        )
+        .await?;
+    let inconsistent = |error| DbError::Inconsistent(format!("customer_type: {error}"));
+    rows.iter()
+        .map(|row| {
+            Ok(CustomerTypeRow {
+                id: row.get(0),
+                input: CustomerTypeInput {
+                    name: row.get(1),
+                    nature: row.get::<_, &str>(2).parse().map_err(inconsistent)?,
+                    business_model: row.get::<_, &str>(3).parse().map_err(inconsistent)?,
+                    counts_water_usage: row.get(4),
+                    charges: row.get(5),
+                    price_scheme_id: row.get(6),
+                    meter_type_ids: row.get(8),
+                    payment_methods: row.get(10),
+                },
+                price_scheme_name: row.get(7),
+                meter_type_names: row.get(9),
+                customers: row.get(11),
+            })
+        })
+        .collect()
+}
+
+/// The enabled payment methods, code and name, in the order the counter lists them.
+pub async fn payment_methods(
+    client: &impl GenericClient,
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(client
+        .query(
+            "SELECT code, name FROM payment_method WHERE enabled ORDER BY name",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
+}

@@ -48,25 +48,37 @@ impl CustomerRow {
 }
 
 /// Which page to fetch.
+/// Which page to fetch; `C` places a row in the display order (the meter list uses the meter
+/// number).
 #[derive(Clone, Debug, PartialEq)]
-pub enum PageAt {
+pub enum PageAt<C = Cursor> {
     First,
     Last,
     /// The page after the cursor's row.
-    After(Cursor),
+    After(C),
     /// The page before the cursor's row.
-    Before(Cursor),
+    Before(C),
     /// The page starting at the cursor's row (or the next one, if it has gone): keeps the
     /// selection over a refresh.
-    From(Cursor),
+    From(C),
 }
 
 /// Rows in display order, and whether the search has more on either side.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Page {
-    pub rows: Vec<CustomerRow>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<R = CustomerRow> {
+    pub rows: Vec<R>,
     pub more_before: bool,
     pub more_after: bool,
+}
+
+impl<R> Default for Page<R> {
+    fn default() -> Self {
+        Page {
+            rows: Vec::new(),
+            more_before: false,
+            more_after: false,
+        }
+    }
 }
 
 /// [`page`] on a connection from the pool, cancelled on the server if the caller drops the
@@ -312,25 +324,34 @@ impl PageQuery {
     }
 
     /// Trims the extra row and puts the rows in display order.
-    fn into_page(self, mut rows: Vec<CustomerRow>, size: usize) -> Page {
-        let more_in_direction = rows.len() > size;
-        rows.truncate(size);
-        // A cursor means we came from a row on the other side.
-        let more_behind = !self.at_start;
-        match self.direction {
-            Direction::Forward => Page {
-                rows,
-                more_before: more_behind,
-                more_after: more_in_direction,
-            },
-            Direction::Backward => {
-                rows.reverse();
-                Page {
-                    rows,
-                    more_before: more_in_direction,
-                    more_after: more_behind,
-                }
-            }
+    fn into_page(self, rows: Vec<CustomerRow>, size: usize) -> Page {
+        page_of(
+            rows,
+            size,
+            self.direction == Direction::Forward,
+            self.at_start,
+        )
+    }
+}
+
+/// A page from `size + 1` rows read in one direction: the extra row tells there are more that
+/// way, and a read that started from a cursor came from a row on the other side.
+pub(crate) fn page_of<R>(mut rows: Vec<R>, size: usize, forward: bool, at_start: bool) -> Page<R> {
+    let more_in_direction = rows.len() > size;
+    rows.truncate(size);
+    let more_behind = !at_start;
+    if forward {
+        Page {
+            rows,
+            more_before: more_behind,
+            more_after: more_in_direction,
+        }
+    } else {
+        rows.reverse();
+        Page {
+            rows,
+            more_before: more_in_direction,
+            more_after: more_behind,
         }
     }
 }
@@ -449,7 +470,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     }
     let contains = match text.chars().find(|c| !c.is_ascii()) {
         // Name contains (after the first character: that is the prefix's) through the range of
-        // one of its characters in customer_name_char (why: see the migration V8); the address
+        // one of its characters in customer_name_char (why: see the migration V7); the address
         // through its bigram or character-set index.
         Some(_) => {
             let typed = params.bind(text.to_owned());

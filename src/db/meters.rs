@@ -382,6 +382,20 @@ pub async fn import_meters(
     csv: &MeterCsv,
     choice: ImportChoice,
 ) -> Result<ImportReport, DbError> {
+    import_meters_reporting(client, operator_id, csv, choice, &|_, _| {}).await
+}
+
+/// [`import_meters`], telling `progress` how many of the rows have been sent (after each
+/// block of the COPY, and all of them just before the one INSERT).
+pub async fn import_meters_reporting(
+    client: &mut Client,
+    operator_id: i64,
+    csv: &MeterCsv,
+    choice: ImportChoice,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<ImportReport, DbError> {
+    let total = csv.rows.len() as u64;
+    progress(0, total);
     let transaction = client.transaction().await?;
     transaction
         .batch_execute(
@@ -398,7 +412,7 @@ pub async fn import_meters(
     );
     // A meter number has no character COPY's text format escapes.
     let mut buf = BytesMut::with_capacity(64 * 1024);
-    for row in &csv.rows {
+    for (sent, row) in (1u64..).zip(&csv.rows) {
         buf.put_slice(
             format!(
                 "{}\t{}\t{}\t{}\t{}\n",
@@ -412,10 +426,12 @@ pub async fn import_meters(
         );
         if buf.len() >= 60 * 1024 {
             sink.send(buf.split().freeze()).await?;
+            progress(sent, total);
         }
     }
     sink.send(buf.freeze()).await?;
     sink.as_mut().finish().await?;
+    progress(total, total);
     let inserted: HashSet<String> = transaction
         .query(
             "WITH inserted AS (
@@ -453,4 +469,191 @@ pub async fn import_meters(
         imported: inserted.len() as u64,
         errors,
     })
+}
+
+/// A meter type with how much depends on it, as the meter type list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterTypeRow {
+    pub meter_type: MeterType,
+    /// Meters of this type, whatever their status.
+    pub meters: i64,
+    /// Customer types that allow it.
+    pub customer_types: i64,
+}
+
+/// Every meter type with its usage, by name.
+pub async fn meter_type_rows(client: &impl GenericClient) -> Result<Vec<MeterTypeRow>, DbError> {
+    client
+        .query(
+            "SELECT id, name, payment_model, takes_card, caliber, manufacturer,
+                    (SELECT count(*) FROM meter m WHERE m.meter_type_id = t.id) AS meters,
+                    (SELECT count(*) FROM customer_type_meter_type c
+                     WHERE c.meter_type_id = t.id) AS customer_types
+             FROM meter_type t ORDER BY name",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(MeterTypeRow {
+                meter_type: meter_type_from(row)?,
+                meters: row.get("meters"),
+                customer_types: row.get("customer_types"),
+            })
+        })
+        .collect()
+}
+
+/// What became of deleting a meter type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeterTypeDeletion {
+    Deleted,
+    NotFound,
+    /// Meters of the type exist, or customer types allow it: it stays.
+    InUse {
+        meters: i64,
+        customer_types: i64,
+    },
+}
+
+/// Deletes a meter type no meter has and no customer type allows (one added by mistake).
+pub async fn delete_meter_type(
+    client: &impl GenericClient,
+    operator_id: i64,
+    id: i64,
+) -> Result<MeterTypeDeletion, DbError> {
+    let row = client
+        .query_one(
+            "WITH usage AS (
+                 SELECT (SELECT count(*) FROM meter WHERE meter_type_id = $1) AS meters,
+                        (SELECT count(*) FROM customer_type_meter_type WHERE meter_type_id = $1)
+                            AS customer_types
+             ), deleted AS (
+                 DELETE FROM meter_type
+                 WHERE id = $1 AND (SELECT meters + customer_types FROM usage) = 0
+                 RETURNING id, name
+             ), audit AS (
+                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 SELECT $2, 'meter_type.delete', 'meter_type', id, jsonb_build_object('name', name)
+                 FROM deleted
+             )
+             SELECT EXISTS (SELECT FROM deleted), EXISTS (SELECT FROM meter_type WHERE id = $1),
+                    meters, customer_types
+             FROM usage",
+            &[&id, &operator_id],
+        )
+        .await;
+    match row {
+        Ok(row) if row.get(0) => Ok(MeterTypeDeletion::Deleted),
+        Ok(row) if !row.get::<_, bool>(1) => Ok(MeterTypeDeletion::NotFound),
+        Ok(row) => Ok(MeterTypeDeletion::InUse {
+            meters: row.get(2),
+            customer_types: row.get(3),
+        }),
+        // A meter or an allowing customer type added while the statement ran.
+        Err(error) if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+            Ok(MeterTypeDeletion::InUse {
+                meters: 0,
+                customer_types: 0,
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Which meters the meter list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MeterListing {
+    /// In the store, waiting for a customer: these can be changed and deleted.
+    #[default]
+    Uninstalled,
+    /// Installed or removed: read-only, shown with their customer.
+    Placed,
+}
+
+/// A line of the meter list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterListRow {
+    pub meter: Meter,
+    pub status: String,
+    /// The customer's number and name, for a placed meter.
+    pub customer: Option<(i64, String)>,
+}
+
+/// A page of the meter list in meter-number order (byte order, so a prefix is one index range),
+/// numbers starting with `prefix` (typed in any case). Keyset paging by meter number.
+pub async fn meter_page(
+    client: &impl GenericClient,
+    listing: MeterListing,
+    prefix: &str,
+    at: &crate::db::customers::PageAt<String>,
+    size: usize,
+) -> Result<crate::db::customers::Page<MeterListRow>, DbError> {
+    use crate::db::customers::{PageAt, page_of};
+    let prefix = prefix.trim().to_ascii_uppercase();
+    // Anything else cannot start a meter number, and `%` or `_` would be LIKE wildcards.
+    if !prefix
+        .chars()
+        .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase() || c == '-')
+    {
+        return Ok(Default::default());
+    }
+    let (forward, cursor, comparison) = match at {
+        PageAt::First => (true, None, ">"),
+        PageAt::Last => (false, None, "<"),
+        PageAt::After(no) => (true, Some(no), ">"),
+        PageAt::Before(no) => (false, Some(no), "<"),
+        PageAt::From(no) => (true, Some(no), ">="),
+    };
+    // The partial indexes of V6 match these predicates literally.
+    let status = match listing {
+        MeterListing::Uninstalled => "m.status = 'uninstalled'",
+        MeterListing::Placed => "m.status <> 'uninstalled'",
+    };
+    let order = if forward { "ASC" } else { "DESC" };
+    let sql = format!(
+        "SELECT m.id, m.meter_no, m.meter_type_id, t.name, m.initial_electronic_reading,
+                m.initial_mechanical_reading, m.status, c.customer_no, c.name
+         FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
+         LEFT JOIN customer c ON c.meter_id = m.id
+         WHERE {status} AND (m.meter_no COLLATE \"C\") LIKE $1 || '%'
+           AND ($2::text IS NULL OR (m.meter_no COLLATE \"C\") {comparison} $2)
+         ORDER BY (m.meter_no COLLATE \"C\") {order}
+         LIMIT $3"
+    );
+    let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
+    let rows = client
+        .query(&sql, &[&prefix, &cursor, &limit])
+        .await?
+        .iter()
+        .map(|row| MeterListRow {
+            meter: Meter {
+                id: row.get(0),
+                meter_no: row.get(1),
+                meter_type_id: row.get(2),
+                meter_type: row.get(3),
+                initial_electronic_reading: row.get(4),
+                initial_mechanical_reading: row.get(5),
+            },
+            status: row.get(6),
+            customer: row
+                .get::<_, Option<i64>>(7)
+                .map(|no| (no, row.get::<_, Option<String>>(8).unwrap_or_default())),
+        })
+        .collect();
+    let mut page = page_of(rows, size, forward, cursor.is_none());
+    if let PageAt::From(no) = at {
+        page.more_before = client
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT FROM meter m WHERE {status}
+                         AND (m.meter_no COLLATE \"C\") LIKE $1 || '%'
+                         AND (m.meter_no COLLATE \"C\") < $2)"
+                ),
+                &[&prefix, no],
+            )
+            .await?
+            .get(0);
+    }
+    Ok(page)
 }

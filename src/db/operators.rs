@@ -153,3 +153,22 @@ pub async fn record_successful_login(
 fn count_from_db(count: i32) -> u32 {
     u32::try_from(count).unwrap_or(0)
 }
+
+/// Whether an enabled operator holds `permission` through one of their roles.
+pub async fn has_permission(
+    client: &impl GenericClient,
+    operator_id: i64,
+    permission: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (
+                 SELECT FROM operator o
+                 JOIN operator_role r ON r.operator_id = o.id
+                 JOIN role_permission p ON p.role_code = r.role_code
+                 WHERE o.id = $1 AND o.enabled AND p.permission_code = $2)",
+            &[&operator_id, &permission],
+        )
+        .await?
+        .get(0))
+}

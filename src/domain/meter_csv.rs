@@ -57,6 +57,16 @@ impl MeterNo {
     }
 }
 
+/// A meter type's caliber as the schema holds it: `DN` and the nominal diameter in mm, typed
+/// in any case (`dn15` is `DN15`).
+/// None when it is not one.
+pub fn caliber(text: &str) -> Option<String> {
+    let caliber = text.trim().to_ascii_uppercase();
+    let digits = caliber.strip_prefix("DN")?;
+    (!digits.is_empty() && digits.len() <= 4 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(caliber)
+}
+
 /// Which reading column a problem is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
@@ -506,6 +516,15 @@ mod tests {
             for (index, line) in text.lines().enumerate().skip(1) {
                 prop_assert!(line.trim().is_empty() || accounted(index + 1), "line {}: {:?}", index + 1, line);
             }
+        }
+    }
+
+    #[test]
+    fn calibers_are_dn_and_digits() {
+        assert_eq!(caliber(" dn15 "), Some("DN15".to_owned()));
+        assert_eq!(caliber("DN200"), Some("DN200".to_owned()));
+        for bad in ["", "DN", "15", "DN1 5", "DN12345", "xDN15"] {
+            assert_eq!(caliber(bad), None, "{bad:?}");
         }
     }
 }

@@ -27,6 +27,8 @@
 use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::customer_rules::AccountKind;
+
 /// Decimals of a volume in m³: whole litres.
 pub const VOLUME_DECIMALS: u32 = 3;
 /// Decimals of a unit price per m³.
@@ -556,6 +558,45 @@ impl PriceScheme {
             .versions
             .partition_point(|version| version.effective_from <= date);
         in_force.checked_sub(1).map(|index| &self.versions[index])
+    }
+}
+
+/// Why a scheme's own fields (not its prices) do not fit together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SchemeFieldsError {
+    #[error("the VAT rate is 0 to 99.99 % with at most 2 decimals")]
+    VatRate,
+    #[error(
+        "a fixed price has no accumulation cycle; stepped and leap prices need one of 1 to 120 months"
+    )]
+    AccumulationCycle,
+    #[error(
+        "a postpaid scheme settles every 1 to 12 months; a prepaid one has no settlement cycle"
+    )]
+    SettlementCycle,
+}
+
+/// Checks a scheme's own fields as the database holds them: VAT below 100 % (`NUMERIC(5,4)` as
+/// a fraction), an accumulation cycle exactly for tiered modes, a settlement cycle exactly for
+/// postpaid schemes.
+pub fn check_scheme_fields(
+    mode: BillingMode,
+    kind: AccountKind,
+    vat_percent: Decimal,
+    accumulation_months: Option<u32>,
+    settlement_months: Option<u32>,
+) -> Result<(), SchemeFieldsError> {
+    if !fits(vat_percent, 2, Decimal::ONE_HUNDRED) || vat_percent == Decimal::ONE_HUNDRED {
+        return Err(SchemeFieldsError::VatRate);
+    }
+    match (mode, accumulation_months) {
+        (BillingMode::Fixed, None) => {}
+        (BillingMode::Stepped | BillingMode::Leap, Some(1..=MAX_CYCLE_MONTHS)) => {}
+        _ => return Err(SchemeFieldsError::AccumulationCycle),
+    }
+    match (kind, settlement_months) {
+        (AccountKind::Prepaid, None) | (AccountKind::Postpaid, Some(1..=12)) => Ok(()),
+        _ => Err(SchemeFieldsError::SettlementCycle),
     }
 }
 
@@ -1144,6 +1185,43 @@ mod tests {
             prop_assert!(period.contains(date));
             prop_assert_eq!(cycle.period_containing(period.next_first_day).first_day, period.next_first_day);
             prop_assert_eq!(cycle.period_containing(period.first_day), period);
+        }
+    }
+
+    #[test]
+    fn scheme_fields_fit_the_mode_and_kind() {
+        use AccountKind::{Postpaid, Prepaid};
+        let nine = dec("9");
+        assert_eq!(
+            check_scheme_fields(BillingMode::Fixed, Prepaid, nine, None, None),
+            Ok(())
+        );
+        assert_eq!(
+            check_scheme_fields(BillingMode::Stepped, Postpaid, nine, Some(12), Some(2)),
+            Ok(())
+        );
+        assert_eq!(
+            check_scheme_fields(BillingMode::Fixed, Prepaid, nine, Some(12), None),
+            Err(SchemeFieldsError::AccumulationCycle)
+        );
+        assert_eq!(
+            check_scheme_fields(BillingMode::Leap, Prepaid, nine, Some(121), None),
+            Err(SchemeFieldsError::AccumulationCycle)
+        );
+        assert_eq!(
+            check_scheme_fields(BillingMode::Fixed, Postpaid, nine, None, None),
+            Err(SchemeFieldsError::SettlementCycle)
+        );
+        assert_eq!(
+            check_scheme_fields(BillingMode::Fixed, Prepaid, nine, None, Some(1)),
+            Err(SchemeFieldsError::SettlementCycle)
+        );
+        for vat in ["100", "-1", "9.001"] {
+            assert_eq!(
+                check_scheme_fields(BillingMode::Fixed, Prepaid, dec(vat), None, None),
+                Err(SchemeFieldsError::VatRate),
+                "{vat}"
+            );
         }
     }
 }

@@ -8,7 +8,7 @@
 //!   not silently turned into an unrelated phone search. A clerk who wants the 8-digit phone
 //!   prefix types it with a separator ("138 1234 5") or one digit more.
 //! - 8 digits starting with 0 cannot be a customer number (they run from 10000000): digits.
-//!   Card numbers have nine digits or more (sql/V9), so a card number typed as printed is never
+//!   Card numbers have nine digits or more (sql/V8), so a card number typed as printed is never
 //!   taken for a customer number.
 //! - other digits, optionally grouped by spaces or dashes as phone numbers are written
 //!   ("138-1234-5678", "010 6512") → digits, separators dropped: phone prefix, meter number

@@ -11,7 +11,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::pricing::{MONEY_DECIMALS, VOLUME_DECIMALS};
+use super::pricing::{MONEY_DECIMALS, PRICE_DECIMALS, VOLUME_DECIMALS};
 
 /// Longest personal name or contact person, in characters.
 pub const PERSONAL_NAME_MAX: usize = 50;
@@ -278,6 +278,16 @@ pub fn amount(text: &str, max: Decimal) -> Result<Decimal, FieldError> {
 /// decimals.
 pub fn volume(text: &str, max: Decimal) -> Result<Decimal, FieldError> {
     decimal_number(text, VOLUME_DECIMALS, max)
+}
+
+/// A unit price per m³: not negative, at most 4 decimals, at most `max`.
+pub fn unit_price(text: &str, max: Decimal) -> Result<Decimal, FieldError> {
+    decimal_number(text, PRICE_DECIMALS, max)
+}
+
+/// A rate in percent (VAT): not negative, at most 2 decimals, at most `max`.
+pub fn percent(text: &str, max: Decimal) -> Result<Decimal, FieldError> {
+    decimal_number(text, 2, max)
 }
 
 /// The GB 32100-2015 alphabet: digits and capitals without I, O, S, V, Z; a character's value

@@ -8,20 +8,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::inert::inert;
-use super::text::{fit, truncate, width};
+use super::table::{Column, column_widths, line_of};
+use super::text::{truncate, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::CustomerTable;
 use crate::db::customers::CustomerRow;
 use crate::i18n::Lang;
-
-/// A column: its header's catalogue key, the cells it needs, and its share of spare room.
-struct Column {
-    header: &'static str,
-    min: u16,
-    grow: u16,
-    right_aligned: bool,
-}
 
 /// At 80 columns the minimums plus one space between columns fill the line exactly; money
 /// and numbers always fit in full, only text is cut.
@@ -118,46 +111,10 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
     ]
 }
 
-/// Each column's width for a table `total` cells wide: the minimums, then the spare room
-/// shared by the columns' weights (what rounding leaves goes to the address).
-fn column_widths(total: u16) -> Vec<u16> {
-    let gaps = COLUMNS.len() as u16 - 1;
-    let needed: u16 = COLUMNS.iter().map(|c| c.min).sum::<u16>() + gaps;
-    let spare = total.saturating_sub(needed);
-    let weights: u16 = COLUMNS.iter().map(|c| c.grow).sum();
-    let mut widths: Vec<u16> = COLUMNS
-        .iter()
-        .map(|c| c.min + spare * c.grow / weights)
-        .collect();
-    let given: u16 = widths.iter().sum::<u16>() + gaps;
-    if let Some(address) = COLUMNS
-        .iter()
-        .position(|c| c.header == "customers.col_address")
-    {
-        widths[address] += total.saturating_sub(given).min(spare);
-    }
-    widths
-}
-
 /// The selection marks the customer number and the name only: a row move then rewrites
 /// those cells of two rows instead of two whole rows, which keeps it cheap on a slow SSH link
 /// (`meterdesk bench` counts the bytes) while the number and name are what the eye looks for.
 const SELECTION_COLUMNS: usize = 2;
-
-/// One table line; `style` covers the first `styled` columns.
-fn line_of(cells: &[String], widths: &[u16], style: Style, styled: usize) -> Line<'static> {
-    let fitted: Vec<String> = COLUMNS
-        .iter()
-        .zip(cells.iter().zip(widths))
-        .map(|(column, (cell, cells))| fit(cell, *cells, column.right_aligned))
-        .collect();
-    let styled = styled.min(fitted.len());
-    let mut spans = vec![Span::styled(fitted[..styled].join(" "), style)];
-    if styled < fitted.len() {
-        spans.push(Span::raw(format!(" {}", fitted[styled..].join(" "))));
-    }
-    Line::from(spans)
-}
 
 pub fn draw(frame: &mut Frame, area: Rect, table: &CustomerTable, app: &App, theme: &Theme) {
     let lang = app.lang;
@@ -169,13 +126,19 @@ pub fn draw(frame: &mut Frame, area: Rect, table: &CustomerTable, app: &App, the
     .areas(area);
     draw_search(frame, search_line, table, lang, theme);
 
-    let widths = column_widths(area.width);
+    let widths = column_widths(&COLUMNS, area.width);
     let headers: Vec<String> = COLUMNS
         .iter()
         .map(|c| lang.t(c.header).to_owned())
         .collect();
     frame.render_widget(
-        Paragraph::new(line_of(&headers, &widths, theme.header(), COLUMNS.len())),
+        Paragraph::new(line_of(
+            &COLUMNS,
+            &headers,
+            &widths,
+            theme.header(),
+            COLUMNS.len(),
+        )),
         header_line,
     );
 
@@ -202,7 +165,13 @@ pub fn draw(frame: &mut Frame, area: Rect, table: &CustomerTable, app: &App, the
             } else {
                 Style::new()
             };
-            line_of(&cells(row, lang), &widths, style, SELECTION_COLUMNS)
+            line_of(
+                &COLUMNS,
+                &cells(row, lang),
+                &widths,
+                style,
+                SELECTION_COLUMNS,
+            )
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), rows_area);

@@ -25,6 +25,7 @@ fn field_width(field: &Field) -> usize {
         FieldKind::Digits { len } => len + 1,
         FieldKind::Amount { .. } => 14,
         FieldKind::Date => 11,
+        FieldKind::Choices(_) => FIELD_ROOM,
         FieldKind::Choice(choices) => choices
             .iter()
             .map(|c| width(&c.label) + 1)
@@ -69,7 +70,9 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
         let cells = field_width(field).min(room.saturating_sub(label_width + 2));
         let focused = index == form.focus;
         let right = matches!(field.kind, FieldKind::Amount { .. });
-        let scroll = if right {
+        // Choices are not edited with a cursor: they show from their start.
+        let scroll = if right || matches!(field.kind, FieldKind::Choice(_) | FieldKind::Choices(_))
+        {
             0
         } else {
             field.input.visual_scroll(cells.saturating_sub(1))
@@ -107,10 +110,17 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
         }
     }
     if let Some(lookup) = &form.lookup {
+        // A multiple-choice list marks what is ticked.
+        let field = &form.fields[form.focus];
+        let ticked = field.chosen_many();
         let items: Vec<String> = form
             .lookup_matches()
             .iter()
-            .map(|c| c.label.clone())
+            .map(|c| match field.kind {
+                FieldKind::Choices(_) if ticked.contains(c) => format!("[x] {}", c.label),
+                FieldKind::Choices(_) => format!("[ ] {}", c.label),
+                _ => c.label.clone(),
+            })
             .collect();
         let height = (items.len().max(1) + 3).min(usize::from(area.height)) as u16;
         let boxed = centred(area, 50, height);

@@ -47,6 +47,7 @@ fn table_app(page: Page, columns: u16, rows: u16) -> App {
     let mut app = App::new(KeyMap::default(), Lang::En, Default::default());
     app.viewport = (columns, rows);
     app.session = Some(Session {
+        permissions: Vec::new(),
         operator_id: 1,
         login: "bench".into(),
         full_name: "Bench".into(),

@@ -11,6 +11,8 @@ pub mod inert;
 mod login;
 pub mod measure;
 mod overview;
+mod refdata;
+pub mod table;
 pub mod text;
 pub mod theme;
 
@@ -38,6 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Details(view) => details::draw(frame, body, view, app, &theme),
         Screen::Overview(view) => overview::draw(frame, body, view, app, &theme),
         Screen::Card(screen) => card::draw(frame, body, screen, app, &theme),
+        Screen::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
         Screen::OpenAccount(wizard) => {
             accounts::draw_open_account(frame, body, wizard, app, &theme)
         }

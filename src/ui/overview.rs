@@ -8,8 +8,8 @@ use ratatui::widgets::Paragraph;
 use super::inert::inert;
 use super::text::width;
 use super::theme::Theme;
-use crate::app::App;
 use crate::app::state::OverviewView;
+use crate::app::{App, Command};
 
 pub fn draw(frame: &mut Frame, area: Rect, view: &OverviewView, app: &App, theme: &Theme) {
     let lang = app.lang;
@@ -69,6 +69,23 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &OverviewView, app: &App, theme
                 )));
             }
         }
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        format!(" {}", lang.t("overview.reference")),
+        theme.title(),
+    ));
+    for command in [
+        Command::Meters,
+        Command::MeterTypes,
+        Command::Schemes,
+        Command::CustomerTypes,
+    ] {
+        lines.push(Line::raw(format!(
+            "   :{:<12} {}",
+            command.name(),
+            lang.t(command.label_key())
+        )));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(

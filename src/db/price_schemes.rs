@@ -1,0 +1,434 @@
+//! Price schemes (4.8.1 and the prepaid scheme): the list, one scheme with every price version
+//! and its tiers, adding a scheme with its first prices, changing the scheme's own fields, and a
+//! price change from a date (a new version). The arithmetic is `domain::pricing`; every tier
+//! list is checked there before it is stored. Each change writes its audit row in the same
+//! transaction.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
+
+use super::DbError;
+use crate::domain::customer_rules::AccountKind;
+use crate::domain::pricing::{
+    AccumulationCycle, BillingMode, PriceScheme, PriceVersion, SchemeError, SchemeFieldsError,
+    Tier, check_scheme_fields,
+};
+
+/// A scheme as the list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: AccountKind,
+    pub mode: BillingMode,
+    /// Percent, e.g. 9 for 9 %.
+    pub vat_percent: Decimal,
+    /// `None` for a fixed price.
+    pub accumulation_months: Option<u32>,
+    /// Postpaid only.
+    pub settlement_months: Option<u32>,
+    pub start_date: NaiveDate,
+    /// The version in force today, if the scheme has started.
+    pub current_from: Option<NaiveDate>,
+    pub versions: i64,
+    /// Customer types that price with it.
+    pub used_by: i64,
+}
+
+/// One version of a scheme's prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeVersion {
+    pub effective_from: NaiveDate,
+    pub tiers: Vec<Tier>,
+}
+
+/// A scheme with every version, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeDetail {
+    pub row: SchemeRow,
+    pub versions: Vec<SchemeVersion>,
+}
+
+impl SchemeDetail {
+    /// The scheme as `domain::pricing` prices with it.
+    pub fn pricing(&self) -> Result<PriceScheme, SchemeError> {
+        let row = &self.row;
+        let versions = self
+            .versions
+            .iter()
+            .map(|version| {
+                PriceVersion::new(
+                    version.effective_from,
+                    row.mode,
+                    version.tiers.clone(),
+                    row.vat_percent,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // A fixed price accumulates nothing: any cycle gives the same prices.
+        let cycle = AccumulationCycle::new(row.start_date, row.accumulation_months.unwrap_or(12))?;
+        PriceScheme::new(cycle, versions)
+    }
+}
+
+/// The scheme's own fields, as the form holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeFields {
+    pub name: String,
+    pub kind: AccountKind,
+    pub mode: BillingMode,
+    pub vat_percent: Decimal,
+    pub accumulation_months: Option<u32>,
+    pub settlement_months: Option<u32>,
+    pub start_date: NaiveDate,
+}
+
+/// What became of a change to a price scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemeOutcome {
+    Saved {
+        id: i64,
+    },
+    NotFound,
+    NameTaken,
+    /// The scheme's fields do not fit together.
+    Fields(SchemeFieldsError),
+    /// The tiers of the prices are not a valid price.
+    Prices(SchemeError),
+    /// Kind, billing mode and start date are chosen once: prices already charged used them.
+    Fixed,
+    /// A price change starts today at the earliest: past prices stay as they were charged.
+    PastDate {
+        today: NaiveDate,
+    },
+    /// A version already starts on that date.
+    DateTaken,
+}
+
+pub fn billing_mode_of(word: &str) -> Result<BillingMode, DbError> {
+    match word {
+        "fixed" => Ok(BillingMode::Fixed),
+        "stepped" => Ok(BillingMode::Stepped),
+        "leap" => Ok(BillingMode::Leap),
+        other => Err(DbError::Inconsistent(format!(
+            "price_scheme.billing_mode {other:?}"
+        ))),
+    }
+}
+
+pub fn billing_mode_word(mode: BillingMode) -> &'static str {
+    match mode {
+        BillingMode::Fixed => "fixed",
+        BillingMode::Stepped => "stepped",
+        BillingMode::Leap => "leap",
+    }
+}
+
+const ROW_COLUMNS: &str = "s.id, s.name, s.kind, s.billing_mode, s.vat_rate * 100,
+    s.accumulation_cycle_months, s.settlement_cycle_months, s.start_date,
+    (SELECT max(effective_from) FROM price_version v
+     WHERE v.price_scheme_id = s.id AND v.effective_from <= current_date),
+    (SELECT count(*) FROM price_version v WHERE v.price_scheme_id = s.id),
+    (SELECT count(*) FROM customer_type t WHERE t.price_scheme_id = s.id)";
+
+fn row_from(row: &Row) -> Result<SchemeRow, DbError> {
+    let months = |index| {
+        row.get::<_, Option<i16>>(index)
+            .map(|months| u32::from(months.unsigned_abs()))
+    };
+    Ok(SchemeRow {
+        id: row.get(0),
+        name: row.get(1),
+        kind: row
+            .get::<_, &str>(2)
+            .parse()
+            .map_err(|error| DbError::Inconsistent(format!("price_scheme.kind: {error}")))?,
+        mode: billing_mode_of(row.get(3))?,
+        vat_percent: row.get::<_, Decimal>(4).normalize(),
+        accumulation_months: months(5),
+        settlement_months: months(6),
+        start_date: row.get(7),
+        current_from: row.get(8),
+        versions: row.get(9),
+        used_by: row.get(10),
+    })
+}
+
+/// Every scheme, by name.
+pub async fn schemes(client: &impl GenericClient) -> Result<Vec<SchemeRow>, DbError> {
+    client
+        .query(
+            &format!("SELECT {ROW_COLUMNS} FROM price_scheme s ORDER BY s.name"),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(row_from)
+        .collect()
+}
+
+/// One scheme with every version and its tiers; None if there is no such scheme.
+pub async fn scheme(client: &impl GenericClient, id: i64) -> Result<Option<SchemeDetail>, DbError> {
+    let Some(row) = client
+        .query_opt(
+            &format!("SELECT {ROW_COLUMNS} FROM price_scheme s WHERE s.id = $1"),
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let tiers = client
+        .query(
+            "SELECT v.id, v.effective_from, t.upper_bound_m3, t.unit_price
+             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
+             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
+            &[&id],
+        )
+        .await?;
+    let versions = tiers
+        .chunk_by(|a, b| a.get::<_, i64>(0) == b.get::<_, i64>(0))
+        .map(|group| SchemeVersion {
+            effective_from: group[0].get(1),
+            tiers: group
+                .iter()
+                .map(|row| Tier {
+                    up_to: row
+                        .get::<_, Option<Decimal>>(2)
+                        .map(|bound| bound.normalize()),
+                    unit_price: row.get::<_, Decimal>(3).normalize(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Some(SchemeDetail {
+        row: row_from(&row)?,
+        versions,
+    }))
+}
+
+/// Adds a scheme with its first prices, in force from the scheme's start date.
+pub async fn add_scheme(
+    client: &mut Client,
+    operator_id: i64,
+    fields: &SchemeFields,
+    tiers: &[Tier],
+) -> Result<SchemeOutcome, DbError> {
+    if let Err(error) = check_scheme_fields(
+        fields.mode,
+        fields.kind,
+        fields.vat_percent,
+        fields.accumulation_months,
+        fields.settlement_months,
+    ) {
+        return Ok(SchemeOutcome::Fields(error));
+    }
+    if let Err(error) = PriceVersion::new(
+        fields.start_date,
+        fields.mode,
+        tiers.to_vec(),
+        fields.vat_percent,
+    ) {
+        return Ok(SchemeOutcome::Prices(error));
+    }
+    let transaction = client.transaction().await?;
+    let inserted = transaction
+        .query_one(
+            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
+                 accumulation_cycle_months, settlement_cycle_months, start_date)
+             VALUES ($1, $2, $3, $4::numeric / 100, $5, $6, $7) RETURNING id",
+            &[
+                &fields.name.trim(),
+                &fields.kind.as_str(),
+                &billing_mode_word(fields.mode),
+                &fields.vat_percent,
+                &months_column(fields.accumulation_months),
+                &months_column(fields.settlement_months),
+                &fields.start_date,
+            ],
+        )
+        .await;
+    let id: i64 = match inserted {
+        Ok(row) => row.get(0),
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Ok(SchemeOutcome::NameTaken);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    insert_version(&transaction, operator_id, id, fields.start_date, tiers).await?;
+    audit(&transaction, operator_id, "price_scheme.add", id, fields).await?;
+    transaction.commit().await?;
+    Ok(SchemeOutcome::Saved { id })
+}
+
+/// Changes a scheme's name, VAT rate and cycles. Its kind, billing mode and start date were
+/// chosen once and stay (a different tariff is a new scheme).
+pub async fn modify_scheme(
+    client: &mut Client,
+    operator_id: i64,
+    id: i64,
+    fields: &SchemeFields,
+) -> Result<SchemeOutcome, DbError> {
+    if let Err(error) = check_scheme_fields(
+        fields.mode,
+        fields.kind,
+        fields.vat_percent,
+        fields.accumulation_months,
+        fields.settlement_months,
+    ) {
+        return Ok(SchemeOutcome::Fields(error));
+    }
+    let transaction = client.transaction().await?;
+    let Some(stored) = transaction
+        .query_opt(
+            "SELECT kind, billing_mode, start_date FROM price_scheme WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(SchemeOutcome::NotFound);
+    };
+    if stored.get::<_, &str>(0) != fields.kind.as_str()
+        || billing_mode_of(stored.get(1))? != fields.mode
+        || stored.get::<_, NaiveDate>(2) != fields.start_date
+    {
+        return Ok(SchemeOutcome::Fixed);
+    }
+    let updated = transaction
+        .execute(
+            "UPDATE price_scheme
+             SET name = $2, vat_rate = $3::numeric / 100, accumulation_cycle_months = $4,
+                 settlement_cycle_months = $5
+             WHERE id = $1",
+            &[
+                &id,
+                &fields.name.trim(),
+                &fields.vat_percent,
+                &months_column(fields.accumulation_months),
+                &months_column(fields.settlement_months),
+            ],
+        )
+        .await;
+    match updated {
+        Ok(_) => {}
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Ok(SchemeOutcome::NameTaken);
+        }
+        Err(error) => return Err(error.into()),
+    }
+    audit(&transaction, operator_id, "price_scheme.modify", id, fields).await?;
+    transaction.commit().await?;
+    Ok(SchemeOutcome::Saved { id })
+}
+
+/// A price change: new tiers in force from `effective_from` (today or later) on.
+pub async fn change_prices(
+    client: &mut Client,
+    operator_id: i64,
+    id: i64,
+    effective_from: NaiveDate,
+    tiers: &[Tier],
+) -> Result<SchemeOutcome, DbError> {
+    let transaction = client.transaction().await?;
+    let Some(stored) = transaction
+        .query_opt(
+            "SELECT billing_mode, vat_rate * 100, current_date FROM price_scheme
+             WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(SchemeOutcome::NotFound);
+    };
+    let today: NaiveDate = stored.get(2);
+    if effective_from < today {
+        return Ok(SchemeOutcome::PastDate { today });
+    }
+    let mode = billing_mode_of(stored.get(0))?;
+    if let Err(error) = PriceVersion::new(effective_from, mode, tiers.to_vec(), stored.get(1)) {
+        return Ok(SchemeOutcome::Prices(error));
+    }
+    let taken = transaction
+        .query_one(
+            "SELECT EXISTS (SELECT FROM price_version
+                            WHERE price_scheme_id = $1 AND effective_from = $2)",
+            &[&id, &effective_from],
+        )
+        .await?
+        .get(0);
+    if taken {
+        return Ok(SchemeOutcome::DateTaken);
+    }
+    insert_version(&transaction, operator_id, id, effective_from, tiers).await?;
+    transaction.commit().await?;
+    Ok(SchemeOutcome::Saved { id })
+}
+
+fn months_column(months: Option<u32>) -> Option<i16> {
+    months.and_then(|months| i16::try_from(months).ok())
+}
+
+async fn insert_version(
+    transaction: &Transaction<'_>,
+    operator_id: i64,
+    scheme_id: i64,
+    effective_from: NaiveDate,
+    tiers: &[Tier],
+) -> Result<(), DbError> {
+    let bounds: Vec<Option<Decimal>> = tiers.iter().map(|tier| tier.up_to).collect();
+    let prices: Vec<Decimal> = tiers.iter().map(|tier| tier.unit_price).collect();
+    transaction
+        .execute(
+            "WITH version AS (
+                 INSERT INTO price_version (price_scheme_id, effective_from, created_by)
+                 VALUES ($1, $2, $3) RETURNING id
+             ), tiers AS (
+                 INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+                 SELECT version.id, tier.no, tier.bound, tier.price
+                 FROM version,
+                      unnest($4::numeric[], $5::numeric[]) WITH ORDINALITY
+                          AS tier (bound, price, no)
+             )
+             INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             SELECT $3, 'price_version.add', 'price_scheme', $1,
+                    jsonb_build_object('effective_from', $2::date, 'upper_bounds', $4::numeric[],
+                                       'unit_prices', $5::numeric[])
+             FROM version",
+            &[&scheme_id, &effective_from, &operator_id, &bounds, &prices],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn audit(
+    transaction: &Transaction<'_>,
+    operator_id: i64,
+    action: &str,
+    id: i64,
+    fields: &SchemeFields,
+) -> Result<(), DbError> {
+    transaction
+        .execute(
+            "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             SELECT $1, $2, 'price_scheme', $3,
+                    jsonb_build_object('name', $4::text, 'kind', $5::text, 'billing_mode', $6::text,
+                                       'vat_percent', $7::numeric,
+                                       'accumulation_cycle_months', $8::smallint,
+                                       'settlement_cycle_months', $9::smallint)",
+            &[
+                &operator_id,
+                &action,
+                &id,
+                &fields.name.trim(),
+                &fields.kind.as_str(),
+                &billing_mode_word(fields.mode),
+                &fields.vat_percent,
+                &months_column(fields.accumulation_months),
+                &months_column(fields.settlement_months),
+            ],
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,845 @@
+//! The reference-data screens' requests against a real PostgreSQL: each rule reached the way the
+//! screen reaches it, through `requests::execute` with a `Request::Ref`.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{Days, NaiveDate};
+use meterdesk::app::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest};
+use meterdesk::app::requests::{execute, execute_reporting};
+use meterdesk::app::state::{PageApply, Reply, Request};
+use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
+use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome};
+use meterdesk::db::customers::PageAt;
+use meterdesk::db::meters::{
+    ImportChoice, MeterFields, MeterListing, MeterOutcome, MeterTypeDeletion,
+};
+use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
+use meterdesk::domain::customer_rules::{
+    AccountKind, BasicInfo, BusinessModel, CustomerTypeProblem, Nature, PaymentModel, PersonalInfo,
+};
+use meterdesk::domain::meter_csv::{LineProblem, MeterNo};
+use meterdesk::domain::pricing::{BillingMode, SchemeError, Tier};
+use rust_decimal::Decimal;
+use support::pg::{TestDb, fresh_db};
+
+const SUPERVISOR: i64 = 1;
+const CLERK: i64 = 2;
+const ADMINISTRATOR: i64 = 3;
+const CARD_METERS: i64 = 1;
+const PLAIN_METERS: i64 = 2;
+const PREPAID_SCHEME: i64 = 1;
+
+/// A department, a supervisor, a clerk and an administrator, a card and a plain meter type, a prepaid scheme.
+const FIXTURE: &str = "
+    INSERT INTO department (name) VALUES ('Hall 1');
+    INSERT INTO operator (login, full_name, department_id, password_hash) VALUES
+        ('super', 'Supervisor One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y'),
+        ('clerk', 'Clerk One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y'),
+        ('admin', 'Admin One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO operator_role (operator_id, role_code) VALUES
+        (1, 'supervisor'), (2, 'clerk'), (3, 'administrator');
+    INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
+        ('Card DN15', 'prepayment', true, 'DN15', 'Acme'),
+        ('Plain DN20', 'postpayment', false, 'DN20', 'Acme');
+    INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, start_date,
+                              accumulation_cycle_months)
+        VALUES ('prepaid stepped', 'prepaid', 'stepped', 0.09, '2024-01-01', 12);
+    INSERT INTO price_version (price_scheme_id, effective_from) VALUES (1, '2024-01-01');
+    INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price) VALUES
+        (1, 1, 50, 1), (1, 2, 100, 2), (1, 3, NULL, 3);
+";
+
+async fn with_fixture() -> TestDb {
+    let db = fresh_db().await;
+    let client = db.pool.get().await.expect("connect to the test database");
+    client
+        .batch_execute(FIXTURE)
+        .await
+        .expect("load the fixture");
+    db
+}
+
+async fn ask(db: &TestDb, request: RefRequest) -> RefReply {
+    match execute(
+        &support::services(&db.pool),
+        Request::Ref(SUPERVISOR, request),
+    )
+    .await
+    {
+        Ok(Reply::Ref(reply)) => reply,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+fn fields(meter_type_id: i64) -> MeterFields {
+    MeterFields {
+        meter_type_id,
+        initial_electronic_reading: dec("1.5"),
+        initial_mechanical_reading: Decimal::ZERO,
+    }
+}
+
+async fn add_meter(db: &TestDb, number: &str, meter_type_id: i64) {
+    let reply = ask(
+        db,
+        RefRequest::SaveMeter {
+            add: true,
+            meter_no: MeterNo::parse(number).unwrap(),
+            fields: fields(meter_type_id),
+        },
+    )
+    .await;
+    assert_eq!(reply, RefReply::MeterSaved(MeterOutcome::Done));
+}
+
+fn card_type(name: &str) -> CustomerTypeInput {
+    CustomerTypeInput {
+        name: name.to_owned(),
+        nature: Nature::Personal,
+        business_model: BusinessModel::MeterPrepaid,
+        meter_type_ids: vec![CARD_METERS],
+        counts_water_usage: true,
+        charges: true,
+        price_scheme_id: Some(PREPAID_SCHEME),
+        payment_methods: vec!["cash".to_owned()],
+    }
+}
+
+/// A customer on meter `number` of a new card-meter customer type; returns the type's id.
+async fn install(db: &TestDb, number: &str) -> i64 {
+    let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { id: type_id }) = ask(
+        db,
+        RefRequest::SaveCustomerType {
+            id: None,
+            input: card_type(&format!("Residents {number}")),
+        },
+    )
+    .await
+    else {
+        panic!("the type is saved")
+    };
+    add_meter(db, number, CARD_METERS).await;
+    let mut client = db.pool.get().await.unwrap();
+    let meter_id: i64 = client
+        .query_one("SELECT id FROM meter WHERE meter_no = $1", &[&number])
+        .await
+        .unwrap()
+        .get(0);
+    let info = BasicInfo::Personal(PersonalInfo {
+        name: "张伟".to_owned(),
+        id_document_no: None,
+        mobile: "13800138000".to_owned(),
+        address: "建国路88号".to_owned(),
+        household_size: None,
+        email: None,
+        remark: None,
+    });
+    let opening = Opening {
+        customer_type_id: type_id,
+        info: &info,
+        meter_id,
+    };
+    let outcome = customer_changes::open_account(&mut client, SUPERVISOR, &opening)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, OpenOutcome::Opened(_)), "{outcome:?}");
+    type_id
+}
+
+#[tokio::test]
+async fn only_the_roles_that_maintain_reference_data_change_it() {
+    let db = with_fixture().await;
+    let add = RefRequest::SaveMeter {
+        add: true,
+        meter_no: MeterNo::parse("N1").unwrap(),
+        fields: fields(CARD_METERS),
+    };
+    for operator in [CLERK, ADMINISTRATOR] {
+        let reply = execute(
+            &support::services(&db.pool),
+            Request::Ref(operator, add.clone()),
+        )
+        .await;
+        assert_eq!(
+            reply,
+            Ok(Reply::Ref(RefReply::NotPermitted("meter.maintain"))),
+            "operator {operator}"
+        );
+        let list = execute(
+            &support::services(&db.pool),
+            Request::Ref(operator, RefRequest::Schemes),
+        )
+        .await;
+        assert!(
+            matches!(list, Ok(Reply::Ref(RefReply::Schemes(_)))),
+            "viewing is free"
+        );
+    }
+    assert_eq!(count_meters(&db).await, 0);
+    assert_eq!(
+        ask(&db, add).await,
+        RefReply::MeterSaved(MeterOutcome::Done)
+    );
+}
+
+#[tokio::test]
+async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
+    let db = with_fixture().await;
+    add_meter(&db, "M1", PLAIN_METERS).await;
+    assert_eq!(
+        ask(&db, RefRequest::DeleteMeterType { id: PLAIN_METERS }).await,
+        RefReply::MeterTypeDeleted(MeterTypeDeletion::InUse {
+            meters: 1,
+            customer_types: 0
+        })
+    );
+    let RefReply::MeterTypeSaved(saved) = ask(
+        &db,
+        RefRequest::SaveMeterType {
+            id: None,
+            name: "Spare DN25".into(),
+            payment_model: PaymentModel::Postpayment,
+            caliber: "DN25".into(),
+            manufacturer: "Acme".into(),
+        },
+    )
+    .await
+    else {
+        panic!("saved")
+    };
+    let meterdesk::db::meters::MeterTypeOutcome::Saved { id } = saved else {
+        panic!("{saved:?}")
+    };
+    let RefReply::MeterTypes(rows) = ask(&db, RefRequest::MeterTypes).await else {
+        panic!("the list")
+    };
+    let names: Vec<(&str, i64)> = rows
+        .iter()
+        .map(|row| (row.meter_type.name.as_str(), row.meters))
+        .collect();
+    assert_eq!(
+        names,
+        [("Card DN15", 0), ("Plain DN20", 1), ("Spare DN25", 0)]
+    );
+    assert_eq!(
+        ask(&db, RefRequest::DeleteMeterType { id }).await,
+        RefReply::MeterTypeDeleted(MeterTypeDeletion::Deleted)
+    );
+    assert_eq!(
+        ask(&db, RefRequest::DeleteMeterType { id }).await,
+        RefReply::MeterTypeDeleted(MeterTypeDeletion::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn an_installed_meter_is_read_only_and_shows_its_customer() {
+    let db = with_fixture().await;
+    install(&db, "C-100").await;
+    add_meter(&db, "C-101", CARD_METERS).await;
+    let meter_no = MeterNo::parse("c-100").unwrap();
+    let installed = RefReply::MeterSaved(MeterOutcome::NotUninstalled {
+        status: "installed".into(),
+    });
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::SaveMeter {
+                add: false,
+                meter_no: meter_no.clone(),
+                fields: fields(CARD_METERS),
+            },
+        )
+        .await,
+        installed
+    );
+    assert_eq!(
+        ask(&db, RefRequest::DeleteMeter { meter_no }).await,
+        RefReply::MeterDeleted(MeterOutcome::NotUninstalled {
+            status: "installed".into()
+        })
+    );
+    let page = |listing| RefRequest::Meters {
+        listing,
+        prefix: "c-".into(),
+        at: PageAt::First,
+        size: 10,
+        apply: PageApply::Search,
+    };
+    let RefReply::Meters(placed) = ask(&db, page(MeterListing::Placed)).await else {
+        panic!("a page")
+    };
+    assert_eq!(placed.rows.len(), 1);
+    let row = &placed.rows[0];
+    assert_eq!(row.meter.meter_no, "C-100");
+    assert_eq!(row.status, "installed");
+    let (customer_no, name) = row.customer.clone().expect("its customer");
+    assert!(customer_no >= 10_000_000);
+    assert_eq!(name, "张伟");
+    let RefReply::Meters(free) = ask(&db, page(MeterListing::Uninstalled)).await else {
+        panic!("a page")
+    };
+    let numbers: Vec<&str> = free
+        .rows
+        .iter()
+        .map(|r| r.meter.meter_no.as_str())
+        .collect();
+    assert_eq!(numbers, ["C-101"]);
+    // The uninstalled one changes and goes.
+    let meter_no = MeterNo::parse("C-101").unwrap();
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::SaveMeter {
+                add: false,
+                meter_no: meter_no.clone(),
+                fields: fields(CARD_METERS),
+            },
+        )
+        .await,
+        RefReply::MeterSaved(MeterOutcome::Done)
+    );
+    assert_eq!(
+        ask(&db, RefRequest::DeleteMeter { meter_no }).await,
+        RefReply::MeterDeleted(MeterOutcome::Done)
+    );
+}
+
+#[tokio::test]
+async fn the_meter_list_pages_by_number_both_ways() {
+    let db = with_fixture().await;
+    {
+        let client = db.pool.get().await.unwrap();
+        client
+            .batch_execute(
+                "INSERT INTO meter (meter_no, meter_type_id)
+                 SELECT 'P' || lpad(n::text, 5, '0'), 2 FROM generate_series(1, 25) AS n;
+                 INSERT INTO meter (meter_no, meter_type_id) VALUES ('Q1', 2), ('P-1', 2);",
+            )
+            .await
+            .unwrap();
+    }
+    let fetch = |at| RefRequest::Meters {
+        listing: MeterListing::Uninstalled,
+        prefix: "p0".into(),
+        at,
+        size: 10,
+        apply: PageApply::Search,
+    };
+    let numbers = |reply: RefReply| match reply {
+        RefReply::Meters(page) => (
+            page.rows
+                .iter()
+                .map(|r| r.meter.meter_no.clone())
+                .collect::<Vec<_>>(),
+            page.more_before,
+            page.more_after,
+        ),
+        other => panic!("{other:?}"),
+    };
+    let (first, before, after) = numbers(ask(&db, fetch(PageAt::First)).await);
+    assert_eq!(first.first().map(String::as_str), Some("P00001"));
+    assert_eq!(first.len(), 10);
+    assert!(!before && after);
+    let (second, before, _) = numbers(ask(&db, fetch(PageAt::After(first[9].clone()))).await);
+    assert_eq!(second[0], "P00011");
+    assert!(before);
+    let (last, _, after) = numbers(ask(&db, fetch(PageAt::Last)).await);
+    assert_eq!(last.last().map(String::as_str), Some("P00025"));
+    assert!(!after);
+    let (back, _, _) = numbers(ask(&db, fetch(PageAt::Before(second[0].clone()))).await);
+    assert_eq!(back, first);
+    let (from, before, _) = numbers(ask(&db, fetch(PageAt::From("P00005".into()))).await);
+    assert_eq!(from[0], "P00005");
+    assert!(before, "rows before the cursor are known");
+}
+
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn write_bytes(bytes: &[u8]) -> TempFile {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("meterdesk-import-{}-{n}.csv", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    TempFile(path)
+}
+
+fn write_file(text: &str) -> TempFile {
+    write_bytes(text.as_bytes())
+}
+
+async fn check(db: &TestDb, path: &str) -> ImportCheck {
+    match ask(db, RefRequest::CheckImport { path: path.into() }).await {
+        RefReply::ImportChecked(Ok(check)) => check,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn count_meters(db: &TestDb) -> i64 {
+    let client = db.pool.get().await.unwrap();
+    client
+        .query_one("SELECT count(*) FROM meter", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
+    let db = with_fixture().await;
+    add_meter(&db, "A3", CARD_METERS).await;
+    let file = write_file(
+        "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
+         A1,Card DN15,0,0\n\
+         A2,plain dn20,1.5,\n\
+         A3,Card DN15,0,0\n\
+         a b,Card DN15,0,0\n\
+         A4,Gold DN99,-1,0\n\
+         A5,Card DN15,0\n\
+         A6,Card DN15,0,0\n\
+         A6,Card DN15,0,0\n",
+    );
+    let checked = check(&db, file.path().to_str().unwrap()).await;
+    assert_eq!(checked.good, 2, "A1 and A2; A3 is in the database");
+    let lines: Vec<(usize, &LineProblem)> = checked
+        .errors
+        .iter()
+        .map(|e| (e.line, &e.problem))
+        .collect();
+    assert!(matches!(lines[0], (4, LineProblem::AlreadyInDatabase(n)) if n == "A3"));
+    assert!(matches!(lines[1], (5, LineProblem::MeterNo(_))));
+    assert!(matches!(lines[2], (6, LineProblem::UnknownMeterType(n)) if n == "Gold DN99"));
+    assert!(matches!(lines[3], (6, LineProblem::Reading { .. })));
+    assert!(matches!(
+        lines[4],
+        (7, LineProblem::ColumnCount { found: 3 })
+    ));
+    assert!(matches!(lines[5], (8, LineProblem::DuplicateInFile { .. })));
+    assert!(matches!(lines[6], (9, LineProblem::DuplicateInFile { .. })));
+    assert_eq!(lines.len(), 7);
+    // "Import nothing" sends nothing: the database is as it was.
+    assert_eq!(count_meters(&db).await, 1);
+
+    let reports = Mutex::new(Vec::new());
+    let reply = execute_reporting(
+        &support::services(&db.pool),
+        Request::Ref(
+            SUPERVISOR,
+            RefRequest::Import {
+                csv: Arc::clone(&checked.csv),
+                choice: ImportChoice::GoodRows,
+            },
+        ),
+        &|done, total| reports.lock().unwrap().push((done, total)),
+    )
+    .await;
+    let Ok(Reply::Ref(RefReply::Imported(report))) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(report.imported, 2);
+    assert_eq!(report.errors.len(), 7);
+    assert_eq!(count_meters(&db).await, 3);
+    let reports = reports.into_inner().unwrap();
+    assert_eq!(reports.first(), Some(&(0, 3)), "rows sent, A3 among them");
+    assert_eq!(reports.last(), Some(&(3, 3)));
+
+    let missing = ask(
+        &db,
+        RefRequest::CheckImport {
+            path: "/nonexistent/meters.csv".into(),
+        },
+    )
+    .await;
+    assert!(matches!(
+        missing,
+        RefReply::ImportChecked(Err(ImportFileError::Unreadable(_)))
+    ));
+    let latin1 = write_bytes(b"meter_no\xff\n");
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::CheckImport {
+                path: latin1.path().to_str().unwrap().into()
+            }
+        )
+        .await,
+        RefReply::ImportChecked(Err(ImportFileError::NotUtf8))
+    );
+}
+
+#[tokio::test]
+async fn a_clean_file_goes_in_whole_or_not_at_all() {
+    let db = with_fixture().await;
+    let file = write_file(
+        "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
+         B1,Card DN15,0,0\nB2,Card DN15,0,0\n",
+    );
+    let checked = check(&db, file.path().to_str().unwrap()).await;
+    assert!(checked.errors.is_empty());
+    // Someone adds B2 between the check and the import: nothing of the file goes in.
+    add_meter(&db, "B2", CARD_METERS).await;
+    let RefReply::Imported(report) = ask(
+        &db,
+        RefRequest::Import {
+            csv: checked.csv,
+            choice: ImportChoice::AllOrNothing,
+        },
+    )
+    .await
+    else {
+        panic!("a report")
+    };
+    assert_eq!(report.imported, 0);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].line, 3);
+    assert_eq!(count_meters(&db).await, 1, "only B2, added by hand");
+}
+
+#[tokio::test]
+async fn importing_100000_meters_through_the_dialog_takes_seconds() {
+    let db = with_fixture().await;
+    let mut text =
+        String::from("meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n");
+    for n in 0..100_000 {
+        text.push_str(&format!("X{n:07},Plain DN20,{}.5,0\n", n % 50));
+    }
+    let file = write_file(&text);
+    let started = Instant::now();
+    let checked = check(&db, file.path().to_str().unwrap()).await;
+    let checked_in = started.elapsed();
+    assert_eq!(checked.csv.rows.len(), 100_000);
+    let reports = Mutex::new(0u32);
+    let reply = execute_reporting(
+        &support::services(&db.pool),
+        Request::Ref(
+            SUPERVISOR,
+            RefRequest::Import {
+                csv: checked.csv,
+                choice: ImportChoice::AllOrNothing,
+            },
+        ),
+        &|_, _| *reports.lock().unwrap() += 1,
+    )
+    .await;
+    let total = started.elapsed();
+    let Ok(Reply::Ref(RefReply::Imported(report))) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(report.imported, 100_000);
+    assert_eq!(count_meters(&db).await, 100_000);
+    let reports = reports.into_inner().unwrap();
+    eprintln!(
+        "100 000 meters: read and checked in {checked_in:?}, imported in {:?}, {reports} progress messages",
+        total - checked_in
+    );
+    assert!(
+        reports >= 10,
+        "progress is reported as the rows go: {reports}"
+    );
+    assert!(total.as_secs() < 60, "{total:?}");
+    // The list pages through them by index, at any position.
+    for (prefix, at) in [
+        ("", PageAt::First),
+        ("", PageAt::Last),
+        ("x00512", PageAt::First),
+        ("", PageAt::After("X0050000".to_owned())),
+    ] {
+        let started = Instant::now();
+        let RefReply::Meters(page) = ask(
+            &db,
+            RefRequest::Meters {
+                listing: MeterListing::Uninstalled,
+                prefix: prefix.into(),
+                at: at.clone(),
+                size: 19,
+                apply: PageApply::Search,
+            },
+        )
+        .await
+        else {
+            panic!("a page")
+        };
+        let took = started.elapsed();
+        eprintln!("meter list page {prefix:?} {at:?}: {took:?}");
+        assert!(!page.rows.is_empty());
+        assert!(took.as_millis() < 500, "{took:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model() {
+    let db = with_fixture().await;
+    let type_id = install(&db, "D1").await;
+    assert_eq!(
+        ask(&db, RefRequest::DeleteCustomerType { id: type_id }).await,
+        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(vec![
+            CustomerTypeProblem::InUse { customers: 1 }
+        ]))
+    );
+    let mut changed = card_type("Residents D1");
+    changed.business_model = BusinessModel::SystemPrepaid;
+    changed.meter_type_ids = vec![PLAIN_METERS];
+    let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(problems)) = ask(
+        &db,
+        RefRequest::SaveCustomerType {
+            id: Some(type_id),
+            input: changed,
+        },
+    )
+    .await
+    else {
+        panic!("refused")
+    };
+    assert!(
+        problems.contains(&CustomerTypeProblem::BusinessModelInUse),
+        "{problems:?}"
+    );
+    // Charging needs a scheme of the matching kind and a payment method.
+    let mut free_riding = card_type("Shops");
+    free_riding.price_scheme_id = None;
+    free_riding.payment_methods.clear();
+    let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(problems)) = ask(
+        &db,
+        RefRequest::SaveCustomerType {
+            id: None,
+            input: free_riding,
+        },
+    )
+    .await
+    else {
+        panic!("refused")
+    };
+    assert_eq!(
+        problems,
+        [
+            CustomerTypeProblem::NoPriceScheme,
+            CustomerTypeProblem::NoPaymentMethods
+        ]
+    );
+    let RefReply::CustomerTypes { rows, choices } = ask(&db, RefRequest::CustomerTypes).await
+    else {
+        panic!("the list")
+    };
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].customers, 1);
+    assert_eq!(rows[0].meter_type_names, ["Card DN15"]);
+    assert_eq!(
+        rows[0].price_scheme_name.as_deref(),
+        Some("prepaid stepped")
+    );
+    assert_eq!(choices.meter_types.len(), 2);
+    assert_eq!(choices.schemes.len(), 1);
+    assert!(
+        choices
+            .payment_methods
+            .iter()
+            .any(|(code, _)| code == "cash")
+    );
+    // An unused type goes.
+    let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { id }) = ask(
+        &db,
+        RefRequest::SaveCustomerType {
+            id: None,
+            input: card_type("Spare"),
+        },
+    )
+    .await
+    else {
+        panic!("saved")
+    };
+    assert_eq!(
+        ask(&db, RefRequest::DeleteCustomerType { id }).await,
+        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Deleted)
+    );
+}
+
+fn tier(up_to: Option<&str>, price: &str) -> Tier {
+    Tier {
+        up_to: up_to.map(dec),
+        unit_price: dec(price),
+    }
+}
+
+#[tokio::test]
+async fn price_schemes_are_added_changed_from_a_date_and_priced() {
+    let db = with_fixture().await;
+    let fields = SchemeFields {
+        name: "Postpaid leap".into(),
+        kind: AccountKind::Postpaid,
+        mode: BillingMode::Leap,
+        vat_percent: dec("9"),
+        accumulation_months: Some(12),
+        settlement_months: Some(2),
+        start_date: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+    };
+    let manual = vec![
+        tier(Some("50"), "1"),
+        tier(Some("100"), "2"),
+        tier(None, "3"),
+    ];
+    let RefReply::SchemeSaved(SchemeOutcome::Saved { id }) = ask(
+        &db,
+        RefRequest::AddScheme {
+            fields: fields.clone(),
+            tiers: manual.clone(),
+        },
+    )
+    .await
+    else {
+        panic!("saved")
+    };
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::AddScheme {
+                fields: fields.clone(),
+                tiers: manual.clone()
+            }
+        )
+        .await,
+        RefReply::SchemeSaved(SchemeOutcome::NameTaken)
+    );
+    let falling = vec![tier(Some("50"), "2"), tier(None, "1")];
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::AddScheme {
+                fields: SchemeFields {
+                    name: "Falling".into(),
+                    ..fields.clone()
+                },
+                tiers: falling
+            }
+        )
+        .await,
+        RefReply::SchemeSaved(SchemeOutcome::Prices(SchemeError::PriceFalls { tier: 2 }))
+    );
+    // Kind, mode and start date stay; name and VAT change.
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::ModifyScheme {
+                id,
+                fields: SchemeFields {
+                    mode: BillingMode::Stepped,
+                    ..fields.clone()
+                }
+            }
+        )
+        .await,
+        RefReply::SchemeSaved(SchemeOutcome::Fixed)
+    );
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::ModifyScheme {
+                id,
+                fields: SchemeFields {
+                    name: "Postpaid leap 2025".into(),
+                    vat_percent: dec("6"),
+                    ..fields.clone()
+                }
+            }
+        )
+        .await,
+        RefReply::SchemeSaved(SchemeOutcome::Saved { id })
+    );
+    // Price changes: today or later, one per date.
+    let today: NaiveDate = {
+        let client = db.pool.get().await.unwrap();
+        client
+            .query_one("SELECT current_date", &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    let yesterday = today - Days::new(1);
+    let next_month = today + Days::new(30);
+    let dearer = vec![tier(Some("50"), "1.5"), tier(None, "4")];
+    let RefReply::SchemeSaved(SchemeOutcome::PastDate { .. }) = ask(
+        &db,
+        RefRequest::ChangePrices {
+            id,
+            effective_from: yesterday,
+            tiers: dearer.clone(),
+        },
+    )
+    .await
+    else {
+        panic!("a past date is refused")
+    };
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::ChangePrices {
+                id,
+                effective_from: next_month,
+                tiers: dearer.clone()
+            }
+        )
+        .await,
+        RefReply::SchemeSaved(SchemeOutcome::Saved { id })
+    );
+    assert_eq!(
+        ask(
+            &db,
+            RefRequest::ChangePrices {
+                id,
+                effective_from: next_month,
+                tiers: dearer
+            }
+        )
+        .await,
+        RefReply::SchemeSaved(SchemeOutcome::DateTaken)
+    );
+    let RefReply::Scheme(Some(detail)) = ask(&db, RefRequest::Scheme { id }).await else {
+        panic!("the scheme")
+    };
+    assert_eq!(detail.row.name, "Postpaid leap 2025");
+    assert_eq!(detail.row.vat_percent, dec("6"));
+    assert_eq!(detail.versions.len(), 2);
+    assert_eq!(detail.row.current_from, Some(fields.start_date));
+    let pricing = detail.pricing().unwrap();
+    let in_force = pricing.prices_on(today).unwrap();
+    // Leap: 60 m³ from 30 ends in tier 2, all at 2.00.
+    assert_eq!(
+        in_force
+            .charge_for_volume(dec("30"), dec("60"))
+            .unwrap()
+            .amount,
+        dec("120.00")
+    );
+    let later = pricing.prices_on(next_month).unwrap();
+    assert_eq!(later.tiers()[1].unit_price, dec("4"));
+    let RefReply::Schemes(rows) = ask(&db, RefRequest::Schemes).await else {
+        panic!("the list")
+    };
+    let names: Vec<(&str, i64, i64)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.versions, r.used_by))
+        .collect();
+    assert_eq!(
+        names,
+        [("Postpaid leap 2025", 2, 0), ("prepaid stepped", 1, 0)]
+    );
+}
