@@ -3,7 +3,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -173,30 +172,6 @@ fn reader_thread_follows_pcscd_readers_and_cards() {
     card.pull();
     pcscd.stop();
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// Relays every connection on `path` to pcscd's own socket, like `ssh -R` would from a
-/// clerk's PC; returns how many connections it has relayed so far.
-fn relay_pcscd_socket(path: &Path) -> Receiver<()> {
-    let listener = UnixListener::bind(path).expect("binding the relay socket");
-    let (relayed, connections) = mpsc::channel();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            let upstream = UnixStream::connect(PCSCD_SOCKET).expect("reaching pcscd");
-            let _ = relayed.send(());
-            for (mut from, mut to) in [
-                (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
-                (upstream, client),
-            ] {
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut from, &mut to);
-                    let _ = to.shutdown(std::net::Shutdown::Write);
-                });
-            }
-        }
-    });
-    connections
 }
 
 /// `card-watch` with PCSCLITE_CSOCK_NAME set: pcsc-lite reads it once per process, so the

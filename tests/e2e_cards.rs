@@ -1,7 +1,8 @@
 //! The real binary in tmux with the real card rig (pcscd + vpcd + `vcard`) and a card-meter
 //! customer: the status line follows the blank card, F6 opens it, Go to recharge, 120.00 is
 //! confirmed with its figures and written, the receipt is on screen and in the receipts
-//! directory.
+//! directory. The app reaches pcscd the way a server reaches a clerk's reader over `ssh -R`:
+//! through `PCSCLITE_CSOCK_NAME`, a socket path other than the default, relayed to pcscd.
 
 mod support;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use meterdesk::domain::password::hash_password;
 use support::card_desk::{CLERK, card_customer};
-use support::card_rig::{KEY, PIN, READER_0, Rig};
+use support::card_rig::{KEY, PIN, READER_0, Rig, relay_pcscd_socket};
 use support::tmux::{Tmux, launcher_with, scratch};
 
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -36,9 +37,16 @@ async fn open_a_card_and_recharge_it_in_tmux() {
          [receipts]\ndirectory = {:?}\n",
         receipts.display().to_string()
     );
+    let forwarded = dir.join("pcscd-desk7.comm");
+    let _ = std::fs::remove_file(&forwarded);
+    let relayed = relay_pcscd_socket(&forwarded);
     let tmux = Tmux::start(
         "cards",
-        &launcher_with(&dir, &customer.db.conn_str, &config),
+        &format!(
+            "env PCSCLITE_CSOCK_NAME={} {}",
+            forwarded.display(),
+            launcher_with(&dir, &customer.db.conn_str, &config)
+        ),
         &dir.join("exit"),
     );
     tmux.wait_for("Operator", PATIENCE);
@@ -47,6 +55,10 @@ async fn open_a_card_and_recharge_it_in_tmux() {
     tmux.text("river-17");
     tmux.keys(&["Enter"]);
     tmux.wait_for("Card: none", PATIENCE);
+    assert!(
+        relayed.try_recv().is_ok(),
+        "the app reached pcscd through the forwarded socket"
+    );
 
     let _card = rig.insert_blank("c1");
     tmux.wait_for("Card: blank", PATIENCE);

@@ -6,7 +6,7 @@
 //! sequence alone.
 
 use std::fs::File;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -305,4 +305,28 @@ impl Rig {
         eprintln!("meterdesk meter {args:?}: {}", stdout.trim_end());
         stdout
     }
+}
+
+/// Relays every connection on `path` to pcscd's own socket, like `ssh -R` would from a
+/// clerk's PC; returns how many connections it has relayed so far.
+pub fn relay_pcscd_socket(path: &Path) -> Receiver<()> {
+    let listener = UnixListener::bind(path).expect("binding the relay socket");
+    let (relayed, connections) = mpsc::channel();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let upstream = UnixStream::connect(PCSCD_SOCKET).expect("reaching pcscd");
+            let _ = relayed.send(());
+            for (mut from, mut to) in [
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                (upstream, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    connections
 }
