@@ -8,11 +8,13 @@ use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, BeginReport, Begun, LossReason, NOT_ON_CARD, OperationKind,
     OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
 };
+use meterdesk::db::customers::{self, PageAt};
 use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, RecycleRefusal};
 use meterdesk::domain::card_records::{
     CardContent, EMPTY_RECORD, MeterNumber, PurchaseStatus, Record, UserCard,
 };
 use meterdesk::domain::meter::MeterState;
+use meterdesk::domain::search::CustomerSearch;
 use rust_decimal::Decimal;
 use support::card_desk::*;
 use support::card_rig::METER;
@@ -162,6 +164,23 @@ impl Counter {
         .await
     }
 
+    /// The card state the customer table shows and the card number Details shows.
+    async fn card_shown(&self) -> (Option<String>, Option<i64>) {
+        let (client, customer_id) = (&self.customer.client, self.customer.customer_id);
+        let page = customers::page(&***client, &CustomerSearch::All, &PageAt::First, 10)
+            .await
+            .unwrap();
+        let row = page.rows.iter().find(|row| row.id == customer_id).unwrap();
+        let details = customers::details(&***client, customer_id)
+            .await
+            .unwrap()
+            .unwrap();
+        (
+            row.card_state.clone(),
+            details.card.map(|card| card.card_no),
+        )
+    }
+
     async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
         self.customer
             .client
@@ -298,6 +317,23 @@ async fn open_refuses_a_card_that_is_not_blank_and_a_customer_who_has_one() {
             .scalar::<i64>("SELECT count(*) FROM card_operation")
             .await,
         1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_issue_is_no_card_of_the_customer_in_the_table_or_the_details() {
+    let mut counter = Counter::new().await;
+    // The card is pulled after two of the open's three writes: nothing was issued.
+    let begun = counter.begun(CLERK, &Request::Open).await;
+    counter.write(&begun, 2);
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Failed);
+    assert_eq!(counter.card_shown().await, (None, None));
+
+    counter.card = [EMPTY_RECORD; 3];
+    let issued = counter.done(CLERK, &Request::Open).await;
+    assert_eq!(
+        counter.card_shown().await,
+        (Some("active".to_owned()), Some(i64::from(issued.card_no)))
     );
 }
 

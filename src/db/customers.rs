@@ -280,7 +280,7 @@ impl PageQuery {
              -- Opening a customer opens the account in the same transaction: there is always one.
              JOIN account a ON a.customer_id = c.id
              LEFT JOIN LATERAL (
-                 SELECT k.state FROM card k WHERE k.customer_id = c.id
+                 SELECT k.state FROM card k WHERE k.customer_id = c.id AND {ISSUED_CARD}
                  ORDER BY k.generation DESC LIMIT 1
              ) card ON TRUE
              ORDER BY {hit_order}
@@ -398,6 +398,10 @@ struct Contains {
     /// The same condition, spelled so the character-set or trigram indexes serve it.
     indexed: String,
 }
+
+/// A card row that was written to a card: a failed issue (`not_issued`, sql/V5) is no card
+/// of the customer's, and the partial index on (customer_id, generation) serves only this.
+const ISSUED_CARD: &str = "k.void_reason IS DISTINCT FROM 'not_issued'";
 
 /// Entries of customer_name_char beyond which a character counts as common: walking that
 /// many index entries costs well under a millisecond.
@@ -671,6 +675,23 @@ pub async fn details(
 ) -> Result<Option<CustomerDetails>, DbError> {
     let by_customer: [&(dyn ToSql + Sync); 1] = [&customer_id];
     let recent_of_customer: [&(dyn ToSql + Sync); 2] = [&customer_id, &RECENT_TRANSACTIONS];
+    let card_sql = format!(
+        // The purchase the card carries is the customer's newest completed recharge (a
+        // replacement card carries it over); the meter has loaded it once its write-back,
+        // as last read at the counter, reached that sequence number.
+        "SELECT k.state, k.card_no, k.generation, purchase.seq,
+                    CASE WHEN purchase.seq IS NOT NULL
+                         THEN coalesce(k.meter_loaded_seq >= purchase.seq, false) END
+             FROM card k
+             LEFT JOIN LATERAL (
+                 SELECT o.purchase_seq AS seq FROM card_operation o
+                 WHERE o.customer_id = k.customer_id AND o.kind = 'recharge' AND o.state = 'done'
+                 ORDER BY o.purchase_seq DESC LIMIT 1
+             ) purchase ON TRUE
+             WHERE k.customer_id = $1 AND {ISSUED_CARD}
+             ORDER BY k.generation DESC
+             LIMIT 1"
+    );
     // Independent statements, sent together: one round trip.
     let (customer, transactions, card, owners) = tokio::try_join!(
         client.query_opt(
@@ -696,24 +717,7 @@ pub async fn details(
              LIMIT $2",
             &recent_of_customer,
         ),
-        client.query_opt(
-            // The purchase the card carries is the customer's newest completed recharge (a
-            // replacement card carries it over); the meter has loaded it once its write-back,
-            // as last read at the counter, reached that sequence number.
-            "SELECT k.state, k.card_no, k.generation, purchase.seq,
-                    CASE WHEN purchase.seq IS NOT NULL
-                         THEN coalesce(k.meter_loaded_seq >= purchase.seq, false) END
-             FROM card k
-             LEFT JOIN LATERAL (
-                 SELECT o.purchase_seq AS seq FROM card_operation o
-                 WHERE o.customer_id = k.customer_id AND o.kind = 'recharge' AND o.state = 'done'
-                 ORDER BY o.purchase_seq DESC LIMIT 1
-             ) purchase ON TRUE
-             WHERE k.customer_id = $1
-             ORDER BY k.generation DESC
-             LIMIT 1",
-            &by_customer,
-        ),
+        client.query_opt(card_sql.as_str(), &by_customer,),
         client.query(
             // Fields the owner left blank are kept as JSON null: nothing to show for them.
             "SELECT ARRAY(SELECT key || ': ' || value
