@@ -2526,3 +2526,56 @@ fn reference_screens_in_chinese() {
     press(&mut app, KeyCode::Char('m'));
     insta::assert_snapshot!("meter_type_form_in_chinese", render(&app));
 }
+
+#[test]
+fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    // The clerk types the start of a number and presses Enter, then Down, at once.
+    let search = press(&mut app, KeyCode::Char('9'));
+    assert!(matches!(only(&search), Request::UninstalledMeters { prefix, .. } if prefix == "9"));
+    assert!(
+        press(&mut app, KeyCode::Enter).is_empty(),
+        "not the highlighted meter of the old list"
+    );
+    assert!(
+        press(&mut app, KeyCode::Char('x')).is_empty(),
+        "a key typed meanwhile waits too"
+    );
+    assert_eq!(app.type_ahead.len(), 2);
+    // The typed search answers: Enter chooses from it; the key after it is applied after it.
+    let next = answer(&mut app, &search, Reply::Meters(meter_page(90, 2)));
+    let Request::OpenAccount { meter_id: 90, .. } = only(&next) else {
+        panic!("Enter chose the first meter of the typed search: {next:?}")
+    };
+    assert_eq!(app.type_ahead.len(), 1, "the key after Enter waits for the opening");
+    let fresh = answer(&mut app, &next, Reply::Opened(OpenOutcome::MeterTaken));
+    answer(&mut app, &fresh, Reply::Meters(meter_page(90, 2)));
+    assert_eq!(
+        wizard(&app).meters.search.value(),
+        "9x",
+        "the key typed after Enter was not lost"
+    );
+}
+
+#[test]
+fn f2_with_no_answer_for_the_list_on_screen_says_so() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    let search = press(&mut app, KeyCode::Char('9'));
+    let [(id, _)] = search.as_slice() else {
+        panic!("{search:?}")
+    };
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *id,
+            outcome: Err(Failure::Unreachable("gone".into())),
+        },
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "nothing opened from a list the search did not answer");
+    assert!(render(&app).contains("still loading"), "{}", render(&app));
+}

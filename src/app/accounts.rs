@@ -280,7 +280,14 @@ pub fn wizard_key(
     match (key.code, command) {
         (KeyCode::Up, _) => move_meter(app, -1, out),
         (KeyCode::Down, _) => move_meter(app, 1, out),
-        (KeyCode::Enter, _) | (_, Some(Command::Save)) => open_account(app, out),
+        (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
+            if wait_for_typed_search(app) {
+                // The clerk chose from what they typed, not from the rows still on screen.
+                app.type_ahead.push_back(key);
+            } else {
+                open_account(app, out);
+            }
+        }
         (KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete, _)
         | (KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End, _) => {
             let before = wizard.meters.search.value().to_owned();
@@ -328,6 +335,23 @@ fn fetch_meters(
         },
         out,
     );
+}
+
+/// A meter search sent as typed is on its way: from now on it holds input, so the key that
+/// chooses (and any typed after it) waits for its answer instead of superseding it.
+/// False if none is on its way.
+fn wait_for_typed_search(app: &mut App) -> bool {
+    let search = app.in_flight.iter_mut().find_map(|f| match &mut f.request {
+        Request::UninstalledMeters { typed, .. } if *typed => Some(typed),
+        _ => None,
+    });
+    match search {
+        Some(typed) => {
+            *typed = false;
+            true
+        }
+        None => false,
+    }
 }
 
 /// Up/Down in step 3: within the page; past its end the next page, before its start the
@@ -399,6 +423,11 @@ fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
     let (Some(customer_type), Some(info)) = (wizard.customer_type(), wizard.info.clone()) else {
         return;
     };
+    if wizard.meters.loading {
+        // The list on screen does not answer the search yet (its request was parked).
+        say(app, MessageKind::Error, app.lang.t("open.meters_loading"));
+        return;
+    }
     let Some(meter) = wizard.meters.selected_meter() else {
         say(app, MessageKind::Error, app.lang.t("open.choose_meter"));
         return;
