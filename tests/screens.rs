@@ -2579,3 +2579,84 @@ fn f2_with_no_answer_for_the_list_on_screen_says_so() {
     assert!(sent.is_empty(), "nothing opened from a list the search did not answer");
     assert!(render(&app).contains("still loading"), "{}", render(&app));
 }
+
+#[test]
+fn transfer_is_not_confirmed_before_the_balance_is_read() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [(preview_id, Request::TransferPreview { .. }), (basics_id, _)] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    for (id, outcome) in [
+        (*preview_id, Err(Failure::Error("statement timeout".into()))),
+        (
+            *basics_id,
+            Ok(Reply::Basics(Some(basics(2, personal("张伟", "13800138000"))))),
+        ),
+    ] {
+        update(&mut app, Msg::Reply { id, outcome });
+    }
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "北京市海淀区中关村大街1号");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty());
+    let Screen::Transfer(view) = &app.screen else {
+        panic!("still the transfer form")
+    };
+    assert!(view.confirming.is_none(), "no confirmation without the balance");
+    let screen = render(&app);
+    assert!(screen.contains("not read yet"), "{screen}");
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::Name),
+        "李娜",
+        "nothing typed is lost"
+    );
+}
+
+#[test]
+fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
+    let mut app = signed_in(Lang::En);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Down);
+    }
+    let Screen::Customers(table) = &app.screen else {
+        panic!()
+    };
+    assert_eq!(table.selected_row().unwrap().status, "closed");
+    let sent = press(&mut app, KeyCode::Char('t'));
+    assert!(sent.is_empty(), "nothing asked");
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    let screen = render(&app);
+    assert!(screen.contains("10000085 is closed"), "{screen}");
+
+    // Closed meanwhile: the screen goes as soon as the stored information says so.
+    press(&mut app, KeyCode::Up);
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [(preview_id, _), (basics_id, _)] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    let mut closed = basics(2, personal("张伟", "13800138000"));
+    closed.active = false;
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *basics_id,
+            outcome: Ok(Reply::Basics(Some(closed))),
+        },
+    );
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(render(&app).contains("10000068 is closed"), "{}", render(&app));
+    assert!(!app.holds_input(), "the table takes keys at once");
+    let late = update(
+        &mut app,
+        Msg::Reply {
+            id: *preview_id,
+            outcome: Ok(Reply::TransferPreview(None)),
+        },
+    );
+    assert!(late.requests.is_empty());
+    assert!(matches!(app.screen, Screen::Customers(_)));
+}

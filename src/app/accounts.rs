@@ -481,6 +481,15 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
         return;
     };
     let (customer_id, customer_no) = (row.id, row.customer_no);
+    if transfer && row.status != "active" {
+        // A closed account has nothing to hand over: say so before any form is typed.
+        let text = app.lang.tf(
+            "transfer.closed",
+            &[("number", &format!("{customer_no:08}"))],
+        );
+        say(app, MessageKind::Error, text);
+        return;
+    }
     if transfer {
         let view = TransferView {
             customer_id,
@@ -550,6 +559,11 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
         say(app, MessageKind::Error, text);
         return;
     }
+    if view.preview.is_none() {
+        // The confirmation shows the balance that stays: not without it.
+        say(app, MessageKind::Error, lang.t("transfer.no_preview"));
+        return;
+    }
     if let Some(info) = view.confirming.clone() {
         let customer_id = view.customer_id;
         say(app, MessageKind::Info, lang.t("transfer.working"));
@@ -576,14 +590,14 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     }
 }
 
-/// F2 while bills are unpaid says so before anything else; F12/Esc/F3 on the transfer
-/// confirmation go back to the form, everything kept.
+/// F2 while bills are unpaid or before the balance is read says so before anything else;
+/// F12/Esc/F3 on the transfer confirmation go back to the form, everything kept.
 pub fn transfer_key(app: &mut App, command: Option<Command>, out: &mut Vec<Outgoing>) -> bool {
     let Screen::Transfer(view) = &mut app.screen else {
         return false;
     };
-    let unpaid = view.preview.as_ref().is_some_and(|p| p.unpaid_bills > 0);
-    if command == Some(Command::Save) && unpaid {
+    let refused = view.preview.as_ref().is_none_or(|p| p.unpaid_bills > 0);
+    if command == Some(Command::Save) && refused {
         submit_transfer(app, out);
         return true;
     }
@@ -662,6 +676,16 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
             None => say(app, MessageKind::Error, lang.t("details.gone")),
         },
         (Screen::Transfer(view), Reply::Basics(basics)) => match basics {
+            Some(read) if !read.active => {
+                // Closed since the table was read.
+                let number = format!("{:08}", view.customer_no);
+                leave(app);
+                // Its balance no longer matters: keys go to the table at once.
+                app.in_flight
+                    .retain(|f| !matches!(f.request, Request::TransferPreview { .. }));
+                let text = lang.tf("transfer.closed", &[("number", &number)]);
+                say(app, MessageKind::Error, text);
+            }
             Some(read) => view.basic = Some(BasicForm::new(read.info.nature())),
             None => say(app, MessageKind::Error, lang.t("details.gone")),
         },
