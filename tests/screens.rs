@@ -2660,3 +2660,31 @@ fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
     assert!(late.requests.is_empty());
     assert!(matches!(app.screen, Screen::Customers(_)));
 }
+
+#[test]
+fn a_conflict_mark_draws_the_stored_value_inert() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let mut current = personal("张伟", "13800138000");
+    if let Info::Personal(p) = &mut current {
+        p.address = "\x1b]0;pwned\x07\x1b[2J建国路1号".into();
+    }
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Address],
+            current: basics(5, current),
+        }),
+    );
+    let screen = render(&app);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    assert!(screen.contains("\\x1b]0;pwned"), "{screen}");
+    insta::assert_snapshot!(screen);
+}

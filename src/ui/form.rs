@@ -94,7 +94,8 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
         ];
         let used = label_width + 1 + cells;
         if let Some(error) = &field.error {
-            let note = truncate(&format!(" ! {error}"), room.saturating_sub(used));
+            // An error can quote stored text (a conflict shows the value saved meanwhile).
+            let note = truncate(&format!(" ! {}", inert(error)), room.saturating_sub(used));
             spans.push(Span::styled(note, theme.error()));
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), row);
