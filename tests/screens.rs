@@ -2688,3 +2688,37 @@ fn a_conflict_mark_draws_the_stored_value_inert() {
     assert!(screen.contains("\\x1b]0;pwned"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+#[test]
+fn free_form_identity_documents_accept_what_the_resident_card_check_refuses() {
+    use meterdesk::domain::validation::IdDocumentPolicy;
+    for (policy, accepted) in [
+        (IdDocumentPolicy::ResidentIdentityCard, false),
+        (IdDocumentPolicy::FreeForm, true),
+    ] {
+        let mut app = wizard_at_step_1();
+        app.id_policy = policy;
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::PageDown);
+        type_text(&mut app, "张伟");
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "E12345678"); // a passport
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "13800138000");
+        type_text(&mut app, "北京市朝阳区建国路88号");
+        let sent = press(&mut app, KeyCode::PageDown);
+        let step = wizard(&app).step;
+        if accepted {
+            assert_eq!(step, WizardStep::Meter, "{policy:?}: {}", render(&app));
+            assert!(matches!(only(&sent), Request::UninstalledMeters { .. }));
+            assert_eq!(
+                wizard(&app).info.as_ref().unwrap().values()[1].1.as_deref(),
+                Some("E12345678")
+            );
+        } else {
+            assert_eq!(step, WizardStep::BasicInfo, "{policy:?}");
+            assert!(sent.is_empty());
+            assert!(render(&app).contains("ID card No."), "{}", render(&app));
+        }
+    }
+}

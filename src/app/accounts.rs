@@ -20,10 +20,6 @@ use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::domain::validation::{self, IdDocumentPolicy};
 use crate::i18n::Lang;
 
-/// Which identity documents the forms accept (docs/decisions.md): the resident identity card,
-/// its check character catching a mistyped digit; other documents go in the remark.
-pub const ID_POLICY: IdDocumentPolicy = IdDocumentPolicy::ResidentIdentityCard;
-
 /// Meters shown per page in step 3.
 pub const METER_PAGE: usize = 12;
 
@@ -111,10 +107,10 @@ impl BasicForm {
 
     /// Checks the fields by kind and by the domain's rules; on errors the form shows them all
     /// and the cursor goes to the first.
-    pub fn validate(&mut self, lang: Lang) -> Option<BasicInfo> {
+    pub fn validate(&mut self, lang: Lang, policy: IdDocumentPolicy) -> Option<BasicInfo> {
         let mut errors = self.form.kind_errors(lang);
         let checked =
-            BasicInfo::validate(self.nature, ID_POLICY, |field| self.value(field).to_owned());
+            BasicInfo::validate(self.nature, policy, |field| self.value(field).to_owned());
         if let Err(rule_errors) = &checked {
             for (field, error) in rule_errors {
                 let index = self.index(*field);
@@ -399,7 +395,7 @@ pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
             let Some(basic) = wizard.basic.as_mut() else {
                 return;
             };
-            match basic.validate(lang) {
+            match basic.validate(lang, app.id_policy) {
                 Some(info) => {
                     wizard.info = Some(info);
                     wizard.step = WizardStep::Meter;
@@ -527,7 +523,7 @@ pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
         say(app, MessageKind::Error, lang.t("modify.closed"));
         return;
     }
-    let Some(info) = basic.validate(lang) else {
+    let Some(info) = basic.validate(lang, app.id_policy) else {
         return super::update::say_form_error(app);
     };
     say(app, MessageKind::Info, lang.t("modify.saving"));
@@ -581,7 +577,7 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     let Some(basic) = view.basic.as_mut() else {
         return;
     };
-    match basic.validate(lang) {
+    match basic.validate(lang, app.id_policy) {
         Some(info) => {
             view.confirming = Some(info);
             app.message = None;
