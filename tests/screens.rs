@@ -394,7 +394,11 @@ fn sample_details() -> CustomerDetails {
             last_purchase_loaded: Some(false),
         }),
         owner_history: vec![PreviousOwner {
-            basic_info: vec!["name: 李娜".into(), "phone: 13911112222".into()],
+            // As the database sends it: sorted by key.
+            kept: vec![
+                ("mobile".into(), "13911112222".into()),
+                ("name".into(), "李娜".into()),
+            ],
             transferred_at: at(10, 15),
             transferred_by: "Wang Fang".into(),
         }],
