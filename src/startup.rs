@@ -101,7 +101,7 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
     app.id_policy = config
         .customers
         .id_policy()
-        .expect("customers.id_documents is validated with the configuration");
+        .expect("the identity document policy is validated with the configuration");
     let receipts = ReceiptOutput {
         directory: Some(match &config.receipts.directory {
             Some(directory) => directory.clone(),

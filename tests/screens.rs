@@ -141,7 +141,12 @@ fn signed_in(lang: Lang) -> App {
 fn render_at(app: &App, size: (u16, u16)) -> String {
     let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
     terminal.draw(|frame| ui::draw(frame, app)).unwrap();
-    terminal.backend().to_string()
+    let screen = terminal.backend().to_string();
+    assert!(
+        !screen.contains("{key"),
+        "a text naming a key was drawn without the keymap: {screen}"
+    );
+    screen
 }
 
 #[test]
@@ -2312,7 +2317,11 @@ fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
 }
 
 fn transfer_screen(balance: Decimal, unpaid_bills: i64) -> App {
-    let mut app = signed_in(Lang::En);
+    transfer_screen_on(signed_in(Lang::En), balance, unpaid_bills)
+}
+
+/// `t` on the first row of `app`'s table, the preview and the stored information answered.
+fn transfer_screen_on(mut app: App, balance: Decimal, unpaid_bills: i64) -> App {
     let sent = press(&mut app, KeyCode::Char('t'));
     let [
         (preview_id, Request::TransferPreview { customer_id: 1 }),
@@ -2725,4 +2734,57 @@ fn free_form_identity_documents_accept_what_the_resident_card_check_refuses() {
             assert!(render(&app).contains("ID card No."), "{}", render(&app));
         }
     }
+}
+
+#[test]
+fn texts_name_the_keys_as_rebound_in_the_config() {
+    let rebound = std::collections::BTreeMap::from([
+        ("save".to_owned(), vec!["F11".to_owned()]),
+        ("cancel".to_owned(), vec!["F13".to_owned(), "Esc".to_owned()]),
+        ("leave".to_owned(), vec!["F14".to_owned()]),
+        ("lookup".to_owned(), vec!["F15".to_owned()]),
+    ]);
+    let mut app = signed_in(Lang::En);
+    app.keymap = KeyMap::new(&rebound).unwrap();
+    let mut app = transfer_screen_on(app, Decimal::new(12_050, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::F(14));
+    assert!(
+        render(&app).contains("Unsaved changes: F14 again discards them"),
+        "{}",
+        render(&app)
+    );
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "北京市海淀区中关村大街1号");
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert!(!render(&app).contains("Confirm the transfer"), "F2 is no longer save");
+    press(&mut app, KeyCode::F(11));
+    let screen = render(&app);
+    assert!(screen.contains("F11 confirm · F13 cancel"), "{screen}");
+    assert!(!screen.contains("F2") && !screen.contains("F12"), "{screen}");
+    insta::assert_snapshot!(screen);
+    press(&mut app, KeyCode::F(13));
+    assert!(!render(&app).contains("Confirm the transfer"));
+
+    // Leaving, the table; the wizard's step 1 names the rebound lookup key.
+    press(&mut app, KeyCode::F(14));
+    press(&mut app, KeyCode::F(14));
+    let sent = press(&mut app, KeyCode::Char('o'));
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::PageDown);
+    assert!(
+        render(&app).contains("Choose a customer type (F15 lists them)"),
+        "{}",
+        render(&app)
+    );
+    // The help names every key of a command, as rebound.
+    press(&mut app, KeyCode::F(1));
+    assert!(
+        render(&app).contains("F1 / ? or F13 / Esc closes this help"),
+        "{}",
+        render(&app)
+    );
 }

@@ -263,7 +263,7 @@ pub fn wizard_key(
     if matches!(command, Some(Command::Leave | Command::Cancel)) && !lookup_open {
         if wizard.is_dirty() && !wizard.asked_leave {
             wizard.asked_leave = true;
-            say(app, MessageKind::Info, app.lang.t("form.ask_leave"));
+            say(app, MessageKind::Info, app.t("form.ask_leave"));
         } else {
             leave(app);
         }
@@ -382,7 +382,7 @@ pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
         (WizardStep::CustomerType, true) => {
             let Some(nature) = wizard.customer_type().map(|t| t.nature) else {
                 wizard.type_form.check(lang);
-                say(app, MessageKind::Error, lang.t("open.choose_type"));
+                say(app, MessageKind::Error, app.t("open.choose_type"));
                 return;
             };
             if wizard.basic.as_ref().is_none_or(|b| b.nature != nature) {
@@ -557,7 +557,7 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     }
     if view.preview.is_none() {
         // The confirmation shows the balance that stays: not without it.
-        say(app, MessageKind::Error, lang.t("transfer.no_preview"));
+        say(app, MessageKind::Error, app.t("transfer.no_preview"));
         return;
     }
     if let Some(info) = view.confirming.clone() {
@@ -703,7 +703,7 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
                 current,
             } => {
                 let names = conflict(view, changed_fields, current, lang);
-                let text = lang.tf("modify.conflict", &[("fields", &names)]);
+                let text = app.tf("modify.conflict", &[("fields", &names)]);
                 say(app, MessageKind::Error, text);
             }
             ModifyOutcome::Closed => say(app, MessageKind::Error, lang.t("modify.closed")),

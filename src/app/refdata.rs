@@ -17,6 +17,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
+use super::keymap::KeyMap;
 use super::form::{CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text};
 use super::paging;
 use super::state::{App, MessageKind, PageApply, Request, Screen};
@@ -807,7 +808,7 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
             if let ImportStage::Checked { check, .. } = &view.stage
                 && check.good == 0
             {
-                say(app, MessageKind::Error, lang.t("ref.nothing_to_import"));
+                say(app, MessageKind::Error, app.t("ref.nothing_to_import"));
             } else if let ImportStage::Checked { check, .. } = &view.stage {
                 let total = check.csv.rows.len() as u64;
                 // With no problem to skip, the file goes in whole or not at all: a number
@@ -861,7 +862,7 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
             }
         }
         (screen, Command::Delete) => {
-            let (kind, text) = ask_delete(screen, lang);
+            let (kind, text) = ask_delete(screen, lang, &app.keymap);
             say(app, kind, text);
         }
         _ => return false,
@@ -870,13 +871,14 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
 }
 
 /// Delete on a list: refused at once when the row is plainly in use, else asked once.
-fn ask_delete(screen: &mut RefScreen, lang: Lang) -> (MessageKind, String) {
+fn ask_delete(screen: &mut RefScreen, lang: Lang, keys: &KeyMap) -> (MessageKind, String) {
     let question = |flag: &mut bool, name: &str| {
         *flag = true;
         let name = crate::ui::inert::inert(name).into_owned();
+        let text = keys.fill(lang.t("ref.ask_delete"));
         (
             MessageKind::Info,
-            lang.tf("ref.ask_delete", &[("name", &name)]),
+            crate::i18n::fill_args(&text, &[("name", &name)]),
         )
     };
     match screen {

@@ -419,6 +419,18 @@ impl App {
         }
     }
 
+    /// The catalogue text of `key` with the live keymap's key names filled in
+    /// (`KeyMap::fill`): every text that names a key is shown through this or `tf`.
+    pub fn t(&self, key: &str) -> String {
+        self.keymap.fill(self.lang.t(key))
+    }
+
+    /// `t` with each `{name}` replaced by its value; the keys are filled in first, so a
+    /// value (stored text) is never read as a key name.
+    pub fn tf(&self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        crate::i18n::fill_args(&self.t(key), args)
+    }
+
     /// True while a request whose answer changes the screen is on its way.
     pub fn holds_input(&self) -> bool {
         self.in_flight.iter().any(|f| f.request.holds_input())

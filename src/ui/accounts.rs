@@ -243,7 +243,7 @@ pub fn draw_transfer(frame: &mut Frame, area: Rect, view: &TransferView, app: &A
             Line::raw(""),
             Line::raw(stays),
             Line::raw(""),
-            Line::from(Span::styled(lang.t("transfer.confirm_keys"), theme.key())),
+            Line::from(Span::styled(app.t("transfer.confirm_keys"), theme.key())),
         ];
         frame.render_widget(
             Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
