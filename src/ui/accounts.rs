@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::form;
 use super::inert::inert;
 use super::login::centred;
-use super::text::truncate;
+use super::text::{fit, truncate};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::accounts::{
@@ -110,16 +110,27 @@ pub fn draw_open_account(
         }
         WizardStep::Meter => {
             let pick = &wizard.meters;
+            // The header sits over the list's items: past its border and their one space.
+            let header = METER_COLUMNS.map(|(key, ..)| lang.t(key).to_owned());
+            line_at(
+                frame,
+                area,
+                2,
+                Line::from(Span::styled(
+                    format!("  {}", meter_columns(&header)),
+                    theme.dim(),
+                )),
+            );
             let items: Vec<String> = pick
                 .rows
                 .iter()
                 .map(|m| {
-                    format!(
-                        "{:<16} {:<24} {:>12}",
-                        m.meter_no,
-                        truncate(&m.meter_type, 24),
-                        m.initial_electronic_reading
-                    )
+                    meter_columns(&[
+                        inert(&m.meter_no).into_owned(),
+                        inert(&m.meter_type).into_owned(),
+                        format!("{:.3}", m.initial_electronic_reading),
+                        format!("{:.3}", m.initial_mechanical_reading),
+                    ])
                 })
                 .collect();
             let empty = if pick.loading {
@@ -141,6 +152,24 @@ pub fn draw_open_account(
             );
         }
     }
+}
+
+/// Step 3's columns: header key, cells, right-aligned. The readings are m³ to the litre.
+const METER_COLUMNS: [(&str, u16, bool); 4] = [
+    ("ref.col_meter_no", 12, false),
+    ("ref.col_meter_type", 24, false),
+    ("ref.col_electronic", 12, true),
+    ("ref.col_mechanical", 12, true),
+];
+
+/// One line of step 3's list (or its header), each value fitted to its column's cells.
+fn meter_columns(values: &[String; 4]) -> String {
+    values
+        .iter()
+        .zip(METER_COLUMNS)
+        .map(|(value, (_, cells, right))| fit(value, cells, right))
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 /// A basic-information form from row 3 of `area` with a dim `note` above it, or "Loading…"
