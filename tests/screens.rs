@@ -2788,3 +2788,17 @@ fn texts_name_the_keys_as_rebound_in_the_config() {
         render(&app)
     );
 }
+
+#[test]
+fn a_full_width_meter_number_searches_as_ascii() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    press(&mut app, KeyCode::Char('Ｍ'));
+    let sent = press(&mut app, KeyCode::Char('０'));
+    let Request::UninstalledMeters { prefix, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(prefix, "M0");
+    assert_eq!(wizard(&app).meters.search.value(), "M0");
+}

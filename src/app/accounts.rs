@@ -8,7 +8,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use super::form::{Choice, Field as FormField, FieldKind, Form, field_error_text};
+use super::form::{Choice, Field as FormField, FieldKind, Form, field_error_text, halfwidth_key};
 use super::state::*;
 use super::update::{Outgoing, leave, say, send};
 use crate::db::customer_changes::{
@@ -287,7 +287,8 @@ pub fn wizard_key(
         (KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete, _)
         | (KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End, _) => {
             let before = wizard.meters.search.value().to_owned();
-            wizard.meters.search.handle_event(&Event::Key(key));
+            // Meter numbers are ASCII: a full-width `Ｍ０` searches as `M0`.
+            wizard.meters.search.handle_event(&Event::Key(halfwidth_key(key)));
             if wizard.meters.search.value() != before {
                 fetch_meters(app, None, true, 0, out);
             }
