@@ -469,6 +469,21 @@ pub struct TransferView {
     pub confirming: Option<BasicInfo>,
 }
 
+impl TransferView {
+    /// The unpaid bills that refuse the transfer, once the preview has counted any.
+    pub fn unpaid_bills(&self) -> Option<i64> {
+        self.preview
+            .as_ref()
+            .map(|p| p.unpaid_bills)
+            .filter(|count| *count > 0)
+    }
+}
+
+/// Why unpaid bills refuse a transfer: one text for the message line and the screen.
+pub fn unpaid_text(lang: Lang, count: i64) -> String {
+    lang.tf("transfer.unpaid", &[("count", &count)])
+}
+
 /// `m` and `t` on the customer table: the screen opens and asks for what it needs.
 pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
     let Screen::Customers(table) = &app.screen else {
@@ -546,14 +561,8 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     let Screen::Transfer(view) = &mut app.screen else {
         return;
     };
-    if let Some(unpaid) = view
-        .preview
-        .as_ref()
-        .map(|p| p.unpaid_bills)
-        .filter(|n| *n > 0)
-    {
-        let text = lang.tf("transfer.unpaid", &[("count", &unpaid)]);
-        say(app, MessageKind::Error, text);
+    if let Some(count) = view.unpaid_bills() {
+        say(app, MessageKind::Error, unpaid_text(lang, count));
         return;
     }
     if view.preview.is_none() {
@@ -593,7 +602,7 @@ pub fn transfer_key(app: &mut App, command: Option<Command>, out: &mut Vec<Outgo
     let Screen::Transfer(view) = &mut app.screen else {
         return false;
     };
-    let refused = view.preview.as_ref().is_none_or(|p| p.unpaid_bills > 0);
+    let refused = view.preview.is_none() || view.unpaid_bills().is_some();
     if command == Some(Command::Save) && refused {
         submit_transfer(app, out);
         return true;
@@ -688,9 +697,8 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
         },
         (Screen::Transfer(view), Reply::TransferPreview(preview)) => {
             view.preview = preview.clone();
-            if let Some(unpaid) = preview.as_ref().map(|p| p.unpaid_bills).filter(|n| *n > 0) {
-                let text = lang.tf("transfer.unpaid", &[("count", &unpaid)]);
-                say(app, MessageKind::Error, text);
+            if let Some(count) = view.unpaid_bills() {
+                say(app, MessageKind::Error, unpaid_text(lang, count));
             }
         }
         (Screen::Modify(view), Reply::Modified(outcome)) => match outcome {
@@ -722,8 +730,7 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
             }
             TransferOutcome::UnpaidBills { count } => {
                 view.confirming = None;
-                let text = lang.tf("transfer.unpaid", &[("count", count)]);
-                say(app, MessageKind::Error, text);
+                say(app, MessageKind::Error, unpaid_text(lang, *count));
             }
             TransferOutcome::Closed => say(app, MessageKind::Error, lang.t("modify.closed")),
             TransferOutcome::NotFound => say(app, MessageKind::Error, lang.t("details.gone")),

@@ -14,7 +14,7 @@ use super::text::{fit, truncate};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::accounts::{
-    BasicForm, METER_PAGE, ModifyView, OpenAccount, TransferView, WizardStep, money,
+    BasicForm, METER_PAGE, ModifyView, OpenAccount, TransferView, WizardStep, money, unpaid_text,
 };
 use crate::domain::customer_rules::{BasicInfo, Nature};
 use crate::i18n::Lang;
@@ -229,8 +229,8 @@ pub fn draw_transfer(frame: &mut Frame, area: Rect, view: &TransferView, app: &A
         Line::from(Span::styled(truncate(&title, room), theme.title())),
     );
     if let Some(preview) = &view.preview {
-        let line = if preview.unpaid_bills > 0 {
-            let text = lang.tf("transfer.unpaid", &[("count", &preview.unpaid_bills)]);
+        let line = if let Some(count) = view.unpaid_bills() {
+            let text = unpaid_text(lang, count);
             Line::from(Span::styled(
                 truncate(&format!(" ! {text}"), room),
                 theme.error(),
