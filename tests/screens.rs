@@ -2802,3 +2802,41 @@ fn a_full_width_meter_number_searches_as_ascii() {
     assert_eq!(prefix, "M0");
     assert_eq!(wizard(&app).meters.search.value(), "M0");
 }
+
+#[test]
+fn the_customer_screens_fit_a_tiny_terminal_without_panicking_or_overlapping() {
+    let mut states = Vec::new();
+    let mut app = wizard_at_step_1();
+    states.push(("step 1, its list open", app.clone()));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    states.push(("step 2", app.clone()));
+    let mut step_3 = wizard_at_step_2();
+    let sent = press(&mut step_3, KeyCode::PageDown);
+    answer(&mut step_3, &sent, Reply::Meters(meter_page(1, 13)));
+    states.push(("step 3", step_3));
+    let mut transfer = transfer_screen(Decimal::new(500, 2), 0);
+    type_text(&mut transfer, "李娜");
+    states.push(("transfer", transfer.clone()));
+    press(&mut transfer, KeyCode::Enter);
+    press(&mut transfer, KeyCode::Enter);
+    type_text(&mut transfer, "13712345678");
+    type_text(&mut transfer, "海淀区1号");
+    press(&mut transfer, KeyCode::F(2));
+    states.push(("transfer confirmation", transfer));
+    for (what, app) in &states {
+        for size in [(80, 6), (80, 5), (80, 4), (30, 8), (12, 4), (3, 2), (1, 1)] {
+            let screen = render_at(app, size);
+            if size.1 >= 4 {
+                // The last two lines are the message line and the legend: nothing of the
+                // form may be drawn over them.
+                let lines: Vec<&str> = screen.lines().collect();
+                let message = lines[lines.len() - 2];
+                assert!(
+                    !message.contains('*') && !message.contains('│') && !message.contains('┌'),
+                    "{what} at {size:?}: the form overlaps the message line:\n{screen}"
+                );
+            }
+        }
+    }
+}
