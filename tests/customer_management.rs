@@ -918,7 +918,10 @@ async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_d
     )
     .await
     .unwrap();
-    assert!(matches!(outcome, TransferOutcome::Transferred { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, TransferOutcome::Transferred { .. }),
+        "{outcome:?}"
+    );
     let after = meterdesk::db::customers::details(&**client, customer_id)
         .await
         .unwrap()
@@ -926,10 +929,16 @@ async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_d
 
     assert_eq!(after.basic.name, "Anna Schmidt");
     assert_eq!(after.basic.customer_no, before.basic.customer_no);
-    assert_eq!(after.basic.customer_no, i64::from(opened.customer_no.value()));
+    assert_eq!(
+        after.basic.customer_no,
+        i64::from(opened.customer_no.value())
+    );
     assert_eq!(after.meter, before.meter);
     assert_eq!(after.meter.meter_no, "C-1");
-    let card = after.card.as_ref().expect("the card stays with the customer");
+    let card = after
+        .card
+        .as_ref()
+        .expect("the card stays with the customer");
     assert_eq!((card.card_no, card.state.as_str()), (4242, "active"));
     assert_eq!(after.account.balance, "31.40".parse::<Decimal>().unwrap());
     assert_eq!(after.account.balance, before.account.balance);

@@ -254,7 +254,9 @@ async fn open_modify_and_transfer_through_the_screens() {
         panic!("{:?}", details.owner_history)
     };
     assert!(
-        owner.kept.contains(&("name".to_owned(), "王小明".to_owned())),
+        owner
+            .kept
+            .contains(&("name".to_owned(), "王小明".to_owned())),
         "{owner:?}"
     );
     // What stays with the customer: the number, the meter, the account and its balance.

@@ -470,9 +470,7 @@ async fn details_show_type_meter_account_card_and_owners() {
         .get(0);
     assert_eq!(details.owner_history.len() as i64, owners);
     for owner in &details.owner_history {
-        assert!(
-            owner.kept.iter().any(|(key, _)| key == "name")
-        );
+        assert!(owner.kept.iter().any(|(key, _)| key == "name"));
     }
 
     // The balance the table shows is the account's.

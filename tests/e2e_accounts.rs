@@ -124,7 +124,10 @@ async fn open_modify_transfer_then_the_history_in_details() {
     // and the meter stayed with the customer.
     tmux.keys(&["Enter"]);
     let details = tmux.wait_for("Previous owners", PATIENCE);
-    assert!(details.contains("Name: 王小明, Mobile: 13912345678"), "{details}");
+    assert!(
+        details.contains("Name: 王小明, Mobile: 13912345678"),
+        "{details}"
+    );
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     assert!(
         details.contains(&format!("until {today}")) && details.contains(&clerk.full_name),

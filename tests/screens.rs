@@ -2562,7 +2562,11 @@ fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
     let Request::OpenAccount { meter_id: 90, .. } = only(&next) else {
         panic!("Enter chose the first meter of the typed search: {next:?}")
     };
-    assert_eq!(app.type_ahead.len(), 1, "the key after Enter waits for the opening");
+    assert_eq!(
+        app.type_ahead.len(),
+        1,
+        "the key after Enter waits for the opening"
+    );
     let fresh = answer(&mut app, &next, Reply::Opened(OpenOutcome::MeterTaken));
     answer(&mut app, &fresh, Reply::Meters(meter_page(90, 2)));
     assert_eq!(
@@ -2589,7 +2593,10 @@ fn f2_with_no_answer_for_the_list_on_screen_says_so() {
         },
     );
     let sent = press(&mut app, KeyCode::F(2));
-    assert!(sent.is_empty(), "nothing opened from a list the search did not answer");
+    assert!(
+        sent.is_empty(),
+        "nothing opened from a list the search did not answer"
+    );
     assert!(render(&app).contains("still loading"), "{}", render(&app));
 }
 
@@ -2597,14 +2604,21 @@ fn f2_with_no_answer_for_the_list_on_screen_says_so() {
 fn transfer_is_not_confirmed_before_the_balance_is_read() {
     let mut app = signed_in(Lang::En);
     let sent = press(&mut app, KeyCode::Char('t'));
-    let [(preview_id, Request::TransferPreview { .. }), (basics_id, _)] = sent.as_slice() else {
+    let [
+        (preview_id, Request::TransferPreview { .. }),
+        (basics_id, _),
+    ] = sent.as_slice()
+    else {
         panic!("{sent:?}")
     };
     for (id, outcome) in [
         (*preview_id, Err(Failure::Error("statement timeout".into()))),
         (
             *basics_id,
-            Ok(Reply::Basics(Some(basics(2, personal("张伟", "13800138000"))))),
+            Ok(Reply::Basics(Some(basics(
+                2,
+                personal("张伟", "13800138000"),
+            )))),
         ),
     ] {
         update(&mut app, Msg::Reply { id, outcome });
@@ -2619,7 +2633,10 @@ fn transfer_is_not_confirmed_before_the_balance_is_read() {
     let Screen::Transfer(view) = &app.screen else {
         panic!("still the transfer form")
     };
-    assert!(view.confirming.is_none(), "no confirmation without the balance");
+    assert!(
+        view.confirming.is_none(),
+        "no confirmation without the balance"
+    );
     let screen = render(&app);
     assert!(screen.contains("not read yet"), "{screen}");
     assert_eq!(
@@ -2661,7 +2678,11 @@ fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
         },
     );
     assert!(matches!(app.screen, Screen::Customers(_)));
-    assert!(render(&app).contains("10000068 is closed"), "{}", render(&app));
+    assert!(
+        render(&app).contains("10000068 is closed"),
+        "{}",
+        render(&app)
+    );
     assert!(!app.holds_input(), "the table takes keys at once");
     let late = update(
         &mut app,
@@ -2740,7 +2761,10 @@ fn free_form_identity_documents_accept_what_the_resident_card_check_refuses() {
 fn texts_name_the_keys_as_rebound_in_the_config() {
     let rebound = std::collections::BTreeMap::from([
         ("save".to_owned(), vec!["F11".to_owned()]),
-        ("cancel".to_owned(), vec!["F13".to_owned(), "Esc".to_owned()]),
+        (
+            "cancel".to_owned(),
+            vec!["F13".to_owned(), "Esc".to_owned()],
+        ),
         ("leave".to_owned(), vec!["F14".to_owned()]),
         ("lookup".to_owned(), vec!["F15".to_owned()]),
     ]);
@@ -2759,11 +2783,17 @@ fn texts_name_the_keys_as_rebound_in_the_config() {
     type_text(&mut app, "13712345678");
     type_text(&mut app, "北京市海淀区中关村大街1号");
     assert!(press(&mut app, KeyCode::F(2)).is_empty());
-    assert!(!render(&app).contains("Confirm the transfer"), "F2 is no longer save");
+    assert!(
+        !render(&app).contains("Confirm the transfer"),
+        "F2 is no longer save"
+    );
     press(&mut app, KeyCode::F(11));
     let screen = render(&app);
     assert!(screen.contains("F11 confirm · F13 cancel"), "{screen}");
-    assert!(!screen.contains("F2") && !screen.contains("F12"), "{screen}");
+    assert!(
+        !screen.contains("F2") && !screen.contains("F12"),
+        "{screen}"
+    );
     insta::assert_snapshot!(screen);
     press(&mut app, KeyCode::F(13));
     assert!(!render(&app).contains("Confirm the transfer"));

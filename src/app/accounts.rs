@@ -288,7 +288,10 @@ pub fn wizard_key(
         | (KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End, _) => {
             let before = wizard.meters.search.value().to_owned();
             // Meter numbers are ASCII: a full-width `Ｍ０` searches as `M0`.
-            wizard.meters.search.handle_event(&Event::Key(halfwidth_key(key)));
+            wizard
+                .meters
+                .search
+                .handle_event(&Event::Key(halfwidth_key(key)));
             if wizard.meters.search.value() != before {
                 fetch_meters(app, None, true, 0, out);
             }

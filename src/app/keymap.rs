@@ -275,10 +275,15 @@ impl KeyMap {
         if !text.contains("{key") {
             return text.to_owned();
         }
-        Command::ALL.into_iter().fold(text.to_owned(), |text, command| {
-            text.replace(&format!("{{key:{}}}", command.name()), &self.name(command))
-                .replace(&format!("{{keys:{}}}", command.name()), &self.names(command))
-        })
+        Command::ALL
+            .into_iter()
+            .fold(text.to_owned(), |text, command| {
+                text.replace(&format!("{{key:{}}}", command.name()), &self.name(command))
+                    .replace(
+                        &format!("{{keys:{}}}", command.name()),
+                        &self.names(command),
+                    )
+            })
     }
 }
 
@@ -358,12 +363,16 @@ mod tests {
     #[test]
     fn texts_name_the_live_keys() {
         let overrides = BTreeMap::from([
-            ("save".to_owned(), vec!["Ctrl-s".to_owned(), "F2".to_owned()]),
+            (
+                "save".to_owned(),
+                vec!["Ctrl-s".to_owned(), "F2".to_owned()],
+            ),
             ("lookup".to_owned(), vec![]),
         ]);
         let keymap = KeyMap::new(&overrides).unwrap();
         assert_eq!(
-            keymap.fill("{key:save} saves · {keys:save} · {keys:cancel} · {key:lookup} · {key:fly}"),
+            keymap
+                .fill("{key:save} saves · {keys:save} · {keys:cancel} · {key:lookup} · {key:fly}"),
             "Ctrl-s saves · Ctrl-s / F2 · F12 / Esc · :lookup · {key:fly}"
         );
     }

@@ -17,8 +17,8 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use super::keymap::KeyMap;
 use super::form::{CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text};
+use super::keymap::KeyMap;
 use super::paging;
 use super::state::{App, MessageKind, PageApply, Request, Screen};
 use super::update::{Outgoing, open, say, send};

@@ -132,7 +132,9 @@ mod tests {
                 }
                 let mut plain = text.clone();
                 while let Some(start) = plain.find("{key") {
-                    let end = plain[start..].find('}').map_or(plain.len(), |e| start + e + 1);
+                    let end = plain[start..]
+                        .find('}')
+                        .map_or(plain.len(), |e| start + e + 1);
                     plain.replace_range(start..end, "");
                 }
                 let named: Vec<_> = plain

@@ -18,9 +18,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rows: Vec<(String, &str)> = app
         .commands()
         .into_iter()
-        .map(|(command, label)| {
-            (app.keymap.names(command), lang.t(label))
-        })
+        .map(|(command, label)| (app.keymap.names(command), lang.t(label)))
         .collect();
     let key_width = rows.iter().map(|(keys, _)| width(keys)).max().unwrap_or(0);
     let entry = |(keys, label): &(String, &str)| {
