@@ -1513,6 +1513,13 @@ mod reference {
             &ref_requests(&sent)[..],
             [(_, RefRequest::Meters { prefix, at: PageAt::First, .. })] if prefix == "m"
         ));
+        // A digit an input method types full-width searches as its ASCII twin.
+        let sent = press(&mut app, KeyCode::Char('０'));
+        assert!(matches!(
+            &ref_requests(&sent)[..],
+            [(_, RefRequest::Meters { prefix, .. })] if prefix == "m0"
+        ));
+        press(&mut app, KeyCode::Backspace);
         press(&mut app, KeyCode::Enter);
         // Past the last row: one more row after it.
         for _ in 0..18 {

@@ -17,7 +17,9 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use super::form::{CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text};
+use super::form::{
+    CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text, halfwidth_key,
+};
 use super::keymap::KeyMap;
 use super::paging;
 use super::state::{App, MessageKind, PageApply, Request, Screen};
@@ -605,6 +607,8 @@ pub fn on_key(
         }
         return true;
     }
+    // Meter numbers and volumes are ASCII: what an input method types full-width is read so.
+    let key = halfwidth_key(key);
     let input = match (&mut *screen, key.code) {
         (RefScreen::Scheme(_), KeyCode::Char(c)) if !(c.is_ascii_digit() || c == '.') => None,
         (RefScreen::Scheme(view), _) if view.on_accumulated => Some(&mut view.accumulated),
