@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::domain::card_records::{IssuerPin, IssuerPinError, MacKey, MacKeyError};
+use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
 /// Everything meterdesk reads from `config.toml`.
@@ -19,6 +20,7 @@ pub struct Config {
     pub card: CardConfig,
     pub ui: UiConfig,
     pub receipts: ReceiptConfig,
+    pub customers: CustomersConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -135,6 +137,33 @@ impl Default for ReceiptConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CustomersConfig {
+    /// Which identity documents the basic-information forms accept: `resident_identity_card`
+    /// or `free_form` (docs/decisions.md).
+    pub id_documents: String,
+}
+
+impl Default for CustomersConfig {
+    fn default() -> Self {
+        Self {
+            id_documents: "resident_identity_card".to_owned(),
+        }
+    }
+}
+
+impl CustomersConfig {
+    /// The policy `id_documents` names; `None` for any other word.
+    pub fn id_policy(&self) -> Option<IdDocumentPolicy> {
+        match self.id_documents.as_str() {
+            "resident_identity_card" => Some(IdDocumentPolicy::ResidentIdentityCard),
+            "free_form" => Some(IdDocumentPolicy::FreeForm),
+            _ => None,
+        }
+    }
+}
+
 /// Why the configuration cannot be used; always names the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -222,6 +251,12 @@ impl Config {
             return Err(invalid(
                 "receipts.width",
                 "must be between 24 and 80 characters",
+            ));
+        }
+        if self.customers.id_policy().is_none() {
+            return Err(invalid(
+                "customers.id_documents",
+                "must be \"resident_identity_card\" or \"free_form\"",
             ));
         }
         Ok(())
@@ -319,6 +354,21 @@ mod tests {
         let demo = CardConfig::default().credentials().unwrap();
         assert_eq!((demo.pin, demo.key), (IssuerPin::demo(), MacKey::demo()));
         assert_eq!(demo.demo_warnings.len(), 2);
+    }
+
+    #[test]
+    fn the_id_document_policy_is_the_resident_identity_card_unless_set() {
+        let policy = |text: &str| parse(text).unwrap().config.customers.id_policy();
+        assert_eq!(policy(""), Some(IdDocumentPolicy::ResidentIdentityCard));
+        assert_eq!(
+            policy("[customers]\nid_documents = \"free_form\"\n"),
+            Some(IdDocumentPolicy::FreeForm)
+        );
+        let err = parse("[customers]\nid_documents = \"passport\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("customers.id_documents"), "{err}");
+        assert!(err.contains("free_form"), "{err}");
     }
 
     #[test]

@@ -98,6 +98,10 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         ..ReaderConfig::default()
     };
     app.receipt_width = config.receipts.width;
+    app.id_policy = config
+        .customers
+        .id_policy()
+        .expect("the identity document policy is validated with the configuration");
     let receipts = ReceiptOutput {
         directory: Some(match &config.receipts.directory {
             Some(directory) => directory.clone(),

@@ -882,3 +882,94 @@ async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
         TransferOutcome::Transferred { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_dates_the_history() {
+    let (_db, mut client) = with_fixture().await;
+    let customer_type = add_type(&mut client, "Card residents", BusinessModel::MeterPrepaid).await;
+    let meter = add_meter(&client, "C-1", CARD_METERS).await;
+    let opened = open(&mut client, customer_type, meter).await;
+    let customer_id = opened.customer_id;
+    client
+        .execute(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by) VALUES (4242, $1, 1, $2)",
+            &[&customer_id, &CLERK],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code, operator_id, idempotency_key)
+             VALUES ($1, 'deposit', 31.40, 'cash', $2, 'deposit-1')",
+            &[&opened.account_id, &CLERK],
+        )
+        .await
+        .unwrap();
+    let before = meterdesk::db::customers::details(&**client, customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let started = chrono::Utc::now();
+    let outcome = customer_changes::transfer(
+        &mut client,
+        CLERK,
+        customer_id,
+        &person("Anna Schmidt", "13700137000"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, TransferOutcome::Transferred { .. }),
+        "{outcome:?}"
+    );
+    let after = meterdesk::db::customers::details(&**client, customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(after.basic.name, "Anna Schmidt");
+    assert_eq!(after.basic.customer_no, before.basic.customer_no);
+    assert_eq!(
+        after.basic.customer_no,
+        i64::from(opened.customer_no.value())
+    );
+    assert_eq!(after.meter, before.meter);
+    assert_eq!(after.meter.meter_no, "C-1");
+    let card = after
+        .card
+        .as_ref()
+        .expect("the card stays with the customer");
+    assert_eq!((card.card_no, card.state.as_str()), (4242, "active"));
+    assert_eq!(after.account.balance, "31.40".parse::<Decimal>().unwrap());
+    assert_eq!(after.account.balance, before.account.balance);
+    assert_eq!(
+        after.account.recent_transactions, before.account.recent_transactions,
+        "the account's movements stay: no money moved"
+    );
+
+    let [owner] = after.owner_history.as_slice() else {
+        panic!("one previous owner: {:?}", after.owner_history)
+    };
+    assert_eq!(owner.transferred_by, "Clerk One");
+    let elapsed = owner.transferred_at - started;
+    assert!(
+        elapsed >= -chrono::Duration::seconds(5) && elapsed <= chrono::Duration::seconds(60),
+        "dated at the transfer: {} vs {started}",
+        owner.transferred_at
+    );
+    let kept: Vec<(&str, &str)> = owner
+        .kept
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("address", "建国路88号"),
+            ("household_size", "3"),
+            ("mobile", "13800138000"),
+            ("name", "张伟"),
+        ],
+        "the previous owner as kept, blank fields left out"
+    );
+}

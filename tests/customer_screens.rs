@@ -249,13 +249,38 @@ async fn open_modify_and_transfer_through_the_screens() {
     let Screen::Details(view) = &desk.app.screen else {
         panic!("{}", desk.screen())
     };
-    let owners = &view.details.as_ref().unwrap().owner_history;
-    assert_eq!(owners.len(), 1);
+    let details = view.details.as_ref().unwrap();
+    let [owner] = details.owner_history.as_slice() else {
+        panic!("{:?}", details.owner_history)
+    };
     assert!(
-        owners[0].basic_info.contains(&"name: 王小明".to_owned()),
-        "{owners:?}"
+        owner
+            .kept
+            .contains(&("name".to_owned(), "王小明".to_owned())),
+        "{owner:?}"
     );
-    assert!(desk.screen().contains("王小明"), "{}", desk.screen());
+    // What stays with the customer: the number, the meter, the account and its balance.
+    assert_eq!(details.basic.customer_no, row.customer_no);
+    assert_eq!(details.meter.meter_no, chosen.meter_no);
+    assert_eq!(details.account.balance, row.balance);
+    let screen = desk.screen();
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let clerk = desk.app.session.as_ref().unwrap().full_name.clone();
+    let lines: Vec<&str> = screen.lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| line.contains("王小明"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(
+        lines[at].contains("Name: 王小明, Mobile: 13900000001, Address: 西城区金融街7号B座"),
+        "labelled in form order: {}",
+        lines[at]
+    );
+    assert!(
+        lines[at + 1].contains(&today) && lines[at + 1].contains(&clerk),
+        "dated and signed: {}",
+        lines[at + 1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

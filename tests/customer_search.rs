@@ -470,12 +470,7 @@ async fn details_show_type_meter_account_card_and_owners() {
         .get(0);
     assert_eq!(details.owner_history.len() as i64, owners);
     for owner in &details.owner_history {
-        assert!(
-            owner
-                .basic_info
-                .iter()
-                .any(|field| field.starts_with("name: "))
-        );
+        assert!(owner.kept.iter().any(|(key, _)| key == "name"));
     }
 
     // The balance the table shows is the account's.

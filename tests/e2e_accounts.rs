@@ -120,10 +120,32 @@ async fn open_modify_transfer_then_the_history_in_details() {
     tmux.wait_for("stayed with the account", PATIENCE);
     tmux.wait_for("李四", PATIENCE);
 
-    // The details show the previous owner.
+    // The details show the previous owner, labelled, with the date and the clerk; the number
+    // and the meter stayed with the customer.
     tmux.keys(&["Enter"]);
     let details = tmux.wait_for("Previous owners", PATIENCE);
-    assert!(details.contains("name: 王小明"), "{details}");
+    assert!(
+        details.contains("Name: 王小明, Mobile: 13912345678"),
+        "{details}"
+    );
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    assert!(
+        details.contains(&format!("until {today}")) && details.contains(&clerk.full_name),
+        "{details}"
+    );
+    let meter_no: String = client
+        .query_one(
+            "SELECT m.meter_no FROM customer c JOIN meter m ON m.id = c.meter_id
+             WHERE c.customer_no = $1 AND c.name = '李四'",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        details.contains(&format!("{number:08}")) && details.contains(&meter_no),
+        "{details}"
+    );
     tmux.keys(&["F3"]);
     tmux.wait_for("Cust.No.", PATIENCE);
     tmux.keys(&["F10"]);

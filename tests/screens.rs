@@ -141,7 +141,12 @@ fn signed_in(lang: Lang) -> App {
 fn render_at(app: &App, size: (u16, u16)) -> String {
     let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
     terminal.draw(|frame| ui::draw(frame, app)).unwrap();
-    terminal.backend().to_string()
+    let screen = terminal.backend().to_string();
+    assert!(
+        !screen.contains("{key"),
+        "a text naming a key was drawn without the keymap: {screen}"
+    );
+    screen
 }
 
 #[test]
@@ -394,7 +399,11 @@ fn sample_details() -> CustomerDetails {
             last_purchase_loaded: Some(false),
         }),
         owner_history: vec![PreviousOwner {
-            basic_info: vec!["name: 李娜".into(), "phone: 13911112222".into()],
+            // As the database sends it: sorted by key.
+            kept: vec![
+                ("mobile".into(), "13911112222".into()),
+                ("name".into(), "李娜".into()),
+            ],
             transferred_at: at(10, 15),
             transferred_by: "Wang Fang".into(),
         }],
@@ -1504,6 +1513,13 @@ mod reference {
             &ref_requests(&sent)[..],
             [(_, RefRequest::Meters { prefix, at: PageAt::First, .. })] if prefix == "m"
         ));
+        // A digit an input method types full-width searches as its ASCII twin.
+        let sent = press(&mut app, KeyCode::Char('０'));
+        assert!(matches!(
+            &ref_requests(&sent)[..],
+            [(_, RefRequest::Meters { prefix, .. })] if prefix == "m0"
+        ));
+        press(&mut app, KeyCode::Backspace);
         press(&mut app, KeyCode::Enter);
         // Past the last row: one more row after it.
         for _ in 0..18 {
@@ -2308,7 +2324,11 @@ fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
 }
 
 fn transfer_screen(balance: Decimal, unpaid_bills: i64) -> App {
-    let mut app = signed_in(Lang::En);
+    transfer_screen_on(signed_in(Lang::En), balance, unpaid_bills)
+}
+
+/// `t` on the first row of `app`'s table, the preview and the stored information answered.
+fn transfer_screen_on(mut app: App, balance: Decimal, unpaid_bills: i64) -> App {
     let sent = press(&mut app, KeyCode::Char('t'));
     let [
         (preview_id, Request::TransferPreview { customer_id: 1 }),
@@ -2525,4 +2545,335 @@ fn reference_screens_in_chinese() {
     insta::assert_snapshot!("meter_types_in_chinese", render(&app));
     press(&mut app, KeyCode::Char('m'));
     insta::assert_snapshot!("meter_type_form_in_chinese", render(&app));
+}
+
+#[test]
+fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    // The clerk types the start of a number and presses Enter, then Down, at once.
+    let search = press(&mut app, KeyCode::Char('9'));
+    assert!(matches!(only(&search), Request::UninstalledMeters { prefix, .. } if prefix == "9"));
+    assert!(
+        press(&mut app, KeyCode::Enter).is_empty(),
+        "not the highlighted meter of the old list"
+    );
+    assert!(
+        press(&mut app, KeyCode::Char('x')).is_empty(),
+        "a key typed meanwhile waits too"
+    );
+    assert_eq!(app.type_ahead.len(), 2);
+    // The typed search answers: Enter chooses from it; the key after it is applied after it.
+    let next = answer(&mut app, &search, Reply::Meters(meter_page(90, 2)));
+    let Request::OpenAccount { meter_id: 90, .. } = only(&next) else {
+        panic!("Enter chose the first meter of the typed search: {next:?}")
+    };
+    assert_eq!(
+        app.type_ahead.len(),
+        1,
+        "the key after Enter waits for the opening"
+    );
+    let fresh = answer(&mut app, &next, Reply::Opened(OpenOutcome::MeterTaken));
+    answer(&mut app, &fresh, Reply::Meters(meter_page(90, 2)));
+    assert_eq!(
+        wizard(&app).meters.search.value(),
+        "9x",
+        "the key typed after Enter was not lost"
+    );
+}
+
+#[test]
+fn f2_with_no_answer_for_the_list_on_screen_says_so() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    let search = press(&mut app, KeyCode::Char('9'));
+    let [(id, _)] = search.as_slice() else {
+        panic!("{search:?}")
+    };
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *id,
+            outcome: Err(Failure::Unreachable("gone".into())),
+        },
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(
+        sent.is_empty(),
+        "nothing opened from a list the search did not answer"
+    );
+    assert!(render(&app).contains("still loading"), "{}", render(&app));
+}
+
+#[test]
+fn transfer_is_not_confirmed_before_the_balance_is_read() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [
+        (preview_id, Request::TransferPreview { .. }),
+        (basics_id, _),
+    ] = sent.as_slice()
+    else {
+        panic!("{sent:?}")
+    };
+    for (id, outcome) in [
+        (*preview_id, Err(Failure::Error("statement timeout".into()))),
+        (
+            *basics_id,
+            Ok(Reply::Basics(Some(basics(
+                2,
+                personal("张伟", "13800138000"),
+            )))),
+        ),
+    ] {
+        update(&mut app, Msg::Reply { id, outcome });
+    }
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "北京市海淀区中关村大街1号");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty());
+    let Screen::Transfer(view) = &app.screen else {
+        panic!("still the transfer form")
+    };
+    assert!(
+        view.confirming.is_none(),
+        "no confirmation without the balance"
+    );
+    let screen = render(&app);
+    assert!(screen.contains("not read yet"), "{screen}");
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::Name),
+        "李娜",
+        "nothing typed is lost"
+    );
+}
+
+#[test]
+fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
+    let mut app = signed_in(Lang::En);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Down);
+    }
+    let Screen::Customers(table) = &app.screen else {
+        panic!()
+    };
+    assert_eq!(table.selected_row().unwrap().status, "closed");
+    let sent = press(&mut app, KeyCode::Char('t'));
+    assert!(sent.is_empty(), "nothing asked");
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    let screen = render(&app);
+    assert!(screen.contains("10000085 is closed"), "{screen}");
+
+    // Closed meanwhile: the screen goes as soon as the stored information says so.
+    press(&mut app, KeyCode::Up);
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [(preview_id, _), (basics_id, _)] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    let mut closed = basics(2, personal("张伟", "13800138000"));
+    closed.active = false;
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *basics_id,
+            outcome: Ok(Reply::Basics(Some(closed))),
+        },
+    );
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(
+        render(&app).contains("10000068 is closed"),
+        "{}",
+        render(&app)
+    );
+    assert!(!app.holds_input(), "the table takes keys at once");
+    let late = update(
+        &mut app,
+        Msg::Reply {
+            id: *preview_id,
+            outcome: Ok(Reply::TransferPreview(None)),
+        },
+    );
+    assert!(late.requests.is_empty());
+    assert!(matches!(app.screen, Screen::Customers(_)));
+}
+
+#[test]
+fn a_conflict_mark_draws_the_stored_value_inert() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let mut current = personal("张伟", "13800138000");
+    if let Info::Personal(p) = &mut current {
+        p.address = "\x1b]0;pwned\x07\x1b[2J建国路1号".into();
+    }
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Address],
+            current: basics(5, current),
+        }),
+    );
+    let screen = render(&app);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    assert!(screen.contains("\\x1b]0;pwned"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn free_form_identity_documents_accept_what_the_resident_card_check_refuses() {
+    use meterdesk::domain::validation::IdDocumentPolicy;
+    for (policy, accepted) in [
+        (IdDocumentPolicy::ResidentIdentityCard, false),
+        (IdDocumentPolicy::FreeForm, true),
+    ] {
+        let mut app = wizard_at_step_1();
+        app.id_policy = policy;
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::PageDown);
+        type_text(&mut app, "张伟");
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "E12345678"); // a passport
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "13800138000");
+        type_text(&mut app, "北京市朝阳区建国路88号");
+        let sent = press(&mut app, KeyCode::PageDown);
+        let step = wizard(&app).step;
+        if accepted {
+            assert_eq!(step, WizardStep::Meter, "{policy:?}: {}", render(&app));
+            assert!(matches!(only(&sent), Request::UninstalledMeters { .. }));
+            assert_eq!(
+                wizard(&app).info.as_ref().unwrap().values()[1].1.as_deref(),
+                Some("E12345678")
+            );
+        } else {
+            assert_eq!(step, WizardStep::BasicInfo, "{policy:?}");
+            assert!(sent.is_empty());
+            assert!(render(&app).contains("ID card No."), "{}", render(&app));
+        }
+    }
+}
+
+#[test]
+fn texts_name_the_keys_as_rebound_in_the_config() {
+    let rebound = std::collections::BTreeMap::from([
+        ("save".to_owned(), vec!["F11".to_owned()]),
+        (
+            "cancel".to_owned(),
+            vec!["F13".to_owned(), "Esc".to_owned()],
+        ),
+        ("leave".to_owned(), vec!["F14".to_owned()]),
+        ("lookup".to_owned(), vec!["F15".to_owned()]),
+    ]);
+    let mut app = signed_in(Lang::En);
+    app.keymap = KeyMap::new(&rebound).unwrap();
+    let mut app = transfer_screen_on(app, Decimal::new(12_050, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::F(14));
+    assert!(
+        render(&app).contains("Unsaved changes: F14 again discards them"),
+        "{}",
+        render(&app)
+    );
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "北京市海淀区中关村大街1号");
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert!(
+        !render(&app).contains("Confirm the transfer"),
+        "F2 is no longer save"
+    );
+    press(&mut app, KeyCode::F(11));
+    let screen = render(&app);
+    assert!(screen.contains("F11 confirm · F13 cancel"), "{screen}");
+    assert!(
+        !screen.contains("F2") && !screen.contains("F12"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+    press(&mut app, KeyCode::F(13));
+    assert!(!render(&app).contains("Confirm the transfer"));
+
+    // Leaving, the table; the wizard's step 1 names the rebound lookup key.
+    press(&mut app, KeyCode::F(14));
+    press(&mut app, KeyCode::F(14));
+    let sent = press(&mut app, KeyCode::Char('o'));
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::PageDown);
+    assert!(
+        render(&app).contains("Choose a customer type (F15 lists them)"),
+        "{}",
+        render(&app)
+    );
+    // The help names every key of a command, as rebound.
+    press(&mut app, KeyCode::F(1));
+    assert!(
+        render(&app).contains("F1 / ? or F13 / Esc closes this help"),
+        "{}",
+        render(&app)
+    );
+}
+
+#[test]
+fn a_full_width_meter_number_searches_as_ascii() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    press(&mut app, KeyCode::Char('Ｍ'));
+    let sent = press(&mut app, KeyCode::Char('０'));
+    let Request::UninstalledMeters { prefix, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(prefix, "M0");
+    assert_eq!(wizard(&app).meters.search.value(), "M0");
+}
+
+#[test]
+fn the_customer_screens_fit_a_tiny_terminal_without_panicking_or_overlapping() {
+    let mut states = Vec::new();
+    let mut app = wizard_at_step_1();
+    states.push(("step 1, its list open", app.clone()));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    states.push(("step 2", app.clone()));
+    let mut step_3 = wizard_at_step_2();
+    let sent = press(&mut step_3, KeyCode::PageDown);
+    answer(&mut step_3, &sent, Reply::Meters(meter_page(1, 13)));
+    states.push(("step 3", step_3));
+    let mut transfer = transfer_screen(Decimal::new(500, 2), 0);
+    type_text(&mut transfer, "李娜");
+    states.push(("transfer", transfer.clone()));
+    press(&mut transfer, KeyCode::Enter);
+    press(&mut transfer, KeyCode::Enter);
+    type_text(&mut transfer, "13712345678");
+    type_text(&mut transfer, "海淀区1号");
+    press(&mut transfer, KeyCode::F(2));
+    states.push(("transfer confirmation", transfer));
+    for (what, app) in &states {
+        for size in [(80, 6), (80, 5), (80, 4), (30, 8), (12, 4), (3, 2), (1, 1)] {
+            let screen = render_at(app, size);
+            if size.1 >= 4 {
+                // The last two lines are the message line and the legend: nothing of the
+                // form may be drawn over them.
+                let lines: Vec<&str> = screen.lines().collect();
+                let message = lines[lines.len() - 2];
+                assert!(
+                    !message.contains('*') && !message.contains('│') && !message.contains('┌'),
+                    "{what} at {size:?}: the form overlaps the message line:\n{screen}"
+                );
+            }
+        }
+    }
 }

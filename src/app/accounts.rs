@@ -8,7 +8,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use super::form::{Choice, Field as FormField, FieldKind, Form, field_error_text};
+use super::form::{Choice, Field as FormField, FieldKind, Form, field_error_text, halfwidth_key};
 use super::state::*;
 use super::update::{Outgoing, leave, say, send};
 use crate::db::customer_changes::{
@@ -19,10 +19,6 @@ use crate::db::meters::Meter;
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::domain::validation::{self, IdDocumentPolicy};
 use crate::i18n::Lang;
-
-/// Which identity documents the forms accept (docs/decisions.md): the resident identity card,
-/// its check character catching a mistyped digit; other documents go in the remark.
-pub const ID_POLICY: IdDocumentPolicy = IdDocumentPolicy::ResidentIdentityCard;
 
 /// Meters shown per page in step 3.
 pub const METER_PAGE: usize = 12;
@@ -111,10 +107,10 @@ impl BasicForm {
 
     /// Checks the fields by kind and by the domain's rules; on errors the form shows them all
     /// and the cursor goes to the first.
-    pub fn validate(&mut self, lang: Lang) -> Option<BasicInfo> {
+    pub fn validate(&mut self, lang: Lang, policy: IdDocumentPolicy) -> Option<BasicInfo> {
         let mut errors = self.form.kind_errors(lang);
         let checked =
-            BasicInfo::validate(self.nature, ID_POLICY, |field| self.value(field).to_owned());
+            BasicInfo::validate(self.nature, policy, |field| self.value(field).to_owned());
         if let Err(rule_errors) = &checked {
             for (field, error) in rule_errors {
                 let index = self.index(*field);
@@ -267,7 +263,7 @@ pub fn wizard_key(
     if matches!(command, Some(Command::Leave | Command::Cancel)) && !lookup_open {
         if wizard.is_dirty() && !wizard.asked_leave {
             wizard.asked_leave = true;
-            say(app, MessageKind::Info, app.lang.t("form.ask_leave"));
+            say(app, MessageKind::Info, app.t("form.ask_leave"));
         } else {
             leave(app);
         }
@@ -280,11 +276,22 @@ pub fn wizard_key(
     match (key.code, command) {
         (KeyCode::Up, _) => move_meter(app, -1, out),
         (KeyCode::Down, _) => move_meter(app, 1, out),
-        (KeyCode::Enter, _) | (_, Some(Command::Save)) => open_account(app, out),
+        (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
+            if wait_for_typed_search(app) {
+                // The clerk chose from what they typed, not from the rows still on screen.
+                app.type_ahead.push_back(key);
+            } else {
+                open_account(app, out);
+            }
+        }
         (KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete, _)
         | (KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End, _) => {
             let before = wizard.meters.search.value().to_owned();
-            wizard.meters.search.handle_event(&Event::Key(key));
+            // Meter numbers are ASCII: a full-width `Ｍ０` searches as `M0`.
+            wizard
+                .meters
+                .search
+                .handle_event(&Event::Key(halfwidth_key(key)));
             if wizard.meters.search.value() != before {
                 fetch_meters(app, None, true, 0, out);
             }
@@ -330,6 +337,23 @@ fn fetch_meters(
     );
 }
 
+/// A meter search sent as typed is on its way: from now on it holds input, so the key that
+/// chooses (and any typed after it) waits for its answer instead of superseding it.
+/// False if none is on its way.
+fn wait_for_typed_search(app: &mut App) -> bool {
+    let search = app.in_flight.iter_mut().find_map(|f| match &mut f.request {
+        Request::UninstalledMeters { typed, .. } if *typed => Some(typed),
+        _ => None,
+    });
+    match search {
+        Some(typed) => {
+            *typed = false;
+            true
+        }
+        None => false,
+    }
+}
+
 /// Up/Down in step 3: within the page; past its end the next page, before its start the
 /// previous one.
 fn move_meter(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
@@ -362,7 +386,7 @@ pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
         (WizardStep::CustomerType, true) => {
             let Some(nature) = wizard.customer_type().map(|t| t.nature) else {
                 wizard.type_form.check(lang);
-                say(app, MessageKind::Error, lang.t("open.choose_type"));
+                say(app, MessageKind::Error, app.t("open.choose_type"));
                 return;
             };
             if wizard.basic.as_ref().is_none_or(|b| b.nature != nature) {
@@ -375,7 +399,7 @@ pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
             let Some(basic) = wizard.basic.as_mut() else {
                 return;
             };
-            match basic.validate(lang) {
+            match basic.validate(lang, app.id_policy) {
                 Some(info) => {
                     wizard.info = Some(info);
                     wizard.step = WizardStep::Meter;
@@ -399,6 +423,11 @@ fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
     let (Some(customer_type), Some(info)) = (wizard.customer_type(), wizard.info.clone()) else {
         return;
     };
+    if wizard.meters.loading {
+        // The list on screen does not answer the search yet (its request was parked).
+        say(app, MessageKind::Error, app.lang.t("open.meters_loading"));
+        return;
+    }
     let Some(meter) = wizard.meters.selected_meter() else {
         say(app, MessageKind::Error, app.lang.t("open.choose_meter"));
         return;
@@ -443,6 +472,21 @@ pub struct TransferView {
     pub confirming: Option<BasicInfo>,
 }
 
+impl TransferView {
+    /// The unpaid bills that refuse the transfer, once the preview has counted any.
+    pub fn unpaid_bills(&self) -> Option<i64> {
+        self.preview
+            .as_ref()
+            .map(|p| p.unpaid_bills)
+            .filter(|count| *count > 0)
+    }
+}
+
+/// Why unpaid bills refuse a transfer: one text for the message line and the screen.
+pub fn unpaid_text(lang: Lang, count: i64) -> String {
+    lang.tf("transfer.unpaid", &[("count", &count)])
+}
+
 /// `m` and `t` on the customer table: the screen opens and asks for what it needs.
 pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
     let Screen::Customers(table) = &app.screen else {
@@ -452,6 +496,15 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
         return;
     };
     let (customer_id, customer_no) = (row.id, row.customer_no);
+    if transfer && row.status != "active" {
+        // A closed account has nothing to hand over: say so before any form is typed.
+        let text = app.lang.tf(
+            "transfer.closed",
+            &[("number", &format!("{customer_no:08}"))],
+        );
+        say(app, MessageKind::Error, text);
+        return;
+    }
     if transfer {
         let view = TransferView {
             customer_id,
@@ -489,7 +542,7 @@ pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
         say(app, MessageKind::Error, lang.t("modify.closed"));
         return;
     }
-    let Some(info) = basic.validate(lang) else {
+    let Some(info) = basic.validate(lang, app.id_policy) else {
         return super::update::say_form_error(app);
     };
     say(app, MessageKind::Info, lang.t("modify.saving"));
@@ -511,14 +564,13 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     let Screen::Transfer(view) = &mut app.screen else {
         return;
     };
-    if let Some(unpaid) = view
-        .preview
-        .as_ref()
-        .map(|p| p.unpaid_bills)
-        .filter(|n| *n > 0)
-    {
-        let text = lang.tf("transfer.unpaid", &[("count", &unpaid)]);
-        say(app, MessageKind::Error, text);
+    if let Some(count) = view.unpaid_bills() {
+        say(app, MessageKind::Error, unpaid_text(lang, count));
+        return;
+    }
+    if view.preview.is_none() {
+        // The confirmation shows the balance that stays: not without it.
+        say(app, MessageKind::Error, app.t("transfer.no_preview"));
         return;
     }
     if let Some(info) = view.confirming.clone() {
@@ -538,7 +590,7 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     let Some(basic) = view.basic.as_mut() else {
         return;
     };
-    match basic.validate(lang) {
+    match basic.validate(lang, app.id_policy) {
         Some(info) => {
             view.confirming = Some(info);
             app.message = None;
@@ -547,14 +599,14 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     }
 }
 
-/// F2 while bills are unpaid says so before anything else; F12/Esc/F3 on the transfer
-/// confirmation go back to the form, everything kept.
+/// F2 while bills are unpaid or before the balance is read says so before anything else;
+/// F12/Esc/F3 on the transfer confirmation go back to the form, everything kept.
 pub fn transfer_key(app: &mut App, command: Option<Command>, out: &mut Vec<Outgoing>) -> bool {
     let Screen::Transfer(view) = &mut app.screen else {
         return false;
     };
-    let unpaid = view.preview.as_ref().is_some_and(|p| p.unpaid_bills > 0);
-    if command == Some(Command::Save) && unpaid {
+    let refused = view.preview.is_none() || view.unpaid_bills().is_some();
+    if command == Some(Command::Save) && refused {
         submit_transfer(app, out);
         return true;
     }
@@ -633,14 +685,23 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
             None => say(app, MessageKind::Error, lang.t("details.gone")),
         },
         (Screen::Transfer(view), Reply::Basics(basics)) => match basics {
+            Some(read) if !read.active => {
+                // Closed since the table was read.
+                let number = format!("{:08}", view.customer_no);
+                leave(app);
+                // Its balance no longer matters: keys go to the table at once.
+                app.in_flight
+                    .retain(|f| !matches!(f.request, Request::TransferPreview { .. }));
+                let text = lang.tf("transfer.closed", &[("number", &number)]);
+                say(app, MessageKind::Error, text);
+            }
             Some(read) => view.basic = Some(BasicForm::new(read.info.nature())),
             None => say(app, MessageKind::Error, lang.t("details.gone")),
         },
         (Screen::Transfer(view), Reply::TransferPreview(preview)) => {
             view.preview = preview.clone();
-            if let Some(unpaid) = preview.as_ref().map(|p| p.unpaid_bills).filter(|n| *n > 0) {
-                let text = lang.tf("transfer.unpaid", &[("count", &unpaid)]);
-                say(app, MessageKind::Error, text);
+            if let Some(count) = view.unpaid_bills() {
+                say(app, MessageKind::Error, unpaid_text(lang, count));
             }
         }
         (Screen::Modify(view), Reply::Modified(outcome)) => match outcome {
@@ -654,7 +715,7 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
                 current,
             } => {
                 let names = conflict(view, changed_fields, current, lang);
-                let text = lang.tf("modify.conflict", &[("fields", &names)]);
+                let text = app.tf("modify.conflict", &[("fields", &names)]);
                 say(app, MessageKind::Error, text);
             }
             ModifyOutcome::Closed => say(app, MessageKind::Error, lang.t("modify.closed")),
@@ -672,8 +733,7 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
             }
             TransferOutcome::UnpaidBills { count } => {
                 view.confirming = None;
-                let text = lang.tf("transfer.unpaid", &[("count", count)]);
-                say(app, MessageKind::Error, text);
+                say(app, MessageKind::Error, unpaid_text(lang, *count));
             }
             TransferOutcome::Closed => say(app, MessageKind::Error, lang.t("modify.closed")),
             TransferOutcome::NotFound => say(app, MessageKind::Error, lang.t("details.gone")),

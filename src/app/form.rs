@@ -166,28 +166,31 @@ impl Field {
 
     /// Applies an editing key, refusing what the kind does not accept. True if the text changed.
     fn edit(&mut self, key: KeyEvent) -> bool {
-        let key = match (key.code, &self.kind) {
-            (KeyCode::Char(c), FieldKind::Digits { len }) => {
-                let Some(digit) = ascii_digit(c) else {
-                    return false;
-                };
-                if self.value().chars().count() >= *len {
-                    return false;
-                }
-                KeyEvent::new(KeyCode::Char(digit), key.modifiers)
+        // Numbers and dates are ASCII: what an input method types full-width is read so.
+        let key = match self.kind {
+            FieldKind::Digits { .. } | FieldKind::Amount { .. } | FieldKind::Date => {
+                halfwidth_key(key)
+            }
+            _ => key,
+        };
+        match (key.code, &self.kind) {
+            (KeyCode::Char(c), FieldKind::Digits { len })
+                if !c.is_ascii_digit() || self.value().chars().count() >= *len =>
+            {
+                return false;
             }
             (KeyCode::Char(c), FieldKind::Amount { .. })
-                if !(ascii_digit(c).is_some() || matches!(c, '.' | ',' | '．' | '，')) =>
+                if !(c.is_ascii_digit() || matches!(c, '.' | ',')) =>
             {
                 return false;
             }
             (KeyCode::Char(c), FieldKind::Date)
-                if !(ascii_digit(c).is_some() || c == '-') || self.value().len() >= 10 =>
+                if !(c.is_ascii_digit() || c == '-') || self.value().len() >= 10 =>
             {
                 return false;
             }
-            _ => key,
-        };
+            _ => {}
+        }
         let before = self.value().to_owned();
         self.input.handle_event(&Event::Key(key));
         self.value() != before
@@ -203,11 +206,11 @@ impl Field {
     }
 }
 
-fn ascii_digit(c: char) -> Option<char> {
-    match c {
-        '0'..='9' => Some(c),
-        '０'..='９' => char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')),
-        _ => None,
+/// A typed character as its ASCII twin when it is a full-width one (`validation::halfwidth`).
+pub fn halfwidth_key(key: KeyEvent) -> KeyEvent {
+    match key.code {
+        KeyCode::Char(c) => KeyEvent::new(KeyCode::Char(validation::halfwidth(c)), key.modifiers),
+        _ => key,
     }
 }
 
@@ -598,6 +601,18 @@ mod tests {
             "full: the focus moved on and the 4 was not kept"
         );
         assert_eq!(form.value(2), "4", "the next key goes to the next field");
+    }
+
+    #[test]
+    fn full_width_dates_and_amounts_are_read_as_ascii() {
+        let mut form = sample();
+        form.focus = 4;
+        typed(&mut form, "２０２６－０３－０１");
+        assert_eq!(form.value(4), "2026-03-01");
+        assert_eq!(form.fields[4].check(Lang::En), None, "a date");
+        form.focus = 2;
+        typed(&mut form, "１２．５");
+        assert_eq!(form.value(2), "12.5");
     }
 
     #[test]

@@ -246,6 +246,45 @@ impl KeyMap {
     pub fn keys(&self, command: Command) -> &[Key] {
         self.by_command.get(&command).map_or(&[], Vec::as_slice)
     }
+
+    /// How a text names the key of `command`: the one the legend shows, or `:name` (the
+    /// command line) when it has none.
+    pub fn name(&self, command: Command) -> String {
+        match self.keys(command).first() {
+            Some(key) => key.to_string(),
+            None => format!(":{}", command.name()),
+        }
+    }
+
+    /// Every key of `command`, as the help screen lists them (`F12 / Esc`), or `:name`.
+    pub fn names(&self, command: Command) -> String {
+        match self.keys(command) {
+            [] => format!(":{}", command.name()),
+            keys => keys
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" / "),
+        }
+    }
+
+    /// A catalogue text with its key names filled in from this keymap: `{key:save}` becomes
+    /// the key of `save` (`name`), `{keys:cancel}` every key of `cancel` (`names`). So no
+    /// text names a key that a rebinding in `[ui.keys]` has moved.
+    pub fn fill(&self, text: &str) -> String {
+        if !text.contains("{key") {
+            return text.to_owned();
+        }
+        Command::ALL
+            .into_iter()
+            .fold(text.to_owned(), |text, command| {
+                text.replace(&format!("{{key:{}}}", command.name()), &self.name(command))
+                    .replace(
+                        &format!("{{keys:{}}}", command.name()),
+                        &self.names(command),
+                    )
+            })
+    }
 }
 
 #[cfg(test)]
@@ -318,6 +357,23 @@ mod tests {
         assert_eq!(
             KeyMap::new(&unknown).unwrap_err(),
             KeyMapError::UnknownCommand("fly".into())
+        );
+    }
+
+    #[test]
+    fn texts_name_the_live_keys() {
+        let overrides = BTreeMap::from([
+            (
+                "save".to_owned(),
+                vec!["Ctrl-s".to_owned(), "F2".to_owned()],
+            ),
+            ("lookup".to_owned(), vec![]),
+        ]);
+        let keymap = KeyMap::new(&overrides).unwrap();
+        assert_eq!(
+            keymap
+                .fill("{key:save} saves · {keys:save} · {keys:cancel} · {key:lookup} · {key:fly}"),
+            "Ctrl-s saves · Ctrl-s / F2 · F12 / Esc · :lookup · {key:fly}"
         );
     }
 

@@ -17,7 +17,10 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use super::form::{CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text};
+use super::form::{
+    CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text, halfwidth_key,
+};
+use super::keymap::KeyMap;
 use super::paging;
 use super::state::{App, MessageKind, PageApply, Request, Screen};
 use super::update::{Outgoing, open, say, send};
@@ -604,6 +607,8 @@ pub fn on_key(
         }
         return true;
     }
+    // Meter numbers and volumes are ASCII: what an input method types full-width is read so.
+    let key = halfwidth_key(key);
     let input = match (&mut *screen, key.code) {
         (RefScreen::Scheme(_), KeyCode::Char(c)) if !(c.is_ascii_digit() || c == '.') => None,
         (RefScreen::Scheme(view), _) if view.on_accumulated => Some(&mut view.accumulated),
@@ -807,7 +812,7 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
             if let ImportStage::Checked { check, .. } = &view.stage
                 && check.good == 0
             {
-                say(app, MessageKind::Error, lang.t("ref.nothing_to_import"));
+                say(app, MessageKind::Error, app.t("ref.nothing_to_import"));
             } else if let ImportStage::Checked { check, .. } = &view.stage {
                 let total = check.csv.rows.len() as u64;
                 // With no problem to skip, the file goes in whole or not at all: a number
@@ -861,7 +866,7 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
             }
         }
         (screen, Command::Delete) => {
-            let (kind, text) = ask_delete(screen, lang);
+            let (kind, text) = ask_delete(screen, lang, &app.keymap);
             say(app, kind, text);
         }
         _ => return false,
@@ -870,13 +875,14 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
 }
 
 /// Delete on a list: refused at once when the row is plainly in use, else asked once.
-fn ask_delete(screen: &mut RefScreen, lang: Lang) -> (MessageKind, String) {
+fn ask_delete(screen: &mut RefScreen, lang: Lang, keys: &KeyMap) -> (MessageKind, String) {
     let question = |flag: &mut bool, name: &str| {
         *flag = true;
         let name = crate::ui::inert::inert(name).into_owned();
+        let text = keys.fill(lang.t("ref.ask_delete"));
         (
             MessageKind::Info,
-            lang.tf("ref.ask_delete", &[("name", &name)]),
+            crate::i18n::fill_args(&text, &[("name", &name)]),
         )
     };
     match screen {

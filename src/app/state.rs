@@ -22,6 +22,7 @@ use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
 use crate::db::meters::Meter;
 use crate::domain::customer_rules::BasicInfo;
 use crate::domain::search::{CustomerSearch, SearchError};
+use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
 /// Identifies one request so a late or superseded reply is recognised and dropped.
@@ -387,6 +388,8 @@ pub struct App {
     pub desk_id: u64,
     /// Characters per receipt line (`receipts.width`).
     pub receipt_width: usize,
+    /// Which identity documents the customer forms accept (`customers.id_documents`).
+    pub id_policy: IdDocumentPolicy,
 }
 
 impl App {
@@ -412,7 +415,20 @@ impl App {
             quit: false,
             desk_id: fastrand::u64(..),
             receipt_width: 48,
+            id_policy: IdDocumentPolicy::ResidentIdentityCard,
         }
+    }
+
+    /// The catalogue text of `key` with the live keymap's key names filled in
+    /// (`KeyMap::fill`): every text that names a key is shown through this or `tf`.
+    pub fn t(&self, key: &str) -> String {
+        self.keymap.fill(self.lang.t(key))
+    }
+
+    /// `t` with each `{name}` replaced by its value; the keys are filled in first, so a
+    /// value (stored text) is never read as a key name.
+    pub fn tf(&self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        crate::i18n::fill_args(&self.t(key), args)
     }
 
     /// True while a request whose answer changes the screen is on its way.

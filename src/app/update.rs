@@ -248,7 +248,7 @@ fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
         FormEvent::Consumed | FormEvent::Unhandled => {}
         FormEvent::Edited(_) => app.message = None,
         FormEvent::Invalid => say_form_error(app),
-        FormEvent::AskLeave => say(app, MessageKind::Info, app.lang.t("form.ask_leave")),
+        FormEvent::AskLeave => say(app, MessageKind::Info, app.t("form.ask_leave")),
         FormEvent::Leave if matches!(app.screen, Screen::Card(_)) => card::leave_form(app),
         FormEvent::Leave => leave(app),
         FormEvent::Submit => submit_form(app, out),
@@ -658,12 +658,12 @@ fn run_command_line(app: &mut App, typed: &str, out: &mut Vec<Outgoing>) {
         (name, None) => match Command::from_name(name) {
             Some(command) => invoke(app, command, out),
             None => {
-                let text = app.lang.tf("msg.unknown_command", &[("command", &name)]);
+                let text = app.tf("msg.unknown_command", &[("command", &name)]);
                 say(app, MessageKind::Error, text);
             }
         },
         (_, Some(_)) => {
-            let text = app.lang.tf("msg.unknown_command", &[("command", &typed)]);
+            let text = app.tf("msg.unknown_command", &[("command", &typed)]);
             say(app, MessageKind::Error, text);
         }
     }

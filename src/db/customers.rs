@@ -661,9 +661,9 @@ pub struct CardSummary {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreviousOwner {
-    /// The previous owner's basic information as it was kept, "field: value" sorted by
-    /// field (name, phone, …).
-    pub basic_info: Vec<String>,
+    /// The previous owner's basic information as it was kept: (field key, value), the fields
+    /// left blank left out, sorted by key (the screen puts them in form order).
+    pub kept: Vec<(String, String)>,
     pub transferred_at: DateTime<Utc>,
     pub transferred_by: String,
 }
@@ -720,8 +720,9 @@ pub async fn details(
         client.query_opt(card_sql.as_str(), &by_customer,),
         client.query(
             // Fields the owner left blank are kept as JSON null: nothing to show for them.
-            "SELECT ARRAY(SELECT key || ': ' || value
-                          FROM jsonb_each_text(h.previous_owner)
+            "SELECT ARRAY(SELECT key FROM jsonb_each_text(h.previous_owner)
+                          WHERE value IS NOT NULL ORDER BY key),
+                    ARRAY(SELECT value FROM jsonb_each_text(h.previous_owner)
                           WHERE value IS NOT NULL ORDER BY key),
                     h.transferred_at, o.full_name
              FROM customer_owner_history h
@@ -786,10 +787,14 @@ pub async fn details(
         }),
         owner_history: owners
             .iter()
-            .map(|row| PreviousOwner {
-                basic_info: row.get(0),
-                transferred_at: row.get(1),
-                transferred_by: row.get(2),
+            .map(|row| {
+                let keys: Vec<String> = row.get(0);
+                let values: Vec<String> = row.get(1);
+                PreviousOwner {
+                    kept: keys.into_iter().zip(values).collect(),
+                    transferred_at: row.get(2),
+                    transferred_by: row.get(3),
+                }
             })
             .collect(),
     }))

@@ -331,6 +331,15 @@ impl Field {
         }
     }
 
+    /// The field a stored key names (the owner history keeps information by key).
+    pub fn from_key(key: &str) -> Option<Field> {
+        [Nature::Personal, Nature::Enterprise, Nature::Statistical]
+            .into_iter()
+            .flat_map(Field::of)
+            .copied()
+            .find(|field| field.key() == key)
+    }
+
     /// The form's fields for a nature, in the order the screen shows them.
     pub fn of(nature: Nature) -> &'static [Field] {
         match nature {
@@ -880,5 +889,15 @@ mod tests {
             ["company_name", "contact_person", "phone", "address"]
         );
         assert_eq!(required(Nature::Statistical), ["label", "location"]);
+    }
+
+    #[test]
+    fn every_field_is_found_by_its_stored_key() {
+        for nature in [Nature::Personal, Nature::Enterprise, Nature::Statistical] {
+            for field in Field::of(nature) {
+                assert_eq!(Field::from_key(field.key()), Some(*field));
+            }
+        }
+        assert_eq!(Field::from_key("name: "), None);
     }
 }

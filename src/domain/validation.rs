@@ -325,13 +325,17 @@ fn is_invisible_control(c: char) -> bool {
 
 /// Full-width ASCII forms (U+FF01–U+FF5E) and the ideographic space as their ASCII twins.
 fn to_halfwidth(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            _ => c,
-        })
-        .collect()
+    text.chars().map(halfwidth).collect()
+}
+
+/// The ASCII twin of a full-width character a Chinese input method types (`１` → `1`, `－` →
+/// `-`, the ideographic space → space); any other character as it is.
+pub fn halfwidth(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
 }
 
 /// The typed text in ASCII forms and trimmed, or `Required` when there is nothing.

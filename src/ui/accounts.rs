@@ -10,11 +10,11 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::form;
 use super::inert::inert;
 use super::login::centred;
-use super::text::truncate;
+use super::text::{fit, truncate};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::accounts::{
-    BasicForm, METER_PAGE, ModifyView, OpenAccount, TransferView, WizardStep, money,
+    BasicForm, METER_PAGE, ModifyView, OpenAccount, TransferView, WizardStep, money, unpaid_text,
 };
 use crate::domain::customer_rules::{BasicInfo, Nature};
 use crate::i18n::Lang;
@@ -110,16 +110,27 @@ pub fn draw_open_account(
         }
         WizardStep::Meter => {
             let pick = &wizard.meters;
+            // The header sits over the list's items: past its border and their one space.
+            let header = METER_COLUMNS.map(|(key, ..)| lang.t(key).to_owned());
+            line_at(
+                frame,
+                area,
+                2,
+                Line::from(Span::styled(
+                    format!("  {}", meter_columns(&header)),
+                    theme.dim(),
+                )),
+            );
             let items: Vec<String> = pick
                 .rows
                 .iter()
                 .map(|m| {
-                    format!(
-                        "{:<16} {:<24} {:>12}",
-                        m.meter_no,
-                        truncate(&m.meter_type, 24),
-                        m.initial_electronic_reading
-                    )
+                    meter_columns(&[
+                        inert(&m.meter_no).into_owned(),
+                        inert(&m.meter_type).into_owned(),
+                        format!("{:.3}", m.initial_electronic_reading),
+                        format!("{:.3}", m.initial_mechanical_reading),
+                    ])
                 })
                 .collect();
             let empty = if pick.loading {
@@ -141,6 +152,24 @@ pub fn draw_open_account(
             );
         }
     }
+}
+
+/// Step 3's columns: header key, cells, right-aligned. The readings are m³ to the litre.
+const METER_COLUMNS: [(&str, u16, bool); 4] = [
+    ("ref.col_meter_no", 12, false),
+    ("ref.col_meter_type", 24, false),
+    ("ref.col_electronic", 12, true),
+    ("ref.col_mechanical", 12, true),
+];
+
+/// One line of step 3's list (or its header), each value fitted to its column's cells.
+fn meter_columns(values: &[String; 4]) -> String {
+    values
+        .iter()
+        .zip(METER_COLUMNS)
+        .map(|(value, (_, cells, right))| fit(value, cells, right))
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 /// A basic-information form from row 3 of `area` with a dim `note` above it, or "Loading…"
@@ -200,8 +229,8 @@ pub fn draw_transfer(frame: &mut Frame, area: Rect, view: &TransferView, app: &A
         Line::from(Span::styled(truncate(&title, room), theme.title())),
     );
     if let Some(preview) = &view.preview {
-        let line = if preview.unpaid_bills > 0 {
-            let text = lang.tf("transfer.unpaid", &[("count", &preview.unpaid_bills)]);
+        let line = if let Some(count) = view.unpaid_bills() {
+            let text = unpaid_text(lang, count);
             Line::from(Span::styled(
                 truncate(&format!(" ! {text}"), room),
                 theme.error(),
@@ -243,7 +272,7 @@ pub fn draw_transfer(frame: &mut Frame, area: Rect, view: &TransferView, app: &A
             Line::raw(""),
             Line::raw(stays),
             Line::raw(""),
-            Line::from(Span::styled(lang.t("transfer.confirm_keys"), theme.key())),
+            Line::from(Span::styled(app.t("transfer.confirm_keys"), theme.key())),
         ];
         frame.render_widget(
             Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),

@@ -399,11 +399,7 @@ fn pending_lines(
 
 /// The first key of `command` in the live keymap, for texts that name it.
 fn key_of(app: &App, command: Command) -> String {
-    app.keymap
-        .keys(command)
-        .first()
-        .map(ToString::to_string)
-        .unwrap_or_default()
+    app.keymap.name(command)
 }
 
 fn customer_line(customer: &Customer) -> String {

@@ -11,8 +11,10 @@ use super::inert::inert;
 use super::text::{fit, truncate, width};
 use super::theme::Theme;
 use crate::app::App;
+use crate::app::accounts::label_key;
 use crate::app::state::DetailsView;
 use crate::db::customers::CustomerDetails;
+use crate::domain::customer_rules::{Field, Nature};
 use crate::i18n::Lang;
 
 /// Timestamps in the terminal's local time, to the minute.
@@ -145,12 +147,34 @@ fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'stat
                 ("operator", &inert(&owner.transferred_by)),
             ],
         );
-        lines.push(Line::raw(format!(
-            "   {} — {when}",
-            inert(&owner.basic_info.join(", "))
-        )));
+        // Two lines: a long address must not push the date and the clerk off the screen.
+        let kept = previous_owner(lang, &details.customer_type.nature, &owner.kept);
+        lines.push(Line::raw(format!("   {kept}")));
+        lines.push(Line::raw(format!("     {when}")));
     }
     lines
+}
+
+/// A previous owner's kept information, labelled as the form labels it and in its order (the
+/// form of the customer's nature); a key no form has is shown as stored, last.
+fn previous_owner(lang: Lang, nature: &str, kept: &[(String, String)]) -> String {
+    let form = nature.parse::<Nature>().map_or(&[][..], Field::of);
+    let mut fields: Vec<_> = kept
+        .iter()
+        .map(|(key, value)| (Field::from_key(key), key, value))
+        .collect();
+    fields.sort_by_key(|(field, key, _)| {
+        let place = field.and_then(|field| form.iter().position(|f| *f == field));
+        (place.is_none(), place, field.is_none(), *field, *key)
+    });
+    fields
+        .into_iter()
+        .map(|(field, key, value)| {
+            let label = field.map_or_else(|| inert(key), |field| lang.t(label_key(field)).into());
+            format!("{label}: {}", inert(value))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The card line, and what the meter has made of the last purchase on it.

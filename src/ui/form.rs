@@ -44,6 +44,10 @@ fn label(field: &Field, lang: Lang) -> String {
 /// The form's fields in `area`, scrolled so the focused one shows; the cursor on the focused
 /// field; the lookup list over them when open.
 pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Theme) {
+    if area.is_empty() {
+        // A tiny terminal: no row is the form's, and the rows around it are others'.
+        return;
+    }
     let label_width = form
         .fields
         .iter()
@@ -51,7 +55,7 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
         .max()
         .unwrap_or(0)
         + 2;
-    let rows = usize::from(area.height).max(1);
+    let rows = usize::from(area.height);
     let first = (form.focus + 1).saturating_sub(rows);
     for (line, (index, field)) in form
         .fields
@@ -94,7 +98,8 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
         ];
         let used = label_width + 1 + cells;
         if let Some(error) = &field.error {
-            let note = truncate(&format!(" ! {error}"), room.saturating_sub(used));
+            // An error can quote stored text (a conflict shows the value saved meanwhile).
+            let note = truncate(&format!(" ! {}", inert(error)), room.saturating_sub(used));
             spans.push(Span::styled(note, theme.error()));
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), row);

@@ -18,18 +18,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rows: Vec<(String, &str)> = app
         .commands()
         .into_iter()
-        .map(|(command, label)| {
-            let keys = app.keymap.keys(command);
-            let keys = if keys.is_empty() {
-                format!(":{}", command.name())
-            } else {
-                keys.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            };
-            (keys, lang.t(label))
-        })
+        .map(|(command, label)| (app.keymap.names(command), lang.t(label)))
         .collect();
     let key_width = rows.iter().map(|(keys, _)| width(keys)).max().unwrap_or(0);
     let entry = |(keys, label): &(String, &str)| {
@@ -41,7 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let mut footer = vec![
         Line::raw(""),
-        Line::raw(format!(" {}", lang.t("help.fields"))),
+        Line::raw(format!(" {}", app.t("help.fields"))),
     ];
     let names: Vec<_> = Command::ALL
         .iter()
@@ -54,7 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     )));
     footer.push(Line::raw(""));
     footer.push(Line::styled(
-        format!(" {}", lang.t("help.close")),
+        format!(" {}", app.t("help.close")),
         theme.dim(),
     ));
     let inner_width = usize::from(area.width.min(WIDTH)).saturating_sub(2).max(1);

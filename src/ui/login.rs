@@ -67,7 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &LoginForm, app: &App, theme: &
         }
     }
     let hint = Line::from(Span::styled(
-        format!("  {}", lang.t("login.hint")),
+        format!("  {}", app.t("login.hint")),
         theme.dim(),
     ));
     frame.render_widget(Paragraph::new(hint), rows[4]);

@@ -89,7 +89,7 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &OverviewView, app: &App, theme
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        format!(" {}", lang.t("overview.next")),
+        format!(" {}", app.t("overview.next")),
         theme.dim(),
     ));
     frame.render_widget(Paragraph::new(lines), area);

@@ -28,11 +28,11 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &RefScreen, app: &App, theme:
     match screen {
         RefScreen::MeterTypes(list) => meter_types(frame, area, list, app.lang, theme),
         RefScreen::Meters(view) => meters(frame, area, view, app.lang, theme),
-        RefScreen::Import(view) => import(frame, area, view, app.lang, theme),
+        RefScreen::Import(view) => import(frame, area, view, app, theme),
         RefScreen::Schemes(list) => schemes(frame, area, list, app.lang, theme),
         RefScreen::Scheme(view) => scheme(frame, area, view, app.lang, theme),
         RefScreen::CustomerTypes(list, _) => customer_types(frame, area, list, app.lang, theme),
-        RefScreen::Form(form) => ref_form(frame, area, form, app.lang, theme),
+        RefScreen::Form(form) => ref_form(frame, area, form, app, theme),
     }
 }
 
@@ -292,7 +292,8 @@ fn problems(errors: &[LineError], scroll: usize, height: usize, lang: Lang) -> V
         .collect()
 }
 
-fn import(frame: &mut Frame, area: Rect, view: &ImportView, lang: Lang, theme: &Theme) {
+fn import(frame: &mut Frame, area: Rect, view: &ImportView, app: &App, theme: &Theme) {
+    let lang = app.lang;
     let [path, hint, status, list] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(2),
@@ -317,7 +318,7 @@ fn import(frame: &mut Frame, area: Rect, view: &ImportView, lang: Lang, theme: &
     let height = usize::from(list.height);
     let (summary, shown): (Vec<Line>, Vec<Line>) = match &view.stage {
         ImportStage::Path => (
-            vec![note(lang.t("ref.import_enter_path"), theme)],
+            vec![note(&app.t("ref.import_enter_path"), theme)],
             Vec::new(),
         ),
         ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
@@ -337,7 +338,7 @@ fn import(frame: &mut Frame, area: Rect, view: &ImportView, lang: Lang, theme: &
                         theme.error()
                     },
                 ),
-                Line::styled(format!(" {}", lang.t("ref.import_choice")), theme.title()),
+                Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
             ],
             problems(&check.errors, *scroll, height, lang),
         ),
@@ -622,7 +623,8 @@ fn customer_types(
     );
 }
 
-fn ref_form(frame: &mut Frame, area: Rect, form: &RefForm, lang: Lang, theme: &Theme) {
+fn ref_form(frame: &mut Frame, area: Rect, form: &RefForm, app: &App, theme: &Theme) {
+    let lang = app.lang;
     let hints: Vec<String> = match &form.target {
         FormTarget::MeterType { .. } => vec![lang.t("ref.hint_meter_type").to_owned()],
         FormTarget::Meter { meter_no: Some(no) } => {
@@ -642,7 +644,7 @@ fn ref_form(frame: &mut Frame, area: Rect, form: &RefForm, lang: Lang, theme: &T
             lang.tf("ref.hint_prices", &[("name", &inert(name))]),
             lang.t("ref.hint_tiers").to_owned(),
         ],
-        FormTarget::CustomerType { .. } => vec![lang.t("ref.hint_customer_type").to_owned()],
+        FormTarget::CustomerType { .. } => vec![app.t("ref.hint_customer_type")],
     };
     let [top, fields] = Layout::vertical([
         Constraint::Length(hints.len() as u16 + 1),
