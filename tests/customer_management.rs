@@ -44,6 +44,15 @@ const FIXTURE: &str = "
                ('postpaid flat', 'postpaid', 'fixed', 0.09, '2024-01-01', 2);
 ";
 
+/// A fresh idempotency key, as the app makes one per F2.
+fn key() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    format!(
+        "test-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 async fn with_fixture() -> (TestDb, Object) {
     let db = fresh_db().await;
     let client = db.pool.get().await.expect("connect to the test database");
@@ -127,7 +136,7 @@ async fn open(client: &mut Object, customer_type_id: i64, meter_id: i64) -> Open
         info: &info,
         meter_id,
     };
-    match customer_changes::open_account(client, CLERK, &opening)
+    match customer_changes::open_account(client, CLERK, &key(), &opening)
         .await
         .unwrap()
     {
@@ -448,7 +457,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         meter_id: plain_meter,
     };
     assert_eq!(
-        customer_changes::open_account(&mut client, CLERK, &not_allowed)
+        customer_changes::open_account(&mut client, CLERK, &key(), &not_allowed)
             .await
             .unwrap(),
         OpenOutcome::MeterNotAllowed
@@ -469,7 +478,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         meter_id: card_meter,
     };
     assert_eq!(
-        customer_changes::open_account(&mut client, CLERK, &wrong_nature)
+        customer_changes::open_account(&mut client, CLERK, &key(), &wrong_nature)
             .await
             .unwrap(),
         OpenOutcome::WrongNature {
@@ -503,6 +512,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         customer_changes::open_account(
             &mut client,
             CLERK,
+            &key(),
             &Opening {
                 customer_type_id: card,
                 info: &info,
@@ -552,7 +562,7 @@ async fn fifty_clerks_opening_accounts_on_one_meter_one_succeeds_the_rest_hear_i
                 meter_id: meter,
             };
             start.wait().await;
-            customer_changes::open_account(&mut client, CLERK, &opening).await
+            customer_changes::open_account(&mut client, CLERK, &key(), &opening).await
         })
     });
     let started = Instant::now();
@@ -724,8 +734,9 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     by_first.mobile = "13900139000".to_owned();
     by_first.email = Some("zhang@example.com".to_owned());
     let saved = customer_changes::modify_basic_info(
-        &**client,
+        &mut client,
         CLERK,
+        &key(),
         &first,
         &BasicInfo::Personal(by_first),
     )
@@ -738,8 +749,9 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     };
     by_second.address = "鼓楼区1号".to_owned();
     let refused = customer_changes::modify_basic_info(
-        &**client,
+        &mut client,
         CLERK,
+        &key(),
         &second,
         &BasicInfo::Personal(by_second.clone()),
     )
@@ -761,8 +773,9 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     assert_eq!(stored, current, "nothing overwritten");
     // Editing again from what is stored now succeeds.
     let again = customer_changes::modify_basic_info(
-        &**client,
+        &mut client,
         CLERK,
+        &key(),
         &current,
         &BasicInfo::Personal(by_second),
     )
@@ -807,7 +820,7 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
     assert_eq!(preview.balance.to_string(), "88.50");
     assert_eq!(preview.unpaid_bills, 0);
     let new_owner = person("Anna Schmidt", "13700137000");
-    let outcome = customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
+    let outcome = customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
         .await
         .unwrap();
     assert_eq!(
@@ -833,11 +846,24 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
         .unwrap()
         .unwrap();
     assert_eq!(now.info, new_owner);
-    // A clerk still editing the previous owner is told the customer changed.
-    let stale = customer_changes::modify_basic_info(&**client, CLERK, &read, &read.info)
-        .await
-        .unwrap();
-    assert!(matches!(stale, ModifyOutcome::Conflict { .. }), "{stale:?}");
+    // A clerk still editing the previous owner is told what the transfer changed.
+    let BasicInfo::Personal(mut edited) = read.info.clone() else {
+        panic!("personal");
+    };
+    edited.remark = Some("gate code 12".to_owned());
+    let stale = customer_changes::modify_basic_info(
+        &mut client,
+        CLERK,
+        &key(),
+        &read,
+        &BasicInfo::Personal(edited),
+    )
+    .await
+    .unwrap();
+    let ModifyOutcome::Conflict { changed_fields, .. } = stale else {
+        panic!("{stale:?}");
+    };
+    assert_eq!(changed_fields, [Field::Name, Field::Mobile]);
     assert_eq!(
         count(
             &client,
@@ -862,7 +888,7 @@ async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
         .unwrap();
     let new_owner = person("Anna Schmidt", "13700137000");
     assert_eq!(
-        customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
+        customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
             .await
             .unwrap(),
         TransferOutcome::UnpaidBills { count: 2 }
@@ -876,7 +902,7 @@ async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
         .await
         .unwrap();
     assert!(matches!(
-        customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
+        customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
             .await
             .unwrap(),
         TransferOutcome::Transferred { .. }

@@ -146,7 +146,7 @@ async fn install(db: &TestDb, number: &str) -> i64 {
         info: &info,
         meter_id,
     };
-    let outcome = customer_changes::open_account(&mut client, SUPERVISOR, &opening)
+    let outcome = customer_changes::open_account(&mut client, SUPERVISOR, "ref-open", &opening)
         .await
         .unwrap();
     assert!(matches!(outcome, OpenOutcome::Opened(_)), "{outcome:?}");

@@ -2179,6 +2179,7 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
         meter_id: 2,
         info,
         operator_id: 3,
+        ..
     } = only(&sent)
     else {
         panic!("F2 opens with the chosen type and meter: {sent:?}")

@@ -73,7 +73,7 @@ pub async fn card_customer() -> CardCustomer {
         info: &info,
         meter_id: 1,
     };
-    let OpenOutcome::Opened(opened) = customer_changes::open_account(&mut client, CLERK, &opening)
+    let OpenOutcome::Opened(opened) = customer_changes::open_account(&mut client, CLERK, "fixture-open", &opening)
         .await
         .unwrap()
     else {
