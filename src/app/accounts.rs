@@ -774,9 +774,11 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
             }
             TransferOutcome::Closed
             | TransferOutcome::NotFound
-            | TransferOutcome::WrongNature { .. } => {
-                say(app, MessageKind::Error, lang.t(transfer_refusal_key(outcome)))
-            }
+            | TransferOutcome::WrongNature { .. } => say(
+                app,
+                MessageKind::Error,
+                lang.t(transfer_refusal_key(outcome)),
+            ),
         },
         _ => return false,
     }
@@ -832,9 +834,11 @@ fn told_after_leaving(app: &mut App, from: SavedFrom, reply: &Reply, out: &mut V
             let text = lang.tf("transfer.done", &[("balance", &money(*balance))]);
             (true, Info, text)
         }
-        Reply::Transferred(TransferOutcome::UnpaidBills { count }) => {
-            (false, Error, lang.tf("transfer.unpaid", &[("count", count)]))
-        }
+        Reply::Transferred(TransferOutcome::UnpaidBills { count }) => (
+            false,
+            Error,
+            lang.tf("transfer.unpaid", &[("count", count)]),
+        ),
         Reply::Transferred(refused) => {
             let text = lang.t(transfer_refusal_key(refused)).to_owned();
             (false, Error, text)

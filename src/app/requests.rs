@@ -103,9 +103,13 @@ pub async fn execute_reporting(
                 info: &info,
                 meter_id,
             };
-            let outcome =
-                customer_changes::open_account(&mut client, operator_id, &idempotency_key, &opening)
-                    .await?;
+            let outcome = customer_changes::open_account(
+                &mut client,
+                operator_id,
+                &idempotency_key,
+                &opening,
+            )
+            .await?;
             Ok(Reply::Opened(outcome))
         }
         Request::CustomerBasics { customer_id } => {
