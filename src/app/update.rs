@@ -1,5 +1,6 @@
-//! `update`: the one place that changes `App`. Pure: it returns the requests to send instead
-//! of doing I/O, so flows are tested by feeding key sequences.
+//! `update`: the entry of the update path, the only code that changes `App`; each screen's
+//! part of it lives with the screen (`accounts`, `card`, `refdata`). Pure: it returns the
+//! requests to send instead of doing I/O, so flows are tested by feeding key sequences.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
