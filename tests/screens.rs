@@ -2618,6 +2618,16 @@ fn an_opening_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
 fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     let (mut app, sent) = modify_sent();
     connection_lost(&mut app, &sent);
+    // What was sent is what will be saved: the form takes no edit meanwhile.
+    press(&mut app, KeyCode::Backspace);
+    let Screen::Modify(view) = &app.screen else {
+        panic!("the form stays")
+    };
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::HouseholdSize),
+        "5"
+    );
+    assert!(render(&app).contains("The save waits for the database"));
     // The clerk leaves the form (asked once, as it has unsaved changes).
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(3));

@@ -396,9 +396,6 @@ pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
 
 /// F2 in step 3: opens the account in one transaction.
 fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
-    if save_waits(app) {
-        return;
-    }
     let Screen::OpenAccount(wizard) = &app.screen else {
         return;
     };
@@ -434,7 +431,7 @@ fn operator(app: &App) -> i64 {
 /// the screen only if it carries the screen's key (the clerk may have left meanwhile).
 pub type Saving = Option<String>;
 
-/// The save of the screen on top, if it has one.
+/// The save of a customer screen; None for other screens.
 fn saving_mut(screen: &mut Screen) -> Option<&mut Saving> {
     match screen {
         Screen::OpenAccount(wizard) => Some(&mut wizard.saving),
@@ -444,13 +441,18 @@ fn saving_mut(screen: &mut Screen) -> Option<&mut Saving> {
     }
 }
 
-/// F2 while this screen's save waits for the database: say so, send nothing.
-fn save_waits(app: &mut App) -> bool {
+/// While the save of the screen on top waits for the database, what it sent is what will be
+/// saved: a key that would edit or save again only says that it waits (true: taken). Leaving,
+/// help, moving between fields and steps stay free.
+pub fn key_while_saving(app: &mut App, key: &KeyEvent, command: Option<Command>) -> bool {
     let waiting = saving_mut(&mut app.screen).is_some_and(|saving| saving.is_some());
-    if waiting {
+    let edits_or_saves = super::update::edits_text(key)
+        || key.code == KeyCode::Enter
+        || matches!(command, Some(Command::Save | Command::Lookup));
+    if waiting && edits_or_saves {
         say(app, MessageKind::Info, app.lang.t("db.write_parked"));
     }
-    waiting
+    waiting && edits_or_saves
 }
 
 /// Where the screen that sent a save is when its answer (or error) comes.
@@ -548,9 +550,6 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
 
 /// F2 on the modify form: nothing changed is said and nothing sent.
 pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
-    if save_waits(app) {
-        return;
-    }
     let lang = app.lang;
     let operator_id = operator(app);
     let idempotency_key = app.write_key();
@@ -587,9 +586,6 @@ pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
 
 /// F2 on the transfer form asks for confirmation; F2 on the confirmation transfers.
 pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
-    if save_waits(app) {
-        return;
-    }
     let lang = app.lang;
     let operator_id = operator(app);
     let idempotency_key = app.write_key();

@@ -194,6 +194,9 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
 }
 
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
+    if accounts::key_while_saving(app, &key, command) {
+        return;
+    }
     if accounts::wizard_key(app, key, command, out) || accounts::transfer_key(app, command, out) {
         return;
     }
