@@ -612,9 +612,9 @@ fn on_reply(
         Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),
         Err(Failure::Unreachable(detail)) => {
             app.database = DbStatus::Reconnecting;
-            // A write may have committed before the connection went: it waits with its
-            // idempotency key, which the database recognises when it is sent again. Nothing is
-            // lost and nothing is to be typed again; its screen refuses a second F2 meanwhile.
+            // A write may have committed before the connection went: customer and card writes
+            // wait with their idempotency key, so the re-send cannot apply them twice. Nothing
+            // is to be typed again; a customer screen refuses a second save meanwhile.
             if request.writes() {
                 say(app, MessageKind::Info, app.lang.t("db.write_parked"));
             } else {
