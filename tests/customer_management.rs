@@ -6,6 +6,7 @@ mod support;
 use std::time::Instant;
 
 use deadpool_postgres::Object;
+use meterdesk::app::state::Failure;
 use meterdesk::db::customer_changes::{
     self, CustomerBasics, ModifyOutcome, OpenOutcome, OpenedAccount, Opening, TransferOutcome,
 };
@@ -43,6 +44,15 @@ const FIXTURE: &str = "
         VALUES ('prepaid flat', 'prepaid', 'fixed', 0.09, '2024-01-01', NULL),
                ('postpaid flat', 'postpaid', 'fixed', 0.09, '2024-01-01', 2);
 ";
+
+/// A fresh idempotency key, as the app makes one per F2.
+fn key() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    format!(
+        "test-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
 
 async fn with_fixture() -> (TestDb, Object) {
     let db = fresh_db().await;
@@ -127,7 +137,7 @@ async fn open(client: &mut Object, customer_type_id: i64, meter_id: i64) -> Open
         info: &info,
         meter_id,
     };
-    match customer_changes::open_account(client, CLERK, &opening)
+    match customer_changes::open_account(client, CLERK, &key(), &opening)
         .await
         .unwrap()
     {
@@ -448,7 +458,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         meter_id: plain_meter,
     };
     assert_eq!(
-        customer_changes::open_account(&mut client, CLERK, &not_allowed)
+        customer_changes::open_account(&mut client, CLERK, &key(), &not_allowed)
             .await
             .unwrap(),
         OpenOutcome::MeterNotAllowed
@@ -469,7 +479,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         meter_id: card_meter,
     };
     assert_eq!(
-        customer_changes::open_account(&mut client, CLERK, &wrong_nature)
+        customer_changes::open_account(&mut client, CLERK, &key(), &wrong_nature)
             .await
             .unwrap(),
         OpenOutcome::WrongNature {
@@ -503,6 +513,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         customer_changes::open_account(
             &mut client,
             CLERK,
+            &key(),
             &Opening {
                 customer_type_id: card,
                 info: &info,
@@ -552,7 +563,7 @@ async fn fifty_clerks_opening_accounts_on_one_meter_one_succeeds_the_rest_hear_i
                 meter_id: meter,
             };
             start.wait().await;
-            customer_changes::open_account(&mut client, CLERK, &opening).await
+            customer_changes::open_account(&mut client, CLERK, &key(), &opening).await
         })
     });
     let started = Instant::now();
@@ -724,8 +735,9 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     by_first.mobile = "13900139000".to_owned();
     by_first.email = Some("zhang@example.com".to_owned());
     let saved = customer_changes::modify_basic_info(
-        &**client,
+        &mut client,
         CLERK,
+        &key(),
         &first,
         &BasicInfo::Personal(by_first),
     )
@@ -738,8 +750,9 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     };
     by_second.address = "鼓楼区1号".to_owned();
     let refused = customer_changes::modify_basic_info(
-        &**client,
+        &mut client,
         CLERK,
+        &key(),
         &second,
         &BasicInfo::Personal(by_second.clone()),
     )
@@ -761,8 +774,9 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     assert_eq!(stored, current, "nothing overwritten");
     // Editing again from what is stored now succeeds.
     let again = customer_changes::modify_basic_info(
-        &**client,
+        &mut client,
         CLERK,
+        &key(),
         &current,
         &BasicInfo::Personal(by_second),
     )
@@ -807,9 +821,10 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
     assert_eq!(preview.balance.to_string(), "88.50");
     assert_eq!(preview.unpaid_bills, 0);
     let new_owner = person("Anna Schmidt", "13700137000");
-    let outcome = customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
-        .await
-        .unwrap();
+    let outcome =
+        customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
+            .await
+            .unwrap();
     assert_eq!(
         outcome,
         TransferOutcome::Transferred {
@@ -833,11 +848,24 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
         .unwrap()
         .unwrap();
     assert_eq!(now.info, new_owner);
-    // A clerk still editing the previous owner is told the customer changed.
-    let stale = customer_changes::modify_basic_info(&**client, CLERK, &read, &read.info)
-        .await
-        .unwrap();
-    assert!(matches!(stale, ModifyOutcome::Conflict { .. }), "{stale:?}");
+    // A clerk still editing the previous owner is told what the transfer changed.
+    let BasicInfo::Personal(mut edited) = read.info.clone() else {
+        panic!("personal");
+    };
+    edited.remark = Some("gate code 12".to_owned());
+    let stale = customer_changes::modify_basic_info(
+        &mut client,
+        CLERK,
+        &key(),
+        &read,
+        &BasicInfo::Personal(edited),
+    )
+    .await
+    .unwrap();
+    let ModifyOutcome::Conflict { changed_fields, .. } = stale else {
+        panic!("{stale:?}");
+    };
+    assert_eq!(changed_fields, [Field::Name, Field::Mobile]);
     assert_eq!(
         count(
             &client,
@@ -862,7 +890,7 @@ async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
         .unwrap();
     let new_owner = person("Anna Schmidt", "13700137000");
     assert_eq!(
-        customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
+        customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
             .await
             .unwrap(),
         TransferOutcome::UnpaidBills { count: 2 }
@@ -876,11 +904,338 @@ async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
         .await
         .unwrap();
     assert!(matches!(
-        customer_changes::transfer(&mut client, CLERK, read.customer_id, &new_owner)
+        customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
             .await
             .unwrap(),
         TransferOutcome::Transferred { .. }
     ));
+}
+
+/// A relay between a pool and the test cluster's socket that, once armed, cuts the connection
+/// right after the server committed: the server's "COMMIT" completion is never passed on, so
+/// the client loses the connection without its reply, as when a network drops at that moment.
+struct CommitCutter {
+    conn_str: String,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CommitCutter {
+    /// CommandComplete ('C', length 11) with the tag COMMIT.
+    const COMMIT_DONE: &[u8] = b"C\0\0\0\x0bCOMMIT\0";
+
+    fn start(db: &TestDb) -> CommitCutter {
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpListener};
+        use std::os::unix::net::UnixStream;
+        use std::sync::atomic::Ordering;
+
+        let config: tokio_postgres::Config = db.conn_str.parse().unwrap();
+        let tokio_postgres::config::Host::Unix(dir) = &config.get_hosts()[0] else {
+            panic!("the test cluster listens on a Unix socket");
+        };
+        let socket = dir.join(format!(".s.PGSQL.{}", config.get_ports()[0]));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let conn_str = format!(
+            "host=127.0.0.1 port={} user={} dbname={}",
+            listener.local_addr().unwrap().port(),
+            config.get_user().unwrap(),
+            config.get_dbname().unwrap()
+        );
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cut = armed.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let mut client = client.unwrap();
+                let mut server = UnixStream::connect(&socket).unwrap();
+                let (mut to_server, mut from_client) =
+                    (server.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_server));
+                let cut = cut.clone();
+                std::thread::spawn(move || {
+                    let mut buffer = [0; 16 * 1024];
+                    while let Ok(n @ 1..) = server.read(&mut buffer) {
+                        let chunk = &buffer[..n];
+                        let committed = chunk
+                            .windows(Self::COMMIT_DONE.len())
+                            .any(|w| w == Self::COMMIT_DONE);
+                        if committed && cut.swap(false, Ordering::SeqCst) {
+                            break;
+                        }
+                        if client.write_all(chunk).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = client.shutdown(Shutdown::Both);
+                    let _ = server.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        CommitCutter { conn_str, armed }
+    }
+
+    /// The next COMMIT through the relay loses its reply and its connection.
+    fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A lost connection is what the app parks and sends again with the same key.
+fn lost_after_commit<T: std::fmt::Debug>(outcome: Result<T, meterdesk::db::DbError>) {
+    match outcome {
+        Err(error) => assert!(
+            matches!(Failure::from(error), Failure::Unreachable(_)),
+            "a lost connection parks the request"
+        ),
+        Ok(outcome) => panic!("the reply was to be lost: {outcome:?}"),
+    }
+}
+
+#[tokio::test]
+async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
+    let (_db, mut client) = with_fixture().await;
+    let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
+    let meter = add_meter(&client, "TWICE-1", PLAIN_METERS).await;
+    let info = person("张伟", "13800138000");
+    let opening = Opening {
+        customer_type_id: customer_type,
+        info: &info,
+        meter_id: meter,
+    };
+    let open_key = key();
+    let first = customer_changes::open_account(&mut client, CLERK, &open_key, &opening)
+        .await
+        .unwrap();
+    let second = customer_changes::open_account(&mut client, CLERK, &open_key, &opening)
+        .await
+        .unwrap();
+    assert!(matches!(first, OpenOutcome::Opened(_)), "{first:?}");
+    assert_eq!(second, first, "not MeterTaken, not a second account");
+    assert_eq!(count(&client, "SELECT count(*) FROM customer").await, 1);
+    assert_eq!(count(&client, "SELECT count(*) FROM account").await, 1);
+
+    let OpenOutcome::Opened(opened) = first else {
+        unreachable!()
+    };
+    let read = customer_changes::customer_basics(&**client, opened.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let modify_key = key();
+    let new_mobile = person("张伟", "13900139000");
+    let mut modified = Vec::new();
+    for _ in 0..2 {
+        modified.push(
+            customer_changes::modify_basic_info(
+                &mut client,
+                CLERK,
+                &modify_key,
+                &read,
+                &new_mobile,
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    assert_eq!(
+        modified,
+        [
+            ModifyOutcome::Saved { version: 2 },
+            ModifyOutcome::Saved { version: 2 }
+        ],
+        "no conflict with itself"
+    );
+
+    let transfer_key = key();
+    let new_owner = person("Anna Schmidt", "13700137000");
+    let mut transferred = Vec::new();
+    for _ in 0..2 {
+        transferred.push(
+            customer_changes::transfer(
+                &mut client,
+                CLERK,
+                &transfer_key,
+                opened.customer_id,
+                &new_owner,
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let once = TransferOutcome::Transferred {
+        balance: Decimal::ZERO,
+        version: 3,
+    };
+    assert_eq!(transferred, [once.clone(), once]);
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM customer_owner_history").await,
+        1
+    );
+    for (action, times) in [
+        ("customer.open", 1),
+        ("customer.modify", 1),
+        ("customer.transfer", 1),
+    ] {
+        let sql = format!("SELECT count(*) FROM audit_log WHERE action = '{action}'");
+        assert_eq!(count(&client, &sql).await, times, "{action}");
+    }
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM applied_write").await,
+        3
+    );
+    // A key is one write: used for another kind it is refused, nothing written.
+    let misuse = customer_changes::transfer(
+        &mut client,
+        CLERK,
+        &open_key,
+        opened.customer_id,
+        &new_owner,
+    )
+    .await;
+    assert!(misuse.is_err(), "{misuse:?}");
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM customer_owner_history").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_modify_that_changes_nothing_writes_nothing() {
+    let (_db, mut client) = with_fixture().await;
+    let read = opened_customer(&mut client, BusinessModel::SystemPrepaid).await;
+    let outcome =
+        customer_changes::modify_basic_info(&mut client, CLERK, &key(), &read, &read.info)
+            .await
+            .unwrap();
+    assert_eq!(outcome, ModifyOutcome::Unchanged);
+    let now = customer_changes::customer_basics(&**client, read.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.version, read.version, "no version taken");
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM audit_log WHERE action = 'customer.modify'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM applied_write").await,
+        1,
+        "the opening's"
+    );
+}
+
+#[tokio::test]
+async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_sent_again() {
+    let (db, mut client) = with_fixture().await;
+    let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
+    let meter = add_meter(&client, "CUT-1", PLAIN_METERS).await;
+    let cutter = CommitCutter::start(&db);
+    let pool = pool_from_conn_str(&cutter.conn_str, 1).unwrap();
+    let info = person("张伟", "13800138000");
+    let opening = Opening {
+        customer_type_id: customer_type,
+        info: &info,
+        meter_id: meter,
+    };
+
+    let open_key = key();
+    cutter.arm();
+    let mut desk = pool.get().await.unwrap();
+    lost_after_commit(customer_changes::open_account(&mut desk, CLERK, &open_key, &opening).await);
+    drop(desk);
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM customer").await,
+        1,
+        "committed"
+    );
+    let mut desk = pool.get().await.expect("the pool reconnects");
+    let again = customer_changes::open_account(&mut desk, CLERK, &open_key, &opening)
+        .await
+        .unwrap();
+    let OpenOutcome::Opened(opened) = again else {
+        panic!("the re-send answers the account it opened: {again:?}");
+    };
+    let stored = client
+        .query_one(
+            "SELECT c.id, c.customer_no, a.id FROM customer c JOIN account a ON a.customer_id = c.id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened.customer_id, stored.get::<_, i64>(0));
+    assert_eq!(
+        i64::from(opened.customer_no.value()),
+        stored.get::<_, i64>(1)
+    );
+    assert_eq!(opened.account_id, stored.get::<_, i64>(2));
+    assert_eq!(count(&client, "SELECT count(*) FROM customer").await, 1);
+
+    let read = customer_changes::customer_basics(&**client, opened.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let modify_key = key();
+    let new_mobile = person("张伟", "13900139000");
+    cutter.arm();
+    lost_after_commit(
+        customer_changes::modify_basic_info(&mut desk, CLERK, &modify_key, &read, &new_mobile)
+            .await,
+    );
+    drop(desk);
+    let mut desk = pool.get().await.unwrap();
+    assert_eq!(
+        customer_changes::modify_basic_info(&mut desk, CLERK, &modify_key, &read, &new_mobile)
+            .await
+            .unwrap(),
+        ModifyOutcome::Saved { version: 2 },
+        "its own save is no conflict"
+    );
+
+    let transfer_key = key();
+    let new_owner = person("Anna Schmidt", "13700137000");
+    cutter.arm();
+    lost_after_commit(
+        customer_changes::transfer(
+            &mut desk,
+            CLERK,
+            &transfer_key,
+            opened.customer_id,
+            &new_owner,
+        )
+        .await,
+    );
+    drop(desk);
+    let mut desk = pool.get().await.unwrap();
+    assert_eq!(
+        customer_changes::transfer(
+            &mut desk,
+            CLERK,
+            &transfer_key,
+            opened.customer_id,
+            &new_owner
+        )
+        .await
+        .unwrap(),
+        TransferOutcome::Transferred {
+            balance: Decimal::ZERO,
+            version: 3
+        }
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM customer_owner_history").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM audit_log WHERE action LIKE 'customer.%'"
+        )
+        .await,
+        3
+    );
 }
 
 #[tokio::test]
@@ -913,6 +1268,7 @@ async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_d
     let outcome = customer_changes::transfer(
         &mut client,
         CLERK,
+        &key(),
         customer_id,
         &person("Anna Schmidt", "13700137000"),
     )

@@ -140,6 +140,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     let taken = customer_changes::open_account(
         &mut client,
         OTHER_CLERK,
+        "other-desk-1",
         &Opening {
             customer_type_id: type_id,
             info: &other,
@@ -187,8 +188,9 @@ async fn open_modify_and_transfer_through_the_screens() {
         .unwrap()
         .unwrap();
     let saved = customer_changes::modify_basic_info(
-        &**client,
+        &mut client,
         OTHER_CLERK,
+        "other-desk-2",
         &read,
         &person("王小明", "13900000001"),
     )

@@ -146,9 +146,14 @@ async fn install(db: &TestDb, number: &str) -> i64 {
         info: &info,
         meter_id,
     };
-    let outcome = customer_changes::open_account(&mut client, SUPERVISOR, &opening)
-        .await
-        .unwrap();
+    let outcome = customer_changes::open_account(
+        &mut client,
+        SUPERVISOR,
+        &format!("install-{number}"),
+        &opening,
+    )
+    .await
+    .unwrap();
     assert!(matches!(outcome, OpenOutcome::Opened(_)), "{outcome:?}");
     type_id
 }

@@ -2195,6 +2195,7 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
         meter_id: 2,
         info,
         operator_id: 3,
+        ..
     } = only(&sent)
     else {
         panic!("F2 opens with the chosen type and meter: {sent:?}")
@@ -2711,6 +2712,12 @@ fn a_conflict_mark_draws_the_stored_value_inert() {
         &sent,
         Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
     );
+    // The household size changed from 3 to 5 (nothing changed is not sent).
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "5");
     let sent = press(&mut app, KeyCode::F(2));
     let mut current = personal("张伟", "13800138000");
     if let Info::Personal(p) = &mut current {
@@ -2876,4 +2883,187 @@ fn the_customer_screens_fit_a_tiny_terminal_without_panicking_or_overlapping() {
             }
         }
     }
+}
+
+// ───────────────────────────── Saves and a lost database ─────────────────────────────
+
+/// The database went while the request was on its way.
+fn connection_lost(app: &mut App, sent: &[(u64, Request)]) {
+    update(
+        app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Err(Failure::Unreachable("connection reset by peer".into())),
+        },
+    );
+}
+
+/// The modify screen of customer 1 (version 4) with the household size changed, F2 pressed.
+fn modify_sent() -> (App, Vec<(u64, Request)>) {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "5");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(only(&sent), Request::Modify { .. }), "{sent:?}");
+    (app, sent)
+}
+
+#[test]
+fn an_opening_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 3)));
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::OpenAccount {
+        idempotency_key, ..
+    } = only(&sent)
+    else {
+        panic!("{sent:?}")
+    };
+    assert!(idempotency_key.starts_with("desk-"), "{idempotency_key}");
+
+    connection_lost(&mut app, &sent);
+    assert_eq!(app.database, DbStatus::Reconnecting);
+    let screen = render(&app);
+    assert!(
+        screen.contains("The save waits for the database"),
+        "told it waits, not asked to retype: {screen}"
+    );
+    assert!(!screen.contains("! "), "no error: {screen}");
+    insta::assert_snapshot!("open_account_waits_for_the_database", screen);
+    assert_eq!(wizard(&app).step, WizardStep::Meter, "everything kept");
+    for key in [KeyCode::F(2), KeyCode::Enter] {
+        assert!(
+            press(&mut app, key).is_empty(),
+            "the same save is not started twice"
+        );
+    }
+    assert!(render(&app).contains("The save waits for the database"));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(
+        only(&resent),
+        only(&sent),
+        "sent again as it was, with the same idempotency key"
+    );
+    let opened = OpenedAccount {
+        customer_id: 77,
+        customer_no: CustomerNumber::from_serial(1_002_345).unwrap(),
+        account_id: 77,
+        account_kind: AccountKind::Prepaid,
+    };
+    let number = format!("{:08}", opened.customer_no.value());
+    answer(
+        &mut app,
+        &resent,
+        Reply::Opened(OpenOutcome::Opened(opened)),
+    );
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(render(&app).contains(&format!("Account opened: customer {number}")));
+}
+
+#[test]
+fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
+    let (mut app, sent) = modify_sent();
+    connection_lost(&mut app, &sent);
+    // What was sent is what will be saved: the form takes no edit meanwhile.
+    press(&mut app, KeyCode::Backspace);
+    let Screen::Modify(view) = &app.screen else {
+        panic!("the form stays")
+    };
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::HouseholdSize),
+        "5"
+    );
+    assert!(render(&app).contains("The save waits for the database"));
+    // The clerk leaves the form (asked once, as it has unsaved changes).
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(3));
+    assert!(matches!(app.screen, Screen::Customers(_)));
+    // Logging out would lose the save's answer.
+    press(&mut app, KeyCode::F(3));
+    assert!(app.session.is_some(), "not logged out while a save waits");
+    assert!(render(&app).contains("A save is waiting for the database"));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(only(&resent), only(&sent));
+    let next = answer(
+        &mut app,
+        &resent,
+        Reply::Modified(ModifyOutcome::Saved { version: 5 }),
+    );
+    assert!(
+        render(&app).contains("Basic information saved"),
+        "{}",
+        render(&app)
+    );
+    assert!(
+        matches!(only(&next), Request::Customers { .. }),
+        "the table on screen is refreshed: {next:?}"
+    );
+}
+
+#[test]
+fn modify_with_nothing_changed_saves_nothing() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    // Typed and typed back: the same as read.
+    press(&mut app, KeyCode::Char('x'));
+    press(&mut app, KeyCode::Backspace);
+    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "nothing sent");
+    assert!(matches!(app.screen, Screen::Modify(_)), "the form stays");
+    assert!(render(&app).contains("Nothing changed"));
+}
+
+#[test]
+fn a_refused_save_names_what_the_other_clerk_changed_in_form_order() {
+    let (mut app, sent) = modify_sent();
+    let Info::Personal(mut theirs) = personal("张伟", "13900139000") else {
+        panic!()
+    };
+    theirs.email = Some("zhang@example.com".into());
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Email, Field::Mobile],
+            current: basics(5, Info::Personal(theirs)),
+        }),
+    );
+    let Some(message) = &app.message else {
+        panic!("a message")
+    };
+    assert!(
+        message
+            .text
+            .contains("another clerk changed Mobile, E-mail meanwhile"),
+        "{}",
+        message.text
+    );
+    app.lang = Lang::Zh;
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Name],
+            current: basics(6, personal("张伟伟", "13900139000")),
+        }),
+    );
+    let text = &app.message.as_ref().unwrap().text;
+    assert!(text.contains("姓名") || text.contains("名称"), "{text}");
 }

@@ -187,6 +187,8 @@ pub struct OpenAccount {
     pub meters: MeterPick,
     /// F3 with typed information was pressed once.
     pub asked_leave: bool,
+    /// The save sent from here, until its answer comes (see [`Saving`]).
+    pub saving: Saving,
 }
 
 impl OpenAccount {
@@ -199,6 +201,7 @@ impl OpenAccount {
             info: None,
             meters: MeterPick::default(),
             asked_leave: false,
+            saving: None,
         }
     }
 
@@ -432,18 +435,82 @@ fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
         say(app, MessageKind::Error, app.lang.t("open.choose_meter"));
         return;
     };
+    let idempotency_key = app.write_key();
     let request = Request::OpenAccount {
         operator_id: operator(app),
+        idempotency_key: idempotency_key.clone(),
         customer_type_id: customer_type.id,
         info,
         meter_id: meter.id,
     };
+    if let Screen::OpenAccount(wizard) = &mut app.screen {
+        wizard.saving = Some(idempotency_key);
+    }
     say(app, MessageKind::Info, app.lang.t("open.opening"));
     send(app, request, out);
 }
 
 fn operator(app: &App) -> i64 {
     app.session.as_ref().map_or(0, |s| s.operator_id)
+}
+
+/// The idempotency key of the save a screen sent (open, modify, transfer), until its answer
+/// comes. A write held back by an unreachable database (`App::parked`) keeps the screen's
+/// `saving`, so F2 there cannot start the same save a second time; and an answer belongs to
+/// the screen only if it carries the screen's key (the clerk may have left meanwhile).
+pub type Saving = Option<String>;
+
+/// The save of a customer screen; None for other screens.
+fn saving_mut(screen: &mut Screen) -> Option<&mut Saving> {
+    match screen {
+        Screen::OpenAccount(wizard) => Some(&mut wizard.saving),
+        Screen::Modify(view) => Some(&mut view.saving),
+        Screen::Transfer(view) => Some(&mut view.saving),
+        _ => None,
+    }
+}
+
+/// While the save of the screen on top waits for the database, what it sent is what will be
+/// saved: a key that would edit or save again only says that it waits (true: taken). Leaving,
+/// help, moving between fields and steps stay free.
+pub fn key_while_saving(app: &mut App, key: &KeyEvent, command: Option<Command>) -> bool {
+    let waiting = saving_mut(&mut app.screen).is_some_and(|saving| saving.is_some());
+    let edits_or_saves = super::update::edits_text(key)
+        || key.code == KeyCode::Enter
+        || matches!(command, Some(Command::Save | Command::Lookup));
+    if waiting && edits_or_saves {
+        say(app, MessageKind::Info, app.lang.t("db.write_parked"));
+    }
+    waiting && edits_or_saves
+}
+
+/// Where the screen that sent a save is when its answer (or error) comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedFrom {
+    /// On top: the answer is applied to it.
+    Top,
+    /// Covered by another screen, at this index of `App::below`.
+    Below(usize),
+    /// Left.
+    Gone,
+}
+
+/// The answer to the save with this key came: the screen that sent it forgets it (so F2
+/// works there again), and says where it is.
+pub fn answered(app: &mut App, key: &str) -> SavedFrom {
+    let mut from = SavedFrom::Gone;
+    let screens = std::iter::once(&mut app.screen).chain(app.below.iter_mut().rev());
+    for (n, screen) in screens.enumerate() {
+        if let Some(saving) = saving_mut(screen).filter(|s| s.as_deref() == Some(key)) {
+            *saving = None;
+            from = match n {
+                0 => SavedFrom::Top,
+                _ => SavedFrom::Below(app.below.len() - n),
+            };
+            break;
+        }
+    }
+    from
 }
 
 // ───────────────────────────── Modify and transfer ─────────────────────────────
@@ -456,6 +523,8 @@ pub struct ModifyView {
     /// Until the stored information arrives.
     pub read: Option<CustomerBasics>,
     pub basic: Option<BasicForm>,
+    /// The save sent from here, until its answer comes (see [`Saving`]).
+    pub saving: Saving,
 }
 
 /// Transfer to a new owner: the new owner's information, then a confirmation.
@@ -470,6 +539,8 @@ pub struct TransferView {
     pub basic: Option<BasicForm>,
     /// The checked new owner, waiting for F2 to confirm.
     pub confirming: Option<BasicInfo>,
+    /// The transfer sent from here, until its answer comes (see [`Saving`]).
+    pub saving: Saving,
 }
 
 impl TransferView {
@@ -513,6 +584,7 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
             preview: None,
             basic: None,
             confirming: None,
+            saving: None,
         };
         super::update::open(app, Screen::Transfer(Box::new(view)));
         send(app, Request::TransferPreview { customer_id }, out);
@@ -522,16 +594,18 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
             customer_no,
             read: None,
             basic: None,
+            saving: None,
         };
         super::update::open(app, Screen::Modify(Box::new(view)));
     }
     send(app, Request::CustomerBasics { customer_id }, out);
 }
 
-/// F2 on the modify form.
+/// F2 on the modify form: nothing changed is said and nothing sent.
 pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
     let operator_id = operator(app);
+    let idempotency_key = app.write_key();
     let Screen::Modify(view) = &mut app.screen else {
         return;
     };
@@ -545,11 +619,17 @@ pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
     let Some(info) = basic.validate(lang, app.id_policy) else {
         return super::update::say_form_error(app);
     };
+    if read.info.changed_fields(&info).is_empty() {
+        say(app, MessageKind::Info, lang.t("modify.nothing_changed"));
+        return;
+    }
+    view.saving = Some(idempotency_key.clone());
     say(app, MessageKind::Info, lang.t("modify.saving"));
     send(
         app,
         Request::Modify {
             operator_id,
+            idempotency_key,
             read,
             info,
         },
@@ -561,6 +641,7 @@ pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
 pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
     let operator_id = operator(app);
+    let idempotency_key = app.write_key();
     let Screen::Transfer(view) = &mut app.screen else {
         return;
     };
@@ -575,11 +656,13 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     }
     if let Some(info) = view.confirming.clone() {
         let customer_id = view.customer_id;
+        view.saving = Some(idempotency_key.clone());
         say(app, MessageKind::Info, lang.t("transfer.working"));
         send(
             app,
             Request::Transfer {
                 operator_id,
+                idempotency_key,
                 customer_id,
                 info,
             },
@@ -631,8 +714,16 @@ pub fn money(amount: Decimal) -> String {
 
 // ───────────────────────────── Replies ─────────────────────────────
 
-/// Applies a reply of one of these screens' requests; false if it is not one.
-pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
+/// Applies a reply of one of these screens' requests; false if it is not one. The answer to
+/// a save goes to the screen that sent it if that is on top; otherwise [`told_after_leaving`].
+pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
+    if let Some(key) = request.customer_write_key() {
+        let from = answered(app, key);
+        if from != SavedFrom::Top {
+            told_after_leaving(app, from, reply, out);
+            return true;
+        }
+    }
     let lang = app.lang;
     match (&mut app.screen, reply) {
         (Screen::OpenAccount(wizard), Reply::CustomerTypes(types)) => {
@@ -710,18 +801,20 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
                 super::update::refresh_table(app, out);
                 say(app, MessageKind::Info, lang.t("modify.saved"));
             }
+            ModifyOutcome::Unchanged => {
+                say(app, MessageKind::Info, lang.t("modify.nothing_changed"))
+            }
             ModifyOutcome::Conflict {
                 changed_fields,
                 current,
             } => {
-                let names = conflict(view, changed_fields, current, lang);
+                conflict(view, changed_fields, current, lang);
+                let names = field_names(lang, current.info.nature(), changed_fields);
                 let text = app.tf("modify.conflict", &[("fields", &names)]);
                 say(app, MessageKind::Error, text);
             }
-            ModifyOutcome::Closed => say(app, MessageKind::Error, lang.t("modify.closed")),
-            ModifyOutcome::NotFound => say(app, MessageKind::Error, lang.t("details.gone")),
-            ModifyOutcome::WrongNature { .. } => {
-                say(app, MessageKind::Error, lang.t("open.type_changed"))
+            ModifyOutcome::Closed | ModifyOutcome::NotFound | ModifyOutcome::WrongNature { .. } => {
+                say(app, MessageKind::Error, lang.t(refusal_key(outcome)))
             }
         },
         (Screen::Transfer(view), Reply::Transferred(outcome)) => match outcome {
@@ -735,34 +828,108 @@ pub fn on_reply(app: &mut App, reply: &Reply, out: &mut Vec<Outgoing>) -> bool {
                 view.confirming = None;
                 say(app, MessageKind::Error, unpaid_text(lang, *count));
             }
-            TransferOutcome::Closed => say(app, MessageKind::Error, lang.t("modify.closed")),
-            TransferOutcome::NotFound => say(app, MessageKind::Error, lang.t("details.gone")),
-            TransferOutcome::WrongNature { .. } => {
-                say(app, MessageKind::Error, lang.t("open.type_changed"))
-            }
+            TransferOutcome::Closed
+            | TransferOutcome::NotFound
+            | TransferOutcome::WrongNature { .. } => say(
+                app,
+                MessageKind::Error,
+                lang.t(transfer_refusal_key(outcome)),
+            ),
         },
         _ => return false,
     }
     true
 }
 
+/// Catalogue key of a modify refused for the customer's state.
+fn refusal_key(outcome: &ModifyOutcome) -> &'static str {
+    match outcome {
+        ModifyOutcome::Closed => "modify.closed",
+        ModifyOutcome::NotFound => "details.gone",
+        _ => "open.type_changed",
+    }
+}
+
+/// Catalogue key of a transfer refused for the customer's state.
+fn transfer_refusal_key(outcome: &TransferOutcome) -> &'static str {
+    match outcome {
+        TransferOutcome::Closed => "modify.closed",
+        TransferOutcome::NotFound => "details.gone",
+        _ => "open.type_changed",
+    }
+}
+
+/// The answer to a save whose screen the clerk left, or covered with another, while it
+/// waited for the database: the clerk is told the outcome on the message line all the same.
+/// A screen whose save is done is closed, and the customer table, if on top, shows the change.
+fn told_after_leaving(app: &mut App, from: SavedFrom, reply: &Reply, out: &mut Vec<Outgoing>) {
+    use MessageKind::{Error, Info};
+    let lang = app.lang;
+    let (done, kind, text) = match reply {
+        Reply::Opened(OpenOutcome::Opened(opened)) => {
+            let number = format!("{:08}", opened.customer_no.value());
+            (true, Info, lang.tf("open.opened", &[("number", &number)]))
+        }
+        Reply::Opened(_) => (false, Error, lang.t("open.not_opened_left").to_owned()),
+        Reply::Modified(ModifyOutcome::Saved { .. }) => {
+            (true, Info, lang.t("modify.saved").to_owned())
+        }
+        Reply::Modified(ModifyOutcome::Unchanged) => {
+            (true, Info, lang.t("modify.nothing_changed").to_owned())
+        }
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields,
+            current,
+        }) => {
+            let names = field_names(lang, current.info.nature(), changed_fields);
+            let text = lang.tf("modify.conflict_left", &[("fields", &names)]);
+            (false, Error, text)
+        }
+        Reply::Modified(refused) => (false, Error, lang.t(refusal_key(refused)).to_owned()),
+        Reply::Transferred(TransferOutcome::Transferred { balance, .. }) => {
+            let text = lang.tf("transfer.done", &[("balance", &money(*balance))]);
+            (true, Info, text)
+        }
+        Reply::Transferred(TransferOutcome::UnpaidBills { count }) => (
+            false,
+            Error,
+            lang.tf("transfer.unpaid", &[("count", count)]),
+        ),
+        Reply::Transferred(refused) => {
+            let text = lang.t(transfer_refusal_key(refused)).to_owned();
+            (false, Error, text)
+        }
+        _ => return,
+    };
+    if done {
+        if let SavedFrom::Below(index) = from {
+            app.below.remove(index);
+        }
+        super::update::refresh_table(app, out);
+    }
+    say(app, kind, text);
+}
+
+/// The fields' labels, in the order the form of `nature` shows them.
+fn field_names(lang: Lang, nature: Nature, fields: &[Field]) -> String {
+    Field::of(nature)
+        .iter()
+        .filter(|field| fields.contains(field))
+        .map(|field| lang.t(label_key(*field)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Someone saved the customer meanwhile: what they changed is marked next to each field with
 /// its new value; fields the clerk had not touched take the new value, the clerk's own edits
 /// stay. The form now answers the new version, so F2 saves the clerk's values knowingly.
-/// Returns the changed fields' names for the message line.
-fn conflict(
-    view: &mut ModifyView,
-    changed: &[Field],
-    current: &CustomerBasics,
-    lang: Lang,
-) -> String {
+fn conflict(view: &mut ModifyView, changed: &[Field], current: &CustomerBasics, lang: Lang) {
     let (Some(read), Some(basic)) = (&view.read, view.basic.as_mut()) else {
-        return String::new();
+        return;
     };
     let before: Vec<_> = read.info.values();
     let now: Vec<_> = current.info.values();
     let mut marks = Vec::new();
-    let mut names = Vec::new();
     for field in changed {
         let old = value_of(&before, *field);
         let new = value_of(&now, *field);
@@ -778,11 +945,10 @@ fn conflict(
             basic.index(*field),
             lang.tf("modify.changed_to", &[("value", &shown)]),
         ));
-        names.push(lang.t(label_key(*field)));
     }
+    marks.sort_by_key(|(index, _)| *index);
     basic.form.fail(&marks);
     view.read = Some(current.clone());
-    names.join(", ")
 }
 
 fn value_of(values: &[(Field, Option<String>)], field: Field) -> String {

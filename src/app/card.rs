@@ -807,7 +807,7 @@ fn confirmed(app: &mut App, out: &mut Vec<Outgoing>) {
         say(app, MessageKind::Error, text);
         return;
     }
-    let fresh = format!("desk-{:016x}-{}", app.desk_id, app.next_request);
+    let fresh = app.write_key();
     let Screen::Card(screen) = &mut app.screen else {
         return;
     };

@@ -92,6 +92,7 @@ pub async fn execute_reporting(
         }
         Request::OpenAccount {
             operator_id,
+            idempotency_key,
             customer_type_id,
             info,
             meter_id,
@@ -102,8 +103,13 @@ pub async fn execute_reporting(
                 info: &info,
                 meter_id,
             };
-            let outcome =
-                customer_changes::open_account(&mut client, operator_id, &opening).await?;
+            let outcome = customer_changes::open_account(
+                &mut client,
+                operator_id,
+                &idempotency_key,
+                &opening,
+            )
+            .await?;
             Ok(Reply::Opened(outcome))
         }
         Request::CustomerBasics { customer_id } => {
@@ -113,12 +119,19 @@ pub async fn execute_reporting(
         }
         Request::Modify {
             operator_id,
+            idempotency_key,
             read,
             info,
         } => {
-            let client = pool.get().await?;
-            let outcome =
-                customer_changes::modify_basic_info(&**client, operator_id, &read, &info).await?;
+            let mut client = pool.get().await?;
+            let outcome = customer_changes::modify_basic_info(
+                &mut client,
+                operator_id,
+                &idempotency_key,
+                &read,
+                &info,
+            )
+            .await?;
             Ok(Reply::Modified(outcome))
         }
         Request::TransferPreview { customer_id } => {
@@ -128,12 +141,19 @@ pub async fn execute_reporting(
         }
         Request::Transfer {
             operator_id,
+            idempotency_key,
             customer_id,
             info,
         } => {
             let mut client = pool.get().await?;
-            let outcome =
-                customer_changes::transfer(&mut client, operator_id, customer_id, &info).await?;
+            let outcome = customer_changes::transfer(
+                &mut client,
+                operator_id,
+                &idempotency_key,
+                customer_id,
+                &info,
+            )
+            .await?;
             Ok(Reply::Transferred(outcome))
         }
         Request::Details { customer_id } => {

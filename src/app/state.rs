@@ -82,8 +82,11 @@ pub enum Request {
         /// Sent as the search was typed: the next key supersedes it.
         typed: bool,
     },
+    /// The customer writes carry the idempotency key made when the clerk pressed F2
+    /// ([`App::write_key`]): sent again after a lost connection, they are applied once.
     OpenAccount {
         operator_id: i64,
+        idempotency_key: String,
         customer_type_id: i64,
         info: BasicInfo,
         meter_id: i64,
@@ -94,6 +97,7 @@ pub enum Request {
     },
     Modify {
         operator_id: i64,
+        idempotency_key: String,
         read: CustomerBasics,
         info: BasicInfo,
     },
@@ -102,6 +106,7 @@ pub enum Request {
     },
     Transfer {
         operator_id: i64,
+        idempotency_key: String,
         customer_id: i64,
         info: BasicInfo,
     },
@@ -131,6 +136,22 @@ impl Request {
             Request::Card(request) => request.writes(),
             Request::Ref(_, request) => request.writes(),
             _ => false,
+        }
+    }
+
+    /// The idempotency key of a customer write (open, modify, transfer).
+    pub fn customer_write_key(&self) -> Option<&str> {
+        match self {
+            Request::OpenAccount {
+                idempotency_key, ..
+            }
+            | Request::Modify {
+                idempotency_key, ..
+            }
+            | Request::Transfer {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+            _ => None,
         }
     }
 
@@ -376,15 +397,16 @@ pub struct App {
     pub lang: Lang,
     pub look: Look,
     pub in_flight: Vec<InFlight>,
-    /// Requests that met an unreachable database, re-sent when it is back.
+    /// Requests that met an unreachable database, re-sent when it is back; a write keeps its
+    /// idempotency key, so one that did commit is not applied again.
     pub parked: Vec<Request>,
     /// Keys typed while a request holds input, applied in order when it answers.
     pub type_ahead: VecDeque<KeyEvent>,
     pub next_request: RequestId,
     pub spinner: usize,
     pub quit: bool,
-    /// Random per run: with the request id it makes a card write's idempotency key, unique
-    /// across sessions and restarts.
+    /// Random per run: with the request id it makes a write's idempotency key
+    /// ([`App::write_key`]), unique across sessions and restarts.
     pub desk_id: u64,
     /// Characters per receipt line (`receipts.width`).
     pub receipt_width: usize,
@@ -429,6 +451,13 @@ impl App {
     /// value (stored text) is never read as a key name.
     pub fn tf(&self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
         crate::i18n::fill_args(&self.t(key), args)
+    }
+
+    /// A fresh idempotency key for a write the clerk just confirmed (card and customer writes
+    /// alike): the id the request is about to get, on this desk. Made once per F2 and kept in
+    /// the request, so a re-send carries the same key.
+    pub fn write_key(&self) -> String {
+        format!("desk-{:016x}-{}", self.desk_id, self.next_request)
     }
 
     /// True while a request whose answer changes the screen is on its way.

@@ -1,5 +1,6 @@
-//! `update`: the one place that changes `App`. Pure: it returns the requests to send instead
-//! of doing I/O, so flows are tested by feeding key sequences.
+//! `update`: the entry of the update path, the only code that changes `App`; each screen's
+//! part of it lives with the screen (`accounts`, `card`, `refdata`). Pure: it returns the
+//! requests to send instead of doing I/O, so flows are tested by feeding key sequences.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
@@ -193,6 +194,9 @@ fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
 }
 
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
+    if accounts::key_while_saving(app, &key, command) {
+        return;
+    }
     if accounts::wizard_key(app, key, command, out) || accounts::transfer_key(app, command, out) {
         return;
     }
@@ -492,6 +496,10 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         }
         (Screen::Overview(_), Command::Refresh) => send(app, Request::Overview, out),
         (_, Command::Leave) if !app.below.is_empty() => leave(app),
+        // Logging out would drop a save waiting for the database, its outcome never told.
+        (_, Command::Leave | Command::Logout) if app.parked.iter().any(Request::writes) => {
+            say(app, MessageKind::Error, app.lang.t("msg.logout_waits"))
+        }
         (_, Command::Leave | Command::Logout) => {
             app.session = None;
             app.screen = Screen::Login(LoginForm::default());
@@ -539,7 +547,7 @@ fn on_reply(
     out: &mut Vec<Outgoing>,
 ) {
     if let Ok(reply) = &outcome
-        && accounts::on_reply(app, reply, out)
+        && accounts::on_reply(app, &request, reply, out)
     {
         return;
     }
@@ -604,12 +612,25 @@ fn on_reply(
         Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),
         Err(Failure::Unreachable(detail)) => {
             app.database = DbStatus::Reconnecting;
+            // A write may have committed before the connection went: customer and card writes
+            // wait with their idempotency key, so the re-send cannot apply them twice. Nothing
+            // is to be typed again; a customer screen refuses a second save meanwhile.
+            if request.writes() {
+                say(app, MessageKind::Info, app.lang.t("db.write_parked"));
+            } else {
+                let text = app.lang.tf("db.unreachable", &[("detail", &detail)]);
+                say(app, MessageKind::Error, text);
+            }
             app.parked.push(request);
-            let text = app.lang.tf("db.unreachable", &[("detail", &detail)]);
-            say(app, MessageKind::Error, text);
         }
-        Err(Failure::Error(detail)) => say(app, MessageKind::Error, detail),
-        // A customer-screen reply whose screen has gone: nothing to show.
+        Err(Failure::Error(detail)) => {
+            // The write was rolled back: its screen may save again.
+            if let Some(key) = request.customer_write_key() {
+                accounts::answered(app, key);
+            }
+            say(app, MessageKind::Error, detail)
+        }
+        // A read whose screen has gone: nothing to show (writes are told in accounts).
         Ok(_) => {}
     }
 }

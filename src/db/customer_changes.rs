@@ -1,9 +1,15 @@
 //! What changes a customer (4.6.2): opening an account, modifying the basic information and
 //! transferring to a new owner, each in one transaction with its audit row. The customer
 //! table's search and details are read in `customers.rs`.
+//!
+//! Each write is exactly-once under the idempotency key the app gives it (`sql/V9`): the key
+//! and the outcome are recorded in the write's transaction, and a request whose key is
+//! recorded already writes nothing and answers the recorded outcome. So a request re-sent
+//! after a connection lost between the commit and the reply cannot write twice.
 
 use rust_decimal::Decimal;
-use tokio_postgres::{Client, GenericClient, Row};
+use serde_json::json;
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use crate::domain::customer_number::CustomerNumber;
@@ -136,6 +142,63 @@ fn stored<T: std::str::FromStr<Err = crate::domain::customer_rules::UnknownWord>
         .map_err(|error| DbError::Inconsistent(format!("{column}: {error}")))
 }
 
+// ───────────────────────────── Applied writes ─────────────────────────────
+
+/// `applied_write.kind`, also the audit action of the write.
+const OPEN: &str = "customer.open";
+const MODIFY: &str = "customer.modify";
+const TRANSFER: &str = "customer.transfer";
+
+/// The outcome recorded under `key`, as `fields` (SQL over the `outcome` column) select it, or
+/// None if no write was applied under it. Waits first for any other transaction of the same
+/// key: a re-send can arrive while the first attempt still runs on a connection the client
+/// has lost, and must see whether it committed. The lock is transaction-scoped, in a class of
+/// its own (9, after the migration) so it cannot meet another advisory lock.
+async fn applied(
+    transaction: &Transaction<'_>,
+    key: &str,
+    kind: &str,
+    fields: &str,
+) -> Result<Option<Row>, DbError> {
+    transaction
+        .execute("SELECT pg_advisory_xact_lock(9, hashtext($1))", &[&key])
+        .await?;
+    let Some(row) = transaction
+        .query_opt(
+            &format!("SELECT kind, {fields} FROM applied_write WHERE idempotency_key = $1"),
+            &[&key],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let recorded: &str = row.get(0);
+    if recorded != kind {
+        return Err(DbError::Inconsistent(format!(
+            "idempotency key {key} was used by a {recorded}, not a {kind}"
+        )));
+    }
+    Ok(Some(row))
+}
+
+/// Records the write's key and outcome, in the write's own transaction.
+async fn record_applied(
+    transaction: &Transaction<'_>,
+    key: &str,
+    kind: &str,
+    operator_id: i64,
+    outcome: serde_json::Value,
+) -> Result<(), DbError> {
+    transaction
+        .execute(
+            "INSERT INTO applied_write (idempotency_key, kind, outcome, operator_id)
+             VALUES ($1, $2, $3::text::jsonb, $4)",
+            &[&key, &kind, &outcome.to_string(), &operator_id],
+        )
+        .await?;
+    Ok(())
+}
+
 // ───────────────────────────── Open account ─────────────────────────────
 
 /// The three steps of the account opening wizard.
@@ -177,13 +240,29 @@ pub enum OpenOutcome {
 /// second waits for the first to finish, then finds the meter installed and gets
 /// [`OpenOutcome::MeterTaken`] (or takes the meter if the first rolled back). Under READ
 /// COMMITTED this waits rather than failing with a serialization error, and every opening takes
-/// the same locks in the same order (customer type shared, then the meter), so none deadlock.
+/// the same locks in the same order (the key, the customer type shared, then the meter), so
+/// none deadlock. A key already applied answers the account it opened.
 pub async fn open_account(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     opening: &Opening<'_>,
 ) -> Result<OpenOutcome, DbError> {
     let transaction = client.transaction().await?;
+    let fields = "(outcome->>'customer_id')::bigint, (outcome->>'customer_no')::bigint,
+                  (outcome->>'account_id')::bigint, outcome->>'account_kind' AS account_kind";
+    if let Some(row) = applied(&transaction, key, OPEN, fields).await? {
+        let customer_no = u32::try_from(row.get::<_, i64>(2))
+            .ok()
+            .and_then(|no| CustomerNumber::try_from(no).ok())
+            .ok_or_else(|| DbError::Inconsistent(format!("applied write {key}: customer_no")))?;
+        return Ok(OpenOutcome::Opened(OpenedAccount {
+            customer_id: row.get(1),
+            customer_no,
+            account_id: row.get(3),
+            account_kind: stored(&row, "account_kind")?,
+        }));
+    }
     // FOR SHARE: the type can be neither deleted nor changed while customers are opened on it.
     let Some(customer_type) = transaction
         .query_opt(
@@ -283,13 +362,21 @@ pub async fn open_account(
             ],
         )
         .await?;
-    transaction.commit().await?;
-    Ok(OpenOutcome::Opened(OpenedAccount {
+    let opened = OpenedAccount {
         customer_id: row.get(0),
         customer_no,
         account_id: row.get(1),
         account_kind,
-    }))
+    };
+    let outcome = json!({
+        "customer_id": opened.customer_id,
+        "customer_no": customer_no_value,
+        "account_id": opened.account_id,
+        "account_kind": account_kind.as_str(),
+    });
+    record_applied(&transaction, key, OPEN, operator_id, outcome).await?;
+    transaction.commit().await?;
+    Ok(OpenOutcome::Opened(opened))
 }
 
 // ───────────────────────────── Modify ─────────────────────────────
@@ -310,11 +397,20 @@ pub async fn customer_basics(
     client: &impl GenericClient,
     customer_id: i64,
 ) -> Result<Option<CustomerBasics>, DbError> {
+    read_basics(client, customer_id, "").await
+}
+
+/// [`customer_basics`], with `lock` (`FOR UPDATE` or nothing) appended to the query.
+async fn read_basics(
+    client: &impl GenericClient,
+    customer_id: i64,
+    lock: &str,
+) -> Result<Option<CustomerBasics>, DbError> {
     let row = client
         .query_opt(
             &format!(
                 "SELECT nature, version, status = 'active', {BASIC_COLUMNS}
-                 FROM customer WHERE id = $1"
+                 FROM customer WHERE id = $1 {lock}"
             ),
             &[&customer_id],
         )
@@ -335,8 +431,11 @@ pub enum ModifyOutcome {
     Saved {
         version: i32,
     },
+    /// The information is what was read: nothing was written, no version taken.
+    Unchanged,
     /// Someone saved the customer since `read`: nothing was written. `changed_fields` are the
-    /// fields the other save changed; `current` is what is stored now, to edit again.
+    /// fields the other save changed, never none; `current` is what is stored now, to edit
+    /// again.
     Conflict {
         changed_fields: Vec<Field>,
         current: CustomerBasics,
@@ -348,11 +447,15 @@ pub enum ModifyOutcome {
     },
 }
 
-/// Saves new basic information if the customer is still as `read` (optimistic concurrency:
-/// `version` must not have moved). Writes the changed fields, before and after, to the audit log.
+/// Saves new basic information if no field changed since `read` (optimistic concurrency:
+/// the customer row is locked and compared with what the clerk read; a version that moved
+/// without changing a field, as a transfer to an identical owner, overwrites nothing and is
+/// no conflict). Writes the changed fields, before and after, to the audit log. Nothing
+/// changed: nothing is written. A key already applied answers the version it saved.
 pub async fn modify_basic_info(
-    client: &impl GenericClient,
+    client: &mut Client,
     operator_id: i64,
+    key: &str,
     read: &CustomerBasics,
     info: &BasicInfo,
 ) -> Result<ModifyOutcome, DbError> {
@@ -361,31 +464,54 @@ pub async fn modify_basic_info(
             nature: read.info.nature(),
         });
     }
-    let changed = read.info.changed_fields(info);
-    let (keys, before) = as_key_values(&read.info, Some(&changed));
+    let transaction = client.transaction().await?;
+    let fields = "(outcome->>'version')::integer";
+    if let Some(row) = applied(&transaction, key, MODIFY, fields).await? {
+        return Ok(ModifyOutcome::Saved {
+            version: row.get(1),
+        });
+    }
+    if read.info.changed_fields(info).is_empty() {
+        return Ok(ModifyOutcome::Unchanged);
+    }
+    let current = match read_basics(&transaction, read.customer_id, "FOR UPDATE").await? {
+        None => return Ok(ModifyOutcome::NotFound),
+        Some(current) if !current.active => return Ok(ModifyOutcome::Closed),
+        Some(current) => current,
+    };
+    if current.version != read.version {
+        let theirs = read.info.changed_fields(&current.info);
+        if !theirs.is_empty() {
+            return Ok(ModifyOutcome::Conflict {
+                changed_fields: theirs,
+                current,
+            });
+        }
+    }
+    let changed = current.info.changed_fields(info);
+    let (keys, before) = as_key_values(&current.info, Some(&changed));
     let (_, after) = as_key_values(info, Some(&changed));
     let columns = Columns::of(info);
-    let saved = client
-        .query_opt(
+    let version: i32 = transaction
+        .query_one(
             "WITH saved AS (
                  UPDATE customer
-                 SET name = $3, address = $4, phone = $5, id_document_no = $6,
-                     household_size = $7, email = $8, credit_code = $9, contact_person = $10,
-                     remark = $11, version = version + 1
-                 WHERE id = $1 AND version = $2 AND status = 'active'
+                 SET name = $2, address = $3, phone = $4, id_document_no = $5,
+                     household_size = $6, email = $7, credit_code = $8, contact_person = $9,
+                     remark = $10, version = version + 1
+                 WHERE id = $1
                  RETURNING id, version
              ), audit AS (
                  INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 SELECT $12, 'customer.modify', 'customer', id,
+                 SELECT $11, 'customer.modify', 'customer', id,
                         jsonb_build_object('version', version,
-                                           'before', jsonb_object($13::text[], $14::text[]),
-                                           'after', jsonb_object($13::text[], $15::text[]))
+                                           'before', jsonb_object($12::text[], $13::text[]),
+                                           'after', jsonb_object($12::text[], $14::text[]))
                  FROM saved
              )
              SELECT version FROM saved",
             &[
                 &read.customer_id,
-                &read.version,
                 &columns.name,
                 &columns.address,
                 &columns.phone,
@@ -401,20 +527,12 @@ pub async fn modify_basic_info(
                 &after,
             ],
         )
-        .await?;
-    if let Some(row) = saved {
-        return Ok(ModifyOutcome::Saved {
-            version: row.get(0),
-        });
-    }
-    Ok(match customer_basics(client, read.customer_id).await? {
-        None => ModifyOutcome::NotFound,
-        Some(current) if !current.active => ModifyOutcome::Closed,
-        Some(current) => ModifyOutcome::Conflict {
-            changed_fields: read.info.changed_fields(&current.info),
-            current,
-        },
-    })
+        .await?
+        .get(0);
+    let outcome = json!({ "version": version });
+    record_applied(&transaction, key, MODIFY, operator_id, outcome).await?;
+    transaction.commit().await?;
+    Ok(ModifyOutcome::Saved { version })
 }
 
 // ───────────────────────────── Transfer ─────────────────────────────
@@ -475,14 +593,22 @@ pub async fn transfer_preview(
 /// history (with the time and operator), `new_owner` replaces it; number, meter, account,
 /// balance and card stay. No version is asked for: the history keeps whatever was stored, so
 /// nothing is lost, and the version moves, so a clerk still editing the previous owner gets a
-/// conflict.
+/// conflict. A key already applied answers the transfer it made, never a second one.
 pub async fn transfer(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     customer_id: i64,
     new_owner: &BasicInfo,
 ) -> Result<TransferOutcome, DbError> {
     let transaction = client.transaction().await?;
+    let fields = "(outcome->>'balance')::numeric, (outcome->>'version')::integer";
+    if let Some(row) = applied(&transaction, key, TRANSFER, fields).await? {
+        return Ok(TransferOutcome::Transferred {
+            balance: row.get(1),
+            version: row.get(2),
+        });
+    }
     // The account row too: bills and payments on it wait until the transfer is done.
     let Some(row) = transaction
         .query_opt(
@@ -564,6 +690,8 @@ pub async fn transfer(
         )
         .await?
         .get(0);
+    let outcome = json!({ "balance": balance.to_string(), "version": version });
+    record_applied(&transaction, key, TRANSFER, operator_id, outcome).await?;
     transaction.commit().await?;
     Ok(TransferOutcome::Transferred { balance, version })
 }

@@ -73,9 +73,10 @@ pub async fn card_customer() -> CardCustomer {
         info: &info,
         meter_id: 1,
     };
-    let OpenOutcome::Opened(opened) = customer_changes::open_account(&mut client, CLERK, &opening)
-        .await
-        .unwrap()
+    let OpenOutcome::Opened(opened) =
+        customer_changes::open_account(&mut client, CLERK, "fixture-open", &opening)
+            .await
+            .unwrap()
     else {
         panic!("the fixture customer did not open");
     };
