@@ -4,7 +4,7 @@
 use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use meterdesk::app::state::{
-    DbStatus, Failure, LoginRefusal, Msg, Overview, Reply, Request, Screen, Session,
+    DbStatus, Failure, LoginRefusal, Msg, Overview, Problem, Reply, Request, Screen, Session,
 };
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::reader::ReaderState;
@@ -935,7 +935,10 @@ mod cards {
             &mut app,
             Msg::Reply {
                 id: first[0].0,
-                outcome: Err(Failure::Error("database error: the commit was lost".into())),
+                outcome: Err(Failure::Error(Problem::new(
+                    "failure.database",
+                    "the commit was lost",
+                ))),
             },
         );
         assert!(
@@ -1166,12 +1169,13 @@ mod cards {
             &sent,
             Reply::Card(CardReply::Written(Written::Pending {
                 operation_id: 91,
-                cause: "there is no card in the reader".into(),
+                cause: Problem::new("failure.card_none", "no card"),
             })),
         );
         let message = app.message.clone().unwrap().text;
         assert!(
-            message.contains("#91 is pending") && message.contains("put the same card back"),
+            message.contains("#91 is pending (There is no card in the reader.)")
+                && message.contains("put the same card back"),
             "{message}"
         );
 
@@ -2620,7 +2624,13 @@ fn transfer_is_not_confirmed_before_the_balance_is_read() {
         panic!("{sent:?}")
     };
     for (id, outcome) in [
-        (*preview_id, Err(Failure::Error("statement timeout".into()))),
+        (
+            *preview_id,
+            Err(Failure::Error(Problem::new(
+                "failure.database",
+                "statement timeout",
+            ))),
+        ),
         (
             *basics_id,
             Ok(Reply::Basics(Some(basics(

@@ -23,7 +23,7 @@ use crate::domain::validation;
 use super::command::Command;
 use super::form::{Choice, Field, FieldKind, Form, field_error_text};
 use super::receipt::{Receipt, receipt_text};
-use super::state::{App, MessageKind, Request, Screen};
+use super::state::{App, MessageKind, Problem, Request, Screen};
 use super::update::{Outgoing, say, send};
 
 /// How many usage records to fetch: more than a screen holds, far fewer than would slow a
@@ -170,7 +170,7 @@ pub enum Written {
     /// The outcome is not known yet (card pulled, reader or database failed midway).
     Pending {
         operation_id: i64,
-        cause: String,
+        cause: Problem,
     },
     Refused(Refusal),
     /// A retry found the operation finished before.
@@ -1061,7 +1061,7 @@ fn on_written(app: &mut App, written: Written, out: &mut Vec<Outgoing>) {
         } => {
             let text = lang.tf(
                 "ic.write_pending",
-                &[("id", &operation_id), ("cause", &cause)],
+                &[("id", &operation_id), ("cause", &cause.text(lang))],
             );
             say(app, MessageKind::Error, text);
             set_pane(app, CardPane::Card);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest, TypeChoices};
 use super::requests::Progress;
-use super::state::Failure;
+use super::state::{Failure, Problem};
 use crate::db::meters::{self, MeterTypeFields};
 use crate::db::{Pool, customer_types, operators, price_schemes};
 use crate::domain::meter_csv::{LineProblem, MeterTypeNames, parse_meter_csv};
@@ -85,7 +85,7 @@ pub async fn execute(
                 parse_meter_csv(&text, &names)
             })
             .await
-            .map_err(|error| Failure::Error(format!("reading the file failed: {error}")))?;
+            .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
             let errors = meters::check_import(&**client, &csv).await?;
             let present = errors
                 .iter()

@@ -628,7 +628,7 @@ fn on_reply(
             if let Some(key) = request.customer_write_key() {
                 accounts::answered(app, key);
             }
-            say(app, MessageKind::Error, detail)
+            say(app, MessageKind::Error, detail.text(app.lang))
         }
         // A read whose screen has gone: nothing to show (writes are told in accounts).
         Ok(_) => {}

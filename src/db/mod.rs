@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod meters;
 pub mod migrate;
 pub mod operators;
+pub mod overview;
 pub mod price_schemes;
 
 use std::time::Duration;
