@@ -91,23 +91,28 @@ fn type_input(name: &str, business_model: BusinessModel) -> CustomerTypeInput {
 }
 
 async fn add_type(client: &mut Object, name: &str, business_model: BusinessModel) -> i64 {
-    match customer_types::add_customer_type(client, CLERK, &type_input(name, business_model))
-        .await
-        .unwrap()
+    match customer_types::add_customer_type(
+        client,
+        CLERK,
+        &key(),
+        &type_input(name, business_model),
+    )
+    .await
+    .unwrap()
     {
         CustomerTypeOutcome::Saved { id } => id,
         other => panic!("{other:?}"),
     }
 }
 
-async fn add_meter(client: &Object, number: &str, meter_type_id: i64) -> i64 {
+async fn add_meter(client: &mut Object, number: &str, meter_type_id: i64) -> i64 {
     let fields = MeterFields {
         meter_type_id,
         initial_electronic_reading: Decimal::ZERO,
         initial_mechanical_reading: Decimal::ZERO,
     };
     let meter_no = MeterNo::parse(number).unwrap();
-    let outcome = meters::add_meter(&***client, CLERK, &meter_no, &fields)
+    let outcome = meters::add_meter(client, CLERK, &key(), &meter_no, &fields)
         .await
         .unwrap();
     assert_eq!(outcome, MeterOutcome::Done);
@@ -155,9 +160,10 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         caliber: "DN25",
         manufacturer: "Ningbo",
     };
-    let MeterTypeOutcome::Saved { id } = meters::save_meter_type(&**client, CLERK, None, fields)
-        .await
-        .unwrap()
+    let MeterTypeOutcome::Saved { id } =
+        meters::save_meter_type(&mut client, CLERK, &key(), None, fields)
+            .await
+            .unwrap()
     else {
         panic!("not added");
     };
@@ -166,7 +172,7 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         ..fields
     };
     assert_eq!(
-        meters::save_meter_type(&**client, CLERK, None, same_name)
+        meters::save_meter_type(&mut client, CLERK, &key(), None, same_name)
             .await
             .unwrap(),
         MeterTypeOutcome::NameTaken
@@ -176,7 +182,7 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         ..fields
     };
     assert_eq!(
-        meters::save_meter_type(&**client, CLERK, Some(id), card)
+        meters::save_meter_type(&mut client, CLERK, &key(), Some(id), card)
             .await
             .unwrap(),
         MeterTypeOutcome::Saved { id }
@@ -186,7 +192,7 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
     assert_eq!(changed.payment_model, PaymentModel::Prepayment);
     assert!(changed.takes_card);
     assert_eq!(
-        meters::save_meter_type(&**client, CLERK, Some(999), fields)
+        meters::save_meter_type(&mut client, CLERK, &key(), Some(999), fields)
             .await
             .unwrap(),
         MeterTypeOutcome::NotFound
@@ -200,9 +206,15 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         manufacturer: "Acme",
     };
     assert_eq!(
-        meters::save_meter_type(&**client, CLERK, Some(PLAIN_METERS), plain_to_card)
-            .await
-            .unwrap(),
+        meters::save_meter_type(
+            &mut client,
+            CLERK,
+            &key(),
+            Some(PLAIN_METERS),
+            plain_to_card
+        )
+        .await
+        .unwrap(),
         MeterTypeOutcome::PaymentModelInUse
     );
     assert_eq!(
@@ -218,7 +230,7 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
 #[tokio::test]
 async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
     let (_db, mut client) = with_fixture().await;
-    let meter_id = add_meter(&client, "M-1", PLAIN_METERS).await;
+    let meter_id = add_meter(&mut client, "M-1", PLAIN_METERS).await;
     let number = MeterNo::parse("M-1").unwrap();
     let fields = MeterFields {
         meter_type_id: PLAIN_METERS,
@@ -226,7 +238,7 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         initial_mechanical_reading: "2".parse().unwrap(),
     };
     assert_eq!(
-        meters::add_meter(&**client, CLERK, &number, &fields)
+        meters::add_meter(&mut client, CLERK, &key(), &number, &fields)
             .await
             .unwrap(),
         MeterOutcome::NumberTaken
@@ -237,19 +249,19 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
     };
     let other = MeterNo::parse("M-2").unwrap();
     assert_eq!(
-        meters::add_meter(&**client, CLERK, &other, &unknown_type)
+        meters::add_meter(&mut client, CLERK, &key(), &other, &unknown_type)
             .await
             .unwrap(),
         MeterOutcome::UnknownMeterType
     );
     assert_eq!(
-        meters::modify_meter(&**client, CLERK, &number, &unknown_type)
+        meters::modify_meter(&mut client, CLERK, &key(), &number, &unknown_type)
             .await
             .unwrap(),
         MeterOutcome::UnknownMeterType
     );
     assert_eq!(
-        meters::modify_meter(&**client, CLERK, &number, &fields)
+        meters::modify_meter(&mut client, CLERK, &key(), &number, &fields)
             .await
             .unwrap(),
         MeterOutcome::Done
@@ -264,7 +276,7 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         .get(0);
     assert_eq!(reading.to_string(), "1.500");
     assert_eq!(
-        meters::modify_meter(&**client, CLERK, &other, &fields)
+        meters::modify_meter(&mut client, CLERK, &key(), &other, &fields)
             .await
             .unwrap(),
         MeterOutcome::NotFound
@@ -276,28 +288,28 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         status: "installed".to_owned(),
     };
     assert_eq!(
-        meters::modify_meter(&**client, CLERK, &number, &fields)
+        meters::modify_meter(&mut client, CLERK, &key(), &number, &fields)
             .await
             .unwrap(),
         installed
     );
     assert_eq!(
-        meters::delete_meter(&**client, CLERK, &number)
+        meters::delete_meter(&mut client, CLERK, &key(), &number)
             .await
             .unwrap(),
         installed
     );
 
-    add_meter(&client, "M-3", PLAIN_METERS).await;
+    add_meter(&mut client, "M-3", PLAIN_METERS).await;
     let spare = MeterNo::parse("m-3").unwrap();
     assert_eq!(
-        meters::delete_meter(&**client, CLERK, &spare)
+        meters::delete_meter(&mut client, CLERK, &key(), &spare)
             .await
             .unwrap(),
         MeterOutcome::Done
     );
     assert_eq!(
-        meters::delete_meter(&**client, CLERK, &spare)
+        meters::delete_meter(&mut client, CLERK, &key(), &spare)
             .await
             .unwrap(),
         MeterOutcome::NotFound
@@ -314,12 +326,12 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
 
 #[tokio::test]
 async fn uninstalled_meters_of_given_types_page_by_number_with_a_prefix() {
-    let (_db, client) = with_fixture().await;
+    let (_db, mut client) = with_fixture().await;
     for n in 0..25 {
-        add_meter(&client, &format!("A-{n:02}"), PLAIN_METERS).await;
+        add_meter(&mut client, &format!("A-{n:02}"), PLAIN_METERS).await;
     }
-    add_meter(&client, "B-01", PLAIN_METERS).await;
-    add_meter(&client, "A-99", CARD_METERS).await;
+    add_meter(&mut client, "B-01", PLAIN_METERS).await;
+    add_meter(&mut client, "A-99", CARD_METERS).await;
     let page = |prefix: &'static str, after: Option<String>| {
         let client = &client;
         async move {
@@ -354,7 +366,7 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
     wrong.price_scheme_id = Some(POSTPAID_SCHEME);
     wrong.payment_methods.clear();
     let CustomerTypeOutcome::Refused(problems) =
-        customer_types::add_customer_type(&mut client, CLERK, &wrong)
+        customer_types::add_customer_type(&mut client, CLERK, &key(), &wrong)
             .await
             .unwrap()
     else {
@@ -374,6 +386,7 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
         customer_types::add_customer_type(
             &mut client,
             CLERK,
+            &key(),
             &type_input("Card residents", BusinessModel::Postpaid)
         )
         .await
@@ -384,12 +397,12 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
     // Not in use yet: anything may change, the business model and the meter types included.
     let postpaid = type_input("Households", BusinessModel::Postpaid);
     assert_eq!(
-        customer_types::modify_customer_type(&mut client, CLERK, card, &postpaid)
+        customer_types::modify_customer_type(&mut client, CLERK, &key(), card, &postpaid)
             .await
             .unwrap(),
         CustomerTypeOutcome::Saved { id: card }
     );
-    let meter = add_meter(&client, "P-1", PLAIN_METERS).await;
+    let meter = add_meter(&mut client, "P-1", PLAIN_METERS).await;
     let opened = open(&mut client, card, meter).await;
     assert_eq!(opened.account_kind, AccountKind::Postpaid);
 
@@ -397,6 +410,7 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
     let CustomerTypeOutcome::Refused(problems) = customer_types::modify_customer_type(
         &mut client,
         CLERK,
+        &key(),
         card,
         &type_input("Households", BusinessModel::SystemPrepaid),
     )
@@ -409,13 +423,13 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
     renamed.name = "Households 2026".to_owned();
     renamed.charges = false;
     assert_eq!(
-        customer_types::modify_customer_type(&mut client, CLERK, card, &renamed)
+        customer_types::modify_customer_type(&mut client, CLERK, &key(), card, &renamed)
             .await
             .unwrap(),
         CustomerTypeOutcome::Saved { id: card }
     );
     assert_eq!(
-        customer_types::delete_customer_type(&mut client, CLERK, card)
+        customer_types::delete_customer_type(&mut client, CLERK, &key(), card)
             .await
             .unwrap(),
         CustomerTypeOutcome::Refused(vec![CustomerTypeProblem::InUse { customers: 1 }])
@@ -423,13 +437,13 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
 
     let unused = add_type(&mut client, "Spare", BusinessModel::SystemPrepaid).await;
     assert_eq!(
-        customer_types::delete_customer_type(&mut client, CLERK, unused)
+        customer_types::delete_customer_type(&mut client, CLERK, &key(), unused)
             .await
             .unwrap(),
         CustomerTypeOutcome::Deleted
     );
     assert_eq!(
-        customer_types::delete_customer_type(&mut client, CLERK, unused)
+        customer_types::delete_customer_type(&mut client, CLERK, &key(), unused)
             .await
             .unwrap(),
         CustomerTypeOutcome::NotFound
@@ -448,8 +462,8 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
 async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
     let (_db, mut client) = with_fixture().await;
     let card = add_type(&mut client, "Card residents", BusinessModel::MeterPrepaid).await;
-    let card_meter = add_meter(&client, "C-1", CARD_METERS).await;
-    let plain_meter = add_meter(&client, "P-1", PLAIN_METERS).await;
+    let card_meter = add_meter(&mut client, "C-1", CARD_METERS).await;
+    let plain_meter = add_meter(&mut client, "P-1", PLAIN_METERS).await;
 
     let info = person("张伟", "13800138000");
     let not_allowed = Opening {
@@ -545,7 +559,7 @@ async fn fifty_clerks_opening_accounts_on_one_meter_one_succeeds_the_rest_hear_i
     const CLERKS: usize = 50;
     let (db, mut client) = with_fixture().await;
     let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
-    let meter = add_meter(&client, "RACE-1", PLAIN_METERS).await;
+    let meter = add_meter(&mut client, "RACE-1", PLAIN_METERS).await;
     // One connection per clerk, all open before the race starts, so they really run at once.
     let pool = pool_from_conn_str(&db.conn_str, CLERKS).unwrap();
     let mut connections = Vec::new();
@@ -617,9 +631,10 @@ async fn importing_100000_meters_takes_seconds() {
     assert_eq!(meters::check_import(&**client, &csv).await.unwrap(), []);
     let check_time = checked.elapsed();
     let imported = Instant::now();
-    let report = meters::import_meters(&mut client, CLERK, &csv, ImportChoice::AllOrNothing)
-        .await
-        .unwrap();
+    let report =
+        meters::import_meters(&mut client, CLERK, &key(), &csv, ImportChoice::AllOrNothing)
+            .await
+            .unwrap();
     let import_time = imported.elapsed();
     println!(
         "100 000 meters: parse {parsed:?}, check {check_time:?}, import {import_time:?}, total {:?}",
@@ -649,7 +664,7 @@ async fn importing_100000_meters_takes_seconds() {
 #[tokio::test]
 async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
     let (_db, mut client) = with_fixture().await;
-    add_meter(&client, "OLD-1", PLAIN_METERS).await;
+    add_meter(&mut client, "OLD-1", PLAIN_METERS).await;
     let text = format!(
         "{METER_CSV_TEMPLATE}NEW-1,Card DN15,0,0\nOLD-1,Plain DN20,0,0\nNEW-2,Gas meter,0,0\n\
          NEW-3,Plain DN20,-1,0\nNEW-4,Plain DN20,0\nNEW-5,Plain DN20,0,0\nNEW-5,Plain DN20,1,1\n\
@@ -673,9 +688,10 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
         (3, LineProblem::AlreadyInDatabase("OLD-1".to_owned()))
     );
 
-    let nothing = meters::import_meters(&mut client, CLERK, &csv, ImportChoice::AllOrNothing)
-        .await
-        .unwrap();
+    let nothing =
+        meters::import_meters(&mut client, CLERK, &key(), &csv, ImportChoice::AllOrNothing)
+            .await
+            .unwrap();
     assert_eq!(nothing.imported, 0);
     assert_eq!(problems(&nothing.errors), problems(&checked));
     assert_eq!(count(&client, "SELECT count(*) FROM meter").await, 1);
@@ -688,7 +704,7 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
         0
     );
 
-    let good = meters::import_meters(&mut client, CLERK, &csv, ImportChoice::GoodRows)
+    let good = meters::import_meters(&mut client, CLERK, &key(), &csv, ImportChoice::GoodRows)
         .await
         .unwrap();
     assert_eq!(good.imported, 2);
@@ -994,7 +1010,7 @@ fn lost_after_commit<T: std::fmt::Debug>(outcome: Result<T, meterdesk::db::DbErr
 async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
     let (_db, mut client) = with_fixture().await;
     let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
-    let meter = add_meter(&client, "TWICE-1", PLAIN_METERS).await;
+    let meter = add_meter(&mut client, "TWICE-1", PLAIN_METERS).await;
     let info = person("张伟", "13800138000");
     let opening = Opening {
         customer_type_id: customer_type,
@@ -1079,7 +1095,11 @@ async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
         assert_eq!(count(&client, &sql).await, times, "{action}");
     }
     assert_eq!(
-        count(&client, "SELECT count(*) FROM applied_write").await,
+        count(
+            &client,
+            "SELECT count(*) FROM applied_write WHERE kind LIKE 'customer.%'"
+        )
+        .await,
         3
     );
     // A key is one write: used for another kind it is refused, nothing written.
@@ -1121,7 +1141,11 @@ async fn a_modify_that_changes_nothing_writes_nothing() {
         0
     );
     assert_eq!(
-        count(&client, "SELECT count(*) FROM applied_write").await,
+        count(
+            &client,
+            "SELECT count(*) FROM applied_write WHERE kind LIKE 'customer.%'"
+        )
+        .await,
         1,
         "the opening's"
     );
@@ -1131,7 +1155,7 @@ async fn a_modify_that_changes_nothing_writes_nothing() {
 async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_sent_again() {
     let (db, mut client) = with_fixture().await;
     let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
-    let meter = add_meter(&client, "CUT-1", PLAIN_METERS).await;
+    let meter = add_meter(&mut client, "CUT-1", PLAIN_METERS).await;
     let cutter = CommitCutter::start(&db);
     let pool = pool_from_conn_str(&cutter.conn_str, 1).unwrap();
     let info = person("张伟", "13800138000");
@@ -1242,7 +1266,7 @@ async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_s
 async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_dates_the_history() {
     let (_db, mut client) = with_fixture().await;
     let customer_type = add_type(&mut client, "Card residents", BusinessModel::MeterPrepaid).await;
-    let meter = add_meter(&client, "C-1", CARD_METERS).await;
+    let meter = add_meter(&mut client, "C-1", CARD_METERS).await;
     let opened = open(&mut client, customer_type, meter).await;
     let customer_id = opened.customer_id;
     client

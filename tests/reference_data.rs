@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -74,6 +75,12 @@ async fn ask(db: &TestDb, request: RefRequest) -> RefReply {
     }
 }
 
+/// A fresh idempotency key, as the app makes one for each confirmed change.
+fn key() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("test-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 fn dec(text: &str) -> Decimal {
     text.parse().unwrap()
 }
@@ -90,6 +97,7 @@ async fn add_meter(db: &TestDb, number: &str, meter_type_id: i64) {
     let reply = ask(
         db,
         RefRequest::SaveMeter {
+            idempotency_key: key(),
             add: true,
             meter_no: MeterNo::parse(number).unwrap(),
             fields: fields(meter_type_id),
@@ -117,6 +125,7 @@ async fn install(db: &TestDb, number: &str) -> i64 {
     let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { id: type_id }) = ask(
         db,
         RefRequest::SaveCustomerType {
+            idempotency_key: key(),
             id: None,
             input: card_type(&format!("Residents {number}")),
         },
@@ -162,6 +171,7 @@ async fn install(db: &TestDb, number: &str) -> i64 {
 async fn only_the_roles_that_maintain_reference_data_change_it() {
     let db = with_fixture().await;
     let add = RefRequest::SaveMeter {
+        idempotency_key: key(),
         add: true,
         meter_no: MeterNo::parse("N1").unwrap(),
         fields: fields(CARD_METERS),
@@ -199,7 +209,14 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
     let db = with_fixture().await;
     add_meter(&db, "M1", PLAIN_METERS).await;
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeterType { id: PLAIN_METERS }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeterType {
+                idempotency_key: key(),
+                id: PLAIN_METERS
+            }
+        )
+        .await,
         RefReply::MeterTypeDeleted(MeterTypeDeletion::InUse {
             meters: 1,
             customer_types: 0
@@ -208,6 +225,7 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
     let RefReply::MeterTypeSaved(saved) = ask(
         &db,
         RefRequest::SaveMeterType {
+            idempotency_key: key(),
             id: None,
             name: "Spare DN25".into(),
             payment_model: PaymentModel::Postpayment,
@@ -234,11 +252,25 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
         [("Card DN15", 0), ("Plain DN20", 1), ("Spare DN25", 0)]
     );
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeterType { id }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeterType {
+                idempotency_key: key(),
+                id
+            }
+        )
+        .await,
         RefReply::MeterTypeDeleted(MeterTypeDeletion::Deleted)
     );
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeterType { id }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeterType {
+                idempotency_key: key(),
+                id
+            }
+        )
+        .await,
         RefReply::MeterTypeDeleted(MeterTypeDeletion::NotFound)
     );
 }
@@ -256,6 +288,7 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
         ask(
             &db,
             RefRequest::SaveMeter {
+                idempotency_key: key(),
                 add: false,
                 meter_no: meter_no.clone(),
                 fields: fields(CARD_METERS),
@@ -265,7 +298,14 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
         installed
     );
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeter { meter_no }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeter {
+                idempotency_key: key(),
+                meter_no
+            }
+        )
+        .await,
         RefReply::MeterDeleted(MeterOutcome::NotUninstalled {
             status: "installed".into()
         })
@@ -302,6 +342,7 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
         ask(
             &db,
             RefRequest::SaveMeter {
+                idempotency_key: key(),
                 add: false,
                 meter_no: meter_no.clone(),
                 fields: fields(CARD_METERS),
@@ -311,7 +352,14 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
         RefReply::MeterSaved(MeterOutcome::Done)
     );
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeter { meter_no }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeter {
+                idempotency_key: key(),
+                meter_no
+            }
+        )
+        .await,
         RefReply::MeterDeleted(MeterOutcome::Done)
     );
 }
@@ -451,6 +499,7 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
         Request::Ref(
             SUPERVISOR,
             RefRequest::Import {
+                idempotency_key: key(),
                 csv: Arc::clone(&checked.csv),
                 choice: ImportChoice::GoodRows,
             },
@@ -506,6 +555,7 @@ async fn a_clean_file_goes_in_whole_or_not_at_all() {
     let RefReply::Imported(report) = ask(
         &db,
         RefRequest::Import {
+            idempotency_key: key(),
             csv: checked.csv,
             choice: ImportChoice::AllOrNothing,
         },
@@ -539,6 +589,7 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
         Request::Ref(
             SUPERVISOR,
             RefRequest::Import {
+                idempotency_key: key(),
                 csv: checked.csv,
                 choice: ImportChoice::AllOrNothing,
             },
@@ -596,7 +647,14 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let db = with_fixture().await;
     let type_id = install(&db, "D1").await;
     assert_eq!(
-        ask(&db, RefRequest::DeleteCustomerType { id: type_id }).await,
+        ask(
+            &db,
+            RefRequest::DeleteCustomerType {
+                idempotency_key: key(),
+                id: type_id
+            }
+        )
+        .await,
         RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(vec![
             CustomerTypeProblem::InUse { customers: 1 }
         ]))
@@ -607,6 +665,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(problems)) = ask(
         &db,
         RefRequest::SaveCustomerType {
+            idempotency_key: key(),
             id: Some(type_id),
             input: changed,
         },
@@ -626,6 +685,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(problems)) = ask(
         &db,
         RefRequest::SaveCustomerType {
+            idempotency_key: key(),
             id: None,
             input: free_riding,
         },
@@ -664,6 +724,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { id }) = ask(
         &db,
         RefRequest::SaveCustomerType {
+            idempotency_key: key(),
             id: None,
             input: card_type("Spare"),
         },
@@ -673,7 +734,14 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
         panic!("saved")
     };
     assert_eq!(
-        ask(&db, RefRequest::DeleteCustomerType { id }).await,
+        ask(
+            &db,
+            RefRequest::DeleteCustomerType {
+                idempotency_key: key(),
+                id
+            }
+        )
+        .await,
         RefReply::CustomerTypeSaved(CustomerTypeOutcome::Deleted)
     );
 }
@@ -705,6 +773,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     let RefReply::SchemeSaved(SchemeOutcome::Saved { id }) = ask(
         &db,
         RefRequest::AddScheme {
+            idempotency_key: key(),
             fields: fields.clone(),
             tiers: manual.clone(),
         },
@@ -717,6 +786,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::AddScheme {
+                idempotency_key: key(),
                 fields: fields.clone(),
                 tiers: manual.clone()
             }
@@ -729,6 +799,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::AddScheme {
+                idempotency_key: key(),
                 fields: SchemeFields {
                     name: "Falling".into(),
                     ..fields.clone()
@@ -744,6 +815,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::ModifyScheme {
+                idempotency_key: key(),
                 id,
                 fields: SchemeFields {
                     mode: BillingMode::Stepped,
@@ -758,6 +830,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::ModifyScheme {
+                idempotency_key: key(),
                 id,
                 fields: SchemeFields {
                     name: "Postpaid leap 2025".into(),
@@ -784,6 +857,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     let RefReply::SchemeSaved(SchemeOutcome::PastDate { .. }) = ask(
         &db,
         RefRequest::ChangePrices {
+            idempotency_key: key(),
             id,
             effective_from: yesterday,
             tiers: dearer.clone(),
@@ -797,6 +871,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::ChangePrices {
+                idempotency_key: key(),
                 id,
                 effective_from: next_month,
                 tiers: dearer.clone()
@@ -809,6 +884,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::ChangePrices {
+                idempotency_key: key(),
                 id,
                 effective_from: next_month,
                 tiers: dearer

@@ -1486,7 +1486,7 @@ mod reference {
         let sent = press(&mut app, KeyCode::F(2));
         assert!(matches!(
             ref_requests(&sent)[..],
-            [(_, RefRequest::DeleteMeterType { id: 2 })]
+            [(_, RefRequest::DeleteMeterType { id: 2, .. })]
         ));
     }
 
@@ -1597,6 +1597,7 @@ mod reference {
                     add: true,
                     meter_no,
                     fields,
+                    ..
                 },
             ),
         ] = &ref_requests(&sent)[..]
@@ -1750,7 +1751,7 @@ mod reference {
             RefReply::ImportChecked(Ok(checked_file())),
         );
         let sent = press(&mut app, KeyCode::F(2));
-        let [(id, RefRequest::Import { choice, csv })] = &ref_requests(&sent)[..] else {
+        let [(id, RefRequest::Import { choice, csv, .. })] = &ref_requests(&sent)[..] else {
             panic!("{sent:?}")
         };
         assert_eq!(*choice, meterdesk::db::meters::ImportChoice::GoodRows);
@@ -1976,7 +1977,14 @@ mod reference {
         type_text(&mut app, "system");
         press(&mut app, KeyCode::Enter);
         let sent = press(&mut app, KeyCode::F(2));
-        let [(id, RefRequest::SaveCustomerType { id: Some(1), input })] = &ref_requests(&sent)[..]
+        let [
+            (
+                id,
+                RefRequest::SaveCustomerType {
+                    id: Some(1), input, ..
+                },
+            ),
+        ] = &ref_requests(&sent)[..]
         else {
             panic!("{sent:?}")
         };

@@ -138,8 +138,15 @@ pub async fn execute(
             effective_from,
             tiers,
         } => RefReply::SchemeSaved(
-            price_schemes::change_prices(&mut client, operator_id, &key, id, effective_from, &tiers)
-                .await?,
+            price_schemes::change_prices(
+                &mut client,
+                operator_id,
+                &key,
+                id,
+                effective_from,
+                &tiers,
+            )
+            .await?,
         ),
         RefRequest::CustomerTypes => RefReply::CustomerTypes {
             rows: customer_types::customer_type_rows(&**client).await?,
@@ -154,7 +161,9 @@ pub async fn execute(
             id,
             input,
         } => RefReply::CustomerTypeSaved(match id {
-            None => customer_types::add_customer_type(&mut client, operator_id, &key, &input).await?,
+            None => {
+                customer_types::add_customer_type(&mut client, operator_id, &key, &input).await?
+            }
             Some(id) => {
                 customer_types::modify_customer_type(&mut client, operator_id, &key, id, &input)
                     .await?

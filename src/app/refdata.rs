@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::accounts::Saving;
+use super::accounts::{SavedFrom, Saving, answered};
 use super::command::Command;
 use super::form::{
     CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text, halfwidth_key,
@@ -1996,29 +1996,152 @@ pub fn nature_key(nature: Nature) -> &'static str {
 
 // ───────────────────────────── Replies ─────────────────────────────
 
-/// The form on top was saved: back to the list, which is fetched again.
-fn saved(app: &mut App, key: &str, out: &mut Vec<Outgoing>) {
-    if matches!(app.screen, Screen::Ref(RefScreen::Form(_))) {
-        super::update::leave(app);
+/// What the answer to a change says: done (the text to tell), or refused (each text with the
+/// form field it concerns, if any).
+type Answer = Result<String, Vec<(Option<&'static str>, String)>>;
+
+/// The screen that sent a change, wherever it is now.
+fn sender(app: &mut App, from: SavedFrom) -> Option<&mut Screen> {
+    match from {
+        SavedFrom::Top => Some(&mut app.screen),
+        SavedFrom::Below(index) => app.below.get_mut(index),
+        SavedFrom::Gone => None,
     }
-    refresh(app, out);
-    say(app, MessageKind::Info, app.lang.t(key));
 }
 
-/// A refusal for one field of the form on top, or for the message line without a form.
-fn refuse(app: &mut App, label: &str, text: String) {
-    let index = match &app.screen {
-        Screen::Ref(RefScreen::Form(form)) => index_of(&form.form, label),
-        _ => None,
-    };
-    match index {
-        Some(index) => fail(app, &[(index, text)]),
-        None => say(app, MessageKind::Error, text),
+/// A change was made: the form that sent it is closed (wherever it is: the clerk may have
+/// covered it while the save waited for the database), the list on top is fetched again.
+fn saved(app: &mut App, from: SavedFrom, text: String, out: &mut Vec<Outgoing>) {
+    if let Some(Screen::Ref(RefScreen::Form(_))) = sender(app, from) {
+        match from {
+            SavedFrom::Below(index) => {
+                app.below.remove(index);
+            }
+            _ => super::update::leave(app),
+        }
     }
+    refresh(app, out);
+    say(app, MessageKind::Info, text);
+}
+
+/// A change was refused: on the fields of the form that sent it if that is on top, else on
+/// the message line.
+fn refused(app: &mut App, from: SavedFrom, problems: Vec<(Option<&'static str>, String)>) {
+    if from == SavedFrom::Top
+        && let Screen::Ref(RefScreen::Form(form)) = &app.screen
+    {
+        let errors: Vec<(usize, String)> = problems
+            .iter()
+            .filter_map(|(label, text)| {
+                label
+                    .and_then(|label| index_of(&form.form, label))
+                    .map(|index| (index, text.clone()))
+            })
+            .collect();
+        if !errors.is_empty() {
+            return fail(app, &errors);
+        }
+    }
+    let text: Vec<String> = problems.into_iter().map(|(_, text)| text).collect();
+    say(app, MessageKind::Error, text.join("; "));
+}
+
+/// What the answer to a change says; None for the answers to reads.
+fn answer_of(lang: Lang, request: &RefRequest, reply: &RefReply) -> Option<Answer> {
+    let on = |label: &'static str, text: String| Err(vec![(Some(label), text)]);
+    let said = |text: String| Err(vec![(None, text)]);
+    let done = |key: &str| Ok(lang.t(key).to_owned());
+    Some(match reply {
+        RefReply::NotPermitted(permission) => {
+            said(lang.tf("ref.not_permitted", &[("permission", permission)]))
+        }
+        RefReply::MeterTypeSaved(outcome) => match outcome {
+            MeterTypeOutcome::Saved { .. } => done("ref.saved"),
+            MeterTypeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
+            MeterTypeOutcome::PaymentModelInUse => on(
+                "ref.f_payment_model",
+                lang.t("ref.payment_model_in_use").into(),
+            ),
+            MeterTypeOutcome::NotFound => said(lang.t("ref.gone").into()),
+        },
+        RefReply::MeterTypeDeleted(outcome) => match outcome {
+            MeterTypeDeletion::Deleted => done("ref.deleted"),
+            MeterTypeDeletion::InUse {
+                meters,
+                customer_types,
+            } => said(in_use_text(lang, *meters, *customer_types)),
+            MeterTypeDeletion::NotFound => done("ref.gone"),
+        },
+        RefReply::MeterSaved(outcome) | RefReply::MeterDeleted(outcome) => match outcome {
+            MeterOutcome::Done if matches!(request, RefRequest::DeleteMeter { .. }) => {
+                done("ref.deleted")
+            }
+            MeterOutcome::Done => done("ref.saved"),
+            MeterOutcome::NumberTaken => on("ref.f_meter_no", lang.t("ref.meter_no_taken").into()),
+            MeterOutcome::UnknownMeterType => on("ref.f_meter_type", lang.t("ref.gone").into()),
+            MeterOutcome::NotUninstalled { status } => said(lang.tf(
+                "ref.meter_not_uninstalled",
+                &[("status", &lang.t(status_key(status)))],
+            )),
+            MeterOutcome::NotFound => said(lang.t("ref.gone").into()),
+        },
+        RefReply::SchemeSaved(outcome) => match outcome {
+            SchemeOutcome::Saved { .. } => done("ref.saved"),
+            SchemeOutcome::NotFound => said(lang.t("ref.gone").into()),
+            SchemeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
+            SchemeOutcome::Fields(error) => {
+                on(fields_error_label(*error), fields_error_text(lang, *error))
+            }
+            SchemeOutcome::Prices(error) => {
+                on(scheme_error_label(error), scheme_error_text(lang, error))
+            }
+            SchemeOutcome::Fixed => said(lang.t("ref.scheme_fixed").into()),
+            SchemeOutcome::PastDate { today } => {
+                on("ref.f_from", lang.tf("ref.past_date", &[("today", today)]))
+            }
+            SchemeOutcome::DateTaken => on("ref.f_from", lang.t("ref.date_taken").into()),
+        },
+        RefReply::CustomerTypeSaved(outcome) => match outcome {
+            CustomerTypeOutcome::Saved { .. } => done("ref.saved"),
+            CustomerTypeOutcome::Deleted => done("ref.deleted"),
+            CustomerTypeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
+            CustomerTypeOutcome::NotFound => said(lang.t("ref.gone").into()),
+            CustomerTypeOutcome::Refused(problems) => Err(problems
+                .iter()
+                .map(|problem| (Some(problem_label(problem)), problem_text(lang, problem)))
+                .collect()),
+        },
+        RefReply::Imported(report) => Ok(lang.tf(
+            "ref.imported",
+            &[("count", &report.imported), ("bad", &report.errors.len())],
+        )),
+        _ => return None,
+    })
 }
 
 pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
+    // A change is answered to the screen that sent it, wherever the clerk has gone meanwhile.
+    if let Some(key) = request.idempotency_key() {
+        let from = answered(app, key);
+        if let RefReply::Imported(report) = &reply
+            && let Some(Screen::Ref(RefScreen::Import(view))) = sender(app, from)
+        {
+            view.stage = ImportStage::Done {
+                report: report.clone(),
+                scroll: 0,
+            };
+        }
+        match answer_of(lang, request, &reply) {
+            Some(Ok(text)) if matches!(request, RefRequest::Import { .. }) => {
+                say(app, MessageKind::Info, text)
+            }
+            Some(Ok(text)) => saved(app, from, text, out),
+            Some(Err(problems)) => refused(app, from, problems),
+            None => {}
+        }
+        return;
+    }
     let Screen::Ref(screen) = &mut app.screen else {
         return;
     };
@@ -2064,110 +2187,6 @@ pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut 
             };
             fail(app, &[(0, text)]);
         }
-        (RefScreen::Import(view), RefReply::Imported(report)) => {
-            let text = lang.tf(
-                "ref.imported",
-                &[("count", &report.imported), ("bad", &report.errors.len())],
-            );
-            view.stage = ImportStage::Done { report, scroll: 0 };
-            say(app, MessageKind::Info, text);
-        }
-        (_, RefReply::NotPermitted(permission)) => {
-            let text = lang.tf("ref.not_permitted", &[("permission", &permission)]);
-            say(app, MessageKind::Error, text);
-        }
-        (_, RefReply::MeterTypeSaved(outcome)) => match outcome {
-            MeterTypeOutcome::Saved { .. } => saved(app, "ref.saved", out),
-            MeterTypeOutcome::NameTaken => {
-                refuse(app, "ref.f_name", lang.t("ref.name_taken").into())
-            }
-            MeterTypeOutcome::PaymentModelInUse => refuse(
-                app,
-                "ref.f_payment_model",
-                lang.t("ref.payment_model_in_use").into(),
-            ),
-            MeterTypeOutcome::NotFound => say(app, MessageKind::Error, lang.t("ref.gone")),
-        },
-        (_, RefReply::MeterTypeDeleted(outcome)) => match outcome {
-            MeterTypeDeletion::Deleted => saved(app, "ref.deleted", out),
-            MeterTypeDeletion::InUse {
-                meters,
-                customer_types,
-            } => say(
-                app,
-                MessageKind::Error,
-                in_use_text(lang, meters, customer_types),
-            ),
-            MeterTypeDeletion::NotFound => saved(app, "ref.gone", out),
-        },
-        (_, RefReply::MeterSaved(outcome) | RefReply::MeterDeleted(outcome)) => {
-            let deleting = matches!(request, RefRequest::DeleteMeter { .. });
-            match outcome {
-                MeterOutcome::Done if deleting => saved(app, "ref.deleted", out),
-                MeterOutcome::Done => saved(app, "ref.saved", out),
-                MeterOutcome::NumberTaken => {
-                    refuse(app, "ref.f_meter_no", lang.t("ref.meter_no_taken").into())
-                }
-                MeterOutcome::UnknownMeterType => {
-                    refuse(app, "ref.f_meter_type", lang.t("ref.gone").into())
-                }
-                MeterOutcome::NotUninstalled { status } => {
-                    let text = lang.tf(
-                        "ref.meter_not_uninstalled",
-                        &[("status", &lang.t(status_key(&status)))],
-                    );
-                    say(app, MessageKind::Error, text);
-                }
-                MeterOutcome::NotFound => say(app, MessageKind::Error, lang.t("ref.gone")),
-            }
-        }
-        (_, RefReply::SchemeSaved(outcome)) => match outcome {
-            SchemeOutcome::Saved { .. } => saved(app, "ref.saved", out),
-            SchemeOutcome::NotFound => say(app, MessageKind::Error, lang.t("ref.gone")),
-            SchemeOutcome::NameTaken => refuse(app, "ref.f_name", lang.t("ref.name_taken").into()),
-            SchemeOutcome::Fields(error) => refuse(
-                app,
-                fields_error_label(error),
-                fields_error_text(lang, error),
-            ),
-            SchemeOutcome::Prices(error) => refuse(
-                app,
-                scheme_error_label(&error),
-                scheme_error_text(lang, &error),
-            ),
-            SchemeOutcome::Fixed => say(app, MessageKind::Error, lang.t("ref.scheme_fixed")),
-            SchemeOutcome::PastDate { today } => refuse(
-                app,
-                "ref.f_from",
-                lang.tf("ref.past_date", &[("today", &today)]),
-            ),
-            SchemeOutcome::DateTaken => refuse(app, "ref.f_from", lang.t("ref.date_taken").into()),
-        },
-        (_, RefReply::CustomerTypeSaved(outcome)) => match outcome {
-            CustomerTypeOutcome::Saved { .. } => saved(app, "ref.saved", out),
-            CustomerTypeOutcome::Deleted => saved(app, "ref.deleted", out),
-            CustomerTypeOutcome::NameTaken => {
-                refuse(app, "ref.f_name", lang.t("ref.name_taken").into())
-            }
-            CustomerTypeOutcome::NotFound => say(app, MessageKind::Error, lang.t("ref.gone")),
-            CustomerTypeOutcome::Refused(problems) => {
-                let on_form = matches!(app.screen, Screen::Ref(RefScreen::Form(_)));
-                if on_form && let Screen::Ref(RefScreen::Form(form)) = &app.screen {
-                    let errors: Vec<(usize, String)> = problems
-                        .iter()
-                        .filter_map(|problem| {
-                            index_of(&form.form, problem_label(problem))
-                                .map(|index| (index, problem_text(lang, problem)))
-                        })
-                        .collect();
-                    fail(app, &errors);
-                } else {
-                    let text: Vec<String> =
-                        problems.iter().map(|p| problem_text(lang, p)).collect();
-                    say(app, MessageKind::Error, text.join("; "));
-                }
-            }
-        },
         _ => {}
     }
 }

@@ -168,7 +168,10 @@ pub async fn delete_customer_type(
     id: i64,
 ) -> Result<CustomerTypeOutcome, DbError> {
     let transaction = client.transaction().await?;
-    if applied(&transaction, key, DELETE, "outcome").await?.is_some() {
+    if applied(&transaction, key, DELETE, "outcome")
+        .await?
+        .is_some()
+    {
         return Ok(CustomerTypeOutcome::Deleted);
     }
     let Some(usage) = locked_usage(&transaction, id).await? else {
