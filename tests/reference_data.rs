@@ -924,3 +924,186 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         [("Postpaid leap 2025", 2, 0), ("prepaid stepped", 1, 0)]
     );
 }
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    let client = db.pool.get().await.unwrap();
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// A change re-sent with its key after a connection lost past the commit (the app parks it and
+/// sends the identical request again) is applied once and answers what it answered the first
+/// time; a new key is a new change, decided afresh.
+#[tokio::test]
+async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same() {
+    let db = with_fixture().await;
+    let twice = |request: RefRequest| {
+        let db = &db;
+        async move { [ask(db, request.clone()).await, ask(db, request).await] }
+    };
+
+    // A meter added: not "meter number exists" the second time.
+    let add = RefRequest::SaveMeter {
+        idempotency_key: key(),
+        add: true,
+        meter_no: MeterNo::parse("K-1").unwrap(),
+        fields: fields(CARD_METERS),
+    };
+    let done = RefReply::MeterSaved(MeterOutcome::Done);
+    assert_eq!(twice(add.clone()).await, [done.clone(), done]);
+    assert_eq!(count_meters(&db).await, 1);
+    let RefRequest::SaveMeter {
+        add: true,
+        meter_no,
+        fields: meter_fields,
+        ..
+    } = add
+    else {
+        unreachable!()
+    };
+    let again = RefRequest::SaveMeter {
+        idempotency_key: key(),
+        add: true,
+        meter_no: meter_no.clone(),
+        fields: meter_fields,
+    };
+    assert_eq!(
+        ask(&db, again).await,
+        RefReply::MeterSaved(MeterOutcome::NumberTaken),
+        "another key is another add"
+    );
+    // A delete: done both times, not "gone" the second.
+    let delete = RefRequest::DeleteMeter {
+        idempotency_key: key(),
+        meter_no,
+    };
+    let deleted = RefReply::MeterDeleted(MeterOutcome::Done);
+    assert_eq!(twice(delete).await, [deleted.clone(), deleted]);
+    assert_eq!(count_meters(&db).await, 0);
+
+    // An import run again: the same report, rebuilt from the file and the lines it skipped,
+    // and not one meter more.
+    add_meter(&db, "I-2", CARD_METERS).await;
+    let file = write_file(
+        "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
+         I-1,Card DN15,0,0\n\
+         I-2,Card DN15,0,0\n\
+         I-3,Plain DN20,0,0\n\
+         bad no,Card DN15,0,0\n",
+    );
+    let checked = check(&db, file.path().to_str().unwrap()).await;
+    assert_eq!((checked.good, checked.errors.len()), (2, 2));
+    let import = RefRequest::Import {
+        idempotency_key: key(),
+        csv: Arc::clone(&checked.csv),
+        choice: ImportChoice::GoodRows,
+    };
+    let [first, second] = twice(import).await;
+    let RefReply::Imported(report) = &first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(report.imported, 2);
+    let lines: Vec<usize> = report.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 5], "I-2 is in the database, line 5 is bad");
+    assert_eq!(second, first);
+    assert_eq!(count_meters(&db).await, 3);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM audit_log WHERE action = 'meter.import'"
+        )
+        .await,
+        1
+    );
+
+    // A new price version from a date: added once, not "a version starts then" the second time.
+    let today: NaiveDate = {
+        let client = db.pool.get().await.unwrap();
+        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
+        row.get(0)
+    };
+    let change = RefRequest::ChangePrices {
+        idempotency_key: key(),
+        id: PREPAID_SCHEME,
+        effective_from: today + Days::new(7),
+        tiers: vec![tier(Some("50"), "1.2"), tier(None, "3.5")],
+    };
+    let saved = RefReply::SchemeSaved(SchemeOutcome::Saved { id: PREPAID_SCHEME });
+    assert_eq!(twice(change).await, [saved.clone(), saved]);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM price_version").await,
+        2,
+        "the first version and one new"
+    );
+
+    // The other changes alike: a meter type, a scheme and a customer type added once.
+    let meter_type = RefRequest::SaveMeterType {
+        idempotency_key: key(),
+        id: None,
+        name: "Remote DN25".into(),
+        payment_model: PaymentModel::Postpayment,
+        caliber: "DN25".into(),
+        manufacturer: "Ningbo".into(),
+    };
+    let [first, second] = twice(meter_type).await;
+    assert!(matches!(first, RefReply::MeterTypeSaved(_)), "{first:?}");
+    assert_eq!(second, first);
+    let scheme = RefRequest::AddScheme {
+        idempotency_key: key(),
+        fields: SchemeFields {
+            name: "Fixed".into(),
+            kind: AccountKind::Prepaid,
+            mode: BillingMode::Fixed,
+            vat_percent: dec("9"),
+            accumulation_months: None,
+            settlement_months: None,
+            start_date: today,
+        },
+        tiers: vec![tier(None, "2")],
+    };
+    let [first, second] = twice(scheme).await;
+    assert!(matches!(
+        first,
+        RefReply::SchemeSaved(SchemeOutcome::Saved { .. })
+    ));
+    assert_eq!(second, first);
+    let customer_type = RefRequest::SaveCustomerType {
+        idempotency_key: key(),
+        id: None,
+        input: card_type("Residents"),
+    };
+    let [first, second] = twice(customer_type).await;
+    assert!(matches!(
+        first,
+        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { .. })
+    ));
+    assert_eq!(second, first);
+    for (table, rows) in [("meter_type", 3), ("price_scheme", 2), ("customer_type", 1)] {
+        let sql = format!("SELECT count(*) FROM {table}");
+        assert_eq!(count(&db, &sql).await, rows, "{table}");
+    }
+
+    // A key is one change: used for another kind it is an error, nothing written.
+    let reused = RefRequest::SaveMeter {
+        idempotency_key: "reused".into(),
+        add: true,
+        meter_no: MeterNo::parse("R-1").unwrap(),
+        fields: fields(CARD_METERS),
+    };
+    assert_eq!(
+        ask(&db, reused).await,
+        RefReply::MeterSaved(MeterOutcome::Done)
+    );
+    let misuse = execute(
+        &support::services(&db.pool),
+        Request::Ref(
+            SUPERVISOR,
+            RefRequest::DeleteMeterType {
+                idempotency_key: "reused".into(),
+                id: PLAIN_METERS,
+            },
+        ),
+    )
+    .await;
+    assert!(misuse.is_err(), "{misuse:?}");
+    assert_eq!(count(&db, "SELECT count(*) FROM meter_type").await, 3);
+}
