@@ -10,13 +10,14 @@ use std::time::Instant;
 use chrono::{Days, NaiveDate};
 use meterdesk::app::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest};
 use meterdesk::app::requests::{execute, execute_reporting};
-use meterdesk::app::state::{PageApply, Reply, Request};
+use meterdesk::app::state::{Failure, PageApply, Reply, Request};
 use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
 use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome};
 use meterdesk::db::customers::PageAt;
 use meterdesk::db::meters::{
     ImportChoice, MeterFields, MeterListing, MeterOutcome, MeterTypeDeletion,
 };
+use meterdesk::db::pool_from_conn_str;
 use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
 use meterdesk::domain::customer_rules::{
     AccountKind, BasicInfo, BusinessModel, CustomerTypeProblem, Nature, PaymentModel, PersonalInfo,
@@ -24,6 +25,7 @@ use meterdesk::domain::customer_rules::{
 use meterdesk::domain::meter_csv::{LineProblem, MeterNo};
 use meterdesk::domain::pricing::{BillingMode, SchemeError, Tier};
 use rust_decimal::Decimal;
+use support::commit_cutter::CommitCutter;
 use support::pg::{TestDb, fresh_db};
 
 const SUPERVISOR: i64 = 1;
@@ -1106,4 +1108,61 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     .await;
     assert!(misuse.is_err(), "{misuse:?}");
     assert_eq!(count(&db, "SELECT count(*) FROM meter_type").await, 3);
+}
+
+/// The connection lost right after the server committed: the app gets `Unreachable`, parks the
+/// change and, the database back, sends it again as it was; the re-send finds its key applied
+/// and answers the outcome, with nothing written twice.
+#[tokio::test]
+async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_sent_again() {
+    let db = with_fixture().await;
+    let cutter = CommitCutter::start(&db);
+    let services = support::services(&pool_from_conn_str(&cutter.conn_str, 1).unwrap());
+    let send = |request: RefRequest| execute(&services, Request::Ref(SUPERVISOR, request));
+
+    let file = write_file(
+        "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
+         C-1,Card DN15,0,0\n\
+         C-2,Plain DN20,0,0\n",
+    );
+    let checked = check(&db, file.path().to_str().unwrap()).await;
+    let import = RefRequest::Import {
+        idempotency_key: key(),
+        csv: Arc::clone(&checked.csv),
+        choice: ImportChoice::AllOrNothing,
+    };
+    cutter.arm();
+    let lost = send(import.clone()).await;
+    assert!(matches!(lost, Err(Failure::Unreachable(_))), "{lost:?}");
+    assert_eq!(count_meters(&db).await, 2, "committed");
+    let again = send(import).await.expect("the pool reconnects");
+    let Reply::Ref(RefReply::Imported(report)) = again else {
+        panic!("{again:?}")
+    };
+    assert_eq!((report.imported, report.errors.len()), (2, 0));
+    assert_eq!(count_meters(&db).await, 2);
+
+    let today: NaiveDate = {
+        let client = db.pool.get().await.unwrap();
+        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
+        row.get(0)
+    };
+    let change = RefRequest::ChangePrices {
+        idempotency_key: key(),
+        id: PREPAID_SCHEME,
+        effective_from: today,
+        tiers: vec![tier(Some("50"), "1.1"), tier(None, "3.3")],
+    };
+    cutter.arm();
+    let lost = send(change.clone()).await;
+    assert!(matches!(lost, Err(Failure::Unreachable(_))), "{lost:?}");
+    let again = send(change).await.expect("the pool reconnects");
+    assert_eq!(
+        again,
+        Reply::Ref(RefReply::SchemeSaved(SchemeOutcome::Saved {
+            id: PREPAID_SCHEME
+        })),
+        "its own version, not \"a version starts on that date\""
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM price_version").await, 2);
 }
