@@ -455,9 +455,10 @@ fn operator(app: &App) -> i64 {
 }
 
 /// The idempotency key of the save a screen sent (open, modify, transfer; a reference form's
-/// save, a list's delete, an import), until its answer comes. A write held back by an unreachable database (`App::parked`) keeps the screen's
-/// `saving`, so F2 there cannot start the same save a second time; and an answer belongs to
-/// the screen only if it carries the screen's key (the clerk may have left meanwhile).
+/// save, a list's delete, an import), until its answer comes. A write held back by an
+/// unreachable database (`App::parked`) keeps the screen's `saving`, so F2 there cannot start
+/// the same save a second time; and an answer belongs to the screen only if it carries the
+/// screen's key (the clerk may have left meanwhile).
 pub type Saving = Option<String>;
 
 /// The save of a screen that writes (customer and reference screens); None for the others.
