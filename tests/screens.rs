@@ -1677,6 +1677,7 @@ mod reference {
             "told it waits, not asked to retype: {screen}"
         );
         assert!(!screen.contains("! "), "no error: {screen}");
+        insta::assert_snapshot!("meter_form_waits_for_the_database", screen);
         // What was sent is what will be saved: no second save, no edit meanwhile.
         for code in [KeyCode::F(2), KeyCode::Enter, KeyCode::Char('9')] {
             assert!(press(&mut app, code).is_empty(), "{code:?} sends nothing");
