@@ -14,7 +14,7 @@ use futures_util::SinkExt;
 use rust_decimal::Decimal;
 use serde_json::json;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, Row};
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use super::applied_write::{applied, applied_id, record_applied};
@@ -197,7 +197,7 @@ pub async fn save_meter_type(
 /// Ends a meter change: done, it is recorded under `key` and committed; a refusal records
 /// nothing and rolls back.
 async fn record_if_done(
-    transaction: tokio_postgres::Transaction<'_>,
+    transaction: Transaction<'_>,
     key: &str,
     kind: &str,
     operator_id: i64,
