@@ -1490,7 +1490,7 @@ mod reference {
         let sent = press(&mut app, KeyCode::F(2));
         assert!(matches!(
             ref_requests(&sent)[..],
-            [(_, RefRequest::DeleteMeterType { id: 2 })]
+            [(_, RefRequest::DeleteMeterType { id: 2, .. })]
         ));
     }
 
@@ -1601,6 +1601,7 @@ mod reference {
                     add: true,
                     meter_no,
                     fields,
+                    ..
                 },
             ),
         ] = &ref_requests(&sent)[..]
@@ -1643,6 +1644,132 @@ mod reference {
             matches!(app.screen, Screen::Ref(RefScreen::Form(_))),
             "the form stays with what was typed"
         );
+    }
+
+    /// The meter add form filled in (AB-12, the first meter type), F2 pressed.
+    fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
+        let mut app = meters_screen();
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "ab-12");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::F(4));
+        press(&mut app, KeyCode::Enter);
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, RefRequest::SaveMeter { add: true, .. })] = &ref_requests(&sent)[..] else {
+            panic!("{sent:?}")
+        };
+        (app, sent)
+    }
+
+    #[test]
+    fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
+        let (mut app, sent) = meter_add_sent();
+        let key = ref_requests(&sent)[0]
+            .1
+            .idempotency_key()
+            .map(str::to_owned);
+        assert!(
+            key.as_ref().is_some_and(|key| key.starts_with("desk-")),
+            "{key:?}"
+        );
+
+        super::connection_lost(&mut app, &sent);
+        assert_eq!(app.database, DbStatus::Reconnecting);
+        let screen = render(&app);
+        assert!(
+            screen.contains("The save waits for the database"),
+            "told it waits, not asked to retype: {screen}"
+        );
+        assert!(!screen.contains("! "), "no error: {screen}");
+        insta::assert_snapshot!("meter_form_waits_for_the_database", screen);
+        // What was sent is what will be saved: no second save, no edit meanwhile.
+        for code in [KeyCode::F(2), KeyCode::Enter, KeyCode::Char('9')] {
+            assert!(press(&mut app, code).is_empty(), "{code:?} sends nothing");
+        }
+        let Screen::Ref(RefScreen::Form(form)) = &app.screen else {
+            panic!("the form stays")
+        };
+        assert_eq!(form.form.value(0), "ab-12", "nothing typed into it");
+        assert!(render(&app).contains("The save waits for the database"));
+
+        let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+        assert_eq!(
+            resent.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            sent.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            "sent again as it was, with the same idempotency key"
+        );
+        let next = reply(
+            &mut app,
+            resent[0].0,
+            RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::Done),
+        );
+        assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+        assert_eq!(
+            app.message.as_ref().map(|m| m.text.as_str()),
+            Some("Saved.")
+        );
+        assert!(
+            matches!(&ref_requests(&next)[..], [(_, RefRequest::Meters { .. })]),
+            "the list is fetched again: {next:?}"
+        );
+        // The answer freed the screen: the next add is a new change with a new key.
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "ab-13");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::F(4));
+        press(&mut app, KeyCode::Enter);
+        let again = press(&mut app, KeyCode::F(2));
+        let other = ref_requests(&again)[0]
+            .1
+            .idempotency_key()
+            .map(str::to_owned);
+        assert!(other.is_some() && other != key, "{other:?}");
+    }
+
+    #[test]
+    fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
+        // A delete on the list waits; the list takes no second change meanwhile.
+        let mut app = meters_screen();
+        press(&mut app, KeyCode::Char('x'));
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, RefRequest::DeleteMeter { .. })] = &ref_requests(&sent)[..] else {
+            panic!("{sent:?}")
+        };
+        super::connection_lost(&mut app, &sent);
+        for code in [KeyCode::Char('x'), KeyCode::Char('a'), KeyCode::Char('m')] {
+            assert!(press(&mut app, code).is_empty(), "{code:?}");
+            assert!(render(&app).contains("The save waits for the database"));
+        }
+        assert!(
+            matches!(app.screen, Screen::Ref(RefScreen::Meters(_))),
+            "no form opened"
+        );
+
+        // A save waits too, and the clerk leaves its form (asked once: it has changes).
+        let (mut app, sent) = meter_add_sent();
+        super::connection_lost(&mut app, &sent);
+        press(&mut app, KeyCode::F(3));
+        press(&mut app, KeyCode::F(3));
+        assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+        let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+        assert_eq!(resent[0].1, sent[0].1);
+        // Refused: said on the message line, not put on a form that is not the sender's.
+        press(&mut app, KeyCode::Char('a'));
+        reply(
+            &mut app,
+            resent[0].0,
+            RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NumberTaken),
+        );
+        let Screen::Ref(RefScreen::Form(form)) = &app.screen else {
+            panic!("the new form stays")
+        };
+        assert!(
+            form.form.first_error().is_none(),
+            "the new form is untouched"
+        );
+        let message = app.message.clone().unwrap();
+        assert_eq!(message.kind, MessageKind::Error);
+        assert!(message.text.contains("exists"), "{}", message.text);
     }
 
     fn checked_file() -> ImportCheck {
@@ -1754,7 +1881,7 @@ mod reference {
             RefReply::ImportChecked(Ok(checked_file())),
         );
         let sent = press(&mut app, KeyCode::F(2));
-        let [(id, RefRequest::Import { choice, csv })] = &ref_requests(&sent)[..] else {
+        let [(id, RefRequest::Import { choice, csv, .. })] = &ref_requests(&sent)[..] else {
             panic!("{sent:?}")
         };
         assert_eq!(*choice, meterdesk::db::meters::ImportChoice::GoodRows);
@@ -1980,7 +2107,14 @@ mod reference {
         type_text(&mut app, "system");
         press(&mut app, KeyCode::Enter);
         let sent = press(&mut app, KeyCode::F(2));
-        let [(id, RefRequest::SaveCustomerType { id: Some(1), input })] = &ref_requests(&sent)[..]
+        let [
+            (
+                id,
+                RefRequest::SaveCustomerType {
+                    id: Some(1), input, ..
+                },
+            ),
+        ] = &ref_requests(&sent)[..]
         else {
             panic!("{sent:?}")
         };

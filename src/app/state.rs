@@ -138,6 +138,15 @@ impl Request {
         }
     }
 
+    /// The idempotency key of a customer or reference-data write (card writes keep theirs in
+    /// their journal).
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Request::Ref(_, request) => request.idempotency_key(),
+            _ => self.customer_write_key(),
+        }
+    }
+
     /// The idempotency key of a customer write (open, modify, transfer).
     pub fn customer_write_key(&self) -> Option<&str> {
         match self {

@@ -1,5 +1,6 @@
 //! The only place with SQL: the pool, the embedded cluster, migrations, one file per aggregate.
 
+mod applied_write;
 pub mod cancel;
 pub mod card_ops;
 pub mod cards;
