@@ -1115,6 +1115,7 @@ mod cards {
         };
         // The first row is a postpaid customer; a system-prepaid one has no card meter either.
         refused(&mut app, 6, "This customer has no card meter.");
+        refused(&mut app, 8, "This customer has no card meter.");
         let Screen::Customers(table) = &mut app.screen else {
             panic!("on the customer table")
         };
