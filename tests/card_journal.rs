@@ -9,7 +9,9 @@ use meterdesk::db::card_ops::{
     OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
 };
 use meterdesk::db::customers::{self, PageAt};
-use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, RecycleRefusal, plan_recharge};
+use meterdesk::domain::card_counter::{
+    CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, plan_recharge,
+};
 use meterdesk::domain::card_records::{
     CardContent, EMPTY_RECORD, MeterNumber, PurchaseStatus, Record, UserCard,
 };
@@ -89,9 +91,14 @@ impl Counter {
         }
     }
 
-    /// The first `count` writes of the plan reach the card.
+    /// The first `count` writes of the operation's plan reach the card.
     fn write(&mut self, begun: &Begun, count: usize) {
-        for write in begun.plan.writes().take(count) {
+        self.write_plan(&begun.plan, count);
+    }
+
+    /// The first `count` writes of `plan` reach the card.
+    fn write_plan(&mut self, plan: &CardWritePlan, count: usize) {
+        for write in plan.writes().take(count) {
             self.card[write.ef.index()] = write.record;
         }
     }
@@ -141,13 +148,6 @@ impl Counter {
                 true
             }
             Err(_) => false,
-        }
-    }
-
-    /// Applies `plan`'s writes to the card, as a writer other than the journal would.
-    fn write_plan(&mut self, plan: &meterdesk::domain::card_counter::CardWritePlan) {
-        for write in plan.writes() {
-            self.card[write.ef.index()] = write.record;
         }
     }
 
@@ -939,7 +939,7 @@ async fn another_customers_card_and_a_purchase_never_sold_are_refused_leaving_no
     counter.card = first_card;
     let card = counter.user_card();
     let forged = plan_recharge(&card, Some(&card.issue), 6, 9_000, 1_800_000_000, &key_()).unwrap();
-    counter.write_plan(&forged.plan);
+    counter.write_plan(&forged.plan, usize::MAX);
     assert_eq!(counter.user_card().purchase.unwrap().sequence, 7);
     counter
         .refused_leaving_nothing(
