@@ -60,6 +60,12 @@ fn row(id: i64, customer_no: i64, name: &str, address: &str) -> CustomerRow {
         .into(),
         meter_no: format!("M{:08}", 2_000_000 + id),
         account_kind: if id % 2 == 0 { "prepaid" } else { "postpaid" }.into(),
+        business_model: if id % 2 == 0 {
+            "meter_prepaid"
+        } else {
+            "postpaid"
+        }
+        .into(),
         balance: Decimal::new(12_345 * id, 2),
         card_state: (id % 2 == 0).then(|| "active".to_owned()),
         phone: Some(format!("138{:08}", id * 7919)),
@@ -1057,7 +1063,7 @@ mod cards {
     fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
         let mut app = signed_in(Lang::En);
         insert(&mut app, seen_user(user_card(5)));
-        let row_customer = app_row_customer(&app);
+        let row_customer = card_customer_row(&mut app, None, "active");
         let sent = press(&mut app, KeyCode::F(6));
         assert!(sent.is_empty());
         assert!(render(&app).contains("Open a card for"));
@@ -1097,9 +1103,63 @@ mod cards {
     }
 
     #[test]
+    fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
+        let mut app = signed_in(Lang::En);
+        supervisor(&mut app);
+        insert(&mut app, CardSeen::Blank);
+        let refused = |app: &mut App, key: u8, expected: &str| {
+            let sent = press(app, KeyCode::F(key));
+            assert!(sent.is_empty(), "nothing is sent: {sent:?}");
+            assert!(
+                matches!(app.screen, Screen::Customers(_)),
+                "F{key} stays on the table for {expected:?}"
+            );
+            assert_eq!(app.message.clone().unwrap().text, expected);
+        };
+        // The first row is a postpaid customer; a system-prepaid one has no card meter either.
+        refused(&mut app, 6, "This customer has no card meter.");
+        refused(&mut app, 8, "This customer has no card meter.");
+        let Screen::Customers(table) = &mut app.screen else {
+            panic!("on the customer table")
+        };
+        table.page.rows[table.selected].account_kind = "prepaid".into();
+        table.page.rows[table.selected].business_model = "system_prepaid".into();
+        refused(&mut app, 7, "This customer has no card meter.");
+        card_customer_row(&mut app, None, "closed");
+        refused(&mut app, 6, "The customer's account is closed.");
+        card_customer_row(&mut app, Some("active"), "active");
+        refused(
+            &mut app,
+            6,
+            "The customer already has an active card: use Replace card.",
+        );
+        card_customer_row(&mut app, Some("recycled"), "active");
+        refused(
+            &mut app,
+            6,
+            "The customer had cards before: issue the next one with Replace card.",
+        );
+        card_customer_row(&mut app, None, "active");
+        refused(
+            &mut app,
+            7,
+            "The customer has no card to replace: use Open card.",
+        );
+        // What the row allows goes to the confirmation, whose F2 the journal checks again.
+        press(&mut app, KeyCode::F(6));
+        assert!(render(&app).contains("Open a card for"));
+        press(&mut app, KeyCode::F(12));
+        press(&mut app, KeyCode::F(3));
+        card_customer_row(&mut app, Some("void"), "active");
+        press(&mut app, KeyCode::F(7));
+        assert!(render(&app).contains("Reason: lost"));
+    }
+
+    #[test]
     fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
         let mut app = signed_in(Lang::En);
         insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, Some("active"), "active");
         press(&mut app, KeyCode::F(7));
         assert!(
             matches!(app.screen, Screen::Customers(_)),
@@ -1277,11 +1337,18 @@ mod cards {
         );
     }
 
-    fn app_row_customer(app: &App) -> i64 {
-        let Screen::Customers(table) = &app.screen else {
+    /// Makes the selected row a card-meter customer in `status` whose newest card is in
+    /// `card_state`; returns the customer's id.
+    fn card_customer_row(app: &mut App, card_state: Option<&str>, status: &str) -> i64 {
+        let Screen::Customers(table) = &mut app.screen else {
             panic!("on the customer table")
         };
-        table.selected_row().unwrap().id
+        let row = &mut table.page.rows[table.selected];
+        row.account_kind = "prepaid".into();
+        row.business_model = "meter_prepaid".into();
+        row.card_state = card_state.map(str::to_owned);
+        row.status = status.into();
+        row.id
     }
 }
 // ───────────────────────────── Reference data screens ─────────────────────────────

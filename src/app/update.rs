@@ -471,13 +471,8 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             Screen::Customers(table),
             Command::OpenCard | Command::ReplaceCard | Command::Recharge,
         ) => {
-            if let Some(row) = table.selected_row() {
-                let customer = card::Customer {
-                    id: row.id,
-                    number: row.customer_no,
-                    name: row.name.clone(),
-                };
-                card::for_customer(app, command, customer);
+            if let Some(row) = table.selected_row().cloned() {
+                card::for_customer(app, command, &row);
             }
         }
         (Screen::Customers(_), Command::OpenAccount) => accounts::start_open_account(app, out),

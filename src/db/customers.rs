@@ -21,6 +21,8 @@ pub struct CustomerRow {
     pub customer_type: String,
     pub meter_no: String,
     pub account_kind: String,
+    /// `meter_prepaid` for a card-meter customer (the card screens refuse the others at once).
+    pub business_model: String,
     pub balance: Decimal,
     /// The state of the customer's newest card; None if the customer never had one.
     pub card_state: Option<String>,
@@ -272,7 +274,7 @@ impl PageQuery {
         let sql = format!(
             "{with}
              SELECT c.id, c.customer_no, c.name, t.name, m.meter_no, c.account_kind, a.balance,
-                    card.state, c.phone, c.address, c.status
+                    card.state, c.phone, c.address, c.status, c.business_model
              FROM ({hits}) hit
              JOIN customer c ON c.id = hit.id
              JOIN customer_type t ON t.id = c.customer_type_id
@@ -314,6 +316,7 @@ impl PageQuery {
                 customer_type: row.get(3),
                 meter_no: row.get(4),
                 account_kind: row.get(5),
+                business_model: row.get(11),
                 balance: row.get(6),
                 card_state: row.get(7),
                 phone: row.get(8),
