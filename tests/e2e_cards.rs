@@ -75,14 +75,15 @@ async fn open_a_card_and_recharge_it_in_tmux() {
     tmux.keys(&["F2"]);
     let screen = tmux.wait_for("WATER CARD RECHARGE", PATIENCE);
     assert!(screen.contains("85.000 m³"), "{screen}");
-    // The status line names the card and its customer.
-    assert!(
+    // The status line names the card and its customer once the card read after the write
+    // and the owner's lookup have answered (they may come just after the receipt).
+    let number = format!("{:08}", customer.customer_no);
+    tmux.wait_until("the customer on the status line", PATIENCE, |screen| {
         screen
             .lines()
             .next()
-            .unwrap()
-            .contains(&format!("{:08}", customer.customer_no))
-    );
+            .is_some_and(|line| line.contains(&number))
+    });
 
     // The receipt file is written by its own request, just after the screen shows it.
     let printed = || std::fs::read_dir(&receipts).map_or(0, |files| files.count());

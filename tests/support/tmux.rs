@@ -115,7 +115,8 @@ impl Tmux {
         })
     }
 
-    fn wait_until(&self, what: &str, within: Duration, done: impl Fn(&str) -> bool) -> String {
+    /// Waits until `done` holds for the screen; `what` names it in the panic.
+    pub fn wait_until(&self, what: &str, within: Duration, done: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
