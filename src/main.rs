@@ -59,7 +59,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum MetersAction {
-    /// Print the header line of a meter import file (CSV).
+    /// Print a meter import file (CSV) to start from: the header, the columns explained and an
+    /// example row, as comment lines the importer skips.
     Template,
 }
 
@@ -133,7 +134,8 @@ fn main() -> ExitCode {
             Command::Meters {
                 action: MetersAction::Template,
             } => {
-                print!("{}", meterdesk::domain::meter_csv::METER_CSV_TEMPLATE);
+                let lang = loaded.config.language();
+                print!("{}", meterdesk::app::refdata::meter_import_template(lang));
                 Ok(())
             }
             Command::Meter {
