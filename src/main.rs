@@ -34,7 +34,7 @@ enum Command {
         if_empty: bool,
     },
     /// Measure the customer table's searches on a big database (loads 1 000 000 demo
-    /// customers into an empty one first).
+    /// customers into an empty one first), its screen, and the running app's memory (in tmux).
     Bench {
         /// Measure the customers already in the database instead of loading them.
         #[arg(long)]
@@ -126,7 +126,7 @@ fn main() -> ExitCode {
                 let options = meterdesk::bench::BenchOptions {
                     customers_already_loaded,
                 };
-                meterdesk::bench::run(&loaded.config, options).await
+                meterdesk::bench::run(&loaded.config, &cli.config, options).await
             }
             Command::Db {
                 action: DbAction::Stop,
