@@ -129,6 +129,7 @@ async fn the_bench_measures_the_memory_of_the_running_app() {
     let Outcome::Measured(memory) = measure(&db.pool, &launch).await.unwrap() else {
         panic!("tmux is installed where the tests run")
     };
+    eprintln!("the running app, 300 customers, this build: {memory:?}");
     // A process of this size is the app with its pool, not a shell or tmux itself.
     assert!(
         memory.resident_kb > 4_000 && memory.peak_kb >= memory.resident_kb,

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 
 use crate::db::operators::{self, NewOperator};
 use crate::db::{self, Pool};
-use crate::domain::password::hash_password;
+use crate::domain::password::{generate_password, hash_password};
 use crate::i18n::Lang;
 use crate::ui::measure::SCREEN;
 
@@ -65,9 +65,7 @@ pub async fn measure(pool: &Pool, launch: &Launch<'_>) -> anyhow::Result<Outcome
         .context("the app's memory is measured on a database with customers")?;
     let customer: (i64, String) = (customer.get(0), customer.get(1));
     let login = format!("bench-{:08x}", fastrand::u32(..));
-    let password: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(24)
-        .collect();
+    let password = generate_password();
     let hash = {
         let password = password.clone();
         tokio::task::spawn_blocking(move || hash_password(&password)).await?
