@@ -139,9 +139,11 @@ pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> 
         screen.bytes_per_row_move
     );
     let exe = std::env::current_exe().context("finding meterdesk's own binary")?;
+    // tmux starts the app in its own working directory: a relative path would not be found.
+    let config_path = std::path::absolute(config_path).context("the config file's path")?;
     let launch = running_app::Launch {
         exe: &exe,
-        config: config_path,
+        config: &config_path,
         lang: config.language(),
     };
     let steps = format!(

@@ -3203,8 +3203,21 @@ mod table_keys {
         assert_eq!(page_request(&again).0, CustomerSearch::Text("L".into()));
         assert!(app.type_ahead.is_empty(), "editing the box never waits");
         assert!(!reply(&mut app, &first, page_of(1..5, false, false)).redraw);
-        reply(&mut app, &again, page_of(40..45, false, false));
-        assert_eq!(shown_ids(&app), (40..45).collect::<Vec<_>>());
+        // The terminal grows before the answer: the search is asked again for a fuller page,
+        // not the old rows reloaded.
+        let resized = update(&mut app, Msg::Resize(100, 30)).requests;
+        assert_eq!(
+            page_request(&resized),
+            (
+                CustomerSearch::Text("L".into()),
+                PageAt::First,
+                25,
+                PageApply::Search
+            )
+        );
+        assert!(!reply(&mut app, &again, page_of(1..5, false, false)).redraw);
+        reply(&mut app, &resized, page_of(40..65, false, false));
+        assert_eq!(shown_ids(&app), (40..65).collect::<Vec<_>>());
     }
 
     #[test]

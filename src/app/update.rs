@@ -48,7 +48,12 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             let old_rows = app.table_rows();
             app.viewport = (columns, rows);
             if app.table_rows() != old_rows && matches!(app.screen, Screen::Customers(_)) {
-                page_command(app, Command::Refresh, &mut out);
+                if searching(app) {
+                    // The rows on screen are not the search's yet: ask its first page again.
+                    search_as_typed(app, &mut out);
+                } else {
+                    page_command(app, Command::Refresh, &mut out);
+                }
             }
             true
         }
@@ -122,7 +127,12 @@ fn waits_for_search(app: &App, key: &KeyEvent) -> bool {
     let Screen::Customers(table) = &app.screen else {
         return false;
     };
-    let searching = app.in_flight.iter().any(|f| {
+    searching(app) && !(table.search_focused && app.overlay.is_none() && edits_text(key))
+}
+
+/// Whether the first page of a customer search is on its way.
+fn searching(app: &App) -> bool {
+    app.in_flight.iter().any(|f| {
         matches!(
             f.request,
             Request::Customers {
@@ -130,8 +140,7 @@ fn waits_for_search(app: &App, key: &KeyEvent) -> bool {
                 ..
             }
         )
-    });
-    searching && !(table.search_focused && app.overlay.is_none() && edits_text(key))
+    })
 }
 
 fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
