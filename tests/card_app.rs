@@ -90,6 +90,7 @@ async fn open_card_then_recharge_through_the_app() {
             customer_type: "Card residents".into(),
             meter_no: "WM-0042".into(),
             account_kind: "prepaid".into(),
+            business_model: "meter_prepaid".into(),
             balance: Decimal::ZERO,
             card_state: None,
             phone: None,

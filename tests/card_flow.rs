@@ -21,10 +21,12 @@ use meterdesk::db::card_ops::{
 };
 use meterdesk::db::{Pool, pool_from_conn_str};
 use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, Resolution, plan_open};
-use meterdesk::domain::card_records::{CardContent, Ef, MacKey, MeterNumber};
+use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
 use rust_decimal::Decimal;
-use support::card_desk::{Books, CLERK, CardCustomer, SUPERVISOR, books, card_customer, key};
+use support::card_desk::{
+    Books, CLERK, CardCustomer, SUPERVISOR, books, card_customer, key, open_customer,
+};
 use support::card_rig::*;
 use support::pg::cluster;
 
@@ -563,53 +565,192 @@ async fn every_operation_survives_a_pulled_card_and_an_unreachable_database() {
     station.rig.pull(card);
 }
 
-#[tokio::test]
-async fn a_card_pulled_during_a_recharge_write_resolves_to_what_it_holds() {
-    let Some(mut station) = Station::start("card-flow-during").await else {
-        return;
-    };
-    let card = station.rig.insert_blank("card");
-    station.done(&Request::Open).await;
-    station.rig.pull(card);
-    // Without TCP_QUICKACK each APDU takes ≥ 40 ms: SELECT, VERIFY, UPDATE, 3 READ ≈ 250 ms.
-    let mut outcomes = Vec::new();
-    for delay_ms in [20, 100, 140, 260] {
-        let card = station.rig.insert("card", &["--no-quick-ack"]);
-        let begun = station.begin(&recharge("2")).await.expect("begun");
-        let decisive = begun.plan.decisive.after;
+/// A nominal APDU without TCP_QUICKACK (`vcard --no-quick-ack`): the delayed ACK makes each
+/// exchange take at least 40 ms, so a write is slow enough to be cut where wanted.
+const SLOW_APDU_MS: u64 = 45;
+
+/// When in a card write (SELECT, VERIFY, one UPDATE per record written with the decisive one
+/// last, then three READs to read it back) the card is pulled.
+#[derive(Debug, Clone, Copy)]
+enum PullMoment {
+    /// Half-way through the SELECT: nothing can be on the card.
+    FirstApdu,
+    /// Half-way through the decisive UPDATE: the earlier writes are on the card, the decisive
+    /// one may or may not be.
+    DecisiveUpdate,
+    /// Half-way through the second READ of the read-back.
+    ReadBack,
+}
+
+impl PullMoment {
+    fn after(self, writes: usize) -> Duration {
+        let writes = u64::try_from(writes).unwrap();
+        let halves = match self {
+            PullMoment::FirstApdu => 1,
+            PullMoment::DecisiveUpdate => 2 * (1 + writes) + 1,
+            PullMoment::ReadBack => 2 * (2 + writes + 1) + 1,
+        };
+        Duration::from_millis(halves * SLOW_APDU_MS / 2)
+    }
+}
+
+/// Each operation, the operations that make it possible for a new customer, and whether it is
+/// written to a new blank card (a replacement) rather than the card they were done on.
+fn operations_to_pull() -> [(Request, Vec<Request>, bool); 5] {
+    [
+        (Request::Open, vec![], false),
+        (recharge("2"), vec![Request::Open], false),
+        (refund(), vec![Request::Open, recharge("2")], false),
+        (replace(), vec![Request::Open], true),
+        (Request::Recycle, vec![Request::Open], false),
+    ]
+}
+
+impl Station {
+    /// A new card-meter customer on a new meter, who becomes the station's customer.
+    async fn new_customer(&mut self) {
+        let meter_no = format!("WM-9{:04}", self.keys);
+        let meter_id: i64 = self
+            .customer
+            .client
+            .query_one(
+                "INSERT INTO meter (meter_no, meter_type_id) VALUES ($1, 1) RETURNING id",
+                &[&meter_no],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let key = format!("open-{meter_no}");
+        let (customer_id, customer_no) =
+            open_customer(&mut self.customer.client, 1, meter_id, &key).await;
+        self.customer.customer_id = customer_id;
+        self.customer.customer_no = customer_no;
+    }
+
+    /// `request` for a new customer, after `before` (done), with its card pulled at `moment` of
+    /// the write; the card is put back and resolves the operation. Checks that the operation
+    /// ended done exactly when its decisive record is on the card, that the database's active
+    /// card is the card's, that the litres sold are the card's valid purchase, and the books.
+    /// Returns the state the operation ended in.
+    async fn pull_during_write(
+        &mut self,
+        request: &Request,
+        before: &[Request],
+        new_blank: bool,
+        moment: PullMoment,
+    ) -> OperationState {
+        self.new_customer().await;
+        let name = format!("{}-{moment:?}", request.kind().as_str());
+        let mut card = self.rig.insert(&name, &["--blank", "--no-quick-ack"]);
+        for earlier in before {
+            self.done(earlier).await;
+        }
+        let name = if new_blank {
+            self.rig.pull(card);
+            let name = format!("{name}-new");
+            card = self.rig.insert(&name, &["--blank", "--no-quick-ack"]);
+            name
+        } else {
+            name
+        };
+        let begun = self.begin(request).await.expect("begun");
+        let (kind, decisive) = (begun.kind, begun.plan.decisive.clone());
+        let after = moment.after(begun.plan.writes().count());
         let puller = tokio::task::spawn_blocking(move || {
-            std::thread::sleep(Duration::from_millis(delay_ms));
+            std::thread::sleep(after);
             card.pull();
         });
-        let desk = station.desk(CLERK);
-        let flow = cardflow::write_and_settle(&desk, begun, None).await;
+        let flow = cardflow::write_and_settle(&self.desk(operator_for(request)), begun, None).await;
         puller.await.unwrap();
-        wait_for(
-            &station.rig.events,
-            &no_card(READER_0),
-            Duration::from_secs(2),
-        );
-        let card = station.rig.insert("card", &[]);
-        let written = station.records().await[Ef::Purchase.index()] == decisive;
-        let settled = match flow {
-            Flow::Done { .. } => vec![OperationState::Done],
-            Flow::Pending { .. } => station.touch().await,
-            other => panic!("{other:?}"),
-        };
-        let expected = if written {
+        wait_for(&self.rig.events, &no_card(READER_0), Duration::from_secs(2));
+        let card = self.rig.insert(&name, &[]);
+        let records = self.records().await;
+        let expected = if records[decisive.ef.index()] == decisive.after {
             OperationState::Done
         } else {
             OperationState::Failed
         };
-        assert_eq!(settled, [expected], "pulled after {delay_ms} ms");
-        if written {
-            assert!(station.swipe().await);
-        }
-        outcomes.push(format!("{delay_ms} ms: {expected:?}"));
-        station.books().await;
-        station.rig.pull(card);
+        let settled = match flow {
+            Flow::Done { .. } => vec![OperationState::Done],
+            Flow::Failed { .. } => vec![OperationState::Failed],
+            Flow::Pending { .. } => self.touch().await,
+            other => panic!("{other:?}"),
+        };
+        let context = format!("{kind:?} pulled at {moment:?} ({after:?})");
+        assert_eq!(settled, [expected], "{context}");
+
+        let client = self.customer.db.pool.get().await.unwrap();
+        let journal = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE kind = $2),
+                        count(*) FILTER (WHERE kind = $2 AND state = $3),
+                        (SELECT card_no FROM card WHERE customer_id = $1 AND state = 'active')
+                 FROM card_operation WHERE customer_id = $1",
+                &[
+                    &self.customer.customer_id,
+                    &kind.as_str(),
+                    &format!("{expected:?}").to_lowercase(),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (journal.get::<_, i64>(0), journal.get::<_, i64>(1)),
+            (1, 1),
+            "{context}: one operation, {expected:?}"
+        );
+        let (on_card, valid_litres) = match Station::content(&records) {
+            CardContent::User(user) => (
+                Some(i64::from(user.issue.card_number)),
+                user.purchase
+                    .filter(|purchase| purchase.status == PurchaseStatus::Valid)
+                    .map_or(0, |purchase| i64::from(purchase.volume_litres)),
+            ),
+            _ => (None, 0),
+        };
+        assert_eq!(
+            journal.get::<_, Option<i64>>(2),
+            on_card,
+            "{context}: the active card is the card's"
+        );
+        let books = self.books().await;
+        assert_eq!(
+            (books.pending, books.litres_sold),
+            (0, valid_litres),
+            "{context}: sold what the card holds, once"
+        );
+        self.rig.pull(card);
+        expected
     }
-    eprintln!("recharge pulled after: {}", outcomes.join(", "));
+}
+
+#[tokio::test]
+async fn a_card_pulled_during_any_write_resolves_to_what_it_holds() {
+    let Some(mut station) = Station::start("card-flow-during").await else {
+        return;
+    };
+    let mut outcomes = Vec::new();
+    for (request, before, new_blank) in operations_to_pull() {
+        let mut states = Vec::new();
+        for moment in [
+            PullMoment::FirstApdu,
+            PullMoment::DecisiveUpdate,
+            PullMoment::ReadBack,
+        ] {
+            let state = station
+                .pull_during_write(&request, &before, new_blank, moment)
+                .await;
+            states.push(format!("{moment:?} {state:?}"));
+        }
+        // Before the first UPDATE could be sent, nothing is on the card.
+        assert!(states[0].ends_with("Failed"), "{request:?}: {states:?}");
+        outcomes.push(format!(
+            "{}: {}",
+            request.kind().as_str(),
+            states.join(", ")
+        ));
+    }
+    eprintln!("pulled during the write: {}", outcomes.join("; "));
 }
 
 #[tokio::test]

@@ -9,7 +9,9 @@ use meterdesk::db::card_ops::{
     OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
 };
 use meterdesk::db::customers::{self, PageAt};
-use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, RecycleRefusal};
+use meterdesk::domain::card_counter::{
+    CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, plan_recharge,
+};
 use meterdesk::domain::card_records::{
     CardContent, EMPTY_RECORD, MeterNumber, PurchaseStatus, Record, UserCard,
 };
@@ -89,9 +91,14 @@ impl Counter {
         }
     }
 
-    /// The first `count` writes of the plan reach the card.
+    /// The first `count` writes of the operation's plan reach the card.
     fn write(&mut self, begun: &Begun, count: usize) {
-        for write in begun.plan.writes().take(count) {
+        self.write_plan(&begun.plan, count);
+    }
+
+    /// The first `count` writes of `plan` reach the card.
+    fn write_plan(&mut self, plan: &CardWritePlan, count: usize) {
+        for write in plan.writes().take(count) {
             self.card[write.ef.index()] = write.record;
         }
     }
@@ -144,6 +151,48 @@ impl Counter {
         }
     }
 
+    /// What card operations leave in the database: journal rows, card rows, ledger rows,
+    /// receipts, audit entries and balances.
+    async fn footprint(&self) -> String {
+        self.scalar(
+            "SELECT (SELECT count(*) FROM card_operation) || ' operations; cards '
+                 || coalesce((SELECT string_agg(card_no || ' ' || state || ' ' || blacklisted,
+                                                ', ' ORDER BY id) FROM card), 'none')
+                 || '; ' || (SELECT count(*) FROM ledger_transaction) || ' ledger rows; '
+                 || (SELECT count(*) FROM receipt) || ' receipts; '
+                 || (SELECT count(*) FROM audit_log WHERE entity = 'card_operation')
+                 || ' audited; balances '
+                 || (SELECT string_agg(balance::text, ', ' ORDER BY id) FROM account)",
+        )
+        .await
+    }
+
+    /// `request` is refused with `expected` and leaves nothing: a refusal carries no plan (so
+    /// nothing reaches the card), and no journal row, card row, money, receipt or audit entry
+    /// is left.
+    async fn refused_leaving_nothing(
+        &mut self,
+        operator: i64,
+        request: &Request,
+        expected: Refusal,
+    ) {
+        let before = self.footprint().await;
+        assert_eq!(
+            self.refused(operator, request).await,
+            expected,
+            "{request:?}"
+        );
+        assert_eq!(self.footprint().await, before, "{request:?} left something");
+    }
+
+    /// Opens another customer of `customer_type_id` on `meter_id` (see [`MORE_CUSTOMERS`]).
+    async fn other_customer(&mut self, customer_type_id: i64, meter_id: i64) -> i64 {
+        let key = format!("open-on-meter-{meter_id}");
+        open_customer(&mut self.customer.client, customer_type_id, meter_id, &key)
+            .await
+            .0
+    }
+
     fn user_card(&self) -> UserCard {
         match CardContent::classify(&self.card, &key_()) {
             CardContent::User(card) => card,
@@ -188,6 +237,25 @@ impl Counter {
             .await
             .unwrap_or_else(|error| panic!("{sql}: {error}"))
             .get(0)
+    }
+}
+
+/// Next to the fixture's: a second card meter (id 2) for a second card-meter customer, and a
+/// system-prepaid customer type (id 2) with a meter that takes no card (id 3).
+const MORE_CUSTOMERS: &str = "
+    INSERT INTO meter (meter_no, meter_type_id) VALUES ('WM-0043', 1);
+    INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+        VALUES ('Plain DN15', 'postpayment', false, 'DN15', 'Acme');
+    INSERT INTO customer_type (name, nature, business_model, counts_water_usage, charges)
+        VALUES ('Account prepaid', 'personal', 'system_prepaid', true, false);
+    INSERT INTO customer_type_meter_type (customer_type_id, meter_type_id, meter_payment_model)
+        VALUES (2, 2, 'postpayment');
+    INSERT INTO meter (meter_no, meter_type_id) VALUES ('WM-0044', 2);
+";
+
+fn replace_lost() -> Request {
+    Request::Replace {
+        reason: LossReason::Lost,
     }
 }
 
@@ -724,6 +792,164 @@ async fn a_supervisor_settles_a_lost_cards_pending_operations_without_losing_or_
         ),
         (16_000, Decimal::ZERO, Decimal::ZERO, 0)
     );
+}
+
+#[tokio::test]
+async fn who_the_customer_is_refuses_every_operation_leaving_nothing() {
+    let mut counter = Counter::new().await;
+    counter
+        .customer
+        .client
+        .batch_execute(MORE_CUSTOMERS)
+        .await
+        .unwrap();
+    let card_customer = counter.customer.customer_id;
+    let account_prepaid = counter.other_customer(2, 3).await;
+    // The customer table carries the business model the screens refuse on at once.
+    let page = customers::page(
+        &**counter.customer.client,
+        &CustomerSearch::All,
+        &PageAt::First,
+        10,
+    )
+    .await
+    .unwrap();
+    let model_of = |id: i64| {
+        let row = page.rows.iter().find(|row| row.id == id).unwrap();
+        (row.account_kind.as_str(), row.business_model.as_str())
+    };
+    assert_eq!(model_of(card_customer), ("prepaid", "meter_prepaid"));
+    assert_eq!(model_of(account_prepaid), ("prepaid", "system_prepaid"));
+
+    let every_request = [
+        (CLERK, Request::Open),
+        (SUPERVISOR, replace_lost()),
+        (CLERK, recharge_m3("1")),
+        (SUPERVISOR, Request::Refund { payout: cash() }),
+        (CLERK, Request::Recycle),
+    ];
+    counter.customer.customer_id = account_prepaid;
+    for (operator, request) in &every_request {
+        counter
+            .refused_leaving_nothing(*operator, request, Refusal::NotACardCustomer)
+            .await;
+    }
+
+    // A card-meter customer who never had a card has none to replace.
+    counter.customer.customer_id = card_customer;
+    counter
+        .refused_leaving_nothing(SUPERVISOR, &replace_lost(), Refusal::NoCardToReplace)
+        .await;
+
+    // Closed with an active card (and a spare blank one at hand): everything is refused.
+    counter.done(CLERK, &Request::Open).await;
+    counter
+        .customer
+        .client
+        .execute(
+            "UPDATE customer SET status = 'closed', closed_at = now() WHERE id = $1",
+            &[&card_customer],
+        )
+        .await
+        .unwrap();
+    for (operator, request) in &every_request {
+        counter
+            .refused_leaving_nothing(*operator, request, Refusal::CustomerClosed)
+            .await;
+    }
+    counter.card = [EMPTY_RECORD; 3];
+    counter
+        .refused_leaving_nothing(SUPERVISOR, &replace_lost(), Refusal::CustomerClosed)
+        .await;
+}
+
+#[tokio::test]
+async fn a_recharge_that_buys_no_water_or_more_than_a_card_holds_is_refused_leaving_nothing() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let by = |quantity| Request::Recharge {
+        quantity,
+        payment: cash(),
+    };
+    for quantity in [
+        Quantity::Volume(dec("0.000")),
+        Quantity::Amount(dec("0.00")),
+    ] {
+        counter
+            .refused_leaving_nothing(CLERK, &by(quantity), Refusal::NothingBought)
+            .await;
+    }
+    // One litre over the purchase record's 4 294 967 295 l, and an amount that buys more.
+    for quantity in [
+        Quantity::Volume(dec("4294967.296")),
+        Quantity::Amount(dec("20000000.00")),
+    ] {
+        counter
+            .refused_leaving_nothing(CLERK, &by(quantity), Refusal::TooMuchWater)
+            .await;
+        // The confirmation's price says so before F2.
+        let quote = card_ops::quote_recharge(
+            &**counter.customer.client,
+            counter.customer.customer_id,
+            quantity,
+        )
+        .await
+        .unwrap();
+        assert_eq!(quote, Err(Refusal::TooMuchWater), "{quantity:?}");
+    }
+    // The most a card holds is sold.
+    let most = counter.done(CLERK, &recharge_m3("4294967.295")).await;
+    assert_eq!(most.purchase.unwrap().litres, u32::MAX);
+}
+
+#[tokio::test]
+async fn another_customers_card_and_a_purchase_never_sold_are_refused_leaving_nothing() {
+    let mut counter = Counter::new().await;
+    counter
+        .customer
+        .client
+        .batch_execute(MORE_CUSTOMERS)
+        .await
+        .unwrap();
+    let first = counter.customer.customer_id;
+    let second = counter.other_customer(1, 2).await;
+    counter.customer.customer_id = second;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("2")).await;
+    let second_card = counter.card;
+
+    counter.customer.customer_id = first;
+    counter.card = [EMPTY_RECORD; 3];
+    counter.done(CLERK, &Request::Open).await;
+    let first_card = counter.card;
+    // The second customer's card presented for the first.
+    counter.card = second_card;
+    for (operator, request) in [
+        (CLERK, recharge_m3("1")),
+        (SUPERVISOR, Request::Refund { payout: cash() }),
+        (CLERK, Request::Recycle),
+    ] {
+        counter
+            .refused_leaving_nothing(operator, &request, Refusal::AnotherCustomersCard)
+            .await;
+    }
+
+    // A purchase on the first customer's own card that this desk never sold (written with the
+    // key by something else): not refunded.
+    counter.card = first_card;
+    let card = counter.user_card();
+    let forged = plan_recharge(&card, Some(&card.issue), 6, 9_000, 1_800_000_000, &key_()).unwrap();
+    counter.write_plan(&forged.plan, usize::MAX);
+    assert_eq!(counter.user_card().purchase.unwrap().sequence, 7);
+    counter
+        .refused_leaving_nothing(
+            SUPERVISOR,
+            &Request::Refund { payout: cash() },
+            Refusal::UnknownPurchase,
+        )
+        .await;
+    let books = counter.books().await;
+    assert_eq!((books.litres_sold, books.paid_out), (0, Decimal::ZERO));
 }
 
 /// Many operations on cards in memory, each write cut short at a random point and its

@@ -37,6 +37,16 @@ fn mean_apdu_ms(reader: &ReaderHandle, count: u32) -> f64 {
 }
 
 #[test]
+#[should_panic(expected = "METERDESK_SKIP_CARD_RIG=1")]
+fn a_missing_card_rig_fails_the_test_unless_skipping_is_asked_for() {
+    let present = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    let missing = Path::new("/nonexistent/libifdvpcd.so");
+    assert!(rig_installed("present", &[present], false));
+    assert!(!rig_installed("skipped", &[present, missing], true));
+    rig_installed("not skipped", &[present, missing], false);
+}
+
+#[test]
 fn reader_thread_follows_pcscd_readers_and_cards() {
     let Some(_rig) = lock_rig("reader_thread_follows_pcscd_readers_and_cards") else {
         return;

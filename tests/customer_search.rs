@@ -255,6 +255,18 @@ async fn each_kind_of_search_finds_the_right_customers() {
         .await
         .unwrap();
     assert_eq!(find("钶").await.1, [li_wei]);
+    client
+        .execute(
+            "UPDATE customer SET name = 'Zofia Hannaford' WHERE id = $1",
+            &[&anna],
+        )
+        .await
+        .unwrap();
+    assert_eq!(find("nnaf").await.1, [anna], "the new name's Latin runs");
+    assert!(
+        !find("owalsk").await.1.contains(&anna),
+        "not the old name's"
+    );
     assert_eq!(find("钶钶").await.1, [li_wei]);
     for typed in ["伟", "钶"] {
         assert_pages_cover(client, &classify(typed).unwrap()).await;
@@ -341,6 +353,9 @@ async fn every_search_pages_exactly_both_ways() {
         "伟",
         "朝阳",
         "Anna",
+        "nna",
+        "OWSKA",
+        "ski ",
         "路1",
         "科技有限公司",
     ] {

@@ -3,19 +3,21 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 use meterdesk::app::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest};
 use meterdesk::app::requests::{execute, execute_reporting};
-use meterdesk::app::state::{PageApply, Reply, Request};
+use meterdesk::app::state::{Failure, PageApply, Reply, Request};
 use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
 use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome};
 use meterdesk::db::customers::PageAt;
 use meterdesk::db::meters::{
     ImportChoice, MeterFields, MeterListing, MeterOutcome, MeterTypeDeletion,
 };
+use meterdesk::db::pool_from_conn_str;
 use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
 use meterdesk::domain::customer_rules::{
     AccountKind, BasicInfo, BusinessModel, CustomerTypeProblem, Nature, PaymentModel, PersonalInfo,
@@ -23,6 +25,7 @@ use meterdesk::domain::customer_rules::{
 use meterdesk::domain::meter_csv::{LineProblem, MeterNo};
 use meterdesk::domain::pricing::{BillingMode, SchemeError, Tier};
 use rust_decimal::Decimal;
+use support::commit_cutter::CommitCutter;
 use support::pg::{TestDb, fresh_db};
 
 const SUPERVISOR: i64 = 1;
@@ -74,6 +77,12 @@ async fn ask(db: &TestDb, request: RefRequest) -> RefReply {
     }
 }
 
+/// A fresh idempotency key, as the app makes one for each confirmed change.
+fn key() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("test-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 fn dec(text: &str) -> Decimal {
     text.parse().unwrap()
 }
@@ -90,6 +99,7 @@ async fn add_meter(db: &TestDb, number: &str, meter_type_id: i64) {
     let reply = ask(
         db,
         RefRequest::SaveMeter {
+            idempotency_key: key(),
             add: true,
             meter_no: MeterNo::parse(number).unwrap(),
             fields: fields(meter_type_id),
@@ -117,6 +127,7 @@ async fn install(db: &TestDb, number: &str) -> i64 {
     let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { id: type_id }) = ask(
         db,
         RefRequest::SaveCustomerType {
+            idempotency_key: key(),
             id: None,
             input: card_type(&format!("Residents {number}")),
         },
@@ -162,6 +173,7 @@ async fn install(db: &TestDb, number: &str) -> i64 {
 async fn only_the_roles_that_maintain_reference_data_change_it() {
     let db = with_fixture().await;
     let add = RefRequest::SaveMeter {
+        idempotency_key: key(),
         add: true,
         meter_no: MeterNo::parse("N1").unwrap(),
         fields: fields(CARD_METERS),
@@ -199,7 +211,14 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
     let db = with_fixture().await;
     add_meter(&db, "M1", PLAIN_METERS).await;
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeterType { id: PLAIN_METERS }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeterType {
+                idempotency_key: key(),
+                id: PLAIN_METERS
+            }
+        )
+        .await,
         RefReply::MeterTypeDeleted(MeterTypeDeletion::InUse {
             meters: 1,
             customer_types: 0
@@ -208,6 +227,7 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
     let RefReply::MeterTypeSaved(saved) = ask(
         &db,
         RefRequest::SaveMeterType {
+            idempotency_key: key(),
             id: None,
             name: "Spare DN25".into(),
             payment_model: PaymentModel::Postpayment,
@@ -234,11 +254,25 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
         [("Card DN15", 0), ("Plain DN20", 1), ("Spare DN25", 0)]
     );
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeterType { id }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeterType {
+                idempotency_key: key(),
+                id
+            }
+        )
+        .await,
         RefReply::MeterTypeDeleted(MeterTypeDeletion::Deleted)
     );
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeterType { id }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeterType {
+                idempotency_key: key(),
+                id
+            }
+        )
+        .await,
         RefReply::MeterTypeDeleted(MeterTypeDeletion::NotFound)
     );
 }
@@ -256,6 +290,7 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
         ask(
             &db,
             RefRequest::SaveMeter {
+                idempotency_key: key(),
                 add: false,
                 meter_no: meter_no.clone(),
                 fields: fields(CARD_METERS),
@@ -265,7 +300,14 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
         installed
     );
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeter { meter_no }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeter {
+                idempotency_key: key(),
+                meter_no
+            }
+        )
+        .await,
         RefReply::MeterDeleted(MeterOutcome::NotUninstalled {
             status: "installed".into()
         })
@@ -302,6 +344,7 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
         ask(
             &db,
             RefRequest::SaveMeter {
+                idempotency_key: key(),
                 add: false,
                 meter_no: meter_no.clone(),
                 fields: fields(CARD_METERS),
@@ -311,7 +354,14 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
         RefReply::MeterSaved(MeterOutcome::Done)
     );
     assert_eq!(
-        ask(&db, RefRequest::DeleteMeter { meter_no }).await,
+        ask(
+            &db,
+            RefRequest::DeleteMeter {
+                idempotency_key: key(),
+                meter_no
+            }
+        )
+        .await,
         RefReply::MeterDeleted(MeterOutcome::Done)
     );
 }
@@ -451,6 +501,7 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
         Request::Ref(
             SUPERVISOR,
             RefRequest::Import {
+                idempotency_key: key(),
                 csv: Arc::clone(&checked.csv),
                 choice: ImportChoice::GoodRows,
             },
@@ -506,6 +557,7 @@ async fn a_clean_file_goes_in_whole_or_not_at_all() {
     let RefReply::Imported(report) = ask(
         &db,
         RefRequest::Import {
+            idempotency_key: key(),
             csv: checked.csv,
             choice: ImportChoice::AllOrNothing,
         },
@@ -539,6 +591,7 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
         Request::Ref(
             SUPERVISOR,
             RefRequest::Import {
+                idempotency_key: key(),
                 csv: checked.csv,
                 choice: ImportChoice::AllOrNothing,
             },
@@ -596,7 +649,14 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let db = with_fixture().await;
     let type_id = install(&db, "D1").await;
     assert_eq!(
-        ask(&db, RefRequest::DeleteCustomerType { id: type_id }).await,
+        ask(
+            &db,
+            RefRequest::DeleteCustomerType {
+                idempotency_key: key(),
+                id: type_id
+            }
+        )
+        .await,
         RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(vec![
             CustomerTypeProblem::InUse { customers: 1 }
         ]))
@@ -607,6 +667,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(problems)) = ask(
         &db,
         RefRequest::SaveCustomerType {
+            idempotency_key: key(),
             id: Some(type_id),
             input: changed,
         },
@@ -626,6 +687,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(problems)) = ask(
         &db,
         RefRequest::SaveCustomerType {
+            idempotency_key: key(),
             id: None,
             input: free_riding,
         },
@@ -664,6 +726,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { id }) = ask(
         &db,
         RefRequest::SaveCustomerType {
+            idempotency_key: key(),
             id: None,
             input: card_type("Spare"),
         },
@@ -673,7 +736,14 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
         panic!("saved")
     };
     assert_eq!(
-        ask(&db, RefRequest::DeleteCustomerType { id }).await,
+        ask(
+            &db,
+            RefRequest::DeleteCustomerType {
+                idempotency_key: key(),
+                id
+            }
+        )
+        .await,
         RefReply::CustomerTypeSaved(CustomerTypeOutcome::Deleted)
     );
 }
@@ -705,6 +775,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     let RefReply::SchemeSaved(SchemeOutcome::Saved { id }) = ask(
         &db,
         RefRequest::AddScheme {
+            idempotency_key: key(),
             fields: fields.clone(),
             tiers: manual.clone(),
         },
@@ -717,6 +788,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::AddScheme {
+                idempotency_key: key(),
                 fields: fields.clone(),
                 tiers: manual.clone()
             }
@@ -729,6 +801,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::AddScheme {
+                idempotency_key: key(),
                 fields: SchemeFields {
                     name: "Falling".into(),
                     ..fields.clone()
@@ -744,6 +817,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::ModifyScheme {
+                idempotency_key: key(),
                 id,
                 fields: SchemeFields {
                     mode: BillingMode::Stepped,
@@ -758,6 +832,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::ModifyScheme {
+                idempotency_key: key(),
                 id,
                 fields: SchemeFields {
                     name: "Postpaid leap 2025".into(),
@@ -784,6 +859,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     let RefReply::SchemeSaved(SchemeOutcome::PastDate { .. }) = ask(
         &db,
         RefRequest::ChangePrices {
+            idempotency_key: key(),
             id,
             effective_from: yesterday,
             tiers: dearer.clone(),
@@ -797,6 +873,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::ChangePrices {
+                idempotency_key: key(),
                 id,
                 effective_from: next_month,
                 tiers: dearer.clone()
@@ -809,6 +886,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         ask(
             &db,
             RefRequest::ChangePrices {
+                idempotency_key: key(),
                 id,
                 effective_from: next_month,
                 tiers: dearer
@@ -847,4 +925,244 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         names,
         [("Postpaid leap 2025", 2, 0), ("prepaid stepped", 1, 0)]
     );
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    let client = db.pool.get().await.unwrap();
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// A change re-sent with its key after a connection lost past the commit (the app parks it and
+/// sends the identical request again) is applied once and answers what it answered the first
+/// time; a new key is a new change, decided afresh.
+#[tokio::test]
+async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same() {
+    let db = with_fixture().await;
+    let twice = |request: RefRequest| {
+        let db = &db;
+        async move { [ask(db, request.clone()).await, ask(db, request).await] }
+    };
+
+    // A meter added: not "meter number exists" the second time.
+    let add = RefRequest::SaveMeter {
+        idempotency_key: key(),
+        add: true,
+        meter_no: MeterNo::parse("K-1").unwrap(),
+        fields: fields(CARD_METERS),
+    };
+    let done = RefReply::MeterSaved(MeterOutcome::Done);
+    assert_eq!(twice(add.clone()).await, [done.clone(), done]);
+    assert_eq!(count_meters(&db).await, 1);
+    let RefRequest::SaveMeter {
+        add: true,
+        meter_no,
+        fields: meter_fields,
+        ..
+    } = add
+    else {
+        unreachable!()
+    };
+    let again = RefRequest::SaveMeter {
+        idempotency_key: key(),
+        add: true,
+        meter_no: meter_no.clone(),
+        fields: meter_fields,
+    };
+    assert_eq!(
+        ask(&db, again).await,
+        RefReply::MeterSaved(MeterOutcome::NumberTaken),
+        "another key is another add"
+    );
+    // A delete: done both times, not "gone" the second.
+    let delete = RefRequest::DeleteMeter {
+        idempotency_key: key(),
+        meter_no,
+    };
+    let deleted = RefReply::MeterDeleted(MeterOutcome::Done);
+    assert_eq!(twice(delete).await, [deleted.clone(), deleted]);
+    assert_eq!(count_meters(&db).await, 0);
+
+    // An import run again: the same report, rebuilt from the file and the lines it skipped,
+    // and not one meter more.
+    add_meter(&db, "I-2", CARD_METERS).await;
+    let file = write_file(
+        "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
+         I-1,Card DN15,0,0\n\
+         I-2,Card DN15,0,0\n\
+         I-3,Plain DN20,0,0\n\
+         bad no,Card DN15,0,0\n",
+    );
+    let checked = check(&db, file.path().to_str().unwrap()).await;
+    assert_eq!((checked.good, checked.errors.len()), (2, 2));
+    let import = RefRequest::Import {
+        idempotency_key: key(),
+        csv: Arc::clone(&checked.csv),
+        choice: ImportChoice::GoodRows,
+    };
+    let [first, second] = twice(import).await;
+    let RefReply::Imported(report) = &first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(report.imported, 2);
+    let lines: Vec<usize> = report.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 5], "I-2 is in the database, line 5 is bad");
+    assert_eq!(second, first);
+    assert_eq!(count_meters(&db).await, 3);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM audit_log WHERE action = 'meter.import'"
+        )
+        .await,
+        1
+    );
+
+    // A new price version from a date: added once, not "a version starts then" the second time.
+    let today: NaiveDate = {
+        let client = db.pool.get().await.unwrap();
+        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
+        row.get(0)
+    };
+    let change = RefRequest::ChangePrices {
+        idempotency_key: key(),
+        id: PREPAID_SCHEME,
+        effective_from: today + Days::new(7),
+        tiers: vec![tier(Some("50"), "1.2"), tier(None, "3.5")],
+    };
+    let saved = RefReply::SchemeSaved(SchemeOutcome::Saved { id: PREPAID_SCHEME });
+    assert_eq!(twice(change).await, [saved.clone(), saved]);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM price_version").await,
+        2,
+        "the first version and one new"
+    );
+
+    // The other changes alike: a meter type, a scheme and a customer type added once.
+    let meter_type = RefRequest::SaveMeterType {
+        idempotency_key: key(),
+        id: None,
+        name: "Remote DN25".into(),
+        payment_model: PaymentModel::Postpayment,
+        caliber: "DN25".into(),
+        manufacturer: "Ningbo".into(),
+    };
+    let [first, second] = twice(meter_type).await;
+    assert!(matches!(first, RefReply::MeterTypeSaved(_)), "{first:?}");
+    assert_eq!(second, first);
+    let scheme = RefRequest::AddScheme {
+        idempotency_key: key(),
+        fields: SchemeFields {
+            name: "Fixed".into(),
+            kind: AccountKind::Prepaid,
+            mode: BillingMode::Fixed,
+            vat_percent: dec("9"),
+            accumulation_months: None,
+            settlement_months: None,
+            start_date: today,
+        },
+        tiers: vec![tier(None, "2")],
+    };
+    let [first, second] = twice(scheme).await;
+    assert!(matches!(
+        first,
+        RefReply::SchemeSaved(SchemeOutcome::Saved { .. })
+    ));
+    assert_eq!(second, first);
+    let customer_type = RefRequest::SaveCustomerType {
+        idempotency_key: key(),
+        id: None,
+        input: card_type("Residents"),
+    };
+    let [first, second] = twice(customer_type).await;
+    assert!(matches!(
+        first,
+        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { .. })
+    ));
+    assert_eq!(second, first);
+    for (table, rows) in [("meter_type", 3), ("price_scheme", 2), ("customer_type", 1)] {
+        let sql = format!("SELECT count(*) FROM {table}");
+        assert_eq!(count(&db, &sql).await, rows, "{table}");
+    }
+
+    // A key is one change: used for another kind it is an error, nothing written.
+    let reused = RefRequest::SaveMeter {
+        idempotency_key: "reused".into(),
+        add: true,
+        meter_no: MeterNo::parse("R-1").unwrap(),
+        fields: fields(CARD_METERS),
+    };
+    assert_eq!(
+        ask(&db, reused).await,
+        RefReply::MeterSaved(MeterOutcome::Done)
+    );
+    let misuse = execute(
+        &support::services(&db.pool),
+        Request::Ref(
+            SUPERVISOR,
+            RefRequest::DeleteMeterType {
+                idempotency_key: "reused".into(),
+                id: PLAIN_METERS,
+            },
+        ),
+    )
+    .await;
+    assert!(misuse.is_err(), "{misuse:?}");
+    assert_eq!(count(&db, "SELECT count(*) FROM meter_type").await, 3);
+}
+
+/// The connection lost right after the server committed: the app gets `Unreachable`, parks the
+/// change and, the database back, sends it again as it was; the re-send finds its key applied
+/// and answers the outcome, with nothing written twice.
+#[tokio::test]
+async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_sent_again() {
+    let db = with_fixture().await;
+    let cutter = CommitCutter::start(&db);
+    let services = support::services(&pool_from_conn_str(&cutter.conn_str, 1).unwrap());
+    let send = |request: RefRequest| execute(&services, Request::Ref(SUPERVISOR, request));
+
+    let file = write_file(
+        "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
+         C-1,Card DN15,0,0\n\
+         C-2,Plain DN20,0,0\n",
+    );
+    let checked = check(&db, file.path().to_str().unwrap()).await;
+    let import = RefRequest::Import {
+        idempotency_key: key(),
+        csv: Arc::clone(&checked.csv),
+        choice: ImportChoice::AllOrNothing,
+    };
+    cutter.arm();
+    let lost = send(import.clone()).await;
+    assert!(matches!(lost, Err(Failure::Unreachable(_))), "{lost:?}");
+    assert_eq!(count_meters(&db).await, 2, "committed");
+    let again = send(import).await.expect("the pool reconnects");
+    let Reply::Ref(RefReply::Imported(report)) = again else {
+        panic!("{again:?}")
+    };
+    assert_eq!((report.imported, report.errors.len()), (2, 0));
+    assert_eq!(count_meters(&db).await, 2);
+
+    let today: NaiveDate = {
+        let client = db.pool.get().await.unwrap();
+        let row = client.query_one("SELECT current_date", &[]).await.unwrap();
+        row.get(0)
+    };
+    let change = RefRequest::ChangePrices {
+        idempotency_key: key(),
+        id: PREPAID_SCHEME,
+        effective_from: today,
+        tiers: vec![tier(Some("50"), "1.1"), tier(None, "3.3")],
+    };
+    cutter.arm();
+    let lost = send(change.clone()).await;
+    assert!(matches!(lost, Err(Failure::Unreachable(_))), "{lost:?}");
+    let again = send(change).await.expect("the pool reconnects");
+    assert_eq!(
+        again,
+        Reply::Ref(RefReply::SchemeSaved(SchemeOutcome::Saved {
+            id: PREPAID_SCHEME
+        })),
+        "its own version, not \"a version starts on that date\""
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM price_version").await, 2);
 }

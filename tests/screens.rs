@@ -4,7 +4,7 @@
 use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use meterdesk::app::state::{
-    DbStatus, Failure, LoginRefusal, Msg, Overview, Reply, Request, Screen, Session,
+    DbStatus, Failure, LoginRefusal, Msg, Overview, Problem, Reply, Request, Screen, Session,
 };
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::reader::ReaderState;
@@ -60,6 +60,12 @@ fn row(id: i64, customer_no: i64, name: &str, address: &str) -> CustomerRow {
         .into(),
         meter_no: format!("M{:08}", 2_000_000 + id),
         account_kind: if id % 2 == 0 { "prepaid" } else { "postpaid" }.into(),
+        business_model: if id % 2 == 0 {
+            "meter_prepaid"
+        } else {
+            "postpaid"
+        }
+        .into(),
         balance: Decimal::new(12_345 * id, 2),
         card_state: (id % 2 == 0).then(|| "active".to_owned()),
         phone: Some(format!("138{:08}", id * 7919)),
@@ -932,7 +938,10 @@ mod cards {
             &mut app,
             Msg::Reply {
                 id: first[0].0,
-                outcome: Err(Failure::Error("database error: the commit was lost".into())),
+                outcome: Err(Failure::Error(Problem::new(
+                    "failure.database",
+                    "the commit was lost",
+                ))),
             },
         );
         assert!(
@@ -1051,7 +1060,7 @@ mod cards {
     fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
         let mut app = signed_in(Lang::En);
         insert(&mut app, seen_user(user_card(5)));
-        let row_customer = app_row_customer(&app);
+        let row_customer = card_customer_row(&mut app, None, "active");
         let sent = press(&mut app, KeyCode::F(6));
         assert!(sent.is_empty());
         assert!(render(&app).contains("Open a card for"));
@@ -1091,9 +1100,63 @@ mod cards {
     }
 
     #[test]
+    fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
+        let mut app = signed_in(Lang::En);
+        supervisor(&mut app);
+        insert(&mut app, CardSeen::Blank);
+        let refused = |app: &mut App, key: u8, expected: &str| {
+            let sent = press(app, KeyCode::F(key));
+            assert!(sent.is_empty(), "nothing is sent: {sent:?}");
+            assert!(
+                matches!(app.screen, Screen::Customers(_)),
+                "F{key} stays on the table for {expected:?}"
+            );
+            assert_eq!(app.message.clone().unwrap().text, expected);
+        };
+        // The first row is a postpaid customer; a system-prepaid one has no card meter either.
+        refused(&mut app, 6, "This customer has no card meter.");
+        refused(&mut app, 8, "This customer has no card meter.");
+        let Screen::Customers(table) = &mut app.screen else {
+            panic!("on the customer table")
+        };
+        table.page.rows[table.selected].account_kind = "prepaid".into();
+        table.page.rows[table.selected].business_model = "system_prepaid".into();
+        refused(&mut app, 7, "This customer has no card meter.");
+        card_customer_row(&mut app, None, "closed");
+        refused(&mut app, 6, "The customer's account is closed.");
+        card_customer_row(&mut app, Some("active"), "active");
+        refused(
+            &mut app,
+            6,
+            "The customer already has an active card: use Replace card.",
+        );
+        card_customer_row(&mut app, Some("recycled"), "active");
+        refused(
+            &mut app,
+            6,
+            "The customer had cards before: issue the next one with Replace card.",
+        );
+        card_customer_row(&mut app, None, "active");
+        refused(
+            &mut app,
+            7,
+            "The customer has no card to replace: use Open card.",
+        );
+        // What the row allows goes to the confirmation, whose F2 the journal checks again.
+        press(&mut app, KeyCode::F(6));
+        assert!(render(&app).contains("Open a card for"));
+        press(&mut app, KeyCode::F(12));
+        press(&mut app, KeyCode::F(3));
+        card_customer_row(&mut app, Some("void"), "active");
+        press(&mut app, KeyCode::F(7));
+        assert!(render(&app).contains("Reason: lost"));
+    }
+
+    #[test]
     fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
         let mut app = signed_in(Lang::En);
         insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, Some("active"), "active");
         press(&mut app, KeyCode::F(7));
         assert!(
             matches!(app.screen, Screen::Customers(_)),
@@ -1163,12 +1226,13 @@ mod cards {
             &sent,
             Reply::Card(CardReply::Written(Written::Pending {
                 operation_id: 91,
-                cause: "there is no card in the reader".into(),
+                cause: Problem::new("failure.card_none", "no card"),
             })),
         );
         let message = app.message.clone().unwrap().text;
         assert!(
-            message.contains("#91 is pending") && message.contains("put the same card back"),
+            message.contains("#91 is pending (There is no card in the reader.)")
+                && message.contains("put the same card back"),
             "{message}"
         );
 
@@ -1270,11 +1334,18 @@ mod cards {
         );
     }
 
-    fn app_row_customer(app: &App) -> i64 {
-        let Screen::Customers(table) = &app.screen else {
+    /// Makes the selected row a card-meter customer in `status` whose newest card is in
+    /// `card_state`; returns the customer's id.
+    fn card_customer_row(app: &mut App, card_state: Option<&str>, status: &str) -> i64 {
+        let Screen::Customers(table) = &mut app.screen else {
             panic!("on the customer table")
         };
-        table.selected_row().unwrap().id
+        let row = &mut table.page.rows[table.selected];
+        row.account_kind = "prepaid".into();
+        row.business_model = "meter_prepaid".into();
+        row.card_state = card_state.map(str::to_owned);
+        row.status = status.into();
+        row.id
     }
 }
 // ───────────────────────────── Reference data screens ─────────────────────────────
@@ -1483,7 +1554,7 @@ mod reference {
         let sent = press(&mut app, KeyCode::F(2));
         assert!(matches!(
             ref_requests(&sent)[..],
-            [(_, RefRequest::DeleteMeterType { id: 2 })]
+            [(_, RefRequest::DeleteMeterType { id: 2, .. })]
         ));
     }
 
@@ -1594,6 +1665,7 @@ mod reference {
                     add: true,
                     meter_no,
                     fields,
+                    ..
                 },
             ),
         ] = &ref_requests(&sent)[..]
@@ -1636,6 +1708,132 @@ mod reference {
             matches!(app.screen, Screen::Ref(RefScreen::Form(_))),
             "the form stays with what was typed"
         );
+    }
+
+    /// The meter add form filled in (AB-12, the first meter type), F2 pressed.
+    fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
+        let mut app = meters_screen();
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "ab-12");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::F(4));
+        press(&mut app, KeyCode::Enter);
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, RefRequest::SaveMeter { add: true, .. })] = &ref_requests(&sent)[..] else {
+            panic!("{sent:?}")
+        };
+        (app, sent)
+    }
+
+    #[test]
+    fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
+        let (mut app, sent) = meter_add_sent();
+        let key = ref_requests(&sent)[0]
+            .1
+            .idempotency_key()
+            .map(str::to_owned);
+        assert!(
+            key.as_ref().is_some_and(|key| key.starts_with("desk-")),
+            "{key:?}"
+        );
+
+        super::connection_lost(&mut app, &sent);
+        assert_eq!(app.database, DbStatus::Reconnecting);
+        let screen = render(&app);
+        assert!(
+            screen.contains("The save waits for the database"),
+            "told it waits, not asked to retype: {screen}"
+        );
+        assert!(!screen.contains("! "), "no error: {screen}");
+        insta::assert_snapshot!("meter_form_waits_for_the_database", screen);
+        // What was sent is what will be saved: no second save, no edit meanwhile.
+        for code in [KeyCode::F(2), KeyCode::Enter, KeyCode::Char('9')] {
+            assert!(press(&mut app, code).is_empty(), "{code:?} sends nothing");
+        }
+        let Screen::Ref(RefScreen::Form(form)) = &app.screen else {
+            panic!("the form stays")
+        };
+        assert_eq!(form.form.value(0), "ab-12", "nothing typed into it");
+        assert!(render(&app).contains("The save waits for the database"));
+
+        let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+        assert_eq!(
+            resent.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            sent.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            "sent again as it was, with the same idempotency key"
+        );
+        let next = reply(
+            &mut app,
+            resent[0].0,
+            RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::Done),
+        );
+        assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+        assert_eq!(
+            app.message.as_ref().map(|m| m.text.as_str()),
+            Some("Saved.")
+        );
+        assert!(
+            matches!(&ref_requests(&next)[..], [(_, RefRequest::Meters { .. })]),
+            "the list is fetched again: {next:?}"
+        );
+        // The answer freed the screen: the next add is a new change with a new key.
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "ab-13");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::F(4));
+        press(&mut app, KeyCode::Enter);
+        let again = press(&mut app, KeyCode::F(2));
+        let other = ref_requests(&again)[0]
+            .1
+            .idempotency_key()
+            .map(str::to_owned);
+        assert!(other.is_some() && other != key, "{other:?}");
+    }
+
+    #[test]
+    fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
+        // A delete on the list waits; the list takes no second change meanwhile.
+        let mut app = meters_screen();
+        press(&mut app, KeyCode::Char('x'));
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, RefRequest::DeleteMeter { .. })] = &ref_requests(&sent)[..] else {
+            panic!("{sent:?}")
+        };
+        super::connection_lost(&mut app, &sent);
+        for code in [KeyCode::Char('x'), KeyCode::Char('a'), KeyCode::Char('m')] {
+            assert!(press(&mut app, code).is_empty(), "{code:?}");
+            assert!(render(&app).contains("The save waits for the database"));
+        }
+        assert!(
+            matches!(app.screen, Screen::Ref(RefScreen::Meters(_))),
+            "no form opened"
+        );
+
+        // A save waits too, and the clerk leaves its form (asked once: it has changes).
+        let (mut app, sent) = meter_add_sent();
+        super::connection_lost(&mut app, &sent);
+        press(&mut app, KeyCode::F(3));
+        press(&mut app, KeyCode::F(3));
+        assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+        let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+        assert_eq!(resent[0].1, sent[0].1);
+        // Refused: said on the message line, not put on a form that is not the sender's.
+        press(&mut app, KeyCode::Char('a'));
+        reply(
+            &mut app,
+            resent[0].0,
+            RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NumberTaken),
+        );
+        let Screen::Ref(RefScreen::Form(form)) = &app.screen else {
+            panic!("the new form stays")
+        };
+        assert!(
+            form.form.first_error().is_none(),
+            "the new form is untouched"
+        );
+        let message = app.message.clone().unwrap();
+        assert_eq!(message.kind, MessageKind::Error);
+        assert!(message.text.contains("exists"), "{}", message.text);
     }
 
     fn checked_file() -> ImportCheck {
@@ -1747,7 +1945,7 @@ mod reference {
             RefReply::ImportChecked(Ok(checked_file())),
         );
         let sent = press(&mut app, KeyCode::F(2));
-        let [(id, RefRequest::Import { choice, csv })] = &ref_requests(&sent)[..] else {
+        let [(id, RefRequest::Import { choice, csv, .. })] = &ref_requests(&sent)[..] else {
             panic!("{sent:?}")
         };
         assert_eq!(*choice, meterdesk::db::meters::ImportChoice::GoodRows);
@@ -1973,7 +2171,14 @@ mod reference {
         type_text(&mut app, "system");
         press(&mut app, KeyCode::Enter);
         let sent = press(&mut app, KeyCode::F(2));
-        let [(id, RefRequest::SaveCustomerType { id: Some(1), input })] = &ref_requests(&sent)[..]
+        let [
+            (
+                id,
+                RefRequest::SaveCustomerType {
+                    id: Some(1), input, ..
+                },
+            ),
+        ] = &ref_requests(&sent)[..]
         else {
             panic!("{sent:?}")
         };
@@ -2617,7 +2822,13 @@ fn transfer_is_not_confirmed_before_the_balance_is_read() {
         panic!("{sent:?}")
     };
     for (id, outcome) in [
-        (*preview_id, Err(Failure::Error("statement timeout".into()))),
+        (
+            *preview_id,
+            Err(Failure::Error(Problem::new(
+                "failure.database",
+                "statement timeout",
+            ))),
+        ),
         (
             *basics_id,
             Ok(Reply::Basics(Some(basics(

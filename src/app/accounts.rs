@@ -454,30 +454,51 @@ fn operator(app: &App) -> i64 {
     app.session.as_ref().map_or(0, |s| s.operator_id)
 }
 
-/// The idempotency key of the save a screen sent (open, modify, transfer), until its answer
-/// comes. A write held back by an unreachable database (`App::parked`) keeps the screen's
-/// `saving`, so F2 there cannot start the same save a second time; and an answer belongs to
-/// the screen only if it carries the screen's key (the clerk may have left meanwhile).
+/// The idempotency key of the save a screen sent (open, modify, transfer; a reference form's
+/// save, a list's delete, an import), until its answer comes. A write held back by an
+/// unreachable database (`App::parked`) keeps the screen's `saving`, so F2 there cannot start
+/// the same save a second time; and an answer belongs to the screen only if it carries the
+/// screen's key (the clerk may have left meanwhile).
 pub type Saving = Option<String>;
 
-/// The save of a customer screen; None for other screens.
+/// The save of a screen that writes (customer and reference screens); None for the others.
 fn saving_mut(screen: &mut Screen) -> Option<&mut Saving> {
     match screen {
         Screen::OpenAccount(wizard) => Some(&mut wizard.saving),
         Screen::Modify(view) => Some(&mut view.saving),
         Screen::Transfer(view) => Some(&mut view.saving),
+        Screen::Ref(screen) => screen.saving_mut(),
         _ => None,
     }
 }
 
 /// While the save of the screen on top waits for the database, what it sent is what will be
 /// saved: a key that would edit or save again only says that it waits (true: taken). Leaving,
-/// help, moving between fields and steps stay free.
+/// help, moving between fields and steps stay free; on a reference list (no form) only the
+/// commands that start a change are held, so its search and rows stay usable.
 pub fn key_while_saving(app: &mut App, key: &KeyEvent, command: Option<Command>) -> bool {
     let waiting = saving_mut(&mut app.screen).is_some_and(|saving| saving.is_some());
-    let edits_or_saves = super::update::edits_text(key)
-        || key.code == KeyCode::Enter
-        || matches!(command, Some(Command::Save | Command::Lookup));
+    let on_list = match &mut app.screen {
+        Screen::Ref(screen) => screen.form_mut().is_none(),
+        _ => false,
+    };
+    let edits_or_saves = if on_list {
+        matches!(
+            command,
+            Some(
+                Command::Save
+                    | Command::Add
+                    | Command::Modify
+                    | Command::Delete
+                    | Command::Prices
+                    | Command::Import
+            )
+        )
+    } else {
+        super::update::edits_text(key)
+            || key.code == KeyCode::Enter
+            || matches!(command, Some(Command::Save | Command::Lookup))
+    };
     if waiting && edits_or_saves {
         say(app, MessageKind::Info, app.lang.t("db.write_parked"));
     }

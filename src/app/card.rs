@@ -15,6 +15,7 @@ use crate::db::card_ops::{
     Request as CardOp, Settled, UsageOf, UsageRecord,
 };
 use crate::db::cards::CardOwner;
+use crate::db::customers::CustomerRow;
 use crate::domain::card_counter::{PurchaseState, RechargeRefusal, check_recharge};
 use crate::domain::card_records::{Ef, IssueRecord, UserCard};
 use crate::domain::pricing::TierCharge;
@@ -23,7 +24,7 @@ use crate::domain::validation;
 use super::command::Command;
 use super::form::{Choice, Field, FieldKind, Form, field_error_text};
 use super::receipt::{Receipt, receipt_text};
-use super::state::{App, MessageKind, Request, Screen};
+use super::state::{App, MessageKind, Problem, Request, Screen};
 use super::update::{Outgoing, say, send};
 
 /// How many usage records to fetch: more than a screen holds, far fewer than would slow a
@@ -170,7 +171,7 @@ pub enum Written {
     /// The outcome is not known yet (card pulled, reader or database failed midway).
     Pending {
         operation_id: i64,
-        cause: String,
+        cause: Problem,
     },
     Refused(Refusal),
     /// A retry found the operation finished before.
@@ -488,12 +489,23 @@ pub(super) fn open_card_screen(app: &mut App) {
 
 /// Open card, Replace card or Recharge on a customer row: the card screen, with the
 /// confirmation (open, replace) or the recharge form for the customer's card on the reader.
-pub(super) fn for_customer(app: &mut App, command: Command, customer: Customer) {
+/// What the row already shows to refuse is refused at once, on the table.
+pub(super) fn for_customer(app: &mut App, command: Command, row: &CustomerRow) {
+    if let Some(refusal) = refused_by_row(command, row) {
+        let text = refusal_text(app, &refusal);
+        say(app, MessageKind::Error, text);
+        return;
+    }
     // Replacing a card blacklists the old one: a supervisor's act (V2's permissions).
     if command == Command::ReplaceCard && !app.is_supervisor() {
         say(app, MessageKind::Error, app.lang.t("ic.supervisor_only"));
         return;
     }
+    let customer = Customer {
+        id: row.id,
+        number: row.customer_no,
+        name: row.name.clone(),
+    };
     open_card_screen(app);
     let confirm = match command {
         Command::OpenCard => Confirm::Open { customer },
@@ -516,6 +528,24 @@ pub(super) fn for_customer(app: &mut App, command: Command, customer: Customer) 
         }
     };
     set_pane(app, CardPane::Confirm(confirm));
+}
+
+/// What `card_ops::begin` would refuse `command` on `row`'s customer for, as far as the row
+/// shows it (business model, status, the state of the newest issued card), in begin's order.
+/// Only a shortcut: begin checks again, with the row's facts as they are by then.
+fn refused_by_row(command: Command, row: &CustomerRow) -> Option<Refusal> {
+    if row.business_model != "meter_prepaid" {
+        return Some(Refusal::NotACardCustomer);
+    }
+    if row.status == "closed" {
+        return Some(Refusal::CustomerClosed);
+    }
+    match (command, row.card_state.as_deref()) {
+        (Command::OpenCard, Some("active")) => Some(Refusal::AlreadyHasCard),
+        (Command::OpenCard, Some(_)) => Some(Refusal::UseReplace),
+        (Command::ReplaceCard, None) => Some(Refusal::NoCardToReplace),
+        _ => None,
+    }
 }
 
 /// A command on the card screen; false when it is not one of the screen's own.
@@ -1061,7 +1091,7 @@ fn on_written(app: &mut App, written: Written, out: &mut Vec<Outgoing>) {
         } => {
             let text = lang.tf(
                 "ic.write_pending",
-                &[("id", &operation_id), ("cause", &cause)],
+                &[("id", &operation_id), ("cause", &cause.text(lang))],
             );
             say(app, MessageKind::Error, text);
             set_pane(app, CardPane::Card);

@@ -10,9 +10,9 @@ use rust_decimal::Decimal;
 
 use super::card::{CardReply, CardRequest, CardSeen, USAGE_LIMIT, Written, m3};
 use super::receipt::Receipt;
-use super::state::Failure;
-use crate::card::reader::ReaderHandle;
-use crate::cardflow::{self, Desk, Flow, FlowError};
+use super::state::{Failure, Problem};
+use crate::card::reader::{CardError, ReaderHandle};
+use crate::cardflow::{self, Desk, Flow, FlowError, PendingCause};
 use crate::db::card_ops::{self, Begun, OperationKind, Request as CardOp};
 use crate::db::{DbError, Pool, cards};
 use crate::domain::card_records::{CardContent, IssuerPin, MacKey};
@@ -40,9 +40,28 @@ impl From<FlowError> for Failure {
     fn from(error: FlowError) -> Failure {
         match error {
             FlowError::Database(error) => error.into(),
-            FlowError::Card(error) => Failure::Error(error.to_string()),
+            FlowError::Card(error) => Failure::Error(card_problem(&error)),
         }
     }
+}
+
+/// A card error in the clerk's words; the reader's own codes are quoted as they came.
+fn card_problem(error: &CardError) -> Problem {
+    let key = match error {
+        CardError::NoService => "failure.card_no_service",
+        CardError::NoCard => "failure.card_none",
+        CardError::ReaderStopped => "failure.card_reader_stopped",
+        CardError::NoApplication => "failure.card_foreign",
+        CardError::WrongPin { tries_left } => {
+            return Problem::new("failure.card_wrong_pin", tries_left);
+        }
+        CardError::PinBlocked => "failure.card_pin_blocked",
+        CardError::Apdu(_)
+        | CardError::Pcsc(_)
+        | CardError::Refused { .. }
+        | CardError::NotARecord { .. } => "failure.card",
+    };
+    Problem::new(key, error)
 }
 
 impl Services {
@@ -168,7 +187,11 @@ async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
         Flow::Failed { begun, .. } => Written::Failed { kind: begun.kind },
         Flow::Pending { begun, cause, .. } => Written::Pending {
             operation_id: begun.operation_id,
-            cause: cause.to_string(),
+            cause: match cause {
+                PendingCause::Card(error) => card_problem(&error),
+                PendingCause::Database(error) => Problem::new("failure.database", error),
+                PendingCause::NotTheCard => Problem::new("failure.card_not_the_card", ""),
+            },
         },
         Flow::Refused { refusal, .. } => Written::Refused(refusal),
         Flow::Finished(settled) => Written::Finished(settled.state),
@@ -242,4 +265,30 @@ fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result
         kept.push(command.clone());
     }
     Ok(kept.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn card_errors_read_in_the_desk_language_with_the_reader_codes_quoted() {
+        let pulled = card_problem(&CardError::NoCard);
+        assert_eq!(pulled.text(Lang::Zh), "读卡器中没有卡。");
+        assert_eq!(pulled.text(Lang::En), "There is no card in the reader.");
+        let pin = card_problem(&CardError::WrongPin { tries_left: 2 });
+        assert_eq!(
+            pin.text(Lang::Zh),
+            "卡片拒绝了发卡方 PIN：再错 2 次将被锁定。"
+        );
+        let odd = card_problem(&CardError::NotARecord {
+            command: "READ BINARY".into(),
+            length: 3,
+        });
+        assert_eq!(
+            odd.text(Lang::Zh),
+            "读卡器：READ BINARY answered 3 bytes, not a whole record"
+        );
+    }
 }

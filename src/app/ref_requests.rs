@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest, TypeChoices};
 use super::requests::Progress;
-use super::state::Failure;
+use super::state::{Failure, Problem};
 use crate::db::meters::{self, MeterTypeFields};
 use crate::db::{Pool, customer_types, operators, price_schemes};
 use crate::domain::meter_csv::{LineProblem, MeterTypeNames, parse_meter_csv};
@@ -26,6 +26,7 @@ pub async fn execute(
     Ok(match request {
         RefRequest::MeterTypes => RefReply::MeterTypes(meters::meter_type_rows(&**client).await?),
         RefRequest::SaveMeterType {
+            idempotency_key,
             id,
             name,
             payment_model,
@@ -33,8 +34,9 @@ pub async fn execute(
             manufacturer,
         } => RefReply::MeterTypeSaved(
             meters::save_meter_type(
-                &**client,
+                &mut client,
                 operator_id,
+                &idempotency_key,
                 id,
                 MeterTypeFields {
                     name: &name,
@@ -45,9 +47,12 @@ pub async fn execute(
             )
             .await?,
         ),
-        RefRequest::DeleteMeterType { id } => {
-            RefReply::MeterTypeDeleted(meters::delete_meter_type(&**client, operator_id, id).await?)
-        }
+        RefRequest::DeleteMeterType {
+            idempotency_key,
+            id,
+        } => RefReply::MeterTypeDeleted(
+            meters::delete_meter_type(&mut client, operator_id, &idempotency_key, id).await?,
+        ),
         RefRequest::Meters {
             listing,
             prefix,
@@ -56,17 +61,21 @@ pub async fn execute(
             ..
         } => RefReply::Meters(meters::meter_page(&**client, listing, &prefix, &at, size).await?),
         RefRequest::SaveMeter {
+            idempotency_key: key,
             add,
             meter_no,
             fields,
         } => RefReply::MeterSaved(if add {
-            meters::add_meter(&**client, operator_id, &meter_no, &fields).await?
+            meters::add_meter(&mut client, operator_id, &key, &meter_no, &fields).await?
         } else {
-            meters::modify_meter(&**client, operator_id, &meter_no, &fields).await?
+            meters::modify_meter(&mut client, operator_id, &key, &meter_no, &fields).await?
         }),
-        RefRequest::DeleteMeter { meter_no } => {
-            RefReply::MeterDeleted(meters::delete_meter(&**client, operator_id, &meter_no).await?)
-        }
+        RefRequest::DeleteMeter {
+            idempotency_key,
+            meter_no,
+        } => RefReply::MeterDeleted(
+            meters::delete_meter(&mut client, operator_id, &idempotency_key, &meter_no).await?,
+        ),
         RefRequest::CheckImport { path } => {
             let text = match tokio::fs::read(&path).await {
                 Ok(bytes) => match String::from_utf8(bytes) {
@@ -85,7 +94,7 @@ pub async fn execute(
                 parse_meter_csv(&text, &names)
             })
             .await
-            .map_err(|error| Failure::Error(format!("reading the file failed: {error}")))?;
+            .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
             let errors = meters::check_import(&**client, &csv).await?;
             let present = errors
                 .iter()
@@ -97,27 +106,47 @@ pub async fn execute(
                 errors,
             }))
         }
-        RefRequest::Import { csv, choice } => RefReply::Imported(
-            meters::import_meters_reporting(&mut client, operator_id, &csv, choice, progress)
+        RefRequest::Import {
+            idempotency_key: key,
+            csv,
+            choice,
+        } => RefReply::Imported(
+            meters::import_meters_reporting(&mut client, operator_id, &key, &csv, choice, progress)
                 .await?,
         ),
         RefRequest::Schemes => RefReply::Schemes(price_schemes::schemes(&**client).await?),
         RefRequest::Scheme { id } => {
             RefReply::Scheme(price_schemes::scheme(&**client, id).await?.map(Box::new))
         }
-        RefRequest::AddScheme { fields, tiers } => RefReply::SchemeSaved(
-            price_schemes::add_scheme(&mut client, operator_id, &fields, &tiers).await?,
+        RefRequest::AddScheme {
+            idempotency_key: key,
+            fields,
+            tiers,
+        } => RefReply::SchemeSaved(
+            price_schemes::add_scheme(&mut client, operator_id, &key, &fields, &tiers).await?,
         ),
-        RefRequest::ModifyScheme { id, fields } => RefReply::SchemeSaved(
-            price_schemes::modify_scheme(&mut client, operator_id, id, &fields).await?,
+        RefRequest::ModifyScheme {
+            idempotency_key: key,
+            id,
+            fields,
+        } => RefReply::SchemeSaved(
+            price_schemes::modify_scheme(&mut client, operator_id, &key, id, &fields).await?,
         ),
         RefRequest::ChangePrices {
+            idempotency_key: key,
             id,
             effective_from,
             tiers,
         } => RefReply::SchemeSaved(
-            price_schemes::change_prices(&mut client, operator_id, id, effective_from, &tiers)
-                .await?,
+            price_schemes::change_prices(
+                &mut client,
+                operator_id,
+                &key,
+                id,
+                effective_from,
+                &tiers,
+            )
+            .await?,
         ),
         RefRequest::CustomerTypes => RefReply::CustomerTypes {
             rows: customer_types::customer_type_rows(&**client).await?,
@@ -127,14 +156,24 @@ pub async fn execute(
                 payment_methods: customer_types::payment_methods(&**client).await?,
             },
         },
-        RefRequest::SaveCustomerType { id, input } => RefReply::CustomerTypeSaved(match id {
-            None => customer_types::add_customer_type(&mut client, operator_id, &input).await?,
+        RefRequest::SaveCustomerType {
+            idempotency_key: key,
+            id,
+            input,
+        } => RefReply::CustomerTypeSaved(match id {
+            None => {
+                customer_types::add_customer_type(&mut client, operator_id, &key, &input).await?
+            }
             Some(id) => {
-                customer_types::modify_customer_type(&mut client, operator_id, id, &input).await?
+                customer_types::modify_customer_type(&mut client, operator_id, &key, id, &input)
+                    .await?
             }
         }),
-        RefRequest::DeleteCustomerType { id } => RefReply::CustomerTypeSaved(
-            customer_types::delete_customer_type(&mut client, operator_id, id).await?,
+        RefRequest::DeleteCustomerType {
+            idempotency_key: key,
+            id,
+        } => RefReply::CustomerTypeSaved(
+            customer_types::delete_customer_type(&mut client, operator_id, &key, id).await?,
         ),
     })
 }

@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::accounts::{SavedFrom, Saving, answered};
 use super::command::Command;
 use super::form::{
     CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text, halfwidth_key,
@@ -46,11 +47,14 @@ pub const TIER_FIELDS: usize = 4;
 
 // ───────────────────────────── Requests and replies ─────────────────────────────
 
-/// Work for the database on behalf of these screens (`requests::execute`).
+/// Work for the database on behalf of these screens (`requests::execute`). Every change carries
+/// the idempotency key made when the clerk pressed F2 ([`App::write_key`]): sent again after a
+/// lost connection, it is applied once (`db::applied_write`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefRequest {
     MeterTypes,
     SaveMeterType {
+        idempotency_key: String,
         id: Option<i64>,
         name: String,
         payment_model: PaymentModel,
@@ -58,6 +62,7 @@ pub enum RefRequest {
         manufacturer: String,
     },
     DeleteMeterType {
+        idempotency_key: String,
         id: i64,
     },
     Meters {
@@ -69,11 +74,13 @@ pub enum RefRequest {
     },
     /// Adds (`add`) or modifies an uninstalled meter.
     SaveMeter {
+        idempotency_key: String,
         add: bool,
         meter_no: MeterNo,
         fields: MeterFields,
     },
     DeleteMeter {
+        idempotency_key: String,
         meter_no: MeterNo,
     },
     /// Reads and checks an import file: nothing is written.
@@ -81,6 +88,7 @@ pub enum RefRequest {
         path: String,
     },
     Import {
+        idempotency_key: String,
         csv: Arc<MeterCsv>,
         choice: ImportChoice,
     },
@@ -89,24 +97,29 @@ pub enum RefRequest {
         id: i64,
     },
     AddScheme {
+        idempotency_key: String,
         fields: SchemeFields,
         tiers: Vec<Tier>,
     },
     ModifyScheme {
+        idempotency_key: String,
         id: i64,
         fields: SchemeFields,
     },
     ChangePrices {
+        idempotency_key: String,
         id: i64,
         effective_from: NaiveDate,
         tiers: Vec<Tier>,
     },
     CustomerTypes,
     SaveCustomerType {
+        idempotency_key: String,
         id: Option<i64>,
         input: CustomerTypeInput,
     },
     DeleteCustomerType {
+        idempotency_key: String,
         id: i64,
     },
 }
@@ -135,9 +148,51 @@ impl RefRequest {
         }
     }
 
+    /// The idempotency key of a change or an import.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            RefRequest::SaveMeterType {
+                idempotency_key, ..
+            }
+            | RefRequest::DeleteMeterType {
+                idempotency_key, ..
+            }
+            | RefRequest::SaveMeter {
+                idempotency_key, ..
+            }
+            | RefRequest::DeleteMeter {
+                idempotency_key, ..
+            }
+            | RefRequest::Import {
+                idempotency_key, ..
+            }
+            | RefRequest::AddScheme {
+                idempotency_key, ..
+            }
+            | RefRequest::ModifyScheme {
+                idempotency_key, ..
+            }
+            | RefRequest::ChangePrices {
+                idempotency_key, ..
+            }
+            | RefRequest::SaveCustomerType {
+                idempotency_key, ..
+            }
+            | RefRequest::DeleteCustomerType {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+            RefRequest::MeterTypes
+            | RefRequest::Meters { .. }
+            | RefRequest::CheckImport { .. }
+            | RefRequest::Schemes
+            | RefRequest::Scheme { .. }
+            | RefRequest::CustomerTypes => None,
+        }
+    }
+
     /// A change or an import writes: F12 does not drop its answer (it may have been written).
     pub fn writes(&self) -> bool {
-        self.permission().is_some()
+        self.idempotency_key().is_some()
     }
 
     /// A change or an import holds the keys until it answers; lists, pages and the check of a
@@ -213,6 +268,8 @@ pub struct ListView<R> {
     pub loading: bool,
     /// Delete asked: F2 confirms, anything else cancels.
     pub deleting: bool,
+    /// The delete sent from here, until its answer comes (see [`Saving`]).
+    pub saving: Saving,
 }
 
 impl<R> Default for ListView<R> {
@@ -222,6 +279,7 @@ impl<R> Default for ListView<R> {
             selected: 0,
             loading: true,
             deleting: false,
+            saving: None,
         }
     }
 }
@@ -249,6 +307,8 @@ pub struct MetersView {
     pub selected: usize,
     pub loading: bool,
     pub deleting: bool,
+    /// The delete sent from here, until its answer comes (see [`Saving`]).
+    pub saving: Saving,
     /// For the meter form's type choice.
     pub meter_types: Vec<MeterTypeRow>,
 }
@@ -300,6 +360,8 @@ pub enum ImportStage {
 pub struct ImportView {
     pub form: Form,
     pub stage: ImportStage,
+    /// The import sent from here, until its answer comes (see [`Saving`]).
+    pub saving: Saving,
 }
 
 /// What a reference form saves.
@@ -328,6 +390,8 @@ pub enum FormTarget {
 pub struct RefForm {
     pub form: Form,
     pub target: FormTarget,
+    /// The save sent from here, until its answer comes (see [`Saving`]).
+    pub saving: Saving,
 }
 
 #[derive(Debug, Clone)]
@@ -342,6 +406,18 @@ pub enum RefScreen {
 }
 
 impl RefScreen {
+    /// The change this screen sent (a save, a delete, an import) while it waits for its answer.
+    pub fn saving_mut(&mut self) -> Option<&mut Saving> {
+        match self {
+            RefScreen::MeterTypes(list) => Some(&mut list.saving),
+            RefScreen::CustomerTypes(list, _) => Some(&mut list.saving),
+            RefScreen::Meters(view) => Some(&mut view.saving),
+            RefScreen::Import(view) => Some(&mut view.saving),
+            RefScreen::Form(form) => Some(&mut form.saving),
+            RefScreen::Schemes(_) | RefScreen::Scheme(_) => None,
+        }
+    }
+
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
             RefScreen::Form(form) => Some(&mut form.form),
@@ -478,9 +554,16 @@ impl RefScreen {
     }
 }
 
-/// Sends a request of these screens, on behalf of the operator signed in.
+/// Sends a request of these screens, on behalf of the operator signed in. The screen that
+/// sends a change holds its key until the answer comes (see [`Saving`]).
 fn send_ref(app: &mut App, request: RefRequest, out: &mut Vec<Outgoing>) {
     let operator_id = app.session.as_ref().map_or(0, |s| s.operator_id);
+    if let Some(key) = request.idempotency_key()
+        && let Screen::Ref(screen) = &mut app.screen
+        && let Some(saving) = screen.saving_mut()
+    {
+        *saving = Some(key.to_owned());
+    }
     send(app, Request::Ref(operator_id, request), out);
 }
 
@@ -795,6 +878,7 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
                 Screen::Ref(RefScreen::Import(ImportView {
                     form,
                     stage: ImportStage::Path,
+                    saving: None,
                 })),
             );
         }
@@ -824,8 +908,13 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
                 };
                 let csv = Arc::clone(&check.csv);
                 view.stage = ImportStage::Importing { done: 0, total };
+                let request = RefRequest::Import {
+                    idempotency_key: app.write_key(),
+                    csv,
+                    choice,
+                };
                 say(app, MessageKind::Info, lang.t("ref.importing"));
-                send_ref(app, RefRequest::Import { csv, choice }, out);
+                send_ref(app, request, out);
             }
         }
         (RefScreen::Import(view), Command::Cancel | Command::Leave) => {
@@ -929,20 +1018,29 @@ fn ask_delete(screen: &mut RefScreen, lang: Lang, keys: &KeyMap) -> (MessageKind
 
 /// F2 on a delete question: sends the delete of the selected row.
 fn confirm_delete(app: &mut App, out: &mut Vec<Outgoing>) {
+    let idempotency_key = app.write_key();
     let Screen::Ref(screen) = &app.screen else {
         return;
     };
     let request = match screen {
         RefScreen::MeterTypes(list) => list.selected_row().map(|row| RefRequest::DeleteMeterType {
+            idempotency_key,
             id: row.meter_type.id,
         }),
-        RefScreen::CustomerTypes(list, _) => list
-            .selected_row()
-            .map(|row| RefRequest::DeleteCustomerType { id: row.id }),
+        RefScreen::CustomerTypes(list, _) => {
+            list.selected_row()
+                .map(|row| RefRequest::DeleteCustomerType {
+                    idempotency_key,
+                    id: row.id,
+                })
+        }
         RefScreen::Meters(view) => view.selected_row().and_then(|row| {
             MeterNo::parse(&row.meter.meter_no)
                 .ok()
-                .map(|meter_no| RefRequest::DeleteMeter { meter_no })
+                .map(|meter_no| RefRequest::DeleteMeter {
+                    idempotency_key,
+                    meter_no,
+                })
         }),
         _ => None,
     };
@@ -1121,6 +1219,7 @@ fn form_for(screen: &RefScreen, command: Command, lang: Lang) -> Option<RefForm>
                 target: FormTarget::MeterType {
                     id: row.map(|row| row.meter_type.id),
                 },
+                saving: None,
             })
         }
         RefScreen::Meters(view) => {
@@ -1179,6 +1278,7 @@ fn form_for(screen: &RefScreen, command: Command, lang: Lang) -> Option<RefForm>
                 target: FormTarget::Meter {
                     meter_no: row.map(|row| row.meter.meter_no.clone()),
                 },
+                saving: None,
             })
         }
         RefScreen::Schemes(list) if command == Command::Prices => {
@@ -1265,6 +1365,7 @@ fn form_for(screen: &RefScreen, command: Command, lang: Lang) -> Option<RefForm>
                 target: FormTarget::Scheme {
                     stored: row.cloned().map(Box::new),
                 },
+                saving: None,
             })
         }
         RefScreen::CustomerTypes(list, choices) => {
@@ -1385,6 +1486,7 @@ fn form_for(screen: &RefScreen, command: Command, lang: Lang) -> Option<RefForm>
                 target: FormTarget::CustomerType {
                     id: row.map(|row| row.id),
                 },
+                saving: None,
             })
         }
         _ => None,
@@ -1403,6 +1505,7 @@ fn prices_form(id: i64, name: &str, tiers: &[Tier]) -> RefForm {
             id,
             name: name.to_owned(),
         },
+        saving: None,
     }
 }
 
@@ -1424,8 +1527,9 @@ type Built = Result<RefRequest, Vec<(usize, String)>>;
 /// request.
 pub fn submit(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
+    let idempotency_key = app.write_key();
     let built = match &app.screen {
-        Screen::Ref(RefScreen::Form(form)) => build(form, lang),
+        Screen::Ref(RefScreen::Form(form)) => build(form, lang, idempotency_key),
         Screen::Ref(RefScreen::Import(view)) => Ok(RefRequest::CheckImport {
             path: view.form.value(0).trim().to_owned(),
         }),
@@ -1476,7 +1580,8 @@ impl Errors<'_> {
     }
 }
 
-fn build(form: &RefForm, lang: Lang) -> Built {
+/// The request of a change carries `idempotency_key`, made when the clerk pressed F2.
+fn build(form: &RefForm, lang: Lang, idempotency_key: String) -> Built {
     let f = &form.form;
     let mut errors = Errors {
         form: f,
@@ -1504,6 +1609,7 @@ fn build(form: &RefForm, lang: Lang) -> Built {
             match (name, payment_model, caliber, manufacturer) {
                 (Some(name), Some(payment_model), Some(caliber), Some(manufacturer)) => {
                     Some(RefRequest::SaveMeterType {
+                        idempotency_key,
                         id: *id,
                         name,
                         payment_model,
@@ -1536,6 +1642,7 @@ fn build(form: &RefForm, lang: Lang) -> Built {
             match (number, meter_type_id, electronic, mechanical) {
                 (Some(meter_no), Some(meter_type_id), Some(electronic), Some(mechanical)) => {
                     Some(RefRequest::SaveMeter {
+                        idempotency_key,
                         add: meter_no_is_new(&form.target),
                         meter_no,
                         fields: MeterFields {
@@ -1595,14 +1702,22 @@ fn build(form: &RefForm, lang: Lang) -> Built {
                         errors.add(fields_error_label(error), fields_error_text(lang, error));
                         None
                     } else if let Some(row) = stored {
-                        Some(RefRequest::ModifyScheme { id: row.id, fields })
+                        Some(RefRequest::ModifyScheme {
+                            idempotency_key,
+                            id: row.id,
+                            fields,
+                        })
                     } else if let Err(error) =
                         crate::domain::pricing::PriceVersion::new(start, mode, tiers.clone(), vat)
                     {
                         errors.add(scheme_error_label(&error), scheme_error_text(lang, &error));
                         None
                     } else {
-                        Some(RefRequest::AddScheme { fields, tiers })
+                        Some(RefRequest::AddScheme {
+                            idempotency_key,
+                            fields,
+                            tiers,
+                        })
                     }
                 }
                 _ => None,
@@ -1613,6 +1728,7 @@ fn build(form: &RefForm, lang: Lang) -> Built {
             let tiers = tiers_of(f, &mut errors, lang);
             match (from, tiers) {
                 (Some(effective_from), Some(tiers)) => Some(RefRequest::ChangePrices {
+                    idempotency_key,
                     id: *id,
                     effective_from,
                     tiers,
@@ -1641,6 +1757,7 @@ fn build(form: &RefForm, lang: Lang) -> Built {
             let yes = |label| key_of(f, label) == Some("yes");
             match (nature, model) {
                 (Some(nature), Some(business_model)) => Some(RefRequest::SaveCustomerType {
+                    idempotency_key,
                     id: *id,
                     input: CustomerTypeInput {
                         name: text_of(f, "ref.f_name").to_owned(),
@@ -1894,29 +2011,152 @@ pub fn nature_key(nature: Nature) -> &'static str {
 
 // ───────────────────────────── Replies ─────────────────────────────
 
-/// The form on top was saved: back to the list, which is fetched again.
-fn saved(app: &mut App, key: &str, out: &mut Vec<Outgoing>) {
-    if matches!(app.screen, Screen::Ref(RefScreen::Form(_))) {
-        super::update::leave(app);
+/// What the answer to a change says: done (the text to tell), or refused (each text with the
+/// form field it concerns, if any).
+type Answer = Result<String, Vec<(Option<&'static str>, String)>>;
+
+/// The screen that sent a change, wherever it is now.
+fn sender(app: &mut App, from: SavedFrom) -> Option<&mut Screen> {
+    match from {
+        SavedFrom::Top => Some(&mut app.screen),
+        SavedFrom::Below(index) => app.below.get_mut(index),
+        SavedFrom::Gone => None,
     }
-    refresh(app, out);
-    say(app, MessageKind::Info, app.lang.t(key));
 }
 
-/// A refusal for one field of the form on top, or for the message line without a form.
-fn refuse(app: &mut App, label: &str, text: String) {
-    let index = match &app.screen {
-        Screen::Ref(RefScreen::Form(form)) => index_of(&form.form, label),
-        _ => None,
-    };
-    match index {
-        Some(index) => fail(app, &[(index, text)]),
-        None => say(app, MessageKind::Error, text),
+/// A change was made: the form that sent it is closed (wherever it is: the clerk may have
+/// covered it while the save waited for the database), the list on top is fetched again.
+fn saved(app: &mut App, from: SavedFrom, text: String, out: &mut Vec<Outgoing>) {
+    if let Some(Screen::Ref(RefScreen::Form(_))) = sender(app, from) {
+        match from {
+            SavedFrom::Below(index) => {
+                app.below.remove(index);
+            }
+            _ => super::update::leave(app),
+        }
     }
+    refresh(app, out);
+    say(app, MessageKind::Info, text);
+}
+
+/// A change was refused: on the fields of the form that sent it if that is on top, else on
+/// the message line.
+fn refused(app: &mut App, from: SavedFrom, problems: Vec<(Option<&'static str>, String)>) {
+    if from == SavedFrom::Top
+        && let Screen::Ref(RefScreen::Form(form)) = &app.screen
+    {
+        let errors: Vec<(usize, String)> = problems
+            .iter()
+            .filter_map(|(label, text)| {
+                label
+                    .and_then(|label| index_of(&form.form, label))
+                    .map(|index| (index, text.clone()))
+            })
+            .collect();
+        if !errors.is_empty() {
+            return fail(app, &errors);
+        }
+    }
+    let text: Vec<String> = problems.into_iter().map(|(_, text)| text).collect();
+    say(app, MessageKind::Error, text.join("; "));
+}
+
+/// What the answer to a change says; None for the answers to reads.
+fn answer_of(lang: Lang, request: &RefRequest, reply: &RefReply) -> Option<Answer> {
+    let on = |label: &'static str, text: String| Err(vec![(Some(label), text)]);
+    let said = |text: String| Err(vec![(None, text)]);
+    let done = |key: &str| Ok(lang.t(key).to_owned());
+    Some(match reply {
+        RefReply::NotPermitted(permission) => {
+            said(lang.tf("ref.not_permitted", &[("permission", permission)]))
+        }
+        RefReply::MeterTypeSaved(outcome) => match outcome {
+            MeterTypeOutcome::Saved { .. } => done("ref.saved"),
+            MeterTypeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
+            MeterTypeOutcome::PaymentModelInUse => on(
+                "ref.f_payment_model",
+                lang.t("ref.payment_model_in_use").into(),
+            ),
+            MeterTypeOutcome::NotFound => said(lang.t("ref.gone").into()),
+        },
+        RefReply::MeterTypeDeleted(outcome) => match outcome {
+            MeterTypeDeletion::Deleted => done("ref.deleted"),
+            MeterTypeDeletion::InUse {
+                meters,
+                customer_types,
+            } => said(in_use_text(lang, *meters, *customer_types)),
+            MeterTypeDeletion::NotFound => done("ref.gone"),
+        },
+        RefReply::MeterSaved(outcome) | RefReply::MeterDeleted(outcome) => match outcome {
+            MeterOutcome::Done if matches!(request, RefRequest::DeleteMeter { .. }) => {
+                done("ref.deleted")
+            }
+            MeterOutcome::Done => done("ref.saved"),
+            MeterOutcome::NumberTaken => on("ref.f_meter_no", lang.t("ref.meter_no_taken").into()),
+            MeterOutcome::UnknownMeterType => on("ref.f_meter_type", lang.t("ref.gone").into()),
+            MeterOutcome::NotUninstalled { status } => said(lang.tf(
+                "ref.meter_not_uninstalled",
+                &[("status", &lang.t(status_key(status)))],
+            )),
+            MeterOutcome::NotFound => said(lang.t("ref.gone").into()),
+        },
+        RefReply::SchemeSaved(outcome) => match outcome {
+            SchemeOutcome::Saved { .. } => done("ref.saved"),
+            SchemeOutcome::NotFound => said(lang.t("ref.gone").into()),
+            SchemeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
+            SchemeOutcome::Fields(error) => {
+                on(fields_error_label(*error), fields_error_text(lang, *error))
+            }
+            SchemeOutcome::Prices(error) => {
+                on(scheme_error_label(error), scheme_error_text(lang, error))
+            }
+            SchemeOutcome::Fixed => said(lang.t("ref.scheme_fixed").into()),
+            SchemeOutcome::PastDate { today } => {
+                on("ref.f_from", lang.tf("ref.past_date", &[("today", today)]))
+            }
+            SchemeOutcome::DateTaken => on("ref.f_from", lang.t("ref.date_taken").into()),
+        },
+        RefReply::CustomerTypeSaved(outcome) => match outcome {
+            CustomerTypeOutcome::Saved { .. } => done("ref.saved"),
+            CustomerTypeOutcome::Deleted => done("ref.deleted"),
+            CustomerTypeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
+            CustomerTypeOutcome::NotFound => said(lang.t("ref.gone").into()),
+            CustomerTypeOutcome::Refused(problems) => Err(problems
+                .iter()
+                .map(|problem| (Some(problem_label(problem)), problem_text(lang, problem)))
+                .collect()),
+        },
+        RefReply::Imported(report) => Ok(lang.tf(
+            "ref.imported",
+            &[("count", &report.imported), ("bad", &report.errors.len())],
+        )),
+        _ => return None,
+    })
 }
 
 pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
+    // A change is answered to the screen that sent it, wherever the clerk has gone meanwhile.
+    if let Some(key) = request.idempotency_key() {
+        let from = answered(app, key);
+        if let RefReply::Imported(report) = &reply
+            && let Some(Screen::Ref(RefScreen::Import(view))) = sender(app, from)
+        {
+            view.stage = ImportStage::Done {
+                report: report.clone(),
+                scroll: 0,
+            };
+        }
+        match answer_of(lang, request, &reply) {
+            Some(Ok(text)) if matches!(request, RefRequest::Import { .. }) => {
+                say(app, MessageKind::Info, text)
+            }
+            Some(Ok(text)) => saved(app, from, text, out),
+            Some(Err(problems)) => refused(app, from, problems),
+            None => {}
+        }
+        return;
+    }
     let Screen::Ref(screen) = &mut app.screen else {
         return;
     };
@@ -1962,110 +2202,6 @@ pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut 
             };
             fail(app, &[(0, text)]);
         }
-        (RefScreen::Import(view), RefReply::Imported(report)) => {
-            let text = lang.tf(
-                "ref.imported",
-                &[("count", &report.imported), ("bad", &report.errors.len())],
-            );
-            view.stage = ImportStage::Done { report, scroll: 0 };
-            say(app, MessageKind::Info, text);
-        }
-        (_, RefReply::NotPermitted(permission)) => {
-            let text = lang.tf("ref.not_permitted", &[("permission", &permission)]);
-            say(app, MessageKind::Error, text);
-        }
-        (_, RefReply::MeterTypeSaved(outcome)) => match outcome {
-            MeterTypeOutcome::Saved { .. } => saved(app, "ref.saved", out),
-            MeterTypeOutcome::NameTaken => {
-                refuse(app, "ref.f_name", lang.t("ref.name_taken").into())
-            }
-            MeterTypeOutcome::PaymentModelInUse => refuse(
-                app,
-                "ref.f_payment_model",
-                lang.t("ref.payment_model_in_use").into(),
-            ),
-            MeterTypeOutcome::NotFound => say(app, MessageKind::Error, lang.t("ref.gone")),
-        },
-        (_, RefReply::MeterTypeDeleted(outcome)) => match outcome {
-            MeterTypeDeletion::Deleted => saved(app, "ref.deleted", out),
-            MeterTypeDeletion::InUse {
-                meters,
-                customer_types,
-            } => say(
-                app,
-                MessageKind::Error,
-                in_use_text(lang, meters, customer_types),
-            ),
-            MeterTypeDeletion::NotFound => saved(app, "ref.gone", out),
-        },
-        (_, RefReply::MeterSaved(outcome) | RefReply::MeterDeleted(outcome)) => {
-            let deleting = matches!(request, RefRequest::DeleteMeter { .. });
-            match outcome {
-                MeterOutcome::Done if deleting => saved(app, "ref.deleted", out),
-                MeterOutcome::Done => saved(app, "ref.saved", out),
-                MeterOutcome::NumberTaken => {
-                    refuse(app, "ref.f_meter_no", lang.t("ref.meter_no_taken").into())
-                }
-                MeterOutcome::UnknownMeterType => {
-                    refuse(app, "ref.f_meter_type", lang.t("ref.gone").into())
-                }
-                MeterOutcome::NotUninstalled { status } => {
-                    let text = lang.tf(
-                        "ref.meter_not_uninstalled",
-                        &[("status", &lang.t(status_key(&status)))],
-                    );
-                    say(app, MessageKind::Error, text);
-                }
-                MeterOutcome::NotFound => say(app, MessageKind::Error, lang.t("ref.gone")),
-            }
-        }
-        (_, RefReply::SchemeSaved(outcome)) => match outcome {
-            SchemeOutcome::Saved { .. } => saved(app, "ref.saved", out),
-            SchemeOutcome::NotFound => say(app, MessageKind::Error, lang.t("ref.gone")),
-            SchemeOutcome::NameTaken => refuse(app, "ref.f_name", lang.t("ref.name_taken").into()),
-            SchemeOutcome::Fields(error) => refuse(
-                app,
-                fields_error_label(error),
-                fields_error_text(lang, error),
-            ),
-            SchemeOutcome::Prices(error) => refuse(
-                app,
-                scheme_error_label(&error),
-                scheme_error_text(lang, &error),
-            ),
-            SchemeOutcome::Fixed => say(app, MessageKind::Error, lang.t("ref.scheme_fixed")),
-            SchemeOutcome::PastDate { today } => refuse(
-                app,
-                "ref.f_from",
-                lang.tf("ref.past_date", &[("today", &today)]),
-            ),
-            SchemeOutcome::DateTaken => refuse(app, "ref.f_from", lang.t("ref.date_taken").into()),
-        },
-        (_, RefReply::CustomerTypeSaved(outcome)) => match outcome {
-            CustomerTypeOutcome::Saved { .. } => saved(app, "ref.saved", out),
-            CustomerTypeOutcome::Deleted => saved(app, "ref.deleted", out),
-            CustomerTypeOutcome::NameTaken => {
-                refuse(app, "ref.f_name", lang.t("ref.name_taken").into())
-            }
-            CustomerTypeOutcome::NotFound => say(app, MessageKind::Error, lang.t("ref.gone")),
-            CustomerTypeOutcome::Refused(problems) => {
-                let on_form = matches!(app.screen, Screen::Ref(RefScreen::Form(_)));
-                if on_form && let Screen::Ref(RefScreen::Form(form)) = &app.screen {
-                    let errors: Vec<(usize, String)> = problems
-                        .iter()
-                        .filter_map(|problem| {
-                            index_of(&form.form, problem_label(problem))
-                                .map(|index| (index, problem_text(lang, problem)))
-                        })
-                        .collect();
-                    fail(app, &errors);
-                } else {
-                    let text: Vec<String> =
-                        problems.iter().map(|p| problem_text(lang, p)).collect();
-                    say(app, MessageKind::Error, text.join("; "));
-                }
-            }
-        },
         _ => {}
     }
 }

@@ -10,9 +10,9 @@ use chrono::Utc;
 use super::accounts::METER_PAGE;
 use super::card_requests;
 pub use super::card_requests::{ReceiptOutput, Services};
-use super::state::{Failure, LoginRefusal, Overview, Reply, Request, Session};
+use super::state::{Failure, LoginRefusal, Problem, Reply, Request, Session};
 use crate::db::customer_changes::{self, Opening};
-use crate::db::{DbError, Pool, customer_types, customers, meters, operators};
+use crate::db::{DbError, Pool, customer_types, customers, meters, operators, overview};
 use crate::domain::login::delay_after;
 use crate::domain::password::{generate_password, hash_password, verify_password};
 
@@ -21,7 +21,7 @@ impl From<DbError> for Failure {
         if err.is_connection_lost() {
             Failure::Unreachable(err.to_string())
         } else {
-            Failure::Error(err.to_string())
+            Failure::Error(Problem::new("failure.database", err))
         }
     }
 }
@@ -60,7 +60,10 @@ pub async fn execute_reporting(
                 .map(Reply::Ref)
         }
         Request::Login { login, password } => sign_in(pool, &login, password).await,
-        Request::Overview => overview(pool).await.map(Reply::Overview),
+        Request::Overview => {
+            let client = pool.get().await?;
+            Ok(Reply::Overview(overview::today(&**client).await?))
+        }
         Request::Customers {
             search, at, size, ..
         } => {
@@ -182,7 +185,7 @@ async fn password_matches(password: String, hash: Option<String>) -> Result<bool
         }
     })
     .await
-    .map_err(|err| Failure::Error(format!("password check failed: {err}")))
+    .map_err(|err| Failure::Error(Problem::new("failure.password_check", err)))
 }
 
 async fn sign_in(pool: &Pool, login: &str, password: String) -> Result<Reply, Failure> {
@@ -216,29 +219,4 @@ async fn sign_in(pool: &Pool, login: &str, password: String) -> Result<Reply, Fa
         roles: operator.roles,
         permissions: operator.permissions,
     }))
-}
-
-async fn overview(pool: &Pool) -> Result<Overview, Failure> {
-    let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT (SELECT count(*) FROM customer),
-                    (SELECT count(*) FROM customer WHERE business_model = 'meter_prepaid'),
-                    (SELECT count(*) FROM meter WHERE status = 'uninstalled'),
-                    (SELECT count(*) FROM card WHERE state = 'active'),
-                    count(*),
-                    coalesce(sum(amount), 0)
-             FROM ledger_transaction
-             WHERE kind = 'deposit' AND created_at >= date_trunc('day', now())",
-            &[],
-        )
-        .await?;
-    Ok(Overview {
-        customers: row.get(0),
-        card_customers: row.get(1),
-        uninstalled_meters: row.get(2),
-        active_cards: row.get(3),
-        payments_today: row.get(4),
-        takings_today: row.get(5),
-    })
 }

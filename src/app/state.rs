@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crossterm::event::KeyEvent;
-use rust_decimal::Decimal;
 use tui_input::Input;
 
 use super::accounts::{ModifyView, OpenAccount, TransferView, WizardStep};
@@ -139,6 +138,15 @@ impl Request {
         }
     }
 
+    /// The idempotency key of a customer or reference-data write (card writes keep theirs in
+    /// their journal).
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Request::Ref(_, request) => request.idempotency_key(),
+            _ => self.customer_write_key(),
+        }
+    }
+
     /// The idempotency key of a customer write (open, modify, transfer).
     pub fn customer_write_key(&self) -> Option<&str> {
         match self {
@@ -210,7 +218,29 @@ pub enum Failure {
     /// The server cannot be reached; the request is kept and re-sent when it is back.
     Unreachable(String),
     /// The request itself failed; the message says why.
-    Error(String),
+    Error(Problem),
+}
+
+/// A failure as the clerk reads it: a catalogue text (section `failure`) in the desk's
+/// language, quoting the technical detail as it came (from PostgreSQL, the system or the
+/// reader) for whoever supports the desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: &'static str,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(key: &'static str, detail: impl ToString) -> Problem {
+        Problem {
+            key,
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn text(&self, lang: Lang) -> String {
+        lang.tf(self.key, &[("detail", &self.detail)])
+    }
 }
 
 /// The operator who signed in.
@@ -225,16 +255,7 @@ pub struct Session {
     pub permissions: Vec<String>,
 }
 
-/// The figures on the home screen.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Overview {
-    pub customers: i64,
-    pub card_customers: i64,
-    pub uninstalled_meters: i64,
-    pub active_cards: i64,
-    pub payments_today: i64,
-    pub takings_today: Decimal,
-}
+pub use crate::db::overview::Overview;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DbStatus {

@@ -530,13 +530,8 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             Screen::Customers(table),
             Command::OpenCard | Command::ReplaceCard | Command::Recharge,
         ) => {
-            if let Some(row) = table.selected_row() {
-                let customer = card::Customer {
-                    id: row.id,
-                    number: row.customer_no,
-                    name: row.name.clone(),
-                };
-                card::for_customer(app, command, customer);
+            if let Some(row) = table.selected_row().cloned() {
+                card::for_customer(app, command, &row);
             }
         }
         (Screen::Customers(_), Command::OpenAccount) => accounts::start_open_account(app, out),
@@ -675,9 +670,9 @@ fn on_reply(
         Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),
         Err(Failure::Unreachable(detail)) => {
             app.database = DbStatus::Reconnecting;
-            // A write may have committed before the connection went: customer and card writes
-            // wait with their idempotency key, so the re-send cannot apply them twice. Nothing
-            // is to be typed again; a customer screen refuses a second save meanwhile.
+            // A write may have committed before the connection went: every write waits with its
+            // idempotency key, so the re-send cannot apply it twice. Nothing is to be typed
+            // again; the screen that sent it refuses a second save meanwhile.
             if request.writes() {
                 say(app, MessageKind::Info, app.lang.t("db.write_parked"));
             } else {
@@ -688,12 +683,13 @@ fn on_reply(
         }
         Err(Failure::Error(detail)) => {
             // The write was rolled back: its screen may save again.
-            if let Some(key) = request.customer_write_key() {
+            if let Some(key) = request.idempotency_key() {
                 accounts::answered(app, key);
             }
-            say(app, MessageKind::Error, detail)
+            say(app, MessageKind::Error, detail.text(app.lang))
         }
-        // A read whose screen has gone: nothing to show (writes are told in accounts).
+        // A read whose screen has gone: nothing to show (writes are told in accounts and
+        // refdata).
         Ok(_) => {}
     }
 }

@@ -2,16 +2,17 @@
 //! transferring to a new owner, each in one transaction with its audit row. The customer
 //! table's search and details are read in `customers.rs`.
 //!
-//! Each write is exactly-once under the idempotency key the app gives it (`sql/V9`): the key
-//! and the outcome are recorded in the write's transaction, and a request whose key is
+//! Each write is exactly-once under the idempotency key the app gives it (`applied_write`):
+//! the key and the outcome are recorded in the write's transaction, and a request whose key is
 //! recorded already writes nothing and answers the recorded outcome. So a request re-sent
 //! after a connection lost between the commit and the reply cannot write twice.
 
 use rust_decimal::Decimal;
 use serde_json::json;
-use tokio_postgres::{Client, GenericClient, Row, Transaction};
+use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
+use super::applied_write::{applied, record_applied};
 use crate::domain::customer_number::CustomerNumber;
 use crate::domain::customer_rules::{
     AccountKind, BasicInfo, BusinessModel, EnterpriseInfo, Field, Nature, PersonalInfo,
@@ -148,56 +149,6 @@ fn stored<T: std::str::FromStr<Err = crate::domain::customer_rules::UnknownWord>
 const OPEN: &str = "customer.open";
 const MODIFY: &str = "customer.modify";
 const TRANSFER: &str = "customer.transfer";
-
-/// The outcome recorded under `key`, as `fields` (SQL over the `outcome` column) select it, or
-/// None if no write was applied under it. Waits first for any other transaction of the same
-/// key: a re-send can arrive while the first attempt still runs on a connection the client
-/// has lost, and must see whether it committed. The lock is transaction-scoped, in a class of
-/// its own (9, after the migration) so it cannot meet another advisory lock.
-async fn applied(
-    transaction: &Transaction<'_>,
-    key: &str,
-    kind: &str,
-    fields: &str,
-) -> Result<Option<Row>, DbError> {
-    transaction
-        .execute("SELECT pg_advisory_xact_lock(9, hashtext($1))", &[&key])
-        .await?;
-    let Some(row) = transaction
-        .query_opt(
-            &format!("SELECT kind, {fields} FROM applied_write WHERE idempotency_key = $1"),
-            &[&key],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let recorded: &str = row.get(0);
-    if recorded != kind {
-        return Err(DbError::Inconsistent(format!(
-            "idempotency key {key} was used by a {recorded}, not a {kind}"
-        )));
-    }
-    Ok(Some(row))
-}
-
-/// Records the write's key and outcome, in the write's own transaction.
-async fn record_applied(
-    transaction: &Transaction<'_>,
-    key: &str,
-    kind: &str,
-    operator_id: i64,
-    outcome: serde_json::Value,
-) -> Result<(), DbError> {
-    transaction
-        .execute(
-            "INSERT INTO applied_write (idempotency_key, kind, outcome, operator_id)
-             VALUES ($1, $2, $3::text::jsonb, $4)",
-            &[&key, &kind, &outcome.to_string(), &operator_id],
-        )
-        .await?;
-    Ok(())
-}
 
 // ───────────────────────────── Open account ─────────────────────────────
 

@@ -1,11 +1,16 @@
 //! Customer types (4.6.1): add, change and delete under `domain::customer_rules`, each in one
 //! transaction with its audit row. Changes lock the type's row; account opening holds it
 //! `FOR SHARE`, so "in use" cannot change between the check and the write.
+//!
+//! Each change is exactly-once under the idempotency key the app gives it
+//! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
+use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::DbError;
+use super::applied_write::{applied, applied_id, record_applied};
 use crate::domain::customer_rules::{
     Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
     PriceSchemeRef, TypeUsage, may_change_customer_type, may_delete_customer_type,
@@ -34,13 +39,21 @@ pub enum CustomerTypeOutcome {
     NotFound,
 }
 
+const ADD: &str = "customer_type.add";
+const MODIFY: &str = "customer_type.modify";
+const DELETE: &str = "customer_type.delete";
+
 /// Adds a customer type.
 pub async fn add_customer_type(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
     let transaction = client.transaction().await?;
+    if let Some(id) = applied_id(&transaction, key, ADD).await? {
+        return Ok(CustomerTypeOutcome::Saved { id });
+    }
     let spec = match validate_customer_type(&form_of(&transaction, input).await?) {
         Ok(spec) => spec,
         Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
@@ -68,7 +81,8 @@ pub async fn add_customer_type(
         Err(error) => return Err(error.into()),
     };
     write_lists(&transaction, id, &spec).await?;
-    audit(&transaction, operator_id, "customer_type.add", id, &spec).await?;
+    audit(&transaction, operator_id, ADD, id, &spec).await?;
+    record_applied(&transaction, key, ADD, operator_id, json!({ "id": id })).await?;
     transaction.commit().await?;
     Ok(CustomerTypeOutcome::Saved { id })
 }
@@ -78,10 +92,14 @@ pub async fn add_customer_type(
 pub async fn modify_customer_type(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     id: i64,
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
     let transaction = client.transaction().await?;
+    if let Some(id) = applied_id(&transaction, key, MODIFY).await? {
+        return Ok(CustomerTypeOutcome::Saved { id });
+    }
     let Some(usage) = locked_usage(&transaction, id).await? else {
         return Ok(CustomerTypeOutcome::NotFound);
     };
@@ -136,7 +154,8 @@ pub async fn modify_customer_type(
         )
         .await?;
     write_lists(&transaction, id, &spec).await?;
-    audit(&transaction, operator_id, "customer_type.modify", id, &spec).await?;
+    audit(&transaction, operator_id, MODIFY, id, &spec).await?;
+    record_applied(&transaction, key, MODIFY, operator_id, json!({ "id": id })).await?;
     transaction.commit().await?;
     Ok(CustomerTypeOutcome::Saved { id })
 }
@@ -145,9 +164,16 @@ pub async fn modify_customer_type(
 pub async fn delete_customer_type(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     id: i64,
 ) -> Result<CustomerTypeOutcome, DbError> {
     let transaction = client.transaction().await?;
+    if applied(&transaction, key, DELETE, "outcome")
+        .await?
+        .is_some()
+    {
+        return Ok(CustomerTypeOutcome::Deleted);
+    }
     let Some(usage) = locked_usage(&transaction, id).await? else {
         return Ok(CustomerTypeOutcome::NotFound);
     };
@@ -164,6 +190,7 @@ pub async fn delete_customer_type(
             &[&id, &operator_id],
         )
         .await?;
+    record_applied(&transaction, key, DELETE, operator_id, json!({})).await?;
     transaction.commit().await?;
     Ok(CustomerTypeOutcome::Deleted)
 }

@@ -21,6 +21,8 @@ pub struct CustomerRow {
     pub customer_type: String,
     pub meter_no: String,
     pub account_kind: String,
+    /// `meter_prepaid` for a card-meter customer (the card screens refuse the others at once).
+    pub business_model: String,
     pub balance: Decimal,
     /// The state of the customer's newest card; None if the customer never had one.
     pub card_state: Option<String>,
@@ -272,7 +274,7 @@ impl PageQuery {
         let sql = format!(
             "{with}
              SELECT c.id, c.customer_no, c.name, t.name, m.meter_no, c.account_kind, a.balance,
-                    card.state, c.phone, c.address, c.status
+                    card.state, c.phone, c.address, c.status, c.business_model
              FROM ({hits}) hit
              JOIN customer c ON c.id = hit.id
              JOIN customer_type t ON t.id = c.customer_type_id
@@ -314,6 +316,7 @@ impl PageQuery {
                 customer_type: row.get(3),
                 meter_no: row.get(4),
                 account_kind: row.get(5),
+                business_model: row.get(11),
                 balance: row.get(6),
                 card_state: row.get(7),
                 phone: row.get(8),
@@ -472,62 +475,46 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         let range = params.bind(format!("{}{rest_in_range}%", like_escape(&spelling)));
         branches.push(format!("customer c WHERE c.name LIKE {range}{rest_check}"));
     }
-    let contains = match text.chars().find(|c| !c.is_ascii()) {
-        // Name contains (after the first character: that is the prefix's) through the range of
-        // one of its characters in customer_name_char (why: see the migration V7); the address
-        // through its bigram or character-set index.
-        Some(_) => {
-            let typed = params.bind(text.to_owned());
-            let on_row = |column: &str| holds(column, &typed);
-            // The range walked is that of the fragment's rarest character, judged by counting
-            // at most RARE_ENOUGH entries of each: "建国路88号" walks 路's names, not 建's.
-            let characters: Vec<String> = text
-                .chars()
-                .filter(|c| !c.is_ascii())
-                .map(String::from)
-                .collect();
-            let characters = params.bind(characters);
-            branches.push(format!(
-                "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
-                  FROM customer_name_char k) c \
-                 WHERE c.ch = (SELECT lower(x.ch) FROM unnest({characters}::text[]) x(ch) \
-                               ORDER BY (SELECT count(*) FROM (SELECT FROM customer_name_char n \
-                                         WHERE n.ch = lower(x.ch) LIMIT {RARE_ENOUGH}) entries) \
-                               LIMIT 1) \
-                   AND {}",
-                on_row("substr(c.name, 2)")
-            ));
-            // Two characters or more: the address's bigram index; one: its character set.
-            let pieces = if text.chars().count() >= 2 {
-                format!("text_bigrams(c.address) @> text_bigrams({typed})")
-            } else {
-                format!(
-                    "string_to_array(lower(c.address), NULL) \
-                     @> string_to_array(lower({typed}), NULL)"
-                )
-            };
-            Some(Contains {
-                indexed: format!("{pieces} AND {}", on_row("c.address")),
-                on_row: on_row("c.address"),
-            })
-        }
-        // Name after the first character or address, through their trigram indexes.
-        // The walk compares with strpos, half the cost of ILIKE per row.
-        None if text.chars().count() >= TRIGRAM => {
-            let anywhere = params.bind(format!("%{escaped}%"));
-            let typed = params.bind(text.to_owned());
-            Some(Contains {
-                indexed: format!(
-                    "substr(c.name, 2) ILIKE {anywhere} OR c.address ILIKE {anywhere}"
-                ),
-                on_row: format!(
-                    "{} OR {}",
-                    holds("substr(c.name, 2)", &typed),
-                    holds("c.address", &typed)
-                ),
-            })
-        }
-        None => None,
+    let keys = fragment_keys(text);
+    let contains = if keys.is_empty() {
+        // Two ASCII characters or fewer: a name's start only (docs/decisions.md).
+        None
+    } else {
+        let typed = params.bind(text.to_owned());
+        // Name contains (after the first character: that is the prefix's) through the range
+        // of one of its keys in customer_name_char (why: see the migrations V7, V11). The
+        // range walked is that of the fragment's rarest key, judged by counting at most
+        // RARE_ENOUGH entries of each: "建国路88号" walks 路's names, not 建's.
+        let keys = params.bind(keys);
+        branches.push(format!(
+            "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
+              FROM customer_name_char k) c \
+             WHERE c.ch = (SELECT lower(x.ch) FROM unnest({keys}::text[]) x(ch) \
+                           ORDER BY (SELECT count(*) FROM (SELECT FROM customer_name_char n \
+                                     WHERE n.ch = lower(x.ch) LIMIT {RARE_ENOUGH}) entries) \
+                           LIMIT 1) \
+               AND {}",
+            holds("substr(c.name, 2)", &typed)
+        ));
+        // The address: Latin text through its trigram index; other text of two characters
+        // or more through its bigram index, of one through its character set.
+        let pieces = if text.is_ascii() {
+            format!(
+                "c.address ILIKE {}",
+                params.bind(format!("%{}%", like_escape(text)))
+            )
+        } else if text.chars().count() >= 2 {
+            format!("text_bigrams(c.address) @> text_bigrams({typed})")
+        } else {
+            format!(
+                "string_to_array(lower(c.address), NULL) \
+                 @> string_to_array(lower({typed}), NULL)"
+            )
+        };
+        Some(Contains {
+            indexed: format!("{pieces} AND {}", holds("c.address", &typed)),
+            on_row: holds("c.address", &typed),
+        })
     };
     // Meter numbers are upper-case letters, digits and dashes.
     let meter_key: String = text.chars().filter(|c| *c != '-').collect();
@@ -536,6 +523,28 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         branches.push(meter_prefix_branch(&prefix));
     }
     Conditions { branches, contains }
+}
+
+/// The keys of customer_name_char (sql/V11) that every name holding `fragment` after its
+/// first character has: the fragment's non-ASCII characters and its runs of three ASCII
+/// characters, as typed (the SQL lower-cases them as it does the names'). None for a fragment
+/// of two ASCII characters or fewer.
+fn fragment_keys(fragment: &str) -> Vec<String> {
+    let chars: Vec<char> = fragment.chars().collect();
+    let mut keys: Vec<String> = chars
+        .iter()
+        .filter(|c| !c.is_ascii())
+        .map(|c| c.to_string())
+        .collect();
+    keys.extend(
+        chars
+            .windows(TRIGRAM)
+            .filter(|run| run.iter().all(char::is_ascii))
+            .map(|run| run.iter().collect::<String>()),
+    );
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// `column` holds the typed text (`typed`, a placeholder) anywhere, in any case.
@@ -802,7 +811,7 @@ pub async fn details(
 
 #[cfg(test)]
 mod tests {
-    use super::case_spellings;
+    use super::{case_spellings, fragment_keys};
 
     #[test]
     fn case_spellings_cover_every_case_of_the_letters_only() {
@@ -810,5 +819,16 @@ mod tests {
         assert_eq!(case_spellings("王伟"), ["王伟"]);
         assert_eq!(case_spellings("a1"), ["A1", "a1"]);
         assert_eq!(case_spellings(""), [""]);
+    }
+
+    #[test]
+    fn a_fragment_keys_its_characters_and_its_latin_runs() {
+        assert_eq!(fragment_keys("Anna"), ["Ann", "nna"]);
+        assert_eq!(fragment_keys("nnnn"), ["nnn"]);
+        assert_eq!(fragment_keys("建国路88号"), ["号", "国", "建", "路"]);
+        assert_eq!(fragment_keys("王"), ["王"]);
+        assert_eq!(fragment_keys("an"), Vec::<String>::new());
+        assert_eq!(fragment_keys("a王b"), ["王"]);
+        assert_eq!(fragment_keys("Li Na"), [" Na", "Li ", "i N"]);
     }
 }

@@ -2,6 +2,9 @@
 //! account can be opened on, and the CSV import. Each change writes its audit row in the same
 //! statement or transaction. The schema's `meter_guard` refuses, as a backstop, what the
 //! conditions here already leave alone: changing an installed meter or its number.
+//!
+//! Each change is exactly-once under the idempotency key the app gives it
+//! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
 use std::collections::HashSet;
 use std::pin::pin;
@@ -9,10 +12,12 @@ use std::pin::pin;
 use bytes::{BufMut, BytesMut};
 use futures_util::SinkExt;
 use rust_decimal::Decimal;
+use serde_json::json;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, Row};
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
+use super::applied_write::{applied, applied_id, record_applied};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
 
@@ -124,12 +129,21 @@ pub async fn meter_types(client: &impl GenericClient) -> Result<Vec<MeterType>, 
 
 /// Adds a meter type (`id` None) or changes one.
 pub async fn save_meter_type(
-    client: &impl GenericClient,
+    client: &mut Client,
     operator_id: i64,
+    key: &str,
     id: Option<i64>,
     fields: MeterTypeFields<'_>,
 ) -> Result<MeterTypeOutcome, DbError> {
-    let result = client
+    let kind = match id {
+        None => "meter_type.add",
+        Some(_) => "meter_type.modify",
+    };
+    let transaction = client.transaction().await?;
+    if let Some(id) = applied_id(&transaction, key, kind).await? {
+        return Ok(MeterTypeOutcome::Saved { id });
+    }
+    let result = transaction
         .query_opt(
             "WITH added AS (
                  INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
@@ -162,27 +176,54 @@ pub async fn save_meter_type(
             ],
         )
         .await;
-    match result {
-        Ok(Some(row)) => Ok(MeterTypeOutcome::Saved { id: row.get(0) }),
-        Ok(None) => Ok(MeterTypeOutcome::NotFound),
+    let id: i64 = match result {
+        Ok(Some(row)) => row.get(0),
+        Ok(None) => return Ok(MeterTypeOutcome::NotFound),
         Err(error) => match error.code() {
-            Some(&SqlState::UNIQUE_VIOLATION) => Ok(MeterTypeOutcome::NameTaken),
+            Some(&SqlState::UNIQUE_VIOLATION) => return Ok(MeterTypeOutcome::NameTaken),
             // customer_type_meter_type's composite key holds the payment model it was allowed
             // for.
-            Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(MeterTypeOutcome::PaymentModelInUse),
-            _ => Err(error.into()),
+            Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                return Ok(MeterTypeOutcome::PaymentModelInUse);
+            }
+            _ => return Err(error.into()),
         },
+    };
+    record_applied(&transaction, key, kind, operator_id, json!({ "id": id })).await?;
+    transaction.commit().await?;
+    Ok(MeterTypeOutcome::Saved { id })
+}
+
+/// Ends a meter change: done, it is recorded under `key` and committed; a refusal records
+/// nothing and rolls back.
+async fn record_if_done(
+    transaction: Transaction<'_>,
+    key: &str,
+    kind: &str,
+    operator_id: i64,
+    outcome: MeterOutcome,
+) -> Result<MeterOutcome, DbError> {
+    if outcome == MeterOutcome::Done {
+        record_applied(&transaction, key, kind, operator_id, json!({})).await?;
+        transaction.commit().await?;
     }
+    Ok(outcome)
 }
 
 /// Adds an uninstalled meter.
 pub async fn add_meter(
-    client: &impl GenericClient,
+    client: &mut Client,
     operator_id: i64,
+    key: &str,
     meter_no: &MeterNo,
     fields: &MeterFields,
 ) -> Result<MeterOutcome, DbError> {
-    let result = client
+    const KIND: &str = "meter.add";
+    let transaction = client.transaction().await?;
+    if applied(&transaction, key, KIND, "outcome").await?.is_some() {
+        return Ok(MeterOutcome::Done);
+    }
+    let result = transaction
         .execute(
             "WITH added AS (
                  INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
@@ -205,24 +246,31 @@ pub async fn add_meter(
             ],
         )
         .await;
-    match result {
-        Ok(_) => Ok(MeterOutcome::Done),
+    let outcome = match result {
+        Ok(_) => MeterOutcome::Done,
         Err(error) => match error.code() {
-            Some(&SqlState::UNIQUE_VIOLATION) => Ok(MeterOutcome::NumberTaken),
-            Some(&SqlState::FOREIGN_KEY_VIOLATION) => Ok(MeterOutcome::UnknownMeterType),
-            _ => Err(error.into()),
+            Some(&SqlState::UNIQUE_VIOLATION) => MeterOutcome::NumberTaken,
+            Some(&SqlState::FOREIGN_KEY_VIOLATION) => MeterOutcome::UnknownMeterType,
+            _ => return Err(error.into()),
         },
-    }
+    };
+    record_if_done(transaction, key, KIND, operator_id, outcome).await
 }
 
 /// Changes an uninstalled meter's type and initial readings; its number never changes.
 pub async fn modify_meter(
-    client: &impl GenericClient,
+    client: &mut Client,
     operator_id: i64,
+    key: &str,
     meter_no: &MeterNo,
     fields: &MeterFields,
 ) -> Result<MeterOutcome, DbError> {
-    let result = client
+    const KIND: &str = "meter.modify";
+    let transaction = client.transaction().await?;
+    if applied(&transaction, key, KIND, "outcome").await?.is_some() {
+        return Ok(MeterOutcome::Done);
+    }
+    let result = transaction
         .query_one(
             "WITH changed AS (
                  UPDATE meter
@@ -248,22 +296,29 @@ pub async fn modify_meter(
             ],
         )
         .await;
-    match result {
-        Ok(row) => Ok(outcome_of(row.get(0), row.get(1))),
+    let outcome = match result {
+        Ok(row) => outcome_of(row.get(0), row.get(1)),
         Err(error) if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-            Ok(MeterOutcome::UnknownMeterType)
+            MeterOutcome::UnknownMeterType
         }
-        Err(error) => Err(error.into()),
-    }
+        Err(error) => return Err(error.into()),
+    };
+    record_if_done(transaction, key, KIND, operator_id, outcome).await
 }
 
 /// Deletes an uninstalled meter (one added by mistake).
 pub async fn delete_meter(
-    client: &impl GenericClient,
+    client: &mut Client,
     operator_id: i64,
+    key: &str,
     meter_no: &MeterNo,
 ) -> Result<MeterOutcome, DbError> {
-    let row = client
+    const KIND: &str = "meter.delete";
+    let transaction = client.transaction().await?;
+    if applied(&transaction, key, KIND, "outcome").await?.is_some() {
+        return Ok(MeterOutcome::Done);
+    }
+    let row = transaction
         .query_one(
             "WITH deleted AS (
                  DELETE FROM meter WHERE meter_no = $1 AND status = 'uninstalled'
@@ -278,7 +333,8 @@ pub async fn delete_meter(
             &[&meter_no.as_str(), &operator_id],
         )
         .await?;
-    Ok(outcome_of(row.get(0), row.get(1)))
+    let outcome = outcome_of(row.get(0), row.get(1));
+    record_if_done(transaction, key, KIND, operator_id, outcome).await
 }
 
 /// A conditional change's outcome from whether it happened and the meter's status as the
@@ -376,13 +432,16 @@ fn with_present(csv: &MeterCsv, is_present: &dyn Fn(&MeterRow) -> bool) -> Vec<L
 /// Imports the good rows of a meter file in one transaction (COPY into a scratch table, then
 /// one INSERT that skips numbers already present, so a meter added meanwhile is reported, not
 /// an error). With [`ImportChoice::AllOrNothing`], any problem leaves the database untouched.
+/// A key already applied imports nothing and answers the first import's report, rebuilt from
+/// the file and the lines it skipped.
 pub async fn import_meters(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     csv: &MeterCsv,
     choice: ImportChoice,
 ) -> Result<ImportReport, DbError> {
-    import_meters_reporting(client, operator_id, csv, choice, &|_, _| {}).await
+    import_meters_reporting(client, operator_id, key, csv, choice, &|_, _| {}).await
 }
 
 /// [`import_meters`], telling `progress` how many of the rows have been sent (after each
@@ -390,13 +449,25 @@ pub async fn import_meters(
 pub async fn import_meters_reporting(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     csv: &MeterCsv,
     choice: ImportChoice,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<ImportReport, DbError> {
+    const KIND: &str = "meter.import";
     let total = csv.rows.len() as u64;
     progress(0, total);
     let transaction = client.transaction().await?;
+    let fields = "(outcome->>'imported')::bigint, outcome->>'skipped_lines'";
+    if let Some(row) = applied(&transaction, key, KIND, fields).await? {
+        let skipped: HashSet<usize> = serde_json::from_str(row.get(2))
+            .map_err(|error| DbError::Inconsistent(format!("applied write {key}: {error}")))?;
+        progress(total, total);
+        return Ok(ImportReport {
+            imported: u64::try_from(row.get::<_, i64>(1)).unwrap_or_default(),
+            errors: with_present(csv, &|row| skipped.contains(&row.line)),
+        });
+    }
     transaction
         .batch_execute(
             "CREATE TEMPORARY TABLE meter_import (
@@ -464,6 +535,15 @@ pub async fn import_meters_reporting(
             errors,
         });
     }
+    // The good rows not inserted: numbers present in the database by the time of the INSERT.
+    let skipped: Vec<usize> = csv
+        .rows
+        .iter()
+        .filter(|row| !inserted.contains(row.meter_no.as_str()))
+        .map(|row| row.line)
+        .collect();
+    let outcome = json!({ "imported": inserted.len(), "skipped_lines": skipped });
+    record_applied(&transaction, key, KIND, operator_id, outcome).await?;
     transaction.commit().await?;
     Ok(ImportReport {
         imported: inserted.len() as u64,
@@ -518,11 +598,17 @@ pub enum MeterTypeDeletion {
 
 /// Deletes a meter type no meter has and no customer type allows (one added by mistake).
 pub async fn delete_meter_type(
-    client: &impl GenericClient,
+    client: &mut Client,
     operator_id: i64,
+    key: &str,
     id: i64,
 ) -> Result<MeterTypeDeletion, DbError> {
-    let row = client
+    const KIND: &str = "meter_type.delete";
+    let transaction = client.transaction().await?;
+    if applied(&transaction, key, KIND, "outcome").await?.is_some() {
+        return Ok(MeterTypeDeletion::Deleted);
+    }
+    let row = transaction
         .query_one(
             "WITH usage AS (
                  SELECT (SELECT count(*) FROM meter WHERE meter_type_id = $1) AS meters,
@@ -544,7 +630,11 @@ pub async fn delete_meter_type(
         )
         .await;
     match row {
-        Ok(row) if row.get(0) => Ok(MeterTypeDeletion::Deleted),
+        Ok(row) if row.get(0) => {
+            record_applied(&transaction, key, KIND, operator_id, json!({})).await?;
+            transaction.commit().await?;
+            Ok(MeterTypeDeletion::Deleted)
+        }
         Ok(row) if !row.get::<_, bool>(1) => Ok(MeterTypeDeletion::NotFound),
         Ok(row) => Ok(MeterTypeDeletion::InUse {
             meters: row.get(2),

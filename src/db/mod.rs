@@ -1,5 +1,6 @@
 //! The only place with SQL: the pool, the embedded cluster, migrations, one file per aggregate.
 
+mod applied_write;
 pub mod cancel;
 pub mod card_ops;
 pub mod cards;
@@ -11,6 +12,7 @@ pub mod embedded;
 pub mod meters;
 pub mod migrate;
 pub mod operators;
+pub mod overview;
 pub mod price_schemes;
 
 use std::time::Duration;

@@ -2,14 +2,17 @@
 //! and its tiers, adding a scheme with its first prices, changing the scheme's own fields, and a
 //! price change from a date (a new version). The arithmetic is `domain::pricing`; every tier
 //! list is checked there before it is stored. Each change writes its audit row in the same
-//! transaction.
+//! transaction, and is exactly-once under the idempotency key the app gives it
+//! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
+use super::applied_write::{applied_id, record_applied};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceScheme, PriceVersion, SchemeError, SchemeFieldsError,
@@ -209,10 +212,28 @@ pub async fn scheme(client: &impl GenericClient, id: i64) -> Result<Option<Schem
     }))
 }
 
+const ADD: &str = "price_scheme.add";
+const MODIFY: &str = "price_scheme.modify";
+const NEW_PRICES: &str = "price_version.add";
+
+/// Records the save of scheme `id` under `key` and commits.
+async fn commit_saved(
+    transaction: Transaction<'_>,
+    key: &str,
+    kind: &str,
+    operator_id: i64,
+    id: i64,
+) -> Result<SchemeOutcome, DbError> {
+    record_applied(&transaction, key, kind, operator_id, json!({ "id": id })).await?;
+    transaction.commit().await?;
+    Ok(SchemeOutcome::Saved { id })
+}
+
 /// Adds a scheme with its first prices, in force from the scheme's start date.
 pub async fn add_scheme(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     fields: &SchemeFields,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
@@ -234,6 +255,9 @@ pub async fn add_scheme(
         return Ok(SchemeOutcome::Prices(error));
     }
     let transaction = client.transaction().await?;
+    if let Some(id) = applied_id(&transaction, key, ADD).await? {
+        return Ok(SchemeOutcome::Saved { id });
+    }
     let inserted = transaction
         .query_one(
             "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
@@ -258,9 +282,8 @@ pub async fn add_scheme(
         Err(error) => return Err(error.into()),
     };
     insert_version(&transaction, operator_id, id, fields.start_date, tiers).await?;
-    audit(&transaction, operator_id, "price_scheme.add", id, fields).await?;
-    transaction.commit().await?;
-    Ok(SchemeOutcome::Saved { id })
+    audit(&transaction, operator_id, ADD, id, fields).await?;
+    commit_saved(transaction, key, ADD, operator_id, id).await
 }
 
 /// Changes a scheme's name, VAT rate and cycles. Its kind, billing mode and start date were
@@ -268,6 +291,7 @@ pub async fn add_scheme(
 pub async fn modify_scheme(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     id: i64,
     fields: &SchemeFields,
 ) -> Result<SchemeOutcome, DbError> {
@@ -281,6 +305,9 @@ pub async fn modify_scheme(
         return Ok(SchemeOutcome::Fields(error));
     }
     let transaction = client.transaction().await?;
+    if let Some(id) = applied_id(&transaction, key, MODIFY).await? {
+        return Ok(SchemeOutcome::Saved { id });
+    }
     let Some(stored) = transaction
         .query_opt(
             "SELECT kind, billing_mode, start_date FROM price_scheme WHERE id = $1 FOR UPDATE",
@@ -318,20 +345,23 @@ pub async fn modify_scheme(
         }
         Err(error) => return Err(error.into()),
     }
-    audit(&transaction, operator_id, "price_scheme.modify", id, fields).await?;
-    transaction.commit().await?;
-    Ok(SchemeOutcome::Saved { id })
+    audit(&transaction, operator_id, MODIFY, id, fields).await?;
+    commit_saved(transaction, key, MODIFY, operator_id, id).await
 }
 
 /// A price change: new tiers in force from `effective_from` (today or later) on.
 pub async fn change_prices(
     client: &mut Client,
     operator_id: i64,
+    key: &str,
     id: i64,
     effective_from: NaiveDate,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
     let transaction = client.transaction().await?;
+    if let Some(id) = applied_id(&transaction, key, NEW_PRICES).await? {
+        return Ok(SchemeOutcome::Saved { id });
+    }
     let Some(stored) = transaction
         .query_opt(
             "SELECT billing_mode, vat_rate * 100, current_date FROM price_scheme
@@ -362,8 +392,7 @@ pub async fn change_prices(
         return Ok(SchemeOutcome::DateTaken);
     }
     insert_version(&transaction, operator_id, id, effective_from, tiers).await?;
-    transaction.commit().await?;
-    Ok(SchemeOutcome::Saved { id })
+    commit_saved(transaction, key, NEW_PRICES, operator_id, id).await
 }
 
 fn months_column(months: Option<u32>) -> Option<i16> {

@@ -59,6 +59,23 @@ pub async fn card_customer() -> CardCustomer {
         .batch_execute(FIXTURE)
         .await
         .expect("load the fixture");
+    let (customer_id, customer_no) = open_customer(&mut client, 1, 1, "fixture-open").await;
+    CardCustomer {
+        db,
+        client,
+        customer_id,
+        customer_no,
+    }
+}
+
+/// Opens a personal customer of type `customer_type_id` on meter `meter_id`; returns its id
+/// and number.
+pub async fn open_customer(
+    client: &mut Object,
+    customer_type_id: i64,
+    meter_id: i64,
+    key: &str,
+) -> (i64, u32) {
     let info = BasicInfo::Personal(PersonalInfo {
         name: "张伟".into(),
         id_document_no: None,
@@ -69,23 +86,17 @@ pub async fn card_customer() -> CardCustomer {
         remark: None,
     });
     let opening = Opening {
-        customer_type_id: 1,
+        customer_type_id,
         info: &info,
-        meter_id: 1,
+        meter_id,
     };
-    let OpenOutcome::Opened(opened) =
-        customer_changes::open_account(&mut client, CLERK, "fixture-open", &opening)
-            .await
-            .unwrap()
+    let OpenOutcome::Opened(opened) = customer_changes::open_account(client, CLERK, key, &opening)
+        .await
+        .unwrap()
     else {
-        panic!("the fixture customer did not open");
+        panic!("the customer {key} did not open");
     };
-    CardCustomer {
-        db,
-        client,
-        customer_id: opened.customer_id,
-        customer_no: opened.customer_no.value(),
-    }
+    (opened.customer_id, opened.customer_no.value())
 }
 
 /// The books of one customer after any mix of card operations and faults.

@@ -4,6 +4,7 @@
 
 pub mod card_desk;
 pub mod card_rig;
+pub mod commit_cutter;
 pub mod pg;
 pub mod tmux;
 

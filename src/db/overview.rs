@@ -1,0 +1,43 @@
+//! The figures of the overview screen.
+
+use rust_decimal::Decimal;
+use tokio_postgres::GenericClient;
+
+use super::DbError;
+
+/// The figures on the home screen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Overview {
+    pub customers: i64,
+    pub card_customers: i64,
+    pub uninstalled_meters: i64,
+    pub active_cards: i64,
+    pub payments_today: i64,
+    pub takings_today: Decimal,
+}
+
+/// Today's figures: customers, card customers, meters in stock, active cards, and the
+/// payments taken since midnight.
+pub async fn today(client: &impl GenericClient) -> Result<Overview, DbError> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM customer),
+                    (SELECT count(*) FROM customer WHERE business_model = 'meter_prepaid'),
+                    (SELECT count(*) FROM meter WHERE status = 'uninstalled'),
+                    (SELECT count(*) FROM card WHERE state = 'active'),
+                    count(*),
+                    coalesce(sum(amount), 0)
+             FROM ledger_transaction
+             WHERE kind = 'deposit' AND created_at >= date_trunc('day', now())",
+            &[],
+        )
+        .await?;
+    Ok(Overview {
+        customers: row.get(0),
+        card_customers: row.get(1),
+        uninstalled_meters: row.get(2),
+        active_cards: row.get(3),
+        payments_today: row.get(4),
+        takings_today: row.get(5),
+    })
+}
