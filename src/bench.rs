@@ -2,8 +2,12 @@
 //!
 //! For each kind of search, p50/p95 of the app's path (a pooled connection and
 //! [`customers::page`]) next to the same SQL sent directly on one connection; the first page
-//! against a page 40 000 rows deep reached by keyset; the process's resident memory.
+//! against a page 40 000 rows deep reached by keyset; the screen figures; the resident memory
+//! of the running app (`running_app`).
 
+pub mod running_app;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -30,7 +34,9 @@ pub struct BenchOptions {
     pub customers_already_loaded: bool,
 }
 
-pub async fn run(config: &Config, options: BenchOptions) -> anyhow::Result<()> {
+/// `config_path`: the file `config` was read from; the app the bench runs for its memory
+/// figure is started with it.
+pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let pool = startup::open_database(config).await?;
     // "Direct": one connection held for the whole run, the statement sent on it as it is.
     let mut direct = pool.get().await.map_err(db::DbError::from)?;
@@ -132,7 +138,29 @@ pub async fn run(config: &Config, options: BenchOptions) -> anyhow::Result<()> {
         "bytes written to the terminal per row move: {:.0}",
         screen.bytes_per_row_move
     );
-    println!("resident memory (VmRSS): {}", resident_memory()?);
+    let exe = std::env::current_exe().context("finding meterdesk's own binary")?;
+    // tmux starts the app in its own working directory: a relative path would not be found.
+    let config_path = std::path::absolute(config_path).context("the config file's path")?;
+    let launch = running_app::Launch {
+        exe: &exe,
+        config: &config_path,
+        lang: config.language(),
+    };
+    let steps = format!(
+        "{}×{}, signed in, {} pages down, searched, Details open",
+        SCREEN.0,
+        SCREEN.1,
+        running_app::PAGES
+    );
+    match running_app::measure(&pool, &launch).await? {
+        running_app::Outcome::Measured(memory) => println!(
+            "resident memory of the running app ({steps}): VmRSS {} kB, peak VmHWM {} kB",
+            memory.resident_kb, memory.peak_kb
+        ),
+        running_app::Outcome::Skipped(why) => {
+            println!("resident memory of the running app: skipped, {why}")
+        }
+    }
     Ok(())
 }
 
@@ -283,15 +311,4 @@ fn describe(typed: &str) -> String {
     } else {
         format!("search \"{typed}\"")
     }
-}
-
-/// VmRSS of this process, as the kernel reports it (e.g. "23456 kB").
-fn resident_memory() -> anyhow::Result<String> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .map(|value| value.trim().to_owned())
-        .context("no VmRSS in /proc/self/status")
 }

@@ -34,7 +34,7 @@ enum Command {
         if_empty: bool,
     },
     /// Measure the customer table's searches on a big database (loads 1 000 000 demo
-    /// customers into an empty one first).
+    /// customers into an empty one first), its screen, and the running app's memory (in tmux).
     Bench {
         /// Measure the customers already in the database instead of loading them.
         #[arg(long)]
@@ -59,7 +59,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum MetersAction {
-    /// Print the header line of a meter import file (CSV).
+    /// Print a meter import file (CSV) to start from: the header, the columns explained and an
+    /// example row, as comment lines the importer skips.
     Template,
 }
 
@@ -125,7 +126,7 @@ fn main() -> ExitCode {
                 let options = meterdesk::bench::BenchOptions {
                     customers_already_loaded,
                 };
-                meterdesk::bench::run(&loaded.config, options).await
+                meterdesk::bench::run(&loaded.config, &cli.config, options).await
             }
             Command::Db {
                 action: DbAction::Stop,
@@ -133,7 +134,8 @@ fn main() -> ExitCode {
             Command::Meters {
                 action: MetersAction::Template,
             } => {
-                print!("{}", meterdesk::domain::meter_csv::METER_CSV_TEMPLATE);
+                let lang = loaded.config.language();
+                print!("{}", meterdesk::app::refdata::meter_import_template(lang));
                 Ok(())
             }
             Command::Meter {

@@ -97,3 +97,55 @@ async fn search_by_name_and_meter_number_then_details() {
     tmux.wait_for("Cust.No.", PATIENCE);
     tmux.keys(&["F10"]);
 }
+
+/// `meterdesk bench`'s memory figure is the running app's: the bench starts the real binary in
+/// tmux, its own operator signs in (the app records the login), pages, searches and opens
+/// Details (the bench waits for the customer number in the breadcrumbs), and the app's
+/// `/proc/<pid>/status` is read; the operator is disabled afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bench_measures_the_memory_of_the_running_app() {
+    use meterdesk::bench::running_app::{Launch, Outcome, measure};
+    use meterdesk::i18n::Lang;
+
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    demo::load(&mut client, 300, |_| {}).await.unwrap();
+    let dir = scratch("bench");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{}\"\ndata_dir = \"{}\"\n\n[ui]\nlanguage = \"en\"\n",
+            db.conn_str.replace('"', "\\\""),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let launch = Launch {
+        exe: std::path::Path::new(support::tmux::BIN),
+        config: &config,
+        lang: Lang::En,
+    };
+    let Outcome::Measured(memory) = measure(&db.pool, &launch).await.unwrap() else {
+        panic!("tmux is installed where the tests run")
+    };
+    eprintln!("the running app, 300 customers, this build: {memory:?}");
+    // A process of this size is the app with its pool, not a shell or tmux itself.
+    assert!(
+        memory.resident_kb > 4_000 && memory.peak_kb >= memory.resident_kb,
+        "{memory:?}"
+    );
+    let bench_operator = client
+        .query_one(
+            "SELECT o.enabled,
+                    EXISTS (SELECT FROM audit_log a WHERE a.operator_id = o.id
+                            AND a.action = 'login.succeeded')
+             FROM operator o WHERE o.login LIKE 'bench-%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (enabled, signed_in): (bool, bool) = (bench_operator.get(0), bench_operator.get(1));
+    assert!(signed_in, "the running app signed the bench operator in");
+    assert!(!enabled, "the bench operator is disabled afterwards");
+}

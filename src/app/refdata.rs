@@ -1903,6 +1903,21 @@ pub fn meter_no_error_text(lang: Lang, error: &crate::domain::meter_csv::MeterNo
     }
 }
 
+/// The meter import template as `meterdesk meters template` prints it: the header, the columns
+/// explained in `lang` and a commented-out example row.
+pub fn meter_import_template(lang: Lang) -> String {
+    let notes = [
+        "meter_template.file",
+        "meter_template.meter_no",
+        "meter_template.meter_type",
+        "meter_template.readings",
+        "meter_template.quoting",
+        "meter_template.example",
+    ]
+    .map(|key| lang.t(key));
+    crate::domain::meter_csv::template(&notes)
+}
+
 /// A customer type problem in the clerk's language.
 pub fn problem_text(lang: Lang, problem: &CustomerTypeProblem) -> String {
     match problem {
@@ -2200,4 +2215,28 @@ pub fn on_progress(app: &mut App, done: u64, total: u64) -> bool {
         return true;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::meter_csv::{
+        EXAMPLE_ROW, METER_CSV_TEMPLATE, MeterTypeNames, parse_meter_csv,
+    };
+
+    /// In every language the printed template imports nothing, and its example imports once
+    /// the `# ` is removed: no note can be taken for a row or break the file.
+    #[test]
+    fn the_printed_template_round_trips_through_the_importer_in_every_language() {
+        let demo_types = MeterTypeNames::new([("IC卡水表 DN15 宁波", 1)]);
+        for lang in Lang::ALL {
+            let printed = meter_import_template(lang);
+            assert!(printed.starts_with(METER_CSV_TEMPLATE), "{printed}");
+            assert_eq!(printed.lines().count(), 8, "{printed}");
+            assert_eq!(parse_meter_csv(&printed, &demo_types), MeterCsv::default());
+            let kept = printed.replace(&format!("# {EXAMPLE_ROW}"), EXAMPLE_ROW);
+            let csv = parse_meter_csv(&kept, &demo_types);
+            assert_eq!((csv.rows.len(), csv.errors), (1, vec![]), "{lang:?}");
+        }
+    }
 }

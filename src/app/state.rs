@@ -302,8 +302,11 @@ pub struct CustomerTable {
     pub search: Input,
     /// Typing goes to the search box (after `/`) rather than to the rows.
     pub search_focused: bool,
-    /// The search the rows answer; `Err` while the typed text cannot be searched.
-    pub query: Result<CustomerSearch, SearchError>,
+    /// The search the rows answer (once its page is in): the last text that could be searched.
+    /// Paging goes on through it while the box holds text that cannot be searched.
+    pub query: CustomerSearch,
+    /// Why the text in the box cannot be searched (a wrong check digit); the rows stay.
+    pub typed_error: Option<SearchError>,
     pub page: Page,
     pub selected: usize,
     /// Until the first page arrives.
@@ -315,7 +318,8 @@ impl Default for CustomerTable {
         CustomerTable {
             search: Input::default(),
             search_focused: false,
-            query: Ok(CustomerSearch::All),
+            query: CustomerSearch::All,
+            typed_error: None,
             page: Page::default(),
             selected: 0,
             loading: true,

@@ -36,14 +36,24 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
     let mut out = Vec::new();
     let redraw = match msg {
         Msg::Key(key) => {
-            on_key(app, key, &mut out);
+            // Keys already waiting go first: a key never overtakes one typed before it.
+            if app.type_ahead.is_empty() || app.holds_input() {
+                on_key(app, key, &mut out);
+            } else {
+                app.type_ahead.push_back(key);
+            }
             true
         }
         Msg::Resize(columns, rows) => {
             let old_rows = app.table_rows();
             app.viewport = (columns, rows);
             if app.table_rows() != old_rows && matches!(app.screen, Screen::Customers(_)) {
-                page_command(app, Command::Refresh, &mut out);
+                if searching(app) {
+                    // The rows on screen are not the search's yet: ask its first page again.
+                    search_as_typed(app, &mut out);
+                } else {
+                    page_command(app, Command::Refresh, &mut out);
+                }
             }
             true
         }
@@ -100,12 +110,37 @@ pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
 }
 
 fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) {
-    while !app.holds_input() {
-        let Some(key) = app.type_ahead.pop_front() else {
-            break;
-        };
+    while let Some(&key) = app.type_ahead.front()
+        && !app.holds_input()
+        && !waits_for_search(app, &key)
+    {
+        app.type_ahead.pop_front();
         on_key(app, key, out);
     }
+}
+
+/// While the customer table's search is on its way, a key for the rows (a move, a page, Enter
+/// for Details, …) waits for its answer, so it acts on the rows the clerk is looking for, not
+/// on those of the text typed before. Keys that edit the search box go on at once: each
+/// searches again, and the newest search supersedes the one on its way.
+fn waits_for_search(app: &App, key: &KeyEvent) -> bool {
+    let Screen::Customers(table) = &app.screen else {
+        return false;
+    };
+    searching(app) && !(table.search_focused && app.overlay.is_none() && edits_text(key))
+}
+
+/// Whether the first page of a customer search is on its way.
+fn searching(app: &App) -> bool {
+    app.in_flight.iter().any(|f| {
+        matches!(
+            f.request,
+            Request::Customers {
+                apply: PageApply::Search,
+                ..
+            }
+        )
+    })
 }
 
 fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
@@ -127,6 +162,10 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
         } else {
             app.type_ahead.push_back(key);
         }
+        return;
+    }
+    if waits_for_search(app, &key) {
+        app.type_ahead.push_back(key);
         return;
     }
     match &mut app.overlay {
@@ -319,13 +358,15 @@ fn search_as_typed(app: &mut App, out: &mut Vec<Outgoing>) {
     let Screen::Customers(table) = &mut app.screen else {
         return;
     };
-    table.query = classify(table.search.value());
-    match table.query.clone() {
+    match classify(table.search.value()) {
         Ok(search) => {
+            table.query = search.clone();
+            table.typed_error = None;
             app.message = None;
             fetch(app, search, PageAt::First, size, PageApply::Search, out);
         }
-        Err(SearchError::CheckDigit) => {
+        Err(error @ SearchError::CheckDigit) => {
+            table.typed_error = Some(error);
             say(app, MessageKind::Error, app.lang.t("customers.check_digit"));
         }
     }
@@ -355,17 +396,12 @@ fn fetch(
     );
 }
 
-/// The search the rows on screen answer (the last one that could be searched).
-fn current_search(table: &CustomerTable) -> CustomerSearch {
-    table.query.clone().unwrap_or(CustomerSearch::All)
-}
-
 /// Up/Down: move within the page; past its edge, fetch one more row and scroll.
 fn move_selection(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
     let Screen::Customers(table) = &mut app.screen else {
         return;
     };
-    let search = current_search(table);
+    let search = table.query.clone();
     if let Some((at, apply)) = paging::scroll(&table.page, &mut table.selected, step, |row| {
         row.cursor(&search)
     }) {
@@ -379,7 +415,7 @@ fn page_command(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
     let Screen::Customers(table) = &mut app.screen else {
         return;
     };
-    let search = current_search(table);
+    let search = table.query.clone();
     if let Some((at, apply)) = paging::page_for(
         &table.page,
         &mut table.selected,
@@ -391,8 +427,31 @@ fn page_command(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
     }
 }
 
-/// A page of customers arrived: put it on screen as the request said.
-fn show_page(table: &mut CustomerTable, page: Page, apply: PageApply) {
+/// A page of customers arrived for the table: put it on screen as the request said. A reload
+/// that should keep the selected customer but no longer holds it (rows came in above it, or its
+/// name changed) asks for the page that starts at that customer instead, so the selection
+/// survives; if the customer has gone, that page starts at the one after it.
+fn show_customers(
+    app: &mut App,
+    search: CustomerSearch,
+    at: PageAt,
+    size: usize,
+    apply: PageApply,
+    page: Page,
+    out: &mut Vec<Outgoing>,
+) {
+    let Screen::Customers(table) = &mut app.screen else {
+        return;
+    };
+    if let PageApply::Keep(Some(kept)) = apply
+        && !page.rows.iter().any(|row| row.id == kept)
+        && let Some(selected) = table.selected_row().filter(|row| row.id == kept)
+    {
+        let from_selected = PageAt::From(selected.cursor(&search));
+        if at != from_selected {
+            return fetch(app, search, from_selected, size, apply, out);
+        }
+    }
     table.loading = false;
     paging::show(&mut table.page, &mut table.selected, page, apply, |row| {
         row.id
@@ -598,10 +657,14 @@ fn on_reply(
             }
         }
         Ok(Reply::Customers(page)) => {
-            if let (Screen::Customers(table), Request::Customers { apply, .. }) =
-                (&mut app.screen, &request)
+            if let Request::Customers {
+                search,
+                at,
+                size,
+                apply,
+            } = request
             {
-                show_page(table, page, *apply);
+                show_customers(app, search, at, size, apply, page, out);
             }
         }
         Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),

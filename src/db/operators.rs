@@ -72,6 +72,41 @@ pub async fn create(
     Ok(row.get(0))
 }
 
+/// Disables an operator: it can no longer sign in. `by` is who does it (None: the system).
+pub async fn disable(
+    client: &impl GenericClient,
+    operator_id: i64,
+    by: Option<i64>,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "WITH disabled AS (
+                 UPDATE operator SET enabled = false WHERE id = $1 RETURNING id
+             )
+             INSERT INTO audit_log (operator_id, action, entity, entity_id)
+             SELECT $2, 'operator.disable', 'operator', id FROM disabled",
+            &[&operator_id, &by],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The id of the department called `name`, created if there is none.
+pub async fn department(
+    client: &impl GenericClient,
+    name: &str,
+) -> Result<i64, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "INSERT INTO department (name) VALUES ($1)
+             ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+             RETURNING id",
+            &[&name],
+        )
+        .await?
+        .get(0))
+}
+
 /// The operator signing in as `login` (case-insensitive), or None if there is no such operator.
 pub async fn find_for_login(
     client: &impl GenericClient,

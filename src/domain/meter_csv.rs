@@ -3,8 +3,10 @@
 //! The file: UTF-8 (a byte-order mark is skipped), one meter per line, the first line the
 //! header [`METER_CSV_TEMPLATE`] (column names in that order, any case). Fields are separated
 //! by commas; a field may be quoted with `"` (then it may hold commas, and `""` is a quote),
-//! but a quoted field does not span lines. Surrounding spaces are ignored and blank lines
-//! skipped. A blank reading is 0, a new meter's usual reading.
+//! but a quoted field does not span lines. Surrounding spaces are ignored; blank lines and
+//! comment lines (after the header, starting with `#`, which no meter number can) are skipped.
+//! A blank reading is 0, a new meter's usual reading. The columns are documented for clerks in
+//! docs/meter-import.md and in the comment lines of [`template`].
 //!
 //! Every problem is reported with the line it is on (the header is line 1); a line with any
 //! problem is not imported at all, so there is never half a row.
@@ -16,9 +18,26 @@ use rust_decimal::Decimal;
 use super::pricing::MAX_VOLUME;
 use super::validation::{self, FieldError};
 
-/// The meter import template, printed by `meterdesk meters template`: the header line.
+/// The header line of a meter import file: the column names, in order.
 pub const METER_CSV_TEMPLATE: &str =
     "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n";
+
+/// The template's example meter: a meter of the demo data's card meter type, its mechanical
+/// reading left blank (0).
+pub const EXAMPLE_ROW: &str = "A-000123,IC卡水表 DN15 宁波,12.5,";
+
+/// Starts a comment line.
+const COMMENT: char = '#';
+
+/// What `meterdesk meters template` prints: the header, then `notes` and the example row as
+/// comment lines, which the importer skips; removing the `# ` keeps the example.
+pub fn template(notes: &[&str]) -> String {
+    let mut text = String::from(METER_CSV_TEMPLATE);
+    for line in notes.iter().chain([&EXAMPLE_ROW]) {
+        text.push_str(&format!("{COMMENT} {line}\n"));
+    }
+    text
+}
 
 const COLUMNS: usize = 4;
 /// Longest meter number: it travels in 12 ASCII bytes on the card.
@@ -180,7 +199,7 @@ pub fn parse_meter_csv(text: &str, types: &MeterTypeNames) -> MeterCsv {
     }
     let mut rows = Vec::new();
     let mut claims: HashMap<MeterNo, Vec<usize>> = HashMap::new();
-    for (line, text) in lines.filter(|(_, text)| !text.trim().is_empty()) {
+    for (line, text) in lines.filter(|(_, text)| holds_a_meter(text)) {
         let fields = split_fields(text);
         // A number that appears twice means the file disagrees with itself, and neither line
         // is trusted, whatever else is wrong on them.
@@ -221,6 +240,12 @@ pub fn parse_meter_csv(text: &str, types: &MeterTypeNames) -> MeterCsv {
     }
     csv.errors.sort_by_key(|error| error.line);
     csv
+}
+
+/// Whether a line after the header is one the importer reads: neither blank nor a comment.
+fn holds_a_meter(line: &str) -> bool {
+    let line = line.trim_start();
+    !line.is_empty() && !line.starts_with(COMMENT)
 }
 
 fn duplicate(meter_no: &MeterNo, line: usize, lines: &[usize]) -> LineError {
@@ -383,6 +408,49 @@ mod tests {
     }
 
     #[test]
+    fn comment_lines_are_skipped_and_lines_keep_their_numbers() {
+        let csv = parse("# a note, with \"quotes\n  #M-1,Card DN15,0,0\nM-2,Card DN15,0,0\n#\n");
+        assert_eq!(csv.errors, []);
+        let lines: Vec<_> = csv
+            .rows
+            .iter()
+            .map(|row| (row.line, row.meter_no.as_str()))
+            .collect();
+        assert_eq!(lines, [(4, "M-2")]);
+    }
+
+    /// The template imports nothing as printed, and its example is a good row once the `# `
+    /// is removed (with the demo data's meter types).
+    #[test]
+    fn the_template_round_trips_through_the_importer() {
+        let notes = [
+            "Columns, in order: \"meter_no\"…",
+            "# not a row",
+            "blank is 0",
+        ];
+        let printed = template(&notes);
+        assert!(printed.starts_with(METER_CSV_TEMPLATE), "{printed}");
+        let demo_types =
+            MeterTypeNames::new([("IC卡水表 DN15 宁波", 7), ("机械水表 DN15 宁波", 8)]);
+        assert_eq!(parse_meter_csv(&printed, &demo_types), MeterCsv::default());
+
+        let kept = printed.replace(&format!("# {EXAMPLE_ROW}"), EXAMPLE_ROW);
+        assert_ne!(kept, printed, "the example is one of the comment lines");
+        let csv = parse_meter_csv(&kept, &demo_types);
+        assert_eq!(csv.errors, []);
+        assert_eq!(
+            csv.rows,
+            [MeterRow {
+                line: notes.len() + 2,
+                meter_no: MeterNo::parse("A-000123").unwrap(),
+                meter_type_id: 7,
+                initial_electronic_reading: dec("12.5"),
+                initial_mechanical_reading: Decimal::ZERO,
+            }]
+        );
+    }
+
+    #[test]
     fn meter_type_names_match_in_any_case_unless_ambiguous() {
         let csv = parse("A,card dn15,0,0\nB,X,0,0\nC,x,0,0\nD,Y,0,0\n");
         let ids: Vec<i64> = csv.rows.iter().map(|row| row.meter_type_id).collect();
@@ -492,7 +560,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(3000))]
 
         /// Whatever the file holds, the parser answers, and accounts for every data line:
-        /// each non-blank line is either a row or has a problem, never both.
+        /// each line neither blank nor a comment is either a row or has a problem, never both.
         #[test]
         fn the_parser_never_panics_and_never_keeps_half_a_row(
             body in prop::collection::vec(
@@ -514,7 +582,7 @@ mod tests {
                     || csv.errors.iter().any(|error| error.line == line)
             };
             for (index, line) in text.lines().enumerate().skip(1) {
-                prop_assert!(line.trim().is_empty() || accounted(index + 1), "line {}: {:?}", index + 1, line);
+                prop_assert!(!holds_a_meter(line) || accounted(index + 1), "line {}: {:?}", index + 1, line);
             }
         }
     }

@@ -197,12 +197,12 @@ fn draw_search(frame: &mut Frame, area: Rect, table: &CustomerTable, lang: Lang,
             style,
         ),
     ];
-    let note = match &table.query {
-        Err(_) => Span::styled(
+    let note = match table.typed_error {
+        Some(_) => Span::styled(
             format!(" ! {}", lang.t("customers.check_digit")),
             theme.error(),
         ),
-        Ok(_) => Span::styled(format!(" {}", lang.t("customers.search_hint")), theme.dim()),
+        None => Span::styled(format!(" {}", lang.t("customers.search_hint")), theme.dim()),
     };
     spans.push(note);
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
