@@ -2913,20 +2913,7 @@ fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
 
 #[test]
 fn a_conflict_mark_draws_the_stored_value_inert() {
-    let mut app = signed_in(Lang::En);
-    let sent = press(&mut app, KeyCode::Char('m'));
-    answer(
-        &mut app,
-        &sent,
-        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
-    );
-    // The household size changed from 3 to 5 (nothing changed is not sent).
-    for _ in 0..4 {
-        press(&mut app, KeyCode::Tab);
-    }
-    press(&mut app, KeyCode::Backspace);
-    type_text(&mut app, "5");
-    let sent = press(&mut app, KeyCode::F(2));
+    let (mut app, sent) = modify_sent();
     let mut current = personal("张伟", "13800138000");
     if let Info::Personal(p) = &mut current {
         p.address = "\x1b]0;pwned\x07\x1b[2J建国路1号".into();
