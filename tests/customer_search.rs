@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use meterdesk::db::cancel::cancel_if_dropped;
+use meterdesk::db::cancel::Cancellable;
 use meterdesk::db::customers::{self, CustomerRow, Page, PageAt};
 use meterdesk::db::demo;
 use meterdesk::domain::customer_number::CustomerNumber;
@@ -503,18 +503,47 @@ async fn details_show_type_meter_account_card_and_owners() {
 }
 
 #[tokio::test]
-async fn a_dropped_search_is_cancelled_on_the_server() {
+async fn a_dropped_search_is_cancelled_on_the_server_and_spares_the_next() {
     let db = fresh_db().await;
-    let client = db.pool.get().await.unwrap();
-    let slow = cancel_if_dropped(
-        client.cancel_token(),
-        client.simple_query("SELECT pg_sleep(30) /* superseded */"),
-    );
+    // One connection: the next search would get the dropped one's, if it went back.
+    db.pool.resize(1);
+    let pool = db.pool.clone();
+    let dropped_pid = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let seen_pid = dropped_pid.clone();
+    let slow = async move {
+        let connection = Cancellable::new(pool.get().await.unwrap());
+        let pid: i32 = connection
+            .client()
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        seen_pid.store(pid, std::sync::atomic::Ordering::SeqCst);
+        let sleeping = connection
+            .client()
+            .simple_query("SELECT pg_sleep(30) /* superseded */")
+            .await;
+        connection.finish();
+        sleeping
+    };
     assert!(
         tokio::time::timeout(Duration::from_millis(300), slow)
             .await
             .is_err()
     );
+
+    // The next statement starts at once and runs past the moment the cancel arrives.
+    let next = db.pool.get().await.unwrap();
+    let row = next
+        .query_one("SELECT pg_backend_pid(), pg_sleep(0.5)::text", &[])
+        .await
+        .expect("the cancel of the dropped search does not reach the next one");
+    let next_pid: i32 = row.get(0);
+    assert_ne!(
+        next_pid,
+        dropped_pid.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    drop(next);
 
     let watcher = db.pool.get().await.unwrap();
     let started = Instant::now();

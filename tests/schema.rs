@@ -681,3 +681,17 @@ async fn demo_data_is_deterministic_apart_from_passwords() {
     let b: String = scalar(&second, fingerprint).await;
     assert_eq!(a, b);
 }
+
+#[tokio::test]
+async fn a_refused_statement_says_what_the_server_said() {
+    let client = client().await;
+    let error = client
+        .execute("INSERT INTO meter_type (name) VALUES (NULL)", &[])
+        .await
+        .unwrap_err();
+    let text = meterdesk::db::DbError::from(error).to_string();
+    assert!(
+        text.contains("null value in column \"name\"") && text.contains("(SQLSTATE 23502)"),
+        "{text}"
+    );
+}

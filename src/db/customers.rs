@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
-use super::cancel::cancel_if_dropped;
+use super::cancel::Cancellable;
 use super::{DbError, Pool};
 use crate::domain::search::CustomerSearch;
 
@@ -91,8 +91,10 @@ pub async fn page_from_pool(
     at: &PageAt,
     size: usize,
 ) -> Result<Page, DbError> {
-    let client = pool.get().await?;
-    cancel_if_dropped(client.cancel_token(), page(&**client, search, at, size)).await
+    let connection = Cancellable::new(pool.get().await?);
+    let page = page(connection.client(), search, at, size).await;
+    connection.finish();
+    page
 }
 
 /// The page of `search` at `at`, at most `size` rows, in display order: by customer number,

@@ -51,11 +51,24 @@ pub enum DbError {
     )]
     Unreachable(String),
 
-    #[error("database error: {0}. If it happens again, report it with this message")]
+    #[error(
+        "database error: {}. If it happens again, report it with this message",
+        describe(.0)
+    )]
     Query(#[source] tokio_postgres::Error),
 
     #[error("the database holds what its rules forbid ({0}). Report it with this message")]
     Inconsistent(String),
+}
+
+/// What the server said (its message and SQLSTATE), or the client-side cause: the error's
+/// own text is only "db error" for everything the server refused.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match (error.as_db_error(), std::error::Error::source(error)) {
+        (Some(server), _) => format!("{} (SQLSTATE {})", server.message(), server.code().code()),
+        (None, Some(cause)) => format!("{error}: {cause}"),
+        (None, None) => error.to_string(),
+    }
 }
 
 impl DbError {
