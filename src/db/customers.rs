@@ -499,14 +499,16 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
                AND {}",
             holds.in_column("substr(c.name, 2)")
         ));
-        // The address: Latin text through its trigram index; other text of two characters
-        // or more through its bigram index, of one through its character set.
+        // The address: Latin text through its trigram index (pg_trgm); other text through
+        // the index of its runs of three characters, two, or its character set (V12, V7).
         let pieces = if text.is_ascii() {
             format!(
                 "c.address ILIKE {}",
                 params.bind(format!("%{}%", like_escape(text)))
             )
-        } else if text.chars().count() >= 2 {
+        } else if text.chars().count() >= TRIGRAM {
+            format!("text_trigrams(c.address) @> text_trigrams({typed})")
+        } else if text.chars().count() == 2 {
             format!("text_bigrams(c.address) @> text_bigrams({typed})")
         } else {
             format!(
