@@ -1961,6 +1961,51 @@ mod reference {
         .redraw;
         assert!(redraw);
         insta::assert_snapshot!("import_progress", render(&app));
+        // The database refuses the import (rolled back whole): the check is shown again and
+        // F2 sends it once more, under a new key.
+        update(
+            &mut app,
+            Msg::Reply {
+                id: *id,
+                outcome: Err(Failure::Error(Problem::new(
+                    "failure.database",
+                    "deadlock detected",
+                ))),
+            },
+        );
+        assert!(
+            render(&app).contains("deadlock detected"),
+            "{}",
+            render(&app)
+        );
+        let again = press(&mut app, KeyCode::F(2));
+        let [
+            (
+                id,
+                RefRequest::Import {
+                    idempotency_key, ..
+                },
+            ),
+        ] = &ref_requests(&again)[..]
+        else {
+            panic!("F2 imports again after the failure: {again:?}")
+        };
+        let [
+            (
+                _,
+                RefRequest::Import {
+                    idempotency_key: first_key,
+                    ..
+                },
+            ),
+        ] = &ref_requests(&sent)[..]
+        else {
+            unreachable!()
+        };
+        assert_ne!(
+            idempotency_key, first_key,
+            "a rolled-back import is a new write"
+        );
         press(&mut app, KeyCode::F(12));
         assert!(
             app.in_flight.iter().any(|f| f.id == *id),

@@ -349,6 +349,8 @@ pub enum ImportStage {
     Importing {
         done: u64,
         total: u64,
+        /// What was checked, to choose again if the import fails.
+        check: ImportCheck,
     },
     Done {
         report: ImportReport,
@@ -907,7 +909,11 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
                     ImportChoice::GoodRows
                 };
                 let csv = Arc::clone(&check.csv);
-                view.stage = ImportStage::Importing { done: 0, total };
+                view.stage = ImportStage::Importing {
+                    done: 0,
+                    total,
+                    check: check.clone(),
+                };
                 let request = RefRequest::Import {
                     idempotency_key: app.write_key(),
                     csv,
@@ -2209,12 +2215,31 @@ pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut 
 /// Progress of the import on its way: rows sent of all.
 pub fn on_progress(app: &mut App, done: u64, total: u64) -> bool {
     if let Screen::Ref(RefScreen::Import(view)) = &mut app.screen
-        && let ImportStage::Importing { .. } = view.stage
+        && let ImportStage::Importing {
+            done: sent,
+            total: all,
+            ..
+        } = &mut view.stage
     {
-        view.stage = ImportStage::Importing { done, total };
+        (*sent, *all) = (done, total);
         return true;
     }
     false
+}
+
+/// A reference request failed (the database refused it; the message line says why). An import
+/// rolled back whole: its dialog shows the check again, so the clerk can choose once more or
+/// leave, instead of waiting on a bar that will not move.
+pub fn on_failure(app: &mut App, request: &RefRequest) {
+    if let (RefRequest::Import { .. }, Screen::Ref(RefScreen::Import(view))) =
+        (request, &mut app.screen)
+        && let ImportStage::Importing { check, .. } = &view.stage
+    {
+        view.stage = ImportStage::Checked {
+            check: check.clone(),
+            scroll: 0,
+        };
+    }
 }
 
 #[cfg(test)]

@@ -686,6 +686,9 @@ fn on_reply(
             if let Some(key) = request.idempotency_key() {
                 accounts::answered(app, key);
             }
+            if let Request::Ref(_, ref_request) = &request {
+                refdata::on_failure(app, ref_request);
+            }
             say(app, MessageKind::Error, detail.text(app.lang))
         }
         // A read whose screen has gone: nothing to show (writes are told in accounts and

@@ -342,7 +342,7 @@ fn import(frame: &mut Frame, area: Rect, view: &ImportView, app: &App, theme: &T
             ],
             problems(&check.errors, *scroll, height, lang),
         ),
-        ImportStage::Importing { done, total } => {
+        ImportStage::Importing { done, total, .. } => {
             let bar_width = 40usize;
             let filled = if *total == 0 {
                 bar_width
