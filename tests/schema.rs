@@ -695,3 +695,14 @@ async fn a_refused_statement_says_what_the_server_said() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_server_ends_a_transaction_its_client_abandoned() {
+    let client = client().await;
+    let timeout: String = client
+        .query_one("SHOW idle_in_transaction_session_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, "30s", "a lost desk's transaction frees its keys");
+}

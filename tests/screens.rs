@@ -1196,6 +1196,52 @@ mod cards {
     }
 
     #[test]
+    fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, Some("active"), "active");
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(7));
+        let sent = press(&mut app, KeyCode::F(2));
+        let next = answer(
+            &mut app,
+            &sent,
+            Reply::Card(CardReply::Written(Written::Done {
+                kind: OperationKind::Replace,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            })),
+        );
+        assert!(
+            next.iter().any(|(_, r)| matches!(
+                r,
+                Request::Card(CardRequest::Read {
+                    after: meterdesk::app::card::ReadFor::AfterWrite,
+                    ..
+                })
+            )),
+            "{next:?}"
+        );
+        // F1 waits for the card as written; the card leaves before it is read.
+        press(&mut app, KeyCode::F(1));
+        assert_eq!(app.type_ahead.len(), 1);
+        update(&mut app, no_card());
+        assert!(app.type_ahead.is_empty(), "the waiting key went on");
+        assert!(
+            render(&app).contains("Help — keys on this screen"),
+            "{}",
+            render(&app)
+        );
+        // Later keys act at once again.
+        press(&mut app, KeyCode::Esc);
+        assert!(!render(&app).contains("Help — keys on this screen"));
+        press(&mut app, KeyCode::F(1));
+        assert!(app.type_ahead.is_empty());
+        assert!(render(&app).contains("Help — keys on this screen"));
+    }
+
+    #[test]
     fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
         let mut app = signed_in(Lang::En);
         insert(&mut app, seen_user(user_card(4)));
@@ -3233,6 +3279,14 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     press(&mut app, KeyCode::F(3));
     assert!(app.session.is_some(), "not logged out while a save waits");
     assert!(render(&app).contains("A save is waiting for the database"));
+    // Quitting would lose it: said once, naming the quit key.
+    press(&mut app, KeyCode::F(10));
+    assert!(!app.quit, "not quit at the first F10 while a save waits");
+    assert!(
+        render(&app).contains("quitting now loses it: F10 again quits."),
+        "{}",
+        render(&app)
+    );
 
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(only(&resent), only(&sent));
@@ -3250,6 +3304,19 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
         matches!(only(&next), Request::Customers { .. }),
         "the table on screen is refreshed: {next:?}"
     );
+}
+
+#[test]
+fn a_second_quit_quits_though_a_save_waits() {
+    let (mut app, sent) = modify_sent();
+    connection_lost(&mut app, &sent);
+    // Back on the table (the form asks once before it is left with changes).
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(10));
+    assert!(!app.quit);
+    press(&mut app, KeyCode::F(10));
+    assert!(app.quit, "the database may never come back");
 }
 
 #[test]

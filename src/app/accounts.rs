@@ -281,8 +281,9 @@ pub fn wizard_key(
         (KeyCode::Down, _) => move_meter(app, 1, out),
         (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
             if wait_for_typed_search(app) {
-                // The clerk chose from what they typed, not from the rows still on screen.
-                app.type_ahead.push_back(key);
+                // The clerk chose from what they typed, not from the rows still on screen. It
+                // goes first again: keys typed after it wait behind it.
+                app.type_ahead.push_front(key);
             } else {
                 open_account(app, out);
             }

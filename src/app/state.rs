@@ -430,6 +430,8 @@ pub struct App {
     pub next_request: RequestId,
     pub spinner: usize,
     pub quit: bool,
+    /// Quit was pressed once while a save waited for the database, and the clerk was told.
+    pub quit_warned: bool,
     /// Random per run: with the request id it makes a write's idempotency key
     /// ([`App::write_key`]), unique across sessions and restarts.
     pub desk_id: u64,
@@ -460,6 +462,7 @@ impl App {
             next_request: 1,
             spinner: 0,
             quit: false,
+            quit_warned: false,
             desk_id: fastrand::u64(..),
             receipt_width: 48,
             id_policy: IdDocumentPolicy::ResidentIdentityCard,

@@ -65,7 +65,6 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             Some(at) => {
                 let request = app.in_flight.remove(at).request;
                 on_reply(app, request, outcome, &mut out);
-                replay_type_ahead(app, &mut out);
                 true
             }
             None => false, // cancelled or superseded: the answer no longer matters
@@ -86,9 +85,12 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             app.in_flight.iter().any(|f| f.id == id) && refdata::on_progress(app, done, total)
         }
     };
+    // After any message, not only a reply: a request that held input may have been dropped
+    // without one (a card read forgotten when the card went), and its keys must not wait on.
+    let replayed = replay_type_ahead(app, &mut out);
     Update {
         requests: out,
-        redraw,
+        redraw: redraw || replayed,
     }
 }
 
@@ -109,14 +111,18 @@ pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
     });
 }
 
-fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) {
+/// Applies waiting keys while nothing holds them; whether any was applied.
+fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
+    let mut replayed = false;
     while let Some(&key) = app.type_ahead.front()
         && !app.holds_input()
         && !waits_for_search(app, &key)
     {
         app.type_ahead.pop_front();
         on_key(app, key, out);
+        replayed = true;
     }
+    replayed
 }
 
 /// While the customer table's search is on its way, a key for the rows (a move, a page, Enter
@@ -494,6 +500,12 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         (_, Command::Help) => app.overlay = Some(Overlay::Help),
         (_, Command::CommandLine) => {
             app.overlay = Some(Overlay::CommandLine(CommandLine::default()))
+        }
+        // Quitting drops a save waiting for the database: said once, the second quit quits
+        // (the database may never come back).
+        (_, Command::Quit) if app.parked.iter().any(Request::writes) && !app.quit_warned => {
+            app.quit_warned = true;
+            say(app, MessageKind::Error, app.t("msg.quit_loses_save"));
         }
         (_, Command::Quit) => app.quit = true,
         (_, Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes) => {

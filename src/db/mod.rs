@@ -273,9 +273,13 @@ pub fn pool_from_conn_str(conn: &str, max_size: usize) -> Result<Pool, DbError> 
     // Every statement of the app is a short lookup or write, and a parallel plan costs more to
     // start than it saves; worse, its Gather evaluates every InitPlan up front, which turns the
     // bounded "contains" search (src/db/customers.rs) into a full walk of its window.
+    // A transaction whose client went away (a dropped network) is ended by the server after
+    // 30 s instead of at TCP keepalive (hours): until then it holds its write's idempotency key
+    // (db::applied_write), and the re-sent write waits on it. The app never idles inside a
+    // transaction: card I/O happens between them.
     let options = [
         config.get_options(),
-        Some("-c max_parallel_workers_per_gather=0"),
+        Some("-c max_parallel_workers_per_gather=0 -c idle_in_transaction_session_timeout=30s"),
     ]
     .into_iter()
     .flatten()
