@@ -5,6 +5,7 @@
 //! answers what the first attempt answered. Refusals record nothing: sent again, they are
 //! decided afresh. Used by the customer changes and every reference-data change.
 
+use serde_json::json;
 use tokio_postgres::{Row, Transaction};
 
 use super::DbError;
@@ -68,4 +69,34 @@ pub(super) async fn applied_id(
 ) -> Result<Option<i64>, DbError> {
     let row = applied(transaction, key, kind, "(outcome->>'id')::bigint").await?;
     Ok(row.map(|row| row.get(1)))
+}
+
+/// Records a write whose outcome is the id it saved, as [`applied_id`] reads it back.
+pub(super) async fn record_applied_id(
+    transaction: &Transaction<'_>,
+    key: &str,
+    kind: &str,
+    operator_id: i64,
+    id: i64,
+) -> Result<(), DbError> {
+    record_applied(transaction, key, kind, operator_id, json!({ "id": id })).await
+}
+
+/// [`applied`] for a write whose outcome is only that it was done.
+pub(super) async fn applied_done(
+    transaction: &Transaction<'_>,
+    key: &str,
+    kind: &str,
+) -> Result<bool, DbError> {
+    Ok(applied(transaction, key, kind, "outcome").await?.is_some())
+}
+
+/// Records a write whose outcome is only that it was done, as [`applied_done`] reads it.
+pub(super) async fn record_applied_done(
+    transaction: &Transaction<'_>,
+    key: &str,
+    kind: &str,
+    operator_id: i64,
+) -> Result<(), DbError> {
+    record_applied(transaction, key, kind, operator_id, json!({})).await
 }

@@ -5,12 +5,11 @@
 //! Each change is exactly-once under the idempotency key the app gives it
 //! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
-use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::DbError;
-use super::applied_write::{applied, applied_id, record_applied};
+use super::applied_write::{applied_done, applied_id, record_applied_done, record_applied_id};
 use crate::domain::customer_rules::{
     Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
     PriceSchemeRef, TypeUsage, may_change_customer_type, may_delete_customer_type,
@@ -82,7 +81,7 @@ pub async fn add_customer_type(
     };
     write_lists(&transaction, id, &spec).await?;
     audit(&transaction, operator_id, ADD, id, &spec).await?;
-    record_applied(&transaction, key, ADD, operator_id, json!({ "id": id })).await?;
+    record_applied_id(&transaction, key, ADD, operator_id, id).await?;
     transaction.commit().await?;
     Ok(CustomerTypeOutcome::Saved { id })
 }
@@ -155,7 +154,7 @@ pub async fn modify_customer_type(
         .await?;
     write_lists(&transaction, id, &spec).await?;
     audit(&transaction, operator_id, MODIFY, id, &spec).await?;
-    record_applied(&transaction, key, MODIFY, operator_id, json!({ "id": id })).await?;
+    record_applied_id(&transaction, key, MODIFY, operator_id, id).await?;
     transaction.commit().await?;
     Ok(CustomerTypeOutcome::Saved { id })
 }
@@ -168,10 +167,7 @@ pub async fn delete_customer_type(
     id: i64,
 ) -> Result<CustomerTypeOutcome, DbError> {
     let transaction = client.transaction().await?;
-    if applied(&transaction, key, DELETE, "outcome")
-        .await?
-        .is_some()
-    {
+    if applied_done(&transaction, key, DELETE).await? {
         return Ok(CustomerTypeOutcome::Deleted);
     }
     let Some(usage) = locked_usage(&transaction, id).await? else {
@@ -190,7 +186,7 @@ pub async fn delete_customer_type(
             &[&id, &operator_id],
         )
         .await?;
-    record_applied(&transaction, key, DELETE, operator_id, json!({})).await?;
+    record_applied_done(&transaction, key, DELETE, operator_id).await?;
     transaction.commit().await?;
     Ok(CustomerTypeOutcome::Deleted)
 }

@@ -17,7 +17,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
-use super::applied_write::{applied, applied_id, record_applied};
+use super::applied_write::{
+    applied, applied_done, applied_id, record_applied, record_applied_done, record_applied_id,
+};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
 
@@ -189,7 +191,7 @@ pub async fn save_meter_type(
             _ => return Err(error.into()),
         },
     };
-    record_applied(&transaction, key, kind, operator_id, json!({ "id": id })).await?;
+    record_applied_id(&transaction, key, kind, operator_id, id).await?;
     transaction.commit().await?;
     Ok(MeterTypeOutcome::Saved { id })
 }
@@ -204,7 +206,7 @@ async fn record_if_done(
     outcome: MeterOutcome,
 ) -> Result<MeterOutcome, DbError> {
     if outcome == MeterOutcome::Done {
-        record_applied(&transaction, key, kind, operator_id, json!({})).await?;
+        record_applied_done(&transaction, key, kind, operator_id).await?;
         transaction.commit().await?;
     }
     Ok(outcome)
@@ -220,7 +222,7 @@ pub async fn add_meter(
 ) -> Result<MeterOutcome, DbError> {
     const KIND: &str = "meter.add";
     let transaction = client.transaction().await?;
-    if applied(&transaction, key, KIND, "outcome").await?.is_some() {
+    if applied_done(&transaction, key, KIND).await? {
         return Ok(MeterOutcome::Done);
     }
     let result = transaction
@@ -267,7 +269,7 @@ pub async fn modify_meter(
 ) -> Result<MeterOutcome, DbError> {
     const KIND: &str = "meter.modify";
     let transaction = client.transaction().await?;
-    if applied(&transaction, key, KIND, "outcome").await?.is_some() {
+    if applied_done(&transaction, key, KIND).await? {
         return Ok(MeterOutcome::Done);
     }
     let result = transaction
@@ -315,7 +317,7 @@ pub async fn delete_meter(
 ) -> Result<MeterOutcome, DbError> {
     const KIND: &str = "meter.delete";
     let transaction = client.transaction().await?;
-    if applied(&transaction, key, KIND, "outcome").await?.is_some() {
+    if applied_done(&transaction, key, KIND).await? {
         return Ok(MeterOutcome::Done);
     }
     let row = transaction
@@ -605,7 +607,7 @@ pub async fn delete_meter_type(
 ) -> Result<MeterTypeDeletion, DbError> {
     const KIND: &str = "meter_type.delete";
     let transaction = client.transaction().await?;
-    if applied(&transaction, key, KIND, "outcome").await?.is_some() {
+    if applied_done(&transaction, key, KIND).await? {
         return Ok(MeterTypeDeletion::Deleted);
     }
     let row = transaction
@@ -631,7 +633,7 @@ pub async fn delete_meter_type(
         .await;
     match row {
         Ok(row) if row.get(0) => {
-            record_applied(&transaction, key, KIND, operator_id, json!({})).await?;
+            record_applied_done(&transaction, key, KIND, operator_id).await?;
             transaction.commit().await?;
             Ok(MeterTypeDeletion::Deleted)
         }

@@ -7,12 +7,11 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
-use super::applied_write::{applied_id, record_applied};
+use super::applied_write::{applied_id, record_applied_id};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceScheme, PriceVersion, SchemeError, SchemeFieldsError,
@@ -224,7 +223,7 @@ async fn commit_saved(
     operator_id: i64,
     id: i64,
 ) -> Result<SchemeOutcome, DbError> {
-    record_applied(&transaction, key, kind, operator_id, json!({ "id": id })).await?;
+    record_applied_id(&transaction, key, kind, operator_id, id).await?;
     transaction.commit().await?;
     Ok(SchemeOutcome::Saved { id })
 }
