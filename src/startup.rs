@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
+use crate::app::print_command::PrintLimit;
 use crate::app::requests::ReceiptOutput;
 use crate::app::state::{Look, Message, MessageKind};
 use crate::app::{App, KeyMap, run};
@@ -128,7 +129,7 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
             None => data_dir(&config)?.join("receipts"),
         }),
         print_command: config.receipts.print_command.clone(),
-        print_limit: Duration::from_secs(config.receipts.print_limit_secs),
+        print_limit: PrintLimit(Duration::from_secs(config.receipts.print_limit_secs)),
     };
     run::run(app, database.pool, database.health, reader, card, receipts).await?;
     Ok(())

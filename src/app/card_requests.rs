@@ -4,12 +4,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rust_decimal::Decimal;
 
 use super::card::{CardReply, CardRequest, CardSeen, USAGE_LIMIT, Written, m3};
-use super::print_command;
+use super::print_command::{self, PrintLimit};
 use super::receipt::Receipt;
 use super::state::{Failure, Problem};
 use crate::card::reader::{CardError, ReaderHandle};
@@ -32,21 +31,11 @@ pub struct Services {
 /// Where a receipt is kept besides the database: a text file per receipt in `directory`,
 /// and the text piped to `print_command` (run by `sh -c`, stopped after `print_limit`) when
 /// one is configured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ReceiptOutput {
     pub directory: Option<PathBuf>,
     pub print_command: Option<String>,
-    pub print_limit: Duration,
-}
-
-impl Default for ReceiptOutput {
-    fn default() -> Self {
-        ReceiptOutput {
-            directory: None,
-            print_command: None,
-            print_limit: Duration::from_secs(30),
-        }
-    }
+    pub print_limit: PrintLimit,
 }
 
 impl From<FlowError> for Failure {
@@ -259,7 +248,7 @@ fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result
         kept.push(path.display().to_string());
     }
     if let Some(command) = &receipts.print_command {
-        print_command::print(command, text, receipts.print_limit)?;
+        print_command::print(command, text, receipts.print_limit.0)?;
         kept.push(command.clone());
     }
     Ok(kept.join(", "))

@@ -9,6 +9,20 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process_group};
 
+use crate::config::ReceiptConfig;
+
+/// How long the print command may run (`receipts.print_limit_secs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrintLimit(pub Duration);
+
+impl Default for PrintLimit {
+    fn default() -> Self {
+        PrintLimit(Duration::from_secs(
+            ReceiptConfig::default().print_limit_secs,
+        ))
+    }
+}
+
 /// How often a running print command is looked at.
 const POLL: Duration = Duration::from_millis(50);
 
