@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::db::Deadlines;
 use crate::domain::card_records::{IssuerPin, IssuerPinError, MacKey, MacKeyError};
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
@@ -32,14 +34,38 @@ pub struct DatabaseConfig {
     pub data_dir: Option<PathBuf>,
     /// Connections kept open to the server.
     pub pool_size: usize,
+    /// The server cancels a statement that runs longer; the request waits for the database.
+    pub statement_timeout_secs: u64,
+    /// Data the server has not acknowledged for this long ends the connection.
+    pub tcp_user_timeout_secs: u64,
+    /// Connecting, and the health check's round trip.
+    pub connect_timeout_secs: u64,
+    /// Waiting for a free pooled connection.
+    pub pool_wait_secs: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
+        let deadlines = Deadlines::default();
         Self {
             url: None,
             data_dir: None,
             pool_size: 4,
+            statement_timeout_secs: deadlines.statement.as_secs(),
+            tcp_user_timeout_secs: deadlines.tcp_user.as_secs(),
+            connect_timeout_secs: deadlines.connect.as_secs(),
+            pool_wait_secs: deadlines.pool_wait.as_secs(),
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            statement: Duration::from_secs(self.statement_timeout_secs),
+            tcp_user: Duration::from_secs(self.tcp_user_timeout_secs),
+            connect: Duration::from_secs(self.connect_timeout_secs),
+            pool_wait: Duration::from_secs(self.pool_wait_secs),
         }
     }
 }
@@ -125,6 +151,8 @@ pub struct ReceiptConfig {
     pub directory: Option<PathBuf>,
     /// A command that receives the receipt text on standard input, e.g. `lp -d counter1`.
     pub print_command: Option<String>,
+    /// A print command still running after this long is stopped.
+    pub print_limit_secs: u64,
 }
 
 impl Default for ReceiptConfig {
@@ -133,6 +161,7 @@ impl Default for ReceiptConfig {
             width: 48,
             directory: None,
             print_command: None,
+            print_limit_secs: 30,
         }
     }
 }
@@ -229,6 +258,27 @@ impl Config {
         };
         if !(1..=64).contains(&self.database.pool_size) {
             return Err(invalid("database.pool_size", "must be between 1 and 64"));
+        }
+        let seconds = [
+            (
+                "database.statement_timeout_secs",
+                self.database.statement_timeout_secs,
+            ),
+            (
+                "database.tcp_user_timeout_secs",
+                self.database.tcp_user_timeout_secs,
+            ),
+            (
+                "database.connect_timeout_secs",
+                self.database.connect_timeout_secs,
+            ),
+            ("database.pool_wait_secs", self.database.pool_wait_secs),
+            ("receipts.print_limit_secs", self.receipts.print_limit_secs),
+        ];
+        for (key, value) in seconds {
+            if !(1..=3600).contains(&value) {
+                return Err(invalid(key, "must be between 1 and 3600 seconds"));
+            }
         }
         if let Some(url) = &self.database.url
             && url.trim().is_empty()
@@ -335,6 +385,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pool_size"), "{err}");
+        let err = parse("[database]\nstatement_timeout_secs = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.statement_timeout_secs"), "{err}");
+        let err = parse("[receipts]\nprint_limit_secs = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("receipts.print_limit_secs"), "{err}");
         let err = parse("database = 3\n").unwrap_err().to_string();
         assert!(err.contains("database"), "{err}");
     }

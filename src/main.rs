@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use meterdesk::config::Config;
 use meterdesk::domain::card_records::MeterNumber;
-use meterdesk::{meter_sim, startup};
+use meterdesk::startup;
+use meterdesk::tools::{bench, meter_sim};
 
 #[derive(Parser)]
 #[command(version, about = "meterdesk — the counter desk for metered water")]
@@ -123,10 +124,10 @@ fn main() -> ExitCode {
             Command::Bench {
                 customers_already_loaded,
             } => {
-                let options = meterdesk::bench::BenchOptions {
+                let options = bench::BenchOptions {
                     customers_already_loaded,
                 };
-                meterdesk::bench::run(&loaded.config, &cli.config, options).await
+                bench::run(&loaded.config, &cli.config, options).await
             }
             Command::Db {
                 action: DbAction::Stop,

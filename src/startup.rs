@@ -2,16 +2,18 @@
 //! database, migrate it, set up logging, and hand over to the runner.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
+use crate::app::print_command::PrintLimit;
 use crate::app::requests::ReceiptOutput;
 use crate::app::state::{Look, Message, MessageKind};
 use crate::app::{App, KeyMap, run};
 use crate::card::reader::ReaderConfig;
 use crate::config::{Config, Loaded};
 use crate::db::embedded::{APP_DATABASE, Cluster, ClusterSpec, EmbeddedError, StopOutcome};
-use crate::db::{self, Pool};
+use crate::db::{self, HealthProbe, Pool};
 
 /// The data directory: configured, else the platform default.
 pub fn data_dir(config: &Config) -> anyhow::Result<PathBuf> {
@@ -25,9 +27,21 @@ fn embedded_cluster(config: &Config) -> anyhow::Result<Cluster> {
     Ok(Cluster::new(ClusterSpec::new(data_dir(config)?))?)
 }
 
+/// The app's way to the database: the pool for requests, and the health watcher's own
+/// connection.
+pub struct Database {
+    pub pool: Pool,
+    pub health: HealthProbe,
+}
+
+/// [`connect_database`]'s pool, for the commands that need no health watcher.
+pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
+    Ok(connect_database(config).await?.pool)
+}
+
 /// The server to use: configured or from the environment, else the embedded cluster
 /// (created and started if need be). Checked reachable and migrated before returning.
-pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
+pub async fn connect_database(config: &Config) -> anyhow::Result<Database> {
     let configured = config.database.url.as_deref();
     let conn = match db::effective_conn_str(configured, |name| std::env::var(name).ok())? {
         Some(conn) => conn,
@@ -43,15 +57,22 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
             cluster.connection_string(APP_DATABASE)
         }
     };
-    let pool = db::pool_from_conn_str(&conn, config.database.pool_size)?;
-    db::ping(&pool).await.map_err(|err| {
+    let deadlines = config.database.deadlines();
+    let pool = db::pool_with_deadlines(&conn, config.database.pool_size, &deadlines)?;
+    let mut health = HealthProbe::new(&conn, &deadlines)?;
+    health.ping().await.map_err(|err| {
         anyhow!("{err}\nCheck [database] url in config.toml, DATABASE_URL and PG* variables.")
     })?;
     let mut client = pool.get().await.map_err(db::DbError::from)?;
+    db::without_statement_timeout(&client).await?;
     db::migrate::run(&mut client)
         .await
         .context("applying database migrations")?;
-    Ok(pool)
+    client
+        .batch_execute("RESET statement_timeout")
+        .await
+        .map_err(db::DbError::from)?;
+    Ok(Database { pool, health })
 }
 
 /// Log to `meterdesk.log` in the data directory; the terminal belongs to the app.
@@ -75,7 +96,7 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
     let config = loaded.config;
     let _log = init_logging(&config)?;
     let keymap = KeyMap::new(&config.ui.keys)?;
-    let pool = open_database(&config).await?;
+    let database = connect_database(&config).await?;
     let look = Look {
         monochrome: config.monochrome(),
         ascii_borders: config.ui.ascii_borders,
@@ -108,8 +129,9 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
             None => data_dir(&config)?.join("receipts"),
         }),
         print_command: config.receipts.print_command.clone(),
+        print_limit: PrintLimit(Duration::from_secs(config.receipts.print_limit_secs)),
     };
-    run::run(app, pool, reader, card, receipts).await?;
+    run::run(app, database.pool, database.health, reader, card, receipts).await?;
     Ok(())
 }
 
@@ -124,6 +146,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 pub async fn demo_data(config: &Config, customers: u64, if_empty: bool) -> anyhow::Result<()> {
     let pool = open_database(config).await?;
     let mut client = pool.get().await.map_err(db::DbError::from)?;
+    db::without_statement_timeout(&client).await?;
     if if_empty && db::demo::has_customers(&client).await? {
         println!("meterdesk: the database already has customers; demo data not loaded.");
         return Ok(());

@@ -65,7 +65,7 @@ async fn open_card_then_recharge_through_the_app() {
         card_pin: PIN.parse::<IssuerPin>().unwrap(),
         receipts: ReceiptOutput {
             directory: Some(receipts.clone()),
-            print_command: None,
+            ..ReceiptOutput::default()
         },
     };
 

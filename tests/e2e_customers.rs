@@ -104,8 +104,8 @@ async fn search_by_name_and_meter_number_then_details() {
 /// `/proc/<pid>/status` is read; the operator is disabled afterwards.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bench_measures_the_memory_of_the_running_app() {
-    use meterdesk::bench::running_app::{Launch, Outcome, measure};
     use meterdesk::i18n::Lang;
+    use meterdesk::tools::bench::running_app::{Launch, Outcome, measure};
 
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use meterdesk::db::embedded::{
     APP_DATABASE, BinSearch, Cluster, ClusterSpec, Startup, StopOutcome,
 };
-use meterdesk::db::{DbError, ping};
+use meterdesk::db::{DbError, Deadlines, HealthProbe};
 use support::pg;
 use tokio::sync::RwLock;
 
@@ -237,11 +237,12 @@ async fn pool_reports_a_stopped_server_as_lost_and_recovers_after_restart() {
     assert!(!refused.is_connection_lost(), "{refused}");
     assert!(refused.sql_state().is_some());
     drop(client);
-    ping(&db.pool).await.unwrap();
+    let mut health = HealthProbe::new(&db.conn_str, &Deadlines::default()).unwrap();
+    health.ping().await.unwrap();
 
     blocking(|| pg::cluster().stop().unwrap()).await;
     let started = Instant::now();
-    let lost = ping(&db.pool).await.unwrap_err();
+    let lost = health.ping().await.unwrap_err();
     assert!(lost.is_connection_lost(), "{lost:?}");
     assert!(
         lost.to_string().starts_with("database unreachable"),
@@ -252,8 +253,11 @@ async fn pool_reports_a_stopped_server_as_lost_and_recovers_after_restart() {
         "reported quickly"
     );
 
+    let lost = DbError::from(db.pool.get().await.unwrap_err());
+    assert!(lost.is_connection_lost(), "{lost:?}");
+
     blocking(|| pg::cluster().ensure_running().unwrap()).await;
-    ping(&db.pool).await.unwrap();
+    health.ping().await.unwrap();
     let amount: i32 = db
         .pool
         .get()

@@ -3,12 +3,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
 use super::card::{CardReply, CardRequest, CardSeen, USAGE_LIMIT, Written, m3};
+use super::print_command::{self, PrintLimit};
 use super::receipt::Receipt;
 use super::state::{Failure, Problem};
 use crate::card::reader::{CardError, ReaderHandle};
@@ -29,11 +29,13 @@ pub struct Services {
 }
 
 /// Where a receipt is kept besides the database: a text file per receipt in `directory`,
-/// and the text piped to `print_command` (run by `sh -c`) when one is configured.
+/// and the text piped to `print_command` (run by `sh -c`, stopped after `print_limit`) when
+/// one is configured.
 #[derive(Debug, Clone, Default)]
 pub struct ReceiptOutput {
     pub directory: Option<PathBuf>,
     pub print_command: Option<String>,
+    pub print_limit: PrintLimit,
 }
 
 impl From<FlowError> for Failure {
@@ -246,22 +248,7 @@ fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result
         kept.push(path.display().to_string());
     }
     if let Some(command) = &receipts.print_command {
-        let mut child = Command::new("sh")
-            .args(["-c", command])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{command}: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(text.as_bytes())
-                .map_err(|e| format!("{command}: {e}"))?;
-        }
-        let status = child.wait().map_err(|e| format!("{command}: {e}"))?;
-        if !status.success() {
-            return Err(format!("{command}: {status}"));
-        }
+        print_command::print(command, text, receipts.print_limit.0)?;
         kept.push(command.clone());
     }
     Ok(kept.join(", "))

@@ -12,12 +12,13 @@ use tokio::task::AbortHandle;
 
 use std::sync::Arc;
 
+use super::request_task;
 use super::requests::{self, ReceiptOutput, Services};
 use super::state::{App, DbStatus, Msg, RequestId};
 use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
 use crate::config::CardCredentials;
-use crate::db::{self, Pool};
+use crate::db::{HealthProbe, Pool};
 use crate::ui;
 
 /// How often the health watcher asks the server whether it is there.
@@ -29,13 +30,14 @@ const TICK: Duration = Duration::from_millis(100);
 pub async fn run(
     mut app: App,
     pool: Pool,
+    health: HealthProbe,
     reader_config: ReaderConfig,
     card: CardCredentials,
     receipts: ReceiptOutput,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = unbounded_channel();
     spawn_input_thread(tx.clone());
-    spawn_health_watcher(pool.clone(), tx.clone());
+    spawn_health_watcher(health, tx.clone());
     spawn_ticker(tx.clone());
     let reader_tx = tx.clone();
     let reader = reader::spawn(reader_config, move |state| {
@@ -49,8 +51,10 @@ pub async fn run(
         receipts,
     };
 
-    // ratatui::try_init also installs a panic hook that restores the terminal first.
+    // ratatui::try_init also installs a panic hook that restores the terminal first: only
+    // for a panic of this, the UI's, thread, which ends the app.
     let mut terminal = ratatui::try_init()?;
+    request_task::keep_terminal_unless_ui_panics();
     let size = terminal.size()?;
     let _ = tx.send(Msg::Resize(size.width, size.height));
     let result = event_loop(&mut app, &mut terminal, &mut rx, &services, &tx).await;
@@ -117,16 +121,16 @@ fn apply(
     let step = update(app, msg);
     for (id, request) in step.requests {
         let services = services.clone();
-        let tx = tx.clone();
-        let task = tokio::spawn(async move {
-            let progress_tx = tx.clone();
+        let progress_tx = tx.clone();
+        let work = async move {
             let progress = move |done, total| {
                 let _ = progress_tx.send(Msg::Progress { id, done, total });
             };
-            let outcome = requests::execute_reporting(&services, request, &progress).await;
-            let _ = tx.send(Msg::Reply { id, outcome });
-        });
-        tasks.0.insert(id, task.abort_handle());
+            requests::execute_reporting(&services, request, &progress).await
+        };
+        tasks
+            .0
+            .insert(id, request_task::spawn(tx.clone(), id, work));
     }
     step.redraw
 }
@@ -151,11 +155,12 @@ fn spawn_input_thread(tx: UnboundedSender<Msg>) {
     });
 }
 
-/// Reports the database's state every second; `update` ignores reports that change nothing.
-fn spawn_health_watcher(pool: Pool, tx: UnboundedSender<Msg>) {
+/// Reports the database's state every second, on a connection of its own; `update` ignores
+/// reports that change nothing.
+pub fn spawn_health_watcher(mut health: HealthProbe, tx: UnboundedSender<Msg>) {
     tokio::spawn(async move {
         loop {
-            let status = match db::ping(&pool).await {
+            let status = match health.ping().await {
                 Ok(()) => DbStatus::Connected,
                 Err(err) => {
                     tracing::warn!("database health check failed: {err}");

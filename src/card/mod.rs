@@ -5,11 +5,9 @@
 //! - [`apdu`]: ISO 7816-4 command and response encoding, shared by both sides of the wire.
 //! - [`water_card`]: the card profile (what to send, where records live); no I/O, so another
 //!   profile can be added next to it.
-//! - [`virtual_card`] and [`vpcd`]: an emulated card plugged into pcscd's virtual reader, for the
-//!   test rig and for demos (`vcard` binary).
+//!
+//! The emulated card of the test rig is not here: it is a tool, in `tools::rig`.
 
 pub mod apdu;
 pub mod reader;
-pub mod virtual_card;
-pub mod vpcd;
 pub mod water_card;

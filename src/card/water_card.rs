@@ -156,9 +156,9 @@ impl BinaryTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::card::virtual_card::{VirtualCard, WaterApplication};
     use crate::domain::card_counter::{Resolution, plan_open};
     use crate::domain::card_records::{CardContent, MacKey, MeterNumber};
+    use crate::tools::rig::virtual_card::{VirtualCard, WaterApplication};
 
     const PIN: &str = "24680";
 

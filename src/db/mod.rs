@@ -9,6 +9,7 @@ pub mod customer_types;
 pub mod customers;
 pub mod demo;
 pub mod embedded;
+pub mod health;
 pub mod meters;
 pub mod migrate;
 pub mod operators;
@@ -24,9 +25,35 @@ use deadpool_postgres::{
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 
-/// How long to wait for a connection, a free pool slot or a ping before calling the database
-/// unreachable: a clerk must hear about a dead server quickly, not stare at a frozen screen.
-const UNREACHABLE_AFTER: Duration = Duration::from_secs(2);
+pub use health::HealthProbe;
+
+/// How long a database call may take before the database counts as unreachable, from
+/// `[database]` in config.toml: a clerk must hear about a dead server or network in seconds,
+/// not stare at a frozen screen. Past a deadline the request is parked and sent again when the
+/// server answers (writes with their idempotency key, so that is safe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// The server cancels a statement that runs longer (`statement_timeout`).
+    pub statement: Duration,
+    /// Data sent but not acknowledged this long ends the connection (`TCP_USER_TIMEOUT`); the
+    /// TCP keepalive finds an idle connection's dead peer in about twice this.
+    pub tcp_user: Duration,
+    /// Connecting, making a pool connection, checking one, and the health ping.
+    pub connect: Duration,
+    /// Waiting for a free connection when every pooled one is in use.
+    pub pool_wait: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            statement: Duration::from_secs(30),
+            tcp_user: Duration::from_secs(10),
+            connect: Duration::from_secs(2),
+            pool_wait: Duration::from_secs(2),
+        }
+    }
+}
 
 /// The environment variables that override the configured connection, in libpq's spelling.
 const ENV_OVERRIDES: [(&str, &str); 5] = [
@@ -91,7 +118,7 @@ impl DbError {
 impl From<tokio_postgres::Error> for DbError {
     fn from(error: tokio_postgres::Error) -> Self {
         if means_connection_lost(&error) {
-            DbError::Unreachable(error.to_string())
+            DbError::Unreachable(describe(&error))
         } else {
             DbError::Query(error)
         }
@@ -102,10 +129,9 @@ impl From<PoolError> for DbError {
     fn from(error: PoolError) -> Self {
         match error {
             PoolError::Backend(error) => error.into(),
-            PoolError::Timeout(_) => DbError::Unreachable(format!(
-                "no connection within {} s",
-                UNREACHABLE_AFTER.as_secs()
-            )),
+            PoolError::Timeout(kind) => {
+                DbError::Unreachable(format!("no connection in time ({kind:?})"))
+            }
             other => DbError::Unreachable(other.to_string()),
         }
     }
@@ -117,12 +143,14 @@ fn means_connection_lost(error: &tokio_postgres::Error) -> bool {
     }
     if let Some(code) = error.code() {
         // Class 08: connection exception; 57P01..57P03: the server is shutting down,
-        // crashed or is not yet accepting connections.
+        // crashed or is not yet accepting connections. 57014: a statement cancelled, by the
+        // statement timeout (a cancel the app sends itself is for a search nobody waits for).
         return code.code().starts_with("08")
             || [
                 SqlState::ADMIN_SHUTDOWN,
                 SqlState::CRASH_SHUTDOWN,
                 SqlState::CANNOT_CONNECT_NOW,
+                SqlState::QUERY_CANCELED,
             ]
             .contains(code);
     }
@@ -260,32 +288,20 @@ fn quote_conn_value(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// A pool that reports a dead server within about [`UNREACHABLE_AFTER`] instead of hanging,
-/// and checks each connection before handing it out, so one dropped by a server restart is
-/// replaced rather than failing the clerk's next action.
+/// A pool with the default [`Deadlines`].
 pub fn pool_from_conn_str(conn: &str, max_size: usize) -> Result<Pool, DbError> {
-    let mut config: tokio_postgres::Config = conn
-        .parse()
-        .map_err(|error: tokio_postgres::Error| DbError::InvalidSettings(error.to_string()))?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(UNREACHABLE_AFTER);
-    }
-    // Every statement of the app is a short lookup or write, and a parallel plan costs more to
-    // start than it saves; worse, its Gather evaluates every InitPlan up front, which turns the
-    // bounded "contains" search (src/db/customers.rs) into a full walk of its window.
-    // A transaction whose client went away (a dropped network) is ended by the server after
-    // 30 s instead of at TCP keepalive (hours): until then it holds its write's idempotency key
-    // (db::applied_write), and the re-sent write waits on it. The app never idles inside a
-    // transaction: card I/O happens between them.
-    let options = [
-        config.get_options(),
-        Some("-c max_parallel_workers_per_gather=0 -c idle_in_transaction_session_timeout=30s"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
-    config.options(options);
+    pool_with_deadlines(conn, max_size, &Deadlines::default())
+}
+
+/// A pool whose every call ends within its [`Deadlines`] instead of hanging, and that checks
+/// each connection before handing it out, so one dropped by a server restart is replaced
+/// rather than failing the clerk's next action.
+pub fn pool_with_deadlines(
+    conn: &str,
+    max_size: usize,
+    deadlines: &Deadlines,
+) -> Result<Pool, DbError> {
+    let config = connection_config(conn, deadlines)?;
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,
@@ -299,31 +315,57 @@ pub fn pool_from_conn_str(conn: &str, max_size: usize) -> Result<Pool, DbError> 
     Pool::builder(manager)
         .max_size(max_size)
         .timeouts(Timeouts {
-            wait: Some(UNREACHABLE_AFTER),
-            create: Some(UNREACHABLE_AFTER),
-            recycle: Some(UNREACHABLE_AFTER),
+            wait: Some(deadlines.pool_wait),
+            create: Some(deadlines.connect),
+            recycle: Some(deadlines.connect),
         })
         .runtime(Runtime::Tokio1)
         .build()
         .map_err(|error| DbError::InvalidSettings(error.to_string()))
 }
 
-/// One round trip to the server, for the app's health watcher. Never takes much longer than
-/// [`UNREACHABLE_AFTER`], even when the server stops answering on an open connection.
-pub async fn ping(pool: &Pool) -> Result<(), DbError> {
-    let round_trip = async {
-        let client = pool.get().await?;
-        client.simple_query("SELECT 1").await?;
-        Ok(())
-    };
-    tokio::time::timeout(UNREACHABLE_AFTER, round_trip)
-        .await
-        .unwrap_or_else(|_| {
-            Err(DbError::Unreachable(format!(
-                "no answer within {} s",
-                UNREACHABLE_AFTER.as_secs()
-            )))
-        })
+/// The connection settings of `conn` with the app's session options and `deadlines`.
+fn connection_config(conn: &str, deadlines: &Deadlines) -> Result<tokio_postgres::Config, DbError> {
+    let mut config: tokio_postgres::Config = conn
+        .parse()
+        .map_err(|error: tokio_postgres::Error| DbError::InvalidSettings(error.to_string()))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(deadlines.connect);
+    }
+    config
+        .tcp_user_timeout(deadlines.tcp_user)
+        .keepalives(true)
+        .keepalives_idle(deadlines.tcp_user)
+        .keepalives_interval((deadlines.tcp_user / 3).max(Duration::from_secs(1)))
+        .keepalives_retries(3);
+    // Every statement of the app is a short lookup or write, and a parallel plan costs more to
+    // start than it saves; worse, its Gather evaluates every InitPlan up front, which turns the
+    // bounded "contains" search (src/db/customers.rs) into a full walk of its window.
+    // A transaction whose client went away (a dropped network) is ended by the server after
+    // 30 s instead of at TCP keepalive (hours): until then it holds its write's idempotency key
+    // (db::applied_write), and the re-sent write waits on it. The app never idles inside a
+    // transaction: card I/O happens between them.
+    let options = [
+        config.get_options().map(str::to_owned),
+        Some(format!(
+            "-c max_parallel_workers_per_gather=0 -c idle_in_transaction_session_timeout=30s \
+             -c statement_timeout={}",
+            deadlines.statement.as_millis()
+        )),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    config.options(options);
+    Ok(config)
+}
+
+/// Lifts the statement timeout on `client` for bulk work (migrations, demo data) that may
+/// rightly run for minutes; `RESET statement_timeout` brings the pool's back.
+pub async fn without_statement_timeout(client: &tokio_postgres::Client) -> Result<(), DbError> {
+    client.batch_execute("SET statement_timeout = 0").await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle, ReaderState};
-use meterdesk::card::virtual_card::ATR;
+use meterdesk::tools::rig::virtual_card::ATR;
 
 pub const PCSCD: &str = "/usr/sbin/pcscd";
 pub const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";

@@ -6,6 +6,7 @@ pub mod card_desk;
 pub mod card_rig;
 pub mod commit_cutter;
 pub mod pg;
+pub mod stalling_relay;
 pub mod tmux;
 
 use std::sync::{Arc, OnceLock};

@@ -7,9 +7,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Parser;
-use meterdesk::card::virtual_card::{VirtualCard, WaterApplication};
-use meterdesk::card::vpcd::{self, LinkOptions};
 use meterdesk::card::water_card::IssuerPin;
+use meterdesk::tools::rig::virtual_card::{VirtualCard, WaterApplication};
+use meterdesk::tools::rig::vpcd::{self, LinkOptions};
 
 #[derive(Parser)]
 #[command(

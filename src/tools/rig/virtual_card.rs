@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::apdu::{CommandApdu, ResponseApdu, StatusWord, ins};
-use super::water_card::{AID, BinaryTarget, Ef, ISSUER_PIN_REFERENCE, RECORD_LEN, Record};
+use crate::card::apdu::{CommandApdu, ResponseApdu, StatusWord, ins};
+use crate::card::water_card::{AID, BinaryTarget, Ef, ISSUER_PIN_REFERENCE, RECORD_LEN, Record};
 
 /// T=1 only, historical bytes "MTRDESK1", with the check byte T=1 requires.
 pub const ATR: [u8; 13] = atr(*b"MTRDESK1");

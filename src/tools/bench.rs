@@ -40,6 +40,7 @@ pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> 
     let pool = startup::open_database(config).await?;
     // "Direct": one connection held for the whole run, the statement sent on it as it is.
     let mut direct = pool.get().await.map_err(db::DbError::from)?;
+    db::without_statement_timeout(&direct).await?;
     if !options.customers_already_loaded {
         if db::demo::has_customers(&direct).await? {
             bail!(

@@ -1,0 +1,10 @@
+//! The tools around the counter app, which the app itself never uses: they use it.
+//!
+//! - [`rig`]: the card rig's emulated card and its link to pcscd's virtual reader (binaries
+//!   `vcard` and `card-watch` in `bin/`).
+//! - [`meter_sim`]: the meter simulator (`meterdesk meter`).
+//! - [`bench`]: `meterdesk bench`, the figures at a million customers.
+
+pub mod bench;
+pub mod meter_sim;
+pub mod rig;
