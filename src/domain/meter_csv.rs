@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
-use super::pricing::MAX_VOLUME;
+use super::money::MAX_VOLUME;
 use super::validation::{self, FieldError};
 
 /// The header line of a meter import file: the column names, in order.
