@@ -1415,6 +1415,7 @@ mod reference {
     use meterdesk::domain::meter_csv::{
         LineError, LineProblem, MeterCsv, MeterNo, MeterNoError, MeterRow,
     };
+    use meterdesk::domain::money::Volume;
     use meterdesk::domain::pricing::{BillingMode, Tier};
 
     const SUPERVISOR: [&str; 5] = [
@@ -1887,8 +1888,8 @@ mod reference {
             line,
             meter_no: MeterNo::parse(no).unwrap(),
             meter_type_id: 1,
-            initial_electronic_reading: Decimal::ZERO,
-            initial_mechanical_reading: Decimal::ZERO,
+            initial_electronic_reading: Volume::ZERO,
+            initial_mechanical_reading: Volume::ZERO,
         };
         let mut errors = vec![
             LineError {
