@@ -292,9 +292,10 @@ impl Volume {
         u32::try_from(self.0.mantissa()).ok()
     }
 
-    /// The most whole litres whose exact price at `price` (> 0) is at most `budget`: the
-    /// quotient rounded down to 0.001 m³. `budget` is exact money (it may be what is left of
-    /// an amount after whole tiers' exact prices).
+    /// The most whole litres whose exact price at `price` is at most `budget`: the quotient
+    /// rounded down to 0.001 m³. `budget` is exact money (it may be what is left of an amount
+    /// after whole tiers' exact prices). Panics on a zero price, as any division by zero does:
+    /// a free tier buys without limit, which the caller decides.
     pub fn affordable(budget: Decimal, price: UnitPrice) -> Volume {
         let volume = Volume::round_down(budget / price.0);
         // The division rounds at 28 significant digits, so a quotient a hair below a whole
@@ -322,7 +323,8 @@ impl Mul<UnitPrice> for Volume {
     }
 }
 
-/// The water an amount buys at one price, rounded down to whole litres.
+/// The water an amount buys at one price, rounded down to whole litres ([`Volume::affordable`];
+/// the price must not be zero).
 impl Div<UnitPrice> for Money {
     type Output = Volume;
 
