@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::iter::Sum;
-use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
+use std::ops::{Add, AddAssign, Div, Mul, Sub};
 use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -202,35 +202,15 @@ macro_rules! fixed_decimal {
             }
         }
 
-        impl Neg for $name {
-            type Output = Self;
-
-            fn neg(self) -> Self {
-                Self(at_scale(-self.0, Self::DECIMALS))
-            }
-        }
-
         impl AddAssign for $name {
             fn add_assign(&mut self, other: Self) {
                 *self = *self + other;
             }
         }
 
-        impl SubAssign for $name {
-            fn sub_assign(&mut self, other: Self) {
-                *self = *self - other;
-            }
-        }
-
         impl Sum for $name {
             fn sum<I: Iterator<Item = Self>>(values: I) -> Self {
                 values.fold(Self::ZERO, Add::add)
-            }
-        }
-
-        impl<'a> Sum<&'a $name> for $name {
-            fn sum<I: Iterator<Item = &'a Self>>(values: I) -> Self {
-                values.copied().sum()
             }
         }
     };
@@ -444,7 +424,7 @@ mod tests {
         let third = UnitPrice::exact(dec("3")).unwrap();
         assert_eq!(Money::from_cents(100) / third, Volume::from_litres(333));
         assert_eq!(Volume::from_litres(1_234).to_litres(), Some(1_234));
-        assert_eq!((-Volume::from_litres(1)).to_litres(), None);
+        assert_eq!((Volume::ZERO - Volume::LITRE).to_litres(), None);
     }
 
     fn any_money() -> impl Strategy<Value = Money> {
