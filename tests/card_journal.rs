@@ -301,7 +301,10 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
     .await
     .unwrap()
     .unwrap();
-    assert_eq!((quote.litres, quote.charge.amount), (10_000, dec("20.00")));
+    assert_eq!(
+        (quote.litres, quote.charge.amount.to_decimal()),
+        (10_000, dec("20.00"))
+    );
 
     let books = counter.books().await;
     assert_eq!(

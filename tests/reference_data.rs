@@ -909,7 +909,8 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         in_force
             .charge_for_volume(dec("30"), dec("60"))
             .unwrap()
-            .amount,
+            .amount
+            .to_decimal(),
         dec("120.00")
     );
     let later = pricing.prices_on(next_month).unwrap();

@@ -675,7 +675,7 @@ mod cards {
             .unwrap();
         Quote {
             litres: 34_782,
-            not_taken: purchase.not_taken,
+            not_taken: purchase.not_taken.to_decimal(),
             charge: purchase.charge,
         }
     }
@@ -846,10 +846,10 @@ mod cards {
             name: "Zhang Wei".into(),
             meter_no: "WM-0042".into(),
             card_no: CARD,
-            amount: quote().charge.amount,
-            volume: quote().charge.volume,
+            amount: quote().charge.amount.to_decimal(),
+            volume: quote().charge.volume.to_decimal(),
             tiers: quote().charge.tiers,
-            vat: Some(quote().charge.vat),
+            vat: Some(quote().charge.vat.to_decimal()),
             not_taken: quote().not_taken,
             method: Some("Cash".into()),
             balance: Decimal::ZERO,
@@ -1415,6 +1415,7 @@ mod reference {
     use meterdesk::domain::meter_csv::{
         LineError, LineProblem, MeterCsv, MeterNo, MeterNoError, MeterRow,
     };
+    use meterdesk::domain::money::Volume;
     use meterdesk::domain::pricing::{BillingMode, Tier};
 
     const SUPERVISOR: [&str; 5] = [
@@ -1887,8 +1888,8 @@ mod reference {
             line,
             meter_no: MeterNo::parse(no).unwrap(),
             meter_type_id: 1,
-            initial_electronic_reading: Decimal::ZERO,
-            initial_mechanical_reading: Decimal::ZERO,
+            initial_electronic_reading: Volume::ZERO,
+            initial_mechanical_reading: Volume::ZERO,
         };
         let mut errors = vec![
             LineError {

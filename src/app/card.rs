@@ -1142,8 +1142,6 @@ pub fn m3(litres: u32) -> Decimal {
 pub fn tier_line(tier: &TierCharge) -> String {
     format!(
         "{:>10.3} m³ × {:.2} = {:.2}",
-        tier.volume,
-        tier.unit_price,
-        tier.amount.round_dp(2)
+        tier.volume, tier.unit_price, tier.amount
     )
 }

@@ -2,6 +2,8 @@
 //!
 //! Both sides use this module: the counter builds commands and parses responses, the virtual
 //! card parses commands and builds responses, so the two can never disagree on the encoding.
+//! [`Exchange`] (one command, one response) and its [`CardError`] are here too: the reader
+//! implements it and the card profile (`water_card`) builds on it, so neither imports the other.
 
 use std::fmt;
 
@@ -193,6 +195,38 @@ impl ResponseApdu {
         bytes.extend_from_slice(&self.status.to_bytes());
         bytes
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error("the smart card service (pcscd) is not running")]
+    NoService,
+    #[error("there is no card in the reader")]
+    NoCard,
+    #[error(transparent)]
+    Apdu(#[from] ApduError),
+    #[error("card reader: {0}")]
+    Pcsc(#[from] pcsc::Error),
+    #[error("the card reader thread has stopped")]
+    ReaderStopped,
+    #[error("the card has no WATER application: not a card of this utility")]
+    NoApplication,
+    #[error("the card refused {command} (status {status})")]
+    Refused { command: String, status: StatusWord },
+    #[error("the card refused the issuer PIN; {tries_left} tries left before it blocks")]
+    WrongPin { tries_left: u8 },
+    #[error("the card's issuer PIN is blocked")]
+    PinBlocked,
+    #[error("{command} answered {length} bytes, not a whole record")]
+    NotARecord { command: String, length: usize },
+}
+
+/// One command and its response: what a card profile builds its operations from. Here, with
+/// the errors of an exchange, because both the reader (which exchanges) and the card profile
+/// (which builds operations from exchanges) speak them.
+pub trait Exchange {
+    /// A response without a status word is an error, never an empty success.
+    fn exchange(&mut self, command: &CommandApdu) -> Result<ResponseApdu, CardError>;
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode, State};
 use tokio::sync::oneshot;
 
-use super::apdu::{ApduError, CommandApdu, ResponseApdu, StatusWord};
+pub use super::apdu::{CardError, Exchange};
+use super::apdu::{CommandApdu, ResponseApdu};
 use super::water_card::{self, CardRead, IssuerPin, Record};
 use crate::domain::card_counter::CardWritePlan;
 
@@ -55,36 +56,6 @@ impl Default for ReaderConfig {
             reconnect_interval: Duration::from_millis(500),
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CardError {
-    #[error("the smart card service (pcscd) is not running")]
-    NoService,
-    #[error("there is no card in the reader")]
-    NoCard,
-    #[error(transparent)]
-    Apdu(#[from] ApduError),
-    #[error("card reader: {0}")]
-    Pcsc(#[from] pcsc::Error),
-    #[error("the card reader thread has stopped")]
-    ReaderStopped,
-    #[error("the card has no WATER application: not a card of this utility")]
-    NoApplication,
-    #[error("the card refused {command} (status {status})")]
-    Refused { command: String, status: StatusWord },
-    #[error("the card refused the issuer PIN; {tries_left} tries left before it blocks")]
-    WrongPin { tries_left: u8 },
-    #[error("the card's issuer PIN is blocked")]
-    PinBlocked,
-    #[error("{command} answered {length} bytes, not a whole record")]
-    NotARecord { command: String, length: usize },
-}
-
-/// One command and its response: what a card profile builds its operations from.
-pub trait Exchange {
-    /// A response without a status word is an error, never an empty success.
-    fn exchange(&mut self, command: &CommandApdu) -> Result<ResponseApdu, CardError>;
 }
 
 /// The answer to one request, arriving later from the reader thread.

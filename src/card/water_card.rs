@@ -7,8 +7,7 @@
 //! Its operations ([`read_card`], [`write_plan`]) are sequences of APDUs over an [`Exchange`]:
 //! the reader thread runs them against the card, unit tests against the virtual card.
 
-use super::apdu::{CommandApdu, ResponseApdu, StatusWord, ins};
-use super::reader::{CardError, Exchange};
+use super::apdu::{CardError, CommandApdu, Exchange, ResponseApdu, StatusWord, ins};
 use crate::domain::card_counter::CardWritePlan;
 
 /// The records' format is the domain's (card.md); the profile only says how to reach them.

@@ -13,9 +13,7 @@
 
 use std::collections::HashMap;
 
-use rust_decimal::Decimal;
-
-use super::pricing::MAX_VOLUME;
+use super::money::{MAX_VOLUME, Volume};
 use super::validation::{self, FieldError};
 
 /// The header line of a meter import file: the column names, in order.
@@ -132,8 +130,8 @@ pub struct MeterRow {
     pub line: usize,
     pub meter_no: MeterNo,
     pub meter_type_id: i64,
-    pub initial_electronic_reading: Decimal,
-    pub initial_mechanical_reading: Decimal,
+    pub initial_electronic_reading: Volume,
+    pub initial_mechanical_reading: Volume,
 }
 
 /// The file read: the good rows, and every problem of the others, in line order.
@@ -287,10 +285,16 @@ fn parse_row(
         .ok_or_else(|| problems.push(LineProblem::UnknownMeterType(meter_type.trim().to_owned())))
         .ok();
     let mut reading = |column, text: &str| {
-        validation::optional(text, |text| validation::volume(text, MAX_VOLUME))
-            .map(Option::unwrap_or_default)
-            .map_err(|error| problems.push(LineProblem::Reading { column, error }))
-            .ok()
+        validation::optional(text, |text| {
+            validation::volume(text, MAX_VOLUME).and_then(|volume| {
+                Volume::exact(volume).map_err(|error| FieldError::TooManyDecimals {
+                    max: error.decimals,
+                })
+            })
+        })
+        .map(Option::unwrap_or_default)
+        .map_err(|error| problems.push(LineProblem::Reading { column, error }))
+        .ok()
     };
     let electronic = reading(Reading::Electronic, &electronic);
     let mechanical = reading(Reading::Mechanical, &mechanical);
@@ -355,7 +359,7 @@ mod tests {
         parse_meter_csv(&format!("{METER_CSV_TEMPLATE}{body}"), &types())
     }
 
-    fn dec(text: &str) -> Decimal {
+    fn m3(text: &str) -> Volume {
         text.parse().unwrap()
     }
 
@@ -393,15 +397,15 @@ mod tests {
                     line: 2,
                     meter_no: MeterNo::parse("M-1").unwrap(),
                     meter_type_id: 1,
-                    initial_electronic_reading: dec("0.000"),
-                    initial_mechanical_reading: dec("0.000"),
+                    initial_electronic_reading: m3("0.000"),
+                    initial_mechanical_reading: m3("0.000"),
                 },
                 MeterRow {
                     line: 4,
                     meter_no: MeterNo::parse("M-2").unwrap(),
                     meter_type_id: 2,
-                    initial_electronic_reading: dec("12.500"),
-                    initial_mechanical_reading: Decimal::ZERO,
+                    initial_electronic_reading: m3("12.500"),
+                    initial_mechanical_reading: Volume::ZERO,
                 },
             ]
         );
@@ -444,8 +448,8 @@ mod tests {
                 line: notes.len() + 2,
                 meter_no: MeterNo::parse("A-000123").unwrap(),
                 meter_type_id: 7,
-                initial_electronic_reading: dec("12.5"),
-                initial_mechanical_reading: Decimal::ZERO,
+                initial_electronic_reading: m3("12.5"),
+                initial_mechanical_reading: Volume::ZERO,
             }]
         );
     }
@@ -482,7 +486,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["GOOD-1", "J"]
         );
-        assert_eq!(csv.rows[1].initial_electronic_reading, dec("1000.500"));
+        assert_eq!(csv.rows[1].initial_electronic_reading, m3("1000.500"));
         assert_eq!(
             problems(&csv),
             [

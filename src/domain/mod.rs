@@ -7,6 +7,7 @@ pub mod customer_rules;
 pub mod login;
 pub mod meter;
 pub mod meter_csv;
+pub mod money;
 pub mod password;
 pub mod pricing;
 pub mod search;

@@ -25,27 +25,14 @@
 //! pays the first tier's price, one ending at 50.001 m³ the second's.
 
 use chrono::{Datelike, Months, NaiveDate};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use super::customer_rules::AccountKind;
+pub use super::money::{MAX_MONEY, MAX_UNIT_PRICE, MAX_VOLUME};
+use super::money::{Money, UnitPrice, Volume};
 
-/// Decimals of a volume in m³: whole litres.
-pub const VOLUME_DECIMALS: u32 = 3;
-/// Decimals of a unit price per m³.
-pub const PRICE_DECIMALS: u32 = 4;
-/// Decimals of money.
-pub const MONEY_DECIMALS: u32 = 2;
-/// Largest volume the database holds, 999999999.999 m³ (`NUMERIC(12,3)`).
-pub const MAX_VOLUME: Decimal = Decimal::from_parts(0xd4a5_0fff, 0xe8, 0, false, VOLUME_DECIMALS);
-/// Largest unit price the database holds, 999999.9999 (`NUMERIC(10,4)`).
-pub const MAX_UNIT_PRICE: Decimal = Decimal::from_parts(0x540b_e3ff, 0x2, 0, false, PRICE_DECIMALS);
-/// Largest amount of money the database holds, 999999999999.99 (`NUMERIC(14,2)`).
-pub const MAX_MONEY: Decimal = Decimal::from_parts(0x107a_3fff, 0x5af3, 0, false, MONEY_DECIMALS);
 /// Longest accumulation cycle accepted: ten years.
 pub const MAX_CYCLE_MONTHS: u32 = 120;
-
-/// One litre, the smallest volume sold.
-const LITRE: Decimal = Decimal::from_parts(1, 0, 0, false, VOLUME_DECIMALS);
 
 /// How a price version turns volume into money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +104,8 @@ pub struct PriceVersion {
     effective_from: NaiveDate,
     mode: BillingMode,
     tiers: Vec<Tier>,
+    /// The tiers, checked, as pricing uses them.
+    ranges: Vec<TierRange>,
     vat_percent: Decimal,
 }
 
@@ -126,38 +115,43 @@ pub struct TierCharge {
     /// The tier's number, 1 for the first.
     pub tier: usize,
     /// m³ charged in this tier.
-    pub volume: Decimal,
+    pub volume: Volume,
     /// The tier's price per m³.
-    pub unit_price: Decimal,
-    /// `volume × unit_price` exactly (up to 7 decimals); only the charge's total is rounded.
-    pub amount: Decimal,
+    pub unit_price: UnitPrice,
+    /// `volume × unit_price` exactly (up to 7 decimals).
+    pub exact: Decimal,
+    /// The line's part of the charge's amount: the exact products up to and including this
+    /// line rounded half-up, less the lines before it. So the lines of a receipt add up to its
+    /// amount to the cent, and each is its exact product rounded up or down.
+    pub amount: Money,
 }
 
 /// The price of one slice of water.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
     /// m³ accumulated in the cycle before this slice: where the slice starts in the tiers.
-    pub accumulated_before: Decimal,
+    pub accumulated_before: Volume,
     /// m³ in the slice.
-    pub volume: Decimal,
+    pub volume: Volume,
     /// The tiers the slice is charged in, in tier order; empty for a zero slice.
     pub tiers: Vec<TierCharge>,
-    /// What the customer pays, VAT included: the tier amounts' sum rounded half-up to 0.01.
-    pub amount: Decimal,
+    /// What the customer pays, VAT included: the exact tier products' sum rounded half-up to
+    /// 0.01, once.
+    pub amount: Money,
     /// The VAT contained in `amount`.
-    pub vat: Decimal,
+    pub vat: Money,
 }
 
 /// A purchase by amount: the water the money buys, and what is left of the money.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmountPurchase {
     /// The amount the customer offered.
-    pub offered: Decimal,
+    pub offered: Money,
     /// The water bought and its price; `charge.amount ≤ offered`.
     pub charge: Charge,
     /// `offered − charge.amount`: not taken, because the next litre would cost more than is
     /// left. The clerk hands it back (or the customer offers a different amount).
-    pub not_taken: Decimal,
+    pub not_taken: Money,
 }
 
 /// When accumulated volume starts again from zero.
@@ -185,11 +179,12 @@ pub struct PriceScheme {
 }
 
 /// A tier with its lower end made explicit: it covers accumulated volume in `(from, to]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct TierRange {
     number: usize,
-    from: Decimal,
-    to: Option<Decimal>,
-    unit_price: Decimal,
+    from: Volume,
+    to: Option<Volume>,
+    unit_price: UnitPrice,
 }
 
 /// Is `value` non-negative, at most `max`, with at most `decimals` decimals?
@@ -197,53 +192,48 @@ fn fits(value: Decimal, decimals: u32, max: Decimal) -> bool {
     value >= Decimal::ZERO && value <= max && value.normalize().scale() <= decimals
 }
 
-fn check_volume(volume: Decimal) -> Result<(), PurchaseError> {
-    fits(volume, VOLUME_DECIMALS, MAX_VOLUME)
-        .then_some(())
-        .ok_or(PurchaseError::Volume)
+/// `value` as a `T` if it has no more decimals than `T` holds and lies in 0 ..= `max`.
+fn within<T: Into<Decimal> + Copy, E>(
+    value: Decimal,
+    exact: impl FnOnce(Decimal) -> Result<T, E>,
+    max: Decimal,
+) -> Option<T> {
+    exact(value)
+        .ok()
+        .filter(|typed| (Decimal::ZERO..=max).contains(&(*typed).into()))
 }
 
-/// Rounds half-up to whole cents and shows both decimals, as a receipt does.
-fn round_money(exact: Decimal) -> Decimal {
-    let mut money =
-        exact.round_dp_with_strategy(MONEY_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
-    money.rescale(MONEY_DECIMALS);
-    money
+fn volume_in_range(volume: Decimal) -> Result<Volume, PurchaseError> {
+    within(volume, Volume::exact, MAX_VOLUME).ok_or(PurchaseError::Volume)
 }
 
-/// Shows a volume (of at most 3 decimals) with all 3, as a receipt does.
-fn in_litres(mut volume: Decimal) -> Decimal {
-    volume.rescale(VOLUME_DECIMALS);
-    volume
-}
-
-/// The most whole litres whose exact price at `unit_price` (> 0) is at most `money`.
-fn litres_within(money: Decimal, unit_price: Decimal) -> Decimal {
-    let volume =
-        (money / unit_price).round_dp_with_strategy(VOLUME_DECIMALS, RoundingStrategy::ToZero);
-    // The division rounds at 28 significant digits, so a quotient a hair below a whole litre
-    // can come out on it; the exact product tells.
-    if volume * unit_price > money {
-        volume - LITRE
-    } else {
-        volume
-    }
+/// The lines of a charge, in tier order, each amount its share of the rounded total.
+fn tier_lines<'a>(slices: impl IntoIterator<Item = (&'a TierRange, Volume)>) -> Vec<TierCharge> {
+    let mut exact_so_far = Decimal::ZERO;
+    let mut charged = Money::ZERO;
+    slices
+        .into_iter()
+        .map(|(range, volume)| {
+            let exact = volume * range.unit_price;
+            exact_so_far += exact;
+            let amount = Money::round_half_up(exact_so_far) - charged;
+            charged += amount;
+            TierCharge {
+                tier: range.number,
+                volume,
+                unit_price: range.unit_price,
+                exact,
+                amount,
+            }
+        })
+        .collect()
 }
 
 impl TierRange {
     /// How much of the accumulated-volume interval `[start, end]` lies in this tier.
-    fn overlap(&self, start: Decimal, end: Decimal) -> Decimal {
+    fn overlap(&self, start: Volume, end: Volume) -> Volume {
         let top = self.to.map_or(end, |to| to.min(end));
-        (top - start.max(self.from)).max(Decimal::ZERO)
-    }
-
-    fn charge(&self, volume: Decimal) -> TierCharge {
-        TierCharge {
-            tier: self.number,
-            volume: in_litres(volume),
-            unit_price: self.unit_price,
-            amount: volume * self.unit_price,
-        }
+        (top - start.max(self.from)).max(Volume::ZERO)
     }
 }
 
@@ -267,32 +257,38 @@ impl PriceVersion {
         if last.up_to.is_some() {
             return Err(SchemeError::LastTierBounded);
         }
-        let mut previous_bound = Decimal::ZERO;
-        let mut previous_price = Decimal::ZERO;
+        let mut ranges: Vec<TierRange> = Vec::with_capacity(tiers.len());
         for (index, tier) in tiers.iter().enumerate() {
             let number = index + 1;
-            if !fits(tier.unit_price, PRICE_DECIMALS, MAX_UNIT_PRICE) {
-                return Err(SchemeError::PriceOutOfRange { tier: number });
-            }
-            if tier.unit_price < previous_price {
+            let unit_price = within(tier.unit_price, UnitPrice::exact, MAX_UNIT_PRICE)
+                .ok_or(SchemeError::PriceOutOfRange { tier: number })?;
+            let previous = ranges.last();
+            if previous.is_some_and(|previous| unit_price < previous.unit_price) {
                 return Err(SchemeError::PriceFalls { tier: number });
             }
-            previous_price = tier.unit_price;
-            match tier.up_to {
+            let from = previous
+                .and_then(|previous| previous.to)
+                .unwrap_or(Volume::ZERO);
+            let to = match tier.up_to {
                 None if number < tiers.len() => {
                     return Err(SchemeError::UnboundedTierNotLast { tier: number });
                 }
-                None => {}
+                None => None,
                 Some(bound) => {
-                    if !fits(bound, VOLUME_DECIMALS, MAX_VOLUME) {
-                        return Err(SchemeError::BoundOutOfRange { tier: number });
-                    }
-                    if bound <= previous_bound {
+                    let bound = within(bound, Volume::exact, MAX_VOLUME)
+                        .ok_or(SchemeError::BoundOutOfRange { tier: number })?;
+                    if bound <= from {
                         return Err(SchemeError::BoundNotIncreasing { tier: number });
                     }
-                    previous_bound = bound;
+                    Some(bound)
                 }
-            }
+            };
+            ranges.push(TierRange {
+                number,
+                from,
+                to,
+                unit_price,
+            });
         }
         if last.unit_price.is_zero() {
             return Err(SchemeError::FreeLastTier);
@@ -304,6 +300,7 @@ impl PriceVersion {
             effective_from,
             mode,
             tiers,
+            ranges,
             vat_percent,
         })
     }
@@ -331,27 +328,7 @@ impl PriceVersion {
         accumulated: Decimal,
         volume: Decimal,
     ) -> Result<Charge, PurchaseError> {
-        check_volume(accumulated)?;
-        check_volume(volume)?;
-        let end = accumulated + volume;
-        let tiers = match self.mode {
-            BillingMode::Fixed | BillingMode::Stepped => self
-                .ranges()
-                .map(|range| (range.overlap(accumulated, end), range))
-                .filter(|(slice, _)| !slice.is_zero())
-                .map(|(slice, range)| range.charge(slice))
-                .collect(),
-            BillingMode::Leap if volume.is_zero() => Vec::new(),
-            BillingMode::Leap => vec![self.range_ending_at(end).charge(volume)],
-        };
-        let amount = round_money(tiers.iter().map(|tier| tier.amount).sum());
-        Ok(Charge {
-            accumulated_before: accumulated,
-            volume: in_litres(volume),
-            tiers,
-            amount,
-            vat: round_money(amount * self.vat_percent / (Decimal::ONE_HUNDRED + self.vat_percent)),
-        })
+        Ok(self.charge(volume_in_range(accumulated)?, volume_in_range(volume)?))
     }
 
     /// The most water `offered` buys when `accumulated` m³ are already counted in the cycle.
@@ -360,20 +337,18 @@ impl PriceVersion {
         accumulated: Decimal,
         offered: Decimal,
     ) -> Result<AmountPurchase, PurchaseError> {
-        check_volume(accumulated)?;
-        if !fits(offered, MONEY_DECIMALS, MAX_MONEY) {
-            return Err(PurchaseError::Amount);
-        }
+        let accumulated = volume_in_range(accumulated)?;
+        let offered = within(offered, Money::exact, MAX_MONEY).ok_or(PurchaseError::Amount)?;
         let volume = match self.mode {
             BillingMode::Fixed | BillingMode::Stepped => {
                 self.stepped_litres_for(accumulated, offered)
             }
             BillingMode::Leap => self.leap_litres_for(accumulated, offered),
         };
-        if volume > MAX_VOLUME {
+        if volume.to_decimal() > MAX_VOLUME {
             return Err(PurchaseError::VolumeTooLarge);
         }
-        let charge = self.charge_for_volume(accumulated, volume)?;
+        let charge = self.charge(accumulated, volume);
         Ok(AmountPurchase {
             offered,
             not_taken: offered - charge.amount,
@@ -381,35 +356,44 @@ impl PriceVersion {
         })
     }
 
-    fn ranges(&self) -> impl Iterator<Item = TierRange> + '_ {
-        self.tiers
-            .iter()
-            .enumerate()
-            .scan(Decimal::ZERO, |from, (index, tier)| {
-                let range = TierRange {
-                    number: index + 1,
-                    from: *from,
-                    to: tier.up_to,
-                    unit_price: tier.unit_price,
-                };
-                *from = tier.up_to.unwrap_or(*from);
-                Some(range)
-            })
+    fn charge(&self, accumulated: Volume, volume: Volume) -> Charge {
+        let end = accumulated + volume;
+        let tiers = match self.mode {
+            BillingMode::Fixed | BillingMode::Stepped => tier_lines(
+                self.ranges
+                    .iter()
+                    .map(|range| (range, range.overlap(accumulated, end)))
+                    .filter(|(_, slice)| !slice.is_zero()),
+            ),
+            BillingMode::Leap if volume.is_zero() => Vec::new(),
+            BillingMode::Leap => tier_lines([(self.range_ending_at(end), volume)]),
+        };
+        let amount = Money::round_half_up(tiers.iter().map(|tier| tier.exact).sum());
+        let vat =
+            amount.to_decimal() * self.vat_percent / (Decimal::ONE_HUNDRED + self.vat_percent);
+        Charge {
+            accumulated_before: accumulated,
+            volume,
+            tiers,
+            amount,
+            vat: Money::round_half_up(vat),
+        }
     }
 
     /// The tier an accumulated volume of `end` m³ lies in.
-    fn range_ending_at(&self, end: Decimal) -> TierRange {
-        self.ranges()
+    fn range_ending_at(&self, end: Volume) -> &TierRange {
+        self.ranges
+            .iter()
             .find(|range| range.to.is_none_or(|to| end <= to))
             .expect("the last tier is unbounded (checked by PriceVersion::new)")
     }
 
     /// Fills tiers in order while the money pays for a whole tier, then buys what the rest
     /// buys in the tier where it runs out.
-    fn stepped_litres_for(&self, accumulated: Decimal, offered: Decimal) -> Decimal {
-        let mut money = offered;
-        let mut volume = Decimal::ZERO;
-        for range in self.ranges() {
+    fn stepped_litres_for(&self, accumulated: Volume, offered: Money) -> Volume {
+        let mut money = offered.to_decimal();
+        let mut volume = Volume::ZERO;
+        for range in &self.ranges {
             let start = accumulated.max(range.from);
             match range.to {
                 Some(to) if to <= start => {}
@@ -419,7 +403,7 @@ impl PriceVersion {
                 }
                 // A free tier always fits above and the last tier is never free, so the price
                 // here is above zero.
-                _ => return volume + litres_within(money, range.unit_price),
+                _ => return volume + Volume::affordable(money, range.unit_price),
             }
         }
         unreachable!("the last tier is unbounded (checked by PriceVersion::new)")
@@ -428,27 +412,28 @@ impl PriceVersion {
     /// For each tier, the most water whose last litre lands in that tier and which the money
     /// pays for at that tier's price; the largest of these wins (a leap price never falls as
     /// the volume grows, so no larger volume is affordable).
-    fn leap_litres_for(&self, accumulated: Decimal, offered: Decimal) -> Decimal {
-        self.ranges()
+    fn leap_litres_for(&self, accumulated: Volume, offered: Money) -> Volume {
+        self.ranges
+            .iter()
             .filter_map(|range| {
-                let smallest = (range.from - accumulated).max(Decimal::ZERO) + LITRE;
+                let smallest = (range.from - accumulated).max(Volume::ZERO) + Volume::LITRE;
                 let ceiling = range.to.map(|to| to - accumulated);
                 let affordable = if range.unit_price.is_zero() {
                     ceiling?
                 } else {
-                    let litres = litres_within(offered, range.unit_price);
+                    let litres = offered / range.unit_price;
                     ceiling.map_or(litres, |ceiling| ceiling.min(litres))
                 };
                 (affordable >= smallest).then_some(affordable)
             })
             .max()
-            .unwrap_or(Decimal::ZERO)
+            .unwrap_or(Volume::ZERO)
     }
 }
 
 impl Charge {
     /// The amount without its VAT.
-    pub fn net_of_vat(&self) -> Decimal {
+    pub fn net_of_vat(&self) -> Money {
         self.amount - self.vat
     }
 }
@@ -516,7 +501,7 @@ impl CyclePeriod {
 
     /// The volume that counts towards the tiers: the sum of the `(date, m³)` slices already
     /// charged in this period.
-    pub fn accumulated(&self, history: impl IntoIterator<Item = (NaiveDate, Decimal)>) -> Decimal {
+    pub fn accumulated(&self, history: impl IntoIterator<Item = (NaiveDate, Volume)>) -> Volume {
         history
             .into_iter()
             .filter(|(date, _)| self.contains(*date))
@@ -603,6 +588,7 @@ pub fn check_scheme_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::money::{MONEY_DECIMALS, PRICE_DECIMALS, VOLUME_DECIMALS};
     use proptest::prelude::*;
 
     fn dec(text: &str) -> Decimal {
@@ -643,15 +629,22 @@ mod tests {
 
     /// Σ(slice × price) before rounding: the exact price of a charge.
     fn exact(charge: &Charge) -> Decimal {
-        charge.tiers.iter().map(|tier| tier.amount).sum()
+        charge.tiers.iter().map(|tier| tier.exact).sum()
+    }
+
+    fn m3(text: &str) -> Volume {
+        Volume::exact(dec(text)).unwrap()
     }
 
     fn line(tier: usize, volume: &str, unit_price: &str, amount: &str) -> TierCharge {
+        let volume = m3(volume);
+        let unit_price = UnitPrice::exact(dec(unit_price)).unwrap();
         TierCharge {
             tier,
-            volume: dec(volume),
-            unit_price: dec(unit_price),
-            amount: dec(amount),
+            volume,
+            unit_price,
+            exact: volume * unit_price,
+            amount: Money::exact(dec(amount)).unwrap(),
         }
     }
 
@@ -662,15 +655,17 @@ mod tests {
 
         let q1 = cycle.period_containing(day("2025-03-31"));
         let q1_charge = prices
-            .charge_for_volume(q1.accumulated([]), dec("30"))
+            .charge_for_volume(q1.accumulated([]).to_decimal(), dec("30"))
             .unwrap();
         assert_eq!(q1_charge.amount.to_string(), "30.00");
         assert_eq!(q1_charge.tiers, [line(1, "30", "1.00", "30")]);
 
         let q2 = cycle.period_containing(day("2025-06-30"));
-        let accumulated = q2.accumulated([(day("2025-03-31"), dec("30"))]);
-        assert_eq!(accumulated, dec("30"));
-        let q2_charge = prices.charge_for_volume(accumulated, dec("60")).unwrap();
+        let accumulated = q2.accumulated([(day("2025-03-31"), m3("30"))]);
+        assert_eq!(accumulated, m3("30"));
+        let q2_charge = prices
+            .charge_for_volume(accumulated.to_decimal(), dec("60"))
+            .unwrap();
         assert_eq!(q2_charge.amount.to_string(), "100.00");
         assert_eq!(
             q2_charge.tiers,
@@ -683,8 +678,8 @@ mod tests {
         let cycle = AccumulationCycle::new(day("2025-01-01"), 12).unwrap();
         let next_year = cycle.period_containing(day("2026-02-01"));
         assert_eq!(
-            next_year.accumulated([(day("2025-12-31"), dec("90"))]),
-            dec("0")
+            next_year.accumulated([(day("2025-12-31"), m3("90"))]),
+            Volume::ZERO
         );
     }
 
@@ -721,6 +716,23 @@ mod tests {
         let charge = prices.charge_for_volume(dec("1000"), dec("2.5")).unwrap();
         assert_eq!(charge.amount.to_string(), "8.63"); // 8.625 rounds half-up
         assert_eq!(charge.vat.to_string(), "0.00");
+    }
+
+    #[test]
+    fn tier_lines_share_the_rounded_amount() {
+        // 0.005 m³ in each of two tiers at 1.0000 and 1.0000: each line is 0.005 exactly,
+        // which rounded alone would be 0.01 + 0.01 = 0.02; the total 0.010 is 0.01.
+        let prices = version(
+            BillingMode::Stepped,
+            vec![tier(Some("0.005"), "1"), tier(None, "1")],
+            "0",
+        );
+        let charge = prices.charge_for_volume(dec("0"), dec("0.010")).unwrap();
+        assert_eq!(charge.amount.to_string(), "0.01");
+        assert_eq!(
+            charge.tiers,
+            [line(1, "0.005", "1", "0.01"), line(2, "0.005", "1", "0")]
+        );
     }
 
     #[test]
@@ -831,7 +843,7 @@ mod tests {
         assert_eq!(MAX_VOLUME.to_string(), "999999999.999");
         assert_eq!(MAX_UNIT_PRICE.to_string(), "999999.9999");
         assert_eq!(MAX_MONEY.to_string(), "999999999999.99");
-        assert_eq!(LITRE.to_string(), "0.001");
+        assert_eq!(Volume::LITRE.to_string(), "0.001");
     }
 
     #[test]
@@ -1064,10 +1076,10 @@ mod tests {
     }
 
     /// m³ charged in each tier, summed over charges.
-    fn volume_per_tier(charges: &[Charge]) -> std::collections::BTreeMap<usize, Decimal> {
+    fn volume_per_tier(charges: &[Charge]) -> std::collections::BTreeMap<usize, Volume> {
         let mut per_tier = std::collections::BTreeMap::new();
         for line in charges.iter().flat_map(|charge| &charge.tiers) {
-            *per_tier.entry(line.tier).or_insert(Decimal::ZERO) += line.volume;
+            *per_tier.entry(line.tier).or_insert(Volume::ZERO) += line.volume;
         }
         per_tier
     }
@@ -1086,7 +1098,7 @@ mod tests {
             let parts = charge_in_slices(&prices, start, &slices);
             prop_assert_eq!(volume_per_tier(&parts), volume_per_tier(std::slice::from_ref(&whole)));
             prop_assert_eq!(parts.iter().map(exact).sum::<Decimal>(), exact(&whole));
-            let drift = parts.iter().map(|part| part.amount).sum::<Decimal>() - whole.amount;
+            let drift = (parts.iter().map(|part| part.amount).sum::<Money>() - whole.amount).to_decimal();
             let bound = Decimal::new(5, 3) * Decimal::from(slices.len() + 1);
             prop_assert!(drift.abs() < bound, "drift {} ≥ {}", drift, bound);
         }
@@ -1105,7 +1117,7 @@ mod tests {
             let start = Decimal::from(start);
             let whole = prices.charge_for_volume(start, slices.iter().sum()).unwrap();
             let parts = charge_in_slices(&prices, start, &slices);
-            prop_assert_eq!(parts.iter().map(|part| part.amount).sum::<Decimal>(), whole.amount);
+            prop_assert_eq!(parts.iter().map(|part| part.amount).sum::<Money>(), whole.amount);
         }
 
         #[test]
@@ -1153,12 +1165,41 @@ mod tests {
                 other => other.unwrap(),
             };
             let volume = purchase.charge.volume;
-            prop_assert_eq!(&purchase.charge, &prices.charge_for_volume(start, volume).unwrap());
-            prop_assert!(purchase.charge.amount <= offered);
-            prop_assert_eq!(purchase.not_taken, offered - purchase.charge.amount);
+            prop_assert_eq!(&purchase.charge, &prices.charge_for_volume(start, volume.to_decimal()).unwrap());
+            prop_assert_eq!(purchase.offered.to_decimal(), offered);
+            prop_assert!(purchase.charge.amount <= purchase.offered);
+            prop_assert_eq!(purchase.not_taken, purchase.offered - purchase.charge.amount);
             prop_assert!(exact(&purchase.charge) <= offered);
-            let one_litre_more = prices.charge_for_volume(start, volume + LITRE).unwrap();
+            let one_litre_more = prices
+                .charge_for_volume(start, (volume + Volume::LITRE).to_decimal())
+                .unwrap();
             prop_assert!(exact(&one_litre_more) > offered);
+        }
+
+        /// A receipt's tier lines add up to its amount to the cent, by volume and by amount,
+        /// in every mode and at any VAT rate; each line is its exact product rounded up or
+        /// down, never by a cent or more.
+        #[test]
+        fn tier_lines_add_up_to_the_amount(
+            prices in any_mode().prop_flat_map(|mode| any_version(mode, PRICE_DECIMALS)),
+            start in litres(300_000),
+            slice in litres(300_000),
+            cents in 0i64..100_000_000,
+        ) {
+            let by_volume = prices.charge_for_volume(start, slice).unwrap();
+            let by_amount = match prices.charge_for_amount(start, Decimal::new(cents, MONEY_DECIMALS)) {
+                Err(PurchaseError::VolumeTooLarge) => None,
+                other => Some(other.unwrap().charge),
+            };
+            for charge in std::iter::once(&by_volume).chain(&by_amount) {
+                prop_assert_eq!(charge.tiers.iter().map(|line| line.amount).sum::<Money>(), charge.amount);
+                prop_assert_eq!(charge.tiers.iter().map(|line| line.volume).sum::<Volume>(), charge.volume);
+                for line in &charge.tiers {
+                    prop_assert_eq!(line.exact, line.volume * line.unit_price);
+                    prop_assert!((line.amount.to_decimal() - line.exact).abs() < Decimal::new(1, 2));
+                }
+                prop_assert!(charge.vat <= charge.amount);
+            }
         }
 
         #[test]
@@ -1167,7 +1208,7 @@ mod tests {
             slice in litres(300_000),
         ) {
             let charge = prices.charge_for_volume(Decimal::ZERO, slice).unwrap();
-            prop_assert!(charge.vat >= Decimal::ZERO && charge.vat <= charge.amount);
+            prop_assert!(charge.vat >= Money::ZERO && charge.vat <= charge.amount);
             prop_assert_eq!(charge.vat + charge.net_of_vat(), charge.amount);
         }
 

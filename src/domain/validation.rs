@@ -11,7 +11,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::pricing::{MONEY_DECIMALS, PRICE_DECIMALS, VOLUME_DECIMALS};
+use super::money::{MONEY_DECIMALS, PRICE_DECIMALS, VOLUME_DECIMALS};
 
 /// Longest personal name or contact person, in characters.
 pub const PERSONAL_NAME_MAX: usize = 50;

@@ -551,7 +551,7 @@ fn scheme(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &
                             ("tier", &tier.tier),
                             ("volume", &format!("{:.3}", tier.volume)),
                             ("price", &format!("{:.4}", tier.unit_price)),
-                            ("amount", &tier.amount.normalize()),
+                            ("amount", &tier.exact.normalize()),
                         ],
                     )
                 )));

@@ -376,7 +376,7 @@ impl Journal<'_> {
             Ok(planned) => planned,
             Err(refusal) => return Ok(Err(refusal.into())),
         };
-        let amount = quote.charge.amount;
+        let amount = quote.charge.amount.to_decimal();
         let method = match payment {
             Payment::Method(method) => {
                 if !self.method_allowed(method).await? {
@@ -403,14 +403,14 @@ impl Journal<'_> {
             .await?;
         }
         let single_price = match quote.charge.tiers.as_slice() {
-            [tier] => Some(tier.unit_price),
+            [tier] => Some(tier.unit_price.to_decimal()),
             _ => None,
         };
         let transaction_id = self
             .ledger(LedgerRow {
                 kind: "card_purchase",
                 amount: -amount,
-                volume: Some(quote.charge.volume),
+                volume: Some(quote.charge.volume.to_decimal()),
                 unit_price: single_price,
                 method: None,
                 receipt_no: Some(receipt_no),

@@ -22,7 +22,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
@@ -37,9 +36,6 @@ use crate::domain::card_records::{
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, Charge, PriceScheme, PriceVersion, PurchaseError, Tier,
 };
-
-/// Litres in a cubic metre: the card counts litres, the ledger m³.
-const LITRES_PER_M3: Decimal = Decimal::ONE_THOUSAND;
 
 /// `card_operation.failure_reason` of an operation whose card read back the old record.
 pub const NOT_ON_CARD: &str = "not_on_card";

@@ -53,7 +53,7 @@ pub(super) async fn quote(
             .map(|charge| (charge, Decimal::ZERO)),
         Quantity::Amount(offered) => prices
             .charge_for_amount(accumulated, offered)
-            .map(|purchase| (purchase.charge, purchase.not_taken)),
+            .map(|purchase| (purchase.charge, purchase.not_taken.to_decimal())),
     };
     let (charge, not_taken) = match priced {
         Ok(priced) => priced,
@@ -63,7 +63,7 @@ pub(super) async fn quote(
     if charge.volume.is_zero() || charge.amount.is_zero() {
         return Ok(Err(Refusal::NothingBought));
     }
-    let Some(litres) = (charge.volume * LITRES_PER_M3).to_u32() else {
+    let Some(litres) = charge.volume.to_litres() else {
         return Ok(Err(Refusal::TooMuchWater));
     };
     Ok(Ok(Quote {
