@@ -1031,7 +1031,7 @@ fn on_written(app: &mut App, written: Written, out: &mut Vec<Outgoing>) {
             receipt: Some(receipt),
             ..
         } => {
-            let text = receipt_text(lang, &receipt, app.receipt_width);
+            let text = receipt_text(lang, app.zone, &receipt, app.receipt_width);
             say(
                 app,
                 MessageKind::Info,

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use chrono::{FixedOffset, Local};
 use crossterm::event::KeyEvent;
 use tui_input::Input;
 
@@ -439,6 +440,9 @@ pub struct App {
     pub receipt_width: usize,
     /// Which identity documents the customer forms accept (`customers.id_documents`).
     pub id_policy: IdDocumentPolicy,
+    /// The time zone times are shown in: the machine's, fixed at start, so a drawing is a pure
+    /// function of the state (tests set it).
+    pub zone: FixedOffset,
 }
 
 impl App {
@@ -466,6 +470,7 @@ impl App {
             desk_id: fastrand::u64(..),
             receipt_width: 48,
             id_policy: IdDocumentPolicy::ResidentIdentityCard,
+            zone: *Local::now().offset(),
         }
     }
 

@@ -1,14 +1,14 @@
 //! One customer's details: type, basic information, meter, account with its latest
 //! transactions, card, previous owners. Every stored text goes through `inert`.
 
-use chrono::{DateTime, Local, Utc};
+use chrono::FixedOffset;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::inert::inert;
-use super::text::{fit, truncate, width};
+use super::text::{fit, local, truncate, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::accounts::label_key;
@@ -16,13 +16,6 @@ use crate::app::state::DetailsView;
 use crate::db::customers::CustomerDetails;
 use crate::domain::customer_rules::{Field, Nature};
 use crate::i18n::Lang;
-
-/// Timestamps in the terminal's local time, to the minute.
-pub(super) fn local(at: &DateTime<Utc>) -> String {
-    at.with_timezone(&Local)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
-}
 
 /// A catalogue text for a stored code (`nature_personal`), the code itself when unknown.
 pub(super) fn coded(lang: Lang, prefix: &str, code: &str) -> String {
@@ -55,7 +48,12 @@ fn fields(lang: Lang, pairs: &[(&str, Option<String>)]) -> Vec<Line<'static>> {
         .collect()
 }
 
-fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'static>> {
+fn lines(
+    details: &CustomerDetails,
+    lang: Lang,
+    zone: FixedOffset,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let heading = |key: &str| Line::from(Span::styled(format!(" {}", lang.t(key)), theme.title()));
     let basic = &details.basic;
     let mut lines = vec![Line::from(vec![
@@ -89,8 +87,11 @@ fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'stat
             ("details.email", basic.email.clone()),
             ("details.address", Some(basic.address.clone())),
             ("details.remark", basic.remark.clone()),
-            ("details.opened", Some(local(&basic.opened_at))),
-            ("details.closed", basic.closed_at.as_ref().map(local)),
+            ("details.opened", Some(local(&basic.opened_at, zone))),
+            (
+                "details.closed",
+                basic.closed_at.as_ref().map(|at| local(at, zone)),
+            ),
         ],
     ));
     let meter = &details.meter;
@@ -124,7 +125,7 @@ fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'stat
             .unwrap_or_default();
         lines.push(Line::raw(format!(
             "   {}  {} {:>11.2} {:>12}  {:<14} {}",
-            local(&transaction.at),
+            local(&transaction.at, zone),
             fit(&coded(lang, "details.tx_", &transaction.kind), 13, false),
             transaction.amount,
             volume,
@@ -143,7 +144,7 @@ fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'stat
         let when = lang.tf(
             "details.owner_line",
             &[
-                ("date", &local(&owner.transferred_at)),
+                ("date", &local(&owner.transferred_at, zone)),
                 ("operator", &inert(&owner.transferred_by)),
             ],
         );
@@ -213,7 +214,7 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &DetailsView, app: &App, theme:
         frame.render_widget(Paragraph::new(loading), area);
         return;
     };
-    draw_lines(frame, area, lines(details, app.lang, theme));
+    draw_lines(frame, area, lines(details, app.lang, app.zone, theme));
 }
 
 /// Draws `lines` cut to the width instead of wrapped, so the layout stays one fact per line;

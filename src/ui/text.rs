@@ -1,5 +1,6 @@
 //! Fitting text into cells by display width (CJK characters take two), never by bytes.
 
+use chrono::{DateTime, FixedOffset, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Display width of `text` in terminal cells.
@@ -91,6 +92,11 @@ pub fn window(text: &str, scroll: usize, cells: usize) -> String {
         used += w;
     }
     shown
+}
+
+/// A moment in the desk's time zone (`App::zone`, fixed at start), to the minute.
+pub fn local(at: &DateTime<Utc>, zone: FixedOffset) -> String {
+    at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
 }
 
 #[cfg(test)]
