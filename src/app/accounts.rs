@@ -9,12 +9,14 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
 use super::form::{Choice, Field as FormField, FieldKind, Form, field_error_text, halfwidth_key};
+use super::screen::Notice;
 use super::state::*;
 use super::update::{Outgoing, leave, say, send};
 use crate::db::customer_changes::{
     CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
 };
 use crate::db::customer_types::CustomerTypeOption;
+use crate::db::customers::CustomerRow;
 use crate::db::meters::Meter;
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::domain::validation::{self, IdDocumentPolicy};
@@ -247,7 +249,7 @@ fn type_form(types: &[CustomerTypeOption]) -> Form {
 
 /// `o` / `:open` on the customer table.
 pub fn start_open_account(app: &mut App, out: &mut Vec<Outgoing>) {
-    super::update::open(app, Screen::OpenAccount(Box::new(OpenAccount::new())));
+    super::update::open(app, Slot::OpenAccount(Box::new(OpenAccount::new())));
     send(app, Request::CustomerTypes, out);
 }
 
@@ -259,7 +261,7 @@ pub fn wizard_key(
     command: Option<Command>,
     out: &mut Vec<Outgoing>,
 ) -> bool {
-    let Screen::OpenAccount(wizard) = &mut app.screen else {
+    let Slot::OpenAccount(wizard) = &mut app.screen else {
         return false;
     };
     let lookup_open = wizard.form_mut().is_some_and(|f| f.lookup.is_some());
@@ -314,7 +316,7 @@ fn fetch_meters(
     select: usize,
     out: &mut Vec<Outgoing>,
 ) {
-    let Screen::OpenAccount(wizard) = &mut app.screen else {
+    let Slot::OpenAccount(wizard) = &mut app.screen else {
         return;
     };
     let Some(meter_type_ids) = wizard.customer_type().map(|t| t.meter_type_ids.clone()) else {
@@ -361,7 +363,7 @@ fn wait_for_typed_search(app: &mut App) -> bool {
 /// Up/Down in step 3: within the page; past its end the next page, before its start the
 /// previous one.
 fn move_meter(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
-    let Screen::OpenAccount(wizard) = &mut app.screen else {
+    let Slot::OpenAccount(wizard) = &mut app.screen else {
         return;
     };
     let pick = &mut wizard.meters;
@@ -383,7 +385,7 @@ fn move_meter(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
 /// PgDn / PgUp: the next or previous step. Going on checks the step; going back keeps it.
 pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
-    let Screen::OpenAccount(wizard) = &mut app.screen else {
+    let Slot::OpenAccount(wizard) = &mut app.screen else {
         return;
     };
     match (wizard.step, forward) {
@@ -421,7 +423,7 @@ pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
 
 /// F2 in step 3: opens the account in one transaction.
 fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
-    let Screen::OpenAccount(wizard) = &app.screen else {
+    let Slot::OpenAccount(wizard) = &app.screen else {
         return;
     };
     let (Some(customer_type), Some(info)) = (wizard.customer_type(), wizard.info.clone()) else {
@@ -444,7 +446,7 @@ fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
         info,
         meter_id: meter.id,
     };
-    if let Screen::OpenAccount(wizard) = &mut app.screen {
+    if let Slot::OpenAccount(wizard) = &mut app.screen {
         wizard.saving = Some(idempotency_key);
     }
     say(app, MessageKind::Info, app.lang.t("open.opening"));
@@ -463,12 +465,12 @@ fn operator(app: &App) -> i64 {
 pub type Saving = Option<String>;
 
 /// The save of a screen that writes (customer and reference screens); None for the others.
-fn saving_mut(screen: &mut Screen) -> Option<&mut Saving> {
+fn saving_mut(screen: &mut Slot) -> Option<&mut Saving> {
     match screen {
-        Screen::OpenAccount(wizard) => Some(&mut wizard.saving),
-        Screen::Modify(view) => Some(&mut view.saving),
-        Screen::Transfer(view) => Some(&mut view.saving),
-        Screen::Ref(screen) => screen.saving_mut(),
+        Slot::OpenAccount(wizard) => Some(&mut wizard.saving),
+        Slot::Modify(view) => Some(&mut view.saving),
+        Slot::Transfer(view) => Some(&mut view.saving),
+        Slot::Ref(screen) => screen.saving_mut(),
         _ => None,
     }
 }
@@ -480,7 +482,7 @@ fn saving_mut(screen: &mut Screen) -> Option<&mut Saving> {
 pub fn key_while_saving(app: &mut App, key: &KeyEvent, command: Option<Command>) -> bool {
     let waiting = saving_mut(&mut app.screen).is_some_and(|saving| saving.is_some());
     let on_list = match &mut app.screen {
-        Screen::Ref(screen) => screen.form_mut().is_none(),
+        Slot::Ref(screen) => screen.form_mut().is_none(),
         _ => false,
     };
     let edits_or_saves = if on_list {
@@ -580,14 +582,8 @@ pub fn unpaid_text(lang: Lang, count: i64) -> String {
     lang.tf("transfer.unpaid", &[("count", &count)])
 }
 
-/// `m` and `t` on the customer table: the screen opens and asks for what it needs.
-pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
-    let Screen::Customers(table) = &app.screen else {
-        return;
-    };
-    let Some(row) = table.selected_row() else {
-        return;
-    };
+/// `m` and `t` on the customer table's `row`: the screen opens and asks for what it needs.
+pub fn start_change(app: &mut App, row: &CustomerRow, transfer: bool, out: &mut Vec<Outgoing>) {
     let (customer_id, customer_no) = (row.id, row.customer_no);
     if transfer && row.status != "active" {
         // A closed account has nothing to hand over: say so before any form is typed.
@@ -608,7 +604,7 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
             confirming: None,
             saving: None,
         };
-        super::update::open(app, Screen::Transfer(Box::new(view)));
+        super::update::open(app, Slot::Transfer(Box::new(view)));
         send(app, Request::TransferPreview { customer_id }, out);
     } else {
         let view = ModifyView {
@@ -618,7 +614,7 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
             basic: None,
             saving: None,
         };
-        super::update::open(app, Screen::Modify(Box::new(view)));
+        super::update::open(app, Slot::Modify(Box::new(view)));
     }
     send(app, Request::CustomerBasics { customer_id }, out);
 }
@@ -628,7 +624,7 @@ pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
     let operator_id = operator(app);
     let idempotency_key = app.write_key();
-    let Screen::Modify(view) = &mut app.screen else {
+    let Slot::Modify(view) = &mut app.screen else {
         return;
     };
     let (Some(read), Some(basic)) = (view.read.clone(), view.basic.as_mut()) else {
@@ -664,7 +660,7 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
     let operator_id = operator(app);
     let idempotency_key = app.write_key();
-    let Screen::Transfer(view) = &mut app.screen else {
+    let Slot::Transfer(view) = &mut app.screen else {
         return;
     };
     if let Some(count) = view.unpaid_bills() {
@@ -707,7 +703,7 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
 /// F2 while bills are unpaid or before the balance is read says so before anything else;
 /// F12/Esc/F3 on the transfer confirmation go back to the form, everything kept.
 pub fn transfer_key(app: &mut App, command: Option<Command>, out: &mut Vec<Outgoing>) -> bool {
-    let Screen::Transfer(view) = &mut app.screen else {
+    let Slot::Transfer(view) = &mut app.screen else {
         return false;
     };
     let refused = view.preview.is_none() || view.unpaid_bills().is_some();
@@ -748,7 +744,7 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
     }
     let lang = app.lang;
     match (&mut app.screen, reply) {
-        (Screen::OpenAccount(wizard), Reply::CustomerTypes(types)) => {
+        (Slot::OpenAccount(wizard), Reply::CustomerTypes(types)) => {
             wizard.type_form = type_form(types);
             wizard.types = Some(types.clone());
             // The list is what step 1 asks: open it at once.
@@ -757,19 +753,19 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
                 say(app, MessageKind::Error, lang.t("open.no_types"));
             }
         }
-        (Screen::OpenAccount(wizard), Reply::Meters(meters)) => {
+        (Slot::OpenAccount(wizard), Reply::Meters(meters)) => {
             let pick = &mut wizard.meters;
             pick.loading = false;
             pick.more = meters.len() > METER_PAGE;
             pick.rows = meters.iter().take(METER_PAGE).cloned().collect();
             pick.selected = pick.selected.min(pick.rows.len().saturating_sub(1));
         }
-        (Screen::OpenAccount(wizard), Reply::Opened(outcome)) => match outcome {
+        (Slot::OpenAccount(wizard), Reply::Opened(outcome)) => match outcome {
             OpenOutcome::Opened(opened) => {
                 let number = format!("{:08}", opened.customer_no.value());
                 leave(app);
                 let text = lang.tf("open.opened", &[("number", &number)]);
-                super::update::show_customer(app, &number, out);
+                super::update::notify(app, Notice::ShowCustomer(number.clone()), out);
                 say(app, MessageKind::Info, text);
             }
             OpenOutcome::MeterTaken | OpenOutcome::MeterNotAllowed => {
@@ -787,7 +783,7 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
                 say(app, MessageKind::Error, lang.t("open.type_changed"));
             }
         },
-        (Screen::Modify(view), Reply::Basics(basics)) => match basics {
+        (Slot::Modify(view), Reply::Basics(basics)) => match basics {
             Some(read) => {
                 view.basic = Some(BasicForm::of(&read.info));
                 view.read = Some(read.clone());
@@ -797,7 +793,7 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
             }
             None => say(app, MessageKind::Error, lang.t("details.gone")),
         },
-        (Screen::Transfer(view), Reply::Basics(basics)) => match basics {
+        (Slot::Transfer(view), Reply::Basics(basics)) => match basics {
             Some(read) if !read.active => {
                 // Closed since the table was read.
                 let number = format!("{:08}", view.customer_no);
@@ -811,16 +807,16 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
             Some(read) => view.basic = Some(BasicForm::new(read.info.nature())),
             None => say(app, MessageKind::Error, lang.t("details.gone")),
         },
-        (Screen::Transfer(view), Reply::TransferPreview(preview)) => {
+        (Slot::Transfer(view), Reply::TransferPreview(preview)) => {
             view.preview = preview.clone();
             if let Some(count) = view.unpaid_bills() {
                 say(app, MessageKind::Error, unpaid_text(lang, count));
             }
         }
-        (Screen::Modify(view), Reply::Modified(outcome)) => match outcome {
+        (Slot::Modify(view), Reply::Modified(outcome)) => match outcome {
             ModifyOutcome::Saved { .. } => {
                 leave(app);
-                super::update::refresh_table(app, out);
+                super::update::notify(app, Notice::Reload, out);
                 say(app, MessageKind::Info, lang.t("modify.saved"));
             }
             ModifyOutcome::Unchanged => {
@@ -839,10 +835,10 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
                 say(app, MessageKind::Error, lang.t(refusal_key(outcome)))
             }
         },
-        (Screen::Transfer(view), Reply::Transferred(outcome)) => match outcome {
+        (Slot::Transfer(view), Reply::Transferred(outcome)) => match outcome {
             TransferOutcome::Transferred { balance, .. } => {
                 leave(app);
-                super::update::refresh_table(app, out);
+                super::update::notify(app, Notice::Reload, out);
                 let text = lang.tf("transfer.done", &[("balance", &money(*balance))]);
                 say(app, MessageKind::Info, text);
             }
@@ -927,7 +923,7 @@ fn told_after_leaving(app: &mut App, from: SavedFrom, reply: &Reply, out: &mut V
         if let SavedFrom::Below(index) = from {
             app.below.remove(index);
         }
-        super::update::refresh_table(app, out);
+        super::update::notify(app, Notice::Reload, out);
     }
     say(app, kind, text);
 }

@@ -13,10 +13,12 @@ pub mod ref_requests;
 pub mod refdata;
 pub mod requests;
 pub mod run;
+pub mod screen;
 pub mod state;
 pub mod update;
 
 pub use command::Command;
 pub use keymap::KeyMap;
+pub use screen::{Hub, Screen};
 pub use state::App;
 pub use update::update;

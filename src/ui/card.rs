@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
-use super::details::{coded, draw_lines};
+use super::chrome::draw_lines;
 use super::inert::inert;
-use super::text::{fit, local, wrap};
+use super::text::{coded, fit, local, wrap};
 use super::theme::Theme;
 use crate::app::card::{
     CardPane, CardScreen, CardSeen, Confirm, Customer, RechargeForm, kind_key, m3 as litres_m3,

@@ -3,6 +3,9 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use super::inert::inert;
+use crate::i18n::Lang;
+
 /// Display width of `text` in terminal cells.
 pub fn width(text: &str) -> usize {
     UnicodeWidthStr::width(text)
@@ -92,6 +95,17 @@ pub fn window(text: &str, scroll: usize, cells: usize) -> String {
         used += w;
     }
     shown
+}
+
+/// A catalogue text for a stored code (`nature_personal`), the code itself when unknown.
+pub fn coded(lang: Lang, prefix: &str, code: &str) -> String {
+    let key = format!("{prefix}{code}");
+    let text = lang.t(&key);
+    if text == key {
+        inert(code).into_owned()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// A moment in the desk's time zone (`App::zone`, fixed at start), to the minute.

@@ -55,7 +55,7 @@ fn only(sent: &[(u64, Request)]) -> &Request {
 }
 
 fn wizard(app: &App) -> &meterdesk::app::accounts::OpenAccount {
-    let Screen::OpenAccount(wizard) = &app.screen else {
+    let Slot::OpenAccount(wizard) = &app.screen else {
         panic!("the wizard is on screen")
     };
     wizard
@@ -193,11 +193,11 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
     };
     let number = format!("{:08}", opened.customer_no.value());
     let next = answer(&mut app, &sent, Reply::Opened(OpenOutcome::Opened(opened)));
-    let Screen::Customers(table) = &app.screen else {
+    let Some(table) = app.screen.module::<CustomerTable>() else {
         panic!("back on the table")
     };
     assert_eq!(table.search.value(), number);
-    assert!(matches!(only(&next), Request::Customers { .. }));
+    assert!(only(&next).of::<Fetch>().is_some());
 }
 
 #[test]
@@ -206,12 +206,12 @@ fn leaving_the_wizard_with_typed_information_asks_once() {
     press(&mut app, KeyCode::PageUp);
     press(&mut app, KeyCode::F(3));
     assert!(
-        matches!(app.screen, Screen::OpenAccount(_)),
+        matches!(app.screen, Slot::OpenAccount(_)),
         "asked, not left"
     );
     assert!(render(&app).contains("Unsaved changes"));
     press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
 }
 
 fn personal(name: &str, mobile: &str) -> Info {
@@ -291,7 +291,7 @@ fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
         &sent,
         Reply::Modified(ModifyOutcome::Saved { version: 6 }),
     );
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
     assert!(render(&app).contains("Basic information saved"));
 }
 
@@ -371,7 +371,7 @@ fn transfer_confirms_with_the_balance_that_stays() {
             version: 3,
         }),
     );
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
     assert!(render(&app).contains("120.50 stayed"));
 }
 
@@ -393,11 +393,11 @@ fn the_command_line_opens_the_wizard_only_from_the_table() {
     type_text(&mut app, "open");
     let sent = press(&mut app, KeyCode::Enter);
     assert_eq!(only(&sent), &Request::CustomerTypes);
-    assert!(matches!(app.screen, Screen::OpenAccount(_)));
+    assert!(matches!(app.screen, Slot::OpenAccount(_)));
     answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
     press(&mut app, KeyCode::Esc); // closes the list
     press(&mut app, KeyCode::Esc); // leaves: nothing typed
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "open");
@@ -578,7 +578,7 @@ fn transfer_is_not_confirmed_before_the_balance_is_read() {
     type_text(&mut app, "北京市海淀区中关村大街1号");
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty());
-    let Screen::Transfer(view) = &app.screen else {
+    let Slot::Transfer(view) = &app.screen else {
         panic!("still the transfer form")
     };
     assert!(
@@ -600,13 +600,13 @@ fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
     for _ in 0..4 {
         press(&mut app, KeyCode::Down);
     }
-    let Screen::Customers(table) = &app.screen else {
+    let Some(table) = app.screen.module::<CustomerTable>() else {
         panic!()
     };
     assert_eq!(table.selected_row().unwrap().status, "closed");
     let sent = press(&mut app, KeyCode::Char('t'));
     assert!(sent.is_empty(), "nothing asked");
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
     let screen = render(&app);
     assert!(screen.contains("10000085 is closed"), "{screen}");
 
@@ -625,7 +625,7 @@ fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
             outcome: Ok(Reply::Basics(Some(closed))),
         },
     );
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
     assert!(
         render(&app).contains("10000068 is closed"),
         "{}",
@@ -640,7 +640,7 @@ fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
         },
     );
     assert!(late.requests.is_empty());
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
 }
 
 #[test]
@@ -883,7 +883,7 @@ fn an_opening_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
         &resent,
         Reply::Opened(OpenOutcome::Opened(opened)),
     );
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
     assert!(render(&app).contains(&format!("Account opened: customer {number}")));
 }
 
@@ -893,7 +893,7 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     connection_lost(&mut app, &sent);
     // What was sent is what will be saved: the form takes no edit meanwhile.
     press(&mut app, KeyCode::Backspace);
-    let Screen::Modify(view) = &app.screen else {
+    let Slot::Modify(view) = &app.screen else {
         panic!("the form stays")
     };
     assert_eq!(
@@ -904,7 +904,7 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     // The clerk leaves the form (asked once, as it has unsaved changes).
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<CustomerTable>());
     // Logging out would lose the save's answer.
     press(&mut app, KeyCode::F(3));
     assert!(app.session.is_some(), "not logged out while a save waits");
@@ -931,7 +931,7 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
         render(&app)
     );
     assert!(
-        matches!(only(&next), Request::Customers { .. }),
+        only(&next).of::<Fetch>().is_some(),
         "the table on screen is refreshed: {next:?}"
     );
 }
@@ -962,7 +962,7 @@ fn modify_with_nothing_changed_saves_nothing() {
     press(&mut app, KeyCode::Char('x'));
     press(&mut app, KeyCode::Backspace);
     assert!(press(&mut app, KeyCode::F(2)).is_empty(), "nothing sent");
-    assert!(matches!(app.screen, Screen::Modify(_)), "the form stays");
+    assert!(matches!(app.screen, Slot::Modify(_)), "the form stays");
     assert!(render(&app).contains("Nothing changed"));
 }
 

@@ -129,7 +129,7 @@ fn open_card_screen(app: &mut App) {
     press(app, KeyCode::Char(':'));
     type_text(app, "card");
     press(app, KeyCode::Enter);
-    assert!(matches!(app.screen, Screen::Card(_)));
+    assert!(matches!(app.screen, Slot::Card(_)));
 }
 
 /// 120.00 at 3.45 /m³ in a 1.00-to-50 / 3.45 stepped scheme, 60 m³ already bought.
@@ -213,7 +213,11 @@ fn a_card_inserted_before_the_sign_in_is_read_after_it() {
     press(&mut app, KeyCode::Enter);
     type_text(&mut app, "secret");
     let sent = press(&mut app, KeyCode::Enter);
-    let next = answer(&mut app, &sent, Reply::LoggedIn(session()));
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SignInAnswer::LoggedIn(session())),
+    );
     assert!(
         next.iter()
             .any(|(_, r)| matches!(r, Request::Card(CardRequest::Read { .. }))),
@@ -588,7 +592,7 @@ fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
         let sent = press(app, KeyCode::F(key));
         assert!(sent.is_empty(), "nothing is sent: {sent:?}");
         assert!(
-            matches!(app.screen, Screen::Customers(_)),
+            app.screen.is::<CustomerTable>(),
             "F{key} stays on the table for {expected:?}"
         );
         assert_eq!(app.message.clone().unwrap().text, expected);
@@ -596,7 +600,7 @@ fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
     // The first row is a postpaid customer; a system-prepaid one has no card meter either.
     refused(&mut app, 6, "This customer has no card meter.");
     refused(&mut app, 8, "This customer has no card meter.");
-    let Screen::Customers(table) = &mut app.screen else {
+    let Some(table) = app.screen.module_mut::<CustomerTable>() else {
         panic!("on the customer table")
     };
     table.page.rows[table.selected].account_kind = "prepaid".into();
@@ -638,10 +642,7 @@ fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
     insert(&mut app, CardSeen::Blank);
     card_customer_row(&mut app, Some("active"), "active");
     press(&mut app, KeyCode::F(7));
-    assert!(
-        matches!(app.screen, Screen::Customers(_)),
-        "a clerk is refused"
-    );
+    assert!(app.screen.is::<CustomerTable>(), "a clerk is refused");
     assert!(app.message.clone().unwrap().text.contains("supervisor"));
     supervisor(&mut app);
     press(&mut app, KeyCode::F(7));
@@ -863,7 +864,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
 /// Makes the selected row a card-meter customer in `status` whose newest card is in
 /// `card_state`; returns the customer's id.
 fn card_customer_row(app: &mut App, card_state: Option<&str>, status: &str) -> i64 {
-    let Screen::Customers(table) = &mut app.screen else {
+    let Some(table) = app.screen.module_mut::<CustomerTable>() else {
         panic!("on the customer table")
     };
     let row = &mut table.page.rows[table.selected];

@@ -70,9 +70,10 @@ fn details_of_the_selected_customer() {
     app.zone = FixedOffset::east_opt(8 * 3600).unwrap();
     press(&mut app, KeyCode::Down);
     let sent = press(&mut app, KeyCode::Enter);
-    let [(_, Request::Details { customer_id: 2 })] = sent.as_slice() else {
+    let [(_, request)] = sent.as_slice() else {
         panic!("Enter asks for the selected customer's details: {sent:?}")
     };
+    assert_eq!(request.of(), Some(&LoadDetails { customer_id: 2 }));
     assert!(
         render(&app).contains("10000034"),
         "the breadcrumbs name the customer"
@@ -80,14 +81,14 @@ fn details_of_the_selected_customer() {
     answer(
         &mut app,
         &sent,
-        Reply::Details(Some(Box::new(sample_details()))),
+        Reply::screen(Found(Some(Box::new(sample_details())))),
     );
     let screen = render(&app);
     assert!(!screen.contains('\x1b'), "{screen}");
     insta::assert_snapshot!(screen);
 
     press(&mut app, KeyCode::F(3));
-    let Screen::Customers(table) = &app.screen else {
+    let Some(table) = app.screen.module::<CustomerTable>() else {
         panic!("F3 goes back to the table")
     };
     assert_eq!(table.selected, 1, "with the same row selected");

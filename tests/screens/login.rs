@@ -22,7 +22,9 @@ fn login_screen_in_chinese_after_a_wrong_password() {
         &mut app,
         Msg::Reply {
             id: sent[0].0,
-            outcome: Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials)),
+            outcome: Ok(Reply::screen(SignInAnswer::Refused(
+                LoginRefusal::WrongCredentials,
+            ))),
         },
     );
     insta::assert_snapshot!(render(&app));
@@ -43,7 +45,7 @@ fn database_lost_while_signing_in_keeps_the_form_and_retries() {
         },
     );
     assert_eq!(app.database, DbStatus::Reconnecting);
-    let Screen::Login(form) = &app.screen else {
+    let Some(form) = app.screen.module::<SignIn>() else {
         panic!("still on the login screen")
     };
     assert_eq!(form.operator.value(), "clerk");
@@ -53,10 +55,10 @@ fn database_lost_while_signing_in_keeps_the_form_and_retries() {
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(
         resent.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
-        vec![Request::Login {
+        vec![Request::Screen(Box::new(Login {
             login: "clerk".into(),
             password: "secret".into()
-        }],
+        }))],
         "the parked login is sent again when the database is back"
     );
 }
@@ -71,12 +73,16 @@ fn keys_typed_while_signing_in_are_applied_in_order_afterwards() {
     // Typed ahead before the answer: open the command line and ask for help.
     type_text(&mut app, ":help");
     press(&mut app, KeyCode::Enter);
-    assert!(matches!(app.screen, Screen::Login(_)));
-    let first_page = answer(&mut app, &sent, Reply::LoggedIn(session()));
-    assert!(matches!(app.screen, Screen::Customers(_)));
+    assert!(app.screen.is::<SignIn>());
+    let first_page = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SignInAnswer::LoggedIn(session())),
+    );
+    assert!(app.screen.is::<CustomerTable>());
     // Keys typed before the table's rows are in are for those rows: they wait for them.
     assert!(app.overlay.is_none());
-    answer(&mut app, &first_page, Reply::Customers(sample_page(19)));
+    answer(&mut app, &first_page, Reply::screen(sample_page(19)));
     assert!(
         matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),
         "the typed-ahead :help ran after the login and the first page answered"
@@ -97,9 +103,9 @@ fn escape_cancels_a_pending_sign_in_and_drops_its_answer() {
         &mut app,
         Msg::Reply {
             id: sent[0].0,
-            outcome: Ok(Reply::LoggedIn(session())),
+            outcome: Ok(Reply::screen(SignInAnswer::LoggedIn(session()))),
         },
     );
     assert!(!late.redraw);
-    assert!(matches!(app.screen, Screen::Login(_)));
+    assert!(app.screen.is::<SignIn>());
 }

@@ -130,10 +130,7 @@ fn meter_types_list_add_form_and_permissions() {
     let message = clerk.message.clone().expect("a refusal");
     assert_eq!(message.kind, MessageKind::Error);
     assert!(message.text.contains("meter.maintain"), "{message:?}");
-    assert!(matches!(
-        clerk.screen,
-        Screen::Ref(RefScreen::MeterTypes(_))
-    ));
+    assert!(matches!(clerk.screen, Slot::Ref(RefScreen::MeterTypes(_))));
 
     let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
     reply(&mut app, sent[0].0, RefReply::MeterTypes(meter_type_rows()));
@@ -185,7 +182,7 @@ fn meter_types_list_add_form_and_permissions() {
         *id,
         RefReply::MeterTypeSaved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
     );
-    assert!(matches!(app.screen, Screen::Ref(RefScreen::MeterTypes(_))));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::MeterTypes(_))));
     assert!(matches!(
         ref_requests(&next)[..],
         [(_, RefRequest::MeterTypes)]
@@ -270,7 +267,7 @@ fn meters_uninstalled_and_installed_read_only() {
         "{}",
         message.text
     );
-    assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
     insta::assert_snapshot!("meters_installed_read_only", render(&app));
     let sent = press(&mut app, KeyCode::Char('x'));
     assert!(sent.is_empty(), "an installed meter is never deleted");
@@ -354,7 +351,7 @@ fn meter_form_adds_and_modifies_without_the_number() {
     let message = app.message.clone().unwrap();
     assert!(message.text.contains("installed now"), "{}", message.text);
     assert!(
-        matches!(app.screen, Screen::Ref(RefScreen::Form(_))),
+        matches!(app.screen, Slot::Ref(RefScreen::Form(_))),
         "the form stays with what was typed"
     );
 }
@@ -399,7 +396,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
     for code in [KeyCode::F(2), KeyCode::Enter, KeyCode::Char('9')] {
         assert!(press(&mut app, code).is_empty(), "{code:?} sends nothing");
     }
-    let Screen::Ref(RefScreen::Form(form)) = &app.screen else {
+    let Slot::Ref(RefScreen::Form(form)) = &app.screen else {
         panic!("the form stays")
     };
     assert_eq!(form.form.value(0), "ab-12", "nothing typed into it");
@@ -416,7 +413,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
         resent[0].0,
         RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::Done),
     );
-    assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
     assert_eq!(
         app.message.as_ref().map(|m| m.text.as_str()),
         Some("Saved.")
@@ -454,7 +451,7 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
         assert!(render(&app).contains("The save waits for the database"));
     }
     assert!(
-        matches!(app.screen, Screen::Ref(RefScreen::Meters(_))),
+        matches!(app.screen, Slot::Ref(RefScreen::Meters(_))),
         "no form opened"
     );
 
@@ -463,7 +460,7 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     connection_lost(&mut app, &sent);
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(resent[0].1, sent[0].1);
     // Refused: said on the message line, not put on a form that is not the sender's.
@@ -473,7 +470,7 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
         resent[0].0,
         RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NumberTaken),
     );
-    let Screen::Ref(RefScreen::Form(form)) = &app.screen else {
+    let Slot::Ref(RefScreen::Form(form)) = &app.screen else {
         panic!("the new form stays")
     };
     assert!(
@@ -543,7 +540,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     type_text(&mut app, "/huge.csv");
     press(&mut app, KeyCode::F(2));
     press(&mut app, KeyCode::F(12));
-    assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
     assert!(app.in_flight.is_empty(), "{:?}", app.in_flight);
 
     press(&mut app, KeyCode::Char('i'));
@@ -565,7 +562,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     // F12: import nothing, nothing sent, back on the list.
     let sent = press(&mut app, KeyCode::F(12));
     assert!(sent.is_empty());
-    assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
     assert_eq!(app.message.clone().unwrap().text, "Nothing was imported.");
 
     // A file without a good row: F2 has nothing to import and says so.
@@ -670,7 +667,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     );
     insta::assert_snapshot!("import_done", render(&app));
     let sent = press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Screen::Ref(RefScreen::Meters(_))));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
     assert!(
         matches!(ref_requests(&sent)[..], [(_, RefRequest::Meters { .. })]),
         "the list is fetched again: {sent:?}"

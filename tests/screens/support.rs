@@ -3,16 +3,19 @@
 
 pub use chrono::{FixedOffset, TimeZone, Utc};
 pub use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-pub use meterdesk::app::state::{
-    DbStatus, Failure, LoginRefusal, Msg, Overview, Problem, Reply, Request, Screen, Session,
-};
+pub use meterdesk::app::paging::PageApply;
+pub use meterdesk::app::state::{DbStatus, Failure, Msg, Problem, Reply, Request, Session, Slot};
 pub use meterdesk::app::{App, KeyMap, update};
 pub use meterdesk::card::reader::ReaderState;
 pub use meterdesk::db::customers::{
     AccountSummary, BasicInfo, CardSummary, CustomerDetails, CustomerRow, CustomerTypeSummary,
     MeterSummary, Page, PreviousOwner, TransactionSummary,
 };
+pub use meterdesk::db::overview::Overview;
 pub use meterdesk::i18n::Lang;
+pub use meterdesk::screens::details::{Found, LoadDetails};
+pub use meterdesk::screens::login::{Login, LoginRefusal, SignIn, SignInAnswer};
+pub use meterdesk::screens::table::{CustomerTable, Fetch};
 pub use meterdesk::ui;
 pub use ratatui::Terminal;
 pub use ratatui::backend::TestBackend;
@@ -20,7 +23,7 @@ pub use rust_decimal::Decimal;
 
 /// A desk showing times in UTC, whatever the process's time zone.
 pub fn app(lang: Lang) -> App {
-    let mut app = App::new(KeyMap::default(), lang, Default::default());
+    let mut app = meterdesk::screens::app(KeyMap::default(), lang, Default::default());
     app.zone = FixedOffset::east_opt(0).unwrap();
     app
 }
@@ -128,12 +131,17 @@ pub fn signed_in_at(lang: Lang, size: (u16, u16)) -> App {
     press(&mut app, KeyCode::Enter);
     type_text(&mut app, "secret");
     let sent = press(&mut app, KeyCode::Enter);
-    let next = answer(&mut app, &sent, Reply::LoggedIn(session()));
-    let [(_, Request::Customers { size: rows, .. })] = next.as_slice() else {
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SignInAnswer::LoggedIn(session())),
+    );
+    let [(_, request)] = next.as_slice() else {
         panic!("the customer table asks for its first page: {next:?}")
     };
-    assert_eq!(*rows, usize::from(size.1) - 5, "a page fills the table");
-    answer(&mut app, &next, Reply::Customers(sample_page(*rows)));
+    let rows = request.of::<Fetch>().expect("a page of customers").size;
+    assert_eq!(rows, usize::from(size.1) - 5, "a page fills the table");
+    answer(&mut app, &next, Reply::screen(sample_page(rows)));
     update(
         &mut app,
         Msg::Reader(ReaderState::NoCard {

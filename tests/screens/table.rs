@@ -3,7 +3,6 @@
 //! key is lost on the way.
 
 use crate::support::*;
-use meterdesk::app::state::{CustomerTable, PageApply};
 use meterdesk::app::update::Update;
 use meterdesk::db::customers::PageAt;
 use meterdesk::domain::search::{CustomerSearch, classify};
@@ -37,7 +36,7 @@ fn a_stored_escape_sequence_cannot_reach_the_terminal() {
 /// (Bytes are deterministic, unlike times, so this is a test; the frame time is in the bench.)
 #[test]
 fn a_row_move_sends_two_rows_not_the_screen() {
-    let figures = meterdesk::ui::measure::measure(sample_page(35), 3).unwrap();
+    let figures = meterdesk::screens::measure::measure(sample_page(35), 3).unwrap();
     assert!(
         figures.bytes_per_row_move > 50.0 && figures.bytes_per_row_move <= 400.0,
         "{figures:?}"
@@ -64,9 +63,9 @@ fn page_of(ids: impl IntoIterator<Item = i64>, more_before: bool, more_after: bo
 }
 
 fn table(app: &App) -> &CustomerTable {
-    match &app.screen {
-        Screen::Customers(table) => table,
-        other => panic!("the customer table is on top, not {other:?}"),
+    match app.screen.module::<CustomerTable>() {
+        Some(table) => table,
+        None => panic!("the customer table is on top, not {:?}", app.screen),
     }
 }
 
@@ -81,17 +80,12 @@ fn selected_id(app: &App) -> i64 {
 /// The one page request sent: its search, where it starts, its size and how it is shown.
 fn page_request(sent: &[(u64, Request)]) -> (CustomerSearch, PageAt, usize, PageApply) {
     match sent {
-        [
-            (
-                _,
-                Request::Customers {
-                    search,
-                    at,
-                    size,
-                    apply,
-                },
-            ),
-        ] => (search.clone(), at.clone(), *size, *apply),
+        [(_, request)] if let Some(fetch) = request.of::<Fetch>() => (
+            fetch.search.clone(),
+            fetch.at.clone(),
+            fetch.size,
+            fetch.apply,
+        ),
         _ => panic!("one page request: {sent:?}"),
     }
 }
@@ -107,7 +101,7 @@ fn reply(app: &mut App, sent: &[(u64, Request)], page: Page) -> Update {
         app,
         Msg::Reply {
             id: sent[0].0,
-            outcome: Ok(Reply::Customers(page)),
+            outcome: Ok(Reply::screen(page)),
         },
     )
 }
@@ -320,7 +314,7 @@ fn a_text_search_pages_by_name_and_goes_on_paging_it_under_a_wrong_check_digit()
         &mut app,
         Msg::Reply {
             id: on_its_way,
-            outcome: Ok(Reply::Customers(page_of(50..69, false, true))),
+            outcome: Ok(Reply::screen(page_of(50..69, false, true))),
         },
     );
     assert_eq!(shown_ids(&app), (50..69).collect::<Vec<_>>());
