@@ -116,8 +116,11 @@ pub type Answer<'a> =
 /// A screen's request: its own type, executed off the UI task by the runner. The hub knows of
 /// it only what it needs for type-ahead and for writes exactly once.
 pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
-    /// Its answer changes the screen: keys typed meanwhile wait for it.
-    fn holds_input(&self) -> bool;
+    /// Its answer changes the screen: keys typed meanwhile wait for it. A read that only fills
+    /// in what the screen shows does not.
+    fn holds_input(&self) -> bool {
+        false
+    }
 
     /// It changes the database: once sent it is never cancelled, and when the connection is
     /// lost it is parked and sent again as it was (with its idempotency key).
@@ -214,14 +217,16 @@ impl dyn ScreenReply {
     }
 }
 
-/// The first screen, and the screens a command opens from any screen that offers it: the
-/// composition root's list (`screens::REGISTRY`), so the hub names no screen.
+/// What the hub cannot name, handed over by the composition root (`screens::REGISTRY`): the
+/// first screen, the screens a command opens from any screen that offers it, and the drawing
+/// of a whole frame (`ui::draw`, which the runner calls).
 #[derive(Debug)]
 pub struct Registry {
     /// The sign-in screen: at start and after logging out.
     pub sign_in: NewScreen,
     /// A command and the screen it opens on top.
     pub opens: &'static [(Command, NewScreen)],
+    pub draw: fn(&mut Frame, &App),
 }
 
 /// Makes a screen, to be opened.

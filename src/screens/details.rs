@@ -41,10 +41,6 @@ pub struct LoadDetails {
 pub struct Found(pub Option<Box<CustomerDetails>>);
 
 impl ScreenRequest for LoadDetails {
-    fn holds_input(&self) -> bool {
-        false
-    }
-
     fn execute<'a>(&'a self, services: &'a Services) -> Answer<'a> {
         Box::pin(async move {
             let client = services.pool.get().await?;

@@ -26,10 +26,6 @@ pub struct OverviewScreen {
 pub struct LoadOverview;
 
 impl ScreenRequest for LoadOverview {
-    fn holds_input(&self) -> bool {
-        false
-    }
-
     fn execute<'a>(&'a self, services: &'a Services) -> Answer<'a> {
         Box::pin(async move {
             let client = services.pool.get().await?;
