@@ -173,7 +173,7 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
     let mut replayed = false;
     while let Some(&key) = app.type_ahead.front()
         && !app.holds_input()
-        && !waits_for_search(app, &key)
+        && !key_waits(app, &key)
     {
         app.type_ahead.pop_front();
         on_key(app, key, out);
@@ -183,7 +183,7 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
 }
 
 /// Whether the screen on top makes `key` wait for an answer on its way.
-fn waits_for_search(app: &App, key: &KeyEvent) -> bool {
+fn key_waits(app: &App, key: &KeyEvent) -> bool {
     match &app.screen {
         Slot::Module(_, screen) => screen.key_waits(key, app),
         _ => false,
@@ -211,7 +211,7 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
         }
         return;
     }
-    if waits_for_search(app, &key) {
+    if key_waits(app, &key) {
         app.type_ahead.push_back(key);
         return;
     }
@@ -425,7 +425,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         }
         (_, Command::Leave | Command::Logout) => {
             app.session = None;
-            app.screen = Slot::Module(0, (app.registry.sign_in)());
+            app.screen = app.slot((app.registry.sign_in)());
             app.below.clear();
             // The card on the reader is still being read for the status line.
             app.in_flight
