@@ -567,6 +567,77 @@ pub struct TransferView {
     pub saving: Saving,
 }
 
+impl OpenAccount {
+    pub fn crumb(&self, lang: Lang) -> String {
+        lang.t("screen.open_account").to_owned()
+    }
+
+    /// The commands of the wizard's step, for the legend and help.
+    pub fn commands(&self) -> Vec<(Command, &'static str)> {
+        let wizard = self;
+        let mut commands = vec![(Command::Help, "command.help")];
+        match wizard.step {
+            WizardStep::Meter => commands.push((Command::Save, "legend.open_account")),
+            _ => commands.push((Command::PageDown, "legend.next_step")),
+        }
+        if wizard.step != WizardStep::CustomerType {
+            commands.push((Command::PageUp, "legend.previous_step"));
+        }
+        if wizard.step == WizardStep::CustomerType {
+            commands.push((Command::Lookup, "command.lookup"));
+        }
+        commands.extend([
+            (Command::Leave, "command.leave"),
+            (Command::Cancel, "command.cancel"),
+        ]);
+        if wizard.step == WizardStep::BasicInfo {
+            commands.extend([
+                (Command::NextField, "command.next_field"),
+                (Command::PrevField, "command.prev_field"),
+            ]);
+        }
+        commands
+    }
+}
+
+/// The form's commands on modify and transfer (`save` names F2 there).
+fn change_commands(save: &'static str) -> Vec<(Command, &'static str)> {
+    vec![
+        (Command::Help, "command.help"),
+        (Command::Save, save),
+        (Command::Leave, "command.leave"),
+        (Command::Cancel, "command.cancel"),
+        (Command::NextField, "command.next_field"),
+        (Command::PrevField, "command.prev_field"),
+    ]
+}
+
+impl ModifyView {
+    pub fn crumb(&self, lang: Lang) -> String {
+        format!("{:08} › {}", self.customer_no, lang.t("screen.modify"))
+    }
+
+    pub fn commands(&self) -> Vec<(Command, &'static str)> {
+        change_commands("command.save")
+    }
+}
+
+impl TransferView {
+    pub fn crumb(&self, lang: Lang) -> String {
+        format!("{:08} › {}", self.customer_no, lang.t("screen.transfer"))
+    }
+
+    pub fn commands(&self) -> Vec<(Command, &'static str)> {
+        if self.confirming.is_some() {
+            return vec![
+                (Command::Save, "legend.confirm"),
+                (Command::Cancel, "command.cancel"),
+            ];
+        }
+        change_commands("legend.check_transfer")
+    }
+}
+
 impl TransferView {
     /// The unpaid bills that refuse the transfer, once the preview has counted any.
     pub fn unpaid_bills(&self) -> Option<i64> {

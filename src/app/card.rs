@@ -20,6 +20,7 @@ use crate::domain::card_counter::{PurchaseState, RechargeRefusal, check_recharge
 use crate::domain::card_records::{Ef, IssueRecord, UserCard};
 use crate::domain::pricing::TierCharge;
 use crate::domain::validation;
+use crate::i18n::Lang;
 
 use super::command::Command;
 use super::form::{Choice, Field, FieldKind, Form, field_error_text};
@@ -358,6 +359,10 @@ impl CardScreen {
     }
 
     /// The commands the screen offers, with their legend labels.
+    pub fn crumb(&self, lang: Lang) -> String {
+        lang.t("ic.screen").to_owned()
+    }
+
     pub fn commands(&self) -> Vec<(Command, &'static str)> {
         let mut commands = vec![(Command::Help, "command.help")];
         match self.pane {

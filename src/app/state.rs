@@ -6,7 +6,7 @@ use chrono::{FixedOffset, Local};
 use crossterm::event::KeyEvent;
 use tui_input::Input;
 
-use super::accounts::{ModifyView, OpenAccount, TransferView, WizardStep};
+use super::accounts::{ModifyView, OpenAccount, TransferView};
 use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
 use super::command::Command;
 use super::form::Form;
@@ -444,50 +444,9 @@ impl App {
             Slot::Vacant(_) => Vec::new(),
             Slot::Card(screen) => screen.commands(),
             Slot::Ref(screen) => screen.commands(),
-            Slot::OpenAccount(wizard) => {
-                let mut commands = vec![(Command::Help, "command.help")];
-                match wizard.step {
-                    WizardStep::Meter => commands.push((Command::Save, "legend.open_account")),
-                    _ => commands.push((Command::PageDown, "legend.next_step")),
-                }
-                if wizard.step != WizardStep::CustomerType {
-                    commands.push((Command::PageUp, "legend.previous_step"));
-                }
-                if wizard.step == WizardStep::CustomerType {
-                    commands.push((Command::Lookup, "command.lookup"));
-                }
-                commands.extend([
-                    (Command::Leave, "command.leave"),
-                    (Command::Cancel, "command.cancel"),
-                ]);
-                if wizard.step == WizardStep::BasicInfo {
-                    commands.extend([
-                        (Command::NextField, "command.next_field"),
-                        (Command::PrevField, "command.prev_field"),
-                    ]);
-                }
-                commands
-            }
-            Slot::Modify(_) => vec![
-                (Command::Help, "command.help"),
-                (Command::Save, "command.save"),
-                (Command::Leave, "command.leave"),
-                (Command::Cancel, "command.cancel"),
-                (Command::NextField, "command.next_field"),
-                (Command::PrevField, "command.prev_field"),
-            ],
-            Slot::Transfer(view) if view.confirming.is_some() => vec![
-                (Command::Save, "legend.confirm"),
-                (Command::Cancel, "command.cancel"),
-            ],
-            Slot::Transfer(_) => vec![
-                (Command::Help, "command.help"),
-                (Command::Save, "legend.check_transfer"),
-                (Command::Leave, "command.leave"),
-                (Command::Cancel, "command.cancel"),
-                (Command::NextField, "command.next_field"),
-                (Command::PrevField, "command.prev_field"),
-            ],
+            Slot::OpenAccount(wizard) => wizard.commands(),
+            Slot::Modify(view) => view.commands(),
+            Slot::Transfer(view) => view.commands(),
         }
     }
 
@@ -505,17 +464,11 @@ impl App {
             .map(|screen| match screen {
                 Slot::Module(_, screen) => screen.crumb(self.lang),
                 Slot::Vacant(_) => String::new(),
-                Slot::Card(_) => self.lang.t("ic.screen").to_owned(),
+                Slot::Card(screen) => screen.crumb(self.lang),
                 Slot::Ref(screen) => screen.crumb(self.lang),
-                Slot::OpenAccount(_) => self.lang.t("screen.open_account").to_owned(),
-                Slot::Modify(view) => {
-                    format!("{:08} › {}", view.customer_no, self.lang.t("screen.modify"))
-                }
-                Slot::Transfer(view) => format!(
-                    "{:08} › {}",
-                    view.customer_no,
-                    self.lang.t("screen.transfer")
-                ),
+                Slot::OpenAccount(wizard) => wizard.crumb(self.lang),
+                Slot::Modify(view) => view.crumb(self.lang),
+                Slot::Transfer(view) => view.crumb(self.lang),
             })
             .collect()
     }
