@@ -5,6 +5,7 @@
 mod accounts;
 mod cards;
 mod details;
+mod hub;
 mod login;
 mod overview;
 mod reference;

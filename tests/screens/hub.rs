@@ -1,0 +1,113 @@
+//! The hub's routing, with two small screens of the test's own: an answer goes back to the
+//! screen that asked although another screen covers it, also when its request was parked on a
+//! lost connection and sent again.
+
+use meterdesk::app::card_requests::Services;
+use meterdesk::app::screen::{Answer, Registry, ScreenReply, ScreenRequest};
+use meterdesk::app::state::Look;
+use meterdesk::app::{Command, Hub, Screen};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use crate::support::*;
+
+/// A question the test answers itself with a number.
+#[derive(Debug, Clone, PartialEq)]
+struct Ask;
+
+impl ScreenRequest for Ask {
+    fn execute<'a>(&'a self, _services: &'a Services) -> Answer<'a> {
+        Box::pin(async { panic!("the test answers it") })
+    }
+}
+
+/// Asks on F5 and keeps the answers.
+#[derive(Debug, Clone, Default)]
+struct Asker {
+    answers: Vec<u32>,
+}
+
+impl Screen for Asker {
+    fn crumb(&self, _lang: Lang) -> String {
+        "asker".into()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        vec![
+            (Command::Refresh, "command.refresh"),
+            (Command::CommandLine, "command.command_line"),
+            (Command::Overview, "command.overview"),
+        ]
+    }
+
+    fn draw(&self, _frame: &mut Frame, _area: Rect, _app: &App) {}
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if command != Command::Refresh {
+            return false;
+        }
+        hub.send(Ask);
+        true
+    }
+
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
+        self.answers.extend(reply.of::<u32>());
+    }
+}
+
+/// Covers the asker (opened by `:overview` here).
+#[derive(Debug, Clone)]
+struct Cover;
+
+impl Screen for Cover {
+    fn crumb(&self, _lang: Lang) -> String {
+        "cover".into()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        vec![(Command::Leave, "legend.back")]
+    }
+
+    fn draw(&self, _frame: &mut Frame, _area: Rect, _app: &App) {}
+}
+
+static REGISTRY: Registry = Registry {
+    sign_in: || Box::new(Asker::default()),
+    opens: &[(Command::Overview, || Box::new(Cover))],
+    draw: ui::draw,
+};
+
+fn answers_below(app: &App) -> &[u32] {
+    let [asker] = app.below.as_slice() else {
+        panic!("the asker is under the cover: {:?}", app.below)
+    };
+    &asker.module::<Asker>().expect("the asker").answers
+}
+
+fn cover(app: &mut App) {
+    press(app, KeyCode::Char(':'));
+    type_text(app, "overview");
+    press(app, KeyCode::Enter);
+    assert!(app.screen.is::<Cover>(), "{:?}", app.screen);
+}
+
+#[test]
+fn an_answer_goes_to_the_screen_that_asked_under_another_one() {
+    let mut app = App::new(KeyMap::default(), Lang::En, Look::default(), &REGISTRY);
+    let sent = press(&mut app, KeyCode::F(5));
+    cover(&mut app);
+    answer(&mut app, &sent, Reply::screen(7_u32));
+    assert_eq!(answers_below(&app), [7]);
+    assert!(app.screen.is::<Cover>(), "the cover stays on top");
+}
+
+#[test]
+fn a_parked_request_answers_to_the_screen_that_sent_it_first() {
+    let mut app = App::new(KeyMap::default(), Lang::En, Look::default(), &REGISTRY);
+    let sent = press(&mut app, KeyCode::F(5));
+    connection_lost(&mut app, &sent);
+    cover(&mut app);
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    answer(&mut app, &resent, Reply::screen(8_u32));
+    assert_eq!(answers_below(&app), [8]);
+}
