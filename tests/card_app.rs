@@ -101,11 +101,14 @@ async fn open_card_then_recharge_through_the_app() {
         more_before: false,
         more_after: false,
     };
-    app.screen = app.slot(Box::new(CustomerTable {
-        page,
-        loading: false,
-        ..CustomerTable::default()
-    }));
+    app.screen = Slot::Module(
+        app.screen_id(),
+        Box::new(CustomerTable {
+            page,
+            loading: false,
+            ..CustomerTable::default()
+        }),
+    );
 
     // The reader reports the card: the app reads it and the status line says so.
     let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;

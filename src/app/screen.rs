@@ -265,20 +265,32 @@ impl Hub<'_> {
 
     /// Puts `screen` on top (F3 comes back) and lets it ask for what it shows.
     pub fn open(&mut self, screen: Box<dyn Screen>) {
-        let slot = self.app.slot(screen);
-        super::update::open(self.app, slot);
-        super::update::open_top(self.app, self.out);
+        let id = self.app.screen_id();
+        super::update::open(self.app, Slot::Module(id, screen));
+        super::update::opened(self.app, self.out, id);
     }
 
-    /// Puts `screen` in place of the one on top (sign-in → the customer table).
+    /// Puts `screen` in the place of the screen being called (sign-in → the customer table)
+    /// and lets it ask for what it shows.
     pub fn replace(&mut self, screen: Box<dyn Screen>) {
-        self.app.screen = self.app.slot(screen);
-        super::update::open_top(self.app, self.out);
+        let id = self.app.screen_id();
+        let slot = Slot::Module(id, screen);
+        match super::update::calling_slot(self.app) {
+            Some(place) => *place = slot,
+            None => self.app.screen = slot,
+        }
+        super::update::opened(self.app, self.out, id);
     }
 
-    /// Back to the screen below.
+    /// Closes the screen being called; if it was on top, the one below comes back.
     pub fn leave(&mut self) {
-        super::update::leave(self.app);
+        match self.app.calling {
+            Some(id) if !matches!(self.app.screen, Slot::Vacant(at) if at == id) => self
+                .app
+                .below
+                .retain(|slot| !matches!(slot, Slot::Vacant(at) if *at == id)),
+            _ => super::update::leave(self.app),
+        }
     }
 }
 

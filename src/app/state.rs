@@ -394,11 +394,11 @@ impl App {
         }
     }
 
-    /// A stack slot for a screen module, with a fresh id.
-    pub fn slot(&mut self, screen: Box<dyn Screen>) -> Slot {
+    /// A fresh id for a screen put on the stack.
+    pub fn screen_id(&mut self) -> ScreenId {
         let id = self.next_screen;
         self.next_screen += 1;
-        Slot::Module(id, screen)
+        id
     }
 
     /// The catalogue text of `key` with the live keymap's key names filled in

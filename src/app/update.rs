@@ -151,9 +151,17 @@ fn call_top<R>(
     call(app, out, Place::Top, f)
 }
 
-/// The screen module just put on top asks for what it shows.
-pub(super) fn open_top(app: &mut App, out: &mut Vec<Outgoing>) {
-    call_top(app, out, |screen, hub| screen.on_open(hub));
+/// The screen module just put on the stack asks for what it shows.
+pub(super) fn opened(app: &mut App, out: &mut Vec<Outgoing>, id: ScreenId) {
+    call(app, out, Place::Id(id), |screen, hub| screen.on_open(hub));
+}
+
+/// The slot of the screen module the hub is calling (vacant while it is called).
+pub(super) fn calling_slot(app: &mut App) -> Option<&mut Slot> {
+    let id = app.calling?;
+    std::iter::once(&mut app.screen)
+        .chain(app.below.iter_mut())
+        .find(|slot| matches!(slot, Slot::Vacant(at) if *at == id))
 }
 
 /// Tells the screen on top that another changed what it shows.
@@ -394,9 +402,9 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             return;
         }
         if let Some((_, screen)) = app.registry.opens.iter().find(|(c, _)| *c == command) {
-            let slot = app.slot(screen());
-            open(app, slot);
-            open_top(app, out);
+            let id = app.screen_id();
+            open(app, Slot::Module(id, screen()));
+            opened(app, out, id);
             return;
         }
     }
@@ -425,7 +433,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         }
         (_, Command::Leave | Command::Logout) => {
             app.session = None;
-            app.screen = app.slot((app.registry.sign_in)());
+            app.screen = Slot::Module(app.screen_id(), (app.registry.sign_in)());
             app.below.clear();
             // The card on the reader is still being read for the status line.
             app.in_flight

@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
 use super::table::CustomerTable;
-use crate::app::state::{Msg, Session};
+use crate::app::state::{Msg, Session, Slot};
 use crate::app::{App, KeyMap, update};
 use crate::db::customers::Page;
 use crate::i18n::Lang;
@@ -55,11 +55,14 @@ fn table_app(page: Page, columns: u16, rows: u16) -> App {
         department: "Counter Hall 1".into(),
         roles: vec!["clerk".into()],
     });
-    app.screen = app.slot(Box::new(CustomerTable {
-        page,
-        loading: false,
-        ..CustomerTable::default()
-    }));
+    app.screen = Slot::Module(
+        app.screen_id(),
+        Box::new(CustomerTable {
+            page,
+            loading: false,
+            ..CustomerTable::default()
+        }),
+    );
     app
 }
 

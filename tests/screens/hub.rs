@@ -1,6 +1,6 @@
 //! The hub's routing, with two small screens of the test's own: an answer goes back to the
 //! screen that asked although another screen covers it, also when its request was parked on a
-//! lost connection and sent again.
+//! lost connection and sent again; a covered screen that leaves closes itself, not the cover.
 
 use meterdesk::app::card_requests::Services;
 use meterdesk::app::screen::{Answer, Registry, ScreenReply, ScreenRequest};
@@ -21,7 +21,7 @@ impl ScreenRequest for Ask {
     }
 }
 
-/// Asks on F5 and keeps the answers.
+/// Asks on F5 and keeps the answers; an answer of 0 closes it.
 #[derive(Debug, Clone, Default)]
 struct Asker {
     answers: Vec<u32>,
@@ -50,8 +50,11 @@ impl Screen for Asker {
         true
     }
 
-    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
-        self.answers.extend(reply.of::<u32>());
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        match reply.of::<u32>() {
+            Some(0) => hub.leave(),
+            answer => self.answers.extend(answer),
+        }
     }
 }
 
@@ -110,4 +113,14 @@ fn a_parked_request_answers_to_the_screen_that_sent_it_first() {
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     answer(&mut app, &resent, Reply::screen(8_u32));
     assert_eq!(answers_below(&app), [8]);
+}
+
+#[test]
+fn a_covered_screen_that_leaves_closes_itself_not_the_one_on_top() {
+    let mut app = App::new(KeyMap::default(), Lang::En, Look::default(), &REGISTRY);
+    let sent = press(&mut app, KeyCode::F(5));
+    cover(&mut app);
+    answer(&mut app, &sent, Reply::screen(0_u32));
+    assert!(app.screen.is::<Cover>(), "{:?}", app.screen);
+    assert!(app.below.is_empty(), "{:?}", app.below);
 }
