@@ -13,6 +13,7 @@ pub mod ref_requests;
 pub mod refdata;
 pub mod requests;
 pub mod run;
+pub mod saving;
 pub mod screen;
 pub mod state;
 pub mod update;

@@ -16,7 +16,6 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::accounts::{SavedFrom, Saving, answered};
 use super::command::Command;
 use super::form::{
     CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text, halfwidth_key,
@@ -24,6 +23,7 @@ use super::form::{
 use super::keymap::KeyMap;
 use super::paging;
 use super::paging::PageApply;
+use super::saving::{SavedFrom, Saving, answered};
 use super::state::{App, MessageKind, Request, Slot};
 use super::update::{Outgoing, open, say, send};
 use crate::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};

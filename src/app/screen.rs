@@ -259,6 +259,17 @@ impl Hub<'_> {
         asking(self.app, wanted)
     }
 
+    /// Whether a write the calling screen sent is on its way or parked: what was sent is what
+    /// will be saved, so the screen refuses to edit or save again meanwhile (and says that the
+    /// save waits, `db.write_parked`).
+    pub fn saving(&self) -> bool {
+        let mine = |request: &Request, asker: Option<ScreenId>| {
+            asker.is_some() && asker == self.app.calling && request.writes()
+        };
+        self.app.in_flight.iter().any(|f| mine(&f.request, f.asker))
+            || self.app.parked.iter().any(|p| mine(&p.request, p.asker))
+    }
+
     pub fn say(&mut self, kind: MessageKind, text: impl Into<String>) {
         say(self.app, kind, text);
     }

@@ -15,6 +15,7 @@ use super::command::Command;
 use super::form::FormEvent;
 use super::keymap::Key;
 use super::refdata;
+use super::saving;
 use super::screen::{Hub, Notice, Screen, ScreenId};
 use super::state::*;
 use crate::i18n::Lang;
@@ -275,7 +276,7 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
         }
         return;
     }
-    if accounts::key_while_saving(app, &key, command) {
+    if saving::key_while_saving(app, &key, command) {
         return;
     }
     if accounts::wizard_key(app, key, command, out) || accounts::transfer_key(app, command, out) {
@@ -498,7 +499,7 @@ fn on_reply(
         Err(Failure::Error(detail)) => {
             // The write was rolled back: its screen may save again.
             if let Some(key) = request.idempotency_key() {
-                accounts::answered(app, key);
+                saving::answered(app, key);
             }
             match (&request, asker) {
                 (Request::Ref(_, ref_request), _) => refdata::on_failure(app, ref_request),

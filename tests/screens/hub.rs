@@ -1,27 +1,32 @@
 //! The hub's routing, with two small screens of the test's own: an answer goes back to the
 //! screen that asked although another screen covers it, also when its request was parked on a
-//! lost connection and sent again; a covered screen that leaves closes itself, not the cover.
+//! lost connection and sent again; a covered screen that leaves closes itself, not the cover;
+//! a screen knows while its write waits.
 
 use meterdesk::app::card_requests::Services;
 use meterdesk::app::screen::{Answer, Registry, ScreenReply, ScreenRequest};
-use meterdesk::app::state::Look;
+use meterdesk::app::state::{Look, MessageKind};
 use meterdesk::app::{Command, Hub, Screen};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
 use crate::support::*;
 
-/// A question the test answers itself with a number.
+/// A write the test answers itself with a number.
 #[derive(Debug, Clone, PartialEq)]
 struct Ask;
 
 impl ScreenRequest for Ask {
+    fn writes(&self) -> bool {
+        true
+    }
+
     fn execute<'a>(&'a self, _services: &'a Services) -> Answer<'a> {
         Box::pin(async { panic!("the test answers it") })
     }
 }
 
-/// Asks on F5 and keeps the answers; an answer of 0 closes it.
+/// Asks on F5, unless its question waits; keeps the answers; an answer of 0 closes it.
 #[derive(Debug, Clone, Default)]
 struct Asker {
     answers: Vec<u32>,
@@ -46,7 +51,11 @@ impl Screen for Asker {
         if command != Command::Refresh {
             return false;
         }
-        hub.send(Ask);
+        if hub.saving() {
+            hub.say(MessageKind::Info, "waits");
+        } else {
+            hub.send(Ask);
+        }
         true
     }
 
@@ -123,4 +132,21 @@ fn a_covered_screen_that_leaves_closes_itself_not_the_one_on_top() {
     answer(&mut app, &sent, Reply::screen(0_u32));
     assert!(app.screen.is::<Cover>(), "{:?}", app.screen);
     assert!(app.below.is_empty(), "{:?}", app.below);
+}
+
+#[test]
+fn a_screen_knows_while_its_write_is_on_its_way_or_parked() {
+    let mut app = App::new(KeyMap::default(), Lang::En, Look::default(), &REGISTRY);
+    let sent = press(&mut app, KeyCode::F(5));
+    assert!(press(&mut app, KeyCode::F(5)).is_empty(), "on its way");
+    connection_lost(&mut app, &sent);
+    assert!(press(&mut app, KeyCode::F(5)).is_empty(), "parked");
+    assert_eq!(app.message.as_ref().map(|m| m.text.as_str()), Some("waits"));
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    answer(&mut app, &resent, Reply::screen(9_u32));
+    assert_eq!(
+        press(&mut app, KeyCode::F(5)).len(),
+        1,
+        "answered: it asks again"
+    );
 }
