@@ -52,7 +52,7 @@ pub async fn execute_reporting(
                 .await
                 .map(Reply::Ref)
         }
-        Request::Screen(request) => request.execute(services).await.map(Reply::Screen),
+        Request::Screen(request) => request.execute(services, progress).await.map(Reply::Screen),
         Request::CustomerTypes => {
             let client = pool.get().await?;
             let types = customer_types::customer_type_options(&**client).await?;

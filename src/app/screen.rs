@@ -15,8 +15,8 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::card_requests::Services;
 use super::command::Command;
+use super::requests::{Progress, Services};
 use super::state::{App, Failure, InFlight, MessageKind, Request, Slot};
 use super::update::{Outgoing, say, send};
 use crate::i18n::Lang;
@@ -133,8 +133,9 @@ pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
         None
     }
 
-    /// Runs it against the database (and the reader): on a tokio task, never the UI task.
-    fn execute<'a>(&'a self, services: &'a Services) -> Answer<'a>;
+    /// Runs it against the database (and the reader): on a tokio task, never the UI task. A
+    /// long one reports how far it is through `progress` (the meter import).
+    fn execute<'a>(&'a self, services: &'a Services, progress: &'a Progress<'a>) -> Answer<'a>;
 
     /// Its answer came after its screen was closed: a write tells its outcome here, on the
     /// message line wherever the clerk is; a read is simply dropped.

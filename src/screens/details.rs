@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::accounts::label_key;
-use crate::app::card_requests::Services;
+use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -41,7 +41,7 @@ pub struct LoadDetails {
 pub struct Found(pub Option<Box<CustomerDetails>>);
 
 impl ScreenRequest for LoadDetails {
-    fn execute<'a>(&'a self, services: &'a Services) -> Answer<'a> {
+    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let client = services.pool.get().await?;
             let details = customers::details(&**client, self.customer_id).await?;

@@ -14,7 +14,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::table::CustomerTable;
-use crate::app::card_requests::Services;
+use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem, Session};
 use crate::app::update::edits_text;
@@ -69,7 +69,7 @@ impl ScreenRequest for Login {
         true
     }
 
-    fn execute<'a>(&'a self, services: &'a Services) -> Answer<'a> {
+    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let answer = sign_in(&services.pool, &self.login, self.password.clone()).await?;
             Ok(Box::new(answer) as _)

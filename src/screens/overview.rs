@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::card_requests::Services;
+use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::overview::{self, Overview};
@@ -26,7 +26,7 @@ pub struct OverviewScreen {
 pub struct LoadOverview;
 
 impl ScreenRequest for LoadOverview {
-    fn execute<'a>(&'a self, services: &'a Services) -> Answer<'a> {
+    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let client = services.pool.get().await?;
             Ok(Box::new(overview::today(&**client).await?) as _)

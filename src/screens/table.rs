@@ -14,8 +14,8 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::details::Details;
-use crate::app::card_requests::Services;
 use crate::app::paging::{self, PageApply};
+use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
@@ -75,7 +75,7 @@ impl ScreenRequest for Fetch {
         self.apply != PageApply::Search
     }
 
-    fn execute<'a>(&'a self, services: &'a Services) -> Answer<'a> {
+    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let page = customers::page_from_pool(&services.pool, &self.search, &self.at, self.size)
                 .await?;

@@ -3,7 +3,7 @@
 //! lost connection and sent again; a covered screen that leaves closes itself, not the cover;
 //! a screen knows while its write waits.
 
-use meterdesk::app::card_requests::Services;
+use meterdesk::app::requests::{Progress, Services};
 use meterdesk::app::screen::{Answer, Registry, ScreenReply, ScreenRequest};
 use meterdesk::app::state::{Look, MessageKind};
 use meterdesk::app::{Command, Hub, Screen};
@@ -21,7 +21,7 @@ impl ScreenRequest for Ask {
         true
     }
 
-    fn execute<'a>(&'a self, _services: &'a Services) -> Answer<'a> {
+    fn execute<'a>(&'a self, _services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async { panic!("the test answers it") })
     }
 }
