@@ -64,6 +64,12 @@ pub trait Screen: ScreenBase + Debug + Send {
         false
     }
 
+    /// A long request of its own is `done` of `total` through (the meter import); true when
+    /// the screen shows it.
+    fn on_progress(&mut self, _done: u64, _total: u64) -> bool {
+        false
+    }
+
     /// The terminal's rows changed the table's page size.
     fn on_resize(&mut self, _hub: &mut Hub) {}
 

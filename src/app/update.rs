@@ -81,9 +81,20 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             changed || !out.is_empty()
         }
         Msg::Reader(state) => card::on_reader(app, state, &mut out),
-        Msg::Progress { id, done, total } => {
-            app.in_flight.iter().any(|f| f.id == id) && refdata::on_progress(app, done, total)
-        }
+        Msg::Progress { id, done, total } => match app.in_flight.iter().find(|f| f.id == id) {
+            Some(InFlight {
+                request: Request::Screen(_),
+                asker: Some(asker),
+                ..
+            }) => {
+                let asker = *asker;
+                call(app, &mut out, Place::Id(asker), |screen, _| {
+                    screen.on_progress(done, total)
+                }) == Some(true)
+            }
+            Some(_) => refdata::on_progress(app, done, total),
+            None => false,
+        },
     };
     // After any message, not only a reply: a request that held input may have been dropped
     // without one (a card read forgotten when the card went), and its keys must not wait on.

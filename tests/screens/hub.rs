@@ -1,7 +1,7 @@
 //! The hub's routing, with two small screens of the test's own: an answer goes back to the
 //! screen that asked although another screen covers it, also when its request was parked on a
 //! lost connection and sent again; a covered screen that leaves closes itself, not the cover;
-//! a screen knows while its write waits.
+//! a screen knows while its write waits, and hears how far its long request is.
 
 use meterdesk::app::requests::{Progress, Services};
 use meterdesk::app::screen::{Answer, Registry, ScreenReply, ScreenRequest};
@@ -30,6 +30,7 @@ impl ScreenRequest for Ask {
 #[derive(Debug, Clone, Default)]
 struct Asker {
     answers: Vec<u32>,
+    progress: Option<(u64, u64)>,
 }
 
 impl Screen for Asker {
@@ -56,6 +57,11 @@ impl Screen for Asker {
         } else {
             hub.send(Ask);
         }
+        true
+    }
+
+    fn on_progress(&mut self, done: u64, total: u64) -> bool {
+        self.progress = Some((done, total));
         true
     }
 
@@ -89,11 +95,15 @@ static REGISTRY: Registry = Registry {
     draw: ui::draw,
 };
 
-fn answers_below(app: &App) -> &[u32] {
+fn asker_below(app: &App) -> &Asker {
     let [asker] = app.below.as_slice() else {
         panic!("the asker is under the cover: {:?}", app.below)
     };
-    &asker.module::<Asker>().expect("the asker").answers
+    asker.module::<Asker>().expect("the asker")
+}
+
+fn answers_below(app: &App) -> &[u32] {
+    &asker_below(app).answers
 }
 
 fn cover(app: &mut App) {
@@ -149,4 +159,22 @@ fn a_screen_knows_while_its_write_is_on_its_way_or_parked() {
         1,
         "answered: it asks again"
     );
+}
+
+#[test]
+fn progress_goes_to_the_screen_that_asked() {
+    let mut app = App::new(KeyMap::default(), Lang::En, Look::default(), &REGISTRY);
+    let sent = press(&mut app, KeyCode::F(5));
+    cover(&mut app);
+    let id = sent[0].0;
+    let step = update(
+        &mut app,
+        Msg::Progress {
+            id,
+            done: 3,
+            total: 10,
+        },
+    );
+    assert!(step.redraw);
+    assert_eq!(asker_below(&app).progress, Some((3, 10)));
 }
