@@ -231,8 +231,10 @@ impl dyn ScreenReply {
 pub struct Registry {
     /// The sign-in screen: at start and after logging out.
     pub sign_in: NewScreen,
-    /// A command and the screen it opens on top.
+    /// A command and the screen it opens on top, from a screen that offers the command.
     pub opens: &'static [(Command, NewScreen)],
+    /// A command and the screen it opens on top from any screen once signed in (`:meters`).
+    pub opens_anywhere: &'static [(Command, NewScreen)],
     pub draw: fn(&mut Frame, &App),
 }
 

@@ -381,11 +381,17 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         return;
     }
     // The reference lists are reachable from every screen once signed in (`:meters` …).
+    let anywhere = app
+        .registry
+        .opens_anywhere
+        .iter()
+        .find(|(c, _)| *c == command);
     let navigation = app.session.is_some()
-        && matches!(
-            command,
-            Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes
-        );
+        && (anywhere.is_some()
+            || matches!(
+                command,
+                Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes
+            ));
     if !navigation
         && !app
             .commands()
@@ -409,16 +415,17 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         command,
         Command::Help | Command::CommandLine | Command::Quit | Command::Logout
     ) || navigation;
-    if !for_the_hub {
-        if call_top(app, out, |screen, hub| screen.on_command(command, hub)) == Some(true) {
-            return;
-        }
-        if let Some((_, screen)) = app.registry.opens.iter().find(|(c, _)| *c == command) {
-            let id = app.screen_id();
-            open(app, Slot::Module(id, screen()));
-            opened(app, out, id);
-            return;
-        }
+    if !for_the_hub
+        && call_top(app, out, |screen, hub| screen.on_command(command, hub)) == Some(true)
+    {
+        return;
+    }
+    let opens = app.registry.opens.iter().find(|(c, _)| *c == command);
+    if let Some((_, screen)) = opens.or(anywhere.filter(|_| navigation)) {
+        let id = app.screen_id();
+        open(app, Slot::Module(id, screen()));
+        opened(app, out, id);
+        return;
     }
     match (&mut app.screen, command) {
         (_, Command::Help) => app.overlay = Some(Overlay::Help),

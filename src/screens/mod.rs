@@ -19,6 +19,7 @@ use crate::i18n::Lang;
 pub static REGISTRY: Registry = Registry {
     sign_in: || Box::new(login::SignIn::default()) as Box<dyn Screen>,
     opens: &[(Command::Overview, overview::open)],
+    opens_anywhere: &[],
     draw: crate::ui::draw,
 };
 

@@ -1,7 +1,8 @@
 //! The hub's routing, with two small screens of the test's own: an answer goes back to the
 //! screen that asked although another screen covers it, also when its request was parked on a
 //! lost connection and sent again; a covered screen that leaves closes itself, not the cover;
-//! a screen knows while its write waits, and hears how far its long request is.
+//! a screen knows while its write waits, and hears how far its long request is; a registered
+//! screen opens from anywhere once signed in.
 
 use meterdesk::app::requests::{Progress, Services};
 use meterdesk::app::screen::{Answer, Registry, ScreenReply, ScreenRequest};
@@ -83,7 +84,10 @@ impl Screen for Cover {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        vec![(Command::Leave, "legend.back")]
+        vec![
+            (Command::Leave, "legend.back"),
+            (Command::CommandLine, "command.command_line"),
+        ]
     }
 
     fn draw(&self, _frame: &mut Frame, _area: Rect, _app: &App) {}
@@ -92,6 +96,7 @@ impl Screen for Cover {
 static REGISTRY: Registry = Registry {
     sign_in: || Box::new(Asker::default()),
     opens: &[(Command::Overview, || Box::new(Cover))],
+    opens_anywhere: &[(Command::PendingCards, || Box::new(Cover))],
     draw: ui::draw,
 };
 
@@ -177,4 +182,20 @@ fn progress_goes_to_the_screen_that_asked() {
     );
     assert!(step.redraw);
     assert_eq!(asker_below(&app).progress, Some((3, 10)));
+}
+
+#[test]
+fn a_screen_registered_for_anywhere_opens_from_a_screen_that_does_not_offer_it() {
+    let mut app = App::new(KeyMap::default(), Lang::En, Look::default(), &REGISTRY);
+    cover(&mut app);
+    let pending = |app: &mut App| {
+        press(app, KeyCode::Char(':'));
+        type_text(app, "pending-cards");
+        press(app, KeyCode::Enter);
+    };
+    pending(&mut app);
+    assert_eq!(app.below.len(), 1, "not before signing in");
+    app.session = Some(session());
+    pending(&mut app);
+    assert_eq!(app.below.len(), 2, "a second cover on top");
 }
