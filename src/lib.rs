@@ -1,7 +1,8 @@
 //! meterdesk: the counter desk for metered water.
 //!
-//! The arrows point one way: `ui` reads `app` state; `app` talks to `db` and `card` only by
-//! sending work and receiving messages; `db` and `card` use `domain`; `domain` does no I/O.
+//! The arrows point one way: `screens` use `app` (the hub) and `ui` (shared drawing); `ui`
+//! reads `app` state; `app` imports neither and talks to `db` and `card` only by sending work
+//! and receiving messages; `db` and `card` use `domain`; `domain` does no I/O.
 
 // The counter app.
 pub mod app;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod i18n;
+pub mod screens;
 pub mod startup;
 pub mod ui;
 

@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow};
 use crate::app::print_command::PrintLimit;
 use crate::app::requests::ReceiptOutput;
 use crate::app::state::{Look, Message, MessageKind};
-use crate::app::{App, KeyMap, run};
+use crate::app::{KeyMap, run};
 use crate::card::reader::ReaderConfig;
 use crate::config::{Config, Loaded};
 use crate::db::embedded::{APP_DATABASE, Cluster, ClusterSpec, EmbeddedError, StopOutcome};
@@ -101,7 +101,7 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         monochrome: config.monochrome(),
         ascii_borders: config.ui.ascii_borders,
     };
-    let mut app = App::new(keymap, config.language(), look);
+    let mut app = crate::screens::app(keymap, config.language(), look);
     // Validated with the rest of the configuration, so this cannot fail here.
     let card = config.card.credentials()?;
     for warning in &card.demo_warnings {

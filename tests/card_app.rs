@@ -11,12 +11,13 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use meterdesk::app::card::{CardPane, CardSeen};
 use meterdesk::app::requests::{self, ReceiptOutput, Services};
-use meterdesk::app::state::{CustomerTable, Msg, Request, RequestId, Screen, Session};
+use meterdesk::app::state::{Msg, Request, RequestId, Session, Slot};
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::water_card::CardRead;
 use meterdesk::db::customers::{CustomerRow, Page};
 use meterdesk::domain::card_records::{CardContent, IssuerPin};
 use meterdesk::i18n::Lang;
+use meterdesk::screens::table::CustomerTable;
 use rust_decimal::Decimal;
 use support::card_desk::{CLERK, books, card_customer, key};
 use support::card_rig::*;
@@ -69,7 +70,7 @@ async fn open_card_then_recharge_through_the_app() {
         },
     };
 
-    let mut app = App::new(KeyMap::default(), Lang::En, Default::default());
+    let mut app = meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default());
     app.session = Some(Session {
         operator_id: CLERK,
         login: "clerk".into(),
@@ -100,11 +101,14 @@ async fn open_card_then_recharge_through_the_app() {
         more_before: false,
         more_after: false,
     };
-    app.screen = Screen::Customers(CustomerTable {
-        page,
-        loading: false,
-        ..CustomerTable::default()
-    });
+    app.screen = Slot::Module(
+        app.screen_id(),
+        Box::new(CustomerTable {
+            page,
+            loading: false,
+            ..CustomerTable::default()
+        }),
+    );
 
     // The reader reports the card: the app reads it and the status line says so.
     let sent = update(&mut app, Msg::Reader(card_in(READER_0))).requests;
@@ -114,7 +118,7 @@ async fn open_card_then_recharge_through_the_app() {
     // F6 on the row, F2 on the confirmation: the card is opened, Go to recharge is offered.
     press(&mut app, &services, KeyCode::F(6)).await;
     press(&mut app, &services, KeyCode::F(2)).await;
-    let Screen::Card(screen) = &app.screen else {
+    let Slot::Card(screen) = &app.screen else {
         panic!("on the card screen")
     };
     assert!(
@@ -142,7 +146,7 @@ async fn open_card_then_recharge_through_the_app() {
         services.reader.apdus_sent() - apdus,
         start.elapsed().as_secs_f64() * 1000.0
     );
-    let Screen::Card(screen) = &app.screen else {
+    let Slot::Card(screen) = &app.screen else {
         panic!("on the card screen")
     };
     let CardPane::Receipt { lines } = &screen.pane else {

@@ -11,13 +11,15 @@ use std::collections::VecDeque;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use deadpool_postgres::Object;
 use meterdesk::app::accounts::WizardStep;
-use meterdesk::app::state::{Msg, Screen};
+use meterdesk::app::state::{Msg, Slot};
 use meterdesk::app::{App, KeyMap, requests, update};
 use meterdesk::db::Pool;
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
 use meterdesk::db::demo;
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
 use meterdesk::i18n::Lang;
+use meterdesk::screens::details::Details;
+use meterdesk::screens::table::CustomerTable;
 use meterdesk::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -41,14 +43,14 @@ impl Desk {
             .find(|operator| operator.login == "clerk")
             .expect("the demo data has a clerk");
         let mut desk = Desk {
-            app: App::new(KeyMap::default(), Lang::En, Default::default()),
+            app: meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default()),
             pool: db.pool.clone(),
         };
         desk.text("clerk").await;
         desk.key(KeyCode::Enter).await;
         desk.text(&clerk.password).await;
         desk.key(KeyCode::Enter).await;
-        assert!(matches!(desk.app.screen, Screen::Customers(_)));
+        assert!(desk.app.screen.is::<CustomerTable>());
         (db, client, desk)
     }
 
@@ -124,7 +126,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     desk.text("13912345678").await;
     desk.text("西城区金融街7号").await;
     desk.key(KeyCode::PageDown).await;
-    let Screen::OpenAccount(wizard) = &desk.app.screen else {
+    let Slot::OpenAccount(wizard) = &desk.app.screen else {
         panic!("{}", desk.screen())
     };
     assert_eq!(wizard.step, WizardStep::Meter);
@@ -151,7 +153,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     .unwrap();
     assert!(matches!(taken, OpenOutcome::Opened(_)));
     desk.key(KeyCode::F(2)).await;
-    let Screen::OpenAccount(wizard) = &desk.app.screen else {
+    let Slot::OpenAccount(wizard) = &desk.app.screen else {
         panic!("MeterTaken keeps the wizard: {}", desk.screen())
     };
     assert_eq!(wizard.step, WizardStep::Meter);
@@ -163,7 +165,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     assert_eq!(wizard.basic.as_ref().unwrap().value(Field::Name), "王小明");
     let chosen = wizard.meters.selected_meter().unwrap().clone();
     desk.key(KeyCode::F(2)).await;
-    let Screen::Customers(table) = &desk.app.screen else {
+    let Some(table) = desk.app.screen.module::<CustomerTable>() else {
         panic!("{}", desk.screen())
     };
     let row = table
@@ -243,12 +245,12 @@ async fn open_modify_and_transfer_through_the_screens() {
     );
     desk.key(KeyCode::F(2)).await;
     assert!(desk.message().contains("stayed with the account"));
-    let Screen::Customers(table) = &desk.app.screen else {
+    let Some(table) = desk.app.screen.module::<CustomerTable>() else {
         panic!("{}", desk.screen())
     };
     assert_eq!(table.selected_row().map(|r| r.name.as_str()), Some("李四"));
     desk.key(KeyCode::Enter).await;
-    let Screen::Details(view) = &desk.app.screen else {
+    let Some(view) = desk.app.screen.module::<Details>() else {
         panic!("{}", desk.screen())
     };
     let details = view.details.as_ref().unwrap();

@@ -64,8 +64,10 @@ async fn open_modify_transfer_then_the_history_in_details() {
     // Step 3 lists the type's uninstalled meters with the first selected; F2 waits for the
     // list (type-ahead) and opens the account on it.
     counted.keys(&["PageDown", "F2"]);
-    let table = tmux.wait_for("Account opened", PATIENCE);
-    assert!(table.contains("王小明"), "{table}");
+    // The table searches for the new customer: the message comes before its row.
+    let table = tmux.wait_until("the new customer's row", PATIENCE, |screen| {
+        screen.contains("Account opened") && screen.contains("王小明")
+    });
     println!(
         "keys beyond the typed data to open a personal account: {}",
         counted.presses

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
+use meterdesk::app::paging::PageApply;
 use meterdesk::app::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest};
 use meterdesk::app::requests::{execute, execute_reporting};
-use meterdesk::app::state::{Failure, PageApply, Reply, Request};
+use meterdesk::app::state::{Failure, Reply, Request};
 use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
 use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome};
 use meterdesk::db::customers::PageAt;

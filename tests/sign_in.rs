@@ -5,10 +5,13 @@ mod support;
 use std::time::Duration;
 
 use meterdesk::app::requests::execute;
-use meterdesk::app::state::{Failure, LoginRefusal, Overview, Reply, Request};
+use meterdesk::app::state::{Failure, Reply, Request};
 use meterdesk::db::operators::{self, NewOperator};
+use meterdesk::db::overview::Overview;
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::domain::password::hash_password;
+use meterdesk::screens::login::{Login, LoginRefusal, SignInAnswer};
+use meterdesk::screens::overview::LoadOverview;
 use support::pg::{TestDb, fresh_db};
 use support::services;
 
@@ -49,10 +52,10 @@ async fn add_operator(db: &TestDb, login: &str, password: &str, enabled: bool) {
 }
 
 fn login(name: &str, password: &str) -> Request {
-    Request::Login {
+    Request::Screen(Box::new(Login {
         login: name.into(),
         password: password.into(),
-    }
+    }))
 }
 
 #[tokio::test]
@@ -63,12 +66,16 @@ async fn the_right_password_signs_in_and_resets_the_failure_count() {
     let wrong = execute(&services(&db.pool), login("li.ming", "river-18")).await;
     assert_eq!(
         wrong,
-        Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials))
+        Ok(Reply::screen(SignInAnswer::Refused(
+            LoginRefusal::WrongCredentials
+        )))
     );
 
-    let Ok(Reply::LoggedIn(session)) =
-        execute(&services(&db.pool), login("LI.MING", "river-17")).await
+    let Ok(Reply::Screen(reply)) = execute(&services(&db.pool), login("LI.MING", "river-17")).await
     else {
+        panic!("the right password signs in, whatever the case of the name")
+    };
+    let Some(SignInAnswer::LoggedIn(session)) = reply.of::<SignInAnswer>() else {
         panic!("the right password signs in, whatever the case of the name")
     };
     assert_eq!(session.login, "li.ming");
@@ -114,17 +121,21 @@ async fn repeated_failures_slow_down_and_the_wait_runs_out() {
     for _ in 0..3 {
         assert_eq!(
             execute(&services(&db.pool), login("li.ming", "guess")).await,
-            Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials))
+            Ok(Reply::screen(SignInAnswer::Refused(
+                LoginRefusal::WrongCredentials
+            )))
         );
     }
     // Even the right password must wait now.
-    let Ok(Reply::LoginRefused(LoginRefusal::Wait(wait))) =
-        execute(&services(&db.pool), login("li.ming", "river-17")).await
+    let Ok(Reply::Screen(reply)) = execute(&services(&db.pool), login("li.ming", "river-17")).await
     else {
         panic!("the fourth attempt has to wait")
     };
+    let Some(SignInAnswer::Refused(LoginRefusal::Wait(wait))) = reply.of::<SignInAnswer>() else {
+        panic!("the fourth attempt has to wait")
+    };
     assert!(
-        wait > Duration::ZERO && wait <= Duration::from_secs(2),
+        *wait > Duration::ZERO && *wait <= Duration::from_secs(2),
         "{wait:?}"
     );
 
@@ -137,9 +148,13 @@ async fn repeated_failures_slow_down_and_the_wait_runs_out() {
         )
         .await
         .unwrap();
+    let Ok(Reply::Screen(reply)) = execute(&services(&db.pool), login("li.ming", "river-17")).await
+    else {
+        panic!("the wait ran out")
+    };
     assert!(matches!(
-        execute(&services(&db.pool), login("li.ming", "river-17")).await,
-        Ok(Reply::LoggedIn(_))
+        reply.of::<SignInAnswer>(),
+        Some(SignInAnswer::LoggedIn(_))
     ));
 }
 
@@ -149,11 +164,13 @@ async fn a_disabled_operator_is_told_only_after_the_right_password() {
     add_operator(&db, "gone", "river-17", false).await;
     assert_eq!(
         execute(&services(&db.pool), login("gone", "wrong")).await,
-        Ok(Reply::LoginRefused(LoginRefusal::WrongCredentials))
+        Ok(Reply::screen(SignInAnswer::Refused(
+            LoginRefusal::WrongCredentials
+        )))
     );
     assert_eq!(
         execute(&services(&db.pool), login("gone", "river-17")).await,
-        Ok(Reply::LoginRefused(LoginRefusal::Disabled))
+        Ok(Reply::screen(SignInAnswer::Refused(LoginRefusal::Disabled)))
     );
 }
 
@@ -161,8 +178,8 @@ async fn a_disabled_operator_is_told_only_after_the_right_password() {
 async fn the_home_figures_of_an_empty_database_are_zero() {
     let db = fresh_db().await;
     assert_eq!(
-        execute(&services(&db.pool), Request::Overview).await,
-        Ok(Reply::Overview(Overview::default()))
+        execute(&services(&db.pool), Request::Screen(Box::new(LoadOverview))).await,
+        Ok(Reply::screen(Overview::default()))
     );
 }
 
@@ -170,7 +187,7 @@ async fn the_home_figures_of_an_empty_database_are_zero() {
 async fn an_unreachable_server_is_reported_as_such() {
     let pool = pool_from_conn_str("host=/nonexistent/socket/dir user=x dbname=x", 1).unwrap();
     assert!(matches!(
-        execute(&services(&pool), Request::Overview).await,
+        execute(&services(&pool), Request::Screen(Box::new(LoadOverview))).await,
         Err(Failure::Unreachable(_))
     ));
 }

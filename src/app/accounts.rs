@@ -9,12 +9,15 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
 use super::form::{Choice, Field as FormField, FieldKind, Form, field_error_text, halfwidth_key};
+use super::saving::{SavedFrom, Saving, answered};
+use super::screen::Notice;
 use super::state::*;
 use super::update::{Outgoing, leave, say, send};
 use crate::db::customer_changes::{
     CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
 };
 use crate::db::customer_types::CustomerTypeOption;
+use crate::db::customers::CustomerRow;
 use crate::db::meters::Meter;
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::domain::validation::{self, IdDocumentPolicy};
@@ -247,7 +250,7 @@ fn type_form(types: &[CustomerTypeOption]) -> Form {
 
 /// `o` / `:open` on the customer table.
 pub fn start_open_account(app: &mut App, out: &mut Vec<Outgoing>) {
-    super::update::open(app, Screen::OpenAccount(Box::new(OpenAccount::new())));
+    super::update::open(app, Slot::OpenAccount(Box::new(OpenAccount::new())));
     send(app, Request::CustomerTypes, out);
 }
 
@@ -259,7 +262,7 @@ pub fn wizard_key(
     command: Option<Command>,
     out: &mut Vec<Outgoing>,
 ) -> bool {
-    let Screen::OpenAccount(wizard) = &mut app.screen else {
+    let Slot::OpenAccount(wizard) = &mut app.screen else {
         return false;
     };
     let lookup_open = wizard.form_mut().is_some_and(|f| f.lookup.is_some());
@@ -314,7 +317,7 @@ fn fetch_meters(
     select: usize,
     out: &mut Vec<Outgoing>,
 ) {
-    let Screen::OpenAccount(wizard) = &mut app.screen else {
+    let Slot::OpenAccount(wizard) = &mut app.screen else {
         return;
     };
     let Some(meter_type_ids) = wizard.customer_type().map(|t| t.meter_type_ids.clone()) else {
@@ -361,7 +364,7 @@ fn wait_for_typed_search(app: &mut App) -> bool {
 /// Up/Down in step 3: within the page; past its end the next page, before its start the
 /// previous one.
 fn move_meter(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
-    let Screen::OpenAccount(wizard) = &mut app.screen else {
+    let Slot::OpenAccount(wizard) = &mut app.screen else {
         return;
     };
     let pick = &mut wizard.meters;
@@ -383,7 +386,7 @@ fn move_meter(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
 /// PgDn / PgUp: the next or previous step. Going on checks the step; going back keeps it.
 pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
-    let Screen::OpenAccount(wizard) = &mut app.screen else {
+    let Slot::OpenAccount(wizard) = &mut app.screen else {
         return;
     };
     match (wizard.step, forward) {
@@ -421,7 +424,7 @@ pub fn wizard_step(app: &mut App, forward: bool, out: &mut Vec<Outgoing>) {
 
 /// F2 in step 3: opens the account in one transaction.
 fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
-    let Screen::OpenAccount(wizard) = &app.screen else {
+    let Slot::OpenAccount(wizard) = &app.screen else {
         return;
     };
     let (Some(customer_type), Some(info)) = (wizard.customer_type(), wizard.info.clone()) else {
@@ -444,7 +447,7 @@ fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
         info,
         meter_id: meter.id,
     };
-    if let Screen::OpenAccount(wizard) = &mut app.screen {
+    if let Slot::OpenAccount(wizard) = &mut app.screen {
         wizard.saving = Some(idempotency_key);
     }
     say(app, MessageKind::Info, app.lang.t("open.opening"));
@@ -453,86 +456,6 @@ fn open_account(app: &mut App, out: &mut Vec<Outgoing>) {
 
 fn operator(app: &App) -> i64 {
     app.session.as_ref().map_or(0, |s| s.operator_id)
-}
-
-/// The idempotency key of the save a screen sent (open, modify, transfer; a reference form's
-/// save, a list's delete, an import), until its answer comes. A write held back by an
-/// unreachable database (`App::parked`) keeps the screen's `saving`, so F2 there cannot start
-/// the same save a second time; and an answer belongs to the screen only if it carries the
-/// screen's key (the clerk may have left meanwhile).
-pub type Saving = Option<String>;
-
-/// The save of a screen that writes (customer and reference screens); None for the others.
-fn saving_mut(screen: &mut Screen) -> Option<&mut Saving> {
-    match screen {
-        Screen::OpenAccount(wizard) => Some(&mut wizard.saving),
-        Screen::Modify(view) => Some(&mut view.saving),
-        Screen::Transfer(view) => Some(&mut view.saving),
-        Screen::Ref(screen) => screen.saving_mut(),
-        _ => None,
-    }
-}
-
-/// While the save of the screen on top waits for the database, what it sent is what will be
-/// saved: a key that would edit or save again only says that it waits (true: taken). Leaving,
-/// help, moving between fields and steps stay free; on a reference list (no form) only the
-/// commands that start a change are held, so its search and rows stay usable.
-pub fn key_while_saving(app: &mut App, key: &KeyEvent, command: Option<Command>) -> bool {
-    let waiting = saving_mut(&mut app.screen).is_some_and(|saving| saving.is_some());
-    let on_list = match &mut app.screen {
-        Screen::Ref(screen) => screen.form_mut().is_none(),
-        _ => false,
-    };
-    let edits_or_saves = if on_list {
-        matches!(
-            command,
-            Some(
-                Command::Save
-                    | Command::Add
-                    | Command::Modify
-                    | Command::Delete
-                    | Command::Prices
-                    | Command::Import
-            )
-        )
-    } else {
-        super::update::edits_text(key)
-            || key.code == KeyCode::Enter
-            || matches!(command, Some(Command::Save | Command::Lookup))
-    };
-    if waiting && edits_or_saves {
-        say(app, MessageKind::Info, app.lang.t("db.write_parked"));
-    }
-    waiting && edits_or_saves
-}
-
-/// Where the screen that sent a save is when its answer (or error) comes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SavedFrom {
-    /// On top: the answer is applied to it.
-    Top,
-    /// Covered by another screen, at this index of `App::below`.
-    Below(usize),
-    /// Left.
-    Gone,
-}
-
-/// The answer to the save with this key came: the screen that sent it forgets it (so F2
-/// works there again), and says where it is.
-pub fn answered(app: &mut App, key: &str) -> SavedFrom {
-    let mut from = SavedFrom::Gone;
-    let screens = std::iter::once(&mut app.screen).chain(app.below.iter_mut().rev());
-    for (n, screen) in screens.enumerate() {
-        if let Some(saving) = saving_mut(screen).filter(|s| s.as_deref() == Some(key)) {
-            *saving = None;
-            from = match n {
-                0 => SavedFrom::Top,
-                _ => SavedFrom::Below(app.below.len() - n),
-            };
-            break;
-        }
-    }
-    from
 }
 
 // ───────────────────────────── Modify and transfer ─────────────────────────────
@@ -565,6 +488,77 @@ pub struct TransferView {
     pub saving: Saving,
 }
 
+impl OpenAccount {
+    pub fn crumb(&self, lang: Lang) -> String {
+        lang.t("screen.open_account").to_owned()
+    }
+
+    /// The commands of the wizard's step, for the legend and help.
+    pub fn commands(&self) -> Vec<(Command, &'static str)> {
+        let wizard = self;
+        let mut commands = vec![(Command::Help, "command.help")];
+        match wizard.step {
+            WizardStep::Meter => commands.push((Command::Save, "legend.open_account")),
+            _ => commands.push((Command::PageDown, "legend.next_step")),
+        }
+        if wizard.step != WizardStep::CustomerType {
+            commands.push((Command::PageUp, "legend.previous_step"));
+        }
+        if wizard.step == WizardStep::CustomerType {
+            commands.push((Command::Lookup, "command.lookup"));
+        }
+        commands.extend([
+            (Command::Leave, "command.leave"),
+            (Command::Cancel, "command.cancel"),
+        ]);
+        if wizard.step == WizardStep::BasicInfo {
+            commands.extend([
+                (Command::NextField, "command.next_field"),
+                (Command::PrevField, "command.prev_field"),
+            ]);
+        }
+        commands
+    }
+}
+
+/// The form's commands on modify and transfer (`save` names F2 there).
+fn change_commands(save: &'static str) -> Vec<(Command, &'static str)> {
+    vec![
+        (Command::Help, "command.help"),
+        (Command::Save, save),
+        (Command::Leave, "command.leave"),
+        (Command::Cancel, "command.cancel"),
+        (Command::NextField, "command.next_field"),
+        (Command::PrevField, "command.prev_field"),
+    ]
+}
+
+impl ModifyView {
+    pub fn crumb(&self, lang: Lang) -> String {
+        format!("{:08} › {}", self.customer_no, lang.t("screen.modify"))
+    }
+
+    pub fn commands(&self) -> Vec<(Command, &'static str)> {
+        change_commands("command.save")
+    }
+}
+
+impl TransferView {
+    pub fn crumb(&self, lang: Lang) -> String {
+        format!("{:08} › {}", self.customer_no, lang.t("screen.transfer"))
+    }
+
+    pub fn commands(&self) -> Vec<(Command, &'static str)> {
+        if self.confirming.is_some() {
+            return vec![
+                (Command::Save, "legend.confirm"),
+                (Command::Cancel, "command.cancel"),
+            ];
+        }
+        change_commands("legend.check_transfer")
+    }
+}
+
 impl TransferView {
     /// The unpaid bills that refuse the transfer, once the preview has counted any.
     pub fn unpaid_bills(&self) -> Option<i64> {
@@ -580,14 +574,8 @@ pub fn unpaid_text(lang: Lang, count: i64) -> String {
     lang.tf("transfer.unpaid", &[("count", &count)])
 }
 
-/// `m` and `t` on the customer table: the screen opens and asks for what it needs.
-pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
-    let Screen::Customers(table) = &app.screen else {
-        return;
-    };
-    let Some(row) = table.selected_row() else {
-        return;
-    };
+/// `m` and `t` on the customer table's `row`: the screen opens and asks for what it needs.
+pub fn start_change(app: &mut App, row: &CustomerRow, transfer: bool, out: &mut Vec<Outgoing>) {
     let (customer_id, customer_no) = (row.id, row.customer_no);
     if transfer && row.status != "active" {
         // A closed account has nothing to hand over: say so before any form is typed.
@@ -608,7 +596,7 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
             confirming: None,
             saving: None,
         };
-        super::update::open(app, Screen::Transfer(Box::new(view)));
+        super::update::open(app, Slot::Transfer(Box::new(view)));
         send(app, Request::TransferPreview { customer_id }, out);
     } else {
         let view = ModifyView {
@@ -618,7 +606,7 @@ pub fn start_change(app: &mut App, transfer: bool, out: &mut Vec<Outgoing>) {
             basic: None,
             saving: None,
         };
-        super::update::open(app, Screen::Modify(Box::new(view)));
+        super::update::open(app, Slot::Modify(Box::new(view)));
     }
     send(app, Request::CustomerBasics { customer_id }, out);
 }
@@ -628,7 +616,7 @@ pub fn submit_modify(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
     let operator_id = operator(app);
     let idempotency_key = app.write_key();
-    let Screen::Modify(view) = &mut app.screen else {
+    let Slot::Modify(view) = &mut app.screen else {
         return;
     };
     let (Some(read), Some(basic)) = (view.read.clone(), view.basic.as_mut()) else {
@@ -664,7 +652,7 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
     let operator_id = operator(app);
     let idempotency_key = app.write_key();
-    let Screen::Transfer(view) = &mut app.screen else {
+    let Slot::Transfer(view) = &mut app.screen else {
         return;
     };
     if let Some(count) = view.unpaid_bills() {
@@ -707,7 +695,7 @@ pub fn submit_transfer(app: &mut App, out: &mut Vec<Outgoing>) {
 /// F2 while bills are unpaid or before the balance is read says so before anything else;
 /// F12/Esc/F3 on the transfer confirmation go back to the form, everything kept.
 pub fn transfer_key(app: &mut App, command: Option<Command>, out: &mut Vec<Outgoing>) -> bool {
-    let Screen::Transfer(view) = &mut app.screen else {
+    let Slot::Transfer(view) = &mut app.screen else {
         return false;
     };
     let refused = view.preview.is_none() || view.unpaid_bills().is_some();
@@ -748,7 +736,7 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
     }
     let lang = app.lang;
     match (&mut app.screen, reply) {
-        (Screen::OpenAccount(wizard), Reply::CustomerTypes(types)) => {
+        (Slot::OpenAccount(wizard), Reply::CustomerTypes(types)) => {
             wizard.type_form = type_form(types);
             wizard.types = Some(types.clone());
             // The list is what step 1 asks: open it at once.
@@ -757,19 +745,19 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
                 say(app, MessageKind::Error, lang.t("open.no_types"));
             }
         }
-        (Screen::OpenAccount(wizard), Reply::Meters(meters)) => {
+        (Slot::OpenAccount(wizard), Reply::Meters(meters)) => {
             let pick = &mut wizard.meters;
             pick.loading = false;
             pick.more = meters.len() > METER_PAGE;
             pick.rows = meters.iter().take(METER_PAGE).cloned().collect();
             pick.selected = pick.selected.min(pick.rows.len().saturating_sub(1));
         }
-        (Screen::OpenAccount(wizard), Reply::Opened(outcome)) => match outcome {
+        (Slot::OpenAccount(wizard), Reply::Opened(outcome)) => match outcome {
             OpenOutcome::Opened(opened) => {
                 let number = format!("{:08}", opened.customer_no.value());
                 leave(app);
                 let text = lang.tf("open.opened", &[("number", &number)]);
-                super::update::show_customer(app, &number, out);
+                super::update::notify(app, Notice::ShowCustomer(number.clone()), out);
                 say(app, MessageKind::Info, text);
             }
             OpenOutcome::MeterTaken | OpenOutcome::MeterNotAllowed => {
@@ -787,7 +775,7 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
                 say(app, MessageKind::Error, lang.t("open.type_changed"));
             }
         },
-        (Screen::Modify(view), Reply::Basics(basics)) => match basics {
+        (Slot::Modify(view), Reply::Basics(basics)) => match basics {
             Some(read) => {
                 view.basic = Some(BasicForm::of(&read.info));
                 view.read = Some(read.clone());
@@ -797,7 +785,7 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
             }
             None => say(app, MessageKind::Error, lang.t("details.gone")),
         },
-        (Screen::Transfer(view), Reply::Basics(basics)) => match basics {
+        (Slot::Transfer(view), Reply::Basics(basics)) => match basics {
             Some(read) if !read.active => {
                 // Closed since the table was read.
                 let number = format!("{:08}", view.customer_no);
@@ -811,16 +799,16 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
             Some(read) => view.basic = Some(BasicForm::new(read.info.nature())),
             None => say(app, MessageKind::Error, lang.t("details.gone")),
         },
-        (Screen::Transfer(view), Reply::TransferPreview(preview)) => {
+        (Slot::Transfer(view), Reply::TransferPreview(preview)) => {
             view.preview = preview.clone();
             if let Some(count) = view.unpaid_bills() {
                 say(app, MessageKind::Error, unpaid_text(lang, count));
             }
         }
-        (Screen::Modify(view), Reply::Modified(outcome)) => match outcome {
+        (Slot::Modify(view), Reply::Modified(outcome)) => match outcome {
             ModifyOutcome::Saved { .. } => {
                 leave(app);
-                super::update::refresh_table(app, out);
+                super::update::notify(app, Notice::Reload, out);
                 say(app, MessageKind::Info, lang.t("modify.saved"));
             }
             ModifyOutcome::Unchanged => {
@@ -839,10 +827,10 @@ pub fn on_reply(app: &mut App, request: &Request, reply: &Reply, out: &mut Vec<O
                 say(app, MessageKind::Error, lang.t(refusal_key(outcome)))
             }
         },
-        (Screen::Transfer(view), Reply::Transferred(outcome)) => match outcome {
+        (Slot::Transfer(view), Reply::Transferred(outcome)) => match outcome {
             TransferOutcome::Transferred { balance, .. } => {
                 leave(app);
-                super::update::refresh_table(app, out);
+                super::update::notify(app, Notice::Reload, out);
                 let text = lang.tf("transfer.done", &[("balance", &money(*balance))]);
                 say(app, MessageKind::Info, text);
             }
@@ -927,7 +915,7 @@ fn told_after_leaving(app: &mut App, from: SavedFrom, reply: &Reply, out: &mut V
         if let SavedFrom::Below(index) = from {
             app.below.remove(index);
         }
-        super::update::refresh_table(app, out);
+        super::update::notify(app, Notice::Reload, out);
     }
     say(app, kind, text);
 }

@@ -20,11 +20,12 @@ use crate::domain::card_counter::{PurchaseState, RechargeRefusal, check_recharge
 use crate::domain::card_records::{Ef, IssueRecord, UserCard};
 use crate::domain::pricing::TierCharge;
 use crate::domain::validation;
+use crate::i18n::Lang;
 
 use super::command::Command;
 use super::form::{Choice, Field, FieldKind, Form, field_error_text};
 use super::receipt::{Receipt, receipt_text};
-use super::state::{App, MessageKind, Problem, Request, Screen};
+use super::state::{App, MessageKind, Problem, Request, Slot};
 use super::update::{Outgoing, say, send};
 
 /// How many usage records to fetch: more than a screen holds, far fewer than would slow a
@@ -358,6 +359,10 @@ impl CardScreen {
     }
 
     /// The commands the screen offers, with their legend labels.
+    pub fn crumb(&self, lang: Lang) -> String {
+        lang.t("ic.screen").to_owned()
+    }
+
     pub fn commands(&self) -> Vec<(Command, &'static str)> {
         let mut commands = vec![(Command::Help, "command.help")];
         match self.pane {
@@ -460,7 +465,7 @@ pub(super) fn on_reader(app: &mut App, state: ReaderState, out: &mut Vec<Outgoin
 
 /// Reads the card on the reader, if there is one and someone is signed in; forgets any read
 /// still on its way (it answers for a card that may have gone).
-pub(super) fn read_card(app: &mut App, after: ReadFor, out: &mut Vec<Outgoing>) {
+pub fn read_card(app: &mut App, after: ReadFor, out: &mut Vec<Outgoing>) {
     app.in_flight
         .retain(|f| !matches!(f.request, Request::Card(CardRequest::Read { .. })));
     let present = matches!(app.reader, ReaderState::CardPresent { .. });
@@ -481,8 +486,8 @@ pub(super) fn read_card(app: &mut App, after: ReadFor, out: &mut Vec<Outgoing>) 
 
 /// `:card` from anywhere: the IC card management screen.
 pub(super) fn open_card_screen(app: &mut App) {
-    if !matches!(app.screen, Screen::Card(_)) {
-        let covered = std::mem::replace(&mut app.screen, Screen::Card(CardScreen::new()));
+    if !matches!(app.screen, Slot::Card(_)) {
+        let covered = std::mem::replace(&mut app.screen, Slot::Card(CardScreen::new()));
         app.below.push(covered);
     }
 }
@@ -490,7 +495,7 @@ pub(super) fn open_card_screen(app: &mut App) {
 /// Open card, Replace card or Recharge on a customer row: the card screen, with the
 /// confirmation (open, replace) or the recharge form for the customer's card on the reader.
 /// What the row already shows to refuse is refused at once, on the table.
-pub(super) fn for_customer(app: &mut App, command: Command, row: &CustomerRow) {
+pub fn for_customer(app: &mut App, command: Command, row: &CustomerRow) {
     if let Some(refusal) = refused_by_row(command, row) {
         let text = refusal_text(app, &refusal);
         say(app, MessageKind::Error, text);
@@ -550,7 +555,7 @@ fn refused_by_row(command: Command, row: &CustomerRow) -> Option<Refusal> {
 
 /// A command on the card screen; false when it is not one of the screen's own.
 pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool {
-    let Screen::Card(screen) = &mut app.screen else {
+    let Slot::Card(screen) = &mut app.screen else {
         return false;
     };
     let on_card = matches!(screen.pane, CardPane::Card);
@@ -640,7 +645,7 @@ pub(super) fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -
 
 /// Up / Down on the pending list.
 pub(super) fn move_selection(app: &mut App, step: isize) {
-    if let Screen::Card(CardScreen {
+    if let Slot::Card(CardScreen {
         pane: CardPane::Pending {
             rows: Some(rows),
             selected,
@@ -655,7 +660,7 @@ pub(super) fn move_selection(app: &mut App, step: isize) {
 }
 
 fn set_pane(app: &mut App, pane: CardPane) {
-    if let Screen::Card(screen) = &mut app.screen {
+    if let Slot::Card(screen) = &mut app.screen {
         screen.pane = pane;
         screen.write_key = None;
     }
@@ -750,7 +755,7 @@ fn start_recycle(app: &mut App) {
 /// one of amount and volume must be filled, then the database prices it.
 pub(super) fn ask_price(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
-    let Screen::Card(CardScreen {
+    let Slot::Card(CardScreen {
         pane: CardPane::Recharge(recharge),
         ..
     }) = &mut app.screen
@@ -790,7 +795,7 @@ const MAX_VOLUME: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 3);
 
 /// F2 on a confirmation: the card write goes out with a fresh idempotency key.
 fn confirmed(app: &mut App, out: &mut Vec<Outgoing>) {
-    let (Some(session), Screen::Card(screen)) = (&app.session, &app.screen) else {
+    let (Some(session), Slot::Card(screen)) = (&app.session, &app.screen) else {
         return;
     };
     let CardPane::Confirm(confirm) = &screen.pane else {
@@ -838,7 +843,7 @@ fn confirmed(app: &mut App, out: &mut Vec<Outgoing>) {
         return;
     }
     let fresh = app.write_key();
-    let Screen::Card(screen) = &mut app.screen else {
+    let Slot::Card(screen) = &mut app.screen else {
         return;
     };
     let idempotency_key = screen.write_key.get_or_insert(fresh).clone();
@@ -883,7 +888,7 @@ pub(super) fn on_reply(app: &mut App, reply: CardReply, out: &mut Vec<Outgoing>)
             }
         }
         CardReply::Usage(found) => {
-            if let Screen::Card(CardScreen {
+            if let Slot::Card(CardScreen {
                 pane: CardPane::Usage { rows, .. },
                 ..
             }) = &mut app.screen
@@ -892,7 +897,7 @@ pub(super) fn on_reply(app: &mut App, reply: CardReply, out: &mut Vec<Outgoing>)
             }
         }
         CardReply::Pending(found) => {
-            if let Screen::Card(CardScreen {
+            if let Slot::Card(CardScreen {
                 pane: CardPane::Pending { rows, selected },
                 ..
             }) = &mut app.screen
@@ -989,7 +994,7 @@ fn on_quote(app: &mut App, quote: Result<Quote, Refusal>) {
         .as_ref()
         .err()
         .map(|refusal| refusal_text(app, refusal));
-    let Screen::Card(CardScreen {
+    let Slot::Card(CardScreen {
         pane: CardPane::Recharge(recharge),
         ..
     }) = &mut app.screen
@@ -1031,7 +1036,7 @@ fn on_written(app: &mut App, written: Written, out: &mut Vec<Outgoing>) {
             receipt: Some(receipt),
             ..
         } => {
-            let text = receipt_text(lang, &receipt, app.receipt_width);
+            let text = receipt_text(lang, app.zone, &receipt, app.receipt_width);
             say(
                 app,
                 MessageKind::Info,

@@ -15,10 +15,13 @@ pub mod refdata;
 pub mod request_task;
 pub mod requests;
 pub mod run;
+pub mod saving;
+pub mod screen;
 pub mod state;
 pub mod update;
 
 pub use command::Command;
 pub use keymap::KeyMap;
+pub use screen::{Hub, Screen};
 pub use state::App;
 pub use update::update;

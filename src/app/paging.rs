@@ -3,8 +3,22 @@
 //! list both page this way; each says how a row is placed (`cursor`) and identified (`id`).
 
 use super::command::Command;
-use super::state::PageApply;
 use crate::db::customers::{Page, PageAt};
+
+/// How a fetched page changes the table on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageApply {
+    /// A new search: replace the rows, select the first.
+    Search,
+    /// Replace the rows and select this row index (clamped).
+    Select(usize),
+    /// Replace the rows and keep the selected row if it is still there.
+    Keep(Option<i64>),
+    /// One row below the page: scroll up by one, select the last row.
+    ScrollDown,
+    /// One row above the page: scroll down by one, select the first row.
+    ScrollUp,
+}
 
 /// Up/Down by `step`: moves within the page, or past its edge asks for one more row.
 pub fn scroll<R, C>(

@@ -2,7 +2,7 @@
 //! and sent to the print command (config `[receipts]`). A pure function of the facts, so the
 //! screen, the file and the paper say the same.
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;
 
 use super::card::tier_line;
@@ -52,13 +52,13 @@ fn row(label: &str, value: &str, cells: usize) -> String {
 }
 
 /// The receipt, `cells` wide (`receipts.width`). Stored text goes through `inert`.
-pub fn receipt_text(lang: Lang, receipt: &Receipt, cells: usize) -> String {
+pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usize) -> String {
     let rule = "-".repeat(cells);
     let title = lang.t("receipt.title");
     let centre = " ".repeat(cells.saturating_sub(width(title)) / 2);
     let at = receipt
         .at
-        .with_timezone(&Local)
+        .with_timezone(&zone)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string();
     let mut lines = vec![

@@ -16,14 +16,15 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::accounts::{SavedFrom, Saving, answered};
 use super::command::Command;
 use super::form::{
     CHOICES_SEPARATOR, Choice, Field, FieldKind, Form, field_error_text, halfwidth_key,
 };
 use super::keymap::KeyMap;
 use super::paging;
-use super::state::{App, MessageKind, PageApply, Request, Screen};
+use super::paging::PageApply;
+use super::saving::{SavedFrom, Saving, answered};
+use super::state::{App, MessageKind, Request, Slot};
 use super::update::{Outgoing, open, say, send};
 use crate::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
 use crate::db::customers::{Page, PageAt};
@@ -561,7 +562,7 @@ impl RefScreen {
 fn send_ref(app: &mut App, request: RefRequest, out: &mut Vec<Outgoing>) {
     let operator_id = app.session.as_ref().map_or(0, |s| s.operator_id);
     if let Some(key) = request.idempotency_key()
-        && let Screen::Ref(screen) = &mut app.screen
+        && let Slot::Ref(screen) = &mut app.screen
         && let Some(saving) = screen.saving_mut()
     {
         *saving = Some(key.to_owned());
@@ -609,20 +610,20 @@ pub fn open_list(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
                 loading: true,
                 ..MetersView::default()
             };
-            open(app, Screen::Ref(RefScreen::Meters(view)));
+            open(app, Slot::Ref(RefScreen::Meters(view)));
             send_ref(app, RefRequest::MeterTypes, out);
             fetch_meters(app, PageAt::First, PageApply::Search, out);
             return;
         }
     };
-    open(app, Screen::Ref(screen));
+    open(app, Slot::Ref(screen));
     send_ref(app, request, out);
 }
 
 /// Asks for a page of the meter list; a newer one supersedes any still on its way.
 fn fetch_meters(app: &mut App, at: PageAt<String>, apply: PageApply, out: &mut Vec<Outgoing>) {
     let size = app.table_rows();
-    let Screen::Ref(RefScreen::Meters(view)) = &app.screen else {
+    let Slot::Ref(RefScreen::Meters(view)) = &app.screen else {
         return;
     };
     let request = RefRequest::Meters {
@@ -644,11 +645,11 @@ fn fetch_meters(app: &mut App, at: PageAt<String>, apply: PageApply, out: &mut V
 /// The list request of the screen on top, to refresh it after a change.
 fn refresh(app: &mut App, out: &mut Vec<Outgoing>) {
     let request = match &app.screen {
-        Screen::Ref(RefScreen::MeterTypes(_)) => RefRequest::MeterTypes,
-        Screen::Ref(RefScreen::Schemes(_)) => RefRequest::Schemes,
-        Screen::Ref(RefScreen::Scheme(view)) => RefRequest::Scheme { id: view.id },
-        Screen::Ref(RefScreen::CustomerTypes(..)) => RefRequest::CustomerTypes,
-        Screen::Ref(RefScreen::Meters(view)) => {
+        Slot::Ref(RefScreen::MeterTypes(_)) => RefRequest::MeterTypes,
+        Slot::Ref(RefScreen::Schemes(_)) => RefRequest::Schemes,
+        Slot::Ref(RefScreen::Scheme(view)) => RefRequest::Scheme { id: view.id },
+        Slot::Ref(RefScreen::CustomerTypes(..)) => RefRequest::CustomerTypes,
+        Slot::Ref(RefScreen::Meters(view)) => {
             let mut selected = view.selected;
             let at = paging::page_for(
                 &view.page,
@@ -678,7 +679,7 @@ pub fn on_key(
     out: &mut Vec<Outgoing>,
 ) -> bool {
     let lang = app.lang;
-    let Screen::Ref(screen) = &mut app.screen else {
+    let Slot::Ref(screen) = &mut app.screen else {
         return false;
     };
     if let Some(flag) = deleting_flag(screen)
@@ -828,7 +829,7 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
     let lang = app.lang;
     let report_page = app.table_rows().saturating_sub(4).max(1) as isize;
     let needed = match &app.screen {
-        Screen::Ref(screen) => permission_for(screen, command),
+        Slot::Ref(screen) => permission_for(screen, command),
         _ => return false,
     };
     if let Some(permission) = needed
@@ -838,7 +839,7 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
         say(app, MessageKind::Error, text);
         return true;
     }
-    let Screen::Ref(screen) = &mut app.screen else {
+    let Slot::Ref(screen) = &mut app.screen else {
         return false;
     };
     match (screen, command) {
@@ -877,7 +878,7 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
             )]);
             open(
                 app,
-                Screen::Ref(RefScreen::Import(ImportView {
+                Slot::Ref(RefScreen::Import(ImportView {
                     form,
                     stage: ImportStage::Path,
                     saving: None,
@@ -949,13 +950,13 @@ pub fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) -> bool 
                     preview: None,
                 };
                 let id = row.id;
-                open(app, Screen::Ref(RefScreen::Scheme(view)));
+                open(app, Slot::Ref(RefScreen::Scheme(view)));
                 send_ref(app, RefRequest::Scheme { id }, out);
             }
         }
         (screen, Command::Add | Command::Modify | Command::Prices) => {
             if let Some(form) = form_for(screen, command, lang) {
-                open(app, Screen::Ref(RefScreen::Form(form)));
+                open(app, Slot::Ref(RefScreen::Form(form)));
             } else if let Some(refusal) = refusal_for(screen, lang) {
                 say(app, MessageKind::Error, refusal);
             }
@@ -1025,7 +1026,7 @@ fn ask_delete(screen: &mut RefScreen, lang: Lang, keys: &KeyMap) -> (MessageKind
 /// F2 on a delete question: sends the delete of the selected row.
 fn confirm_delete(app: &mut App, out: &mut Vec<Outgoing>) {
     let idempotency_key = app.write_key();
-    let Screen::Ref(screen) = &app.screen else {
+    let Slot::Ref(screen) = &app.screen else {
         return;
     };
     let request = match screen {
@@ -1535,15 +1536,15 @@ pub fn submit(app: &mut App, out: &mut Vec<Outgoing>) {
     let lang = app.lang;
     let idempotency_key = app.write_key();
     let built = match &app.screen {
-        Screen::Ref(RefScreen::Form(form)) => build(form, lang, idempotency_key),
-        Screen::Ref(RefScreen::Import(view)) => Ok(RefRequest::CheckImport {
+        Slot::Ref(RefScreen::Form(form)) => build(form, lang, idempotency_key),
+        Slot::Ref(RefScreen::Import(view)) => Ok(RefRequest::CheckImport {
             path: view.form.value(0).trim().to_owned(),
         }),
         _ => return,
     };
     match built {
         Ok(request) => {
-            if let Screen::Ref(RefScreen::Import(view)) = &mut app.screen {
+            if let Slot::Ref(RefScreen::Import(view)) = &mut app.screen {
                 view.stage = ImportStage::Checking;
                 say(app, MessageKind::Info, lang.t("ref.checking"));
             }
@@ -2022,7 +2023,7 @@ pub fn nature_key(nature: Nature) -> &'static str {
 type Answer = Result<String, Vec<(Option<&'static str>, String)>>;
 
 /// The screen that sent a change, wherever it is now.
-fn sender(app: &mut App, from: SavedFrom) -> Option<&mut Screen> {
+fn sender(app: &mut App, from: SavedFrom) -> Option<&mut Slot> {
     match from {
         SavedFrom::Top => Some(&mut app.screen),
         SavedFrom::Below(index) => app.below.get_mut(index),
@@ -2033,7 +2034,7 @@ fn sender(app: &mut App, from: SavedFrom) -> Option<&mut Screen> {
 /// A change was made: the form that sent it is closed (wherever it is: the clerk may have
 /// covered it while the save waited for the database), the list on top is fetched again.
 fn saved(app: &mut App, from: SavedFrom, text: String, out: &mut Vec<Outgoing>) {
-    if let Some(Screen::Ref(RefScreen::Form(_))) = sender(app, from) {
+    if let Some(Slot::Ref(RefScreen::Form(_))) = sender(app, from) {
         match from {
             SavedFrom::Below(index) => {
                 app.below.remove(index);
@@ -2049,7 +2050,7 @@ fn saved(app: &mut App, from: SavedFrom, text: String, out: &mut Vec<Outgoing>) 
 /// the message line.
 fn refused(app: &mut App, from: SavedFrom, problems: Vec<(Option<&'static str>, String)>) {
     if from == SavedFrom::Top
-        && let Screen::Ref(RefScreen::Form(form)) = &app.screen
+        && let Slot::Ref(RefScreen::Form(form)) = &app.screen
     {
         let errors: Vec<(usize, String)> = problems
             .iter()
@@ -2146,7 +2147,7 @@ pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut 
     if let Some(key) = request.idempotency_key() {
         let from = answered(app, key);
         if let RefReply::Imported(report) = &reply
-            && let Some(Screen::Ref(RefScreen::Import(view))) = sender(app, from)
+            && let Some(Slot::Ref(RefScreen::Import(view))) = sender(app, from)
         {
             view.stage = ImportStage::Done {
                 report: report.clone(),
@@ -2163,7 +2164,7 @@ pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut 
         }
         return;
     }
-    let Screen::Ref(screen) = &mut app.screen else {
+    let Slot::Ref(screen) = &mut app.screen else {
         return;
     };
     match (screen, reply) {
@@ -2214,7 +2215,7 @@ pub fn on_reply(app: &mut App, request: &RefRequest, reply: RefReply, out: &mut 
 
 /// Progress of the import on its way: rows sent of all.
 pub fn on_progress(app: &mut App, done: u64, total: u64) -> bool {
-    if let Screen::Ref(RefScreen::Import(view)) = &mut app.screen
+    if let Slot::Ref(RefScreen::Import(view)) = &mut app.screen
         && let ImportStage::Importing {
             done: sent,
             total: all,
@@ -2231,7 +2232,7 @@ pub fn on_progress(app: &mut App, done: u64, total: u64) -> bool {
 /// rolled back whole: its dialog shows the check again, so the clerk can choose once more or
 /// leave, instead of waiting on a bar that will not move.
 pub fn on_failure(app: &mut App, request: &RefRequest) {
-    if let (RefRequest::Import { .. }, Screen::Ref(RefScreen::Import(view))) =
+    if let (RefRequest::Import { .. }, Slot::Ref(RefScreen::Import(view))) =
         (request, &mut app.screen)
         && let ImportStage::Importing { check, .. } = &view.stage
     {

@@ -19,7 +19,6 @@ use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
 use crate::config::CardCredentials;
 use crate::db::{HealthProbe, Pool};
-use crate::ui;
 
 /// How often the health watcher asks the server whether it is there.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
@@ -92,7 +91,7 @@ async fn event_loop(
     tx: &UnboundedSender<Msg>,
 ) -> std::io::Result<()> {
     let mut tasks = Tasks::default();
-    terminal.draw(|frame| ui::draw(frame, app))?;
+    terminal.draw(|frame| (app.registry.draw)(frame, app))?;
     while let Some(msg) = rx.recv().await {
         let mut redraw = apply(app, msg, services, tx, &mut tasks);
         // Take everything already queued before drawing: one frame for a burst of keys.
@@ -104,7 +103,7 @@ async fn event_loop(
             break;
         }
         if redraw {
-            terminal.draw(|frame| ui::draw(frame, app))?;
+            terminal.draw(|frame| (app.registry.draw)(frame, app))?;
         }
     }
     Ok(())

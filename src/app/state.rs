@@ -1,26 +1,25 @@
 //! Everything the screen shows, as plain data: `ui::draw` is a pure function of `App`.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
+use chrono::{FixedOffset, Local};
 use crossterm::event::KeyEvent;
 use tui_input::Input;
 
-use super::accounts::{ModifyView, OpenAccount, TransferView, WizardStep};
+use super::accounts::{ModifyView, OpenAccount, TransferView};
 use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
 use super::command::Command;
 use super::form::Form;
 use super::keymap::KeyMap;
 use super::refdata::{RefReply, RefRequest, RefScreen};
+use super::screen::{Registry, Screen, ScreenId, ScreenReply, ScreenRequest};
 use crate::card::reader::ReaderState;
 use crate::db::customer_changes::{
     CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
 };
 use crate::db::customer_types::CustomerTypeOption;
-use crate::db::customers::{CustomerDetails, CustomerRow, Page, PageAt};
 use crate::db::meters::Meter;
 use crate::domain::customer_rules::BasicInfo;
-use crate::domain::search::{CustomerSearch, SearchError};
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
@@ -52,21 +51,8 @@ pub enum Msg {
 /// Work for the database, executed off the UI task by `requests::execute`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Login {
-        login: String,
-        password: String,
-    },
-    Overview,
-    /// A page of the customer table, and what to do with it when it comes.
-    Customers {
-        search: CustomerSearch,
-        at: PageAt,
-        size: usize,
-        apply: PageApply,
-    },
-    Details {
-        customer_id: i64,
-    },
+    /// A screen module's own request (`crate::screens`), which executes itself.
+    Screen(Box<dyn ScreenRequest>),
     /// Card work: runs on the reader thread and the database (`card_requests`).
     Card(CardRequest),
     /// The reference-data screens' work (`app::refdata`), for the operator with this id.
@@ -111,27 +97,21 @@ pub enum Request {
     },
 }
 
-/// How a fetched page of customers changes the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageApply {
-    /// A new search: replace the rows, select the first.
-    Search,
-    /// Replace the rows and select this row index (clamped).
-    Select(usize),
-    /// Replace the rows and keep the selected customer if it is still there.
-    Keep(Option<i64>),
-    /// One row below the page: scroll up by one, select the last row.
-    ScrollDown,
-    /// One row above the page: scroll down by one, select the first row.
-    ScrollUp,
-}
-
 impl Request {
+    /// A screen module's request as its own type.
+    pub fn of<T: 'static>(&self) -> Option<&T> {
+        match self {
+            Request::Screen(request) => request.of(),
+            _ => None,
+        }
+    }
+
     /// Requests that change the database: once sent they cannot be cancelled, since the
     /// change may already be made; their answer is always applied.
     pub fn writes(&self) -> bool {
         match self {
             Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. } => true,
+            Request::Screen(request) => request.writes(),
             Request::Card(request) => request.writes(),
             Request::Ref(_, request) => request.writes(),
             _ => false,
@@ -142,6 +122,7 @@ impl Request {
     /// their journal).
     pub fn idempotency_key(&self) -> Option<&str> {
         match self {
+            Request::Screen(request) => request.idempotency_key(),
             Request::Ref(_, request) => request.idempotency_key(),
             _ => self.customer_write_key(),
         }
@@ -167,8 +148,7 @@ impl Request {
     /// A search as you type does not: the next key simply supersedes it.
     pub fn holds_input(&self) -> bool {
         match self {
-            Request::Login { .. } => true,
-            Request::Customers { apply, .. } => *apply != PageApply::Search,
+            Request::Screen(request) => request.holds_input(),
             Request::UninstalledMeters { typed, .. } => !typed,
             Request::CustomerTypes
             | Request::OpenAccount { .. }
@@ -176,7 +156,6 @@ impl Request {
             | Request::Modify { .. }
             | Request::TransferPreview { .. }
             | Request::Transfer { .. } => true,
-            Request::Overview | Request::Details { .. } => false,
             Request::Card(request) => request.holds_input(),
             Request::Ref(_, request) => request.holds_input(),
         }
@@ -185,12 +164,8 @@ impl Request {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
-    LoggedIn(Session),
-    LoginRefused(LoginRefusal),
-    Overview(Overview),
-    Customers(Page),
-    /// `None`: the customer no longer exists.
-    Details(Option<Box<CustomerDetails>>),
+    /// The answer to a [`Request::Screen`], of the type its screen knows.
+    Screen(Box<dyn ScreenReply>),
     Card(CardReply),
     Ref(RefReply),
     CustomerTypes(Vec<CustomerTypeOption>),
@@ -203,13 +178,11 @@ pub enum Reply {
     Transferred(TransferOutcome),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginRefusal {
-    /// Unknown operator or wrong password: deliberately not told apart.
-    WrongCredentials,
-    Disabled,
-    /// Too many failures: try again after this long.
-    Wait(Duration),
+impl Reply {
+    /// A screen module's answer.
+    pub fn screen(reply: impl ScreenReply) -> Reply {
+        Reply::Screen(Box::new(reply))
+    }
 }
 
 /// Why a request did not complete.
@@ -255,8 +228,6 @@ pub struct Session {
     pub permissions: Vec<String>,
 }
 
-pub use crate::db::overview::Overview;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DbStatus {
     #[default]
@@ -277,77 +248,14 @@ pub struct Message {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LoginField {
-    #[default]
-    Operator,
-    Password,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct LoginForm {
-    pub operator: Input,
-    pub password: Input,
-    pub focus: LoginField,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct OverviewView {
-    pub overview: Option<Overview>,
-}
-
-/// The customer table: the search box and the page of rows on screen.
+/// A place on the screen stack: a screen module (`crate::screens`), the place of the one the
+/// hub is calling (`Vacant`: it is out of the stack meanwhile), or a screen still drawn and
+/// updated by its group's code in `app` (card, reference data, customer changes) until it
+/// moves to `crate::screens` too.
 #[derive(Debug, Clone)]
-pub struct CustomerTable {
-    pub search: Input,
-    /// Typing goes to the search box (after `/`) rather than to the rows.
-    pub search_focused: bool,
-    /// The search the rows answer (once its page is in): the last text that could be searched.
-    /// Paging goes on through it while the box holds text that cannot be searched.
-    pub query: CustomerSearch,
-    /// Why the text in the box cannot be searched (a wrong check digit); the rows stay.
-    pub typed_error: Option<SearchError>,
-    pub page: Page,
-    pub selected: usize,
-    /// Until the first page arrives.
-    pub loading: bool,
-}
-
-impl Default for CustomerTable {
-    fn default() -> Self {
-        CustomerTable {
-            search: Input::default(),
-            search_focused: false,
-            query: CustomerSearch::All,
-            typed_error: None,
-            page: Page::default(),
-            selected: 0,
-            loading: true,
-        }
-    }
-}
-
-impl CustomerTable {
-    pub fn selected_row(&self) -> Option<&CustomerRow> {
-        self.page.rows.get(self.selected)
-    }
-}
-
-/// One customer's details, loaded when the screen opens and on F5.
-#[derive(Debug, Clone)]
-pub struct DetailsView {
-    pub customer_id: i64,
-    /// Shown in the breadcrumbs while the details load.
-    pub customer_no: i64,
-    pub details: Option<Box<CustomerDetails>>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Screen {
-    Login(LoginForm),
-    Customers(CustomerTable),
-    Details(DetailsView),
-    Overview(OverviewView),
+pub enum Slot {
+    Module(ScreenId, Box<dyn Screen>),
+    Vacant(ScreenId),
     Card(CardScreen),
     /// Meters, meter types, price schemes, customer types and their forms.
     Ref(RefScreen),
@@ -356,22 +264,18 @@ pub enum Screen {
     Transfer(Box<TransferView>),
 }
 
-impl Screen {
+impl Slot {
     /// The form of this screen, if it has one: it takes the keys first (`app::form`).
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
-            Screen::Card(screen) => screen.form_mut(),
-            Screen::Ref(screen) => screen.form_mut(),
-            Screen::OpenAccount(wizard) => wizard.form_mut(),
-            Screen::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
-            Screen::Transfer(view) if view.confirming.is_none() => {
+            Slot::Card(screen) => screen.form_mut(),
+            Slot::Ref(screen) => screen.form_mut(),
+            Slot::OpenAccount(wizard) => wizard.form_mut(),
+            Slot::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
+            Slot::Transfer(view) if view.confirming.is_none() => {
                 view.basic.as_mut().map(|b| &mut b.form)
             }
-            Screen::Login(_)
-            | Screen::Customers(_)
-            | Screen::Details(_)
-            | Screen::Overview(_)
-            | Screen::Transfer(_) => None,
+            Slot::Module(..) | Slot::Vacant(_) | Slot::Transfer(_) => None,
         }
     }
 }
@@ -397,18 +301,32 @@ pub struct Look {
     pub ascii_borders: bool,
 }
 
+/// A request that met an unreachable database, with the screen that sent it.
+#[derive(Debug, Clone)]
+pub struct Parked {
+    pub request: Request,
+    pub asker: Option<ScreenId>,
+}
+
 /// A request on its way, remembered so its reply can be matched.
 #[derive(Debug, Clone)]
 pub struct InFlight {
     pub id: RequestId,
     pub request: Request,
+    /// The screen module that sent it: its answer goes back there.
+    pub asker: Option<ScreenId>,
 }
 
 #[derive(Debug, Clone)]
 pub struct App {
     /// The screen on top; `F3` goes back to the one below it in `below`.
-    pub screen: Screen,
-    pub below: Vec<Screen>,
+    pub screen: Slot,
+    pub below: Vec<Slot>,
+    /// The first screen and the screens commands open (`screens::REGISTRY`).
+    pub registry: &'static Registry,
+    pub next_screen: ScreenId,
+    /// The screen module the hub is calling: the requests it sends answer to it.
+    pub calling: Option<ScreenId>,
     /// Terminal size (columns, rows): the table's page size follows it.
     pub viewport: (u16, u16),
     pub overlay: Option<Overlay>,
@@ -424,7 +342,7 @@ pub struct App {
     pub in_flight: Vec<InFlight>,
     /// Requests that met an unreachable database, re-sent when it is back; a write keeps its
     /// idempotency key, so one that did commit is not applied again.
-    pub parked: Vec<Request>,
+    pub parked: Vec<Parked>,
     /// Keys typed while a request holds input, applied in order when it answers.
     pub type_ahead: VecDeque<KeyEvent>,
     pub next_request: RequestId,
@@ -439,13 +357,19 @@ pub struct App {
     pub receipt_width: usize,
     /// Which identity documents the customer forms accept (`customers.id_documents`).
     pub id_policy: IdDocumentPolicy,
+    /// The time zone times are shown in: the machine's, fixed at start, so a drawing is a pure
+    /// function of the state (tests set it).
+    pub zone: FixedOffset,
 }
 
 impl App {
-    pub fn new(keymap: KeyMap, lang: Lang, look: Look) -> App {
+    pub fn new(keymap: KeyMap, lang: Lang, look: Look, registry: &'static Registry) -> App {
         App {
-            screen: Screen::Login(LoginForm::default()),
+            screen: Slot::Module(0, (registry.sign_in)()),
             below: Vec::new(),
+            registry,
+            next_screen: 1,
+            calling: None,
             viewport: (80, 24),
             overlay: None,
             session: None,
@@ -466,7 +390,15 @@ impl App {
             desk_id: fastrand::u64(..),
             receipt_width: 48,
             id_policy: IdDocumentPolicy::ResidentIdentityCard,
+            zone: *Local::now().offset(),
         }
+    }
+
+    /// A fresh id for a screen put on the stack.
+    pub fn screen_id(&mut self) -> ScreenId {
+        let id = self.next_screen;
+        self.next_screen += 1;
+        id
     }
 
     /// The catalogue text of `key` with the live keymap's key names filled in
@@ -508,102 +440,13 @@ impl App {
             ];
         }
         match &self.screen {
-            Screen::Login(_) => vec![
-                (Command::Save, "legend.sign_in"),
-                (Command::NextField, "command.next_field"),
-                (Command::Help, "command.help"),
-                (Command::Quit, "command.quit"),
-            ],
-            Screen::Customers(table) if table.search_focused => vec![
-                (Command::Details, "legend.to_rows"),
-                (Command::Cancel, "legend.to_rows"),
-                (Command::Help, "command.help"),
-                (Command::Quit, "command.quit"),
-            ],
-            Screen::Customers(_) => vec![
-                (Command::Help, "command.help"),
-                (Command::Search, "command.search"),
-                (Command::Details, "command.details"),
-                (Command::OpenAccount, "command.open_account"),
-                (Command::Modify, "command.modify"),
-                (Command::Transfer, "command.transfer"),
-                (Command::OpenCard, "ic.cmd_open"),
-                (Command::ReplaceCard, "ic.cmd_replace"),
-                (Command::Recharge, "ic.cmd_recharge"),
-                (Command::Refresh, "command.refresh"),
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-                (Command::First, "command.first"),
-                (Command::Last, "command.last"),
-                (Command::Leave, "legend.log_out"),
-                (Command::CommandLine, "command.command_line"),
-                (Command::Overview, "command.overview"),
-                (Command::Quit, "command.quit"),
-            ],
-            Screen::Details(_) => vec![
-                (Command::Help, "command.help"),
-                (Command::Leave, "legend.back"),
-                (Command::Refresh, "command.refresh"),
-                (Command::CommandLine, "command.command_line"),
-                (Command::Quit, "command.quit"),
-            ],
-            Screen::Overview(_) => vec![
-                (Command::Help, "command.help"),
-                (Command::Leave, "legend.back"),
-                (Command::Refresh, "command.refresh"),
-                (Command::Meters, "command.meters"),
-                (Command::MeterTypes, "command.meter_types"),
-                (Command::Schemes, "command.schemes"),
-                (Command::CustomerTypes, "command.customer_types"),
-                (Command::CommandLine, "command.command_line"),
-                (Command::Quit, "command.quit"),
-            ],
-            Screen::Card(screen) => screen.commands(),
-            Screen::Ref(screen) => screen.commands(),
-            Screen::OpenAccount(wizard) => {
-                let mut commands = vec![(Command::Help, "command.help")];
-                match wizard.step {
-                    WizardStep::Meter => commands.push((Command::Save, "legend.open_account")),
-                    _ => commands.push((Command::PageDown, "legend.next_step")),
-                }
-                if wizard.step != WizardStep::CustomerType {
-                    commands.push((Command::PageUp, "legend.previous_step"));
-                }
-                if wizard.step == WizardStep::CustomerType {
-                    commands.push((Command::Lookup, "command.lookup"));
-                }
-                commands.extend([
-                    (Command::Leave, "command.leave"),
-                    (Command::Cancel, "command.cancel"),
-                ]);
-                if wizard.step == WizardStep::BasicInfo {
-                    commands.extend([
-                        (Command::NextField, "command.next_field"),
-                        (Command::PrevField, "command.prev_field"),
-                    ]);
-                }
-                commands
-            }
-            Screen::Modify(_) => vec![
-                (Command::Help, "command.help"),
-                (Command::Save, "command.save"),
-                (Command::Leave, "command.leave"),
-                (Command::Cancel, "command.cancel"),
-                (Command::NextField, "command.next_field"),
-                (Command::PrevField, "command.prev_field"),
-            ],
-            Screen::Transfer(view) if view.confirming.is_some() => vec![
-                (Command::Save, "legend.confirm"),
-                (Command::Cancel, "command.cancel"),
-            ],
-            Screen::Transfer(_) => vec![
-                (Command::Help, "command.help"),
-                (Command::Save, "legend.check_transfer"),
-                (Command::Leave, "command.leave"),
-                (Command::Cancel, "command.cancel"),
-                (Command::NextField, "command.next_field"),
-                (Command::PrevField, "command.prev_field"),
-            ],
+            Slot::Module(_, screen) => screen.commands(),
+            Slot::Vacant(_) => Vec::new(),
+            Slot::Card(screen) => screen.commands(),
+            Slot::Ref(screen) => screen.commands(),
+            Slot::OpenAccount(wizard) => wizard.commands(),
+            Slot::Modify(view) => view.commands(),
+            Slot::Transfer(view) => view.commands(),
         }
     }
 
@@ -619,21 +462,13 @@ impl App {
             .iter()
             .chain(std::iter::once(&self.screen))
             .map(|screen| match screen {
-                Screen::Login(_) => self.lang.t("screen.login").to_owned(),
-                Screen::Customers(_) => self.lang.t("screen.customers").to_owned(),
-                Screen::Details(view) => format!("{:08}", view.customer_no),
-                Screen::Overview(_) => self.lang.t("screen.overview").to_owned(),
-                Screen::Card(_) => self.lang.t("ic.screen").to_owned(),
-                Screen::Ref(screen) => screen.crumb(self.lang),
-                Screen::OpenAccount(_) => self.lang.t("screen.open_account").to_owned(),
-                Screen::Modify(view) => {
-                    format!("{:08} › {}", view.customer_no, self.lang.t("screen.modify"))
-                }
-                Screen::Transfer(view) => format!(
-                    "{:08} › {}",
-                    view.customer_no,
-                    self.lang.t("screen.transfer")
-                ),
+                Slot::Module(_, screen) => screen.crumb(self.lang),
+                Slot::Vacant(_) => String::new(),
+                Slot::Card(screen) => screen.crumb(self.lang),
+                Slot::Ref(screen) => screen.crumb(self.lang),
+                Slot::OpenAccount(wizard) => wizard.crumb(self.lang),
+                Slot::Modify(view) => view.crumb(self.lang),
+                Slot::Transfer(view) => view.crumb(self.lang),
             })
             .collect()
     }

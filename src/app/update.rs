@@ -1,6 +1,9 @@
-//! `update`: the entry of the update path, the only code that changes `App`; each screen's
-//! part of it lives with the screen (`accounts`, `card`, `refdata`). Pure: it returns the
-//! requests to send instead of doing I/O, so flows are tested by feeding key sequences.
+//! `update`: the hub, the only code that changes `App`. It routes a key to the screen on top,
+//! a reply to the screen that asked, and carries out what screens ask through `Hub` (send,
+//! say, open, leave). Screen modules (`crate::screens`) implement `screen::Screen`; the screens
+//! not yet moved there keep their part of `update` in `accounts`, `card` and `refdata`. Pure: it
+//! returns the requests to send instead of doing I/O, so flows are tested by feeding key
+//! sequences.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
@@ -11,11 +14,10 @@ use super::card::{self, CardRequest};
 use super::command::Command;
 use super::form::FormEvent;
 use super::keymap::Key;
-use super::paging;
 use super::refdata;
+use super::saving;
+use super::screen::{Hub, Notice, Screen, ScreenId};
 use super::state::*;
-use crate::db::customers::{Page, PageAt};
-use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 
 /// A request to send, with the id its reply will carry.
@@ -47,13 +49,8 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         Msg::Resize(columns, rows) => {
             let old_rows = app.table_rows();
             app.viewport = (columns, rows);
-            if app.table_rows() != old_rows && matches!(app.screen, Screen::Customers(_)) {
-                if searching(app) {
-                    // The rows on screen are not the search's yet: ask its first page again.
-                    search_as_typed(app, &mut out);
-                } else {
-                    page_command(app, Command::Refresh, &mut out);
-                }
+            if app.table_rows() != old_rows {
+                call_top(app, &mut out, |screen, hub| screen.on_resize(hub));
             }
             true
         }
@@ -63,8 +60,8 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         }
         Msg::Reply { id, outcome } => match app.in_flight.iter().position(|f| f.id == id) {
             Some(at) => {
-                let request = app.in_flight.remove(at).request;
-                on_reply(app, request, outcome, &mut out);
+                let InFlight { request, asker, .. } = app.in_flight.remove(at);
+                on_reply(app, request, asker, outcome, &mut out);
                 true
             }
             None => false, // cancelled or superseded: the answer no longer matters
@@ -73,17 +70,31 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             let changed = status != app.database;
             app.database = status;
             if status == DbStatus::Connected && !app.parked.is_empty() {
-                for request in std::mem::take(&mut app.parked) {
+                for Parked { request, asker } in std::mem::take(&mut app.parked) {
+                    // Sent again for the screen that sent it first.
+                    let caller = std::mem::replace(&mut app.calling, asker);
                     send(app, request, &mut out);
+                    app.calling = caller;
                 }
                 say(app, MessageKind::Info, app.lang.t("db.back"));
             }
             changed || !out.is_empty()
         }
         Msg::Reader(state) => card::on_reader(app, state, &mut out),
-        Msg::Progress { id, done, total } => {
-            app.in_flight.iter().any(|f| f.id == id) && refdata::on_progress(app, done, total)
-        }
+        Msg::Progress { id, done, total } => match app.in_flight.iter().find(|f| f.id == id) {
+            Some(InFlight {
+                request: Request::Screen(_),
+                asker: Some(asker),
+                ..
+            }) => {
+                let asker = *asker;
+                call(app, &mut out, Place::Id(asker), |screen, _| {
+                    screen.on_progress(done, total)
+                }) == Some(true)
+            }
+            Some(_) => refdata::on_progress(app, done, total),
+            None => false,
+        },
     };
     // After any message, not only a reply: a request that held input may have been dropped
     // without one (a card read forgotten when the card went), and its keys must not wait on.
@@ -100,8 +111,74 @@ pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
     app.in_flight.push(InFlight {
         id,
         request: request.clone(),
+        asker: app.calling,
     });
     out.push((id, request));
+}
+
+/// Where a screen module to call is: on top, or wherever the one with this id is.
+enum Place {
+    Top,
+    Id(ScreenId),
+}
+
+/// Calls the screen module at `place` with a `Hub`, taking it out of the stack meanwhile (a
+/// vacant slot keeps its place): it may open, leave or replace screens. It goes back to its
+/// slot unless it left; `None` when no screen module is there.
+fn call<R>(
+    app: &mut App,
+    out: &mut Vec<Outgoing>,
+    place: Place,
+    f: impl FnOnce(&mut dyn Screen, &mut Hub) -> R,
+) -> Option<R> {
+    let slot = match place {
+        Place::Top => Some(&mut app.screen),
+        Place::Id(id) => std::iter::once(&mut app.screen)
+            .chain(app.below.iter_mut())
+            .find(|slot| matches!(slot, Slot::Module(at, _) if *at == id)),
+    }?;
+    let Slot::Module(id, _) = *slot else {
+        return None;
+    };
+    let Slot::Module(_, mut screen) = std::mem::replace(slot, Slot::Vacant(id)) else {
+        unreachable!("a module was found there")
+    };
+    let caller = app.calling.replace(id);
+    let result = f(screen.as_mut(), &mut Hub { app, out });
+    app.calling = caller;
+    if let Some(vacant) = std::iter::once(&mut app.screen)
+        .chain(app.below.iter_mut())
+        .find(|slot| matches!(slot, Slot::Vacant(at) if *at == id))
+    {
+        *vacant = Slot::Module(id, screen);
+    }
+    Some(result)
+}
+
+fn call_top<R>(
+    app: &mut App,
+    out: &mut Vec<Outgoing>,
+    f: impl FnOnce(&mut dyn Screen, &mut Hub) -> R,
+) -> Option<R> {
+    call(app, out, Place::Top, f)
+}
+
+/// The screen module just put on the stack asks for what it shows.
+pub(super) fn opened(app: &mut App, out: &mut Vec<Outgoing>, id: ScreenId) {
+    call(app, out, Place::Id(id), |screen, hub| screen.on_open(hub));
+}
+
+/// The slot of the screen module the hub is calling (vacant while it is called).
+pub(super) fn calling_slot(app: &mut App) -> Option<&mut Slot> {
+    let id = app.calling?;
+    std::iter::once(&mut app.screen)
+        .chain(app.below.iter_mut())
+        .find(|slot| matches!(slot, Slot::Vacant(at) if *at == id))
+}
+
+/// Tells the screen on top that another changed what it shows.
+pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
+    call_top(app, out, |screen, hub| screen.on_notice(&notice, hub));
 }
 
 pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
@@ -116,7 +193,7 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
     let mut replayed = false;
     while let Some(&key) = app.type_ahead.front()
         && !app.holds_input()
-        && !waits_for_search(app, &key)
+        && !key_waits(app, &key)
     {
         app.type_ahead.pop_front();
         on_key(app, key, out);
@@ -125,28 +202,12 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
     replayed
 }
 
-/// While the customer table's search is on its way, a key for the rows (a move, a page, Enter
-/// for Details, …) waits for its answer, so it acts on the rows the clerk is looking for, not
-/// on those of the text typed before. Keys that edit the search box go on at once: each
-/// searches again, and the newest search supersedes the one on its way.
-fn waits_for_search(app: &App, key: &KeyEvent) -> bool {
-    let Screen::Customers(table) = &app.screen else {
-        return false;
-    };
-    searching(app) && !(table.search_focused && app.overlay.is_none() && edits_text(key))
-}
-
-/// Whether the first page of a customer search is on its way.
-fn searching(app: &App) -> bool {
-    app.in_flight.iter().any(|f| {
-        matches!(
-            f.request,
-            Request::Customers {
-                apply: PageApply::Search,
-                ..
-            }
-        )
-    })
+/// Whether the screen on top makes `key` wait for an answer on its way.
+fn key_waits(app: &App, key: &KeyEvent) -> bool {
+    match &app.screen {
+        Slot::Module(_, screen) => screen.key_waits(key, app),
+        _ => false,
+    }
 }
 
 fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
@@ -170,7 +231,7 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
         }
         return;
     }
-    if waits_for_search(app, &key) {
+    if key_waits(app, &key) {
         app.type_ahead.push_back(key);
         return;
     }
@@ -202,7 +263,7 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
 
 /// Keys that edit a text field rather than invoke a command: characters, the cursor keys,
 /// and the readline keys tui-input knows (Ctrl-U clears, Ctrl-W deletes a word, …).
-pub(super) fn edits_text(key: &KeyEvent) -> bool {
+pub fn edits_text(key: &KeyEvent) -> bool {
     const READLINE: [char; 7] = ['u', 'w', 'k', 'a', 'e', 'b', 'f'];
     let key_of = Key::of(key);
     key_of.is_text()
@@ -219,27 +280,14 @@ pub(super) fn edits_text(key: &KeyEvent) -> bool {
         )
 }
 
-/// The text field that has the focus, if any: it takes the text keys.
-fn focused_input(screen: &mut Screen) -> Option<&mut Input> {
-    match screen {
-        Screen::Login(form) => Some(match form.focus {
-            LoginField::Operator => &mut form.operator,
-            LoginField::Password => &mut form.password,
-        }),
-        Screen::Customers(table) if table.search_focused => Some(&mut table.search),
-        Screen::Ref(screen) => screen.focused_input(),
-        Screen::Customers(_)
-        | Screen::Details(_)
-        | Screen::Overview(_)
-        | Screen::OpenAccount(_)
-        | Screen::Modify(_)
-        | Screen::Transfer(_)
-        | Screen::Card(_) => None,
-    }
-}
-
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
-    if accounts::key_while_saving(app, &key, command) {
+    if let Some(used) = call_top(app, out, |screen, hub| screen.on_key(key, command, hub)) {
+        if !used && let Some(command) = command {
+            invoke(app, command, out);
+        }
+        return;
+    }
+    if saving::key_while_saving(app, &key, command) {
         return;
     }
     if accounts::wizard_key(app, key, command, out) || accounts::transfer_key(app, command, out) {
@@ -256,33 +304,15 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
         return;
     }
     if edits_text(&key)
-        && let Some(input) = focused_input(&mut app.screen)
+        && let Slot::Ref(screen) = &mut app.screen
+        && let Some(input) = screen.focused_input()
     {
-        let before = input.value().to_owned();
         input.handle_event(&crossterm::event::Event::Key(key));
-        if input.value() != before {
-            search_as_typed(app, out);
-        }
         return;
     }
     match (&mut app.screen, key.code) {
-        (Screen::Login(form), KeyCode::Enter) => match form.focus {
-            LoginField::Operator => form.focus = LoginField::Password,
-            LoginField::Password => sign_in(app, out),
-        },
-        (Screen::Customers(table), KeyCode::Enter | KeyCode::Down | KeyCode::Tab)
-            if table.search_focused =>
-        {
-            table.search_focused = false;
-        }
-        (Screen::Card(_), KeyCode::Up) => card::move_selection(app, -1),
-        (Screen::Card(_), KeyCode::Down) => card::move_selection(app, 1),
-        (Screen::Customers(table), KeyCode::Up) if !table.search_focused => {
-            move_selection(app, -1, out)
-        }
-        (Screen::Customers(table), KeyCode::Down) if !table.search_focused => {
-            move_selection(app, 1, out)
-        }
+        (Slot::Card(_), KeyCode::Up) => card::move_selection(app, -1),
+        (Slot::Card(_), KeyCode::Down) => card::move_selection(app, 1),
         _ => {
             if let Some(command) = command {
                 invoke(app, command, out);
@@ -298,7 +328,7 @@ fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
         FormEvent::Edited(_) => app.message = None,
         FormEvent::Invalid => say_form_error(app),
         FormEvent::AskLeave => say(app, MessageKind::Info, app.t("form.ask_leave")),
-        FormEvent::Leave if matches!(app.screen, Screen::Card(_)) => card::leave_form(app),
+        FormEvent::Leave if matches!(app.screen, Slot::Card(_)) => card::leave_form(app),
         FormEvent::Leave => leave(app),
         FormEvent::Submit => submit_form(app, out),
     }
@@ -326,27 +356,13 @@ pub(super) fn say_form_error(app: &mut App) {
 /// screen with a form adds its arm here (apply its rules, `Form::fail` or send the request).
 fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
     match &app.screen {
-        Screen::Ref(_) => refdata::submit(app, out),
+        Slot::Ref(_) => refdata::submit(app, out),
         // Enter on the last field of a wizard step goes on to the next step.
-        Screen::OpenAccount(_) => accounts::wizard_step(app, true, out),
-        Screen::Modify(_) => accounts::submit_modify(app, out),
-        Screen::Transfer(_) => accounts::submit_transfer(app, out),
-        Screen::Card(_) => card::ask_price(app, out),
-        Screen::Login(_) | Screen::Customers(_) | Screen::Details(_) | Screen::Overview(_) => {}
-    }
-}
-
-/// The customer table after a change: reload it where it was, keeping the selected customer.
-pub(super) fn refresh_table(app: &mut App, out: &mut Vec<Outgoing>) {
-    page_command(app, Command::Refresh, out);
-}
-
-/// The customer table searching for one customer number, so that customer is selected.
-pub(super) fn show_customer(app: &mut App, number: &str, out: &mut Vec<Outgoing>) {
-    if let Screen::Customers(table) = &mut app.screen {
-        table.search = Input::new(number.to_owned());
-        table.search_focused = false;
-        search_as_typed(app, out);
+        Slot::OpenAccount(_) => accounts::wizard_step(app, true, out),
+        Slot::Modify(_) => accounts::submit_modify(app, out),
+        Slot::Transfer(_) => accounts::submit_transfer(app, out),
+        Slot::Card(_) => card::ask_price(app, out),
+        Slot::Module(..) | Slot::Vacant(_) => {}
     }
 }
 
@@ -357,113 +373,6 @@ pub(super) fn leave(app: &mut App) {
     }
 }
 
-/// The search box changed: search again, unless the text cannot be searched (then say why
-/// and keep the rows of the last good search).
-fn search_as_typed(app: &mut App, out: &mut Vec<Outgoing>) {
-    let size = app.table_rows();
-    let Screen::Customers(table) = &mut app.screen else {
-        return;
-    };
-    match classify(table.search.value()) {
-        Ok(search) => {
-            table.query = search.clone();
-            table.typed_error = None;
-            app.message = None;
-            fetch(app, search, PageAt::First, size, PageApply::Search, out);
-        }
-        Err(error @ SearchError::CheckDigit) => {
-            table.typed_error = Some(error);
-            say(app, MessageKind::Error, app.lang.t("customers.check_digit"));
-        }
-    }
-}
-
-/// Sends a page request for the customer table; a newer one supersedes any still on its way,
-/// so a stale answer can never overwrite a fresher one.
-fn fetch(
-    app: &mut App,
-    search: CustomerSearch,
-    at: PageAt,
-    size: usize,
-    apply: PageApply,
-    out: &mut Vec<Outgoing>,
-) {
-    app.in_flight
-        .retain(|f| !matches!(f.request, Request::Customers { .. }));
-    send(
-        app,
-        Request::Customers {
-            search,
-            at,
-            size,
-            apply,
-        },
-        out,
-    );
-}
-
-/// Up/Down: move within the page; past its edge, fetch one more row and scroll.
-fn move_selection(app: &mut App, step: isize, out: &mut Vec<Outgoing>) {
-    let Screen::Customers(table) = &mut app.screen else {
-        return;
-    };
-    let search = table.query.clone();
-    if let Some((at, apply)) = paging::scroll(&table.page, &mut table.selected, step, |row| {
-        row.cursor(&search)
-    }) {
-        fetch(app, search, at, 1, apply, out);
-    }
-}
-
-/// PgDn / PgUp / Home / End / F5 on the customer table.
-fn page_command(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
-    let size = app.table_rows();
-    let Screen::Customers(table) = &mut app.screen else {
-        return;
-    };
-    let search = table.query.clone();
-    if let Some((at, apply)) = paging::page_for(
-        &table.page,
-        &mut table.selected,
-        command,
-        |row| row.cursor(&search),
-        |row| row.id,
-    ) {
-        fetch(app, search, at, size, apply, out);
-    }
-}
-
-/// A page of customers arrived for the table: put it on screen as the request said. A reload
-/// that should keep the selected customer but no longer holds it (rows came in above it, or its
-/// name changed) asks for the page that starts at that customer instead, so the selection
-/// survives; if the customer has gone, that page starts at the one after it.
-fn show_customers(
-    app: &mut App,
-    search: CustomerSearch,
-    at: PageAt,
-    size: usize,
-    apply: PageApply,
-    page: Page,
-    out: &mut Vec<Outgoing>,
-) {
-    let Screen::Customers(table) = &mut app.screen else {
-        return;
-    };
-    if let PageApply::Keep(Some(kept)) = apply
-        && !page.rows.iter().any(|row| row.id == kept)
-        && let Some(selected) = table.selected_row().filter(|row| row.id == kept)
-    {
-        let from_selected = PageAt::From(selected.cursor(&search));
-        if at != from_selected {
-            return fetch(app, search, from_selected, size, apply, out);
-        }
-    }
-    table.loading = false;
-    paging::show(&mut table.page, &mut table.selected, page, apply, |row| {
-        row.id
-    });
-}
-
 /// Runs a command, whether it came from a key or the command line.
 fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
     // `:card` works from every screen once signed in.
@@ -472,11 +381,17 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         return;
     }
     // The reference lists are reachable from every screen once signed in (`:meters` …).
+    let anywhere = app
+        .registry
+        .opens_anywhere
+        .iter()
+        .find(|(c, _)| *c == command);
     let navigation = app.session.is_some()
-        && matches!(
-            command,
-            Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes
-        );
+        && (anywhere.is_some()
+            || matches!(
+                command,
+                Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes
+            ));
     if !navigation
         && !app
             .commands()
@@ -493,7 +408,23 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
     if card::invoke(app, command, out) {
         return;
     }
-    if matches!(app.screen, Screen::Ref(_)) && refdata::invoke(app, command, out) {
+    if matches!(app.screen, Slot::Ref(_)) && refdata::invoke(app, command, out) {
+        return;
+    }
+    let for_the_hub = matches!(
+        command,
+        Command::Help | Command::CommandLine | Command::Quit | Command::Logout
+    ) || navigation;
+    if !for_the_hub
+        && call_top(app, out, |screen, hub| screen.on_command(command, hub)) == Some(true)
+    {
+        return;
+    }
+    let opens = app.registry.opens.iter().find(|(c, _)| *c == command);
+    if let Some((_, screen)) = opens.or(anywhere.filter(|_| navigation)) {
+        let id = app.screen_id();
+        open(app, Slot::Module(id, screen()));
+        opened(app, out, id);
         return;
     }
     match (&mut app.screen, command) {
@@ -503,7 +434,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         }
         // Quitting drops a save waiting for the database: said once, the second quit quits
         // (the database may never come back).
-        (_, Command::Quit) if app.parked.iter().any(Request::writes) && !app.quit_warned => {
+        (_, Command::Quit) if app.parked.iter().any(|p| p.request.writes()) && !app.quit_warned => {
             app.quit_warned = true;
             say(app, MessageKind::Error, app.t("msg.quit_loses_save"));
         }
@@ -511,64 +442,17 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         (_, Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes) => {
             refdata::open_list(app, command, out)
         }
-        (Screen::Login(_), Command::Save) => sign_in(app, out),
-        (Screen::Login(form), Command::NextField | Command::PrevField) => {
-            form.focus = match form.focus {
-                LoginField::Operator => LoginField::Password,
-                LoginField::Password => LoginField::Operator,
-            };
-        }
-        (Screen::Customers(table), Command::Search) => table.search_focused = true,
-        (Screen::Customers(table), Command::Details | Command::Cancel) if table.search_focused => {
-            table.search_focused = false
-        }
-        (
-            Screen::Customers(_),
-            Command::Refresh | Command::PageDown | Command::PageUp | Command::First | Command::Last,
-        ) => page_command(app, command, out),
-        (Screen::Customers(table), Command::Details) => {
-            if let Some(row) = table.selected_row() {
-                let customer_id = row.id;
-                let view = DetailsView {
-                    customer_id,
-                    customer_no: row.customer_no,
-                    details: None,
-                };
-                open(app, Screen::Details(view));
-                send(app, Request::Details { customer_id }, out);
-            }
-        }
-        (
-            Screen::Customers(table),
-            Command::OpenCard | Command::ReplaceCard | Command::Recharge,
-        ) => {
-            if let Some(row) = table.selected_row().cloned() {
-                card::for_customer(app, command, &row);
-            }
-        }
-        (Screen::Customers(_), Command::OpenAccount) => accounts::start_open_account(app, out),
-        (Screen::Customers(_), Command::Modify) => accounts::start_change(app, false, out),
-        (Screen::Customers(_), Command::Transfer) => accounts::start_change(app, true, out),
-        (Screen::OpenAccount(_), Command::PageDown | Command::PageUp) => {
+        (Slot::OpenAccount(_), Command::PageDown | Command::PageUp) => {
             accounts::wizard_step(app, command == Command::PageDown, out)
         }
-        (Screen::Details(view), Command::Refresh) => {
-            let customer_id = view.customer_id;
-            send(app, Request::Details { customer_id }, out);
-        }
-        (_, Command::Overview) => {
-            open(app, Screen::Overview(OverviewView::default()));
-            send(app, Request::Overview, out);
-        }
-        (Screen::Overview(_), Command::Refresh) => send(app, Request::Overview, out),
         (_, Command::Leave) if !app.below.is_empty() => leave(app),
         // Logging out would drop a save waiting for the database, its outcome never told.
-        (_, Command::Leave | Command::Logout) if app.parked.iter().any(Request::writes) => {
+        (_, Command::Leave | Command::Logout) if app.parked.iter().any(|p| p.request.writes()) => {
             say(app, MessageKind::Error, app.lang.t("msg.logout_waits"))
         }
         (_, Command::Leave | Command::Logout) => {
             app.session = None;
-            app.screen = Screen::Login(LoginForm::default());
+            app.screen = Slot::Module(app.screen_id(), (app.registry.sign_in)());
             app.below.clear();
             // The card on the reader is still being read for the status line.
             app.in_flight
@@ -581,34 +465,15 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
 }
 
 /// Puts `screen` on top; F3 comes back to the one it covers.
-pub(super) fn open(app: &mut App, screen: Screen) {
+pub(super) fn open(app: &mut App, screen: Slot) {
     let covered = std::mem::replace(&mut app.screen, screen);
     app.below.push(covered);
-}
-
-fn sign_in(app: &mut App, out: &mut Vec<Outgoing>) {
-    let Screen::Login(form) = &mut app.screen else {
-        return;
-    };
-    let login = form.operator.value().trim().to_owned();
-    let password = form.password.value().to_owned();
-    if login.is_empty() {
-        form.focus = LoginField::Operator;
-        say(app, MessageKind::Error, app.lang.t("login.need_operator"));
-        return;
-    }
-    if password.is_empty() {
-        form.focus = LoginField::Password;
-        say(app, MessageKind::Error, app.lang.t("login.need_password"));
-        return;
-    }
-    say(app, MessageKind::Info, app.lang.t("login.signing_in"));
-    send(app, Request::Login { login, password }, out);
 }
 
 fn on_reply(
     app: &mut App,
     request: Request,
+    asker: Option<ScreenId>,
     outcome: Result<Reply, Failure>,
     out: &mut Vec<Outgoing>,
 ) {
@@ -618,65 +483,21 @@ fn on_reply(
         return;
     }
     match outcome {
-        Ok(Reply::LoggedIn(session)) => {
-            let text = app
-                .lang
-                .tf("login.welcome", &[("name", &session.full_name)]);
-            app.session = Some(session);
-            app.screen = Screen::Customers(CustomerTable::default());
-            say(app, MessageKind::Info, text);
-            let size = app.table_rows();
-            fetch(
-                app,
-                CustomerSearch::All,
-                PageAt::First,
-                size,
-                PageApply::Search,
-                out,
-            );
-            // A card inserted before the sign-in is read now.
-            card::read_card(app, card::ReadFor::Status, out);
-        }
-        Ok(Reply::LoginRefused(refusal)) => {
-            let text = match refusal {
-                LoginRefusal::WrongCredentials => app.lang.t("login.wrong").to_owned(),
-                LoginRefusal::Disabled => app.lang.t("login.disabled").to_owned(),
-                LoginRefusal::Wait(wait) => app
-                    .lang
-                    .tf("login.wait", &[("seconds", &wait.as_secs().max(1))]),
-            };
-            if let Screen::Login(form) = &mut app.screen {
-                form.password.reset();
-                form.focus = LoginField::Password;
-            }
-            say(app, MessageKind::Error, text);
-        }
-        Ok(Reply::Overview(overview)) => {
-            if let Screen::Overview(view) = &mut app.screen {
-                view.overview = Some(overview);
+        Ok(Reply::Screen(reply)) => {
+            if let Request::Screen(request) = &request {
+                let told = asker.and_then(|id| {
+                    call(app, out, Place::Id(id), |screen, hub| {
+                        screen.on_reply(request.as_ref(), reply.as_ref(), hub)
+                    })
+                });
+                if told.is_none() {
+                    request.answered_after_close(reply.as_ref(), &mut Hub { app, out });
+                }
             }
         }
-        Ok(Reply::Details(details)) => match (&mut app.screen, details) {
-            (Screen::Details(view), Some(details)) => view.details = Some(details),
-            (Screen::Details(_), None) => {
-                say(app, MessageKind::Error, app.lang.t("details.gone"));
-            }
-            _ => {}
-        },
         Ok(Reply::Ref(reply)) => {
             if let Request::Ref(_, request) = &request {
                 refdata::on_reply(app, request, reply, out);
-            }
-        }
-        Ok(Reply::Customers(page)) => {
-            if let Request::Customers {
-                search,
-                at,
-                size,
-                apply,
-            } = request
-            {
-                show_customers(app, search, at, size, apply, page, out);
             }
         }
         Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),
@@ -691,15 +512,21 @@ fn on_reply(
                 let text = app.lang.tf("db.unreachable", &[("detail", &detail)]);
                 say(app, MessageKind::Error, text);
             }
-            app.parked.push(request);
+            app.parked.push(Parked { request, asker });
         }
         Err(Failure::Error(detail)) => {
             // The write was rolled back: its screen may save again.
             if let Some(key) = request.idempotency_key() {
-                accounts::answered(app, key);
+                saving::answered(app, key);
             }
-            if let Request::Ref(_, ref_request) = &request {
-                refdata::on_failure(app, ref_request);
+            match (&request, asker) {
+                (Request::Ref(_, ref_request), _) => refdata::on_failure(app, ref_request),
+                (Request::Screen(request), Some(id)) => {
+                    call(app, out, Place::Id(id), |screen, hub| {
+                        screen.on_failure(request.as_ref(), hub)
+                    });
+                }
+                _ => {}
             }
             say(app, MessageKind::Error, detail.text(app.lang))
         }

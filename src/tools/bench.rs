@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::db::customers::{self, Cursor, PageAt, PageQuery};
 use crate::db::{self, Pool};
 use crate::domain::search::{CustomerSearch, classify};
+use crate::screens::measure::{SCREEN, measure, percentile};
 use crate::startup;
-use crate::ui::measure::{SCREEN, measure, percentile};
 
 /// Customers loaded when the database is empty.
 const CUSTOMERS: u64 = 1_000_000;

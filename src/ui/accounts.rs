@@ -7,9 +7,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
+use super::chrome::centred;
 use super::form;
 use super::inert::inert;
-use super::login::centred;
 use super::text::{fit, truncate};
 use super::theme::Theme;
 use crate::app::App;

@@ -1,16 +1,16 @@
 //! The IC card management screen (`:card`): what the card on the reader holds, the card usage
 //! records, the pending card operations; and the card part of the status line.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
-use super::details::{coded, draw_lines, local};
+use super::chrome::draw_lines;
 use super::inert::inert;
-use super::text::{fit, wrap};
+use super::text::{coded, fit, local, wrap};
 use super::theme::Theme;
 use crate::app::card::{
     CardPane, CardScreen, CardSeen, Confirm, Customer, RechargeForm, kind_key, m3 as litres_m3,
@@ -82,10 +82,10 @@ fn m3(litres: impl Into<i64>) -> String {
 }
 
 /// Unix seconds written on a card, in local time; 0 shows as "—".
-fn card_time(seconds: u32) -> String {
+fn card_time(seconds: u32, zone: FixedOffset) -> String {
     DateTime::<Utc>::from_timestamp(i64::from(seconds), 0)
         .filter(|_| seconds != 0)
-        .map_or_else(|| "—".to_owned(), |at| local(&at))
+        .map_or_else(|| "—".to_owned(), |at| local(&at, zone))
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &CardScreen, app: &App, theme: &Theme) {
@@ -98,10 +98,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &CardScreen, app: &App, theme
                 "ic.usage_title",
                 &[("customer", &format!("{customer_no:08}"))],
             );
-            usage_lines(app.lang, theme, &title, rows.as_deref())
+            usage_lines(app.lang, app.zone, theme, &title, rows.as_deref())
         }
         CardPane::Pending { rows, selected } => {
-            pending_lines(app.lang, theme, rows.as_deref(), *selected)
+            pending_lines(app.lang, app.zone, theme, rows.as_deref(), *selected)
         }
         CardPane::Recharge(form) => return recharge_form(frame, area, form, app, theme),
         CardPane::Confirm(confirm) => confirm_lines(app, theme, confirm, area.width),
@@ -153,13 +153,16 @@ fn card_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         CardSeen::Unreadable(why) => {
             lines.push(text(lang.tf("ic.unreadable", &[("why", &inert(why))])))
         }
-        CardSeen::User { card, owner, .. } => user_card_lines(lang, theme, card, owner, &mut lines),
+        CardSeen::User { card, owner, .. } => {
+            user_card_lines(lang, app.zone, theme, card, owner, &mut lines)
+        }
     }
     lines
 }
 
 fn user_card_lines(
     lang: Lang,
+    zone: FixedOffset,
     theme: &Theme,
     card: &UserCard,
     owner: &Option<CardOwner>,
@@ -209,15 +212,19 @@ fn user_card_lines(
     };
     lines.push(text(format!("{}  {in_system}", lang.t("ic.in_system"))));
     lines.push(heading(lang, theme, "ic.last_purchase"));
-    lines.push(text(purchase_line(lang, card)));
+    lines.push(text(purchase_line(lang, zone, card)));
     lines.push(heading(lang, theme, "ic.write_back"));
     match &card.write_back {
         None => lines.push(text(lang.t("ic.never_swiped"))),
-        Some(write_back) => lines.extend(write_back_lines(lang, write_back).into_iter().map(text)),
+        Some(write_back) => lines.extend(
+            write_back_lines(lang, zone, write_back)
+                .into_iter()
+                .map(text),
+        ),
     }
 }
 
-fn purchase_line(lang: Lang, card: &UserCard) -> String {
+fn purchase_line(lang: Lang, zone: FixedOffset, card: &UserCard) -> String {
     let Some(PurchaseRecord {
         sequence,
         volume_litres,
@@ -239,13 +246,13 @@ fn purchase_line(lang: Lang, card: &UserCard) -> String {
         &[
             ("seq", sequence),
             ("volume", &m3(*volume_litres)),
-            ("at", &card_time(*written_at)),
+            ("at", &card_time(*written_at, zone)),
             ("state", &state),
         ],
     )
 }
 
-fn write_back_lines(lang: Lang, write_back: &MeterWriteBack) -> Vec<String> {
+fn write_back_lines(lang: Lang, zone: FixedOffset, write_back: &MeterWriteBack) -> Vec<String> {
     let status = &write_back.status;
     let mut flags = vec![if status.valve_closed {
         lang.t("ic.valve_closed")
@@ -276,7 +283,7 @@ fn write_back_lines(lang: Lang, write_back: &MeterWriteBack) -> Vec<String> {
             flags.join(" · "),
             lang.tf(
                 "ic.written_at",
-                &[("at", &card_time(write_back.written_at))]
+                &[("at", &card_time(write_back.written_at, zone))]
             )
         ),
     ]
@@ -315,6 +322,7 @@ fn table(
 
 fn usage_lines(
     lang: Lang,
+    zone: FixedOffset,
     theme: &Theme,
     title: &str,
     rows: Option<&[UsageRecord]>,
@@ -343,7 +351,7 @@ fn usage_lines(
                 }
                 format!(
                     " {} {} {} {} {} {} {last}",
-                    local(&row.started_at),
+                    local(&row.started_at, zone),
                     card_no(row.card_no),
                     fit(lang.t(kind_key(row.kind)), 9, false),
                     fit(lang.t(state_key(row.state)), 7, false),
@@ -358,6 +366,7 @@ fn usage_lines(
 
 fn pending_lines(
     lang: Lang,
+    zone: FixedOffset,
     theme: &Theme,
     rows: Option<&[PendingOperation]>,
     selected: usize,
@@ -376,7 +385,7 @@ fn pending_lines(
             .map(|row| {
                 format!(
                     " {} {} {} {} {} {:08} {}",
-                    local(&row.started_at),
+                    local(&row.started_at, zone),
                     fit(&row.operation_id.to_string(), 6, true),
                     card_no(row.card_no),
                     fit(lang.t(kind_key(row.kind)), 9, false),

@@ -2,7 +2,7 @@
 //! the command line and the key legend.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -11,6 +11,40 @@ use super::text::{truncate, truncate_left, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::{CommandLine, DbStatus, MessageKind};
+
+/// A box of `w`×`h` cells centred in `area` (shrunk to fit).
+pub fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+/// Draws `lines` cut to the width instead of wrapped, so the layout stays one fact per line;
+/// each line keeps the style of its first span.
+pub fn draw_lines(frame: &mut Frame, area: Rect, lines: Vec<Line>) {
+    let room = usize::from(area.width);
+    let fitted: Vec<Line> = lines
+        .into_iter()
+        .map(|line| {
+            let style = line
+                .spans
+                .first()
+                .map(|span| span.style)
+                .unwrap_or_default();
+            let text: String = line
+                .spans
+                .iter()
+                .map(|span| span.content.as_ref())
+                .collect();
+            Line::styled(truncate(&text, room), style)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(fitted), area);
+}
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 

@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use tui_input::Input;
 
+use super::chrome::centred;
 use super::inert::inert;
-use super::login::centred;
 use super::text::{fit, truncate, width, window};
 use super::theme::Theme;
 use crate::app::form::{Field, FieldKind, Form};

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::login::centred;
+use super::chrome::centred;
 use super::text::width;
 use super::theme::Theme;
 use crate::app::{App, Command};

@@ -1,16 +1,13 @@
-//! Drawing: pure functions from `App` to a frame. Nothing here changes state or does I/O.
+//! Drawing the shared parts: the frame around every screen (`chrome`), the help overlay,
+//! tables, forms with their lookup list, text, inert text and the theme; each screen draws its
+//! body (`Screen::draw`). Pure functions of `App`: nothing here changes state or does I/O.
 
 mod accounts;
 mod card;
-mod chrome;
-mod customers;
-mod details;
+pub mod chrome;
 pub mod form;
 mod help;
 pub mod inert;
-mod login;
-pub mod measure;
-mod overview;
 mod refdata;
 pub mod table;
 pub mod text;
@@ -20,7 +17,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 
 use crate::app::App;
-use crate::app::state::{Overlay, Screen};
+use crate::app::state::{Overlay, Slot};
 use theme::Theme;
 
 /// Draws the whole screen: top line, body, message line, key legend, then any overlay.
@@ -35,17 +32,14 @@ pub fn draw(frame: &mut Frame, app: &App) {
     .areas(frame.area());
     chrome::top_line(frame, top, app, &theme);
     match &app.screen {
-        Screen::Login(form) => login::draw(frame, body, form, app, &theme),
-        Screen::Customers(table) => customers::draw(frame, body, table, app, &theme),
-        Screen::Details(view) => details::draw(frame, body, view, app, &theme),
-        Screen::Overview(view) => overview::draw(frame, body, view, app, &theme),
-        Screen::Card(screen) => card::draw(frame, body, screen, app, &theme),
-        Screen::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
-        Screen::OpenAccount(wizard) => {
-            accounts::draw_open_account(frame, body, wizard, app, &theme)
-        }
-        Screen::Modify(view) => accounts::draw_modify(frame, body, view, app, &theme),
-        Screen::Transfer(view) => accounts::draw_transfer(frame, body, view, app, &theme),
+        Slot::Module(_, screen) => screen.draw(frame, body, app),
+        // Only while the hub calls that screen: never drawn.
+        Slot::Vacant(_) => {}
+        Slot::Card(screen) => card::draw(frame, body, screen, app, &theme),
+        Slot::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
+        Slot::OpenAccount(wizard) => accounts::draw_open_account(frame, body, wizard, app, &theme),
+        Slot::Modify(view) => accounts::draw_modify(frame, body, view, app, &theme),
+        Slot::Transfer(view) => accounts::draw_transfer(frame, body, view, app, &theme),
     }
     match &app.overlay {
         Some(Overlay::Help) => help::draw(frame, body, app, &theme),

@@ -1,6 +1,10 @@
 //! Fitting text into cells by display width (CJK characters take two), never by bytes.
 
+use chrono::{DateTime, FixedOffset, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::inert::inert;
+use crate::i18n::Lang;
 
 /// Display width of `text` in terminal cells.
 pub fn width(text: &str) -> usize {
@@ -91,6 +95,22 @@ pub fn window(text: &str, scroll: usize, cells: usize) -> String {
         used += w;
     }
     shown
+}
+
+/// A catalogue text for a stored code (`nature_personal`), the code itself when unknown.
+pub fn coded(lang: Lang, prefix: &str, code: &str) -> String {
+    let key = format!("{prefix}{code}");
+    let text = lang.t(&key);
+    if text == key {
+        inert(code).into_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A moment in the desk's time zone (`App::zone`, fixed at start), to the minute.
+pub fn local(at: &DateTime<Utc>, zone: FixedOffset) -> String {
+    at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
 }
 
 #[cfg(test)]

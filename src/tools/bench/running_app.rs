@@ -13,7 +13,7 @@ use crate::db::operators::{self, NewOperator};
 use crate::db::{self, Pool};
 use crate::domain::password::{generate_password, hash_password};
 use crate::i18n::Lang;
-use crate::ui::measure::SCREEN;
+use crate::screens::measure::SCREEN;
 
 /// PgDn presses after sign-in.
 pub const PAGES: usize = 5;

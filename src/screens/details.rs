@@ -1,37 +1,105 @@
-//! One customer's details: type, basic information, meter, account with its latest
-//! transactions, card, previous owners. Every stored text goes through `inert`.
+//! One customer's details (Enter on the table), loaded when the screen opens and on F5:
+//! type, basic information, meter, account with its latest transactions, card, previous
+//! owners. Every stored text goes through `inert`.
 
-use chrono::{DateTime, Local, Utc};
+use chrono::FixedOffset;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::inert::inert;
-use super::text::{fit, truncate, width};
-use super::theme::Theme;
-use crate::app::App;
 use crate::app::accounts::label_key;
-use crate::app::state::DetailsView;
-use crate::db::customers::CustomerDetails;
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::customers::{self, CustomerDetails, CustomerRow};
 use crate::domain::customer_rules::{Field, Nature};
 use crate::i18n::Lang;
+use crate::ui::chrome::draw_lines;
+use crate::ui::inert::inert;
+use crate::ui::text::{coded, fit, local, width};
+use crate::ui::theme::Theme;
 
-/// Timestamps in the terminal's local time, to the minute.
-pub(super) fn local(at: &DateTime<Utc>) -> String {
-    at.with_timezone(&Local)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+/// One customer's details.
+#[derive(Debug, Clone)]
+pub struct Details {
+    pub customer_id: i64,
+    /// Shown in the breadcrumbs while the details load.
+    pub customer_no: i64,
+    pub details: Option<Box<CustomerDetails>>,
 }
 
-/// A catalogue text for a stored code (`nature_personal`), the code itself when unknown.
-pub(super) fn coded(lang: Lang, prefix: &str, code: &str) -> String {
-    let key = format!("{prefix}{code}");
-    let text = lang.t(&key);
-    if text == key {
-        inert(code).into_owned()
-    } else {
-        text.to_owned()
+/// Reads one customer's details; answered with a [`Found`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadDetails {
+    pub customer_id: i64,
+}
+
+/// The details read; `None`: the customer no longer exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found(pub Option<Box<CustomerDetails>>);
+
+impl ScreenRequest for LoadDetails {
+    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            let details = customers::details(&**client, self.customer_id).await?;
+            Ok(Box::new(Found(details.map(Box::new))) as _)
+        })
+    }
+}
+
+impl Details {
+    /// The details of the customer on `row`, to be loaded.
+    pub fn of(row: &CustomerRow) -> Details {
+        Details {
+            customer_id: row.id,
+            customer_no: row.customer_no,
+            details: None,
+        }
+    }
+}
+
+impl Screen for Details {
+    fn crumb(&self, _lang: Lang) -> String {
+        format!("{:08}", self.customer_no)
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        vec![
+            (Command::Help, "command.help"),
+            (Command::Leave, "legend.back"),
+            (Command::Refresh, "command.refresh"),
+            (Command::CommandLine, "command.command_line"),
+            (Command::Quit, "command.quit"),
+        ]
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, self, app, &Theme::new(app.look));
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        hub.send(LoadDetails {
+            customer_id: self.customer_id,
+        });
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if command != Command::Refresh {
+            return false;
+        }
+        self.on_open(hub);
+        true
+    }
+
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        match reply.of::<Found>() {
+            Some(Found(Some(details))) => self.details = Some(details.clone()),
+            Some(Found(None)) => hub.say(MessageKind::Error, hub.app.lang.t("details.gone")),
+            None => {}
+        }
     }
 }
 
@@ -55,7 +123,12 @@ fn fields(lang: Lang, pairs: &[(&str, Option<String>)]) -> Vec<Line<'static>> {
         .collect()
 }
 
-fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'static>> {
+fn lines(
+    details: &CustomerDetails,
+    lang: Lang,
+    zone: FixedOffset,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let heading = |key: &str| Line::from(Span::styled(format!(" {}", lang.t(key)), theme.title()));
     let basic = &details.basic;
     let mut lines = vec![Line::from(vec![
@@ -89,8 +162,11 @@ fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'stat
             ("details.email", basic.email.clone()),
             ("details.address", Some(basic.address.clone())),
             ("details.remark", basic.remark.clone()),
-            ("details.opened", Some(local(&basic.opened_at))),
-            ("details.closed", basic.closed_at.as_ref().map(local)),
+            ("details.opened", Some(local(&basic.opened_at, zone))),
+            (
+                "details.closed",
+                basic.closed_at.as_ref().map(|at| local(at, zone)),
+            ),
         ],
     ));
     let meter = &details.meter;
@@ -124,7 +200,7 @@ fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'stat
             .unwrap_or_default();
         lines.push(Line::raw(format!(
             "   {}  {} {:>11.2} {:>12}  {:<14} {}",
-            local(&transaction.at),
+            local(&transaction.at, zone),
             fit(&coded(lang, "details.tx_", &transaction.kind), 13, false),
             transaction.amount,
             volume,
@@ -143,7 +219,7 @@ fn lines(details: &CustomerDetails, lang: Lang, theme: &Theme) -> Vec<Line<'stat
         let when = lang.tf(
             "details.owner_line",
             &[
-                ("date", &local(&owner.transferred_at)),
+                ("date", &local(&owner.transferred_at, zone)),
                 ("operator", &inert(&owner.transferred_by)),
             ],
         );
@@ -207,34 +283,11 @@ fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {
     ]
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, view: &DetailsView, app: &App, theme: &Theme) {
+fn draw(frame: &mut Frame, area: Rect, view: &Details, app: &App, theme: &Theme) {
     let Some(details) = &view.details else {
         let loading = Line::styled(format!(" {}", app.lang.t("details.loading")), theme.dim());
         frame.render_widget(Paragraph::new(loading), area);
         return;
     };
-    draw_lines(frame, area, lines(details, app.lang, theme));
-}
-
-/// Draws `lines` cut to the width instead of wrapped, so the layout stays one fact per line;
-/// each line keeps the style of its first span.
-pub(super) fn draw_lines(frame: &mut Frame, area: Rect, lines: Vec<Line>) {
-    let room = usize::from(area.width);
-    let fitted: Vec<Line> = lines
-        .into_iter()
-        .map(|line| {
-            let style = line
-                .spans
-                .first()
-                .map(|span| span.style)
-                .unwrap_or_default();
-            let text: String = line
-                .spans
-                .iter()
-                .map(|span| span.content.as_ref())
-                .collect();
-            Line::styled(truncate(&text, room), style)
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(fitted), area);
+    draw_lines(frame, area, lines(details, app.lang, app.zone, theme));
 }

@@ -11,7 +11,8 @@ use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
-use crate::app::state::{CustomerTable, Msg, Screen, Session};
+use super::table::CustomerTable;
+use crate::app::state::{Msg, Session, Slot};
 use crate::app::{App, KeyMap, update};
 use crate::db::customers::Page;
 use crate::i18n::Lang;
@@ -44,7 +45,7 @@ impl Write for ByteCounter {
 
 /// The customer table showing `page` on a `columns`×`rows` terminal, as after sign-in.
 fn table_app(page: Page, columns: u16, rows: u16) -> App {
-    let mut app = App::new(KeyMap::default(), Lang::En, Default::default());
+    let mut app = super::app(KeyMap::default(), Lang::En, Default::default());
     app.viewport = (columns, rows);
     app.session = Some(Session {
         permissions: Vec::new(),
@@ -54,11 +55,14 @@ fn table_app(page: Page, columns: u16, rows: u16) -> App {
         department: "Counter Hall 1".into(),
         roles: vec!["clerk".into()],
     });
-    app.screen = Screen::Customers(CustomerTable {
-        page,
-        loading: false,
-        ..CustomerTable::default()
-    });
+    app.screen = Slot::Module(
+        app.screen_id(),
+        Box::new(CustomerTable {
+            page,
+            loading: false,
+            ..CustomerTable::default()
+        }),
+    );
     app
 }
 
@@ -83,7 +87,7 @@ pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
         // A fresh buffer each time, so every run draws the whole frame, not a diff.
         let Ok(()) = terminal.clear();
         let start = Instant::now();
-        let Ok(_) = terminal.draw(|frame| super::draw(frame, &app));
+        let Ok(_) = terminal.draw(|frame| crate::ui::draw(frame, &app));
         samples.push(start.elapsed());
     }
     samples.sort_unstable();
@@ -96,7 +100,7 @@ pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
             viewport: Viewport::Fixed(area),
         },
     )?;
-    wire.draw(|frame| super::draw(frame, &app))?;
+    wire.draw(|frame| crate::ui::draw(frame, &app))?;
     let moves = app.table_rows().saturating_sub(1).max(1);
     sent.0.set(0);
     for _ in 0..moves {
@@ -104,7 +108,7 @@ pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
             &mut app,
             Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
         );
-        wire.draw(|frame| super::draw(frame, &app))?;
+        wire.draw(|frame| crate::ui::draw(frame, &app))?;
     }
     let bytes = sent.0.get();
     Ok(ScreenFigures {

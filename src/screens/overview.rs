@@ -1,17 +1,87 @@
-//! The overview (`:overview`): who is signed in and the counter's figures for today.
+//! The overview (`:overview`): who is signed in and the counter's figures for today, read
+//! when it opens and on F5, and the way to the reference screens.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::inert::inert;
-use super::text::width;
-use super::theme::Theme;
-use crate::app::state::OverviewView;
-use crate::app::{App, Command};
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::overview::{self, Overview};
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::width;
+use crate::ui::theme::Theme;
 
-pub fn draw(frame: &mut Frame, area: Rect, view: &OverviewView, app: &App, theme: &Theme) {
+/// The overview screen: its figures once read.
+#[derive(Debug, Clone, Default)]
+pub struct OverviewScreen {
+    pub overview: Option<Overview>,
+}
+
+/// Reads today's figures; answered with an [`Overview`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOverview;
+
+impl ScreenRequest for LoadOverview {
+    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            Ok(Box::new(overview::today(&**client).await?) as _)
+        })
+    }
+}
+
+/// The registry's way to open it (`Command::Overview`).
+pub fn open() -> Box<dyn Screen> {
+    Box::new(OverviewScreen::default())
+}
+
+impl Screen for OverviewScreen {
+    fn crumb(&self, lang: Lang) -> String {
+        lang.t("screen.overview").to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        vec![
+            (Command::Help, "command.help"),
+            (Command::Leave, "legend.back"),
+            (Command::Refresh, "command.refresh"),
+            (Command::Meters, "command.meters"),
+            (Command::MeterTypes, "command.meter_types"),
+            (Command::Schemes, "command.schemes"),
+            (Command::CustomerTypes, "command.customer_types"),
+            (Command::CommandLine, "command.command_line"),
+            (Command::Quit, "command.quit"),
+        ]
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, self, app, &Theme::new(app.look));
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        hub.send(LoadOverview);
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if command != Command::Refresh {
+            return false;
+        }
+        hub.send(LoadOverview);
+        true
+    }
+
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
+        if let Some(overview) = reply.of::<Overview>() {
+            self.overview = Some(overview.clone());
+        }
+    }
+}
+
+fn draw(frame: &mut Frame, area: Rect, view: &OverviewScreen, app: &App, theme: &Theme) {
     let lang = app.lang;
     let mut lines = vec![Line::raw("")];
     if let Some(session) = &app.session {

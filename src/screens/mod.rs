@@ -1,0 +1,29 @@
+//! The screens, one module each: its state, keys, replies, requests (and how they execute),
+//! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md. The screens not
+//! moved here yet (the open-account wizard, modify and transfer; the reference-data screens;
+//! the card screens) still live in `app` (`accounts`, `refdata`, `card`) as `Slot` variants.
+
+pub mod details;
+pub mod login;
+pub mod measure;
+pub mod overview;
+pub mod table;
+
+use crate::app::App;
+use crate::app::screen::Registry;
+use crate::app::{Command, KeyMap, Screen, state::Look};
+use crate::i18n::Lang;
+
+/// What the hub opens by name: the first screen, and a screen per command that opens one from
+/// any screen offering the command. Adding a screen reachable by a command is one line here.
+pub static REGISTRY: Registry = Registry {
+    sign_in: || Box::new(login::SignIn::default()) as Box<dyn Screen>,
+    opens: &[(Command::Overview, overview::open)],
+    opens_anywhere: &[],
+    draw: crate::ui::draw,
+};
+
+/// The app at its sign-in screen, with these screens.
+pub fn app(keymap: KeyMap, lang: Lang, look: Look) -> App {
+    App::new(keymap, lang, look, &REGISTRY)
+}

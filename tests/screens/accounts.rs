@@ -1,0 +1,1006 @@
+//! Customer management: the open-account wizard, modify and transfer, and their saves when
+//! the database is lost.
+
+use crate::support::*;
+
+use meterdesk::app::accounts::WizardStep;
+use meterdesk::db::customer_changes::{
+    CustomerBasics, ModifyOutcome, OpenOutcome, OpenedAccount, TransferOutcome, TransferPreview,
+};
+use meterdesk::db::customer_types::CustomerTypeOption;
+use meterdesk::db::meters::Meter;
+use meterdesk::domain::customer_number::CustomerNumber;
+use meterdesk::domain::customer_rules::{
+    AccountKind, BasicInfo as Info, BusinessModel, Field, Nature, PersonalInfo,
+};
+
+fn customer_types() -> Vec<CustomerTypeOption> {
+    vec![
+        CustomerTypeOption {
+            id: 1,
+            name: "居民卡表".into(),
+            nature: Nature::Personal,
+            business_model: BusinessModel::MeterPrepaid,
+            meter_type_ids: vec![1],
+        },
+        CustomerTypeOption {
+            id: 2,
+            name: "Shops\x1b[5m postpaid".into(),
+            nature: Nature::Enterprise,
+            business_model: BusinessModel::Postpaid,
+            meter_type_ids: vec![2],
+        },
+    ]
+}
+
+fn meter_page(first: i64, count: i64) -> Vec<Meter> {
+    (first..first + count)
+        .map(|id| Meter {
+            id,
+            meter_no: format!("M{:08}", 30_000 + id),
+            meter_type_id: 1,
+            meter_type: "Card DN15".into(),
+            initial_electronic_reading: Decimal::new(125, 1),
+            initial_mechanical_reading: Decimal::ZERO,
+        })
+        .collect()
+}
+
+/// The only request sent, which must be of the kind `what` describes.
+fn only(sent: &[(u64, Request)]) -> &Request {
+    let [(_, request)] = sent else {
+        panic!("one request: {sent:?}")
+    };
+    request
+}
+
+fn wizard(app: &App) -> &meterdesk::app::accounts::OpenAccount {
+    let Slot::OpenAccount(wizard) = &app.screen else {
+        panic!("the wizard is on screen")
+    };
+    wizard
+}
+
+/// `o` on the table, the types answered: step 1 with its list open.
+fn wizard_at_step_1() -> App {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('o'));
+    assert_eq!(only(&sent), &Request::CustomerTypes);
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    app
+}
+
+/// Step 2 of the personal type with a name, a mobile and an address typed.
+fn wizard_at_step_2() -> App {
+    let mut app = wizard_at_step_1();
+    press(&mut app, KeyCode::Enter); // the first type, 居民卡表
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!(wizard(&app).step, WizardStep::BasicInfo);
+    type_text(&mut app, "张伟");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter); // no ID card number
+    type_text(&mut app, "13800138000"); // full: moves on by itself
+    type_text(&mut app, "北京市朝阳区建国路88号");
+    app
+}
+
+#[test]
+fn open_account_step_1_lists_the_customer_types() {
+    let app = wizard_at_step_1();
+    let screen = render(&app);
+    assert!(screen.contains("Step 1 of 3"), "{screen}");
+    assert!(!screen.contains('\x1b'), "a stored escape is drawn inert");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn open_account_step_2_asks_for_the_natures_fields() {
+    let app = wizard_at_step_2();
+    let screen = render(&app);
+    assert!(
+        screen.contains("Step 2 of 3") && screen.contains("Mobile"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn open_account_step_2_marks_a_bad_field_and_stays() {
+    let mut app = wizard_at_step_1();
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    type_text(&mut app, "Zhang3");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "110105199001011234"); // check character wrong
+    let sent = press(&mut app, KeyCode::PageDown);
+    assert!(sent.is_empty());
+    let w = wizard(&app);
+    assert_eq!(w.step, WizardStep::BasicInfo, "a bad step is not left");
+    let form = &w.basic.as_ref().unwrap().form;
+    assert_eq!(form.focus, 0, "the cursor is on the first bad field");
+    assert_eq!(form.value(0), "Zhang3", "nothing typed is lost");
+    let screen = render(&app);
+    assert!(screen.contains("! Name: a name has no digits"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    let Request::UninstalledMeters {
+        meter_type_ids,
+        prefix,
+        after: None,
+        ..
+    } = only(&sent)
+    else {
+        panic!("step 3 asks for the type's meters: {sent:?}")
+    };
+    assert_eq!((meter_type_ids.as_slice(), prefix.as_str()), (&[1][..], ""));
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    insta::assert_snapshot!("open_account_step_3_meters", render(&app));
+
+    // Back to step 2 and to step 1: everything is still there.
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(wizard(&app).step, WizardStep::CustomerType);
+    press(&mut app, KeyCode::PageDown);
+    let basic = wizard(&app).basic.as_ref().unwrap();
+    assert_eq!(basic.value(Field::Name), "张伟");
+    assert_eq!(basic.value(Field::Mobile), "13800138000");
+
+    // Typing in step 3 searches by prefix; the answer to the typed search is a new list.
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    let sent = press(&mut app, KeyCode::Char('m'));
+    let Request::UninstalledMeters { prefix, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(prefix, "m");
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 3)));
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::OpenAccount {
+        customer_type_id: 1,
+        meter_id: 2,
+        info,
+        operator_id: 3,
+        ..
+    } = only(&sent)
+    else {
+        panic!("F2 opens with the chosen type and meter: {sent:?}")
+    };
+    assert_eq!(info.values()[0].1.as_deref(), Some("张伟"));
+
+    // Someone took the meter: still step 3, the search and step 2 kept, a fresh list asked.
+    let next = answer(&mut app, &sent, Reply::Opened(OpenOutcome::MeterTaken));
+    assert!(matches!(only(&next), Request::UninstalledMeters { prefix, .. } if prefix == "m"));
+    let w = wizard(&app);
+    assert_eq!(w.step, WizardStep::Meter);
+    assert_eq!(w.meters.search.value(), "m");
+    assert_eq!(w.basic.as_ref().unwrap().value(Field::Name), "张伟");
+    assert!(render(&app).contains("installed by someone else"));
+
+    // The second try opens it; the table searches for the new customer.
+    answer(&mut app, &next, Reply::Meters(meter_page(4, 2)));
+    let sent = press(&mut app, KeyCode::Enter);
+    let opened = OpenedAccount {
+        customer_id: 77,
+        customer_no: CustomerNumber::from_serial(1_002_345).unwrap(),
+        account_id: 77,
+        account_kind: AccountKind::Prepaid,
+    };
+    let number = format!("{:08}", opened.customer_no.value());
+    let next = answer(&mut app, &sent, Reply::Opened(OpenOutcome::Opened(opened)));
+    let Some(table) = app.screen.module::<CustomerTable>() else {
+        panic!("back on the table")
+    };
+    assert_eq!(table.search.value(), number);
+    assert!(only(&next).of::<Fetch>().is_some());
+}
+
+#[test]
+fn leaving_the_wizard_with_typed_information_asks_once() {
+    let mut app = wizard_at_step_2();
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::F(3));
+    assert!(
+        matches!(app.screen, Slot::OpenAccount(_)),
+        "asked, not left"
+    );
+    assert!(render(&app).contains("Unsaved changes"));
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+}
+
+fn personal(name: &str, mobile: &str) -> Info {
+    Info::Personal(PersonalInfo {
+        name: name.into(),
+        id_document_no: None,
+        mobile: mobile.into(),
+        address: "北京市朝阳区建国路88号".into(),
+        household_size: Some(3),
+        email: None,
+        remark: None,
+    })
+}
+
+fn basics(version: i32, info: Info) -> CustomerBasics {
+    CustomerBasics {
+        customer_id: 1,
+        version,
+        active: true,
+        info,
+    }
+}
+
+#[test]
+fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    assert_eq!(only(&sent), &Request::CustomerBasics { customer_id: 1 });
+    answer(
+        &mut app,
+        &sent,
+        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    // The clerk changes the household size (field 5).
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "5");
+    insta::assert_snapshot!("modify_form", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::Modify { read, info, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(read.version, 4);
+    let Info::Personal(p) = info else { panic!() };
+    assert_eq!(p.household_size, Some(5));
+
+    // Meanwhile another clerk changed the mobile.
+    let current = basics(5, personal("张伟", "13900139000"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Mobile],
+            current,
+        }),
+    );
+    let screen = render(&app);
+    assert!(screen.contains("another clerk changed Mobile"), "{screen}");
+    insta::assert_snapshot!("modify_conflict", screen);
+    // Their mobile is taken (the clerk did not touch it), the clerk's household size kept.
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::Modify { read, info, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(read.version, 5, "the second save answers the new version");
+    assert_eq!(info, &{
+        let Info::Personal(mut p) = personal("张伟", "13900139000") else {
+            panic!()
+        };
+        p.household_size = Some(5);
+        Info::Personal(p)
+    });
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Saved { version: 6 }),
+    );
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(render(&app).contains("Basic information saved"));
+}
+
+fn transfer_screen(balance: Decimal, unpaid_bills: i64) -> App {
+    transfer_screen_on(signed_in(Lang::En), balance, unpaid_bills)
+}
+
+/// `t` on the first row of `app`'s table, the preview and the stored information answered.
+fn transfer_screen_on(mut app: App, balance: Decimal, unpaid_bills: i64) -> App {
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [
+        (preview_id, Request::TransferPreview { customer_id: 1 }),
+        (basics_id, _),
+    ] = sent.as_slice()
+    else {
+        panic!("{sent:?}")
+    };
+    let preview = TransferPreview {
+        balance,
+        account_kind: AccountKind::Prepaid,
+        unpaid_bills,
+    };
+    for (id, reply) in [
+        (*preview_id, Reply::TransferPreview(Some(preview))),
+        (
+            *basics_id,
+            Reply::Basics(Some(basics(2, personal("张伟", "13800138000")))),
+        ),
+    ] {
+        update(
+            &mut app,
+            Msg::Reply {
+                id,
+                outcome: Ok(reply),
+            },
+        );
+    }
+    app
+}
+
+#[test]
+fn transfer_confirms_with_the_balance_that_stays() {
+    let mut app = transfer_screen(Decimal::new(12_050, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "北京市海淀区中关村大街1号");
+    insta::assert_snapshot!("transfer_form", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "F2 first asks for confirmation");
+    let screen = render(&app);
+    assert!(screen.contains("from 张伟 to 李娜"), "{screen}");
+    assert!(screen.contains("120.50 stays"), "{screen}");
+    insta::assert_snapshot!("transfer_confirmation", screen);
+    press(&mut app, KeyCode::F(12));
+    assert!(
+        !render(&app).contains("Confirm the transfer"),
+        "F12 goes back"
+    );
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::Transfer {
+        customer_id: 1,
+        info,
+        ..
+    } = only(&sent)
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(info.values()[0].1.as_deref(), Some("李娜"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Transferred(TransferOutcome::Transferred {
+            balance: Decimal::new(12_050, 2),
+            version: 3,
+        }),
+    );
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(render(&app).contains("120.50 stayed"));
+}
+
+#[test]
+fn transfer_is_refused_while_bills_are_unpaid() {
+    let mut app = transfer_screen(Decimal::ZERO, 2);
+    let screen = render(&app);
+    assert!(screen.contains("2 unpaid bill(s)"), "{screen}");
+    type_text(&mut app, "李娜");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "nothing is sent");
+    assert!(render(&app).contains("the present owner pays them"));
+}
+
+#[test]
+fn the_command_line_opens_the_wizard_only_from_the_table() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "open");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert_eq!(only(&sent), &Request::CustomerTypes);
+    assert!(matches!(app.screen, Slot::OpenAccount(_)));
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    press(&mut app, KeyCode::Esc); // closes the list
+    press(&mut app, KeyCode::Esc); // leaves: nothing typed
+    assert!(app.screen.is::<CustomerTable>());
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "open");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(sent.is_empty(), "not from the details");
+    assert!(render(&app).contains("Open account is not available here"));
+}
+
+#[test]
+fn escape_cannot_cancel_a_save_on_its_way() {
+    let mut app = transfer_screen(Decimal::new(500, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "海淀区1号");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(only(&sent), Request::Transfer { .. }));
+    press(&mut app, KeyCode::Esc);
+    assert!(render(&app).contains("cannot be cancelled"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Transferred(TransferOutcome::Transferred {
+            balance: Decimal::new(500, 2),
+            version: 3,
+        }),
+    );
+    assert!(
+        render(&app).contains("5.00 stayed"),
+        "the answer is still applied"
+    );
+}
+
+#[test]
+fn step_3_pages_through_the_meters_by_keyset() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    for _ in 0..11 {
+        assert!(press(&mut app, KeyCode::Down).is_empty());
+    }
+    let sent = press(&mut app, KeyCode::Down);
+    let Request::UninstalledMeters { after, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        after.as_deref(),
+        Some("M00030012"),
+        "after the last row shown"
+    );
+    answer(&mut app, &sent, Reply::Meters(meter_page(13, 5)));
+    let w = wizard(&app);
+    assert_eq!(w.meters.selected_meter().map(|m| m.id), Some(13));
+    assert!(!w.meters.more);
+    assert!(press(&mut app, KeyCode::Down).is_empty());
+    press(&mut app, KeyCode::Up);
+    let sent = press(&mut app, KeyCode::Up);
+    let Request::UninstalledMeters { after: None, .. } = only(&sent) else {
+        panic!("Up before the first row goes back to the first page: {sent:?}")
+    };
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    assert_eq!(
+        wizard(&app).meters.selected_meter().map(|m| m.id),
+        Some(12),
+        "the last row of the page before"
+    );
+}
+
+#[test]
+fn an_enterprise_type_asks_for_the_company_and_changing_the_nature_changes_the_form() {
+    let mut app = wizard_at_step_2();
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::F(4));
+    type_text(&mut app, "shops");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    let screen = render(&app);
+    assert!(screen.contains("Company *") && screen.contains("Contact person *"));
+    assert!(!screen.contains("Household"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    // The clerk types the start of a number and presses Enter, then Down, at once.
+    let search = press(&mut app, KeyCode::Char('9'));
+    assert!(matches!(only(&search), Request::UninstalledMeters { prefix, .. } if prefix == "9"));
+    assert!(
+        press(&mut app, KeyCode::Enter).is_empty(),
+        "not the highlighted meter of the old list"
+    );
+    assert!(
+        press(&mut app, KeyCode::Char('x')).is_empty(),
+        "a key typed meanwhile waits too"
+    );
+    assert_eq!(app.type_ahead.len(), 2);
+    // The typed search answers: Enter chooses from it; the key after it is applied after it.
+    let next = answer(&mut app, &search, Reply::Meters(meter_page(90, 2)));
+    let Request::OpenAccount { meter_id: 90, .. } = only(&next) else {
+        panic!("Enter chose the first meter of the typed search: {next:?}")
+    };
+    assert_eq!(
+        app.type_ahead.len(),
+        1,
+        "the key after Enter waits for the opening"
+    );
+    let fresh = answer(&mut app, &next, Reply::Opened(OpenOutcome::MeterTaken));
+    answer(&mut app, &fresh, Reply::Meters(meter_page(90, 2)));
+    assert_eq!(
+        wizard(&app).meters.search.value(),
+        "9x",
+        "the key typed after Enter was not lost"
+    );
+}
+
+#[test]
+fn f2_with_no_answer_for_the_list_on_screen_says_so() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    let search = press(&mut app, KeyCode::Char('9'));
+    let [(id, _)] = search.as_slice() else {
+        panic!("{search:?}")
+    };
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *id,
+            outcome: Err(Failure::Unreachable("gone".into())),
+        },
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(
+        sent.is_empty(),
+        "nothing opened from a list the search did not answer"
+    );
+    assert!(render(&app).contains("still loading"), "{}", render(&app));
+}
+
+#[test]
+fn transfer_is_not_confirmed_before_the_balance_is_read() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [
+        (preview_id, Request::TransferPreview { .. }),
+        (basics_id, _),
+    ] = sent.as_slice()
+    else {
+        panic!("{sent:?}")
+    };
+    for (id, outcome) in [
+        (
+            *preview_id,
+            Err(Failure::Error(Problem::new(
+                "failure.database",
+                "statement timeout",
+            ))),
+        ),
+        (
+            *basics_id,
+            Ok(Reply::Basics(Some(basics(
+                2,
+                personal("张伟", "13800138000"),
+            )))),
+        ),
+    ] {
+        update(&mut app, Msg::Reply { id, outcome });
+    }
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "北京市海淀区中关村大街1号");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty());
+    let Slot::Transfer(view) = &app.screen else {
+        panic!("still the transfer form")
+    };
+    assert!(
+        view.confirming.is_none(),
+        "no confirmation without the balance"
+    );
+    let screen = render(&app);
+    assert!(screen.contains("not read yet"), "{screen}");
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::Name),
+        "李娜",
+        "nothing typed is lost"
+    );
+}
+
+#[test]
+fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
+    let mut app = signed_in(Lang::En);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Down);
+    }
+    let Some(table) = app.screen.module::<CustomerTable>() else {
+        panic!()
+    };
+    assert_eq!(table.selected_row().unwrap().status, "closed");
+    let sent = press(&mut app, KeyCode::Char('t'));
+    assert!(sent.is_empty(), "nothing asked");
+    assert!(app.screen.is::<CustomerTable>());
+    let screen = render(&app);
+    assert!(screen.contains("10000085 is closed"), "{screen}");
+
+    // Closed meanwhile: the screen goes as soon as the stored information says so.
+    press(&mut app, KeyCode::Up);
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [(preview_id, _), (basics_id, _)] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    let mut closed = basics(2, personal("张伟", "13800138000"));
+    closed.active = false;
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *basics_id,
+            outcome: Ok(Reply::Basics(Some(closed))),
+        },
+    );
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(
+        render(&app).contains("10000068 is closed"),
+        "{}",
+        render(&app)
+    );
+    assert!(!app.holds_input(), "the table takes keys at once");
+    let late = update(
+        &mut app,
+        Msg::Reply {
+            id: *preview_id,
+            outcome: Ok(Reply::TransferPreview(None)),
+        },
+    );
+    assert!(late.requests.is_empty());
+    assert!(app.screen.is::<CustomerTable>());
+}
+
+#[test]
+fn a_conflict_mark_draws_the_stored_value_inert() {
+    let (mut app, sent) = modify_sent();
+    let mut current = personal("张伟", "13800138000");
+    if let Info::Personal(p) = &mut current {
+        p.address = "\x1b]0;pwned\x07\x1b[2J建国路1号".into();
+    }
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Address],
+            current: basics(5, current),
+        }),
+    );
+    let screen = render(&app);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    assert!(screen.contains("\\x1b]0;pwned"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn free_form_identity_documents_accept_what_the_resident_card_check_refuses() {
+    use meterdesk::domain::validation::IdDocumentPolicy;
+    for (policy, accepted) in [
+        (IdDocumentPolicy::ResidentIdentityCard, false),
+        (IdDocumentPolicy::FreeForm, true),
+    ] {
+        let mut app = wizard_at_step_1();
+        app.id_policy = policy;
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::PageDown);
+        type_text(&mut app, "张伟");
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "E12345678"); // a passport
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "13800138000");
+        type_text(&mut app, "北京市朝阳区建国路88号");
+        let sent = press(&mut app, KeyCode::PageDown);
+        let step = wizard(&app).step;
+        if accepted {
+            assert_eq!(step, WizardStep::Meter, "{policy:?}: {}", render(&app));
+            assert!(matches!(only(&sent), Request::UninstalledMeters { .. }));
+            assert_eq!(
+                wizard(&app).info.as_ref().unwrap().values()[1].1.as_deref(),
+                Some("E12345678")
+            );
+        } else {
+            assert_eq!(step, WizardStep::BasicInfo, "{policy:?}");
+            assert!(sent.is_empty());
+            assert!(render(&app).contains("ID card No."), "{}", render(&app));
+        }
+    }
+}
+
+#[test]
+fn texts_name_the_keys_as_rebound_in_the_config() {
+    let rebound = std::collections::BTreeMap::from([
+        ("save".to_owned(), vec!["F11".to_owned()]),
+        (
+            "cancel".to_owned(),
+            vec!["F13".to_owned(), "Esc".to_owned()],
+        ),
+        ("leave".to_owned(), vec!["F14".to_owned()]),
+        ("lookup".to_owned(), vec!["F15".to_owned()]),
+    ]);
+    let mut app = signed_in(Lang::En);
+    app.keymap = KeyMap::new(&rebound).unwrap();
+    let mut app = transfer_screen_on(app, Decimal::new(12_050, 2), 0);
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::F(14));
+    assert!(
+        render(&app).contains("Unsaved changes: F14 again discards them"),
+        "{}",
+        render(&app)
+    );
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "13712345678");
+    type_text(&mut app, "北京市海淀区中关村大街1号");
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert!(
+        !render(&app).contains("Confirm the transfer"),
+        "F2 is no longer save"
+    );
+    press(&mut app, KeyCode::F(11));
+    let screen = render(&app);
+    assert!(screen.contains("F11 confirm · F13 cancel"), "{screen}");
+    assert!(
+        !screen.contains("F2") && !screen.contains("F12"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+    press(&mut app, KeyCode::F(13));
+    assert!(!render(&app).contains("Confirm the transfer"));
+
+    // Leaving, the table; the wizard's step 1 names the rebound lookup key.
+    press(&mut app, KeyCode::F(14));
+    press(&mut app, KeyCode::F(14));
+    let sent = press(&mut app, KeyCode::Char('o'));
+    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::PageDown);
+    assert!(
+        render(&app).contains("Choose a customer type (F15 lists them)"),
+        "{}",
+        render(&app)
+    );
+    // The help names every key of a command, as rebound.
+    press(&mut app, KeyCode::F(1));
+    assert!(
+        render(&app).contains("F1 / ? or F13 / Esc closes this help"),
+        "{}",
+        render(&app)
+    );
+}
+
+#[test]
+fn a_full_width_meter_number_searches_as_ascii() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    press(&mut app, KeyCode::Char('Ｍ'));
+    let sent = press(&mut app, KeyCode::Char('０'));
+    let Request::UninstalledMeters { prefix, .. } = only(&sent) else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(prefix, "M0");
+    assert_eq!(wizard(&app).meters.search.value(), "M0");
+}
+
+#[test]
+fn the_customer_screens_fit_a_tiny_terminal_without_panicking_or_overlapping() {
+    let mut states = Vec::new();
+    let mut app = wizard_at_step_1();
+    states.push(("step 1, its list open", app.clone()));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    states.push(("step 2", app.clone()));
+    let mut step_3 = wizard_at_step_2();
+    let sent = press(&mut step_3, KeyCode::PageDown);
+    answer(&mut step_3, &sent, Reply::Meters(meter_page(1, 13)));
+    states.push(("step 3", step_3));
+    let mut transfer = transfer_screen(Decimal::new(500, 2), 0);
+    type_text(&mut transfer, "李娜");
+    states.push(("transfer", transfer.clone()));
+    press(&mut transfer, KeyCode::Enter);
+    press(&mut transfer, KeyCode::Enter);
+    type_text(&mut transfer, "13712345678");
+    type_text(&mut transfer, "海淀区1号");
+    press(&mut transfer, KeyCode::F(2));
+    states.push(("transfer confirmation", transfer));
+    for (what, app) in &states {
+        for size in [(80, 6), (80, 5), (80, 4), (30, 8), (12, 4), (3, 2), (1, 1)] {
+            let screen = render_at(app, size);
+            if size.1 >= 4 {
+                // The last two lines are the message line and the legend: nothing of the
+                // form may be drawn over them.
+                let lines: Vec<&str> = screen.lines().collect();
+                let message = lines[lines.len() - 2];
+                assert!(
+                    !message.contains('*') && !message.contains('│') && !message.contains('┌'),
+                    "{what} at {size:?}: the form overlaps the message line:\n{screen}"
+                );
+            }
+        }
+    }
+}
+
+// ───────────────────────────── Saves and a lost database ─────────────────────────────
+
+/// The modify screen of customer 1 (version 4) with the household size changed, F2 pressed.
+fn modify_sent() -> (App, Vec<(u64, Request)>) {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "5");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(only(&sent), Request::Modify { .. }), "{sent:?}");
+    (app, sent)
+}
+
+#[test]
+fn an_opening_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::Meters(meter_page(1, 3)));
+    let sent = press(&mut app, KeyCode::F(2));
+    let Request::OpenAccount {
+        idempotency_key, ..
+    } = only(&sent)
+    else {
+        panic!("{sent:?}")
+    };
+    assert!(idempotency_key.starts_with("desk-"), "{idempotency_key}");
+
+    connection_lost(&mut app, &sent);
+    assert_eq!(app.database, DbStatus::Reconnecting);
+    let screen = render(&app);
+    assert!(
+        screen.contains("The save waits for the database"),
+        "told it waits, not asked to retype: {screen}"
+    );
+    assert!(!screen.contains("! "), "no error: {screen}");
+    insta::assert_snapshot!("open_account_waits_for_the_database", screen);
+    assert_eq!(wizard(&app).step, WizardStep::Meter, "everything kept");
+    for key in [KeyCode::F(2), KeyCode::Enter] {
+        assert!(
+            press(&mut app, key).is_empty(),
+            "the same save is not started twice"
+        );
+    }
+    assert!(render(&app).contains("The save waits for the database"));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(
+        only(&resent),
+        only(&sent),
+        "sent again as it was, with the same idempotency key"
+    );
+    let opened = OpenedAccount {
+        customer_id: 77,
+        customer_no: CustomerNumber::from_serial(1_002_345).unwrap(),
+        account_id: 77,
+        account_kind: AccountKind::Prepaid,
+    };
+    let number = format!("{:08}", opened.customer_no.value());
+    answer(
+        &mut app,
+        &resent,
+        Reply::Opened(OpenOutcome::Opened(opened)),
+    );
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(render(&app).contains(&format!("Account opened: customer {number}")));
+}
+
+#[test]
+fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
+    let (mut app, sent) = modify_sent();
+    connection_lost(&mut app, &sent);
+    // What was sent is what will be saved: the form takes no edit meanwhile.
+    press(&mut app, KeyCode::Backspace);
+    let Slot::Modify(view) = &app.screen else {
+        panic!("the form stays")
+    };
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::HouseholdSize),
+        "5"
+    );
+    assert!(render(&app).contains("The save waits for the database"));
+    // The clerk leaves the form (asked once, as it has unsaved changes).
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+    // Logging out would lose the save's answer.
+    press(&mut app, KeyCode::F(3));
+    assert!(app.session.is_some(), "not logged out while a save waits");
+    assert!(render(&app).contains("A save is waiting for the database"));
+    // Quitting would lose it: said once, naming the quit key.
+    press(&mut app, KeyCode::F(10));
+    assert!(!app.quit, "not quit at the first F10 while a save waits");
+    assert!(
+        render(&app).contains("quitting now loses it: F10 again quits."),
+        "{}",
+        render(&app)
+    );
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(only(&resent), only(&sent));
+    let next = answer(
+        &mut app,
+        &resent,
+        Reply::Modified(ModifyOutcome::Saved { version: 5 }),
+    );
+    assert!(
+        render(&app).contains("Basic information saved"),
+        "{}",
+        render(&app)
+    );
+    assert!(
+        only(&next).of::<Fetch>().is_some(),
+        "the table on screen is refreshed: {next:?}"
+    );
+}
+
+#[test]
+fn a_second_quit_quits_though_a_save_waits() {
+    let (mut app, sent) = modify_sent();
+    connection_lost(&mut app, &sent);
+    // Back on the table (the form asks once before it is left with changes).
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(10));
+    assert!(!app.quit);
+    press(&mut app, KeyCode::F(10));
+    assert!(app.quit, "the database may never come back");
+}
+
+#[test]
+fn modify_with_nothing_changed_saves_nothing() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    // Typed and typed back: the same as read.
+    press(&mut app, KeyCode::Char('x'));
+    press(&mut app, KeyCode::Backspace);
+    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "nothing sent");
+    assert!(matches!(app.screen, Slot::Modify(_)), "the form stays");
+    assert!(render(&app).contains("Nothing changed"));
+}
+
+#[test]
+fn a_refused_save_names_what_the_other_clerk_changed_in_form_order() {
+    let (mut app, sent) = modify_sent();
+    let Info::Personal(mut theirs) = personal("张伟", "13900139000") else {
+        panic!()
+    };
+    theirs.email = Some("zhang@example.com".into());
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Email, Field::Mobile],
+            current: basics(5, Info::Personal(theirs)),
+        }),
+    );
+    let Some(message) = &app.message else {
+        panic!("a message")
+    };
+    assert!(
+        message
+            .text
+            .contains("another clerk changed Mobile, E-mail meanwhile"),
+        "{}",
+        message.text
+    );
+    app.lang = Lang::Zh;
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Modified(ModifyOutcome::Conflict {
+            changed_fields: vec![Field::Name],
+            current: basics(6, personal("张伟伟", "13900139000")),
+        }),
+    );
+    let text = &app.message.as_ref().unwrap().text;
+    assert!(text.contains("姓名") || text.contains("名称"), "{text}");
+}

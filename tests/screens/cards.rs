@@ -1,0 +1,876 @@
+//! The IC card screens.
+
+use crate::support::*;
+use chrono::NaiveDate;
+use meterdesk::app::card::{CardReply, CardRequest, CardSeen, Written};
+use meterdesk::app::receipt::Receipt;
+use meterdesk::db::card_ops::{
+    LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity, Quote, Refusal,
+    Request as CardOp, Settled, UsageOf, UsageRecord,
+};
+use meterdesk::db::cards::{CardOwner, PaymentMethod};
+use meterdesk::domain::card_counter::RecycleRefusal;
+use meterdesk::domain::card_records::{
+    IssueRecord, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord, PurchaseStatus, UserCard,
+};
+use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
+
+const READER: &str = "Virtual PCD 00 00";
+const CARD: u32 = 40_000_017;
+const CUSTOMER_NO: i64 = 10_023_457;
+
+fn card_in() -> Msg {
+    Msg::Reader(ReaderState::CardPresent {
+        reader: READER.into(),
+        atr: vec![0x3b, 0x80],
+    })
+}
+
+fn no_card() -> Msg {
+    Msg::Reader(ReaderState::NoCard {
+        reader: READER.into(),
+    })
+}
+
+fn issue(generation: u8) -> IssueRecord {
+    IssueRecord {
+        card_number: CARD,
+        customer_number: CUSTOMER_NO as u32,
+        meter_number: MeterNumber::new("WM-0042").unwrap(),
+        generation,
+        replacement: generation > 1,
+    }
+}
+
+/// A first-issue card carrying purchase #5 (12.5 m³); the meter has loaded up to `loaded`.
+fn user_card(loaded: u32) -> UserCard {
+    UserCard {
+        issue: issue(1),
+        purchase: Some(PurchaseRecord {
+            sequence: 5,
+            volume_litres: 12_500,
+            generation: 1,
+            status: PurchaseStatus::Valid,
+            written_at: 1_795_836_000,
+        }),
+        write_back: Some(MeterWriteBack {
+            last_loaded_sequence: loaded,
+            registered_generation: 1,
+            credit_litres: 3_250,
+            total_litres: 1_234_567,
+            status: MeterStatus {
+                low_credit: true,
+                ..MeterStatus::default()
+            },
+            written_at: 1_795_736_000,
+        }),
+    }
+}
+
+fn owner(state: &str) -> CardOwner {
+    CardOwner {
+        customer_id: 42,
+        customer_no: CUSTOMER_NO,
+        name: "Zhang Wei".into(),
+        card_state: state.into(),
+        void_reason: (state == "void").then(|| "replaced".to_owned()),
+        balance: Decimal::new(2_500, 2),
+        payment_methods: vec![
+            PaymentMethod {
+                code: "cash".into(),
+                name: "Cash".into(),
+            },
+            PaymentMethod {
+                code: "wechat".into(),
+                name: "WeChat Pay".into(),
+            },
+        ],
+    }
+}
+
+fn seen_user(card: UserCard) -> CardSeen {
+    let active = Some(card.issue.clone());
+    CardSeen::User {
+        card: Box::new(card),
+        owner: Some(owner("active")),
+        active,
+    }
+}
+
+/// The card read answers for the card just inserted.
+fn insert(app: &mut App, seen: CardSeen) {
+    let sent = update(app, card_in()).requests;
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [(_, Request::Card(CardRequest::Read { operator_id: 3, .. }))]
+        ),
+        "an inserted card is read: {sent:?}"
+    );
+    answer(
+        app,
+        &sent,
+        Reply::Card(CardReply::Read {
+            seen,
+            settled: Vec::new(),
+        }),
+    );
+}
+
+fn top_line(app: &App) -> String {
+    render(app).lines().next().unwrap().to_owned()
+}
+
+fn supervisor(app: &mut App) {
+    app.session.as_mut().unwrap().roles = vec!["supervisor".into()];
+}
+
+fn open_card_screen(app: &mut App) {
+    press(app, KeyCode::Char(':'));
+    type_text(app, "card");
+    press(app, KeyCode::Enter);
+    assert!(matches!(app.screen, Slot::Card(_)));
+}
+
+/// 120.00 at 3.45 /m³ in a 1.00-to-50 / 3.45 stepped scheme, 60 m³ already bought.
+fn quote() -> Quote {
+    let prices = PriceVersion::new(
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        BillingMode::Stepped,
+        vec![
+            Tier {
+                up_to: Some(Decimal::new(50, 0)),
+                unit_price: Decimal::new(100, 2),
+            },
+            Tier {
+                up_to: None,
+                unit_price: Decimal::new(345, 2),
+            },
+        ],
+        Decimal::new(9, 0),
+    )
+    .unwrap();
+    let purchase = prices
+        .charge_for_amount(Decimal::new(60, 0), Decimal::new(12_000, 2))
+        .unwrap();
+    Quote {
+        litres: 34_782,
+        not_taken: purchase.not_taken.to_decimal(),
+        charge: purchase.charge,
+    }
+}
+
+#[test]
+fn status_line_follows_the_card_as_it_comes_and_goes() {
+    let mut app = signed_in(Lang::En);
+    let mut lines = Vec::new();
+    for state in [ReaderState::NoService, ReaderState::NoReader] {
+        update(&mut app, Msg::Reader(state));
+        lines.push(top_line(&app));
+    }
+    update(&mut app, no_card());
+    lines.push(top_line(&app));
+    let sent = update(&mut app, card_in()).requests;
+    lines.push(top_line(&app));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::Read {
+            seen: CardSeen::Blank,
+            settled: Vec::new(),
+        }),
+    );
+    lines.push(top_line(&app));
+    update(&mut app, no_card());
+    insert(&mut app, seen_user(user_card(5)));
+    lines.push(top_line(&app));
+    update(&mut app, no_card());
+    insert(
+        &mut app,
+        CardSeen::User {
+            card: Box::new(user_card(5)),
+            owner: Some(owner("void")),
+            active: None,
+        },
+    );
+    lines.push(top_line(&app));
+    update(&mut app, no_card());
+    insert(&mut app, CardSeen::NotOurs);
+    lines.push(top_line(&app));
+    update(&mut app, no_card());
+    lines.push(top_line(&app));
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn a_card_inserted_before_the_sign_in_is_read_after_it() {
+    let mut app = app(Lang::En);
+    assert!(
+        update(&mut app, card_in()).requests.is_empty(),
+        "no operator yet"
+    );
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "secret");
+    let sent = press(&mut app, KeyCode::Enter);
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SignInAnswer::LoggedIn(session())),
+    );
+    assert!(
+        next.iter()
+            .any(|(_, r)| matches!(r, Request::Card(CardRequest::Read { .. }))),
+        "{next:?}"
+    );
+}
+
+#[test]
+fn a_read_that_answers_after_the_card_went_is_dropped() {
+    let mut app = signed_in(Lang::En);
+    let sent = update(&mut app, card_in()).requests;
+    update(&mut app, no_card());
+    let late = update(
+        &mut app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Ok(Reply::Card(CardReply::Read {
+                seen: CardSeen::Blank,
+                settled: Vec::new(),
+            })),
+        },
+    );
+    assert!(!late.redraw, "the answer is for a card that is gone");
+    assert_eq!(app.card, None);
+}
+
+#[test]
+fn ic_card_screen_with_a_user_card() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn ic_card_screen_in_chinese_with_a_chinese_name() {
+    let mut app = signed_in(Lang::Zh);
+    let mut seen = seen_user(user_card(4));
+    if let CardSeen::User {
+        owner: Some(owner), ..
+    } = &mut seen
+    {
+        owner.name = "欧阳娜娜".into();
+    }
+    insert(&mut app, seen);
+    open_card_screen(&mut app);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "12x0");
+    let sent = press(&mut app, KeyCode::Tab);
+    assert!(sent.is_empty());
+    let sent = press(&mut app, KeyCode::F(2));
+    let [
+        (
+            _,
+            Request::Card(CardRequest::Quote {
+                customer_id: 42,
+                quantity,
+            }),
+        ),
+    ] = sent.as_slice()
+    else {
+        panic!("F2 asks for the price: {sent:?}")
+    };
+    assert_eq!(*quantity, Quantity::Amount(Decimal::new(12_000, 2)));
+    answer(&mut app, &sent, Reply::Card(CardReply::Quote(Ok(quote()))));
+    let confirmation = render(&app);
+    assert!(
+        confirmation.contains("Recharge 120.00 (34.782 m³) to card 40000017 of 10023457 Zhang"),
+        "{confirmation}"
+    );
+    insta::assert_snapshot!("recharge_confirmation", confirmation);
+
+    let sent = press(&mut app, KeyCode::F(2));
+    let [
+        (
+            _,
+            Request::Card(CardRequest::Write {
+                operation,
+                idempotency_key,
+                ..
+            }),
+        ),
+    ] = sent.as_slice()
+    else {
+        panic!("F2 writes the card: {sent:?}")
+    };
+    assert!(matches!(operation, CardOp::Recharge { .. }));
+    assert!(idempotency_key.starts_with("desk-"));
+    // Keys typed while the card is written wait; F12 cannot call the write back.
+    press(&mut app, KeyCode::Char('u'));
+    press(&mut app, KeyCode::F(12));
+    assert_eq!(app.in_flight.len(), 1, "the write is still awaited");
+    assert!(
+        app.type_ahead.is_empty(),
+        "F12 dropped the typed-ahead keys"
+    );
+    let receipt = Receipt {
+        receipt_no: 1017,
+        at: Utc.with_ymd_and_hms(2026, 11, 28, 9, 30, 0).unwrap(),
+        operator: "王芳".into(),
+        customer_no: CUSTOMER_NO,
+        name: "Zhang Wei".into(),
+        meter_no: "WM-0042".into(),
+        card_no: CARD,
+        amount: quote().charge.amount.to_decimal(),
+        volume: quote().charge.volume.to_decimal(),
+        tiers: quote().charge.tiers,
+        vat: Some(quote().charge.vat.to_decimal()),
+        not_taken: quote().not_taken,
+        method: Some("Cash".into()),
+        balance: Decimal::ZERO,
+    };
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::Written(Written::Done {
+            kind: OperationKind::Recharge,
+            card_no: CARD,
+            receipt: Some(Box::new(receipt)),
+            receipt_no: None,
+        })),
+    );
+    assert!(
+        next.iter().any(|(_, r)| matches!(
+            r,
+            Request::Card(CardRequest::KeepReceipt {
+                receipt_no: 1017,
+                ..
+            })
+        )),
+        "the receipt is kept: {next:?}"
+    );
+    assert!(
+        next.iter()
+            .any(|(_, r)| matches!(r, Request::Card(CardRequest::Read { .. }))),
+        "the card is read again: {next:?}"
+    );
+    insta::assert_snapshot!("recharge_receipt", render(&app));
+}
+
+#[test]
+fn recharge_form_offers_the_types_payment_methods_and_the_balance() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "10.5");
+    press(&mut app, KeyCode::Tab);
+    insta::assert_snapshot!("recharge_form", render(&app));
+    type_text(&mut app, "we");
+    press(&mut app, KeyCode::Enter);
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, Request::Card(CardRequest::Quote { quantity, .. }))] = sent.as_slice() else {
+        panic!("F2 asks for the price: {sent:?}")
+    };
+    assert_eq!(*quantity, Quantity::Volume(Decimal::new(10_500, 3)));
+    answer(&mut app, &sent, Reply::Card(CardReply::Quote(Ok(quote()))));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, Request::Card(CardRequest::Write { operation, .. }))] = sent.as_slice() else {
+        panic!("F2 writes the card: {sent:?}")
+    };
+    assert!(
+        matches!(
+            operation,
+            CardOp::Recharge { payment: Payment::Method(code), .. } if code == "wechat"
+        ),
+        "{operation:?}"
+    );
+}
+
+#[test]
+fn a_write_confirmed_again_after_a_failure_reuses_its_idempotency_key() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "120");
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(&mut app, &sent, Reply::Card(CardReply::Quote(Ok(quote()))));
+    let key_of = |sent: &[(u64, Request)]| match sent {
+        [
+            (
+                _,
+                Request::Card(CardRequest::Write {
+                    idempotency_key, ..
+                }),
+            ),
+        ] => idempotency_key.clone(),
+        other => panic!("a card write: {other:?}"),
+    };
+    let first = press(&mut app, KeyCode::F(2));
+    update(
+        &mut app,
+        Msg::Reply {
+            id: first[0].0,
+            outcome: Err(Failure::Error(Problem::new(
+                "failure.database",
+                "the commit was lost",
+            ))),
+        },
+    );
+    assert!(
+        render(&app).contains("Recharge 120.00"),
+        "the confirmation stays"
+    );
+    let again = press(&mut app, KeyCode::F(2));
+    assert_eq!(key_of(&first), key_of(&again));
+}
+
+#[test]
+fn a_bad_amount_is_refused_at_the_field_and_kept() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "12,50");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "nothing is priced: {sent:?}");
+    let screen = render(&app);
+    assert!(screen.contains("12,50"), "what was typed is kept: {screen}");
+    assert!(
+        screen.contains('!'),
+        "the error is next to the field: {screen}"
+    );
+}
+
+#[test]
+fn recharge_is_refused_until_the_replacement_card_is_swiped_on_the_meter() {
+    let mut app = signed_in(Lang::En);
+    let mut card = user_card(5);
+    card.issue = issue(2);
+    card.purchase.as_mut().unwrap().generation = 2;
+    insert(&mut app, seen_user(card));
+    open_card_screen(&mut app);
+    let sent = press(&mut app, KeyCode::Char('r'));
+    assert!(sent.is_empty());
+    insta::assert_snapshot!("recharge_refused_before_the_swipe", render(&app));
+}
+
+#[test]
+fn recharge_is_refused_while_the_meter_has_not_loaded_the_purchase() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::F(8));
+    let message = app.message.clone().unwrap().text;
+    assert!(message.contains("Swipe the meter first"), "{message}");
+}
+
+#[test]
+fn pending_operations_are_a_supervisors_list() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    let sent = press(&mut app, KeyCode::Char('p'));
+    assert!(sent.is_empty(), "a clerk is refused");
+    assert!(app.message.clone().unwrap().text.contains("supervisor"));
+    supervisor(&mut app);
+    let sent = press(&mut app, KeyCode::Char('p'));
+    let rows = vec![PendingOperation {
+        operation_id: 88,
+        kind: OperationKind::Recharge,
+        customer_id: 42,
+        customer_no: CUSTOMER_NO,
+        customer_name: "Zhang Wei".into(),
+        card_no: i64::from(CARD),
+        operator: "王芳".into(),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 28, 8, 5, 0).unwrap(),
+    }];
+    answer(&mut app, &sent, Reply::Card(CardReply::Pending(rows)));
+    insta::assert_snapshot!(render(&app));
+
+    // The card is lost: the supervisor settles the operation without it.
+    press(&mut app, KeyCode::Char('w'));
+    let screen = render(&app);
+    assert!(
+        screen.contains("Settle pending recharge #88 on card 40000017")
+            && screen.contains("It counts as done"),
+        "{screen}"
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(
+        sent.as_slice(),
+        [(
+            _,
+            Request::Card(CardRequest::SettleWithoutCard {
+                operator_id: 3,
+                operation_id: 88
+            })
+        )]
+    ));
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::SettledWithoutCard(Some(Settled {
+            operation_id: 88,
+            kind: OperationKind::Recharge,
+            customer_id: 42,
+            state: OperationState::Done,
+            now: true,
+            receipt_no: None,
+        }))),
+    );
+    assert!(
+        matches!(next.as_slice(), [(_, Request::Card(CardRequest::Pending))]),
+        "the list is fetched again: {next:?}"
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Settled without its card: recharge #88, done."
+    );
+}
+
+#[test]
+fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    let row_customer = card_customer_row(&mut app, None, "active");
+    let sent = press(&mut app, KeyCode::F(6));
+    assert!(sent.is_empty());
+    assert!(render(&app).contains("Open a card for"));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "a user card is not written: {sent:?}");
+    let message = app.message.clone().unwrap().text;
+    assert!(message.contains("not a blank card"), "{message}");
+
+    update(&mut app, no_card());
+    insert(&mut app, CardSeen::Blank);
+    let sent = press(&mut app, KeyCode::F(2));
+    let [
+        (
+            _,
+            Request::Card(CardRequest::Write {
+                operation: CardOp::Open,
+                customer_id,
+                ..
+            }),
+        ),
+    ] = sent.as_slice()
+    else {
+        panic!("F2 opens the card: {sent:?}")
+    };
+    assert_eq!(*customer_id, row_customer);
+    answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::Written(Written::Done {
+            kind: OperationKind::Open,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: None,
+        })),
+    );
+    assert!(render(&app).contains("Go to recharge"));
+}
+
+#[test]
+fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
+    let mut app = signed_in(Lang::En);
+    supervisor(&mut app);
+    insert(&mut app, CardSeen::Blank);
+    let refused = |app: &mut App, key: u8, expected: &str| {
+        let sent = press(app, KeyCode::F(key));
+        assert!(sent.is_empty(), "nothing is sent: {sent:?}");
+        assert!(
+            app.screen.is::<CustomerTable>(),
+            "F{key} stays on the table for {expected:?}"
+        );
+        assert_eq!(app.message.clone().unwrap().text, expected);
+    };
+    // The first row is a postpaid customer; a system-prepaid one has no card meter either.
+    refused(&mut app, 6, "This customer has no card meter.");
+    refused(&mut app, 8, "This customer has no card meter.");
+    let Some(table) = app.screen.module_mut::<CustomerTable>() else {
+        panic!("on the customer table")
+    };
+    table.page.rows[table.selected].account_kind = "prepaid".into();
+    table.page.rows[table.selected].business_model = "system_prepaid".into();
+    refused(&mut app, 7, "This customer has no card meter.");
+    card_customer_row(&mut app, None, "closed");
+    refused(&mut app, 6, "The customer's account is closed.");
+    card_customer_row(&mut app, Some("active"), "active");
+    refused(
+        &mut app,
+        6,
+        "The customer already has an active card: use Replace card.",
+    );
+    card_customer_row(&mut app, Some("recycled"), "active");
+    refused(
+        &mut app,
+        6,
+        "The customer had cards before: issue the next one with Replace card.",
+    );
+    card_customer_row(&mut app, None, "active");
+    refused(
+        &mut app,
+        7,
+        "The customer has no card to replace: use Open card.",
+    );
+    // What the row allows goes to the confirmation, whose F2 the journal checks again.
+    press(&mut app, KeyCode::F(6));
+    assert!(render(&app).contains("Open a card for"));
+    press(&mut app, KeyCode::F(12));
+    press(&mut app, KeyCode::F(3));
+    card_customer_row(&mut app, Some("void"), "active");
+    press(&mut app, KeyCode::F(7));
+    assert!(render(&app).contains("Reason: lost"));
+}
+
+#[test]
+fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, Some("active"), "active");
+    press(&mut app, KeyCode::F(7));
+    assert!(app.screen.is::<CustomerTable>(), "a clerk is refused");
+    assert!(app.message.clone().unwrap().text.contains("supervisor"));
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(7));
+    assert!(render(&app).contains("Reason: lost"));
+    press(&mut app, KeyCode::Tab);
+    assert!(render(&app).contains("Reason: damaged"));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, Request::Card(CardRequest::Write { operation, .. }))] = sent.as_slice() else {
+        panic!("F2 replaces the card: {sent:?}")
+    };
+    assert_eq!(
+        *operation,
+        CardOp::Replace {
+            reason: LossReason::Damaged
+        }
+    );
+    answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::Written(Written::Done {
+            kind: OperationKind::Replace,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: None,
+        })),
+    );
+    let message = app.message.clone().unwrap().text;
+    assert!(
+        message.contains("must swipe the new card on the meter before the next recharge"),
+        "{message}"
+    );
+}
+
+#[test]
+fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, Some("active"), "active");
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(7));
+    let sent = press(&mut app, KeyCode::F(2));
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::Written(Written::Done {
+            kind: OperationKind::Replace,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: None,
+        })),
+    );
+    assert!(
+        next.iter().any(|(_, r)| matches!(
+            r,
+            Request::Card(CardRequest::Read {
+                after: meterdesk::app::card::ReadFor::AfterWrite,
+                ..
+            })
+        )),
+        "{next:?}"
+    );
+    // F1 waits for the card as written; the card leaves before it is read.
+    press(&mut app, KeyCode::F(1));
+    assert_eq!(app.type_ahead.len(), 1);
+    update(&mut app, no_card());
+    assert!(app.type_ahead.is_empty(), "the waiting key went on");
+    assert!(
+        render(&app).contains("Help — keys on this screen"),
+        "{}",
+        render(&app)
+    );
+    // Later keys act at once again.
+    press(&mut app, KeyCode::Esc);
+    assert!(!render(&app).contains("Help — keys on this screen"));
+    press(&mut app, KeyCode::F(1));
+    assert!(app.type_ahead.is_empty());
+    assert!(render(&app).contains("Help — keys on this screen"));
+}
+
+#[test]
+fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::F(9));
+    assert!(app.message.clone().unwrap().text.contains("supervisor"));
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(9));
+    let screen = render(&app);
+    assert!(
+        screen.contains("Refund the unloaded purchase of 12.500 m³ on card 40000017"),
+        "{screen}"
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(
+        sent.as_slice(),
+        [(
+            _,
+            Request::Card(CardRequest::Write {
+                operation: CardOp::Refund { .. },
+                ..
+            })
+        )]
+    ));
+    // A pending outcome tells the clerk what to do.
+    answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::Written(Written::Pending {
+            operation_id: 91,
+            cause: Problem::new("failure.card_none", "no card"),
+        })),
+    );
+    let message = app.message.clone().unwrap().text;
+    assert!(
+        message.contains("#91 is pending (There is no card in the reader.)")
+            && message.contains("put the same card back"),
+        "{message}"
+    );
+
+    update(&mut app, no_card());
+    insert(&mut app, seen_user(user_card(5)));
+    press(&mut app, KeyCode::F(9));
+    let message = app.message.clone().unwrap().text;
+    assert!(message.contains("meter has loaded"), "{message}");
+}
+
+#[test]
+fn recycle_and_usage_records_of_the_card_on_the_reader() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    let sent = press(&mut app, KeyCode::Char('u'));
+    let [(_, Request::Card(CardRequest::Usage { of }))] = sent.as_slice() else {
+        panic!("u asks for the usage records: {sent:?}")
+    };
+    assert_eq!(*of, UsageOf::Customer(42));
+    let at = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+    let records = vec![
+        UsageRecord {
+            operation_id: 7,
+            kind: OperationKind::Recharge,
+            state: OperationState::Failed,
+            card_no: i64::from(CARD),
+            generation: 1,
+            purchase_seq: Some(5),
+            volume_litres: Some(12_500),
+            amount: Some(Decimal::new(-2_500, 2)),
+            operator: "王芳".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: Some("not_on_card".into()),
+        },
+        UsageRecord {
+            operation_id: 3,
+            kind: OperationKind::Open,
+            state: OperationState::Done,
+            card_no: i64::from(CARD),
+            generation: 1,
+            purchase_seq: None,
+            volume_litres: None,
+            amount: None,
+            operator: "Li Ming".into(),
+            started_at: at - chrono::Duration::days(30),
+            finished_at: Some(at),
+            failure_reason: None,
+        },
+    ];
+    answer(&mut app, &sent, Reply::Card(CardReply::Usage(records)));
+    insta::assert_snapshot!("card_usage_records", render(&app));
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::Char('y'));
+    assert!(render(&app).contains("Wipe card 40000017 of 10023457 Zhang Wei back to blank?"));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(
+        sent.as_slice(),
+        [(
+            _,
+            Request::Card(CardRequest::Write {
+                operation: CardOp::Recycle,
+                ..
+            })
+        )]
+    ));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::Written(Written::Refused(Refusal::Recycle(
+            RecycleRefusal::UnloadedPurchase,
+        )))),
+    );
+    let message = app.message.clone().unwrap().text;
+    assert!(
+        message.contains("swipe the meter or refund it"),
+        "{message}"
+    );
+
+    // The refusal wrote nothing: the card is read again without holding the keys.
+    assert!(!app.holds_input());
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::Char('y'));
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::Card(CardReply::Written(Written::Done {
+            kind: OperationKind::Recycle,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: None,
+        })),
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "The card is blank again."
+    );
+}
+
+/// Makes the selected row a card-meter customer in `status` whose newest card is in
+/// `card_state`; returns the customer's id.
+fn card_customer_row(app: &mut App, card_state: Option<&str>, status: &str) -> i64 {
+    let Some(table) = app.screen.module_mut::<CustomerTable>() else {
+        panic!("on the customer table")
+    };
+    let row = &mut table.page.rows[table.selected];
+    row.account_kind = "prepaid".into();
+    row.business_model = "meter_prepaid".into();
+    row.card_state = card_state.map(str::to_owned);
+    row.status = status.into();
+    row.id
+}

@@ -1,0 +1,95 @@
+//! The details of one customer.
+
+use crate::support::*;
+
+fn sample_details() -> CustomerDetails {
+    let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 11, day, hour, 30, 0).unwrap();
+    CustomerDetails {
+        customer_type: CustomerTypeSummary {
+            name: "居民卡表".into(),
+            nature: "personal".into(),
+            business_model: "meter_prepaid".into(),
+        },
+        basic: BasicInfo {
+            id: 2,
+            customer_no: 10_000_034,
+            name: "张伟".into(),
+            address: "北京市朝阳区建国路88号3单元502室".into(),
+            phone: Some("13800015838".into()),
+            id_document_no: Some("11010519491231002X".into()),
+            household_size: Some(3),
+            email: None,
+            credit_code: None,
+            contact_person: None,
+            remark: Some("gate code \x1b[2J1234".into()),
+            status: "active".into(),
+            version: 4,
+            opened_at: at(2, 9),
+            closed_at: None,
+        },
+        meter: MeterSummary {
+            meter_no: "M02000002".into(),
+            meter_type: "IC card meter".into(),
+            caliber: "DN15".into(),
+        },
+        account: AccountSummary {
+            kind: "prepaid".into(),
+            balance: Decimal::new(24_690, 2),
+            recent_transactions: vec![TransactionSummary {
+                at: at(20, 10),
+                kind: "card_purchase".into(),
+                amount: Decimal::new(-12_000, 2),
+                volume: Some(Decimal::new(34_782, 3)),
+                payment_method: Some("cash".into()),
+                receipt_no: Some(123),
+            }],
+        },
+        card: Some(CardSummary {
+            state: "active".into(),
+            card_no: 12_345,
+            generation: 2,
+            last_purchase_seq: Some(7),
+            last_purchase_loaded: Some(false),
+        }),
+        owner_history: vec![PreviousOwner {
+            // As the database sends it: sorted by key.
+            kept: vec![
+                ("mobile".into(), "13911112222".into()),
+                ("name".into(), "李娜".into()),
+            ],
+            transferred_at: at(10, 15),
+            transferred_by: "Wang Fang".into(),
+        }],
+    }
+}
+
+#[test]
+fn details_of_the_selected_customer() {
+    let mut app = signed_in(Lang::En);
+    // Times are shown in the desk's time zone: Beijing time.
+    app.zone = FixedOffset::east_opt(8 * 3600).unwrap();
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(_, request)] = sent.as_slice() else {
+        panic!("Enter asks for the selected customer's details: {sent:?}")
+    };
+    assert_eq!(request.of(), Some(&LoadDetails { customer_id: 2 }));
+    assert!(
+        render(&app).contains("10000034"),
+        "the breadcrumbs name the customer"
+    );
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Found(Some(Box::new(sample_details())))),
+    );
+    let screen = render(&app);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    insta::assert_snapshot!(screen);
+
+    press(&mut app, KeyCode::F(3));
+    let Some(table) = app.screen.module::<CustomerTable>() else {
+        panic!("F3 goes back to the table")
+    };
+    assert_eq!(table.selected, 1, "with the same row selected");
+}

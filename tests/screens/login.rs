@@ -1,0 +1,111 @@
+//! The sign-in screen.
+
+use crate::support::*;
+
+#[test]
+fn login_screen() {
+    let mut app = app(Lang::En);
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "pw");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn login_screen_in_chinese_after_a_wrong_password() {
+    let mut app = app(Lang::Zh);
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "wrong");
+    let sent = press(&mut app, KeyCode::F(2));
+    update(
+        &mut app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Ok(Reply::screen(SignInAnswer::Refused(
+                LoginRefusal::WrongCredentials,
+            ))),
+        },
+    );
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn database_lost_while_signing_in_keeps_the_form_and_retries() {
+    let mut app = app(Lang::En);
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "secret");
+    let sent = press(&mut app, KeyCode::Enter);
+    update(
+        &mut app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Err(Failure::Unreachable("connection refused".into())),
+        },
+    );
+    assert_eq!(app.database, DbStatus::Reconnecting);
+    let Some(form) = app.screen.module::<SignIn>() else {
+        panic!("still on the login screen")
+    };
+    assert_eq!(form.operator.value(), "clerk");
+    assert_eq!(form.password.value(), "secret");
+    insta::assert_snapshot!(render(&app));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(
+        resent.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
+        vec![Request::Screen(Box::new(Login {
+            login: "clerk".into(),
+            password: "secret".into()
+        }))],
+        "the parked login is sent again when the database is back"
+    );
+}
+
+#[test]
+fn keys_typed_while_signing_in_are_applied_in_order_afterwards() {
+    let mut app = app(Lang::En);
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "secret");
+    let sent = press(&mut app, KeyCode::Enter);
+    // Typed ahead before the answer: open the command line and ask for help.
+    type_text(&mut app, ":help");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.screen.is::<SignIn>());
+    let first_page = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SignInAnswer::LoggedIn(session())),
+    );
+    assert!(app.screen.is::<CustomerTable>());
+    // Keys typed before the table's rows are in are for those rows: they wait for them.
+    assert!(app.overlay.is_none());
+    answer(&mut app, &first_page, Reply::screen(sample_page(19)));
+    assert!(
+        matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),
+        "the typed-ahead :help ran after the login and the first page answered"
+    );
+}
+
+#[test]
+fn escape_cancels_a_pending_sign_in_and_drops_its_answer() {
+    let mut app = app(Lang::En);
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "secret");
+    let sent = press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "xyz");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.type_ahead.is_empty());
+    let late = update(
+        &mut app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Ok(Reply::screen(SignInAnswer::LoggedIn(session()))),
+        },
+    );
+    assert!(!late.redraw);
+    assert!(app.screen.is::<SignIn>());
+}

@@ -1,0 +1,14 @@
+//! The screens at 80×24 on a TestBackend, driven by key sequences through the real `update`,
+//! compared with committed insta snapshots: one file per screen group, the builders in
+//! `support`.
+
+mod accounts;
+mod cards;
+mod details;
+mod hub;
+mod login;
+mod overview;
+mod reference;
+mod shell;
+mod support;
+mod table;

@@ -1,0 +1,961 @@
+//! The reference-data screens: meter types, meters, the import, price schemes, customer types.
+
+use std::sync::Arc;
+
+use crate::support::*;
+use chrono::NaiveDate;
+use meterdesk::app::refdata::{ImportCheck, RefReply, RefRequest, RefScreen};
+use meterdesk::app::state::MessageKind;
+use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
+use meterdesk::db::customers::PageAt;
+use meterdesk::db::meters::{
+    ImportReport, Meter, MeterListRow, MeterListing, MeterType, MeterTypeRow,
+};
+use meterdesk::db::price_schemes::{SchemeDetail, SchemeRow, SchemeVersion};
+use meterdesk::domain::customer_rules::{
+    AccountKind, BusinessModel, CustomerTypeProblem, Nature, PaymentModel,
+};
+use meterdesk::domain::meter_csv::{
+    LineError, LineProblem, MeterCsv, MeterNo, MeterNoError, MeterRow,
+};
+use meterdesk::domain::money::Volume;
+use meterdesk::domain::pricing::{BillingMode, Tier};
+
+const SUPERVISOR: [&str; 5] = [
+    "customer.view",
+    "meter.maintain",
+    "meter.import",
+    "price.maintain",
+    "customer_type.maintain",
+];
+
+/// Signed in with these permissions, then `:name` typed on the command line.
+fn at_command(permissions: &[&str], name: &str) -> (App, Vec<(u64, Request)>) {
+    let mut app = signed_in(Lang::En);
+    if let Some(session) = app.session.as_mut() {
+        session.permissions = permissions.iter().map(|p| (*p).to_owned()).collect();
+    }
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, name);
+    let sent = press(&mut app, KeyCode::Enter);
+    (app, sent)
+}
+
+fn reply(app: &mut App, id: u64, reply: RefReply) -> Vec<(u64, Request)> {
+    update(
+        app,
+        Msg::Reply {
+            id,
+            outcome: Ok(Reply::Ref(reply)),
+        },
+    )
+    .requests
+}
+
+fn ref_requests(sent: &[(u64, Request)]) -> Vec<(u64, RefRequest)> {
+    sent.iter()
+        .filter_map(|(id, request)| match request {
+            Request::Ref(_, request) => Some((*id, request.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn meter_type(id: i64, name: &str, prepayment: bool) -> MeterType {
+    MeterType {
+        id,
+        name: name.into(),
+        payment_model: if prepayment {
+            PaymentModel::Prepayment
+        } else {
+            PaymentModel::Postpayment
+        },
+        takes_card: prepayment,
+        caliber: "DN15".into(),
+        manufacturer: "宁波水表".into(),
+    }
+}
+
+fn meter_type_rows() -> Vec<MeterTypeRow> {
+    vec![
+        MeterTypeRow {
+            meter_type: meter_type(1, "IC 卡表 DN15", true),
+            meters: 12_345,
+            customer_types: 2,
+        },
+        MeterTypeRow {
+            meter_type: meter_type(2, "Plain DN20 with a very long name indeed", false),
+            meters: 0,
+            customer_types: 0,
+        },
+    ]
+}
+
+fn meter_row(n: i64, installed: bool) -> MeterListRow {
+    MeterListRow {
+        meter: Meter {
+            id: n,
+            meter_no: format!("M{:08}", n),
+            meter_type_id: 1,
+            meter_type: "IC 卡表 DN15".into(),
+            initial_electronic_reading: Decimal::new(n * 125, 3),
+            initial_mechanical_reading: Decimal::ZERO,
+        },
+        status: if installed {
+            "installed"
+        } else {
+            "uninstalled"
+        }
+        .into(),
+        customer: installed.then(|| (10_000_017 + n, "欧阳娜娜".to_owned())),
+    }
+}
+
+fn meter_page(rows: usize, installed: bool) -> Page<MeterListRow> {
+    Page {
+        rows: (1..=rows as i64).map(|n| meter_row(n, installed)).collect(),
+        more_before: false,
+        more_after: true,
+    }
+}
+
+#[test]
+fn meter_types_list_add_form_and_permissions() {
+    let (mut clerk, sent) = at_command(&["customer.view"], "metertypes");
+    let [(id, RefRequest::MeterTypes)] = ref_requests(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    reply(&mut clerk, id, RefReply::MeterTypes(meter_type_rows()));
+    insta::assert_snapshot!("meter_types_list", render(&clerk));
+    press(&mut clerk, KeyCode::Char('a'));
+    let message = clerk.message.clone().expect("a refusal");
+    assert_eq!(message.kind, MessageKind::Error);
+    assert!(message.text.contains("meter.maintain"), "{message:?}");
+    assert!(matches!(clerk.screen, Slot::Ref(RefScreen::MeterTypes(_))));
+
+    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+    reply(&mut app, sent[0].0, RefReply::MeterTypes(meter_type_rows()));
+    // In use: refused at once, with the figures.
+    press(&mut app, KeyCode::Char('x'));
+    let text = app.message.clone().unwrap().text;
+    assert!(text.contains("12345 meters"), "{text}");
+    press(&mut app, KeyCode::Insert);
+    type_text(&mut app, "Card DN25");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "pre");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Home);
+    press(&mut app, KeyCode::Char('x'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "Acme");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "a bad caliber sends nothing");
+    insta::assert_snapshot!("meter_type_form_with_an_error", render(&app));
+    // F2 put the cursor on the bad field.
+    press(&mut app, KeyCode::Home);
+    press(&mut app, KeyCode::Delete);
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "25");
+    let sent = press(&mut app, KeyCode::F(2));
+    let [
+        (
+            id,
+            RefRequest::SaveMeterType {
+                id: None,
+                name,
+                payment_model,
+                caliber,
+                ..
+            },
+        ),
+    ] = &ref_requests(&sent)[..]
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        (name.as_str(), *payment_model, caliber.as_str()),
+        ("Card DN25", PaymentModel::Prepayment, "DN25")
+    );
+    let next = reply(
+        &mut app,
+        *id,
+        RefReply::MeterTypeSaved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
+    );
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::MeterTypes(_))));
+    assert!(matches!(
+        ref_requests(&next)[..],
+        [(_, RefRequest::MeterTypes)]
+    ));
+    // The unused type: asked once, F2 deletes.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Delete);
+    assert!(
+        app.message
+            .clone()
+            .unwrap()
+            .text
+            .starts_with("Delete Plain")
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(
+        ref_requests(&sent)[..],
+        [(_, RefRequest::DeleteMeterType { id: 2, .. })]
+    ));
+}
+
+#[test]
+fn meters_uninstalled_and_installed_read_only() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "meters");
+    let requests = ref_requests(&sent);
+    let [
+        (types, RefRequest::MeterTypes),
+        (page, RefRequest::Meters { size, .. }),
+    ] = requests[..]
+    else {
+        panic!("{requests:?}")
+    };
+    assert_eq!(size, 19);
+    reply(&mut app, types, RefReply::MeterTypes(meter_type_rows()));
+    reply(&mut app, page, RefReply::Meters(meter_page(19, false)));
+    insta::assert_snapshot!("meters_uninstalled", render(&app));
+
+    // Search by prefix: a new first page.
+    press(&mut app, KeyCode::Char('/'));
+    let sent = press(&mut app, KeyCode::Char('m'));
+    assert!(matches!(
+        &ref_requests(&sent)[..],
+        [(_, RefRequest::Meters { prefix, at: PageAt::First, .. })] if prefix == "m"
+    ));
+    // A digit an input method types full-width searches as its ASCII twin.
+    let sent = press(&mut app, KeyCode::Char('０'));
+    assert!(matches!(
+        &ref_requests(&sent)[..],
+        [(_, RefRequest::Meters { prefix, .. })] if prefix == "m0"
+    ));
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Enter);
+    // Past the last row: one more row after it.
+    for _ in 0..18 {
+        press(&mut app, KeyCode::Down);
+    }
+    let sent = press(&mut app, KeyCode::Down);
+    assert!(matches!(
+        &ref_requests(&sent)[..],
+        [(_, RefRequest::Meters { at: PageAt::After(no), size: 1, .. })] if no == "M00000019"
+    ));
+
+    let sent = press(&mut app, KeyCode::Char('l'));
+    let [
+        (
+            id,
+            RefRequest::Meters {
+                listing: MeterListing::Placed,
+                ..
+            },
+        ),
+    ] = ref_requests(&sent)[..]
+    else {
+        panic!("{sent:?}")
+    };
+    reply(&mut app, id, RefReply::Meters(meter_page(3, true)));
+    press(&mut app, KeyCode::Char('m'));
+    let message = app.message.clone().unwrap();
+    assert_eq!(message.kind, MessageKind::Error);
+    assert!(
+        message.text.contains("10000018 欧阳娜娜"),
+        "{}",
+        message.text
+    );
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    insta::assert_snapshot!("meters_installed_read_only", render(&app));
+    let sent = press(&mut app, KeyCode::Char('x'));
+    assert!(sent.is_empty(), "an installed meter is never deleted");
+}
+
+/// `:meters` answered: the meter types and three uninstalled meters.
+fn meters_screen() -> App {
+    let (mut app, sent) = at_command(&SUPERVISOR, "meters");
+    let requests = ref_requests(&sent);
+    reply(
+        &mut app,
+        requests[0].0,
+        RefReply::MeterTypes(meter_type_rows()),
+    );
+    reply(
+        &mut app,
+        requests[1].0,
+        RefReply::Meters(meter_page(3, false)),
+    );
+    app
+}
+
+#[test]
+fn meter_form_adds_and_modifies_without_the_number() {
+    let mut app = meters_screen();
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "ab-12");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::F(4));
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "1.2345");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty());
+    insta::assert_snapshot!("meter_form_reading_error", render(&app));
+    press(&mut app, KeyCode::Backspace);
+    let sent = press(&mut app, KeyCode::F(2));
+    let [
+        (
+            _,
+            RefRequest::SaveMeter {
+                add: true,
+                meter_no,
+                fields,
+                ..
+            },
+        ),
+    ] = &ref_requests(&sent)[..]
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(meter_no.as_str(), "AB-12");
+    assert_eq!(fields.meter_type_id, 1);
+    assert_eq!(fields.initial_electronic_reading, Decimal::new(1234, 3));
+
+    let mut app = meters_screen();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('m'));
+    insta::assert_snapshot!("meter_modify_form", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [
+        (
+            id,
+            RefRequest::SaveMeter {
+                add: false,
+                meter_no,
+                ..
+            },
+        ),
+    ] = &ref_requests(&sent)[..]
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(meter_no.as_str(), "M00000002");
+    reply(
+        &mut app,
+        *id,
+        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NotUninstalled {
+            status: "installed".into(),
+        }),
+    );
+    let message = app.message.clone().unwrap();
+    assert!(message.text.contains("installed now"), "{}", message.text);
+    assert!(
+        matches!(app.screen, Slot::Ref(RefScreen::Form(_))),
+        "the form stays with what was typed"
+    );
+}
+
+/// The meter add form filled in (AB-12, the first meter type), F2 pressed.
+fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
+    let mut app = meters_screen();
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "ab-12");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::F(4));
+    press(&mut app, KeyCode::Enter);
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, RefRequest::SaveMeter { add: true, .. })] = &ref_requests(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    (app, sent)
+}
+
+#[test]
+fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
+    let (mut app, sent) = meter_add_sent();
+    let key = ref_requests(&sent)[0]
+        .1
+        .idempotency_key()
+        .map(str::to_owned);
+    assert!(
+        key.as_ref().is_some_and(|key| key.starts_with("desk-")),
+        "{key:?}"
+    );
+
+    connection_lost(&mut app, &sent);
+    assert_eq!(app.database, DbStatus::Reconnecting);
+    let screen = render(&app);
+    assert!(
+        screen.contains("The save waits for the database"),
+        "told it waits, not asked to retype: {screen}"
+    );
+    assert!(!screen.contains("! "), "no error: {screen}");
+    insta::assert_snapshot!("meter_form_waits_for_the_database", screen);
+    // What was sent is what will be saved: no second save, no edit meanwhile.
+    for code in [KeyCode::F(2), KeyCode::Enter, KeyCode::Char('9')] {
+        assert!(press(&mut app, code).is_empty(), "{code:?} sends nothing");
+    }
+    let Slot::Ref(RefScreen::Form(form)) = &app.screen else {
+        panic!("the form stays")
+    };
+    assert_eq!(form.form.value(0), "ab-12", "nothing typed into it");
+    assert!(render(&app).contains("The save waits for the database"));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(
+        resent.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+        sent.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+        "sent again as it was, with the same idempotency key"
+    );
+    let next = reply(
+        &mut app,
+        resent[0].0,
+        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::Done),
+    );
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert_eq!(
+        app.message.as_ref().map(|m| m.text.as_str()),
+        Some("Saved.")
+    );
+    assert!(
+        matches!(&ref_requests(&next)[..], [(_, RefRequest::Meters { .. })]),
+        "the list is fetched again: {next:?}"
+    );
+    // The answer freed the screen: the next add is a new change with a new key.
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "ab-13");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::F(4));
+    press(&mut app, KeyCode::Enter);
+    let again = press(&mut app, KeyCode::F(2));
+    let other = ref_requests(&again)[0]
+        .1
+        .idempotency_key()
+        .map(str::to_owned);
+    assert!(other.is_some() && other != key, "{other:?}");
+}
+
+#[test]
+fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
+    // A delete on the list waits; the list takes no second change meanwhile.
+    let mut app = meters_screen();
+    press(&mut app, KeyCode::Char('x'));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, RefRequest::DeleteMeter { .. })] = &ref_requests(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    connection_lost(&mut app, &sent);
+    for code in [KeyCode::Char('x'), KeyCode::Char('a'), KeyCode::Char('m')] {
+        assert!(press(&mut app, code).is_empty(), "{code:?}");
+        assert!(render(&app).contains("The save waits for the database"));
+    }
+    assert!(
+        matches!(app.screen, Slot::Ref(RefScreen::Meters(_))),
+        "no form opened"
+    );
+
+    // A save waits too, and the clerk leaves its form (asked once: it has changes).
+    let (mut app, sent) = meter_add_sent();
+    connection_lost(&mut app, &sent);
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(3));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(resent[0].1, sent[0].1);
+    // Refused: said on the message line, not put on a form that is not the sender's.
+    press(&mut app, KeyCode::Char('a'));
+    reply(
+        &mut app,
+        resent[0].0,
+        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NumberTaken),
+    );
+    let Slot::Ref(RefScreen::Form(form)) = &app.screen else {
+        panic!("the new form stays")
+    };
+    assert!(
+        form.form.first_error().is_none(),
+        "the new form is untouched"
+    );
+    let message = app.message.clone().unwrap();
+    assert_eq!(message.kind, MessageKind::Error);
+    assert!(message.text.contains("exists"), "{}", message.text);
+}
+
+fn checked_file() -> ImportCheck {
+    let row = |line: usize, no: &str| MeterRow {
+        line,
+        meter_no: MeterNo::parse(no).unwrap(),
+        meter_type_id: 1,
+        initial_electronic_reading: Volume::ZERO,
+        initial_mechanical_reading: Volume::ZERO,
+    };
+    let mut errors = vec![
+        LineError {
+            line: 3,
+            problem: LineProblem::MeterNo(MeterNoError::Character(' ')),
+        },
+        LineError {
+            line: 4,
+            problem: LineProblem::UnknownMeterType("Gold\u{1b}[31m DN99".into()),
+        },
+        LineError {
+            line: 6,
+            problem: LineProblem::DuplicateInFile {
+                meter_no: "A6".into(),
+                other_lines: vec![7],
+            },
+        },
+        LineError {
+            line: 7,
+            problem: LineProblem::DuplicateInFile {
+                meter_no: "A6".into(),
+                other_lines: vec![6],
+            },
+        },
+        LineError {
+            line: 9,
+            problem: LineProblem::AlreadyInDatabase("A9".into()),
+        },
+    ];
+    errors.extend((20..60).map(|line| LineError {
+        line,
+        problem: LineProblem::ColumnCount { found: 3 },
+    }));
+    ImportCheck {
+        csv: Arc::new(MeterCsv {
+            rows: vec![row(2, "A1"), row(5, "A5"), row(9, "A9")],
+            errors: Vec::new(),
+        }),
+        errors,
+        good: 2,
+    }
+}
+
+#[test]
+fn meter_import_reports_lines_and_lets_the_clerk_choose() {
+    let mut app = meters_screen();
+    // F12 while a file is being checked: back to the list, the check dropped.
+    press(&mut app, KeyCode::Char('i'));
+    type_text(&mut app, "/huge.csv");
+    press(&mut app, KeyCode::F(2));
+    press(&mut app, KeyCode::F(12));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.in_flight.is_empty(), "{:?}", app.in_flight);
+
+    press(&mut app, KeyCode::Char('i'));
+    type_text(&mut app, "/home/counter/meters.csv");
+    insta::assert_snapshot!("import_path", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(id, RefRequest::CheckImport { path })] = &ref_requests(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(path, "/home/counter/meters.csv");
+    reply(&mut app, *id, RefReply::ImportChecked(Ok(checked_file())));
+    insta::assert_snapshot!("import_checked", render(&app));
+    for _ in 0..3 {
+        press(&mut app, KeyCode::PageDown);
+    }
+    let screen = render(&app);
+    assert!(screen.contains("line 59:"), "the list scrolls: {screen}");
+
+    // F12: import nothing, nothing sent, back on the list.
+    let sent = press(&mut app, KeyCode::F(12));
+    assert!(sent.is_empty());
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert_eq!(app.message.clone().unwrap().text, "Nothing was imported.");
+
+    // A file without a good row: F2 has nothing to import and says so.
+    press(&mut app, KeyCode::Char('i'));
+    type_text(&mut app, "bad.csv");
+    let sent = press(&mut app, KeyCode::F(2));
+    let mut nothing_good = checked_file();
+    nothing_good.good = 0;
+    reply(
+        &mut app,
+        sent[0].0,
+        RefReply::ImportChecked(Ok(nothing_good)),
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty());
+    assert_eq!(app.message.clone().unwrap().kind, MessageKind::Error);
+    press(&mut app, KeyCode::F(12));
+
+    // Again, and F2: the good rows, with progress on the queue.
+    press(&mut app, KeyCode::Char('i'));
+    type_text(&mut app, "meters.csv");
+    let sent = press(&mut app, KeyCode::F(2));
+    reply(
+        &mut app,
+        sent[0].0,
+        RefReply::ImportChecked(Ok(checked_file())),
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(id, RefRequest::Import { choice, csv, .. })] = &ref_requests(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(*choice, meterdesk::db::meters::ImportChoice::GoodRows);
+    assert_eq!(csv.rows.len(), 3);
+    let redraw = update(
+        &mut app,
+        Msg::Progress {
+            id: *id,
+            done: 45_000,
+            total: 100_000,
+        },
+    )
+    .redraw;
+    assert!(redraw);
+    insta::assert_snapshot!("import_progress", render(&app));
+    // The database refuses the import (rolled back whole): the check is shown again and
+    // F2 sends it once more, under a new key.
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *id,
+            outcome: Err(Failure::Error(Problem::new(
+                "failure.database",
+                "deadlock detected",
+            ))),
+        },
+    );
+    assert!(
+        render(&app).contains("deadlock detected"),
+        "{}",
+        render(&app)
+    );
+    let again = press(&mut app, KeyCode::F(2));
+    let [
+        (
+            id,
+            RefRequest::Import {
+                idempotency_key, ..
+            },
+        ),
+    ] = &ref_requests(&again)[..]
+    else {
+        panic!("F2 imports again after the failure: {again:?}")
+    };
+    let [
+        (
+            _,
+            RefRequest::Import {
+                idempotency_key: first_key,
+                ..
+            },
+        ),
+    ] = &ref_requests(&sent)[..]
+    else {
+        unreachable!()
+    };
+    assert_ne!(
+        idempotency_key, first_key,
+        "a rolled-back import is a new write"
+    );
+    press(&mut app, KeyCode::F(12));
+    assert!(
+        app.in_flight.iter().any(|f| f.id == *id),
+        "F12 does not drop an import on its way: it may have been committed"
+    );
+    reply(
+        &mut app,
+        *id,
+        RefReply::Imported(ImportReport {
+            imported: 2,
+            errors: checked_file().errors,
+        }),
+    );
+    insta::assert_snapshot!("import_done", render(&app));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(
+        matches!(ref_requests(&sent)[..], [(_, RefRequest::Meters { .. })]),
+        "the list is fetched again: {sent:?}"
+    );
+}
+
+fn scheme_row() -> SchemeRow {
+    SchemeRow {
+        id: 7,
+        name: "居民阶梯水价".into(),
+        kind: AccountKind::Prepaid,
+        mode: BillingMode::Stepped,
+        vat_percent: Decimal::new(9, 0),
+        accumulation_months: Some(12),
+        settlement_months: None,
+        start_date: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        current_from: NaiveDate::from_ymd_opt(2025, 1, 1),
+        versions: 2,
+        used_by: 3,
+    }
+}
+
+fn tier(up_to: Option<i64>, cents: i64) -> Tier {
+    Tier {
+        up_to: up_to.map(Decimal::from),
+        unit_price: Decimal::new(cents, 2),
+    }
+}
+
+#[test]
+fn price_schemes_list_and_a_price_preview() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    let mut postpaid = scheme_row();
+    postpaid.id = 8;
+    postpaid.name = "Commercial fixed".into();
+    postpaid.kind = AccountKind::Postpaid;
+    postpaid.mode = BillingMode::Fixed;
+    postpaid.accumulation_months = None;
+    postpaid.settlement_months = Some(2);
+    postpaid.used_by = 0;
+    reply(
+        &mut app,
+        sent[0].0,
+        RefReply::Schemes(vec![scheme_row(), postpaid]),
+    );
+    insta::assert_snapshot!("schemes_list", render(&app));
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(id, RefRequest::Scheme { id: 7 })] = ref_requests(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    let detail = SchemeDetail {
+        row: scheme_row(),
+        versions: vec![
+            SchemeVersion {
+                effective_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                tiers: vec![tier(Some(50), 100), tier(Some(100), 200), tier(None, 300)],
+            },
+            SchemeVersion {
+                effective_from: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+                tiers: vec![tier(Some(50), 120), tier(None, 350)],
+            },
+        ],
+    };
+    reply(&mut app, id, RefReply::Scheme(Some(Box::new(detail))));
+    type_text(&mut app, "90");
+    insta::assert_snapshot!("scheme_price_preview", render(&app));
+    // The manual's Q2: 60 m³ after 30 accumulated costs 100.00.
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "60");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "30");
+    let screen = render(&app);
+    assert!(screen.contains("Amount 100.00"), "{screen}");
+    assert!(
+        screen.contains("tier 2: 40.000 m³ × 2.0000 = 80"),
+        "{screen}"
+    );
+    press(&mut app, KeyCode::Char('?'));
+    assert!(
+        matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),
+        "? is help, not part of the volume"
+    );
+    press(&mut app, KeyCode::Esc);
+    // F8 from here: the prices in force to start from.
+    press(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "2020-01-01");
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(id, RefRequest::ChangePrices { tiers, .. })] = &ref_requests(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        tiers.len(),
+        3,
+        "the prices in force were the starting point"
+    );
+    reply(
+        &mut app,
+        *id,
+        RefReply::SchemeSaved(meterdesk::db::price_schemes::SchemeOutcome::PastDate {
+            today: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+        }),
+    );
+    insta::assert_snapshot!("price_change_refused_past_date", render(&app));
+}
+
+#[test]
+fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    reply(&mut app, sent[0].0, RefReply::Schemes(vec![scheme_row()]));
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "Shops stepped");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "pre");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "step");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "2027-01-01");
+    press(&mut app, KeyCode::Tab); // VAT 9 stays
+    type_text(&mut app, "12");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "50");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2.00");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "1.00");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    let message = app.message.clone().unwrap().text;
+    assert!(message.contains("below the previous tier"), "{message}");
+    insta::assert_snapshot!("scheme_form_falling_prices", render(&app));
+}
+
+fn customer_type_row(id: i64, name: &str, customers: i64) -> CustomerTypeRow {
+    CustomerTypeRow {
+        id,
+        input: CustomerTypeInput {
+            name: name.into(),
+            nature: Nature::Personal,
+            business_model: BusinessModel::MeterPrepaid,
+            meter_type_ids: vec![1],
+            counts_water_usage: true,
+            charges: true,
+            price_scheme_id: Some(7),
+            payment_methods: vec!["cash".into(), "wechat_pay".into()],
+        },
+        meter_type_names: vec!["IC 卡表 DN15".into()],
+        price_scheme_name: Some("居民阶梯水价".into()),
+        customers,
+    }
+}
+
+#[test]
+fn customer_types_refusals_are_shown_clearly() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
+    let choices = meterdesk::app::refdata::TypeChoices {
+        meter_types: meter_type_rows()
+            .into_iter()
+            .map(|r| r.meter_type)
+            .collect(),
+        schemes: vec![scheme_row()],
+        payment_methods: vec![
+            ("cash".into(), "Cash".into()),
+            ("wechat_pay".into(), "WeChat Pay".into()),
+        ],
+    };
+    reply(
+        &mut app,
+        sent[0].0,
+        RefReply::CustomerTypes {
+            rows: vec![
+                customer_type_row(1, "居民卡表", 250_000),
+                customer_type_row(2, "Spare type", 0),
+            ],
+            choices,
+        },
+    );
+    insta::assert_snapshot!("customer_types_list", render(&app));
+    let sent = press(&mut app, KeyCode::Char('x'));
+    assert!(sent.is_empty());
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "250000 customers have this type: it cannot be deleted"
+    );
+    press(&mut app, KeyCode::Char('m'));
+    insta::assert_snapshot!("customer_type_form", render(&app));
+    // Business model to system prepaid: the server refuses, the field says why.
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "system");
+    press(&mut app, KeyCode::Enter);
+    let sent = press(&mut app, KeyCode::F(2));
+    let [
+        (
+            id,
+            RefRequest::SaveCustomerType {
+                id: Some(1), input, ..
+            },
+        ),
+    ] = &ref_requests(&sent)[..]
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(input.business_model, BusinessModel::SystemPrepaid);
+    assert_eq!(input.payment_methods, ["cash", "wechat_pay"]);
+    reply(
+        &mut app,
+        *id,
+        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(vec![
+            CustomerTypeProblem::BusinessModelInUse,
+            CustomerTypeProblem::MeterTypeDoesNotFit {
+                meter_type: "IC 卡表 DN15".into(),
+                needs: PaymentModel::Postpayment,
+                business_model: BusinessModel::SystemPrepaid,
+            },
+        ])),
+    );
+    insta::assert_snapshot!("customer_type_refused", render(&app));
+    // Meter types are ticked in their list: F4, the second one, Enter; Esc closes.
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::F(4));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("customer_type_meter_types_ticked", render(&app));
+    press(&mut app, KeyCode::Esc);
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, RefRequest::SaveCustomerType { input, .. })] = &ref_requests(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(input.meter_type_ids, [1, 2]);
+}
+
+#[test]
+fn the_overview_lists_the_reference_screens() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "overview");
+    press(&mut app, KeyCode::Enter);
+    let screen = render(&app);
+    for name in [":meters", ":metertypes", ":schemes", ":custtypes"] {
+        assert!(screen.contains(name), "{name}: {screen}");
+    }
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "cust");
+    press(&mut app, KeyCode::Tab);
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        ref_requests(&sent)[..],
+        [(_, RefRequest::CustomerTypes)]
+    ));
+    assert_eq!(app.breadcrumbs().last().unwrap(), "Customer types");
+}
+
+#[test]
+fn reference_screens_in_chinese() {
+    let mut app = signed_in(Lang::Zh);
+    if let Some(session) = app.session.as_mut() {
+        session.permissions = vec!["meter.maintain".into()];
+    }
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "metertypes");
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(id, Request::Ref(_, RefRequest::MeterTypes))] = &sent[..] else {
+        panic!("{sent:?}")
+    };
+    let rows = vec![meterdesk::db::meters::MeterTypeRow {
+        meter_type: meterdesk::db::meters::MeterType {
+            id: 1,
+            name: "IC 卡表 DN15".into(),
+            payment_model: meterdesk::domain::customer_rules::PaymentModel::Prepayment,
+            takes_card: true,
+            caliber: "DN15".into(),
+            manufacturer: "宁波水表股份有限公司".into(),
+        },
+        meters: 12_345,
+        customer_types: 2,
+    }];
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *id,
+            outcome: Ok(Reply::Ref(RefReply::MeterTypes(rows))),
+        },
+    );
+    insta::assert_snapshot!("meter_types_in_chinese", render(&app));
+    press(&mut app, KeyCode::Char('m'));
+    insta::assert_snapshot!("meter_type_form_in_chinese", render(&app));
+}

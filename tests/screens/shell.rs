@@ -1,0 +1,109 @@
+//! What every screen shares: the help overlay, the command line and the form framework.
+
+use crate::support::*;
+
+#[test]
+fn help_is_generated_from_the_live_keymap() {
+    let mut app = signed_in(Lang::En);
+    app.keymap = KeyMap::new(&[("quit".to_owned(), vec!["Ctrl-q".to_owned()])].into()).unwrap();
+    press(&mut app, KeyCode::F(1));
+    let screen = render(&app);
+    assert!(screen.contains("Ctrl-q"), "{screen}");
+    assert!(!screen.contains("F10"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn command_line_completes_and_runs_commands() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "ref");
+    press(&mut app, KeyCode::Tab);
+    let screen = render(&app);
+    assert!(screen.contains(":refresh"), "{screen}");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(matches!(sent.as_slice(), [(_, request)] if request.of::<Fetch>().is_some()));
+    // Keys typed before the refreshed page arrives wait for it (type-ahead).
+    press(&mut app, KeyCode::Char(':'));
+    assert!(app.overlay.is_none(), "the ':' waits for the page");
+    answer(&mut app, &sent, Reply::screen(sample_page(19)));
+    assert!(app.overlay.is_some(), "…and is applied when it comes");
+    press(&mut app, KeyCode::Esc);
+
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "fly");
+    press(&mut app, KeyCode::Enter);
+    let screen = render(&app);
+    assert!(screen.contains("Unknown command: fly"), "{screen}");
+
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "lang zh");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.lang, Lang::Zh);
+
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<SignIn>(), "F3 on the table logs out");
+    assert!(app.session.is_none());
+}
+
+/// The form framework on its own at 80×24: labels, a required mark, a right-aligned amount, a
+/// stored value with an escape sequence drawn inert, errors next to the fields after F2, then
+/// the F4 lookup over a choice field.
+#[test]
+fn form_with_errors_and_a_lookup() {
+    use meterdesk::app::Command;
+    use meterdesk::app::form::{Choice, Field, FieldKind, Form};
+    let mut form = Form::new(vec![
+        Field::new("details.address", FieldKind::Text { max: 200 }, true),
+        Field::new("details.phone", FieldKind::Digits { len: 11 }, true),
+        Field::new(
+            "details.balance",
+            FieldKind::Amount {
+                max: Decimal::new(100_000, 0),
+            },
+            false,
+        ),
+        Field::new(
+            "details.type",
+            FieldKind::Choice(vec![
+                Choice {
+                    key: "1".into(),
+                    label: "居民卡表".into(),
+                },
+                Choice {
+                    key: "2".into(),
+                    label: "Commercial postpaid".into(),
+                },
+            ]),
+            true,
+        ),
+        Field::new("details.opened", FieldKind::Date, false),
+    ]);
+    form.set(0, "Evil\x1b[31m road");
+    form.focus = 2;
+    let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    for c in "1234.5".chars() {
+        form.on_key(key(KeyCode::Char(c)), None, Lang::En);
+    }
+    form.on_key(key(KeyCode::Tab), Some(Command::NextField), Lang::En);
+    form.on_key(key(KeyCode::Tab), Some(Command::NextField), Lang::En);
+    for c in "2026-02-30".chars() {
+        form.on_key(key(KeyCode::Char(c)), None, Lang::En);
+    }
+    form.on_key(key(KeyCode::F(2)), Some(Command::Save), Lang::En);
+    let draw = |form: &Form| {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal
+            .draw(|frame| {
+                let theme = ui::theme::Theme::new(Default::default());
+                ui::form::draw(frame, frame.area(), form, Lang::En, &theme)
+            })
+            .unwrap();
+        terminal.backend().to_string()
+    };
+    insta::assert_snapshot!("form_errors_next_to_fields", draw(&form));
+    form.focus = 3;
+    form.on_key(key(KeyCode::F(4)), Some(Command::Lookup), Lang::En);
+    form.on_key(key(KeyCode::Char('c')), None, Lang::En);
+    insta::assert_snapshot!("form_lookup_list", draw(&form));
+}

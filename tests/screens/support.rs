@@ -1,0 +1,178 @@
+//! Builders shared by the screen tests: an app signed in on a test terminal, key presses,
+//! the database played by answering the requests, and the render to compare with snapshots.
+
+pub use chrono::{FixedOffset, TimeZone, Utc};
+pub use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+pub use meterdesk::app::paging::PageApply;
+pub use meterdesk::app::state::{DbStatus, Failure, Msg, Problem, Reply, Request, Session, Slot};
+pub use meterdesk::app::{App, KeyMap, update};
+pub use meterdesk::card::reader::ReaderState;
+pub use meterdesk::db::customers::{
+    AccountSummary, BasicInfo, CardSummary, CustomerDetails, CustomerRow, CustomerTypeSummary,
+    MeterSummary, Page, PreviousOwner, TransactionSummary,
+};
+pub use meterdesk::db::overview::Overview;
+pub use meterdesk::i18n::Lang;
+pub use meterdesk::screens::details::{Found, LoadDetails};
+pub use meterdesk::screens::login::{Login, LoginRefusal, SignIn, SignInAnswer};
+pub use meterdesk::screens::table::{CustomerTable, Fetch};
+pub use meterdesk::ui;
+pub use ratatui::Terminal;
+pub use ratatui::backend::TestBackend;
+pub use rust_decimal::Decimal;
+
+/// A desk showing times in UTC, whatever the process's time zone.
+pub fn app(lang: Lang) -> App {
+    let mut app = meterdesk::screens::app(KeyMap::default(), lang, Default::default());
+    app.zone = FixedOffset::east_opt(0).unwrap();
+    app
+}
+
+pub fn render(app: &App) -> String {
+    render_at(app, (80, 24))
+}
+
+pub fn press(app: &mut App, code: KeyCode) -> Vec<(u64, Request)> {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))).requests
+}
+
+pub fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+pub fn session() -> Session {
+    Session {
+        operator_id: 3,
+        login: "clerk".into(),
+        full_name: "王芳".into(),
+        department: "Central office".into(),
+        roles: vec!["clerk".into()],
+        permissions: vec!["customer.view".into()],
+    }
+}
+
+pub fn row(id: i64, customer_no: i64, name: &str, address: &str) -> CustomerRow {
+    CustomerRow {
+        id,
+        customer_no,
+        name: name.into(),
+        customer_type: if id % 2 == 0 {
+            "居民卡表"
+        } else {
+            "Commercial postpaid"
+        }
+        .into(),
+        meter_no: format!("M{:08}", 2_000_000 + id),
+        account_kind: if id % 2 == 0 { "prepaid" } else { "postpaid" }.into(),
+        business_model: if id % 2 == 0 {
+            "meter_prepaid"
+        } else {
+            "postpaid"
+        }
+        .into(),
+        balance: Decimal::new(12_345 * id, 2),
+        card_state: (id % 2 == 0).then(|| "active".to_owned()),
+        phone: Some(format!("138{:08}", id * 7919)),
+        address: address.into(),
+        status: if id == 5 { "closed" } else { "active" }.into(),
+    }
+}
+
+/// A page as the database would send it: CJK and Latin names, a long address, and a name
+/// carrying an escape sequence.
+pub fn sample_page(rows: usize) -> Page {
+    let names = [
+        "张伟",
+        "Zhang Wei",
+        "欧阳娜娜",
+        "Evil\x1b]0;pwned\x07\x1b[31mName",
+        "北京市自来水集团有限责任公司第三营业所",
+        "Li Xiaoming",
+    ];
+    let rows = (0..rows)
+        .map(|i| {
+            let id = i as i64 + 1;
+            row(
+                id,
+                10_000_000 + id * 17,
+                names[i % names.len()],
+                "北京市朝阳区建国路88号3单元502室",
+            )
+        })
+        .collect();
+    Page {
+        rows,
+        more_before: false,
+        more_after: true,
+    }
+}
+
+pub fn answer(app: &mut App, sent: &[(u64, Request)], reply: Reply) -> Vec<(u64, Request)> {
+    let [(id, _)] = sent else {
+        panic!("one request: {sent:?}")
+    };
+    update(
+        app,
+        Msg::Reply {
+            id: *id,
+            outcome: Ok(reply),
+        },
+    )
+    .requests
+}
+
+/// Signs in through the keys on a terminal of `size`, answering as the database would.
+pub fn signed_in_at(lang: Lang, size: (u16, u16)) -> App {
+    let mut app = app(lang);
+    update(&mut app, Msg::Resize(size.0, size.1));
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "secret");
+    let sent = press(&mut app, KeyCode::Enter);
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SignInAnswer::LoggedIn(session())),
+    );
+    let [(_, request)] = next.as_slice() else {
+        panic!("the customer table asks for its first page: {next:?}")
+    };
+    let rows = request.of::<Fetch>().expect("a page of customers").size;
+    assert_eq!(rows, usize::from(size.1) - 5, "a page fills the table");
+    answer(&mut app, &next, Reply::screen(sample_page(rows)));
+    update(
+        &mut app,
+        Msg::Reader(ReaderState::NoCard {
+            reader: "Virtual PCD 00 00".into(),
+        }),
+    );
+    app
+}
+
+pub fn signed_in(lang: Lang) -> App {
+    signed_in_at(lang, (80, 24))
+}
+
+pub fn render_at(app: &App, size: (u16, u16)) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(
+        !screen.contains("{key"),
+        "a text naming a key was drawn without the keymap: {screen}"
+    );
+    screen
+}
+
+/// The database went while the request was on its way.
+pub fn connection_lost(app: &mut App, sent: &[(u64, Request)]) {
+    update(
+        app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Err(Failure::Unreachable("connection reset by peer".into())),
+        },
+    );
+}

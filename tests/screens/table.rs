@@ -1,0 +1,397 @@
+//! The customer table: its look, and its keys through `update`, the database played by
+//! answering the requests: which page each key asks for, which answer is shown, and that no
+//! key is lost on the way.
+
+use crate::support::*;
+use meterdesk::app::update::Update;
+use meterdesk::db::customers::PageAt;
+use meterdesk::domain::search::{CustomerSearch, classify};
+
+#[test]
+fn customer_table() {
+    insta::assert_snapshot!(render(&signed_in(Lang::En)));
+}
+
+#[test]
+fn customer_table_in_chinese() {
+    insta::assert_snapshot!(render(&signed_in(Lang::Zh)));
+}
+
+#[test]
+fn customer_table_uses_the_room_at_120_by_40() {
+    insta::assert_snapshot!(render_at(&signed_in_at(Lang::En, (120, 40)), (120, 40)));
+}
+
+#[test]
+fn a_stored_escape_sequence_cannot_reach_the_terminal() {
+    let mut app = signed_in(Lang::En);
+    app.session.as_mut().unwrap().full_name = "Evil\x1b]0;pwned\x07\x1b[2J".into();
+    update(&mut app, Msg::Resize(80, 24));
+    let screen = render(&app);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    assert!(screen.contains("Evil\\x1b]0;pwned\\x07"), "{screen}");
+}
+
+/// Over SSH every byte counts: moving the selection redraws two rows, not the screen.
+/// (Bytes are deterministic, unlike times, so this is a test; the frame time is in the bench.)
+#[test]
+fn a_row_move_sends_two_rows_not_the_screen() {
+    let figures = meterdesk::screens::measure::measure(sample_page(35), 3).unwrap();
+    assert!(
+        figures.bytes_per_row_move > 50.0 && figures.bytes_per_row_move <= 400.0,
+        "{figures:?}"
+    );
+}
+
+/// Customers `ids` as a page of the table.
+fn page_of(ids: impl IntoIterator<Item = i64>, more_before: bool, more_after: bool) -> Page {
+    Page {
+        rows: ids
+            .into_iter()
+            .map(|id| {
+                row(
+                    id,
+                    10_000_000 + id * 17,
+                    &format!("Zhang {id:03}"),
+                    "Ring Rd",
+                )
+            })
+            .collect(),
+        more_before,
+        more_after,
+    }
+}
+
+fn table(app: &App) -> &CustomerTable {
+    match app.screen.module::<CustomerTable>() {
+        Some(table) => table,
+        None => panic!("the customer table is on top, not {:?}", app.screen),
+    }
+}
+
+fn shown_ids(app: &App) -> Vec<i64> {
+    table(app).page.rows.iter().map(|row| row.id).collect()
+}
+
+fn selected_id(app: &App) -> i64 {
+    table(app).selected_row().expect("a row is selected").id
+}
+
+/// The one page request sent: its search, where it starts, its size and how it is shown.
+fn page_request(sent: &[(u64, Request)]) -> (CustomerSearch, PageAt, usize, PageApply) {
+    match sent {
+        [(_, request)] if let Some(fetch) = request.of::<Fetch>() => (
+            fetch.search.clone(),
+            fetch.at.clone(),
+            fetch.size,
+            fetch.apply,
+        ),
+        _ => panic!("one page request: {sent:?}"),
+    }
+}
+
+/// Where the table's row of `id` stands in the display order of `search`.
+fn cursor_of(app: &App, id: i64, search: &CustomerSearch) -> meterdesk::db::customers::Cursor {
+    let row = table(app).page.rows.iter().find(|row| row.id == id);
+    row.expect("the row is on screen").cursor(search)
+}
+
+fn reply(app: &mut App, sent: &[(u64, Request)], page: Page) -> Update {
+    update(
+        app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Ok(Reply::screen(page)),
+        },
+    )
+}
+
+#[test]
+fn search_as_you_type_shows_only_the_latest_answer_and_loses_no_key() {
+    let mut app = signed_in(Lang::En);
+    let before = shown_ids(&app);
+    press(&mut app, KeyCode::Char('/'));
+    let searches: Vec<_> = "Zha"
+        .chars()
+        .map(|c| press(&mut app, KeyCode::Char(c)))
+        .collect();
+    for (typed, sent) in ["Z", "Zh", "Zha"].iter().zip(&searches) {
+        let (search, at, _, apply) = page_request(sent);
+        assert_eq!(search, CustomerSearch::Text((*typed).into()));
+        assert_eq!((at, apply), (PageAt::First, PageApply::Search));
+    }
+    // The clerk leaves the box and moves down twice before any answer: these keys are for
+    // the rows of "Zha", so they wait for them.
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(press(&mut app, KeyCode::Down).is_empty());
+    assert!(press(&mut app, KeyCode::Down).is_empty());
+    assert_eq!(app.type_ahead.len(), 3);
+    assert_eq!(shown_ids(&app), before, "nothing moved on the old rows");
+
+    // The answers come back out of order: a stale one first changes nothing…
+    let stale = reply(&mut app, &searches[1], page_of(200..219, false, true));
+    assert!(!stale.redraw && stale.requests.is_empty());
+    assert_eq!(shown_ids(&app), before);
+    assert_eq!(app.type_ahead.len(), 3, "the keys still wait");
+    // …the latest is shown and the waiting keys act on it, in order…
+    let latest = reply(&mut app, &searches[2], page_of(300..319, false, true));
+    assert!(latest.redraw && latest.requests.is_empty());
+    assert_eq!(shown_ids(&app), (300..319).collect::<Vec<_>>());
+    assert!(!table(&app).search_focused, "Enter left the box");
+    assert_eq!(
+        selected_id(&app),
+        302,
+        "both Down keys moved on the new rows"
+    );
+    assert!(app.type_ahead.is_empty());
+    // …and the oldest, arriving last, is dropped too.
+    let oldest = reply(&mut app, &searches[0], page_of(100..119, false, true));
+    assert!(!oldest.redraw);
+    assert_eq!(shown_ids(&app), (300..319).collect::<Vec<_>>());
+    assert_eq!(
+        table(&app).search.value(),
+        "Zha",
+        "every typed key is in the box"
+    );
+    let screen = render(&app);
+    assert!(screen.contains("M02000302"), "{screen}");
+}
+
+#[test]
+fn typing_on_while_a_search_is_on_its_way_searches_again_at_once() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char('/'));
+    let first = press(&mut app, KeyCode::Char('Z'));
+    press(&mut app, KeyCode::Backspace);
+    let again = press(&mut app, KeyCode::Char('L'));
+    assert_eq!(page_request(&again).0, CustomerSearch::Text("L".into()));
+    assert!(app.type_ahead.is_empty(), "editing the box never waits");
+    assert!(!reply(&mut app, &first, page_of(1..5, false, false)).redraw);
+    // The terminal grows before the answer: the search is asked again for a fuller page,
+    // not the old rows reloaded.
+    let resized = update(&mut app, Msg::Resize(100, 30)).requests;
+    assert_eq!(
+        page_request(&resized),
+        (
+            CustomerSearch::Text("L".into()),
+            PageAt::First,
+            25,
+            PageApply::Search
+        )
+    );
+    assert!(!reply(&mut app, &again, page_of(1..5, false, false)).redraw);
+    reply(&mut app, &resized, page_of(40..65, false, false));
+    assert_eq!(shown_ids(&app), (40..65).collect::<Vec<_>>());
+}
+
+#[test]
+fn paging_keys_ask_for_the_right_page_and_show_it() {
+    let mut app = signed_in(Lang::En);
+    let size = table(&app).page.rows.len();
+    assert_eq!(size, 19);
+    let all = CustomerSearch::All;
+
+    // PgDn: the page after the last row, the selection kept where it was on screen.
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::PageDown);
+    let last = cursor_of(&app, 19, &all);
+    assert_eq!(
+        page_request(&sent),
+        (all.clone(), PageAt::After(last), size, PageApply::Select(1))
+    );
+    // Keys pressed meanwhile wait for that page.
+    assert!(press(&mut app, KeyCode::Down).is_empty());
+    reply(&mut app, &sent, page_of(20..39, true, true));
+    assert_eq!(shown_ids(&app), (20..39).collect::<Vec<_>>());
+    assert_eq!(selected_id(&app), 22, "Select(1), then the waiting Down");
+
+    // PgUp: the page before the first row.
+    let sent = press(&mut app, KeyCode::PageUp);
+    let first = cursor_of(&app, 20, &all);
+    assert_eq!(
+        page_request(&sent),
+        (
+            all.clone(),
+            PageAt::Before(first),
+            size,
+            PageApply::Select(2)
+        )
+    );
+    reply(&mut app, &sent, page_of(1..20, false, true));
+    assert_eq!(selected_id(&app), 3);
+
+    // End: the last page, its last row selected.
+    let sent = press(&mut app, KeyCode::End);
+    assert_eq!(
+        page_request(&sent),
+        (
+            all.clone(),
+            PageAt::Last,
+            size,
+            PageApply::Select(usize::MAX)
+        )
+    );
+    reply(&mut app, &sent, page_of(982..1001, true, false));
+    assert_eq!(selected_id(&app), 1000);
+    // Down on the last row of the last page asks nothing; PgDn just selects the last row.
+    assert!(press(&mut app, KeyCode::Down).is_empty());
+    press(&mut app, KeyCode::Up);
+    assert!(press(&mut app, KeyCode::PageDown).is_empty());
+    assert_eq!(selected_id(&app), 1000);
+
+    // Home: the first page, its first row selected.
+    let sent = press(&mut app, KeyCode::Home);
+    assert_eq!(
+        page_request(&sent),
+        (all.clone(), PageAt::First, size, PageApply::Select(0))
+    );
+    reply(&mut app, &sent, page_of(1..20, false, true));
+    assert_eq!(selected_id(&app), 1);
+    // Up on the first row of the first page asks nothing.
+    assert!(press(&mut app, KeyCode::Up).is_empty());
+
+    // Down past the bottom edge: one row after the last, the page scrolls by one.
+    for _ in 0..18 {
+        assert!(press(&mut app, KeyCode::Down).is_empty());
+    }
+    let sent = press(&mut app, KeyCode::Down);
+    let last = cursor_of(&app, 19, &all);
+    assert_eq!(
+        page_request(&sent),
+        (all.clone(), PageAt::After(last), 1, PageApply::ScrollDown)
+    );
+    reply(&mut app, &sent, page_of([20], true, true));
+    assert_eq!(shown_ids(&app), (2..21).collect::<Vec<_>>());
+    assert_eq!(selected_id(&app), 20);
+
+    // Up past the top edge: one row before the first.
+    for _ in 0..18 {
+        assert!(press(&mut app, KeyCode::Up).is_empty());
+    }
+    let sent = press(&mut app, KeyCode::Up);
+    let first = cursor_of(&app, 2, &all);
+    assert_eq!(
+        page_request(&sent),
+        (all, PageAt::Before(first), 1, PageApply::ScrollUp)
+    );
+    reply(&mut app, &sent, page_of([1], false, true));
+    assert_eq!(shown_ids(&app), (1..20).collect::<Vec<_>>());
+    assert_eq!(selected_id(&app), 1);
+    assert!(render(&app).contains("M02000001"));
+}
+
+#[test]
+fn a_text_search_pages_by_name_and_goes_on_paging_it_under_a_wrong_check_digit() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char('/'));
+    let sent = press(&mut app, KeyCode::Char('Z'));
+    reply(&mut app, &sent, page_of(1..20, false, true));
+    let text = CustomerSearch::Text("Z".into());
+    press(&mut app, KeyCode::Enter);
+    let sent = press(&mut app, KeyCode::PageDown);
+    let (search, at, ..) = page_request(&sent);
+    assert_eq!(search, text);
+    assert_eq!(at, PageAt::After(cursor_of(&app, 19, &text)), "by name");
+    reply(&mut app, &sent, page_of(20..39, true, true));
+
+    // Seven digits search; an eighth with a wrong check digit cannot be searched, so the
+    // rows of the seven stay and paging goes on through them, not through everyone.
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Backspace);
+    for c in "1234567".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    let digits = CustomerSearch::Digits("1234567".into());
+    let Some(wrong) = ('0'..='9').find(|d| classify(&format!("1234567{d}")).is_err()) else {
+        panic!("one eighth digit is a wrong check digit")
+    };
+    let sent = press(&mut app, KeyCode::Char(wrong));
+    assert!(sent.is_empty(), "a wrong check digit is not searched");
+    assert!(render(&app).contains("check digit"), "{}", render(&app));
+    // The answer of the seven digits, still on its way, is the one shown.
+    let on_its_way = app.in_flight.last().map(|f| f.id).unwrap();
+    update(
+        &mut app,
+        Msg::Reply {
+            id: on_its_way,
+            outcome: Ok(Reply::screen(page_of(50..69, false, true))),
+        },
+    );
+    assert_eq!(shown_ids(&app), (50..69).collect::<Vec<_>>());
+    press(&mut app, KeyCode::Enter);
+    let sent = press(&mut app, KeyCode::PageDown);
+    let (search, at, ..) = page_request(&sent);
+    assert_eq!(search, digits);
+    assert_eq!(at, PageAt::After(cursor_of(&app, 68, &digits)));
+}
+
+#[test]
+fn refresh_keeps_the_selected_customer() {
+    let mut app = signed_in(Lang::En);
+    let size = table(&app).page.rows.len();
+    let all = CustomerSearch::All;
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert_eq!(selected_id(&app), 4);
+
+    // F5 reloads from the first row on screen, so the rows stay where they were, and the
+    // selection follows customer 4 to where it is now: customer 2 has gone meanwhile.
+    let sent = press(&mut app, KeyCode::F(5));
+    assert_eq!(
+        page_request(&sent),
+        (
+            all.clone(),
+            PageAt::From(cursor_of(&app, 1, &all)),
+            size,
+            PageApply::Keep(Some(4))
+        )
+    );
+    let without_2 = [1].into_iter().chain(3..21);
+    assert!(
+        reply(&mut app, &sent, page_of(without_2, false, true))
+            .requests
+            .is_empty()
+    );
+    assert_eq!(selected_id(&app), 4);
+    assert_eq!(table(&app).selected, 2);
+
+    // So many customers came in above it that customer 4 is off the page that starts at
+    // the first row: the page that starts at customer 4 is asked for, and it stays selected.
+    let sent = press(&mut app, KeyCode::F(5));
+    let newcomers = [1].into_iter().chain(1001..1019);
+    let next = reply(&mut app, &sent, page_of(newcomers, false, true)).requests;
+    assert_eq!(
+        page_request(&next),
+        (
+            all.clone(),
+            PageAt::From(cursor_of(&app, 4, &all)),
+            size,
+            PageApply::Keep(Some(4))
+        )
+    );
+    assert_eq!(selected_id(&app), 4, "the first answer is not shown");
+    assert!(
+        reply(&mut app, &next, page_of(4..23, true, true))
+            .requests
+            .is_empty()
+    );
+    assert_eq!(selected_id(&app), 4);
+    assert_eq!(table(&app).selected, 0);
+
+    // Customer 5, selected, has gone: the page from where it was starts at the one after it.
+    press(&mut app, KeyCode::Down);
+    assert_eq!(selected_id(&app), 5);
+    let sent = press(&mut app, KeyCode::F(5));
+    let without_5 = [4].into_iter().chain(6..24);
+    let next = reply(&mut app, &sent, page_of(without_5, true, true)).requests;
+    let (_, at, _, apply) = page_request(&next);
+    assert_eq!(at, PageAt::From(cursor_of(&app, 5, &all)));
+    assert_eq!(apply, PageApply::Keep(Some(5)));
+    assert!(
+        reply(&mut app, &next, page_of(6..25, true, true))
+            .requests
+            .is_empty()
+    );
+    assert_eq!(selected_id(&app), 6);
+}
