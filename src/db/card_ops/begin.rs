@@ -105,7 +105,7 @@ pub(super) async fn start(
     if holder.closed {
         return Ok(Err(Refusal::CustomerClosed));
     }
-    if !permitted(tx, begin.operator_id, request.kind().permission()).await? {
+    if !has_permission(tx, begin.operator_id, request.kind().permission()).await? {
         return Ok(Err(Refusal::NotPermitted));
     }
     let content = CardContent::classify(begin.card, begin.key);
@@ -127,24 +127,6 @@ pub(super) async fn start(
             Err(refusal) => Ok(Err(refusal)),
         },
     }
-}
-
-/// Whether the operator is enabled and one of their roles grants `permission`.
-pub(super) async fn permitted(
-    tx: &Transaction<'_>,
-    operator_id: i64,
-    permission: &str,
-) -> Result<bool, DbError> {
-    Ok(tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM operator o
-                            JOIN operator_role r ON r.operator_id = o.id
-                            JOIN role_permission p ON p.role_code = r.role_code
-                            WHERE o.id = $1 AND o.enabled AND p.permission_code = $2)",
-            &[&operator_id, &permission],
-        )
-        .await?
-        .get(0))
 }
 
 pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {

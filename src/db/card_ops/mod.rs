@@ -26,6 +26,7 @@ use rust_decimal::prelude::ToPrimitive;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
+use super::operators::has_permission;
 use crate::domain::card_counter::{
     CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, RefundRefusal, ReplaceRefusal,
     Resolution, check_recharge, plan_open, plan_recharge, plan_recycle, plan_refund, plan_replace,

@@ -222,7 +222,7 @@ pub async fn settle_without_card(
     supervisor_id: i64,
 ) -> Result<Option<Settled>, DbError> {
     let transaction = client.transaction().await?;
-    if !permitted(&transaction, supervisor_id, "card.resolve").await? {
+    if !has_permission(&transaction, supervisor_id, "card.resolve").await? {
         return Ok(None);
     }
     let Some(operation) = pending_operation(&transaction, operation_id).await? else {
