@@ -163,9 +163,9 @@ impl fmt::Display for DemoSummary {
 /// True when at least one customer exists (demo data is then refused).
 pub async fn has_customers(client: &Client) -> Result<bool, tokio_postgres::Error> {
     let row = client
-        .query_one("SELECT EXISTS (SELECT 1 FROM customer)", &[])
+        .query_one("SELECT EXISTS (SELECT 1 FROM customer) AS any", &[])
         .await?;
-    Ok(row.get(0))
+    Ok(row.get("any"))
 }
 
 /// Fills an empty database with `customers` customers and everything around them, in one
@@ -186,9 +186,9 @@ pub async fn load(
     ))
     .await?;
     let existing: i64 = tx
-        .query_one("SELECT count(*) FROM customer", &[])
+        .query_one("SELECT count(*) AS customers FROM customer", &[])
         .await?
-        .get(0);
+        .get("customers");
     if existing > 0 {
         return Err(DemoError::NotEmpty(existing));
     }
@@ -356,9 +356,9 @@ fn meter_number(index: u64) -> String {
 
 async fn next_value(tx: &Transaction<'_>, sequence: &str) -> Result<i64, DemoError> {
     Ok(tx
-        .query_one("SELECT nextval($1::text::regclass)", &[&sequence])
+        .query_one("SELECT nextval($1::text::regclass) AS value", &[&sequence])
         .await?
-        .get(0))
+        .get("value"))
 }
 
 /// Moves `sequence` past the `used` values the load took starting at `first`.
@@ -1034,7 +1034,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 &[&spec.department],
             )
             .await?
-            .get(0);
+            .get("id");
         let id = operators::create(
             tx,
             &NewOperator {
@@ -1073,7 +1073,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 &[&spec.name, &spec.card, &spec.caliber, &spec.manufacturer],
             )
             .await?
-            .get(0);
+            .get("id");
         meter_type_ids.push(id);
     }
 
@@ -1097,7 +1097,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 ],
             )
             .await?
-            .get(0);
+            .get("id");
         let mut current = (0, Decimal::ZERO);
         for (from, tiers) in spec.versions {
             let from = NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap_or_default();
@@ -1108,7 +1108,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                     &[&scheme_id, &from],
                 )
                 .await?
-                .get(0);
+                .get("id");
             for (tier_no, (bound, price)) in (1i16..).zip(tiers.iter()) {
                 tx.execute(
                     "INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
@@ -1144,7 +1144,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 ],
             )
             .await?
-            .get(0);
+            .get("id");
         let allowed: Vec<i64> = spec
             .meter_types
             .iter()
