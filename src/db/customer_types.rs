@@ -11,7 +11,7 @@ use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
-use super::rows::word;
+use super::rows::{accepted, word};
 use crate::domain::customer_rules::{
     Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
     PriceSchemeRef, TypeUsage, may_change_customer_type, may_delete_customer_type,
@@ -91,13 +91,10 @@ pub async fn add_customer_type(
                 ],
             )
             .await;
-        let id: i64 = match inserted {
-            Ok(row) => row.get("id"),
-            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                return Ok(CustomerTypeOutcome::NameTaken);
-            }
-            Err(error) => return Err(error.into()),
+        let Some(inserted) = accepted(inserted, &SqlState::UNIQUE_VIOLATION)? else {
+            return Ok(CustomerTypeOutcome::NameTaken);
         };
+        let id: i64 = inserted.get("id");
         save_lists(transaction, operator_id, ADD, id, &spec).await
     })
     .await
@@ -154,12 +151,8 @@ pub async fn modify_customer_type(
                 ],
             )
             .await;
-        match updated {
-            Ok(_) => {}
-            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                return Ok(CustomerTypeOutcome::NameTaken);
-            }
-            Err(error) => return Err(error.into()),
+        if accepted(updated, &SqlState::UNIQUE_VIOLATION)?.is_none() {
+            return Ok(CustomerTypeOutcome::NameTaken);
         }
         transaction
             .execute(

@@ -19,7 +19,7 @@ use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
-use super::rows::word;
+use super::rows::{accepted, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
 
@@ -322,13 +322,8 @@ pub async fn modify_meter(
                     &meter_params(&meter_no.as_str(), fields, &operator_id),
                 )
                 .await;
-            match result {
-                Ok(row) => Ok(outcome_of(&row)),
-                Err(error) if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-                    Ok(MeterOutcome::UnknownMeterType)
-                }
-                Err(error) => Err(error.into()),
-            }
+            Ok(accepted(result, &SqlState::FOREIGN_KEY_VIOLATION)?
+                .map_or(MeterOutcome::UnknownMeterType, |row| outcome_of(&row)))
         },
     )
     .await
@@ -685,22 +680,19 @@ pub async fn delete_meter_type(
                     &[&id, &operator_id],
                 )
                 .await;
-            match row {
-                Ok(row) if row.get("deleted") => Ok(MeterTypeDeletion::Deleted),
-                Ok(row) if !row.get::<_, bool>("found") => Ok(MeterTypeDeletion::NotFound),
-                Ok(row) => Ok(MeterTypeDeletion::InUse {
+            Ok(match accepted(row, &SqlState::FOREIGN_KEY_VIOLATION)? {
+                Some(row) if row.get("deleted") => MeterTypeDeletion::Deleted,
+                Some(row) if !row.get::<_, bool>("found") => MeterTypeDeletion::NotFound,
+                Some(row) => MeterTypeDeletion::InUse {
                     meters: row.get("meters"),
                     customer_types: row.get("customer_types"),
-                }),
+                },
                 // A meter or an allowing customer type added while the statement ran.
-                Err(error) if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-                    Ok(MeterTypeDeletion::InUse {
-                        meters: 0,
-                        customer_types: 0,
-                    })
-                }
-                Err(error) => Err(error.into()),
-            }
+                None => MeterTypeDeletion::InUse {
+                    meters: 0,
+                    customer_types: 0,
+                },
+            })
         },
     )
     .await

@@ -13,7 +13,7 @@ use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
-use super::rows::word;
+use super::rows::{accepted, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceScheme, PriceVersion, SchemeError, SchemeFieldsError,
@@ -238,14 +238,8 @@ pub async fn add_scheme(
     fields: &SchemeFields,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
-    if let Err(error) = check_scheme_fields(
-        fields.mode,
-        fields.kind,
-        fields.vat_percent,
-        fields.accumulation_months,
-        fields.settlement_months,
-    ) {
-        return Ok(SchemeOutcome::Fields(error));
+    if let Err(refusal) = check_fields(fields) {
+        return Ok(refusal);
     }
     if let Err(error) = PriceVersion::new(
         fields.start_date,
@@ -272,13 +266,10 @@ pub async fn add_scheme(
                 ],
             )
             .await;
-        let id: i64 = match inserted {
-            Ok(row) => row.get("id"),
-            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                return Ok(SchemeOutcome::NameTaken);
-            }
-            Err(error) => return Err(error.into()),
+        let Some(inserted) = accepted(inserted, &SqlState::UNIQUE_VIOLATION)? else {
+            return Ok(SchemeOutcome::NameTaken);
         };
+        let id: i64 = inserted.get("id");
         insert_version(transaction, operator_id, id, fields.start_date, tiers).await?;
         audit(transaction, operator_id, ADD, id, fields).await?;
         Ok(SchemeOutcome::Saved { id })
@@ -295,14 +286,8 @@ pub async fn modify_scheme(
     id: i64,
     fields: &SchemeFields,
 ) -> Result<SchemeOutcome, DbError> {
-    if let Err(error) = check_scheme_fields(
-        fields.mode,
-        fields.kind,
-        fields.vat_percent,
-        fields.accumulation_months,
-        fields.settlement_months,
-    ) {
-        return Ok(SchemeOutcome::Fields(error));
+    if let Err(refusal) = check_fields(fields) {
+        return Ok(refusal);
     }
     write_once(client, key, MODIFY, operator_id, async |transaction| {
         let Some(stored) = transaction
@@ -335,12 +320,8 @@ pub async fn modify_scheme(
                 ],
             )
             .await;
-        match updated {
-            Ok(_) => {}
-            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                return Ok(SchemeOutcome::NameTaken);
-            }
-            Err(error) => return Err(error.into()),
+        if accepted(updated, &SqlState::UNIQUE_VIOLATION)?.is_none() {
+            return Ok(SchemeOutcome::NameTaken);
         }
         audit(transaction, operator_id, MODIFY, id, fields).await?;
         Ok(SchemeOutcome::Saved { id })
@@ -392,6 +373,18 @@ pub async fn change_prices(
         Ok(SchemeOutcome::Saved { id })
     })
     .await
+}
+
+/// Whether the scheme's own fields fit together (`domain::pricing::check_scheme_fields`).
+fn check_fields(fields: &SchemeFields) -> Result<(), SchemeOutcome> {
+    check_scheme_fields(
+        fields.mode,
+        fields.kind,
+        fields.vat_percent,
+        fields.accumulation_months,
+        fields.settlement_months,
+    )
+    .map_err(SchemeOutcome::Fields)
 }
 
 fn months_column(months: Option<u32>) -> Option<i16> {

@@ -7,6 +7,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
 
 use super::DbError;
 
@@ -20,4 +21,18 @@ where
     row.get::<_, &str>(column)
         .parse()
         .map_err(|error| DbError::Inconsistent(format!("{column}: {error}")))
+}
+
+/// What a statement answered, or None when the server refused it with `refusal` (a name
+/// taken, a row referenced): the caller answers that as an outcome, not an error. Any other
+/// error stays one.
+pub(crate) fn accepted<T>(
+    result: Result<T, tokio_postgres::Error>,
+    refusal: &SqlState,
+) -> Result<Option<T>, DbError> {
+    match result {
+        Ok(answer) => Ok(Some(answer)),
+        Err(error) if error.code() == Some(refusal) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
 }
