@@ -76,3 +76,44 @@ pub(super) async fn write_once<O: Outcome>(
     transaction.commit().await?;
     Ok(outcome)
 }
+
+/// Implements [`Outcome`] for an answer recorded as the id it saved, `Type::Variant { id }`
+/// (`{"id": …}`); any other answer is a refusal.
+macro_rules! outcome_saved_id {
+    ($type:ident :: $variant:ident) => {
+        impl $crate::db::applied_write::Outcome for $type {
+            const FIELDS: &str = "(outcome->>'id')::bigint AS id";
+
+            fn read_back(row: &tokio_postgres::Row) -> Result<Self, DbError> {
+                Ok($type::$variant { id: row.get("id") })
+            }
+
+            fn to_record(&self) -> Option<serde_json::Value> {
+                match self {
+                    $type::$variant { id } => Some(serde_json::json!({ "id": id })),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// Implements [`Outcome`] for an answer recorded only as done, `Type::Variant` (`{}`); any
+/// other answer is a refusal.
+macro_rules! outcome_done {
+    ($type:ident :: $variant:ident) => {
+        impl $crate::db::applied_write::Outcome for $type {
+            const FIELDS: &str = "outcome";
+
+            fn read_back(_: &tokio_postgres::Row) -> Result<Self, DbError> {
+                Ok($type::$variant)
+            }
+
+            fn to_record(&self) -> Option<serde_json::Value> {
+                matches!(self, $type::$variant).then(|| serde_json::json!({}))
+            }
+        }
+    };
+}
+
+pub(super) use {outcome_done, outcome_saved_id};

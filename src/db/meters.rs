@@ -18,7 +18,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
-use super::applied_write::{Outcome, write_once};
+use super::applied_write::{Outcome, outcome_done, outcome_saved_id, write_once};
 use super::rows::{accepted, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
@@ -42,6 +42,11 @@ pub struct MeterTypeFields<'a> {
     pub caliber: &'a str,
     pub manufacturer: &'a str,
 }
+
+// How each answer is recorded under its idempotency key (`db::applied_write`).
+outcome_saved_id!(MeterTypeOutcome::Saved);
+outcome_done!(MeterOutcome::Done);
+outcome_done!(MeterTypeDeletion::Deleted);
 
 /// What became of a change to a meter type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,34 +208,6 @@ pub async fn save_meter_type(
         })
     })
     .await
-}
-
-impl Outcome for MeterTypeOutcome {
-    const FIELDS: &str = "(outcome->>'id')::bigint AS id";
-
-    fn read_back(row: &Row) -> Result<Self, DbError> {
-        Ok(MeterTypeOutcome::Saved { id: row.get("id") })
-    }
-
-    fn to_record(&self) -> Option<serde_json::Value> {
-        match self {
-            MeterTypeOutcome::Saved { id } => Some(json!({ "id": id })),
-            _ => None,
-        }
-    }
-}
-
-/// A change to a meter is recorded as done.
-impl Outcome for MeterOutcome {
-    const FIELDS: &str = "outcome";
-
-    fn read_back(_: &Row) -> Result<Self, DbError> {
-        Ok(MeterOutcome::Done)
-    }
-
-    fn to_record(&self) -> Option<serde_json::Value> {
-        (*self == MeterOutcome::Done).then(|| json!({}))
-    }
 }
 
 /// Adds an uninstalled meter.
@@ -696,19 +673,6 @@ pub async fn delete_meter_type(
         },
     )
     .await
-}
-
-/// A deletion is recorded as done.
-impl Outcome for MeterTypeDeletion {
-    const FIELDS: &str = "outcome";
-
-    fn read_back(_: &Row) -> Result<Self, DbError> {
-        Ok(MeterTypeDeletion::Deleted)
-    }
-
-    fn to_record(&self) -> Option<serde_json::Value> {
-        (*self == MeterTypeDeletion::Deleted).then(|| json!({}))
-    }
 }
 
 /// Which meters the meter list shows.

@@ -7,12 +7,11 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde_json::json;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
-use super::applied_write::{Outcome, write_once};
+use super::applied_write::{outcome_saved_id, write_once};
 use super::rows::{accepted, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
@@ -181,25 +180,17 @@ pub async fn scheme(client: &impl GenericClient, id: i64) -> Result<Option<Schem
     else {
         return Ok(None);
     };
-    let tiers = client
-        .query(
-            "SELECT v.id AS version_id, v.effective_from, t.upper_bound_m3, t.unit_price
-             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
-             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
-            &[&id],
-        )
-        .await?;
-    let versions = tiers
-        .chunk_by(|a, b| a.get::<_, i64>("version_id") == b.get::<_, i64>("version_id"))
-        .map(|group| SchemeVersion {
-            effective_from: group[0].get("effective_from"),
-            tiers: group
-                .iter()
-                .map(|row| Tier {
-                    up_to: row
-                        .get::<_, Option<Decimal>>("upper_bound_m3")
-                        .map(|bound| bound.normalize()),
-                    unit_price: row.get::<_, Decimal>("unit_price").normalize(),
+    let versions = versions(client, id)
+        .await?
+        .into_iter()
+        .map(|version| SchemeVersion {
+            effective_from: version.effective_from,
+            tiers: version
+                .tiers
+                .into_iter()
+                .map(|tier| Tier {
+                    up_to: tier.up_to.map(|bound| bound.normalize()),
+                    unit_price: tier.unit_price.normalize(),
                 })
                 .collect(),
         })
@@ -210,25 +201,42 @@ pub async fn scheme(client: &impl GenericClient, id: i64) -> Result<Option<Schem
     }))
 }
 
+/// Every version of scheme `id`'s prices with its tiers, oldest first, as stored (with the
+/// columns' scale: `scheme` shows them normalized, the card journal prices with them as they
+/// are).
+pub(crate) async fn versions(
+    client: &impl GenericClient,
+    id: i64,
+) -> Result<Vec<SchemeVersion>, DbError> {
+    let tiers = client
+        .query(
+            "SELECT v.id AS version_id, v.effective_from, t.upper_bound_m3, t.unit_price
+             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
+             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
+            &[&id],
+        )
+        .await?;
+    Ok(tiers
+        .chunk_by(|a, b| a.get::<_, i64>("version_id") == b.get::<_, i64>("version_id"))
+        .map(|group| SchemeVersion {
+            effective_from: group[0].get("effective_from"),
+            tiers: group
+                .iter()
+                .map(|row| Tier {
+                    up_to: row.get("upper_bound_m3"),
+                    unit_price: row.get("unit_price"),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
 const ADD: &str = "price_scheme.add";
 const MODIFY: &str = "price_scheme.modify";
 const NEW_PRICES: &str = "price_version.add";
 
-/// Every change is recorded with the scheme it saved.
-impl Outcome for SchemeOutcome {
-    const FIELDS: &str = "(outcome->>'id')::bigint AS id";
-
-    fn read_back(row: &Row) -> Result<Self, DbError> {
-        Ok(SchemeOutcome::Saved { id: row.get("id") })
-    }
-
-    fn to_record(&self) -> Option<serde_json::Value> {
-        match self {
-            SchemeOutcome::Saved { id } => Some(json!({ "id": id })),
-            _ => None,
-        }
-    }
-}
+// Every change is recorded with the scheme it saved.
+outcome_saved_id!(SchemeOutcome::Saved);
 
 /// Adds a scheme with its first prices, in force from the scheme's start date.
 pub async fn add_scheme(

@@ -35,9 +35,7 @@ use crate::domain::card_records::{
     CardContent, Ef, IssueRecord, MacKey, MeterNumber, PurchaseRecord, PurchaseStatus, Record,
     UserCard,
 };
-use crate::domain::pricing::{
-    AccumulationCycle, BillingMode, Charge, PriceScheme, PriceVersion, PurchaseError, Tier,
-};
+use crate::domain::pricing::{AccumulationCycle, Charge, PriceScheme, PriceVersion, PurchaseError};
 
 /// Litres in a cubic metre: the card counts litres, the ledger m³.
 const LITRES_PER_M3: Decimal = Decimal::ONE_THOUSAND;

@@ -1,6 +1,7 @@
 //! The prepaid price of a recharge.
 
 use super::*;
+use crate::db::price_schemes::{billing_mode_of, versions};
 
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
 /// version in force, the volume already bought in the accumulation cycle (reversed purchases do
@@ -98,46 +99,25 @@ pub(super) async fn prepaid_scheme(
     else {
         return Ok(None);
     };
-    let mode = match scheme.get::<_, &str>("billing_mode") {
-        "fixed" => BillingMode::Fixed,
-        "stepped" => BillingMode::Stepped,
-        "leap" => BillingMode::Leap,
-        other => return Err(DbError::Inconsistent(format!("billing mode {other}"))),
-    };
+    let mode = billing_mode_of(scheme.get("billing_mode"))?;
     let vat_percent: Decimal = scheme.get("vat_percent");
     let scheme_id: i64 = scheme.get("id");
     let inconsistent = |error: crate::domain::pricing::SchemeError| {
         DbError::Inconsistent(format!("price scheme {scheme_id}: {error}"))
     };
-    let rows = client
-        .query(
-            "SELECT v.id AS version_id, v.effective_from, t.upper_bound_m3, t.unit_price
-             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
-             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
-            &[&scheme_id],
-        )
-        .await?;
-    let mut versions = Vec::new();
-    for group in
-        rows.chunk_by(|a, b| a.get::<_, i64>("version_id") == b.get::<_, i64>("version_id"))
-    {
-        let tiers = group
-            .iter()
-            .map(|row| Tier {
-                up_to: row.get("upper_bound_m3"),
-                unit_price: row.get("unit_price"),
-            })
-            .collect();
-        versions.push(
+    let versions = versions(client, scheme_id)
+        .await?
+        .into_iter()
+        .map(|version| {
             PriceVersion::new(
-                group[0].get("effective_from"),
+                version.effective_from,
                 mode,
-                tiers,
+                version.tiers,
                 vat_percent.normalize(),
             )
-            .map_err(inconsistent)?,
-        );
-    }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(inconsistent)?;
     if versions.is_empty() {
         return Ok(None);
     }
