@@ -177,7 +177,7 @@ async fn open_card_then_recharge_through_the_app() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("count");
     assert_eq!(done, 2, "open and recharge are journaled done");
     let books = books(&customer.client, customer.customer_id).await;
     assert_eq!(books.paid_in, Decimal::new(12_000, 2));

@@ -412,7 +412,7 @@ async fn a_card_that_is_not_blank_is_refused_and_a_request_sent_twice_sells_once
         .query_one("SELECT count(*) FROM card", &[])
         .await
         .unwrap()
-        .get(0);
+        .get("count");
     assert_eq!(cards, 1, "nothing of the refused attempts stays");
 }
 
@@ -619,7 +619,7 @@ impl Station {
             )
             .await
             .unwrap()
-            .get(0);
+            .get("id");
         let key = format!("open-{meter_no}");
         let (customer_id, customer_no) =
             open_customer(&mut self.customer.client, 1, meter_id, &key).await;
@@ -682,9 +682,10 @@ impl Station {
         let client = self.customer.db.pool.get().await.unwrap();
         let journal = client
             .query_one(
-                "SELECT count(*) FILTER (WHERE kind = $2),
-                        count(*) FILTER (WHERE kind = $2 AND state = $3),
+                "SELECT count(*) FILTER (WHERE kind = $2) AS operations,
+                        count(*) FILTER (WHERE kind = $2 AND state = $3) AS settled,
                         (SELECT card_no FROM card WHERE customer_id = $1 AND state = 'active')
+                            AS active_card
                  FROM card_operation WHERE customer_id = $1",
                 &[
                     &self.customer.customer_id,
@@ -695,7 +696,10 @@ impl Station {
             .await
             .unwrap();
         assert_eq!(
-            (journal.get::<_, i64>(0), journal.get::<_, i64>(1)),
+            (
+                journal.get::<_, i64>("operations"),
+                journal.get::<_, i64>("settled")
+            ),
             (1, 1),
             "{context}: one operation, {expected:?}"
         );
@@ -709,7 +713,7 @@ impl Station {
             _ => (None, 0),
         };
         assert_eq!(
-            journal.get::<_, Option<i64>>(2),
+            journal.get::<_, Option<i64>>("active_card"),
             on_card,
             "{context}: the active card is the card's"
         );
@@ -1047,7 +1051,7 @@ impl RandomRun {
             )
             .await
             .unwrap()
-            .map(|row| row.get(0));
+            .map(|row| row.get("card_no"));
         let in_reader = match Station::content(&station.records().await) {
             CardContent::User(card) => Some(i64::from(card.issue.card_number)),
             _ => None,

@@ -65,12 +65,13 @@ async fn with_fixture() -> (TestDb, Object) {
     (db, client)
 }
 
+/// The `count` that `sql` selects (`SELECT count(*) …`, or a figure named so).
 async fn count(client: &Object, sql: &str) -> i64 {
     client
         .query_one(sql, &[])
         .await
         .unwrap_or_else(|error| panic!("{sql}: {error}"))
-        .get(0)
+        .get("count")
 }
 
 fn type_input(name: &str, business_model: BusinessModel) -> CustomerTypeInput {
@@ -121,7 +122,7 @@ async fn add_meter(client: &mut Object, number: &str, meter_type_id: i64) -> i64
         .query_one("SELECT id FROM meter WHERE meter_no = $1", &[&number])
         .await
         .unwrap()
-        .get(0)
+        .get("id")
 }
 
 fn person(name: &str, mobile: &str) -> BasicInfo {
@@ -274,7 +275,7 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("initial_electronic_reading");
     assert_eq!(reading.to_string(), "1.500");
     assert_eq!(
         meters::modify_meter(&mut client, CLERK, &key(), &other, &fields)
@@ -513,13 +514,16 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, i64>(0), i64::from(opened.customer_no.value()));
-    assert_eq!(row.get::<_, &str>(1), "张伟");
-    assert_eq!(row.get::<_, &str>(2), "13800138000");
+    assert_eq!(
+        row.get::<_, i64>("customer_no"),
+        i64::from(opened.customer_no.value())
+    );
+    assert_eq!(row.get::<_, &str>("name"), "张伟");
+    assert_eq!(row.get::<_, &str>("phone"), "13800138000");
     assert_eq!(row.get::<_, Option<i16>>(3), Some(3));
-    assert_eq!(row.get::<_, &str>(4), "installed");
-    assert_eq!(row.get::<_, Decimal>(5), Decimal::ZERO);
-    assert_eq!(row.get::<_, &str>(6), "prepaid");
+    assert_eq!(row.get::<_, &str>("status"), "installed");
+    assert_eq!(row.get::<_, Decimal>("balance"), Decimal::ZERO);
+    assert_eq!(row.get::<_, &str>("kind"), "prepaid");
     assert_eq!(
         opened.customer_no.to_string().parse(),
         Ok(opened.customer_no)
@@ -655,7 +659,8 @@ async fn importing_100000_meters_takes_seconds() {
     assert_eq!(
         count(
             &client,
-            "SELECT (detail->>'imported')::bigint FROM audit_log WHERE action = 'meter.import'"
+            "SELECT (detail->>'imported')::bigint AS count FROM audit_log
+             WHERE action = 'meter.import'"
         )
         .await,
         100_000
@@ -715,7 +720,7 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
         .await
         .unwrap()
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| row.get("meter_no"))
         .collect();
     assert_eq!(numbers, ["NEW-1", "NEW-6", "OLD-1"]);
     let reading: Decimal = client
@@ -725,7 +730,7 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("initial_mechanical_reading");
     assert_eq!(reading.to_string(), "8.000");
 }
 
@@ -803,13 +808,13 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     let audit: (String, String) = {
         let row = client
             .query_one(
-                "SELECT detail->>'before', detail->>'after' FROM audit_log
+                "SELECT detail->>'before' AS before, detail->>'after' AS after FROM audit_log
                  WHERE action = 'customer.modify' ORDER BY id LIMIT 1",
                 &[],
             )
             .await
             .unwrap();
-        (row.get(0), row.get(1))
+        (row.get("before"), row.get("after"))
     };
     assert_eq!(
         audit,
@@ -851,15 +856,16 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
     );
     let history = client
         .query_one(
-            "SELECT previous_owner->>'name', previous_owner->>'mobile', transferred_by
+            "SELECT previous_owner->>'name' AS name, previous_owner->>'mobile' AS mobile,
+                    transferred_by
              FROM customer_owner_history WHERE customer_id = $1",
             &[&read.customer_id],
         )
         .await
         .unwrap();
-    assert_eq!(history.get::<_, &str>(0), "张伟");
-    assert_eq!(history.get::<_, &str>(1), "13800138000");
-    assert_eq!(history.get::<_, i64>(2), CLERK);
+    assert_eq!(history.get::<_, &str>("name"), "张伟");
+    assert_eq!(history.get::<_, &str>("mobile"), "13800138000");
+    assert_eq!(history.get::<_, i64>("transferred_by"), CLERK);
     let now = customer_changes::customer_basics(&**client, read.customer_id)
         .await
         .unwrap()
@@ -1117,17 +1123,18 @@ async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_s
     };
     let stored = client
         .query_one(
-            "SELECT c.id, c.customer_no, a.id FROM customer c JOIN account a ON a.customer_id = c.id",
+            "SELECT c.id AS customer_id, c.customer_no, a.id AS account_id
+             FROM customer c JOIN account a ON a.customer_id = c.id",
             &[],
         )
         .await
         .unwrap();
-    assert_eq!(opened.customer_id, stored.get::<_, i64>(0));
+    assert_eq!(opened.customer_id, stored.get::<_, i64>("customer_id"));
     assert_eq!(
         i64::from(opened.customer_no.value()),
-        stored.get::<_, i64>(1)
+        stored.get::<_, i64>("customer_no")
     );
-    assert_eq!(opened.account_id, stored.get::<_, i64>(2));
+    assert_eq!(opened.account_id, stored.get::<_, i64>("account_id"));
     assert_eq!(count(&client, "SELECT count(*) FROM customer").await, 1);
 
     let read = customer_changes::customer_basics(&**client, opened.customer_id)

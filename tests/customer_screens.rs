@@ -107,7 +107,7 @@ async fn phone_and_address(client: &Object, customer_id: i64) -> (String, String
         )
         .await
         .unwrap();
-    (row.get(0), row.get(1))
+    (row.get("phone"), row.get("address"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,7 +179,7 @@ async fn open_modify_and_transfer_through_the_screens() {
         .query_one("SELECT status FROM meter WHERE id = $1", &[&chosen.id])
         .await
         .unwrap()
-        .get(0);
+        .get("status");
     assert_eq!(status, "installed");
 
     // Modify: the clerk changes the address while another clerk changes the mobile.
@@ -300,7 +300,7 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
         )
         .await
         .expect("the demo data has unpaid bills")
-        .get(0);
+        .get("customer_no");
     desk.key(KeyCode::Char('/')).await;
     desk.text(&format!("{number:08}")).await;
     desk.key(KeyCode::Enter).await;

@@ -38,7 +38,7 @@ async fn add_customer(
         .query_one("SELECT nextval('customer_serial')", &[])
         .await
         .unwrap()
-        .get(0);
+        .get("nextval");
     let number = CustomerNumber::from_serial(u32::try_from(serial).unwrap()).unwrap();
     let row = client
         .query_one(
@@ -74,7 +74,7 @@ async fn add_customer(
         )
         .await
         .unwrap();
-    (row.get(0), i64::from(number.value()))
+    (row.get("id"), i64::from(number.value()))
 }
 
 /// The search done the slow, obvious way: every match, in display order.
@@ -122,7 +122,7 @@ async fn every_match(client: &impl GenericClient, search: &CustomerSearch) -> Ve
                 .await
         }
     };
-    rows.unwrap().iter().map(|row| row.get(0)).collect()
+    rows.unwrap().iter().map(|row| row.get("id")).collect()
 }
 
 fn ids(rows: &[CustomerRow]) -> Vec<i64> {
@@ -304,7 +304,7 @@ async fn a_card_number_finds_its_customer() {
         )
         .await
         .unwrap();
-    let (card_no, customer_id): (i64, i64) = (row.get(0), row.get(1));
+    let (card_no, customer_id): (i64, i64) = (row.get("card_no"), row.get("customer_id"));
     // Card numbers have nine digits or more (V8): typed as printed, they are no customer number.
     assert!(card_no >= 100_000_001, "{card_no}");
     let search = classify(&card_no.to_string()).unwrap();
@@ -417,7 +417,7 @@ async fn details_show_type_meter_account_card_and_owners() {
     // A card customer with transactions, preferring one with a previous owner.
     let row = client
         .query_one(
-            "SELECT c.id, count(x.id)
+            "SELECT c.id, count(x.id) AS transactions
              FROM customer c
              JOIN card k ON k.customer_id = c.id
              JOIN account a ON a.customer_id = c.id
@@ -430,7 +430,7 @@ async fn details_show_type_meter_account_card_and_owners() {
         )
         .await
         .unwrap();
-    let (customer_id, transactions): (i64, i64) = (row.get(0), row.get(1));
+    let (customer_id, transactions): (i64, i64) = (row.get("id"), row.get("transactions"));
     let details = customers::details(&**client, customer_id)
         .await
         .unwrap()
@@ -467,7 +467,7 @@ async fn details_show_type_meter_account_card_and_owners() {
             )
             .await
             .unwrap();
-        (row.get(0), row.get(1), row.get(2))
+        (row.get("state"), row.get("card_no"), row.get("generation"))
     };
     assert_eq!((card.state, card.card_no, card.generation), newest);
     assert_eq!(
@@ -482,7 +482,7 @@ async fn details_show_type_meter_account_card_and_owners() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("count");
     assert_eq!(details.owner_history.len() as i64, owners);
     for owner in &details.owner_history {
         assert!(owner.kept.iter().any(|(key, _)| key == "name"));
@@ -514,10 +514,10 @@ async fn a_dropped_search_is_cancelled_on_the_server_and_spares_the_next() {
         let connection = Cancellable::new(pool.get().await.unwrap());
         let pid: i32 = connection
             .client()
-            .query_one("SELECT pg_backend_pid()", &[])
+            .query_one("SELECT pg_backend_pid() AS pid", &[])
             .await
             .unwrap()
-            .get(0);
+            .get("pid");
         seen_pid.store(pid, std::sync::atomic::Ordering::SeqCst);
         let sleeping = connection
             .client()
@@ -535,10 +535,10 @@ async fn a_dropped_search_is_cancelled_on_the_server_and_spares_the_next() {
     // The next statement starts at once and runs past the moment the cancel arrives.
     let next = db.pool.get().await.unwrap();
     let row = next
-        .query_one("SELECT pg_backend_pid(), pg_sleep(0.5)::text", &[])
+        .query_one("SELECT pg_backend_pid() AS pid, pg_sleep(0.5)::text", &[])
         .await
         .expect("the cancel of the dropped search does not reach the next one");
-    let next_pid: i32 = row.get(0);
+    let next_pid: i32 = row.get("pid");
     assert_ne!(
         next_pid,
         dropped_pid.load(std::sync::atomic::Ordering::SeqCst)
@@ -556,7 +556,7 @@ async fn a_dropped_search_is_cancelled_on_the_server_and_spares_the_next() {
             )
             .await
             .unwrap()
-            .get(0);
+            .get("count");
         if running == 0 {
             break;
         }

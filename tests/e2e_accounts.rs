@@ -84,7 +84,7 @@ async fn open_modify_transfer_then_the_history_in_details() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("customer_no");
     assert!(table.contains(&format!("{number:08}")), "{table}");
 
     // Modify: the address gets the building.
@@ -101,7 +101,7 @@ async fn open_modify_transfer_then_the_history_in_details() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("address");
     assert_eq!(address, "西城区金融街7号B座");
 
     // Transfer to a new owner: the confirmation names both and the balance that stays.
@@ -143,7 +143,7 @@ async fn open_modify_transfer_then_the_history_in_details() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("meter_no");
     assert!(
         details.contains(&format!("{number:08}")) && details.contains(&meter_no),
         "{details}"

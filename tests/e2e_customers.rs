@@ -33,7 +33,8 @@ async fn search_by_name_and_meter_number_then_details() {
         )
         .await
         .unwrap();
-    let (number, name, meter): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+    let (number, name, meter): (i64, String, String) =
+        (row.get("customer_no"), row.get("name"), row.get("meter_no"));
     let number = format!("{number:08}");
 
     let dir = scratch("customers");
@@ -139,13 +140,16 @@ async fn the_bench_measures_the_memory_of_the_running_app() {
         .query_one(
             "SELECT o.enabled,
                     EXISTS (SELECT FROM audit_log a WHERE a.operator_id = o.id
-                            AND a.action = 'login.succeeded')
+                            AND a.action = 'login.succeeded') AS signed_in
              FROM operator o WHERE o.login LIKE 'bench-%'",
             &[],
         )
         .await
         .unwrap();
-    let (enabled, signed_in): (bool, bool) = (bench_operator.get(0), bench_operator.get(1));
+    let (enabled, signed_in): (bool, bool) = (
+        bench_operator.get("enabled"),
+        bench_operator.get("signed_in"),
+    );
     assert!(signed_in, "the running app signed the bench operator in");
     assert!(!enabled, "the bench operator is disabled afterwards");
 }

@@ -29,7 +29,7 @@ async fn a_supervisor_imports_100000_meters_through_the_dialog() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("name");
 
     let dir = scratch("reference");
     let file = dir.join("meters.csv");
@@ -79,7 +79,7 @@ async fn a_supervisor_imports_100000_meters_through_the_dialog() {
         .query_one("SELECT count(*) FROM meter WHERE meter_no LIKE 'IMP%'", &[])
         .await
         .unwrap()
-        .get(0);
+        .get("count");
     assert_eq!(imported, 99_999);
 
     tmux.keys(&["F3"]);

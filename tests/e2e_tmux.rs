@@ -22,7 +22,7 @@ async fn with_clerk(db: &TestDb) {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("id");
     let hash = tokio::task::spawn_blocking(|| hash_password("river-17"))
         .await
         .unwrap();

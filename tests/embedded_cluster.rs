@@ -100,7 +100,7 @@ async fn first_run_initialises_then_reuses_the_running_server_and_keeps_data_ove
         .query_one("SELECT note FROM marker", &[])
         .await
         .unwrap()
-        .get(0);
+        .get("note");
     assert_eq!(note, "kept");
     blocking(move || first_session.stop().unwrap()).await;
 }
@@ -203,7 +203,7 @@ async fn fresh_databases_are_migrated_and_separate() {
         .query_one("SELECT count(*) FROM refinery_schema_history", &[])
         .await
         .unwrap()
-        .get(0);
+        .get("count");
     assert!(migrations >= 1, "migrations applied");
     one_client
         .batch_execute("CREATE TABLE only_in_one ()")
@@ -211,10 +211,10 @@ async fn fresh_databases_are_migrated_and_separate() {
         .unwrap();
     let two_client = two.pool.get().await.unwrap();
     let seen: Option<String> = two_client
-        .query_one("SELECT to_regclass('only_in_one')::text", &[])
+        .query_one("SELECT to_regclass('only_in_one')::text AS seen", &[])
         .await
         .unwrap()
-        .get(0);
+        .get("seen");
     assert_eq!(seen, None);
 }
 
@@ -266,6 +266,6 @@ async fn pool_reports_a_stopped_server_as_lost_and_recovers_after_restart() {
         .query_one("SELECT amount FROM payment", &[])
         .await
         .unwrap()
-        .get(0);
+        .get("amount");
     assert_eq!(amount, 42);
 }

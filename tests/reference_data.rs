@@ -143,7 +143,7 @@ async fn install(db: &TestDb, number: &str) -> i64 {
         .query_one("SELECT id FROM meter WHERE meter_no = $1", &[&number])
         .await
         .unwrap()
-        .get(0);
+        .get("id");
     let info = BasicInfo::Personal(PersonalInfo {
         name: "张伟".to_owned(),
         id_document_no: None,
@@ -457,7 +457,7 @@ async fn count_meters(db: &TestDb) -> i64 {
         .query_one("SELECT count(*) FROM meter", &[])
         .await
         .unwrap()
-        .get(0)
+        .get("count")
 }
 
 #[tokio::test]
@@ -852,7 +852,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             .query_one("SELECT current_date", &[])
             .await
             .unwrap()
-            .get(0)
+            .get("current_date")
     };
     let yesterday = today - Days::new(1);
     let next_month = today + Days::new(30);
@@ -929,9 +929,10 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     );
 }
 
+/// What `sql`, a `SELECT count(*) …`, counts.
 async fn count(db: &TestDb, sql: &str) -> i64 {
     let client = db.pool.get().await.unwrap();
-    client.query_one(sql, &[]).await.unwrap().get(0)
+    client.query_one(sql, &[]).await.unwrap().get("count")
 }
 
 /// A change re-sent with its key after a connection lost past the commit (the app parks it and
@@ -1023,7 +1024,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     let today: NaiveDate = {
         let client = db.pool.get().await.unwrap();
         let row = client.query_one("SELECT current_date", &[]).await.unwrap();
-        row.get(0)
+        row.get("current_date")
     };
     let change = RefRequest::ChangePrices {
         idempotency_key: key(),
@@ -1147,7 +1148,7 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
     let today: NaiveDate = {
         let client = db.pool.get().await.unwrap();
         let row = client.query_one("SELECT current_date", &[]).await.unwrap();
-        row.get(0)
+        row.get("current_date")
     };
     let change = RefRequest::ChangePrices {
         idempotency_key: key(),

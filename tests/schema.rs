@@ -90,7 +90,7 @@ async fn reference_roles_permissions_and_payment_methods_exist() {
         .await
         .unwrap()
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| row.get("code"))
         .collect();
     assert_eq!(roles, ["administrator", "clerk", "supervisor"]);
     let supervisor_only: i64 = scalar(
@@ -286,13 +286,14 @@ async fn the_balance_follows_the_ledger_and_never_goes_negative() {
     let (balance, sum): (Decimal, Decimal) = {
         let row = client
             .query_one(
-                "SELECT balance, (SELECT sum(amount) FROM ledger_transaction WHERE account_id = 2)
+                "SELECT balance,
+                        (SELECT sum(amount) FROM ledger_transaction WHERE account_id = 2) AS sum
                  FROM account WHERE id = 2",
                 &[],
             )
             .await
             .unwrap();
-        (row.get(0), row.get(1))
+        (row.get("balance"), row.get("sum"))
     };
     assert_eq!(balance, sum);
     assert_eq!(balance, Decimal::new(6950, 2));
@@ -489,7 +490,7 @@ async fn failed_logins_count_up_and_a_success_resets_them() {
         .await
         .unwrap()
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
+        .map(|row| (row.get("action"), row.get("operator_id")))
         .collect();
     let failed = ("login.failed".to_owned(), Some(id));
     assert_eq!(
@@ -627,7 +628,7 @@ async fn demo_data_is_consistent() {
         .await
         .unwrap()
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| row.get("customer_no"))
         .collect();
     assert!(numbers.iter().all(|&number| {
         u32::try_from(number)
@@ -703,6 +704,6 @@ async fn the_server_ends_a_transaction_its_client_abandoned() {
         .query_one("SHOW idle_in_transaction_session_timeout", &[])
         .await
         .unwrap()
-        .get(0);
+        .get("idle_in_transaction_session_timeout");
     assert_eq!(timeout, "30s", "a lost desk's transaction frees its keys");
 }

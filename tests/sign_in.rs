@@ -24,7 +24,7 @@ async fn add_operator(db: &TestDb, login: &str, password: &str, enabled: bool) {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("id");
     let password = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -91,7 +91,7 @@ async fn the_right_password_signs_in_and_resets_the_failure_count() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("failed_logins");
     assert_eq!(failures, 0);
     let audited: i64 = client
         .query_one(
@@ -100,7 +100,7 @@ async fn the_right_password_signs_in_and_resets_the_failure_count() {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("count");
     assert_eq!(audited, 2);
 }
 

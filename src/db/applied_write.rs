@@ -1,102 +1,119 @@
 //! Writes applied exactly once (`sql/V9`, `V10`): every write the clerk confirms carries the
-//! idempotency key the app made at F2, and its transaction first looks the key up here, then,
-//! if the key is new, records it with the write's outcome before committing. A request sent
-//! again after a connection lost between the commit and the reply so writes nothing and
-//! answers what the first attempt answered. Refusals record nothing: sent again, they are
-//! decided afresh. Used by the customer changes and every reference-data change.
+//! idempotency key the app made at F2, and [`write_once`] runs it: it looks the key up first
+//! and, if the key is new, runs the write and records the key with the write's outcome before
+//! committing. A request sent again after a connection lost between the commit and the reply
+//! so writes nothing and answers what the first attempt answered. Refusals record nothing:
+//! sent again, they are decided afresh. Used by the customer changes and every reference-data
+//! change.
 
-use serde_json::json;
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::{Client, Row, Transaction};
 
 use super::DbError;
 
-/// The outcome recorded under `key`, as `fields` (SQL over the `outcome` column) select it
-/// from column 1 on, or None if no write was applied under it. Waits first for any other
-/// transaction of the same key: a re-send can arrive while the first attempt still runs on a
-/// connection the client has lost, and must see whether it committed. The lock is
-/// transaction-scoped, in a class of its own (9, after the migration) so it cannot meet
-/// another advisory lock. A key recorded by another kind of write is an error, not an answer.
-pub(super) async fn applied(
-    transaction: &Transaction<'_>,
-    key: &str,
-    kind: &str,
-    fields: &str,
-) -> Result<Option<Row>, DbError> {
-    transaction
-        .execute("SELECT pg_advisory_xact_lock(9, hashtext($1))", &[&key])
-        .await?;
-    let Some(row) = transaction
-        .query_opt(
-            &format!("SELECT kind, {fields} FROM applied_write WHERE idempotency_key = $1"),
-            &[&key],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let recorded: &str = row.get(0);
-    if recorded != kind {
-        return Err(DbError::Inconsistent(format!(
-            "idempotency key {key} was used by a {recorded}, not a {kind}"
-        )));
-    }
-    Ok(Some(row))
+/// A write's answer, as it is kept in `applied_write.outcome` (jsonb) and read back from it.
+pub(super) trait Outcome: Sized {
+    /// The columns [`Outcome::read_back`] reads, selected from `outcome`, each named
+    /// (`(outcome->>'id')::bigint AS id`).
+    const FIELDS: &'static str;
+
+    /// The answer recorded, from a row of [`Outcome::FIELDS`].
+    fn read_back(row: &Row) -> Result<Self, DbError>;
+
+    /// What to record for this answer, or None for one that wrote nothing (a refusal): its
+    /// transaction is rolled back and the key stays free.
+    fn to_record(&self) -> Option<serde_json::Value>;
 }
 
-/// Records the write's key and outcome, in the write's own transaction.
-pub(super) async fn record_applied(
-    transaction: &Transaction<'_>,
+/// Runs `write` once under `key`, in one transaction with its bookkeeping: an advisory lock on
+/// the key, the lookup, the write, the key recorded with its outcome, the commit.
+///
+/// The lock makes a re-send wait for any other transaction of the same key: it can arrive
+/// while the first attempt still runs on a connection the client has lost, and must see
+/// whether that committed. The lock is transaction-scoped, in a class of its own (9, after the
+/// migration) so it cannot meet another advisory lock. A key recorded by another kind of write
+/// is an error, not an answer.
+pub(super) async fn write_once<O: Outcome>(
+    client: &mut Client,
     key: &str,
     kind: &str,
     operator_id: i64,
-    outcome: serde_json::Value,
-) -> Result<(), DbError> {
+    write: impl AsyncFnOnce(&Transaction<'_>) -> Result<O, DbError>,
+) -> Result<O, DbError> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock(9, hashtext($1))", &[&key])
+        .await?;
+    let recorded = transaction
+        .query_opt(
+            &format!(
+                "SELECT kind AS recorded_kind, {} FROM applied_write WHERE idempotency_key = $1",
+                O::FIELDS
+            ),
+            &[&key],
+        )
+        .await?;
+    if let Some(row) = recorded {
+        let recorded_kind: &str = row.get("recorded_kind");
+        if recorded_kind != kind {
+            return Err(DbError::Inconsistent(format!(
+                "idempotency key {key} was used by a {recorded_kind}, not a {kind}"
+            )));
+        }
+        return O::read_back(&row);
+    }
+    let outcome = write(&transaction).await?;
+    let Some(record) = outcome.to_record() else {
+        transaction.rollback().await?;
+        return Ok(outcome);
+    };
     transaction
         .execute(
             "INSERT INTO applied_write (idempotency_key, kind, outcome, operator_id)
              VALUES ($1, $2, $3::text::jsonb, $4)",
-            &[&key, &kind, &outcome.to_string(), &operator_id],
+            &[&key, &kind, &record.to_string(), &operator_id],
         )
         .await?;
-    Ok(())
+    transaction.commit().await?;
+    Ok(outcome)
 }
 
-/// [`applied`] for a write whose recorded outcome is the id it saved (`{"id": …}`).
-pub(super) async fn applied_id(
-    transaction: &Transaction<'_>,
-    key: &str,
-    kind: &str,
-) -> Result<Option<i64>, DbError> {
-    let row = applied(transaction, key, kind, "(outcome->>'id')::bigint").await?;
-    Ok(row.map(|row| row.get(1)))
+/// Implements [`Outcome`] for an answer recorded as the id it saved, `Type::Variant { id }`
+/// (`{"id": …}`); any other answer is a refusal.
+macro_rules! outcome_saved_id {
+    ($type:ident :: $variant:ident) => {
+        impl $crate::db::applied_write::Outcome for $type {
+            const FIELDS: &str = "(outcome->>'id')::bigint AS id";
+
+            fn read_back(row: &tokio_postgres::Row) -> Result<Self, DbError> {
+                Ok($type::$variant { id: row.get("id") })
+            }
+
+            fn to_record(&self) -> Option<serde_json::Value> {
+                match self {
+                    $type::$variant { id } => Some(serde_json::json!({ "id": id })),
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-/// Records a write whose outcome is the id it saved, as [`applied_id`] reads it back.
-pub(super) async fn record_applied_id(
-    transaction: &Transaction<'_>,
-    key: &str,
-    kind: &str,
-    operator_id: i64,
-    id: i64,
-) -> Result<(), DbError> {
-    record_applied(transaction, key, kind, operator_id, json!({ "id": id })).await
+/// Implements [`Outcome`] for an answer recorded only as done, `Type::Variant` (`{}`); any
+/// other answer is a refusal.
+macro_rules! outcome_done {
+    ($type:ident :: $variant:ident) => {
+        impl $crate::db::applied_write::Outcome for $type {
+            const FIELDS: &str = "outcome";
+
+            fn read_back(_: &tokio_postgres::Row) -> Result<Self, DbError> {
+                Ok($type::$variant)
+            }
+
+            fn to_record(&self) -> Option<serde_json::Value> {
+                matches!(self, $type::$variant).then(|| serde_json::json!({}))
+            }
+        }
+    };
 }
 
-/// [`applied`] for a write whose outcome is only that it was done.
-pub(super) async fn applied_done(
-    transaction: &Transaction<'_>,
-    key: &str,
-    kind: &str,
-) -> Result<bool, DbError> {
-    Ok(applied(transaction, key, kind, "outcome").await?.is_some())
-}
-
-/// Records a write whose outcome is only that it was done, as [`applied_done`] reads it.
-pub(super) async fn record_applied_done(
-    transaction: &Transaction<'_>,
-    key: &str,
-    kind: &str,
-    operator_id: i64,
-) -> Result<(), DbError> {
-    record_applied(transaction, key, kind, operator_id, json!({})).await
-}
+pub(super) use {outcome_done, outcome_saved_id};

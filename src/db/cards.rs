@@ -36,7 +36,7 @@ pub async fn owner_of(
 ) -> Result<Option<CardOwner>, DbError> {
     let Some(row) = client
         .query_opt(
-            "SELECT c.id, c.customer_no, c.name, k.state, k.void_reason, a.balance,
+            "SELECT c.id, c.customer_no, c.name, k.state AS card_state, k.void_reason, a.balance,
                     c.customer_type_id
              FROM card k JOIN customer c ON c.id = k.customer_id
                   JOIN account a ON a.customer_id = c.id
@@ -47,7 +47,7 @@ pub async fn owner_of(
     else {
         return Ok(None);
     };
-    let customer_type_id: i64 = row.get(6);
+    let customer_type_id: i64 = row.get("customer_type_id");
     let methods = client
         .query(
             "SELECT p.code, p.name FROM customer_type_payment_method m
@@ -58,17 +58,17 @@ pub async fn owner_of(
         )
         .await?;
     Ok(Some(CardOwner {
-        customer_id: row.get(0),
-        customer_no: row.get(1),
-        name: row.get(2),
-        card_state: row.get(3),
-        void_reason: row.get(4),
-        balance: row.get(5),
+        customer_id: row.get("id"),
+        customer_no: row.get("customer_no"),
+        name: row.get("name"),
+        card_state: row.get("card_state"),
+        void_reason: row.get("void_reason"),
+        balance: row.get("balance"),
         payment_methods: methods
             .iter()
             .map(|method| PaymentMethod {
-                code: method.get(0),
-                name: method.get(1),
+                code: method.get("code"),
+                name: method.get("name"),
             })
             .collect(),
     }))
@@ -94,10 +94,10 @@ pub async fn receipt_facts(
 ) -> Result<Option<ReceiptFacts>, DbError> {
     let row = client
         .query_opt(
-            "SELECT r.issued_at, o.full_name, c.customer_no, c.name, m.meter_no,
+            "SELECT r.issued_at, o.full_name AS operator, c.customer_no, c.name, m.meter_no,
                     (SELECT p.name FROM ledger_transaction t
                      JOIN payment_method p ON p.code = t.payment_method_code
-                     WHERE t.receipt_no = r.receipt_no LIMIT 1),
+                     WHERE t.receipt_no = r.receipt_no LIMIT 1) AS method,
                     a.balance
              FROM receipt r
              JOIN operator o ON o.id = r.operator_id
@@ -109,12 +109,12 @@ pub async fn receipt_facts(
         )
         .await?;
     Ok(row.map(|row| ReceiptFacts {
-        issued_at: row.get(0),
-        operator: row.get(1),
-        customer_no: row.get(2),
-        name: row.get(3),
-        meter_no: row.get(4),
-        method: row.get(5),
-        balance: row.get(6),
+        issued_at: row.get("issued_at"),
+        operator: row.get("operator"),
+        customer_no: row.get("customer_no"),
+        name: row.get("name"),
+        meter_no: row.get("meter_no"),
+        method: row.get("method"),
+        balance: row.get("balance"),
     }))
 }

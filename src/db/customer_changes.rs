@@ -9,18 +9,25 @@
 
 use rust_decimal::Decimal;
 use serde_json::json;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
-use super::applied_write::{applied, record_applied};
+use super::applied_write::{Outcome, write_once};
+use super::rows::word;
 use crate::domain::customer_number::CustomerNumber;
 use crate::domain::customer_rules::{
     AccountKind, BasicInfo, BusinessModel, EnterpriseInfo, Field, Nature, PersonalInfo,
     StatisticalInfo,
 };
 
-/// The customer columns that hold the basic information, in the order of [`Columns`].
+/// The customer columns that hold the basic information, in the order of [`Columns::values`].
 const BASIC_COLUMNS: &str = "name, address, phone, id_document_no, household_size, email, credit_code, contact_person, remark";
+
+/// [`BASIC_COLUMNS`] set to `$2` … `$10`, in an UPDATE of the customer `$1`.
+const SET_BASIC_COLUMNS: &str = "name = $2, address = $3, phone = $4, id_document_no = $5,
+     household_size = $6, email = $7, credit_code = $8, contact_person = $9, remark = $10,
+     version = version + 1";
 
 /// The basic information as the customer table stores it: `name` is the person, the company or
 /// the label; `address` the address or the location; `phone` the mobile or the phone.
@@ -71,19 +78,34 @@ impl Columns {
         }
     }
 
-    /// Reads [`BASIC_COLUMNS`] starting at column `first` of `row`.
-    fn read(row: &Row, first: usize) -> Self {
+    /// Reads [`BASIC_COLUMNS`] of `row`.
+    fn read(row: &Row) -> Self {
         Columns {
-            name: row.get(first),
-            address: row.get(first + 1),
-            phone: row.get(first + 2),
-            id_document_no: row.get(first + 3),
-            household_size: row.get(first + 4),
-            email: row.get(first + 5),
-            credit_code: row.get(first + 6),
-            contact_person: row.get(first + 7),
-            remark: row.get(first + 8),
+            name: row.get("name"),
+            address: row.get("address"),
+            phone: row.get("phone"),
+            id_document_no: row.get("id_document_no"),
+            household_size: row.get("household_size"),
+            email: row.get("email"),
+            credit_code: row.get("credit_code"),
+            contact_person: row.get("contact_person"),
+            remark: row.get("remark"),
         }
+    }
+
+    /// The values of [`BASIC_COLUMNS`], as statement parameters in that order.
+    fn values(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            &self.name,
+            &self.address,
+            &self.phone,
+            &self.id_document_no,
+            &self.household_size,
+            &self.email,
+            &self.credit_code,
+            &self.contact_person,
+            &self.remark,
+        ]
     }
 
     /// The schema's CHECKs give every nature its required columns; a missing one is reported,
@@ -132,15 +154,6 @@ fn as_key_values(
         .filter(|(field, _)| fields.is_none_or(|fields| fields.contains(field)))
         .map(|(field, value)| (field.key(), value))
         .unzip()
-}
-
-fn stored<T: std::str::FromStr<Err = crate::domain::customer_rules::UnknownWord>>(
-    row: &Row,
-    column: &str,
-) -> Result<T, DbError> {
-    row.get::<_, &str>(column)
-        .parse()
-        .map_err(|error| DbError::Inconsistent(format!("{column}: {error}")))
 }
 
 // ───────────────────────────── Applied writes ─────────────────────────────
@@ -199,135 +212,144 @@ pub async fn open_account(
     key: &str,
     opening: &Opening<'_>,
 ) -> Result<OpenOutcome, DbError> {
-    let transaction = client.transaction().await?;
-    let fields = "(outcome->>'customer_id')::bigint, (outcome->>'customer_no')::bigint,
-                  (outcome->>'account_id')::bigint, outcome->>'account_kind' AS account_kind";
-    if let Some(row) = applied(&transaction, key, OPEN, fields).await? {
-        let customer_no = u32::try_from(row.get::<_, i64>(2))
-            .ok()
-            .and_then(|no| CustomerNumber::try_from(no).ok())
-            .ok_or_else(|| DbError::Inconsistent(format!("applied write {key}: customer_no")))?;
-        return Ok(OpenOutcome::Opened(OpenedAccount {
-            customer_id: row.get(1),
-            customer_no,
-            account_id: row.get(3),
-            account_kind: stored(&row, "account_kind")?,
-        }));
-    }
-    // FOR SHARE: the type can be neither deleted nor changed while customers are opened on it.
-    let Some(customer_type) = transaction
-        .query_opt(
-            "SELECT nature, business_model FROM customer_type WHERE id = $1 FOR SHARE",
-            &[&opening.customer_type_id],
-        )
-        .await?
-    else {
-        return Ok(OpenOutcome::CustomerTypeGone);
-    };
-    let nature: Nature = stored(&customer_type, "nature")?;
-    let business_model: BusinessModel = stored(&customer_type, "business_model")?;
-    if nature != opening.info.nature() {
-        return Ok(OpenOutcome::WrongNature { nature });
-    }
-    let installed = transaction
-        .query_opt(
-            "UPDATE meter SET status = 'installed'
-             WHERE id = $1 AND status = 'uninstalled'
-               AND meter_type_id IN (SELECT meter_type_id FROM customer_type_meter_type
-                                     WHERE customer_type_id = $2)
-             RETURNING meter_no, meter_type_id",
-            &[&opening.meter_id, &opening.customer_type_id],
-        )
-        .await?;
-    let Some(meter) = installed else {
-        let allowed: Option<bool> = transaction
+    write_once(client, key, OPEN, operator_id, async |transaction| {
+        // FOR SHARE: the type can be neither deleted nor changed while customers are opened
+        // on it.
+        let Some(customer_type) = transaction
             .query_opt(
-                "SELECT meter_type_id IN (SELECT meter_type_id FROM customer_type_meter_type
-                                          WHERE customer_type_id = $2)
-                 FROM meter WHERE id = $1 AND status = 'uninstalled'",
-                &[&opening.meter_id, &opening.customer_type_id],
+                "SELECT nature, business_model FROM customer_type WHERE id = $1 FOR SHARE",
+                &[&opening.customer_type_id],
             )
             .await?
-            .map(|row| row.get(0));
-        return Ok(match allowed {
-            Some(false) => OpenOutcome::MeterNotAllowed,
-            _ => OpenOutcome::MeterTaken,
-        });
-    };
-    let meter_no: String = meter.get(0);
-    let meter_type_id: i64 = meter.get(1);
-    let serial: i32 = transaction
-        .query_one("SELECT nextval('customer_serial')::integer", &[])
-        .await?
-        .get(0);
-    let customer_no = u32::try_from(serial)
-        .ok()
-        .and_then(CustomerNumber::from_serial)
-        .ok_or_else(|| DbError::Inconsistent(format!("customer serial {serial}")))?;
-    let customer_no_value = i64::from(customer_no.value());
-    let account_kind = business_model.account_kind();
-    let columns = Columns::of(opening.info);
-    let row = transaction
-        .query_one(
-            &format!(
-                "WITH customer AS (
-                     INSERT INTO customer (customer_no, customer_type_id, nature, business_model,
-                                           meter_id, meter_type_id, opened_by, {BASIC_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                     RETURNING id
-                 ), account AS (
-                     INSERT INTO account (customer_id, kind)
-                     SELECT id, $17 FROM customer
-                     RETURNING id
-                 ), audit AS (
-                     INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                     SELECT $7, 'customer.open', 'customer', customer.id,
-                            jsonb_build_object('customer_no', $1::bigint,
-                                               'customer_type_id', $2::bigint,
-                                               'meter_no', $18::text,
-                                               'account_id', account.id,
-                                               'account_kind', $17::text)
-                     FROM customer, account
-                 )
-                 SELECT customer.id, account.id FROM customer, account"
-            ),
-            &[
-                &customer_no_value,
-                &opening.customer_type_id,
-                &nature.as_str(),
-                &business_model.as_str(),
-                &opening.meter_id,
-                &meter_type_id,
-                &operator_id,
-                &columns.name,
-                &columns.address,
-                &columns.phone,
-                &columns.id_document_no,
-                &columns.household_size,
-                &columns.email,
-                &columns.credit_code,
-                &columns.contact_person,
-                &columns.remark,
-                &account_kind.as_str(),
-                &meter_no,
-            ],
-        )
-        .await?;
-    let opened = OpenedAccount {
-        customer_id: row.get(0),
-        customer_no,
-        account_id: row.get(1),
-        account_kind,
-    };
-    let outcome = json!({
-        "customer_id": opened.customer_id,
-        "customer_no": customer_no_value,
-        "account_id": opened.account_id,
-        "account_kind": account_kind.as_str(),
-    });
-    record_applied(&transaction, key, OPEN, operator_id, outcome).await?;
-    transaction.commit().await?;
-    Ok(OpenOutcome::Opened(opened))
+        else {
+            return Ok(OpenOutcome::CustomerTypeGone);
+        };
+        let nature: Nature = word(&customer_type, "nature")?;
+        let business_model: BusinessModel = word(&customer_type, "business_model")?;
+        if nature != opening.info.nature() {
+            return Ok(OpenOutcome::WrongNature { nature });
+        }
+        let installed = transaction
+            .query_opt(
+                "UPDATE meter SET status = 'installed'
+                 WHERE id = $1 AND status = 'uninstalled'
+                   AND meter_type_id IN (SELECT meter_type_id FROM customer_type_meter_type
+                                         WHERE customer_type_id = $2)
+                 RETURNING meter_no, meter_type_id",
+                &[&opening.meter_id, &opening.customer_type_id],
+            )
+            .await?;
+        let Some(meter) = installed else {
+            let allowed: Option<bool> = transaction
+                .query_opt(
+                    "SELECT meter_type_id IN (SELECT meter_type_id FROM customer_type_meter_type
+                                              WHERE customer_type_id = $2) AS allowed
+                     FROM meter WHERE id = $1 AND status = 'uninstalled'",
+                    &[&opening.meter_id, &opening.customer_type_id],
+                )
+                .await?
+                .map(|row| row.get("allowed"));
+            return Ok(match allowed {
+                Some(false) => OpenOutcome::MeterNotAllowed,
+                _ => OpenOutcome::MeterTaken,
+            });
+        };
+        let meter_no: String = meter.get("meter_no");
+        let meter_type_id: i64 = meter.get("meter_type_id");
+        let serial: i32 = transaction
+            .query_one("SELECT nextval('customer_serial')::integer AS serial", &[])
+            .await?
+            .get("serial");
+        let customer_no = u32::try_from(serial)
+            .ok()
+            .and_then(CustomerNumber::from_serial)
+            .ok_or_else(|| DbError::Inconsistent(format!("customer serial {serial}")))?;
+        let customer_no_value = i64::from(customer_no.value());
+        let account_kind = business_model.account_kind();
+        let columns = Columns::of(opening.info);
+        let row = transaction
+            .query_one(
+                &format!(
+                    "WITH customer AS (
+                         INSERT INTO customer (customer_no, customer_type_id, nature,
+                                               business_model, meter_id, meter_type_id,
+                                               opened_by, {BASIC_COLUMNS})
+                         VALUES ($1, $2, $3, $4, $5, $6, $7,
+                                 $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                         RETURNING id
+                     ), account AS (
+                         INSERT INTO account (customer_id, kind)
+                         SELECT id, $17 FROM customer
+                         RETURNING id
+                     ), audit AS (
+                         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                         SELECT $7, 'customer.open', 'customer', customer.id,
+                                jsonb_build_object('customer_no', $1::bigint,
+                                                   'customer_type_id', $2::bigint,
+                                                   'meter_no', $18::text,
+                                                   'account_id', account.id,
+                                                   'account_kind', $17::text)
+                         FROM customer, account
+                     )
+                     SELECT customer.id AS customer_id, account.id AS account_id
+                     FROM customer, account"
+                ),
+                &[
+                    &[
+                        &customer_no_value as &(dyn ToSql + Sync),
+                        &opening.customer_type_id,
+                        &nature.as_str(),
+                        &business_model.as_str(),
+                        &opening.meter_id,
+                        &meter_type_id,
+                        &operator_id,
+                    ][..],
+                    &columns.values(),
+                    &[&account_kind.as_str(), &meter_no],
+                ]
+                .concat(),
+            )
+            .await?;
+        Ok(OpenOutcome::Opened(OpenedAccount {
+            customer_id: row.get("customer_id"),
+            customer_no,
+            account_id: row.get("account_id"),
+            account_kind,
+        }))
+    })
+    .await
+}
+
+impl Outcome for OpenOutcome {
+    const FIELDS: &str = "(outcome->>'customer_id')::bigint AS customer_id,
+        (outcome->>'customer_no')::bigint AS customer_no,
+        (outcome->>'account_id')::bigint AS account_id,
+        outcome->>'account_kind' AS account_kind";
+
+    fn read_back(row: &Row) -> Result<Self, DbError> {
+        let customer_no = u32::try_from(row.get::<_, i64>("customer_no"))
+            .ok()
+            .and_then(|no| CustomerNumber::try_from(no).ok())
+            .ok_or_else(|| DbError::Inconsistent("applied write: customer_no".to_owned()))?;
+        Ok(OpenOutcome::Opened(OpenedAccount {
+            customer_id: row.get("customer_id"),
+            customer_no,
+            account_id: row.get("account_id"),
+            account_kind: word(row, "account_kind")?,
+        }))
+    }
+
+    fn to_record(&self) -> Option<serde_json::Value> {
+        let OpenOutcome::Opened(opened) = self else {
+            return None;
+        };
+        Some(json!({
+            "customer_id": opened.customer_id,
+            "customer_no": i64::from(opened.customer_no.value()),
+            "account_id": opened.account_id,
+            "account_kind": opened.account_kind.as_str(),
+        }))
+    }
 }
 
 // ───────────────────────────── Modify ─────────────────────────────
@@ -360,7 +382,7 @@ async fn read_basics(
     let row = client
         .query_opt(
             &format!(
-                "SELECT nature, version, status = 'active', {BASIC_COLUMNS}
+                "SELECT nature, version, status = 'active' AS active, {BASIC_COLUMNS}
                  FROM customer WHERE id = $1 {lock}"
             ),
             &[&customer_id],
@@ -369,9 +391,9 @@ async fn read_basics(
     row.map(|row| {
         Ok(CustomerBasics {
             customer_id,
-            version: row.get(1),
-            active: row.get(2),
-            info: Columns::read(&row, 3).into_info(stored(&row, "nature")?)?,
+            version: row.get("version"),
+            active: row.get("active"),
+            info: Columns::read(&row).into_info(word(&row, "nature")?)?,
         })
     })
     .transpose()
@@ -415,75 +437,74 @@ pub async fn modify_basic_info(
             nature: read.info.nature(),
         });
     }
-    let transaction = client.transaction().await?;
-    let fields = "(outcome->>'version')::integer";
-    if let Some(row) = applied(&transaction, key, MODIFY, fields).await? {
-        return Ok(ModifyOutcome::Saved {
-            version: row.get(1),
-        });
+    write_once(client, key, MODIFY, operator_id, async |transaction| {
+        if read.info.changed_fields(info).is_empty() {
+            return Ok(ModifyOutcome::Unchanged);
+        }
+        let current = match read_basics(transaction, read.customer_id, "FOR UPDATE").await? {
+            None => return Ok(ModifyOutcome::NotFound),
+            Some(current) if !current.active => return Ok(ModifyOutcome::Closed),
+            Some(current) => current,
+        };
+        if current.version != read.version {
+            let theirs = read.info.changed_fields(&current.info);
+            if !theirs.is_empty() {
+                return Ok(ModifyOutcome::Conflict {
+                    changed_fields: theirs,
+                    current,
+                });
+            }
+        }
+        let changed = current.info.changed_fields(info);
+        let (keys, before) = as_key_values(&current.info, Some(&changed));
+        let (_, after) = as_key_values(info, Some(&changed));
+        let columns = Columns::of(info);
+        let version: i32 = transaction
+            .query_one(
+                &format!(
+                    "WITH saved AS (
+                         UPDATE customer SET {SET_BASIC_COLUMNS}
+                         WHERE id = $1
+                         RETURNING id, version
+                     ), audit AS (
+                         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                         SELECT $11, 'customer.modify', 'customer', id,
+                                jsonb_build_object('version', version,
+                                                   'before', jsonb_object($12::text[], $13::text[]),
+                                                   'after', jsonb_object($12::text[], $14::text[]))
+                         FROM saved
+                     )
+                     SELECT version FROM saved"
+                ),
+                &[
+                    &[&read.customer_id as &(dyn ToSql + Sync)][..],
+                    &columns.values(),
+                    &[&operator_id, &keys, &before, &after],
+                ]
+                .concat(),
+            )
+            .await?
+            .get("version");
+        Ok(ModifyOutcome::Saved { version })
+    })
+    .await
+}
+
+impl Outcome for ModifyOutcome {
+    const FIELDS: &str = "(outcome->>'version')::integer AS version";
+
+    fn read_back(row: &Row) -> Result<Self, DbError> {
+        Ok(ModifyOutcome::Saved {
+            version: row.get("version"),
+        })
     }
-    if read.info.changed_fields(info).is_empty() {
-        return Ok(ModifyOutcome::Unchanged);
-    }
-    let current = match read_basics(&transaction, read.customer_id, "FOR UPDATE").await? {
-        None => return Ok(ModifyOutcome::NotFound),
-        Some(current) if !current.active => return Ok(ModifyOutcome::Closed),
-        Some(current) => current,
-    };
-    if current.version != read.version {
-        let theirs = read.info.changed_fields(&current.info);
-        if !theirs.is_empty() {
-            return Ok(ModifyOutcome::Conflict {
-                changed_fields: theirs,
-                current,
-            });
+
+    fn to_record(&self) -> Option<serde_json::Value> {
+        match self {
+            ModifyOutcome::Saved { version } => Some(json!({ "version": version })),
+            _ => None,
         }
     }
-    let changed = current.info.changed_fields(info);
-    let (keys, before) = as_key_values(&current.info, Some(&changed));
-    let (_, after) = as_key_values(info, Some(&changed));
-    let columns = Columns::of(info);
-    let version: i32 = transaction
-        .query_one(
-            "WITH saved AS (
-                 UPDATE customer
-                 SET name = $2, address = $3, phone = $4, id_document_no = $5,
-                     household_size = $6, email = $7, credit_code = $8, contact_person = $9,
-                     remark = $10, version = version + 1
-                 WHERE id = $1
-                 RETURNING id, version
-             ), audit AS (
-                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 SELECT $11, 'customer.modify', 'customer', id,
-                        jsonb_build_object('version', version,
-                                           'before', jsonb_object($12::text[], $13::text[]),
-                                           'after', jsonb_object($12::text[], $14::text[]))
-                 FROM saved
-             )
-             SELECT version FROM saved",
-            &[
-                &read.customer_id,
-                &columns.name,
-                &columns.address,
-                &columns.phone,
-                &columns.id_document_no,
-                &columns.household_size,
-                &columns.email,
-                &columns.credit_code,
-                &columns.contact_person,
-                &columns.remark,
-                &operator_id,
-                &keys,
-                &before,
-                &after,
-            ],
-        )
-        .await?
-        .get(0);
-    let outcome = json!({ "version": version });
-    record_applied(&transaction, key, MODIFY, operator_id, outcome).await?;
-    transaction.commit().await?;
-    Ok(ModifyOutcome::Saved { version })
 }
 
 // ───────────────────────────── Transfer ─────────────────────────────
@@ -526,15 +547,16 @@ pub async fn transfer_preview(
         .query_opt(
             "SELECT a.balance, a.kind,
                     (SELECT count(*) FROM bill b WHERE b.account_id = a.id AND b.status = 'unpaid')
+                        AS unpaid_bills
              FROM account a WHERE a.customer_id = $1",
             &[&customer_id],
         )
         .await?
         .map(|row| {
             Ok(TransferPreview {
-                balance: row.get(0),
-                account_kind: stored(&row, "kind")?,
-                unpaid_bills: row.get(2),
+                balance: row.get("balance"),
+                account_kind: word(&row, "kind")?,
+                unpaid_bills: row.get("unpaid_bills"),
             })
         })
         .transpose()
@@ -552,97 +574,105 @@ pub async fn transfer(
     customer_id: i64,
     new_owner: &BasicInfo,
 ) -> Result<TransferOutcome, DbError> {
-    let transaction = client.transaction().await?;
-    let fields = "(outcome->>'balance')::numeric, (outcome->>'version')::integer";
-    if let Some(row) = applied(&transaction, key, TRANSFER, fields).await? {
-        return Ok(TransferOutcome::Transferred {
-            balance: row.get(1),
-            version: row.get(2),
-        });
+    write_once(client, key, TRANSFER, operator_id, async |transaction| {
+        // The account row too: bills and payments on it wait until the transfer is done.
+        let Some(row) = transaction
+            .query_opt(
+                &format!(
+                    "SELECT c.nature, c.status = 'active' AS active, a.id AS account_id,
+                            a.balance, {BASIC_COLUMNS}
+                     FROM customer c JOIN account a ON a.customer_id = c.id
+                     WHERE c.id = $1
+                     FOR UPDATE OF c, a"
+                ),
+                &[&customer_id],
+            )
+            .await?
+        else {
+            return Ok(TransferOutcome::NotFound);
+        };
+        let nature: Nature = word(&row, "nature")?;
+        let account_id: i64 = row.get("account_id");
+        let balance: Decimal = row.get("balance");
+        if !row.get::<_, bool>("active") {
+            return Ok(TransferOutcome::Closed);
+        }
+        if nature != new_owner.nature() {
+            return Ok(TransferOutcome::WrongNature { nature });
+        }
+        let unpaid: i64 = transaction
+            .query_one(
+                "SELECT count(*) AS unpaid FROM bill WHERE account_id = $1 AND status = 'unpaid'",
+                &[&account_id],
+            )
+            .await?
+            .get("unpaid");
+        if unpaid > 0 {
+            return Ok(TransferOutcome::UnpaidBills { count: unpaid });
+        }
+        let previous = Columns::read(&row).into_info(nature)?;
+        let (keys, previous_values) = as_key_values(&previous, None);
+        let (_, new_values) = as_key_values(new_owner, None);
+        let columns = Columns::of(new_owner);
+        let version: i32 = transaction
+            .query_one(
+                &format!(
+                    "WITH history AS (
+                         INSERT INTO customer_owner_history (customer_id, previous_owner,
+                                                             transferred_by)
+                         VALUES ($1, jsonb_object($11::text[], $12::text[]), $13)
+                         RETURNING id
+                     ), saved AS (
+                         UPDATE customer SET {SET_BASIC_COLUMNS}
+                         WHERE id = $1
+                         RETURNING version
+                     ), audit AS (
+                         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                         SELECT $13, 'customer.transfer', 'customer', $1,
+                                jsonb_build_object('history_id', history.id,
+                                                   'new_owner', jsonb_object($11::text[], $14::text[]),
+                                                   'balance', $15::numeric)
+                         FROM history
+                     )
+                     SELECT version FROM saved"
+                ),
+                &[
+                    &[&customer_id as &(dyn ToSql + Sync)][..],
+                    &columns.values(),
+                    &[
+                        &keys,
+                        &previous_values,
+                        &operator_id,
+                        &new_values,
+                        &balance,
+                    ],
+                ]
+                .concat(),
+            )
+            .await?
+            .get("version");
+        Ok(TransferOutcome::Transferred { balance, version })
+    })
+    .await
+}
+
+impl Outcome for TransferOutcome {
+    const FIELDS: &str =
+        "(outcome->>'balance')::numeric AS balance, (outcome->>'version')::integer AS version";
+
+    fn read_back(row: &Row) -> Result<Self, DbError> {
+        Ok(TransferOutcome::Transferred {
+            balance: row.get("balance"),
+            version: row.get("version"),
+        })
     }
-    // The account row too: bills and payments on it wait until the transfer is done.
-    let Some(row) = transaction
-        .query_opt(
-            &format!(
-                "SELECT c.nature, c.status = 'active', a.id, a.balance, {BASIC_COLUMNS}
-                 FROM customer c JOIN account a ON a.customer_id = c.id
-                 WHERE c.id = $1
-                 FOR UPDATE OF c, a"
-            ),
-            &[&customer_id],
-        )
-        .await?
-    else {
-        return Ok(TransferOutcome::NotFound);
-    };
-    let nature: Nature = stored(&row, "nature")?;
-    let active: bool = row.get(1);
-    let account_id: i64 = row.get(2);
-    let balance: Decimal = row.get(3);
-    if !active {
-        return Ok(TransferOutcome::Closed);
+
+    fn to_record(&self) -> Option<serde_json::Value> {
+        match self {
+            TransferOutcome::Transferred { balance, version } => {
+                Some(json!({ "balance": balance.to_string(), "version": version }))
+            }
+            _ => None,
+        }
     }
-    if nature != new_owner.nature() {
-        return Ok(TransferOutcome::WrongNature { nature });
-    }
-    let unpaid: i64 = transaction
-        .query_one(
-            "SELECT count(*) FROM bill WHERE account_id = $1 AND status = 'unpaid'",
-            &[&account_id],
-        )
-        .await?
-        .get(0);
-    if unpaid > 0 {
-        return Ok(TransferOutcome::UnpaidBills { count: unpaid });
-    }
-    let previous = Columns::read(&row, 4).into_info(nature)?;
-    let (keys, previous_values) = as_key_values(&previous, None);
-    let (_, new_values) = as_key_values(new_owner, None);
-    let columns = Columns::of(new_owner);
-    let version: i32 = transaction
-        .query_one(
-            "WITH history AS (
-                 INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
-                 VALUES ($1, jsonb_object($11::text[], $12::text[]), $13)
-                 RETURNING id
-             ), saved AS (
-                 UPDATE customer
-                 SET name = $2, address = $3, phone = $4, id_document_no = $5,
-                     household_size = $6, email = $7, credit_code = $8, contact_person = $9,
-                     remark = $10, version = version + 1
-                 WHERE id = $1
-                 RETURNING version
-             ), audit AS (
-                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 SELECT $13, 'customer.transfer', 'customer', $1,
-                        jsonb_build_object('history_id', history.id,
-                                           'new_owner', jsonb_object($11::text[], $14::text[]),
-                                           'balance', $15::numeric)
-                 FROM history
-             )
-             SELECT version FROM saved",
-            &[
-                &customer_id,
-                &columns.name,
-                &columns.address,
-                &columns.phone,
-                &columns.id_document_no,
-                &columns.household_size,
-                &columns.email,
-                &columns.credit_code,
-                &columns.contact_person,
-                &columns.remark,
-                &keys,
-                &previous_values,
-                &operator_id,
-                &new_values,
-                &balance,
-            ],
-        )
-        .await?
-        .get(0);
-    let outcome = json!({ "balance": balance.to_string(), "version": version });
-    record_applied(&transaction, key, TRANSFER, operator_id, outcome).await?;
-    transaction.commit().await?;
-    Ok(TransferOutcome::Transferred { balance, version })
 }

@@ -5,11 +5,13 @@
 //! Each change is exactly-once under the idempotency key the app gives it
 //! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
+use serde_json::json;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, Transaction};
+use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
-use super::applied_write::{applied_done, applied_id, record_applied_done, record_applied_id};
+use super::applied_write::{Outcome, write_once};
+use super::rows::{accepted, word};
 use crate::domain::customer_rules::{
     Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
     PriceSchemeRef, TypeUsage, may_change_customer_type, may_delete_customer_type,
@@ -38,6 +40,26 @@ pub enum CustomerTypeOutcome {
     NotFound,
 }
 
+/// A save is recorded with the id it saved, a deletion as done.
+impl Outcome for CustomerTypeOutcome {
+    const FIELDS: &str = "(outcome->>'id')::bigint AS id";
+
+    fn read_back(row: &Row) -> Result<Self, DbError> {
+        Ok(match row.get("id") {
+            Some(id) => CustomerTypeOutcome::Saved { id },
+            None => CustomerTypeOutcome::Deleted,
+        })
+    }
+
+    fn to_record(&self) -> Option<serde_json::Value> {
+        match self {
+            CustomerTypeOutcome::Saved { id } => Some(json!({ "id": id })),
+            CustomerTypeOutcome::Deleted => Some(json!({})),
+            _ => None,
+        }
+    }
+}
+
 const ADD: &str = "customer_type.add";
 const MODIFY: &str = "customer_type.modify";
 const DELETE: &str = "customer_type.delete";
@@ -49,41 +71,33 @@ pub async fn add_customer_type(
     key: &str,
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
-    let transaction = client.transaction().await?;
-    if let Some(id) = applied_id(&transaction, key, ADD).await? {
-        return Ok(CustomerTypeOutcome::Saved { id });
-    }
-    let spec = match validate_customer_type(&form_of(&transaction, input).await?) {
-        Ok(spec) => spec,
-        Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
-    };
-    let inserted = transaction
-        .query_one(
-            "INSERT INTO customer_type (name, nature, business_model, counts_water_usage, charges,
-                                        price_scheme_id)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            &[
-                &spec.name,
-                &spec.nature.as_str(),
-                &spec.business_model.as_str(),
-                &spec.counts_water_usage,
-                &matches!(spec.charging, Charging::Charged { .. }),
-                &scheme_id(&spec),
-            ],
-        )
-        .await;
-    let id: i64 = match inserted {
-        Ok(row) => row.get(0),
-        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+    write_once(client, key, ADD, operator_id, async |transaction| {
+        let spec = match validate_customer_type(&form_of(transaction, input).await?) {
+            Ok(spec) => spec,
+            Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
+        };
+        let inserted = transaction
+            .query_one(
+                "INSERT INTO customer_type (name, nature, business_model, counts_water_usage,
+                                            charges, price_scheme_id)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[
+                    &spec.name,
+                    &spec.nature.as_str(),
+                    &spec.business_model.as_str(),
+                    &spec.counts_water_usage,
+                    &matches!(spec.charging, Charging::Charged { .. }),
+                    &scheme_id(&spec),
+                ],
+            )
+            .await;
+        let Some(inserted) = accepted(inserted, &SqlState::UNIQUE_VIOLATION)? else {
             return Ok(CustomerTypeOutcome::NameTaken);
-        }
-        Err(error) => return Err(error.into()),
-    };
-    write_lists(&transaction, id, &spec).await?;
-    audit(&transaction, operator_id, ADD, id, &spec).await?;
-    record_applied_id(&transaction, key, ADD, operator_id, id).await?;
-    transaction.commit().await?;
-    Ok(CustomerTypeOutcome::Saved { id })
+        };
+        let id: i64 = inserted.get("id");
+        save_lists(transaction, operator_id, ADD, id, &spec).await
+    })
+    .await
 }
 
 /// Changes a customer type; while customers have it, its nature, business model and the meter
@@ -95,68 +109,60 @@ pub async fn modify_customer_type(
     id: i64,
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
-    let transaction = client.transaction().await?;
-    if let Some(id) = applied_id(&transaction, key, MODIFY).await? {
-        return Ok(CustomerTypeOutcome::Saved { id });
-    }
-    let Some(usage) = locked_usage(&transaction, id).await? else {
-        return Ok(CustomerTypeOutcome::NotFound);
-    };
-    let spec = match validate_customer_type(&form_of(&transaction, input).await?) {
-        Ok(spec) => spec,
-        Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
-    };
-    if let Err(problems) = may_change_customer_type(&usage, &spec) {
-        return Ok(CustomerTypeOutcome::Refused(problems));
-    }
-    // The allowed meter types carry the payment model the business model needs (a composite
-    // key): rows that no longer fit go before the business model changes.
-    transaction
-        .execute(
-            "DELETE FROM customer_type_meter_type
-             WHERE customer_type_id = $1 AND (meter_payment_model <> $2 OR meter_type_id <> ALL($3))",
-            &[
-                &id,
-                &spec.business_model.meter_payment_model().as_str(),
-                &spec.meter_type_ids,
-            ],
-        )
-        .await?;
-    let updated = transaction
-        .execute(
-            "UPDATE customer_type
-             SET name = $2, nature = $3, business_model = $4, counts_water_usage = $5,
-                 charges = $6, price_scheme_id = $7
-             WHERE id = $1",
-            &[
-                &id,
-                &spec.name,
-                &spec.nature.as_str(),
-                &spec.business_model.as_str(),
-                &spec.counts_water_usage,
-                &matches!(spec.charging, Charging::Charged { .. }),
-                &scheme_id(&spec),
-            ],
-        )
-        .await;
-    match updated {
-        Ok(_) => {}
-        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+    write_once(client, key, MODIFY, operator_id, async |transaction| {
+        let Some(usage) = locked_usage(transaction, id).await? else {
+            return Ok(CustomerTypeOutcome::NotFound);
+        };
+        let spec = match validate_customer_type(&form_of(transaction, input).await?) {
+            Ok(spec) => spec,
+            Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
+        };
+        if let Err(problems) = may_change_customer_type(&usage, &spec) {
+            return Ok(CustomerTypeOutcome::Refused(problems));
+        }
+        // The allowed meter types carry the payment model the business model needs (a
+        // composite key): rows that no longer fit go before the business model changes.
+        transaction
+            .execute(
+                "DELETE FROM customer_type_meter_type
+                 WHERE customer_type_id = $1
+                   AND (meter_payment_model <> $2 OR meter_type_id <> ALL($3))",
+                &[
+                    &id,
+                    &spec.business_model.meter_payment_model().as_str(),
+                    &spec.meter_type_ids,
+                ],
+            )
+            .await?;
+        let updated = transaction
+            .execute(
+                "UPDATE customer_type
+                 SET name = $2, nature = $3, business_model = $4, counts_water_usage = $5,
+                     charges = $6, price_scheme_id = $7
+                 WHERE id = $1",
+                &[
+                    &id,
+                    &spec.name,
+                    &spec.nature.as_str(),
+                    &spec.business_model.as_str(),
+                    &spec.counts_water_usage,
+                    &matches!(spec.charging, Charging::Charged { .. }),
+                    &scheme_id(&spec),
+                ],
+            )
+            .await;
+        if accepted(updated, &SqlState::UNIQUE_VIOLATION)?.is_none() {
             return Ok(CustomerTypeOutcome::NameTaken);
         }
-        Err(error) => return Err(error.into()),
-    }
-    transaction
-        .execute(
-            "DELETE FROM customer_type_payment_method WHERE customer_type_id = $1",
-            &[&id],
-        )
-        .await?;
-    write_lists(&transaction, id, &spec).await?;
-    audit(&transaction, operator_id, MODIFY, id, &spec).await?;
-    record_applied_id(&transaction, key, MODIFY, operator_id, id).await?;
-    transaction.commit().await?;
-    Ok(CustomerTypeOutcome::Saved { id })
+        transaction
+            .execute(
+                "DELETE FROM customer_type_payment_method WHERE customer_type_id = $1",
+                &[&id],
+            )
+            .await?;
+        save_lists(transaction, operator_id, MODIFY, id, &spec).await
+    })
+    .await
 }
 
 /// Deletes a customer type no customer has.
@@ -166,29 +172,26 @@ pub async fn delete_customer_type(
     key: &str,
     id: i64,
 ) -> Result<CustomerTypeOutcome, DbError> {
-    let transaction = client.transaction().await?;
-    if applied_done(&transaction, key, DELETE).await? {
-        return Ok(CustomerTypeOutcome::Deleted);
-    }
-    let Some(usage) = locked_usage(&transaction, id).await? else {
-        return Ok(CustomerTypeOutcome::NotFound);
-    };
-    if let Err(problem) = may_delete_customer_type(&usage) {
-        return Ok(CustomerTypeOutcome::Refused(vec![problem]));
-    }
-    transaction
-        .execute(
-            "WITH deleted AS (DELETE FROM customer_type WHERE id = $1 RETURNING id, name)
-             INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-             SELECT $2, 'customer_type.delete', 'customer_type', id,
-                    jsonb_build_object('name', name)
-             FROM deleted",
-            &[&id, &operator_id],
-        )
-        .await?;
-    record_applied_done(&transaction, key, DELETE, operator_id).await?;
-    transaction.commit().await?;
-    Ok(CustomerTypeOutcome::Deleted)
+    write_once(client, key, DELETE, operator_id, async |transaction| {
+        let Some(usage) = locked_usage(transaction, id).await? else {
+            return Ok(CustomerTypeOutcome::NotFound);
+        };
+        if let Err(problem) = may_delete_customer_type(&usage) {
+            return Ok(CustomerTypeOutcome::Refused(vec![problem]));
+        }
+        transaction
+            .execute(
+                "WITH deleted AS (DELETE FROM customer_type WHERE id = $1 RETURNING id, name)
+                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 SELECT $2, 'customer_type.delete', 'customer_type', id,
+                        jsonb_build_object('name', name)
+                 FROM deleted",
+                &[&id, &operator_id],
+            )
+            .await?;
+        Ok(CustomerTypeOutcome::Deleted)
+    })
+    .await
 }
 
 fn scheme_id(spec: &CustomerTypeSpec) -> Option<i64> {
@@ -222,11 +225,9 @@ async fn form_of(
             .await?
             .map(|row| {
                 Ok::<_, DbError>(PriceSchemeRef {
-                    id: row.get(0),
-                    name: row.get(1),
-                    kind: row.get::<_, &str>(2).parse().map_err(|error| {
-                        DbError::Inconsistent(format!("price_scheme.kind: {error}"))
-                    })?,
+                    id: row.get("id"),
+                    name: row.get("name"),
+                    kind: word(&row, "kind")?,
                 })
             })
             .transpose()?,
@@ -255,11 +256,9 @@ async fn meter_type_refs(
         .iter()
         .map(|row| {
             Ok(MeterTypeRef {
-                id: row.get(0),
-                name: row.get(1),
-                payment_model: row.get::<_, &str>(2).parse().map_err(|error| {
-                    DbError::Inconsistent(format!("meter_type.payment_model: {error}"))
-                })?,
+                id: row.get("id"),
+                name: row.get("name"),
+                payment_model: word(row, "payment_model")?,
             })
         })
         .collect()
@@ -273,7 +272,7 @@ async fn locked_usage(
     let Some(row) = transaction
         .query_opt(
             "SELECT nature, business_model,
-                    (SELECT count(*) FROM customer WHERE customer_type_id = $1)
+                    (SELECT count(*) FROM customer WHERE customer_type_id = $1) AS customers
              FROM customer_type WHERE id = $1 FOR UPDATE",
             &[&id],
         )
@@ -281,11 +280,10 @@ async fn locked_usage(
     else {
         return Ok(None);
     };
-    let inconsistent = |error| DbError::Inconsistent(format!("customer_type: {error}"));
     Ok(Some(TypeUsage {
-        nature: row.get::<_, &str>(0).parse().map_err(inconsistent)?,
-        business_model: row.get::<_, &str>(1).parse().map_err(inconsistent)?,
-        customers: row.get(2),
+        nature: word(&row, "nature")?,
+        business_model: word(&row, "business_model")?,
+        customers: row.get("customers"),
         meter_types_in_use: meter_type_refs(
             transaction,
             "SELECT id, name, payment_model FROM meter_type
@@ -297,12 +295,15 @@ async fn locked_usage(
     }))
 }
 
-/// The allowed meter types (kept ones stay) and payment methods of a saved type.
-async fn write_lists(
+/// Ends the save of type `id` (`action` is the write's kind): its allowed meter types (kept
+/// ones stay), its payment methods and its audit row.
+async fn save_lists(
     transaction: &Transaction<'_>,
+    operator_id: i64,
+    action: &str,
     id: i64,
     spec: &CustomerTypeSpec,
-) -> Result<(), DbError> {
+) -> Result<CustomerTypeOutcome, DbError> {
     let payment_methods = match &spec.charging {
         Charging::Free => Vec::new(),
         Charging::Charged {
@@ -327,16 +328,6 @@ async fn write_lists(
             ],
         )
         .await?;
-    Ok(())
-}
-
-async fn audit(
-    transaction: &Transaction<'_>,
-    operator_id: i64,
-    action: &str,
-    id: i64,
-    spec: &CustomerTypeSpec,
-) -> Result<(), DbError> {
     transaction
         .execute(
             "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
@@ -356,7 +347,7 @@ async fn audit(
             ],
         )
         .await?;
-    Ok(())
+    Ok(CustomerTypeOutcome::Saved { id })
 }
 
 /// A customer type as the account-opening wizard offers it.
@@ -379,22 +370,19 @@ pub async fn customer_type_options(
             "SELECT t.id, t.name, t.nature, t.business_model,
                     ARRAY(SELECT m.meter_type_id FROM customer_type_meter_type m
                           WHERE m.customer_type_id = t.id ORDER BY m.meter_type_id)
+                        AS meter_type_ids
              FROM customer_type t ORDER BY t.name",
             &[],
         )
         .await?
         .iter()
         .map(|row| {
-            let word = |column: usize| -> &str { row.get(column) };
-            let unknown = |error: crate::domain::customer_rules::UnknownWord| {
-                DbError::Inconsistent(format!("customer type: {error}"))
-            };
             Ok(CustomerTypeOption {
-                id: row.get(0),
-                name: row.get(1),
-                nature: word(2).parse().map_err(unknown)?,
-                business_model: word(3).parse().map_err(unknown)?,
-                meter_type_ids: row.get(4),
+                id: row.get("id"),
+                name: row.get("name"),
+                nature: word(row, "nature")?,
+                business_model: word(row, "business_model")?,
+                meter_type_ids: row.get("meter_type_ids"),
             })
         })
         .collect()
@@ -419,39 +407,39 @@ pub async fn customer_type_rows(
     let rows = client
         .query(
             "SELECT t.id, t.name, t.nature, t.business_model, t.counts_water_usage, t.charges,
-                    t.price_scheme_id, s.name,
+                    t.price_scheme_id, s.name AS price_scheme_name,
                     ARRAY(SELECT m.id FROM customer_type_meter_type a
                           JOIN meter_type m ON m.id = a.meter_type_id
-                          WHERE a.customer_type_id = t.id ORDER BY m.name),
+                          WHERE a.customer_type_id = t.id ORDER BY m.name) AS meter_type_ids,
                     ARRAY(SELECT m.name FROM customer_type_meter_type a
                           JOIN meter_type m ON m.id = a.meter_type_id
-                          WHERE a.customer_type_id = t.id ORDER BY m.name),
+                          WHERE a.customer_type_id = t.id ORDER BY m.name) AS meter_type_names,
                     ARRAY(SELECT payment_method_code FROM customer_type_payment_method p
-                          WHERE p.customer_type_id = t.id ORDER BY payment_method_code),
-                    (SELECT count(*) FROM customer c WHERE c.customer_type_id = t.id)
+                          WHERE p.customer_type_id = t.id ORDER BY payment_method_code)
+                        AS payment_methods,
+                    (SELECT count(*) FROM customer c WHERE c.customer_type_id = t.id) AS customers
              FROM customer_type t LEFT JOIN price_scheme s ON s.id = t.price_scheme_id
              ORDER BY t.name",
             &[],
         )
         .await?;
-    let inconsistent = |error| DbError::Inconsistent(format!("customer_type: {error}"));
     rows.iter()
         .map(|row| {
             Ok(CustomerTypeRow {
-                id: row.get(0),
+                id: row.get("id"),
                 input: CustomerTypeInput {
-                    name: row.get(1),
-                    nature: row.get::<_, &str>(2).parse().map_err(inconsistent)?,
-                    business_model: row.get::<_, &str>(3).parse().map_err(inconsistent)?,
-                    counts_water_usage: row.get(4),
-                    charges: row.get(5),
-                    price_scheme_id: row.get(6),
-                    meter_type_ids: row.get(8),
-                    payment_methods: row.get(10),
+                    name: row.get("name"),
+                    nature: word(row, "nature")?,
+                    business_model: word(row, "business_model")?,
+                    counts_water_usage: row.get("counts_water_usage"),
+                    charges: row.get("charges"),
+                    price_scheme_id: row.get("price_scheme_id"),
+                    meter_type_ids: row.get("meter_type_ids"),
+                    payment_methods: row.get("payment_methods"),
                 },
-                price_scheme_name: row.get(7),
-                meter_type_names: row.get(9),
-                customers: row.get(11),
+                price_scheme_name: row.get("price_scheme_name"),
+                meter_type_names: row.get("meter_type_names"),
+                customers: row.get("customers"),
             })
         })
         .collect()
@@ -468,6 +456,6 @@ pub async fn payment_methods(
         )
         .await?
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
+        .map(|row| (row.get("code"), row.get("name")))
         .collect())
 }

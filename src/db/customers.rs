@@ -275,8 +275,9 @@ impl PageQuery {
         let hit_order = key_order.replace("c.", "hit.");
         let sql = format!(
             "{with}
-             SELECT c.id, c.customer_no, c.name, t.name, m.meter_no, c.account_kind, a.balance,
-                    card.state, c.phone, c.address, c.status, c.business_model
+             SELECT c.id, c.customer_no, c.name, t.name AS customer_type, m.meter_no,
+                    c.account_kind, a.balance, card.state AS card_state, c.phone, c.address,
+                    c.status, c.business_model
              FROM ({hits}) hit
              JOIN customer c ON c.id = hit.id
              JOIN customer_type t ON t.id = c.customer_type_id
@@ -312,18 +313,18 @@ impl PageQuery {
         Ok(rows
             .iter()
             .map(|row| CustomerRow {
-                id: row.get(0),
-                customer_no: row.get(1),
-                name: row.get(2),
-                customer_type: row.get(3),
-                meter_no: row.get(4),
-                account_kind: row.get(5),
-                business_model: row.get(11),
-                balance: row.get(6),
-                card_state: row.get(7),
-                phone: row.get(8),
-                address: row.get(9),
-                status: row.get(10),
+                id: row.get("id"),
+                customer_no: row.get("customer_no"),
+                name: row.get("name"),
+                customer_type: row.get("customer_type"),
+                meter_no: row.get("meter_no"),
+                account_kind: row.get("account_kind"),
+                business_model: row.get("business_model"),
+                balance: row.get("balance"),
+                card_state: row.get("card_state"),
+                phone: row.get("phone"),
+                address: row.get("address"),
+                status: row.get("status"),
             })
             .collect())
     }
@@ -715,9 +716,10 @@ pub async fn details(
         // The purchase the card carries is the customer's newest completed recharge (a
         // replacement card carries it over); the meter has loaded it once its write-back,
         // as last read at the counter, reached that sequence number.
-        "SELECT k.state, k.card_no, k.generation, purchase.seq,
+        "SELECT k.state, k.card_no, k.generation, purchase.seq AS last_purchase_seq,
                     CASE WHEN purchase.seq IS NOT NULL
                          THEN coalesce(k.meter_loaded_seq >= purchase.seq, false) END
+                        AS last_purchase_loaded
              FROM card k
              LEFT JOIN LATERAL (
                  SELECT o.purchase_seq AS seq FROM card_operation o
@@ -731,11 +733,12 @@ pub async fn details(
     // Independent statements, sent together: one round trip.
     let (customer, transactions, card, owners) = tokio::try_join!(
         client.query_opt(
-            "SELECT t.name, t.nature, t.business_model,
+            "SELECT t.name AS customer_type, t.nature, t.business_model,
                     c.id, c.customer_no, c.name, c.address, c.phone, c.id_document_no,
                     c.household_size, c.email, c.credit_code, c.contact_person, c.remark,
                     c.status, c.version, c.opened_at, c.closed_at,
-                    m.meter_no, mt.name, mt.caliber, a.kind, a.balance
+                    m.meter_no, mt.name AS meter_type, mt.caliber, a.kind AS account_kind,
+                    a.balance
              FROM customer c
              JOIN customer_type t ON t.id = c.customer_type_id
              JOIN meter m ON m.id = c.meter_id
@@ -745,7 +748,8 @@ pub async fn details(
             &by_customer,
         ),
         client.query(
-            "SELECT x.created_at, x.kind, x.amount, x.volume, x.payment_method_code, x.receipt_no
+            "SELECT x.created_at, x.kind, x.amount, x.volume, x.payment_method_code,
+                    x.receipt_no
              FROM account a
              JOIN ledger_transaction x ON x.account_id = a.id
              WHERE a.customer_id = $1
@@ -757,10 +761,10 @@ pub async fn details(
         client.query(
             // Fields the owner left blank are kept as JSON null: nothing to show for them.
             "SELECT ARRAY(SELECT key FROM jsonb_each_text(h.previous_owner)
-                          WHERE value IS NOT NULL ORDER BY key),
+                          WHERE value IS NOT NULL ORDER BY key) AS keys,
                     ARRAY(SELECT value FROM jsonb_each_text(h.previous_owner)
-                          WHERE value IS NOT NULL ORDER BY key),
-                    h.transferred_at, o.full_name
+                          WHERE value IS NOT NULL ORDER BY key) AS kept_values,
+                    h.transferred_at, o.full_name AS transferred_by
              FROM customer_owner_history h
              JOIN operator o ON o.id = h.transferred_by
              WHERE h.customer_id = $1
@@ -773,63 +777,63 @@ pub async fn details(
     };
     Ok(Some(CustomerDetails {
         customer_type: CustomerTypeSummary {
-            name: row.get(0),
-            nature: row.get(1),
-            business_model: row.get(2),
+            name: row.get("customer_type"),
+            nature: row.get("nature"),
+            business_model: row.get("business_model"),
         },
         basic: BasicInfo {
-            id: row.get(3),
-            customer_no: row.get(4),
-            name: row.get(5),
-            address: row.get(6),
-            phone: row.get(7),
-            id_document_no: row.get(8),
-            household_size: row.get(9),
-            email: row.get(10),
-            credit_code: row.get(11),
-            contact_person: row.get(12),
-            remark: row.get(13),
-            status: row.get(14),
-            version: row.get(15),
-            opened_at: row.get(16),
-            closed_at: row.get(17),
+            id: row.get("id"),
+            customer_no: row.get("customer_no"),
+            name: row.get("name"),
+            address: row.get("address"),
+            phone: row.get("phone"),
+            id_document_no: row.get("id_document_no"),
+            household_size: row.get("household_size"),
+            email: row.get("email"),
+            credit_code: row.get("credit_code"),
+            contact_person: row.get("contact_person"),
+            remark: row.get("remark"),
+            status: row.get("status"),
+            version: row.get("version"),
+            opened_at: row.get("opened_at"),
+            closed_at: row.get("closed_at"),
         },
         meter: MeterSummary {
-            meter_no: row.get(18),
-            meter_type: row.get(19),
-            caliber: row.get(20),
+            meter_no: row.get("meter_no"),
+            meter_type: row.get("meter_type"),
+            caliber: row.get("caliber"),
         },
         account: AccountSummary {
-            kind: row.get(21),
-            balance: row.get(22),
+            kind: row.get("account_kind"),
+            balance: row.get("balance"),
             recent_transactions: transactions
                 .iter()
                 .map(|row| TransactionSummary {
-                    at: row.get(0),
-                    kind: row.get(1),
-                    amount: row.get(2),
-                    volume: row.get(3),
-                    payment_method: row.get(4),
-                    receipt_no: row.get(5),
+                    at: row.get("created_at"),
+                    kind: row.get("kind"),
+                    amount: row.get("amount"),
+                    volume: row.get("volume"),
+                    payment_method: row.get("payment_method_code"),
+                    receipt_no: row.get("receipt_no"),
                 })
                 .collect(),
         },
         card: card.map(|row| CardSummary {
-            state: row.get(0),
-            card_no: row.get(1),
-            generation: row.get(2),
-            last_purchase_seq: row.get(3),
-            last_purchase_loaded: row.get(4),
+            state: row.get("state"),
+            card_no: row.get("card_no"),
+            generation: row.get("generation"),
+            last_purchase_seq: row.get("last_purchase_seq"),
+            last_purchase_loaded: row.get("last_purchase_loaded"),
         }),
         owner_history: owners
             .iter()
             .map(|row| {
-                let keys: Vec<String> = row.get(0);
-                let values: Vec<String> = row.get(1);
+                let keys: Vec<String> = row.get("keys");
+                let values: Vec<String> = row.get("kept_values");
                 PreviousOwner {
                     kept: keys.into_iter().zip(values).collect(),
-                    transferred_at: row.get(2),
-                    transferred_by: row.get(3),
+                    transferred_at: row.get("transferred_at"),
+                    transferred_by: row.get("transferred_by"),
                 }
             })
             .collect(),

@@ -163,9 +163,9 @@ impl fmt::Display for DemoSummary {
 /// True when at least one customer exists (demo data is then refused).
 pub async fn has_customers(client: &Client) -> Result<bool, tokio_postgres::Error> {
     let row = client
-        .query_one("SELECT EXISTS (SELECT 1 FROM customer)", &[])
+        .query_one("SELECT EXISTS (SELECT 1 FROM customer) AS any", &[])
         .await?;
-    Ok(row.get(0))
+    Ok(row.get("any"))
 }
 
 /// Fills an empty database with `customers` customers and everything around them, in one
@@ -186,9 +186,9 @@ pub async fn load(
     ))
     .await?;
     let existing: i64 = tx
-        .query_one("SELECT count(*) FROM customer", &[])
+        .query_one("SELECT count(*) AS customers FROM customer", &[])
         .await?
-        .get(0);
+        .get("customers");
     if existing > 0 {
         return Err(DemoError::NotEmpty(existing));
     }
@@ -224,36 +224,35 @@ pub async fn load(
     tx.batch_execute("ALTER TABLE ledger_transaction DISABLE TRIGGER ledger_apply_to_balance")
         .await?;
 
-    timer.start(Phase::Meters, &mut progress);
-    let uninstalled = 2_000 + customers / 100;
-    let rows = copy_meters(&tx, &catalogue, ids, uninstalled, &mut progress).await?;
-    advance(&tx, "meter_id_seq", ids.meter, rows).await?;
-    timer.finish(rows);
-
-    timer.start(Phase::Customers, &mut progress);
-    let rows = copy_customers(&tx, &catalogue, ids, &mut progress).await?;
-    advance(&tx, "customer_id_seq", ids.customer, rows).await?;
-    advance(&tx, "customer_serial", ids.serial, rows).await?;
-    timer.finish(rows);
-
-    timer.start(Phase::OwnerHistory, &mut progress);
-    let rows = copy_owner_history(&tx, &catalogue, ids, &mut progress).await?;
-    timer.finish(rows);
-
-    let history_tables = [
-        (Phase::Accounts, "account_id_seq", ids.account),
-        (Phase::Receipts, "receipt_no_seq", ids.receipt),
-        (Phase::Bills, "bill_id_seq", ids.bill),
-        (Phase::Ledger, "ledger_transaction_id_seq", ids.ledger),
-        (Phase::Cards, "card_id_seq", ids.card_id),
-        (Phase::CardOperations, "card_operation_id_seq", ids.card_op),
+    // Each table's phase, and the sequence its ids were taken from (owner history rows take
+    // theirs from the column's default).
+    let tables = [
+        (Phase::Meters, Some(("meter_id_seq", ids.meter))),
+        (Phase::Customers, Some(("customer_id_seq", ids.customer))),
+        (Phase::OwnerHistory, None),
+        (Phase::Accounts, Some(("account_id_seq", ids.account))),
+        (Phase::Receipts, Some(("receipt_no_seq", ids.receipt))),
+        (Phase::Bills, Some(("bill_id_seq", ids.bill))),
+        (
+            Phase::Ledger,
+            Some(("ledger_transaction_id_seq", ids.ledger)),
+        ),
+        (Phase::Cards, Some(("card_id_seq", ids.card_id))),
+        (
+            Phase::CardOperations,
+            Some(("card_operation_id_seq", ids.card_op)),
+        ),
     ];
-    for (phase, sequence, first) in history_tables {
+    for (phase, sequence) in tables {
         timer.start(phase, &mut progress);
-        let rows = copy_history_table(&tx, &catalogue, ids, phase, &mut progress).await?;
-        advance(&tx, sequence, first, rows).await?;
-        if phase == Phase::Cards {
-            advance(&tx, "card_no_seq", ids.card_no, rows).await?;
+        let rows = copy_table(&tx, &catalogue, ids, phase, &mut progress).await?;
+        if let Some((sequence, first)) = sequence {
+            advance(&tx, sequence, first, rows).await?;
+        }
+        match phase {
+            Phase::Customers => advance(&tx, "customer_serial", ids.serial, rows).await?,
+            Phase::Cards => advance(&tx, "card_no_seq", ids.card_no, rows).await?,
+            _ => {}
         }
         timer.finish(rows);
     }
@@ -356,9 +355,9 @@ fn meter_number(index: u64) -> String {
 
 async fn next_value(tx: &Transaction<'_>, sequence: &str) -> Result<i64, DemoError> {
     Ok(tx
-        .query_one("SELECT nextval($1::text::regclass)", &[&sequence])
+        .query_one("SELECT nextval($1::text::regclass) AS value", &[&sequence])
         .await?
-        .get(0))
+        .get("value"))
 }
 
 /// Moves `sequence` past the `used` values the load took starting at `first`.
@@ -384,139 +383,6 @@ fn utc(at: DateTime<Utc>) -> impl fmt::Display {
     at.format("%Y-%m-%d %H:%M:%S+00")
 }
 
-async fn copy_meters(
-    tx: &Transaction<'_>,
-    catalogue: &Arc<Catalogue>,
-    ids: Ids,
-    uninstalled: u64,
-    progress: &mut impl FnMut(Progress),
-) -> Result<u64, DemoError> {
-    let catalogue = Arc::clone(catalogue);
-    copy_in(
-        tx,
-        Phase::Meters,
-        "meter (id, meter_no, meter_type_id, initial_electronic_reading, \
-         initial_mechanical_reading, status, created_at)",
-        progress,
-        move |rows| {
-            for index in 0..ids.customers {
-                if !rows.is_open() {
-                    return;
-                }
-                let profile = catalogue.profile(index);
-                let status = if profile.closed_at.is_some() {
-                    "removed"
-                } else {
-                    "installed"
-                };
-                rows.field(ids.meter_id(index))
-                    .field(meter_number(index))
-                    .field(profile.meter_type_id)
-                    .field(profile.initial_reading)
-                    .field(profile.initial_reading)
-                    .field(status)
-                    .field(utc(profile.opened_at - chrono::TimeDelta::days(3)))
-                    .end_row();
-            }
-            for extra in 0..uninstalled {
-                let index = ids.customers + extra;
-                let (meter_type_id, arrived) = catalogue.uninstalled_meter(index);
-                rows.field(ids.meter_id(index))
-                    .field(meter_number(index))
-                    .field(meter_type_id)
-                    .field(Decimal::ZERO)
-                    .field(Decimal::ZERO)
-                    .field("uninstalled")
-                    .field(utc(arrived))
-                    .end_row();
-            }
-        },
-    )
-    .await
-}
-
-async fn copy_customers(
-    tx: &Transaction<'_>,
-    catalogue: &Arc<Catalogue>,
-    ids: Ids,
-    progress: &mut impl FnMut(Progress),
-) -> Result<u64, DemoError> {
-    let catalogue = Arc::clone(catalogue);
-    copy_in(
-        tx,
-        Phase::Customers,
-        "customer (id, customer_no, customer_type_id, nature, business_model, name, address, \
-         phone, id_document_no, household_size, email, credit_code, contact_person, remark, \
-         meter_id, meter_type_id, meter_status, status, opened_at, opened_by, closed_at)",
-        progress,
-        move |rows| {
-            for index in 0..ids.customers {
-                if !rows.is_open() {
-                    return;
-                }
-                let profile = catalogue.profile(index);
-                let ty = &catalogue.types[profile.type_index];
-                let info = catalogue.basic_info(index, &profile);
-                let closed = profile.closed_at.is_some();
-                rows.field(ids.customer_id(index))
-                    .field(ids.customer_number(index))
-                    .field(ty.id)
-                    .field(ty.nature.as_str())
-                    .field(ty.model.as_str())
-                    .field(&info.name)
-                    .field(&info.address)
-                    .opt(info.phone.as_ref())
-                    .opt(info.id_document_no.as_ref())
-                    .opt(info.household_size)
-                    .opt(info.email.as_ref())
-                    .opt(info.credit_code.as_ref())
-                    .opt(info.contact_person.as_ref())
-                    .opt(info.remark)
-                    .field(ids.meter_id(index))
-                    .field(profile.meter_type_id)
-                    .field(if closed { "removed" } else { "installed" })
-                    .field(if closed { "closed" } else { "active" })
-                    .field(utc(profile.opened_at))
-                    .field(catalogue.clerk_id)
-                    .opt(profile.closed_at.map(utc))
-                    .end_row();
-            }
-        },
-    )
-    .await
-}
-
-async fn copy_owner_history(
-    tx: &Transaction<'_>,
-    catalogue: &Arc<Catalogue>,
-    ids: Ids,
-    progress: &mut impl FnMut(Progress),
-) -> Result<u64, DemoError> {
-    let catalogue = Arc::clone(catalogue);
-    copy_in(
-        tx,
-        Phase::OwnerHistory,
-        "customer_owner_history (customer_id, previous_owner, transferred_at, transferred_by)",
-        progress,
-        move |rows| {
-            for index in 0..ids.customers {
-                if !rows.is_open() {
-                    return;
-                }
-                let profile = catalogue.profile(index);
-                if let Some((owner, at)) = catalogue.previous_owner(index, &profile) {
-                    rows.field(ids.customer_id(index))
-                        .field(owner)
-                        .field(utc(at))
-                        .field(catalogue.clerk_id)
-                        .end_row();
-                }
-            }
-        },
-    )
-    .await
-}
-
 /// Where one customer's history rows start in each table.
 #[derive(Clone, Copy)]
 struct HistoryCursor {
@@ -537,8 +403,8 @@ impl HistoryCursor {
     }
 }
 
-/// One pass over every customer's history, writing the rows of the table `phase` loads.
-async fn copy_history_table(
+/// One pass over every customer, writing the rows of the table `phase` loads.
+async fn copy_table(
     tx: &Transaction<'_>,
     catalogue: &Arc<Catalogue>,
     ids: Ids,
@@ -546,6 +412,19 @@ async fn copy_history_table(
     progress: &mut impl FnMut(Progress),
 ) -> Result<u64, DemoError> {
     let table_and_columns = match phase {
+        Phase::Meters => {
+            "meter (id, meter_no, meter_type_id, initial_electronic_reading, \
+             initial_mechanical_reading, status, created_at)"
+        }
+        Phase::Customers => {
+            "customer (id, customer_no, customer_type_id, nature, business_model, name, \
+             address, phone, id_document_no, household_size, email, credit_code, \
+             contact_person, remark, meter_id, meter_type_id, meter_status, status, opened_at, \
+             opened_by, closed_at)"
+        }
+        Phase::OwnerHistory => {
+            "customer_owner_history (customer_id, previous_owner, transferred_at, transferred_by)"
+        }
         Phase::Accounts => "account (id, customer_id, kind, balance, opened_at)",
         Phase::Receipts => "receipt (receipt_no, customer_id, operator_id, issued_at)",
         Phase::Bills => {
@@ -582,7 +461,13 @@ async fn copy_history_table(
                 return;
             }
             let profile = catalogue.profile(index);
-            catalogue.history(index, &profile, &mut history);
+            // The customer's own tables are written from the profile alone.
+            if !matches!(
+                phase,
+                Phase::Meters | Phase::Customers | Phase::OwnerHistory
+            ) {
+                catalogue.history(index, &profile, &mut history);
+            }
             let customer = HistoryRows {
                 catalogue: &catalogue,
                 ids,
@@ -592,6 +477,9 @@ async fn copy_history_table(
                 cursor,
             };
             match phase {
+                Phase::Meters => customer.meter(rows),
+                Phase::Customers => customer.customer(rows),
+                Phase::OwnerHistory => customer.owner_history(rows),
                 Phase::Accounts => customer.account(rows),
                 Phase::Receipts => customer.receipts(rows),
                 Phase::Bills => customer.bills(rows),
@@ -601,8 +489,27 @@ async fn copy_history_table(
             }
             cursor.advance(&history);
         }
+        if phase == Phase::Meters {
+            uninstalled_meters(rows, &catalogue, ids);
+        }
     })
     .await
+}
+
+/// The meters in stock, after the installed ones: one per hundred customers and 2 000 more.
+fn uninstalled_meters(rows: &mut copy::CopyRows, catalogue: &Catalogue, ids: Ids) {
+    for extra in 0..2_000 + ids.customers / 100 {
+        let index = ids.customers + extra;
+        let (meter_type_id, arrived) = catalogue.uninstalled_meter(index);
+        rows.field(ids.meter_id(index))
+            .field(meter_number(index))
+            .field(meter_type_id)
+            .field(Decimal::ZERO)
+            .field(Decimal::ZERO)
+            .field("uninstalled")
+            .field(utc(arrived))
+            .end_row();
+    }
 }
 
 /// The rows one customer's history contributes to each table.
@@ -618,6 +525,62 @@ struct HistoryRows<'a> {
 impl HistoryRows<'_> {
     fn offset(first: i64, position: usize) -> i64 {
         first + position as i64
+    }
+
+    fn meter(&self, rows: &mut copy::CopyRows) {
+        let profile = self.profile;
+        let status = if profile.closed_at.is_some() {
+            "removed"
+        } else {
+            "installed"
+        };
+        rows.field(self.ids.meter_id(self.index))
+            .field(meter_number(self.index))
+            .field(profile.meter_type_id)
+            .field(profile.initial_reading)
+            .field(profile.initial_reading)
+            .field(status)
+            .field(utc(profile.opened_at - chrono::TimeDelta::days(3)))
+            .end_row();
+    }
+
+    fn customer(&self, rows: &mut copy::CopyRows) {
+        let (catalogue, ids, index, profile) = (self.catalogue, self.ids, self.index, self.profile);
+        let ty = &catalogue.types[profile.type_index];
+        let info = catalogue.basic_info(index, profile);
+        let closed = profile.closed_at.is_some();
+        rows.field(ids.customer_id(index))
+            .field(ids.customer_number(index))
+            .field(ty.id)
+            .field(ty.nature.as_str())
+            .field(ty.model.as_str())
+            .field(&info.name)
+            .field(&info.address)
+            .opt(info.phone.as_ref())
+            .opt(info.id_document_no.as_ref())
+            .opt(info.household_size)
+            .opt(info.email.as_ref())
+            .opt(info.credit_code.as_ref())
+            .opt(info.contact_person.as_ref())
+            .opt(info.remark)
+            .field(ids.meter_id(index))
+            .field(profile.meter_type_id)
+            .field(if closed { "removed" } else { "installed" })
+            .field(if closed { "closed" } else { "active" })
+            .field(utc(profile.opened_at))
+            .field(catalogue.clerk_id)
+            .opt(profile.closed_at.map(utc))
+            .end_row();
+    }
+
+    fn owner_history(&self, rows: &mut copy::CopyRows) {
+        if let Some((owner, at)) = self.catalogue.previous_owner(self.index, self.profile) {
+            rows.field(self.ids.customer_id(self.index))
+                .field(owner)
+                .field(utc(at))
+                .field(self.catalogue.clerk_id)
+                .end_row();
+        }
     }
 
     fn account(&self, rows: &mut copy::CopyRows) {
@@ -1034,7 +997,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 &[&spec.department],
             )
             .await?
-            .get(0);
+            .get("id");
         let id = operators::create(
             tx,
             &NewOperator {
@@ -1073,7 +1036,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 &[&spec.name, &spec.card, &spec.caliber, &spec.manufacturer],
             )
             .await?
-            .get(0);
+            .get("id");
         meter_type_ids.push(id);
     }
 
@@ -1097,7 +1060,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 ],
             )
             .await?
-            .get(0);
+            .get("id");
         let mut current = (0, Decimal::ZERO);
         for (from, tiers) in spec.versions {
             let from = NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap_or_default();
@@ -1108,7 +1071,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                     &[&scheme_id, &from],
                 )
                 .await?
-                .get(0);
+                .get("id");
             for (tier_no, (bound, price)) in (1i16..).zip(tiers.iter()) {
                 tx.execute(
                     "INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
@@ -1144,7 +1107,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 ],
             )
             .await?
-            .get(0);
+            .get("id");
         let allowed: Vec<i64> = spec
             .meter_types
             .iter()

@@ -14,12 +14,12 @@ use futures_util::SinkExt;
 use rust_decimal::Decimal;
 use serde_json::json;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, Row, Transaction};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
-use super::applied_write::{
-    applied, applied_done, applied_id, record_applied, record_applied_done, record_applied_id,
-};
+use super::applied_write::{Outcome, outcome_done, outcome_saved_id, write_once};
+use super::rows::{accepted, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
 
@@ -43,6 +43,11 @@ pub struct MeterTypeFields<'a> {
     pub manufacturer: &'a str,
 }
 
+// How each answer is recorded under its idempotency key (`db::applied_write`).
+outcome_saved_id!(MeterTypeOutcome::Saved);
+outcome_done!(MeterOutcome::Done);
+outcome_done!(MeterTypeDeletion::Deleted);
+
 /// What became of a change to a meter type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MeterTypeOutcome {
@@ -64,6 +69,23 @@ pub struct Meter {
     pub meter_type: String,
     pub initial_electronic_reading: Decimal,
     pub initial_mechanical_reading: Decimal,
+}
+
+/// The columns [`Meter::from_row`] reads, of `meter m JOIN meter_type t`.
+const METER_COLUMNS: &str = "m.id, m.meter_no, m.meter_type_id, t.name AS meter_type,
+    m.initial_electronic_reading, m.initial_mechanical_reading";
+
+impl Meter {
+    fn from_row(row: &Row) -> Self {
+        Meter {
+            id: row.get("id"),
+            meter_no: row.get("meter_no"),
+            meter_type_id: row.get("meter_type_id"),
+            meter_type: row.get("meter_type"),
+            initial_electronic_reading: row.get("initial_electronic_reading"),
+            initial_mechanical_reading: row.get("initial_mechanical_reading"),
+        }
+    }
 }
 
 /// A meter to add, or the new type and readings of one.
@@ -105,10 +127,7 @@ fn meter_type_from(row: &Row) -> Result<MeterType, DbError> {
     Ok(MeterType {
         id: row.get("id"),
         name: row.get("name"),
-        payment_model: row
-            .get::<_, &str>("payment_model")
-            .parse()
-            .map_err(|error| DbError::Inconsistent(format!("meter_type.payment_model: {error}")))?,
+        payment_model: word(row, "payment_model")?,
         takes_card: row.get("takes_card"),
         caliber: row.get("caliber"),
         manufacturer: row.get("manufacturer"),
@@ -141,75 +160,54 @@ pub async fn save_meter_type(
         None => "meter_type.add",
         Some(_) => "meter_type.modify",
     };
-    let transaction = client.transaction().await?;
-    if let Some(id) = applied_id(&transaction, key, kind).await? {
-        return Ok(MeterTypeOutcome::Saved { id });
-    }
-    let result = transaction
-        .query_opt(
-            "WITH added AS (
-                 INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
-                 SELECT $2, $3, $3 = 'prepayment', $4, $5 WHERE $1::bigint IS NULL
-                 RETURNING id
-             ), changed AS (
-                 UPDATE meter_type
-                 SET name = $2, payment_model = $3, takes_card = $3 = 'prepayment',
-                     caliber = $4, manufacturer = $5
-                 WHERE id = $1
-                 RETURNING id
-             ), saved AS (
-                 SELECT id, 'meter_type.add' AS action FROM added
-                 UNION ALL SELECT id, 'meter_type.modify' FROM changed
-             ), audit AS (
-                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 SELECT $6, action, 'meter_type', id,
-                        jsonb_build_object('name', $2::text, 'payment_model', $3::text,
-                                           'caliber', $4::text, 'manufacturer', $5::text)
-                 FROM saved
-             )
-             SELECT id FROM saved",
-            &[
-                &id,
-                &fields.name,
-                &fields.payment_model.as_str(),
-                &fields.caliber,
-                &fields.manufacturer,
-                &operator_id,
-            ],
-        )
-        .await;
-    let id: i64 = match result {
-        Ok(Some(row)) => row.get(0),
-        Ok(None) => return Ok(MeterTypeOutcome::NotFound),
-        Err(error) => match error.code() {
-            Some(&SqlState::UNIQUE_VIOLATION) => return Ok(MeterTypeOutcome::NameTaken),
-            // customer_type_meter_type's composite key holds the payment model it was allowed
-            // for.
-            Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-                return Ok(MeterTypeOutcome::PaymentModelInUse);
-            }
-            _ => return Err(error.into()),
-        },
-    };
-    record_applied_id(&transaction, key, kind, operator_id, id).await?;
-    transaction.commit().await?;
-    Ok(MeterTypeOutcome::Saved { id })
-}
-
-/// Ends a meter change: done, it is recorded under `key` and committed; a refusal records
-/// nothing and rolls back.
-async fn record_if_done(
-    transaction: Transaction<'_>,
-    key: &str,
-    kind: &str,
-    operator_id: i64,
-    outcome: MeterOutcome,
-) -> Result<MeterOutcome, DbError> {
-    if outcome == MeterOutcome::Done {
-        record_applied_done(&transaction, key, kind, operator_id).await?;
-        transaction.commit().await?;
-    }
-    Ok(outcome)
+    write_once(client, key, kind, operator_id, async |transaction| {
+        let result = transaction
+            .query_opt(
+                "WITH added AS (
+                     INSERT INTO meter_type (name, payment_model, takes_card, caliber,
+                                             manufacturer)
+                     SELECT $2, $3, $3 = 'prepayment', $4, $5 WHERE $1::bigint IS NULL
+                     RETURNING id
+                 ), changed AS (
+                     UPDATE meter_type
+                     SET name = $2, payment_model = $3, takes_card = $3 = 'prepayment',
+                         caliber = $4, manufacturer = $5
+                     WHERE id = $1
+                     RETURNING id
+                 ), saved AS (
+                     SELECT id, 'meter_type.add' AS action FROM added
+                     UNION ALL SELECT id, 'meter_type.modify' FROM changed
+                 ), audit AS (
+                     INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                     SELECT $6, action, 'meter_type', id,
+                            jsonb_build_object('name', $2::text, 'payment_model', $3::text,
+                                               'caliber', $4::text, 'manufacturer', $5::text)
+                     FROM saved
+                 )
+                 SELECT id FROM saved",
+                &[
+                    &id,
+                    &fields.name,
+                    &fields.payment_model.as_str(),
+                    &fields.caliber,
+                    &fields.manufacturer,
+                    &operator_id,
+                ],
+            )
+            .await;
+        Ok(match result {
+            Ok(Some(row)) => MeterTypeOutcome::Saved { id: row.get("id") },
+            Ok(None) => MeterTypeOutcome::NotFound,
+            Err(error) => match error.code() {
+                Some(&SqlState::UNIQUE_VIOLATION) => MeterTypeOutcome::NameTaken,
+                // customer_type_meter_type's composite key holds the payment model it was
+                // allowed for.
+                Some(&SqlState::FOREIGN_KEY_VIOLATION) => MeterTypeOutcome::PaymentModelInUse,
+                _ => return Err(error.into()),
+            },
+        })
+    })
+    .await
 }
 
 /// Adds an uninstalled meter.
@@ -220,43 +218,50 @@ pub async fn add_meter(
     meter_no: &MeterNo,
     fields: &MeterFields,
 ) -> Result<MeterOutcome, DbError> {
-    const KIND: &str = "meter.add";
-    let transaction = client.transaction().await?;
-    if applied_done(&transaction, key, KIND).await? {
-        return Ok(MeterOutcome::Done);
-    }
-    let result = transaction
-        .execute(
-            "WITH added AS (
-                 INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
-                                    initial_mechanical_reading)
-                 VALUES ($1, $2, $3, $4)
-                 RETURNING id
-             )
-             INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-             SELECT $5, 'meter.add', 'meter', id,
-                    jsonb_build_object('meter_no', $1::text, 'meter_type_id', $2::bigint,
-                                       'initial_electronic_reading', $3::numeric,
-                                       'initial_mechanical_reading', $4::numeric)
-             FROM added",
-            &[
-                &meter_no.as_str(),
-                &fields.meter_type_id,
-                &fields.initial_electronic_reading,
-                &fields.initial_mechanical_reading,
-                &operator_id,
-            ],
-        )
-        .await;
-    let outcome = match result {
-        Ok(_) => MeterOutcome::Done,
-        Err(error) => match error.code() {
-            Some(&SqlState::UNIQUE_VIOLATION) => MeterOutcome::NumberTaken,
-            Some(&SqlState::FOREIGN_KEY_VIOLATION) => MeterOutcome::UnknownMeterType,
-            _ => return Err(error.into()),
-        },
-    };
-    record_if_done(transaction, key, KIND, operator_id, outcome).await
+    write_once(client, key, "meter.add", operator_id, async |transaction| {
+        let result = transaction
+            .execute(
+                "WITH added AS (
+                     INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
+                                        initial_mechanical_reading)
+                     VALUES ($1, $2, $3, $4)
+                     RETURNING id
+                 )
+                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 SELECT $5, 'meter.add', 'meter', id,
+                        jsonb_build_object('meter_no', $1::text, 'meter_type_id', $2::bigint,
+                                           'initial_electronic_reading', $3::numeric,
+                                           'initial_mechanical_reading', $4::numeric)
+                 FROM added",
+                &meter_params(&meter_no.as_str(), fields, &operator_id),
+            )
+            .await;
+        Ok(match result {
+            Ok(_) => MeterOutcome::Done,
+            Err(error) => match error.code() {
+                Some(&SqlState::UNIQUE_VIOLATION) => MeterOutcome::NumberTaken,
+                Some(&SqlState::FOREIGN_KEY_VIOLATION) => MeterOutcome::UnknownMeterType,
+                _ => return Err(error.into()),
+            },
+        })
+    })
+    .await
+}
+
+/// `$1` … `$5` of a statement that adds or changes a meter: its number, type and initial
+/// readings, and the operator.
+fn meter_params<'a>(
+    meter_no: &'a &'a str,
+    fields: &'a MeterFields,
+    operator_id: &'a i64,
+) -> [&'a (dyn ToSql + Sync); 5] {
+    [
+        meter_no,
+        &fields.meter_type_id,
+        &fields.initial_electronic_reading,
+        &fields.initial_mechanical_reading,
+        operator_id,
+    ]
 }
 
 /// Changes an uninstalled meter's type and initial readings; its number never changes.
@@ -267,45 +272,38 @@ pub async fn modify_meter(
     meter_no: &MeterNo,
     fields: &MeterFields,
 ) -> Result<MeterOutcome, DbError> {
-    const KIND: &str = "meter.modify";
-    let transaction = client.transaction().await?;
-    if applied_done(&transaction, key, KIND).await? {
-        return Ok(MeterOutcome::Done);
-    }
-    let result = transaction
-        .query_one(
-            "WITH changed AS (
-                 UPDATE meter
-                 SET meter_type_id = $2, initial_electronic_reading = $3,
-                     initial_mechanical_reading = $4
-                 WHERE meter_no = $1 AND status = 'uninstalled'
-                 RETURNING id
-             ), audit AS (
-                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 SELECT $5, 'meter.modify', 'meter', id,
-                        jsonb_build_object('meter_no', $1::text, 'meter_type_id', $2::bigint,
-                                           'initial_electronic_reading', $3::numeric,
-                                           'initial_mechanical_reading', $4::numeric)
-                 FROM changed
-             )
-             SELECT EXISTS (SELECT FROM changed), (SELECT status FROM meter WHERE meter_no = $1)",
-            &[
-                &meter_no.as_str(),
-                &fields.meter_type_id,
-                &fields.initial_electronic_reading,
-                &fields.initial_mechanical_reading,
-                &operator_id,
-            ],
-        )
-        .await;
-    let outcome = match result {
-        Ok(row) => outcome_of(row.get(0), row.get(1)),
-        Err(error) if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-            MeterOutcome::UnknownMeterType
-        }
-        Err(error) => return Err(error.into()),
-    };
-    record_if_done(transaction, key, KIND, operator_id, outcome).await
+    write_once(
+        client,
+        key,
+        "meter.modify",
+        operator_id,
+        async |transaction| {
+            let result = transaction
+                .query_one(
+                    "WITH changed AS (
+                     UPDATE meter
+                     SET meter_type_id = $2, initial_electronic_reading = $3,
+                         initial_mechanical_reading = $4
+                     WHERE meter_no = $1 AND status = 'uninstalled'
+                     RETURNING id
+                 ), audit AS (
+                     INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                     SELECT $5, 'meter.modify', 'meter', id,
+                            jsonb_build_object('meter_no', $1::text, 'meter_type_id', $2::bigint,
+                                               'initial_electronic_reading', $3::numeric,
+                                               'initial_mechanical_reading', $4::numeric)
+                     FROM changed
+                 )
+                 SELECT EXISTS (SELECT FROM changed) AS done,
+                        (SELECT status FROM meter WHERE meter_no = $1) AS status",
+                    &meter_params(&meter_no.as_str(), fields, &operator_id),
+                )
+                .await;
+            Ok(accepted(result, &SqlState::FOREIGN_KEY_VIOLATION)?
+                .map_or(MeterOutcome::UnknownMeterType, |row| outcome_of(&row)))
+        },
+    )
+    .await
 }
 
 /// Deletes an uninstalled meter (one added by mistake).
@@ -315,34 +313,39 @@ pub async fn delete_meter(
     key: &str,
     meter_no: &MeterNo,
 ) -> Result<MeterOutcome, DbError> {
-    const KIND: &str = "meter.delete";
-    let transaction = client.transaction().await?;
-    if applied_done(&transaction, key, KIND).await? {
-        return Ok(MeterOutcome::Done);
-    }
-    let row = transaction
-        .query_one(
-            "WITH deleted AS (
-                 DELETE FROM meter WHERE meter_no = $1 AND status = 'uninstalled'
-                 RETURNING id, meter_type_id
-             ), audit AS (
-                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 SELECT $2, 'meter.delete', 'meter', id,
-                        jsonb_build_object('meter_no', $1::text, 'meter_type_id', meter_type_id)
-                 FROM deleted
-             )
-             SELECT EXISTS (SELECT FROM deleted), (SELECT status FROM meter WHERE meter_no = $1)",
-            &[&meter_no.as_str(), &operator_id],
-        )
-        .await?;
-    let outcome = outcome_of(row.get(0), row.get(1));
-    record_if_done(transaction, key, KIND, operator_id, outcome).await
+    write_once(
+        client,
+        key,
+        "meter.delete",
+        operator_id,
+        async |transaction| {
+            let row = transaction
+                .query_one(
+                    "WITH deleted AS (
+                     DELETE FROM meter WHERE meter_no = $1 AND status = 'uninstalled'
+                     RETURNING id, meter_type_id
+                 ), audit AS (
+                     INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                     SELECT $2, 'meter.delete', 'meter', id,
+                            jsonb_build_object('meter_no', $1::text,
+                                               'meter_type_id', meter_type_id)
+                     FROM deleted
+                 )
+                 SELECT EXISTS (SELECT FROM deleted) AS done,
+                        (SELECT status FROM meter WHERE meter_no = $1) AS status",
+                    &[&meter_no.as_str(), &operator_id],
+                )
+                .await?;
+            Ok(outcome_of(&row))
+        },
+    )
+    .await
 }
 
-/// A conditional change's outcome from whether it happened and the meter's status as the
-/// statement found it.
-fn outcome_of(done: bool, status: Option<String>) -> MeterOutcome {
-    match (done, status) {
+/// A conditional change's outcome from whether it happened (`done`) and the meter's `status`
+/// as the statement found it.
+fn outcome_of(row: &Row) -> MeterOutcome {
+    match (row.get("done"), row.get::<_, Option<String>>("status")) {
         (true, _) => MeterOutcome::Done,
         (false, None) => MeterOutcome::NotFound,
         // "uninstalled" here means another clerk installed it while the statement waited.
@@ -372,25 +375,19 @@ pub async fn uninstalled_meters(
     }
     Ok(client
         .query(
-            "SELECT m.id, m.meter_no, m.meter_type_id, t.name, m.initial_electronic_reading,
-                    m.initial_mechanical_reading
-             FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
+            &format!(
+                "SELECT {METER_COLUMNS}
+                 FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
              WHERE m.status = 'uninstalled' AND m.meter_type_id = ANY($1)
                AND m.meter_no LIKE $2 || '%' AND ($3::text IS NULL OR m.meter_no > $3)
-             ORDER BY m.meter_no
-             LIMIT $4",
+                 ORDER BY m.meter_no
+                 LIMIT $4"
+            ),
             &[&meter_type_ids, &prefix, &after, &limit],
         )
         .await?
         .iter()
-        .map(|row| Meter {
-            id: row.get(0),
-            meter_no: row.get(1),
-            meter_type_id: row.get(2),
-            meter_type: row.get(3),
-            initial_electronic_reading: row.get(4),
-            initial_mechanical_reading: row.get(5),
-        })
+        .map(Meter::from_row)
         .collect())
 }
 
@@ -408,7 +405,7 @@ pub async fn check_import(
         )
         .await?
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| row.get("meter_no"))
         .collect();
     Ok(with_present(csv, &|row| {
         present.contains(row.meter_no.as_str())
@@ -456,101 +453,127 @@ pub async fn import_meters_reporting(
     choice: ImportChoice,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<ImportReport, DbError> {
-    const KIND: &str = "meter.import";
     let total = csv.rows.len() as u64;
     progress(0, total);
-    let transaction = client.transaction().await?;
-    let fields = "(outcome->>'imported')::bigint, outcome->>'skipped_lines'";
-    if let Some(row) = applied(&transaction, key, KIND, fields).await? {
-        let skipped: HashSet<usize> = serde_json::from_str(row.get(2))
-            .map_err(|error| DbError::Inconsistent(format!("applied write {key}: {error}")))?;
-        progress(total, total);
-        return Ok(ImportReport {
-            imported: u64::try_from(row.get::<_, i64>(1)).unwrap_or_default(),
-            errors: with_present(csv, &|row| skipped.contains(&row.line)),
-        });
-    }
-    transaction
-        .batch_execute(
-            "CREATE TEMPORARY TABLE meter_import (
-                 line integer, meter_no text, meter_type_id bigint,
-                 initial_electronic_reading numeric(12,3), initial_mechanical_reading numeric(12,3)
-             ) ON COMMIT DROP",
-        )
-        .await?;
-    let mut sink = pin!(
-        transaction
-            .copy_in::<_, bytes::Bytes>("COPY meter_import FROM STDIN")
-            .await?
-    );
-    // A meter number has no character COPY's text format escapes.
-    let mut buf = BytesMut::with_capacity(64 * 1024);
-    for (sent, row) in (1u64..).zip(&csv.rows) {
-        buf.put_slice(
-            format!(
-                "{}\t{}\t{}\t{}\t{}\n",
-                row.line,
-                row.meter_no.as_str(),
-                row.meter_type_id,
-                row.initial_electronic_reading,
-                row.initial_mechanical_reading
-            )
-            .as_bytes(),
-        );
-        if buf.len() >= 60 * 1024 {
-            sink.send(buf.split().freeze()).await?;
-            progress(sent, total);
-        }
-    }
-    sink.send(buf.freeze()).await?;
-    sink.as_mut().finish().await?;
+    let import = write_once(
+        client,
+        key,
+        "meter.import",
+        operator_id,
+        async |transaction| {
+            transaction
+                .batch_execute(
+                    "CREATE TEMPORARY TABLE meter_import (
+                     line integer, meter_no text, meter_type_id bigint,
+                     initial_electronic_reading numeric(12,3),
+                     initial_mechanical_reading numeric(12,3)
+                 ) ON COMMIT DROP",
+                )
+                .await?;
+            let mut sink = pin!(
+                transaction
+                    .copy_in::<_, bytes::Bytes>("COPY meter_import FROM STDIN")
+                    .await?
+            );
+            // A meter number has no character COPY's text format escapes.
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            for (sent, row) in (1u64..).zip(&csv.rows) {
+                buf.put_slice(
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\n",
+                        row.line,
+                        row.meter_no.as_str(),
+                        row.meter_type_id,
+                        row.initial_electronic_reading,
+                        row.initial_mechanical_reading
+                    )
+                    .as_bytes(),
+                );
+                if buf.len() >= 60 * 1024 {
+                    sink.send(buf.split().freeze()).await?;
+                    progress(sent, total);
+                }
+            }
+            sink.send(buf.freeze()).await?;
+            sink.as_mut().finish().await?;
+            progress(total, total);
+            let inserted: HashSet<String> = transaction
+                .query(
+                    "WITH inserted AS (
+                     INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
+                                        initial_mechanical_reading)
+                     SELECT meter_no, meter_type_id, initial_electronic_reading,
+                            initial_mechanical_reading
+                     FROM meter_import ORDER BY line
+                     ON CONFLICT (meter_no) DO NOTHING
+                     RETURNING meter_no
+                 ), audit AS (
+                     INSERT INTO audit_log (operator_id, action, entity, detail)
+                     SELECT $1, 'meter.import', 'meter',
+                            jsonb_build_object('imported', count(*),
+                                               'meter_nos', coalesce(jsonb_agg(meter_no), '[]'))
+                     FROM inserted
+                 )
+                 SELECT meter_no FROM inserted",
+                    &[&operator_id],
+                )
+                .await?
+                .iter()
+                .map(|row| row.get("meter_no"))
+                .collect();
+            // The good rows not inserted: numbers present in the database by the time of the
+            // INSERT.
+            let skipped_lines = csv
+                .rows
+                .iter()
+                .filter(|row| !inserted.contains(row.meter_no.as_str()))
+                .map(|row| row.line)
+                .collect::<Vec<_>>();
+            let refused = choice == ImportChoice::AllOrNothing
+                && !(csv.errors.is_empty() && skipped_lines.is_empty());
+            Ok(Import {
+                imported: if refused { 0 } else { inserted.len() as u64 },
+                skipped_lines,
+                applied: !refused,
+            })
+        },
+    )
+    .await?;
+    // A re-sent import answers from its record without sending a row.
     progress(total, total);
-    let inserted: HashSet<String> = transaction
-        .query(
-            "WITH inserted AS (
-                 INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
-                                    initial_mechanical_reading)
-                 SELECT meter_no, meter_type_id, initial_electronic_reading,
-                        initial_mechanical_reading
-                 FROM meter_import ORDER BY line
-                 ON CONFLICT (meter_no) DO NOTHING
-                 RETURNING meter_no
-             ), audit AS (
-                 INSERT INTO audit_log (operator_id, action, entity, detail)
-                 SELECT $1, 'meter.import', 'meter',
-                        jsonb_build_object('imported', count(*),
-                                           'meter_nos', coalesce(jsonb_agg(meter_no), '[]'))
-                 FROM inserted
-             )
-             SELECT meter_no FROM inserted",
-            &[&operator_id],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let errors = with_present(csv, &|row| !inserted.contains(row.meter_no.as_str()));
-    if choice == ImportChoice::AllOrNothing && !errors.is_empty() {
-        transaction.rollback().await?;
-        return Ok(ImportReport {
-            imported: 0,
-            errors,
-        });
-    }
-    // The good rows not inserted: numbers present in the database by the time of the INSERT.
-    let skipped: Vec<usize> = csv
-        .rows
-        .iter()
-        .filter(|row| !inserted.contains(row.meter_no.as_str()))
-        .map(|row| row.line)
-        .collect();
-    let outcome = json!({ "imported": inserted.len(), "skipped_lines": skipped });
-    record_applied(&transaction, key, KIND, operator_id, outcome).await?;
-    transaction.commit().await?;
+    let skipped: HashSet<usize> = import.skipped_lines.into_iter().collect();
     Ok(ImportReport {
-        imported: inserted.len() as u64,
-        errors,
+        imported: import.imported,
+        errors: with_present(csv, &|row| skipped.contains(&row.line)),
     })
+}
+
+/// What an import did, as it is recorded: the report is rebuilt from it and the file.
+struct Import {
+    imported: u64,
+    /// The lines of good rows whose number was present in the database.
+    skipped_lines: Vec<usize>,
+    /// False when [`ImportChoice::AllOrNothing`] met a problem: nothing stays.
+    applied: bool,
+}
+
+impl Outcome for Import {
+    const FIELDS: &str = "(outcome->>'imported')::bigint AS imported,
+        outcome->>'skipped_lines' AS skipped_lines";
+
+    fn read_back(row: &Row) -> Result<Self, DbError> {
+        Ok(Import {
+            imported: u64::try_from(row.get::<_, i64>("imported")).unwrap_or_default(),
+            skipped_lines: serde_json::from_str(row.get("skipped_lines"))
+                .map_err(|error| DbError::Inconsistent(format!("applied import: {error}")))?,
+            applied: true,
+        })
+    }
+
+    fn to_record(&self) -> Option<serde_json::Value> {
+        self.applied
+            .then(|| json!({ "imported": self.imported, "skipped_lines": self.skipped_lines }))
+    }
 }
 
 /// A meter type with how much depends on it, as the meter type list shows it.
@@ -605,52 +628,51 @@ pub async fn delete_meter_type(
     key: &str,
     id: i64,
 ) -> Result<MeterTypeDeletion, DbError> {
-    const KIND: &str = "meter_type.delete";
-    let transaction = client.transaction().await?;
-    if applied_done(&transaction, key, KIND).await? {
-        return Ok(MeterTypeDeletion::Deleted);
-    }
-    let row = transaction
-        .query_one(
-            "WITH usage AS (
-                 SELECT (SELECT count(*) FROM meter WHERE meter_type_id = $1) AS meters,
-                        (SELECT count(*) FROM customer_type_meter_type WHERE meter_type_id = $1)
-                            AS customer_types
-             ), deleted AS (
-                 DELETE FROM meter_type
-                 WHERE id = $1 AND (SELECT meters + customer_types FROM usage) = 0
-                 RETURNING id, name
-             ), audit AS (
-                 INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 SELECT $2, 'meter_type.delete', 'meter_type', id, jsonb_build_object('name', name)
-                 FROM deleted
-             )
-             SELECT EXISTS (SELECT FROM deleted), EXISTS (SELECT FROM meter_type WHERE id = $1),
-                    meters, customer_types
-             FROM usage",
-            &[&id, &operator_id],
-        )
-        .await;
-    match row {
-        Ok(row) if row.get(0) => {
-            record_applied_done(&transaction, key, KIND, operator_id).await?;
-            transaction.commit().await?;
-            Ok(MeterTypeDeletion::Deleted)
-        }
-        Ok(row) if !row.get::<_, bool>(1) => Ok(MeterTypeDeletion::NotFound),
-        Ok(row) => Ok(MeterTypeDeletion::InUse {
-            meters: row.get(2),
-            customer_types: row.get(3),
-        }),
-        // A meter or an allowing customer type added while the statement ran.
-        Err(error) if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
-            Ok(MeterTypeDeletion::InUse {
-                meters: 0,
-                customer_types: 0,
+    write_once(
+        client,
+        key,
+        "meter_type.delete",
+        operator_id,
+        async |transaction| {
+            let row = transaction
+                .query_one(
+                    "WITH usage AS (
+                     SELECT (SELECT count(*) FROM meter WHERE meter_type_id = $1) AS meters,
+                            (SELECT count(*) FROM customer_type_meter_type
+                             WHERE meter_type_id = $1) AS customer_types
+                 ), deleted AS (
+                     DELETE FROM meter_type
+                     WHERE id = $1 AND (SELECT meters + customer_types FROM usage) = 0
+                     RETURNING id, name
+                 ), audit AS (
+                     INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                     SELECT $2, 'meter_type.delete', 'meter_type', id,
+                            jsonb_build_object('name', name)
+                     FROM deleted
+                 )
+                 SELECT EXISTS (SELECT FROM deleted) AS deleted,
+                        EXISTS (SELECT FROM meter_type WHERE id = $1) AS found,
+                        meters, customer_types
+                 FROM usage",
+                    &[&id, &operator_id],
+                )
+                .await;
+            Ok(match accepted(row, &SqlState::FOREIGN_KEY_VIOLATION)? {
+                Some(row) if row.get("deleted") => MeterTypeDeletion::Deleted,
+                Some(row) if !row.get::<_, bool>("found") => MeterTypeDeletion::NotFound,
+                Some(row) => MeterTypeDeletion::InUse {
+                    meters: row.get("meters"),
+                    customer_types: row.get("customer_types"),
+                },
+                // A meter or an allowing customer type added while the statement ran.
+                None => MeterTypeDeletion::InUse {
+                    meters: 0,
+                    customer_types: 0,
+                },
             })
-        }
-        Err(error) => Err(error.into()),
-    }
+        },
+    )
+    .await
 }
 
 /// Which meters the meter list shows.
@@ -704,8 +726,7 @@ pub async fn meter_page(
     };
     let order = if forward { "ASC" } else { "DESC" };
     let sql = format!(
-        "SELECT m.id, m.meter_no, m.meter_type_id, t.name, m.initial_electronic_reading,
-                m.initial_mechanical_reading, m.status, c.customer_no, c.name
+        "SELECT {METER_COLUMNS}, m.status, c.customer_no, c.name AS customer_name
          FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
          LEFT JOIN customer c ON c.meter_id = m.id
          WHERE {status} AND (m.meter_no COLLATE \"C\") LIKE $1 || '%'
@@ -719,18 +740,15 @@ pub async fn meter_page(
         .await?
         .iter()
         .map(|row| MeterListRow {
-            meter: Meter {
-                id: row.get(0),
-                meter_no: row.get(1),
-                meter_type_id: row.get(2),
-                meter_type: row.get(3),
-                initial_electronic_reading: row.get(4),
-                initial_mechanical_reading: row.get(5),
-            },
-            status: row.get(6),
-            customer: row
-                .get::<_, Option<i64>>(7)
-                .map(|no| (no, row.get::<_, Option<String>>(8).unwrap_or_default())),
+            meter: Meter::from_row(row),
+            status: row.get("status"),
+            customer: row.get::<_, Option<i64>>("customer_no").map(|no| {
+                (
+                    no,
+                    row.get::<_, Option<String>>("customer_name")
+                        .unwrap_or_default(),
+                )
+            }),
         })
         .collect();
     let mut page = page_of(rows, size, forward, cursor.is_none());
@@ -740,12 +758,12 @@ pub async fn meter_page(
                 &format!(
                     "SELECT EXISTS (SELECT FROM meter m WHERE {status}
                          AND (m.meter_no COLLATE \"C\") LIKE $1 || '%'
-                         AND (m.meter_no COLLATE \"C\") < $2)"
+                         AND (m.meter_no COLLATE \"C\") < $2) AS more_before"
                 ),
                 &[&prefix, no],
             )
             .await?
-            .get(0);
+            .get("more_before");
     }
     Ok(page)
 }

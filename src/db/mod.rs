@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod operators;
 pub mod overview;
 pub mod price_schemes;
+mod rows;
 
 use std::time::Duration;
 

@@ -69,7 +69,7 @@ pub async fn create(
             ],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(row.get("id"))
 }
 
 /// Disables an operator: it can no longer sign in. `by` is who does it (None: the system).
@@ -104,7 +104,7 @@ pub async fn department(
             &[&name],
         )
         .await?
-        .get(0))
+        .get("id"))
 }
 
 /// The operator signing in as `login` (case-insensitive), or None if there is no such operator.
@@ -114,29 +114,30 @@ pub async fn find_for_login(
 ) -> Result<Option<LoginOperator>, tokio_postgres::Error> {
     let row = client
         .query_opt(
-            "SELECT o.id, o.login, o.full_name, d.name, o.password_hash, o.enabled,
-                    o.failed_logins, o.last_failed_login_at,
-                    ARRAY(SELECT role_code FROM operator_role
-                          WHERE operator_id = o.id ORDER BY role_code),
-                    ARRAY(SELECT DISTINCT rp.permission_code
-                          FROM operator_role r JOIN role_permission rp USING (role_code)
-                          WHERE r.operator_id = o.id ORDER BY rp.permission_code)
-             FROM operator o JOIN department d ON d.id = o.department_id
-             WHERE lower(o.login) = lower($1)",
+            &format!(
+                "SELECT o.id, o.login, o.full_name, d.name AS department, o.password_hash,
+                        o.enabled, o.failed_logins, o.last_failed_login_at,
+                        ARRAY(SELECT role_code FROM operator_role
+                              WHERE operator_id = o.id ORDER BY role_code) AS roles,
+                        ARRAY(SELECT DISTINCT permission_code FROM ({GRANTED}) AS granted
+                              ORDER BY permission_code) AS permissions
+                 FROM operator o JOIN department d ON d.id = o.department_id
+                 WHERE lower(o.login) = lower($1)"
+            ),
             &[&login],
         )
         .await?;
     Ok(row.map(|row| LoginOperator {
-        id: row.get(0),
-        login: row.get(1),
-        full_name: row.get(2),
-        department: row.get(3),
-        password_hash: row.get(4),
-        enabled: row.get(5),
-        failed_logins: count_from_db(row.get(6)),
-        last_failed_login_at: row.get(7),
-        roles: row.get(8),
-        permissions: row.get(9),
+        id: row.get("id"),
+        login: row.get("login"),
+        full_name: row.get("full_name"),
+        department: row.get("department"),
+        password_hash: row.get("password_hash"),
+        enabled: row.get("enabled"),
+        failed_logins: count_from_db(row.get("failed_logins")),
+        last_failed_login_at: row.get("last_failed_login_at"),
+        roles: row.get("roles"),
+        permissions: row.get("permissions"),
     }))
 }
 
@@ -159,11 +160,13 @@ pub async fn record_failed_login(
                         jsonb_build_object('login', $1::text, 'failed_logins', bumped.failed_logins)
                  FROM (SELECT 1) AS always LEFT JOIN bumped ON true
              )
-             SELECT (SELECT failed_logins FROM bumped)",
+             SELECT (SELECT failed_logins FROM bumped) AS failed_logins",
             &[&login],
         )
         .await?;
-    Ok(row.get::<_, Option<i32>>(0).map(count_from_db))
+    Ok(row
+        .get::<_, Option<i32>>("failed_logins")
+        .map(count_from_db))
 }
 
 /// Records a successful login: the failure count starts again from zero.
@@ -189,7 +192,14 @@ fn count_from_db(count: i32) -> u32 {
     u32::try_from(count).unwrap_or(0)
 }
 
-/// Whether an enabled operator holds `permission` through one of their roles.
+/// The permissions the roles of operator `o` grant (sql/V2's `role_permission`), one row each
+/// (`permission_code`): the one place that says how an operator's permissions are found.
+const GRANTED: &str = "SELECT p.permission_code
+     FROM operator_role r JOIN role_permission p ON p.role_code = r.role_code
+     WHERE r.operator_id = o.id";
+
+/// Whether an enabled operator holds `permission` through one of their roles: what every
+/// write checks in its own transaction (reference data, card operations, settling).
 pub async fn has_permission(
     client: &impl GenericClient,
     operator_id: i64,
@@ -197,13 +207,13 @@ pub async fn has_permission(
 ) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .query_one(
-            "SELECT EXISTS (
-                 SELECT FROM operator o
-                 JOIN operator_role r ON r.operator_id = o.id
-                 JOIN role_permission p ON p.role_code = r.role_code
-                 WHERE o.id = $1 AND o.enabled AND p.permission_code = $2)",
+            &format!(
+                "SELECT EXISTS (SELECT FROM operator o
+                                WHERE o.id = $1 AND o.enabled
+                                  AND $2 IN ({GRANTED})) AS permitted"
+            ),
             &[&operator_id, &permission],
         )
         .await?
-        .get(0))
+        .get("permitted"))
 }

@@ -21,23 +21,25 @@ pub struct Overview {
 pub async fn today(client: &impl GenericClient) -> Result<Overview, DbError> {
     let row = client
         .query_one(
-            "SELECT (SELECT count(*) FROM customer),
-                    (SELECT count(*) FROM customer WHERE business_model = 'meter_prepaid'),
-                    (SELECT count(*) FROM meter WHERE status = 'uninstalled'),
-                    (SELECT count(*) FROM card WHERE state = 'active'),
-                    count(*),
-                    coalesce(sum(amount), 0)
+            "SELECT (SELECT count(*) FROM customer) AS customers,
+                    (SELECT count(*) FROM customer WHERE business_model = 'meter_prepaid')
+                        AS card_customers,
+                    (SELECT count(*) FROM meter WHERE status = 'uninstalled')
+                        AS uninstalled_meters,
+                    (SELECT count(*) FROM card WHERE state = 'active') AS active_cards,
+                    count(*) AS payments_today,
+                    coalesce(sum(amount), 0) AS takings_today
              FROM ledger_transaction
              WHERE kind = 'deposit' AND created_at >= date_trunc('day', now())",
             &[],
         )
         .await?;
     Ok(Overview {
-        customers: row.get(0),
-        card_customers: row.get(1),
-        uninstalled_meters: row.get(2),
-        active_cards: row.get(3),
-        payments_today: row.get(4),
-        takings_today: row.get(5),
+        customers: row.get("customers"),
+        card_customers: row.get("card_customers"),
+        uninstalled_meters: row.get("uninstalled_meters"),
+        active_cards: row.get("active_cards"),
+        payments_today: row.get("payments_today"),
+        takings_today: row.get("takings_today"),
     })
 }

@@ -11,7 +11,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
-use super::applied_write::{applied_id, record_applied_id};
+use super::applied_write::{outcome_saved_id, write_once};
+use super::rows::{accepted, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceScheme, PriceVersion, SchemeError, SchemeFieldsError,
@@ -128,33 +129,30 @@ pub fn billing_mode_word(mode: BillingMode) -> &'static str {
     }
 }
 
-const ROW_COLUMNS: &str = "s.id, s.name, s.kind, s.billing_mode, s.vat_rate * 100,
+const ROW_COLUMNS: &str = "s.id, s.name, s.kind, s.billing_mode, s.vat_rate * 100 AS vat_percent,
     s.accumulation_cycle_months, s.settlement_cycle_months, s.start_date,
     (SELECT max(effective_from) FROM price_version v
-     WHERE v.price_scheme_id = s.id AND v.effective_from <= current_date),
-    (SELECT count(*) FROM price_version v WHERE v.price_scheme_id = s.id),
-    (SELECT count(*) FROM customer_type t WHERE t.price_scheme_id = s.id)";
+     WHERE v.price_scheme_id = s.id AND v.effective_from <= current_date) AS current_from,
+    (SELECT count(*) FROM price_version v WHERE v.price_scheme_id = s.id) AS versions,
+    (SELECT count(*) FROM customer_type t WHERE t.price_scheme_id = s.id) AS used_by";
 
 fn row_from(row: &Row) -> Result<SchemeRow, DbError> {
-    let months = |index| {
-        row.get::<_, Option<i16>>(index)
+    let months = |column| {
+        row.get::<_, Option<i16>>(column)
             .map(|months| u32::from(months.unsigned_abs()))
     };
     Ok(SchemeRow {
-        id: row.get(0),
-        name: row.get(1),
-        kind: row
-            .get::<_, &str>(2)
-            .parse()
-            .map_err(|error| DbError::Inconsistent(format!("price_scheme.kind: {error}")))?,
-        mode: billing_mode_of(row.get(3))?,
-        vat_percent: row.get::<_, Decimal>(4).normalize(),
-        accumulation_months: months(5),
-        settlement_months: months(6),
-        start_date: row.get(7),
-        current_from: row.get(8),
-        versions: row.get(9),
-        used_by: row.get(10),
+        id: row.get("id"),
+        name: row.get("name"),
+        kind: word(row, "kind")?,
+        mode: billing_mode_of(row.get("billing_mode"))?,
+        vat_percent: row.get::<_, Decimal>("vat_percent").normalize(),
+        accumulation_months: months("accumulation_cycle_months"),
+        settlement_months: months("settlement_cycle_months"),
+        start_date: row.get("start_date"),
+        current_from: row.get("current_from"),
+        versions: row.get("versions"),
+        used_by: row.get("used_by"),
     })
 }
 
@@ -182,25 +180,17 @@ pub async fn scheme(client: &impl GenericClient, id: i64) -> Result<Option<Schem
     else {
         return Ok(None);
     };
-    let tiers = client
-        .query(
-            "SELECT v.id, v.effective_from, t.upper_bound_m3, t.unit_price
-             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
-             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
-            &[&id],
-        )
-        .await?;
-    let versions = tiers
-        .chunk_by(|a, b| a.get::<_, i64>(0) == b.get::<_, i64>(0))
-        .map(|group| SchemeVersion {
-            effective_from: group[0].get(1),
-            tiers: group
-                .iter()
-                .map(|row| Tier {
-                    up_to: row
-                        .get::<_, Option<Decimal>>(2)
-                        .map(|bound| bound.normalize()),
-                    unit_price: row.get::<_, Decimal>(3).normalize(),
+    let versions = versions(client, id)
+        .await?
+        .into_iter()
+        .map(|version| SchemeVersion {
+            effective_from: version.effective_from,
+            tiers: version
+                .tiers
+                .into_iter()
+                .map(|tier| Tier {
+                    up_to: tier.up_to.map(|bound| bound.normalize()),
+                    unit_price: tier.unit_price.normalize(),
                 })
                 .collect(),
         })
@@ -211,22 +201,42 @@ pub async fn scheme(client: &impl GenericClient, id: i64) -> Result<Option<Schem
     }))
 }
 
+/// Every version of scheme `id`'s prices with its tiers, oldest first, as stored (with the
+/// columns' scale: `scheme` shows them normalized, the card journal prices with them as they
+/// are).
+pub(crate) async fn versions(
+    client: &impl GenericClient,
+    id: i64,
+) -> Result<Vec<SchemeVersion>, DbError> {
+    let tiers = client
+        .query(
+            "SELECT v.id AS version_id, v.effective_from, t.upper_bound_m3, t.unit_price
+             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
+             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
+            &[&id],
+        )
+        .await?;
+    Ok(tiers
+        .chunk_by(|a, b| a.get::<_, i64>("version_id") == b.get::<_, i64>("version_id"))
+        .map(|group| SchemeVersion {
+            effective_from: group[0].get("effective_from"),
+            tiers: group
+                .iter()
+                .map(|row| Tier {
+                    up_to: row.get("upper_bound_m3"),
+                    unit_price: row.get("unit_price"),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
 const ADD: &str = "price_scheme.add";
 const MODIFY: &str = "price_scheme.modify";
 const NEW_PRICES: &str = "price_version.add";
 
-/// Records the save of scheme `id` under `key` and commits.
-async fn commit_saved(
-    transaction: Transaction<'_>,
-    key: &str,
-    kind: &str,
-    operator_id: i64,
-    id: i64,
-) -> Result<SchemeOutcome, DbError> {
-    record_applied_id(&transaction, key, kind, operator_id, id).await?;
-    transaction.commit().await?;
-    Ok(SchemeOutcome::Saved { id })
-}
+// Every change is recorded with the scheme it saved.
+outcome_saved_id!(SchemeOutcome::Saved);
 
 /// Adds a scheme with its first prices, in force from the scheme's start date.
 pub async fn add_scheme(
@@ -236,14 +246,8 @@ pub async fn add_scheme(
     fields: &SchemeFields,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
-    if let Err(error) = check_scheme_fields(
-        fields.mode,
-        fields.kind,
-        fields.vat_percent,
-        fields.accumulation_months,
-        fields.settlement_months,
-    ) {
-        return Ok(SchemeOutcome::Fields(error));
+    if let Err(refusal) = check_fields(fields) {
+        return Ok(refusal);
     }
     if let Err(error) = PriceVersion::new(
         fields.start_date,
@@ -253,36 +257,32 @@ pub async fn add_scheme(
     ) {
         return Ok(SchemeOutcome::Prices(error));
     }
-    let transaction = client.transaction().await?;
-    if let Some(id) = applied_id(&transaction, key, ADD).await? {
-        return Ok(SchemeOutcome::Saved { id });
-    }
-    let inserted = transaction
-        .query_one(
-            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
-                 accumulation_cycle_months, settlement_cycle_months, start_date)
-             VALUES ($1, $2, $3, $4::numeric / 100, $5, $6, $7) RETURNING id",
-            &[
-                &fields.name.trim(),
-                &fields.kind.as_str(),
-                &billing_mode_word(fields.mode),
-                &fields.vat_percent,
-                &months_column(fields.accumulation_months),
-                &months_column(fields.settlement_months),
-                &fields.start_date,
-            ],
-        )
-        .await;
-    let id: i64 = match inserted {
-        Ok(row) => row.get(0),
-        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+    write_once(client, key, ADD, operator_id, async |transaction| {
+        let inserted = transaction
+            .query_one(
+                "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
+                     accumulation_cycle_months, settlement_cycle_months, start_date)
+                 VALUES ($1, $2, $3, $4::numeric / 100, $5, $6, $7) RETURNING id",
+                &[
+                    &fields.name.trim(),
+                    &fields.kind.as_str(),
+                    &billing_mode_word(fields.mode),
+                    &fields.vat_percent,
+                    &months_column(fields.accumulation_months),
+                    &months_column(fields.settlement_months),
+                    &fields.start_date,
+                ],
+            )
+            .await;
+        let Some(inserted) = accepted(inserted, &SqlState::UNIQUE_VIOLATION)? else {
             return Ok(SchemeOutcome::NameTaken);
-        }
-        Err(error) => return Err(error.into()),
-    };
-    insert_version(&transaction, operator_id, id, fields.start_date, tiers).await?;
-    audit(&transaction, operator_id, ADD, id, fields).await?;
-    commit_saved(transaction, key, ADD, operator_id, id).await
+        };
+        let id: i64 = inserted.get("id");
+        insert_version(transaction, operator_id, id, fields.start_date, tiers).await?;
+        audit(transaction, operator_id, ADD, id, fields).await?;
+        Ok(SchemeOutcome::Saved { id })
+    })
+    .await
 }
 
 /// Changes a scheme's name, VAT rate and cycles. Its kind, billing mode and start date were
@@ -294,58 +294,47 @@ pub async fn modify_scheme(
     id: i64,
     fields: &SchemeFields,
 ) -> Result<SchemeOutcome, DbError> {
-    if let Err(error) = check_scheme_fields(
-        fields.mode,
-        fields.kind,
-        fields.vat_percent,
-        fields.accumulation_months,
-        fields.settlement_months,
-    ) {
-        return Ok(SchemeOutcome::Fields(error));
+    if let Err(refusal) = check_fields(fields) {
+        return Ok(refusal);
     }
-    let transaction = client.transaction().await?;
-    if let Some(id) = applied_id(&transaction, key, MODIFY).await? {
-        return Ok(SchemeOutcome::Saved { id });
-    }
-    let Some(stored) = transaction
-        .query_opt(
-            "SELECT kind, billing_mode, start_date FROM price_scheme WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .await?
-    else {
-        return Ok(SchemeOutcome::NotFound);
-    };
-    if stored.get::<_, &str>(0) != fields.kind.as_str()
-        || billing_mode_of(stored.get(1))? != fields.mode
-        || stored.get::<_, NaiveDate>(2) != fields.start_date
-    {
-        return Ok(SchemeOutcome::Fixed);
-    }
-    let updated = transaction
-        .execute(
-            "UPDATE price_scheme
-             SET name = $2, vat_rate = $3::numeric / 100, accumulation_cycle_months = $4,
-                 settlement_cycle_months = $5
-             WHERE id = $1",
-            &[
-                &id,
-                &fields.name.trim(),
-                &fields.vat_percent,
-                &months_column(fields.accumulation_months),
-                &months_column(fields.settlement_months),
-            ],
-        )
-        .await;
-    match updated {
-        Ok(_) => {}
-        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+    write_once(client, key, MODIFY, operator_id, async |transaction| {
+        let Some(stored) = transaction
+            .query_opt(
+                "SELECT kind, billing_mode, start_date FROM price_scheme WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?
+        else {
+            return Ok(SchemeOutcome::NotFound);
+        };
+        if stored.get::<_, &str>("kind") != fields.kind.as_str()
+            || billing_mode_of(stored.get("billing_mode"))? != fields.mode
+            || stored.get::<_, NaiveDate>("start_date") != fields.start_date
+        {
+            return Ok(SchemeOutcome::Fixed);
+        }
+        let updated = transaction
+            .execute(
+                "UPDATE price_scheme
+                 SET name = $2, vat_rate = $3::numeric / 100, accumulation_cycle_months = $4,
+                     settlement_cycle_months = $5
+                 WHERE id = $1",
+                &[
+                    &id,
+                    &fields.name.trim(),
+                    &fields.vat_percent,
+                    &months_column(fields.accumulation_months),
+                    &months_column(fields.settlement_months),
+                ],
+            )
+            .await;
+        if accepted(updated, &SqlState::UNIQUE_VIOLATION)?.is_none() {
             return Ok(SchemeOutcome::NameTaken);
         }
-        Err(error) => return Err(error.into()),
-    }
-    audit(&transaction, operator_id, MODIFY, id, fields).await?;
-    commit_saved(transaction, key, MODIFY, operator_id, id).await
+        audit(transaction, operator_id, MODIFY, id, fields).await?;
+        Ok(SchemeOutcome::Saved { id })
+    })
+    .await
 }
 
 /// A price change: new tiers in force from `effective_from` (today or later) on.
@@ -357,41 +346,53 @@ pub async fn change_prices(
     effective_from: NaiveDate,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
-    let transaction = client.transaction().await?;
-    if let Some(id) = applied_id(&transaction, key, NEW_PRICES).await? {
-        return Ok(SchemeOutcome::Saved { id });
-    }
-    let Some(stored) = transaction
-        .query_opt(
-            "SELECT billing_mode, vat_rate * 100, current_date FROM price_scheme
-             WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .await?
-    else {
-        return Ok(SchemeOutcome::NotFound);
-    };
-    let today: NaiveDate = stored.get(2);
-    if effective_from < today {
-        return Ok(SchemeOutcome::PastDate { today });
-    }
-    let mode = billing_mode_of(stored.get(0))?;
-    if let Err(error) = PriceVersion::new(effective_from, mode, tiers.to_vec(), stored.get(1)) {
-        return Ok(SchemeOutcome::Prices(error));
-    }
-    let taken = transaction
-        .query_one(
-            "SELECT EXISTS (SELECT FROM price_version
-                            WHERE price_scheme_id = $1 AND effective_from = $2)",
-            &[&id, &effective_from],
-        )
-        .await?
-        .get(0);
-    if taken {
-        return Ok(SchemeOutcome::DateTaken);
-    }
-    insert_version(&transaction, operator_id, id, effective_from, tiers).await?;
-    commit_saved(transaction, key, NEW_PRICES, operator_id, id).await
+    write_once(client, key, NEW_PRICES, operator_id, async |transaction| {
+        let Some(stored) = transaction
+            .query_opt(
+                "SELECT billing_mode, vat_rate * 100 AS vat_percent, current_date AS today
+                 FROM price_scheme WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?
+        else {
+            return Ok(SchemeOutcome::NotFound);
+        };
+        let today: NaiveDate = stored.get("today");
+        if effective_from < today {
+            return Ok(SchemeOutcome::PastDate { today });
+        }
+        let mode = billing_mode_of(stored.get("billing_mode"))?;
+        let vat_percent = stored.get("vat_percent");
+        if let Err(error) = PriceVersion::new(effective_from, mode, tiers.to_vec(), vat_percent) {
+            return Ok(SchemeOutcome::Prices(error));
+        }
+        let taken = transaction
+            .query_one(
+                "SELECT EXISTS (SELECT FROM price_version
+                                WHERE price_scheme_id = $1 AND effective_from = $2) AS taken",
+                &[&id, &effective_from],
+            )
+            .await?
+            .get("taken");
+        if taken {
+            return Ok(SchemeOutcome::DateTaken);
+        }
+        insert_version(transaction, operator_id, id, effective_from, tiers).await?;
+        Ok(SchemeOutcome::Saved { id })
+    })
+    .await
+}
+
+/// Whether the scheme's own fields fit together (`domain::pricing::check_scheme_fields`).
+fn check_fields(fields: &SchemeFields) -> Result<(), SchemeOutcome> {
+    check_scheme_fields(
+        fields.mode,
+        fields.kind,
+        fields.vat_percent,
+        fields.accumulation_months,
+        fields.settlement_months,
+    )
+    .map_err(SchemeOutcome::Fields)
 }
 
 fn months_column(months: Option<u32>) -> Option<i16> {

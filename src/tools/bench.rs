@@ -57,9 +57,9 @@ pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> 
     }
     let direct: &tokio_postgres::Client = &direct;
     let customers: i64 = direct
-        .query_one("SELECT count(*) FROM customer", &[])
+        .query_one("SELECT count(*) AS customers FROM customer", &[])
         .await?
-        .get(0);
+        .get("customers");
     println!("meterdesk bench: {customers} customers, pages of {PAGE} rows, {RUNS} runs each");
     println!();
     println!(
@@ -172,7 +172,7 @@ async fn search_kinds(
 ) -> anyhow::Result<Vec<(&'static str, Vec<String>)>> {
     let sample = |sql: &'static str| async move {
         let rows = client.query(sql, &[]).await?;
-        let values: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        let values: Vec<String> = rows.iter().map(|row| row.get("sample")).collect();
         if values.is_empty() {
             bail!("no sample for the bench: {sql}");
         }
@@ -182,15 +182,15 @@ async fn search_kinds(
         (
             "customer number",
             sample(
-                "SELECT customer_no::text FROM customer TABLESAMPLE SYSTEM (1) ORDER BY random()
-                 LIMIT 50",
+                "SELECT customer_no::text AS sample FROM customer TABLESAMPLE SYSTEM (1)
+                 ORDER BY random() LIMIT 50",
             )
             .await?,
         ),
         (
             "name prefix (2 chars)",
             sample(
-                "SELECT DISTINCT left(name, 2) FROM customer TABLESAMPLE SYSTEM (1)
+                "SELECT DISTINCT left(name, 2) AS sample FROM customer TABLESAMPLE SYSTEM (1)
                  WHERE name ~ '^[^ -~]{2}' LIMIT 50",
             )
             .await?,
@@ -212,7 +212,7 @@ async fn search_kinds(
         (
             "phone prefix (7 digits)",
             sample(
-                "SELECT left(phone, 7) FROM customer TABLESAMPLE SYSTEM (1)
+                "SELECT left(phone, 7) AS sample FROM customer TABLESAMPLE SYSTEM (1)
                  WHERE phone ~ '^1[0-9]{10}$' ORDER BY random() LIMIT 50",
             )
             .await?,
@@ -220,7 +220,7 @@ async fn search_kinds(
         (
             "meter number (10 of 12)",
             sample(
-                "SELECT left(meter_no, 10) FROM meter TABLESAMPLE SYSTEM (1)
+                "SELECT left(meter_no, 10) AS sample FROM meter TABLESAMPLE SYSTEM (1)
                  ORDER BY random() LIMIT 50",
             )
             .await?,
@@ -230,7 +230,7 @@ async fn search_kinds(
             // As printed (nine digits or more: sql/V8); cards of a database loaded before V8
             // have eight, which a leading zero keeps from being read as a customer number.
             sample(
-                "SELECT lpad(card_no::text, 9, '0') FROM card TABLESAMPLE SYSTEM (1)
+                "SELECT lpad(card_no::text, 9, '0') AS sample FROM card TABLESAMPLE SYSTEM (1)
                  ORDER BY random() LIMIT 50",
             )
             .await?,

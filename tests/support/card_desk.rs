@@ -120,27 +120,28 @@ pub async fn books(client: &Object, customer_id: i64) -> Books {
     let row = client
         .query_one(
             "SELECT a.balance,
-                    (SELECT coalesce(sum(amount), 0) FROM ledger_transaction WHERE account_id = a.id),
+                    (SELECT coalesce(sum(amount), 0) FROM ledger_transaction WHERE account_id = a.id)
+                        AS ledger_sum,
                     (SELECT coalesce(sum(amount), 0) FROM ledger_transaction
-                     WHERE account_id = a.id AND kind = 'deposit'),
+                     WHERE account_id = a.id AND kind = 'deposit') AS paid_in,
                     (SELECT coalesce(-sum(amount), 0) FROM ledger_transaction
-                     WHERE account_id = a.id AND kind = 'refund'),
+                     WHERE account_id = a.id AND kind = 'refund') AS paid_out,
                     (SELECT count(*) FROM card_operation
-                     WHERE customer_id = a.customer_id AND state = 'pending')
+                     WHERE customer_id = a.customer_id AND state = 'pending') AS pending
              FROM account a WHERE a.customer_id = $1",
             &[&customer_id],
         )
         .await
         .unwrap();
-    let balance: Decimal = row.get(0);
+    let balance: Decimal = row.get("balance");
     assert_eq!(
         balance,
-        row.get::<_, Decimal>(1),
+        row.get::<_, Decimal>("ledger_sum"),
         "balance = sum of the ledger"
     );
     let wrong: i64 = client
         .query_one(
-            "SELECT count(*) FROM card_operation op
+            "SELECT count(*) AS wrong FROM card_operation op
              JOIN ledger_transaction t ON t.id = op.transaction_id
              LEFT JOIN ledger_transaction r ON r.reverses_id = t.id
              WHERE op.customer_id = $1 AND op.kind IN ('recharge', 'refund')
@@ -149,12 +150,12 @@ pub async fn books(client: &Object, customer_id: i64) -> Books {
         )
         .await
         .unwrap()
-        .get(0);
+        .get("wrong");
     assert_eq!(wrong, 0, "exactly the failed operations' money is reversed");
     let sold = client
         .query_one(
-            "SELECT coalesce(sum(op.volume_litres), 0)::bigint,
-                    coalesce(sum(-t.amount), 0)
+            "SELECT coalesce(sum(op.volume_litres), 0)::bigint AS litres_sold,
+                    coalesce(sum(-t.amount), 0) AS water_money
              FROM card_operation op JOIN ledger_transaction t ON t.id = op.transaction_id
              WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state <> 'failed'
                AND NOT EXISTS (SELECT 1 FROM card_operation refund
@@ -165,9 +166,9 @@ pub async fn books(client: &Object, customer_id: i64) -> Books {
         )
         .await
         .unwrap();
-    let paid_in: Decimal = row.get(2);
-    let paid_out: Decimal = row.get(3);
-    let water_money: Decimal = sold.get(1);
+    let paid_in: Decimal = row.get("paid_in");
+    let paid_out: Decimal = row.get("paid_out");
+    let water_money: Decimal = sold.get("water_money");
     assert_eq!(
         paid_in - paid_out,
         balance + water_money,
@@ -177,7 +178,7 @@ pub async fn books(client: &Object, customer_id: i64) -> Books {
         balance,
         paid_in,
         paid_out,
-        litres_sold: sold.get(0),
-        pending: row.get(4),
+        litres_sold: sold.get("litres_sold"),
+        pending: row.get("pending"),
     }
 }

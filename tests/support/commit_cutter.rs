@@ -1,15 +1,93 @@
-//! A relay that loses the reply to a COMMIT: how the tests of exactly-once writes cut the
-//! connection at the one moment the client cannot tell whether its write was applied.
+//! Relays between a client and the test cluster's socket that interfere at the COMMIT: how the
+//! tests of exactly-once writes lose a reply at the one moment the client cannot tell whether
+//! its write was applied ([`CommitCutter`]), or keep a transaction open with its locks while
+//! another desk sends the same write ([`CommitHolder`]).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::pg::TestDb;
 
-/// A relay between a pool and the test cluster's socket that, once armed, cuts the connection
-/// right after the server committed: the server's "COMMIT" completion is never passed on, so
-/// the client loses the connection without its reply, as when a network drops at that moment.
+/// What a relay does with a chunk on its way: true passes it on, false cuts the connection.
+/// It may block, which holds the chunk (and all after it) back.
+type Hook = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
+/// Starts a relay to `db`'s socket, calling `to_server` on each chunk the client sends and
+/// `to_client` on each the server sends; returns the connection string through it.
+fn relay(db: &TestDb, to_server: Hook, to_client: Hook) -> String {
+    let config: tokio_postgres::Config = db.conn_str.parse().unwrap();
+    let tokio_postgres::config::Host::Unix(dir) = &config.get_hosts()[0] else {
+        panic!("the test cluster listens on a Unix socket");
+    };
+    let socket = dir.join(format!(".s.PGSQL.{}", config.get_ports()[0]));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let conn_str = format!(
+        "host=127.0.0.1 port={} user={} dbname={}",
+        listener.local_addr().unwrap().port(),
+        config.get_user().unwrap(),
+        config.get_dbname().unwrap()
+    );
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let client = client.unwrap();
+            let server = UnixStream::connect(&socket).unwrap();
+            let (to_server, to_client) = (to_server.clone(), to_client.clone());
+            let (client_copy, server_copy) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || pass(client_copy, server_copy, &*to_server));
+            std::thread::spawn(move || pass(server, client, &*to_client));
+        }
+    });
+    conn_str
+}
+
+/// One direction of a relayed connection, until either end closes or `hook` cuts it.
+fn pass(
+    mut from: impl Read + Ends,
+    mut to: impl Write + Ends,
+    hook: &(dyn Fn(&[u8]) -> bool + Send + Sync),
+) {
+    let mut buffer = [0; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buffer) {
+        if !hook(&buffer[..n]) || to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+    }
+    from.end();
+    to.end();
+}
+
+/// Either kind of socket a relay joins, closed both ways when one direction stops.
+trait Ends {
+    fn end(&self);
+}
+
+impl Ends for TcpStream {
+    fn end(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Ends for UnixStream {
+    fn end(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+fn contains(chunk: &[u8], message: &[u8]) -> bool {
+    chunk.windows(message.len()).any(|window| window == message)
+}
+
+/// A relay that, once armed, cuts the connection right after the server committed: the
+/// server's "COMMIT" completion is never passed on, so the client loses the connection
+/// without its reply, as when a network drops at that moment.
 pub struct CommitCutter {
     /// Connects through the relay.
     pub conn_str: String,
-    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    armed: Arc<AtomicBool>,
 }
 
 impl CommitCutter {
@@ -17,57 +95,81 @@ impl CommitCutter {
     const COMMIT_DONE: &[u8] = b"C\0\0\0\x0bCOMMIT\0";
 
     pub fn start(db: &TestDb) -> CommitCutter {
-        use std::io::{Read, Write};
-        use std::net::{Shutdown, TcpListener};
-        use std::os::unix::net::UnixStream;
-        use std::sync::atomic::Ordering;
-
-        let config: tokio_postgres::Config = db.conn_str.parse().unwrap();
-        let tokio_postgres::config::Host::Unix(dir) = &config.get_hosts()[0] else {
-            panic!("the test cluster listens on a Unix socket");
-        };
-        let socket = dir.join(format!(".s.PGSQL.{}", config.get_ports()[0]));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let conn_str = format!(
-            "host=127.0.0.1 port={} user={} dbname={}",
-            listener.local_addr().unwrap().port(),
-            config.get_user().unwrap(),
-            config.get_dbname().unwrap()
-        );
-        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let armed = Arc::new(AtomicBool::new(false));
         let cut = armed.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let mut client = client.unwrap();
-                let mut server = UnixStream::connect(&socket).unwrap();
-                let (mut to_server, mut from_client) =
-                    (server.try_clone().unwrap(), client.try_clone().unwrap());
-                std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_server));
-                let cut = cut.clone();
-                std::thread::spawn(move || {
-                    let mut buffer = [0; 16 * 1024];
-                    while let Ok(n @ 1..) = server.read(&mut buffer) {
-                        let chunk = &buffer[..n];
-                        let committed = chunk
-                            .windows(Self::COMMIT_DONE.len())
-                            .any(|w| w == Self::COMMIT_DONE);
-                        if committed && cut.swap(false, Ordering::SeqCst) {
-                            break;
-                        }
-                        if client.write_all(chunk).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = client.shutdown(Shutdown::Both);
-                    let _ = server.shutdown(Shutdown::Both);
-                });
-            }
-        });
+        let conn_str = relay(
+            db,
+            Arc::new(|_| true),
+            Arc::new(move |chunk| {
+                !(contains(chunk, Self::COMMIT_DONE) && cut.swap(false, Ordering::SeqCst))
+            }),
+        );
         CommitCutter { conn_str, armed }
     }
 
     /// The next COMMIT through the relay loses its reply and its connection.
     pub fn arm(&self) {
-        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.armed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Where a [`CommitHolder`] is with the COMMIT it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    Off,
+    Armed,
+    Holding,
+    Released,
+}
+
+/// A relay that, once armed, holds the client's next COMMIT back: the server keeps the
+/// transaction open, idle with its locks, until the test releases the COMMIT, or until the
+/// server ends the session (its idle-in-transaction timeout) if it never is, as for a desk
+/// whose network died the moment it sent the COMMIT.
+pub struct CommitHolder {
+    /// Connects through the relay.
+    pub conn_str: String,
+    hold: Arc<(Mutex<Hold>, Condvar)>,
+}
+
+impl CommitHolder {
+    /// A simple Query ('Q', length 11) of COMMIT, as tokio-postgres ends a transaction.
+    const COMMIT: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
+
+    pub fn start(db: &TestDb) -> CommitHolder {
+        let hold = Arc::new((Mutex::new(Hold::Off), Condvar::new()));
+        let held = hold.clone();
+        let conn_str = relay(
+            db,
+            Arc::new(move |chunk| {
+                let (state, changed) = &*held;
+                let mut state = state.lock().unwrap();
+                if *state == Hold::Armed && contains(chunk, Self::COMMIT) {
+                    *state = Hold::Holding;
+                    changed.notify_all();
+                    drop(changed.wait_while(state, |state| *state == Hold::Holding));
+                }
+                true
+            }),
+            Arc::new(|_| true),
+        );
+        CommitHolder { conn_str, hold }
+    }
+
+    /// The next COMMIT through the relay is held back.
+    pub fn arm(&self) {
+        *self.hold.0.lock().unwrap() = Hold::Armed;
+    }
+
+    /// Whether a COMMIT is being held back now.
+    pub fn holding(&self) -> bool {
+        *self.hold.0.lock().unwrap() == Hold::Holding
+    }
+
+    /// Lets the held COMMIT go on to the server.
+    pub fn release(&self) {
+        let (state, changed) = &*self.hold;
+        *state.lock().unwrap() = Hold::Released;
+        changed.notify_all();
     }
 }

@@ -105,7 +105,7 @@ pub(super) async fn start(
     if holder.closed {
         return Ok(Err(Refusal::CustomerClosed));
     }
-    if !permitted(tx, begin.operator_id, request.kind().permission()).await? {
+    if !has_permission(tx, begin.operator_id, request.kind().permission()).await? {
         return Ok(Err(Refusal::NotPermitted));
     }
     let content = CardContent::classify(begin.card, begin.key);
@@ -127,24 +127,6 @@ pub(super) async fn start(
             Err(refusal) => Ok(Err(refusal)),
         },
     }
-}
-
-/// Whether the operator is enabled and one of their roles grants `permission`.
-pub(super) async fn permitted(
-    tx: &Transaction<'_>,
-    operator_id: i64,
-    permission: &str,
-) -> Result<bool, DbError> {
-    Ok(tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM operator o
-                            JOIN operator_role r ON r.operator_id = o.id
-                            JOIN role_permission p ON p.role_code = r.role_code
-                            WHERE o.id = $1 AND o.enabled AND p.permission_code = $2)",
-            &[&operator_id, &permission],
-        )
-        .await?
-        .get(0))
 }
 
 pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
@@ -226,9 +208,9 @@ impl Journal<'_> {
     pub(super) async fn next_card_no(&self) -> Result<u32, DbError> {
         let card_no: i64 = self
             .tx
-            .query_one("SELECT nextval('card_no_seq')", &[])
+            .query_one("SELECT nextval('card_no_seq') AS card_no", &[])
             .await?
-            .get(0);
+            .get("card_no");
         to_u32(card_no, "card_no_seq")
     }
 
@@ -246,7 +228,7 @@ impl Journal<'_> {
                 ],
             )
             .await?
-            .get(0))
+            .get("id"))
     }
 
     pub(super) async fn open(
@@ -352,7 +334,11 @@ impl Journal<'_> {
         if let Err(refusal) = check_recharge(card, self.holder.active()) {
             return Ok(Err(refusal.into()));
         }
-        let today: NaiveDate = self.tx.query_one("SELECT current_date", &[]).await?.get(0);
+        let today: NaiveDate = self
+            .tx
+            .query_one("SELECT current_date AS today", &[])
+            .await?
+            .get("today");
         let quote = match quote(
             self.tx,
             self.holder.customer_type_id,
@@ -452,7 +438,7 @@ impl Journal<'_> {
         let Some(paid) = self
             .tx
             .query_opt(
-                "SELECT -t.amount FROM card_operation op
+                "SELECT -t.amount AS paid FROM card_operation op
                  JOIN ledger_transaction t ON t.id = op.transaction_id
                  WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'done'
                    AND op.purchase_seq = $2",
@@ -462,7 +448,7 @@ impl Journal<'_> {
         else {
             return Ok(Err(Refusal::UnknownPurchase));
         };
-        let amount: Decimal = paid.get(0);
+        let amount: Decimal = paid.get("paid");
         let method = match payout {
             Payment::Method(method) if !self.method_allowed(method).await? => {
                 return Ok(Err(Refusal::PaymentMethodNotAllowed));
@@ -511,7 +497,7 @@ impl Journal<'_> {
         else {
             return Ok(Err(Refusal::UnknownCard));
         };
-        if row.get::<_, i64>(1) != self.holder.customer_id {
+        if row.get::<_, i64>("customer_id") != self.holder.customer_id {
             return Ok(Err(Refusal::AnotherCustomersCard));
         }
         let plan = match plan_recycle(card, self.holder.active(), self.begin.key) {
@@ -520,7 +506,7 @@ impl Journal<'_> {
         };
         self.journal(NewOperation::new(
             OperationKind::Recycle,
-            row.get(0),
+            row.get("id"),
             card.issue.card_number,
             plan,
         ))
@@ -534,11 +520,12 @@ impl Journal<'_> {
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM customer_type_payment_method tm
                                 JOIN payment_method m ON m.code = tm.payment_method_code
-                                WHERE tm.customer_type_id = $1 AND m.code = $2 AND m.enabled)",
+                                WHERE tm.customer_type_id = $1 AND m.code = $2 AND m.enabled)
+                     AS allowed",
                 &[&self.holder.customer_type_id, &method],
             )
             .await?
-            .get(0))
+            .get("allowed"))
     }
 
     pub(super) async fn receipt(&self) -> Result<i64, DbError> {
@@ -611,7 +598,7 @@ impl Journal<'_> {
                 ],
             )
             .await?
-            .get(0);
+            .get("id");
         self.tx
             .execute(
                 "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
@@ -712,7 +699,7 @@ pub(super) async fn insert_ledger(
             ],
         )
         .await?
-        .get(0))
+        .get("id"))
 }
 
 pub(super) async fn new_receipt(
@@ -727,5 +714,5 @@ pub(super) async fn new_receipt(
             &[&customer_id, &operator_id],
         )
         .await?
-        .get(0))
+        .get("receipt_no"))
 }

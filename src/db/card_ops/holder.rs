@@ -51,8 +51,9 @@ pub(super) async fn holder(
     let Some(row) = client
         .query_opt(
             &format!(
-                "SELECT c.customer_no, m.meter_no, a.id, a.balance, c.customer_type_id,
-                        c.status = 'closed', c.business_model = 'meter_prepaid'
+                "SELECT c.customer_no, m.meter_no, a.id AS account_id, a.balance,
+                        c.customer_type_id, c.status = 'closed' AS closed,
+                        c.business_model = 'meter_prepaid' AS meter_prepaid
                  FROM customer c JOIN meter m ON m.id = c.meter_id
                       JOIN account a ON a.customer_id = c.id
                  WHERE c.id = $1 {lock}"
@@ -63,25 +64,25 @@ pub(super) async fn holder(
     else {
         return Ok(None);
     };
-    let customer_no = to_u32(row.get::<_, i64>(0), "customer.customer_no")?;
-    let meter_no = MeterNumber::new(row.get(1))
+    let customer_no = to_u32(row.get::<_, i64>("customer_no"), "customer.customer_no")?;
+    let meter_no = MeterNumber::new(row.get("meter_no"))
         .map_err(|error| DbError::Inconsistent(format!("meter number: {error}")))?;
     let card = client
         .query_opt(
-            "SELECT id, card_no, generation, state = 'active' FROM card
+            "SELECT id, card_no, generation, state = 'active' AS active FROM card
              WHERE customer_id = $1 AND void_reason IS DISTINCT FROM 'not_issued'
              ORDER BY state = 'active' DESC, generation DESC LIMIT 1",
             &[&customer_id],
         )
         .await?
         .map(|card| {
-            let generation = u8::try_from(card.get::<_, i16>(2))
+            let generation = u8::try_from(card.get::<_, i16>("generation"))
                 .map_err(|_| DbError::Inconsistent("card.generation".into()))?;
             Ok::<_, DbError>(KnownCard {
-                card_id: card.get(0),
-                active: card.get(3),
+                card_id: card.get("id"),
+                active: card.get("active"),
                 issue: IssueRecord {
-                    card_number: to_u32(card.get(1), "card.card_no")?,
+                    card_number: to_u32(card.get("card_no"), "card.card_no")?,
                     customer_number: customer_no,
                     meter_number: meter_no.clone(),
                     generation,
@@ -94,27 +95,28 @@ pub(super) async fn holder(
     let facts = client
         .query_one(
             "SELECT (SELECT max(purchase_seq) FROM card_operation
-                     WHERE customer_id = $1 AND kind = 'recharge'),
-                    (SELECT id FROM card_operation WHERE customer_id = $1 AND state = 'pending')",
+                     WHERE customer_id = $1 AND kind = 'recharge') AS last_sequence,
+                    (SELECT id FROM card_operation WHERE customer_id = $1 AND state = 'pending')
+                        AS pending",
             &[&customer_id],
         )
         .await?;
     let last_sequence = facts
-        .get::<_, Option<i64>>(0)
+        .get::<_, Option<i64>>("last_sequence")
         .map_or(Ok(0), |seq| to_u32(seq, "card_operation.purchase_seq"))?;
     Ok(Some(CardHolder {
         customer_id,
         customer_no,
         meter_no,
-        account_id: row.get(2),
-        balance: row.get(3),
-        customer_type_id: row.get(4),
+        account_id: row.get("account_id"),
+        balance: row.get("balance"),
+        customer_type_id: row.get("customer_type_id"),
         card,
         last_sequence,
         last_purchase: last_purchase(client, customer_id, key).await?,
-        pending: facts.get(1),
-        closed: row.get(5),
-        meter_prepaid: row.get(6),
+        pending: facts.get("pending"),
+        closed: row.get("closed"),
+        meter_prepaid: row.get("meter_prepaid"),
     }))
 }
 
@@ -138,7 +140,8 @@ pub(super) async fn last_purchase(
     let Some(row) = client
         .query_opt(
             "SELECT op.purchase_record_after, card.card_no, op.kind, op.purchase_seq,
-                    op.volume_litres, card.generation, extract(epoch FROM op.started_at)::bigint
+                    op.volume_litres, card.generation,
+                    extract(epoch FROM op.started_at)::bigint AS written_at
              FROM card_operation op JOIN card ON card.id = op.card_id
              WHERE op.customer_id = $1 AND op.state = 'done'
                AND op.kind IN ('recharge', 'refund', 'replace')
@@ -149,25 +152,28 @@ pub(super) async fn last_purchase(
     else {
         return Ok(None);
     };
-    let card_no = to_u32(row.get(1), "card.card_no")?;
-    if let Some(bytes) = row.get::<_, Option<Vec<u8>>>(0) {
+    let card_no = to_u32(row.get("card_no"), "card.card_no")?;
+    if let Some(bytes) = row.get::<_, Option<Vec<u8>>>("purchase_record_after") {
         return PurchaseRecord::decode(&bytes, card_no, key)
             .map_err(|error| DbError::Inconsistent(format!("stored purchase record: {error}")));
     }
-    let (Some(sequence), Some(litres)) = (row.get::<_, Option<i64>>(3), row.get(4)) else {
+    let (Some(sequence), Some(litres)) = (
+        row.get::<_, Option<i64>>("purchase_seq"),
+        row.get("volume_litres"),
+    ) else {
         return Ok(None);
     };
-    let kind: String = row.get(2);
+    let kind: String = row.get("kind");
     Ok(Some(PurchaseRecord {
         sequence: to_u32(sequence, "card_operation.purchase_seq")?,
         volume_litres: to_u32(litres, "card_operation.volume_litres")?,
-        generation: u8::try_from(row.get::<_, i16>(5)).unwrap_or(u8::MAX),
+        generation: u8::try_from(row.get::<_, i16>("generation")).unwrap_or(u8::MAX),
         status: if kind == "refund" {
             PurchaseStatus::Cancelled
         } else {
             PurchaseStatus::Valid
         },
-        written_at: u32::try_from(row.get::<_, i64>(6)).unwrap_or(0),
+        written_at: u32::try_from(row.get::<_, i64>("written_at")).unwrap_or(0),
     }))
 }
 
@@ -183,5 +189,5 @@ pub async fn card_owner(client: &impl GenericClient, card_no: u32) -> Result<Opt
             &[&i64::from(card_no)],
         )
         .await?
-        .map(|row| row.get(0)))
+        .map(|row| row.get("customer_id")))
 }

@@ -8,8 +8,8 @@ pub async fn pending_operations(
 ) -> Result<Vec<PendingOperation>, DbError> {
     let rows = client
         .query(
-            "SELECT op.id, op.kind, c.id, c.customer_no, c.name, card.card_no, o.full_name,
-                    op.started_at
+            "SELECT op.id AS operation_id, op.kind, c.id AS customer_id, c.customer_no,
+                    c.name AS customer_name, card.card_no, o.full_name AS operator, op.started_at
              FROM card_operation op
              JOIN customer c ON c.id = op.customer_id
              JOIN card ON card.id = op.card_id
@@ -22,14 +22,14 @@ pub async fn pending_operations(
     rows.iter()
         .map(|row| {
             Ok(PendingOperation {
-                operation_id: row.get(0),
-                kind: OperationKind::parse(row.get(1))?,
-                customer_id: row.get(2),
-                customer_no: row.get(3),
-                customer_name: row.get(4),
-                card_no: row.get(5),
-                operator: row.get(6),
-                started_at: row.get(7),
+                operation_id: row.get("operation_id"),
+                kind: OperationKind::parse(row.get("kind"))?,
+                customer_id: row.get("customer_id"),
+                customer_no: row.get("customer_no"),
+                customer_name: row.get("customer_name"),
+                card_no: row.get("card_no"),
+                operator: row.get("operator"),
+                started_at: row.get("started_at"),
             })
         })
         .collect()
@@ -54,9 +54,9 @@ pub async fn usage_records(
     let rows = client
         .query(
             &format!(
-                "SELECT op.id, op.kind, op.state, card.card_no, card.generation, op.purchase_seq,
-                        op.volume_litres, t.amount, o.full_name, op.started_at, op.finished_at,
-                        op.failure_reason
+                "SELECT op.id AS operation_id, op.kind, op.state, card.card_no, card.generation,
+                        op.purchase_seq, op.volume_litres, t.amount, o.full_name AS operator,
+                        op.started_at, op.finished_at, op.failure_reason
                  FROM card_operation op
                  JOIN card ON card.id = op.card_id
                  JOIN operator o ON o.id = op.operator_id
@@ -70,18 +70,18 @@ pub async fn usage_records(
     rows.iter()
         .map(|row| {
             Ok(UsageRecord {
-                operation_id: row.get(0),
-                kind: OperationKind::parse(row.get(1))?,
-                state: OperationState::parse(row.get(2))?,
-                card_no: row.get(3),
-                generation: row.get(4),
-                purchase_seq: row.get(5),
-                volume_litres: row.get(6),
-                amount: row.get(7),
-                operator: row.get(8),
-                started_at: row.get(9),
-                finished_at: row.get(10),
-                failure_reason: row.get(11),
+                operation_id: row.get("operation_id"),
+                kind: OperationKind::parse(row.get("kind"))?,
+                state: OperationState::parse(row.get("state"))?,
+                card_no: row.get("card_no"),
+                generation: row.get("generation"),
+                purchase_seq: row.get("purchase_seq"),
+                volume_litres: row.get("volume_litres"),
+                amount: row.get("amount"),
+                operator: row.get("operator"),
+                started_at: row.get("started_at"),
+                finished_at: row.get("finished_at"),
+                failure_reason: row.get("failure_reason"),
             })
         })
         .collect()

@@ -25,6 +25,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
+use super::operators::has_permission;
 use crate::domain::card_counter::{
     CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, RefundRefusal, ReplaceRefusal,
     Resolution, check_recharge, plan_open, plan_recharge, plan_recycle, plan_refund, plan_replace,
@@ -33,9 +34,7 @@ use crate::domain::card_records::{
     CardContent, Ef, IssueRecord, MacKey, MeterNumber, PurchaseRecord, PurchaseStatus, Record,
     UserCard,
 };
-use crate::domain::pricing::{
-    AccumulationCycle, BillingMode, Charge, PriceScheme, PriceVersion, PurchaseError, Tier,
-};
+use crate::domain::pricing::{AccumulationCycle, Charge, PriceScheme, PriceVersion, PurchaseError};
 
 /// `card_operation.failure_reason` of an operation whose card read back the old record.
 pub const NOT_ON_CARD: &str = "not_on_card";

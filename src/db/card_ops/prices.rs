@@ -1,6 +1,7 @@
 //! The prepaid price of a recharge.
 
 use super::*;
+use crate::db::price_schemes::{billing_mode_of, versions};
 
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
 /// version in force, the volume already bought in the accumulation cycle (reversed purchases do
@@ -12,7 +13,7 @@ pub async fn quote_recharge(
 ) -> Result<Result<Quote, Refusal>, DbError> {
     let Some(row) = client
         .query_opt(
-            "SELECT c.customer_type_id, a.id, current_date
+            "SELECT c.customer_type_id, a.id AS account_id, current_date AS today
              FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
             &[&customer_id],
         )
@@ -20,7 +21,14 @@ pub async fn quote_recharge(
     else {
         return Ok(Err(Refusal::NoSuchCustomer));
     };
-    quote(client, row.get(0), row.get(1), row.get(2), quantity).await
+    quote(
+        client,
+        row.get("customer_type_id"),
+        row.get("account_id"),
+        row.get("today"),
+        quantity,
+    )
+    .await
 }
 
 pub(super) async fn quote(
@@ -39,14 +47,14 @@ pub(super) async fn quote(
     let cycle = scheme.cycle().period_containing(today);
     let accumulated: Decimal = client
         .query_one(
-            "SELECT coalesce(sum(t.volume), 0) FROM ledger_transaction t
+            "SELECT coalesce(sum(t.volume), 0) AS accumulated FROM ledger_transaction t
              WHERE t.account_id = $1 AND t.kind = 'card_purchase'
                AND t.created_at >= $2::date AND t.created_at < $3::date
                AND NOT EXISTS (SELECT 1 FROM ledger_transaction r WHERE r.reverses_id = t.id)",
             &[&account_id, &cycle.first_day, &cycle.next_first_day],
         )
         .await?
-        .get(0);
+        .get("accumulated");
     let priced = match quantity {
         Quantity::Volume(volume) => prices
             .charge_for_volume(accumulated, volume)
@@ -80,7 +88,8 @@ pub(super) async fn prepaid_scheme(
 ) -> Result<Option<PriceScheme>, DbError> {
     let Some(scheme) = client
         .query_opt(
-            "SELECT s.id, s.billing_mode, s.vat_rate * 100, s.accumulation_cycle_months,
+            "SELECT s.id, s.billing_mode, s.vat_rate * 100 AS vat_percent,
+                    s.accumulation_cycle_months,
                     s.start_date
              FROM customer_type t JOIN price_scheme s ON s.id = t.price_scheme_id
              WHERE t.id = $1 AND s.kind = 'prepaid'",
@@ -90,44 +99,33 @@ pub(super) async fn prepaid_scheme(
     else {
         return Ok(None);
     };
-    let mode = match scheme.get::<_, &str>(1) {
-        "fixed" => BillingMode::Fixed,
-        "stepped" => BillingMode::Stepped,
-        "leap" => BillingMode::Leap,
-        other => return Err(DbError::Inconsistent(format!("billing mode {other}"))),
-    };
-    let vat_percent: Decimal = scheme.get(2);
+    let mode = billing_mode_of(scheme.get("billing_mode"))?;
+    let vat_percent: Decimal = scheme.get("vat_percent");
+    let scheme_id: i64 = scheme.get("id");
     let inconsistent = |error: crate::domain::pricing::SchemeError| {
-        DbError::Inconsistent(format!("price scheme {}: {error}", scheme.get::<_, i64>(0)))
+        DbError::Inconsistent(format!("price scheme {scheme_id}: {error}"))
     };
-    let rows = client
-        .query(
-            "SELECT v.id, v.effective_from, t.upper_bound_m3, t.unit_price
-             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
-             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
-            &[&scheme.get::<_, i64>(0)],
-        )
-        .await?;
-    let mut versions = Vec::new();
-    for group in rows.chunk_by(|a, b| a.get::<_, i64>(0) == b.get::<_, i64>(0)) {
-        let tiers = group
-            .iter()
-            .map(|row| Tier {
-                up_to: row.get(2),
-                unit_price: row.get(3),
-            })
-            .collect();
-        versions.push(
-            PriceVersion::new(group[0].get(1), mode, tiers, vat_percent.normalize())
-                .map_err(inconsistent)?,
-        );
-    }
+    let versions = versions(client, scheme_id)
+        .await?
+        .into_iter()
+        .map(|version| {
+            PriceVersion::new(
+                version.effective_from,
+                mode,
+                version.tiers,
+                vat_percent.normalize(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(inconsistent)?;
     if versions.is_empty() {
         return Ok(None);
     }
     // A fixed price has no cycle; any one will do, since nothing accumulates across tiers.
-    let months = scheme.get::<_, Option<i16>>(3).unwrap_or(12);
-    let cycle = AccumulationCycle::new(scheme.get(4), u32::from(months.unsigned_abs()))
+    let months = scheme
+        .get::<_, Option<i16>>("accumulation_cycle_months")
+        .unwrap_or(12);
+    let cycle = AccumulationCycle::new(scheme.get("start_date"), u32::from(months.unsigned_abs()))
         .map_err(inconsistent)?;
     PriceScheme::new(cycle, versions)
         .map(Some)

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) const OPERATION_COLUMNS: &str =
-    "SELECT op.id, op.customer_id, op.kind, op.state, op.plan::text,
+    "SELECT op.id, op.customer_id, op.kind, op.state, op.plan::text AS plan,
         op.card_id, card.card_no, op.transaction_id, op.idempotency_key, op.payment_method_code,
         op.operator_id, op.purchase_seq, op.volume_litres, t.amount, t.receipt_no, t.account_id
     FROM card_operation op JOIN card ON card.id = op.card_id
@@ -32,22 +32,22 @@ pub(super) struct Operation {
 impl Operation {
     pub(super) fn from_row(row: &Row) -> Result<Self, DbError> {
         Ok(Self {
-            id: row.get(0),
-            customer_id: row.get(1),
-            kind: OperationKind::parse(row.get(2))?,
-            state: OperationState::parse(row.get(3))?,
-            plan: row.get(4),
-            card_id: row.get(5),
-            card_no: row.get(6),
-            transaction_id: row.get(7),
-            idempotency_key: row.get(8),
-            payment_method: row.get(9),
-            operator_id: row.get(10),
-            purchase_seq: row.get(11),
-            volume_litres: row.get(12),
-            amount: row.get(13),
-            receipt_no: row.get(14),
-            account_id: row.get(15),
+            id: row.get("id"),
+            customer_id: row.get("customer_id"),
+            kind: OperationKind::parse(row.get("kind"))?,
+            state: OperationState::parse(row.get("state"))?,
+            plan: row.get("plan"),
+            card_id: row.get("card_id"),
+            card_no: row.get("card_no"),
+            transaction_id: row.get("transaction_id"),
+            idempotency_key: row.get("idempotency_key"),
+            payment_method: row.get("payment_method_code"),
+            operator_id: row.get("operator_id"),
+            purchase_seq: row.get("purchase_seq"),
+            volume_litres: row.get("volume_litres"),
+            amount: row.get("amount"),
+            receipt_no: row.get("receipt_no"),
+            account_id: row.get("account_id"),
         })
     }
 
@@ -222,7 +222,7 @@ pub async fn settle_without_card(
     supervisor_id: i64,
 ) -> Result<Option<Settled>, DbError> {
     let transaction = client.transaction().await?;
-    if !permitted(&transaction, supervisor_id, "card.resolve").await? {
+    if !has_permission(&transaction, supervisor_id, "card.resolve").await? {
         return Ok(None);
     }
     let Some(operation) = pending_operation(&transaction, operation_id).await? else {
@@ -356,7 +356,7 @@ pub async fn touch(
                 &[&customer],
             )
             .await?
-            .map(|row| row.get(0));
+            .map(|row| row.get("id"));
         if let Some(operation_id) = pending {
             settled.push(settle_in(&transaction, operation_id, card, key).await?);
         }

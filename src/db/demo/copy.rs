@@ -154,7 +154,8 @@ impl DeferredConstraints {
     pub async fn drop(tx: &Transaction<'_>, tables: &[&str]) -> Result<Self, DemoError> {
         let constraints = tx
             .query(
-                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype = 'f'
+                "SELECT conrelid::regclass::text AS table_name, conname,
+                        pg_get_constraintdef(oid) AS definition, contype = 'f' AS foreign_key
                  FROM pg_constraint
                  WHERE contype IN ('p', 'u', 'f')
                    AND (conrelid = ANY($1::text[]::regclass[]) OR confrelid = ANY($1::text[]::regclass[]))
@@ -164,7 +165,8 @@ impl DeferredConstraints {
             .await?;
         let indexes = tx
             .query(
-                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+                "SELECT i.indexrelid::regclass::text AS index_name,
+                        pg_get_indexdef(i.indexrelid) AS definition
                  FROM pg_index i
                  WHERE i.indrelid = ANY($1::text[]::regclass[])
                    AND NOT EXISTS (SELECT 1 FROM pg_constraint c
@@ -179,8 +181,12 @@ impl DeferredConstraints {
             indexes: Vec::new(),
         };
         for row in constraints {
-            let constraint = (row.get(0), row.get(1), row.get(2));
-            if row.get(3) {
+            let constraint = (
+                row.get("table_name"),
+                row.get("conname"),
+                row.get("definition"),
+            );
+            if row.get("foreign_key") {
                 deferred.foreign_keys.push(constraint);
             } else {
                 deferred.keys.push(constraint);
@@ -192,9 +198,9 @@ impl DeferredConstraints {
             drops += &format!("ALTER TABLE {table} DROP CONSTRAINT {};\n", quoted(name));
         }
         for row in indexes {
-            let name: String = row.get(0);
+            let name: String = row.get("index_name");
             drops += &format!("DROP INDEX {name};\n");
-            deferred.indexes.push(row.get(1));
+            deferred.indexes.push(row.get("definition"));
         }
         tx.batch_execute(&drops).await?;
         Ok(deferred)

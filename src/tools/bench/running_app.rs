@@ -63,7 +63,7 @@ pub async fn measure(pool: &Pool, launch: &Launch<'_>) -> anyhow::Result<Outcome
         )
         .await?
         .context("the app's memory is measured on a database with customers")?;
-    let customer: (i64, String) = (customer.get(0), customer.get(1));
+    let customer: (i64, String) = (customer.get("customer_no"), customer.get("name"));
     let login = format!("bench-{:08x}", fastrand::u32(..));
     let password = generate_password();
     let hash = {

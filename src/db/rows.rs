@@ -1,0 +1,38 @@
+//! How `db` reads a row: by column name (`row.get("customer_no")`), never by position, so a
+//! column added to a SELECT cannot shift what another one means. Every SQL expression that
+//! is read gets an explicit alias (`count(*) AS meters`). A struct read from more than one
+//! query has its own `from_row` next to it.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+
+use super::DbError;
+
+/// The word stored in `column` (an enum's `as_str`, a CHECKed text column), parsed. A word
+/// the code does not know is reported as an inconsistency, not guessed.
+pub(crate) fn word<T>(row: &Row, column: &str) -> Result<T, DbError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    row.get::<_, &str>(column)
+        .parse()
+        .map_err(|error| DbError::Inconsistent(format!("{column}: {error}")))
+}
+
+/// What a statement answered, or None when the server refused it with `refusal` (a name
+/// taken, a row referenced): the caller answers that as an outcome, not an error. Any other
+/// error stays one.
+pub(crate) fn accepted<T>(
+    result: Result<T, tokio_postgres::Error>,
+    refusal: &SqlState,
+) -> Result<Option<T>, DbError> {
+    match result {
+        Ok(answer) => Ok(Some(answer)),
+        Err(error) if error.code() == Some(refusal) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
