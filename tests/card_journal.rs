@@ -296,7 +296,7 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
     let quote = card_ops::quote_recharge(
         &**counter.customer.client,
         counter.customer.customer_id,
-        Quantity::Amount(dec("20.005").round_dp(2)),
+        Quantity::Amount(dec("20.00")),
     )
     .await
     .unwrap()

@@ -5,10 +5,11 @@
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, Utc};
 use fastrand::Rng;
+use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::names;
+use crate::domain::money::{Money, Volume};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nature {
@@ -99,7 +100,7 @@ fn days(rng: &mut Rng, from: i64, to: i64) -> TimeDelta {
 }
 
 fn money(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    Money::round_half_up(amount).to_decimal()
 }
 
 /// The facts every table about a customer agrees on.
@@ -559,7 +560,7 @@ impl Story<'_> {
         let (amount, volume) = if self.rng.bool() {
             const AMOUNTS: [i64; 6] = [30, 50, 100, 150, 200, 300];
             let amount = Decimal::from(AMOUNTS[self.rng.usize(..AMOUNTS.len())] * self.scale());
-            let volume = (amount / self.price).round_dp_with_strategy(3, RoundingStrategy::ToZero);
+            let volume = Volume::round_down(amount / self.price).to_decimal();
             (amount, volume)
         } else {
             let volume = Decimal::from(self.rng.i64(5..=40) * self.scale());
