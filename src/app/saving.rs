@@ -20,9 +20,6 @@ pub type Saving = Option<String>;
 /// The save of a screen that writes (customer and reference screens); None for the others.
 fn saving_mut(screen: &mut Slot) -> Option<&mut Saving> {
     match screen {
-        Slot::OpenAccount(wizard) => Some(&mut wizard.saving),
-        Slot::Modify(view) => Some(&mut view.saving),
-        Slot::Transfer(view) => Some(&mut view.saving),
         Slot::Ref(screen) => screen.saving_mut(),
         _ => None,
     }
