@@ -266,7 +266,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     // What stays with the customer: the number, the meter, the account and its balance.
     assert_eq!(details.basic.customer_no, row.customer_no);
     assert_eq!(details.meter.meter_no, chosen.meter_no);
-    assert_eq!(details.account.balance, row.balance);
+    assert_eq!(details.account.balance.to_decimal(), row.balance);
     let screen = desk.screen();
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let clerk = desk.app.session.as_ref().unwrap().full_name.clone();

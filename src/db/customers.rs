@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 
 use super::cancel::Cancellable;
 use super::{DbError, Pool};
+use crate::domain::money::{Money, Volume};
 use crate::domain::search::CustomerSearch;
 
 /// One line of the customer table.
@@ -663,7 +664,7 @@ pub struct MeterSummary {
 pub struct AccountSummary {
     /// prepaid or postpaid.
     pub kind: String,
-    pub balance: Decimal,
+    pub balance: Money,
     /// The latest transactions, newest first.
     pub recent_transactions: Vec<TransactionSummary>,
 }
@@ -676,8 +677,8 @@ pub struct TransactionSummary {
     pub at: DateTime<Utc>,
     pub kind: String,
     /// Signed: its effect on the balance.
-    pub amount: Decimal,
-    pub volume: Option<Decimal>,
+    pub amount: Money,
+    pub volume: Option<Volume>,
     pub payment_method: Option<String>,
     pub receipt_no: Option<i64>,
 }

@@ -23,6 +23,7 @@ use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen, card};
 use crate::db::customers::{self, CustomerRow, Page, PageAt};
+use crate::domain::money::Money;
 use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -411,7 +412,7 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
         inert(&row.customer_type).into_owned(),
         inert(&row.meter_no).into_owned(),
         kind.to_owned(),
-        format!("{:.2}", row.balance),
+        Money::round_half_up(row.balance).to_string(),
         card.to_owned(),
         inert(row.phone.as_deref().unwrap_or("")).into_owned(),
         inert(&row.address).into_owned(),
