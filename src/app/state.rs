@@ -172,7 +172,7 @@ pub struct Message {
 
 /// A place on the screen stack: a screen module (`crate::screens`), the place of the one the
 /// hub is calling (`Vacant`: it is out of the stack meanwhile), or a screen still drawn and
-/// updated by its group's code in `app` (card, reference data, customer changes) until it
+/// updated by its group's code in `app` (card, reference data) until it
 /// moves to `crate::screens` too.
 #[derive(Debug, Clone)]
 pub enum Slot {

@@ -1,7 +1,7 @@
 //! `update`: the hub, the only code that changes `App`. It routes a key to the screen on top,
 //! a reply to the screen that asked, and carries out what screens ask through `Hub` (send,
 //! say, open, leave). Screen modules (`crate::screens`) implement `screen::Screen`; the screens
-//! not yet moved there keep their part of `update` in `accounts`, `card` and `refdata`. Pure: it
+//! not yet moved there keep their part of `update` in `card` and `refdata`. Pure: it
 //! returns the requests to send instead of doing I/O, so flows are tested by feeding key
 //! sequences.
 
