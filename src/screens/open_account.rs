@@ -273,7 +273,18 @@ impl OpenAccountWizard {
         match (key.code, command) {
             (KeyCode::Up, _) => self.move_meter(-1, hub),
             (KeyCode::Down, _) => self.move_meter(1, hub),
-            (KeyCode::Enter, _) | (_, Some(Command::Save)) => self.open_account(hub),
+            (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
+                if searching_as_typed(hub.app) {
+                    // The clerk chose from what they typed, not from the rows still on screen:
+                    // the search is asked again as one that holds the keys, and this key goes
+                    // first again, so it and any typed after it wait for the answer (F12 then
+                    // drops them with the search).
+                    self.fetch_meters(None, false, 0, hub);
+                    hub.app.type_ahead.push_front(key);
+                } else {
+                    self.open_account(hub);
+                }
+            }
             (KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete, _)
             | (KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End, _) => {
                 let before = self.meters.search.value().to_owned();
@@ -422,6 +433,15 @@ impl OpenAccountWizard {
     }
 }
 
+/// Whether a meter search sent as typed is on its way.
+fn searching_as_typed(app: &App) -> bool {
+    asking(app, |request| {
+        request
+            .of::<UninstalledMeters>()
+            .is_some_and(|search| search.typed)
+    })
+}
+
 /// The customer table's way to open it.
 pub fn open() -> Box<dyn Screen> {
     Box::new(OpenAccountWizard::default())
@@ -507,20 +527,6 @@ impl Screen for OpenAccountWizard {
                 tell_after_leaving(hub, true, told(outcome, lang));
             }
         }
-    }
-
-    /// Enter (or F2) in step 3 while the search typed before it is on its way waits for its
-    /// answer: the clerk chose from what they typed, not from the rows still on screen. Keys
-    /// typed after it wait behind it.
-    fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
-        self.step == WizardStep::Meter
-            && app.overlay.is_none()
-            && (key.code == KeyCode::Enter || app.keymap.command_for(key) == Some(Command::Save))
-            && asking(app, |request| {
-                request
-                    .of::<UninstalledMeters>()
-                    .is_some_and(|search| search.typed)
-            })
     }
 }
 

@@ -497,14 +497,18 @@ fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
     let mut app = wizard_at_step_2();
     let sent = press(&mut app, KeyCode::PageDown);
     answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
-    // The clerk types the start of a number and presses Enter, then Down, at once.
+    // The clerk types the start of a number and presses Enter, then a key, at once.
     let search = press(&mut app, KeyCode::Char('9'));
     assert!(
         matches!(only(&search).of::<UninstalledMeters>(), Some(UninstalledMeters { prefix, .. }) if prefix == "9")
     );
+    let search = press(&mut app, KeyCode::Enter);
     assert!(
-        press(&mut app, KeyCode::Enter).is_empty(),
-        "not the highlighted meter of the old list"
+        matches!(
+            only(&search).of::<UninstalledMeters>(),
+            Some(UninstalledMeters { prefix, typed: false, .. }) if prefix == "9"
+        ),
+        "not the highlighted meter of the old list, but the typed search's answer: {search:?}"
     );
     assert!(
         press(&mut app, KeyCode::Char('x')).is_empty(),
@@ -528,6 +532,22 @@ fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
         "9x",
         "the key typed after Enter was not lost"
     );
+}
+
+#[test]
+fn escape_after_enter_on_a_typed_meter_search_drops_both() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
+    press(&mut app, KeyCode::Char('9'));
+    let search = press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::F(12));
+    assert!(app.type_ahead.is_empty(), "the waiting Enter is dropped");
+    assert!(
+        answer(&mut app, &search, Reply::screen(meter_page(90, 2))).is_empty(),
+        "the search was dropped with it: nothing is opened"
+    );
+    assert_eq!(wizard(&app).step, WizardStep::Meter);
 }
 
 #[test]
