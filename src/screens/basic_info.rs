@@ -249,37 +249,72 @@ pub fn tell_after_leaving(
     hub.say(kind, text);
 }
 
-/// The part of `ScreenRequest` every customer write shares (open, modify, transfer): it holds
-/// the keys, writes with the idempotency key it carries (`App::write_key`, made on F2), and
-/// when its screen was closed meanwhile tells its outcome — `$told(outcome, lang)`, the
-/// screen's `(done, kind, text)` — on the message line.
+/// `ScreenRequest` for a customer write (open, modify, transfer): it holds the keys, writes
+/// with the idempotency key it carries (`App::write_key`, made on F2), executes `$write` (a
+/// block awaiting the `db::customer_changes` call) with `$client` (a pooled connection) and
+/// `$request` (itself), answering the outcome, and when its
+/// screen was closed meanwhile tells that outcome — `$told(outcome, lang)`, the screen's
+/// `(done, kind, text)` — on the message line.
 macro_rules! customer_write {
-    ($outcome:ty, $told:path) => {
-        fn holds_input(&self) -> bool {
-            true
-        }
+    ($request_type:ty, $outcome:ty, $told:path, |$client:ident, $request:ident| $write:block) => {
+        impl $crate::app::screen::ScreenRequest for $request_type {
+            fn holds_input(&self) -> bool {
+                true
+            }
 
-        fn writes(&self) -> bool {
-            true
-        }
+            fn writes(&self) -> bool {
+                true
+            }
 
-        fn idempotency_key(&self) -> Option<&str> {
-            Some(&self.idempotency_key)
-        }
+            fn idempotency_key(&self) -> Option<&str> {
+                Some(&self.idempotency_key)
+            }
 
-        fn answered_after_close(
-            &self,
-            reply: &dyn $crate::app::screen::ScreenReply,
-            hub: &mut $crate::app::Hub,
-        ) {
-            if let Some(outcome) = reply.of::<$outcome>() {
-                let told = $told(outcome, hub.app.lang);
-                $crate::screens::basic_info::tell_after_leaving(hub, false, told);
+            fn execute<'a>(
+                &'a self,
+                services: &'a $crate::app::requests::Services,
+                _progress: &'a $crate::app::requests::Progress<'a>,
+            ) -> $crate::app::screen::Answer<'a> {
+                Box::pin(async move {
+                    let mut $client = services.pool.get().await?;
+                    let $request = self;
+                    let outcome: $outcome = $write?;
+                    Ok(Box::new(outcome) as _)
+                })
+            }
+
+            fn answered_after_close(
+                &self,
+                reply: &dyn $crate::app::screen::ScreenReply,
+                hub: &mut $crate::app::Hub,
+            ) {
+                if let Some(outcome) = reply.of::<$outcome>() {
+                    let told = $told(outcome, hub.app.lang);
+                    $crate::screens::basic_info::tell_after_leaving(hub, false, told);
+                }
             }
         }
     };
 }
 pub(crate) use customer_write;
+
+/// The answer to a save of the screen being called: `apply` it if the screen is on top;
+/// covered by another screen while the save waited for the database, it is told as `told`
+/// says, as after leaving.
+pub fn answer_save<S, O>(
+    screen: &mut S,
+    outcome: &O,
+    hub: &mut Hub,
+    apply: fn(&mut S, &O, &mut Hub),
+    told: fn(&O, Lang) -> (bool, MessageKind, String),
+) {
+    if on_top(hub) {
+        apply(screen, outcome, hub);
+    } else {
+        let told = told(outcome, hub.app.lang);
+        tell_after_leaving(hub, true, told);
+    }
+}
 
 /// The catalogue name of a nature of water usage.
 pub fn nature_text(lang: Lang, nature: Nature) -> &'static str {

@@ -8,13 +8,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::basic_info::{
-    BasicForm, LoadBasics, change_commands, customer_write, draw_basic_form, key_to_form,
-    label_key, line_at, nature_text, on_top, operator, refused_while_saving, say_form_error,
-    tell_after_leaving,
+    BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
+    key_to_form, label_key, line_at, nature_text, operator, refused_while_saving, say_form_error,
 };
 use crate::app::form::Form;
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::customer_changes::{self, CustomerBasics, ModifyOutcome};
@@ -54,24 +52,16 @@ pub struct Modify {
     pub info: BasicInfo,
 }
 
-impl ScreenRequest for Modify {
-    customer_write!(ModifyOutcome, told);
-
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let mut client = services.pool.get().await?;
-            let outcome = customer_changes::modify_basic_info(
-                &mut client,
-                self.operator_id,
-                &self.idempotency_key,
-                &self.read,
-                &self.info,
-            )
-            .await?;
-            Ok(Box::new(outcome) as _)
-        })
-    }
-}
+customer_write!(Modify, ModifyOutcome, told, |client, request| {
+    customer_changes::modify_basic_info(
+        &mut client,
+        request.operator_id,
+        &request.idempotency_key,
+        &request.read,
+        &request.info,
+    )
+    .await
+});
 
 /// The outcome of a modify told on the message line after its screen was left: whether it is
 /// done, and what to say.
@@ -231,10 +221,8 @@ impl Screen for ModifyView {
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if refused_while_saving(&key, command, hub) {
-            return true;
-        }
-        key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
+        refused_while_saving(&key, command, hub)
+            || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
@@ -251,12 +239,7 @@ impl Screen for ModifyView {
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
             }
         } else if let Some(outcome) = reply.of::<ModifyOutcome>() {
-            if on_top(hub) {
-                self.saved(outcome, hub);
-            } else {
-                // Covered by another screen while the save waited for the database.
-                tell_after_leaving(hub, true, told(outcome, lang));
-            }
+            answer_save(self, outcome, hub, Self::saved, told);
         }
     }
 }

@@ -11,8 +11,8 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::basic_info::{
-    BasicForm, below, customer_write, key_to_form, line_at, nature_text, on_top, operator,
-    refused_while_saving, say_form_error, tell_after_leaving, who,
+    BasicForm, answer_save, below, customer_write, key_to_form, line_at, nature_text, operator,
+    refused_while_saving, say_form_error, who,
 };
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
 use crate::app::requests::{Progress, Services};
@@ -173,28 +173,20 @@ pub struct OpenAccount {
     pub meter_id: i64,
 }
 
-impl ScreenRequest for OpenAccount {
-    customer_write!(OpenOutcome, told);
-
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let mut client = services.pool.get().await?;
-            let opening = Opening {
-                customer_type_id: self.customer_type_id,
-                info: &self.info,
-                meter_id: self.meter_id,
-            };
-            let outcome = customer_changes::open_account(
-                &mut client,
-                self.operator_id,
-                &self.idempotency_key,
-                &opening,
-            )
-            .await?;
-            Ok(Box::new(outcome) as _)
-        })
-    }
-}
+customer_write!(OpenAccount, OpenOutcome, told, |client, request| {
+    let opening = Opening {
+        customer_type_id: request.customer_type_id,
+        info: &request.info,
+        meter_id: request.meter_id,
+    };
+    customer_changes::open_account(
+        &mut client,
+        request.operator_id,
+        &request.idempotency_key,
+        &opening,
+    )
+    .await
+});
 
 /// The outcome of an opening told on the message line after the wizard was left: whether it
 /// is done, and what to say.
@@ -520,12 +512,7 @@ impl Screen for OpenAccountWizard {
             pick.rows = meters.iter().take(METER_PAGE).cloned().collect();
             pick.selected = pick.selected.min(pick.rows.len().saturating_sub(1));
         } else if let Some(outcome) = reply.of::<OpenOutcome>() {
-            if on_top(hub) {
-                self.opened(outcome, hub);
-            } else {
-                // Covered by another screen while the opening waited for the database.
-                tell_after_leaving(hub, true, told(outcome, lang));
-            }
+            answer_save(self, outcome, hub, Self::opened, told);
         }
     }
 }

@@ -11,8 +11,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use rust_decimal::Decimal;
 
 use super::basic_info::{
-    BasicForm, LoadBasics, change_commands, customer_write, draw_basic_form, key_to_form, line_at,
-    on_top, operator, refused_while_saving, say_form_error, tell_after_leaving, who,
+    BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
+    key_to_form, line_at, operator, refused_while_saving, say_form_error, who,
 };
 use crate::app::form::Form;
 use crate::app::requests::{Progress, Services};
@@ -73,24 +73,16 @@ pub struct Transfer {
     pub info: BasicInfo,
 }
 
-impl ScreenRequest for Transfer {
-    customer_write!(TransferOutcome, told);
-
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let mut client = services.pool.get().await?;
-            let outcome = customer_changes::transfer(
-                &mut client,
-                self.operator_id,
-                &self.idempotency_key,
-                self.customer_id,
-                &self.info,
-            )
-            .await?;
-            Ok(Box::new(outcome) as _)
-        })
-    }
-}
+customer_write!(Transfer, TransferOutcome, told, |client, request| {
+    customer_changes::transfer(
+        &mut client,
+        request.operator_id,
+        &request.idempotency_key,
+        request.customer_id,
+        &request.info,
+    )
+    .await
+});
 
 /// The outcome of a transfer told on the message line after its screen was left: whether it
 /// is done, and what to say.
@@ -273,10 +265,9 @@ impl Screen for TransferView {
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if refused_while_saving(&key, command, hub) || self.confirmation_key(command, hub) {
-            return true;
-        }
-        key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
+        refused_while_saving(&key, command, hub)
+            || self.confirmation_key(command, hub)
+            || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
@@ -301,12 +292,7 @@ impl Screen for TransferView {
                 hub.say(MessageKind::Error, unpaid_text(lang, count));
             }
         } else if let Some(outcome) = reply.of::<TransferOutcome>() {
-            if on_top(hub) {
-                self.transferred(outcome, hub);
-            } else {
-                // Covered by another screen while the transfer waited for the database.
-                tell_after_leaving(hub, true, told(outcome, lang));
-            }
+            answer_save(self, outcome, hub, Self::transferred, told);
         }
     }
 }
