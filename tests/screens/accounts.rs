@@ -972,6 +972,41 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
 }
 
 #[test]
+fn a_save_answered_under_another_screen_is_told_and_its_screen_closes() {
+    let (mut app, sent) = modify_sent();
+    connection_lost(&mut app, &sent);
+    // The clerk opens the meter list (bound to F11 in the config) on top of the form while the
+    // save waits.
+    let rebound = std::collections::BTreeMap::from([("meters".to_owned(), vec!["F11".to_owned()])]);
+    app.keymap = KeyMap::new(&rebound).unwrap();
+    press(&mut app, KeyCode::F(11));
+    assert!(!app.screen.is::<ModifyView>(), "the meter list is on top");
+    assert!(app.below.iter().any(|slot| slot.is::<ModifyView>()));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    let modify = resent
+        .iter()
+        .find(|(_, request)| request.of::<Modify>().is_some())
+        .expect("the save is sent again")
+        .clone();
+    answer(
+        &mut app,
+        &[modify],
+        Reply::screen(ModifyOutcome::Saved { version: 5 }),
+    );
+    assert!(render(&app).contains("Basic information saved"));
+    assert!(
+        !app.below.iter().any(|slot| slot.is::<ModifyView>()),
+        "the saved form is closed under the meter list"
+    );
+    assert!(
+        app.below
+            .last()
+            .is_some_and(|slot| slot.is::<CustomerTable>())
+    );
+}
+
+#[test]
 fn a_second_quit_quits_though_a_save_waits() {
     let (mut app, sent) = modify_sent();
     connection_lost(&mut app, &sent);
