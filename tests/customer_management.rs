@@ -22,6 +22,7 @@ use meterdesk::domain::customer_rules::{
 use meterdesk::domain::meter_csv::{
     LineProblem, METER_CSV_TEMPLATE, MeterNo, MeterTypeNames, parse_meter_csv,
 };
+use meterdesk::domain::money::Money;
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
 use support::pg::{TestDb, fresh_db};
@@ -1260,7 +1261,7 @@ async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_d
         .as_ref()
         .expect("the card stays with the customer");
     assert_eq!((card.card_no, card.state.as_str()), (4242, "active"));
-    assert_eq!(after.account.balance, "31.40".parse::<Decimal>().unwrap());
+    assert_eq!(after.account.balance, "31.40".parse::<Money>().unwrap());
     assert_eq!(after.account.balance, before.account.balance);
     assert_eq!(
         after.account.recent_transactions, before.account.recent_transactions,

@@ -10,8 +10,7 @@ use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use deadpool_postgres::Object;
-use meterdesk::app::accounts::WizardStep;
-use meterdesk::app::state::{Msg, Slot};
+use meterdesk::app::state::Msg;
 use meterdesk::app::{App, KeyMap, requests, update};
 use meterdesk::db::Pool;
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
@@ -19,6 +18,7 @@ use meterdesk::db::demo;
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
 use meterdesk::i18n::Lang;
 use meterdesk::screens::details::Details;
+use meterdesk::screens::open_account::{OpenAccountWizard, WizardStep};
 use meterdesk::screens::table::CustomerTable;
 use meterdesk::ui;
 use ratatui::Terminal;
@@ -126,7 +126,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     desk.text("13912345678").await;
     desk.text("西城区金融街7号").await;
     desk.key(KeyCode::PageDown).await;
-    let Slot::OpenAccount(wizard) = &desk.app.screen else {
+    let Some(wizard) = desk.app.screen.module::<OpenAccountWizard>() else {
         panic!("{}", desk.screen())
     };
     assert_eq!(wizard.step, WizardStep::Meter);
@@ -153,7 +153,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     .unwrap();
     assert!(matches!(taken, OpenOutcome::Opened(_)));
     desk.key(KeyCode::F(2)).await;
-    let Slot::OpenAccount(wizard) = &desk.app.screen else {
+    let Some(wizard) = desk.app.screen.module::<OpenAccountWizard>() else {
         panic!("MeterTaken keeps the wizard: {}", desk.screen())
     };
     assert_eq!(wizard.step, WizardStep::Meter);
@@ -266,7 +266,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     // What stays with the customer: the number, the meter, the account and its balance.
     assert_eq!(details.basic.customer_no, row.customer_no);
     assert_eq!(details.meter.meter_no, chosen.meter_no);
-    assert_eq!(details.account.balance, row.balance);
+    assert_eq!(details.account.balance.to_decimal(), row.balance);
     let screen = desk.screen();
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let clerk = desk.app.session.as_ref().unwrap().full_name.clone();

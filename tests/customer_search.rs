@@ -493,7 +493,7 @@ async fn details_show_type_meter_account_card_and_owners() {
         CustomerNumber::try_from(u32::try_from(details.basic.customer_no).unwrap()).unwrap(),
     );
     let listed = page(&**client, &search, &PageAt::First).await;
-    assert_eq!(listed.rows[0].balance, details.account.balance);
+    assert_eq!(listed.rows[0].balance, details.account.balance.to_decimal());
     assert_eq!(
         listed.rows[0].card_state.as_deref(),
         Some(newest.0.as_str())

@@ -24,6 +24,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
+use crate::domain::money::Money;
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
 
@@ -155,12 +156,13 @@ impl Field {
         error.map(|error| field_error_text(lang, &error))
     }
 
-    /// Leaving a field: an amount is shown with two decimals.
+    /// Leaving a field: an amount is shown as money, with its two decimals.
     fn tidy(&mut self) {
         if let FieldKind::Amount { max } = self.kind
             && let Ok(amount) = validation::amount(self.value(), max)
+            && let Ok(money) = Money::exact(amount)
         {
-            self.input = Input::new(format!("{:.2}", amount.round_dp(2)));
+            self.input = Input::new(money.to_string());
         }
     }
 

@@ -1,7 +1,6 @@
 //! The loop's half of the app: state, messages, the pure `update`, and the runner that owns the
 //! terminal, the database pool and the card reader thread.
 
-pub mod accounts;
 pub mod card;
 pub mod card_requests;
 pub mod command;

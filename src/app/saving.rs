@@ -1,5 +1,5 @@
-//! What a screen not moved to `crate::screens` yet does while its save waits (the customer
-//! changes in `accounts`, the reference screens in `refdata`): the key it holds until the
+//! What a screen not moved to `crate::screens` yet does while its save waits (the reference
+//! screens in `refdata`): the key it holds until the
 //! answer, the keys it refuses meanwhile, and where it is when the answer comes. A screen
 //! module asks the hub instead (`Hub::saving`, `Screen::on_reply` by `InFlight::asker`); this
 //! file goes when the last of these groups has moved.
@@ -20,9 +20,6 @@ pub type Saving = Option<String>;
 /// The save of a screen that writes (customer and reference screens); None for the others.
 fn saving_mut(screen: &mut Slot) -> Option<&mut Saving> {
     match screen {
-        Slot::OpenAccount(wizard) => Some(&mut wizard.saving),
-        Slot::Modify(view) => Some(&mut view.saving),
-        Slot::Transfer(view) => Some(&mut view.saving),
         Slot::Ref(screen) => screen.saving_mut(),
         _ => None,
     }

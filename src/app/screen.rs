@@ -283,6 +283,12 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
+    /// Tells the screen on top that this one changed what it shows (a save, to the customer
+    /// table it was opened from).
+    pub fn notify(&mut self, notice: Notice) {
+        super::update::notify(self.app, notice, self.out);
+    }
+
     /// Puts `screen` on top (F3 comes back) and lets it ask for what it shows.
     pub fn open(&mut self, screen: Box<dyn Screen>) {
         let id = self.app.screen_id();

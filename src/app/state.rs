@@ -6,7 +6,6 @@ use chrono::{FixedOffset, Local};
 use crossterm::event::KeyEvent;
 use tui_input::Input;
 
-use super::accounts::{ModifyView, OpenAccount, TransferView};
 use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
 use super::command::Command;
 use super::form::Form;
@@ -14,12 +13,6 @@ use super::keymap::KeyMap;
 use super::refdata::{RefReply, RefRequest, RefScreen};
 use super::screen::{Registry, Screen, ScreenId, ScreenReply, ScreenRequest};
 use crate::card::reader::ReaderState;
-use crate::db::customer_changes::{
-    CustomerBasics, ModifyOutcome, OpenOutcome, TransferOutcome, TransferPreview,
-};
-use crate::db::customer_types::CustomerTypeOption;
-use crate::db::meters::Meter;
-use crate::domain::customer_rules::BasicInfo;
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
@@ -57,44 +50,6 @@ pub enum Request {
     Card(CardRequest),
     /// The reference-data screens' work (`app::refdata`), for the operator with this id.
     Ref(i64, RefRequest),
-    /// The customer types the opening wizard offers.
-    CustomerTypes,
-    /// A page of step 3's uninstalled meters (one more than shown, to know if more follow).
-    UninstalledMeters {
-        meter_type_ids: Vec<i64>,
-        prefix: String,
-        after: Option<String>,
-        /// Sent as the search was typed: the next key supersedes it.
-        typed: bool,
-    },
-    /// The customer writes carry the idempotency key made when the clerk pressed F2
-    /// ([`App::write_key`]): sent again after a lost connection, they are applied once.
-    OpenAccount {
-        operator_id: i64,
-        idempotency_key: String,
-        customer_type_id: i64,
-        info: BasicInfo,
-        meter_id: i64,
-    },
-    /// The basic information with its version, for modify and transfer.
-    CustomerBasics {
-        customer_id: i64,
-    },
-    Modify {
-        operator_id: i64,
-        idempotency_key: String,
-        read: CustomerBasics,
-        info: BasicInfo,
-    },
-    TransferPreview {
-        customer_id: i64,
-    },
-    Transfer {
-        operator_id: i64,
-        idempotency_key: String,
-        customer_id: i64,
-        info: BasicInfo,
-    },
 }
 
 impl Request {
@@ -110,11 +65,9 @@ impl Request {
     /// change may already be made; their answer is always applied.
     pub fn writes(&self) -> bool {
         match self {
-            Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. } => true,
             Request::Screen(request) => request.writes(),
             Request::Card(request) => request.writes(),
             Request::Ref(_, request) => request.writes(),
-            _ => false,
         }
     }
 
@@ -124,22 +77,6 @@ impl Request {
         match self {
             Request::Screen(request) => request.idempotency_key(),
             Request::Ref(_, request) => request.idempotency_key(),
-            _ => self.customer_write_key(),
-        }
-    }
-
-    /// The idempotency key of a customer write (open, modify, transfer).
-    pub fn customer_write_key(&self) -> Option<&str> {
-        match self {
-            Request::OpenAccount {
-                idempotency_key, ..
-            }
-            | Request::Modify {
-                idempotency_key, ..
-            }
-            | Request::Transfer {
-                idempotency_key, ..
-            } => Some(idempotency_key),
             _ => None,
         }
     }
@@ -149,13 +86,6 @@ impl Request {
     pub fn holds_input(&self) -> bool {
         match self {
             Request::Screen(request) => request.holds_input(),
-            Request::UninstalledMeters { typed, .. } => !typed,
-            Request::CustomerTypes
-            | Request::OpenAccount { .. }
-            | Request::CustomerBasics { .. }
-            | Request::Modify { .. }
-            | Request::TransferPreview { .. }
-            | Request::Transfer { .. } => true,
             Request::Card(request) => request.holds_input(),
             Request::Ref(_, request) => request.holds_input(),
         }
@@ -168,14 +98,6 @@ pub enum Reply {
     Screen(Box<dyn ScreenReply>),
     Card(CardReply),
     Ref(RefReply),
-    CustomerTypes(Vec<CustomerTypeOption>),
-    Meters(Vec<Meter>),
-    Opened(OpenOutcome),
-    /// `None`: the customer no longer exists.
-    Basics(Option<CustomerBasics>),
-    Modified(ModifyOutcome),
-    TransferPreview(Option<TransferPreview>),
-    Transferred(TransferOutcome),
 }
 
 impl Reply {
@@ -250,7 +172,7 @@ pub struct Message {
 
 /// A place on the screen stack: a screen module (`crate::screens`), the place of the one the
 /// hub is calling (`Vacant`: it is out of the stack meanwhile), or a screen still drawn and
-/// updated by its group's code in `app` (card, reference data, customer changes) until it
+/// updated by its group's code in `app` (card, reference data) until it
 /// moves to `crate::screens` too.
 #[derive(Debug, Clone)]
 pub enum Slot {
@@ -259,9 +181,6 @@ pub enum Slot {
     Card(CardScreen),
     /// Meters, meter types, price schemes, customer types and their forms.
     Ref(RefScreen),
-    OpenAccount(Box<OpenAccount>),
-    Modify(Box<ModifyView>),
-    Transfer(Box<TransferView>),
 }
 
 impl Slot {
@@ -270,12 +189,7 @@ impl Slot {
         match self {
             Slot::Card(screen) => screen.form_mut(),
             Slot::Ref(screen) => screen.form_mut(),
-            Slot::OpenAccount(wizard) => wizard.form_mut(),
-            Slot::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
-            Slot::Transfer(view) if view.confirming.is_none() => {
-                view.basic.as_mut().map(|b| &mut b.form)
-            }
-            Slot::Module(..) | Slot::Vacant(_) | Slot::Transfer(_) => None,
+            Slot::Module(..) | Slot::Vacant(_) => None,
         }
     }
 }
@@ -444,9 +358,6 @@ impl App {
             Slot::Vacant(_) => Vec::new(),
             Slot::Card(screen) => screen.commands(),
             Slot::Ref(screen) => screen.commands(),
-            Slot::OpenAccount(wizard) => wizard.commands(),
-            Slot::Modify(view) => view.commands(),
-            Slot::Transfer(view) => view.commands(),
         }
     }
 
@@ -466,9 +377,6 @@ impl App {
                 Slot::Vacant(_) => String::new(),
                 Slot::Card(screen) => screen.crumb(self.lang),
                 Slot::Ref(screen) => screen.crumb(self.lang),
-                Slot::OpenAccount(wizard) => wizard.crumb(self.lang),
-                Slot::Modify(view) => view.crumb(self.lang),
-                Slot::Transfer(view) => view.crumb(self.lang),
             })
             .collect()
     }

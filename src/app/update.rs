@@ -1,7 +1,7 @@
 //! `update`: the hub, the only code that changes `App`. It routes a key to the screen on top,
 //! a reply to the screen that asked, and carries out what screens ask through `Hub` (send,
 //! say, open, leave). Screen modules (`crate::screens`) implement `screen::Screen`; the screens
-//! not yet moved there keep their part of `update` in `accounts`, `card` and `refdata`. Pure: it
+//! not yet moved there keep their part of `update` in `card` and `refdata`. Pure: it
 //! returns the requests to send instead of doing I/O, so flows are tested by feeding key
 //! sequences.
 
@@ -9,7 +9,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::accounts;
 use super::card::{self, CardRequest};
 use super::command::Command;
 use super::form::FormEvent;
@@ -290,9 +289,6 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
     if saving::key_while_saving(app, &key, command) {
         return;
     }
-    if accounts::wizard_key(app, key, command, out) || accounts::transfer_key(app, command, out) {
-        return;
-    }
     let lang = app.lang;
     if let Some(form) = app.screen.form_mut() {
         match form.on_key(key, command, lang) {
@@ -357,10 +353,6 @@ pub(super) fn say_form_error(app: &mut App) {
 fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
     match &app.screen {
         Slot::Ref(_) => refdata::submit(app, out),
-        // Enter on the last field of a wizard step goes on to the next step.
-        Slot::OpenAccount(_) => accounts::wizard_step(app, true, out),
-        Slot::Modify(_) => accounts::submit_modify(app, out),
-        Slot::Transfer(_) => accounts::submit_transfer(app, out),
         Slot::Card(_) => card::ask_price(app, out),
         Slot::Module(..) | Slot::Vacant(_) => {}
     }
@@ -442,9 +434,6 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         (_, Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes) => {
             refdata::open_list(app, command, out)
         }
-        (Slot::OpenAccount(_), Command::PageDown | Command::PageUp) => {
-            accounts::wizard_step(app, command == Command::PageDown, out)
-        }
         (_, Command::Leave) if !app.below.is_empty() => leave(app),
         // Logging out would drop a save waiting for the database, its outcome never told.
         (_, Command::Leave | Command::Logout) if app.parked.iter().any(|p| p.request.writes()) => {
@@ -477,11 +466,6 @@ fn on_reply(
     outcome: Result<Reply, Failure>,
     out: &mut Vec<Outgoing>,
 ) {
-    if let Ok(reply) = &outcome
-        && accounts::on_reply(app, &request, reply, out)
-    {
-        return;
-    }
     match outcome {
         Ok(Reply::Screen(reply)) => {
             if let Request::Screen(request) = &request {
@@ -530,9 +514,6 @@ fn on_reply(
             }
             say(app, MessageKind::Error, detail.text(app.lang))
         }
-        // A read whose screen has gone: nothing to show (writes are told in accounts and
-        // refdata).
-        Ok(_) => {}
     }
 }
 

@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 
 use super::cancel::Cancellable;
 use super::{DbError, Pool};
+use crate::domain::money::{Money, Volume};
 use crate::domain::search::CustomerSearch;
 
 /// One line of the customer table.
@@ -664,7 +665,7 @@ pub struct MeterSummary {
 pub struct AccountSummary {
     /// prepaid or postpaid.
     pub kind: String,
-    pub balance: Decimal,
+    pub balance: Money,
     /// The latest transactions, newest first.
     pub recent_transactions: Vec<TransactionSummary>,
 }
@@ -677,8 +678,8 @@ pub struct TransactionSummary {
     pub at: DateTime<Utc>,
     pub kind: String,
     /// Signed: its effect on the balance.
-    pub amount: Decimal,
-    pub volume: Option<Decimal>,
+    pub amount: Money,
+    pub volume: Option<Volume>,
     pub payment_method: Option<String>,
     pub receipt_no: Option<i64>,
 }

@@ -1,6 +1,6 @@
 //! The figures of the overview screen.
 
-use rust_decimal::Decimal;
+use crate::domain::money::Money;
 use tokio_postgres::GenericClient;
 
 use super::DbError;
@@ -13,7 +13,7 @@ pub struct Overview {
     pub uninstalled_meters: i64,
     pub active_cards: i64,
     pub payments_today: i64,
-    pub takings_today: Decimal,
+    pub takings_today: Money,
 }
 
 /// Today's figures: customers, card customers, meters in stock, active cards, and the

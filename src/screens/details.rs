@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::accounts::label_key;
+use super::basic_info::label_key;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -179,7 +179,7 @@ fn lines(
     )));
     let account = &details.account;
     lines.push(Line::raw(format!(
-        " {}  {} · {} {:.2}",
+        " {}  {} · {} {}",
         lang.t("details.account"),
         coded(lang, "details.kind_", &account.kind),
         lang.t("details.balance"),
@@ -196,10 +196,10 @@ fn lines(
     for transaction in &account.recent_transactions {
         let volume = transaction
             .volume
-            .map(|v| format!("{v:.3} m³"))
+            .map(|v| format!("{v} m³"))
             .unwrap_or_default();
         lines.push(Line::raw(format!(
-            "   {}  {} {:>11.2} {:>12}  {:<14} {}",
+            "   {}  {} {:>11} {:>12}  {:<14} {}",
             local(&transaction.at, zone),
             fit(&coded(lang, "details.tx_", &transaction.kind), 13, false),
             transaction.amount,

@@ -1,13 +1,17 @@
 //! The screens, one module each: its state, keys, replies, requests (and how they execute),
 //! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md. The screens not
-//! moved here yet (the open-account wizard, modify and transfer; the reference-data screens;
-//! the card screens) still live in `app` (`accounts`, `refdata`, `card`) as `Slot` variants.
+//! moved here yet (the reference-data screens; the card screens) still live in `app`
+//! (`refdata`, `card`) as `Slot` variants.
 
+pub mod basic_info;
 pub mod details;
 pub mod login;
 pub mod measure;
+pub mod modify;
+pub mod open_account;
 pub mod overview;
 pub mod table;
+pub mod transfer;
 
 use crate::app::App;
 use crate::app::screen::Registry;

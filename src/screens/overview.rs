@@ -120,10 +120,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &OverviewScreen, app: &App, theme: 
                     "overview.payments_today",
                     overview.payments_today.to_string(),
                 ),
-                (
-                    "overview.takings_today",
-                    format!("{:.2}", overview.takings_today),
-                ),
+                ("overview.takings_today", overview.takings_today.to_string()),
             ];
             let label_width = figures
                 .iter()

@@ -14,13 +14,16 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::details::Details;
+use super::modify::ModifyView;
+use super::{open_account, transfer};
 use crate::app::paging::{self, PageApply};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
-use crate::app::{App, Command, Hub, Screen, accounts, card};
+use crate::app::{App, Command, Hub, Screen, card};
 use crate::db::customers::{self, CustomerRow, Page, PageAt};
+use crate::domain::money::Money;
 use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -271,11 +274,15 @@ impl Screen for CustomerTable {
                     card::for_customer(hub.app, command, row);
                 }
             }
-            Command::OpenAccount => accounts::start_open_account(hub.app, hub.out),
-            Command::Modify | Command::Transfer => {
+            Command::OpenAccount => hub.open(open_account::open()),
+            Command::Modify => {
                 if let Some(row) = self.selected_row() {
-                    let transfer = command == Command::Transfer;
-                    accounts::start_change(hub.app, row, transfer, hub.out);
+                    hub.open(Box::new(ModifyView::of(row.id, row.customer_no)));
+                }
+            }
+            Command::Transfer => {
+                if let Some(row) = self.selected_row() {
+                    transfer::start(row, hub);
                 }
             }
             _ => return false,
@@ -405,7 +412,7 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
         inert(&row.customer_type).into_owned(),
         inert(&row.meter_no).into_owned(),
         kind.to_owned(),
-        format!("{:.2}", row.balance),
+        Money::round_half_up(row.balance).to_string(),
         card.to_owned(),
         inert(row.phone.as_deref().unwrap_or("")).into_owned(),
         inert(&row.address).into_owned(),

@@ -2,7 +2,6 @@
 //! tables, forms with their lookup list, text, inert text and the theme; each screen draws its
 //! body (`Screen::draw`). Pure functions of `App`: nothing here changes state or does I/O.
 
-mod accounts;
 mod card;
 pub mod chrome;
 pub mod form;
@@ -37,9 +36,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Slot::Vacant(_) => {}
         Slot::Card(screen) => card::draw(frame, body, screen, app, &theme),
         Slot::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
-        Slot::OpenAccount(wizard) => accounts::draw_open_account(frame, body, wizard, app, &theme),
-        Slot::Modify(view) => accounts::draw_modify(frame, body, view, app, &theme),
-        Slot::Transfer(view) => accounts::draw_transfer(frame, body, view, app, &theme),
     }
     match &app.overlay {
         Some(Overlay::Help) => help::draw(frame, body, app, &theme),

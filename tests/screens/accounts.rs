@@ -3,7 +3,6 @@
 
 use crate::support::*;
 
-use meterdesk::app::accounts::WizardStep;
 use meterdesk::db::customer_changes::{
     CustomerBasics, ModifyOutcome, OpenOutcome, OpenedAccount, TransferOutcome, TransferPreview,
 };
@@ -13,6 +12,12 @@ use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::customer_rules::{
     AccountKind, BasicInfo as Info, BusinessModel, Field, Nature, PersonalInfo,
 };
+use meterdesk::screens::basic_info::LoadBasics;
+use meterdesk::screens::modify::{Modify, ModifyView};
+use meterdesk::screens::open_account::{
+    CustomerTypes, OpenAccount, OpenAccountWizard, UninstalledMeters, WizardStep,
+};
+use meterdesk::screens::transfer::{LoadTransferPreview, Transfer, TransferView};
 
 fn customer_types() -> Vec<CustomerTypeOption> {
     vec![
@@ -54,8 +59,8 @@ fn only(sent: &[(u64, Request)]) -> &Request {
     request
 }
 
-fn wizard(app: &App) -> &meterdesk::app::accounts::OpenAccount {
-    let Slot::OpenAccount(wizard) = &app.screen else {
+fn wizard(app: &App) -> &OpenAccountWizard {
+    let Some(wizard) = app.screen.module::<OpenAccountWizard>() else {
         panic!("the wizard is on screen")
     };
     wizard
@@ -65,8 +70,8 @@ fn wizard(app: &App) -> &meterdesk::app::accounts::OpenAccount {
 fn wizard_at_step_1() -> App {
     let mut app = signed_in(Lang::En);
     let sent = press(&mut app, KeyCode::Char('o'));
-    assert_eq!(only(&sent), &Request::CustomerTypes);
-    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    assert_eq!(only(&sent).of::<CustomerTypes>(), Some(&CustomerTypes));
+    answer(&mut app, &sent, Reply::screen(customer_types()));
     app
 }
 
@@ -128,17 +133,17 @@ fn open_account_step_2_marks_a_bad_field_and_stays() {
 fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
     let mut app = wizard_at_step_2();
     let sent = press(&mut app, KeyCode::PageDown);
-    let Request::UninstalledMeters {
+    let Some(UninstalledMeters {
         meter_type_ids,
         prefix,
         after: None,
         ..
-    } = only(&sent)
+    }) = only(&sent).of::<UninstalledMeters>()
     else {
         panic!("step 3 asks for the type's meters: {sent:?}")
     };
     assert_eq!((meter_type_ids.as_slice(), prefix.as_str()), (&[1][..], ""));
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
     insta::assert_snapshot!("open_account_step_3_meters", render(&app));
 
     // Back to step 2 and to step 1: everything is still there.
@@ -152,30 +157,32 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
 
     // Typing in step 3 searches by prefix; the answer to the typed search is a new list.
     let sent = press(&mut app, KeyCode::PageDown);
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
     let sent = press(&mut app, KeyCode::Char('m'));
-    let Request::UninstalledMeters { prefix, .. } = only(&sent) else {
+    let Some(UninstalledMeters { prefix, .. }) = only(&sent).of::<UninstalledMeters>() else {
         panic!("{sent:?}")
     };
     assert_eq!(prefix, "m");
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 3)));
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 3)));
     press(&mut app, KeyCode::Down);
     let sent = press(&mut app, KeyCode::F(2));
-    let Request::OpenAccount {
+    let Some(OpenAccount {
         customer_type_id: 1,
         meter_id: 2,
         info,
         operator_id: 3,
         ..
-    } = only(&sent)
+    }) = only(&sent).of::<OpenAccount>()
     else {
         panic!("F2 opens with the chosen type and meter: {sent:?}")
     };
     assert_eq!(info.values()[0].1.as_deref(), Some("张伟"));
 
     // Someone took the meter: still step 3, the search and step 2 kept, a fresh list asked.
-    let next = answer(&mut app, &sent, Reply::Opened(OpenOutcome::MeterTaken));
-    assert!(matches!(only(&next), Request::UninstalledMeters { prefix, .. } if prefix == "m"));
+    let next = answer(&mut app, &sent, Reply::screen(OpenOutcome::MeterTaken));
+    assert!(
+        matches!(only(&next).of::<UninstalledMeters>(), Some(UninstalledMeters { prefix, .. }) if prefix == "m")
+    );
     let w = wizard(&app);
     assert_eq!(w.step, WizardStep::Meter);
     assert_eq!(w.meters.search.value(), "m");
@@ -183,7 +190,7 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
     assert!(render(&app).contains("installed by someone else"));
 
     // The second try opens it; the table searches for the new customer.
-    answer(&mut app, &next, Reply::Meters(meter_page(4, 2)));
+    answer(&mut app, &next, Reply::screen(meter_page(4, 2)));
     let sent = press(&mut app, KeyCode::Enter);
     let opened = OpenedAccount {
         customer_id: 77,
@@ -192,7 +199,7 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
         account_kind: AccountKind::Prepaid,
     };
     let number = format!("{:08}", opened.customer_no.value());
-    let next = answer(&mut app, &sent, Reply::Opened(OpenOutcome::Opened(opened)));
+    let next = answer(&mut app, &sent, Reply::screen(OpenOutcome::Opened(opened)));
     let Some(table) = app.screen.module::<CustomerTable>() else {
         panic!("back on the table")
     };
@@ -205,10 +212,7 @@ fn leaving_the_wizard_with_typed_information_asks_once() {
     let mut app = wizard_at_step_2();
     press(&mut app, KeyCode::PageUp);
     press(&mut app, KeyCode::F(3));
-    assert!(
-        matches!(app.screen, Slot::OpenAccount(_)),
-        "asked, not left"
-    );
+    assert!(app.screen.is::<OpenAccountWizard>(), "asked, not left");
     assert!(render(&app).contains("Unsaved changes"));
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<CustomerTable>());
@@ -239,11 +243,14 @@ fn basics(version: i32, info: Info) -> CustomerBasics {
 fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
     let mut app = signed_in(Lang::En);
     let sent = press(&mut app, KeyCode::Char('m'));
-    assert_eq!(only(&sent), &Request::CustomerBasics { customer_id: 1 });
+    assert_eq!(
+        only(&sent).of::<LoadBasics>(),
+        Some(&LoadBasics { customer_id: 1 })
+    );
     answer(
         &mut app,
         &sent,
-        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+        Reply::screen(Some(basics(4, personal("张伟", "13800138000")))),
     );
     // The clerk changes the household size (field 5).
     for _ in 0..4 {
@@ -253,7 +260,7 @@ fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
     type_text(&mut app, "5");
     insta::assert_snapshot!("modify_form", render(&app));
     let sent = press(&mut app, KeyCode::F(2));
-    let Request::Modify { read, info, .. } = only(&sent) else {
+    let Some(Modify { read, info, .. }) = only(&sent).of::<Modify>() else {
         panic!("{sent:?}")
     };
     assert_eq!(read.version, 4);
@@ -265,7 +272,7 @@ fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
     answer(
         &mut app,
         &sent,
-        Reply::Modified(ModifyOutcome::Conflict {
+        Reply::screen(ModifyOutcome::Conflict {
             changed_fields: vec![Field::Mobile],
             current,
         }),
@@ -275,7 +282,7 @@ fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
     insta::assert_snapshot!("modify_conflict", screen);
     // Their mobile is taken (the clerk did not touch it), the clerk's household size kept.
     let sent = press(&mut app, KeyCode::F(2));
-    let Request::Modify { read, info, .. } = only(&sent) else {
+    let Some(Modify { read, info, .. }) = only(&sent).of::<Modify>() else {
         panic!("{sent:?}")
     };
     assert_eq!(read.version, 5, "the second save answers the new version");
@@ -289,7 +296,7 @@ fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
     answer(
         &mut app,
         &sent,
-        Reply::Modified(ModifyOutcome::Saved { version: 6 }),
+        Reply::screen(ModifyOutcome::Saved { version: 6 }),
     );
     assert!(app.screen.is::<CustomerTable>());
     assert!(render(&app).contains("Basic information saved"));
@@ -302,23 +309,23 @@ fn transfer_screen(balance: Decimal, unpaid_bills: i64) -> App {
 /// `t` on the first row of `app`'s table, the preview and the stored information answered.
 fn transfer_screen_on(mut app: App, balance: Decimal, unpaid_bills: i64) -> App {
     let sent = press(&mut app, KeyCode::Char('t'));
-    let [
-        (preview_id, Request::TransferPreview { customer_id: 1 }),
-        (basics_id, _),
-    ] = sent.as_slice()
-    else {
+    let [(preview_id, preview), (basics_id, _)] = sent.as_slice() else {
         panic!("{sent:?}")
     };
+    assert_eq!(
+        preview.of::<LoadTransferPreview>(),
+        Some(&LoadTransferPreview { customer_id: 1 })
+    );
     let preview = TransferPreview {
         balance,
         account_kind: AccountKind::Prepaid,
         unpaid_bills,
     };
     for (id, reply) in [
-        (*preview_id, Reply::TransferPreview(Some(preview))),
+        (*preview_id, Reply::screen(Some(preview))),
         (
             *basics_id,
-            Reply::Basics(Some(basics(2, personal("张伟", "13800138000")))),
+            Reply::screen(Some(basics(2, personal("张伟", "13800138000")))),
         ),
     ] {
         update(
@@ -354,11 +361,11 @@ fn transfer_confirms_with_the_balance_that_stays() {
     );
     press(&mut app, KeyCode::F(2));
     let sent = press(&mut app, KeyCode::F(2));
-    let Request::Transfer {
+    let Some(Transfer {
         customer_id: 1,
         info,
         ..
-    } = only(&sent)
+    }) = only(&sent).of::<Transfer>()
     else {
         panic!("{sent:?}")
     };
@@ -366,7 +373,7 @@ fn transfer_confirms_with_the_balance_that_stays() {
     answer(
         &mut app,
         &sent,
-        Reply::Transferred(TransferOutcome::Transferred {
+        Reply::screen(TransferOutcome::Transferred {
             balance: Decimal::new(12_050, 2),
             version: 3,
         }),
@@ -392,9 +399,9 @@ fn the_command_line_opens_the_wizard_only_from_the_table() {
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "open");
     let sent = press(&mut app, KeyCode::Enter);
-    assert_eq!(only(&sent), &Request::CustomerTypes);
-    assert!(matches!(app.screen, Slot::OpenAccount(_)));
-    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    assert_eq!(only(&sent).of::<CustomerTypes>(), Some(&CustomerTypes));
+    assert!(app.screen.is::<OpenAccountWizard>());
+    answer(&mut app, &sent, Reply::screen(customer_types()));
     press(&mut app, KeyCode::Esc); // closes the list
     press(&mut app, KeyCode::Esc); // leaves: nothing typed
     assert!(app.screen.is::<CustomerTable>());
@@ -416,13 +423,16 @@ fn escape_cannot_cancel_a_save_on_its_way() {
     type_text(&mut app, "海淀区1号");
     press(&mut app, KeyCode::F(2));
     let sent = press(&mut app, KeyCode::F(2));
-    assert!(matches!(only(&sent), Request::Transfer { .. }));
+    assert!(matches!(
+        only(&sent).of::<Transfer>(),
+        Some(Transfer { .. })
+    ));
     press(&mut app, KeyCode::Esc);
     assert!(render(&app).contains("cannot be cancelled"));
     answer(
         &mut app,
         &sent,
-        Reply::Transferred(TransferOutcome::Transferred {
+        Reply::screen(TransferOutcome::Transferred {
             balance: Decimal::new(500, 2),
             version: 3,
         }),
@@ -437,12 +447,12 @@ fn escape_cannot_cancel_a_save_on_its_way() {
 fn step_3_pages_through_the_meters_by_keyset() {
     let mut app = wizard_at_step_2();
     let sent = press(&mut app, KeyCode::PageDown);
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
     for _ in 0..11 {
         assert!(press(&mut app, KeyCode::Down).is_empty());
     }
     let sent = press(&mut app, KeyCode::Down);
-    let Request::UninstalledMeters { after, .. } = only(&sent) else {
+    let Some(UninstalledMeters { after, .. }) = only(&sent).of::<UninstalledMeters>() else {
         panic!("{sent:?}")
     };
     assert_eq!(
@@ -450,17 +460,17 @@ fn step_3_pages_through_the_meters_by_keyset() {
         Some("M00030012"),
         "after the last row shown"
     );
-    answer(&mut app, &sent, Reply::Meters(meter_page(13, 5)));
+    answer(&mut app, &sent, Reply::screen(meter_page(13, 5)));
     let w = wizard(&app);
     assert_eq!(w.meters.selected_meter().map(|m| m.id), Some(13));
     assert!(!w.meters.more);
     assert!(press(&mut app, KeyCode::Down).is_empty());
     press(&mut app, KeyCode::Up);
     let sent = press(&mut app, KeyCode::Up);
-    let Request::UninstalledMeters { after: None, .. } = only(&sent) else {
+    let Some(UninstalledMeters { after: None, .. }) = only(&sent).of::<UninstalledMeters>() else {
         panic!("Up before the first row goes back to the first page: {sent:?}")
     };
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
     assert_eq!(
         wizard(&app).meters.selected_meter().map(|m| m.id),
         Some(12),
@@ -486,13 +496,19 @@ fn an_enterprise_type_asks_for_the_company_and_changing_the_nature_changes_the_f
 fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
     let mut app = wizard_at_step_2();
     let sent = press(&mut app, KeyCode::PageDown);
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
-    // The clerk types the start of a number and presses Enter, then Down, at once.
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
+    // The clerk types the start of a number and presses Enter, then a key, at once.
     let search = press(&mut app, KeyCode::Char('9'));
-    assert!(matches!(only(&search), Request::UninstalledMeters { prefix, .. } if prefix == "9"));
     assert!(
-        press(&mut app, KeyCode::Enter).is_empty(),
-        "not the highlighted meter of the old list"
+        matches!(only(&search).of::<UninstalledMeters>(), Some(UninstalledMeters { prefix, .. }) if prefix == "9")
+    );
+    let search = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(
+            only(&search).of::<UninstalledMeters>(),
+            Some(UninstalledMeters { prefix, typed: false, .. }) if prefix == "9"
+        ),
+        "not the highlighted meter of the old list, but the typed search's answer: {search:?}"
     );
     assert!(
         press(&mut app, KeyCode::Char('x')).is_empty(),
@@ -500,8 +516,8 @@ fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
     );
     assert_eq!(app.type_ahead.len(), 2);
     // The typed search answers: Enter chooses from it; the key after it is applied after it.
-    let next = answer(&mut app, &search, Reply::Meters(meter_page(90, 2)));
-    let Request::OpenAccount { meter_id: 90, .. } = only(&next) else {
+    let next = answer(&mut app, &search, Reply::screen(meter_page(90, 2)));
+    let Some(OpenAccount { meter_id: 90, .. }) = only(&next).of::<OpenAccount>() else {
         panic!("Enter chose the first meter of the typed search: {next:?}")
     };
     assert_eq!(
@@ -509,8 +525,8 @@ fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
         1,
         "the key after Enter waits for the opening"
     );
-    let fresh = answer(&mut app, &next, Reply::Opened(OpenOutcome::MeterTaken));
-    answer(&mut app, &fresh, Reply::Meters(meter_page(90, 2)));
+    let fresh = answer(&mut app, &next, Reply::screen(OpenOutcome::MeterTaken));
+    answer(&mut app, &fresh, Reply::screen(meter_page(90, 2)));
     assert_eq!(
         wizard(&app).meters.search.value(),
         "9x",
@@ -519,10 +535,26 @@ fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
 }
 
 #[test]
+fn escape_after_enter_on_a_typed_meter_search_drops_both() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
+    press(&mut app, KeyCode::Char('9'));
+    let search = press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::F(12));
+    assert!(app.type_ahead.is_empty(), "the waiting Enter is dropped");
+    assert!(
+        answer(&mut app, &search, Reply::screen(meter_page(90, 2))).is_empty(),
+        "the search was dropped with it: nothing is opened"
+    );
+    assert_eq!(wizard(&app).step, WizardStep::Meter);
+}
+
+#[test]
 fn f2_with_no_answer_for_the_list_on_screen_says_so() {
     let mut app = wizard_at_step_2();
     let sent = press(&mut app, KeyCode::PageDown);
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
     let search = press(&mut app, KeyCode::Char('9'));
     let [(id, _)] = search.as_slice() else {
         panic!("{search:?}")
@@ -546,13 +578,10 @@ fn f2_with_no_answer_for_the_list_on_screen_says_so() {
 fn transfer_is_not_confirmed_before_the_balance_is_read() {
     let mut app = signed_in(Lang::En);
     let sent = press(&mut app, KeyCode::Char('t'));
-    let [
-        (preview_id, Request::TransferPreview { .. }),
-        (basics_id, _),
-    ] = sent.as_slice()
-    else {
+    let [(preview_id, preview), (basics_id, _)] = sent.as_slice() else {
         panic!("{sent:?}")
     };
+    assert!(preview.of::<LoadTransferPreview>().is_some());
     for (id, outcome) in [
         (
             *preview_id,
@@ -563,7 +592,7 @@ fn transfer_is_not_confirmed_before_the_balance_is_read() {
         ),
         (
             *basics_id,
-            Ok(Reply::Basics(Some(basics(
+            Ok(Reply::screen(Some(basics(
                 2,
                 personal("张伟", "13800138000"),
             )))),
@@ -578,7 +607,7 @@ fn transfer_is_not_confirmed_before_the_balance_is_read() {
     type_text(&mut app, "北京市海淀区中关村大街1号");
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty());
-    let Slot::Transfer(view) = &app.screen else {
+    let Some(view) = app.screen.module::<TransferView>() else {
         panic!("still the transfer form")
     };
     assert!(
@@ -622,7 +651,7 @@ fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
         &mut app,
         Msg::Reply {
             id: *basics_id,
-            outcome: Ok(Reply::Basics(Some(closed))),
+            outcome: Ok(Reply::screen(Some(closed))),
         },
     );
     assert!(app.screen.is::<CustomerTable>());
@@ -636,7 +665,7 @@ fn a_closed_customer_cannot_be_transferred_and_the_screen_does_not_open() {
         &mut app,
         Msg::Reply {
             id: *preview_id,
-            outcome: Ok(Reply::TransferPreview(None)),
+            outcome: Ok(Reply::screen(None::<TransferPreview>)),
         },
     );
     assert!(late.requests.is_empty());
@@ -653,7 +682,7 @@ fn a_conflict_mark_draws_the_stored_value_inert() {
     answer(
         &mut app,
         &sent,
-        Reply::Modified(ModifyOutcome::Conflict {
+        Reply::screen(ModifyOutcome::Conflict {
             changed_fields: vec![Field::Address],
             current: basics(5, current),
         }),
@@ -685,7 +714,10 @@ fn free_form_identity_documents_accept_what_the_resident_card_check_refuses() {
         let step = wizard(&app).step;
         if accepted {
             assert_eq!(step, WizardStep::Meter, "{policy:?}: {}", render(&app));
-            assert!(matches!(only(&sent), Request::UninstalledMeters { .. }));
+            assert!(matches!(
+                only(&sent).of::<UninstalledMeters>(),
+                Some(UninstalledMeters { .. })
+            ));
             assert_eq!(
                 wizard(&app).info.as_ref().unwrap().values()[1].1.as_deref(),
                 Some("E12345678")
@@ -743,7 +775,7 @@ fn texts_name_the_keys_as_rebound_in_the_config() {
     press(&mut app, KeyCode::F(14));
     press(&mut app, KeyCode::F(14));
     let sent = press(&mut app, KeyCode::Char('o'));
-    answer(&mut app, &sent, Reply::CustomerTypes(customer_types()));
+    answer(&mut app, &sent, Reply::screen(customer_types()));
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::PageDown);
     assert!(
@@ -764,10 +796,10 @@ fn texts_name_the_keys_as_rebound_in_the_config() {
 fn a_full_width_meter_number_searches_as_ascii() {
     let mut app = wizard_at_step_2();
     let sent = press(&mut app, KeyCode::PageDown);
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 13)));
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
     press(&mut app, KeyCode::Char('Ｍ'));
     let sent = press(&mut app, KeyCode::Char('０'));
-    let Request::UninstalledMeters { prefix, .. } = only(&sent) else {
+    let Some(UninstalledMeters { prefix, .. }) = only(&sent).of::<UninstalledMeters>() else {
         panic!("{sent:?}")
     };
     assert_eq!(prefix, "M0");
@@ -784,7 +816,7 @@ fn the_customer_screens_fit_a_tiny_terminal_without_panicking_or_overlapping() {
     states.push(("step 2", app.clone()));
     let mut step_3 = wizard_at_step_2();
     let sent = press(&mut step_3, KeyCode::PageDown);
-    answer(&mut step_3, &sent, Reply::Meters(meter_page(1, 13)));
+    answer(&mut step_3, &sent, Reply::screen(meter_page(1, 13)));
     states.push(("step 3", step_3));
     let mut transfer = transfer_screen(Decimal::new(500, 2), 0);
     type_text(&mut transfer, "李娜");
@@ -821,7 +853,7 @@ fn modify_sent() -> (App, Vec<(u64, Request)>) {
     answer(
         &mut app,
         &sent,
-        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+        Reply::screen(Some(basics(4, personal("张伟", "13800138000")))),
     );
     for _ in 0..4 {
         press(&mut app, KeyCode::Tab);
@@ -829,7 +861,10 @@ fn modify_sent() -> (App, Vec<(u64, Request)>) {
     press(&mut app, KeyCode::Backspace);
     type_text(&mut app, "5");
     let sent = press(&mut app, KeyCode::F(2));
-    assert!(matches!(only(&sent), Request::Modify { .. }), "{sent:?}");
+    assert!(
+        matches!(only(&sent).of::<Modify>(), Some(Modify { .. })),
+        "{sent:?}"
+    );
     (app, sent)
 }
 
@@ -837,11 +872,11 @@ fn modify_sent() -> (App, Vec<(u64, Request)>) {
 fn an_opening_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
     let mut app = wizard_at_step_2();
     let sent = press(&mut app, KeyCode::PageDown);
-    answer(&mut app, &sent, Reply::Meters(meter_page(1, 3)));
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 3)));
     let sent = press(&mut app, KeyCode::F(2));
-    let Request::OpenAccount {
+    let Some(OpenAccount {
         idempotency_key, ..
-    } = only(&sent)
+    }) = only(&sent).of::<OpenAccount>()
     else {
         panic!("{sent:?}")
     };
@@ -881,7 +916,7 @@ fn an_opening_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
     answer(
         &mut app,
         &resent,
-        Reply::Opened(OpenOutcome::Opened(opened)),
+        Reply::screen(OpenOutcome::Opened(opened)),
     );
     assert!(app.screen.is::<CustomerTable>());
     assert!(render(&app).contains(&format!("Account opened: customer {number}")));
@@ -893,7 +928,7 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     connection_lost(&mut app, &sent);
     // What was sent is what will be saved: the form takes no edit meanwhile.
     press(&mut app, KeyCode::Backspace);
-    let Slot::Modify(view) = &app.screen else {
+    let Some(view) = app.screen.module::<ModifyView>() else {
         panic!("the form stays")
     };
     assert_eq!(
@@ -923,7 +958,7 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     let next = answer(
         &mut app,
         &resent,
-        Reply::Modified(ModifyOutcome::Saved { version: 5 }),
+        Reply::screen(ModifyOutcome::Saved { version: 5 }),
     );
     assert!(
         render(&app).contains("Basic information saved"),
@@ -933,6 +968,41 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     assert!(
         only(&next).of::<Fetch>().is_some(),
         "the table on screen is refreshed: {next:?}"
+    );
+}
+
+#[test]
+fn a_save_answered_under_another_screen_is_told_and_its_screen_closes() {
+    let (mut app, sent) = modify_sent();
+    connection_lost(&mut app, &sent);
+    // The clerk opens the meter list (bound to F11 in the config) on top of the form while the
+    // save waits.
+    let rebound = std::collections::BTreeMap::from([("meters".to_owned(), vec!["F11".to_owned()])]);
+    app.keymap = KeyMap::new(&rebound).unwrap();
+    press(&mut app, KeyCode::F(11));
+    assert!(!app.screen.is::<ModifyView>(), "the meter list is on top");
+    assert!(app.below.iter().any(|slot| slot.is::<ModifyView>()));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    let modify = resent
+        .iter()
+        .find(|(_, request)| request.of::<Modify>().is_some())
+        .expect("the save is sent again")
+        .clone();
+    answer(
+        &mut app,
+        &[modify],
+        Reply::screen(ModifyOutcome::Saved { version: 5 }),
+    );
+    assert!(render(&app).contains("Basic information saved"));
+    assert!(
+        !app.below.iter().any(|slot| slot.is::<ModifyView>()),
+        "the saved form is closed under the meter list"
+    );
+    assert!(
+        app.below
+            .last()
+            .is_some_and(|slot| slot.is::<CustomerTable>())
     );
 }
 
@@ -956,13 +1026,13 @@ fn modify_with_nothing_changed_saves_nothing() {
     answer(
         &mut app,
         &sent,
-        Reply::Basics(Some(basics(4, personal("张伟", "13800138000")))),
+        Reply::screen(Some(basics(4, personal("张伟", "13800138000")))),
     );
     // Typed and typed back: the same as read.
     press(&mut app, KeyCode::Char('x'));
     press(&mut app, KeyCode::Backspace);
     assert!(press(&mut app, KeyCode::F(2)).is_empty(), "nothing sent");
-    assert!(matches!(app.screen, Slot::Modify(_)), "the form stays");
+    assert!(app.screen.is::<ModifyView>(), "the form stays");
     assert!(render(&app).contains("Nothing changed"));
 }
 
@@ -976,7 +1046,7 @@ fn a_refused_save_names_what_the_other_clerk_changed_in_form_order() {
     answer(
         &mut app,
         &sent,
-        Reply::Modified(ModifyOutcome::Conflict {
+        Reply::screen(ModifyOutcome::Conflict {
             changed_fields: vec![Field::Email, Field::Mobile],
             current: basics(5, Info::Personal(theirs)),
         }),
@@ -996,7 +1066,7 @@ fn a_refused_save_names_what_the_other_clerk_changed_in_form_order() {
     answer(
         &mut app,
         &sent,
-        Reply::Modified(ModifyOutcome::Conflict {
+        Reply::screen(ModifyOutcome::Conflict {
             changed_fields: vec![Field::Name],
             current: basics(6, personal("张伟伟", "13900139000")),
         }),

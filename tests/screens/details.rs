@@ -1,6 +1,7 @@
 //! The details of one customer.
 
 use crate::support::*;
+use meterdesk::domain::money::{Money, Volume};
 
 fn sample_details() -> CustomerDetails {
     let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 11, day, hour, 30, 0).unwrap();
@@ -34,12 +35,12 @@ fn sample_details() -> CustomerDetails {
         },
         account: AccountSummary {
             kind: "prepaid".into(),
-            balance: Decimal::new(24_690, 2),
+            balance: Money::from_cents(24_690),
             recent_transactions: vec![TransactionSummary {
                 at: at(20, 10),
                 kind: "card_purchase".into(),
-                amount: Decimal::new(-12_000, 2),
-                volume: Some(Decimal::new(34_782, 3)),
+                amount: Money::from_cents(-12_000),
+                volume: Some(Volume::from_litres(34_782)),
                 payment_method: Some("cash".into()),
                 receipt_no: Some(123),
             }],

@@ -1,6 +1,7 @@
 //! The overview screen.
 
 use crate::support::*;
+use meterdesk::domain::money::Money;
 
 #[test]
 fn overview_screen() {
@@ -14,7 +15,7 @@ fn overview_screen() {
         uninstalled_meters: 5_000,
         active_cards: 250_001,
         payments_today: 17,
-        takings_today: Decimal::new(1_234_550, 2),
+        takings_today: Money::from_cents(1_234_550),
     };
     answer(&mut app, &sent, Reply::screen(overview));
     insta::assert_snapshot!(render(&app));

@@ -1,0 +1,261 @@
+//! Modify a customer's basic information (`m` on the customer table): the form as read, with
+//! the version it was read at. F2 saves unless nothing differs; a save that met another
+//! clerk's names and marks what they changed, and overwrites nothing without a second F2.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use super::basic_info::{
+    BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
+    key_to_form, label_key, line_at, nature_text, operator, refused_while_saving, say_form_error,
+};
+use crate::app::form::Form;
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::customer_changes::{self, CustomerBasics, ModifyOutcome};
+use crate::domain::customer_rules::{BasicInfo, Field, Nature};
+use crate::i18n::Lang;
+use crate::ui::theme::Theme;
+
+/// Modify basic information: the form as read, with the version it was read at.
+#[derive(Debug, Clone)]
+pub struct ModifyView {
+    pub customer_id: i64,
+    pub customer_no: i64,
+    /// Until the stored information arrives.
+    pub read: Option<CustomerBasics>,
+    pub basic: Option<BasicForm>,
+}
+
+impl ModifyView {
+    /// The screen for the customer with this id and number, before it has read anything.
+    pub fn of(customer_id: i64, customer_no: i64) -> ModifyView {
+        ModifyView {
+            customer_id,
+            customer_no,
+            read: None,
+            basic: None,
+        }
+    }
+}
+
+/// Saves the changed information over the version read, with the idempotency key made on F2;
+/// answered with a [`ModifyOutcome`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Modify {
+    pub operator_id: i64,
+    pub idempotency_key: String,
+    pub read: CustomerBasics,
+    pub info: BasicInfo,
+}
+
+customer_write!(Modify, ModifyOutcome, told, |client, request| {
+    customer_changes::modify_basic_info(
+        &mut client,
+        request.operator_id,
+        &request.idempotency_key,
+        &request.read,
+        &request.info,
+    )
+    .await
+});
+
+/// The outcome of a modify told on the message line after its screen was left: whether it is
+/// done, and what to say.
+fn told(outcome: &ModifyOutcome, lang: Lang) -> (bool, MessageKind, String) {
+    use MessageKind::{Error, Info};
+    match outcome {
+        ModifyOutcome::Saved { .. } => (true, Info, lang.t("modify.saved").to_owned()),
+        ModifyOutcome::Unchanged => (true, Info, lang.t("modify.nothing_changed").to_owned()),
+        ModifyOutcome::Conflict {
+            changed_fields,
+            current,
+        } => {
+            let names = field_names(lang, current.info.nature(), changed_fields);
+            let text = lang.tf("modify.conflict_left", &[("fields", &names)]);
+            (false, Error, text)
+        }
+        refused => (false, Error, lang.t(refusal_key(refused)).to_owned()),
+    }
+}
+
+/// Catalogue key of a modify refused for the customer's state.
+fn refusal_key(outcome: &ModifyOutcome) -> &'static str {
+    match outcome {
+        ModifyOutcome::Closed => "modify.closed",
+        ModifyOutcome::NotFound => "details.gone",
+        _ => "open.type_changed",
+    }
+}
+
+/// The fields' labels, in the order the form of `nature` shows them.
+fn field_names(lang: Lang, nature: Nature, fields: &[Field]) -> String {
+    Field::of(nature)
+        .iter()
+        .filter(|field| fields.contains(field))
+        .map(|field| lang.t(label_key(*field)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ModifyView {
+    fn form_mut(&mut self) -> Option<&mut Form> {
+        self.basic.as_mut().map(|basic| &mut basic.form)
+    }
+
+    /// F2 on the form: nothing changed is said and nothing sent.
+    fn submit(&mut self, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        let (Some(read), Some(basic)) = (self.read.clone(), self.basic.as_mut()) else {
+            return;
+        };
+        if !read.active {
+            hub.say(MessageKind::Error, lang.t("modify.closed"));
+            return;
+        }
+        let Some(info) = basic.validate(lang, hub.app.id_policy) else {
+            return say_form_error(&basic.form, hub);
+        };
+        if read.info.changed_fields(&info).is_empty() {
+            hub.say(MessageKind::Info, lang.t("modify.nothing_changed"));
+            return;
+        }
+        let request = Modify {
+            operator_id: operator(hub),
+            idempotency_key: hub.app.write_key(),
+            read,
+            info,
+        };
+        hub.say(MessageKind::Info, lang.t("modify.saving"));
+        hub.send(request);
+    }
+
+    /// The answer to the save, on top.
+    fn saved(&mut self, outcome: &ModifyOutcome, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        match outcome {
+            ModifyOutcome::Saved { .. } => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+                hub.say(MessageKind::Info, lang.t("modify.saved"));
+            }
+            ModifyOutcome::Unchanged => {
+                hub.say(MessageKind::Info, lang.t("modify.nothing_changed"))
+            }
+            ModifyOutcome::Conflict {
+                changed_fields,
+                current,
+            } => {
+                self.conflict(changed_fields, current, lang);
+                let names = field_names(lang, current.info.nature(), changed_fields);
+                let text = hub.app.tf("modify.conflict", &[("fields", &names)]);
+                hub.say(MessageKind::Error, text);
+            }
+            ModifyOutcome::Closed | ModifyOutcome::NotFound | ModifyOutcome::WrongNature { .. } => {
+                hub.say(MessageKind::Error, lang.t(refusal_key(outcome)))
+            }
+        }
+    }
+
+    /// Someone saved the customer meanwhile: what they changed is marked next to each field
+    /// with its new value; fields the clerk had not touched take the new value, the clerk's own
+    /// edits stay. The form now answers the new version, so F2 saves the clerk's values
+    /// knowingly.
+    fn conflict(&mut self, changed: &[Field], current: &CustomerBasics, lang: Lang) {
+        let (Some(read), Some(basic)) = (&self.read, self.basic.as_mut()) else {
+            return;
+        };
+        let before: Vec<_> = read.info.values();
+        let now: Vec<_> = current.info.values();
+        let mut marks = Vec::new();
+        for field in changed {
+            let old = value_of(&before, *field);
+            let new = value_of(&now, *field);
+            if basic.value(*field) == old {
+                basic.set(*field, &new);
+            }
+            let shown = if new.is_empty() {
+                "—".to_owned()
+            } else {
+                new
+            };
+            marks.push((
+                basic.index(*field),
+                lang.tf("modify.changed_to", &[("value", &shown)]),
+            ));
+        }
+        marks.sort_by_key(|(index, _)| *index);
+        basic.form.fail(&marks);
+        self.read = Some(current.clone());
+    }
+}
+
+fn value_of(values: &[(Field, Option<String>)], field: Field) -> String {
+    values
+        .iter()
+        .find(|(f, _)| *f == field)
+        .and_then(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+impl Screen for ModifyView {
+    fn crumb(&self, lang: Lang) -> String {
+        format!("{:08} › {}", self.customer_no, lang.t("screen.modify"))
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        change_commands("command.save")
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, self, app, &Theme::new(app.look));
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        hub.send(LoadBasics {
+            customer_id: self.customer_id,
+        });
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        refused_while_saving(&key, command, hub)
+            || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
+    }
+
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        if let Some(basics) = reply.of::<Option<CustomerBasics>>() {
+            match basics {
+                Some(read) => {
+                    self.basic = Some(BasicForm::of(&read.info));
+                    self.read = Some(read.clone());
+                    if !read.active {
+                        hub.say(MessageKind::Error, lang.t("modify.closed"));
+                    }
+                }
+                None => hub.say(MessageKind::Error, lang.t("details.gone")),
+            }
+        } else if let Some(outcome) = reply.of::<ModifyOutcome>() {
+            answer_save(self, outcome, hub, Self::saved, told);
+        }
+    }
+}
+
+fn draw(frame: &mut Frame, area: Rect, view: &ModifyView, app: &App, theme: &Theme) {
+    let lang = app.lang;
+    let title = format!(" {} — {:08}", lang.t("screen.modify"), view.customer_no);
+    line_at(
+        frame,
+        area,
+        0,
+        Line::from(Span::styled(title, theme.title())),
+    );
+    let note = view
+        .basic
+        .as_ref()
+        .map(|basic| nature_text(lang, basic.nature).to_owned());
+    draw_basic_form(frame, area, view.basic.as_ref(), note, lang, theme);
+}

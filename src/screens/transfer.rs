@@ -1,0 +1,366 @@
+//! Transfer an account to a new owner (`t` on the customer table): the balance and unpaid
+//! bills are read with the nature of water usage; the new owner's information, then a
+//! confirmation with the balance that stays; F2 there transfers. Unpaid bills refuse it before
+//! anything else.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use rust_decimal::Decimal;
+
+use super::basic_info::{
+    BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
+    key_to_form, line_at, operator, refused_while_saving, say_form_error, who,
+};
+use crate::app::form::Form;
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::customer_changes::{self, CustomerBasics, TransferOutcome, TransferPreview};
+use crate::db::customers::CustomerRow;
+use crate::domain::customer_rules::BasicInfo;
+use crate::domain::money::Money;
+use crate::i18n::Lang;
+use crate::ui::chrome::centred;
+use crate::ui::inert::inert;
+use crate::ui::text::truncate;
+use crate::ui::theme::Theme;
+
+/// Transfer to a new owner: the new owner's information, then a confirmation.
+#[derive(Debug, Clone)]
+pub struct TransferView {
+    pub customer_id: i64,
+    pub customer_no: i64,
+    /// The present owner, as the table shows them.
+    pub owner: String,
+    pub preview: Option<TransferPreview>,
+    /// Empty, for the new owner, once the nature is known.
+    pub basic: Option<BasicForm>,
+    /// The checked new owner, waiting for F2 to confirm.
+    pub confirming: Option<BasicInfo>,
+}
+
+/// The balance and the unpaid bills; answered with an `Option<TransferPreview>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadTransferPreview {
+    pub customer_id: i64,
+}
+
+impl ScreenRequest for LoadTransferPreview {
+    fn holds_input(&self) -> bool {
+        true
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            let preview = customer_changes::transfer_preview(&**client, self.customer_id).await?;
+            Ok(Box::new(preview) as _)
+        })
+    }
+}
+
+/// Transfers the account, with the idempotency key made on F2; answered with a
+/// [`TransferOutcome`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub operator_id: i64,
+    pub idempotency_key: String,
+    pub customer_id: i64,
+    pub info: BasicInfo,
+}
+
+customer_write!(Transfer, TransferOutcome, told, |client, request| {
+    customer_changes::transfer(
+        &mut client,
+        request.operator_id,
+        &request.idempotency_key,
+        request.customer_id,
+        &request.info,
+    )
+    .await
+});
+
+/// The outcome of a transfer told on the message line after its screen was left: whether it
+/// is done, and what to say.
+fn told(outcome: &TransferOutcome, lang: Lang) -> (bool, MessageKind, String) {
+    match outcome {
+        TransferOutcome::Transferred { balance, .. } => {
+            let text = lang.tf("transfer.done", &[("balance", &money(*balance))]);
+            (true, MessageKind::Info, text)
+        }
+        TransferOutcome::UnpaidBills { count } => {
+            (false, MessageKind::Error, unpaid_text(lang, *count))
+        }
+        refused => (
+            false,
+            MessageKind::Error,
+            lang.t(refusal_key(refused)).to_owned(),
+        ),
+    }
+}
+
+/// Catalogue key of a transfer refused for the customer's state.
+fn refusal_key(outcome: &TransferOutcome) -> &'static str {
+    match outcome {
+        TransferOutcome::Closed => "modify.closed",
+        TransferOutcome::NotFound => "details.gone",
+        _ => "open.type_changed",
+    }
+}
+
+/// The balance as the screen says it: money, two decimals, rounded half-up (the column holds
+/// two, so nothing is rounded).
+fn money(amount: Decimal) -> Money {
+    Money::round_half_up(amount)
+}
+
+/// Why unpaid bills refuse a transfer: one text for the message line and the screen.
+fn unpaid_text(lang: Lang, count: i64) -> String {
+    lang.tf("transfer.unpaid", &[("count", &count)])
+}
+
+/// `t` on the customer table's `row`: a closed account has nothing to hand over, which is said
+/// before any form is typed; otherwise the screen opens and asks for what it needs.
+pub fn start(row: &CustomerRow, hub: &mut Hub) {
+    if row.status != "active" {
+        let number = format!("{:08}", row.customer_no);
+        let text = hub.app.lang.tf("transfer.closed", &[("number", &number)]);
+        hub.say(MessageKind::Error, text);
+        return;
+    }
+    hub.open(Box::new(TransferView {
+        customer_id: row.id,
+        customer_no: row.customer_no,
+        owner: row.name.clone(),
+        preview: None,
+        basic: None,
+        confirming: None,
+    }));
+}
+
+impl TransferView {
+    /// The unpaid bills that refuse the transfer, once the preview has counted any.
+    pub fn unpaid_bills(&self) -> Option<i64> {
+        self.preview
+            .as_ref()
+            .map(|p| p.unpaid_bills)
+            .filter(|count| *count > 0)
+    }
+
+    /// The new owner's form; none while the confirmation is shown.
+    fn form_mut(&mut self) -> Option<&mut Form> {
+        match self.confirming {
+            Some(_) => None,
+            None => self.basic.as_mut().map(|basic| &mut basic.form),
+        }
+    }
+
+    /// F2 on the form asks for confirmation; F2 on the confirmation transfers.
+    fn submit(&mut self, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        if let Some(count) = self.unpaid_bills() {
+            hub.say(MessageKind::Error, unpaid_text(lang, count));
+            return;
+        }
+        if self.preview.is_none() {
+            // The confirmation shows the balance that stays: not without it.
+            hub.say(MessageKind::Error, hub.app.t("transfer.no_preview"));
+            return;
+        }
+        if let Some(info) = self.confirming.clone() {
+            let request = Transfer {
+                operator_id: operator(hub),
+                idempotency_key: hub.app.write_key(),
+                customer_id: self.customer_id,
+                info,
+            };
+            hub.say(MessageKind::Info, lang.t("transfer.working"));
+            hub.send(request);
+            return;
+        }
+        let Some(basic) = self.basic.as_mut() else {
+            return;
+        };
+        match basic.validate(lang, hub.app.id_policy) {
+            Some(info) => {
+                self.confirming = Some(info);
+                hub.app.message = None;
+            }
+            None => say_form_error(&basic.form, hub),
+        }
+    }
+
+    /// F2 while bills are unpaid or before the balance is read says so before anything else;
+    /// F12/Esc/F3 on the confirmation go back to the form, everything kept. True if taken.
+    fn confirmation_key(&mut self, command: Option<Command>, hub: &mut Hub) -> bool {
+        let refused = self.preview.is_none() || self.unpaid_bills().is_some();
+        if command == Some(Command::Save) && refused {
+            self.submit(hub);
+            return true;
+        }
+        if self.confirming.is_none() {
+            return false;
+        }
+        match command {
+            Some(Command::Cancel | Command::Leave) => {
+                self.confirming = None;
+                hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));
+            }
+            Some(Command::Save) => self.submit(hub),
+            _ => {}
+        }
+        true
+    }
+
+    /// The answer to the transfer, on top.
+    fn transferred(&mut self, outcome: &TransferOutcome, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        match outcome {
+            TransferOutcome::Transferred { balance, .. } => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+                let text = lang.tf("transfer.done", &[("balance", &money(*balance))]);
+                hub.say(MessageKind::Info, text);
+            }
+            TransferOutcome::UnpaidBills { count } => {
+                self.confirming = None;
+                hub.say(MessageKind::Error, unpaid_text(lang, *count));
+            }
+            TransferOutcome::Closed
+            | TransferOutcome::NotFound
+            | TransferOutcome::WrongNature { .. } => {
+                hub.say(MessageKind::Error, lang.t(refusal_key(outcome)))
+            }
+        }
+    }
+}
+
+impl Screen for TransferView {
+    fn crumb(&self, lang: Lang) -> String {
+        format!("{:08} › {}", self.customer_no, lang.t("screen.transfer"))
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        if self.confirming.is_some() {
+            return vec![
+                (Command::Save, "legend.confirm"),
+                (Command::Cancel, "command.cancel"),
+            ];
+        }
+        change_commands("legend.check_transfer")
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, self, app, &Theme::new(app.look));
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        let customer_id = self.customer_id;
+        hub.send(LoadTransferPreview { customer_id });
+        hub.send(LoadBasics { customer_id });
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        refused_while_saving(&key, command, hub)
+            || self.confirmation_key(command, hub)
+            || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
+    }
+
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        if let Some(basics) = reply.of::<Option<CustomerBasics>>() {
+            match basics {
+                Some(read) if !read.active => {
+                    // Closed since the table was read.
+                    let number = format!("{:08}", self.customer_no);
+                    hub.leave();
+                    // Its balance no longer matters: keys go to the table at once.
+                    hub.forget(|request| request.of::<LoadTransferPreview>().is_some());
+                    let text = lang.tf("transfer.closed", &[("number", &number)]);
+                    hub.say(MessageKind::Error, text);
+                }
+                Some(read) => self.basic = Some(BasicForm::new(read.info.nature())),
+                None => hub.say(MessageKind::Error, lang.t("details.gone")),
+            }
+        } else if let Some(preview) = reply.of::<Option<TransferPreview>>() {
+            self.preview = preview.clone();
+            if let Some(count) = self.unpaid_bills() {
+                hub.say(MessageKind::Error, unpaid_text(lang, count));
+            }
+        } else if let Some(outcome) = reply.of::<TransferOutcome>() {
+            answer_save(self, outcome, hub, Self::transferred, told);
+        }
+    }
+}
+
+fn draw(frame: &mut Frame, area: Rect, view: &TransferView, app: &App, theme: &Theme) {
+    let lang = app.lang;
+    let room = usize::from(area.width);
+    let title = format!(
+        " {} — {:08} {}",
+        lang.t("screen.transfer"),
+        view.customer_no,
+        inert(&view.owner)
+    );
+    line_at(
+        frame,
+        area,
+        0,
+        Line::from(Span::styled(truncate(&title, room), theme.title())),
+    );
+    if let Some(preview) = &view.preview {
+        let line = if let Some(count) = view.unpaid_bills() {
+            let text = unpaid_text(lang, count);
+            Line::from(Span::styled(
+                truncate(&format!(" ! {text}"), room),
+                theme.error(),
+            ))
+        } else {
+            let text = lang.tf(
+                "transfer.balance_stays",
+                &[("balance", &money(preview.balance))],
+            );
+            Line::raw(truncate(&format!(" {text}"), room))
+        };
+        line_at(frame, area, 1, line);
+    }
+    let note = lang.t("transfer.new_owner").to_owned();
+    draw_basic_form(frame, area, view.basic.as_ref(), Some(note), lang, theme);
+    if let (Some(info), Some(preview)) = (&view.confirming, &view.preview) {
+        let question = lang.tf(
+            "transfer.confirm",
+            &[
+                ("number", &format!("{:08}", view.customer_no)),
+                ("from", &inert(&view.owner)),
+                ("to", &inert(&who(info))),
+            ],
+        );
+        let stays = lang.tf(
+            "transfer.balance_stays",
+            &[("balance", &money(preview.balance))],
+        );
+        let boxed = centred(area, 64, 8);
+        frame.render_widget(Clear, boxed);
+        let block = Block::bordered()
+            .border_set(theme.border())
+            .title(Span::styled(
+                format!(" {} ", lang.t("transfer.confirm_title")),
+                theme.title(),
+            ));
+        let lines = vec![
+            Line::raw(question),
+            Line::raw(""),
+            Line::raw(stays),
+            Line::raw(""),
+            Line::from(Span::styled(app.t("transfer.confirm_keys"), theme.key())),
+        ];
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+            boxed,
+        );
+    }
+}
