@@ -2,14 +2,12 @@
 //! terminal, the database pool and the card reader thread.
 
 pub mod accounts;
-pub mod card;
-pub mod card_requests;
+pub mod card_status;
 pub mod command;
 pub mod form;
 pub mod keymap;
 pub mod paging;
 pub mod print_command;
-pub mod receipt;
 pub mod ref_requests;
 pub mod refdata;
 pub mod request_task;

@@ -7,7 +7,7 @@ use crossterm::event::KeyEvent;
 use tui_input::Input;
 
 use super::accounts::{ModifyView, OpenAccount, TransferView};
-use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
+use super::card_status::CardSeen;
 use super::command::Command;
 use super::form::Form;
 use super::keymap::KeyMap;
@@ -53,8 +53,6 @@ pub enum Msg {
 pub enum Request {
     /// A screen module's own request (`crate::screens`), which executes itself.
     Screen(Box<dyn ScreenRequest>),
-    /// Card work: runs on the reader thread and the database (`card_requests`).
-    Card(CardRequest),
     /// The reference-data screens' work (`app::refdata`), for the operator with this id.
     Ref(i64, RefRequest),
     /// The customer types the opening wizard offers.
@@ -112,7 +110,6 @@ impl Request {
         match self {
             Request::OpenAccount { .. } | Request::Modify { .. } | Request::Transfer { .. } => true,
             Request::Screen(request) => request.writes(),
-            Request::Card(request) => request.writes(),
             Request::Ref(_, request) => request.writes(),
             _ => false,
         }
@@ -156,7 +153,6 @@ impl Request {
             | Request::Modify { .. }
             | Request::TransferPreview { .. }
             | Request::Transfer { .. } => true,
-            Request::Card(request) => request.holds_input(),
             Request::Ref(_, request) => request.holds_input(),
         }
     }
@@ -166,7 +162,6 @@ impl Request {
 pub enum Reply {
     /// The answer to a [`Request::Screen`], of the type its screen knows.
     Screen(Box<dyn ScreenReply>),
-    Card(CardReply),
     Ref(RefReply),
     CustomerTypes(Vec<CustomerTypeOption>),
     Meters(Vec<Meter>),
@@ -252,11 +247,12 @@ pub struct Message {
 /// hub is calling (`Vacant`: it is out of the stack meanwhile), or a screen still drawn and
 /// updated by its group's code in `app` (card, reference data, customer changes) until it
 /// moves to `crate::screens` too.
+// `Ref` is the one large variant left (the card screen was the other): goes with it.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Slot {
     Module(ScreenId, Box<dyn Screen>),
     Vacant(ScreenId),
-    Card(CardScreen),
     /// Meters, meter types, price schemes, customer types and their forms.
     Ref(RefScreen),
     OpenAccount(Box<OpenAccount>),
@@ -268,7 +264,6 @@ impl Slot {
     /// The form of this screen, if it has one: it takes the keys first (`app::form`).
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
-            Slot::Card(screen) => screen.form_mut(),
             Slot::Ref(screen) => screen.form_mut(),
             Slot::OpenAccount(wizard) => wizard.form_mut(),
             Slot::Modify(view) => view.basic.as_mut().map(|b| &mut b.form),
@@ -442,7 +437,6 @@ impl App {
         match &self.screen {
             Slot::Module(_, screen) => screen.commands(),
             Slot::Vacant(_) => Vec::new(),
-            Slot::Card(screen) => screen.commands(),
             Slot::Ref(screen) => screen.commands(),
             Slot::OpenAccount(wizard) => wizard.commands(),
             Slot::Modify(view) => view.commands(),
@@ -464,7 +458,6 @@ impl App {
             .map(|screen| match screen {
                 Slot::Module(_, screen) => screen.crumb(self.lang),
                 Slot::Vacant(_) => String::new(),
-                Slot::Card(screen) => screen.crumb(self.lang),
                 Slot::Ref(screen) => screen.crumb(self.lang),
                 Slot::OpenAccount(wizard) => wizard.crumb(self.lang),
                 Slot::Modify(view) => view.crumb(self.lang),

@@ -13,13 +13,14 @@ use ratatui::widgets::Paragraph;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::card;
 use super::details::Details;
 use crate::app::paging::{self, PageApply};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
-use crate::app::{App, Command, Hub, Screen, accounts, card};
+use crate::app::{App, Command, Hub, Screen, accounts};
 use crate::db::customers::{self, CustomerRow, Page, PageAt};
 use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
@@ -268,7 +269,7 @@ impl Screen for CustomerTable {
             }
             Command::OpenCard | Command::ReplaceCard | Command::Recharge => {
                 if let Some(row) = self.selected_row() {
-                    card::for_customer(hub.app, command, row);
+                    card::for_customer(hub, command, row);
                 }
             }
             Command::OpenAccount => accounts::start_open_account(hub.app, hub.out),

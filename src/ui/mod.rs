@@ -3,7 +3,7 @@
 //! body (`Screen::draw`). Pure functions of `App`: nothing here changes state or does I/O.
 
 mod accounts;
-mod card;
+mod card_status;
 pub mod chrome;
 pub mod form;
 mod help;
@@ -35,7 +35,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Slot::Module(_, screen) => screen.draw(frame, body, app),
         // Only while the hub calls that screen: never drawn.
         Slot::Vacant(_) => {}
-        Slot::Card(screen) => card::draw(frame, body, screen, app, &theme),
         Slot::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
         Slot::OpenAccount(wizard) => accounts::draw_open_account(frame, body, wizard, app, &theme),
         Slot::Modify(view) => accounts::draw_modify(frame, body, view, app, &theme),
