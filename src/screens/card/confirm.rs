@@ -3,7 +3,8 @@
 
 use ratatui::text::{Line, Span};
 
-use super::receipt::{KeepReceipt, receipt_of};
+use super::pending::SettleWithoutCard;
+use super::receipt::{KeepReceipt, Receipt, receipt_of};
 use super::{
     CardPane, CardScreen, Customer, RechargeForm, card_no, customer_line, key_of, not_blank,
     refusal_text, text, tier_line,
@@ -24,9 +25,6 @@ use crate::domain::money::{Money, Volume};
 use crate::ui::inert::inert;
 use crate::ui::text::wrap;
 use crate::ui::theme::Theme;
-
-use super::pending::SettleWithoutCard;
-use super::receipt::Receipt;
 
 /// An operation the clerk is asked to confirm with F2.
 #[derive(Debug, Clone)]
@@ -285,7 +283,7 @@ fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
             receipt: Some(receipt),
             ..
         } => {
-            let text = super::receipt_text(lang, app.zone, receipt, app.receipt_width);
+            let text = super::receipt::receipt_text(lang, app.zone, receipt, app.receipt_width);
             let told = lang.tf("ic.recharged", &[("receipt", &receipt.receipt_no)]);
             let lines = text.lines().map(str::to_owned).collect();
             hub.send(KeepReceipt {

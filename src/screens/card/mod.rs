@@ -23,7 +23,7 @@ use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::card::reader::ReaderState;
-use crate::db::card_ops::{LossReason, Refusal};
+use crate::db::card_ops::{LossReason, PendingOperation, Refusal, UsageOf, UsageRecord};
 use crate::db::cards::CardOwner;
 use crate::db::customers::CustomerRow;
 use crate::domain::card_counter::RechargeRefusal;
@@ -36,9 +36,9 @@ use crate::ui::theme::Theme;
 
 pub use confirm::{Confirm, WriteCard, Written};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
-pub use receipt::{KeepReceipt, Receipt, ReceiptKept, receipt_text};
+pub use receipt::{KeepReceipt, Receipt, ReceiptKept};
 pub use recharge::{QuoteRecharge, Quoted, RechargeForm};
-pub use usage::{LoadUsage, USAGE_LIMIT};
+pub use usage::LoadUsage;
 
 /// The IC card management screen (`:card`).
 #[derive(Debug, Clone)]
@@ -57,12 +57,12 @@ pub enum CardPane {
     /// A customer's card usage records; `None` while they load.
     Usage {
         customer_no: i64,
-        rows: Option<Vec<crate::db::card_ops::UsageRecord>>,
-        of: crate::db::card_ops::UsageOf,
+        rows: Option<Vec<UsageRecord>>,
+        of: UsageOf,
     },
     /// Pending card operations (supervisor); `None` while they load.
     Pending {
-        rows: Option<Vec<crate::db::card_ops::PendingOperation>>,
+        rows: Option<Vec<PendingOperation>>,
         selected: usize,
     },
     /// Volume or amount of a recharge.
@@ -282,11 +282,11 @@ impl Screen for CardScreen {
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        if let Some(found) = reply.of::<Vec<crate::db::card_ops::UsageRecord>>() {
+        if let Some(found) = reply.of::<Vec<UsageRecord>>() {
             if let CardPane::Usage { rows, .. } = &mut self.pane {
                 *rows = Some(found.clone());
             }
-        } else if let Some(found) = reply.of::<Vec<crate::db::card_ops::PendingOperation>>() {
+        } else if let Some(found) = reply.of::<Vec<PendingOperation>>() {
             if let CardPane::Pending { rows, selected } = &mut self.pane {
                 *selected = (*selected).min(found.len().saturating_sub(1));
                 *rows = Some(found.clone());
