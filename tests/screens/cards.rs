@@ -78,7 +78,7 @@ fn owner(state: &str) -> CardOwner {
         name: "Zhang Wei".into(),
         card_state: state.into(),
         void_reason: (state == "void").then(|| "replaced".to_owned()),
-        balance: Decimal::new(2_500, 2),
+        balance: Money::from_cents(2_500),
         payment_methods: vec![
             PaymentMethod {
                 code: "cash".into(),

@@ -124,7 +124,7 @@ pub(super) async fn receipt_of(
         vat: quote.map(|q| q.charge.vat),
         not_taken: quote.map_or(Money::ZERO, |q| Money::round_half_up(q.not_taken)),
         method: facts.method,
-        balance: Money::round_half_up(facts.balance),
+        balance: facts.balance,
     }))
 }
 

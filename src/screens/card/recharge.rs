@@ -94,12 +94,10 @@ impl RechargeForm {
                 label: method.name.clone(),
             })
             .collect();
-        if owner.balance > Decimal::ZERO {
-            // The balance is a NUMERIC(…, 2): shown as it is.
-            let balance = Money::round_half_up(owner.balance);
+        if owner.balance > Money::ZERO {
             choices.push(Choice {
                 key: FROM_BALANCE.to_owned(),
-                label: lang.tf("ic.from_balance", &[("balance", &balance)]),
+                label: lang.tf("ic.from_balance", &[("balance", &owner.balance)]),
             });
         }
         let first = choices.first().map(|choice| choice.label.clone());
@@ -295,7 +293,7 @@ mod tests {
     use super::*;
     use crate::db::cards::PaymentMethod;
 
-    fn owner(balance: Decimal) -> CardOwner {
+    fn owner(balance: Money) -> CardOwner {
         CardOwner {
             customer_id: 7,
             customer_no: 10_000_007,
@@ -311,7 +309,7 @@ mod tests {
     }
 
     fn typed(amount: &str, volume: &str) -> RechargeForm {
-        let mut recharge = RechargeForm::new(Lang::En, &owner(Decimal::ZERO), 42);
+        let mut recharge = RechargeForm::new(Lang::En, &owner(Money::ZERO), 42);
         recharge.form.set(AMOUNT, amount);
         recharge.form.set(VOLUME, volume);
         recharge
@@ -375,15 +373,15 @@ mod tests {
                 kind => panic!("a choice, not {kind:?}"),
             }
         };
-        assert_eq!(labels(Decimal::ZERO), ["Cash"]);
-        let with_balance = labels(Decimal::new(1_250, 2));
+        assert_eq!(labels(Money::ZERO), ["Cash"]);
+        let with_balance = labels(Money::from_cents(1_250));
         assert_eq!(with_balance.len(), 2);
         assert!(with_balance[1].contains("12.50"), "{with_balance:?}");
     }
 
     #[test]
     fn cash_is_chosen_first_and_the_balance_pays_when_chosen() {
-        let mut recharge = RechargeForm::new(Lang::En, &owner(Decimal::new(500, 2)), 42);
+        let mut recharge = RechargeForm::new(Lang::En, &owner(Money::from_cents(500)), 42);
         assert_eq!(recharge.payment(), Payment::Method("cash".into()));
         let balance = match &recharge.form.fields[PAYMENT].kind {
             FieldKind::Choice(choices) => choices[1].label.clone(),
