@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use meterdesk::app::card::{CardPane, CardSeen};
+use meterdesk::app::card_status::CardSeen;
 use meterdesk::app::requests::{self, ReceiptOutput, Services};
 use meterdesk::app::state::{Msg, Request, RequestId, Session, Slot};
 use meterdesk::app::{App, KeyMap, update};
@@ -17,6 +17,7 @@ use meterdesk::card::water_card::CardRead;
 use meterdesk::db::customers::{CustomerRow, Page};
 use meterdesk::domain::card_records::{CardContent, IssuerPin};
 use meterdesk::i18n::Lang;
+use meterdesk::screens::card::{CardPane, CardScreen};
 use meterdesk::screens::table::CustomerTable;
 use rust_decimal::Decimal;
 use support::card_desk::{CLERK, books, card_customer, key};
@@ -118,7 +119,7 @@ async fn open_card_then_recharge_through_the_app() {
     // F6 on the row, F2 on the confirmation: the card is opened, Go to recharge is offered.
     press(&mut app, &services, KeyCode::F(6)).await;
     press(&mut app, &services, KeyCode::F(2)).await;
-    let Slot::Card(screen) = &app.screen else {
+    let Some(screen) = app.screen.module::<CardScreen>() else {
         panic!("on the card screen")
     };
     assert!(
@@ -146,7 +147,7 @@ async fn open_card_then_recharge_through_the_app() {
         services.reader.apdus_sent() - apdus,
         start.elapsed().as_secs_f64() * 1000.0
     );
-    let Slot::Card(screen) = &app.screen else {
+    let Some(screen) = app.screen.module::<CardScreen>() else {
         panic!("on the card screen")
     };
     let CardPane::Receipt { lines } = &screen.pane else {

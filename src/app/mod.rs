@@ -1,14 +1,12 @@
 //! The loop's half of the app: state, messages, the pure `update`, and the runner that owns the
 //! terminal, the database pool and the card reader thread.
 
-pub mod card;
-pub mod card_requests;
+pub mod card_status;
 pub mod command;
 pub mod form;
 pub mod keymap;
 pub mod paging;
 pub mod print_command;
-pub mod receipt;
 pub mod ref_requests;
 pub mod refdata;
 pub mod request_task;

@@ -2,10 +2,49 @@
 //! or a `Failure`. Runs on tokio tasks, never on the UI task; CPU-heavy steps go to
 //! `spawn_blocking`, card I/O to the reader thread (awaited).
 
-use super::card_requests;
-pub use super::card_requests::{ReceiptOutput, Services};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::print_command::PrintLimit;
 use super::state::{Failure, Problem, Reply, Request};
-use crate::db::DbError;
+use crate::card::reader::ReaderHandle;
+use crate::cardflow::Desk;
+use crate::db::{DbError, Pool};
+use crate::domain::card_records::{IssuerPin, MacKey};
+
+/// What requests run against: the database, the card reader with the card secrets, and where
+/// receipts go.
+#[derive(Clone)]
+pub struct Services {
+    pub pool: Pool,
+    pub reader: Arc<ReaderHandle>,
+    pub card_key: MacKey,
+    pub card_pin: IssuerPin,
+    pub receipts: ReceiptOutput,
+}
+
+impl Services {
+    /// What a card flow (`cardflow`) runs against, for this operator.
+    pub fn desk(&self, operator_id: i64) -> Desk<'_> {
+        Desk {
+            pool: &self.pool,
+            reader: &self.reader,
+            key: &self.card_key,
+            pin: &self.card_pin,
+            operator_id,
+        }
+    }
+}
+
+/// Where a receipt is kept besides the database: a text file per receipt in `directory`,
+/// and the text piped to `print_command` (run by `sh -c`, stopped after `print_limit`) when
+/// one is configured.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptOutput {
+    pub directory: Option<PathBuf>,
+    pub print_command: Option<String>,
+    pub print_limit: PrintLimit,
+}
 
 impl From<DbError> for Failure {
     fn from(err: DbError) -> Failure {
@@ -51,8 +90,5 @@ pub async fn execute_reporting(
                 .map(Reply::Ref)
         }
         Request::Screen(request) => request.execute(services, progress).await.map(Reply::Screen),
-        Request::Card(request) => card_requests::execute(services, request)
-            .await
-            .map(Reply::Card),
     }
 }

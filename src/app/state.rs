@@ -6,7 +6,7 @@ use chrono::{FixedOffset, Local};
 use crossterm::event::KeyEvent;
 use tui_input::Input;
 
-use super::card::{CardReply, CardRequest, CardScreen, CardSeen};
+use super::card_status::CardSeen;
 use super::command::Command;
 use super::form::Form;
 use super::keymap::KeyMap;
@@ -46,8 +46,6 @@ pub enum Msg {
 pub enum Request {
     /// A screen module's own request (`crate::screens`), which executes itself.
     Screen(Box<dyn ScreenRequest>),
-    /// Card work: runs on the reader thread and the database (`card_requests`).
-    Card(CardRequest),
     /// The reference-data screens' work (`app::refdata`), for the operator with this id.
     Ref(i64, RefRequest),
 }
@@ -66,7 +64,6 @@ impl Request {
     pub fn writes(&self) -> bool {
         match self {
             Request::Screen(request) => request.writes(),
-            Request::Card(request) => request.writes(),
             Request::Ref(_, request) => request.writes(),
         }
     }
@@ -77,7 +74,6 @@ impl Request {
         match self {
             Request::Screen(request) => request.idempotency_key(),
             Request::Ref(_, request) => request.idempotency_key(),
-            _ => None,
         }
     }
 
@@ -86,7 +82,6 @@ impl Request {
     pub fn holds_input(&self) -> bool {
         match self {
             Request::Screen(request) => request.holds_input(),
-            Request::Card(request) => request.holds_input(),
             Request::Ref(_, request) => request.holds_input(),
         }
     }
@@ -96,7 +91,6 @@ impl Request {
 pub enum Reply {
     /// The answer to a [`Request::Screen`], of the type its screen knows.
     Screen(Box<dyn ScreenReply>),
-    Card(CardReply),
     Ref(RefReply),
 }
 
@@ -174,11 +168,12 @@ pub struct Message {
 /// hub is calling (`Vacant`: it is out of the stack meanwhile), or a screen still drawn and
 /// updated by its group's code in `app` (card, reference data) until it
 /// moves to `crate::screens` too.
+// `Ref` is the one large variant left (the card screen was the other): goes with it.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Slot {
     Module(ScreenId, Box<dyn Screen>),
     Vacant(ScreenId),
-    Card(CardScreen),
     /// Meters, meter types, price schemes, customer types and their forms.
     Ref(RefScreen),
 }
@@ -187,7 +182,6 @@ impl Slot {
     /// The form of this screen, if it has one: it takes the keys first (`app::form`).
     pub fn form_mut(&mut self) -> Option<&mut Form> {
         match self {
-            Slot::Card(screen) => screen.form_mut(),
             Slot::Ref(screen) => screen.form_mut(),
             Slot::Module(..) | Slot::Vacant(_) => None,
         }
@@ -356,7 +350,6 @@ impl App {
         match &self.screen {
             Slot::Module(_, screen) => screen.commands(),
             Slot::Vacant(_) => Vec::new(),
-            Slot::Card(screen) => screen.commands(),
             Slot::Ref(screen) => screen.commands(),
         }
     }
@@ -375,7 +368,6 @@ impl App {
             .map(|screen| match screen {
                 Slot::Module(_, screen) => screen.crumb(self.lang),
                 Slot::Vacant(_) => String::new(),
-                Slot::Card(screen) => screen.crumb(self.lang),
                 Slot::Ref(screen) => screen.crumb(self.lang),
             })
             .collect()

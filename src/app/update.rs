@@ -1,7 +1,7 @@
 //! `update`: the hub, the only code that changes `App`. It routes a key to the screen on top,
 //! a reply to the screen that asked, and carries out what screens ask through `Hub` (send,
 //! say, open, leave). Screen modules (`crate::screens`) implement `screen::Screen`; the screens
-//! not yet moved there keep their part of `update` in `card` and `refdata`. Pure: it
+//! not yet moved there keep their part of `update` in `refdata`. Pure: it
 //! returns the requests to send instead of doing I/O, so flows are tested by feeding key
 //! sequences.
 
@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::card::{self, CardRequest};
+use super::card_status;
 use super::command::Command;
 use super::form::FormEvent;
 use super::keymap::Key;
@@ -79,7 +79,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             }
             changed || !out.is_empty()
         }
-        Msg::Reader(state) => card::on_reader(app, state, &mut out),
+        Msg::Reader(state) => card_status::on_reader(app, state, &mut out),
         Msg::Progress { id, done, total } => match app.in_flight.iter().find(|f| f.id == id) {
             Some(InFlight {
                 request: Request::Screen(_),
@@ -306,14 +306,8 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
         input.handle_event(&crossterm::event::Event::Key(key));
         return;
     }
-    match (&mut app.screen, key.code) {
-        (Slot::Card(_), KeyCode::Up) => card::move_selection(app, -1),
-        (Slot::Card(_), KeyCode::Down) => card::move_selection(app, 1),
-        _ => {
-            if let Some(command) = command {
-                invoke(app, command, out);
-            }
-        }
+    if let Some(command) = command {
+        invoke(app, command, out);
     }
 }
 
@@ -324,7 +318,6 @@ fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
         FormEvent::Edited(_) => app.message = None,
         FormEvent::Invalid => say_form_error(app),
         FormEvent::AskLeave => say(app, MessageKind::Info, app.t("form.ask_leave")),
-        FormEvent::Leave if matches!(app.screen, Slot::Card(_)) => card::leave_form(app),
         FormEvent::Leave => leave(app),
         FormEvent::Submit => submit_form(app, out),
     }
@@ -353,7 +346,6 @@ pub(super) fn say_form_error(app: &mut App) {
 fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
     match &app.screen {
         Slot::Ref(_) => refdata::submit(app, out),
-        Slot::Card(_) => card::ask_price(app, out),
         Slot::Module(..) | Slot::Vacant(_) => {}
     }
 }
@@ -367,11 +359,6 @@ pub(super) fn leave(app: &mut App) {
 
 /// Runs a command, whether it came from a key or the command line.
 fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
-    // `:card` works from every screen once signed in.
-    if command == Command::Card && app.session.is_some() {
-        card::open_card_screen(app);
-        return;
-    }
     // The reference lists are reachable from every screen once signed in (`:meters` …).
     let anywhere = app
         .registry
@@ -395,9 +382,6 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             &[("command", &app.lang.t(command.label_key()))],
         );
         say(app, MessageKind::Error, text);
-        return;
-    }
-    if card::invoke(app, command, out) {
         return;
     }
     if matches!(app.screen, Slot::Ref(_)) && refdata::invoke(app, command, out) {
@@ -444,8 +428,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             app.screen = Slot::Module(app.screen_id(), (app.registry.sign_in)());
             app.below.clear();
             // The card on the reader is still being read for the status line.
-            app.in_flight
-                .retain(|f| matches!(f.request, Request::Card(CardRequest::Read { .. })));
+            app.in_flight.retain(|f| card_status::is_read(&f.request));
             app.parked.clear();
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
@@ -484,7 +467,6 @@ fn on_reply(
                 refdata::on_reply(app, request, reply, out);
             }
         }
-        Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),
         Err(Failure::Unreachable(detail)) => {
             app.database = DbStatus::Reconnecting;
             // A write may have committed before the connection went: every write waits with its

@@ -2,10 +2,10 @@
 //! purchase's receipt says. (The journal, the lists and the quotes are `db::card_ops`.)
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use tokio_postgres::GenericClient;
 
 use super::DbError;
+use crate::domain::money::Money;
 
 /// The customer a card number belongs to, and the card's state in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub struct CardOwner {
     /// Why a card is not active (lost, damaged, replaced, returned, …).
     pub void_reason: Option<String>,
     /// The account's balance (money of a recharge the card did not take stays there).
-    pub balance: Decimal,
+    pub balance: Money,
     /// The payment methods the customer's type takes, enabled ones only, cash first.
     pub payment_methods: Vec<PaymentMethod>,
 }
@@ -85,7 +85,7 @@ pub struct ReceiptFacts {
     /// The payment method's name; `None` when paid from the balance.
     pub method: Option<String>,
     /// The account's balance after the receipt's transactions.
-    pub balance: Decimal,
+    pub balance: Money,
 }
 
 pub async fn receipt_facts(

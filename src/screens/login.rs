@@ -14,11 +14,12 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::table::CustomerTable;
+use crate::app::card_status::{ReadFor, read_card};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem, Session};
 use crate::app::update::edits_text;
-use crate::app::{App, Command, Hub, Screen, card};
+use crate::app::{App, Command, Hub, Screen};
 use crate::db::{Pool, operators};
 use crate::domain::login::delay_after;
 use crate::domain::password::{generate_password, hash_password, verify_password};
@@ -158,7 +159,7 @@ impl Screen for SignIn {
                 hub.say(MessageKind::Info, text);
                 hub.replace(Box::new(CustomerTable::default()));
                 // A card inserted before the sign-in is read now.
-                card::read_card(hub.app, card::ReadFor::Status, hub.out);
+                read_card(hub.app, ReadFor::Status, hub.out);
             }
             Some(SignInAnswer::Refused(refusal)) => {
                 let text = match refusal {

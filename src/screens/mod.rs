@@ -1,9 +1,10 @@
 //! The screens, one module each: its state, keys, replies, requests (and how they execute),
 //! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md. The screens not
-//! moved here yet (the reference-data screens; the card screens) still live in `app`
-//! (`refdata`, `card`) as `Slot` variants.
+//! moved here yet (the reference-data screens) still live in `app` (`refdata`) as `Slot`
+//! variants.
 
 pub mod basic_info;
+pub mod card;
 pub mod details;
 pub mod login;
 pub mod measure;
@@ -23,7 +24,7 @@ use crate::i18n::Lang;
 pub static REGISTRY: Registry = Registry {
     sign_in: || Box::new(login::SignIn::default()) as Box<dyn Screen>,
     opens: &[(Command::Overview, overview::open)],
-    opens_anywhere: &[],
+    opens_anywhere: &[(Command::Card, card::open)],
     draw: crate::ui::draw,
 };
 

@@ -13,6 +13,7 @@ use ratatui::widgets::Paragraph;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::card;
 use super::details::Details;
 use super::modify::ModifyView;
 use super::{open_account, transfer};
@@ -21,7 +22,7 @@ use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
-use crate::app::{App, Command, Hub, Screen, card};
+use crate::app::{App, Command, Hub, Screen};
 use crate::db::customers::{self, CustomerRow, Page, PageAt};
 use crate::domain::money::Money;
 use crate::domain::search::{CustomerSearch, SearchError, classify};
@@ -271,7 +272,7 @@ impl Screen for CustomerTable {
             }
             Command::OpenCard | Command::ReplaceCard | Command::Recharge => {
                 if let Some(row) = self.selected_row() {
-                    card::for_customer(hub.app, command, row);
+                    card::for_customer(hub, command, row);
                 }
             }
             Command::OpenAccount => hub.open(open_account::open()),

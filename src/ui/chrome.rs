@@ -68,7 +68,7 @@ fn status(app: &App) -> String {
         DbStatus::Connected => lang.t("status.db_connected").to_owned(),
         DbStatus::Reconnecting => lang.t("status.db_reconnecting").to_owned(),
     });
-    parts.push(super::card::status(app));
+    parts.push(super::card_status::status(app));
     let spinner = if app.busy() {
         SPINNER[app.spinner % SPINNER.len()]
     } else {

@@ -2,7 +2,7 @@
 //! tables, forms with their lookup list, text, inert text and the theme; each screen draws its
 //! body (`Screen::draw`). Pure functions of `App`: nothing here changes state or does I/O.
 
-mod card;
+mod card_status;
 pub mod chrome;
 pub mod form;
 mod help;
@@ -34,7 +34,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Slot::Module(_, screen) => screen.draw(frame, body, app),
         // Only while the hub calls that screen: never drawn.
         Slot::Vacant(_) => {}
-        Slot::Card(screen) => card::draw(frame, body, screen, app, &theme),
         Slot::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
     }
     match &app.overlay {

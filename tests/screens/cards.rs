@@ -2,8 +2,7 @@
 
 use crate::support::*;
 use chrono::NaiveDate;
-use meterdesk::app::card::{CardReply, CardRequest, CardSeen, Written};
-use meterdesk::app::receipt::Receipt;
+use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
 use meterdesk::db::card_ops::{
     LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity, Quote, Refusal,
     Request as CardOp, Settled, UsageOf, UsageRecord,
@@ -13,7 +12,12 @@ use meterdesk::domain::card_counter::RecycleRefusal;
 use meterdesk::domain::card_records::{
     IssueRecord, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord, PurchaseStatus, UserCard,
 };
+use meterdesk::domain::money::Money;
 use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
+use meterdesk::screens::card::{
+    CardPane, CardScreen, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge, Quoted, Receipt,
+    SettleWithoutCard, SettledWithoutCard, WriteCard, Written,
+};
 
 const READER: &str = "Virtual PCD 00 00";
 const CARD: u32 = 40_000_017;
@@ -74,7 +78,7 @@ fn owner(state: &str) -> CardOwner {
         name: "Zhang Wei".into(),
         card_state: state.into(),
         void_reason: (state == "void").then(|| "replaced".to_owned()),
-        balance: Decimal::new(2_500, 2),
+        balance: Money::from_cents(2_500),
         payment_methods: vec![
             PaymentMethod {
                 code: "cash".into(),
@@ -97,20 +101,28 @@ fn seen_user(card: UserCard) -> CardSeen {
     }
 }
 
+/// The one request sent, as its type.
+fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
+    match sent {
+        [(_, request)] => request
+            .of::<T>()
+            .unwrap_or_else(|| panic!("not the request expected: {request:?}")),
+        _ => panic!("one request: {sent:?}"),
+    }
+}
+
 /// The card read answers for the card just inserted.
 fn insert(app: &mut App, seen: CardSeen) {
     let sent = update(app, card_in()).requests;
-    assert!(
-        matches!(
-            sent.as_slice(),
-            [(_, Request::Card(CardRequest::Read { operator_id: 3, .. }))]
-        ),
-        "an inserted card is read: {sent:?}"
+    assert_eq!(
+        only::<ReadCard>(&sent).operator_id,
+        3,
+        "an inserted card is read"
     );
     answer(
         app,
         &sent,
-        Reply::Card(CardReply::Read {
+        Reply::screen(CardRead {
             seen,
             settled: Vec::new(),
         }),
@@ -129,7 +141,7 @@ fn open_card_screen(app: &mut App) {
     press(app, KeyCode::Char(':'));
     type_text(app, "card");
     press(app, KeyCode::Enter);
-    assert!(matches!(app.screen, Slot::Card(_)));
+    assert!(app.screen.is::<CardScreen>());
 }
 
 /// 120.00 at 3.45 /m³ in a 1.00-to-50 / 3.45 stepped scheme, 60 m³ already bought.
@@ -175,7 +187,7 @@ fn status_line_follows_the_card_as_it_comes_and_goes() {
     answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::Read {
+        Reply::screen(CardRead {
             seen: CardSeen::Blank,
             settled: Vec::new(),
         }),
@@ -219,8 +231,7 @@ fn a_card_inserted_before_the_sign_in_is_read_after_it() {
         Reply::screen(SignInAnswer::LoggedIn(session())),
     );
     assert!(
-        next.iter()
-            .any(|(_, r)| matches!(r, Request::Card(CardRequest::Read { .. }))),
+        next.iter().any(|(_, r)| r.of::<ReadCard>().is_some()),
         "{next:?}"
     );
 }
@@ -234,7 +245,7 @@ fn a_read_that_answers_after_the_card_went_is_dropped() {
         &mut app,
         Msg::Reply {
             id: sent[0].0,
-            outcome: Ok(Reply::Card(CardReply::Read {
+            outcome: Ok(Reply::screen(CardRead {
                 seen: CardSeen::Blank,
                 settled: Vec::new(),
             })),
@@ -277,20 +288,15 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
     let sent = press(&mut app, KeyCode::Tab);
     assert!(sent.is_empty());
     let sent = press(&mut app, KeyCode::F(2));
-    let [
-        (
-            _,
-            Request::Card(CardRequest::Quote {
-                customer_id: 42,
-                quantity,
-            }),
-        ),
-    ] = sent.as_slice()
+    let QuoteRecharge {
+        customer_id: 42,
+        quantity,
+    } = only(&sent)
     else {
         panic!("F2 asks for the price: {sent:?}")
     };
     assert_eq!(*quantity, Quantity::Amount(Decimal::new(12_000, 2)));
-    answer(&mut app, &sent, Reply::Card(CardReply::Quote(Ok(quote()))));
+    answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
     let confirmation = render(&app);
     assert!(
         confirmation.contains("Recharge 120.00 (34.782 m³) to card 40000017 of 10023457 Zhang"),
@@ -299,19 +305,11 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
     insta::assert_snapshot!("recharge_confirmation", confirmation);
 
     let sent = press(&mut app, KeyCode::F(2));
-    let [
-        (
-            _,
-            Request::Card(CardRequest::Write {
-                operation,
-                idempotency_key,
-                ..
-            }),
-        ),
-    ] = sent.as_slice()
-    else {
-        panic!("F2 writes the card: {sent:?}")
-    };
+    let WriteCard {
+        operation,
+        idempotency_key,
+        ..
+    } = only(&sent);
     assert!(matches!(operation, CardOp::Recharge { .. }));
     assert!(idempotency_key.starts_with("desk-"));
     // Keys typed while the card is written wait; F12 cannot call the write back.
@@ -330,28 +328,28 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
         name: "Zhang Wei".into(),
         meter_no: "WM-0042".into(),
         card_no: CARD,
-        amount: quote().charge.amount.to_decimal(),
-        volume: quote().charge.volume.to_decimal(),
+        amount: quote().charge.amount,
+        volume: quote().charge.volume,
         tiers: quote().charge.tiers,
-        vat: Some(quote().charge.vat.to_decimal()),
-        not_taken: quote().not_taken,
+        vat: Some(quote().charge.vat),
+        not_taken: Money::exact(quote().not_taken).unwrap(),
         method: Some("Cash".into()),
-        balance: Decimal::ZERO,
+        balance: Money::ZERO,
     };
     let next = answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::Written(Written::Done {
+        Reply::screen(Written::Done {
             kind: OperationKind::Recharge,
             card_no: CARD,
             receipt: Some(Box::new(receipt)),
             receipt_no: None,
-        })),
+        }),
     );
     assert!(
         next.iter().any(|(_, r)| matches!(
-            r,
-            Request::Card(CardRequest::KeepReceipt {
+            r.of::<KeepReceipt>(),
+            Some(KeepReceipt {
                 receipt_no: 1017,
                 ..
             })
@@ -359,8 +357,7 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
         "the receipt is kept: {next:?}"
     );
     assert!(
-        next.iter()
-            .any(|(_, r)| matches!(r, Request::Card(CardRequest::Read { .. }))),
+        next.iter().any(|(_, r)| r.of::<ReadCard>().is_some()),
         "the card is read again: {next:?}"
     );
     insta::assert_snapshot!("recharge_receipt", render(&app));
@@ -379,15 +376,11 @@ fn recharge_form_offers_the_types_payment_methods_and_the_balance() {
     type_text(&mut app, "we");
     press(&mut app, KeyCode::Enter);
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, Request::Card(CardRequest::Quote { quantity, .. }))] = sent.as_slice() else {
-        panic!("F2 asks for the price: {sent:?}")
-    };
+    let QuoteRecharge { quantity, .. } = only(&sent);
     assert_eq!(*quantity, Quantity::Volume(Decimal::new(10_500, 3)));
-    answer(&mut app, &sent, Reply::Card(CardReply::Quote(Ok(quote()))));
+    answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, Request::Card(CardRequest::Write { operation, .. }))] = sent.as_slice() else {
-        panic!("F2 writes the card: {sent:?}")
-    };
+    let WriteCard { operation, .. } = only(&sent);
     assert!(
         matches!(
             operation,
@@ -405,18 +398,8 @@ fn a_write_confirmed_again_after_a_failure_reuses_its_idempotency_key() {
     press(&mut app, KeyCode::Char('r'));
     type_text(&mut app, "120");
     let sent = press(&mut app, KeyCode::F(2));
-    answer(&mut app, &sent, Reply::Card(CardReply::Quote(Ok(quote()))));
-    let key_of = |sent: &[(u64, Request)]| match sent {
-        [
-            (
-                _,
-                Request::Card(CardRequest::Write {
-                    idempotency_key, ..
-                }),
-            ),
-        ] => idempotency_key.clone(),
-        other => panic!("a card write: {other:?}"),
-    };
+    answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+    let key_of = |sent: &[(u64, Request)]| only::<WriteCard>(sent).idempotency_key.clone();
     let first = press(&mut app, KeyCode::F(2));
     update(
         &mut app,
@@ -496,7 +479,7 @@ fn pending_operations_are_a_supervisors_list() {
         operator: "王芳".into(),
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 8, 5, 0).unwrap(),
     }];
-    answer(&mut app, &sent, Reply::Card(CardReply::Pending(rows)));
+    answer(&mut app, &sent, Reply::screen(rows));
     insta::assert_snapshot!(render(&app));
 
     // The card is lost: the supervisor settles the operation without it.
@@ -508,20 +491,17 @@ fn pending_operations_are_a_supervisors_list() {
         "{screen}"
     );
     let sent = press(&mut app, KeyCode::F(2));
-    assert!(matches!(
-        sent.as_slice(),
-        [(
-            _,
-            Request::Card(CardRequest::SettleWithoutCard {
-                operator_id: 3,
-                operation_id: 88
-            })
-        )]
-    ));
+    assert_eq!(
+        only::<SettleWithoutCard>(&sent),
+        &SettleWithoutCard {
+            operator_id: 3,
+            operation_id: 88
+        }
+    );
     let next = answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::SettledWithoutCard(Some(Settled {
+        Reply::screen(SettledWithoutCard(Some(Settled {
             operation_id: 88,
             kind: OperationKind::Recharge,
             customer_id: 42,
@@ -531,7 +511,7 @@ fn pending_operations_are_a_supervisors_list() {
         }))),
     );
     assert!(
-        matches!(next.as_slice(), [(_, Request::Card(CardRequest::Pending))]),
+        matches!(next.as_slice(), [(_, r)] if r.of::<LoadPending>().is_some()),
         "the list is fetched again: {next:?}"
     );
     assert_eq!(
@@ -556,16 +536,11 @@ fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
     update(&mut app, no_card());
     insert(&mut app, CardSeen::Blank);
     let sent = press(&mut app, KeyCode::F(2));
-    let [
-        (
-            _,
-            Request::Card(CardRequest::Write {
-                operation: CardOp::Open,
-                customer_id,
-                ..
-            }),
-        ),
-    ] = sent.as_slice()
+    let WriteCard {
+        operation: CardOp::Open,
+        customer_id,
+        ..
+    } = only(&sent)
     else {
         panic!("F2 opens the card: {sent:?}")
     };
@@ -573,12 +548,12 @@ fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
     answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::Written(Written::Done {
+        Reply::screen(Written::Done {
             kind: OperationKind::Open,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        })),
+        }),
     );
     assert!(render(&app).contains("Go to recharge"));
 }
@@ -650,9 +625,7 @@ fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
     press(&mut app, KeyCode::Tab);
     assert!(render(&app).contains("Reason: damaged"));
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, Request::Card(CardRequest::Write { operation, .. }))] = sent.as_slice() else {
-        panic!("F2 replaces the card: {sent:?}")
-    };
+    let WriteCard { operation, .. } = only(&sent);
     assert_eq!(
         *operation,
         CardOp::Replace {
@@ -662,12 +635,12 @@ fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
     answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::Written(Written::Done {
+        Reply::screen(Written::Done {
             kind: OperationKind::Replace,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        })),
+        }),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
@@ -687,18 +660,18 @@ fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
     let next = answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::Written(Written::Done {
+        Reply::screen(Written::Done {
             kind: OperationKind::Replace,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        })),
+        }),
     );
     assert!(
         next.iter().any(|(_, r)| matches!(
-            r,
-            Request::Card(CardRequest::Read {
-                after: meterdesk::app::card::ReadFor::AfterWrite,
+            r.of::<ReadCard>(),
+            Some(ReadCard {
+                after: ReadFor::AfterWrite,
                 ..
             })
         )),
@@ -738,23 +711,17 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     );
     let sent = press(&mut app, KeyCode::F(2));
     assert!(matches!(
-        sent.as_slice(),
-        [(
-            _,
-            Request::Card(CardRequest::Write {
-                operation: CardOp::Refund { .. },
-                ..
-            })
-        )]
+        only::<WriteCard>(&sent).operation,
+        CardOp::Refund { .. }
     ));
     // A pending outcome tells the clerk what to do.
     answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::Written(Written::Pending {
+        Reply::screen(Written::Pending {
             operation_id: 91,
             cause: Problem::new("failure.card_none", "no card"),
-        })),
+        }),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
@@ -776,9 +743,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     insert(&mut app, seen_user(user_card(5)));
     open_card_screen(&mut app);
     let sent = press(&mut app, KeyCode::Char('u'));
-    let [(_, Request::Card(CardRequest::Usage { of }))] = sent.as_slice() else {
-        panic!("u asks for the usage records: {sent:?}")
-    };
+    let LoadUsage { of } = only(&sent);
     assert_eq!(*of, UsageOf::Customer(42));
     let at = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
     let records = vec![
@@ -811,28 +776,19 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
             failure_reason: None,
         },
     ];
-    answer(&mut app, &sent, Reply::Card(CardReply::Usage(records)));
+    answer(&mut app, &sent, Reply::screen(records));
     insta::assert_snapshot!("card_usage_records", render(&app));
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::Char('y'));
     assert!(render(&app).contains("Wipe card 40000017 of 10023457 Zhang Wei back to blank?"));
     let sent = press(&mut app, KeyCode::F(2));
-    assert!(matches!(
-        sent.as_slice(),
-        [(
-            _,
-            Request::Card(CardRequest::Write {
-                operation: CardOp::Recycle,
-                ..
-            })
-        )]
-    ));
+    assert_eq!(only::<WriteCard>(&sent).operation, CardOp::Recycle);
     answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::Written(Written::Refused(Refusal::Recycle(
+        Reply::screen(Written::Refused(Refusal::Recycle(
             RecycleRefusal::UnloadedPurchase,
-        )))),
+        ))),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
@@ -848,12 +804,12 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     answer(
         &mut app,
         &sent,
-        Reply::Card(CardReply::Written(Written::Done {
+        Reply::screen(Written::Done {
             kind: OperationKind::Recycle,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        })),
+        }),
     );
     assert_eq!(
         app.message.clone().unwrap().text,
@@ -873,4 +829,91 @@ fn card_customer_row(app: &mut App, card_state: Option<&str>, status: &str) -> i
     row.card_state = card_state.map(str::to_owned);
     row.status = status.into();
     row.id
+}
+
+#[test]
+fn the_card_command_on_the_card_screen_keeps_it_as_it_is() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('u'));
+    let depth = app.below.len();
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "card");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.below.len(), depth, "no second card screen");
+    let Some(screen) = app.screen.module::<CardScreen>() else {
+        panic!("on the card screen")
+    };
+    assert!(
+        matches!(screen.pane, CardPane::Usage { .. }),
+        "still on the usage records: {:?}",
+        screen.pane
+    );
+}
+
+#[test]
+fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_receipt() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "120");
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+    let sent = press(&mut app, KeyCode::F(2));
+    connection_lost(&mut app, &sent);
+    // Back to the form, the card pane (asked once: something was typed), then out.
+    for code in [
+        KeyCode::F(12),
+        KeyCode::F(12),
+        KeyCode::F(12),
+        KeyCode::F(3),
+    ] {
+        press(&mut app, code);
+    }
+    assert!(app.screen.is::<CustomerTable>(), "{}", render(&app));
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    let receipt = Receipt {
+        receipt_no: 1017,
+        at: Utc.with_ymd_and_hms(2026, 11, 28, 9, 30, 0).unwrap(),
+        operator: "王芳".into(),
+        customer_no: CUSTOMER_NO,
+        name: "Zhang Wei".into(),
+        meter_no: "WM-0042".into(),
+        card_no: CARD,
+        amount: quote().charge.amount,
+        volume: quote().charge.volume,
+        tiers: quote().charge.tiers,
+        vat: Some(quote().charge.vat),
+        not_taken: Money::ZERO,
+        method: Some("Cash".into()),
+        balance: Money::ZERO,
+    };
+    let next = answer(
+        &mut app,
+        &resent,
+        Reply::screen(Written::Done {
+            kind: OperationKind::Recharge,
+            card_no: CARD,
+            receipt: Some(Box::new(receipt)),
+            receipt_no: None,
+        }),
+    );
+    assert!(
+        next.iter().any(|(_, r)| r.of::<KeepReceipt>().is_some()),
+        "the receipt is kept: {next:?}"
+    );
+    assert!(
+        next.iter().any(|(_, r)| r.of::<ReadCard>().is_some()),
+        "the card is read again: {next:?}"
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        Lang::En.tf("ic.recharged", &[("receipt", &1017)])
+    );
+    assert!(
+        app.screen.is::<CustomerTable>(),
+        "the clerk stays where they are"
+    );
 }

@@ -1,0 +1,211 @@
+//! What the card on the reader is, for the status line and every screen: the hub's part of
+//! the cards. A card is read whenever one is inserted (`Msg::Reader` with a new card) while
+//! someone is signed in; the read, the resolution of pending operations and the lookup of the
+//! card number run off the UI task as [`ReadCard`], and the answer lands in `App::card`. The
+//! card screens (`screens::card`) read `App::card` and ask for a read after a write.
+
+use super::requests::Progress;
+use super::requests::Services;
+use super::screen::{Answer, Hub, ScreenReply, ScreenRequest};
+use super::state::{App, Failure, MessageKind, Request};
+use super::update::{Outgoing, say, send};
+use crate::card::reader::ReaderState;
+use crate::cardflow::{self, FlowError};
+use crate::db::card_ops::{self, OperationKind, OperationState, Settled};
+use crate::db::cards::{self, CardOwner};
+use crate::domain::card_records::{CardContent, Ef, IssueRecord, UserCard};
+
+/// What the card on the reader is, as last read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardSeen {
+    /// Inserted; the read is on its way (or waits for a sign-in).
+    Reading,
+    /// The card has no WATER application: not a card of this utility.
+    NotOurs,
+    Blank,
+    /// A record this system did not write (bad MAC or layout): nothing is written to it.
+    Foreign {
+        ef: Ef,
+    },
+    /// A user card; `owner` is `None` when the database has never issued its number, `active`
+    /// is the owner's active card as the database knows it.
+    User {
+        card: Box<UserCard>,
+        owner: Option<CardOwner>,
+        active: Option<IssueRecord>,
+    },
+    /// The read failed (card pulled, reader error): the message says why.
+    Unreadable(String),
+}
+
+/// Why a card is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFor {
+    /// A card came (or the clerk pressed F5): for the status line and the card screen, while
+    /// the clerk goes on typing.
+    Status,
+    /// After a write: the next keys (Go to recharge, a recharge) need the card as written, so
+    /// they wait for it.
+    AfterWrite,
+}
+
+/// Read the card on the reader, resolve pending operations from it, look its number up. The
+/// hub's own request: no screen asks it, so its answer is heard wherever the clerk is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadCard {
+    pub operator_id: i64,
+    pub after: ReadFor,
+}
+
+/// What a [`ReadCard`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardRead {
+    pub seen: CardSeen,
+    /// Pending operations the card resolved.
+    pub settled: Vec<Settled>,
+}
+
+impl ScreenRequest for ReadCard {
+    /// The read after a write holds the keyboard: the next keys need the card as written.
+    fn holds_input(&self) -> bool {
+        self.after == ReadFor::AfterWrite
+    }
+
+    /// The read after a write cannot be called back: F12 drops the typed-ahead keys but the
+    /// answer is still awaited and shown.
+    fn writes(&self) -> bool {
+        self.after == ReadFor::AfterWrite
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move { Ok(Box::new(read(services, self.operator_id).await?) as _) })
+    }
+
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(read) = reply.of::<CardRead>() {
+            on_read(hub.app, read);
+        }
+    }
+}
+
+/// Reads the card, resolves pending operations from it, and looks a user card's number up.
+async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure> {
+    let touched = match cardflow::touch(&services.desk(operator_id), None).await {
+        Ok(touched) => touched,
+        Err(FlowError::Card(error)) => {
+            return Ok(CardRead {
+                seen: CardSeen::Unreadable(error.to_string()),
+                settled: Vec::new(),
+            });
+        }
+        Err(FlowError::Database(error)) => return Err(error.into()),
+    };
+    let seen = match touched.content {
+        None => CardSeen::NotOurs,
+        Some(CardContent::Blank) => CardSeen::Blank,
+        Some(CardContent::Foreign { ef, .. }) => CardSeen::Foreign { ef },
+        Some(CardContent::User(card)) => {
+            let client = services.pool.get().await?;
+            let owner = cards::owner_of(&**client, card.issue.card_number).await?;
+            let active = match &owner {
+                Some(owner) => {
+                    card_ops::card_holder(&**client, owner.customer_id, &services.card_key)
+                        .await?
+                        .and_then(|holder| holder.active().cloned())
+                }
+                None => None,
+            };
+            CardSeen::User {
+                card: Box::new(card),
+                owner,
+                active,
+            }
+        }
+    };
+    Ok(CardRead {
+        seen,
+        settled: touched.settled,
+    })
+}
+
+/// A read answered: it counts only while the card it read is still in; an operation it
+/// resolved is told.
+fn on_read(app: &mut App, read: &CardRead) {
+    if matches!(app.reader, ReaderState::CardPresent { .. }) {
+        app.card = Some(read.seen.clone());
+    }
+    if let Some(settled) = read.settled.iter().find(|settled| settled.now) {
+        let text = resolved_text(app, settled);
+        say(app, MessageKind::Info, text);
+    }
+}
+
+fn resolved_text(app: &App, settled: &Settled) -> String {
+    let key = match settled.state {
+        OperationState::Done => "ic.resolved_done",
+        OperationState::Failed => "ic.resolved_failed",
+        OperationState::Pending => "ic.resolved_pending",
+    };
+    app.lang.tf(
+        key,
+        &[
+            ("id", &settled.operation_id),
+            ("kind", &app.lang.t(kind_key(settled.kind))),
+        ],
+    )
+}
+
+/// Whether `request` is a card read (kept when the clerk logs out: it is for the status line).
+pub fn is_read(request: &Request) -> bool {
+    request.of::<ReadCard>().is_some()
+}
+
+/// A new reader state: a card that came is read, a card that went is forgotten.
+pub(super) fn on_reader(app: &mut App, state: ReaderState, out: &mut Vec<Outgoing>) -> bool {
+    if state == app.reader {
+        return false;
+    }
+    app.reader = state;
+    read_card(app, ReadFor::Status, out);
+    true
+}
+
+/// Reads the card on the reader, if there is one and someone is signed in; forgets any read
+/// still on its way (it answers for a card that may have gone).
+pub fn read_card(app: &mut App, after: ReadFor, out: &mut Vec<Outgoing>) {
+    app.in_flight.retain(|f| !is_read(&f.request));
+    let present = matches!(app.reader, ReaderState::CardPresent { .. });
+    match (&app.session, present) {
+        (Some(session), true) => {
+            let operator_id = session.operator_id;
+            app.card = Some(CardSeen::Reading);
+            // Asked by no screen: the answer is the hub's, wherever the clerk is by then.
+            let caller = app.calling.take();
+            let read = ReadCard { operator_id, after };
+            send(app, Request::Screen(Box::new(read)), out);
+            app.calling = caller;
+        }
+        (None, true) => app.card = Some(CardSeen::Reading),
+        (_, false) => app.card = None,
+    }
+}
+
+/// The catalogue key naming an operation kind.
+pub fn kind_key(kind: OperationKind) -> &'static str {
+    match kind {
+        OperationKind::Open => "ic.op_open",
+        OperationKind::Recharge => "ic.op_recharge",
+        OperationKind::Refund => "ic.op_refund",
+        OperationKind::Replace => "ic.op_replace",
+        OperationKind::Recycle => "ic.op_recycle",
+    }
+}
+
+/// The catalogue key naming an operation state.
+pub fn state_key(state: OperationState) -> &'static str {
+    match state {
+        OperationState::Pending => "ic.opstate_pending",
+        OperationState::Done => "ic.opstate_done",
+        OperationState::Failed => "ic.opstate_failed",
+    }
+}

@@ -1,0 +1,630 @@
+//! The confirmations (open, replace, recharge, refund, recycle, settle without the card): the
+//! facts each echoes, F2 that sends the journaled card write, and how the write ended.
+
+use ratatui::text::{Line, Span};
+
+use super::pending::SettleWithoutCard;
+use super::receipt::{KeepReceipt, Receipt, receipt_of};
+use super::{
+    CardPane, CardScreen, Customer, RechargeForm, card_no, customer_line, key_of, not_blank,
+    refusal_text, text, tier_line,
+};
+use crate::app::card_status::{CardSeen, ReadFor, kind_key, read_card, state_key};
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::state::{Failure, MessageKind, Problem};
+use crate::app::{App, Command, Hub};
+use crate::card::reader::CardError;
+use crate::cardflow::{self, Flow, FlowError, PendingCause};
+use crate::db::card_ops::{
+    LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity, Quote, Refusal,
+    Request as CardOp, resolution_without_card,
+};
+use crate::domain::card_counter::Resolution;
+use crate::domain::money::{Money, Volume};
+use crate::ui::inert::inert;
+use crate::ui::text::wrap;
+use crate::ui::theme::Theme;
+
+/// An operation the clerk is asked to confirm with F2.
+#[derive(Debug, Clone)]
+pub enum Confirm {
+    Open {
+        customer: Customer,
+    },
+    Replace {
+        customer: Customer,
+        reason: LossReason,
+    },
+    Recharge {
+        form: RechargeForm,
+        quantity: Quantity,
+        quote: Box<Quote>,
+    },
+    Refund {
+        customer: Customer,
+        card_no: u32,
+        litres: u32,
+        /// Paid out in the type's first payment method (cash), else onto the balance.
+        payout: Payment,
+        /// The payout as the clerk reads it.
+        payout_label: String,
+    },
+    Recycle {
+        customer: Customer,
+        card_no: u32,
+    },
+    /// A pending operation settled by a supervisor without its card (lost, broken).
+    WithoutCard {
+        operation: PendingOperation,
+    },
+}
+
+/// A journaled card write (`cardflow`); answered with [`Written`]. The idempotency key is made
+/// when the clerk confirms, so a request re-sent after a lost connection never charges twice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteCard {
+    pub operator_id: i64,
+    pub customer_id: i64,
+    pub operation: CardOp,
+    pub idempotency_key: String,
+}
+
+/// How a card write ended (`cardflow::Flow`, as the screen needs it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// Written, read back, journaled done.
+    Done {
+        kind: OperationKind,
+        card_no: u32,
+        /// A recharge's receipt.
+        receipt: Option<Box<Receipt>>,
+        /// A refund's payout receipt number.
+        receipt_no: Option<i64>,
+    },
+    /// The card still holds the old record: the operation failed and its money was reversed.
+    Failed {
+        kind: OperationKind,
+    },
+    /// The outcome is not known yet (card pulled, reader or database failed midway).
+    Pending {
+        operation_id: i64,
+        cause: Problem,
+    },
+    Refused(Refusal),
+    /// A retry found the operation finished before.
+    Finished(OperationState),
+}
+
+impl ScreenRequest for WriteCard {
+    fn holds_input(&self) -> bool {
+        true
+    }
+
+    /// A card write cannot be called back once sent: F12 drops the typed-ahead keys but the
+    /// answer is still awaited and shown.
+    fn writes(&self) -> bool {
+        true
+    }
+
+    fn idempotency_key(&self) -> Option<&str> {
+        Some(&self.idempotency_key)
+    }
+
+    /// A write parked for the database may be answered after the clerk left the card screen:
+    /// its outcome is told and its receipt kept all the same.
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(written) = reply.of::<Written>() {
+            tell(written, hub);
+            read_after(written, hub);
+        }
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let desk = services.desk(self.operator_id);
+            let key = self.idempotency_key.as_str();
+            let flow = match &self.operation {
+                CardOp::Recycle => cardflow::recycle(&desk, key).await?,
+                operation => cardflow::run(&desk, self.customer_id, operation, key).await?,
+            };
+            Ok(Box::new(written(services, flow).await?) as _)
+        })
+    }
+}
+
+impl From<FlowError> for Failure {
+    fn from(error: FlowError) -> Failure {
+        match error {
+            FlowError::Database(error) => error.into(),
+            FlowError::Card(error) => Failure::Error(card_problem(&error)),
+        }
+    }
+}
+
+/// A card error in the clerk's words; the reader's own codes are quoted as they came.
+fn card_problem(error: &CardError) -> Problem {
+    let key = match error {
+        CardError::NoService => "failure.card_no_service",
+        CardError::NoCard => "failure.card_none",
+        CardError::ReaderStopped => "failure.card_reader_stopped",
+        CardError::NoApplication => "failure.card_foreign",
+        CardError::WrongPin { tries_left } => {
+            return Problem::new("failure.card_wrong_pin", tries_left);
+        }
+        CardError::PinBlocked => "failure.card_pin_blocked",
+        CardError::Apdu(_)
+        | CardError::Pcsc(_)
+        | CardError::Refused { .. }
+        | CardError::NotARecord { .. } => "failure.card",
+    };
+    Problem::new(key, error)
+}
+
+/// How the flow ended, as the screen shows it; a recharge done brings its receipt.
+async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
+    Ok(match flow {
+        Flow::Done { begun, settled, .. } => Written::Done {
+            kind: begun.kind,
+            card_no: begun.card_no,
+            receipt: match begun.kind {
+                OperationKind::Recharge => receipt_of(services, &begun).await?.map(Box::new),
+                _ => None,
+            },
+            receipt_no: settled.receipt_no,
+        },
+        Flow::Failed { begun, .. } => Written::Failed { kind: begun.kind },
+        Flow::Pending { begun, cause, .. } => Written::Pending {
+            operation_id: begun.operation_id,
+            cause: match cause {
+                PendingCause::Card(error) => card_problem(&error),
+                PendingCause::Database(error) => Problem::new("failure.database", error),
+                PendingCause::NotTheCard => Problem::new("failure.card_not_the_card", ""),
+            },
+        },
+        Flow::Refused { refusal, .. } => Written::Refused(refusal),
+        Flow::Finished(settled) => Written::Finished(settled.state),
+    })
+}
+
+impl Confirm {
+    /// The customer and the card operation F2 writes; `None` for a settlement without the
+    /// card, which is no card write.
+    fn operation(&self) -> Option<(i64, CardOp)> {
+        Some(match self {
+            Confirm::Open { customer } => (customer.id, CardOp::Open),
+            Confirm::Replace { customer, reason } => {
+                (customer.id, CardOp::Replace { reason: *reason })
+            }
+            Confirm::Recharge { form, quantity, .. } => (
+                form.customer.id,
+                CardOp::Recharge {
+                    quantity: *quantity,
+                    payment: form.payment(),
+                },
+            ),
+            Confirm::Refund {
+                customer, payout, ..
+            } => (
+                customer.id,
+                CardOp::Refund {
+                    payout: payout.clone(),
+                },
+            ),
+            Confirm::Recycle { customer, .. } => (customer.id, CardOp::Recycle),
+            Confirm::WithoutCard { .. } => return None,
+        })
+    }
+}
+
+/// Why `operation` cannot be written on the card seen, before anything is sent: open and
+/// replace write only a blank card.
+fn refused_before_sending(operation: &CardOp, seen: Option<&CardSeen>) -> bool {
+    matches!(operation, CardOp::Open | CardOp::Replace { .. }) && seen != Some(&CardSeen::Blank)
+}
+
+impl CardScreen {
+    /// F2 on a confirmation: the card write goes out with a fresh idempotency key (the same
+    /// one again after a failure).
+    pub(super) fn confirmed(&mut self, hub: &mut Hub) {
+        let Some(operator_id) = hub.app.session.as_ref().map(|s| s.operator_id) else {
+            return;
+        };
+        let CardPane::Confirm(confirm) = &self.pane else {
+            return;
+        };
+        // What was sent is what will be written: a write parked for the database waits.
+        if hub.saving() {
+            hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked"));
+            return;
+        }
+        let Some((customer_id, operation)) = confirm.operation() else {
+            if let Confirm::WithoutCard { operation } = confirm {
+                let operation_id = operation.operation_id;
+                hub.send(SettleWithoutCard {
+                    operator_id,
+                    operation_id,
+                });
+            }
+            return;
+        };
+        if refused_before_sending(&operation, hub.app.card.as_ref()) {
+            let text = not_blank(hub.app.lang, hub.app.card.as_ref());
+            hub.say(MessageKind::Error, text);
+            return;
+        }
+        let fresh = hub.app.write_key();
+        let idempotency_key = self.write_key.get_or_insert(fresh).clone();
+        hub.say(MessageKind::Info, hub.app.lang.t("ic.writing"));
+        hub.send(WriteCard {
+            operator_id,
+            customer_id,
+            operation,
+            idempotency_key,
+        });
+    }
+
+    /// The write's outcome: told, the receipt kept, and the pane that follows it.
+    pub(super) fn on_written(&mut self, written: &Written, hub: &mut Hub) {
+        if let Some(pane) = tell(written, hub) {
+            self.set_pane(pane);
+        }
+    }
+}
+
+/// Tells how the write ended and keeps a recharge's receipt; the pane that shows it (none
+/// after a refusal: nothing was written, the confirmation stays and F2 may try again).
+fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
+    let app = &*hub.app;
+    let lang = app.lang;
+    let (kind, text, pane) = match written {
+        Written::Done {
+            kind: OperationKind::Recharge,
+            receipt: Some(receipt),
+            ..
+        } => {
+            let text = super::receipt::receipt_text(lang, app.zone, receipt, app.receipt_width);
+            let told = lang.tf("ic.recharged", &[("receipt", &receipt.receipt_no)]);
+            let lines = text.lines().map(str::to_owned).collect();
+            hub.send(KeepReceipt {
+                receipt_no: receipt.receipt_no,
+                text,
+            });
+            (MessageKind::Info, told, Some(CardPane::Receipt { lines }))
+        }
+        Written::Done {
+            kind: OperationKind::Open,
+            card_no,
+            ..
+        } => (
+            MessageKind::Info,
+            lang.tf("ic.opened", &[("card", &card_no_text(*card_no))]),
+            Some(CardPane::GoToRecharge { card_no: *card_no }),
+        ),
+        Written::Done {
+            kind,
+            receipt_no,
+            card_no,
+            ..
+        } => {
+            let key = match kind {
+                OperationKind::Replace => "ic.replaced",
+                OperationKind::Refund => "ic.refunded",
+                OperationKind::Recycle => "ic.recycled",
+                // Only when its receipt could not be read back (it is in the database).
+                OperationKind::Recharge => "ic.recharged_plain",
+                OperationKind::Open => "ic.opened",
+            };
+            let receipt = receipt_no.map(|no| format!("#{no}")).unwrap_or_default();
+            let card = card_no_text(*card_no);
+            let told = lang.tf(key, &[("receipt", &receipt), ("card", &card)]);
+            (MessageKind::Info, told, Some(CardPane::Card))
+        }
+        Written::Failed { kind } => (
+            MessageKind::Error,
+            lang.tf("ic.write_failed", &[("kind", &lang.t(kind_key(*kind)))]),
+            Some(CardPane::Card),
+        ),
+        Written::Pending {
+            operation_id,
+            cause,
+        } => (
+            MessageKind::Error,
+            lang.tf(
+                "ic.write_pending",
+                &[("id", operation_id), ("cause", &cause.text(lang))],
+            ),
+            Some(CardPane::Card),
+        ),
+        Written::Refused(refusal) => (MessageKind::Error, refusal_text(app, refusal), None),
+        Written::Finished(state) => (
+            MessageKind::Info,
+            lang.tf(
+                "ic.finished_before",
+                &[("state", &lang.t(state_key(*state)))],
+            ),
+            Some(CardPane::Card),
+        ),
+    };
+    hub.say(kind, text);
+    pane
+}
+
+/// What follows a write on the card: the card is read again, so the screens and the status
+/// line show what it holds now; after a refusal nothing was written, so the keys need not
+/// wait for it.
+pub(super) fn read_after(written: &Written, hub: &mut Hub) {
+    let after = match written {
+        Written::Refused(_) => ReadFor::Status,
+        _ => ReadFor::AfterWrite,
+    };
+    read_card(hub.app, after, hub.out);
+}
+
+fn card_no_text(number: u32) -> String {
+    format!("{number:08}")
+}
+
+/// The question a confirmation asks, echoing the facts, and the details behind the figures.
+fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
+    let lang = app.lang;
+    let ask = |key: &str, facts: &[(&str, String)]| {
+        let args: Vec<(&str, &dyn std::fmt::Display)> = facts
+            .iter()
+            .map(|(k, v)| (*k, v as &dyn std::fmt::Display))
+            .collect();
+        lang.tf(key, &args)
+    };
+    let mut details = Vec::new();
+    let question = match confirm {
+        Confirm::Open { customer } => {
+            ask("ic.confirm_open", &[("customer", customer_line(customer))])
+        }
+        Confirm::Replace { customer, reason } => {
+            let reason = match reason {
+                LossReason::Lost => lang.t("ic.reason_lost"),
+                LossReason::Damaged => lang.t("ic.reason_damaged"),
+            };
+            details.push(lang.tf(
+                "ic.replace_reason",
+                &[
+                    ("reason", &reason),
+                    ("key", &key_of(app, Command::NextField)),
+                ],
+            ));
+            details.push(lang.t("ic.replace_note").to_owned());
+            ask(
+                "ic.confirm_replace",
+                &[("customer", customer_line(customer))],
+            )
+        }
+        Confirm::Recharge { form, quote, .. } => {
+            let charge = &quote.charge;
+            details.extend(charge.tiers.iter().map(tier_line));
+            details.push(lang.tf("ic.vat_contained", &[("vat", &charge.vat)]));
+            // What the water did not take of an amount offered: a NUMERIC(…, 2).
+            let not_taken = Money::round_half_up(quote.not_taken);
+            if !not_taken.is_zero() {
+                details.push(lang.tf("ic.not_taken", &[("amount", &not_taken)]));
+            }
+            ask(
+                "ic.confirm_recharge",
+                &[
+                    ("amount", charge.amount.to_string()),
+                    ("volume", Volume::from_litres(quote.litres).to_string()),
+                    ("card", card_no(form.card_no)),
+                    ("customer", customer_line(&form.customer)),
+                ],
+            )
+        }
+        Confirm::Refund {
+            customer,
+            card_no: number,
+            litres,
+            payout_label,
+            ..
+        } => ask(
+            "ic.confirm_refund",
+            &[
+                ("payout", inert(payout_label).into_owned()),
+                ("volume", Volume::from_litres(*litres).to_string()),
+                ("card", card_no(*number)),
+                ("customer", customer_line(customer)),
+            ],
+        ),
+        Confirm::WithoutCard { operation } => {
+            let outcome = match resolution_without_card(operation.kind) {
+                Resolution::Done => "ic.without_card_done",
+                _ => "ic.without_card_failed",
+            };
+            details.push(lang.t(outcome).to_owned());
+            ask(
+                "ic.confirm_without_card",
+                &[
+                    ("kind", lang.t(kind_key(operation.kind)).to_owned()),
+                    ("id", operation.operation_id.to_string()),
+                    ("card", card_no(operation.card_no)),
+                    (
+                        "customer",
+                        format!(
+                            "{:08} {}",
+                            operation.customer_no,
+                            inert(&operation.customer_name)
+                        ),
+                    ),
+                ],
+            )
+        }
+        Confirm::Recycle {
+            customer,
+            card_no: number,
+        } => ask(
+            "ic.confirm_recycle",
+            &[
+                ("card", card_no(*number)),
+                ("customer", customer_line(customer)),
+            ],
+        ),
+    };
+    (question, details)
+}
+
+/// The question, the keys that answer it, then the details behind the figures.
+pub(super) fn lines(app: &App, theme: &Theme, confirm: &Confirm, cells: u16) -> Vec<Line<'static>> {
+    let lang = app.lang;
+    let (question, details) = facts(app, confirm);
+    let mut lines = vec![Line::raw("")];
+    lines.extend(
+        wrap(&question, usize::from(cells).saturating_sub(2))
+            .into_iter()
+            .map(|line| Line::from(Span::styled(format!(" {line}"), theme.title()))),
+    );
+    let keys = lang.tf(
+        "ic.confirm_keys",
+        &[
+            ("save", &key_of(app, Command::Save)),
+            ("cancel", &key_of(app, Command::Cancel)),
+        ],
+    );
+    lines.push(Line::from(Span::styled(format!(" {keys}"), theme.key())));
+    lines.push(Line::raw(""));
+    lines.extend(details.into_iter().map(text));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::KeyMap;
+    use crate::i18n::Lang;
+
+    fn app() -> App {
+        crate::screens::app(KeyMap::default(), Lang::En, Default::default())
+    }
+
+    fn customer() -> Customer {
+        Customer {
+            id: 7,
+            number: 10_000_007,
+            name: "张伟\x1b[2J".into(),
+        }
+    }
+
+    #[test]
+    fn card_errors_read_in_the_desk_language_with_the_reader_codes_quoted() {
+        let pulled = card_problem(&CardError::NoCard);
+        assert_eq!(pulled.text(Lang::Zh), "读卡器中没有卡。");
+        assert_eq!(pulled.text(Lang::En), "There is no card in the reader.");
+        let pin = card_problem(&CardError::WrongPin { tries_left: 2 });
+        assert_eq!(
+            pin.text(Lang::Zh),
+            "卡片拒绝了发卡方 PIN：再错 2 次将被锁定。"
+        );
+        let odd = card_problem(&CardError::NotARecord {
+            command: "READ BINARY".into(),
+            length: 3,
+        });
+        assert_eq!(
+            odd.text(Lang::Zh),
+            "读卡器：READ BINARY answered 3 bytes, not a whole record"
+        );
+    }
+
+    #[test]
+    fn open_and_replace_are_sent_only_for_a_blank_card() {
+        let replace = CardOp::Replace {
+            reason: LossReason::Damaged,
+        };
+        for operation in [CardOp::Open, replace] {
+            assert!(!refused_before_sending(&operation, Some(&CardSeen::Blank)));
+            assert!(refused_before_sending(&operation, None));
+            assert!(refused_before_sending(&operation, Some(&CardSeen::Reading)));
+            assert!(refused_before_sending(&operation, Some(&CardSeen::NotOurs)));
+        }
+        assert!(!refused_before_sending(&CardOp::Recycle, None));
+    }
+
+    #[test]
+    fn each_confirmation_writes_its_operation_for_its_customer() {
+        let refund = Confirm::Refund {
+            customer: customer(),
+            card_no: 42,
+            litres: 1_500,
+            payout: Payment::Method("cash".into()),
+            payout_label: "Cash".into(),
+        };
+        assert_eq!(
+            refund.operation(),
+            Some((
+                7,
+                CardOp::Refund {
+                    payout: Payment::Method("cash".into())
+                }
+            ))
+        );
+        let replace = Confirm::Replace {
+            customer: customer(),
+            reason: LossReason::Damaged,
+        };
+        assert_eq!(
+            replace.operation(),
+            Some((
+                7,
+                CardOp::Replace {
+                    reason: LossReason::Damaged
+                }
+            ))
+        );
+        let without_card = Confirm::WithoutCard {
+            operation: PendingOperation {
+                operation_id: 9,
+                kind: OperationKind::Recharge,
+                customer_id: 7,
+                customer_no: 10_000_007,
+                customer_name: "张伟".into(),
+                card_no: 42,
+                operator: "clerk".into(),
+                started_at: chrono::DateTime::UNIX_EPOCH,
+            },
+        };
+        assert_eq!(without_card.operation(), None, "no card write");
+    }
+
+    #[test]
+    fn a_refund_echoes_the_volume_the_card_and_the_customer_made_inert() {
+        let refund = Confirm::Refund {
+            customer: customer(),
+            card_no: 42,
+            litres: 1_500,
+            payout: Payment::Balance,
+            payout_label: "Balance".into(),
+        };
+        let (question, details) = facts(&app(), &refund);
+        assert!(question.contains("1.500"), "{question}");
+        assert!(question.contains("00000042"), "{question}");
+        assert!(question.contains("10000007"), "{question}");
+        assert!(
+            !question.contains('\x1b'),
+            "stored text is inert: {question:?}"
+        );
+        assert!(details.is_empty());
+    }
+
+    #[test]
+    fn a_replacement_names_its_reason_and_the_key_that_changes_it() {
+        let replace = Confirm::Replace {
+            customer: customer(),
+            reason: LossReason::Damaged,
+        };
+        let app = app();
+        let (_, details) = facts(&app, &replace);
+        assert!(
+            details[0].contains(Lang::En.t("ic.reason_damaged")),
+            "{details:?}"
+        );
+        assert!(
+            details[0].contains(&app.keymap.name(Command::NextField)),
+            "{details:?}"
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! The IC card management screen (`:card`) and Open / Replace card and Recharge from a customer
+//! row. One screen with panes, each a module with its keys, requests and drawing: what the card
+//! on the reader holds (`reader`), the usage records (`usage`), the pending operations
+//! (`pending`), the recharge form (`recharge`), the confirmations and the card write
+//! (`confirm`), the receipt (`receipt`) and, after an opening, "Go to recharge". What the card
+//! on the reader is lives in the hub (`app::card_status`, the status line follows it); this
+//! screen reads it there and asks for a read after a write.
+
+mod confirm;
+mod pending;
+mod reader;
+mod receipt;
+mod recharge;
+mod usage;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::app::card_status::{CardSeen, ReadFor, read_card};
+use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub, Screen};
+use crate::card::reader::ReaderState;
+use crate::db::card_ops::{LossReason, PendingOperation, Refusal, UsageOf, UsageRecord};
+use crate::db::cards::CardOwner;
+use crate::db::customers::CustomerRow;
+use crate::domain::card_counter::RechargeRefusal;
+use crate::domain::card_records::{IssueRecord, UserCard};
+use crate::domain::pricing::TierCharge;
+use crate::i18n::Lang;
+use crate::ui::chrome::draw_lines;
+use crate::ui::inert::inert;
+use crate::ui::theme::Theme;
+
+pub use confirm::{Confirm, WriteCard, Written};
+pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
+pub use receipt::{KeepReceipt, Receipt, ReceiptKept};
+pub use recharge::{QuoteRecharge, Quoted, RechargeForm};
+pub use usage::LoadUsage;
+
+/// The IC card management screen (`:card`).
+#[derive(Debug, Clone)]
+pub struct CardScreen {
+    pub pane: CardPane,
+    /// The idempotency key of the write sent from the confirmation on screen: F2 again after
+    /// a failure sends the same key, so a write whose journal did commit is found, not done
+    /// twice. Any change of pane forgets it.
+    pub write_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum CardPane {
+    /// What the card on the reader holds (`App::card`).
+    Card,
+    /// A customer's card usage records; `None` while they load.
+    Usage {
+        customer_no: i64,
+        rows: Option<Vec<UsageRecord>>,
+        of: UsageOf,
+    },
+    /// Pending card operations (supervisor); `None` while they load.
+    Pending {
+        rows: Option<Vec<PendingOperation>>,
+        selected: usize,
+    },
+    /// Volume or amount of a recharge.
+    Recharge(RechargeForm),
+    /// An operation waiting for F2, with the facts it echoes.
+    Confirm(Confirm),
+    /// After a recharge: the receipt as printed.
+    Receipt { lines: Vec<String> },
+    /// After a card was opened: "Go to recharge?".
+    GoToRecharge { card_no: u32 },
+}
+
+/// Who an operation is for, as the confirmation names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub id: i64,
+    pub number: i64,
+    pub name: String,
+}
+
+/// The registry's way to open it (`:card`, from any screen once signed in).
+pub fn open() -> Box<dyn Screen> {
+    Box::new(CardScreen::new())
+}
+
+impl CardScreen {
+    pub fn new() -> CardScreen {
+        CardScreen {
+            pane: CardPane::Card,
+            write_key: None,
+        }
+    }
+
+    fn set_pane(&mut self, pane: CardPane) {
+        self.pane = pane;
+        self.write_key = None;
+    }
+}
+
+impl Default for CardScreen {
+    fn default() -> Self {
+        CardScreen::new()
+    }
+}
+
+impl Screen for CardScreen {
+    fn crumb(&self, lang: Lang) -> String {
+        lang.t("ic.screen").to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        let mut commands = vec![(Command::Help, "command.help")];
+        match self.pane {
+            CardPane::Card => commands.extend([
+                (Command::Refresh, "ic.legend_read"),
+                (Command::Recharge, "ic.cmd_recharge"),
+                (Command::CardRefund, "ic.cmd_refund"),
+                (Command::Recycle, "ic.cmd_recycle"),
+                (Command::CardUsage, "ic.cmd_usage"),
+                (Command::PendingCards, "ic.cmd_pending"),
+                (Command::Leave, "legend.back"),
+            ]),
+            CardPane::Usage { .. } => commands.extend([
+                (Command::Refresh, "command.refresh"),
+                (Command::Leave, "legend.back"),
+            ]),
+            CardPane::Pending { .. } => commands.extend([
+                (Command::SettleWithoutCard, "ic.cmd_without_card"),
+                (Command::Refresh, "command.refresh"),
+                (Command::Leave, "legend.back"),
+            ]),
+            CardPane::Recharge(_) => commands.extend([
+                (Command::Save, "ic.legend_price"),
+                (Command::NextField, "command.next_field"),
+                (Command::Cancel, "command.cancel"),
+            ]),
+            CardPane::Confirm(Confirm::Replace { .. }) => commands.extend([
+                (Command::Save, "ic.legend_confirm"),
+                (Command::NextField, "ic.legend_reason"),
+                (Command::Cancel, "command.cancel"),
+            ]),
+            CardPane::Confirm(_) => commands.extend([
+                (Command::Save, "ic.legend_confirm"),
+                (Command::Cancel, "command.cancel"),
+            ]),
+            CardPane::Receipt { .. } => commands.extend([
+                (Command::Leave, "legend.back"),
+                (Command::Cancel, "legend.back"),
+            ]),
+            CardPane::GoToRecharge { .. } => commands.extend([
+                (Command::Save, "ic.legend_go_recharge"),
+                (Command::Cancel, "ic.legend_not_now"),
+            ]),
+        }
+        commands.extend([
+            (Command::CommandLine, "command.command_line"),
+            (Command::Quit, "command.quit"),
+        ]);
+        commands
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let theme = Theme::new(app.look);
+        let lines = match &self.pane {
+            CardPane::Card => reader::lines(app, &theme),
+            CardPane::Usage {
+                customer_no, rows, ..
+            } => usage::lines(app, &theme, *customer_no, rows.as_deref()),
+            CardPane::Pending { rows, selected } => {
+                pending::lines(app.lang, app.zone, &theme, rows.as_deref(), *selected)
+            }
+            CardPane::Recharge(form) => return recharge::draw(frame, area, form, app, &theme),
+            CardPane::Confirm(confirm) => confirm::lines(app, &theme, confirm, area.width),
+            CardPane::Receipt { lines } => receipt::lines(app.lang, &theme, lines),
+            CardPane::GoToRecharge { card_no: number } => {
+                let offer = app.lang.tf(
+                    "ic.go_to_recharge",
+                    &[
+                        ("card", &card_no(*number)),
+                        ("save", &key_of(app, Command::Save)),
+                        ("cancel", &key_of(app, Command::Cancel)),
+                    ],
+                );
+                vec![
+                    Line::raw(""),
+                    Line::from(Span::styled(format!(" {offer}"), theme.title())),
+                ]
+            }
+        };
+        draw_lines(frame, area, lines);
+    }
+
+    /// `:card` on the card screen leaves it as it is: the new one goes at once.
+    fn on_open(&mut self, hub: &mut Hub) {
+        if hub
+            .app
+            .below
+            .last()
+            .is_some_and(|covered| covered.is::<CardScreen>())
+        {
+            hub.leave();
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        if let CardPane::Recharge(form) = &mut self.pane {
+            match form.on_key(key, command, hub) {
+                recharge::Asked::Nothing => {}
+                recharge::Asked::Handled => return true,
+                recharge::Asked::Leave => {
+                    self.set_pane(CardPane::Card);
+                    return true;
+                }
+            }
+        }
+        match key.code {
+            // Up and Down move on the pending list, and nowhere else on this screen.
+            KeyCode::Up | KeyCode::Down => {
+                if let CardPane::Pending { rows, selected } = &mut self.pane {
+                    pending::move_selection(rows.as_deref(), selected, key.code == KeyCode::Up);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        let on_card = matches!(self.pane, CardPane::Card);
+        match (&mut self.pane, command) {
+            (CardPane::Card, Command::Refresh) => {
+                if matches!(hub.app.reader, ReaderState::CardPresent { .. }) {
+                    read_card(hub.app, ReadFor::Status, hub.out);
+                } else {
+                    hub.say(MessageKind::Error, hub.app.lang.t("ic.insert"));
+                }
+            }
+            (CardPane::Card, Command::Recharge) => self.start_recharge(hub),
+            (CardPane::Card, Command::CardRefund) => self.start_refund(hub),
+            (CardPane::Card, Command::Recycle) => self.start_recycle(hub),
+            (CardPane::Card, Command::CardUsage) => self.show_usage(hub),
+            (CardPane::Card, Command::PendingCards) => self.show_pending(hub),
+            (CardPane::Usage { of, .. }, Command::Refresh) => hub.send(LoadUsage { of: *of }),
+            (CardPane::Pending { .. }, Command::Refresh) => hub.send(LoadPending),
+            (CardPane::Pending { rows, selected }, Command::SettleWithoutCard) => {
+                match rows.as_ref().and_then(|rows| rows.get(*selected)) {
+                    Some(operation) => {
+                        let operation = operation.clone();
+                        self.set_pane(CardPane::Confirm(Confirm::WithoutCard { operation }));
+                    }
+                    None => hub.say(MessageKind::Error, hub.app.lang.t("ic.no_operation_chosen")),
+                }
+            }
+            (CardPane::Confirm(Confirm::Replace { reason, .. }), Command::NextField) => {
+                *reason = match reason {
+                    LossReason::Lost => LossReason::Damaged,
+                    LossReason::Damaged => LossReason::Lost,
+                };
+            }
+            (CardPane::Confirm(_), Command::Save) => self.confirmed(hub),
+            (
+                CardPane::Confirm(Confirm::Recharge { form, .. }),
+                Command::Cancel | Command::Leave,
+            ) => {
+                // Back to the form with the value as typed.
+                let form = form.clone();
+                self.set_pane(CardPane::Recharge(form));
+            }
+            (CardPane::GoToRecharge { .. }, Command::Save) => {
+                self.set_pane(CardPane::Card);
+                self.start_recharge(hub);
+            }
+            (_, Command::Leave | Command::Cancel) if !on_card => self.set_pane(CardPane::Card),
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(found) = reply.of::<Vec<UsageRecord>>() {
+            if let CardPane::Usage { rows, .. } = &mut self.pane {
+                *rows = Some(found.clone());
+            }
+        } else if let Some(found) = reply.of::<Vec<PendingOperation>>() {
+            if let CardPane::Pending { rows, selected } = &mut self.pane {
+                *selected = (*selected).min(found.len().saturating_sub(1));
+                *rows = Some(found.clone());
+            }
+        } else if let Some(settled) = reply.of::<SettledWithoutCard>() {
+            self.settled_without_card(settled, hub);
+        } else if let Some(Quoted(quote)) = reply.of::<Quoted>() {
+            self.on_quote(quote, hub);
+        } else if let Some(written) = reply.of::<Written>() {
+            self.on_written(written, hub);
+            confirm::read_after(written, hub);
+        } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
+            let text = hub.app.lang.tf("ic.receipt_not_kept", &[("why", why)]);
+            hub.say(MessageKind::Error, text);
+        }
+    }
+}
+
+/// Open card, Replace card or Recharge on a customer row: the card screen, with the
+/// confirmation (open, replace) or the recharge form for the customer's card on the reader.
+/// What the row already shows to refuse is refused at once, on the table.
+pub fn for_customer(hub: &mut Hub, command: Command, row: &CustomerRow) {
+    if let Some(refusal) = refused_by_row(command, row) {
+        let text = refusal_text(hub.app, &refusal);
+        hub.say(MessageKind::Error, text);
+        return;
+    }
+    // Replacing a card blacklists the old one: a supervisor's act (V2's permissions).
+    if command == Command::ReplaceCard && !is_supervisor(hub.app) {
+        hub.say(MessageKind::Error, hub.app.lang.t("ic.supervisor_only"));
+        return;
+    }
+    let customer = Customer {
+        id: row.id,
+        number: row.customer_no,
+        name: row.name.clone(),
+    };
+    let mut screen = CardScreen::new();
+    match command {
+        Command::OpenCard => screen.set_pane(CardPane::Confirm(Confirm::Open { customer })),
+        Command::ReplaceCard => screen.set_pane(CardPane::Confirm(Confirm::Replace {
+            customer,
+            reason: LossReason::Lost,
+        })),
+        _ => match known_card(hub.app) {
+            Some((_, owner, _)) if owner.customer_id != customer.id => {
+                let text = hub.app.lang.tf(
+                    "ic.card_of_another",
+                    &[("customer", &format!("{:08}", customer.number))],
+                );
+                hub.say(MessageKind::Error, text);
+            }
+            _ => screen.start_recharge(hub),
+        },
+    }
+    hub.open(Box::new(screen));
+}
+
+/// What `card_ops::begin` would refuse `command` on `row`'s customer for, as far as the row
+/// shows it (business model, status, the state of the newest issued card), in begin's order.
+/// Only a shortcut: begin checks again, with the row's facts as they are by then.
+fn refused_by_row(command: Command, row: &CustomerRow) -> Option<Refusal> {
+    if row.business_model != "meter_prepaid" {
+        return Some(Refusal::NotACardCustomer);
+    }
+    if row.status == "closed" {
+        return Some(Refusal::CustomerClosed);
+    }
+    match (command, row.card_state.as_deref()) {
+        (Command::OpenCard, Some("active")) => Some(Refusal::AlreadyHasCard),
+        (Command::OpenCard, Some(_)) => Some(Refusal::UseReplace),
+        (Command::ReplaceCard, None) => Some(Refusal::NoCardToReplace),
+        _ => None,
+    }
+}
+
+/// The user card on the reader whose number the database knows, with its owner.
+fn known_card(app: &App) -> Option<(&UserCard, &CardOwner, Option<&IssueRecord>)> {
+    match &app.card {
+        Some(CardSeen::User {
+            card,
+            owner: Some(owner),
+            active,
+        }) => Some((card, owner, active.as_ref())),
+        _ => None,
+    }
+}
+
+/// True for a signed-in supervisor. (Administrators move no money: V2's roles.) The screen
+/// only spares the clerk a refusal; `card_ops::begin` checks the permission.
+fn is_supervisor(app: &App) -> bool {
+    app.session
+        .as_ref()
+        .is_some_and(|session| session.roles.iter().any(|role| role == "supervisor"))
+}
+
+fn customer_of(owner: &CardOwner) -> Customer {
+    Customer {
+        id: owner.customer_id,
+        number: owner.customer_no,
+        name: owner.name.clone(),
+    }
+}
+
+/// A refusal in the clerk's language; the rarest ones keep the journal's English wording.
+fn refusal_text(app: &App, refusal: &Refusal) -> String {
+    let lang = app.lang;
+    let key = match refusal {
+        Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),
+        Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
+        Refusal::NotPermitted => "ic.supervisor_only",
+        Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
+        Refusal::AlreadyHasCard => "ic.refused_has_card",
+        Refusal::UseReplace => "ic.refused_use_replace",
+        Refusal::NoCardToReplace => "ic.refused_no_card",
+        Refusal::NotACardCustomer => "ic.refused_not_card_customer",
+        Refusal::CustomerClosed => "ic.refused_closed",
+        Refusal::AnotherCustomersCard => "ic.refused_other_customer",
+        Refusal::BlankCard | Refusal::ForeignCard | Refusal::UnknownCard => "ic.need_user_card",
+        Refusal::NoPrice => "ic.refused_no_price",
+        Refusal::NothingBought => "ic.refused_nothing_bought",
+        _ => return refusal.to_string(),
+    };
+    lang.t(key).to_owned()
+}
+
+fn recharge_refusal(lang: Lang, refusal: &RechargeRefusal) -> String {
+    let key = match refusal {
+        RechargeRefusal::NotTheActiveCard => "ic.refused_void",
+        RechargeRefusal::SwipeNewCardOnMeterFirst => "ic.refused_swipe_new_card",
+        RechargeRefusal::SwipeMeterFirst => "ic.refused_swipe_meter",
+        RechargeRefusal::SequenceNumbersExhausted => return refusal.to_string(),
+    };
+    lang.t(key).to_owned()
+}
+
+/// Why the card on the reader (`seen`) cannot be opened or issued as a replacement.
+fn not_blank(lang: Lang, seen: Option<&CardSeen>) -> String {
+    match seen {
+        None => lang.t("ic.need_blank_none").to_owned(),
+        Some(CardSeen::Reading) => lang.t("ic.need_blank_reading").to_owned(),
+        Some(CardSeen::User { card, .. }) => lang.tf(
+            "ic.need_blank_user",
+            &[("card", &card_no(card.issue.card_number))],
+        ),
+        Some(_) => lang.t("ic.need_blank_foreign").to_owned(),
+    }
+}
+
+/// The tier lines of a charge, for the confirmation and the receipt.
+fn tier_line(tier: &TierCharge) -> String {
+    format!(
+        "{:>10} m³ × {} = {}",
+        tier.volume, tier.unit_price, tier.amount
+    )
+}
+
+fn card_no(number: impl Into<i64>) -> String {
+    format!("{:08}", number.into())
+}
+
+/// The first key of `command` in the live keymap, for texts that name it.
+fn key_of(app: &App, command: Command) -> String {
+    app.keymap.name(command)
+}
+
+fn customer_line(customer: &Customer) -> String {
+    format!("{:08} {}", customer.number, inert(&customer.name))
+}
+
+fn heading(lang: Lang, theme: &Theme, key: &str) -> Line<'static> {
+    Line::from(Span::styled(format!(" {}", lang.t(key)), theme.title()))
+}
+
+fn text(line: impl Into<String>) -> Line<'static> {
+    Line::raw(format!("   {}", line.into()))
+}
+
+/// A table of card operations: a heading, then the header and rows, or a word while they load.
+fn table(
+    lang: Lang,
+    theme: &Theme,
+    title: &str,
+    header: String,
+    rows: Option<Vec<String>>,
+    selected: Option<usize>,
+) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled(format!(" {title}"), theme.title()))];
+    match rows {
+        None => lines.push(Line::styled(
+            format!("   {}", lang.t("ic.loading")),
+            theme.dim(),
+        )),
+        Some(rows) if rows.is_empty() => lines.push(text(lang.t("ic.no_operations"))),
+        Some(rows) => {
+            lines.push(Line::styled(header, theme.header()));
+            // The selected row is marked, not only coloured.
+            lines.extend(rows.into_iter().enumerate().map(|(index, row)| {
+                if Some(index) == selected {
+                    Line::styled(format!("›{}", &row[1..]), theme.selected())
+                } else {
+                    Line::raw(row)
+                }
+            }));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::money::{UnitPrice, Volume};
+    use rust_decimal::Decimal;
+
+    fn row(business_model: &str, status: &str, card_state: Option<&str>) -> CustomerRow {
+        CustomerRow {
+            id: 42,
+            customer_no: 10_023_457,
+            name: "Zhang Wei".into(),
+            customer_type: "Card residents".into(),
+            meter_no: "WM-0042".into(),
+            account_kind: "prepaid".into(),
+            business_model: business_model.into(),
+            balance: Decimal::ZERO,
+            card_state: card_state.map(str::to_owned),
+            phone: None,
+            address: String::new(),
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn a_row_refuses_what_it_shows_in_the_journals_order() {
+        let refused = |command, row: &CustomerRow| refused_by_row(command, row);
+        let card_meter = |card_state| row("meter_prepaid", "active", card_state);
+        for command in [Command::OpenCard, Command::ReplaceCard, Command::Recharge] {
+            assert_eq!(
+                refused(command, &row("system_prepaid", "closed", None)),
+                Some(Refusal::NotACardCustomer),
+                "not a card customer comes first"
+            );
+            assert_eq!(
+                refused(command, &row("meter_prepaid", "closed", Some("active"))),
+                Some(Refusal::CustomerClosed)
+            );
+        }
+        assert_eq!(
+            refused(Command::OpenCard, &card_meter(Some("active"))),
+            Some(Refusal::AlreadyHasCard)
+        );
+        assert_eq!(
+            refused(Command::OpenCard, &card_meter(Some("void"))),
+            Some(Refusal::UseReplace)
+        );
+        assert_eq!(refused(Command::OpenCard, &card_meter(None)), None);
+        assert_eq!(
+            refused(Command::ReplaceCard, &card_meter(None)),
+            Some(Refusal::NoCardToReplace)
+        );
+        assert_eq!(
+            refused(Command::ReplaceCard, &card_meter(Some("void"))),
+            None
+        );
+        assert_eq!(refused(Command::Recharge, &card_meter(None)), None);
+    }
+
+    #[test]
+    fn a_card_that_is_not_blank_is_named() {
+        let lang = Lang::En;
+        assert_eq!(not_blank(lang, None), lang.t("ic.need_blank_none"));
+        assert_eq!(
+            not_blank(lang, Some(&CardSeen::Reading)),
+            lang.t("ic.need_blank_reading")
+        );
+        assert_eq!(
+            not_blank(lang, Some(&CardSeen::NotOurs)),
+            lang.t("ic.need_blank_foreign")
+        );
+    }
+
+    #[test]
+    fn a_tier_line_shows_the_price_with_its_four_decimals() {
+        let volume = Volume::exact(Decimal::new(10_000, 3)).unwrap();
+        let unit_price = UnitPrice::exact(Decimal::new(12_345, 4)).unwrap();
+        let tier = TierCharge {
+            tier: 1,
+            volume,
+            unit_price,
+            exact: volume * unit_price,
+            amount: volume.priced_at(unit_price),
+        };
+        assert_eq!(tier_line(&tier), "    10.000 m³ × 1.2345 = 12.35");
+    }
+}

@@ -1,0 +1,195 @@
+//! The pending operations pane (supervisors): every card operation whose outcome is not known
+//! yet, and settling one whose card cannot be presented.
+
+use chrono::FixedOffset;
+use ratatui::text::Line;
+
+use super::{CardPane, CardScreen, card_no, is_supervisor, table};
+use crate::app::Hub;
+use crate::app::card_status::{kind_key, state_key};
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::db::card_ops::{self, PendingOperation, Settled};
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::{fit, local};
+use crate::ui::theme::Theme;
+
+/// Reads every pending card operation; answered with a `Vec<PendingOperation>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadPending;
+
+impl ScreenRequest for LoadPending {
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            Ok(Box::new(card_ops::pending_operations(&**client).await?) as _)
+        })
+    }
+}
+
+/// A supervisor settles a pending operation whose card cannot be presented; answered with
+/// [`SettledWithoutCard`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettleWithoutCard {
+    pub operator_id: i64,
+    pub operation_id: i64,
+}
+
+/// `None`: the operator may not settle operations (`card.resolve`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettledWithoutCard(pub Option<Settled>);
+
+impl ScreenRequest for SettleWithoutCard {
+    fn holds_input(&self) -> bool {
+        true
+    }
+
+    /// It cannot be called back once sent: F12 drops the typed-ahead keys, not the answer.
+    fn writes(&self) -> bool {
+        true
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let mut client = services.pool.get().await?;
+            let settled =
+                card_ops::settle_without_card(&mut client, self.operation_id, self.operator_id)
+                    .await?;
+            Ok(Box::new(SettledWithoutCard(settled)) as _)
+        })
+    }
+}
+
+impl CardScreen {
+    /// The pending list, a supervisor's.
+    pub(super) fn show_pending(&mut self, hub: &mut Hub) {
+        if is_supervisor(hub.app) {
+            hub.app.message = None;
+            self.set_pane(CardPane::Pending {
+                rows: None,
+                selected: 0,
+            });
+            hub.send(LoadPending);
+        } else {
+            hub.say(MessageKind::Error, hub.app.lang.t("ic.supervisor_only"));
+        }
+    }
+
+    /// The settlement is told, and the list read again.
+    pub(super) fn settled_without_card(&mut self, settled: &SettledWithoutCard, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        match &settled.0 {
+            Some(settled) => {
+                let text = lang.tf(
+                    "ic.settled_without_card",
+                    &[
+                        ("kind", &lang.t(kind_key(settled.kind))),
+                        ("id", &settled.operation_id),
+                        ("state", &lang.t(state_key(settled.state))),
+                    ],
+                );
+                hub.say(MessageKind::Info, text);
+            }
+            None => hub.say(MessageKind::Error, lang.t("ic.supervisor_only")),
+        }
+        self.set_pane(CardPane::Pending {
+            rows: None,
+            selected: 0,
+        });
+        hub.send(LoadPending);
+    }
+}
+
+/// Up (`up`) or Down on the list: the selection stays on a row.
+pub(super) fn move_selection(rows: Option<&[PendingOperation]>, selected: &mut usize, up: bool) {
+    if let Some(rows) = rows {
+        let step = if up { -1 } else { 1 };
+        *selected = selected
+            .saturating_add_signed(step)
+            .min(rows.len().saturating_sub(1));
+    }
+}
+
+pub(super) fn lines(
+    lang: Lang,
+    zone: FixedOffset,
+    theme: &Theme,
+    rows: Option<&[PendingOperation]>,
+    selected: usize,
+) -> Vec<Line<'static>> {
+    let header = format!(
+        " {} {} {} {} {} {}",
+        fit(lang.t("ic.col_time"), 16, false),
+        fit("#", 6, true),
+        fit(lang.t("ic.col_card"), 8, false),
+        fit(lang.t("ic.col_kind"), 9, false),
+        fit(lang.t("ic.col_operator"), 12, false),
+        lang.t("ic.col_customer"),
+    );
+    let rows = rows.map(|rows| {
+        rows.iter()
+            .map(|row| {
+                format!(
+                    " {} {} {} {} {} {:08} {}",
+                    local(&row.started_at, zone),
+                    fit(&row.operation_id.to_string(), 6, true),
+                    card_no(row.card_no),
+                    fit(lang.t(kind_key(row.kind)), 9, false),
+                    fit(&inert(&row.operator), 12, false),
+                    row.customer_no,
+                    inert(&row.customer_name),
+                )
+            })
+            .collect()
+    });
+    table(
+        lang,
+        theme,
+        lang.t("ic.pending_title"),
+        header,
+        rows,
+        Some(selected),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_selection_stays_on_the_list() {
+        let rows = vec![
+            PendingOperation {
+                operation_id: 1,
+                ..sample()
+            },
+            PendingOperation {
+                operation_id: 2,
+                ..sample()
+            },
+        ];
+        let mut selected = 0;
+        move_selection(Some(&rows), &mut selected, true);
+        assert_eq!(selected, 0, "Up on the first row stays there");
+        move_selection(Some(&rows), &mut selected, false);
+        move_selection(Some(&rows), &mut selected, false);
+        assert_eq!(selected, 1, "Down on the last row stays there");
+        move_selection(None, &mut selected, true);
+        assert_eq!(selected, 1, "nothing moves while the list loads");
+    }
+
+    fn sample() -> PendingOperation {
+        PendingOperation {
+            operation_id: 0,
+            kind: card_ops::OperationKind::Recharge,
+            customer_id: 1,
+            customer_no: 1,
+            customer_name: String::new(),
+            card_no: 1,
+            operator: String::new(),
+            started_at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+}

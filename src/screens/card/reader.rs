@@ -1,0 +1,361 @@
+//! The card pane: what the card on the reader holds (`App::card`), and what starts from it —
+//! refund and recycle (recharge, usage records and the pending list have their own panes).
+
+use chrono::{DateTime, FixedOffset, Utc};
+use ratatui::text::Line;
+
+use super::{CardPane, CardScreen, Confirm, customer_of, heading, is_supervisor, known_card, text};
+use crate::app::card_status::CardSeen;
+use crate::app::state::MessageKind;
+use crate::app::{App, Hub};
+use crate::card::reader::ReaderState;
+use crate::db::card_ops::Payment;
+use crate::db::cards::CardOwner;
+use crate::domain::card_counter::PurchaseState;
+use crate::domain::card_records::{MeterWriteBack, PurchaseRecord, UserCard};
+use crate::domain::money::Volume;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::{coded, local};
+use crate::ui::theme::Theme;
+
+impl CardScreen {
+    /// Refund: a supervisor's, and only of a purchase the meter has not loaded.
+    pub(super) fn start_refund(&mut self, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        if !is_supervisor(hub.app) {
+            hub.say(MessageKind::Error, lang.t("ic.supervisor_only"));
+            return;
+        }
+        let Some((card, owner, _)) = known_card(hub.app) else {
+            hub.say(MessageKind::Error, lang.t("ic.need_user_card"));
+            return;
+        };
+        match refund_of(lang, card, owner) {
+            Ok(confirm) => self.set_pane(CardPane::Confirm(confirm)),
+            Err(refused) => hub.say(MessageKind::Error, lang.t(refused)),
+        }
+    }
+
+    pub(super) fn start_recycle(&mut self, hub: &mut Hub) {
+        let Some((card, owner, _)) = known_card(hub.app) else {
+            hub.say(MessageKind::Error, hub.app.lang.t("ic.need_user_card"));
+            return;
+        };
+        let confirm = Confirm::Recycle {
+            customer: customer_of(owner),
+            card_no: card.issue.card_number,
+        };
+        self.set_pane(CardPane::Confirm(confirm));
+    }
+}
+
+/// The refund of the purchase on `card`, paid out in the type's first payment method (cash),
+/// else onto the balance; or the catalogue key of why there is nothing to refund.
+fn refund_of(lang: Lang, card: &UserCard, owner: &CardOwner) -> Result<Confirm, &'static str> {
+    match (card.purchase_state(), &card.purchase) {
+        (PurchaseState::NotLoaded, Some(purchase)) => Ok(Confirm::Refund {
+            customer: customer_of(owner),
+            card_no: card.issue.card_number,
+            litres: purchase.volume_litres,
+            payout: owner
+                .payment_methods
+                .first()
+                .map_or(Payment::Balance, |method| {
+                    Payment::Method(method.code.clone())
+                }),
+            payout_label: owner.payment_methods.first().map_or_else(
+                || lang.t("ic.to_balance").to_owned(),
+                |method| method.name.clone(),
+            ),
+        }),
+        (PurchaseState::UnknownUntilSwiped, _) => Err("ic.refused_swipe_new_card"),
+        (PurchaseState::Loaded, _) => Err("ic.refund_loaded"),
+        (PurchaseState::Cancelled, _) => Err("ic.refund_cancelled"),
+        _ => Err("ic.refund_nothing"),
+    }
+}
+
+/// Litres on a card as m³.
+fn m3(litres: u32) -> String {
+    Volume::from_litres(litres).to_string()
+}
+
+/// Unix seconds written on a card, in local time; 0 shows as "—".
+fn card_time(seconds: u32, zone: FixedOffset) -> String {
+    DateTime::<Utc>::from_timestamp(i64::from(seconds), 0)
+        .filter(|_| seconds != 0)
+        .map_or_else(|| "—".to_owned(), |at| local(&at, zone))
+}
+
+/// What the card on the reader holds.
+pub(super) fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let lang = app.lang;
+    let mut lines = vec![heading(lang, theme, "ic.on_reader")];
+    let say = |key: &str| vec![heading(lang, theme, "ic.on_reader"), text(lang.t(key))];
+    let seen = match (&app.reader, &app.card) {
+        (ReaderState::CardPresent { .. }, Some(seen)) => seen,
+        (ReaderState::CardPresent { .. }, None) => return say("ic.reading"),
+        (ReaderState::NoService, _) => return say("ic.no_service"),
+        _ => return say("ic.insert"),
+    };
+    match seen {
+        CardSeen::Reading => lines.push(text(lang.t("ic.reading"))),
+        CardSeen::NotOurs => lines.push(text(lang.t("ic.not_ours"))),
+        CardSeen::Foreign { ef } => lines.push(text(
+            lang.tf("ic.foreign", &[("ef", &format!("{:04X}", ef.file_id()))]),
+        )),
+        CardSeen::Blank => lines.push(text(lang.t("ic.blank"))),
+        CardSeen::Unreadable(why) => {
+            lines.push(text(lang.tf("ic.unreadable", &[("why", &inert(why))])))
+        }
+        CardSeen::User { card, owner, .. } => {
+            user_card_lines(lang, app.zone, theme, card, owner, &mut lines)
+        }
+    }
+    lines
+}
+
+fn user_card_lines(
+    lang: Lang,
+    zone: FixedOffset,
+    theme: &Theme,
+    card: &UserCard,
+    owner: &Option<CardOwner>,
+    lines: &mut Vec<Line<'static>>,
+) {
+    let issue = &card.issue;
+    let kind = if issue.replacement {
+        lang.t("ic.replacement")
+    } else {
+        lang.t("ic.first_issue")
+    };
+    lines.push(text(lang.tf(
+        "ic.user_line",
+        &[
+            ("card", &super::card_no(issue.card_number)),
+            ("generation", &issue.generation),
+            ("kind", &kind),
+        ],
+    )));
+    let customer = match owner {
+        Some(owner) => format!("{:08}  {}", owner.customer_no, inert(&owner.name)),
+        None => format!("{:08}", issue.customer_number),
+    };
+    lines.push(text(format!("{}  {customer}", lang.t("ic.customer"))));
+    lines.push(text(format!(
+        "{}  {}",
+        lang.t("ic.meter"),
+        inert(issue.meter_number.as_str())
+    )));
+    let in_system = match owner {
+        None => lang.t("ic.not_issued_here").to_owned(),
+        Some(owner) if owner.card_state == "active" => lang.t("ic.state_active").to_owned(),
+        Some(owner) => lang.tf(
+            "ic.state_void",
+            &[
+                ("state", &coded(lang, "customers.card_", &owner.card_state)),
+                (
+                    "reason",
+                    &owner
+                        .void_reason
+                        .as_deref()
+                        .map(|reason| coded(lang, "ic.reason_", reason))
+                        .unwrap_or_default(),
+                ),
+            ],
+        ),
+    };
+    lines.push(text(format!("{}  {in_system}", lang.t("ic.in_system"))));
+    lines.push(heading(lang, theme, "ic.last_purchase"));
+    lines.push(text(purchase_line(lang, zone, card)));
+    lines.push(heading(lang, theme, "ic.write_back"));
+    match &card.write_back {
+        None => lines.push(text(lang.t("ic.never_swiped"))),
+        Some(write_back) => lines.extend(
+            write_back_lines(lang, zone, write_back)
+                .into_iter()
+                .map(text),
+        ),
+    }
+}
+
+fn purchase_line(lang: Lang, zone: FixedOffset, card: &UserCard) -> String {
+    let Some(PurchaseRecord {
+        sequence,
+        volume_litres,
+        written_at,
+        ..
+    }) = &card.purchase
+    else {
+        return lang.t("ic.no_purchase").to_owned();
+    };
+    let state = match card.purchase_state() {
+        PurchaseState::NoPurchase => unreachable!("a purchase is on the card"),
+        PurchaseState::Cancelled => lang.t("ic.purchase_cancelled"),
+        PurchaseState::Loaded => lang.t("ic.purchase_loaded"),
+        PurchaseState::NotLoaded => lang.t("ic.purchase_not_loaded"),
+        PurchaseState::UnknownUntilSwiped => lang.t("ic.purchase_until_swiped"),
+    };
+    lang.tf(
+        "ic.purchase_line",
+        &[
+            ("seq", sequence),
+            ("volume", &m3(*volume_litres)),
+            ("at", &card_time(*written_at, zone)),
+            ("state", &state),
+        ],
+    )
+}
+
+fn write_back_lines(lang: Lang, zone: FixedOffset, write_back: &MeterWriteBack) -> Vec<String> {
+    let status = &write_back.status;
+    let mut flags = vec![if status.valve_closed {
+        lang.t("ic.valve_closed")
+    } else {
+        lang.t("ic.valve_open")
+    }];
+    for (on, key) in [
+        (status.low_credit, "ic.low_credit"),
+        (status.low_battery, "ic.low_battery"),
+        (status.tamper, "ic.tamper"),
+    ] {
+        if on {
+            flags.push(lang.t(key));
+        }
+    }
+    vec![
+        lang.tf(
+            "ic.write_back_line",
+            &[
+                ("seq", &write_back.last_loaded_sequence),
+                ("generation", &write_back.registered_generation),
+                ("credit", &m3(write_back.credit_litres)),
+                ("total", &m3(write_back.total_litres)),
+            ],
+        ),
+        format!(
+            "{} · {}",
+            flags.join(" · "),
+            lang.tf(
+                "ic.written_at",
+                &[("at", &card_time(write_back.written_at, zone))]
+            )
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::cards::PaymentMethod;
+    use crate::domain::card_records::{IssueRecord, MeterNumber, PurchaseStatus};
+
+    /// A first-issue card carrying purchase #5 of 12.5 m³; the meter has loaded up to
+    /// `loaded` (none: never swiped).
+    fn card(loaded: Option<u32>, status: PurchaseStatus) -> UserCard {
+        UserCard {
+            issue: IssueRecord {
+                card_number: 40_000_017,
+                customer_number: 10_023_457,
+                meter_number: MeterNumber::new("WM-0042").unwrap(),
+                generation: 1,
+                replacement: false,
+            },
+            purchase: Some(PurchaseRecord {
+                sequence: 5,
+                volume_litres: 12_500,
+                generation: 1,
+                status,
+                written_at: 1_795_836_000,
+            }),
+            write_back: loaded.map(|last_loaded_sequence| MeterWriteBack {
+                last_loaded_sequence,
+                registered_generation: 1,
+                credit_litres: 0,
+                total_litres: 0,
+                status: Default::default(),
+                written_at: 1_795_736_000,
+            }),
+        }
+    }
+
+    fn owner(methods: &[&str]) -> CardOwner {
+        CardOwner {
+            customer_id: 42,
+            customer_no: 10_023_457,
+            name: "Zhang Wei".into(),
+            card_state: "active".into(),
+            void_reason: None,
+            balance: Default::default(),
+            payment_methods: methods
+                .iter()
+                .map(|name| PaymentMethod {
+                    code: name.to_lowercase(),
+                    name: (*name).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn only_a_purchase_the_meter_has_not_loaded_is_refunded_in_the_first_method() {
+        let refund = refund_of(
+            Lang::En,
+            &card(Some(4), PurchaseStatus::Valid),
+            &owner(&["Cash", "WeChat"]),
+        );
+        let Ok(Confirm::Refund {
+            card_no,
+            litres,
+            payout,
+            payout_label,
+            customer,
+        }) = refund
+        else {
+            panic!("a refund: {refund:?}")
+        };
+        assert_eq!((card_no, litres), (40_000_017, 12_500));
+        assert_eq!(payout, Payment::Method("cash".into()));
+        assert_eq!(payout_label, "Cash");
+        assert_eq!(customer.id, 42);
+        let refused = |card: &UserCard| refund_of(Lang::En, card, &owner(&["Cash"])).unwrap_err();
+        assert_eq!(
+            refused(&card(Some(5), PurchaseStatus::Valid)),
+            "ic.refund_loaded"
+        );
+        assert_eq!(
+            refused(&card(Some(4), PurchaseStatus::Cancelled)),
+            "ic.refund_cancelled"
+        );
+        let mut bought_nothing = card(None, PurchaseStatus::Valid);
+        bought_nothing.purchase = None;
+        assert_eq!(refused(&bought_nothing), "ic.refund_nothing");
+        let mut replacement = card(None, PurchaseStatus::Valid);
+        replacement.issue.replacement = true;
+        assert_eq!(refused(&replacement), "ic.refused_swipe_new_card");
+    }
+
+    #[test]
+    fn without_a_payment_method_the_refund_goes_onto_the_balance() {
+        let refund = refund_of(Lang::En, &card(None, PurchaseStatus::Valid), &owner(&[]));
+        let Ok(Confirm::Refund {
+            payout,
+            payout_label,
+            ..
+        }) = refund
+        else {
+            panic!("a refund: {refund:?}")
+        };
+        assert_eq!(payout, Payment::Balance);
+        assert_eq!(payout_label, Lang::En.t("ic.to_balance"));
+    }
+
+    #[test]
+    fn litres_on_the_card_read_as_cubic_metres() {
+        assert_eq!(m3(12_500), "12.500");
+        assert_eq!(m3(1), "0.001");
+        assert_eq!(m3(u32::MAX), "4294967.295");
+        assert_eq!(card_time(0, FixedOffset::east_opt(0).unwrap()), "—");
+    }
+}

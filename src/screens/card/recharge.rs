@@ -1,0 +1,393 @@
+//! The recharge pane: the form (an amount or a volume, and how it is paid) for the customer's
+//! card on the reader, its checks, and the price the database quotes for the confirmation.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use rust_decimal::Decimal;
+
+use super::{
+    CardPane, CardScreen, Confirm, Customer, card_no, customer_line, customer_of, key_of,
+    known_card, recharge_refusal, refusal_text, text,
+};
+use crate::app::form::{Choice, Field, FieldKind, Form, FormEvent, field_error_text};
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub};
+use crate::db::card_ops::{self, Payment, Quantity, Quote, Refusal};
+use crate::db::cards::CardOwner;
+use crate::domain::card_counter::check_recharge;
+use crate::domain::money::Money;
+use crate::domain::validation;
+use crate::i18n::Lang;
+use crate::ui::theme::Theme;
+
+/// A recharge: by amount or by volume, whichever field is filled (the other stays empty).
+#[derive(Debug, Clone)]
+pub struct RechargeForm {
+    pub customer: Customer,
+    pub card_no: u32,
+    pub form: Form,
+}
+
+/// The fields of the recharge form.
+const AMOUNT: usize = 0;
+const VOLUME: usize = 1;
+const PAYMENT: usize = 2;
+
+/// The payment choice that takes the money from the account's balance.
+const FROM_BALANCE: &str = "";
+
+/// The most one recharge takes at the counter: a typo guard far above any real purchase.
+const MAX_AMOUNT: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 2);
+/// …and in m³ (the card holds up to 4 294 967.295 m³).
+const MAX_VOLUME: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 3);
+
+/// The price of a recharge, for the confirmation; answered with [`Quoted`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuoteRecharge {
+    pub customer_id: i64,
+    pub quantity: Quantity,
+}
+
+/// The quote, or why the recharge cannot be sold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quoted(pub Result<Quote, Refusal>);
+
+impl ScreenRequest for QuoteRecharge {
+    /// The confirmation comes with the answer: keys typed meanwhile wait for it.
+    fn holds_input(&self) -> bool {
+        true
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            let quote =
+                card_ops::quote_recharge(&**client, self.customer_id, self.quantity).await?;
+            Ok(Box::new(Quoted(quote)) as _)
+        })
+    }
+}
+
+/// What a key on the form asks of the screen.
+pub(super) enum Asked {
+    /// The form did not take it: Up / Down or a command for the screen.
+    Nothing,
+    Handled,
+    /// F3 / F12 (asked once if something was typed): back to the card.
+    Leave,
+}
+
+impl RechargeForm {
+    /// The form for `owner`'s card: the payment methods its type takes (cash first, and
+    /// chosen), and the account's balance when there is money on it.
+    fn new(lang: Lang, owner: &CardOwner, card_no: u32) -> RechargeForm {
+        let mut choices: Vec<Choice> = owner
+            .payment_methods
+            .iter()
+            .map(|method| Choice {
+                key: method.code.clone(),
+                label: method.name.clone(),
+            })
+            .collect();
+        if owner.balance > Money::ZERO {
+            choices.push(Choice {
+                key: FROM_BALANCE.to_owned(),
+                label: lang.tf("ic.from_balance", &[("balance", &owner.balance)]),
+            });
+        }
+        let first = choices.first().map(|choice| choice.label.clone());
+        let mut form = Form::new(vec![
+            Field::new(
+                "ic.field_amount",
+                FieldKind::Amount { max: MAX_AMOUNT },
+                false,
+            ),
+            Field::new("ic.field_volume", FieldKind::Text { max: 16 }, false),
+            Field::new("ic.field_payment", FieldKind::Choice(choices), true),
+        ]);
+        if let Some(first) = first {
+            form.set(PAYMENT, &first);
+        }
+        form.mark_saved();
+        RechargeForm {
+            customer: customer_of(owner),
+            card_no,
+            form,
+        }
+    }
+
+    /// How the recharge is paid: the chosen method, or the balance.
+    pub(super) fn payment(&self) -> Payment {
+        match self.form.fields[PAYMENT].chosen() {
+            Some(choice) if choice.key != FROM_BALANCE => Payment::Method(choice.key.clone()),
+            _ => Payment::Balance,
+        }
+    }
+
+    /// The quantity typed: exactly one of amount and volume, each valid and more than zero;
+    /// else the errors by field.
+    fn quantity(&self, lang: Lang) -> Result<Quantity, Vec<(usize, String)>> {
+        let amount = self.form.value(AMOUNT).trim();
+        let volume = self.form.value(VOLUME).trim();
+        let field = |index: usize, error| vec![(index, field_error_text(lang, &error))];
+        let quantity = match (amount.is_empty(), volume.is_empty()) {
+            (true, true) => return Err(vec![(AMOUNT, lang.t("ic.amount_or_volume").to_owned())]),
+            (false, false) => return Err(vec![(VOLUME, lang.t("ic.not_both").to_owned())]),
+            (false, true) => Quantity::Amount(
+                validation::amount(amount, MAX_AMOUNT).map_err(|e| field(AMOUNT, e))?,
+            ),
+            (true, false) => Quantity::Volume(
+                validation::volume(volume, MAX_VOLUME).map_err(|e| field(VOLUME, e))?,
+            ),
+        };
+        match quantity {
+            Quantity::Amount(zero) if zero.is_zero() => {
+                Err(vec![(AMOUNT, lang.t("ic.more_than_zero").to_owned())])
+            }
+            Quantity::Volume(zero) if zero.is_zero() => {
+                Err(vec![(VOLUME, lang.t("ic.more_than_zero").to_owned())])
+            }
+            quantity => Ok(quantity),
+        }
+    }
+
+    /// A key for the form first.
+    pub(super) fn on_key(
+        &mut self,
+        key: KeyEvent,
+        command: Option<Command>,
+        hub: &mut Hub,
+    ) -> Asked {
+        let lang = hub.app.lang;
+        match self.form.on_key(key, command, lang) {
+            FormEvent::Unhandled => return Asked::Nothing,
+            FormEvent::Consumed => {}
+            FormEvent::Edited(_) => hub.app.message = None,
+            FormEvent::Invalid => {
+                if let Some((index, error)) = self.form.first_error() {
+                    let text = lang.tf(
+                        "form.fix_field",
+                        &[
+                            ("field", &lang.t(self.form.fields[index].label)),
+                            ("error", &error),
+                        ],
+                    );
+                    hub.say(MessageKind::Error, text);
+                }
+            }
+            FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.t("form.ask_leave")),
+            FormEvent::Leave => return Asked::Leave,
+            FormEvent::Submit => self.ask_price(hub),
+        }
+        Asked::Handled
+    }
+
+    /// F2 (or Enter on the last field): the fields passed their own checks; one of amount and
+    /// volume must be filled, then the database prices it.
+    fn ask_price(&mut self, hub: &mut Hub) {
+        match self.quantity(hub.app.lang) {
+            Ok(quantity) => {
+                hub.app.message = None;
+                hub.send(QuoteRecharge {
+                    customer_id: self.customer.id,
+                    quantity,
+                });
+            }
+            Err(errors) => {
+                self.form.fail(&errors);
+                hub.say(MessageKind::Error, errors[0].1.clone());
+            }
+        }
+    }
+}
+
+impl CardScreen {
+    /// Recharge: only the customer's active card, with nothing unloaded on it (`check_recharge`
+    /// says why not, before anything is typed).
+    pub(super) fn start_recharge(&mut self, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        let Some((card, owner, active)) = known_card(hub.app) else {
+            hub.say(MessageKind::Error, lang.t("ic.need_user_card"));
+            return;
+        };
+        if let Err(refusal) = check_recharge(card, active) {
+            hub.say(MessageKind::Error, recharge_refusal(lang, &refusal));
+            return;
+        }
+        let form = RechargeForm::new(lang, owner, card.issue.card_number);
+        hub.app.message = None;
+        self.set_pane(CardPane::Recharge(form));
+    }
+
+    /// The price came: the confirmation echoes it; a refusal goes on the field typed.
+    pub(super) fn on_quote(&mut self, quote: &Result<Quote, Refusal>, hub: &mut Hub) {
+        let CardPane::Recharge(recharge) = &mut self.pane else {
+            return;
+        };
+        let Ok(quantity) = recharge.quantity(hub.app.lang) else {
+            return;
+        };
+        match quote {
+            Ok(quote) => {
+                let form = recharge.clone();
+                self.set_pane(CardPane::Confirm(Confirm::Recharge {
+                    form,
+                    quantity,
+                    quote: Box::new(quote.clone()),
+                }));
+            }
+            Err(refusal) => {
+                let text = refusal_text(hub.app, refusal);
+                let field = match quantity {
+                    Quantity::Amount(_) => AMOUNT,
+                    Quantity::Volume(_) => VOLUME,
+                };
+                recharge.form.fail(&[(field, text.clone())]);
+                hub.say(MessageKind::Error, text);
+            }
+        }
+    }
+}
+
+/// The recharge form: a title, amount or volume (whichever is filled) on the shared form,
+/// and a hint.
+pub(super) fn draw(frame: &mut Frame, area: Rect, form: &RechargeForm, app: &App, theme: &Theme) {
+    let lang = app.lang;
+    let title = lang.tf(
+        "ic.recharge_title",
+        &[
+            ("card", &card_no(form.card_no)),
+            ("customer", &customer_line(&form.customer)),
+        ],
+    );
+    let hint = lang.tf(
+        "ic.recharge_hint",
+        &[
+            ("save", &key_of(app, Command::Save)),
+            ("cancel", &key_of(app, Command::Cancel)),
+        ],
+    );
+    let [head, fields, foot] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(form.form.fields.len() as u16 + 1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let head_lines = vec![
+        Line::raw(""),
+        Line::from(Span::styled(format!(" {title}"), theme.title())),
+        Line::raw(""),
+    ];
+    frame.render_widget(Paragraph::new(head_lines), head);
+    crate::ui::form::draw(frame, fields, &form.form, lang, theme);
+    frame.render_widget(Paragraph::new(text(hint)), foot);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::cards::PaymentMethod;
+
+    fn owner(balance: Money) -> CardOwner {
+        CardOwner {
+            customer_id: 7,
+            customer_no: 10_000_007,
+            name: "张伟".into(),
+            card_state: "active".into(),
+            void_reason: None,
+            balance,
+            payment_methods: vec![PaymentMethod {
+                code: "cash".into(),
+                name: "Cash".into(),
+            }],
+        }
+    }
+
+    fn typed(amount: &str, volume: &str) -> RechargeForm {
+        let mut recharge = RechargeForm::new(Lang::En, &owner(Money::ZERO), 42);
+        recharge.form.set(AMOUNT, amount);
+        recharge.form.set(VOLUME, volume);
+        recharge
+    }
+
+    #[test]
+    fn exactly_one_of_amount_and_volume_is_asked_for() {
+        let quantity = |amount, volume| typed(amount, volume).quantity(Lang::En);
+        assert_eq!(
+            quantity("120", ""),
+            Ok(Quantity::Amount(Decimal::new(12_000, 2)))
+        );
+        assert_eq!(
+            quantity("", "3.5"),
+            Ok(Quantity::Volume(Decimal::new(3_500, 3)))
+        );
+        assert_eq!(
+            quantity("", ""),
+            Err(vec![(AMOUNT, Lang::En.t("ic.amount_or_volume").to_owned())])
+        );
+        assert_eq!(
+            quantity("10", "1"),
+            Err(vec![(VOLUME, Lang::En.t("ic.not_both").to_owned())])
+        );
+    }
+
+    #[test]
+    fn a_zero_a_bad_number_or_too_much_is_refused_on_its_field() {
+        let quantity = |amount, volume| typed(amount, volume).quantity(Lang::En);
+        let more_than_zero = Lang::En.t("ic.more_than_zero").to_owned();
+        assert_eq!(
+            quantity("0", ""),
+            Err(vec![(AMOUNT, more_than_zero.clone())])
+        );
+        assert_eq!(quantity("", "0.000"), Err(vec![(VOLUME, more_than_zero)]));
+        let refused_field = |amount, volume| quantity(amount, volume).unwrap_err()[0].0;
+        assert_eq!(
+            refused_field("1.234", ""),
+            AMOUNT,
+            "three decimals of money"
+        );
+        assert_eq!(refused_field("100000.01", ""), AMOUNT, "above the guard");
+        assert_eq!(refused_field("", "0.0001"), VOLUME, "a tenth of a litre");
+        assert_eq!(refused_field("", "100000.001"), VOLUME, "above the guard");
+        assert_eq!(
+            quantity("100000", ""),
+            Ok(Quantity::Amount(MAX_AMOUNT)),
+            "the guard itself is taken"
+        );
+    }
+
+    #[test]
+    fn the_balance_is_offered_only_when_there_is_money_on_it() {
+        let labels = |balance| {
+            let recharge = RechargeForm::new(Lang::En, &owner(balance), 42);
+            match &recharge.form.fields[PAYMENT].kind {
+                FieldKind::Choice(choices) => choices
+                    .iter()
+                    .map(|choice| choice.label.clone())
+                    .collect::<Vec<_>>(),
+                kind => panic!("a choice, not {kind:?}"),
+            }
+        };
+        assert_eq!(labels(Money::ZERO), ["Cash"]);
+        let with_balance = labels(Money::from_cents(1_250));
+        assert_eq!(with_balance.len(), 2);
+        assert!(with_balance[1].contains("12.50"), "{with_balance:?}");
+    }
+
+    #[test]
+    fn cash_is_chosen_first_and_the_balance_pays_when_chosen() {
+        let mut recharge = RechargeForm::new(Lang::En, &owner(Money::from_cents(500)), 42);
+        assert_eq!(recharge.payment(), Payment::Method("cash".into()));
+        let balance = match &recharge.form.fields[PAYMENT].kind {
+            FieldKind::Choice(choices) => choices[1].label.clone(),
+            kind => panic!("a choice, not {kind:?}"),
+        };
+        recharge.form.set(PAYMENT, &balance);
+        assert_eq!(recharge.payment(), Payment::Balance);
+    }
+}

@@ -1,0 +1,106 @@
+//! The usage records pane: a customer's card operations, newest first.
+
+use chrono::FixedOffset;
+use ratatui::text::Line;
+
+use super::{CardPane, CardScreen, card_no, known_card, table};
+use crate::app::card_status::{kind_key, state_key};
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Hub};
+use crate::db::card_ops::{self, UsageOf, UsageRecord};
+use crate::domain::money::{Money, Volume};
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::{coded, fit, local};
+use crate::ui::theme::Theme;
+
+/// How many usage records to fetch: more than a screen holds, far fewer than would slow a
+/// terminal.
+pub const USAGE_LIMIT: i64 = 200;
+
+/// Reads the usage records; answered with a `Vec<UsageRecord>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadUsage {
+    pub of: UsageOf,
+}
+
+impl ScreenRequest for LoadUsage {
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            let rows = card_ops::usage_records(&**client, self.of, USAGE_LIMIT).await?;
+            Ok(Box::new(rows) as _)
+        })
+    }
+}
+
+impl CardScreen {
+    /// The usage records of the customer whose card is on the reader.
+    pub(super) fn show_usage(&mut self, hub: &mut Hub) {
+        let Some((_, owner, _)) = known_card(hub.app) else {
+            hub.say(MessageKind::Error, hub.app.lang.t("ic.need_user_card"));
+            return;
+        };
+        let of = UsageOf::Customer(owner.customer_id);
+        let customer_no = owner.customer_no;
+        self.set_pane(CardPane::Usage {
+            customer_no,
+            rows: None,
+            of,
+        });
+        hub.send(LoadUsage { of });
+    }
+}
+
+pub(super) fn lines(
+    app: &App,
+    theme: &Theme,
+    customer_no: i64,
+    rows: Option<&[UsageRecord]>,
+) -> Vec<Line<'static>> {
+    let (lang, zone) = (app.lang, app.zone);
+    let title = lang.tf(
+        "ic.usage_title",
+        &[("customer", &format!("{customer_no:08}"))],
+    );
+    let header = format!(
+        " {} {} {} {} {} {} {}",
+        fit(lang.t("ic.col_time"), 16, false),
+        fit(lang.t("ic.col_card"), 8, false),
+        fit(lang.t("ic.col_kind"), 9, false),
+        fit(lang.t("ic.col_state"), 7, false),
+        fit(lang.t("ic.col_amount"), 10, true),
+        fit(lang.t("ic.col_volume"), 9, true),
+        lang.t("ic.col_operator"),
+    );
+    let rows = rows.map(|rows| rows.iter().map(|row| row_line(lang, zone, row)).collect());
+    table(lang, theme, &title, header, rows, None)
+}
+
+fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord) -> String {
+    // The amount is a NUMERIC(…, 2) and the litres a card's counter: both fit their types.
+    let amount = row
+        .amount
+        .map(|amount| Money::round_half_up(amount).to_string())
+        .unwrap_or_default();
+    let volume = row
+        .volume_litres
+        .and_then(|litres| u32::try_from(litres).ok())
+        .map(|litres| Volume::from_litres(litres).to_string())
+        .unwrap_or_default();
+    let mut last = inert(&row.operator).into_owned();
+    if let Some(reason) = &row.failure_reason {
+        last.push_str(&format!(" — {}", coded(lang, "ic.failure_", reason)));
+    }
+    format!(
+        " {} {} {} {} {} {} {last}",
+        local(&row.started_at, zone),
+        card_no(row.card_no),
+        fit(lang.t(kind_key(row.kind)), 9, false),
+        fit(lang.t(state_key(row.state)), 7, false),
+        fit(&amount, 10, true),
+        fit(&volume, 9, true),
+    )
+}
