@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use meterdesk::config::Config;
 use meterdesk::domain::card_records::MeterNumber;
 use meterdesk::startup;
-use meterdesk::tools::{bench, meter_sim};
+use meterdesk::tools::{bench, demo, meter_sim};
 
 #[derive(Parser)]
 #[command(version, about = "meterdesk — the counter desk for metered water")]
@@ -120,7 +120,7 @@ fn main() -> ExitCode {
             Command::DemoData {
                 customers,
                 if_empty,
-            } => startup::demo_data(&loaded.config, customers, if_empty).await,
+            } => demo::demo_data_command(&loaded.config, customers, if_empty).await,
             Command::Bench {
                 customers_already_loaded,
             } => {

@@ -142,24 +142,6 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `meterdesk demo-data`.
-pub async fn demo_data(config: &Config, customers: u64, if_empty: bool) -> anyhow::Result<()> {
-    let pool = open_database(config).await?;
-    let mut client = pool.get().await.map_err(db::DbError::from)?;
-    db::without_statement_timeout(&client).await?;
-    if if_empty && db::demo::has_customers(&client).await? {
-        println!("meterdesk: the database already has customers; demo data not loaded.");
-        return Ok(());
-    }
-    let summary = db::demo::load(&mut client, customers, |progress| {
-        eprint!("\r{progress}\x1b[K");
-    })
-    .await?;
-    eprintln!();
-    println!("{summary}");
-    Ok(())
-}
-
 /// `meterdesk db stop`.
 pub async fn stop_embedded(config: &Config) -> anyhow::Result<()> {
     let cluster = embedded_cluster(config)?;

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use meterdesk::db::cancel::Cancellable;
 use meterdesk::db::customers::{self, CustomerRow, Page, PageAt};
-use meterdesk::db::demo;
 use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::search::{CustomerSearch, SearchError, classify};
+use meterdesk::tools::demo;
 use support::pg::{TestDb, fresh_db};
 use tokio_postgres::GenericClient;
 

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use meterdesk::db::demo;
+use meterdesk::tools::demo;
 use support::pg::fresh_db;
 use support::tmux::{Tmux, launcher, scratch};
 

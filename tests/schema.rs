@@ -4,9 +4,9 @@
 mod support;
 
 use deadpool_postgres::Object;
-use meterdesk::db::demo::{self, DemoError};
 use meterdesk::db::operators::{self, NewOperator};
 use meterdesk::domain::customer_number::CustomerNumber;
+use meterdesk::tools::demo::{self, DemoError};
 use rust_decimal::Decimal;
 use support::pg::fresh_db;
 use tokio_postgres::error::SqlState;

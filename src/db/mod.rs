@@ -7,7 +7,6 @@ pub mod cards;
 pub mod customer_changes;
 pub mod customer_types;
 pub mod customers;
-pub mod demo;
 pub mod embedded;
 pub mod health;
 pub mod meters;

@@ -42,14 +42,14 @@ pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> 
     let mut direct = pool.get().await.map_err(db::DbError::from)?;
     db::without_statement_timeout(&direct).await?;
     if !options.customers_already_loaded {
-        if db::demo::has_customers(&direct).await? {
+        if super::demo::has_customers(&direct).await? {
             bail!(
                 "the database already has customers: pass --customers-already-loaded to \
                  measure them, or use an empty database"
             );
         }
         eprintln!("loading {CUSTOMERS} demo customers…");
-        db::demo::load(&mut direct, CUSTOMERS, |progress| {
+        super::demo::load(&mut direct, CUSTOMERS, |progress| {
             eprint!("\r{progress}\x1b[K");
         })
         .await?;

@@ -4,7 +4,9 @@
 //!   `vcard` and `card-watch` in `bin/`).
 //! - [`meter_sim`]: the meter simulator (`meterdesk meter`).
 //! - [`bench`]: `meterdesk bench`, the figures at a million customers.
+//! - [`demo`]: `meterdesk demo-data`, demo customers with their history (COPY streams).
 
 pub mod bench;
+pub mod demo;
 pub mod meter_sim;
 pub mod rig;

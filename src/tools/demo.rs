@@ -17,7 +17,10 @@ use tokio_postgres::{Client, Transaction};
 use crate::domain::customer_number::{CustomerNumber, LAST_SERIAL};
 use crate::domain::password::{generate_password, hash_password};
 
-use super::operators::{self, NewOperator};
+use crate::config::Config;
+use crate::db;
+use crate::db::operators::{self, NewOperator};
+use crate::startup;
 use copy::{DeferredConstraints, copy_in};
 use story::{BusinessModel, Catalogue, CustomerTypeInfo, History, Nature, Profile};
 
@@ -1149,4 +1152,26 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
         supervisor_id: operator_id("supervisor"),
     };
     Ok((catalogue, operators))
+}
+
+/// `meterdesk demo-data`.
+pub async fn demo_data_command(
+    config: &Config,
+    customers: u64,
+    if_empty: bool,
+) -> anyhow::Result<()> {
+    let pool = startup::open_database(config).await?;
+    let mut client = pool.get().await.map_err(db::DbError::from)?;
+    db::without_statement_timeout(&client).await?;
+    if if_empty && has_customers(&client).await? {
+        println!("meterdesk: the database already has customers; demo data not loaded.");
+        return Ok(());
+    }
+    let summary = load(&mut client, customers, |progress| {
+        eprint!("\r{progress}\x1b[K");
+    })
+    .await?;
+    eprintln!();
+    println!("{summary}");
+    Ok(())
 }
