@@ -1,5 +1,5 @@
 //! The reference-data screens' requests against a real PostgreSQL: each rule reached the way the
-//! screen reaches it, through `requests::execute` with a `Request::Ref`.
+//! screen reaches it, through `requests::execute` with the request a screen sends (`RefCall`).
 
 mod support;
 
@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 use meterdesk::app::paging::PageApply;
-use meterdesk::app::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest};
 use meterdesk::app::requests::{execute, execute_reporting};
 use meterdesk::app::state::{Failure, Reply, Request};
 use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
@@ -25,6 +24,9 @@ use meterdesk::domain::customer_rules::{
 };
 use meterdesk::domain::meter_csv::{LineProblem, MeterNo};
 use meterdesk::domain::pricing::{BillingMode, SchemeError, Tier};
+use meterdesk::screens::reference::requests::{
+    ImportCheck, ImportFileError, RefCall, RefReply, RefRequest,
+};
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
 use support::pg::{TestDb, fresh_db};
@@ -66,15 +68,27 @@ async fn with_fixture() -> TestDb {
     db
 }
 
+/// `request` as a screen sends it on behalf of the operator `operator_id`.
+fn on_behalf(operator_id: i64, request: RefRequest) -> Request {
+    Request::Screen(Box::new(RefCall {
+        operator_id,
+        request,
+    }))
+}
+
+/// The reference reply in an answer, if it is one.
+fn ref_reply(answer: &Result<Reply, Failure>) -> Option<&RefReply> {
+    match answer {
+        Ok(Reply::Screen(reply)) => reply.of::<RefReply>(),
+        _ => None,
+    }
+}
+
 async fn ask(db: &TestDb, request: RefRequest) -> RefReply {
-    match execute(
-        &support::services(&db.pool),
-        Request::Ref(SUPERVISOR, request),
-    )
-    .await
-    {
-        Ok(Reply::Ref(reply)) => reply,
-        other => panic!("{other:?}"),
+    let answer = execute(&support::services(&db.pool), on_behalf(SUPERVISOR, request)).await;
+    match ref_reply(&answer) {
+        Some(reply) => reply.clone(),
+        None => panic!("{answer:?}"),
     }
 }
 
@@ -182,21 +196,21 @@ async fn only_the_roles_that_maintain_reference_data_change_it() {
     for operator in [CLERK, ADMINISTRATOR] {
         let reply = execute(
             &support::services(&db.pool),
-            Request::Ref(operator, add.clone()),
+            on_behalf(operator, add.clone()),
         )
         .await;
         assert_eq!(
             reply,
-            Ok(Reply::Ref(RefReply::NotPermitted("meter.maintain"))),
+            Ok(Reply::screen(RefReply::NotPermitted("meter.maintain"))),
             "operator {operator}"
         );
         let list = execute(
             &support::services(&db.pool),
-            Request::Ref(operator, RefRequest::Schemes),
+            on_behalf(operator, RefRequest::Schemes),
         )
         .await;
         assert!(
-            matches!(list, Ok(Reply::Ref(RefReply::Schemes(_)))),
+            matches!(ref_reply(&list), Some(RefReply::Schemes(_))),
             "viewing is free"
         );
     }
@@ -499,7 +513,7 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
     let reports = Mutex::new(Vec::new());
     let reply = execute_reporting(
         &support::services(&db.pool),
-        Request::Ref(
+        on_behalf(
             SUPERVISOR,
             RefRequest::Import {
                 idempotency_key: key(),
@@ -510,7 +524,7 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
         &|done, total| reports.lock().unwrap().push((done, total)),
     )
     .await;
-    let Ok(Reply::Ref(RefReply::Imported(report))) = reply else {
+    let Some(RefReply::Imported(report)) = ref_reply(&reply) else {
         panic!("{reply:?}")
     };
     assert_eq!(report.imported, 2);
@@ -589,7 +603,7 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
     let reports = Mutex::new(0u32);
     let reply = execute_reporting(
         &support::services(&db.pool),
-        Request::Ref(
+        on_behalf(
             SUPERVISOR,
             RefRequest::Import {
                 idempotency_key: key(),
@@ -601,7 +615,7 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
     )
     .await;
     let total = started.elapsed();
-    let Ok(Reply::Ref(RefReply::Imported(report))) = reply else {
+    let Some(RefReply::Imported(report)) = ref_reply(&reply) else {
         panic!("{reply:?}")
     };
     assert_eq!(report.imported, 100_000);
@@ -1099,7 +1113,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     );
     let misuse = execute(
         &support::services(&db.pool),
-        Request::Ref(
+        on_behalf(
             SUPERVISOR,
             RefRequest::DeleteMeterType {
                 idempotency_key: "reused".into(),
@@ -1120,7 +1134,7 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
     let db = with_fixture().await;
     let cutter = CommitCutter::start(&db);
     let services = support::services(&pool_from_conn_str(&cutter.conn_str, 1).unwrap());
-    let send = |request: RefRequest| execute(&services, Request::Ref(SUPERVISOR, request));
+    let send = |request: RefRequest| execute(&services, on_behalf(SUPERVISOR, request));
 
     let file = write_file(
         "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
@@ -1137,8 +1151,9 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
     let lost = send(import.clone()).await;
     assert!(matches!(lost, Err(Failure::Unreachable(_))), "{lost:?}");
     assert_eq!(count_meters(&db).await, 2, "committed");
-    let again = send(import).await.expect("the pool reconnects");
-    let Reply::Ref(RefReply::Imported(report)) = again else {
+    let again = send(import).await;
+    assert!(again.is_ok(), "the pool reconnects: {again:?}");
+    let Some(RefReply::Imported(report)) = ref_reply(&again) else {
         panic!("{again:?}")
     };
     assert_eq!((report.imported, report.errors.len()), (2, 0));
@@ -1161,7 +1176,7 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
     let again = send(change).await.expect("the pool reconnects");
     assert_eq!(
         again,
-        Reply::Ref(RefReply::SchemeSaved(SchemeOutcome::Saved {
+        Reply::screen(RefReply::SchemeSaved(SchemeOutcome::Saved {
             id: PREPAID_SCHEME
         })),
         "its own version, not \"a version starts on that date\""

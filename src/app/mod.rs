@@ -10,8 +10,6 @@ pub mod keymap;
 pub mod paging;
 pub mod print_command;
 pub mod receipt;
-pub mod ref_requests;
-pub mod refdata;
 pub mod request_task;
 pub mod requests;
 pub mod run;

@@ -1,6 +1,5 @@
 //! What a screen not moved to `crate::screens` yet does while its save waits (the customer
-//! changes in `accounts`, the reference screens in `refdata`): the key it holds until the
-//! answer, the keys it refuses meanwhile, and where it is when the answer comes. A screen
+//! changes in `accounts`): the key it holds until the answer, the keys it refuses meanwhile, and where it is when the answer comes. A screen
 //! module asks the hub instead (`Hub::saving`, `Screen::on_reply` by `InFlight::asker`); this
 //! file goes when the last of these groups has moved.
 
@@ -10,51 +9,30 @@ use super::command::Command;
 use super::state::{App, MessageKind, Slot};
 use super::update::say;
 
-/// The idempotency key of the save a screen sent (open, modify, transfer; a reference form's
-/// save, a list's delete, an import), until its answer comes. A write held back by an
-/// unreachable database (`App::parked`) keeps the screen's `saving`, so F2 there cannot start
+/// The idempotency key of the save a screen sent (open, modify, transfer), until its answer
+/// comes. A write held back by an unreachable database (`App::parked`) keeps the screen's `saving`, so F2 there cannot start
 /// the same save a second time; and an answer belongs to the screen only if it carries the
 /// screen's key (the clerk may have left meanwhile).
 pub type Saving = Option<String>;
 
-/// The save of a screen that writes (customer and reference screens); None for the others.
+/// The save of a screen that writes (customer screens); None for the others.
 fn saving_mut(screen: &mut Slot) -> Option<&mut Saving> {
     match screen {
         Slot::OpenAccount(wizard) => Some(&mut wizard.saving),
         Slot::Modify(view) => Some(&mut view.saving),
         Slot::Transfer(view) => Some(&mut view.saving),
-        Slot::Ref(screen) => screen.saving_mut(),
         _ => None,
     }
 }
 
 /// While the save of the screen on top waits for the database, what it sent is what will be
 /// saved: a key that would edit or save again only says that it waits (true: taken). Leaving,
-/// help, moving between fields and steps stay free; on a reference list (no form) only the
-/// commands that start a change are held, so its search and rows stay usable.
+/// help, moving between fields and steps stay free.
 pub fn key_while_saving(app: &mut App, key: &KeyEvent, command: Option<Command>) -> bool {
     let waiting = saving_mut(&mut app.screen).is_some_and(|saving| saving.is_some());
-    let on_list = match &mut app.screen {
-        Slot::Ref(screen) => screen.form_mut().is_none(),
-        _ => false,
-    };
-    let edits_or_saves = if on_list {
-        matches!(
-            command,
-            Some(
-                Command::Save
-                    | Command::Add
-                    | Command::Modify
-                    | Command::Delete
-                    | Command::Prices
-                    | Command::Import
-            )
-        )
-    } else {
-        super::update::edits_text(key)
-            || key.code == KeyCode::Enter
-            || matches!(command, Some(Command::Save | Command::Lookup))
-    };
+    let edits_or_saves = super::update::edits_text(key)
+        || key.code == KeyCode::Enter
+        || matches!(command, Some(Command::Save | Command::Lookup));
     if waiting && edits_or_saves {
         say(app, MessageKind::Info, app.lang.t("db.write_parked"));
     }

@@ -283,6 +283,11 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
+    /// Tells the screen on top (not the one being called) that what it shows changed.
+    pub fn notify(&mut self, notice: Notice) {
+        super::update::notify(self.app, notice, self.out);
+    }
+
     /// Puts `screen` on top (F3 comes back) and lets it ask for what it shows.
     pub fn open(&mut self, screen: Box<dyn Screen>) {
         let id = self.app.screen_id();

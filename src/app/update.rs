@@ -1,7 +1,7 @@
 //! `update`: the hub, the only code that changes `App`. It routes a key to the screen on top,
 //! a reply to the screen that asked, and carries out what screens ask through `Hub` (send,
 //! say, open, leave). Screen modules (`crate::screens`) implement `screen::Screen`; the screens
-//! not yet moved there keep their part of `update` in `accounts`, `card` and `refdata`. Pure: it
+//! not yet moved there keep their part of `update` in `accounts` and `card`. Pure: it
 //! returns the requests to send instead of doing I/O, so flows are tested by feeding key
 //! sequences.
 
@@ -14,7 +14,6 @@ use super::card::{self, CardRequest};
 use super::command::Command;
 use super::form::FormEvent;
 use super::keymap::Key;
-use super::refdata;
 use super::saving;
 use super::screen::{Hub, Notice, Screen, ScreenId};
 use super::state::*;
@@ -92,8 +91,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
                     screen.on_progress(done, total)
                 }) == Some(true)
             }
-            Some(_) => refdata::on_progress(app, done, total),
-            None => false,
+            _ => false,
         },
     };
     // After any message, not only a reply: a request that held input may have been dropped
@@ -300,16 +298,6 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
             event => return on_form_event(app, event, out),
         }
     }
-    if refdata::on_key(app, key, command, out) {
-        return;
-    }
-    if edits_text(&key)
-        && let Slot::Ref(screen) = &mut app.screen
-        && let Some(input) = screen.focused_input()
-    {
-        input.handle_event(&crossterm::event::Event::Key(key));
-        return;
-    }
     match (&mut app.screen, key.code) {
         (Slot::Card(_), KeyCode::Up) => card::move_selection(app, -1),
         (Slot::Card(_), KeyCode::Down) => card::move_selection(app, 1),
@@ -356,7 +344,6 @@ pub(super) fn say_form_error(app: &mut App) {
 /// screen with a form adds its arm here (apply its rules, `Form::fail` or send the request).
 fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
     match &app.screen {
-        Slot::Ref(_) => refdata::submit(app, out),
         // Enter on the last field of a wizard step goes on to the next step.
         Slot::OpenAccount(_) => accounts::wizard_step(app, true, out),
         Slot::Modify(_) => accounts::submit_modify(app, out),
@@ -386,12 +373,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         .opens_anywhere
         .iter()
         .find(|(c, _)| *c == command);
-    let navigation = app.session.is_some()
-        && (anywhere.is_some()
-            || matches!(
-                command,
-                Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes
-            ));
+    let navigation = app.session.is_some() && anywhere.is_some();
     if !navigation
         && !app
             .commands()
@@ -406,9 +388,6 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         return;
     }
     if card::invoke(app, command, out) {
-        return;
-    }
-    if matches!(app.screen, Slot::Ref(_)) && refdata::invoke(app, command, out) {
         return;
     }
     let for_the_hub = matches!(
@@ -439,9 +418,6 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             say(app, MessageKind::Error, app.t("msg.quit_loses_save"));
         }
         (_, Command::Quit) => app.quit = true,
-        (_, Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes) => {
-            refdata::open_list(app, command, out)
-        }
         (Slot::OpenAccount(_), Command::PageDown | Command::PageUp) => {
             accounts::wizard_step(app, command == Command::PageDown, out)
         }
@@ -495,11 +471,6 @@ fn on_reply(
                 }
             }
         }
-        Ok(Reply::Ref(reply)) => {
-            if let Request::Ref(_, request) = &request {
-                refdata::on_reply(app, request, reply, out);
-            }
-        }
         Ok(Reply::Card(reply)) => card::on_reply(app, reply, out),
         Err(Failure::Unreachable(detail)) => {
             app.database = DbStatus::Reconnecting;
@@ -519,19 +490,14 @@ fn on_reply(
             if let Some(key) = request.idempotency_key() {
                 saving::answered(app, key);
             }
-            match (&request, asker) {
-                (Request::Ref(_, ref_request), _) => refdata::on_failure(app, ref_request),
-                (Request::Screen(request), Some(id)) => {
-                    call(app, out, Place::Id(id), |screen, hub| {
-                        screen.on_failure(request.as_ref(), hub)
-                    });
-                }
-                _ => {}
+            if let (Request::Screen(request), Some(id)) = (&request, asker) {
+                call(app, out, Place::Id(id), |screen, hub| {
+                    screen.on_failure(request.as_ref(), hub)
+                });
             }
             say(app, MessageKind::Error, detail.text(app.lang))
         }
-        // A read whose screen has gone: nothing to show (writes are told in accounts and
-        // refdata).
+        // A read whose screen has gone: nothing to show (writes are told in accounts).
         Ok(_) => {}
     }
 }

@@ -1,12 +1,13 @@
 //! The screens, one module each: its state, keys, replies, requests (and how they execute),
 //! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md. The screens not
-//! moved here yet (the open-account wizard, modify and transfer; the reference-data screens;
-//! the card screens) still live in `app` (`accounts`, `refdata`, `card`) as `Slot` variants.
+//! moved here yet (the open-account wizard, modify and transfer; the card screens) still live
+//! in `app` (`accounts`, `card`) as `Slot` variants.
 
 pub mod details;
 pub mod login;
 pub mod measure;
 pub mod overview;
+pub mod reference;
 pub mod table;
 
 use crate::app::App;
@@ -19,7 +20,12 @@ use crate::i18n::Lang;
 pub static REGISTRY: Registry = Registry {
     sign_in: || Box::new(login::SignIn::default()) as Box<dyn Screen>,
     opens: &[(Command::Overview, overview::open)],
-    opens_anywhere: &[],
+    opens_anywhere: &[
+        (Command::Meters, reference::meters::open),
+        (Command::MeterTypes, reference::meter_types::open),
+        (Command::Schemes, reference::schemes::open),
+        (Command::CustomerTypes, reference::customer_types::open),
+    ],
     draw: crate::ui::draw,
 };
 

@@ -8,7 +8,6 @@ pub mod chrome;
 pub mod form;
 mod help;
 pub mod inert;
-mod refdata;
 pub mod table;
 pub mod text;
 pub mod theme;
@@ -36,7 +35,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         // Only while the hub calls that screen: never drawn.
         Slot::Vacant(_) => {}
         Slot::Card(screen) => card::draw(frame, body, screen, app, &theme),
-        Slot::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
         Slot::OpenAccount(wizard) => accounts::draw_open_account(frame, body, wizard, app, &theme),
         Slot::Modify(view) => accounts::draw_modify(frame, body, view, app, &theme),
         Slot::Transfer(view) => accounts::draw_transfer(frame, body, view, app, &theme),

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use crate::support::*;
 use chrono::NaiveDate;
-use meterdesk::app::refdata::{ImportCheck, RefReply, RefRequest, RefScreen};
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
 use meterdesk::db::customers::PageAt;
@@ -20,6 +19,10 @@ use meterdesk::domain::meter_csv::{
 };
 use meterdesk::domain::money::Volume;
 use meterdesk::domain::pricing::{BillingMode, Tier};
+use meterdesk::screens::reference::form::RefForm;
+use meterdesk::screens::reference::meter_types::MeterTypes;
+use meterdesk::screens::reference::meters::MetersView;
+use meterdesk::screens::reference::requests::{ImportCheck, RefCall, RefReply, RefRequest};
 
 const SUPERVISOR: [&str; 5] = [
     "customer.view",
@@ -46,7 +49,7 @@ fn reply(app: &mut App, id: u64, reply: RefReply) -> Vec<(u64, Request)> {
         app,
         Msg::Reply {
             id,
-            outcome: Ok(Reply::Ref(reply)),
+            outcome: Ok(Reply::screen(reply)),
         },
     )
     .requests
@@ -54,9 +57,10 @@ fn reply(app: &mut App, id: u64, reply: RefReply) -> Vec<(u64, Request)> {
 
 fn ref_requests(sent: &[(u64, Request)]) -> Vec<(u64, RefRequest)> {
     sent.iter()
-        .filter_map(|(id, request)| match request {
-            Request::Ref(_, request) => Some((*id, request.clone())),
-            _ => None,
+        .filter_map(|(id, request)| {
+            request
+                .of::<RefCall>()
+                .map(|call| (*id, call.request.clone()))
         })
         .collect()
 }
@@ -131,7 +135,7 @@ fn meter_types_list_add_form_and_permissions() {
     let message = clerk.message.clone().expect("a refusal");
     assert_eq!(message.kind, MessageKind::Error);
     assert!(message.text.contains("meter.maintain"), "{message:?}");
-    assert!(matches!(clerk.screen, Slot::Ref(RefScreen::MeterTypes(_))));
+    assert!(clerk.screen.is::<MeterTypes>());
 
     let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
     reply(&mut app, sent[0].0, RefReply::MeterTypes(meter_type_rows()));
@@ -183,7 +187,7 @@ fn meter_types_list_add_form_and_permissions() {
         *id,
         RefReply::MeterTypeSaved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
     );
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::MeterTypes(_))));
+    assert!(app.screen.is::<MeterTypes>());
     assert!(matches!(
         ref_requests(&next)[..],
         [(_, RefRequest::MeterTypes)]
@@ -268,7 +272,7 @@ fn meters_uninstalled_and_installed_read_only() {
         "{}",
         message.text
     );
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     insta::assert_snapshot!("meters_installed_read_only", render(&app));
     let sent = press(&mut app, KeyCode::Char('x'));
     assert!(sent.is_empty(), "an installed meter is never deleted");
@@ -352,7 +356,7 @@ fn meter_form_adds_and_modifies_without_the_number() {
     let message = app.message.clone().unwrap();
     assert!(message.text.contains("installed now"), "{}", message.text);
     assert!(
-        matches!(app.screen, Slot::Ref(RefScreen::Form(_))),
+        app.screen.is::<RefForm>(),
         "the form stays with what was typed"
     );
 }
@@ -397,7 +401,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
     for code in [KeyCode::F(2), KeyCode::Enter, KeyCode::Char('9')] {
         assert!(press(&mut app, code).is_empty(), "{code:?} sends nothing");
     }
-    let Slot::Ref(RefScreen::Form(form)) = &app.screen else {
+    let Some(form) = app.screen.module::<RefForm>() else {
         panic!("the form stays")
     };
     assert_eq!(form.form.value(0), "ab-12", "nothing typed into it");
@@ -414,7 +418,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
         resent[0].0,
         RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::Done),
     );
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     assert_eq!(
         app.message.as_ref().map(|m| m.text.as_str()),
         Some("Saved.")
@@ -451,17 +455,14 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
         assert!(press(&mut app, code).is_empty(), "{code:?}");
         assert!(render(&app).contains("The save waits for the database"));
     }
-    assert!(
-        matches!(app.screen, Slot::Ref(RefScreen::Meters(_))),
-        "no form opened"
-    );
+    assert!(app.screen.is::<MetersView>(), "no form opened");
 
     // A save waits too, and the clerk leaves its form (asked once: it has changes).
     let (mut app, sent) = meter_add_sent();
     connection_lost(&mut app, &sent);
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(resent[0].1, sent[0].1);
     // Refused: said on the message line, not put on a form that is not the sender's.
@@ -471,7 +472,7 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
         resent[0].0,
         RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NumberTaken),
     );
-    let Slot::Ref(RefScreen::Form(form)) = &app.screen else {
+    let Some(form) = app.screen.module::<RefForm>() else {
         panic!("the new form stays")
     };
     assert!(
@@ -541,7 +542,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     type_text(&mut app, "/huge.csv");
     press(&mut app, KeyCode::F(2));
     press(&mut app, KeyCode::F(12));
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     assert!(app.in_flight.is_empty(), "{:?}", app.in_flight);
 
     press(&mut app, KeyCode::Char('i'));
@@ -563,7 +564,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     // F12: import nothing, nothing sent, back on the list.
     let sent = press(&mut app, KeyCode::F(12));
     assert!(sent.is_empty());
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     assert_eq!(app.message.clone().unwrap().text, "Nothing was imported.");
 
     // A file without a good row: F2 has nothing to import and says so.
@@ -668,7 +669,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     );
     insta::assert_snapshot!("import_done", render(&app));
     let sent = press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     assert!(
         matches!(ref_requests(&sent)[..], [(_, RefRequest::Meters { .. })]),
         "the list is fetched again: {sent:?}"
@@ -826,7 +827,7 @@ fn customer_type_row(id: i64, name: &str, customers: i64) -> CustomerTypeRow {
 #[test]
 fn customer_types_refusals_are_shown_clearly() {
     let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
-    let choices = meterdesk::app::refdata::TypeChoices {
+    let choices = meterdesk::screens::reference::requests::TypeChoices {
         meter_types: meter_type_rows()
             .into_iter()
             .map(|r| r.meter_type)
@@ -933,7 +934,7 @@ fn reference_screens_in_chinese() {
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "metertypes");
     let sent = press(&mut app, KeyCode::Enter);
-    let [(id, Request::Ref(_, RefRequest::MeterTypes))] = &sent[..] else {
+    let [(id, RefRequest::MeterTypes)] = &ref_requests(&sent)[..] else {
         panic!("{sent:?}")
     };
     let rows = vec![meterdesk::db::meters::MeterTypeRow {
@@ -952,7 +953,7 @@ fn reference_screens_in_chinese() {
         &mut app,
         Msg::Reply {
             id: *id,
-            outcome: Ok(Reply::Ref(RefReply::MeterTypes(rows))),
+            outcome: Ok(Reply::screen(RefReply::MeterTypes(rows))),
         },
     );
     insta::assert_snapshot!("meter_types_in_chinese", render(&app));

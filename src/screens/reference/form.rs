@@ -1,0 +1,318 @@
+//! The reference form: add or modify a row of a reference list (or change a scheme's prices),
+//! on top of the list it was opened from. The list's module builds the form and checks it
+//! (`build`); this screen takes the keys, sends the change once and waits for its answer:
+//! done, it closes and the list below is read again; refused, the fields say why.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+use super::requests::RefRequest;
+use super::texts::{kind_key, mode_key};
+use super::{FormKey, answer_of, fail, form_key, note, ref_answer, say_problems, send};
+use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::state::{MessageKind, Slot};
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::price_schemes::SchemeRow;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::truncate;
+use crate::ui::theme::Theme;
+
+/// What a reference form saves.
+#[derive(Debug, Clone)]
+pub enum FormTarget {
+    MeterType {
+        id: Option<i64>,
+    },
+    /// `meter_no` None: a new meter (its number is a field); else that meter (it never changes).
+    Meter {
+        meter_no: Option<String>,
+    },
+    Scheme {
+        stored: Option<Box<SchemeRow>>,
+    },
+    Prices {
+        id: i64,
+        name: String,
+    },
+    CustomerType {
+        id: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RefForm {
+    pub form: Form,
+    pub target: FormTarget,
+}
+
+/// What the screen's rules make of a submitted form: the request, or the bad fields.
+type Built = Result<RefRequest, Vec<(usize, String)>>;
+
+impl RefForm {
+    /// `form` (filled in), saving to `target`: what it holds now is what is saved.
+    pub fn new(mut form: Form, target: FormTarget) -> RefForm {
+        form.mark_saved();
+        RefForm { form, target }
+    }
+
+    /// F2 on a form whose fields passed their own checks: the screen's rules, then the
+    /// request, which carries the idempotency key made now.
+    fn submit(&mut self, hub: &mut Hub) {
+        match self.build(hub.app.lang, hub.app.write_key()) {
+            Ok(request) => send(hub, request),
+            Err(errors) => fail(&mut self.form, &errors, hub),
+        }
+    }
+
+    fn build(&self, lang: Lang, idempotency_key: String) -> Built {
+        let f = &self.form;
+        let mut errors = Errors {
+            form: f,
+            list: Vec::new(),
+        };
+        let request = match &self.target {
+            FormTarget::MeterType { id } => {
+                super::meter_types::build(f, *id, &mut errors, lang, idempotency_key)
+            }
+            FormTarget::Meter { meter_no } => {
+                super::meters::build(f, meter_no.as_deref(), &mut errors, lang, idempotency_key)
+            }
+            FormTarget::Scheme { stored } => {
+                super::schemes::build(f, stored.as_deref(), &mut errors, lang, idempotency_key)
+            }
+            FormTarget::Prices { id, .. } => {
+                super::schemes::build_prices(f, *id, &mut errors, lang, idempotency_key)
+            }
+            FormTarget::CustomerType { id } => {
+                super::customer_types::build(f, *id, idempotency_key)
+            }
+        };
+        match request {
+            Some(request) if errors.list.is_empty() => Ok(request),
+            _ => Err(errors.list),
+        }
+    }
+
+    /// The hints above the fields.
+    fn hints(&self, app: &App) -> Vec<String> {
+        let lang = app.lang;
+        match &self.target {
+            FormTarget::MeterType { .. } => vec![lang.t("ref.hint_meter_type").to_owned()],
+            FormTarget::Meter { meter_no: Some(no) } => {
+                vec![lang.tf("ref.hint_meter_modify", &[("meter", no)])]
+            }
+            FormTarget::Meter { meter_no: None } => vec![lang.t("ref.hint_meter_add").to_owned()],
+            FormTarget::Scheme { stored: Some(row) } => vec![lang.tf(
+                "ref.hint_scheme_modify",
+                &[
+                    ("kind", &lang.t(kind_key(row.kind))),
+                    ("mode", &lang.t(mode_key(row.mode))),
+                    ("start", &row.start_date),
+                ],
+            )],
+            FormTarget::Scheme { stored: None } => vec![lang.t("ref.hint_tiers").to_owned()],
+            FormTarget::Prices { name, .. } => vec![
+                lang.tf("ref.hint_prices", &[("name", &inert(name))]),
+                lang.t("ref.hint_tiers").to_owned(),
+            ],
+            FormTarget::CustomerType { .. } => vec![app.t("ref.hint_customer_type")],
+        }
+    }
+}
+
+impl Screen for RefForm {
+    fn crumb(&self, lang: Lang) -> String {
+        let key = match &self.target {
+            FormTarget::MeterType { id: None }
+            | FormTarget::Meter { meter_no: None }
+            | FormTarget::Scheme { stored: None }
+            | FormTarget::CustomerType { id: None } => "ref.screen_add",
+            FormTarget::Prices { .. } => "ref.screen_prices",
+            _ => "ref.screen_modify",
+        };
+        lang.t(key).to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        super::commands_with(&[
+            (Command::Save, "command.save"),
+            (Command::Lookup, "command.lookup"),
+            (Command::NextField, "command.next_field"),
+        ])
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let theme = Theme::new(app.look);
+        let hints = self.hints(app);
+        let [top, fields] = Layout::vertical([
+            Constraint::Length(hints.len() as u16 + 1),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        let lines: Vec<Line> = hints
+            .iter()
+            .map(|hint| {
+                note(
+                    &truncate(hint, usize::from(area.width).saturating_sub(2)),
+                    &theme,
+                )
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), top);
+        crate::ui::form::draw(frame, fields, &self.form, app.lang, &theme);
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        if super::waits_for_save(hub, &key, command, true) {
+            return true;
+        }
+        match form_key(&mut self.form, key, command, hub) {
+            FormKey::Taken => true,
+            FormKey::Submit => {
+                self.submit(hub);
+                true
+            }
+            FormKey::Unhandled => false,
+        }
+    }
+
+    /// Its save answered, wherever the clerk has gone meanwhile: done, the form closes and the
+    /// screen on top (the list, if the form was on it) is read again; refused, on the fields
+    /// if the form is on top, else on the message line.
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let Some((request, reply)) = ref_answer(request, reply) else {
+            return;
+        };
+        match answer_of(hub.app.lang, request, reply) {
+            Some(Ok(text)) => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+                hub.say(MessageKind::Info, text);
+            }
+            Some(Err(problems)) => {
+                // The screen being called sits in the vacant slot: on top, it is this form.
+                let on_top = matches!(hub.app.screen, Slot::Vacant(_));
+                let errors: Vec<(usize, String)> = problems
+                    .iter()
+                    .filter_map(|(label, text)| {
+                        label
+                            .and_then(|label| index_of(&self.form, label))
+                            .map(|index| (index, text.clone()))
+                    })
+                    .collect();
+                if on_top && !errors.is_empty() {
+                    fail(&mut self.form, &errors, hub);
+                } else {
+                    say_problems(hub, problems);
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+// ───────────────────────────── Fields ─────────────────────────────
+
+/// Collects field errors by label.
+pub(super) struct Errors<'a> {
+    form: &'a Form,
+    list: Vec<(usize, String)>,
+}
+
+impl Errors<'_> {
+    pub(super) fn add(&mut self, label: &str, text: String) {
+        if let Some(index) = index_of(self.form, label)
+            && !self.list.iter().any(|(bad, _)| *bad == index)
+        {
+            self.list.push((index, text));
+        }
+    }
+
+    pub(super) fn check<T, E>(
+        &mut self,
+        label: &str,
+        result: Result<T, E>,
+        text: impl Fn(E) -> String,
+    ) -> Option<T> {
+        result.map_err(|error| self.add(label, text(error))).ok()
+    }
+}
+
+/// Choices whose labels come from the catalogue.
+pub(super) fn word_choices(lang: Lang, words: &[(&str, &'static str)]) -> FieldKind {
+    FieldKind::Choice(
+        words
+            .iter()
+            .map(|(key, label)| Choice {
+                key: (*key).to_owned(),
+                label: lang.t(label).to_owned(),
+            })
+            .collect(),
+    )
+}
+
+pub(super) fn yes_no(lang: Lang) -> FieldKind {
+    word_choices(lang, &[("yes", "ref.yes"), ("no", "ref.no")])
+}
+
+/// Sets a choice field to the entry with `key`.
+pub(super) fn choose(form: &mut Form, label: &str, key: &str) {
+    if let Some(index) = index_of(form, label)
+        && let FieldKind::Choice(choices) = &form.fields[index].kind
+        && let Some(choice) = choices.iter().find(|c| c.key == key)
+    {
+        let text = choice.label.clone();
+        form.set(index, &text);
+    }
+}
+
+/// Ticks the entries with these keys in a multiple-choice field.
+pub(super) fn choose_many(form: &mut Form, label: &str, keys: &[String]) {
+    if let Some(index) = index_of(form, label)
+        && let FieldKind::Choices(choices) = &form.fields[index].kind
+    {
+        let labels: Vec<&str> = choices
+            .iter()
+            .filter(|c| keys.contains(&c.key))
+            .map(|c| c.label.as_str())
+            .collect();
+        let text = labels.join(CHOICES_SEPARATOR);
+        form.set(index, &text);
+    }
+}
+
+pub(super) fn set(form: &mut Form, label: &str, text: &str) {
+    if let Some(index) = index_of(form, label) {
+        form.set(index, text);
+    }
+}
+
+pub(super) fn index_of(form: &Form, label: &str) -> Option<usize> {
+    form.fields.iter().position(|field| field.label == label)
+}
+
+pub(super) fn text_of<'a>(form: &'a Form, label: &str) -> &'a str {
+    index_of(form, label).map_or("", |index| form.value(index).trim())
+}
+
+pub(super) fn key_of<'a>(form: &'a Form, label: &str) -> Option<&'a str> {
+    index_of(form, label)
+        .and_then(|index| form.fields[index].chosen())
+        .map(|choice| choice.key.as_str())
+}
+
+/// The keys ticked in a multiple-choice field.
+pub(super) fn keys_of(form: &Form, label: &str) -> Vec<String> {
+    index_of(form, label).map_or(Vec::new(), |index| {
+        form.fields[index]
+            .chosen_many()
+            .iter()
+            .map(|c| c.key.clone())
+            .collect()
+    })
+}

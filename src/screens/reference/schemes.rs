@@ -1,0 +1,434 @@
+//! The price schemes (`:schemes`): the list, a scheme's details with its price preview
+//! ([`super::scheme_detail`]), and the forms that add or modify a scheme and change its prices
+//! from a date (`price.maintain`).
+
+use chrono::NaiveDate;
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use rust_decimal::Decimal;
+
+use super::form::{Errors, FormTarget, RefForm, key_of, set, text_of, word_choices};
+use super::requests::{RefReply, RefRequest};
+use super::texts::{kind_key, mode_key, scheme_error_text};
+use super::{ListView, ref_answer, send};
+use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::price_schemes::{SchemeFields, SchemeRow};
+use crate::domain::customer_rules::AccountKind;
+use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
+use crate::domain::pricing::{
+    PriceVersion, SchemeError, SchemeFieldsError, Tier, check_scheme_fields,
+};
+use crate::domain::validation;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::table::Column;
+
+/// Tiers a scheme form offers; the last one filled has no upper bound.
+pub const TIER_FIELDS: usize = 4;
+
+#[derive(Debug, Clone, Default)]
+pub struct Schemes {
+    pub list: ListView<SchemeRow>,
+}
+
+/// The registry's way to open it (`:schemes`).
+pub fn open() -> Box<dyn Screen> {
+    Box::new(Schemes::default())
+}
+
+const PERMISSION: &str = "price.maintain";
+
+impl Schemes {
+    fn form(&self, add: bool, lang: Lang) -> Option<RefForm> {
+        let row = if add {
+            None
+        } else {
+            Some(self.list.selected_row()?)
+        };
+        let mut fields = vec![Field::new("ref.f_name", FieldKind::Text { max: 50 }, true)];
+        if add {
+            fields.extend([
+                Field::new(
+                    "ref.f_kind",
+                    word_choices(
+                        lang,
+                        &[
+                            ("prepaid", "ref.kind_prepaid"),
+                            ("postpaid", "ref.kind_postpaid"),
+                        ],
+                    ),
+                    true,
+                ),
+                Field::new(
+                    "ref.f_mode",
+                    word_choices(
+                        lang,
+                        &[
+                            ("fixed", "ref.mode_fixed"),
+                            ("stepped", "ref.mode_stepped"),
+                            ("leap", "ref.mode_leap"),
+                        ],
+                    ),
+                    true,
+                ),
+                Field::new("ref.f_start", FieldKind::Date, true),
+            ]);
+        }
+        fields.extend([
+            Field::new("ref.f_vat", FieldKind::Text { max: 6 }, true),
+            Field::new("ref.f_accumulation", FieldKind::Digits { len: 3 }, false),
+            Field::new("ref.f_settlement", FieldKind::Digits { len: 2 }, false),
+        ]);
+        if add {
+            tier_fields(&mut fields);
+        }
+        let mut form = Form::new(fields);
+        if let Some(row) = row {
+            set(&mut form, "ref.f_name", &row.name);
+            set(&mut form, "ref.f_vat", &row.vat_percent.to_string());
+            let months = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
+            set(
+                &mut form,
+                "ref.f_accumulation",
+                &months(row.accumulation_months),
+            );
+            set(
+                &mut form,
+                "ref.f_settlement",
+                &months(row.settlement_months),
+            );
+        } else {
+            set(&mut form, "ref.f_vat", "9");
+        }
+        let stored = row.cloned().map(Box::new);
+        Some(RefForm::new(form, FormTarget::Scheme { stored }))
+    }
+}
+
+/// The form that changes the prices of scheme `id` from a date, starting from `tiers`.
+pub(super) fn prices_form(id: i64, name: &str, tiers: &[Tier]) -> RefForm {
+    let mut fields = vec![Field::new("ref.f_from", FieldKind::Date, true)];
+    tier_fields(&mut fields);
+    let mut form = Form::new(fields);
+    set_tiers(&mut form, tiers);
+    let name = name.to_owned();
+    RefForm::new(form, FormTarget::Prices { id, name })
+}
+
+/// The scheme form's rules: the request, or None with the bad fields in `errors`. `stored`:
+/// the scheme modified (its kind, mode and start never change); None: a new scheme with its
+/// first prices.
+pub(super) fn build(
+    f: &Form,
+    stored: Option<&SchemeRow>,
+    errors: &mut Errors,
+    lang: Lang,
+    idempotency_key: String,
+) -> Option<RefRequest> {
+    let name = errors.check(
+        "ref.f_name",
+        validation::plain_text(text_of(f, "ref.f_name"), 50),
+        |error| field_error_text(lang, &error),
+    );
+    let vat = errors.check(
+        "ref.f_vat",
+        validation::percent(text_of(f, "ref.f_vat"), Decimal::new(9999, 2)),
+        |error| field_error_text(lang, &error),
+    );
+    let months = |label| text_of(f, label).parse::<u32>().ok();
+    let (kind, mode, start) = match stored {
+        Some(row) => (Some(row.kind), Some(row.mode), Some(row.start_date)),
+        None => (
+            key_of(f, "ref.f_kind").and_then(|k| k.parse::<AccountKind>().ok()),
+            key_of(f, "ref.f_mode").and_then(|k| crate::db::price_schemes::billing_mode_of(k).ok()),
+            NaiveDate::parse_from_str(text_of(f, "ref.f_start"), "%Y-%m-%d").ok(),
+        ),
+    };
+    let tiers = if stored.is_none() {
+        tiers_of(f, errors, lang)
+    } else {
+        Some(Vec::new())
+    };
+    let (name, vat, kind, mode, start, tiers) = (name?, vat?, kind?, mode?, start?, tiers?);
+    let fields = SchemeFields {
+        name,
+        kind,
+        mode,
+        vat_percent: vat,
+        accumulation_months: months("ref.f_accumulation"),
+        settlement_months: months("ref.f_settlement"),
+        start_date: start,
+    };
+    if let Err(error) = check_scheme_fields(
+        mode,
+        kind,
+        vat,
+        fields.accumulation_months,
+        fields.settlement_months,
+    ) {
+        errors.add(fields_error_label(error), fields_error_text(lang, error));
+        None
+    } else if let Some(row) = stored {
+        Some(RefRequest::ModifyScheme {
+            idempotency_key,
+            id: row.id,
+            fields,
+        })
+    } else if let Err(error) = PriceVersion::new(start, mode, tiers.clone(), vat) {
+        errors.add(scheme_error_label(&error), scheme_error_text(lang, &error));
+        None
+    } else {
+        Some(RefRequest::AddScheme {
+            idempotency_key,
+            fields,
+            tiers,
+        })
+    }
+}
+
+/// The prices form's rules: the request, or None with the bad fields in `errors`.
+pub(super) fn build_prices(
+    f: &Form,
+    id: i64,
+    errors: &mut Errors,
+    lang: Lang,
+    idempotency_key: String,
+) -> Option<RefRequest> {
+    let from = NaiveDate::parse_from_str(text_of(f, "ref.f_from"), "%Y-%m-%d").ok();
+    let tiers = tiers_of(f, errors, lang);
+    Some(RefRequest::ChangePrices {
+        idempotency_key,
+        id,
+        effective_from: from?,
+        tiers: tiers?,
+    })
+}
+
+impl Screen for Schemes {
+    fn crumb(&self, lang: Lang) -> String {
+        lang.t("ref.screen_schemes").to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        super::commands_with(&[
+            (Command::Details, "command.details"),
+            (Command::Add, "command.add"),
+            (Command::Modify, "command.modify"),
+            (Command::Prices, "command.prices"),
+            (Command::Refresh, "command.refresh"),
+        ])
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let lang = app.lang;
+        super::short_list(
+            frame,
+            area,
+            &self.list,
+            &COLUMNS,
+            |row| {
+                vec![
+                    inert(&row.name).into_owned(),
+                    lang.t(kind_key(row.kind)).to_owned(),
+                    lang.t(mode_key(row.mode)).to_owned(),
+                    format!("{}%", row.vat_percent),
+                    months(row.accumulation_months),
+                    months(row.settlement_months),
+                    row.start_date.to_string(),
+                    row.current_from
+                        .map_or_else(|| "—".to_owned(), |d| d.to_string()),
+                    row.used_by.to_string(),
+                ]
+            },
+            app,
+        );
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        send(hub, RefRequest::Schemes);
+    }
+
+    fn on_key(&mut self, key: KeyEvent, _command: Option<Command>, _hub: &mut Hub) -> bool {
+        self.list.on_arrow(&key)
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if super::refused(hub, super::change_permission(command, PERMISSION)) {
+            return true;
+        }
+        let lang = hub.app.lang;
+        match command {
+            Command::Refresh => send(hub, RefRequest::Schemes),
+            Command::Details => {
+                if let Some(row) = self.list.selected_row() {
+                    let view = super::scheme_detail::SchemeView::new(row.id, &row.name);
+                    hub.open(Box::new(view));
+                }
+            }
+            Command::Prices => {
+                if let Some(row) = self.list.selected_row() {
+                    hub.open(Box::new(prices_form(row.id, &row.name, &[])));
+                }
+            }
+            Command::Add | Command::Modify => {
+                if let Some(form) = self.form(command == Command::Add, lang) {
+                    hub.open(Box::new(form));
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
+        if let Some((_, RefReply::Schemes(rows))) = ref_answer(request, reply) {
+            self.list.show(rows.clone());
+        }
+    }
+
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        if *notice == Notice::Reload {
+            send(hub, RefRequest::Schemes);
+        }
+    }
+}
+
+const COLUMNS: [Column; 9] = [
+    Column::new("ref.col_name", 10, 3, false),
+    Column::new("ref.col_kind", 8, 0, false),
+    Column::new("ref.col_mode", 8, 0, false),
+    Column::new("ref.col_vat", 6, 0, true),
+    Column::new("ref.col_accumulation", 6, 0, true),
+    Column::new("ref.col_settlement", 6, 0, true),
+    Column::new("ref.col_start", 10, 0, false),
+    Column::new("ref.col_in_force", 10, 0, false),
+    Column::new("ref.col_used_by_types", 5, 0, true),
+];
+
+/// A cycle in months, or a dash for none.
+pub(super) fn months(months: Option<u32>) -> String {
+    months.map_or_else(|| "—".to_owned(), |m| m.to_string())
+}
+
+// ───────────────────────────── Tiers ─────────────────────────────
+
+const TIER_TO: [&str; TIER_FIELDS] = [
+    "ref.f_tier1_to",
+    "ref.f_tier2_to",
+    "ref.f_tier3_to",
+    "ref.f_tier4_to",
+];
+const TIER_PRICE: [&str; TIER_FIELDS] = [
+    "ref.f_tier1_price",
+    "ref.f_tier2_price",
+    "ref.f_tier3_price",
+    "ref.f_tier4_price",
+];
+
+fn tier_fields(fields: &mut Vec<Field>) {
+    for (to, price) in TIER_TO.iter().zip(TIER_PRICE) {
+        fields.push(Field::new(to, FieldKind::Text { max: 16 }, false));
+        fields.push(Field::new(price, FieldKind::Text { max: 12 }, false));
+    }
+}
+
+fn set_tiers(form: &mut Form, tiers: &[Tier]) {
+    for ((to, price), tier) in TIER_TO.iter().zip(TIER_PRICE).zip(tiers) {
+        set(
+            form,
+            to,
+            &tier.up_to.map(|b| b.to_string()).unwrap_or_default(),
+        );
+        set(form, price, &tier.unit_price.to_string());
+    }
+}
+
+/// The tiers typed in the tier fields, in order; the last filled one has no upper bound.
+fn tiers_of(form: &Form, errors: &mut Errors, lang: Lang) -> Option<Vec<Tier>> {
+    let mut tiers = Vec::new();
+    let mut ok = true;
+    let mut ended = false;
+    for (to, price) in TIER_TO.iter().zip(TIER_PRICE) {
+        let (to_text, price_text) = (text_of(form, to), text_of(form, price));
+        if price_text.is_empty() {
+            if !to_text.is_empty() {
+                errors.add(
+                    price,
+                    field_error_text(lang, &validation::FieldError::Required),
+                );
+                ok = false;
+            }
+            ended = true;
+            continue;
+        }
+        if ended {
+            errors.add(price, lang.t("ref.tier_gap").to_owned());
+            ok = false;
+            continue;
+        }
+        let unit_price = errors.check(
+            price,
+            validation::unit_price(price_text, MAX_UNIT_PRICE),
+            |e| field_error_text(lang, &e),
+        );
+        let up_to = if to_text.is_empty() {
+            Some(None)
+        } else {
+            errors
+                .check(to, validation::volume(to_text, MAX_VOLUME), |e| {
+                    field_error_text(lang, &e)
+                })
+                .map(Some)
+        };
+        match (unit_price, up_to) {
+            (Some(unit_price), Some(up_to)) => tiers.push(Tier { up_to, unit_price }),
+            _ => ok = false,
+        }
+    }
+    if tiers.is_empty() && ok {
+        errors.add(
+            TIER_PRICE[0],
+            field_error_text(lang, &validation::FieldError::Required),
+        );
+        ok = false;
+    }
+    ok.then_some(tiers)
+}
+
+/// The field a price problem belongs to.
+pub(super) fn scheme_error_label(error: &SchemeError) -> &'static str {
+    let tier = match error {
+        SchemeError::UnboundedTierNotLast { tier }
+        | SchemeError::BoundNotIncreasing { tier }
+        | SchemeError::BoundOutOfRange { tier } => {
+            return TIER_TO[(tier - 1).min(TIER_FIELDS - 1)];
+        }
+        SchemeError::PriceOutOfRange { tier } | SchemeError::PriceFalls { tier } => *tier,
+        SchemeError::LastTierBounded
+        | SchemeError::FreeLastTier
+        | SchemeError::FixedNeedsOneTier => TIER_FIELDS,
+        SchemeError::VatRateOutOfRange => return "ref.f_vat",
+        _ => 1,
+    };
+    TIER_PRICE[(tier.max(1) - 1).min(TIER_FIELDS - 1)]
+}
+
+pub(super) fn fields_error_label(error: SchemeFieldsError) -> &'static str {
+    match error {
+        SchemeFieldsError::VatRate => "ref.f_vat",
+        SchemeFieldsError::AccumulationCycle => "ref.f_accumulation",
+        SchemeFieldsError::SettlementCycle => "ref.f_settlement",
+    }
+}
+
+pub(super) fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
+    lang.t(match error {
+        SchemeFieldsError::VatRate => "ref.se_vat",
+        SchemeFieldsError::AccumulationCycle => "ref.se_accumulation",
+        SchemeFieldsError::SettlementCycle => "ref.se_settlement",
+    })
+    .to_owned()
+}
