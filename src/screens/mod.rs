@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::app::screen::Registry;
 use crate::app::{Command, KeyMap, Screen, state::Look};
 use crate::i18n::Lang;
+use reference::{customer_types, list, meter_types, schemes};
 
 /// What the hub opens by name: the first screen, and a screen per command that opens one from
 /// any screen offering the command. Adding a screen reachable by a command is one line here.
@@ -22,9 +23,15 @@ pub static REGISTRY: Registry = Registry {
     opens: &[(Command::Overview, overview::open)],
     opens_anywhere: &[
         (Command::Meters, reference::meters::open),
-        (Command::MeterTypes, reference::meter_types::open),
-        (Command::Schemes, reference::schemes::open),
-        (Command::CustomerTypes, reference::customer_types::open),
+        (
+            Command::MeterTypes,
+            list::open::<meter_types::MeterTypeList>,
+        ),
+        (Command::Schemes, list::open::<schemes::SchemeList>),
+        (
+            Command::CustomerTypes,
+            list::open::<customer_types::CustomerTypeList>,
+        ),
     ],
     draw: crate::ui::draw,
 };

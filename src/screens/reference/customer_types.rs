@@ -2,64 +2,88 @@
 //! (`customer_type.maintain`). A type's form chooses from the meter types, price schemes and
 //! payment methods read with the list.
 
-use crossterm::event::KeyEvent;
-use ratatui::Frame;
-use ratatui::layout::Rect;
-
 use super::form::{
     FormTarget, RefForm, choose, choose_many, key_of, keys_of, set, text_of, word_choices, yes_no,
 };
+use super::list::{ListKind, ShortList};
 use super::requests::{RefReply, RefRequest, TypeChoices};
 use super::texts::{business_model_key, nature_key, payment_model_key, problem_text};
-use super::{ListView, deleted, ref_answer, send};
+use crate::app::Command;
 use crate::app::form::{Choice, Field, FieldKind, Form};
-use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
-use crate::app::state::MessageKind;
-use crate::app::{App, Command, Hub, Screen};
 use crate::db::customer_types::{CustomerTypeInput, CustomerTypeRow};
 use crate::domain::customer_rules::{BusinessModel, CustomerTypeProblem, Nature};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 
+pub type CustomerTypes = ShortList<CustomerTypeList>;
+
+/// The customer types' list, and what their form chooses from, read with it.
 #[derive(Debug, Clone, Default)]
-pub struct CustomerTypes {
-    pub list: ListView<CustomerTypeRow>,
-    /// What the form chooses from, read with the list.
+pub struct CustomerTypeList {
     pub choices: TypeChoices,
 }
 
-/// The registry's way to open it (`:custtypes`).
-pub fn open() -> Box<dyn Screen> {
-    Box::new(CustomerTypes::default())
-}
+impl ListKind for CustomerTypeList {
+    type Row = CustomerTypeRow;
+    const CRUMB: &'static str = "ref.screen_customer_types";
+    const PERMISSION: &'static str = "customer_type.maintain";
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const COMMANDS: &'static [(Command, &'static str)] = &super::meter_types::LIST_COMMANDS;
+    const READ: RefRequest = RefRequest::CustomerTypes;
 
-const PERMISSION: &str = "customer_type.maintain";
-
-impl CustomerTypes {
-    /// Delete: refused at once when customers have the type, else asked once.
-    fn ask_delete(&mut self, hub: &mut Hub) {
-        match self.list.rows.get(self.list.selected) {
-            Some(row) if row.customers > 0 => {
-                let problem = CustomerTypeProblem::InUse {
-                    customers: row.customers,
-                };
-                hub.say(MessageKind::Error, problem_text(hub.app.lang, &problem));
+    fn rows(&mut self, reply: &RefReply) -> Option<Vec<CustomerTypeRow>> {
+        match reply {
+            RefReply::CustomerTypes { rows, choices } => {
+                self.choices = choices.clone();
+                Some(rows.clone())
             }
-            Some(row) => {
-                let name = row.input.name.clone();
-                super::ask_delete(&mut self.list.deleting, &name, hub);
-            }
-            None => hub.say(MessageKind::Info, String::new()),
+            _ => None,
         }
     }
 
-    fn form(&self, add: bool, lang: Lang) -> Option<RefForm> {
-        let row = if add {
-            None
-        } else {
-            Some(self.list.selected_row()?)
+    fn cells(row: &CustomerTypeRow, lang: Lang) -> Vec<String> {
+        let input = &row.input;
+        let charging = match (&row.price_scheme_name, input.charges) {
+            (Some(name), true) => {
+                format!("{} ({})", inert(name), input.payment_methods.join(", "))
+            }
+            _ => lang.t("ref.free").to_owned(),
         };
+        vec![
+            inert(&input.name).into_owned(),
+            lang.t(nature_key(input.nature)).to_owned(),
+            lang.t(business_model_key(input.business_model)).to_owned(),
+            inert(&row.meter_type_names.join(", ")).into_owned(),
+            charging,
+            row.customers.to_string(),
+        ]
+    }
+
+    /// Refused at once when customers have the type.
+    fn deletable(row: &CustomerTypeRow, lang: Lang) -> Result<String, String> {
+        if row.customers > 0 {
+            let problem = CustomerTypeProblem::InUse {
+                customers: row.customers,
+            };
+            return Err(problem_text(lang, &problem));
+        }
+        Ok(row.input.name.clone())
+    }
+
+    fn delete(row: &CustomerTypeRow, idempotency_key: String) -> Option<RefRequest> {
+        Some(RefRequest::DeleteCustomerType {
+            idempotency_key,
+            id: row.id,
+        })
+    }
+
+    fn form(
+        &self,
+        row: Option<&CustomerTypeRow>,
+        _command: Command,
+        lang: Lang,
+    ) -> Option<RefForm> {
         let schemes = std::iter::once(Choice {
             key: String::new(),
             label: lang.t("ref.no_scheme").to_owned(),
@@ -193,116 +217,6 @@ pub(super) fn build(f: &Form, id: Option<i64>, idempotency_key: String) -> Optio
             payment_methods: keys_of(f, "ref.f_payment_methods"),
         },
     })
-}
-
-impl Screen for CustomerTypes {
-    fn crumb(&self, lang: Lang) -> String {
-        lang.t("ref.screen_customer_types").to_owned()
-    }
-
-    fn commands(&self) -> Vec<(Command, &'static str)> {
-        if self.list.deleting {
-            return super::delete_question_commands();
-        }
-        super::commands_with(&super::meter_types::LIST_COMMANDS)
-    }
-
-    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        let lang = app.lang;
-        super::short_list(
-            frame,
-            area,
-            &self.list,
-            &COLUMNS,
-            |row| {
-                let input = &row.input;
-                let charging = match (&row.price_scheme_name, input.charges) {
-                    (Some(name), true) => {
-                        format!("{} ({})", inert(name), input.payment_methods.join(", "))
-                    }
-                    _ => lang.t("ref.free").to_owned(),
-                };
-                vec![
-                    inert(&input.name).into_owned(),
-                    lang.t(nature_key(input.nature)).to_owned(),
-                    lang.t(business_model_key(input.business_model)).to_owned(),
-                    inert(&row.meter_type_names.join(", ")).into_owned(),
-                    charging,
-                    row.customers.to_string(),
-                ]
-            },
-            app,
-        );
-    }
-
-    fn on_open(&mut self, hub: &mut Hub) {
-        send(hub, RefRequest::CustomerTypes);
-    }
-
-    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if super::waits_for_save(hub, &key, command, false) {
-            return true;
-        }
-        if self.list.deleting {
-            if super::confirms_delete(&mut self.list.deleting, command, hub)
-                && let Some(row) = self.list.selected_row()
-            {
-                let idempotency_key = hub.app.write_key();
-                let id = row.id;
-                send(
-                    hub,
-                    RefRequest::DeleteCustomerType {
-                        idempotency_key,
-                        id,
-                    },
-                );
-            }
-            return true;
-        }
-        self.list.on_arrow(&key)
-    }
-
-    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::refused(hub, super::change_permission(command, PERMISSION)) {
-            return true;
-        }
-        match command {
-            Command::Refresh => send(hub, RefRequest::CustomerTypes),
-            Command::Add | Command::Modify => {
-                if let Some(form) = self.form(command == Command::Add, hub.app.lang) {
-                    hub.open(Box::new(form));
-                }
-            }
-            Command::Delete => self.ask_delete(hub),
-            _ => return false,
-        }
-        true
-    }
-
-    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some((request, reply)) = ref_answer(request, reply) else {
-            return;
-        };
-        match reply {
-            RefReply::CustomerTypes { rows, choices } => {
-                self.list.show(rows.clone());
-                self.choices = choices.clone();
-            }
-            reply => {
-                if let Some(answer) = super::answer_of(hub.app.lang, request, reply)
-                    && deleted(answer, hub)
-                {
-                    send(hub, RefRequest::CustomerTypes);
-                }
-            }
-        }
-    }
-
-    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        if *notice == Notice::Reload {
-            send(hub, RefRequest::CustomerTypes);
-        }
-    }
 }
 
 const COLUMNS: [Column; 6] = [

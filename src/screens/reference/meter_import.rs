@@ -227,11 +227,7 @@ impl Screen for ImportView {
                         scroll: 0,
                     };
                 }
-                match super::answer_of(lang, request, reply) {
-                    Some(Ok(text)) => hub.say(MessageKind::Info, text),
-                    Some(Err(problems)) => super::say_problems(hub, problems),
-                    None => {}
-                }
+                super::change_done(request, reply, hub);
             }
         }
     }

@@ -1,17 +1,11 @@
 //! The meter types (`:metertypes`): the list, with add, modify and delete (`meter.maintain`).
 
-use crossterm::event::KeyEvent;
-use ratatui::Frame;
-use ratatui::layout::Rect;
-
 use super::form::{Errors, FormTarget, RefForm, choose, key_of, set, text_of, word_choices};
+use super::list::{ListKind, ShortList};
 use super::requests::{RefReply, RefRequest};
 use super::texts::{in_use_text, payment_model_key};
-use super::{ListView, deleted, ref_answer, send};
+use crate::app::Command;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
-use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
-use crate::app::state::MessageKind;
-use crate::app::{App, Command, Hub, Screen};
 use crate::db::meters::MeterTypeRow;
 use crate::domain::meter_csv::caliber;
 use crate::domain::validation;
@@ -19,40 +13,65 @@ use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 
+pub type MeterTypes = ShortList<MeterTypeList>;
+
+/// The meter types' list.
 #[derive(Debug, Clone, Default)]
-pub struct MeterTypes {
-    pub list: ListView<MeterTypeRow>,
-}
+pub struct MeterTypeList;
 
-/// The registry's way to open it (`:metertypes`).
-pub fn open() -> Box<dyn Screen> {
-    Box::new(MeterTypes::default())
-}
+/// The commands of a short list that adds, modifies and deletes its rows.
+pub(super) const LIST_COMMANDS: [(Command, &str); 4] = [
+    (Command::Add, "command.add"),
+    (Command::Modify, "command.modify"),
+    (Command::Delete, "command.delete"),
+    (Command::Refresh, "command.refresh"),
+];
 
-const PERMISSION: &str = "meter.maintain";
+impl ListKind for MeterTypeList {
+    type Row = MeterTypeRow;
+    const CRUMB: &'static str = "ref.screen_meter_types";
+    const PERMISSION: &'static str = "meter.maintain";
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const COMMANDS: &'static [(Command, &'static str)] = &LIST_COMMANDS;
+    const READ: RefRequest = RefRequest::MeterTypes;
 
-impl MeterTypes {
-    /// Delete: refused at once when the type is plainly in use, else asked once.
-    fn ask_delete(&mut self, hub: &mut Hub) {
-        match self.list.rows.get(self.list.selected) {
-            Some(row) if row.meters + row.customer_types > 0 => {
-                let text = in_use_text(hub.app.lang, row.meters, row.customer_types);
-                hub.say(MessageKind::Error, text);
-            }
-            Some(row) => {
-                let name = row.meter_type.name.clone();
-                super::ask_delete(&mut self.list.deleting, &name, hub);
-            }
-            None => hub.say(MessageKind::Info, String::new()),
+    fn rows(&mut self, reply: &RefReply) -> Option<Vec<MeterTypeRow>> {
+        match reply {
+            RefReply::MeterTypes(rows) => Some(rows.clone()),
+            _ => None,
         }
     }
 
-    fn form(&self, add: bool, lang: Lang) -> Option<RefForm> {
-        let row = if add {
-            None
-        } else {
-            Some(self.list.selected_row()?)
-        };
+    fn cells(row: &MeterTypeRow, lang: Lang) -> Vec<String> {
+        let t = &row.meter_type;
+        vec![
+            inert(&t.name).into_owned(),
+            lang.t(payment_model_key(t.payment_model)).to_owned(),
+            lang.t(if t.takes_card { "ref.yes" } else { "ref.no" })
+                .to_owned(),
+            inert(&t.caliber).into_owned(),
+            inert(&t.manufacturer).into_owned(),
+            row.meters.to_string(),
+            row.customer_types.to_string(),
+        ]
+    }
+
+    /// Refused at once when meters or customer types use the type.
+    fn deletable(row: &MeterTypeRow, lang: Lang) -> Result<String, String> {
+        if row.meters + row.customer_types > 0 {
+            return Err(in_use_text(lang, row.meters, row.customer_types));
+        }
+        Ok(row.meter_type.name.clone())
+    }
+
+    fn delete(row: &MeterTypeRow, idempotency_key: String) -> Option<RefRequest> {
+        Some(RefRequest::DeleteMeterType {
+            idempotency_key,
+            id: row.meter_type.id,
+        })
+    }
+
+    fn form(&self, row: Option<&MeterTypeRow>, _command: Command, lang: Lang) -> Option<RefForm> {
         let mut form = Form::new(vec![
             Field::new("ref.f_name", FieldKind::Text { max: 50 }, true),
             Field::new(
@@ -117,117 +136,6 @@ pub(super) fn build(
         manufacturer: manufacturer?,
     })
 }
-
-impl Screen for MeterTypes {
-    fn crumb(&self, lang: Lang) -> String {
-        lang.t("ref.screen_meter_types").to_owned()
-    }
-
-    fn commands(&self) -> Vec<(Command, &'static str)> {
-        if self.list.deleting {
-            return super::delete_question_commands();
-        }
-        super::commands_with(&LIST_COMMANDS)
-    }
-
-    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        let lang = app.lang;
-        super::short_list(
-            frame,
-            area,
-            &self.list,
-            &COLUMNS,
-            |row| {
-                let t = &row.meter_type;
-                vec![
-                    inert(&t.name).into_owned(),
-                    lang.t(payment_model_key(t.payment_model)).to_owned(),
-                    lang.t(if t.takes_card { "ref.yes" } else { "ref.no" })
-                        .to_owned(),
-                    inert(&t.caliber).into_owned(),
-                    inert(&t.manufacturer).into_owned(),
-                    row.meters.to_string(),
-                    row.customer_types.to_string(),
-                ]
-            },
-            app,
-        );
-    }
-
-    fn on_open(&mut self, hub: &mut Hub) {
-        send(hub, RefRequest::MeterTypes);
-    }
-
-    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if super::waits_for_save(hub, &key, command, false) {
-            return true;
-        }
-        if self.list.deleting {
-            if super::confirms_delete(&mut self.list.deleting, command, hub)
-                && let Some(row) = self.list.selected_row()
-            {
-                let idempotency_key = hub.app.write_key();
-                let id = row.meter_type.id;
-                send(
-                    hub,
-                    RefRequest::DeleteMeterType {
-                        idempotency_key,
-                        id,
-                    },
-                );
-            }
-            return true;
-        }
-        self.list.on_arrow(&key)
-    }
-
-    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::refused(hub, super::change_permission(command, PERMISSION)) {
-            return true;
-        }
-        match command {
-            Command::Refresh => send(hub, RefRequest::MeterTypes),
-            Command::Add | Command::Modify => {
-                if let Some(form) = self.form(command == Command::Add, hub.app.lang) {
-                    hub.open(Box::new(form));
-                }
-            }
-            Command::Delete => self.ask_delete(hub),
-            _ => return false,
-        }
-        true
-    }
-
-    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some((request, reply)) = ref_answer(request, reply) else {
-            return;
-        };
-        match reply {
-            RefReply::MeterTypes(rows) => self.list.show(rows.clone()),
-            reply => {
-                if let Some(answer) = super::answer_of(hub.app.lang, request, reply)
-                    && deleted(answer, hub)
-                {
-                    send(hub, RefRequest::MeterTypes);
-                }
-            }
-        }
-    }
-
-    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        if *notice == Notice::Reload {
-            send(hub, RefRequest::MeterTypes);
-        }
-    }
-}
-
-/// The commands of a short list that adds, modifies and deletes its rows.
-pub(super) const LIST_COMMANDS: [(Command, &str); 4] = [
-    (Command::Add, "command.add"),
-    (Command::Modify, "command.modify"),
-    (Command::Delete, "command.delete"),
-    (Command::Refresh, "command.refresh"),
-];
 
 const COLUMNS: [Column; 7] = [
     Column::new("ref.col_name", 10, 3, false),

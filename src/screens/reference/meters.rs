@@ -14,7 +14,7 @@ use tui_input::backend::crossterm::EventHandler;
 use super::form::{Errors, FormTarget, RefForm, choose, key_of, set, text_of};
 use super::requests::{RefCall, RefReply, RefRequest};
 use super::texts::{meter_no_error_text, status_key};
-use super::{deleted, ref_answer, send};
+use super::{ref_answer, send};
 use crate::app::form::{Choice, Field, FieldKind, Form, field_error_text, halfwidth_key};
 use crate::app::paging::{self, PageApply};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -276,33 +276,31 @@ impl Screen for MetersView {
                 (Command::Help, "command.help"),
             ];
         }
-        super::commands_with(match self.listing {
-            MeterListing::Uninstalled => &[
+        let mut own: Vec<(Command, &'static str)> = match self.listing {
+            MeterListing::Uninstalled => vec![
                 (Command::Search, "command.search"),
                 (Command::Add, "command.add"),
                 (Command::Modify, "command.modify"),
                 (Command::Delete, "command.delete"),
                 (Command::Import, "command.import"),
                 (Command::Listing, "ref.legend_installed"),
-                (Command::Refresh, "command.refresh"),
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-                (Command::First, "command.first"),
-                (Command::Last, "command.last"),
             ],
             // Modify and delete stay on the keys to say why a placed meter is read-only.
-            MeterListing::Placed => &[
+            MeterListing::Placed => vec![
                 (Command::Search, "command.search"),
                 (Command::Modify, "command.modify"),
                 (Command::Delete, "command.delete"),
                 (Command::Listing, "ref.legend_uninstalled"),
-                (Command::Refresh, "command.refresh"),
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-                (Command::First, "command.first"),
-                (Command::Last, "command.last"),
             ],
-        })
+        };
+        own.extend([
+            (Command::Refresh, "command.refresh"),
+            (Command::PageDown, "command.page_down"),
+            (Command::PageUp, "command.page_up"),
+            (Command::First, "command.first"),
+            (Command::Last, "command.last"),
+        ]);
+        super::commands_with(&own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
@@ -408,9 +406,7 @@ impl Screen for MetersView {
                 );
             }
             (request, reply) => {
-                if let Some(answer) = super::answer_of(hub.app.lang, request, reply)
-                    && deleted(answer, hub)
-                {
+                if super::change_done(request, reply, hub) {
                     self.page(Command::Refresh, hub);
                 }
             }

@@ -11,6 +11,7 @@
 
 pub mod customer_types;
 pub mod form;
+pub mod list;
 pub mod meter_import;
 pub mod meter_types;
 pub mod meters;
@@ -27,9 +28,10 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 use crate::app::form::{Form, FormEvent};
+use crate::app::screen::Notice;
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
-use crate::app::{App, Command, Hub};
+use crate::app::{Command, Hub};
 use crate::db::customer_types::CustomerTypeOutcome;
 use crate::db::meters::{MeterOutcome, MeterTypeDeletion, MeterTypeOutcome};
 use crate::db::price_schemes::SchemeOutcome;
@@ -38,49 +40,6 @@ use crate::ui::inert::inert;
 use crate::ui::table::{Column, column_widths, line_of};
 use crate::ui::theme::Theme;
 use requests::{RefCall, RefReply, RefRequest};
-
-/// A short list loaded whole (meter types, schemes, customer types).
-#[derive(Debug, Clone)]
-pub struct ListView<R> {
-    pub rows: Vec<R>,
-    pub selected: usize,
-    pub loading: bool,
-    /// Delete asked: F2 confirms, anything else cancels.
-    pub deleting: bool,
-}
-
-impl<R> Default for ListView<R> {
-    fn default() -> Self {
-        ListView {
-            rows: Vec::new(),
-            selected: 0,
-            loading: true,
-            deleting: false,
-        }
-    }
-}
-
-impl<R> ListView<R> {
-    pub fn selected_row(&self) -> Option<&R> {
-        self.rows.get(self.selected)
-    }
-
-    fn show(&mut self, rows: Vec<R>) {
-        self.loading = false;
-        self.selected = self.selected.min(rows.len().saturating_sub(1));
-        self.rows = rows;
-    }
-
-    /// Up/Down on the list; true if taken.
-    fn on_arrow(&mut self, key: &KeyEvent) -> bool {
-        match key.code {
-            KeyCode::Up => move_in(&mut self.selected, self.rows.len(), -1),
-            KeyCode::Down => move_in(&mut self.selected, self.rows.len(), 1),
-            _ => return false,
-        }
-        true
-    }
-}
 
 fn move_in(selected: &mut usize, len: usize, step: isize) {
     *selected = selected
@@ -257,17 +216,26 @@ fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, String)>) {
     hub.say(MessageKind::Error, text.join("; "));
 }
 
-/// A list's delete answered: done, the list is read again; refused, it says why.
-fn deleted(answer: ChangeAnswer, hub: &mut Hub) -> bool {
-    match answer {
-        Ok(text) => {
+/// A change a list sent was answered: done, it says so (true: the list asks again for what
+/// it shows); refused, it says why.
+fn change_done(request: &RefRequest, reply: &RefReply, hub: &mut Hub) -> bool {
+    match answer_of(hub.app.lang, request, reply) {
+        Some(Ok(text)) => {
             hub.say(MessageKind::Info, text);
             true
         }
-        Err(problems) => {
+        Some(Err(problems)) => {
             say_problems(hub, problems);
             false
         }
+        None => false,
+    }
+}
+
+/// Another screen changed what this one shows: it asks for it again with `list`.
+fn reload(notice: &Notice, list: RefRequest, hub: &mut Hub) {
+    if *notice == Notice::Reload {
+        send(hub, list);
     }
 }
 
@@ -407,35 +375,4 @@ fn table(
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), body);
-}
-
-/// A short list: a title line with a count, then its table.
-fn short_list<R>(
-    frame: &mut Frame,
-    area: Rect,
-    list: &ListView<R>,
-    columns: &[Column],
-    cells: impl Fn(&R) -> Vec<String>,
-    app: &App,
-) {
-    let (lang, theme) = (app.lang, &Theme::new(app.look));
-    let [title, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let count = lang.tf("ref.count", &[("count", &list.rows.len())]);
-    frame.render_widget(Paragraph::new(note(&count, theme)), title);
-    let rows: Vec<Vec<String>> = list.rows.iter().map(cells).collect();
-    let empty = if list.loading {
-        lang.t("ref.loading")
-    } else {
-        lang.t("ref.none")
-    };
-    table(
-        frame,
-        rest,
-        columns,
-        &rows,
-        (!list.rows.is_empty()).then_some(list.selected),
-        empty,
-        lang,
-        theme,
-    );
 }

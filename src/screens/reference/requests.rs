@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use crate::app::paging::PageApply;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Hub, ScreenReply, ScreenRequest};
-use crate::app::state::{Failure, MessageKind, Problem};
+use crate::app::state::{Failure, Problem};
 use crate::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
 use crate::db::customers::{Page, PageAt};
 use crate::db::meters::{
@@ -159,12 +159,8 @@ impl RefRequest {
             | RefRequest::DeleteCustomerType {
                 idempotency_key, ..
             } => Some(idempotency_key),
-            RefRequest::MeterTypes
-            | RefRequest::Meters { .. }
-            | RefRequest::CheckImport { .. }
-            | RefRequest::Schemes
-            | RefRequest::Scheme { .. }
-            | RefRequest::CustomerTypes => None,
+            // The others read.
+            _ => None,
         }
     }
 
@@ -176,15 +172,7 @@ impl RefRequest {
     /// A change or an import holds the keys until it answers; lists, pages and the check of a
     /// file do not (F3 or F12 leaves a long check, whose answer is then dropped).
     pub fn holds_input(&self) -> bool {
-        !matches!(
-            self,
-            RefRequest::MeterTypes
-                | RefRequest::CheckImport { .. }
-                | RefRequest::Meters { .. }
-                | RefRequest::Schemes
-                | RefRequest::Scheme { .. }
-                | RefRequest::CustomerTypes
-        )
+        self.writes()
     }
 }
 
@@ -285,15 +273,10 @@ impl ScreenRequest for RefCall {
         let Some(reply) = reply.of::<RefReply>() else {
             return;
         };
-        match super::answer_of(hub.app.lang, &self.request, reply) {
-            Some(Ok(text)) => {
-                if !matches!(self.request, RefRequest::Import { .. }) {
-                    hub.notify(crate::app::screen::Notice::Reload);
-                }
-                hub.say(MessageKind::Info, text);
-            }
-            Some(Err(problems)) => super::say_problems(hub, problems),
-            None => {}
+        if super::change_done(&self.request, reply, hub)
+            && !matches!(self.request, RefRequest::Import { .. })
+        {
+            hub.notify(crate::app::screen::Notice::Reload);
         }
     }
 }

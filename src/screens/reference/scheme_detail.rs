@@ -146,9 +146,7 @@ impl Screen for SchemeView {
     }
 
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        if *notice == Notice::Reload {
-            send(hub, RefRequest::Scheme { id: self.id });
-        }
+        super::reload(notice, RefRequest::Scheme { id: self.id }, hub);
     }
 }
 

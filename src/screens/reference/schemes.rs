@@ -3,18 +3,14 @@
 //! from a date (`price.maintain`).
 
 use chrono::NaiveDate;
-use crossterm::event::KeyEvent;
-use ratatui::Frame;
-use ratatui::layout::Rect;
 use rust_decimal::Decimal;
 
 use super::form::{Errors, FormTarget, RefForm, key_of, set, text_of, word_choices};
+use super::list::{ListKind, ShortList};
 use super::requests::{RefReply, RefRequest};
 use super::texts::{kind_key, mode_key, scheme_error_text};
-use super::{ListView, ref_answer, send};
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
-use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
-use crate::app::{App, Command, Hub, Screen};
+use crate::app::{Command, Hub};
 use crate::db::price_schemes::{SchemeFields, SchemeRow};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
@@ -29,25 +25,16 @@ use crate::ui::table::Column;
 /// Tiers a scheme form offers; the last one filled has no upper bound.
 pub const TIER_FIELDS: usize = 4;
 
+pub type Schemes = ShortList<SchemeList>;
+
+/// The price schemes' list.
 #[derive(Debug, Clone, Default)]
-pub struct Schemes {
-    pub list: ListView<SchemeRow>,
-}
+pub struct SchemeList;
 
-/// The registry's way to open it (`:schemes`).
-pub fn open() -> Box<dyn Screen> {
-    Box::new(Schemes::default())
-}
-
-const PERMISSION: &str = "price.maintain";
-
-impl Schemes {
-    fn form(&self, add: bool, lang: Lang) -> Option<RefForm> {
-        let row = if add {
-            None
-        } else {
-            Some(self.list.selected_row()?)
-        };
+impl SchemeList {
+    /// The form that adds a scheme (no row) or modifies `row`.
+    fn scheme_form(row: Option<&SchemeRow>, lang: Lang) -> RefForm {
+        let add = row.is_none();
         let mut fields = vec![Field::new("ref.f_name", FieldKind::Text { max: 50 }, true)];
         if add {
             fields.extend([
@@ -104,7 +91,7 @@ impl Schemes {
             set(&mut form, "ref.f_vat", "9");
         }
         let stored = row.cloned().map(Box::new);
-        Some(RefForm::new(form, FormTarget::Scheme { stored }))
+        RefForm::new(form, FormTarget::Scheme { stored })
     }
 }
 
@@ -207,92 +194,59 @@ pub(super) fn build_prices(
     })
 }
 
-impl Screen for Schemes {
-    fn crumb(&self, lang: Lang) -> String {
-        lang.t("ref.screen_schemes").to_owned()
-    }
+impl ListKind for SchemeList {
+    type Row = SchemeRow;
+    const CRUMB: &'static str = "ref.screen_schemes";
+    const PERMISSION: &'static str = "price.maintain";
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const COMMANDS: &'static [(Command, &'static str)] = &[
+        (Command::Details, "command.details"),
+        (Command::Add, "command.add"),
+        (Command::Modify, "command.modify"),
+        (Command::Prices, "command.prices"),
+        (Command::Refresh, "command.refresh"),
+    ];
+    const READ: RefRequest = RefRequest::Schemes;
 
-    fn commands(&self) -> Vec<(Command, &'static str)> {
-        super::commands_with(&[
-            (Command::Details, "command.details"),
-            (Command::Add, "command.add"),
-            (Command::Modify, "command.modify"),
-            (Command::Prices, "command.prices"),
-            (Command::Refresh, "command.refresh"),
-        ])
-    }
-
-    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        let lang = app.lang;
-        super::short_list(
-            frame,
-            area,
-            &self.list,
-            &COLUMNS,
-            |row| {
-                vec![
-                    inert(&row.name).into_owned(),
-                    lang.t(kind_key(row.kind)).to_owned(),
-                    lang.t(mode_key(row.mode)).to_owned(),
-                    format!("{}%", row.vat_percent),
-                    months(row.accumulation_months),
-                    months(row.settlement_months),
-                    row.start_date.to_string(),
-                    row.current_from
-                        .map_or_else(|| "—".to_owned(), |d| d.to_string()),
-                    row.used_by.to_string(),
-                ]
-            },
-            app,
-        );
-    }
-
-    fn on_open(&mut self, hub: &mut Hub) {
-        send(hub, RefRequest::Schemes);
-    }
-
-    fn on_key(&mut self, key: KeyEvent, _command: Option<Command>, _hub: &mut Hub) -> bool {
-        self.list.on_arrow(&key)
-    }
-
-    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::refused(hub, super::change_permission(command, PERMISSION)) {
-            return true;
+    fn rows(&mut self, reply: &RefReply) -> Option<Vec<SchemeRow>> {
+        match reply {
+            RefReply::Schemes(rows) => Some(rows.clone()),
+            _ => None,
         }
-        let lang = hub.app.lang;
-        match command {
-            Command::Refresh => send(hub, RefRequest::Schemes),
-            Command::Details => {
-                if let Some(row) = self.list.selected_row() {
-                    let view = super::scheme_detail::SchemeView::new(row.id, &row.name);
-                    hub.open(Box::new(view));
-                }
-            }
-            Command::Prices => {
-                if let Some(row) = self.list.selected_row() {
-                    hub.open(Box::new(prices_form(row.id, &row.name, &[])));
-                }
-            }
-            Command::Add | Command::Modify => {
-                if let Some(form) = self.form(command == Command::Add, lang) {
-                    hub.open(Box::new(form));
-                }
-            }
-            _ => return false,
+    }
+
+    fn cells(row: &SchemeRow, lang: Lang) -> Vec<String> {
+        vec![
+            inert(&row.name).into_owned(),
+            lang.t(kind_key(row.kind)).to_owned(),
+            lang.t(mode_key(row.mode)).to_owned(),
+            format!("{}%", row.vat_percent),
+            months(row.accumulation_months),
+            months(row.settlement_months),
+            row.start_date.to_string(),
+            row.current_from
+                .map_or_else(|| "—".to_owned(), |d| d.to_string()),
+            row.used_by.to_string(),
+        ]
+    }
+
+    fn form(&self, row: Option<&SchemeRow>, command: Command, lang: Lang) -> Option<RefForm> {
+        Some(match (command, row) {
+            (Command::Prices, Some(row)) => prices_form(row.id, &row.name, &[]),
+            _ => SchemeList::scheme_form(row, lang),
+        })
+    }
+
+    /// Details: the scheme with its versions and the price preview.
+    fn on_command(&self, row: Option<&SchemeRow>, command: Command, hub: &mut Hub) -> bool {
+        if command != Command::Details {
+            return false;
+        }
+        if let Some(row) = row {
+            let view = super::scheme_detail::SchemeView::new(row.id, &row.name);
+            hub.open(Box::new(view));
         }
         true
-    }
-
-    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
-        if let Some((_, RefReply::Schemes(rows))) = ref_answer(request, reply) {
-            self.list.show(rows.clone());
-        }
-    }
-
-    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        if *notice == Notice::Reload {
-            send(hub, RefRequest::Schemes);
-        }
     }
 }
 
