@@ -41,6 +41,7 @@ use crate::ui::table::{Column, column_widths, line_of};
 use crate::ui::theme::Theme;
 use requests::{RefCall, RefReply, RefRequest};
 
+/// Moves a selection (or a scroll) by `step`, within `len` rows.
 fn move_in(selected: &mut usize, len: usize, step: isize) {
     *selected = selected
         .saturating_add_signed(step)
