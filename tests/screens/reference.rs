@@ -19,10 +19,15 @@ use meterdesk::domain::meter_csv::{
 };
 use meterdesk::domain::money::Volume;
 use meterdesk::domain::pricing::{BillingMode, Tier};
+use meterdesk::screens::reference::customer_types::{CustomerTypeReply, CustomerTypeRequest};
 use meterdesk::screens::reference::form::RefForm;
+use meterdesk::screens::reference::meter_import::{ImportCheck, ImportReply, ImportRequest};
 use meterdesk::screens::reference::meter_types::MeterTypes;
+use meterdesk::screens::reference::meter_types::{MeterTypeReply, MeterTypeRequest};
 use meterdesk::screens::reference::meters::MetersView;
-use meterdesk::screens::reference::requests::{ImportCheck, RefCall, RefReply, RefRequest};
+use meterdesk::screens::reference::meters::{MeterReply, MeterRequest};
+use meterdesk::screens::reference::requests::{RefAnswer, RefCall, RefWork};
+use meterdesk::screens::reference::schemes::{SchemeReply, SchemeRequest};
 
 const SUPERVISOR: [&str; 5] = [
     "customer.view",
@@ -44,23 +49,28 @@ fn at_command(permissions: &[&str], name: &str) -> (App, Vec<(u64, Request)>) {
     (app, sent)
 }
 
-fn reply(app: &mut App, id: u64, reply: RefReply) -> Vec<(u64, Request)> {
+/// The database's answer `reply` to request `id`.
+fn reply<R>(app: &mut App, id: u64, reply: R) -> Vec<(u64, Request)>
+where
+    R: std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static,
+{
     update(
         app,
         Msg::Reply {
             id,
-            outcome: Ok(Reply::screen(reply)),
+            outcome: Ok(Reply::screen(RefAnswer::Done(reply))),
         },
     )
     .requests
 }
 
-fn ref_requests(sent: &[(u64, Request)]) -> Vec<(u64, RefRequest)> {
+/// The requests of type `W` among `sent`.
+fn ref_requests<W: RefWork>(sent: &[(u64, Request)]) -> Vec<(u64, W)> {
     sent.iter()
         .filter_map(|(id, request)| {
             request
-                .of::<RefCall>()
-                .map(|call| (*id, call.request.clone()))
+                .of::<RefCall<W>>()
+                .map(|call| (*id, call.work.clone()))
         })
         .collect()
 }
@@ -126,10 +136,10 @@ fn meter_page(rows: usize, installed: bool) -> Page<MeterListRow> {
 #[test]
 fn meter_types_list_add_form_and_permissions() {
     let (mut clerk, sent) = at_command(&["customer.view"], "metertypes");
-    let [(id, RefRequest::MeterTypes)] = ref_requests(&sent)[..] else {
+    let [(id, MeterTypeRequest::List)] = ref_requests::<MeterTypeRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
-    reply(&mut clerk, id, RefReply::MeterTypes(meter_type_rows()));
+    reply(&mut clerk, id, MeterTypeReply::Rows(meter_type_rows()));
     insta::assert_snapshot!("meter_types_list", render(&clerk));
     press(&mut clerk, KeyCode::Char('a'));
     let message = clerk.message.clone().expect("a refusal");
@@ -138,7 +148,7 @@ fn meter_types_list_add_form_and_permissions() {
     assert!(clerk.screen.is::<MeterTypes>());
 
     let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
-    reply(&mut app, sent[0].0, RefReply::MeterTypes(meter_type_rows()));
+    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
     // In use: refused at once, with the figures.
     press(&mut app, KeyCode::Char('x'));
     let text = app.message.clone().unwrap().text;
@@ -166,7 +176,7 @@ fn meter_types_list_add_form_and_permissions() {
     let [
         (
             id,
-            RefRequest::SaveMeterType {
+            MeterTypeRequest::Save {
                 id: None,
                 name,
                 payment_model,
@@ -174,7 +184,7 @@ fn meter_types_list_add_form_and_permissions() {
                 ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<MeterTypeRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -185,12 +195,12 @@ fn meter_types_list_add_form_and_permissions() {
     let next = reply(
         &mut app,
         *id,
-        RefReply::MeterTypeSaved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
+        MeterTypeReply::Saved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
     );
     assert!(app.screen.is::<MeterTypes>());
     assert!(matches!(
-        ref_requests(&next)[..],
-        [(_, RefRequest::MeterTypes)]
+        ref_requests::<MeterTypeRequest>(&next)[..],
+        [(_, MeterTypeRequest::List)]
     ));
     // The unused type: asked once, F2 deletes.
     press(&mut app, KeyCode::Down);
@@ -204,39 +214,41 @@ fn meter_types_list_add_form_and_permissions() {
     );
     let sent = press(&mut app, KeyCode::F(2));
     assert!(matches!(
-        ref_requests(&sent)[..],
-        [(_, RefRequest::DeleteMeterType { id: 2, .. })]
+        ref_requests::<MeterTypeRequest>(&sent)[..],
+        [(_, MeterTypeRequest::Delete { id: 2, .. })]
     ));
 }
 
 #[test]
 fn meters_uninstalled_and_installed_read_only() {
     let (mut app, sent) = at_command(&SUPERVISOR, "meters");
-    let requests = ref_requests(&sent);
-    let [
-        (types, RefRequest::MeterTypes),
-        (page, RefRequest::Meters { size, .. }),
-    ] = requests[..]
+    let (types, pages) = (
+        ref_requests::<MeterTypeRequest>(&sent),
+        ref_requests::<MeterRequest>(&sent),
+    );
+    let ([(types, MeterTypeRequest::List)], [(page, MeterRequest::Page { size, .. })]) =
+        (&types[..], &pages[..])
     else {
-        panic!("{requests:?}")
+        panic!("{sent:?}")
     };
+    let (types, page, size) = (*types, *page, *size);
     assert_eq!(size, 19);
-    reply(&mut app, types, RefReply::MeterTypes(meter_type_rows()));
-    reply(&mut app, page, RefReply::Meters(meter_page(19, false)));
+    reply(&mut app, types, MeterTypeReply::Rows(meter_type_rows()));
+    reply(&mut app, page, MeterReply::Page(meter_page(19, false)));
     insta::assert_snapshot!("meters_uninstalled", render(&app));
 
     // Search by prefix: a new first page.
     press(&mut app, KeyCode::Char('/'));
     let sent = press(&mut app, KeyCode::Char('m'));
     assert!(matches!(
-        &ref_requests(&sent)[..],
-        [(_, RefRequest::Meters { prefix, at: PageAt::First, .. })] if prefix == "m"
+        &ref_requests::<MeterRequest>(&sent)[..],
+        [(_, MeterRequest::Page { prefix, at: PageAt::First, .. })] if prefix == "m"
     ));
     // A digit an input method types full-width searches as its ASCII twin.
     let sent = press(&mut app, KeyCode::Char('０'));
     assert!(matches!(
-        &ref_requests(&sent)[..],
-        [(_, RefRequest::Meters { prefix, .. })] if prefix == "m0"
+        &ref_requests::<MeterRequest>(&sent)[..],
+        [(_, MeterRequest::Page { prefix, .. })] if prefix == "m0"
     ));
     press(&mut app, KeyCode::Backspace);
     press(&mut app, KeyCode::Enter);
@@ -246,24 +258,24 @@ fn meters_uninstalled_and_installed_read_only() {
     }
     let sent = press(&mut app, KeyCode::Down);
     assert!(matches!(
-        &ref_requests(&sent)[..],
-        [(_, RefRequest::Meters { at: PageAt::After(no), size: 1, .. })] if no == "M00000019"
+        &ref_requests::<MeterRequest>(&sent)[..],
+        [(_, MeterRequest::Page { at: PageAt::After(no), size: 1, .. })] if no == "M00000019"
     ));
 
     let sent = press(&mut app, KeyCode::Char('l'));
     let [
         (
             id,
-            RefRequest::Meters {
+            MeterRequest::Page {
                 listing: MeterListing::Placed,
                 ..
             },
         ),
-    ] = ref_requests(&sent)[..]
+    ] = ref_requests::<MeterRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
-    reply(&mut app, id, RefReply::Meters(meter_page(3, true)));
+    reply(&mut app, id, MeterReply::Page(meter_page(3, true)));
     press(&mut app, KeyCode::Char('m'));
     let message = app.message.clone().unwrap();
     assert_eq!(message.kind, MessageKind::Error);
@@ -281,16 +293,15 @@ fn meters_uninstalled_and_installed_read_only() {
 /// `:meters` answered: the meter types and three uninstalled meters.
 fn meters_screen() -> App {
     let (mut app, sent) = at_command(&SUPERVISOR, "meters");
-    let requests = ref_requests(&sent);
     reply(
         &mut app,
-        requests[0].0,
-        RefReply::MeterTypes(meter_type_rows()),
+        ref_requests::<MeterTypeRequest>(&sent)[0].0,
+        MeterTypeReply::Rows(meter_type_rows()),
     );
     reply(
         &mut app,
-        requests[1].0,
-        RefReply::Meters(meter_page(3, false)),
+        ref_requests::<MeterRequest>(&sent)[0].0,
+        MeterReply::Page(meter_page(3, false)),
     );
     app
 }
@@ -312,14 +323,14 @@ fn meter_form_adds_and_modifies_without_the_number() {
     let [
         (
             _,
-            RefRequest::SaveMeter {
+            MeterRequest::Save {
                 add: true,
                 meter_no,
                 fields,
                 ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<MeterRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -335,13 +346,13 @@ fn meter_form_adds_and_modifies_without_the_number() {
     let [
         (
             id,
-            RefRequest::SaveMeter {
+            MeterRequest::Save {
                 add: false,
                 meter_no,
                 ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<MeterRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -349,7 +360,7 @@ fn meter_form_adds_and_modifies_without_the_number() {
     reply(
         &mut app,
         *id,
-        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NotUninstalled {
+        MeterReply::Saved(meterdesk::db::meters::MeterOutcome::NotUninstalled {
             status: "installed".into(),
         }),
     );
@@ -370,7 +381,8 @@ fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
     press(&mut app, KeyCode::F(4));
     press(&mut app, KeyCode::Enter);
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, RefRequest::SaveMeter { add: true, .. })] = &ref_requests(&sent)[..] else {
+    let [(_, MeterRequest::Save { add: true, .. })] = &ref_requests::<MeterRequest>(&sent)[..]
+    else {
         panic!("{sent:?}")
     };
     (app, sent)
@@ -379,7 +391,7 @@ fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
 #[test]
 fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
     let (mut app, sent) = meter_add_sent();
-    let key = ref_requests(&sent)[0]
+    let key = ref_requests::<MeterRequest>(&sent)[0]
         .1
         .idempotency_key()
         .map(str::to_owned);
@@ -416,7 +428,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
     let next = reply(
         &mut app,
         resent[0].0,
-        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::Done),
+        MeterReply::Saved(meterdesk::db::meters::MeterOutcome::Done),
     );
     assert!(app.screen.is::<MetersView>());
     assert_eq!(
@@ -424,7 +436,10 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
         Some("Saved.")
     );
     assert!(
-        matches!(&ref_requests(&next)[..], [(_, RefRequest::Meters { .. })]),
+        matches!(
+            &ref_requests::<MeterRequest>(&next)[..],
+            [(_, MeterRequest::Page { .. })]
+        ),
         "the list is fetched again: {next:?}"
     );
     // The answer freed the screen: the next add is a new change with a new key.
@@ -434,7 +449,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
     press(&mut app, KeyCode::F(4));
     press(&mut app, KeyCode::Enter);
     let again = press(&mut app, KeyCode::F(2));
-    let other = ref_requests(&again)[0]
+    let other = ref_requests::<MeterRequest>(&again)[0]
         .1
         .idempotency_key()
         .map(str::to_owned);
@@ -447,7 +462,7 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     let mut app = meters_screen();
     press(&mut app, KeyCode::Char('x'));
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, RefRequest::DeleteMeter { .. })] = &ref_requests(&sent)[..] else {
+    let [(_, MeterRequest::Delete { .. })] = &ref_requests::<MeterRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
     connection_lost(&mut app, &sent);
@@ -470,7 +485,7 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     reply(
         &mut app,
         resent[0].0,
-        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NumberTaken),
+        MeterReply::Saved(meterdesk::db::meters::MeterOutcome::NumberTaken),
     );
     let Some(form) = app.screen.module::<RefForm>() else {
         panic!("the new form stays")
@@ -549,11 +564,11 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     type_text(&mut app, "/home/counter/meters.csv");
     insta::assert_snapshot!("import_path", render(&app));
     let sent = press(&mut app, KeyCode::F(2));
-    let [(id, RefRequest::CheckImport { path })] = &ref_requests(&sent)[..] else {
+    let [(id, ImportRequest::Check { path })] = &ref_requests::<ImportRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
     assert_eq!(path, "/home/counter/meters.csv");
-    reply(&mut app, *id, RefReply::ImportChecked(Ok(checked_file())));
+    reply(&mut app, *id, ImportReply::Checked(Ok(checked_file())));
     insta::assert_snapshot!("import_checked", render(&app));
     for _ in 0..3 {
         press(&mut app, KeyCode::PageDown);
@@ -573,11 +588,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     let sent = press(&mut app, KeyCode::F(2));
     let mut nothing_good = checked_file();
     nothing_good.good = 0;
-    reply(
-        &mut app,
-        sent[0].0,
-        RefReply::ImportChecked(Ok(nothing_good)),
-    );
+    reply(&mut app, sent[0].0, ImportReply::Checked(Ok(nothing_good)));
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty());
     assert_eq!(app.message.clone().unwrap().kind, MessageKind::Error);
@@ -590,10 +601,12 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     reply(
         &mut app,
         sent[0].0,
-        RefReply::ImportChecked(Ok(checked_file())),
+        ImportReply::Checked(Ok(checked_file())),
     );
     let sent = press(&mut app, KeyCode::F(2));
-    let [(id, RefRequest::Import { choice, csv, .. })] = &ref_requests(&sent)[..] else {
+    let [(id, ImportRequest::Import { choice, csv, .. })] =
+        &ref_requests::<ImportRequest>(&sent)[..]
+    else {
         panic!("{sent:?}")
     };
     assert_eq!(*choice, meterdesk::db::meters::ImportChoice::GoodRows);
@@ -630,23 +643,23 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     let [
         (
             id,
-            RefRequest::Import {
+            ImportRequest::Import {
                 idempotency_key, ..
             },
         ),
-    ] = &ref_requests(&again)[..]
+    ] = &ref_requests::<ImportRequest>(&again)[..]
     else {
         panic!("F2 imports again after the failure: {again:?}")
     };
     let [
         (
             _,
-            RefRequest::Import {
+            ImportRequest::Import {
                 idempotency_key: first_key,
                 ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<ImportRequest>(&sent)[..]
     else {
         unreachable!()
     };
@@ -662,7 +675,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     reply(
         &mut app,
         *id,
-        RefReply::Imported(ImportReport {
+        ImportReply::Imported(ImportReport {
             imported: 2,
             errors: checked_file().errors,
         }),
@@ -671,7 +684,10 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     let sent = press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<MetersView>());
     assert!(
-        matches!(ref_requests(&sent)[..], [(_, RefRequest::Meters { .. })]),
+        matches!(
+            ref_requests::<MeterRequest>(&sent)[..],
+            [(_, MeterRequest::Page { .. })]
+        ),
         "the list is fetched again: {sent:?}"
     );
 }
@@ -713,11 +729,11 @@ fn price_schemes_list_and_a_price_preview() {
     reply(
         &mut app,
         sent[0].0,
-        RefReply::Schemes(vec![scheme_row(), postpaid]),
+        SchemeReply::Rows(vec![scheme_row(), postpaid]),
     );
     insta::assert_snapshot!("schemes_list", render(&app));
     let sent = press(&mut app, KeyCode::Enter);
-    let [(id, RefRequest::Scheme { id: 7 })] = ref_requests(&sent)[..] else {
+    let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
     let detail = SchemeDetail {
@@ -733,7 +749,7 @@ fn price_schemes_list_and_a_price_preview() {
             },
         ],
     };
-    reply(&mut app, id, RefReply::Scheme(Some(Box::new(detail))));
+    reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail))));
     type_text(&mut app, "90");
     insta::assert_snapshot!("scheme_price_preview", render(&app));
     // The manual's Q2: 60 m³ after 30 accumulated costs 100.00.
@@ -758,7 +774,9 @@ fn price_schemes_list_and_a_price_preview() {
     press(&mut app, KeyCode::Char('n'));
     type_text(&mut app, "2020-01-01");
     let sent = press(&mut app, KeyCode::F(2));
-    let [(id, RefRequest::ChangePrices { tiers, .. })] = &ref_requests(&sent)[..] else {
+    let [(id, SchemeRequest::ChangePrices { tiers, .. })] =
+        &ref_requests::<SchemeRequest>(&sent)[..]
+    else {
         panic!("{sent:?}")
     };
     assert_eq!(
@@ -769,7 +787,7 @@ fn price_schemes_list_and_a_price_preview() {
     reply(
         &mut app,
         *id,
-        RefReply::SchemeSaved(meterdesk::db::price_schemes::SchemeOutcome::PastDate {
+        SchemeReply::Saved(meterdesk::db::price_schemes::SchemeOutcome::PastDate {
             today: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
         }),
     );
@@ -779,7 +797,7 @@ fn price_schemes_list_and_a_price_preview() {
 #[test]
 fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
     let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
-    reply(&mut app, sent[0].0, RefReply::Schemes(vec![scheme_row()]));
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
     press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "Shops stepped");
     press(&mut app, KeyCode::Enter);
@@ -827,7 +845,7 @@ fn customer_type_row(id: i64, name: &str, customers: i64) -> CustomerTypeRow {
 #[test]
 fn customer_types_refusals_are_shown_clearly() {
     let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
-    let choices = meterdesk::screens::reference::requests::TypeChoices {
+    let choices = meterdesk::screens::reference::customer_types::TypeChoices {
         meter_types: meter_type_rows()
             .into_iter()
             .map(|r| r.meter_type)
@@ -841,7 +859,7 @@ fn customer_types_refusals_are_shown_clearly() {
     reply(
         &mut app,
         sent[0].0,
-        RefReply::CustomerTypes {
+        CustomerTypeReply::Rows {
             rows: vec![
                 customer_type_row(1, "居民卡表", 250_000),
                 customer_type_row(2, "Spare type", 0),
@@ -867,11 +885,11 @@ fn customer_types_refusals_are_shown_clearly() {
     let [
         (
             id,
-            RefRequest::SaveCustomerType {
+            CustomerTypeRequest::Save {
                 id: Some(1), input, ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<CustomerTypeRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -880,7 +898,7 @@ fn customer_types_refusals_are_shown_clearly() {
     reply(
         &mut app,
         *id,
-        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(vec![
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Refused(vec![
             CustomerTypeProblem::BusinessModelInUse,
             CustomerTypeProblem::MeterTypeDoesNotFit {
                 meter_type: "IC 卡表 DN15".into(),
@@ -898,7 +916,9 @@ fn customer_types_refusals_are_shown_clearly() {
     insta::assert_snapshot!("customer_type_meter_types_ticked", render(&app));
     press(&mut app, KeyCode::Esc);
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, RefRequest::SaveCustomerType { input, .. })] = &ref_requests(&sent)[..] else {
+    let [(_, CustomerTypeRequest::Save { input, .. })] =
+        &ref_requests::<CustomerTypeRequest>(&sent)[..]
+    else {
         panic!("{sent:?}")
     };
     assert_eq!(input.meter_type_ids, [1, 2]);
@@ -919,8 +939,8 @@ fn the_overview_lists_the_reference_screens() {
     press(&mut app, KeyCode::Tab);
     let sent = press(&mut app, KeyCode::Enter);
     assert!(matches!(
-        ref_requests(&sent)[..],
-        [(_, RefRequest::CustomerTypes)]
+        ref_requests::<CustomerTypeRequest>(&sent)[..],
+        [(_, CustomerTypeRequest::List)]
     ));
     assert_eq!(app.breadcrumbs().last().unwrap(), "Customer types");
 }
@@ -934,7 +954,7 @@ fn reference_screens_in_chinese() {
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "metertypes");
     let sent = press(&mut app, KeyCode::Enter);
-    let [(id, RefRequest::MeterTypes)] = &ref_requests(&sent)[..] else {
+    let [(id, MeterTypeRequest::List)] = &ref_requests::<MeterTypeRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
     let rows = vec![meterdesk::db::meters::MeterTypeRow {
@@ -953,7 +973,7 @@ fn reference_screens_in_chinese() {
         &mut app,
         Msg::Reply {
             id: *id,
-            outcome: Ok(Reply::screen(RefReply::MeterTypes(rows))),
+            outcome: Ok(Reply::screen(RefAnswer::Done(MeterTypeReply::Rows(rows)))),
         },
     );
     insta::assert_snapshot!("meter_types_in_chinese", render(&app));

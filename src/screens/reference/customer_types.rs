@@ -6,17 +6,124 @@ use super::form::{
     FormTarget, RefForm, choose, choose_many, key_of, keys_of, set, text_of, word_choices, yes_no,
 };
 use super::list::{ListKind, ShortList};
-use super::requests::{RefReply, RefRequest, TypeChoices};
+use super::requests::{ChangeAnswer, Db, RefWork, Says};
 use super::texts::{business_model_key, nature_key, payment_model_key, problem_text};
 use crate::app::Command;
 use crate::app::form::{Choice, Field, FieldKind, Form};
-use crate::db::customer_types::{CustomerTypeInput, CustomerTypeRow};
+use crate::app::state::Failure;
+use crate::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
+use crate::db::meters::{self, MeterType};
+use crate::db::price_schemes::{self, SchemeRow};
 use crate::domain::customer_rules::{BusinessModel, CustomerTypeProblem, Nature};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 
 pub type CustomerTypes = ShortList<CustomerTypeList>;
+
+/// The customer types' requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerTypeRequest {
+    /// The types, with what their form chooses from.
+    List,
+    /// Adds (`id` None) or modifies a type.
+    Save {
+        idempotency_key: String,
+        id: Option<i64>,
+        input: CustomerTypeInput,
+    },
+    Delete {
+        idempotency_key: String,
+        id: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerTypeReply {
+    Rows {
+        rows: Vec<CustomerTypeRow>,
+        choices: TypeChoices,
+    },
+    Saved(CustomerTypeOutcome),
+}
+
+/// What the customer type form chooses from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TypeChoices {
+    pub meter_types: Vec<MeterType>,
+    pub schemes: Vec<SchemeRow>,
+    /// Code and name.
+    pub payment_methods: Vec<(String, String)>,
+}
+
+impl RefWork for CustomerTypeRequest {
+    type Reply = CustomerTypeReply;
+
+    const PERMISSION: &'static str = "customer_type.maintain";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            CustomerTypeRequest::List => None,
+            CustomerTypeRequest::Save {
+                idempotency_key, ..
+            }
+            | CustomerTypeRequest::Delete {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    async fn run(&self, db: Db<'_>) -> Result<CustomerTypeReply, Failure> {
+        Ok(match self {
+            CustomerTypeRequest::List => CustomerTypeReply::Rows {
+                rows: customer_types::customer_type_rows(&*db.client).await?,
+                choices: TypeChoices {
+                    meter_types: meters::meter_types(&*db.client).await?,
+                    schemes: price_schemes::schemes(&*db.client).await?,
+                    payment_methods: customer_types::payment_methods(&*db.client).await?,
+                },
+            },
+            CustomerTypeRequest::Save {
+                idempotency_key: key,
+                id,
+                input,
+            } => CustomerTypeReply::Saved(match id {
+                None => {
+                    customer_types::add_customer_type(db.client, db.operator_id, key, input).await?
+                }
+                Some(id) => {
+                    customer_types::modify_customer_type(db.client, db.operator_id, key, *id, input)
+                        .await?
+                }
+            }),
+            CustomerTypeRequest::Delete {
+                idempotency_key: key,
+                id,
+            } => CustomerTypeReply::Saved(
+                customer_types::delete_customer_type(db.client, db.operator_id, key, *id).await?,
+            ),
+        })
+    }
+
+    fn told(&self, reply: &CustomerTypeReply, lang: Lang) -> Option<ChangeAnswer> {
+        let says = Says { lang };
+        let CustomerTypeReply::Saved(outcome) = reply else {
+            return None;
+        };
+        Some(match outcome {
+            CustomerTypeOutcome::Saved { .. } => says.done("ref.saved"),
+            CustomerTypeOutcome::Deleted => says.done("ref.deleted"),
+            CustomerTypeOutcome::NameTaken => {
+                says.on("ref.f_name", lang.t("ref.name_taken").into())
+            }
+            CustomerTypeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+            CustomerTypeOutcome::Refused(problems) => Err(problems
+                .iter()
+                .map(|problem| (Some(problem_label(problem)), problem_text(lang, problem)))
+                .collect()),
+        })
+    }
+}
 
 /// The customer types' list, and what their form chooses from, read with it.
 #[derive(Debug, Clone, Default)]
@@ -27,14 +134,14 @@ pub struct CustomerTypeList {
 impl ListKind for CustomerTypeList {
     type Row = CustomerTypeRow;
     const CRUMB: &'static str = "ref.screen_customer_types";
-    const PERMISSION: &'static str = "customer_type.maintain";
     const COLUMNS: &'static [Column] = &COLUMNS;
     const COMMANDS: &'static [(Command, &'static str)] = &super::meter_types::LIST_COMMANDS;
-    const READ: RefRequest = RefRequest::CustomerTypes;
+    type Work = CustomerTypeRequest;
+    const READ: CustomerTypeRequest = CustomerTypeRequest::List;
 
-    fn rows(&mut self, reply: &RefReply) -> Option<Vec<CustomerTypeRow>> {
+    fn rows(&mut self, reply: &CustomerTypeReply) -> Option<Vec<CustomerTypeRow>> {
         match reply {
-            RefReply::CustomerTypes { rows, choices } => {
+            CustomerTypeReply::Rows { rows, choices } => {
                 self.choices = choices.clone();
                 Some(rows.clone())
             }
@@ -71,8 +178,8 @@ impl ListKind for CustomerTypeList {
         Ok(row.input.name.clone())
     }
 
-    fn delete(row: &CustomerTypeRow, idempotency_key: String) -> Option<RefRequest> {
-        Some(RefRequest::DeleteCustomerType {
+    fn delete(row: &CustomerTypeRow, idempotency_key: String) -> Option<CustomerTypeRequest> {
+        Some(CustomerTypeRequest::Delete {
             idempotency_key,
             id: row.id,
         })
@@ -196,13 +303,17 @@ impl ListKind for CustomerTypeList {
 }
 
 /// The customer type form's request; the database checks its rules (`CustomerTypeProblem`).
-pub(super) fn build(f: &Form, id: Option<i64>, idempotency_key: String) -> Option<RefRequest> {
+pub(super) fn build(
+    f: &Form,
+    id: Option<i64>,
+    idempotency_key: String,
+) -> Option<CustomerTypeRequest> {
     let meter_type_ids = keys_of(f, "ref.f_meter_types")
         .iter()
         .filter_map(|id| id.parse().ok())
         .collect();
     let yes = |label| key_of(f, label) == Some("yes");
-    Some(RefRequest::SaveCustomerType {
+    Some(CustomerTypeRequest::Save {
         idempotency_key,
         id,
         input: CustomerTypeInput {
@@ -229,7 +340,7 @@ const COLUMNS: [Column; 6] = [
 ];
 
 /// The form field a customer type problem belongs to.
-pub(super) fn problem_label(problem: &CustomerTypeProblem) -> &'static str {
+fn problem_label(problem: &CustomerTypeProblem) -> &'static str {
     match problem {
         CustomerTypeProblem::Name(_) => "ref.f_name",
         CustomerTypeProblem::NoMeterTypes

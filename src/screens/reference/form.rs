@@ -9,9 +9,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::requests::RefRequest;
+use super::customer_types::CustomerTypeRequest;
+use super::meter_types::MeterTypeRequest;
+use super::meters::MeterRequest;
+use super::requests::{ChangeAnswer, RefWork, answer, send, told};
+use super::schemes::SchemeRequest;
 use super::texts::{kind_key, mode_key};
-use super::{FormKey, answer_of, fail, form_key, note, ref_answer, say_problems, send};
+use super::{FormKey, fail, form_key, note, say_problems};
 use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
@@ -50,9 +54,6 @@ pub struct RefForm {
     pub target: FormTarget,
 }
 
-/// What the screen's rules make of a submitted form: the request, or the bad fields.
-type Built = Result<RefRequest, Vec<(usize, String)>>;
-
 impl RefForm {
     /// `form` (filled in), saving to `target`: what it holds now is what is saved.
     pub fn new(mut form: Form, target: FormTarget) -> RefForm {
@@ -60,41 +61,59 @@ impl RefForm {
         RefForm { form, target }
     }
 
-    /// F2 on a form whose fields passed their own checks: the screen's rules, then the
-    /// request, which carries the idempotency key made now.
+    /// F2 on a form whose fields passed their own checks: the rules of the list's module,
+    /// then its request, which carries the idempotency key made now.
     fn submit(&mut self, hub: &mut Hub) {
-        match self.build(hub.app.lang, hub.app.write_key()) {
-            Ok(request) => send(hub, request),
-            Err(errors) => fail(&mut self.form, &errors, hub),
-        }
-    }
-
-    fn build(&self, lang: Lang, idempotency_key: String) -> Built {
+        let (lang, key) = (hub.app.lang, hub.app.write_key());
         let f = &self.form;
         let mut errors = Errors {
             form: f,
             list: Vec::new(),
         };
-        let request = match &self.target {
+        let sent = match &self.target {
             FormTarget::MeterType { id } => {
-                super::meter_types::build(f, *id, &mut errors, lang, idempotency_key)
+                sender(super::meter_types::build(f, *id, &mut errors, lang, key))
             }
-            FormTarget::Meter { meter_no } => {
-                super::meters::build(f, meter_no.as_deref(), &mut errors, lang, idempotency_key)
-            }
-            FormTarget::Scheme { stored } => {
-                super::schemes::build(f, stored.as_deref(), &mut errors, lang, idempotency_key)
-            }
+            FormTarget::Meter { meter_no } => sender(super::meters::build(
+                f,
+                meter_no.as_deref(),
+                &mut errors,
+                lang,
+                key,
+            )),
+            FormTarget::Scheme { stored } => sender(super::schemes::build(
+                f,
+                stored.as_deref(),
+                &mut errors,
+                lang,
+                key,
+            )),
             FormTarget::Prices { id, .. } => {
-                super::schemes::build_prices(f, *id, &mut errors, lang, idempotency_key)
+                sender(super::schemes::build_prices(f, *id, &mut errors, lang, key))
             }
-            FormTarget::CustomerType { id } => {
-                super::customer_types::build(f, *id, idempotency_key)
-            }
+            FormTarget::CustomerType { id } => sender(super::customer_types::build(f, *id, key)),
         };
-        match request {
-            Some(request) if errors.list.is_empty() => Ok(request),
-            _ => Err(errors.list),
+        let bad = errors.list;
+        match sent {
+            Some(send) if bad.is_empty() => send(hub),
+            _ => fail(&mut self.form, &bad, hub),
+        }
+    }
+
+    /// What the answer to its save says.
+    fn told(
+        &self,
+        request: &dyn ScreenRequest,
+        reply: &dyn ScreenReply,
+        lang: Lang,
+    ) -> Option<ChangeAnswer> {
+        match &self.target {
+            FormTarget::MeterType { .. } => told_of::<MeterTypeRequest>(request, reply, lang),
+            FormTarget::Meter { .. } => told_of::<MeterRequest>(request, reply, lang),
+            FormTarget::Scheme { .. } | FormTarget::Prices { .. } => {
+                told_of::<SchemeRequest>(request, reply, lang)
+            }
+            FormTarget::CustomerType { .. } => told_of::<CustomerTypeRequest>(request, reply, lang),
         }
     }
 
@@ -185,10 +204,7 @@ impl Screen for RefForm {
     /// screen on top (the list, if the form was on it) is read again; refused, on the fields
     /// if the form is on top, else on the message line.
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some((request, reply)) = ref_answer(request, reply) else {
-            return;
-        };
-        match answer_of(hub.app.lang, request, reply) {
+        match self.told(request, reply, hub.app.lang) {
             Some(Ok(text)) => {
                 hub.leave();
                 hub.notify(Notice::Reload);
@@ -214,6 +230,21 @@ impl Screen for RefForm {
             None => {}
         }
     }
+}
+
+/// The request built, ready to be sent.
+type Send = Box<dyn FnOnce(&mut Hub)>;
+
+fn sender<W: RefWork>(request: Option<W>) -> Option<Send> {
+    request.map(|work| Box::new(move |hub: &mut Hub| send(hub, work)) as Send)
+}
+
+fn told_of<W: RefWork>(
+    request: &dyn ScreenRequest,
+    reply: &dyn ScreenReply,
+    lang: Lang,
+) -> Option<ChangeAnswer> {
+    answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, lang))
 }
 
 // ───────────────────────────── Fields ─────────────────────────────

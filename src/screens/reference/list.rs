@@ -10,8 +10,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Paragraph;
 
 use super::form::RefForm;
-use super::requests::{RefReply, RefRequest};
-use super::{ref_answer, send};
+use super::requests::{RefAnswer, RefWork, answer, change_done, send};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -24,16 +23,16 @@ pub trait ListKind: Debug + Clone + Default + Send + 'static {
     type Row: Debug + Clone + Send + 'static;
     /// The catalogue key of its crumb.
     const CRUMB: &'static str;
-    /// The permission its changes need (`sql/V2`).
-    const PERMISSION: &'static str;
     const COLUMNS: &'static [Column];
     /// Its commands besides help, back, the command line and quit.
     const COMMANDS: &'static [(Command, &'static str)];
+    /// Its requests.
+    type Work: RefWork;
     /// Reads it.
-    const READ: RefRequest;
+    const READ: Self::Work;
 
     /// Its rows in `reply`, if that answers [`Self::READ`] (keeping what else it brings).
-    fn rows(&mut self, reply: &RefReply) -> Option<Vec<Self::Row>>;
+    fn rows(&mut self, reply: &<Self::Work as RefWork>::Reply) -> Option<Vec<Self::Row>>;
 
     /// A row's cells, as [`Self::COLUMNS`] head them.
     fn cells(row: &Self::Row, lang: Lang) -> Vec<String>;
@@ -47,7 +46,7 @@ pub trait ListKind: Debug + Clone + Default + Send + 'static {
     }
 
     /// The delete of `row`, with the idempotency key made on F2.
-    fn delete(_row: &Self::Row, _idempotency_key: String) -> Option<RefRequest> {
+    fn delete(_row: &Self::Row, _idempotency_key: String) -> Option<Self::Work> {
         None
     }
 
@@ -153,7 +152,7 @@ impl<K: ListKind> Screen for ShortList<K> {
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::refused(hub, super::change_permission(command, K::PERMISSION)) {
+        if super::refused(hub, super::change_permission(command, K::Work::PERMISSION)) {
             return true;
         }
         let lang = hub.app.lang;
@@ -181,20 +180,17 @@ impl<K: ListKind> Screen for ShortList<K> {
     }
 
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some((request, reply)) = ref_answer(request, reply) else {
+        let Some((work, answer)) = answer::<K::Work>(request, reply) else {
             return;
         };
-        match self.kind.rows(reply) {
-            Some(rows) => {
-                self.loading = false;
-                self.selected = self.selected.min(rows.len().saturating_sub(1));
-                self.rows = rows;
-            }
-            None => {
-                if super::change_done(request, reply, hub) {
-                    send(hub, K::READ);
-                }
-            }
+        if let RefAnswer::Done(reply) = answer
+            && let Some(rows) = self.kind.rows(reply)
+        {
+            self.loading = false;
+            self.selected = self.selected.min(rows.len().saturating_sub(1));
+            self.rows = rows;
+        } else if change_done(work, answer, hub) {
+            send(hub, K::READ);
         }
     }
 

@@ -11,18 +11,140 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::requests::{ImportCheck, ImportFileError, RefCall, RefReply, RefRequest};
+use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
 use super::texts::meter_no_error_text;
-use super::{FormKey, fail, form_key, move_in, note, ref_answer, send};
+use super::{FormKey, fail, form_key, move_in, note};
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
-use crate::app::state::MessageKind;
+use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::meters::{ImportChoice, ImportReport};
-use crate::domain::meter_csv::{LineError, LineProblem, METER_CSV_TEMPLATE, Reading};
+use crate::db::meters::{self, ImportChoice, ImportReport};
+use crate::domain::meter_csv::{
+    LineError, LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, Reading, parse_meter_csv,
+};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
+use tokio_postgres::Client;
+
+/// The import dialog's requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportRequest {
+    /// Reads and checks an import file: nothing is written.
+    Check { path: String },
+    Import {
+        idempotency_key: String,
+        csv: Arc<MeterCsv>,
+        choice: ImportChoice,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportReply {
+    Checked(Result<ImportCheck, ImportFileError>),
+    Imported(ImportReport),
+}
+
+/// A checked import file: the good rows, and every problem (the file's and the database's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportCheck {
+    pub csv: Arc<MeterCsv>,
+    pub errors: Vec<LineError>,
+    /// Rows that would go in: the file's good rows not already in the database.
+    pub good: usize,
+}
+
+/// Why an import file could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportFileError {
+    /// The system's reason (no such file, permission denied …).
+    Unreadable(String),
+    NotUtf8,
+}
+
+impl RefWork for ImportRequest {
+    type Reply = ImportReply;
+
+    const PERMISSION: &'static str = "meter.import";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            ImportRequest::Check { .. } => None,
+            ImportRequest::Import {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    /// The import reports its progress (rows sent, of all) as it goes.
+    async fn run(&self, db: Db<'_>) -> Result<ImportReply, Failure> {
+        Ok(match self {
+            ImportRequest::Check { path } => ImportReply::Checked(check(db.client, path).await?),
+            ImportRequest::Import {
+                idempotency_key: key,
+                csv,
+                choice,
+            } => ImportReply::Imported(
+                meters::import_meters_reporting(
+                    db.client,
+                    db.operator_id,
+                    key,
+                    csv,
+                    *choice,
+                    db.progress,
+                )
+                .await?,
+            ),
+        })
+    }
+
+    fn told(&self, reply: &ImportReply, lang: Lang) -> Option<ChangeAnswer> {
+        match reply {
+            ImportReply::Imported(report) => Some(Ok(lang.tf(
+                "ref.imported",
+                &[("count", &report.imported), ("bad", &report.errors.len())],
+            ))),
+            ImportReply::Checked(_) => None,
+        }
+    }
+
+    /// The meter list is read again when the dialog closes.
+    fn reloads(&self) -> bool {
+        false
+    }
+}
+
+/// Reads the file at `path` and checks it: its own problems (parsed off the UI task) and the
+/// database's (numbers already there).
+async fn check(
+    client: &Client,
+    path: &str,
+) -> Result<Result<ImportCheck, ImportFileError>, Failure> {
+    let text = match tokio::fs::read(path).await {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => return Ok(Err(ImportFileError::NotUtf8)),
+        },
+        Err(error) => return Ok(Err(ImportFileError::Unreadable(error.to_string()))),
+    };
+    let types = meters::meter_types(client).await?;
+    let csv = tokio::task::spawn_blocking(move || {
+        let names = MeterTypeNames::new(types.iter().map(|t| (t.name.as_str(), t.id)));
+        parse_meter_csv(&text, &names)
+    })
+    .await
+    .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
+    let errors = meters::check_import(client, &csv).await?;
+    let present = errors
+        .iter()
+        .filter(|e| matches!(e.problem, LineProblem::AlreadyInDatabase(_)))
+        .count();
+    Ok(Ok(ImportCheck {
+        good: csv.rows.len() - present,
+        csv: Arc::new(csv),
+        errors,
+    }))
+}
 
 /// Where an import stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +201,7 @@ impl ImportView {
         let path = self.form.value(0).trim().to_owned();
         self.stage = ImportStage::Checking;
         hub.say(MessageKind::Info, hub.app.lang.t("ref.checking"));
-        send(hub, RefRequest::CheckImport { path });
+        send(hub, ImportRequest::Check { path });
     }
 
     /// F2 on a checked file: its good rows go in.
@@ -98,7 +220,7 @@ impl ImportView {
         } else {
             ImportChoice::GoodRows
         };
-        let request = RefRequest::Import {
+        let request = ImportRequest::Import {
             idempotency_key: hub.app.write_key(),
             csv: Arc::clone(&check.csv),
             choice,
@@ -116,9 +238,7 @@ impl ImportView {
     /// after an import the meter list is read again.
     fn leave(&self, hub: &mut Hub) {
         hub.forget(|request| {
-            request
-                .of::<RefCall>()
-                .is_some_and(|call| matches!(call.request, RefRequest::CheckImport { .. }))
+            super::requests::is(request, |work| matches!(work, ImportRequest::Check { .. }))
         });
         hub.leave();
         match self.stage {
@@ -194,12 +314,12 @@ impl Screen for ImportView {
     }
 
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some((request, reply)) = ref_answer(request, reply) else {
+        let Some((work, answer)) = answer::<ImportRequest>(request, reply) else {
             return;
         };
         let lang = hub.app.lang;
-        match reply {
-            RefReply::ImportChecked(Ok(check)) => {
+        match answer {
+            RefAnswer::Done(ImportReply::Checked(Ok(check))) => {
                 let text = lang.tf(
                     "ref.checked",
                     &[("good", &check.good), ("bad", &check.errors.len())],
@@ -210,7 +330,7 @@ impl Screen for ImportView {
                 };
                 hub.say(MessageKind::Info, text);
             }
-            RefReply::ImportChecked(Err(error)) => {
+            RefAnswer::Done(ImportReply::Checked(Err(error))) => {
                 self.stage = ImportStage::Path;
                 let text = match error {
                     ImportFileError::Unreadable(detail) => {
@@ -220,14 +340,14 @@ impl Screen for ImportView {
                 };
                 fail(&mut self.form, &[(0, text)], hub);
             }
-            reply => {
-                if let RefReply::Imported(report) = reply {
+            answer => {
+                if let RefAnswer::Done(ImportReply::Imported(report)) = answer {
                     self.stage = ImportStage::Done {
                         report: report.clone(),
                         scroll: 0,
                     };
                 }
-                super::change_done(request, reply, hub);
+                change_done(work, answer, hub);
             }
         }
     }
@@ -416,9 +536,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &ImportView, app: &App, theme: &The
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::meter_csv::{
-        EXAMPLE_ROW, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, parse_meter_csv,
-    };
+    use crate::domain::meter_csv::EXAMPLE_ROW;
 
     /// In every language the printed template imports nothing, and its example imports once
     /// the `# ` is removed: no note can be taken for a row or break the file.

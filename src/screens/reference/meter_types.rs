@@ -2,11 +2,13 @@
 
 use super::form::{Errors, FormTarget, RefForm, choose, key_of, set, text_of, word_choices};
 use super::list::{ListKind, ShortList};
-use super::requests::{RefReply, RefRequest};
+use super::requests::{ChangeAnswer, Db, RefWork, Says};
 use super::texts::{in_use_text, payment_model_key};
 use crate::app::Command;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
-use crate::db::meters::MeterTypeRow;
+use crate::app::state::Failure;
+use crate::db::meters::{self, MeterTypeDeletion, MeterTypeFields, MeterTypeOutcome, MeterTypeRow};
+use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::caliber;
 use crate::domain::validation;
 use crate::i18n::Lang;
@@ -14,6 +16,111 @@ use crate::ui::inert::inert;
 use crate::ui::table::Column;
 
 pub type MeterTypes = ShortList<MeterTypeList>;
+
+/// The meter types' requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeterTypeRequest {
+    List,
+    Save {
+        idempotency_key: String,
+        id: Option<i64>,
+        name: String,
+        payment_model: PaymentModel,
+        caliber: String,
+        manufacturer: String,
+    },
+    Delete {
+        idempotency_key: String,
+        id: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeterTypeReply {
+    Rows(Vec<MeterTypeRow>),
+    Saved(MeterTypeOutcome),
+    Deleted(MeterTypeDeletion),
+}
+
+impl RefWork for MeterTypeRequest {
+    type Reply = MeterTypeReply;
+
+    const PERMISSION: &'static str = "meter.maintain";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            MeterTypeRequest::List => None,
+            MeterTypeRequest::Save {
+                idempotency_key, ..
+            }
+            | MeterTypeRequest::Delete {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    async fn run(&self, db: Db<'_>) -> Result<MeterTypeReply, Failure> {
+        Ok(match self {
+            MeterTypeRequest::List => {
+                MeterTypeReply::Rows(meters::meter_type_rows(&*db.client).await?)
+            }
+            MeterTypeRequest::Save {
+                idempotency_key,
+                id,
+                name,
+                payment_model,
+                caliber,
+                manufacturer,
+            } => MeterTypeReply::Saved(
+                meters::save_meter_type(
+                    db.client,
+                    db.operator_id,
+                    idempotency_key,
+                    *id,
+                    MeterTypeFields {
+                        name,
+                        payment_model: *payment_model,
+                        caliber,
+                        manufacturer,
+                    },
+                )
+                .await?,
+            ),
+            MeterTypeRequest::Delete {
+                idempotency_key,
+                id,
+            } => MeterTypeReply::Deleted(
+                meters::delete_meter_type(db.client, db.operator_id, idempotency_key, *id).await?,
+            ),
+        })
+    }
+
+    fn told(&self, reply: &MeterTypeReply, lang: Lang) -> Option<ChangeAnswer> {
+        let says = Says { lang };
+        Some(match reply {
+            MeterTypeReply::Rows(_) => return None,
+            MeterTypeReply::Saved(outcome) => match outcome {
+                MeterTypeOutcome::Saved { .. } => says.done("ref.saved"),
+                MeterTypeOutcome::NameTaken => {
+                    says.on("ref.f_name", lang.t("ref.name_taken").into())
+                }
+                MeterTypeOutcome::PaymentModelInUse => says.on(
+                    "ref.f_payment_model",
+                    lang.t("ref.payment_model_in_use").into(),
+                ),
+                MeterTypeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+            },
+            MeterTypeReply::Deleted(outcome) => match outcome {
+                MeterTypeDeletion::Deleted => says.done("ref.deleted"),
+                MeterTypeDeletion::InUse {
+                    meters,
+                    customer_types,
+                } => says.said(in_use_text(lang, *meters, *customer_types)),
+                MeterTypeDeletion::NotFound => says.done("ref.gone"),
+            },
+        })
+    }
+}
 
 /// The meter types' list.
 #[derive(Debug, Clone, Default)]
@@ -30,14 +137,14 @@ pub(super) const LIST_COMMANDS: [(Command, &str); 4] = [
 impl ListKind for MeterTypeList {
     type Row = MeterTypeRow;
     const CRUMB: &'static str = "ref.screen_meter_types";
-    const PERMISSION: &'static str = "meter.maintain";
     const COLUMNS: &'static [Column] = &COLUMNS;
     const COMMANDS: &'static [(Command, &'static str)] = &LIST_COMMANDS;
-    const READ: RefRequest = RefRequest::MeterTypes;
+    type Work = MeterTypeRequest;
+    const READ: MeterTypeRequest = MeterTypeRequest::List;
 
-    fn rows(&mut self, reply: &RefReply) -> Option<Vec<MeterTypeRow>> {
+    fn rows(&mut self, reply: &MeterTypeReply) -> Option<Vec<MeterTypeRow>> {
         match reply {
-            RefReply::MeterTypes(rows) => Some(rows.clone()),
+            MeterTypeReply::Rows(rows) => Some(rows.clone()),
             _ => None,
         }
     }
@@ -64,8 +171,8 @@ impl ListKind for MeterTypeList {
         Ok(row.meter_type.name.clone())
     }
 
-    fn delete(row: &MeterTypeRow, idempotency_key: String) -> Option<RefRequest> {
-        Some(RefRequest::DeleteMeterType {
+    fn delete(row: &MeterTypeRow, idempotency_key: String) -> Option<MeterTypeRequest> {
+        Some(MeterTypeRequest::Delete {
             idempotency_key,
             id: row.meter_type.id,
         })
@@ -109,7 +216,7 @@ pub(super) fn build(
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
-) -> Option<RefRequest> {
+) -> Option<MeterTypeRequest> {
     let field_error = |error| field_error_text(lang, &error);
     let caliber = errors.check(
         "ref.f_caliber",
@@ -127,7 +234,7 @@ pub(super) fn build(
         validation::plain_text(text_of(f, "ref.f_manufacturer"), 50),
         field_error,
     );
-    Some(RefRequest::SaveMeterType {
+    Some(MeterTypeRequest::Save {
         idempotency_key,
         id,
         name: name?,

@@ -12,17 +12,21 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::form::{Errors, FormTarget, RefForm, choose, key_of, set, text_of};
-use super::requests::{RefCall, RefReply, RefRequest};
+use super::meter_import::ImportRequest;
+use super::meter_types::{MeterTypeReply, MeterTypeRequest};
+use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, send};
 use super::texts::{meter_no_error_text, status_key};
-use super::{ref_answer, send};
 use crate::app::form::{Choice, Field, FieldKind, Form, field_error_text, halfwidth_key};
 use crate::app::paging::{self, PageApply};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::state::Failure;
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::customers::{Page, PageAt};
-use crate::db::meters::{MeterFields, MeterListRow, MeterListing, MeterTypeRow};
+use crate::db::meters::{
+    self, MeterFields, MeterListRow, MeterListing, MeterOutcome, MeterTypeRow,
+};
 use crate::domain::meter_csv::MeterNo;
 use crate::domain::money::{MAX_VOLUME, Volume};
 use crate::domain::validation;
@@ -60,6 +64,108 @@ impl Default for MetersView {
     }
 }
 
+/// The meter list's requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeterRequest {
+    Page {
+        listing: MeterListing,
+        prefix: String,
+        at: PageAt<String>,
+        size: usize,
+        apply: PageApply,
+    },
+    /// Adds (`add`) or modifies an uninstalled meter.
+    Save {
+        idempotency_key: String,
+        add: bool,
+        meter_no: MeterNo,
+        fields: MeterFields,
+    },
+    Delete {
+        idempotency_key: String,
+        meter_no: MeterNo,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeterReply {
+    Page(Page<MeterListRow>),
+    Saved(MeterOutcome),
+    Deleted(MeterOutcome),
+}
+
+impl RefWork for MeterRequest {
+    type Reply = MeterReply;
+
+    const PERMISSION: &'static str = "meter.maintain";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            MeterRequest::Page { .. } => None,
+            MeterRequest::Save {
+                idempotency_key, ..
+            }
+            | MeterRequest::Delete {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    async fn run(&self, db: Db<'_>) -> Result<MeterReply, Failure> {
+        Ok(match self {
+            MeterRequest::Page {
+                listing,
+                prefix,
+                at,
+                size,
+                ..
+            } => MeterReply::Page(
+                meters::meter_page(&*db.client, *listing, prefix, at, *size).await?,
+            ),
+            MeterRequest::Save {
+                idempotency_key: key,
+                add,
+                meter_no,
+                fields,
+            } => MeterReply::Saved(if *add {
+                meters::add_meter(db.client, db.operator_id, key, meter_no, fields).await?
+            } else {
+                meters::modify_meter(db.client, db.operator_id, key, meter_no, fields).await?
+            }),
+            MeterRequest::Delete {
+                idempotency_key: key,
+                meter_no,
+            } => MeterReply::Deleted(
+                meters::delete_meter(db.client, db.operator_id, key, meter_no).await?,
+            ),
+        })
+    }
+
+    fn told(&self, reply: &MeterReply, lang: Lang) -> Option<ChangeAnswer> {
+        let says = Says { lang };
+        let (MeterReply::Saved(outcome) | MeterReply::Deleted(outcome)) = reply else {
+            return None;
+        };
+        Some(match outcome {
+            MeterOutcome::Done if matches!(self, MeterRequest::Delete { .. }) => {
+                says.done("ref.deleted")
+            }
+            MeterOutcome::Done => says.done("ref.saved"),
+            MeterOutcome::NumberTaken => {
+                says.on("ref.f_meter_no", lang.t("ref.meter_no_taken").into())
+            }
+            MeterOutcome::UnknownMeterType => {
+                says.on("ref.f_meter_type", lang.t("ref.gone").into())
+            }
+            MeterOutcome::NotUninstalled { status } => says.said(lang.tf(
+                "ref.meter_not_uninstalled",
+                &[("status", &lang.t(status_key(status)))],
+            )),
+            MeterOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+        })
+    }
+}
+
 /// The registry's way to open it (`:meters`).
 pub fn open() -> Box<dyn Screen> {
     Box::new(MetersView::default())
@@ -77,7 +183,7 @@ impl MetersView {
         } else {
             hub.app.table_rows()
         };
-        let request = RefRequest::Meters {
+        let request = MeterRequest::Page {
             listing: self.listing,
             prefix: self.search.value().to_owned(),
             at,
@@ -85,9 +191,7 @@ impl MetersView {
             apply,
         };
         hub.forget(|request| {
-            request
-                .of::<RefCall>()
-                .is_some_and(|call| matches!(call.request, RefRequest::Meters { .. }))
+            super::requests::is(request, |work| matches!(work, MeterRequest::Page { .. }))
         });
         send(hub, request);
     }
@@ -128,7 +232,7 @@ impl MetersView {
         {
             send(
                 hub,
-                RefRequest::DeleteMeter {
+                MeterRequest::Delete {
                     idempotency_key,
                     meter_no,
                 },
@@ -205,7 +309,7 @@ pub(super) fn build(
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
-) -> Option<RefRequest> {
+) -> Option<MeterRequest> {
     let number = match stored {
         Some(stored) => MeterNo::parse(stored).ok(),
         None => errors.check(
@@ -226,7 +330,7 @@ pub(super) fn build(
     };
     let electronic = reading("ref.f_electronic");
     let mechanical = reading("ref.f_mechanical");
-    Some(RefRequest::SaveMeter {
+    Some(MeterRequest::Save {
         idempotency_key,
         add: stored.is_none(),
         meter_no: number?,
@@ -308,7 +412,7 @@ impl Screen for MetersView {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        send(hub, RefRequest::MeterTypes);
+        send(hub, MeterTypeRequest::List);
         self.fetch(PageAt::First, PageApply::Search, hub);
     }
 
@@ -358,8 +462,8 @@ impl Screen for MetersView {
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         let permission = match command {
-            Command::Import => Some("meter.import"),
-            _ => super::change_permission(command, "meter.maintain"),
+            Command::Import => Some(ImportRequest::PERMISSION),
+            _ => super::change_permission(command, MeterRequest::PERMISSION),
         };
         if super::refused(hub, permission) {
             return true;
@@ -390,12 +494,16 @@ impl Screen for MetersView {
     }
 
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some((request, reply)) = ref_answer(request, reply) else {
+        if let Some((_, RefAnswer::Done(MeterTypeReply::Rows(rows)))) =
+            answer::<MeterTypeRequest>(request, reply)
+        {
+            self.meter_types = rows.clone();
+        }
+        let Some((work, answer)) = answer::<MeterRequest>(request, reply) else {
             return;
         };
-        match (request, reply) {
-            (_, RefReply::MeterTypes(rows)) => self.meter_types = rows.clone(),
-            (RefRequest::Meters { apply, .. }, RefReply::Meters(page)) => {
+        match (work, answer) {
+            (MeterRequest::Page { apply, .. }, RefAnswer::Done(MeterReply::Page(page))) => {
                 self.loading = false;
                 paging::show(
                     &mut self.page,
@@ -405,8 +513,8 @@ impl Screen for MetersView {
                     |row| row.meter.id,
                 );
             }
-            (request, reply) => {
-                if super::change_done(request, reply, hub) {
+            (work, answer) => {
+                if change_done(work, answer, hub) {
                     self.page(Command::Refresh, hub);
                 }
             }

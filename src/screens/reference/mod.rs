@@ -32,34 +32,17 @@ use crate::app::screen::Notice;
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
 use crate::app::{Command, Hub};
-use crate::db::customer_types::CustomerTypeOutcome;
-use crate::db::meters::{MeterOutcome, MeterTypeDeletion, MeterTypeOutcome};
-use crate::db::price_schemes::SchemeOutcome;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::{Column, column_widths, line_of};
 use crate::ui::theme::Theme;
-use requests::{RefCall, RefReply, RefRequest};
+use requests::RefWork;
 
 /// Moves a selection (or a scroll) by `step`, within `len` rows.
 fn move_in(selected: &mut usize, len: usize, step: isize) {
     *selected = selected
         .saturating_add_signed(step)
         .min(len.saturating_sub(1));
-}
-
-/// Sends a reference request on behalf of the operator signed in.
-fn send(hub: &mut Hub, request: RefRequest) {
-    let call = RefCall::new(hub, request);
-    hub.send(call);
-}
-
-/// The reference reply to a reference request, if that is what they are.
-fn ref_answer<'a>(
-    request: &'a dyn crate::app::screen::ScreenRequest,
-    reply: &'a dyn crate::app::screen::ScreenReply,
-) -> Option<(&'a RefRequest, &'a RefReply)> {
-    Some((&request.of::<RefCall>()?.request, reply.of::<RefReply>()?))
 }
 
 /// A command that needs `permission` the operator lacks is refused on the message line
@@ -207,117 +190,17 @@ fn say_form_error(form: &Form, hub: &mut Hub) {
     }
 }
 
-/// What the answer to a change says: done (the text to tell), or refused (each text with the
-/// form field it concerns, if any).
-type ChangeAnswer = Result<String, Vec<(Option<&'static str>, String)>>;
-
 /// Refused: every problem on the message line.
 fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, String)>) {
     let text: Vec<String> = problems.into_iter().map(|(_, text)| text).collect();
     hub.say(MessageKind::Error, text.join("; "));
 }
 
-/// A change a list sent was answered: done, it says so (true: the list asks again for what
-/// it shows); refused, it says why.
-fn change_done(request: &RefRequest, reply: &RefReply, hub: &mut Hub) -> bool {
-    match answer_of(hub.app.lang, request, reply) {
-        Some(Ok(text)) => {
-            hub.say(MessageKind::Info, text);
-            true
-        }
-        Some(Err(problems)) => {
-            say_problems(hub, problems);
-            false
-        }
-        None => false,
-    }
-}
-
 /// Another screen changed what this one shows: it asks for it again with `list`.
-fn reload(notice: &Notice, list: RefRequest, hub: &mut Hub) {
+fn reload<W: RefWork>(notice: &Notice, list: W, hub: &mut Hub) {
     if *notice == Notice::Reload {
-        send(hub, list);
+        requests::send(hub, list);
     }
-}
-
-/// What the answer to a change says; None for the answers to reads.
-fn answer_of(lang: Lang, request: &RefRequest, reply: &RefReply) -> Option<ChangeAnswer> {
-    let on = |label: &'static str, text: String| Err(vec![(Some(label), text)]);
-    let said = |text: String| Err(vec![(None, text)]);
-    let done = |key: &str| Ok(lang.t(key).to_owned());
-    Some(match reply {
-        RefReply::NotPermitted(permission) => {
-            said(lang.tf("ref.not_permitted", &[("permission", permission)]))
-        }
-        RefReply::MeterTypeSaved(outcome) => match outcome {
-            MeterTypeOutcome::Saved { .. } => done("ref.saved"),
-            MeterTypeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
-            MeterTypeOutcome::PaymentModelInUse => on(
-                "ref.f_payment_model",
-                lang.t("ref.payment_model_in_use").into(),
-            ),
-            MeterTypeOutcome::NotFound => said(lang.t("ref.gone").into()),
-        },
-        RefReply::MeterTypeDeleted(outcome) => match outcome {
-            MeterTypeDeletion::Deleted => done("ref.deleted"),
-            MeterTypeDeletion::InUse {
-                meters,
-                customer_types,
-            } => said(texts::in_use_text(lang, *meters, *customer_types)),
-            MeterTypeDeletion::NotFound => done("ref.gone"),
-        },
-        RefReply::MeterSaved(outcome) | RefReply::MeterDeleted(outcome) => match outcome {
-            MeterOutcome::Done if matches!(request, RefRequest::DeleteMeter { .. }) => {
-                done("ref.deleted")
-            }
-            MeterOutcome::Done => done("ref.saved"),
-            MeterOutcome::NumberTaken => on("ref.f_meter_no", lang.t("ref.meter_no_taken").into()),
-            MeterOutcome::UnknownMeterType => on("ref.f_meter_type", lang.t("ref.gone").into()),
-            MeterOutcome::NotUninstalled { status } => said(lang.tf(
-                "ref.meter_not_uninstalled",
-                &[("status", &lang.t(texts::status_key(status)))],
-            )),
-            MeterOutcome::NotFound => said(lang.t("ref.gone").into()),
-        },
-        RefReply::SchemeSaved(outcome) => match outcome {
-            SchemeOutcome::Saved { .. } => done("ref.saved"),
-            SchemeOutcome::NotFound => said(lang.t("ref.gone").into()),
-            SchemeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
-            SchemeOutcome::Fields(error) => on(
-                schemes::fields_error_label(*error),
-                schemes::fields_error_text(lang, *error),
-            ),
-            SchemeOutcome::Prices(error) => on(
-                schemes::scheme_error_label(error),
-                texts::scheme_error_text(lang, error),
-            ),
-            SchemeOutcome::Fixed => said(lang.t("ref.scheme_fixed").into()),
-            SchemeOutcome::PastDate { today } => {
-                on("ref.f_from", lang.tf("ref.past_date", &[("today", today)]))
-            }
-            SchemeOutcome::DateTaken => on("ref.f_from", lang.t("ref.date_taken").into()),
-        },
-        RefReply::CustomerTypeSaved(outcome) => match outcome {
-            CustomerTypeOutcome::Saved { .. } => done("ref.saved"),
-            CustomerTypeOutcome::Deleted => done("ref.deleted"),
-            CustomerTypeOutcome::NameTaken => on("ref.f_name", lang.t("ref.name_taken").into()),
-            CustomerTypeOutcome::NotFound => said(lang.t("ref.gone").into()),
-            CustomerTypeOutcome::Refused(problems) => Err(problems
-                .iter()
-                .map(|problem| {
-                    (
-                        Some(customer_types::problem_label(problem)),
-                        texts::problem_text(lang, problem),
-                    )
-                })
-                .collect()),
-        },
-        RefReply::Imported(report) => Ok(lang.tf(
-            "ref.imported",
-            &[("count", &report.imported), ("bad", &report.errors.len())],
-        )),
-        _ => return None,
-    })
 }
 
 // ───────────────────────────── Drawing ─────────────────────────────

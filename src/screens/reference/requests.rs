@@ -1,450 +1,202 @@
-//! The reference-data screens' requests and replies, and their execution against the pool: a
-//! screen sends one as a [`RefCall`] on behalf of the operator signed in. Every change is
-//! checked against the operator's permission again here (the roles may have changed since
-//! sign-in); the import reports its progress through `progress` (rows sent, of all).
+//! How a reference screen's request travels. Each screen module has its own request type (a
+//! [`RefWork`]: what it asks the database, how, and what the answer to a change says) and its
+//! reply type; the screen sends it as a [`RefCall`], on behalf of the operator signed in, and
+//! hears a [`RefAnswer`]. Every change is checked against the operator's permission again here
+//! (the roles may have changed since sign-in) and carries the idempotency key made when the
+//! clerk pressed F2 ([`App::write_key`](crate::app::App::write_key)): sent again after a lost
+//! connection, it is applied once (`db::applied_write`).
 
-use std::sync::Arc;
+use std::fmt::Debug;
+use std::future::Future;
 
-use chrono::NaiveDate;
+use tokio_postgres::Client;
 
-use crate::app::paging::PageApply;
+use crate::app::Hub;
 use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, Hub, ScreenReply, ScreenRequest};
-use crate::app::state::{Failure, Problem};
-use crate::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
-use crate::db::customers::{Page, PageAt};
-use crate::db::meters::{
-    self, ImportChoice, ImportReport, MeterFields, MeterListRow, MeterListing, MeterOutcome,
-    MeterType, MeterTypeDeletion, MeterTypeFields, MeterTypeOutcome, MeterTypeRow,
-};
-use crate::db::price_schemes::{self, SchemeDetail, SchemeFields, SchemeOutcome, SchemeRow};
-use crate::db::{Pool, operators};
-use crate::domain::customer_rules::PaymentModel;
-use crate::domain::meter_csv::{
-    LineError, LineProblem, MeterCsv, MeterNo, MeterTypeNames, parse_meter_csv,
-};
-use crate::domain::pricing::Tier;
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
+use crate::app::state::{Failure, MessageKind};
+use crate::db::operators;
+use crate::i18n::Lang;
 
-/// Work for the database on behalf of these screens (executed by [`execute`]). Every change carries
-/// the idempotency key made when the clerk pressed F2 ([`App::write_key`]): sent again after a
-/// lost connection, it is applied once (`db::applied_write`).
+/// What the answer to a change says: done (the text to tell), or refused (each text with the
+/// form field it concerns, if any).
+pub type ChangeAnswer = Result<String, Vec<(Option<&'static str>, String)>>;
+
+/// One reference screen's requests.
+pub trait RefWork: Debug + Clone + PartialEq + Send + Sync + 'static {
+    type Reply: Debug + Clone + PartialEq + Send + Sync + 'static;
+
+    /// The permission its changes need (`sql/V2`); viewing needs none.
+    const PERMISSION: &'static str;
+
+    /// The idempotency key of a change or an import; a read has none.
+    fn idempotency_key(&self) -> Option<&str>;
+
+    /// Runs it (permitted), on a request task.
+    fn run(&self, db: Db<'_>) -> impl Future<Output = Result<Self::Reply, Failure>> + Send;
+
+    /// What the answer to a change says; None for the answer to a read.
+    fn told(&self, reply: &Self::Reply, lang: Lang) -> Option<ChangeAnswer>;
+
+    /// Whether the screen on top reloads after a change told after its screen closed (an
+    /// import's list is read again when its dialog closes instead).
+    fn reloads(&self) -> bool {
+        true
+    }
+}
+
+/// What a request runs with: a connection, the operator it runs for, and where a long one
+/// reports how far it is (rows sent, of all).
+pub struct Db<'a> {
+    pub client: &'a mut Client,
+    pub operator_id: i64,
+    pub progress: &'a Progress<'a>,
+}
+
+/// A reference screen's request `work`, on behalf of the operator `operator_id`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RefRequest {
-    MeterTypes,
-    SaveMeterType {
-        idempotency_key: String,
-        id: Option<i64>,
-        name: String,
-        payment_model: PaymentModel,
-        caliber: String,
-        manufacturer: String,
-    },
-    DeleteMeterType {
-        idempotency_key: String,
-        id: i64,
-    },
-    Meters {
-        listing: MeterListing,
-        prefix: String,
-        at: PageAt<String>,
-        size: usize,
-        apply: PageApply,
-    },
-    /// Adds (`add`) or modifies an uninstalled meter.
-    SaveMeter {
-        idempotency_key: String,
-        add: bool,
-        meter_no: MeterNo,
-        fields: MeterFields,
-    },
-    DeleteMeter {
-        idempotency_key: String,
-        meter_no: MeterNo,
-    },
-    /// Reads and checks an import file: nothing is written.
-    CheckImport {
-        path: String,
-    },
-    Import {
-        idempotency_key: String,
-        csv: Arc<MeterCsv>,
-        choice: ImportChoice,
-    },
-    Schemes,
-    Scheme {
-        id: i64,
-    },
-    AddScheme {
-        idempotency_key: String,
-        fields: SchemeFields,
-        tiers: Vec<Tier>,
-    },
-    ModifyScheme {
-        idempotency_key: String,
-        id: i64,
-        fields: SchemeFields,
-    },
-    ChangePrices {
-        idempotency_key: String,
-        id: i64,
-        effective_from: NaiveDate,
-        tiers: Vec<Tier>,
-    },
-    CustomerTypes,
-    SaveCustomerType {
-        idempotency_key: String,
-        id: Option<i64>,
-        input: CustomerTypeInput,
-    },
-    DeleteCustomerType {
-        idempotency_key: String,
-        id: i64,
-    },
+pub struct RefCall<W> {
+    pub operator_id: i64,
+    pub work: W,
 }
 
-impl RefRequest {
-    /// The permission the request needs (`sql/V2`); viewing needs none.
-    pub fn permission(&self) -> Option<&'static str> {
-        match self {
-            RefRequest::MeterTypes
-            | RefRequest::Meters { .. }
-            | RefRequest::CheckImport { .. }
-            | RefRequest::Schemes
-            | RefRequest::Scheme { .. }
-            | RefRequest::CustomerTypes => None,
-            RefRequest::SaveMeterType { .. }
-            | RefRequest::DeleteMeterType { .. }
-            | RefRequest::SaveMeter { .. }
-            | RefRequest::DeleteMeter { .. } => Some("meter.maintain"),
-            RefRequest::Import { .. } => Some("meter.import"),
-            RefRequest::AddScheme { .. }
-            | RefRequest::ModifyScheme { .. }
-            | RefRequest::ChangePrices { .. } => Some("price.maintain"),
-            RefRequest::SaveCustomerType { .. } | RefRequest::DeleteCustomerType { .. } => {
-                Some("customer_type.maintain")
-            }
-        }
-    }
-
-    /// The idempotency key of a change or an import.
-    pub fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            RefRequest::SaveMeterType {
-                idempotency_key, ..
-            }
-            | RefRequest::DeleteMeterType {
-                idempotency_key, ..
-            }
-            | RefRequest::SaveMeter {
-                idempotency_key, ..
-            }
-            | RefRequest::DeleteMeter {
-                idempotency_key, ..
-            }
-            | RefRequest::Import {
-                idempotency_key, ..
-            }
-            | RefRequest::AddScheme {
-                idempotency_key, ..
-            }
-            | RefRequest::ModifyScheme {
-                idempotency_key, ..
-            }
-            | RefRequest::ChangePrices {
-                idempotency_key, ..
-            }
-            | RefRequest::SaveCustomerType {
-                idempotency_key, ..
-            }
-            | RefRequest::DeleteCustomerType {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-            // The others read.
-            _ => None,
-        }
-    }
-
-    /// A change or an import writes: F12 does not drop its answer (it may have been written).
-    pub fn writes(&self) -> bool {
-        self.idempotency_key().is_some()
-    }
-
-    /// A change or an import holds the keys until it answers; lists, pages and the check of a
-    /// file do not (F3 or F12 leaves a long check, whose answer is then dropped).
-    pub fn holds_input(&self) -> bool {
-        self.writes()
-    }
-}
-
-/// A checked import file: the good rows, and every problem (the file's and the database's).
+/// What a [`RefCall`] answers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImportCheck {
-    pub csv: Arc<MeterCsv>,
-    pub errors: Vec<LineError>,
-    /// Rows that would go in: the file's good rows not already in the database.
-    pub good: usize,
-}
-
-/// Why an import file could not be read at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImportFileError {
-    /// The system's reason (no such file, permission denied …).
-    Unreadable(String),
-    NotUtf8,
-}
-
-/// What the customer type form chooses from.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TypeChoices {
-    pub meter_types: Vec<MeterType>,
-    pub schemes: Vec<SchemeRow>,
-    /// Code and name.
-    pub payment_methods: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum RefReply {
-    MeterTypes(Vec<MeterTypeRow>),
-    MeterTypeSaved(MeterTypeOutcome),
-    MeterTypeDeleted(MeterTypeDeletion),
-    Meters(Page<MeterListRow>),
-    MeterSaved(MeterOutcome),
-    MeterDeleted(MeterOutcome),
-    ImportChecked(Result<ImportCheck, ImportFileError>),
-    Imported(ImportReport),
-    Schemes(Vec<SchemeRow>),
-    Scheme(Option<Box<SchemeDetail>>),
-    SchemeSaved(SchemeOutcome),
-    CustomerTypes {
-        rows: Vec<CustomerTypeRow>,
-        choices: TypeChoices,
-    },
-    CustomerTypeSaved(CustomerTypeOutcome),
+pub enum RefAnswer<R> {
+    Done(R),
     /// The operator's roles (as the database holds them now) do not allow the change.
     NotPermitted(&'static str),
 }
 
-/// A reference request sent by a screen, on behalf of the operator signed in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RefCall {
-    pub operator_id: i64,
-    pub request: RefRequest,
-}
-
-impl RefCall {
-    /// `request` on behalf of the operator signed in.
-    pub fn new(hub: &Hub, request: RefRequest) -> RefCall {
+impl<W: RefWork> RefCall<W> {
+    /// `work` on behalf of the operator signed in.
+    pub fn new(hub: &Hub, work: W) -> RefCall<W> {
         let operator_id = hub.app.session.as_ref().map_or(0, |s| s.operator_id);
-        RefCall {
-            operator_id,
-            request,
-        }
+        RefCall { operator_id, work }
     }
 }
 
-impl ScreenRequest for RefCall {
+impl<W: RefWork> ScreenRequest for RefCall<W> {
+    /// A change or an import holds the keys until it answers; lists, pages and the check of a
+    /// file do not (F3 or F12 leaves a long check, whose answer is then dropped).
     fn holds_input(&self) -> bool {
-        self.request.holds_input()
+        self.writes()
     }
 
+    /// A change or an import writes: F12 does not drop its answer (it may have been written).
     fn writes(&self) -> bool {
-        self.request.writes()
+        self.work.idempotency_key().is_some()
     }
 
     fn idempotency_key(&self) -> Option<&str> {
-        self.request.idempotency_key()
+        self.work.idempotency_key()
     }
 
     fn execute<'a>(&'a self, services: &'a Services, progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
-            let reply = execute(
-                &services.pool,
-                self.operator_id,
-                self.request.clone(),
+            let mut client = services.pool.get().await?;
+            let permission = W::PERMISSION;
+            if self.writes()
+                && !operators::has_permission(&**client, self.operator_id, permission).await?
+            {
+                return Ok(Box::new(RefAnswer::<W::Reply>::NotPermitted(permission)) as _);
+            }
+            let db = Db {
+                client: &mut client,
+                operator_id: self.operator_id,
                 progress,
-            )
-            .await?;
-            Ok(Box::new(reply) as _)
+            };
+            let reply = self.work.run(db).await?;
+            Ok(Box::new(RefAnswer::Done(reply)) as _)
         })
     }
 
     /// A change answered after its screen closed is still told; the screen on top shows it.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some(reply) = reply.of::<RefReply>() else {
-            return;
-        };
-        if super::change_done(&self.request, reply, hub)
-            && !matches!(self.request, RefRequest::Import { .. })
+        if let Some(answer) = reply.of::<RefAnswer<W::Reply>>()
+            && change_done(&self.work, answer, hub)
+            && self.work.reloads()
         {
-            hub.notify(crate::app::screen::Notice::Reload);
+            hub.notify(Notice::Reload);
         }
     }
 }
 
-pub async fn execute(
-    pool: &Pool,
-    operator_id: i64,
-    request: RefRequest,
-    progress: &Progress<'_>,
-) -> Result<RefReply, Failure> {
-    let mut client = pool.get().await?;
-    // The screen checks the session's permissions; the roles may have changed since sign-in.
-    if let Some(permission) = request.permission()
-        && !operators::has_permission(&**client, operator_id, permission).await?
-    {
-        return Ok(RefReply::NotPermitted(permission));
+/// Sends `work` on behalf of the operator signed in.
+pub(super) fn send<W: RefWork>(hub: &mut Hub, work: W) {
+    let call = RefCall::new(hub, work);
+    hub.send(call);
+}
+
+/// `request` and `reply` as a `W` request and its answer, if that is what they are.
+pub(super) fn answer<'a, W: RefWork>(
+    request: &'a dyn ScreenRequest,
+    reply: &'a dyn ScreenReply,
+) -> Option<(&'a W, &'a RefAnswer<W::Reply>)> {
+    Some((
+        &request.of::<RefCall<W>>()?.work,
+        reply.of::<RefAnswer<W::Reply>>()?,
+    ))
+}
+
+/// Whether a `W` request that `wanted` picks is this one.
+pub(super) fn is<W: RefWork>(request: &dyn ScreenRequest, wanted: impl Fn(&W) -> bool) -> bool {
+    request
+        .of::<RefCall<W>>()
+        .is_some_and(|call| wanted(&call.work))
+}
+
+/// What the answer to `work` says, if it answered a change.
+pub(super) fn told<W: RefWork>(
+    work: &W,
+    answer: &RefAnswer<W::Reply>,
+    lang: Lang,
+) -> Option<ChangeAnswer> {
+    match answer {
+        RefAnswer::NotPermitted(permission) => Some(Err(vec![(
+            None,
+            lang.tf("ref.not_permitted", &[("permission", permission)]),
+        )])),
+        RefAnswer::Done(reply) => work.told(reply, lang),
     }
-    Ok(match request {
-        RefRequest::MeterTypes => RefReply::MeterTypes(meters::meter_type_rows(&**client).await?),
-        RefRequest::SaveMeterType {
-            idempotency_key,
-            id,
-            name,
-            payment_model,
-            caliber,
-            manufacturer,
-        } => RefReply::MeterTypeSaved(
-            meters::save_meter_type(
-                &mut client,
-                operator_id,
-                &idempotency_key,
-                id,
-                MeterTypeFields {
-                    name: &name,
-                    payment_model,
-                    caliber: &caliber,
-                    manufacturer: &manufacturer,
-                },
-            )
-            .await?,
-        ),
-        RefRequest::DeleteMeterType {
-            idempotency_key,
-            id,
-        } => RefReply::MeterTypeDeleted(
-            meters::delete_meter_type(&mut client, operator_id, &idempotency_key, id).await?,
-        ),
-        RefRequest::Meters {
-            listing,
-            prefix,
-            at,
-            size,
-            ..
-        } => RefReply::Meters(meters::meter_page(&**client, listing, &prefix, &at, size).await?),
-        RefRequest::SaveMeter {
-            idempotency_key: key,
-            add,
-            meter_no,
-            fields,
-        } => RefReply::MeterSaved(if add {
-            meters::add_meter(&mut client, operator_id, &key, &meter_no, &fields).await?
-        } else {
-            meters::modify_meter(&mut client, operator_id, &key, &meter_no, &fields).await?
-        }),
-        RefRequest::DeleteMeter {
-            idempotency_key,
-            meter_no,
-        } => RefReply::MeterDeleted(
-            meters::delete_meter(&mut client, operator_id, &idempotency_key, &meter_no).await?,
-        ),
-        RefRequest::CheckImport { path } => {
-            let text = match tokio::fs::read(&path).await {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => text,
-                    Err(_) => return Ok(RefReply::ImportChecked(Err(ImportFileError::NotUtf8))),
-                },
-                Err(error) => {
-                    return Ok(RefReply::ImportChecked(Err(ImportFileError::Unreadable(
-                        error.to_string(),
-                    ))));
-                }
-            };
-            let types = meters::meter_types(&**client).await?;
-            let csv = tokio::task::spawn_blocking(move || {
-                let names = MeterTypeNames::new(types.iter().map(|t| (t.name.as_str(), t.id)));
-                parse_meter_csv(&text, &names)
-            })
-            .await
-            .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
-            let errors = meters::check_import(&**client, &csv).await?;
-            let present = errors
-                .iter()
-                .filter(|e| matches!(e.problem, LineProblem::AlreadyInDatabase(_)))
-                .count();
-            RefReply::ImportChecked(Ok(ImportCheck {
-                good: csv.rows.len() - present,
-                csv: Arc::new(csv),
-                errors,
-            }))
+}
+
+/// A change was answered: done, it says so (true: the screen asks again for what it shows);
+/// refused, it says why.
+pub(super) fn change_done<W: RefWork>(
+    work: &W,
+    answer: &RefAnswer<W::Reply>,
+    hub: &mut Hub,
+) -> bool {
+    match told(work, answer, hub.app.lang) {
+        Some(Ok(text)) => {
+            hub.say(MessageKind::Info, text);
+            true
         }
-        RefRequest::Import {
-            idempotency_key: key,
-            csv,
-            choice,
-        } => RefReply::Imported(
-            meters::import_meters_reporting(&mut client, operator_id, &key, &csv, choice, progress)
-                .await?,
-        ),
-        RefRequest::Schemes => RefReply::Schemes(price_schemes::schemes(&**client).await?),
-        RefRequest::Scheme { id } => {
-            RefReply::Scheme(price_schemes::scheme(&**client, id).await?.map(Box::new))
+        Some(Err(problems)) => {
+            super::say_problems(hub, problems);
+            false
         }
-        RefRequest::AddScheme {
-            idempotency_key: key,
-            fields,
-            tiers,
-        } => RefReply::SchemeSaved(
-            price_schemes::add_scheme(&mut client, operator_id, &key, &fields, &tiers).await?,
-        ),
-        RefRequest::ModifyScheme {
-            idempotency_key: key,
-            id,
-            fields,
-        } => RefReply::SchemeSaved(
-            price_schemes::modify_scheme(&mut client, operator_id, &key, id, &fields).await?,
-        ),
-        RefRequest::ChangePrices {
-            idempotency_key: key,
-            id,
-            effective_from,
-            tiers,
-        } => RefReply::SchemeSaved(
-            price_schemes::change_prices(
-                &mut client,
-                operator_id,
-                &key,
-                id,
-                effective_from,
-                &tiers,
-            )
-            .await?,
-        ),
-        RefRequest::CustomerTypes => RefReply::CustomerTypes {
-            rows: customer_types::customer_type_rows(&**client).await?,
-            choices: TypeChoices {
-                meter_types: meters::meter_types(&**client).await?,
-                schemes: price_schemes::schemes(&**client).await?,
-                payment_methods: customer_types::payment_methods(&**client).await?,
-            },
-        },
-        RefRequest::SaveCustomerType {
-            idempotency_key: key,
-            id,
-            input,
-        } => RefReply::CustomerTypeSaved(match id {
-            None => {
-                customer_types::add_customer_type(&mut client, operator_id, &key, &input).await?
-            }
-            Some(id) => {
-                customer_types::modify_customer_type(&mut client, operator_id, &key, id, &input)
-                    .await?
-            }
-        }),
-        RefRequest::DeleteCustomerType {
-            idempotency_key: key,
-            id,
-        } => RefReply::CustomerTypeSaved(
-            customer_types::delete_customer_type(&mut client, operator_id, &key, id).await?,
-        ),
-    })
+        None => false,
+    }
+}
+
+/// Texts of a change's answer: done with the catalogue text `key`, refused on the field
+/// `label`, or refused on the message line.
+pub(super) struct Says {
+    pub lang: Lang,
+}
+
+impl Says {
+    pub fn done(&self, key: &str) -> ChangeAnswer {
+        Ok(self.lang.t(key).to_owned())
+    }
+
+    pub fn on(&self, label: &'static str, text: String) -> ChangeAnswer {
+        Err(vec![(Some(label), text)])
+    }
+
+    pub fn said(&self, text: String) -> ChangeAnswer {
+        Err(vec![(None, text)])
+    }
 }

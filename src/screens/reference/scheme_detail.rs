@@ -12,10 +12,9 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::requests::{RefReply, RefRequest};
-use super::schemes::{months, prices_form};
+use super::requests::{RefAnswer, RefWork, answer, send};
+use super::schemes::{SchemeReply, SchemeRequest, months, prices_form};
 use super::texts::{kind_key, mode_key, scheme_error_text};
-use super::{ref_answer, send};
 use crate::app::form::{field_error_text, halfwidth_key};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -92,7 +91,7 @@ impl Screen for SchemeView {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        send(hub, RefRequest::Scheme { id: self.id });
+        send(hub, SchemeRequest::Detail { id: self.id });
     }
 
     /// The keys of a number go to the field typed into (`:`, `?` and letters keep their
@@ -122,11 +121,14 @@ impl Screen for SchemeView {
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::refused(hub, super::change_permission(command, "price.maintain")) {
+        if super::refused(
+            hub,
+            super::change_permission(command, SchemeRequest::PERMISSION),
+        ) {
             return true;
         }
         match command {
-            Command::Refresh => send(hub, RefRequest::Scheme { id: self.id }),
+            Command::Refresh => send(hub, SchemeRequest::Detail { id: self.id }),
             Command::Prices => hub.open(Box::new(self.prices_form())),
             _ => return false,
         }
@@ -134,7 +136,9 @@ impl Screen for SchemeView {
     }
 
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some((_, RefReply::Scheme(detail))) = ref_answer(request, reply) else {
+        let Some((_, RefAnswer::Done(SchemeReply::Detail(detail)))) =
+            answer::<SchemeRequest>(request, reply)
+        else {
             return;
         };
         if detail.is_none() {
@@ -146,7 +150,7 @@ impl Screen for SchemeView {
     }
 
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        super::reload(notice, RefRequest::Scheme { id: self.id }, hub);
+        super::reload(notice, SchemeRequest::Detail { id: self.id }, hub);
     }
 }
 

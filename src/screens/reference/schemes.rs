@@ -7,11 +7,12 @@ use rust_decimal::Decimal;
 
 use super::form::{Errors, FormTarget, RefForm, key_of, set, text_of, word_choices};
 use super::list::{ListKind, ShortList};
-use super::requests::{RefReply, RefRequest};
+use super::requests::{ChangeAnswer, Db, RefWork, Says};
 use super::texts::{kind_key, mode_key, scheme_error_text};
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::state::Failure;
 use crate::app::{Command, Hub};
-use crate::db::price_schemes::{SchemeFields, SchemeRow};
+use crate::db::price_schemes::{self, SchemeDetail, SchemeFields, SchemeOutcome, SchemeRow};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
 use crate::domain::pricing::{
@@ -26,6 +27,123 @@ use crate::ui::table::Column;
 pub const TIER_FIELDS: usize = 4;
 
 pub type Schemes = ShortList<SchemeList>;
+
+/// The price schemes' requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemeRequest {
+    List,
+    /// One scheme with its versions.
+    Detail {
+        id: i64,
+    },
+    Add {
+        idempotency_key: String,
+        fields: SchemeFields,
+        tiers: Vec<Tier>,
+    },
+    Modify {
+        idempotency_key: String,
+        id: i64,
+        fields: SchemeFields,
+    },
+    ChangePrices {
+        idempotency_key: String,
+        id: i64,
+        effective_from: NaiveDate,
+        tiers: Vec<Tier>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemeReply {
+    Rows(Vec<SchemeRow>),
+    /// None: no such scheme (any more).
+    Detail(Option<Box<SchemeDetail>>),
+    Saved(SchemeOutcome),
+}
+
+impl RefWork for SchemeRequest {
+    type Reply = SchemeReply;
+
+    const PERMISSION: &'static str = "price.maintain";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            SchemeRequest::List | SchemeRequest::Detail { .. } => None,
+            SchemeRequest::Add {
+                idempotency_key, ..
+            }
+            | SchemeRequest::Modify {
+                idempotency_key, ..
+            }
+            | SchemeRequest::ChangePrices {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    async fn run(&self, db: Db<'_>) -> Result<SchemeReply, Failure> {
+        Ok(match self {
+            SchemeRequest::List => SchemeReply::Rows(price_schemes::schemes(&*db.client).await?),
+            SchemeRequest::Detail { id } => {
+                SchemeReply::Detail(price_schemes::scheme(&*db.client, *id).await?.map(Box::new))
+            }
+            SchemeRequest::Add {
+                idempotency_key: key,
+                fields,
+                tiers,
+            } => SchemeReply::Saved(
+                price_schemes::add_scheme(db.client, db.operator_id, key, fields, tiers).await?,
+            ),
+            SchemeRequest::Modify {
+                idempotency_key: key,
+                id,
+                fields,
+            } => SchemeReply::Saved(
+                price_schemes::modify_scheme(db.client, db.operator_id, key, *id, fields).await?,
+            ),
+            SchemeRequest::ChangePrices {
+                idempotency_key: key,
+                id,
+                effective_from,
+                tiers,
+            } => SchemeReply::Saved(
+                price_schemes::change_prices(
+                    db.client,
+                    db.operator_id,
+                    key,
+                    *id,
+                    *effective_from,
+                    tiers,
+                )
+                .await?,
+            ),
+        })
+    }
+
+    fn told(&self, reply: &SchemeReply, lang: Lang) -> Option<ChangeAnswer> {
+        let says = Says { lang };
+        let SchemeReply::Saved(outcome) = reply else {
+            return None;
+        };
+        Some(match outcome {
+            SchemeOutcome::Saved { .. } => says.done("ref.saved"),
+            SchemeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+            SchemeOutcome::NameTaken => says.on("ref.f_name", lang.t("ref.name_taken").into()),
+            SchemeOutcome::Fields(error) => {
+                says.on(fields_error_label(*error), fields_error_text(lang, *error))
+            }
+            SchemeOutcome::Prices(error) => {
+                says.on(scheme_error_label(error), scheme_error_text(lang, error))
+            }
+            SchemeOutcome::Fixed => says.said(lang.t("ref.scheme_fixed").into()),
+            SchemeOutcome::PastDate { today } => {
+                says.on("ref.f_from", lang.tf("ref.past_date", &[("today", today)]))
+            }
+            SchemeOutcome::DateTaken => says.on("ref.f_from", lang.t("ref.date_taken").into()),
+        })
+    }
+}
 
 /// The price schemes' list.
 #[derive(Debug, Clone, Default)]
@@ -114,7 +232,7 @@ pub(super) fn build(
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
-) -> Option<RefRequest> {
+) -> Option<SchemeRequest> {
     let name = errors.check(
         "ref.f_name",
         validation::plain_text(text_of(f, "ref.f_name"), 50),
@@ -159,7 +277,7 @@ pub(super) fn build(
         errors.add(fields_error_label(error), fields_error_text(lang, error));
         None
     } else if let Some(row) = stored {
-        Some(RefRequest::ModifyScheme {
+        Some(SchemeRequest::Modify {
             idempotency_key,
             id: row.id,
             fields,
@@ -168,7 +286,7 @@ pub(super) fn build(
         errors.add(scheme_error_label(&error), scheme_error_text(lang, &error));
         None
     } else {
-        Some(RefRequest::AddScheme {
+        Some(SchemeRequest::Add {
             idempotency_key,
             fields,
             tiers,
@@ -183,10 +301,10 @@ pub(super) fn build_prices(
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
-) -> Option<RefRequest> {
+) -> Option<SchemeRequest> {
     let from = NaiveDate::parse_from_str(text_of(f, "ref.f_from"), "%Y-%m-%d").ok();
     let tiers = tiers_of(f, errors, lang);
-    Some(RefRequest::ChangePrices {
+    Some(SchemeRequest::ChangePrices {
         idempotency_key,
         id,
         effective_from: from?,
@@ -197,7 +315,6 @@ pub(super) fn build_prices(
 impl ListKind for SchemeList {
     type Row = SchemeRow;
     const CRUMB: &'static str = "ref.screen_schemes";
-    const PERMISSION: &'static str = "price.maintain";
     const COLUMNS: &'static [Column] = &COLUMNS;
     const COMMANDS: &'static [(Command, &'static str)] = &[
         (Command::Details, "command.details"),
@@ -206,11 +323,12 @@ impl ListKind for SchemeList {
         (Command::Prices, "command.prices"),
         (Command::Refresh, "command.refresh"),
     ];
-    const READ: RefRequest = RefRequest::Schemes;
+    type Work = SchemeRequest;
+    const READ: SchemeRequest = SchemeRequest::List;
 
-    fn rows(&mut self, reply: &RefReply) -> Option<Vec<SchemeRow>> {
+    fn rows(&mut self, reply: &SchemeReply) -> Option<Vec<SchemeRow>> {
         match reply {
-            RefReply::Schemes(rows) => Some(rows.clone()),
+            SchemeReply::Rows(rows) => Some(rows.clone()),
             _ => None,
         }
     }
@@ -353,7 +471,7 @@ fn tiers_of(form: &Form, errors: &mut Errors, lang: Lang) -> Option<Vec<Tier>> {
 }
 
 /// The field a price problem belongs to.
-pub(super) fn scheme_error_label(error: &SchemeError) -> &'static str {
+fn scheme_error_label(error: &SchemeError) -> &'static str {
     let tier = match error {
         SchemeError::UnboundedTierNotLast { tier }
         | SchemeError::BoundNotIncreasing { tier }
@@ -370,7 +488,7 @@ pub(super) fn scheme_error_label(error: &SchemeError) -> &'static str {
     TIER_PRICE[(tier.max(1) - 1).min(TIER_FIELDS - 1)]
 }
 
-pub(super) fn fields_error_label(error: SchemeFieldsError) -> &'static str {
+fn fields_error_label(error: SchemeFieldsError) -> &'static str {
     match error {
         SchemeFieldsError::VatRate => "ref.f_vat",
         SchemeFieldsError::AccumulationCycle => "ref.f_accumulation",
@@ -378,7 +496,7 @@ pub(super) fn fields_error_label(error: SchemeFieldsError) -> &'static str {
     }
 }
 
-pub(super) fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
+fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
     lang.t(match error {
         SchemeFieldsError::VatRate => "ref.se_vat",
         SchemeFieldsError::AccumulationCycle => "ref.se_accumulation",
