@@ -136,7 +136,10 @@ fn main() -> ExitCode {
                 action: MetersAction::Template,
             } => {
                 let lang = loaded.config.language();
-                print!("{}", meterdesk::app::refdata::meter_import_template(lang));
+                print!(
+                    "{}",
+                    meterdesk::screens::reference::meter_import::meter_import_template(lang)
+                );
                 Ok(())
             }
             Command::Meter {

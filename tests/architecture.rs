@@ -16,13 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Directories whose files must not import each other in a cycle, within or across them.
-const ACYCLIC: &[&str] = &[
-    "src/domain/",
-    "src/card/",
-    // Enabled when the screens refactor lands:
-    // "src/app/",
-    // "src/ui/",
-];
+const ACYCLIC: &[&str] = &["src/domain/", "src/card/", "src/ui/"];
 
 /// An edge no file may have: from a file under `from` to a file under `to`.
 struct Forbidden {
@@ -62,17 +56,51 @@ const FORBIDDEN: &[Forbidden] = &[
         to: "src/card/",
         why: "card and database meet in cardflow, not in each other",
     },
-    // Enabled when the screens refactor lands:
-    // Forbidden {
-    //     from: "src/app/",
-    //     to: "src/ui/",
-    //     why: "app is state and update; ui reads it, never the other way",
-    // },
-    // Forbidden {
-    //     from: "src/ui/",
-    //     to: "src/app/update.rs",
-    //     why: "ui draws; only the loop drives update",
-    // },
+    Forbidden {
+        from: "src/app/",
+        to: "src/ui/",
+        why: "the hub routes and holds state; ui draws it, never the other way",
+    },
+    Forbidden {
+        from: "src/app/",
+        to: "src/screens/",
+        why: "the hub knows screens only through the Screen trait and the registry",
+    },
+    Forbidden {
+        from: "src/ui/",
+        to: "src/screens/",
+        why: "ui is the shared drawing; a screen draws itself with it",
+    },
+    Forbidden {
+        from: "src/ui/",
+        to: "src/app/update.rs",
+        why: "ui draws; only the loop drives update",
+    },
+    Forbidden {
+        from: "src/app/",
+        to: "src/tools/",
+        why: "the tools use the product, never the other way",
+    },
+    Forbidden {
+        from: "src/ui/",
+        to: "src/tools/",
+        why: "the tools use the product, never the other way",
+    },
+    Forbidden {
+        from: "src/screens/",
+        to: "src/tools/",
+        why: "the tools use the product, never the other way",
+    },
+    Forbidden {
+        from: "src/db/",
+        to: "src/tools/",
+        why: "the tools use the product, never the other way",
+    },
+    Forbidden {
+        from: "src/card/",
+        to: "src/tools/",
+        why: "the tools use the product, never the other way (the card profile's unit tests drive the emulated card, in tests only)",
+    },
 ];
 
 /// One crate-internal dependency: `from` names something of `to` on `line`.

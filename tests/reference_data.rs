@@ -1,5 +1,5 @@
 //! The reference-data screens' requests against a real PostgreSQL: each rule reached the way the
-//! screen reaches it, through `requests::execute` with a `Request::Ref`.
+//! screen reaches it, through `requests::execute` with the request a screen sends (`RefCall`).
 
 mod support;
 
@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 use meterdesk::app::paging::PageApply;
-use meterdesk::app::refdata::{ImportCheck, ImportFileError, RefReply, RefRequest};
 use meterdesk::app::requests::{execute, execute_reporting};
 use meterdesk::app::state::{Failure, Reply, Request};
 use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
@@ -25,6 +24,14 @@ use meterdesk::domain::customer_rules::{
 };
 use meterdesk::domain::meter_csv::{LineProblem, MeterNo};
 use meterdesk::domain::pricing::{BillingMode, SchemeError, Tier};
+use meterdesk::screens::reference::customer_types::{CustomerTypeReply, CustomerTypeRequest};
+use meterdesk::screens::reference::meter_import::{
+    ImportCheck, ImportFileError, ImportReply, ImportRequest,
+};
+use meterdesk::screens::reference::meter_types::{MeterTypeReply, MeterTypeRequest};
+use meterdesk::screens::reference::meters::{MeterReply, MeterRequest};
+use meterdesk::screens::reference::requests::{RefAnswer, RefCall, RefWork};
+use meterdesk::screens::reference::schemes::{SchemeReply, SchemeRequest};
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
 use support::pg::{TestDb, fresh_db};
@@ -66,16 +73,33 @@ async fn with_fixture() -> TestDb {
     db
 }
 
-async fn ask(db: &TestDb, request: RefRequest) -> RefReply {
-    match execute(
-        &support::services(&db.pool),
-        Request::Ref(SUPERVISOR, request),
-    )
-    .await
-    {
-        Ok(Reply::Ref(reply)) => reply,
-        other => panic!("{other:?}"),
+/// `request` as a screen sends it on behalf of the operator `operator_id`.
+fn on_behalf<W: RefWork>(operator_id: i64, work: W) -> Request {
+    Request(Box::new(RefCall { operator_id, work }))
+}
+
+/// The reference reply in an answer, if it is one.
+fn ref_reply<R: 'static>(answer: &Result<Reply, Failure>) -> Option<&R> {
+    match answer {
+        Ok(Reply(reply)) => match reply.of::<RefAnswer<R>>() {
+            Some(RefAnswer::Done(reply)) => Some(reply),
+            _ => None,
+        },
+        _ => None,
     }
+}
+
+async fn ask<W: RefWork>(db: &TestDb, work: W) -> W::Reply {
+    let answer = execute(&support::services(&db.pool), on_behalf(SUPERVISOR, work)).await;
+    match ref_reply::<W::Reply>(&answer) {
+        Some(reply) => reply.clone(),
+        None => panic!("{answer:?}"),
+    }
+}
+
+/// `work` sent twice as it is (the same idempotency key), with both answers.
+async fn twice<W: RefWork>(db: &TestDb, work: W) -> [W::Reply; 2] {
+    [ask(db, work.clone()).await, ask(db, work).await]
 }
 
 /// A fresh idempotency key, as the app makes one for each confirmed change.
@@ -99,7 +123,7 @@ fn fields(meter_type_id: i64) -> MeterFields {
 async fn add_meter(db: &TestDb, number: &str, meter_type_id: i64) {
     let reply = ask(
         db,
-        RefRequest::SaveMeter {
+        MeterRequest::Save {
             idempotency_key: key(),
             add: true,
             meter_no: MeterNo::parse(number).unwrap(),
@@ -107,7 +131,7 @@ async fn add_meter(db: &TestDb, number: &str, meter_type_id: i64) {
         },
     )
     .await;
-    assert_eq!(reply, RefReply::MeterSaved(MeterOutcome::Done));
+    assert_eq!(reply, MeterReply::Saved(MeterOutcome::Done));
 }
 
 fn card_type(name: &str) -> CustomerTypeInput {
@@ -125,9 +149,9 @@ fn card_type(name: &str) -> CustomerTypeInput {
 
 /// A customer on meter `number` of a new card-meter customer type; returns the type's id.
 async fn install(db: &TestDb, number: &str) -> i64 {
-    let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { id: type_id }) = ask(
+    let CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { id: type_id }) = ask(
         db,
-        RefRequest::SaveCustomerType {
+        CustomerTypeRequest::Save {
             idempotency_key: key(),
             id: None,
             input: card_type(&format!("Residents {number}")),
@@ -173,7 +197,7 @@ async fn install(db: &TestDb, number: &str) -> i64 {
 #[tokio::test]
 async fn only_the_roles_that_maintain_reference_data_change_it() {
     let db = with_fixture().await;
-    let add = RefRequest::SaveMeter {
+    let add = MeterRequest::Save {
         idempotency_key: key(),
         add: true,
         meter_no: MeterNo::parse("N1").unwrap(),
@@ -182,29 +206,28 @@ async fn only_the_roles_that_maintain_reference_data_change_it() {
     for operator in [CLERK, ADMINISTRATOR] {
         let reply = execute(
             &support::services(&db.pool),
-            Request::Ref(operator, add.clone()),
+            on_behalf(operator, add.clone()),
         )
         .await;
         assert_eq!(
             reply,
-            Ok(Reply::Ref(RefReply::NotPermitted("meter.maintain"))),
+            Ok(Reply::screen(RefAnswer::<MeterReply>::NotPermitted(
+                "meter.maintain"
+            ))),
             "operator {operator}"
         );
         let list = execute(
             &support::services(&db.pool),
-            Request::Ref(operator, RefRequest::Schemes),
+            on_behalf(operator, SchemeRequest::List),
         )
         .await;
         assert!(
-            matches!(list, Ok(Reply::Ref(RefReply::Schemes(_)))),
+            matches!(ref_reply::<SchemeReply>(&list), Some(SchemeReply::Rows(_))),
             "viewing is free"
         );
     }
     assert_eq!(count_meters(&db).await, 0);
-    assert_eq!(
-        ask(&db, add).await,
-        RefReply::MeterSaved(MeterOutcome::Done)
-    );
+    assert_eq!(ask(&db, add).await, MeterReply::Saved(MeterOutcome::Done));
 }
 
 #[tokio::test]
@@ -214,20 +237,20 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
     assert_eq!(
         ask(
             &db,
-            RefRequest::DeleteMeterType {
+            MeterTypeRequest::Delete {
                 idempotency_key: key(),
                 id: PLAIN_METERS
             }
         )
         .await,
-        RefReply::MeterTypeDeleted(MeterTypeDeletion::InUse {
+        MeterTypeReply::Deleted(MeterTypeDeletion::InUse {
             meters: 1,
             customer_types: 0
         })
     );
-    let RefReply::MeterTypeSaved(saved) = ask(
+    let MeterTypeReply::Saved(saved) = ask(
         &db,
-        RefRequest::SaveMeterType {
+        MeterTypeRequest::Save {
             idempotency_key: key(),
             id: None,
             name: "Spare DN25".into(),
@@ -243,7 +266,7 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
     let meterdesk::db::meters::MeterTypeOutcome::Saved { id } = saved else {
         panic!("{saved:?}")
     };
-    let RefReply::MeterTypes(rows) = ask(&db, RefRequest::MeterTypes).await else {
+    let MeterTypeReply::Rows(rows) = ask(&db, MeterTypeRequest::List).await else {
         panic!("the list")
     };
     let names: Vec<(&str, i64)> = rows
@@ -257,24 +280,24 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
     assert_eq!(
         ask(
             &db,
-            RefRequest::DeleteMeterType {
+            MeterTypeRequest::Delete {
                 idempotency_key: key(),
                 id
             }
         )
         .await,
-        RefReply::MeterTypeDeleted(MeterTypeDeletion::Deleted)
+        MeterTypeReply::Deleted(MeterTypeDeletion::Deleted)
     );
     assert_eq!(
         ask(
             &db,
-            RefRequest::DeleteMeterType {
+            MeterTypeRequest::Delete {
                 idempotency_key: key(),
                 id
             }
         )
         .await,
-        RefReply::MeterTypeDeleted(MeterTypeDeletion::NotFound)
+        MeterTypeReply::Deleted(MeterTypeDeletion::NotFound)
     );
 }
 
@@ -284,13 +307,13 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
     install(&db, "C-100").await;
     add_meter(&db, "C-101", CARD_METERS).await;
     let meter_no = MeterNo::parse("c-100").unwrap();
-    let installed = RefReply::MeterSaved(MeterOutcome::NotUninstalled {
+    let installed = MeterReply::Saved(MeterOutcome::NotUninstalled {
         status: "installed".into(),
     });
     assert_eq!(
         ask(
             &db,
-            RefRequest::SaveMeter {
+            MeterRequest::Save {
                 idempotency_key: key(),
                 add: false,
                 meter_no: meter_no.clone(),
@@ -303,24 +326,24 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
     assert_eq!(
         ask(
             &db,
-            RefRequest::DeleteMeter {
+            MeterRequest::Delete {
                 idempotency_key: key(),
                 meter_no
             }
         )
         .await,
-        RefReply::MeterDeleted(MeterOutcome::NotUninstalled {
+        MeterReply::Deleted(MeterOutcome::NotUninstalled {
             status: "installed".into()
         })
     );
-    let page = |listing| RefRequest::Meters {
+    let page = |listing| MeterRequest::Page {
         listing,
         prefix: "c-".into(),
         at: PageAt::First,
         size: 10,
         apply: PageApply::Search,
     };
-    let RefReply::Meters(placed) = ask(&db, page(MeterListing::Placed)).await else {
+    let MeterReply::Page(placed) = ask(&db, page(MeterListing::Placed)).await else {
         panic!("a page")
     };
     assert_eq!(placed.rows.len(), 1);
@@ -330,7 +353,7 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
     let (customer_no, name) = row.customer.clone().expect("its customer");
     assert!(customer_no >= 10_000_000);
     assert_eq!(name, "张伟");
-    let RefReply::Meters(free) = ask(&db, page(MeterListing::Uninstalled)).await else {
+    let MeterReply::Page(free) = ask(&db, page(MeterListing::Uninstalled)).await else {
         panic!("a page")
     };
     let numbers: Vec<&str> = free
@@ -344,7 +367,7 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
     assert_eq!(
         ask(
             &db,
-            RefRequest::SaveMeter {
+            MeterRequest::Save {
                 idempotency_key: key(),
                 add: false,
                 meter_no: meter_no.clone(),
@@ -352,18 +375,18 @@ async fn an_installed_meter_is_read_only_and_shows_its_customer() {
             },
         )
         .await,
-        RefReply::MeterSaved(MeterOutcome::Done)
+        MeterReply::Saved(MeterOutcome::Done)
     );
     assert_eq!(
         ask(
             &db,
-            RefRequest::DeleteMeter {
+            MeterRequest::Delete {
                 idempotency_key: key(),
                 meter_no
             }
         )
         .await,
-        RefReply::MeterDeleted(MeterOutcome::Done)
+        MeterReply::Deleted(MeterOutcome::Done)
     );
 }
 
@@ -381,15 +404,15 @@ async fn the_meter_list_pages_by_number_both_ways() {
             .await
             .unwrap();
     }
-    let fetch = |at| RefRequest::Meters {
+    let fetch = |at| MeterRequest::Page {
         listing: MeterListing::Uninstalled,
         prefix: "p0".into(),
         at,
         size: 10,
         apply: PageApply::Search,
     };
-    let numbers = |reply: RefReply| match reply {
-        RefReply::Meters(page) => (
+    let numbers = |reply: MeterReply| match reply {
+        MeterReply::Page(page) => (
             page.rows
                 .iter()
                 .map(|r| r.meter.meter_no.clone())
@@ -445,8 +468,8 @@ fn write_file(text: &str) -> TempFile {
 }
 
 async fn check(db: &TestDb, path: &str) -> ImportCheck {
-    match ask(db, RefRequest::CheckImport { path: path.into() }).await {
-        RefReply::ImportChecked(Ok(check)) => check,
+    match ask(db, ImportRequest::Check { path: path.into() }).await {
+        ImportReply::Checked(Ok(check)) => check,
         other => panic!("{other:?}"),
     }
 }
@@ -499,9 +522,9 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
     let reports = Mutex::new(Vec::new());
     let reply = execute_reporting(
         &support::services(&db.pool),
-        Request::Ref(
+        on_behalf(
             SUPERVISOR,
-            RefRequest::Import {
+            ImportRequest::Import {
                 idempotency_key: key(),
                 csv: Arc::clone(&checked.csv),
                 choice: ImportChoice::GoodRows,
@@ -510,7 +533,7 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
         &|done, total| reports.lock().unwrap().push((done, total)),
     )
     .await;
-    let Ok(Reply::Ref(RefReply::Imported(report))) = reply else {
+    let Some(ImportReply::Imported(report)) = ref_reply::<ImportReply>(&reply) else {
         panic!("{reply:?}")
     };
     assert_eq!(report.imported, 2);
@@ -522,25 +545,25 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
 
     let missing = ask(
         &db,
-        RefRequest::CheckImport {
+        ImportRequest::Check {
             path: "/nonexistent/meters.csv".into(),
         },
     )
     .await;
     assert!(matches!(
         missing,
-        RefReply::ImportChecked(Err(ImportFileError::Unreadable(_)))
+        ImportReply::Checked(Err(ImportFileError::Unreadable(_)))
     ));
     let latin1 = write_bytes(b"meter_no\xff\n");
     assert_eq!(
         ask(
             &db,
-            RefRequest::CheckImport {
+            ImportRequest::Check {
                 path: latin1.path().to_str().unwrap().into()
             }
         )
         .await,
-        RefReply::ImportChecked(Err(ImportFileError::NotUtf8))
+        ImportReply::Checked(Err(ImportFileError::NotUtf8))
     );
 }
 
@@ -555,9 +578,9 @@ async fn a_clean_file_goes_in_whole_or_not_at_all() {
     assert!(checked.errors.is_empty());
     // Someone adds B2 between the check and the import: nothing of the file goes in.
     add_meter(&db, "B2", CARD_METERS).await;
-    let RefReply::Imported(report) = ask(
+    let ImportReply::Imported(report) = ask(
         &db,
-        RefRequest::Import {
+        ImportRequest::Import {
             idempotency_key: key(),
             csv: checked.csv,
             choice: ImportChoice::AllOrNothing,
@@ -589,9 +612,9 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
     let reports = Mutex::new(0u32);
     let reply = execute_reporting(
         &support::services(&db.pool),
-        Request::Ref(
+        on_behalf(
             SUPERVISOR,
-            RefRequest::Import {
+            ImportRequest::Import {
                 idempotency_key: key(),
                 csv: checked.csv,
                 choice: ImportChoice::AllOrNothing,
@@ -601,7 +624,7 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
     )
     .await;
     let total = started.elapsed();
-    let Ok(Reply::Ref(RefReply::Imported(report))) = reply else {
+    let Some(ImportReply::Imported(report)) = ref_reply::<ImportReply>(&reply) else {
         panic!("{reply:?}")
     };
     assert_eq!(report.imported, 100_000);
@@ -624,9 +647,9 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
         ("", PageAt::After("X0050000".to_owned())),
     ] {
         let started = Instant::now();
-        let RefReply::Meters(page) = ask(
+        let MeterReply::Page(page) = ask(
             &db,
-            RefRequest::Meters {
+            MeterRequest::Page {
                 listing: MeterListing::Uninstalled,
                 prefix: prefix.into(),
                 at: at.clone(),
@@ -652,22 +675,22 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     assert_eq!(
         ask(
             &db,
-            RefRequest::DeleteCustomerType {
+            CustomerTypeRequest::Delete {
                 idempotency_key: key(),
                 id: type_id
             }
         )
         .await,
-        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(vec![
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Refused(vec![
             CustomerTypeProblem::InUse { customers: 1 }
         ]))
     );
     let mut changed = card_type("Residents D1");
     changed.business_model = BusinessModel::SystemPrepaid;
     changed.meter_type_ids = vec![PLAIN_METERS];
-    let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(problems)) = ask(
+    let CustomerTypeReply::Saved(CustomerTypeOutcome::Refused(problems)) = ask(
         &db,
-        RefRequest::SaveCustomerType {
+        CustomerTypeRequest::Save {
             idempotency_key: key(),
             id: Some(type_id),
             input: changed,
@@ -685,9 +708,9 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     let mut free_riding = card_type("Shops");
     free_riding.price_scheme_id = None;
     free_riding.payment_methods.clear();
-    let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(problems)) = ask(
+    let CustomerTypeReply::Saved(CustomerTypeOutcome::Refused(problems)) = ask(
         &db,
-        RefRequest::SaveCustomerType {
+        CustomerTypeRequest::Save {
             idempotency_key: key(),
             id: None,
             input: free_riding,
@@ -704,7 +727,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
             CustomerTypeProblem::NoPaymentMethods
         ]
     );
-    let RefReply::CustomerTypes { rows, choices } = ask(&db, RefRequest::CustomerTypes).await
+    let CustomerTypeReply::Rows { rows, choices } = ask(&db, CustomerTypeRequest::List).await
     else {
         panic!("the list")
     };
@@ -724,9 +747,9 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
             .any(|(code, _)| code == "cash")
     );
     // An unused type goes.
-    let RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { id }) = ask(
+    let CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { id }) = ask(
         &db,
-        RefRequest::SaveCustomerType {
+        CustomerTypeRequest::Save {
             idempotency_key: key(),
             id: None,
             input: card_type("Spare"),
@@ -739,13 +762,13 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
     assert_eq!(
         ask(
             &db,
-            RefRequest::DeleteCustomerType {
+            CustomerTypeRequest::Delete {
                 idempotency_key: key(),
                 id
             }
         )
         .await,
-        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Deleted)
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Deleted)
     );
 }
 
@@ -773,9 +796,9 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         tier(Some("100"), "2"),
         tier(None, "3"),
     ];
-    let RefReply::SchemeSaved(SchemeOutcome::Saved { id }) = ask(
+    let SchemeReply::Saved(SchemeOutcome::Saved { id }) = ask(
         &db,
-        RefRequest::AddScheme {
+        SchemeRequest::Add {
             idempotency_key: key(),
             fields: fields.clone(),
             tiers: manual.clone(),
@@ -788,20 +811,20 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     assert_eq!(
         ask(
             &db,
-            RefRequest::AddScheme {
+            SchemeRequest::Add {
                 idempotency_key: key(),
                 fields: fields.clone(),
                 tiers: manual.clone()
             }
         )
         .await,
-        RefReply::SchemeSaved(SchemeOutcome::NameTaken)
+        SchemeReply::Saved(SchemeOutcome::NameTaken)
     );
     let falling = vec![tier(Some("50"), "2"), tier(None, "1")];
     assert_eq!(
         ask(
             &db,
-            RefRequest::AddScheme {
+            SchemeRequest::Add {
                 idempotency_key: key(),
                 fields: SchemeFields {
                     name: "Falling".into(),
@@ -811,13 +834,13 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             }
         )
         .await,
-        RefReply::SchemeSaved(SchemeOutcome::Prices(SchemeError::PriceFalls { tier: 2 }))
+        SchemeReply::Saved(SchemeOutcome::Prices(SchemeError::PriceFalls { tier: 2 }))
     );
     // Kind, mode and start date stay; name and VAT change.
     assert_eq!(
         ask(
             &db,
-            RefRequest::ModifyScheme {
+            SchemeRequest::Modify {
                 idempotency_key: key(),
                 id,
                 fields: SchemeFields {
@@ -827,12 +850,12 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             }
         )
         .await,
-        RefReply::SchemeSaved(SchemeOutcome::Fixed)
+        SchemeReply::Saved(SchemeOutcome::Fixed)
     );
     assert_eq!(
         ask(
             &db,
-            RefRequest::ModifyScheme {
+            SchemeRequest::Modify {
                 idempotency_key: key(),
                 id,
                 fields: SchemeFields {
@@ -843,7 +866,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             }
         )
         .await,
-        RefReply::SchemeSaved(SchemeOutcome::Saved { id })
+        SchemeReply::Saved(SchemeOutcome::Saved { id })
     );
     // Price changes: today or later, one per date.
     let today: NaiveDate = {
@@ -857,9 +880,9 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     let yesterday = today - Days::new(1);
     let next_month = today + Days::new(30);
     let dearer = vec![tier(Some("50"), "1.5"), tier(None, "4")];
-    let RefReply::SchemeSaved(SchemeOutcome::PastDate { .. }) = ask(
+    let SchemeReply::Saved(SchemeOutcome::PastDate { .. }) = ask(
         &db,
-        RefRequest::ChangePrices {
+        SchemeRequest::ChangePrices {
             idempotency_key: key(),
             id,
             effective_from: yesterday,
@@ -873,7 +896,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     assert_eq!(
         ask(
             &db,
-            RefRequest::ChangePrices {
+            SchemeRequest::ChangePrices {
                 idempotency_key: key(),
                 id,
                 effective_from: next_month,
@@ -881,12 +904,12 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             }
         )
         .await,
-        RefReply::SchemeSaved(SchemeOutcome::Saved { id })
+        SchemeReply::Saved(SchemeOutcome::Saved { id })
     );
     assert_eq!(
         ask(
             &db,
-            RefRequest::ChangePrices {
+            SchemeRequest::ChangePrices {
                 idempotency_key: key(),
                 id,
                 effective_from: next_month,
@@ -894,9 +917,9 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             }
         )
         .await,
-        RefReply::SchemeSaved(SchemeOutcome::DateTaken)
+        SchemeReply::Saved(SchemeOutcome::DateTaken)
     );
-    let RefReply::Scheme(Some(detail)) = ask(&db, RefRequest::Scheme { id }).await else {
+    let SchemeReply::Detail(Some(detail)) = ask(&db, SchemeRequest::Detail { id }).await else {
         panic!("the scheme")
     };
     assert_eq!(detail.row.name, "Postpaid leap 2025");
@@ -916,7 +939,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     );
     let later = pricing.prices_on(next_month).unwrap();
     assert_eq!(later.tiers()[1].unit_price, dec("4"));
-    let RefReply::Schemes(rows) = ask(&db, RefRequest::Schemes).await else {
+    let SchemeReply::Rows(rows) = ask(&db, SchemeRequest::List).await else {
         panic!("the list")
     };
     let names: Vec<(&str, i64, i64)> = rows
@@ -941,22 +964,18 @@ async fn count(db: &TestDb, sql: &str) -> i64 {
 #[tokio::test]
 async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same() {
     let db = with_fixture().await;
-    let twice = |request: RefRequest| {
-        let db = &db;
-        async move { [ask(db, request.clone()).await, ask(db, request).await] }
-    };
 
     // A meter added: not "meter number exists" the second time.
-    let add = RefRequest::SaveMeter {
+    let add = MeterRequest::Save {
         idempotency_key: key(),
         add: true,
         meter_no: MeterNo::parse("K-1").unwrap(),
         fields: fields(CARD_METERS),
     };
-    let done = RefReply::MeterSaved(MeterOutcome::Done);
-    assert_eq!(twice(add.clone()).await, [done.clone(), done]);
+    let done = MeterReply::Saved(MeterOutcome::Done);
+    assert_eq!(twice(&db, add.clone()).await, [done.clone(), done]);
     assert_eq!(count_meters(&db).await, 1);
-    let RefRequest::SaveMeter {
+    let MeterRequest::Save {
         add: true,
         meter_no,
         fields: meter_fields,
@@ -965,7 +984,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     else {
         unreachable!()
     };
-    let again = RefRequest::SaveMeter {
+    let again = MeterRequest::Save {
         idempotency_key: key(),
         add: true,
         meter_no: meter_no.clone(),
@@ -973,16 +992,16 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     };
     assert_eq!(
         ask(&db, again).await,
-        RefReply::MeterSaved(MeterOutcome::NumberTaken),
+        MeterReply::Saved(MeterOutcome::NumberTaken),
         "another key is another add"
     );
     // A delete: done both times, not "gone" the second.
-    let delete = RefRequest::DeleteMeter {
+    let delete = MeterRequest::Delete {
         idempotency_key: key(),
         meter_no,
     };
-    let deleted = RefReply::MeterDeleted(MeterOutcome::Done);
-    assert_eq!(twice(delete).await, [deleted.clone(), deleted]);
+    let deleted = MeterReply::Deleted(MeterOutcome::Done);
+    assert_eq!(twice(&db, delete).await, [deleted.clone(), deleted]);
     assert_eq!(count_meters(&db).await, 0);
 
     // An import run again: the same report, rebuilt from the file and the lines it skipped,
@@ -997,13 +1016,13 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     );
     let checked = check(&db, file.path().to_str().unwrap()).await;
     assert_eq!((checked.good, checked.errors.len()), (2, 2));
-    let import = RefRequest::Import {
+    let import = ImportRequest::Import {
         idempotency_key: key(),
         csv: Arc::clone(&checked.csv),
         choice: ImportChoice::GoodRows,
     };
-    let [first, second] = twice(import).await;
-    let RefReply::Imported(report) = &first else {
+    let [first, second] = twice(&db, import).await;
+    let ImportReply::Imported(report) = &first else {
         panic!("{first:?}")
     };
     assert_eq!(report.imported, 2);
@@ -1026,14 +1045,14 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
         let row = client.query_one("SELECT current_date", &[]).await.unwrap();
         row.get("current_date")
     };
-    let change = RefRequest::ChangePrices {
+    let change = SchemeRequest::ChangePrices {
         idempotency_key: key(),
         id: PREPAID_SCHEME,
         effective_from: today + Days::new(7),
         tiers: vec![tier(Some("50"), "1.2"), tier(None, "3.5")],
     };
-    let saved = RefReply::SchemeSaved(SchemeOutcome::Saved { id: PREPAID_SCHEME });
-    assert_eq!(twice(change).await, [saved.clone(), saved]);
+    let saved = SchemeReply::Saved(SchemeOutcome::Saved { id: PREPAID_SCHEME });
+    assert_eq!(twice(&db, change).await, [saved.clone(), saved]);
     assert_eq!(
         count(&db, "SELECT count(*) FROM price_version").await,
         2,
@@ -1041,7 +1060,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     );
 
     // The other changes alike: a meter type, a scheme and a customer type added once.
-    let meter_type = RefRequest::SaveMeterType {
+    let meter_type = MeterTypeRequest::Save {
         idempotency_key: key(),
         id: None,
         name: "Remote DN25".into(),
@@ -1049,10 +1068,10 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
         caliber: "DN25".into(),
         manufacturer: "Ningbo".into(),
     };
-    let [first, second] = twice(meter_type).await;
-    assert!(matches!(first, RefReply::MeterTypeSaved(_)), "{first:?}");
+    let [first, second] = twice(&db, meter_type).await;
+    assert!(matches!(first, MeterTypeReply::Saved(_)), "{first:?}");
     assert_eq!(second, first);
-    let scheme = RefRequest::AddScheme {
+    let scheme = SchemeRequest::Add {
         idempotency_key: key(),
         fields: SchemeFields {
             name: "Fixed".into(),
@@ -1065,21 +1084,21 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
         },
         tiers: vec![tier(None, "2")],
     };
-    let [first, second] = twice(scheme).await;
+    let [first, second] = twice(&db, scheme).await;
     assert!(matches!(
         first,
-        RefReply::SchemeSaved(SchemeOutcome::Saved { .. })
+        SchemeReply::Saved(SchemeOutcome::Saved { .. })
     ));
     assert_eq!(second, first);
-    let customer_type = RefRequest::SaveCustomerType {
+    let customer_type = CustomerTypeRequest::Save {
         idempotency_key: key(),
         id: None,
         input: card_type("Residents"),
     };
-    let [first, second] = twice(customer_type).await;
+    let [first, second] = twice(&db, customer_type).await;
     assert!(matches!(
         first,
-        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Saved { .. })
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { .. })
     ));
     assert_eq!(second, first);
     for (table, rows) in [("meter_type", 3), ("price_scheme", 2), ("customer_type", 1)] {
@@ -1088,7 +1107,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     }
 
     // A key is one change: used for another kind it is an error, nothing written.
-    let reused = RefRequest::SaveMeter {
+    let reused = MeterRequest::Save {
         idempotency_key: "reused".into(),
         add: true,
         meter_no: MeterNo::parse("R-1").unwrap(),
@@ -1096,13 +1115,13 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     };
     assert_eq!(
         ask(&db, reused).await,
-        RefReply::MeterSaved(MeterOutcome::Done)
+        MeterReply::Saved(MeterOutcome::Done)
     );
     let misuse = execute(
         &support::services(&db.pool),
-        Request::Ref(
+        on_behalf(
             SUPERVISOR,
-            RefRequest::DeleteMeterType {
+            MeterTypeRequest::Delete {
                 idempotency_key: "reused".into(),
                 id: PLAIN_METERS,
             },
@@ -1121,7 +1140,7 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
     let db = with_fixture().await;
     let cutter = CommitCutter::start(&db);
     let services = support::services(&pool_from_conn_str(&cutter.conn_str, 1).unwrap());
-    let send = |request: RefRequest| execute(&services, Request::Ref(SUPERVISOR, request));
+    let send = |request: Request| execute(&services, request);
 
     let file = write_file(
         "meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
@@ -1129,17 +1148,18 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
          C-2,Plain DN20,0,0\n",
     );
     let checked = check(&db, file.path().to_str().unwrap()).await;
-    let import = RefRequest::Import {
+    let import = ImportRequest::Import {
         idempotency_key: key(),
         csv: Arc::clone(&checked.csv),
         choice: ImportChoice::AllOrNothing,
     };
     cutter.arm();
-    let lost = send(import.clone()).await;
+    let lost = send(on_behalf(SUPERVISOR, import.clone())).await;
     assert!(matches!(lost, Err(Failure::Unreachable(_))), "{lost:?}");
     assert_eq!(count_meters(&db).await, 2, "committed");
-    let again = send(import).await.expect("the pool reconnects");
-    let Reply::Ref(RefReply::Imported(report)) = again else {
+    let again = send(on_behalf(SUPERVISOR, import)).await;
+    assert!(again.is_ok(), "the pool reconnects: {again:?}");
+    let Some(ImportReply::Imported(report)) = ref_reply::<ImportReply>(&again) else {
         panic!("{again:?}")
     };
     assert_eq!((report.imported, report.errors.len()), (2, 0));
@@ -1150,21 +1170,23 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
         let row = client.query_one("SELECT current_date", &[]).await.unwrap();
         row.get("current_date")
     };
-    let change = RefRequest::ChangePrices {
+    let change = SchemeRequest::ChangePrices {
         idempotency_key: key(),
         id: PREPAID_SCHEME,
         effective_from: today,
         tiers: vec![tier(Some("50"), "1.1"), tier(None, "3.3")],
     };
     cutter.arm();
-    let lost = send(change.clone()).await;
+    let lost = send(on_behalf(SUPERVISOR, change.clone())).await;
     assert!(matches!(lost, Err(Failure::Unreachable(_))), "{lost:?}");
-    let again = send(change).await.expect("the pool reconnects");
+    let again = send(on_behalf(SUPERVISOR, change))
+        .await
+        .expect("the pool reconnects");
     assert_eq!(
         again,
-        Reply::Ref(RefReply::SchemeSaved(SchemeOutcome::Saved {
+        Reply::screen(RefAnswer::Done(SchemeReply::Saved(SchemeOutcome::Saved {
             id: PREPAID_SCHEME
-        })),
+        }))),
         "its own version, not \"a version starts on that date\""
     );
     assert_eq!(count(&db, "SELECT count(*) FROM price_version").await, 2);

@@ -52,7 +52,7 @@ async fn add_operator(db: &TestDb, login: &str, password: &str, enabled: bool) {
 }
 
 fn login(name: &str, password: &str) -> Request {
-    Request::Screen(Box::new(Login {
+    Request(Box::new(Login {
         login: name.into(),
         password: password.into(),
     }))
@@ -71,8 +71,7 @@ async fn the_right_password_signs_in_and_resets_the_failure_count() {
         )))
     );
 
-    let Ok(Reply::Screen(reply)) = execute(&services(&db.pool), login("LI.MING", "river-17")).await
-    else {
+    let Ok(Reply(reply)) = execute(&services(&db.pool), login("LI.MING", "river-17")).await else {
         panic!("the right password signs in, whatever the case of the name")
     };
     let Some(SignInAnswer::LoggedIn(session)) = reply.of::<SignInAnswer>() else {
@@ -127,8 +126,7 @@ async fn repeated_failures_slow_down_and_the_wait_runs_out() {
         );
     }
     // Even the right password must wait now.
-    let Ok(Reply::Screen(reply)) = execute(&services(&db.pool), login("li.ming", "river-17")).await
-    else {
+    let Ok(Reply(reply)) = execute(&services(&db.pool), login("li.ming", "river-17")).await else {
         panic!("the fourth attempt has to wait")
     };
     let Some(SignInAnswer::Refused(LoginRefusal::Wait(wait))) = reply.of::<SignInAnswer>() else {
@@ -148,8 +146,7 @@ async fn repeated_failures_slow_down_and_the_wait_runs_out() {
         )
         .await
         .unwrap();
-    let Ok(Reply::Screen(reply)) = execute(&services(&db.pool), login("li.ming", "river-17")).await
-    else {
+    let Ok(Reply(reply)) = execute(&services(&db.pool), login("li.ming", "river-17")).await else {
         panic!("the wait ran out")
     };
     assert!(matches!(
@@ -178,7 +175,7 @@ async fn a_disabled_operator_is_told_only_after_the_right_password() {
 async fn the_home_figures_of_an_empty_database_are_zero() {
     let db = fresh_db().await;
     assert_eq!(
-        execute(&services(&db.pool), Request::Screen(Box::new(LoadOverview))).await,
+        execute(&services(&db.pool), Request(Box::new(LoadOverview))).await,
         Ok(Reply::screen(Overview::default()))
     );
 }
@@ -187,7 +184,7 @@ async fn the_home_figures_of_an_empty_database_are_zero() {
 async fn an_unreachable_server_is_reported_as_such() {
     let pool = pool_from_conn_str("host=/nonexistent/socket/dir user=x dbname=x", 1).unwrap();
     assert!(matches!(
-        execute(&services(&pool), Request::Screen(Box::new(LoadOverview))).await,
+        execute(&services(&pool), Request(Box::new(LoadOverview))).await,
         Err(Failure::Unreachable(_))
     ));
 }

@@ -182,7 +182,7 @@ pub fn read_card(app: &mut App, after: ReadFor, out: &mut Vec<Outgoing>) {
             // Asked by no screen: the answer is the hub's, wherever the clerk is by then.
             let caller = app.calling.take();
             let read = ReadCard { operator_id, after };
-            send(app, Request::Screen(Box::new(read)), out);
+            send(app, Request(Box::new(read)), out);
             app.calling = caller;
         }
         (None, true) => app.card = Some(CardSeen::Reading),

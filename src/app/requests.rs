@@ -82,13 +82,6 @@ pub async fn execute_reporting(
     request: Request,
     progress: &Progress<'_>,
 ) -> Result<Reply, Failure> {
-    let pool = &services.pool;
-    match request {
-        Request::Ref(operator_id, request) => {
-            super::ref_requests::execute(pool, operator_id, request, progress)
-                .await
-                .map(Reply::Ref)
-        }
-        Request::Screen(request) => request.execute(services, progress).await.map(Reply::Screen),
-    }
+    let Request(request) = request;
+    request.execute(services, progress).await.map(Reply)
 }

@@ -252,14 +252,14 @@ pub struct Hub<'a> {
 impl Hub<'_> {
     /// Sends a request; its answer comes back to the screen being called.
     pub fn send(&mut self, request: impl ScreenRequest + Clone + PartialEq) {
-        send(self.app, Request::Screen(Box::new(request)), self.out);
+        send(self.app, Request(Box::new(request)), self.out);
     }
 
     /// Forgets the requests on their way that `unwanted` picks: their answers are dropped and
     /// their tasks aborted (a newer search supersedes an older one).
     pub fn forget(&mut self, unwanted: impl Fn(&dyn ScreenRequest) -> bool) {
         self.app.in_flight.retain(|InFlight { request, .. }| {
-            !matches!(request, Request::Screen(request) if unwanted(request.as_ref()))
+            !matches!(request, Request(request) if unwanted(request.as_ref()))
         });
     }
 
@@ -283,8 +283,8 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
-    /// Tells the screen on top that this one changed what it shows (a save, to the customer
-    /// table it was opened from).
+    /// Tells the screen on top (not the one being called) that what it shows changed: a save,
+    /// to the list or table it was opened from.
     pub fn notify(&mut self, notice: Notice) {
         super::update::notify(self.app, notice, self.out);
     }
@@ -324,7 +324,7 @@ impl Hub<'_> {
 pub fn asking(app: &App, wanted: impl Fn(&dyn ScreenRequest) -> bool) -> bool {
     app.in_flight
         .iter()
-        .any(|f| matches!(&f.request, Request::Screen(request) if wanted(request.as_ref())))
+        .any(|f| matches!(&f.request, Request(request) if wanted(request.as_ref())))
 }
 
 impl Slot {

@@ -8,9 +8,7 @@ use tui_input::Input;
 
 use super::card_status::CardSeen;
 use super::command::Command;
-use super::form::Form;
 use super::keymap::KeyMap;
-use super::refdata::{RefReply, RefRequest, RefScreen};
 use super::screen::{Registry, Screen, ScreenId, ScreenReply, ScreenRequest};
 use crate::card::reader::ReaderState;
 use crate::domain::validation::IdDocumentPolicy;
@@ -41,63 +39,57 @@ pub enum Msg {
     },
 }
 
-/// Work for the database, executed off the UI task by `requests::execute`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Request {
-    /// A screen module's own request (`crate::screens`), which executes itself.
-    Screen(Box<dyn ScreenRequest>),
-    /// The reference-data screens' work (`app::refdata`), for the operator with this id.
-    Ref(i64, RefRequest),
+/// Work for the database or the reader, executed off the UI task by `requests::execute`: a
+/// screen module's own request (`crate::screens`), which executes itself.
+#[derive(Debug, Clone)]
+pub struct Request(pub Box<dyn ScreenRequest>);
+
+// Derived, the comparison would try to move the boxes out (a trait object's `==`).
+impl PartialEq for Request {
+    fn eq(&self, other: &Request) -> bool {
+        PartialEq::eq(&self.0, &other.0)
+    }
 }
 
 impl Request {
     /// A screen module's request as its own type.
     pub fn of<T: 'static>(&self) -> Option<&T> {
-        match self {
-            Request::Screen(request) => request.of(),
-            _ => None,
-        }
+        self.0.of()
     }
 
     /// Requests that change the database: once sent they cannot be cancelled, since the
     /// change may already be made; their answer is always applied.
     pub fn writes(&self) -> bool {
-        match self {
-            Request::Screen(request) => request.writes(),
-            Request::Ref(_, request) => request.writes(),
-        }
+        self.0.writes()
     }
 
     /// The idempotency key of a customer or reference-data write (card writes keep theirs in
     /// their journal).
     pub fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            Request::Screen(request) => request.idempotency_key(),
-            Request::Ref(_, request) => request.idempotency_key(),
-        }
+        self.0.idempotency_key()
     }
 
     /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
     /// A search as you type does not: the next key simply supersedes it.
     pub fn holds_input(&self) -> bool {
-        match self {
-            Request::Screen(request) => request.holds_input(),
-            Request::Ref(_, request) => request.holds_input(),
-        }
+        self.0.holds_input()
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// The answer to a [`Request::Screen`], of the type its screen knows.
-    Screen(Box<dyn ScreenReply>),
-    Ref(RefReply),
+/// The answer to a [`Request`], of the type its screen knows.
+#[derive(Debug, Clone)]
+pub struct Reply(pub Box<dyn ScreenReply>);
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        PartialEq::eq(&self.0, &other.0)
+    }
 }
 
 impl Reply {
     /// A screen module's answer.
     pub fn screen(reply: impl ScreenReply) -> Reply {
-        Reply::Screen(Box::new(reply))
+        Reply(Box::new(reply))
     }
 }
 
@@ -164,28 +156,12 @@ pub struct Message {
     pub text: String,
 }
 
-/// A place on the screen stack: a screen module (`crate::screens`), the place of the one the
-/// hub is calling (`Vacant`: it is out of the stack meanwhile), or a screen still drawn and
-/// updated by its group's code in `app` (card, reference data) until it
-/// moves to `crate::screens` too.
-// `Ref` is the one large variant left (the card screen was the other): goes with it.
-#[allow(clippy::large_enum_variant)]
+/// A place on the screen stack: a screen module (`crate::screens`), or the place of the one
+/// the hub is calling (`Vacant`: it is out of the stack meanwhile).
 #[derive(Debug, Clone)]
 pub enum Slot {
     Module(ScreenId, Box<dyn Screen>),
     Vacant(ScreenId),
-    /// Meters, meter types, price schemes, customer types and their forms.
-    Ref(RefScreen),
-}
-
-impl Slot {
-    /// The form of this screen, if it has one: it takes the keys first (`app::form`).
-    pub fn form_mut(&mut self) -> Option<&mut Form> {
-        match self {
-            Slot::Ref(screen) => screen.form_mut(),
-            Slot::Module(..) | Slot::Vacant(_) => None,
-        }
-    }
 }
 
 /// The `:` command line with its completion cycle.
@@ -350,7 +326,6 @@ impl App {
         match &self.screen {
             Slot::Module(_, screen) => screen.commands(),
             Slot::Vacant(_) => Vec::new(),
-            Slot::Ref(screen) => screen.commands(),
         }
     }
 
@@ -368,7 +343,6 @@ impl App {
             .map(|screen| match screen {
                 Slot::Module(_, screen) => screen.crumb(self.lang),
                 Slot::Vacant(_) => String::new(),
-                Slot::Ref(screen) => screen.crumb(self.lang),
             })
             .collect()
     }

@@ -1,7 +1,7 @@
 //! `update`: the hub, the only code that changes `App`. It routes a key to the screen on top,
 //! a reply to the screen that asked, and carries out what screens ask through `Hub` (send,
 //! say, open, leave). Screen modules (`crate::screens`) implement `screen::Screen`; the screens
-//! not yet moved there keep their part of `update` in `refdata`. Pure: it
+//! Pure: it
 //! returns the requests to send instead of doing I/O, so flows are tested by feeding key
 //! sequences.
 
@@ -11,10 +11,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::card_status;
 use super::command::Command;
-use super::form::FormEvent;
 use super::keymap::Key;
-use super::refdata;
-use super::saving;
 use super::screen::{Hub, Notice, Screen, ScreenId};
 use super::state::*;
 use crate::i18n::Lang;
@@ -82,7 +79,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         Msg::Reader(state) => card_status::on_reader(app, state, &mut out),
         Msg::Progress { id, done, total } => match app.in_flight.iter().find(|f| f.id == id) {
             Some(InFlight {
-                request: Request::Screen(_),
+                request: Request(_),
                 asker: Some(asker),
                 ..
             }) => {
@@ -91,8 +88,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
                     screen.on_progress(done, total)
                 }) == Some(true)
             }
-            Some(_) => refdata::on_progress(app, done, total),
-            None => false,
+            _ => false,
         },
     };
     // After any message, not only a reply: a request that held input may have been dropped
@@ -280,73 +276,11 @@ pub fn edits_text(key: &KeyEvent) -> bool {
 }
 
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {
-    if let Some(used) = call_top(app, out, |screen, hub| screen.on_key(key, command, hub)) {
-        if !used && let Some(command) = command {
-            invoke(app, command, out);
-        }
-        return;
-    }
-    if saving::key_while_saving(app, &key, command) {
-        return;
-    }
-    let lang = app.lang;
-    if let Some(form) = app.screen.form_mut() {
-        match form.on_key(key, command, lang) {
-            FormEvent::Unhandled => {}
-            event => return on_form_event(app, event, out),
-        }
-    }
-    if refdata::on_key(app, key, command, out) {
-        return;
-    }
-    if edits_text(&key)
-        && let Slot::Ref(screen) = &mut app.screen
-        && let Some(input) = screen.focused_input()
+    let used = call_top(app, out, |screen, hub| screen.on_key(key, command, hub));
+    if used != Some(true)
+        && let Some(command) = command
     {
-        input.handle_event(&crossterm::event::Event::Key(key));
-        return;
-    }
-    if let Some(command) = command {
         invoke(app, command, out);
-    }
-}
-
-/// What a screen's form asked for after a key.
-fn on_form_event(app: &mut App, event: FormEvent, out: &mut Vec<Outgoing>) {
-    match event {
-        FormEvent::Consumed | FormEvent::Unhandled => {}
-        FormEvent::Edited(_) => app.message = None,
-        FormEvent::Invalid => say_form_error(app),
-        FormEvent::AskLeave => say(app, MessageKind::Info, app.t("form.ask_leave")),
-        FormEvent::Leave => leave(app),
-        FormEvent::Submit => submit_form(app, out),
-    }
-}
-
-/// Puts the first bad field of the screen's form on the message line, named by its label.
-pub(super) fn say_form_error(app: &mut App) {
-    let lang = app.lang;
-    let Some(form) = app.screen.form_mut() else {
-        return;
-    };
-    if let Some((index, error)) = form.first_error() {
-        let text = lang.tf(
-            "form.fix_field",
-            &[
-                ("field", &lang.t(form.fields[index].label)),
-                ("error", &error),
-            ],
-        );
-        say(app, MessageKind::Error, text);
-    }
-}
-
-/// F2 (or Enter on the last field) on a form whose fields passed their own checks: each
-/// screen with a form adds its arm here (apply its rules, `Form::fail` or send the request).
-fn submit_form(app: &mut App, out: &mut Vec<Outgoing>) {
-    match &app.screen {
-        Slot::Ref(_) => refdata::submit(app, out),
-        Slot::Module(..) | Slot::Vacant(_) => {}
     }
 }
 
@@ -365,12 +299,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         .opens_anywhere
         .iter()
         .find(|(c, _)| *c == command);
-    let navigation = app.session.is_some()
-        && (anywhere.is_some()
-            || matches!(
-                command,
-                Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes
-            ));
+    let navigation = app.session.is_some() && anywhere.is_some();
     if !navigation
         && !app
             .commands()
@@ -382,9 +311,6 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             &[("command", &app.lang.t(command.label_key()))],
         );
         say(app, MessageKind::Error, text);
-        return;
-    }
-    if matches!(app.screen, Slot::Ref(_)) && refdata::invoke(app, command, out) {
         return;
     }
     let for_the_hub = matches!(
@@ -415,9 +341,6 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             say(app, MessageKind::Error, app.t("msg.quit_loses_save"));
         }
         (_, Command::Quit) => app.quit = true,
-        (_, Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes) => {
-            refdata::open_list(app, command, out)
-        }
         (_, Command::Leave) if !app.below.is_empty() => leave(app),
         // Logging out would drop a save waiting for the database, its outcome never told.
         (_, Command::Leave | Command::Logout) if app.parked.iter().any(|p| p.request.writes()) => {
@@ -450,21 +373,15 @@ fn on_reply(
     out: &mut Vec<Outgoing>,
 ) {
     match outcome {
-        Ok(Reply::Screen(reply)) => {
-            if let Request::Screen(request) = &request {
-                let told = asker.and_then(|id| {
-                    call(app, out, Place::Id(id), |screen, hub| {
-                        screen.on_reply(request.as_ref(), reply.as_ref(), hub)
-                    })
-                });
-                if told.is_none() {
-                    request.answered_after_close(reply.as_ref(), &mut Hub { app, out });
-                }
-            }
-        }
-        Ok(Reply::Ref(reply)) => {
-            if let Request::Ref(_, request) = &request {
-                refdata::on_reply(app, request, reply, out);
+        Ok(Reply(reply)) => {
+            let Request(request) = &request;
+            let told = asker.and_then(|id| {
+                call(app, out, Place::Id(id), |screen, hub| {
+                    screen.on_reply(request.as_ref(), reply.as_ref(), hub)
+                })
+            });
+            if told.is_none() {
+                request.answered_after_close(reply.as_ref(), &mut Hub { app, out });
             }
         }
         Err(Failure::Unreachable(detail)) => {
@@ -482,17 +399,10 @@ fn on_reply(
         }
         Err(Failure::Error(detail)) => {
             // The write was rolled back: its screen may save again.
-            if let Some(key) = request.idempotency_key() {
-                saving::answered(app, key);
-            }
-            match (&request, asker) {
-                (Request::Ref(_, ref_request), _) => refdata::on_failure(app, ref_request),
-                (Request::Screen(request), Some(id)) => {
-                    call(app, out, Place::Id(id), |screen, hub| {
-                        screen.on_failure(request.as_ref(), hub)
-                    });
-                }
-                _ => {}
+            if let (Request(request), Some(id)) = (&request, asker) {
+                call(app, out, Place::Id(id), |screen, hub| {
+                    screen.on_failure(request.as_ref(), hub)
+                });
             }
             say(app, MessageKind::Error, detail.text(app.lang))
         }

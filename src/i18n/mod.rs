@@ -123,7 +123,7 @@ mod tests {
                     .and_then(|n| n.parse::<u8>().ok())
                     .is_some_and(|n| (1..=24).contains(&n))
         };
-        // The price preview's Tab is that key itself, not next-field (`refdata::on_key`).
+        // The price preview's Tab is that key itself, not next-field (`SchemeView::on_key`).
         const LITERAL_KEYS: [&str; 1] = ["ref.preview_hint"];
         for lang in Lang::ALL {
             for (key, text) in &catalogues()[&lang] {

@@ -1,7 +1,5 @@
 //! The screens, one module each: its state, keys, replies, requests (and how they execute),
-//! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md. The screens not
-//! moved here yet (the reference-data screens) still live in `app` (`refdata`) as `Slot`
-//! variants.
+//! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md.
 
 pub mod basic_info;
 pub mod card;
@@ -11,6 +9,7 @@ pub mod measure;
 pub mod modify;
 pub mod open_account;
 pub mod overview;
+pub mod reference;
 pub mod table;
 pub mod transfer;
 
@@ -18,13 +17,26 @@ use crate::app::App;
 use crate::app::screen::Registry;
 use crate::app::{Command, KeyMap, Screen, state::Look};
 use crate::i18n::Lang;
+use reference::{customer_types, list, meter_types, schemes};
 
 /// What the hub opens by name: the first screen, and a screen per command that opens one from
 /// any screen offering the command. Adding a screen reachable by a command is one line here.
 pub static REGISTRY: Registry = Registry {
     sign_in: || Box::new(login::SignIn::default()) as Box<dyn Screen>,
     opens: &[(Command::Overview, overview::open)],
-    opens_anywhere: &[(Command::Card, card::open)],
+    opens_anywhere: &[
+        (Command::Card, card::open),
+        (Command::Meters, reference::meters::open),
+        (
+            Command::MeterTypes,
+            list::open::<meter_types::MeterTypeList>,
+        ),
+        (Command::Schemes, list::open::<schemes::SchemeList>),
+        (
+            Command::CustomerTypes,
+            list::open::<customer_types::CustomerTypeList>,
+        ),
+    ],
     draw: crate::ui::draw,
 };
 

@@ -7,7 +7,6 @@ pub mod chrome;
 pub mod form;
 mod help;
 pub mod inert;
-mod refdata;
 pub mod table;
 pub mod text;
 pub mod theme;
@@ -34,7 +33,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Slot::Module(_, screen) => screen.draw(frame, body, app),
         // Only while the hub calls that screen: never drawn.
         Slot::Vacant(_) => {}
-        Slot::Ref(screen) => refdata::draw(frame, body, screen, app, &theme),
     }
     match &app.overlay {
         Some(Overlay::Help) => help::draw(frame, body, app, &theme),

@@ -55,7 +55,7 @@ fn database_lost_while_signing_in_keeps_the_form_and_retries() {
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(
         resent.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
-        vec![Request::Screen(Box::new(Login {
+        vec![Request(Box::new(Login {
             login: "clerk".into(),
             password: "secret".into()
         }))],

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use crate::support::*;
 use chrono::NaiveDate;
-use meterdesk::app::refdata::{ImportCheck, RefReply, RefRequest, RefScreen};
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
 use meterdesk::db::customers::PageAt;
@@ -20,6 +19,15 @@ use meterdesk::domain::meter_csv::{
 };
 use meterdesk::domain::money::Volume;
 use meterdesk::domain::pricing::{BillingMode, Tier};
+use meterdesk::screens::reference::customer_types::{CustomerTypeReply, CustomerTypeRequest};
+use meterdesk::screens::reference::form::RefForm;
+use meterdesk::screens::reference::meter_import::{ImportCheck, ImportReply, ImportRequest};
+use meterdesk::screens::reference::meter_types::MeterTypes;
+use meterdesk::screens::reference::meter_types::{MeterTypeReply, MeterTypeRequest};
+use meterdesk::screens::reference::meters::MetersView;
+use meterdesk::screens::reference::meters::{MeterReply, MeterRequest};
+use meterdesk::screens::reference::requests::{RefAnswer, RefCall, RefWork};
+use meterdesk::screens::reference::schemes::{SchemeReply, SchemeRequest};
 
 const SUPERVISOR: [&str; 5] = [
     "customer.view",
@@ -41,22 +49,28 @@ fn at_command(permissions: &[&str], name: &str) -> (App, Vec<(u64, Request)>) {
     (app, sent)
 }
 
-fn reply(app: &mut App, id: u64, reply: RefReply) -> Vec<(u64, Request)> {
+/// The database's answer `reply` to request `id`.
+fn reply<R>(app: &mut App, id: u64, reply: R) -> Vec<(u64, Request)>
+where
+    R: std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static,
+{
     update(
         app,
         Msg::Reply {
             id,
-            outcome: Ok(Reply::Ref(reply)),
+            outcome: Ok(Reply::screen(RefAnswer::Done(reply))),
         },
     )
     .requests
 }
 
-fn ref_requests(sent: &[(u64, Request)]) -> Vec<(u64, RefRequest)> {
+/// The requests of type `W` among `sent`.
+fn ref_requests<W: RefWork>(sent: &[(u64, Request)]) -> Vec<(u64, W)> {
     sent.iter()
-        .filter_map(|(id, request)| match request {
-            Request::Ref(_, request) => Some((*id, request.clone())),
-            _ => None,
+        .filter_map(|(id, request)| {
+            request
+                .of::<RefCall<W>>()
+                .map(|call| (*id, call.work.clone()))
         })
         .collect()
 }
@@ -122,19 +136,19 @@ fn meter_page(rows: usize, installed: bool) -> Page<MeterListRow> {
 #[test]
 fn meter_types_list_add_form_and_permissions() {
     let (mut clerk, sent) = at_command(&["customer.view"], "metertypes");
-    let [(id, RefRequest::MeterTypes)] = ref_requests(&sent)[..] else {
+    let [(id, MeterTypeRequest::List)] = ref_requests::<MeterTypeRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
-    reply(&mut clerk, id, RefReply::MeterTypes(meter_type_rows()));
+    reply(&mut clerk, id, MeterTypeReply::Rows(meter_type_rows()));
     insta::assert_snapshot!("meter_types_list", render(&clerk));
     press(&mut clerk, KeyCode::Char('a'));
     let message = clerk.message.clone().expect("a refusal");
     assert_eq!(message.kind, MessageKind::Error);
     assert!(message.text.contains("meter.maintain"), "{message:?}");
-    assert!(matches!(clerk.screen, Slot::Ref(RefScreen::MeterTypes(_))));
+    assert!(clerk.screen.is::<MeterTypes>());
 
     let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
-    reply(&mut app, sent[0].0, RefReply::MeterTypes(meter_type_rows()));
+    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
     // In use: refused at once, with the figures.
     press(&mut app, KeyCode::Char('x'));
     let text = app.message.clone().unwrap().text;
@@ -162,7 +176,7 @@ fn meter_types_list_add_form_and_permissions() {
     let [
         (
             id,
-            RefRequest::SaveMeterType {
+            MeterTypeRequest::Save {
                 id: None,
                 name,
                 payment_model,
@@ -170,7 +184,7 @@ fn meter_types_list_add_form_and_permissions() {
                 ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<MeterTypeRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -181,12 +195,12 @@ fn meter_types_list_add_form_and_permissions() {
     let next = reply(
         &mut app,
         *id,
-        RefReply::MeterTypeSaved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
+        MeterTypeReply::Saved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
     );
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::MeterTypes(_))));
+    assert!(app.screen.is::<MeterTypes>());
     assert!(matches!(
-        ref_requests(&next)[..],
-        [(_, RefRequest::MeterTypes)]
+        ref_requests::<MeterTypeRequest>(&next)[..],
+        [(_, MeterTypeRequest::List)]
     ));
     // The unused type: asked once, F2 deletes.
     press(&mut app, KeyCode::Down);
@@ -200,39 +214,41 @@ fn meter_types_list_add_form_and_permissions() {
     );
     let sent = press(&mut app, KeyCode::F(2));
     assert!(matches!(
-        ref_requests(&sent)[..],
-        [(_, RefRequest::DeleteMeterType { id: 2, .. })]
+        ref_requests::<MeterTypeRequest>(&sent)[..],
+        [(_, MeterTypeRequest::Delete { id: 2, .. })]
     ));
 }
 
 #[test]
 fn meters_uninstalled_and_installed_read_only() {
     let (mut app, sent) = at_command(&SUPERVISOR, "meters");
-    let requests = ref_requests(&sent);
-    let [
-        (types, RefRequest::MeterTypes),
-        (page, RefRequest::Meters { size, .. }),
-    ] = requests[..]
+    let (types, pages) = (
+        ref_requests::<MeterTypeRequest>(&sent),
+        ref_requests::<MeterRequest>(&sent),
+    );
+    let ([(types, MeterTypeRequest::List)], [(page, MeterRequest::Page { size, .. })]) =
+        (&types[..], &pages[..])
     else {
-        panic!("{requests:?}")
+        panic!("{sent:?}")
     };
+    let (types, page, size) = (*types, *page, *size);
     assert_eq!(size, 19);
-    reply(&mut app, types, RefReply::MeterTypes(meter_type_rows()));
-    reply(&mut app, page, RefReply::Meters(meter_page(19, false)));
+    reply(&mut app, types, MeterTypeReply::Rows(meter_type_rows()));
+    reply(&mut app, page, MeterReply::Page(meter_page(19, false)));
     insta::assert_snapshot!("meters_uninstalled", render(&app));
 
     // Search by prefix: a new first page.
     press(&mut app, KeyCode::Char('/'));
     let sent = press(&mut app, KeyCode::Char('m'));
     assert!(matches!(
-        &ref_requests(&sent)[..],
-        [(_, RefRequest::Meters { prefix, at: PageAt::First, .. })] if prefix == "m"
+        &ref_requests::<MeterRequest>(&sent)[..],
+        [(_, MeterRequest::Page { prefix, at: PageAt::First, .. })] if prefix == "m"
     ));
     // A digit an input method types full-width searches as its ASCII twin.
     let sent = press(&mut app, KeyCode::Char('０'));
     assert!(matches!(
-        &ref_requests(&sent)[..],
-        [(_, RefRequest::Meters { prefix, .. })] if prefix == "m0"
+        &ref_requests::<MeterRequest>(&sent)[..],
+        [(_, MeterRequest::Page { prefix, .. })] if prefix == "m0"
     ));
     press(&mut app, KeyCode::Backspace);
     press(&mut app, KeyCode::Enter);
@@ -242,24 +258,24 @@ fn meters_uninstalled_and_installed_read_only() {
     }
     let sent = press(&mut app, KeyCode::Down);
     assert!(matches!(
-        &ref_requests(&sent)[..],
-        [(_, RefRequest::Meters { at: PageAt::After(no), size: 1, .. })] if no == "M00000019"
+        &ref_requests::<MeterRequest>(&sent)[..],
+        [(_, MeterRequest::Page { at: PageAt::After(no), size: 1, .. })] if no == "M00000019"
     ));
 
     let sent = press(&mut app, KeyCode::Char('l'));
     let [
         (
             id,
-            RefRequest::Meters {
+            MeterRequest::Page {
                 listing: MeterListing::Placed,
                 ..
             },
         ),
-    ] = ref_requests(&sent)[..]
+    ] = ref_requests::<MeterRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
-    reply(&mut app, id, RefReply::Meters(meter_page(3, true)));
+    reply(&mut app, id, MeterReply::Page(meter_page(3, true)));
     press(&mut app, KeyCode::Char('m'));
     let message = app.message.clone().unwrap();
     assert_eq!(message.kind, MessageKind::Error);
@@ -268,7 +284,7 @@ fn meters_uninstalled_and_installed_read_only() {
         "{}",
         message.text
     );
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     insta::assert_snapshot!("meters_installed_read_only", render(&app));
     let sent = press(&mut app, KeyCode::Char('x'));
     assert!(sent.is_empty(), "an installed meter is never deleted");
@@ -277,16 +293,15 @@ fn meters_uninstalled_and_installed_read_only() {
 /// `:meters` answered: the meter types and three uninstalled meters.
 fn meters_screen() -> App {
     let (mut app, sent) = at_command(&SUPERVISOR, "meters");
-    let requests = ref_requests(&sent);
     reply(
         &mut app,
-        requests[0].0,
-        RefReply::MeterTypes(meter_type_rows()),
+        ref_requests::<MeterTypeRequest>(&sent)[0].0,
+        MeterTypeReply::Rows(meter_type_rows()),
     );
     reply(
         &mut app,
-        requests[1].0,
-        RefReply::Meters(meter_page(3, false)),
+        ref_requests::<MeterRequest>(&sent)[0].0,
+        MeterReply::Page(meter_page(3, false)),
     );
     app
 }
@@ -308,14 +323,14 @@ fn meter_form_adds_and_modifies_without_the_number() {
     let [
         (
             _,
-            RefRequest::SaveMeter {
+            MeterRequest::Save {
                 add: true,
                 meter_no,
                 fields,
                 ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<MeterRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -331,13 +346,13 @@ fn meter_form_adds_and_modifies_without_the_number() {
     let [
         (
             id,
-            RefRequest::SaveMeter {
+            MeterRequest::Save {
                 add: false,
                 meter_no,
                 ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<MeterRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -345,14 +360,14 @@ fn meter_form_adds_and_modifies_without_the_number() {
     reply(
         &mut app,
         *id,
-        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NotUninstalled {
+        MeterReply::Saved(meterdesk::db::meters::MeterOutcome::NotUninstalled {
             status: "installed".into(),
         }),
     );
     let message = app.message.clone().unwrap();
     assert!(message.text.contains("installed now"), "{}", message.text);
     assert!(
-        matches!(app.screen, Slot::Ref(RefScreen::Form(_))),
+        app.screen.is::<RefForm>(),
         "the form stays with what was typed"
     );
 }
@@ -366,7 +381,8 @@ fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
     press(&mut app, KeyCode::F(4));
     press(&mut app, KeyCode::Enter);
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, RefRequest::SaveMeter { add: true, .. })] = &ref_requests(&sent)[..] else {
+    let [(_, MeterRequest::Save { add: true, .. })] = &ref_requests::<MeterRequest>(&sent)[..]
+    else {
         panic!("{sent:?}")
     };
     (app, sent)
@@ -375,7 +391,7 @@ fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
 #[test]
 fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
     let (mut app, sent) = meter_add_sent();
-    let key = ref_requests(&sent)[0]
+    let key = ref_requests::<MeterRequest>(&sent)[0]
         .1
         .idempotency_key()
         .map(str::to_owned);
@@ -397,7 +413,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
     for code in [KeyCode::F(2), KeyCode::Enter, KeyCode::Char('9')] {
         assert!(press(&mut app, code).is_empty(), "{code:?} sends nothing");
     }
-    let Slot::Ref(RefScreen::Form(form)) = &app.screen else {
+    let Some(form) = app.screen.module::<RefForm>() else {
         panic!("the form stays")
     };
     assert_eq!(form.form.value(0), "ab-12", "nothing typed into it");
@@ -412,15 +428,18 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
     let next = reply(
         &mut app,
         resent[0].0,
-        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::Done),
+        MeterReply::Saved(meterdesk::db::meters::MeterOutcome::Done),
     );
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     assert_eq!(
         app.message.as_ref().map(|m| m.text.as_str()),
         Some("Saved.")
     );
     assert!(
-        matches!(&ref_requests(&next)[..], [(_, RefRequest::Meters { .. })]),
+        matches!(
+            &ref_requests::<MeterRequest>(&next)[..],
+            [(_, MeterRequest::Page { .. })]
+        ),
         "the list is fetched again: {next:?}"
     );
     // The answer freed the screen: the next add is a new change with a new key.
@@ -430,7 +449,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
     press(&mut app, KeyCode::F(4));
     press(&mut app, KeyCode::Enter);
     let again = press(&mut app, KeyCode::F(2));
-    let other = ref_requests(&again)[0]
+    let other = ref_requests::<MeterRequest>(&again)[0]
         .1
         .idempotency_key()
         .map(str::to_owned);
@@ -443,7 +462,7 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     let mut app = meters_screen();
     press(&mut app, KeyCode::Char('x'));
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, RefRequest::DeleteMeter { .. })] = &ref_requests(&sent)[..] else {
+    let [(_, MeterRequest::Delete { .. })] = &ref_requests::<MeterRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
     connection_lost(&mut app, &sent);
@@ -451,17 +470,14 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
         assert!(press(&mut app, code).is_empty(), "{code:?}");
         assert!(render(&app).contains("The save waits for the database"));
     }
-    assert!(
-        matches!(app.screen, Slot::Ref(RefScreen::Meters(_))),
-        "no form opened"
-    );
+    assert!(app.screen.is::<MetersView>(), "no form opened");
 
     // A save waits too, and the clerk leaves its form (asked once: it has changes).
     let (mut app, sent) = meter_add_sent();
     connection_lost(&mut app, &sent);
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(resent[0].1, sent[0].1);
     // Refused: said on the message line, not put on a form that is not the sender's.
@@ -469,9 +485,9 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     reply(
         &mut app,
         resent[0].0,
-        RefReply::MeterSaved(meterdesk::db::meters::MeterOutcome::NumberTaken),
+        MeterReply::Saved(meterdesk::db::meters::MeterOutcome::NumberTaken),
     );
-    let Slot::Ref(RefScreen::Form(form)) = &app.screen else {
+    let Some(form) = app.screen.module::<RefForm>() else {
         panic!("the new form stays")
     };
     assert!(
@@ -541,18 +557,18 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     type_text(&mut app, "/huge.csv");
     press(&mut app, KeyCode::F(2));
     press(&mut app, KeyCode::F(12));
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     assert!(app.in_flight.is_empty(), "{:?}", app.in_flight);
 
     press(&mut app, KeyCode::Char('i'));
     type_text(&mut app, "/home/counter/meters.csv");
     insta::assert_snapshot!("import_path", render(&app));
     let sent = press(&mut app, KeyCode::F(2));
-    let [(id, RefRequest::CheckImport { path })] = &ref_requests(&sent)[..] else {
+    let [(id, ImportRequest::Check { path })] = &ref_requests::<ImportRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
     assert_eq!(path, "/home/counter/meters.csv");
-    reply(&mut app, *id, RefReply::ImportChecked(Ok(checked_file())));
+    reply(&mut app, *id, ImportReply::Checked(Ok(checked_file())));
     insta::assert_snapshot!("import_checked", render(&app));
     for _ in 0..3 {
         press(&mut app, KeyCode::PageDown);
@@ -563,7 +579,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     // F12: import nothing, nothing sent, back on the list.
     let sent = press(&mut app, KeyCode::F(12));
     assert!(sent.is_empty());
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     assert_eq!(app.message.clone().unwrap().text, "Nothing was imported.");
 
     // A file without a good row: F2 has nothing to import and says so.
@@ -572,11 +588,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     let sent = press(&mut app, KeyCode::F(2));
     let mut nothing_good = checked_file();
     nothing_good.good = 0;
-    reply(
-        &mut app,
-        sent[0].0,
-        RefReply::ImportChecked(Ok(nothing_good)),
-    );
+    reply(&mut app, sent[0].0, ImportReply::Checked(Ok(nothing_good)));
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty());
     assert_eq!(app.message.clone().unwrap().kind, MessageKind::Error);
@@ -589,10 +601,12 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     reply(
         &mut app,
         sent[0].0,
-        RefReply::ImportChecked(Ok(checked_file())),
+        ImportReply::Checked(Ok(checked_file())),
     );
     let sent = press(&mut app, KeyCode::F(2));
-    let [(id, RefRequest::Import { choice, csv, .. })] = &ref_requests(&sent)[..] else {
+    let [(id, ImportRequest::Import { choice, csv, .. })] =
+        &ref_requests::<ImportRequest>(&sent)[..]
+    else {
         panic!("{sent:?}")
     };
     assert_eq!(*choice, meterdesk::db::meters::ImportChoice::GoodRows);
@@ -629,23 +643,23 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     let [
         (
             id,
-            RefRequest::Import {
+            ImportRequest::Import {
                 idempotency_key, ..
             },
         ),
-    ] = &ref_requests(&again)[..]
+    ] = &ref_requests::<ImportRequest>(&again)[..]
     else {
         panic!("F2 imports again after the failure: {again:?}")
     };
     let [
         (
             _,
-            RefRequest::Import {
+            ImportRequest::Import {
                 idempotency_key: first_key,
                 ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<ImportRequest>(&sent)[..]
     else {
         unreachable!()
     };
@@ -661,16 +675,19 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     reply(
         &mut app,
         *id,
-        RefReply::Imported(ImportReport {
+        ImportReply::Imported(ImportReport {
             imported: 2,
             errors: checked_file().errors,
         }),
     );
     insta::assert_snapshot!("import_done", render(&app));
     let sent = press(&mut app, KeyCode::F(3));
-    assert!(matches!(app.screen, Slot::Ref(RefScreen::Meters(_))));
+    assert!(app.screen.is::<MetersView>());
     assert!(
-        matches!(ref_requests(&sent)[..], [(_, RefRequest::Meters { .. })]),
+        matches!(
+            ref_requests::<MeterRequest>(&sent)[..],
+            [(_, MeterRequest::Page { .. })]
+        ),
         "the list is fetched again: {sent:?}"
     );
 }
@@ -712,11 +729,11 @@ fn price_schemes_list_and_a_price_preview() {
     reply(
         &mut app,
         sent[0].0,
-        RefReply::Schemes(vec![scheme_row(), postpaid]),
+        SchemeReply::Rows(vec![scheme_row(), postpaid]),
     );
     insta::assert_snapshot!("schemes_list", render(&app));
     let sent = press(&mut app, KeyCode::Enter);
-    let [(id, RefRequest::Scheme { id: 7 })] = ref_requests(&sent)[..] else {
+    let [(id, SchemeRequest::Detail { id: 7 })] = ref_requests::<SchemeRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
     let detail = SchemeDetail {
@@ -732,7 +749,7 @@ fn price_schemes_list_and_a_price_preview() {
             },
         ],
     };
-    reply(&mut app, id, RefReply::Scheme(Some(Box::new(detail))));
+    reply(&mut app, id, SchemeReply::Detail(Some(Box::new(detail))));
     type_text(&mut app, "90");
     insta::assert_snapshot!("scheme_price_preview", render(&app));
     // The manual's Q2: 60 m³ after 30 accumulated costs 100.00.
@@ -757,7 +774,9 @@ fn price_schemes_list_and_a_price_preview() {
     press(&mut app, KeyCode::Char('n'));
     type_text(&mut app, "2020-01-01");
     let sent = press(&mut app, KeyCode::F(2));
-    let [(id, RefRequest::ChangePrices { tiers, .. })] = &ref_requests(&sent)[..] else {
+    let [(id, SchemeRequest::ChangePrices { tiers, .. })] =
+        &ref_requests::<SchemeRequest>(&sent)[..]
+    else {
         panic!("{sent:?}")
     };
     assert_eq!(
@@ -768,7 +787,7 @@ fn price_schemes_list_and_a_price_preview() {
     reply(
         &mut app,
         *id,
-        RefReply::SchemeSaved(meterdesk::db::price_schemes::SchemeOutcome::PastDate {
+        SchemeReply::Saved(meterdesk::db::price_schemes::SchemeOutcome::PastDate {
             today: NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
         }),
     );
@@ -778,7 +797,7 @@ fn price_schemes_list_and_a_price_preview() {
 #[test]
 fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
     let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
-    reply(&mut app, sent[0].0, RefReply::Schemes(vec![scheme_row()]));
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
     press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "Shops stepped");
     press(&mut app, KeyCode::Enter);
@@ -826,7 +845,7 @@ fn customer_type_row(id: i64, name: &str, customers: i64) -> CustomerTypeRow {
 #[test]
 fn customer_types_refusals_are_shown_clearly() {
     let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
-    let choices = meterdesk::app::refdata::TypeChoices {
+    let choices = meterdesk::screens::reference::customer_types::TypeChoices {
         meter_types: meter_type_rows()
             .into_iter()
             .map(|r| r.meter_type)
@@ -840,7 +859,7 @@ fn customer_types_refusals_are_shown_clearly() {
     reply(
         &mut app,
         sent[0].0,
-        RefReply::CustomerTypes {
+        CustomerTypeReply::Rows {
             rows: vec![
                 customer_type_row(1, "居民卡表", 250_000),
                 customer_type_row(2, "Spare type", 0),
@@ -866,11 +885,11 @@ fn customer_types_refusals_are_shown_clearly() {
     let [
         (
             id,
-            RefRequest::SaveCustomerType {
+            CustomerTypeRequest::Save {
                 id: Some(1), input, ..
             },
         ),
-    ] = &ref_requests(&sent)[..]
+    ] = &ref_requests::<CustomerTypeRequest>(&sent)[..]
     else {
         panic!("{sent:?}")
     };
@@ -879,7 +898,7 @@ fn customer_types_refusals_are_shown_clearly() {
     reply(
         &mut app,
         *id,
-        RefReply::CustomerTypeSaved(CustomerTypeOutcome::Refused(vec![
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Refused(vec![
             CustomerTypeProblem::BusinessModelInUse,
             CustomerTypeProblem::MeterTypeDoesNotFit {
                 meter_type: "IC 卡表 DN15".into(),
@@ -897,7 +916,9 @@ fn customer_types_refusals_are_shown_clearly() {
     insta::assert_snapshot!("customer_type_meter_types_ticked", render(&app));
     press(&mut app, KeyCode::Esc);
     let sent = press(&mut app, KeyCode::F(2));
-    let [(_, RefRequest::SaveCustomerType { input, .. })] = &ref_requests(&sent)[..] else {
+    let [(_, CustomerTypeRequest::Save { input, .. })] =
+        &ref_requests::<CustomerTypeRequest>(&sent)[..]
+    else {
         panic!("{sent:?}")
     };
     assert_eq!(input.meter_type_ids, [1, 2]);
@@ -918,8 +939,8 @@ fn the_overview_lists_the_reference_screens() {
     press(&mut app, KeyCode::Tab);
     let sent = press(&mut app, KeyCode::Enter);
     assert!(matches!(
-        ref_requests(&sent)[..],
-        [(_, RefRequest::CustomerTypes)]
+        ref_requests::<CustomerTypeRequest>(&sent)[..],
+        [(_, CustomerTypeRequest::List)]
     ));
     assert_eq!(app.breadcrumbs().last().unwrap(), "Customer types");
 }
@@ -933,7 +954,7 @@ fn reference_screens_in_chinese() {
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "metertypes");
     let sent = press(&mut app, KeyCode::Enter);
-    let [(id, Request::Ref(_, RefRequest::MeterTypes))] = &sent[..] else {
+    let [(id, MeterTypeRequest::List)] = &ref_requests::<MeterTypeRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
     let rows = vec![meterdesk::db::meters::MeterTypeRow {
@@ -952,7 +973,7 @@ fn reference_screens_in_chinese() {
         &mut app,
         Msg::Reply {
             id: *id,
-            outcome: Ok(Reply::Ref(RefReply::MeterTypes(rows))),
+            outcome: Ok(Reply::screen(RefAnswer::Done(MeterTypeReply::Rows(rows)))),
         },
     );
     insta::assert_snapshot!("meter_types_in_chinese", render(&app));

@@ -4,7 +4,7 @@
 pub use chrono::{FixedOffset, TimeZone, Utc};
 pub use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub use meterdesk::app::paging::PageApply;
-pub use meterdesk::app::state::{DbStatus, Failure, Msg, Problem, Reply, Request, Session, Slot};
+pub use meterdesk::app::state::{DbStatus, Failure, Msg, Problem, Reply, Request, Session};
 pub use meterdesk::app::{App, KeyMap, update};
 pub use meterdesk::card::reader::ReaderState;
 pub use meterdesk::db::customers::{

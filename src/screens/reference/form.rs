@@ -1,0 +1,349 @@
+//! The reference form: add or modify a row of a reference list (or change a scheme's prices),
+//! on top of the list it was opened from. The list's module builds the form and checks it
+//! (`build`); this screen takes the keys, sends the change once and waits for its answer:
+//! done, it closes and the list below is read again; refused, the fields say why.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+use super::customer_types::CustomerTypeRequest;
+use super::meter_types::MeterTypeRequest;
+use super::meters::MeterRequest;
+use super::requests::{ChangeAnswer, RefWork, answer, send, told};
+use super::schemes::SchemeRequest;
+use super::texts::{kind_key, mode_key};
+use super::{FormKey, fail, form_key, note, say_problems};
+use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::state::{MessageKind, Slot};
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::price_schemes::SchemeRow;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::truncate;
+use crate::ui::theme::Theme;
+
+/// What a reference form saves.
+#[derive(Debug, Clone)]
+pub enum FormTarget {
+    MeterType {
+        id: Option<i64>,
+    },
+    /// `meter_no` None: a new meter (its number is a field); else that meter (it never changes).
+    Meter {
+        meter_no: Option<String>,
+    },
+    Scheme {
+        stored: Option<Box<SchemeRow>>,
+    },
+    Prices {
+        id: i64,
+        name: String,
+    },
+    CustomerType {
+        id: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RefForm {
+    pub form: Form,
+    pub target: FormTarget,
+}
+
+impl RefForm {
+    /// `form` (filled in), saving to `target`: what it holds now is what is saved.
+    pub fn new(mut form: Form, target: FormTarget) -> RefForm {
+        form.mark_saved();
+        RefForm { form, target }
+    }
+
+    /// F2 on a form whose fields passed their own checks: the rules of the list's module,
+    /// then its request, which carries the idempotency key made now.
+    fn submit(&mut self, hub: &mut Hub) {
+        let (lang, key) = (hub.app.lang, hub.app.write_key());
+        let f = &self.form;
+        let mut errors = Errors {
+            form: f,
+            list: Vec::new(),
+        };
+        let sent = match &self.target {
+            FormTarget::MeterType { id } => {
+                sender(super::meter_types::build(f, *id, &mut errors, lang, key))
+            }
+            FormTarget::Meter { meter_no } => sender(super::meters::build(
+                f,
+                meter_no.as_deref(),
+                &mut errors,
+                lang,
+                key,
+            )),
+            FormTarget::Scheme { stored } => sender(super::schemes::build(
+                f,
+                stored.as_deref(),
+                &mut errors,
+                lang,
+                key,
+            )),
+            FormTarget::Prices { id, .. } => {
+                sender(super::schemes::build_prices(f, *id, &mut errors, lang, key))
+            }
+            FormTarget::CustomerType { id } => sender(super::customer_types::build(f, *id, key)),
+        };
+        let bad = errors.list;
+        match sent {
+            Some(send) if bad.is_empty() => send(hub),
+            _ => fail(&mut self.form, &bad, hub),
+        }
+    }
+
+    /// What the answer to its save says.
+    fn told(
+        &self,
+        request: &dyn ScreenRequest,
+        reply: &dyn ScreenReply,
+        lang: Lang,
+    ) -> Option<ChangeAnswer> {
+        match &self.target {
+            FormTarget::MeterType { .. } => told_of::<MeterTypeRequest>(request, reply, lang),
+            FormTarget::Meter { .. } => told_of::<MeterRequest>(request, reply, lang),
+            FormTarget::Scheme { .. } | FormTarget::Prices { .. } => {
+                told_of::<SchemeRequest>(request, reply, lang)
+            }
+            FormTarget::CustomerType { .. } => told_of::<CustomerTypeRequest>(request, reply, lang),
+        }
+    }
+
+    /// The hints above the fields.
+    fn hints(&self, app: &App) -> Vec<String> {
+        let lang = app.lang;
+        match &self.target {
+            FormTarget::MeterType { .. } => vec![lang.t("ref.hint_meter_type").to_owned()],
+            FormTarget::Meter { meter_no: Some(no) } => {
+                vec![lang.tf("ref.hint_meter_modify", &[("meter", no)])]
+            }
+            FormTarget::Meter { meter_no: None } => vec![lang.t("ref.hint_meter_add").to_owned()],
+            FormTarget::Scheme { stored: Some(row) } => vec![lang.tf(
+                "ref.hint_scheme_modify",
+                &[
+                    ("kind", &lang.t(kind_key(row.kind))),
+                    ("mode", &lang.t(mode_key(row.mode))),
+                    ("start", &row.start_date),
+                ],
+            )],
+            FormTarget::Scheme { stored: None } => vec![lang.t("ref.hint_tiers").to_owned()],
+            FormTarget::Prices { name, .. } => vec![
+                lang.tf("ref.hint_prices", &[("name", &inert(name))]),
+                lang.t("ref.hint_tiers").to_owned(),
+            ],
+            FormTarget::CustomerType { .. } => vec![app.t("ref.hint_customer_type")],
+        }
+    }
+}
+
+impl Screen for RefForm {
+    fn crumb(&self, lang: Lang) -> String {
+        let key = match &self.target {
+            FormTarget::MeterType { id: None }
+            | FormTarget::Meter { meter_no: None }
+            | FormTarget::Scheme { stored: None }
+            | FormTarget::CustomerType { id: None } => "ref.screen_add",
+            FormTarget::Prices { .. } => "ref.screen_prices",
+            _ => "ref.screen_modify",
+        };
+        lang.t(key).to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        super::commands_with(&[
+            (Command::Save, "command.save"),
+            (Command::Lookup, "command.lookup"),
+            (Command::NextField, "command.next_field"),
+        ])
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let theme = Theme::new(app.look);
+        let hints = self.hints(app);
+        let [top, fields] = Layout::vertical([
+            Constraint::Length(hints.len() as u16 + 1),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        let lines: Vec<Line> = hints
+            .iter()
+            .map(|hint| {
+                note(
+                    &truncate(hint, usize::from(area.width).saturating_sub(2)),
+                    &theme,
+                )
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), top);
+        crate::ui::form::draw(frame, fields, &self.form, app.lang, &theme);
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        if super::waits_for_save(hub, &key, command, true) {
+            return true;
+        }
+        match form_key(&mut self.form, key, command, hub) {
+            FormKey::Taken => true,
+            FormKey::Submit => {
+                self.submit(hub);
+                true
+            }
+            FormKey::Unhandled => false,
+        }
+    }
+
+    /// Its save answered, wherever the clerk has gone meanwhile: done, the form closes and the
+    /// screen on top (the list, if the form was on it) is read again; refused, on the fields
+    /// if the form is on top, else on the message line.
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        match self.told(request, reply, hub.app.lang) {
+            Some(Ok(text)) => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+                hub.say(MessageKind::Info, text);
+            }
+            Some(Err(problems)) => {
+                // The screen being called sits in the vacant slot: on top, it is this form.
+                let on_top = matches!(hub.app.screen, Slot::Vacant(_));
+                let errors: Vec<(usize, String)> = problems
+                    .iter()
+                    .filter_map(|(label, text)| {
+                        label
+                            .and_then(|label| index_of(&self.form, label))
+                            .map(|index| (index, text.clone()))
+                    })
+                    .collect();
+                if on_top && !errors.is_empty() {
+                    fail(&mut self.form, &errors, hub);
+                } else {
+                    say_problems(hub, problems);
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// The request built, ready to be sent.
+type Send = Box<dyn FnOnce(&mut Hub)>;
+
+fn sender<W: RefWork>(request: Option<W>) -> Option<Send> {
+    request.map(|work| Box::new(move |hub: &mut Hub| send(hub, work)) as Send)
+}
+
+fn told_of<W: RefWork>(
+    request: &dyn ScreenRequest,
+    reply: &dyn ScreenReply,
+    lang: Lang,
+) -> Option<ChangeAnswer> {
+    answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, lang))
+}
+
+// ───────────────────────────── Fields ─────────────────────────────
+
+/// Collects field errors by label.
+pub(super) struct Errors<'a> {
+    form: &'a Form,
+    list: Vec<(usize, String)>,
+}
+
+impl Errors<'_> {
+    pub(super) fn add(&mut self, label: &str, text: String) {
+        if let Some(index) = index_of(self.form, label)
+            && !self.list.iter().any(|(bad, _)| *bad == index)
+        {
+            self.list.push((index, text));
+        }
+    }
+
+    pub(super) fn check<T, E>(
+        &mut self,
+        label: &str,
+        result: Result<T, E>,
+        text: impl Fn(E) -> String,
+    ) -> Option<T> {
+        result.map_err(|error| self.add(label, text(error))).ok()
+    }
+}
+
+/// Choices whose labels come from the catalogue.
+pub(super) fn word_choices(lang: Lang, words: &[(&str, &'static str)]) -> FieldKind {
+    FieldKind::Choice(
+        words
+            .iter()
+            .map(|(key, label)| Choice {
+                key: (*key).to_owned(),
+                label: lang.t(label).to_owned(),
+            })
+            .collect(),
+    )
+}
+
+pub(super) fn yes_no(lang: Lang) -> FieldKind {
+    word_choices(lang, &[("yes", "ref.yes"), ("no", "ref.no")])
+}
+
+/// Sets a choice field to the entry with `key`.
+pub(super) fn choose(form: &mut Form, label: &str, key: &str) {
+    if let Some(index) = index_of(form, label)
+        && let FieldKind::Choice(choices) = &form.fields[index].kind
+        && let Some(choice) = choices.iter().find(|c| c.key == key)
+    {
+        let text = choice.label.clone();
+        form.set(index, &text);
+    }
+}
+
+/// Ticks the entries with these keys in a multiple-choice field.
+pub(super) fn choose_many(form: &mut Form, label: &str, keys: &[String]) {
+    if let Some(index) = index_of(form, label)
+        && let FieldKind::Choices(choices) = &form.fields[index].kind
+    {
+        let labels: Vec<&str> = choices
+            .iter()
+            .filter(|c| keys.contains(&c.key))
+            .map(|c| c.label.as_str())
+            .collect();
+        let text = labels.join(CHOICES_SEPARATOR);
+        form.set(index, &text);
+    }
+}
+
+pub(super) fn set(form: &mut Form, label: &str, text: &str) {
+    if let Some(index) = index_of(form, label) {
+        form.set(index, text);
+    }
+}
+
+pub(super) fn index_of(form: &Form, label: &str) -> Option<usize> {
+    form.fields.iter().position(|field| field.label == label)
+}
+
+pub(super) fn text_of<'a>(form: &'a Form, label: &str) -> &'a str {
+    index_of(form, label).map_or("", |index| form.value(index).trim())
+}
+
+pub(super) fn key_of<'a>(form: &'a Form, label: &str) -> Option<&'a str> {
+    index_of(form, label)
+        .and_then(|index| form.fields[index].chosen())
+        .map(|choice| choice.key.as_str())
+}
+
+/// The keys ticked in a multiple-choice field.
+pub(super) fn keys_of(form: &Form, label: &str) -> Vec<String> {
+    index_of(form, label).map_or(Vec::new(), |index| {
+        form.fields[index]
+            .chosen_many()
+            .iter()
+            .map(|c| c.key.clone())
+            .collect()
+    })
+}

@@ -1,0 +1,200 @@
+//! The short reference lists (meter types, price schemes, customer types): a list loaded
+//! whole, Up/Down, F5, add and modify through the reference form, a delete asked once. What
+//! differs from list to list is its [`ListKind`]; this is the one screen they all are.
+
+use std::fmt::Debug;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::Paragraph;
+
+use super::form::RefForm;
+use super::requests::{RefAnswer, RefWork, answer, change_done, send};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub, Screen};
+use crate::i18n::Lang;
+use crate::ui::table::Column;
+use crate::ui::theme::Theme;
+
+/// What makes a short list the list of one kind of row.
+pub trait ListKind: Debug + Clone + Default + Send + 'static {
+    type Row: Debug + Clone + Send + 'static;
+    /// The catalogue key of its crumb.
+    const CRUMB: &'static str;
+    const COLUMNS: &'static [Column];
+    /// Its commands besides help, back, the command line and quit.
+    const COMMANDS: &'static [(Command, &'static str)];
+    /// Its requests.
+    type Work: RefWork;
+    /// Reads it.
+    const READ: Self::Work;
+
+    /// Its rows in `reply`, if that answers [`Self::READ`] (keeping what else it brings).
+    fn rows(&mut self, reply: &<Self::Work as RefWork>::Reply) -> Option<Vec<Self::Row>>;
+
+    /// A row's cells, as [`Self::COLUMNS`] head them.
+    fn cells(row: &Self::Row, lang: Lang) -> Vec<String>;
+
+    /// The form Add (no row), Modify or Prices (the selected row) opens.
+    fn form(&self, row: Option<&Self::Row>, command: Command, lang: Lang) -> Option<RefForm>;
+
+    /// Delete of `row`: its name for the question, or why it is refused at once.
+    fn deletable(_row: &Self::Row, _lang: Lang) -> Result<String, String> {
+        Err(String::new())
+    }
+
+    /// The delete of `row`, with the idempotency key made on F2.
+    fn delete(_row: &Self::Row, _idempotency_key: String) -> Option<Self::Work> {
+        None
+    }
+
+    /// A command of its own, on the selected row (the schemes' Details); true if handled.
+    fn on_command(&self, _row: Option<&Self::Row>, _command: Command, _hub: &mut Hub) -> bool {
+        false
+    }
+}
+
+/// A short list of `K`'s rows.
+#[derive(Debug, Clone)]
+pub struct ShortList<K: ListKind> {
+    pub rows: Vec<K::Row>,
+    pub selected: usize,
+    pub loading: bool,
+    /// Delete asked: F2 confirms, anything else cancels.
+    pub deleting: bool,
+    pub kind: K,
+}
+
+/// The registry's way to open a short list.
+pub fn open<K: ListKind>() -> Box<dyn Screen> {
+    Box::new(ShortList::<K> {
+        rows: Vec::new(),
+        selected: 0,
+        loading: true,
+        deleting: false,
+        kind: K::default(),
+    })
+}
+
+impl<K: ListKind> ShortList<K> {
+    pub fn selected_row(&self) -> Option<&K::Row> {
+        self.rows.get(self.selected)
+    }
+
+    /// Delete: refused at once when the row is plainly in use, else asked once.
+    fn ask_delete(&mut self, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        match self.selected_row().map(|row| K::deletable(row, lang)) {
+            Some(Ok(name)) => super::ask_delete(&mut self.deleting, &name, hub),
+            Some(Err(refusal)) => hub.say(MessageKind::Error, refusal),
+            None => hub.say(MessageKind::Info, String::new()),
+        }
+    }
+}
+
+impl<K: ListKind> Screen for ShortList<K> {
+    fn crumb(&self, lang: Lang) -> String {
+        lang.t(K::CRUMB).to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        if self.deleting {
+            return super::delete_question_commands();
+        }
+        super::commands_with(K::COMMANDS)
+    }
+
+    /// A title line with a count, then its table.
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let (lang, theme) = (app.lang, &Theme::new(app.look));
+        let [title, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        let count = lang.tf("ref.count", &[("count", &self.rows.len())]);
+        frame.render_widget(Paragraph::new(super::note(&count, theme)), title);
+        let rows: Vec<Vec<String>> = self.rows.iter().map(|row| K::cells(row, lang)).collect();
+        let empty = if self.loading {
+            lang.t("ref.loading")
+        } else {
+            lang.t("ref.none")
+        };
+        let selected = (!self.rows.is_empty()).then_some(self.selected);
+        super::table(frame, rest, K::COLUMNS, &rows, selected, empty, lang, theme);
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        send(hub, K::READ);
+    }
+
+    /// Refused while its delete waits; F2 or a cancel while a delete is asked; Up/Down.
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        if super::waits_for_save(hub, &key, command, false) {
+            return true;
+        }
+        if self.deleting {
+            if super::confirms_delete(&mut self.deleting, command, hub)
+                && let Some(request) = self
+                    .selected_row()
+                    .and_then(|row| K::delete(row, hub.app.write_key()))
+            {
+                send(hub, request);
+            }
+            return true;
+        }
+        let step = match key.code {
+            KeyCode::Up => -1,
+            KeyCode::Down => 1,
+            _ => return false,
+        };
+        super::move_in(&mut self.selected, self.rows.len(), step);
+        true
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if super::refused(hub, super::change_permission(command, K::Work::PERMISSION)) {
+            return true;
+        }
+        let lang = hub.app.lang;
+        if self.kind.on_command(self.selected_row(), command, hub) {
+            return true;
+        }
+        match command {
+            Command::Refresh => send(hub, K::READ),
+            Command::Add | Command::Modify | Command::Prices => {
+                let row = match command {
+                    Command::Add => None,
+                    _ => match self.selected_row() {
+                        Some(row) => Some(row),
+                        None => return true,
+                    },
+                };
+                if let Some(form) = self.kind.form(row, command, lang) {
+                    hub.open(Box::new(form));
+                }
+            }
+            Command::Delete => self.ask_delete(hub),
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let Some((work, answer)) = answer::<K::Work>(request, reply) else {
+            return;
+        };
+        if let RefAnswer::Done(reply) = answer
+            && let Some(rows) = self.kind.rows(reply)
+        {
+            self.loading = false;
+            self.selected = self.selected.min(rows.len().saturating_sub(1));
+            self.rows = rows;
+        } else if change_done(work, answer, hub) {
+            send(hub, K::READ);
+        }
+    }
+
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        super::reload(notice, K::READ, hub);
+    }
+}

@@ -1,0 +1,556 @@
+//! The meter import dialog (F-key Import on `:meters`, `meter.import`): the clerk types a
+//! file's path, the file is checked (nothing written) and its problems listed; then F2 imports
+//! the good rows or F12 nothing. The import reports its progress as it goes
+//! (`Screen::on_progress`); rolled back whole, the dialog shows the check again.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
+use super::texts::meter_no_error_text;
+use super::{FormKey, fail, form_key, move_in, note};
+use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::state::{Failure, MessageKind, Problem};
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::meters::{self, ImportChoice, ImportReport};
+use crate::domain::meter_csv::{
+    LineError, LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, Reading, parse_meter_csv,
+};
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::theme::Theme;
+use tokio_postgres::Client;
+
+/// The import dialog's requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportRequest {
+    /// Reads and checks an import file: nothing is written.
+    Check { path: String },
+    Import {
+        idempotency_key: String,
+        csv: Arc<MeterCsv>,
+        choice: ImportChoice,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportReply {
+    Checked(Result<ImportCheck, ImportFileError>),
+    Imported(ImportReport),
+}
+
+/// A checked import file: the good rows, and every problem (the file's and the database's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportCheck {
+    pub csv: Arc<MeterCsv>,
+    pub errors: Vec<LineError>,
+    /// Rows that would go in: the file's good rows not already in the database.
+    pub good: usize,
+}
+
+/// Why an import file could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportFileError {
+    /// The system's reason (no such file, permission denied …).
+    Unreadable(String),
+    NotUtf8,
+}
+
+impl RefWork for ImportRequest {
+    type Reply = ImportReply;
+
+    const PERMISSION: &'static str = "meter.import";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            ImportRequest::Check { .. } => None,
+            ImportRequest::Import {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    /// The import reports its progress (rows sent, of all) as it goes.
+    async fn run(&self, db: Db<'_>) -> Result<ImportReply, Failure> {
+        Ok(match self {
+            ImportRequest::Check { path } => ImportReply::Checked(check(db.client, path).await?),
+            ImportRequest::Import {
+                idempotency_key: key,
+                csv,
+                choice,
+            } => ImportReply::Imported(
+                meters::import_meters_reporting(
+                    db.client,
+                    db.operator_id,
+                    key,
+                    csv,
+                    *choice,
+                    db.progress,
+                )
+                .await?,
+            ),
+        })
+    }
+
+    fn told(&self, reply: &ImportReply, lang: Lang) -> Option<ChangeAnswer> {
+        match reply {
+            ImportReply::Imported(report) => Some(Ok(lang.tf(
+                "ref.imported",
+                &[("count", &report.imported), ("bad", &report.errors.len())],
+            ))),
+            ImportReply::Checked(_) => None,
+        }
+    }
+
+    /// The meter list is read again when the dialog closes.
+    fn reloads(&self) -> bool {
+        false
+    }
+}
+
+/// Reads the file at `path` and checks it: its own problems (parsed off the UI task) and the
+/// database's (numbers already there).
+async fn check(
+    client: &Client,
+    path: &str,
+) -> Result<Result<ImportCheck, ImportFileError>, Failure> {
+    let text = match tokio::fs::read(path).await {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => return Ok(Err(ImportFileError::NotUtf8)),
+        },
+        Err(error) => return Ok(Err(ImportFileError::Unreadable(error.to_string()))),
+    };
+    let types = meters::meter_types(client).await?;
+    let csv = tokio::task::spawn_blocking(move || {
+        let names = MeterTypeNames::new(types.iter().map(|t| (t.name.as_str(), t.id)));
+        parse_meter_csv(&text, &names)
+    })
+    .await
+    .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
+    let errors = meters::check_import(client, &csv).await?;
+    let present = errors
+        .iter()
+        .filter(|e| matches!(e.problem, LineProblem::AlreadyInDatabase(_)))
+        .count();
+    Ok(Ok(ImportCheck {
+        good: csv.rows.len() - present,
+        csv: Arc::new(csv),
+        errors,
+    }))
+}
+
+/// Where an import stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportStage {
+    /// Typing the file's path.
+    Path,
+    Checking,
+    /// Problems shown; the clerk chooses: F2 import the good rows, F12 import nothing.
+    Checked {
+        check: ImportCheck,
+        scroll: usize,
+    },
+    Importing {
+        done: u64,
+        total: u64,
+        /// What was checked, to choose again if the import fails.
+        check: ImportCheck,
+    },
+    Done {
+        report: ImportReport,
+        scroll: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportView {
+    pub form: Form,
+    pub stage: ImportStage,
+}
+
+impl Default for ImportView {
+    fn default() -> Self {
+        let path = Field::new("ref.import_path", FieldKind::Text { max: 500 }, true);
+        ImportView {
+            form: Form::new(vec![path]),
+            stage: ImportStage::Path,
+        }
+    }
+}
+
+impl ImportView {
+    /// Moves through the listed problems.
+    fn scroll(&mut self, step: isize) {
+        let (scroll, len) = match &mut self.stage {
+            ImportStage::Checked { check, scroll } => (scroll, check.errors.len()),
+            ImportStage::Done { report, scroll } => (scroll, report.errors.len()),
+            _ => return,
+        };
+        move_in(scroll, len, step);
+    }
+
+    /// F2 on the path: the file is read and checked.
+    fn check(&mut self, hub: &mut Hub) {
+        let path = self.form.value(0).trim().to_owned();
+        self.stage = ImportStage::Checking;
+        hub.say(MessageKind::Info, hub.app.lang.t("ref.checking"));
+        send(hub, ImportRequest::Check { path });
+    }
+
+    /// F2 on a checked file: its good rows go in.
+    fn import(&mut self, hub: &mut Hub) {
+        let ImportStage::Checked { check, .. } = &self.stage else {
+            return;
+        };
+        if check.good == 0 {
+            hub.say(MessageKind::Error, hub.app.t("ref.nothing_to_import"));
+            return;
+        }
+        // With no problem to skip, the file goes in whole or not at all: a number added
+        // meanwhile by someone else then stops the import instead of thinning it.
+        let choice = if check.errors.is_empty() {
+            ImportChoice::AllOrNothing
+        } else {
+            ImportChoice::GoodRows
+        };
+        let request = ImportRequest::Import {
+            idempotency_key: hub.app.write_key(),
+            csv: Arc::clone(&check.csv),
+            choice,
+        };
+        self.stage = ImportStage::Importing {
+            done: 0,
+            total: check.csv.rows.len() as u64,
+            check: check.clone(),
+        };
+        hub.say(MessageKind::Info, hub.app.lang.t("ref.importing"));
+        send(hub, request);
+    }
+
+    /// F12 or F3: a check still reading the file is no longer wanted (the runner aborts it);
+    /// after an import the meter list is read again.
+    fn leave(&self, hub: &mut Hub) {
+        hub.forget(|request| {
+            super::requests::is(request, |work| matches!(work, ImportRequest::Check { .. }))
+        });
+        hub.leave();
+        match self.stage {
+            ImportStage::Checked { .. } => {
+                hub.say(MessageKind::Info, hub.app.lang.t("ref.imported_nothing"))
+            }
+            ImportStage::Done { .. } => hub.notify(Notice::Reload),
+            _ => {}
+        }
+    }
+}
+
+impl Screen for ImportView {
+    fn crumb(&self, lang: Lang) -> String {
+        lang.t("ref.screen_import").to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        super::commands_with(match self.stage {
+            ImportStage::Path => &[(Command::Save, "ref.legend_check")],
+            ImportStage::Checked { .. } => &[
+                (Command::Save, "ref.legend_import_good"),
+                (Command::Cancel, "ref.legend_import_nothing"),
+                (Command::PageDown, "command.page_down"),
+                (Command::PageUp, "command.page_up"),
+            ],
+            ImportStage::Done { .. } => &[
+                (Command::PageDown, "command.page_down"),
+                (Command::PageUp, "command.page_up"),
+            ],
+            ImportStage::Checking => &[(Command::Cancel, "command.cancel")],
+            ImportStage::Importing { .. } => &[],
+        })
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, self, app, &Theme::new(app.look));
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        let on_form = self.stage == ImportStage::Path;
+        if super::waits_for_save(hub, &key, command, on_form) {
+            return true;
+        }
+        if on_form {
+            match form_key(&mut self.form, key, command, hub) {
+                FormKey::Taken => return true,
+                FormKey::Submit => {
+                    self.check(hub);
+                    return true;
+                }
+                FormKey::Unhandled => {}
+            }
+        }
+        match key.code {
+            KeyCode::Up => self.scroll(-1),
+            KeyCode::Down => self.scroll(1),
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        let page = hub.app.table_rows().saturating_sub(4).max(1) as isize;
+        match command {
+            Command::PageDown => self.scroll(page),
+            Command::PageUp => self.scroll(-page),
+            Command::Save => self.import(hub),
+            Command::Cancel | Command::Leave => self.leave(hub),
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let Some((work, answer)) = answer::<ImportRequest>(request, reply) else {
+            return;
+        };
+        let lang = hub.app.lang;
+        match answer {
+            RefAnswer::Done(ImportReply::Checked(Ok(check))) => {
+                let text = lang.tf(
+                    "ref.checked",
+                    &[("good", &check.good), ("bad", &check.errors.len())],
+                );
+                self.stage = ImportStage::Checked {
+                    check: check.clone(),
+                    scroll: 0,
+                };
+                hub.say(MessageKind::Info, text);
+            }
+            RefAnswer::Done(ImportReply::Checked(Err(error))) => {
+                self.stage = ImportStage::Path;
+                let text = match error {
+                    ImportFileError::Unreadable(detail) => {
+                        lang.tf("ref.file_unreadable", &[("detail", detail)])
+                    }
+                    ImportFileError::NotUtf8 => lang.t("ref.file_not_utf8").to_owned(),
+                };
+                fail(&mut self.form, &[(0, text)], hub);
+            }
+            answer => {
+                if let RefAnswer::Done(ImportReply::Imported(report)) = answer {
+                    self.stage = ImportStage::Done {
+                        report: report.clone(),
+                        scroll: 0,
+                    };
+                }
+                change_done(work, answer, hub);
+            }
+        }
+    }
+
+    /// The import rolled back whole: the dialog shows the check again, so the clerk can
+    /// choose once more or leave, instead of waiting on a bar that will not move.
+    fn on_failure(&mut self, _request: &dyn ScreenRequest, _hub: &mut Hub) {
+        if let ImportStage::Importing { check, .. } = &self.stage {
+            self.stage = ImportStage::Checked {
+                check: check.clone(),
+                scroll: 0,
+            };
+        }
+    }
+
+    /// Rows sent of all.
+    fn on_progress(&mut self, done: u64, total: u64) -> bool {
+        let ImportStage::Importing {
+            done: sent,
+            total: all,
+            ..
+        } = &mut self.stage
+        else {
+            return false;
+        };
+        (*sent, *all) = (done, total);
+        true
+    }
+}
+
+/// The meter import template as `meterdesk meters template` prints it: the header, the columns
+/// explained in `lang` and a commented-out example row.
+pub fn meter_import_template(lang: Lang) -> String {
+    let notes = [
+        "meter_template.file",
+        "meter_template.meter_no",
+        "meter_template.meter_type",
+        "meter_template.readings",
+        "meter_template.quoting",
+        "meter_template.example",
+    ]
+    .map(|key| lang.t(key));
+    crate::domain::meter_csv::template(&notes)
+}
+
+/// A problem of an import line in the clerk's language.
+pub fn line_problem_text(lang: Lang, problem: &LineProblem) -> String {
+    match problem {
+        LineProblem::Header => lang.tf(
+            "ref.lp_header",
+            &[("header", &METER_CSV_TEMPLATE.trim_end())],
+        ),
+        LineProblem::ColumnCount { found } => lang.tf("ref.lp_columns", &[("found", found)]),
+        LineProblem::UnclosedQuote => lang.t("ref.lp_unclosed_quote").into(),
+        LineProblem::StrayQuote => lang.t("ref.lp_stray_quote").into(),
+        LineProblem::MeterNo(error) => meter_no_error_text(lang, error),
+        LineProblem::UnknownMeterType(name) => {
+            lang.tf("ref.lp_unknown_type", &[("name", &inert(name))])
+        }
+        LineProblem::Reading { column, error } => lang.tf(
+            match column {
+                Reading::Electronic => "ref.lp_electronic",
+                Reading::Mechanical => "ref.lp_mechanical",
+            },
+            &[("error", &field_error_text(lang, error))],
+        ),
+        LineProblem::DuplicateInFile {
+            meter_no,
+            other_lines,
+        } => {
+            let lines: Vec<String> = other_lines.iter().map(ToString::to_string).collect();
+            lang.tf(
+                "ref.lp_duplicate",
+                &[("meter", &inert(meter_no)), ("lines", &lines.join(", "))],
+            )
+        }
+        LineProblem::AlreadyInDatabase(meter_no) => {
+            lang.tf("ref.lp_present", &[("meter", &inert(meter_no))])
+        }
+    }
+}
+
+/// The problems from `scroll` on, one per line with its line number.
+fn problems(errors: &[LineError], scroll: usize, height: usize, lang: Lang) -> Vec<Line<'static>> {
+    errors
+        .iter()
+        .skip(scroll)
+        .take(height)
+        .map(|error| {
+            let line = lang.tf("ref.line_no", &[("line", &error.line)]);
+            Line::from(vec![
+                Span::raw(format!(" {line:>12} ")),
+                Span::raw(line_problem_text(lang, &error.problem)),
+            ])
+        })
+        .collect()
+}
+
+fn draw(frame: &mut Frame, area: Rect, view: &ImportView, app: &App, theme: &Theme) {
+    let lang = app.lang;
+    let [path, hint, status, list] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Length(2),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    crate::ui::form::draw(frame, path, &view.form, lang, theme);
+    frame.render_widget(
+        Paragraph::new(vec![
+            note(lang.t("ref.import_template"), theme),
+            note(
+                &lang.tf(
+                    "ref.import_columns",
+                    &[("header", &METER_CSV_TEMPLATE.trim_end())],
+                ),
+                theme,
+            ),
+        ]),
+        hint,
+    );
+    let height = usize::from(list.height);
+    let (summary, shown): (Vec<Line>, Vec<Line>) = match &view.stage {
+        ImportStage::Path => (
+            vec![note(&app.t("ref.import_enter_path"), theme)],
+            Vec::new(),
+        ),
+        ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
+        ImportStage::Checked { check, scroll } => (
+            vec![
+                Line::styled(
+                    format!(
+                        " {}",
+                        lang.tf(
+                            "ref.checked",
+                            &[("good", &check.good), ("bad", &check.errors.len())],
+                        )
+                    ),
+                    if check.errors.is_empty() {
+                        theme.good()
+                    } else {
+                        theme.error()
+                    },
+                ),
+                Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
+            ],
+            problems(&check.errors, *scroll, height, lang),
+        ),
+        ImportStage::Importing { done, total, .. } => {
+            let bar_width = 40usize;
+            let filled = if *total == 0 {
+                bar_width
+            } else {
+                (*done as usize * bar_width) / (*total as usize).max(1)
+            };
+            let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
+            (
+                vec![
+                    Line::raw(format!(" {}", lang.t("ref.importing"))),
+                    Line::raw(format!(
+                        " {bar} {}",
+                        lang.tf("ref.progress", &[("done", done), ("total", total)])
+                    )),
+                ],
+                Vec::new(),
+            )
+        }
+        ImportStage::Done { report, scroll } => (
+            vec![Line::styled(
+                format!(
+                    " {}",
+                    lang.tf(
+                        "ref.imported",
+                        &[("count", &report.imported), ("bad", &report.errors.len())],
+                    )
+                ),
+                theme.good(),
+            )],
+            problems(&report.errors, *scroll, height, lang),
+        ),
+    };
+    frame.render_widget(Paragraph::new(summary), status);
+    frame.render_widget(Paragraph::new(shown), list);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::meter_csv::EXAMPLE_ROW;
+
+    /// In every language the printed template imports nothing, and its example imports once
+    /// the `# ` is removed: no note can be taken for a row or break the file.
+    #[test]
+    fn the_printed_template_round_trips_through_the_importer_in_every_language() {
+        let demo_types = MeterTypeNames::new([("IC卡水表 DN15 宁波", 1)]);
+        for lang in Lang::ALL {
+            let printed = meter_import_template(lang);
+            assert!(printed.starts_with(METER_CSV_TEMPLATE), "{printed}");
+            assert_eq!(printed.lines().count(), 8, "{printed}");
+            assert_eq!(parse_meter_csv(&printed, &demo_types), MeterCsv::default());
+            let kept = printed.replace(&format!("# {EXAMPLE_ROW}"), EXAMPLE_ROW);
+            let csv = parse_meter_csv(&kept, &demo_types);
+            assert_eq!((csv.rows.len(), csv.errors), (1, vec![]), "{lang:?}");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The meter types (`:metertypes`): the list, with add, modify and delete (`meter.maintain`).
+
+use super::form::{Errors, FormTarget, RefForm, choose, key_of, set, text_of, word_choices};
+use super::list::{ListKind, ShortList};
+use super::requests::{ChangeAnswer, Db, RefWork, Says};
+use super::texts::{in_use_text, payment_model_key};
+use crate::app::Command;
+use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::state::Failure;
+use crate::db::meters::{self, MeterTypeDeletion, MeterTypeFields, MeterTypeOutcome, MeterTypeRow};
+use crate::domain::customer_rules::PaymentModel;
+use crate::domain::meter_csv::caliber;
+use crate::domain::validation;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::table::Column;
+
+pub type MeterTypes = ShortList<MeterTypeList>;
+
+/// The meter types' requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeterTypeRequest {
+    List,
+    Save {
+        idempotency_key: String,
+        id: Option<i64>,
+        name: String,
+        payment_model: PaymentModel,
+        caliber: String,
+        manufacturer: String,
+    },
+    Delete {
+        idempotency_key: String,
+        id: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeterTypeReply {
+    Rows(Vec<MeterTypeRow>),
+    Saved(MeterTypeOutcome),
+    Deleted(MeterTypeDeletion),
+}
+
+impl RefWork for MeterTypeRequest {
+    type Reply = MeterTypeReply;
+
+    const PERMISSION: &'static str = "meter.maintain";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            MeterTypeRequest::List => None,
+            MeterTypeRequest::Save {
+                idempotency_key, ..
+            }
+            | MeterTypeRequest::Delete {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    async fn run(&self, db: Db<'_>) -> Result<MeterTypeReply, Failure> {
+        Ok(match self {
+            MeterTypeRequest::List => {
+                MeterTypeReply::Rows(meters::meter_type_rows(&*db.client).await?)
+            }
+            MeterTypeRequest::Save {
+                idempotency_key,
+                id,
+                name,
+                payment_model,
+                caliber,
+                manufacturer,
+            } => MeterTypeReply::Saved(
+                meters::save_meter_type(
+                    db.client,
+                    db.operator_id,
+                    idempotency_key,
+                    *id,
+                    MeterTypeFields {
+                        name,
+                        payment_model: *payment_model,
+                        caliber,
+                        manufacturer,
+                    },
+                )
+                .await?,
+            ),
+            MeterTypeRequest::Delete {
+                idempotency_key,
+                id,
+            } => MeterTypeReply::Deleted(
+                meters::delete_meter_type(db.client, db.operator_id, idempotency_key, *id).await?,
+            ),
+        })
+    }
+
+    fn told(&self, reply: &MeterTypeReply, lang: Lang) -> Option<ChangeAnswer> {
+        let says = Says { lang };
+        Some(match reply {
+            MeterTypeReply::Rows(_) => return None,
+            MeterTypeReply::Saved(outcome) => match outcome {
+                MeterTypeOutcome::Saved { .. } => says.done("ref.saved"),
+                MeterTypeOutcome::NameTaken => {
+                    says.on("ref.f_name", lang.t("ref.name_taken").into())
+                }
+                MeterTypeOutcome::PaymentModelInUse => says.on(
+                    "ref.f_payment_model",
+                    lang.t("ref.payment_model_in_use").into(),
+                ),
+                MeterTypeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+            },
+            MeterTypeReply::Deleted(outcome) => match outcome {
+                MeterTypeDeletion::Deleted => says.done("ref.deleted"),
+                MeterTypeDeletion::InUse {
+                    meters,
+                    customer_types,
+                } => says.said(in_use_text(lang, *meters, *customer_types)),
+                MeterTypeDeletion::NotFound => says.done("ref.gone"),
+            },
+        })
+    }
+}
+
+/// The meter types' list.
+#[derive(Debug, Clone, Default)]
+pub struct MeterTypeList;
+
+/// The commands of a short list that adds, modifies and deletes its rows.
+pub(super) const LIST_COMMANDS: [(Command, &str); 4] = [
+    (Command::Add, "command.add"),
+    (Command::Modify, "command.modify"),
+    (Command::Delete, "command.delete"),
+    (Command::Refresh, "command.refresh"),
+];
+
+impl ListKind for MeterTypeList {
+    type Row = MeterTypeRow;
+    const CRUMB: &'static str = "ref.screen_meter_types";
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const COMMANDS: &'static [(Command, &'static str)] = &LIST_COMMANDS;
+    type Work = MeterTypeRequest;
+    const READ: MeterTypeRequest = MeterTypeRequest::List;
+
+    fn rows(&mut self, reply: &MeterTypeReply) -> Option<Vec<MeterTypeRow>> {
+        match reply {
+            MeterTypeReply::Rows(rows) => Some(rows.clone()),
+            _ => None,
+        }
+    }
+
+    fn cells(row: &MeterTypeRow, lang: Lang) -> Vec<String> {
+        let t = &row.meter_type;
+        vec![
+            inert(&t.name).into_owned(),
+            lang.t(payment_model_key(t.payment_model)).to_owned(),
+            lang.t(if t.takes_card { "ref.yes" } else { "ref.no" })
+                .to_owned(),
+            inert(&t.caliber).into_owned(),
+            inert(&t.manufacturer).into_owned(),
+            row.meters.to_string(),
+            row.customer_types.to_string(),
+        ]
+    }
+
+    /// Refused at once when meters or customer types use the type.
+    fn deletable(row: &MeterTypeRow, lang: Lang) -> Result<String, String> {
+        if row.meters + row.customer_types > 0 {
+            return Err(in_use_text(lang, row.meters, row.customer_types));
+        }
+        Ok(row.meter_type.name.clone())
+    }
+
+    fn delete(row: &MeterTypeRow, idempotency_key: String) -> Option<MeterTypeRequest> {
+        Some(MeterTypeRequest::Delete {
+            idempotency_key,
+            id: row.meter_type.id,
+        })
+    }
+
+    fn form(&self, row: Option<&MeterTypeRow>, _command: Command, lang: Lang) -> Option<RefForm> {
+        let mut form = Form::new(vec![
+            Field::new("ref.f_name", FieldKind::Text { max: 50 }, true),
+            Field::new(
+                "ref.f_payment_model",
+                word_choices(
+                    lang,
+                    &[
+                        ("prepayment", "ref.pm_prepayment"),
+                        ("postpayment", "ref.pm_postpayment"),
+                    ],
+                ),
+                true,
+            ),
+            Field::new("ref.f_caliber", FieldKind::Text { max: 8 }, true),
+            Field::new("ref.f_manufacturer", FieldKind::Text { max: 50 }, true),
+        ]);
+        if let Some(row) = row {
+            let t = &row.meter_type;
+            set(&mut form, "ref.f_name", &t.name);
+            choose(&mut form, "ref.f_payment_model", t.payment_model.as_str());
+            set(&mut form, "ref.f_caliber", &t.caliber);
+            set(&mut form, "ref.f_manufacturer", &t.manufacturer);
+        } else {
+            set(&mut form, "ref.f_caliber", "DN15");
+        }
+        let id = row.map(|row| row.meter_type.id);
+        Some(RefForm::new(form, FormTarget::MeterType { id }))
+    }
+}
+
+/// The meter type form's rules: the request, or None with the bad fields in `errors`.
+pub(super) fn build(
+    f: &Form,
+    id: Option<i64>,
+    errors: &mut Errors,
+    lang: Lang,
+    idempotency_key: String,
+) -> Option<MeterTypeRequest> {
+    let field_error = |error| field_error_text(lang, &error);
+    let caliber = errors.check(
+        "ref.f_caliber",
+        caliber(text_of(f, "ref.f_caliber")).ok_or(()),
+        |()| lang.t("ref.caliber_format").to_owned(),
+    );
+    let payment_model = key_of(f, "ref.f_payment_model").and_then(|k| k.parse().ok());
+    let name = errors.check(
+        "ref.f_name",
+        validation::plain_text(text_of(f, "ref.f_name"), 50),
+        field_error,
+    );
+    let manufacturer = errors.check(
+        "ref.f_manufacturer",
+        validation::plain_text(text_of(f, "ref.f_manufacturer"), 50),
+        field_error,
+    );
+    Some(MeterTypeRequest::Save {
+        idempotency_key,
+        id,
+        name: name?,
+        payment_model: payment_model?,
+        caliber: caliber?,
+        manufacturer: manufacturer?,
+    })
+}
+
+const COLUMNS: [Column; 7] = [
+    Column::new("ref.col_name", 10, 3, false),
+    Column::new("ref.col_payment_model", 11, 1, false),
+    Column::new("ref.col_card", 4, 0, false),
+    Column::new("ref.col_caliber", 7, 0, false),
+    Column::new("ref.col_manufacturer", 10, 2, false),
+    Column::new("ref.col_meters", 8, 0, true),
+    Column::new("ref.col_used_by_types", 10, 0, true),
+];

@@ -1,0 +1,202 @@
+//! How a reference screen's request travels. Each screen module has its own request type (a
+//! [`RefWork`]: what it asks the database, how, and what the answer to a change says) and its
+//! reply type; the screen sends it as a [`RefCall`], on behalf of the operator signed in, and
+//! hears a [`RefAnswer`]. Every change is checked against the operator's permission again here
+//! (the roles may have changed since sign-in) and carries the idempotency key made when the
+//! clerk pressed F2 ([`App::write_key`](crate::app::App::write_key)): sent again after a lost
+//! connection, it is applied once (`db::applied_write`).
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use tokio_postgres::Client;
+
+use crate::app::Hub;
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
+use crate::app::state::{Failure, MessageKind};
+use crate::db::operators;
+use crate::i18n::Lang;
+
+/// What the answer to a change says: done (the text to tell), or refused (each text with the
+/// form field it concerns, if any).
+pub type ChangeAnswer = Result<String, Vec<(Option<&'static str>, String)>>;
+
+/// One reference screen's requests.
+pub trait RefWork: Debug + Clone + PartialEq + Send + Sync + 'static {
+    type Reply: Debug + Clone + PartialEq + Send + Sync + 'static;
+
+    /// The permission its changes need (`sql/V2`); viewing needs none.
+    const PERMISSION: &'static str;
+
+    /// The idempotency key of a change or an import; a read has none.
+    fn idempotency_key(&self) -> Option<&str>;
+
+    /// Runs it (permitted), on a request task.
+    fn run(&self, db: Db<'_>) -> impl Future<Output = Result<Self::Reply, Failure>> + Send;
+
+    /// What the answer to a change says; None for the answer to a read.
+    fn told(&self, reply: &Self::Reply, lang: Lang) -> Option<ChangeAnswer>;
+
+    /// Whether the screen on top reloads after a change told after its screen closed (an
+    /// import's list is read again when its dialog closes instead).
+    fn reloads(&self) -> bool {
+        true
+    }
+}
+
+/// What a request runs with: a connection, the operator it runs for, and where a long one
+/// reports how far it is (rows sent, of all).
+pub struct Db<'a> {
+    pub client: &'a mut Client,
+    pub operator_id: i64,
+    pub progress: &'a Progress<'a>,
+}
+
+/// A reference screen's request `work`, on behalf of the operator `operator_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefCall<W> {
+    pub operator_id: i64,
+    pub work: W,
+}
+
+/// What a [`RefCall`] answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefAnswer<R> {
+    Done(R),
+    /// The operator's roles (as the database holds them now) do not allow the change.
+    NotPermitted(&'static str),
+}
+
+impl<W: RefWork> RefCall<W> {
+    /// `work` on behalf of the operator signed in.
+    pub fn new(hub: &Hub, work: W) -> RefCall<W> {
+        let operator_id = hub.app.session.as_ref().map_or(0, |s| s.operator_id);
+        RefCall { operator_id, work }
+    }
+}
+
+impl<W: RefWork> ScreenRequest for RefCall<W> {
+    /// A change or an import holds the keys until it answers; lists, pages and the check of a
+    /// file do not (F3 or F12 leaves a long check, whose answer is then dropped).
+    fn holds_input(&self) -> bool {
+        self.writes()
+    }
+
+    /// A change or an import writes: F12 does not drop its answer (it may have been written).
+    fn writes(&self) -> bool {
+        self.work.idempotency_key().is_some()
+    }
+
+    fn idempotency_key(&self) -> Option<&str> {
+        self.work.idempotency_key()
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, progress: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let mut client = services.pool.get().await?;
+            let permission = W::PERMISSION;
+            if self.writes()
+                && !operators::has_permission(&**client, self.operator_id, permission).await?
+            {
+                return Ok(Box::new(RefAnswer::<W::Reply>::NotPermitted(permission)) as _);
+            }
+            let db = Db {
+                client: &mut client,
+                operator_id: self.operator_id,
+                progress,
+            };
+            let reply = self.work.run(db).await?;
+            Ok(Box::new(RefAnswer::Done(reply)) as _)
+        })
+    }
+
+    /// A change answered after its screen closed is still told; the screen on top shows it.
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(answer) = reply.of::<RefAnswer<W::Reply>>()
+            && change_done(&self.work, answer, hub)
+            && self.work.reloads()
+        {
+            hub.notify(Notice::Reload);
+        }
+    }
+}
+
+/// Sends `work` on behalf of the operator signed in.
+pub(super) fn send<W: RefWork>(hub: &mut Hub, work: W) {
+    let call = RefCall::new(hub, work);
+    hub.send(call);
+}
+
+/// `request` and `reply` as a `W` request and its answer, if that is what they are.
+pub(super) fn answer<'a, W: RefWork>(
+    request: &'a dyn ScreenRequest,
+    reply: &'a dyn ScreenReply,
+) -> Option<(&'a W, &'a RefAnswer<W::Reply>)> {
+    Some((
+        &request.of::<RefCall<W>>()?.work,
+        reply.of::<RefAnswer<W::Reply>>()?,
+    ))
+}
+
+/// Whether a `W` request that `wanted` picks is this one.
+pub(super) fn is<W: RefWork>(request: &dyn ScreenRequest, wanted: impl Fn(&W) -> bool) -> bool {
+    request
+        .of::<RefCall<W>>()
+        .is_some_and(|call| wanted(&call.work))
+}
+
+/// What the answer to `work` says, if it answered a change.
+pub(super) fn told<W: RefWork>(
+    work: &W,
+    answer: &RefAnswer<W::Reply>,
+    lang: Lang,
+) -> Option<ChangeAnswer> {
+    match answer {
+        RefAnswer::NotPermitted(permission) => Some(Err(vec![(
+            None,
+            lang.tf("ref.not_permitted", &[("permission", permission)]),
+        )])),
+        RefAnswer::Done(reply) => work.told(reply, lang),
+    }
+}
+
+/// A change was answered: done, it says so (true: the screen asks again for what it shows);
+/// refused, it says why.
+pub(super) fn change_done<W: RefWork>(
+    work: &W,
+    answer: &RefAnswer<W::Reply>,
+    hub: &mut Hub,
+) -> bool {
+    match told(work, answer, hub.app.lang) {
+        Some(Ok(text)) => {
+            hub.say(MessageKind::Info, text);
+            true
+        }
+        Some(Err(problems)) => {
+            super::say_problems(hub, problems);
+            false
+        }
+        None => false,
+    }
+}
+
+/// Texts of a change's answer: done with the catalogue text `key`, refused on the field
+/// `label`, or refused on the message line.
+pub(super) struct Says {
+    pub lang: Lang,
+}
+
+impl Says {
+    pub fn done(&self, key: &str) -> ChangeAnswer {
+        Ok(self.lang.t(key).to_owned())
+    }
+
+    pub fn on(&self, label: &'static str, text: String) -> ChangeAnswer {
+        Err(vec![(Some(label), text)])
+    }
+
+    pub fn said(&self, text: String) -> ChangeAnswer {
+        Err(vec![(None, text)])
+    }
+}

@@ -1,0 +1,343 @@
+//! One price scheme (Details on `:schemes`): its facts and price versions, and the price of a
+//! typed volume after a typed accumulated volume at the prices in force (the preview); Prices
+//! changes them from a date (`price.maintain`).
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use rust_decimal::Decimal;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+use super::requests::{RefAnswer, RefWork, answer, send};
+use super::schemes::{SchemeReply, SchemeRequest, months, prices_form};
+use super::texts::{kind_key, mode_key, scheme_error_text};
+use crate::app::form::{field_error_text, halfwidth_key};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::update::edits_text;
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::price_schemes::SchemeDetail;
+use crate::domain::money::{MAX_VOLUME, UnitPrice};
+use crate::domain::pricing::{Charge, Tier};
+use crate::domain::validation;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::{truncate, width};
+use crate::ui::theme::Theme;
+
+/// One scheme with its versions, and the price of a typed volume.
+#[derive(Debug, Clone)]
+pub struct SchemeView {
+    pub id: i64,
+    pub name: String,
+    pub detail: Option<Box<SchemeDetail>>,
+    /// m³ to price; typing goes here.
+    pub volume: Input,
+    /// m³ already accumulated in the cycle (blank: 0): where the volume starts in the tiers.
+    pub accumulated: Input,
+    /// Typing goes to `accumulated` (Tab switches).
+    pub on_accumulated: bool,
+    /// The price of `volume` at the prices in force after `accumulated`; `Err` says why not.
+    pub preview: Option<Result<Charge, String>>,
+}
+
+impl SchemeView {
+    /// Scheme `id`, read when it opens.
+    pub fn new(id: i64, name: &str) -> SchemeView {
+        SchemeView {
+            id,
+            name: name.to_owned(),
+            detail: None,
+            volume: Input::default(),
+            accumulated: Input::default(),
+            on_accumulated: false,
+            preview: None,
+        }
+    }
+
+    /// The prices form, starting from the prices in force (or the latest).
+    fn prices_form(&self) -> super::form::RefForm {
+        let tiers = self.detail.as_ref().and_then(|detail| {
+            detail
+                .versions
+                .iter()
+                .rev()
+                .find(|v| Some(v.effective_from) <= detail.row.current_from)
+                .or(detail.versions.last())
+                .map(|v| v.tiers.as_slice())
+        });
+        prices_form(self.id, &self.name, tiers.unwrap_or_default())
+    }
+}
+
+impl Screen for SchemeView {
+    fn crumb(&self, _lang: Lang) -> String {
+        inert(&self.name).into_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        super::commands_with(&[
+            (Command::Prices, "command.prices"),
+            (Command::Refresh, "command.refresh"),
+        ])
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        draw(frame, area, self, app.lang, &Theme::new(app.look));
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        send(hub, SchemeRequest::Detail { id: self.id });
+    }
+
+    /// The keys of a number go to the field typed into (`:`, `?` and letters keep their
+    /// meaning); Tab switches between the volume and the accumulated volume.
+    fn on_key(&mut self, key: KeyEvent, _command: Option<Command>, hub: &mut Hub) -> bool {
+        // Volumes are ASCII: what an input method types full-width is read so.
+        let key = halfwidth_key(key);
+        let number_key = !matches!(key.code, KeyCode::Char(c) if !(c.is_ascii_digit() || c == '.'));
+        if number_key && edits_text(&key) {
+            let input = if self.on_accumulated {
+                &mut self.accumulated
+            } else {
+                &mut self.volume
+            };
+            let before = input.value().to_owned();
+            input.handle_event(&crossterm::event::Event::Key(key));
+            if input.value() != before {
+                price_preview(self, hub.app.lang);
+            }
+            return true;
+        }
+        if matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
+            self.on_accumulated = !self.on_accumulated;
+            return true;
+        }
+        false
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if super::refused(
+            hub,
+            super::change_permission(command, SchemeRequest::PERMISSION),
+        ) {
+            return true;
+        }
+        match command {
+            Command::Refresh => send(hub, SchemeRequest::Detail { id: self.id }),
+            Command::Prices => hub.open(Box::new(self.prices_form())),
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let Some((_, RefAnswer::Done(SchemeReply::Detail(detail)))) =
+            answer::<SchemeRequest>(request, reply)
+        else {
+            return;
+        };
+        if detail.is_none() {
+            hub.say(MessageKind::Error, hub.app.lang.t("ref.gone"));
+            return;
+        }
+        self.detail = detail.clone();
+        price_preview(self, hub.app.lang);
+    }
+
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        super::reload(notice, SchemeRequest::Detail { id: self.id }, hub);
+    }
+}
+
+/// The price of the typed volume at the prices in force (or the first ones, before the
+/// scheme starts), after the typed accumulated volume.
+fn price_preview(view: &mut SchemeView, lang: Lang) {
+    let text = view.volume.value().trim();
+    view.preview = match (&view.detail, text.is_empty()) {
+        (_, true) | (None, _) => None,
+        (Some(detail), false) => Some(preview_of(
+            detail,
+            text,
+            view.accumulated.value().trim(),
+            lang,
+        )),
+    };
+}
+
+fn preview_of(
+    detail: &SchemeDetail,
+    text: &str,
+    accumulated: &str,
+    lang: Lang,
+) -> Result<Charge, String> {
+    let volume =
+        validation::volume(text, MAX_VOLUME).map_err(|error| field_error_text(lang, &error))?;
+    let accumulated = if accumulated.is_empty() {
+        Decimal::ZERO
+    } else {
+        validation::volume(accumulated, MAX_VOLUME)
+            .map_err(|error| field_error_text(lang, &error))?
+    };
+    let scheme = detail
+        .pricing()
+        .map_err(|error| scheme_error_text(lang, &error))?;
+    let on = detail.row.current_from.unwrap_or(detail.row.start_date);
+    let prices = scheme
+        .prices_on(on)
+        .ok_or_else(|| lang.t("ref.no_prices").to_owned())?;
+    prices
+        .charge_for_volume(accumulated, volume)
+        .map_err(|_| lang.t("ref.volume_too_large").to_owned())
+}
+
+/// A version's tiers on one line: `≤ 50 m³ 1.0000 · ≤ 100 m³ 2.0000 · above 3.0000`.
+fn tiers_text(tiers: &[Tier], lang: Lang) -> String {
+    tiers
+        .iter()
+        .map(|tier| {
+            // Stored as `NUMERIC(10,4)`: shown at its 4 decimals, never cut.
+            let price = UnitPrice::exact(tier.unit_price)
+                .map_or_else(|_| tier.unit_price.to_string(), |price| price.to_string());
+            match tier.up_to {
+                Some(bound) => lang.tf("ref.tier_to", &[("bound", &bound), ("price", &price)]),
+                None => lang.tf("ref.tier_rest", &[("price", &price)]),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn draw(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &Theme) {
+    let mut lines = vec![Line::styled(
+        format!(" {}", inert(&view.name)),
+        theme.title(),
+    )];
+    let Some(detail) = &view.detail else {
+        lines.push(super::note(lang.t("ref.loading"), theme));
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
+    };
+    let row = &detail.row;
+    let room = usize::from(area.width).saturating_sub(1);
+    lines.push(Line::raw(format!(
+        " {}",
+        truncate(
+            &lang.tf(
+                "ref.scheme_facts",
+                &[
+                    ("kind", &lang.t(kind_key(row.kind))),
+                    ("mode", &lang.t(mode_key(row.mode))),
+                    ("vat", &row.vat_percent),
+                    ("accumulation", &months(row.accumulation_months)),
+                    ("settlement", &months(row.settlement_months)),
+                    ("start", &row.start_date),
+                ],
+            ),
+            room,
+        )
+    )));
+    lines.push(Line::raw(""));
+    for version in &detail.versions {
+        let in_force = Some(version.effective_from) == row.current_from;
+        let mark = if in_force { lang.t("ref.in_force") } else { "" };
+        let text = format!(
+            " {} {} {mark}",
+            lang.tf("ref.from_date", &[("date", &version.effective_from)]),
+            tiers_text(&version.tiers, lang)
+        );
+        let style = if in_force {
+            theme.title()
+        } else {
+            Style::new()
+        };
+        lines.push(Line::styled(
+            truncate(&text, usize::from(area.width)),
+            style,
+        ));
+    }
+    lines.push(Line::raw(""));
+    // The two number fields, the one typed into marked; the cursor goes to it.
+    let mut cursor_at = None;
+    let fields = [
+        ("ref.preview_volume", &view.volume, !view.on_accumulated),
+        (
+            "ref.preview_accumulated",
+            &view.accumulated,
+            view.on_accumulated,
+        ),
+    ];
+    let label_width = fields
+        .iter()
+        .map(|(key, ..)| width(lang.t(key)))
+        .max()
+        .unwrap_or(0);
+    for (key, input, focused) in fields {
+        let text = lang.t(key);
+        let label = format!(" {text}{} ", " ".repeat(label_width - width(text)));
+        let value = truncate(&inert(input.value()), 13);
+        let style = if focused {
+            theme.focused()
+        } else {
+            theme.field()
+        };
+        lines.push(Line::from(vec![
+            Span::raw(label.clone()),
+            Span::styled(
+                format!(
+                    "{value}{}",
+                    " ".repeat(13usize.saturating_sub(width(&value)))
+                ),
+                style,
+            ),
+        ]));
+        if focused {
+            cursor_at = Some((
+                lines.len() - 1,
+                width(&label) + input.visual_cursor().min(13),
+            ));
+        }
+    }
+    lines.push(super::note(lang.t("ref.preview_hint"), theme));
+    match &view.preview {
+        None => {}
+        Some(Err(error)) => lines.push(Line::styled(format!(" ! {error}"), theme.error())),
+        Some(Ok(charge)) => {
+            for tier in &charge.tiers {
+                lines.push(Line::raw(format!(
+                    " {}",
+                    lang.tf(
+                        "ref.preview_tier",
+                        &[
+                            ("tier", &tier.tier),
+                            ("volume", &tier.volume),
+                            ("price", &tier.unit_price),
+                            ("amount", &tier.exact.normalize()),
+                        ],
+                    )
+                )));
+            }
+            lines.push(Line::styled(
+                format!(
+                    " {}",
+                    lang.tf(
+                        "ref.preview_total",
+                        &[("amount", &charge.amount), ("vat", &charge.vat),],
+                    )
+                ),
+                theme.title(),
+            ));
+        }
+    }
+    if let Some((row, column)) = cursor_at
+        && let (Ok(row), Ok(column)) = (u16::try_from(row), u16::try_from(column))
+        && row < area.height
+    {
+        frame.set_cursor_position((area.x + column, area.y + row));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}

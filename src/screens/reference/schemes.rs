@@ -1,0 +1,506 @@
+//! The price schemes (`:schemes`): the list, a scheme's details with its price preview
+//! ([`super::scheme_detail`]), and the forms that add or modify a scheme and change its prices
+//! from a date (`price.maintain`).
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::form::{Errors, FormTarget, RefForm, key_of, set, text_of, word_choices};
+use super::list::{ListKind, ShortList};
+use super::requests::{ChangeAnswer, Db, RefWork, Says};
+use super::texts::{kind_key, mode_key, scheme_error_text};
+use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::state::Failure;
+use crate::app::{Command, Hub};
+use crate::db::price_schemes::{self, SchemeDetail, SchemeFields, SchemeOutcome, SchemeRow};
+use crate::domain::customer_rules::AccountKind;
+use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
+use crate::domain::pricing::{
+    PriceVersion, SchemeError, SchemeFieldsError, Tier, check_scheme_fields,
+};
+use crate::domain::validation;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::table::Column;
+
+/// Tiers a scheme form offers; the last one filled has no upper bound.
+pub const TIER_FIELDS: usize = 4;
+
+pub type Schemes = ShortList<SchemeList>;
+
+/// The price schemes' requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemeRequest {
+    List,
+    /// One scheme with its versions.
+    Detail {
+        id: i64,
+    },
+    Add {
+        idempotency_key: String,
+        fields: SchemeFields,
+        tiers: Vec<Tier>,
+    },
+    Modify {
+        idempotency_key: String,
+        id: i64,
+        fields: SchemeFields,
+    },
+    ChangePrices {
+        idempotency_key: String,
+        id: i64,
+        effective_from: NaiveDate,
+        tiers: Vec<Tier>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemeReply {
+    Rows(Vec<SchemeRow>),
+    /// None: no such scheme (any more).
+    Detail(Option<Box<SchemeDetail>>),
+    Saved(SchemeOutcome),
+}
+
+impl RefWork for SchemeRequest {
+    type Reply = SchemeReply;
+
+    const PERMISSION: &'static str = "price.maintain";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            SchemeRequest::List | SchemeRequest::Detail { .. } => None,
+            SchemeRequest::Add {
+                idempotency_key, ..
+            }
+            | SchemeRequest::Modify {
+                idempotency_key, ..
+            }
+            | SchemeRequest::ChangePrices {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    async fn run(&self, db: Db<'_>) -> Result<SchemeReply, Failure> {
+        Ok(match self {
+            SchemeRequest::List => SchemeReply::Rows(price_schemes::schemes(&*db.client).await?),
+            SchemeRequest::Detail { id } => {
+                SchemeReply::Detail(price_schemes::scheme(&*db.client, *id).await?.map(Box::new))
+            }
+            SchemeRequest::Add {
+                idempotency_key: key,
+                fields,
+                tiers,
+            } => SchemeReply::Saved(
+                price_schemes::add_scheme(db.client, db.operator_id, key, fields, tiers).await?,
+            ),
+            SchemeRequest::Modify {
+                idempotency_key: key,
+                id,
+                fields,
+            } => SchemeReply::Saved(
+                price_schemes::modify_scheme(db.client, db.operator_id, key, *id, fields).await?,
+            ),
+            SchemeRequest::ChangePrices {
+                idempotency_key: key,
+                id,
+                effective_from,
+                tiers,
+            } => SchemeReply::Saved(
+                price_schemes::change_prices(
+                    db.client,
+                    db.operator_id,
+                    key,
+                    *id,
+                    *effective_from,
+                    tiers,
+                )
+                .await?,
+            ),
+        })
+    }
+
+    fn told(&self, reply: &SchemeReply, lang: Lang) -> Option<ChangeAnswer> {
+        let says = Says { lang };
+        let SchemeReply::Saved(outcome) = reply else {
+            return None;
+        };
+        Some(match outcome {
+            SchemeOutcome::Saved { .. } => says.done("ref.saved"),
+            SchemeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
+            SchemeOutcome::NameTaken => says.on("ref.f_name", lang.t("ref.name_taken").into()),
+            SchemeOutcome::Fields(error) => {
+                says.on(fields_error_label(*error), fields_error_text(lang, *error))
+            }
+            SchemeOutcome::Prices(error) => {
+                says.on(scheme_error_label(error), scheme_error_text(lang, error))
+            }
+            SchemeOutcome::Fixed => says.said(lang.t("ref.scheme_fixed").into()),
+            SchemeOutcome::PastDate { today } => {
+                says.on("ref.f_from", lang.tf("ref.past_date", &[("today", today)]))
+            }
+            SchemeOutcome::DateTaken => says.on("ref.f_from", lang.t("ref.date_taken").into()),
+        })
+    }
+}
+
+/// The price schemes' list.
+#[derive(Debug, Clone, Default)]
+pub struct SchemeList;
+
+impl SchemeList {
+    /// The form that adds a scheme (no row) or modifies `row`.
+    fn scheme_form(row: Option<&SchemeRow>, lang: Lang) -> RefForm {
+        let add = row.is_none();
+        let mut fields = vec![Field::new("ref.f_name", FieldKind::Text { max: 50 }, true)];
+        if add {
+            fields.extend([
+                Field::new(
+                    "ref.f_kind",
+                    word_choices(
+                        lang,
+                        &[
+                            ("prepaid", "ref.kind_prepaid"),
+                            ("postpaid", "ref.kind_postpaid"),
+                        ],
+                    ),
+                    true,
+                ),
+                Field::new(
+                    "ref.f_mode",
+                    word_choices(
+                        lang,
+                        &[
+                            ("fixed", "ref.mode_fixed"),
+                            ("stepped", "ref.mode_stepped"),
+                            ("leap", "ref.mode_leap"),
+                        ],
+                    ),
+                    true,
+                ),
+                Field::new("ref.f_start", FieldKind::Date, true),
+            ]);
+        }
+        fields.extend([
+            Field::new("ref.f_vat", FieldKind::Text { max: 6 }, true),
+            Field::new("ref.f_accumulation", FieldKind::Digits { len: 3 }, false),
+            Field::new("ref.f_settlement", FieldKind::Digits { len: 2 }, false),
+        ]);
+        if add {
+            tier_fields(&mut fields);
+        }
+        let mut form = Form::new(fields);
+        if let Some(row) = row {
+            set(&mut form, "ref.f_name", &row.name);
+            set(&mut form, "ref.f_vat", &row.vat_percent.to_string());
+            let months = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
+            set(
+                &mut form,
+                "ref.f_accumulation",
+                &months(row.accumulation_months),
+            );
+            set(
+                &mut form,
+                "ref.f_settlement",
+                &months(row.settlement_months),
+            );
+        } else {
+            set(&mut form, "ref.f_vat", "9");
+        }
+        let stored = row.cloned().map(Box::new);
+        RefForm::new(form, FormTarget::Scheme { stored })
+    }
+}
+
+/// The form that changes the prices of scheme `id` from a date, starting from `tiers`.
+pub(super) fn prices_form(id: i64, name: &str, tiers: &[Tier]) -> RefForm {
+    let mut fields = vec![Field::new("ref.f_from", FieldKind::Date, true)];
+    tier_fields(&mut fields);
+    let mut form = Form::new(fields);
+    set_tiers(&mut form, tiers);
+    let name = name.to_owned();
+    RefForm::new(form, FormTarget::Prices { id, name })
+}
+
+/// The scheme form's rules: the request, or None with the bad fields in `errors`. `stored`:
+/// the scheme modified (its kind, mode and start never change); None: a new scheme with its
+/// first prices.
+pub(super) fn build(
+    f: &Form,
+    stored: Option<&SchemeRow>,
+    errors: &mut Errors,
+    lang: Lang,
+    idempotency_key: String,
+) -> Option<SchemeRequest> {
+    let name = errors.check(
+        "ref.f_name",
+        validation::plain_text(text_of(f, "ref.f_name"), 50),
+        |error| field_error_text(lang, &error),
+    );
+    let vat = errors.check(
+        "ref.f_vat",
+        validation::percent(text_of(f, "ref.f_vat"), Decimal::new(9999, 2)),
+        |error| field_error_text(lang, &error),
+    );
+    let months = |label| text_of(f, label).parse::<u32>().ok();
+    let (kind, mode, start) = match stored {
+        Some(row) => (Some(row.kind), Some(row.mode), Some(row.start_date)),
+        None => (
+            key_of(f, "ref.f_kind").and_then(|k| k.parse::<AccountKind>().ok()),
+            key_of(f, "ref.f_mode").and_then(|k| crate::db::price_schemes::billing_mode_of(k).ok()),
+            NaiveDate::parse_from_str(text_of(f, "ref.f_start"), "%Y-%m-%d").ok(),
+        ),
+    };
+    let tiers = if stored.is_none() {
+        tiers_of(f, errors, lang)
+    } else {
+        Some(Vec::new())
+    };
+    let (name, vat, kind, mode, start, tiers) = (name?, vat?, kind?, mode?, start?, tiers?);
+    let fields = SchemeFields {
+        name,
+        kind,
+        mode,
+        vat_percent: vat,
+        accumulation_months: months("ref.f_accumulation"),
+        settlement_months: months("ref.f_settlement"),
+        start_date: start,
+    };
+    if let Err(error) = check_scheme_fields(
+        mode,
+        kind,
+        vat,
+        fields.accumulation_months,
+        fields.settlement_months,
+    ) {
+        errors.add(fields_error_label(error), fields_error_text(lang, error));
+        None
+    } else if let Some(row) = stored {
+        Some(SchemeRequest::Modify {
+            idempotency_key,
+            id: row.id,
+            fields,
+        })
+    } else if let Err(error) = PriceVersion::new(start, mode, tiers.clone(), vat) {
+        errors.add(scheme_error_label(&error), scheme_error_text(lang, &error));
+        None
+    } else {
+        Some(SchemeRequest::Add {
+            idempotency_key,
+            fields,
+            tiers,
+        })
+    }
+}
+
+/// The prices form's rules: the request, or None with the bad fields in `errors`.
+pub(super) fn build_prices(
+    f: &Form,
+    id: i64,
+    errors: &mut Errors,
+    lang: Lang,
+    idempotency_key: String,
+) -> Option<SchemeRequest> {
+    let from = NaiveDate::parse_from_str(text_of(f, "ref.f_from"), "%Y-%m-%d").ok();
+    let tiers = tiers_of(f, errors, lang);
+    Some(SchemeRequest::ChangePrices {
+        idempotency_key,
+        id,
+        effective_from: from?,
+        tiers: tiers?,
+    })
+}
+
+impl ListKind for SchemeList {
+    type Row = SchemeRow;
+    const CRUMB: &'static str = "ref.screen_schemes";
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const COMMANDS: &'static [(Command, &'static str)] = &[
+        (Command::Details, "command.details"),
+        (Command::Add, "command.add"),
+        (Command::Modify, "command.modify"),
+        (Command::Prices, "command.prices"),
+        (Command::Refresh, "command.refresh"),
+    ];
+    type Work = SchemeRequest;
+    const READ: SchemeRequest = SchemeRequest::List;
+
+    fn rows(&mut self, reply: &SchemeReply) -> Option<Vec<SchemeRow>> {
+        match reply {
+            SchemeReply::Rows(rows) => Some(rows.clone()),
+            _ => None,
+        }
+    }
+
+    fn cells(row: &SchemeRow, lang: Lang) -> Vec<String> {
+        vec![
+            inert(&row.name).into_owned(),
+            lang.t(kind_key(row.kind)).to_owned(),
+            lang.t(mode_key(row.mode)).to_owned(),
+            format!("{}%", row.vat_percent),
+            months(row.accumulation_months),
+            months(row.settlement_months),
+            row.start_date.to_string(),
+            row.current_from
+                .map_or_else(|| "—".to_owned(), |d| d.to_string()),
+            row.used_by.to_string(),
+        ]
+    }
+
+    fn form(&self, row: Option<&SchemeRow>, command: Command, lang: Lang) -> Option<RefForm> {
+        Some(match (command, row) {
+            (Command::Prices, Some(row)) => prices_form(row.id, &row.name, &[]),
+            _ => SchemeList::scheme_form(row, lang),
+        })
+    }
+
+    /// Details: the scheme with its versions and the price preview.
+    fn on_command(&self, row: Option<&SchemeRow>, command: Command, hub: &mut Hub) -> bool {
+        if command != Command::Details {
+            return false;
+        }
+        if let Some(row) = row {
+            let view = super::scheme_detail::SchemeView::new(row.id, &row.name);
+            hub.open(Box::new(view));
+        }
+        true
+    }
+}
+
+const COLUMNS: [Column; 9] = [
+    Column::new("ref.col_name", 10, 3, false),
+    Column::new("ref.col_kind", 8, 0, false),
+    Column::new("ref.col_mode", 8, 0, false),
+    Column::new("ref.col_vat", 6, 0, true),
+    Column::new("ref.col_accumulation", 6, 0, true),
+    Column::new("ref.col_settlement", 6, 0, true),
+    Column::new("ref.col_start", 10, 0, false),
+    Column::new("ref.col_in_force", 10, 0, false),
+    Column::new("ref.col_used_by_types", 5, 0, true),
+];
+
+/// A cycle in months, or a dash for none.
+pub(super) fn months(months: Option<u32>) -> String {
+    months.map_or_else(|| "—".to_owned(), |m| m.to_string())
+}
+
+// ───────────────────────────── Tiers ─────────────────────────────
+
+const TIER_TO: [&str; TIER_FIELDS] = [
+    "ref.f_tier1_to",
+    "ref.f_tier2_to",
+    "ref.f_tier3_to",
+    "ref.f_tier4_to",
+];
+const TIER_PRICE: [&str; TIER_FIELDS] = [
+    "ref.f_tier1_price",
+    "ref.f_tier2_price",
+    "ref.f_tier3_price",
+    "ref.f_tier4_price",
+];
+
+fn tier_fields(fields: &mut Vec<Field>) {
+    for (to, price) in TIER_TO.iter().zip(TIER_PRICE) {
+        fields.push(Field::new(to, FieldKind::Text { max: 16 }, false));
+        fields.push(Field::new(price, FieldKind::Text { max: 12 }, false));
+    }
+}
+
+fn set_tiers(form: &mut Form, tiers: &[Tier]) {
+    for ((to, price), tier) in TIER_TO.iter().zip(TIER_PRICE).zip(tiers) {
+        set(
+            form,
+            to,
+            &tier.up_to.map(|b| b.to_string()).unwrap_or_default(),
+        );
+        set(form, price, &tier.unit_price.to_string());
+    }
+}
+
+/// The tiers typed in the tier fields, in order; the last filled one has no upper bound.
+fn tiers_of(form: &Form, errors: &mut Errors, lang: Lang) -> Option<Vec<Tier>> {
+    let mut tiers = Vec::new();
+    let mut ok = true;
+    let mut ended = false;
+    for (to, price) in TIER_TO.iter().zip(TIER_PRICE) {
+        let (to_text, price_text) = (text_of(form, to), text_of(form, price));
+        if price_text.is_empty() {
+            if !to_text.is_empty() {
+                errors.add(
+                    price,
+                    field_error_text(lang, &validation::FieldError::Required),
+                );
+                ok = false;
+            }
+            ended = true;
+            continue;
+        }
+        if ended {
+            errors.add(price, lang.t("ref.tier_gap").to_owned());
+            ok = false;
+            continue;
+        }
+        let unit_price = errors.check(
+            price,
+            validation::unit_price(price_text, MAX_UNIT_PRICE),
+            |e| field_error_text(lang, &e),
+        );
+        let up_to = if to_text.is_empty() {
+            Some(None)
+        } else {
+            errors
+                .check(to, validation::volume(to_text, MAX_VOLUME), |e| {
+                    field_error_text(lang, &e)
+                })
+                .map(Some)
+        };
+        match (unit_price, up_to) {
+            (Some(unit_price), Some(up_to)) => tiers.push(Tier { up_to, unit_price }),
+            _ => ok = false,
+        }
+    }
+    if tiers.is_empty() && ok {
+        errors.add(
+            TIER_PRICE[0],
+            field_error_text(lang, &validation::FieldError::Required),
+        );
+        ok = false;
+    }
+    ok.then_some(tiers)
+}
+
+/// The field a price problem belongs to.
+fn scheme_error_label(error: &SchemeError) -> &'static str {
+    let tier = match error {
+        SchemeError::UnboundedTierNotLast { tier }
+        | SchemeError::BoundNotIncreasing { tier }
+        | SchemeError::BoundOutOfRange { tier } => {
+            return TIER_TO[(tier - 1).min(TIER_FIELDS - 1)];
+        }
+        SchemeError::PriceOutOfRange { tier } | SchemeError::PriceFalls { tier } => *tier,
+        SchemeError::LastTierBounded
+        | SchemeError::FreeLastTier
+        | SchemeError::FixedNeedsOneTier => TIER_FIELDS,
+        SchemeError::VatRateOutOfRange => return "ref.f_vat",
+        _ => 1,
+    };
+    TIER_PRICE[(tier.max(1) - 1).min(TIER_FIELDS - 1)]
+}
+
+fn fields_error_label(error: SchemeFieldsError) -> &'static str {
+    match error {
+        SchemeFieldsError::VatRate => "ref.f_vat",
+        SchemeFieldsError::AccumulationCycle => "ref.f_accumulation",
+        SchemeFieldsError::SettlementCycle => "ref.f_settlement",
+    }
+}
+
+fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
+    lang.t(match error {
+        SchemeFieldsError::VatRate => "ref.se_vat",
+        SchemeFieldsError::AccumulationCycle => "ref.se_accumulation",
+        SchemeFieldsError::SettlementCycle => "ref.se_settlement",
+    })
+    .to_owned()
+}
