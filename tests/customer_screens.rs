@@ -124,6 +124,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     desk.key(KeyCode::Enter).await;
     desk.key(KeyCode::Enter).await;
     desk.text("13912345678").await;
+    desk.key(KeyCode::Tab).await;
     desk.text("西城区金融街7号").await;
     desk.key(KeyCode::PageDown).await;
     let Some(wizard) = desk.app.screen.module::<OpenAccountWizard>() else {
@@ -236,6 +237,7 @@ async fn open_modify_and_transfer_through_the_screens() {
     desk.key(KeyCode::Enter).await;
     desk.key(KeyCode::Enter).await;
     desk.text("13511112222").await;
+    desk.key(KeyCode::Tab).await;
     desk.text("海淀区1号").await;
     desk.key(KeyCode::F(2)).await;
     assert!(

@@ -59,7 +59,8 @@ async fn open_modify_transfer_then_the_history_in_details() {
     counted.keys(&["Enter", "PageDown"]);
     tmux.text("王小明");
     counted.keys(&["Enter", "Enter"]); // name done; no ID card number
-    tmux.text("13912345678"); // full: the cursor moves on to the address by itself
+    tmux.text("13912345678");
+    counted.keys(&["Tab"]); // a full field does not move on by itself
     tmux.text("西城区金融街7号");
     // Step 3 lists the type's uninstalled meters with the first selected; F2 waits for the
     // list (type-ahead) and opens the account on it.
@@ -110,6 +111,7 @@ async fn open_modify_transfer_then_the_history_in_details() {
     tmux.text("李四");
     tmux.keys(&["Enter", "Enter"]);
     tmux.text("13511112222");
+    tmux.keys(&["Tab"]);
     tmux.text("海淀区中关村1号");
     tmux.keys(&["F2"]);
     let confirmation = tmux.wait_for("Confirm the transfer", PATIENCE);

@@ -9,7 +9,9 @@
 //! * a confirm first checks every field by its kind; on an error the cursor goes to the first
 //!   bad field and the event is [`FormEvent::Invalid`]; the screen then applies its own rules
 //!   and reports them with [`Form::fail`];
-//! * digit fields refuse anything but digits on the spot and move on when full; amounts are
+//! * the cursor moves only on a key that moves it: a full field refuses more, it does not move
+//!   on, and picking from a list stays on the field;
+//! * digit fields refuse anything but digits on the spot; amounts are
 //!   right-aligned and shown with two decimals once left; choices come from a list, F4 (or
 //!   typing) opens the searchable [`Lookup`];
 //! * F3 / F12 / Esc leave; with unsaved changes the form asks once ([`FormEvent::AskLeave`]),
@@ -33,8 +35,7 @@ use crate::i18n::Lang;
 pub enum FieldKind {
     /// Free text of at most `max` characters.
     Text { max: usize },
-    /// Digits only (full-width digits are read as ASCII), at most `len`; the focus moves on
-    /// when it is full.
+    /// Digits only (full-width digits are read as ASCII), at most `len`.
     Digits { len: usize },
     /// A sum of money up to `max`, right-aligned, two decimals.
     Amount { max: Decimal },
@@ -196,15 +197,6 @@ impl Field {
         let before = self.value().to_owned();
         self.input.handle_event(&Event::Key(key));
         self.value() != before
-    }
-
-    /// Full: a digit field at its length or a complete date.
-    fn is_full(&self) -> bool {
-        match self.kind {
-            FieldKind::Digits { len } => self.value().chars().count() >= len,
-            FieldKind::Date => self.value().len() >= 10,
-            _ => false,
-        }
     }
 }
 
@@ -383,11 +375,10 @@ impl Form {
                 return FormEvent::Consumed;
             }
             field.error = None;
-            let edited = self.focus;
-            if self.fields[edited].is_full() && edited + 1 < self.fields.len() {
-                self.focus += 1;
-            }
-            return FormEvent::Edited(edited);
+            // The cursor stays: a clerk types ahead and presses Tab after every field, so a
+            // field that moved on by itself when full would send the rest of the form one
+            // field off (ui.md, Data entry).
+            return FormEvent::Edited(self.focus);
         }
         let last = self.focus + 1 == self.fields.len();
         match (key.code, command) {
@@ -476,9 +467,7 @@ impl Form {
                 let field = &mut self.fields[index];
                 field.input = Input::new(label);
                 field.error = None;
-                if index + 1 < self.fields.len() {
-                    self.focus += 1;
-                }
+                // Picking is not leaving the field: Tab does that, as on every other field.
                 return FormEvent::Edited(index);
             }
             _ if is_text_key(&key) => {
@@ -590,19 +579,19 @@ mod tests {
     }
 
     #[test]
-    fn digits_refuse_letters_and_advance_when_full() {
+    fn digits_refuse_letters_and_a_full_field_keeps_the_cursor() {
         let mut form = sample();
         form.focus = 1;
         typed(&mut form, "1a２");
         assert_eq!(form.value(1), "12");
         assert_eq!(form.focus, 1);
         typed(&mut form, "34");
-        assert_eq!(form.value(1), "123");
+        assert_eq!(form.value(1), "123", "full: the 4 is refused");
         assert_eq!(
-            form.focus, 2,
-            "full: the focus moved on and the 4 was not kept"
+            form.focus, 1,
+            "full: the cursor stays until the clerk moves it"
         );
-        assert_eq!(form.value(2), "4", "the next key goes to the next field");
+        assert_eq!(form.value(2), "", "nothing lands in the next field");
     }
 
     #[test]
@@ -658,11 +647,14 @@ mod tests {
         send(&mut form, KeyCode::Enter, None);
         typed(&mut form, "123");
         send(&mut form, KeyCode::Enter, None);
+        send(&mut form, KeyCode::Enter, None);
         assert_eq!(form.focus, 3);
         typed(&mut form, "sho");
         assert_eq!(form.lookup_matches().len(), 1);
         assert_eq!(send(&mut form, KeyCode::Enter, None), FormEvent::Edited(3));
         assert_eq!(form.fields[3].chosen().map(|c| c.key.as_str()), Some("2"));
+        assert_eq!(form.focus, 3, "picking stays on the field");
+        send(&mut form, KeyCode::Enter, None);
         assert_eq!(form.focus, 4);
         assert_eq!(send(&mut form, KeyCode::Enter, None), FormEvent::Submit);
     }

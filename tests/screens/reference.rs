@@ -158,6 +158,7 @@ fn meter_types_list_add_form_and_permissions() {
     press(&mut app, KeyCode::Tab);
     type_text(&mut app, "pre");
     press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Home);
     press(&mut app, KeyCode::Char('x'));
     press(&mut app, KeyCode::Tab);
@@ -313,7 +314,8 @@ fn meter_form_adds_and_modifies_without_the_number() {
     type_text(&mut app, "ab-12");
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::F(4));
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter); // picks; the cursor stays on the field
+    press(&mut app, KeyCode::Tab);
     type_text(&mut app, "1.2345");
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty());
@@ -803,9 +805,12 @@ fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
     press(&mut app, KeyCode::Enter);
     type_text(&mut app, "pre");
     press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
     type_text(&mut app, "step");
     press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
     type_text(&mut app, "2027-01-01");
+    press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab); // VAT 9 stays
     type_text(&mut app, "12");
     press(&mut app, KeyCode::Tab);
