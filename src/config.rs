@@ -371,30 +371,25 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors_naming_the_key() {
-        let err = parse("[database]\npool_size = 0\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("database.pool_size"), "{err}");
-        let err = parse("[card]\nkey = \"abc\"\n").unwrap_err().to_string();
-        assert!(err.contains("card.key"), "{err}");
-        let err = parse("[card]\npin = \"12x4\"\n").unwrap_err().to_string();
-        assert!(err.contains("card.pin"), "{err}");
-        let err = parse("[ui]\nlanguage = \"fr\"\n").unwrap_err().to_string();
-        assert!(err.contains("language"), "{err}");
-        let err = parse("[database]\npool_size = \"four\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("pool_size"), "{err}");
-        let err = parse("[database]\nstatement_timeout_secs = 0\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("database.statement_timeout_secs"), "{err}");
-        let err = parse("[receipts]\nprint_limit_secs = 0\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("receipts.print_limit_secs"), "{err}");
-        let err = parse("database = 3\n").unwrap_err().to_string();
-        assert!(err.contains("database"), "{err}");
+        for (text, key) in [
+            ("[database]\npool_size = 0\n", "database.pool_size"),
+            ("[card]\nkey = \"abc\"\n", "card.key"),
+            ("[card]\npin = \"12x4\"\n", "card.pin"),
+            ("[ui]\nlanguage = \"fr\"\n", "language"),
+            ("[database]\npool_size = \"four\"\n", "pool_size"),
+            (
+                "[database]\nstatement_timeout_secs = 0\n",
+                "database.statement_timeout_secs",
+            ),
+            (
+                "[receipts]\nprint_limit_secs = 0\n",
+                "receipts.print_limit_secs",
+            ),
+            ("database = 3\n", "database"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text:?}: {err}");
+        }
     }
 
     #[test]

@@ -665,33 +665,34 @@ mod tests {
         }
     }
 
+    /// [`data_dir_for`] with the environment's values as text.
+    fn data_dir_given(
+        is_root: bool,
+        xdg_data_home: Option<&str>,
+        home: Option<&str>,
+    ) -> Result<PathBuf, EmbeddedError> {
+        data_dir_for(is_root, xdg_data_home.map(OsStr::new), home.map(OsStr::new))
+    }
+
     #[test]
     fn root_uses_var_lib_because_postgres_cannot_enter_root_home() {
-        let dir = data_dir_for(
-            true,
-            Some(OsStr::new("/root/.xdg")),
-            Some(OsStr::new("/root")),
-        );
+        let dir = data_dir_given(true, Some("/root/.xdg"), Some("/root"));
         assert_eq!(dir.unwrap(), Path::new("/var/lib/meterdesk"));
     }
 
     #[test]
     fn user_prefers_xdg_data_home_then_home() {
-        let xdg = data_dir_for(
-            false,
-            Some(OsStr::new("/x/data")),
-            Some(OsStr::new("/home/a")),
-        );
+        let xdg = data_dir_given(false, Some("/x/data"), Some("/home/a"));
         assert_eq!(xdg.unwrap(), Path::new("/x/data/meterdesk"));
-        let home = data_dir_for(false, None, Some(OsStr::new("/home/a")));
+        let home = data_dir_given(false, None, Some("/home/a"));
         assert_eq!(home.unwrap(), Path::new("/home/a/.local/share/meterdesk"));
-        let relative_xdg = data_dir_for(false, Some(OsStr::new("rel")), Some(OsStr::new("/h")));
+        let relative_xdg = data_dir_given(false, Some("rel"), Some("/h"));
         assert_eq!(
             relative_xdg.unwrap(),
             Path::new("/h/.local/share/meterdesk")
         );
         assert!(matches!(
-            data_dir_for(false, None, None),
+            data_dir_given(false, None, None),
             Err(EmbeddedError::NoDefaultDataDir)
         ));
     }

@@ -331,6 +331,30 @@ fn record_to_verify(bytes: &[u8]) -> Result<Option<&Record>, RecordError> {
     Ok(Some(record))
 }
 
+/// A record of a card whose number EF 0001 gave: the shared checks, its MAC for `ef`, and
+/// zero in the reserved bytes after the first `used` ones. `Ok(None)` is an all-zero record.
+fn verified_record<'a>(
+    bytes: &'a [u8],
+    card_number: u32,
+    ef: Ef,
+    key: &MacKey,
+    used: usize,
+) -> Result<Option<&'a Record>, RecordError> {
+    let Some(record) = record_to_verify(bytes)? else {
+        return Ok(None);
+    };
+    key.verify(card_number, ef, record)?;
+    reserved_bytes_are_zero(&record[used..SIGNED_LEN])?;
+    Ok(Some(record))
+}
+
+/// The signed part of a new record: its format version, the rest zero.
+fn new_signed_bytes() -> SignedBytes {
+    let mut signed = [0; SIGNED_LEN];
+    signed[0] = FORMAT_VERSION;
+    signed
+}
+
 fn reserved_bytes_are_zero(reserved: &[u8]) -> Result<(), RecordError> {
     match reserved.iter().all(|&byte| byte == 0) {
         true => Ok(()),
@@ -365,8 +389,7 @@ const REPLACEMENT_FLAG: u8 = 0x01;
 
 impl IssueRecord {
     pub fn encode(&self, key: &MacKey) -> Record {
-        let mut signed = [0; SIGNED_LEN];
-        signed[0] = FORMAT_VERSION;
+        let mut signed = new_signed_bytes();
         signed[1] = USER_CARD_KIND;
         put_u32(&mut signed, 2, self.card_number);
         put_u32(&mut signed, 6, self.customer_number);
@@ -445,8 +468,7 @@ pub struct PurchaseRecord {
 
 impl PurchaseRecord {
     pub fn encode(&self, card_number: u32, key: &MacKey) -> Record {
-        let mut signed = [0; SIGNED_LEN];
-        signed[0] = FORMAT_VERSION;
+        let mut signed = new_signed_bytes();
         put_u32(&mut signed, 1, self.sequence);
         put_u32(&mut signed, 5, self.volume_litres);
         signed[9] = self.generation;
@@ -461,11 +483,9 @@ impl PurchaseRecord {
         card_number: u32,
         key: &MacKey,
     ) -> Result<Option<Self>, RecordError> {
-        let Some(record) = record_to_verify(bytes)? else {
+        let Some(record) = verified_record(bytes, card_number, Ef::Purchase, key, 15)? else {
             return Ok(None);
         };
-        key.verify(card_number, Ef::Purchase, record)?;
-        reserved_bytes_are_zero(&record[15..SIGNED_LEN])?;
         Ok(Some(Self {
             sequence: u32_at(record, 1),
             volume_litres: u32_at(record, 5),
@@ -531,8 +551,7 @@ pub struct MeterWriteBack {
 
 impl MeterWriteBack {
     pub fn encode(&self, card_number: u32, key: &MacKey) -> Record {
-        let mut signed = [0; SIGNED_LEN];
-        signed[0] = FORMAT_VERSION;
+        let mut signed = new_signed_bytes();
         put_u32(&mut signed, 1, self.last_loaded_sequence);
         signed[5] = self.registered_generation;
         put_u32(&mut signed, 6, self.credit_litres);
@@ -548,11 +567,9 @@ impl MeterWriteBack {
         card_number: u32,
         key: &MacKey,
     ) -> Result<Option<Self>, RecordError> {
-        let Some(record) = record_to_verify(bytes)? else {
+        let Some(record) = verified_record(bytes, card_number, Ef::MeterWriteBack, key, 19)? else {
             return Ok(None);
         };
-        key.verify(card_number, Ef::MeterWriteBack, record)?;
-        reserved_bytes_are_zero(&record[19..SIGNED_LEN])?;
         Ok(Some(Self {
             last_loaded_sequence: u32_at(record, 1),
             registered_generation: record[5],

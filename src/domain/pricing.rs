@@ -811,26 +811,20 @@ mod tests {
     #[test]
     fn bad_purchases_say_why() {
         let prices = stepped();
-        assert_eq!(
-            prices.charge_for_volume(dec("0"), dec("-1")),
-            Err(PurchaseError::Volume)
-        );
-        assert_eq!(
-            prices.charge_for_volume(dec("0"), dec("1.0001")),
-            Err(PurchaseError::Volume)
-        );
-        assert_eq!(
-            prices.charge_for_volume(dec("-1"), dec("1")),
-            Err(PurchaseError::Volume)
-        );
-        assert_eq!(
-            prices.charge_for_amount(dec("0"), dec("1.001")),
-            Err(PurchaseError::Amount)
-        );
-        assert_eq!(
-            prices.charge_for_amount(dec("0"), dec("-0.01")),
-            Err(PurchaseError::Amount)
-        );
+        for (used, volume) in [("0", "-1"), ("0", "1.0001"), ("-1", "1")] {
+            assert_eq!(
+                prices.charge_for_volume(dec(used), dec(volume)),
+                Err(PurchaseError::Volume),
+                "{used} used, {volume} m³"
+            );
+        }
+        for amount in ["1.001", "-0.01"] {
+            assert_eq!(
+                prices.charge_for_amount(dec("0"), dec(amount)),
+                Err(PurchaseError::Amount),
+                "{amount}"
+            );
+        }
         let cheap = version(BillingMode::Fixed, vec![tier(None, "0.0001")], "0");
         assert_eq!(
             cheap.charge_for_amount(dec("0"), MAX_MONEY),

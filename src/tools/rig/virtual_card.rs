@@ -392,22 +392,18 @@ mod tests {
         status(&mut card, select_application());
         let query = CommandApdu::new(0x00, ins::VERIFY, 0x00, ISSUER_PIN_REFERENCE);
         assert_eq!(status(&mut card, query.clone()), StatusWord(0x63C3));
-        assert_eq!(
-            status(&mut card, verify_issuer_pin(b"1")),
-            StatusWord(0x63C2)
-        );
-        assert_eq!(
-            status(&mut card, verify_issuer_pin(b"2")),
-            StatusWord(0x63C1)
-        );
-        assert_eq!(
-            status(&mut card, verify_issuer_pin(b"3")),
-            StatusWord::AUTHENTICATION_BLOCKED
-        );
-        assert_eq!(
-            status(&mut card, verify_issuer_pin(b"4321")),
-            StatusWord::AUTHENTICATION_BLOCKED
-        );
+        for (pin, answer) in [
+            (b"1".as_slice(), StatusWord(0x63C2)),
+            (b"2", StatusWord(0x63C1)),
+            (b"3", StatusWord::AUTHENTICATION_BLOCKED),
+            (b"4321", StatusWord::AUTHENTICATION_BLOCKED),
+        ] {
+            assert_eq!(
+                status(&mut card, verify_issuer_pin(pin)),
+                answer,
+                "PIN {pin:?}"
+            );
+        }
         assert_eq!(card.application().unwrap().pin_tries_left, 0);
     }
 
