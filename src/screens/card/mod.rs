@@ -4,7 +4,8 @@
 //! (`pending`), the recharge form (`recharge`), the confirmations and the card write
 //! (`confirm`), the receipt (`receipt`) and, after an opening, "Go to recharge". What the card
 //! on the reader is lives in the hub (`app::card_status`, the status line follows it); this
-//! screen reads it there and asks for a read after a write.
+//! screen reads it there and asks for a read after a write. What the panes share is in
+//! `common`: they import it, never this file, which routes to them.
 
 mod common;
 mod confirm;
