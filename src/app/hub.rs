@@ -693,9 +693,13 @@ impl Slot {
     }
 }
 
+// ───────────── What the hub does: behind `Hub`, and for `update` ─────────────
+
 /// A request to send, with the id its reply will carry.
 pub type Outgoing = (RequestId, Request);
 
+/// Sends `request` on behalf of the screen being called (`App::calling`): its answer goes
+/// back there.
 pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
     let id = app.next_request;
     app.next_request += 1;
@@ -772,6 +776,7 @@ pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
     call_top(app, out, |screen, hub| screen.on_notice(&notice, hub));
 }
 
+/// Puts `text` on the message line.
 pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
     app.message = Some(Message {
         kind,
