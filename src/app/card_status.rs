@@ -4,39 +4,17 @@
 //! card number run off the UI task as [`ReadCard`], and the answer lands in `App::card`. The
 //! card screens (`screens::card`) read `App::card` and ask for a read after a write.
 
-use super::requests::Progress;
-use super::requests::Services;
-use super::screen::{Answer, Hub, ScreenReply, ScreenRequest};
-use super::state::{App, Failure, MessageKind, Request};
-use super::update::{Outgoing, say, send};
+pub use super::card_seen::CardSeen;
+use super::hub::{
+    Answer, App, Failure, Hub, MessageKind, Outgoing, Request, ScreenReply, ScreenRequest, say,
+    send,
+};
+use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
 use crate::cardflow::{self, FlowError};
 use crate::db::card_ops::{self, OperationKind, OperationState, Settled};
-use crate::db::cards::{self, CardOwner};
-use crate::domain::card_records::{CardContent, Ef, IssueRecord, UserCard};
-
-/// What the card on the reader is, as last read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CardSeen {
-    /// Inserted; the read is on its way (or waits for a sign-in).
-    Reading,
-    /// The card has no WATER application: not a card of this utility.
-    NotOurs,
-    Blank,
-    /// A record this system did not write (bad MAC or layout): nothing is written to it.
-    Foreign {
-        ef: Ef,
-    },
-    /// A user card; `owner` is `None` when the database has never issued its number, `active`
-    /// is the owner's active card as the database knows it.
-    User {
-        card: Box<UserCard>,
-        owner: Option<CardOwner>,
-        active: Option<IssueRecord>,
-    },
-    /// The read failed (card pulled, reader error): the message says why.
-    Unreadable(String),
-}
+use crate::db::cards;
+use crate::domain::card_records::CardContent;
 
 /// Why a card is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,11 @@
 //! The loop's half of the app: state, messages, the pure `update`, and the runner that owns the
 //! terminal, the database pool and the card reader thread.
 
+pub mod card_seen;
 pub mod card_status;
 pub mod command;
 pub mod form;
+pub mod hub;
 pub mod keymap;
 pub mod paging;
 pub mod print_command;
@@ -11,11 +13,11 @@ pub mod request_task;
 pub mod requests;
 pub mod run;
 pub mod screen;
+pub mod services;
 pub mod state;
 pub mod update;
 
 pub use command::Command;
+pub use hub::{App, Hub, Screen};
 pub use keymap::KeyMap;
-pub use screen::{Hub, Screen};
-pub use state::App;
 pub use update::update;

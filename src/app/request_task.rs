@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
 
-use super::state::{Failure, Msg, Problem, Reply, RequestId};
+use super::hub::{Failure, Msg, Problem, Reply, RequestId};
 
 /// Runs `work` on a tokio task and sends its outcome as `Msg::Reply { id, .. }`; a panic is
 /// answered with `failure.panic`.

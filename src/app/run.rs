@@ -12,9 +12,9 @@ use tokio::task::AbortHandle;
 
 use std::sync::Arc;
 
+use super::hub::{App, DbStatus, Msg, RequestId};
 use super::request_task;
 use super::requests::{self, ReceiptOutput, Services};
-use super::state::{App, DbStatus, Msg, RequestId};
 use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
 use crate::config::CardCredentials;

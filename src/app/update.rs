@@ -1,9 +1,8 @@
-//! `update`: the hub, the only code that changes `App`. It routes a key to the screen on top,
-//! a reply to the screen that asked, and carries out what screens ask through `Hub` (send,
-//! say, open, leave). Screen modules (`crate::screens`) implement `screen::Screen`; the screens
-//! Pure: it
-//! returns the requests to send instead of doing I/O, so flows are tested by feeding key
-//! sequences.
+//! `update`: the hub's router, the only code that changes `App` for a message. It routes a
+//! key to the screen on top, a reply to the screen that asked, a command to the screen or the
+//! registry; what screens ask through `Hub` (send, say, open, leave) is carried out in `hub`.
+//! Pure: it returns the requests to send instead of doing I/O, so flows are tested by feeding
+//! key sequences.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
@@ -11,13 +10,9 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::card_status;
 use super::command::Command;
+use super::hub::*;
 use super::keymap::Key;
-use super::screen::{Hub, Notice, Screen, ScreenId};
-use super::state::*;
 use crate::i18n::Lang;
-
-/// A request to send, with the id its reply will carry.
-pub type Outgoing = (RequestId, Request);
 
 /// What one message asks of the runner.
 #[derive(Debug, Default)]
@@ -98,89 +93,6 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         requests: out,
         redraw: redraw || replayed,
     }
-}
-
-pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
-    let id = app.next_request;
-    app.next_request += 1;
-    app.in_flight.push(InFlight {
-        id,
-        request: request.clone(),
-        asker: app.calling,
-    });
-    out.push((id, request));
-}
-
-/// Where a screen module to call is: on top, or wherever the one with this id is.
-enum Place {
-    Top,
-    Id(ScreenId),
-}
-
-/// Calls the screen module at `place` with a `Hub`, taking it out of the stack meanwhile (a
-/// vacant slot keeps its place): it may open, leave or replace screens. It goes back to its
-/// slot unless it left; `None` when no screen module is there.
-fn call<R>(
-    app: &mut App,
-    out: &mut Vec<Outgoing>,
-    place: Place,
-    f: impl FnOnce(&mut dyn Screen, &mut Hub) -> R,
-) -> Option<R> {
-    let slot = match place {
-        Place::Top => Some(&mut app.screen),
-        Place::Id(id) => std::iter::once(&mut app.screen)
-            .chain(app.below.iter_mut())
-            .find(|slot| matches!(slot, Slot::Module(at, _) if *at == id)),
-    }?;
-    let Slot::Module(id, _) = *slot else {
-        return None;
-    };
-    let Slot::Module(_, mut screen) = std::mem::replace(slot, Slot::Vacant(id)) else {
-        unreachable!("a module was found there")
-    };
-    let caller = app.calling.replace(id);
-    let result = f(screen.as_mut(), &mut Hub { app, out });
-    app.calling = caller;
-    if let Some(vacant) = std::iter::once(&mut app.screen)
-        .chain(app.below.iter_mut())
-        .find(|slot| matches!(slot, Slot::Vacant(at) if *at == id))
-    {
-        *vacant = Slot::Module(id, screen);
-    }
-    Some(result)
-}
-
-fn call_top<R>(
-    app: &mut App,
-    out: &mut Vec<Outgoing>,
-    f: impl FnOnce(&mut dyn Screen, &mut Hub) -> R,
-) -> Option<R> {
-    call(app, out, Place::Top, f)
-}
-
-/// The screen module just put on the stack asks for what it shows.
-pub(super) fn opened(app: &mut App, out: &mut Vec<Outgoing>, id: ScreenId) {
-    call(app, out, Place::Id(id), |screen, hub| screen.on_open(hub));
-}
-
-/// The slot of the screen module the hub is calling (vacant while it is called).
-pub(super) fn calling_slot(app: &mut App) -> Option<&mut Slot> {
-    let id = app.calling?;
-    std::iter::once(&mut app.screen)
-        .chain(app.below.iter_mut())
-        .find(|slot| matches!(slot, Slot::Vacant(at) if *at == id))
-}
-
-/// Tells the screen on top that another changed what it shows.
-pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
-    call_top(app, out, |screen, hub| screen.on_notice(&notice, hub));
-}
-
-pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
-    app.message = Some(Message {
-        kind,
-        text: text.into(),
-    });
 }
 
 /// Applies waiting keys while nothing holds them; whether any was applied.
@@ -284,13 +196,6 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
     }
 }
 
-/// Back to the screen below (F3 on a screen without unsaved changes).
-pub(super) fn leave(app: &mut App) {
-    if let Some(previous) = app.below.pop() {
-        app.screen = previous;
-    }
-}
-
 /// Runs a command, whether it came from a key or the command line.
 fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
     // The reference lists are reachable from every screen once signed in (`:meters` …).
@@ -357,12 +262,6 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         }
         _ => {}
     }
-}
-
-/// Puts `screen` on top; F3 comes back to the one it covers.
-pub(super) fn open(app: &mut App, screen: Slot) {
-    let covered = std::mem::replace(&mut app.screen, screen);
-    app.below.push(covered);
 }
 
 fn on_reply(

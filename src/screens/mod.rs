@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::app::screen::Registry;
 use crate::app::{Command, KeyMap, Screen, state::Look};
 use crate::i18n::Lang;
-use reference::{customer_types, list, meter_types, schemes};
+use reference::{customer_types, list, meter_types, scheme_list};
 
 /// What the hub opens by name: the first screen, and a screen per command that opens one from
 /// any screen offering the command. Adding a screen reachable by a command is one line here.
@@ -31,7 +31,7 @@ pub static REGISTRY: Registry = Registry {
             Command::MeterTypes,
             list::open::<meter_types::MeterTypeList>,
         ),
-        (Command::Schemes, list::open::<schemes::SchemeList>),
+        (Command::Schemes, list::open::<scheme_list::SchemeList>),
         (
             Command::CustomerTypes,
             list::open::<customer_types::CustomerTypeList>,

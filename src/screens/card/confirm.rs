@@ -3,12 +3,12 @@
 
 use ratatui::text::{Line, Span};
 
+use super::common::{
+    CardPane, CardScreen, Confirm, card_no, customer_line, key_of, not_blank, refusal_text, text,
+    tier_line,
+};
 use super::pending::SettleWithoutCard;
 use super::receipt::{KeepReceipt, Receipt, receipt_of};
-use super::{
-    CardPane, CardScreen, Customer, RechargeForm, card_no, customer_line, key_of, not_blank,
-    refusal_text, text, tier_line,
-};
 use crate::app::card_status::{CardSeen, ReadFor, kind_key, read_card, state_key};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -17,48 +17,13 @@ use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
 use crate::cardflow::{self, Flow, FlowError, PendingCause};
 use crate::db::card_ops::{
-    LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity, Quote, Refusal,
-    Request as CardOp, resolution_without_card,
+    LossReason, OperationKind, OperationState, Refusal, Request as CardOp, resolution_without_card,
 };
 use crate::domain::card_counter::Resolution;
 use crate::domain::money::{Money, Volume};
 use crate::ui::inert::inert;
 use crate::ui::text::wrap;
 use crate::ui::theme::Theme;
-
-/// An operation the clerk is asked to confirm with F2.
-#[derive(Debug, Clone)]
-pub enum Confirm {
-    Open {
-        customer: Customer,
-    },
-    Replace {
-        customer: Customer,
-        reason: LossReason,
-    },
-    Recharge {
-        form: RechargeForm,
-        quantity: Quantity,
-        quote: Box<Quote>,
-    },
-    Refund {
-        customer: Customer,
-        card_no: u32,
-        litres: u32,
-        /// Paid out in the type's first payment method (cash), else onto the balance.
-        payout: Payment,
-        /// The payout as the clerk reads it.
-        payout_label: String,
-    },
-    Recycle {
-        customer: Customer,
-        card_no: u32,
-    },
-    /// A pending operation settled by a supervisor without its card (lost, broken).
-    WithoutCard {
-        operation: PendingOperation,
-    },
-}
 
 /// A journaled card write (`cardflow`); answered with [`Written`]. The idempotency key is made
 /// when the clerk confirms, so a request re-sent after a lost connection never charges twice.
@@ -496,7 +461,9 @@ pub(super) fn lines(app: &App, theme: &Theme, confirm: &Confirm, cells: u16) -> 
 mod tests {
     use super::*;
     use crate::app::KeyMap;
+    use crate::db::card_ops::{Payment, PendingOperation};
     use crate::i18n::Lang;
+    use crate::screens::card::Customer;
 
     fn app() -> App {
         crate::screens::app(KeyMap::default(), Lang::En, Default::default())

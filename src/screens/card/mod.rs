@@ -4,8 +4,10 @@
 //! (`pending`), the recharge form (`recharge`), the confirmations and the card write
 //! (`confirm`), the receipt (`receipt`) and, after an opening, "Go to recharge". What the card
 //! on the reader is lives in the hub (`app::card_status`, the status line follows it); this
-//! screen reads it there and asks for a read after a write.
+//! screen reads it there and asks for a read after a write. What the panes share is in
+//! `common`: they import it, never this file, which routes to them.
 
+mod common;
 mod confirm;
 mod pending;
 mod reader;
@@ -18,94 +20,28 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::app::card_status::{CardSeen, ReadFor, read_card};
+use crate::app::card_status::{ReadFor, read_card};
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::card::reader::ReaderState;
-use crate::db::card_ops::{LossReason, PendingOperation, Refusal, UsageOf, UsageRecord};
-use crate::db::cards::CardOwner;
+use crate::db::card_ops::{LossReason, PendingOperation, Refusal, UsageRecord};
 use crate::db::customers::CustomerRow;
-use crate::domain::card_counter::RechargeRefusal;
-use crate::domain::card_records::{IssueRecord, UserCard};
-use crate::domain::pricing::TierCharge;
 use crate::i18n::Lang;
 use crate::ui::chrome::draw_lines;
-use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
+use common::{card_no, is_supervisor, key_of, known_card, refusal_text};
 
-pub use confirm::{Confirm, WriteCard, Written};
+pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
+pub use confirm::{WriteCard, Written};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
 pub use receipt::{KeepReceipt, Receipt, ReceiptKept};
-pub use recharge::{QuoteRecharge, Quoted, RechargeForm};
+pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;
-
-/// The IC card management screen (`:card`).
-#[derive(Debug, Clone)]
-pub struct CardScreen {
-    pub pane: CardPane,
-    /// The idempotency key of the write sent from the confirmation on screen: F2 again after
-    /// a failure sends the same key, so a write whose journal did commit is found, not done
-    /// twice. Any change of pane forgets it.
-    pub write_key: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum CardPane {
-    /// What the card on the reader holds (`App::card`).
-    Card,
-    /// A customer's card usage records; `None` while they load.
-    Usage {
-        customer_no: i64,
-        rows: Option<Vec<UsageRecord>>,
-        of: UsageOf,
-    },
-    /// Pending card operations (supervisor); `None` while they load.
-    Pending {
-        rows: Option<Vec<PendingOperation>>,
-        selected: usize,
-    },
-    /// Volume or amount of a recharge.
-    Recharge(RechargeForm),
-    /// An operation waiting for F2, with the facts it echoes.
-    Confirm(Confirm),
-    /// After a recharge: the receipt as printed.
-    Receipt { lines: Vec<String> },
-    /// After a card was opened: "Go to recharge?".
-    GoToRecharge { card_no: u32 },
-}
-
-/// Who an operation is for, as the confirmation names them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Customer {
-    pub id: i64,
-    pub number: i64,
-    pub name: String,
-}
 
 /// The registry's way to open it (`:card`, from any screen once signed in).
 pub fn open() -> Box<dyn Screen> {
     Box::new(CardScreen::new())
-}
-
-impl CardScreen {
-    pub fn new() -> CardScreen {
-        CardScreen {
-            pane: CardPane::Card,
-            write_key: None,
-        }
-    }
-
-    fn set_pane(&mut self, pane: CardPane) {
-        self.pane = pane;
-        self.write_key = None;
-    }
-}
-
-impl Default for CardScreen {
-    fn default() -> Self {
-        CardScreen::new()
-    }
 }
 
 impl Screen for CardScreen {
@@ -363,143 +299,13 @@ fn refused_by_row(command: Command, row: &CustomerRow) -> Option<Refusal> {
     }
 }
 
-/// The user card on the reader whose number the database knows, with its owner.
-fn known_card(app: &App) -> Option<(&UserCard, &CardOwner, Option<&IssueRecord>)> {
-    match &app.card {
-        Some(CardSeen::User {
-            card,
-            owner: Some(owner),
-            active,
-        }) => Some((card, owner, active.as_ref())),
-        _ => None,
-    }
-}
-
-/// True for a signed-in supervisor. (Administrators move no money: V2's roles.) The screen
-/// only spares the clerk a refusal; `card_ops::begin` checks the permission.
-fn is_supervisor(app: &App) -> bool {
-    app.session
-        .as_ref()
-        .is_some_and(|session| session.roles.iter().any(|role| role == "supervisor"))
-}
-
-fn customer_of(owner: &CardOwner) -> Customer {
-    Customer {
-        id: owner.customer_id,
-        number: owner.customer_no,
-        name: owner.name.clone(),
-    }
-}
-
-/// A refusal in the clerk's language; the rarest ones keep the journal's English wording.
-fn refusal_text(app: &App, refusal: &Refusal) -> String {
-    let lang = app.lang;
-    let key = match refusal {
-        Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),
-        Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
-        Refusal::NotPermitted => "ic.supervisor_only",
-        Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
-        Refusal::AlreadyHasCard => "ic.refused_has_card",
-        Refusal::UseReplace => "ic.refused_use_replace",
-        Refusal::NoCardToReplace => "ic.refused_no_card",
-        Refusal::NotACardCustomer => "ic.refused_not_card_customer",
-        Refusal::CustomerClosed => "ic.refused_closed",
-        Refusal::AnotherCustomersCard => "ic.refused_other_customer",
-        Refusal::BlankCard | Refusal::ForeignCard | Refusal::UnknownCard => "ic.need_user_card",
-        Refusal::NoPrice => "ic.refused_no_price",
-        Refusal::NothingBought => "ic.refused_nothing_bought",
-        _ => return refusal.to_string(),
-    };
-    lang.t(key).to_owned()
-}
-
-fn recharge_refusal(lang: Lang, refusal: &RechargeRefusal) -> String {
-    let key = match refusal {
-        RechargeRefusal::NotTheActiveCard => "ic.refused_void",
-        RechargeRefusal::SwipeNewCardOnMeterFirst => "ic.refused_swipe_new_card",
-        RechargeRefusal::SwipeMeterFirst => "ic.refused_swipe_meter",
-        RechargeRefusal::SequenceNumbersExhausted => return refusal.to_string(),
-    };
-    lang.t(key).to_owned()
-}
-
-/// Why the card on the reader (`seen`) cannot be opened or issued as a replacement.
-fn not_blank(lang: Lang, seen: Option<&CardSeen>) -> String {
-    match seen {
-        None => lang.t("ic.need_blank_none").to_owned(),
-        Some(CardSeen::Reading) => lang.t("ic.need_blank_reading").to_owned(),
-        Some(CardSeen::User { card, .. }) => lang.tf(
-            "ic.need_blank_user",
-            &[("card", &card_no(card.issue.card_number))],
-        ),
-        Some(_) => lang.t("ic.need_blank_foreign").to_owned(),
-    }
-}
-
-/// The tier lines of a charge, for the confirmation and the receipt.
-fn tier_line(tier: &TierCharge) -> String {
-    format!(
-        "{:>10} m³ × {} = {}",
-        tier.volume, tier.unit_price, tier.amount
-    )
-}
-
-fn card_no(number: impl Into<i64>) -> String {
-    format!("{:08}", number.into())
-}
-
-/// The first key of `command` in the live keymap, for texts that name it.
-fn key_of(app: &App, command: Command) -> String {
-    app.keymap.name(command)
-}
-
-fn customer_line(customer: &Customer) -> String {
-    format!("{:08} {}", customer.number, inert(&customer.name))
-}
-
-fn heading(lang: Lang, theme: &Theme, key: &str) -> Line<'static> {
-    Line::from(Span::styled(format!(" {}", lang.t(key)), theme.title()))
-}
-
-fn text(line: impl Into<String>) -> Line<'static> {
-    Line::raw(format!("   {}", line.into()))
-}
-
-/// A table of card operations: a heading, then the header and rows, or a word while they load.
-fn table(
-    lang: Lang,
-    theme: &Theme,
-    title: &str,
-    header: String,
-    rows: Option<Vec<String>>,
-    selected: Option<usize>,
-) -> Vec<Line<'static>> {
-    let mut lines = vec![Line::from(Span::styled(format!(" {title}"), theme.title()))];
-    match rows {
-        None => lines.push(Line::styled(
-            format!("   {}", lang.t("ic.loading")),
-            theme.dim(),
-        )),
-        Some(rows) if rows.is_empty() => lines.push(text(lang.t("ic.no_operations"))),
-        Some(rows) => {
-            lines.push(Line::styled(header, theme.header()));
-            // The selected row is marked, not only coloured.
-            lines.extend(rows.into_iter().enumerate().map(|(index, row)| {
-                if Some(index) == selected {
-                    Line::styled(format!("›{}", &row[1..]), theme.selected())
-                } else {
-                    Line::raw(row)
-                }
-            }));
-        }
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
+    use super::common::{not_blank, tier_line};
     use super::*;
+    use crate::app::card_status::CardSeen;
     use crate::domain::money::{UnitPrice, Volume};
+    use crate::domain::pricing::TierCharge;
     use rust_decimal::Decimal;
 
     fn row(business_model: &str, status: &str, card_state: Option<&str>) -> CustomerRow {

@@ -4,7 +4,7 @@
 use chrono::FixedOffset;
 use ratatui::text::Line;
 
-use super::{CardPane, CardScreen, card_no, is_supervisor, table};
+use super::common::{CardPane, CardScreen, card_no, is_supervisor, table};
 use crate::app::Hub;
 use crate::app::card_status::{kind_key, state_key};
 use crate::app::requests::{Progress, Services};

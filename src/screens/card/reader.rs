@@ -4,7 +4,9 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
 
-use super::{CardPane, CardScreen, Confirm, customer_of, heading, is_supervisor, known_card, text};
+use super::common::{
+    CardPane, CardScreen, Confirm, card_no, customer_of, heading, is_supervisor, known_card, text,
+};
 use crate::app::card_status::CardSeen;
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
@@ -133,7 +135,7 @@ fn user_card_lines(
     lines.push(text(lang.tf(
         "ic.user_line",
         &[
-            ("card", &super::card_no(issue.card_number)),
+            ("card", &card_no(issue.card_number)),
             ("generation", &issue.generation),
             ("kind", &kind),
         ],

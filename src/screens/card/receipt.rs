@@ -8,7 +8,7 @@ use std::io::Write;
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
 
-use super::{heading, tier_line};
+use super::common::{heading, tier_line};
 use crate::app::print_command;
 use crate::app::requests::{Progress, ReceiptOutput, Services};
 use crate::app::screen::{Answer, ScreenRequest};

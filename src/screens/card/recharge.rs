@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
-use super::{
-    CardPane, CardScreen, Confirm, Customer, card_no, customer_line, customer_of, key_of,
+use super::common::{
+    CardPane, CardScreen, Confirm, RechargeForm, card_no, customer_line, customer_of, key_of,
     known_card, recharge_refusal, refusal_text, text,
 };
 use crate::app::form::{Choice, Field, FieldKind, Form, FormEvent, field_error_text};
@@ -24,14 +24,6 @@ use crate::domain::money::Money;
 use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::ui::theme::Theme;
-
-/// A recharge: by amount or by volume, whichever field is filled (the other stays empty).
-#[derive(Debug, Clone)]
-pub struct RechargeForm {
-    pub customer: Customer,
-    pub card_no: u32,
-    pub form: Form,
-}
 
 /// The fields of the recharge form.
 const AMOUNT: usize = 0;

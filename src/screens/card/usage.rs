@@ -3,7 +3,7 @@
 use chrono::FixedOffset;
 use ratatui::text::Line;
 
-use super::{CardPane, CardScreen, card_no, known_card, table};
+use super::common::{CardPane, CardScreen, card_no, known_card, table};
 use crate::app::card_status::{kind_key, state_key};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenRequest};

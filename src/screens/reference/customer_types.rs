@@ -3,7 +3,8 @@
 //! payment methods read with the list.
 
 use super::form::{
-    FormTarget, RefForm, choose, choose_many, key_of, keys_of, set, text_of, word_choices, yes_no,
+    FormTarget, RefForm, Saves, choose, choose_many, key_of, keys_of, set, text_of, word_choices,
+    yes_no,
 };
 use super::list::{ListKind, ShortList};
 use super::requests::{ChangeAnswer, Db, RefWork, Says};
@@ -298,7 +299,7 @@ impl ListKind for CustomerTypeList {
             }
         }
         let id = row.map(|row| row.id);
-        Some(RefForm::new(form, FormTarget::CustomerType { id }))
+        Some(RefForm::new(form, FormTarget::CustomerType { id }, &SAVES))
     }
 }
 
@@ -356,3 +357,10 @@ fn problem_label(problem: &CustomerTypeProblem) -> &'static str {
         }
     }
 }
+
+/// What its forms are saved with: its rules and its request.
+static SAVES: Saves<CustomerTypeRequest> = Saves(|target, f, _, _, key| match target {
+    // Its rules are the fields' own.
+    FormTarget::CustomerType { id } => build(f, *id, key),
+    _ => None,
+});

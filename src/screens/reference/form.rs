@@ -3,19 +3,17 @@
 //! (`build`); this screen takes the keys, sends the change once and waits for its answer:
 //! done, it closes and the list below is read again; refused, the fields say why.
 
+use std::fmt::Debug;
+
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::customer_types::CustomerTypeRequest;
-use super::meter_types::MeterTypeRequest;
-use super::meters::MeterRequest;
+use super::common::{FormKey, fail, form_key, note, say_problems};
 use super::requests::{ChangeAnswer, RefWork, answer, send, told};
-use super::schemes::SchemeRequest;
 use super::texts::{kind_key, mode_key};
-use super::{FormKey, fail, form_key, note, say_problems};
 use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
@@ -52,13 +50,74 @@ pub enum FormTarget {
 pub struct RefForm {
     pub form: Form,
     pub target: FormTarget,
+    /// The list kind's rules and request: the form names no kind.
+    saves: &'static dyn SavesAny,
+}
+
+/// How a list kind's forms are saved: the kind's rules on the filled-in form for its target,
+/// then its request carrying the idempotency key; `None`, or field errors, when refused. Each
+/// kind hands its own to [`RefForm::new`], so the form sends the request and reads its answer
+/// without naming the kind.
+#[derive(Debug)]
+pub struct Saves<W>(pub fn(&FormTarget, &Form, &mut Errors, Lang, String) -> Option<W>);
+
+/// [`Saves`] for any kind, as the form holds it.
+trait SavesAny: Debug + Sync {
+    fn send(
+        &self,
+        target: &FormTarget,
+        form: &Form,
+        errors: &mut Errors,
+        lang: Lang,
+        idempotency_key: String,
+    ) -> Option<Send>;
+
+    /// What the answer to its save says (`None`: another request's answer).
+    fn told(
+        &self,
+        request: &dyn ScreenRequest,
+        reply: &dyn ScreenReply,
+        lang: Lang,
+    ) -> Option<ChangeAnswer>;
+}
+
+impl<W: RefWork> SavesAny for Saves<W> {
+    fn send(
+        &self,
+        target: &FormTarget,
+        form: &Form,
+        errors: &mut Errors,
+        lang: Lang,
+        idempotency_key: String,
+    ) -> Option<Send> {
+        let work = self.0(target, form, errors, lang, idempotency_key)?;
+        Some(Box::new(move |hub: &mut Hub| send(hub, work)))
+    }
+
+    fn told(
+        &self,
+        request: &dyn ScreenRequest,
+        reply: &dyn ScreenReply,
+        lang: Lang,
+    ) -> Option<ChangeAnswer> {
+        answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, lang))
+    }
 }
 
 impl RefForm {
-    /// `form` (filled in), saving to `target`: what it holds now is what is saved.
-    pub fn new(mut form: Form, target: FormTarget) -> RefForm {
+    /// `form` (filled in), saving to `target` through `saves`: what it holds now is what is
+    /// saved.
+    pub fn new<W: RefWork>(
+        mut form: Form,
+        target: FormTarget,
+        saves: &'static Saves<W>,
+    ) -> RefForm {
         form.mark_saved();
-        RefForm { form, target }
+        RefForm {
+            form,
+            target,
+            saves,
+        }
     }
 
     /// F2 on a form whose fields passed their own checks: the rules of the list's module,
@@ -70,50 +129,11 @@ impl RefForm {
             form: f,
             list: Vec::new(),
         };
-        let sent = match &self.target {
-            FormTarget::MeterType { id } => {
-                sender(super::meter_types::build(f, *id, &mut errors, lang, key))
-            }
-            FormTarget::Meter { meter_no } => sender(super::meters::build(
-                f,
-                meter_no.as_deref(),
-                &mut errors,
-                lang,
-                key,
-            )),
-            FormTarget::Scheme { stored } => sender(super::schemes::build(
-                f,
-                stored.as_deref(),
-                &mut errors,
-                lang,
-                key,
-            )),
-            FormTarget::Prices { id, .. } => {
-                sender(super::schemes::build_prices(f, *id, &mut errors, lang, key))
-            }
-            FormTarget::CustomerType { id } => sender(super::customer_types::build(f, *id, key)),
-        };
+        let sent = self.saves.send(&self.target, f, &mut errors, lang, key);
         let bad = errors.list;
         match sent {
             Some(send) if bad.is_empty() => send(hub),
             _ => fail(&mut self.form, &bad, hub),
-        }
-    }
-
-    /// What the answer to its save says.
-    fn told(
-        &self,
-        request: &dyn ScreenRequest,
-        reply: &dyn ScreenReply,
-        lang: Lang,
-    ) -> Option<ChangeAnswer> {
-        match &self.target {
-            FormTarget::MeterType { .. } => told_of::<MeterTypeRequest>(request, reply, lang),
-            FormTarget::Meter { .. } => told_of::<MeterRequest>(request, reply, lang),
-            FormTarget::Scheme { .. } | FormTarget::Prices { .. } => {
-                told_of::<SchemeRequest>(request, reply, lang)
-            }
-            FormTarget::CustomerType { .. } => told_of::<CustomerTypeRequest>(request, reply, lang),
         }
     }
 
@@ -158,7 +178,7 @@ impl Screen for RefForm {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        super::commands_with(&[
+        super::common::commands_with(&[
             (Command::Save, "command.save"),
             (Command::Lookup, "command.lookup"),
             (Command::NextField, "command.next_field"),
@@ -187,7 +207,7 @@ impl Screen for RefForm {
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if super::waits_for_save(hub, &key, command, true) {
+        if super::common::waits_for_save(hub, &key, command, true) {
             return true;
         }
         match form_key(&mut self.form, key, command, hub) {
@@ -204,7 +224,7 @@ impl Screen for RefForm {
     /// screen on top (the list, if the form was on it) is read again; refused, on the fields
     /// if the form is on top, else on the message line.
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        match self.told(request, reply, hub.app.lang) {
+        match self.saves.told(request, reply, hub.app.lang) {
             Some(Ok(text)) => {
                 hub.leave();
                 hub.notify(Notice::Reload);
@@ -235,22 +255,10 @@ impl Screen for RefForm {
 /// The request built, ready to be sent.
 type Send = Box<dyn FnOnce(&mut Hub)>;
 
-fn sender<W: RefWork>(request: Option<W>) -> Option<Send> {
-    request.map(|work| Box::new(move |hub: &mut Hub| send(hub, work)) as Send)
-}
-
-fn told_of<W: RefWork>(
-    request: &dyn ScreenRequest,
-    reply: &dyn ScreenReply,
-    lang: Lang,
-) -> Option<ChangeAnswer> {
-    answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, lang))
-}
-
 // ───────────────────────────── Fields ─────────────────────────────
 
 /// Collects field errors by label.
-pub(super) struct Errors<'a> {
+pub struct Errors<'a> {
     form: &'a Form,
     list: Vec<(usize, String)>,
 }

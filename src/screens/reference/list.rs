@@ -87,7 +87,7 @@ impl<K: ListKind> ShortList<K> {
     fn ask_delete(&mut self, hub: &mut Hub) {
         let lang = hub.app.lang;
         match self.selected_row().map(|row| K::deletable(row, lang)) {
-            Some(Ok(name)) => super::ask_delete(&mut self.deleting, &name, hub),
+            Some(Ok(name)) => super::common::ask_delete(&mut self.deleting, &name, hub),
             Some(Err(refusal)) => hub.say(MessageKind::Error, refusal),
             None => hub.say(MessageKind::Info, String::new()),
         }
@@ -101,9 +101,9 @@ impl<K: ListKind> Screen for ShortList<K> {
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
         if self.deleting {
-            return super::delete_question_commands();
+            return super::common::delete_question_commands();
         }
-        super::commands_with(K::COMMANDS)
+        super::common::commands_with(K::COMMANDS)
     }
 
     /// A title line with a count, then its table.
@@ -112,7 +112,7 @@ impl<K: ListKind> Screen for ShortList<K> {
         let [title, rest] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
         let count = lang.tf("ref.count", &[("count", &self.rows.len())]);
-        frame.render_widget(Paragraph::new(super::note(&count, theme)), title);
+        frame.render_widget(Paragraph::new(super::common::note(&count, theme)), title);
         let rows: Vec<Vec<String>> = self.rows.iter().map(|row| K::cells(row, lang)).collect();
         let empty = if self.loading {
             lang.t("ref.loading")
@@ -120,7 +120,7 @@ impl<K: ListKind> Screen for ShortList<K> {
             lang.t("ref.none")
         };
         let selected = (!self.rows.is_empty()).then_some(self.selected);
-        super::table(frame, rest, K::COLUMNS, &rows, selected, empty, lang, theme);
+        super::common::table(frame, rest, K::COLUMNS, &rows, selected, empty, lang, theme);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -129,11 +129,11 @@ impl<K: ListKind> Screen for ShortList<K> {
 
     /// Refused while its delete waits; F2 or a cancel while a delete is asked; Up/Down.
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if super::waits_for_save(hub, &key, command, false) {
+        if super::common::waits_for_save(hub, &key, command, false) {
             return true;
         }
         if self.deleting {
-            if super::confirms_delete(&mut self.deleting, command, hub)
+            if super::common::confirms_delete(&mut self.deleting, command, hub)
                 && let Some(request) = self
                     .selected_row()
                     .and_then(|row| K::delete(row, hub.app.write_key()))
@@ -147,12 +147,15 @@ impl<K: ListKind> Screen for ShortList<K> {
             KeyCode::Down => 1,
             _ => return false,
         };
-        super::move_in(&mut self.selected, self.rows.len(), step);
+        super::common::move_in(&mut self.selected, self.rows.len(), step);
         true
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::refused(hub, super::change_permission(command, K::Work::PERMISSION)) {
+        if super::common::refused(
+            hub,
+            super::common::change_permission(command, K::Work::PERMISSION),
+        ) {
             return true;
         }
         let lang = hub.app.lang;
@@ -195,6 +198,6 @@ impl<K: ListKind> Screen for ShortList<K> {
     }
 
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        super::reload(notice, K::READ, hub);
+        super::requests::reload(notice, K::READ, hub);
     }
 }

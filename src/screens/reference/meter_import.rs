@@ -11,9 +11,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::common::{FormKey, fail, form_key, move_in, note};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
 use super::texts::meter_no_error_text;
-use super::{FormKey, fail, form_key, move_in, note};
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -257,7 +257,7 @@ impl Screen for ImportView {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        super::commands_with(match self.stage {
+        super::common::commands_with(match self.stage {
             ImportStage::Path => &[(Command::Save, "ref.legend_check")],
             ImportStage::Checked { .. } => &[
                 (Command::Save, "ref.legend_import_good"),
@@ -280,7 +280,7 @@ impl Screen for ImportView {
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         let on_form = self.stage == ImportStage::Path;
-        if super::waits_for_save(hub, &key, command, on_form) {
+        if super::common::waits_for_save(hub, &key, command, on_form) {
             return true;
         }
         if on_form {

@@ -1,6 +1,6 @@
 //! The meter types (`:metertypes`): the list, with add, modify and delete (`meter.maintain`).
 
-use super::form::{Errors, FormTarget, RefForm, choose, key_of, set, text_of, word_choices};
+use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of, word_choices};
 use super::list::{ListKind, ShortList};
 use super::requests::{ChangeAnswer, Db, RefWork, Says};
 use super::texts::{in_use_text, payment_model_key};
@@ -205,7 +205,7 @@ impl ListKind for MeterTypeList {
             set(&mut form, "ref.f_caliber", "DN15");
         }
         let id = row.map(|row| row.meter_type.id);
-        Some(RefForm::new(form, FormTarget::MeterType { id }))
+        Some(RefForm::new(form, FormTarget::MeterType { id }, &SAVES))
     }
 }
 
@@ -253,3 +253,9 @@ const COLUMNS: [Column; 7] = [
     Column::new("ref.col_meters", 8, 0, true),
     Column::new("ref.col_used_by_types", 10, 0, true),
 ];
+
+/// What its forms are saved with: its rules and its request.
+static SAVES: Saves<MeterTypeRequest> = Saves(|target, f, errors, lang, key| match target {
+    FormTarget::MeterType { id } => build(f, *id, errors, lang, key),
+    _ => None,
+});

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::form::{Errors, FormTarget, RefForm, choose, key_of, set, text_of};
+use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of};
 use super::meter_import::ImportRequest;
 use super::meter_types::{MeterTypeReply, MeterTypeRequest};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, send};
@@ -218,7 +218,7 @@ impl MetersView {
             }
             Some(row) => {
                 let name = row.meter.meter_no.clone();
-                super::ask_delete(&mut self.deleting, &name, hub);
+                super::common::ask_delete(&mut self.deleting, &name, hub);
             }
             None => hub.say(MessageKind::Info, String::new()),
         }
@@ -297,7 +297,11 @@ impl MetersView {
             );
         }
         let meter_no = row.map(|row| row.meter.meter_no.clone());
-        hub.open(Box::new(RefForm::new(form, FormTarget::Meter { meter_no })));
+        hub.open(Box::new(RefForm::new(
+            form,
+            FormTarget::Meter { meter_no },
+            &SAVES,
+        )));
     }
 }
 
@@ -371,7 +375,7 @@ impl Screen for MetersView {
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
         if self.deleting {
-            return super::delete_question_commands();
+            return super::common::delete_question_commands();
         }
         if self.search_focused {
             return vec![
@@ -404,7 +408,7 @@ impl Screen for MetersView {
             (Command::First, "command.first"),
             (Command::Last, "command.last"),
         ]);
-        super::commands_with(&own)
+        super::common::commands_with(&own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
@@ -418,11 +422,11 @@ impl Screen for MetersView {
 
     /// Text into the search box, Up/Down on the rows (past the page's edge: one more row).
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if super::waits_for_save(hub, &key, command, false) {
+        if super::common::waits_for_save(hub, &key, command, false) {
             return true;
         }
         if self.deleting {
-            if super::confirms_delete(&mut self.deleting, command, hub) {
+            if super::common::confirms_delete(&mut self.deleting, command, hub) {
                 self.confirm_delete(hub);
             }
             return true;
@@ -463,9 +467,9 @@ impl Screen for MetersView {
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         let permission = match command {
             Command::Import => Some(ImportRequest::PERMISSION),
-            _ => super::change_permission(command, MeterRequest::PERMISSION),
+            _ => super::common::change_permission(command, MeterRequest::PERMISSION),
         };
-        if super::refused(hub, permission) {
+        if super::common::refused(hub, permission) {
             return true;
         }
         match command {
@@ -588,7 +592,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &MetersView, lang: Lang, theme: &Th
     } else {
         lang.t("ref.no_meters").to_owned()
     };
-    super::table(
+    super::common::table(
         frame,
         rest,
         &COLUMNS,
@@ -599,3 +603,9 @@ fn draw(frame: &mut Frame, area: Rect, view: &MetersView, lang: Lang, theme: &Th
         theme,
     );
 }
+
+/// What its forms are saved with: its rules and its request.
+static SAVES: Saves<MeterRequest> = Saves(|target, f, errors, lang, key| match target {
+    FormTarget::Meter { meter_no } => build(f, meter_no.as_deref(), errors, lang, key),
+    _ => None,
+});

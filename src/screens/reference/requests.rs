@@ -174,7 +174,7 @@ pub(super) fn change_done<W: RefWork>(
             true
         }
         Some(Err(problems)) => {
-            super::say_problems(hub, problems);
+            super::common::say_problems(hub, problems);
             false
         }
         None => false,
@@ -198,5 +198,12 @@ impl Says {
 
     pub fn said(&self, text: String) -> ChangeAnswer {
         Err(vec![(None, text)])
+    }
+}
+
+/// Another screen changed what this one shows: it asks for it again with `list`.
+pub(super) fn reload<W: RefWork>(notice: &Notice, list: W, hub: &mut Hub) {
+    if *notice == Notice::Reload {
+        send(hub, list);
     }
 }

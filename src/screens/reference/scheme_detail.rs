@@ -80,7 +80,7 @@ impl Screen for SchemeView {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        super::commands_with(&[
+        super::common::commands_with(&[
             (Command::Prices, "command.prices"),
             (Command::Refresh, "command.refresh"),
         ])
@@ -121,9 +121,9 @@ impl Screen for SchemeView {
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::refused(
+        if super::common::refused(
             hub,
-            super::change_permission(command, SchemeRequest::PERMISSION),
+            super::common::change_permission(command, SchemeRequest::PERMISSION),
         ) {
             return true;
         }
@@ -150,7 +150,7 @@ impl Screen for SchemeView {
     }
 
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        super::reload(notice, SchemeRequest::Detail { id: self.id }, hub);
+        super::requests::reload(notice, SchemeRequest::Detail { id: self.id }, hub);
     }
 }
 
@@ -218,7 +218,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &Th
         theme.title(),
     )];
     let Some(detail) = &view.detail else {
-        lines.push(super::note(lang.t("ref.loading"), theme));
+        lines.push(super::common::note(lang.t("ref.loading"), theme));
         frame.render_widget(Paragraph::new(lines), area);
         return;
     };
@@ -302,7 +302,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &Th
             ));
         }
     }
-    lines.push(super::note(lang.t("ref.preview_hint"), theme));
+    lines.push(super::common::note(lang.t("ref.preview_hint"), theme));
     match &view.preview {
         None => {}
         Some(Err(error)) => lines.push(Line::styled(format!(" ! {error}"), theme.error())),

@@ -1,17 +1,15 @@
-//! The price schemes (`:schemes`): the list, a scheme's details with its price preview
-//! ([`super::scheme_detail`]), and the forms that add or modify a scheme and change its prices
-//! from a date (`price.maintain`).
+//! The price schemes' requests and replies, and the forms that add or modify a scheme and
+//! change its prices from a date (`price.maintain`): what the list (`super::scheme_list`) and
+//! a scheme's details (`super::scheme_detail`) both use.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::form::{Errors, FormTarget, RefForm, key_of, set, text_of, word_choices};
-use super::list::{ListKind, ShortList};
+use super::form::{Errors, FormTarget, RefForm, Saves, key_of, set, text_of, word_choices};
 use super::requests::{ChangeAnswer, Db, RefWork, Says};
-use super::texts::{kind_key, mode_key, scheme_error_text};
+use super::texts::scheme_error_text;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::state::Failure;
-use crate::app::{Command, Hub};
 use crate::db::price_schemes::{self, SchemeDetail, SchemeFields, SchemeOutcome, SchemeRow};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
@@ -20,13 +18,9 @@ use crate::domain::pricing::{
 };
 use crate::domain::validation;
 use crate::i18n::Lang;
-use crate::ui::inert::inert;
-use crate::ui::table::Column;
 
 /// Tiers a scheme form offers; the last one filled has no upper bound.
 pub const TIER_FIELDS: usize = 4;
-
-pub type Schemes = ShortList<SchemeList>;
 
 /// The price schemes' requests.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,72 +139,66 @@ impl RefWork for SchemeRequest {
     }
 }
 
-/// The price schemes' list.
-#[derive(Debug, Clone, Default)]
-pub struct SchemeList;
-
-impl SchemeList {
-    /// The form that adds a scheme (no row) or modifies `row`.
-    fn scheme_form(row: Option<&SchemeRow>, lang: Lang) -> RefForm {
-        let add = row.is_none();
-        let mut fields = vec![Field::new("ref.f_name", FieldKind::Text { max: 50 }, true)];
-        if add {
-            fields.extend([
-                Field::new(
-                    "ref.f_kind",
-                    word_choices(
-                        lang,
-                        &[
-                            ("prepaid", "ref.kind_prepaid"),
-                            ("postpaid", "ref.kind_postpaid"),
-                        ],
-                    ),
-                    true,
-                ),
-                Field::new(
-                    "ref.f_mode",
-                    word_choices(
-                        lang,
-                        &[
-                            ("fixed", "ref.mode_fixed"),
-                            ("stepped", "ref.mode_stepped"),
-                            ("leap", "ref.mode_leap"),
-                        ],
-                    ),
-                    true,
-                ),
-                Field::new("ref.f_start", FieldKind::Date, true),
-            ]);
-        }
+/// The form that adds a scheme (no row) or modifies `row`.
+pub(super) fn scheme_form(row: Option<&SchemeRow>, lang: Lang) -> RefForm {
+    let add = row.is_none();
+    let mut fields = vec![Field::new("ref.f_name", FieldKind::Text { max: 50 }, true)];
+    if add {
         fields.extend([
-            Field::new("ref.f_vat", FieldKind::Text { max: 6 }, true),
-            Field::new("ref.f_accumulation", FieldKind::Digits { len: 3 }, false),
-            Field::new("ref.f_settlement", FieldKind::Digits { len: 2 }, false),
+            Field::new(
+                "ref.f_kind",
+                word_choices(
+                    lang,
+                    &[
+                        ("prepaid", "ref.kind_prepaid"),
+                        ("postpaid", "ref.kind_postpaid"),
+                    ],
+                ),
+                true,
+            ),
+            Field::new(
+                "ref.f_mode",
+                word_choices(
+                    lang,
+                    &[
+                        ("fixed", "ref.mode_fixed"),
+                        ("stepped", "ref.mode_stepped"),
+                        ("leap", "ref.mode_leap"),
+                    ],
+                ),
+                true,
+            ),
+            Field::new("ref.f_start", FieldKind::Date, true),
         ]);
-        if add {
-            tier_fields(&mut fields);
-        }
-        let mut form = Form::new(fields);
-        if let Some(row) = row {
-            set(&mut form, "ref.f_name", &row.name);
-            set(&mut form, "ref.f_vat", &row.vat_percent.to_string());
-            let months = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
-            set(
-                &mut form,
-                "ref.f_accumulation",
-                &months(row.accumulation_months),
-            );
-            set(
-                &mut form,
-                "ref.f_settlement",
-                &months(row.settlement_months),
-            );
-        } else {
-            set(&mut form, "ref.f_vat", "9");
-        }
-        let stored = row.cloned().map(Box::new);
-        RefForm::new(form, FormTarget::Scheme { stored })
     }
+    fields.extend([
+        Field::new("ref.f_vat", FieldKind::Text { max: 6 }, true),
+        Field::new("ref.f_accumulation", FieldKind::Digits { len: 3 }, false),
+        Field::new("ref.f_settlement", FieldKind::Digits { len: 2 }, false),
+    ]);
+    if add {
+        tier_fields(&mut fields);
+    }
+    let mut form = Form::new(fields);
+    if let Some(row) = row {
+        set(&mut form, "ref.f_name", &row.name);
+        set(&mut form, "ref.f_vat", &row.vat_percent.to_string());
+        let months = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
+        set(
+            &mut form,
+            "ref.f_accumulation",
+            &months(row.accumulation_months),
+        );
+        set(
+            &mut form,
+            "ref.f_settlement",
+            &months(row.settlement_months),
+        );
+    } else {
+        set(&mut form, "ref.f_vat", "9");
+    }
+    let stored = row.cloned().map(Box::new);
+    RefForm::new(form, FormTarget::Scheme { stored }, &SAVES)
 }
 
 /// The form that changes the prices of scheme `id` from a date, starting from `tiers`.
@@ -220,7 +208,7 @@ pub(super) fn prices_form(id: i64, name: &str, tiers: &[Tier]) -> RefForm {
     let mut form = Form::new(fields);
     set_tiers(&mut form, tiers);
     let name = name.to_owned();
-    RefForm::new(form, FormTarget::Prices { id, name })
+    RefForm::new(form, FormTarget::Prices { id, name }, &SAVES)
 }
 
 /// The scheme form's rules: the request, or None with the bad fields in `errors`. `stored`:
@@ -311,74 +299,6 @@ pub(super) fn build_prices(
         tiers: tiers?,
     })
 }
-
-impl ListKind for SchemeList {
-    type Row = SchemeRow;
-    const CRUMB: &'static str = "ref.screen_schemes";
-    const COLUMNS: &'static [Column] = &COLUMNS;
-    const COMMANDS: &'static [(Command, &'static str)] = &[
-        (Command::Details, "command.details"),
-        (Command::Add, "command.add"),
-        (Command::Modify, "command.modify"),
-        (Command::Prices, "command.prices"),
-        (Command::Refresh, "command.refresh"),
-    ];
-    type Work = SchemeRequest;
-    const READ: SchemeRequest = SchemeRequest::List;
-
-    fn rows(&mut self, reply: &SchemeReply) -> Option<Vec<SchemeRow>> {
-        match reply {
-            SchemeReply::Rows(rows) => Some(rows.clone()),
-            _ => None,
-        }
-    }
-
-    fn cells(row: &SchemeRow, lang: Lang) -> Vec<String> {
-        vec![
-            inert(&row.name).into_owned(),
-            lang.t(kind_key(row.kind)).to_owned(),
-            lang.t(mode_key(row.mode)).to_owned(),
-            format!("{}%", row.vat_percent),
-            months(row.accumulation_months),
-            months(row.settlement_months),
-            row.start_date.to_string(),
-            row.current_from
-                .map_or_else(|| "—".to_owned(), |d| d.to_string()),
-            row.used_by.to_string(),
-        ]
-    }
-
-    fn form(&self, row: Option<&SchemeRow>, command: Command, lang: Lang) -> Option<RefForm> {
-        Some(match (command, row) {
-            (Command::Prices, Some(row)) => prices_form(row.id, &row.name, &[]),
-            _ => SchemeList::scheme_form(row, lang),
-        })
-    }
-
-    /// Details: the scheme with its versions and the price preview.
-    fn on_command(&self, row: Option<&SchemeRow>, command: Command, hub: &mut Hub) -> bool {
-        if command != Command::Details {
-            return false;
-        }
-        if let Some(row) = row {
-            let view = super::scheme_detail::SchemeView::new(row.id, &row.name);
-            hub.open(Box::new(view));
-        }
-        true
-    }
-}
-
-const COLUMNS: [Column; 9] = [
-    Column::new("ref.col_name", 10, 3, false),
-    Column::new("ref.col_kind", 8, 0, false),
-    Column::new("ref.col_mode", 8, 0, false),
-    Column::new("ref.col_vat", 6, 0, true),
-    Column::new("ref.col_accumulation", 6, 0, true),
-    Column::new("ref.col_settlement", 6, 0, true),
-    Column::new("ref.col_start", 10, 0, false),
-    Column::new("ref.col_in_force", 10, 0, false),
-    Column::new("ref.col_used_by_types", 5, 0, true),
-];
 
 /// A cycle in months, or a dash for none.
 pub(super) fn months(months: Option<u32>) -> String {
@@ -504,3 +424,10 @@ fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
     })
     .to_owned()
 }
+
+/// What its forms are saved with: its rules and its request.
+static SAVES: Saves<SchemeRequest> = Saves(|target, f, errors, lang, key| match target {
+    FormTarget::Scheme { stored } => build(f, stored.as_deref(), errors, lang, key),
+    FormTarget::Prices { id, .. } => build_prices(f, *id, errors, lang, key),
+    _ => None,
+});

@@ -1,0 +1,798 @@
+//! The hub's core contract, in one file because its types refer to each other: the app's
+//! state ([`App`], its screen stack of [`Slot`]s), the messages the loop reads ([`Msg`]), the
+//! requests and replies that travel ([`Request`], [`Reply`]), what the hub knows of a screen
+//! ([`Screen`], [`ScreenRequest`], [`ScreenReply`], the [`Registry`]) and the operations a
+//! screen asks through [`Hub`] (send, say, open, leave, replace, notify). `update` routes
+//! messages with these; nothing here calls back into it.
+//!
+//! Each screen is a module of `crate::screens` that implements [`Screen`] (its state, keys,
+//! replies, commands, crumb and draw) and owns its requests, each a [`ScreenRequest`] that
+//! knows how to execute itself. The hub routes: a key to the screen on top, a reply to the
+//! screen that asked (wherever it is in the stack), effects back to the loop through [`Hub`].
+//! The hub never names a screen: the first screen and the screens a command opens come from
+//! the [`Registry`] that the composition root (`screens::REGISTRY`) hands to `App::new`.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{FixedOffset, Local};
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use tui_input::Input;
+
+use super::card_seen::CardSeen;
+use super::command::Command;
+use super::keymap::KeyMap;
+use super::services::{Progress, Services};
+use crate::card::reader::ReaderState;
+use crate::domain::validation::IdDocumentPolicy;
+use crate::i18n::Lang;
+
+/// Identifies one request so a late or superseded reply is recognised and dropped.
+pub type RequestId = u64;
+
+/// Everything that arrives on the one queue the loop reads.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// The terminal's size (columns, rows), at start and whenever it changes.
+    Resize(u16, u16),
+    Reply {
+        id: RequestId,
+        outcome: Result<Reply, Failure>,
+    },
+    Database(DbStatus),
+    Reader(ReaderState),
+    /// 10 Hz, only acted on while something is pending (the spinner).
+    Tick,
+    /// A long request's progress (the meter import): `done` of `total`.
+    Progress {
+        id: RequestId,
+        done: u64,
+        total: u64,
+    },
+}
+
+/// Work for the database or the reader, executed off the UI task by `requests::execute`: a
+/// screen module's own request (`crate::screens`), which executes itself.
+#[derive(Debug, Clone)]
+pub struct Request(pub Box<dyn ScreenRequest>);
+
+// Derived, the comparison would try to move the boxes out (a trait object's `==`).
+impl PartialEq for Request {
+    fn eq(&self, other: &Request) -> bool {
+        PartialEq::eq(&self.0, &other.0)
+    }
+}
+
+impl Request {
+    /// A screen module's request as its own type.
+    pub fn of<T: 'static>(&self) -> Option<&T> {
+        self.0.of()
+    }
+
+    /// Requests that change the database: once sent they cannot be cancelled, since the
+    /// change may already be made; their answer is always applied.
+    pub fn writes(&self) -> bool {
+        self.0.writes()
+    }
+
+    /// The idempotency key of a customer or reference-data write (card writes keep theirs in
+    /// their journal).
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.0.idempotency_key()
+    }
+
+    /// Requests whose answer changes the screen: keys typed meanwhile wait for it (type-ahead).
+    /// A search as you type does not: the next key simply supersedes it.
+    pub fn holds_input(&self) -> bool {
+        self.0.holds_input()
+    }
+}
+
+/// The answer to a [`Request`], of the type its screen knows.
+#[derive(Debug, Clone)]
+pub struct Reply(pub Box<dyn ScreenReply>);
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        PartialEq::eq(&self.0, &other.0)
+    }
+}
+
+impl Reply {
+    /// A screen module's answer.
+    pub fn screen(reply: impl ScreenReply) -> Reply {
+        Reply(Box::new(reply))
+    }
+}
+
+/// Why a request did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The server cannot be reached; the request is kept and re-sent when it is back.
+    Unreachable(String),
+    /// The request itself failed; the message says why.
+    Error(Problem),
+}
+
+/// A failure as the clerk reads it: a catalogue text (section `failure`) in the desk's
+/// language, quoting the technical detail as it came (from PostgreSQL, the system or the
+/// reader) for whoever supports the desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: &'static str,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(key: &'static str, detail: impl ToString) -> Problem {
+        Problem {
+            key,
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn text(&self, lang: Lang) -> String {
+        lang.tf(self.key, &[("detail", &self.detail)])
+    }
+}
+
+/// The operator who signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub operator_id: i64,
+    pub login: String,
+    pub full_name: String,
+    pub department: String,
+    pub roles: Vec<String>,
+    /// The union of the roles' permissions (`sql/V2`), e.g. `meter.maintain`.
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DbStatus {
+    #[default]
+    Connected,
+    Reconnecting,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageKind {
+    Info,
+    Error,
+}
+
+/// The message line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: MessageKind,
+    pub text: String,
+}
+
+/// A place on the screen stack: a screen module (`crate::screens`), or the place of the one
+/// the hub is calling (`Vacant`: it is out of the stack meanwhile).
+#[derive(Debug, Clone)]
+pub enum Slot {
+    Module(ScreenId, Box<dyn Screen>),
+    Vacant(ScreenId),
+}
+
+/// The `:` command line with its completion cycle.
+#[derive(Debug, Clone, Default)]
+pub struct CommandLine {
+    pub input: Input,
+    /// What was typed before Tab started cycling through completions.
+    pub completing: Option<(String, usize)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    Help,
+    CommandLine(CommandLine),
+}
+
+/// Presentation options fixed at start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Look {
+    pub monochrome: bool,
+    pub ascii_borders: bool,
+}
+
+/// A request that met an unreachable database, with the screen that sent it.
+#[derive(Debug, Clone)]
+pub struct Parked {
+    pub request: Request,
+    pub asker: Option<ScreenId>,
+}
+
+/// A request on its way, remembered so its reply can be matched.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    pub id: RequestId,
+    pub request: Request,
+    /// The screen module that sent it: its answer goes back there.
+    pub asker: Option<ScreenId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The screen on top; `F3` goes back to the one below it in `below`.
+    pub screen: Slot,
+    pub below: Vec<Slot>,
+    /// The first screen and the screens commands open (`screens::REGISTRY`).
+    pub registry: &'static Registry,
+    pub next_screen: ScreenId,
+    /// The screen module the hub is calling: the requests it sends answer to it.
+    pub calling: Option<ScreenId>,
+    /// Terminal size (columns, rows): the table's page size follows it.
+    pub viewport: (u16, u16),
+    pub overlay: Option<Overlay>,
+    pub session: Option<Session>,
+    pub database: DbStatus,
+    pub reader: ReaderState,
+    /// What the card on the reader is; `None` while no card is in.
+    pub card: Option<CardSeen>,
+    pub message: Option<Message>,
+    pub keymap: KeyMap,
+    pub lang: Lang,
+    pub look: Look,
+    pub in_flight: Vec<InFlight>,
+    /// Requests that met an unreachable database, re-sent when it is back; a write keeps its
+    /// idempotency key, so one that did commit is not applied again.
+    pub parked: Vec<Parked>,
+    /// Keys typed while a request holds input, applied in order when it answers.
+    pub type_ahead: VecDeque<KeyEvent>,
+    pub next_request: RequestId,
+    pub spinner: usize,
+    pub quit: bool,
+    /// Quit was pressed once while a save waited for the database, and the clerk was told.
+    pub quit_warned: bool,
+    /// Random per run: with the request id it makes a write's idempotency key
+    /// ([`App::write_key`]), unique across sessions and restarts.
+    pub desk_id: u64,
+    /// Characters per receipt line (`receipts.width`).
+    pub receipt_width: usize,
+    /// Which identity documents the customer forms accept (`customers.id_documents`).
+    pub id_policy: IdDocumentPolicy,
+    /// The time zone times are shown in: the machine's, fixed at start, so a drawing is a pure
+    /// function of the state (tests set it).
+    pub zone: FixedOffset,
+}
+
+impl App {
+    pub fn new(keymap: KeyMap, lang: Lang, look: Look, registry: &'static Registry) -> App {
+        App {
+            screen: Slot::Module(0, (registry.sign_in)()),
+            below: Vec::new(),
+            registry,
+            next_screen: 1,
+            calling: None,
+            viewport: (80, 24),
+            overlay: None,
+            session: None,
+            database: DbStatus::Connected,
+            reader: ReaderState::NoService,
+            card: None,
+            message: None,
+            keymap,
+            lang,
+            look,
+            in_flight: Vec::new(),
+            parked: Vec::new(),
+            type_ahead: VecDeque::new(),
+            next_request: 1,
+            spinner: 0,
+            quit: false,
+            quit_warned: false,
+            desk_id: fastrand::u64(..),
+            receipt_width: 48,
+            id_policy: IdDocumentPolicy::ResidentIdentityCard,
+            zone: *Local::now().offset(),
+        }
+    }
+
+    /// A fresh id for a screen put on the stack.
+    pub fn screen_id(&mut self) -> ScreenId {
+        let id = self.next_screen;
+        self.next_screen += 1;
+        id
+    }
+
+    /// The catalogue text of `key` with the live keymap's key names filled in
+    /// (`KeyMap::fill`): every text that names a key is shown through this or `tf`.
+    pub fn t(&self, key: &str) -> String {
+        self.keymap.fill(self.lang.t(key))
+    }
+
+    /// `t` with each `{name}` replaced by its value; the keys are filled in first, so a
+    /// value (stored text) is never read as a key name.
+    pub fn tf(&self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        crate::i18n::fill_args(&self.t(key), args)
+    }
+
+    /// A fresh idempotency key for a write the clerk just confirmed (card and customer writes
+    /// alike): the id the request is about to get, on this desk. Made once per F2 and kept in
+    /// the request, so a re-send carries the same key.
+    pub fn write_key(&self) -> String {
+        format!("desk-{:016x}-{}", self.desk_id, self.next_request)
+    }
+
+    /// True while a request whose answer changes the screen is on its way.
+    pub fn holds_input(&self) -> bool {
+        self.in_flight.iter().any(|f| f.request.holds_input())
+    }
+
+    /// True while anything is pending: the spinner turns.
+    pub fn busy(&self) -> bool {
+        !self.in_flight.is_empty() || !self.parked.is_empty()
+    }
+
+    /// The commands this screen offers, with the catalogue key of the label it gives each;
+    /// the legend and the help screen are built from this and the live keymap.
+    pub fn commands(&self) -> Vec<(Command, &'static str)> {
+        if let Some(Overlay::CommandLine(_)) = self.overlay {
+            return vec![
+                (Command::NextField, "legend.complete"),
+                (Command::Cancel, "command.cancel"),
+            ];
+        }
+        match &self.screen {
+            Slot::Module(_, screen) => screen.commands(),
+            Slot::Vacant(_) => Vec::new(),
+        }
+    }
+
+    /// Rows of the customer table that fit: all but the top line, the search line, the
+    /// header, the message line and the legend.
+    pub fn table_rows(&self) -> usize {
+        usize::from(self.viewport.1.saturating_sub(5)).max(1)
+    }
+
+    /// The breadcrumb trail shown on the top line.
+    pub fn breadcrumbs(&self) -> Vec<String> {
+        self.below
+            .iter()
+            .chain(std::iter::once(&self.screen))
+            .map(|screen| match screen {
+                Slot::Module(_, screen) => screen.crumb(self.lang),
+                Slot::Vacant(_) => String::new(),
+            })
+            .collect()
+    }
+}
+
+/// A screen: one module of `crate::screens`. The hub calls it only while it is on top (keys,
+/// commands, notices, draw) or when an answer to one of its requests arrives.
+pub trait Screen: ScreenBase + Debug + Send {
+    /// Its part of the breadcrumbs on the top line.
+    fn crumb(&self, lang: Lang) -> String;
+
+    /// The commands it offers with the catalogue key of each label: the legend, the help and
+    /// the command line are built from this, and `invoke` refuses any other command.
+    fn commands(&self) -> Vec<(Command, &'static str)>;
+
+    /// Draws its body: a pure function of its state and the app's shared parts (language,
+    /// keymap, look, session, time zone).
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App);
+
+    /// Just put on the stack: ask for what it shows.
+    fn on_open(&mut self, _hub: &mut Hub) {}
+
+    /// A key no overlay took, with the command it is bound to; true when the screen used it,
+    /// otherwise the hub invokes the command.
+    fn on_key(&mut self, _key: KeyEvent, _command: Option<Command>, _hub: &mut Hub) -> bool {
+        false
+    }
+
+    /// A command it offers, from a key or the command line; true when it handled it (the hub
+    /// handles help, the command line, quit, the registry's screens, leave and log out).
+    fn on_command(&mut self, _command: Command, _hub: &mut Hub) -> bool {
+        false
+    }
+
+    /// The answer to one of its requests, even if other screens cover it meanwhile.
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, _reply: &dyn ScreenReply, _hub: &mut Hub) {
+    }
+
+    /// One of its requests failed (the hub says why on the message line): a screen that
+    /// waited on a save may save again.
+    fn on_failure(&mut self, _request: &dyn ScreenRequest, _hub: &mut Hub) {}
+
+    /// Whether `key` must wait for an answer on its way (type-ahead), beyond the requests that
+    /// hold input: the customer table's rows wait for the search typed before.
+    fn key_waits(&self, _key: &KeyEvent, _app: &App) -> bool {
+        false
+    }
+
+    /// A long request of its own is `done` of `total` through (the meter import); true when
+    /// the screen shows it.
+    fn on_progress(&mut self, _done: u64, _total: u64) -> bool {
+        false
+    }
+
+    /// The terminal's rows changed the table's page size.
+    fn on_resize(&mut self, _hub: &mut Hub) {}
+
+    /// Another screen changed what this one shows (see [`Notice`]).
+    fn on_notice(&mut self, _notice: &Notice, _hub: &mut Hub) {}
+}
+
+/// What one screen tells the one below it after a change (the screens that save, to the
+/// customer table they were opened from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Data changed: reload where you are.
+    Reload,
+    /// Show this customer number (just opened).
+    ShowCustomer(String),
+}
+
+/// Cloning and downcasting a boxed screen; implemented for every `Clone` screen.
+pub trait ScreenBase: Any {
+    fn clone_box(&self) -> Box<dyn Screen>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Screen + Clone> ScreenBase for T {
+    fn clone_box(&self) -> Box<dyn Screen> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl Clone for Box<dyn Screen> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// Identifies a screen on the stack, so an answer finds the screen that asked.
+pub type ScreenId = u64;
+
+/// What executing a request answers: the screen's own reply type, or why it failed.
+pub type Answer<'a> =
+    Pin<Box<dyn Future<Output = Result<Box<dyn ScreenReply>, Failure>> + Send + 'a>>;
+
+/// A screen's request: its own type, executed off the UI task by the runner. The hub knows of
+/// it only what it needs for type-ahead and for writes exactly once.
+pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
+    /// Its answer changes the screen: keys typed meanwhile wait for it. A read that only fills
+    /// in what the screen shows does not.
+    fn holds_input(&self) -> bool {
+        false
+    }
+
+    /// It changes the database: once sent it is never cancelled, and when the connection is
+    /// lost it is parked and sent again as it was (with its idempotency key).
+    fn writes(&self) -> bool {
+        false
+    }
+
+    /// The key that makes a write apply once however often it is sent (`App::write_key`).
+    fn idempotency_key(&self) -> Option<&str> {
+        None
+    }
+
+    /// Runs it against the database (and the reader): on a tokio task, never the UI task. A
+    /// long one reports how far it is through `progress` (the meter import).
+    fn execute<'a>(&'a self, services: &'a Services, progress: &'a Progress<'a>) -> Answer<'a>;
+
+    /// Its answer came after its screen was closed: a write tells its outcome here, on the
+    /// message line wherever the clerk is; a read is simply dropped.
+    fn answered_after_close(&self, _reply: &dyn ScreenReply, _hub: &mut Hub) {}
+}
+
+/// Cloning, comparing and downcasting a boxed request; implemented for every request type.
+pub trait RequestBase: Any {
+    fn clone_box(&self) -> Box<dyn ScreenRequest>;
+    fn eq_dyn(&self, other: &dyn Any) -> bool;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: ScreenRequest + Clone + PartialEq> RequestBase for T {
+    fn clone_box(&self) -> Box<dyn ScreenRequest> {
+        Box::new(self.clone())
+    }
+    fn eq_dyn(&self, other: &dyn Any) -> bool {
+        other.downcast_ref::<T>() == Some(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Clone for Box<dyn ScreenRequest> {
+    fn clone(&self) -> Self {
+        RequestBase::clone_box(self.as_ref())
+    }
+}
+
+impl PartialEq for Box<dyn ScreenRequest> {
+    fn eq(&self, other: &Self) -> bool {
+        RequestBase::eq_dyn(self.as_ref(), RequestBase::as_any(other.as_ref()))
+    }
+}
+
+impl dyn ScreenRequest {
+    /// This request as the screen's own type.
+    pub fn of<T: 'static>(&self) -> Option<&T> {
+        RequestBase::as_any(self).downcast_ref()
+    }
+}
+
+/// A screen's answer: any plain data type; the screen that asked knows which.
+pub trait ScreenReply: Any + Debug + Send + Sync {
+    fn clone_box(&self) -> Box<dyn ScreenReply>;
+    fn eq_dyn(&self, other: &dyn Any) -> bool;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any + Debug + Clone + PartialEq + Send + Sync> ScreenReply for T {
+    fn clone_box(&self) -> Box<dyn ScreenReply> {
+        Box::new(self.clone())
+    }
+    fn eq_dyn(&self, other: &dyn Any) -> bool {
+        other.downcast_ref::<T>() == Some(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Clone for Box<dyn ScreenReply> {
+    fn clone(&self) -> Self {
+        ScreenReply::clone_box(self.as_ref())
+    }
+}
+
+impl PartialEq for Box<dyn ScreenReply> {
+    fn eq(&self, other: &Self) -> bool {
+        ScreenReply::eq_dyn(self.as_ref(), ScreenReply::as_any(other.as_ref()))
+    }
+}
+
+impl dyn ScreenReply {
+    /// This reply as the type the screen's request answers with.
+    pub fn of<T: 'static>(&self) -> Option<&T> {
+        ScreenReply::as_any(self).downcast_ref()
+    }
+}
+
+/// What the hub cannot name, handed over by the composition root (`screens::REGISTRY`): the
+/// first screen, the screens a command opens from any screen that offers it, and the drawing
+/// of a whole frame (`ui::draw`, which the runner calls).
+#[derive(Debug)]
+pub struct Registry {
+    /// The sign-in screen: at start and after logging out.
+    pub sign_in: NewScreen,
+    /// A command and the screen it opens on top, from a screen that offers the command.
+    pub opens: &'static [(Command, NewScreen)],
+    /// A command and the screen it opens on top from any screen once signed in (`:meters`).
+    pub opens_anywhere: &'static [(Command, NewScreen)],
+    pub draw: fn(&mut Frame, &App),
+}
+
+/// Makes a screen, to be opened.
+pub type NewScreen = fn() -> Box<dyn Screen>;
+
+/// What a screen may do to the rest of the app while the hub calls it: read the shared state
+/// (`app`), send requests, say a message, open, leave or replace screens. The screen being
+/// called is out of the stack meanwhile (a vacant slot keeps its place).
+pub struct Hub<'a> {
+    pub app: &'a mut App,
+    pub out: &'a mut Vec<Outgoing>,
+}
+
+impl Hub<'_> {
+    /// Sends a request; its answer comes back to the screen being called.
+    pub fn send(&mut self, request: impl ScreenRequest + Clone + PartialEq) {
+        send(self.app, Request(Box::new(request)), self.out);
+    }
+
+    /// Forgets the requests on their way that `unwanted` picks: their answers are dropped and
+    /// their tasks aborted (a newer search supersedes an older one).
+    pub fn forget(&mut self, unwanted: impl Fn(&dyn ScreenRequest) -> bool) {
+        self.app.in_flight.retain(|InFlight { request, .. }| {
+            !matches!(request, Request(request) if unwanted(request.as_ref()))
+        });
+    }
+
+    /// Whether a request on its way matches `wanted`.
+    pub fn asking(&self, wanted: impl Fn(&dyn ScreenRequest) -> bool) -> bool {
+        asking(self.app, wanted)
+    }
+
+    /// Whether a write the calling screen sent is on its way or parked: what was sent is what
+    /// will be saved, so the screen refuses to edit or save again meanwhile (and says that the
+    /// save waits, `db.write_parked`).
+    pub fn saving(&self) -> bool {
+        let mine = |request: &Request, asker: Option<ScreenId>| {
+            asker.is_some() && asker == self.app.calling && request.writes()
+        };
+        self.app.in_flight.iter().any(|f| mine(&f.request, f.asker))
+            || self.app.parked.iter().any(|p| mine(&p.request, p.asker))
+    }
+
+    pub fn say(&mut self, kind: MessageKind, text: impl Into<String>) {
+        say(self.app, kind, text);
+    }
+
+    /// Tells the screen on top (not the one being called) that what it shows changed: a save,
+    /// to the list or table it was opened from.
+    pub fn notify(&mut self, notice: Notice) {
+        notify(self.app, notice, self.out);
+    }
+
+    /// Puts `screen` on top (F3 comes back) and lets it ask for what it shows.
+    pub fn open(&mut self, screen: Box<dyn Screen>) {
+        let id = self.app.screen_id();
+        open(self.app, Slot::Module(id, screen));
+        opened(self.app, self.out, id);
+    }
+
+    /// Puts `screen` in the place of the screen being called (sign-in → the customer table)
+    /// and lets it ask for what it shows.
+    pub fn replace(&mut self, screen: Box<dyn Screen>) {
+        let id = self.app.screen_id();
+        let slot = Slot::Module(id, screen);
+        match calling_slot(self.app) {
+            Some(place) => *place = slot,
+            None => self.app.screen = slot,
+        }
+        opened(self.app, self.out, id);
+    }
+
+    /// Closes the screen being called; if it was on top, the one below comes back.
+    pub fn leave(&mut self) {
+        match self.app.calling {
+            Some(id) if !matches!(self.app.screen, Slot::Vacant(at) if at == id) => self
+                .app
+                .below
+                .retain(|slot| !matches!(slot, Slot::Vacant(at) if *at == id)),
+            _ => leave(self.app),
+        }
+    }
+}
+
+/// Whether a screen request on its way matches `wanted`.
+pub fn asking(app: &App, wanted: impl Fn(&dyn ScreenRequest) -> bool) -> bool {
+    app.in_flight
+        .iter()
+        .any(|f| matches!(&f.request, Request(request) if wanted(request.as_ref())))
+}
+
+impl Slot {
+    /// The screen module in this slot as its own type.
+    pub fn module<T: 'static>(&self) -> Option<&T> {
+        match self {
+            Slot::Module(_, screen) => screen.as_ref().as_any().downcast_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn module_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        match self {
+            Slot::Module(_, screen) => screen.as_mut().as_any_mut().downcast_mut(),
+            _ => None,
+        }
+    }
+
+    pub fn is<T: 'static>(&self) -> bool {
+        self.module::<T>().is_some()
+    }
+}
+
+// ───────────── What the hub does: behind `Hub`, and for `update` ─────────────
+
+/// A request to send, with the id its reply will carry.
+pub type Outgoing = (RequestId, Request);
+
+/// Sends `request` on behalf of the screen being called (`App::calling`): its answer goes
+/// back there.
+pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
+    let id = app.next_request;
+    app.next_request += 1;
+    app.in_flight.push(InFlight {
+        id,
+        request: request.clone(),
+        asker: app.calling,
+    });
+    out.push((id, request));
+}
+
+/// Where a screen module to call is: on top, or wherever the one with this id is.
+pub(super) enum Place {
+    Top,
+    Id(ScreenId),
+}
+
+/// Calls the screen module at `place` with a `Hub`, taking it out of the stack meanwhile (a
+/// vacant slot keeps its place): it may open, leave or replace screens. It goes back to its
+/// slot unless it left; `None` when no screen module is there.
+pub(super) fn call<R>(
+    app: &mut App,
+    out: &mut Vec<Outgoing>,
+    place: Place,
+    f: impl FnOnce(&mut dyn Screen, &mut Hub) -> R,
+) -> Option<R> {
+    let slot = match place {
+        Place::Top => Some(&mut app.screen),
+        Place::Id(id) => std::iter::once(&mut app.screen)
+            .chain(app.below.iter_mut())
+            .find(|slot| matches!(slot, Slot::Module(at, _) if *at == id)),
+    }?;
+    let Slot::Module(id, _) = *slot else {
+        return None;
+    };
+    let Slot::Module(_, mut screen) = std::mem::replace(slot, Slot::Vacant(id)) else {
+        unreachable!("a module was found there")
+    };
+    let caller = app.calling.replace(id);
+    let result = f(screen.as_mut(), &mut Hub { app, out });
+    app.calling = caller;
+    if let Some(vacant) = std::iter::once(&mut app.screen)
+        .chain(app.below.iter_mut())
+        .find(|slot| matches!(slot, Slot::Vacant(at) if *at == id))
+    {
+        *vacant = Slot::Module(id, screen);
+    }
+    Some(result)
+}
+
+pub(super) fn call_top<R>(
+    app: &mut App,
+    out: &mut Vec<Outgoing>,
+    f: impl FnOnce(&mut dyn Screen, &mut Hub) -> R,
+) -> Option<R> {
+    call(app, out, Place::Top, f)
+}
+
+/// The screen module just put on the stack asks for what it shows.
+pub(super) fn opened(app: &mut App, out: &mut Vec<Outgoing>, id: ScreenId) {
+    call(app, out, Place::Id(id), |screen, hub| screen.on_open(hub));
+}
+
+/// The slot of the screen module the hub is calling (vacant while it is called).
+pub(super) fn calling_slot(app: &mut App) -> Option<&mut Slot> {
+    let id = app.calling?;
+    std::iter::once(&mut app.screen)
+        .chain(app.below.iter_mut())
+        .find(|slot| matches!(slot, Slot::Vacant(at) if *at == id))
+}
+
+/// Tells the screen on top that another changed what it shows.
+pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
+    call_top(app, out, |screen, hub| screen.on_notice(&notice, hub));
+}
+
+/// Puts `text` on the message line.
+pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
+    app.message = Some(Message {
+        kind,
+        text: text.into(),
+    });
+}
+
+/// Back to the screen below (F3 on a screen without unsaved changes).
+pub(super) fn leave(app: &mut App) {
+    if let Some(previous) = app.below.pop() {
+        app.screen = previous;
+    }
+}
+
+/// Puts `screen` on top; F3 comes back to the one it covers.
+pub(super) fn open(app: &mut App, screen: Slot) {
+    let covered = std::mem::replace(&mut app.screen, screen);
+    app.below.push(covered);
+}

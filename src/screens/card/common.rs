@@ -1,0 +1,259 @@
+//! What the card screen's panes share: the screen and its panes as data (`CardScreen`,
+//! `CardPane`, with the confirmation and the recharge form they hold), who an operation is
+//! for, and the texts and lines more than one pane draws. The panes build on it; `mod.rs`
+//! routes to them.
+
+use ratatui::text::{Line, Span};
+
+use crate::app::App;
+use crate::app::Command;
+use crate::app::card_status::CardSeen;
+use crate::app::form::Form;
+use crate::db::card_ops::{
+    LossReason, Payment, PendingOperation, Quantity, Quote, Refusal, UsageOf, UsageRecord,
+};
+use crate::db::cards::CardOwner;
+use crate::domain::card_counter::RechargeRefusal;
+use crate::domain::card_records::{IssueRecord, UserCard};
+use crate::domain::pricing::TierCharge;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::theme::Theme;
+
+/// The IC card management screen (`:card`).
+#[derive(Debug, Clone)]
+pub struct CardScreen {
+    pub pane: CardPane,
+    /// The idempotency key of the write sent from the confirmation on screen: F2 again after
+    /// a failure sends the same key, so a write whose journal did commit is found, not done
+    /// twice. Any change of pane forgets it.
+    pub write_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum CardPane {
+    /// What the card on the reader holds (`App::card`).
+    Card,
+    /// A customer's card usage records; `None` while they load.
+    Usage {
+        customer_no: i64,
+        rows: Option<Vec<UsageRecord>>,
+        of: UsageOf,
+    },
+    /// Pending card operations (supervisor); `None` while they load.
+    Pending {
+        rows: Option<Vec<PendingOperation>>,
+        selected: usize,
+    },
+    /// Volume or amount of a recharge.
+    Recharge(RechargeForm),
+    /// An operation waiting for F2, with the facts it echoes.
+    Confirm(Confirm),
+    /// After a recharge: the receipt as printed.
+    Receipt { lines: Vec<String> },
+    /// After a card was opened: "Go to recharge?".
+    GoToRecharge { card_no: u32 },
+}
+
+/// Who an operation is for, as the confirmation names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub id: i64,
+    pub number: i64,
+    pub name: String,
+}
+
+impl CardScreen {
+    pub fn new() -> CardScreen {
+        CardScreen {
+            pane: CardPane::Card,
+            write_key: None,
+        }
+    }
+
+    pub(super) fn set_pane(&mut self, pane: CardPane) {
+        self.pane = pane;
+        self.write_key = None;
+    }
+}
+
+impl Default for CardScreen {
+    fn default() -> Self {
+        CardScreen::new()
+    }
+}
+
+/// An operation the clerk is asked to confirm with F2.
+#[derive(Debug, Clone)]
+pub enum Confirm {
+    Open {
+        customer: Customer,
+    },
+    Replace {
+        customer: Customer,
+        reason: LossReason,
+    },
+    Recharge {
+        form: RechargeForm,
+        quantity: Quantity,
+        quote: Box<Quote>,
+    },
+    Refund {
+        customer: Customer,
+        card_no: u32,
+        litres: u32,
+        /// Paid out in the type's first payment method (cash), else onto the balance.
+        payout: Payment,
+        /// The payout as the clerk reads it.
+        payout_label: String,
+    },
+    Recycle {
+        customer: Customer,
+        card_no: u32,
+    },
+    /// A pending operation settled by a supervisor without its card (lost, broken).
+    WithoutCard {
+        operation: PendingOperation,
+    },
+}
+
+/// A recharge: by amount or by volume, whichever field is filled (the other stays empty).
+#[derive(Debug, Clone)]
+pub struct RechargeForm {
+    pub customer: Customer,
+    pub card_no: u32,
+    pub form: Form,
+}
+
+/// The user card on the reader whose number the database knows, with its owner.
+pub(super) fn known_card(app: &App) -> Option<(&UserCard, &CardOwner, Option<&IssueRecord>)> {
+    match &app.card {
+        Some(CardSeen::User {
+            card,
+            owner: Some(owner),
+            active,
+        }) => Some((card, owner, active.as_ref())),
+        _ => None,
+    }
+}
+
+/// True for a signed-in supervisor. (Administrators move no money: V2's roles.) The screen
+/// only spares the clerk a refusal; `card_ops::begin` checks the permission.
+pub(super) fn is_supervisor(app: &App) -> bool {
+    app.session
+        .as_ref()
+        .is_some_and(|session| session.roles.iter().any(|role| role == "supervisor"))
+}
+
+pub(super) fn customer_of(owner: &CardOwner) -> Customer {
+    Customer {
+        id: owner.customer_id,
+        number: owner.customer_no,
+        name: owner.name.clone(),
+    }
+}
+
+/// A refusal in the clerk's language; the rarest ones keep the journal's English wording.
+pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
+    let lang = app.lang;
+    let key = match refusal {
+        Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),
+        Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
+        Refusal::NotPermitted => "ic.supervisor_only",
+        Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
+        Refusal::AlreadyHasCard => "ic.refused_has_card",
+        Refusal::UseReplace => "ic.refused_use_replace",
+        Refusal::NoCardToReplace => "ic.refused_no_card",
+        Refusal::NotACardCustomer => "ic.refused_not_card_customer",
+        Refusal::CustomerClosed => "ic.refused_closed",
+        Refusal::AnotherCustomersCard => "ic.refused_other_customer",
+        Refusal::BlankCard | Refusal::ForeignCard | Refusal::UnknownCard => "ic.need_user_card",
+        Refusal::NoPrice => "ic.refused_no_price",
+        Refusal::NothingBought => "ic.refused_nothing_bought",
+        _ => return refusal.to_string(),
+    };
+    lang.t(key).to_owned()
+}
+
+pub(super) fn recharge_refusal(lang: Lang, refusal: &RechargeRefusal) -> String {
+    let key = match refusal {
+        RechargeRefusal::NotTheActiveCard => "ic.refused_void",
+        RechargeRefusal::SwipeNewCardOnMeterFirst => "ic.refused_swipe_new_card",
+        RechargeRefusal::SwipeMeterFirst => "ic.refused_swipe_meter",
+        RechargeRefusal::SequenceNumbersExhausted => return refusal.to_string(),
+    };
+    lang.t(key).to_owned()
+}
+
+/// Why the card on the reader (`seen`) cannot be opened or issued as a replacement.
+pub(super) fn not_blank(lang: Lang, seen: Option<&CardSeen>) -> String {
+    match seen {
+        None => lang.t("ic.need_blank_none").to_owned(),
+        Some(CardSeen::Reading) => lang.t("ic.need_blank_reading").to_owned(),
+        Some(CardSeen::User { card, .. }) => lang.tf(
+            "ic.need_blank_user",
+            &[("card", &card_no(card.issue.card_number))],
+        ),
+        Some(_) => lang.t("ic.need_blank_foreign").to_owned(),
+    }
+}
+
+/// The tier lines of a charge, for the confirmation and the receipt.
+pub(super) fn tier_line(tier: &TierCharge) -> String {
+    format!(
+        "{:>10} m³ × {} = {}",
+        tier.volume, tier.unit_price, tier.amount
+    )
+}
+
+pub(super) fn card_no(number: impl Into<i64>) -> String {
+    format!("{:08}", number.into())
+}
+
+/// The first key of `command` in the live keymap, for texts that name it.
+pub(super) fn key_of(app: &App, command: Command) -> String {
+    app.keymap.name(command)
+}
+
+pub(super) fn customer_line(customer: &Customer) -> String {
+    format!("{:08} {}", customer.number, inert(&customer.name))
+}
+
+pub(super) fn heading(lang: Lang, theme: &Theme, key: &str) -> Line<'static> {
+    Line::from(Span::styled(format!(" {}", lang.t(key)), theme.title()))
+}
+
+pub(super) fn text(line: impl Into<String>) -> Line<'static> {
+    Line::raw(format!("   {}", line.into()))
+}
+
+/// A table of card operations: a heading, then the header and rows, or a word while they load.
+pub(super) fn table(
+    lang: Lang,
+    theme: &Theme,
+    title: &str,
+    header: String,
+    rows: Option<Vec<String>>,
+    selected: Option<usize>,
+) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled(format!(" {title}"), theme.title()))];
+    match rows {
+        None => lines.push(Line::styled(
+            format!("   {}", lang.t("ic.loading")),
+            theme.dim(),
+        )),
+        Some(rows) if rows.is_empty() => lines.push(text(lang.t("ic.no_operations"))),
+        Some(rows) => {
+            lines.push(Line::styled(header, theme.header()));
+            // The selected row is marked, not only coloured.
+            lines.extend(rows.into_iter().enumerate().map(|(index, row)| {
+                if Some(index) == selected {
+                    Line::styled(format!("›{}", &row[1..]), theme.selected())
+                } else {
+                    Line::raw(row)
+                }
+            }));
+        }
+    }
+    lines
+}

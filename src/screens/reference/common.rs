@@ -1,0 +1,252 @@
+//! What the reference-data screens share: the keys refused while a change waits, the delete
+//! question, permissions, the form keys, how problems are said, and the drawing of a note
+//! and a table. The screens build on it; it names none of them.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+use crate::app::form::{Form, FormEvent};
+use crate::app::state::MessageKind;
+use crate::app::update::edits_text;
+use crate::app::{Command, Hub};
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::table::{Column, column_widths, line_of};
+use crate::ui::theme::Theme;
+
+/// Moves a selection (or a scroll) by `step`, within `len` rows.
+pub(super) fn move_in(selected: &mut usize, len: usize, step: isize) {
+    *selected = selected
+        .saturating_add_signed(step)
+        .min(len.saturating_sub(1));
+}
+
+/// A command that needs `permission` the operator lacks is refused on the message line
+/// (true: refused).
+pub(super) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
+    let Some(permission) = permission else {
+        return false;
+    };
+    let permitted = hub
+        .app
+        .session
+        .as_ref()
+        .is_some_and(|session| session.permissions.iter().any(|p| p == permission));
+    if !permitted {
+        let text = hub
+            .app
+            .lang
+            .tf("ref.not_permitted", &[("permission", &permission)]);
+        hub.say(MessageKind::Error, text);
+    }
+    !permitted
+}
+
+/// The permission that the commands starting a change need on a list, if `command` is one.
+pub(super) fn change_permission(
+    command: Command,
+    permission: &'static str,
+) -> Option<&'static str> {
+    matches!(
+        command,
+        Command::Add | Command::Modify | Command::Delete | Command::Prices
+    )
+    .then_some(permission)
+}
+
+/// A screen's commands: help, its own, then the way back, the command line and quit.
+pub(super) fn commands_with(own: &[(Command, &'static str)]) -> Vec<(Command, &'static str)> {
+    let mut commands = vec![(Command::Help, "command.help")];
+    commands.extend_from_slice(own);
+    commands.extend([
+        (Command::Leave, "legend.back"),
+        (Command::CommandLine, "command.command_line"),
+        (Command::Quit, "command.quit"),
+    ]);
+    commands
+}
+
+/// The commands while a delete is asked.
+pub(super) fn delete_question_commands() -> Vec<(Command, &'static str)> {
+    vec![
+        (Command::Save, "ref.legend_confirm_delete"),
+        (Command::Cancel, "command.cancel"),
+    ]
+}
+
+/// Delete asked once on the message line for the row called `name`.
+pub(super) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
+    *deleting = true;
+    let name = inert(name).into_owned();
+    let text = hub.app.keymap.fill(hub.app.lang.t("ref.ask_delete"));
+    hub.say(
+        MessageKind::Info,
+        crate::i18n::fill_args(&text, &[("name", &name)]),
+    );
+}
+
+/// A key while a delete is asked: F2 confirms (true), any other key cancels (said).
+pub(super) fn confirms_delete(
+    deleting: &mut bool,
+    command: Option<Command>,
+    hub: &mut Hub,
+) -> bool {
+    *deleting = false;
+    if command == Some(Command::Save) {
+        return true;
+    }
+    hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));
+    false
+}
+
+/// While a change this screen sent waits for the database, what it sent is what will be
+/// saved: a key that would edit or save again only says that it waits (true: taken). On a
+/// form the keys that edit or save wait; on a list only the commands that start a change, so
+/// its search and rows stay usable. Leaving, help and moving between fields stay free.
+pub(super) fn waits_for_save(
+    hub: &mut Hub,
+    key: &KeyEvent,
+    command: Option<Command>,
+    on_form: bool,
+) -> bool {
+    let edits_or_saves = if on_form {
+        edits_text(key)
+            || key.code == KeyCode::Enter
+            || matches!(command, Some(Command::Save | Command::Lookup))
+    } else {
+        matches!(
+            command,
+            Some(
+                Command::Save
+                    | Command::Add
+                    | Command::Modify
+                    | Command::Delete
+                    | Command::Prices
+                    | Command::Import
+            )
+        )
+    };
+    let waits = edits_or_saves && hub.saving();
+    if waits {
+        hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked"));
+    }
+    waits
+}
+
+/// What a form asks of its screen after a key.
+pub(super) enum FormKey {
+    /// Taken (or answered on the message line).
+    Taken,
+    /// Every field passed its own check: the screen's rules, then its request.
+    Submit,
+    /// Not a key for the form: the hub invokes its command.
+    Unhandled,
+}
+
+/// A key to a reference screen's form; leaving (nothing unsaved, or asked already) closes the
+/// screen.
+pub(super) fn form_key(
+    form: &mut Form,
+    key: KeyEvent,
+    command: Option<Command>,
+    hub: &mut Hub,
+) -> FormKey {
+    match form.on_key(key, command, hub.app.lang) {
+        FormEvent::Unhandled => return FormKey::Unhandled,
+        FormEvent::Submit => return FormKey::Submit,
+        FormEvent::Consumed => {}
+        FormEvent::Edited(_) => hub.app.message = None,
+        FormEvent::Invalid => say_form_error(form, hub),
+        FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.lang.t("form.ask_leave")),
+        FormEvent::Leave => hub.leave(),
+    }
+    FormKey::Taken
+}
+
+/// Marks the form's bad fields and puts the first on the message line, named by its label.
+pub(super) fn fail(form: &mut Form, errors: &[(usize, String)], hub: &mut Hub) {
+    form.fail(errors);
+    say_form_error(form, hub);
+}
+
+pub(super) fn say_form_error(form: &Form, hub: &mut Hub) {
+    let lang = hub.app.lang;
+    if let Some((index, error)) = form.first_error() {
+        let text = lang.tf(
+            "form.fix_field",
+            &[
+                ("field", &lang.t(form.fields[index].label)),
+                ("error", &error),
+            ],
+        );
+        hub.say(MessageKind::Error, text);
+    }
+}
+
+/// Refused: every problem on the message line.
+pub(super) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, String)>) {
+    let text: Vec<String> = problems.into_iter().map(|(_, text)| text).collect();
+    hub.say(MessageKind::Error, text.join("; "));
+}
+
+// ───────────────────────────── Drawing ─────────────────────────────
+
+/// A note on one line, dimmed.
+pub(super) fn note(text: &str, theme: &Theme) -> Line<'static> {
+    Line::styled(format!(" {text}"), theme.dim())
+}
+
+/// A table: a header line, then the rows that fit, scrolled so the selection shows.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn table(
+    frame: &mut Frame,
+    area: Rect,
+    columns: &[Column],
+    rows: &[Vec<String>],
+    selected: Option<usize>,
+    empty: &str,
+    lang: Lang,
+    theme: &Theme,
+) {
+    let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let widths = column_widths(columns, area.width);
+    let headers: Vec<String> = columns
+        .iter()
+        .map(|c| lang.t(c.header).to_owned())
+        .collect();
+    frame.render_widget(
+        Paragraph::new(line_of(
+            columns,
+            &headers,
+            &widths,
+            theme.header(),
+            columns.len(),
+        )),
+        header,
+    );
+    if rows.is_empty() {
+        frame.render_widget(Paragraph::new(note(empty, theme)), body);
+        return;
+    }
+    let height = usize::from(body.height).max(1);
+    let first = selected.map_or(0, |s| (s + 1).saturating_sub(height));
+    let lines: Vec<Line> = rows
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(index, cells)| {
+            let style = if Some(index) == selected {
+                theme.selected()
+            } else {
+                Style::new()
+            };
+            line_of(columns, cells, &widths, style, 1)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), body);
+}
