@@ -26,6 +26,7 @@ use tui_input::Input;
 
 use super::card_seen::CardSeen;
 use super::command::Command;
+use super::form::Form;
 use super::keymap::KeyMap;
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
@@ -626,6 +627,21 @@ impl Hub<'_> {
 
     pub fn say(&mut self, kind: MessageKind, text: impl Into<String>) {
         say(self.app, kind, text);
+    }
+
+    /// Puts the first bad field of `form` on the message line, named by its label.
+    pub fn say_form_error(&mut self, form: &Form) {
+        let lang = self.app.lang;
+        if let Some((index, error)) = form.first_error() {
+            let text = lang.tf(
+                "form.fix_field",
+                &[
+                    ("field", &lang.t(form.fields[index].label)),
+                    ("error", &error),
+                ],
+            );
+            self.say(MessageKind::Error, text);
+        }
     }
 
     /// Tells the screen on top (not the one being called) that what it shows changed: a save,

@@ -209,26 +209,11 @@ fn form_key(form: &mut Form, key: KeyEvent, command: Option<Command>, hub: &mut 
         FormEvent::Submit => return FormKey::Submit,
         FormEvent::Consumed => {}
         FormEvent::Edited(_) => hub.app.message = None,
-        FormEvent::Invalid => say_form_error(form, hub),
+        FormEvent::Invalid => hub.say_form_error(form),
         FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.t("form.ask_leave")),
         FormEvent::Leave => hub.leave(),
     }
     FormKey::Used
-}
-
-/// Puts the first bad field of `form` on the message line, named by its label.
-pub fn say_form_error(form: &Form, hub: &mut Hub) {
-    let lang = hub.app.lang;
-    if let Some((index, error)) = form.first_error() {
-        let text = lang.tf(
-            "form.fix_field",
-            &[
-                ("field", &lang.t(form.fields[index].label)),
-                ("error", &error),
-            ],
-        );
-        hub.say(MessageKind::Error, text);
-    }
 }
 
 /// The outcome of a save whose screen the clerk left, or covered with another, while it waited

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 
 use super::basic_info::{
     BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
-    key_to_form, label_key, line_at, nature_text, operator, refused_while_saving, say_form_error,
+    key_to_form, label_key, line_at, nature_text, operator, refused_while_saving,
 };
 use crate::app::form::Form;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -117,7 +117,7 @@ impl ModifyView {
             return;
         }
         let Some(info) = basic.validate(lang, hub.app.id_policy) else {
-            return say_form_error(&basic.form, hub);
+            return hub.say_form_error(&basic.form);
         };
         if read.info.changed_fields(&info).is_empty() {
             hub.say(MessageKind::Info, lang.t("modify.nothing_changed"));

@@ -12,7 +12,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::basic_info::{
     BasicForm, answer_save, below, customer_write, key_to_form, line_at, nature_text, operator,
-    refused_while_saving, say_form_error, who,
+    refused_while_saving, who,
 };
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
 use crate::app::requests::{Progress, Services};
@@ -361,7 +361,7 @@ impl OpenAccountWizard {
                         hub.app.message = None;
                         self.fetch_meters(None, false, 0, hub);
                     }
-                    None => say_form_error(&basic.form, hub),
+                    None => hub.say_form_error(&basic.form),
                 }
             }
             (WizardStep::BasicInfo, false) => self.step = WizardStep::CustomerType,

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use super::basic_info::{
     BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
-    key_to_form, line_at, operator, refused_while_saving, say_form_error, who,
+    key_to_form, line_at, operator, refused_while_saving, who,
 };
 use crate::app::form::Form;
 use crate::app::requests::{Progress, Services};
@@ -190,7 +190,7 @@ impl TransferView {
                 self.confirming = Some(info);
                 hub.app.message = None;
             }
-            None => say_form_error(&basic.form, hub),
+            None => hub.say_form_error(&basic.form),
         }
     }
 

@@ -160,18 +160,7 @@ impl RechargeForm {
             FormEvent::Unhandled => return Asked::Nothing,
             FormEvent::Consumed => {}
             FormEvent::Edited(_) => hub.app.message = None,
-            FormEvent::Invalid => {
-                if let Some((index, error)) = self.form.first_error() {
-                    let text = lang.tf(
-                        "form.fix_field",
-                        &[
-                            ("field", &lang.t(self.form.fields[index].label)),
-                            ("error", &error),
-                        ],
-                    );
-                    hub.say(MessageKind::Error, text);
-                }
-            }
+            FormEvent::Invalid => hub.say_form_error(&self.form),
             FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.t("form.ask_leave")),
             FormEvent::Leave => return Asked::Leave,
             FormEvent::Submit => self.ask_price(hub),

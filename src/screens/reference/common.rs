@@ -160,7 +160,7 @@ pub(super) fn form_key(
         FormEvent::Submit => return FormKey::Submit,
         FormEvent::Consumed => {}
         FormEvent::Edited(_) => hub.app.message = None,
-        FormEvent::Invalid => say_form_error(form, hub),
+        FormEvent::Invalid => hub.say_form_error(form),
         FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.lang.t("form.ask_leave")),
         FormEvent::Leave => hub.leave(),
     }
@@ -170,21 +170,7 @@ pub(super) fn form_key(
 /// Marks the form's bad fields and puts the first on the message line, named by its label.
 pub(super) fn fail(form: &mut Form, errors: &[(usize, String)], hub: &mut Hub) {
     form.fail(errors);
-    say_form_error(form, hub);
-}
-
-pub(super) fn say_form_error(form: &Form, hub: &mut Hub) {
-    let lang = hub.app.lang;
-    if let Some((index, error)) = form.first_error() {
-        let text = lang.tf(
-            "form.fix_field",
-            &[
-                ("field", &lang.t(form.fields[index].label)),
-                ("error", &error),
-            ],
-        );
-        hub.say(MessageKind::Error, text);
-    }
+    hub.say_form_error(form);
 }
 
 /// Refused: every problem on the message line.
