@@ -316,7 +316,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &Th
                             ("tier", &tier.tier),
                             ("volume", &tier.volume),
                             ("price", &tier.unit_price),
-                            ("amount", &tier.exact.normalize()),
+                            ("amount", &tier.amount),
                         ],
                     )
                 )));
