@@ -1,6 +1,7 @@
 //! The sign-in screen: operator and password, checked off the UI task (argon2, with the same
 //! cost for an unknown name), then the customer table in its place.
 
+use std::fmt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ pub enum LoginField {
 }
 
 /// The sign-in form.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SignIn {
     pub operator: Input,
     pub password: Input,
@@ -44,10 +45,33 @@ pub struct SignIn {
 }
 
 /// Checks the operator's password; answered with a [`SignInAnswer`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Login {
     pub login: String,
     pub password: String,
+}
+
+/// What `Debug` shows of a password: whether one was typed, never the text, so no log line,
+/// panic message or `{:?}` of the app's state can carry it.
+const HIDDEN: &str = "<hidden>";
+
+impl fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignIn")
+            .field("operator", &self.operator.value())
+            .field("password", &HIDDEN)
+            .field("focus", &self.focus)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("login", &self.login)
+            .field("password", &HIDDEN)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -109,3 +109,30 @@ fn escape_cancels_a_pending_sign_in_and_drops_its_answer() {
     assert!(!late.redraw);
     assert!(app.screen.is::<SignIn>());
 }
+
+#[test]
+fn a_typed_password_never_shows_in_debug_output() {
+    let mut app = app(Lang::En);
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "Tr0ub4dor&3");
+    assert!(
+        !format!("{app:?}").contains("Tr0ub4dor"),
+        "the form in the app's state"
+    );
+    let sent = press(&mut app, KeyCode::Enter);
+    let [(_, request)] = &sent[..] else {
+        panic!("one request: {sent:?}")
+    };
+    assert_eq!(
+        request.of::<Login>().map(|login| login.password.as_str()),
+        Some("Tr0ub4dor&3"),
+        "the request carries the password to the check"
+    );
+    let shown = format!("{request:?} {app:?}");
+    assert!(!shown.contains("Tr0ub4dor"), "{shown}");
+    assert!(
+        shown.contains("clerk"),
+        "the operator's name is still shown"
+    );
+}
