@@ -14,7 +14,8 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::card::reader::{CardError, ReaderHandle};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::card_ops::{self, Begin, BeginOutcome, Begun, Refusal, Request, Settled};
-use crate::db::{DbError, Pool};
+use crate::db::DbError;
+use crate::db::session::Sessions;
 use crate::domain::card_records::{CardContent, MacKey};
 
 /// One card flow at a time in this process. Resolving a pending operation as failed is right
@@ -31,7 +32,7 @@ async fn exclusive() -> MutexGuard<'static, ()> {
 /// from the configuration, the operator signed in.
 #[derive(Clone, Copy)]
 pub struct Desk<'a> {
-    pub pool: &'a Pool,
+    pub pool: &'a Sessions,
     pub reader: &'a ReaderHandle,
     pub key: &'a MacKey,
     pub pin: &'a IssuerPin,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod i18n;
+pub mod init;
 pub mod screens;
 pub mod startup;
 pub mod ui;

@@ -23,6 +23,9 @@ struct Cli {
 enum Command {
     /// Run the counter app (the default).
     Run,
+    /// Set up an installation: the schema and reference data (no demo customers), and the first
+    /// administrator, asked for on the terminal. Run it as root (or the owner role).
+    Init,
     /// Apply the database migrations and exit.
     Migrate,
     /// Fill an empty database with realistic demo data and print the demo operators' passwords.
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => startup::run_app(loaded).await,
+            Command::Init => startup::init(&loaded.config).await,
             Command::Migrate => startup::migrate(&loaded.config).await,
             Command::DemoData {
                 customers,

@@ -13,7 +13,8 @@ use crate::app::{KeyMap, run};
 use crate::card::reader::ReaderConfig;
 use crate::config::{Config, Loaded};
 use crate::db::embedded::{APP_DATABASE, Cluster, ClusterSpec, EmbeddedError, StopOutcome};
-use crate::db::{self, HealthProbe, Pool};
+use crate::db::session::Sessions;
+use crate::db::{self, Pool};
 
 /// The data directory: configured, else the platform default.
 pub fn data_dir(config: &Config) -> anyhow::Result<PathBuf> {
@@ -27,43 +28,58 @@ fn embedded_cluster(config: &Config) -> anyhow::Result<Cluster> {
     Ok(Cluster::new(ClusterSpec::new(data_dir(config)?))?)
 }
 
-/// The app's way to the database: the pool for requests, and the health watcher's own
-/// connection.
-pub struct Database {
-    pub pool: Pool,
-    pub health: HealthProbe,
+/// Where the database server is.
+pub struct Server {
+    /// A libpq connection string. Its user is the owner's (the embedded cluster's, or whoever
+    /// the configuration names); the desk replaces it with each operator's own role.
+    pub conn: String,
+    /// Whether this Unix account installed the embedded cluster, and so may act as its owner:
+    /// migrate it and make its first administrator.
+    pub installer: bool,
 }
 
-/// [`connect_database`]'s pool, for the commands that need no health watcher.
-pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
-    Ok(connect_database(config).await?.pool)
-}
-
-/// The server to use: configured or from the environment, else the embedded cluster
-/// (created and started if need be). Checked reachable and migrated before returning.
-pub async fn connect_database(config: &Config) -> anyhow::Result<Database> {
+/// The server to use: configured or from the environment, else the embedded cluster, created
+/// and started first when this account is its installer (root or the server's account).
+pub async fn find_server(config: &Config) -> anyhow::Result<Server> {
     let configured = config.database.url.as_deref();
-    let conn = match db::effective_conn_str(configured, |name| std::env::var(name).ok())? {
-        Some(conn) => conn,
-        None => {
-            let cluster = embedded_cluster(config)?;
-            let cluster = tokio::task::spawn_blocking(move || {
-                let startup = cluster.ensure_running()?;
-                tracing::info!("embedded database: {startup:?}");
-                Ok::<_, EmbeddedError>(cluster)
-            })
-            .await
-            .context("starting the embedded database")??;
-            cluster.connection_string(APP_DATABASE)
+    if let Some(conn) = db::effective_conn_str(configured, |name| std::env::var(name).ok())? {
+        return Ok(Server {
+            conn,
+            installer: false,
+        });
+    }
+    let cluster = embedded_cluster(config)?;
+    let installer = cluster.is_installer();
+    let cluster = tokio::task::spawn_blocking(move || {
+        if installer {
+            let startup = cluster.ensure_running()?;
+            tracing::info!("embedded database: {startup:?}");
         }
-    };
+        Ok::<_, EmbeddedError>(cluster)
+    })
+    .await
+    .context("starting the embedded database")??;
+    Ok(Server {
+        conn: cluster.connection_string(APP_DATABASE),
+        installer,
+    })
+}
+
+/// A pool as the owner, with the schema migrated: for `init`, `migrate`, `demo-data` and the
+/// bench. The connection's user must be the owner role (the embedded cluster's installers are,
+/// by the kernel's word; for another server, name it in the configuration).
+pub async fn open_as_owner(config: &Config) -> anyhow::Result<Pool> {
+    let server = find_server(config).await?;
     let deadlines = config.database.deadlines();
-    let pool = db::pool_with_deadlines(&conn, config.database.pool_size, &deadlines)?;
-    let mut health = HealthProbe::new(&conn, &deadlines)?;
-    health.ping().await.map_err(|err| {
-        anyhow!("{err}\nCheck [database] url in config.toml, DATABASE_URL and PG* variables.")
+    let pool = db::pool_with_deadlines(&server.conn, config.database.pool_size, &deadlines)?;
+    let mut client = pool.get().await.map_err(|err| {
+        anyhow!(
+            "{}\nThis command runs as the database's owner: as root (or the account that \
+             installed meterdesk) for the embedded database, or with [database] url naming \
+             the owner role for another server.",
+            db::DbError::from(err)
+        )
     })?;
-    let mut client = pool.get().await.map_err(db::DbError::from)?;
     db::without_statement_timeout(&client).await?;
     db::migrate::run(&mut client)
         .await
@@ -72,7 +88,7 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<Database> {
         .batch_execute("RESET statement_timeout")
         .await
         .map_err(db::DbError::from)?;
-    Ok(Database { pool, health })
+    Ok(pool)
 }
 
 /// Log to `meterdesk.log` in the data directory; the terminal belongs to the app.
@@ -96,7 +112,16 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
     let config = loaded.config;
     let _log = init_logging(&config)?;
     let keymap = KeyMap::new(&config.ui.keys)?;
-    let database = connect_database(&config).await?;
+    let server = find_server(&config).await?;
+    if server.installer {
+        let owner = open_as_owner(&config).await?;
+        crate::init::first_administrator_if_none(&owner).await?;
+    }
+    let sessions = Sessions::new(
+        &server.conn,
+        config.database.pool_size,
+        config.database.deadlines(),
+    )?;
     let look = Look {
         monochrome: config.monochrome(),
         ascii_borders: config.ui.ascii_borders,
@@ -131,13 +156,26 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         print_command: config.receipts.print_command.clone(),
         print_limit: PrintLimit(Duration::from_secs(config.receipts.print_limit_secs)),
     };
-    run::run(app, database.pool, database.health, reader, card, receipts).await?;
+    run::run(app, sessions, reader, card, receipts).await?;
     Ok(())
+}
+
+/// `meterdesk init`.
+pub async fn init(config: &Config) -> anyhow::Result<()> {
+    let owner = open_as_owner(config).await?;
+    if crate::init::has_operators(&owner).await? {
+        println!(
+            "meterdesk: this installation is set up already; its administrators add operators \
+             with :operators."
+        );
+        return Ok(());
+    }
+    crate::init::first_administrator_if_none(&owner).await
 }
 
 /// `meterdesk migrate`.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    open_database(config).await?;
+    open_as_owner(config).await?;
     println!("meterdesk: the database schema is up to date.");
     Ok(())
 }

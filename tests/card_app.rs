@@ -61,7 +61,7 @@ async fn open_card_then_recharge_through_the_app() {
     // dropped first.
     let Rig { reader, .. } = rig;
     let services = Services {
-        pool: customer.db.pool.clone(),
+        pool: meterdesk::db::session::Sessions::signed_in(customer.db.pool.clone()),
         reader: Arc::new(reader),
         card_key: key(),
         card_pin: PIN.parse::<IssuerPin>().unwrap(),
@@ -73,6 +73,7 @@ async fn open_card_then_recharge_through_the_app() {
 
     let mut app = meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default());
     app.session = Some(Session {
+        must_change_password: false,
         operator_id: CLERK,
         login: "clerk".into(),
         full_name: "Clerk One".into(),

@@ -15,11 +15,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
 use meterdesk::cardflow::{self, Desk, Flow, FlowError, PendingCause};
+use meterdesk::db::session::Sessions;
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, Begun, LossReason, OperationState, Payment, Quantity, Refusal,
     Request,
 };
-use meterdesk::db::{Pool, pool_from_conn_str};
+use meterdesk::db::pool_from_conn_str;
 use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, Resolution, plan_open};
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
@@ -36,8 +37,10 @@ struct Station {
     customer: CardCustomer,
     key: MacKey,
     pin: IssuerPin,
+    /// The customer's database, as the desk reaches it.
+    live: Sessions,
     /// A pool whose server is not there (a closed port): the database unreachable.
-    dead_pool: Pool,
+    dead_pool: Sessions,
     meter: MeterState,
     used_litres: u64,
     keys: u32,
@@ -82,20 +85,23 @@ fn unix_now() -> u32 {
 impl Station {
     async fn start(test: &str) -> Option<Station> {
         let rig = Rig::start(test)?;
+        let customer = card_customer().await;
         Some(Station {
             rig,
-            customer: card_customer().await,
+            live: Sessions::signed_in(customer.db.pool.clone()),
+            customer,
             key: key(),
             pin: PIN.parse().unwrap(),
-            dead_pool: pool_from_conn_str("host=127.0.0.1 port=1 user=nobody dbname=none", 1)
-                .unwrap(),
+            dead_pool: Sessions::signed_in(
+                pool_from_conn_str("host=127.0.0.1 port=1 user=nobody dbname=none", 1).unwrap(),
+            ),
             meter: MeterState::new(MeterNumber::new(METER).unwrap()),
             used_litres: 0,
             keys: 0,
         })
     }
 
-    fn desk_on<'a>(&'a self, pool: &'a Pool, operator_id: i64) -> Desk<'a> {
+    fn desk_on<'a>(&'a self, pool: &'a Sessions, operator_id: i64) -> Desk<'a> {
         Desk {
             pool,
             reader: &self.rig.reader,
@@ -106,7 +112,7 @@ impl Station {
     }
 
     fn desk(&self, operator_id: i64) -> Desk<'_> {
-        self.desk_on(&self.customer.db.pool, operator_id)
+        self.desk_on(&self.live, operator_id)
     }
 
     fn next_key(&mut self) -> String {
@@ -117,11 +123,11 @@ impl Station {
     /// The whole flow; recycle finds its customer from the card.
     async fn run(&mut self, request: &Request) -> Result<Flow, FlowError> {
         let key = self.next_key();
-        self.run_on(&self.customer.db.pool.clone(), request, &key)
+        self.run_on(&self.live.clone(), request, &key)
             .await
     }
 
-    async fn run_on(&self, pool: &Pool, request: &Request, key: &str) -> Result<Flow, FlowError> {
+    async fn run_on(&self, pool: &Sessions, request: &Request, key: &str) -> Result<Flow, FlowError> {
         let desk = self.desk_on(pool, operator_for(request));
         match request {
             Request::Recycle => cardflow::recycle(&desk, key).await,
@@ -982,7 +988,7 @@ impl RandomRun {
                     Some(RandomFault::DatabaseGoneAtSettle) => station.dead_pool.clone(),
                     _ => {
                         terminate_backends(station).await;
-                        station.customer.db.pool.clone()
+                        station.live.clone()
                     }
                 };
                 Ok(cardflow::write_and_settle(

@@ -37,8 +37,8 @@ const POSTPAID_SCHEME: i64 = 2;
 /// A department and a clerk, a card and a plain meter type, a prepaid and a postpaid scheme.
 const FIXTURE: &str = "
     INSERT INTO department (name) VALUES ('Hall 1');
-    INSERT INTO operator (login, full_name, department_id, password_hash)
-        VALUES ('clerk', 'Clerk One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO operator (login, full_name, department_id)
+        VALUES ('clerk', 'Clerk One', 1);
     INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
         ('Card DN15', 'prepayment', true, 'DN15', 'Acme'),
         ('Plain DN20', 'postpayment', false, 'DN20', 'Acme');

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use meterdesk::app::run::spawn_health_watcher;
 use meterdesk::app::state::{DbStatus, Failure, Msg};
-use meterdesk::db::{DbError, Deadlines, HealthProbe, pool_from_conn_str, pool_with_deadlines};
+use meterdesk::db::session::Sessions;
+use meterdesk::db::{DbError, Deadlines, HealthProbe, pool_with_deadlines};
 use support::pg;
 use support::stalling_relay::StallingRelay;
 
@@ -71,16 +72,14 @@ async fn a_connection_whose_peer_stops_answering_ends_within_the_tcp_user_timeou
 #[tokio::test]
 async fn a_pool_busy_with_long_requests_is_not_an_outage() {
     let db = pg::fresh_db().await;
-    let pool = pool_from_conn_str(&db.conn_str, 2).unwrap();
-    let _held = [pool.get().await.unwrap(), pool.get().await.unwrap()];
-    let busy = DbError::from(pool.get().await.expect_err("every connection is in use"));
+    let sessions = Sessions::new(&db.conn_str, 2, Deadlines::default()).unwrap();
+    sessions.open_as_configured().unwrap();
+    let _held = [sessions.get().await.unwrap(), sessions.get().await.unwrap()];
+    let busy = DbError::from(sessions.get().await.expect_err("every connection is in use"));
     assert!(busy.is_connection_lost(), "{busy:?}");
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    spawn_health_watcher(
-        HealthProbe::new(&db.conn_str, &Deadlines::default()).unwrap(),
-        tx,
-    );
+    spawn_health_watcher(HealthProbe::new(sessions.clone()), tx);
     for _ in 0..3 {
         let Some(Msg::Database(status)) = rx.recv().await else {
             panic!("the watcher reports the database");

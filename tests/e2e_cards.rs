@@ -8,7 +8,6 @@ mod support;
 
 use std::time::Duration;
 
-use meterdesk::domain::password::hash_password;
 use support::card_desk::{CLERK, card_customer};
 use support::card_rig::{KEY, PIN, READER_0, Rig, relay_pcscd_socket};
 use support::tmux::{Tmux, launcher_with, scratch};
@@ -21,14 +20,7 @@ async fn open_a_card_and_recharge_it_in_tmux() {
         return;
     };
     let customer = card_customer().await;
-    customer
-        .client
-        .execute(
-            "UPDATE operator SET password_hash = $1 WHERE id = $2",
-            &[&hash_password("river-17"), &CLERK],
-        )
-        .await
-        .unwrap();
+    support::pg::give_password(&customer.client, CLERK).await;
 
     let dir = scratch("cards");
     let receipts = dir.join("printed");

@@ -6,39 +6,13 @@ mod support;
 
 use std::time::Duration;
 
-use meterdesk::db::operators::{self, NewOperator};
-use meterdesk::domain::password::hash_password;
 use support::pg::{TestDb, cluster, fresh_db};
 use support::tmux::{BIN, Tmux, launcher, scratch};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
 async fn with_clerk(db: &TestDb) {
-    let client = db.pool.get().await.unwrap();
-    let department: i64 = client
-        .query_one(
-            "INSERT INTO department (name) VALUES ('Central office') RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get("id");
-    let hash = tokio::task::spawn_blocking(|| hash_password("river-17"))
-        .await
-        .unwrap();
-    operators::create(
-        &**client,
-        &NewOperator {
-            login: "wang.fang",
-            full_name: "Wang Fang",
-            department_id: department,
-            role_codes: &["clerk"],
-            password_hash: &hash,
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    db.create_operator("wang.fang", &["clerk"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

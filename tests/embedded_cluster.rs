@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use meterdesk::db::session::Sessions;
 use meterdesk::db::embedded::{
     APP_DATABASE, BinSearch, Cluster, ClusterSpec, Startup, StopOutcome,
 };
@@ -237,12 +238,14 @@ async fn pool_reports_a_stopped_server_as_lost_and_recovers_after_restart() {
     assert!(!refused.is_connection_lost(), "{refused}");
     assert!(refused.sql_state().is_some());
     drop(client);
-    let mut health = HealthProbe::new(&db.conn_str, &Deadlines::default()).unwrap();
-    health.ping().await.unwrap();
+    let sessions = Sessions::new(&db.conn_str, 1, Deadlines::default()).unwrap();
+    sessions.open_as_configured().unwrap();
+    let mut health = HealthProbe::new(sessions);
+    health.ping().await.unwrap().unwrap();
 
     blocking(|| pg::cluster().stop().unwrap()).await;
     let started = Instant::now();
-    let lost = health.ping().await.unwrap_err();
+    let lost = health.ping().await.unwrap().unwrap_err();
     assert!(lost.is_connection_lost(), "{lost:?}");
     assert!(
         lost.to_string().starts_with("database unreachable"),
@@ -257,7 +260,7 @@ async fn pool_reports_a_stopped_server_as_lost_and_recovers_after_restart() {
     assert!(lost.is_connection_lost(), "{lost:?}");
 
     blocking(|| pg::cluster().ensure_running().unwrap()).await;
-    health.ping().await.unwrap();
+    health.ping().await.unwrap().unwrap();
     let amount: i32 = db
         .pool
         .get()

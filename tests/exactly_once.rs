@@ -26,8 +26,8 @@ const KEY: &str = "desk-test-1";
 
 const FIXTURE: &str = "
     INSERT INTO department (name) VALUES ('Hall 1');
-    INSERT INTO operator (login, full_name, department_id, password_hash)
-        VALUES ('clerk', 'Clerk One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO operator (login, full_name, department_id)
+        VALUES ('clerk', 'Clerk One', 1);
     INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
         VALUES ('Plain DN20', 'postpayment', false, 'DN20', 'Acme');
     INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, start_date)

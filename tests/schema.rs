@@ -4,7 +4,6 @@
 mod support;
 
 use deadpool_postgres::Object;
-use meterdesk::db::operators::{self, NewOperator};
 use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::tools::demo::{self, DemoError};
 use rust_decimal::Decimal;
@@ -46,8 +45,8 @@ async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(
 /// customer type, and one customer of each (card meter C-1, plain meter P-1), both accounts.
 const FIXTURE: &str = "
     INSERT INTO department (name) VALUES ('Hall 1');
-    INSERT INTO operator (login, full_name, department_id, password_hash)
-        VALUES ('clerk', 'Clerk One', 1, '$argon2id$v=19$m=19456,t=2,p=1$x$y');
+    INSERT INTO operator (login, full_name, department_id)
+        VALUES ('clerk', 'Clerk One', 1);
     INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
         ('card DN15', 'prepayment', true, 'DN15', 'Acme'),
         ('plain DN15', 'postpayment', false, 'DN15', 'Acme');
@@ -387,151 +386,6 @@ async fn one_pending_card_operation_per_customer() {
     );
 }
 
-fn operator<'a>(login: &'a str, roles: &'a [&'a str]) -> NewOperator<'a> {
-    NewOperator {
-        login,
-        full_name: "李晓明",
-        department_id: 1,
-        role_codes: roles,
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
-    }
-}
-
-#[tokio::test]
-async fn an_operator_is_created_and_found_for_login() {
-    let client = with_fixture().await;
-    let id = operators::create(
-        &**client,
-        &operator("Li", &["clerk", "supervisor"]),
-        Some(1),
-    )
-    .await
-    .expect("create an operator");
-    let found = operators::find_for_login(&**client, "li")
-        .await
-        .unwrap()
-        .expect("found case-insensitively");
-    assert_eq!(found.id, id);
-    assert_eq!(found.login, "Li");
-    assert_eq!(found.department, "Hall 1");
-    assert_eq!(found.roles, ["clerk", "supervisor"]);
-    assert!(found.permissions.iter().any(|p| p == "card.replace"));
-    assert!(found.permissions.iter().any(|p| p == "card.open"));
-    assert!(!found.permissions.iter().any(|p| p == "operator.maintain"));
-    assert!(found.enabled);
-    assert_eq!(found.failed_logins, 0);
-    assert!(found.last_failed_login_at.is_none());
-    assert!(
-        operators::find_for_login(&**client, "nobody")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // The same login in another case is taken; an unknown role is refused, with nothing left over.
-    let taken = operators::create(&**client, &operator("LI", &["clerk"]), None).await;
-    assert_eq!(taken.unwrap_err().code(), Some(&SqlState::UNIQUE_VIOLATION));
-    let bad_role = operators::create(&**client, &operator("wu", &["janitor"]), None).await;
-    assert_eq!(
-        bad_role.unwrap_err().code(),
-        Some(&SqlState::FOREIGN_KEY_VIOLATION)
-    );
-    assert!(
-        operators::find_for_login(&**client, "wu")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let audited: i64 = scalar(
-        &client,
-        "SELECT count(*) FROM audit_log WHERE action = 'operator.create'",
-    )
-    .await;
-    assert_eq!(audited, 1);
-}
-
-#[tokio::test]
-async fn failed_logins_count_up_and_a_success_resets_them() {
-    let client = with_fixture().await;
-    let id = operators::create(&**client, &operator("wang", &["clerk"]), None)
-        .await
-        .unwrap();
-    for expected in 1..=3 {
-        let count = operators::record_failed_login(&**client, "WANG")
-            .await
-            .unwrap();
-        assert_eq!(count, Some(expected));
-    }
-    let found = operators::find_for_login(&**client, "wang")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.failed_logins, 3);
-    assert!(found.last_failed_login_at.is_some());
-    // A name that is no operator: nothing to count, but the attempt is audited.
-    assert_eq!(
-        operators::record_failed_login(&**client, "mallory")
-            .await
-            .unwrap(),
-        None
-    );
-    operators::record_successful_login(&**client, id)
-        .await
-        .unwrap();
-    let found = operators::find_for_login(&**client, "wang")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.failed_logins, 0);
-    let audit: Vec<(String, Option<i64>)> = client
-        .query(
-            "SELECT action, operator_id FROM audit_log WHERE action LIKE 'login.%' ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (row.get("action"), row.get("operator_id")))
-        .collect();
-    let failed = ("login.failed".to_owned(), Some(id));
-    assert_eq!(
-        audit,
-        [
-            failed.clone(),
-            failed.clone(),
-            failed,
-            ("login.failed".to_owned(), None),
-            ("login.succeeded".to_owned(), Some(id)),
-        ]
-    );
-}
-
-#[tokio::test]
-async fn concurrent_failed_logins_are_all_counted() {
-    let db = fresh_db().await;
-    let setup = db.pool.get().await.unwrap();
-    setup.batch_execute(FIXTURE).await.unwrap();
-    operators::create(&**setup, &operator("zhao", &["clerk"]), None)
-        .await
-        .unwrap();
-    let attempts = (0..8).map(|_| {
-        let pool = db.pool.clone();
-        tokio::spawn(async move {
-            let client = pool.get().await.unwrap();
-            operators::record_failed_login(&**client, "zhao")
-                .await
-                .unwrap()
-        })
-    });
-    let mut counts: Vec<u32> = futures_util::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(|result| result.unwrap().unwrap())
-        .collect();
-    counts.sort_unstable();
-    assert_eq!(counts, (1..=8).collect::<Vec<_>>());
-}
-
-/// Runs `sql`, which counts violations of a rule, and expects none.
 async fn holds(client: &tokio_postgres::Client, rule: &str, sql: &str) {
     let violations: i64 = scalar(client, sql).await;
     assert_eq!(violations, 0, "{rule}");

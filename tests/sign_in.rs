@@ -1,55 +1,21 @@
-//! Sign-in and the home figures through `requests::execute` against a real database.
+//! Signing in is connecting as the operator's own PostgreSQL role: through
+//! `requests::execute` against a real database, the server checks the password and says who
+//! may not sign in; a temporary password must be changed first; a disabled operator's running
+//! session ends.
 
 mod support;
 
-use std::time::Duration;
-
 use meterdesk::app::requests::execute;
 use meterdesk::app::state::{Failure, Reply, Request};
-use meterdesk::db::operators::{self, NewOperator};
 use meterdesk::db::overview::Overview;
 use meterdesk::db::pool_from_conn_str;
-use meterdesk::domain::password::hash_password;
+use meterdesk::db::session::Sessions;
+use meterdesk::db::{Deadlines, operators};
 use meterdesk::screens::login::{Login, LoginRefusal, SignInAnswer};
 use meterdesk::screens::overview::LoadOverview;
-use support::pg::{TestDb, fresh_db};
+use meterdesk::screens::password::{ChangePassword, PasswordAnswer};
+use support::pg::{TEST_PASSWORD, TestDb, fresh_db};
 use support::services;
-
-async fn add_operator(db: &TestDb, login: &str, password: &str, enabled: bool) {
-    let client = db.pool.get().await.unwrap();
-    let department: i64 = client
-        .query_one(
-            "INSERT INTO department (name) VALUES ($1) RETURNING id",
-            &[&format!("Office of {login}")],
-        )
-        .await
-        .unwrap()
-        .get("id");
-    let password = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .unwrap();
-    let id = operators::create(
-        &**client,
-        &NewOperator {
-            login,
-            full_name: "Li Ming",
-            department_id: department,
-            role_codes: &["clerk", "supervisor"],
-            password_hash: &hash,
-        },
-        None,
-    )
-    .await
-    .unwrap();
-    client
-        .execute(
-            "UPDATE operator SET enabled = $2 WHERE id = $1",
-            &[&id, &enabled],
-        )
-        .await
-        .unwrap();
-}
 
 fn login(name: &str, password: &str) -> Request {
     Request(Box::new(Login {
@@ -58,117 +24,143 @@ fn login(name: &str, password: &str) -> Request {
     }))
 }
 
-#[tokio::test]
-async fn the_right_password_signs_in_and_resets_the_failure_count() {
-    let db = fresh_db().await;
-    add_operator(&db, "li.ming", "river-17", true).await;
+/// The desk's services before anyone signed in: the server only.
+fn desk(db: &TestDb) -> meterdesk::app::requests::Services {
+    let mut services = services(&db.pool);
+    services.pool = Sessions::new(&db.conn_str, 2, Deadlines::default()).unwrap();
+    services
+}
 
-    let wrong = execute(&services(&db.pool), login("li.ming", "river-18")).await;
-    assert_eq!(
-        wrong,
-        Ok(Reply::screen(SignInAnswer::Refused(
-            LoginRefusal::WrongCredentials
-        )))
-    );
-
-    let Ok(Reply(reply)) = execute(&services(&db.pool), login("LI.MING", "river-17")).await else {
-        panic!("the right password signs in, whatever the case of the name")
+async fn answer(services: &meterdesk::app::requests::Services, request: Request) -> SignInAnswer {
+    let Ok(Reply(reply)) = execute(services, request).await else {
+        panic!("a sign-in is answered")
     };
-    let Some(SignInAnswer::LoggedIn(session)) = reply.of::<SignInAnswer>() else {
+    reply.of::<SignInAnswer>().expect("a sign-in answer").clone()
+}
+
+#[tokio::test]
+async fn the_right_password_signs_in_as_the_operators_own_role() {
+    let db = fresh_db().await;
+    db.create_operator("li.ming", &["clerk", "supervisor"]).await;
+    let desk = desk(&db);
+
+    assert_eq!(
+        answer(&desk, login("li.ming", "river-18")).await,
+        SignInAnswer::Refused(LoginRefusal::WrongCredentials)
+    );
+    assert!(desk.pool.get().await.is_err(), "no connection after a refusal");
+
+    let SignInAnswer::LoggedIn(session) = answer(&desk, login("LI.MING", TEST_PASSWORD)).await
+    else {
         panic!("the right password signs in, whatever the case of the name")
     };
     assert_eq!(session.login, "li.ming");
-    assert_eq!(session.full_name, "Li Ming");
-    assert_eq!(session.department, "Office of li.ming");
     assert_eq!(session.roles, vec!["clerk", "supervisor"]);
+    assert!(session.permissions.iter().any(|p| p == "card.refund"));
+    assert!(!session.permissions.iter().any(|p| p == "operator.maintain"));
+    assert!(!session.must_change_password);
 
-    let client = db.pool.get().await.unwrap();
-    let failures: i32 = client
+    // Every later request runs as that role, and the audit log says so.
+    let client = desk.pool.get().await.unwrap();
+    let who: String = client
+        .query_one("SELECT session_user::text AS who", &[])
+        .await
+        .unwrap()
+        .get("who");
+    assert_eq!(who, format!("li.ming@{}", db.name));
+    let audited: String = db
+        .pool
+        .get()
+        .await
+        .unwrap()
         .query_one(
-            "SELECT failed_logins FROM operator WHERE login = 'li.ming'",
+            "SELECT db_user::text AS who FROM audit_log WHERE action = 'login.succeeded'",
             &[],
         )
         .await
         .unwrap()
-        .get("failed_logins");
-    assert_eq!(failures, 0);
-    let audited: i64 = client
-        .query_one(
-            "SELECT count(*) FROM audit_log WHERE action IN ('login.failed', 'login.succeeded')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get("count");
-    assert_eq!(audited, 2);
+        .get("who");
+    assert_eq!(audited, who);
 }
 
 #[tokio::test]
 async fn unknown_names_and_wrong_passwords_get_the_same_answer() {
     let db = fresh_db().await;
-    add_operator(&db, "li.ming", "river-17", true).await;
+    db.create_operator("li.ming", &["clerk"]).await;
+    let desk = desk(&db);
     assert_eq!(
-        execute(&services(&db.pool), login("nobody", "river-17")).await,
-        execute(&services(&db.pool), login("li.ming", "wrong")).await
+        answer(&desk, login("nobody", TEST_PASSWORD)).await,
+        answer(&desk, login("li.ming", "wrong")).await
     );
 }
 
 #[tokio::test]
-async fn repeated_failures_slow_down_and_the_wait_runs_out() {
+async fn a_disabled_operator_cannot_sign_in_and_their_running_session_ends() {
     let db = fresh_db().await;
-    add_operator(&db, "li.ming", "river-17", true).await;
-    for _ in 0..3 {
-        assert_eq!(
-            execute(&services(&db.pool), login("li.ming", "guess")).await,
-            Ok(Reply::screen(SignInAnswer::Refused(
-                LoginRefusal::WrongCredentials
-            )))
-        );
-    }
-    // Even the right password must wait now.
-    let Ok(Reply(reply)) = execute(&services(&db.pool), login("li.ming", "river-17")).await else {
-        panic!("the fourth attempt has to wait")
-    };
-    let Some(SignInAnswer::Refused(LoginRefusal::Wait(wait))) = reply.of::<SignInAnswer>() else {
-        panic!("the fourth attempt has to wait")
-    };
-    assert!(
-        *wait > Duration::ZERO && *wait <= Duration::from_secs(2),
-        "{wait:?}"
-    );
+    let id = db.create_operator("gone", &["clerk"]).await;
+    let desk = desk(&db);
+    assert!(matches!(
+        answer(&desk, login("gone", TEST_PASSWORD)).await,
+        SignInAnswer::LoggedIn(_)
+    ));
+    let running = desk.pool.get().await.unwrap();
 
-    // Time passes (the last failure moves into the past).
-    let client = db.pool.get().await.unwrap();
-    client
-        .execute(
-            "UPDATE operator SET last_failed_login_at = now() - interval '1 minute'",
-            &[],
-        )
+    let admin = db.operator("boss", &["administrator"]).await;
+    operators::set_enabled(&**admin.get().await.unwrap(), id, false)
         .await
         .unwrap();
-    let Ok(Reply(reply)) = execute(&services(&db.pool), login("li.ming", "river-17")).await else {
-        panic!("the wait ran out")
-    };
-    assert!(matches!(
-        reply.of::<SignInAnswer>(),
-        Some(SignInAnswer::LoggedIn(_))
-    ));
+
+    // The session's next request fails: its connection was ended by the server.
+    let next = running.query_one("SELECT 1 AS one", &[]).await;
+    assert!(next.is_err(), "the disabled operator's connection still works");
+    assert_eq!(
+        answer(&desk, login("gone", TEST_PASSWORD)).await,
+        SignInAnswer::Refused(LoginRefusal::Disabled)
+    );
+    assert_eq!(
+        answer(&desk, login("gone", "wrong")).await,
+        SignInAnswer::Refused(LoginRefusal::WrongCredentials),
+        "disabled is told only to whoever knows the password"
+    );
 }
 
 #[tokio::test]
-async fn a_disabled_operator_is_told_only_after_the_right_password() {
+async fn a_temporary_password_changes_nothing_until_it_is_changed() {
     let db = fresh_db().await;
-    add_operator(&db, "gone", "river-17", false).await;
+    let admin = db.operator("boss", &["administrator"]).await;
+    let id = db.create_operator("new.clerk", &["clerk"]).await;
+    operators::reset_password(&**admin.get().await.unwrap(), id, "temp-pass-1")
+        .await
+        .unwrap();
+    let desk = desk(&db);
+    let SignInAnswer::LoggedIn(session) = answer(&desk, login("new.clerk", "temp-pass-1")).await
+    else {
+        panic!("a temporary password signs in")
+    };
+    assert!(session.must_change_password);
+    // The database refuses its writes meanwhile, whatever the client does.
+    let client = desk.pool.get().await.unwrap();
+    assert!(!operators::has_permission(&**client, "customer.open").await.unwrap());
+    drop(client);
+
+    let change = |current: Option<&str>, new: &str| {
+        Request(Box::new(ChangePassword::new("new.clerk", current, new)))
+    };
+    let changed = execute(&desk, change(None, "my-own-pass")).await;
+    assert_eq!(changed, Ok(Reply::screen(PasswordAnswer::Changed)));
+    let client = desk.pool.get().await.unwrap();
+    assert!(operators::has_permission(&**client, "customer.open").await.unwrap());
+    drop(client);
+
+    // `:password` asks for the current one, checked by the server.
     assert_eq!(
-        execute(&services(&db.pool), login("gone", "wrong")).await,
-        Ok(Reply::screen(SignInAnswer::Refused(
-            LoginRefusal::WrongCredentials
-        )))
+        execute(&desk, change(Some("temp-pass-1"), "another-1")).await,
+        Ok(Reply::screen(PasswordAnswer::WrongCurrent))
     );
-    assert_eq!(
-        execute(&services(&db.pool), login("gone", "river-17")).await,
-        Ok(Reply::screen(SignInAnswer::Refused(LoginRefusal::Disabled)))
-    );
+    assert!(matches!(
+        answer(&desk, login("new.clerk", "my-own-pass")).await,
+        SignInAnswer::LoggedIn(_)
+    ));
 }
 
 #[tokio::test]

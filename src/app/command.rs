@@ -45,10 +45,11 @@ pub enum Command {
     MeterTypes,
     Schemes,
     CustomerTypes,
+    Password,
 }
 
 impl Command {
-    pub const ALL: [Command; 39] = [
+    pub const ALL: [Command; 40] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -88,6 +89,7 @@ impl Command {
         Command::MeterTypes,
         Command::Schemes,
         Command::CustomerTypes,
+        Command::Password,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -132,6 +134,7 @@ impl Command {
             Command::MeterTypes => "metertypes",
             Command::Schemes => "schemes",
             Command::CustomerTypes => "custtypes",
+            Command::Password => "password",
         }
     }
 
@@ -177,6 +180,7 @@ impl Command {
             Command::MeterTypes => "command.meter_types",
             Command::Schemes => "command.schemes",
             Command::CustomerTypes => "command.customer_types",
+            Command::Password => "command.password",
         }
     }
 

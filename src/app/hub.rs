@@ -153,6 +153,8 @@ pub struct Session {
     pub roles: Vec<String>,
     /// The union of the roles' permissions (`sql/V2`), e.g. `meter.maintain`.
     pub permissions: Vec<String>,
+    /// Signed in with a temporary password: nothing else until it is changed.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -163,6 +163,7 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::First => &[Home],
         Command::Last => &[End],
         Command::Overview => &[],
+        Command::Password => &[],
         Command::Logout => &[],
         Command::Quit => &[F(10)],
         Command::Card => &[],

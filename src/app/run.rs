@@ -18,7 +18,8 @@ use super::requests::{self, ReceiptOutput, Services};
 use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
 use crate::config::CardCredentials;
-use crate::db::{HealthProbe, Pool};
+use crate::db::HealthProbe;
+use crate::db::session::Sessions;
 
 /// How often the health watcher asks the server whether it is there.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
@@ -28,22 +29,24 @@ const TICK: Duration = Duration::from_millis(100);
 /// Runs the app until the operator quits.
 pub async fn run(
     mut app: App,
-    pool: Pool,
-    health: HealthProbe,
+    sessions: Sessions,
     reader_config: ReaderConfig,
     card: CardCredentials,
     receipts: ReceiptOutput,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = unbounded_channel();
     spawn_input_thread(tx.clone());
-    spawn_health_watcher(health, tx.clone());
+    spawn_health_watcher(
+        HealthProbe::new(sessions.clone()),
+        tx.clone(),
+    );
     spawn_ticker(tx.clone());
     let reader_tx = tx.clone();
     let reader = reader::spawn(reader_config, move |state| {
         let _ = reader_tx.send(Msg::Reader(state));
     });
     let services = Services {
-        pool: pool.clone(),
+        pool: sessions,
         reader: Arc::new(reader),
         card_key: card.key,
         card_pin: card.pin,
@@ -154,19 +157,22 @@ fn spawn_input_thread(tx: UnboundedSender<Msg>) {
     });
 }
 
-/// Reports the database's state every second, on a connection of its own; `update` ignores
-/// reports that change nothing.
+/// Reports the database's state every second while an operator is signed in, on a connection
+/// of its own; `update` ignores reports that change nothing.
 pub fn spawn_health_watcher(mut health: HealthProbe, tx: UnboundedSender<Msg>) {
     tokio::spawn(async move {
         loop {
             let status = match health.ping().await {
-                Ok(()) => DbStatus::Connected,
-                Err(err) => {
+                None => None,
+                Some(Ok(())) => Some(DbStatus::Connected),
+                Some(Err(err)) => {
                     tracing::warn!("database health check failed: {err}");
-                    DbStatus::Reconnecting
+                    Some(DbStatus::Reconnecting)
                 }
             };
-            if tx.send(Msg::Database(status)).is_err() {
+            if let Some(status) = status
+                && tx.send(Msg::Database(status)).is_err()
+            {
                 return;
             }
             tokio::time::sleep(HEALTH_INTERVAL).await;

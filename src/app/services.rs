@@ -7,14 +7,15 @@ use std::sync::Arc;
 use super::print_command::PrintLimit;
 use crate::card::reader::ReaderHandle;
 use crate::cardflow::Desk;
-use crate::db::Pool;
+use crate::db::session::Sessions;
 use crate::domain::card_records::{IssuerPin, MacKey};
 
 /// What requests run against: the database, the card reader with the card secrets, and where
 /// receipts go.
 #[derive(Clone)]
 pub struct Services {
-    pub pool: Pool,
+    /// The signed-in operator's connections: every request runs as that operator.
+    pub pool: Sessions,
     pub reader: Arc<ReaderHandle>,
     pub card_key: MacKey,
     pub card_pin: IssuerPin,

@@ -204,7 +204,12 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         .opens_anywhere
         .iter()
         .find(|(c, _)| *c == command);
-    let navigation = app.session.is_some() && anywhere.is_some();
+    // A temporary password is changed before anything else.
+    let navigation = app
+        .session
+        .as_ref()
+        .is_some_and(|session| !session.must_change_password)
+        && anywhere.is_some();
     if !navigation
         && !app
             .commands()

@@ -9,7 +9,7 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use super::cancel::Cancellable;
-use super::{DbError, Pool};
+use super::DbError;
 use crate::domain::money::{Money, Volume};
 use crate::domain::search::CustomerSearch;
 
@@ -86,13 +86,13 @@ impl<R> Default for Page<R> {
 
 /// [`page`] on a connection from the pool, cancelled on the server if the caller drops the
 /// future before the answer arrives (the clerk typed on and the UI dropped this search).
-pub async fn page_from_pool(
-    pool: &Pool,
+pub async fn page_on(
+    connection: deadpool_postgres::Object,
     search: &CustomerSearch,
     at: &PageAt,
     size: usize,
 ) -> Result<Page, DbError> {
-    let connection = Cancellable::new(pool.get().await?);
+    let connection = Cancellable::new(connection);
     let page = page(connection.client(), search, at, size).await;
     connection.finish();
     page

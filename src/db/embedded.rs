@@ -21,16 +21,26 @@
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::quote_conn_value;
 
-/// The database and role meterdesk uses inside its private cluster.
+/// The database meterdesk uses inside its private cluster.
 pub const APP_DATABASE: &str = "meterdesk";
-const APP_ROLE: &str = "meterdesk";
+/// The role that owns the schema and runs migrations (`<database>_owner`, sql/V13). Only the
+/// Unix accounts that installed the cluster (root, the server account) may sign in as it.
+pub const OWNER_ROLE: &str = "meterdesk_owner";
+/// The cluster's bootstrap superuser: used by meterdesk only to make the owner and the
+/// database, over the same peer-checked socket.
+const SUPERUSER: &str = "postgres";
+/// The group whose members (the clerks' Unix accounts) may reach the server's socket.
+pub const DESK_GROUP: &str = "meterdesk";
+/// Failed sign-ins wait this long for their answer (the server's auth_delay module), which
+/// makes guessing passwords slow; the server logs each failure.
+const AUTH_DELAY_MS: u32 = 500;
 
 /// The port only names the socket file (`.s.PGSQL.5432`): the server opens no TCP port.
 const SOCKET_PORT: u16 = 5432;
@@ -344,6 +354,17 @@ impl Cluster {
         })
     }
 
+    /// Whether this Unix account installs and runs the cluster: root (which runs it as the
+    /// `postgres` account) or the owner of the data directory (a private cluster, or one not
+    /// made yet). Any other account — a clerk's — only connects to it.
+    pub fn is_installer(&self) -> bool {
+        let me = rustix::process::geteuid();
+        me.is_root()
+            || fs::metadata(&self.data_dir)
+                .map(|dir| dir.uid() == me.as_raw())
+                .unwrap_or(true)
+    }
+
     /// The PostgreSQL data directory (PGDATA) inside meterdesk's data directory.
     pub fn pgdata(&self) -> PathBuf {
         self.data_dir.join("pg")
@@ -357,11 +378,22 @@ impl Cluster {
         self.data_dir.join("postgres.log")
     }
 
-    /// A libpq key=value connection string for `dbname` over the private socket.
+    /// A libpq key=value connection string for `dbname` over the private socket, as the owner
+    /// (the operators' sessions replace the user with their own).
     pub fn connection_string(&self, dbname: &str) -> String {
+        self.connection_string_as(OWNER_ROLE, dbname)
+    }
+
+    /// As the cluster's superuser, for what only it may do (creating databases): the test
+    /// harness's throw-away clusters. The desk never connects so.
+    pub fn superuser_connection_string(&self, dbname: &str) -> String {
+        self.connection_string_as(SUPERUSER, dbname)
+    }
+
+    fn connection_string_as(&self, user: &str, dbname: &str) -> String {
         let host = self.socket_dir();
         format!(
-            "host={} port={SOCKET_PORT} user={APP_ROLE} dbname={}",
+            "host={} port={SOCKET_PORT} user={user} dbname={}",
             quote_conn_value(&host.to_string_lossy()),
             quote_conn_value(dbname)
         )
@@ -429,14 +461,24 @@ impl Cluster {
         }
     }
 
+    /// The data directory is the server account's; with a `meterdesk` group the clerks may
+    /// pass through it (not list it) to the socket directory, which is the group's to enter.
     fn prepare_data_dir(&self) -> Result<(), EmbeddedError> {
-        for dir in [&self.data_dir, &self.socket_dir()] {
+        let group = self.desk_group()?;
+        let socket_dir = self.socket_dir();
+        for (dir, shared_mode) in [(&self.data_dir, 0o711), (&socket_dir, 0o750)] {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
                 .map_err(EmbeddedError::io("create", dir))?;
             self.server_user.hand_over(dir)?;
+            if let Some(gid) = group {
+                std::os::unix::fs::chown(dir, None, Some(gid))
+                    .map_err(EmbeddedError::io("give to the meterdesk group", dir))?;
+                fs::set_permissions(dir, fs::Permissions::from_mode(shared_mode))
+                    .map_err(EmbeddedError::io("open to the meterdesk group", dir))?;
+            }
         }
         Ok(())
     }
@@ -472,9 +514,10 @@ impl Cluster {
             "--no-locale",
             "-E",
             "UTF8",
-            "--auth=trust",
+            // Replaced by meterdesk's own pg_hba at the first start (write_settings).
+            "--auth=reject",
             "-U",
-            APP_ROLE,
+            SUPERUSER,
         ]);
         if !self.durable {
             initdb.arg("--no-sync");
@@ -538,8 +581,34 @@ impl Cluster {
     }
 
     /// Written before every start, so a moved data directory still gets the right socket path.
+    /// Who may connect: the installers' Unix accounts (root and the server's account) as the
+    /// superuser and the owner, checked by the kernel (peer); everyone else only as an
+    /// operator, with the operator's password (SCRAM-SHA-256). The socket is the server's
+    /// only door, open to the `meterdesk` group when there is one.
     fn write_settings(&self) -> Result<(), EmbeddedError> {
         let durability = if self.durable { "on" } else { "off" };
+        let pgdata = self.pgdata();
+        let hba = pgdata.join("meterdesk_hba.conf");
+        let ident = pgdata.join("meterdesk_ident.conf");
+        let hba_lines = format!(
+            "# Written by meterdesk before every start.\n\
+             local all {SUPERUSER},{OWNER_ROLE} peer map=installers\n\
+             local all all scram-sha-256\n"
+        );
+        let mut ident_lines = String::from("# Written by meterdesk before every start.\n");
+        for account in self.installer_accounts()? {
+            for role in [SUPERUSER, OWNER_ROLE] {
+                ident_lines.push_str(&format!("installers {account} {role}\n"));
+            }
+        }
+        for (path, text) in [(&hba, hba_lines), (&ident, ident_lines)] {
+            fs::write(path, text).map_err(EmbeddedError::io("write", path))?;
+            self.server_user.hand_over(path)?;
+        }
+        let socket_access = match self.desk_group()? {
+            Some(_) => format!("unix_socket_permissions = 0770\nunix_socket_group = '{DESK_GROUP}'\n"),
+            None => "unix_socket_permissions = 0700\n".to_owned(),
+        };
         // The path was checked to hold no quotes or backslashes; the double quotes keep
         // spaces and commas inside one list element.
         let settings = format!(
@@ -547,18 +616,27 @@ impl Cluster {
              listen_addresses = ''\n\
              port = {SOCKET_PORT}\n\
              unix_socket_directories = '\"{socket_dir}\"'\n\
-             unix_socket_permissions = 0700\n\
+             {socket_access}\
+             hba_file = '{hba}'\n\
+             ident_file = '{ident}'\n\
+             password_encryption = 'scram-sha-256'\n\
+             shared_preload_libraries = 'auth_delay'\n\
+             auth_delay.milliseconds = {AUTH_DELAY_MS}\n\
              fsync = {durability}\n\
              synchronous_commit = {durability}\n\
              full_page_writes = {durability}\n",
             socket_dir = self.socket_dir().display(),
+            hba = hba.display(),
+            ident = ident.display(),
         );
         let path = self.pgdata().join(SETTINGS_FILE);
         fs::write(&path, settings).map_err(EmbeddedError::io("write", &path))?;
         self.server_user.hand_over(&path)
     }
 
-    /// Runs under the cluster lock, so checking first and creating second cannot race.
+    /// Runs under the cluster lock, so checking first and creating second cannot race. Makes
+    /// the owner role (it creates the operators' roles and ends a disabled operator's sessions)
+    /// and the database it owns; nothing else runs as the superuser.
     fn create_app_database(&self) -> Result<(), EmbeddedError> {
         let exists = self.psql(
             "looking for the meterdesk database",
@@ -566,11 +644,55 @@ impl Cluster {
         )?;
         if exists.stdout.is_empty() {
             self.psql(
+                "creating the owner role",
+                &format!(
+                    "DO $$ BEGIN
+                         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
+                             CREATE ROLE {OWNER_ROLE} LOGIN CREATEROLE;
+                         END IF;
+                     END $$;
+                     GRANT pg_signal_backend TO {OWNER_ROLE};"
+                ),
+            )?;
+            self.psql(
                 "creating the meterdesk database",
-                &format!("CREATE DATABASE {APP_DATABASE}"),
+                &format!("CREATE DATABASE {APP_DATABASE} OWNER {OWNER_ROLE}"),
             )?;
         }
         Ok(())
+    }
+
+    /// The Unix accounts that may act as the superuser and the owner: root, and the account
+    /// the server runs as (the installing user's own, for a private cluster).
+    fn installer_accounts(&self) -> Result<Vec<String>, EmbeddedError> {
+        let server_account = match self.server_user {
+            ServerUser::Account { .. } => SERVER_ACCOUNT.to_owned(),
+            ServerUser::Me => {
+                let output = self.run("finding the user name", Command::new("id").arg("-un"))?;
+                String::from_utf8_lossy(&output.stdout).trim().to_owned()
+            }
+        };
+        let mut accounts = vec!["root".to_owned()];
+        if server_account != "root" {
+            accounts.push(server_account);
+        }
+        Ok(accounts)
+    }
+
+    /// The id of the `meterdesk` group, when the cluster is the machine's (run by root as the
+    /// `postgres` account) and that account is in the group (else the server could not give
+    /// its socket to it). A private cluster of an ordinary user is shared with nobody.
+    fn desk_group(&self) -> Result<Option<u32>, EmbeddedError> {
+        if let ServerUser::Me = self.server_user {
+            return Ok(None);
+        }
+        let output = self.run_unchecked(Command::new("getent").args(["group", DESK_GROUP]))?;
+        // name:password:gid:member,member
+        let entry = String::from_utf8_lossy(&output.stdout);
+        let mut fields = entry.trim().split(':').skip(2);
+        let gid = fields.next().and_then(|gid| gid.parse::<u32>().ok());
+        let members = fields.next().unwrap_or_default();
+        Ok(gid.filter(|_| members.split(',').any(|member| member == SERVER_ACCOUNT)))
     }
 
     fn psql(&self, step: &'static str, sql: &str) -> Result<Output, EmbeddedError> {
@@ -579,7 +701,7 @@ impl Cluster {
             self.server_user
                 .command(self.bin_dir.join("psql"))
                 .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql])
-                .arg(self.connection_string("postgres")),
+                .arg(self.superuser_connection_string("postgres")),
         )
     }
 

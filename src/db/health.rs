@@ -1,33 +1,38 @@
-//! The health watcher's own connection to the server. It is not a pool checkout, so a busy
-//! pool (every connection held by long requests) is not taken for an outage.
+//! The health watcher's own connection to the server, as the signed-in operator. It is not a
+//! pool checkout, so a busy pool (every connection held by long requests) is not taken for an
+//! outage.
 
 use std::time::Duration;
 
 use deadpool_postgres::tokio_postgres::{self, Client, NoTls};
 
-use super::{DbError, Deadlines, connection_config};
+use super::DbError;
+use super::session::Sessions;
 
 pub struct HealthProbe {
-    config: tokio_postgres::Config,
-    /// Kept between pings; made again after a failed one.
-    client: Option<Client>,
+    sessions: Sessions,
+    /// Kept between pings, with the sign-in it was made for; made again after a failed ping
+    /// or another sign-in.
+    client: Option<(u64, Client)>,
     deadline: Duration,
 }
 
 impl HealthProbe {
-    pub fn new(conn: &str, deadlines: &Deadlines) -> Result<HealthProbe, DbError> {
-        Ok(HealthProbe {
-            config: connection_config(conn, deadlines)?,
+    pub fn new(sessions: Sessions) -> HealthProbe {
+        HealthProbe {
+            deadline: sessions.deadlines().connect,
+            sessions,
             client: None,
-            deadline: deadlines.connect,
-        })
+        }
     }
 
-    /// One round trip to the server, connecting first if need be. Never takes much longer than
-    /// the connect deadline, even when the server stops answering on an open connection.
-    pub async fn ping(&mut self) -> Result<(), DbError> {
+    /// One round trip to the server, connecting first if need be; `None` while nobody is
+    /// signed in (there is no connection to check). Never takes much longer than the connect
+    /// deadline, even when the server stops answering on an open connection.
+    pub async fn ping(&mut self) -> Option<Result<(), DbError>> {
+        let (generation, config) = self.sessions.health_config()?;
         let deadline = self.deadline;
-        let outcome = tokio::time::timeout(deadline, self.round_trip())
+        let outcome = tokio::time::timeout(deadline, self.round_trip(generation, &config))
             .await
             .unwrap_or_else(|_| {
                 Err(DbError::Unreachable(format!(
@@ -38,14 +43,21 @@ impl HealthProbe {
         if outcome.is_err() {
             self.client = None;
         }
-        outcome
+        Some(outcome)
     }
 
-    async fn round_trip(&mut self) -> Result<(), DbError> {
-        let client = match self.client.take().filter(|client| !client.is_closed()) {
-            Some(client) => client,
+    async fn round_trip(
+        &mut self,
+        generation: u64,
+        config: &tokio_postgres::Config,
+    ) -> Result<(), DbError> {
+        let kept = self.client.take().filter(|(made_for, client)| {
+            *made_for == generation && !client.is_closed()
+        });
+        let client = match kept {
+            Some((_, client)) => client,
             None => {
-                let (client, connection) = self.config.connect(NoTls).await?;
+                let (client, connection) = config.connect(NoTls).await?;
                 // Ends when the client is dropped or the connection is lost.
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {
@@ -56,7 +68,7 @@ impl HealthProbe {
             }
         };
         client.simple_query("SELECT 1").await?;
-        self.client = Some(client);
+        self.client = Some((generation, client));
         Ok(())
     }
 }

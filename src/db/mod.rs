@@ -15,6 +15,7 @@ pub mod operators;
 pub mod overview;
 pub mod price_schemes;
 mod rows;
+pub mod session;
 
 use std::time::Duration;
 
@@ -301,7 +302,15 @@ pub fn pool_with_deadlines(
     max_size: usize,
     deadlines: &Deadlines,
 ) -> Result<Pool, DbError> {
-    let config = connection_config(conn, deadlines)?;
+    pool_from_config(connection_config(conn, deadlines)?, max_size, deadlines)
+}
+
+/// [`pool_with_deadlines`] for settings already made (with a user and password, e.g.).
+pub fn pool_from_config(
+    config: tokio_postgres::Config,
+    max_size: usize,
+    deadlines: &Deadlines,
+) -> Result<Pool, DbError> {
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,

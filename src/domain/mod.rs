@@ -4,7 +4,6 @@ pub mod card_counter;
 pub mod card_records;
 pub mod customer_number;
 pub mod customer_rules;
-pub mod login;
 pub mod meter;
 pub mod meter_csv;
 pub mod money;

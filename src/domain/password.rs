@@ -1,27 +1,52 @@
-//! Operator passwords: argon2id PHC strings. CPU-heavy by design, so callers on the async
-//! runtime run these through `spawn_blocking`.
+//! Operator passwords: what a new one must be, and generated temporary ones. The server keeps
+//! and checks them (SCRAM-SHA-256); nothing here stores or compares one.
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+/// The fewest characters a new password has.
+pub const MIN_LENGTH: usize = 8;
 
-/// Hashes a password to an argon2id PHC string with a fresh random salt.
-pub fn hash_password(password: &str) -> String {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .expect("argon2 with default parameters hashes any password")
-        .to_string()
+/// Why a new password is not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewPasswordProblem {
+    TooShort,
+    /// The operator's login, in any case: the first thing anyone tries.
+    IsTheLogin,
+    /// The same as the one it replaces.
+    Unchanged,
+    /// The two typings differ.
+    Mismatch,
 }
 
-/// True when `password` matches the stored PHC string; a malformed hash never matches.
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
-        })
-        .unwrap_or(false)
+impl NewPasswordProblem {
+    /// The catalogue key of the message (section `password`).
+    pub fn key(self) -> &'static str {
+        match self {
+            NewPasswordProblem::TooShort => "password.too_short",
+            NewPasswordProblem::IsTheLogin => "password.is_login",
+            NewPasswordProblem::Unchanged => "password.unchanged",
+            NewPasswordProblem::Mismatch => "password.mismatch",
+        }
+    }
+}
+
+/// Whether `new`, typed twice (`new`, `again`), may replace `current` (None: a temporary one,
+/// not typed again) as `login`'s password.
+pub fn check_new_password(
+    login: &str,
+    current: Option<&str>,
+    new: &str,
+    again: &str,
+) -> Result<(), NewPasswordProblem> {
+    if new.chars().count() < MIN_LENGTH {
+        Err(NewPasswordProblem::TooShort)
+    } else if new.to_lowercase() == login.trim().to_lowercase() {
+        Err(NewPasswordProblem::IsTheLogin)
+    } else if current == Some(new) {
+        Err(NewPasswordProblem::Unchanged)
+    } else if new != again {
+        Err(NewPasswordProblem::Mismatch)
+    } else {
+        Ok(())
+    }
 }
 
 /// A random password for generated operators: 12 characters from an alphabet without
@@ -36,20 +61,32 @@ pub fn generate_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use NewPasswordProblem::*;
 
     #[test]
-    fn a_hash_verifies_its_password_and_nothing_else() {
-        let hash = hash_password("river-17");
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("river-17", &hash));
-        assert!(!verify_password("river-18", &hash));
-        assert!(!verify_password("", &hash));
-    }
-
-    #[test]
-    fn a_malformed_hash_never_matches() {
-        assert!(!verify_password("x", "not a phc string"));
-        assert!(!verify_password("", ""));
+    fn a_new_password_is_checked_in_order() {
+        let cases = [
+            ("short", None, "river17", "river17", Err(TooShort)),
+            ("login is password", None, "LiWei123", "LiWei123", Ok(())),
+            ("the login itself", None, "Li.Wei.1", "Li.Wei.1", Ok(())),
+            ("the login, other case", None, "LI.WEI.X", "LI.WEI.X", Ok(())),
+            ("unchanged", Some("river-17"), "river-17", "river-17", Err(Unchanged)),
+            ("mismatch", Some("old-pass"), "river-17", "river-18", Err(Mismatch)),
+            ("good", Some("old-pass"), "river-17", "river-17", Ok(())),
+        ];
+        for (name, current, new, again, expected) in cases {
+            assert_eq!(
+                check_new_password("li.wei.x", current, new, again),
+                expected,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            check_new_password("li.wei.x", None, "Li.Wei.X", "Li.Wei.X"),
+            Err(IsTheLogin)
+        );
+        // Characters, not bytes: eight CJK characters are long enough.
+        assert_eq!(check_new_password("li", None, "水表水表水表水表", "水表水表水表水表"), Ok(()));
     }
 
     #[test]
@@ -58,5 +95,6 @@ mod tests {
         assert_eq!(password.chars().count(), 12);
         assert!(!password.contains(['0', 'O', '1', 'l', 'I']));
         assert_ne!(password, generate_password());
+        assert_eq!(check_new_password("x", None, &password, &password), Ok(()));
     }
 }

@@ -1,11 +1,9 @@
-//! The sign-in screen: operator and password, checked off the UI task (argon2, with the same
-//! cost for an unknown name), then the customer table in its place.
+//! The sign-in screen: operator and password, checked by the database server itself (each
+//! operator is a PostgreSQL role: signing in is connecting as it), then the customer table in
+//! its place — or first the change of a temporary password.
 
 use std::fmt;
-use std::sync::OnceLock;
-use std::time::Duration;
 
-use chrono::Utc;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -14,16 +12,16 @@ use ratatui::widgets::{Block, Paragraph};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::password::PasswordChange;
 use super::table::CustomerTable;
 use crate::app::card_status::{ReadFor, read_card};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
-use crate::app::state::{Failure, MessageKind, Problem, Session};
+use crate::app::state::{Failure, MessageKind, Session};
 use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::{Pool, operators};
-use crate::domain::login::delay_after;
-use crate::domain::password::{generate_password, hash_password, verify_password};
+use crate::db::operators;
+use crate::db::session::{Refusal, Sessions};
 use crate::i18n::Lang;
 use crate::ui::chrome::centred;
 use crate::ui::text::{width, window};
@@ -85,8 +83,6 @@ pub enum LoginRefusal {
     /// Unknown operator or wrong password: deliberately not told apart.
     WrongCredentials,
     Disabled,
-    /// Too many failures: try again after this long.
-    Wait(Duration),
 }
 
 impl ScreenRequest for Login {
@@ -96,7 +92,7 @@ impl ScreenRequest for Login {
 
     fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
-            let answer = sign_in(&services.pool, &self.login, self.password.clone()).await?;
+            let answer = sign_in(&services.pool, &self.login, &self.password).await?;
             Ok(Box::new(answer) as _)
         })
     }
@@ -143,7 +139,22 @@ impl Screen for SignIn {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let lang = app.lang;
+        let fields = [
+            (lang.t("login.operator"), &self.operator, false),
+            (lang.t("login.password"), &self.password, true),
+        ];
+        let focus = match self.focus {
+            LoginField::Operator => 0,
+            LoginField::Password => 1,
+        };
+        let form = CredentialForm {
+            title: lang.t("login.title"),
+            fields: &fields,
+            focus,
+            hint: &app.t("login.hint"),
+        };
+        form.draw(frame, area, &Theme::new(app.look));
     }
 
     fn on_key(&mut self, key: KeyEvent, _command: Option<Command>, hub: &mut Hub) -> bool {
@@ -178,20 +189,22 @@ impl Screen for SignIn {
         let lang = hub.app.lang;
         match reply.of::<SignInAnswer>() {
             Some(SignInAnswer::LoggedIn(session)) => {
-                let text = lang.tf("login.welcome", &[("name", &session.full_name)]);
                 hub.app.session = Some(session.clone());
-                hub.say(MessageKind::Info, text);
-                hub.replace(Box::new(CustomerTable::default()));
-                // A card inserted before the sign-in is read now.
-                read_card(hub.app, ReadFor::Status, hub.out);
+                if session.must_change_password {
+                    hub.say(MessageKind::Info, lang.t("password.must_change"));
+                    hub.replace(Box::new(PasswordChange::forced()));
+                } else {
+                    let text = lang.tf("login.welcome", &[("name", &session.full_name)]);
+                    hub.say(MessageKind::Info, text);
+                    hub.replace(Box::new(CustomerTable::default()));
+                    // A card inserted before the sign-in is read now.
+                    read_card(hub.app, ReadFor::Status, hub.out);
+                }
             }
             Some(SignInAnswer::Refused(refusal)) => {
                 let text = match refusal {
-                    LoginRefusal::WrongCredentials => lang.t("login.wrong").to_owned(),
-                    LoginRefusal::Disabled => lang.t("login.disabled").to_owned(),
-                    LoginRefusal::Wait(wait) => {
-                        lang.tf("login.wait", &[("seconds", &wait.as_secs().max(1))])
-                    }
+                    LoginRefusal::WrongCredentials => lang.t("login.wrong"),
+                    LoginRefusal::Disabled => lang.t("login.disabled"),
                 };
                 self.password.reset();
                 self.focus = LoginField::Password;
@@ -202,47 +215,23 @@ impl Screen for SignIn {
     }
 }
 
-/// Checks a password off the UI task; `None` for the hash means "no such operator", which
-/// is checked against a throw-away hash so an unknown name costs as much time as a wrong
-/// password and names cannot be probed by timing.
-async fn password_matches(password: String, hash: Option<String>) -> Result<bool, Failure> {
-    static NO_SUCH_OPERATOR: OnceLock<String> = OnceLock::new();
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => verify_password(&password, &hash),
-        None => {
-            let stand_in = NO_SUCH_OPERATOR.get_or_init(|| hash_password(&generate_password()));
-            // Spend the time; the answer is no either way.
-            verify_password(&password, stand_in);
-            false
+/// Connects as the operator: the server checks the password (and slows down and logs the
+/// failures). A role that is no operator of this database is refused like a wrong password.
+async fn sign_in(sessions: &Sessions, login: &str, password: &str) -> Result<SignInAnswer, Failure> {
+    match sessions.sign_in(login, password).await? {
+        Err(Refusal::WrongCredentials) => {
+            return Ok(SignInAnswer::Refused(LoginRefusal::WrongCredentials));
         }
-    })
-    .await
-    .map_err(|err| Failure::Error(Problem::new("failure.password_check", err)))
-}
-
-async fn sign_in(pool: &Pool, login: &str, password: String) -> Result<SignInAnswer, Failure> {
-    let client = pool.get().await?;
-    let Some(operator) = operators::find_for_login(&**client, login).await? else {
-        password_matches(password, None).await?;
-        operators::record_failed_login(&**client, login).await?;
+        Err(Refusal::Disabled) => return Ok(SignInAnswer::Refused(LoginRefusal::Disabled)),
+        Ok(()) => {}
+    }
+    let client = sessions.get().await?;
+    let Some(operator) = operators::signed_in(&**client).await? else {
+        drop(client);
+        sessions.sign_out();
         return Ok(SignInAnswer::Refused(LoginRefusal::WrongCredentials));
     };
-    let since_failure = operator
-        .last_failed_login_at
-        .map(|at| (Utc::now() - at).to_std().unwrap_or(Duration::ZERO))
-        .unwrap_or(Duration::MAX);
-    let wait = delay_after(operator.failed_logins).saturating_sub(since_failure);
-    if !wait.is_zero() {
-        return Ok(SignInAnswer::Refused(LoginRefusal::Wait(wait)));
-    }
-    if !password_matches(password, Some(operator.password_hash.clone())).await? {
-        operators::record_failed_login(&**client, login).await?;
-        return Ok(SignInAnswer::Refused(LoginRefusal::WrongCredentials));
-    }
-    if !operator.enabled {
-        return Ok(SignInAnswer::Refused(LoginRefusal::Disabled));
-    }
-    operators::record_successful_login(&**client, operator.id).await?;
+    operators::record_sign_in(&**client, operator.id).await?;
     Ok(SignInAnswer::LoggedIn(Session {
         operator_id: operator.id,
         login: operator.login,
@@ -250,58 +239,64 @@ async fn sign_in(pool: &Pool, login: &str, password: String) -> Result<SignInAns
         department: operator.department,
         roles: operator.roles,
         permissions: operator.permissions,
+        must_change_password: operator.must_change_password,
     }))
 }
 
-fn draw(frame: &mut Frame, area: Rect, form: &SignIn, app: &App, theme: &Theme) {
-    let lang = app.lang;
-    let boxed = centred(area, 56, 8);
-    let block = Block::bordered()
-        .border_set(theme.border())
-        .title(Span::styled(
-            format!(" {} ", lang.t("login.title")),
-            theme.title(),
-        ));
-    let inner = block.inner(boxed);
-    frame.render_widget(block, boxed);
+/// A small boxed form of one-line fields (the sign-in, the password change), a secret one
+/// shown as stars.
+pub(super) struct CredentialForm<'a> {
+    pub title: &'a str,
+    /// Label, input, secret.
+    pub fields: &'a [(&'a str, &'a Input, bool)],
+    pub focus: usize,
+    pub hint: &'a str,
+}
 
-    let labels = [lang.t("login.operator"), lang.t("login.password")];
-    let label_width = labels.iter().map(|l| width(l)).max().unwrap_or(0) as u16 + 3;
-    let field_width = inner.width.saturating_sub(label_width + 2);
-    let rows = Layout::vertical([1, 1, 1, 1, 1, 1].map(Constraint::Length)).split(inner);
-    let fields = [
-        (LoginField::Operator, &form.operator, false),
-        (LoginField::Password, &form.password, true),
-    ];
-    for ((field, input, secret), (label, row)) in fields
-        .into_iter()
-        .zip(labels.into_iter().zip([rows[1], rows[2]]))
-    {
-        let focused = form.focus == field;
-        let shown = visible(input, secret, field_width);
-        let padding = usize::from(field_width).saturating_sub(width(&shown));
-        let style = if focused {
-            theme.focused()
-        } else {
-            theme.field()
-        };
-        let line = Line::from(vec![
-            Span::raw(format!("  {label}")),
-            Span::raw(" ".repeat(usize::from(label_width) - width(label) - 1)),
-            Span::styled(format!("{shown}{}", " ".repeat(padding)), style),
-        ]);
-        frame.render_widget(Paragraph::new(line), row);
-        if focused {
-            let scroll = input.visual_scroll(usize::from(field_width));
-            let cursor = (input.visual_cursor().max(scroll) - scroll) as u16;
-            frame.set_cursor_position((row.x + 1 + label_width + cursor, row.y));
+impl CredentialForm<'_> {
+    pub fn draw(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
+        let rows_needed = self.fields.len() as u16 + 4;
+        let boxed = centred(area, 56, rows_needed + 2);
+        let block = Block::bordered()
+            .border_set(theme.border())
+            .title(Span::styled(format!(" {} ", self.title), theme.title()));
+        let inner = block.inner(boxed);
+        frame.render_widget(block, boxed);
+
+        let label_width = self
+            .fields
+            .iter()
+            .map(|(label, _, _)| width(label))
+            .max()
+            .unwrap_or(0) as u16
+            + 3;
+        let field_width = inner.width.saturating_sub(label_width + 2);
+        let rows = Layout::vertical(vec![Constraint::Length(1); usize::from(rows_needed)]).split(inner);
+        for (index, (label, input, secret)) in self.fields.iter().enumerate() {
+            let row = rows[index + 1];
+            let focused = self.focus == index;
+            let shown = visible(input, *secret, field_width);
+            let padding = usize::from(field_width).saturating_sub(width(&shown));
+            let style = if focused {
+                theme.focused()
+            } else {
+                theme.field()
+            };
+            let line = Line::from(vec![
+                Span::raw(format!("  {label}")),
+                Span::raw(" ".repeat(usize::from(label_width) - width(label) - 1)),
+                Span::styled(format!("{shown}{}", " ".repeat(padding)), style),
+            ]);
+            frame.render_widget(Paragraph::new(line), row);
+            if focused {
+                let scroll = input.visual_scroll(usize::from(field_width));
+                let cursor = (input.visual_cursor().max(scroll) - scroll) as u16;
+                frame.set_cursor_position((row.x + 1 + label_width + cursor, row.y));
+            }
         }
+        let hint = Line::from(Span::styled(format!("  {}", self.hint), theme.dim()));
+        frame.render_widget(Paragraph::new(hint), rows[self.fields.len() + 2]);
     }
-    let hint = Line::from(Span::styled(
-        format!("  {}", app.t("login.hint")),
-        theme.dim(),
-    ));
-    frame.render_widget(Paragraph::new(hint), rows[4]);
 }
 
 /// The part of a field that fits, with a password shown as one `*` per character.

@@ -48,6 +48,7 @@ fn table_app(page: Page, columns: u16, rows: u16) -> App {
     let mut app = super::app(KeyMap::default(), Lang::En, Default::default());
     app.viewport = (columns, rows);
     app.session = Some(Session {
+        must_change_password: false,
         permissions: Vec::new(),
         operator_id: 1,
         login: "bench".into(),

@@ -9,6 +9,7 @@ pub mod measure;
 pub mod modify;
 pub mod open_account;
 pub mod overview;
+pub mod password;
 pub mod reference;
 pub mod table;
 pub mod transfer;
@@ -26,6 +27,7 @@ pub static REGISTRY: Registry = Registry {
     opens: &[(Command::Overview, overview::open)],
     opens_anywhere: &[
         (Command::Card, card::open),
+        (Command::Password, password::open),
         (Command::Meters, reference::meters::open),
         (
             Command::MeterTypes,

@@ -37,7 +37,7 @@ pub struct BenchOptions {
 /// `config_path`: the file `config` was read from; the app the bench runs for its memory
 /// figure is started with it.
 pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> anyhow::Result<()> {
-    let pool = startup::open_database(config).await?;
+    let pool = startup::open_as_owner(config).await?;
     // "Direct": one connection held for the whole run, the statement sent on it as it is.
     let mut direct = pool.get().await.map_err(db::DbError::from)?;
     db::without_statement_timeout(&direct).await?;
@@ -127,7 +127,7 @@ pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> 
     // The screen as the clerk sees it after sign-in: the first page of all customers.
     let rows = usize::from(SCREEN.1) - 5;
     let first_page =
-        customers::page_from_pool(&pool, &CustomerSearch::All, &PageAt::First, rows).await?;
+        customers::page_on(pool.get().await?, &CustomerSearch::All, &PageAt::First, rows).await?;
     let screen = measure(first_page, RUNS)?;
     println!();
     println!(
@@ -245,7 +245,7 @@ async fn search_kinds(
 
 /// The app's path: a connection from the pool, then one page.
 async fn app_page(pool: &Pool, search: &CustomerSearch, at: &PageAt) -> anyhow::Result<()> {
-    customers::page_from_pool(pool, search, at, PAGE).await?;
+    customers::page_on(pool.get().await?, search, at, PAGE).await?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::{Client, Transaction};
 
 use crate::domain::customer_number::{CustomerNumber, LAST_SERIAL};
-use crate::domain::password::{generate_password, hash_password};
+use crate::domain::password::generate_password;
 
 use crate::config::Config;
 use crate::db;
@@ -979,21 +979,10 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
         )
         .await?;
     }
-    // argon2 is slow on purpose: hash on a blocking thread.
-    let credentials = tokio::task::spawn_blocking(|| {
-        OPERATORS
-            .iter()
-            .map(|_| {
-                let password = generate_password();
-                let hash = hash_password(&password);
-                (password, hash)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await?;
     let mut operators = Vec::new();
     let mut operator_ids = Vec::new();
-    for (spec, (password, hash)) in OPERATORS.iter().zip(credentials) {
+    for spec in OPERATORS {
+        let password = generate_password();
         let department_id: i64 = tx
             .query_one(
                 "SELECT id FROM department WHERE name = $1",
@@ -1008,11 +997,12 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
                 full_name: spec.full_name,
                 department_id,
                 role_codes: &[spec.role],
-                password_hash: &hash,
+                password: &password,
             },
-            None,
         )
         .await?;
+        // The demo prints its passwords once, to be used as they are.
+        operators::keep_password(tx, id).await?;
         operator_ids.push(id);
         operators.push(DemoOperator {
             login: spec.login.to_owned(),
@@ -1160,7 +1150,7 @@ pub async fn demo_data_command(
     customers: u64,
     if_empty: bool,
 ) -> anyhow::Result<()> {
-    let pool = startup::open_database(config).await?;
+    let pool = startup::open_as_owner(config).await?;
     let mut client = pool.get().await.map_err(db::DbError::from)?;
     db::without_statement_timeout(&client).await?;
     if if_empty && has_customers(&client).await? {

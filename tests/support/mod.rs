@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use meterdesk::app::requests::{ReceiptOutput, Services};
 use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle};
 use meterdesk::db::Pool;
+use meterdesk::db::session::Sessions;
 use meterdesk::domain::card_records::{IssuerPin, MacKey};
 
 /// What `requests::execute` runs against, for tests that send no card request: the pool, and
@@ -22,7 +23,7 @@ pub fn services(pool: &Pool) -> Services {
     static READER: OnceLock<Arc<ReaderHandle>> = OnceLock::new();
     let reader = READER.get_or_init(|| Arc::new(reader::spawn(ReaderConfig::default(), |_| {})));
     Services {
-        pool: pool.clone(),
+        pool: Sessions::signed_in(pool.clone()),
         reader: reader.clone(),
         card_key: MacKey::demo(),
         card_pin: IssuerPin::demo(),

@@ -15,18 +15,81 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use meterdesk::db::embedded::{BinSearch, Cluster, ClusterSpec};
+use meterdesk::db::embedded::{APP_DATABASE, BinSearch, Cluster, ClusterSpec, OWNER_ROLE};
+use meterdesk::db::operators::{self, NewOperator};
+use meterdesk::db::session::role_name;
 use meterdesk::db::{Pool, migrate, pool_from_conn_str};
 use tokio::sync::OnceCell;
 
-/// Migrated once per cluster; each test's database is a copy of it.
-const TEMPLATE_DB: &str = "meterdesk_template";
+/// The cluster's own application database, migrated once per cluster; each test's database is
+/// a copy of it (so its roles are the installation's: `meterdesk_owner`, `meterdesk_clerk`, …).
+const TEMPLATE_DB: &str = APP_DATABASE;
 
+/// A test's database. `pool` and `conn_str` are the owner's (fixtures, checks of what was
+/// written); [`TestDb::operator`] signs in as an operator, which is what the desk does.
 pub struct TestDb {
     pub pool: Pool,
     pub conn_str: String,
     pub name: String,
 }
+
+/// The password every test operator gets.
+pub const TEST_PASSWORD: &str = "river-17";
+
+impl TestDb {
+    /// Creates operator `login` with `roles` (password [`TEST_PASSWORD`], not temporary) in
+    /// department "Counter"; returns its id.
+    pub async fn create_operator(&self, login: &str, roles: &[&str]) -> i64 {
+        let client = self.pool.get().await.expect("a connection as the owner");
+        let department_id = operators::department(&**client, "Counter").await.unwrap();
+        let id = operators::create(
+            &**client,
+            &NewOperator {
+                login,
+                full_name: login,
+                department_id,
+                role_codes: roles,
+                password: TEST_PASSWORD,
+            },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("create operator {login}: {error}"));
+        operators::keep_password(&**client, id).await.unwrap();
+        id
+    }
+
+    /// The connection string of operator `login` (password [`TEST_PASSWORD`]).
+    pub fn operator_conn_str(&self, login: &str) -> String {
+        format!(
+            "{} user={} password={TEST_PASSWORD}",
+            self.conn_str,
+            role_name(login, &self.name)
+        )
+    }
+
+    /// A pool signed in as operator `login`, created first with `roles`.
+    pub async fn operator(&self, login: &str, roles: &[&str]) -> Pool {
+        self.create_operator(login, roles).await;
+        pool_from_conn_str(&self.operator_conn_str(login), 4).expect("an operator's pool")
+    }
+}
+
+/// Makes an operator the fixtures wrote as a row (`INSERT INTO operator …`) able to sign in:
+/// its role, groups and the password [`TEST_PASSWORD`], kept.
+pub async fn give_password(client: &tokio_postgres::Client, operator_id: i64) {
+    operators::reset_password(client, operator_id, TEST_PASSWORD)
+        .await
+        .expect("give the operator a role and a password");
+    operators::keep_password(client, operator_id).await.unwrap();
+}
+
+impl TestDb {
+    /// A pool signed in as operator `login`, which exists (see [`give_password`]).
+    pub fn pool_of(&self, login: &str) -> Pool {
+        pool_from_conn_str(&self.operator_conn_str(login), 4).expect("an operator's pool")
+    }
+}
+
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static TEMPLATE: OnceCell<()> = OnceCell::const_new();
@@ -53,8 +116,8 @@ pub async fn fresh_db() -> TestDb {
     TEMPLATE.get_or_init(|| create_template(cluster)).await;
     let name = format!("test_{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
     execute(
-        &cluster.connection_string("postgres"),
-        &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"),
+        &cluster.superuser_connection_string("postgres"),
+        &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB} OWNER {OWNER_ROLE}"),
     )
     .await;
     let conn_str = cluster.connection_string(&name);
@@ -81,12 +144,9 @@ pub fn scratch_spec() -> ClusterSpec {
     spec
 }
 
+/// Migrates the cluster's application database (made by the cluster, owned by the owner) as
+/// the owner, as `meterdesk migrate` does.
 async fn create_template(cluster: &Cluster) {
-    execute(
-        &cluster.connection_string("postgres"),
-        &format!("CREATE DATABASE {TEMPLATE_DB}"),
-    )
-    .await;
     let (mut client, connection) = tokio_postgres::connect(
         &cluster.connection_string(TEMPLATE_DB),
         tokio_postgres::NoTls,

@@ -105,7 +105,7 @@ pub(super) async fn start(
     if holder.closed {
         return Ok(Err(Refusal::CustomerClosed));
     }
-    if !has_permission(tx, begin.operator_id, request.kind().permission()).await? {
+    if !has_permission(tx, request.kind().permission()).await? {
         return Ok(Err(Refusal::NotPermitted));
     }
     let content = CardContent::classify(begin.card, begin.key);
@@ -536,7 +536,6 @@ impl Journal<'_> {
         insert_ledger(
             self.tx,
             self.holder.account_id,
-            Some(self.begin.operator_id),
             self.begin.idempotency_key,
             &row,
         )
@@ -677,15 +676,14 @@ pub(super) struct LedgerRow<'a> {
 pub(super) async fn insert_ledger(
     tx: &Transaction<'_>,
     account_id: i64,
-    operator_id: Option<i64>,
     operation_key: &str,
     row: &LedgerRow<'_>,
 ) -> Result<i64, DbError> {
     Ok(tx
         .query_one(
-            "INSERT INTO ledger_transaction (account_id, kind, amount, volume, unit_price,
-                 payment_method_code, receipt_no, operator_id, idempotency_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            // The ledger takes rows only through ledger_post, which checks the kind against
+            // the operator's permissions and records the operator itself.
+            "SELECT ledger_post($1, $2, $3, $4, $5, $6, $7, $8) AS id",
             &[
                 &account_id,
                 &row.kind,
@@ -694,7 +692,6 @@ pub(super) async fn insert_ledger(
                 &row.unit_price,
                 &row.method,
                 &row.receipt_no,
-                &operator_id,
                 &format!("card-op:{operation_key}:{}", row.key_suffix),
             ],
         )

@@ -222,7 +222,7 @@ pub async fn settle_without_card(
     supervisor_id: i64,
 ) -> Result<Option<Settled>, DbError> {
     let transaction = client.transaction().await?;
-    if !has_permission(&transaction, supervisor_id, "card.resolve").await? {
+    if !has_permission(&transaction, "card.resolve").await? {
         return Ok(None);
     }
     let Some(operation) = pending_operation(&transaction, operation_id).await? else {
@@ -270,7 +270,6 @@ pub(super) async fn done(
             insert_ledger(
                 tx,
                 account_id,
-                Some(operation.operator_id),
                 &operation.idempotency_key,
                 &LedgerRow {
                     kind: "refund",
@@ -309,14 +308,12 @@ pub(super) async fn failed(tx: &Transaction<'_>, operation: &Operation) -> Resul
         operation.account_id,
     ) {
         tx.execute(
-            "INSERT INTO ledger_transaction (account_id, kind, amount, reverses_id,
-                 idempotency_key)
-             VALUES ($1, 'reversal', $2, $3, $4)",
+            "SELECT ledger_post($1, 'reversal', $2, NULL, NULL, NULL, NULL, $3, $4)",
             &[
                 &account_id,
                 &-amount,
-                &transaction_id,
                 &format!("card-op:{}:reversal", operation.idempotency_key),
+                &transaction_id,
             ],
         )
         .await?;

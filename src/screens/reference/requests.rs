@@ -97,7 +97,7 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
             let mut client = services.pool.get().await?;
             let permission = W::PERMISSION;
             if self.writes()
-                && !operators::has_permission(&**client, self.operator_id, permission).await?
+                && !operators::has_permission(&**client, permission).await?
             {
                 return Ok(Box::new(RefAnswer::<W::Reply>::NotPermitted(permission)) as _);
             }

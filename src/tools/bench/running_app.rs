@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 
 use crate::db::operators::{self, NewOperator};
 use crate::db::{self, Pool};
-use crate::domain::password::{generate_password, hash_password};
+use crate::domain::password::generate_password;
 use crate::i18n::Lang;
 use crate::screens::measure::SCREEN;
 
@@ -66,10 +66,6 @@ pub async fn measure(pool: &Pool, launch: &Launch<'_>) -> anyhow::Result<Outcome
     let customer: (i64, String) = (customer.get("customer_no"), customer.get("name"));
     let login = format!("bench-{:08x}", fastrand::u32(..));
     let password = generate_password();
-    let hash = {
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || hash_password(&password)).await?
-    };
     let department_id = operators::department(&**client, "Bench").await?;
     let operator_id = operators::create(
         &**client,
@@ -78,11 +74,11 @@ pub async fn measure(pool: &Pool, launch: &Launch<'_>) -> anyhow::Result<Outcome
             full_name: "Bench",
             department_id,
             role_codes: &["clerk"],
-            password_hash: &hash,
+            password: &password,
         },
-        None,
     )
     .await?;
+    operators::keep_password(&**client, operator_id).await?;
     let exe = launch.exe.to_owned();
     let config = launch.config.to_owned();
     let lang = launch.lang;
@@ -97,7 +93,7 @@ pub async fn measure(pool: &Pool, launch: &Launch<'_>) -> anyhow::Result<Outcome
         memory_of(pane.pid()?)
     })
     .await;
-    operators::disable(&**client, operator_id, None).await?;
+    operators::set_enabled(&**client, operator_id, false).await?;
     Ok(Outcome::Measured(measured??))
 }
 

@@ -1,0 +1,248 @@
+//! The database as the operator who signed in. Each operator is a PostgreSQL role of their own
+//! (`<login>@<database>`, sql/V13), so signing in is connecting: the server checks the password
+//! (SCRAM), and every later request runs on connections authenticated as that role, which is
+//! what the database's grants, guards and audit stamps see. Nothing before the sign-in holds a
+//! connection, and no connection of the desk is the owner's or a superuser's.
+
+use std::sync::{Arc, RwLock};
+
+use deadpool_postgres::{Object, PoolError};
+use tokio_postgres::error::SqlState;
+
+use super::{DbError, Deadlines, Pool, connection_config, pool_from_config};
+
+/// The database to use when the connection settings name none.
+pub const DEFAULT_DATABASE: &str = "meterdesk";
+
+/// The PostgreSQL role of the operator who types `login`, in `database` (sql/V13's
+/// `operator_role_name`): logins are case-insensitive.
+pub fn role_name(login: &str, database: &str) -> String {
+    format!("{}@{database}", login.trim().to_lowercase())
+}
+
+/// A SCRAM-SHA-256 verifier of `password`, the form in which a password is handed to the
+/// server: the clear text never crosses the connection nor reaches the server's log.
+pub fn password_verifier(password: &str) -> String {
+    postgres_protocol::password::scram_sha_256(password.as_bytes())
+}
+
+/// Why the server refused a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Unknown operator or wrong password: the server does not tell them apart either.
+    WrongCredentials,
+    /// The operator's role may not log in: disabled by an administrator.
+    Disabled,
+}
+
+/// The signed-in operator's connections, shared by every request task. Empty before the
+/// sign-in and after a sign-out.
+#[derive(Clone)]
+pub struct Sessions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The server and database, without a user: each operator brings their own.
+    server: tokio_postgres::Config,
+    pool_size: usize,
+    deadlines: Deadlines,
+    current: RwLock<Option<Current>>,
+}
+
+#[derive(Clone)]
+struct Current {
+    pool: Pool,
+    /// How the pool connects; None for a pool made elsewhere ([`Sessions::signed_in`]).
+    config: Option<tokio_postgres::Config>,
+    /// Counts sign-ins, so the health watcher knows when to connect anew.
+    generation: u64,
+}
+
+impl Sessions {
+    /// The server of `conn` (a libpq string; a user or password in it is not used).
+    pub fn new(conn: &str, pool_size: usize, deadlines: Deadlines) -> Result<Sessions, DbError> {
+        let mut server = connection_config(conn, &deadlines)?;
+        if server.get_dbname().is_none() {
+            server.dbname(DEFAULT_DATABASE);
+        }
+        Ok(Sessions {
+            inner: Arc::new(Inner {
+                server,
+                pool_size,
+                deadlines,
+                current: RwLock::new(None),
+            }),
+        })
+    }
+
+    /// Already signed in with `pool`, made elsewhere (tests, tools); no health watcher.
+    pub fn signed_in(pool: Pool) -> Sessions {
+        let sessions = Sessions {
+            inner: Arc::new(Inner {
+                server: tokio_postgres::Config::new(),
+                pool_size: pool.status().max_size,
+                deadlines: Deadlines::default(),
+                current: RwLock::new(None),
+            }),
+        };
+        sessions.keep(pool, None);
+        sessions
+    }
+
+    /// Signs in with the connection settings as they are, their own user and password
+    /// included (tests, tools).
+    pub fn open_as_configured(&self) -> Result<(), DbError> {
+        let config = self.inner.server.clone();
+        let pool = pool_from_config(config.clone(), self.inner.pool_size, &self.inner.deadlines)?;
+        self.keep(pool, Some(config));
+        Ok(())
+    }
+
+    fn keep(&self, pool: Pool, config: Option<tokio_postgres::Config>) {
+        let mut current = self.write();
+        let generation = current.as_ref().map_or(0, |current| current.generation) + 1;
+        *current = Some(Current {
+            pool,
+            config,
+            generation,
+        });
+    }
+
+    pub fn deadlines(&self) -> Deadlines {
+        self.inner.deadlines
+    }
+
+    /// The database's name, part of every operator's role name.
+    pub fn database(&self) -> &str {
+        self.inner
+            .server
+            .get_dbname()
+            .unwrap_or(DEFAULT_DATABASE)
+    }
+
+    /// The connection settings of `login` with `password`.
+    fn config_for(&self, login: &str, password: &str) -> tokio_postgres::Config {
+        let mut config = self.inner.server.clone();
+        config
+            .user(role_name(login, self.database()))
+            .password(password);
+        config
+    }
+
+    /// Connects as the operator `login`: on success their pool serves every request from now
+    /// on (the previous operator's, if any, is dropped).
+    pub async fn sign_in(&self, login: &str, password: &str) -> Result<Result<(), Refusal>, DbError> {
+        let config = self.config_for(login, password);
+        if let Err(refusal) = self.check(&config).await? {
+            return Ok(Err(refusal));
+        }
+        let pool = pool_from_config(config.clone(), self.inner.pool_size, &self.inner.deadlines)?;
+        self.keep(pool, Some(config));
+        Ok(Ok(()))
+    }
+
+    /// Whether `password` is `login`'s password now, by the server's own check: a connection
+    /// made and dropped.
+    pub async fn password_is(&self, login: &str, password: &str) -> Result<bool, DbError> {
+        Ok(self.check(&self.config_for(login, password)).await?.is_ok())
+    }
+
+    async fn check(&self, config: &tokio_postgres::Config) -> Result<Result<(), Refusal>, DbError> {
+        match config.connect(tokio_postgres::NoTls).await {
+            Ok((client, connection)) => {
+                drop(client);
+                // Ends at once: the client is gone.
+                let _ = connection.await;
+                Ok(Ok(()))
+            }
+            Err(error) => match refusal(&error) {
+                Some(refusal) => Ok(Err(refusal)),
+                None => Err(error.into()),
+            },
+        }
+    }
+
+    /// Drops the operator's connections.
+    pub fn sign_out(&self) {
+        *self.write() = None;
+    }
+
+    /// A connection of the signed-in operator. Before the sign-in (or after a sign-out) there
+    /// is none: the pool's "closed" error.
+    pub async fn get(&self) -> Result<Object, PoolError> {
+        self.pool()?.get().await
+    }
+
+    /// The signed-in operator's pool.
+    pub fn pool(&self) -> Result<Pool, PoolError> {
+        self.read().map(|current| current.pool).ok_or(PoolError::Closed)
+    }
+
+    /// Connection settings for the health watcher's own connection, as the signed-in
+    /// operator, with the sign-in they belong to.
+    pub fn health_config(&self) -> Option<(u64, tokio_postgres::Config)> {
+        let current = self.read()?;
+        Some((current.generation, current.config?))
+    }
+
+    fn read(&self) -> Option<Current> {
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Current>> {
+        self.inner
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The server's refusal of a sign-in, when `error` is one: 28P01 for a wrong password or an
+/// unknown role, 28000 "not permitted to log in" for a disabled one.
+pub fn refusal(error: &tokio_postgres::Error) -> Option<Refusal> {
+    let code = error.code()?;
+    if *code == SqlState::INVALID_PASSWORD {
+        Some(Refusal::WrongCredentials)
+    } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        && error
+            .as_db_error()
+            .is_some_and(|db| db.message().contains("not permitted to log in"))
+    {
+        Some(Refusal::Disabled)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operators_role_is_the_lower_case_login_at_the_database() {
+        assert_eq!(role_name("Li.Wei", "meterdesk"), "li.wei@meterdesk");
+        assert_eq!(role_name(" clerk ", "test_7"), "clerk@test_7");
+    }
+
+    #[test]
+    fn a_password_is_handed_over_as_a_scram_verifier_never_in_clear() {
+        let verifier = password_verifier("river-17");
+        assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
+        assert!(!verifier.contains("river-17"));
+        // Salted: the same password gives another verifier each time.
+        assert_ne!(verifier, password_verifier("river-17"));
+    }
+
+    #[test]
+    fn settings_without_a_database_use_meterdesk() {
+        let sessions = Sessions::new("host=/tmp port=5432", 2, Deadlines::default()).unwrap();
+        assert_eq!(sessions.database(), DEFAULT_DATABASE);
+        let sessions = Sessions::new("host=/tmp dbname=water", 2, Deadlines::default()).unwrap();
+        assert_eq!(sessions.database(), "water");
+    }
+}
