@@ -172,9 +172,26 @@ ALTER FUNCTION customer_name_char_after_update() SECURITY DEFINER SET search_pat
 
 CREATE TRIGGER guard_insert_delete BEFORE INSERT OR DELETE ON meter
     FOR EACH ROW EXECUTE FUNCTION md_guard('meter.maintain', 'meter.import');
--- Opening an account installs its meter; closing one removes it.
+-- Opening an account installs its meter and closing one removes it: those change the status
+-- alone; any other change of a meter is its maintenance.
+CREATE FUNCTION meter_update_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER') THEN
+        IF (to_jsonb(NEW) - 'status') IS DISTINCT FROM (to_jsonb(OLD) - 'status') THEN
+            PERFORM md_require('meter.maintain', 'meter.import');
+        ELSIF OLD.status = 'uninstalled' AND NEW.status = 'installed' THEN
+            PERFORM md_require('customer.open');
+        ELSIF OLD.status = 'installed' AND NEW.status = 'removed' THEN
+            PERFORM md_require('customer.close');
+        ELSE
+            PERFORM md_require('meter.maintain');
+        END IF;
+    END IF;
+    RETURN NEW;
+END $$;
 CREATE TRIGGER guard_update BEFORE UPDATE ON meter
-    FOR EACH ROW EXECUTE FUNCTION md_guard('meter.maintain', 'meter.import', 'customer.open', 'customer.close');
+    FOR EACH ROW EXECUTE FUNCTION meter_update_guard();
 CREATE TRIGGER guard_write BEFORE INSERT OR UPDATE OR DELETE ON meter_type
     FOR EACH ROW EXECUTE FUNCTION md_guard('meter.maintain');
 
@@ -221,8 +238,9 @@ CREATE TRIGGER guard_update BEFORE UPDATE ON card
 CREATE TRIGGER stamp_issued_by BEFORE INSERT ON card
     FOR EACH ROW EXECUTE FUNCTION md_stamp_operator('issued_by');
 
--- A card operation of kind K needs card.K; finishing one is the desk's (the same permission) or
--- a supervisor's settling it (card.resolve).
+-- A card operation of kind K needs card.K. Finishing one is whichever desk next reads its card
+-- (the card is the evidence: card.read) or a supervisor settling it without (card.resolve); what
+-- finishing may post to the ledger is bounded by ledger_post.
 CREATE FUNCTION card_operation_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
@@ -230,7 +248,7 @@ BEGIN
         IF TG_OP = 'INSERT' THEN
             PERFORM md_require('card.' || NEW.kind);
         ELSIF TG_OP = 'UPDATE' THEN
-            PERFORM md_require('card.' || OLD.kind, 'card.resolve');
+            PERFORM md_require('card.read', 'card.resolve');
         ELSE
             RAISE EXCEPTION 'permission denied: a card operation is never deleted'
                 USING ERRCODE = 'insufficient_privilege';
@@ -475,11 +493,14 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO %I', operator_group);
     -- Guarded writes: the triggers above decide, row by row. Row locks (FOR UPDATE, FOR
     -- SHARE) need an UPDATE privilege on the table, which its guard refuses to use.
-    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON customer, account, customer_owner_history,
-                        meter, meter_type, customer_type, customer_type_meter_type,
-                        customer_type_payment_method, price_scheme, price_version, price_tier,
-                        payment_method, department, role, role_permission, card, card_operation,
-                        receipt TO %I', operator_group);
+    -- A row trigger does not fire when no row matches, so what nobody may delete is not
+    -- granted at all: `DELETE FROM card_operation` is refused even on an empty table.
+    EXECUTE format('GRANT INSERT, UPDATE ON customer, account, customer_owner_history, card,
+                        card_operation, receipt TO %I', operator_group);
+    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON meter, meter_type, customer_type,
+                        customer_type_meter_type, customer_type_payment_method, price_scheme,
+                        price_version, price_tier, payment_method, department, role,
+                        role_permission TO %I', operator_group);
     EXECUTE format('GRANT INSERT ON audit_log, applied_write TO %I', operator_group);
     -- Ledger rows only through ledger_post; the ledger's row lock is the account's.
     EXECUTE format('REVOKE ALL ON ledger_transaction, bill FROM %I', operator_group);

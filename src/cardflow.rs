@@ -13,8 +13,8 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::card::reader::{CardError, ReaderHandle};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
-use crate::db::card_ops::{self, Begin, BeginOutcome, Begun, Refusal, Request, Settled};
 use crate::db::DbError;
+use crate::db::card_ops::{self, Begin, BeginOutcome, Begun, Refusal, Request, Settled};
 use crate::db::session::Sessions;
 use crate::domain::card_records::{CardContent, MacKey};
 

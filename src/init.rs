@@ -82,11 +82,19 @@ pub fn ask_first_administrator(
         "meterdesk: the database has no operator yet. Create the first administrator."
     )?;
     let login = loop {
-        let login = prompt(input, output, "Operator name (letters, digits, . _ -): ", true)?;
+        let login = prompt(
+            input,
+            output,
+            "Operator name (letters, digits, . _ -): ",
+            true,
+        )?;
         if valid_login(&login) {
             break login;
         }
-        writeln!(output, "That name cannot be used: 1 to 30 letters, digits, . _ -, starting with a letter or digit.")?;
+        writeln!(
+            output,
+            "That name cannot be used: 1 to 30 letters, digits, . _ -, starting with a letter or digit."
+        )?;
     };
     let full_name = loop {
         let name = prompt(input, output, "Full name: ", true)?;
@@ -112,7 +120,9 @@ pub fn ask_first_administrator(
 /// Whether `login` can be an operator's name (sql/V13's `operator_login_is_a_name`).
 pub fn valid_login(login: &str) -> bool {
     let mut chars = login.chars();
-    chars.next().is_some_and(|first| first.is_ascii_alphanumeric())
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphanumeric())
         && login.chars().count() <= 30
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

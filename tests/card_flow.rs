@@ -15,12 +15,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
 use meterdesk::cardflow::{self, Desk, Flow, FlowError, PendingCause};
-use meterdesk::db::session::Sessions;
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, Begun, LossReason, OperationState, Payment, Quantity, Refusal,
     Request,
 };
 use meterdesk::db::pool_from_conn_str;
+use meterdesk::db::session::Sessions;
 use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, Resolution, plan_open};
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
@@ -123,11 +123,15 @@ impl Station {
     /// The whole flow; recycle finds its customer from the card.
     async fn run(&mut self, request: &Request) -> Result<Flow, FlowError> {
         let key = self.next_key();
-        self.run_on(&self.live.clone(), request, &key)
-            .await
+        self.run_on(&self.live.clone(), request, &key).await
     }
 
-    async fn run_on(&self, pool: &Sessions, request: &Request, key: &str) -> Result<Flow, FlowError> {
+    async fn run_on(
+        &self,
+        pool: &Sessions,
+        request: &Request,
+        key: &str,
+    ) -> Result<Flow, FlowError> {
         let desk = self.desk_on(pool, operator_for(request));
         match request {
             Request::Recycle => cardflow::recycle(&desk, key).await,

@@ -4,6 +4,7 @@
 
 mod support;
 
+use deadpool_postgres::Object;
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, BeginReport, Begun, LossReason, NOT_ON_CARD, OperationKind,
     OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
@@ -20,10 +21,15 @@ use meterdesk::domain::search::CustomerSearch;
 use rust_decimal::Decimal;
 use support::card_desk::*;
 use support::card_rig::METER;
+use support::pg::give_password;
 
 /// The counter with one physical card (and a spare blank one) in memory.
 struct Counter {
     customer: CardCustomer,
+    /// Connections signed in as the clerk and as the supervisor: what each may do is the
+    /// database's to decide.
+    clerk: Object,
+    supervisor: Object,
     card: [Record; 3],
     meter: MeterState,
     keys: u32,
@@ -46,8 +52,13 @@ fn recharge_m3(volume: &str) -> Request {
 
 impl Counter {
     async fn new() -> Counter {
+        let customer = card_customer().await;
+        give_password(&customer.client, CLERK).await;
+        give_password(&customer.client, SUPERVISOR).await;
         Counter {
-            customer: card_customer().await,
+            clerk: customer.db.pool_of("clerk").get().await.unwrap(),
+            supervisor: customer.db.pool_of("super").get().await.unwrap(),
+            customer,
             card: [EMPTY_RECORD; 3],
             meter: MeterState::new(MeterNumber::new(METER).unwrap()),
             keys: 0,
@@ -67,9 +78,13 @@ impl Counter {
             card: &self.card,
             key: &key_(),
         };
-        card_ops::begin(&mut self.customer.client, &begin, request)
-            .await
-            .unwrap()
+        // The fields apart: the card is borrowed by `begin` meanwhile.
+        let client = match operator {
+            CLERK => &mut self.clerk,
+            SUPERVISOR => &mut self.supervisor,
+            other => panic!("no connection for operator {other}"),
+        };
+        card_ops::begin(client, &begin, request).await.unwrap()
     }
 
     async fn begin_as(&mut self, operator: i64, request: &Request) -> BeginReport {
@@ -103,15 +118,11 @@ impl Counter {
         }
     }
 
+    /// Settled by the clerk's desk, which has the card.
     async fn settle(&mut self, begun: &Begun) -> Settled {
-        card_ops::settle(
-            &mut self.customer.client,
-            begun.operation_id,
-            &self.card,
-            &key_(),
-        )
-        .await
-        .unwrap()
+        card_ops::settle(&mut self.clerk, begun.operation_id, &self.card, &key_())
+            .await
+            .unwrap()
     }
 
     /// Begin, write all, settle: must end done.
@@ -514,7 +525,7 @@ async fn a_pending_operation_blocks_the_customer_until_the_card_resolves_it() {
         );
     }
     let touched = card_ops::touch(
-        &mut counter.customer.client,
+        &mut counter.clerk,
         Some(counter.customer.customer_id),
         &counter.card,
         &key_(),
@@ -548,7 +559,7 @@ async fn a_pending_operation_blocks_the_customer_until_the_card_resolves_it() {
     );
     // Written but not settled (the database was away): the next touch of the card settles it.
     counter.write(&begun, usize::MAX);
-    let touched = card_ops::touch(&mut counter.customer.client, None, &counter.card, &key_())
+    let touched = card_ops::touch(&mut counter.clerk, None, &counter.card, &key_())
         .await
         .unwrap();
     assert_eq!(
@@ -750,18 +761,18 @@ async fn a_supervisor_settles_a_lost_cards_pending_operations_without_losing_or_
     let begun = counter.begun(CLERK, &recharge_m3("9")).await;
     counter.write(&begun, usize::MAX);
     let lost_card = counter.card;
-    let client = &mut counter.customer.client;
     assert_eq!(
-        card_ops::settle_without_card(client, begun.operation_id, CLERK)
+        card_ops::settle_without_card(&mut counter.clerk, begun.operation_id, CLERK)
             .await
             .unwrap(),
         None,
         "clerks may not"
     );
-    let settled = card_ops::settle_without_card(client, begun.operation_id, SUPERVISOR)
-        .await
-        .unwrap()
-        .unwrap();
+    let settled =
+        card_ops::settle_without_card(&mut counter.supervisor, begun.operation_id, SUPERVISOR)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!((settled.state, settled.now), (OperationState::Done, true));
     assert_eq!(counter.books().await.litres_sold, 14_000);
 
@@ -780,7 +791,7 @@ async fn a_supervisor_settles_a_lost_cards_pending_operations_without_losing_or_
         .begun(SUPERVISOR, &Request::Refund { payout: cash() })
         .await;
     let settled =
-        card_ops::settle_without_card(&mut counter.customer.client, begun.operation_id, SUPERVISOR)
+        card_ops::settle_without_card(&mut counter.supervisor, begun.operation_id, SUPERVISOR)
             .await
             .unwrap()
             .unwrap();
@@ -1031,7 +1042,7 @@ async fn a_randomized_journal_with_cut_writes_and_lost_settlements_keeps_the_boo
             // supervisor settles it without the card.
             BeginOutcome::Refused(Refusal::Pending(operation_id)) => {
                 let settled = card_ops::settle_without_card(
-                    &mut counter.customer.client,
+                    &mut counter.supervisor,
                     operation_id,
                     SUPERVISOR,
                 )
@@ -1055,7 +1066,7 @@ async fn a_randomized_journal_with_cut_writes_and_lost_settlements_keeps_the_boo
     // would; a blank card names no customer), then the card meets the meter.
     let customer_id = counter.customer.customer_id;
     card_ops::touch(
-        &mut counter.customer.client,
+        &mut counter.clerk,
         Some(customer_id),
         &counter.card,
         &key_(),

@@ -10,9 +10,9 @@ use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use deadpool_postgres::Object;
+use meterdesk::app::requests::Services;
 use meterdesk::app::state::Msg;
 use meterdesk::app::{App, KeyMap, requests, update};
-use meterdesk::db::Pool;
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
 use meterdesk::i18n::Lang;
@@ -28,7 +28,7 @@ use support::pg::{TestDb, fresh_db};
 /// The app and the database it talks to.
 struct Desk {
     app: App,
-    pool: Pool,
+    services: Services,
 }
 
 impl Desk {
@@ -44,7 +44,7 @@ impl Desk {
             .expect("the demo data has a clerk");
         let mut desk = Desk {
             app: meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default()),
-            pool: db.pool.clone(),
+            services: support::desk_services(&db.conn_str),
         };
         desk.text("clerk").await;
         desk.key(KeyCode::Enter).await;
@@ -59,7 +59,7 @@ impl Desk {
         let key = KeyEvent::new(code, KeyModifiers::NONE);
         let mut queue: VecDeque<_> = update(&mut self.app, Msg::Key(key)).requests.into();
         while let Some((id, request)) = queue.pop_front() {
-            let outcome = requests::execute(&support::services(&self.pool), request).await;
+            let outcome = requests::execute(&self.services, request).await;
             queue.extend(update(&mut self.app, Msg::Reply { id, outcome }).requests);
         }
     }

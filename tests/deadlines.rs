@@ -75,7 +75,12 @@ async fn a_pool_busy_with_long_requests_is_not_an_outage() {
     let sessions = Sessions::new(&db.conn_str, 2, Deadlines::default()).unwrap();
     sessions.open_as_configured().unwrap();
     let _held = [sessions.get().await.unwrap(), sessions.get().await.unwrap()];
-    let busy = DbError::from(sessions.get().await.expect_err("every connection is in use"));
+    let busy = DbError::from(
+        sessions
+            .get()
+            .await
+            .expect_err("every connection is in use"),
+    );
     assert!(busy.is_connection_lost(), "{busy:?}");
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -33,7 +33,7 @@ async fn sign_in_survive_a_database_outage_and_quit() {
     tmux.text("river-17");
     tmux.keys(&["F2"]);
     let home = tmux.wait_for("Customers", PATIENCE);
-    assert!(home.contains("Wang Fang@"), "{home}");
+    assert!(home.contains("wang.fang@Counter"), "{home}");
     assert!(home.contains("DB: ok"), "{home}");
 
     // The server goes away under the running app…

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use meterdesk::db::session::Sessions;
 use meterdesk::db::embedded::{
     APP_DATABASE, BinSearch, Cluster, ClusterSpec, Startup, StopOutcome,
 };
+use meterdesk::db::session::Sessions;
 use meterdesk::db::{DbError, Deadlines, HealthProbe};
 use support::pg;
 use tokio::sync::RwLock;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 use meterdesk::app::paging::PageApply;
-use meterdesk::app::requests::{execute, execute_reporting};
+use meterdesk::app::requests::{Services, execute, execute_reporting};
 use meterdesk::app::state::{Failure, Reply, Request};
 use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
 use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome};
@@ -34,7 +34,7 @@ use meterdesk::screens::reference::requests::{RefAnswer, RefCall, RefWork};
 use meterdesk::screens::reference::schemes::{SchemeReply, SchemeRequest};
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
-use support::pg::{TestDb, fresh_db};
+use support::pg::{TestDb, fresh_db, give_password};
 
 const SUPERVISOR: i64 = 1;
 const CLERK: i64 = 2;
@@ -70,7 +70,21 @@ async fn with_fixture() -> TestDb {
         .batch_execute(FIXTURE)
         .await
         .expect("load the fixture");
+    for operator in [SUPERVISOR, CLERK, ADMINISTRATOR] {
+        give_password(&client, operator).await;
+    }
     db
+}
+
+/// The desk of `operator`, signed in as them: the database decides what they may change.
+fn desk_of(db: &TestDb, operator: i64) -> Services {
+    let login = match operator {
+        SUPERVISOR => "super",
+        CLERK => "clerk",
+        ADMINISTRATOR => "admin",
+        other => panic!("no operator {other} in the fixture"),
+    };
+    support::services(&db.pool_of(login))
 }
 
 /// `request` as a screen sends it on behalf of the operator `operator_id`.
@@ -90,7 +104,7 @@ fn ref_reply<R: 'static>(answer: &Result<Reply, Failure>) -> Option<&R> {
 }
 
 async fn ask<W: RefWork>(db: &TestDb, work: W) -> W::Reply {
-    let answer = execute(&support::services(&db.pool), on_behalf(SUPERVISOR, work)).await;
+    let answer = execute(&desk_of(db, SUPERVISOR), on_behalf(SUPERVISOR, work)).await;
     match ref_reply::<W::Reply>(&answer) {
         Some(reply) => reply.clone(),
         None => panic!("{answer:?}"),
@@ -204,11 +218,7 @@ async fn only_the_roles_that_maintain_reference_data_change_it() {
         fields: fields(CARD_METERS),
     };
     for operator in [CLERK, ADMINISTRATOR] {
-        let reply = execute(
-            &support::services(&db.pool),
-            on_behalf(operator, add.clone()),
-        )
-        .await;
+        let reply = execute(&desk_of(&db, operator), on_behalf(operator, add.clone())).await;
         assert_eq!(
             reply,
             Ok(Reply::screen(RefAnswer::<MeterReply>::NotPermitted(
@@ -217,7 +227,7 @@ async fn only_the_roles_that_maintain_reference_data_change_it() {
             "operator {operator}"
         );
         let list = execute(
-            &support::services(&db.pool),
+            &desk_of(&db, operator),
             on_behalf(operator, SchemeRequest::List),
         )
         .await;
@@ -521,7 +531,7 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
 
     let reports = Mutex::new(Vec::new());
     let reply = execute_reporting(
-        &support::services(&db.pool),
+        &desk_of(&db, SUPERVISOR),
         on_behalf(
             SUPERVISOR,
             ImportRequest::Import {
@@ -611,7 +621,7 @@ async fn importing_100000_meters_through_the_dialog_takes_seconds() {
     assert_eq!(checked.csv.rows.len(), 100_000);
     let reports = Mutex::new(0u32);
     let reply = execute_reporting(
-        &support::services(&db.pool),
+        &desk_of(&db, SUPERVISOR),
         on_behalf(
             SUPERVISOR,
             ImportRequest::Import {
@@ -1118,7 +1128,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
         MeterReply::Saved(MeterOutcome::Done)
     );
     let misuse = execute(
-        &support::services(&db.pool),
+        &desk_of(&db, SUPERVISOR),
         on_behalf(
             SUPERVISOR,
             MeterTypeRequest::Delete {

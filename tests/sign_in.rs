@@ -7,10 +7,9 @@ mod support;
 
 use meterdesk::app::requests::execute;
 use meterdesk::app::state::{Failure, Reply, Request};
+use meterdesk::db::operators;
 use meterdesk::db::overview::Overview;
 use meterdesk::db::pool_from_conn_str;
-use meterdesk::db::session::Sessions;
-use meterdesk::db::{Deadlines, operators};
 use meterdesk::screens::login::{Login, LoginRefusal, SignInAnswer};
 use meterdesk::screens::overview::LoadOverview;
 use meterdesk::screens::password::{ChangePassword, PasswordAnswer};
@@ -26,29 +25,34 @@ fn login(name: &str, password: &str) -> Request {
 
 /// The desk's services before anyone signed in: the server only.
 fn desk(db: &TestDb) -> meterdesk::app::requests::Services {
-    let mut services = services(&db.pool);
-    services.pool = Sessions::new(&db.conn_str, 2, Deadlines::default()).unwrap();
-    services
+    support::desk_services(&db.conn_str)
 }
 
 async fn answer(services: &meterdesk::app::requests::Services, request: Request) -> SignInAnswer {
     let Ok(Reply(reply)) = execute(services, request).await else {
         panic!("a sign-in is answered")
     };
-    reply.of::<SignInAnswer>().expect("a sign-in answer").clone()
+    reply
+        .of::<SignInAnswer>()
+        .expect("a sign-in answer")
+        .clone()
 }
 
 #[tokio::test]
 async fn the_right_password_signs_in_as_the_operators_own_role() {
     let db = fresh_db().await;
-    db.create_operator("li.ming", &["clerk", "supervisor"]).await;
+    db.create_operator("li.ming", &["clerk", "supervisor"])
+        .await;
     let desk = desk(&db);
 
     assert_eq!(
         answer(&desk, login("li.ming", "river-18")).await,
         SignInAnswer::Refused(LoginRefusal::WrongCredentials)
     );
-    assert!(desk.pool.get().await.is_err(), "no connection after a refusal");
+    assert!(
+        desk.pool.get().await.is_err(),
+        "no connection after a refusal"
+    );
 
     let SignInAnswer::LoggedIn(session) = answer(&desk, login("LI.MING", TEST_PASSWORD)).await
     else {
@@ -112,7 +116,10 @@ async fn a_disabled_operator_cannot_sign_in_and_their_running_session_ends() {
 
     // The session's next request fails: its connection was ended by the server.
     let next = running.query_one("SELECT 1 AS one", &[]).await;
-    assert!(next.is_err(), "the disabled operator's connection still works");
+    assert!(
+        next.is_err(),
+        "the disabled operator's connection still works"
+    );
     assert_eq!(
         answer(&desk, login("gone", TEST_PASSWORD)).await,
         SignInAnswer::Refused(LoginRefusal::Disabled)
@@ -140,7 +147,11 @@ async fn a_temporary_password_changes_nothing_until_it_is_changed() {
     assert!(session.must_change_password);
     // The database refuses its writes meanwhile, whatever the client does.
     let client = desk.pool.get().await.unwrap();
-    assert!(!operators::has_permission(&**client, "customer.open").await.unwrap());
+    assert!(
+        !operators::has_permission(&**client, "customer.open")
+            .await
+            .unwrap()
+    );
     drop(client);
 
     let change = |current: Option<&str>, new: &str| {
@@ -149,7 +160,11 @@ async fn a_temporary_password_changes_nothing_until_it_is_changed() {
     let changed = execute(&desk, change(None, "my-own-pass")).await;
     assert_eq!(changed, Ok(Reply::screen(PasswordAnswer::Changed)));
     let client = desk.pool.get().await.unwrap();
-    assert!(operators::has_permission(&**client, "customer.open").await.unwrap());
+    assert!(
+        operators::has_permission(&**client, "customer.open")
+            .await
+            .unwrap()
+    );
     drop(client);
 
     // `:password` asks for the current one, checked by the server.

@@ -36,10 +36,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let (tx, mut rx) = unbounded_channel();
     spawn_input_thread(tx.clone());
-    spawn_health_watcher(
-        HealthProbe::new(sessions.clone()),
-        tx.clone(),
-    );
+    spawn_health_watcher(HealthProbe::new(sessions.clone()), tx.clone());
     spawn_ticker(tx.clone());
     let reader_tx = tx.clone();
     let reader = reader::spawn(reader_config, move |state| {

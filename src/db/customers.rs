@@ -8,8 +8,8 @@ use rust_decimal::Decimal;
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
-use super::cancel::Cancellable;
 use super::DbError;
+use super::cancel::Cancellable;
 use crate::domain::money::{Money, Volume};
 use crate::domain::search::CustomerSearch;
 

@@ -606,7 +606,9 @@ impl Cluster {
             self.server_user.hand_over(path)?;
         }
         let socket_access = match self.desk_group()? {
-            Some(_) => format!("unix_socket_permissions = 0770\nunix_socket_group = '{DESK_GROUP}'\n"),
+            Some(_) => {
+                format!("unix_socket_permissions = 0770\nunix_socket_group = '{DESK_GROUP}'\n")
+            }
             None => "unix_socket_permissions = 0700\n".to_owned(),
         };
         // The path was checked to hold no quotes or backslashes; the double quotes keep

@@ -51,9 +51,10 @@ impl HealthProbe {
         generation: u64,
         config: &tokio_postgres::Config,
     ) -> Result<(), DbError> {
-        let kept = self.client.take().filter(|(made_for, client)| {
-            *made_for == generation && !client.is_closed()
-        });
+        let kept = self
+            .client
+            .take()
+            .filter(|(made_for, client)| *made_for == generation && !client.is_closed());
         let client = match kept {
             Some((_, client)) => client,
             None => {

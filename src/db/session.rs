@@ -115,10 +115,7 @@ impl Sessions {
 
     /// The database's name, part of every operator's role name.
     pub fn database(&self) -> &str {
-        self.inner
-            .server
-            .get_dbname()
-            .unwrap_or(DEFAULT_DATABASE)
+        self.inner.server.get_dbname().unwrap_or(DEFAULT_DATABASE)
     }
 
     /// The connection settings of `login` with `password`.
@@ -132,7 +129,11 @@ impl Sessions {
 
     /// Connects as the operator `login`: on success their pool serves every request from now
     /// on (the previous operator's, if any, is dropped).
-    pub async fn sign_in(&self, login: &str, password: &str) -> Result<Result<(), Refusal>, DbError> {
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<Result<(), Refusal>, DbError> {
         let config = self.config_for(login, password);
         if let Err(refusal) = self.check(&config).await? {
             return Ok(Err(refusal));
@@ -176,7 +177,9 @@ impl Sessions {
 
     /// The signed-in operator's pool.
     pub fn pool(&self) -> Result<Pool, PoolError> {
-        self.read().map(|current| current.pool).ok_or(PoolError::Closed)
+        self.read()
+            .map(|current| current.pool)
+            .ok_or(PoolError::Closed)
     }
 
     /// Connection settings for the health watcher's own connection, as the signed-in

@@ -214,7 +214,10 @@ mod tests {
         assert_eq!(Lang::En.t(unknown), unknown);
         assert_eq!(Lang::from_locale("zh_CN.UTF-8"), Lang::Zh);
         assert_eq!(Lang::from_locale("C.UTF-8"), Lang::En);
-        let text = Lang::En.tf("login.wait", &[("seconds", &7)]);
-        assert!(text.contains('7') && !text.contains("{seconds}"), "{text}");
+        let text = Lang::En.tf("login.welcome", &[("name", &"Li Ming")]);
+        assert!(
+            text.contains("Li Ming") && !text.contains("{name}"),
+            "{text}"
+        );
     }
 }

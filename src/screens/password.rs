@@ -11,7 +11,6 @@ use ratatui::layout::Rect;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::login::CredentialForm;
 use super::table::CustomerTable;
 use crate::app::card_status::{ReadFor, read_card};
 use crate::app::requests::{Progress, Services};
@@ -22,6 +21,7 @@ use crate::app::{App, Command, Hub, Screen};
 use crate::db::operators;
 use crate::domain::password::check_new_password;
 use crate::i18n::Lang;
+use crate::ui::credentials::CredentialForm;
 use crate::ui::theme::Theme;
 
 /// The form. `forced`: the password is temporary, there is no current one to type, and the
@@ -92,7 +92,12 @@ impl PasswordChange {
         if self.sent {
             return;
         }
-        let Some(login) = hub.app.session.as_ref().map(|session| session.login.clone()) else {
+        let Some(login) = hub
+            .app
+            .session
+            .as_ref()
+            .map(|session| session.login.clone())
+        else {
             return;
         };
         let current = (!self.forced).then(|| self.current.value().to_owned());
@@ -179,7 +184,7 @@ impl Screen for PasswordChange {
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
         vec![
-            (Command::Save, "legend.save"),
+            (Command::Save, "legend.change_password"),
             (Command::NextField, "command.next_field"),
             (Command::Leave, "legend.back"),
             (Command::Help, "command.help"),

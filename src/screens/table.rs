@@ -81,8 +81,13 @@ impl ScreenRequest for Fetch {
 
     fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
-            let page = customers::page_on(services.pool.get().await?, &self.search, &self.at, self.size)
-                .await?;
+            let page = customers::page_on(
+                services.pool.get().await?,
+                &self.search,
+                &self.at,
+                self.size,
+            )
+            .await?;
             Ok(Box::new(page) as _)
         })
     }

@@ -126,8 +126,13 @@ pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> 
 
     // The screen as the clerk sees it after sign-in: the first page of all customers.
     let rows = usize::from(SCREEN.1) - 5;
-    let first_page =
-        customers::page_on(pool.get().await?, &CustomerSearch::All, &PageAt::First, rows).await?;
+    let first_page = customers::page_on(
+        pool.get().await?,
+        &CustomerSearch::All,
+        &PageAt::First,
+        rows,
+    )
+    .await?;
     let screen = measure(first_page, RUNS)?;
     println!();
     println!(

@@ -4,6 +4,7 @@
 
 mod card_status;
 pub mod chrome;
+pub mod credentials;
 pub mod form;
 mod help;
 pub mod inert;

@@ -20,10 +20,20 @@ use meterdesk::domain::card_records::{IssuerPin, MacKey};
 /// What `requests::execute` runs against, for tests that send no card request: the pool, and
 /// one reader thread per test binary that is never asked for a card.
 pub fn services(pool: &Pool) -> Services {
+    services_on(Sessions::signed_in(pool.clone()))
+}
+
+/// What the desk runs against before anyone signed in on the server of `conn_str`: signing in
+/// through the keys connects as that operator, as the app does.
+pub fn desk_services(conn_str: &str) -> Services {
+    services_on(Sessions::new(conn_str, 4, Default::default()).expect("the server's settings"))
+}
+
+fn services_on(sessions: Sessions) -> Services {
     static READER: OnceLock<Arc<ReaderHandle>> = OnceLock::new();
     let reader = READER.get_or_init(|| Arc::new(reader::spawn(ReaderConfig::default(), |_| {})));
     Services {
-        pool: Sessions::signed_in(pool.clone()),
+        pool: sessions,
         reader: reader.clone(),
         card_key: MacKey::demo(),
         card_pin: IssuerPin::demo(),

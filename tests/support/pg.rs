@@ -90,7 +90,6 @@ impl TestDb {
     }
 }
 
-
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static TEMPLATE: OnceCell<()> = OnceCell::const_new();
 static NEXT_DB: AtomicU32 = AtomicU32::new(1);

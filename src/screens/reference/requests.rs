@@ -96,9 +96,7 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
         Box::pin(async move {
             let mut client = services.pool.get().await?;
             let permission = W::PERMISSION;
-            if self.writes()
-                && !operators::has_permission(&**client, permission).await?
-            {
+            if self.writes() && !operators::has_permission(&**client, permission).await? {
                 return Ok(Box::new(RefAnswer::<W::Reply>::NotPermitted(permission)) as _);
             }
             let db = Db {
