@@ -114,12 +114,22 @@ async fn a_disabled_operator_cannot_sign_in_and_their_running_session_ends() {
         .await
         .unwrap();
 
-    // The session's next request fails: its connection was ended by the server.
+    // The session's next request fails: its connection was ended by the server, and a new
+    // one is refused, which signs the desk out.
     let next = running.query_one("SELECT 1 AS one", &[]).await;
     assert!(
         next.is_err(),
         "the disabled operator's connection still works"
     );
+    drop(running);
+    let mut outcome = execute(&desk, Request(Box::new(LoadOverview))).await;
+    for _ in 0..10 {
+        if !matches!(outcome, Err(Failure::Unreachable(_))) {
+            break;
+        }
+        outcome = execute(&desk, Request(Box::new(LoadOverview))).await;
+    }
+    assert!(matches!(outcome, Err(Failure::SignedOut(_))), "{outcome:?}");
     assert_eq!(
         answer(&desk, login("gone", TEST_PASSWORD)).await,
         SignInAnswer::Refused(LoginRefusal::Disabled)

@@ -47,6 +47,9 @@ pub enum Msg {
         outcome: Result<Reply, Failure>,
     },
     Database(DbStatus),
+    /// The server refuses the signed-in operator's connections now (seen by the health
+    /// watcher): disabled, or the password changed elsewhere.
+    SessionEnded(String),
     Reader(ReaderState),
     /// 10 Hz, only acted on while something is pending (the spinner).
     Tick,
@@ -119,6 +122,9 @@ pub enum Failure {
     Unreachable(String),
     /// The request itself failed; the message says why.
     Error(Problem),
+    /// The server refuses the operator's connections now (disabled, or the password changed
+    /// elsewhere): the desk signs out.
+    SignedOut(String),
 }
 
 /// A failure as the clerk reads it: a catalogue text (section `failure`) in the desk's

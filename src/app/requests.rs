@@ -10,6 +10,8 @@ impl From<DbError> for Failure {
     fn from(err: DbError) -> Failure {
         if err.is_connection_lost() {
             Failure::Unreachable(err.to_string())
+        } else if let DbError::SignedOut(detail) = err {
+            Failure::SignedOut(detail)
         } else {
             Failure::Error(Problem::new("failure.database", err))
         }

@@ -18,8 +18,8 @@ use super::requests::{self, ReceiptOutput, Services};
 use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
 use crate::config::CardCredentials;
-use crate::db::HealthProbe;
 use crate::db::session::Sessions;
+use crate::db::{DbError, HealthProbe};
 
 /// How often the health watcher asks the server whether it is there.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
@@ -159,16 +159,17 @@ fn spawn_input_thread(tx: UnboundedSender<Msg>) {
 pub fn spawn_health_watcher(mut health: HealthProbe, tx: UnboundedSender<Msg>) {
     tokio::spawn(async move {
         loop {
-            let status = match health.ping().await {
+            let report = match health.ping().await {
                 None => None,
-                Some(Ok(())) => Some(DbStatus::Connected),
+                Some(Ok(())) => Some(Msg::Database(DbStatus::Connected)),
+                Some(Err(DbError::SignedOut(detail))) => Some(Msg::SessionEnded(detail)),
                 Some(Err(err)) => {
                     tracing::warn!("database health check failed: {err}");
-                    Some(DbStatus::Reconnecting)
+                    Some(Msg::Database(DbStatus::Reconnecting))
                 }
             };
-            if let Some(status) = status
-                && tx.send(Msg::Database(status)).is_err()
+            if let Some(report) = report
+                && tx.send(report).is_err()
             {
                 return;
             }

@@ -71,6 +71,10 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             }
             changed || !out.is_empty()
         }
+        Msg::SessionEnded(detail) => {
+            session_ended(app, &detail);
+            true
+        }
         Msg::Reader(state) => card_status::on_reader(app, state, &mut out),
         Msg::Progress { id, done, total } => match app.in_flight.iter().find(|f| f.id == id) {
             Some(InFlight {
@@ -257,12 +261,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             say(app, MessageKind::Error, app.lang.t("msg.logout_waits"))
         }
         (_, Command::Leave | Command::Logout) => {
-            app.session = None;
-            app.screen = Slot::Module(app.screen_id(), (app.registry.sign_in)());
-            app.below.clear();
-            // The card on the reader is still being read for the status line.
-            app.in_flight.retain(|f| card_status::is_read(&f.request));
-            app.parked.clear();
+            sign_out(app);
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
         _ => {}
@@ -301,6 +300,7 @@ fn on_reply(
             }
             app.parked.push(Parked { request, asker });
         }
+        Err(Failure::SignedOut(detail)) => session_ended(app, &detail),
         Err(Failure::Error(detail)) => {
             // The write was rolled back: its screen may save again.
             if let (Request(request), Some(id)) = (&request, asker) {
@@ -311,6 +311,28 @@ fn on_reply(
             say(app, MessageKind::Error, detail.text(app.lang))
         }
     }
+}
+
+/// Disabled, or the password changed elsewhere: nothing of this session can go on.
+fn session_ended(app: &mut App, detail: &str) {
+    if app.session.is_none() {
+        return;
+    }
+    sign_out(app);
+    let text = app
+        .lang
+        .tf("msg.signed_out_by_server", &[("detail", &detail)]);
+    say(app, MessageKind::Error, text);
+}
+
+/// Back to the sign-in screen, with nothing of the session left.
+fn sign_out(app: &mut App) {
+    app.session = None;
+    app.screen = Slot::Module(app.screen_id(), (app.registry.sign_in)());
+    app.below.clear();
+    // The card on the reader is still being read for the status line.
+    app.in_flight.retain(|f| card_status::is_read(&f.request));
+    app.parked.clear();
 }
 
 /// Names the command line accepts: every command, plus `lang`.

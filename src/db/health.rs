@@ -40,8 +40,14 @@ impl HealthProbe {
                     deadline.as_millis()
                 )))
             });
-        if outcome.is_err() {
-            self.client = None;
+        match &outcome {
+            Ok(()) => {}
+            // Nobody to check for any more: the operator's connections are gone.
+            Err(DbError::SignedOut(_)) => {
+                self.client = None;
+                self.sessions.sign_out();
+            }
+            Err(_) => self.client = None,
         }
         Some(outcome)
     }

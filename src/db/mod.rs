@@ -87,6 +87,11 @@ pub enum DbError {
 
     #[error("the database holds what its rules forbid ({0}). Report it with this message")]
     Inconsistent(String),
+
+    /// The server no longer lets the signed-in operator connect: disabled, or their password
+    /// changed elsewhere. Waiting does not heal it; signing in again might.
+    #[error("the database no longer accepts this operator's sign-in ({0})")]
+    SignedOut(String),
 }
 
 /// What the server said (its message and SQLSTATE), or the client-side cause: the error's
@@ -118,7 +123,9 @@ impl DbError {
 
 impl From<tokio_postgres::Error> for DbError {
     fn from(error: tokio_postgres::Error) -> Self {
-        if means_connection_lost(&error) {
+        if session::refusal(&error).is_some() {
+            DbError::SignedOut(describe(&error))
+        } else if means_connection_lost(&error) {
             DbError::Unreachable(describe(&error))
         } else {
             DbError::Query(error)

@@ -136,3 +136,34 @@ fn a_typed_password_never_shows_in_debug_output() {
         "the operator's name is still shown"
     );
 }
+
+#[test]
+fn a_session_the_server_ends_signs_the_desk_out_with_the_reason() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::F(5));
+    assert!(!sent.is_empty(), "F5 asks the database again");
+    update(
+        &mut app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Err(Failure::SignedOut(
+                "role \"clerk@meterdesk\" is not permitted to log in".into(),
+            )),
+        },
+    );
+    assert!(app.session.is_none());
+    assert!(app.screen.is::<SignIn>());
+    let screen = render(&app);
+    assert!(
+        screen.contains("Signed out: the database no longer accepts"),
+        "{screen}"
+    );
+
+    // The health watcher may see it first: the same.
+    let mut app = signed_in(Lang::En);
+    update(
+        &mut app,
+        Msg::SessionEnded("not permitted to log in".into()),
+    );
+    assert!(app.session.is_none() && app.screen.is::<SignIn>());
+}
