@@ -45,10 +45,12 @@ pub enum Command {
     MeterTypes,
     Schemes,
     CustomerTypes,
+    Audit,
+    Export,
 }
 
 impl Command {
-    pub const ALL: [Command; 39] = [
+    pub const ALL: [Command; 41] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -88,6 +90,8 @@ impl Command {
         Command::MeterTypes,
         Command::Schemes,
         Command::CustomerTypes,
+        Command::Audit,
+        Command::Export,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -132,6 +136,8 @@ impl Command {
             Command::MeterTypes => "metertypes",
             Command::Schemes => "schemes",
             Command::CustomerTypes => "custtypes",
+            Command::Audit => "audit",
+            Command::Export => "export",
         }
     }
 
@@ -177,6 +183,8 @@ impl Command {
             Command::MeterTypes => "command.meter_types",
             Command::Schemes => "command.schemes",
             Command::CustomerTypes => "command.customer_types",
+            Command::Audit => "command.audit",
+            Command::Export => "command.export",
         }
     }
 
