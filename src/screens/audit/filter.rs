@@ -103,16 +103,16 @@ impl Typed {
     /// The line over the rows: the filter that is on, or that none is.
     pub fn summary(&self, lang: Lang) -> String {
         let mut parts: Vec<String> = [
-            (OPERATOR, &self.operator),
-            (CUSTOMER, &self.customer),
-            (KIND, &self.kind),
+            ("audit_log.by_operator", &self.operator),
+            ("audit_log.by_customer", &self.customer),
+            ("audit_log.by_kind", &self.kind),
         ]
         .into_iter()
         .filter(|(_, value)| !value.is_empty())
         .map(|(label, value)| format!("{} {}", lang.t(label), inert(value)))
         .collect();
         if !self.from.is_empty() || !self.to.is_empty() {
-            parts.push(format!("{} … {}", self.from, self.to).trim().to_owned());
+            parts.push(format!("{}–{}", self.from, self.to));
         }
         if parts.is_empty() {
             lang.t("audit_log.no_filter").to_owned()

@@ -192,12 +192,12 @@ impl Screen for AuditScreen {
                 (Command::Search, "audit_log.legend_filter"),
                 (Command::Details, "command.details"),
                 (Command::Export, "command.export"),
+                (Command::Leave, "legend.back"),
                 (Command::Refresh, "command.refresh"),
                 (Command::PageDown, "command.page_down"),
                 (Command::PageUp, "command.page_up"),
                 (Command::First, "command.first"),
                 (Command::Last, "command.last"),
-                (Command::Leave, "legend.back"),
                 (Command::CommandLine, "command.command_line"),
                 (Command::Quit, "command.quit"),
             ]),
@@ -214,7 +214,7 @@ impl Screen for AuditScreen {
                 (Command::PageDown, "command.page_down"),
                 (Command::PageUp, "command.page_up"),
                 (Command::Leave, "legend.back"),
-                (Command::Cancel, "legend.back"),
+                (Command::Cancel, "command.cancel"),
             ]),
         }
         commands
@@ -349,9 +349,9 @@ fn last_scroll(row: &AuditRow, app: &App) -> usize {
 
 const COLUMNS: [Column; 5] = [
     Column::new("audit_log.col_at", 16, 0, false),
-    Column::new("audit_log.col_operator", 8, 2, false),
-    Column::new("audit_log.col_action", 16, 3, false),
-    Column::new("audit_log.col_entity", 12, 2, false),
+    Column::new("audit_log.col_operator", 8, 1, false),
+    Column::new("audit_log.col_action", 16, 1, false),
+    Column::new("audit_log.col_entity", 14, 3, false),
     Column::new("audit_log.col_customer", 8, 0, false),
 ];
 
