@@ -342,6 +342,9 @@ async fn the_export_writes_the_filtered_rows_quoted_and_refuses_a_clerk() {
             path: path.display().to_string()
         })
     );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the export is its owner's alone");
     let records = read_csv(&std::fs::read_to_string(&path).unwrap());
     assert_eq!(records[0], HEADER);
     assert_eq!(records.len() as u64, want + 1, "the header and every row");

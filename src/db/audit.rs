@@ -165,13 +165,10 @@ async fn read(
     let mut params = Params::default();
     let mut conditions = conditions(filter, &mut params);
     if let Some((cursor, comparison)) = cursor {
+        // The planner seeks `audit_log_at` to the row comparison's first term by itself.
         let at = params.bind(cursor.at);
         let id = params.bind(cursor.id);
-        // The first term alone is what an index on `at` can seek to.
-        let loose = &comparison[..1];
-        conditions.push(format!(
-            "a.at {loose}= {at} AND (a.at, a.id) {comparison} ({at}, {id})"
-        ));
+        conditions.push(format!("(a.at, a.id) {comparison} ({at}, {id})"));
     }
     let limit = params.bind(i64::try_from(limit).unwrap_or(i64::MAX));
     let order = if forward { "DESC" } else { "ASC" };

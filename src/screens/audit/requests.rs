@@ -2,6 +2,7 @@
 //! the log, or the export of every row a filter keeps. Both are refused by the request itself
 //! for an operator whose roles (as the database holds them now) lack `audit.view`.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::FixedOffset;
@@ -131,7 +132,14 @@ async fn export(
     let mut partial = path.clone().into_os_string();
     partial.push(".part");
     let partial = PathBuf::from(partial);
-    let file = std::fs::File::create(&partial).map_err(written)?;
+    // The log names who did what to whom: the file is its owner's alone.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(written)?;
     match write_rows(client, filter, file, zone).await {
         Ok(rows) => {
             std::fs::rename(&partial, &path).map_err(written)?;
