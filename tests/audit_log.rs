@@ -5,16 +5,24 @@
 
 mod support;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use deadpool_postgres::Object;
 use meterdesk::app::requests::execute;
-use meterdesk::app::state::{Failure, Reply, Request};
+use meterdesk::app::state::{Failure, Msg, Reply, Request};
+use meterdesk::app::{App, KeyMap, update};
+use meterdesk::db::Pool;
 use meterdesk::db::audit::{self, AuditFilter, AuditRow};
 use meterdesk::db::customers::{Page, PageAt};
+use meterdesk::i18n::Lang;
+use meterdesk::screens::audit::AuditScreen;
 use meterdesk::screens::audit::requests::{AuditCall, AuditReply, AuditWork, HEADER};
-use meterdesk::tools::demo;
+use meterdesk::tools::demo::{self, DemoSummary};
+use meterdesk::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 use support::pg::{TestDb, fresh_db};
 
 /// What the test knows of one audit row, read straight from the tables.
@@ -31,9 +39,15 @@ struct Known {
 /// Demo data (customers, card operations, the demo operators), then 600 audit rows of three
 /// operators and the system, two at each moment, on customers, card operations and meters.
 async fn with_log() -> (TestDb, Object, Vec<Known>) {
+    let (db, client, known, _) = with_log_and_operators().await;
+    (db, client, known)
+}
+
+/// [`with_log`], and the demo's operators with their passwords.
+async fn with_log_and_operators() -> (TestDb, Object, Vec<Known>, DemoSummary) {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
-    demo::load(&mut client, 40, |_| {}).await.unwrap();
+    let summary = demo::load(&mut client, 40, |_| {}).await.unwrap();
     client
         .batch_execute(
             "WITH who AS (SELECT array_agg(id ORDER BY login) AS ids FROM operator
@@ -80,7 +94,7 @@ async fn with_log() -> (TestDb, Object, Vec<Known>) {
             customer_no: row.get("customer_no"),
         })
         .collect();
-    (db, client, known)
+    (db, client, known, summary)
 }
 
 /// The ids `keep` keeps, newest first: what every page of a filter must add up to.
@@ -398,4 +412,95 @@ async fn operators_without_the_permission_are_refused_a_page() {
         answers,
         HashMap::from([("admin", true), ("supervisor", true), ("clerk", false)])
     );
+}
+
+/// One key to the app, and every request it leads to executed on `pool` and answered.
+async fn key(app: &mut App, pool: &Pool, code: KeyCode) {
+    let mut queue: VecDeque<_> = update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+        .requests
+        .into();
+    while let Some((id, request)) = queue.pop_front() {
+        let outcome = execute(&support::services(pool), request).await;
+        queue.extend(update(app, Msg::Reply { id, outcome }).requests);
+    }
+}
+
+async fn keys(app: &mut App, pool: &Pool, text: &str) {
+    for c in text.chars() {
+        key(app, pool, KeyCode::Char(c)).await;
+    }
+}
+
+fn shown(app: &App) -> Vec<i64> {
+    let viewer = app.screen.module::<AuditScreen>().expect("the viewer");
+    viewer.page.rows.iter().map(|row| row.id).collect()
+}
+
+#[tokio::test]
+async fn a_supervisor_filters_opens_an_entry_and_exports_through_the_keys() {
+    let (db, _client, known, summary) = with_log_and_operators().await;
+    let password = &summary
+        .operators
+        .iter()
+        .find(|operator| operator.login == "supervisor")
+        .expect("the demo has a supervisor")
+        .password;
+    let mut app = meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default());
+    app.zone = FixedOffset::east_opt(0).unwrap();
+    let pool = db.pool.clone();
+    keys(&mut app, &pool, "supervisor").await;
+    key(&mut app, &pool, KeyCode::Enter).await;
+    keys(&mut app, &pool, password).await;
+    key(&mut app, &pool, KeyCode::Enter).await;
+    assert!(app.session.is_some(), "signed in");
+    key(&mut app, &pool, KeyCode::Char(':')).await;
+    keys(&mut app, &pool, "audit").await;
+    key(&mut app, &pool, KeyCode::Enter).await;
+    // Newest first: the sign-in just made, then every row there was.
+    let viewer = app.screen.module::<AuditScreen>().expect("the viewer");
+    assert_eq!(viewer.page.rows[0].action, "login.succeeded");
+    assert_eq!(shown(&app)[1..], expected(&known, |_| true)[..18]);
+
+    // The clerk's card actions, a page and then the next.
+    key(&mut app, &pool, KeyCode::Char('/')).await;
+    keys(&mut app, &pool, "clerk").await;
+    key(&mut app, &pool, KeyCode::Tab).await;
+    key(&mut app, &pool, KeyCode::Tab).await;
+    keys(&mut app, &pool, "card").await;
+    key(&mut app, &pool, KeyCode::F(2)).await;
+    let want = expected(&known, |k| {
+        k.login.as_deref() == Some("clerk") && k.action.starts_with("card.")
+    });
+    assert!(want.len() > 19, "more than a page: {}", want.len());
+    assert_eq!(shown(&app), want[..19]);
+    key(&mut app, &pool, KeyCode::PageDown).await;
+    assert_eq!(shown(&app), want[19..38.min(want.len())]);
+
+    // An entry in full: its change, before → after.
+    key(&mut app, &pool, KeyCode::Enter).await;
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, &app)).unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("card.recharge") && screen.contains("name: n"),
+        "{screen}"
+    );
+    key(&mut app, &pool, KeyCode::F(3)).await;
+
+    // The export of the filter's rows.
+    let path = std::env::temp_dir().join(format!("audit-keys-{}.csv", std::process::id()));
+    key(&mut app, &pool, KeyCode::Char('e')).await;
+    for _ in 0..40 {
+        key(&mut app, &pool, KeyCode::Backspace).await;
+    }
+    keys(&mut app, &pool, &path.display().to_string()).await;
+    key(&mut app, &pool, KeyCode::F(2)).await;
+    let told = app.message.clone().unwrap().text;
+    assert_eq!(
+        told,
+        format!("{} entries written to {}", want.len(), path.display())
+    );
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(read_csv(&written).len(), want.len() + 1);
+    std::fs::remove_file(&path).unwrap();
 }
