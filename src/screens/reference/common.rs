@@ -189,7 +189,7 @@ pub(super) fn note(text: &str, theme: &Theme) -> Line<'static> {
 /// A table: a header line, then the rows that fit, scrolled so the selection shows (the
 /// audit viewer's too).
 #[allow(clippy::too_many_arguments)]
-pub(in crate::screens) fn table(
+pub(crate) fn table(
     frame: &mut Frame,
     area: Rect,
     columns: &[Column],
