@@ -132,9 +132,11 @@ CREATE FUNCTION audit_log_stamp() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
     NEW.db_user := session_user;
-    NEW.at := now();
+    -- The owner (set-up, demo data, imports of history) writes what it writes; an operator's
+    -- row is theirs and now.
     IF NOT pg_has_role(session_user, md_role_name('owner'), 'MEMBER') THEN
         NEW.operator_id := current_operator_id();
+        NEW.at := now();
     END IF;
     RETURN NEW;
 END $$;

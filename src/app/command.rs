@@ -46,10 +46,12 @@ pub enum Command {
     Schemes,
     CustomerTypes,
     Password,
+    Audit,
+    Export,
 }
 
 impl Command {
-    pub const ALL: [Command; 40] = [
+    pub const ALL: [Command; 42] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -90,6 +92,8 @@ impl Command {
         Command::Schemes,
         Command::CustomerTypes,
         Command::Password,
+        Command::Audit,
+        Command::Export,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -135,6 +139,8 @@ impl Command {
             Command::Schemes => "schemes",
             Command::CustomerTypes => "custtypes",
             Command::Password => "password",
+            Command::Audit => "audit",
+            Command::Export => "export",
         }
     }
 
@@ -181,6 +187,8 @@ impl Command {
             Command::Schemes => "command.schemes",
             Command::CustomerTypes => "command.customer_types",
             Command::Password => "command.password",
+            Command::Audit => "command.audit",
+            Command::Export => "command.export",
         }
     }
 

@@ -181,7 +181,12 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Import => &[Char('i')],
         Command::Prices => &[Char('n')],
         Command::Listing => &[Char('l')],
-        Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes => &[],
+        Command::Export => &[Char('e')],
+        Command::Meters
+        | Command::MeterTypes
+        | Command::Schemes
+        | Command::CustomerTypes
+        | Command::Audit => &[],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

@@ -363,17 +363,25 @@ pub(crate) fn page_of<R>(mut rows: Vec<R>, size: usize, forward: bool, at_start:
     }
 }
 
-/// The parameters of a statement as it is built.
+/// The parameters of a statement as it is built (the audit log's pages are built so too).
 #[derive(Default)]
-struct Params {
+pub(crate) struct Params {
     values: Vec<Box<dyn ToSql + Sync + Send>>,
 }
 
 impl Params {
     /// Adds a parameter and returns its placeholder.
-    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+    pub(crate) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
         self.values.push(Box::new(value));
         format!("${}", self.values.len())
+    }
+
+    /// The parameters as a statement takes them.
+    pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.values
+            .iter()
+            .map(|value| &**value as &(dyn ToSql + Sync))
+            .collect()
     }
 }
 

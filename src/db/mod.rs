@@ -1,6 +1,7 @@
 //! The only place with SQL: the pool, the embedded cluster, migrations, one file per aggregate.
 
 mod applied_write;
+pub mod audit;
 pub mod cancel;
 pub mod card_ops;
 pub mod cards;

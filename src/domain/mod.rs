@@ -2,6 +2,7 @@
 
 pub mod card_counter;
 pub mod card_records;
+pub mod csv;
 pub mod customer_number;
 pub mod customer_rules;
 pub mod meter;

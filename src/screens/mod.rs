@@ -1,6 +1,7 @@
 //! The screens, one module each: its state, keys, replies, requests (and how they execute),
 //! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md.
 
+pub mod audit;
 pub mod basic_info;
 pub mod card;
 pub mod details;
@@ -38,6 +39,7 @@ pub static REGISTRY: Registry = Registry {
             Command::CustomerTypes,
             list::open::<customer_types::CustomerTypeList>,
         ),
+        (Command::Audit, audit::open),
     ],
     draw: crate::ui::draw,
 };

@@ -142,12 +142,17 @@ fn draw(frame: &mut Frame, area: Rect, view: &OverviewScreen, app: &App, theme: 
         format!(" {}", lang.t("overview.reference")),
         theme.title(),
     ));
+    // The audit log is listed to those who may read it (`audit.view`).
+    let audit = super::audit::permitted(app);
     for command in [
         Command::Meters,
         Command::MeterTypes,
         Command::Schemes,
         Command::CustomerTypes,
-    ] {
+    ]
+    .into_iter()
+    .chain(audit.then_some(Command::Audit))
+    {
         lines.push(Line::raw(format!(
             "   :{:<12} {}",
             command.name(),

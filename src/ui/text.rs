@@ -64,6 +64,23 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
     lines.into_iter().map(|line| truncate(&line, max)).collect()
 }
 
+/// `text` cut into pieces of at most `max` cells, nothing left out: for a stored value that
+/// must be read whole, which may have no spaces (CJK, JSON).
+pub fn chunks(text: &str, max: usize) -> Vec<String> {
+    let mut pieces = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max && used > 0 {
+            pieces.push(String::new());
+            used = 0;
+        }
+        pieces.last_mut().expect("one piece at least").push(c);
+        used += w;
+    }
+    pieces
+}
+
 /// `text` fitted to exactly `cells` columns: cut with `…`, padded on the side away from its
 /// alignment.
 pub fn fit(text: &str, cells: u16, right_aligned: bool) -> String {
@@ -125,6 +142,13 @@ mod tests {
         );
         assert_eq!(wrap("a bb ccc", 80), ["a bb ccc"]);
         assert_eq!(wrap("abcdefgh ij", 4), ["abc…", "ij"]);
+    }
+
+    #[test]
+    fn chunks_keep_every_character_and_fit_the_cells() {
+        assert_eq!(chunks("张伟伟abc", 5), ["张伟", "伟abc"]);
+        assert_eq!(chunks("abcdefg", 3), ["abc", "def", "g"]);
+        assert_eq!(chunks("", 3), [""]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `support`.
 
 mod accounts;
+mod audit;
 mod cards;
 mod details;
 mod hub;

@@ -186,9 +186,10 @@ pub(super) fn note(text: &str, theme: &Theme) -> Line<'static> {
     Line::styled(format!(" {text}"), theme.dim())
 }
 
-/// A table: a header line, then the rows that fit, scrolled so the selection shows.
+/// A table: a header line, then the rows that fit, scrolled so the selection shows (the
+/// audit viewer's too).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn table(
+pub(crate) fn table(
     frame: &mut Frame,
     area: Rect,
     columns: &[Column],

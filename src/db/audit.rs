@@ -1,0 +1,228 @@
+//! The audit log as the audit viewer reads it: keyset pages, newest first, of the rows a
+//! filter keeps, each with its operator's login and the customer number it concerns.
+//!
+//! The order is `(at, id)` descending: `at` is when the writing transaction began, and the id
+//! breaks ties. A page is found by keyset, never OFFSET, so a page deep in millions of rows
+//! costs what the first does: it reads `audit_log_at` backwards from the cursor. Only the
+//! conditions a filter names are in the statement, so each is planned for what it asks.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::GenericClient;
+
+use super::DbError;
+use super::customers::{Page, PageAt, Params, page_of};
+
+/// What the viewer is asked to keep; `None` keeps everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// The operator's login, in any case.
+    pub operator: Option<String>,
+    /// The customer number: the customer's own rows and those of its card operations.
+    pub customer_no: Option<i64>,
+    /// An action (`card.recharge`), or a prefix of actions (`card.`, `card`: every `card.…`).
+    pub kind: Option<String>,
+    /// From this moment on.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this moment.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// None: the system itself, or a sign-in attempt for a name that is no operator.
+    pub operator: Option<String>,
+    pub action: String,
+    pub entity: Option<String>,
+    pub entity_id: Option<i64>,
+    /// The customer the row concerns: a customer's own row, or one of its card operations.
+    pub customer_no: Option<i64>,
+    /// The row's `detail`, as stored.
+    pub detail: serde_json::Value,
+}
+
+/// A row's place in the order of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCursor {
+    at: DateTime<Utc>,
+    id: i64,
+}
+
+impl AuditRow {
+    pub fn cursor(&self) -> AuditCursor {
+        AuditCursor {
+            at: self.at,
+            id: self.id,
+        }
+    }
+}
+
+/// What the kind filter matches: one action, or every action under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Kind {
+    /// `card.recharge` is one action; `card.` and `card` are every `card.…` action.
+    fn of(typed: &str) -> Kind {
+        let typed = typed.trim().to_ascii_lowercase();
+        match typed.split_once('.') {
+            Some((_, rest)) if !rest.is_empty() => Kind::Exact(typed),
+            Some(_) => Kind::Prefix(typed),
+            None => Kind::Prefix(format!("{typed}.")),
+        }
+    }
+}
+
+/// The conditions of `filter`, with their parameters in `params`.
+fn conditions(filter: &AuditFilter, params: &mut Params) -> Vec<String> {
+    let mut conditions = Vec::new();
+    if let Some(login) = &filter.operator {
+        let login = params.bind(login.trim().to_owned());
+        conditions.push(format!(
+            "a.operator_id = (SELECT id FROM operator WHERE lower(login) = lower({login}))"
+        ));
+    }
+    if let Some(customer_no) = filter.customer_no {
+        // Two arms on `audit_log_entity`, which the planner ORs as two index scans.
+        let customer = params.bind(customer_no);
+        conditions.push(format!(
+            "((a.entity = 'customer'
+               AND a.entity_id = (SELECT id FROM customer WHERE customer_no = {customer}))
+              OR (a.entity = 'card_operation'
+                  AND a.entity_id IN (SELECT o.id FROM card_operation o
+                                      JOIN customer c ON c.id = o.customer_id
+                                      WHERE c.customer_no = {customer})))"
+        ));
+    }
+    match filter.kind.as_deref().map(Kind::of) {
+        Some(Kind::Exact(action)) => {
+            let action = params.bind(action);
+            conditions.push(format!("a.action = {action}"));
+        }
+        Some(Kind::Prefix(prefix)) => {
+            let prefix = params.bind(prefix);
+            conditions.push(format!("starts_with(a.action, {prefix})"));
+        }
+        None => {}
+    }
+    if let Some(from) = filter.from {
+        let from = params.bind(from);
+        conditions.push(format!("a.at >= {from}"));
+    }
+    if let Some(until) = filter.until {
+        let until = params.bind(until);
+        conditions.push(format!("a.at < {until}"));
+    }
+    conditions
+}
+
+/// The page of the rows `filter` keeps at `at`, at most `size` rows, newest first.
+pub async fn page(
+    client: &impl GenericClient,
+    filter: &AuditFilter,
+    at: &PageAt<AuditCursor>,
+    size: usize,
+) -> Result<Page<AuditRow>, DbError> {
+    // Forward is the display order: newer to older.
+    let (forward, cursor, comparison) = match at {
+        PageAt::First => (true, None, "<"),
+        PageAt::Last => (false, None, ">"),
+        PageAt::After(cursor) => (true, Some(cursor), "<"),
+        PageAt::Before(cursor) => (false, Some(cursor), ">"),
+        PageAt::From(cursor) => (true, Some(cursor), "<="),
+    };
+    let rows = read(
+        client,
+        filter,
+        cursor.map(|c| (c, comparison)),
+        forward,
+        size + 1,
+    )
+    .await?;
+    let mut page = page_of(rows, size, forward, cursor.is_none());
+    if let PageAt::From(cursor) = at {
+        page.more_before = !read(client, filter, Some((cursor, ">")), false, 1)
+            .await?
+            .is_empty();
+    }
+    Ok(page)
+}
+
+/// At most `limit` rows `filter` keeps beyond `cursor` (compared by `comparison` in the
+/// log's `(at, id)` order), newest first when `forward`.
+async fn read(
+    client: &impl GenericClient,
+    filter: &AuditFilter,
+    cursor: Option<(&AuditCursor, &str)>,
+    forward: bool,
+    limit: usize,
+) -> Result<Vec<AuditRow>, DbError> {
+    let mut params = Params::default();
+    let mut conditions = conditions(filter, &mut params);
+    if let Some((cursor, comparison)) = cursor {
+        // The planner seeks `audit_log_at` to the row comparison's first term by itself.
+        let at = params.bind(cursor.at);
+        let id = params.bind(cursor.id);
+        conditions.push(format!("(a.at, a.id) {comparison} ({at}, {id})"));
+    }
+    let limit = params.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let order = if forward { "DESC" } else { "ASC" };
+    let filter_sql = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT a.id, a.at, o.login AS operator, a.action, a.entity, a.entity_id,
+                c.customer_no, a.detail::text AS detail
+         FROM audit_log a
+         LEFT JOIN operator o ON o.id = a.operator_id
+         LEFT JOIN customer c ON c.id = CASE a.entity
+             WHEN 'customer' THEN a.entity_id
+             WHEN 'card_operation' THEN
+                 (SELECT customer_id FROM card_operation WHERE id = a.entity_id)
+         END
+         {filter_sql}
+         ORDER BY a.at {order}, a.id {order}
+         LIMIT {limit}"
+    );
+    client
+        .query(&sql, &params.refs())
+        .await?
+        .iter()
+        .map(|row| {
+            let detail: String = row.get("detail");
+            Ok(AuditRow {
+                id: row.get("id"),
+                at: row.get("at"),
+                operator: row.get("operator"),
+                action: row.get("action"),
+                entity: row.get("entity"),
+                entity_id: row.get("entity_id"),
+                customer_no: row.get("customer_no"),
+                detail: serde_json::from_str(&detail)
+                    .map_err(|error| DbError::Inconsistent(format!("audit detail: {error}")))?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_is_one_action_or_every_action_under_a_prefix() {
+        assert_eq!(
+            Kind::of("card.recharge"),
+            Kind::Exact("card.recharge".into())
+        );
+        assert_eq!(Kind::of(" Card. "), Kind::Prefix("card.".into()));
+        assert_eq!(Kind::of("card"), Kind::Prefix("card.".into()));
+    }
+}

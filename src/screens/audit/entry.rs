@@ -1,0 +1,270 @@
+//! One entry of the log in full (Enter on a line): who, when, what, and the change itself.
+//! A detail holding `before` and `after` objects is shown as `field: before → after` for each
+//! field that changed; anything else in a detail as `key: value` lines (nested objects by
+//! their dotted path). Every stored text is drawn inert; long values wrap.
+
+use chrono::FixedOffset;
+use ratatui::style::Style;
+use ratatui::text::Line;
+use serde_json::Value;
+
+use crate::db::audit::AuditRow;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::{chunks, coded, width};
+use crate::ui::theme::Theme;
+
+/// The entry's lines, each at most `room` cells wide.
+pub fn lines(
+    row: &AuditRow,
+    lang: Lang,
+    zone: FixedOffset,
+    room: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let facts = [
+        (
+            "audit_log.at",
+            row.at
+                .with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string(),
+        ),
+        ("audit_log.operator", operator_text(row, lang)),
+        ("audit_log.action", inert(&row.action).into_owned()),
+        ("audit_log.entity", entity_text(row, lang)),
+        (
+            "audit_log.customer",
+            row.customer_no
+                .map(|no| format!("{no:08}"))
+                .unwrap_or_default(),
+        ),
+    ];
+    let label_width = facts
+        .iter()
+        .map(|(key, _)| width(lang.t(key)))
+        .max()
+        .unwrap_or(0);
+    let mut lines: Vec<Line<'static>> = facts
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| {
+            let label = lang.t(key);
+            let pad = " ".repeat(label_width - width(label));
+            Line::raw(format!(" {label}{pad}  {value}"))
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    match change(&row.detail) {
+        Some(change) => {
+            lines.push(Line::styled(
+                format!(" {}", lang.t("audit_log.changes")),
+                theme.title(),
+            ));
+            if change.changed.is_empty() {
+                lines.push(Line::styled(
+                    format!(" {}", lang.t("audit_log.nothing_changed")),
+                    theme.dim(),
+                ));
+            }
+            for (field, before, after) in &change.changed {
+                push_wrapped(&mut lines, &format!("{field}: {before} → {after}"), room);
+            }
+            if change.unchanged > 0 {
+                let text = lang.tf("audit_log.unchanged", &[("count", &change.unchanged)]);
+                lines.push(Line::styled(format!(" {text}"), theme.dim()));
+            }
+            if !change.other.is_empty() {
+                lines.push(Line::raw(""));
+                lines.push(Line::styled(
+                    format!(" {}", lang.t("audit_log.other_detail")),
+                    theme.title(),
+                ));
+            }
+            push_pairs(&mut lines, &change.other, room);
+        }
+        None => {
+            lines.push(Line::styled(
+                format!(" {}", lang.t("audit_log.detail")),
+                theme.title(),
+            ));
+            let mut pairs = Vec::new();
+            flatten("", &row.detail, &mut pairs);
+            if pairs.is_empty() {
+                lines.push(Line::styled(
+                    format!(" {}", lang.t("audit_log.no_detail")),
+                    theme.dim(),
+                ));
+            }
+            push_pairs(&mut lines, &pairs, room);
+        }
+    }
+    lines
+}
+
+/// Who: the operator's login, or the system.
+pub fn operator_text(row: &AuditRow, lang: Lang) -> String {
+    row.operator.as_deref().map_or_else(
+        || lang.t("audit_log.system").to_owned(),
+        |login| inert(login).into_owned(),
+    )
+}
+
+/// What it concerns: the kind of thing, named in the desk's language where known, and its id.
+pub fn entity_text(row: &AuditRow, lang: Lang) -> String {
+    let entity = row
+        .entity
+        .as_deref()
+        .map(|entity| coded(lang, "audit_log.entity_", entity))
+        .unwrap_or_default();
+    match row.entity_id {
+        Some(id) => format!("{entity} {id}").trim().to_owned(),
+        None => entity,
+    }
+}
+
+/// A detail with `before` and `after`: the fields that differ (field, before, after), how many
+/// are the same, and the detail's other keys.
+#[derive(Debug, PartialEq)]
+struct Change {
+    changed: Vec<(String, String, String)>,
+    unchanged: usize,
+    other: Vec<(String, String)>,
+}
+
+/// The change a detail records, if it holds `before` and `after` objects (either may be null:
+/// a row created or removed).
+fn change(detail: &Value) -> Option<Change> {
+    let object = detail.as_object()?;
+    let side = |key: &str| -> Option<Vec<(String, String)>> {
+        let mut pairs = Vec::new();
+        match object.get(key)? {
+            Value::Null => {}
+            value @ Value::Object(_) => flatten("", value, &mut pairs),
+            _ => return None,
+        }
+        Some(pairs)
+    };
+    let (before, after) = (side("before")?, side("after")?);
+    let value_in = |pairs: &[(String, String)], field: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == field)
+            .map(|(_, value)| value.clone())
+    };
+    let mut fields: Vec<&String> = before.iter().chain(&after).map(|(key, _)| key).collect();
+    fields.sort();
+    fields.dedup();
+    let mut changed = Vec::new();
+    let mut unchanged = 0;
+    for field in fields {
+        let was = value_in(&before, field);
+        let is = value_in(&after, field);
+        if was == is {
+            unchanged += 1;
+        } else {
+            let shown = |value: Option<String>| value.unwrap_or_else(|| ABSENT.to_owned());
+            changed.push((field.clone(), shown(was), shown(is)));
+        }
+    }
+    let mut other = Vec::new();
+    for (key, value) in object {
+        if key != "before" && key != "after" {
+            flatten(key, value, &mut other);
+        }
+    }
+    Some(Change {
+        changed,
+        unchanged,
+        other,
+    })
+}
+
+/// How a value that is null or missing on one side is shown.
+const ABSENT: &str = "—";
+
+/// `value` as `(path, text)` pairs: an object by its keys' dotted paths, anything else as one
+/// value under `path`.
+fn flatten(path: &str, value: &Value, pairs: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, inner) in fields {
+                let inner_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                flatten(&inner_path, inner, pairs);
+            }
+        }
+        _ => pairs.push((inert(path).into_owned(), value_text(value))),
+    }
+}
+
+/// A stored value as text: a string as itself, null as [`ABSENT`], anything else as JSON.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => inert(text).into_owned(),
+        Value::Null => ABSENT.to_owned(),
+        other => inert(&other.to_string()).into_owned(),
+    }
+}
+
+fn push_pairs(lines: &mut Vec<Line<'static>>, pairs: &[(String, String)], room: usize) {
+    for (key, value) in pairs {
+        push_wrapped(lines, &format!("{key}: {value}"), room);
+    }
+}
+
+/// `text` on as many lines as it needs, the continuation lines indented.
+fn push_wrapped(lines: &mut Vec<Line<'static>>, text: &str, room: usize) {
+    for (index, part) in chunks(text, room.saturating_sub(4).max(1))
+        .into_iter()
+        .enumerate()
+    {
+        let indent = if index == 0 { " " } else { "   " };
+        lines.push(Line::styled(format!("{indent}{part}"), Style::new()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn before_and_after_show_what_changed() {
+        let detail = json!({
+            "version": 4,
+            "before": {"name": "张伟", "phone": "138", "address": {"city": "Beijing"}},
+            "after": {"name": "张伟伟", "phone": "138", "address": {"city": "Tianjin"},
+                      "email": "a@b.cn"},
+        });
+        let change = change(&detail).expect("a change");
+        assert_eq!(
+            change.changed,
+            [
+                ("address.city".into(), "Beijing".into(), "Tianjin".into()),
+                ("email".into(), ABSENT.into(), "a@b.cn".into()),
+                ("name".into(), "张伟".into(), "张伟伟".into()),
+            ]
+        );
+        assert_eq!(change.unchanged, 1);
+        assert_eq!(change.other, [("version".into(), "4".into())]);
+    }
+
+    #[test]
+    fn a_created_row_has_no_before_and_other_details_are_no_change() {
+        let created = change(&json!({"before": null, "after": {"id": 7}})).expect("a change");
+        assert_eq!(created.changed, [("id".into(), ABSENT.into(), "7".into())]);
+        assert_eq!(change(&json!({"customer_id": 7, "card_no": 12})), None);
+        assert_eq!(change(&json!({"before": "text", "after": {}})), None);
+    }
+
+    #[test]
+    fn stored_escapes_are_made_inert() {
+        let mut pairs = Vec::new();
+        flatten("", &json!({"name": "Evil\u{1b}[31m"}), &mut pairs);
+        assert!(!pairs[0].1.contains('\u{1b}'), "{pairs:?}");
+    }
+}

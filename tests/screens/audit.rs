@@ -1,0 +1,286 @@
+//! The audit viewer (`:audit`): refused to a clerk; the log at 80×24 in both languages; a
+//! filter typed, an entry opened in full, the filtered rows exported.
+
+use crate::support::*;
+use meterdesk::db::audit::{AuditFilter, AuditRow};
+use meterdesk::db::customers::PageAt;
+use meterdesk::screens::audit::requests::{AuditCall, AuditReply, AuditWork};
+use meterdesk::screens::audit::{AuditScreen, Pane};
+use serde_json::json;
+
+/// Signed in as a supervisor, who may read the audit log.
+fn supervisor(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    if let Some(session) = app.session.as_mut() {
+        session.login = "super".into();
+        session.roles = vec!["supervisor".into()];
+        session.permissions = vec!["customer.view".into(), "audit.view".into()];
+    }
+    app
+}
+
+/// `:audit` typed on the command line.
+fn open_audit(app: &mut App) -> Vec<(u64, Request)> {
+    press(app, KeyCode::Char(':'));
+    type_text(app, "audit");
+    press(app, KeyCode::Enter)
+}
+
+/// The one request sent, as the viewer's.
+fn work(sent: &[(u64, Request)]) -> &AuditWork {
+    let [(_, request)] = sent else {
+        panic!("one request: {sent:?}")
+    };
+    &request
+        .of::<AuditCall>()
+        .expect("the viewer's request")
+        .work
+}
+
+fn row(id: i64, minute: u32, operator: Option<&str>, action: &str) -> AuditRow {
+    let (entity, entity_id, customer_no, detail) = match action {
+        "customer.modify" => (
+            "customer",
+            40 + id,
+            Some(10_023_453),
+            json!({
+                "version": 3,
+                "before": {"name": "张伟", "phone": "13800000000", "address": "北京市朝阳区建国路88号"},
+                "after": {"name": "张伟伟", "phone": "13800000000",
+                          "address": "北京市朝阳区建国路88号3单元502室，靠近地铁站的那一栋楼"},
+            }),
+        ),
+        "card.recharge" => (
+            "card_operation",
+            900 + id,
+            Some(10_000_012),
+            json!({"customer_id": 7, "card_no": 12345}),
+        ),
+        _ => (
+            "operator",
+            3,
+            None,
+            json!({"login": "Evil\u{1b}[31m", "failed_logins": 2}),
+        ),
+    };
+    AuditRow {
+        id,
+        at: Utc.with_ymd_and_hms(2026, 12, 3, 9, minute, 2).unwrap(),
+        operator: operator.map(str::to_owned),
+        action: action.into(),
+        entity: Some(entity.into()),
+        entity_id: Some(entity_id),
+        customer_no,
+        detail,
+    }
+}
+
+/// A page of the log as the database would send it, newest first.
+fn log_page(rows: usize) -> Page<AuditRow> {
+    let kinds = [
+        (Some("super"), "customer.modify"),
+        (Some("clerk"), "card.recharge"),
+        (None, "login.failed"),
+    ];
+    Page {
+        rows: (0..rows)
+            .map(|i| {
+                let (operator, action) = kinds[i % kinds.len()];
+                row(100 - i as i64, 59 - i as u32, operator, action)
+            })
+            .collect(),
+        more_before: false,
+        more_after: true,
+    }
+}
+
+/// The viewer open as a supervisor, its first page answered.
+fn viewer(lang: Lang) -> App {
+    let mut app = supervisor(lang);
+    let sent = open_audit(&mut app);
+    let AuditWork::Page {
+        filter, at, size, ..
+    } = work(&sent)
+    else {
+        panic!("a page first: {sent:?}")
+    };
+    assert_eq!(
+        (filter, at, *size),
+        (&AuditFilter::default(), &PageAt::First, 19),
+        "the first page, unfiltered, fills the screen"
+    );
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(AuditReply::Page(log_page(19))),
+    );
+    app
+}
+
+fn audit_screen(app: &App) -> &AuditScreen {
+    app.screen
+        .module::<AuditScreen>()
+        .expect("the audit viewer")
+}
+
+#[test]
+fn a_clerk_is_refused_the_audit_log() {
+    let mut app = signed_in(Lang::En);
+    let sent = open_audit(&mut app);
+    assert!(sent.is_empty(), "nothing is asked: {sent:?}");
+    assert!(app.screen.is::<CustomerTable>(), "the table stays");
+    let text = app.message.clone().unwrap().text;
+    assert!(
+        text.contains("supervisors and administrators") && text.contains("audit.view"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_audit_log_in_english_and_chinese() {
+    for (lang, name) in [(Lang::En, "audit_log_en"), (Lang::Zh, "audit_log_zh")] {
+        let app = viewer(lang);
+        insta::assert_snapshot!(name, render(&app));
+    }
+}
+
+#[test]
+fn a_filter_an_entry_in_full_and_the_export() {
+    let mut app = viewer(Lang::En);
+    // A wrong check digit is refused on its field; nothing is asked.
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "10023458");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    let text = app.message.clone().unwrap().text;
+    assert!(text.contains("customer number"), "{text}");
+    // Fixed, with the other fields: the first page of the filter is asked for.
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "3");
+    press(&mut app, KeyCode::BackTab);
+    type_text(&mut app, "Super");
+    press(&mut app, KeyCode::Tab);
+    for text in ["card.", "2026-12-01", "2026-12-03"] {
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, text);
+    }
+    press(&mut app, KeyCode::Tab);
+    insta::assert_snapshot!("audit_filter_form", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let AuditWork::Page { filter, at, .. } = work(&sent).clone() else {
+        panic!("{sent:?}")
+    };
+    let day = |d| Utc.with_ymd_and_hms(2026, 12, d, 0, 0, 0).unwrap();
+    assert_eq!(
+        filter,
+        AuditFilter {
+            operator: Some("Super".into()),
+            customer_no: Some(10_023_453),
+            kind: Some("card.".into()),
+            from: Some(day(1)),
+            until: Some(day(4)),
+        },
+        "the dates are whole days in the desk's zone, both included"
+    );
+    assert_eq!(at, PageAt::First);
+    let mut page = log_page(2);
+    page.more_after = false;
+    answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+    insta::assert_snapshot!("audit_filtered", render(&app));
+
+    // PgDn on the last page goes to its last row, asking nothing; nothing is above the first
+    // row; Enter shows the entry in full.
+    assert!(press(&mut app, KeyCode::PageDown).is_empty());
+    assert_eq!(audit_screen(&app).selected, 1);
+    press(&mut app, KeyCode::Up);
+    let sent = press(&mut app, KeyCode::Up);
+    assert!(sent.is_empty(), "nothing above the first row: {sent:?}");
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("audit_entry_change_en", render(&app));
+    press(&mut app, KeyCode::F(3));
+    assert!(
+        matches!(audit_screen(&app).pane, Pane::Rows),
+        "F3: back to the rows"
+    );
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("audit_entry_detail_en", render(&app));
+    press(&mut app, KeyCode::Esc);
+
+    // The export: a new file named by the time, in the current directory, unless typed.
+    press(&mut app, KeyCode::Char('e'));
+    let Pane::Export(form) = &audit_screen(&app).pane else {
+        panic!("the export form")
+    };
+    let default = form.fields[0].value().to_owned();
+    assert!(
+        default.starts_with("audit-") && default.ends_with(".csv"),
+        "{default}"
+    );
+    for _ in default.chars() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "/srv/exports/cards.csv");
+    insta::assert_snapshot!("audit_export_form", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(
+        work(&sent),
+        &AuditWork::Export {
+            filter,
+            path: "/srv/exports/cards.csv".into(),
+            zone: FixedOffset::east_opt(0).unwrap(),
+        },
+        "the rows of the filter on screen"
+    );
+    assert!(matches!(audit_screen(&app).pane, Pane::Rows));
+    // A second export waits for the first.
+    press(&mut app, KeyCode::Char('e'));
+    assert!(matches!(audit_screen(&app).pane, Pane::Rows));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(AuditReply::Exported {
+            rows: 1234,
+            path: "/srv/exports/cards.csv".into(),
+        }),
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "1234 entries written to /srv/exports/cards.csv"
+    );
+}
+
+#[test]
+fn an_entry_in_chinese() {
+    let mut app = viewer(Lang::Zh);
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("audit_entry_change_zh", render(&app));
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::Char('/'));
+    insta::assert_snapshot!("audit_filter_form_zh", render(&app));
+}
+
+#[test]
+fn roles_taken_away_since_sign_in_close_the_viewer() {
+    let mut app = supervisor(Lang::En);
+    let sent = open_audit(&mut app);
+    answer(&mut app, &sent, Reply::screen(AuditReply::NotPermitted));
+    assert!(app.screen.is::<CustomerTable>(), "the viewer is closed");
+    let text = app.message.clone().unwrap().text;
+    assert!(text.contains("audit.view"), "{text}");
+}
+
+#[test]
+fn the_overview_lists_the_audit_log_to_those_who_may_read_it() {
+    let mut app = supervisor(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "overview");
+    press(&mut app, KeyCode::Enter);
+    assert!(render(&app).contains(":audit"));
+    let mut clerk = signed_in(Lang::En);
+    press(&mut clerk, KeyCode::Char(':'));
+    type_text(&mut clerk, "overview");
+    press(&mut clerk, KeyCode::Enter);
+    assert!(!render(&clerk).contains(":audit"));
+}
