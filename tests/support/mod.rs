@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 
 use meterdesk::app::requests::{ReceiptOutput, Services};
 use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle};
+use meterdesk::cardflow::CardAccess;
 use meterdesk::db::Pool;
-use meterdesk::domain::card_records::{IssuerPin, MacKey};
 
 /// What `requests::execute` runs against, for tests that send no card request: the pool, and
 /// one reader thread per test binary that is never asked for a card.
@@ -24,8 +24,7 @@ pub fn services(pool: &Pool) -> Services {
     Services {
         pool: pool.clone(),
         reader: reader.clone(),
-        card_key: MacKey::demo(),
-        card_pin: IssuerPin::demo(),
+        card_access: Arc::new(CardAccess::unconfigured()),
         receipts: ReceiptOutput::default(),
     }
 }
