@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::tokio_postgres::{self, Client, NoTls};
+use deadpool_postgres::tokio_postgres::{self, Client};
+use postgres_openssl::MakeTlsConnector;
 
 use super::{DbError, Deadlines, connection_config};
 
 pub struct HealthProbe {
     config: tokio_postgres::Config,
+    tls: MakeTlsConnector,
     /// Kept between pings; made again after a failed one.
     client: Option<Client>,
     deadline: Duration,
@@ -16,8 +18,10 @@ pub struct HealthProbe {
 
 impl HealthProbe {
     pub fn new(conn: &str, deadlines: &Deadlines) -> Result<HealthProbe, DbError> {
+        let (config, tls) = connection_config(conn, deadlines)?;
         Ok(HealthProbe {
-            config: connection_config(conn, deadlines)?,
+            config,
+            tls,
             client: None,
             deadline: deadlines.connect,
         })
@@ -45,7 +49,7 @@ impl HealthProbe {
         let client = match self.client.take().filter(|client| !client.is_closed()) {
             Some(client) => client,
             None => {
-                let (client, connection) = self.config.connect(NoTls).await?;
+                let (client, connection) = self.config.connect(self.tls.clone()).await?;
                 // Ends when the client is dropped or the connection is lost.
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {
