@@ -345,3 +345,30 @@ pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Se
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_secrets_cards_are_neither_read_nor_written() {
+        let access = CardAccess::unconfigured();
+        assert_eq!(access.key().err(), Some(WritesStopped::NotConfigured));
+        assert_eq!(
+            access.for_writing().err(),
+            Some(WritesStopped::NotConfigured)
+        );
+    }
+
+    #[test]
+    fn a_refused_pin_stops_writing_but_not_reading_and_never_shows_the_secrets() {
+        let access = CardAccess::new(MacKey::demo(), "24680".parse().unwrap());
+        assert!(access.for_writing().is_ok());
+        access.refuse_pin();
+        assert_eq!(access.for_writing().err(), Some(WritesStopped::PinRefused));
+        assert_eq!(access.key().ok(), Some(&MacKey::demo()));
+        let printed = format!("{access:?}");
+        assert!(!printed.contains("24680"), "{printed}");
+        assert!(printed.contains("MacKey(..)"), "{printed}");
+    }
+}

@@ -509,6 +509,11 @@ mod tests {
                 .contains("PIN configured for this desk"),
             "{stopped:?}"
         );
+        let unconfigured = writes_stopped(WritesStopped::NotConfigured).text(Lang::En);
+        assert!(
+            unconfigured.contains("[card] secrets_file"),
+            "{unconfigured}"
+        );
         let odd = card_problem(&CardError::NotARecord {
             command: "READ BINARY".into(),
             length: 3,
