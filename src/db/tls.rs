@@ -252,7 +252,9 @@ fn split_key_values(conn: &str) -> Result<(String, Vec<(String, String)>), DbErr
     let mut chars = conn.chars().peekable();
     let mut kept = Vec::new();
     let mut taken = Vec::new();
-    let invalid = |message: &str| DbError::InvalidSettings(format!("{message} in {conn:?}"));
+    // Never the string itself in the message: it may hold a password.
+    let invalid =
+        |message: &str| DbError::InvalidSettings(format!("the connection string: {message}"));
     loop {
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.peek().is_none() {
@@ -338,7 +340,11 @@ mod tests {
             split("postgres://db/water?sslmode=require").unwrap().0,
             "postgres://db/water"
         );
-        assert!(split("host=db dbname='open").is_err());
+        let unterminated = split("host=db password='secret").unwrap_err();
+        assert!(
+            !unterminated.to_string().contains("secret"),
+            "{unterminated}"
+        );
         assert!(split("host db").is_err());
     }
 
