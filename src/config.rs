@@ -1,7 +1,8 @@
-//! `config.toml` and the environment, read and validated once at start.
+//! The configuration files (the system's, the user's, `--config`: [`config_files`], merged key
+//! by key) and the environment, read and validated once at start.
 //!
-//! A bad value is an error naming its key; an unknown key is a warning, so a typo never
-//! silently changes behaviour but an old file still starts the app.
+//! A bad value is an error naming its file and key; an unknown key is a warning, so a typo
+//! never silently changes behaviour but an old file still starts the app.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
