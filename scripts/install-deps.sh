@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what meterdesk needs on Debian: PostgreSQL (server binaries for the embedded
-# database, pg_trgm from contrib), the PC/SC stack (library to build, pcscd to run), tmux (the
-# end-to-end tests), and with --test the virtual reader driver the card tests use.
+# database, pg_trgm from contrib), the PC/SC stack (library to build, pcscd to run), OpenSSL
+# (library to build: TLS to a PostgreSQL server elsewhere), tmux (the end-to-end tests), and
+# with --test the virtual reader driver the card tests use and the openssl command that makes
+# the TLS test's certificates.
 # Idempotent: installs only what is missing. Run as root or with sudo.
 set -euo pipefail
 
-packages=(postgresql postgresql-contrib libpcsclite-dev pkg-config pcscd tmux ca-certificates)
+packages=(postgresql postgresql-contrib libpcsclite-dev libssl-dev pkg-config pcscd tmux ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(vsmartcard-vpcd)
+    packages+=(vsmartcard-vpcd openssl)
 fi
 
 missing=()

@@ -9,6 +9,8 @@
 //! what the card then holds. A request is retried with the same idempotency key: it never
 //! journals, charges or writes twice.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::card::reader::{CardError, ReaderHandle};
@@ -34,9 +36,76 @@ async fn exclusive() -> MutexGuard<'static, ()> {
 pub struct Desk<'a> {
     pub pool: &'a Sessions,
     pub reader: &'a ReaderHandle,
-    pub key: &'a MacKey,
-    pub pin: &'a IssuerPin,
+    pub access: &'a CardAccess,
     pub operator_id: i64,
+}
+
+/// The card secrets of this desk, and whether a card has refused its PIN. A card that answers
+/// "wrong PIN" says the configured PIN is wrong, and each further write would spend a try of
+/// the next customer's card (3 and it is blocked for good): from then on this process writes
+/// no card, until it is restarted with the right PIN. Reading needs only the key.
+#[derive(Debug)]
+pub struct CardAccess {
+    secrets: Option<(MacKey, IssuerPin)>,
+    pin_refused: AtomicBool,
+}
+
+/// Why this desk writes no card; nothing was sent to the card, nothing journaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WritesStopped {
+    #[error(
+        "no card PIN and key are configured (card.secrets_file, or METERDESK_CARD_PIN and \
+         METERDESK_CARD_KEY)"
+    )]
+    NotConfigured,
+    #[error(
+        "a card refused this desk's issuer PIN: card writes are stopped until the PIN is \
+         corrected and meterdesk restarted"
+    )]
+    PinRefused,
+}
+
+impl CardAccess {
+    pub fn new(key: MacKey, pin: IssuerPin) -> Self {
+        Self {
+            secrets: Some((key, pin)),
+            pin_refused: AtomicBool::new(false),
+        }
+    }
+
+    /// No secrets: cards are neither read (their MACs cannot be checked) nor written.
+    pub fn unconfigured() -> Self {
+        Self {
+            secrets: None,
+            pin_refused: AtomicBool::new(false),
+        }
+    }
+
+    /// The MAC key, to read a card.
+    pub fn key(&self) -> Result<&MacKey, WritesStopped> {
+        self.secrets
+            .as_ref()
+            .map(|(key, _)| key)
+            .ok_or(WritesStopped::NotConfigured)
+    }
+
+    /// The key and the PIN, unless this desk may not write cards.
+    pub fn for_writing(&self) -> Result<(&MacKey, &IssuerPin), WritesStopped> {
+        let (key, pin) = self.secrets.as_ref().ok_or(WritesStopped::NotConfigured)?;
+        if self.pin_refused.load(Ordering::Relaxed) {
+            return Err(WritesStopped::PinRefused);
+        }
+        Ok((key, pin))
+    }
+
+    fn refuse_pin(&self) {
+        if !self.pin_refused.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                "a card refused the configured issuer PIN: no card is written until meterdesk \
+                 is restarted with the right one"
+            );
+        }
+    }
 }
 
 /// Why an operation did not start. Nothing was written to the card; nothing was journaled,
@@ -44,6 +113,8 @@ pub struct Desk<'a> {
 /// retry with the same idempotency key to find out.
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
+    #[error(transparent)]
+    Stopped(#[from] WritesStopped),
     #[error(transparent)]
     Card(#[from] CardError),
     #[error(transparent)]
@@ -62,6 +133,9 @@ pub enum PendingCause {
     /// The card read back is neither as before nor as planned (another card, changed since).
     #[error("the card read back is not the card of the operation")]
     NotTheCard,
+    /// Nothing was sent: a card refused the PIN between the journal and the write.
+    #[error(transparent)]
+    Stopped(WritesStopped),
 }
 
 /// How an operation ended; `resolved` is the customer's earlier pending operation, settled on
@@ -108,6 +182,7 @@ pub struct Touched {
 /// (the customer on screen, if any) and of the card's owner. Call it whenever a card is
 /// presented or a customer's card screen opens.
 pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched, FlowError> {
+    let key = desk.access.key()?;
     let _flow = exclusive().await;
     let CardRead::Application(records) = desk.reader.read_card().recv().await? else {
         return Ok(Touched {
@@ -117,9 +192,9 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
         });
     };
     let mut client = desk.pool.get().await.map_err(DbError::from)?;
-    let settled = card_ops::touch(&mut client, customer_id, &records, desk.key).await?;
+    let settled = card_ops::touch(&mut client, customer_id, &records, key).await?;
     Ok(Touched {
-        content: Some(CardContent::classify(&records, desk.key)),
+        content: Some(CardContent::classify(&records, key)),
         records: Some(records),
         settled,
     })
@@ -127,12 +202,13 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
 
 /// Wipes the card in the reader back to blank; its owner is found from the card.
 pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, FlowError> {
+    let (key, _) = desk.access.for_writing()?;
     let _flow = exclusive().await;
     let records = match read(desk).await? {
         Ok(records) => records,
         Err(refusal) => return Ok(refused(refusal)),
     };
-    let owner = match CardContent::classify(&records, desk.key) {
+    let owner = match CardContent::classify(&records, key) {
         CardContent::User(card) => {
             let client = desk.pool.get().await.map_err(DbError::from)?;
             card_ops::card_owner(&**client, card.issue.card_number).await?
@@ -154,13 +230,15 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
 }
 
 /// Any request but recycle for `customer_id` (open, recharge, refund, replace — see
-/// [`Request`]): read the card, begin, write, settle.
+/// [`Request`]): read the card, begin, write, settle. A desk that may not write cards
+/// ([`WritesStopped`]) refuses before anything is sent or journaled.
 pub async fn run(
     desk: &Desk<'_>,
     customer_id: i64,
     request: &Request,
     idempotency_key: &str,
 ) -> Result<Flow, FlowError> {
+    desk.access.for_writing()?;
     let _flow = exclusive().await;
     match read(desk).await? {
         Ok(records) => run_on(desk, customer_id, request, idempotency_key, &records).await,
@@ -190,12 +268,13 @@ async fn run_on(
     idempotency_key: &str,
     records: &[Record; 3],
 ) -> Result<Flow, FlowError> {
+    let (key, _) = desk.access.for_writing()?;
     let begin = Begin {
         customer_id,
         operator_id: desk.operator_id,
         idempotency_key,
         card: records,
-        key: desk.key,
+        key,
     };
     let report = {
         let mut client = desk.pool.get().await.map_err(DbError::from)?;
@@ -214,9 +293,22 @@ async fn run_on(
 /// and says why. The flows above call it under their lock; tests call it to put faults between
 /// the steps.
 pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Settled>) -> Flow {
-    let read_back = match desk.reader.write_plan(&begun.plan, desk.pin).recv().await {
+    let (key, pin) = match desk.access.for_writing() {
+        Ok(secrets) => secrets,
+        Err(stopped) => {
+            return Flow::Pending {
+                begun,
+                cause: PendingCause::Stopped(stopped),
+                resolved,
+            };
+        }
+    };
+    let read_back = match desk.reader.write_plan(&begun.plan, pin).recv().await {
         Ok(read_back) => read_back,
         Err(error) => {
+            if let CardError::WrongPin { .. } = error {
+                desk.access.refuse_pin();
+            }
             return Flow::Pending {
                 begun,
                 cause: PendingCause::Card(error),
@@ -226,7 +318,7 @@ pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Se
     };
     let settled = async {
         let mut client = desk.pool.get().await?;
-        card_ops::settle(&mut client, begun.operation_id, &read_back, desk.key).await
+        card_ops::settle(&mut client, begun.operation_id, &read_back, key).await
     }
     .await;
     match settled {
@@ -252,5 +344,32 @@ pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Se
                 resolved,
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_secrets_cards_are_neither_read_nor_written() {
+        let access = CardAccess::unconfigured();
+        assert_eq!(access.key().err(), Some(WritesStopped::NotConfigured));
+        assert_eq!(
+            access.for_writing().err(),
+            Some(WritesStopped::NotConfigured)
+        );
+    }
+
+    #[test]
+    fn a_refused_pin_stops_writing_but_not_reading_and_never_shows_the_secrets() {
+        let access = CardAccess::new(MacKey::demo(), "24680".parse().unwrap());
+        assert!(access.for_writing().is_ok());
+        access.refuse_pin();
+        assert_eq!(access.for_writing().err(), Some(WritesStopped::PinRefused));
+        assert_eq!(access.key().ok(), Some(&MacKey::demo()));
+        let printed = format!("{access:?}");
+        assert!(!printed.contains("24680"), "{printed}");
+        assert!(printed.contains("MacKey(..)"), "{printed}");
     }
 }

@@ -1,18 +1,22 @@
-//! `config.toml` and the environment, read and validated once at start.
+//! The configuration files (the system's, the user's, `--config`: [`config_files`], merged key
+//! by key) and the environment, read and validated once at start.
 //!
-//! A bad value is an error naming its key; an unknown key is a warning, so a typo never
-//! silently changes behaviour but an old file still starts the app.
+//! A bad value is an error naming its file and key; an unknown key is a warning, so a typo
+//! never silently changes behaviour but an old file still starts the app.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::db::Deadlines;
-use crate::domain::card_records::{IssuerPin, IssuerPinError, MacKey, MacKeyError};
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
+
+mod card_secrets;
+pub use card_secrets::{CardCredentials, CardSecrets, KEY_ENV, PIN_ENV, SecretsError};
 
 /// Everything meterdesk reads from `config.toml`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -75,58 +79,11 @@ impl DatabaseConfig {
 pub struct CardConfig {
     /// PC/SC reader name; `None` takes the first reader with a card.
     pub reader: Option<String>,
-    /// Issuer PIN presented before every card write (hex digits).
-    pub pin: Option<String>,
-    /// 32-byte MAC key shared with the meters, as 64 hex digits.
-    pub key: Option<String>,
-}
-
-/// The secrets every card write needs, from `[card]`.
-#[derive(Debug, Clone)]
-pub struct CardCredentials {
-    pub pin: IssuerPin,
-    pub key: MacKey,
-    /// One line for each demo value in use; a program writing cards must show them loudly.
-    pub demo_warnings: Vec<&'static str>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CardCredentialError {
-    #[error("card.pin: {0}")]
-    Pin(#[from] IssuerPinError),
-    #[error("card.key: {0}")]
-    Key(#[from] MacKeyError),
-}
-
-impl CardConfig {
-    /// The configured PIN and key, or the demo ones where a key is absent.
-    pub fn credentials(&self) -> Result<CardCredentials, CardCredentialError> {
-        let mut demo_warnings = Vec::new();
-        let pin = match &self.pin {
-            Some(pin) => pin.parse()?,
-            None => {
-                demo_warnings.push(
-                    "card.pin is not set: using the demo issuer PIN, which is in the source code",
-                );
-                IssuerPin::demo()
-            }
-        };
-        let key = match &self.key {
-            Some(key) => key.parse()?,
-            None => {
-                demo_warnings.push(
-                    "card.key is not set: using the demo MAC key, which is in the source code; \
-                     anyone can forge cards written with it",
-                );
-                MacKey::demo()
-            }
-        };
-        Ok(CardCredentials {
-            pin,
-            key,
-            demo_warnings,
-        })
-    }
+    /// The file holding the issuer PIN and the MAC key (`card_secrets`), readable only by root
+    /// and the `meterdesk` group.
+    pub secrets_file: Option<PathBuf>,
+    /// The demo PIN and key, which are in the source code, when no secrets are configured.
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -211,6 +168,31 @@ pub enum ConfigError {
     },
 }
 
+/// Read first: the settings of every desk of the machine. `SYSTEM_CONFIG_ENV` names another
+/// file (tests, which must never read the real /etc).
+pub const SYSTEM_CONFIG: &str = "/etc/meterdesk/config.toml";
+pub const SYSTEM_CONFIG_ENV: &str = "METERDESK_SYSTEM_CONFIG";
+
+/// The files read, in order, each overriding the ones before it key by key: the system-wide
+/// file, the user's (`$XDG_CONFIG_HOME/meterdesk/config.toml`, else
+/// `~/.config/meterdesk/config.toml`), then `explicit` (`--config` / `METERDESK_CONFIG`).
+pub fn config_files(
+    explicit: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Vec<PathBuf> {
+    let system = env(SYSTEM_CONFIG_ENV).map_or_else(|| PathBuf::from(SYSTEM_CONFIG), PathBuf::from);
+    // The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
+    let user_dir = env("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| env("HOME").map(|home| Path::new(&home).join(".config")));
+    let user = user_dir.map(|dir| dir.join("meterdesk").join("config.toml"));
+    [Some(system), user, explicit.map(Path::to_owned)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// A configuration that was read, with the warnings to show once.
 #[derive(Debug)]
 pub struct Loaded {
@@ -218,41 +200,134 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-impl Config {
-    /// Reads `path`; a missing file is the defaults (the app must start on a fresh machine).
-    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text, path),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Loaded {
-                config: Config::default(),
-                warnings: Vec::new(),
-            }),
-            Err(source) => Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            }),
+/// The files read so far merged into one table, and which file set each key (as a dotted
+/// path; a whole table's key stands for the keys under it).
+#[derive(Default)]
+struct Layers {
+    table: toml::Table,
+    origins: BTreeMap<String, PathBuf>,
+    warnings: Vec<String>,
+}
+
+impl Layers {
+    /// Adds one file's text on top: checked alone first, so a wrong type or an unknown key
+    /// names the file it is in.
+    fn add(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let parse_error = |message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        };
+        let mut unknown = Vec::new();
+        parse_lenient(text, &mut unknown).map_err(parse_error)?;
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|error: toml::de::Error| parse_error(error.to_string()))?;
+        refuse_card_secrets(&table, path)?;
+        self.warnings.extend(
+            unknown
+                .into_iter()
+                .map(|key| format!("{}: unknown key `{key}` ignored", path.display())),
+        );
+        merge(&mut self.table, table, "", path, &mut self.origins);
+        Ok(())
+    }
+
+    /// The file that set `key` (or the table it is in); the last file for a default.
+    fn origin(&self, key: &str, last: &Path) -> PathBuf {
+        let mut key = key;
+        loop {
+            if let Some(path) = self.origins.get(key) {
+                return path.clone();
+            }
+            match key.rsplit_once('.') {
+                Some((table, _)) => key = table,
+                None => return last.to_owned(),
+            }
         }
     }
+}
 
-    /// Parses config text; unknown keys become warnings, bad values errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
-        let mut unknown = Vec::new();
-        let config: Config =
-            parse_lenient(text, &mut unknown).map_err(|message| ConfigError::Parse {
+/// `layer` over `into`, table by table, key by key.
+fn merge(
+    into: &mut toml::Table,
+    layer: toml::Table,
+    prefix: &str,
+    path: &Path,
+    origins: &mut BTreeMap<String, PathBuf>,
+) {
+    for (name, value) in layer {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match (into.get_mut(&name), value) {
+            (Some(toml::Value::Table(below)), toml::Value::Table(above)) => {
+                merge(below, above, &key, path, origins);
+            }
+            (_, value) => {
+                origins.retain(|set, _| !set.starts_with(&format!("{key}.")));
+                origins.insert(key, path.to_owned());
+                into.insert(name, value);
+            }
+        }
+    }
+}
+
+/// The card PIN and key are secrets: `config.toml` is read by every user of the desk.
+fn refuse_card_secrets(table: &toml::Table, path: &Path) -> Result<(), ConfigError> {
+    let Some(toml::Value::Table(card)) = table.get("card") else {
+        return Ok(());
+    };
+    for (key, variable) in [("card.pin", PIN_ENV), ("card.key", KEY_ENV)] {
+        let name = key.trim_start_matches("card.");
+        if card.contains_key(name) {
+            return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message,
-            })?;
-        config.validate(path)?;
-        let warnings = unknown
-            .into_iter()
-            .map(|key| format!("{}: unknown key `{key}` ignored", path.display()))
-            .collect();
-        Ok(Loaded { config, warnings })
+                key,
+                message: format!(
+                    "the card secrets do not belong in a configuration file every user reads: \
+                     put `{name}` in the file card.secrets_file names (chmod 0640, group \
+                     meterdesk) or in {variable}"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Reads `paths` in order, later files overriding earlier ones key by key; a missing file
+    /// is skipped (the app must start on a fresh machine), an unreadable one is an error.
+    pub fn load(paths: &[PathBuf]) -> Result<Loaded, ConfigError> {
+        let mut layers = Layers::default();
+        for path in paths {
+            match std::fs::read_to_string(path) {
+                Ok(text) => layers.add(&text, path)?,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(ConfigError::Read {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        let last = paths
+            .last()
+            .map_or(Path::new(SYSTEM_CONFIG), PathBuf::as_path);
+        layers.into_loaded(last)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+    /// Parses one file's text; unknown keys become warnings, bad values errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
+        let mut layers = Layers::default();
+        layers.add(text, path)?;
+        layers.into_loaded(path)
+    }
+
+    fn validate(&self, origin: &dyn Fn(&str) -> PathBuf) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| ConfigError::Invalid {
-            path: path.to_owned(),
+            path: origin(key),
             key,
             message: message.to_owned(),
         };
@@ -288,15 +363,6 @@ impl Config {
                 "is empty; remove the key to use the embedded database",
             ));
         }
-        match self.card.credentials() {
-            Ok(_) => {}
-            Err(CardCredentialError::Pin(error)) => {
-                return Err(invalid("card.pin", &error.to_string()));
-            }
-            Err(CardCredentialError::Key(error)) => {
-                return Err(invalid("card.key", &error.to_string()));
-            }
-        }
         if !(24..=80).contains(&self.receipts.width) {
             return Err(invalid(
                 "receipts.width",
@@ -325,6 +391,21 @@ impl Config {
     /// Monochrome when configured or when `NO_COLOR` is set to anything non-empty.
     pub fn monochrome(&self) -> bool {
         self.ui.monochrome || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+    }
+}
+
+impl Layers {
+    fn into_loaded(self, last: &Path) -> Result<Loaded, ConfigError> {
+        let config =
+            Config::deserialize(self.table.clone()).map_err(|error| ConfigError::Parse {
+                path: last.to_owned(),
+                message: error.to_string(),
+            })?;
+        config.validate(&|key| self.origin(key, last))?;
+        Ok(Loaded {
+            config,
+            warnings: self.warnings,
+        })
     }
 }
 
@@ -373,8 +454,7 @@ mod tests {
     fn bad_values_are_errors_naming_the_key() {
         for (text, key) in [
             ("[database]\npool_size = 0\n", "database.pool_size"),
-            ("[card]\nkey = \"abc\"\n", "card.key"),
-            ("[card]\npin = \"12x4\"\n", "card.pin"),
+            ("[card]\ndemo = \"yes\"\n", "demo"),
             ("[ui]\nlanguage = \"fr\"\n", "language"),
             ("[database]\npool_size = \"four\"\n", "pool_size"),
             (
@@ -393,20 +473,15 @@ mod tests {
     }
 
     #[test]
-    fn card_credentials_are_the_configured_ones_or_the_demo_ones_with_a_warning() {
-        let loaded = parse(&format!(
-            "[card]\npin = \"24680\"\nkey = \"{}\"\n",
-            "ab".repeat(32)
-        ))
-        .unwrap();
-        let credentials = loaded.config.card.credentials().unwrap();
-        assert_eq!(credentials.pin, "24680".parse().unwrap());
-        assert_eq!(credentials.key, "AB".repeat(32).parse().unwrap());
-        assert!(credentials.demo_warnings.is_empty());
-
-        let demo = CardConfig::default().credentials().unwrap();
-        assert_eq!((demo.pin, demo.key), (IssuerPin::demo(), MacKey::demo()));
-        assert_eq!(demo.demo_warnings.len(), 2);
+    fn card_secrets_in_a_config_file_stop_the_start_pointing_to_the_secrets_file() {
+        for (text, key) in [
+            ("[card]\npin = \"24680\"\n", "card.pin"),
+            ("[card]\nkey = \"ab\"\n", "card.key"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+            assert!(err.contains("card.secrets_file"), "{err}");
+        }
     }
 
     #[test]
@@ -424,9 +499,165 @@ mod tests {
         assert!(err.contains("free_form"), "{err}");
     }
 
+    /// A scratch directory removed on drop.
+    struct Dir(PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl Dir {
+        fn new(test: &str) -> Dir {
+            let dir = std::env::temp_dir()
+                .join(format!("meterdesk-config-{test}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Dir(dir)
+        }
+
+        fn file(&self, name: &str, text: &str) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+    }
+
     #[test]
     fn a_missing_file_is_the_defaults() {
-        let loaded = Config::load(Path::new("/nonexistent/meterdesk.toml")).unwrap();
+        let loaded = Config::load(&[PathBuf::from("/nonexistent/meterdesk.toml")]).unwrap();
         assert_eq!(loaded.config, Config::default());
+    }
+
+    #[test]
+    fn later_files_override_earlier_ones_key_by_key() {
+        let dir = Dir::new("layers");
+        let system = dir.file(
+            "system.toml",
+            "[database]\nurl = \"host=db\"\npool_size = 8\n[card]\nsecrets_file = \"/etc/meterdesk/card.toml\"\n\
+             [ui.keys]\nquit = [\"F10\"]\nhelp = [\"F1\"]\n",
+        );
+        let user = dir.file(
+            "user.toml",
+            "[database]\npool_size = 2\n[ui]\nlanguage = \"zh\"\n[ui.keys]\nquit = [\"Ctrl-q\"]\n",
+        );
+        let explicit = dir.file("explicit.toml", "[ui]\nlanguage = \"en\"\n");
+        let missing = dir.0.join("missing.toml");
+        let config = Config::load(&[system, missing, user, explicit])
+            .unwrap()
+            .config;
+        assert_eq!(config.database.url.as_deref(), Some("host=db"));
+        assert_eq!(config.database.pool_size, 2);
+        assert_eq!(
+            config.card.secrets_file.as_deref(),
+            Some(Path::new("/etc/meterdesk/card.toml"))
+        );
+        assert_eq!(config.ui.language, Some(Lang::En));
+        assert_eq!(config.ui.keys["quit"], ["Ctrl-q"]);
+        assert_eq!(config.ui.keys["help"], ["F1"]);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_file_that_set_it() {
+        let dir = Dir::new("origin");
+        let system = dir.file("system.toml", "[database]\npool_size = 0\n");
+        let user = dir.file("user.toml", "[database]\nurl = \"host=db\"\n");
+        let err = Config::load(&[system.clone(), user.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&system.display().to_string()), "{err}");
+        assert!(err.contains("database.pool_size"), "{err}");
+        // Overridden by a good value, the system file's bad one is gone.
+        let fixed = dir.file("fixed.toml", "[database]\npool_size = 3\n");
+        assert_eq!(
+            Config::load(&[system, user, fixed])
+                .unwrap()
+                .config
+                .database
+                .pool_size,
+            3
+        );
+    }
+
+    #[test]
+    fn a_malformed_or_unreadable_file_stops_the_start_naming_it() {
+        let dir = Dir::new("malformed");
+        let good = dir.file("good.toml", "[ui]\nmonochrome = true\n");
+        let broken = dir.file("broken.toml", "[ui\nmonochrome = true\n");
+        let err = Config::load(&[good.clone(), broken.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&broken.display().to_string()), "{err}");
+        let typed = dir.file("typed.toml", "[database]\npool_size = \"four\"\n");
+        let err = Config::load(&[typed.clone(), good.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&typed.display().to_string()), "{err}");
+        // A directory where a file should be cannot be read.
+        let err = Config::load(&[good, dir.0.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&dir.0.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_warned_about_with_their_file() {
+        let dir = Dir::new("unknown");
+        let system = dir.file("system.toml", "[ui]\ncolour = 1\n");
+        let user = dir.file("user.toml", "[ui]\nmonochrome = true\n");
+        let loaded = Config::load(&[system.clone(), user]).unwrap();
+        assert!(loaded.config.ui.monochrome);
+        assert_eq!(
+            loaded.warnings,
+            [format!(
+                "{}: unknown key `ui.colour` ignored",
+                system.display()
+            )]
+        );
+    }
+
+    #[test]
+    fn the_files_are_the_system_one_the_users_then_the_explicit_one() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(var, _)| *var == name)
+                    .map(|(_, value)| OsString::from(value))
+            }
+        };
+        let explicit = Path::new("desk.toml");
+        assert_eq!(
+            config_files(Some(explicit), &env(&[("HOME", "/home/ann")])),
+            [
+                PathBuf::from(SYSTEM_CONFIG),
+                PathBuf::from("/home/ann/.config/meterdesk/config.toml"),
+                PathBuf::from("desk.toml"),
+            ]
+        );
+        assert_eq!(
+            config_files(
+                None,
+                &env(&[
+                    (SYSTEM_CONFIG_ENV, "/tmp/system.toml"),
+                    ("HOME", "/home/ann"),
+                    ("XDG_CONFIG_HOME", "/srv/ann"),
+                ])
+            ),
+            [
+                PathBuf::from("/tmp/system.toml"),
+                PathBuf::from("/srv/ann/meterdesk/config.toml"),
+            ]
+        );
+        assert_eq!(
+            config_files(
+                None,
+                &env(&[("HOME", "/home/ann"), ("XDG_CONFIG_HOME", "rel")])
+            )[1],
+            PathBuf::from("/home/ann/.config/meterdesk/config.toml")
+        );
+        assert_eq!(
+            config_files(None, &env(&[])),
+            [PathBuf::from(SYSTEM_CONFIG)]
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use meterdesk::config::Config;
+use meterdesk::config::{Config, config_files};
 use meterdesk::domain::card_records::MeterNumber;
 use meterdesk::startup;
 use meterdesk::tools::{bench, demo, meter_sim};
@@ -12,9 +12,10 @@ use meterdesk::tools::{bench, demo, meter_sim};
 #[derive(Parser)]
 #[command(version, about = "meterdesk — the counter desk for metered water")]
 struct Cli {
-    /// The configuration file.
-    #[arg(long, env = "METERDESK_CONFIG", default_value = "config.toml")]
-    config: PathBuf,
+    /// A configuration file read last: over /etc/meterdesk/config.toml (or
+    /// $METERDESK_SYSTEM_CONFIG) and the user's ~/.config/meterdesk/config.toml, key by key.
+    #[arg(long, env = "METERDESK_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -99,7 +100,8 @@ enum DbAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let loaded = match Config::load(&cli.config) {
+    let files = config_files(cli.config.as_deref(), &|name| std::env::var_os(name));
+    let loaded = match Config::load(&files) {
         Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("meterdesk: {err}");
@@ -131,7 +133,7 @@ fn main() -> ExitCode {
                 let options = bench::BenchOptions {
                     customers_already_loaded,
                 };
-                bench::run(&loaded.config, &cli.config, options).await
+                bench::run(&loaded.config, cli.config.as_deref(), options).await
             }
             Command::Db {
                 action: DbAction::Stop,

@@ -112,6 +112,8 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
     let config = loaded.config;
     let _log = init_logging(&config)?;
     let keymap = KeyMap::new(&config.ui.keys)?;
+    // Before the database: a secrets file others may read stops the start at once.
+    let card = config.card.credentials()?;
     let server = find_server(&config).await?;
     if server.installer {
         let owner = open_as_owner(&config).await?;
@@ -127,8 +129,6 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         ascii_borders: config.ui.ascii_borders,
     };
     let mut app = crate::screens::app(keymap, config.language(), look);
-    // Validated with the rest of the configuration, so this cannot fail here.
-    let card = config.card.credentials()?;
     for warning in &card.demo_warnings {
         tracing::warn!("{warning}");
     }

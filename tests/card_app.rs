@@ -14,6 +14,7 @@ use meterdesk::app::requests::{self, ReceiptOutput, Services};
 use meterdesk::app::state::{Msg, Request, RequestId, Session, Slot};
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::water_card::CardRead;
+use meterdesk::cardflow::CardAccess;
 use meterdesk::db::customers::{CustomerRow, Page};
 use meterdesk::domain::card_records::{CardContent, IssuerPin};
 use meterdesk::i18n::Lang;
@@ -63,8 +64,7 @@ async fn open_card_then_recharge_through_the_app() {
     let services = Services {
         pool: meterdesk::db::session::Sessions::signed_in(customer.db.pool.clone()),
         reader: Arc::new(reader),
-        card_key: key(),
-        card_pin: PIN.parse::<IssuerPin>().unwrap(),
+        card_access: Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap())),
         receipts: ReceiptOutput {
             directory: Some(receipts.clone()),
             ..ReceiptOutput::default()

@@ -13,8 +13,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use meterdesk::card::reader::CardError;
 use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
-use meterdesk::cardflow::{self, Desk, Flow, FlowError, PendingCause};
+use meterdesk::cardflow::{self, CardAccess, Desk, Flow, FlowError, PendingCause, WritesStopped};
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, Begun, LossReason, OperationState, Payment, Quantity, Refusal,
     Request,
@@ -39,6 +40,8 @@ struct Station {
     pin: IssuerPin,
     /// The customer's database, as the desk reaches it.
     live: Sessions,
+    /// The desk's secrets: `key` and `pin`, unless a test gives the desk another PIN.
+    access: CardAccess,
     /// A pool whose server is not there (a closed port): the database unreachable.
     dead_pool: Sessions,
     meter: MeterState,
@@ -84,6 +87,11 @@ fn unix_now() -> u32 {
 
 impl Station {
     async fn start(test: &str) -> Option<Station> {
+        Self::start_with_desk_pin(test, PIN).await
+    }
+
+    /// The cards' PIN is [`PIN`]; the desk's is `desk_pin`.
+    async fn start_with_desk_pin(test: &str, desk_pin: &str) -> Option<Station> {
         let rig = Rig::start(test)?;
         let customer = card_customer().await;
         Some(Station {
@@ -92,6 +100,7 @@ impl Station {
             customer,
             key: key(),
             pin: PIN.parse().unwrap(),
+            access: CardAccess::new(key(), desk_pin.parse().unwrap()),
             dead_pool: Sessions::signed_in(
                 pool_from_conn_str("host=127.0.0.1 port=1 user=nobody dbname=none", 1).unwrap(),
             ),
@@ -105,8 +114,7 @@ impl Station {
         Desk {
             pool,
             reader: &self.rig.reader,
-            key: &self.key,
-            pin: &self.pin,
+            access: &self.access,
             operator_id,
         }
     }
@@ -494,6 +502,62 @@ impl Station {
             }
         }
     }
+}
+
+/// The PIN tries left that the virtual card keeps in its state file.
+fn pin_tries_left(station: &Station, card: &str) -> u8 {
+    let state = std::fs::read_to_string(station.rig.state_file(card)).unwrap();
+    let line = state
+        .lines()
+        .find_map(|line| line.strip_prefix("pin-tries-left "))
+        .expect("the state file keeps the try counter");
+    line.parse().unwrap()
+}
+
+/// A desk configured with another PIN than its cards': the first card refuses it and the
+/// write fails saying so; from then on every write is refused before anything is journaled
+/// or sent, so no other card loses a try. Reading (and resolving) still works.
+#[tokio::test]
+async fn after_a_card_refuses_the_pin_no_card_is_written_or_asked() {
+    let Some(mut station) = Station::start_with_desk_pin("card-flow-wrong-pin", "13579").await
+    else {
+        return;
+    };
+    let card = station.rig.insert_blank("first");
+    let flow = station.run(&Request::Open).await.unwrap();
+    let Flow::Pending {
+        cause: PendingCause::Card(error),
+        ..
+    } = flow
+    else {
+        panic!("not pending on the card: {flow:?}");
+    };
+    assert!(
+        matches!(error, CardError::WrongPin { tries_left: 2 }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("issuer PIN"), "{error}");
+    assert_eq!(pin_tries_left(&station, "first"), 2);
+    station.rig.pull(card);
+
+    let card = station.rig.insert_blank("second");
+    let apdus = station.rig.reader.apdus_sent();
+    for request in [Request::Open, Request::Recycle] {
+        let refused = station.run(&request).await;
+        assert!(
+            matches!(refused, Err(FlowError::Stopped(WritesStopped::PinRefused))),
+            "{request:?}: {refused:?}"
+        );
+    }
+    assert_eq!(station.rig.reader.apdus_sent(), apdus, "no APDU sent");
+    assert_eq!(pin_tries_left(&station, "second"), 3);
+    assert_eq!(station.books().await.pending, 1, "only the first journaled");
+    station.rig.pull(card);
+
+    // The first card back: read, and its open resolved as failed, since it is still blank.
+    let _card = station.rig.insert("first", &[]);
+    assert_eq!(station.touch().await, [OperationState::Failed]);
+    assert_eq!(station.books().await.pending, 0);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod support;
 
 use std::time::Duration;
 
+use meterdesk::config::{KEY_ENV, PIN_ENV};
 use support::card_desk::{CLERK, card_customer};
 use support::card_rig::{KEY, PIN, READER_0, Rig, relay_pcscd_socket};
 use support::tmux::{Tmux, launcher_with, scratch};
@@ -25,7 +26,7 @@ async fn open_a_card_and_recharge_it_in_tmux() {
     let dir = scratch("cards");
     let receipts = dir.join("printed");
     let config = format!(
-        "[card]\nreader = {READER_0:?}\npin = {PIN:?}\nkey = {KEY:?}\n\n\
+        "[card]\nreader = {READER_0:?}\n\n\
          [receipts]\ndirectory = {:?}\n",
         receipts.display().to_string()
     );
@@ -35,7 +36,7 @@ async fn open_a_card_and_recharge_it_in_tmux() {
     let tmux = Tmux::start(
         "cards",
         &format!(
-            "env PCSCLITE_CSOCK_NAME={} {}",
+            "env PCSCLITE_CSOCK_NAME={} {PIN_ENV}={PIN} {KEY_ENV}={KEY} {}",
             forwarded.display(),
             launcher_with(&dir, &customer.db.conn_str, &config)
         ),

@@ -124,7 +124,7 @@ async fn the_bench_measures_the_memory_of_the_running_app() {
     .unwrap();
     let launch = Launch {
         exe: std::path::Path::new(support::tmux::BIN),
-        config: &config,
+        config: Some(&config),
         lang: Lang::En,
     };
     let Outcome::Measured(memory) = measure(&db.pool, &launch).await.unwrap() else {

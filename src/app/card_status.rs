@@ -68,14 +68,18 @@ impl ScreenRequest for ReadCard {
 
 /// Reads the card, resolves pending operations from it, and looks a user card's number up.
 async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure> {
+    let unreadable = |why: String| CardRead {
+        seen: CardSeen::Unreadable(why),
+        settled: Vec::new(),
+    };
+    let key = match services.card_access.key() {
+        Ok(key) => key,
+        Err(stopped) => return Ok(unreadable(stopped.to_string())),
+    };
     let touched = match cardflow::touch(&services.desk(operator_id), None).await {
         Ok(touched) => touched,
-        Err(FlowError::Card(error)) => {
-            return Ok(CardRead {
-                seen: CardSeen::Unreadable(error.to_string()),
-                settled: Vec::new(),
-            });
-        }
+        Err(FlowError::Card(error)) => return Ok(unreadable(error.to_string())),
+        Err(FlowError::Stopped(stopped)) => return Ok(unreadable(stopped.to_string())),
         Err(FlowError::Database(error)) => return Err(error.into()),
     };
     let seen = match touched.content {
@@ -86,11 +90,9 @@ async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure
             let client = services.pool.get().await?;
             let owner = cards::owner_of(&**client, card.issue.card_number).await?;
             let active = match &owner {
-                Some(owner) => {
-                    card_ops::card_holder(&**client, owner.customer_id, &services.card_key)
-                        .await?
-                        .and_then(|holder| holder.active().cloned())
-                }
+                Some(owner) => card_ops::card_holder(&**client, owner.customer_id, key)
+                    .await?
+                    .and_then(|holder| holder.active().cloned()),
                 None => None,
             };
             CardSeen::User {

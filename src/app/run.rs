@@ -17,6 +17,7 @@ use super::request_task;
 use super::requests::{self, ReceiptOutput, Services};
 use super::update::update;
 use crate::card::reader::{self, ReaderConfig};
+use crate::cardflow::CardAccess;
 use crate::config::CardCredentials;
 use crate::db::session::Sessions;
 use crate::db::{DbError, HealthProbe};
@@ -45,8 +46,7 @@ pub async fn run(
     let services = Services {
         pool: sessions,
         reader: Arc::new(reader),
-        card_key: card.key,
-        card_pin: card.pin,
+        card_access: Arc::new(card_access(card)),
         receipts,
     };
 
@@ -63,6 +63,21 @@ pub async fn run(
         reader.shutdown();
     }
     result
+}
+
+/// The desk's card secrets; without them (and not in demo mode) cards are neither read nor
+/// written, which the log says once and each card write tells the clerk.
+fn card_access(card: CardCredentials) -> CardAccess {
+    match card.secrets {
+        Some(secrets) => CardAccess::new(secrets.key, secrets.pin),
+        None => {
+            tracing::warn!(
+                "no card PIN and key configured (card.secrets_file, METERDESK_CARD_PIN and \
+                 METERDESK_CARD_KEY) and card.demo is not set: card writes are refused"
+            );
+            CardAccess::unconfigured()
+        }
+    }
 }
 
 /// The tasks executing requests, by request id: a request `update` no longer waits for

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use super::print_command::PrintLimit;
 use crate::card::reader::ReaderHandle;
-use crate::cardflow::Desk;
+use crate::cardflow::{CardAccess, Desk};
 use crate::db::session::Sessions;
-use crate::domain::card_records::{IssuerPin, MacKey};
 
 /// What requests run against: the database, the card reader with the card secrets, and where
 /// receipts go.
@@ -17,8 +16,8 @@ pub struct Services {
     /// The signed-in operator's connections: every request runs as that operator.
     pub pool: Sessions,
     pub reader: Arc<ReaderHandle>,
-    pub card_key: MacKey,
-    pub card_pin: IssuerPin,
+    /// The card secrets, shared by every request: one card refusing the PIN stops them all.
+    pub card_access: Arc<CardAccess>,
     pub receipts: ReceiptOutput,
 }
 
@@ -28,8 +27,7 @@ impl Services {
         Desk {
             pool: &self.pool,
             reader: &self.reader,
-            key: &self.card_key,
-            pin: &self.card_pin,
+            access: &self.card_access,
             operator_id,
         }
     }

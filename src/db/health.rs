@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::tokio_postgres::{self, Client, NoTls};
+use deadpool_postgres::tokio_postgres::{self, Client};
+use postgres_openssl::MakeTlsConnector;
 
 use super::DbError;
 use super::session::Sessions;
@@ -30,9 +31,9 @@ impl HealthProbe {
     /// signed in (there is no connection to check). Never takes much longer than the connect
     /// deadline, even when the server stops answering on an open connection.
     pub async fn ping(&mut self) -> Option<Result<(), DbError>> {
-        let (generation, config) = self.sessions.health_config()?;
+        let (generation, config, tls) = self.sessions.health_config()?;
         let deadline = self.deadline;
-        let outcome = tokio::time::timeout(deadline, self.round_trip(generation, &config))
+        let outcome = tokio::time::timeout(deadline, self.round_trip(generation, &config, tls))
             .await
             .unwrap_or_else(|_| {
                 Err(DbError::Unreachable(format!(
@@ -56,6 +57,7 @@ impl HealthProbe {
         &mut self,
         generation: u64,
         config: &tokio_postgres::Config,
+        tls: MakeTlsConnector,
     ) -> Result<(), DbError> {
         let kept = self
             .client
@@ -64,7 +66,7 @@ impl HealthProbe {
         let client = match kept {
             Some((_, client)) => client,
             None => {
-                let (client, connection) = config.connect(NoTls).await?;
+                let (client, connection) = config.connect(tls).await?;
                 // Ends when the client is dropped or the connection is lost.
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {

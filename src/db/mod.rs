@@ -14,9 +14,11 @@ pub mod meters;
 pub mod migrate;
 pub mod operators;
 pub mod overview;
+pub mod pgpass;
 pub mod price_schemes;
 mod rows;
 pub mod session;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -24,7 +26,8 @@ pub use deadpool_postgres::Pool;
 use deadpool_postgres::{
     Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime, Timeouts, tokio_postgres,
 };
-use tokio_postgres::config::{Host, SslMode};
+use postgres_openssl::MakeTlsConnector;
+use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 
 pub use health::HealthProbe;
@@ -194,9 +197,7 @@ pub fn effective_conn_str(
         return Ok(None);
     }
     let base = base.unwrap_or_default();
-    let parsed_base: tokio_postgres::Config = base
-        .parse()
-        .map_err(|error: tokio_postgres::Error| DbError::InvalidSettings(error.to_string()))?;
+    let parsed_base = tls::parse_plain(&base)?;
     let overrides: Vec<(&str, String)> = ENV_OVERRIDES
         .iter()
         .filter_map(|&(variable, key)| Some((key, env(variable)?)))
@@ -214,16 +215,16 @@ pub fn effective_conn_str(
         .map(|(key, value)| format!("{key}={}", quote_conn_value(value)))
         .collect::<Vec<_>>()
         .join(" ");
+    let conn_str = tls::carry_params(&base, conn_str)?;
     // Parse the result too, so a bad PGPORT is reported here rather than at connect time.
-    conn_str
-        .parse::<tokio_postgres::Config>()
-        .map_err(|error| DbError::InvalidSettings(error.to_string()))?;
+    tls::parse_plain(&conn_str)?;
     Ok(Some(conn_str))
 }
 
 /// The parameters of `config` that differ from the defaults, as libpq key=value pairs. Going
 /// through the parsed form lets a URL and a key=value string be overridden alike. Carries the
-/// parameters a counter installation sets; TCP keepalive and multi-host tuning are not carried.
+/// parameters a counter installation sets (the TLS ones: `tls::carry_params`); TCP keepalive
+/// and multi-host tuning are not carried.
 fn key_values(config: &tokio_postgres::Config) -> Vec<(&str, String)> {
     let join = |items: Vec<String>| items.join(",");
     let mut params = Vec::new();
@@ -275,15 +276,6 @@ fn key_values(config: &tokio_postgres::Config) -> Vec<(&str, String)> {
         config.get_application_name().map(str::to_owned),
     );
     add(
-        "sslmode",
-        match config.get_ssl_mode() {
-            SslMode::Disable => Some("disable".to_owned()),
-            SslMode::Require => Some("require".to_owned()),
-            // prefer is the default; the enum is non-exhaustive.
-            _ => None,
-        },
-    );
-    add(
         "connect_timeout",
         config
             .get_connect_timeout()
@@ -310,18 +302,20 @@ pub fn pool_with_deadlines(
     max_size: usize,
     deadlines: &Deadlines,
 ) -> Result<Pool, DbError> {
-    pool_from_config(connection_config(conn, deadlines)?, max_size, deadlines)
+    let (config, tls) = connection_config(conn, deadlines)?;
+    pool_from_config(config, tls, max_size, deadlines)
 }
 
 /// [`pool_with_deadlines`] for settings already made (with a user and password, e.g.).
 pub fn pool_from_config(
     config: tokio_postgres::Config,
+    tls: MakeTlsConnector,
     max_size: usize,
     deadlines: &Deadlines,
 ) -> Result<Pool, DbError> {
     let manager = Manager::from_config(
         config,
-        tokio_postgres::NoTls,
+        tls,
         ManagerConfig {
             // A connection the server closed is seen as closed; one that stopped answering fails
             // its request as unreachable, which parks it until the health watcher sees the
@@ -341,11 +335,14 @@ pub fn pool_from_config(
         .map_err(|error| DbError::InvalidSettings(error.to_string()))
 }
 
-/// The connection settings of `conn` with the app's session options and `deadlines`.
-fn connection_config(conn: &str, deadlines: &Deadlines) -> Result<tokio_postgres::Config, DbError> {
-    let mut config: tokio_postgres::Config = conn
-        .parse()
-        .map_err(|error: tokio_postgres::Error| DbError::InvalidSettings(error.to_string()))?;
+/// The connection settings of `conn` with the app's session options and `deadlines`, the
+/// password from the password file if `conn` has none, and the TLS its `sslmode` asks for.
+fn connection_config(
+    conn: &str,
+    deadlines: &Deadlines,
+) -> Result<(tokio_postgres::Config, MakeTlsConnector), DbError> {
+    let (mut config, tls) = tls::parse(conn)?;
+    pgpass::fill_password(&mut config);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(deadlines.connect);
     }
@@ -375,7 +372,7 @@ fn connection_config(conn: &str, deadlines: &Deadlines) -> Result<tokio_postgres
     .collect::<Vec<_>>()
     .join(" ");
     config.options(options);
-    Ok(config)
+    Ok((config, tls))
 }
 
 /// Lifts the statement timeout on `client` for bulk work (migrations, demo data) that may

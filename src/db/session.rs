@@ -7,6 +7,7 @@
 use std::sync::{Arc, RwLock};
 
 use deadpool_postgres::{Object, PoolError};
+use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::error::SqlState;
 
 use super::{DbError, Deadlines, Pool, connection_config, pool_from_config};
@@ -45,6 +46,8 @@ pub struct Sessions {
 struct Inner {
     /// The server and database, without a user: each operator brings their own.
     server: tokio_postgres::Config,
+    /// TLS as the settings' sslmode says (`db::tls`).
+    tls: MakeTlsConnector,
     pool_size: usize,
     deadlines: Deadlines,
     current: RwLock<Option<Current>>,
@@ -62,13 +65,14 @@ struct Current {
 impl Sessions {
     /// The server of `conn` (a libpq string; a user or password in it is not used).
     pub fn new(conn: &str, pool_size: usize, deadlines: Deadlines) -> Result<Sessions, DbError> {
-        let mut server = connection_config(conn, &deadlines)?;
+        let (mut server, tls) = connection_config(conn, &deadlines)?;
         if server.get_dbname().is_none() {
             server.dbname(DEFAULT_DATABASE);
         }
         Ok(Sessions {
             inner: Arc::new(Inner {
                 server,
+                tls,
                 pool_size,
                 deadlines,
                 current: RwLock::new(None),
@@ -78,9 +82,11 @@ impl Sessions {
 
     /// Already signed in with `pool`, made elsewhere (tests, tools); no health watcher.
     pub fn signed_in(pool: Pool) -> Sessions {
+        let (server, tls) = super::tls::parse("").expect("empty settings are valid");
         let sessions = Sessions {
             inner: Arc::new(Inner {
-                server: tokio_postgres::Config::new(),
+                server,
+                tls,
                 pool_size: pool.status().max_size,
                 deadlines: Deadlines::default(),
                 current: RwLock::new(None),
@@ -94,7 +100,12 @@ impl Sessions {
     /// included (tests, tools).
     pub fn open_as_configured(&self) -> Result<(), DbError> {
         let config = self.inner.server.clone();
-        let pool = pool_from_config(config.clone(), self.inner.pool_size, &self.inner.deadlines)?;
+        let pool = pool_from_config(
+            config.clone(),
+            self.inner.tls.clone(),
+            self.inner.pool_size,
+            &self.inner.deadlines,
+        )?;
         self.keep(pool, Some(config));
         Ok(())
     }
@@ -138,7 +149,12 @@ impl Sessions {
         if let Err(refusal) = self.check(&config).await? {
             return Ok(Err(refusal));
         }
-        let pool = pool_from_config(config.clone(), self.inner.pool_size, &self.inner.deadlines)?;
+        let pool = pool_from_config(
+            config.clone(),
+            self.inner.tls.clone(),
+            self.inner.pool_size,
+            &self.inner.deadlines,
+        )?;
         self.keep(pool, Some(config));
         Ok(Ok(()))
     }
@@ -150,7 +166,7 @@ impl Sessions {
     }
 
     async fn check(&self, config: &tokio_postgres::Config) -> Result<Result<(), Refusal>, DbError> {
-        match config.connect(tokio_postgres::NoTls).await {
+        match config.connect(self.inner.tls.clone()).await {
             Ok((client, connection)) => {
                 drop(client);
                 // Ends at once: the client is gone.
@@ -184,9 +200,9 @@ impl Sessions {
 
     /// Connection settings for the health watcher's own connection, as the signed-in
     /// operator, with the sign-in they belong to.
-    pub fn health_config(&self) -> Option<(u64, tokio_postgres::Config)> {
+    pub fn health_config(&self) -> Option<(u64, tokio_postgres::Config, MakeTlsConnector)> {
         let current = self.read()?;
-        Some((current.generation, current.config?))
+        Some((current.generation, current.config?, self.inner.tls.clone()))
     }
 
     fn read(&self) -> Option<Current> {

@@ -34,9 +34,13 @@ pub struct BenchOptions {
     pub customers_already_loaded: bool,
 }
 
-/// `config_path`: the file `config` was read from; the app the bench runs for its memory
-/// figure is started with it.
-pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> anyhow::Result<()> {
+/// `config_path`: the `--config` file `config` was read from last; the app the bench runs for
+/// its memory figure is started with it (and reads the same system and user files).
+pub async fn run(
+    config: &Config,
+    config_path: Option<&Path>,
+    options: BenchOptions,
+) -> anyhow::Result<()> {
     let pool = startup::open_as_owner(config).await?;
     // "Direct": one connection held for the whole run, the statement sent on it as it is.
     let mut direct = pool.get().await.map_err(db::DbError::from)?;
@@ -146,10 +150,13 @@ pub async fn run(config: &Config, config_path: &Path, options: BenchOptions) -> 
     );
     let exe = std::env::current_exe().context("finding meterdesk's own binary")?;
     // tmux starts the app in its own working directory: a relative path would not be found.
-    let config_path = std::path::absolute(config_path).context("the config file's path")?;
+    let config_path = config_path
+        .map(std::path::absolute)
+        .transpose()
+        .context("the config file's path")?;
     let launch = running_app::Launch {
         exe: &exe,
-        config: &config_path,
+        config: config_path.as_deref(),
         lang: config.language(),
     };
     let steps = format!(

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::card::reader::{self, ReaderConfig, ReaderHandle, ReaderState};
 use crate::card::water_card::CardRead;
-use crate::config::{CardCredentials, Config};
+use crate::config::{CardSecrets, Config, KEY_ENV, PIN_ENV};
 use crate::domain::card_counter::Resolution;
 use crate::domain::card_records::MeterNumber;
 use crate::domain::meter::MeterState;
@@ -130,12 +130,18 @@ fn describe(meter: &MeterState) -> String {
     text
 }
 
-fn credentials(config: &Config) -> anyhow::Result<CardCredentials> {
+/// The meter knows the key and the PIN, like the counter: the same configuration.
+fn credentials(config: &Config) -> anyhow::Result<CardSecrets> {
     let credentials = config.card.credentials()?;
     for warning in &credentials.demo_warnings {
-        eprintln!("meterdesk: WARNING: {warning}. Never run a real counter or meter like this.");
+        eprintln!("meterdesk: WARNING: {warning}");
     }
-    Ok(credentials)
+    credentials.secrets.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the meter needs the card PIN and key: set card.secrets_file, or {PIN_ENV} and \
+             {KEY_ENV}, or card.demo = true for a demo"
+        )
+    })
 }
 
 /// The state file given, else `meters/<meter number>.json` in the data directory.

@@ -6,6 +6,7 @@
 //! sequence alone.
 
 use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +15,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle, ReaderState};
+use meterdesk::config::SYSTEM_CONFIG_ENV;
 use meterdesk::tools::rig::virtual_card::ATR;
 
 pub const PCSCD: &str = "/usr/sbin/pcscd";
@@ -290,14 +292,18 @@ impl Rig {
         wait_for(&self.events, &no_card(READER_0), Duration::from_secs(2));
     }
 
+    /// The config, with the PIN and key in a secrets file only its owner reads.
     pub fn config_file(&self) -> PathBuf {
         let path = self.dir.join("config.toml");
         let data_dir = self.dir.join("data");
+        let secrets = self.dir.join("card.toml");
+        std::fs::write(&secrets, format!("pin = {PIN:?}\nkey = {KEY:?}\n")).unwrap();
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(
             &path,
             format!(
                 "[database]\ndata_dir = {data_dir:?}\n\n\
-                 [card]\nreader = {READER_0:?}\npin = {PIN:?}\nkey = {KEY:?}\n"
+                 [card]\nreader = {READER_0:?}\nsecrets_file = {secrets:?}\n"
             ),
         )
         .unwrap();
@@ -307,6 +313,8 @@ impl Rig {
     /// Runs `meterdesk meter ARGS --meter WM-0042` with the rig's config; returns its output.
     pub fn meter(&self, args: &[&str]) -> String {
         let output = Command::new(env!("CARGO_BIN_EXE_meterdesk"))
+            .env(SYSTEM_CONFIG_ENV, self.dir.join("no-system-config.toml"))
+            .env("XDG_CONFIG_HOME", &self.dir)
             .arg("--config")
             .arg(self.config_file())
             .arg("meter")

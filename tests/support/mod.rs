@@ -13,9 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 use meterdesk::app::requests::{ReceiptOutput, Services};
 use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle};
+use meterdesk::cardflow::CardAccess;
 use meterdesk::db::Pool;
 use meterdesk::db::session::Sessions;
-use meterdesk::domain::card_records::{IssuerPin, MacKey};
 
 /// What `requests::execute` runs against, for tests that send no card request: the pool, and
 /// one reader thread per test binary that is never asked for a card.
@@ -35,8 +35,7 @@ fn services_on(sessions: Sessions) -> Services {
     Services {
         pool: sessions,
         reader: reader.clone(),
-        card_key: MacKey::demo(),
-        card_pin: IssuerPin::demo(),
+        card_access: Arc::new(CardAccess::unconfigured()),
         receipts: ReceiptOutput::default(),
     }
 }

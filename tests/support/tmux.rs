@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use meterdesk::config::SYSTEM_CONFIG_ENV;
+
 /// The meterdesk binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_meterdesk");
 
@@ -35,8 +37,12 @@ pub fn launcher_with(dir: &Path, conn_str: &str, more_config: &str) -> String {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nexport DATABASE_URL=\"{}\"\nexport LANG=C.UTF-8\nexec {BIN} --config {}\n",
+            "#!/bin/sh\nexport DATABASE_URL=\"{}\"\nexport LANG=C.UTF-8\n\
+             export {SYSTEM_CONFIG_ENV}={}\nexport XDG_CONFIG_HOME={}\n\
+             exec {BIN} --config {}\n",
             conn_str.replace('"', "\\\""),
+            dir.join("no-system-config.toml").display(),
+            dir.display(),
             config.display()
         ),
     )

@@ -15,7 +15,7 @@ use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
-use crate::cardflow::{self, Flow, FlowError, PendingCause};
+use crate::cardflow::{self, Flow, FlowError, PendingCause, WritesStopped};
 use crate::db::card_ops::{
     LossReason, OperationKind, OperationState, Refusal, Request as CardOp, resolution_without_card,
 };
@@ -103,8 +103,18 @@ impl From<FlowError> for Failure {
         match error {
             FlowError::Database(error) => error.into(),
             FlowError::Card(error) => Failure::Error(card_problem(&error)),
+            FlowError::Stopped(stopped) => Failure::Error(writes_stopped(stopped)),
         }
     }
+}
+
+/// Why this desk writes no card, and what fixes it.
+fn writes_stopped(stopped: WritesStopped) -> Problem {
+    let key = match stopped {
+        WritesStopped::NotConfigured => "failure.card_secrets_missing",
+        WritesStopped::PinRefused => "failure.card_pin_refused_before",
+    };
+    Problem::new(key, "")
 }
 
 /// A card error in the clerk's words; the reader's own codes are quoted as they came.
@@ -145,6 +155,7 @@ async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
                 PendingCause::Card(error) => card_problem(&error),
                 PendingCause::Database(error) => Problem::new("failure.database", error),
                 PendingCause::NotTheCard => Problem::new("failure.card_not_the_card", ""),
+                PendingCause::Stopped(stopped) => writes_stopped(stopped),
             },
         },
         Flow::Refused { refusal, .. } => Written::Refused(refusal),
@@ -485,7 +496,23 @@ mod tests {
         let pin = card_problem(&CardError::WrongPin { tries_left: 2 });
         assert_eq!(
             pin.text(Lang::Zh),
-            "卡片拒绝了发卡方 PIN：再错 2 次将被锁定。"
+            "卡片拒绝了本柜台配置的发卡方 PIN（此卡还剩 2 次机会）。不再写任何卡：请在卡密钥文件或 \
+             METERDESK_CARD_PIN 中改正 PIN，然后重新启动 meterdesk。"
+        );
+        let stopped = Failure::from(FlowError::Stopped(WritesStopped::PinRefused));
+        let Failure::Error(stopped) = stopped else {
+            panic!("{stopped:?}");
+        };
+        assert!(
+            stopped
+                .text(Lang::En)
+                .contains("PIN configured for this desk"),
+            "{stopped:?}"
+        );
+        let unconfigured = writes_stopped(WritesStopped::NotConfigured).text(Lang::En);
+        assert!(
+            unconfigured.contains("[card] secrets_file"),
+            "{unconfigured}"
         );
         let odd = card_problem(&CardError::NotARecord {
             command: "READ BINARY".into(),

@@ -25,7 +25,7 @@ const SETTLED: Duration = Duration::from_millis(400);
 /// How the app is started: its binary and its configuration, as the bench was given them.
 pub struct Launch<'a> {
     pub exe: &'a Path,
-    pub config: &'a Path,
+    pub config: Option<&'a Path>,
     /// The configured language: the bench waits for the app's texts in it.
     pub lang: Lang,
 }
@@ -80,15 +80,15 @@ pub async fn measure(pool: &Pool, launch: &Launch<'_>) -> anyhow::Result<Outcome
     .await?;
     operators::keep_password(&**client, operator_id).await?;
     let exe = launch.exe.to_owned();
-    let config = launch.config.to_owned();
+    let config = launch.config.map(Path::to_owned);
     let lang = launch.lang;
     let measured = tokio::task::spawn_blocking(move || {
-        let pane = Pane::start(&[
-            exe.as_os_str(),
-            OsStr::new("--config"),
-            config.as_os_str(),
-            OsStr::new("run"),
-        ])?;
+        let mut command = vec![exe.as_os_str()];
+        if let Some(config) = &config {
+            command.extend([OsStr::new("--config"), config.as_os_str()]);
+        }
+        command.push(OsStr::new("run"));
+        let pane = Pane::start(&command)?;
         drive(&pane, lang, &login, &password, &customer)?;
         memory_of(pane.pid()?)
     })
