@@ -26,6 +26,17 @@ if ((${#missing[@]})); then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The group of the machine's installation: the embedded database's socket is open to it, the
+# card secrets readable by it, and the meterdesk binary runs with it (set-group-id), so the
+# clerks' own accounts need not be in it. The server's account must be, to give its socket
+# to the group.
+if ! getent group meterdesk >/dev/null; then
+    as_root groupadd --system meterdesk
+fi
+if id postgres >/dev/null 2>&1 && ! id -nG postgres | tr ' ' '\n' | grep -qx meterdesk; then
+    as_root usermod -a -G meterdesk postgres
+fi
+
 if ! command -v cargo >/dev/null; then
     if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
         export PATH="$HOME/.cargo/bin:$PATH"

@@ -91,12 +91,43 @@ pub async fn open_as_owner(config: &Config) -> anyhow::Result<Pool> {
     Ok(pool)
 }
 
-/// Log to `meterdesk.log` in the data directory; the terminal belongs to the app.
+/// The log's name in [`own_dir`].
+const LOG_FILE: &str = "meterdesk.log";
+
+/// Where this account's own files go (the log, the receipts' copies): the data directory when
+/// this account may write there (the installer's), else the account's state directory
+/// (`$XDG_STATE_HOME/meterdesk`, `~/.local/state/meterdesk`): a clerk's files are the clerk's,
+/// and the machine's installation is not theirs to write.
+pub fn own_dir(config: &Config) -> anyhow::Result<PathBuf> {
+    let data = data_dir(config)?;
+    let writable = std::fs::create_dir_all(&data).is_ok()
+        && std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join(LOG_FILE))
+            .is_ok();
+    if writable {
+        return Ok(data);
+    }
+    let absolute = |dir: std::ffi::OsString| Some(PathBuf::from(dir)).filter(|d| d.is_absolute());
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|home| home.join(".local/state"))
+        })
+        .ok_or_else(|| anyhow!("neither XDG_STATE_HOME nor HOME is set: nowhere to keep the log"))?
+        .join("meterdesk");
+    Ok(state)
+}
+
+/// Log to `meterdesk.log` in [`own_dir`]; the terminal belongs to the app.
 fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = data_dir(config)?;
+    let dir = own_dir(config)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let (writer, guard) =
-        tracing_appender::non_blocking(tracing_appender::rolling::never(&dir, "meterdesk.log"));
+        tracing_appender::non_blocking(tracing_appender::rolling::never(&dir, LOG_FILE));
     let filter = tracing_subscriber::EnvFilter::try_from_env("METERDESK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -151,7 +182,7 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
     let receipts = ReceiptOutput {
         directory: Some(match &config.receipts.directory {
             Some(directory) => directory.clone(),
-            None => data_dir(&config)?.join("receipts"),
+            None => own_dir(&config)?.join("receipts"),
         }),
         print_command: config.receipts.print_command.clone(),
         print_limit: PrintLimit(Duration::from_secs(config.receipts.print_limit_secs)),

@@ -37,6 +37,9 @@ pub fn print(command: &str, text: &str, limit: Duration) -> Result<(), String> {
         .stderr(Stdio::null())
         // A group of its own, so the kill reaches what the shell started too.
         .process_group(0)
+        // Installed set-group-id `meterdesk`, the desk may read the card secrets; a command
+        // from the clerk's own configuration runs as the clerk alone.
+        .gid(rustix::process::getgid().as_raw())
         .spawn()
         .map_err(|e| format!("{command}: {e}"))?;
     // A receipt is far smaller than a pipe's buffer: this never waits for the command.

@@ -78,8 +78,9 @@ pub enum EmbeddedError {
     UnsupportedDataDir { path: PathBuf, reason: &'static str },
 
     #[error(
-        "no data directory: neither XDG_DATA_HOME nor HOME is set; set one of them or give a \
-         data directory explicitly"
+        "meterdesk is not installed on this machine ({MACHINE_DATA_DIR} does not exist): ask the \
+         administrator to run `sudo meterdesk init`, or set [database] data_dir (or url) for a \
+         database of your own"
     )]
     NoDefaultDataDir,
 
@@ -125,34 +126,22 @@ impl EmbeddedError {
     }
 }
 
-/// Where meterdesk keeps its private cluster when nothing else is configured.
-///
-/// As root the directory must be reachable by the `postgres` user, so it is
-/// `/var/lib/meterdesk`; otherwise `$XDG_DATA_HOME/meterdesk`, else
-/// `~/.local/share/meterdesk`.
+/// The machine's installation, shared by every Unix account on it (root makes it; the
+/// clerks' accounts connect to its socket).
+pub const MACHINE_DATA_DIR: &str = "/var/lib/meterdesk";
+
+/// Where meterdesk's cluster is when nothing else is configured: the machine's installation,
+/// which root creates (the `postgres` account must reach it, so not under root's home). An
+/// ordinary account never gets a cluster of its own by accident: without the machine's
+/// installation it is told to ask for one or to configure a private data directory.
 pub fn default_data_dir() -> Result<PathBuf, EmbeddedError> {
-    data_dir_for(
-        rustix::process::geteuid().is_root(),
-        std::env::var_os("XDG_DATA_HOME").as_deref(),
-        std::env::var_os("HOME").as_deref(),
-    )
+    let machine = Path::new(MACHINE_DATA_DIR);
+    data_dir_for(rustix::process::geteuid().is_root(), machine.is_dir())
 }
 
-fn data_dir_for(
-    is_root: bool,
-    xdg_data_home: Option<&OsStr>,
-    home: Option<&OsStr>,
-) -> Result<PathBuf, EmbeddedError> {
-    // The XDG spec says relative values are invalid and must be ignored.
-    fn absolute(dir: Option<&OsStr>) -> Option<&Path> {
-        dir.map(Path::new).filter(|dir| dir.is_absolute())
-    }
-    if is_root {
-        Ok(PathBuf::from("/var/lib/meterdesk"))
-    } else if let Some(xdg) = absolute(xdg_data_home) {
-        Ok(xdg.join("meterdesk"))
-    } else if let Some(home) = absolute(home) {
-        Ok(home.join(".local/share/meterdesk"))
+fn data_dir_for(is_root: bool, machine_installed: bool) -> Result<PathBuf, EmbeddedError> {
+    if is_root || machine_installed {
+        Ok(PathBuf::from(MACHINE_DATA_DIR))
     } else {
         Err(EmbeddedError::NoDefaultDataDir)
     }
@@ -790,33 +779,16 @@ mod tests {
     }
 
     /// [`data_dir_for`] with the environment's values as text.
-    fn data_dir_given(
-        is_root: bool,
-        xdg_data_home: Option<&str>,
-        home: Option<&str>,
-    ) -> Result<PathBuf, EmbeddedError> {
-        data_dir_for(is_root, xdg_data_home.map(OsStr::new), home.map(OsStr::new))
-    }
-
     #[test]
-    fn root_uses_var_lib_because_postgres_cannot_enter_root_home() {
-        let dir = data_dir_given(true, Some("/root/.xdg"), Some("/root"));
-        assert_eq!(dir.unwrap(), Path::new("/var/lib/meterdesk"));
-    }
-
-    #[test]
-    fn user_prefers_xdg_data_home_then_home() {
-        let xdg = data_dir_given(false, Some("/x/data"), Some("/home/a"));
-        assert_eq!(xdg.unwrap(), Path::new("/x/data/meterdesk"));
-        let home = data_dir_given(false, None, Some("/home/a"));
-        assert_eq!(home.unwrap(), Path::new("/home/a/.local/share/meterdesk"));
-        let relative_xdg = data_dir_given(false, Some("rel"), Some("/h"));
-        assert_eq!(
-            relative_xdg.unwrap(),
-            Path::new("/h/.local/share/meterdesk")
-        );
+    fn every_account_shares_the_machines_installation_and_none_gets_one_by_accident() {
+        for (is_root, installed) in [(true, false), (true, true), (false, true)] {
+            assert_eq!(
+                data_dir_for(is_root, installed).unwrap(),
+                Path::new(MACHINE_DATA_DIR)
+            );
+        }
         assert!(matches!(
-            data_dir_given(false, None, None),
+            data_dir_for(false, false),
             Err(EmbeddedError::NoDefaultDataDir)
         ));
     }
