@@ -274,6 +274,14 @@ pub struct App {
 }
 
 impl App {
+    /// Whether the signed-in operator's roles hold `permission` (`role_permission`): what the
+    /// database will check; asked only to refuse early, in words.
+    pub fn may(&self, permission: &str) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|session| session.permissions.iter().any(|p| p == permission))
+    }
+
     pub fn new(keymap: KeyMap, lang: Lang, look: Look, registry: &'static Registry) -> App {
         App {
             screen: Slot::Module(0, (registry.sign_in)()),
@@ -635,6 +643,19 @@ impl Hub<'_> {
 
     pub fn say(&mut self, kind: MessageKind, text: impl Into<String>) {
         say(self.app, kind, text);
+    }
+
+    /// Whether the operator may do what `permission` names; when not, says so, naming it.
+    pub fn allowed(&mut self, permission: &str) -> bool {
+        let allowed = self.app.may(permission);
+        if !allowed {
+            let text = self
+                .app
+                .lang
+                .tf("msg.not_permitted", &[("permission", &permission)]);
+            self.say(MessageKind::Error, text);
+        }
+        allowed
     }
 
     /// Puts the first bad field of `form` on the message line, named by its label.

@@ -133,8 +133,20 @@ fn top_line(app: &App) -> String {
     render(app).lines().next().unwrap().to_owned()
 }
 
+/// The operator signed in becomes a supervisor, with a supervisor's card permissions (sql/V2).
 fn supervisor(app: &mut App) {
-    app.session.as_mut().unwrap().roles = vec!["supervisor".into()];
+    let session = app.session.as_mut().unwrap();
+    session.roles = vec!["supervisor".into()];
+    session.permissions = ["customer.view", "card.read", "card.open", "card.recharge"]
+        .into_iter()
+        .chain([
+            "card.refund",
+            "card.replace",
+            "card.resolve",
+            "card.recycle",
+        ])
+        .map(str::to_owned)
+        .collect();
 }
 
 fn open_card_screen(app: &mut App) {
@@ -466,7 +478,7 @@ fn pending_operations_are_a_supervisors_list() {
     open_card_screen(&mut app);
     let sent = press(&mut app, KeyCode::Char('p'));
     assert!(sent.is_empty(), "a clerk is refused");
-    assert!(app.message.clone().unwrap().text.contains("supervisor"));
+    assert!(app.message.clone().unwrap().text.contains("card.resolve"));
     supervisor(&mut app);
     let sent = press(&mut app, KeyCode::Char('p'));
     let rows = vec![PendingOperation {
@@ -618,7 +630,7 @@ fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
     card_customer_row(&mut app, Some("active"), "active");
     press(&mut app, KeyCode::F(7));
     assert!(app.screen.is::<CustomerTable>(), "a clerk is refused");
-    assert!(app.message.clone().unwrap().text.contains("supervisor"));
+    assert!(app.message.clone().unwrap().text.contains("card.replace"));
     supervisor(&mut app);
     press(&mut app, KeyCode::F(7));
     assert!(render(&app).contains("Reason: lost"));
@@ -701,7 +713,7 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
     press(&mut app, KeyCode::F(9));
-    assert!(app.message.clone().unwrap().text.contains("supervisor"));
+    assert!(app.message.clone().unwrap().text.contains("card.refund"));
     supervisor(&mut app);
     press(&mut app, KeyCode::F(9));
     let screen = render(&app);

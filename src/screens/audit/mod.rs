@@ -60,9 +60,7 @@ pub fn open() -> Box<dyn Screen> {
 
 /// Whether the operator signed in may read the log.
 pub fn permitted(app: &App) -> bool {
-    app.session
-        .as_ref()
-        .is_some_and(|session| session.permissions.iter().any(|p| p == PERMISSION))
+    app.may(PERMISSION)
 }
 
 impl AuditScreen {

@@ -139,12 +139,6 @@ pub(super) fn known_card(app: &App) -> Option<(&UserCard, &CardOwner, Option<&Is
 
 /// True for a signed-in supervisor. (Administrators move no money: V2's roles.) The screen
 /// only spares the clerk a refusal; `card_ops::begin` checks the permission.
-pub(super) fn is_supervisor(app: &App) -> bool {
-    app.session
-        .as_ref()
-        .is_some_and(|session| session.roles.iter().any(|role| role == "supervisor"))
-}
-
 pub(super) fn customer_of(owner: &CardOwner) -> Customer {
     Customer {
         id: owner.customer_id,
@@ -159,7 +153,7 @@ pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
     let key = match refusal {
         Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),
         Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
-        Refusal::NotPermitted => "ic.supervisor_only",
+        Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
         Refusal::AlreadyHasCard => "ic.refused_has_card",
         Refusal::UseReplace => "ic.refused_use_replace",

@@ -30,7 +30,7 @@ use crate::db::customers::CustomerRow;
 use crate::i18n::Lang;
 use crate::ui::chrome::draw_lines;
 use crate::ui::theme::Theme;
-use common::{card_no, is_supervisor, key_of, known_card, refusal_text};
+use common::{card_no, key_of, known_card, refusal_text};
 
 pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
 pub use confirm::{WriteCard, Written};
@@ -251,8 +251,7 @@ pub fn for_customer(hub: &mut Hub, command: Command, row: &CustomerRow) {
         return;
     }
     // Replacing a card blacklists the old one: a supervisor's act (V2's permissions).
-    if command == Command::ReplaceCard && !is_supervisor(hub.app) {
-        hub.say(MessageKind::Error, hub.app.lang.t("ic.supervisor_only"));
+    if command == Command::ReplaceCard && !hub.allowed("card.replace") {
         return;
     }
     let customer = Customer {

@@ -4,7 +4,7 @@
 use chrono::FixedOffset;
 use ratatui::text::Line;
 
-use super::common::{CardPane, CardScreen, card_no, is_supervisor, table};
+use super::common::{CardPane, CardScreen, card_no, table};
 use crate::app::Hub;
 use crate::app::card_status::{kind_key, state_key};
 use crate::app::requests::{Progress, Services};
@@ -65,15 +65,13 @@ impl ScreenRequest for SettleWithoutCard {
 impl CardScreen {
     /// The pending list, a supervisor's.
     pub(super) fn show_pending(&mut self, hub: &mut Hub) {
-        if is_supervisor(hub.app) {
+        if hub.allowed("card.resolve") {
             hub.app.message = None;
             self.set_pane(CardPane::Pending {
                 rows: None,
                 selected: 0,
             });
             hub.send(LoadPending);
-        } else {
-            hub.say(MessageKind::Error, hub.app.lang.t("ic.supervisor_only"));
         }
     }
 
@@ -92,7 +90,7 @@ impl CardScreen {
                 );
                 hub.say(MessageKind::Info, text);
             }
-            None => hub.say(MessageKind::Error, lang.t("ic.supervisor_only")),
+            None => hub.say(MessageKind::Error, lang.t("ic.not_permitted")),
         }
         self.set_pane(CardPane::Pending {
             rows: None,

@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
 
 use super::common::{
-    CardPane, CardScreen, Confirm, card_no, customer_of, heading, is_supervisor, known_card, text,
+    CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, text,
 };
 use crate::app::card_status::CardSeen;
 use crate::app::state::MessageKind;
@@ -25,8 +25,7 @@ impl CardScreen {
     /// Refund: a supervisor's, and only of a purchase the meter has not loaded.
     pub(super) fn start_refund(&mut self, hub: &mut Hub) {
         let lang = hub.app.lang;
-        if !is_supervisor(hub.app) {
-            hub.say(MessageKind::Error, lang.t("ic.supervisor_only"));
+        if !hub.allowed("card.refund") {
             return;
         }
         let Some((card, owner, _)) = known_card(hub.app) else {

@@ -28,22 +28,7 @@ pub(super) fn move_in(selected: &mut usize, len: usize, step: isize) {
 /// A command that needs `permission` the operator lacks is refused on the message line
 /// (true: refused).
 pub(super) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
-    let Some(permission) = permission else {
-        return false;
-    };
-    let permitted = hub
-        .app
-        .session
-        .as_ref()
-        .is_some_and(|session| session.permissions.iter().any(|p| p == permission));
-    if !permitted {
-        let text = hub
-            .app
-            .lang
-            .tf("ref.not_permitted", &[("permission", &permission)]);
-        hub.say(MessageKind::Error, text);
-    }
-    !permitted
+    permission.is_some_and(|permission| !hub.allowed(permission))
 }
 
 /// The permission that the commands starting a change need on a list, if `command` is one.

@@ -153,7 +153,7 @@ pub(super) fn told<W: RefWork>(
     match answer {
         RefAnswer::NotPermitted(permission) => Some(Err(vec![(
             None,
-            lang.tf("ref.not_permitted", &[("permission", permission)]),
+            lang.tf("msg.not_permitted", &[("permission", permission)]),
         )])),
         RefAnswer::Done(reply) => work.told(reply, lang),
     }
