@@ -91,8 +91,11 @@ impl Server {
             ))
             .arg("start"));
         server.psql(&[
-            &format!("CREATE ROLE clerk LOGIN PASSWORD '{PASSWORD}'"),
-            "CREATE DATABASE water OWNER clerk",
+            // The installation's owner, as README has a superuser make it: it runs the
+            // migrations, which make the operators' group roles.
+            &format!("CREATE ROLE water_owner LOGIN CREATEROLE PASSWORD '{PASSWORD}'"),
+            "GRANT pg_signal_backend TO water_owner",
+            "CREATE DATABASE water OWNER water_owner",
         ]);
         server
     }
@@ -169,21 +172,21 @@ impl Server {
         self.dir.join("ca.crt").display().to_string()
     }
 
-    /// A key=value connection string to `host` as the clerk, with `more` parameters.
+    /// A key=value connection string to `host` as the owner, with `more` parameters.
     fn conn(&self, host: &str, more: &str) -> String {
         format!(
-            "host={host} port={} user=clerk dbname=water {more}",
+            "host={host} port={} user=water_owner dbname=water {more}",
             self.port
         )
     }
 
-    /// A password file for the clerk, only its owner may read.
+    /// A password file for the owner role, only its owner may read.
     fn pgpass(&self) -> PathBuf {
         let path = self.dir.join("pgpass");
         std::fs::write(
             &path,
             format!(
-                "# for the test\nlocalhost:{}:water:clerk:{PASSWORD}\n",
+                "# for the test\nlocalhost:{}:water:water_owner:{PASSWORD}\n",
                 self.port
             ),
         )
@@ -247,7 +250,7 @@ async fn sslmode_is_honoured_as_libpq_means_it() {
     }
     // A URL, with the parameters in its query.
     let url = format!(
-        "postgresql://clerk:{PASSWORD}@localhost:{}/water?sslmode=verify-full&sslrootcert={ca}",
+        "postgresql://water_owner:{PASSWORD}@localhost:{}/water?sslmode=verify-full&sslrootcert={ca}",
         server.port
     );
     assert_eq!(encrypted(&url).await, Ok(true));
