@@ -280,14 +280,24 @@ impl Screen for CustomerTable {
                     card::for_customer(hub, command, row);
                 }
             }
-            Command::OpenAccount => hub.open(open_account::open()),
+            // What the operator's roles do not allow is refused here, in words, before a form
+            // is typed in vain (the database refuses the write anyway).
+            Command::OpenAccount => {
+                if hub.allowed("customer.open") {
+                    hub.open(open_account::open());
+                }
+            }
             Command::Modify => {
-                if let Some(row) = self.selected_row() {
+                if let Some(row) = self.selected_row()
+                    && hub.allowed("customer.modify")
+                {
                     hub.open(Box::new(ModifyView::of(row.id, row.customer_no)));
                 }
             }
             Command::Transfer => {
-                if let Some(row) = self.selected_row() {
+                if let Some(row) = self.selected_row()
+                    && hub.allowed("customer.transfer")
+                {
                     transfer::start(row, hub);
                 }
             }

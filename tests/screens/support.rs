@@ -50,7 +50,22 @@ pub fn session() -> Session {
         full_name: "王芳".into(),
         department: "Central office".into(),
         roles: vec!["clerk".into()],
-        permissions: vec!["customer.view".into()],
+        // A clerk's (sql/V2).
+        permissions: [
+            "customer.view",
+            "customer.open",
+            "customer.modify",
+            "customer.transfer",
+            "card.read",
+            "card.open",
+            "card.recharge",
+            "card.recycle",
+            "account.deposit",
+            "account.pay_bills",
+            "receipt.reprint",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
     }
 }
 

@@ -395,3 +395,35 @@ fn refresh_keeps_the_selected_customer() {
     );
     assert_eq!(selected_id(&app), 6);
 }
+
+/// An administrator manages operators and moves no money: the changes of a customer and the
+/// card writes are refused on the table at once, naming the permission, and nothing is sent
+/// (the database would refuse them too).
+#[test]
+fn what_the_roles_do_not_allow_is_refused_at_once_naming_the_permission() {
+    let mut app = signed_in(Lang::En);
+    let session = app.session.as_mut().unwrap();
+    session.roles = vec!["administrator".into()];
+    session.permissions = [
+        "customer.view",
+        "card.read",
+        "operator.maintain",
+        "audit.view",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for (key, permission) in [
+        (KeyCode::Char('o'), "customer.open"),
+        (KeyCode::Char('m'), "customer.modify"),
+        (KeyCode::Char('t'), "customer.transfer"),
+        (KeyCode::Char('r'), "card.recharge"),
+        (KeyCode::F(6), "card.open"),
+        (KeyCode::F(7), "card.replace"),
+    ] {
+        let sent = press(&mut app, key);
+        assert!(sent.is_empty(), "{key:?} sent {sent:?}");
+        assert!(app.screen.is::<CustomerTable>(), "{key:?} left the table");
+        let message = app.message.clone().unwrap().text;
+        assert!(message.contains(permission), "{key:?}: {message}");
+    }
+}

@@ -245,13 +245,17 @@ impl Screen for CardScreen {
 /// confirmation (open, replace) or the recharge form for the customer's card on the reader.
 /// What the row already shows to refuse is refused at once, on the table.
 pub fn for_customer(hub: &mut Hub, command: Command, row: &CustomerRow) {
+    let permission = match command {
+        Command::OpenCard => "card.open",
+        Command::ReplaceCard => "card.replace",
+        _ => "card.recharge",
+    };
+    if !hub.allowed(permission) {
+        return;
+    }
     if let Some(refusal) = refused_by_row(command, row) {
         let text = refusal_text(hub.app, &refusal);
         hub.say(MessageKind::Error, text);
-        return;
-    }
-    // Replacing a card blacklists the old one: a supervisor's act (V2's permissions).
-    if command == Command::ReplaceCard && !hub.allowed("card.replace") {
         return;
     }
     let customer = Customer {
