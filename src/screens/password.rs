@@ -245,7 +245,11 @@ impl Screen for PasswordChange {
         let lang = hub.app.lang;
         match answer {
             PasswordAnswer::WrongCurrent => {
-                self.current.reset();
+                // All three typed again: a clerk retyping from the top must not add to what
+                // the new fields still hold.
+                for input in [&mut self.current, &mut self.new, &mut self.again] {
+                    input.reset();
+                }
                 self.focus = 0;
                 hub.say(MessageKind::Error, lang.t("password.wrong_current"));
             }

@@ -9,6 +9,7 @@ mod details;
 mod hub;
 mod login;
 mod overview;
+mod password;
 mod reference;
 mod shell;
 mod support;
