@@ -242,3 +242,30 @@ async fn an_administrator_manages_operators_and_moves_no_money() {
         outcome.said
     );
 }
+
+#[tokio::test]
+async fn the_audit_log_is_read_by_who_may_view_it() {
+    let (db, _) = desk().await;
+    allowed(
+        &db,
+        "clerk",
+        "INSERT INTO audit_log (action) VALUES ('clerk.was_here')",
+    );
+    allowed(
+        &db,
+        "super",
+        "INSERT INTO audit_log (action) VALUES ('super.was_here')",
+    );
+    // A clerk sees their own rows only; a supervisor and an administrator see all.
+    let seen = |login| {
+        allowed(
+            &db,
+            login,
+            "SELECT string_agg(action, ',' ORDER BY action) FROM audit_log
+             WHERE action LIKE '%.was_here'",
+        )
+    };
+    assert_eq!(seen("clerk"), "clerk.was_here");
+    assert_eq!(seen("super"), "clerk.was_here,super.was_here");
+    assert_eq!(seen("admin"), "clerk.was_here,super.was_here");
+}
