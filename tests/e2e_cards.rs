@@ -1,7 +1,8 @@
 //! The real binary in tmux with the real card rig (pcscd + vpcd + `vcard`) and a card-meter
 //! customer: the status line follows the blank card, F6 opens it, Go to recharge, 120.00 is
 //! confirmed with its figures and written, the receipt is on screen and in the receipts
-//! directory. The app reaches pcscd the way a server reaches a clerk's reader over `ssh -R`:
+//! directory; the clerk is refused the refund (card.refund), the supervisor who signs in at the
+//! same desk refunds the purchase, and the ledger names the supervisor. The app reaches pcscd the way a server reaches a clerk's reader over `ssh -R`:
 //! through `PCSCLITE_CSOCK_NAME`, a socket path other than the default, relayed to pcscd.
 
 mod support;
@@ -9,19 +10,20 @@ mod support;
 use std::time::Duration;
 
 use meterdesk::config::{KEY_ENV, PIN_ENV};
-use support::card_desk::{CLERK, card_customer};
+use support::card_desk::{CLERK, SUPERVISOR, card_customer};
 use support::card_rig::{KEY, PIN, READER_0, Rig, relay_pcscd_socket};
 use support::tmux::{Tmux, launcher_with, scratch};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread")]
-async fn open_a_card_and_recharge_it_in_tmux() {
+async fn open_a_card_recharge_it_and_a_supervisor_refunds_it_in_tmux() {
     let Some(rig) = Rig::start("e2e_cards") else {
         return;
     };
     let customer = card_customer().await;
     support::pg::give_password(&customer.client, CLERK).await;
+    support::pg::give_password(&customer.client, SUPERVISOR).await;
 
     let dir = scratch("cards");
     let receipts = dir.join("printed");
@@ -85,5 +87,39 @@ async fn open_a_card_and_recharge_it_in_tmux() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(printed(), 1, "one receipt file");
+
+    // A refund is not the clerk's: refused on the card screen, naming the permission…
+    tmux.keys(&["F3"]);
+    tmux.text(":card");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Card", PATIENCE);
+    tmux.keys(&["F9"]);
+    tmux.wait_for("card.refund", PATIENCE);
+    // …and a supervisor's, who signs in at the same desk.
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Search:", PATIENCE);
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Operator", PATIENCE);
+    tmux.text("super");
+    tmux.keys(&["Enter"]);
+    tmux.text("river-17");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Super Visor@", PATIENCE);
+    tmux.text(":card");
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["F9"]);
+    tmux.wait_for("Refund the unloaded purchase of 85.000 m³", PATIENCE);
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Purchase cancelled on the card and refunded", PATIENCE);
+    let refunded_by: i64 = customer
+        .client
+        .query_one(
+            "SELECT operator_id FROM ledger_transaction WHERE kind = 'refund'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("operator_id");
+    assert_eq!(refunded_by, SUPERVISOR, "the database names who paid out");
     tmux.keys(&["F10"]);
 }
