@@ -24,12 +24,26 @@ pub fn launcher(dir: &Path, conn_str: &str) -> String {
 
 /// As [`launcher`], with more config sections (`[card]`, `[receipts]` …) after `[database]`.
 pub fn launcher_with(dir: &Path, conn_str: &str, more_config: &str) -> String {
+    let database_url = format!(
+        "export DATABASE_URL=\"{}\"\n",
+        conn_str.replace('"', "\\\"")
+    );
+    write_launcher(dir, dir, &database_url, more_config)
+}
+
+/// A script that runs meterdesk on its embedded database in `data_dir` (made on first start),
+/// with its config, log and exit code in `dir`.
+pub fn embedded_launcher(dir: &Path, data_dir: &Path, more_config: &str) -> String {
+    write_launcher(dir, data_dir, "", more_config)
+}
+
+fn write_launcher(dir: &Path, data_dir: &Path, database_env: &str, more_config: &str) -> String {
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
         format!(
             "[database]\ndata_dir = \"{}\"\n\n{more_config}",
-            dir.display()
+            data_dir.display()
         ),
     )
     .unwrap();
@@ -37,10 +51,9 @@ pub fn launcher_with(dir: &Path, conn_str: &str, more_config: &str) -> String {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nexport DATABASE_URL=\"{}\"\nexport LANG=C.UTF-8\n\
+            "#!/bin/sh\n{database_env}export LANG=C.UTF-8\n\
              export {SYSTEM_CONFIG_ENV}={}\nexport XDG_CONFIG_HOME={}\n\
              exec {BIN} --config {}\n",
-            conn_str.replace('"', "\\\""),
             dir.join("no-system-config.toml").display(),
             dir.display(),
             config.display()

@@ -1,0 +1,65 @@
+//! A utility's first day, in tmux on the real binary: meterdesk started on an empty data
+//! directory makes its embedded database and asks for the first administrator on the
+//! terminal, who then signs in and changes their password.
+
+mod support;
+
+use std::time::Duration;
+
+use support::pg::scratch_spec;
+use support::tmux::{Tmux, embedded_launcher, scratch};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+#[test]
+fn the_first_start_makes_the_database_and_its_first_administrator() {
+    let dir = scratch("setup");
+    // A fresh, short directory (the socket path is limited) that is cleaned up at exit.
+    let data_dir = scratch_spec().data_dir;
+    let tmux = Tmux::start(
+        "setup",
+        &embedded_launcher(&dir, &data_dir, ""),
+        &dir.join("exit"),
+    );
+    tmux.wait_for("Create the first administrator", PATIENCE);
+    tmux.text("ada");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Full name", PATIENCE);
+    tmux.text("Ada Admin");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Password:", PATIENCE);
+    tmux.text("first-day-1");
+    tmux.keys(&["Enter"]);
+    tmux.text("first-day-1");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("meterdesk — sign in", PATIENCE);
+    assert!(
+        !screen.contains("first-day-1"),
+        "a password never shows: {screen}"
+    );
+
+    tmux.text("ada");
+    tmux.keys(&["Enter"]);
+    tmux.text("first-day-1");
+    tmux.keys(&["Enter"]);
+    let home = tmux.wait_for("Ada Admin@Administration", PATIENCE);
+    assert!(home.contains("Welcome, Ada Admin."), "{home}");
+
+    tmux.text(":password");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Change your password", PATIENCE);
+    for text in ["first-day-1", "second-day-2", "second-day-2"] {
+        tmux.text(text);
+        tmux.keys(&["Enter"]);
+    }
+    tmux.wait_for("Your password is changed.", PATIENCE);
+    // Signed out and in again with the new one.
+    tmux.keys(&["F3"]);
+    tmux.wait_for("meterdesk — sign in", PATIENCE);
+    tmux.text("ada");
+    tmux.keys(&["Enter"]);
+    tmux.text("second-day-2");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Welcome, Ada Admin.", PATIENCE);
+    tmux.keys(&["F10"]);
+}
