@@ -484,15 +484,24 @@ END $$;
 -- ───────────────────────────── Privileges ─────────────────────────────
 
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 DO $$
 DECLARE
     operator_group name := md_role_name('operator');
+    owned regprocedure;
 BEGIN
+    -- Our functions are the operators', not everyone's; pg_trgm's (not ours) stay as they are.
+    FOR owned IN SELECT p.oid::regprocedure FROM pg_proc p
+                 JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname = 'public' AND p.proowner = current_user::regrole LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', owned);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', owned, operator_group);
+    END LOOP;
+    EXECUTE format('ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC');
+    EXECUTE format('ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO %I', operator_group);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO %I', operator_group);
     EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', operator_group);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA public TO %I', operator_group);
     EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', operator_group);
-    EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO %I', operator_group);
     -- Guarded writes: the triggers above decide, row by row. Row locks (FOR UPDATE, FOR
     -- SHARE) need an UPDATE privilege on the table, which its guard refuses to use.
     -- A row trigger does not fire when no row matches, so what nobody may delete is not
