@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 
 use crate::db::{Pool, operators};
 use crate::domain::password::check_new_password;
+use crate::i18n::Lang;
 
 /// The first administrator's department.
 const FIRST_DEPARTMENT: &str = "Administration";
@@ -55,19 +56,18 @@ pub async fn create_first_administrator(
 
 /// `meterdesk init`, and the first start: asks for the first administrator when there is no
 /// operator, then says what to do next.
-pub async fn first_administrator_if_none(owner: &Pool) -> anyhow::Result<()> {
+pub async fn first_administrator_if_none(owner: &Pool, lang: Lang) -> anyhow::Result<()> {
     if has_operators(owner).await? {
         return Ok(());
     }
     let stdin = std::io::stdin();
-    let first = ask_first_administrator(&mut stdin.lock(), &mut std::io::stdout())?;
+    let first = ask_first_administrator(&mut stdin.lock(), &mut std::io::stdout(), lang)?;
     create_first_administrator(owner, &first).await?;
-    println!(
-        "\nmeterdesk: {} can now sign in. Next: start meterdesk, sign in as {}, and add the \
-         operators with :operators (each gets a temporary password to change at the first \
-         sign-in).\n",
-        first.full_name, first.login
+    let next = lang.tf(
+        "init.next",
+        &[("name", &first.full_name), ("login", &first.login)],
     );
+    println!("\n{next}\n");
     Ok(())
 }
 
@@ -76,38 +76,28 @@ pub async fn first_administrator_if_none(owner: &Pool) -> anyhow::Result<()> {
 pub fn ask_first_administrator(
     input: &mut impl BufRead,
     output: &mut impl Write,
+    lang: Lang,
 ) -> anyhow::Result<FirstAdministrator> {
-    writeln!(
-        output,
-        "meterdesk: the database has no operator yet. Create the first administrator."
-    )?;
+    writeln!(output, "{}", lang.t("init.no_operator"))?;
     let login = loop {
-        let login = prompt(
-            input,
-            output,
-            "Operator name (letters, digits, . _ -): ",
-            true,
-        )?;
+        let login = prompt(input, output, lang.t("init.login"), true)?;
         if valid_login(&login) {
             break login;
         }
-        writeln!(
-            output,
-            "That name cannot be used: 1 to 30 letters, digits, . _ -, starting with a letter or digit."
-        )?;
+        writeln!(output, "{}", lang.t("init.bad_login"))?;
     };
     let full_name = loop {
-        let name = prompt(input, output, "Full name: ", true)?;
+        let name = prompt(input, output, lang.t("init.full_name"), true)?;
         if !name.is_empty() {
             break name;
         }
     };
     let password = loop {
-        let password = prompt(input, output, "Password: ", false)?;
-        let again = prompt(input, output, "Password again: ", false)?;
+        let password = prompt(input, output, lang.t("init.password"), false)?;
+        let again = prompt(input, output, lang.t("init.again"), false)?;
         match check_new_password(&login, None, &password, &again) {
             Ok(()) => break password,
-            Err(problem) => writeln!(output, "{}", crate::i18n::Lang::En.t(problem.key()))?,
+            Err(problem) => writeln!(output, "{}", lang.t(problem.key()))?,
         }
     };
     Ok(FirstAdministrator {
@@ -189,7 +179,7 @@ mod tests {
     fn the_first_administrator_is_asked_until_each_answer_is_good() {
         let typed = "bad name\nadmin\n\nAda Admin\nshort\nshort\nriver-17a\nriver-17a\n";
         let mut output = Vec::new();
-        let first = ask_first_administrator(&mut typed.as_bytes(), &mut output).unwrap();
+        let first = ask_first_administrator(&mut typed.as_bytes(), &mut output, Lang::En).unwrap();
         assert_eq!(first.login, "admin");
         assert_eq!(first.full_name, "Ada Admin");
         assert_eq!(first.password, "river-17a");
@@ -201,6 +191,11 @@ mod tests {
     #[test]
     fn no_answer_creates_nobody() {
         let mut output = Vec::new();
-        assert!(ask_first_administrator(&mut "admin\n".as_bytes(), &mut output).is_err());
+        assert!(ask_first_administrator(&mut "admin\n".as_bytes(), &mut output, Lang::Zh).is_err());
+        let said = String::from_utf8(output).unwrap();
+        assert!(
+            said.contains("第一个管理员"),
+            "in the desk's language: {said}"
+        );
     }
 }

@@ -148,7 +148,7 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
     let server = find_server(&config).await?;
     if server.installer {
         let owner = open_as_owner(&config).await?;
-        crate::init::first_administrator_if_none(&owner).await?;
+        crate::init::first_administrator_if_none(&owner, config.language()).await?;
     }
     let sessions = Sessions::new(
         &server.conn,
@@ -201,7 +201,7 @@ pub async fn init(config: &Config) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    crate::init::first_administrator_if_none(&owner).await
+    crate::init::first_administrator_if_none(&owner, config.language()).await
 }
 
 /// `meterdesk migrate`.
