@@ -587,6 +587,12 @@ pub struct Registry {
 /// Makes a screen, to be opened.
 pub type NewScreen = fn() -> Box<dyn Screen>;
 
+/// The `NewScreen` of a screen that opens as its `Default` (empty until it has read what it
+/// shows).
+pub fn new_screen<S: Screen + Default>() -> Box<dyn Screen> {
+    Box::new(S::default())
+}
+
 /// What a screen may do to the rest of the app while the hub calls it: read the shared state
 /// (`app`), send requests, say a message, open, leave or replace screens. The screen being
 /// called is out of the stack meanwhile (a vacant slot keeps its place).

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::basic_info::label_key;
+use super::legend::{BACK, framed, usual};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -67,17 +68,17 @@ impl Screen for Details {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        vec![
-            (Command::Help, "command.help"),
-            (Command::Leave, "legend.back"),
-            (Command::Refresh, "command.refresh"),
-            (Command::CommandLine, "command.command_line"),
-            (Command::Quit, "command.quit"),
-        ]
+        framed([BACK].into_iter().chain(usual([Command::Refresh])))
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let Some(details) = &self.details else {
+            let loading = Line::styled(format!(" {}", app.lang.t("details.loading")), theme.dim());
+            frame.render_widget(Paragraph::new(loading), area);
+            return;
+        };
+        draw_lines(frame, area, lines(details, app.lang, app.zone, theme));
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -281,13 +282,4 @@ fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {
         Line::raw(format!(" {label}  {line}")),
         Line::raw(format!("{indent}{purchase}")),
     ]
-}
-
-fn draw(frame: &mut Frame, area: Rect, view: &Details, app: &App, theme: &Theme) {
-    let Some(details) = &view.details else {
-        let loading = Line::styled(format!(" {}", app.lang.t("details.loading")), theme.dim());
-        frame.render_widget(Paragraph::new(loading), area);
-        return;
-    };
-    draw_lines(frame, area, lines(details, app.lang, app.zone, theme));
 }

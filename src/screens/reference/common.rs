@@ -14,8 +14,9 @@ use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
 use crate::app::{Command, Hub};
 use crate::i18n::Lang;
+use crate::screens::legend::{BACK, Labelled, framed};
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, column_widths, line_of};
+use crate::ui::table::{Column, column_widths, header_of, line_of};
 use crate::ui::theme::Theme;
 
 /// Moves a selection (or a scroll) by `step`, within `len` rows.
@@ -59,15 +60,8 @@ pub(super) fn change_permission(
 }
 
 /// A screen's commands: help, its own, then the way back, the command line and quit.
-pub(super) fn commands_with(own: &[(Command, &'static str)]) -> Vec<(Command, &'static str)> {
-    let mut commands = vec![(Command::Help, "command.help")];
-    commands.extend_from_slice(own);
-    commands.extend([
-        (Command::Leave, "legend.back"),
-        (Command::CommandLine, "command.command_line"),
-        (Command::Quit, "command.quit"),
-    ]);
-    commands
+pub(super) fn commands_with(own: &[Labelled]) -> Vec<Labelled> {
+    framed(own.iter().copied().chain([BACK]))
 }
 
 /// The commands while a delete is asked.
@@ -200,20 +194,8 @@ pub(super) fn table(
 ) {
     let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let widths = column_widths(columns, area.width);
-    let headers: Vec<String> = columns
-        .iter()
-        .map(|c| lang.t(c.header).to_owned())
-        .collect();
-    frame.render_widget(
-        Paragraph::new(line_of(
-            columns,
-            &headers,
-            &widths,
-            theme.header(),
-            columns.len(),
-        )),
-        header,
-    );
+    let header_line = header_of(columns, &widths, lang, theme.header());
+    frame.render_widget(Paragraph::new(header_line), header);
     if rows.is_empty() {
         frame.render_widget(Paragraph::new(note(empty, theme)), body);
         return;
