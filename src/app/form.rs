@@ -248,6 +248,19 @@ pub enum FormEvent {
     Unhandled,
 }
 
+/// What a key to a form leaves to its screen once the hub did what the form asked
+/// ([`Hub::form_key`](super::hub::Hub::form_key)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormKey {
+    /// The form used it (edited, moved, asked or left).
+    Taken,
+    /// F2, or Enter on the last field, with every field passing its kind's check: the screen
+    /// applies its rules and saves, or marks the fields with [`Form::fail`].
+    Submit,
+    /// Not the form's: the hub invokes its command.
+    Unhandled,
+}
+
 impl Form {
     pub fn new(fields: Vec<Field>) -> Form {
         let mut form = Form {

@@ -26,7 +26,7 @@ use tui_input::Input;
 
 use super::card_seen::CardSeen;
 use super::command::Command;
-use super::form::Form;
+use super::form::{Form, FormEvent, FormKey};
 use super::keymap::KeyMap;
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
@@ -633,6 +633,27 @@ impl Hub<'_> {
 
     pub fn say(&mut self, kind: MessageKind, text: impl Into<String>) {
         say(self.app, kind, text);
+    }
+
+    /// Hands `key` to `form`, a form of the screen being called, and does what the form asks:
+    /// an edit clears the message line, a bad field or an unsaved leave is said there, a leave
+    /// closes the screen.
+    pub fn form_key(
+        &mut self,
+        form: &mut Form,
+        key: KeyEvent,
+        command: Option<Command>,
+    ) -> FormKey {
+        match form.on_key(key, command, self.app.lang) {
+            FormEvent::Unhandled => return FormKey::Unhandled,
+            FormEvent::Submit => return FormKey::Submit,
+            FormEvent::Consumed => {}
+            FormEvent::Edited(_) => self.app.message = None,
+            FormEvent::Invalid => self.say_form_error(form),
+            FormEvent::AskLeave => self.say(MessageKind::Info, self.app.t("form.ask_leave")),
+            FormEvent::Leave => self.leave(),
+        }
+        FormKey::Taken
     }
 
     /// Puts the first bad field of `form` on the message line, named by its label.

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::form::{Field as FormField, FieldKind, Form, FormEvent, field_error_text};
+use crate::app::form::{Field as FormField, FieldKind, Form, FormKey, field_error_text};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
@@ -167,18 +167,6 @@ pub fn refused_while_saving(key: &KeyEvent, command: Option<Command>, hub: &mut 
     refused
 }
 
-/// What a key did to a form, for the screen that holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FormKey {
-    /// The form used it (edited, moved, asked or left).
-    Used,
-    /// Not the form's: the hub invokes its command.
-    Unused,
-    /// F2, or Enter on the last field, with every field passing its kind's check: the screen
-    /// applies its rules and saves, or marks the fields with `Form::fail`.
-    Submit,
-}
-
 /// A key for the form the screen shows now (`form_of`; none: false), which does what the form
 /// asks: edit, say an error, ask before leaving, leave, or `submit`. False for a key the form
 /// does not use: the hub invokes its command.
@@ -192,28 +180,14 @@ pub fn key_to_form<S>(
     let Some(form) = form_of(screen) else {
         return false;
     };
-    match form_key(form, key, command, hub) {
-        FormKey::Used => true,
-        FormKey::Unused => false,
+    match hub.form_key(form, key, command) {
+        FormKey::Taken => true,
+        FormKey::Unhandled => false,
         FormKey::Submit => {
             submit(screen, hub);
             true
         }
     }
-}
-
-/// Hands `key` to `form` and does what the form asks (say an error, ask before leaving, leave).
-fn form_key(form: &mut Form, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> FormKey {
-    match form.on_key(key, command, hub.app.lang) {
-        FormEvent::Unhandled => return FormKey::Unused,
-        FormEvent::Submit => return FormKey::Submit,
-        FormEvent::Consumed => {}
-        FormEvent::Edited(_) => hub.app.message = None,
-        FormEvent::Invalid => hub.say_form_error(form),
-        FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.t("form.ask_leave")),
-        FormEvent::Leave => hub.leave(),
-    }
-    FormKey::Used
 }
 
 /// The outcome of a save whose screen the clerk left, or covered with another, while it waited

@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use crate::app::form::{Form, FormEvent};
+use crate::app::form::Form;
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
 use crate::app::{Command, Hub};
@@ -129,36 +129,6 @@ pub(super) fn waits_for_save(
         hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked"));
     }
     waits
-}
-
-/// What a form asks of its screen after a key.
-pub(super) enum FormKey {
-    /// Taken (or answered on the message line).
-    Taken,
-    /// Every field passed its own check: the screen's rules, then its request.
-    Submit,
-    /// Not a key for the form: the hub invokes its command.
-    Unhandled,
-}
-
-/// A key to a reference screen's form; leaving (nothing unsaved, or asked already) closes the
-/// screen.
-pub(super) fn form_key(
-    form: &mut Form,
-    key: KeyEvent,
-    command: Option<Command>,
-    hub: &mut Hub,
-) -> FormKey {
-    match form.on_key(key, command, hub.app.lang) {
-        FormEvent::Unhandled => return FormKey::Unhandled,
-        FormEvent::Submit => return FormKey::Submit,
-        FormEvent::Consumed => {}
-        FormEvent::Edited(_) => hub.app.message = None,
-        FormEvent::Invalid => hub.say_form_error(form),
-        FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.lang.t("form.ask_leave")),
-        FormEvent::Leave => hub.leave(),
-    }
-    FormKey::Taken
 }
 
 /// Marks the form's bad fields and puts the first on the message line, named by its label.

@@ -11,9 +11,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::common::{FormKey, fail, form_key, move_in, note};
+use super::common::{fail, move_in, note};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
 use super::texts::meter_no_error_text;
+use crate::app::form::FormKey;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -368,7 +369,7 @@ impl Screen for ImportView {
             return true;
         }
         if on_form {
-            match form_key(&mut self.form, key, command, hub) {
+            match hub.form_key(&mut self.form, key, command) {
                 FormKey::Taken => return true,
                 FormKey::Submit => {
                     self.check(hub);
