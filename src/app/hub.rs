@@ -501,37 +501,6 @@ pub trait RequestBase: Any {
     fn as_any(&self) -> &dyn Any;
 }
 
-impl<T: ScreenRequest + Clone + PartialEq> RequestBase for T {
-    fn clone_box(&self) -> Box<dyn ScreenRequest> {
-        Box::new(self.clone())
-    }
-    fn eq_dyn(&self, other: &dyn Any) -> bool {
-        other.downcast_ref::<T>() == Some(self)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl Clone for Box<dyn ScreenRequest> {
-    fn clone(&self) -> Self {
-        RequestBase::clone_box(self.as_ref())
-    }
-}
-
-impl PartialEq for Box<dyn ScreenRequest> {
-    fn eq(&self, other: &Self) -> bool {
-        RequestBase::eq_dyn(self.as_ref(), RequestBase::as_any(other.as_ref()))
-    }
-}
-
-impl dyn ScreenRequest {
-    /// This request as the screen's own type.
-    pub fn of<T: 'static>(&self) -> Option<&T> {
-        RequestBase::as_any(self).downcast_ref()
-    }
-}
-
 /// A screen's answer: any plain data type; the screen that asked knows which.
 pub trait ScreenReply: Any + Debug + Send + Sync {
     fn clone_box(&self) -> Box<dyn ScreenReply>;
@@ -539,36 +508,54 @@ pub trait ScreenReply: Any + Debug + Send + Sync {
     fn as_any(&self) -> &dyn Any;
 }
 
-impl<T: Any + Debug + Clone + PartialEq + Send + Sync> ScreenReply for T {
-    fn clone_box(&self) -> Box<dyn ScreenReply> {
-        Box::new(self.clone())
-    }
-    fn eq_dyn(&self, other: &dyn Any) -> bool {
-        other.downcast_ref::<T>() == Some(self)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+/// Implements `$base` (clone into a box, compare, see as `Any`) for every type with `$bounds`,
+/// and with it `Clone` and `PartialEq` for `Box<dyn $object>` and `of`, which downcasts a
+/// `dyn $object` to the type its screen knows: requests and replies travel as trait objects.
+macro_rules! boxed_values {
+    ($base:ident, $object:ident, $($bounds:tt)+) => {
+        impl<T: $($bounds)+> $base for T {
+            fn clone_box(&self) -> Box<dyn $object> {
+                Box::new(self.clone())
+            }
+            fn eq_dyn(&self, other: &dyn Any) -> bool {
+                other.downcast_ref::<T>() == Some(self)
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+
+        impl Clone for Box<dyn $object> {
+            fn clone(&self) -> Self {
+                $base::clone_box(self.as_ref())
+            }
+        }
+
+        impl PartialEq for Box<dyn $object> {
+            fn eq(&self, other: &Self) -> bool {
+                $base::eq_dyn(self.as_ref(), $base::as_any(other.as_ref()))
+            }
+        }
+
+        impl dyn $object {
+            /// This value as the type the screen sent or expects.
+            pub fn of<T: 'static>(&self) -> Option<&T> {
+                $base::as_any(self).downcast_ref()
+            }
+        }
+    };
 }
 
-impl Clone for Box<dyn ScreenReply> {
-    fn clone(&self) -> Self {
-        ScreenReply::clone_box(self.as_ref())
-    }
-}
-
-impl PartialEq for Box<dyn ScreenReply> {
-    fn eq(&self, other: &Self) -> bool {
-        ScreenReply::eq_dyn(self.as_ref(), ScreenReply::as_any(other.as_ref()))
-    }
-}
-
-impl dyn ScreenReply {
-    /// This reply as the type the screen's request answers with.
-    pub fn of<T: 'static>(&self) -> Option<&T> {
-        ScreenReply::as_any(self).downcast_ref()
-    }
-}
+boxed_values!(
+    RequestBase,
+    ScreenRequest,
+    ScreenRequest + Clone + PartialEq
+);
+boxed_values!(
+    ScreenReply,
+    ScreenReply,
+    Any + Debug + Clone + PartialEq + Send + Sync
+);
 
 /// What the hub cannot name, handed over by the composition root (`screens::REGISTRY`): the
 /// first screen, the screens a command opens from any screen that offers it, and the drawing
