@@ -63,13 +63,6 @@ pub enum Msg {
 #[derive(Debug, Clone)]
 pub struct Request(pub Box<dyn ScreenRequest>);
 
-// Derived, the comparison would try to move the boxes out (a trait object's `==`).
-impl PartialEq for Request {
-    fn eq(&self, other: &Request) -> bool {
-        PartialEq::eq(&self.0, &other.0)
-    }
-}
-
 impl Request {
     /// A screen module's request as its own type.
     pub fn of<T: 'static>(&self) -> Option<&T> {
@@ -98,12 +91,6 @@ impl Request {
 /// The answer to a [`Request`], of the type its screen knows.
 #[derive(Debug, Clone)]
 pub struct Reply(pub Box<dyn ScreenReply>);
-
-impl PartialEq for Reply {
-    fn eq(&self, other: &Reply) -> bool {
-        PartialEq::eq(&self.0, &other.0)
-    }
-}
 
 impl Reply {
     /// A screen module's answer.
@@ -509,10 +496,11 @@ pub trait ScreenReply: Any + Debug + Send + Sync {
 }
 
 /// Implements `$base` (clone into a box, compare, see as `Any`) for every type with `$bounds`,
-/// and with it `Clone` and `PartialEq` for `Box<dyn $object>` and `of`, which downcasts a
-/// `dyn $object` to the type its screen knows: requests and replies travel as trait objects.
+/// and with it `Clone` and `PartialEq` for `Box<dyn $object>` and for `$message` that carries
+/// it, and `of`, which downcasts a `dyn $object` to the type its screen knows: requests and
+/// replies travel as trait objects.
 macro_rules! boxed_values {
-    ($base:ident, $object:ident, $($bounds:tt)+) => {
+    ($base:ident, $object:ident in $message:ident, $($bounds:tt)+) => {
         impl<T: $($bounds)+> $base for T {
             fn clone_box(&self) -> Box<dyn $object> {
                 Box::new(self.clone())
@@ -537,6 +525,13 @@ macro_rules! boxed_values {
             }
         }
 
+        // Derived, the comparison would try to move the boxes out (a trait object's `==`).
+        impl PartialEq for $message {
+            fn eq(&self, other: &$message) -> bool {
+                PartialEq::eq(&self.0, &other.0)
+            }
+        }
+
         impl dyn $object {
             /// This value as the type the screen sent or expects.
             pub fn of<T: 'static>(&self) -> Option<&T> {
@@ -548,12 +543,12 @@ macro_rules! boxed_values {
 
 boxed_values!(
     RequestBase,
-    ScreenRequest,
+    ScreenRequest in Request,
     ScreenRequest + Clone + PartialEq
 );
 boxed_values!(
     ScreenReply,
-    ScreenReply,
+    ScreenReply in Reply,
     Any + Debug + Clone + PartialEq + Send + Sync
 );
 
