@@ -368,7 +368,8 @@ pub trait Screen: ScreenBase + Debug + Send {
     /// keymap, look, session, time zone).
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App);
 
-    /// Just put on the stack: ask for what it shows.
+    /// Just put on the stack: ask for what it shows. Refresh asks again through it, unless
+    /// `on_command` handles Refresh itself.
     fn on_open(&mut self, _hub: &mut Hub) {}
 
     /// A key no overlay took, with the command it is bound to; true when the screen used it,
@@ -378,7 +379,8 @@ pub trait Screen: ScreenBase + Debug + Send {
     }
 
     /// A command it offers, from a key or the command line; true when it handled it (the hub
-    /// handles help, the command line, quit, the registry's screens, leave and log out).
+    /// handles help, the command line, quit, the registry's screens, leave and log out, and
+    /// Refresh by `on_open`).
     fn on_command(&mut self, _command: Command, _hub: &mut Hub) -> bool {
         false
     }

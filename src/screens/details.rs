@@ -87,14 +87,6 @@ impl Screen for Details {
         });
     }
 
-    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if command != Command::Refresh {
-            return false;
-        }
-        self.on_open(hub);
-        true
-    }
-
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         match reply.of::<Found>() {
             Some(Found(Some(details))) => self.details = Some(details.clone()),

@@ -134,14 +134,6 @@ impl Screen for OverviewScreen {
         hub.send(LoadOverview);
     }
 
-    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if command != Command::Refresh {
-            return false;
-        }
-        hub.send(LoadOverview);
-        true
-    }
-
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
         if let Some(overview) = reply.of::<Overview>() {
             self.overview = Some(overview.clone());

@@ -165,7 +165,6 @@ impl<K: ListKind> Screen for ShortList<K> {
             return true;
         }
         match command {
-            Command::Refresh => send(hub, K::READ),
             Command::Add | Command::Modify | Command::Prices => {
                 let row = match command {
                     Command::Add => None,

@@ -256,7 +256,6 @@ impl Screen for SchemeView {
             return true;
         }
         match command {
-            Command::Refresh => send(hub, SchemeRequest::Detail { id: self.id }),
             Command::Prices => hub.open(Box::new(self.prices_form())),
             _ => return false,
         }
