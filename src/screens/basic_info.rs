@@ -8,13 +8,15 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use tokio_postgres::Client;
 
 use crate::app::form::{Field as FormField, FieldKind, Form, FormKey, field_error_text};
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, Notice, ScreenRequest};
+use crate::app::requests::Read;
+use crate::app::screen::{Notice, ScreenReply};
 use crate::app::state::{MessageKind, Slot};
 use crate::app::update::edits_text;
 use crate::app::{Command, Hub};
+use crate::db::DbError;
 use crate::db::customer_changes;
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::domain::validation::{self, IdDocumentPolicy};
@@ -129,17 +131,11 @@ pub struct LoadBasics {
     pub customer_id: i64,
 }
 
-impl ScreenRequest for LoadBasics {
-    fn holds_input(&self) -> bool {
-        true
-    }
+impl Read for LoadBasics {
+    const HOLDS_INPUT: bool = true;
 
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let basics = customer_changes::customer_basics(&**client, self.customer_id).await?;
-            Ok(Box::new(basics) as _)
-        })
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        customer_changes::customer_basics(client, self.customer_id).await
     }
 }
 

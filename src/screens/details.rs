@@ -7,13 +7,15 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use tokio_postgres::Client;
 
 use super::basic_info::label_key;
 use super::legend::{BACK, framed, usual};
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::requests::Read;
+use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
 use crate::db::customers::{self, CustomerDetails, CustomerRow};
 use crate::domain::customer_rules::{Field, Nature};
 use crate::i18n::Lang;
@@ -41,13 +43,10 @@ pub struct LoadDetails {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found(pub Option<Box<CustomerDetails>>);
 
-impl ScreenRequest for LoadDetails {
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let details = customers::details(&**client, self.customer_id).await?;
-            Ok(Box::new(Found(details.map(Box::new))) as _)
-        })
+impl Read for LoadDetails {
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        let details = customers::details(client, self.customer_id).await?;
+        Ok(Found(details.map(Box::new)))
     }
 }
 

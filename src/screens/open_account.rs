@@ -7,6 +7,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
+use tokio_postgres::Client;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
@@ -15,10 +16,11 @@ use super::basic_info::{
     refused_while_saving, who,
 };
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
-use crate::app::requests::{Progress, Services};
+use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, asking};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
 use crate::db::customer_changes::{self, OpenOutcome, Opening};
 use crate::db::customer_types::{self, CustomerTypeOption};
 use crate::db::meters::{self, Meter};
@@ -113,17 +115,11 @@ impl Default for OpenAccountWizard {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerTypes;
 
-impl ScreenRequest for CustomerTypes {
-    fn holds_input(&self) -> bool {
-        true
-    }
+impl Read for CustomerTypes {
+    const HOLDS_INPUT: bool = true;
 
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let types = customer_types::customer_type_options(&**client).await?;
-            Ok(Box::new(types) as _)
-        })
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        customer_types::customer_type_options(client).await
     }
 }
 

@@ -6,10 +6,13 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use tokio_postgres::Client;
+
 use super::legend::{BACK, framed, usual};
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::requests::Read;
+use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
 use crate::db::overview::{self, Overview};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -34,12 +37,9 @@ pub struct OverviewScreen {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOverview;
 
-impl ScreenRequest for LoadOverview {
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            Ok(Box::new(overview::today(&**client).await?) as _)
-        })
+impl Read for LoadOverview {
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        overview::today(client).await
     }
 }
 

@@ -9,16 +9,18 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use rust_decimal::Decimal;
+use tokio_postgres::Client;
 
 use super::basic_info::{
     BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
     key_to_form, line_at, operator, refused_while_saving, who,
 };
 use crate::app::form::Form;
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
+use crate::app::requests::Read;
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
 use crate::db::customer_changes::{self, CustomerBasics, TransferOutcome, TransferPreview};
 use crate::db::customers::CustomerRow;
 use crate::domain::customer_rules::BasicInfo;
@@ -49,17 +51,11 @@ pub struct LoadTransferPreview {
     pub customer_id: i64,
 }
 
-impl ScreenRequest for LoadTransferPreview {
-    fn holds_input(&self) -> bool {
-        true
-    }
+impl Read for LoadTransferPreview {
+    const HOLDS_INPUT: bool = true;
 
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let preview = customer_changes::transfer_preview(&**client, self.customer_id).await?;
-            Ok(Box::new(preview) as _)
-        })
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        customer_changes::transfer_preview(client, self.customer_id).await
     }
 }
 
