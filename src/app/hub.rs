@@ -457,16 +457,17 @@ pub type Answer<'a> =
 /// A screen's request: its own type, executed off the UI task by the runner. The hub knows of
 /// it only what it needs for type-ahead and for writes exactly once.
 pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
-    /// Its answer changes the screen: keys typed meanwhile wait for it. A read that only fills
-    /// in what the screen shows does not.
+    /// Its answer changes the screen: keys typed meanwhile wait for it. A write does; a read
+    /// that only fills in what the screen shows does not.
     fn holds_input(&self) -> bool {
-        false
+        self.writes()
     }
 
     /// It changes the database: once sent it is never cancelled, and when the connection is
-    /// lost it is parked and sent again as it was (with its idempotency key).
+    /// lost it is parked and sent again as it was (with its idempotency key). A request with an
+    /// idempotency key writes; one that writes without (the card's own journal) says so.
     fn writes(&self) -> bool {
-        false
+        self.idempotency_key().is_some()
     }
 
     /// The key that makes a write apply once however often it is sent (`App::write_key`).

@@ -213,14 +213,6 @@ pub fn tell_after_leaving(
 macro_rules! customer_write {
     ($request_type:ty, $outcome:ty, $told:path, |$client:ident, $request:ident| $write:block) => {
         impl $crate::app::screen::ScreenRequest for $request_type {
-            fn holds_input(&self) -> bool {
-                true
-            }
-
-            fn writes(&self) -> bool {
-                true
-            }
-
             fn idempotency_key(&self) -> Option<&str> {
                 Some(&self.idempotency_key)
             }

@@ -41,11 +41,8 @@ pub struct SettleWithoutCard {
 pub struct SettledWithoutCard(pub Option<Settled>);
 
 impl ScreenRequest for SettleWithoutCard {
-    fn holds_input(&self) -> bool {
-        true
-    }
-
-    /// It cannot be called back once sent: F12 drops the typed-ahead keys, not the answer.
+    /// It cannot be called back once sent: it holds the keys, and F12 drops the typed-ahead
+    /// ones, not the answer.
     fn writes(&self) -> bool {
         true
     }
