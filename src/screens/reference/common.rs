@@ -1,6 +1,6 @@
 //! What the reference-data screens share: the keys refused while a change waits, the delete
-//! question, permissions, the form keys, how problems are said, and the drawing of a note
-//! and a table. The screens build on it; it names none of them.
+//! question, permissions, their commands around help and back, how problems are said, and the
+//! drawing of a note and a table. The screens build on it; it names none of them.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
