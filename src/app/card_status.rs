@@ -44,13 +44,9 @@ pub struct CardRead {
 }
 
 impl ScreenRequest for ReadCard {
-    /// The read after a write holds the keyboard: the next keys need the card as written.
-    fn holds_input(&self) -> bool {
-        self.after == ReadFor::AfterWrite
-    }
-
-    /// The read after a write cannot be called back: F12 drops the typed-ahead keys but the
-    /// answer is still awaited and shown.
+    /// The read after a write cannot be called back: it holds the keyboard (the next keys
+    /// need the card as written), F12 drops the typed-ahead keys but the answer is still
+    /// awaited and shown.
     fn writes(&self) -> bool {
         self.after == ReadFor::AfterWrite
     }

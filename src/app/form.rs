@@ -248,6 +248,19 @@ pub enum FormEvent {
     Unhandled,
 }
 
+/// What a key to a form leaves to its screen once the hub did what the form asked
+/// ([`Hub::form_key`](super::hub::Hub::form_key)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormKey {
+    /// The form used it (edited, moved, asked or left).
+    Taken,
+    /// F2, or Enter on the last field, with every field passing its kind's check: the screen
+    /// applies its rules and saves, or marks the fields with [`Form::fail`].
+    Submit,
+    /// Not the form's: the hub invokes its command.
+    Unhandled,
+}
+
 impl Form {
     pub fn new(fields: Vec<Field>) -> Form {
         let mut form = Form {
@@ -578,14 +591,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn digits_refuse_letters_and_a_full_field_keeps_the_cursor() {
+    /// The sample form with `text` typed into field `index`.
+    fn typed_into(index: usize, text: &str) -> Form {
         let mut form = sample();
-        form.focus = 1;
-        typed(&mut form, "1a２");
-        assert_eq!(form.value(1), "12");
-        assert_eq!(form.focus, 1);
-        typed(&mut form, "34");
+        form.focus = index;
+        typed(&mut form, text);
+        form
+    }
+
+    #[test]
+    fn a_field_keeps_what_its_kind_reads_of_the_keys() {
+        // Each case: the field (1 digits of 3, 2 an amount, 4 a date), the keys, what it holds.
+        let cases = [
+            (1, "1a２", "12"),
+            (1, "1a２34", "123"),
+            (4, "２０２６－０３－０１", "2026-03-01"),
+            (2, "１２．５", "12.5"),
+            (2, "12x.5", "12.5"),
+        ];
+        for (index, keys, kept) in cases {
+            let form = typed_into(index, keys);
+            assert_eq!(form.value(index), kept, "{keys:?} into field {index}");
+        }
+        let date = typed_into(4, "２０２６－０３－０１");
+        assert_eq!(
+            date.fields[4].check(Lang::En),
+            None,
+            "full-width digits make a date"
+        );
+    }
+
+    #[test]
+    fn a_full_field_keeps_the_cursor() {
+        let form = typed_into(1, "1234");
         assert_eq!(form.value(1), "123", "full: the 4 is refused");
         assert_eq!(
             form.focus, 1,
@@ -595,23 +633,8 @@ mod tests {
     }
 
     #[test]
-    fn full_width_dates_and_amounts_are_read_as_ascii() {
-        let mut form = sample();
-        form.focus = 4;
-        typed(&mut form, "２０２６－０３－０１");
-        assert_eq!(form.value(4), "2026-03-01");
-        assert_eq!(form.fields[4].check(Lang::En), None, "a date");
-        form.focus = 2;
-        typed(&mut form, "１２．５");
-        assert_eq!(form.value(2), "12.5");
-    }
-
-    #[test]
     fn amounts_get_two_decimals_when_left() {
-        let mut form = sample();
-        form.focus = 2;
-        typed(&mut form, "12x.5");
-        assert_eq!(form.value(2), "12.5");
+        let mut form = typed_into(2, "12.5");
         send(&mut form, KeyCode::Tab, Some(Command::NextField));
         assert_eq!(form.value(2), "12.50");
         assert_eq!(form.focus, 3);
@@ -619,9 +642,7 @@ mod tests {
 
     #[test]
     fn f2_on_bad_fields_marks_them_and_focuses_the_first() {
-        let mut form = sample();
-        form.focus = 4;
-        typed(&mut form, "2026-13");
+        let mut form = typed_into(4, "2026-13");
         assert_eq!(
             send(&mut form, KeyCode::F(2), Some(Command::Save)),
             FormEvent::Invalid

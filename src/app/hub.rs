@@ -26,7 +26,7 @@ use tui_input::Input;
 
 use super::card_seen::CardSeen;
 use super::command::Command;
-use super::form::Form;
+use super::form::{Form, FormEvent, FormKey};
 use super::keymap::KeyMap;
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
@@ -66,13 +66,6 @@ pub enum Msg {
 #[derive(Debug, Clone)]
 pub struct Request(pub Box<dyn ScreenRequest>);
 
-// Derived, the comparison would try to move the boxes out (a trait object's `==`).
-impl PartialEq for Request {
-    fn eq(&self, other: &Request) -> bool {
-        PartialEq::eq(&self.0, &other.0)
-    }
-}
-
 impl Request {
     /// A screen module's request as its own type.
     pub fn of<T: 'static>(&self) -> Option<&T> {
@@ -101,12 +94,6 @@ impl Request {
 /// The answer to a [`Request`], of the type its screen knows.
 #[derive(Debug, Clone)]
 pub struct Reply(pub Box<dyn ScreenReply>);
-
-impl PartialEq for Reply {
-    fn eq(&self, other: &Reply) -> bool {
-        PartialEq::eq(&self.0, &other.0)
-    }
-}
 
 impl Reply {
     /// A screen module's answer.
@@ -397,7 +384,8 @@ pub trait Screen: ScreenBase + Debug + Send {
     /// keymap, look, session, time zone).
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App);
 
-    /// Just put on the stack: ask for what it shows.
+    /// Just put on the stack: ask for what it shows. Refresh asks again through it, unless
+    /// `on_command` handles Refresh itself.
     fn on_open(&mut self, _hub: &mut Hub) {}
 
     /// A key no overlay took, with the command it is bound to; true when the screen used it,
@@ -407,7 +395,8 @@ pub trait Screen: ScreenBase + Debug + Send {
     }
 
     /// A command it offers, from a key or the command line; true when it handled it (the hub
-    /// handles help, the command line, quit, the registry's screens, leave and log out).
+    /// handles help, the command line, quit, the registry's screens, leave and log out, and
+    /// Refresh by `on_open`).
     fn on_command(&mut self, _command: Command, _hub: &mut Hub) -> bool {
         false
     }
@@ -484,16 +473,17 @@ pub type Answer<'a> =
 /// A screen's request: its own type, executed off the UI task by the runner. The hub knows of
 /// it only what it needs for type-ahead and for writes exactly once.
 pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
-    /// Its answer changes the screen: keys typed meanwhile wait for it. A read that only fills
-    /// in what the screen shows does not.
+    /// Its answer changes the screen: keys typed meanwhile wait for it. A write does; a read
+    /// that only fills in what the screen shows does not.
     fn holds_input(&self) -> bool {
-        false
+        self.writes()
     }
 
     /// It changes the database: once sent it is never cancelled, and when the connection is
-    /// lost it is parked and sent again as it was (with its idempotency key).
+    /// lost it is parked and sent again as it was (with its idempotency key). A request with an
+    /// idempotency key writes; one that writes without (the card's own journal) says so.
     fn writes(&self) -> bool {
-        false
+        self.idempotency_key().is_some()
     }
 
     /// The key that makes a write apply once however often it is sent (`App::write_key`).
@@ -517,37 +507,6 @@ pub trait RequestBase: Any {
     fn as_any(&self) -> &dyn Any;
 }
 
-impl<T: ScreenRequest + Clone + PartialEq> RequestBase for T {
-    fn clone_box(&self) -> Box<dyn ScreenRequest> {
-        Box::new(self.clone())
-    }
-    fn eq_dyn(&self, other: &dyn Any) -> bool {
-        other.downcast_ref::<T>() == Some(self)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl Clone for Box<dyn ScreenRequest> {
-    fn clone(&self) -> Self {
-        RequestBase::clone_box(self.as_ref())
-    }
-}
-
-impl PartialEq for Box<dyn ScreenRequest> {
-    fn eq(&self, other: &Self) -> bool {
-        RequestBase::eq_dyn(self.as_ref(), RequestBase::as_any(other.as_ref()))
-    }
-}
-
-impl dyn ScreenRequest {
-    /// This request as the screen's own type.
-    pub fn of<T: 'static>(&self) -> Option<&T> {
-        RequestBase::as_any(self).downcast_ref()
-    }
-}
-
 /// A screen's answer: any plain data type; the screen that asked knows which.
 pub trait ScreenReply: Any + Debug + Send + Sync {
     fn clone_box(&self) -> Box<dyn ScreenReply>;
@@ -555,36 +514,62 @@ pub trait ScreenReply: Any + Debug + Send + Sync {
     fn as_any(&self) -> &dyn Any;
 }
 
-impl<T: Any + Debug + Clone + PartialEq + Send + Sync> ScreenReply for T {
-    fn clone_box(&self) -> Box<dyn ScreenReply> {
-        Box::new(self.clone())
-    }
-    fn eq_dyn(&self, other: &dyn Any) -> bool {
-        other.downcast_ref::<T>() == Some(self)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+/// Implements `$base` (clone into a box, compare, see as `Any`) for every type with `$bounds`,
+/// and with it `Clone` and `PartialEq` for `Box<dyn $object>` and for `$message` that carries
+/// it, and `of`, which downcasts a `dyn $object` to the type its screen knows: requests and
+/// replies travel as trait objects.
+macro_rules! boxed_values {
+    ($base:ident, $object:ident in $message:ident, $($bounds:tt)+) => {
+        impl<T: $($bounds)+> $base for T {
+            fn clone_box(&self) -> Box<dyn $object> {
+                Box::new(self.clone())
+            }
+            fn eq_dyn(&self, other: &dyn Any) -> bool {
+                other.downcast_ref::<T>() == Some(self)
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+
+        impl Clone for Box<dyn $object> {
+            fn clone(&self) -> Self {
+                $base::clone_box(self.as_ref())
+            }
+        }
+
+        impl PartialEq for Box<dyn $object> {
+            fn eq(&self, other: &Self) -> bool {
+                $base::eq_dyn(self.as_ref(), $base::as_any(other.as_ref()))
+            }
+        }
+
+        // Derived, the comparison would try to move the boxes out (a trait object's `==`).
+        impl PartialEq for $message {
+            fn eq(&self, other: &$message) -> bool {
+                PartialEq::eq(&self.0, &other.0)
+            }
+        }
+
+        impl dyn $object {
+            /// This value as the type the screen sent or expects.
+            pub fn of<T: 'static>(&self) -> Option<&T> {
+                $base::as_any(self).downcast_ref()
+            }
+        }
+    };
 }
 
-impl Clone for Box<dyn ScreenReply> {
-    fn clone(&self) -> Self {
-        ScreenReply::clone_box(self.as_ref())
-    }
-}
-
-impl PartialEq for Box<dyn ScreenReply> {
-    fn eq(&self, other: &Self) -> bool {
-        ScreenReply::eq_dyn(self.as_ref(), ScreenReply::as_any(other.as_ref()))
-    }
-}
-
-impl dyn ScreenReply {
-    /// This reply as the type the screen's request answers with.
-    pub fn of<T: 'static>(&self) -> Option<&T> {
-        ScreenReply::as_any(self).downcast_ref()
-    }
-}
+boxed_values!(
+    RequestBase,
+    ScreenRequest in Request,
+    ScreenRequest + Clone + PartialEq
+);
+boxed_values!(
+    ScreenReply,
+    ScreenReply in Reply,
+    Any + Debug + Clone + PartialEq + Send + Sync
+);
 
 /// What the hub cannot name, handed over by the composition root (`screens::REGISTRY`): the
 /// first screen, the screens a command opens from any screen that offers it, and the drawing
@@ -602,6 +587,12 @@ pub struct Registry {
 
 /// Makes a screen, to be opened.
 pub type NewScreen = fn() -> Box<dyn Screen>;
+
+/// The `NewScreen` of a screen that opens as its `Default` (empty until it has read what it
+/// shows).
+pub fn new_screen<S: Screen + Default>() -> Box<dyn Screen> {
+    Box::new(S::default())
+}
 
 /// What a screen may do to the rest of the app while the hub calls it: read the shared state
 /// (`app`), send requests, say a message, open, leave or replace screens. The screen being
@@ -656,6 +647,27 @@ impl Hub<'_> {
             self.say(MessageKind::Error, text);
         }
         allowed
+    }
+
+    /// Hands `key` to `form`, a form of the screen being called, and does what the form asks:
+    /// an edit clears the message line, a bad field or an unsaved leave is said there, a leave
+    /// closes the screen.
+    pub fn form_key(
+        &mut self,
+        form: &mut Form,
+        key: KeyEvent,
+        command: Option<Command>,
+    ) -> FormKey {
+        match form.on_key(key, command, self.app.lang) {
+            FormEvent::Unhandled => return FormKey::Unhandled,
+            FormEvent::Submit => return FormKey::Submit,
+            FormEvent::Consumed => {}
+            FormEvent::Edited(_) => self.app.message = None,
+            FormEvent::Invalid => self.say_form_error(form),
+            FormEvent::AskLeave => self.say(MessageKind::Info, self.app.t("form.ask_leave")),
+            FormEvent::Leave => self.leave(),
+        }
+        FormKey::Taken
     }
 
     /// Puts the first bad field of `form` on the message line, named by its label.

@@ -2,9 +2,39 @@
 //! or a `Failure`. Runs on tokio tasks, never on the UI task; CPU-heavy steps go to
 //! `spawn_blocking`, card I/O to the reader thread (awaited).
 
-use super::hub::{Failure, Problem, Reply, Request};
+use std::fmt::Debug;
+use std::future::Future;
+
+use tokio_postgres::Client;
+
+use super::hub::{Answer, Failure, Problem, Reply, Request, ScreenReply, ScreenRequest};
 pub use super::services::{Progress, ReceiptOutput, Services};
 use crate::db::DbError;
+
+/// A request that only reads, on one connection from the pool, as most screens' loads do:
+/// implementing `read` makes it a [`ScreenRequest`] that answers with what `read` returns.
+pub trait Read: Debug + Clone + PartialEq + Send + Sync + 'static {
+    /// Its answer changes what the keys act on: keys typed meanwhile wait for it.
+    const HOLDS_INPUT: bool = false;
+
+    fn read(
+        &self,
+        client: &Client,
+    ) -> impl Future<Output = Result<impl ScreenReply, DbError>> + Send;
+}
+
+impl<T: Read> ScreenRequest for T {
+    fn holds_input(&self) -> bool {
+        T::HOLDS_INPUT
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            Ok(Box::new(self.read(&client).await?) as _)
+        })
+    }
+}
 
 impl From<DbError> for Failure {
     fn from(err: DbError) -> Failure {

@@ -3,5 +3,5 @@
 
 pub use super::hub::{
     Answer, Hub, NewScreen, Notice, Registry, RequestBase, Screen, ScreenBase, ScreenId,
-    ScreenReply, ScreenRequest, asking,
+    ScreenReply, ScreenRequest, asking, new_screen,
 };

@@ -264,6 +264,10 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
             sign_out(app);
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
+        // Refresh the screen does not handle itself reads again what it read when it opened.
+        (_, Command::Refresh) => {
+            call_top(app, out, |screen, hub| screen.on_open(hub));
+        }
         _ => {}
     }
 }

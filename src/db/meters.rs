@@ -19,7 +19,7 @@ use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
 use super::applied_write::{Outcome, outcome_done, outcome_saved_id, write_once};
-use super::rows::{accepted, word};
+use super::rows::{accepted, accepted_or, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
 
@@ -195,16 +195,19 @@ pub async fn save_meter_type(
                 ],
             )
             .await;
-        Ok(match result {
+        let refusals = [
+            (SqlState::UNIQUE_VIOLATION, MeterTypeOutcome::NameTaken),
+            // customer_type_meter_type's composite key holds the payment model it was
+            // allowed for.
+            (
+                SqlState::FOREIGN_KEY_VIOLATION,
+                MeterTypeOutcome::PaymentModelInUse,
+            ),
+        ];
+        Ok(match accepted_or(result, refusals)? {
             Ok(Some(row)) => MeterTypeOutcome::Saved { id: row.get("id") },
             Ok(None) => MeterTypeOutcome::NotFound,
-            Err(error) => match error.code() {
-                Some(&SqlState::UNIQUE_VIOLATION) => MeterTypeOutcome::NameTaken,
-                // customer_type_meter_type's composite key holds the payment model it was
-                // allowed for.
-                Some(&SqlState::FOREIGN_KEY_VIOLATION) => MeterTypeOutcome::PaymentModelInUse,
-                _ => return Err(error.into()),
-            },
+            Err(refused) => refused,
         })
     })
     .await
@@ -236,13 +239,16 @@ pub async fn add_meter(
                 &meter_params(&meter_no.as_str(), fields, &operator_id),
             )
             .await;
-        Ok(match result {
+        let refusals = [
+            (SqlState::UNIQUE_VIOLATION, MeterOutcome::NumberTaken),
+            (
+                SqlState::FOREIGN_KEY_VIOLATION,
+                MeterOutcome::UnknownMeterType,
+            ),
+        ];
+        Ok(match accepted_or(result, refusals)? {
             Ok(_) => MeterOutcome::Done,
-            Err(error) => match error.code() {
-                Some(&SqlState::UNIQUE_VIOLATION) => MeterOutcome::NumberTaken,
-                Some(&SqlState::FOREIGN_KEY_VIOLATION) => MeterOutcome::UnknownMeterType,
-                _ => return Err(error.into()),
-            },
+            Err(refused) => refused,
         })
     })
     .await

@@ -30,9 +30,24 @@ pub(crate) fn accepted<T>(
     result: Result<T, tokio_postgres::Error>,
     refusal: &SqlState,
 ) -> Result<Option<T>, DbError> {
-    match result {
-        Ok(answer) => Ok(Some(answer)),
-        Err(error) if error.code() == Some(refusal) => Ok(None),
-        Err(error) => Err(error.into()),
+    Ok(accepted_or(result, [(refusal.clone(), ())])?.ok())
+}
+
+/// What a statement answered, or the outcome `refusals` pair with the SQLSTATE the server
+/// refused it with. Any other error stays one.
+pub(crate) fn accepted_or<T, O, const N: usize>(
+    result: Result<T, tokio_postgres::Error>,
+    refusals: [(SqlState, O); N],
+) -> Result<Result<T, O>, DbError> {
+    let error = match result {
+        Ok(answer) => return Ok(Ok(answer)),
+        Err(error) => error,
+    };
+    match refusals
+        .into_iter()
+        .find(|(refusal, _)| error.code() == Some(refusal))
+    {
+        Some((_, outcome)) => Ok(Err(outcome)),
+        None => Err(error.into()),
     }
 }

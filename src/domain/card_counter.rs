@@ -452,6 +452,22 @@ pub(crate) mod tests {
         }
     }
 
+    /// A valid purchase `sequence` written for `generation`.
+    fn valid(sequence: u32, generation: u8) -> Option<PurchaseRecord> {
+        Some(purchase(sequence, generation, Valid))
+    }
+
+    /// A refunded purchase `sequence` written for `generation`.
+    fn cancelled(sequence: u32, generation: u8) -> Option<PurchaseRecord> {
+        Some(purchase(sequence, generation, Cancelled))
+    }
+
+    /// What a meter that loaded up to `last_loaded_sequence` and knows `registered_generation`
+    /// wrote back at the last swipe.
+    fn swiped(last_loaded_sequence: u32, registered_generation: u8) -> Option<MeterWriteBack> {
+        Some(write_back(last_loaded_sequence, registered_generation))
+    }
+
     fn card(
         generation: u8,
         purchase: Option<PurchaseRecord>,
@@ -486,52 +502,20 @@ pub(crate) mod tests {
 
     #[test]
     fn where_the_purchase_on_a_card_stands() {
+        use PurchaseState::*;
         let cases = [
-            (card(1, None, None), PurchaseState::NoPurchase),
-            (
-                card(1, None, Some(write_back(4, 1))),
-                PurchaseState::NoPurchase,
-            ),
-            (
-                card(1, Some(purchase(5, 1, Cancelled)), None),
-                PurchaseState::Cancelled,
-            ),
-            (
-                card(1, Some(purchase(5, 1, Valid)), None),
-                PurchaseState::NotLoaded,
-            ),
-            (
-                card(1, Some(purchase(5, 1, Valid)), Some(write_back(4, 1))),
-                PurchaseState::NotLoaded,
-            ),
-            (
-                card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1))),
-                PurchaseState::Loaded,
-            ),
-            (
-                card(1, Some(purchase(5, 1, Valid)), Some(write_back(9, 1))),
-                PurchaseState::Loaded,
-            ),
-            (
-                card(2, Some(purchase(5, 2, Valid)), None),
-                PurchaseState::UnknownUntilSwiped,
-            ),
-            (
-                card(2, Some(purchase(5, 2, Valid)), Some(write_back(5, 1))),
-                PurchaseState::UnknownUntilSwiped,
-            ),
-            (
-                card(2, Some(purchase(5, 2, Valid)), Some(write_back(4, 2))),
-                PurchaseState::NotLoaded,
-            ),
-            (
-                card(2, Some(purchase(5, 2, Valid)), Some(write_back(5, 2))),
-                PurchaseState::Loaded,
-            ),
-            (
-                card(2, Some(purchase(5, 2, Cancelled)), None),
-                PurchaseState::Cancelled,
-            ),
+            (card(1, None, None), NoPurchase),
+            (card(1, None, swiped(4, 1)), NoPurchase),
+            (card(1, cancelled(5, 1), None), Cancelled),
+            (card(1, valid(5, 1), None), NotLoaded),
+            (card(1, valid(5, 1), swiped(4, 1)), NotLoaded),
+            (card(1, valid(5, 1), swiped(5, 1)), Loaded),
+            (card(1, valid(5, 1), swiped(9, 1)), Loaded),
+            (card(2, valid(5, 2), None), UnknownUntilSwiped),
+            (card(2, valid(5, 2), swiped(5, 1)), UnknownUntilSwiped),
+            (card(2, valid(5, 2), swiped(4, 2)), NotLoaded),
+            (card(2, valid(5, 2), swiped(5, 2)), Loaded),
+            (card(2, cancelled(5, 2), None), Cancelled),
         ];
         for (card, state) in cases {
             assert_eq!(card.purchase_state(), state, "{card:?}");
@@ -582,16 +566,18 @@ pub(crate) mod tests {
 
     #[test]
     fn replace_carries_the_last_purchase_for_the_next_generation() {
-        let key = MacKey::demo();
-        let last = purchase(5, 1, Valid);
-        let planned = plan_replace(
-            &CardContent::Blank,
-            &issue(CARD, 1),
-            Some(&last),
-            NEW_CARD,
-            &key,
-        )
-        .unwrap();
+        // Replaces the active card of `generation` by NEW_CARD, carrying `last`.
+        let replaced = |generation, last: Option<PurchaseRecord>| {
+            plan_replace(
+                &CardContent::Blank,
+                &issue(CARD, generation),
+                last.as_ref(),
+                NEW_CARD,
+                &MacKey::demo(),
+            )
+            .unwrap()
+        };
+        let planned = replaced(1, valid(5, 1));
         let expected_issue = IssueRecord {
             card_number: NEW_CARD,
             ..issue(CARD, 2)
@@ -602,28 +588,19 @@ pub(crate) mod tests {
             read(&written(&planned.plan, [EMPTY_RECORD, [7; 32], [9; 32]])),
             CardContent::User(UserCard {
                 issue: expected_issue,
-                purchase: Some(purchase(5, 2, Valid)),
+                purchase: valid(5, 2),
                 write_back: None,
             })
         );
 
         // A refunded last purchase stays refunded; no purchase ever leaves EF 0002 empty.
-        let refunded = purchase(5, 1, Cancelled);
-        let planned = plan_replace(
-            &CardContent::Blank,
-            &issue(CARD, 2),
-            Some(&refunded),
-            NEW_CARD,
-            &key,
-        )
-        .unwrap();
+        let planned = replaced(2, cancelled(5, 1));
         let CardContent::User(new_card) = read(&written(&planned.plan, [EMPTY_RECORD; 3])) else {
             panic!("not a user card");
         };
         assert_eq!(new_card.issue.generation, 3);
-        assert_eq!(new_card.purchase, Some(purchase(5, 3, Cancelled)));
-        let planned =
-            plan_replace(&CardContent::Blank, &issue(CARD, 1), None, NEW_CARD, &key).unwrap();
+        assert_eq!(new_card.purchase, cancelled(5, 3));
+        let planned = replaced(1, None);
         let CardContent::User(new_card) = read(&written(&planned.plan, [EMPTY_RECORD; 3])) else {
             panic!("not a user card");
         };
@@ -664,34 +641,19 @@ pub(crate) mod tests {
         use RechargeRefusal::*;
         let cases = [
             (card(1, None, None), Ok(())),
-            (card(1, Some(purchase(5, 1, Cancelled)), None), Ok(())),
-            (
-                card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1))),
-                Ok(()),
-            ),
-            (
-                card(1, Some(purchase(5, 1, Valid)), None),
-                Err(SwipeMeterFirst),
-            ),
-            (
-                card(1, Some(purchase(5, 1, Valid)), Some(write_back(4, 1))),
-                Err(SwipeMeterFirst),
-            ),
+            (card(1, cancelled(5, 1), None), Ok(())),
+            (card(1, valid(5, 1), swiped(5, 1)), Ok(())),
+            (card(1, valid(5, 1), None), Err(SwipeMeterFirst)),
+            (card(1, valid(5, 1), swiped(4, 1)), Err(SwipeMeterFirst)),
             // A replacement card must come back from the meter first, purchase or not.
             (card(2, None, None), Err(SwipeNewCardOnMeterFirst)),
             (
-                card(2, Some(purchase(5, 2, Cancelled)), Some(write_back(5, 1))),
+                card(2, cancelled(5, 2), swiped(5, 1)),
                 Err(SwipeNewCardOnMeterFirst),
             ),
-            (
-                card(2, Some(purchase(5, 2, Valid)), None),
-                Err(SwipeNewCardOnMeterFirst),
-            ),
-            (
-                card(2, Some(purchase(5, 2, Valid)), Some(write_back(5, 2))),
-                Ok(()),
-            ),
-            (card(2, None, Some(write_back(0, 2))), Ok(())),
+            (card(2, valid(5, 2), None), Err(SwipeNewCardOnMeterFirst)),
+            (card(2, valid(5, 2), swiped(5, 2)), Ok(())),
+            (card(2, None, swiped(0, 2)), Ok(())),
         ];
         for (card, expected) in cases {
             assert_eq!(
@@ -705,7 +667,7 @@ pub(crate) mod tests {
     #[test]
     fn recharge_writes_the_next_sequence_number_for_the_card_generation() {
         let key = MacKey::demo();
-        let on_card = card(2, Some(purchase(5, 2, Valid)), Some(write_back(5, 2)));
+        let on_card = card(2, valid(5, 2), swiped(5, 2));
         let planned = plan_recharge(&on_card, Some(&on_card.issue), 6, 12_000, NOW, &key).unwrap();
         let expected = PurchaseRecord {
             sequence: 7,
@@ -731,7 +693,7 @@ pub(crate) mod tests {
             plan_recharge(&on_card, Some(&on_card.issue), u32::MAX, 1, NOW, &key),
             Err(RechargeRefusal::SequenceNumbersExhausted)
         );
-        let refused = card(1, Some(purchase(5, 1, Valid)), None);
+        let refused = card(1, valid(5, 1), None);
         assert_eq!(
             plan_recharge(&refused, Some(&refused.issue), 5, 1, NOW, &key),
             Err(RechargeRefusal::SwipeMeterFirst)
@@ -744,32 +706,17 @@ pub(crate) mod tests {
         let key = MacKey::demo();
         let cases = [
             (card(1, None, None), Err(NoPurchase)),
-            (
-                card(1, Some(purchase(5, 1, Cancelled)), None),
-                Err(AlreadyRefunded),
-            ),
-            (
-                card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1))),
-                Err(AlreadyLoaded),
-            ),
-            (
-                card(2, Some(purchase(5, 2, Valid)), None),
-                Err(SwipeNewCardOnMeterFirst),
-            ),
-            (
-                card(1, Some(purchase(5, 1, Valid)), Some(write_back(4, 1))),
-                Ok(()),
-            ),
-            (
-                card(2, Some(purchase(5, 2, Valid)), Some(write_back(4, 2))),
-                Ok(()),
-            ),
+            (card(1, cancelled(5, 1), None), Err(AlreadyRefunded)),
+            (card(1, valid(5, 1), swiped(5, 1)), Err(AlreadyLoaded)),
+            (card(2, valid(5, 2), None), Err(SwipeNewCardOnMeterFirst)),
+            (card(1, valid(5, 1), swiped(4, 1)), Ok(())),
+            (card(2, valid(5, 2), swiped(4, 2)), Ok(())),
         ];
         for (card, expected) in cases {
             let outcome = plan_refund(&card, Some(&card.issue), &key).map(|_| ());
             assert_eq!(outcome, expected, "{card:?}");
         }
-        let on_card = card(1, Some(purchase(5, 1, Valid)), None);
+        let on_card = card(1, valid(5, 1), None);
         assert_eq!(
             plan_refund(&on_card, Some(&issue(CARD, 2)), &key),
             Err(NotTheActiveCard)
@@ -790,24 +737,20 @@ pub(crate) mod tests {
     fn recycle_a_void_card_or_one_whose_purchases_cannot_be_lost() {
         use RecycleRefusal::*;
         let key = MacKey::demo();
-        let unloaded = card(1, Some(purchase(5, 1, Valid)), None);
+        let unloaded = card(1, valid(5, 1), None);
         let cases = [
             (card(1, None, None), true, Ok(())),
-            (card(1, Some(purchase(5, 1, Cancelled)), None), true, Ok(())),
-            (
-                card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1))),
-                true,
-                Ok(()),
-            ),
+            (card(1, cancelled(5, 1), None), true, Ok(())),
+            (card(1, valid(5, 1), swiped(5, 1)), true, Ok(())),
             (unloaded.clone(), true, Err(UnloadedPurchase)),
             (
-                card(2, Some(purchase(5, 2, Valid)), None),
+                card(2, valid(5, 2), None),
                 true,
                 Err(SwipeNewCardOnMeterFirst),
             ),
             // Void: the replacement card carries whatever this one did.
             (unloaded.clone(), false, Ok(())),
-            (card(2, Some(purchase(5, 2, Valid)), None), false, Ok(())),
+            (card(2, valid(5, 2), None), false, Ok(())),
         ];
         for (card, is_active, expected) in cases {
             let active = is_active.then(|| card.issue.clone());
@@ -824,8 +767,8 @@ pub(crate) mod tests {
     fn pending_operations() -> Vec<(&'static str, CardWritePlan, [Record; 3])> {
         let key = MacKey::demo();
         let blank = [EMPTY_RECORD, [7; 32], EMPTY_RECORD];
-        let active = card(1, Some(purchase(5, 1, Valid)), Some(write_back(5, 1)));
-        let unloaded = card(1, Some(purchase(6, 1, Valid)), Some(write_back(5, 1)));
+        let active = card(1, valid(5, 1), swiped(5, 1));
+        let unloaded = card(1, valid(6, 1), swiped(5, 1));
         let open = plan_open(&read(&blank), CARD, 1, meter_number("WM-0042"), &key).unwrap();
         let replace = plan_replace(
             &read(&blank),
@@ -856,7 +799,7 @@ pub(crate) mod tests {
                 card_number: 40_000_033,
                 ..issue(CARD, 1)
             },
-            purchase: Some(purchase(6, 1, Valid)),
+            purchase: valid(6, 1),
             write_back: None,
         });
         for (operation, plan, before) in pending_operations() {
@@ -888,7 +831,7 @@ pub(crate) mod tests {
     fn a_purchase_is_resolved_only_on_its_own_card() {
         let key = MacKey::demo();
         // The first recharge: EF 0002 was empty before, as on every new card.
-        let on_card = card(1, None, Some(write_back(0, 1)));
+        let on_card = card(1, None, swiped(0, 1));
         let plan = plan_recharge(&on_card, Some(&on_card.issue), 8, 1_000, NOW, &key)
             .unwrap()
             .plan;

@@ -757,49 +757,44 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported_at_once() {
-        let errors = BasicInfo::validate(
-            Nature::Personal,
-            IdDocumentPolicy::FreeForm,
-            typed(&[
-                (Field::Name, "Li 138"),
-                (Field::HouseholdSize, "0"),
-                (Field::Email, "li@"),
-            ]),
-        )
-        .unwrap_err();
-        assert_eq!(
-            errors,
-            [
-                (Field::Name, FieldError::NameCharacter { character: '1' }),
-                (Field::Mobile, FieldError::Required),
-                (Field::Address, FieldError::Required),
-                (
-                    Field::HouseholdSize,
-                    FieldError::OutOfRange { min: 1, max: 99 }
-                ),
-                (Field::Email, FieldError::Email),
-            ]
-        );
-        let errors =
-            BasicInfo::validate(Nature::Enterprise, IdDocumentPolicy::FreeForm, typed(&[]))
-                .unwrap_err();
-        let fields: Vec<Field> = errors.into_iter().map(|(field, _)| field).collect();
-        assert_eq!(
-            fields,
-            [
-                Field::CompanyName,
-                Field::ContactPerson,
-                Field::Phone,
-                Field::Address
-            ]
-        );
-        let errors = BasicInfo::validate(
-            Nature::Statistical,
-            IdDocumentPolicy::FreeForm,
-            typed(&[(Field::Label, "Hydrant 7")]),
-        )
-        .unwrap_err();
-        assert_eq!(errors, [(Field::Location, FieldError::Required)]);
+        use FieldError::*;
+        // Each case: the nature, what is typed, and every field refused with why, in order.
+        let cases = [
+            (
+                Nature::Personal,
+                vec![
+                    (Field::Name, "Li 138"),
+                    (Field::HouseholdSize, "0"),
+                    (Field::Email, "li@"),
+                ],
+                vec![
+                    (Field::Name, NameCharacter { character: '1' }),
+                    (Field::Mobile, Required),
+                    (Field::Address, Required),
+                    (Field::HouseholdSize, OutOfRange { min: 1, max: 99 }),
+                    (Field::Email, Email),
+                ],
+            ),
+            (
+                Nature::Enterprise,
+                vec![],
+                vec![
+                    (Field::CompanyName, Required),
+                    (Field::ContactPerson, Required),
+                    (Field::Phone, Required),
+                    (Field::Address, Required),
+                ],
+            ),
+            (
+                Nature::Statistical,
+                vec![(Field::Label, "Hydrant 7")],
+                vec![(Field::Location, Required)],
+            ),
+        ];
+        for (nature, fields, refused) in cases {
+            let errors = BasicInfo::validate(nature, IdDocumentPolicy::FreeForm, typed(&fields));
+            assert_eq!(errors, Err(refused), "{nature:?}");
+        }
     }
 
     #[test]

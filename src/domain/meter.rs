@@ -285,6 +285,16 @@ mod tests {
         MeterState::new(meter_number(METER))
     }
 
+    /// A new customer's counter that sold a first purchase of `litres`, and the meter that
+    /// loaded it from the card.
+    fn first_purchase_loaded(litres: u32) -> (Counter, MeterState) {
+        let mut counter = Counter::open();
+        let mut meter = meter();
+        counter.recharge(litres).unwrap();
+        counter.swipe(&mut meter, 0).unwrap();
+        (counter, meter)
+    }
+
     #[test]
     fn life_cycle_of_a_customer_with_a_replaced_card() {
         let mut counter = Counter::open();
@@ -338,10 +348,7 @@ mod tests {
     fn an_old_card_swiped_before_the_new_one_loads_the_purchase_only_once() {
         // The meter learns of a replacement only from the new card: until then the old card
         // is still accepted, and the purchase both carry is loaded by whichever comes first.
-        let mut counter = Counter::open();
-        let mut meter = meter();
-        counter.recharge(10_000).unwrap();
-        counter.swipe(&mut meter, 0).unwrap();
+        let (mut counter, mut meter) = first_purchase_loaded(10_000);
         counter.recharge(5_000).unwrap();
         counter.replace();
         assert_eq!(counter.swipe(&mut meter, 0), Ok(Some(2)));
@@ -359,10 +366,7 @@ mod tests {
 
     #[test]
     fn the_write_back_tells_the_counter_what_the_meter_holds() {
-        let mut counter = Counter::open();
-        let mut meter = meter();
-        counter.recharge(2_500).unwrap();
-        counter.swipe(&mut meter, 0).unwrap();
+        let (mut counter, mut meter) = first_purchase_loaded(2_500);
         assert_eq!(meter.use_water(600), 600);
         counter.swipe(&mut meter, 0).unwrap();
         assert_eq!(

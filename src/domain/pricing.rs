@@ -636,6 +636,14 @@ mod tests {
         Volume::exact(dec(text)).unwrap()
     }
 
+    /// What `volume` m³ cost after `used` m³: the amount as shown, and the tier lines.
+    fn charged(prices: &PriceVersion, used: Volume, volume: &str) -> (String, Vec<TierCharge>) {
+        let charge = prices
+            .charge_for_volume(used.to_decimal(), dec(volume))
+            .unwrap();
+        (charge.amount.to_string(), charge.tiers)
+    }
+
     fn line(tier: usize, volume: &str, unit_price: &str, amount: &str) -> TierCharge {
         let volume = m3(volume);
         let unit_price = UnitPrice::exact(dec(unit_price)).unwrap();
@@ -654,22 +662,18 @@ mod tests {
         let prices = stepped();
 
         let q1 = cycle.period_containing(day("2025-03-31"));
-        let q1_charge = prices
-            .charge_for_volume(q1.accumulated([]).to_decimal(), dec("30"))
-            .unwrap();
-        assert_eq!(q1_charge.amount.to_string(), "30.00");
-        assert_eq!(q1_charge.tiers, [line(1, "30", "1.00", "30")]);
+        assert_eq!(
+            charged(&prices, q1.accumulated([]), "30"),
+            ("30.00".into(), vec![line(1, "30", "1.00", "30")])
+        );
 
         let q2 = cycle.period_containing(day("2025-06-30"));
         let accumulated = q2.accumulated([(day("2025-03-31"), m3("30"))]);
         assert_eq!(accumulated, m3("30"));
-        let q2_charge = prices
-            .charge_for_volume(accumulated.to_decimal(), dec("60"))
-            .unwrap();
-        assert_eq!(q2_charge.amount.to_string(), "100.00");
+        let q2_lines = vec![line(1, "20", "1.00", "20"), line(2, "40", "2.00", "80")];
         assert_eq!(
-            q2_charge.tiers,
-            [line(1, "20", "1.00", "20"), line(2, "40", "2.00", "80")]
+            charged(&prices, accumulated, "60"),
+            ("100.00".into(), q2_lines)
         );
     }
 
@@ -685,10 +689,10 @@ mod tests {
 
     #[test]
     fn leap_charges_the_whole_slice_at_the_tier_reached() {
-        let prices = leap();
-        let charge = prices.charge_for_volume(dec("30"), dec("60")).unwrap();
-        assert_eq!(charge.amount.to_string(), "120.00");
-        assert_eq!(charge.tiers, [line(2, "60", "2.00", "120")]);
+        assert_eq!(
+            charged(&leap(), m3("30"), "60"),
+            ("120.00".into(), vec![line(2, "60", "2.00", "120")])
+        );
     }
 
     #[test]
@@ -727,11 +731,10 @@ mod tests {
             vec![tier(Some("0.005"), "1"), tier(None, "1")],
             "0",
         );
-        let charge = prices.charge_for_volume(dec("0"), dec("0.010")).unwrap();
-        assert_eq!(charge.amount.to_string(), "0.01");
+        let lines = vec![line(1, "0.005", "1", "0.01"), line(2, "0.005", "1", "0")];
         assert_eq!(
-            charge.tiers,
-            [line(1, "0.005", "1", "0.01"), line(2, "0.005", "1", "0")]
+            charged(&prices, Volume::ZERO, "0.010"),
+            ("0.01".into(), lines)
         );
     }
 
@@ -757,44 +760,42 @@ mod tests {
         assert_eq!(charge.vat.to_string(), "12.39"); // 150 × 9 / 109 = 12.385…
     }
 
+    /// By amount, each case: the billing mode (the manual's tiers), m³ used in the cycle and the
+    /// money offered; then the volume bought, the amount charged and the money not taken.
     #[test]
-    fn by_amount_fills_tiers_in_order() {
-        let purchase = stepped()
-            .charge_for_amount(dec("30"), dec("100.00"))
-            .unwrap();
-        assert_eq!(purchase.charge.volume.to_string(), "60.000");
-        assert_eq!(purchase.charge.amount.to_string(), "100.00");
-        assert_eq!(purchase.not_taken.to_string(), "0.00");
-    }
-
-    #[test]
-    fn by_amount_rounds_the_volume_down_to_a_litre() {
-        let purchase = stepped()
-            .charge_for_amount(dec("100"), dec("1.00"))
-            .unwrap();
-        // 1.00 ÷ 3.00 = 0.3333… m³ → 0.333 m³, whose exact price 0.999 is charged as 1.00.
-        assert_eq!(purchase.charge.volume.to_string(), "0.333");
-        assert_eq!(purchase.charge.amount.to_string(), "1.00");
-        assert_eq!(purchase.not_taken.to_string(), "0.00");
-
-        let purchase = stepped()
-            .charge_for_amount(dec("100"), dec("0.01"))
-            .unwrap();
-        assert_eq!(purchase.charge.volume.to_string(), "0.003");
-        assert_eq!(purchase.charge.amount.to_string(), "0.01"); // 0.009
-    }
-
-    #[test]
-    fn by_amount_in_leap_leaves_what_the_next_tier_would_need() {
-        // 60.00 from 0: 50 m³ at 1.00 fit; 50.001 m³ would all cost 2.00/m³ = 100.002.
-        let purchase = leap().charge_for_amount(dec("0"), dec("60.00")).unwrap();
-        assert_eq!(purchase.charge.volume.to_string(), "50.000");
-        assert_eq!(purchase.charge.amount.to_string(), "50.00");
-        assert_eq!(purchase.not_taken.to_string(), "10.00");
-
-        let purchase = leap().charge_for_amount(dec("30"), dec("100.00")).unwrap();
-        assert_eq!(purchase.charge.volume.to_string(), "50.000");
-        assert_eq!(purchase.charge.tiers, [line(2, "50.000", "2.00", "100")]);
+    fn by_amount_buys_the_most_whole_litres_the_money_pays_for() {
+        use BillingMode::{Leap, Stepped};
+        let cases = [
+            // The tiers fill in order: 20 m³ at 1.00, 40 m³ at 2.00.
+            (Stepped, "30", "100.00", ["60.000", "100.00", "0.00"]),
+            // 1.00 ÷ 3.00 = 0.3333… m³ → 0.333 m³, whose exact price 0.999 is charged as 1.00.
+            (Stepped, "100", "1.00", ["0.333", "1.00", "0.00"]),
+            // 0.003 m³ costs 0.009, charged as 0.01.
+            (Stepped, "100", "0.01", ["0.003", "0.01", "0.00"]),
+            // From 0: 50 m³ at 1.00 fit; 50.001 m³ would all cost 2.00/m³ = 100.002.
+            (Leap, "0", "60.00", ["50.000", "50.00", "10.00"]),
+            (Leap, "30", "100.00", ["50.000", "100.00", "0.00"]),
+        ];
+        for (mode, used, offered, expected) in cases {
+            let purchase = version(mode, manual_tiers(), "9")
+                .charge_for_amount(dec(used), dec(offered))
+                .unwrap();
+            let bought = [
+                purchase.charge.volume.to_string(),
+                purchase.charge.amount.to_string(),
+                purchase.not_taken.to_string(),
+            ];
+            assert_eq!(
+                bought, expected,
+                "{mode:?}, {used} m³ used, {offered} offered"
+            );
+        }
+        let leap_purchase = leap().charge_for_amount(dec("30"), dec("100.00")).unwrap();
+        assert_eq!(
+            leap_purchase.charge.tiers,
+            [line(2, "50.000", "2.00", "100")],
+            "leap charges the whole volume at the tier reached"
+        );
     }
 
     #[test]
@@ -840,82 +841,84 @@ mod tests {
         assert_eq!(Volume::LITRE.to_string(), "0.001");
     }
 
+    /// Tiers from `(up to, unit price)` pairs; `None` for the last, unbounded, tier.
+    fn tiers(spec: &[(Option<&str>, &str)]) -> Vec<Tier> {
+        spec.iter()
+            .map(|(up_to, unit_price)| tier(*up_to, unit_price))
+            .collect()
+    }
+
     #[test]
     fn bad_schemes_say_why() {
-        let new = |mode, tiers: Vec<Tier>, vat: &str| {
-            PriceVersion::new(day("2025-01-01"), mode, tiers, dec(vat))
-        };
         use BillingMode::*;
-        assert_eq!(new(Stepped, vec![], "0"), Err(SchemeError::NoTiers));
-        assert_eq!(
-            new(Fixed, manual_tiers(), "0"),
-            Err(SchemeError::FixedNeedsOneTier)
-        );
-        assert_eq!(
-            new(Stepped, vec![tier(Some("50"), "1")], "0"),
-            Err(SchemeError::LastTierBounded)
-        );
-        assert_eq!(
-            new(Stepped, vec![tier(None, "1"), tier(None, "2")], "0"),
-            Err(SchemeError::UnboundedTierNotLast { tier: 1 })
-        );
-        assert_eq!(
-            new(
+        use SchemeError::*;
+        // The unbounded last tier, and a tier to 5 m³, at `price`.
+        let last = |price| (None, price);
+        let to_5 = |price| (Some("5"), price);
+        // Each case: mode, tiers, VAT %, and what is wrong.
+        let cases = [
+            (Stepped, vec![], "0", NoTiers),
+            (Fixed, manual_tiers(), "0", FixedNeedsOneTier),
+            (Stepped, tiers(&[(Some("50"), "1")]), "0", LastTierBounded),
+            (
                 Stepped,
-                vec![
-                    tier(Some("50"), "1"),
-                    tier(Some("50"), "2"),
-                    tier(None, "3")
-                ],
-                "0"
+                tiers(&[last("1"), last("2")]),
+                "0",
+                UnboundedTierNotLast { tier: 1 },
             ),
-            Err(SchemeError::BoundNotIncreasing { tier: 2 })
-        );
-        assert_eq!(
-            new(Stepped, vec![tier(Some("0"), "1"), tier(None, "2")], "0"),
-            Err(SchemeError::BoundNotIncreasing { tier: 1 })
-        );
-        assert_eq!(
-            new(
+            (
                 Stepped,
-                vec![tier(Some("0.0005"), "1"), tier(None, "2")],
-                "0"
+                tiers(&[(Some("50"), "1"), (Some("50"), "2"), last("3")]),
+                "0",
+                BoundNotIncreasing { tier: 2 },
             ),
-            Err(SchemeError::BoundOutOfRange { tier: 1 })
-        );
-        assert_eq!(
-            new(Stepped, vec![tier(Some("5"), "-1"), tier(None, "2")], "0"),
-            Err(SchemeError::PriceOutOfRange { tier: 1 })
-        );
-        assert_eq!(
-            new(Fixed, vec![tier(None, "1.00001")], "0"),
-            Err(SchemeError::PriceOutOfRange { tier: 1 })
-        );
-        assert_eq!(
-            new(Leap, vec![tier(Some("5"), "2"), tier(None, "1")], "0"),
-            Err(SchemeError::PriceFalls { tier: 2 })
-        );
-        assert_eq!(
-            new(Fixed, vec![tier(None, "0")], "0"),
-            Err(SchemeError::FreeLastTier)
-        );
-        assert_eq!(
-            new(Fixed, vec![tier(None, "1")], "100.01"),
-            Err(SchemeError::VatRateOutOfRange)
-        );
-        assert_eq!(
-            new(Fixed, vec![tier(None, "1")], "-1"),
-            Err(SchemeError::VatRateOutOfRange)
-        );
-        assert!(new(Fixed, vec![tier(None, "1")], "100").is_ok());
-        assert_eq!(
-            AccumulationCycle::new(day("2025-01-01"), 0),
-            Err(SchemeError::CycleMonths { months: 0 })
-        );
-        assert_eq!(
-            AccumulationCycle::new(day("2025-01-01"), 121),
-            Err(SchemeError::CycleMonths { months: 121 })
-        );
+            (
+                Stepped,
+                tiers(&[(Some("0"), "1"), last("2")]),
+                "0",
+                BoundNotIncreasing { tier: 1 },
+            ),
+            (
+                Stepped,
+                tiers(&[(Some("0.0005"), "1"), last("2")]),
+                "0",
+                BoundOutOfRange { tier: 1 },
+            ),
+            (
+                Stepped,
+                tiers(&[to_5("-1"), last("2")]),
+                "0",
+                PriceOutOfRange { tier: 1 },
+            ),
+            (
+                Fixed,
+                tiers(&[last("1.00001")]),
+                "0",
+                PriceOutOfRange { tier: 1 },
+            ),
+            (
+                Leap,
+                tiers(&[to_5("2"), last("1")]),
+                "0",
+                PriceFalls { tier: 2 },
+            ),
+            (Fixed, tiers(&[last("0")]), "0", FreeLastTier),
+            (Fixed, tiers(&[last("1")]), "100.01", VatRateOutOfRange),
+            (Fixed, tiers(&[last("1")]), "-1", VatRateOutOfRange),
+        ];
+        for (mode, tiers, vat, error) in cases {
+            let case = format!("{mode:?} {tiers:?} at {vat} % VAT");
+            let new = PriceVersion::new(day("2025-01-01"), mode, tiers, dec(vat));
+            assert_eq!(new, Err(error), "{case}");
+        }
+        let full_vat = PriceVersion::new(day("2025-01-01"), Fixed, tiers(&[last("1")]), dec("100"));
+        assert!(full_vat.is_ok(), "100 % VAT is allowed");
+        for months in [0, 121] {
+            assert_eq!(
+                AccumulationCycle::new(day("2025-01-01"), months),
+                Err(CycleMonths { months })
+            );
+        }
     }
 
     #[test]
@@ -960,40 +963,28 @@ mod tests {
 
     #[test]
     fn cycles_count_from_their_first_day() {
-        let quarterly = AccumulationCycle::new(day("2025-01-01"), 3).unwrap();
-        let period = |cycle: &AccumulationCycle, date: &str| {
+        // Each case: the cycle's first day and months, a date, and the period holding it.
+        let cases = [
+            ("2025-01-01", 3, "2025-05-15", ["2025-04-01", "2025-07-01"]),
+            ("2025-01-01", 3, "2024-12-31", ["2024-10-01", "2025-01-01"]),
+            // Monthly from the 31st: a shorter month's period starts on its last day.
+            ("2025-01-31", 1, "2025-02-27", ["2025-01-31", "2025-02-28"]),
+            ("2025-01-31", 1, "2025-02-28", ["2025-02-28", "2025-03-31"]),
+            ("2025-01-31", 1, "2025-03-30", ["2025-02-28", "2025-03-31"]),
+            ("2025-01-31", 1, "2024-12-30", ["2024-11-30", "2024-12-31"]),
+        ];
+        for (first_day, months, date, expected) in cases {
+            let cycle = AccumulationCycle::new(day(first_day), months).unwrap();
             let period = cycle.period_containing(day(date));
-            (
+            let found = [
                 period.first_day.to_string(),
                 period.next_first_day.to_string(),
-            )
-        };
-        assert_eq!(
-            period(&quarterly, "2025-05-15"),
-            ("2025-04-01".into(), "2025-07-01".into())
-        );
-        assert_eq!(
-            period(&quarterly, "2024-12-31"),
-            ("2024-10-01".into(), "2025-01-01".into())
-        );
-
-        let month_end = AccumulationCycle::new(day("2025-01-31"), 1).unwrap();
-        assert_eq!(
-            period(&month_end, "2025-02-27"),
-            ("2025-01-31".into(), "2025-02-28".into())
-        );
-        assert_eq!(
-            period(&month_end, "2025-02-28"),
-            ("2025-02-28".into(), "2025-03-31".into())
-        );
-        assert_eq!(
-            period(&month_end, "2025-03-30"),
-            ("2025-02-28".into(), "2025-03-31".into())
-        );
-        assert_eq!(
-            period(&month_end, "2024-12-30"),
-            ("2024-11-30".into(), "2024-12-31".into())
-        );
+            ];
+            assert_eq!(
+                found, expected,
+                "{date}, {months}-month cycle from {first_day}"
+            );
+        }
     }
 
     /// Tier lists the scheme validation accepts: 1–4 tiers, bounds with `bound_decimals`
@@ -1226,31 +1217,24 @@ mod tests {
     #[test]
     fn scheme_fields_fit_the_mode_and_kind() {
         use AccountKind::{Postpaid, Prepaid};
-        let nine = dec("9");
-        assert_eq!(
-            check_scheme_fields(BillingMode::Fixed, Prepaid, nine, None, None),
-            Ok(())
-        );
-        assert_eq!(
-            check_scheme_fields(BillingMode::Stepped, Postpaid, nine, Some(12), Some(2)),
-            Ok(())
-        );
-        assert_eq!(
-            check_scheme_fields(BillingMode::Fixed, Prepaid, nine, Some(12), None),
-            Err(SchemeFieldsError::AccumulationCycle)
-        );
-        assert_eq!(
-            check_scheme_fields(BillingMode::Leap, Prepaid, nine, Some(121), None),
-            Err(SchemeFieldsError::AccumulationCycle)
-        );
-        assert_eq!(
-            check_scheme_fields(BillingMode::Fixed, Postpaid, nine, None, None),
-            Err(SchemeFieldsError::SettlementCycle)
-        );
-        assert_eq!(
-            check_scheme_fields(BillingMode::Fixed, Prepaid, nine, None, Some(1)),
-            Err(SchemeFieldsError::SettlementCycle)
-        );
+        use BillingMode::{Fixed, Leap, Stepped};
+        use SchemeFieldsError::{AccumulationCycle, SettlementCycle};
+        // Each case: mode, kind, accumulation and settlement months, and the verdict.
+        let cases = [
+            (Fixed, Prepaid, None, None, Ok(())),
+            (Stepped, Postpaid, Some(12), Some(2), Ok(())),
+            (Fixed, Prepaid, Some(12), None, Err(AccumulationCycle)),
+            (Leap, Prepaid, Some(121), None, Err(AccumulationCycle)),
+            (Fixed, Postpaid, None, None, Err(SettlementCycle)),
+            (Fixed, Prepaid, None, Some(1), Err(SettlementCycle)),
+        ];
+        for (mode, kind, accumulation, settlement, verdict) in cases {
+            assert_eq!(
+                check_scheme_fields(mode, kind, dec("9"), accumulation, settlement),
+                verdict,
+                "{mode:?} {kind:?}, accumulation {accumulation:?}, settlement {settlement:?}"
+            );
+        }
         for vat in ["100", "-1", "9.001"] {
             assert_eq!(
                 check_scheme_fields(BillingMode::Fixed, Prepaid, dec(vat), None, None),

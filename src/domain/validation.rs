@@ -599,10 +599,30 @@ mod tests {
             plain_text("水水水水", 3),
             Err(FieldError::TooLong { max: 3 })
         );
-        assert_eq!(
-            remark(&"x".repeat(REMARK_MAX + 1)),
-            Err(FieldError::TooLong { max: REMARK_MAX })
-        );
+    }
+
+    /// A validator of a text field.
+    type TextField = fn(&str) -> Result<String, FieldError>;
+
+    #[test]
+    fn each_text_field_takes_up_to_its_limit() {
+        let fields: [(&str, TextField, usize); 5] = [
+            ("personal name", personal_name, PERSONAL_NAME_MAX),
+            ("company name", company_name, COMPANY_NAME_MAX),
+            ("label", label, LABEL_MAX),
+            ("address", address, ADDRESS_MAX),
+            ("remark", remark, REMARK_MAX),
+        ];
+        for (field, validate, max) in fields {
+            let longest = "水".repeat(max);
+            assert_eq!(validate(&longest), ok(&longest), "{field} at its limit");
+            let too_long = format!("{longest}水");
+            assert_eq!(
+                validate(&too_long),
+                Err(FieldError::TooLong { max }),
+                "{field}"
+            );
+        }
     }
 
     #[test]
@@ -645,10 +665,6 @@ mod tests {
             ok("福州自来水有限公司（第2分公司）& Co.")
         );
         assert_eq!(label("Fire hydrant 7"), ok("Fire hydrant 7"));
-        assert_eq!(
-            label(&"l".repeat(LABEL_MAX + 1)),
-            Err(FieldError::TooLong { max: LABEL_MAX })
-        );
     }
 
     #[test]
@@ -853,81 +869,96 @@ mod tests {
         assert_eq!(household_size("2.5"), Err(FieldError::NotAWholeNumber));
     }
 
+    /// What typing each text into a number field gives, as the field shows it back; a failure
+    /// names the text.
+    fn check_numbers(
+        field: fn(&str) -> Result<Decimal, FieldError>,
+        cases: &[(&str, Result<&str, FieldError>)],
+    ) {
+        for (typed, expected) in cases {
+            let read = field(typed).map(|value| value.to_string());
+            assert_eq!(read, expected.clone().map(str::to_owned), "typed {typed:?}");
+        }
+    }
+
     #[test]
     fn amounts() {
-        let typed = |text| money(text).map(|value| value.to_string());
-        assert_eq!(typed("120"), Ok("120.00".to_owned()));
-        assert_eq!(typed("120.5"), Ok("120.50".to_owned()));
-        assert_eq!(typed("1,234.50"), Ok("1234.50".to_owned()));
-        assert_eq!(
-            typed("12,345,678"),
-            Err(FieldError::AboveMaximum { max: dec("100000") })
-        );
-        assert_eq!(typed(" .5"), Ok("0.50".to_owned()));
-        assert_eq!(typed("7."), Ok("7.00".to_owned()));
-        assert_eq!(typed("0"), Ok("0.00".to_owned()));
-        assert_eq!(typed("120.500"), Ok("120.50".to_owned()));
-        assert_eq!(typed("１２０.５"), Ok("120.50".to_owned()));
-        assert_eq!(typed("100000.00"), Ok("100000.00".to_owned()));
-        assert_eq!(
-            typed("100000.01"),
-            Err(FieldError::AboveMaximum { max: dec("100000") })
-        );
-        assert_eq!(typed("-5"), Err(FieldError::Negative));
-        assert_eq!(typed("1.005"), Err(FieldError::TooManyDecimals { max: 2 }));
-        assert_eq!(typed("12,50"), Err(FieldError::ThousandsSeparator));
-        assert_eq!(typed("1234,567"), Err(FieldError::ThousandsSeparator));
-        for junk in ["abc", ".", "-", "1.2.3", "+5", "1 234", "1e3", "¥5", "1.-5"] {
-            assert_eq!(typed(junk), Err(FieldError::NotANumber), "{junk}");
-        }
-        assert_eq!(
-            typed(&"9".repeat(40)),
-            Err(FieldError::AboveMaximum { max: dec("100000") })
-        );
+        use FieldError::*;
+        let above = AboveMaximum { max: dec("100000") };
+        let forty_nines = "9".repeat(40);
+        let mut cases = vec![
+            ("120", Ok("120.00")),
+            ("120.5", Ok("120.50")),
+            ("1,234.50", Ok("1234.50")),
+            (" .5", Ok("0.50")),
+            ("7.", Ok("7.00")),
+            ("0", Ok("0.00")),
+            ("120.500", Ok("120.50")),
+            ("１２０.５", Ok("120.50")),
+            ("100000.00", Ok("100000.00")),
+            ("12,345,678", Err(above.clone())),
+            ("100000.01", Err(above.clone())),
+            (&forty_nines, Err(above)),
+            ("-5", Err(Negative)),
+            ("1.005", Err(TooManyDecimals { max: 2 })),
+            ("12,50", Err(ThousandsSeparator)),
+            ("1234,567", Err(ThousandsSeparator)),
+        ];
+        let junk = ["abc", ".", "-", "1.2.3", "+5", "1 234", "1e3", "¥5", "1.-5"];
+        cases.extend(junk.map(|junk| (junk, Err(NotANumber))));
+        check_numbers(money, &cases);
     }
 
     #[test]
     fn volumes() {
-        let typed = |text| cubic_metres(text).map(|value| value.to_string());
-        assert_eq!(typed("34.782"), Ok("34.782".to_owned()));
-        assert_eq!(typed("2"), Ok("2.000".to_owned()));
-        assert_eq!(typed("1,000.5"), Ok("1000.500".to_owned()));
-        assert_eq!(typed("0.0001"), Err(FieldError::TooManyDecimals { max: 3 }));
-        assert_eq!(
-            typed("10000.001"),
-            Err(FieldError::AboveMaximum { max: dec("10000") })
+        let above = FieldError::AboveMaximum { max: dec("10000") };
+        check_numbers(
+            cubic_metres,
+            &[
+                ("34.782", Ok("34.782")),
+                ("2", Ok("2.000")),
+                ("1,000.5", Ok("1000.500")),
+                ("0.0001", Err(FieldError::TooManyDecimals { max: 3 })),
+                ("10000.001", Err(above)),
+            ],
         );
     }
 
     /// A validator with its result shown as text, the way it would be typed back in.
     type Validator = Box<dyn Fn(&str) -> Result<String, FieldError>>;
 
-    /// Every validator, named for failure messages.
+    /// Every validator, named (by its function) for failure messages.
     fn all_validators() -> Vec<(&'static str, Validator)> {
-        fn shown<T: ToString>(result: Result<T, FieldError>) -> Result<String, FieldError> {
-            result.map(|value| value.to_string())
+        fn plain_text_20(text: &str) -> Result<String, FieldError> {
+            plain_text(text, 20)
         }
-        vec![
-            ("plain_text", Box::new(|text| plain_text(text, 20))),
-            ("personal_name", Box::new(personal_name)),
-            ("company_name", Box::new(company_name)),
-            ("label", Box::new(label)),
-            ("address", Box::new(address)),
-            ("remark", Box::new(remark)),
-            ("mobile", Box::new(mobile)),
-            ("landline", Box::new(landline)),
-            ("phone", Box::new(phone)),
-            ("strict_id", Box::new(strict_id)),
-            ("free_id", Box::new(free_id)),
-            ("credit_code", Box::new(unified_social_credit_code)),
-            ("registration_number", Box::new(registration_number)),
-            ("email", Box::new(email)),
-            (
-                "household_size",
-                Box::new(|text| shown(household_size(text))),
-            ),
-            ("amount", Box::new(|text| shown(money(text)))),
-            ("volume", Box::new(|text| shown(cubic_metres(text)))),
+        macro_rules! named {
+            ($($validator:ident),+) => {
+                vec![$((
+                    stringify!($validator),
+                    Box::new(|text: &str| $validator(text).map(|value| value.to_string()))
+                        as Validator,
+                )),+]
+            };
+        }
+        named![
+            plain_text_20,
+            personal_name,
+            company_name,
+            label,
+            address,
+            remark,
+            mobile,
+            landline,
+            phone,
+            strict_id,
+            free_id,
+            unified_social_credit_code,
+            registration_number,
+            email,
+            household_size,
+            money,
+            cubic_metres
         ]
     }
 

@@ -8,13 +8,15 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use tokio_postgres::Client;
 
-use crate::app::form::{Field as FormField, FieldKind, Form, FormEvent, field_error_text};
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, Notice, ScreenRequest};
+use crate::app::form::{Field as FormField, FieldKind, Form, FormKey, field_error_text};
+use crate::app::requests::Read;
+use crate::app::screen::{Notice, ScreenReply};
 use crate::app::state::{MessageKind, Slot};
 use crate::app::update::edits_text;
 use crate::app::{Command, Hub};
+use crate::db::DbError;
 use crate::db::customer_changes;
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::domain::validation::{self, IdDocumentPolicy};
@@ -129,17 +131,11 @@ pub struct LoadBasics {
     pub customer_id: i64,
 }
 
-impl ScreenRequest for LoadBasics {
-    fn holds_input(&self) -> bool {
-        true
-    }
+impl Read for LoadBasics {
+    const HOLDS_INPUT: bool = true;
 
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let basics = customer_changes::customer_basics(&**client, self.customer_id).await?;
-            Ok(Box::new(basics) as _)
-        })
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        customer_changes::customer_basics(client, self.customer_id).await
     }
 }
 
@@ -167,18 +163,6 @@ pub fn refused_while_saving(key: &KeyEvent, command: Option<Command>, hub: &mut 
     refused
 }
 
-/// What a key did to a form, for the screen that holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FormKey {
-    /// The form used it (edited, moved, asked or left).
-    Used,
-    /// Not the form's: the hub invokes its command.
-    Unused,
-    /// F2, or Enter on the last field, with every field passing its kind's check: the screen
-    /// applies its rules and saves, or marks the fields with `Form::fail`.
-    Submit,
-}
-
 /// A key for the form the screen shows now (`form_of`; none: false), which does what the form
 /// asks: edit, say an error, ask before leaving, leave, or `submit`. False for a key the form
 /// does not use: the hub invokes its command.
@@ -192,28 +176,14 @@ pub fn key_to_form<S>(
     let Some(form) = form_of(screen) else {
         return false;
     };
-    match form_key(form, key, command, hub) {
-        FormKey::Used => true,
-        FormKey::Unused => false,
+    match hub.form_key(form, key, command) {
+        FormKey::Taken => true,
+        FormKey::Unhandled => false,
         FormKey::Submit => {
             submit(screen, hub);
             true
         }
     }
-}
-
-/// Hands `key` to `form` and does what the form asks (say an error, ask before leaving, leave).
-fn form_key(form: &mut Form, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> FormKey {
-    match form.on_key(key, command, hub.app.lang) {
-        FormEvent::Unhandled => return FormKey::Unused,
-        FormEvent::Submit => return FormKey::Submit,
-        FormEvent::Consumed => {}
-        FormEvent::Edited(_) => hub.app.message = None,
-        FormEvent::Invalid => hub.say_form_error(form),
-        FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.t("form.ask_leave")),
-        FormEvent::Leave => hub.leave(),
-    }
-    FormKey::Used
 }
 
 /// The outcome of a save whose screen the clerk left, or covered with another, while it waited
@@ -243,14 +213,6 @@ pub fn tell_after_leaving(
 macro_rules! customer_write {
     ($request_type:ty, $outcome:ty, $told:path, |$client:ident, $request:ident| $write:block) => {
         impl $crate::app::screen::ScreenRequest for $request_type {
-            fn holds_input(&self) -> bool {
-                true
-            }
-
-            fn writes(&self) -> bool {
-                true
-            }
-
             fn idempotency_key(&self) -> Option<&str> {
                 Some(&self.idempotency_key)
             }

@@ -7,12 +7,15 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use tokio_postgres::Client;
 
 use super::basic_info::label_key;
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use super::legend::{BACK, framed, usual};
+use crate::app::requests::Read;
+use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
 use crate::db::customers::{self, CustomerDetails, CustomerRow};
 use crate::domain::customer_rules::{Field, Nature};
 use crate::i18n::Lang;
@@ -40,13 +43,10 @@ pub struct LoadDetails {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found(pub Option<Box<CustomerDetails>>);
 
-impl ScreenRequest for LoadDetails {
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let details = customers::details(&**client, self.customer_id).await?;
-            Ok(Box::new(Found(details.map(Box::new))) as _)
-        })
+impl Read for LoadDetails {
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        let details = customers::details(client, self.customer_id).await?;
+        Ok(Found(details.map(Box::new)))
     }
 }
 
@@ -67,31 +67,23 @@ impl Screen for Details {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        vec![
-            (Command::Help, "command.help"),
-            (Command::Leave, "legend.back"),
-            (Command::Refresh, "command.refresh"),
-            (Command::CommandLine, "command.command_line"),
-            (Command::Quit, "command.quit"),
-        ]
+        framed([BACK].into_iter().chain(usual([Command::Refresh])))
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let Some(details) = &self.details else {
+            let loading = Line::styled(format!(" {}", app.lang.t("details.loading")), theme.dim());
+            frame.render_widget(Paragraph::new(loading), area);
+            return;
+        };
+        draw_lines(frame, area, lines(details, app.lang, app.zone, theme));
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
         hub.send(LoadDetails {
             customer_id: self.customer_id,
         });
-    }
-
-    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if command != Command::Refresh {
-            return false;
-        }
-        self.on_open(hub);
-        true
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
@@ -281,13 +273,4 @@ fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {
         Line::raw(format!(" {label}  {line}")),
         Line::raw(format!("{indent}{purchase}")),
     ]
-}
-
-fn draw(frame: &mut Frame, area: Rect, view: &Details, app: &App, theme: &Theme) {
-    let Some(details) = &view.details else {
-        let loading = Line::styled(format!(" {}", app.lang.t("details.loading")), theme.dim());
-        frame.render_widget(Paragraph::new(loading), area);
-        return;
-    };
-    draw_lines(frame, area, lines(details, app.lang, app.zone, theme));
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod basic_info;
 pub mod card;
 pub mod details;
+pub mod legend;
 pub mod login;
 pub mod measure;
 pub mod modify;
@@ -16,30 +17,34 @@ pub mod table;
 pub mod transfer;
 
 use crate::app::App;
-use crate::app::screen::Registry;
-use crate::app::{Command, KeyMap, Screen, state::Look};
+use crate::app::screen::{Registry, new_screen};
+use crate::app::{Command, KeyMap, state::Look};
 use crate::i18n::Lang;
-use reference::{customer_types, list, meter_types, scheme_list};
+use reference::list::ShortList;
+use reference::{customer_types, meter_types, scheme_list};
 
 /// What the hub opens by name: the first screen, and a screen per command that opens one from
 /// any screen offering the command. Adding a screen reachable by a command is one line here.
 pub static REGISTRY: Registry = Registry {
-    sign_in: || Box::new(login::SignIn::default()) as Box<dyn Screen>,
-    opens: &[(Command::Overview, overview::open)],
+    sign_in: new_screen::<login::SignIn>,
+    opens: &[(Command::Overview, new_screen::<overview::OverviewScreen>)],
     opens_anywhere: &[
-        (Command::Card, card::open),
-        (Command::Password, password::open),
-        (Command::Meters, reference::meters::open),
+        (Command::Card, new_screen::<card::CardScreen>),
+        (Command::Password, new_screen::<password::PasswordChange>),
+        (Command::Meters, new_screen::<reference::meters::MetersView>),
         (
             Command::MeterTypes,
-            list::open::<meter_types::MeterTypeList>,
+            new_screen::<ShortList<meter_types::MeterTypeList>>,
         ),
-        (Command::Schemes, list::open::<scheme_list::SchemeList>),
+        (
+            Command::Schemes,
+            new_screen::<ShortList<scheme_list::SchemeList>>,
+        ),
         (
             Command::CustomerTypes,
-            list::open::<customer_types::CustomerTypeList>,
+            new_screen::<ShortList<customer_types::CustomerTypeList>>,
         ),
-        (Command::Audit, audit::open),
+        (Command::Audit, new_screen::<audit::AuditScreen>),
     ],
     draw: crate::ui::draw,
 };

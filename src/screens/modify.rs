@@ -211,7 +211,20 @@ impl Screen for ModifyView {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let title = format!(" {} — {:08}", lang.t("screen.modify"), self.customer_no);
+        line_at(
+            frame,
+            area,
+            0,
+            Line::from(Span::styled(title, theme.title())),
+        );
+        let note = self
+            .basic
+            .as_ref()
+            .map(|basic| nature_text(lang, basic.nature).to_owned());
+        draw_basic_form(frame, area, self.basic.as_ref(), note, lang, theme);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -242,20 +255,4 @@ impl Screen for ModifyView {
             answer_save(self, outcome, hub, Self::saved, told);
         }
     }
-}
-
-fn draw(frame: &mut Frame, area: Rect, view: &ModifyView, app: &App, theme: &Theme) {
-    let lang = app.lang;
-    let title = format!(" {} — {:08}", lang.t("screen.modify"), view.customer_no);
-    line_at(
-        frame,
-        area,
-        0,
-        Line::from(Span::styled(title, theme.title())),
-    );
-    let note = view
-        .basic
-        .as_ref()
-        .map(|basic| nature_text(lang, basic.nature).to_owned());
-    draw_basic_form(frame, area, view.basic.as_ref(), note, lang, theme);
 }

@@ -7,6 +7,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
+use tokio_postgres::Client;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
@@ -15,10 +16,11 @@ use super::basic_info::{
     refused_while_saving, who,
 };
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
-use crate::app::requests::{Progress, Services};
+use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, asking};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
 use crate::db::customer_changes::{self, OpenOutcome, Opening};
 use crate::db::customer_types::{self, CustomerTypeOption};
 use crate::db::meters::{self, Meter};
@@ -113,17 +115,11 @@ impl Default for OpenAccountWizard {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerTypes;
 
-impl ScreenRequest for CustomerTypes {
-    fn holds_input(&self) -> bool {
-        true
-    }
+impl Read for CustomerTypes {
+    const HOLDS_INPUT: bool = true;
 
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let types = customer_types::customer_type_options(&**client).await?;
-            Ok(Box::new(types) as _)
-        })
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        customer_types::customer_type_options(client).await
     }
 }
 
@@ -434,11 +430,6 @@ fn searching_as_typed(app: &App) -> bool {
     })
 }
 
-/// The customer table's way to open it.
-pub fn open() -> Box<dyn Screen> {
-    Box::new(OpenAccountWizard::default())
-}
-
 impl Screen for OpenAccountWizard {
     fn crumb(&self, lang: Lang) -> String {
         lang.t("screen.open_account").to_owned()
@@ -471,7 +462,94 @@ impl Screen for OpenAccountWizard {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let step = lang.tf(
+            "open.step",
+            &[
+                ("step", &self.step.number()),
+                ("title", &lang.t(self.step.title_key())),
+            ],
+        );
+        line_at(
+            frame,
+            area,
+            0,
+            Line::from(Span::styled(format!(" {step}"), theme.title())),
+        );
+        let room = usize::from(area.width);
+        if let Some(customer_type) = self.customer_type() {
+            let mut text = format!(
+                " {}: {} ({})",
+                lang.t("open.customer_type"),
+                inert(&customer_type.name),
+                nature_text(lang, customer_type.nature)
+            );
+            if let (WizardStep::Meter, Some(info)) = (self.step, &self.info) {
+                text.push_str(&format!(" · {}", inert(&who(info))));
+            }
+            line_at(frame, area, 1, Line::raw(truncate(&text, room)));
+        }
+        let body = below(area, 3);
+        match self.step {
+            WizardStep::CustomerType => match &self.types {
+                None => line_at(
+                    frame,
+                    body,
+                    0,
+                    Line::raw(format!("  {}", lang.t("customers.loading"))),
+                ),
+                Some(_) => form::draw(frame, body, &self.type_form, lang, theme),
+            },
+            WizardStep::BasicInfo => {
+                if let Some(basic) = &self.basic {
+                    form::draw(frame, body, &basic.form, lang, theme);
+                }
+            }
+            WizardStep::Meter => {
+                let pick = &self.meters;
+                // The header sits over the list's items: past its border and their one space.
+                let header = METER_COLUMNS.map(|(key, ..)| lang.t(key).to_owned());
+                line_at(
+                    frame,
+                    area,
+                    2,
+                    Line::from(Span::styled(
+                        format!("  {}", meter_columns(&header)),
+                        theme.dim(),
+                    )),
+                );
+                let items: Vec<String> = pick
+                    .rows
+                    .iter()
+                    .map(|m| {
+                        meter_columns(&[
+                            inert(&m.meter_no).into_owned(),
+                            inert(&m.meter_type).into_owned(),
+                            reading(m.initial_electronic_reading),
+                            reading(m.initial_mechanical_reading),
+                        ])
+                    })
+                    .collect();
+                let empty = if pick.loading {
+                    lang.t("customers.loading")
+                } else {
+                    lang.t("open.no_meters")
+                };
+                let height = (METER_PAGE as u16 + 3).min(body.height);
+                let boxed = Rect { height, ..body };
+                form::list(
+                    frame,
+                    boxed,
+                    lang.t("open.meter_list"),
+                    &pick.search,
+                    &items,
+                    pick.selected,
+                    empty,
+                    theme,
+                );
+            }
+        }
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -513,96 +591,6 @@ impl Screen for OpenAccountWizard {
             pick.selected = pick.selected.min(pick.rows.len().saturating_sub(1));
         } else if let Some(outcome) = reply.of::<OpenOutcome>() {
             answer_save(self, outcome, hub, Self::opened, told);
-        }
-    }
-}
-
-fn draw(frame: &mut Frame, area: Rect, wizard: &OpenAccountWizard, app: &App, theme: &Theme) {
-    let lang = app.lang;
-    let step = lang.tf(
-        "open.step",
-        &[
-            ("step", &wizard.step.number()),
-            ("title", &lang.t(wizard.step.title_key())),
-        ],
-    );
-    line_at(
-        frame,
-        area,
-        0,
-        Line::from(Span::styled(format!(" {step}"), theme.title())),
-    );
-    let room = usize::from(area.width);
-    if let Some(customer_type) = wizard.customer_type() {
-        let mut text = format!(
-            " {}: {} ({})",
-            lang.t("open.customer_type"),
-            inert(&customer_type.name),
-            nature_text(lang, customer_type.nature)
-        );
-        if let (WizardStep::Meter, Some(info)) = (wizard.step, &wizard.info) {
-            text.push_str(&format!(" · {}", inert(&who(info))));
-        }
-        line_at(frame, area, 1, Line::raw(truncate(&text, room)));
-    }
-    let body = below(area, 3);
-    match wizard.step {
-        WizardStep::CustomerType => match &wizard.types {
-            None => line_at(
-                frame,
-                body,
-                0,
-                Line::raw(format!("  {}", lang.t("customers.loading"))),
-            ),
-            Some(_) => form::draw(frame, body, &wizard.type_form, lang, theme),
-        },
-        WizardStep::BasicInfo => {
-            if let Some(basic) = &wizard.basic {
-                form::draw(frame, body, &basic.form, lang, theme);
-            }
-        }
-        WizardStep::Meter => {
-            let pick = &wizard.meters;
-            // The header sits over the list's items: past its border and their one space.
-            let header = METER_COLUMNS.map(|(key, ..)| lang.t(key).to_owned());
-            line_at(
-                frame,
-                area,
-                2,
-                Line::from(Span::styled(
-                    format!("  {}", meter_columns(&header)),
-                    theme.dim(),
-                )),
-            );
-            let items: Vec<String> = pick
-                .rows
-                .iter()
-                .map(|m| {
-                    meter_columns(&[
-                        inert(&m.meter_no).into_owned(),
-                        inert(&m.meter_type).into_owned(),
-                        reading(m.initial_electronic_reading),
-                        reading(m.initial_mechanical_reading),
-                    ])
-                })
-                .collect();
-            let empty = if pick.loading {
-                lang.t("customers.loading")
-            } else {
-                lang.t("open.no_meters")
-            };
-            let height = (METER_PAGE as u16 + 3).min(body.height);
-            let boxed = Rect { height, ..body };
-            form::list(
-                frame,
-                boxed,
-                lang.t("open.meter_list"),
-                &pick.search,
-                &items,
-                pick.selected,
-                empty,
-                theme,
-            );
         }
     }
 }

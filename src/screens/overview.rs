@@ -6,14 +6,26 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use tokio_postgres::Client;
+
+use super::legend::{BACK, framed, usual};
+use crate::app::requests::Read;
+use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
 use crate::db::overview::{self, Overview};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::width;
 use crate::ui::theme::Theme;
+
+/// The reference screens it offers and lists, the way to them.
+const REFERENCE_SCREENS: [Command; 4] = [
+    Command::Meters,
+    Command::MeterTypes,
+    Command::Schemes,
+    Command::CustomerTypes,
+];
 
 /// The overview screen: its figures once read.
 #[derive(Debug, Clone, Default)]
@@ -25,18 +37,10 @@ pub struct OverviewScreen {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOverview;
 
-impl ScreenRequest for LoadOverview {
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            Ok(Box::new(overview::today(&**client).await?) as _)
-        })
+impl Read for LoadOverview {
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        overview::today(client).await
     }
-}
-
-/// The registry's way to open it (`Command::Overview`).
-pub fn open() -> Box<dyn Screen> {
-    Box::new(OverviewScreen::default())
 }
 
 impl Screen for OverviewScreen {
@@ -45,33 +49,94 @@ impl Screen for OverviewScreen {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        vec![
-            (Command::Help, "command.help"),
-            (Command::Leave, "legend.back"),
-            (Command::Refresh, "command.refresh"),
-            (Command::Meters, "command.meters"),
-            (Command::MeterTypes, "command.meter_types"),
-            (Command::Schemes, "command.schemes"),
-            (Command::CustomerTypes, "command.customer_types"),
-            (Command::CommandLine, "command.command_line"),
-            (Command::Quit, "command.quit"),
-        ]
+        let own = usual([Command::Refresh]).chain(usual(REFERENCE_SCREENS));
+        framed([BACK].into_iter().chain(own))
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let mut lines = vec![Line::raw("")];
+        if let Some(session) = &app.session {
+            let welcome = lang.tf(
+                "overview.signed_in",
+                &[
+                    ("name", &inert(&session.full_name)),
+                    ("roles", &session.roles.join(", ")),
+                    ("department", &inert(&session.department)),
+                ],
+            );
+            lines.push(Line::from(Span::styled(
+                format!(" {welcome}"),
+                theme.title(),
+            )));
+            lines.push(Line::raw(""));
+        }
+        match &self.overview {
+            None => lines.push(Line::styled(
+                format!(" {}", lang.t("overview.loading")),
+                theme.dim(),
+            )),
+            Some(overview) => {
+                let figures = [
+                    ("overview.customers", overview.customers.to_string()),
+                    (
+                        "overview.card_customers",
+                        overview.card_customers.to_string(),
+                    ),
+                    ("overview.active_cards", overview.active_cards.to_string()),
+                    (
+                        "overview.uninstalled_meters",
+                        overview.uninstalled_meters.to_string(),
+                    ),
+                    (
+                        "overview.payments_today",
+                        overview.payments_today.to_string(),
+                    ),
+                    ("overview.takings_today", overview.takings_today.to_string()),
+                ];
+                let label_width = figures
+                    .iter()
+                    .map(|(key, _)| width(lang.t(key)))
+                    .max()
+                    .unwrap_or(0);
+                for (key, value) in figures {
+                    let label = lang.t(key);
+                    let pad = label_width - width(label);
+                    lines.push(Line::raw(format!(
+                        " {label}{} {value:>14}",
+                        " ".repeat(pad)
+                    )));
+                }
+            }
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(" {}", lang.t("overview.reference")),
+            theme.title(),
+        ));
+        // The audit log is listed to those who may read it (`audit.view`).
+        let audit = super::audit::permitted(app);
+        for command in REFERENCE_SCREENS
+            .into_iter()
+            .chain(audit.then_some(Command::Audit))
+        {
+            lines.push(Line::raw(format!(
+                "   :{:<12} {}",
+                command.name(),
+                lang.t(command.label_key())
+            )));
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(" {}", app.t("overview.next")),
+            theme.dim(),
+        ));
+        frame.render_widget(Paragraph::new(lines), area);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
         hub.send(LoadOverview);
-    }
-
-    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if command != Command::Refresh {
-            return false;
-        }
-        hub.send(LoadOverview);
-        true
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
@@ -79,90 +144,4 @@ impl Screen for OverviewScreen {
             self.overview = Some(overview.clone());
         }
     }
-}
-
-fn draw(frame: &mut Frame, area: Rect, view: &OverviewScreen, app: &App, theme: &Theme) {
-    let lang = app.lang;
-    let mut lines = vec![Line::raw("")];
-    if let Some(session) = &app.session {
-        let welcome = lang.tf(
-            "overview.signed_in",
-            &[
-                ("name", &inert(&session.full_name)),
-                ("roles", &session.roles.join(", ")),
-                ("department", &inert(&session.department)),
-            ],
-        );
-        lines.push(Line::from(Span::styled(
-            format!(" {welcome}"),
-            theme.title(),
-        )));
-        lines.push(Line::raw(""));
-    }
-    match &view.overview {
-        None => lines.push(Line::styled(
-            format!(" {}", lang.t("overview.loading")),
-            theme.dim(),
-        )),
-        Some(overview) => {
-            let figures = [
-                ("overview.customers", overview.customers.to_string()),
-                (
-                    "overview.card_customers",
-                    overview.card_customers.to_string(),
-                ),
-                ("overview.active_cards", overview.active_cards.to_string()),
-                (
-                    "overview.uninstalled_meters",
-                    overview.uninstalled_meters.to_string(),
-                ),
-                (
-                    "overview.payments_today",
-                    overview.payments_today.to_string(),
-                ),
-                ("overview.takings_today", overview.takings_today.to_string()),
-            ];
-            let label_width = figures
-                .iter()
-                .map(|(key, _)| width(lang.t(key)))
-                .max()
-                .unwrap_or(0);
-            for (key, value) in figures {
-                let label = lang.t(key);
-                let pad = label_width - width(label);
-                lines.push(Line::raw(format!(
-                    " {label}{} {value:>14}",
-                    " ".repeat(pad)
-                )));
-            }
-        }
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        format!(" {}", lang.t("overview.reference")),
-        theme.title(),
-    ));
-    // The audit log is listed to those who may read it (`audit.view`).
-    let audit = super::audit::permitted(app);
-    for command in [
-        Command::Meters,
-        Command::MeterTypes,
-        Command::Schemes,
-        Command::CustomerTypes,
-    ]
-    .into_iter()
-    .chain(audit.then_some(Command::Audit))
-    {
-        lines.push(Line::raw(format!(
-            "   :{:<12} {}",
-            command.name(),
-            lang.t(command.label_key())
-        )));
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        format!(" {}", app.t("overview.next")),
-        theme.dim(),
-    ));
-    frame.render_widget(Paragraph::new(lines), area);
 }

@@ -46,11 +46,6 @@ impl fmt::Debug for PasswordChange {
     }
 }
 
-/// `:password`.
-pub fn open() -> Box<dyn Screen> {
-    Box::new(PasswordChange::default())
-}
-
 impl PasswordChange {
     /// After a sign-in with a temporary password.
     pub fn forced() -> PasswordChange {

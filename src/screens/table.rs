@@ -15,11 +15,12 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::card;
 use super::details::Details;
+use super::legend::{PAGING, usual};
 use super::modify::ModifyView;
 use super::{open_account, transfer};
 use crate::app::paging::{self, PageApply};
 use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, new_screen};
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
@@ -28,7 +29,7 @@ use crate::domain::money::Money;
 use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, column_widths, line_of};
+use crate::ui::table::{Column, column_widths, header_of, line_of};
 use crate::ui::text::{truncate, width};
 use crate::ui::theme::Theme;
 
@@ -202,30 +203,63 @@ impl Screen for CustomerTable {
                 (Command::Quit, "command.quit"),
             ];
         }
-        vec![
-            (Command::Help, "command.help"),
-            (Command::Search, "command.search"),
-            (Command::Details, "command.details"),
-            (Command::OpenAccount, "command.open_account"),
-            (Command::Modify, "command.modify"),
-            (Command::Transfer, "command.transfer"),
-            (Command::OpenCard, "ic.cmd_open"),
-            (Command::ReplaceCard, "ic.cmd_replace"),
-            (Command::Recharge, "ic.cmd_recharge"),
-            (Command::Refresh, "command.refresh"),
-            (Command::PageDown, "command.page_down"),
-            (Command::PageUp, "command.page_up"),
-            (Command::First, "command.first"),
-            (Command::Last, "command.last"),
-            (Command::Leave, "legend.log_out"),
-            (Command::CommandLine, "command.command_line"),
-            (Command::Overview, "command.overview"),
-            (Command::Quit, "command.quit"),
-        ]
+        use Command::*;
+        usual([Help, Search, Details, OpenAccount, Modify, Transfer])
+            .chain(usual([OpenCard, ReplaceCard, Recharge, Refresh]))
+            .chain(usual(PAGING))
+            .chain([(Leave, "legend.log_out")])
+            .chain(usual([CommandLine, Overview, Quit]))
+            .collect()
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let [search_line, header_line, rows_area] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        draw_search(frame, search_line, self, lang, theme);
+
+        let widths = column_widths(&COLUMNS, area.width);
+        let header = header_of(&COLUMNS, &widths, lang, theme.header());
+        frame.render_widget(Paragraph::new(header), header_line);
+
+        if self.page.rows.is_empty() {
+            let note = if self.loading {
+                lang.t("customers.loading").to_owned()
+            } else {
+                lang.tf("customers.none", &[("query", &inert(self.search.value()))])
+            };
+            frame.render_widget(
+                Paragraph::new(Line::styled(format!(" {note}"), theme.dim())),
+                rows_area,
+            );
+            return;
+        }
+        let lines: Vec<Line> = self
+            .page
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(index, row)| {
+                let style = if index == self.selected && !self.search_focused {
+                    theme.selected()
+                } else {
+                    Style::new()
+                };
+                line_of(
+                    &COLUMNS,
+                    &cells(row, lang),
+                    &widths,
+                    style,
+                    SELECTION_COLUMNS,
+                )
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), rows_area);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -284,7 +318,7 @@ impl Screen for CustomerTable {
             // is typed in vain (the database refuses the write anyway).
             Command::OpenAccount => {
                 if hub.allowed("customer.open") {
-                    hub.open(open_account::open());
+                    hub.open(new_screen::<open_account::OpenAccountWizard>());
                 }
             }
             Command::Modify => {
@@ -440,67 +474,6 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
 /// those cells of two rows instead of two whole rows, which keeps it cheap on a slow SSH link
 /// (`meterdesk bench` counts the bytes) while the number and name are what the eye looks for.
 const SELECTION_COLUMNS: usize = 2;
-
-fn draw(frame: &mut Frame, area: Rect, table: &CustomerTable, app: &App, theme: &Theme) {
-    let lang = app.lang;
-    let [search_line, header_line, rows_area] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(area);
-    draw_search(frame, search_line, table, lang, theme);
-
-    let widths = column_widths(&COLUMNS, area.width);
-    let headers: Vec<String> = COLUMNS
-        .iter()
-        .map(|c| lang.t(c.header).to_owned())
-        .collect();
-    frame.render_widget(
-        Paragraph::new(line_of(
-            &COLUMNS,
-            &headers,
-            &widths,
-            theme.header(),
-            COLUMNS.len(),
-        )),
-        header_line,
-    );
-
-    if table.page.rows.is_empty() {
-        let note = if table.loading {
-            lang.t("customers.loading").to_owned()
-        } else {
-            lang.tf("customers.none", &[("query", &inert(table.search.value()))])
-        };
-        frame.render_widget(
-            Paragraph::new(Line::styled(format!(" {note}"), theme.dim())),
-            rows_area,
-        );
-        return;
-    }
-    let lines: Vec<Line> = table
-        .page
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(index, row)| {
-            let style = if index == table.selected && !table.search_focused {
-                theme.selected()
-            } else {
-                Style::new()
-            };
-            line_of(
-                &COLUMNS,
-                &cells(row, lang),
-                &widths,
-                style,
-                SELECTION_COLUMNS,
-            )
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), rows_area);
-}
 
 fn draw_search(frame: &mut Frame, area: Rect, table: &CustomerTable, lang: Lang, theme: &Theme) {
     let label = format!(" {} ", lang.t("customers.search"));

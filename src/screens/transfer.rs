@@ -9,16 +9,18 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use rust_decimal::Decimal;
+use tokio_postgres::Client;
 
 use super::basic_info::{
     BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
     key_to_form, line_at, operator, refused_while_saving, who,
 };
 use crate::app::form::Form;
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
+use crate::app::requests::Read;
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
 use crate::db::customer_changes::{self, CustomerBasics, TransferOutcome, TransferPreview};
 use crate::db::customers::CustomerRow;
 use crate::domain::customer_rules::BasicInfo;
@@ -49,17 +51,11 @@ pub struct LoadTransferPreview {
     pub customer_id: i64,
 }
 
-impl ScreenRequest for LoadTransferPreview {
-    fn holds_input(&self) -> bool {
-        true
-    }
+impl Read for LoadTransferPreview {
+    const HOLDS_INPUT: bool = true;
 
-    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let preview = customer_changes::transfer_preview(&**client, self.customer_id).await?;
-            Ok(Box::new(preview) as _)
-        })
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        customer_changes::transfer_preview(client, self.customer_id).await
     }
 }
 
@@ -255,7 +251,72 @@ impl Screen for TransferView {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let room = usize::from(area.width);
+        let title = format!(
+            " {} — {:08} {}",
+            lang.t("screen.transfer"),
+            self.customer_no,
+            inert(&self.owner)
+        );
+        line_at(
+            frame,
+            area,
+            0,
+            Line::from(Span::styled(truncate(&title, room), theme.title())),
+        );
+        if let Some(preview) = &self.preview {
+            let line = if let Some(count) = self.unpaid_bills() {
+                let text = unpaid_text(lang, count);
+                Line::from(Span::styled(
+                    truncate(&format!(" ! {text}"), room),
+                    theme.error(),
+                ))
+            } else {
+                let text = lang.tf(
+                    "transfer.balance_stays",
+                    &[("balance", &money(preview.balance))],
+                );
+                Line::raw(truncate(&format!(" {text}"), room))
+            };
+            line_at(frame, area, 1, line);
+        }
+        let note = lang.t("transfer.new_owner").to_owned();
+        draw_basic_form(frame, area, self.basic.as_ref(), Some(note), lang, theme);
+        if let (Some(info), Some(preview)) = (&self.confirming, &self.preview) {
+            let question = lang.tf(
+                "transfer.confirm",
+                &[
+                    ("number", &format!("{:08}", self.customer_no)),
+                    ("from", &inert(&self.owner)),
+                    ("to", &inert(&who(info))),
+                ],
+            );
+            let stays = lang.tf(
+                "transfer.balance_stays",
+                &[("balance", &money(preview.balance))],
+            );
+            let boxed = centred(area, 64, 8);
+            frame.render_widget(Clear, boxed);
+            let block = Block::bordered()
+                .border_set(theme.border())
+                .title(Span::styled(
+                    format!(" {} ", lang.t("transfer.confirm_title")),
+                    theme.title(),
+                ));
+            let lines = vec![
+                Line::raw(question),
+                Line::raw(""),
+                Line::raw(stays),
+                Line::raw(""),
+                Line::from(Span::styled(app.t("transfer.confirm_keys"), theme.key())),
+            ];
+            frame.render_widget(
+                Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+                boxed,
+            );
+        }
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -294,73 +355,5 @@ impl Screen for TransferView {
         } else if let Some(outcome) = reply.of::<TransferOutcome>() {
             answer_save(self, outcome, hub, Self::transferred, told);
         }
-    }
-}
-
-fn draw(frame: &mut Frame, area: Rect, view: &TransferView, app: &App, theme: &Theme) {
-    let lang = app.lang;
-    let room = usize::from(area.width);
-    let title = format!(
-        " {} — {:08} {}",
-        lang.t("screen.transfer"),
-        view.customer_no,
-        inert(&view.owner)
-    );
-    line_at(
-        frame,
-        area,
-        0,
-        Line::from(Span::styled(truncate(&title, room), theme.title())),
-    );
-    if let Some(preview) = &view.preview {
-        let line = if let Some(count) = view.unpaid_bills() {
-            let text = unpaid_text(lang, count);
-            Line::from(Span::styled(
-                truncate(&format!(" ! {text}"), room),
-                theme.error(),
-            ))
-        } else {
-            let text = lang.tf(
-                "transfer.balance_stays",
-                &[("balance", &money(preview.balance))],
-            );
-            Line::raw(truncate(&format!(" {text}"), room))
-        };
-        line_at(frame, area, 1, line);
-    }
-    let note = lang.t("transfer.new_owner").to_owned();
-    draw_basic_form(frame, area, view.basic.as_ref(), Some(note), lang, theme);
-    if let (Some(info), Some(preview)) = (&view.confirming, &view.preview) {
-        let question = lang.tf(
-            "transfer.confirm",
-            &[
-                ("number", &format!("{:08}", view.customer_no)),
-                ("from", &inert(&view.owner)),
-                ("to", &inert(&who(info))),
-            ],
-        );
-        let stays = lang.tf(
-            "transfer.balance_stays",
-            &[("balance", &money(preview.balance))],
-        );
-        let boxed = centred(area, 64, 8);
-        frame.render_widget(Clear, boxed);
-        let block = Block::bordered()
-            .border_set(theme.border())
-            .title(Span::styled(
-                format!(" {} ", lang.t("transfer.confirm_title")),
-                theme.title(),
-            ));
-        let lines = vec![
-            Line::raw(question),
-            Line::raw(""),
-            Line::raw(stays),
-            Line::raw(""),
-            Line::from(Span::styled(app.t("transfer.confirm_keys"), theme.key())),
-        ];
-        frame.render_widget(
-            Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
-            boxed,
-        );
     }
 }

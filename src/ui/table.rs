@@ -5,6 +5,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::text::fit;
+use crate::i18n::Lang;
 
 /// A column: its header's catalogue key, the cells it needs, and its share of spare room.
 pub struct Column {
@@ -41,6 +42,15 @@ pub fn column_widths(columns: &[Column], total: u16) -> Vec<u16> {
         widths[widest] += total.saturating_sub(given).min(spare);
     }
     widths
+}
+
+/// The header line: every column's header in `lang`, in `style`.
+pub fn header_of(columns: &[Column], widths: &[u16], lang: Lang, style: Style) -> Line<'static> {
+    let headers: Vec<String> = columns
+        .iter()
+        .map(|column| lang.t(column.header).to_owned())
+        .collect();
+    line_of(columns, &headers, widths, style, columns.len())
 }
 
 /// One table line; `style` covers the first `styled` columns.

@@ -22,6 +22,11 @@ impl ScreenRequest for Ask {
         true
     }
 
+    /// Unlike the app's writes, it leaves the keys free: the test covers its screen meanwhile.
+    fn holds_input(&self) -> bool {
+        false
+    }
+
     fn execute<'a>(&'a self, _services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async { panic!("the test answers it") })
     }

@@ -53,11 +53,6 @@ pub enum Pane {
     Export(Form),
 }
 
-/// The registry's way to open it (`:audit`).
-pub fn open() -> Box<dyn Screen> {
-    Box::new(AuditScreen::default())
-}
-
 /// Whether the operator signed in may read the log.
 pub fn permitted(app: &App) -> bool {
     app.may(PERMISSION)

@@ -62,16 +62,8 @@ pub enum Written {
 }
 
 impl ScreenRequest for WriteCard {
-    fn holds_input(&self) -> bool {
-        true
-    }
-
-    /// A card write cannot be called back once sent: F12 drops the typed-ahead keys but the
-    /// answer is still awaited and shown.
-    fn writes(&self) -> bool {
-        true
-    }
-
+    /// A card write cannot be called back once sent (it writes, having a key): it holds the
+    /// keys, F12 drops the typed-ahead ones but the answer is still awaited and shown.
     fn idempotency_key(&self) -> Option<&str> {
         Some(&self.idempotency_key)
     }

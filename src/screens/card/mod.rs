@@ -28,6 +28,7 @@ use crate::card::reader::ReaderState;
 use crate::db::card_ops::{LossReason, PendingOperation, Refusal, UsageRecord};
 use crate::db::customers::CustomerRow;
 use crate::i18n::Lang;
+use crate::screens::legend::{BACK, Labelled, framed, usual};
 use crate::ui::chrome::draw_lines;
 use crate::ui::theme::Theme;
 use common::{card_no, key_of, known_card, refusal_text};
@@ -39,65 +40,46 @@ pub use receipt::{KeepReceipt, Receipt, ReceiptKept};
 pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;
 
-/// The registry's way to open it (`:card`, from any screen once signed in).
-pub fn open() -> Box<dyn Screen> {
-    Box::new(CardScreen::new())
-}
-
 impl Screen for CardScreen {
     fn crumb(&self, lang: Lang) -> String {
         lang.t("ic.screen").to_owned()
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        let mut commands = vec![(Command::Help, "command.help")];
-        match self.pane {
-            CardPane::Card => commands.extend([
-                (Command::Refresh, "ic.legend_read"),
-                (Command::Recharge, "ic.cmd_recharge"),
-                (Command::CardRefund, "ic.cmd_refund"),
-                (Command::Recycle, "ic.cmd_recycle"),
-                (Command::CardUsage, "ic.cmd_usage"),
-                (Command::PendingCards, "ic.cmd_pending"),
-                (Command::Leave, "legend.back"),
-            ]),
-            CardPane::Usage { .. } => commands.extend([
-                (Command::Refresh, "command.refresh"),
-                (Command::Leave, "legend.back"),
-            ]),
-            CardPane::Pending { .. } => commands.extend([
-                (Command::SettleWithoutCard, "ic.cmd_without_card"),
-                (Command::Refresh, "command.refresh"),
-                (Command::Leave, "legend.back"),
-            ]),
-            CardPane::Recharge(_) => commands.extend([
-                (Command::Save, "ic.legend_price"),
-                (Command::NextField, "command.next_field"),
-                (Command::Cancel, "command.cancel"),
-            ]),
-            CardPane::Confirm(Confirm::Replace { .. }) => commands.extend([
-                (Command::Save, "ic.legend_confirm"),
-                (Command::NextField, "ic.legend_reason"),
-                (Command::Cancel, "command.cancel"),
-            ]),
-            CardPane::Confirm(_) => commands.extend([
-                (Command::Save, "ic.legend_confirm"),
-                (Command::Cancel, "command.cancel"),
-            ]),
-            CardPane::Receipt { .. } => commands.extend([
-                (Command::Leave, "legend.back"),
-                (Command::Cancel, "legend.back"),
-            ]),
-            CardPane::GoToRecharge { .. } => commands.extend([
-                (Command::Save, "ic.legend_go_recharge"),
-                (Command::Cancel, "ic.legend_not_now"),
-            ]),
-        }
-        commands.extend([
-            (Command::CommandLine, "command.command_line"),
-            (Command::Quit, "command.quit"),
-        ]);
-        commands
+        use Command::*;
+        let own: Vec<Labelled> = match self.pane {
+            CardPane::Card => [(Refresh, "ic.legend_read")]
+                .into_iter()
+                .chain(usual([
+                    Recharge,
+                    CardRefund,
+                    Recycle,
+                    CardUsage,
+                    PendingCards,
+                ]))
+                .chain([BACK])
+                .collect(),
+            CardPane::Usage { .. } => usual([Refresh]).chain([BACK]).collect(),
+            CardPane::Pending { .. } => usual([SettleWithoutCard, Refresh]).chain([BACK]).collect(),
+            CardPane::Recharge(_) => [(Save, "ic.legend_price")]
+                .into_iter()
+                .chain(usual([NextField, Cancel]))
+                .collect(),
+            CardPane::Confirm(Confirm::Replace { .. }) => vec![
+                (Save, "ic.legend_confirm"),
+                (NextField, "ic.legend_reason"),
+                (Cancel, "command.cancel"),
+            ],
+            CardPane::Confirm(_) => vec![(Save, "ic.legend_confirm"), (Cancel, "command.cancel")],
+            CardPane::Receipt { .. } => vec![BACK, (Cancel, "legend.back")],
+            CardPane::GoToRecharge { .. } => {
+                vec![
+                    (Save, "ic.legend_go_recharge"),
+                    (Cancel, "ic.legend_not_now"),
+                ]
+            }
+        };
+        framed(own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {

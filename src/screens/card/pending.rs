@@ -3,13 +3,15 @@
 
 use chrono::FixedOffset;
 use ratatui::text::Line;
+use tokio_postgres::Client;
 
 use super::common::{CardPane, CardScreen, card_no, table};
 use crate::app::Hub;
 use crate::app::card_status::{kind_key, state_key};
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenRequest};
+use crate::app::requests::{Progress, Read, Services};
+use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
+use crate::db::DbError;
 use crate::db::card_ops::{self, PendingOperation, Settled};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -20,12 +22,9 @@ use crate::ui::theme::Theme;
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadPending;
 
-impl ScreenRequest for LoadPending {
-    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            Ok(Box::new(card_ops::pending_operations(&**client).await?) as _)
-        })
+impl Read for LoadPending {
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        card_ops::pending_operations(client).await
     }
 }
 
@@ -42,11 +41,8 @@ pub struct SettleWithoutCard {
 pub struct SettledWithoutCard(pub Option<Settled>);
 
 impl ScreenRequest for SettleWithoutCard {
-    fn holds_input(&self) -> bool {
-        true
-    }
-
-    /// It cannot be called back once sent: F12 drops the typed-ahead keys, not the answer.
+    /// It cannot be called back once sent: it holds the keys, and F12 drops the typed-ahead
+    /// ones, not the answer.
     fn writes(&self) -> bool {
         true
     }

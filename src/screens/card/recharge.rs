@@ -7,16 +7,18 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
+use tokio_postgres::Client;
 
 use super::common::{
     CardPane, CardScreen, Confirm, RechargeForm, card_no, customer_line, customer_of, key_of,
     known_card, recharge_refusal, refusal_text, text,
 };
 use crate::app::form::{Choice, Field, FieldKind, Form, FormEvent, field_error_text};
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenRequest};
+use crate::app::requests::Read;
+use crate::app::screen::ScreenReply;
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
+use crate::db::DbError;
 use crate::db::card_ops::{self, Payment, Quantity, Quote, Refusal};
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::check_recharge;
@@ -49,19 +51,13 @@ pub struct QuoteRecharge {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quoted(pub Result<Quote, Refusal>);
 
-impl ScreenRequest for QuoteRecharge {
+impl Read for QuoteRecharge {
     /// The confirmation comes with the answer: keys typed meanwhile wait for it.
-    fn holds_input(&self) -> bool {
-        true
-    }
+    const HOLDS_INPUT: bool = true;
 
-    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let quote =
-                card_ops::quote_recharge(&**client, self.customer_id, self.quantity).await?;
-            Ok(Box::new(Quoted(quote)) as _)
-        })
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        let quote = card_ops::quote_recharge(client, self.customer_id, self.quantity).await?;
+        Ok(Quoted(quote))
     }
 }
 

@@ -2,13 +2,15 @@
 
 use chrono::FixedOffset;
 use ratatui::text::Line;
+use tokio_postgres::Client;
 
 use super::common::{CardPane, CardScreen, card_no, known_card, table};
 use crate::app::card_status::{kind_key, state_key};
-use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenRequest};
+use crate::app::requests::Read;
+use crate::app::screen::ScreenReply;
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
+use crate::db::DbError;
 use crate::db::card_ops::{self, UsageOf, UsageRecord};
 use crate::domain::money::{Money, Volume};
 use crate::i18n::Lang;
@@ -26,13 +28,9 @@ pub struct LoadUsage {
     pub of: UsageOf,
 }
 
-impl ScreenRequest for LoadUsage {
-    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let client = services.pool.get().await?;
-            let rows = card_ops::usage_records(&**client, self.of, USAGE_LIMIT).await?;
-            Ok(Box::new(rows) as _)
-        })
+impl Read for LoadUsage {
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        card_ops::usage_records(client, self.of, USAGE_LIMIT).await
     }
 }
 

@@ -1,6 +1,6 @@
 //! What the reference-data screens share: the keys refused while a change waits, the delete
-//! question, permissions, the form keys, how problems are said, and the drawing of a note
-//! and a table. The screens build on it; it names none of them.
+//! question, permissions, their commands around help and back, how problems are said, and the
+//! drawing of a note and a table. The screens build on it; it names none of them.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -9,13 +9,14 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use crate::app::form::{Form, FormEvent};
+use crate::app::form::Form;
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
 use crate::app::{Command, Hub};
 use crate::i18n::Lang;
+use crate::screens::legend::{BACK, Labelled, framed};
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, column_widths, line_of};
+use crate::ui::table::{Column, column_widths, header_of, line_of};
 use crate::ui::theme::Theme;
 
 /// Moves a selection (or a scroll) by `step`, within `len` rows.
@@ -44,15 +45,8 @@ pub(super) fn change_permission(
 }
 
 /// A screen's commands: help, its own, then the way back, the command line and quit.
-pub(super) fn commands_with(own: &[(Command, &'static str)]) -> Vec<(Command, &'static str)> {
-    let mut commands = vec![(Command::Help, "command.help")];
-    commands.extend_from_slice(own);
-    commands.extend([
-        (Command::Leave, "legend.back"),
-        (Command::CommandLine, "command.command_line"),
-        (Command::Quit, "command.quit"),
-    ]);
-    commands
+pub(super) fn commands_with(own: &[Labelled]) -> Vec<Labelled> {
+    framed(own.iter().copied().chain([BACK]))
 }
 
 /// The commands while a delete is asked.
@@ -122,36 +116,6 @@ pub(super) fn waits_for_save(
     waits
 }
 
-/// What a form asks of its screen after a key.
-pub(super) enum FormKey {
-    /// Taken (or answered on the message line).
-    Taken,
-    /// Every field passed its own check: the screen's rules, then its request.
-    Submit,
-    /// Not a key for the form: the hub invokes its command.
-    Unhandled,
-}
-
-/// A key to a reference screen's form; leaving (nothing unsaved, or asked already) closes the
-/// screen.
-pub(super) fn form_key(
-    form: &mut Form,
-    key: KeyEvent,
-    command: Option<Command>,
-    hub: &mut Hub,
-) -> FormKey {
-    match form.on_key(key, command, hub.app.lang) {
-        FormEvent::Unhandled => return FormKey::Unhandled,
-        FormEvent::Submit => return FormKey::Submit,
-        FormEvent::Consumed => {}
-        FormEvent::Edited(_) => hub.app.message = None,
-        FormEvent::Invalid => hub.say_form_error(form),
-        FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.lang.t("form.ask_leave")),
-        FormEvent::Leave => hub.leave(),
-    }
-    FormKey::Taken
-}
-
 /// Marks the form's bad fields and puts the first on the message line, named by its label.
 pub(super) fn fail(form: &mut Form, errors: &[(usize, String)], hub: &mut Hub) {
     form.fail(errors);
@@ -186,20 +150,8 @@ pub(crate) fn table(
 ) {
     let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let widths = column_widths(columns, area.width);
-    let headers: Vec<String> = columns
-        .iter()
-        .map(|c| lang.t(c.header).to_owned())
-        .collect();
-    frame.render_widget(
-        Paragraph::new(line_of(
-            columns,
-            &headers,
-            &widths,
-            theme.header(),
-            columns.len(),
-        )),
-        header,
-    );
+    let header_line = header_of(columns, &widths, lang, theme.header());
+    frame.render_widget(Paragraph::new(header_line), header);
     if rows.is_empty() {
         frame.render_widget(Paragraph::new(note(empty, theme)), body);
         return;

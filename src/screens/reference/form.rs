@@ -11,9 +11,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::common::{FormKey, fail, form_key, note, say_problems};
+use super::common::{fail, note, say_problems};
 use super::requests::{ChangeAnswer, RefWork, answer, send, told};
 use super::texts::{kind_key, mode_key};
+use crate::app::form::FormKey;
 use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
@@ -210,7 +211,7 @@ impl Screen for RefForm {
         if super::common::waits_for_save(hub, &key, command, true) {
             return true;
         }
-        match form_key(&mut self.form, key, command, hub) {
+        match hub.form_key(&mut self.form, key, command) {
             FormKey::Taken => true,
             FormKey::Submit => {
                 self.submit(hub);

@@ -67,15 +67,17 @@ pub struct ShortList<K: ListKind> {
     pub kind: K,
 }
 
-/// The registry's way to open a short list.
-pub fn open<K: ListKind>() -> Box<dyn Screen> {
-    Box::new(ShortList::<K> {
-        rows: Vec::new(),
-        selected: 0,
-        loading: true,
-        deleting: false,
-        kind: K::default(),
-    })
+/// A short list as it opens: loading its rows.
+impl<K: ListKind> Default for ShortList<K> {
+    fn default() -> Self {
+        ShortList {
+            rows: Vec::new(),
+            selected: 0,
+            loading: true,
+            deleting: false,
+            kind: K::default(),
+        }
+    }
 }
 
 impl<K: ListKind> ShortList<K> {
@@ -163,7 +165,6 @@ impl<K: ListKind> Screen for ShortList<K> {
             return true;
         }
         match command {
-            Command::Refresh => send(hub, K::READ),
             Command::Add | Command::Modify | Command::Prices => {
                 let row = match command {
                     Command::Add => None,

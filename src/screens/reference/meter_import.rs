@@ -11,9 +11,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::common::{FormKey, fail, form_key, move_in, note};
+use super::common::{fail, move_in, note};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
 use super::texts::meter_no_error_text;
+use crate::app::form::FormKey;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -275,7 +276,91 @@ impl Screen for ImportView {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let [path, hint, status, list] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(2),
+            Constraint::Length(2),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        crate::ui::form::draw(frame, path, &self.form, lang, theme);
+        frame.render_widget(
+            Paragraph::new(vec![
+                note(lang.t("ref.import_template"), theme),
+                note(
+                    &lang.tf(
+                        "ref.import_columns",
+                        &[("header", &METER_CSV_TEMPLATE.trim_end())],
+                    ),
+                    theme,
+                ),
+            ]),
+            hint,
+        );
+        let height = usize::from(list.height);
+        let (summary, shown): (Vec<Line>, Vec<Line>) = match &self.stage {
+            ImportStage::Path => (
+                vec![note(&app.t("ref.import_enter_path"), theme)],
+                Vec::new(),
+            ),
+            ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
+            ImportStage::Checked { check, scroll } => (
+                vec![
+                    Line::styled(
+                        format!(
+                            " {}",
+                            lang.tf(
+                                "ref.checked",
+                                &[("good", &check.good), ("bad", &check.errors.len())],
+                            )
+                        ),
+                        if check.errors.is_empty() {
+                            theme.good()
+                        } else {
+                            theme.error()
+                        },
+                    ),
+                    Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
+                ],
+                problems(&check.errors, *scroll, height, lang),
+            ),
+            ImportStage::Importing { done, total, .. } => {
+                let bar_width = 40usize;
+                let filled = if *total == 0 {
+                    bar_width
+                } else {
+                    (*done as usize * bar_width) / (*total as usize).max(1)
+                };
+                let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
+                (
+                    vec![
+                        Line::raw(format!(" {}", lang.t("ref.importing"))),
+                        Line::raw(format!(
+                            " {bar} {}",
+                            lang.tf("ref.progress", &[("done", done), ("total", total)])
+                        )),
+                    ],
+                    Vec::new(),
+                )
+            }
+            ImportStage::Done { report, scroll } => (
+                vec![Line::styled(
+                    format!(
+                        " {}",
+                        lang.tf(
+                            "ref.imported",
+                            &[("count", &report.imported), ("bad", &report.errors.len())],
+                        )
+                    ),
+                    theme.good(),
+                )],
+                problems(&report.errors, *scroll, height, lang),
+            ),
+        };
+        frame.render_widget(Paragraph::new(summary), status);
+        frame.render_widget(Paragraph::new(shown), list);
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
@@ -284,7 +369,7 @@ impl Screen for ImportView {
             return true;
         }
         if on_form {
-            match form_key(&mut self.form, key, command, hub) {
+            match hub.form_key(&mut self.form, key, command) {
                 FormKey::Taken => return true,
                 FormKey::Submit => {
                     self.check(hub);
@@ -444,93 +529,6 @@ fn problems(errors: &[LineError], scroll: usize, height: usize, lang: Lang) -> V
             ])
         })
         .collect()
-}
-
-fn draw(frame: &mut Frame, area: Rect, view: &ImportView, app: &App, theme: &Theme) {
-    let lang = app.lang;
-    let [path, hint, status, list] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(2),
-        Constraint::Length(2),
-        Constraint::Min(0),
-    ])
-    .areas(area);
-    crate::ui::form::draw(frame, path, &view.form, lang, theme);
-    frame.render_widget(
-        Paragraph::new(vec![
-            note(lang.t("ref.import_template"), theme),
-            note(
-                &lang.tf(
-                    "ref.import_columns",
-                    &[("header", &METER_CSV_TEMPLATE.trim_end())],
-                ),
-                theme,
-            ),
-        ]),
-        hint,
-    );
-    let height = usize::from(list.height);
-    let (summary, shown): (Vec<Line>, Vec<Line>) = match &view.stage {
-        ImportStage::Path => (
-            vec![note(&app.t("ref.import_enter_path"), theme)],
-            Vec::new(),
-        ),
-        ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
-        ImportStage::Checked { check, scroll } => (
-            vec![
-                Line::styled(
-                    format!(
-                        " {}",
-                        lang.tf(
-                            "ref.checked",
-                            &[("good", &check.good), ("bad", &check.errors.len())],
-                        )
-                    ),
-                    if check.errors.is_empty() {
-                        theme.good()
-                    } else {
-                        theme.error()
-                    },
-                ),
-                Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
-            ],
-            problems(&check.errors, *scroll, height, lang),
-        ),
-        ImportStage::Importing { done, total, .. } => {
-            let bar_width = 40usize;
-            let filled = if *total == 0 {
-                bar_width
-            } else {
-                (*done as usize * bar_width) / (*total as usize).max(1)
-            };
-            let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
-            (
-                vec![
-                    Line::raw(format!(" {}", lang.t("ref.importing"))),
-                    Line::raw(format!(
-                        " {bar} {}",
-                        lang.tf("ref.progress", &[("done", done), ("total", total)])
-                    )),
-                ],
-                Vec::new(),
-            )
-        }
-        ImportStage::Done { report, scroll } => (
-            vec![Line::styled(
-                format!(
-                    " {}",
-                    lang.tf(
-                        "ref.imported",
-                        &[("count", &report.imported), ("bad", &report.errors.len())],
-                    )
-                ),
-                theme.good(),
-            )],
-            problems(&report.errors, *scroll, height, lang),
-        ),
-    };
-    frame.render_widget(Paragraph::new(summary), status);
-    frame.render_widget(Paragraph::new(shown), list);
 }
 
 #[cfg(test)]

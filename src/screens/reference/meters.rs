@@ -31,6 +31,7 @@ use crate::domain::meter_csv::MeterNo;
 use crate::domain::money::{MAX_VOLUME, Volume};
 use crate::domain::validation;
 use crate::i18n::Lang;
+use crate::screens::legend::{Labelled, PAGING, usual};
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 use crate::ui::text::{truncate, width};
@@ -164,11 +165,6 @@ impl RefWork for MeterRequest {
             MeterOutcome::NotFound => says.said(lang.t("ref.gone").into()),
         })
     }
-}
-
-/// The registry's way to open it (`:meters`).
-pub fn open() -> Box<dyn Screen> {
-    Box::new(MetersView::default())
 }
 
 impl MetersView {
@@ -384,35 +380,89 @@ impl Screen for MetersView {
                 (Command::Help, "command.help"),
             ];
         }
-        let mut own: Vec<(Command, &'static str)> = match self.listing {
-            MeterListing::Uninstalled => vec![
-                (Command::Search, "command.search"),
-                (Command::Add, "command.add"),
-                (Command::Modify, "command.modify"),
-                (Command::Delete, "command.delete"),
-                (Command::Import, "command.import"),
-                (Command::Listing, "ref.legend_installed"),
-            ],
+        use Command::*;
+        let own: Vec<Labelled> = match self.listing {
+            MeterListing::Uninstalled => usual([Search, Add, Modify, Delete, Import])
+                .chain([(Listing, "ref.legend_installed")])
+                .chain(usual([Refresh]))
+                .chain(usual(PAGING))
+                .collect(),
             // Modify and delete stay on the keys to say why a placed meter is read-only.
-            MeterListing::Placed => vec![
-                (Command::Search, "command.search"),
-                (Command::Modify, "command.modify"),
-                (Command::Delete, "command.delete"),
-                (Command::Listing, "ref.legend_uninstalled"),
-            ],
+            MeterListing::Placed => usual([Search, Modify, Delete])
+                .chain([(Listing, "ref.legend_uninstalled")])
+                .chain(usual([Refresh]))
+                .chain(usual(PAGING))
+                .collect(),
         };
-        own.extend([
-            (Command::Refresh, "command.refresh"),
-            (Command::PageDown, "command.page_down"),
-            (Command::PageUp, "command.page_up"),
-            (Command::First, "command.first"),
-            (Command::Last, "command.last"),
-        ]);
         super::common::commands_with(&own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app.lang, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let [search_line, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        let label = format!(" {} ", lang.t("ref.search_meter"));
+        let room = 13;
+        let value = truncate(&inert(self.search.value()), room);
+        let style = if self.search_focused {
+            theme.focused()
+        } else {
+            theme.field()
+        };
+        let listing = match self.listing {
+            MeterListing::Uninstalled => lang.t("ref.listing_uninstalled"),
+            MeterListing::Placed => lang.t("ref.listing_placed"),
+        };
+        let line = Line::from(vec![
+            Span::raw(label.clone()),
+            Span::styled(
+                format!("{value}{}", " ".repeat(room.saturating_sub(width(&value)))),
+                style,
+            ),
+            Span::styled(format!("  {listing}"), theme.title()),
+        ]);
+        frame.render_widget(Paragraph::new(line), search_line);
+        if self.search_focused {
+            let cursor = self.search.visual_cursor().min(room) as u16;
+            frame.set_cursor_position((
+                search_line.x + width(&label) as u16 + cursor,
+                search_line.y,
+            ));
+        }
+        let rows: Vec<Vec<String>> = self
+            .page
+            .rows
+            .iter()
+            .map(|row| {
+                vec![
+                    row.meter.meter_no.clone(),
+                    inert(&row.meter.meter_type).into_owned(),
+                    reading_text(row.meter.initial_electronic_reading),
+                    reading_text(row.meter.initial_mechanical_reading),
+                    lang.t(status_key(&row.status)).to_owned(),
+                    row.customer
+                        .as_ref()
+                        .map(|(no, name)| format!("{no:08} {}", inert(name)))
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let empty = if self.loading {
+            lang.t("ref.loading").to_owned()
+        } else {
+            lang.t("ref.no_meters").to_owned()
+        };
+        super::common::table(
+            frame,
+            rest,
+            &COLUMNS,
+            &rows,
+            (!self.search_focused && !rows.is_empty()).then_some(self.selected),
+            &empty,
+            lang,
+            theme,
+        );
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -540,69 +590,6 @@ const COLUMNS: [Column; 6] = [
     Column::new("ref.col_status", 11, 0, false),
     Column::new("ref.col_customer", 8, 4, false),
 ];
-
-fn draw(frame: &mut Frame, area: Rect, view: &MetersView, lang: Lang, theme: &Theme) {
-    let [search_line, rest] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let label = format!(" {} ", lang.t("ref.search_meter"));
-    let room = 13;
-    let value = truncate(&inert(view.search.value()), room);
-    let style = if view.search_focused {
-        theme.focused()
-    } else {
-        theme.field()
-    };
-    let listing = match view.listing {
-        MeterListing::Uninstalled => lang.t("ref.listing_uninstalled"),
-        MeterListing::Placed => lang.t("ref.listing_placed"),
-    };
-    let line = Line::from(vec![
-        Span::raw(label.clone()),
-        Span::styled(
-            format!("{value}{}", " ".repeat(room.saturating_sub(width(&value)))),
-            style,
-        ),
-        Span::styled(format!("  {listing}"), theme.title()),
-    ]);
-    frame.render_widget(Paragraph::new(line), search_line);
-    if view.search_focused {
-        let cursor = view.search.visual_cursor().min(room) as u16;
-        frame.set_cursor_position((search_line.x + width(&label) as u16 + cursor, search_line.y));
-    }
-    let rows: Vec<Vec<String>> = view
-        .page
-        .rows
-        .iter()
-        .map(|row| {
-            vec![
-                row.meter.meter_no.clone(),
-                inert(&row.meter.meter_type).into_owned(),
-                reading_text(row.meter.initial_electronic_reading),
-                reading_text(row.meter.initial_mechanical_reading),
-                lang.t(status_key(&row.status)).to_owned(),
-                row.customer
-                    .as_ref()
-                    .map(|(no, name)| format!("{no:08} {}", inert(name)))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let empty = if view.loading {
-        lang.t("ref.loading").to_owned()
-    } else {
-        lang.t("ref.no_meters").to_owned()
-    };
-    super::common::table(
-        frame,
-        rest,
-        &COLUMNS,
-        &rows,
-        (!view.search_focused && !rows.is_empty()).then_some(view.selected),
-        &empty,
-        lang,
-        theme,
-    );
-}
 
 /// What its forms are saved with: its rules and its request.
 static SAVES: Saves<MeterRequest> = Saves(|target, f, errors, lang, key| match target {

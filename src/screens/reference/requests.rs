@@ -77,17 +77,9 @@ impl<W: RefWork> RefCall<W> {
 }
 
 impl<W: RefWork> ScreenRequest for RefCall<W> {
-    /// A change or an import holds the keys until it answers; lists, pages and the check of a
-    /// file do not (F3 or F12 leaves a long check, whose answer is then dropped).
-    fn holds_input(&self) -> bool {
-        self.writes()
-    }
-
-    /// A change or an import writes: F12 does not drop its answer (it may have been written).
-    fn writes(&self) -> bool {
-        self.work.idempotency_key().is_some()
-    }
-
+    /// A change or an import has a key, so it writes: it holds the keys until it answers, and
+    /// F12 does not drop its answer (it may have been written). Lists, pages and the check of
+    /// a file do neither (F3 or F12 leaves a long check, whose answer is then dropped).
     fn idempotency_key(&self) -> Option<&str> {
         self.work.idempotency_key()
     }

@@ -87,7 +87,135 @@ impl Screen for SchemeView {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        draw(frame, area, self, app.lang, &Theme::new(app.look));
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let mut lines = vec![Line::styled(
+            format!(" {}", inert(&self.name)),
+            theme.title(),
+        )];
+        let Some(detail) = &self.detail else {
+            lines.push(super::common::note(lang.t("ref.loading"), theme));
+            frame.render_widget(Paragraph::new(lines), area);
+            return;
+        };
+        let row = &detail.row;
+        let room = usize::from(area.width).saturating_sub(1);
+        lines.push(Line::raw(format!(
+            " {}",
+            truncate(
+                &lang.tf(
+                    "ref.scheme_facts",
+                    &[
+                        ("kind", &lang.t(kind_key(row.kind))),
+                        ("mode", &lang.t(mode_key(row.mode))),
+                        ("vat", &row.vat_percent),
+                        ("accumulation", &months(row.accumulation_months)),
+                        ("settlement", &months(row.settlement_months)),
+                        ("start", &row.start_date),
+                    ],
+                ),
+                room,
+            )
+        )));
+        lines.push(Line::raw(""));
+        for version in &detail.versions {
+            let in_force = Some(version.effective_from) == row.current_from;
+            let mark = if in_force { lang.t("ref.in_force") } else { "" };
+            let text = format!(
+                " {} {} {mark}",
+                lang.tf("ref.from_date", &[("date", &version.effective_from)]),
+                tiers_text(&version.tiers, lang)
+            );
+            let style = if in_force {
+                theme.title()
+            } else {
+                Style::new()
+            };
+            lines.push(Line::styled(
+                truncate(&text, usize::from(area.width)),
+                style,
+            ));
+        }
+        lines.push(Line::raw(""));
+        // The two number fields, the one typed into marked; the cursor goes to it.
+        let mut cursor_at = None;
+        let fields = [
+            ("ref.preview_volume", &self.volume, !self.on_accumulated),
+            (
+                "ref.preview_accumulated",
+                &self.accumulated,
+                self.on_accumulated,
+            ),
+        ];
+        let label_width = fields
+            .iter()
+            .map(|(key, ..)| width(lang.t(key)))
+            .max()
+            .unwrap_or(0);
+        for (key, input, focused) in fields {
+            let text = lang.t(key);
+            let label = format!(" {text}{} ", " ".repeat(label_width - width(text)));
+            let value = truncate(&inert(input.value()), 13);
+            let style = if focused {
+                theme.focused()
+            } else {
+                theme.field()
+            };
+            lines.push(Line::from(vec![
+                Span::raw(label.clone()),
+                Span::styled(
+                    format!(
+                        "{value}{}",
+                        " ".repeat(13usize.saturating_sub(width(&value)))
+                    ),
+                    style,
+                ),
+            ]));
+            if focused {
+                cursor_at = Some((
+                    lines.len() - 1,
+                    width(&label) + input.visual_cursor().min(13),
+                ));
+            }
+        }
+        lines.push(super::common::note(lang.t("ref.preview_hint"), theme));
+        match &self.preview {
+            None => {}
+            Some(Err(error)) => lines.push(Line::styled(format!(" ! {error}"), theme.error())),
+            Some(Ok(charge)) => {
+                for tier in &charge.tiers {
+                    lines.push(Line::raw(format!(
+                        " {}",
+                        lang.tf(
+                            "ref.preview_tier",
+                            &[
+                                ("tier", &tier.tier),
+                                ("volume", &tier.volume),
+                                ("price", &tier.unit_price),
+                                ("amount", &tier.amount),
+                            ],
+                        )
+                    )));
+                }
+                lines.push(Line::styled(
+                    format!(
+                        " {}",
+                        lang.tf(
+                            "ref.preview_total",
+                            &[("amount", &charge.amount), ("vat", &charge.vat),],
+                        )
+                    ),
+                    theme.title(),
+                ));
+            }
+        }
+        if let Some((row, column)) = cursor_at
+            && let (Ok(row), Ok(column)) = (u16::try_from(row), u16::try_from(column))
+            && row < area.height
+        {
+            frame.set_cursor_position((area.x + column, area.y + row));
+        }
+        frame.render_widget(Paragraph::new(lines), area);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -128,7 +256,6 @@ impl Screen for SchemeView {
             return true;
         }
         match command {
-            Command::Refresh => send(hub, SchemeRequest::Detail { id: self.id }),
             Command::Prices => hub.open(Box::new(self.prices_form())),
             _ => return false,
         }
@@ -210,134 +337,4 @@ fn tiers_text(tiers: &[Tier], lang: Lang) -> String {
         })
         .collect::<Vec<_>>()
         .join(" · ")
-}
-
-fn draw(frame: &mut Frame, area: Rect, view: &SchemeView, lang: Lang, theme: &Theme) {
-    let mut lines = vec![Line::styled(
-        format!(" {}", inert(&view.name)),
-        theme.title(),
-    )];
-    let Some(detail) = &view.detail else {
-        lines.push(super::common::note(lang.t("ref.loading"), theme));
-        frame.render_widget(Paragraph::new(lines), area);
-        return;
-    };
-    let row = &detail.row;
-    let room = usize::from(area.width).saturating_sub(1);
-    lines.push(Line::raw(format!(
-        " {}",
-        truncate(
-            &lang.tf(
-                "ref.scheme_facts",
-                &[
-                    ("kind", &lang.t(kind_key(row.kind))),
-                    ("mode", &lang.t(mode_key(row.mode))),
-                    ("vat", &row.vat_percent),
-                    ("accumulation", &months(row.accumulation_months)),
-                    ("settlement", &months(row.settlement_months)),
-                    ("start", &row.start_date),
-                ],
-            ),
-            room,
-        )
-    )));
-    lines.push(Line::raw(""));
-    for version in &detail.versions {
-        let in_force = Some(version.effective_from) == row.current_from;
-        let mark = if in_force { lang.t("ref.in_force") } else { "" };
-        let text = format!(
-            " {} {} {mark}",
-            lang.tf("ref.from_date", &[("date", &version.effective_from)]),
-            tiers_text(&version.tiers, lang)
-        );
-        let style = if in_force {
-            theme.title()
-        } else {
-            Style::new()
-        };
-        lines.push(Line::styled(
-            truncate(&text, usize::from(area.width)),
-            style,
-        ));
-    }
-    lines.push(Line::raw(""));
-    // The two number fields, the one typed into marked; the cursor goes to it.
-    let mut cursor_at = None;
-    let fields = [
-        ("ref.preview_volume", &view.volume, !view.on_accumulated),
-        (
-            "ref.preview_accumulated",
-            &view.accumulated,
-            view.on_accumulated,
-        ),
-    ];
-    let label_width = fields
-        .iter()
-        .map(|(key, ..)| width(lang.t(key)))
-        .max()
-        .unwrap_or(0);
-    for (key, input, focused) in fields {
-        let text = lang.t(key);
-        let label = format!(" {text}{} ", " ".repeat(label_width - width(text)));
-        let value = truncate(&inert(input.value()), 13);
-        let style = if focused {
-            theme.focused()
-        } else {
-            theme.field()
-        };
-        lines.push(Line::from(vec![
-            Span::raw(label.clone()),
-            Span::styled(
-                format!(
-                    "{value}{}",
-                    " ".repeat(13usize.saturating_sub(width(&value)))
-                ),
-                style,
-            ),
-        ]));
-        if focused {
-            cursor_at = Some((
-                lines.len() - 1,
-                width(&label) + input.visual_cursor().min(13),
-            ));
-        }
-    }
-    lines.push(super::common::note(lang.t("ref.preview_hint"), theme));
-    match &view.preview {
-        None => {}
-        Some(Err(error)) => lines.push(Line::styled(format!(" ! {error}"), theme.error())),
-        Some(Ok(charge)) => {
-            for tier in &charge.tiers {
-                lines.push(Line::raw(format!(
-                    " {}",
-                    lang.tf(
-                        "ref.preview_tier",
-                        &[
-                            ("tier", &tier.tier),
-                            ("volume", &tier.volume),
-                            ("price", &tier.unit_price),
-                            ("amount", &tier.amount),
-                        ],
-                    )
-                )));
-            }
-            lines.push(Line::styled(
-                format!(
-                    " {}",
-                    lang.tf(
-                        "ref.preview_total",
-                        &[("amount", &charge.amount), ("vat", &charge.vat),],
-                    )
-                ),
-                theme.title(),
-            ));
-        }
-    }
-    if let Some((row, column)) = cursor_at
-        && let (Ok(row), Ok(column)) = (u16::try_from(row), u16::try_from(column))
-        && row < area.height
-    {
-        frame.set_cursor_position((area.x + column, area.y + row));
-    }
-    frame.render_widget(Paragraph::new(lines), area);
 }
