@@ -136,19 +136,8 @@ impl Problem {
     }
 }
 
-/// The operator who signed in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub operator_id: i64,
-    pub login: String,
-    pub full_name: String,
-    pub department: String,
-    pub roles: Vec<String>,
-    /// The union of the roles' permissions (`sql/V2`), e.g. `meter.maintain`.
-    pub permissions: Vec<String>,
-    /// Signed in with a temporary password: nothing else until it is changed.
-    pub must_change_password: bool,
-}
+/// The operator who signed in, as the database knows them.
+pub use crate::db::operators::SignedIn as Session;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DbStatus {

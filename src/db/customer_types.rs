@@ -7,6 +7,7 @@
 
 use serde_json::json;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
@@ -81,14 +82,7 @@ pub async fn add_customer_type(
                 "INSERT INTO customer_type (name, nature, business_model, counts_water_usage,
                                             charges, price_scheme_id)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[
-                    &spec.name,
-                    &spec.nature.as_str(),
-                    &spec.business_model.as_str(),
-                    &spec.counts_water_usage,
-                    &matches!(spec.charging, Charging::Charged { .. }),
-                    &scheme_id(&spec),
-                ],
+                &TypeColumns::of(&spec).params(),
             )
             .await;
         let Some(inserted) = accepted(inserted, &SqlState::UNIQUE_VIOLATION)? else {
@@ -134,21 +128,16 @@ pub async fn modify_customer_type(
                 ],
             )
             .await?;
+        let columns = TypeColumns::of(&spec);
+        let mut params = columns.params().to_vec();
+        params.push(&id);
         let updated = transaction
             .execute(
                 "UPDATE customer_type
-                 SET name = $2, nature = $3, business_model = $4, counts_water_usage = $5,
-                     charges = $6, price_scheme_id = $7
-                 WHERE id = $1",
-                &[
-                    &id,
-                    &spec.name,
-                    &spec.nature.as_str(),
-                    &spec.business_model.as_str(),
-                    &spec.counts_water_usage,
-                    &matches!(spec.charging, Charging::Charged { .. }),
-                    &scheme_id(&spec),
-                ],
+                 SET name = $1, nature = $2, business_model = $3, counts_water_usage = $4,
+                     charges = $5, price_scheme_id = $6
+                 WHERE id = $7",
+                &params,
             )
             .await;
         if accepted(updated, &SqlState::UNIQUE_VIOLATION)?.is_none() {
@@ -192,6 +181,40 @@ pub async fn delete_customer_type(
         Ok(CustomerTypeOutcome::Deleted)
     })
     .await
+}
+
+/// A customer type's own columns, as the INSERT and the UPDATE name them ($1 … $6).
+struct TypeColumns<'a> {
+    name: &'a str,
+    nature: &'static str,
+    business_model: &'static str,
+    counts_water_usage: bool,
+    charges: bool,
+    price_scheme_id: Option<i64>,
+}
+
+impl<'a> TypeColumns<'a> {
+    fn of(spec: &'a CustomerTypeSpec) -> Self {
+        TypeColumns {
+            name: &spec.name,
+            nature: spec.nature.as_str(),
+            business_model: spec.business_model.as_str(),
+            counts_water_usage: spec.counts_water_usage,
+            charges: matches!(spec.charging, Charging::Charged { .. }),
+            price_scheme_id: scheme_id(spec),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.name,
+            &self.nature,
+            &self.business_model,
+            &self.counts_water_usage,
+            &self.charges,
+            &self.price_scheme_id,
+        ]
+    }
 }
 
 fn scheme_id(spec: &CustomerTypeSpec) -> Option<i64> {

@@ -33,7 +33,7 @@ impl fmt::Debug for NewOperator<'_> {
 /// The operator a session is signed in as, and what the desk needs of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
-    pub id: i64,
+    pub operator_id: i64,
     pub login: String,
     pub full_name: String,
     pub department: String,
@@ -162,7 +162,7 @@ pub async fn signed_in(
         )
         .await?;
     Ok(row.map(|row| SignedIn {
-        id: row.get("id"),
+        operator_id: row.get("id"),
         login: row.get("login"),
         full_name: row.get("full_name"),
         department: row.get("department"),

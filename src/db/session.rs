@@ -99,7 +99,11 @@ impl Sessions {
     /// Signs in with the connection settings as they are, their own user and password
     /// included (tests, tools).
     pub fn open_as_configured(&self) -> Result<(), DbError> {
-        let config = self.inner.server.clone();
+        self.open_pool(self.inner.server.clone())
+    }
+
+    /// A pool connecting with `config`, from now on the one every request uses.
+    fn open_pool(&self, config: tokio_postgres::Config) -> Result<(), DbError> {
         let pool = pool_from_config(
             config.clone(),
             self.inner.tls.clone(),
@@ -149,13 +153,7 @@ impl Sessions {
         if let Err(refusal) = self.check(&config).await? {
             return Ok(Err(refusal));
         }
-        let pool = pool_from_config(
-            config.clone(),
-            self.inner.tls.clone(),
-            self.inner.pool_size,
-            &self.inner.deadlines,
-        )?;
-        self.keep(pool, Some(config));
+        self.open_pool(config)?;
         Ok(Ok(()))
     }
 

@@ -1,6 +1,31 @@
 //! Operator passwords: what a new one must be, and generated temporary ones. The server keeps
 //! and checks them (SCRAM-SHA-256); nothing here stores or compares one.
 
+use std::fmt;
+
+/// A password held in memory: `Debug` (the app's state, every request, a panic message) says
+/// only `<hidden>`, so no log line can carry it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Secret {
+        Secret(text.to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
 /// The fewest characters a new password has.
 pub const MIN_LENGTH: usize = 8;
 
@@ -104,6 +129,13 @@ mod tests {
             check_new_password("li", None, "水表水表水表水表", "水表水表水表水表"),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_secret_never_shows_in_debug() {
+        let secret = Secret::from("river-17");
+        assert_eq!(format!("{secret:?}"), "<hidden>");
+        assert_eq!(secret.as_str(), "river-17");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use ratatui::layout::Rect;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::legend::usual;
 use super::password::PasswordChange;
 use super::table::CustomerTable;
 use crate::app::card_status::{ReadFor, read_card};
@@ -20,6 +21,7 @@ use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::operators;
 use crate::db::session::{Refusal, Sessions};
+use crate::domain::password::Secret;
 use crate::i18n::Lang;
 use crate::ui::credentials::CredentialForm;
 use crate::ui::theme::Theme;
@@ -40,14 +42,13 @@ pub struct SignIn {
 }
 
 /// Checks the operator's password; answered with a [`SignInAnswer`].
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Login {
     pub login: String,
-    pub password: String,
+    pub password: Secret,
 }
 
-/// What `Debug` shows of a password: whether one was typed, never the text, so no log line,
-/// panic message or `{:?}` of the app's state can carry it.
+/// What `Debug` shows of the form's password field: whether one was typed, never the text.
 const HIDDEN: &str = "<hidden>";
 
 impl fmt::Debug for SignIn {
@@ -56,15 +57,6 @@ impl fmt::Debug for SignIn {
             .field("operator", &self.operator.value())
             .field("password", &HIDDEN)
             .field("focus", &self.focus)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Login {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Login")
-            .field("login", &self.login)
-            .field("password", &HIDDEN)
             .finish()
     }
 }
@@ -89,7 +81,7 @@ impl ScreenRequest for Login {
 
     fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
-            let answer = sign_in(&services.pool, &self.login, &self.password).await?;
+            let answer = sign_in(&services.pool, &self.login, self.password.as_str()).await?;
             Ok(Box::new(answer) as _)
         })
     }
@@ -117,7 +109,10 @@ impl SignIn {
             return;
         }
         hub.say(MessageKind::Info, hub.app.lang.t("login.signing_in"));
-        hub.send(Login { login, password });
+        hub.send(Login {
+            login,
+            password: password.as_str().into(),
+        });
     }
 }
 
@@ -127,12 +122,10 @@ impl Screen for SignIn {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        vec![
-            (Command::Save, "legend.sign_in"),
-            (Command::NextField, "command.next_field"),
-            (Command::Help, "command.help"),
-            (Command::Quit, "command.quit"),
-        ]
+        [(Command::Save, "legend.sign_in")]
+            .into_iter()
+            .chain(usual([Command::NextField, Command::Help, Command::Quit]))
+            .collect()
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
@@ -232,14 +225,6 @@ async fn sign_in(
         sessions.sign_out();
         return Ok(SignInAnswer::Refused(LoginRefusal::WrongCredentials));
     };
-    operators::record_sign_in(&**client, operator.id).await?;
-    Ok(SignInAnswer::LoggedIn(Session {
-        operator_id: operator.id,
-        login: operator.login,
-        full_name: operator.full_name,
-        department: operator.department,
-        roles: operator.roles,
-        permissions: operator.permissions,
-        must_change_password: operator.must_change_password,
-    }))
+    operators::record_sign_in(&**client, operator.operator_id).await?;
+    Ok(SignInAnswer::LoggedIn(operator))
 }

@@ -11,6 +11,7 @@ use ratatui::layout::Rect;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::legend::{BACK, usual};
 use super::table::CustomerTable;
 use crate::app::card_status::{ReadFor, read_card};
 use crate::app::requests::{Progress, Services};
@@ -19,7 +20,7 @@ use crate::app::state::{Failure, MessageKind};
 use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::operators;
-use crate::domain::password::check_new_password;
+use crate::domain::password::{Secret, check_new_password};
 use crate::i18n::Lang;
 use crate::ui::credentials::CredentialForm;
 use crate::ui::theme::Theme;
@@ -112,11 +113,11 @@ impl PasswordChange {
 }
 
 /// Changes the signed-in operator's password.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChangePassword {
     login: String,
-    current: Option<String>,
-    new: String,
+    current: Option<Secret>,
+    new: Secret,
 }
 
 impl ChangePassword {
@@ -124,18 +125,9 @@ impl ChangePassword {
     pub fn new(login: &str, current: Option<&str>, new: &str) -> ChangePassword {
         ChangePassword {
             login: login.to_owned(),
-            current: current.map(str::to_owned),
-            new: new.to_owned(),
+            current: current.map(Secret::from),
+            new: new.into(),
         }
-    }
-}
-
-impl fmt::Debug for ChangePassword {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChangePassword")
-            .field("login", &self.login)
-            .field("passwords", &"<hidden>")
-            .finish()
     }
 }
 
@@ -154,15 +146,19 @@ impl ScreenRequest for ChangePassword {
         Box::pin(async move {
             let sessions = &services.pool;
             if let Some(current) = &self.current
-                && !sessions.password_is(&self.login, current).await?
+                && !sessions.password_is(&self.login, current.as_str()).await?
             {
                 return Ok(Box::new(PasswordAnswer::WrongCurrent) as _);
             }
             let client = sessions.get().await?;
-            operators::change_own_password(&**client, &self.new).await?;
+            operators::change_own_password(&**client, self.new.as_str()).await?;
             drop(client);
             // The pool's connections were made with the old password; new ones need the new.
-            if sessions.sign_in(&self.login, &self.new).await?.is_err() {
+            if sessions
+                .sign_in(&self.login, self.new.as_str())
+                .await?
+                .is_err()
+            {
                 return Err(Failure::Unreachable(
                     "the new password was not accepted for a new connection".to_owned(),
                 ));
@@ -178,12 +174,12 @@ impl Screen for PasswordChange {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        vec![
-            (Command::Save, "legend.change_password"),
-            (Command::NextField, "command.next_field"),
-            (Command::Leave, "legend.back"),
-            (Command::Help, "command.help"),
-        ]
+        [(Command::Save, "legend.change_password")]
+            .into_iter()
+            .chain(usual([Command::NextField]))
+            .chain([BACK])
+            .chain(usual([Command::Help]))
+            .collect()
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
