@@ -46,10 +46,15 @@ pub enum Command {
     Schemes,
     CustomerTypes,
     Password,
+    Operators,
+    Departments,
+    Roles,
+    SwitchEnabled,
+    ResetPassword,
 }
 
 impl Command {
-    pub const ALL: [Command; 40] = [
+    pub const ALL: [Command; 45] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -90,6 +95,11 @@ impl Command {
         Command::Schemes,
         Command::CustomerTypes,
         Command::Password,
+        Command::Operators,
+        Command::Departments,
+        Command::Roles,
+        Command::SwitchEnabled,
+        Command::ResetPassword,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -135,6 +145,11 @@ impl Command {
             Command::Schemes => "schemes",
             Command::CustomerTypes => "custtypes",
             Command::Password => "password",
+            Command::Operators => "operators",
+            Command::Departments => "departments",
+            Command::Roles => "roles",
+            Command::SwitchEnabled => "enable-disable",
+            Command::ResetPassword => "reset-password",
         }
     }
 
@@ -181,6 +196,11 @@ impl Command {
             Command::Schemes => "command.schemes",
             Command::CustomerTypes => "command.customer_types",
             Command::Password => "command.password",
+            Command::Operators => "operators.cmd_operators",
+            Command::Departments => "operators.cmd_departments",
+            Command::Roles => "operators.cmd_roles",
+            Command::SwitchEnabled => "operators.cmd_switch_enabled",
+            Command::ResetPassword => "operators.cmd_reset_password",
         }
     }
 

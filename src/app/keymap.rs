@@ -181,7 +181,15 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Import => &[Char('i')],
         Command::Prices => &[Char('n')],
         Command::Listing => &[Char('l')],
-        Command::Meters | Command::MeterTypes | Command::Schemes | Command::CustomerTypes => &[],
+        Command::SwitchEnabled => &[Char('e')],
+        Command::ResetPassword => &[Char('k')],
+        Command::Meters
+        | Command::MeterTypes
+        | Command::Schemes
+        | Command::CustomerTypes
+        | Command::Operators
+        | Command::Departments
+        | Command::Roles => &[],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod operators;
 pub mod overview;
 pub mod price_schemes;
+pub mod roles;
 mod rows;
 pub mod session;
 

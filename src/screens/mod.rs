@@ -8,6 +8,7 @@ pub mod login;
 pub mod measure;
 pub mod modify;
 pub mod open_account;
+pub mod operators;
 pub mod overview;
 pub mod password;
 pub mod reference;
@@ -38,6 +39,12 @@ pub static REGISTRY: Registry = Registry {
             Command::CustomerTypes,
             list::open::<customer_types::CustomerTypeList>,
         ),
+        (Command::Operators, operators::list::open),
+        (
+            Command::Departments,
+            list::open::<operators::departments::DepartmentList>,
+        ),
+        (Command::Roles, list::open::<operators::roles::RoleList>),
     ],
     draw: crate::ui::draw,
 };

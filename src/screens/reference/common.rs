@@ -19,7 +19,7 @@ use crate::ui::table::{Column, column_widths, line_of};
 use crate::ui::theme::Theme;
 
 /// Moves a selection (or a scroll) by `step`, within `len` rows.
-pub(super) fn move_in(selected: &mut usize, len: usize, step: isize) {
+pub(crate) fn move_in(selected: &mut usize, len: usize, step: isize) {
     *selected = selected
         .saturating_add_signed(step)
         .min(len.saturating_sub(1));
@@ -27,7 +27,7 @@ pub(super) fn move_in(selected: &mut usize, len: usize, step: isize) {
 
 /// A command that needs `permission` the operator lacks is refused on the message line
 /// (true: refused).
-pub(super) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
+pub(crate) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
     let Some(permission) = permission else {
         return false;
     };
@@ -47,7 +47,7 @@ pub(super) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
 }
 
 /// The permission that the commands starting a change need on a list, if `command` is one.
-pub(super) fn change_permission(
+pub(crate) fn change_permission(
     command: Command,
     permission: &'static str,
 ) -> Option<&'static str> {
@@ -59,7 +59,7 @@ pub(super) fn change_permission(
 }
 
 /// A screen's commands: help, its own, then the way back, the command line and quit.
-pub(super) fn commands_with(own: &[(Command, &'static str)]) -> Vec<(Command, &'static str)> {
+pub(crate) fn commands_with(own: &[(Command, &'static str)]) -> Vec<(Command, &'static str)> {
     let mut commands = vec![(Command::Help, "command.help")];
     commands.extend_from_slice(own);
     commands.extend([
@@ -71,7 +71,7 @@ pub(super) fn commands_with(own: &[(Command, &'static str)]) -> Vec<(Command, &'
 }
 
 /// The commands while a delete is asked.
-pub(super) fn delete_question_commands() -> Vec<(Command, &'static str)> {
+pub(crate) fn delete_question_commands() -> Vec<(Command, &'static str)> {
     vec![
         (Command::Save, "ref.legend_confirm_delete"),
         (Command::Cancel, "command.cancel"),
@@ -79,7 +79,7 @@ pub(super) fn delete_question_commands() -> Vec<(Command, &'static str)> {
 }
 
 /// Delete asked once on the message line for the row called `name`.
-pub(super) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
+pub(crate) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
     *deleting = true;
     let name = inert(name).into_owned();
     let text = hub.app.keymap.fill(hub.app.lang.t("ref.ask_delete"));
@@ -90,7 +90,7 @@ pub(super) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
 }
 
 /// A key while a delete is asked: F2 confirms (true), any other key cancels (said).
-pub(super) fn confirms_delete(
+pub(crate) fn confirms_delete(
     deleting: &mut bool,
     command: Option<Command>,
     hub: &mut Hub,
@@ -107,7 +107,7 @@ pub(super) fn confirms_delete(
 /// saved: a key that would edit or save again only says that it waits (true: taken). On a
 /// form the keys that edit or save wait; on a list only the commands that start a change, so
 /// its search and rows stay usable. Leaving, help and moving between fields stay free.
-pub(super) fn waits_for_save(
+pub(crate) fn waits_for_save(
     hub: &mut Hub,
     key: &KeyEvent,
     command: Option<Command>,
@@ -138,7 +138,7 @@ pub(super) fn waits_for_save(
 }
 
 /// What a form asks of its screen after a key.
-pub(super) enum FormKey {
+pub(crate) enum FormKey {
     /// Taken (or answered on the message line).
     Taken,
     /// Every field passed its own check: the screen's rules, then its request.
@@ -149,7 +149,7 @@ pub(super) enum FormKey {
 
 /// A key to a reference screen's form; leaving (nothing unsaved, or asked already) closes the
 /// screen.
-pub(super) fn form_key(
+pub(crate) fn form_key(
     form: &mut Form,
     key: KeyEvent,
     command: Option<Command>,
@@ -168,13 +168,13 @@ pub(super) fn form_key(
 }
 
 /// Marks the form's bad fields and puts the first on the message line, named by its label.
-pub(super) fn fail(form: &mut Form, errors: &[(usize, String)], hub: &mut Hub) {
+pub(crate) fn fail(form: &mut Form, errors: &[(usize, String)], hub: &mut Hub) {
     form.fail(errors);
     hub.say_form_error(form);
 }
 
 /// Refused: every problem on the message line.
-pub(super) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, String)>) {
+pub(crate) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, String)>) {
     let text: Vec<String> = problems.into_iter().map(|(_, text)| text).collect();
     hub.say(MessageKind::Error, text.join("; "));
 }
@@ -182,13 +182,13 @@ pub(super) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, S
 // ───────────────────────────── Drawing ─────────────────────────────
 
 /// A note on one line, dimmed.
-pub(super) fn note(text: &str, theme: &Theme) -> Line<'static> {
+pub(crate) fn note(text: &str, theme: &Theme) -> Line<'static> {
     Line::styled(format!(" {text}"), theme.dim())
 }
 
 /// A table: a header line, then the rows that fit, scrolled so the selection shows.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn table(
+pub(crate) fn table(
     frame: &mut Frame,
     area: Rect,
     columns: &[Column],

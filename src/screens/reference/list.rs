@@ -10,7 +10,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Paragraph;
 
 use super::form::RefForm;
-use super::requests::{RefAnswer, RefWork, answer, change_done, send};
+use super::requests::{RefAnswer, RefWork, answer, change_done, send, show_after};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -194,6 +194,7 @@ impl<K: ListKind> Screen for ShortList<K> {
             self.rows = rows;
         } else if change_done(work, answer, hub) {
             send(hub, K::READ);
+            show_after(work, answer, hub);
         }
     }
 
