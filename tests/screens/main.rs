@@ -7,6 +7,7 @@ mod cards;
 mod details;
 mod hub;
 mod login;
+mod operators;
 mod overview;
 mod reference;
 mod shell;

@@ -319,9 +319,9 @@ fn cells(row: &OperatorRow, lang: Lang) -> Vec<String> {
 
 const COLUMNS: [Column; 6] = [
     Column::new("operators.col_login", 10, 1, false),
-    Column::new("operators.col_name", 10, 2, false),
-    Column::new("operators.col_department", 10, 2, false),
-    Column::new("operators.col_roles", 10, 2, false),
+    Column::new("operators.col_name", 8, 2, false),
+    Column::new("operators.col_department", 8, 1, false),
+    Column::new("operators.col_roles", 18, 1, false),
     Column::new("operators.col_state", 8, 0, false),
     Column::new("operators.col_password", 9, 0, false),
 ];

@@ -63,6 +63,7 @@ impl Screen for PasswordShown {
             .centered(),
             Line::raw(""),
             Line::raw(lang.t("operators.password_once")),
+            Line::raw(""),
             Line::from(Span::styled(app.t("operators.password_keys"), theme.key())),
         ];
         frame.render_widget(
