@@ -305,6 +305,73 @@ async fn a_login_taken_is_said_on_its_field_and_departments_are_added_and_rename
     );
 }
 
+async fn permissions_of(db: &TestDb, role: &str) -> Vec<String> {
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT ARRAY(SELECT permission_code FROM role_permission WHERE role_code = $1
+                          ORDER BY 1) AS permissions",
+            &[&role],
+        )
+        .await
+        .unwrap()
+        .get("permissions")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_roles_permissions_are_changed_but_administration_is_never_left_to_nobody() {
+    let db = fresh_db().await;
+    db.create_operator("boss", &["administrator"]).await;
+    let mut admin = Desk::sign_in(&db, "boss", TEST_PASSWORD).await;
+    admin.command("roles").await;
+    assert!(
+        admin.screen().contains("operator.maintain"),
+        "{}",
+        admin.screen()
+    );
+
+    // By code: administrator, clerk, supervisor. The clerk no longer reprints receipts.
+    admin.key(KeyCode::Down).await;
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::F(4)).await;
+    admin.text("receipt.reprint").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::F(2)).await;
+    let clerk = permissions_of(&db, "clerk").await;
+    assert!(!clerk.iter().any(|p| p == "receipt.reprint"), "{clerk:?}");
+    assert!(clerk.iter().any(|p| p == "card.recharge"), "{clerk:?}");
+    let audited: i64 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'role.set_permissions'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(audited, 1);
+
+    // Taking operator.maintain from the only administrators' role is refused.
+    let before = permissions_of(&db, "administrator").await;
+    admin.key(KeyCode::Up).await;
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::F(4)).await;
+    admin.text("operator.maintain").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::F(2)).await;
+    let (kind, text) = admin.message();
+    assert_eq!(kind, MessageKind::Error);
+    assert!(text.contains("no enabled operator"), "{text}");
+    assert_eq!(permissions_of(&db, "administrator").await, before);
+}
+
 #[tokio::test]
 async fn the_database_refuses_what_an_administrator_may_not_do_even_to_themselves() {
     let db = fresh_db().await;

@@ -2,9 +2,11 @@
 //! database's checks (`md_permitted`) both read. Changing it needs `role.maintain`, checked by
 //! the database's guard on the table (sql/V13).
 
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient};
 
 use super::DbError;
+use super::rows::accepted;
 
 /// A role with its permissions and how many operators have it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,12 +66,13 @@ pub async fn permissions(client: &impl GenericClient) -> Result<Vec<Permission>,
 }
 
 /// Gives role `code` exactly `permissions`, with an audit row saying what it had before, in
-/// one transaction.
+/// one transaction; None (nothing changed) when that would leave no enabled operator able to
+/// maintain operators or roles (sql/V15).
 pub async fn set_permissions(
     client: &mut Client,
     code: &str,
     permissions: &[String],
-) -> Result<(), DbError> {
+) -> Result<Option<()>, DbError> {
     let transaction = client.transaction().await?;
     let before: Vec<String> = transaction
         .query_one(
@@ -79,13 +82,16 @@ pub async fn set_permissions(
         )
         .await?
         .get("permissions");
-    transaction
+    let taken = transaction
         .execute(
             "DELETE FROM role_permission
              WHERE role_code = $1 AND permission_code <> ALL ($2)",
             &[&code, &permissions],
         )
-        .await?;
+        .await;
+    if accepted(taken, &SqlState::CHECK_VIOLATION)?.is_none() {
+        return Ok(None);
+    }
     transaction
         .execute(
             "INSERT INTO role_permission (role_code, permission_code)
@@ -104,5 +110,5 @@ pub async fn set_permissions(
         )
         .await?;
     transaction.commit().await?;
-    Ok(())
+    Ok(Some(()))
 }

@@ -7,6 +7,7 @@ use meterdesk::db::operators::{Department, OperatorRow};
 use meterdesk::db::roles::RoleRow;
 use meterdesk::screens::operators::list::OperatorsView;
 use meterdesk::screens::operators::requests::{OperatorListing, OperatorReply, OperatorRequest};
+use meterdesk::screens::operators::roles::{RoleReply, RoleRequest};
 use meterdesk::screens::operators::shown_once::PasswordShown;
 use meterdesk::screens::reference::requests::RefCall;
 
@@ -181,4 +182,53 @@ fn a_clerk_is_refused_the_operators_screen() {
         "{}",
         message.text
     );
+}
+
+#[test]
+fn the_roles_list_shows_the_selected_roles_permissions_in_full() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "roles");
+        let sent = press(&mut app, KeyCode::Enter);
+        let [(id, request)] = sent.as_slice() else {
+            panic!("one request: {sent:?}")
+        };
+        assert_eq!(
+            request.of::<RefCall<RoleRequest>>().map(|call| &call.work),
+            Some(&RoleRequest::List)
+        );
+        let permissions = [
+            "customer.view",
+            "customer.open",
+            "customer.modify",
+            "customer.transfer",
+            "card.read",
+            "card.open",
+            "card.recharge",
+            "card.recycle",
+            "account.deposit",
+            "account.pay_bills",
+            "receipt.reprint",
+        ];
+        let role = |code: &str, name: &str, count: usize| RoleRow {
+            code: code.into(),
+            name: name.into(),
+            permissions: permissions[..count].iter().map(|p| (*p).into()).collect(),
+            operators: count as i64,
+        };
+        let listed = RoleReply::Listed {
+            roles: vec![
+                role("administrator", "Administrator", 1),
+                role("clerk", "收费员", 11),
+                role("supervisor", "Supervisor", 5),
+            ],
+            permissions: Vec::new(),
+        };
+        reply(&mut app, *id, listed);
+        press(&mut app, KeyCode::Down);
+        let screen = render(&app);
+        assert!(screen.contains("receipt.reprint"), "{screen}");
+        insta::assert_snapshot!(format!("roles_list_{lang:?}").to_lowercase(), screen);
+    }
 }

@@ -33,6 +33,8 @@ pub enum RoleReply {
         permissions: Vec<Permission>,
     },
     Saved,
+    /// Nobody enabled would be left to maintain operators or roles (sql/V15).
+    KeepsAdministration,
 }
 
 impl RefWork for RoleRequest {
@@ -57,10 +59,10 @@ impl RefWork for RoleRequest {
             },
             RoleRequest::SetPermissions {
                 code, permissions, ..
-            } => {
-                roles::set_permissions(db.client, code, permissions).await?;
-                RoleReply::Saved
-            }
+            } => match roles::set_permissions(db.client, code, permissions).await? {
+                Some(()) => RoleReply::Saved,
+                None => RoleReply::KeepsAdministration,
+            },
         })
     }
 
@@ -68,6 +70,10 @@ impl RefWork for RoleRequest {
         match reply {
             RoleReply::Listed { .. } => None,
             RoleReply::Saved => Some(Says { lang }.done("ref.saved")),
+            RoleReply::KeepsAdministration => Some(Says { lang }.on(
+                "operators.f_permissions",
+                lang.t("operators.keeps_administration").into(),
+            )),
         }
     }
 }
@@ -82,10 +88,10 @@ impl ListKind for RoleList {
     type Row = RoleRow;
     const CRUMB: &'static str = "operators.screen_roles";
     const COLUMNS: &'static [Column] = &[
-        Column::new("operators.col_role", 10, 0, false),
-        Column::new("operators.col_name", 12, 0, false),
+        Column::new("operators.col_role", 13, 1, false),
+        Column::new("operators.col_role_name", 13, 1, false),
         Column::new("operators.col_operators", 9, 0, true),
-        Column::new("operators.col_permissions", 20, 1, false),
+        Column::new("operators.col_permissions", 11, 0, true),
     ];
     const COMMANDS: &'static [(Command, &'static str)] = &[
         (Command::Modify, "operators.legend_permissions"),
@@ -100,7 +106,7 @@ impl ListKind for RoleList {
                 self.permissions = permissions.clone();
                 Some(roles.clone())
             }
-            RoleReply::Saved => None,
+            RoleReply::Saved | RoleReply::KeepsAdministration => None,
         }
     }
 
@@ -109,8 +115,19 @@ impl ListKind for RoleList {
             inert(&row.code).into_owned(),
             inert(&row.name).into_owned(),
             row.operators.to_string(),
-            inert(&row.permissions.join(", ")).into_owned(),
+            row.permissions.len().to_string(),
         ]
+    }
+
+    /// Its permissions, all of them.
+    fn detail(row: &RoleRow, lang: Lang) -> Option<String> {
+        Some(lang.tf(
+            "operators.role_permissions",
+            &[
+                ("role", &inert(&row.code)),
+                ("permissions", &inert(&row.permissions.join(", "))),
+            ],
+        ))
     }
 
     fn form(&self, row: Option<&RoleRow>, _command: Command, _lang: Lang) -> Option<RefForm> {
