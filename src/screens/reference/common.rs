@@ -47,7 +47,7 @@ pub(crate) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
 }
 
 /// The permission that the commands starting a change need on a list, if `command` is one.
-pub(crate) fn change_permission(
+pub(super) fn change_permission(
     command: Command,
     permission: &'static str,
 ) -> Option<&'static str> {
@@ -71,7 +71,7 @@ pub(crate) fn commands_with(own: &[(Command, &'static str)]) -> Vec<(Command, &'
 }
 
 /// The commands while a delete is asked.
-pub(crate) fn delete_question_commands() -> Vec<(Command, &'static str)> {
+pub(super) fn delete_question_commands() -> Vec<(Command, &'static str)> {
     vec![
         (Command::Save, "ref.legend_confirm_delete"),
         (Command::Cancel, "command.cancel"),
@@ -79,7 +79,7 @@ pub(crate) fn delete_question_commands() -> Vec<(Command, &'static str)> {
 }
 
 /// Delete asked once on the message line for the row called `name`.
-pub(crate) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
+pub(super) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
     *deleting = true;
     let name = inert(name).into_owned();
     let text = hub.app.keymap.fill(hub.app.lang.t("ref.ask_delete"));
@@ -90,7 +90,7 @@ pub(crate) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
 }
 
 /// A key while a delete is asked: F2 confirms (true), any other key cancels (said).
-pub(crate) fn confirms_delete(
+pub(super) fn confirms_delete(
     deleting: &mut bool,
     command: Option<Command>,
     hub: &mut Hub,
@@ -107,7 +107,7 @@ pub(crate) fn confirms_delete(
 /// saved: a key that would edit or save again only says that it waits (true: taken). On a
 /// form the keys that edit or save wait; on a list only the commands that start a change, so
 /// its search and rows stay usable. Leaving, help and moving between fields stay free.
-pub(crate) fn waits_for_save(
+pub(super) fn waits_for_save(
     hub: &mut Hub,
     key: &KeyEvent,
     command: Option<Command>,
@@ -138,7 +138,7 @@ pub(crate) fn waits_for_save(
 }
 
 /// What a form asks of its screen after a key.
-pub(crate) enum FormKey {
+pub(super) enum FormKey {
     /// Taken (or answered on the message line).
     Taken,
     /// Every field passed its own check: the screen's rules, then its request.
@@ -149,7 +149,7 @@ pub(crate) enum FormKey {
 
 /// A key to a reference screen's form; leaving (nothing unsaved, or asked already) closes the
 /// screen.
-pub(crate) fn form_key(
+pub(super) fn form_key(
     form: &mut Form,
     key: KeyEvent,
     command: Option<Command>,
@@ -168,13 +168,13 @@ pub(crate) fn form_key(
 }
 
 /// Marks the form's bad fields and puts the first on the message line, named by its label.
-pub(crate) fn fail(form: &mut Form, errors: &[(usize, String)], hub: &mut Hub) {
+pub(super) fn fail(form: &mut Form, errors: &[(usize, String)], hub: &mut Hub) {
     form.fail(errors);
     hub.say_form_error(form);
 }
 
 /// Refused: every problem on the message line.
-pub(crate) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, String)>) {
+pub(super) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, String)>) {
     let text: Vec<String> = problems.into_iter().map(|(_, text)| text).collect();
     hub.say(MessageKind::Error, text.join("; "));
 }

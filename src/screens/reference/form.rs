@@ -312,7 +312,7 @@ pub struct Errors<'a> {
 }
 
 impl Errors<'_> {
-    pub(crate) fn add(&mut self, label: &str, text: String) {
+    pub(super) fn add(&mut self, label: &str, text: String) {
         if let Some(index) = index_of(self.form, label)
             && !self.list.iter().any(|(bad, _)| *bad == index)
         {
@@ -331,7 +331,7 @@ impl Errors<'_> {
 }
 
 /// Choices whose labels come from the catalogue.
-pub(crate) fn word_choices(lang: Lang, words: &[(&str, &'static str)]) -> FieldKind {
+pub(super) fn word_choices(lang: Lang, words: &[(&str, &'static str)]) -> FieldKind {
     FieldKind::Choice(
         words
             .iter()
@@ -343,7 +343,7 @@ pub(crate) fn word_choices(lang: Lang, words: &[(&str, &'static str)]) -> FieldK
     )
 }
 
-pub(crate) fn yes_no(lang: Lang) -> FieldKind {
+pub(super) fn yes_no(lang: Lang) -> FieldKind {
     word_choices(lang, &[("yes", "ref.yes"), ("no", "ref.no")])
 }
 
@@ -379,7 +379,7 @@ pub(crate) fn set(form: &mut Form, label: &str, text: &str) {
     }
 }
 
-pub(crate) fn index_of(form: &Form, label: &str) -> Option<usize> {
+pub(super) fn index_of(form: &Form, label: &str) -> Option<usize> {
     form.fields.iter().position(|field| field.label == label)
 }
 

@@ -151,14 +151,14 @@ pub(crate) fn answer<'a, W: RefWork>(
 }
 
 /// Whether a `W` request that `wanted` picks is this one.
-pub(crate) fn is<W: RefWork>(request: &dyn ScreenRequest, wanted: impl Fn(&W) -> bool) -> bool {
+pub(super) fn is<W: RefWork>(request: &dyn ScreenRequest, wanted: impl Fn(&W) -> bool) -> bool {
     request
         .of::<RefCall<W>>()
         .is_some_and(|call| wanted(&call.work))
 }
 
 /// What the answer to `work` says, if it answered a change.
-pub(crate) fn told<W: RefWork>(
+pub(super) fn told<W: RefWork>(
     work: &W,
     answer: &RefAnswer<W::Reply>,
     lang: Lang,
