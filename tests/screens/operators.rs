@@ -232,3 +232,16 @@ fn the_roles_list_shows_the_selected_roles_permissions_in_full() {
         insta::assert_snapshot!(format!("roles_list_{lang:?}").to_lowercase(), screen);
     }
 }
+
+#[test]
+fn the_add_form_offers_the_departments_and_roles_of_the_list() {
+    let mut app = operators_screen(Lang::En);
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "Bad Login!");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "王小红");
+    // F2: the login is refused on its field, nothing is sent.
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    insta::assert_snapshot!("operators_add_form_en", render(&app));
+}
