@@ -429,3 +429,69 @@ async fn as_clerk_client(db: &TestDb) -> tokio_postgres::Client {
     tokio::spawn(connection);
     client
 }
+
+/// A create sent again after a lost connection (the first attempt committed) is answered as
+/// done, its password the one the database has; the same login with another password is
+/// someone else's.
+#[tokio::test]
+async fn a_create_sent_again_is_done_once_and_another_with_its_login_is_refused() {
+    use meterdesk::app::state::Reply;
+    use meterdesk::domain::password::TemporaryPassword;
+    use meterdesk::screens::operators::requests::OperatorReply;
+    use meterdesk::screens::reference::requests::RefAnswer;
+
+    let db = fresh_db().await;
+    let boss = db.create_operator("boss", &["administrator"]).await;
+    // Signed in as the desk does: a password can be checked on the same server.
+    let services = support::desk_services(&db.conn_str);
+    assert_eq!(
+        services.pool.sign_in("boss", TEST_PASSWORD).await.unwrap(),
+        Ok(())
+    );
+    let department_id: i64 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT id FROM department WHERE name = 'Counter'", &[])
+        .await
+        .unwrap()
+        .get("id");
+    let create = |key: &str, password: TemporaryPassword| {
+        Request(Box::new(RefCall {
+            operator_id: boss,
+            work: OperatorRequest::Create {
+                idempotency_key: key.into(),
+                login: "twice".into(),
+                full_name: "Twice".into(),
+                department_id,
+                roles: vec!["clerk".into()],
+                password,
+            },
+        }))
+    };
+    let done = Ok(Reply::screen(RefAnswer::Done(OperatorReply::Done)));
+    let password = TemporaryPassword::generate();
+    let first = create("k1", password.clone());
+    let again = create("k1", password);
+    assert_eq!(requests::execute(&services, first).await, done);
+    assert_eq!(requests::execute(&services, again).await, done);
+    let other = create("k2", TemporaryPassword::generate());
+    assert_eq!(
+        requests::execute(&services, other).await,
+        Ok(Reply::screen(RefAnswer::Done(OperatorReply::LoginTaken)))
+    );
+    let count: i64 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) AS n FROM operator WHERE login = 'twice'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(count, 1);
+}
