@@ -1,7 +1,8 @@
--- The operators screen (issue #10, item 2): what an administrator may not do to themselves, in
--- the database as well as in the client. Disabling oneself ends one's own session at once, and
--- giving oneself roles without `operator.maintain` leaves the desk without the one who could
--- undo it; both are refused here, whoever calls the functions (psql included).
+-- The operators screen (issue #10, item 2): what an administrator may not do, in the database as
+-- well as in the client, whoever calls (psql included). Disabling oneself ends one's own
+-- session at once, and giving oneself roles without `operator.maintain` leaves the desk without
+-- the one who could undo it; taking from the roles the permissions that administer the
+-- installation must leave some enabled operator with each. Refusals are check_violation.
 
 CREATE OR REPLACE FUNCTION operator_set_enabled(p_operator_id bigint, p_enabled boolean) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
