@@ -48,10 +48,15 @@ pub enum Command {
     Password,
     Audit,
     Export,
+    Operators,
+    Departments,
+    Roles,
+    SwitchEnabled,
+    ResetPassword,
 }
 
 impl Command {
-    pub const ALL: [Command; 42] = [
+    pub const ALL: [Command; 47] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -94,6 +99,11 @@ impl Command {
         Command::Password,
         Command::Audit,
         Command::Export,
+        Command::Operators,
+        Command::Departments,
+        Command::Roles,
+        Command::SwitchEnabled,
+        Command::ResetPassword,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -141,6 +151,11 @@ impl Command {
             Command::Password => "password",
             Command::Audit => "audit",
             Command::Export => "export",
+            Command::Operators => "operators",
+            Command::Departments => "departments",
+            Command::Roles => "roles",
+            Command::SwitchEnabled => "enable-disable",
+            Command::ResetPassword => "reset-password",
         }
     }
 
@@ -189,6 +204,11 @@ impl Command {
             Command::Password => "command.password",
             Command::Audit => "command.audit",
             Command::Export => "command.export",
+            Command::Operators => "operators.cmd_operators",
+            Command::Departments => "operators.cmd_departments",
+            Command::Roles => "operators.cmd_roles",
+            Command::SwitchEnabled => "operators.cmd_switch_enabled",
+            Command::ResetPassword => "operators.cmd_reset_password",
         }
     }
 

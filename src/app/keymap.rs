@@ -182,11 +182,16 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Prices => &[Char('n')],
         Command::Listing => &[Char('l')],
         Command::Export => &[Char('e')],
+        Command::SwitchEnabled => &[Char('s')],
+        Command::ResetPassword => &[Char('k')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes
         | Command::CustomerTypes
-        | Command::Audit => &[],
+        | Command::Audit
+        | Command::Operators
+        | Command::Departments
+        | Command::Roles => &[],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

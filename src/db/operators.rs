@@ -5,7 +5,10 @@
 use std::fmt;
 
 use tokio_postgres::GenericClient;
+use tokio_postgres::error::SqlState;
 
+use super::DbError;
+use super::rows::accepted;
 use super::session::password_verifier;
 
 /// An operator to create, with a temporary password (changed at the first sign-in).
@@ -65,6 +68,69 @@ pub async fn create(
         )
         .await?
         .get("id"))
+}
+
+/// An operator as the administrator's list shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorRow {
+    pub id: i64,
+    pub login: String,
+    pub full_name: String,
+    pub department: String,
+    /// Role codes, sorted.
+    pub roles: Vec<String>,
+    pub enabled: bool,
+    pub must_change_password: bool,
+}
+
+/// Every operator, by login.
+pub async fn list(client: &impl GenericClient) -> Result<Vec<OperatorRow>, DbError> {
+    let rows = client
+        .query(
+            "SELECT o.id, o.login, o.full_name, d.name AS department, o.enabled,
+                    o.must_change_password,
+                    ARRAY(SELECT r.role_code FROM operator_role r
+                          WHERE r.operator_id = o.id ORDER BY r.role_code) AS roles
+             FROM operator o JOIN department d ON d.id = o.department_id
+             ORDER BY lower(o.login)",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| OperatorRow {
+            id: row.get("id"),
+            login: row.get("login"),
+            full_name: row.get("full_name"),
+            department: row.get("department"),
+            roles: row.get("roles"),
+            enabled: row.get("enabled"),
+            must_change_password: row.get("must_change_password"),
+        })
+        .collect())
+}
+
+/// [`create`], or None when the login is taken (case-insensitively).
+pub async fn create_unless_taken(
+    client: &impl GenericClient,
+    operator: &NewOperator<'_>,
+) -> Result<Option<i64>, DbError> {
+    accepted(create(client, operator).await, &SqlState::UNIQUE_VIOLATION)
+}
+
+/// Gives an operator exactly these roles (their PostgreSQL groups follow).
+pub async fn set_roles(
+    client: &impl GenericClient,
+    operator_id: i64,
+    role_codes: &[&str],
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT operator_set_roles($1, $2)",
+            &[&operator_id, &role_codes],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Enables or disables an operator; a disabled one's sessions end at once.
@@ -140,6 +206,73 @@ pub async fn department(
         )
         .await?
         .get("id"))
+}
+
+/// A department, with how many operators belong to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department {
+    pub id: i64,
+    pub name: String,
+    pub operators: i64,
+}
+
+/// Every department, by name.
+pub async fn departments(client: &impl GenericClient) -> Result<Vec<Department>, DbError> {
+    let rows = client
+        .query(
+            "SELECT d.id, d.name,
+                    (SELECT count(*) FROM operator o WHERE o.department_id = d.id) AS operators
+             FROM department d ORDER BY d.name",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Department {
+            id: row.get("id"),
+            name: row.get("name"),
+            operators: row.get("operators"),
+        })
+        .collect())
+}
+
+/// Adds a department (`id` None) or renames one, with its audit row; None when another has
+/// the name. Needs `department.maintain` (the database's guard).
+pub async fn save_department(
+    client: &impl GenericClient,
+    id: Option<i64>,
+    name: &str,
+) -> Result<Option<()>, DbError> {
+    // One statement each: the change and its audit row are written together or not at all.
+    let saved =
+        match id {
+            None => client
+                .execute(
+                    "WITH saved AS (INSERT INTO department (name) VALUES ($1) RETURNING id, name)
+                     INSERT INTO audit_log (action, entity, entity_id, detail)
+                     SELECT 'department.add', 'department', id,
+                            jsonb_build_object('after', jsonb_build_object('name', name))
+                     FROM saved",
+                    &[&name],
+                )
+                .await,
+            Some(id) => {
+                client
+                    .execute(
+                        "WITH before AS (SELECT name FROM department WHERE id = $1),
+                          saved AS (UPDATE department SET name = $2 WHERE id = $1
+                                    RETURNING id, name)
+                     INSERT INTO audit_log (action, entity, entity_id, detail)
+                     SELECT 'department.rename', 'department', saved.id,
+                            jsonb_build_object('before', jsonb_build_object('name', before.name),
+                                               'after', jsonb_build_object('name', saved.name))
+                     FROM saved, before",
+                        &[&id, &name],
+                    )
+                    .await
+            }
+        };
+    Ok(accepted(saved, &SqlState::UNIQUE_VIOLATION)?.map(|_| ()))
 }
 
 /// The operator this connection is signed in as (`session_user`), or None when it is no

@@ -83,6 +83,29 @@ pub fn generate_password() -> String {
         .collect()
 }
 
+/// A generated temporary password on its way from the administrator's desk to the database and
+/// to the one screen that shows it once: its `Debug` never prints it, so neither a log line nor
+/// a panic message carries it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TemporaryPassword(String);
+
+impl TemporaryPassword {
+    pub fn generate() -> TemporaryPassword {
+        TemporaryPassword(generate_password())
+    }
+
+    /// The password itself: for the database (as a verifier) and the screen that shows it.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TemporaryPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TemporaryPassword(<hidden>)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +168,13 @@ mod tests {
         assert!(!password.contains(['0', 'O', '1', 'l', 'I']));
         assert_ne!(password, generate_password());
         assert_eq!(check_new_password("x", None, &password, &password), Ok(()));
+    }
+
+    #[test]
+    fn a_temporary_password_never_shows_in_debug_output() {
+        let password = TemporaryPassword::generate();
+        let debug = format!("{password:?} {:?}", Some(password.clone()));
+        assert!(!debug.contains(password.reveal()), "{debug}");
+        assert!(debug.contains("<hidden>"));
     }
 }

@@ -10,6 +10,7 @@ pub mod login;
 pub mod measure;
 pub mod modify;
 pub mod open_account;
+pub mod operators;
 pub mod overview;
 pub mod password;
 pub mod reference;
@@ -45,6 +46,15 @@ pub static REGISTRY: Registry = Registry {
             new_screen::<ShortList<customer_types::CustomerTypeList>>,
         ),
         (Command::Audit, new_screen::<audit::AuditScreen>),
+        (Command::Operators, operators::list::open),
+        (
+            Command::Departments,
+            new_screen::<ShortList<operators::departments::DepartmentList>>,
+        ),
+        (
+            Command::Roles,
+            new_screen::<ShortList<operators::roles::RoleList>>,
+        ),
     ],
     draw: crate::ui::draw,
 };

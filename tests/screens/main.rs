@@ -8,6 +8,7 @@ mod cards;
 mod details;
 mod hub;
 mod login;
+mod operators;
 mod overview;
 mod password;
 mod reference;

@@ -49,21 +49,6 @@ fn at_command(permissions: &[&str], name: &str) -> (App, Vec<(u64, Request)>) {
     (app, sent)
 }
 
-/// The database's answer `reply` to request `id`.
-fn reply<R>(app: &mut App, id: u64, reply: R) -> Vec<(u64, Request)>
-where
-    R: std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static,
-{
-    update(
-        app,
-        Msg::Reply {
-            id,
-            outcome: Ok(Reply::screen(RefAnswer::Done(reply))),
-        },
-    )
-    .requests
-}
-
 /// The requests of type `W` among `sent`.
 fn ref_requests<W: RefWork>(sent: &[(u64, Request)]) -> Vec<(u64, W)> {
     sent.iter()

@@ -139,6 +139,23 @@ pub fn answer(app: &mut App, sent: &[(u64, Request)], reply: Reply) -> Vec<(u64,
     .requests
 }
 
+/// A reference screen's request `id` answered with `reply` (done, as permitted).
+pub fn reply<R>(app: &mut App, id: u64, reply: R) -> Vec<(u64, Request)>
+where
+    R: std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static,
+{
+    update(
+        app,
+        Msg::Reply {
+            id,
+            outcome: Ok(Reply::screen(
+                meterdesk::screens::reference::requests::RefAnswer::Done(reply),
+            )),
+        },
+    )
+    .requests
+}
+
 /// Signs in through the keys on a terminal of `size`, answering as the database would.
 pub fn signed_in_at(lang: Lang, size: (u16, u16)) -> App {
     let mut app = app(lang);

@@ -20,7 +20,7 @@ use crate::ui::table::{Column, column_widths, header_of, line_of};
 use crate::ui::theme::Theme;
 
 /// Moves a selection (or a scroll) by `step`, within `len` rows.
-pub(super) fn move_in(selected: &mut usize, len: usize, step: isize) {
+pub(crate) fn move_in(selected: &mut usize, len: usize, step: isize) {
     *selected = selected
         .saturating_add_signed(step)
         .min(len.saturating_sub(1));
@@ -28,7 +28,7 @@ pub(super) fn move_in(selected: &mut usize, len: usize, step: isize) {
 
 /// A command that needs `permission` the operator lacks is refused on the message line
 /// (true: refused).
-pub(super) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
+pub(crate) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
     permission.is_some_and(|permission| !hub.allowed(permission))
 }
 
@@ -45,7 +45,7 @@ pub(super) fn change_permission(
 }
 
 /// A screen's commands: help, its own, then the way back, the command line and quit.
-pub(super) fn commands_with(own: &[Labelled]) -> Vec<Labelled> {
+pub(crate) fn commands_with(own: &[Labelled]) -> Vec<Labelled> {
     framed(own.iter().copied().chain([BACK]))
 }
 
@@ -131,7 +131,7 @@ pub(super) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, S
 // ───────────────────────────── Drawing ─────────────────────────────
 
 /// A note on one line, dimmed.
-pub(super) fn note(text: &str, theme: &Theme) -> Line<'static> {
+pub(crate) fn note(text: &str, theme: &Theme) -> Line<'static> {
     Line::styled(format!(" {text}"), theme.dim())
 }
 

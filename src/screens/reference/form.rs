@@ -12,7 +12,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 use super::common::{fail, note, say_problems};
-use super::requests::{ChangeAnswer, RefWork, answer, send, told};
+use super::requests::{ChangeAnswer, RefAnswer, RefWork, answer, send, told};
 use super::texts::{kind_key, mode_key};
 use crate::app::form::FormKey;
 use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form};
@@ -44,6 +44,23 @@ pub enum FormTarget {
     },
     CustomerType {
         id: Option<i64>,
+    },
+    /// A new operator (`:operators`).
+    Operator,
+    /// The roles of the operator `login`; `yours`: they are the administrator's own, and one
+    /// of these roles (those holding `operator.maintain`) must stay.
+    OperatorRoles {
+        id: i64,
+        login: String,
+        yours: Option<Vec<String>>,
+    },
+    /// `id` None: a new department; else a department renamed.
+    Department {
+        id: Option<i64>,
+    },
+    /// The permissions of the role `code`.
+    RolePermissions {
+        code: String,
     },
 }
 
@@ -80,6 +97,13 @@ trait SavesAny: Debug + Sync {
         reply: &dyn ScreenReply,
         lang: Lang,
     ) -> Option<ChangeAnswer>;
+
+    /// The screen its done save shows next, if any.
+    fn shown_after(
+        &self,
+        request: &dyn ScreenRequest,
+        reply: &dyn ScreenReply,
+    ) -> Option<Box<dyn Screen>>;
 }
 
 impl<W: RefWork> SavesAny for Saves<W> {
@@ -102,6 +126,17 @@ impl<W: RefWork> SavesAny for Saves<W> {
         lang: Lang,
     ) -> Option<ChangeAnswer> {
         answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, lang))
+    }
+
+    fn shown_after(
+        &self,
+        request: &dyn ScreenRequest,
+        reply: &dyn ScreenReply,
+    ) -> Option<Box<dyn Screen>> {
+        match answer::<W>(request, reply)? {
+            (work, RefAnswer::Done(reply)) => work.shown_after(reply),
+            (_, RefAnswer::NotPermitted(_)) => None,
+        }
     }
 }
 
@@ -161,6 +196,14 @@ impl RefForm {
                 lang.t("ref.hint_tiers").to_owned(),
             ],
             FormTarget::CustomerType { .. } => vec![app.t("ref.hint_customer_type")],
+            FormTarget::Operator => vec![app.t("operators.hint_add")],
+            FormTarget::OperatorRoles { login, .. } => {
+                vec![lang.tf("operators.hint_roles", &[("login", &inert(login))])]
+            }
+            FormTarget::Department { .. } => vec![lang.t("operators.hint_department").to_owned()],
+            FormTarget::RolePermissions { code } => {
+                vec![app.tf("operators.hint_permissions", &[("role", &inert(code))])]
+            }
         }
     }
 }
@@ -171,7 +214,9 @@ impl Screen for RefForm {
             FormTarget::MeterType { id: None }
             | FormTarget::Meter { meter_no: None }
             | FormTarget::Scheme { stored: None }
-            | FormTarget::CustomerType { id: None } => "ref.screen_add",
+            | FormTarget::CustomerType { id: None }
+            | FormTarget::Operator
+            | FormTarget::Department { id: None } => "ref.screen_add",
             FormTarget::Prices { .. } => "ref.screen_prices",
             _ => "ref.screen_modify",
         };
@@ -230,6 +275,9 @@ impl Screen for RefForm {
                 hub.leave();
                 hub.notify(Notice::Reload);
                 hub.say(MessageKind::Info, text);
+                if let Some(screen) = self.saves.shown_after(request, reply) {
+                    hub.open(screen);
+                }
             }
             Some(Err(problems)) => {
                 // The screen being called sits in the vacant slot: on top, it is this form.
@@ -273,7 +321,7 @@ impl Errors<'_> {
         }
     }
 
-    pub(super) fn check<T, E>(
+    pub(crate) fn check<T, E>(
         &mut self,
         label: &str,
         result: Result<T, E>,
@@ -301,7 +349,7 @@ pub(super) fn yes_no(lang: Lang) -> FieldKind {
 }
 
 /// Sets a choice field to the entry with `key`.
-pub(super) fn choose(form: &mut Form, label: &str, key: &str) {
+pub(crate) fn choose(form: &mut Form, label: &str, key: &str) {
     if let Some(index) = index_of(form, label)
         && let FieldKind::Choice(choices) = &form.fields[index].kind
         && let Some(choice) = choices.iter().find(|c| c.key == key)
@@ -312,7 +360,7 @@ pub(super) fn choose(form: &mut Form, label: &str, key: &str) {
 }
 
 /// Ticks the entries with these keys in a multiple-choice field.
-pub(super) fn choose_many(form: &mut Form, label: &str, keys: &[String]) {
+pub(crate) fn choose_many(form: &mut Form, label: &str, keys: &[String]) {
     if let Some(index) = index_of(form, label)
         && let FieldKind::Choices(choices) = &form.fields[index].kind
     {
@@ -326,7 +374,7 @@ pub(super) fn choose_many(form: &mut Form, label: &str, keys: &[String]) {
     }
 }
 
-pub(super) fn set(form: &mut Form, label: &str, text: &str) {
+pub(crate) fn set(form: &mut Form, label: &str, text: &str) {
     if let Some(index) = index_of(form, label) {
         form.set(index, text);
     }
@@ -336,18 +384,18 @@ pub(super) fn index_of(form: &Form, label: &str) -> Option<usize> {
     form.fields.iter().position(|field| field.label == label)
 }
 
-pub(super) fn text_of<'a>(form: &'a Form, label: &str) -> &'a str {
+pub(crate) fn text_of<'a>(form: &'a Form, label: &str) -> &'a str {
     index_of(form, label).map_or("", |index| form.value(index).trim())
 }
 
-pub(super) fn key_of<'a>(form: &'a Form, label: &str) -> Option<&'a str> {
+pub(crate) fn key_of<'a>(form: &'a Form, label: &str) -> Option<&'a str> {
     index_of(form, label)
         .and_then(|index| form.fields[index].chosen())
         .map(|choice| choice.key.as_str())
 }
 
 /// The keys ticked in a multiple-choice field.
-pub(super) fn keys_of(form: &Form, label: &str) -> Vec<String> {
+pub(crate) fn keys_of(form: &Form, label: &str) -> Vec<String> {
     index_of(form, label).map_or(Vec::new(), |index| {
         form.fields[index]
             .chosen_many()

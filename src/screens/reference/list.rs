@@ -6,11 +6,11 @@ use std::fmt::Debug;
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::widgets::Paragraph;
+use ratatui::layout::{Constraint, Layout, Margin, Rect};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::form::RefForm;
-use super::requests::{RefAnswer, RefWork, answer, change_done, send};
+use super::requests::{RefAnswer, RefWork, answer, change_done, send, show_after};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -47,6 +47,12 @@ pub trait ListKind: Debug + Clone + Default + Send + 'static {
 
     /// The delete of `row`, with the idempotency key made on F2.
     fn delete(_row: &Self::Row, _idempotency_key: String) -> Option<Self::Work> {
+        None
+    }
+
+    /// What is said of the selected row under the table, wrapped (a role's permissions); none
+    /// for most.
+    fn detail(_row: &Self::Row, _lang: Lang) -> Option<String> {
         None
     }
 
@@ -108,11 +114,30 @@ impl<K: ListKind> Screen for ShortList<K> {
         super::common::commands_with(K::COMMANDS)
     }
 
-    /// A title line with a count, then its table.
+    /// A title line with a count, then its table, and the selected row's detail if its kind
+    /// has one.
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let (lang, theme) = (app.lang, &Theme::new(app.look));
         let [title, rest] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        let detail = self.selected_row().and_then(|row| K::detail(row, lang));
+        let rest = match detail {
+            Some(detail) => {
+                let table_rows = (self.rows.len() as u16 + 1).min(rest.height / 2);
+                let [table, _, below] = Layout::vertical([
+                    Constraint::Length(table_rows),
+                    Constraint::Length(1),
+                    Constraint::Min(0),
+                ])
+                .areas(rest);
+                frame.render_widget(
+                    Paragraph::new(detail).wrap(Wrap { trim: true }),
+                    below.inner(Margin::new(1, 0)),
+                );
+                table
+            }
+            None => rest,
+        };
         let count = lang.tf("ref.count", &[("count", &self.rows.len())]);
         frame.render_widget(Paragraph::new(super::common::note(&count, theme)), title);
         let rows: Vec<Vec<String>> = self.rows.iter().map(|row| K::cells(row, lang)).collect();
@@ -195,6 +220,7 @@ impl<K: ListKind> Screen for ShortList<K> {
             self.rows = rows;
         } else if change_done(work, answer, hub) {
             send(hub, K::READ);
+            show_after(work, answer, hub);
         }
     }
 

@@ -11,11 +11,12 @@ use std::future::Future;
 
 use tokio_postgres::Client;
 
-use crate::app::Hub;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind};
+use crate::app::{Hub, Screen};
 use crate::db::operators;
+use crate::db::session::Sessions;
 use crate::i18n::Lang;
 
 /// What the answer to a change says: done (the text to tell), or refused (each text with the
@@ -43,12 +44,20 @@ pub trait RefWork: Debug + Clone + PartialEq + Send + Sync + 'static {
     fn reloads(&self) -> bool {
         true
     }
+
+    /// A screen to put on top once a change is done (an operator's temporary password, shown
+    /// once); None for most.
+    fn shown_after(&self, _reply: &Self::Reply) -> Option<Box<dyn Screen>> {
+        None
+    }
 }
 
 /// What a request runs with: a connection, the operator it runs for, and where a long one
 /// reports how far it is (rows sent, of all).
 pub struct Db<'a> {
     pub client: &'a mut Client,
+    /// The signed-in operator's connections (a password checked by connecting with it).
+    pub sessions: &'a Sessions,
     pub operator_id: i64,
     pub progress: &'a Progress<'a>,
 }
@@ -93,6 +102,7 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
             }
             let db = Db {
                 client: &mut client,
+                sessions: &services.pool,
                 operator_id: self.operator_id,
                 progress,
             };
@@ -109,17 +119,20 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
         {
             hub.notify(Notice::Reload);
         }
+        if let Some(answer) = reply.of::<RefAnswer<W::Reply>>() {
+            show_after(&self.work, answer, hub);
+        }
     }
 }
 
 /// Sends `work` on behalf of the operator signed in.
-pub(super) fn send<W: RefWork>(hub: &mut Hub, work: W) {
+pub(crate) fn send<W: RefWork>(hub: &mut Hub, work: W) {
     let call = RefCall::new(hub, work);
     hub.send(call);
 }
 
 /// `request` and `reply` as a `W` request and its answer, if that is what they are.
-pub(super) fn answer<'a, W: RefWork>(
+pub(crate) fn answer<'a, W: RefWork>(
     request: &'a dyn ScreenRequest,
     reply: &'a dyn ScreenReply,
 ) -> Option<(&'a W, &'a RefAnswer<W::Reply>)> {
@@ -153,7 +166,7 @@ pub(super) fn told<W: RefWork>(
 
 /// A change was answered: done, it says so (true: the screen asks again for what it shows);
 /// refused, it says why.
-pub(super) fn change_done<W: RefWork>(
+pub(crate) fn change_done<W: RefWork>(
     work: &W,
     answer: &RefAnswer<W::Reply>,
     hub: &mut Hub,
@@ -171,9 +184,18 @@ pub(super) fn change_done<W: RefWork>(
     }
 }
 
+/// A change is done: the screen its work shows after it, if any, goes on top.
+pub(crate) fn show_after<W: RefWork>(work: &W, answer: &RefAnswer<W::Reply>, hub: &mut Hub) {
+    if let RefAnswer::Done(reply) = answer
+        && let Some(screen) = work.shown_after(reply)
+    {
+        hub.open(screen);
+    }
+}
+
 /// Texts of a change's answer: done with the catalogue text `key`, refused on the field
 /// `label`, or refused on the message line.
-pub(super) struct Says {
+pub(crate) struct Says {
     pub lang: Lang,
 }
 
@@ -192,7 +214,7 @@ impl Says {
 }
 
 /// Another screen changed what this one shows: it asks for it again with `list`.
-pub(super) fn reload<W: RefWork>(notice: &Notice, list: W, hub: &mut Hub) {
+pub(crate) fn reload<W: RefWork>(notice: &Notice, list: W, hub: &mut Hub) {
     if *notice == Notice::Reload {
         send(hub, list);
     }

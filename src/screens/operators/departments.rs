@@ -1,0 +1,144 @@
+//! `:departments`: the departments operators belong to, with how many each has; add and rename
+//! (`department.maintain`, checked by the database's guard on the table).
+
+use crate::app::Command;
+use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::state::Failure;
+use crate::db::operators::{self, Department};
+use crate::domain::validation;
+use crate::i18n::Lang;
+use crate::screens::reference::form::{Errors, FormTarget, RefForm, Saves, set, text_of};
+use crate::screens::reference::list::{ListKind, ShortList};
+use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says};
+use crate::ui::inert::inert;
+use crate::ui::table::Column;
+
+pub type Departments = ShortList<DepartmentList>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DepartmentRequest {
+    List,
+    /// `id` None: add one.
+    Save {
+        idempotency_key: String,
+        id: Option<i64>,
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DepartmentReply {
+    Rows(Vec<Department>),
+    Saved,
+    NameTaken,
+}
+
+impl RefWork for DepartmentRequest {
+    type Reply = DepartmentReply;
+
+    const PERMISSION: &'static str = "department.maintain";
+
+    fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            DepartmentRequest::List => None,
+            DepartmentRequest::Save {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+        }
+    }
+
+    async fn run(&self, db: Db<'_>) -> Result<DepartmentReply, Failure> {
+        let client = &*db.client;
+        Ok(match self {
+            DepartmentRequest::List => DepartmentReply::Rows(operators::departments(client).await?),
+            DepartmentRequest::Save { id, name, .. } => {
+                match operators::save_department(client, *id, name).await? {
+                    Some(()) => DepartmentReply::Saved,
+                    None => DepartmentReply::NameTaken,
+                }
+            }
+        })
+    }
+
+    fn told(&self, reply: &DepartmentReply, lang: Lang) -> Option<ChangeAnswer> {
+        let says = Says { lang };
+        match reply {
+            DepartmentReply::Rows(_) => None,
+            DepartmentReply::Saved => Some(says.done("ref.saved")),
+            DepartmentReply::NameTaken => Some(says.on(
+                "operators.f_department_name",
+                lang.t("ref.name_taken").into(),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DepartmentList;
+
+impl ListKind for DepartmentList {
+    type Row = Department;
+    const CRUMB: &'static str = "operators.screen_departments";
+    const COLUMNS: &'static [Column] = &[
+        Column::new("operators.col_department", 20, 1, false),
+        Column::new("operators.col_operators", 9, 0, true),
+    ];
+    const COMMANDS: &'static [(Command, &'static str)] = &[
+        (Command::Add, "command.add"),
+        (Command::Modify, "operators.legend_rename"),
+        (Command::Refresh, "command.refresh"),
+    ];
+    type Work = DepartmentRequest;
+    const READ: DepartmentRequest = DepartmentRequest::List;
+
+    fn rows(&mut self, reply: &DepartmentReply) -> Option<Vec<Department>> {
+        match reply {
+            DepartmentReply::Rows(rows) => Some(rows.clone()),
+            _ => None,
+        }
+    }
+
+    fn cells(row: &Department, _lang: Lang) -> Vec<String> {
+        vec![inert(&row.name).into_owned(), row.operators.to_string()]
+    }
+
+    fn form(&self, row: Option<&Department>, _command: Command, _lang: Lang) -> Option<RefForm> {
+        let mut form = Form::new(vec![Field::new(
+            "operators.f_department_name",
+            FieldKind::Text { max: 50 },
+            true,
+        )]);
+        if let Some(row) = row {
+            set(&mut form, "operators.f_department_name", &row.name);
+        }
+        let target = FormTarget::Department {
+            id: row.map(|row| row.id),
+        };
+        Some(RefForm::new(form, target, &SAVES))
+    }
+}
+
+/// A department's name: plain text, at most 50 characters.
+fn build(
+    f: &Form,
+    id: Option<i64>,
+    errors: &mut Errors,
+    lang: Lang,
+    idempotency_key: String,
+) -> Option<DepartmentRequest> {
+    let name = errors.check(
+        "operators.f_department_name",
+        validation::plain_text(text_of(f, "operators.f_department_name"), 50),
+        |error| field_error_text(lang, &error),
+    );
+    Some(DepartmentRequest::Save {
+        idempotency_key,
+        id,
+        name: name?,
+    })
+}
+
+static SAVES: Saves<DepartmentRequest> = Saves(|target, f, errors, lang, key| match target {
+    FormTarget::Department { id } => build(f, *id, errors, lang, key),
+    _ => None,
+});

@@ -1,0 +1,87 @@
+//! A temporary password, shown once: after an operator is added or their password reset, on top
+//! of wherever the administrator is, until they close it. It lives only in this screen (and the
+//! request that set it); nothing can show it again, and its `Debug` hides it.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::app::{App, Command, Hub, Screen};
+use crate::domain::password::TemporaryPassword;
+use crate::i18n::Lang;
+use crate::ui::chrome::centred;
+use crate::ui::inert::inert;
+use crate::ui::theme::Theme;
+
+#[derive(Debug, Clone)]
+pub struct PasswordShown {
+    login: String,
+    password: TemporaryPassword,
+}
+
+impl PasswordShown {
+    pub fn new(login: &str, password: TemporaryPassword) -> PasswordShown {
+        PasswordShown {
+            login: login.to_owned(),
+            password,
+        }
+    }
+}
+
+impl Screen for PasswordShown {
+    fn crumb(&self, lang: Lang) -> String {
+        lang.t("operators.screen_password").to_owned()
+    }
+
+    /// Closing it is all there is: nothing else may cover it and come back to it.
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        vec![
+            (Command::Save, "operators.legend_close"),
+            (Command::Help, "command.help"),
+        ]
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let (lang, theme) = (app.lang, Theme::new(app.look));
+        let boxed = centred(area, 64, 10);
+        frame.render_widget(Clear, boxed);
+        let block = Block::bordered()
+            .border_set(theme.border())
+            .title(Span::styled(
+                format!(" {} ", lang.t("operators.screen_password")),
+                theme.title(),
+            ));
+        let lines = vec![
+            Line::raw(lang.tf("operators.password_for", &[("login", &inert(&self.login))])),
+            Line::raw(""),
+            Line::from(Span::styled(
+                self.password.reveal().to_owned(),
+                theme.title(),
+            ))
+            .centered(),
+            Line::raw(""),
+            Line::raw(lang.t("operators.password_once")),
+            Line::raw(""),
+            Line::from(Span::styled(app.t("operators.password_keys"), theme.key())),
+        ];
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+            boxed,
+        );
+    }
+
+    /// F2 or Enter closes it; any other key is taken, so nothing is left open under it by
+    /// mistake.
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        match (key.code, command) {
+            (_, Some(Command::Help)) => false,
+            (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
+                hub.leave();
+                true
+            }
+            _ => true,
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! The administrator's operators screen against a real PostgreSQL, through the keys: keys go
+//! through `update`, every request is executed by `requests::execute` on the test database as
+//! the operator signed in, as the runner would. An administrator adds a clerk (the temporary
+//! password shown once), the clerk signs in with it and must change it, the administrator
+//! disables, resets and enables; a clerk is refused the screen; the database refuses what the
+//! client refuses (an administrator disabling themselves), whoever calls it.
+
+mod support;
+
+use std::collections::VecDeque;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use meterdesk::app::requests::Services;
+use meterdesk::app::state::{MessageKind, Msg, Request};
+use meterdesk::app::{App, KeyMap, requests, update};
+use meterdesk::db::operators;
+use meterdesk::i18n::Lang;
+use meterdesk::screens::operators::list::OperatorsView;
+use meterdesk::screens::operators::requests::OperatorRequest;
+use meterdesk::screens::operators::shown_once::PasswordShown;
+use meterdesk::screens::password::PasswordChange;
+use meterdesk::screens::reference::requests::RefCall;
+use meterdesk::screens::table::CustomerTable;
+use meterdesk::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use support::pg::{TEST_PASSWORD, TestDb, fresh_db};
+
+/// A desk: the app and the server it signs in to.
+struct Desk {
+    app: App,
+    services: Services,
+    /// Every temporary password the desk sent, in order (read off its requests).
+    passwords_sent: Vec<String>,
+}
+
+impl Desk {
+    fn new(db: &TestDb) -> Desk {
+        Desk {
+            app: meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default()),
+            services: support::desk_services(&db.conn_str),
+            passwords_sent: Vec::new(),
+        }
+    }
+
+    async fn sign_in(db: &TestDb, login: &str, password: &str) -> Desk {
+        let mut desk = Desk::new(db);
+        desk.text(login).await;
+        desk.key(KeyCode::Enter).await;
+        desk.text(password).await;
+        desk.key(KeyCode::Enter).await;
+        desk
+    }
+
+    /// One key, and every request it leads to executed and answered, in order.
+    async fn key(&mut self, code: KeyCode) {
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        let mut queue: VecDeque<_> = update(&mut self.app, Msg::Key(key)).requests.into();
+        while let Some((id, request)) = queue.pop_front() {
+            self.note_password(&request);
+            let outcome = requests::execute(&self.services, request).await;
+            queue.extend(update(&mut self.app, Msg::Reply { id, outcome }).requests);
+        }
+    }
+
+    fn note_password(&mut self, request: &Request) {
+        if let Some(call) = request.of::<RefCall<OperatorRequest>>()
+            && let OperatorRequest::Create { password, .. }
+            | OperatorRequest::ResetPassword { password, .. } = &call.work
+        {
+            self.passwords_sent.push(password.reveal().to_owned());
+        }
+    }
+
+    async fn text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c)).await;
+        }
+    }
+
+    async fn command(&mut self, name: &str) {
+        self.key(KeyCode::Char(':')).await;
+        self.text(name).await;
+        self.key(KeyCode::Enter).await;
+    }
+
+    fn screen(&self) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|frame| ui::draw(frame, &self.app)).unwrap();
+        terminal.backend().to_string()
+    }
+
+    fn message(&self) -> (MessageKind, String) {
+        let message = self.app.message.as_ref().expect("a message");
+        (message.kind.clone(), message.text.clone())
+    }
+
+    fn operators(&self) -> &OperatorsView {
+        self.app
+            .screen
+            .module::<OperatorsView>()
+            .unwrap_or_else(|| panic!("the operators list on top:\n{}", self.screen()))
+    }
+
+    /// Selects the operator `login` on the list.
+    async fn select(&mut self, login: &str) {
+        let list = self.operators();
+        let at = list
+            .listing
+            .operators
+            .iter()
+            .position(|row| row.login == login)
+            .unwrap_or_else(|| panic!("{login} is not listed"));
+        let (step, count) = if at < list.selected {
+            (KeyCode::Up, list.selected - at)
+        } else {
+            (KeyCode::Down, at - list.selected)
+        };
+        for _ in 0..count {
+            self.key(step).await;
+        }
+        assert_eq!(self.operators().selected, at);
+    }
+}
+
+async fn operator_state(db: &TestDb, login: &str) -> (bool, bool, Vec<String>) {
+    let row = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT enabled, must_change_password,
+                    ARRAY(SELECT role_code FROM operator_role r WHERE r.operator_id = o.id
+                          ORDER BY 1) AS roles
+             FROM operator o WHERE login = $1",
+            &[&login],
+        )
+        .await
+        .unwrap();
+    (
+        row.get("enabled"),
+        row.get("must_change_password"),
+        row.get("roles"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_administrator_adds_a_clerk_who_must_change_the_password_shown_once() {
+    let db = fresh_db().await;
+    db.create_operator("boss", &["administrator"]).await;
+    let mut admin = Desk::sign_in(&db, "boss", TEST_PASSWORD).await;
+    assert!(admin.app.screen.is::<CustomerTable>(), "{}", admin.screen());
+
+    admin.command("operators").await;
+    assert!(admin.screen().contains("boss"), "{}", admin.screen());
+
+    // Add: login, name, department (picked from the list), roles (clerk is ticked already).
+    admin.key(KeyCode::Char('a')).await;
+    admin.text("new.clerk").await;
+    admin.key(KeyCode::Tab).await;
+    admin.text("王小红").await;
+    admin.key(KeyCode::Tab).await;
+    admin.text("Coun").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::Tab).await;
+    admin.key(KeyCode::F(2)).await;
+
+    // The password the database was given is shown once, on top of the list.
+    let [password] = admin.passwords_sent.as_slice() else {
+        panic!("one temporary password sent: {}", admin.screen())
+    };
+    let password = password.clone();
+    assert!(admin.app.screen.is::<PasswordShown>(), "{}", admin.screen());
+    assert!(admin.screen().contains(&password), "{}", admin.screen());
+    assert!(
+        !format!("{:?}", admin.app).contains(&password),
+        "the password shows in the app's Debug output"
+    );
+    assert_eq!(
+        operator_state(&db, "new.clerk").await,
+        (true, true, vec!["clerk".to_owned()])
+    );
+    admin.key(KeyCode::F(2)).await;
+    assert!(!admin.screen().contains(&password), "{}", admin.screen());
+    assert!(admin.screen().contains("new.clerk"), "{}", admin.screen());
+
+    // The clerk signs in with it and must choose their own first.
+    let mut clerk = Desk::sign_in(&db, "new.clerk", &password).await;
+    assert!(
+        clerk.app.screen.is::<PasswordChange>(),
+        "{}",
+        clerk.screen()
+    );
+    clerk.text("clerk-own-1").await;
+    clerk.key(KeyCode::Enter).await;
+    clerk.text("clerk-own-1").await;
+    clerk.key(KeyCode::Enter).await;
+    assert!(clerk.app.screen.is::<CustomerTable>(), "{}", clerk.screen());
+    assert!(
+        !operator_state(&db, "new.clerk").await.1,
+        "the password is the clerk's own now"
+    );
+
+    // A clerk is refused the screen, and stays where they were.
+    clerk.command("operators").await;
+    assert!(clerk.app.screen.is::<CustomerTable>(), "{}", clerk.screen());
+    let (kind, text) = clerk.message();
+    assert_eq!(kind, MessageKind::Error);
+    assert!(text.contains("operator.maintain"), "{text}");
+
+    // Disabled (asked once): the clerk's running session ends and they cannot sign in.
+    let running = clerk.services.pool.get().await.unwrap();
+    admin.select("new.clerk").await;
+    admin.key(KeyCode::Char('s')).await;
+    assert!(admin.message().1.contains("Disable new.clerk?"));
+    admin.key(KeyCode::F(2)).await;
+    assert!(!operator_state(&db, "new.clerk").await.0, "disabled");
+    assert!(running.query_one("SELECT 1 AS one", &[]).await.is_err());
+    assert!(admin.screen().contains("DISABLED"), "{}", admin.screen());
+
+    // An administrator cannot disable themselves: refused before anything is sent.
+    admin.select("boss").await;
+    admin.key(KeyCode::Char('s')).await;
+    assert_eq!(admin.message().0, MessageKind::Error);
+    assert!(operator_state(&db, "boss").await.0);
+
+    // Reset (asked once), then enabled again: a new temporary password, shown once.
+    admin.select("new.clerk").await;
+    admin.key(KeyCode::Char('k')).await;
+    admin.key(KeyCode::F(2)).await;
+    let reset = admin.passwords_sent[1].clone();
+    assert_ne!(reset, password);
+    assert!(admin.screen().contains(&reset), "{}", admin.screen());
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::Char('s')).await;
+    admin.key(KeyCode::F(2)).await;
+    assert!(operator_state(&db, "new.clerk").await.0, "enabled");
+    let again = Desk::sign_in(&db, "new.clerk", &reset).await;
+    assert!(
+        again.app.screen.is::<PasswordChange>(),
+        "{}",
+        again.screen()
+    );
+    let refused = Desk::sign_in(&db, "new.clerk", "clerk-own-1").await;
+    assert!(!refused.app.screen.is::<CustomerTable>());
+
+    // Roles: the supervisor's ticked in the list (F4, Enter), F2 closes it, F2 saves.
+    admin.select("new.clerk").await;
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::F(4)).await;
+    admin.text("Super").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::F(2)).await;
+    assert_eq!(
+        operator_state(&db, "new.clerk").await.2,
+        vec!["clerk".to_owned(), "supervisor".to_owned()]
+    );
+    assert!(
+        admin.screen().contains("clerk, supervisor"),
+        "{}",
+        admin.screen()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_taken_is_said_on_its_field_and_departments_are_added_and_renamed() {
+    let db = fresh_db().await;
+    db.create_operator("boss", &["administrator"]).await;
+    let mut admin = Desk::sign_in(&db, "boss", TEST_PASSWORD).await;
+
+    admin.command("departments").await;
+    admin.key(KeyCode::Char('a')).await;
+    admin.text("Billing").await;
+    admin.key(KeyCode::F(2)).await;
+    assert!(admin.screen().contains("Billing"), "{}", admin.screen());
+    // By name: Billing comes before Counter, on the first row.
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::End).await;
+    admin.text(" Office").await;
+    admin.key(KeyCode::F(2)).await;
+    assert!(
+        admin.screen().contains("Billing Office"),
+        "{}",
+        admin.screen()
+    );
+    admin.key(KeyCode::F(3)).await;
+
+    admin.command("operators").await;
+    admin.key(KeyCode::Char('a')).await;
+    admin.text("BOSS").await;
+    admin.key(KeyCode::Tab).await;
+    admin.text("Someone").await;
+    admin.key(KeyCode::Tab).await;
+    admin.text("Billing").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::F(2)).await;
+    let (kind, text) = admin.message();
+    assert_eq!(kind, MessageKind::Error);
+    assert!(text.contains("taken"), "{text}");
+    assert!(
+        !admin.app.screen.is::<PasswordShown>(),
+        "nothing to show: nothing was created"
+    );
+}
+
+async fn permissions_of(db: &TestDb, role: &str) -> Vec<String> {
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT ARRAY(SELECT permission_code FROM role_permission WHERE role_code = $1
+                          ORDER BY 1) AS permissions",
+            &[&role],
+        )
+        .await
+        .unwrap()
+        .get("permissions")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_roles_permissions_are_changed_but_administration_is_never_left_to_nobody() {
+    let db = fresh_db().await;
+    db.create_operator("boss", &["administrator"]).await;
+    let mut admin = Desk::sign_in(&db, "boss", TEST_PASSWORD).await;
+    admin.command("roles").await;
+    assert!(
+        admin.screen().contains("operator.maintain"),
+        "{}",
+        admin.screen()
+    );
+
+    // By code: administrator, clerk, supervisor. The clerk no longer reprints receipts.
+    admin.key(KeyCode::Down).await;
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::F(4)).await;
+    admin.text("receipt.reprint").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::F(2)).await;
+    let clerk = permissions_of(&db, "clerk").await;
+    assert!(!clerk.iter().any(|p| p == "receipt.reprint"), "{clerk:?}");
+    assert!(clerk.iter().any(|p| p == "card.recharge"), "{clerk:?}");
+    let audited: i64 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'role.set_permissions'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(audited, 1);
+
+    // Taking operator.maintain from the only administrators' role is refused.
+    let before = permissions_of(&db, "administrator").await;
+    admin.key(KeyCode::Up).await;
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::F(4)).await;
+    admin.text("operator.maintain").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::F(2)).await;
+    let (kind, text) = admin.message();
+    assert_eq!(kind, MessageKind::Error);
+    assert!(text.contains("no enabled operator"), "{text}");
+    assert_eq!(permissions_of(&db, "administrator").await, before);
+}
+
+#[tokio::test]
+async fn the_database_refuses_what_an_administrator_may_not_do_even_to_themselves() {
+    let db = fresh_db().await;
+    let boss = db.create_operator("boss", &["administrator"]).await;
+    let clerk = db.create_operator("clerk", &["clerk"]).await;
+    let admin = db.pool_of("boss");
+    let admin = admin.get().await.unwrap();
+
+    let refused = operators::set_enabled(&**admin, boss, false).await;
+    assert!(refused.is_err(), "an administrator disabled themselves");
+    let refused = operators::set_roles(&**admin, boss, &["clerk"]).await;
+    assert!(
+        refused.is_err(),
+        "an administrator took away their own operator.maintain"
+    );
+    operators::set_roles(&**admin, clerk, &["clerk", "supervisor"])
+        .await
+        .expect("an administrator changes another's roles");
+
+    // A clerk may do none of it.
+    let clerk_pool = db.pool_of("clerk");
+    let as_clerk = clerk_pool.get().await.unwrap();
+    assert!(
+        operators::set_enabled(&**as_clerk, boss, false)
+            .await
+            .is_err()
+    );
+    assert!(
+        operators::set_roles(&**as_clerk, clerk, &["administrator"])
+            .await
+            .is_err()
+    );
+    assert!(
+        operators::save_department(&**as_clerk, None, "Mine")
+            .await
+            .is_err()
+    );
+    assert!(
+        meterdesk::db::roles::set_permissions(
+            &mut as_clerk_client(&db).await,
+            "clerk",
+            &["operator.maintain".to_owned()]
+        )
+        .await
+        .is_err()
+    );
+}
+
+/// A plain client of the clerk (a transaction needs one of its own).
+async fn as_clerk_client(db: &TestDb) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(&db.operator_conn_str("clerk"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// A create sent again after a lost connection (the first attempt committed) is answered as
+/// done, its password the one the database has; the same login with another password is
+/// someone else's.
+#[tokio::test]
+async fn a_create_sent_again_is_done_once_and_another_with_its_login_is_refused() {
+    use meterdesk::app::state::Reply;
+    use meterdesk::domain::password::TemporaryPassword;
+    use meterdesk::screens::operators::requests::OperatorReply;
+    use meterdesk::screens::reference::requests::RefAnswer;
+
+    let db = fresh_db().await;
+    let boss = db.create_operator("boss", &["administrator"]).await;
+    // Signed in as the desk does: a password can be checked on the same server.
+    let services = support::desk_services(&db.conn_str);
+    assert_eq!(
+        services.pool.sign_in("boss", TEST_PASSWORD).await.unwrap(),
+        Ok(())
+    );
+    let department_id: i64 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT id FROM department WHERE name = 'Counter'", &[])
+        .await
+        .unwrap()
+        .get("id");
+    let create = |key: &str, password: TemporaryPassword| {
+        Request(Box::new(RefCall {
+            operator_id: boss,
+            work: OperatorRequest::Create {
+                idempotency_key: key.into(),
+                login: "twice".into(),
+                full_name: "Twice".into(),
+                department_id,
+                roles: vec!["clerk".into()],
+                password,
+            },
+        }))
+    };
+    let done = Ok(Reply::screen(RefAnswer::Done(OperatorReply::Done)));
+    let password = TemporaryPassword::generate();
+    let first = create("k1", password.clone());
+    let again = create("k1", password);
+    assert_eq!(requests::execute(&services, first).await, done);
+    assert_eq!(requests::execute(&services, again).await, done);
+    let other = create("k2", TemporaryPassword::generate());
+    assert_eq!(
+        requests::execute(&services, other).await,
+        Ok(Reply::screen(RefAnswer::Done(OperatorReply::LoginTaken)))
+    );
+    let count: i64 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) AS n FROM operator WHERE login = 'twice'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(count, 1);
+}

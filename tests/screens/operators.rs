@@ -1,0 +1,247 @@
+//! The administrator's operators screen: the list, a temporary password shown once, and the
+//! screen refused to whoever may not maintain operators.
+
+use crate::support::*;
+use meterdesk::app::state::MessageKind;
+use meterdesk::db::operators::{Department, OperatorRow};
+use meterdesk::db::roles::RoleRow;
+use meterdesk::screens::operators::list::OperatorsView;
+use meterdesk::screens::operators::requests::{OperatorListing, OperatorReply, OperatorRequest};
+use meterdesk::screens::operators::roles::{RoleReply, RoleRequest};
+use meterdesk::screens::operators::shown_once::PasswordShown;
+use meterdesk::screens::reference::requests::RefCall;
+
+fn operator(id: i64, login: &str, name: &str, roles: &[&str], state: (bool, bool)) -> OperatorRow {
+    OperatorRow {
+        id,
+        login: login.into(),
+        full_name: name.into(),
+        department: if id % 2 == 0 {
+            "营业厅"
+        } else {
+            "Central office"
+        }
+        .into(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        enabled: state.0,
+        must_change_password: state.1,
+    }
+}
+
+fn listing() -> OperatorListing {
+    OperatorListing {
+        operators: vec![
+            operator(1, "boss", "Zhao Min", &["administrator"], (true, false)),
+            operator(
+                2,
+                "li.ming",
+                "李明",
+                &["clerk", "supervisor"],
+                (true, false),
+            ),
+            operator(3, "new.clerk", "欧阳娜娜", &["clerk"], (true, true)),
+            operator(4, "gone", "Evil\x1b[31mName", &["clerk"], (false, false)),
+        ],
+        departments: vec![Department {
+            id: 1,
+            name: "Central office".into(),
+            operators: 4,
+        }],
+        roles: vec![RoleRow {
+            code: "clerk".into(),
+            name: "Clerk".into(),
+            permissions: vec!["customer.view".into()],
+            operators: 3,
+        }],
+    }
+}
+
+/// The operator's request among `sent`, with its id.
+fn operator_request(sent: &[(u64, Request)]) -> (u64, OperatorRequest) {
+    sent.iter()
+        .find_map(|(id, request)| {
+            request
+                .of::<RefCall<OperatorRequest>>()
+                .map(|call| (*id, call.work.clone()))
+        })
+        .unwrap_or_else(|| panic!("an operators request: {sent:?}"))
+}
+
+/// The administrator `boss` (operator 1) on `:operators`, its list loaded.
+fn operators_screen(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    if let Some(session) = app.session.as_mut() {
+        session.operator_id = 1;
+        session.login = "boss".into();
+        session.permissions = vec!["customer.view".into(), "operator.maintain".into()];
+    }
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "operators");
+    let sent = press(&mut app, KeyCode::Enter);
+    let (id, request) = operator_request(&sent);
+    assert_eq!(request, OperatorRequest::List);
+    reply(&mut app, id, OperatorReply::Listed(listing()));
+    app
+}
+
+#[test]
+fn the_operators_list_fits_80x24() {
+    let app = operators_screen(Lang::En);
+    insta::assert_snapshot!("operators_list_en", render(&app));
+    let app = operators_screen(Lang::Zh);
+    insta::assert_snapshot!("operators_list_zh", render(&app));
+}
+
+/// `k` on new.clerk, confirmed, answered: the dialog with the password sent.
+fn password_reset(lang: Lang) -> (App, String) {
+    let mut app = operators_screen(lang);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('k'));
+    // The generated password is the same in every run, for the snapshot.
+    fastrand::seed(10);
+    let sent = press(&mut app, KeyCode::F(2));
+    let (id, request) = operator_request(&sent);
+    let OperatorRequest::ResetPassword {
+        id: operator_id,
+        login,
+        password,
+        ..
+    } = request
+    else {
+        panic!("a reset: {request:?}")
+    };
+    assert_eq!((operator_id, login.as_str()), (3, "new.clerk"));
+    let next = reply(&mut app, id, OperatorReply::Done);
+    assert_eq!(operator_request(&next).1, OperatorRequest::List);
+    (app, password.reveal().to_owned())
+}
+
+#[test]
+fn a_temporary_password_is_shown_once_until_it_is_closed() {
+    let (mut app, password) = password_reset(Lang::En);
+    assert!(app.screen.is::<PasswordShown>());
+    let screen = render(&app);
+    assert!(screen.contains(&password), "{screen}");
+    assert!(
+        !format!("{app:?}").contains(&password),
+        "the password shows in the app's Debug output"
+    );
+    insta::assert_snapshot!("operators_password_shown_en", screen);
+
+    // Keys other than closing it are taken and do nothing.
+    press(&mut app, KeyCode::Char(':'));
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<PasswordShown>());
+    press(&mut app, KeyCode::F(2));
+    assert!(app.screen.is::<OperatorsView>());
+    assert!(!render(&app).contains(&password));
+
+    let (app, _) = password_reset(Lang::Zh);
+    insta::assert_snapshot!("operators_password_shown_zh", render(&app));
+}
+
+#[test]
+fn an_administrator_is_refused_disabling_themselves_before_anything_is_sent() {
+    let mut app = operators_screen(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('s'));
+    assert!(sent.is_empty());
+    let message = app.message.clone().expect("a message");
+    assert_eq!(message.kind, MessageKind::Error);
+    assert!(message.text.contains("cannot disable themselves"));
+    // Another operator is asked once, then disabled.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('s'));
+    let sent = press(&mut app, KeyCode::F(2));
+    let (_, request) = operator_request(&sent);
+    assert!(matches!(
+        request,
+        OperatorRequest::SetEnabled {
+            id: 2,
+            enabled: false,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_clerk_is_refused_the_operators_screen() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "operators");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(
+        sent.is_empty(),
+        "nothing is asked of the database: {sent:?}"
+    );
+    assert!(app.screen.is::<CustomerTable>());
+    let message = app.message.clone().expect("a message");
+    assert_eq!(message.kind, MessageKind::Error);
+    assert!(
+        message.text.contains("operator.maintain"),
+        "{}",
+        message.text
+    );
+}
+
+#[test]
+fn the_roles_list_shows_the_selected_roles_permissions_in_full() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "roles");
+        let sent = press(&mut app, KeyCode::Enter);
+        let [(id, request)] = sent.as_slice() else {
+            panic!("one request: {sent:?}")
+        };
+        assert_eq!(
+            request.of::<RefCall<RoleRequest>>().map(|call| &call.work),
+            Some(&RoleRequest::List)
+        );
+        let permissions = [
+            "customer.view",
+            "customer.open",
+            "customer.modify",
+            "customer.transfer",
+            "card.read",
+            "card.open",
+            "card.recharge",
+            "card.recycle",
+            "account.deposit",
+            "account.pay_bills",
+            "receipt.reprint",
+        ];
+        let role = |code: &str, name: &str, count: usize| RoleRow {
+            code: code.into(),
+            name: name.into(),
+            permissions: permissions[..count].iter().map(|p| (*p).into()).collect(),
+            operators: count as i64,
+        };
+        let listed = RoleReply::Listed {
+            roles: vec![
+                role("administrator", "Administrator", 1),
+                role("clerk", "收费员", 11),
+                role("supervisor", "Supervisor", 5),
+            ],
+            permissions: Vec::new(),
+        };
+        reply(&mut app, *id, listed);
+        press(&mut app, KeyCode::Down);
+        let screen = render(&app);
+        assert!(screen.contains("receipt.reprint"), "{screen}");
+        insta::assert_snapshot!(format!("roles_list_{lang:?}").to_lowercase(), screen);
+    }
+}
+
+#[test]
+fn the_add_form_offers_the_departments_and_roles_of_the_list() {
+    let mut app = operators_screen(Lang::En);
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "Bad Login!");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "王小红");
+    // F2: the login is refused on its field, nothing is sent.
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    insta::assert_snapshot!("operators_add_form_en", render(&app));
+}
