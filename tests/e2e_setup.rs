@@ -1,6 +1,8 @@
 //! A utility's first day, in tmux on the real binary: meterdesk started on an empty data
 //! directory makes its embedded database and asks for the first administrator on the
-//! terminal, who then signs in and changes their password.
+//! terminal, who signs in, changes their password and adds a clerk; the clerk signs in with
+//! the temporary password shown once and must choose their own first. (The refund refused
+//! for the clerk and done by a supervisor is tmux-tested with the card rig in e2e_cards.)
 
 mod support;
 
@@ -61,5 +63,44 @@ fn the_first_start_makes_the_database_and_its_first_administrator() {
     tmux.text("second-day-2");
     tmux.keys(&["Enter"]);
     tmux.wait_for("Welcome, Ada Admin.", PATIENCE);
+
+    // The administrator adds a clerk: the temporary password is shown once.
+    tmux.text(":operators");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("ada", PATIENCE);
+    tmux.keys(&["a"]);
+    tmux.wait_for("Login", PATIENCE);
+    tmux.text("wang.fang");
+    tmux.keys(&["Tab"]);
+    tmux.text("Wang Fang");
+    tmux.keys(&["Tab"]);
+    tmux.text("Adm");
+    tmux.keys(&["Enter", "Tab", "F2"]);
+    let shown = tmux.wait_for("The temporary password of wang.fang", PATIENCE);
+    let temporary = shown
+        .lines()
+        .map(|line| line.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+        .find(|word| word.len() == 12 && word.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| panic!("no temporary password on the screen: {shown}"))
+        .to_owned();
+    tmux.keys(&["F2"]);
+    tmux.wait_for_absence(&temporary, PATIENCE);
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Search:", PATIENCE);
+    tmux.keys(&["F3"]);
+    tmux.wait_for("meterdesk — sign in", PATIENCE);
+
+    // The clerk's first sign-in: their own password before anything else.
+    tmux.text("wang.fang");
+    tmux.keys(&["Enter"]);
+    tmux.text(&temporary);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Your password is temporary", PATIENCE);
+    for _ in 0..2 {
+        tmux.text("wang-own-1");
+        tmux.keys(&["Enter"]);
+    }
+    let home = tmux.wait_for("Your password is changed.", PATIENCE);
+    assert!(home.contains("Search:"), "{home}");
     tmux.keys(&["F10"]);
 }
