@@ -68,7 +68,7 @@ impl Desk {
             && let OperatorRequest::Create { password, .. }
             | OperatorRequest::ResetPassword { password, .. } = &call.work
         {
-            self.passwords_sent.push(password.reveal().to_owned());
+            self.passwords_sent.push(password.as_str().to_owned());
         }
     }
 
@@ -436,7 +436,7 @@ async fn as_clerk_client(db: &TestDb) -> tokio_postgres::Client {
 #[tokio::test]
 async fn a_create_sent_again_is_done_once_and_another_with_its_login_is_refused() {
     use meterdesk::app::state::Reply;
-    use meterdesk::domain::password::TemporaryPassword;
+    use meterdesk::domain::password::Secret;
     use meterdesk::screens::operators::requests::OperatorReply;
     use meterdesk::screens::reference::requests::RefAnswer;
 
@@ -457,7 +457,7 @@ async fn a_create_sent_again_is_done_once_and_another_with_its_login_is_refused(
         .await
         .unwrap()
         .get("id");
-    let create = |key: &str, password: TemporaryPassword| {
+    let create = |key: &str, password: Secret| {
         Request(Box::new(RefCall {
             operator_id: boss,
             work: OperatorRequest::Create {
@@ -471,12 +471,12 @@ async fn a_create_sent_again_is_done_once_and_another_with_its_login_is_refused(
         }))
     };
     let done = Ok(Reply::screen(RefAnswer::Done(OperatorReply::Done)));
-    let password = TemporaryPassword::generate();
+    let password = Secret::generate();
     let first = create("k1", password.clone());
     let again = create("k1", password);
     assert_eq!(requests::execute(&services, first).await, done);
     assert_eq!(requests::execute(&services, again).await, done);
-    let other = create("k2", TemporaryPassword::generate());
+    let other = create("k2", Secret::generate());
     assert_eq!(
         requests::execute(&services, other).await,
         Ok(Reply::screen(RefAnswer::Done(OperatorReply::LoginTaken)))

@@ -9,6 +9,11 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// A temporary password for an operator ([`generate_password`]).
+    pub fn generate() -> Secret {
+        Secret(generate_password())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -83,29 +88,6 @@ pub fn generate_password() -> String {
         .collect()
 }
 
-/// A generated temporary password on its way from the administrator's desk to the database and
-/// to the one screen that shows it once: its `Debug` never prints it, so neither a log line nor
-/// a panic message carries it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TemporaryPassword(String);
-
-impl TemporaryPassword {
-    pub fn generate() -> TemporaryPassword {
-        TemporaryPassword(generate_password())
-    }
-
-    /// The password itself: for the database (as a verifier) and the screen that shows it.
-    pub fn reveal(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for TemporaryPassword {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TemporaryPassword(<hidden>)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,13 +137,6 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_never_shows_in_debug() {
-        let secret = Secret::from("river-17");
-        assert_eq!(format!("{secret:?}"), "<hidden>");
-        assert_eq!(secret.as_str(), "river-17");
-    }
-
-    #[test]
     fn generated_passwords_are_twelve_unambiguous_characters() {
         let password = generate_password();
         assert_eq!(password.chars().count(), 12);
@@ -171,10 +146,10 @@ mod tests {
     }
 
     #[test]
-    fn a_temporary_password_never_shows_in_debug_output() {
-        let password = TemporaryPassword::generate();
+    fn a_password_never_shows_in_debug_output() {
+        let password = Secret::generate();
         let debug = format!("{password:?} {:?}", Some(password.clone()));
-        assert!(!debug.contains(password.reveal()), "{debug}");
-        assert!(debug.contains("<hidden>"));
+        assert!(!debug.contains(password.as_str()), "{debug}");
+        assert_eq!(format!("{:?}", Secret::from("river-17")), "<hidden>");
     }
 }

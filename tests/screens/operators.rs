@@ -114,7 +114,7 @@ fn password_reset(lang: Lang) -> (App, String) {
     assert_eq!((operator_id, login.as_str()), (3, "new.clerk"));
     let next = reply(&mut app, id, OperatorReply::Done);
     assert_eq!(operator_request(&next).1, OperatorRequest::List);
-    (app, password.reveal().to_owned())
+    (app, password.as_str().to_owned())
 }
 
 #[test]

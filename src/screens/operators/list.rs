@@ -15,7 +15,7 @@ use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::operators::OperatorRow;
-use crate::domain::password::TemporaryPassword;
+use crate::domain::password::Secret;
 use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::screens::reference::common::{commands_with, move_in, note, refused, table};
@@ -93,7 +93,7 @@ impl OperatorsView {
                 idempotency_key,
                 id,
                 login,
-                password: TemporaryPassword::generate(),
+                password: Secret::generate(),
             },
         })
     }
@@ -354,7 +354,7 @@ fn build_new(
         full_name: full_name?,
         department_id: department_id?,
         roles: keys_of(f, "operators.f_roles"),
-        password: TemporaryPassword::generate(),
+        password: Secret::generate(),
     })
 }
 

@@ -9,7 +9,7 @@ use crate::app::Screen;
 use crate::app::state::Failure;
 use crate::db::operators::{self, Department, NewOperator, OperatorRow};
 use crate::db::roles::{self, RoleRow};
-use crate::domain::password::TemporaryPassword;
+use crate::domain::password::Secret;
 use crate::i18n::Lang;
 use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says};
 use crate::ui::inert::inert;
@@ -25,7 +25,7 @@ pub enum OperatorRequest {
         full_name: String,
         department_id: i64,
         roles: Vec<String>,
-        password: TemporaryPassword,
+        password: Secret,
     },
     SetEnabled {
         idempotency_key: String,
@@ -37,7 +37,7 @@ pub enum OperatorRequest {
         idempotency_key: String,
         id: i64,
         login: String,
-        password: TemporaryPassword,
+        password: Secret,
     },
     SetRoles {
         idempotency_key: String,
@@ -116,7 +116,7 @@ impl RefWork for OperatorRequest {
                     full_name,
                     department_id: *department_id,
                     role_codes: &role_codes,
-                    password: password.reveal(),
+                    password: password.as_str(),
                 };
                 if operators::create_unless_taken(client, &operator)
                     .await?
@@ -127,7 +127,7 @@ impl RefWork for OperatorRequest {
                 // Sent again after a lost connection, the first attempt may have committed:
                 // then the login is ours, and its password is the one in this request.
                 Ok(
-                    if db.sessions.password_is(login, password.reveal()).await? {
+                    if db.sessions.password_is(login, password.as_str()).await? {
                         OperatorReply::Done
                     } else {
                         OperatorReply::LoginTaken
@@ -138,7 +138,7 @@ impl RefWork for OperatorRequest {
                 refused_for_self(operators::set_enabled(client, *id, *enabled).await)
             }
             OperatorRequest::ResetPassword { id, password, .. } => {
-                operators::reset_password(client, *id, password.reveal()).await?;
+                operators::reset_password(client, *id, password.as_str()).await?;
                 Ok(OperatorReply::Done)
             }
             OperatorRequest::SetRoles { id, roles, .. } => {

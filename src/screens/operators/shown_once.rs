@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::app::{App, Command, Hub, Screen};
-use crate::domain::password::TemporaryPassword;
+use crate::domain::password::Secret;
 use crate::i18n::Lang;
 use crate::ui::chrome::centred;
 use crate::ui::inert::inert;
@@ -18,11 +18,11 @@ use crate::ui::theme::Theme;
 #[derive(Debug, Clone)]
 pub struct PasswordShown {
     login: String,
-    password: TemporaryPassword,
+    password: Secret,
 }
 
 impl PasswordShown {
-    pub fn new(login: &str, password: TemporaryPassword) -> PasswordShown {
+    pub fn new(login: &str, password: Secret) -> PasswordShown {
         PasswordShown {
             login: login.to_owned(),
             password,
@@ -57,7 +57,7 @@ impl Screen for PasswordShown {
             Line::raw(lang.tf("operators.password_for", &[("login", &inert(&self.login))])),
             Line::raw(""),
             Line::from(Span::styled(
-                self.password.reveal().to_owned(),
+                self.password.as_str().to_owned(),
                 theme.title(),
             ))
             .centered(),
