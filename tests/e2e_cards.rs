@@ -92,7 +92,8 @@ async fn open_a_card_recharge_it_and_a_supervisor_refunds_it_in_tmux() {
     tmux.keys(&["F3"]);
     tmux.text(":card");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("Card", PATIENCE);
+    // The card screen reads the card in the reader first; F9 acts on what it read.
+    tmux.wait_for("User card 100000001", PATIENCE);
     tmux.keys(&["F9"]);
     tmux.wait_for("card.refund", PATIENCE);
     // …and a supervisor's, who signs in at the same desk.
@@ -107,6 +108,7 @@ async fn open_a_card_recharge_it_and_a_supervisor_refunds_it_in_tmux() {
     tmux.wait_for("Super Visor@", PATIENCE);
     tmux.text(":card");
     tmux.keys(&["Enter"]);
+    tmux.wait_for("User card 100000001", PATIENCE);
     tmux.keys(&["F9"]);
     tmux.wait_for("Refund the unloaded purchase of 85.000 m³", PATIENCE);
     tmux.keys(&["F2"]);
