@@ -649,6 +649,22 @@ async fn refund_is_for_supervisors_pays_out_once_the_card_shows_it_cancelled() {
 }
 
 #[tokio::test]
+async fn refunded_water_does_not_count_toward_the_years_tiers() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("30.5")).await;
+    counter.swipe();
+    counter.done(CLERK, &recharge_m3("40")).await;
+    let refund = Request::Refund { payout: cash() };
+    let begun = counter.done(SUPERVISOR, &refund).await;
+    assert_eq!(begun.purchase.unwrap().amount, dec("60.50"));
+
+    // 30.5 m³ bought this year, not 70.5: 19.5 × 1.00 + 0.5 × 2.00.
+    let next = counter.done(CLERK, &recharge_m3("20")).await;
+    assert_eq!(next.purchase.unwrap().amount, dec("20.50"));
+}
+
+#[tokio::test]
 async fn replace_voids_the_old_card_carries_the_last_purchase_and_a_failed_one_is_retried() {
     let mut counter = Counter::new().await;
     counter.done(CLERK, &Request::Open).await;
