@@ -227,6 +227,12 @@ pub enum Refusal {
     UnknownCard,
     #[error("the purchase on the card is unknown here")]
     UnknownPurchase,
+    /// A refund from a card image older than one read before (replayed): the meter has loaded
+    /// the purchase, as a write-back read at `seen_at` showed.
+    #[error(
+        "this card image is older than the last one seen on {seen_at}; nothing can be refunded from it"
+    )]
+    OlderCardImage { seen_at: DateTime<Utc> },
     #[error("the customer's type has no prepaid price")]
     NoPrice,
     #[error(transparent)]

@@ -18,6 +18,7 @@ use crate::domain::card_records::{IssueRecord, UserCard};
 use crate::domain::pricing::TierCharge;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
+use crate::ui::text::local;
 use crate::ui::theme::Theme;
 
 /// The IC card management screen (`:card`).
@@ -153,6 +154,12 @@ pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
     let key = match refusal {
         Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),
         Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
+        Refusal::OlderCardImage { seen_at } => {
+            return lang.tf(
+                "ic.refused_older_image",
+                &[("at", &local(seen_at, app.zone))],
+            );
+        }
         Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
         Refusal::AlreadyHasCard => "ic.refused_has_card",
