@@ -321,6 +321,10 @@ pub struct PendingOperation {
     pub card_no: i64,
     pub operator: String,
     pub started_at: DateTime<Utc>,
+    /// The money movement's amount (negative: paid for a purchase), as in [`UsageRecord`].
+    pub amount: Option<Decimal>,
+    /// The purchase written (recharge, refund) or carried (replace).
+    pub volume_litres: Option<i64>,
 }
 
 /// One card operation, as the usage records show it.
