@@ -780,6 +780,35 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
 }
 
 #[test]
+fn a_refund_from_an_older_card_image_is_refused_in_words_naming_when() {
+    for (lang, expected) in [
+        (
+            Lang::En,
+            "This card image is older than the last one seen on 2026-11-29 09:30; \
+             nothing can be refunded from it.",
+        ),
+        (
+            Lang::Zh,
+            "此卡的内容比 2026-11-29 09:30 读到的旧（旧卡数据被恢复）；不能据此退款。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(9));
+        let sent = press(&mut app, KeyCode::F(2));
+        let seen_at = Utc.with_ymd_and_hms(2026, 11, 29, 9, 30, 0).unwrap();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Written::Refused(Refusal::OlderCardImage { seen_at })),
+        );
+        assert_eq!(app.message.clone().unwrap().text, expected, "{lang:?}");
+    }
+}
+
+#[test]
 fn recycle_and_usage_records_of_the_card_on_the_reader() {
     let mut app = signed_in(Lang::En);
     insert(&mut app, seen_user(user_card(5)));
