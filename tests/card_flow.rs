@@ -119,6 +119,13 @@ impl Station {
         }
     }
 
+    /// From now on the desk connects as the supervisor's own database role, which decides what
+    /// each step may do (docs/decisions.md, "The database is the security boundary").
+    async fn as_supervisor_role(&mut self) {
+        give_password(&self.customer.client, SUPERVISOR).await;
+        self.live = Sessions::signed_in(self.customer.db.pool_of("super"));
+    }
+
     fn desk(&self, operator_id: i64) -> Desk<'_> {
         self.desk_on(&self.live, operator_id)
     }
@@ -367,6 +374,7 @@ async fn refunded_water_does_not_count_toward_the_years_tiers() {
     let Some(mut station) = Station::start("card-flow-refunded-tiers").await else {
         return;
     };
+    station.as_supervisor_role().await;
     let card = station.rig.insert_blank("card");
     station.done(&Request::Open).await;
     station.done(&recharge("30.5")).await;
@@ -386,9 +394,7 @@ async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
     let Some(mut station) = Station::start("card-flow-replay").await else {
         return;
     };
-    // The supervisor's own database role does it all.
-    give_password(&station.customer.client, SUPERVISOR).await;
-    station.live = Sessions::signed_in(station.customer.db.pool_of("super"));
+    station.as_supervisor_role().await;
     let card = station.rig.insert_blank("card");
     station.done(&Request::Open).await;
     station.done(&recharge("4")).await;
