@@ -30,7 +30,7 @@ use support::card_desk::{
     Books, CLERK, CardCustomer, SUPERVISOR, books, card_customer, key, open_customer,
 };
 use support::card_rig::*;
-use support::pg::cluster;
+use support::pg::{cluster, give_password};
 
 /// The counter: the rig, a card customer, the card secrets, and the in-process meter.
 struct Station {
@@ -117,6 +117,13 @@ impl Station {
             access: &self.access,
             operator_id,
         }
+    }
+
+    /// From now on the desk connects as the supervisor's own database role, which decides what
+    /// each step may do (docs/decisions.md, "The database is the security boundary").
+    async fn as_supervisor_role(&mut self) {
+        give_password(&self.customer.client, SUPERVISOR).await;
+        self.live = Sessions::signed_in(self.customer.db.pool_of("super"));
     }
 
     fn desk(&self, operator_id: i64) -> Desk<'_> {
@@ -358,6 +365,90 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
     eprintln!(
         "through cardflow (read + begin + write + settle): {}",
         figures.join("; ")
+    );
+}
+
+/// Finding 3 of #11: a refunded purchase's water leaves the year's tier volume.
+#[tokio::test]
+async fn refunded_water_does_not_count_toward_the_years_tiers() {
+    let Some(mut station) = Station::start("card-flow-refunded-tiers").await else {
+        return;
+    };
+    station.as_supervisor_role().await;
+    let card = station.rig.insert_blank("card");
+    station.done(&Request::Open).await;
+    station.done(&recharge("30.5")).await;
+    station.rig.meter(&["swipe"]);
+    station.done(&recharge("40")).await;
+    station.done(&refund()).await;
+    // 30.5 m³ this year, not 70.5: 19.5 × 1.00 + 0.5 × 2.00.
+    let next = station.done(&recharge("20")).await;
+    assert_eq!(next.purchase.unwrap().amount, dec("20.50"));
+    station.rig.pull(card);
+}
+
+/// Finding 2 of #11: the meter loads purchase #2, the counter reads the card, the card's
+/// earlier image (purchase #2 not loaded) is put back and presented for a refund.
+#[tokio::test]
+async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
+    let Some(mut station) = Station::start("card-flow-replay").await else {
+        return;
+    };
+    station.as_supervisor_role().await;
+    let card = station.rig.insert_blank("card");
+    station.done(&Request::Open).await;
+    station.done(&recharge("4")).await;
+    station.rig.meter(&["swipe"]);
+    station.done(&recharge("5")).await;
+    station.rig.pull(card);
+    let image = station.rig.state_file("card");
+    let earlier_image = station.rig.state_file("earlier-image");
+    std::fs::copy(&image, &earlier_image).unwrap();
+
+    let card = station.rig.insert("card", &[]);
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("loaded purchase 2 (5000 l)"), "{swiped}");
+    assert!(station.touch().await.is_empty(), "nothing was pending");
+    station.rig.pull(card);
+
+    std::fs::copy(&earlier_image, &image).unwrap();
+    let card = station.rig.insert("card", &[]);
+    let replayed = station.records().await;
+    let CardContent::User(earlier) = Station::content(&replayed) else {
+        panic!("not a user card");
+    };
+    assert_eq!(
+        earlier
+            .write_back
+            .map(|write_back| write_back.last_loaded_sequence),
+        Some(1),
+        "the earlier image"
+    );
+    let seen_at = match station.refused(&refund()).await {
+        Refusal::OlderCardImage { seen_at } => seen_at,
+        other => panic!("the replayed image's refund: {other:?}"),
+    };
+    assert!(seen_at <= chrono::Utc::now());
+    assert_eq!(station.records().await, replayed, "nothing written");
+    let refused: i64 = station
+        .customer
+        .client
+        .query_one(
+            "SELECT count(*) FROM audit_log
+             WHERE action = 'card.refund_refused' AND (detail ->> 'customer_id')::bigint = $1
+               AND (detail ->> 'card_no')::bigint = entity_id",
+            &[&station.customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(refused, 1, "audited with the card and the customer");
+    station.rig.pull(card);
+
+    let books = station.books().await;
+    assert_eq!(
+        (books.paid_in, books.paid_out, books.litres_sold),
+        (dec("9.00"), Decimal::ZERO, 9_000)
     );
 }
 

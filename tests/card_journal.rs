@@ -649,6 +649,75 @@ async fn refund_is_for_supervisors_pays_out_once_the_card_shows_it_cancelled() {
 }
 
 #[tokio::test]
+async fn refunded_water_does_not_count_toward_the_years_tiers() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("30.5")).await;
+    counter.swipe();
+    counter.done(CLERK, &recharge_m3("40")).await;
+    let refund = Request::Refund { payout: cash() };
+    let begun = counter.done(SUPERVISOR, &refund).await;
+    assert_eq!(begun.purchase.unwrap().amount, dec("60.50"));
+
+    // 30.5 m³ bought this year, not 70.5: 19.5 × 1.00 + 0.5 × 2.00.
+    let next = counter.done(CLERK, &recharge_m3("20")).await;
+    assert_eq!(next.purchase.unwrap().amount, dec("20.50"));
+}
+
+#[tokio::test]
+async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("4")).await;
+    counter.swipe();
+    counter.done(CLERK, &recharge_m3("5")).await;
+    let before_the_swipe = counter.card;
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 9_000);
+
+    // Read at the counter: the write-back of #2 is recorded, and an older one never lowers it.
+    let touched = card_ops::touch(&mut counter.clerk, None, &counter.card, &key_())
+        .await
+        .unwrap();
+    assert!(touched.is_empty(), "nothing was pending");
+    counter.card = before_the_swipe;
+    card_ops::touch(&mut counter.clerk, None, &counter.card, &key_())
+        .await
+        .unwrap();
+    assert_eq!(
+        counter
+            .scalar::<Option<i64>>("SELECT meter_loaded_seq FROM card")
+            .await,
+        Some(2)
+    );
+
+    // The card image shows #2 not loaded, but the meter loaded it: nothing is refunded.
+    let refund = Request::Refund { payout: cash() };
+    let seen_at = counter
+        .scalar::<chrono::DateTime<chrono::Utc>>("SELECT meter_read_at FROM card")
+        .await;
+    counter
+        .refused_leaving_nothing(SUPERVISOR, &refund, Refusal::OlderCardImage { seen_at })
+        .await;
+    assert_eq!(
+        counter
+            .scalar::<String>(
+                "SELECT o.login || ' ' || a.entity || ' ' || a.entity_id || ' '
+                        || (a.detail ->> 'customer_id') || ' ' || (a.detail ->> 'purchase_seq')
+                 FROM audit_log a JOIN operator o ON o.id = a.operator_id
+                 WHERE a.action = 'card.refund_refused'"
+            )
+            .await,
+        format!(
+            "super card {} {} 2",
+            counter.user_card().issue.card_number,
+            counter.customer.customer_id
+        )
+    );
+    assert_eq!(counter.books().await.paid_out, Decimal::ZERO);
+}
+
+#[tokio::test]
 async fn replace_voids_the_old_card_carries_the_last_purchase_and_a_failed_one_is_retried() {
     let mut counter = Counter::new().await;
     counter.done(CLERK, &Request::Open).await;

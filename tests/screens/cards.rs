@@ -471,6 +471,46 @@ fn recharge_is_refused_while_the_meter_has_not_loaded_the_purchase() {
     assert!(message.contains("Swipe the meter first"), "{message}");
 }
 
+/// A recharge and a refund left pending, each with its money and water.
+fn pending_rows() -> Vec<PendingOperation> {
+    let recharge = PendingOperation {
+        operation_id: 88,
+        kind: OperationKind::Recharge,
+        customer_id: 42,
+        customer_no: CUSTOMER_NO,
+        customer_name: "Zhang Wei".into(),
+        card_no: i64::from(CARD),
+        operator: "王芳".into(),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 28, 8, 5, 0).unwrap(),
+        amount: Some("-20.50".parse().unwrap()),
+        volume_litres: Some(20_000),
+    };
+    let refund = PendingOperation {
+        operation_id: 1204,
+        kind: OperationKind::Refund,
+        customer_no: 10_000_017,
+        customer_name: "欧阳娜娜".into(),
+        card_no: 40_000_025,
+        operator: "Li Na".into(),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 30, 16, 40, 0).unwrap(),
+        amount: Some("1234.50".parse().unwrap()),
+        volume_litres: Some(1_234_500),
+        ..recharge.clone()
+    };
+    vec![recharge, refund]
+}
+
+#[test]
+fn pending_operations_in_chinese_show_their_money_and_water() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    supervisor(&mut app);
+    let sent = press(&mut app, KeyCode::Char('p'));
+    answer(&mut app, &sent, Reply::screen(pending_rows()));
+    insta::assert_snapshot!(render(&app));
+}
+
 #[test]
 fn pending_operations_are_a_supervisors_list() {
     let mut app = signed_in(Lang::En);
@@ -481,17 +521,7 @@ fn pending_operations_are_a_supervisors_list() {
     assert!(app.message.clone().unwrap().text.contains("card.resolve"));
     supervisor(&mut app);
     let sent = press(&mut app, KeyCode::Char('p'));
-    let rows = vec![PendingOperation {
-        operation_id: 88,
-        kind: OperationKind::Recharge,
-        customer_id: 42,
-        customer_no: CUSTOMER_NO,
-        customer_name: "Zhang Wei".into(),
-        card_no: i64::from(CARD),
-        operator: "王芳".into(),
-        started_at: Utc.with_ymd_and_hms(2026, 11, 28, 8, 5, 0).unwrap(),
-    }];
-    answer(&mut app, &sent, Reply::screen(rows));
+    answer(&mut app, &sent, Reply::screen(pending_rows()));
     insta::assert_snapshot!(render(&app));
 
     // The card is lost: the supervisor settles the operation without it.
@@ -747,6 +777,35 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     press(&mut app, KeyCode::F(9));
     let message = app.message.clone().unwrap().text;
     assert!(message.contains("meter has loaded"), "{message}");
+}
+
+#[test]
+fn a_refund_from_an_older_card_image_is_refused_in_words_naming_when() {
+    for (lang, expected) in [
+        (
+            Lang::En,
+            "This card image is older than the last one seen on 2026-11-29 09:30; \
+             nothing can be refunded from it.",
+        ),
+        (
+            Lang::Zh,
+            "此卡的内容比 2026-11-29 09:30 读到的旧（旧卡数据被恢复）；不能据此退款。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(9));
+        let sent = press(&mut app, KeyCode::F(2));
+        let seen_at = Utc.with_ymd_and_hms(2026, 11, 29, 9, 30, 0).unwrap();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Written::Refused(Refusal::OlderCardImage { seen_at })),
+        );
+        assert_eq!(app.message.clone().unwrap().text, expected, "{lang:?}");
+    }
 }
 
 #[test]

@@ -137,7 +137,10 @@ pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
     }
 }
 
-/// Keeps the meter's write-back as last read at the counter (the customer's details show it).
+/// Keeps the highest meter write-back ever read from the card (the customer's details show
+/// it; a refund at or below it is refused). Never lowered: a card showing an older write-back
+/// is an older image of the card (replayed), not older news from the meter. `meter_read_at` is
+/// when the highest one was first read.
 pub(super) async fn note_meter_state(
     tx: &Transaction<'_>,
     content: &CardContent,
@@ -149,7 +152,10 @@ pub(super) async fn note_meter_state(
     }) = content
     {
         tx.execute(
-            "UPDATE card SET meter_loaded_seq = $2, meter_generation = $3, meter_read_at = now()
+            "UPDATE card SET meter_loaded_seq = GREATEST(meter_loaded_seq, $2),
+                             meter_generation = GREATEST(meter_generation, $3),
+                             meter_read_at = CASE WHEN meter_loaded_seq >= $2 THEN meter_read_at
+                                                  ELSE now() END
              WHERE card_no = $1",
             &[
                 &i64::from(issue.card_number),
@@ -435,6 +441,9 @@ impl Journal<'_> {
             Err(refusal) => return Ok(Err(refusal.into())),
         };
         let sequence = planned.record.sequence;
+        if let Some(seen_at) = self.loaded_since(card, sequence).await? {
+            return Ok(Err(Refusal::OlderCardImage { seen_at }));
+        }
         let Some(paid) = self
             .tx
             .query_opt(
@@ -484,6 +493,49 @@ impl Journal<'_> {
         self.journal_purchase(new, summary, transaction_id, method)
             .await
             .map(Ok)
+    }
+
+    /// When the counter first read a meter write-back (from any of the customer's cards) at or
+    /// past purchase `sequence`: the meter has loaded it, whatever this card image shows. The
+    /// refusal is audited with the card and the customer.
+    pub(super) async fn loaded_since(
+        &self,
+        card: &UserCard,
+        sequence: u32,
+    ) -> Result<Option<DateTime<Utc>>, DbError> {
+        let Some(seen) = self
+            .tx
+            .query_opt(
+                "SELECT meter_loaded_seq, meter_read_at FROM card
+                 WHERE customer_id = $1 AND meter_loaded_seq >= $2
+                 ORDER BY meter_loaded_seq DESC, meter_read_at LIMIT 1",
+                &[&self.holder.customer_id, &i64::from(sequence)],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let seen_at: DateTime<Utc> = seen.get("meter_read_at");
+        self.tx
+            .execute(
+                "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 VALUES ($1, 'card.refund_refused', 'card', $2,
+                         jsonb_build_object('customer_id', $3::bigint, 'card_no', $2::bigint,
+                                            'reason', 'older_card_image',
+                                            'purchase_seq', $4::bigint,
+                                            'meter_loaded_seq', $5::bigint,
+                                            'seen_at', $6::timestamptz))",
+                &[
+                    &self.begin.operator_id,
+                    &i64::from(card.issue.card_number),
+                    &self.holder.customer_id,
+                    &i64::from(sequence),
+                    &seen.get::<_, i64>("meter_loaded_seq"),
+                    &seen_at,
+                ],
+            )
+            .await?;
+        Ok(Some(seen_at))
     }
 
     pub(super) async fn recycle(&self, card: &UserCard) -> Result<Result<Begun, Refusal>, DbError> {

@@ -9,11 +9,13 @@ pub async fn pending_operations(
     let rows = client
         .query(
             "SELECT op.id AS operation_id, op.kind, c.id AS customer_id, c.customer_no,
-                    c.name AS customer_name, card.card_no, o.full_name AS operator, op.started_at
+                    c.name AS customer_name, card.card_no, o.full_name AS operator, op.started_at,
+                    t.amount, op.volume_litres
              FROM card_operation op
              JOIN customer c ON c.id = op.customer_id
              JOIN card ON card.id = op.card_id
              JOIN operator o ON o.id = op.operator_id
+             LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
              WHERE op.state = 'pending'
              ORDER BY op.started_at, op.id",
             &[],
@@ -30,6 +32,8 @@ pub async fn pending_operations(
                 card_no: row.get("card_no"),
                 operator: row.get("operator"),
                 started_at: row.get("started_at"),
+                amount: row.get("amount"),
+                volume_litres: row.get("volume_litres"),
             })
         })
         .collect()

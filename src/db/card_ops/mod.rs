@@ -227,6 +227,12 @@ pub enum Refusal {
     UnknownCard,
     #[error("the purchase on the card is unknown here")]
     UnknownPurchase,
+    /// A refund from a card image older than one read before (replayed): the meter has loaded
+    /// the purchase, as a write-back read at `seen_at` showed.
+    #[error(
+        "this card image is older than the last one seen on {seen_at}; nothing can be refunded from it"
+    )]
+    OlderCardImage { seen_at: DateTime<Utc> },
     #[error("the customer's type has no prepaid price")]
     NoPrice,
     #[error(transparent)]
@@ -315,6 +321,10 @@ pub struct PendingOperation {
     pub card_no: i64,
     pub operator: String,
     pub started_at: DateTime<Utc>,
+    /// The money movement's amount (negative: paid for a purchase), as in [`UsageRecord`].
+    pub amount: Option<Decimal>,
+    /// The purchase written (recharge, refund) or carried (replace).
+    pub volume_litres: Option<i64>,
 }
 
 /// One card operation, as the usage records show it.

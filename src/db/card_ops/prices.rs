@@ -4,8 +4,8 @@ use super::*;
 use crate::db::price_schemes::{billing_mode_of, versions};
 
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
-/// version in force, the volume already bought in the accumulation cycle (reversed purchases do
-/// not count).
+/// version in force, the volume already bought in the accumulation cycle (reversed purchases and
+/// refunded ones do not count: that water was never the customer's).
 pub async fn quote_recharge(
     client: &impl GenericClient,
     customer_id: i64,
@@ -50,7 +50,13 @@ pub(super) async fn quote(
             "SELECT coalesce(sum(t.volume), 0) AS accumulated FROM ledger_transaction t
              WHERE t.account_id = $1 AND t.kind = 'card_purchase'
                AND t.created_at >= $2::date AND t.created_at < $3::date
-               AND NOT EXISTS (SELECT 1 FROM ledger_transaction r WHERE r.reverses_id = t.id)",
+               AND NOT EXISTS (SELECT 1 FROM ledger_transaction r WHERE r.reverses_id = t.id)
+               AND NOT EXISTS (SELECT 1 FROM card_operation bought
+                               JOIN card_operation refund
+                                 ON refund.customer_id = bought.customer_id
+                                AND refund.purchase_seq = bought.purchase_seq
+                                AND refund.kind = 'refund' AND refund.state = 'done'
+                               WHERE bought.transaction_id = t.id AND bought.kind = 'recharge')",
             &[&account_id, &cycle.first_day, &cycle.next_first_day],
         )
         .await?

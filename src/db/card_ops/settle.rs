@@ -329,8 +329,9 @@ pub(super) async fn failed(tx: &Transaction<'_>, operation: &Operation) -> Resul
     Ok(())
 }
 
-/// Whenever a card or a customer is touched: resolves the pending operation of the customer
-/// (if given) and of the card's owner from the card's records. Returns what was settled, or
+/// Whenever a card or a customer is touched: records the meter's write-back the card carries
+/// (monotonic), resolves the pending operation of the customer (if given) and of the card's
+/// owner from the card's records. Returns what was settled, or
 /// left pending because the card is not the one it was for.
 pub async fn touch(
     client: &mut Client,
@@ -345,6 +346,10 @@ pub async fn touch(
     let mut customers: Vec<i64> = customer_id.into_iter().chain(owner).collect();
     customers.dedup();
     let transaction = client.transaction().await?;
+    // Reading a card is card.read's; an operator without it only sees what the card holds.
+    if has_permission(&transaction, "card.read").await? {
+        note_meter_state(&transaction, &CardContent::classify(card, key)).await?;
+    }
     let mut settled = Vec::new();
     for customer in customers {
         let pending: Option<i64> = transaction

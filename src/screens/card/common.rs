@@ -4,6 +4,7 @@
 //! routes to them.
 
 use ratatui::text::{Line, Span};
+use rust_decimal::Decimal;
 
 use crate::app::App;
 use crate::app::Command;
@@ -15,9 +16,11 @@ use crate::db::card_ops::{
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::RechargeRefusal;
 use crate::domain::card_records::{IssueRecord, UserCard};
+use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
+use crate::ui::text::local;
 use crate::ui::theme::Theme;
 
 /// The IC card management screen (`:card`).
@@ -153,6 +156,12 @@ pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
     let key = match refusal {
         Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),
         Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
+        Refusal::OlderCardImage { seen_at } => {
+            return lang.tf(
+                "ic.refused_older_image",
+                &[("at", &local(seen_at, app.zone))],
+            );
+        }
         Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
         Refusal::AlreadyHasCard => "ic.refused_has_card",
@@ -190,6 +199,23 @@ pub(super) fn not_blank(lang: Lang, seen: Option<&CardSeen>) -> String {
         ),
         Some(_) => lang.t("ic.need_blank_foreign").to_owned(),
     }
+}
+
+/// An operation's money movement (negative: paid for a purchase); empty when it moves none.
+pub(super) fn amount_text(amount: Option<Decimal>) -> String {
+    // A NUMERIC(…, 2): rounding changes nothing.
+    amount
+        .map(|amount| Money::round_half_up(amount).to_string())
+        .unwrap_or_default()
+}
+
+/// An operation's purchase volume in m³; empty when it writes no purchase.
+pub(super) fn volume_text(litres: Option<i64>) -> String {
+    // A card's counter: it fits a u32.
+    litres
+        .and_then(|litres| u32::try_from(litres).ok())
+        .map(|litres| Volume::from_litres(litres).to_string())
+        .unwrap_or_default()
 }
 
 /// The tier lines of a charge, for the confirmation and the receipt.

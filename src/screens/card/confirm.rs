@@ -571,6 +571,8 @@ mod tests {
                 card_no: 42,
                 operator: "clerk".into(),
                 started_at: chrono::DateTime::UNIX_EPOCH,
+                amount: None,
+                volume_litres: None,
             },
         };
         assert_eq!(without_card.operation(), None, "no card write");

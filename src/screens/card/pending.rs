@@ -5,7 +5,7 @@ use chrono::FixedOffset;
 use ratatui::text::Line;
 use tokio_postgres::Client;
 
-use super::common::{CardPane, CardScreen, card_no, table};
+use super::common::{CardPane, CardScreen, amount_text, card_no, table, volume_text};
 use crate::app::Hub;
 use crate::app::card_status::{kind_key, state_key};
 use crate::app::requests::{Progress, Read, Services};
@@ -113,27 +113,32 @@ pub(super) fn lines(
     rows: Option<&[PendingOperation]>,
     selected: usize,
 ) -> Vec<Line<'static>> {
+    // The operator last: at 80 columns the customer's name is what the supervisor needs.
     let header = format!(
-        " {} {} {} {} {} {}",
+        " {} {} {} {} {} {} {} {}",
         fit(lang.t("ic.col_time"), 16, false),
-        fit("#", 6, true),
+        fit("#", 5, true),
         fit(lang.t("ic.col_card"), 8, false),
         fit(lang.t("ic.col_kind"), 9, false),
-        fit(lang.t("ic.col_operator"), 12, false),
-        lang.t("ic.col_customer"),
+        fit(lang.t("ic.col_amount"), 9, true),
+        fit(lang.t("ic.col_volume"), 8, true),
+        fit(lang.t("ic.col_customer"), 21, false),
+        lang.t("ic.col_operator"),
     );
     let rows = rows.map(|rows| {
         rows.iter()
             .map(|row| {
                 format!(
-                    " {} {} {} {} {} {:08} {}",
+                    " {} {} {} {} {} {} {:08} {} {}",
                     local(&row.started_at, zone),
-                    fit(&row.operation_id.to_string(), 6, true),
+                    fit(&row.operation_id.to_string(), 5, true),
                     card_no(row.card_no),
                     fit(lang.t(kind_key(row.kind)), 9, false),
-                    fit(&inert(&row.operator), 12, false),
+                    fit(&amount_text(row.amount), 9, true),
+                    fit(&volume_text(row.volume_litres), 8, true),
                     row.customer_no,
-                    inert(&row.customer_name),
+                    fit(&inert(&row.customer_name), 12, false),
+                    inert(&row.operator),
                 )
             })
             .collect()
@@ -184,6 +189,8 @@ mod tests {
             card_no: 1,
             operator: String::new(),
             started_at: chrono::DateTime::UNIX_EPOCH,
+            amount: None,
+            volume_litres: None,
         }
     }
 }

@@ -4,7 +4,7 @@ use chrono::FixedOffset;
 use ratatui::text::Line;
 use tokio_postgres::Client;
 
-use super::common::{CardPane, CardScreen, card_no, known_card, table};
+use super::common::{CardPane, CardScreen, amount_text, card_no, known_card, table, volume_text};
 use crate::app::card_status::{kind_key, state_key};
 use crate::app::requests::Read;
 use crate::app::screen::ScreenReply;
@@ -12,7 +12,6 @@ use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
 use crate::db::DbError;
 use crate::db::card_ops::{self, UsageOf, UsageRecord};
-use crate::domain::money::{Money, Volume};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, fit, local};
@@ -78,16 +77,7 @@ pub(super) fn lines(
 }
 
 fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord) -> String {
-    // The amount is a NUMERIC(…, 2) and the litres a card's counter: both fit their types.
-    let amount = row
-        .amount
-        .map(|amount| Money::round_half_up(amount).to_string())
-        .unwrap_or_default();
-    let volume = row
-        .volume_litres
-        .and_then(|litres| u32::try_from(litres).ok())
-        .map(|litres| Volume::from_litres(litres).to_string())
-        .unwrap_or_default();
+    let (amount, volume) = (amount_text(row.amount), volume_text(row.volume_litres));
     let mut last = inert(&row.operator).into_owned();
     if let Some(reason) = &row.failure_reason {
         last.push_str(&format!(" — {}", coded(lang, "ic.failure_", reason)));
