@@ -60,9 +60,13 @@ impl TestDb {
 
     /// The connection string of operator `login` (password [`TEST_PASSWORD`]).
     pub fn operator_conn_str(&self, login: &str) -> String {
+        self.as_operator(&self.conn_str, login)
+    }
+
+    /// `conn_str` (this database's, or a relay's in front of it) signed in as operator `login`.
+    pub fn as_operator(&self, conn_str: &str, login: &str) -> String {
         format!(
-            "{} user={} password={TEST_PASSWORD}",
-            self.conn_str,
+            "{conn_str} user={} password={TEST_PASSWORD}",
             role_name(login, &self.name)
         )
     }
