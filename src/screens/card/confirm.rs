@@ -120,6 +120,9 @@ fn card_problem(error: &CardError) -> Problem {
             return Problem::new("failure.card_wrong_pin", tries_left);
         }
         CardError::PinBlocked => "failure.card_pin_blocked",
+        CardError::LastPinTries { tries_left } => {
+            return Problem::new("failure.card_last_pin_tries", tries_left);
+        }
         CardError::Apdu(_)
         | CardError::Pcsc(_)
         | CardError::Refused { .. }
@@ -490,6 +493,17 @@ mod tests {
             pin.text(Lang::Zh),
             "卡片拒绝了本柜台配置的发卡方 PIN（此卡还剩 2 次机会）。不再写任何卡：请在卡密钥文件或 \
              METERDESK_CARD_PIN 中改正 PIN，然后重新启动 meterdesk。"
+        );
+        let last_try = card_problem(&CardError::LastPinTries { tries_left: 1 });
+        assert!(
+            last_try
+                .text(Lang::En)
+                .starts_with("Nothing was written or charged: this card has only 1 issuer PIN try"),
+            "{last_try:?}"
+        );
+        assert!(
+            last_try.text(Lang::Zh).contains("PIN 只剩 1 次机会"),
+            "{last_try:?}"
         );
         let stopped = Failure::from(FlowError::Stopped(WritesStopped::PinRefused));
         let Failure::Error(stopped) = stopped else {
