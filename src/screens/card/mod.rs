@@ -36,7 +36,7 @@ use common::{card_no, key_of, known_card, refusal_text};
 pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
 pub use confirm::{WriteCard, Written};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
-pub use receipt::{KeepReceipt, Receipt, ReceiptKept};
+pub use receipt::{KeepReceipt, Receipt, ReceiptKept, ReceiptKind};
 pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;
 
