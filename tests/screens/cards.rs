@@ -15,8 +15,9 @@ use meterdesk::domain::card_records::{
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
-    CardPane, CardScreen, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge, Quoted, Receipt,
-    ReceiptKind, SettleWithoutCard, SettledWithoutCard, WriteCard, Written,
+    CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge,
+    Quoted, Receipt, ReceiptKind, ReceiptOfFinished, SettleWithoutCard, SettledWithoutCard,
+    WriteCard, Written,
 };
 
 const READER: &str = "Virtual PCD 00 00";
@@ -582,6 +583,55 @@ fn later_receipt(kind: ReceiptKind) -> Receipt {
         method: Some("Cash".into()),
         balance: Money::ZERO,
     }
+}
+
+/// A recharge the card read finishes (it was written, then the card was pulled or the desk
+/// crashed): its receipt is read back and kept at this desk, wherever the clerk is.
+#[test]
+fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
+    let mut app = signed_in(Lang::En);
+    let sent = update(&mut app, card_in()).requests;
+    let finished = Settled {
+        operation_id: 77,
+        kind: OperationKind::Recharge,
+        customer_id: 42,
+        state: OperationState::Done,
+        now: true,
+        receipt_no: Some(1017),
+    };
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(CardRead {
+            seen: seen_user(user_card(5)),
+            settled: vec![finished],
+        }),
+    );
+    assert_eq!(
+        only::<ReceiptOfFinished>(&next),
+        &ReceiptOfFinished {
+            operation_id: 77,
+            receipt_no: 1017
+        }
+    );
+    let kept = answer(
+        &mut app,
+        &next,
+        Reply::screen(FinishedReceipt(Some(Box::new(later_receipt(
+            ReceiptKind::Recharge,
+        ))))),
+    );
+    assert_eq!(only::<KeepReceipt>(&kept).receipt_no, 1017);
+    assert!(
+        only::<KeepReceipt>(&kept)
+            .text
+            .contains("WATER CARD RECHARGE"),
+        "{kept:?}"
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Pending recharge #77 finished: the card shows it was written; receipt #1017."
+    );
 }
 
 #[test]

@@ -12,8 +12,9 @@ use super::common::{heading, tier_line};
 use crate::app::Hub;
 use crate::app::print_command;
 use crate::app::requests::{Progress, ReceiptOutput, Services};
-use crate::app::screen::{Answer, ScreenRequest};
-use crate::db::card_ops::{Begun, OperationKind};
+use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::db::card_ops::{self, Begun, OperationKind, OperationState, Settled};
 use crate::db::{DbError, cards};
 use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
@@ -91,6 +92,62 @@ pub(super) fn keep_and_show(receipt: &Receipt, hub: &mut Hub) -> Vec<String> {
         text,
     });
     lines
+}
+
+/// The receipts of recharges a card read finished, wherever the clerk is: each is read back
+/// ([`ReceiptOfFinished`]) and then kept and told.
+pub fn keep_receipts_of(hub: &mut Hub, settled: &[Settled]) {
+    for settled in settled {
+        if let (true, OperationState::Done, OperationKind::Recharge, Some(receipt_no)) =
+            (settled.now, settled.state, settled.kind, settled.receipt_no)
+        {
+            let caller = hub.app.calling.take();
+            hub.send(ReceiptOfFinished {
+                operation_id: settled.operation_id,
+                receipt_no,
+            });
+            hub.app.calling = caller;
+        }
+    }
+}
+
+/// The receipt of a recharge finished away from the request that sold it; answered with
+/// [`FinishedReceipt`], which is kept (file, print command) wherever the clerk is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptOfFinished {
+    pub operation_id: i64,
+    pub receipt_no: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedReceipt(pub Option<Box<Receipt>>);
+
+impl ScreenRequest for ReceiptOfFinished {
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let begun = {
+                let client = services.pool.get().await?;
+                card_ops::journaled(&**client, self.operation_id).await?
+            };
+            let receipt = match begun {
+                Some(begun) => receipt_of(services, &begun, Some(self.receipt_no)).await?,
+                None => None,
+            };
+            Ok(Box::new(FinishedReceipt(receipt.map(Box::new))) as _)
+        })
+    }
+
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(FinishedReceipt(Some(receipt))) = reply.of::<FinishedReceipt>() {
+            keep_and_show(receipt, hub);
+            let lang = hub.app.lang;
+            let text = lang.tf(
+                "ic.finished_receipt",
+                &[("id", &self.operation_id), ("receipt", &receipt.receipt_no)],
+            );
+            hub.say(MessageKind::Info, text);
+        }
+    }
 }
 
 /// Writes `receipt-<no>.txt` (never overwriting one already there) and pipes the text to the
