@@ -118,6 +118,18 @@ impl Counter {
         }
     }
 
+    /// The card presented at the clerk's desk: what it resolves of the customer's.
+    async fn touch(&mut self) -> Vec<Settled> {
+        card_ops::touch(
+            &mut self.clerk,
+            Some(self.customer.customer_id),
+            &self.card,
+            &key_(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// Settled by the clerk's desk, which has the card.
     async fn settle(&mut self, begun: &Begun) -> Settled {
         card_ops::settle(&mut self.clerk, begun.operation_id, &self.card, &key_())
@@ -524,14 +536,7 @@ async fn a_pending_operation_blocks_the_customer_until_the_card_resolves_it() {
             Refusal::Pending(begun.operation_id)
         );
     }
-    let touched = card_ops::touch(
-        &mut counter.clerk,
-        Some(counter.customer.customer_id),
-        &counter.card,
-        &key_(),
-    )
-    .await
-    .unwrap();
+    let touched = counter.touch().await;
     assert_eq!(touched.len(), 1);
     assert_eq!(touched[0].state, OperationState::Pending);
 
@@ -773,14 +778,7 @@ async fn a_recharge_finished_later_hands_over_its_receipt_where_it_is_finished()
 
     let begun = counter.begun(CLERK, &recharge_m3("2")).await;
     counter.write(&begun, usize::MAX);
-    let touched = card_ops::touch(
-        &mut counter.clerk,
-        Some(counter.customer.customer_id),
-        &counter.card,
-        &key_(),
-    )
-    .await
-    .unwrap();
+    let touched = counter.touch().await;
     let [settled] = touched.as_slice() else {
         panic!("{touched:?}");
     };

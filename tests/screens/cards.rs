@@ -540,14 +540,7 @@ fn pending_operations_are_a_supervisors_list() {
     answer(&mut app, &next, Reply::screen(rows));
     press(&mut app, KeyCode::Char('w'));
     let sent = press(&mut app, KeyCode::F(2));
-    let settled = Settled {
-        operation_id: 88,
-        kind: OperationKind::Recharge,
-        customer_id: 42,
-        state: OperationState::Done,
-        now: true,
-        receipt_no: Some(1017),
-    };
+    let settled = finished_recharge(88);
     let next = answer(
         &mut app,
         &sent,
@@ -561,6 +554,18 @@ fn pending_operations_are_a_supervisors_list() {
         "the receipt is kept: {next:?}"
     );
     insta::assert_snapshot!("pending_recharge_settled_with_its_receipt", render(&app));
+}
+
+/// Recharge `operation_id` finished done just now, with its receipt 1017.
+fn finished_recharge(operation_id: i64) -> Settled {
+    Settled {
+        operation_id,
+        kind: OperationKind::Recharge,
+        customer_id: 42,
+        state: OperationState::Done,
+        now: true,
+        receipt_no: Some(1017),
+    }
 }
 
 /// A receipt as it is made for a purchase finished away from the request that sold it: no
@@ -591,14 +596,7 @@ fn later_receipt(kind: ReceiptKind) -> Receipt {
 fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
     let mut app = signed_in(Lang::En);
     let sent = update(&mut app, card_in()).requests;
-    let finished = Settled {
-        operation_id: 77,
-        kind: OperationKind::Recharge,
-        customer_id: 42,
-        state: OperationState::Done,
-        now: true,
-        receipt_no: Some(1017),
-    };
+    let finished = finished_recharge(77);
     let next = answer(
         &mut app,
         &sent,
