@@ -253,11 +253,16 @@ fn refused(refusal: Refusal) -> Flow {
     }
 }
 
-/// The card's records, or the refusal of a card without the WATER application.
+/// The card's records, or the refusal of a card without the WATER application. A card whose
+/// PIN this desk may not present (one try left, or blocked) is an error here, before anything
+/// is journaled: a write it cannot authorize must not move money.
 async fn read(desk: &Desk<'_>) -> Result<Result<[Record; 3], Refusal>, FlowError> {
-    Ok(match desk.reader.read_card().recv().await? {
-        CardRead::Application(records) => Ok(records),
-        CardRead::NoApplication => Err(Refusal::ForeignCard),
+    Ok(match desk.reader.read_card_and_pin_tries().recv().await? {
+        Some((records, tries)) => {
+            tries.may_present()?;
+            Ok(records)
+        }
+        None => Err(Refusal::ForeignCard),
     })
 }
 

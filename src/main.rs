@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use meterdesk::config::{Config, config_files};
 use meterdesk::domain::card_records::MeterNumber;
 use meterdesk::startup;
-use meterdesk::tools::{bench, demo, meter_sim};
+use meterdesk::tools::{bench, card_status, demo, meter_sim};
 
 #[derive(Parser)]
 #[command(version, about = "meterdesk — the counter desk for metered water")]
@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         action: MetersAction,
     },
+    /// The IC card reader and the card in it.
+    Card {
+        #[command(subcommand)]
+        action: CardAction,
+    },
     /// A simulated card water meter, for the card in the reader.
     Meter {
         #[command(subcommand)]
@@ -67,6 +72,13 @@ enum MetersAction {
     /// Print a meter import file (CSV) to start from: the header, the columns explained and an
     /// example row, as comment lines the importer skips.
     Template,
+}
+
+#[derive(Subcommand)]
+enum CardAction {
+    /// Print the reader, the card in it and its issuer PIN's tries left (the PIN is not
+    /// presented, so no try is spent).
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +160,9 @@ fn main() -> ExitCode {
                 );
                 Ok(())
             }
+            Command::Card {
+                action: CardAction::Status,
+            } => card_status::card_status(&loaded.config).await,
             Command::Meter {
                 action: MeterAction::Swipe(meter),
             } => meter_sim::swipe(&loaded.config, &meter.number, meter.state.as_deref()).await,

@@ -21,7 +21,7 @@ use meterdesk::i18n::Lang;
 use meterdesk::screens::card::{CardPane, CardScreen};
 use meterdesk::screens::table::CustomerTable;
 use rust_decimal::Decimal;
-use support::card_desk::{CLERK, books, card_customer, key};
+use support::card_desk::{CLERK, SUPERVISOR, books, card_customer, key};
 use support::card_rig::*;
 
 /// Executes every request `update` asked for, feeds the replies back, and goes on with the
@@ -191,4 +191,35 @@ async fn open_card_then_recharge_through_the_app() {
         .collect();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0], format!("{receipt}\n"));
+
+    // A supervisor refunds the purchase the meter has not loaded: the cash paid out gets its
+    // receipt too, shown and kept.
+    let session = app.session.as_mut().unwrap();
+    session.operator_id = SUPERVISOR;
+    session.permissions.push("card.refund".into());
+    press(&mut app, &services, KeyCode::F(3)).await;
+    press(&mut app, &services, KeyCode::F(9)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let Some(screen) = app.screen.module::<CardScreen>() else {
+        panic!("on the card screen")
+    };
+    let CardPane::Receipt { lines } = &screen.pane else {
+        panic!("the refund's receipt is shown: {}", message(&app))
+    };
+    let refund = lines.join("\n");
+    assert!(refund.contains("WATER CARD REFUND"), "{refund}");
+    assert!(refund.contains("120.00"), "{refund}");
+    assert_eq!(
+        support::card_desk::books(&customer.client, customer.customer_id)
+            .await
+            .paid_out,
+        Decimal::new(12_000, 2)
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&receipts)
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.contains(&format!("{refund}\n")), "{files:?}");
 }

@@ -25,6 +25,7 @@ use meterdesk::db::session::Sessions;
 use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, Resolution, plan_open};
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
+use meterdesk::tools::rig::virtual_card::WaterApplication;
 use rust_decimal::Decimal;
 use support::card_desk::{
     Books, CLERK, CardCustomer, SUPERVISOR, books, card_customer, key, open_customer,
@@ -649,6 +650,120 @@ async fn after_a_card_refuses_the_pin_no_card_is_written_or_asked() {
     let _card = station.rig.insert("first", &[]);
     assert_eq!(station.touch().await, [OperationState::Failed]);
     assert_eq!(station.books().await.pending, 0);
+}
+
+/// Puts `card`'s state file back with `tries` PIN tries left (a blank card if it has none yet).
+fn set_pin_tries(station: &Station, card: &str, tries: u8) {
+    let path = station.rig.state_file(card);
+    let mut application =
+        WaterApplication::load(&path).unwrap_or_else(|_| WaterApplication::blank());
+    application.pin_tries_left = tries;
+    application.save(&path).unwrap();
+}
+
+/// The customer's card operations of every state: what was journaled.
+async fn journaled(station: &Station) -> i64 {
+    let client = station.customer.db.pool.get().await.unwrap();
+    client
+        .query_one(
+            "SELECT count(*) FROM card_operation WHERE customer_id = $1",
+            &[&station.customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The try counter at 3, 2, 1 with a desk whose PIN is wrong: at 3 and 2 the PIN is presented
+/// once, the card keeps 2 and 1, and the desk stops writing; at 1 the PIN is never presented,
+/// nothing is journaled, and the desk (which has learnt nothing of its PIN) is not stopped. With
+/// the right PIN, a recharge on a card with one try left is refused before its money is
+/// journaled, and goes through at two.
+#[tokio::test]
+async fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
+    let Some(mut station) = Station::start("card-flow-pin-tries").await else {
+        return;
+    };
+    for tries in [3, 2, 1] {
+        station.access = CardAccess::new(key(), "13579".parse().unwrap());
+        let name = format!("tries-{tries}");
+        set_pin_tries(&station, &name, tries);
+        let card = station.rig.insert(&name, &[]);
+        let (apdus, before) = (station.rig.reader.apdus_sent(), journaled(&station).await);
+        let flow = station.run(&Request::Open).await;
+        if tries == 1 {
+            assert!(
+                matches!(
+                    flow,
+                    Err(FlowError::Card(CardError::LastPinTries { tries_left: 1 }))
+                ),
+                "{flow:?}"
+            );
+            assert_eq!(
+                station.rig.reader.apdus_sent() - apdus,
+                5,
+                "SELECT, the tries asked, three READ BINARY: no PIN"
+            );
+            assert_eq!(journaled(&station).await, before, "nothing journaled");
+            assert!(station.access.for_writing().is_ok(), "the desk writes on");
+        } else {
+            let Ok(Flow::Pending {
+                cause: PendingCause::Card(CardError::WrongPin { tries_left }),
+                ..
+            }) = flow
+            else {
+                panic!("{tries} tries: not pending on the PIN: {flow:?}");
+            };
+            assert_eq!(tries_left, tries - 1);
+            let refused = station.run(&Request::Open).await;
+            assert!(
+                matches!(refused, Err(FlowError::Stopped(WritesStopped::PinRefused))),
+                "{refused:?}"
+            );
+            assert_eq!(station.touch().await, [OperationState::Failed]);
+        }
+        let left_after = if tries == 1 { 1 } else { tries - 1 };
+        assert_eq!(pin_tries_left(&station, &name), left_after);
+        station.rig.pull(card);
+    }
+
+    station.access = CardAccess::new(key(), station.pin.clone());
+    let card = station.rig.insert_blank("paid");
+    station.done(&Request::Open).await;
+    station.rig.pull(card);
+    set_pin_tries(&station, "paid", 1);
+    let card = station.rig.insert("paid", &[]);
+    let status = station.rig.meterdesk(&["card", "status"]);
+    assert!(status.contains("content: user card "), "{status}");
+    assert!(status.contains("issuer PIN: 1 try left"), "{status}");
+    let (books, before, records) = (
+        station.books().await,
+        journaled(&station).await,
+        station.records().await,
+    );
+    let flow = station.run(&recharge("10")).await;
+    assert!(
+        matches!(
+            flow,
+            Err(FlowError::Card(CardError::LastPinTries { tries_left: 1 }))
+        ),
+        "{flow:?}"
+    );
+    assert_eq!(station.books().await, books, "no money moved");
+    assert_eq!(journaled(&station).await, before, "nothing journaled");
+    assert_eq!(station.records().await, records);
+    assert_eq!(pin_tries_left(&station, "paid"), 1);
+    station.rig.pull(card);
+
+    set_pin_tries(&station, "paid", 2);
+    let _card = station.rig.insert("paid", &[]);
+    station.done(&recharge("10")).await;
+    assert_eq!(
+        pin_tries_left(&station, "paid"),
+        3,
+        "the right PIN resets the count"
+    );
+    assert_eq!(station.books().await.litres_sold, 10_000);
 }
 
 #[tokio::test]

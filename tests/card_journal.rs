@@ -118,6 +118,18 @@ impl Counter {
         }
     }
 
+    /// The card presented at the clerk's desk: what it resolves of the customer's.
+    async fn touch(&mut self) -> Vec<Settled> {
+        card_ops::touch(
+            &mut self.clerk,
+            Some(self.customer.customer_id),
+            &self.card,
+            &key_(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// Settled by the clerk's desk, which has the card.
     async fn settle(&mut self, begun: &Begun) -> Settled {
         card_ops::settle(&mut self.clerk, begun.operation_id, &self.card, &key_())
@@ -524,14 +536,7 @@ async fn a_pending_operation_blocks_the_customer_until_the_card_resolves_it() {
             Refusal::Pending(begun.operation_id)
         );
     }
-    let touched = card_ops::touch(
-        &mut counter.clerk,
-        Some(counter.customer.customer_id),
-        &counter.card,
-        &key_(),
-    )
-    .await
-    .unwrap();
+    let touched = counter.touch().await;
     assert_eq!(touched.len(), 1);
     assert_eq!(touched[0].state, OperationState::Pending);
 
@@ -818,6 +823,75 @@ async fn recycle_wipes_a_void_card_or_a_returned_one_with_nothing_left_to_load()
     assert_eq!(counter.user_card().issue.generation, 2);
     let books = counter.books().await;
     assert_eq!((books.litres_sold, books.pending), (4_000, 0));
+}
+
+/// A recharge's receipt was made with its money at begin; whoever finishes the recharge —
+/// its own settle, a later touch of the card, the next operation's begin, a supervisor without
+/// the card — is handed that receipt, to show and print where it is finished. A recharge that
+/// failed has none (its money is reversed), and a refund's is the payout's.
+#[tokio::test]
+async fn a_recharge_finished_later_hands_over_its_receipt_where_it_is_finished() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let receipt_of = |begun: &Begun| begun.purchase.as_ref().unwrap().receipt_no.unwrap();
+
+    let begun = counter.begun(CLERK, &recharge_m3("1")).await;
+    counter.write(&begun, usize::MAX);
+    let settled = counter.settle(&begun).await;
+    assert_eq!(
+        settled.receipt_no,
+        Some(receipt_of(&begun)),
+        "settled at once"
+    );
+    counter.swipe();
+
+    let begun = counter.begun(CLERK, &recharge_m3("2")).await;
+    counter.write(&begun, usize::MAX);
+    let touched = counter.touch().await;
+    let [settled] = touched.as_slice() else {
+        panic!("{touched:?}");
+    };
+    assert_eq!(
+        (settled.state, settled.now, settled.receipt_no),
+        (OperationState::Done, true, Some(receipt_of(&begun))),
+        "finished by a touch of the card"
+    );
+    counter.swipe();
+
+    let begun = counter.begun(CLERK, &recharge_m3("3")).await;
+    counter.write(&begun, usize::MAX);
+    counter.swipe();
+    let report = counter.begin_as(CLERK, &recharge_m3("1")).await;
+    let resolved = report.resolved.expect("resolved by the next begin");
+    assert_eq!(resolved.receipt_no, Some(receipt_of(&begun)));
+    let BeginOutcome::Begun(next) = report.outcome else {
+        panic!("{:?}", report.outcome);
+    };
+    counter.write(&next, usize::MAX);
+    counter.settle(&next).await;
+    counter.swipe();
+
+    let begun = counter.begun(CLERK, &recharge_m3("4")).await;
+    let settled =
+        card_ops::settle_without_card(&mut counter.supervisor, begun.operation_id, SUPERVISOR)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        (settled.state, settled.receipt_no),
+        (OperationState::Done, Some(receipt_of(&begun))),
+        "settled without the card"
+    );
+
+    counter.replace_lost_card().await;
+    counter.swipe();
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    let settled = counter.settle(&begun).await;
+    assert_eq!(
+        (settled.state, settled.receipt_no),
+        (OperationState::Failed, None),
+        "not written: reversed, no receipt to hand over"
+    );
 }
 
 #[tokio::test]

@@ -58,6 +58,7 @@ impl ScreenRequest for ReadCard {
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(read) = reply.of::<CardRead>() {
             on_read(hub.app, read);
+            (hub.app.registry.finished_by_a_read)(hub, &read.settled);
         }
     }
 }

@@ -30,6 +30,7 @@ use super::form::{Form, FormEvent, FormKey};
 use super::keymap::KeyMap;
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
+use crate::db::card_ops::Settled;
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
@@ -572,6 +573,9 @@ pub struct Registry {
     /// A command and the screen it opens on top from any screen once signed in (`:meters`).
     pub opens_anywhere: &'static [(Command, NewScreen)],
     pub draw: fn(&mut Frame, &App),
+    /// Operations a card read finished (`card_status::CardRead::settled`), handed to the
+    /// screens that keep their receipts.
+    pub finished_by_a_read: fn(&mut Hub, &[Settled]),
 }
 
 /// Makes a screen, to be opened.

@@ -217,6 +217,12 @@ pub enum CardError {
     WrongPin { tries_left: u8 },
     #[error("the card's issuer PIN is blocked")]
     PinBlocked,
+    /// Asked before VERIFY: the PIN was not presented, so the card lost nothing.
+    #[error(
+        "the card has only {tries_left} issuer PIN tries left: the PIN is not presented to it, \
+         lest a wrong one block the card"
+    )]
+    LastPinTries { tries_left: u8 },
     #[error("{command} answered {length} bytes, not a whole record")]
     NotARecord { command: String, length: usize },
 }

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 pub use super::apdu::{CardError, Exchange};
 use super::apdu::{CommandApdu, ResponseApdu};
-use super::water_card::{self, CardRead, IssuerPin, Record};
+use super::water_card::{self, CardRead, IssuerPin, Record, RecordsAndPinTries};
 use crate::domain::card_counter::CardWritePlan;
 
 /// What the counter can see of its card reader.
@@ -223,6 +223,15 @@ impl ReaderHandle {
     /// SELECT and the three records (see [`water_card::read_card`]).
     pub fn read_card(&self) -> Reply<CardRead> {
         self.operate("read card", water_card::read_card)
+    }
+
+    /// SELECT, the PIN's tries, the three records (see
+    /// [`water_card::read_card_and_pin_tries`]): what a write reads first.
+    pub fn read_card_and_pin_tries(&self) -> Reply<RecordsAndPinTries> {
+        self.operate(
+            "read card and PIN tries",
+            water_card::read_card_and_pin_tries,
+        )
     }
 
     /// Writes the plan's records in its order and reads the card back (see

@@ -33,6 +33,51 @@ pub fn verify_issuer_pin(pin: &[u8]) -> CommandApdu {
     CommandApdu::new(0x00, ins::VERIFY, 0x00, ISSUER_PIN_REFERENCE).with_data(pin)
 }
 
+/// VERIFY without a data field: checks nothing, spends no try, and answers how many are left
+/// (card.md; ISO 7816-4 §11.5.6).
+pub fn ask_pin_tries() -> CommandApdu {
+    CommandApdu::new(0x00, ins::VERIFY, 0x00, ISSUER_PIN_REFERENCE)
+}
+
+/// A desk presents its PIN only to a card with at least this many tries left: were the PIN
+/// wrong, the card keeps one after it and cannot be blocked by this desk.
+pub const TRIES_TO_PRESENT_THE_PIN: u8 = 2;
+
+/// What the card says of its issuer PIN when asked without presenting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinTries {
+    /// Already verified in this session.
+    Verified,
+    Left(u8),
+    Blocked,
+}
+
+impl PinTries {
+    /// Asks the selected application; spends no try.
+    pub fn ask(card: &mut dyn Exchange) -> Result<PinTries, CardError> {
+        let status = card.exchange(&ask_pin_tries())?.status;
+        Ok(match status {
+            StatusWord::SUCCESS => PinTries::Verified,
+            StatusWord::AUTHENTICATION_BLOCKED => PinTries::Blocked,
+            status => PinTries::Left(
+                status
+                    .tries_left()
+                    .ok_or_else(|| refused("VERIFY (tries left)", status))?,
+            ),
+        })
+    }
+
+    /// Whether this desk may present its PIN; if not, the error says why and nothing is sent.
+    pub fn may_present(self) -> Result<(), CardError> {
+        match self {
+            PinTries::Verified => Ok(()),
+            PinTries::Left(tries) if tries >= TRIES_TO_PRESENT_THE_PIN => Ok(()),
+            PinTries::Left(tries_left) => Err(CardError::LastPinTries { tries_left }),
+            PinTries::Blocked => Err(CardError::PinBlocked),
+        }
+    }
+}
+
 /// Reads a whole record by SFI, so no SELECT of the EF is needed.
 pub fn read_record(ef: Ef) -> CommandApdu {
     CommandApdu::new(0x00, ins::READ_BINARY, P1_SFI_FLAG | ef.sfi(), 0x00)
@@ -64,8 +109,24 @@ pub fn read_card(card: &mut dyn Exchange) -> Result<CardRead, CardError> {
     Ok(CardRead::Application(read_records(card)?))
 }
 
-/// SELECT, VERIFY of the issuer PIN, one UPDATE BINARY per write in the plan's order, then the
-/// three records read back: a write is known to have happened only when the card shows it.
+/// The records and the PIN's tries of a card; `None` for one without the application.
+pub type RecordsAndPinTries = Option<([Record; 3], PinTries)>;
+
+/// [`read_card`] with the PIN's tries asked between SELECT and the reads (5 APDUs): what a
+/// write reads first, so that one the card cannot authorize is refused before it is journaled.
+/// `None` for a card without the application (foreign).
+pub fn read_card_and_pin_tries(card: &mut dyn Exchange) -> Result<RecordsAndPinTries, CardError> {
+    if !card.exchange(&select_application())?.status.is_success() {
+        return Ok(None);
+    }
+    let tries = PinTries::ask(card)?;
+    Ok(Some((read_records(card)?, tries)))
+}
+
+/// SELECT, the PIN's tries asked (the PIN is never presented to a card with fewer than
+/// [`TRIES_TO_PRESENT_THE_PIN`] left), VERIFY of the issuer PIN, one UPDATE BINARY per write in
+/// the plan's order, then the three records read back: a write is known to have happened only
+/// when the card shows it.
 /// Any refusal or lost card stops the sequence with an error, so the writes made so far are
 /// always a prefix of the plan's, and the caller resolves the plan from the card.
 pub fn write_plan(
@@ -76,6 +137,7 @@ pub fn write_plan(
     if !card.exchange(&select_application())?.status.is_success() {
         return Err(CardError::NoApplication);
     }
+    PinTries::ask(card)?.may_present()?;
     let verified = card.exchange(&verify_issuer_pin(pin.as_bytes()))?.status;
     match verified {
         StatusWord::SUCCESS => {}
@@ -242,10 +304,17 @@ mod tests {
         use ins::*;
         assert_eq!(
             card.sent,
-            [SELECT, VERIFY, UPDATE_BINARY, UPDATE_BINARY, UPDATE_BINARY]
-                .into_iter()
-                .chain([READ_BINARY; 3])
-                .collect::<Vec<_>>()
+            [
+                SELECT,
+                VERIFY,
+                VERIFY,
+                UPDATE_BINARY,
+                UPDATE_BINARY,
+                UPDATE_BINARY
+            ]
+            .into_iter()
+            .chain([READ_BINARY; 3])
+            .collect::<Vec<_>>()
         );
     }
 
@@ -257,7 +326,7 @@ mod tests {
             write_plan(&mut card, &plan, &"1357".parse().unwrap()),
             Err(CardError::WrongPin { tries_left: 2 })
         ));
-        assert_eq!(card.sent, [ins::SELECT, ins::VERIFY]);
+        assert_eq!(card.sent, [ins::SELECT, ins::VERIFY, ins::VERIFY]);
         assert!(matches!(
             write_plan(&mut InHand::new(None), &plan, &pin()),
             Err(CardError::NoApplication)
@@ -268,6 +337,35 @@ mod tests {
             write_plan(&mut InHand::new(Some(blocked)), &plan, &pin()),
             Err(CardError::PinBlocked)
         ));
+    }
+
+    #[test]
+    fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
+        let plan = open_plan();
+        for (tries, presented) in [(3, true), (2, true), (1, false), (0, false)] {
+            let mut application = WaterApplication::blank();
+            application.pin_tries_left = tries;
+            let mut card = InHand::new(Some(application));
+            let asked = read_card_and_pin_tries(&mut card).unwrap().unwrap().1;
+            let written = write_plan(&mut card, &plan, &"1357".parse().unwrap());
+            let verifies = card
+                .sent
+                .iter()
+                .filter(|&&sent| sent == ins::VERIFY)
+                .count();
+            assert_eq!(verifies, if presented { 3 } else { 2 }, "{tries} tries");
+            match tries {
+                0 => assert!(matches!(written, Err(CardError::PinBlocked))),
+                1 => assert!(matches!(
+                    written,
+                    Err(CardError::LastPinTries { tries_left: 1 })
+                )),
+                _ => assert!(matches!(written, Err(CardError::WrongPin { .. }))),
+            }
+            assert_eq!(asked.may_present().is_ok(), presented, "{tries} tries");
+            let left = card.card.application().unwrap().pin_tries_left;
+            assert_eq!(left, if presented { tries - 1 } else { tries });
+        }
     }
 
     #[test]
@@ -286,9 +384,9 @@ mod tests {
                 ),
                 "pulled after {apdus_left} APDUs"
             );
-            // SELECT, VERIFY and three UPDATEs: the decisive one is the fifth APDU.
+            // SELECT, two VERIFYs and three UPDATEs: the decisive one is the sixth APDU.
             let expected = match apdus_left {
-                0..5 => Resolution::Failed,
+                0..6 => Resolution::Failed,
                 _ => Resolution::Done,
             };
             assert_eq!(

@@ -206,6 +206,18 @@ fn save(path: &Path, meter: &MeterState) -> anyhow::Result<()> {
 
 /// The reader thread, once it reports a card in the configured reader.
 async fn reader_with_card(config: &Config) -> anyhow::Result<ReaderHandle> {
+    match follow_reader(config).await {
+        (reader, Some(ReaderState::CardPresent { .. })) => Ok(reader),
+        (_, Some(ReaderState::NoService)) => bail!("the smart card service (pcscd) is not running"),
+        (_, Some(ReaderState::NoReader)) => bail!("there is no card reader"),
+        (_, Some(ReaderState::NoCard { reader })) => bail!("there is no card in reader {reader:?}"),
+        (_, None) => bail!("the card reader did not answer within {CARD_WAIT:?}"),
+    }
+}
+
+/// The reader thread of the configured reader, and its state once it reports a card or after
+/// [`CARD_WAIT`] (`None`: it reported nothing).
+pub(crate) async fn follow_reader(config: &Config) -> (ReaderHandle, Option<ReaderState>) {
     let (report, mut states) = watch::channel(None);
     let reader = reader::spawn(
         ReaderConfig {
@@ -216,21 +228,10 @@ async fn reader_with_card(config: &Config) -> anyhow::Result<ReaderHandle> {
     );
     let card_present =
         |state: &Option<ReaderState>| matches!(state, Some(ReaderState::CardPresent { .. }));
-    if tokio::time::timeout(CARD_WAIT, states.wait_for(card_present))
-        .await
-        .is_ok_and(|seen| seen.is_ok())
-    {
-        return Ok(reader);
-    }
+    // Timing out is an answer too: the last state reported says what is there instead.
+    let _ = tokio::time::timeout(CARD_WAIT, states.wait_for(card_present)).await;
     let state = states.borrow().clone();
-    Err(match state {
-        Some(ReaderState::NoService) => anyhow!("the smart card service (pcscd) is not running"),
-        Some(ReaderState::NoReader) => anyhow!("there is no card reader"),
-        Some(ReaderState::NoCard { reader }) => anyhow!("there is no card in reader {reader:?}"),
-        Some(ReaderState::CardPresent { .. }) | None => {
-            anyhow!("the card reader did not answer within {CARD_WAIT:?}")
-        }
-    })
+    (reader, state)
 }
 
 /// Unix seconds as the card stores them (u32, good until 2106).

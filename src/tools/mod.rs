@@ -3,10 +3,12 @@
 //! - [`rig`]: the card rig's emulated card and its link to pcscd's virtual reader (binaries
 //!   `vcard` and `card-watch` in `bin/`).
 //! - [`meter_sim`]: the meter simulator (`meterdesk meter`).
+//! - [`card_status`]: `meterdesk card status`, the reader, the card and its PIN tries left.
 //! - [`bench`]: `meterdesk bench`, the figures at a million customers.
 //! - [`demo`]: `meterdesk demo-data`, demo customers with their history (COPY streams).
 
 pub mod bench;
+pub mod card_status;
 pub mod demo;
 pub mod meter_sim;
 pub mod rig;

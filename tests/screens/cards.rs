@@ -12,11 +12,12 @@ use meterdesk::domain::card_counter::RecycleRefusal;
 use meterdesk::domain::card_records::{
     IssueRecord, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord, PurchaseStatus, UserCard,
 };
-use meterdesk::domain::money::Money;
+use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
-    CardPane, CardScreen, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge, Quoted, Receipt,
-    SettleWithoutCard, SettledWithoutCard, WriteCard, Written,
+    CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge,
+    Quoted, Receipt, ReceiptKind, ReceiptOfFinished, SettleWithoutCard, SettledWithoutCard,
+    WriteCard, Written,
 };
 
 const READER: &str = "Virtual PCD 00 00";
@@ -333,6 +334,7 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
         "F12 dropped the typed-ahead keys"
     );
     let receipt = Receipt {
+        kind: ReceiptKind::Recharge,
         receipt_no: 1017,
         at: Utc.with_ymd_and_hms(2026, 11, 28, 9, 30, 0).unwrap(),
         operator: "王芳".into(),
@@ -521,7 +523,8 @@ fn pending_operations_are_a_supervisors_list() {
     assert!(app.message.clone().unwrap().text.contains("card.resolve"));
     supervisor(&mut app);
     let sent = press(&mut app, KeyCode::Char('p'));
-    answer(&mut app, &sent, Reply::screen(pending_rows()));
+    let rows = pending_rows();
+    answer(&mut app, &sent, Reply::screen(rows.clone()));
     insta::assert_snapshot!(render(&app));
 
     // The card is lost: the supervisor settles the operation without it.
@@ -543,14 +546,17 @@ fn pending_operations_are_a_supervisors_list() {
     let next = answer(
         &mut app,
         &sent,
-        Reply::screen(SettledWithoutCard(Some(Settled {
-            operation_id: 88,
-            kind: OperationKind::Recharge,
-            customer_id: 42,
-            state: OperationState::Done,
-            now: true,
-            receipt_no: None,
-        }))),
+        Reply::screen(SettledWithoutCard(
+            Some(Settled {
+                operation_id: 88,
+                kind: OperationKind::Recharge,
+                customer_id: 42,
+                state: OperationState::Done,
+                now: true,
+                receipt_no: None,
+            }),
+            None,
+        )),
     );
     assert!(
         matches!(next.as_slice(), [(_, r)] if r.of::<LoadPending>().is_some()),
@@ -560,6 +566,138 @@ fn pending_operations_are_a_supervisors_list() {
         app.message.clone().unwrap().text,
         "Settled without its card: recharge #88, done."
     );
+
+    // Settled done with its receipt (made when it was sold): kept and shown at this desk.
+    answer(&mut app, &next, Reply::screen(rows));
+    press(&mut app, KeyCode::Char('w'));
+    let sent = press(&mut app, KeyCode::F(2));
+    let settled = finished_recharge(88);
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SettledWithoutCard(
+            Some(settled),
+            Some(Box::new(later_receipt(ReceiptKind::Recharge))),
+        )),
+    );
+    assert!(
+        matches!(next.as_slice(), [(_, r)] if matches!(r.of::<KeepReceipt>(), Some(KeepReceipt { receipt_no: 1017, .. }))),
+        "the receipt is kept: {next:?}"
+    );
+    insta::assert_snapshot!("pending_recharge_settled_with_its_receipt", render(&app));
+}
+
+/// Recharge `operation_id` finished done just now, with its receipt 1017.
+fn finished_recharge(operation_id: i64) -> Settled {
+    Settled {
+        operation_id,
+        kind: OperationKind::Recharge,
+        customer_id: 42,
+        state: OperationState::Done,
+        now: true,
+        receipt_no: Some(1017),
+    }
+}
+
+/// A receipt as it is made for a purchase finished away from the request that sold it: no
+/// price tiers (the quote is the selling request's), the rest as recorded.
+fn later_receipt(kind: ReceiptKind) -> Receipt {
+    Receipt {
+        kind,
+        receipt_no: 1017,
+        at: Utc.with_ymd_and_hms(2026, 11, 28, 9, 30, 0).unwrap(),
+        operator: "王芳".into(),
+        customer_no: CUSTOMER_NO,
+        name: "Zhang Wei".into(),
+        meter_no: "WM-0042".into(),
+        card_no: CARD,
+        amount: Money::from_cents(2050),
+        volume: Volume::from_litres(20_000),
+        tiers: Vec::new(),
+        vat: None,
+        not_taken: Money::ZERO,
+        method: Some("Cash".into()),
+        balance: Money::ZERO,
+    }
+}
+
+/// A recharge the card read finishes (it was written, then the card was pulled or the desk
+/// crashed): its receipt is read back and kept at this desk, wherever the clerk is.
+#[test]
+fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
+    let mut app = signed_in(Lang::En);
+    let sent = update(&mut app, card_in()).requests;
+    let finished = finished_recharge(77);
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(CardRead {
+            seen: seen_user(user_card(5)),
+            settled: vec![finished],
+        }),
+    );
+    assert_eq!(
+        only::<ReceiptOfFinished>(&next),
+        &ReceiptOfFinished {
+            operation_id: 77,
+            receipt_no: 1017
+        }
+    );
+    let kept = answer(
+        &mut app,
+        &next,
+        Reply::screen(FinishedReceipt(Some(Box::new(later_receipt(
+            ReceiptKind::Recharge,
+        ))))),
+    );
+    assert_eq!(only::<KeepReceipt>(&kept).receipt_no, 1017);
+    assert!(
+        only::<KeepReceipt>(&kept)
+            .text
+            .contains("WATER CARD RECHARGE"),
+        "{kept:?}"
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Pending recharge #77 finished: the card shows it was written; receipt #1017."
+    );
+}
+
+#[test]
+fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
+    let mut app = signed_in(Lang::Zh);
+    supervisor(&mut app);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::F(9));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(
+        only::<WriteCard>(&sent).operation,
+        CardOp::Refund { .. }
+    ));
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(Written::Done {
+            kind: OperationKind::Refund,
+            card_no: CARD,
+            receipt: Some(Box::new(later_receipt(ReceiptKind::Refund))),
+            receipt_no: Some(1017),
+        }),
+    );
+    assert!(
+        next.iter().any(|(_, r)| matches!(
+            r.of::<KeepReceipt>(),
+            Some(KeepReceipt {
+                receipt_no: 1017,
+                ..
+            })
+        )),
+        "the receipt is kept: {next:?}"
+    );
+    let text = app.message.clone().unwrap().text;
+    assert!(text.contains("#1017"), "{text}");
+    insta::assert_snapshot!("refund_receipt_zh", render(&app));
 }
 
 #[test]
@@ -946,6 +1084,7 @@ fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_rece
     assert!(app.screen.is::<CustomerTable>(), "{}", render(&app));
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     let receipt = Receipt {
+        kind: ReceiptKind::Recharge,
         receipt_no: 1017,
         at: Utc.with_ymd_and_hms(2026, 11, 28, 9, 30, 0).unwrap(),
         operator: "王芳".into(),

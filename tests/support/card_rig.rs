@@ -312,27 +312,30 @@ impl Rig {
 
     /// Runs `meterdesk meter ARGS --meter WM-0042` with the rig's config; returns its output.
     pub fn meter(&self, args: &[&str]) -> String {
+        self.meterdesk(&[&["meter"], args, &["--meter", METER]].concat())
+    }
+
+    /// Runs `meterdesk ARGS` with the rig's config; returns its output.
+    pub fn meterdesk(&self, args: &[&str]) -> String {
         let output = Command::new(env!("CARGO_BIN_EXE_meterdesk"))
             .env(SYSTEM_CONFIG_ENV, self.dir.join("no-system-config.toml"))
             .env("XDG_CONFIG_HOME", &self.dir)
             .arg("--config")
             .arg(self.config_file())
-            .arg("meter")
             .args(args)
-            .args(["--meter", METER])
             .output()
-            .expect("running meterdesk meter");
+            .expect("running meterdesk");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             output.status.success(),
-            "meterdesk meter {args:?}: {stdout}{stderr}"
+            "meterdesk {args:?}: {stdout}{stderr}"
         );
         assert!(
             stderr.is_empty(),
             "no warnings with a configured PIN and key: {stderr}"
         );
-        eprintln!("meterdesk meter {args:?}: {}", stdout.trim_end());
+        eprintln!("meterdesk {args:?}: {}", stdout.trim_end());
         stdout
     }
 }

@@ -306,7 +306,8 @@ pub struct Settled {
     /// True when this call finished it; false when it was finished before, or (state pending)
     /// the card was not the operation's.
     pub now: bool,
-    /// A refund's payout receipt (with a payment method, once done).
+    /// The receipt of the operation's money, when this call finished it done: a recharge's
+    /// (made at begin), a refund's payout receipt (with a payment method).
     pub receipt_no: Option<i64>,
 }
 
@@ -368,5 +369,5 @@ pub use prices::quote_recharge;
 use prices::*;
 use settle::*;
 pub use settle::{
-    SETTLED_WITHOUT_CARD, resolution_without_card, settle, settle_without_card, touch,
+    SETTLED_WITHOUT_CARD, journaled, resolution_without_card, settle, settle_without_card, touch,
 };

@@ -155,6 +155,22 @@ pub(super) async fn finished_operation(
     Ok(Operation::from_row(&row)?.settled(false, None))
 }
 
+/// Operation `operation_id` as it was journaled (card, plan, purchase), whatever its state: a
+/// recharge finished elsewhere than where it began gets its receipt from it.
+pub async fn journaled(
+    client: &impl GenericClient,
+    operation_id: i64,
+) -> Result<Option<Begun>, DbError> {
+    let row = client
+        .query_opt(
+            &format!("{OPERATION_COLUMNS} WHERE op.id = $1"),
+            &[&operation_id],
+        )
+        .await?;
+    row.map(|row| Operation::from_row(&row)?.begun())
+        .transpose()
+}
+
 /// Applies a resolution to a pending operation; `failure_reason` is stored if it failed.
 pub(super) async fn finish(
     tx: &Transaction<'_>,
@@ -252,7 +268,9 @@ pub async fn settle_without_card(
 }
 
 /// What becomes true when the card shows the write: a refund is paid out, a recycled card is
-/// no longer the customer's.
+/// no longer the customer's. The receipt of the money: a refund's payout receipt, made now; a
+/// recharge's, made when its money was journaled, so a recharge finished later (by a touch, a
+/// retry or a supervisor) is handed its receipt where it is finished.
 pub(super) async fn done(
     tx: &Transaction<'_>,
     operation: &Operation,
@@ -295,7 +313,8 @@ pub(super) async fn done(
             .await?;
             Ok(None)
         }
-        OperationKind::Open | OperationKind::Recharge | OperationKind::Replace => Ok(None),
+        OperationKind::Recharge => Ok(operation.receipt_no),
+        OperationKind::Open | OperationKind::Replace => Ok(None),
     }
 }
 

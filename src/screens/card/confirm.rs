@@ -8,7 +8,7 @@ use super::common::{
     tier_line,
 };
 use super::pending::SettleWithoutCard;
-use super::receipt::{KeepReceipt, Receipt, receipt_of};
+use super::receipt::{Receipt, keep_and_show, receipt_of};
 use crate::app::card_status::{CardSeen, ReadFor, kind_key, read_card, state_key};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -42,9 +42,9 @@ pub enum Written {
     Done {
         kind: OperationKind,
         card_no: u32,
-        /// A recharge's receipt.
+        /// A recharge's receipt, or a refund's paid out.
         receipt: Option<Box<Receipt>>,
-        /// A refund's payout receipt number.
+        /// The receipt's number (a refund onto the balance has none).
         receipt_no: Option<i64>,
     },
     /// The card still holds the old record: the operation failed and its money was reversed.
@@ -120,6 +120,9 @@ fn card_problem(error: &CardError) -> Problem {
             return Problem::new("failure.card_wrong_pin", tries_left);
         }
         CardError::PinBlocked => "failure.card_pin_blocked",
+        CardError::LastPinTries { tries_left } => {
+            return Problem::new("failure.card_last_pin_tries", tries_left);
+        }
         CardError::Apdu(_)
         | CardError::Pcsc(_)
         | CardError::Refused { .. }
@@ -134,10 +137,9 @@ async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
         Flow::Done { begun, settled, .. } => Written::Done {
             kind: begun.kind,
             card_no: begun.card_no,
-            receipt: match begun.kind {
-                OperationKind::Recharge => receipt_of(services, &begun).await?.map(Box::new),
-                _ => None,
-            },
+            receipt: receipt_of(services, &begun, settled.receipt_no)
+                .await?
+                .map(Box::new),
             receipt_no: settled.receipt_no,
         },
         Flow::Failed { begun, .. } => Written::Failed { kind: begun.kind },
@@ -240,24 +242,25 @@ impl CardScreen {
     }
 }
 
-/// Tells how the write ended and keeps a recharge's receipt; the pane that shows it (none
+/// Tells how the write ended and keeps a recharge's or refund's receipt; the pane that shows it (none
 /// after a refusal: nothing was written, the confirmation stays and F2 may try again).
 fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
     let app = &*hub.app;
     let lang = app.lang;
     let (kind, text, pane) = match written {
         Written::Done {
-            kind: OperationKind::Recharge,
+            kind,
             receipt: Some(receipt),
             ..
         } => {
-            let text = super::receipt::receipt_text(lang, app.zone, receipt, app.receipt_width);
-            let told = lang.tf("ic.recharged", &[("receipt", &receipt.receipt_no)]);
-            let lines = text.lines().map(str::to_owned).collect();
-            hub.send(KeepReceipt {
-                receipt_no: receipt.receipt_no,
-                text,
-            });
+            let lines = keep_and_show(receipt, hub);
+            let told = match kind {
+                OperationKind::Refund => lang.tf(
+                    "ic.refunded",
+                    &[("receipt", &format!("#{}", receipt.receipt_no))],
+                ),
+                _ => lang.tf("ic.recharged", &[("receipt", &receipt.receipt_no)]),
+            };
             (MessageKind::Info, told, Some(CardPane::Receipt { lines }))
         }
         Written::Done {
@@ -490,6 +493,17 @@ mod tests {
             pin.text(Lang::Zh),
             "卡片拒绝了本柜台配置的发卡方 PIN（此卡还剩 2 次机会）。不再写任何卡：请在卡密钥文件或 \
              METERDESK_CARD_PIN 中改正 PIN，然后重新启动 meterdesk。"
+        );
+        let last_try = card_problem(&CardError::LastPinTries { tries_left: 1 });
+        assert!(
+            last_try
+                .text(Lang::En)
+                .starts_with("Nothing was written or charged: this card has only 1 issuer PIN try"),
+            "{last_try:?}"
+        );
+        assert!(
+            last_try.text(Lang::Zh).contains("PIN 只剩 1 次机会"),
+            "{last_try:?}"
         );
         let stopped = Failure::from(FlowError::Stopped(WritesStopped::PinRefused));
         let Failure::Error(stopped) = stopped else {

@@ -36,7 +36,10 @@ use common::{card_no, key_of, known_card, refusal_text};
 pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
 pub use confirm::{WriteCard, Written};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
-pub use receipt::{KeepReceipt, Receipt, ReceiptKept};
+pub use receipt::{
+    FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptKind, ReceiptOfFinished,
+    keep_receipts_of,
+};
 pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;
 

@@ -6,6 +6,7 @@ use ratatui::text::Line;
 use tokio_postgres::Client;
 
 use super::common::{CardPane, CardScreen, amount_text, card_no, table, volume_text};
+use super::receipt::{Receipt, keep_and_show, receipt_of};
 use crate::app::Hub;
 use crate::app::card_status::{kind_key, state_key};
 use crate::app::requests::{Progress, Read, Services};
@@ -36,9 +37,10 @@ pub struct SettleWithoutCard {
     pub operation_id: i64,
 }
 
-/// `None`: the operator may not settle operations (`card.resolve`).
+/// `None`: the operator may not settle operations (`card.resolve`). A recharge settled done
+/// here brings its receipt, handed over at this desk.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SettledWithoutCard(pub Option<Settled>);
+pub struct SettledWithoutCard(pub Option<Settled>, pub Option<Box<Receipt>>);
 
 impl ScreenRequest for SettleWithoutCard {
     /// It cannot be called back once sent: it holds the keys, and F12 drops the typed-ahead
@@ -53,7 +55,16 @@ impl ScreenRequest for SettleWithoutCard {
             let settled =
                 card_ops::settle_without_card(&mut client, self.operation_id, self.operator_id)
                     .await?;
-            Ok(Box::new(SettledWithoutCard(settled)) as _)
+            let receipt = match settled.as_ref().filter(|settled| settled.now) {
+                Some(settled) => {
+                    match card_ops::journaled(&**client, settled.operation_id).await? {
+                        Some(begun) => receipt_of(services, &begun, settled.receipt_no).await?,
+                        None => None,
+                    }
+                }
+                None => None,
+            };
+            Ok(Box::new(SettledWithoutCard(settled, receipt.map(Box::new))) as _)
         })
     }
 }
@@ -71,9 +82,14 @@ impl CardScreen {
         }
     }
 
-    /// The settlement is told, and the list read again.
+    /// The settlement is told, and the list read again; a recharge's receipt is kept (file,
+    /// print command) and shown instead of the list.
     pub(super) fn settled_without_card(&mut self, settled: &SettledWithoutCard, hub: &mut Hub) {
         let lang = hub.app.lang;
+        if let Some(receipt) = &settled.1 {
+            let lines = keep_and_show(receipt, hub);
+            self.set_pane(CardPane::Receipt { lines });
+        }
         match &settled.0 {
             Some(settled) => {
                 let text = lang.tf(
@@ -88,11 +104,13 @@ impl CardScreen {
             }
             None => hub.say(MessageKind::Error, lang.t("ic.not_permitted")),
         }
-        self.set_pane(CardPane::Pending {
-            rows: None,
-            selected: 0,
-        });
-        hub.send(LoadPending);
+        if settled.1.is_none() {
+            self.set_pane(CardPane::Pending {
+                rows: None,
+                selected: 0,
+            });
+            hub.send(LoadPending);
+        }
     }
 }
 

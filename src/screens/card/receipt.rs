@@ -1,4 +1,4 @@
-//! The receipt of a card recharge: its facts, its text — shown on the receipt pane, written to
+//! The receipt of a card recharge or a card refund paid out: its facts, its text — shown on the receipt pane, written to
 //! the receipts directory and sent to the print command (config `[receipts]`) — and the
 //! request that keeps it. The text is a pure function of the facts, so the screen, the file
 //! and the paper say the same.
@@ -9,10 +9,12 @@ use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
 
 use super::common::{heading, tier_line};
+use crate::app::Hub;
 use crate::app::print_command;
 use crate::app::requests::{Progress, ReceiptOutput, Services};
-use crate::app::screen::{Answer, ScreenRequest};
-use crate::db::card_ops::Begun;
+use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::db::card_ops::{self, Begun, OperationKind, OperationState, Settled};
 use crate::db::{DbError, cards};
 use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
@@ -21,9 +23,18 @@ use crate::ui::inert::inert;
 use crate::ui::text::{truncate, width};
 use crate::ui::theme::Theme;
 
-/// Everything a card recharge's receipt shows (domain.md, "Accounts").
+/// What the receipt is for: money paid in for water on the card, or paid out for a purchase
+/// cancelled on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptKind {
+    Recharge,
+    Refund,
+}
+
+/// Everything a card recharge's or refund's receipt shows (domain.md, "Accounts").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
+    pub kind: ReceiptKind,
     pub receipt_no: i64,
     pub at: DateTime<Utc>,
     pub operator: String,
@@ -32,7 +43,7 @@ pub struct Receipt {
     pub meter_no: String,
     pub card_no: u32,
     pub amount: Money,
-    /// m³ written to the card.
+    /// m³ written to the card, or cancelled on it.
     pub volume: Volume,
     /// The price, tier by tier; empty when a retried request found the recharge done before.
     pub tiers: Vec<TierCharge>,
@@ -70,6 +81,75 @@ impl ScreenRequest for KeepReceipt {
     }
 }
 
+/// Sends the receipt to be kept (file, print command) in the desk's language, zone and width;
+/// returns its lines for the receipt pane.
+pub(super) fn keep_and_show(receipt: &Receipt, hub: &mut Hub) -> Vec<String> {
+    let app = &*hub.app;
+    let text = receipt_text(app.lang, app.zone, receipt, app.receipt_width);
+    let lines = text.lines().map(str::to_owned).collect();
+    hub.send(KeepReceipt {
+        receipt_no: receipt.receipt_no,
+        text,
+    });
+    lines
+}
+
+/// The receipts of recharges a card read finished, wherever the clerk is: each is read back
+/// ([`ReceiptOfFinished`]) and then kept and told.
+pub fn keep_receipts_of(hub: &mut Hub, settled: &[Settled]) {
+    for settled in settled {
+        if let (true, OperationState::Done, OperationKind::Recharge, Some(receipt_no)) =
+            (settled.now, settled.state, settled.kind, settled.receipt_no)
+        {
+            let caller = hub.app.calling.take();
+            hub.send(ReceiptOfFinished {
+                operation_id: settled.operation_id,
+                receipt_no,
+            });
+            hub.app.calling = caller;
+        }
+    }
+}
+
+/// The receipt of a recharge finished away from the request that sold it; answered with
+/// [`FinishedReceipt`], which is kept (file, print command) wherever the clerk is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptOfFinished {
+    pub operation_id: i64,
+    pub receipt_no: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedReceipt(pub Option<Box<Receipt>>);
+
+impl ScreenRequest for ReceiptOfFinished {
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let begun = {
+                let client = services.pool.get().await?;
+                card_ops::journaled(&**client, self.operation_id).await?
+            };
+            let receipt = match begun {
+                Some(begun) => receipt_of(services, &begun, Some(self.receipt_no)).await?,
+                None => None,
+            };
+            Ok(Box::new(FinishedReceipt(receipt.map(Box::new))) as _)
+        })
+    }
+
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(FinishedReceipt(Some(receipt))) = reply.of::<FinishedReceipt>() {
+            keep_and_show(receipt, hub);
+            let lang = hub.app.lang;
+            let text = lang.tf(
+                "ic.finished_receipt",
+                &[("id", &self.operation_id), ("receipt", &receipt.receipt_no)],
+            );
+            hub.say(MessageKind::Info, text);
+        }
+    }
+}
+
 /// Writes `receipt-<no>.txt` (never overwriting one already there) and pipes the text to the
 /// print command. Returns where it went.
 fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result<String, String> {
@@ -93,16 +173,20 @@ fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result
     Ok(kept.join(", "))
 }
 
-/// The receipt of a recharge just written: the price from the quote it was sold at, the rest
-/// as recorded. The database's amounts are NUMERIC(…, 2), so they are money as they are.
+/// The receipt `receipt_no` of a recharge or refund finished here (`Settled::receipt_no`): the
+/// price from the quote it was sold at (none when it was sold before, by another request), the
+/// rest as recorded. The database's amounts are NUMERIC(…, 2), so they are money as they are.
 pub(super) async fn receipt_of(
     services: &Services,
     begun: &Begun,
+    receipt_no: Option<i64>,
 ) -> Result<Option<Receipt>, DbError> {
-    let Some(purchase) = &begun.purchase else {
-        return Ok(None);
+    let kind = match begun.kind {
+        OperationKind::Recharge => ReceiptKind::Recharge,
+        OperationKind::Refund => ReceiptKind::Refund,
+        OperationKind::Open | OperationKind::Replace | OperationKind::Recycle => return Ok(None),
     };
-    let Some(receipt_no) = purchase.receipt_no else {
+    let (Some(purchase), Some(receipt_no)) = (&begun.purchase, receipt_no) else {
         return Ok(None);
     };
     let client = services.pool.get().await?;
@@ -111,6 +195,7 @@ pub(super) async fn receipt_of(
     };
     let quote = purchase.quote.as_ref();
     Ok(Some(Receipt {
+        kind,
         receipt_no,
         at: facts.issued_at,
         operator: facts.operator,
@@ -149,7 +234,15 @@ fn row(label: &str, value: &str, cells: usize) -> String {
 /// `inert`.
 pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usize) -> String {
     let rule = "-".repeat(cells);
-    let title = lang.t("receipt.title");
+    let (title, amount, last_line) = match receipt.kind {
+        ReceiptKind::Recharge => ("receipt.title", "receipt.amount", "receipt.swipe"),
+        ReceiptKind::Refund => (
+            "receipt.refund_title",
+            "receipt.paid_out",
+            "receipt.cancelled",
+        ),
+    };
+    let title = lang.t(title);
     let centre = " ".repeat(cells.saturating_sub(width(title)) / 2);
     let at = receipt
         .at
@@ -188,11 +281,7 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
         &format!("{} m³", receipt.volume),
         cells,
     ));
-    lines.push(row(
-        lang.t("receipt.amount"),
-        &receipt.amount.to_string(),
-        cells,
-    ));
+    lines.push(row(lang.t(amount), &receipt.amount.to_string(), cells));
     if let Some(vat) = receipt.vat {
         lines.push(row(lang.t("receipt.vat"), &vat.to_string(), cells));
     }
@@ -214,7 +303,7 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
         cells,
     ));
     lines.push(rule);
-    lines.push(truncate(lang.t("receipt.swipe"), cells));
+    lines.push(truncate(lang.t(last_line), cells));
     lines.join("\n") + "\n"
 }
 
@@ -241,6 +330,7 @@ mod tests {
         let volume = Volume::exact(Decimal::new(12_345, 3)).unwrap();
         let unit_price = UnitPrice::exact(Decimal::new(24_567, 4)).unwrap();
         Receipt {
+            kind: ReceiptKind::Recharge,
             receipt_no: 1017,
             at: Utc.with_ymd_and_hms(2026, 11, 28, 9, 30, 0).unwrap(),
             operator: "王芳".into(),
@@ -310,6 +400,33 @@ mod tests {
         let text = text(&receipt(), shanghai);
         assert!(text.contains("2026-11-28 17:30:00"), "{text}");
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    }
+
+    #[test]
+    fn a_refund_receipt_says_paid_out_and_cancelled_in_both_languages() {
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let refund = Receipt {
+            kind: ReceiptKind::Refund,
+            tiers: Vec::new(),
+            vat: None,
+            not_taken: Money::ZERO,
+            method: Some("Cash".into()),
+            ..receipt()
+        };
+        let text = text(&refund, utc);
+        assert!(text.contains("WATER CARD REFUND"), "{text}");
+        assert!(text.contains("Amount paid out"), "{text}");
+        assert!(
+            text.contains("The purchase is cancelled on the card."),
+            "{text}"
+        );
+        assert!(!text.contains("RECHARGE"), "{text}");
+        assert!(!text.contains(Lang::En.t("receipt.swipe")), "{text}");
+        let zh = receipt_text(Lang::Zh, utc, &refund, 40);
+        assert!(
+            zh.contains("水卡退款收据") && zh.contains("实退金额"),
+            "{zh}"
+        );
     }
 
     #[test]
