@@ -16,6 +16,7 @@ use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::water_card::CardRead;
 use meterdesk::cardflow::CardAccess;
 use meterdesk::db::customers::{CustomerRow, Page};
+use meterdesk::db::session::Sessions;
 use meterdesk::domain::card_records::{CardContent, IssuerPin};
 use meterdesk::i18n::Lang;
 use meterdesk::screens::card::{CardPane, CardScreen};
@@ -23,6 +24,7 @@ use meterdesk::screens::table::CustomerTable;
 use rust_decimal::Decimal;
 use support::card_desk::{CLERK, SUPERVISOR, books, card_customer, key};
 use support::card_rig::*;
+use support::pg::give_password;
 
 /// Executes every request `update` asked for, feeds the replies back, and goes on with the
 /// requests those replies ask for, until none is left.
@@ -55,6 +57,9 @@ async fn open_card_then_recharge_through_the_app() {
         return;
     };
     let customer = card_customer().await;
+    // The desk signs in as the clerk, later as the supervisor: the database checks each.
+    give_password(&customer.client, CLERK).await;
+    give_password(&customer.client, SUPERVISOR).await;
     let receipts = rig.dir.join("receipts");
     // A blank card goes in (the rig waits until the reader thread sees it).
     let _card = rig.insert_blank("c1");
@@ -62,7 +67,7 @@ async fn open_card_then_recharge_through_the_app() {
     // dropped first.
     let Rig { reader, .. } = rig;
     let services = Services {
-        pool: meterdesk::db::session::Sessions::signed_in(customer.db.pool.clone()),
+        pool: Sessions::signed_in(customer.db.pool_of("clerk")),
         reader: Arc::new(reader),
         card_access: Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap())),
         receipts: ReceiptOutput {
@@ -197,6 +202,10 @@ async fn open_card_then_recharge_through_the_app() {
     let session = app.session.as_mut().unwrap();
     session.operator_id = SUPERVISOR;
     session.permissions.push("card.refund".into());
+    let services = Services {
+        pool: Sessions::signed_in(customer.db.pool_of("super")),
+        ..services
+    };
     press(&mut app, &services, KeyCode::F(3)).await;
     press(&mut app, &services, KeyCode::F(9)).await;
     press(&mut app, &services, KeyCode::F(2)).await;
