@@ -39,8 +39,11 @@ struct Station {
     customer: CardCustomer,
     key: MacKey,
     pin: IssuerPin,
-    /// The customer's database, as the desk reaches it.
-    live: Sessions,
+    /// The customer's database as the desk reaches it, signed in as the clerk and as the
+    /// supervisor: each request goes as its operator's own role (`operator_for`), and the
+    /// database decides what it may do.
+    clerk: Sessions,
+    supervisor: Sessions,
     /// The desk's secrets: `key` and `pin`, unless a test gives the desk another PIN.
     access: CardAccess,
     /// A pool whose server is not there (a closed port): the database unreachable.
@@ -95,9 +98,12 @@ impl Station {
     async fn start_with_desk_pin(test: &str, desk_pin: &str) -> Option<Station> {
         let rig = Rig::start(test)?;
         let customer = card_customer().await;
+        give_password(&customer.client, CLERK).await;
+        give_password(&customer.client, SUPERVISOR).await;
         Some(Station {
             rig,
-            live: Sessions::signed_in(customer.db.pool.clone()),
+            clerk: Sessions::signed_in(customer.db.pool_of("clerk")),
+            supervisor: Sessions::signed_in(customer.db.pool_of("super")),
             customer,
             key: key(),
             pin: PIN.parse().unwrap(),
@@ -120,15 +126,17 @@ impl Station {
         }
     }
 
-    /// From now on the desk connects as the supervisor's own database role, which decides what
-    /// each step may do (docs/decisions.md, "The database is the security boundary").
-    async fn as_supervisor_role(&mut self) {
-        give_password(&self.customer.client, SUPERVISOR).await;
-        self.live = Sessions::signed_in(self.customer.db.pool_of("super"));
+    /// The connections of operator `operator_id` (CLERK or SUPERVISOR).
+    fn live_for(&self, operator_id: i64) -> &Sessions {
+        if operator_id == SUPERVISOR {
+            &self.supervisor
+        } else {
+            &self.clerk
+        }
     }
 
     fn desk(&self, operator_id: i64) -> Desk<'_> {
-        self.desk_on(&self.live, operator_id)
+        self.desk_on(self.live_for(operator_id), operator_id)
     }
 
     fn next_key(&mut self) -> String {
@@ -139,7 +147,8 @@ impl Station {
     /// The whole flow; recycle finds its customer from the card.
     async fn run(&mut self, request: &Request) -> Result<Flow, FlowError> {
         let key = self.next_key();
-        self.run_on(&self.live.clone(), request, &key).await
+        let live = self.live_for(operator_for(request)).clone();
+        self.run_on(&live, request, &key).await
     }
 
     async fn run_on(
@@ -375,7 +384,6 @@ async fn refunded_water_does_not_count_toward_the_years_tiers() {
     let Some(mut station) = Station::start("card-flow-refunded-tiers").await else {
         return;
     };
-    station.as_supervisor_role().await;
     let card = station.rig.insert_blank("card");
     station.done(&Request::Open).await;
     station.done(&recharge("30.5")).await;
@@ -395,7 +403,6 @@ async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
     let Some(mut station) = Station::start("card-flow-replay").await else {
         return;
     };
-    station.as_supervisor_role().await;
     let card = station.rig.insert_blank("card");
     station.done(&Request::Open).await;
     station.done(&recharge("4")).await;
@@ -1262,7 +1269,7 @@ impl RandomRun {
                     Some(RandomFault::DatabaseGoneAtSettle) => station.dead_pool.clone(),
                     _ => {
                         terminate_backends(station).await;
-                        station.live.clone()
+                        station.live_for(operator_for(request)).clone()
                     }
                 };
                 Ok(cardflow::write_and_settle(
