@@ -99,19 +99,19 @@ impl Sessions {
     /// Signs in with the connection settings as they are, their own user and password
     /// included (tests, tools).
     pub fn open_as_configured(&self) -> Result<(), DbError> {
-        self.open_pool(self.inner.server.clone())
+        let config = self.inner.server.clone();
+        self.keep(self.new_pool(&config)?, Some(config));
+        Ok(())
     }
 
-    /// A pool connecting with `config`, from now on the one every request uses.
-    fn open_pool(&self, config: tokio_postgres::Config) -> Result<(), DbError> {
-        let pool = pool_from_config(
+    /// A pool connecting with `config`.
+    fn new_pool(&self, config: &tokio_postgres::Config) -> Result<Pool, DbError> {
+        pool_from_config(
             config.clone(),
             self.inner.tls.clone(),
             self.inner.pool_size,
             &self.inner.deadlines,
-        )?;
-        self.keep(pool, Some(config));
-        Ok(())
+        )
     }
 
     fn keep(&self, pool: Pool, config: Option<tokio_postgres::Config>) {
@@ -150,10 +150,18 @@ impl Sessions {
         password: &str,
     ) -> Result<Result<(), Refusal>, DbError> {
         let config = self.config_for(login, password);
-        if let Err(refusal) = self.check(&config).await? {
-            return Ok(Err(refusal));
+        let pool = self.new_pool(&config)?;
+        // The pool's first connection is the server's check of the password; it then serves
+        // the desk's first request (one handshake, not two).
+        if let Err(error) = pool.get().await {
+            if let PoolError::Backend(error) = &error
+                && let Some(refusal) = refusal(error)
+            {
+                return Ok(Err(refusal));
+            }
+            return Err(error.into());
         }
-        self.open_pool(config)?;
+        self.keep(pool, Some(config));
         Ok(Ok(()))
     }
 
