@@ -129,13 +129,8 @@ pub async fn page(
     size: usize,
 ) -> Result<Page<AuditRow>, DbError> {
     // Forward is the display order: newer to older.
-    let (forward, cursor, comparison) = match at {
-        PageAt::First => (true, None, "<"),
-        PageAt::Last => (false, None, ">"),
-        PageAt::After(cursor) => (true, Some(cursor), "<"),
-        PageAt::Before(cursor) => (false, Some(cursor), ">"),
-        PageAt::From(cursor) => (true, Some(cursor), "<="),
-    };
+    let seek = at.seek();
+    let (forward, cursor, comparison) = (seek.forward, seek.cursor, seek.comparison(false));
     let rows = read(
         client,
         filter,

@@ -66,6 +66,45 @@ pub enum PageAt<C = Cursor> {
     From(C),
 }
 
+impl<C> PageAt<C> {
+    /// How a keyset read of this page starts.
+    pub(crate) fn seek(&self) -> Seek<'_, C> {
+        let (forward, cursor, inclusive) = match self {
+            PageAt::First => (true, None, false),
+            PageAt::Last => (false, None, false),
+            PageAt::After(cursor) => (true, Some(cursor), false),
+            PageAt::Before(cursor) => (false, Some(cursor), false),
+            PageAt::From(cursor) => (true, Some(cursor), true),
+        };
+        Seek {
+            forward,
+            cursor,
+            inclusive,
+        }
+    }
+}
+
+/// Where a keyset read starts: which way it reads (forward: in display order), from which
+/// cursor (none: from an end), and whether the cursor's own row is read too.
+pub(crate) struct Seek<'a, C> {
+    pub forward: bool,
+    pub cursor: Option<&'a C>,
+    pub inclusive: bool,
+}
+
+impl<C> Seek<'_, C> {
+    /// The comparison that keeps the rows beyond the cursor, the way the read goes, in a
+    /// display order whose key ascends (`ascending`) or descends.
+    pub(crate) fn comparison(&self, ascending: bool) -> &'static str {
+        match (self.forward == ascending, self.inclusive) {
+            (true, false) => ">",
+            (true, true) => ">=",
+            (false, false) => "<",
+            (false, true) => "<=",
+        }
+    }
+}
+
 /// Rows in display order, and whether the search has more on either side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<R = CustomerRow> {
@@ -176,12 +215,15 @@ impl PageQuery {
     /// are more.
     pub(crate) fn new(search: &CustomerSearch, at: &PageAt, size: usize) -> Self {
         let order = Order::of(search);
-        let (direction, cursor, inclusive) = match at {
-            PageAt::First => (Direction::Forward, None, false),
-            PageAt::Last => (Direction::Backward, None, false),
-            PageAt::After(cursor) => (Direction::Forward, Some(cursor), false),
-            PageAt::Before(cursor) => (Direction::Backward, Some(cursor), false),
-            PageAt::From(cursor) => (Direction::Forward, Some(cursor), true),
+        let Seek {
+            forward,
+            cursor,
+            inclusive,
+        } = at.seek();
+        let direction = if forward {
+            Direction::Forward
+        } else {
+            Direction::Backward
         };
         // A cursor from a search of the other order cannot be placed in this one.
         let cursor = cursor.filter(|cursor| cursor.name.is_some() == (order == Order::ByName));

@@ -718,13 +718,8 @@ pub async fn meter_page(
     {
         return Ok(Default::default());
     }
-    let (forward, cursor, comparison) = match at {
-        PageAt::First => (true, None, ">"),
-        PageAt::Last => (false, None, "<"),
-        PageAt::After(no) => (true, Some(no), ">"),
-        PageAt::Before(no) => (false, Some(no), "<"),
-        PageAt::From(no) => (true, Some(no), ">="),
-    };
+    let seek = at.seek();
+    let (forward, cursor, comparison) = (seek.forward, seek.cursor, seek.comparison(true));
     // The partial indexes of V6 match these predicates literally.
     let status = match listing {
         MeterListing::Uninstalled => "m.status = 'uninstalled'",

@@ -7,7 +7,6 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use rust_decimal::Decimal;
 use tokio_postgres::Client;
 
@@ -26,7 +25,7 @@ use crate::db::customers::CustomerRow;
 use crate::domain::customer_rules::BasicInfo;
 use crate::domain::money::Money;
 use crate::i18n::Lang;
-use crate::ui::chrome::centred;
+use crate::ui::chrome::popup;
 use crate::ui::inert::inert;
 use crate::ui::text::truncate;
 use crate::ui::theme::Theme;
@@ -297,14 +296,6 @@ impl Screen for TransferView {
                 "transfer.balance_stays",
                 &[("balance", &money(preview.balance))],
             );
-            let boxed = centred(area, 64, 8);
-            frame.render_widget(Clear, boxed);
-            let block = Block::bordered()
-                .border_set(theme.border())
-                .title(Span::styled(
-                    format!(" {} ", lang.t("transfer.confirm_title")),
-                    theme.title(),
-                ));
             let lines = vec![
                 Line::raw(question),
                 Line::raw(""),
@@ -312,10 +303,8 @@ impl Screen for TransferView {
                 Line::raw(""),
                 Line::from(Span::styled(app.t("transfer.confirm_keys"), theme.key())),
             ];
-            frame.render_widget(
-                Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
-                boxed,
-            );
+            let title = lang.t("transfer.confirm_title");
+            popup(frame, area, (64, 8), title, lines, true, theme);
         }
     }
 

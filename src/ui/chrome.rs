@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::inert::inert;
 use super::text::{truncate, truncate_left, width};
@@ -21,6 +21,30 @@ pub fn centred(area: Rect, w: u16, h: u16) -> Rect {
         .flex(Flex::Center)
         .areas(row);
     cell
+}
+
+/// A box of `w`×`h` cells centred in `area` over what is drawn there: a border titled
+/// `title`, and `lines` wrapped at words inside it (`trim`: without the spaces that start a
+/// wrapped line).
+#[allow(clippy::too_many_arguments)]
+pub fn popup(
+    frame: &mut Frame,
+    area: Rect,
+    (w, h): (u16, u16),
+    title: &str,
+    lines: Vec<Line>,
+    trim: bool,
+    theme: &Theme,
+) {
+    let boxed = centred(area, w, h);
+    let block = Block::bordered()
+        .border_set(theme.border())
+        .title(Span::styled(format!(" {title} "), theme.title()));
+    frame.render_widget(Clear, boxed);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim }).block(block),
+        boxed,
+    );
 }
 
 /// Draws `lines` cut to the width instead of wrapped, so the layout stays one fact per line;

@@ -3,9 +3,8 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::chrome::centred;
+use super::chrome::popup;
 use super::text::width;
 use super::theme::Theme;
 use crate::app::{App, Command};
@@ -73,19 +72,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let height = (lines.len() + footer_rows + 2) as u16;
     lines.extend(footer);
 
-    let boxed = centred(area, WIDTH, height);
-    let block = Block::bordered()
-        .border_set(theme.border())
-        .title(Span::styled(
-            format!(" {} ", lang.t("help.title")),
-            theme.title(),
-        ));
-    frame.render_widget(Clear, boxed);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        boxed,
+    popup(
+        frame,
+        area,
+        (WIDTH, height),
+        lang.t("help.title"),
+        lines,
+        false,
+        theme,
     );
 }
 

@@ -2,12 +2,11 @@
 //! (`department.maintain`, checked by the database's guard on the table).
 
 use crate::app::Command;
-use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::form::{Field, FieldKind, Form};
 use crate::app::state::Failure;
 use crate::db::operators::{self, Department};
-use crate::domain::validation;
 use crate::i18n::Lang;
-use crate::screens::reference::form::{Errors, FormTarget, RefForm, Saves, set, text_of};
+use crate::screens::reference::form::{Errors, FormTarget, RefForm, Saves, set};
 use crate::screens::reference::list::{ListKind, ShortList};
 use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says};
 use crate::ui::inert::inert;
@@ -120,17 +119,12 @@ impl ListKind for DepartmentList {
 
 /// A department's name: plain text, at most 50 characters.
 fn build(
-    f: &Form,
     id: Option<i64>,
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
 ) -> Option<DepartmentRequest> {
-    let name = errors.check(
-        "operators.f_department_name",
-        validation::plain_text(text_of(f, "operators.f_department_name"), 50),
-        |error| field_error_text(lang, &error),
-    );
+    let name = errors.plain_text("operators.f_department_name", 50, lang);
     Some(DepartmentRequest::Save {
         idempotency_key,
         id,
@@ -138,7 +132,7 @@ fn build(
     })
 }
 
-static SAVES: Saves<DepartmentRequest> = Saves(|target, f, errors, lang, key| match target {
-    FormTarget::Department { id } => build(f, *id, errors, lang, key),
+static SAVES: Saves<DepartmentRequest> = Saves(|target, _form, errors, lang, key| match target {
+    FormTarget::Department { id } => build(*id, errors, lang, key),
     _ => None,
 });

@@ -10,13 +10,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Paragraph;
 
 use super::requests::{OperatorListing, OperatorReply, OperatorRequest};
-use crate::app::form::{Choice, Field, FieldKind, Form, field_error_text};
+use crate::app::form::{Choice, Field, FieldKind, Form};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::operators::OperatorRow;
 use crate::domain::password::Secret;
-use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::screens::reference::common::{commands_with, move_in, note, refused, table};
 use crate::screens::reference::form::{
@@ -342,11 +341,7 @@ fn build_new(
             .ok_or(()),
         |()| lang.t("operators.login_format").to_owned(),
     );
-    let full_name = errors.check(
-        "operators.f_full_name",
-        validation::plain_text(text_of(f, "operators.f_full_name"), 50),
-        |error| field_error_text(lang, &error),
-    );
+    let full_name = errors.plain_text("operators.f_full_name", 50, lang);
     let department_id = key_of(f, "operators.f_department").and_then(|key| key.parse().ok());
     Some(OperatorRequest::Create {
         idempotency_key,

@@ -6,12 +6,11 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::app::{App, Command, Hub, Screen};
 use crate::domain::password::Secret;
 use crate::i18n::Lang;
-use crate::ui::chrome::centred;
+use crate::ui::chrome::popup;
 use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
 
@@ -45,14 +44,6 @@ impl Screen for PasswordShown {
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let (lang, theme) = (app.lang, Theme::new(app.look));
-        let boxed = centred(area, 64, 10);
-        frame.render_widget(Clear, boxed);
-        let block = Block::bordered()
-            .border_set(theme.border())
-            .title(Span::styled(
-                format!(" {} ", lang.t("operators.screen_password")),
-                theme.title(),
-            ));
         let lines = vec![
             Line::raw(lang.tf("operators.password_for", &[("login", &inert(&self.login))])),
             Line::raw(""),
@@ -66,10 +57,8 @@ impl Screen for PasswordShown {
             Line::raw(""),
             Line::from(Span::styled(app.t("operators.password_keys"), theme.key())),
         ];
-        frame.render_widget(
-            Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
-            boxed,
-        );
+        let title = lang.t("operators.screen_password");
+        popup(frame, area, (64, 10), title, lines, true, &theme);
     }
 
     /// F2 or Enter closes it; any other key is taken, so nothing is left open under it by

@@ -15,11 +15,12 @@ use super::common::{fail, note, say_problems};
 use super::requests::{ChangeAnswer, RefAnswer, RefWork, answer, send, told};
 use super::texts::{kind_key, mode_key};
 use crate::app::form::FormKey;
-use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form};
+use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::price_schemes::SchemeRow;
+use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::truncate;
@@ -328,6 +329,22 @@ impl Errors<'_> {
         text: impl Fn(E) -> String,
     ) -> Option<T> {
         result.map_err(|error| self.add(label, text(error))).ok()
+    }
+
+    /// A validator's `result` for the field `label`, its error said as the catalogue words it.
+    pub(crate) fn valid<T>(
+        &mut self,
+        label: &str,
+        result: Result<T, FieldError>,
+        lang: Lang,
+    ) -> Option<T> {
+        self.check(label, result, |error| field_error_text(lang, &error))
+    }
+
+    /// The field `label` as plain text of at most `max` characters.
+    pub(crate) fn plain_text(&mut self, label: &str, max: usize, lang: Lang) -> Option<String> {
+        let typed = validation::plain_text(text_of(self.form, label), max);
+        self.valid(label, typed, lang)
     }
 }
 

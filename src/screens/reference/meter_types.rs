@@ -5,12 +5,11 @@ use super::list::{ListKind, ShortList};
 use super::requests::{ChangeAnswer, Db, RefWork, Says};
 use super::texts::{in_use_text, payment_model_key};
 use crate::app::Command;
-use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::form::{Field, FieldKind, Form};
 use crate::app::state::Failure;
 use crate::db::meters::{self, MeterTypeDeletion, MeterTypeFields, MeterTypeOutcome, MeterTypeRow};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::caliber;
-use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
@@ -217,23 +216,14 @@ pub(super) fn build(
     lang: Lang,
     idempotency_key: String,
 ) -> Option<MeterTypeRequest> {
-    let field_error = |error| field_error_text(lang, &error);
     let caliber = errors.check(
         "ref.f_caliber",
         caliber(text_of(f, "ref.f_caliber")).ok_or(()),
         |()| lang.t("ref.caliber_format").to_owned(),
     );
     let payment_model = key_of(f, "ref.f_payment_model").and_then(|k| k.parse().ok());
-    let name = errors.check(
-        "ref.f_name",
-        validation::plain_text(text_of(f, "ref.f_name"), 50),
-        field_error,
-    );
-    let manufacturer = errors.check(
-        "ref.f_manufacturer",
-        validation::plain_text(text_of(f, "ref.f_manufacturer"), 50),
-        field_error,
-    );
+    let name = errors.plain_text("ref.f_name", 50, lang);
+    let manufacturer = errors.plain_text("ref.f_manufacturer", 50, lang);
     Some(MeterTypeRequest::Save {
         idempotency_key,
         id,

@@ -16,7 +16,7 @@ use super::meter_import::ImportRequest;
 use super::meter_types::{MeterTypeReply, MeterTypeRequest};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, send};
 use super::texts::{meter_no_error_text, status_key};
-use crate::app::form::{Choice, Field, FieldKind, Form, field_error_text, halfwidth_key};
+use crate::app::form::{Choice, Field, FieldKind, Form, halfwidth_key};
 use crate::app::paging::{self, PageApply};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::Failure;
@@ -324,9 +324,7 @@ pub(super) fn build(
         if text.is_empty() {
             return Some(Decimal::ZERO);
         }
-        errors.check(label, validation::volume(text, MAX_VOLUME), |error| {
-            field_error_text(lang, &error)
-        })
+        errors.valid(label, validation::volume(text, MAX_VOLUME), lang)
     };
     let electronic = reading("ref.f_electronic");
     let mechanical = reading("ref.f_mechanical");

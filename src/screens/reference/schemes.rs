@@ -221,15 +221,11 @@ pub(super) fn build(
     lang: Lang,
     idempotency_key: String,
 ) -> Option<SchemeRequest> {
-    let name = errors.check(
-        "ref.f_name",
-        validation::plain_text(text_of(f, "ref.f_name"), 50),
-        |error| field_error_text(lang, &error),
-    );
-    let vat = errors.check(
+    let name = errors.plain_text("ref.f_name", 50, lang);
+    let vat = errors.valid(
         "ref.f_vat",
         validation::percent(text_of(f, "ref.f_vat"), Decimal::new(9999, 2)),
-        |error| field_error_text(lang, &error),
+        lang,
     );
     let months = |label| text_of(f, label).parse::<u32>().ok();
     let (kind, mode, start) = match stored {
@@ -361,18 +357,16 @@ fn tiers_of(form: &Form, errors: &mut Errors, lang: Lang) -> Option<Vec<Tier>> {
             ok = false;
             continue;
         }
-        let unit_price = errors.check(
+        let unit_price = errors.valid(
             price,
             validation::unit_price(price_text, MAX_UNIT_PRICE),
-            |e| field_error_text(lang, &e),
+            lang,
         );
         let up_to = if to_text.is_empty() {
             Some(None)
         } else {
             errors
-                .check(to, validation::volume(to_text, MAX_VOLUME), |e| {
-                    field_error_text(lang, &e)
-                })
+                .valid(to, validation::volume(to_text, MAX_VOLUME), lang)
                 .map(Some)
         };
         match (unit_price, up_to) {
