@@ -106,8 +106,7 @@ impl Desk {
     async fn select(&mut self, login: &str) {
         let list = self.operators();
         let at = list
-            .listing
-            .operators
+            .rows
             .iter()
             .position(|row| row.login == login)
             .unwrap_or_else(|| panic!("{login} is not listed"));

@@ -47,7 +47,10 @@ pub static REGISTRY: Registry = Registry {
             new_screen::<ShortList<customer_types::CustomerTypeList>>,
         ),
         (Command::Audit, new_screen::<audit::AuditScreen>),
-        (Command::Operators, operators::list::open),
+        (
+            Command::Operators,
+            new_screen::<ShortList<operators::list::OperatorList>>,
+        ),
         (
             Command::Departments,
             new_screen::<ShortList<operators::departments::DepartmentList>>,

@@ -1,9 +1,9 @@
 //! `:departments`: the departments operators belong to, with how many each has; add and rename
 //! (`department.maintain`, checked by the database's guard on the table).
 
-use crate::app::Command;
 use crate::app::form::{Field, FieldKind, Form};
 use crate::app::state::Failure;
+use crate::app::{App, Command};
 use crate::db::operators::{self, Department};
 use crate::i18n::Lang;
 use crate::screens::reference::form::{Errors, FormTarget, RefForm, Saves, set};
@@ -101,7 +101,7 @@ impl ListKind for DepartmentList {
         vec![inert(&row.name).into_owned(), row.operators.to_string()]
     }
 
-    fn form(&self, row: Option<&Department>, _command: Command, _lang: Lang) -> Option<RefForm> {
+    fn form(&self, row: Option<&Department>, _command: Command, _app: &App) -> Option<RefForm> {
         let mut form = Form::new(vec![Field::new(
             "operators.f_department_name",
             FieldKind::Text { max: 50 },

@@ -4,91 +4,102 @@
 //! after the save), `m` changes the selected one's roles, `e` disables or enables them and `k`
 //! gives them a new temporary password (each asked once on the message line).
 
-use crossterm::event::{KeyCode, KeyEvent};
-use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::widgets::Paragraph;
-
-use super::requests::{OperatorListing, OperatorReply, OperatorRequest};
+use super::requests::{OperatorReply, OperatorRequest};
 use crate::app::form::{Choice, Field, FieldKind, Form};
-use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
-use crate::app::state::MessageKind;
-use crate::app::{App, Command, Hub, Screen};
-use crate::db::operators::OperatorRow;
+use crate::app::{App, Command};
+use crate::db::operators::{Department, OperatorRow};
+use crate::db::roles::RoleRow;
 use crate::domain::password::Secret;
 use crate::i18n::Lang;
-use crate::screens::reference::common::{commands_with, move_in, note, refused, table};
 use crate::screens::reference::form::{
     Errors, FormTarget, RefForm, Saves, choose, choose_many, key_of, keys_of, text_of,
 };
-use crate::screens::reference::requests::{
-    RefAnswer, RefWork, answer, change_done, reload, send, show_after,
-};
+use crate::screens::reference::list::{ListKind, ShortList};
+use crate::screens::reference::requests::RefWork;
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
-use crate::ui::theme::Theme;
 
-/// A change asked once on the message line: F2 makes it, any other key keeps things as they
-/// are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ask {
-    SetEnabled(bool),
-    ResetPassword,
-}
+pub type OperatorsView = ShortList<OperatorList>;
 
+/// The operators' list, with the departments and roles its forms choose from.
 #[derive(Debug, Clone, Default)]
-pub struct OperatorsView {
-    pub listing: OperatorListing,
-    pub selected: usize,
-    pub loading: bool,
-    pub asking: Option<Ask>,
+pub struct OperatorList {
+    departments: Vec<Department>,
+    roles: Vec<RoleRow>,
 }
 
-/// `:operators`.
-pub fn open() -> Box<dyn Screen> {
-    Box::new(OperatorsView {
-        loading: true,
-        ..OperatorsView::default()
-    })
-}
+impl ListKind for OperatorList {
+    type Row = OperatorRow;
+    const CRUMB: &'static str = "operators.screen";
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const COMMANDS: &'static [(Command, &'static str)] = &[
+        (Command::Add, "command.add"),
+        (Command::Modify, "operators.legend_roles"),
+        (Command::SwitchEnabled, "operators.cmd_switch_enabled"),
+        (Command::ResetPassword, "operators.cmd_reset_password"),
+        (Command::Refresh, "command.refresh"),
+    ];
+    const CHANGES: &'static [Command] = &[
+        Command::Add,
+        Command::Modify,
+        Command::SwitchEnabled,
+        Command::ResetPassword,
+    ];
+    const PRIVATE: bool = true;
+    const QUESTIONS: &'static [Command] = &[Command::SwitchEnabled, Command::ResetPassword];
+    const CONFIRM: &'static str = "operators.legend_confirm";
+    type Work = OperatorRequest;
+    const READ: OperatorRequest = OperatorRequest::List;
 
-impl OperatorsView {
-    pub fn selected_row(&self) -> Option<&OperatorRow> {
-        self.listing.operators.get(self.selected)
+    fn rows(&mut self, reply: &OperatorReply) -> Option<Vec<OperatorRow>> {
+        let OperatorReply::Listed(listing) = reply else {
+            return None;
+        };
+        self.departments = listing.departments.clone();
+        self.roles = listing.roles.clone();
+        Some(listing.operators.clone())
     }
 
-    /// Asks once for `ask` on the selected operator; an administrator may not disable
+    fn cells(row: &OperatorRow, lang: Lang) -> Vec<String> {
+        cells(row, lang)
+    }
+
+    fn form(&self, row: Option<&OperatorRow>, _command: Command, app: &App) -> Option<RefForm> {
+        Some(match row {
+            None => self.add_form(),
+            Some(row) => self.roles_form(row, app),
+        })
+    }
+
+    /// Disable or enable, or a new temporary password; an administrator may not disable
     /// themselves (the database refuses it too).
-    fn ask(&mut self, ask: Ask, hub: &mut Hub) {
-        let Some(row) = self.selected_row() else {
-            return;
+    fn question(&self, row: &OperatorRow, command: Command, app: &App) -> Result<String, String> {
+        let key = match command {
+            Command::SwitchEnabled if row.enabled && is_yours(row, app) => {
+                return Err(app.lang.t("operators.not_yourself").to_owned());
+            }
+            Command::SwitchEnabled if row.enabled => "operators.ask_disable",
+            Command::SwitchEnabled => "operators.ask_enable",
+            _ => "operators.ask_reset",
         };
-        if ask == Ask::SetEnabled(false) && is_yours(row, hub.app) {
-            hub.say(MessageKind::Error, hub.app.lang.t("operators.not_yourself"));
-            return;
-        }
-        let key = match ask {
-            Ask::SetEnabled(true) => "operators.ask_enable",
-            Ask::SetEnabled(false) => "operators.ask_disable",
-            Ask::ResetPassword => "operators.ask_reset",
-        };
-        let text = hub.app.tf(key, &[("login", &inert(&row.login))]);
-        hub.say(MessageKind::Info, text);
-        self.asking = Some(ask);
+        Ok(app.tf(key, &[("login", &inert(&row.login))]))
     }
 
-    /// The asked change, made on F2.
-    fn confirmed(&self, ask: Ask, idempotency_key: String) -> Option<OperatorRequest> {
-        let row = self.selected_row()?;
+    fn confirmed(
+        &self,
+        row: &OperatorRow,
+        command: Command,
+        idempotency_key: String,
+    ) -> Option<OperatorRequest> {
         let (id, login) = (row.id, row.login.clone());
-        Some(match ask {
-            Ask::SetEnabled(enabled) => OperatorRequest::SetEnabled {
+        Some(match command {
+            Command::SwitchEnabled => OperatorRequest::SetEnabled {
                 idempotency_key,
                 id,
                 login,
-                enabled,
+                enabled: !row.enabled,
             },
-            Ask::ResetPassword => OperatorRequest::ResetPassword {
+            _ => OperatorRequest::ResetPassword {
                 idempotency_key,
                 id,
                 login,
@@ -96,11 +107,12 @@ impl OperatorsView {
             },
         })
     }
+}
 
+impl OperatorList {
     /// The form that adds an operator.
     fn add_form(&self) -> RefForm {
         let departments = self
-            .listing
             .departments
             .iter()
             .map(|d| Choice {
@@ -118,7 +130,7 @@ impl OperatorsView {
             ),
             Field::new("operators.f_roles", self.role_choices(), true),
         ]);
-        if let [only] = self.listing.departments.as_slice() {
+        if let [only] = self.departments.as_slice() {
             choose(&mut form, "operators.f_department", &only.id.to_string());
         }
         // Most operators added are clerks.
@@ -135,8 +147,7 @@ impl OperatorsView {
         )]);
         choose_many(&mut form, "operators.f_roles", &row.roles);
         let yours = is_yours(row, app).then(|| {
-            self.listing
-                .roles
+            self.roles
                 .iter()
                 .filter(|role| role.permissions.iter().any(|p| p == PERMISSION))
                 .map(|role| role.code.clone())
@@ -152,8 +163,7 @@ impl OperatorsView {
 
     fn role_choices(&self) -> FieldKind {
         FieldKind::Choices(
-            self.listing
-                .roles
+            self.roles
                 .iter()
                 .map(|role| Choice {
                     key: role.code.clone(),
@@ -171,128 +181,6 @@ fn is_yours(row: &OperatorRow, app: &App) -> bool {
     app.session
         .as_ref()
         .is_some_and(|session| session.operator_id == row.id)
-}
-
-impl Screen for OperatorsView {
-    fn crumb(&self, lang: Lang) -> String {
-        lang.t("operators.screen").to_owned()
-    }
-
-    fn commands(&self) -> Vec<(Command, &'static str)> {
-        if self.asking.is_some() {
-            return vec![
-                (Command::Save, "operators.legend_confirm"),
-                (Command::Cancel, "command.cancel"),
-            ];
-        }
-        commands_with(&[
-            (Command::Add, "command.add"),
-            (Command::Modify, "operators.legend_roles"),
-            (Command::SwitchEnabled, "operators.cmd_switch_enabled"),
-            (Command::ResetPassword, "operators.cmd_reset_password"),
-            (Command::Refresh, "command.refresh"),
-        ])
-    }
-
-    /// A title line with a count, then the operators.
-    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
-        let (lang, theme) = (app.lang, &Theme::new(app.look));
-        let [title, rest] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-        let count = lang.tf("ref.count", &[("count", &self.listing.operators.len())]);
-        frame.render_widget(Paragraph::new(note(&count, theme)), title);
-        let rows: Vec<Vec<String>> = self
-            .listing
-            .operators
-            .iter()
-            .map(|row| cells(row, lang))
-            .collect();
-        let empty = lang.t(if self.loading {
-            "ref.loading"
-        } else {
-            "ref.none"
-        });
-        let selected = (!rows.is_empty()).then_some(self.selected);
-        table(frame, rest, &COLUMNS, &rows, selected, empty, lang, theme);
-    }
-
-    /// Only for whoever may maintain operators: anyone else is told why and stays where they
-    /// were.
-    fn on_open(&mut self, hub: &mut Hub) {
-        if refused(hub, Some(PERMISSION)) {
-            hub.leave();
-        } else {
-            send(hub, OperatorRequest::List);
-        }
-    }
-
-    /// F2 or a cancel while a change is asked; Up/Down. A change waiting for the database
-    /// refuses the next one.
-    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if let Some(ask) = self.asking.take() {
-            if command == Some(Command::Save) {
-                if let Some(request) = self.confirmed(ask, hub.app.write_key()) {
-                    send(hub, request);
-                }
-            } else {
-                hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));
-            }
-            return true;
-        }
-        let changes = matches!(
-            command,
-            Some(Command::Add | Command::Modify | Command::SwitchEnabled | Command::ResetPassword)
-        );
-        if changes && hub.saving() {
-            hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked"));
-            return true;
-        }
-        let step = match key.code {
-            KeyCode::Up => -1,
-            KeyCode::Down => 1,
-            _ => return false,
-        };
-        move_in(&mut self.selected, self.listing.operators.len(), step);
-        true
-    }
-
-    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        match command {
-            Command::Refresh => send(hub, OperatorRequest::List),
-            Command::Add => hub.open(Box::new(self.add_form())),
-            Command::Modify => {
-                if let Some(row) = self.selected_row() {
-                    let form = self.roles_form(row, hub.app);
-                    hub.open(Box::new(form));
-                }
-            }
-            Command::SwitchEnabled => {
-                let enabled = self.selected_row().is_some_and(|row| row.enabled);
-                self.ask(Ask::SetEnabled(!enabled), hub);
-            }
-            Command::ResetPassword => self.ask(Ask::ResetPassword, hub),
-            _ => return false,
-        }
-        true
-    }
-
-    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        let Some((work, answer)) = answer::<OperatorRequest>(request, reply) else {
-            return;
-        };
-        if let RefAnswer::Done(OperatorReply::Listed(listing)) = answer {
-            self.loading = false;
-            self.selected = self.selected.min(listing.operators.len().saturating_sub(1));
-            self.listing = listing.clone();
-        } else if change_done(work, answer, hub) {
-            send(hub, OperatorRequest::List);
-            show_after(work, answer, hub);
-        }
-    }
-
-    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
-        reload(notice, OperatorRequest::List, hub);
-    }
 }
 
 fn cells(row: &OperatorRow, lang: Lang) -> Vec<String> {

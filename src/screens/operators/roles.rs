@@ -3,9 +3,9 @@
 //! `role_permission`). The database's checks read the same table (`md_permitted`), so a change
 //! holds for every session at its next request.
 
-use crate::app::Command;
 use crate::app::form::{Choice, Field, FieldKind, Form};
 use crate::app::state::Failure;
+use crate::app::{App, Command};
 use crate::db::roles::{self, Permission, RoleRow};
 use crate::i18n::Lang;
 use crate::screens::reference::form::{FormTarget, RefForm, Saves, choose_many, keys_of};
@@ -130,7 +130,7 @@ impl ListKind for RoleList {
         ))
     }
 
-    fn form(&self, row: Option<&RoleRow>, _command: Command, _lang: Lang) -> Option<RefForm> {
+    fn form(&self, row: Option<&RoleRow>, _command: Command, _app: &App) -> Option<RefForm> {
         let row = row?;
         let choices = self
             .permissions

@@ -12,7 +12,7 @@ use ratatui::widgets::Paragraph;
 use crate::app::form::Form;
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
-use crate::app::{Command, Hub};
+use crate::app::{App, Command, Hub};
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed};
 use crate::ui::inert::inert;
@@ -49,23 +49,35 @@ pub(crate) fn commands_with(own: &[Labelled]) -> Vec<Labelled> {
     framed(own.iter().copied().chain([BACK]))
 }
 
-/// The commands while a delete is asked.
-pub(super) fn delete_question_commands() -> Vec<(Command, &'static str)> {
+/// The commands while a change is asked: F2, labelled `confirm`, or cancel.
+pub(crate) fn question_commands(confirm: &'static str) -> Vec<(Command, &'static str)> {
     vec![
-        (Command::Save, "ref.legend_confirm_delete"),
+        (Command::Save, confirm),
         (Command::Cancel, "command.cancel"),
     ]
+}
+
+/// The question that asks once whether to delete the row called `name`.
+pub(super) fn delete_question(name: &str, app: &App) -> String {
+    let name = inert(name).into_owned();
+    let text = app.keymap.fill(app.lang.t("ref.ask_delete"));
+    crate::i18n::fill_args(&text, &[("name", &name)])
 }
 
 /// Delete asked once on the message line for the row called `name`.
 pub(super) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
     *deleting = true;
-    let name = inert(name).into_owned();
-    let text = hub.app.keymap.fill(hub.app.lang.t("ref.ask_delete"));
-    hub.say(
-        MessageKind::Info,
-        crate::i18n::fill_args(&text, &[("name", &name)]),
-    );
+    hub.say(MessageKind::Info, delete_question(name, hub.app));
+}
+
+/// A key while a change is asked: F2 confirms it (the change asked given back), any other key
+/// cancels it (said).
+pub(super) fn answered<T>(asked: Option<T>, command: Option<Command>, hub: &mut Hub) -> Option<T> {
+    if command == Some(Command::Save) {
+        return asked;
+    }
+    hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));
+    None
 }
 
 /// A key while a delete is asked: F2 confirms (true), any other key cancels (said).
@@ -75,11 +87,7 @@ pub(super) fn confirms_delete(
     hub: &mut Hub,
 ) -> bool {
     *deleting = false;
-    if command == Some(Command::Save) {
-        return true;
-    }
-    hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));
-    false
+    answered(Some(()), command, hub).is_some()
 }
 
 /// While a change this screen sent waits for the database, what it sent is what will be
@@ -92,23 +100,35 @@ pub(super) fn waits_for_save(
     command: Option<Command>,
     on_form: bool,
 ) -> bool {
-    let edits_or_saves = if on_form {
-        edits_text(key)
-            || key.code == KeyCode::Enter
-            || matches!(command, Some(Command::Save | Command::Lookup))
-    } else {
-        matches!(
-            command,
-            Some(
-                Command::Save
-                    | Command::Add
-                    | Command::Modify
-                    | Command::Delete
-                    | Command::Prices
-                    | Command::Import
-            )
-        )
-    };
+    if !on_form {
+        return change_waits(hub, command, &LIST_CHANGES);
+    }
+    let edits_or_saves = edits_text(key)
+        || key.code == KeyCode::Enter
+        || matches!(command, Some(Command::Save | Command::Lookup));
+    waits(hub, edits_or_saves)
+}
+
+/// The commands that start a change on a reference list.
+pub(super) const LIST_CHANGES: [Command; 6] = [
+    Command::Save,
+    Command::Add,
+    Command::Modify,
+    Command::Delete,
+    Command::Prices,
+    Command::Import,
+];
+
+/// [`waits_for_save`] on a list whose commands starting a change are `changes`.
+pub(super) fn change_waits(hub: &mut Hub, command: Option<Command>, changes: &[Command]) -> bool {
+    waits(
+        hub,
+        command.is_some_and(|command| changes.contains(&command)),
+    )
+}
+
+/// A key that would edit or save (`edits_or_saves`) only says that the change sent waits.
+fn waits(hub: &mut Hub, edits_or_saves: bool) -> bool {
     let waits = edits_or_saves && hub.saving();
     if waits {
         hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked"));

@@ -9,9 +9,9 @@ use super::form::{
 use super::list::{ListKind, ShortList};
 use super::requests::{ChangeAnswer, Db, RefWork, Says};
 use super::texts::{business_model_key, nature_key, payment_model_key, problem_text};
-use crate::app::Command;
 use crate::app::form::{Choice, Field, FieldKind, Form};
 use crate::app::state::Failure;
+use crate::app::{App, Command};
 use crate::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
 use crate::db::meters::{self, MeterType};
 use crate::db::price_schemes::{self, SchemeRow};
@@ -186,12 +186,8 @@ impl ListKind for CustomerTypeList {
         })
     }
 
-    fn form(
-        &self,
-        row: Option<&CustomerTypeRow>,
-        _command: Command,
-        lang: Lang,
-    ) -> Option<RefForm> {
+    fn form(&self, row: Option<&CustomerTypeRow>, _command: Command, app: &App) -> Option<RefForm> {
+        let lang = app.lang;
         let schemes = std::iter::once(Choice {
             key: String::new(),
             label: lang.t("ref.no_scheme").to_owned(),

@@ -1,6 +1,7 @@
-//! The short reference lists (meter types, price schemes, customer types): a list loaded
-//! whole, Up/Down, F5, add and modify through the reference form, a delete asked once. What
-//! differs from list to list is its [`ListKind`]; this is the one screen they all are.
+//! The short lists (meter types, price schemes, customer types; operators, departments,
+//! roles): a list loaded whole, Up/Down, F5, add and modify through the reference form, a
+//! change asked once on the message line (a delete, an operator disabled). What differs from
+//! list to list is its [`ListKind`]; this is the one screen they all are.
 
 use std::fmt::Debug;
 
@@ -26,6 +27,15 @@ pub trait ListKind: Debug + Clone + Default + Send + 'static {
     const COLUMNS: &'static [Column];
     /// Its commands besides help, back, the command line and quit.
     const COMMANDS: &'static [(Command, &'static str)];
+    /// The commands that start a change: while one waits for the database they only say so.
+    const CHANGES: &'static [Command] = &super::common::LIST_CHANGES;
+    /// Whether only those who may make its changes see it (the operators): anyone else is
+    /// told why as it opens, and it leaves.
+    const PRIVATE: bool = false;
+    /// The commands that ask once on the message line before their change is made.
+    const QUESTIONS: &'static [Command] = &[Command::Delete];
+    /// The legend's label of F2 while a change is asked.
+    const CONFIRM: &'static str = "ref.legend_confirm_delete";
     /// Its requests.
     type Work: RefWork;
     /// Reads it.
@@ -38,7 +48,7 @@ pub trait ListKind: Debug + Clone + Default + Send + 'static {
     fn cells(row: &Self::Row, lang: Lang) -> Vec<String>;
 
     /// The form Add (no row), Modify or Prices (the selected row) opens.
-    fn form(&self, row: Option<&Self::Row>, command: Command, lang: Lang) -> Option<RefForm>;
+    fn form(&self, row: Option<&Self::Row>, command: Command, app: &App) -> Option<RefForm>;
 
     /// Delete of `row`: its name for the question, or why it is refused at once.
     fn deletable(_row: &Self::Row, _lang: Lang) -> Result<String, String> {
@@ -48,6 +58,23 @@ pub trait ListKind: Debug + Clone + Default + Send + 'static {
     /// The delete of `row`, with the idempotency key made on F2.
     fn delete(_row: &Self::Row, _idempotency_key: String) -> Option<Self::Work> {
         None
+    }
+
+    /// What `command`, one of [`Self::QUESTIONS`], asks about `row`, or why it is refused at
+    /// once: the delete of [`Self::deletable`].
+    fn question(&self, row: &Self::Row, _command: Command, app: &App) -> Result<String, String> {
+        Self::deletable(row, app.lang).map(|name| super::common::delete_question(&name, app))
+    }
+
+    /// The change `command` asked about `row`, confirmed (F2) with the idempotency key made
+    /// then: [`Self::delete`].
+    fn confirmed(
+        &self,
+        row: &Self::Row,
+        _command: Command,
+        idempotency_key: String,
+    ) -> Option<Self::Work> {
+        Self::delete(row, idempotency_key)
     }
 
     /// What is said of the selected row under the table, wrapped (a role's permissions); none
@@ -68,8 +95,8 @@ pub struct ShortList<K: ListKind> {
     pub rows: Vec<K::Row>,
     pub selected: usize,
     pub loading: bool,
-    /// Delete asked: F2 confirms, anything else cancels.
-    pub deleting: bool,
+    /// The command whose change is asked: F2 makes it, anything else cancels.
+    pub asking: Option<Command>,
     pub kind: K,
 }
 
@@ -80,7 +107,7 @@ impl<K: ListKind> Default for ShortList<K> {
             rows: Vec::new(),
             selected: 0,
             loading: true,
-            deleting: false,
+            asking: None,
             kind: K::default(),
         }
     }
@@ -91,11 +118,17 @@ impl<K: ListKind> ShortList<K> {
         self.rows.get(self.selected)
     }
 
-    /// Delete: refused at once when the row is plainly in use, else asked once.
-    fn ask_delete(&mut self, hub: &mut Hub) {
-        let lang = hub.app.lang;
-        match self.selected_row().map(|row| K::deletable(row, lang)) {
-            Some(Ok(name)) => super::common::ask_delete(&mut self.deleting, &name, hub),
+    /// The change `command` (one of the kind's questions) asks about the selected row: asked
+    /// once, or refused at once (a row plainly in use).
+    fn ask(&mut self, command: Command, hub: &mut Hub) {
+        match self
+            .selected_row()
+            .map(|row| self.kind.question(row, command, hub.app))
+        {
+            Some(Ok(question)) => {
+                self.asking = Some(command);
+                hub.say(MessageKind::Info, question);
+            }
             Some(Err(refusal)) => hub.say(MessageKind::Error, refusal),
             None => hub.say(MessageKind::Info, String::new()),
         }
@@ -108,8 +141,8 @@ impl<K: ListKind> Screen for ShortList<K> {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        if self.deleting {
-            return super::common::delete_question_commands();
+        if self.asking.is_some() {
+            return super::common::question_commands(K::CONFIRM);
         }
         super::common::commands_with(K::COMMANDS)
     }
@@ -151,19 +184,23 @@ impl<K: ListKind> Screen for ShortList<K> {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        send(hub, K::READ);
+        if K::PRIVATE && super::common::refused(hub, Some(K::Work::PERMISSION)) {
+            hub.leave();
+        } else {
+            send(hub, K::READ);
+        }
     }
 
-    /// Refused while its delete waits; F2 or a cancel while a delete is asked; Up/Down.
+    /// Refused while its change waits; F2 or a cancel while a change is asked; Up/Down.
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if super::common::waits_for_save(hub, &key, command, false) {
+        if super::common::change_waits(hub, command, K::CHANGES) {
             return true;
         }
-        if self.deleting {
-            if super::common::confirms_delete(&mut self.deleting, command, hub)
+        if let Some(asked) = self.asking.take() {
+            if super::common::answered(Some(asked), command, hub).is_some()
                 && let Some(request) = self
                     .selected_row()
-                    .and_then(|row| K::delete(row, hub.app.write_key()))
+                    .and_then(|row| self.kind.confirmed(row, asked, hub.app.write_key()))
             {
                 send(hub, request);
             }
@@ -185,7 +222,6 @@ impl<K: ListKind> Screen for ShortList<K> {
         ) {
             return true;
         }
-        let lang = hub.app.lang;
         if self.kind.on_command(self.selected_row(), command, hub) {
             return true;
         }
@@ -198,11 +234,11 @@ impl<K: ListKind> Screen for ShortList<K> {
                         None => return true,
                     },
                 };
-                if let Some(form) = self.kind.form(row, command, lang) {
+                if let Some(form) = self.kind.form(row, command, hub.app) {
                     hub.open(Box::new(form));
                 }
             }
-            Command::Delete => self.ask_delete(hub),
+            _ if K::QUESTIONS.contains(&command) => self.ask(command, hub),
             _ => return false,
         }
         true

@@ -4,9 +4,9 @@ use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_
 use super::list::{ListKind, ShortList};
 use super::requests::{ChangeAnswer, Db, RefWork, Says};
 use super::texts::{in_use_text, payment_model_key};
-use crate::app::Command;
 use crate::app::form::{Field, FieldKind, Form};
 use crate::app::state::Failure;
+use crate::app::{App, Command};
 use crate::db::meters::{self, MeterTypeDeletion, MeterTypeFields, MeterTypeOutcome, MeterTypeRow};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::caliber;
@@ -177,7 +177,8 @@ impl ListKind for MeterTypeList {
         })
     }
 
-    fn form(&self, row: Option<&MeterTypeRow>, _command: Command, lang: Lang) -> Option<RefForm> {
+    fn form(&self, row: Option<&MeterTypeRow>, _command: Command, app: &App) -> Option<RefForm> {
+        let lang = app.lang;
         let mut form = Form::new(vec![
             Field::new("ref.f_name", FieldKind::Text { max: 50 }, true),
             Field::new(

@@ -369,7 +369,7 @@ impl Screen for MetersView {
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
         if self.deleting {
-            return super::common::delete_question_commands();
+            return super::common::question_commands("ref.legend_confirm_delete");
         }
         if self.search_focused {
             return vec![

@@ -6,7 +6,7 @@ use super::list::{ListKind, ShortList};
 use super::scheme_detail::SchemeView;
 use super::schemes::{SchemeReply, SchemeRequest, months, prices_form, scheme_form};
 use super::texts::{kind_key, mode_key};
-use crate::app::{Command, Hub};
+use crate::app::{App, Command, Hub};
 use crate::db::price_schemes::SchemeRow;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -54,7 +54,8 @@ impl ListKind for SchemeList {
         ]
     }
 
-    fn form(&self, row: Option<&SchemeRow>, command: Command, lang: Lang) -> Option<RefForm> {
+    fn form(&self, row: Option<&SchemeRow>, command: Command, app: &App) -> Option<RefForm> {
+        let lang = app.lang;
         Some(match (command, row) {
             (Command::Prices, Some(row)) => prices_form(row.id, &row.name, &[]),
             _ => scheme_form(row, lang),
