@@ -132,13 +132,7 @@ pub(super) async fn pending_operation(
     tx: &Transaction<'_>,
     operation_id: i64,
 ) -> Result<Option<Operation>, DbError> {
-    let row = tx
-        .query_one(
-            &format!("{OPERATION_COLUMNS} WHERE op.id = $1 FOR UPDATE OF op"),
-            &[&operation_id],
-        )
-        .await?;
-    let operation = Operation::from_row(&row)?;
+    let operation = journaled_operation(tx, operation_id, " FOR UPDATE OF op").await?;
     Ok((operation.state == OperationState::Pending).then_some(operation))
 }
 
@@ -146,13 +140,36 @@ pub(super) async fn finished_operation(
     tx: &Transaction<'_>,
     operation_id: i64,
 ) -> Result<Settled, DbError> {
-    let row = tx
-        .query_one(
-            &format!("{OPERATION_COLUMNS} WHERE op.id = $1"),
+    Ok(journaled_operation(tx, operation_id, "")
+        .await?
+        .settled(false, None))
+}
+
+/// Operation `operation_id`, which was journaled (`lock`: the statement's locking clause).
+async fn journaled_operation(
+    client: &impl GenericClient,
+    operation_id: i64,
+    lock: &str,
+) -> Result<Operation, DbError> {
+    stored(client, operation_id, lock).await?.ok_or_else(|| {
+        DbError::Inconsistent(format!("card operation {operation_id} is not journaled"))
+    })
+}
+
+/// Operation `operation_id` as stored, if there is one.
+async fn stored(
+    client: &impl GenericClient,
+    operation_id: i64,
+    lock: &str,
+) -> Result<Option<Operation>, DbError> {
+    client
+        .query_opt(
+            &format!("{OPERATION_COLUMNS} WHERE op.id = $1{lock}"),
             &[&operation_id],
         )
-        .await?;
-    Ok(Operation::from_row(&row)?.settled(false, None))
+        .await?
+        .map(|row| Operation::from_row(&row))
+        .transpose()
 }
 
 /// Operation `operation_id` as it was journaled (card, plan, purchase), whatever its state: a
@@ -161,13 +178,9 @@ pub async fn journaled(
     client: &impl GenericClient,
     operation_id: i64,
 ) -> Result<Option<Begun>, DbError> {
-    let row = client
-        .query_opt(
-            &format!("{OPERATION_COLUMNS} WHERE op.id = $1"),
-            &[&operation_id],
-        )
-        .await?;
-    row.map(|row| Operation::from_row(&row)?.begun())
+    stored(client, operation_id, "")
+        .await?
+        .map(|operation| operation.begun())
         .transpose()
 }
 
