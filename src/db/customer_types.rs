@@ -12,7 +12,7 @@ use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
-use super::rows::{accepted, word};
+use super::rows::{accepted, read_all, word};
 use crate::domain::customer_rules::{
     Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
     PriceSchemeRef, TypeUsage, may_change_customer_type, may_delete_customer_type,
@@ -273,18 +273,14 @@ async fn meter_type_refs(
     sql: &str,
     param: &(dyn tokio_postgres::types::ToSql + Sync),
 ) -> Result<Vec<MeterTypeRef>, DbError> {
-    client
-        .query(sql, &[param])
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(MeterTypeRef {
-                id: row.get("id"),
-                name: row.get("name"),
-                payment_model: word(row, "payment_model")?,
-            })
+    read_all(client, sql, &[param], |row| {
+        Ok(MeterTypeRef {
+            id: row.get("id"),
+            name: row.get("name"),
+            payment_model: word(row, "payment_model")?,
         })
-        .collect()
+    })
+    .await
 }
 
 /// Locks the type and tells how customers use it; None if there is no such type.
@@ -388,18 +384,15 @@ pub struct CustomerTypeOption {
 pub async fn customer_type_options(
     client: &impl GenericClient,
 ) -> Result<Vec<CustomerTypeOption>, DbError> {
-    client
-        .query(
-            "SELECT t.id, t.name, t.nature, t.business_model,
-                    ARRAY(SELECT m.meter_type_id FROM customer_type_meter_type m
-                          WHERE m.customer_type_id = t.id ORDER BY m.meter_type_id)
-                        AS meter_type_ids
-             FROM customer_type t ORDER BY t.name",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| {
+    read_all(
+        client,
+        "SELECT t.id, t.name, t.nature, t.business_model,
+                ARRAY(SELECT m.meter_type_id FROM customer_type_meter_type m
+                      WHERE m.customer_type_id = t.id ORDER BY m.meter_type_id)
+                    AS meter_type_ids
+         FROM customer_type t ORDER BY t.name",
+        &[],
+        |row| {
             Ok(CustomerTypeOption {
                 id: row.get("id"),
                 name: row.get("name"),
@@ -407,8 +400,9 @@ pub async fn customer_type_options(
                 business_model: word(row, "business_model")?,
                 meter_type_ids: row.get("meter_type_ids"),
             })
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 /// A customer type as the list and its form show it.
@@ -427,27 +421,24 @@ pub struct CustomerTypeRow {
 pub async fn customer_type_rows(
     client: &impl GenericClient,
 ) -> Result<Vec<CustomerTypeRow>, DbError> {
-    let rows = client
-        .query(
-            "SELECT t.id, t.name, t.nature, t.business_model, t.counts_water_usage, t.charges,
-                    t.price_scheme_id, s.name AS price_scheme_name,
-                    ARRAY(SELECT m.id FROM customer_type_meter_type a
-                          JOIN meter_type m ON m.id = a.meter_type_id
-                          WHERE a.customer_type_id = t.id ORDER BY m.name) AS meter_type_ids,
-                    ARRAY(SELECT m.name FROM customer_type_meter_type a
-                          JOIN meter_type m ON m.id = a.meter_type_id
-                          WHERE a.customer_type_id = t.id ORDER BY m.name) AS meter_type_names,
-                    ARRAY(SELECT payment_method_code FROM customer_type_payment_method p
-                          WHERE p.customer_type_id = t.id ORDER BY payment_method_code)
-                        AS payment_methods,
-                    (SELECT count(*) FROM customer c WHERE c.customer_type_id = t.id) AS customers
-             FROM customer_type t LEFT JOIN price_scheme s ON s.id = t.price_scheme_id
-             ORDER BY t.name",
-            &[],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
+    read_all(
+        client,
+        "SELECT t.id, t.name, t.nature, t.business_model, t.counts_water_usage, t.charges,
+                t.price_scheme_id, s.name AS price_scheme_name,
+                ARRAY(SELECT m.id FROM customer_type_meter_type a
+                      JOIN meter_type m ON m.id = a.meter_type_id
+                      WHERE a.customer_type_id = t.id ORDER BY m.name) AS meter_type_ids,
+                ARRAY(SELECT m.name FROM customer_type_meter_type a
+                      JOIN meter_type m ON m.id = a.meter_type_id
+                      WHERE a.customer_type_id = t.id ORDER BY m.name) AS meter_type_names,
+                ARRAY(SELECT payment_method_code FROM customer_type_payment_method p
+                      WHERE p.customer_type_id = t.id ORDER BY payment_method_code)
+                    AS payment_methods,
+                (SELECT count(*) FROM customer c WHERE c.customer_type_id = t.id) AS customers
+         FROM customer_type t LEFT JOIN price_scheme s ON s.id = t.price_scheme_id
+         ORDER BY t.name",
+        &[],
+        |row| {
             Ok(CustomerTypeRow {
                 id: row.get("id"),
                 input: CustomerTypeInput {
@@ -464,21 +455,20 @@ pub async fn customer_type_rows(
                 meter_type_names: row.get("meter_type_names"),
                 customers: row.get("customers"),
             })
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 /// The enabled payment methods, code and name, in the order the counter lists them.
 pub async fn payment_methods(
     client: &impl GenericClient,
 ) -> Result<Vec<(String, String)>, DbError> {
-    Ok(client
-        .query(
-            "SELECT code, name FROM payment_method WHERE enabled ORDER BY name",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| (row.get("code"), row.get("name")))
-        .collect())
+    read_all(
+        client,
+        "SELECT code, name FROM payment_method WHERE enabled ORDER BY name",
+        &[],
+        |row| Ok((row.get("code"), row.get("name"))),
+    )
+    .await
 }

@@ -19,7 +19,7 @@ use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
 use super::applied_write::{Outcome, outcome_done, outcome_saved_id, write_once};
-use super::rows::{accepted, accepted_or, word};
+use super::rows::{accepted, accepted_or, read_all, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
 
@@ -594,25 +594,23 @@ pub struct MeterTypeRow {
 
 /// Every meter type with its usage, by name.
 pub async fn meter_type_rows(client: &impl GenericClient) -> Result<Vec<MeterTypeRow>, DbError> {
-    client
-        .query(
-            "SELECT id, name, payment_model, takes_card, caliber, manufacturer,
-                    (SELECT count(*) FROM meter m WHERE m.meter_type_id = t.id) AS meters,
-                    (SELECT count(*) FROM customer_type_meter_type c
-                     WHERE c.meter_type_id = t.id) AS customer_types
-             FROM meter_type t ORDER BY name",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| {
+    read_all(
+        client,
+        "SELECT id, name, payment_model, takes_card, caliber, manufacturer,
+                (SELECT count(*) FROM meter m WHERE m.meter_type_id = t.id) AS meters,
+                (SELECT count(*) FROM customer_type_meter_type c
+                 WHERE c.meter_type_id = t.id) AS customer_types
+         FROM meter_type t ORDER BY name",
+        &[],
+        |row| {
             Ok(MeterTypeRow {
                 meter_type: meter_type_from(row)?,
                 meters: row.get("meters"),
                 customer_types: row.get("customer_types"),
             })
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 /// What became of deleting a meter type.

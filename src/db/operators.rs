@@ -8,7 +8,7 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::error::SqlState;
 
 use super::DbError;
-use super::rows::accepted;
+use super::rows::{accepted, read_all};
 use super::session::password_verifier;
 
 /// An operator to create, with a temporary password (changed at the first sign-in).
@@ -85,29 +85,28 @@ pub struct OperatorRow {
 
 /// Every operator, by login.
 pub async fn list(client: &impl GenericClient) -> Result<Vec<OperatorRow>, DbError> {
-    let rows = client
-        .query(
-            "SELECT o.id, o.login, o.full_name, d.name AS department, o.enabled,
-                    o.must_change_password,
-                    ARRAY(SELECT r.role_code FROM operator_role r
-                          WHERE r.operator_id = o.id ORDER BY r.role_code) AS roles
-             FROM operator o JOIN department d ON d.id = o.department_id
-             ORDER BY lower(o.login)",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| OperatorRow {
-            id: row.get("id"),
-            login: row.get("login"),
-            full_name: row.get("full_name"),
-            department: row.get("department"),
-            roles: row.get("roles"),
-            enabled: row.get("enabled"),
-            must_change_password: row.get("must_change_password"),
-        })
-        .collect())
+    read_all(
+        client,
+        "SELECT o.id, o.login, o.full_name, d.name AS department, o.enabled,
+                o.must_change_password,
+                ARRAY(SELECT r.role_code FROM operator_role r
+                      WHERE r.operator_id = o.id ORDER BY r.role_code) AS roles
+         FROM operator o JOIN department d ON d.id = o.department_id
+         ORDER BY lower(o.login)",
+        &[],
+        |row| {
+            Ok(OperatorRow {
+                id: row.get("id"),
+                login: row.get("login"),
+                full_name: row.get("full_name"),
+                department: row.get("department"),
+                roles: row.get("roles"),
+                enabled: row.get("enabled"),
+                must_change_password: row.get("must_change_password"),
+            })
+        },
+    )
+    .await
 }
 
 /// [`create`], or None when the login is taken (case-insensitively).
@@ -218,22 +217,21 @@ pub struct Department {
 
 /// Every department, by name.
 pub async fn departments(client: &impl GenericClient) -> Result<Vec<Department>, DbError> {
-    let rows = client
-        .query(
-            "SELECT d.id, d.name,
-                    (SELECT count(*) FROM operator o WHERE o.department_id = d.id) AS operators
-             FROM department d ORDER BY d.name",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| Department {
-            id: row.get("id"),
-            name: row.get("name"),
-            operators: row.get("operators"),
-        })
-        .collect())
+    read_all(
+        client,
+        "SELECT d.id, d.name,
+                (SELECT count(*) FROM operator o WHERE o.department_id = d.id) AS operators
+         FROM department d ORDER BY d.name",
+        &[],
+        |row| {
+            Ok(Department {
+                id: row.get("id"),
+                name: row.get("name"),
+                operators: row.get("operators"),
+            })
+        },
+    )
+    .await
 }
 
 /// Adds a department (`id` None) or renames one, with its audit row; None when another has

@@ -12,7 +12,7 @@ use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use super::applied_write::{outcome_saved_id, write_once};
-use super::rows::{accepted, word};
+use super::rows::{accepted, read_all, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceScheme, PriceVersion, SchemeError, SchemeFieldsError,
@@ -158,15 +158,13 @@ fn row_from(row: &Row) -> Result<SchemeRow, DbError> {
 
 /// Every scheme, by name.
 pub async fn schemes(client: &impl GenericClient) -> Result<Vec<SchemeRow>, DbError> {
-    client
-        .query(
-            &format!("SELECT {ROW_COLUMNS} FROM price_scheme s ORDER BY s.name"),
-            &[],
-        )
-        .await?
-        .iter()
-        .map(row_from)
-        .collect()
+    read_all(
+        client,
+        &format!("SELECT {ROW_COLUMNS} FROM price_scheme s ORDER BY s.name"),
+        &[],
+        row_from,
+    )
+    .await
 }
 
 /// One scheme with every version and its tiers; None if there is no such scheme.

@@ -6,7 +6,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient};
 
 use super::DbError;
-use super::rows::accepted;
+use super::rows::{accepted, read_all};
 
 /// A role with its permissions and how many operators have it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,42 +27,40 @@ pub struct Permission {
 
 /// Every role, by code.
 pub async fn roles(client: &impl GenericClient) -> Result<Vec<RoleRow>, DbError> {
-    let rows = client
-        .query(
-            "SELECT r.code, r.name,
-                    ARRAY(SELECT rp.permission_code FROM role_permission rp
-                          WHERE rp.role_code = r.code ORDER BY 1) AS permissions,
-                    (SELECT count(*) FROM operator_role o WHERE o.role_code = r.code) AS operators
-             FROM role r ORDER BY r.code",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| RoleRow {
-            code: row.get("code"),
-            name: row.get("name"),
-            permissions: row.get("permissions"),
-            operators: row.get("operators"),
-        })
-        .collect())
+    read_all(
+        client,
+        "SELECT r.code, r.name,
+                ARRAY(SELECT rp.permission_code FROM role_permission rp
+                      WHERE rp.role_code = r.code ORDER BY 1) AS permissions,
+                (SELECT count(*) FROM operator_role o WHERE o.role_code = r.code) AS operators
+         FROM role r ORDER BY r.code",
+        &[],
+        |row| {
+            Ok(RoleRow {
+                code: row.get("code"),
+                name: row.get("name"),
+                permissions: row.get("permissions"),
+                operators: row.get("operators"),
+            })
+        },
+    )
+    .await
 }
 
 /// Every permission, by code.
 pub async fn permissions(client: &impl GenericClient) -> Result<Vec<Permission>, DbError> {
-    let rows = client
-        .query(
-            "SELECT code, description FROM permission ORDER BY code",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| Permission {
-            code: row.get("code"),
-            description: row.get("description"),
-        })
-        .collect())
+    read_all(
+        client,
+        "SELECT code, description FROM permission ORDER BY code",
+        &[],
+        |row| {
+            Ok(Permission {
+                code: row.get("code"),
+                description: row.get("description"),
+            })
+        },
+    )
+    .await
 }
 
 /// Gives role `code` exactly `permissions`, with an audit row saying what it had before, in

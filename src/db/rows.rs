@@ -6,10 +6,27 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
-use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Row};
 
 use super::DbError;
+
+/// Every row `statement` answers, each read by `read` (which may find a stored word it does
+/// not know).
+pub(crate) async fn read_all<T>(
+    client: &impl GenericClient,
+    statement: &str,
+    params: &[&(dyn ToSql + Sync)],
+    read: impl Fn(&Row) -> Result<T, DbError>,
+) -> Result<Vec<T>, DbError> {
+    client
+        .query(statement, params)
+        .await?
+        .iter()
+        .map(read)
+        .collect()
+}
 
 /// The word stored in `column` (an enum's `as_str`, a CHECKed text column), parsed. A word
 /// the code does not know is reported as an inconsistency, not guessed.
