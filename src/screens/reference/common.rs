@@ -70,11 +70,11 @@ pub(super) fn ask_delete(deleting: &mut bool, name: &str, hub: &mut Hub) {
     hub.say(MessageKind::Info, delete_question(name, hub.app));
 }
 
-/// A key while a change is asked: F2 confirms it (the change asked given back), any other key
-/// cancels it (said).
-pub(super) fn answered<T>(asked: Option<T>, command: Option<Command>, hub: &mut Hub) -> Option<T> {
+/// A key while the change `asked` is asked: F2 confirms it (given back), any other key cancels
+/// it (said).
+pub(super) fn answered<T>(asked: T, command: Option<Command>, hub: &mut Hub) -> Option<T> {
     if command == Some(Command::Save) {
-        return asked;
+        return Some(asked);
     }
     hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));
     None
@@ -87,7 +87,7 @@ pub(super) fn confirms_delete(
     hub: &mut Hub,
 ) -> bool {
     *deleting = false;
-    answered(Some(()), command, hub).is_some()
+    answered((), command, hub).is_some()
 }
 
 /// While a change this screen sent waits for the database, what it sent is what will be

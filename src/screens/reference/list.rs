@@ -197,7 +197,7 @@ impl<K: ListKind> Screen for ShortList<K> {
             return true;
         }
         if let Some(asked) = self.asking.take() {
-            if super::common::answered(Some(asked), command, hub).is_some()
+            if super::common::answered(asked, command, hub).is_some()
                 && let Some(request) = self
                     .selected_row()
                     .and_then(|row| self.kind.confirmed(row, asked, hub.app.write_key()))
