@@ -26,6 +26,7 @@ use meterdesk::domain::meter_csv::{
     LineProblem, METER_CSV_TEMPLATE, MeterNo, MeterTypeNames, parse_meter_csv,
 };
 use meterdesk::domain::money::Money;
+use meterdesk::i18n::Lang;
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
 use support::pg::{TestDb, fresh_db};
@@ -1536,6 +1537,18 @@ async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_
         "a clerk deleting a customer type",
         customer_types::delete_customer_type(&mut clerk, CLERK, &key(), residents).await,
     );
+    // Told at the desk in words, in its language, not as the database's permission code.
+    let error = customer_types::delete_customer_type(&mut clerk, CLERK, &key(), residents)
+        .await
+        .unwrap_err();
+    let Failure::Error(problem) = Failure::from(error) else {
+        panic!("a refusal, not a lost connection")
+    };
+    assert_eq!(
+        problem.text(Lang::En),
+        "Your roles do not allow you to maintain customer types."
+    );
+    assert_eq!(problem.text(Lang::Zh), "您的角色无权维护用户类型。");
     assert_eq!(
         written().await,
         before,

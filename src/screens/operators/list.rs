@@ -18,7 +18,7 @@ use crate::db::operators::OperatorRow;
 use crate::domain::password::Secret;
 use crate::domain::validation;
 use crate::i18n::Lang;
-use crate::screens::reference::common::{commands_with, move_in, note, refused, table};
+use crate::screens::reference::common::{commands_with, move_in, note, table};
 use crate::screens::reference::form::{
     Errors, FormTarget, RefForm, Saves, choose, choose_many, key_of, keys_of, text_of,
 };
@@ -99,7 +99,7 @@ impl OperatorsView {
     }
 
     /// The form that adds an operator.
-    fn add_form(&self) -> RefForm {
+    fn add_form(&self, lang: Lang) -> RefForm {
         let departments = self
             .listing
             .departments
@@ -117,7 +117,7 @@ impl OperatorsView {
                 FieldKind::Choice(departments),
                 true,
             ),
-            Field::new("operators.f_roles", self.role_choices(), true),
+            Field::new("operators.f_roles", self.role_choices(lang), true),
         ]);
         if let [only] = self.listing.departments.as_slice() {
             choose(&mut form, "operators.f_department", &only.id.to_string());
@@ -131,7 +131,7 @@ impl OperatorsView {
     fn roles_form(&self, row: &OperatorRow, app: &App) -> RefForm {
         let mut form = Form::new(vec![Field::new(
             "operators.f_roles",
-            self.role_choices(),
+            self.role_choices(app.lang),
             true,
         )]);
         choose_many(&mut form, "operators.f_roles", &row.roles);
@@ -151,14 +151,15 @@ impl OperatorsView {
         RefForm::new(form, target, &SAVES)
     }
 
-    fn role_choices(&self) -> FieldKind {
+    /// The roles, by their names in the desk's language.
+    fn role_choices(&self, lang: Lang) -> FieldKind {
         FieldKind::Choices(
             self.listing
                 .roles
                 .iter()
                 .map(|role| Choice {
                     key: role.code.clone(),
-                    label: inert(&role.name).into_owned(),
+                    label: lang.role_name(&role.code),
                 })
                 .collect(),
         )
@@ -220,7 +221,7 @@ impl Screen for OperatorsView {
     /// Only for whoever may maintain operators: anyone else is told why and stays where they
     /// were.
     fn on_open(&mut self, hub: &mut Hub) {
-        if refused(hub, Some(PERMISSION)) {
+        if !hub.allowed(PERMISSION) {
             hub.leave();
         } else {
             send(hub, OperatorRequest::List);
@@ -260,7 +261,7 @@ impl Screen for OperatorsView {
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
             Command::Refresh => send(hub, OperatorRequest::List),
-            Command::Add => hub.open(Box::new(self.add_form())),
+            Command::Add => hub.open(Box::new(self.add_form(hub.app.lang))),
             Command::Modify => {
                 if let Some(row) = self.selected_row() {
                     let form = self.roles_form(row, hub.app);
@@ -301,7 +302,7 @@ fn cells(row: &OperatorRow, lang: Lang) -> Vec<String> {
         inert(&row.login).into_owned(),
         inert(&row.full_name).into_owned(),
         inert(&row.department).into_owned(),
-        inert(&row.roles.join(", ")).into_owned(),
+        lang.roles_named(&row.roles),
         lang.t(if row.enabled {
             "operators.enabled"
         } else {

@@ -114,6 +114,10 @@ impl<K: ListKind> Screen for ShortList<K> {
         super::common::commands_with(K::COMMANDS)
     }
 
+    fn permission(&self, command: Command) -> Option<&'static str> {
+        super::common::change_permission(command, K::Work::PERMISSION)
+    }
+
     /// A title line with a count, then its table, and the selected row's detail if its kind
     /// has one.
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
@@ -179,12 +183,6 @@ impl<K: ListKind> Screen for ShortList<K> {
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::common::refused(
-            hub,
-            super::common::change_permission(command, K::Work::PERMISSION),
-        ) {
-            return true;
-        }
         let lang = hub.app.lang;
         if self.kind.on_command(self.selected_row(), command, hub) {
             return true;
