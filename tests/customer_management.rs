@@ -1,5 +1,8 @@
 //! Customer management against a real PostgreSQL: meter types and meters, the meter import,
-//! customer types, opening accounts (and the race for one meter), modify and transfer.
+//! customer types, opening accounts (and the race for one meter), modify and transfer. Each
+//! action runs as the operator who does it at the desk, signed in as their own database role:
+//! reference data as a supervisor, customers as a clerk; the owner only lays the fixture's rows
+//! and looks at what was written.
 
 mod support;
 
@@ -23,22 +26,24 @@ use meterdesk::domain::meter_csv::{
     LineProblem, METER_CSV_TEMPLATE, MeterNo, MeterTypeNames, parse_meter_csv,
 };
 use meterdesk::domain::money::Money;
+use meterdesk::i18n::Lang;
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
 use support::pg::{TestDb, fresh_db};
+use tokio_postgres::error::SqlState;
 
+/// Ids of the fixture's operators, made in this order.
 const CLERK: i64 = 1;
+const SUPERVISOR: i64 = 2;
+const ADMINISTRATOR: i64 = 3;
 /// Ids of the fixture's rows.
 const CARD_METERS: i64 = 1;
 const PLAIN_METERS: i64 = 2;
 const PREPAID_SCHEME: i64 = 1;
 const POSTPAID_SCHEME: i64 = 2;
 
-/// A department and a clerk, a card and a plain meter type, a prepaid and a postpaid scheme.
+/// A card and a plain meter type, a prepaid and a postpaid scheme.
 const FIXTURE: &str = "
-    INSERT INTO department (name) VALUES ('Hall 1');
-    INSERT INTO operator (login, full_name, department_id)
-        VALUES ('clerk', 'Clerk One', 1);
     INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
         ('Card DN15', 'prepayment', true, 'DN15', 'Acme'),
         ('Plain DN20', 'postpayment', false, 'DN20', 'Acme');
@@ -56,14 +61,47 @@ fn key() -> String {
     )
 }
 
-async fn with_fixture() -> (TestDb, Object) {
+/// A test's database and who works on it, each connection signed in as its own role.
+struct Desks {
+    db: TestDb,
+    /// Lays the fixture's rows and looks at what was written.
+    owner: Object,
+    /// Meter types, meters, the import, customer types.
+    supervisor: Object,
+    /// Opens, modifies and transfers customers.
+    clerk: Object,
+}
+
+async fn with_fixture() -> Desks {
     let db = fresh_db().await;
-    let client = db.pool.get().await.expect("connect to the test database");
-    client
+    let owner = db.pool.get().await.expect("connect to the test database");
+    owner
         .batch_execute(FIXTURE)
         .await
         .expect("load the fixture");
-    (db, client)
+    for (login, role, id) in [
+        ("clerk", "clerk", CLERK),
+        ("super", "supervisor", SUPERVISOR),
+        ("admin", "administrator", ADMINISTRATOR),
+    ] {
+        assert_eq!(db.create_operator(login, &[role]).await, id);
+    }
+    let supervisor = db
+        .pool_of("super")
+        .get()
+        .await
+        .expect("sign in as the supervisor");
+    let clerk = db
+        .pool_of("clerk")
+        .get()
+        .await
+        .expect("sign in as the clerk");
+    Desks {
+        db,
+        owner,
+        supervisor,
+        clerk,
+    }
 }
 
 /// The `count` that `sql` selects (`SELECT count(*) …`, or a figure named so).
@@ -93,10 +131,11 @@ fn type_input(name: &str, business_model: BusinessModel) -> CustomerTypeInput {
     }
 }
 
+/// Adds a customer type as the supervisor `client`.
 async fn add_type(client: &mut Object, name: &str, business_model: BusinessModel) -> i64 {
     match customer_types::add_customer_type(
         client,
-        CLERK,
+        SUPERVISOR,
         &key(),
         &type_input(name, business_model),
     )
@@ -108,6 +147,7 @@ async fn add_type(client: &mut Object, name: &str, business_model: BusinessModel
     }
 }
 
+/// Adds an uninstalled meter as the supervisor `client`.
 async fn add_meter(client: &mut Object, number: &str, meter_type_id: i64) -> i64 {
     let fields = MeterFields {
         meter_type_id,
@@ -115,7 +155,7 @@ async fn add_meter(client: &mut Object, number: &str, meter_type_id: i64) -> i64
         initial_mechanical_reading: Decimal::ZERO,
     };
     let meter_no = MeterNo::parse(number).unwrap();
-    let outcome = meters::add_meter(client, CLERK, &key(), &meter_no, &fields)
+    let outcome = meters::add_meter(client, SUPERVISOR, &key(), &meter_no, &fields)
         .await
         .unwrap();
     assert_eq!(outcome, MeterOutcome::Done);
@@ -138,6 +178,18 @@ fn person(name: &str, mobile: &str) -> BasicInfo {
     })
 }
 
+/// A cash deposit of `amount` into `account_id`, taken by the clerk `client` through the ledger.
+async fn deposit(client: &Object, account_id: i64, amount: &str) {
+    client
+        .execute(
+            "SELECT ledger_post($1, 'deposit', $2::text::numeric, NULL, NULL, 'cash', NULL, $3)",
+            &[&account_id, &amount, &key()],
+        )
+        .await
+        .expect("the clerk takes a deposit");
+}
+
+/// Opens an account as the clerk `client`.
 async fn open(client: &mut Object, customer_type_id: i64, meter_id: i64) -> OpenedAccount {
     let info = person("张伟", "13800138000");
     let opening = Opening {
@@ -156,7 +208,11 @@ async fn open(client: &mut Object, customer_type_id: i64, meter_id: i64) -> Open
 
 #[tokio::test]
 async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
-    let (_db, mut client) = with_fixture().await;
+    let Desks {
+        owner,
+        mut supervisor,
+        ..
+    } = with_fixture().await;
     let fields = MeterTypeFields {
         name: "Remote DN25",
         payment_model: PaymentModel::Postpayment,
@@ -164,7 +220,7 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         manufacturer: "Ningbo",
     };
     let MeterTypeOutcome::Saved { id } =
-        meters::save_meter_type(&mut client, CLERK, &key(), None, fields)
+        meters::save_meter_type(&mut supervisor, SUPERVISOR, &key(), None, fields)
             .await
             .unwrap()
     else {
@@ -175,7 +231,7 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         ..fields
     };
     assert_eq!(
-        meters::save_meter_type(&mut client, CLERK, &key(), None, same_name)
+        meters::save_meter_type(&mut supervisor, SUPERVISOR, &key(), None, same_name)
             .await
             .unwrap(),
         MeterTypeOutcome::NameTaken
@@ -185,23 +241,23 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
         ..fields
     };
     assert_eq!(
-        meters::save_meter_type(&mut client, CLERK, &key(), Some(id), card)
+        meters::save_meter_type(&mut supervisor, SUPERVISOR, &key(), Some(id), card)
             .await
             .unwrap(),
         MeterTypeOutcome::Saved { id }
     );
-    let listed = meters::meter_types(&**client).await.unwrap();
+    let listed = meters::meter_types(&**supervisor).await.unwrap();
     let changed = listed.iter().find(|t| t.id == id).unwrap();
     assert_eq!(changed.payment_model, PaymentModel::Prepayment);
     assert!(changed.takes_card);
     assert_eq!(
-        meters::save_meter_type(&mut client, CLERK, &key(), Some(999), fields)
+        meters::save_meter_type(&mut supervisor, SUPERVISOR, &key(), Some(999), fields)
             .await
             .unwrap(),
         MeterTypeOutcome::NotFound
     );
     // A customer type allows the plain meters for a postpayment business model.
-    add_type(&mut client, "Residents", BusinessModel::Postpaid).await;
+    add_type(&mut supervisor, "Residents", BusinessModel::Postpaid).await;
     let plain_to_card = MeterTypeFields {
         name: "Plain DN20",
         payment_model: PaymentModel::Prepayment,
@@ -210,8 +266,8 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
     };
     assert_eq!(
         meters::save_meter_type(
-            &mut client,
-            CLERK,
+            &mut supervisor,
+            SUPERVISOR,
             &key(),
             Some(PLAIN_METERS),
             plain_to_card
@@ -222,7 +278,7 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
     );
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM audit_log WHERE action LIKE 'meter_type.%'"
         )
         .await,
@@ -232,8 +288,13 @@ async fn meter_types_are_added_and_changed_but_keep_a_payment_model_in_use() {
 
 #[tokio::test]
 async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
-    let (_db, mut client) = with_fixture().await;
-    let meter_id = add_meter(&mut client, "M-1", PLAIN_METERS).await;
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let meter_id = add_meter(&mut supervisor, "M-1", PLAIN_METERS).await;
     let number = MeterNo::parse("M-1").unwrap();
     let fields = MeterFields {
         meter_type_id: PLAIN_METERS,
@@ -241,7 +302,7 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         initial_mechanical_reading: "2".parse().unwrap(),
     };
     assert_eq!(
-        meters::add_meter(&mut client, CLERK, &key(), &number, &fields)
+        meters::add_meter(&mut supervisor, SUPERVISOR, &key(), &number, &fields)
             .await
             .unwrap(),
         MeterOutcome::NumberTaken
@@ -252,24 +313,24 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
     };
     let other = MeterNo::parse("M-2").unwrap();
     assert_eq!(
-        meters::add_meter(&mut client, CLERK, &key(), &other, &unknown_type)
+        meters::add_meter(&mut supervisor, SUPERVISOR, &key(), &other, &unknown_type)
             .await
             .unwrap(),
         MeterOutcome::UnknownMeterType
     );
     assert_eq!(
-        meters::modify_meter(&mut client, CLERK, &key(), &number, &unknown_type)
+        meters::modify_meter(&mut supervisor, SUPERVISOR, &key(), &number, &unknown_type)
             .await
             .unwrap(),
         MeterOutcome::UnknownMeterType
     );
     assert_eq!(
-        meters::modify_meter(&mut client, CLERK, &key(), &number, &fields)
+        meters::modify_meter(&mut supervisor, SUPERVISOR, &key(), &number, &fields)
             .await
             .unwrap(),
         MeterOutcome::Done
     );
-    let reading: Decimal = client
+    let reading: Decimal = owner
         .query_one(
             "SELECT initial_electronic_reading FROM meter WHERE id = $1",
             &[&meter_id],
@@ -279,47 +340,47 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
         .get("initial_electronic_reading");
     assert_eq!(reading.to_string(), "1.500");
     assert_eq!(
-        meters::modify_meter(&mut client, CLERK, &key(), &other, &fields)
+        meters::modify_meter(&mut supervisor, SUPERVISOR, &key(), &other, &fields)
             .await
             .unwrap(),
         MeterOutcome::NotFound
     );
 
-    let customer_type = add_type(&mut client, "Residents", BusinessModel::Postpaid).await;
-    open(&mut client, customer_type, meter_id).await;
+    let customer_type = add_type(&mut supervisor, "Residents", BusinessModel::Postpaid).await;
+    open(&mut clerk, customer_type, meter_id).await;
     let installed = MeterOutcome::NotUninstalled {
         status: "installed".to_owned(),
     };
     assert_eq!(
-        meters::modify_meter(&mut client, CLERK, &key(), &number, &fields)
+        meters::modify_meter(&mut supervisor, SUPERVISOR, &key(), &number, &fields)
             .await
             .unwrap(),
         installed
     );
     assert_eq!(
-        meters::delete_meter(&mut client, CLERK, &key(), &number)
+        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &number)
             .await
             .unwrap(),
         installed
     );
 
-    add_meter(&mut client, "M-3", PLAIN_METERS).await;
+    add_meter(&mut supervisor, "M-3", PLAIN_METERS).await;
     let spare = MeterNo::parse("m-3").unwrap();
     assert_eq!(
-        meters::delete_meter(&mut client, CLERK, &key(), &spare)
+        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &spare)
             .await
             .unwrap(),
         MeterOutcome::Done
     );
     assert_eq!(
-        meters::delete_meter(&mut client, CLERK, &key(), &spare)
+        meters::delete_meter(&mut supervisor, SUPERVISOR, &key(), &spare)
             .await
             .unwrap(),
         MeterOutcome::NotFound
     );
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM audit_log WHERE action IN ('meter.add', 'meter.modify', 'meter.delete')"
         )
         .await,
@@ -329,16 +390,20 @@ async fn meters_change_and_go_only_while_uninstalled_and_never_change_number() {
 
 #[tokio::test]
 async fn uninstalled_meters_of_given_types_page_by_number_with_a_prefix() {
-    let (_db, mut client) = with_fixture().await;
+    let Desks {
+        mut supervisor,
+        clerk,
+        ..
+    } = with_fixture().await;
     for n in 0..25 {
-        add_meter(&mut client, &format!("A-{n:02}"), PLAIN_METERS).await;
+        add_meter(&mut supervisor, &format!("A-{n:02}"), PLAIN_METERS).await;
     }
-    add_meter(&mut client, "B-01", PLAIN_METERS).await;
-    add_meter(&mut client, "A-99", CARD_METERS).await;
+    add_meter(&mut supervisor, "B-01", PLAIN_METERS).await;
+    add_meter(&mut supervisor, "A-99", CARD_METERS).await;
     let page = |prefix: &'static str, after: Option<String>| {
-        let client = &client;
+        let clerk = &clerk;
         async move {
-            meters::uninstalled_meters(&***client, &[PLAIN_METERS], prefix, after.as_deref(), 10)
+            meters::uninstalled_meters(&***clerk, &[PLAIN_METERS], prefix, after.as_deref(), 10)
                 .await
                 .unwrap()
                 .into_iter()
@@ -361,15 +426,25 @@ async fn uninstalled_meters_of_given_types_page_by_number_with_a_prefix() {
 
 #[tokio::test]
 async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
-    let (_db, mut client) = with_fixture().await;
-    let card = add_type(&mut client, "Card residents", BusinessModel::MeterPrepaid).await;
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let card = add_type(
+        &mut supervisor,
+        "Card residents",
+        BusinessModel::MeterPrepaid,
+    )
+    .await;
 
     let mut wrong = type_input("Wrong", BusinessModel::MeterPrepaid);
     wrong.meter_type_ids = vec![PLAIN_METERS];
     wrong.price_scheme_id = Some(POSTPAID_SCHEME);
     wrong.payment_methods.clear();
     let CustomerTypeOutcome::Refused(problems) =
-        customer_types::add_customer_type(&mut client, CLERK, &key(), &wrong)
+        customer_types::add_customer_type(&mut supervisor, SUPERVISOR, &key(), &wrong)
             .await
             .unwrap()
     else {
@@ -387,8 +462,8 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
     assert_eq!(problems[2], CustomerTypeProblem::NoPaymentMethods);
     assert_eq!(
         customer_types::add_customer_type(
-            &mut client,
-            CLERK,
+            &mut supervisor,
+            SUPERVISOR,
             &key(),
             &type_input("Card residents", BusinessModel::Postpaid)
         )
@@ -400,19 +475,19 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
     // Not in use yet: anything may change, the business model and the meter types included.
     let postpaid = type_input("Households", BusinessModel::Postpaid);
     assert_eq!(
-        customer_types::modify_customer_type(&mut client, CLERK, &key(), card, &postpaid)
+        customer_types::modify_customer_type(&mut supervisor, SUPERVISOR, &key(), card, &postpaid)
             .await
             .unwrap(),
         CustomerTypeOutcome::Saved { id: card }
     );
-    let meter = add_meter(&mut client, "P-1", PLAIN_METERS).await;
-    let opened = open(&mut client, card, meter).await;
+    let meter = add_meter(&mut supervisor, "P-1", PLAIN_METERS).await;
+    let opened = open(&mut clerk, card, meter).await;
     assert_eq!(opened.account_kind, AccountKind::Postpaid);
 
     // In use: the business model stays, and the type is not deleted.
     let CustomerTypeOutcome::Refused(problems) = customer_types::modify_customer_type(
-        &mut client,
-        CLERK,
+        &mut supervisor,
+        SUPERVISOR,
         &key(),
         card,
         &type_input("Households", BusinessModel::SystemPrepaid),
@@ -426,34 +501,34 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
     renamed.name = "Households 2026".to_owned();
     renamed.charges = false;
     assert_eq!(
-        customer_types::modify_customer_type(&mut client, CLERK, &key(), card, &renamed)
+        customer_types::modify_customer_type(&mut supervisor, SUPERVISOR, &key(), card, &renamed)
             .await
             .unwrap(),
         CustomerTypeOutcome::Saved { id: card }
     );
     assert_eq!(
-        customer_types::delete_customer_type(&mut client, CLERK, &key(), card)
+        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), card)
             .await
             .unwrap(),
         CustomerTypeOutcome::Refused(vec![CustomerTypeProblem::InUse { customers: 1 }])
     );
 
-    let unused = add_type(&mut client, "Spare", BusinessModel::SystemPrepaid).await;
+    let unused = add_type(&mut supervisor, "Spare", BusinessModel::SystemPrepaid).await;
     assert_eq!(
-        customer_types::delete_customer_type(&mut client, CLERK, &key(), unused)
+        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), unused)
             .await
             .unwrap(),
         CustomerTypeOutcome::Deleted
     );
     assert_eq!(
-        customer_types::delete_customer_type(&mut client, CLERK, &key(), unused)
+        customer_types::delete_customer_type(&mut supervisor, SUPERVISOR, &key(), unused)
             .await
             .unwrap(),
         CustomerTypeOutcome::NotFound
     );
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM audit_log WHERE action LIKE 'customer_type.%'"
         )
         .await,
@@ -463,10 +538,20 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
 
 #[tokio::test]
 async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
-    let (_db, mut client) = with_fixture().await;
-    let card = add_type(&mut client, "Card residents", BusinessModel::MeterPrepaid).await;
-    let card_meter = add_meter(&mut client, "C-1", CARD_METERS).await;
-    let plain_meter = add_meter(&mut client, "P-1", PLAIN_METERS).await;
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let card = add_type(
+        &mut supervisor,
+        "Card residents",
+        BusinessModel::MeterPrepaid,
+    )
+    .await;
+    let card_meter = add_meter(&mut supervisor, "C-1", CARD_METERS).await;
+    let plain_meter = add_meter(&mut supervisor, "P-1", PLAIN_METERS).await;
 
     let info = person("张伟", "13800138000");
     let not_allowed = Opening {
@@ -475,7 +560,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         meter_id: plain_meter,
     };
     assert_eq!(
-        customer_changes::open_account(&mut client, CLERK, &key(), &not_allowed)
+        customer_changes::open_account(&mut clerk, CLERK, &key(), &not_allowed)
             .await
             .unwrap(),
         OpenOutcome::MeterNotAllowed
@@ -496,7 +581,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         meter_id: card_meter,
     };
     assert_eq!(
-        customer_changes::open_account(&mut client, CLERK, &key(), &wrong_nature)
+        customer_changes::open_account(&mut clerk, CLERK, &key(), &wrong_nature)
             .await
             .unwrap(),
         OpenOutcome::WrongNature {
@@ -504,9 +589,9 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
         }
     );
 
-    let opened = open(&mut client, card, card_meter).await;
+    let opened = open(&mut clerk, card, card_meter).await;
     assert_eq!(opened.account_kind, AccountKind::Prepaid);
-    let row = client
+    let row = owner
         .query_one(
             "SELECT c.customer_no, c.name, c.phone, c.household_size, m.status, a.balance, a.kind
              FROM customer c JOIN meter m ON m.id = c.meter_id JOIN account a ON a.customer_id = c.id
@@ -531,7 +616,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
     );
     assert_eq!(
         customer_changes::open_account(
-            &mut client,
+            &mut clerk,
             CLERK,
             &key(),
             &Opening {
@@ -546,13 +631,13 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
     );
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM audit_log WHERE action = 'customer.open'"
         )
         .await,
         1
     );
-    let basics = customer_changes::customer_basics(&**client, opened.customer_id)
+    let basics = customer_changes::customer_basics(&**clerk, opened.customer_id)
         .await
         .unwrap()
         .unwrap();
@@ -563,17 +648,22 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_clerks_opening_accounts_on_one_meter_one_succeeds_the_rest_hear_it_is_taken() {
     const CLERKS: usize = 50;
-    let (db, mut client) = with_fixture().await;
-    let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
-    let meter = add_meter(&mut client, "RACE-1", PLAIN_METERS).await;
+    let Desks {
+        db,
+        owner,
+        mut supervisor,
+        ..
+    } = with_fixture().await;
+    let customer_type = add_type(&mut supervisor, "Residents", BusinessModel::SystemPrepaid).await;
+    let meter = add_meter(&mut supervisor, "RACE-1", PLAIN_METERS).await;
     // One connection per clerk, all open before the race starts, so they really run at once.
-    let pool = pool_from_conn_str(&db.conn_str, CLERKS).unwrap();
+    let pool = pool_from_conn_str(&db.operator_conn_str("clerk"), CLERKS).unwrap();
     let mut connections = Vec::new();
     for _ in 0..CLERKS {
         connections.push(pool.get().await.unwrap());
     }
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(CLERKS));
-    let clerks = connections.into_iter().enumerate().map(|(n, mut client)| {
+    let clerks = connections.into_iter().enumerate().map(|(n, mut clerk)| {
         let start = start.clone();
         tokio::spawn(async move {
             let info = person("王芳", &format!("139{n:08}"));
@@ -583,7 +673,7 @@ async fn fifty_clerks_opening_accounts_on_one_meter_one_succeeds_the_rest_hear_i
                 meter_id: meter,
             };
             start.wait().await;
-            customer_changes::open_account(&mut client, CLERK, &key(), &opening).await
+            customer_changes::open_account(&mut clerk, CLERK, &key(), &opening).await
         })
     });
     let started = Instant::now();
@@ -602,8 +692,8 @@ async fn fifty_clerks_opening_accounts_on_one_meter_one_succeeds_the_rest_hear_i
         .filter(|outcome| **outcome == OpenOutcome::MeterTaken)
         .count();
     assert_eq!((opened, taken), (1, CLERKS - 1));
-    assert_eq!(count(&client, "SELECT count(*) FROM customer").await, 1);
-    assert_eq!(count(&client, "SELECT count(*) FROM account").await, 1);
+    assert_eq!(count(&owner, "SELECT count(*) FROM customer").await, 1);
+    assert_eq!(count(&owner, "SELECT count(*) FROM account").await, 1);
 }
 
 fn generated_csv(rows: usize) -> String {
@@ -626,21 +716,30 @@ async fn type_names(client: &Object) -> MeterTypeNames {
 
 #[tokio::test]
 async fn importing_100000_meters_takes_seconds() {
-    let (_db, mut client) = with_fixture().await;
+    let Desks {
+        owner,
+        mut supervisor,
+        ..
+    } = with_fixture().await;
     let text = generated_csv(100_000);
-    let names = type_names(&client).await;
+    let names = type_names(&supervisor).await;
     let started = Instant::now();
     let csv = parse_meter_csv(&text, &names);
     let parsed = started.elapsed();
     assert_eq!((csv.rows.len(), csv.errors.len()), (100_000, 0));
     let checked = Instant::now();
-    assert_eq!(meters::check_import(&**client, &csv).await.unwrap(), []);
+    assert_eq!(meters::check_import(&**supervisor, &csv).await.unwrap(), []);
     let check_time = checked.elapsed();
     let imported = Instant::now();
-    let report =
-        meters::import_meters(&mut client, CLERK, &key(), &csv, ImportChoice::AllOrNothing)
-            .await
-            .unwrap();
+    let report = meters::import_meters(
+        &mut supervisor,
+        SUPERVISOR,
+        &key(),
+        &csv,
+        ImportChoice::AllOrNothing,
+    )
+    .await
+    .unwrap();
     let import_time = imported.elapsed();
     println!(
         "100 000 meters: parse {parsed:?}, check {check_time:?}, import {import_time:?}, total {:?}",
@@ -651,7 +750,7 @@ async fn importing_100000_meters_takes_seconds() {
     assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM meter WHERE status = 'uninstalled'"
         )
         .await,
@@ -659,7 +758,7 @@ async fn importing_100000_meters_takes_seconds() {
     );
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT (detail->>'imported')::bigint AS count FROM audit_log
              WHERE action = 'meter.import'"
         )
@@ -670,14 +769,18 @@ async fn importing_100000_meters_takes_seconds() {
 
 #[tokio::test]
 async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
-    let (_db, mut client) = with_fixture().await;
-    add_meter(&mut client, "OLD-1", PLAIN_METERS).await;
+    let Desks {
+        owner,
+        mut supervisor,
+        ..
+    } = with_fixture().await;
+    add_meter(&mut supervisor, "OLD-1", PLAIN_METERS).await;
     let text = format!(
         "{METER_CSV_TEMPLATE}NEW-1,Card DN15,0,0\nOLD-1,Plain DN20,0,0\nNEW-2,Gas meter,0,0\n\
          NEW-3,Plain DN20,-1,0\nNEW-4,Plain DN20,0\nNEW-5,Plain DN20,0,0\nNEW-5,Plain DN20,1,1\n\
          NEW-6,\"Plain DN20\",\"7\",8\n"
     );
-    let csv = parse_meter_csv(&text, &type_names(&client).await);
+    let csv = parse_meter_csv(&text, &type_names(&supervisor).await);
     let problems = |errors: &[meterdesk::domain::meter_csv::LineError]| {
         errors
             .iter()
@@ -685,7 +788,7 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
             .collect::<Vec<_>>()
     };
     let expected_lines = [3, 4, 5, 6, 7, 8];
-    let checked = meters::check_import(&**client, &csv).await.unwrap();
+    let checked = meters::check_import(&**supervisor, &csv).await.unwrap();
     assert_eq!(
         checked.iter().map(|error| error.line).collect::<Vec<_>>(),
         expected_lines
@@ -695,28 +798,39 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
         (3, LineProblem::AlreadyInDatabase("OLD-1".to_owned()))
     );
 
-    let nothing =
-        meters::import_meters(&mut client, CLERK, &key(), &csv, ImportChoice::AllOrNothing)
-            .await
-            .unwrap();
+    let nothing = meters::import_meters(
+        &mut supervisor,
+        SUPERVISOR,
+        &key(),
+        &csv,
+        ImportChoice::AllOrNothing,
+    )
+    .await
+    .unwrap();
     assert_eq!(nothing.imported, 0);
     assert_eq!(problems(&nothing.errors), problems(&checked));
-    assert_eq!(count(&client, "SELECT count(*) FROM meter").await, 1);
+    assert_eq!(count(&owner, "SELECT count(*) FROM meter").await, 1);
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM audit_log WHERE action = 'meter.import'"
         )
         .await,
         0
     );
 
-    let good = meters::import_meters(&mut client, CLERK, &key(), &csv, ImportChoice::GoodRows)
-        .await
-        .unwrap();
+    let good = meters::import_meters(
+        &mut supervisor,
+        SUPERVISOR,
+        &key(),
+        &csv,
+        ImportChoice::GoodRows,
+    )
+    .await
+    .unwrap();
     assert_eq!(good.imported, 2);
     assert_eq!(problems(&good.errors), problems(&checked));
-    let numbers: Vec<String> = client
+    let numbers: Vec<String> = owner
         .query("SELECT meter_no FROM meter ORDER BY meter_no", &[])
         .await
         .unwrap()
@@ -724,7 +838,7 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
         .map(|row| row.get("meter_no"))
         .collect();
     assert_eq!(numbers, ["NEW-1", "NEW-6", "OLD-1"]);
-    let reading: Decimal = client
+    let reading: Decimal = owner
         .query_one(
             "SELECT initial_mechanical_reading FROM meter WHERE meter_no = 'NEW-6'",
             &[],
@@ -735,11 +849,16 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
     assert_eq!(reading.to_string(), "8.000");
 }
 
-async fn opened_customer(client: &mut Object, business_model: BusinessModel) -> CustomerBasics {
-    let customer_type = add_type(client, "Residents", business_model).await;
-    let meter = add_meter(client, "P-1", PLAIN_METERS).await;
-    let opened = open(client, customer_type, meter).await;
-    customer_changes::customer_basics(&***client, opened.customer_id)
+/// A customer the clerk opened on a customer type and a meter the supervisor added.
+async fn opened_customer(
+    supervisor: &mut Object,
+    clerk: &mut Object,
+    business_model: BusinessModel,
+) -> CustomerBasics {
+    let customer_type = add_type(supervisor, "Residents", business_model).await;
+    let meter = add_meter(supervisor, "P-1", PLAIN_METERS).await;
+    let opened = open(clerk, customer_type, meter).await;
+    customer_changes::customer_basics(&***clerk, opened.customer_id)
         .await
         .unwrap()
         .unwrap()
@@ -747,8 +866,13 @@ async fn opened_customer(client: &mut Object, business_model: BusinessModel) -> 
 
 #[tokio::test]
 async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed() {
-    let (_db, mut client) = with_fixture().await;
-    let read = opened_customer(&mut client, BusinessModel::SystemPrepaid).await;
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::SystemPrepaid).await;
     // Both clerks opened the form on the same version.
     let first = read.clone();
     let second = read.clone();
@@ -758,7 +882,7 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     by_first.mobile = "13900139000".to_owned();
     by_first.email = Some("zhang@example.com".to_owned());
     let saved = customer_changes::modify_basic_info(
-        &mut client,
+        &mut clerk,
         CLERK,
         &key(),
         &first,
@@ -773,7 +897,7 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     };
     by_second.address = "鼓楼区1号".to_owned();
     let refused = customer_changes::modify_basic_info(
-        &mut client,
+        &mut clerk,
         CLERK,
         &key(),
         &second,
@@ -790,14 +914,14 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     };
     assert_eq!(changed_fields, [Field::Mobile, Field::Email]);
     assert_eq!(current.version, 2);
-    let stored = customer_changes::customer_basics(&**client, read.customer_id)
+    let stored = customer_changes::customer_basics(&**clerk, read.customer_id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(stored, current, "nothing overwritten");
     // Editing again from what is stored now succeeds.
     let again = customer_changes::modify_basic_info(
-        &mut client,
+        &mut clerk,
         CLERK,
         &key(),
         &current,
@@ -807,7 +931,7 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
     .unwrap();
     assert_eq!(again, ModifyOutcome::Saved { version: 3 });
     let audit: (String, String) = {
-        let row = client
+        let row = owner
             .query_one(
                 "SELECT detail->>'before' AS before, detail->>'after' AS after FROM audit_log
                  WHERE action = 'customer.modify' ORDER BY id LIMIT 1",
@@ -828,16 +952,15 @@ async fn the_second_of_two_clerks_saving_a_customer_hears_what_the_first_changed
 
 #[tokio::test]
 async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the_account() {
-    let (_db, mut client) = with_fixture().await;
-    let read = opened_customer(&mut client, BusinessModel::SystemPrepaid).await;
-    client
-        .batch_execute(
-            "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code, operator_id, idempotency_key)
-             VALUES (1, 'deposit', 88.50, 'cash', 1, 'd1')",
-        )
-        .await
-        .unwrap();
-    let preview = customer_changes::transfer_preview(&**client, read.customer_id)
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::SystemPrepaid).await;
+    deposit(&clerk, 1, "88.50").await;
+    let preview = customer_changes::transfer_preview(&**clerk, read.customer_id)
         .await
         .unwrap()
         .unwrap();
@@ -845,7 +968,7 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
     assert_eq!(preview.unpaid_bills, 0);
     let new_owner = person("Anna Schmidt", "13700137000");
     let outcome =
-        customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
+        customer_changes::transfer(&mut clerk, CLERK, &key(), read.customer_id, &new_owner)
             .await
             .unwrap();
     assert_eq!(
@@ -855,7 +978,7 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
             version: 2
         }
     );
-    let history = client
+    let history = owner
         .query_one(
             "SELECT previous_owner->>'name' AS name, previous_owner->>'mobile' AS mobile,
                     transferred_by
@@ -867,7 +990,7 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
     assert_eq!(history.get::<_, &str>("name"), "张伟");
     assert_eq!(history.get::<_, &str>("mobile"), "13800138000");
     assert_eq!(history.get::<_, i64>("transferred_by"), CLERK);
-    let now = customer_changes::customer_basics(&**client, read.customer_id)
+    let now = customer_changes::customer_basics(&**clerk, read.customer_id)
         .await
         .unwrap()
         .unwrap();
@@ -878,7 +1001,7 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
     };
     edited.remark = Some("gate code 12".to_owned());
     let stale = customer_changes::modify_basic_info(
-        &mut client,
+        &mut clerk,
         CLERK,
         &key(),
         &read,
@@ -892,7 +1015,7 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
     assert_eq!(changed_fields, [Field::Name, Field::Mobile]);
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM audit_log WHERE action = 'customer.transfer'"
         )
         .await,
@@ -902,9 +1025,15 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
 
 #[tokio::test]
 async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
-    let (_db, mut client) = with_fixture().await;
-    let read = opened_customer(&mut client, BusinessModel::Postpaid).await;
-    client
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::Postpaid).await;
+    // No desk action bills yet: the bills are the fixture's.
+    owner
         .batch_execute(
             "INSERT INTO bill (account_id, period_start, period_end, previous_reading, current_reading, volume, amount)
              VALUES (1, '2026-01-01', '2026-02-28', 0, 10, 10, 30),
@@ -914,21 +1043,21 @@ async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
         .unwrap();
     let new_owner = person("Anna Schmidt", "13700137000");
     assert_eq!(
-        customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
+        customer_changes::transfer(&mut clerk, CLERK, &key(), read.customer_id, &new_owner)
             .await
             .unwrap(),
         TransferOutcome::UnpaidBills { count: 2 }
     );
     assert_eq!(
-        count(&client, "SELECT count(*) FROM customer_owner_history").await,
+        count(&owner, "SELECT count(*) FROM customer_owner_history").await,
         0
     );
-    client
+    owner
         .batch_execute("UPDATE bill SET status = 'void'")
         .await
         .unwrap();
     assert!(matches!(
-        customer_changes::transfer(&mut client, CLERK, &key(), read.customer_id, &new_owner)
+        customer_changes::transfer(&mut clerk, CLERK, &key(), read.customer_id, &new_owner)
             .await
             .unwrap(),
         TransferOutcome::Transferred { .. }
@@ -948,9 +1077,14 @@ fn lost_after_commit<T: std::fmt::Debug>(outcome: Result<T, meterdesk::db::DbErr
 
 #[tokio::test]
 async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
-    let (_db, mut client) = with_fixture().await;
-    let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
-    let meter = add_meter(&mut client, "TWICE-1", PLAIN_METERS).await;
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let customer_type = add_type(&mut supervisor, "Residents", BusinessModel::SystemPrepaid).await;
+    let meter = add_meter(&mut supervisor, "TWICE-1", PLAIN_METERS).await;
     let info = person("张伟", "13800138000");
     let opening = Opening {
         customer_type_id: customer_type,
@@ -958,21 +1092,21 @@ async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
         meter_id: meter,
     };
     let open_key = key();
-    let first = customer_changes::open_account(&mut client, CLERK, &open_key, &opening)
+    let first = customer_changes::open_account(&mut clerk, CLERK, &open_key, &opening)
         .await
         .unwrap();
-    let second = customer_changes::open_account(&mut client, CLERK, &open_key, &opening)
+    let second = customer_changes::open_account(&mut clerk, CLERK, &open_key, &opening)
         .await
         .unwrap();
     assert!(matches!(first, OpenOutcome::Opened(_)), "{first:?}");
     assert_eq!(second, first, "not MeterTaken, not a second account");
-    assert_eq!(count(&client, "SELECT count(*) FROM customer").await, 1);
-    assert_eq!(count(&client, "SELECT count(*) FROM account").await, 1);
+    assert_eq!(count(&owner, "SELECT count(*) FROM customer").await, 1);
+    assert_eq!(count(&owner, "SELECT count(*) FROM account").await, 1);
 
     let OpenOutcome::Opened(opened) = first else {
         unreachable!()
     };
-    let read = customer_changes::customer_basics(&**client, opened.customer_id)
+    let read = customer_changes::customer_basics(&**clerk, opened.customer_id)
         .await
         .unwrap()
         .unwrap();
@@ -981,15 +1115,9 @@ async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
     let mut modified = Vec::new();
     for _ in 0..2 {
         modified.push(
-            customer_changes::modify_basic_info(
-                &mut client,
-                CLERK,
-                &modify_key,
-                &read,
-                &new_mobile,
-            )
-            .await
-            .unwrap(),
+            customer_changes::modify_basic_info(&mut clerk, CLERK, &modify_key, &read, &new_mobile)
+                .await
+                .unwrap(),
         );
     }
     assert_eq!(
@@ -1007,7 +1135,7 @@ async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
     for _ in 0..2 {
         transferred.push(
             customer_changes::transfer(
-                &mut client,
+                &mut clerk,
                 CLERK,
                 &transfer_key,
                 opened.customer_id,
@@ -1023,7 +1151,7 @@ async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
     };
     assert_eq!(transferred, [once.clone(), once]);
     assert_eq!(
-        count(&client, "SELECT count(*) FROM customer_owner_history").await,
+        count(&owner, "SELECT count(*) FROM customer_owner_history").await,
         1
     );
     for (action, times) in [
@@ -1032,49 +1160,48 @@ async fn writes_sent_twice_with_one_key_are_applied_once_and_answer_the_same() {
         ("customer.transfer", 1),
     ] {
         let sql = format!("SELECT count(*) FROM audit_log WHERE action = '{action}'");
-        assert_eq!(count(&client, &sql).await, times, "{action}");
+        assert_eq!(count(&owner, &sql).await, times, "{action}");
     }
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM applied_write WHERE kind LIKE 'customer.%'"
         )
         .await,
         3
     );
     // A key is one write: used for another kind it is refused, nothing written.
-    let misuse = customer_changes::transfer(
-        &mut client,
-        CLERK,
-        &open_key,
-        opened.customer_id,
-        &new_owner,
-    )
-    .await;
+    let misuse =
+        customer_changes::transfer(&mut clerk, CLERK, &open_key, opened.customer_id, &new_owner)
+            .await;
     assert!(misuse.is_err(), "{misuse:?}");
     assert_eq!(
-        count(&client, "SELECT count(*) FROM customer_owner_history").await,
+        count(&owner, "SELECT count(*) FROM customer_owner_history").await,
         1
     );
 }
 
 #[tokio::test]
 async fn a_modify_that_changes_nothing_writes_nothing() {
-    let (_db, mut client) = with_fixture().await;
-    let read = opened_customer(&mut client, BusinessModel::SystemPrepaid).await;
-    let outcome =
-        customer_changes::modify_basic_info(&mut client, CLERK, &key(), &read, &read.info)
-            .await
-            .unwrap();
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::SystemPrepaid).await;
+    let outcome = customer_changes::modify_basic_info(&mut clerk, CLERK, &key(), &read, &read.info)
+        .await
+        .unwrap();
     assert_eq!(outcome, ModifyOutcome::Unchanged);
-    let now = customer_changes::customer_basics(&**client, read.customer_id)
+    let now = customer_changes::customer_basics(&**clerk, read.customer_id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(now.version, read.version, "no version taken");
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM audit_log WHERE action = 'customer.modify'"
         )
         .await,
@@ -1082,7 +1209,7 @@ async fn a_modify_that_changes_nothing_writes_nothing() {
     );
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM applied_write WHERE kind LIKE 'customer.%'"
         )
         .await,
@@ -1093,11 +1220,16 @@ async fn a_modify_that_changes_nothing_writes_nothing() {
 
 #[tokio::test]
 async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_sent_again() {
-    let (db, mut client) = with_fixture().await;
-    let customer_type = add_type(&mut client, "Residents", BusinessModel::SystemPrepaid).await;
-    let meter = add_meter(&mut client, "CUT-1", PLAIN_METERS).await;
+    let Desks {
+        db,
+        owner,
+        mut supervisor,
+        ..
+    } = with_fixture().await;
+    let customer_type = add_type(&mut supervisor, "Residents", BusinessModel::SystemPrepaid).await;
+    let meter = add_meter(&mut supervisor, "CUT-1", PLAIN_METERS).await;
     let cutter = CommitCutter::start(&db);
-    let pool = pool_from_conn_str(&cutter.conn_str, 1).unwrap();
+    let pool = pool_from_conn_str(&db.as_operator(&cutter.conn_str, "clerk"), 1).unwrap();
     let info = person("张伟", "13800138000");
     let opening = Opening {
         customer_type_id: customer_type,
@@ -1111,7 +1243,7 @@ async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_s
     lost_after_commit(customer_changes::open_account(&mut desk, CLERK, &open_key, &opening).await);
     drop(desk);
     assert_eq!(
-        count(&client, "SELECT count(*) FROM customer").await,
+        count(&owner, "SELECT count(*) FROM customer").await,
         1,
         "committed"
     );
@@ -1122,7 +1254,7 @@ async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_s
     let OpenOutcome::Opened(opened) = again else {
         panic!("the re-send answers the account it opened: {again:?}");
     };
-    let stored = client
+    let stored = owner
         .query_one(
             "SELECT c.id AS customer_id, c.customer_no, a.id AS account_id
              FROM customer c JOIN account a ON a.customer_id = c.id",
@@ -1136,9 +1268,9 @@ async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_s
         stored.get::<_, i64>("customer_no")
     );
     assert_eq!(opened.account_id, stored.get::<_, i64>("account_id"));
-    assert_eq!(count(&client, "SELECT count(*) FROM customer").await, 1);
+    assert_eq!(count(&owner, "SELECT count(*) FROM customer").await, 1);
 
-    let read = customer_changes::customer_basics(&**client, opened.customer_id)
+    let read = customer_changes::customer_basics(&**desk, opened.customer_id)
         .await
         .unwrap()
         .unwrap();
@@ -1190,12 +1322,12 @@ async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_s
         }
     );
     assert_eq!(
-        count(&client, "SELECT count(*) FROM customer_owner_history").await,
+        count(&owner, "SELECT count(*) FROM customer_owner_history").await,
         1
     );
     assert_eq!(
         count(
-            &client,
+            &owner,
             "SELECT count(*) FROM audit_log WHERE action LIKE 'customer.%'"
         )
         .await,
@@ -1205,33 +1337,37 @@ async fn a_write_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_s
 
 #[tokio::test]
 async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_dates_the_history() {
-    let (_db, mut client) = with_fixture().await;
-    let customer_type = add_type(&mut client, "Card residents", BusinessModel::MeterPrepaid).await;
-    let meter = add_meter(&mut client, "C-1", CARD_METERS).await;
-    let opened = open(&mut client, customer_type, meter).await;
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let customer_type = add_type(
+        &mut supervisor,
+        "Card residents",
+        BusinessModel::MeterPrepaid,
+    )
+    .await;
+    let meter = add_meter(&mut supervisor, "C-1", CARD_METERS).await;
+    let opened = open(&mut clerk, customer_type, meter).await;
     let customer_id = opened.customer_id;
-    client
+    // A card is issued on the card rig (tests/card_flow.rs); here its row is the fixture's.
+    owner
         .execute(
             "INSERT INTO card (card_no, customer_id, generation, issued_by) VALUES (4242, $1, 1, $2)",
             &[&customer_id, &CLERK],
         )
         .await
         .unwrap();
-    client
-        .execute(
-            "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code, operator_id, idempotency_key)
-             VALUES ($1, 'deposit', 31.40, 'cash', $2, 'deposit-1')",
-            &[&opened.account_id, &CLERK],
-        )
-        .await
-        .unwrap();
-    let before = meterdesk::db::customers::details(&**client, customer_id)
+    deposit(&clerk, opened.account_id, "31.40").await;
+    let before = meterdesk::db::customers::details(&**clerk, customer_id)
         .await
         .unwrap()
         .unwrap();
     let started = chrono::Utc::now();
     let outcome = customer_changes::transfer(
-        &mut client,
+        &mut clerk,
         CLERK,
         &key(),
         customer_id,
@@ -1243,7 +1379,7 @@ async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_d
         matches!(outcome, TransferOutcome::Transferred { .. }),
         "{outcome:?}"
     );
-    let after = meterdesk::db::customers::details(&**client, customer_id)
+    let after = meterdesk::db::customers::details(&**clerk, customer_id)
         .await
         .unwrap()
         .unwrap();
@@ -1271,7 +1407,7 @@ async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_d
     let [owner] = after.owner_history.as_slice() else {
         panic!("one previous owner: {:?}", after.owner_history)
     };
-    assert_eq!(owner.transferred_by, "Clerk One");
+    assert_eq!(owner.transferred_by, "clerk", "the clerk's full name");
     let elapsed = owner.transferred_at - started;
     assert!(
         elapsed >= -chrono::Duration::seconds(5) && elapsed <= chrono::Duration::seconds(60),
@@ -1293,4 +1429,170 @@ async fn a_transfer_leaves_number_meter_card_and_balance_with_the_customer_and_d
         ],
         "the previous owner as kept, blank fields left out"
     );
+}
+
+/// `answer` is the database's refusal for want of a permission.
+fn refused<T: std::fmt::Debug>(what: &str, answer: Result<T, meterdesk::db::DbError>) {
+    match answer {
+        Err(error) => assert_eq!(
+            error.sql_state(),
+            Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+            "{what}: {error}"
+        ),
+        Ok(outcome) => panic!("{what} was done: {outcome:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_clerks_connection_is_refused_reference_data_and_the_administrators_customers() {
+    let Desks {
+        db,
+        owner,
+        mut supervisor,
+        mut clerk,
+    } = with_fixture().await;
+    let residents = add_type(&mut supervisor, "Residents", BusinessModel::SystemPrepaid).await;
+    let meter = add_meter(&mut supervisor, "KEEP-1", PLAIN_METERS).await;
+    let kept = MeterNo::parse("KEEP-1").unwrap();
+    let fields = MeterFields {
+        meter_type_id: PLAIN_METERS,
+        initial_electronic_reading: Decimal::ONE,
+        initial_mechanical_reading: Decimal::ONE,
+    };
+    let meter_type = MeterTypeFields {
+        name: "Remote DN25",
+        payment_model: PaymentModel::Postpayment,
+        caliber: "DN25",
+        manufacturer: "Ningbo",
+    };
+    let csv = parse_meter_csv(
+        &format!("{METER_CSV_TEMPLATE}NEW-1,Plain DN20,0,0\n"),
+        &type_names(&clerk).await,
+    );
+    let written = async || {
+        count(
+            &owner,
+            "SELECT (SELECT count(*) FROM meter_type) + (SELECT count(*) FROM meter)
+                  + (SELECT count(*) FROM customer_type) + (SELECT count(*) FROM customer)
+                  + (SELECT count(*) FROM applied_write) + (SELECT count(*) FROM audit_log)
+                  + (SELECT sum(initial_electronic_reading)::bigint FROM meter) AS count",
+        )
+        .await
+    };
+    let before = written().await;
+
+    refused(
+        "a clerk adding a meter type",
+        meters::save_meter_type(&mut clerk, CLERK, &key(), None, meter_type).await,
+    );
+    refused(
+        "a clerk changing a meter type",
+        meters::save_meter_type(&mut clerk, CLERK, &key(), Some(PLAIN_METERS), meter_type).await,
+    );
+    refused(
+        "a clerk adding a meter",
+        meters::add_meter(
+            &mut clerk,
+            CLERK,
+            &key(),
+            &MeterNo::parse("NEW-2").unwrap(),
+            &fields,
+        )
+        .await,
+    );
+    refused(
+        "a clerk changing a meter",
+        meters::modify_meter(&mut clerk, CLERK, &key(), &kept, &fields).await,
+    );
+    refused(
+        "a clerk deleting a meter",
+        meters::delete_meter(&mut clerk, CLERK, &key(), &kept).await,
+    );
+    refused(
+        "a clerk importing meters",
+        meters::import_meters(&mut clerk, CLERK, &key(), &csv, ImportChoice::GoodRows).await,
+    );
+    refused(
+        "a clerk adding a customer type",
+        customer_types::add_customer_type(
+            &mut clerk,
+            CLERK,
+            &key(),
+            &type_input("Shops", BusinessModel::Postpaid),
+        )
+        .await,
+    );
+    refused(
+        "a clerk changing a customer type",
+        customer_types::modify_customer_type(
+            &mut clerk,
+            CLERK,
+            &key(),
+            residents,
+            &type_input("Households", BusinessModel::SystemPrepaid),
+        )
+        .await,
+    );
+    refused(
+        "a clerk deleting a customer type",
+        customer_types::delete_customer_type(&mut clerk, CLERK, &key(), residents).await,
+    );
+    // Told at the desk in words, in its language, not as the database's permission code.
+    let error = customer_types::delete_customer_type(&mut clerk, CLERK, &key(), residents)
+        .await
+        .unwrap_err();
+    let Failure::Error(problem) = Failure::from(error) else {
+        panic!("a refusal, not a lost connection")
+    };
+    assert_eq!(
+        problem.text(Lang::En),
+        "Your roles do not allow you to maintain customer types."
+    );
+    assert_eq!(problem.text(Lang::Zh), "您的角色无权维护用户类型。");
+    assert_eq!(
+        written().await,
+        before,
+        "nothing the clerk was refused is written"
+    );
+
+    // The administrator maintains operators, not customers.
+    let mut admin = db.pool_of("admin").get().await.unwrap();
+    let info = person("张伟", "13800138000");
+    let opening = Opening {
+        customer_type_id: residents,
+        info: &info,
+        meter_id: meter,
+    };
+    refused(
+        "an administrator opening an account",
+        customer_changes::open_account(&mut admin, ADMINISTRATOR, &key(), &opening).await,
+    );
+    assert_eq!(written().await, before);
+    let opened = open(&mut clerk, residents, meter).await;
+    let read = customer_changes::customer_basics(&**admin, opened.customer_id)
+        .await
+        .unwrap()
+        .expect("the administrator sees the customer");
+    let new_owner = person("Anna Schmidt", "13700137000");
+    refused(
+        "an administrator modifying a customer",
+        customer_changes::modify_basic_info(&mut admin, ADMINISTRATOR, &key(), &read, &new_owner)
+            .await,
+    );
+    refused(
+        "an administrator transferring a customer",
+        customer_changes::transfer(
+            &mut admin,
+            ADMINISTRATOR,
+            &key(),
+            opened.customer_id,
+            &new_owner,
+        )
+        .await,
+    );
+    let now = customer_changes::customer_basics(&**owner, opened.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now, read, "the customer is as the clerk opened it");
 }

@@ -88,14 +88,17 @@ async fn open_a_card_recharge_it_and_a_supervisor_refunds_it_in_tmux() {
     }
     assert_eq!(printed(), 1, "one receipt file");
 
-    // A refund is not the clerk's: refused on the card screen, naming the permission…
+    // A refund is not the clerk's: refused on the card screen, naming the permission in words…
     tmux.keys(&["F3"]);
     tmux.text(":card");
     tmux.keys(&["Enter"]);
     // The card screen reads the card in the reader first; F9 acts on what it read.
     tmux.wait_for("User card 100000001", PATIENCE);
     tmux.keys(&["F9"]);
-    tmux.wait_for("card.refund", PATIENCE);
+    tmux.wait_for(
+        "do not allow you to refund a purchase still on a card",
+        PATIENCE,
+    );
     // …and a supervisor's, who signs in at the same desk.
     tmux.keys(&["F3"]);
     tmux.wait_for("Search:", PATIENCE);

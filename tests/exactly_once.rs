@@ -1,7 +1,8 @@
 //! The exactly-once bookkeeping of writes (`db::applied_write::write_once`) against a real
 //! PostgreSQL, where only its advisory lock and its lookup keep one key to one write: the
 //! same account opening sent on two connections at once, and sent again while the first
-//! attempt hangs in a transaction on a connection that died.
+//! attempt hangs in a transaction on a connection that died. Every desk is the clerk's own
+//! database role; the reference data they open on is set up by a supervisor's.
 
 mod support;
 
@@ -18,54 +19,43 @@ use rust_decimal::Decimal;
 use support::commit_cutter::CommitHolder;
 use support::pg::{TestDb, fresh_db};
 use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
 
-const CLERK: i64 = 1;
 const PLAIN_METERS: i64 = 1;
 const SCHEME: i64 = 1;
 const KEY: &str = "desk-test-1";
 
 const FIXTURE: &str = "
-    INSERT INTO department (name) VALUES ('Hall 1');
-    INSERT INTO operator (login, full_name, department_id)
-        VALUES ('clerk', 'Clerk One', 1);
     INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
         VALUES ('Plain DN20', 'postpayment', false, 'DN20', 'Acme');
     INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, start_date)
         VALUES ('prepaid flat', 'prepaid', 'fixed', 0.09, '2024-01-01');
 ";
 
-/// A database with a customer type and one uninstalled meter to open an account on, and a
-/// connection of the test's own.
+/// A database with a clerk, a customer type and one uninstalled meter to open an account on
+/// (added by a supervisor), and a connection of the test's own as the owner, to look.
 async fn with_fixture() -> (TestDb, Object, Opened) {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.expect("connect to the test database");
-    client.batch_execute(FIXTURE).await.unwrap();
-    let input = CustomerTypeInput {
-        name: "Residents".to_owned(),
-        nature: Nature::Personal,
-        business_model: BusinessModel::SystemPrepaid,
-        meter_type_ids: vec![PLAIN_METERS],
-        counts_water_usage: true,
-        charges: true,
-        price_scheme_id: Some(SCHEME),
-        payment_methods: vec!["cash".to_owned()],
-    };
-    let outcome = customer_types::add_customer_type(&mut client, CLERK, "type-1", &input)
+    let owner = db.pool.get().await.expect("connect to the test database");
+    owner.batch_execute(FIXTURE).await.unwrap();
+    let clerk = db.create_operator("clerk", &["clerk"]).await;
+    let supervisor = db.create_operator("super", &["supervisor"]).await;
+    let mut client = db
+        .pool_of("super")
+        .get()
         .await
-        .unwrap();
+        .expect("sign in as the supervisor");
+    let outcome =
+        customer_types::add_customer_type(&mut client, supervisor, "type-1", &residents())
+            .await
+            .unwrap();
     let CustomerTypeOutcome::Saved {
         id: customer_type_id,
     } = outcome
     else {
         panic!("{outcome:?}");
     };
-    let fields = MeterFields {
-        meter_type_id: PLAIN_METERS,
-        initial_electronic_reading: Decimal::ZERO,
-        initial_mechanical_reading: Decimal::ZERO,
-    };
-    let meter_no = MeterNo::parse("ONCE-1").unwrap();
-    let outcome = meters::add_meter(&mut client, CLERK, "meter-1", &meter_no, &fields)
+    let outcome = meters::add_meter(&mut client, supervisor, "meter-1", &meter_no(), &FIELDS)
         .await
         .unwrap();
     assert_eq!(outcome, MeterOutcome::Done);
@@ -76,12 +66,37 @@ async fn with_fixture() -> (TestDb, Object, Opened) {
         .get("id");
     (
         db,
-        client,
+        owner,
         Opened {
             customer_type_id,
             meter_id,
+            clerk,
+            supervisor,
         },
     )
+}
+
+fn residents() -> CustomerTypeInput {
+    CustomerTypeInput {
+        name: "Residents".to_owned(),
+        nature: Nature::Personal,
+        business_model: BusinessModel::SystemPrepaid,
+        meter_type_ids: vec![PLAIN_METERS],
+        counts_water_usage: true,
+        charges: true,
+        price_scheme_id: Some(SCHEME),
+        payment_methods: vec!["cash".to_owned()],
+    }
+}
+
+const FIELDS: MeterFields = MeterFields {
+    meter_type_id: PLAIN_METERS,
+    initial_electronic_reading: Decimal::ZERO,
+    initial_mechanical_reading: Decimal::ZERO,
+};
+
+fn meter_no() -> MeterNo {
+    MeterNo::parse("ONCE-1").unwrap()
 }
 
 /// What the opening is about: the same for every desk that sends it.
@@ -89,11 +104,22 @@ async fn with_fixture() -> (TestDb, Object, Opened) {
 struct Opened {
     customer_type_id: i64,
     meter_id: i64,
+    /// The operator every desk signs in as.
+    clerk: i64,
+    /// The operator id each desk's request names: the database stamps whoever signed in.
+    supervisor: i64,
 }
 
-/// A desk's connection of its own.
-async fn desk(conn_str: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(conn_str, tokio_postgres::NoTls)
+/// A desk's connection of its own, signed in as the clerk through `via` (the database's
+/// connection string, or a relay's in front of it), with the server `settings` given. As the
+/// app's connections, a statement waits at most 15 s: a desk stuck behind a lock fails
+/// instead of hanging the test.
+async fn desk(db: &TestDb, via: &str, settings: &str) -> tokio_postgres::Client {
+    let conn_str = format!(
+        "{} options='-c statement_timeout=15s {settings}'",
+        db.as_operator(via, "clerk")
+    );
+    let (client, connection) = tokio_postgres::connect(&conn_str, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
@@ -120,7 +146,7 @@ fn send_opening(
             info: &info,
             meter_id: opened.meter_id,
         };
-        customer_changes::open_account(&mut client, CLERK, KEY, &opening).await
+        customer_changes::open_account(&mut client, opened.supervisor, KEY, &opening).await
     })
 }
 
@@ -136,12 +162,17 @@ async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
     }
 }
 
-/// Whether a session of the database waits for a lock another transaction holds.
+/// Whether a session of the database waits for a lock another transaction holds. Asked of
+/// `pg_locks`, which shows every session's locks: `pg_stat_activity` hides another role's
+/// wait events from whoever is neither that role nor a reader of all statistics (the owner
+/// looking at a clerk's sessions).
 async fn someone_waits_for_a_lock(client: &Object) -> bool {
     client
         .query_one(
-            "SELECT EXISTS (SELECT FROM pg_stat_activity
-                            WHERE datname = current_database() AND wait_event_type = 'Lock')
+            "SELECT EXISTS (SELECT FROM pg_locks
+                            WHERE NOT granted
+                              AND database = (SELECT oid FROM pg_database
+                                              WHERE datname = current_database()))
                  AS waiting",
             &[],
         )
@@ -163,6 +194,20 @@ async fn written(client: &Object) -> (i64, i64) {
     (row.get("customers"), row.get("recorded"))
 }
 
+/// Who the customer and the record of [`KEY`] name as the operator who wrote them.
+async fn written_by(client: &Object) -> (i64, i64) {
+    let row = client
+        .query_one(
+            "SELECT (SELECT opened_by FROM customer) AS opened_by,
+                    (SELECT operator_id FROM applied_write WHERE idempotency_key = $1)
+                        AS recorded_by",
+            &[&KEY],
+        )
+        .await
+        .unwrap();
+    (row.get("opened_by"), row.get("recorded_by"))
+}
+
 #[tokio::test]
 async fn one_key_sent_on_two_connections_at_once_writes_once_and_both_hear_the_same() {
     let (db, client, opened) = with_fixture().await;
@@ -170,9 +215,9 @@ async fn one_key_sent_on_two_connections_at_once_writes_once_and_both_hear_the_s
 
     // The first attempt has written everything and sent its COMMIT, which the network holds.
     holder.arm();
-    let first = send_opening(desk(&holder.conn_str).await, opened);
+    let first = send_opening(desk(&db, &holder.conn_str, "").await, opened);
     until("the first COMMIT", async || holder.holding()).await;
-    let second = send_opening(desk(&db.conn_str).await, opened);
+    let second = send_opening(desk(&db, &db.conn_str, "").await, opened);
     until("the second attempt to wait", async || {
         someone_waits_for_a_lock(&client).await || second.is_finished()
     })
@@ -184,6 +229,11 @@ async fn one_key_sent_on_two_connections_at_once_writes_once_and_both_hear_the_s
     assert!(matches!(first, OpenOutcome::Opened(_)), "{first:?}");
     assert_eq!(second, first, "the second desk hears what the first did");
     assert_eq!(written(&client).await, (1, 1), "one customer, one record");
+    assert_eq!(
+        written_by(&client).await,
+        (opened.clerk, opened.clerk),
+        "the clerk signed in wrote them, whoever the request named"
+    );
 }
 
 #[tokio::test]
@@ -205,10 +255,11 @@ async fn one_key_sent_again_while_the_first_attempt_hangs_on_a_dead_connection_w
         "the app's sessions end an idle transaction"
     );
     let holder = CommitHolder::start(&db);
-    let first_desk = desk(&format!(
-        "{} options='-c idle_in_transaction_session_timeout=1s'",
-        holder.conn_str
-    ))
+    let first_desk = desk(
+        &db,
+        &holder.conn_str,
+        "-c idle_in_transaction_session_timeout=1s",
+    )
     .await;
 
     // The first desk's network dies with its COMMIT: never released, the transaction idles.
@@ -216,7 +267,7 @@ async fn one_key_sent_again_while_the_first_attempt_hangs_on_a_dead_connection_w
     let first = send_opening(first_desk, opened);
     until("the first COMMIT", async || holder.holding()).await;
     let sent_again = Instant::now();
-    let second = send_opening(desk(&db.conn_str).await, opened);
+    let second = send_opening(desk(&db, &db.conn_str, "").await, opened);
     until("the second attempt to wait", async || {
         someone_waits_for_a_lock(&client).await || second.is_finished()
     })
@@ -247,11 +298,73 @@ async fn one_key_sent_again_while_the_first_attempt_hangs_on_a_dead_connection_w
     assert_eq!(customer_no, i64::from(account.customer_no.value()));
 
     // The first desk, back, sends its parked request again: the same answer, nothing written.
-    let again = send_opening(desk(&db.conn_str).await, opened)
+    let again = send_opening(desk(&db, &db.conn_str, "").await, opened)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(again, second);
     assert_eq!(written(&client).await, (1, 1));
+    assert_eq!(written_by(&client).await, (opened.clerk, opened.clerk));
     holder.release();
+}
+
+#[tokio::test]
+async fn a_clerks_refused_reference_write_records_nothing_and_its_key_stays_free() {
+    let (db, client, opened) = with_fixture().await;
+    let mut clerk = db.pool_of("clerk").get().await.unwrap();
+    let refused = |answer: Result<_, DbError>| match answer {
+        Err(error) => assert_eq!(
+            error.sql_state(),
+            Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+            "{error}"
+        ),
+        Ok(outcome) => panic!("the clerk's write was done: {outcome:?}"),
+    };
+    let mut other_type = residents();
+    other_type.name = "Shops".to_owned();
+    refused(
+        customer_types::add_customer_type(&mut clerk, opened.supervisor, "clerk-1", &other_type)
+            .await
+            .map(|outcome| format!("{outcome:?}")),
+    );
+    refused(
+        customer_types::delete_customer_type(
+            &mut clerk,
+            opened.supervisor,
+            "clerk-2",
+            opened.customer_type_id,
+        )
+        .await
+        .map(|outcome| format!("{outcome:?}")),
+    );
+    let spare = MeterNo::parse("ONCE-2").unwrap();
+    refused(
+        meters::add_meter(&mut clerk, opened.supervisor, "clerk-3", &spare, &FIELDS)
+            .await
+            .map(|outcome| format!("{outcome:?}")),
+    );
+    let recorded: i64 = client
+        .query_one(
+            "SELECT count(*) AS count FROM applied_write WHERE idempotency_key LIKE 'clerk-%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("count");
+    assert_eq!(recorded, 0, "a refusal records nothing");
+
+    // The key of a refused write is free: the supervisor's write under it is done.
+    let mut supervisor = db.pool_of("super").get().await.unwrap();
+    let outcome = customer_types::add_customer_type(
+        &mut supervisor,
+        opened.supervisor,
+        "clerk-1",
+        &other_type,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, CustomerTypeOutcome::Saved { .. }),
+        "{outcome:?}"
+    );
 }

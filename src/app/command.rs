@@ -212,6 +212,30 @@ impl Command {
         }
     }
 
+    /// The permission (`role_permission`) this command needs wherever it is offered; None for
+    /// a command everyone may use, or whose need depends on the screen (`Add`, `Modify`,
+    /// `Delete`, … there: `Screen::permission`).
+    pub fn permission(self) -> Option<&'static str> {
+        Some(match self {
+            Command::OpenAccount => "customer.open",
+            Command::Transfer => "customer.transfer",
+            Command::OpenCard => "card.open",
+            Command::ReplaceCard => "card.replace",
+            Command::Recharge => "card.recharge",
+            Command::CardRefund => "card.refund",
+            Command::Recycle => "card.recycle",
+            Command::PendingCards | Command::SettleWithoutCard => "card.resolve",
+            Command::Import => "meter.import",
+            Command::Audit => "audit.view",
+            Command::Operators | Command::SwitchEnabled | Command::ResetPassword => {
+                "operator.maintain"
+            }
+            Command::Departments => "department.maintain",
+            Command::Roles => "role.maintain",
+            _ => return None,
+        })
+    }
+
     pub fn from_name(name: &str) -> Option<Command> {
         Command::ALL
             .into_iter()

@@ -122,6 +122,9 @@ pub enum Failure {
 pub struct Problem {
     pub key: &'static str,
     pub detail: String,
+    /// The permissions (codes) the database found the operator without: the text names them
+    /// in words.
+    pub permissions: Vec<String>,
 }
 
 impl Problem {
@@ -129,12 +132,39 @@ impl Problem {
         Problem {
             key,
             detail: detail.to_string(),
+            permissions: Vec::new(),
+        }
+    }
+
+    /// The database refused for want of any of `permissions` (its `md_require`).
+    pub fn not_permitted(permissions: Vec<String>, detail: impl ToString) -> Problem {
+        Problem {
+            permissions,
+            ..Problem::new(NOT_PERMITTED, detail)
         }
     }
 
     pub fn text(&self, lang: Lang) -> String {
-        lang.tf(self.key, &[("detail", &self.detail)])
+        let codes: Vec<&str> = self.permissions.iter().map(String::as_str).collect();
+        lang.tf(
+            self.key,
+            &[
+                ("detail", &self.detail),
+                ("permission", &lang.permission_names(&codes)),
+            ],
+        )
     }
+}
+
+/// The refusal of what the operator's roles do not allow, naming the permission in words.
+const NOT_PERMITTED: &str = "msg.not_permitted";
+
+/// Says that the operator's roles allow none of `permissions` (codes), named in words.
+pub fn not_permitted(lang: Lang, permissions: &[&str]) -> String {
+    lang.tf(
+        NOT_PERMITTED,
+        &[("permission", &lang.permission_names(permissions))],
+    )
 }
 
 /// The operator who signed in, as the database knows them.
@@ -341,6 +371,24 @@ impl App {
         }
     }
 
+    /// The commands offered here that the operator's roles allow: what the legend and the help
+    /// show.
+    pub fn allowed_commands(&self) -> Vec<(Command, &'static str)> {
+        let mut commands = self.commands();
+        commands.retain(|(command, _)| self.lacks(*command).is_none());
+        commands
+    }
+
+    /// The permission the screen on top needs for `command` that the operator lacks, if any.
+    pub fn lacks(&self, command: Command) -> Option<&'static str> {
+        let Slot::Module(_, screen) = &self.screen else {
+            return None;
+        };
+        screen
+            .permission(command)
+            .filter(|permission| !self.may(permission))
+    }
+
     /// Rows of the customer table that fit: all but the top line, the search line, the
     /// header, the message line and the legend.
     pub fn table_rows(&self) -> usize {
@@ -369,6 +417,12 @@ pub trait Screen: ScreenBase + Debug + Send {
     /// The commands it offers with the catalogue key of each label: the legend, the help and
     /// the command line are built from this, and `invoke` refuses any other command.
     fn commands(&self) -> Vec<(Command, &'static str)>;
+
+    /// The permission `command` needs here, if any: the legend and the help leave out what the
+    /// operator's roles do not allow, and the hub refuses it in words before `on_command`.
+    fn permission(&self, command: Command) -> Option<&'static str> {
+        command.permission()
+    }
 
     /// Draws its body: a pure function of its state and the app's shared parts (language,
     /// keymap, look, session, time zone).
@@ -629,14 +683,12 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
-    /// Whether the operator may do what `permission` names; when not, says so, naming it.
+    /// Whether the operator may do what `permission` names; when not, says so, naming it in
+    /// words.
     pub fn allowed(&mut self, permission: &str) -> bool {
         let allowed = self.app.may(permission);
         if !allowed {
-            let text = self
-                .app
-                .lang
-                .tf("msg.not_permitted", &[("permission", &permission)]);
+            let text = not_permitted(self.app.lang, &[permission]);
             self.say(MessageKind::Error, text);
         }
         allowed

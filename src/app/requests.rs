@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use std::future::Future;
 
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use super::hub::{Answer, Failure, Problem, Reply, Request, ScreenReply, ScreenRequest};
 pub use super::services::{Progress, ReceiptOutput, Services};
@@ -42,10 +43,30 @@ impl From<DbError> for Failure {
             Failure::Unreachable(err.to_string())
         } else if let DbError::SignedOut(detail) = err {
             Failure::SignedOut(detail)
+        } else if let Some(permissions) = missing_permissions(&err) {
+            Failure::Error(Problem::not_permitted(permissions, err))
         } else {
             Failure::Error(Problem::new("failure.database", err))
         }
     }
+}
+
+/// The permissions the database found the session without, when it refused for that: its
+/// `md_require` (sql/V13) says "permission denied: <role> may not do this (needs <code> or
+/// <code>)" with SQLSTATE insufficient_privilege.
+fn missing_permissions(err: &DbError) -> Option<Vec<String>> {
+    let DbError::Query(error) = err else {
+        return None;
+    };
+    let refused = error
+        .as_db_error()
+        .filter(|db| *db.code() == SqlState::INSUFFICIENT_PRIVILEGE)?;
+    let needs = refused
+        .message()
+        .rsplit_once("(needs ")?
+        .1
+        .strip_suffix(')')?;
+    Some(needs.split(" or ").map(str::to_owned).collect())
 }
 
 impl From<tokio_postgres::Error> for Failure {

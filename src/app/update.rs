@@ -227,6 +227,13 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         say(app, MessageKind::Error, text);
         return;
     }
+    // What the roles do not allow is refused here, in words, before a form is typed in vain
+    // (the database refuses the write anyway).
+    if !navigation && let Some(permission) = app.lacks(command) {
+        let text = not_permitted(app.lang, &[permission]);
+        say(app, MessageKind::Error, text);
+        return;
+    }
     let for_the_hub = matches!(
         command,
         Command::Help | Command::CommandLine | Command::Quit | Command::Logout

@@ -80,6 +80,39 @@ impl Lang {
     pub fn tf(self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
         fill_args(self.t(key), args)
     }
+
+    /// Permissions (`role_permission` codes) by their names in words, joined by "or": what a
+    /// refusal names, never the code itself (unless the catalogue has no name for it).
+    pub fn permission_names(self, codes: &[&str]) -> String {
+        codes
+            .iter()
+            .map(|code| self.name_of(&format!("permission_name.{}", code.replace('.', "_")), code))
+            .collect::<Vec<_>>()
+            .join(self.t("permission_name.or"))
+    }
+
+    /// A meterdesk role by its name; a role the catalogue does not know by its code.
+    pub fn role_name(self, code: &str) -> String {
+        self.name_of(&format!("role_name.{code}"), code)
+    }
+
+    /// Roles (codes) by their names, as a list.
+    pub fn roles_named(self, codes: &[String]) -> String {
+        codes
+            .iter()
+            .map(|code| self.role_name(code))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The text of `key`, or `code` itself when the catalogue has none: role and permission
+    /// codes are plain `[a-z_.]` (sql/V1's checks), safe to show as they are.
+    fn name_of(self, key: &str, code: &str) -> String {
+        match self.t(key) {
+            text if text == key => code.to_owned(),
+            text => text.to_owned(),
+        }
+    }
 }
 
 /// `text` with each `{name}` replaced by its value.
@@ -206,6 +239,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn permissions_and_roles_are_named_in_words_in_the_desks_language() {
+        let meters = ["meter.maintain", "meter.import"];
+        assert_eq!(
+            Lang::En.permission_names(&meters),
+            "add, modify and delete uninstalled meters or import meters from a file"
+        );
+        assert_eq!(
+            Lang::Zh.permission_names(&meters),
+            "新增、修改和删除未安装的水表或从文件导入水表"
+        );
+        assert_eq!(Lang::En.permission_names(&["no.such"]), "no.such");
+        let roles = [
+            "clerk".to_owned(),
+            "supervisor".to_owned(),
+            "cashier".to_owned(),
+        ];
+        assert_eq!(Lang::En.roles_named(&roles), "Clerk, Supervisor, cashier");
+        assert_eq!(Lang::Zh.roles_named(&roles), "收费员, 主管, cashier");
     }
 
     #[test]

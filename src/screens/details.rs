@@ -1,6 +1,7 @@
 //! One customer's details (Enter on the table), loaded when the screen opens and on F5:
 //! type, basic information, meter, account with its latest transactions, card, previous
-//! owners. Every stored text goes through `inert`.
+//! owners. Every stored text goes through `inert`. The customer's commands of the table
+//! (`row_actions`: modify, transfer, the card's) work here too, with the same keys.
 
 use chrono::FixedOffset;
 use ratatui::Frame;
@@ -11,8 +12,9 @@ use tokio_postgres::Client;
 
 use super::basic_info::label_key;
 use super::legend::{BACK, framed, usual};
+use super::row_actions::{ROW_ACTIONS, act_on, row_permission};
 use crate::app::requests::Read;
-use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
@@ -27,10 +29,13 @@ use crate::ui::theme::Theme;
 /// One customer's details.
 #[derive(Debug, Clone)]
 pub struct Details {
-    pub customer_id: i64,
-    /// Shown in the breadcrumbs while the details load.
-    pub customer_no: i64,
+    /// The customer as the table showed them, then as the details read: what the row's
+    /// commands act on (its number is in the breadcrumbs while the details load).
+    pub row: CustomerRow,
     pub details: Option<Box<CustomerDetails>>,
+    /// A change made from here (Modify, Transfer) was saved: the table below reads its page
+    /// again when the clerk goes back.
+    pub changed: bool,
 }
 
 /// Reads one customer's details; answered with a [`Found`].
@@ -54,20 +59,53 @@ impl Details {
     /// The details of the customer on `row`, to be loaded.
     pub fn of(row: &CustomerRow) -> Details {
         Details {
-            customer_id: row.id,
-            customer_no: row.customer_no,
+            row: row.clone(),
             details: None,
+            changed: false,
         }
+    }
+
+    fn load(&self, hub: &mut Hub) {
+        hub.send(LoadDetails {
+            customer_id: self.row.id,
+        });
+    }
+}
+
+/// The customer's row as the table would show it now, from their details.
+fn row_of(details: &CustomerDetails) -> CustomerRow {
+    let basic = &details.basic;
+    CustomerRow {
+        id: basic.id,
+        customer_no: basic.customer_no,
+        name: basic.name.clone(),
+        customer_type: details.customer_type.name.clone(),
+        meter_no: details.meter.meter_no.clone(),
+        account_kind: details.account.kind.clone(),
+        business_model: details.customer_type.business_model.clone(),
+        balance: details.account.balance.to_decimal(),
+        card_state: details.card.as_ref().map(|card| card.state.clone()),
+        phone: basic.phone.clone(),
+        address: basic.address.clone(),
+        status: basic.status.clone(),
     }
 }
 
 impl Screen for Details {
     fn crumb(&self, _lang: Lang) -> String {
-        format!("{:08}", self.customer_no)
+        format!("{:08}", self.row.customer_no)
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        framed([BACK].into_iter().chain(usual([Command::Refresh])))
+        framed(
+            usual(ROW_ACTIONS)
+                .chain([BACK])
+                .chain(usual([Command::Refresh])),
+        )
+    }
+
+    fn permission(&self, command: Command) -> Option<&'static str> {
+        row_permission(command)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
@@ -81,16 +119,37 @@ impl Screen for Details {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        hub.send(LoadDetails {
-            customer_id: self.customer_id,
-        });
+        self.load(hub);
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        match command {
+            command if ROW_ACTIONS.contains(&command) => act_on(&self.row, command, hub),
+            Command::Leave if self.changed => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+            }
+            _ => return false,
+        }
+        true
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         match reply.of::<Found>() {
-            Some(Found(Some(details))) => self.details = Some(details.clone()),
+            Some(Found(Some(details))) => {
+                self.row = row_of(details);
+                self.details = Some(details.clone());
+            }
             Some(Found(None)) => hub.say(MessageKind::Error, hub.app.lang.t("details.gone")),
             None => {}
+        }
+    }
+
+    /// A change saved from here: the details are read again, and the table's page once back.
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        if *notice == Notice::Reload {
+            self.changed = true;
+            self.load(hub);
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod operators;
 pub mod overview;
 pub mod password;
 pub mod reference;
+pub mod row_actions;
 pub mod table;
 pub mod transfer;
 

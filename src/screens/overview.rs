@@ -62,7 +62,7 @@ impl Screen for OverviewScreen {
                 "overview.signed_in",
                 &[
                     ("name", &inert(&session.full_name)),
-                    ("roles", &session.roles.join(", ")),
+                    ("roles", &lang.roles_named(&session.roles)),
                     ("department", &inert(&session.department)),
                 ],
             );

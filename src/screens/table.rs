@@ -13,11 +13,10 @@ use ratatui::widgets::Paragraph;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::card;
 use super::details::Details;
 use super::legend::{PAGING, usual};
-use super::modify::ModifyView;
-use super::{open_account, transfer};
+use super::open_account;
+use super::row_actions::{ROW_ACTIONS, act_on, row_permission};
 use crate::app::paging::{self, PageApply};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, new_screen};
@@ -204,8 +203,9 @@ impl Screen for CustomerTable {
             ];
         }
         use Command::*;
-        usual([Help, Search, Details, OpenAccount, Modify, Transfer])
-            .chain(usual([OpenCard, ReplaceCard, Recharge, Refresh]))
+        usual([Help, Search, Details, OpenAccount])
+            .chain(usual(ROW_ACTIONS))
+            .chain(usual([Refresh]))
             .chain(usual(PAGING))
             .chain([(Leave, "legend.log_out")])
             .chain(usual([CommandLine, Overview, Quit]))
@@ -309,35 +309,19 @@ impl Screen for CustomerTable {
                     hub.open(Box::new(Details::of(row)));
                 }
             }
-            Command::OpenCard | Command::ReplaceCard | Command::Recharge => {
+            Command::OpenAccount => hub.open(new_screen::<open_account::OpenAccountWizard>()),
+            command if ROW_ACTIONS.contains(&command) => {
                 if let Some(row) = self.selected_row() {
-                    card::for_customer(hub, command, row);
-                }
-            }
-            // What the operator's roles do not allow is refused here, in words, before a form
-            // is typed in vain (the database refuses the write anyway).
-            Command::OpenAccount => {
-                if hub.allowed("customer.open") {
-                    hub.open(new_screen::<open_account::OpenAccountWizard>());
-                }
-            }
-            Command::Modify => {
-                if let Some(row) = self.selected_row()
-                    && hub.allowed("customer.modify")
-                {
-                    hub.open(Box::new(ModifyView::of(row.id, row.customer_no)));
-                }
-            }
-            Command::Transfer => {
-                if let Some(row) = self.selected_row()
-                    && hub.allowed("customer.transfer")
-                {
-                    transfer::start(row, hub);
+                    act_on(row, command, hub);
                 }
             }
             _ => return false,
         }
         true
+    }
+
+    fn permission(&self, command: Command) -> Option<&'static str> {
+        row_permission(command)
     }
 
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {

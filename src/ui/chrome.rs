@@ -144,11 +144,12 @@ pub fn command_line(frame: &mut Frame, area: Rect, line: &CommandLine, theme: &T
     frame.set_cursor_position((area.x + 1 + cursor, area.y));
 }
 
-/// The key legend: the commands this screen offers, each with its first key in the live keymap.
+/// The key legend: the commands this screen offers that the operator's roles allow, each with
+/// its first key in the live keymap.
 pub fn legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
     let mut used = 0;
-    for (command, label) in app.commands() {
+    for (command, label) in app.allowed_commands() {
         let Some(key) = app.keymap.keys(command).first() else {
             continue;
         };

@@ -1,4 +1,5 @@
-//! F1 help: the keys of this screen, read from the live keymap, and the command line's words.
+//! F1 help: the keys of this screen, read from the live keymap, and the command line's words;
+//! only what the operator's roles allow.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -15,7 +16,7 @@ const WIDTH: u16 = 78;
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let lang = app.lang;
     let rows: Vec<(String, &str)> = app
-        .commands()
+        .allowed_commands()
         .into_iter()
         .map(|(command, label)| (app.keymap.names(command), lang.t(label)))
         .collect();
@@ -33,6 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ];
     let names: Vec<_> = Command::ALL
         .iter()
+        .filter(|c| c.permission().is_none_or(|permission| app.may(permission)))
         .map(|c| format!(":{}", c.name()))
         .collect();
     footer.push(Line::raw(format!(

@@ -13,6 +13,7 @@ use meterdesk::domain::customer_rules::{
     AccountKind, BasicInfo as Info, BusinessModel, Field, Nature, PersonalInfo,
 };
 use meterdesk::screens::basic_info::LoadBasics;
+use meterdesk::screens::details::Details;
 use meterdesk::screens::modify::{Modify, ModifyView};
 use meterdesk::screens::open_account::{
     CustomerTypes, OpenAccount, OpenAccountWizard, UninstalledMeters, WizardStep,
@@ -854,8 +855,16 @@ fn the_customer_screens_fit_a_tiny_terminal_without_panicking_or_overlapping() {
 
 /// The modify screen of customer 1 (version 4) with the household size changed, F2 pressed.
 fn modify_sent() -> (App, Vec<(u64, Request)>) {
-    let mut app = signed_in(Lang::En);
+    modify_sent_on(signed_in(Lang::En))
+}
+
+/// [`modify_sent`] from `app`: `m` there modifies customer 1.
+fn modify_sent_on(mut app: App) -> (App, Vec<(u64, Request)>) {
     let sent = press(&mut app, KeyCode::Char('m'));
+    assert_eq!(
+        only(&sent).of::<LoadBasics>(),
+        Some(&LoadBasics { customer_id: 1 })
+    );
     answer(
         &mut app,
         &sent,
@@ -1079,4 +1088,46 @@ fn a_refused_save_names_what_the_other_clerk_changed_in_form_order() {
     );
     let text = &app.message.as_ref().unwrap().text;
     assert!(text.contains("姓名") || text.contains("名称"), "{text}");
+}
+
+/// From a customer's details `m` modifies them as from the table (before the details are even
+/// read: it acts on the table's row); once saved, the details are read again, and the table's
+/// page when the clerk goes back to it.
+#[test]
+fn modify_from_details_reads_the_details_and_then_the_tables_page_again() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        only(&sent).of::<LoadDetails>(),
+        Some(&LoadDetails { customer_id: 1 })
+    );
+    let (mut app, sent) = modify_sent_on(app);
+    let reloaded = answer(
+        &mut app,
+        &sent,
+        Reply::screen(ModifyOutcome::Saved { version: 5 }),
+    );
+    assert!(app.screen.is::<Details>(), "back on the details");
+    assert_eq!(
+        only(&reloaded).of::<LoadDetails>(),
+        Some(&LoadDetails { customer_id: 1 })
+    );
+    assert!(render(&app).contains("Basic information saved"));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(
+        only(&sent).of::<Fetch>().is_some(),
+        "the table reads its page again: {sent:?}"
+    );
+}
+
+/// `t` on a customer's details opens the transfer as from the table; F3 comes back to them.
+#[test]
+fn transfer_from_details_as_from_the_table() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Enter);
+    let mut app = transfer_screen_on(app, Decimal::ZERO, 0);
+    assert!(app.screen.is::<TransferView>(), "{}", render(&app));
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<Details>(), "{}", render(&app));
 }

@@ -2,6 +2,7 @@
 
 use crate::support::*;
 use meterdesk::domain::money::{Money, Volume};
+use meterdesk::screens::details::Details;
 
 fn sample_details() -> CustomerDetails {
     let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 11, day, hour, 30, 0).unwrap();
@@ -93,4 +94,92 @@ fn details_of_the_selected_customer() {
         panic!("F3 goes back to the table")
     };
     assert_eq!(table.selected, 1, "with the same row selected");
+}
+
+/// The details of a card customer (`sample_details`), as `signed_in`'s clerk or as whoever
+/// `permissions` makes them.
+fn details_as(permissions: Option<&[&str]>) -> App {
+    let mut app = signed_in(Lang::En);
+    if let Some(permissions) = permissions {
+        app.session.as_mut().unwrap().permissions =
+            permissions.iter().map(|p| (*p).to_owned()).collect();
+    }
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Enter);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Found(Some(Box::new(sample_details())))),
+    );
+    app
+}
+
+fn legend(app: &App) -> String {
+    render(app).lines().last().unwrap().to_owned()
+}
+
+const SUPERVISOR: [&str; 8] = [
+    "customer.view",
+    "customer.modify",
+    "customer.transfer",
+    "card.read",
+    "card.open",
+    "card.replace",
+    "card.recharge",
+    "card.refund",
+];
+
+/// The customer's commands of the table work on the details, with the same keys, each as the
+/// operator's roles allow: the legend offers only those, and the others are refused in words.
+#[test]
+fn the_customers_commands_on_the_details_as_the_roles_allow() {
+    let mut clerk = details_as(None);
+    assert_eq!(
+        legend(&clerk),
+        "\"F1 Help  m Modify  t Transfer  F6 Open card  F8 Recharge  F3 Back  F5 Refresh   \""
+    );
+    let sent = press(&mut clerk, KeyCode::F(7));
+    assert!(sent.is_empty(), "{sent:?}");
+    assert!(clerk.screen.is::<Details>());
+    assert_eq!(
+        clerk.message.clone().unwrap().text,
+        "Your roles do not allow you to replace lost or damaged cards."
+    );
+    // The row's own refusal, as on the table: this customer has an active card.
+    press(&mut clerk, KeyCode::F(6));
+    assert!(clerk.screen.is::<Details>());
+    assert!(
+        clerk.message.clone().unwrap().text.contains("already has"),
+        "{:?}",
+        clerk.message
+    );
+
+    let mut supervisor = details_as(Some(&SUPERVISOR));
+    assert_eq!(
+        legend(&supervisor),
+        "\"F1 Help  m Modify  t Transfer  F6 Open card  F7 Replace card  F8 Recharge       \""
+    );
+    press(&mut supervisor, KeyCode::F(7));
+    let screen = render(&supervisor);
+    assert!(screen.contains("Reason: lost"), "{screen}");
+    assert!(screen.contains("10000034"), "{screen}");
+
+    let mut administrator = details_as(Some(&["customer.view", "card.read", "operator.maintain"]));
+    assert_eq!(
+        legend(&administrator),
+        "\"F1 Help  F3 Back  F5 Refresh  : Command  F10 Quit                               \""
+    );
+    for (key, permission) in [
+        (KeyCode::Char('m'), "modify a customer's basic information"),
+        (KeyCode::Char('t'), "transfer a customer to a new owner"),
+        (KeyCode::F(8), "recharge cards"),
+    ] {
+        let sent = press(&mut administrator, key);
+        assert!(sent.is_empty(), "{key:?}: {sent:?}");
+        assert!(administrator.screen.is::<Details>(), "{key:?}");
+        assert_eq!(
+            administrator.message.clone().unwrap().text,
+            format!("Your roles do not allow you to {permission}.")
+        );
+    }
 }

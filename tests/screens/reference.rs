@@ -129,7 +129,10 @@ fn meter_types_list_add_form_and_permissions() {
     press(&mut clerk, KeyCode::Char('a'));
     let message = clerk.message.clone().expect("a refusal");
     assert_eq!(message.kind, MessageKind::Error);
-    assert!(message.text.contains("meter.maintain"), "{message:?}");
+    assert_eq!(
+        message.text,
+        "Your roles do not allow you to add, modify and delete uninstalled meters."
+    );
     assert!(clerk.screen.is::<MeterTypes>());
 
     let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");

@@ -107,3 +107,80 @@ fn form_with_errors_and_a_lookup() {
     form.on_key(key(KeyCode::Char('c')), None, Lang::En);
     insta::assert_snapshot!("form_lookup_list", draw(&form));
 }
+
+/// The legend and the help offer only what the signed-in operator's roles allow, with the keys
+/// of the live keymap: the clerk is offered no card replacement nor the supervisor's card
+/// commands, the supervisor is; an administrator none of a customer's changes or card writes.
+#[test]
+fn the_legend_and_the_help_offer_only_what_the_roles_allow() {
+    let as_roles = |permissions: &[&str]| {
+        let mut app = signed_in(Lang::En);
+        app.keymap =
+            KeyMap::new(&[("replace-card".to_owned(), vec!["F11".to_owned()])].into()).unwrap();
+        if !permissions.is_empty() {
+            app.session.as_mut().unwrap().permissions =
+                permissions.iter().map(|p| (*p).to_owned()).collect();
+        }
+        app
+    };
+    let legend = |app: &App| render(app).lines().last().unwrap().to_owned();
+    let help = |app: &mut App| {
+        press(app, KeyCode::F(1));
+        let screen = render(app);
+        press(app, KeyCode::F(1));
+        screen
+    };
+
+    let mut clerk = as_roles(&[]);
+    assert_eq!(
+        legend(&clerk),
+        "\"F1 Help  / Search  Enter Details  o Open account  m Modify  t Transfer          \""
+    );
+    let shown = help(&mut clerk);
+    for offered in ["Open card", "Recharge", ":recharge"] {
+        assert!(shown.contains(offered), "{offered}: {shown}");
+    }
+    for withheld in [
+        "F11",
+        "Replace card",
+        ":replace-card",
+        ":card-refund",
+        ":operators",
+    ] {
+        assert!(!shown.contains(withheld), "{withheld}: {shown}");
+    }
+
+    let mut supervisor = as_roles(&[
+        "customer.view",
+        "customer.open",
+        "customer.modify",
+        "customer.transfer",
+        "card.open",
+        "card.replace",
+        "card.recharge",
+        "card.refund",
+        "card.resolve",
+    ]);
+    let shown = help(&mut supervisor);
+    for offered in ["F11", "Replace card", ":replace-card", ":card-refund"] {
+        assert!(shown.contains(offered), "{offered}: {shown}");
+    }
+    assert!(!shown.contains(":operators"), "{shown}");
+
+    let mut administrator = as_roles(&["customer.view", "card.read", "operator.maintain"]);
+    assert_eq!(
+        legend(&administrator),
+        "\"F1 Help  / Search  Enter Details  F5 Refresh  PgDn Next page                    \""
+    );
+    let shown = help(&mut administrator);
+    for withheld in [
+        "Open account",
+        "Modify",
+        "Transfer",
+        "Open card",
+        "Recharge",
+    ] {
+        assert!(!shown.contains(withheld), "{withheld}: {shown}");
+    }
+    assert!(shown.contains(":operators"), "{shown}");
+}

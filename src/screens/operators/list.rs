@@ -66,7 +66,7 @@ impl ListKind for OperatorList {
 
     fn form(&self, row: Option<&OperatorRow>, _command: Command, app: &App) -> Option<RefForm> {
         Some(match row {
-            None => self.add_form(),
+            None => self.add_form(app.lang),
             Some(row) => self.roles_form(row, app),
         })
     }
@@ -111,7 +111,7 @@ impl ListKind for OperatorList {
 
 impl OperatorList {
     /// The form that adds an operator.
-    fn add_form(&self) -> RefForm {
+    fn add_form(&self, lang: Lang) -> RefForm {
         let departments = self
             .departments
             .iter()
@@ -128,7 +128,7 @@ impl OperatorList {
                 FieldKind::Choice(departments),
                 true,
             ),
-            Field::new("operators.f_roles", self.role_choices(), true),
+            Field::new("operators.f_roles", self.role_choices(lang), true),
         ]);
         if let [only] = self.departments.as_slice() {
             choose(&mut form, "operators.f_department", &only.id.to_string());
@@ -142,7 +142,7 @@ impl OperatorList {
     fn roles_form(&self, row: &OperatorRow, app: &App) -> RefForm {
         let mut form = Form::new(vec![Field::new(
             "operators.f_roles",
-            self.role_choices(),
+            self.role_choices(app.lang),
             true,
         )]);
         choose_many(&mut form, "operators.f_roles", &row.roles);
@@ -161,13 +161,14 @@ impl OperatorList {
         RefForm::new(form, target, &SAVES)
     }
 
-    fn role_choices(&self) -> FieldKind {
+    /// The roles, by their names in the desk's language.
+    fn role_choices(&self, lang: Lang) -> FieldKind {
         FieldKind::Choices(
             self.roles
                 .iter()
                 .map(|role| Choice {
                     key: role.code.clone(),
-                    label: inert(&role.name).into_owned(),
+                    label: lang.role_name(&role.code),
                 })
                 .collect(),
         )
@@ -188,7 +189,7 @@ fn cells(row: &OperatorRow, lang: Lang) -> Vec<String> {
         inert(&row.login).into_owned(),
         inert(&row.full_name).into_owned(),
         inert(&row.department).into_owned(),
-        inert(&row.roles.join(", ")).into_owned(),
+        lang.roles_named(&row.roles),
         lang.t(if row.enabled {
             "operators.enabled"
         } else {

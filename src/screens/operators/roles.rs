@@ -110,10 +110,10 @@ impl ListKind for RoleList {
         }
     }
 
-    fn cells(row: &RoleRow, _lang: Lang) -> Vec<String> {
+    fn cells(row: &RoleRow, lang: Lang) -> Vec<String> {
         vec![
             inert(&row.code).into_owned(),
-            inert(&row.name).into_owned(),
+            lang.role_name(&row.code),
             row.operators.to_string(),
             row.permissions.len().to_string(),
         ]
@@ -124,7 +124,7 @@ impl ListKind for RoleList {
         Some(lang.tf(
             "operators.role_permissions",
             &[
-                ("role", &inert(&row.code)),
+                ("role", &lang.role_name(&row.code)),
                 ("permissions", &inert(&row.permissions.join(", "))),
             ],
         ))

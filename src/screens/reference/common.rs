@@ -26,22 +26,16 @@ pub(crate) fn move_in(selected: &mut usize, len: usize, step: isize) {
         .min(len.saturating_sub(1));
 }
 
-/// A command that needs `permission` the operator lacks is refused on the message line
-/// (true: refused).
-pub(crate) fn refused(hub: &mut Hub, permission: Option<&'static str>) -> bool {
-    permission.is_some_and(|permission| !hub.allowed(permission))
-}
-
-/// The permission that the commands starting a change need on a list, if `command` is one.
+/// The permission `command` needs on a list whose changes need `permission`: the commands
+/// starting a change need it, the others what they need everywhere (`Command::permission`).
 pub(super) fn change_permission(
     command: Command,
     permission: &'static str,
 ) -> Option<&'static str> {
-    matches!(
-        command,
-        Command::Add | Command::Modify | Command::Delete | Command::Prices
-    )
-    .then_some(permission)
+    match command {
+        Command::Add | Command::Modify | Command::Delete | Command::Prices => Some(permission),
+        _ => command.permission(),
+    }
 }
 
 /// A screen's commands: help, its own, then the way back, the command line and quit.

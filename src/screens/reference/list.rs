@@ -147,6 +147,10 @@ impl<K: ListKind> Screen for ShortList<K> {
         super::common::commands_with(K::COMMANDS)
     }
 
+    fn permission(&self, command: Command) -> Option<&'static str> {
+        super::common::change_permission(command, K::Work::PERMISSION)
+    }
+
     /// A title line with a count, then its table, and the selected row's detail if its kind
     /// has one.
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
@@ -184,7 +188,7 @@ impl<K: ListKind> Screen for ShortList<K> {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        if K::PRIVATE && super::common::refused(hub, Some(K::Work::PERMISSION)) {
+        if K::PRIVATE && !hub.allowed(K::Work::PERMISSION) {
             hub.leave();
         } else {
             send(hub, K::READ);
@@ -216,12 +220,6 @@ impl<K: ListKind> Screen for ShortList<K> {
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::common::refused(
-            hub,
-            super::common::change_permission(command, K::Work::PERMISSION),
-        ) {
-            return true;
-        }
         if self.kind.on_command(self.selected_row(), command, hub) {
             return true;
         }

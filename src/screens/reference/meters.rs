@@ -12,7 +12,6 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of};
-use super::meter_import::ImportRequest;
 use super::meter_types::{MeterTypeReply, MeterTypeRequest};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, send};
 use super::texts::{meter_no_error_text, status_key};
@@ -512,14 +511,11 @@ impl Screen for MetersView {
         true
     }
 
+    fn permission(&self, command: Command) -> Option<&'static str> {
+        super::common::change_permission(command, MeterRequest::PERMISSION)
+    }
+
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        let permission = match command {
-            Command::Import => Some(ImportRequest::PERMISSION),
-            _ => super::common::change_permission(command, MeterRequest::PERMISSION),
-        };
-        if super::common::refused(hub, permission) {
-            return true;
-        }
         match command {
             Command::Refresh => self.page(command, hub),
             Command::Search => self.search_focused = true,

@@ -11,6 +11,7 @@ use std::future::Future;
 
 use tokio_postgres::Client;
 
+use crate::app::hub::not_permitted;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind};
@@ -156,10 +157,9 @@ pub(super) fn told<W: RefWork>(
     lang: Lang,
 ) -> Option<ChangeAnswer> {
     match answer {
-        RefAnswer::NotPermitted(permission) => Some(Err(vec![(
-            None,
-            lang.tf("msg.not_permitted", &[("permission", permission)]),
-        )])),
+        RefAnswer::NotPermitted(permission) => {
+            Some(Err(vec![(None, not_permitted(lang, &[permission]))]))
+        }
         RefAnswer::Done(reply) => work.told(reply, lang),
     }
 }

@@ -248,13 +248,11 @@ impl Screen for SchemeView {
         false
     }
 
+    fn permission(&self, command: Command) -> Option<&'static str> {
+        super::common::change_permission(command, SchemeRequest::PERMISSION)
+    }
+
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        if super::common::refused(
-            hub,
-            super::common::change_permission(command, SchemeRequest::PERMISSION),
-        ) {
-            return true;
-        }
         match command {
             Command::Prices => hub.open(Box::new(self.prices_form())),
             _ => return false,
