@@ -460,6 +460,76 @@ async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
     );
 }
 
+/// Finding 1 of #11: a recharge left pending with its card never written is settled by a
+/// supervisor without the card; then the same card comes back, still holding the purchase
+/// before. Nothing is sold over the missing purchase: it is written onto the card first.
+#[tokio::test]
+async fn a_purchase_settled_without_its_card_reaches_the_meter_when_the_card_comes_back() {
+    let Some(mut station) = Station::start("card-flow-settled-without-card").await else {
+        return;
+    };
+    let card = station.rig.insert_blank("card");
+    station.done(&Request::Open).await;
+    station.done(&recharge("4")).await;
+    assert!(station.swipe().await);
+    let pending = station.begin(&recharge("5")).await.expect("journaled");
+    let mut supervisor = station.supervisor.get().await.unwrap();
+    let settled = card_ops::settle_without_card(&mut supervisor, pending.operation_id, SUPERVISOR)
+        .await
+        .unwrap()
+        .expect("a supervisor may");
+    assert_eq!(settled.state, OperationState::Done);
+    drop(supervisor);
+
+    // The card comes back holding purchase #1 (loaded); a new recharge is not sold over #2.
+    let before = station.records().await;
+    assert_eq!(
+        station.refused(&recharge("3")).await,
+        Refusal::MissingPurchaseWritten { sequence: 2 }
+    );
+    let CardContent::User(caught_up) = Station::content(&station.records().await) else {
+        panic!("not a user card");
+    };
+    assert_ne!(station.records().await, before);
+    assert_eq!(
+        caught_up.purchase.map(|p| (p.sequence, p.volume_litres)),
+        Some((2, 5_000))
+    );
+    assert_eq!(
+        station.refused(&recharge("3")).await,
+        Refusal::Recharge(RechargeRefusal::SwipeMeterFirst)
+    );
+    assert!(station.swipe().await);
+    assert_eq!(station.meter.credit_litres, 9_000);
+    station.done(&recharge("3")).await;
+    assert!(station.swipe().await);
+    station.rig.pull(card);
+
+    let books = station.books().await;
+    assert_eq!(
+        (
+            books.paid_in,
+            books.litres_sold,
+            station.meter.credit_litres
+        ),
+        (dec("12.00"), 12_000, 12_000),
+        "paid for is what the meter holds"
+    );
+    let audited: i64 = station
+        .customer
+        .client
+        .query_one(
+            "SELECT count(*) FROM audit_log
+             WHERE action = 'card.missing_purchase' AND (detail ->> 'customer_id')::bigint = $1
+               AND (detail ->> 'purchase_seq')::bigint = 2 AND (detail ->> 'written')::boolean",
+            &[&station.customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1, "written to the card and audited once");
+}
+
 #[tokio::test]
 async fn a_card_that_is_not_blank_is_refused_and_a_request_sent_twice_sells_once() {
     let Some(mut station) = Station::start("card-flow-not-blank").await else {

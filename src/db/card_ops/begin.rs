@@ -129,6 +129,47 @@ pub(super) async fn start(
     }
 }
 
+/// The plan that writes onto `card` the purchase the database settled without it (see
+/// `plan_missing_purchase`), if it is `customer_id`'s active card and behind.
+pub async fn missing_purchase(
+    client: &impl GenericClient,
+    customer_id: i64,
+    card: &UserCard,
+    key: &MacKey,
+) -> Result<Option<Planned<PurchaseRecord>>, DbError> {
+    Ok(holder(client, customer_id, key, false)
+        .await?
+        .and_then(|holder| holder.missing_purchase(card, key)))
+}
+
+/// Audits a purchase settled without its card and then written onto it (`written`), or found
+/// missing on it and not written (the write failed): with the card and the customer.
+pub async fn missing_purchase_written(
+    client: &impl GenericClient,
+    operator_id: i64,
+    customer_id: i64,
+    card_no: u32,
+    sequence: u32,
+    written: bool,
+) -> Result<(), DbError> {
+    client
+        .execute(
+            "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             VALUES ($1, 'card.missing_purchase', 'card', $2,
+                     jsonb_build_object('customer_id', $3::bigint, 'card_no', $2::bigint,
+                                        'purchase_seq', $4::bigint, 'written', $5::boolean))",
+            &[
+                &operator_id,
+                &i64::from(card_no),
+                &customer_id,
+                &i64::from(sequence),
+                &written,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
     match content {
         CardContent::User(card) => Ok(card),
@@ -337,6 +378,12 @@ impl Journal<'_> {
             Ok(card_id) => card_id,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        // Never sell over a purchase the card has not received (settled without it).
+        if let Some(missing) = self.holder.missing_purchase(card, self.begin.key) {
+            return Ok(Err(Refusal::MissingPurchase {
+                sequence: missing.record.sequence,
+            }));
+        }
         if let Err(refusal) = check_recharge(card, self.holder.active()) {
             return Ok(Err(refusal.into()));
         }

@@ -162,6 +162,12 @@ pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
                 &[("at", &local(seen_at, app.zone))],
             );
         }
+        Refusal::MissingPurchase { sequence } => {
+            return lang.tf("ic.refused_missing_purchase", &[("seq", sequence)]);
+        }
+        Refusal::MissingPurchaseWritten { sequence } => {
+            return lang.tf("ic.missing_purchase_written", &[("seq", sequence)]);
+        }
         Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
         Refusal::AlreadyHasCard => "ic.refused_has_card",
