@@ -16,7 +16,9 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::card::reader::{CardError, ReaderHandle};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
-use crate::db::card_ops::{self, Begin, BeginOutcome, Begun, Refusal, Request, Settled};
+use crate::db::card_ops::{
+    self, Begin, BeginOutcome, Begun, Discrepancy, Refusal, Request, Settled,
+};
 use crate::db::session::Sessions;
 use crate::domain::card_counter::Resolution;
 use crate::domain::card_records::{CardContent, MacKey};
@@ -170,17 +172,20 @@ pub enum Flow {
     Finished(Settled),
 }
 
-/// A card read at the counter, with the pending operations it resolved.
+/// A card read at the counter, with the pending operations it resolved and what differs
+/// from the database (audited).
 #[derive(Debug)]
 pub struct Touched {
     /// `None`: a card without the WATER application (foreign).
     pub content: Option<CardContent>,
     pub records: Option<[Record; 3]>,
     pub settled: Vec<Settled>,
+    pub discrepancies: Vec<Discrepancy>,
 }
 
-/// Reads the card on the reader and resolves from it the pending operation of `customer_id`
-/// (the customer on screen, if any) and of the card's owner. Call it whenever a card is
+/// Reads the card on the reader, resolves from it the pending operation of `customer_id`
+/// (the customer on screen, if any) and of the card's owner, and reconciles the card with the
+/// database (`card_ops::reconcile`). Call it whenever a card is
 /// presented or a customer's card screen opens.
 pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched, FlowError> {
     let key = desk.access.key()?;
@@ -190,14 +195,17 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
             content: None,
             records: None,
             settled: Vec::new(),
+            discrepancies: Vec::new(),
         });
     };
     let mut client = desk.pool.get().await.map_err(DbError::from)?;
     let settled = card_ops::touch(&mut client, customer_id, &records, key).await?;
+    let discrepancies = card_ops::reconcile(&mut client, desk.operator_id, &records, key).await?;
     Ok(Touched {
         content: Some(CardContent::classify(&records, key)),
         records: Some(records),
         settled,
+        discrepancies,
     })
 }
 

@@ -17,12 +17,14 @@ use meterdesk::card::reader::CardError;
 use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
 use meterdesk::cardflow::{self, CardAccess, Desk, Flow, FlowError, PendingCause, WritesStopped};
 use meterdesk::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, LossReason, OperationState, Payment, Quantity, Refusal,
-    Request,
+    self, Begin, BeginOutcome, Begun, Discrepancy, LossReason, OperationState, Payment, Quantity,
+    Refusal, Request,
 };
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::db::session::Sessions;
-use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, Resolution, plan_open};
+use meterdesk::domain::card_counter::{
+    NotBlank, RechargeRefusal, Resolution, plan_open, plan_recharge,
+};
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
 use meterdesk::tools::rig::virtual_card::WaterApplication;
@@ -217,6 +219,14 @@ impl Station {
             .iter()
             .map(|settled| settled.state)
             .collect()
+    }
+
+    /// What the card in the reader holds that the database disagrees with.
+    async fn discrepancies(&self) -> Vec<Discrepancy> {
+        cardflow::touch(&self.desk(CLERK), None)
+            .await
+            .unwrap()
+            .discrepancies
     }
 
     /// The meter's rules applied to the card in the reader, its write-back written like
@@ -481,7 +491,12 @@ async fn a_purchase_settled_without_its_card_reaches_the_meter_when_the_card_com
     assert_eq!(settled.state, OperationState::Done);
     drop(supervisor);
 
-    // The card comes back holding purchase #1 (loaded); a new recharge is not sold over #2.
+    // The card comes back holding purchase #1 (loaded): the read tells; a new recharge is not
+    // sold over #2.
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::MissingPurchase { sequence: 2 }]
+    );
     let before = station.records().await;
     assert_eq!(
         station.refused(&recharge("3")).await,
@@ -528,6 +543,77 @@ async fn a_purchase_settled_without_its_card_reaches_the_meter_when_the_card_com
         .unwrap()
         .get(0);
     assert_eq!(audited, 1, "written to the card and audited once");
+}
+
+/// Item 2 of #11: every read compares the card with the database; a purchase this system never
+/// sold (written with the key elsewhere) and a void card are told and audited.
+#[tokio::test]
+async fn a_purchase_never_sold_here_and_a_void_card_are_flagged_and_audited_when_read() {
+    let Some(mut station) = Station::start("card-flow-reconcile").await else {
+        return;
+    };
+    let first = station.rig.insert_blank("first");
+    station.done(&Request::Open).await;
+    station.done(&recharge("2")).await;
+    assert!(station.swipe().await);
+    assert_eq!(station.discrepancies().await, [], "the card agrees");
+
+    let CardContent::User(card) = Station::content(&station.records().await) else {
+        panic!("not a user card");
+    };
+    let forged = plan_recharge(
+        &card,
+        Some(&card.issue),
+        6,
+        50_000,
+        unix_now(),
+        &station.key,
+    )
+    .unwrap();
+    let read_back = station
+        .rig
+        .reader
+        .write_plan(&forged.plan, &station.pin)
+        .recv()
+        .await
+        .unwrap();
+    assert_eq!(forged.plan.resolve(&read_back), Resolution::Done);
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::UnknownPurchase {
+            sequence: 7,
+            litres: 50_000
+        }]
+    );
+    station.rig.pull(first);
+
+    let second = station.rig.insert_blank("second");
+    station.done(&replace()).await;
+    station.rig.pull(second);
+    let first = station.rig.insert("first", &[]);
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::VoidCard {
+            reason: Some("lost".into())
+        }]
+    );
+    station.rig.pull(first);
+
+    let audited: Vec<String> = station
+        .customer
+        .client
+        .query(
+            "SELECT detail ->> 'kind' FROM audit_log
+             WHERE action = 'card.discrepancy' AND (detail ->> 'customer_id')::bigint = $1
+               AND (detail ->> 'card_no')::bigint = entity_id ORDER BY id",
+            &[&station.customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(audited, ["unknown_purchase", "void_card"]);
 }
 
 #[tokio::test]

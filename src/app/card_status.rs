@@ -12,9 +12,11 @@ use super::hub::{
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
 use crate::cardflow::{self, FlowError};
-use crate::db::card_ops::{self, OperationKind, OperationState, Settled};
+use crate::db::card_ops::{self, Discrepancy, OperationKind, OperationState, Settled};
 use crate::db::cards;
 use crate::domain::card_records::CardContent;
+use crate::domain::money::Volume;
+use crate::ui::text::{coded, local};
 
 /// Why a card is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub struct CardRead {
     pub seen: CardSeen,
     /// Pending operations the card resolved.
     pub settled: Vec<Settled>,
+    /// What the card holds that the database does not agree with (audited).
+    pub discrepancies: Vec<Discrepancy>,
 }
 
 impl ScreenRequest for ReadCard {
@@ -68,6 +72,7 @@ async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure
     let unreadable = |why: String| CardRead {
         seen: CardSeen::Unreadable(why),
         settled: Vec::new(),
+        discrepancies: Vec::new(),
     };
     let key = match services.card_access.key() {
         Ok(key) => key,
@@ -102,6 +107,7 @@ async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure
     Ok(CardRead {
         seen,
         settled: touched.settled,
+        discrepancies: touched.discrepancies,
     })
 }
 
@@ -114,6 +120,62 @@ fn on_read(app: &mut App, read: &CardRead) {
     if let Some(settled) = read.settled.iter().find(|settled| settled.now) {
         let text = resolved_text(app, settled);
         say(app, MessageKind::Info, text);
+    }
+    if !read.discrepancies.is_empty() {
+        let card_no = match &read.seen {
+            CardSeen::User { card, .. } => card.issue.card_number,
+            _ => 0,
+        };
+        let texts: Vec<String> = read
+            .discrepancies
+            .iter()
+            .map(|discrepancy| discrepancy_text(app, card_no, discrepancy))
+            .collect();
+        say(app, MessageKind::Error, texts.join(" "));
+    }
+}
+
+/// A difference between the card and the database, in the clerk's words.
+pub fn discrepancy_text(app: &App, card_no: u32, discrepancy: &Discrepancy) -> String {
+    let lang = app.lang;
+    let card = format!("{card_no:08}");
+    match discrepancy {
+        Discrepancy::UnknownCard => lang.tf("ic.discrepancy_unknown_card", &[("card", &card)]),
+        Discrepancy::VoidCard { reason } => lang.tf(
+            "ic.discrepancy_void",
+            &[
+                ("card", &card),
+                (
+                    "reason",
+                    &reason
+                        .as_deref()
+                        .map(|reason| coded(lang, "ic.reason_", reason))
+                        .unwrap_or_default(),
+                ),
+            ],
+        ),
+        Discrepancy::UnknownPurchase { sequence, litres } => lang.tf(
+            "ic.discrepancy_unknown_purchase",
+            &[
+                ("card", &card),
+                ("seq", sequence),
+                ("volume", &Volume::from_litres(*litres)),
+            ],
+        ),
+        Discrepancy::MissingPurchase { sequence } => lang.tf(
+            "ic.discrepancy_missing_purchase",
+            &[("card", &card), ("seq", sequence)],
+        ),
+        Discrepancy::OlderImage { seen_at } => lang.tf(
+            "ic.discrepancy_older_image",
+            &[
+                ("card", &card),
+                (
+                    "at",
+                    &seen_at.map_or_else(|| "—".to_owned(), |at| local(&at, app.zone)),
+                ),
+            ],
+        ),
     }
 }
 

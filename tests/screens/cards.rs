@@ -4,8 +4,8 @@ use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
 use meterdesk::db::card_ops::{
-    LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity, Quote, Refusal,
-    Request as CardOp, Settled, UsageOf, UsageRecord,
+    Discrepancy, LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity,
+    Quote, Refusal, Request as CardOp, Settled, UsageOf, UsageRecord,
 };
 use meterdesk::db::cards::{CardOwner, PaymentMethod};
 use meterdesk::domain::card_counter::RecycleRefusal;
@@ -126,6 +126,7 @@ fn insert(app: &mut App, seen: CardSeen) {
         Reply::screen(CardRead {
             seen,
             settled: Vec::new(),
+            discrepancies: Vec::new(),
         }),
     );
 }
@@ -203,6 +204,7 @@ fn status_line_follows_the_card_as_it_comes_and_goes() {
         Reply::screen(CardRead {
             seen: CardSeen::Blank,
             settled: Vec::new(),
+            discrepancies: Vec::new(),
         }),
     );
     lines.push(top_line(&app));
@@ -261,6 +263,7 @@ fn a_read_that_answers_after_the_card_went_is_dropped() {
             outcome: Ok(Reply::screen(CardRead {
                 seen: CardSeen::Blank,
                 settled: Vec::new(),
+                discrepancies: Vec::new(),
             })),
         },
     );
@@ -634,6 +637,7 @@ fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
         Reply::screen(CardRead {
             seen: seen_user(user_card(5)),
             settled: vec![finished],
+            discrepancies: Vec::new(),
         }),
     );
     assert_eq!(
@@ -943,6 +947,53 @@ fn a_refund_from_an_older_card_image_is_refused_in_words_naming_when() {
             Reply::screen(Written::Refused(Refusal::OlderCardImage { seen_at })),
         );
         assert_eq!(app.message.clone().unwrap().text, expected, "{lang:?}");
+    }
+}
+
+/// #11 item 2 and finding 6: a void card is named in words when read (the read audited it),
+/// and F9 offers no refund the journal would refuse.
+#[test]
+fn a_void_card_is_told_when_read_and_offered_no_refund() {
+    for (lang, told, refused) in [
+        (
+            Lang::En,
+            "Card 40000017 is void (lost): it cannot be recharged or refunded here, only \
+             recycled. Reported.",
+            "This card is void: it is not the customer's active card.",
+        ),
+        (
+            Lang::Zh,
+            "卡 40000017 已作废（挂失）：本柜台不能充值或退款，只能回收。已记录。",
+            "此卡已作废：不是该用户的有效卡。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = update(&mut app, card_in()).requests;
+        let card = user_card(4);
+        let mut newer = card.issue.clone();
+        newer.generation = 2;
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(CardRead {
+                seen: CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner("void")),
+                    active: Some(newer),
+                },
+                settled: Vec::new(),
+                discrepancies: vec![Discrepancy::VoidCard {
+                    reason: Some("lost".into()),
+                }],
+            }),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::F(9));
+        assert!(sent.is_empty(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, refused, "{lang:?}");
+        assert!(!render(&app).contains("Refund the unloaded purchase"));
     }
 }
 

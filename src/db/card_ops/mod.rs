@@ -373,6 +373,7 @@ mod begin;
 mod holder;
 mod lists;
 mod prices;
+mod reconcile;
 mod settle;
 
 use begin::*;
@@ -382,6 +383,7 @@ pub use holder::{CardHolder, KnownCard, card_holder, card_owner};
 pub use lists::{pending_operations, usage_records};
 pub use prices::quote_recharge;
 use prices::*;
+pub use reconcile::{Discrepancy, reconcile};
 use settle::*;
 pub use settle::{
     SETTLED_WITHOUT_CARD, journaled, resolution_without_card, settle, settle_without_card, touch,

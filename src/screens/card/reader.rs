@@ -14,7 +14,7 @@ use crate::card::reader::ReaderState;
 use crate::db::card_ops::Payment;
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::PurchaseState;
-use crate::domain::card_records::{MeterWriteBack, PurchaseRecord, UserCard};
+use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
 use crate::domain::money::Volume;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -28,11 +28,11 @@ impl CardScreen {
         if !hub.allowed("card.refund") {
             return;
         }
-        let Some((card, owner, _)) = known_card(hub.app) else {
+        let Some((card, owner, active)) = known_card(hub.app) else {
             hub.say(MessageKind::Error, lang.t("ic.need_user_card"));
             return;
         };
-        match refund_of(lang, card, owner) {
+        match refund_of(lang, card, owner, active) {
             Ok(confirm) => self.set_pane(CardPane::Confirm(confirm)),
             Err(refused) => hub.say(MessageKind::Error, lang.t(refused)),
         }
@@ -52,8 +52,18 @@ impl CardScreen {
 }
 
 /// The refund of the purchase on `card`, paid out in the type's first payment method (cash),
-/// else onto the balance; or the catalogue key of why there is nothing to refund.
-fn refund_of(lang: Lang, card: &UserCard, owner: &CardOwner) -> Result<Confirm, &'static str> {
+/// else onto the balance; or the catalogue key of why there is nothing to refund. Only the
+/// active card (`active`, as the database knows it) is refunded: a void card's purchase is
+/// carried by the active card, and the journal refuses it.
+fn refund_of(
+    lang: Lang,
+    card: &UserCard,
+    owner: &CardOwner,
+    active: Option<&IssueRecord>,
+) -> Result<Confirm, &'static str> {
+    if active != Some(&card.issue) {
+        return Err("ic.refused_void");
+    }
     match (card.purchase_state(), &card.purchase) {
         (PurchaseState::NotLoaded, Some(purchase)) => Ok(Confirm::Refund {
             customer: customer_of(owner),
@@ -301,10 +311,12 @@ mod tests {
 
     #[test]
     fn only_a_purchase_the_meter_has_not_loaded_is_refunded_in_the_first_method() {
+        let on_the_reader = card(Some(4), PurchaseStatus::Valid);
         let refund = refund_of(
             Lang::En,
-            &card(Some(4), PurchaseStatus::Valid),
+            &on_the_reader,
             &owner(&["Cash", "WeChat"]),
+            Some(&on_the_reader.issue),
         );
         let Ok(Confirm::Refund {
             card_no,
@@ -320,7 +332,9 @@ mod tests {
         assert_eq!(payout, Payment::Method("cash".into()));
         assert_eq!(payout_label, "Cash");
         assert_eq!(customer.id, 42);
-        let refused = |card: &UserCard| refund_of(Lang::En, card, &owner(&["Cash"])).unwrap_err();
+        let refused = |card: &UserCard| {
+            refund_of(Lang::En, card, &owner(&["Cash"]), Some(&card.issue)).unwrap_err()
+        };
         assert_eq!(
             refused(&card(Some(5), PurchaseStatus::Valid)),
             "ic.refund_loaded"
@@ -335,11 +349,24 @@ mod tests {
         let mut replacement = card(None, PurchaseStatus::Valid);
         replacement.issue.replacement = true;
         assert_eq!(refused(&replacement), "ic.refused_swipe_new_card");
+        // Finding 6 of #11: a void card (replaced, or reported lost) is offered no refund.
+        let void = refund_of(Lang::En, &on_the_reader, &owner(&["Cash"]), None);
+        assert_eq!(void.unwrap_err(), "ic.refused_void");
+        let mut newer = on_the_reader.issue.clone();
+        newer.generation += 1;
+        let replaced = refund_of(Lang::En, &on_the_reader, &owner(&["Cash"]), Some(&newer));
+        assert_eq!(replaced.unwrap_err(), "ic.refused_void");
     }
 
     #[test]
     fn without_a_payment_method_the_refund_goes_onto_the_balance() {
-        let refund = refund_of(Lang::En, &card(None, PurchaseStatus::Valid), &owner(&[]));
+        let on_the_reader = card(None, PurchaseStatus::Valid);
+        let refund = refund_of(
+            Lang::En,
+            &on_the_reader,
+            &owner(&[]),
+            Some(&on_the_reader.issue),
+        );
         let Ok(Confirm::Refund {
             payout,
             payout_label,
