@@ -352,9 +352,9 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
 
     // The old card: refused by the meter, refused at the counter, recycled to blank.
     let first = station.rig.insert("first", &[]);
-    let refused = station.rig.meter(&["swipe"]);
+    let refused = station.rig.meter_refuses(&["swipe"]);
     assert!(
-        refused.contains("refused the card: replaced card"),
+        refused.contains("refused the card: blacklisted card"),
         "{refused}"
     );
     assert_eq!(
@@ -614,6 +614,96 @@ async fn a_purchase_never_sold_here_and_a_void_card_are_flagged_and_audited_when
         .map(|row| row.get(0))
         .collect();
     assert_eq!(audited, ["unknown_purchase", "void_card"]);
+}
+
+/// Item 5 of #11: a card reported lost (no replacement yet) is refused at the counter at once;
+/// the next card issued carries its number to the meter's blacklist, and the meter simulator
+/// refuses it — exiting non-zero — from the new card's first swipe on.
+#[tokio::test]
+async fn a_card_reported_lost_is_blocked_at_once_and_blacklisted_by_the_next_card() {
+    let Some(mut station) = Station::start("card-flow-report-lost").await else {
+        return;
+    };
+    let lost = station.rig.insert_blank("lost");
+    station.done(&Request::Open).await;
+    station.done(&recharge("2")).await;
+    station.rig.meter(&["swipe"]);
+    let mut clerk = station.clerk.get().await.unwrap();
+    let customer_id = station.customer.customer_id;
+    assert_eq!(
+        card_ops::report_lost(&mut clerk, customer_id)
+            .await
+            .unwrap(),
+        Err(Refusal::NotPermitted)
+    );
+    drop(clerk);
+    let mut supervisor = station.supervisor.get().await.unwrap();
+    let lost_no = card_ops::report_lost(&mut supervisor, customer_id)
+        .await
+        .unwrap()
+        .expect("reported lost");
+    assert_eq!(
+        card_ops::report_lost(&mut supervisor, customer_id)
+            .await
+            .unwrap(),
+        Err(Refusal::NoActiveCard)
+    );
+    drop(supervisor);
+    assert_eq!(
+        station.refused(&recharge("1")).await,
+        Refusal::Recharge(RechargeRefusal::NotTheActiveCard)
+    );
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::VoidCard {
+            reason: Some("lost".into())
+        }]
+    );
+    // The meter has not heard of it yet.
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("nothing to load"), "{swiped}");
+    station.rig.pull(lost);
+
+    let new = station.rig.insert_blank("new");
+    station.done(&replace()).await;
+    let CardContent::User(new_card) = Station::content(&station.records().await) else {
+        panic!("not a user card");
+    };
+    let carried = new_card.purchase.expect("the last purchase");
+    assert_eq!(
+        (carried.sequence, carried.blacklisted_card),
+        (1, Some(lost_no))
+    );
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("nothing to load"), "{swiped}");
+    station.rig.pull(new);
+
+    let lost = station.rig.insert("lost", &[]);
+    let before = station.records().await;
+    let refused = station.rig.meter_refuses(&["swipe"]);
+    assert!(
+        refused.contains(&format!("refused the card: blacklisted card {lost_no}")),
+        "{refused}"
+    );
+    assert_eq!(
+        station.records().await,
+        before,
+        "a refused card is not written"
+    );
+    station.rig.pull(lost);
+    let audited: i64 = station
+        .customer
+        .client
+        .query_one(
+            "SELECT count(*) FROM audit_log
+             WHERE action = 'card.report_lost' AND entity_id = $2
+               AND (detail ->> 'customer_id')::bigint = $1",
+            &[&customer_id, &i64::from(lost_no)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1);
 }
 
 #[tokio::test]

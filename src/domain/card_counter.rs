@@ -236,9 +236,11 @@ pub fn plan_replace(
         ..active.clone()
     };
     // Rewritten for the new generation: a meter that registers it would refuse the old one's.
+    // It carries the replaced card's number to the meter's blacklist (docs/card-records.md).
     let purchase = last_purchase.map_or(EMPTY_RECORD, |purchase| {
         PurchaseRecord {
             generation,
+            blacklisted_card: Some(active.card_number),
             ..purchase.clone()
         }
         .encode(card_number, key)
@@ -296,6 +298,7 @@ pub fn plan_recharge(
         generation: card.issue.generation,
         status: PurchaseStatus::Valid,
         written_at: now,
+        blacklisted_card: None,
     };
     Ok(purchase_plan(card, purchase, key))
 }
@@ -464,6 +467,7 @@ pub(crate) mod tests {
             generation,
             status,
             written_at: NOW - 60,
+            blacklisted_card: None,
         }
     }
 
@@ -614,7 +618,10 @@ pub(crate) mod tests {
             read(&written(&planned.plan, [EMPTY_RECORD, [7; 32], [9; 32]])),
             CardContent::User(UserCard {
                 issue: expected_issue,
-                purchase: valid(5, 2),
+                purchase: Some(PurchaseRecord {
+                    blacklisted_card: Some(CARD),
+                    ..purchase(5, 2, Valid)
+                }),
                 write_back: None,
             })
         );
@@ -625,7 +632,13 @@ pub(crate) mod tests {
             panic!("not a user card");
         };
         assert_eq!(new_card.issue.generation, 3);
-        assert_eq!(new_card.purchase, cancelled(5, 3));
+        assert_eq!(
+            new_card.purchase,
+            Some(PurchaseRecord {
+                blacklisted_card: Some(CARD),
+                ..purchase(5, 3, Cancelled)
+            })
+        );
         let planned = replaced(1, None);
         let CardContent::User(new_card) = read(&written(&planned.plan, [EMPTY_RECORD; 3])) else {
             panic!("not a user card");
@@ -701,6 +714,7 @@ pub(crate) mod tests {
             generation: 2,
             status: Valid,
             written_at: NOW,
+            blacklisted_card: None,
         };
         assert_eq!(planned.record, expected);
         assert_eq!(

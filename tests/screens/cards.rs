@@ -57,6 +57,7 @@ fn user_card(loaded: u32) -> UserCard {
             generation: 1,
             status: PurchaseStatus::Valid,
             written_at: 1_795_836_000,
+            blacklisted_card: None,
         }),
         write_back: Some(MeterWriteBack {
             last_loaded_sequence: loaded,

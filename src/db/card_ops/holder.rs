@@ -183,6 +183,7 @@ pub(super) async fn last_purchase(
             PurchaseStatus::Valid
         },
         written_at: u32::try_from(row.get::<_, i64>("written_at")).unwrap_or(0),
+        blacklisted_card: None,
     }))
 }
 

@@ -208,6 +208,8 @@ pub enum Refusal {
     UseReplace,
     #[error("the customer has no card to replace: open one")]
     NoCardToReplace,
+    #[error("the customer has no active card to report lost")]
+    NoActiveCard,
     #[error(transparent)]
     NotBlank(#[from] NotBlank),
     #[error(transparent)]
@@ -386,5 +388,6 @@ use prices::*;
 pub use reconcile::{Discrepancy, reconcile};
 use settle::*;
 pub use settle::{
-    SETTLED_WITHOUT_CARD, journaled, resolution_without_card, settle, settle_without_card, touch,
+    SETTLED_WITHOUT_CARD, journaled, report_lost, resolution_without_card, settle,
+    settle_without_card, touch,
 };

@@ -173,6 +173,7 @@ pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
         Refusal::AlreadyHasCard => "ic.refused_has_card",
         Refusal::UseReplace => "ic.refused_use_replace",
         Refusal::NoCardToReplace => "ic.refused_no_card",
+        Refusal::NoActiveCard => "ic.refused_no_active_card",
         Refusal::NotACardCustomer => "ic.refused_not_card_customer",
         Refusal::CustomerClosed => "ic.refused_closed",
         Refusal::AnotherCustomersCard => "ic.refused_other_customer",

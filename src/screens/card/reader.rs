@@ -279,6 +279,7 @@ mod tests {
                 generation: 1,
                 status,
                 written_at: 1_795_836_000,
+                blacklisted_card: None,
             }),
             write_back: loaded.map(|last_loaded_sequence| MeterWriteBack {
                 last_loaded_sequence,
