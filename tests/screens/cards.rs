@@ -19,6 +19,7 @@ use meterdesk::screens::card::{
     Quoted, Receipt, ReceiptKind, ReceiptOfFinished, SettleWithoutCard, SettledWithoutCard,
     WriteCard, Written,
 };
+use meterdesk::screens::card::{ReportLost, ReportedLost};
 
 const READER: &str = "Virtual PCD 00 00";
 const CARD: u32 = 40_000_017;
@@ -832,6 +833,45 @@ fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
         message.contains("must swipe the new card on the meter before the next recharge"),
         "{message}"
     );
+}
+
+/// #11 item 5: the Replace confirmation says what is true of the old card, and reports a card
+/// lost before a blank card is at hand ('v'): the card is void at once at every counter.
+#[test]
+fn report_lost_from_the_replace_confirmation_voids_the_card_at_once() {
+    for (lang, told) in [
+        (
+            Lang::En,
+            "Card 40000017 is reported lost: refused at every counter from now on.",
+        ),
+        (Lang::Zh, "卡 40000017 已挂失：即日起各柜台拒绝此卡。"),
+    ] {
+        let mut app = signed_in(lang);
+        card_customer_row(&mut app, Some("active"), "active");
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(7));
+        let name = if lang == Lang::En { "en" } else { "zh" };
+        insta::assert_snapshot!(format!("replace_confirmation_{name}"), render(&app));
+        let sent = press(&mut app, KeyCode::Char('v'));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(ReportedLost(Err(Refusal::NoActiveCard))),
+        );
+        let refused = app.message.clone().unwrap().text;
+        let no_card = match lang {
+            Lang::En => "The customer has no active card to report lost.",
+            Lang::Zh => "该用户没有可挂失的有效卡。",
+        };
+        assert_eq!(refused, no_card);
+        let sent = press(&mut app, KeyCode::Char('v'));
+        let ReportLost { customer_id } = only(&sent);
+        assert_eq!(*customer_id, 1, "the row's customer");
+        answer(&mut app, &sent, Reply::screen(ReportedLost(Ok(CARD))));
+        let message = app.message.clone().unwrap().text;
+        assert!(message.starts_with(told), "{message}");
+        assert!(!render(&app).contains("Reason:"), "back on the card pane");
+    }
 }
 
 #[test]

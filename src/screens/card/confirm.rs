@@ -363,7 +363,7 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
                     ("key", &key_of(app, Command::NextField)),
                 ],
             ));
-            details.push(lang.t("ic.replace_note").to_owned());
+            details.extend(lang.t("ic.replace_note").lines().map(str::to_owned));
             ask(
                 "ic.confirm_replace",
                 &[("customer", customer_line(customer))],

@@ -9,6 +9,7 @@
 
 mod common;
 mod confirm;
+mod lost;
 mod pending;
 mod reader;
 mod receipt;
@@ -35,6 +36,7 @@ use common::{card_no, key_of, known_card, refusal_text};
 
 pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
 pub use confirm::{WriteCard, Written};
+pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
 pub use receipt::{
     FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptKind, ReceiptOfFinished,
@@ -71,6 +73,7 @@ impl Screen for CardScreen {
             CardPane::Confirm(Confirm::Replace { .. }) => vec![
                 (Save, "ic.legend_confirm"),
                 (NextField, "ic.legend_reason"),
+                (ReportLost, "ic.legend_report_lost"),
                 (Cancel, "command.cancel"),
             ],
             CardPane::Confirm(_) => vec![(Save, "ic.legend_confirm"), (Cancel, "command.cancel")],
@@ -183,6 +186,10 @@ impl Screen for CardScreen {
                     LossReason::Damaged => LossReason::Lost,
                 };
             }
+            (CardPane::Confirm(Confirm::Replace { customer, .. }), Command::ReportLost) => {
+                let customer = customer.clone();
+                self.report_lost(&customer, hub);
+            }
             (CardPane::Confirm(_), Command::Save) => self.confirmed(hub),
             (
                 CardPane::Confirm(Confirm::Recharge { form, .. }),
@@ -214,6 +221,8 @@ impl Screen for CardScreen {
             }
         } else if let Some(settled) = reply.of::<SettledWithoutCard>() {
             self.settled_without_card(settled, hub);
+        } else if let Some(reported) = reply.of::<ReportedLost>() {
+            self.reported_lost(reported, hub);
         } else if let Some(Quoted(quote)) = reply.of::<Quoted>() {
             self.on_quote(quote, hub);
         } else if let Some(written) = reply.of::<Written>() {
