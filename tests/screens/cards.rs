@@ -17,7 +17,7 @@ use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
     CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge,
     Quoted, Receipt, ReceiptKind, ReceiptOfFinished, SettleWithoutCard, SettledWithoutCard,
-    WriteCard, Written,
+    WriteCard, WriteOutcome, Written,
 };
 use meterdesk::screens::card::{ReportLost, ReportedLost};
 
@@ -358,12 +358,12 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
     let next = answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Recharge,
             card_no: CARD,
             receipt: Some(Box::new(receipt)),
             receipt_no: None,
-        }),
+        })),
     );
     assert!(
         next.iter().any(|(_, r)| matches!(
@@ -669,6 +669,58 @@ fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
     );
 }
 
+/// #11: a pending recharge the next write's begin finished on the way (`Flow::resolved`) gets
+/// its receipt kept and told, like one a card read finishes.
+#[test]
+fn a_recharge_the_next_write_finishes_gets_its_receipt_kept() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('y'));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<WriteCard>(&sent).operation, CardOp::Recycle);
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(WriteOutcome {
+            written: Written::Done {
+                kind: OperationKind::Recycle,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            },
+            resolved: Some(finished_recharge(77)),
+        }),
+    );
+    assert!(
+        next.iter()
+            .any(|(_, request)| request.of::<ReadCard>().is_some())
+    );
+    let asked: Vec<_> = next
+        .into_iter()
+        .filter(|(_, request)| request.of::<ReceiptOfFinished>().is_some())
+        .collect();
+    assert_eq!(
+        only::<ReceiptOfFinished>(&asked),
+        &ReceiptOfFinished {
+            operation_id: 77,
+            receipt_no: 1017
+        }
+    );
+    let kept = answer(
+        &mut app,
+        &asked,
+        Reply::screen(FinishedReceipt(Some(Box::new(later_receipt(
+            ReceiptKind::Recharge,
+        ))))),
+    );
+    assert_eq!(only::<KeepReceipt>(&kept).receipt_no, 1017);
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Pending recharge #77 finished: the card shows it was written; receipt #1017."
+    );
+}
+
 #[test]
 fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
     let mut app = signed_in(Lang::Zh);
@@ -684,12 +736,12 @@ fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
     let next = answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Refund,
             card_no: CARD,
             receipt: Some(Box::new(later_receipt(ReceiptKind::Refund))),
             receipt_no: Some(1017),
-        }),
+        })),
     );
     assert!(
         next.iter().any(|(_, r)| matches!(
@@ -734,12 +786,12 @@ fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Open,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        }),
+        })),
     );
     assert!(render(&app).contains("Go to recharge"));
 }
@@ -821,12 +873,12 @@ fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Replace,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        }),
+        })),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
@@ -885,12 +937,12 @@ fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
     let next = answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Replace,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        }),
+        })),
     );
     assert!(
         next.iter().any(|(_, r)| matches!(
@@ -943,10 +995,10 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Pending {
+        Reply::screen(WriteOutcome::from(Written::Pending {
             operation_id: 91,
             cause: Problem::new("failure.card_none", "no card"),
-        }),
+        })),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
@@ -985,7 +1037,9 @@ fn a_refund_from_an_older_card_image_is_refused_in_words_naming_when() {
         answer(
             &mut app,
             &sent,
-            Reply::screen(Written::Refused(Refusal::OlderCardImage { seen_at })),
+            Reply::screen(WriteOutcome::from(Written::Refused(
+                Refusal::OlderCardImage { seen_at },
+            ))),
         );
         assert_eq!(app.message.clone().unwrap().text, expected, "{lang:?}");
     }
@@ -1087,9 +1141,9 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Refused(Refusal::Recycle(
+        Reply::screen(WriteOutcome::from(Written::Refused(Refusal::Recycle(
             RecycleRefusal::UnloadedPurchase,
-        ))),
+        )))),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
@@ -1105,12 +1159,12 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Recycle,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        }),
+        })),
     );
     assert_eq!(
         app.message.clone().unwrap().text,
@@ -1195,12 +1249,12 @@ fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_rece
     let next = answer(
         &mut app,
         &resent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Recharge,
             card_no: CARD,
             receipt: Some(Box::new(receipt)),
             receipt_no: None,
-        }),
+        })),
     );
     assert!(
         next.iter().any(|(_, r)| r.of::<KeepReceipt>().is_some()),

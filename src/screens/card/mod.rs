@@ -35,7 +35,7 @@ use crate::ui::theme::Theme;
 use common::{card_no, key_of, known_card, refusal_text};
 
 pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
-pub use confirm::{WriteCard, Written};
+pub use confirm::{WriteCard, WriteOutcome, Written};
 pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
 pub use receipt::{
@@ -225,9 +225,8 @@ impl Screen for CardScreen {
             self.reported_lost(reported, hub);
         } else if let Some(Quoted(quote)) = reply.of::<Quoted>() {
             self.on_quote(quote, hub);
-        } else if let Some(written) = reply.of::<Written>() {
-            self.on_written(written, hub);
-            confirm::read_after(written, hub);
+        } else if let Some(outcome) = reply.of::<WriteOutcome>() {
+            self.on_written(outcome, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
             let text = hub.app.lang.tf("ic.receipt_not_kept", &[("why", why)]);
             hub.say(MessageKind::Error, text);
