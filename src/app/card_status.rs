@@ -4,7 +4,7 @@
 //! card number run off the UI task as [`ReadCard`], and the answer lands in `App::card`. The
 //! card screens (`screens::card`) read `App::card` and ask for a read after a write.
 
-pub use super::card_seen::CardSeen;
+pub use super::card_seen::{CardRead, CardSeen};
 use super::hub::{
     Answer, App, Failure, Hub, MessageKind, Outgoing, Request, ScreenReply, ScreenRequest, say,
     send,
@@ -12,11 +12,9 @@ use super::hub::{
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
 use crate::cardflow::{self, FlowError};
-use crate::db::card_ops::{self, Discrepancy, OperationKind, OperationState, Settled};
+use crate::db::card_ops::{self, OperationKind, OperationState, Settled};
 use crate::db::cards;
 use crate::domain::card_records::CardContent;
-use crate::domain::money::Volume;
-use crate::ui::text::{coded, local};
 
 /// Why a card is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,16 +35,6 @@ pub struct ReadCard {
     pub after: ReadFor,
 }
 
-/// What a [`ReadCard`] found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CardRead {
-    pub seen: CardSeen,
-    /// Pending operations the card resolved.
-    pub settled: Vec<Settled>,
-    /// What the card holds that the database does not agree with (audited).
-    pub discrepancies: Vec<Discrepancy>,
-}
-
 impl ScreenRequest for ReadCard {
     /// The read after a write cannot be called back: it holds the keyboard (the next keys
     /// need the card as written), F12 drops the typed-ahead keys but the answer is still
@@ -62,7 +50,7 @@ impl ScreenRequest for ReadCard {
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(read) = reply.of::<CardRead>() {
             on_read(hub.app, read);
-            (hub.app.registry.finished_by_a_read)(hub, &read.settled);
+            (hub.app.registry.after_a_read)(hub, read);
         }
     }
 }
@@ -120,62 +108,6 @@ fn on_read(app: &mut App, read: &CardRead) {
     if let Some(settled) = read.settled.iter().find(|settled| settled.now) {
         let text = resolved_text(app, settled);
         say(app, MessageKind::Info, text);
-    }
-    if !read.discrepancies.is_empty() {
-        let card_no = match &read.seen {
-            CardSeen::User { card, .. } => card.issue.card_number,
-            _ => 0,
-        };
-        let texts: Vec<String> = read
-            .discrepancies
-            .iter()
-            .map(|discrepancy| discrepancy_text(app, card_no, discrepancy))
-            .collect();
-        say(app, MessageKind::Error, texts.join(" "));
-    }
-}
-
-/// A difference between the card and the database, in the clerk's words.
-pub fn discrepancy_text(app: &App, card_no: u32, discrepancy: &Discrepancy) -> String {
-    let lang = app.lang;
-    let card = format!("{card_no:08}");
-    match discrepancy {
-        Discrepancy::UnknownCard => lang.tf("ic.discrepancy_unknown_card", &[("card", &card)]),
-        Discrepancy::VoidCard { reason } => lang.tf(
-            "ic.discrepancy_void",
-            &[
-                ("card", &card),
-                (
-                    "reason",
-                    &reason
-                        .as_deref()
-                        .map(|reason| coded(lang, "ic.reason_", reason))
-                        .unwrap_or_default(),
-                ),
-            ],
-        ),
-        Discrepancy::UnknownPurchase { sequence, litres } => lang.tf(
-            "ic.discrepancy_unknown_purchase",
-            &[
-                ("card", &card),
-                ("seq", sequence),
-                ("volume", &Volume::from_litres(*litres)),
-            ],
-        ),
-        Discrepancy::MissingPurchase { sequence } => lang.tf(
-            "ic.discrepancy_missing_purchase",
-            &[("card", &card), ("seq", sequence)],
-        ),
-        Discrepancy::OlderImage { seen_at } => lang.tf(
-            "ic.discrepancy_older_image",
-            &[
-                ("card", &card),
-                (
-                    "at",
-                    &seen_at.map_or_else(|| "—".to_owned(), |at| local(&at, app.zone)),
-                ),
-            ],
-        ),
     }
 }
 

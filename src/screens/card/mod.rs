@@ -38,6 +38,7 @@ pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
 pub use confirm::{WriteCard, WriteOutcome, Written};
 pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
+pub use reader::after_a_read;
 pub use receipt::{
     FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptKind, ReceiptOfFinished,
     keep_receipts_of,

@@ -7,11 +7,12 @@ use ratatui::text::Line;
 use super::common::{
     CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, text,
 };
-use crate::app::card_status::CardSeen;
+use super::receipt::keep_receipts_of;
+use crate::app::card_status::{CardRead, CardSeen};
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
 use crate::card::reader::ReaderState;
-use crate::db::card_ops::Payment;
+use crate::db::card_ops::{Discrepancy, Payment};
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::PurchaseState;
 use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
@@ -20,6 +21,64 @@ use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
+
+/// A card read answered, wherever the clerk is (the hub's `Registry::after_a_read`): the
+/// receipts of the recharges it finished are kept, and what the card holds that the database
+/// disagrees with (audited by the read) is told in words.
+pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
+    keep_receipts_of(hub, &read.settled);
+    if read.discrepancies.is_empty() {
+        return;
+    }
+    let card_no = match &read.seen {
+        CardSeen::User { card, .. } => card.issue.card_number,
+        _ => 0,
+    };
+    let texts: Vec<String> = read
+        .discrepancies
+        .iter()
+        .map(|discrepancy| discrepancy_text(hub.app, card_no, discrepancy))
+        .collect();
+    hub.say(MessageKind::Error, texts.join(" "));
+}
+
+/// A difference between the card and the database, in the clerk's words.
+fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String {
+    let lang = app.lang;
+    let card = card_no(number);
+    match discrepancy {
+        Discrepancy::UnknownCard => lang.tf("ic.discrepancy_unknown_card", &[("card", &card)]),
+        Discrepancy::VoidCard { reason } => {
+            let reason = reason
+                .as_deref()
+                .map(|reason| coded(lang, "ic.reason_", reason))
+                .unwrap_or_default();
+            lang.tf(
+                "ic.discrepancy_void",
+                &[("card", &card), ("reason", &reason)],
+            )
+        }
+        Discrepancy::UnknownPurchase { sequence, litres } => lang.tf(
+            "ic.discrepancy_unknown_purchase",
+            &[
+                ("card", &card),
+                ("seq", sequence),
+                ("volume", &Volume::from_litres(*litres)),
+            ],
+        ),
+        Discrepancy::MissingPurchase { sequence } => lang.tf(
+            "ic.discrepancy_missing_purchase",
+            &[("card", &card), ("seq", sequence)],
+        ),
+        Discrepancy::OlderImage { seen_at } => {
+            let at = seen_at.map_or_else(|| "—".to_owned(), |at| local(&at, app.zone));
+            lang.tf(
+                "ic.discrepancy_older_image",
+                &[("card", &card), ("at", &at)],
+            )
+        }
+    }
+}
 
 impl CardScreen {
     /// Refund: a supervisor's, and only of a purchase the meter has not loaded.
