@@ -152,22 +152,16 @@ pub async fn missing_purchase_written(
     sequence: u32,
     written: bool,
 ) -> Result<(), DbError> {
-    client
-        .execute(
-            "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-             VALUES ($1, 'card.missing_purchase', 'card', $2,
-                     jsonb_build_object('customer_id', $3::bigint, 'card_no', $2::bigint,
-                                        'purchase_seq', $4::bigint, 'written', $5::boolean))",
-            &[
-                &operator_id,
-                &i64::from(card_no),
-                &customer_id,
-                &i64::from(sequence),
-                &written,
-            ],
-        )
-        .await?;
-    Ok(())
+    let detail = serde_json::json!({ "purchase_seq": sequence, "written": written });
+    audit_card(
+        client,
+        operator_id,
+        "card.missing_purchase",
+        i64::from(card_no),
+        Some(customer_id),
+        &detail,
+    )
+    .await
 }
 
 pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {

@@ -385,6 +385,7 @@ pub use holder::{CardHolder, KnownCard, card_holder, card_owner};
 pub use lists::{pending_operations, usage_records};
 pub use prices::quote_recharge;
 use prices::*;
+use reconcile::audit_card;
 pub use reconcile::{Discrepancy, reconcile};
 use settle::*;
 pub use settle::{

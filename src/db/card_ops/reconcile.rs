@@ -82,21 +82,19 @@ pub async fn reconcile(
         }
     };
     for discrepancy in &discrepancies {
-        transaction
-            .execute(
-                "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 VALUES ($1, 'card.discrepancy', 'card', $2,
-                         jsonb_build_object('customer_id', $3::bigint, 'card_no', $2::bigint,
-                                            'kind', $4::text, 'purchase_seq', $5::bigint))",
-                &[
-                    &operator_id,
-                    &card_no,
-                    &customer_id,
-                    &discrepancy.code(),
-                    &discrepancy.sequence(),
-                ],
-            )
-            .await?;
+        let detail = serde_json::json!({
+            "kind": discrepancy.code(),
+            "purchase_seq": discrepancy.sequence(),
+        });
+        audit_card(
+            &transaction,
+            operator_id,
+            "card.discrepancy",
+            card_no,
+            customer_id,
+            &detail,
+        )
+        .await?;
     }
     transaction.commit().await?;
     Ok(discrepancies)
@@ -162,4 +160,32 @@ async fn differences(
         }
     }
     Ok(found)
+}
+
+/// An audit row about card `card_no` (entity `card`): `detail` with the card and customer
+/// numbers added, so the audit viewer finds it by either.
+pub(super) async fn audit_card(
+    client: &impl GenericClient,
+    operator_id: i64,
+    action: &str,
+    card_no: i64,
+    customer_id: Option<i64>,
+    detail: &serde_json::Value,
+) -> Result<(), DbError> {
+    client
+        .execute(
+            "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             VALUES ($1, $2, 'card', $3,
+                     $5::text::jsonb || jsonb_build_object('customer_id', $4::bigint,
+                                                           'card_no', $3::bigint))",
+            &[
+                &operator_id,
+                &action,
+                &card_no,
+                &customer_id,
+                &detail.to_string(),
+            ],
+        )
+        .await?;
+    Ok(())
 }
