@@ -16,8 +16,11 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::card::reader::{CardError, ReaderHandle};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
-use crate::db::card_ops::{self, Begin, BeginOutcome, Begun, Refusal, Request, Settled};
+use crate::db::card_ops::{
+    self, Begin, BeginOutcome, Begun, Discrepancy, Refusal, Request, Settled,
+};
 use crate::db::session::Sessions;
+use crate::domain::card_counter::Resolution;
 use crate::domain::card_records::{CardContent, MacKey};
 
 /// One card flow at a time in this process. Resolving a pending operation as failed is right
@@ -169,17 +172,20 @@ pub enum Flow {
     Finished(Settled),
 }
 
-/// A card read at the counter, with the pending operations it resolved.
+/// A card read at the counter, with the pending operations it resolved and what differs
+/// from the database (audited).
 #[derive(Debug)]
 pub struct Touched {
     /// `None`: a card without the WATER application (foreign).
     pub content: Option<CardContent>,
     pub records: Option<[Record; 3]>,
     pub settled: Vec<Settled>,
+    pub discrepancies: Vec<Discrepancy>,
 }
 
-/// Reads the card on the reader and resolves from it the pending operation of `customer_id`
-/// (the customer on screen, if any) and of the card's owner. Call it whenever a card is
+/// Reads the card on the reader, resolves from it the pending operation of `customer_id`
+/// (the customer on screen, if any) and of the card's owner, and reconciles the card with the
+/// database (`card_ops::reconcile`). Call it whenever a card is
 /// presented or a customer's card screen opens.
 pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched, FlowError> {
     let key = desk.access.key()?;
@@ -189,14 +195,17 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
             content: None,
             records: None,
             settled: Vec::new(),
+            discrepancies: Vec::new(),
         });
     };
     let mut client = desk.pool.get().await.map_err(DbError::from)?;
     let settled = card_ops::touch(&mut client, customer_id, &records, key).await?;
+    let discrepancies = card_ops::reconcile(&mut client, desk.operator_id, &records, key).await?;
     Ok(Touched {
         content: Some(CardContent::classify(&records, key)),
         records: Some(records),
         settled,
+        discrepancies,
     })
 }
 
@@ -288,9 +297,60 @@ async fn run_on(
     let resolved = report.resolved;
     Ok(match report.outcome {
         BeginOutcome::Begun(begun) => write_and_settle(desk, *begun, resolved).await,
+        BeginOutcome::Refused(Refusal::MissingPurchase { sequence }) => Flow::Refused {
+            refusal: write_missing_purchase(desk, customer_id, records)
+                .await?
+                .unwrap_or(Refusal::MissingPurchase { sequence }),
+            resolved,
+        },
         BeginOutcome::Refused(refusal) => Flow::Refused { refusal, resolved },
         BeginOutcome::Finished(settled) => Flow::Finished(settled),
     })
+}
+
+/// Writes onto the card the purchase a supervisor settled without it (docs/decisions.md,
+/// "Settled without its card"), before anything is sold over it. No money moves and nothing is
+/// journaled: the purchase is the database's already, and the meter loads its sequence number
+/// once whichever card brings it. Audited either way. `Some(MissingPurchaseWritten)` once the
+/// card reads it back; `None` when the card is not behind (any more).
+async fn write_missing_purchase(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    records: &[Record; 3],
+) -> Result<Option<Refusal>, FlowError> {
+    let (key, pin) = desk.access.for_writing()?;
+    let CardContent::User(card) = CardContent::classify(records, key) else {
+        return Ok(None);
+    };
+    let client = desk.pool.get().await.map_err(DbError::from)?;
+    let Some(missing) = card_ops::missing_purchase(&**client, customer_id, &card, key).await?
+    else {
+        return Ok(None);
+    };
+    let sequence = missing.record.sequence;
+    let written = match desk.reader.write_plan(&missing.plan, pin).recv().await {
+        Ok(read_back) => missing.plan.resolve(&read_back) == Resolution::Done,
+        Err(error) => {
+            if let CardError::WrongPin { .. } = error {
+                desk.access.refuse_pin();
+            }
+            false
+        }
+    };
+    card_ops::missing_purchase_written(
+        &**client,
+        desk.operator_id,
+        customer_id,
+        card.issue.card_number,
+        sequence,
+        written,
+    )
+    .await?;
+    Ok(Some(if written {
+        Refusal::MissingPurchaseWritten { sequence }
+    } else {
+        Refusal::MissingPurchase { sequence }
+    }))
 }
 
 /// Steps 2 and 3 for an operation begun by [`card_ops::begin`]: writes the journaled plan, reads

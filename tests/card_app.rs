@@ -15,6 +15,9 @@ use meterdesk::app::state::{Msg, Request, RequestId, Session, Slot};
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::water_card::CardRead;
 use meterdesk::cardflow::CardAccess;
+use meterdesk::db::card_ops::{
+    self, Begin, BeginOutcome, Payment, Quantity, Request as CardRequest,
+};
 use meterdesk::db::customers::{CustomerRow, Page};
 use meterdesk::db::session::Sessions;
 use meterdesk::domain::card_records::{CardContent, IssuerPin};
@@ -231,4 +234,58 @@ async fn open_card_then_recharge_through_the_app() {
     files.sort();
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(files.contains(&format!("{refund}\n")), "{files:?}");
+
+    // A recharge of 5 m³ is written to the card but not settled (the database went away):
+    // the next write's begin finishes it, and its receipt is kept here too (#11).
+    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
+        panic!("a card of ours")
+    };
+    let pending = {
+        let mut client = services.pool.get().await.unwrap();
+        let begin = Begin {
+            customer_id: customer.customer_id,
+            operator_id: SUPERVISOR,
+            idempotency_key: "written-not-settled",
+            card: &records,
+            key: &key(),
+        };
+        let recharge = CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(5, 0)),
+            payment: Payment::Method("cash".into()),
+        };
+        match card_ops::begin(&mut client, &begin, &recharge)
+            .await
+            .unwrap()
+            .outcome
+        {
+            BeginOutcome::Begun(begun) => *begun,
+            other => panic!("journaled: {other:?}"),
+        }
+    };
+    let pin = PIN.parse::<IssuerPin>().unwrap();
+    services
+        .reader
+        .write_plan(&pending.plan, &pin)
+        .recv()
+        .await
+        .unwrap();
+    press(&mut app, &services, KeyCode::Esc).await;
+    press(&mut app, &services, KeyCode::Char('r')).await;
+    for c in "10".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let receipt_no = pending.purchase.unwrap().receipt_no.unwrap();
+    let kept = receipts.join(format!("receipt-{receipt_no:010}.txt"));
+    let kept = std::fs::read_to_string(&kept).unwrap_or_else(|_| {
+        panic!(
+            "receipt #{receipt_no} of the recharge the write finished: {}",
+            message(&app)
+        )
+    });
+    assert!(kept.contains("WATER CARD RECHARGE"), "{kept}");
+    assert!(kept.contains("5.000 m³"), "{kept}");
+    let after = support::card_desk::books(&customer.client, customer.customer_id).await;
+    assert_eq!(after.pending, 0);
 }

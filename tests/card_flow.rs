@@ -17,12 +17,14 @@ use meterdesk::card::reader::CardError;
 use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
 use meterdesk::cardflow::{self, CardAccess, Desk, Flow, FlowError, PendingCause, WritesStopped};
 use meterdesk::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, LossReason, OperationState, Payment, Quantity, Refusal,
-    Request,
+    self, Begin, BeginOutcome, Begun, Discrepancy, LossReason, OperationState, Payment, Quantity,
+    Refusal, Request,
 };
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::db::session::Sessions;
-use meterdesk::domain::card_counter::{NotBlank, RechargeRefusal, Resolution, plan_open};
+use meterdesk::domain::card_counter::{
+    NotBlank, RechargeRefusal, Resolution, plan_open, plan_recharge,
+};
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
 use meterdesk::tools::rig::virtual_card::WaterApplication;
@@ -219,6 +221,14 @@ impl Station {
             .collect()
     }
 
+    /// What the card in the reader holds that the database disagrees with.
+    async fn discrepancies(&self) -> Vec<Discrepancy> {
+        cardflow::touch(&self.desk(CLERK), None)
+            .await
+            .unwrap()
+            .discrepancies
+    }
+
     /// The meter's rules applied to the card in the reader, its write-back written like
     /// `meterdesk meter swipe` does. `false`: refused.
     async fn swipe(&mut self) -> bool {
@@ -342,9 +352,9 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
 
     // The old card: refused by the meter, refused at the counter, recycled to blank.
     let first = station.rig.insert("first", &[]);
-    let refused = station.rig.meter(&["swipe"]);
+    let refused = station.rig.meter_refuses(&["swipe"]);
     assert!(
-        refused.contains("refused the card: replaced card"),
+        refused.contains("refused the card: blacklisted card"),
         "{refused}"
     );
     assert_eq!(
@@ -458,6 +468,242 @@ async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
         (books.paid_in, books.paid_out, books.litres_sold),
         (dec("9.00"), Decimal::ZERO, 9_000)
     );
+}
+
+/// Finding 1 of #11: a recharge left pending with its card never written is settled by a
+/// supervisor without the card; then the same card comes back, still holding the purchase
+/// before. Nothing is sold over the missing purchase: it is written onto the card first.
+#[tokio::test]
+async fn a_purchase_settled_without_its_card_reaches_the_meter_when_the_card_comes_back() {
+    let Some(mut station) = Station::start("card-flow-settled-without-card").await else {
+        return;
+    };
+    let card = station.rig.insert_blank("card");
+    station.done(&Request::Open).await;
+    station.done(&recharge("4")).await;
+    assert!(station.swipe().await);
+    let pending = station.begin(&recharge("5")).await.expect("journaled");
+    let mut supervisor = station.supervisor.get().await.unwrap();
+    let settled = card_ops::settle_without_card(&mut supervisor, pending.operation_id, SUPERVISOR)
+        .await
+        .unwrap()
+        .expect("a supervisor may");
+    assert_eq!(settled.state, OperationState::Done);
+    drop(supervisor);
+
+    // The card comes back holding purchase #1 (loaded): the read tells; a new recharge is not
+    // sold over #2.
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::MissingPurchase { sequence: 2 }]
+    );
+    let before = station.records().await;
+    assert_eq!(
+        station.refused(&recharge("3")).await,
+        Refusal::MissingPurchaseWritten { sequence: 2 }
+    );
+    let CardContent::User(caught_up) = Station::content(&station.records().await) else {
+        panic!("not a user card");
+    };
+    assert_ne!(station.records().await, before);
+    assert_eq!(
+        caught_up.purchase.map(|p| (p.sequence, p.volume_litres)),
+        Some((2, 5_000))
+    );
+    assert_eq!(
+        station.refused(&recharge("3")).await,
+        Refusal::Recharge(RechargeRefusal::SwipeMeterFirst)
+    );
+    assert!(station.swipe().await);
+    assert_eq!(station.meter.credit_litres, 9_000);
+    station.done(&recharge("3")).await;
+    assert!(station.swipe().await);
+    station.rig.pull(card);
+
+    let books = station.books().await;
+    assert_eq!(
+        (
+            books.paid_in,
+            books.litres_sold,
+            station.meter.credit_litres
+        ),
+        (dec("12.00"), 12_000, 12_000),
+        "paid for is what the meter holds"
+    );
+    let audited: i64 = station
+        .customer
+        .client
+        .query_one(
+            "SELECT count(*) FROM audit_log
+             WHERE action = 'card.missing_purchase' AND (detail ->> 'customer_id')::bigint = $1
+               AND (detail ->> 'purchase_seq')::bigint = 2 AND (detail ->> 'written')::boolean",
+            &[&station.customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1, "written to the card and audited once");
+}
+
+/// Item 2 of #11: every read compares the card with the database; a purchase this system never
+/// sold (written with the key elsewhere) and a void card are told and audited.
+#[tokio::test]
+async fn a_purchase_never_sold_here_and_a_void_card_are_flagged_and_audited_when_read() {
+    let Some(mut station) = Station::start("card-flow-reconcile").await else {
+        return;
+    };
+    let first = station.rig.insert_blank("first");
+    station.done(&Request::Open).await;
+    station.done(&recharge("2")).await;
+    assert!(station.swipe().await);
+    assert_eq!(station.discrepancies().await, [], "the card agrees");
+
+    let CardContent::User(card) = Station::content(&station.records().await) else {
+        panic!("not a user card");
+    };
+    let forged = plan_recharge(
+        &card,
+        Some(&card.issue),
+        6,
+        50_000,
+        unix_now(),
+        &station.key,
+    )
+    .unwrap();
+    let read_back = station
+        .rig
+        .reader
+        .write_plan(&forged.plan, &station.pin)
+        .recv()
+        .await
+        .unwrap();
+    assert_eq!(forged.plan.resolve(&read_back), Resolution::Done);
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::UnknownPurchase {
+            sequence: 7,
+            litres: 50_000
+        }]
+    );
+    station.rig.pull(first);
+
+    let second = station.rig.insert_blank("second");
+    station.done(&replace()).await;
+    station.rig.pull(second);
+    let first = station.rig.insert("first", &[]);
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::VoidCard {
+            reason: Some("lost".into())
+        }]
+    );
+    station.rig.pull(first);
+
+    let audited: Vec<String> = station
+        .customer
+        .client
+        .query(
+            "SELECT detail ->> 'kind' FROM audit_log
+             WHERE action = 'card.discrepancy' AND (detail ->> 'customer_id')::bigint = $1
+               AND (detail ->> 'card_no')::bigint = entity_id ORDER BY id",
+            &[&station.customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(audited, ["unknown_purchase", "void_card"]);
+}
+
+/// Item 5 of #11: a card reported lost (no replacement yet) is refused at the counter at once;
+/// the next card issued carries its number to the meter's blacklist, and the meter simulator
+/// refuses it — exiting non-zero — from the new card's first swipe on.
+#[tokio::test]
+async fn a_card_reported_lost_is_blocked_at_once_and_blacklisted_by_the_next_card() {
+    let Some(mut station) = Station::start("card-flow-report-lost").await else {
+        return;
+    };
+    let lost = station.rig.insert_blank("lost");
+    station.done(&Request::Open).await;
+    station.done(&recharge("2")).await;
+    station.rig.meter(&["swipe"]);
+    let mut clerk = station.clerk.get().await.unwrap();
+    let customer_id = station.customer.customer_id;
+    assert_eq!(
+        card_ops::report_lost(&mut clerk, customer_id)
+            .await
+            .unwrap(),
+        Err(Refusal::NotPermitted)
+    );
+    drop(clerk);
+    let mut supervisor = station.supervisor.get().await.unwrap();
+    let lost_no = card_ops::report_lost(&mut supervisor, customer_id)
+        .await
+        .unwrap()
+        .expect("reported lost");
+    assert_eq!(
+        card_ops::report_lost(&mut supervisor, customer_id)
+            .await
+            .unwrap(),
+        Err(Refusal::NoActiveCard)
+    );
+    drop(supervisor);
+    assert_eq!(
+        station.refused(&recharge("1")).await,
+        Refusal::Recharge(RechargeRefusal::NotTheActiveCard)
+    );
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::VoidCard {
+            reason: Some("lost".into())
+        }]
+    );
+    // The meter has not heard of it yet.
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("nothing to load"), "{swiped}");
+    station.rig.pull(lost);
+
+    let new = station.rig.insert_blank("new");
+    station.done(&replace()).await;
+    let CardContent::User(new_card) = Station::content(&station.records().await) else {
+        panic!("not a user card");
+    };
+    let carried = new_card.purchase.expect("the last purchase");
+    assert_eq!(
+        (carried.sequence, carried.blacklisted_card),
+        (1, Some(lost_no))
+    );
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("nothing to load"), "{swiped}");
+    station.rig.pull(new);
+
+    let lost = station.rig.insert("lost", &[]);
+    let before = station.records().await;
+    let refused = station.rig.meter_refuses(&["swipe"]);
+    assert!(
+        refused.contains(&format!("refused the card: blacklisted card {lost_no}")),
+        "{refused}"
+    );
+    assert_eq!(
+        station.records().await,
+        before,
+        "a refused card is not written"
+    );
+    station.rig.pull(lost);
+    let audited: i64 = station
+        .customer
+        .client
+        .query_one(
+            "SELECT count(*) FROM audit_log
+             WHERE action = 'card.report_lost' AND entity_id = $2
+               AND (detail ->> 'customer_id')::bigint = $1",
+            &[&customer_id, &i64::from(lost_no)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1);
 }
 
 #[tokio::test]

@@ -275,9 +275,9 @@ fn a_replaced_card_is_refused_once_the_new_one_was_swiped() {
 
     let old = rig.insert("old", &[]);
     let before = rig.read_records();
-    let refused = rig.meter(&["swipe"]);
+    let refused = rig.meter_refuses(&["swipe"]);
     assert!(
-        refused.contains("refused the card: replaced card: generation 1, registered 2"),
+        refused.contains(&format!("refused the card: blacklisted card {FIRST_CARD}")),
         "{refused}"
     );
     assert_eq!(

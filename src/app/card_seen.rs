@@ -1,6 +1,7 @@
 //! What the card on the reader is, as plain data: `App::card` holds it, the status line and
 //! the card screens read it; `card_status` finds it out.
 
+use crate::db::card_ops::{Discrepancy, Settled};
 use crate::db::cards::CardOwner;
 use crate::domain::card_records::{Ef, IssueRecord, UserCard};
 
@@ -25,4 +26,14 @@ pub enum CardSeen {
     },
     /// The read failed (card pulled, reader error): the message says why.
     Unreadable(String),
+}
+
+/// What a card read (`card_status::ReadCard`) found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardRead {
+    pub seen: CardSeen,
+    /// Pending operations the card resolved.
+    pub settled: Vec<Settled>,
+    /// What the card holds that the database does not agree with (audited).
+    pub discrepancies: Vec<Discrepancy>,
 }

@@ -4,7 +4,7 @@
 //! card number run off the UI task as [`ReadCard`], and the answer lands in `App::card`. The
 //! card screens (`screens::card`) read `App::card` and ask for a read after a write.
 
-pub use super::card_seen::CardSeen;
+pub use super::card_seen::{CardRead, CardSeen};
 use super::hub::{
     Answer, App, Failure, Hub, MessageKind, Outgoing, Request, ScreenReply, ScreenRequest, say,
     send,
@@ -35,14 +35,6 @@ pub struct ReadCard {
     pub after: ReadFor,
 }
 
-/// What a [`ReadCard`] found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CardRead {
-    pub seen: CardSeen,
-    /// Pending operations the card resolved.
-    pub settled: Vec<Settled>,
-}
-
 impl ScreenRequest for ReadCard {
     /// The read after a write cannot be called back: it holds the keyboard (the next keys
     /// need the card as written), F12 drops the typed-ahead keys but the answer is still
@@ -58,7 +50,7 @@ impl ScreenRequest for ReadCard {
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(read) = reply.of::<CardRead>() {
             on_read(hub.app, read);
-            (hub.app.registry.finished_by_a_read)(hub, &read.settled);
+            (hub.app.registry.after_a_read)(hub, read);
         }
     }
 }
@@ -68,6 +60,7 @@ async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure
     let unreadable = |why: String| CardRead {
         seen: CardSeen::Unreadable(why),
         settled: Vec::new(),
+        discrepancies: Vec::new(),
     };
     let key = match services.card_access.key() {
         Ok(key) => key,
@@ -102,6 +95,7 @@ async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure
     Ok(CardRead {
         seen,
         settled: touched.settled,
+        discrepancies: touched.discrepancies,
     })
 }
 

@@ -24,13 +24,12 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use tui_input::Input;
 
-use super::card_seen::CardSeen;
+use super::card_seen::{CardRead, CardSeen};
 use super::command::Command;
 use super::form::{Form, FormEvent, FormKey};
 use super::keymap::KeyMap;
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
-use crate::db::card_ops::Settled;
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
@@ -627,9 +626,9 @@ pub struct Registry {
     /// A command and the screen it opens on top from any screen once signed in (`:meters`).
     pub opens_anywhere: &'static [(Command, NewScreen)],
     pub draw: fn(&mut Frame, &App),
-    /// Operations a card read finished (`card_status::CardRead::settled`), handed to the
-    /// screens that keep their receipts.
-    pub finished_by_a_read: fn(&mut Hub, &[Settled]),
+    /// A card read answered (`card_status::CardRead`): the screens keep the receipts of the
+    /// operations it finished and tell what the card holds that the database disagrees with.
+    pub after_a_read: fn(&mut Hub, &CardRead),
 }
 
 /// Makes a screen, to be opened.

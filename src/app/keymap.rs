@@ -175,6 +175,7 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::CardRefund => &[F(9)],
         Command::Recycle => &[Char('y')],
         Command::SettleWithoutCard => &[Char('w')],
+        Command::ReportLost => &[Char('v')],
         // F6–F9 are the card screens' actions (one key, one command everywhere).
         Command::Add => &[Char('a'), Insert],
         Command::Delete => &[Delete, Char('x')],

@@ -236,9 +236,11 @@ pub fn plan_replace(
         ..active.clone()
     };
     // Rewritten for the new generation: a meter that registers it would refuse the old one's.
+    // It carries the replaced card's number to the meter's blacklist (docs/card-records.md).
     let purchase = last_purchase.map_or(EMPTY_RECORD, |purchase| {
         PurchaseRecord {
             generation,
+            blacklisted_card: Some(active.card_number),
             ..purchase.clone()
         }
         .encode(card_number, key)
@@ -296,8 +298,35 @@ pub fn plan_recharge(
         generation: card.issue.generation,
         status: PurchaseStatus::Valid,
         written_at: now,
+        blacklisted_card: None,
     };
     Ok(purchase_plan(card, purchase, key))
+}
+
+/// A purchase the database settled for the active card (a supervisor's settle-without-card)
+/// that the card never received: its sequence number is above the one the card carries. The
+/// plan writes it as settled, rewritten for the card's generation; the meter loads it once by
+/// its sequence number even if another image of it reached the meter. `None`: the card is not
+/// behind (or not the active card, whose purchases the active card carries).
+pub fn plan_missing_purchase(
+    card: &UserCard,
+    active: Option<&IssueRecord>,
+    settled: Option<&PurchaseRecord>,
+    key: &MacKey,
+) -> Option<Planned<PurchaseRecord>> {
+    let settled = settled?;
+    let on_card = card
+        .purchase
+        .as_ref()
+        .map_or(0, |purchase| purchase.sequence);
+    if !card.is(active) || settled.sequence <= on_card {
+        return None;
+    }
+    let missing = PurchaseRecord {
+        generation: card.issue.generation,
+        ..settled.clone()
+    };
+    Some(purchase_plan(card, missing, key))
 }
 
 fn purchase_plan(
@@ -438,6 +467,7 @@ pub(crate) mod tests {
             generation,
             status,
             written_at: NOW - 60,
+            blacklisted_card: None,
         }
     }
 
@@ -588,7 +618,10 @@ pub(crate) mod tests {
             read(&written(&planned.plan, [EMPTY_RECORD, [7; 32], [9; 32]])),
             CardContent::User(UserCard {
                 issue: expected_issue,
-                purchase: valid(5, 2),
+                purchase: Some(PurchaseRecord {
+                    blacklisted_card: Some(CARD),
+                    ..purchase(5, 2, Valid)
+                }),
                 write_back: None,
             })
         );
@@ -599,7 +632,13 @@ pub(crate) mod tests {
             panic!("not a user card");
         };
         assert_eq!(new_card.issue.generation, 3);
-        assert_eq!(new_card.purchase, cancelled(5, 3));
+        assert_eq!(
+            new_card.purchase,
+            Some(PurchaseRecord {
+                blacklisted_card: Some(CARD),
+                ..purchase(5, 3, Cancelled)
+            })
+        );
         let planned = replaced(1, None);
         let CardContent::User(new_card) = read(&written(&planned.plan, [EMPTY_RECORD; 3])) else {
             panic!("not a user card");
@@ -675,6 +714,7 @@ pub(crate) mod tests {
             generation: 2,
             status: Valid,
             written_at: NOW,
+            blacklisted_card: None,
         };
         assert_eq!(planned.record, expected);
         assert_eq!(
@@ -697,6 +737,44 @@ pub(crate) mod tests {
         assert_eq!(
             plan_recharge(&refused, Some(&refused.issue), 5, 1, NOW, &key),
             Err(RechargeRefusal::SwipeMeterFirst)
+        );
+    }
+
+    #[test]
+    fn a_purchase_settled_without_the_card_is_written_when_the_card_comes_back() {
+        let key = MacKey::demo();
+        let settled = purchase(6, 1, Valid);
+        let behind = card(1, valid(5, 1), swiped(5, 1));
+        let active = Some(&behind.issue);
+        let planned = plan_missing_purchase(&behind, active, Some(&settled), &key).unwrap();
+        assert_eq!(planned.record, settled);
+        let after = written(&planned.plan, records(&behind));
+        assert_eq!(planned.plan.resolve(&after), Resolution::Done);
+        let CardContent::User(caught_up) = read(&after) else {
+            panic!("not a user card");
+        };
+        assert_eq!(caught_up.purchase_state(), PurchaseState::NotLoaded);
+        assert_eq!(
+            check_recharge(&caught_up, active),
+            Err(RechargeRefusal::SwipeMeterFirst)
+        );
+        // A card without any purchase is behind too; one holding it (or later) is not.
+        let empty = card(1, None, None);
+        assert!(plan_missing_purchase(&empty, Some(&empty.issue), Some(&settled), &key).is_some());
+        for not_behind in [card(1, valid(6, 1), None), card(1, cancelled(6, 1), None)] {
+            let active = Some(&not_behind.issue);
+            assert_eq!(
+                plan_missing_purchase(&not_behind, active, Some(&settled), &key),
+                None
+            );
+        }
+        assert_eq!(plan_missing_purchase(&behind, active, None, &key), None);
+        // A void card is not written: the active card carries the customer's purchases.
+        let void = card(1, valid(5, 1), None);
+        let newer = issue(NEW_CARD, 2);
+        assert_eq!(
+            plan_missing_purchase(&void, Some(&newer), Some(&settled), &key),
+            None
         );
     }
 

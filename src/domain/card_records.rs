@@ -464,6 +464,11 @@ pub struct PurchaseRecord {
     pub status: PurchaseStatus,
     /// Unix seconds when the purchase was made; a refund or a replacement card keeps it.
     pub written_at: u32,
+    /// Bytes 15–18: a card number the meter must refuse from now on (the card this one
+    /// replaced: lost or damaged), carried by a replacement card's first purchase record
+    /// (docs/card-records.md); 0 on the card, `None` here, for none.
+    #[serde(default)]
+    pub blacklisted_card: Option<u32>,
 }
 
 impl PurchaseRecord {
@@ -474,6 +479,7 @@ impl PurchaseRecord {
         signed[9] = self.generation;
         signed[10] = self.status.to_byte();
         put_u32(&mut signed, 11, self.written_at);
+        put_u32(&mut signed, 15, self.blacklisted_card.unwrap_or(0));
         key.seal(card_number, Ef::Purchase, signed)
     }
 
@@ -483,7 +489,7 @@ impl PurchaseRecord {
         card_number: u32,
         key: &MacKey,
     ) -> Result<Option<Self>, RecordError> {
-        let Some(record) = verified_record(bytes, card_number, Ef::Purchase, key, 15)? else {
+        let Some(record) = verified_record(bytes, card_number, Ef::Purchase, key, 19)? else {
             return Ok(None);
         };
         Ok(Some(Self {
@@ -492,6 +498,7 @@ impl PurchaseRecord {
             generation: record[9],
             status: PurchaseStatus::from_byte(record[10])?,
             written_at: u32_at(record, 11),
+            blacklisted_card: Some(u32_at(record, 15)).filter(|&card| card != 0),
         }))
     }
 }
@@ -688,14 +695,18 @@ pub(crate) mod tests {
             any::<u8>(),
             status,
             any::<u32>(),
+            proptest::option::of(1..=u32::MAX),
         )
             .prop_map(
-                |(sequence, volume_litres, generation, status, written_at)| PurchaseRecord {
-                    sequence,
-                    volume_litres,
-                    generation,
-                    status,
-                    written_at,
+                |(sequence, volume_litres, generation, status, written_at, blacklisted_card)| {
+                    PurchaseRecord {
+                        sequence,
+                        volume_litres,
+                        generation,
+                        status,
+                        written_at,
+                        blacklisted_card,
+                    }
                 },
             )
     }
@@ -786,6 +797,7 @@ pub(crate) mod tests {
             generation: 1,
             status: PurchaseStatus::Cancelled,
             written_at: 0x6500_0000,
+            blacklisted_card: None,
         };
         let record = purchase.encode(CARD, &key);
         assert_eq!(
@@ -827,6 +839,7 @@ pub(crate) mod tests {
             generation: 1,
             status: PurchaseStatus::Valid,
             written_at: 0,
+            blacklisted_card: None,
         }
         .encode(CARD, &key);
         let mut input = CARD.to_be_bytes().to_vec();
@@ -920,12 +933,16 @@ pub(crate) mod tests {
                 Err(RecordError::UnknownPurchaseStatus(status))
             );
         }
-        for reserved in 15..SIGNED_LEN {
+        for reserved in 19..SIGNED_LEN {
             assert_eq!(
                 purchase(&|signed| signed[reserved] = 1),
                 Err(RecordError::NonzeroReserved)
             );
         }
+        // Bytes 15–18: the card number a replacement card blacklists.
+        let blacklisting = purchase(&|signed| signed[18] = 7).unwrap().unwrap();
+        assert_eq!(blacklisting.blacklisted_card, Some(7));
+        assert_eq!(purchase(&|_| ()).unwrap().unwrap().blacklisted_card, None);
         assert!(write_back(&|_| ()).unwrap().is_some());
         assert_eq!(
             write_back(&|signed| signed[14] = 0x10),
@@ -948,6 +965,7 @@ pub(crate) mod tests {
             generation: 1,
             status: PurchaseStatus::Valid,
             written_at: 0,
+            blacklisted_card: None,
         }
         .encode(CARD, &key);
         assert_eq!(
@@ -1032,6 +1050,7 @@ pub(crate) mod tests {
             generation: 1,
             status: PurchaseStatus::Valid,
             written_at: 1,
+            blacklisted_card: None,
         };
         let classify = |records: [&[u8]; 3]| CardContent::classify(&records, &key);
 

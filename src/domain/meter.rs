@@ -25,6 +25,10 @@ pub struct MeterState {
     /// Valve and low credit follow the credit; low battery and tamper are set by whoever runs
     /// the simulator.
     pub status: MeterStatus,
+    /// Card numbers refused from now on, learnt from a replacement card's purchase record
+    /// (its `blacklisted_card`: the card it replaced, lost or damaged).
+    #[serde(default)]
+    pub blacklist: Vec<u32>,
 }
 
 /// An accepted swipe.
@@ -61,6 +65,8 @@ pub enum MeterRefusal {
     ForeignCard { ef: Ef, error: RecordError },
     #[error("card for meter {card_meter}, not this one")]
     OtherMeter { card_meter: MeterNumber },
+    #[error("blacklisted card {card_number} (replaced: reported lost or damaged)")]
+    BlacklistedCard { card_number: u32 },
     #[error("replaced card: generation {card_generation}, registered {registered_generation}")]
     ReplacedCard {
         card_generation: u8,
@@ -81,6 +87,7 @@ impl MeterState {
             credit_litres: 0,
             total_litres: 0,
             status: MeterStatus::default(),
+            blacklist: Vec::new(),
         };
         meter.follow_credit();
         meter
@@ -106,6 +113,11 @@ impl MeterState {
                 card_meter: card.issue.meter_number,
             });
         }
+        if self.blacklist.contains(&card.issue.card_number) {
+            return Err(MeterRefusal::BlacklistedCard {
+                card_number: card.issue.card_number,
+            });
+        }
         if card.issue.generation < self.registered_generation {
             return Err(MeterRefusal::ReplacedCard {
                 card_generation: card.issue.generation,
@@ -113,6 +125,10 @@ impl MeterState {
             });
         }
         let registered_generation = card.issue.generation;
+        let blacklisted = card
+            .purchase
+            .as_ref()
+            .and_then(|purchase| purchase.blacklisted_card);
         // Idempotent by sequence number: a purchase copied to a later card is loaded once.
         let loaded = card.purchase.filter(|purchase| {
             purchase.status == PurchaseStatus::Valid
@@ -127,6 +143,11 @@ impl MeterState {
             self.last_loaded_sequence = purchase.sequence;
         }
         self.registered_generation = registered_generation;
+        if let Some(blacklisted) = blacklisted
+            && !self.blacklist.contains(&blacklisted)
+        {
+            self.blacklist.push(blacklisted);
+        }
         self.follow_credit();
         let write_back = MeterWriteBack {
             last_loaded_sequence: self.last_loaded_sequence,
@@ -326,13 +347,14 @@ mod tests {
         assert_eq!(counter.swipe(&mut meter, 1), Ok(Some(2)));
         assert_eq!(meter.registered_generation, 2);
         assert_eq!(meter.credit_litres, 15_000);
-        // From now on the old card is refused and changes nothing.
+        // From now on the old card is refused (the new card's purchase record blacklisted
+        // it) and changes nothing.
+        assert_eq!(meter.blacklist, [40_000_017]);
         let before = meter.clone();
         assert_eq!(
             counter.swipe(&mut meter, 0),
-            Err(MeterRefusal::ReplacedCard {
-                card_generation: 1,
-                registered_generation: 2
+            Err(MeterRefusal::BlacklistedCard {
+                card_number: 40_000_017
             })
         );
         assert_eq!(meter, before);
@@ -357,7 +379,7 @@ mod tests {
         assert_eq!(meter.registered_generation, 2);
         assert!(matches!(
             counter.swipe(&mut meter, 0),
-            Err(MeterRefusal::ReplacedCard { .. })
+            Err(MeterRefusal::BlacklistedCard { .. })
         ));
         // The new card now carries the write-back the counter waits for.
         assert!(counter.active_card().meter_has_registered());

@@ -28,7 +28,7 @@ use reference::{customer_types, meter_types, scheme_list};
 /// What the hub opens by name: the first screen, and a screen per command that opens one from
 /// any screen offering the command. Adding a screen reachable by a command is one line here.
 pub static REGISTRY: Registry = Registry {
-    finished_by_a_read: card::keep_receipts_of,
+    after_a_read: card::after_a_read,
     sign_in: new_screen::<login::SignIn>,
     opens: &[(Command::Overview, new_screen::<overview::OverviewScreen>)],
     opens_anywhere: &[

@@ -23,7 +23,8 @@ use crate::startup;
 const CARD_WAIT: Duration = Duration::from_secs(3);
 
 /// `meterdesk meter swipe`: reads the card, applies the meter's rules, writes EF 0003 back.
-/// A refused card is a normal outcome, printed like the others.
+/// A refused card is an error (the command exits non-zero, saying why), so a script or an
+/// installer notices it; nothing is written to it.
 pub async fn swipe(
     config: &Config,
     meter_number: &MeterNumber,
@@ -44,16 +45,12 @@ pub async fn swipe(
     {
         CardRead::Application(records) => records,
         CardRead::NoApplication => {
-            println!("meter {meter_number}: refused the card: it has no WATER application");
-            return Ok(());
+            bail!("meter {meter_number}: refused the card: it has no WATER application");
         }
     };
     let outcome = match meter.swipe(&records, &credentials.key, unix_now()) {
         Ok(outcome) => outcome,
-        Err(refusal) => {
-            println!("meter {meter_number}: refused the card: {refusal}");
-            return Ok(());
-        }
+        Err(refusal) => bail!("meter {meter_number}: refused the card: {refusal}"),
     };
     // The meter's memory first, as in a real meter: loading is idempotent by sequence number,
     // so a write-back lost with a pulled card never makes a purchase load twice.

@@ -4,8 +4,8 @@ use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
 use meterdesk::db::card_ops::{
-    LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity, Quote, Refusal,
-    Request as CardOp, Settled, UsageOf, UsageRecord,
+    Discrepancy, LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity,
+    Quote, Refusal, Request as CardOp, Settled, UsageOf, UsageRecord,
 };
 use meterdesk::db::cards::{CardOwner, PaymentMethod};
 use meterdesk::domain::card_counter::RecycleRefusal;
@@ -17,8 +17,9 @@ use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
     CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge,
     Quoted, Receipt, ReceiptKind, ReceiptOfFinished, SettleWithoutCard, SettledWithoutCard,
-    WriteCard, Written,
+    WriteCard, WriteOutcome, Written,
 };
+use meterdesk::screens::card::{ReportLost, ReportedLost};
 
 const READER: &str = "Virtual PCD 00 00";
 const CARD: u32 = 40_000_017;
@@ -57,6 +58,7 @@ fn user_card(loaded: u32) -> UserCard {
             generation: 1,
             status: PurchaseStatus::Valid,
             written_at: 1_795_836_000,
+            blacklisted_card: None,
         }),
         write_back: Some(MeterWriteBack {
             last_loaded_sequence: loaded,
@@ -126,6 +128,7 @@ fn insert(app: &mut App, seen: CardSeen) {
         Reply::screen(CardRead {
             seen,
             settled: Vec::new(),
+            discrepancies: Vec::new(),
         }),
     );
 }
@@ -203,6 +206,7 @@ fn status_line_follows_the_card_as_it_comes_and_goes() {
         Reply::screen(CardRead {
             seen: CardSeen::Blank,
             settled: Vec::new(),
+            discrepancies: Vec::new(),
         }),
     );
     lines.push(top_line(&app));
@@ -261,6 +265,7 @@ fn a_read_that_answers_after_the_card_went_is_dropped() {
             outcome: Ok(Reply::screen(CardRead {
                 seen: CardSeen::Blank,
                 settled: Vec::new(),
+                discrepancies: Vec::new(),
             })),
         },
     );
@@ -353,12 +358,12 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
     let next = answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Recharge,
             card_no: CARD,
             receipt: Some(Box::new(receipt)),
             receipt_no: None,
-        }),
+        })),
     );
     assert!(
         next.iter().any(|(_, r)| matches!(
@@ -637,6 +642,7 @@ fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
         Reply::screen(CardRead {
             seen: seen_user(user_card(5)),
             settled: vec![finished],
+            discrepancies: Vec::new(),
         }),
     );
     assert_eq!(
@@ -666,6 +672,58 @@ fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
     );
 }
 
+/// #11: a pending recharge the next write's begin finished on the way (`Flow::resolved`) gets
+/// its receipt kept and told, like one a card read finishes.
+#[test]
+fn a_recharge_the_next_write_finishes_gets_its_receipt_kept() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('y'));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<WriteCard>(&sent).operation, CardOp::Recycle);
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(WriteOutcome {
+            written: Written::Done {
+                kind: OperationKind::Recycle,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            },
+            resolved: Some(finished_recharge(77)),
+        }),
+    );
+    assert!(
+        next.iter()
+            .any(|(_, request)| request.of::<ReadCard>().is_some())
+    );
+    let asked: Vec<_> = next
+        .into_iter()
+        .filter(|(_, request)| request.of::<ReceiptOfFinished>().is_some())
+        .collect();
+    assert_eq!(
+        only::<ReceiptOfFinished>(&asked),
+        &ReceiptOfFinished {
+            operation_id: 77,
+            receipt_no: 1017
+        }
+    );
+    let kept = answer(
+        &mut app,
+        &asked,
+        Reply::screen(FinishedReceipt(Some(Box::new(later_receipt(
+            ReceiptKind::Recharge,
+        ))))),
+    );
+    assert_eq!(only::<KeepReceipt>(&kept).receipt_no, 1017);
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Pending recharge #77 finished: the card shows it was written; receipt #1017."
+    );
+}
+
 #[test]
 fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
     let mut app = signed_in(Lang::Zh);
@@ -681,12 +739,12 @@ fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
     let next = answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Refund,
             card_no: CARD,
             receipt: Some(Box::new(later_receipt(ReceiptKind::Refund))),
             receipt_no: Some(1017),
-        }),
+        })),
     );
     assert!(
         next.iter().any(|(_, r)| matches!(
@@ -731,12 +789,12 @@ fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Open,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        }),
+        })),
     );
     assert!(render(&app).contains("Go to recharge"));
 }
@@ -821,18 +879,57 @@ fn replace_card_asks_the_reason_and_says_the_new_card_must_be_swiped_first() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Replace,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        }),
+        })),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
         message.contains("must swipe the new card on the meter before the next recharge"),
         "{message}"
     );
+}
+
+/// #11 item 5: the Replace confirmation says what is true of the old card, and reports a card
+/// lost before a blank card is at hand ('v'): the card is void at once at every counter.
+#[test]
+fn report_lost_from_the_replace_confirmation_voids_the_card_at_once() {
+    for (lang, told) in [
+        (
+            Lang::En,
+            "Card 40000017 is reported lost: refused at every counter from now on.",
+        ),
+        (Lang::Zh, "卡 40000017 已挂失：即日起各柜台拒绝此卡。"),
+    ] {
+        let mut app = signed_in(lang);
+        card_customer_row(&mut app, Some("active"), "active");
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(7));
+        let name = if lang == Lang::En { "en" } else { "zh" };
+        insta::assert_snapshot!(format!("replace_confirmation_{name}"), render(&app));
+        let sent = press(&mut app, KeyCode::Char('v'));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(ReportedLost(Err(Refusal::NoActiveCard))),
+        );
+        let refused = app.message.clone().unwrap().text;
+        let no_card = match lang {
+            Lang::En => "The customer has no active card to report lost.",
+            Lang::Zh => "该用户没有可挂失的有效卡。",
+        };
+        assert_eq!(refused, no_card);
+        let sent = press(&mut app, KeyCode::Char('v'));
+        let ReportLost { customer_id } = only(&sent);
+        assert_eq!(*customer_id, 1, "the row's customer");
+        answer(&mut app, &sent, Reply::screen(ReportedLost(Ok(CARD))));
+        let message = app.message.clone().unwrap().text;
+        assert!(message.starts_with(told), "{message}");
+        assert!(!render(&app).contains("Reason:"), "back on the card pane");
+    }
 }
 
 #[test]
@@ -846,12 +943,12 @@ fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
     let next = answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Replace,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        }),
+        })),
     );
     assert!(
         next.iter().any(|(_, r)| matches!(
@@ -907,10 +1004,10 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Pending {
+        Reply::screen(WriteOutcome::from(Written::Pending {
             operation_id: 91,
             cause: Problem::new("failure.card_none", "no card"),
-        }),
+        })),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
@@ -949,9 +1046,58 @@ fn a_refund_from_an_older_card_image_is_refused_in_words_naming_when() {
         answer(
             &mut app,
             &sent,
-            Reply::screen(Written::Refused(Refusal::OlderCardImage { seen_at })),
+            Reply::screen(WriteOutcome::from(Written::Refused(
+                Refusal::OlderCardImage { seen_at },
+            ))),
         );
         assert_eq!(app.message.clone().unwrap().text, expected, "{lang:?}");
+    }
+}
+
+/// #11 item 2 and finding 6: a void card is named in words when read (the read audited it),
+/// and F9 offers no refund the journal would refuse.
+#[test]
+fn a_void_card_is_told_when_read_and_offered_no_refund() {
+    for (lang, told, refused) in [
+        (
+            Lang::En,
+            "Card 40000017 is void (lost): it cannot be recharged or refunded here, only \
+             recycled. Reported.",
+            "This card is void: it is not the customer's active card.",
+        ),
+        (
+            Lang::Zh,
+            "卡 40000017 已作废（挂失）：本柜台不能充值或退款，只能回收。已记录。",
+            "此卡已作废：不是该用户的有效卡。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = update(&mut app, card_in()).requests;
+        let card = user_card(4);
+        let mut newer = card.issue.clone();
+        newer.generation = 2;
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(CardRead {
+                seen: CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner("void")),
+                    active: Some(newer),
+                },
+                settled: Vec::new(),
+                discrepancies: vec![Discrepancy::VoidCard {
+                    reason: Some("lost".into()),
+                }],
+            }),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::F(9));
+        assert!(sent.is_empty(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, refused, "{lang:?}");
+        assert!(!render(&app).contains("Refund the unloaded purchase"));
     }
 }
 
@@ -1004,9 +1150,9 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Refused(Refusal::Recycle(
+        Reply::screen(WriteOutcome::from(Written::Refused(Refusal::Recycle(
             RecycleRefusal::UnloadedPurchase,
-        ))),
+        )))),
     );
     let message = app.message.clone().unwrap().text;
     assert!(
@@ -1022,12 +1168,12 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Recycle,
             card_no: CARD,
             receipt: None,
             receipt_no: None,
-        }),
+        })),
     );
     assert_eq!(
         app.message.clone().unwrap().text,
@@ -1112,12 +1258,12 @@ fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_rece
     let next = answer(
         &mut app,
         &resent,
-        Reply::screen(Written::Done {
+        Reply::screen(WriteOutcome::from(Written::Done {
             kind: OperationKind::Recharge,
             card_no: CARD,
             receipt: Some(Box::new(receipt)),
             receipt_no: None,
-        }),
+        })),
     );
     assert!(
         next.iter().any(|(_, r)| r.of::<KeepReceipt>().is_some()),

@@ -99,7 +99,7 @@ impl Screen for Cover {
 }
 
 static REGISTRY: Registry = Registry {
-    finished_by_a_read: |_, _| {},
+    after_a_read: |_, _| {},
     sign_in: || Box::new(Asker::default()),
     opens: &[(Command::Overview, || Box::new(Cover))],
     opens_anywhere: &[(Command::PendingCards, || Box::new(Cover))],

@@ -315,16 +315,34 @@ impl Rig {
         self.meterdesk(&[&["meter"], args, &["--meter", METER]].concat())
     }
 
-    /// Runs `meterdesk ARGS` with the rig's config; returns its output.
-    pub fn meterdesk(&self, args: &[&str]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_meterdesk"))
+    /// Runs `meterdesk meter ARGS --meter METER` and expects it to fail (a refused card):
+    /// returns what it said on stderr.
+    pub fn meter_refuses(&self, args: &[&str]) -> String {
+        let output = self.run_meterdesk(&[&["meter"], args, &["--meter", METER]].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !output.status.success(),
+            "meterdesk meter {args:?} succeeded: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        eprintln!("meterdesk meter {args:?} failed: {}", stderr.trim_end());
+        stderr
+    }
+
+    fn run_meterdesk(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_meterdesk"))
             .env(SYSTEM_CONFIG_ENV, self.dir.join("no-system-config.toml"))
             .env("XDG_CONFIG_HOME", &self.dir)
             .arg("--config")
             .arg(self.config_file())
             .args(args)
             .output()
-            .expect("running meterdesk");
+            .expect("running meterdesk")
+    }
+
+    /// Runs `meterdesk ARGS` with the rig's config; returns its output.
+    pub fn meterdesk(&self, args: &[&str]) -> String {
+        let output = self.run_meterdesk(args);
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(

@@ -129,6 +129,41 @@ pub(super) async fn start(
     }
 }
 
+/// The plan that writes onto `card` the purchase the database settled without it (see
+/// `plan_missing_purchase`), if it is `customer_id`'s active card and behind.
+pub async fn missing_purchase(
+    client: &impl GenericClient,
+    customer_id: i64,
+    card: &UserCard,
+    key: &MacKey,
+) -> Result<Option<Planned<PurchaseRecord>>, DbError> {
+    Ok(holder(client, customer_id, key, false)
+        .await?
+        .and_then(|holder| holder.missing_purchase(card, key)))
+}
+
+/// Audits a purchase settled without its card and then written onto it (`written`), or found
+/// missing on it and not written (the write failed): with the card and the customer.
+pub async fn missing_purchase_written(
+    client: &impl GenericClient,
+    operator_id: i64,
+    customer_id: i64,
+    card_no: u32,
+    sequence: u32,
+    written: bool,
+) -> Result<(), DbError> {
+    let detail = serde_json::json!({ "purchase_seq": sequence, "written": written });
+    audit_card(
+        client,
+        operator_id,
+        "card.missing_purchase",
+        i64::from(card_no),
+        Some(customer_id),
+        &detail,
+    )
+    .await
+}
+
 pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
     match content {
         CardContent::User(card) => Ok(card),
@@ -337,6 +372,12 @@ impl Journal<'_> {
             Ok(card_id) => card_id,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        // Never sell over a purchase the card has not received (settled without it).
+        if let Some(missing) = self.holder.missing_purchase(card, self.begin.key) {
+            return Ok(Err(Refusal::MissingPurchase {
+                sequence: missing.record.sequence,
+            }));
+        }
         if let Err(refusal) = check_recharge(card, self.holder.active()) {
             return Ok(Err(refusal.into()));
         }

@@ -38,6 +38,15 @@ impl CardHolder {
             .filter(|card| card.active)
             .map(|card| &card.issue)
     }
+
+    /// The purchase the database settled that `card` (the active card) never received.
+    pub fn missing_purchase(
+        &self,
+        card: &UserCard,
+        key: &MacKey,
+    ) -> Option<Planned<PurchaseRecord>> {
+        plan_missing_purchase(card, self.active(), self.last_purchase.as_ref(), key)
+    }
 }
 
 /// The customer's card facts; `lock` takes the account row for the rest of the transaction.
@@ -174,6 +183,7 @@ pub(super) async fn last_purchase(
             PurchaseStatus::Valid
         },
         written_at: u32::try_from(row.get::<_, i64>("written_at")).unwrap_or(0),
+        blacklisted_card: None,
     }))
 }
 

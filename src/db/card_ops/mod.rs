@@ -27,8 +27,9 @@ use tokio_postgres::{Client, GenericClient, Row, Transaction};
 use super::DbError;
 use super::operators::has_permission;
 use crate::domain::card_counter::{
-    CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, RefundRefusal, ReplaceRefusal,
-    Resolution, check_recharge, plan_open, plan_recharge, plan_recycle, plan_refund, plan_replace,
+    CardWritePlan, NotBlank, Planned, RechargeRefusal, RecycleRefusal, RefundRefusal,
+    ReplaceRefusal, Resolution, check_recharge, plan_missing_purchase, plan_open, plan_recharge,
+    plan_recycle, plan_refund, plan_replace,
 };
 use crate::domain::card_records::{
     CardContent, Ef, IssueRecord, MacKey, MeterNumber, PurchaseRecord, PurchaseStatus, Record,
@@ -207,6 +208,8 @@ pub enum Refusal {
     UseReplace,
     #[error("the customer has no card to replace: open one")]
     NoCardToReplace,
+    #[error("the customer has no active card to report lost")]
+    NoActiveCard,
     #[error(transparent)]
     NotBlank(#[from] NotBlank),
     #[error(transparent)]
@@ -233,6 +236,20 @@ pub enum Refusal {
         "this card image is older than the last one seen on {seen_at}; nothing can be refunded from it"
     )]
     OlderCardImage { seen_at: DateTime<Utc> },
+    /// The active card lacks purchase `sequence`, which a supervisor settled without it:
+    /// nothing is sold over it; `cardflow` writes it to the card first.
+    #[error(
+        "this card misses purchase #{sequence}, settled without it: present the card again to \
+         have it written"
+    )]
+    MissingPurchase { sequence: u32 },
+    /// Purchase `sequence`, settled without the card, is now written on it: the meter loads it
+    /// at the next swipe; then the card can be recharged.
+    #[error(
+        "purchase #{sequence}, settled without this card, is now written on it: swipe the \
+         meter, then recharge"
+    )]
+    MissingPurchaseWritten { sequence: u32 },
     #[error("the customer's type has no prepaid price")]
     NoPrice,
     #[error(transparent)]
@@ -358,16 +375,20 @@ mod begin;
 mod holder;
 mod lists;
 mod prices;
+mod reconcile;
 mod settle;
 
-pub use begin::begin;
 use begin::*;
+pub use begin::{begin, missing_purchase, missing_purchase_written};
 use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner};
 pub use lists::{pending_operations, usage_records};
 pub use prices::quote_recharge;
 use prices::*;
+use reconcile::audit_card;
+pub use reconcile::{Discrepancy, reconcile};
 use settle::*;
 pub use settle::{
-    SETTLED_WITHOUT_CARD, journaled, resolution_without_card, settle, settle_without_card, touch,
+    SETTLED_WITHOUT_CARD, journaled, report_lost, resolution_without_card, settle,
+    settle_without_card, touch,
 };

@@ -398,3 +398,26 @@ pub async fn touch(
     transaction.commit().await?;
     Ok(settled)
 }
+
+/// A supervisor reports the customer's active card lost, without a replacement yet
+/// (`sql/V19`, `card_report_lost`): it is void at once, refused at every counter, and
+/// blacklisted; the next card issued carries its number to the meter. `Ok(Err(..))`: the
+/// operator may not (`card.replace`), or the customer has no active card.
+pub async fn report_lost(
+    client: &mut Client,
+    customer_id: i64,
+) -> Result<Result<u32, Refusal>, DbError> {
+    let transaction = client.transaction().await?;
+    if !has_permission(&transaction, "card.replace").await? {
+        return Ok(Err(Refusal::NotPermitted));
+    }
+    let lost: Option<i64> = transaction
+        .query_one("SELECT card_report_lost($1) AS card_no", &[&customer_id])
+        .await?
+        .get("card_no");
+    transaction.commit().await?;
+    Ok(match lost {
+        Some(card_no) => Ok(to_u32(card_no, "card.card_no")?),
+        None => Err(Refusal::NoActiveCard),
+    })
+}

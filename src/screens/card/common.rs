@@ -162,11 +162,18 @@ pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
                 &[("at", &local(seen_at, app.zone))],
             );
         }
+        Refusal::MissingPurchase { sequence } => {
+            return lang.tf("ic.refused_missing_purchase", &[("seq", sequence)]);
+        }
+        Refusal::MissingPurchaseWritten { sequence } => {
+            return lang.tf("ic.missing_purchase_written", &[("seq", sequence)]);
+        }
         Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
         Refusal::AlreadyHasCard => "ic.refused_has_card",
         Refusal::UseReplace => "ic.refused_use_replace",
         Refusal::NoCardToReplace => "ic.refused_no_card",
+        Refusal::NoActiveCard => "ic.refused_no_active_card",
         Refusal::NotACardCustomer => "ic.refused_not_card_customer",
         Refusal::CustomerClosed => "ic.refused_closed",
         Refusal::AnotherCustomersCard => "ic.refused_other_customer",

@@ -8,7 +8,7 @@ use super::common::{
     tier_line,
 };
 use super::pending::SettleWithoutCard;
-use super::receipt::{Receipt, keep_and_show, receipt_of};
+use super::receipt::{Receipt, keep_and_show, keep_receipts_of, receipt_of};
 use crate::app::card_status::{CardSeen, ReadFor, kind_key, read_card, state_key};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -17,7 +17,8 @@ use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
 use crate::cardflow::{self, Flow, FlowError, PendingCause, WritesStopped};
 use crate::db::card_ops::{
-    LossReason, OperationKind, OperationState, Refusal, Request as CardOp, resolution_without_card,
+    LossReason, OperationKind, OperationState, Refusal, Request as CardOp, Settled,
+    resolution_without_card,
 };
 use crate::domain::card_counter::Resolution;
 use crate::domain::money::{Money, Volume};
@@ -25,7 +26,7 @@ use crate::ui::inert::inert;
 use crate::ui::text::wrap;
 use crate::ui::theme::Theme;
 
-/// A journaled card write (`cardflow`); answered with [`Written`]. The idempotency key is made
+/// A journaled card write (`cardflow`); answered with [`WriteOutcome`]. The idempotency key is made
 /// when the clerk confirms, so a request re-sent after a lost connection never charges twice.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteCard {
@@ -61,6 +62,35 @@ pub enum Written {
     Finished(OperationState),
 }
 
+/// The answer to a [`WriteCard`]: how the write ended, and the customer's earlier pending
+/// operation its begin settled on the way, from the card presented — a recharge so finished
+/// gets its receipt kept and told, like one a card read finishes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    pub written: Written,
+    pub resolved: Option<Settled>,
+}
+
+impl From<Written> for WriteOutcome {
+    fn from(written: Written) -> Self {
+        Self {
+            written,
+            resolved: None,
+        }
+    }
+}
+
+impl WriteOutcome {
+    /// Told (with its receipt kept), the card read again, a finished recharge's receipt asked
+    /// for; the pane that shows the outcome, if any.
+    pub(super) fn follow(&self, hub: &mut Hub) -> Option<CardPane> {
+        let pane = tell(&self.written, hub);
+        read_after(&self.written, hub);
+        keep_receipts_of(hub, self.resolved.as_slice());
+        pane
+    }
+}
+
 impl ScreenRequest for WriteCard {
     /// A card write cannot be called back once sent (it writes, having a key): it holds the
     /// keys, F12 drops the typed-ahead ones but the answer is still awaited and shown.
@@ -71,9 +101,8 @@ impl ScreenRequest for WriteCard {
     /// A write parked for the database may be answered after the clerk left the card screen:
     /// its outcome is told and its receipt kept all the same.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
-        if let Some(written) = reply.of::<Written>() {
-            tell(written, hub);
-            read_after(written, hub);
+        if let Some(outcome) = reply.of::<WriteOutcome>() {
+            outcome.follow(hub);
         }
     }
 
@@ -85,7 +114,15 @@ impl ScreenRequest for WriteCard {
                 CardOp::Recycle => cardflow::recycle(&desk, key).await?,
                 operation => cardflow::run(&desk, self.customer_id, operation, key).await?,
             };
-            Ok(Box::new(written(services, flow).await?) as _)
+            let resolved = match &flow {
+                Flow::Done { resolved, .. }
+                | Flow::Failed { resolved, .. }
+                | Flow::Pending { resolved, .. }
+                | Flow::Refused { resolved, .. } => resolved.clone(),
+                Flow::Finished(_) => None,
+            };
+            let written = written(services, flow).await?;
+            Ok(Box::new(WriteOutcome { written, resolved }) as _)
         })
     }
 }
@@ -234,9 +271,10 @@ impl CardScreen {
         });
     }
 
-    /// The write's outcome: told, the receipt kept, and the pane that follows it.
-    pub(super) fn on_written(&mut self, written: &Written, hub: &mut Hub) {
-        if let Some(pane) = tell(written, hub) {
+    /// The write's outcome: told, the receipts kept, the card read again, and the pane that
+    /// follows it.
+    pub(super) fn on_written(&mut self, outcome: &WriteOutcome, hub: &mut Hub) {
+        if let Some(pane) = outcome.follow(hub) {
             self.set_pane(pane);
         }
     }
@@ -324,7 +362,7 @@ fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
 /// What follows a write on the card: the card is read again, so the screens and the status
 /// line show what it holds now; after a refusal nothing was written, so the keys need not
 /// wait for it.
-pub(super) fn read_after(written: &Written, hub: &mut Hub) {
+fn read_after(written: &Written, hub: &mut Hub) {
     let after = match written {
         Written::Refused(_) => ReadFor::Status,
         _ => ReadFor::AfterWrite,
@@ -363,7 +401,7 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
                     ("key", &key_of(app, Command::NextField)),
                 ],
             ));
-            details.push(lang.t("ic.replace_note").to_owned());
+            details.extend(lang.t("ic.replace_note").lines().map(str::to_owned));
             ask(
                 "ic.confirm_replace",
                 &[("customer", customer_line(customer))],

@@ -9,6 +9,7 @@
 
 mod common;
 mod confirm;
+mod lost;
 mod pending;
 mod reader;
 mod receipt;
@@ -34,8 +35,10 @@ use crate::ui::theme::Theme;
 use common::{card_no, key_of, known_card, refusal_text};
 
 pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
-pub use confirm::{WriteCard, Written};
+pub use confirm::{WriteCard, WriteOutcome, Written};
+pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
+pub use reader::after_a_read;
 pub use receipt::{
     FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptKind, ReceiptOfFinished,
     keep_receipts_of,
@@ -71,6 +74,7 @@ impl Screen for CardScreen {
             CardPane::Confirm(Confirm::Replace { .. }) => vec![
                 (Save, "ic.legend_confirm"),
                 (NextField, "ic.legend_reason"),
+                (ReportLost, "ic.legend_report_lost"),
                 (Cancel, "command.cancel"),
             ],
             CardPane::Confirm(_) => vec![(Save, "ic.legend_confirm"), (Cancel, "command.cancel")],
@@ -183,6 +187,10 @@ impl Screen for CardScreen {
                     LossReason::Damaged => LossReason::Lost,
                 };
             }
+            (CardPane::Confirm(Confirm::Replace { customer, .. }), Command::ReportLost) => {
+                let customer = customer.clone();
+                self.report_lost(&customer, hub);
+            }
             (CardPane::Confirm(_), Command::Save) => self.confirmed(hub),
             (
                 CardPane::Confirm(Confirm::Recharge { form, .. }),
@@ -214,11 +222,12 @@ impl Screen for CardScreen {
             }
         } else if let Some(settled) = reply.of::<SettledWithoutCard>() {
             self.settled_without_card(settled, hub);
+        } else if let Some(reported) = reply.of::<ReportedLost>() {
+            self.reported_lost(reported, hub);
         } else if let Some(Quoted(quote)) = reply.of::<Quoted>() {
             self.on_quote(quote, hub);
-        } else if let Some(written) = reply.of::<Written>() {
-            self.on_written(written, hub);
-            confirm::read_after(written, hub);
+        } else if let Some(outcome) = reply.of::<WriteOutcome>() {
+            self.on_written(outcome, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
             let text = hub.app.lang.tf("ic.receipt_not_kept", &[("why", why)]);
             hub.say(MessageKind::Error, text);

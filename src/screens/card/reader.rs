@@ -7,19 +7,78 @@ use ratatui::text::Line;
 use super::common::{
     CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, text,
 };
-use crate::app::card_status::CardSeen;
+use super::receipt::keep_receipts_of;
+use crate::app::card_status::{CardRead, CardSeen};
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
 use crate::card::reader::ReaderState;
-use crate::db::card_ops::Payment;
+use crate::db::card_ops::{Discrepancy, Payment};
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::PurchaseState;
-use crate::domain::card_records::{MeterWriteBack, PurchaseRecord, UserCard};
+use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
 use crate::domain::money::Volume;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
+
+/// A card read answered, wherever the clerk is (the hub's `Registry::after_a_read`): the
+/// receipts of the recharges it finished are kept, and what the card holds that the database
+/// disagrees with (audited by the read) is told in words.
+pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
+    keep_receipts_of(hub, &read.settled);
+    if read.discrepancies.is_empty() {
+        return;
+    }
+    let card_no = match &read.seen {
+        CardSeen::User { card, .. } => card.issue.card_number,
+        _ => 0,
+    };
+    let texts: Vec<String> = read
+        .discrepancies
+        .iter()
+        .map(|discrepancy| discrepancy_text(hub.app, card_no, discrepancy))
+        .collect();
+    hub.say(MessageKind::Error, texts.join(" "));
+}
+
+/// A difference between the card and the database, in the clerk's words.
+fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String {
+    let lang = app.lang;
+    let card = card_no(number);
+    match discrepancy {
+        Discrepancy::UnknownCard => lang.tf("ic.discrepancy_unknown_card", &[("card", &card)]),
+        Discrepancy::VoidCard { reason } => {
+            let reason = reason
+                .as_deref()
+                .map(|reason| coded(lang, "ic.reason_", reason))
+                .unwrap_or_default();
+            lang.tf(
+                "ic.discrepancy_void",
+                &[("card", &card), ("reason", &reason)],
+            )
+        }
+        Discrepancy::UnknownPurchase { sequence, litres } => lang.tf(
+            "ic.discrepancy_unknown_purchase",
+            &[
+                ("card", &card),
+                ("seq", sequence),
+                ("volume", &Volume::from_litres(*litres)),
+            ],
+        ),
+        Discrepancy::MissingPurchase { sequence } => lang.tf(
+            "ic.discrepancy_missing_purchase",
+            &[("card", &card), ("seq", sequence)],
+        ),
+        Discrepancy::OlderImage { seen_at } => {
+            let at = seen_at.map_or_else(|| "—".to_owned(), |at| local(&at, app.zone));
+            lang.tf(
+                "ic.discrepancy_older_image",
+                &[("card", &card), ("at", &at)],
+            )
+        }
+    }
+}
 
 impl CardScreen {
     /// Refund: a supervisor's, and only of a purchase the meter has not loaded.
@@ -28,11 +87,11 @@ impl CardScreen {
         if !hub.allowed("card.refund") {
             return;
         }
-        let Some((card, owner, _)) = known_card(hub.app) else {
+        let Some((card, owner, active)) = known_card(hub.app) else {
             hub.say(MessageKind::Error, lang.t("ic.need_user_card"));
             return;
         };
-        match refund_of(lang, card, owner) {
+        match refund_of(lang, card, owner, active) {
             Ok(confirm) => self.set_pane(CardPane::Confirm(confirm)),
             Err(refused) => hub.say(MessageKind::Error, lang.t(refused)),
         }
@@ -52,8 +111,18 @@ impl CardScreen {
 }
 
 /// The refund of the purchase on `card`, paid out in the type's first payment method (cash),
-/// else onto the balance; or the catalogue key of why there is nothing to refund.
-fn refund_of(lang: Lang, card: &UserCard, owner: &CardOwner) -> Result<Confirm, &'static str> {
+/// else onto the balance; or the catalogue key of why there is nothing to refund. Only the
+/// active card (`active`, as the database knows it) is refunded: a void card's purchase is
+/// carried by the active card, and the journal refuses it.
+fn refund_of(
+    lang: Lang,
+    card: &UserCard,
+    owner: &CardOwner,
+    active: Option<&IssueRecord>,
+) -> Result<Confirm, &'static str> {
+    if active != Some(&card.issue) {
+        return Err("ic.refused_void");
+    }
     match (card.purchase_state(), &card.purchase) {
         (PurchaseState::NotLoaded, Some(purchase)) => Ok(Confirm::Refund {
             customer: customer_of(owner),
@@ -269,6 +338,7 @@ mod tests {
                 generation: 1,
                 status,
                 written_at: 1_795_836_000,
+                blacklisted_card: None,
             }),
             write_back: loaded.map(|last_loaded_sequence| MeterWriteBack {
                 last_loaded_sequence,
@@ -301,10 +371,12 @@ mod tests {
 
     #[test]
     fn only_a_purchase_the_meter_has_not_loaded_is_refunded_in_the_first_method() {
+        let on_the_reader = card(Some(4), PurchaseStatus::Valid);
         let refund = refund_of(
             Lang::En,
-            &card(Some(4), PurchaseStatus::Valid),
+            &on_the_reader,
             &owner(&["Cash", "WeChat"]),
+            Some(&on_the_reader.issue),
         );
         let Ok(Confirm::Refund {
             card_no,
@@ -320,7 +392,9 @@ mod tests {
         assert_eq!(payout, Payment::Method("cash".into()));
         assert_eq!(payout_label, "Cash");
         assert_eq!(customer.id, 42);
-        let refused = |card: &UserCard| refund_of(Lang::En, card, &owner(&["Cash"])).unwrap_err();
+        let refused = |card: &UserCard| {
+            refund_of(Lang::En, card, &owner(&["Cash"]), Some(&card.issue)).unwrap_err()
+        };
         assert_eq!(
             refused(&card(Some(5), PurchaseStatus::Valid)),
             "ic.refund_loaded"
@@ -335,11 +409,24 @@ mod tests {
         let mut replacement = card(None, PurchaseStatus::Valid);
         replacement.issue.replacement = true;
         assert_eq!(refused(&replacement), "ic.refused_swipe_new_card");
+        // Finding 6 of #11: a void card (replaced, or reported lost) is offered no refund.
+        let void = refund_of(Lang::En, &on_the_reader, &owner(&["Cash"]), None);
+        assert_eq!(void.unwrap_err(), "ic.refused_void");
+        let mut newer = on_the_reader.issue.clone();
+        newer.generation += 1;
+        let replaced = refund_of(Lang::En, &on_the_reader, &owner(&["Cash"]), Some(&newer));
+        assert_eq!(replaced.unwrap_err(), "ic.refused_void");
     }
 
     #[test]
     fn without_a_payment_method_the_refund_goes_onto_the_balance() {
-        let refund = refund_of(Lang::En, &card(None, PurchaseStatus::Valid), &owner(&[]));
+        let on_the_reader = card(None, PurchaseStatus::Valid);
+        let refund = refund_of(
+            Lang::En,
+            &on_the_reader,
+            &owner(&[]),
+            Some(&on_the_reader.issue),
+        );
         let Ok(Confirm::Refund {
             payout,
             payout_label,

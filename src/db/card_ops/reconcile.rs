@@ -1,0 +1,191 @@
+//! Reconciliation on every read (issue 11, item 2): what a user card holds against what the
+//! database knows, each difference audited with the card and the customer.
+
+use super::*;
+
+/// A difference between the card read and the database. Nothing is written to the card for
+/// it here; the counter refuses what it must (a refund, a recharge) when asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discrepancy {
+    /// The card's MACs verify but its number was never issued here (another system's card).
+    UnknownCard,
+    /// Not its owner's active card (replaced, reported lost, recycled); `reason` is the card
+    /// row's `void_reason`.
+    VoidCard { reason: Option<String> },
+    /// The card carries purchase `sequence` of `litres`, which this system never wrote
+    /// (forged with the key, or another system's).
+    UnknownPurchase { sequence: u32, litres: u32 },
+    /// Purchase `sequence` was settled without the card: the next recharge writes it first.
+    MissingPurchase { sequence: u32 },
+    /// The card's meter write-back is older than one read on `seen_at` (a replayed image;
+    /// `None` for demo rows that never kept the date).
+    OlderImage { seen_at: Option<DateTime<Utc>> },
+}
+
+impl Discrepancy {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownCard => "unknown_card",
+            Self::VoidCard { .. } => "void_card",
+            Self::UnknownPurchase { .. } => "unknown_purchase",
+            Self::MissingPurchase { .. } => "missing_purchase",
+            Self::OlderImage { .. } => "older_image",
+        }
+    }
+
+    fn sequence(&self) -> Option<i64> {
+        match self {
+            Self::UnknownPurchase { sequence, .. } | Self::MissingPurchase { sequence } => {
+                Some(i64::from(*sequence))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Compares the user card in `records` with the database and audits each difference
+/// (`card.discrepancy`). An operator without `card.read` is told nothing and nothing is
+/// audited, as with the write-back. Run after [`touch`] has resolved what was pending.
+pub async fn reconcile(
+    client: &mut Client,
+    operator_id: i64,
+    records: &[Record; 3],
+    key: &MacKey,
+) -> Result<Vec<Discrepancy>, DbError> {
+    let CardContent::User(card) = CardContent::classify(records, key) else {
+        return Ok(Vec::new());
+    };
+    let transaction = client.transaction().await?;
+    if !has_permission(&transaction, "card.read").await? {
+        return Ok(Vec::new());
+    }
+    let card_no = i64::from(card.issue.card_number);
+    let row = transaction
+        .query_opt(
+            "SELECT customer_id, void_reason FROM card WHERE card_no = $1",
+            &[&card_no],
+        )
+        .await?;
+    let (customer_id, discrepancies) = match row {
+        None => (None, vec![Discrepancy::UnknownCard]),
+        Some(row) => {
+            let customer_id: i64 = row.get("customer_id");
+            let found = differences(
+                &transaction,
+                customer_id,
+                &card,
+                row.get("void_reason"),
+                key,
+            )
+            .await?;
+            (Some(customer_id), found)
+        }
+    };
+    for discrepancy in &discrepancies {
+        let detail = serde_json::json!({
+            "kind": discrepancy.code(),
+            "purchase_seq": discrepancy.sequence(),
+        });
+        audit_card(
+            &transaction,
+            operator_id,
+            "card.discrepancy",
+            card_no,
+            customer_id,
+            &detail,
+        )
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(discrepancies)
+}
+
+async fn differences(
+    tx: &Transaction<'_>,
+    customer_id: i64,
+    card: &UserCard,
+    void_reason: Option<String>,
+    key: &MacKey,
+) -> Result<Vec<Discrepancy>, DbError> {
+    let Some(holder) = holder(tx, customer_id, key, false).await? else {
+        return Ok(Vec::new());
+    };
+    if holder.active() != Some(&card.issue) {
+        return Ok(vec![Discrepancy::VoidCard {
+            reason: void_reason,
+        }]);
+    }
+    let mut found = Vec::new();
+    if let Some(missing) = holder.missing_purchase(card, key) {
+        found.push(Discrepancy::MissingPurchase {
+            sequence: missing.record.sequence,
+        });
+    }
+    if let Some(purchase) = &card.purchase {
+        // Written here: a recharge (done or still pending), its refund, or a replacement
+        // carrying it; a failed one never reached a card.
+        let known: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM card_operation
+                                WHERE customer_id = $1 AND purchase_seq = $2
+                                  AND volume_litres = $3 AND state <> 'failed') AS known",
+                &[
+                    &customer_id,
+                    &i64::from(purchase.sequence),
+                    &i64::from(purchase.volume_litres),
+                ],
+            )
+            .await?
+            .get("known");
+        if !known {
+            found.push(Discrepancy::UnknownPurchase {
+                sequence: purchase.sequence,
+                litres: purchase.volume_litres,
+            });
+        }
+    }
+    if let Some(write_back) = &card.write_back {
+        let newer = tx
+            .query_opt(
+                "SELECT meter_read_at FROM card
+                 WHERE customer_id = $1 AND meter_loaded_seq > $2
+                 ORDER BY meter_loaded_seq DESC LIMIT 1",
+                &[&customer_id, &i64::from(write_back.last_loaded_sequence)],
+            )
+            .await?;
+        if let Some(newer) = newer {
+            found.push(Discrepancy::OlderImage {
+                seen_at: newer.get("meter_read_at"),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// An audit row about card `card_no` (entity `card`): `detail` with the card and customer
+/// numbers added, so the audit viewer finds it by either.
+pub(super) async fn audit_card(
+    client: &impl GenericClient,
+    operator_id: i64,
+    action: &str,
+    card_no: i64,
+    customer_id: Option<i64>,
+    detail: &serde_json::Value,
+) -> Result<(), DbError> {
+    client
+        .execute(
+            "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             VALUES ($1, $2, 'card', $3,
+                     $5::text::jsonb || jsonb_build_object('customer_id', $4::bigint,
+                                                           'card_no', $3::bigint))",
+            &[
+                &operator_id,
+                &action,
+                &card_no,
+                &customer_id,
+                &detail.to_string(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
