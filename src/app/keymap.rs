@@ -184,6 +184,10 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Export => &[Char('e')],
         Command::SwitchEnabled => &[Char('s')],
         Command::ResetPassword => &[Char('k')],
+        // `$`: the money of the customer on the row; `f` refund, `v` reprint a receipt.
+        Command::Account => &[Char('$')],
+        Command::Refund => &[Char('f')],
+        Command::Reprint => &[Char('v')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use tokio_postgres::Client;
 
+use super::account::AccountScreen;
 use super::basic_info::label_key;
 use super::legend::{BACK, framed, usual};
 use crate::app::requests::Read;
@@ -67,7 +68,11 @@ impl Screen for Details {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        framed([BACK].into_iter().chain(usual([Command::Refresh])))
+        framed(
+            [BACK]
+                .into_iter()
+                .chain(usual([Command::Account, Command::Refresh])),
+        )
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
@@ -84,6 +89,15 @@ impl Screen for Details {
         hub.send(LoadDetails {
             customer_id: self.customer_id,
         });
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if command != Command::Account {
+            return false;
+        }
+        let screen = AccountScreen::for_customer(self.customer_id, self.customer_no, None);
+        hub.open(Box::new(screen));
+        true
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {

@@ -13,6 +13,7 @@ use ratatui::widgets::Paragraph;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::account::AccountScreen;
 use super::card;
 use super::details::Details;
 use super::legend::{PAGING, usual};
@@ -24,6 +25,7 @@ use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, new_screen}
 use crate::app::state::MessageKind;
 use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::accounts::Movement;
 use crate::db::customers::{self, CustomerRow, Page, PageAt};
 use crate::domain::money::Money;
 use crate::domain::search::{CustomerSearch, SearchError, classify};
@@ -205,7 +207,7 @@ impl Screen for CustomerTable {
         }
         use Command::*;
         usual([Help, Search, Details, OpenAccount, Modify, Transfer])
-            .chain(usual([OpenCard, ReplaceCard, Recharge, Refresh]))
+            .chain(usual([OpenCard, ReplaceCard, Recharge, Account, Refresh]))
             .chain(usual(PAGING))
             .chain([(Leave, "legend.log_out")])
             .chain(usual([CommandLine, Overview, Quit]))
@@ -309,9 +311,27 @@ impl Screen for CustomerTable {
                     hub.open(Box::new(Details::of(row)));
                 }
             }
+            // Recharge on a customer without a card meter is the account's recharge or deposit.
+            Command::Recharge
+                if self
+                    .selected_row()
+                    .is_some_and(|row| row.business_model != "meter_prepaid") =>
+            {
+                if let Some(row) = self.selected_row()
+                    && hub.allowed("account.deposit")
+                {
+                    let screen = AccountScreen::of(row, Some(Movement::Deposit));
+                    hub.open(Box::new(screen));
+                }
+            }
             Command::OpenCard | Command::ReplaceCard | Command::Recharge => {
                 if let Some(row) = self.selected_row() {
                     card::for_customer(hub, command, row);
+                }
+            }
+            Command::Account => {
+                if let Some(row) = self.selected_row() {
+                    hub.open(Box::new(AccountScreen::of(row, None)));
                 }
             }
             // What the operator's roles do not allow is refused here, in words, before a form

@@ -416,7 +416,8 @@ fn what_the_roles_do_not_allow_is_refused_at_once_naming_the_permission() {
         (KeyCode::Char('o'), "customer.open"),
         (KeyCode::Char('m'), "customer.modify"),
         (KeyCode::Char('t'), "customer.transfer"),
-        (KeyCode::Char('r'), "card.recharge"),
+        // The first row is postpaid: its recharge is the account's deposit.
+        (KeyCode::Char('r'), "account.deposit"),
         (KeyCode::F(6), "card.open"),
         (KeyCode::F(7), "card.replace"),
     ] {
