@@ -457,3 +457,32 @@ async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
     assert!(meterdesk::tools::check::report(&checks).contains("FAILED"));
     drop(owner);
 }
+
+#[tokio::test]
+async fn the_demo_data_balances_and_gives_every_kind_of_account_money_to_show() {
+    let db = fresh_db().await;
+    let mut owner = db.pool.get().await.unwrap();
+    meterdesk::tools::demo::load(&mut owner, 500, |_| {})
+        .await
+        .expect("the demo data");
+    let checks = books::check(&mut owner).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{}",
+        meterdesk::tools::check::report(&checks)
+    );
+    assert!(checks.iter().all(|check| check.checked > 0), "{checks:?}");
+    for (model, kind) in [("system_prepaid", "deposit"), ("postpaid", "deposit")] {
+        let accounts: i64 = owner
+            .query_one(
+                "SELECT count(DISTINCT t.account_id) FROM ledger_transaction t
+                 JOIN account a ON a.id = t.account_id JOIN customer c ON c.id = a.customer_id
+                 WHERE c.business_model = $1 AND t.kind = $2 AND t.receipt_no IS NOT NULL",
+                &[&model, &kind],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(accounts > 50, "{model}: {accounts} accounts with a {kind}");
+    }
+}

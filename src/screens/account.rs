@@ -352,6 +352,10 @@ pub struct LoadAccount {
 pub struct Loaded(pub Option<(Box<Account>, Page<LedgerLine>)>);
 
 impl Read for LoadAccount {
+    /// What the keys act on (the account's kind, its form) comes with the answer: keys typed
+    /// ahead (`r`, the amount, F2) wait for it.
+    const HOLDS_INPUT: bool = true;
+
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
         let Some(account) = accounts::account(client, self.customer_id).await? else {
             return Ok(Loaded(None));

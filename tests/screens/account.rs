@@ -189,14 +189,26 @@ fn a_system_prepaid_recharge_is_confirmed_sent_once_with_its_key_and_printed() {
         .expect("the receipt is kept");
     assert_eq!(kept.receipt_no, 17);
     assert!(!kept.text.contains("COPY"), "{}", kept.text);
-    assert!(
-        next.iter().any(|(_, r)| r.of::<LoadAccount>().is_some()),
-        "the balance is read again"
-    );
+    let reload: Vec<_> = next
+        .iter()
+        .filter(|(_, r)| r.of::<LoadAccount>().is_some())
+        .cloned()
+        .collect();
+    assert_eq!(reload.len(), 1, "the balance is read again: {next:?}");
     let screen = render(&app);
     assert!(screen.contains("Done; receipt #17."), "{screen}");
     insta::assert_snapshot!("account_recharge_receipt", screen);
+    // F3 waits for the account read again (keys typed ahead act on what it brings).
     press(&mut app, KeyCode::F(3));
+    assert!(matches!(pane(&app), AccountPane::Receipt { .. }));
+    answer(
+        &mut app,
+        &reload,
+        Reply::screen(Loaded(Some((
+            Box::new(account("system_prepaid")),
+            history(),
+        )))),
+    );
     assert!(matches!(pane(&app), AccountPane::History));
 }
 
