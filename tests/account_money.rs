@@ -13,7 +13,7 @@ use meterdesk::db::accounts::{self, MoneyMove, MoveOutcome, MoveRefusal, Movemen
 use meterdesk::db::customers::PageAt;
 use meterdesk::db::{Pool, books, pool_from_conn_str, receipts};
 use meterdesk::domain::money::Money;
-use support::commit_cutter::CommitCutter;
+use support::commit_cutter::{CommitCutter, CommitHolder};
 use support::pg::{TestDb, cluster, fresh_db};
 
 /// Customers 1 (card meter), 2 (system-prepaid) and 3 (postpaid), whose types take cash and
@@ -485,4 +485,38 @@ async fn the_demo_data_balances_and_gives_every_kind_of_account_money_to_show() 
             .get(0);
         assert!(accounts > 50, "{model}: {accounts} accounts with a {kind}");
     }
+}
+
+#[tokio::test]
+async fn one_key_sent_on_two_connections_at_once_moves_the_money_once_and_both_hear_it() {
+    let (db, owner) = with_fixture().await;
+    let holder = CommitHolder::start(&db);
+    let first_desk = pool_from_conn_str(&db.as_operator(&holder.conn_str, "clerk"), 1).unwrap();
+    let second_desk = db.pool_of("clerk");
+    let recharge = moving(PREPAID, Movement::Deposit, "60.00", "cash");
+
+    // The first attempt has written everything and sent its COMMIT, which the network holds.
+    holder.arm();
+    let first = tokio::spawn({
+        let recharge = recharge.clone();
+        async move { send(&first_desk, "desk-g-1", &recharge).await }
+    });
+    let start = std::time::Instant::now();
+    while !holder.holding() {
+        assert!(start.elapsed().as_secs() < 10, "the first COMMIT");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = tokio::spawn(async move { send(&second_desk, "desk-g-1", &recharge).await });
+    // The second waits on the key's lock until the first commits.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "the second attempt waits for the first"
+    );
+    holder.release();
+
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!(first, second, "both desks hear the same receipt");
+    assert_eq!(balance(&owner, PREPAID).await, money("60.00"), "moved once");
+    assert_eq!(count(&owner, "SELECT count(*) FROM receipt").await, 1);
 }

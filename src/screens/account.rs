@@ -21,7 +21,7 @@ use super::receipt::{LoadReceipt, ReceiptLoaded, keep_and_show};
 use crate::app::form::{Choice, Field, FieldKind, Form, FormEvent};
 use crate::app::paging::{PageApply, page_for, scroll};
 use crate::app::requests::{Progress, Read, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
@@ -60,6 +60,9 @@ pub struct AccountScreen {
     pub pane: AccountPane,
     /// Open the recharge or deposit form as soon as the account is known (`r` on a row).
     start_with: Option<Movement>,
+    /// Money moved here: the screen below (table, details) shows the balance, and is told
+    /// to read it again when this one is left.
+    moved: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +106,7 @@ impl AccountScreen {
             selected: 0,
             pane: AccountPane::History,
             start_with,
+            moved: false,
         }
     }
 
@@ -283,6 +287,7 @@ impl AccountScreen {
     fn on_moved(&mut self, moved: &Moved, hub: &mut Hub) {
         match &moved.outcome {
             MoveOutcome::Moved { receipt_no } => {
+                self.moved = true;
                 let text = hub.app.lang.tf("acct.moved", &[("receipt", receipt_no)]);
                 let lines = moved
                     .receipt
@@ -557,6 +562,10 @@ impl Screen for AccountScreen {
             (AccountPane::History, Command::Refund) => self.start(Movement::Refund, hub),
             (AccountPane::History, Command::Reprint) => self.reprint(hub),
             (AccountPane::History, Command::Refresh) => self.load(hub),
+            (AccountPane::History, Command::Leave) if self.moved => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+            }
             (
                 AccountPane::History,
                 Command::PageDown | Command::PageUp | Command::First | Command::Last,

@@ -13,7 +13,7 @@ use super::account::AccountScreen;
 use super::basic_info::label_key;
 use super::legend::{BACK, framed, usual};
 use crate::app::requests::Read;
-use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
@@ -98,6 +98,13 @@ impl Screen for Details {
         let screen = AccountScreen::for_customer(self.customer_id, self.customer_no, None);
         hub.open(Box::new(screen));
         true
+    }
+
+    /// Money moved on the account screen above: the balance and transactions are read again.
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        if *notice == Notice::Reload {
+            self.on_open(hub);
+        }
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {

@@ -210,6 +210,12 @@ fn a_system_prepaid_recharge_is_confirmed_sent_once_with_its_key_and_printed() {
         )))),
     );
     assert!(matches!(pane(&app), AccountPane::History));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(
+        sent.iter().any(|(_, r)| r.of::<Fetch>().is_some()),
+        "the table reads the new balance: {sent:?}"
+    );
 }
 
 #[test]
