@@ -111,6 +111,18 @@ async fn a_clerk_recharges_once_per_key_with_a_receipt_that_says_what_was_record
         money("120.50"),
         "moved once"
     );
+    let audited = owner
+        .query_one(
+            "SELECT count(*) AS rows, min(o.login) AS login, min(a.detail->>'amount') AS amount
+             FROM audit_log a JOIN operator o ON o.id = a.operator_id
+             WHERE a.action = 'account.deposit' AND a.entity = 'customer' AND a.entity_id = $1",
+            &[&PREPAID],
+        )
+        .await
+        .unwrap();
+    assert_eq!(audited.get::<_, i64>("rows"), 1, "one audit row");
+    assert_eq!(audited.get::<_, &str>("login"), "clerk");
+    assert_eq!(audited.get::<_, &str>("amount"), "120.50");
     assert_eq!(
         count(&owner, "SELECT count(*) FROM ledger_transaction").await,
         1
@@ -419,6 +431,13 @@ async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
         report.starts_with("ok     every account's balance"),
         "{report}"
     );
+    let (status, out) = meterdesk_check(&db);
+    assert!(status.success(), "{out}");
+    assert_eq!(
+        out.lines().filter(|line| line.starts_with("ok ")).count(),
+        5,
+        "{out}"
+    );
 
     // Only a superuser gets past the ledger's triggers: a row that did not move the balance,
     // and a receipt number the sequence never handed out.
@@ -455,7 +474,31 @@ async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
         failed[1].disagreements
     );
     assert!(meterdesk::tools::check::report(&checks).contains("FAILED"));
+    let (status, out) = meterdesk_check(&db);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("ledger sums to 75.00"), "{out}");
+    assert!(
+        out.contains("the books do not balance: 2 disagreement(s)"),
+        "{out}"
+    );
     drop(owner);
+}
+
+/// `meterdesk check` against `db` as its owner: the exit status, and what it printed.
+fn meterdesk_check(db: &TestDb) -> (std::process::ExitStatus, String) {
+    let dir = std::env::temp_dir().join(format!("md-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meterdesk"))
+        .arg("check")
+        .env("DATABASE_URL", &db.conn_str)
+        .env(meterdesk::config::SYSTEM_CONFIG_ENV, dir.join("none.toml"))
+        .env("XDG_CONFIG_HOME", &dir)
+        .env("HOME", &dir)
+        .output()
+        .expect("run meterdesk check");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status, text)
 }
 
 #[tokio::test]

@@ -214,7 +214,8 @@ pub enum MoveRefusal {
 /// key (a re-send waits for an attempt still running on a connection the client lost), the
 /// ledger looked up by the key (`ledger_transaction.idempotency_key` is the record: found,
 /// nothing is written and its receipt is the answer), the account locked and checked, a
-/// receipt number, the ledger row through `ledger_post`, the commit. Refusals write nothing
+/// receipt number, the ledger row through `ledger_post`, its audit row (`account.deposit` or
+/// `account.refund`, on the customer), the commit. Refusals write nothing
 /// and are decided afresh when sent again.
 ///
 /// A later payment of bills in the same step posts its rows in the same transaction with the
@@ -255,7 +256,7 @@ pub async fn move_money(
                     Movement::Deposit => change.amount,
                     Movement::Refund => Money::ZERO - change.amount,
                 };
-                post(
+                let posted = post(
                     &transaction,
                     account_id,
                     change.movement.kind(),
@@ -265,6 +266,23 @@ pub async fn move_money(
                     key,
                 )
                 .await?;
+                transaction
+                    .execute(
+                        "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                         VALUES (current_operator_id(), 'account.' || $1, 'customer', $2,
+                                 jsonb_build_object('amount', $3::numeric, 'method', $4::text,
+                                                    'receipt_no', $5::bigint,
+                                                    'transaction_id', $6::bigint))",
+                        &[
+                            &change.movement.kind(),
+                            &change.customer_id,
+                            &amount,
+                            &change.method,
+                            &receipt_no,
+                            &posted,
+                        ],
+                    )
+                    .await?;
                 Ok::<_, tokio_postgres::Error>(receipt_no)
             }
             .await;

@@ -381,3 +381,26 @@ fn the_ledger_receipt_at_32_and_48_characters() {
         }
     }
 }
+
+#[test]
+fn details_open_the_account_of_their_customer() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Down);
+    let details = press(&mut app, KeyCode::Enter);
+    answer(&mut app, &details, Reply::screen(Found(None)));
+    let sent = press(&mut app, KeyCode::Char('$'));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("the account is asked for: {sent:?}")
+    };
+    assert_eq!(request.of::<LoadAccount>().map(|r| r.customer_id), Some(2));
+    assert!(app.screen.is::<AccountScreen>());
+    assert!(render(&app).contains("10000034 › Account"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Loaded(Some((Box::new(account("postpaid")), history())))),
+    );
+    // Nothing moved: F3 goes back without reading the details again.
+    assert!(press(&mut app, KeyCode::F(3)).is_empty());
+    assert!(app.screen.is::<meterdesk::screens::details::Details>());
+}
