@@ -404,3 +404,50 @@ fn details_open_the_account_of_their_customer() {
     assert!(press(&mut app, KeyCode::F(3)).is_empty());
     assert!(app.screen.is::<meterdesk::screens::details::Details>());
 }
+
+#[test]
+fn a_postpaid_deposit_in_chinese_from_the_form_to_the_receipt() {
+    let mut app = signed_in(Lang::Zh);
+    open_account(&mut app, "postpaid", KeyCode::Char('r'));
+    type_text(&mut app, "300");
+    insta::assert_snapshot!("account_deposit_form_zh", render(&app));
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(
+        screen.contains("为 10000017 张伟 预存 300.00，付款方式 Cash？"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("account_deposit_confirm_zh", screen);
+    let sent = press(&mut app, KeyCode::F(2));
+    let deposit = ReceiptRecord {
+        business_model: "postpaid".into(),
+        method: Some("Cash".into()),
+        ..record(vec![recharge_line("300.00")], 0)
+    };
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Moved { receipt_no: 17 },
+            receipt: Some(Box::new(deposit)),
+        }),
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("预存") && screen.contains("300.00"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("account_deposit_receipt_zh", screen);
+    let reload: Vec<_> = next
+        .into_iter()
+        .filter(|(_, r)| r.of::<LoadAccount>().is_some())
+        .collect();
+    answer(
+        &mut app,
+        &reload,
+        Reply::screen(Loaded(Some((Box::new(account("postpaid")), history())))),
+    );
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(1));
+    insta::assert_snapshot!("account_help_zh", render(&app));
+}
