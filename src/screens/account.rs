@@ -469,9 +469,11 @@ impl Screen for AccountScreen {
                 )
             }
             AccountPane::Form { .. } => framed(usual([Save, Lookup, Cancel])),
-            AccountPane::Confirm { .. } => {
-                framed([(Save, "acct.legend_confirm"), (Cancel, "legend.back")])
-            }
+            AccountPane::Confirm { .. } => framed([
+                (Save, "acct.legend_confirm"),
+                BACK,
+                (Cancel, Cancel.label_key()),
+            ]),
             AccountPane::Receipt { .. } => framed([BACK]),
         }
     }
@@ -571,13 +573,16 @@ impl Screen for AccountScreen {
                 Command::PageDown | Command::PageUp | Command::First | Command::Last,
             ) => self.page_command(command, hub),
             (AccountPane::Confirm { .. }, Command::Save) => self.send(hub),
+            // A movement waiting for the database cannot be edited: the clerk may leave the
+            // screen, and its answer is told wherever they are (`answered_after_close`).
+            (AccountPane::Confirm { .. }, Command::Cancel | Command::Leave) if hub.saving() => {
+                return false;
+            }
             (AccountPane::Confirm { movement, form, .. }, Command::Cancel | Command::Leave) => {
-                if !hub.saving() {
-                    self.pane = AccountPane::Form {
-                        movement: *movement,
-                        form: form.clone(),
-                    };
-                }
+                self.pane = AccountPane::Form {
+                    movement: *movement,
+                    form: form.clone(),
+                };
             }
             (AccountPane::Receipt { .. }, Command::Leave | Command::Cancel) => {
                 self.pane = AccountPane::History

@@ -451,3 +451,33 @@ fn a_postpaid_deposit_in_chinese_from_the_form_to_the_receipt() {
     press(&mut app, KeyCode::F(1));
     insta::assert_snapshot!("account_help_zh", render(&app));
 }
+
+#[test]
+fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left() {
+    let mut app = signed_in(Lang::En);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+    type_text(&mut app, "50");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    connection_lost(&mut app, &sent);
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>(), "the clerk left");
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    let next = answer(
+        &mut app,
+        &resent,
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Moved { receipt_no: 18 },
+            receipt: Some(Box::new(ReceiptRecord {
+                receipt_no: 18,
+                ..record(vec![recharge_line("50.00")], 0)
+            })),
+        }),
+    );
+    assert!(
+        next.iter()
+            .any(|(_, r)| r.of::<KeepReceipt>().is_some_and(|k| k.receipt_no == 18)),
+        "the receipt is kept: {next:?}"
+    );
+    assert_eq!(app.message.clone().unwrap().text, "Done; receipt #18.");
+}
