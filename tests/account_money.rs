@@ -563,3 +563,89 @@ async fn one_key_sent_on_two_connections_at_once_moves_the_money_once_and_both_h
     assert_eq!(balance(&owner, PREPAID).await, money("60.00"), "moved once");
     assert_eq!(count(&owner, "SELECT count(*) FROM receipt").await, 1);
 }
+
+#[tokio::test]
+async fn a_bill_of_the_account_is_paid_through_ledger_post_on_the_receipt_of_its_deposit() {
+    let (db, owner) = with_fixture().await;
+    owner
+        .batch_execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount)
+                 VALUES (3, '2026-09-01', '2026-10-31', 0, 20, 20, 45.00),
+                        (3, '2026-11-01', '2026-12-31', 20, 30, 10, 22.50);",
+        )
+        .await
+        .unwrap();
+    let clerk = db.pool_of("clerk");
+    let mut client = clerk.get().await.unwrap();
+    // One receipt: the deposit and the payment of the first bill from it, in one transaction.
+    let transaction = tokio_postgres::Client::transaction(&mut client)
+        .await
+        .unwrap();
+    let receipt_no = receipts::issue(&transaction, POSTPAID).await.unwrap();
+    let row = |kind, amount: &str, method, key, bill_id| accounts::Posting {
+        account_id: 3,
+        kind,
+        amount: money(amount),
+        method,
+        receipt_no,
+        key,
+        bill_id,
+    };
+    accounts::post(
+        &transaction,
+        &row("deposit", "50.00", Some("cash"), "desk-h-1", None),
+    )
+    .await
+    .unwrap();
+    accounts::post(
+        &transaction,
+        &row("bill_payment", "-45.00", None, "desk-h-1:bill:1", Some(1)),
+    )
+    .await
+    .unwrap();
+    transaction.commit().await.unwrap();
+    assert_eq!(balance(&owner, POSTPAID).await, money("5.00"));
+    let receipt = receipts::receipt(&**client, receipt_no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(receipt.lines.len(), 2);
+    assert_eq!(receipt.method.as_deref(), Some("Cash"));
+    assert_eq!(receipt.balance_after, money("5.00"));
+
+    // A bill of another account is refused, whoever's permission.
+    let other = client
+        .query_one(
+            "SELECT ledger_post(2, 'bill_payment', -1.00, NULL, NULL, NULL, NULL, 'desk-h-2',
+                                NULL, 1)",
+            &[],
+        )
+        .await
+        .expect_err("another account's bill");
+    assert_eq!(
+        other.code(),
+        Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION)
+    );
+
+    // The check: a bill covered by its payments but not marked paid disagrees, marked paid agrees.
+    let mut checker = db.pool.get().await.unwrap();
+    let bills = |checks: &[books::Check]| checks[1].disagreements.clone();
+    assert_eq!(
+        bills(&books::check(&mut checker).await.unwrap()),
+        ["bill 1 (unpaid, amount 45.00): payments net 45.00"]
+    );
+    owner
+        .execute(
+            "UPDATE bill SET status = 'paid', paid_at = now() WHERE id = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let checks = books::check(&mut checker).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{checks:?}"
+    );
+    assert_eq!(checks[1].checked, 2, "two bills");
+}

@@ -256,16 +256,16 @@ pub async fn move_money(
                     Movement::Deposit => change.amount,
                     Movement::Refund => Money::ZERO - change.amount,
                 };
-                let posted = post(
-                    &transaction,
+                let posting = Posting {
                     account_id,
-                    change.movement.kind(),
+                    kind: change.movement.kind(),
                     amount,
-                    Some(&change.method),
+                    method: Some(&change.method),
                     receipt_no,
                     key,
-                )
-                .await?;
+                    bill_id: None,
+                };
+                let posted = post(&transaction, &posting).await?;
                 transaction
                     .execute(
                         "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
@@ -356,21 +356,37 @@ fn refusal_of(error: tokio_postgres::Error) -> Result<MoveRefusal, DbError> {
     Ok(refusal)
 }
 
-/// One ledger row of the counter, through `ledger_post` (which checks the kind against the
-/// operator's permissions and stamps the operator), on receipt `receipt_no`.
+/// One ledger row of the counter on receipt `receipt_no`: money in or out, or the payment
+/// of `bill_id` (kind `bill_payment`, a bill of this account), through `ledger_post`, which
+/// checks the kind against the operator's permissions and stamps the operator.
+pub struct Posting<'a> {
+    pub account_id: i64,
+    pub kind: &'a str,
+    pub amount: Money,
+    pub method: Option<&'a str>,
+    pub receipt_no: i64,
+    pub key: &'a str,
+    pub bill_id: Option<i64>,
+}
+
+/// Posts `row`; answers the ledger row's id. The raw error, so the caller can tell the
+/// database's refusals (42501, a CHECK) from failures.
 pub async fn post(
     client: &impl GenericClient,
-    account_id: i64,
-    kind: &str,
-    amount: Money,
-    method: Option<&str>,
-    receipt_no: i64,
-    key: &str,
+    row: &Posting<'_>,
 ) -> Result<i64, tokio_postgres::Error> {
     Ok(client
         .query_one(
-            "SELECT ledger_post($1, $2, $3::numeric, NULL, NULL, $4, $5, $6) AS id",
-            &[&account_id, &kind, &amount, &method, &receipt_no, &key],
+            "SELECT ledger_post($1, $2, $3::numeric, NULL, NULL, $4, $5, $6, NULL, $7) AS id",
+            &[
+                &row.account_id,
+                &row.kind,
+                &row.amount,
+                &row.method,
+                &row.receipt_no,
+                &row.key,
+                &row.bill_id,
+            ],
         )
         .await?
         .get("id"))
