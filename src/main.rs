@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use meterdesk::config::{Config, config_files};
 use meterdesk::domain::card_records::MeterNumber;
 use meterdesk::startup;
-use meterdesk::tools::{bench, card_status, demo, meter_sim};
+use meterdesk::tools::{bench, card_status, check, demo, meter_sim};
 
 #[derive(Parser)]
 #[command(version, about = "meterdesk — the counter desk for metered water")]
@@ -38,6 +38,10 @@ enum Command {
         #[arg(long)]
         if_empty: bool,
     },
+    /// Check that the books balance: every account's balance against its ledger, bills against
+    /// their payments, card operations against the ledger, receipt numbers. Prints what it
+    /// checked; fails if anything disagrees.
+    Check,
     /// Measure the customer table's searches on a big database (loads 1 000 000 demo
     /// customers into an empty one first), its screen, and the running app's memory (in tmux).
     Bench {
@@ -139,6 +143,7 @@ fn main() -> ExitCode {
                 customers,
                 if_empty,
             } => demo::demo_data_command(&loaded.config, customers, if_empty).await,
+            Command::Check => check::check_command(&loaded.config).await,
             Command::Bench {
                 customers_already_loaded,
             } => {

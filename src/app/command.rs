@@ -54,10 +54,13 @@ pub enum Command {
     SwitchEnabled,
     ResetPassword,
     ReportLost,
+    Account,
+    Refund,
+    Reprint,
 }
 
 impl Command {
-    pub const ALL: [Command; 48] = [
+    pub const ALL: [Command; 51] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -106,6 +109,9 @@ impl Command {
         Command::SwitchEnabled,
         Command::ResetPassword,
         Command::ReportLost,
+        Command::Account,
+        Command::Refund,
+        Command::Reprint,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -159,6 +165,9 @@ impl Command {
             Command::SwitchEnabled => "enable-disable",
             Command::ResetPassword => "reset-password",
             Command::ReportLost => "report-lost",
+            Command::Account => "account",
+            Command::Refund => "refund",
+            Command::Reprint => "reprint",
         }
     }
 
@@ -213,6 +222,9 @@ impl Command {
             Command::SwitchEnabled => "operators.cmd_switch_enabled",
             Command::ResetPassword => "operators.cmd_reset_password",
             Command::ReportLost => "ic.cmd_report_lost",
+            Command::Account => "acct.cmd_account",
+            Command::Refund => "acct.cmd_refund",
+            Command::Reprint => "acct.cmd_reprint",
         }
     }
 
@@ -227,6 +239,7 @@ impl Command {
             Command::ReplaceCard | Command::ReportLost => "card.replace",
             Command::Recharge => "card.recharge",
             Command::CardRefund => "card.refund",
+            Command::Refund => "account.refund",
             Command::Recycle => "card.recycle",
             Command::PendingCards | Command::SettleWithoutCard => "card.resolve",
             Command::Import => "meter.import",

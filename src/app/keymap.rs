@@ -185,6 +185,11 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Export => &[Char('e')],
         Command::SwitchEnabled => &[Char('s')],
         Command::ResetPassword => &[Char('k')],
+        // `$`: the money of the customer on the row; `f` refund, `#` reprint a receipt (by its
+        // number).
+        Command::Account => &[Char('$')],
+        Command::Refund => &[Char('f')],
+        Command::Reprint => &[Char('#')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes

@@ -47,7 +47,23 @@ pub async fn owner_of(
     else {
         return Ok(None);
     };
-    let customer_type_id: i64 = row.get("customer_type_id");
+    let payment_methods = payment_methods(client, row.get("customer_type_id")).await?;
+    Ok(Some(CardOwner {
+        customer_id: row.get("id"),
+        customer_no: row.get("customer_no"),
+        name: row.get("name"),
+        card_state: row.get("card_state"),
+        void_reason: row.get("void_reason"),
+        balance: row.get("balance"),
+        payment_methods,
+    }))
+}
+
+/// The payment methods customer type `customer_type_id` takes, enabled ones only, cash first.
+pub async fn payment_methods(
+    client: &impl GenericClient,
+    customer_type_id: i64,
+) -> Result<Vec<PaymentMethod>, DbError> {
     let methods = client
         .query(
             "SELECT p.code, p.name FROM customer_type_payment_method m
@@ -57,21 +73,13 @@ pub async fn owner_of(
             &[&customer_type_id],
         )
         .await?;
-    Ok(Some(CardOwner {
-        customer_id: row.get("id"),
-        customer_no: row.get("customer_no"),
-        name: row.get("name"),
-        card_state: row.get("card_state"),
-        void_reason: row.get("void_reason"),
-        balance: row.get("balance"),
-        payment_methods: methods
-            .iter()
-            .map(|method| PaymentMethod {
-                code: method.get("code"),
-                name: method.get("name"),
-            })
-            .collect(),
-    }))
+    Ok(methods
+        .iter()
+        .map(|method| PaymentMethod {
+            code: method.get("code"),
+            name: method.get("name"),
+        })
+        .collect())
 }
 
 /// What a receipt says besides the purchase itself, as the database recorded it.

@@ -1,7 +1,9 @@
 //! The only place with SQL: the pool, the embedded cluster, migrations, one file per aggregate.
 
+pub mod accounts;
 mod applied_write;
 pub mod audit;
+pub mod books;
 pub mod cancel;
 pub mod card_ops;
 pub mod cards;
@@ -16,6 +18,7 @@ pub mod operators;
 pub mod overview;
 pub mod pgpass;
 pub mod price_schemes;
+pub mod receipts;
 pub mod roles;
 mod rows;
 pub mod session;

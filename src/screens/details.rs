@@ -105,7 +105,7 @@ impl Screen for Details {
     }
 
     fn permission(&self, command: Command) -> Option<&'static str> {
-        row_permission(command)
+        row_permission(command, Some(&self.row))
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {

@@ -1,6 +1,7 @@
 //! The screens, one module each: its state, keys, replies, requests (and how they execute),
 //! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md.
 
+pub mod account;
 pub mod audit;
 pub mod basic_info;
 pub mod card;
@@ -13,6 +14,7 @@ pub mod open_account;
 pub mod operators;
 pub mod overview;
 pub mod password;
+pub mod receipt;
 pub mod reference;
 pub mod row_actions;
 pub mod table;

@@ -1,38 +1,53 @@
-//! The commands on one customer — modify, transfer, open, replace and recharge a card — from
-//! the table's selected row and from the customer's details alike: the same keys, the same
-//! permissions, the same screens they open.
+//! The commands on one customer — modify, transfer, open, replace and recharge a card, the
+//! account — from the table's selected row and from the customer's details alike: the same
+//! keys, the same permissions, the same screens they open.
 
+use super::account::AccountScreen;
 use super::card;
 use super::modify::ModifyView;
 use super::transfer;
 use crate::app::{Command, Hub};
+use crate::db::accounts::Movement;
 use crate::db::customers::CustomerRow;
 
 /// The commands on one customer, from the table's selected row and from the customer's details
 /// alike (same keys, same checks).
-pub const ROW_ACTIONS: [Command; 5] = [
+pub const ROW_ACTIONS: [Command; 6] = [
     Command::Modify,
     Command::Transfer,
     Command::OpenCard,
     Command::ReplaceCard,
     Command::Recharge,
+    Command::Account,
 ];
 
-/// Does `command`, one of [`ROW_ACTIONS`], on the customer of `row`: the form or the card
-/// screen it opens, or why the row refuses it.
+/// Money of a customer without a card meter does not travel on a card: their recharge is the
+/// account's recharge (system-side prepaid) or deposit (postpaid).
+fn recharges_the_account(row: &CustomerRow) -> bool {
+    row.business_model != "meter_prepaid"
+}
+
+/// Does `command`, one of [`ROW_ACTIONS`], on the customer of `row`: the form or the screen it
+/// opens, or why the row refuses it.
 pub fn act_on(row: &CustomerRow, command: Command, hub: &mut Hub) {
     match command {
         Command::Modify => hub.open(Box::new(ModifyView::of(row.id, row.customer_no))),
         Command::Transfer => transfer::start(row, hub),
+        Command::Account => hub.open(Box::new(AccountScreen::of(row, None))),
+        Command::Recharge if recharges_the_account(row) => {
+            hub.open(Box::new(AccountScreen::of(row, Some(Movement::Deposit))));
+        }
         _ => card::for_customer(hub, command, row),
     }
 }
 
-/// The permission a command needs on a customer: `Modify` modifies the customer here; the
-/// others need theirs everywhere (`Command::permission`).
-pub fn row_permission(command: Command) -> Option<&'static str> {
+/// The permission a command needs on the customer of `row` (none selected: what it needs on a
+/// card customer): `Modify` modifies the customer here, a recharge without a card meter takes
+/// money into the account; the others need theirs everywhere (`Command::permission`).
+pub fn row_permission(command: Command, row: Option<&CustomerRow>) -> Option<&'static str> {
     match command {
         Command::Modify => Some("customer.modify"),
+        Command::Recharge if row.is_some_and(recharges_the_account) => Some("account.deposit"),
         _ => command.permission(),
     }
 }

@@ -321,7 +321,7 @@ impl Screen for CustomerTable {
     }
 
     fn permission(&self, command: Command) -> Option<&'static str> {
-        row_permission(command)
+        row_permission(command, self.selected_row())
     }
 
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {

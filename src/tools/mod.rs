@@ -6,9 +6,11 @@
 //! - [`card_status`]: `meterdesk card status`, the reader, the card and its PIN tries left.
 //! - [`bench`]: `meterdesk bench`, the figures at a million customers.
 //! - [`demo`]: `meterdesk demo-data`, demo customers with their history (COPY streams).
+//! - [`check`]: `meterdesk check`, whether the books balance.
 
 pub mod bench;
 pub mod card_status;
+pub mod check;
 pub mod demo;
 pub mod meter_sim;
 pub mod rig;

@@ -815,7 +815,11 @@ fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
     };
     // The first row is a postpaid customer; a system-prepaid one has no card meter either.
     refused(&mut app, 6, "This customer has no card meter.");
-    refused(&mut app, 8, "This customer has no card meter.");
+    // F8 on a customer without a card meter is the account's recharge or deposit, which
+    // this supervisor's roles (card permissions only) do not allow.
+    assert!(press(&mut app, KeyCode::F(8)).is_empty());
+    let message = app.message.clone().unwrap().text;
+    assert!(message.contains("take deposits into accounts"), "{message}");
     let Some(table) = app.screen.module_mut::<CustomerTable>() else {
         panic!("on the customer table")
     };

@@ -136,7 +136,7 @@ fn the_customers_commands_on_the_details_as_the_roles_allow() {
     let mut clerk = details_as(None);
     assert_eq!(
         legend(&clerk),
-        "\"F1 Help  m Modify  t Transfer  F6 Open card  F8 Recharge  F3 Back  F5 Refresh   \""
+        "\"F1 Help  m Modify  t Transfer  F6 Open card  F8 Recharge  $ Account  F3 Back    \""
     );
     let sent = press(&mut clerk, KeyCode::F(7));
     assert!(sent.is_empty(), "{sent:?}");
@@ -167,7 +167,7 @@ fn the_customers_commands_on_the_details_as_the_roles_allow() {
     let mut administrator = details_as(Some(&["customer.view", "card.read", "operator.maintain"]));
     assert_eq!(
         legend(&administrator),
-        "\"F1 Help  F3 Back  F5 Refresh  : Command  F10 Quit                               \""
+        "\"F1 Help  $ Account  F3 Back  F5 Refresh  : Command  F10 Quit                    \""
     );
     for (key, permission) in [
         (KeyCode::Char('m'), "modify a customer's basic information"),

@@ -2,6 +2,7 @@
 //! compared with committed insta snapshots: one file per screen group, the builders in
 //! `support`.
 
+mod account;
 mod accounts;
 mod audit;
 mod cards;

@@ -416,7 +416,8 @@ fn what_the_roles_do_not_allow_is_refused_at_once_naming_the_permission() {
         (KeyCode::Char('o'), "open accounts for new customers"),
         (KeyCode::Char('m'), "modify a customer's basic information"),
         (KeyCode::Char('t'), "transfer a customer to a new owner"),
-        (KeyCode::Char('r'), "recharge cards"),
+        // The first row is postpaid: its recharge is the account's deposit.
+        (KeyCode::Char('r'), "take deposits into accounts"),
         (KeyCode::F(6), "open cards"),
         (KeyCode::F(7), "replace lost or damaged cards"),
     ] {

@@ -1,17 +1,15 @@
-//! The receipt of a card recharge or a card refund paid out: its facts, its text — shown on the receipt pane, written to
-//! the receipts directory and sent to the print command (config `[receipts]`) — and the
-//! request that keeps it. The text is a pure function of the facts, so the screen, the file
-//! and the paper say the same.
-
-use std::io::Write;
+//! The receipt of a card recharge or a card refund paid out: its facts and its text — laid
+//! out on the paper every receipt shares (`screens::receipt`), shown on the receipt pane,
+//! written to the receipts directory and sent to the print command (config `[receipts]`) by
+//! `KeepReceipt`. The text is a pure function of the facts, so the screen, the file and the
+//! paper say the same.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
 
 use super::common::{heading, tier_line};
 use crate::app::Hub;
-use crate::app::print_command;
-use crate::app::requests::{Progress, ReceiptOutput, Services};
+use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::db::card_ops::{self, Begun, OperationKind, OperationState, Settled};
@@ -19,8 +17,9 @@ use crate::db::{DbError, cards};
 use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
 use crate::i18n::Lang;
+use crate::screens::receipt::{Head, Paper};
+pub use crate::screens::receipt::{KeepReceipt, ReceiptKept};
 use crate::ui::inert::inert;
-use crate::ui::text::{truncate, width};
 use crate::ui::theme::Theme;
 
 /// What the receipt is for: money paid in for water on the card, or paid out for a purchase
@@ -53,32 +52,6 @@ pub struct Receipt {
     /// The payment method's name; `None`: paid from the balance.
     pub method: Option<String>,
     pub balance: Money,
-}
-
-/// Keep a receipt: a text file in the receipts directory, and the print command if one is
-/// configured; answered with [`ReceiptKept`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeepReceipt {
-    pub receipt_no: i64,
-    pub text: String,
-}
-
-/// Where the receipt was kept, or why it could not be.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReceiptKept(pub Result<String, String>);
-
-impl ScreenRequest for KeepReceipt {
-    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let receipts = services.receipts.clone();
-            let (receipt_no, text) = (self.receipt_no, self.text.clone());
-            let kept =
-                tokio::task::spawn_blocking(move || keep_receipt(&receipts, receipt_no, &text))
-                    .await
-                    .unwrap_or_else(|error| Err(error.to_string()));
-            Ok(Box::new(ReceiptKept(kept)) as _)
-        })
-    }
 }
 
 /// Sends the receipt to be kept (file, print command) in the desk's language, zone and width;
@@ -150,29 +123,6 @@ impl ScreenRequest for ReceiptOfFinished {
     }
 }
 
-/// Writes `receipt-<no>.txt` (never overwriting one already there) and pipes the text to the
-/// print command. Returns where it went.
-fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result<String, String> {
-    let mut kept = Vec::new();
-    if let Some(directory) = &receipts.directory {
-        std::fs::create_dir_all(directory).map_err(|e| format!("{}: {e}", directory.display()))?;
-        let path = directory.join(format!("receipt-{receipt_no:010}.txt"));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        file.write_all(text.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        kept.push(path.display().to_string());
-    }
-    if let Some(command) = &receipts.print_command {
-        print_command::print(command, text, receipts.print_limit.0)?;
-        kept.push(command.clone());
-    }
-    Ok(kept.join(", "))
-}
-
 /// The receipt `receipt_no` of a recharge or refund finished here (`Settled::receipt_no`): the
 /// price from the quote it was sold at (none when it was sold before, by another request), the
 /// rest as recorded. The database's amounts are NUMERIC(…, 2), so they are money as they are.
@@ -213,27 +163,9 @@ pub(super) async fn receipt_of(
     }))
 }
 
-/// `label ……… value` on one line of `width` cells; a value too long for the line comes on
-/// its own line, right-aligned.
-fn row(label: &str, value: &str, cells: usize) -> String {
-    let gap = cells.saturating_sub(width(label) + width(value));
-    if gap >= 1 {
-        format!("{label}{}{value}", " ".repeat(gap))
-    } else {
-        let pad = cells.saturating_sub(width(value));
-        format!(
-            "{}\n{}{}",
-            truncate(label, cells),
-            " ".repeat(pad),
-            truncate(value, cells)
-        )
-    }
-}
-
 /// The receipt, `cells` wide (`receipts.width`), times in `zone`. Stored text goes through
 /// `inert`.
 pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usize) -> String {
-    let rule = "-".repeat(cells);
     let (title, amount, last_line) = match receipt.kind {
         ReceiptKind::Recharge => ("receipt.title", "receipt.amount", "receipt.swipe"),
         ReceiptKind::Refund => (
@@ -242,69 +174,43 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
             "receipt.cancelled",
         ),
     };
-    let title = lang.t(title);
-    let centre = " ".repeat(cells.saturating_sub(width(title)) / 2);
-    let at = receipt
-        .at
-        .with_timezone(&zone)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string();
-    let mut lines = vec![
-        format!("{centre}{title}"),
-        rule.clone(),
-        row(
-            lang.t("receipt.number"),
-            &receipt.receipt_no.to_string(),
-            cells,
-        ),
-        row(lang.t("receipt.date"), &at, cells),
-        row(lang.t("receipt.operator"), &inert(&receipt.operator), cells),
-        row(
-            lang.t("receipt.customer"),
-            &format!("{:08}", receipt.customer_no),
-            cells,
-        ),
-        truncate(&inert(&receipt.name), cells),
-        row(lang.t("receipt.meter"), &inert(&receipt.meter_no), cells),
-        row(
-            lang.t("receipt.card"),
-            &format!("{:08}", receipt.card_no),
-            cells,
-        ),
-        rule.clone(),
-    ];
+    let mut paper = Paper::new(cells);
+    paper.centred(lang.t(title));
+    paper.rule();
+    paper.head(
+        lang,
+        zone,
+        &Head {
+            receipt_no: receipt.receipt_no,
+            at: receipt.at,
+            operator: &receipt.operator,
+            customer_no: receipt.customer_no,
+            name: &receipt.name,
+            meter_no: &receipt.meter_no,
+        },
+    );
+    paper.row(lang.t("receipt.card"), &format!("{:08}", receipt.card_no));
+    paper.rule();
     for tier in &receipt.tiers {
-        lines.push(truncate(&tier_line(tier), cells));
+        paper.text(&tier_line(tier));
     }
-    lines.push(row(
-        lang.t("receipt.volume"),
-        &format!("{} m³", receipt.volume),
-        cells,
-    ));
-    lines.push(row(lang.t(amount), &receipt.amount.to_string(), cells));
+    paper.row(lang.t("receipt.volume"), &format!("{} m³", receipt.volume));
+    paper.row(lang.t(amount), &receipt.amount.to_string());
     if let Some(vat) = receipt.vat {
-        lines.push(row(lang.t("receipt.vat"), &vat.to_string(), cells));
+        paper.row(lang.t("receipt.vat"), &vat.to_string());
     }
     if !receipt.not_taken.is_zero() {
-        lines.push(row(
-            lang.t("receipt.not_taken"),
-            &receipt.not_taken.to_string(),
-            cells,
-        ));
+        paper.row(lang.t("receipt.not_taken"), &receipt.not_taken.to_string());
     }
     let method = receipt.method.as_deref().map_or_else(
         || lang.t("receipt.from_balance").to_owned(),
         |m| inert(m).into_owned(),
     );
-    lines.push(row(lang.t("receipt.method"), &method, cells));
-    lines.push(row(
-        lang.t("receipt.balance"),
-        &receipt.balance.to_string(),
-        cells,
-    ));
-    lines.push(rule);
-    lines.push(truncate(lang.t(last_line), cells));
-    lines.join("\n") + "\n"
+    paper.row(lang.t("receipt.method"), &method);
+    paper.row(lang.t("receipt.balance"), &receipt.balance.to_string());
+    paper.rule();
+    paper.text(lang.t(last_line));
+    paper.finish()
 }
 
 /// The receipt pane: the receipt as printed.
@@ -318,6 +224,7 @@ pub(super) fn lines(lang: Lang, theme: &Theme, receipt: &[String]) -> Vec<Line<'
 mod tests {
     use super::*;
     use crate::domain::money::UnitPrice;
+    use crate::ui::text::width;
     use chrono::TimeZone;
     use rust_decimal::Decimal;
 
@@ -426,15 +333,6 @@ mod tests {
         assert!(
             zh.contains("水卡退款收据") && zh.contains("实退金额"),
             "{zh}"
-        );
-    }
-
-    #[test]
-    fn a_value_too_long_for_its_line_comes_on_its_own() {
-        assert_eq!(row("Card", "40000017", 20), "Card        40000017");
-        assert_eq!(
-            row("Operator", "a very long name", 20),
-            "Operator\n    a very long name"
         );
     }
 }

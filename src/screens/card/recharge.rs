@@ -74,14 +74,7 @@ impl RechargeForm {
     /// The form for `owner`'s card: the payment methods its type takes (cash first, and
     /// chosen), and the account's balance when there is money on it.
     fn new(lang: Lang, owner: &CardOwner, card_no: u32) -> RechargeForm {
-        let mut choices: Vec<Choice> = owner
-            .payment_methods
-            .iter()
-            .map(|method| Choice {
-                key: method.code.clone(),
-                label: method.name.clone(),
-            })
-            .collect();
+        let mut choices: Vec<Choice> = owner.payment_methods.iter().map(Choice::from).collect();
         if owner.balance > Money::ZERO {
             choices.push(Choice {
                 key: FROM_BALANCE.to_owned(),

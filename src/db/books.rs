@@ -1,0 +1,119 @@
+//! `meterdesk check`: whether the books balance (issue 12, item 9). Each [`Check`] is one
+//! query that counts what it looked at and lists what disagrees; nothing is written. The
+//! rules are in docs/decisions.md ("The books always balance").
+
+use tokio_postgres::GenericClient;
+
+use super::DbError;
+
+/// One rule, how many things it looked at, and each disagreement in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub rule: &'static str,
+    pub checked: i64,
+    pub disagreements: Vec<String>,
+}
+
+/// The rules: (what is said, what is counted, the disagreements as one text each).
+const RULES: [(&str, &str, &str); 5] = [
+    (
+        "every account's balance equals the sum of its ledger",
+        "SELECT count(*) AS checked FROM account",
+        "SELECT format('account %s (customer %s): balance %s, ledger sums to %s',
+                       a.id, c.customer_no, a.balance, coalesce(l.total, 0)) AS disagreement
+         FROM account a JOIN customer c ON c.id = a.customer_id
+         LEFT JOIN (SELECT account_id, sum(amount) AS total FROM ledger_transaction
+                    GROUP BY account_id) l ON l.account_id = a.id
+         WHERE a.balance <> coalesce(l.total, 0) ORDER BY a.id",
+    ),
+    (
+        "every bill is paid exactly when its payments (less their reversals) cover its amount, \
+         and never paid beyond it",
+        "SELECT count(*) AS checked FROM bill",
+        "SELECT format('bill %s (%s, amount %s): payments net %s', b.id, b.status, b.amount,
+                       coalesce(p.paid, 0)) AS disagreement
+         FROM bill b
+         LEFT JOIN (SELECT t.bill_id, sum(-t.amount) - coalesce(sum(r.amount), 0) AS paid
+                    FROM ledger_transaction t
+                    LEFT JOIN ledger_transaction r ON r.reverses_id = t.id
+                    WHERE t.kind = 'bill_payment' GROUP BY t.bill_id) p ON p.bill_id = b.id
+         WHERE (b.status = 'paid') <> (coalesce(p.paid, 0) = b.amount)
+            OR coalesce(p.paid, 0) > b.amount
+         ORDER BY b.id",
+    ),
+    (
+        "every settled card recharge or refund has its ledger row, and a failed one its reversal",
+        "SELECT count(*) AS checked FROM card_operation
+         WHERE kind IN ('recharge', 'refund') AND state <> 'pending'",
+        "SELECT format('card operation %s (%s, %s): %s', o.id, o.kind, o.state,
+                       CASE WHEN t.id IS NULL THEN 'no ledger row' ELSE 'not reversed' END)
+                    AS disagreement
+         FROM card_operation o
+         LEFT JOIN ledger_transaction t ON t.id = o.transaction_id
+         WHERE o.kind IN ('recharge', 'refund')
+           AND ((o.state = 'done' AND t.id IS NULL)
+                OR (o.state = 'failed' AND t.id IS NOT NULL
+                    AND NOT EXISTS (SELECT FROM ledger_transaction r WHERE r.reverses_id = t.id)))
+         ORDER BY o.id",
+    ),
+    (
+        "receipt numbers are unique and come from receipt_no_seq",
+        "SELECT count(*) AS checked FROM receipt",
+        "SELECT format('receipt %s: %s', receipt_no,
+                       CASE WHEN copies > 1 THEN copies || ' receipts with this number'
+                            ELSE 'above the sequence''s last number ' || last END) AS disagreement
+         FROM (SELECT receipt_no, count(*) AS copies FROM receipt GROUP BY receipt_no) r,
+              (SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last
+               FROM receipt_no_seq) s
+         WHERE copies > 1 OR receipt_no > last ORDER BY receipt_no",
+    ),
+    (
+        "every receipt number on the ledger is a receipt of the account's customer",
+        "SELECT count(*) AS checked FROM ledger_transaction WHERE receipt_no IS NOT NULL",
+        "SELECT format('ledger row %s: receipt %s %s', t.id, t.receipt_no,
+                       CASE WHEN r.receipt_no IS NULL THEN 'does not exist'
+                            ELSE 'is another customer''s' END) AS disagreement
+         FROM ledger_transaction t JOIN account a ON a.id = t.account_id
+         LEFT JOIN receipt r ON r.receipt_no = t.receipt_no
+         WHERE t.receipt_no IS NOT NULL
+           AND (r.receipt_no IS NULL OR r.customer_id <> a.customer_id)
+         ORDER BY t.id",
+    ),
+];
+
+/// Runs every rule, in one snapshot (REPEATABLE READ, read only) so the rules see one moment
+/// of the books.
+pub async fn check(client: &mut tokio_postgres::Client) -> Result<Vec<Check>, DbError> {
+    let transaction = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let mut checks = Vec::new();
+    for (rule, count, disagreements) in RULES {
+        checks.push(run(&transaction, rule, count, disagreements).await?);
+    }
+    transaction.commit().await?;
+    Ok(checks)
+}
+
+async fn run(
+    client: &impl GenericClient,
+    rule: &'static str,
+    count: &str,
+    disagreements: &str,
+) -> Result<Check, DbError> {
+    let checked = client.query_one(count, &[]).await?.get("checked");
+    let disagreements = client
+        .query(disagreements, &[])
+        .await?
+        .iter()
+        .map(|row| row.get("disagreement"))
+        .collect();
+    Ok(Check {
+        rule,
+        checked,
+        disagreements,
+    })
+}

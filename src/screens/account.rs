@@ -1,0 +1,820 @@
+//! A customer's account (domain.md, "Accounts"; `$` on a customer row or in Details, `r` on a
+//! row without a card meter): the balance and the transactions with the balance each left,
+//! paged newest first. The screen adapts to the account: a system-side prepaid account is
+//! recharged (`r`), a postpaid one takes a deposit (`r`), both refund at most the balance
+//! (`f`, supervisor); a card-meter account shows its transactions only and sends the clerk to
+//! the card screen. Every movement is confirmed with its facts, written exactly once
+//! ([`MoveMoney`], `db::accounts::move_money`) and printed; any receipt of the list is
+//! reprinted marked COPY (`v`).
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use rust_decimal::Decimal;
+use tokio_postgres::Client;
+
+use super::legend::{BACK, PAGING, framed, usual};
+use super::receipt::{LoadReceipt, ReceiptLoaded, keep_and_show};
+use crate::app::form::{Choice, Field, FieldKind, Form, FormEvent};
+use crate::app::paging::{PageApply, page_for, scroll};
+use crate::app::requests::{Progress, Read, Services};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
+use crate::db::accounts::{
+    self, Account, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
+};
+use crate::db::customers::{CustomerRow, Page, PageAt};
+use crate::db::receipts::{self, ReceiptRecord};
+use crate::domain::money::Money;
+use crate::domain::validation;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::table::{Column, column_widths, header_of, line_of};
+use crate::ui::text::{coded, local};
+use crate::ui::theme::Theme;
+
+/// The form's fields.
+const AMOUNT: usize = 0;
+const METHOD: usize = 1;
+
+/// The most one movement takes at the counter: a typo guard far above any real payment.
+const MAX_AMOUNT: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 2);
+
+/// Lines above the history's rows: the customer, the account, a blank line, the header.
+const HEAD_LINES: usize = 4;
+
+/// One customer's account.
+#[derive(Debug, Clone)]
+pub struct AccountScreen {
+    pub customer_id: i64,
+    /// Shown in the breadcrumbs while the account loads.
+    pub customer_no: i64,
+    pub account: Option<Account>,
+    pub page: Page<LedgerLine>,
+    pub selected: usize,
+    pub pane: AccountPane,
+    /// Open the recharge or deposit form as soon as the account is known (`r` on a row).
+    start_with: Option<Movement>,
+    /// Money moved here: the screen below (table, details) shows the balance, and is told
+    /// to read it again when this one is left.
+    moved: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum AccountPane {
+    History,
+    /// Amount and payment method of a movement.
+    Form {
+        movement: Movement,
+        form: Form,
+    },
+    /// The movement waiting for F2, with the key it is sent with (made on the first F2 and
+    /// kept for another after a failure, so a write that did commit is found, not repeated).
+    Confirm {
+        movement: Movement,
+        form: Form,
+        change: MoneyMove,
+        key: Option<String>,
+    },
+    /// A receipt as printed.
+    Receipt {
+        lines: Vec<String>,
+    },
+}
+
+impl AccountScreen {
+    /// The account of the customer on `row`, to be loaded; `start_with` opens its form.
+    pub fn of(row: &CustomerRow, start_with: Option<Movement>) -> AccountScreen {
+        AccountScreen::for_customer(row.id, row.customer_no, start_with)
+    }
+
+    pub fn for_customer(
+        customer_id: i64,
+        customer_no: i64,
+        start_with: Option<Movement>,
+    ) -> AccountScreen {
+        AccountScreen {
+            customer_id,
+            customer_no,
+            account: None,
+            page: Page::default(),
+            selected: 0,
+            pane: AccountPane::History,
+            start_with,
+            moved: false,
+        }
+    }
+
+    fn history_rows(app: &App) -> usize {
+        app.table_rows().saturating_sub(HEAD_LINES - 1).max(1)
+    }
+
+    fn load(&self, hub: &mut Hub) {
+        hub.send(LoadAccount {
+            customer_id: self.customer_id,
+            size: Self::history_rows(hub.app),
+        });
+    }
+
+    /// Recharge, deposit or refund: the form, unless the account does not take it.
+    fn start(&mut self, movement: Movement, hub: &mut Hub) {
+        let Some(account) = &self.account else {
+            return;
+        };
+        let permission = movement_permission(movement);
+        let refusal = if account.business_model == "meter_prepaid" {
+            Some(MoveRefusal::CardMeter)
+        } else if account.status == "closed" {
+            Some(MoveRefusal::Closed)
+        } else if movement == Movement::Refund && account.balance <= Money::ZERO {
+            Some(MoveRefusal::AboveBalance)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            let text = refusal_text(hub.app, &refusal);
+            hub.say(MessageKind::Error, text);
+            return;
+        }
+        if !hub.allowed(permission) {
+            return;
+        }
+        hub.app.message = None;
+        self.pane = AccountPane::Form {
+            movement,
+            form: movement_form(account),
+        };
+    }
+
+    /// F2 on the form: the amount (more than zero, a refund at most the balance), then the
+    /// confirmation echoing the facts.
+    fn confirm(&mut self, hub: &mut Hub) {
+        let (AccountPane::Form { movement, form }, Some(account)) = (&mut self.pane, &self.account)
+        else {
+            return;
+        };
+        let lang = hub.app.lang;
+        let amount = match validation::amount(form.value(AMOUNT).trim(), MAX_AMOUNT) {
+            Ok(amount) => Money::round_half_up(amount),
+            Err(error) => {
+                let text = crate::app::form::field_error_text(lang, &error);
+                form.fail(&[(AMOUNT, text.clone())]);
+                hub.say(MessageKind::Error, text);
+                return;
+            }
+        };
+        let refusal = if amount <= Money::ZERO {
+            Some(lang.t("acct.more_than_zero").to_owned())
+        } else if *movement == Movement::Refund && amount > account.balance {
+            Some(lang.tf("acct.above_balance", &[("balance", &account.balance)]))
+        } else {
+            None
+        };
+        if let Some(text) = refusal {
+            form.fail(&[(AMOUNT, text.clone())]);
+            hub.say(MessageKind::Error, text);
+            return;
+        }
+        let method = form.fields[METHOD]
+            .chosen()
+            .map(|choice| choice.key.clone())
+            .unwrap_or_default();
+        let change = MoneyMove {
+            customer_id: account.customer_id,
+            movement: *movement,
+            amount,
+            method,
+        };
+        hub.app.message = None;
+        self.pane = AccountPane::Confirm {
+            movement: *movement,
+            form: form.clone(),
+            change,
+            key: None,
+        };
+    }
+
+    /// F2 on the confirmation: sent with its key.
+    fn send(&mut self, hub: &mut Hub) {
+        if hub.saving() {
+            return;
+        }
+        let AccountPane::Confirm { change, key, .. } = &mut self.pane else {
+            return;
+        };
+        let key = key.get_or_insert_with(|| hub.app.write_key()).clone();
+        hub.send(MoveMoney {
+            change: change.clone(),
+            idempotency_key: key,
+        });
+    }
+
+    fn reprint(&mut self, hub: &mut Hub) {
+        let Some(receipt_no) = self
+            .page
+            .rows
+            .get(self.selected)
+            .and_then(|line| line.receipt_no)
+        else {
+            hub.say(MessageKind::Error, hub.app.lang.t("acct.no_receipt"));
+            return;
+        };
+        hub.send(LoadReceipt {
+            receipt_no,
+            copy: true,
+        });
+    }
+
+    fn page_command(&mut self, command: Command, hub: &mut Hub) {
+        let Some(account) = &self.account else {
+            return;
+        };
+        if let Some((at, apply)) = page_for(
+            &self.page,
+            &mut self.selected,
+            command,
+            |line| line.id,
+            |line| line.id,
+        ) {
+            let size = Self::history_rows(hub.app);
+            hub.forget(|request| request.of::<LoadHistory>().is_some());
+            hub.send(LoadHistory {
+                account_id: account.account_id,
+                at,
+                size,
+                apply,
+            });
+        }
+    }
+
+    fn move_selection(&mut self, step: isize, hub: &mut Hub) {
+        let Some(account) = &self.account else {
+            return;
+        };
+        if let Some((at, apply)) = scroll(&self.page, &mut self.selected, step, |line| line.id) {
+            hub.send(LoadHistory {
+                account_id: account.account_id,
+                at,
+                size: Self::history_rows(hub.app),
+                apply,
+            });
+        }
+    }
+
+    fn show_page(&mut self, page: &Page<LedgerLine>, apply: PageApply) {
+        let keep = |page: &Page<LedgerLine>, id: Option<i64>| {
+            id.and_then(|id| page.rows.iter().position(|line| line.id == id))
+        };
+        self.selected = match apply {
+            PageApply::Search => 0,
+            PageApply::Select(index) => index,
+            PageApply::Keep(id) => keep(page, id).unwrap_or(0),
+            PageApply::ScrollDown => page.rows.len(),
+            PageApply::ScrollUp => 0,
+        }
+        .min(page.rows.len().saturating_sub(1));
+        self.page = page.clone();
+    }
+
+    fn on_moved(&mut self, moved: &Moved, hub: &mut Hub) {
+        match &moved.outcome {
+            MoveOutcome::Moved { receipt_no } => {
+                self.moved = true;
+                let text = hub.app.lang.tf("acct.moved", &[("receipt", receipt_no)]);
+                let lines = moved
+                    .receipt
+                    .as_ref()
+                    .map(|record| keep_and_show(record, false, hub))
+                    .unwrap_or_default();
+                self.pane = AccountPane::Receipt { lines };
+                hub.say(MessageKind::Info, text);
+                self.load(hub);
+            }
+            MoveOutcome::Refused(refusal) => {
+                let text = refusal_text(hub.app, refusal);
+                if let AccountPane::Confirm { movement, form, .. } = &self.pane {
+                    let (movement, mut form) = (*movement, form.clone());
+                    form.fail(&[(AMOUNT, text.clone())]);
+                    self.pane = AccountPane::Form { movement, form };
+                }
+                hub.say(MessageKind::Error, text);
+                self.load(hub);
+            }
+        }
+    }
+}
+
+/// The form of a movement on `account`: amount, and the methods its customer type takes
+/// (cash first, chosen).
+fn movement_form(account: &Account) -> Form {
+    let choices: Vec<Choice> = account.payment_methods.iter().map(Choice::from).collect();
+    let first = choices.first().map(|choice| choice.label.clone());
+    let mut form = Form::new(vec![
+        Field::new(
+            "acct.field_amount",
+            FieldKind::Amount { max: MAX_AMOUNT },
+            true,
+        ),
+        Field::new("acct.field_method", FieldKind::Choice(choices), true),
+    ]);
+    if let Some(first) = first {
+        form.set(METHOD, &first);
+    }
+    form.mark_saved();
+    form
+}
+
+/// Why money did not move, in the clerk's words.
+fn refusal_text(app: &App, refusal: &MoveRefusal) -> String {
+    match refusal {
+        MoveRefusal::NoSuchCustomer => app.t("acct.no_customer"),
+        MoveRefusal::Closed => app.t("acct.closed"),
+        MoveRefusal::CardMeter => app.t("acct.card_meter"),
+        MoveRefusal::NotPositive => app.t("acct.more_than_zero"),
+        MoveRefusal::MethodNotAllowed => app.t("acct.method_not_allowed"),
+        MoveRefusal::AboveBalance => app.t("acct.refund_above_balance"),
+        MoveRefusal::NotPermitted => app.t("acct.not_permitted"),
+    }
+}
+
+/// Reads the account and its newest transactions; answered with [`Loaded`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadAccount {
+    pub customer_id: i64,
+    pub size: usize,
+}
+
+/// The account and the first page of its history; `None`: no such customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded(pub Option<(Box<Account>, Page<LedgerLine>)>);
+
+impl Read for LoadAccount {
+    /// What the keys act on (the account's kind, its form) comes with the answer: keys typed
+    /// ahead (`r`, the amount, F2) wait for it.
+    const HOLDS_INPUT: bool = true;
+
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        let Some(account) = accounts::account(client, self.customer_id).await? else {
+            return Ok(Loaded(None));
+        };
+        let page = accounts::history(client, account.account_id, &PageAt::First, self.size).await?;
+        Ok(Loaded(Some((Box::new(account), page))))
+    }
+}
+
+/// A page of the history; answered with the `Page<LedgerLine>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadHistory {
+    pub account_id: i64,
+    pub at: PageAt<i64>,
+    pub size: usize,
+    pub apply: PageApply,
+}
+
+impl Read for LoadHistory {
+    /// Keys pressed meanwhile act on the page they were meant for.
+    const HOLDS_INPUT: bool = true;
+
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        accounts::history(client, self.account_id, &self.at, self.size).await
+    }
+}
+
+/// Moves the money the clerk confirmed, exactly once per key; answered with [`Moved`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MoveMoney {
+    pub change: MoneyMove,
+    pub idempotency_key: String,
+}
+
+/// What moving answered, with the receipt as recorded when it moved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moved {
+    pub outcome: MoveOutcome,
+    pub receipt: Option<Box<ReceiptRecord>>,
+}
+
+impl ScreenRequest for MoveMoney {
+    fn idempotency_key(&self) -> Option<&str> {
+        Some(&self.idempotency_key)
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let mut client = services.pool.get().await?;
+            let outcome =
+                accounts::move_money(&mut client, &self.idempotency_key, &self.change).await?;
+            let receipt = match outcome {
+                MoveOutcome::Moved { receipt_no } => receipts::receipt(&**client, receipt_no)
+                    .await?
+                    .map(Box::new),
+                MoveOutcome::Refused(_) => None,
+            };
+            Ok(Box::new(Moved { outcome, receipt }) as _)
+        })
+    }
+
+    /// The clerk left the account meanwhile: the receipt is still kept and the outcome told.
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let Some(moved) = reply.of::<Moved>() else {
+            return;
+        };
+        let (kind, text) = match &moved.outcome {
+            MoveOutcome::Moved { receipt_no } => {
+                if let Some(record) = &moved.receipt {
+                    keep_and_show(record, false, hub);
+                }
+                let text = hub.app.lang.tf("acct.moved", &[("receipt", receipt_no)]);
+                (MessageKind::Info, text)
+            }
+            MoveOutcome::Refused(refusal) => (MessageKind::Error, refusal_text(hub.app, refusal)),
+        };
+        hub.say(kind, text);
+    }
+}
+
+impl Screen for AccountScreen {
+    fn crumb(&self, lang: Lang) -> String {
+        format!("{:08} › {}", self.customer_no, lang.t("acct.crumb"))
+    }
+
+    /// Here a recharge takes money into the account, not onto a card.
+    fn permission(&self, command: Command) -> Option<&'static str> {
+        match command {
+            Command::Recharge => Some(movement_permission(Movement::Deposit)),
+            Command::Refund => Some(movement_permission(Movement::Refund)),
+            _ => command.permission(),
+        }
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        use Command::*;
+        match &self.pane {
+            AccountPane::History => {
+                let money = match self.account.as_ref().map(|a| a.business_model.as_str()) {
+                    Some("meter_prepaid") | None => Vec::new(),
+                    Some("postpaid") => {
+                        vec![(Recharge, "acct.cmd_deposit"), (Refund, Refund.label_key())]
+                    }
+                    Some(_) => vec![
+                        (Recharge, "acct.cmd_recharge"),
+                        (Refund, Refund.label_key()),
+                    ],
+                };
+                framed(
+                    [BACK]
+                        .into_iter()
+                        .chain(money)
+                        .chain(usual([Reprint, Refresh]))
+                        .chain(usual(PAGING)),
+                )
+            }
+            AccountPane::Form { .. } => framed(usual([Save, Lookup, Cancel])),
+            AccountPane::Confirm { .. } => framed([
+                (Save, "acct.legend_confirm"),
+                BACK,
+                (Cancel, Cancel.label_key()),
+            ]),
+            AccountPane::Receipt { .. } => framed([BACK]),
+        }
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let Some(account) = &self.account else {
+            let loading = Line::styled(format!(" {}", lang.t("acct.loading")), theme.dim());
+            frame.render_widget(Paragraph::new(loading), area);
+            return;
+        };
+        let [head, body] =
+            Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(area);
+        frame.render_widget(Paragraph::new(head_lines(account, lang, theme)), head);
+        match &self.pane {
+            AccountPane::History => self.draw_history(frame, body, app, theme),
+            AccountPane::Form { movement, form } => {
+                draw_form(frame, body, *movement, form, account, app, theme)
+            }
+            AccountPane::Confirm { change, .. } => {
+                let lines = confirm_lines(change, account, app, theme);
+                frame.render_widget(Paragraph::new(lines), body);
+            }
+            AccountPane::Receipt { lines } => {
+                let mut shown = vec![Line::styled(
+                    format!(" {}", lang.t("acct.receipt_title")),
+                    theme.title(),
+                )];
+                shown.extend(lines.iter().map(|line| Line::raw(format!("   {line}"))));
+                frame.render_widget(Paragraph::new(shown), body);
+            }
+        }
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        self.load(hub);
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        match &mut self.pane {
+            AccountPane::Form { form, .. } => match form.on_key(key, command, hub.app.lang) {
+                FormEvent::Unhandled => false,
+                FormEvent::Consumed => true,
+                FormEvent::Edited(_) => {
+                    hub.app.message = None;
+                    true
+                }
+                FormEvent::Invalid => {
+                    hub.say_form_error(form);
+                    true
+                }
+                FormEvent::AskLeave => {
+                    hub.say(MessageKind::Info, hub.app.t("form.ask_leave"));
+                    true
+                }
+                FormEvent::Leave => {
+                    self.pane = AccountPane::History;
+                    true
+                }
+                FormEvent::Submit => {
+                    self.confirm(hub);
+                    true
+                }
+            },
+            AccountPane::History => match key.code {
+                KeyCode::Up => {
+                    self.move_selection(-1, hub);
+                    true
+                }
+                KeyCode::Down => {
+                    self.move_selection(1, hub);
+                    true
+                }
+                _ => false,
+            },
+            AccountPane::Receipt { .. } if key.code == KeyCode::Enter => {
+                self.pane = AccountPane::History;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        match (&self.pane, command) {
+            (AccountPane::History, Command::Recharge) => self.start(Movement::Deposit, hub),
+            (AccountPane::History, Command::Refund) => self.start(Movement::Refund, hub),
+            (AccountPane::History, Command::Reprint) => self.reprint(hub),
+            (AccountPane::History, Command::Refresh) => self.load(hub),
+            (AccountPane::History, Command::Leave) if self.moved => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+            }
+            (
+                AccountPane::History,
+                Command::PageDown | Command::PageUp | Command::First | Command::Last,
+            ) => self.page_command(command, hub),
+            (AccountPane::Confirm { .. }, Command::Save) => self.send(hub),
+            // A movement waiting for the database cannot be edited: the clerk may leave the
+            // screen, and its answer is told wherever they are (`answered_after_close`).
+            (AccountPane::Confirm { .. }, Command::Cancel | Command::Leave) if hub.saving() => {
+                return false;
+            }
+            (AccountPane::Confirm { movement, form, .. }, Command::Cancel | Command::Leave) => {
+                self.pane = AccountPane::Form {
+                    movement: *movement,
+                    form: form.clone(),
+                };
+            }
+            (AccountPane::Receipt { .. }, Command::Leave | Command::Cancel) => {
+                self.pane = AccountPane::History
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(Loaded(loaded)) = reply.of::<Loaded>() {
+            match loaded {
+                Some((account, page)) => {
+                    self.customer_no = account.customer_no;
+                    self.account = Some((**account).clone());
+                    self.show_page(page, PageApply::Search);
+                    if let Some(movement) = self.start_with.take() {
+                        self.start(movement, hub);
+                    }
+                }
+                None => hub.say(MessageKind::Error, hub.app.lang.t("acct.no_customer")),
+            }
+        } else if let (Some(asked), Some(page)) =
+            (request.of::<LoadHistory>(), reply.of::<Page<LedgerLine>>())
+        {
+            self.show_page(page, asked.apply);
+        } else if let Some(moved) = reply.of::<Moved>() {
+            self.on_moved(moved, hub);
+        } else if let Some(loaded) = reply.of::<ReceiptLoaded>() {
+            match loaded {
+                ReceiptLoaded::Found(record) => {
+                    let lines = keep_and_show(record, true, hub);
+                    self.pane = AccountPane::Receipt { lines };
+                }
+                ReceiptLoaded::Missing => hub.say(MessageKind::Error, hub.app.t("acct.no_receipt")),
+                ReceiptLoaded::NotPermitted => {
+                    hub.say(MessageKind::Error, hub.app.t("acct.not_permitted"))
+                }
+            }
+        } else if let Some(super::receipt::ReceiptKept(Err(why))) =
+            reply.of::<super::receipt::ReceiptKept>()
+        {
+            let text = hub.app.lang.tf("acct.not_kept", &[("why", &inert(why))]);
+            hub.say(MessageKind::Error, text);
+        }
+    }
+
+    fn on_resize(&mut self, hub: &mut Hub) {
+        self.load(hub);
+    }
+}
+
+/// The customer and the account: kind and balance, and for a card meter where its money
+/// moves.
+fn head_lines(account: &Account, lang: Lang, theme: &Theme) -> Vec<Line<'static>> {
+    let kind = coded(lang, "acct.model_", &account.business_model);
+    let mut second = vec![Span::raw(format!(
+        " {kind} · {} {}",
+        lang.t("acct.balance"),
+        account.balance
+    ))];
+    if account.status == "closed" {
+        second.push(Span::styled(
+            format!(" · {}", lang.t("acct.status_closed")),
+            theme.error(),
+        ));
+    }
+    let third = if account.business_model == "meter_prepaid" {
+        Line::styled(format!(" {}", lang.t("acct.card_meter")), theme.dim())
+    } else {
+        Line::raw("")
+    };
+    vec![
+        Line::from(vec![
+            Span::styled(
+                format!(" {:08}  {}", account.customer_no, inert(&account.name)),
+                theme.title(),
+            ),
+            Span::raw(format!(
+                "   {} {}",
+                lang.t("acct.meter"),
+                inert(&account.meter_no)
+            )),
+        ]),
+        Line::from(second),
+        third,
+    ]
+}
+
+const COLUMNS: [Column; 7] = [
+    Column::new("acct.col_date", 16, 0, false),
+    Column::new("acct.col_kind", 10, 2, false),
+    Column::new("acct.col_amount", 10, 1, true),
+    Column::new("acct.col_balance", 10, 1, true),
+    Column::new("acct.col_method", 6, 2, false),
+    Column::new("acct.col_receipt", 7, 0, true),
+    Column::new("acct.col_operator", 5, 1, false),
+];
+
+impl AccountScreen {
+    fn draw_history(&self, frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+        let lang = app.lang;
+        let [header_line, rows_area] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        let widths = column_widths(&COLUMNS, area.width);
+        frame.render_widget(
+            Paragraph::new(header_of(&COLUMNS, &widths, lang, theme.header())),
+            header_line,
+        );
+        if self.page.rows.is_empty() {
+            let none = Line::styled(format!(" {}", lang.t("acct.no_transactions")), theme.dim());
+            frame.render_widget(Paragraph::new(none), rows_area);
+            return;
+        }
+        let lines: Vec<Line> = self
+            .page
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(index, line)| {
+                let style = if index == self.selected {
+                    theme.selected()
+                } else {
+                    Style::new()
+                };
+                let account = self.account.as_ref();
+                let cells = [
+                    local(&line.at, app.zone),
+                    kind_label(lang, account, &line.kind),
+                    line.amount.to_string(),
+                    line.balance_after.to_string(),
+                    inert(line.method.as_deref().unwrap_or("")).into_owned(),
+                    line.receipt_no.map(|n| n.to_string()).unwrap_or_default(),
+                    inert(line.operator.as_deref().unwrap_or("")).into_owned(),
+                ];
+                line_of(&COLUMNS, &cells, &widths, style, COLUMNS.len())
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), rows_area);
+    }
+}
+
+/// A ledger kind in the clerk's words: money in is a recharge on a system-prepaid account.
+fn kind_label(lang: Lang, account: Option<&Account>, kind: &str) -> String {
+    match (kind, account.map(|a| a.business_model.as_str())) {
+        ("deposit", Some("system_prepaid")) => lang.t("acct.tx_recharge").to_owned(),
+        _ => coded(lang, "details.tx_", kind),
+    }
+}
+
+/// The title of a movement on this account.
+fn movement_title(movement: Movement, account: &Account) -> &'static str {
+    match (movement, account.business_model.as_str()) {
+        (Movement::Refund, _) => "acct.refund_title",
+        (Movement::Deposit, "postpaid") => "acct.deposit_title",
+        (Movement::Deposit, _) => "acct.recharge_title",
+    }
+}
+
+fn draw_form(
+    frame: &mut Frame,
+    area: Rect,
+    movement: Movement,
+    form: &Form,
+    account: &Account,
+    app: &App,
+    theme: &Theme,
+) {
+    let lang = app.lang;
+    let [head, fields, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(form.fields.len() as u16 + 1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let title = lang.tf(
+        movement_title(movement, account),
+        &[("balance", &account.balance)],
+    );
+    frame.render_widget(
+        Paragraph::new(Line::styled(format!(" {title}"), theme.title())),
+        head,
+    );
+    crate::ui::form::draw(frame, fields, form, lang, theme);
+    let hint = app.t("acct.form_hint");
+    frame.render_widget(Paragraph::new(Line::raw(format!(" {hint}"))), foot);
+}
+
+/// "Recharge 120.00 to 10000012 Anna Schmidt by Cash?" and the keys.
+fn confirm_lines(
+    change: &MoneyMove,
+    account: &Account,
+    app: &App,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let question = match (change.movement, account.business_model.as_str()) {
+        (Movement::Refund, _) => "acct.confirm_refund",
+        (Movement::Deposit, "postpaid") => "acct.confirm_deposit",
+        (Movement::Deposit, _) => "acct.confirm_recharge",
+    };
+    let method = account
+        .payment_methods
+        .iter()
+        .find(|method| method.code == change.method)
+        .map_or(change.method.as_str(), |method| method.name.as_str());
+    let text = app.tf(
+        question,
+        &[
+            ("amount", &change.amount),
+            ("customer", &format!("{:08}", account.customer_no)),
+            ("name", &inert(&account.name)),
+            ("method", &inert(method)),
+        ],
+    );
+    vec![
+        Line::raw(""),
+        Line::styled(format!(" {text}"), theme.title()),
+        Line::raw(""),
+        Line::raw(format!(" {}", app.t("acct.confirm_keys"))),
+    ]
+}
+
+/// What the operator's roles must allow for `movement` (the database asks the same).
+fn movement_permission(movement: Movement) -> &'static str {
+    match movement {
+        Movement::Deposit => "account.deposit",
+        Movement::Refund => "account.refund",
+    }
+}

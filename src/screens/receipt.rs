@@ -1,0 +1,320 @@
+//! Receipts, whichever screen moved the money: the paper's layout (`Paper`: a centred title,
+//! rules, `label ……… value` rows, the head every receipt has), keeping a receipt (a text
+//! file in the receipts directory and the print command of `[receipts]`: [`KeepReceipt`]),
+//! and the receipt of ledger rows as recorded ([`ledger_receipt_text`], read with
+//! [`LoadReceipt`], a reprint marked COPY). The card receipts (`card::receipt`) lay out their
+//! own body on the same paper.
+//!
+//! A screen that moves money (the account screen now, bill payments later) takes a number
+//! with `db::receipts::issue` in its write's transaction, posts its ledger rows with it, and
+//! after the commit shows and keeps the receipt: [`LoadReceipt`] (or the record its write
+//! answered) and [`keep_and_show`].
+
+use std::io::Write;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use tokio_postgres::error::SqlState;
+
+use crate::app::Hub;
+use crate::app::print_command;
+use crate::app::requests::{Progress, Read, ReceiptOutput, Services};
+use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::db::DbError;
+use crate::db::receipts::{self, ReceiptRecord};
+use crate::domain::money::Money;
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::text::{coded, truncate, width};
+
+/// A receipt as it is laid out, `cells` wide (`receipts.width`).
+pub(crate) struct Paper {
+    cells: usize,
+    lines: Vec<String>,
+}
+
+/// What the head of every receipt says.
+pub(crate) struct Head<'a> {
+    pub receipt_no: i64,
+    pub at: DateTime<Utc>,
+    pub operator: &'a str,
+    pub customer_no: i64,
+    pub name: &'a str,
+    pub meter_no: &'a str,
+}
+
+impl Paper {
+    pub(crate) fn new(cells: usize) -> Paper {
+        Paper {
+            cells,
+            lines: Vec::new(),
+        }
+    }
+
+    pub(crate) fn centred(&mut self, text: &str) {
+        let centre = " ".repeat(self.cells.saturating_sub(width(text)) / 2);
+        self.lines.push(format!("{centre}{text}"));
+    }
+
+    pub(crate) fn rule(&mut self) {
+        self.lines.push("-".repeat(self.cells));
+    }
+
+    /// A line of its own, cut to the paper.
+    pub(crate) fn text(&mut self, text: &str) {
+        self.lines.push(truncate(text, self.cells));
+    }
+
+    pub(crate) fn row(&mut self, label: &str, value: &str) {
+        self.lines.push(row(label, value, self.cells));
+    }
+
+    /// Number, date and time (in `zone`), operator, customer, name and meter. Stored text
+    /// goes through `inert`.
+    pub(crate) fn head(&mut self, lang: Lang, zone: FixedOffset, head: &Head) {
+        let at = head
+            .at
+            .with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string();
+        self.row(lang.t("receipt.number"), &head.receipt_no.to_string());
+        self.row(lang.t("receipt.date"), &at);
+        self.row(lang.t("receipt.operator"), &inert(head.operator));
+        self.row(
+            lang.t("receipt.customer"),
+            &format!("{:08}", head.customer_no),
+        );
+        self.text(&inert(head.name));
+        self.row(lang.t("receipt.meter"), &inert(head.meter_no));
+    }
+
+    pub(crate) fn finish(self) -> String {
+        self.lines.join("\n") + "\n"
+    }
+}
+
+/// `label ……… value` on one line of `cells` cells; a value too long for the line comes on
+/// its own line, right-aligned.
+pub(crate) fn row(label: &str, value: &str, cells: usize) -> String {
+    let gap = cells.saturating_sub(width(label) + width(value));
+    if gap >= 1 {
+        format!("{label}{}{value}", " ".repeat(gap))
+    } else {
+        let pad = cells.saturating_sub(width(value));
+        format!(
+            "{}\n{}{}",
+            truncate(label, cells),
+            " ".repeat(pad),
+            truncate(value, cells)
+        )
+    }
+}
+
+/// The receipt of ledger rows (a recharge, a deposit, a refund; bill payments), `cells` wide,
+/// times in `zone`; a reprint (`reprints` > 0 and `copy`) says COPY and which one under its
+/// title.
+pub fn ledger_receipt_text(
+    lang: Lang,
+    zone: FixedOffset,
+    record: &ReceiptRecord,
+    cells: usize,
+    copy: bool,
+) -> String {
+    let total: Money = record.lines.iter().map(|line| line.amount).sum();
+    let mut paper = Paper::new(cells);
+    paper.centred(lang.t(if total < Money::ZERO {
+        "acct_receipt.refund_title"
+    } else {
+        "acct_receipt.title"
+    }));
+    if copy {
+        paper.centred(&crate::i18n::fill_args(
+            lang.t("acct_receipt.copy"),
+            &[("n", &record.reprints)],
+        ));
+    }
+    paper.rule();
+    paper.head(
+        lang,
+        zone,
+        &Head {
+            receipt_no: record.receipt_no,
+            at: record.issued_at,
+            operator: &record.operator,
+            customer_no: record.customer_no,
+            name: &record.name,
+            meter_no: &record.meter_no,
+        },
+    );
+    paper.rule();
+    for line in &record.lines {
+        // Money paid out is said as paid out, not as its effect on the balance.
+        let amount = match line.kind.as_str() {
+            "refund" => Money::ZERO - line.amount,
+            _ => line.amount,
+        };
+        paper.row(
+            &line_label(lang, &record.business_model, &line.kind),
+            &amount.to_string(),
+        );
+        if let (Some(volume), Some(price)) = (line.volume, line.unit_price) {
+            paper.text(&format!("  {volume} m³ × {price}"));
+        }
+    }
+    let method = record.method.as_deref().map_or_else(
+        || lang.t("receipt.from_balance").to_owned(),
+        |m| inert(m).into_owned(),
+    );
+    paper.row(lang.t("receipt.method"), &method);
+    paper.row(lang.t("receipt.balance"), &record.balance_after.to_string());
+    paper.rule();
+    paper.text(lang.t("acct_receipt.keep"));
+    paper.finish()
+}
+
+/// A ledger row's name on the paper: money in is a recharge on a system-prepaid account and a
+/// deposit on a postpaid one.
+fn line_label(lang: Lang, business_model: &str, kind: &str) -> String {
+    match (kind, business_model) {
+        ("deposit", "system_prepaid") => lang.t("acct_receipt.kind_recharge").to_owned(),
+        _ => coded(lang, "acct_receipt.kind_", kind),
+    }
+}
+
+/// Reads receipt `receipt_no` as recorded, to print it; `copy`: a reprint, counted first
+/// (`receipt.reprints`; the table's guard asks for the reprint permission). Answered with
+/// [`ReceiptLoaded`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReceipt {
+    pub receipt_no: i64,
+    pub copy: bool,
+}
+
+/// The receipt read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiptLoaded {
+    Found(Box<ReceiptRecord>),
+    /// No such receipt (or one without ledger rows).
+    Missing,
+    /// The database refused to count a reprint: the operator's roles do not allow it.
+    NotPermitted,
+}
+
+impl Read for LoadReceipt {
+    async fn read(&self, client: &tokio_postgres::Client) -> Result<impl ScreenReply, DbError> {
+        let record = if self.copy {
+            match receipts::reprint(client, self.receipt_no).await {
+                Err(error) if error.sql_state() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                    return Ok(ReceiptLoaded::NotPermitted);
+                }
+                record => record?,
+            }
+        } else {
+            receipts::receipt(client, self.receipt_no).await?
+        };
+        Ok(record.map_or(ReceiptLoaded::Missing, |record| {
+            ReceiptLoaded::Found(Box::new(record))
+        }))
+    }
+}
+
+/// Sends the ledger receipt to be kept (file, print command) in the desk's language, zone
+/// and width; returns its lines to show.
+pub fn keep_and_show(record: &ReceiptRecord, copy: bool, hub: &mut Hub) -> Vec<String> {
+    let app = &*hub.app;
+    let text = ledger_receipt_text(app.lang, app.zone, record, app.receipt_width, copy);
+    let lines = text.lines().map(str::to_owned).collect();
+    hub.send(KeepReceipt {
+        receipt_no: record.receipt_no,
+        text,
+    });
+    lines
+}
+
+/// Keep a receipt: a text file in the receipts directory, and the print command if one is
+/// configured; answered with [`ReceiptKept`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeepReceipt {
+    pub receipt_no: i64,
+    pub text: String,
+}
+
+/// Where the receipt was kept, or why it could not be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptKept(pub Result<String, String>);
+
+impl ScreenRequest for KeepReceipt {
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let receipts = services.receipts.clone();
+            let (receipt_no, text) = (self.receipt_no, self.text.clone());
+            let kept =
+                tokio::task::spawn_blocking(move || keep_receipt(&receipts, receipt_no, &text))
+                    .await
+                    .unwrap_or_else(|error| Err(error.to_string()));
+            Ok(Box::new(ReceiptKept(kept)) as _)
+        })
+    }
+}
+
+/// Writes `receipt-<no>.txt` — a copy `receipt-<no>-2.txt`, `-3`, …: a file already there is
+/// never overwritten — and pipes the text to the print command. Returns where it went.
+fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result<String, String> {
+    let mut kept = Vec::new();
+    if let Some(directory) = &receipts.directory {
+        std::fs::create_dir_all(directory).map_err(|e| format!("{}: {e}", directory.display()))?;
+        let mut copy = 1;
+        let (path, mut file) = loop {
+            let path = match copy {
+                1 => directory.join(format!("receipt-{receipt_no:010}.txt")),
+                n => directory.join(format!("receipt-{receipt_no:010}-{n}.txt")),
+            };
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => break (path, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => copy += 1,
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        };
+        file.write_all(text.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        kept.push(path.display().to_string());
+    }
+    if let Some(command) = &receipts.print_command {
+        print_command::print(command, text, receipts.print_limit.0)?;
+        kept.push(command.clone());
+    }
+    Ok(kept.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_gets_a_file_of_its_own_and_the_original_is_never_overwritten() {
+        let directory = std::env::temp_dir().join(format!("md-receipts-{}", fastrand::u32(..)));
+        let output = ReceiptOutput {
+            directory: Some(directory.clone()),
+            ..ReceiptOutput::default()
+        };
+        keep_receipt(&output, 17, "first\n").unwrap();
+        let copy = keep_receipt(&output, 17, "copy\n").unwrap();
+        assert!(copy.ends_with("receipt-0000000017-2.txt"), "{copy}");
+        let read = |name: &str| std::fs::read_to_string(directory.join(name)).unwrap();
+        assert_eq!(read("receipt-0000000017.txt"), "first\n");
+        assert_eq!(read("receipt-0000000017-2.txt"), "copy\n");
+        std::fs::remove_dir_all(directory).unwrap();
+    }
+
+    #[test]
+    fn a_value_too_long_for_its_line_comes_on_its_own() {
+        assert_eq!(row("Card", "40000017", 20), "Card        40000017");
+        assert_eq!(
+            row("Operator", "a very long name", 20),
+            "Operator\n    a very long name"
+        );
+    }
+}

@@ -1,0 +1,651 @@
+//! Money at the counter on a real database, as the operators' own roles: a clerk recharges a
+//! system-prepaid account and takes a postpaid deposit, is refused a refund by the database, a
+//! supervisor refunds at most the balance (the database refuses more even when asked
+//! directly); each movement has its receipt, moves money once per key (also when the reply
+//! is lost after the commit), shows in the history with a running balance, and can be
+//! reprinted; `meterdesk check` finds the books balanced, and a corrupted copy not.
+
+mod support;
+
+use deadpool_postgres::Object;
+use meterdesk::app::state::Failure;
+use meterdesk::db::accounts::{self, MoneyMove, MoveOutcome, MoveRefusal, Movement};
+use meterdesk::db::customers::PageAt;
+use meterdesk::db::{Pool, books, pool_from_conn_str, receipts};
+use meterdesk::domain::money::Money;
+use support::commit_cutter::{CommitCutter, CommitHolder};
+use support::pg::{TestDb, cluster, fresh_db};
+
+/// Customers 1 (card meter), 2 (system-prepaid) and 3 (postpaid), whose types take cash and
+/// (the prepaid one) WeChat Pay.
+const FIXTURE: &str = "
+    INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
+        ('card DN15', 'prepayment', true, 'DN15', 'Acme'),
+        ('plain DN15', 'postpayment', false, 'DN15', 'Acme');
+    INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, start_date, settlement_cycle_months)
+        VALUES ('flat', 'prepaid', 'fixed', 0.09, '2024-01-01', NULL),
+               ('bills', 'postpaid', 'fixed', 0.09, '2024-01-01', 2);
+    INSERT INTO customer_type (name, nature, business_model, counts_water_usage, charges, price_scheme_id)
+        VALUES ('card', 'personal', 'meter_prepaid', true, true, 1),
+               ('prepaid', 'personal', 'system_prepaid', true, true, 1),
+               ('postpaid', 'personal', 'postpaid', true, true, 2);
+    INSERT INTO customer_type_meter_type VALUES
+        (1, 1, 'prepayment'), (2, 2, 'postpayment'), (3, 2, 'postpayment');
+    INSERT INTO customer_type_payment_method VALUES
+        (1, 'cash'), (2, 'cash'), (2, 'wechat_pay'), (3, 'cash');
+    INSERT INTO meter (meter_no, meter_type_id, status) VALUES
+        ('C-1', 1, 'installed'), ('P-1', 2, 'installed'), ('P-2', 2, 'installed');
+    INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name, address, phone,
+                          meter_id, meter_type_id)
+        VALUES (10000004, 1, 'personal', 'meter_prepaid', '张伟', '建国路88号', '13800000000', 1, 1),
+               (10000012, 2, 'personal', 'system_prepaid', 'Anna Schmidt', 'Rue 1', '13900000000', 2, 2),
+               (10000020, 3, 'personal', 'postpaid', '李娜', '长安街1号', '13700000000', 3, 2);
+    INSERT INTO account (customer_id, kind) VALUES (1, 'prepaid'), (2, 'prepaid'), (3, 'postpaid');
+";
+const CARD_METER: i64 = 1;
+const PREPAID: i64 = 2;
+const POSTPAID: i64 = 3;
+
+async fn with_fixture() -> (TestDb, Object) {
+    let db = fresh_db().await;
+    let owner = db.pool.get().await.unwrap();
+    owner.batch_execute(FIXTURE).await.expect("the fixture");
+    db.create_operator("clerk", &["clerk"]).await;
+    db.create_operator("boss", &["supervisor"]).await;
+    (db, owner)
+}
+
+fn money(text: &str) -> Money {
+    text.parse().unwrap()
+}
+
+fn moving(customer_id: i64, movement: Movement, amount: &str, method: &str) -> MoneyMove {
+    MoneyMove {
+        customer_id,
+        movement,
+        amount: money(amount),
+        method: method.to_owned(),
+    }
+}
+
+async fn send(pool: &Pool, key: &str, change: &MoneyMove) -> MoveOutcome {
+    let mut client = pool.get().await.unwrap();
+    accounts::move_money(&mut client, key, change)
+        .await
+        .unwrap_or_else(|error| panic!("{change:?}: {error}"))
+}
+
+async fn balance(owner: &Object, customer_id: i64) -> Money {
+    owner
+        .query_one(
+            "SELECT balance FROM account WHERE customer_id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get("balance")
+}
+
+async fn count(owner: &Object, sql: &str) -> i64 {
+    owner.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+fn receipt_no(outcome: &MoveOutcome) -> i64 {
+    match outcome {
+        MoveOutcome::Moved { receipt_no } => *receipt_no,
+        refused => panic!("moved: {refused:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_clerk_recharges_once_per_key_with_a_receipt_that_says_what_was_recorded() {
+    let (db, owner) = with_fixture().await;
+    let clerk = db.pool_of("clerk");
+    let recharge = moving(PREPAID, Movement::Deposit, "120.50", "wechat_pay");
+
+    let first = send(&clerk, "desk-a-1", &recharge).await;
+    let again = send(&clerk, "desk-a-1", &recharge).await;
+    assert_eq!(again, first, "the same key answers the same receipt");
+    assert_eq!(
+        balance(&owner, PREPAID).await,
+        money("120.50"),
+        "moved once"
+    );
+    let audited = owner
+        .query_one(
+            "SELECT count(*) AS rows, min(o.login) AS login, min(a.detail->>'amount') AS amount
+             FROM audit_log a JOIN operator o ON o.id = a.operator_id
+             WHERE a.action = 'account.deposit' AND a.entity = 'customer' AND a.entity_id = $1",
+            &[&PREPAID],
+        )
+        .await
+        .unwrap();
+    assert_eq!(audited.get::<_, i64>("rows"), 1, "one audit row");
+    assert_eq!(audited.get::<_, &str>("login"), "clerk");
+    assert_eq!(audited.get::<_, &str>("amount"), "120.50");
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM ledger_transaction").await,
+        1
+    );
+
+    let client = clerk.get().await.unwrap();
+    let receipt = receipts::receipt(&**client, receipt_no(&first))
+        .await
+        .unwrap()
+        .expect("the receipt");
+    assert_eq!(receipt.operator, "clerk", "stamped by the database");
+    assert_eq!(receipt.customer_no, 10_000_012);
+    assert_eq!(receipt.meter_no, "P-1");
+    assert_eq!(receipt.method.as_deref(), Some("WeChat Pay"));
+    assert_eq!(receipt.balance_after, money("120.50"));
+    assert_eq!(receipt.lines.len(), 1);
+    assert_eq!(
+        (receipt.lines[0].kind.as_str(), receipt.lines[0].amount),
+        ("deposit", money("120.50"))
+    );
+
+    // A second recharge takes the next number; the first receipt still shows its balance.
+    let second = send(&clerk, "desk-a-2", &recharge).await;
+    assert!(receipt_no(&second) > receipt_no(&first));
+    let reread = receipts::receipt(&**client, receipt_no(&first))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reread.balance_after, money("120.50"));
+    assert_eq!(balance(&owner, PREPAID).await, money("241.00"));
+}
+
+#[tokio::test]
+async fn a_clerk_is_refused_a_refund_by_the_database_and_a_supervisor_refunds_at_most_the_balance()
+{
+    let (db, owner) = with_fixture().await;
+    let clerk = db.pool_of("clerk");
+    let boss = db.pool_of("boss");
+    send(
+        &clerk,
+        "desk-b-1",
+        &moving(POSTPAID, Movement::Deposit, "50.00", "cash"),
+    )
+    .await;
+
+    let refund = moving(POSTPAID, Movement::Refund, "20.00", "cash");
+    assert_eq!(
+        send(&clerk, "desk-b-2", &refund).await,
+        MoveOutcome::Refused(MoveRefusal::NotPermitted)
+    );
+    // Asked directly, as a clerk with psql would: refused too.
+    let direct = clerk
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT ledger_post(3, 'refund', -20.00, NULL, NULL, 'cash', NULL, 'psql-1')",
+            &[],
+        )
+        .await
+        .expect_err("a clerk's refund");
+    assert_eq!(
+        direct.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+
+    assert_eq!(
+        send(
+            &boss,
+            "desk-b-3",
+            &moving(POSTPAID, Movement::Refund, "50.01", "cash")
+        )
+        .await,
+        MoveOutcome::Refused(MoveRefusal::AboveBalance)
+    );
+    // The database refuses more than the balance whatever the client checked.
+    let direct = boss
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT ledger_post(3, 'refund', -50.01, NULL, NULL, 'cash', NULL, 'psql-2')",
+            &[],
+        )
+        .await
+        .expect_err("a refund above the balance");
+    assert_eq!(
+        direct
+            .as_db_error()
+            .and_then(|error| error.constraint().map(str::to_owned)),
+        Some("account_balance_check".to_owned())
+    );
+
+    let refunded = send(&boss, "desk-b-4", &refund).await;
+    assert_eq!(balance(&owner, POSTPAID).await, money("30.00"));
+    let receipt = receipts::receipt(&**boss.get().await.unwrap(), receipt_no(&refunded))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(receipt.operator, "boss");
+    assert_eq!(receipt.lines[0].amount, money("-20.00"));
+    assert_eq!(receipt.balance_after, money("30.00"));
+    assert_eq!(
+        send(
+            &boss,
+            "desk-b-5",
+            &moving(POSTPAID, Movement::Refund, "30.00", "cash")
+        )
+        .await,
+        MoveOutcome::Moved {
+            receipt_no: receipt_no(&refunded) + 1
+        },
+        "the whole balance may be refunded"
+    );
+    assert_eq!(balance(&owner, POSTPAID).await, Money::ZERO);
+}
+
+#[tokio::test]
+async fn what_the_account_does_not_take_moves_nothing() {
+    let (db, owner) = with_fixture().await;
+    let clerk = db.pool_of("clerk");
+    for (change, refusal) in [
+        (
+            moving(CARD_METER, Movement::Deposit, "10.00", "cash"),
+            MoveRefusal::CardMeter,
+        ),
+        (
+            moving(POSTPAID, Movement::Deposit, "10.00", "wechat_pay"),
+            MoveRefusal::MethodNotAllowed,
+        ),
+        (
+            moving(PREPAID, Movement::Deposit, "0.00", "cash"),
+            MoveRefusal::NotPositive,
+        ),
+        (
+            moving(99, Movement::Deposit, "10.00", "cash"),
+            MoveRefusal::NoSuchCustomer,
+        ),
+    ] {
+        assert_eq!(
+            send(&clerk, "desk-c-1", &change).await,
+            MoveOutcome::Refused(refusal),
+            "{change:?}"
+        );
+    }
+    owner
+        .execute(
+            "UPDATE customer SET status = 'closed', closed_at = now() WHERE id = $1",
+            &[&PREPAID],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        send(
+            &clerk,
+            "desk-c-1",
+            &moving(PREPAID, Movement::Deposit, "10.00", "cash")
+        )
+        .await,
+        MoveOutcome::Refused(MoveRefusal::Closed)
+    );
+    assert_eq!(count(&owner, "SELECT count(*) FROM receipt").await, 0);
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM ledger_transaction").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_recharge_whose_reply_is_lost_after_the_commit_is_not_moved_again_when_sent_again() {
+    let (db, owner) = with_fixture().await;
+    let cutter = CommitCutter::start(&db);
+    let desk = pool_from_conn_str(&db.as_operator(&cutter.conn_str, "clerk"), 1).unwrap();
+    let recharge = moving(PREPAID, Movement::Deposit, "80.00", "cash");
+
+    cutter.arm();
+    let mut client = desk.get().await.unwrap();
+    let lost = accounts::move_money(&mut client, "desk-d-1", &recharge).await;
+    drop(client);
+    match lost {
+        Err(error) => assert!(
+            matches!(Failure::from(error), Failure::Unreachable(_)),
+            "a lost connection parks the request"
+        ),
+        Ok(outcome) => panic!("the reply was to be lost: {outcome:?}"),
+    }
+    assert_eq!(balance(&owner, PREPAID).await, money("80.00"), "committed");
+
+    let again = send(&desk, "desk-d-1", &recharge).await;
+    let first_receipt: i64 = owner
+        .query_one("SELECT receipt_no FROM ledger_transaction", &[])
+        .await
+        .unwrap()
+        .get("receipt_no");
+    assert_eq!(
+        again,
+        MoveOutcome::Moved {
+            receipt_no: first_receipt
+        }
+    );
+    assert_eq!(balance(&owner, PREPAID).await, money("80.00"), "once");
+    assert_eq!(count(&owner, "SELECT count(*) FROM receipt").await, 1);
+}
+
+#[tokio::test]
+async fn the_history_pages_newest_first_with_the_balance_each_row_left_and_reprints_count() {
+    let (db, _owner) = with_fixture().await;
+    let clerk = db.pool_of("clerk");
+    for (n, amount) in ["10.00", "20.00", "30.00", "40.00", "50.00"]
+        .iter()
+        .enumerate()
+    {
+        send(
+            &clerk,
+            &format!("desk-e-{n}"),
+            &moving(PREPAID, Movement::Deposit, amount, "cash"),
+        )
+        .await;
+    }
+    let client = clerk.get().await.unwrap();
+    let account = accounts::account(&**client, PREPAID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.balance, money("150.00"));
+    assert_eq!(
+        account
+            .payment_methods
+            .iter()
+            .map(|m| m.code.as_str())
+            .collect::<Vec<_>>(),
+        ["cash", "wechat_pay"],
+        "cash first"
+    );
+    let first = accounts::history(&**client, account.account_id, &PageAt::First, 2)
+        .await
+        .unwrap();
+    let shown = |page: &meterdesk::db::customers::Page<accounts::LedgerLine>| {
+        page.rows
+            .iter()
+            .map(|line| (line.amount.to_string(), line.balance_after.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let pair = |amount: &str, after: &str| (amount.to_owned(), after.to_owned());
+    assert_eq!(
+        shown(&first),
+        [pair("50.00", "150.00"), pair("40.00", "100.00")]
+    );
+    assert!(first.more_after && !first.more_before);
+    let next = accounts::history(
+        &**client,
+        account.account_id,
+        &PageAt::After(first.rows[1].id),
+        2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        shown(&next),
+        [pair("30.00", "60.00"), pair("20.00", "30.00")]
+    );
+    assert!(next.more_after && next.more_before);
+    let last = accounts::history(&**client, account.account_id, &PageAt::Last, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        shown(&last),
+        [pair("20.00", "30.00"), pair("10.00", "10.00")]
+    );
+    assert!(!last.more_after && last.more_before);
+
+    let receipt_no = first.rows[0].receipt_no.expect("a receipt");
+    let copy = receipts::reprint(&**client, receipt_no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(copy.reprints, 1, "a clerk reprints (receipt.reprint)");
+    let copy = receipts::reprint(&**client, receipt_no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(copy.reprints, 2);
+    assert_eq!(copy.balance_after, money("150.00"));
+    assert_eq!(receipts::reprint(&**client, 999).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
+    let (db, owner) = with_fixture().await;
+    let clerk = db.pool_of("clerk");
+    send(
+        &clerk,
+        "desk-f-1",
+        &moving(PREPAID, Movement::Deposit, "70.00", "cash"),
+    )
+    .await;
+    let mut checker = db.pool.get().await.unwrap();
+    let checks = books::check(&mut checker).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{checks:?}"
+    );
+    assert_eq!(checks[0].checked, 3, "three accounts");
+    let report = meterdesk::tools::check::report(&checks);
+    assert!(
+        report.starts_with("ok     every account's balance"),
+        "{report}"
+    );
+    let (status, out) = meterdesk_check(&db);
+    assert!(status.success(), "{out}");
+    assert_eq!(
+        out.lines().filter(|line| line.starts_with("ok ")).count(),
+        5,
+        "{out}"
+    );
+
+    // Only a superuser gets past the ledger's triggers: a row that did not move the balance,
+    // and a receipt number the sequence never handed out.
+    let superuser = pool_from_conn_str(&cluster().superuser_connection_string(&db.name), 1)
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    superuser
+        .batch_execute(
+            "ALTER TABLE ledger_transaction DISABLE TRIGGER ledger_apply_to_balance;
+             INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 SELECT 900, 2, min(id) FROM operator;
+             INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code,
+                                             receipt_no, idempotency_key)
+                 VALUES (2, 'deposit', 5.00, 'cash', 900, 'forged');
+             ALTER TABLE ledger_transaction ENABLE TRIGGER ledger_apply_to_balance;",
+        )
+        .await
+        .unwrap();
+    let checks = books::check(&mut checker).await.unwrap();
+    let failed: Vec<_> = checks
+        .iter()
+        .filter(|check| !check.disagreements.is_empty())
+        .collect();
+    assert_eq!(failed.len(), 2, "{checks:?}");
+    assert_eq!(
+        failed[0].disagreements,
+        ["account 2 (customer 10000012): balance 70.00, ledger sums to 75.00"]
+    );
+    assert!(
+        failed[1].disagreements[0].starts_with("receipt 900: above the sequence's last number"),
+        "{:?}",
+        failed[1].disagreements
+    );
+    assert!(meterdesk::tools::check::report(&checks).contains("FAILED"));
+    let (status, out) = meterdesk_check(&db);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("ledger sums to 75.00"), "{out}");
+    assert!(
+        out.contains("the books do not balance: 2 disagreement(s)"),
+        "{out}"
+    );
+    drop(owner);
+}
+
+/// `meterdesk check` against `db` as its owner: the exit status, and what it printed.
+fn meterdesk_check(db: &TestDb) -> (std::process::ExitStatus, String) {
+    let dir = std::env::temp_dir().join(format!("md-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meterdesk"))
+        .arg("check")
+        .env("DATABASE_URL", &db.conn_str)
+        .env(meterdesk::config::SYSTEM_CONFIG_ENV, dir.join("none.toml"))
+        .env("XDG_CONFIG_HOME", &dir)
+        .env("HOME", &dir)
+        .output()
+        .expect("run meterdesk check");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status, text)
+}
+
+#[tokio::test]
+async fn the_demo_data_balances_and_gives_every_kind_of_account_money_to_show() {
+    let db = fresh_db().await;
+    let mut owner = db.pool.get().await.unwrap();
+    meterdesk::tools::demo::load(&mut owner, 500, |_| {})
+        .await
+        .expect("the demo data");
+    let checks = books::check(&mut owner).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{}",
+        meterdesk::tools::check::report(&checks)
+    );
+    assert!(checks.iter().all(|check| check.checked > 0), "{checks:?}");
+    for (model, kind) in [("system_prepaid", "deposit"), ("postpaid", "deposit")] {
+        let accounts: i64 = owner
+            .query_one(
+                "SELECT count(DISTINCT t.account_id) FROM ledger_transaction t
+                 JOIN account a ON a.id = t.account_id JOIN customer c ON c.id = a.customer_id
+                 WHERE c.business_model = $1 AND t.kind = $2 AND t.receipt_no IS NOT NULL",
+                &[&model, &kind],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(accounts > 50, "{model}: {accounts} accounts with a {kind}");
+    }
+}
+
+#[tokio::test]
+async fn one_key_sent_on_two_connections_at_once_moves_the_money_once_and_both_hear_it() {
+    let (db, owner) = with_fixture().await;
+    let holder = CommitHolder::start(&db);
+    let first_desk = pool_from_conn_str(&db.as_operator(&holder.conn_str, "clerk"), 1).unwrap();
+    let second_desk = db.pool_of("clerk");
+    let recharge = moving(PREPAID, Movement::Deposit, "60.00", "cash");
+
+    // The first attempt has written everything and sent its COMMIT, which the network holds.
+    holder.arm();
+    let first = tokio::spawn({
+        let recharge = recharge.clone();
+        async move { send(&first_desk, "desk-g-1", &recharge).await }
+    });
+    let start = std::time::Instant::now();
+    while !holder.holding() {
+        assert!(start.elapsed().as_secs() < 10, "the first COMMIT");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = tokio::spawn(async move { send(&second_desk, "desk-g-1", &recharge).await });
+    // The second waits on the key's lock until the first commits.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "the second attempt waits for the first"
+    );
+    holder.release();
+
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!(first, second, "both desks hear the same receipt");
+    assert_eq!(balance(&owner, PREPAID).await, money("60.00"), "moved once");
+    assert_eq!(count(&owner, "SELECT count(*) FROM receipt").await, 1);
+}
+
+#[tokio::test]
+async fn a_bill_of_the_account_is_paid_through_ledger_post_on_the_receipt_of_its_deposit() {
+    let (db, owner) = with_fixture().await;
+    owner
+        .batch_execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount)
+                 VALUES (3, '2026-09-01', '2026-10-31', 0, 20, 20, 45.00),
+                        (3, '2026-11-01', '2026-12-31', 20, 30, 10, 22.50);",
+        )
+        .await
+        .unwrap();
+    let clerk = db.pool_of("clerk");
+    let mut client = clerk.get().await.unwrap();
+    // One receipt: the deposit and the payment of the first bill from it, in one transaction.
+    let transaction = tokio_postgres::Client::transaction(&mut client)
+        .await
+        .unwrap();
+    let receipt_no = receipts::issue(&transaction, POSTPAID).await.unwrap();
+    let row = |kind, amount: &str, method, key, bill_id| accounts::Posting {
+        account_id: 3,
+        kind,
+        amount: money(amount),
+        method,
+        receipt_no,
+        key,
+        bill_id,
+    };
+    accounts::post(
+        &transaction,
+        &row("deposit", "50.00", Some("cash"), "desk-h-1", None),
+    )
+    .await
+    .unwrap();
+    accounts::post(
+        &transaction,
+        &row("bill_payment", "-45.00", None, "desk-h-1:bill:1", Some(1)),
+    )
+    .await
+    .unwrap();
+    transaction.commit().await.unwrap();
+    assert_eq!(balance(&owner, POSTPAID).await, money("5.00"));
+    let receipt = receipts::receipt(&**client, receipt_no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(receipt.lines.len(), 2);
+    assert_eq!(receipt.method.as_deref(), Some("Cash"));
+    assert_eq!(receipt.balance_after, money("5.00"));
+
+    // A bill of another account is refused, whoever's permission.
+    let other = client
+        .query_one(
+            "SELECT ledger_post(2, 'bill_payment', -1.00, NULL, NULL, NULL, NULL, 'desk-h-2',
+                                NULL, 1)",
+            &[],
+        )
+        .await
+        .expect_err("another account's bill");
+    assert_eq!(
+        other.code(),
+        Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION)
+    );
+
+    // The check: a bill covered by its payments but not marked paid disagrees, marked paid agrees.
+    let mut checker = db.pool.get().await.unwrap();
+    let bills = |checks: &[books::Check]| checks[1].disagreements.clone();
+    assert_eq!(
+        bills(&books::check(&mut checker).await.unwrap()),
+        ["bill 1 (unpaid, amount 45.00): payments net 45.00"]
+    );
+    owner
+        .execute(
+            "UPDATE bill SET status = 'paid', paid_at = now() WHERE id = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let checks = books::check(&mut checker).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{checks:?}"
+    );
+    assert_eq!(checks[1].checked, 2, "two bills");
+}

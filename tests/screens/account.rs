@@ -1,0 +1,483 @@
+//! The account screen (`$` on a row or in Details, `r` on a row without a card meter):
+//! recharge, deposit and refund confirmed with their facts and sent once with one key, the
+//! receipt shown and kept, a reprint marked COPY, and the card-meter account's transactions
+//! only; the ledger receipt at 32 and 48 characters.
+
+use crate::support::*;
+use meterdesk::db::accounts::{Account, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement};
+use meterdesk::db::cards::PaymentMethod;
+use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
+use meterdesk::domain::money::{Money, UnitPrice, Volume};
+use meterdesk::screens::account::{
+    AccountPane, AccountScreen, LoadAccount, Loaded, MoveMoney, Moved,
+};
+use meterdesk::screens::receipt::{KeepReceipt, LoadReceipt, ReceiptLoaded, ledger_receipt_text};
+
+fn money(text: &str) -> Money {
+    text.parse().unwrap()
+}
+
+fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, hour, 30, 0).unwrap()
+}
+
+fn account(business_model: &str) -> Account {
+    Account {
+        customer_id: 1,
+        customer_no: 10_000_017,
+        name: "张伟".into(),
+        meter_no: "M02000001".into(),
+        business_model: business_model.into(),
+        status: "active".into(),
+        account_id: 41,
+        balance: money("241.00"),
+        payment_methods: vec![
+            PaymentMethod {
+                code: "cash".into(),
+                name: "Cash".into(),
+            },
+            PaymentMethod {
+                code: "wechat_pay".into(),
+                name: "WeChat Pay".into(),
+            },
+        ],
+    }
+}
+
+fn line(id: i64, kind: &str, amount: &str, after: &str, receipt_no: Option<i64>) -> LedgerLine {
+    LedgerLine {
+        id,
+        at: at(20 + id as u32, 9),
+        kind: kind.into(),
+        amount: money(amount),
+        volume: (kind == "consumption").then(|| Volume::from_litres(12_345)),
+        method: receipt_no.map(|_| "Cash".to_owned()),
+        receipt_no,
+        operator: receipt_no.map(|_| "clerk".to_owned()),
+        balance_after: money(after),
+    }
+}
+
+/// Newest first, as the database pages it.
+fn history() -> Page<LedgerLine> {
+    Page {
+        rows: vec![
+            line(3, "consumption", "-29.00", "241.00", None),
+            line(2, "deposit", "120.00", "270.00", Some(12)),
+            line(1, "deposit", "150.00", "150.00", Some(11)),
+        ],
+        more_before: false,
+        more_after: false,
+    }
+}
+
+/// The table's first row made `business_model`'s, and `key` pressed on it: the account
+/// screen asks for the account, which is answered.
+fn open_account(app: &mut App, business_model: &str, key: KeyCode) -> Vec<(u64, Request)> {
+    let Some(table) = app.screen.module_mut::<CustomerTable>() else {
+        panic!("on the customer table")
+    };
+    table.page.rows[0].business_model = business_model.into();
+    let sent = press(app, key);
+    let [(_, request)] = sent.as_slice() else {
+        panic!("the account is asked for: {sent:?}")
+    };
+    let asked = request.of::<LoadAccount>().expect("LoadAccount");
+    assert_eq!(asked.customer_id, 1);
+    assert!(app.screen.is::<AccountScreen>());
+    answer(
+        app,
+        &sent,
+        Reply::screen(Loaded(Some((Box::new(account(business_model)), history())))),
+    )
+}
+
+fn pane(app: &App) -> &AccountPane {
+    &app.screen
+        .module::<AccountScreen>()
+        .expect("the account")
+        .pane
+}
+
+fn record(lines: Vec<ReceiptLine>, reprints: i32) -> ReceiptRecord {
+    ReceiptRecord {
+        receipt_no: 17,
+        issued_at: at(28, 9),
+        operator: "王芳".into(),
+        customer_no: 10_000_017,
+        name: "张伟\x1b]0;x\x07".into(),
+        meter_no: "M02000001".into(),
+        business_model: "system_prepaid".into(),
+        method: Some("WeChat Pay".into()),
+        lines,
+        balance_after: money("361.50"),
+        reprints,
+    }
+}
+
+fn recharge_line(amount: &str) -> ReceiptLine {
+    ReceiptLine {
+        kind: "deposit".into(),
+        amount: money(amount),
+        volume: None,
+        unit_price: None,
+    }
+}
+
+#[test]
+fn a_system_prepaid_recharge_is_confirmed_sent_once_with_its_key_and_printed() {
+    let mut app = signed_in(Lang::En);
+    let sent = open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+    assert!(sent.is_empty(), "{sent:?}");
+    assert!(
+        matches!(
+            pane(&app),
+            AccountPane::Form {
+                movement: Movement::Deposit,
+                ..
+            }
+        ),
+        "r opens the recharge form"
+    );
+    type_text(&mut app, "120.5");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "WeChat");
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("account_recharge_form", render(&app));
+    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "confirm first");
+    let screen = render(&app);
+    assert!(
+        screen.contains("Recharge 120.50 to 10000017 张伟, paid by WeChat Pay?"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("account_recharge_confirm", screen);
+
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("F2 sends the movement: {sent:?}")
+    };
+    let moving = request.of::<MoveMoney>().expect("MoveMoney");
+    assert_eq!(
+        moving.change,
+        MoneyMove {
+            customer_id: 1,
+            movement: Movement::Deposit,
+            amount: money("120.50"),
+            method: "wechat_pay".into(),
+        }
+    );
+    assert!(moving.idempotency_key.starts_with("desk-"));
+    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "not sent twice");
+
+    // The connection goes: parked, and sent again as it was, with its key.
+    connection_lost(&mut app, &sent);
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(resent[0].1.of::<MoveMoney>(), Some(moving));
+
+    let next = answer(
+        &mut app,
+        &resent,
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Moved { receipt_no: 17 },
+            receipt: Some(Box::new(record(vec![recharge_line("120.50")], 0))),
+        }),
+    );
+    let kept = next
+        .iter()
+        .find_map(|(_, r)| r.of::<KeepReceipt>())
+        .expect("the receipt is kept");
+    assert_eq!(kept.receipt_no, 17);
+    assert!(!kept.text.contains("COPY"), "{}", kept.text);
+    let reload: Vec<_> = next
+        .iter()
+        .filter(|(_, r)| r.of::<LoadAccount>().is_some())
+        .cloned()
+        .collect();
+    assert_eq!(reload.len(), 1, "the balance is read again: {next:?}");
+    let screen = render(&app);
+    assert!(screen.contains("Done; receipt #17."), "{screen}");
+    insta::assert_snapshot!("account_recharge_receipt", screen);
+    // F3 waits for the account read again (keys typed ahead act on what it brings).
+    press(&mut app, KeyCode::F(3));
+    assert!(matches!(pane(&app), AccountPane::Receipt { .. }));
+    answer(
+        &mut app,
+        &reload,
+        Reply::screen(Loaded(Some((
+            Box::new(account("system_prepaid")),
+            history(),
+        )))),
+    );
+    assert!(matches!(pane(&app), AccountPane::History));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(
+        sent.iter().any(|(_, r)| r.of::<Fetch>().is_some()),
+        "the table reads the new balance: {sent:?}"
+    );
+}
+
+#[test]
+fn the_history_of_each_kind_of_account_in_both_languages() {
+    for (model, lang, name) in [
+        ("system_prepaid", Lang::En, "account_system_prepaid"),
+        ("system_prepaid", Lang::Zh, "account_system_prepaid_zh"),
+        ("postpaid", Lang::En, "account_postpaid"),
+        ("meter_prepaid", Lang::Zh, "account_card_meter_zh"),
+    ] {
+        let mut app = signed_in(lang);
+        open_account(&mut app, model, KeyCode::Char('$'));
+        insta::assert_snapshot!(name, render(&app));
+    }
+}
+
+#[test]
+fn a_card_meter_account_shows_transactions_only_and_sends_to_the_card_screen() {
+    let mut app = signed_in(Lang::En);
+    open_account(&mut app, "meter_prepaid", KeyCode::Char('$'));
+    for key in [KeyCode::Char('r'), KeyCode::Char('f')] {
+        assert!(press(&mut app, key).is_empty());
+        assert!(matches!(pane(&app), AccountPane::History));
+    }
+    let screen = render(&app);
+    assert!(
+        screen.contains("recharge and refund on the card screen"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_refund_needs_the_supervisor_and_at_most_the_balance() {
+    let mut app = signed_in(Lang::En);
+    open_account(&mut app, "postpaid", KeyCode::Char('$'));
+    press(&mut app, KeyCode::Char('f'));
+    assert!(matches!(pane(&app), AccountPane::History));
+    let message = app.message.clone().unwrap().text;
+    assert!(message.contains("refund money from accounts"), "{message}");
+
+    app.session
+        .as_mut()
+        .unwrap()
+        .permissions
+        .push("account.refund".into());
+    press(&mut app, KeyCode::Char('f'));
+    type_text(&mut app, "241.01");
+    press(&mut app, KeyCode::F(2));
+    assert!(
+        matches!(
+            pane(&app),
+            AccountPane::Form {
+                movement: Movement::Refund,
+                ..
+            }
+        ),
+        "refused on the field"
+    );
+    assert!(render(&app).contains("at most the balance, 241.00"));
+    for _ in 0..6 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "241");
+    press(&mut app, KeyCode::F(2));
+    assert!(render(&app).contains("Refund 241.00 to 10000017 张伟, paid out by Cash?"));
+    let sent = press(&mut app, KeyCode::F(2));
+    // The database refused it meanwhile (another desk refunded): back on the form, said.
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Refused(MoveRefusal::AboveBalance),
+            receipt: None,
+        }),
+    );
+    assert!(matches!(pane(&app), AccountPane::Form { .. }));
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Refused: a refund is at most the balance."
+    );
+}
+
+#[test]
+fn a_receipt_of_the_list_is_reprinted_marked_copy() {
+    let mut app = signed_in(Lang::En);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('$'));
+    // The newest row (a deduction) has no receipt.
+    assert!(press(&mut app, KeyCode::Char('#')).is_empty());
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "This transaction has no receipt."
+    );
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Char('#'));
+    assert_eq!(
+        sent[0].1.of::<LoadReceipt>(),
+        Some(&LoadReceipt {
+            receipt_no: 12,
+            copy: true
+        })
+    );
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReceiptLoaded::Found(Box::new(record(
+            vec![recharge_line("120.00")],
+            2,
+        )))),
+    );
+    let kept = next[0].1.of::<KeepReceipt>().expect("the copy is kept");
+    assert!(kept.text.contains("*** COPY 2 ***"), "{}", kept.text);
+    assert!(render(&app).contains("*** COPY 2 ***"));
+
+    press(&mut app, KeyCode::F(3));
+    let sent = press(&mut app, KeyCode::Char('#'));
+    answer(&mut app, &sent, Reply::screen(ReceiptLoaded::NotPermitted));
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Refused by the database: your roles do not allow this."
+    );
+}
+
+#[test]
+fn the_ledger_receipt_at_32_and_48_characters() {
+    let utc = FixedOffset::east_opt(0).unwrap();
+    let recharge = record(vec![recharge_line("120.50")], 0);
+    let refund = ReceiptRecord {
+        business_model: "postpaid".into(),
+        method: Some("Cash".into()),
+        lines: vec![ReceiptLine {
+            kind: "refund".into(),
+            amount: money("-50.00"),
+            volume: None,
+            unit_price: None,
+        }],
+        ..record(Vec::new(), 1)
+    };
+    let deduction = ReceiptLine {
+        kind: "consumption".into(),
+        amount: money("-30.33"),
+        volume: Some(Volume::from_litres(12_345)),
+        unit_price: Some(UnitPrice::exact(Decimal::new(24_567, 4)).unwrap()),
+    };
+    let several = ReceiptRecord {
+        method: None,
+        ..record(vec![recharge_line("100.00"), deduction], 0)
+    };
+    for (name, lang, receipt, copy) in [
+        ("recharge", Lang::En, &recharge, false),
+        ("recharge_zh", Lang::Zh, &recharge, false),
+        ("refund_copy", Lang::En, &refund, true),
+        ("refund_copy_zh", Lang::Zh, &refund, true),
+        ("several_lines", Lang::En, &several, false),
+    ] {
+        for cells in [32, 48] {
+            let text = ledger_receipt_text(lang, utc, receipt, cells, copy);
+            assert!(
+                text.lines().all(|line| ui::text::width(line) <= cells),
+                "{text}"
+            );
+            assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+            insta::assert_snapshot!(format!("ledger_receipt_{name}_{cells}"), text);
+        }
+    }
+}
+
+#[test]
+fn details_open_the_account_of_their_customer() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Down);
+    let details = press(&mut app, KeyCode::Enter);
+    answer(&mut app, &details, Reply::screen(Found(None)));
+    let sent = press(&mut app, KeyCode::Char('$'));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("the account is asked for: {sent:?}")
+    };
+    assert_eq!(request.of::<LoadAccount>().map(|r| r.customer_id), Some(2));
+    assert!(app.screen.is::<AccountScreen>());
+    assert!(render(&app).contains("10000034 › Account"));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Loaded(Some((Box::new(account("postpaid")), history())))),
+    );
+    // Nothing moved: F3 goes back without reading the details again.
+    assert!(press(&mut app, KeyCode::F(3)).is_empty());
+    assert!(app.screen.is::<meterdesk::screens::details::Details>());
+}
+
+#[test]
+fn a_postpaid_deposit_in_chinese_from_the_form_to_the_receipt() {
+    let mut app = signed_in(Lang::Zh);
+    open_account(&mut app, "postpaid", KeyCode::Char('r'));
+    type_text(&mut app, "300");
+    insta::assert_snapshot!("account_deposit_form_zh", render(&app));
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(
+        screen.contains("为 10000017 张伟 预存 300.00，付款方式 Cash？"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("account_deposit_confirm_zh", screen);
+    let sent = press(&mut app, KeyCode::F(2));
+    let deposit = ReceiptRecord {
+        business_model: "postpaid".into(),
+        method: Some("Cash".into()),
+        ..record(vec![recharge_line("300.00")], 0)
+    };
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Moved { receipt_no: 17 },
+            receipt: Some(Box::new(deposit)),
+        }),
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("预存") && screen.contains("300.00"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("account_deposit_receipt_zh", screen);
+    let reload: Vec<_> = next
+        .into_iter()
+        .filter(|(_, r)| r.of::<LoadAccount>().is_some())
+        .collect();
+    answer(
+        &mut app,
+        &reload,
+        Reply::screen(Loaded(Some((Box::new(account("postpaid")), history())))),
+    );
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(1));
+    insta::assert_snapshot!("account_help_zh", render(&app));
+}
+
+#[test]
+fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left() {
+    let mut app = signed_in(Lang::En);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+    type_text(&mut app, "50");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    connection_lost(&mut app, &sent);
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>(), "the clerk left");
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    let next = answer(
+        &mut app,
+        &resent,
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Moved { receipt_no: 18 },
+            receipt: Some(Box::new(ReceiptRecord {
+                receipt_no: 18,
+                ..record(vec![recharge_line("50.00")], 0)
+            })),
+        }),
+    );
+    assert!(
+        next.iter()
+            .any(|(_, r)| r.of::<KeepReceipt>().is_some_and(|k| k.receipt_no == 18)),
+        "the receipt is kept: {next:?}"
+    );
+    assert_eq!(app.message.clone().unwrap().text, "Done; receipt #18.");
+}
