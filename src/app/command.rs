@@ -53,10 +53,11 @@ pub enum Command {
     Roles,
     SwitchEnabled,
     ResetPassword,
+    Home,
 }
 
 impl Command {
-    pub const ALL: [Command; 47] = [
+    pub const ALL: [Command; 48] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -104,6 +105,7 @@ impl Command {
         Command::Roles,
         Command::SwitchEnabled,
         Command::ResetPassword,
+        Command::Home,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -156,6 +158,7 @@ impl Command {
             Command::Roles => "roles",
             Command::SwitchEnabled => "enable-disable",
             Command::ResetPassword => "reset-password",
+            Command::Home => "home",
         }
     }
 
@@ -209,6 +212,7 @@ impl Command {
             Command::Roles => "operators.cmd_roles",
             Command::SwitchEnabled => "operators.cmd_switch_enabled",
             Command::ResetPassword => "operators.cmd_reset_password",
+            Command::Home => "keyboard.cmd_home",
         }
     }
 

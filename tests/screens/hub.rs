@@ -102,7 +102,7 @@ static REGISTRY: Registry = Registry {
     finished_by_a_read: |_, _| {},
     sign_in: || Box::new(Asker::default()),
     opens: &[(Command::Overview, || Box::new(Cover))],
-    opens_anywhere: &[(Command::PendingCards, || Box::new(Cover))],
+    opens_anywhere: &[(Command::PendingCards, || Box::new(Asker::default()))],
     draw: ui::draw,
 };
 
@@ -201,7 +201,13 @@ fn a_screen_registered_for_anywhere_opens_from_a_screen_that_does_not_offer_it()
     };
     pending(&mut app);
     assert_eq!(app.below.len(), 1, "not before signing in");
+    assert!(app.screen.is::<Cover>());
     app.session = Some(session());
     pending(&mut app);
-    assert_eq!(app.below.len(), 2, "a second cover on top");
+    assert!(app.screen.is::<Asker>(), "opened once signed in");
+    assert_eq!(
+        app.below.len(),
+        1,
+        "in the place of the cover it was typed on, not over it"
+    );
 }
