@@ -287,16 +287,18 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
         let screen = screen();
         let same = matches!(&app.screen, Slot::Module(_, on_top)
             if on_top.as_ref().as_any().type_id() == screen.as_ref().as_any().type_id());
-        let slot = Slot::Module(id, screen);
         if from_line && same {
             // The screen asked for is the one on top: it stays as it is.
             return;
-        } else if from_line && replaceable(app) {
-            app.screen = slot;
-        } else {
-            open(app, slot);
         }
+        let replaces = from_line && replaceable(app);
+        open(app, Slot::Module(id, screen));
         opened(app, out, id);
+        // Only once it stayed open: a screen that refuses as it opens (a permission) leaves
+        // the clerk where they were.
+        if replaces && matches!(app.screen, Slot::Module(on_top, _) if on_top == id) {
+            app.below.pop();
+        }
         return;
     }
     match command {
