@@ -691,11 +691,7 @@ impl Hub<'_> {
     /// will be saved, so the screen refuses to edit or save again meanwhile (and says that the
     /// save waits, `db.write_parked`).
     pub fn saving(&self) -> bool {
-        let mine = |request: &Request, asker: Option<ScreenId>| {
-            asker.is_some() && asker == self.app.calling && request.writes()
-        };
-        self.app.in_flight.iter().any(|f| mine(&f.request, f.asker))
-            || self.app.parked.iter().any(|p| mine(&p.request, p.asker))
+        self.app.calling.is_some_and(|id| saving(self.app, id))
     }
 
     pub fn say(&mut self, kind: MessageKind, text: impl Into<String>) {
@@ -786,6 +782,13 @@ impl Hub<'_> {
             _ => leave(self.app),
         }
     }
+}
+
+/// Whether a write the screen `id` sent is on its way or parked.
+pub fn saving(app: &App, id: ScreenId) -> bool {
+    let mine = |request: &Request, asker: Option<ScreenId>| asker == Some(id) && request.writes();
+    app.in_flight.iter().any(|f| mine(&f.request, f.asker))
+        || app.parked.iter().any(|p| mine(&p.request, p.asker))
 }
 
 /// Whether a screen request on its way matches `wanted`.

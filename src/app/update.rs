@@ -355,12 +355,7 @@ fn replaceable(app: &App) -> bool {
     let Slot::Module(id, screen) = &app.screen else {
         return false;
     };
-    let saving =
-        |request: &Request, asker: Option<ScreenId>| asker == Some(*id) && request.writes();
-    !app.below.is_empty()
-        && !screen.unsaved()
-        && !app.in_flight.iter().any(|f| saving(&f.request, f.asker))
-        && !app.parked.iter().any(|p| saving(&p.request, p.asker))
+    !app.below.is_empty() && !screen.unsaved() && !saving(app, *id)
 }
 
 /// Back to the customer table at the bottom of the stack, closing every screen above it; a
