@@ -698,6 +698,26 @@ impl Hub<'_> {
         say(self.app, kind, text);
     }
 
+    /// Refuses `key`, an edit or a save, because the save of the screen being called waits
+    /// for the database (what was sent is what will be saved). The message line quotes all
+    /// that was typed and refused since it last said something else: nothing typed vanishes
+    /// silently.
+    pub fn refuse_while_saving(&mut self, key: &KeyEvent) {
+        let mut typed = std::mem::take(&mut self.app.refused_typing);
+        if let crossterm::event::KeyCode::Char(c) = key.code {
+            typed.push(c);
+        }
+        let text = if typed.is_empty() {
+            self.app.lang.t("db.write_parked").to_owned()
+        } else {
+            self.app
+                .lang
+                .tf("keyboard.typing_refused", &[("typed", &typed)])
+        };
+        self.say(MessageKind::Info, text);
+        self.app.refused_typing = typed;
+    }
+
     /// Whether the operator may do what `permission` names; when not, says so, naming it.
     pub fn allowed(&mut self, permission: &str) -> bool {
         let allowed = self.app.may(permission);

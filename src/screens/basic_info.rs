@@ -159,19 +159,7 @@ pub fn refused_while_saving(key: &KeyEvent, command: Option<Command>, hub: &mut 
         || matches!(command, Some(Command::Save | Command::Lookup));
     let refused = edits_or_saves && hub.saving();
     if refused {
-        let mut typed = std::mem::take(&mut hub.app.refused_typing);
-        if let KeyCode::Char(c) = key.code {
-            typed.push(c);
-        }
-        let text = if typed.is_empty() {
-            hub.app.lang.t("db.write_parked").to_owned()
-        } else {
-            hub.app
-                .lang
-                .tf("keyboard.typing_refused", &[("typed", &typed)])
-        };
-        hub.say(MessageKind::Info, text);
-        hub.app.refused_typing = typed;
+        hub.refuse_while_saving(key);
     }
     refused
 }
