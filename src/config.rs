@@ -95,6 +95,10 @@ pub struct UiConfig {
     pub monochrome: bool,
     /// `+-|` borders for terminals that mangle box drawing.
     pub ascii_borders: bool,
+    /// A full digit field, a complete date and a pick from a list move to the next field by
+    /// themselves, and a Tab right after is swallowed (5250-style). Off: the cursor moves
+    /// only on a key the clerk pressed (ui.md, Data entry).
+    pub auto_advance: bool,
     /// Command name → keys, replacing that command's default keys.
     pub keys: BTreeMap<String, Vec<String>>,
 }
@@ -435,6 +439,17 @@ mod tests {
         let loaded = parse("").unwrap();
         assert_eq!(loaded.config, Config::default());
         assert_eq!(loaded.config.database.pool_size, 4);
+        assert!(
+            !loaded.config.ui.auto_advance,
+            "no field moves on by itself"
+        );
+    }
+
+    #[test]
+    fn auto_advance_is_asked_for_in_ui() {
+        let loaded = parse("[ui]\nauto_advance = true\n").unwrap();
+        assert!(loaded.config.ui.auto_advance);
+        assert!(loaded.warnings.is_empty());
     }
 
     #[test]

@@ -175,6 +175,7 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         ..ReaderConfig::default()
     };
     app.receipt_width = config.receipts.width;
+    app.auto_advance = config.ui.auto_advance;
     app.id_policy = config
         .customers
         .id_policy()

@@ -17,6 +17,7 @@ use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening}
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
 use meterdesk::i18n::Lang;
 use meterdesk::screens::details::Details;
+use meterdesk::screens::modify::ModifyView;
 use meterdesk::screens::open_account::{OpenAccountWizard, WizardStep};
 use meterdesk::screens::table::CustomerTable;
 use meterdesk::tools::demo;
@@ -56,8 +57,34 @@ impl Desk {
 
     /// One key, and every request it leads to executed and answered, in order.
     async fn key(&mut self, code: KeyCode) {
-        let key = KeyEvent::new(code, KeyModifiers::NONE);
-        let mut queue: VecDeque<_> = update(&mut self.app, Msg::Key(key)).requests.into();
+        self.send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+            .await;
+    }
+
+    /// Ctrl and a letter.
+    async fn ctrl(&mut self, c: char) {
+        self.send(Msg::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::CONTROL,
+        )))
+        .await;
+    }
+
+    /// A paste, as a terminal with bracketed paste delivers it.
+    async fn paste(&mut self, text: &str) {
+        self.send(Msg::Paste(text.to_owned())).await;
+    }
+
+    /// `:name` on the command line.
+    async fn command(&mut self, name: &str) {
+        self.key(KeyCode::Char(':')).await;
+        self.text(name).await;
+        self.key(KeyCode::Enter).await;
+    }
+
+    /// One message, and every request it leads to executed and answered, in order.
+    async fn send(&mut self, msg: Msg) {
+        let mut queue: VecDeque<_> = update(&mut self.app, msg).requests.into();
         while let Some((id, request)) = queue.pop_front() {
             let outcome = requests::execute(&self.services, request).await;
             queue.extend(update(&mut self.app, Msg::Reply { id, outcome }).requests);
@@ -312,4 +339,253 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
     desk.key(KeyCode::F(2)).await;
     assert!(desk.message().contains("the present owner pays them"));
     assert!(!desk.screen().contains("Confirm the transfer"));
+}
+
+/// An active personal customer without unpaid bills (one a transfer may take), selected on the
+/// table; its id.
+async fn select_a_transferable_customer(client: &Object, desk: &mut Desk) -> i64 {
+    let row = client
+        .query_one(
+            "SELECT c.id, c.customer_no FROM customer c JOIN account a ON a.customer_id = c.id
+             WHERE c.status = 'active' AND c.nature = 'personal'
+               AND NOT EXISTS (SELECT 1 FROM bill b
+                               WHERE b.account_id = a.id AND b.status = 'unpaid')
+             ORDER BY c.customer_no LIMIT 1",
+            &[],
+        )
+        .await
+        .expect("the demo data has a personal customer without unpaid bills");
+    let number: i64 = row.get("customer_no");
+    desk.key(KeyCode::Char('/')).await;
+    desk.text(&format!("{number:08}")).await;
+    desk.key(KeyCode::Enter).await;
+    row.get("id")
+}
+
+/// Every basic-information column of a customer, as stored.
+async fn stored_owner(client: &Object, customer_id: i64) -> [Option<String>; 6] {
+    let row = client
+        .query_one(
+            "SELECT name, id_document_no, phone, address, household_size::text AS household,
+                    email FROM customer WHERE id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap();
+    [
+        "name",
+        "id_document_no",
+        "phone",
+        "address",
+        "household",
+        "email",
+    ]
+    .map(|c| row.get(c))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_advance_when_configured_moves_on_and_swallows_the_clerks_tab() {
+    let (_db, client, mut desk) = Desk::signed_in().await;
+    desk.app.auto_advance = true;
+    let customer = select_a_transferable_customer(&client, &mut desk).await;
+    desk.key(KeyCode::Char('t')).await;
+    // The clerk presses Tab after every field, as always: after the full mobile and the
+    // household size (both moved on by themselves) the Tab is swallowed.
+    for (text, tabs) in [
+        ("李四", 1),
+        ("", 1),
+        ("13511112222", 1),
+        ("海淀区中关村1号", 1),
+        ("12", 1),
+        ("li@example.cn", 0),
+    ] {
+        desk.text(text).await;
+        for _ in 0..tabs {
+            desk.key(KeyCode::Tab).await;
+        }
+    }
+    desk.key(KeyCode::F(2)).await;
+    assert!(
+        desk.screen().contains("Confirm the transfer"),
+        "{}",
+        desk.screen()
+    );
+    desk.key(KeyCode::F(2)).await;
+    assert_eq!(
+        stored_owner(&client, customer).await,
+        [
+            Some("李四".into()),
+            None,
+            Some("13511112222".into()),
+            Some("海淀区中关村1号".into()),
+            Some("12".into()),
+            Some("li@example.cn".into()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pasted_tab_or_line_break_is_text_in_the_field_it_lands_in() {
+    let (_db, client, mut desk) = Desk::signed_in().await;
+    let customer = select_a_transferable_customer(&client, &mut desk).await;
+    desk.key(KeyCode::Char('t')).await;
+    desk.paste("李四").await;
+    desk.key(KeyCode::Tab).await;
+    desk.key(KeyCode::Tab).await;
+    desk.paste("13511112222\t").await;
+    desk.key(KeyCode::Tab).await;
+    desk.paste("海淀区\t中关村\r\n1号\n").await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(
+        desk.screen().contains("Confirm the transfer"),
+        "{}",
+        desk.screen()
+    );
+    desk.key(KeyCode::F(2)).await;
+    let [name, _, phone, address, household, email] = stored_owner(&client, customer).await;
+    assert_eq!(name.as_deref(), Some("李四"));
+    assert_eq!(
+        phone.as_deref(),
+        Some("13511112222"),
+        "the pasted Tab moved nothing"
+    );
+    assert_eq!(address.as_deref(), Some("海淀区 中关村 1号"));
+    assert_eq!(
+        (household, email),
+        (None, None),
+        "nothing landed further on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_paste_then_f2_is_answered_on_the_first_f2() {
+    let (_db, client, mut desk) = Desk::signed_in().await;
+    let customer = select_a_transferable_customer(&client, &mut desk).await;
+    let before = stored_owner(&client, customer).await;
+    desk.key(KeyCode::Char('m')).await;
+    for _ in 0..3 {
+        desk.key(KeyCode::Tab).await;
+    }
+    desk.paste(&"巷".repeat(5_000)).await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(
+        desk.message().starts_with("Address:") && desk.message().contains("at most"),
+        "{}",
+        desk.message()
+    );
+    assert_eq!(
+        stored_owner(&client, customer).await,
+        before,
+        "nothing saved"
+    );
+    let Some(modify) = desk.app.screen.module::<ModifyView>() else {
+        panic!("{}", desk.screen())
+    };
+    let typed = modify.basic.as_ref().unwrap().value(Field::Address);
+    assert_eq!(
+        typed.chars().filter(|c| *c == '巷').count(),
+        5_000,
+        "nothing typed is lost"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn home_from_a_price_scheme_is_one_key_and_asks_over_unsaved_typing() {
+    let (_db, client, mut desk) = Desk::signed_in().await;
+    let customer = select_a_transferable_customer(&client, &mut desk).await;
+    let before = stored_owner(&client, customer).await;
+    desk.key(KeyCode::Enter).await;
+    desk.command("schemes").await;
+    desk.key(KeyCode::Enter).await;
+    // Details, then `:schemes` in its place, then a scheme.
+    assert_eq!(
+        desk.app.breadcrumbs().len(),
+        3,
+        "{:?}",
+        desk.app.breadcrumbs()
+    );
+    desk.ctrl('g').await;
+    assert!(desk.app.screen.is::<CustomerTable>(), "{}", desk.screen());
+    assert!(desk.app.below.is_empty());
+    assert!(desk.app.session.is_some());
+
+    // Over a form holding typing, home asks once; any other key keeps editing.
+    desk.key(KeyCode::Char('m')).await;
+    desk.text("李").await;
+    desk.key(KeyCode::F(4)).await;
+    desk.ctrl('g').await;
+    assert!(
+        desk.message().starts_with("Unsaved changes on ") && desk.message().contains("Modify"),
+        "{}",
+        desk.message()
+    );
+    assert!(!desk.app.screen.is::<CustomerTable>());
+    desk.key(KeyCode::Down).await;
+    desk.ctrl('g').await;
+    assert!(!desk.app.screen.is::<CustomerTable>(), "asked afresh");
+    desk.ctrl('g').await;
+    assert!(desk.app.screen.is::<CustomerTable>(), "{}", desk.screen());
+    assert!(desk.app.below.is_empty());
+    assert_eq!(stored_owner(&client, customer).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_out_asks_first_and_logout_works_from_anywhere() {
+    let (_db, _client, mut desk) = Desk::signed_in().await;
+    desk.key(KeyCode::F(3)).await;
+    assert!(desk.app.session.is_some(), "F3 on the table asks first");
+    assert!(
+        desk.message().starts_with("Sign out?"),
+        "{}",
+        desk.message()
+    );
+    desk.key(KeyCode::Down).await;
+    desk.key(KeyCode::F(3)).await;
+    assert!(
+        desk.app.session.is_some(),
+        "another key said no: asked again"
+    );
+    desk.key(KeyCode::F(3)).await;
+    assert!(desk.app.session.is_none(), "F3 again signs out");
+
+    let (_db, _client, mut desk) = Desk::signed_in().await;
+    desk.key(KeyCode::Enter).await;
+    assert!(desk.app.screen.is::<Details>());
+    desk.command("logout").await;
+    assert!(desk.app.session.is_some(), "{}", desk.message());
+    assert!(
+        desk.message().starts_with("Sign out?"),
+        "{}",
+        desk.message()
+    );
+    desk.command("logout").await;
+    assert!(desk.app.session.is_none(), "{}", desk.message());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_replaces_the_screen_it_was_typed_on() {
+    let (_db, client, mut desk) = Desk::signed_in().await;
+    select_a_transferable_customer(&client, &mut desk).await;
+    desk.key(KeyCode::Enter).await;
+    desk.command("meters").await;
+    desk.command("schemes").await;
+    desk.command("custtypes").await;
+    assert_eq!(
+        desk.app.breadcrumbs().len(),
+        2,
+        "one screen over the table: {:?}",
+        desk.app.breadcrumbs()
+    );
+    desk.key(KeyCode::F(3)).await;
+    assert!(desk.app.screen.is::<CustomerTable>());
+
+    // On a form, `:` is text like any character: nothing typed is taken for a command.
+    desk.key(KeyCode::Char('m')).await;
+    desk.key(KeyCode::End).await;
+    desk.command("meters").await;
+    let Some(modify) = desk.app.screen.module::<ModifyView>() else {
+        panic!("{}", desk.screen())
+    };
+    let name = modify.basic.as_ref().unwrap().value(Field::Name);
+    assert!(name.ends_with(":meters"), "{name}");
 }

@@ -1,6 +1,8 @@
 //! The real binary in tmux on demo data: open a personal account from the customer table
 //! through the wizard's three steps, modify it, transfer it to a new owner and see the previous
 //! owner in the details. Counts the keys pressed beyond the data typed to open the account.
+//! Then an opening and a transfer each typed in one burst, Tab after every field, every field
+//! checked in the database.
 
 mod support;
 
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use meterdesk::tools::demo;
 use support::pg::fresh_db;
-use support::tmux::{Tmux, launcher, scratch};
+use support::tmux::{Stroke, Tmux, launcher, scratch};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -152,5 +154,140 @@ async fn open_modify_transfer_then_the_history_in_details() {
     );
     tmux.keys(&["F3"]);
     tmux.wait_for("Cust.No.", PATIENCE);
+    tmux.keys(&["F10"]);
+}
+
+/// The basic-information columns of the customer with this number, as stored.
+async fn stored_customer(client: &tokio_postgres::Client, number: i64) -> Vec<Option<String>> {
+    let row = client
+        .query_one(
+            "SELECT name, id_document_no, phone, address, household_size::text AS household,
+                    email, remark FROM customer WHERE customer_no = $1",
+            &[&number],
+        )
+        .await
+        .unwrap();
+    [
+        "name",
+        "id_document_no",
+        "phone",
+        "address",
+        "household",
+        "email",
+        "remark",
+    ]
+    .iter()
+    .map(|column| row.get(*column))
+    .collect()
+}
+
+/// A form's fields as a clerk types them without looking: each value, then Tab.
+fn tab_after_each<'a>(values: &[&'a str]) -> Vec<Stroke<'a>> {
+    values
+        .iter()
+        .flat_map(|value| [Stroke::Text(value), Stroke::Key("Tab")])
+        .filter(|stroke| !matches!(stroke, Stroke::Text("")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_opening_and_a_transfer_typed_in_one_burst_land_every_field() {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let clerk = summary
+        .operators
+        .iter()
+        .find(|operator| operator.login == "clerk")
+        .expect("the demo data has a clerk");
+
+    let dir = scratch("burst");
+    let tmux = Tmux::start("burst", &launcher(&dir, &db.conn_str), &dir.join("exit"));
+    tmux.wait_for("Operator", PATIENCE);
+    tmux.burst(&[
+        Stroke::Text("clerk"),
+        Stroke::Key("Tab"),
+        Stroke::Text(&clerk.password),
+        Stroke::Key("Enter"),
+    ]);
+    tmux.wait_for("Cust.No.", PATIENCE);
+
+    // Open an account: every key in one burst, Tab after every field of step 2 (the full
+    // mobile and the household size among them), nothing waited for.
+    let opening = [
+        "王小明",
+        "11010519491231002X",
+        "13912345678",
+        "西城区金融街7号",
+        "3",
+        "wang@example.cn",
+        "burst one",
+    ];
+    let mut strokes = vec![
+        Stroke::Key("o"),
+        Stroke::Text("Residential card"),
+        Stroke::Key("Enter"),
+        Stroke::Key("PageDown"),
+    ];
+    strokes.extend(tab_after_each(&opening));
+    strokes.extend([Stroke::Key("PageDown"), Stroke::Key("F2")]);
+    let keys = strokes
+        .iter()
+        .filter(|stroke| matches!(stroke, Stroke::Key(_)))
+        .count();
+    println!(
+        "keys beyond the typed data to open a personal account, Tab after every field: {keys}"
+    );
+    tmux.burst(&strokes);
+    tmux.wait_until("the new customer's row", PATIENCE, |screen| {
+        screen.contains("Account opened") && screen.contains("王小明")
+    });
+    let number: i64 = client
+        .query_one(
+            "SELECT customer_no FROM customer WHERE name = '王小明'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("customer_no");
+    let opened: Vec<Option<String>> = opening.iter().map(|v| Some((*v).to_owned())).collect();
+    assert_eq!(stored_customer(&client, number).await, opened);
+    let type_name: String = client
+        .query_one(
+            "SELECT t.name FROM customer c JOIN customer_type t ON t.id = c.customer_type_id
+             WHERE c.customer_no = $1",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .get("name");
+    assert!(type_name.contains("Residential card"), "{type_name}");
+
+    // Transfer it: one burst again, the address pasted with a line break inside, then both
+    // F2s (the confirmation, then yes).
+    let mut strokes = vec![Stroke::Key("t")];
+    strokes.extend(tab_after_each(&[
+        "李四",
+        "440300199001011238",
+        "13511112222",
+    ]));
+    strokes.extend([Stroke::Paste("海淀区\n中关村1号"), Stroke::Key("Tab")]);
+    strokes.extend(tab_after_each(&["4", "li@example.cn", "burst two"]));
+    strokes.extend([Stroke::Key("F2"), Stroke::Key("F2")]);
+    tmux.burst(&strokes);
+    tmux.wait_for("stayed with the account", PATIENCE);
+    assert_eq!(
+        stored_customer(&client, number).await,
+        [
+            "李四",
+            "440300199001011238",
+            "13511112222",
+            "海淀区 中关村1号",
+            "4",
+            "li@example.cn",
+            "burst two",
+        ]
+        .map(|v| Some(v.to_owned()))
+    );
     tmux.keys(&["F10"]);
 }

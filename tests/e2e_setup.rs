@@ -55,7 +55,9 @@ fn the_first_start_makes_the_database_and_its_first_administrator() {
         tmux.keys(&["Enter"]);
     }
     tmux.wait_for("Your password is changed.", PATIENCE);
-    // Signed out and in again with the new one.
+    // Signed out (asked first) and in again with the new one.
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Sign out?", PATIENCE);
     tmux.keys(&["F3"]);
     tmux.wait_for("meterdesk — sign in", PATIENCE);
     tmux.text("ada");
@@ -87,6 +89,8 @@ fn the_first_start_makes_the_database_and_its_first_administrator() {
     tmux.wait_for_absence(&temporary, PATIENCE);
     tmux.keys(&["F3"]);
     tmux.wait_for("Search:", PATIENCE);
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Sign out?", PATIENCE);
     tmux.keys(&["F3"]);
     tmux.wait_for("meterdesk — sign in", PATIENCE);
 

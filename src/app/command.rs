@@ -57,10 +57,11 @@ pub enum Command {
     Account,
     Refund,
     Reprint,
+    Home,
 }
 
 impl Command {
-    pub const ALL: [Command; 51] = [
+    pub const ALL: [Command; 52] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -112,6 +113,7 @@ impl Command {
         Command::Account,
         Command::Refund,
         Command::Reprint,
+        Command::Home,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -168,6 +170,7 @@ impl Command {
             Command::Account => "account",
             Command::Refund => "refund",
             Command::Reprint => "reprint",
+            Command::Home => "home",
         }
     }
 
@@ -225,6 +228,7 @@ impl Command {
             Command::Account => "acct.cmd_account",
             Command::Refund => "acct.cmd_refund",
             Command::Reprint => "acct.cmd_reprint",
+            Command::Home => "keyboard.cmd_home",
         }
     }
 

@@ -10,7 +10,10 @@
 //!   bad field and the event is [`FormEvent::Invalid`]; the screen then applies its own rules
 //!   and reports them with [`Form::fail`];
 //! * the cursor moves only on a key that moves it: a full field refuses more, it does not move
-//!   on, and picking from a list stays on the field;
+//!   on, and picking from a list stays on the field — unless the desk turned on
+//!   `[ui] auto_advance` ([`Typing::auto_advance`], the one setting every form asks): then a
+//!   full digit field, a complete date and a pick from a list move on, and a Tab right after
+//!   such a move is swallowed, as a 5250 field exit would be;
 //! * digit fields refuse anything but digits on the spot; amounts are
 //!   right-aligned and shown with two decimals once left; choices come from a list, F4 (or
 //!   typing) opens the searchable [`Lookup`];
@@ -211,11 +214,40 @@ impl Field {
     }
 }
 
+impl Field {
+    /// Full: a digit field at its length or a complete date (what auto-advance moves on from).
+    fn is_full(&self) -> bool {
+        match self.kind {
+            FieldKind::Digits { len } => self.value().chars().count() >= len,
+            FieldKind::Date => self.value().len() >= 10,
+            _ => false,
+        }
+    }
+}
+
 /// A typed character as its ASCII twin when it is a full-width one (`validation::halfwidth`).
 pub fn halfwidth_key(key: KeyEvent) -> KeyEvent {
     match key.code {
         KeyCode::Char(c) => KeyEvent::new(KeyCode::Char(validation::halfwidth(c)), key.modifiers),
         _ => key,
+    }
+}
+
+/// How the desk types into forms: the language of the errors and whether a field moves on by
+/// itself when full (`[ui] auto_advance`, off by default; `App::typing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Typing {
+    pub lang: Lang,
+    pub auto_advance: bool,
+}
+
+impl From<Lang> for Typing {
+    /// The default: no field moves on by itself.
+    fn from(lang: Lang) -> Typing {
+        Typing {
+            lang,
+            auto_advance: false,
+        }
     }
 }
 
@@ -237,6 +269,9 @@ pub struct Form {
     pristine: Vec<String>,
     /// F3 was pressed once on a dirty form.
     asked_leave: bool,
+    /// The focus just moved on by itself (`Typing::auto_advance`): a Tab now is the clerk's
+    /// own field exit for the field left, and is swallowed.
+    advanced: bool,
 }
 
 /// What a key did to the form, and what the screen has to do about it.
@@ -280,6 +315,7 @@ impl Form {
             lookup: None,
             pristine: Vec::new(),
             asked_leave: false,
+            advanced: false,
         };
         form.mark_saved();
         form
@@ -362,6 +398,15 @@ impl Form {
             .collect()
     }
 
+    /// Auto-advance: the focus moves on from `index` by itself, and the Tab that may follow is
+    /// swallowed; the last field stays.
+    fn advance_from(&mut self, index: usize) {
+        if index == self.focus && index + 1 < self.fields.len() {
+            self.move_focus(true);
+            self.advanced = true;
+        }
+    }
+
     fn move_focus(&mut self, forward: bool) {
         self.fields[self.focus].tidy();
         let last = self.fields.len().saturating_sub(1);
@@ -382,13 +427,29 @@ impl Form {
     }
 
     /// Handles one key; `command` is what the keymap makes of it.
-    pub fn on_key(&mut self, key: KeyEvent, command: Option<Command>, lang: Lang) -> FormEvent {
+    pub fn on_key(
+        &mut self,
+        key: KeyEvent,
+        command: Option<Command>,
+        typing: impl Into<Typing>,
+    ) -> FormEvent {
+        let Typing { lang, auto_advance } = typing.into();
         let leaving = matches!(command, Some(Command::Leave | Command::Cancel));
         if !leaving {
             self.asked_leave = false;
         }
+        if std::mem::take(&mut self.advanced) && command == Some(Command::NextField) {
+            return FormEvent::Consumed;
+        }
         if self.lookup.is_some() {
-            return self.on_lookup_key(key, command);
+            let event = self.on_lookup_key(key, command);
+            if let FormEvent::Edited(index) = event
+                && self.lookup.is_none()
+                && auto_advance
+            {
+                self.advance_from(index);
+            }
+            return event;
         }
         let field = &mut self.fields[self.focus];
         if is_text_key(&key) {
@@ -399,10 +460,14 @@ impl Form {
                 return FormEvent::Consumed;
             }
             field.error = None;
-            // The cursor stays: a clerk types ahead and presses Tab after every field, so a
-            // field that moved on by itself when full would send the rest of the form one
-            // field off (ui.md, Data entry).
-            return FormEvent::Edited(self.focus);
+            let edited = self.focus;
+            // Unless the desk asked for it, the cursor stays: a clerk types ahead and presses
+            // Tab after every field, so a field that moved on by itself when full would send
+            // the rest of the form one field off (ui.md, Data entry).
+            if auto_advance && self.fields[edited].is_full() {
+                self.advance_from(edited);
+            }
+            return FormEvent::Edited(edited);
         }
         let last = self.focus + 1 == self.fields.len();
         match (key.code, command) {
@@ -641,6 +706,54 @@ mod tests {
             "full: the cursor stays until the clerk moves it"
         );
         assert_eq!(form.value(2), "", "nothing lands in the next field");
+    }
+
+    #[test]
+    fn auto_advance_when_asked_moves_on_and_swallows_the_tab_after() {
+        let advancing = Typing {
+            lang: Lang::En,
+            auto_advance: true,
+        };
+        let mut form = sample();
+        form.focus = 1;
+        for c in "123".chars() {
+            form.on_key(key(KeyCode::Char(c)), None, advancing);
+        }
+        assert_eq!(form.focus, 2, "full: moved on by itself");
+        let tab = form.on_key(key(KeyCode::Tab), Some(Command::NextField), advancing);
+        assert_eq!(tab, FormEvent::Consumed);
+        assert_eq!(form.focus, 2, "the clerk's Tab after it is swallowed");
+        form.on_key(key(KeyCode::Tab), Some(Command::NextField), advancing);
+        assert_eq!(form.focus, 3, "a second Tab moves on");
+        for c in "sh".chars() {
+            form.on_key(key(KeyCode::Char(c)), None, advancing);
+        }
+        form.on_key(key(KeyCode::Enter), None, advancing);
+        assert_eq!(form.value(3), "Shops");
+        assert_eq!(form.focus, 4, "a pick from the list moves on too");
+        for c in "2026-03-01".chars() {
+            form.on_key(key(KeyCode::Char(c)), None, advancing);
+        }
+        assert_eq!(form.focus, 4, "the last field stays");
+    }
+
+    #[test]
+    fn a_key_between_ends_the_swallowing() {
+        let advancing = Typing {
+            lang: Lang::En,
+            auto_advance: true,
+        };
+        let mut form = sample();
+        form.focus = 1;
+        for c in "123x".chars() {
+            form.on_key(key(KeyCode::Char(c)), None, advancing);
+        }
+        assert_eq!(form.focus, 2);
+        form.on_key(key(KeyCode::Tab), Some(Command::NextField), advancing);
+        assert_eq!(
+            form.focus, 3,
+            "the x in between: this Tab is the clerk's own"
+        );
     }
 
     #[test]

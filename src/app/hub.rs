@@ -26,7 +26,7 @@ use tui_input::Input;
 
 use super::card_seen::{CardRead, CardSeen};
 use super::command::Command;
-use super::form::{Form, FormEvent, FormKey};
+use super::form::{Form, FormEvent, FormKey, Typing};
 use super::keymap::KeyMap;
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
@@ -40,6 +40,10 @@ pub type RequestId = u64;
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste): text only, never navigation — each
+    /// character goes where a typed one would, a Tab or line break as a space, and no
+    /// character of it invokes a command.
+    Paste(String),
     /// The terminal's size (columns, rows), at start and whenever it changes.
     Resize(u16, u16),
     Reply {
@@ -211,6 +215,16 @@ pub enum Overlay {
     CommandLine(CommandLine),
 }
 
+/// A question the hub asked on the message line; the next key answers it (the same command
+/// again: yes; anything else: no).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    /// Sign out (F3 on the customer table, `:logout`).
+    SignOut,
+    /// Go home although a screen holds unsaved typing.
+    Home,
+}
+
 /// Presentation options fixed at start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Look {
@@ -261,12 +275,17 @@ pub struct App {
     /// idempotency key, so one that did commit is not applied again.
     pub parked: Vec<Parked>,
     /// Keys typed while a request holds input, applied in order when it answers.
-    pub type_ahead: VecDeque<KeyEvent>,
+    pub type_ahead: VecDeque<Typed>,
     pub next_request: RequestId,
     pub spinner: usize,
     pub quit: bool,
     /// Quit was pressed once while a save waited for the database, and the clerk was told.
     pub quit_warned: bool,
+    /// The question on the message line waiting for its answer.
+    pub asked: Option<Question>,
+    /// What was typed and refused while a save waits for the database, as the message line
+    /// quotes it (`refused_while_saving`); any other message starts it afresh.
+    pub refused_typing: String,
     /// Random per run: with the request id it makes a write's idempotency key
     /// ([`App::write_key`]), unique across sessions and restarts.
     pub desk_id: u64,
@@ -274,6 +293,9 @@ pub struct App {
     pub receipt_width: usize,
     /// Which identity documents the customer forms accept (`customers.id_documents`).
     pub id_policy: IdDocumentPolicy,
+    /// A full field moves on by itself (`[ui] auto_advance`); every form asks through
+    /// [`App::typing`].
+    pub auto_advance: bool,
     /// The time zone times are shown in: the machine's, fixed at start, so a drawing is a pure
     /// function of the state (tests set it).
     pub zone: FixedOffset,
@@ -312,10 +334,21 @@ impl App {
             spinner: 0,
             quit: false,
             quit_warned: false,
+            asked: None,
+            refused_typing: String::new(),
             desk_id: fastrand::u64(..),
             receipt_width: 48,
             id_policy: IdDocumentPolicy::ResidentIdentityCard,
+            auto_advance: false,
             zone: *Local::now().offset(),
+        }
+    }
+
+    /// How keys edit a form on this desk: what every `Form::on_key` is given.
+    pub fn typing(&self) -> Typing {
+        Typing {
+            lang: self.lang,
+            auto_advance: self.auto_advance,
         }
     }
 
@@ -458,6 +491,12 @@ pub trait Screen: ScreenBase + Debug + Send {
         false
     }
 
+    /// Whether it holds typed data not saved: going home or a `:` command never drops it
+    /// silently (home asks first, a `:` command opens over it instead of in its place).
+    fn unsaved(&self) -> bool {
+        false
+    }
+
     /// A long request of its own is `done` of `total` through (the meter import); true when
     /// the screen shows it.
     fn on_progress(&mut self, _done: u64, _total: u64) -> bool {
@@ -504,6 +543,40 @@ impl Clone for Box<dyn Screen> {
     fn clone(&self) -> Self {
         self.clone_box()
     }
+}
+
+/// What the clerk typed: a key, or one character of a paste, which is text and never a
+/// command (`Msg::Paste`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Typed {
+    Key(KeyEvent),
+    Pasted(char),
+}
+
+impl Typed {
+    /// The key event a screen is given.
+    pub fn key(self) -> KeyEvent {
+        match self {
+            Typed::Key(key) => key,
+            Typed::Pasted(c) => KeyEvent::from(crossterm::event::KeyCode::Char(c)),
+        }
+    }
+}
+
+/// The characters a paste types: a Tab or a line break (CR LF as one) is a space, other
+/// control characters are dropped.
+pub fn pasted_text(text: &str) -> Vec<char> {
+    text.replace("\r\n", "\n")
+        .chars()
+        .map(|c| {
+            if matches!(c, '\t' | '\r' | '\n') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 /// Identifies a screen on the stack, so an answer finds the screen that asked.
@@ -671,15 +744,31 @@ impl Hub<'_> {
     /// will be saved, so the screen refuses to edit or save again meanwhile (and says that the
     /// save waits, `db.write_parked`).
     pub fn saving(&self) -> bool {
-        let mine = |request: &Request, asker: Option<ScreenId>| {
-            asker.is_some() && asker == self.app.calling && request.writes()
-        };
-        self.app.in_flight.iter().any(|f| mine(&f.request, f.asker))
-            || self.app.parked.iter().any(|p| mine(&p.request, p.asker))
+        self.app.calling.is_some_and(|id| saving(self.app, id))
     }
 
     pub fn say(&mut self, kind: MessageKind, text: impl Into<String>) {
         say(self.app, kind, text);
+    }
+
+    /// Refuses `key`, an edit or a save, because the save of the screen being called waits
+    /// for the database (what was sent is what will be saved). The message line quotes all
+    /// that was typed and refused since it last said something else: nothing typed vanishes
+    /// silently.
+    pub fn refuse_while_saving(&mut self, key: &KeyEvent) {
+        let mut typed = std::mem::take(&mut self.app.refused_typing);
+        if let crossterm::event::KeyCode::Char(c) = key.code {
+            typed.push(c);
+        }
+        let text = if typed.is_empty() {
+            self.app.lang.t("db.write_parked").to_owned()
+        } else {
+            self.app
+                .lang
+                .tf("keyboard.typing_refused", &[("typed", &typed)])
+        };
+        self.say(MessageKind::Info, text);
+        self.app.refused_typing = typed;
     }
 
     /// Whether the operator may do what `permission` names; when not, says so, naming it in
@@ -702,7 +791,7 @@ impl Hub<'_> {
         key: KeyEvent,
         command: Option<Command>,
     ) -> FormKey {
-        match form.on_key(key, command, self.app.lang) {
+        match form.on_key(key, command, self.app.typing()) {
             FormEvent::Unhandled => return FormKey::Unhandled,
             FormEvent::Submit => return FormKey::Submit,
             FormEvent::Consumed => {}
@@ -764,6 +853,13 @@ impl Hub<'_> {
             _ => leave(self.app),
         }
     }
+}
+
+/// Whether a write the screen `id` sent is on its way or parked.
+pub fn saving(app: &App, id: ScreenId) -> bool {
+    let mine = |request: &Request, asker: Option<ScreenId>| asker == Some(id) && request.writes();
+    app.in_flight.iter().any(|f| mine(&f.request, f.asker))
+        || app.parked.iter().any(|p| mine(&p.request, p.asker))
 }
 
 /// Whether a screen request on its way matches `wanted`.
@@ -879,6 +975,7 @@ pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
 
 /// Puts `text` on the message line.
 pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
+    app.refused_typing.clear();
     app.message = Some(Message {
         kind,
         text: text.into(),

@@ -190,6 +190,9 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Account => &[Char('$')],
         Command::Refund => &[Char('f')],
         Command::Reprint => &[Char('#')],
+        // Ctrl-G ("go home"), added below: F11, the one F-key ui.md leaves free, is Windows
+        // Terminal's full screen and free for a desk's own bindings.
+        Command::Home => &[],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes
@@ -199,7 +202,11 @@ fn default_keys(command: Command) -> Vec<Key> {
         | Command::Departments
         | Command::Roles => &[],
     };
-    keys.iter().map(|code| Key::plain(*code)).collect()
+    let mut keys: Vec<Key> = keys.iter().map(|code| Key::plain(*code)).collect();
+    if command == Command::Home {
+        keys.push(Key::new(Char('g'), KeyModifiers::CONTROL));
+    }
+    keys
 }
 
 /// The live keymap: what the dispatcher, the legend and the help screen all read.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crossterm::event::{Event, KeyEventKind};
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, KeyEventKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
 
@@ -54,9 +54,13 @@ pub async fn run(
     // for a panic of this, the UI's, thread, which ends the app.
     let mut terminal = ratatui::try_init()?;
     request_task::keep_terminal_unless_ui_panics();
+    // A paste arrives as one text (`Msg::Paste`), so its Tabs and line breaks are text, not
+    // navigation; a terminal without bracketed paste types it as keys, as before.
+    crossterm::execute!(std::io::stdout(), EnableBracketedPaste)?;
     let size = terminal.size()?;
     let _ = tx.send(Msg::Resize(size.width, size.height));
     let result = event_loop(&mut app, &mut terminal, &mut rx, &services, &tx).await;
+    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
     ratatui::restore();
     // Card tasks still running hold the reader too; the last one dropped stops its thread.
     if let Ok(reader) = Arc::try_unwrap(services.reader) {
@@ -156,6 +160,7 @@ fn spawn_input_thread(tx: UnboundedSender<Msg>) {
             let msg = match crossterm::event::read() {
                 Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => Msg::Key(key),
                 Ok(Event::Resize(columns, rows)) => Msg::Resize(columns, rows),
+                Ok(Event::Paste(text)) => Msg::Paste(text),
                 Ok(_) => continue,
                 Err(err) => {
                     tracing::error!("terminal input failed: {err}");

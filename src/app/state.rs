@@ -3,5 +3,5 @@
 
 pub use super::hub::{
     App, CommandLine, DbStatus, Failure, InFlight, Look, Message, MessageKind, Msg, Overlay,
-    Parked, Problem, Reply, Request, RequestId, Session, Slot,
+    Parked, Problem, Question, Reply, Request, RequestId, Session, Slot, Typed, pasted_text,
 };

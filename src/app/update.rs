@@ -29,11 +29,12 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
     let mut out = Vec::new();
     let redraw = match msg {
         Msg::Key(key) => {
-            // Keys already waiting go first: a key never overtakes one typed before it.
-            if app.type_ahead.is_empty() || app.holds_input() {
-                on_key(app, key, &mut out);
-            } else {
-                app.type_ahead.push_back(key);
+            typed(app, Typed::Key(key), &mut out);
+            true
+        }
+        Msg::Paste(text) => {
+            for c in pasted_text(&text) {
+                typed(app, Typed::Pasted(c), &mut out);
             }
             true
         }
@@ -99,15 +100,25 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
     }
 }
 
+/// A key or a pasted character as it arrives.
+fn typed(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
+    // Keys already waiting go first: a key never overtakes one typed before it.
+    if app.type_ahead.is_empty() || app.holds_input() {
+        on_key(app, typed, out);
+    } else {
+        app.type_ahead.push_back(typed);
+    }
+}
+
 /// Applies waiting keys while nothing holds them; whether any was applied.
 fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
     let mut replayed = false;
-    while let Some(&key) = app.type_ahead.front()
+    while let Some(&typed) = app.type_ahead.front()
         && !app.holds_input()
-        && !key_waits(app, &key)
+        && !key_waits(app, &typed.key())
     {
         app.type_ahead.pop_front();
-        on_key(app, key, out);
+        on_key(app, typed, out);
         replayed = true;
     }
     replayed
@@ -121,8 +132,13 @@ fn key_waits(app: &App, key: &KeyEvent) -> bool {
     }
 }
 
-fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
-    let command = app.keymap.command_for(&key);
+fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
+    let key = typed.key();
+    // A pasted character is text: never a command, whatever key it would be.
+    let command = match typed {
+        Typed::Key(key) => app.keymap.command_for(&key),
+        Typed::Pasted(_) => None,
+    };
     if app.holds_input() {
         if command == Some(Command::Cancel) && app.in_flight.iter().any(|f| f.request.writes()) {
             // The database or the card may have been written already: the answer must be
@@ -138,12 +154,12 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
             app.type_ahead.clear();
             say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
         } else {
-            app.type_ahead.push_back(key);
+            app.type_ahead.push_back(typed);
         }
         return;
     }
     if key_waits(app, &key) {
-        app.type_ahead.push_back(key);
+        app.type_ahead.push_back(typed);
         return;
     }
     match &mut app.overlay {
@@ -168,7 +184,27 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
                 line.input.handle_event(&crossterm::event::Event::Key(key));
             }
         },
-        None => on_screen_key(app, key, command, out),
+        None => {
+            // A question on the message line is answered by this key: only its own command
+            // (or `:`, to type it) keeps it for `invoke`.
+            if !command.is_some_and(|command| {
+                command == Command::CommandLine || answers(app, app.asked, command)
+            }) {
+                app.asked = None;
+            }
+            on_screen_key(app, key, command, out)
+        }
+    }
+}
+
+/// Whether `command` says yes to the question `asked`.
+fn answers(app: &App, asked: Option<Question>, command: Command) -> bool {
+    match asked {
+        Some(Question::SignOut) => {
+            command == Command::Logout || (command == Command::Leave && app.below.is_empty())
+        }
+        Some(Question::Home) => command == Command::Home,
+        None => false,
     }
 }
 
@@ -196,12 +232,18 @@ fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &m
     if used != Some(true)
         && let Some(command) = command
     {
-        invoke(app, command, out);
+        invoke(app, command, false, out);
     }
 }
 
-/// Runs a command, whether it came from a key or the command line.
-fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
+/// Runs a command, whether it came from a key or the command line (`from_line`: a screen it
+/// opens takes the place of the one it came from).
+fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoing>) {
+    let asked = app.asked.take();
+    if command == Command::CommandLine {
+        app.asked = asked;
+    }
+    let confirmed = answers(app, asked, command);
     // The reference lists are reachable from every screen once signed in (`:meters` …).
     let anywhere = app
         .registry
@@ -214,7 +256,10 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
         .as_ref()
         .is_some_and(|session| !session.must_change_password)
         && anywhere.is_some();
+    // Going home and signing out work from every screen once signed in.
+    let everywhere = app.session.is_some() && matches!(command, Command::Home | Command::Logout);
     if !navigation
+        && !everywhere
         && !app
             .commands()
             .iter()
@@ -236,7 +281,7 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
     }
     let for_the_hub = matches!(
         command,
-        Command::Help | Command::CommandLine | Command::Quit | Command::Logout
+        Command::Help | Command::CommandLine | Command::Quit | Command::Logout | Command::Home
     ) || navigation;
     if !for_the_hub
         && call_top(app, out, |screen, hub| screen.on_command(command, hub)) == Some(true)
@@ -246,37 +291,102 @@ fn invoke(app: &mut App, command: Command, out: &mut Vec<Outgoing>) {
     let opens = app.registry.opens.iter().find(|(c, _)| *c == command);
     if let Some((_, screen)) = opens.or(anywhere.filter(|_| navigation)) {
         let id = app.screen_id();
-        open(app, Slot::Module(id, screen()));
+        let screen = screen();
+        let same = matches!(&app.screen, Slot::Module(_, on_top)
+            if on_top.as_ref().as_any().type_id() == screen.as_ref().as_any().type_id());
+        if from_line && same {
+            // The screen asked for is the one on top: it stays as it is.
+            return;
+        }
+        let replaces = from_line && replaceable(app);
+        open(app, Slot::Module(id, screen));
         opened(app, out, id);
+        // Only once it stayed open: a screen that refuses as it opens (a permission) leaves
+        // the clerk where they were.
+        if replaces && matches!(app.screen, Slot::Module(on_top, _) if on_top == id) {
+            app.below.pop();
+        }
         return;
     }
-    match (&mut app.screen, command) {
-        (_, Command::Help) => app.overlay = Some(Overlay::Help),
-        (_, Command::CommandLine) => {
-            app.overlay = Some(Overlay::CommandLine(CommandLine::default()))
-        }
+    match command {
+        Command::Help => app.overlay = Some(Overlay::Help),
+        Command::CommandLine => app.overlay = Some(Overlay::CommandLine(CommandLine::default())),
         // Quitting drops a save waiting for the database: said once, the second quit quits
         // (the database may never come back).
-        (_, Command::Quit) if app.parked.iter().any(|p| p.request.writes()) && !app.quit_warned => {
+        Command::Quit if app.parked.iter().any(|p| p.request.writes()) && !app.quit_warned => {
             app.quit_warned = true;
             say(app, MessageKind::Error, app.t("msg.quit_loses_save"));
         }
-        (_, Command::Quit) => app.quit = true,
-        (_, Command::Leave) if !app.below.is_empty() => leave(app),
+        Command::Quit => app.quit = true,
+        Command::Home => go_home(app, confirmed),
+        Command::Leave if !app.below.is_empty() => leave(app),
         // Logging out would drop a save waiting for the database, its outcome never told.
-        (_, Command::Leave | Command::Logout) if app.parked.iter().any(|p| p.request.writes()) => {
+        Command::Leave | Command::Logout if app.parked.iter().any(|p| p.request.writes()) => {
             say(app, MessageKind::Error, app.lang.t("msg.logout_waits"))
         }
-        (_, Command::Leave | Command::Logout) => {
+        Command::Leave | Command::Logout if confirmed || !asks_before_signing_out(app) => {
             sign_out(app);
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
+        // Signing out ends the clerk's day at the desk: asked once, on the table by F3 again,
+        // elsewhere by `:logout` again (F3 there goes back a screen).
+        Command::Leave | Command::Logout => {
+            app.asked = Some(Question::SignOut);
+            let question = if app.below.is_empty() {
+                "keyboard.ask_sign_out"
+            } else {
+                "keyboard.ask_sign_out_anywhere"
+            };
+            say(app, MessageKind::Info, app.t(question));
+        }
         // Refresh the screen does not handle itself reads again what it read when it opened.
-        (_, Command::Refresh) => {
+        Command::Refresh => {
             call_top(app, out, |screen, hub| screen.on_open(hub));
         }
         _ => {}
     }
+}
+
+/// Signing out is asked first, except from the forced change of a temporary password, where
+/// there is nothing yet to leave.
+fn asks_before_signing_out(app: &App) -> bool {
+    app.session
+        .as_ref()
+        .is_some_and(|session| !session.must_change_password)
+}
+
+/// Whether a screen a `:` command opens may take the place of the one on top: not the
+/// customer table at the bottom (home), not a screen holding unsaved typing or whose save is
+/// on its way or waiting (it stays below, F3 comes back to it).
+fn replaceable(app: &App) -> bool {
+    let Slot::Module(id, screen) = &app.screen else {
+        return false;
+    };
+    !app.below.is_empty() && !screen.unsaved() && !saving(app, *id)
+}
+
+/// Back to the customer table at the bottom of the stack, closing every screen above it; a
+/// screen holding unsaved typing makes it ask first (`confirmed`: asked and answered).
+fn go_home(app: &mut App, confirmed: bool) {
+    if app.below.is_empty() {
+        return;
+    }
+    let unsaved = std::iter::once(&app.screen)
+        .chain(app.below.iter().skip(1).rev())
+        .find_map(|slot| match slot {
+            Slot::Module(_, screen) if screen.unsaved() => Some(screen.crumb(app.lang)),
+            _ => None,
+        });
+    if let Some(screen) = unsaved
+        && !confirmed
+    {
+        app.asked = Some(Question::Home);
+        let text = app.tf("keyboard.ask_home", &[("screen", &screen)]);
+        say(app, MessageKind::Info, text);
+        return;
+    }
+    app.screen = app.below.swap_remove(0);
+    app.below.clear();
 }
 
 fn on_reply(
@@ -373,7 +483,7 @@ fn run_command_line(app: &mut App, typed: &str, out: &mut Vec<Outgoing>) {
         return;
     };
     match (name, words.next()) {
-        ("q", None) => invoke(app, Command::Quit, out),
+        ("q", None) => invoke(app, Command::Quit, true, out),
         ("lang", language) => {
             let next = Lang::ALL
                 .into_iter()
@@ -388,7 +498,7 @@ fn run_command_line(app: &mut App, typed: &str, out: &mut Vec<Outgoing>) {
             app.lang = next;
         }
         (name, None) => match Command::from_name(name) {
-            Some(command) => invoke(app, command, out),
+            Some(command) => invoke(app, command, true, out),
             None => {
                 let text = app.tf("msg.unknown_command", &[("command", &name)]);
                 say(app, MessageKind::Error, text);

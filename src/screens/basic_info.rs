@@ -150,15 +150,16 @@ pub fn on_top(hub: &Hub) -> bool {
 }
 
 /// While the screen's save waits for the database, what it sent is what will be saved: a key
-/// that would edit or save again only says that it waits (true: taken). Leaving, help and
-/// moving between fields and steps stay free.
+/// that would edit or save again is refused, and the message line quotes what was typed and
+/// not taken, so nothing vanishes silently (true: taken). Leaving, help and moving between
+/// fields and steps stay free.
 pub fn refused_while_saving(key: &KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
     let edits_or_saves = edits_text(key)
         || key.code == KeyCode::Enter
         || matches!(command, Some(Command::Save | Command::Lookup));
     let refused = edits_or_saves && hub.saving();
     if refused {
-        hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked"));
+        hub.refuse_while_saving(key);
     }
     refused
 }

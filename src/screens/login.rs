@@ -147,15 +147,25 @@ impl Screen for SignIn {
         form.draw(frame, area, &Theme::new(app.look));
     }
 
-    fn on_key(&mut self, key: KeyEvent, _command: Option<Command>, hub: &mut Hub) -> bool {
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         if edits_text(&key) {
             self.focused_input()
                 .handle_event(&crossterm::event::Event::Key(key));
             return true;
         }
-        match (key.code, self.focus) {
-            (KeyCode::Enter, LoginField::Operator) => self.focus = LoginField::Password,
-            (KeyCode::Enter, LoginField::Password) => self.sign_in(hub),
+        // Shift-Tab and Up go back, Down on, as on every form; Tab goes round the two.
+        match (key.code, command, self.focus) {
+            (KeyCode::Enter, _, LoginField::Operator)
+            | (KeyCode::Down, ..)
+            | (_, Some(Command::NextField), LoginField::Operator) => {
+                self.focus = LoginField::Password
+            }
+            (KeyCode::Enter, _, LoginField::Password) => self.sign_in(hub),
+            (KeyCode::Up, ..)
+            | (_, Some(Command::PrevField), _)
+            | (_, Some(Command::NextField), LoginField::Password) => {
+                self.focus = LoginField::Operator
+            }
             _ => return false,
         }
         true
@@ -164,12 +174,6 @@ impl Screen for SignIn {
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
             Command::Save => self.sign_in(hub),
-            Command::NextField | Command::PrevField => {
-                self.focus = match self.focus {
-                    LoginField::Operator => LoginField::Password,
-                    LoginField::Password => LoginField::Operator,
-                };
-            }
             _ => return false,
         }
         true

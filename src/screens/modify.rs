@@ -202,6 +202,12 @@ fn value_of(values: &[(Field, Option<String>)], field: Field) -> String {
 }
 
 impl Screen for ModifyView {
+    fn unsaved(&self) -> bool {
+        self.basic
+            .as_ref()
+            .is_some_and(|basic| basic.form.is_dirty())
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         format!("{:08} › {}", self.customer_no, lang.t("screen.modify"))
     }

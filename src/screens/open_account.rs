@@ -18,7 +18,7 @@ use super::basic_info::{
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, asking};
-use crate::app::state::MessageKind;
+use crate::app::state::{MessageKind, Typed};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
 use crate::db::customer_changes::{self, OpenOutcome, Opening};
@@ -268,7 +268,7 @@ impl OpenAccountWizard {
                     // first again, so it and any typed after it wait for the answer (F12 then
                     // drops them with the search).
                     self.fetch_meters(None, false, 0, hub);
-                    hub.app.type_ahead.push_front(key);
+                    hub.app.type_ahead.push_front(Typed::Key(key));
                 } else {
                     self.open_account(hub);
                 }
@@ -431,6 +431,10 @@ fn searching_as_typed(app: &App) -> bool {
 }
 
 impl Screen for OpenAccountWizard {
+    fn unsaved(&self) -> bool {
+        self.is_dirty()
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("screen.open_account").to_owned()
     }

@@ -169,6 +169,12 @@ impl ScreenRequest for ChangePassword {
 }
 
 impl Screen for PasswordChange {
+    fn unsaved(&self) -> bool {
+        [&self.current, &self.new, &self.again]
+            .iter()
+            .any(|input| !input.value().is_empty())
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("screen.password").to_owned()
     }

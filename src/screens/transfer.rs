@@ -235,6 +235,12 @@ impl TransferView {
 }
 
 impl Screen for TransferView {
+    fn unsaved(&self) -> bool {
+        self.basic
+            .as_ref()
+            .is_some_and(|basic| basic.form.is_dirty())
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         format!("{:08} › {}", self.customer_no, lang.t("screen.transfer"))
     }

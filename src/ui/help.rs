@@ -15,9 +15,14 @@ const WIDTH: u16 = 78;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let lang = app.lang;
+    // Home is the hub's, offered on every screen above the customer table once signed in
+    // (`update::invoke`).
+    let home = (app.session.is_some() && !app.below.is_empty())
+        .then_some((Command::Home, Command::Home.label_key()));
     let rows: Vec<(String, &str)> = app
         .allowed_commands()
         .into_iter()
+        .chain(home)
         .map(|(command, label)| (app.keymap.names(command), lang.t(label)))
         .collect();
     let key_width = rows.iter().map(|(keys, _)| width(keys)).max().unwrap_or(0);

@@ -1131,3 +1131,52 @@ fn transfer_from_details_as_from_the_table() {
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<Details>(), "{}", render(&app));
 }
+
+#[test]
+fn keys_typed_while_a_save_waits_for_the_database_are_refused_aloud() {
+    let (mut app, sent) = modify_sent();
+    // " more" typed while the save is on its way waits for its answer…
+    type_text(&mut app, " mo");
+    connection_lost(&mut app, &sent);
+    // …and, the save parked, is refused with what was typed quoted, as is what follows.
+    type_text(&mut app, "re");
+    let Some(view) = app.screen.module::<ModifyView>() else {
+        panic!("the form stays")
+    };
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::HouseholdSize),
+        "5",
+        "what was sent is what is saved"
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("Not taken while the save waits for the database: “ more”"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_home_question_over_a_form_holding_typing() {
+    for (lang, size) in [
+        (Lang::En, (80, 24)),
+        (Lang::En, (60, 20)),
+        (Lang::Zh, (80, 24)),
+    ] {
+        let mut app = signed_in_at(lang, size);
+        let sent = press(&mut app, KeyCode::Char('m'));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Some(basics(4, personal("张伟", "13800138000")))),
+        );
+        type_text(&mut app, "李");
+        let ctrl_g = KeyEvent::new(KeyCode::Char('g'), KeyModifiers::CONTROL);
+        update(&mut app, Msg::Key(ctrl_g));
+        assert!(app.screen.is::<ModifyView>(), "asked, not gone");
+        let name = format!("home_question_{}_{}x{}", lang.code(), size.0, size.1);
+        insta::assert_snapshot!(name, render_at(&app, size));
+        update(&mut app, Msg::Key(ctrl_g));
+        assert!(app.screen.is::<CustomerTable>());
+        assert!(app.below.is_empty());
+    }
+}

@@ -2,11 +2,12 @@
 //! screen that asked although another screen covers it, also when its request was parked on a
 //! lost connection and sent again; a covered screen that leaves closes itself, not the cover;
 //! a screen knows while its write waits, and hears how far its long request is; a registered
-//! screen opens from anywhere once signed in.
+//! screen opens from anywhere once signed in, in the place of the screen its `:` command was
+//! typed on unless that one holds unsaved typing.
 
 use meterdesk::app::requests::{Progress, Services};
 use meterdesk::app::screen::{Answer, Registry, ScreenReply, ScreenRequest};
-use meterdesk::app::state::{Look, MessageKind};
+use meterdesk::app::state::{Look, MessageKind, Slot};
 use meterdesk::app::{Command, Hub, Screen};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -102,7 +103,7 @@ static REGISTRY: Registry = Registry {
     after_a_read: |_, _| {},
     sign_in: || Box::new(Asker::default()),
     opens: &[(Command::Overview, || Box::new(Cover))],
-    opens_anywhere: &[(Command::PendingCards, || Box::new(Cover))],
+    opens_anywhere: &[(Command::PendingCards, || Box::new(Asker::default()))],
     draw: ui::draw,
 };
 
@@ -201,7 +202,51 @@ fn a_screen_registered_for_anywhere_opens_from_a_screen_that_does_not_offer_it()
     };
     pending(&mut app);
     assert_eq!(app.below.len(), 1, "not before signing in");
+    assert!(app.screen.is::<Cover>());
     app.session = Some(session());
     pending(&mut app);
-    assert_eq!(app.below.len(), 2, "a second cover on top");
+    assert!(app.screen.is::<Asker>(), "opened once signed in");
+    assert_eq!(
+        app.below.len(),
+        1,
+        "in the place of the cover it was typed on, not over it"
+    );
+}
+
+/// A screen holding typing not saved.
+#[derive(Debug, Clone)]
+struct Draft;
+
+impl Screen for Draft {
+    fn crumb(&self, _lang: Lang) -> String {
+        "draft".into()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        vec![
+            (Command::Leave, "legend.back"),
+            (Command::CommandLine, "command.command_line"),
+        ]
+    }
+
+    fn draw(&self, _frame: &mut Frame, _area: Rect, _app: &App) {}
+
+    fn unsaved(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_command_opens_over_a_screen_holding_typing_which_stays_below() {
+    let mut app = App::new(KeyMap::default(), Lang::En, Look::default(), &REGISTRY);
+    app.session = Some(session());
+    cover(&mut app);
+    let covered = std::mem::replace(&mut app.screen, Slot::Module(99, Box::new(Draft)));
+    app.below.push(covered);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "pending-cards");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.screen.is::<Asker>());
+    assert_eq!(app.below.len(), 3, "over the draft, not in its place");
+    assert!(app.below.last().is_some_and(|slot| slot.is::<Draft>()));
 }

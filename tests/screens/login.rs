@@ -167,3 +167,23 @@ fn a_session_the_server_ends_signs_the_desk_out_with_the_reason() {
     );
     assert!(app.session.is_none() && app.screen.is::<SignIn>());
 }
+
+#[test]
+fn shift_tab_and_up_go_back_on_the_sign_in_form() {
+    let mut app = app(Lang::En);
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "pw");
+    press(&mut app, KeyCode::BackTab);
+    type_text(&mut app, "2");
+    press(&mut app, KeyCode::Down);
+    type_text(&mut app, "3");
+    press(&mut app, KeyCode::Up);
+    type_text(&mut app, "4");
+    let Some(form) = app.screen.module::<SignIn>() else {
+        panic!("{:?}", app.screen)
+    };
+    assert_eq!(form.operator.value(), "clerk24", "{}", render(&app));
+    assert_eq!(form.password.value(), "pw3");
+    assert!(app.message.is_none(), "nothing refused: {:?}", app.message);
+}

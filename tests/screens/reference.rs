@@ -407,7 +407,11 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
         panic!("the form stays")
     };
     assert_eq!(form.form.value(0), "ab-12", "nothing typed into it");
-    assert!(render(&app).contains("The save waits for the database"));
+    let screen = render(&app);
+    assert!(
+        screen.contains("Not taken while the save waits for the database: “9”"),
+        "what was typed and refused is quoted: {screen}"
+    );
 
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(

@@ -432,3 +432,21 @@ fn what_the_roles_do_not_allow_is_refused_at_once_naming_the_permission() {
         );
     }
 }
+
+#[test]
+fn signing_out_from_the_table_is_asked_first() {
+    for (lang, size) in [
+        (Lang::En, (80, 24)),
+        (Lang::En, (60, 20)),
+        (Lang::Zh, (80, 24)),
+    ] {
+        let mut app = signed_in_at(lang, size);
+        press(&mut app, KeyCode::F(3));
+        assert!(app.session.is_some(), "asked, not signed out");
+        let name = format!("sign_out_question_{}_{}x{}", lang.code(), size.0, size.1);
+        insta::assert_snapshot!(name, render_at(&app, size));
+        press(&mut app, KeyCode::F(3));
+        assert!(app.session.is_none());
+        assert!(app.screen.is::<SignIn>());
+    }
+}

@@ -63,6 +63,17 @@ fn write_launcher(dir: &Path, data_dir: &Path, database_env: &str, more_config: 
     format!("sh {}", script.display())
 }
 
+/// One stroke of a [`Tmux::burst`].
+#[derive(Debug, Clone, Copy)]
+pub enum Stroke<'a> {
+    /// Literal text, typed as is.
+    Text(&'a str),
+    /// A key by tmux name: "F2", "Enter", "Tab".
+    Key(&'a str),
+    /// Text pasted into the terminal.
+    Paste(&'a str),
+}
+
 /// One tmux server with one 80×24 pane running a command; killed on drop.
 pub struct Tmux {
     socket: String,
@@ -114,6 +125,37 @@ impl Tmux {
     /// Literal text, typed as is.
     pub fn text(&self, text: &str) {
         self.tmux(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    /// Strokes sent in one tmux command, one after the other without looking at the screen in
+    /// between, as a fast clerk types.
+    pub fn burst(&self, strokes: &[Stroke]) {
+        let mut args: Vec<&str> = Vec::new();
+        for stroke in strokes {
+            if !args.is_empty() {
+                args.push(";");
+            }
+            match stroke {
+                Stroke::Text(text) => args.extend(["send-keys", "-t", "0", "-l", text]),
+                Stroke::Key(key) => args.extend(["send-keys", "-t", "0", key]),
+                // A bracketed paste when the app asked for it (tmux's `paste-buffer -p`).
+                Stroke::Paste(text) => args.extend([
+                    "set-buffer",
+                    "-b",
+                    "burst",
+                    text,
+                    ";",
+                    "paste-buffer",
+                    "-p",
+                    "-d",
+                    "-b",
+                    "burst",
+                    "-t",
+                    "0",
+                ]),
+            }
+        }
+        self.tmux(&args);
     }
 
     pub fn screen(&self) -> String {

@@ -115,7 +115,7 @@ impl AuditScreen {
         let (Pane::Filter(form) | Pane::Export(form)) = &mut self.pane else {
             return false;
         };
-        match form.on_key(key, command, hub.app.lang) {
+        match form.on_key(key, command, hub.app.typing()) {
             FormEvent::Unhandled => return false,
             FormEvent::Consumed => {}
             FormEvent::Edited(_) => hub.app.message = None,

@@ -47,6 +47,10 @@ pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;
 
 impl Screen for CardScreen {
+    fn unsaved(&self) -> bool {
+        matches!(&self.pane, CardPane::Recharge(recharge) if recharge.form.is_dirty())
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("ic.screen").to_owned()
     }

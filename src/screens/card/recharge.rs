@@ -144,8 +144,7 @@ impl RechargeForm {
         command: Option<Command>,
         hub: &mut Hub,
     ) -> Asked {
-        let lang = hub.app.lang;
-        match self.form.on_key(key, command, lang) {
+        match self.form.on_key(key, command, hub.app.typing()) {
             FormEvent::Unhandled => return Asked::Nothing,
             FormEvent::Consumed => {}
             FormEvent::Edited(_) => hub.app.message = None,

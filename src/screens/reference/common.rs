@@ -2,7 +2,7 @@
 //! question, permissions, their commands around help and back, how problems are said, and the
 //! drawing of a note and a table. The screens build on it; it names none of them.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -11,7 +11,6 @@ use ratatui::widgets::Paragraph;
 
 use crate::app::form::Form;
 use crate::app::state::MessageKind;
-use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub};
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed};
@@ -85,8 +84,9 @@ pub(super) fn confirms_delete(
 }
 
 /// While a change this screen sent waits for the database, what it sent is what will be
-/// saved: a key that would edit or save again only says that it waits (true: taken). On a
-/// form the keys that edit or save wait; on a list only the commands that start a change, so
+/// saved: a key that would edit or save again is refused (true: taken). On a form the keys
+/// that edit or save are refused as on the customer forms, what was typed quoted
+/// (`basic_info::refused_while_saving`); on a list only the commands that start a change, so
 /// its search and rows stay usable. Leaving, help and moving between fields stay free.
 pub(super) fn waits_for_save(
     hub: &mut Hub,
@@ -97,10 +97,7 @@ pub(super) fn waits_for_save(
     if !on_form {
         return change_waits(hub, command, &LIST_CHANGES);
     }
-    let edits_or_saves = edits_text(key)
-        || key.code == KeyCode::Enter
-        || matches!(command, Some(Command::Save | Command::Lookup));
-    waits(hub, edits_or_saves)
+    crate::screens::basic_info::refused_while_saving(key, command, hub)
 }
 
 /// The commands that start a change on a reference list.

@@ -210,6 +210,10 @@ impl RefForm {
 }
 
 impl Screen for RefForm {
+    fn unsaved(&self) -> bool {
+        self.form.is_dirty()
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         let key = match &self.target {
             FormTarget::MeterType { id: None }

@@ -253,6 +253,10 @@ impl ImportView {
 }
 
 impl Screen for ImportView {
+    fn unsaved(&self) -> bool {
+        self.form.is_dirty()
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("ref.screen_import").to_owned()
     }
