@@ -1,5 +1,6 @@
 //! Pure rules of the water utility: no I/O here, everything unit-tested.
 
+pub mod billing;
 pub mod card_counter;
 pub mod card_records;
 pub mod csv;
