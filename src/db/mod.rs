@@ -16,6 +16,7 @@ pub mod operators;
 pub mod overview;
 pub mod pgpass;
 pub mod price_schemes;
+pub mod readings;
 pub mod roles;
 mod rows;
 pub mod session;

@@ -1,0 +1,264 @@
+-- Meter readings, postpaid bills and system-prepaid deductions (issue 12, items 3 and 4, and
+-- paying bills). The client prices a reading's water with domain::billing (as it prices a card
+-- recharge) inside one transaction that holds the meter's row lock; the functions below check
+-- who may, that the reading follows the one the client priced from, and write the reading, the
+-- bill or the deduction, and the audit row together. Each is exactly-once by its key.
+
+INSERT INTO permission (code, description) VALUES
+    ('reading.enter', 'Enter and import meter readings'),
+    ('bill.void',     'Void an unpaid bill');
+INSERT INTO role_permission (role_code, permission_code) VALUES
+    ('clerk', 'reading.enter'),
+    ('supervisor', 'reading.enter'),
+    ('supervisor', 'bill.void');
+
+-- A system-prepaid balance may go below zero by consumption (domain.md: the valve-close list),
+-- and only by it: no payment, purchase or refund takes more than the balance holds.
+ALTER TABLE account DROP CONSTRAINT account_balance_check;
+CREATE OR REPLACE FUNCTION ledger_apply_to_balance() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    after numeric(14,2);
+BEGIN
+    UPDATE account SET balance = balance + NEW.amount WHERE id = NEW.account_id
+    RETURNING balance INTO after;
+    IF NEW.amount < 0 AND after < 0 AND NEW.kind <> 'consumption' THEN
+        RAISE EXCEPTION 'the balance of account % does not cover %', NEW.account_id, -NEW.amount
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- Bills: one open (unpaid) bill per account and settlement cycle; a void bill keeps its place
+-- and a corrected one is made next to it; a paid one is closed, and later water of its cycle
+-- goes on a new bill. A rollover's current reading is below its previous one.
+ALTER TABLE bill DROP CONSTRAINT bill_account_id_period_start_key;
+ALTER TABLE bill DROP CONSTRAINT bill_check1;
+CREATE UNIQUE INDEX bill_open_per_cycle ON bill (account_id, period_start) WHERE status = 'unpaid';
+ALTER TABLE bill ADD COLUMN vat numeric(14,2) NOT NULL DEFAULT 0 CHECK (vat >= 0);
+ALTER TABLE bill ADD COLUMN due_date date;
+-- domain::billing::Priced as JSON: the parts, their tier lines and prices (the bill's details).
+ALTER TABLE bill ADD COLUMN detail jsonb NOT NULL DEFAULT '{"parts": []}';
+ALTER TABLE bill ADD COLUMN void_reason text CHECK (btrim(void_reason) <> '');
+ALTER TABLE bill ADD COLUMN voided_by bigint REFERENCES operator;
+ALTER TABLE bill ADD COLUMN voided_at timestamptz;
+ALTER TABLE bill ADD CONSTRAINT bill_void_has_reason
+    CHECK ((status = 'void') = (void_reason IS NOT NULL AND voided_at IS NOT NULL));
+
+CREATE TABLE meter_reading (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    meter_id        bigint NOT NULL REFERENCES meter,
+    customer_id     bigint NOT NULL REFERENCES customer,
+    read_on         date NOT NULL,
+    electronic      numeric(12,3) NOT NULL CHECK (electronic >= 0),
+    mechanical      numeric(12,3) CHECK (mechanical >= 0),
+    source          text NOT NULL CHECK (source IN ('counter', 'import', 'estimate', 'final')),
+    -- The reading this one follows (NULL: the meter's initial reading) and its value.
+    previous_id     bigint REFERENCES meter_reading,
+    previous        numeric(12,3) NOT NULL CHECK (previous >= 0),
+    consumption     numeric(12,3) NOT NULL CHECK (consumption >= 0),
+    rollover        boolean NOT NULL DEFAULT false,
+    -- Above 3 × the recent average, accepted after a confirmation (the abnormal list).
+    abnormal        boolean NOT NULL DEFAULT false,
+    bill_id         bigint REFERENCES bill,
+    transaction_id  bigint REFERENCES ledger_transaction,
+    operator_id     bigint REFERENCES operator,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    idempotency_key text NOT NULL UNIQUE CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    CHECK (rollover = (electronic < previous)),
+    CHECK (bill_id IS NULL OR transaction_id IS NULL)
+);
+CREATE INDEX meter_reading_meter ON meter_reading (meter_id, read_on, id);
+CREATE INDEX meter_reading_bill ON meter_reading (bill_id) WHERE bill_id IS NOT NULL;
+CREATE INDEX meter_reading_abnormal ON meter_reading (read_on) WHERE abnormal;
+CREATE TRIGGER meter_reading_is_append_only BEFORE UPDATE OR DELETE ON meter_reading
+    FOR EACH ROW EXECUTE FUNCTION refuse_change();
+
+-- The meter's latest reading that counts (a void bill's readings do not), or NULL.
+CREATE FUNCTION reading_latest(p_meter_id bigint) RETURNS meter_reading
+LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
+    SELECT r.* FROM meter_reading r LEFT JOIN bill b ON b.id = r.bill_id
+    WHERE r.meter_id = p_meter_id AND b.status IS DISTINCT FROM 'void'
+    ORDER BY r.read_on DESC, r.id DESC LIMIT 1
+$$;
+
+-- Records a reading priced by the client. p_priced: for a postpaid customer the bill of the
+-- reading's settlement cycle as it now stands ({bill_id: the open bill extended, or null;
+-- period_start, period_end, due_date, first_previous, volume, amount, vat, price_version_id,
+-- detail}); for a system-prepaid one the deduction ({amount, volume, unit_price}). Answers
+-- {reading_id, bill_id, transaction_id, replayed}.
+CREATE FUNCTION reading_record(
+    p_key text, p_meter_id bigint, p_read_on date, p_electronic numeric, p_mechanical numeric,
+    p_source text, p_previous_id bigint, p_consumption numeric, p_abnormal boolean, p_priced jsonb
+) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    done meter_reading;
+    latest meter_reading;
+    who customer;
+    acct account;
+    meter_row meter;
+    previous_value numeric(12,3);
+    bill_row bigint;
+    posted bigint;
+    added meter_reading;
+BEGIN
+    PERFORM md_require('reading.enter');
+    PERFORM pg_advisory_xact_lock(hashtext('reading:' || p_key));
+    SELECT * INTO done FROM meter_reading WHERE idempotency_key = p_key;
+    IF FOUND THEN
+        RETURN jsonb_build_object('reading_id', done.id, 'bill_id', done.bill_id,
+                                  'transaction_id', done.transaction_id, 'replayed', true);
+    END IF;
+    SELECT * INTO meter_row FROM meter WHERE id = p_meter_id FOR UPDATE;
+    SELECT * INTO who FROM customer WHERE meter_id = p_meter_id;
+    IF NOT FOUND OR who.status <> 'active' THEN
+        RAISE EXCEPTION 'meter % has no active customer', p_meter_id USING ERRCODE = 'check_violation';
+    END IF;
+    IF who.business_model = 'meter_prepaid' THEN
+        RAISE EXCEPTION 'a card meter''s water is paid on its card, not by readings'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    latest := reading_latest(p_meter_id);
+    IF latest.id IS DISTINCT FROM p_previous_id THEN
+        RAISE EXCEPTION 'another reading of meter % was entered meanwhile', p_meter_id
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    IF latest.read_on > p_read_on THEN
+        RAISE EXCEPTION 'the reading is dated before the previous one (%)', latest.read_on
+            USING ERRCODE = 'check_violation';
+    END IF;
+    previous_value := coalesce(latest.electronic, meter_row.initial_electronic_reading);
+    SELECT * INTO acct FROM account WHERE customer_id = who.id FOR UPDATE;
+    IF who.business_model = 'postpaid' THEN
+        IF p_priced->>'bill_id' IS NULL THEN
+            INSERT INTO bill (account_id, period_start, period_end, due_date, previous_reading,
+                              current_reading, volume, amount, vat, price_version_id, detail)
+            VALUES (acct.id, (p_priced->>'period_start')::date, (p_priced->>'period_end')::date,
+                    (p_priced->>'due_date')::date, previous_value, p_electronic,
+                    (p_priced->>'volume')::numeric, (p_priced->>'amount')::numeric,
+                    (p_priced->>'vat')::numeric, (p_priced->>'price_version_id')::bigint,
+                    p_priced->'detail')
+            RETURNING id INTO bill_row;
+        ELSE
+            UPDATE bill SET current_reading = p_electronic, volume = (p_priced->>'volume')::numeric,
+                            amount = (p_priced->>'amount')::numeric, vat = (p_priced->>'vat')::numeric,
+                            price_version_id = (p_priced->>'price_version_id')::bigint,
+                            detail = p_priced->'detail', issued_at = now()
+            WHERE id = (p_priced->>'bill_id')::bigint AND account_id = acct.id AND status = 'unpaid'
+              AND period_start = (p_priced->>'period_start')::date
+            RETURNING id INTO bill_row;
+            IF bill_row IS NULL THEN
+                RAISE EXCEPTION 'the bill of this cycle was paid or voided meanwhile'
+                    USING ERRCODE = 'serialization_failure';
+            END IF;
+        END IF;
+    ELSIF (p_priced->>'amount')::numeric > 0 THEN
+        INSERT INTO ledger_transaction (account_id, kind, amount, volume, unit_price, operator_id,
+                                        idempotency_key)
+        VALUES (acct.id, 'consumption', -(p_priced->>'amount')::numeric,
+                (p_priced->>'volume')::numeric, (p_priced->>'unit_price')::numeric,
+                current_operator_id(), 'reading:' || p_key)
+        RETURNING id INTO posted;
+    END IF;
+    INSERT INTO meter_reading (meter_id, customer_id, read_on, electronic, mechanical, source,
+                               previous_id, previous, consumption, rollover, abnormal, bill_id,
+                               transaction_id, operator_id, idempotency_key)
+    VALUES (p_meter_id, who.id, p_read_on, p_electronic, p_mechanical, p_source, latest.id,
+            previous_value, p_consumption, p_electronic < previous_value, p_abnormal, bill_row,
+            posted, current_operator_id(), p_key)
+    RETURNING * INTO added;
+    INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+    VALUES (current_operator_id(), 'reading.enter', 'customer', who.id,
+            jsonb_build_object('after', jsonb_build_object(
+                'meter_id', p_meter_id, 'read_on', p_read_on, 'electronic', p_electronic,
+                'consumption', p_consumption, 'abnormal', p_abnormal, 'bill_id', bill_row,
+                'deducted', p_priced->'amount')));
+    RETURN jsonb_build_object('reading_id', added.id, 'bill_id', bill_row,
+                              'transaction_id', posted, 'replayed', false);
+END $$;
+
+-- Voids an unpaid bill (a supervisor, with a reason). Its readings stop counting, so the
+-- corrected reading is entered again and makes the bill that replaces it; arrears drop by its
+-- amount. A paid bill is never changed. Voiding a void bill again changes nothing.
+CREATE FUNCTION bill_void(p_bill_id bigint, p_reason text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    target bill;
+BEGIN
+    PERFORM md_require('bill.void');
+    SELECT * INTO STRICT target FROM bill WHERE id = p_bill_id FOR UPDATE;
+    IF target.status = 'void' THEN
+        RETURN;
+    END IF;
+    IF target.status = 'paid' THEN
+        RAISE EXCEPTION 'bill % is paid: a paid bill is never changed', p_bill_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF btrim(coalesce(p_reason, '')) = '' THEN
+        RAISE EXCEPTION 'a bill is voided with a reason' USING ERRCODE = 'check_violation';
+    END IF;
+    UPDATE bill SET status = 'void', void_reason = btrim(p_reason), voided_by = current_operator_id(),
+                    voided_at = now()
+    WHERE id = p_bill_id;
+    INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+    VALUES (current_operator_id(), 'bill.void', 'customer',
+            (SELECT customer_id FROM account WHERE id = target.account_id),
+            jsonb_build_object('before', jsonb_build_object('bill_id', p_bill_id, 'status', target.status,
+                                                            'amount', target.amount),
+                               'after', jsonb_build_object('status', 'void', 'reason', btrim(p_reason))));
+END $$;
+
+-- A bill payment's key and its receipt: the same key again answers the first receipt (a
+-- payment of bills whose amounts are all zero moves no money, so the ledger cannot tell).
+CREATE TABLE bill_payment_applied (
+    idempotency_key text PRIMARY KEY CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    receipt_no      bigint NOT NULL REFERENCES receipt
+);
+
+-- Pays unpaid bills of one account from its balance, oldest first, on one receipt: a
+-- bill_payment row per bill (key p_key:bill:<id>), each bill paid in full. Refused as a whole
+-- when the balance does not cover them. The same key again answers the first receipt.
+-- The receipt row is made here; printing it is the receipts' own business (issue 12 item 5).
+CREATE FUNCTION bill_pay(p_key text, p_bill_ids bigint[]) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    receipt bigint;
+    acct bigint;
+    paying bill;
+BEGIN
+    PERFORM md_require('account.pay_bills');
+    PERFORM pg_advisory_xact_lock(hashtext('bill_pay:' || p_key));
+    SELECT receipt_no INTO receipt FROM bill_payment_applied WHERE idempotency_key = p_key;
+    IF FOUND THEN
+        RETURN receipt;
+    END IF;
+    SELECT min(account_id) INTO acct FROM bill WHERE id = ANY (p_bill_ids)
+    HAVING count(DISTINCT account_id) = 1;
+    IF acct IS NULL THEN
+        RAISE EXCEPTION 'bills of one account, at least one, are paid together' USING ERRCODE = 'check_violation';
+    END IF;
+    PERFORM FROM account WHERE id = acct FOR UPDATE;
+    INSERT INTO receipt (receipt_no, customer_id, operator_id)
+    VALUES (nextval('receipt_no_seq'), (SELECT customer_id FROM account WHERE id = acct),
+            current_operator_id())
+    RETURNING receipt_no INTO receipt;
+    INSERT INTO bill_payment_applied VALUES (p_key, receipt);
+    FOR paying IN SELECT * FROM bill WHERE id = ANY (p_bill_ids) ORDER BY period_start, id FOR UPDATE LOOP
+        IF paying.status <> 'unpaid' THEN
+            RAISE EXCEPTION 'bill % is %', paying.id, paying.status USING ERRCODE = 'check_violation';
+        END IF;
+        IF paying.amount > 0 THEN
+            INSERT INTO ledger_transaction (account_id, kind, amount, volume, receipt_no, operator_id,
+                                            idempotency_key, bill_id)
+            VALUES (acct, 'bill_payment', -paying.amount, nullif(paying.volume, 0), receipt,
+                    current_operator_id(), p_key || ':bill:' || paying.id, paying.id);
+        END IF;
+        UPDATE bill SET status = 'paid', paid_at = now() WHERE id = paying.id;
+    END LOOP;
+    INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+    VALUES (current_operator_id(), 'bill.pay', 'customer',
+            (SELECT customer_id FROM account WHERE id = acct),
+            jsonb_build_object('after', jsonb_build_object('bills', p_bill_ids, 'receipt_no', receipt)));
+    RETURN receipt;
+END $$;

@@ -1,0 +1,375 @@
+//! Meter readings, bills and deductions on a real database (sql/V18, db::readings), as the
+//! operators' own roles: a clerk enters readings and pays bills, a supervisor voids a bill, and
+//! the database refuses a clerk's void.
+
+mod support;
+
+use chrono::NaiveDate;
+use deadpool_postgres::Object;
+use meterdesk::db::Pool;
+use meterdesk::db::readings::{
+    self, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource, VoidOutcome,
+};
+use meterdesk::domain::billing::ReadingError;
+use meterdesk::domain::money::{Money, Volume};
+use rust_decimal::Decimal;
+use support::card_desk::open_customer;
+use support::pg::{TestDb, fresh_db, give_password};
+
+/// Two operators; the manual's stepped postpaid prices (1.00/m³ to 50, 2.00 to 100, 3.00
+/// above, accumulated over 12 months, settled every 3, from 2025-01-01, VAT 9 %); a fixed
+/// prepaid price of 2.50/m³; a postpaid and a system-prepaid customer type; two meters.
+const FIXTURE: &str = "
+    INSERT INTO department (name) VALUES ('Hall 1');
+    INSERT INTO operator (login, full_name, department_id) VALUES
+        ('clerk', 'Clerk One', 1),
+        ('super', 'Super Visor', 1);
+    INSERT INTO operator_role (operator_id, role_code) VALUES (1, 'clerk'), (2, 'supervisor');
+    INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+        VALUES ('Plain DN15', 'postpayment', false, 'DN15', 'Acme');
+    INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
+                              settlement_cycle_months, start_date)
+        VALUES ('postpaid stepped', 'postpaid', 'stepped', 0.09, 12, 3, '2025-01-01');
+    INSERT INTO price_version (price_scheme_id, effective_from) VALUES (1, '2025-01-01');
+    INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+        VALUES (1, 1, 50, 1.00), (1, 2, 100, 2.00), (1, 3, NULL, 3.00);
+    INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, start_date)
+        VALUES ('prepaid fixed', 'prepaid', 'fixed', 0.09, '2025-01-01');
+    INSERT INTO price_version (price_scheme_id, effective_from) VALUES (2, '2025-01-01');
+    INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+        VALUES (2, 1, NULL, 2.50);
+    INSERT INTO customer_type (name, nature, business_model, counts_water_usage, charges,
+                               price_scheme_id)
+        VALUES ('Postpaid residents', 'personal', 'postpaid', true, true, 1),
+               ('Prepaid residents', 'personal', 'system_prepaid', true, true, 2);
+    INSERT INTO customer_type_meter_type (customer_type_id, meter_type_id, meter_payment_model)
+        VALUES (1, 1, 'postpayment'), (2, 1, 'postpayment');
+    INSERT INTO customer_type_payment_method (customer_type_id, payment_method_code)
+        VALUES (1, 'cash'), (2, 'cash');
+    INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading)
+        VALUES ('PM-0001', 1, 100), ('PM-0002', 1, 0);
+";
+
+struct Desk {
+    db: TestDb,
+    owner: Object,
+    clerk: Pool,
+    supervisor: Pool,
+    postpaid: i64,
+    prepaid: i64,
+}
+
+async fn desk() -> Desk {
+    let db = fresh_db().await;
+    let mut owner = db.pool.get().await.unwrap();
+    owner.batch_execute(FIXTURE).await.unwrap();
+    give_password(&owner, 1).await;
+    give_password(&owner, 2).await;
+    let (postpaid, _) = open_customer(&mut owner, 1, 1, "open-postpaid").await;
+    let (prepaid, _) = open_customer(&mut owner, 2, 2, "open-prepaid").await;
+    Desk {
+        clerk: db.pool_of("clerk"),
+        supervisor: db.pool_of("super"),
+        db,
+        owner,
+        postpaid,
+        prepaid,
+    }
+}
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+fn m3(text: &str) -> Volume {
+    Volume::exact(text.parse().unwrap()).unwrap()
+}
+
+fn reading(meter_id: i64, on: &str, value: &str) -> NewReading {
+    NewReading {
+        meter_id,
+        read_on: day(on),
+        electronic: m3(value),
+        mechanical: None,
+        source: ReadingSource::Counter,
+        rollover: false,
+        abnormal_confirmed: false,
+    }
+}
+
+async fn enter(pool: &Pool, key: &str, new: &NewReading) -> ReadingOutcome {
+    let mut client = pool.get().await.unwrap();
+    readings::enter_reading(&mut client, key, new)
+        .await
+        .unwrap()
+}
+
+async fn deposit(desk: &Desk, customer_id: i64, amount: &str) {
+    let amount: Decimal = amount.parse().unwrap();
+    desk.owner
+        .execute(
+            "SELECT ledger_post(a.id, 'deposit', $2, NULL, NULL, 'cash', NULL, 'dep-' || $2::numeric::text)
+             FROM account a WHERE a.customer_id = $1",
+            &[&customer_id, &amount],
+        )
+        .await
+        .unwrap();
+}
+
+async fn balance(desk: &Desk, customer_id: i64) -> Decimal {
+    desk.owner
+        .query_one(
+            "SELECT balance FROM account WHERE customer_id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get("balance")
+}
+
+fn money(text: &str) -> Money {
+    Money::exact(text.parse().unwrap()).unwrap()
+}
+
+/// The manual's worked example end to end: readings in Q1 (two, 30 m³ in all) make and extend
+/// one bill of 30.00; a reading in Q2 (60 m³ more) makes a bill of 100.00; a deposit pays both,
+/// oldest first, on one receipt; the same payment again moves no money.
+#[tokio::test]
+async fn the_manuals_example_from_readings_to_payment() {
+    let desk = desk().await;
+    let first = enter(&desk.clerk, "r1", &reading(1, "2025-02-10", "112")).await;
+    assert_eq!(
+        first,
+        ReadingOutcome::Recorded {
+            consumption: m3("12"),
+            abnormal: false,
+            bill: Some((1, money("12.00"))),
+            deducted: None,
+        }
+    );
+    // The same key again records nothing more.
+    enter(&desk.clerk, "r1", &reading(1, "2025-02-10", "112")).await;
+    let second = enter(&desk.clerk, "r2", &reading(1, "2025-03-20", "130")).await;
+    assert!(
+        matches!(second, ReadingOutcome::Recorded { bill: Some((1, amount)), .. } if amount == money("30.00"))
+    );
+    let mut third = reading(1, "2025-05-15", "190");
+    third.abnormal_confirmed = true;
+    let third = enter(&desk.clerk, "r3", &third).await;
+    assert!(
+        matches!(third, ReadingOutcome::Recorded { bill: Some((2, amount)), abnormal: true, .. } if amount == money("100.00"))
+    );
+
+    let client = desk.clerk.get().await.unwrap();
+    let bills = readings::bills(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bills.bills.len(), 2);
+    assert_eq!(bills.arrears(), money("130.00"));
+    let q2 = &bills.bills[1];
+    assert_eq!(
+        (q2.period_start, q2.period_end, q2.due_date),
+        (
+            day("2025-04-01"),
+            day("2025-06-30"),
+            Some(day("2025-07-30"))
+        )
+    );
+    assert_eq!(q2.vat, money("8.26"));
+    let lines: Vec<_> = q2.detail.parts[0]
+        .tiers
+        .iter()
+        .map(|t| (t.tier, t.volume, t.amount))
+        .collect();
+    assert_eq!(
+        lines,
+        [(1, m3("20"), money("20.00")), (2, m3("40"), money("80.00"))]
+    );
+    let readings_kept: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(readings_kept, 3);
+
+    // Not covered: nothing paid.
+    assert_eq!(
+        readings::pay_bills(&**client, "pay-0", &[1, 2])
+            .await
+            .unwrap(),
+        PayOutcome::NotCovered
+    );
+    deposit(&desk, desk.postpaid, "150.00").await;
+    let paid = readings::pay_bills(&**client, "pay-1", &[2, 1])
+        .await
+        .unwrap();
+    let PayOutcome::Paid { receipt_no } = paid else {
+        panic!("{paid:?}")
+    };
+    assert_eq!(
+        readings::pay_bills(&**client, "pay-1", &[2, 1])
+            .await
+            .unwrap(),
+        paid,
+        "exactly once"
+    );
+    assert_eq!(
+        balance(&desk, desk.postpaid).await,
+        "20.00".parse::<Decimal>().unwrap()
+    );
+    let rows = desk.owner.query(
+        "SELECT bill_id, amount, receipt_no FROM ledger_transaction WHERE kind = 'bill_payment' ORDER BY id", &[]).await.unwrap();
+    let rows: Vec<(i64, Decimal, i64)> = rows
+        .iter()
+        .map(|r| (r.get("bill_id"), r.get("amount"), r.get("receipt_no")))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "-30.00".parse().unwrap(), receipt_no),
+            (2, "-100.00".parse().unwrap(), receipt_no)
+        ]
+    );
+    let bills = readings::bills(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bills.bills.iter().all(|bill| bill.status == "paid"));
+    assert_eq!(
+        readings::pay_bills(&**client, "pay-2", &[1]).await.unwrap(),
+        PayOutcome::Changed
+    );
+    drop(desk.db);
+}
+
+#[tokio::test]
+async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
+    let desk = desk().await;
+    enter(&desk.clerk, "a", &reading(1, "2025-01-10", "110")).await;
+    enter(&desk.clerk, "b", &reading(1, "2025-01-20", "120")).await;
+    assert_eq!(
+        enter(&desk.clerk, "c", &reading(1, "2025-01-25", "119")).await,
+        ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::BelowPrevious {
+            previous: m3("120")
+        }))
+    );
+    assert_eq!(
+        enter(&desk.clerk, "c", &reading(1, "2025-01-05", "130")).await,
+        ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::BeforePrevious {
+            previous: day("2025-01-20")
+        }))
+    );
+    // 10 and 10 before: 31 is above three times the average.
+    assert_eq!(
+        enter(&desk.clerk, "c", &reading(1, "2025-01-30", "151")).await,
+        ReadingOutcome::Refused(ReadingRefusal::Abnormal {
+            consumption: m3("31")
+        })
+    );
+    // Confirmed, it is recorded and listed as abnormal.
+    let mut confirmed = reading(1, "2025-01-30", "990");
+    confirmed.abnormal_confirmed = true;
+    enter(&desk.clerk, "c", &confirmed).await;
+    // The register wraps at 1 000: 10 m³ to the wrap, then 5.
+    let mut wrapped = reading(1, "2025-02-10", "5");
+    wrapped.rollover = true;
+    assert!(
+        matches!(enter(&desk.clerk, "d", &wrapped).await, ReadingOutcome::Recorded { consumption, .. } if consumption == m3("15"))
+    );
+    let abnormal: i64 = desk
+        .owner
+        .query_one(
+            "SELECT count(*) AS n FROM meter_reading WHERE abnormal",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(abnormal, 1);
+}
+
+/// A system-prepaid reading is deducted at once, and may take the balance below zero; a
+/// deduction-free refund may not.
+#[tokio::test]
+async fn a_system_prepaid_reading_is_deducted_at_once() {
+    let desk = desk().await;
+    deposit(&desk, desk.prepaid, "10.00").await;
+    let outcome = enter(&desk.clerk, "p1", &reading(2, "2025-03-01", "6")).await;
+    assert_eq!(
+        outcome,
+        ReadingOutcome::Recorded {
+            consumption: m3("6"),
+            abnormal: false,
+            bill: None,
+            deducted: Some(money("15.00"))
+        }
+    );
+    assert_eq!(
+        balance(&desk, desk.prepaid).await,
+        "-5.00".parse::<Decimal>().unwrap()
+    );
+    let row = desk.owner.query_one(
+        "SELECT amount, volume, unit_price, operator_id FROM ledger_transaction WHERE kind = 'consumption'", &[]).await.unwrap();
+    assert_eq!(
+        row.get::<_, Decimal>("amount"),
+        "-15.00".parse::<Decimal>().unwrap()
+    );
+    assert_eq!(row.get::<_, Option<i64>>("operator_id"), Some(1));
+    let refund = desk.owner.execute(
+        "SELECT ledger_post(a.id, 'refund', -1.00, NULL, NULL, 'cash', NULL, 'refund-1') FROM account a WHERE customer_id = $1",
+        &[&desk.prepaid]).await;
+    assert!(refund.is_err(), "a refund never takes a balance below zero");
+}
+
+/// A supervisor voids an unpaid bill with a reason; arrears follow; the corrected reading makes
+/// the bill that replaces it. A clerk's void is refused by the database; a paid bill stays.
+#[tokio::test]
+async fn a_supervisor_voids_a_bill_and_a_clerk_cannot() {
+    let desk = desk().await;
+    let mut typo = reading(1, "2025-02-10", "1100");
+    typo.abnormal_confirmed = true;
+    enter(&desk.clerk, "typo", &typo).await;
+    let clerk = desk.clerk.get().await.unwrap();
+    let refused = clerk
+        .execute("SELECT bill_void(1, 'typo')", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+    let forged = clerk.execute("UPDATE bill SET status = 'void'", &[]).await;
+    assert!(forged.is_err(), "bills change only through their functions");
+    let supervisor = desk.supervisor.get().await.unwrap();
+    assert_eq!(
+        readings::void_bill(&**supervisor, 1, "typed 1100 for 110")
+            .await
+            .unwrap(),
+        VoidOutcome::Voided
+    );
+    let bills = readings::bills(&**clerk, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bills.arrears(), Money::ZERO);
+    assert_eq!(
+        bills.bills[0].void_reason.as_deref(),
+        Some("typed 1100 for 110")
+    );
+    // The corrected reading follows the initial one again.
+    let corrected = enter(&desk.clerk, "fixed", &reading(1, "2025-02-10", "110")).await;
+    assert!(
+        matches!(corrected, ReadingOutcome::Recorded { bill: Some((2, amount)), .. } if amount == money("10.00"))
+    );
+    deposit(&desk, desk.postpaid, "10.00").await;
+    readings::pay_bills(&**clerk, "pay", &[2]).await.unwrap();
+    assert_eq!(
+        readings::void_bill(&**supervisor, 2, "late").await.unwrap(),
+        VoidOutcome::Paid
+    );
+    let audit: i64 = desk.owner.query_one(
+        "SELECT count(*) AS n FROM audit_log WHERE action IN ('reading.enter', 'bill.void', 'bill.pay')", &[]).await.unwrap().get("n");
+    assert_eq!(audit, 4);
+}
