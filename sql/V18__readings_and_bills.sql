@@ -14,13 +14,22 @@ INSERT INTO role_permission (role_code, permission_code) VALUES
 
 -- A system-prepaid balance may go below zero by consumption (domain.md: the valve-close list),
 -- and only by it: no payment, purchase or refund takes more than the balance holds.
+-- The account says whether consumption took it below zero; any other negative balance is still
+-- refused by the CHECK, whoever writes it.
+ALTER TABLE account ADD COLUMN overdrawn_by_consumption boolean NOT NULL DEFAULT false;
 ALTER TABLE account DROP CONSTRAINT account_balance_check;
+ALTER TABLE account ADD CONSTRAINT account_balance_check
+    CHECK (balance >= 0 OR overdrawn_by_consumption);
 CREATE OR REPLACE FUNCTION ledger_apply_to_balance() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     after numeric(14,2);
 BEGIN
-    UPDATE account SET balance = balance + NEW.amount WHERE id = NEW.account_id
+    UPDATE account
+    SET balance = balance + NEW.amount,
+        overdrawn_by_consumption = balance + NEW.amount < 0
+                                   AND (NEW.kind = 'consumption' OR overdrawn_by_consumption)
+    WHERE id = NEW.account_id
     RETURNING balance INTO after;
     IF NEW.amount < 0 AND after < 0 AND NEW.kind <> 'consumption' THEN
         RAISE EXCEPTION 'the balance of account % does not cover %', NEW.account_id, -NEW.amount
