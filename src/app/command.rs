@@ -53,10 +53,13 @@ pub enum Command {
     Roles,
     SwitchEnabled,
     ResetPassword,
+    EnterReading,
+    Bills,
+    VoidBill,
 }
 
 impl Command {
-    pub const ALL: [Command; 47] = [
+    pub const ALL: [Command; 50] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -104,6 +107,9 @@ impl Command {
         Command::Roles,
         Command::SwitchEnabled,
         Command::ResetPassword,
+        Command::EnterReading,
+        Command::Bills,
+        Command::VoidBill,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -156,6 +162,9 @@ impl Command {
             Command::Roles => "roles",
             Command::SwitchEnabled => "enable-disable",
             Command::ResetPassword => "reset-password",
+            Command::EnterReading => "reading",
+            Command::Bills => "bills",
+            Command::VoidBill => "void-bill",
         }
     }
 
@@ -209,6 +218,9 @@ impl Command {
             Command::Roles => "operators.cmd_roles",
             Command::SwitchEnabled => "operators.cmd_switch_enabled",
             Command::ResetPassword => "operators.cmd_reset_password",
+            Command::EnterReading => "readings.cmd_reading",
+            Command::Bills => "bills.cmd_bills",
+            Command::VoidBill => "bills.cmd_void",
         }
     }
 

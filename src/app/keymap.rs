@@ -184,6 +184,9 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Export => &[Char('e')],
         Command::SwitchEnabled => &[Char('s')],
         Command::ResetPassword => &[Char('k')],
+        Command::EnterReading => &[Char('g')],
+        Command::Bills => &[Char('b')],
+        Command::VoidBill => &[Char('v')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes

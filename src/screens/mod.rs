@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod basic_info;
+pub mod bills;
 pub mod card;
 pub mod details;
 pub mod legend;
@@ -13,6 +14,7 @@ pub mod open_account;
 pub mod operators;
 pub mod overview;
 pub mod password;
+pub mod reading;
 pub mod reference;
 pub mod table;
 pub mod transfer;

@@ -13,10 +13,12 @@ use ratatui::widgets::Paragraph;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::bills::BillsScreen;
 use super::card;
 use super::details::Details;
 use super::legend::{PAGING, usual};
 use super::modify::ModifyView;
+use super::reading::ReadingForm;
 use super::{open_account, transfer};
 use crate::app::paging::{self, PageApply};
 use crate::app::requests::{Progress, Services};
@@ -205,7 +207,14 @@ impl Screen for CustomerTable {
         }
         use Command::*;
         usual([Help, Search, Details, OpenAccount, Modify, Transfer])
-            .chain(usual([OpenCard, ReplaceCard, Recharge, Refresh]))
+            .chain(usual([
+                OpenCard,
+                ReplaceCard,
+                Recharge,
+                EnterReading,
+                Bills,
+                Refresh,
+            ]))
             .chain(usual(PAGING))
             .chain([(Leave, "legend.log_out")])
             .chain(usual([CommandLine, Overview, Quit]))
@@ -333,6 +342,18 @@ impl Screen for CustomerTable {
                     && hub.allowed("customer.transfer")
                 {
                     transfer::start(row, hub);
+                }
+            }
+            Command::EnterReading => {
+                if let Some(row) = self.selected_row()
+                    && hub.allowed("reading.enter")
+                {
+                    hub.open(Box::new(ReadingForm::of(row.id, row.customer_no)));
+                }
+            }
+            Command::Bills => {
+                if let Some(row) = self.selected_row() {
+                    hub.open(Box::new(BillsScreen::of(row.id, row.customer_no)));
                 }
             }
             _ => return false,
