@@ -91,6 +91,20 @@ LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
     ORDER BY r.read_on DESC, r.id DESC LIMIT 1
 $$;
 
+-- The value a new reading of the meter follows: its latest counted reading, else the current
+-- reading of the latest bill made without readings (history loaded from elsewhere, the demo
+-- data), else the meter's initial reading.
+CREATE FUNCTION reading_previous_value(p_meter_id bigint) RETURNS numeric
+LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
+    SELECT coalesce(
+        (SELECT electronic FROM reading_latest(p_meter_id)),
+        (SELECT b.current_reading FROM customer c JOIN account a ON a.customer_id = c.id
+         JOIN bill b ON b.account_id = a.id
+         WHERE c.meter_id = p_meter_id AND b.status <> 'void'
+         ORDER BY b.period_end DESC, b.id DESC LIMIT 1),
+        (SELECT initial_electronic_reading FROM meter WHERE id = p_meter_id))
+$$;
+
 -- Records a reading priced by the client. p_priced: for a postpaid customer the bill of the
 -- reading's settlement cycle as it now stands ({bill_id: the open bill extended, or null;
 -- period_start, period_end, due_date, first_previous, volume, amount, vat, price_version_id,
@@ -137,7 +151,7 @@ BEGIN
         RAISE EXCEPTION 'the reading is dated before the previous one (%)', latest.read_on
             USING ERRCODE = 'check_violation';
     END IF;
-    previous_value := coalesce(latest.electronic, meter_row.initial_electronic_reading);
+    previous_value := reading_previous_value(p_meter_id);
     SELECT * INTO acct FROM account WHERE customer_id = who.id FOR UPDATE;
     IF who.business_model = 'postpaid' THEN
         IF p_priced->>'bill_id' IS NULL THEN

@@ -373,3 +373,31 @@ async fn a_supervisor_voids_a_bill_and_a_clerk_cannot() {
         "SELECT count(*) AS n FROM audit_log WHERE action IN ('reading.enter', 'bill.void', 'bill.pay')", &[]).await.unwrap().get("n");
     assert_eq!(audit, 4);
 }
+
+/// A bill loaded without readings (history, the demo data) is where the next reading starts,
+/// and its volume counts: in its own cycle the reading extends it, priced as a whole.
+#[tokio::test]
+async fn a_bill_without_readings_is_where_readings_start() {
+    let desk = desk().await;
+    desk.owner
+        .batch_execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount)
+             SELECT id, '2025-04-01', '2025-06-30', 100, 140, 40, 40.00 FROM account
+             WHERE customer_id = 1",
+        )
+        .await
+        .unwrap();
+    let client = desk.clerk.get().await.unwrap();
+    let context = readings::reading_context(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(context.previous.electronic, m3("140"));
+    // 20 m³ more in the same cycle: 60 m³ from 0, 10 of them in the second tier.
+    let outcome = enter(&desk.clerk, "r", &reading(1, "2025-05-20", "160")).await;
+    assert!(
+        matches!(outcome, ReadingOutcome::Recorded { bill: Some((1, amount)), .. } if amount == money("70.00")),
+        "{outcome:?}"
+    );
+}

@@ -4,7 +4,6 @@
 //! receipt) and voiding one (`bill_void`).
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row};
@@ -245,8 +244,8 @@ pub async fn reading_context(
     let Some(row) = client
         .query_opt(
             "SELECT c.id, c.customer_no, c.name, c.business_model, m.id AS meter_id, m.meter_no,
-                    m.initial_electronic_reading, l.id AS previous_id, l.read_on AS previous_on,
-                    l.electronic AS previous_electronic, current_date AS today
+                    l.id AS previous_id, l.read_on AS previous_on,
+                    reading_previous_value(m.id) AS previous_electronic, current_date AS today
              FROM customer c JOIN meter m ON m.id = c.meter_id
              LEFT JOIN LATERAL reading_latest(m.id) l ON true
              WHERE c.id = $1",
@@ -256,7 +255,6 @@ pub async fn reading_context(
     else {
         return Ok(None);
     };
-    let previous_electronic: Option<Decimal> = row.get("previous_electronic");
     Ok(Some(ReadingContext {
         customer_id: row.get("id"),
         customer_no: row.get("customer_no"),
@@ -267,10 +265,7 @@ pub async fn reading_context(
         previous: PreviousReading {
             id: row.get("previous_id"),
             read_on: row.get("previous_on"),
-            electronic: match previous_electronic {
-                Some(_) => volume(&row, "previous_electronic")?,
-                None => volume(&row, "initial_electronic_reading")?,
-            },
+            electronic: volume(&row, "previous_electronic")?,
         },
         today: row.get("today"),
     }))
@@ -308,8 +303,9 @@ async fn prices_of(
     Ok(Some((scheme_id, prices, settlement)))
 }
 
-/// The readings that count (a void bill's do not) of the customer from `since` on, with the bill
-/// each belongs to, in date order.
+/// The water charged to the customer from `since` on, with the bill it is on, in date order:
+/// the readings that count (a void bill's do not), and the part of a bill's volume that no
+/// reading shows (history loaded without readings, the demo data), dated its first day.
 async fn counted_readings(
     client: &impl GenericClient,
     customer_id: i64,
@@ -317,10 +313,17 @@ async fn counted_readings(
 ) -> Result<Vec<(Slice, Option<i64>)>, DbError> {
     client
         .query(
-            "SELECT r.read_on, r.consumption, r.bill_id FROM meter_reading r
+            "SELECT r.read_on, r.consumption, r.bill_id, r.id AS seq FROM meter_reading r
              LEFT JOIN bill b ON b.id = r.bill_id
              WHERE r.customer_id = $1 AND r.read_on >= $2 AND b.status IS DISTINCT FROM 'void'
-             ORDER BY r.read_on, r.id",
+             UNION ALL
+             SELECT b.period_start, b.volume - coalesce(sum(r.consumption), 0), b.id, 0
+             FROM account a JOIN bill b ON b.account_id = a.id
+             LEFT JOIN meter_reading r ON r.bill_id = b.id
+             WHERE a.customer_id = $1 AND b.period_end >= $2 AND b.status <> 'void'
+             GROUP BY b.id
+             HAVING b.volume > coalesce(sum(r.consumption), 0)
+             ORDER BY read_on, seq",
             &[&customer_id, &since],
         )
         .await?
