@@ -11,5 +11,6 @@ pub mod meter_csv;
 pub mod money;
 pub mod password;
 pub mod pricing;
+pub mod reading_csv;
 pub mod search;
 pub mod validation;
