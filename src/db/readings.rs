@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Row};
 
+mod batch;
+
 use super::DbError;
-use super::price_schemes::scheme;
 use super::rows::accepted_or;
-use crate::domain::billing::{
-    self, BillingError, Priced, ReadingError, SettlementCycles, Slice, last_day_and_due,
-};
+use crate::domain::billing::{Priced, ReadingError};
 use crate::domain::money::{Money, UnitPrice, Volume};
-use crate::domain::pricing::PriceScheme;
+use crate::domain::reading_csv::{BadLine, ReadingCsv, ReadingProblem, ReadingRow};
+use batch::{Batch, Take};
 
 /// Where a reading came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub enum ReadingSource {
 }
 
 impl ReadingSource {
-    fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             ReadingSource::Counter => "counter",
             ReadingSource::Import => "import",
@@ -81,6 +81,8 @@ pub enum ReadingRefusal {
     NoCustomer,
     /// Another reading, a payment or a void came in between: read again.
     Changed,
+    /// More water than a bill can hold.
+    TooMuchWater,
 }
 
 /// What entering a reading did.
@@ -89,8 +91,8 @@ pub enum ReadingOutcome {
     Recorded {
         consumption: Volume,
         abnormal: bool,
-        /// The bill made or extended (postpaid): its id and total.
-        bill: Option<(i64, Money)>,
+        /// The total of the bill made or extended (postpaid).
+        bill: Option<Money>,
         /// The amount deducted at once (system prepaid).
         deducted: Option<Money>,
     },
@@ -245,9 +247,10 @@ pub async fn reading_context(
         .query_opt(
             "SELECT c.id, c.customer_no, c.name, c.business_model, m.id AS meter_id, m.meter_no,
                     l.id AS previous_id, l.read_on AS previous_on,
-                    reading_previous_value(m.id) AS previous_electronic, current_date AS today
+                    p.previous AS previous_electronic, current_date AS today
              FROM customer c JOIN meter m ON m.id = c.meter_id
              LEFT JOIN LATERAL reading_latest(m.id) l ON true
+             CROSS JOIN LATERAL reading_previous_value(m.id) AS p(previous)
              WHERE c.id = $1",
             &[&customer_id],
         )
@@ -271,264 +274,161 @@ pub async fn reading_context(
     }))
 }
 
-/// The customer type's price scheme and, for a postpaid one, its settlement cycles.
-async fn prices_of(
-    client: &impl GenericClient,
-    customer_id: i64,
-) -> Result<Option<(i64, PriceScheme, Option<SettlementCycles>)>, DbError> {
-    let Some(row) = client
-        .query_opt(
-            "SELECT t.price_scheme_id FROM customer c JOIN customer_type t ON t.id = c.customer_type_id
-             WHERE c.id = $1 AND t.price_scheme_id IS NOT NULL",
-            &[&customer_id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let scheme_id: i64 = row.get("price_scheme_id");
-    let Some(detail) = scheme(client, scheme_id).await? else {
-        return Ok(None);
-    };
-    let inconsistent = |error: crate::domain::pricing::SchemeError| {
-        DbError::Inconsistent(format!("price scheme {scheme_id}: {error}"))
-    };
-    let prices = detail.pricing().map_err(inconsistent)?;
-    let settlement = detail
-        .row
-        .settlement_months
-        .map(|months| SettlementCycles::new(detail.row.start_date, months))
-        .transpose()
-        .map_err(inconsistent)?;
-    Ok(Some((scheme_id, prices, settlement)))
-}
-
-/// The water charged to the customer from `since` on, with the bill it is on, in date order:
-/// the readings that count (a void bill's do not), and the part of a bill's volume that no
-/// reading shows (history loaded without readings, the demo data), dated its first day.
-async fn counted_readings(
-    client: &impl GenericClient,
-    customer_id: i64,
-    since: NaiveDate,
-) -> Result<Vec<(Slice, Option<i64>)>, DbError> {
-    client
-        .query(
-            "SELECT r.read_on, r.consumption, r.bill_id, r.id AS seq FROM meter_reading r
-             LEFT JOIN bill b ON b.id = r.bill_id
-             WHERE r.customer_id = $1 AND r.read_on >= $2 AND b.status IS DISTINCT FROM 'void'
-             UNION ALL
-             SELECT b.period_start, b.volume - coalesce(sum(r.consumption), 0), b.id, 0
-             FROM account a JOIN bill b ON b.account_id = a.id
-             LEFT JOIN meter_reading r ON r.bill_id = b.id
-             WHERE a.customer_id = $1 AND b.period_end >= $2 AND b.status <> 'void'
-             GROUP BY b.id
-             HAVING b.volume > coalesce(sum(r.consumption), 0)
-             ORDER BY read_on, seq",
-            &[&customer_id, &since],
-        )
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                Slice {
-                    read_on: row.get("read_on"),
-                    volume: volume(row, "consumption")?,
-                },
-                row.get("bill_id"),
-            ))
-        })
-        .collect()
-}
-
-/// The latest [`billing::ABNORMAL_WINDOW`] consumptions of the meter that count, oldest first.
-async fn recent_consumptions(
-    client: &impl GenericClient,
-    meter_id: i64,
-) -> Result<Vec<Volume>, DbError> {
-    let mut recent = client
-        .query(
-            "SELECT r.consumption FROM meter_reading r LEFT JOIN bill b ON b.id = r.bill_id
-             WHERE r.meter_id = $1 AND b.status IS DISTINCT FROM 'void'
-             ORDER BY r.read_on DESC, r.id DESC LIMIT $2",
-            &[&meter_id, &(billing::ABNORMAL_WINDOW as i64)],
-        )
-        .await?
-        .iter()
-        .map(|row| volume(row, "consumption"))
-        .collect::<Result<Vec<_>, _>>()?;
-    recent.reverse();
-    Ok(recent)
-}
-
 /// Enters a reading exactly once (`key`): the consumption since the meter's previous reading,
 /// the abnormal check, then the bill of its settlement cycle made or extended (postpaid) or the
-/// deduction (system prepaid), all in one transaction holding the meter's row lock.
+/// deduction (system prepaid), in one transaction holding the meter's row lock.
 pub async fn enter_reading(
     client: &mut Client,
     key: &str,
     reading: &NewReading,
 ) -> Result<ReadingOutcome, DbError> {
+    let key = format!("{key}:1");
+    if let Some(first) = batch::recorded(&*client, &key).await? {
+        return Ok(first);
+    }
     let tx = client.transaction().await?;
-    tx.query_opt(
-        "SELECT id FROM meter WHERE id = $1 FOR UPDATE",
-        &[&reading.meter_id],
-    )
-    .await?;
-    let Some(customer) = tx
-        .query_opt(
-            "SELECT id FROM customer WHERE meter_id = $1 AND status = 'active'",
-            &[&reading.meter_id],
-        )
-        .await?
-    else {
-        return Ok(ReadingOutcome::Refused(ReadingRefusal::NoCustomer));
-    };
-    let customer_id: i64 = customer.get("id");
-    let Some(context) = reading_context(&tx, customer_id).await? else {
-        return Ok(ReadingOutcome::Refused(ReadingRefusal::NoCustomer));
-    };
-    if context.business_model == "meter_prepaid" {
-        return Ok(ReadingOutcome::Refused(ReadingRefusal::CardMeter));
-    }
-    let refused = |refusal| Ok(ReadingOutcome::Refused(refusal));
-    if let Some(previous_on) = context.previous.read_on
-        && previous_on > reading.read_on
-    {
-        return refused(ReadingRefusal::Reading(ReadingError::BeforePrevious {
-            previous: previous_on,
-        }));
-    }
-    let used = match billing::consumption(
-        context.previous.electronic,
-        reading.electronic,
-        reading.rollover,
-    ) {
-        Ok(used) => used,
-        Err(error) => return refused(ReadingRefusal::Reading(error)),
-    };
-    let abnormal = billing::is_abnormal(used, &recent_consumptions(&tx, reading.meter_id).await?);
-    if abnormal && !reading.abnormal_confirmed {
-        return refused(ReadingRefusal::Abnormal { consumption: used });
-    }
-    let Some((scheme_id, prices, settlement)) = prices_of(&tx, customer_id).await? else {
-        return refused(ReadingRefusal::NoPrice);
-    };
-    let new = Slice {
+    let mut batch = Batch::load(&tx, &[reading.meter_id], &[], reading.read_on).await?;
+    let taken = batch.take(&Take {
+        line: 1,
+        meter_id: reading.meter_id,
         read_on: reading.read_on,
-        volume: used,
+        electronic: reading.electronic,
+        mechanical: reading.mechanical,
+        rollover: reading.rollover,
+        abnormal_confirmed: reading.abnormal_confirmed,
+    });
+    let taken = match taken {
+        Ok(taken) => taken,
+        Err(refusal) => return Ok(ReadingOutcome::Refused(refusal)),
     };
-    let since = prices.cycle().period_containing(reading.read_on).first_day;
-    let counted = counted_readings(&tx, customer_id, since.min(reading.read_on)).await?;
-    let (priced_json, priced) = match settlement {
-        Some(cycles) => {
-            let period = cycles.period_of(reading.read_on);
-            let open_bill: Option<i64> = tx
-                .query_opt(
-                    "SELECT b.id FROM bill b JOIN account a ON a.id = b.account_id
-                     WHERE a.customer_id = $1 AND b.period_start = $2 AND b.status = 'unpaid'",
-                    &[&customer_id, &period.first_day],
-                )
-                .await?
-                .map(|row| row.get("id"));
-            let (mut on_bill, earlier): (Vec<_>, Vec<_>) = counted
-                .iter()
-                .partition(|(_, bill)| open_bill.is_some() && *bill == open_bill);
-            on_bill.push((new, None));
-            let slices: Vec<Slice> = on_bill.iter().map(|(slice, _)| *slice).collect();
-            let earlier: Vec<Slice> = earlier.iter().map(|(slice, _)| *slice).collect();
-            let priced = match billing::price(&prices, &earlier, &slices) {
-                Ok(priced) => priced,
-                Err(BillingError::NoPriceOn(_)) => return refused(ReadingRefusal::NoPrice),
-                Err(error @ BillingError::Purchase(_)) => {
-                    return Err(DbError::Inconsistent(error.to_string()));
-                }
-            };
-            let (last_day, due) = last_day_and_due(&period);
-            let prices_from = priced.parts.last().map(|part| part.prices_from);
-            let json = serde_json::json!({
-                "bill_id": open_bill,
-                "period_start": period.first_day.to_string(),
-                "period_end": last_day.to_string(),
-                "due_date": due.to_string(),
-                "volume": priced.volume,
-                "amount": priced.amount,
-                "vat": priced.vat,
-                "price_version_id": version_id(&tx, scheme_id, prices_from).await?,
-                "detail": BillDetail::from(&priced),
-            });
-            (json, priced)
-        }
-        None => {
-            let earlier: Vec<Slice> = counted.iter().map(|(slice, _)| *slice).collect();
-            let priced = match billing::price(&prices, &earlier, &[new]) {
-                Ok(priced) => priced,
-                Err(BillingError::NoPriceOn(_)) => return refused(ReadingRefusal::NoPrice),
-                Err(error @ BillingError::Purchase(_)) => {
-                    return Err(DbError::Inconsistent(error.to_string()));
-                }
-            };
-            let lines: Vec<_> = priced
-                .parts
-                .iter()
-                .flat_map(|part| &part.charge.tiers)
-                .collect();
-            let unit_price = match lines.as_slice() {
-                [only] => Some(only.unit_price),
-                _ => None,
-            };
-            let json = serde_json::json!({
-                "amount": priced.amount,
-                "volume": priced.volume,
-                "unit_price": unit_price,
-            });
-            (json, priced)
-        }
-    };
-    let recorded = tx
-        .query_one(
-            "SELECT reading_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb)::text AS outcome",
-            &[
-                &key,
-                &reading.meter_id,
-                &reading.read_on,
-                &reading.electronic.to_decimal(),
-                &reading.mechanical.map(Volume::to_decimal),
-                &reading.source.word(),
-                &context.previous.id,
-                &used.to_decimal(),
-                &abnormal,
-                &priced_json.to_string(),
-            ],
-        )
-        .await;
-    let Ok(recorded) = accepted_or(recorded, [(SqlState::T_R_SERIALIZATION_FAILURE, ())])? else {
-        return refused(ReadingRefusal::Changed);
-    };
-    let outcome: serde_json::Value = serde_json::from_str(recorded.get("outcome"))
-        .map_err(|error| DbError::Inconsistent(format!("reading_record: {error}")))?;
+    let key = key.strip_suffix(":1").expect("made above");
+    if !batch.write(&tx, key, reading.source).await? {
+        return Ok(ReadingOutcome::Refused(ReadingRefusal::Changed));
+    }
     tx.commit().await?;
-    let bill = outcome["bill_id"].as_i64().map(|id| (id, priced.amount));
     Ok(ReadingOutcome::Recorded {
-        consumption: used,
-        abnormal,
-        deducted: (bill.is_none()).then_some(priced.amount),
-        bill,
+        consumption: taken.consumption,
+        abnormal: taken.abnormal,
+        bill: taken.bill,
+        deducted: taken.deducted,
     })
 }
 
-/// The id of the scheme's version starting on `from`.
-async fn version_id(
-    client: &impl GenericClient,
-    scheme_id: i64,
-    from: Option<NaiveDate>,
-) -> Result<Option<i64>, DbError> {
-    Ok(client
-        .query_opt(
-            "SELECT id FROM price_version WHERE price_scheme_id = $1 AND effective_from = $2",
-            &[&scheme_id, &from],
-        )
-        .await?
-        .map(|row| row.get("id")))
+/// What a reading import did, or would do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportReport {
+    /// Readings recorded (or, checked, that would be).
+    pub good: usize,
+    /// Lines whose consumption is abnormal, with it: recorded, and listed.
+    pub abnormal: Vec<(usize, Volume)>,
+    /// Every bad line once, the file's and the database's, in line order.
+    pub bad: Vec<BadLine>,
+    /// False for a check, or when the meters changed since (then nothing was written).
+    pub written: bool,
+}
+
+/// Checks a reading import file against the database (`key` None: nothing is written) or
+/// imports its good lines exactly once (`key`): every line a reading would be refused for is
+/// listed with its number; the abnormal ones are recorded (the F2 after the check confirmed
+/// them) and listed. One transaction: all the good lines or none.
+pub async fn import_readings(
+    client: &mut Client,
+    key: Option<&str>,
+    csv: &ReadingCsv,
+) -> Result<ImportReport, DbError> {
+    let mut report = ImportReport {
+        bad: csv.bad.clone(),
+        ..ImportReport::default()
+    };
+    let mut rows: Vec<&ReadingRow> = csv.rows.iter().collect();
+    rows.sort_by_key(|row| (row.read_on, row.line));
+    let Some(earliest) = rows.first().map(|row| row.read_on) else {
+        return Ok(report);
+    };
+    if let Some(key) = key {
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|row| format!("{key}:{}", row.line))
+            .collect();
+        let stored = client
+            .query(
+                "SELECT r.idempotency_key, r.consumption, r.abnormal FROM meter_reading r
+                 WHERE r.idempotency_key = ANY ($1)",
+                &[&keys],
+            )
+            .await?;
+        if !stored.is_empty() {
+            report.good = stored.len();
+            report.written = true;
+            for row in &stored {
+                if row.get::<_, bool>("abnormal") {
+                    let line = row.get::<_, &str>("idempotency_key").rsplit(':').next();
+                    let line = line.and_then(|line| line.parse().ok()).unwrap_or_default();
+                    report.abnormal.push((line, volume(row, "consumption")?));
+                }
+            }
+            report.abnormal.sort_by_key(|(line, _)| *line);
+            return Ok(report);
+        }
+    }
+    let numbers: Vec<String> = rows
+        .iter()
+        .map(|row| row.meter_no.as_str().to_owned())
+        .collect();
+    let tx = client.transaction().await?;
+    let mut batch = Batch::load(&tx, &[], &numbers, earliest).await?;
+    for row in rows {
+        let Some(meter_id) = batch.meter_id(row.meter_no.as_str()) else {
+            report.bad.push(BadLine {
+                line: row.line,
+                problems: vec![ReadingProblem::UnknownMeter(
+                    row.meter_no.as_str().to_owned(),
+                )],
+            });
+            continue;
+        };
+        let taken = batch.take(&Take {
+            line: row.line,
+            meter_id,
+            read_on: row.read_on,
+            electronic: row.electronic,
+            mechanical: row.mechanical,
+            rollover: row.rollover,
+            abnormal_confirmed: true,
+        });
+        match taken {
+            Ok(taken) => {
+                report.good += 1;
+                if taken.abnormal {
+                    report.abnormal.push((row.line, taken.consumption));
+                }
+            }
+            Err(refusal) => report.bad.push(BadLine {
+                line: row.line,
+                problems: vec![match refusal {
+                    ReadingRefusal::Reading(error) => ReadingProblem::Reading(error),
+                    ReadingRefusal::NoPrice => ReadingProblem::NoPrice,
+                    ReadingRefusal::CardMeter => ReadingProblem::CardMeter,
+                    ReadingRefusal::TooMuchWater => ReadingProblem::TooMuchWater,
+                    ReadingRefusal::NoCustomer
+                    | ReadingRefusal::Abnormal { .. }
+                    | ReadingRefusal::Changed => {
+                        ReadingProblem::UnknownMeter(row.meter_no.as_str().to_owned())
+                    }
+                }],
+            }),
+        }
+    }
+    report.bad.sort_by_key(|bad| bad.line);
+    report.abnormal.sort_by_key(|(line, _)| *line);
+    if let Some(key) = key {
+        report.written = batch.write(&tx, key, ReadingSource::Import).await?;
+
+        if report.written {
+            tx.commit().await?;
+        }
+    }
+    Ok(report)
 }
 
 /// A customer's bills, oldest first, with the account's balance; None if no such customer.

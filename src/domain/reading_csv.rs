@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
+use super::billing::ReadingError;
 use super::meter_csv::{
     LineProblem, MeterNo, MeterNoError, commented, holds_a_meter, is_header, split_fields,
     volume_field,
@@ -62,8 +63,14 @@ pub enum ReadingProblem {
     // Found against the database (db::readings), not in the file.
     #[error("no installed meter {0} with an active customer")]
     UnknownMeter(String),
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Reading(#[from] ReadingError),
+    #[error("the customer type has no price on the reading's date")]
+    NoPrice,
+    #[error("a card meter's water is paid on its card")]
+    CardMeter,
+    #[error("more water than a bill can hold")]
+    TooMuchWater,
 }
 
 /// A bad line: its number and every problem on it.

@@ -107,7 +107,7 @@ fn told(outcome: &ReadingOutcome, lang: Lang) -> (bool, MessageKind, String) {
             ..
         } => {
             let text = match (bill, deducted) {
-                (Some((_, total)), _) => lang.tf(
+                (Some(total), _) => lang.tf(
                     "readings.saved_bill",
                     &[("volume", consumption), ("total", total)],
                 ),
@@ -143,6 +143,7 @@ fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
         ReadingRefusal::CardMeter => lang.t("readings.card_meter").to_owned(),
         ReadingRefusal::NoCustomer => lang.t("details.gone").to_owned(),
         ReadingRefusal::Changed => lang.t("readings.changed").to_owned(),
+        ReadingRefusal::TooMuchWater => lang.t("readings.too_much_water").to_owned(),
     }
 }
 

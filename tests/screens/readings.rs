@@ -98,7 +98,7 @@ fn a_reading_is_entered_and_an_abnormal_one_confirmed() {
         Reply::screen(ReadingOutcome::Recorded {
             consumption: m3("60"),
             abnormal: true,
-            bill: Some((2, money("100.00"))),
+            bill: Some(money("100.00")),
             deducted: None,
         }),
     );
