@@ -56,10 +56,11 @@ pub enum Command {
     EnterReading,
     Bills,
     VoidBill,
+    Readings,
 }
 
 impl Command {
-    pub const ALL: [Command; 50] = [
+    pub const ALL: [Command; 51] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -110,6 +111,7 @@ impl Command {
         Command::EnterReading,
         Command::Bills,
         Command::VoidBill,
+        Command::Readings,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -165,6 +167,7 @@ impl Command {
             Command::EnterReading => "reading",
             Command::Bills => "bills",
             Command::VoidBill => "void-bill",
+            Command::Readings => "readings",
         }
     }
 
@@ -221,6 +224,7 @@ impl Command {
             Command::EnterReading => "readings.cmd_reading",
             Command::Bills => "bills.cmd_bills",
             Command::VoidBill => "bills.cmd_void",
+            Command::Readings => "reading_import.cmd",
         }
     }
 

@@ -194,7 +194,8 @@ fn default_keys(command: Command) -> Vec<Key> {
         | Command::Audit
         | Command::Operators
         | Command::Departments
-        | Command::Roles => &[],
+        | Command::Roles
+        | Command::Readings => &[],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

@@ -15,6 +15,7 @@ pub mod operators;
 pub mod overview;
 pub mod password;
 pub mod reading;
+pub mod reading_import;
 pub mod reference;
 pub mod table;
 pub mod transfer;
@@ -49,6 +50,10 @@ pub static REGISTRY: Registry = Registry {
             new_screen::<ShortList<customer_types::CustomerTypeList>>,
         ),
         (Command::Audit, new_screen::<audit::AuditScreen>),
+        (
+            Command::Readings,
+            new_screen::<reading_import::ReadingImportView>,
+        ),
         (Command::Operators, operators::list::open),
         (
             Command::Departments,

@@ -4,12 +4,16 @@
 use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::db::readings::{
-    Bill, BillDetail, BillPart, BillTier, Bills, NewReading, PayOutcome, PreviousReading,
-    ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
+    Bill, BillDetail, BillPart, BillTier, Bills, ImportReport, NewReading, PayOutcome,
+    PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
 };
 use meterdesk::domain::money::{Money, UnitPrice, Volume};
+use meterdesk::domain::reading_csv::{
+    BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
+};
 use meterdesk::screens::bills::{BillsScreen, LoadBills, PayBills, WriteBill};
 use meterdesk::screens::reading::{EnterReading, LoadReading, ReadingForm};
+use meterdesk::screens::reading_import::{ImportAnswer, ReadingImport, ReadingImportView};
 
 fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
     match sent {
@@ -266,4 +270,84 @@ fn a_clerk_may_not_void_and_a_bill_is_written_to_a_file() {
 fn bills_list_in_chinese() {
     let app = bills_screen(Lang::Zh);
     insta::assert_snapshot!("bills_list_zh", render(&app));
+}
+
+fn import_checked(lang: Lang) -> (App, std::sync::Arc<ReadingCsv>) {
+    let mut app = signed_in(lang);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "readings");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.screen.is::<ReadingImportView>());
+    type_text(&mut app, "/srv/readings-march.csv");
+    let sent = press(&mut app, KeyCode::F(2));
+    let asked = only::<ReadingImport>(&sent);
+    assert_eq!(
+        (asked.path.as_str(), &asked.idempotency_key),
+        ("/srv/readings-march.csv", &None)
+    );
+    let csv = std::sync::Arc::new(parse_reading_csv(&format!(
+        "{READING_CSV_TEMPLATE}PM-0001,2025-03-01,130,,\nPM-0002,2025-03-01,12,,\n\
+         PM-0003,2025-13-01,x,,\nNO-SUCH,2025-03-01,1,,\n"
+    )));
+    let report = ImportReport {
+        good: 2,
+        abnormal: vec![(3, m3("60"))],
+        bad: vec![
+            BadLine {
+                line: 4,
+                problems: csv.bad[0].problems.clone(),
+            },
+            BadLine {
+                line: 5,
+                problems: vec![ReadingProblem::UnknownMeter("NO-SUCH".into())],
+            },
+        ],
+        written: false,
+    };
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ImportAnswer::Done {
+            csv: csv.clone(),
+            report,
+        }),
+    );
+    (app, csv)
+}
+
+#[test]
+fn readings_are_imported_after_their_check() {
+    let (mut app, csv) = import_checked(Lang::En);
+    let screen = render(&app);
+    insta::assert_snapshot!("reading_import_checked", screen);
+    assert!(
+        screen.contains("line 4: read_on: a date as YYYY-MM-DD; electronic reading"),
+        "{screen}"
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let asked = only::<ReadingImport>(&sent);
+    assert!(asked.idempotency_key.is_some());
+    assert_eq!(
+        asked.csv.as_ref(),
+        Some(&csv),
+        "the file as checked is imported"
+    );
+    let report = ImportReport {
+        good: 2,
+        abnormal: vec![(3, m3("60"))],
+        bad: vec![],
+        written: true,
+    };
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ImportAnswer::Done { csv, report }),
+    );
+    assert!(render(&app).contains("2 imported, 0 bad line(s) left out, 1 abnormal listed."));
+}
+
+#[test]
+fn reading_import_in_chinese() {
+    let (app, _) = import_checked(Lang::Zh);
+    insta::assert_snapshot!("reading_import_checked_zh", render(&app));
 }
