@@ -194,20 +194,9 @@ pub fn last_day_and_due(period: &CyclePeriod) -> (NaiveDate, NaiveDate) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::pricing::{BillingMode, PriceVersion, Tier};
+    use crate::domain::pricing::tests::{day, dec, m3, tier};
+    use crate::domain::pricing::{BillingMode, PriceVersion};
     use proptest::prelude::*;
-
-    fn dec(text: &str) -> Decimal {
-        text.parse().unwrap()
-    }
-
-    fn day(text: &str) -> NaiveDate {
-        text.parse().unwrap()
-    }
-
-    fn m3(text: &str) -> Volume {
-        Volume::exact(dec(text)).unwrap()
-    }
 
     fn slice(date: &str, volume: &str) -> Slice {
         Slice {
@@ -218,17 +207,18 @@ mod tests {
 
     /// The manual's tiers: 1.00/m³ to 50, 2.00/m³ to 100, 3.00/m³ above.
     fn manual_version(from: &str, mode: BillingMode, scale: &str) -> PriceVersion {
-        let tier = |up_to: Option<&str>, price: &str| Tier {
-            up_to: up_to.map(dec),
-            unit_price: dec(price) * dec(scale),
+        let scaled = |up_to, price| {
+            let mut scaled = tier(up_to, price);
+            scaled.unit_price *= dec(scale);
+            scaled
         };
         PriceVersion::new(
             day(from),
             mode,
             vec![
-                tier(Some("50"), "1"),
-                tier(Some("100"), "2"),
-                tier(None, "3"),
+                scaled(Some("50"), "1"),
+                scaled(Some("100"), "2"),
+                scaled(None, "3"),
             ],
             dec("9"),
         )

@@ -6,16 +6,17 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
 
-use super::reference::common::{commands_with, move_in, note};
+use super::reference::common::{
+    commands_with, draw_import, import_key, import_page, move_in, note,
+};
 use super::reference::meter_import::line_problem_text;
 use super::reference::texts::meter_no_error_text;
-use crate::app::form::{Field, FieldKind, Form, FormKey, field_error_text};
+use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -283,82 +284,63 @@ impl Screen for ReadingImportView {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let [path, hint, status, list] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Length(2),
-            Constraint::Length(2),
-            Constraint::Min(0),
-        ])
-        .areas(area);
-        crate::ui::form::draw(frame, path, &self.form, lang, theme);
-        frame.render_widget(
-            Paragraph::new(vec![
-                note(lang.t("reading_import.template"), theme),
-                note(
-                    &lang.tf(
-                        "reading_import.columns",
-                        &[("header", &READING_CSV_TEMPLATE.trim_end())],
-                    ),
-                    theme,
-                ),
-            ]),
-            hint,
+        let columns = lang.tf(
+            "reading_import.columns",
+            &[("header", &READING_CSV_TEMPLATE.trim_end())],
         );
-        let height = usize::from(list.height);
-        let (summary, shown) = match &self.stage {
-            Stage::Path => (
-                vec![note(&app.t("ref.import_enter_path"), theme)],
-                Vec::new(),
-            ),
-            Stage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
-            Stage::Importing => (vec![note(lang.t("ref.importing"), theme)], Vec::new()),
-            Stage::Checked { report, scroll, .. } => (
-                vec![
-                    Line::styled(
-                        format!(" {}", summary(lang, "reading_import.checked", report)),
-                        if report.bad.is_empty() {
-                            theme.good()
-                        } else {
-                            theme.error()
-                        },
-                    ),
-                    Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
-                ],
-                listed(report, *scroll, height, lang),
-            ),
-            Stage::Done { report, scroll } => (
-                vec![Line::styled(
-                    format!(" {}", summary(lang, "reading_import.imported", report)),
-                    theme.good(),
-                )],
-                listed(report, *scroll, height, lang),
-            ),
-        };
-        frame.render_widget(Paragraph::new(summary), status);
-        frame.render_widget(Paragraph::new(shown), list);
+        let hints = [lang.t("reading_import.template"), columns.as_str()];
+        draw_import(
+            frame,
+            area,
+            (&self.form, lang, theme),
+            hints,
+            |height| match &self.stage {
+                Stage::Path => (
+                    vec![note(&app.t("ref.import_enter_path"), theme)],
+                    Vec::new(),
+                ),
+                Stage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
+                Stage::Importing => (vec![note(lang.t("ref.importing"), theme)], Vec::new()),
+                Stage::Checked { report, scroll, .. } => (
+                    vec![
+                        Line::styled(
+                            format!(" {}", summary(lang, "reading_import.checked", report)),
+                            if report.bad.is_empty() {
+                                theme.good()
+                            } else {
+                                theme.error()
+                            },
+                        ),
+                        Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
+                    ],
+                    listed(report, *scroll, height, lang),
+                ),
+                Stage::Done { report, scroll } => (
+                    vec![Line::styled(
+                        format!(" {}", summary(lang, "reading_import.imported", report)),
+                        theme.good(),
+                    )],
+                    listed(report, *scroll, height, lang),
+                ),
+            },
+        );
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if self.stage == Stage::Path {
-            match hub.form_key(&mut self.form, key, command) {
-                FormKey::Taken => return true,
-                FormKey::Submit => {
-                    self.check(hub);
-                    return true;
-                }
-                FormKey::Unhandled => {}
-            }
-        }
-        match key.code {
-            KeyCode::Up => self.scroll(-1),
-            KeyCode::Down => self.scroll(1),
-            _ => return false,
-        }
-        true
+        let on_path = self.stage == Stage::Path;
+        import_key(
+            self,
+            on_path,
+            (key, command),
+            hub,
+            |view| &mut view.form,
+            Self::check,
+            Self::scroll,
+        )
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        let page = hub.app.table_rows().saturating_sub(4).max(1) as isize;
+        let page = import_page(hub);
         match command {
             Command::PageDown => self.scroll(page),
             Command::PageUp => self.scroll(-page),

@@ -4,18 +4,13 @@
 use deadpool_postgres::Object;
 use meterdesk::db::Pool;
 
-use super::card_desk::open_customer;
+use super::card_desk::{OPERATORS, open_customer};
 use super::pg::{TestDb, fresh_db, give_password};
 
-/// Two operators; the manual's stepped postpaid prices (1.00/m³ to 50, 2.00 to 100, 3.00
+/// The manual's stepped postpaid prices (1.00/m³ to 50, 2.00 to 100, 3.00
 /// above, accumulated over 12 months, settled every 3, from 2025-01-01, VAT 9 %); a fixed
 /// prepaid price of 2.50/m³; a postpaid and a system-prepaid customer type; two meters.
-pub const FIXTURE: &str = "
-    INSERT INTO department (name) VALUES ('Hall 1');
-    INSERT INTO operator (login, full_name, department_id) VALUES
-        ('clerk', 'Clerk One', 1),
-        ('super', 'Super Visor', 1);
-    INSERT INTO operator_role (operator_id, role_code) VALUES (1, 'clerk'), (2, 'supervisor');
+const FIXTURE: &str = "
     INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
         VALUES ('Plain DN15', 'postpayment', false, 'DN15', 'Acme');
     INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
@@ -53,7 +48,10 @@ pub struct Desk {
 pub async fn desk() -> Desk {
     let db = fresh_db().await;
     let mut owner = db.pool.get().await.unwrap();
-    owner.batch_execute(FIXTURE).await.unwrap();
+    owner
+        .batch_execute(&format!("{OPERATORS}{FIXTURE}"))
+        .await
+        .unwrap();
     give_password(&owner, 1).await;
     give_password(&owner, 2).await;
     let (postpaid, _) = open_customer(&mut owner, 1, 1, "open-postpaid").await;
