@@ -38,6 +38,11 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- The low-balance (valve-close) list: a system-prepaid customer whose balance is below the
+-- scheme's alert threshold (0: only a negative balance).
+ALTER TABLE price_scheme ADD COLUMN alert_threshold numeric(14,2) NOT NULL DEFAULT 0;
+CREATE INDEX account_low_balance ON account (balance) WHERE kind = 'prepaid';
+
 -- Bills: one open (unpaid) bill per account and settlement cycle; a void bill keeps its place
 -- and a corrected one is made next to it; a paid one is closed, and later water of its cycle
 -- goes on a new bill. A rollover's current reading is below its previous one.

@@ -265,6 +265,26 @@ async fn a_system_prepaid_reading_is_deducted_at_once() {
         "SELECT ledger_post(a.id, 'refund', -1.00, NULL, NULL, 'cash', NULL, 'refund-1') FROM account a WHERE customer_id = $1",
         &[&desk.prepaid]).await;
     assert!(refund.is_err(), "a refund never takes a balance below zero");
+    // Below the scheme's threshold (0 by default): on the low-balance list.
+    let client = desk.clerk.get().await.unwrap();
+    let low = readings::low_balances(&**client, 100).await.unwrap();
+    assert_eq!(
+        low.iter()
+            .map(|row| (row.customer_no, row.balance))
+            .collect::<Vec<_>>(),
+        [(desk.prepaid_no, money("-5.00"))]
+    );
+    deposit(&desk, desk.prepaid, "20.00").await;
+    desk.owner
+        .batch_execute("UPDATE price_scheme SET alert_threshold = 20 WHERE id = 2")
+        .await
+        .unwrap();
+    let low = readings::low_balances(&**client, 100).await.unwrap();
+    assert_eq!(
+        low[0].threshold,
+        money("20.00"),
+        "15.00 is below a threshold of 20.00"
+    );
 }
 
 /// A supervisor voids an unpaid bill with a reason; arrears follow; the corrected reading makes

@@ -431,6 +431,45 @@ pub async fn import_readings(
     Ok(report)
 }
 
+/// A system-prepaid customer below the alert threshold of their type's scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LowBalance {
+    pub customer_no: i64,
+    pub name: String,
+    pub balance: Money,
+    pub threshold: Money,
+}
+
+/// The low-balance (valve-close) list: system-prepaid customers whose balance is below their
+/// scheme's alert threshold, lowest first, at most `limit`.
+pub async fn low_balances(
+    client: &impl GenericClient,
+    limit: i64,
+) -> Result<Vec<LowBalance>, DbError> {
+    client
+        .query(
+            "SELECT c.customer_no, c.name, a.balance, s.alert_threshold
+             FROM account a JOIN customer c ON c.id = a.customer_id
+             JOIN customer_type t ON t.id = c.customer_type_id
+             JOIN price_scheme s ON s.id = t.price_scheme_id
+             WHERE a.kind = 'prepaid' AND c.business_model = 'system_prepaid'
+               AND c.status = 'active' AND a.balance < s.alert_threshold
+             ORDER BY a.balance, c.customer_no LIMIT $1",
+            &[&limit],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(LowBalance {
+                customer_no: row.get("customer_no"),
+                name: row.get("name"),
+                balance: money(row, "balance")?,
+                threshold: money(row, "alert_threshold")?,
+            })
+        })
+        .collect()
+}
+
 /// A customer's bills, oldest first, with the account's balance; None if no such customer.
 pub async fn bills(
     client: &impl GenericClient,

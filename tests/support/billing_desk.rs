@@ -43,6 +43,7 @@ pub struct Desk {
     pub supervisor: Pool,
     pub postpaid: i64,
     pub prepaid: i64,
+    pub prepaid_no: i64,
 }
 
 pub async fn desk() -> Desk {
@@ -55,7 +56,7 @@ pub async fn desk() -> Desk {
     give_password(&owner, 1).await;
     give_password(&owner, 2).await;
     let (postpaid, _) = open_customer(&mut owner, 1, 1, "open-postpaid").await;
-    let (prepaid, _) = open_customer(&mut owner, 2, 2, "open-prepaid").await;
+    let (prepaid, prepaid_no) = open_customer(&mut owner, 2, 2, "open-prepaid").await;
     Desk {
         clerk: db.pool_of("clerk"),
         supervisor: db.pool_of("super"),
@@ -63,5 +64,6 @@ pub async fn desk() -> Desk {
         owner,
         postpaid,
         prepaid,
+        prepaid_no: i64::from(prepaid_no),
     }
 }
