@@ -140,20 +140,27 @@ async fn the_manuals_example_from_readings_to_payment() {
 
     // Not covered: nothing paid.
     assert_eq!(
-        readings::pay_bills(&**client, "pay-0", &[1, 2])
+        readings::pay_bills(&**client, "pay-0", &[1, 2], money("130.00"))
             .await
             .unwrap(),
         PayOutcome::NotCovered
     );
     deposit(&desk, desk.postpaid, "150.00").await;
-    let paid = readings::pay_bills(&**client, "pay-1", &[2, 1])
+    // A total other than the bills' (a reading extended one since it was shown): nothing paid.
+    assert_eq!(
+        readings::pay_bills(&**client, "pay-1", &[2, 1], money("120.00"))
+            .await
+            .unwrap(),
+        PayOutcome::Changed
+    );
+    let paid = readings::pay_bills(&**client, "pay-1", &[2, 1], money("130.00"))
         .await
         .unwrap();
     let PayOutcome::Paid { receipt_no } = paid else {
         panic!("{paid:?}")
     };
     assert_eq!(
-        readings::pay_bills(&**client, "pay-1", &[2, 1])
+        readings::pay_bills(&**client, "pay-1", &[2, 1], money("130.00"))
             .await
             .unwrap(),
         paid,
@@ -182,7 +189,9 @@ async fn the_manuals_example_from_readings_to_payment() {
         .unwrap();
     assert!(bills.bills.iter().all(|bill| bill.status == "paid"));
     assert_eq!(
-        readings::pay_bills(&**client, "pay-2", &[1]).await.unwrap(),
+        readings::pay_bills(&**client, "pay-2", &[1], money("30.00"))
+            .await
+            .unwrap(),
         PayOutcome::Changed
     );
     drop(desk.db);
@@ -328,7 +337,9 @@ async fn a_supervisor_voids_a_bill_and_a_clerk_cannot() {
         matches!(corrected, ReadingOutcome::Recorded { bill: Some(amount), .. } if amount == money("10.00"))
     );
     deposit(&desk, desk.postpaid, "10.00").await;
-    readings::pay_bills(&**clerk, "pay", &[2]).await.unwrap();
+    readings::pay_bills(&**clerk, "pay", &[2], money("10.00"))
+        .await
+        .unwrap();
     assert_eq!(
         readings::void_bill(&**supervisor, 2, "late").await.unwrap(),
         VoidOutcome::Paid

@@ -216,7 +216,7 @@ pub enum PayOutcome {
     },
     /// The balance does not cover the bills chosen.
     NotCovered,
-    /// A bill chosen is no longer unpaid.
+    /// A bill chosen was paid, voided or extended since it was shown.
     Changed,
 }
 
@@ -524,36 +524,33 @@ pub async fn bills(
 }
 
 /// Pays `bill_ids` (of one account) from its balance exactly once (`key`), oldest first, on
-/// one receipt.
+/// one receipt, if they still come to `total` (what the clerk confirmed).
 pub async fn pay_bills(
     client: &impl GenericClient,
     key: &str,
     bill_ids: &[i64],
+    total: Money,
 ) -> Result<PayOutcome, DbError> {
     let paid = client
-        .query_one("SELECT bill_pay($1, $2) AS receipt_no", &[&key, &bill_ids])
+        .query_one(
+            "SELECT bill_pay($1, $2, $3) AS receipt_no",
+            &[&key, &bill_ids, &total.to_decimal()],
+        )
         .await;
-    // The balance's guard and a bill no longer unpaid both say check_violation; which one it
-    // was is told by the bills as they now stand.
-    match accepted_or(paid, [(SqlState::CHECK_VIOLATION, ())])? {
-        Ok(row) => Ok(PayOutcome::Paid {
-            receipt_no: row.get("receipt_no"),
-        }),
-        Err(()) => {
-            let unpaid: i64 = client
-                .query_one(
-                    "SELECT count(*) AS unpaid FROM bill WHERE id = ANY ($1) AND status = 'unpaid'",
-                    &[&bill_ids],
-                )
-                .await?
-                .get("unpaid");
-            Ok(if unpaid == bill_ids.len() as i64 {
-                PayOutcome::NotCovered
-            } else {
-                PayOutcome::Changed
-            })
-        }
-    }
+    Ok(
+        match accepted_or(
+            paid,
+            [
+                (SqlState::CHECK_VIOLATION, PayOutcome::NotCovered),
+                (SqlState::T_R_SERIALIZATION_FAILURE, PayOutcome::Changed),
+            ],
+        )? {
+            Ok(row) => PayOutcome::Paid {
+                receipt_no: row.get("receipt_no"),
+            },
+            Err(refused) => refused,
+        },
+    )
 }
 
 /// Voids an unpaid bill with `reason` (a supervisor).

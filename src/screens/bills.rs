@@ -93,10 +93,18 @@ impl Read for LoadBills {
 pub struct PayBills {
     pub idempotency_key: String,
     pub bill_ids: Vec<i64>,
+    /// Their sum, as confirmed.
+    pub total: Money,
 }
 
 customer_write!(PayBills, PayOutcome, told_paid, |client, request| {
-    readings::pay_bills(&**client, &request.idempotency_key, &request.bill_ids).await
+    readings::pay_bills(
+        &**client,
+        &request.idempotency_key,
+        &request.bill_ids,
+        request.total,
+    )
+    .await
 });
 
 fn told_paid(outcome: &PayOutcome, lang: Lang) -> (bool, MessageKind, String) {
@@ -243,15 +251,16 @@ impl BillsScreen {
         if !hub.allowed("account.pay_bills") {
             return;
         }
+        let total: Money = self.to_pay().iter().map(|bill| bill.amount).sum();
         if self.confirming.as_ref() == Some(&paying) {
             self.confirming = None;
             hub.say(MessageKind::Info, lang.t("bills.paying"));
             return hub.send(PayBills {
                 idempotency_key: hub.app.write_key(),
                 bill_ids: paying,
+                total,
             });
         }
-        let total: Money = self.to_pay().iter().map(|bill| bill.amount).sum();
         let balance = self
             .bills
             .as_ref()
