@@ -360,7 +360,8 @@ impl Batch {
                 BillingError::Purchase(_) => ReadingRefusal::TooMuchWater,
             })
         };
-        let (bill, deducted, json_money) = match prices.settlement {
+        // The bill the reading is on (postpaid), or its deduction and the one price it was at.
+        let (bill, deduction) = match prices.settlement {
             Some(cycles) => {
                 let period = cycles.period_of(reading.read_on);
                 let bill = book
@@ -400,7 +401,7 @@ impl Batch {
                 if bill == BillRef::New(self.made) {
                     self.made += 1;
                 }
-                (Some(bill), None, (None, None, None))
+                (Some(bill), None)
             }
             None => {
                 let earlier: Vec<Slice> = book.charged.iter().map(|(slice, _)| *slice).collect();
@@ -414,12 +415,10 @@ impl Batch {
                     [only] => Some(only.unit_price),
                     _ => None,
                 };
-                let amount = deduction.amount;
-                (None, Some(amount), (Some(amount), Some(used), unit_price))
+                (None, Some((deduction.amount, unit_price)))
             }
         };
         let book = self.books.get_mut(&reading.meter_id).expect("found above");
-        let (amount, deducted_volume, unit_price) = json_money;
         self.readings.push(ReadingRecord {
             seq: self.readings.len(),
             line: reading.line,
@@ -434,9 +433,9 @@ impl Batch {
             consumption: used,
             abnormal,
             bill_ref: bill.map(BillRef::key),
-            amount,
-            volume: deducted_volume,
-            unit_price,
+            amount: deduction.map(|(amount, _)| amount),
+            volume: deduction.map(|_| used),
+            unit_price: deduction.and_then(|(_, price)| price),
         });
         if let Some(bill) = bill {
             book.open_bills
@@ -450,7 +449,7 @@ impl Batch {
             consumption: used,
             abnormal,
             bill: bill.map(|bill| self.drafts[&bill].priced.amount),
-            deducted,
+            deducted: deduction.map(|(amount, _)| amount),
         })
     }
 
