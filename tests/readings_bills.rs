@@ -504,7 +504,9 @@ async fn importing_100000_readings_takes_seconds() {
     let desk = desk().await;
     desk.owner
         .batch_execute(
-            "INSERT INTO meter (meter_no, meter_type_id, status)
+            "BEGIN;
+             SET LOCAL statement_timeout = 0;
+             INSERT INTO meter (meter_no, meter_type_id, status)
              SELECT 'R' || lpad(n::text, 8, '0'), 1, 'installed' FROM generate_series(1, 100000) n;
              INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name,
                                    address, phone, meter_id, meter_type_id)
@@ -512,7 +514,8 @@ async fn importing_100000_readings_takes_seconds() {
                     '13800000000', m.id, 1
              FROM meter m WHERE m.meter_no LIKE 'R%';
              INSERT INTO account (customer_id, kind)
-             SELECT id, 'postpaid' FROM customer WHERE customer_no > 20000000;",
+             SELECT id, 'postpaid' FROM customer WHERE customer_no > 20000000;
+             COMMIT;",
         )
         .await
         .unwrap();

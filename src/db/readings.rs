@@ -327,6 +327,9 @@ pub struct ImportReport {
     pub written: bool,
 }
 
+/// The statement deadline of an import's transaction.
+const IMPORT_STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '10min'";
+
 /// Checks a reading import file against the database (`key` None: nothing is written) or
 /// imports its good lines exactly once (`key`): every line a reading would be refused for is
 /// listed with its number; the abnormal ones are recorded (the F2 after the check confirmed
@@ -376,6 +379,9 @@ pub async fn import_readings(
         .map(|row| row.meter_no.as_str().to_owned())
         .collect();
     let tx = client.transaction().await?;
+    // A file of 100 000 readings is one statement per table and may rightly outlast the
+    // pool's statement deadline, which is meant for a clerk's single requests.
+    tx.batch_execute(IMPORT_STATEMENT_TIMEOUT).await?;
     let mut batch = Batch::load(&tx, &[], &numbers, earliest).await?;
     for row in rows {
         let Some(meter_id) = batch.meter_id(row.meter_no.as_str()) else {
