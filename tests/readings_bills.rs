@@ -17,6 +17,7 @@ use meterdesk::domain::reading_csv::{
 };
 use rust_decimal::Decimal;
 use support::billing_desk::{Desk, desk};
+use tokio_postgres::error::SqlState;
 
 fn day(text: &str) -> NaiveDate {
     text.parse().unwrap()
@@ -309,10 +310,7 @@ async fn a_supervisor_voids_a_bill_and_a_clerk_cannot() {
         .execute("SELECT bill_void(1, 'typo')", &[])
         .await
         .unwrap_err();
-    assert_eq!(
-        refused.code(),
-        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
-    );
+    assert_eq!(refused.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
     let forged = clerk.execute("UPDATE bill SET status = 'void'", &[]).await;
     assert!(forged.is_err(), "bills change only through their functions");
     let supervisor = desk.supervisor.get().await.unwrap();
@@ -546,4 +544,86 @@ async fn importing_100000_readings_takes_seconds() {
         .unwrap()
         .get("n");
     assert_eq!(bills, 100_000);
+}
+
+/// What the database itself refuses, whoever calls (psql included): an operator without
+/// `reading.enter` or `account.pay_bills`, a reading that does not follow the meter's latest,
+/// and one that names another customer's account.
+#[tokio::test]
+async fn the_database_refuses_forged_readings_and_payments() {
+    let desk = desk().await;
+    desk.db.create_operator("admin", &["administrator"]).await;
+    let admin = desk.db.pool_of("admin").get().await.unwrap();
+    let refused = |result: Result<u64, tokio_postgres::Error>| {
+        result
+            .unwrap_err()
+            .code()
+            .cloned()
+            .expect("a refusal by the server")
+    };
+    let forged = |previous_id: &str, account_id: i64| {
+        format!(
+            "SELECT reading_write('forged', 'counter', '[]', '[{{\"seq\": 0, \"line\": 1, \
+             \"meter_id\": 1, \"customer_id\": {customer}, \"account_id\": {account_id}, \
+             \"read_on\": \"2025-02-01\", \"electronic\": \"110\", \"previous_id\": {previous_id}, \
+             \"previous\": \"100\", \"consumption\": \"10\", \"abnormal\": false}}]')",
+            customer = desk.postpaid
+        )
+    };
+    let account: i64 = desk
+        .owner
+        .query_one(
+            "SELECT id FROM account WHERE customer_id = $1",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    let other_account: i64 = desk
+        .owner
+        .query_one(
+            "SELECT id FROM account WHERE customer_id = $1",
+            &[&desk.prepaid],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    assert_eq!(
+        refused(admin.execute(&forged("null", account), &[]).await),
+        SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    assert_eq!(
+        refused(
+            admin
+                .execute("SELECT bill_pay('k', ARRAY[1]::bigint[], 0)", &[])
+                .await
+        ),
+        SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    let clerk = desk.clerk.get().await.unwrap();
+    assert_eq!(
+        refused(clerk.execute(&forged("null", other_account), &[]).await),
+        SqlState::CHECK_VIOLATION
+    );
+    enter(&desk.clerk, "real", &reading(1, "2025-01-20", "105")).await;
+    assert_eq!(
+        refused(clerk.execute(&forged("null", account), &[]).await),
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        "the reading must follow the one entered meanwhile"
+    );
+    assert_eq!(
+        refused(
+            clerk
+                .execute("INSERT INTO meter_reading (meter_id) VALUES (1)", &[])
+                .await
+        ),
+        SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    let kept: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(kept, 1);
 }
