@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         action: MetersAction,
     },
+    /// Meter readings.
+    Readings {
+        #[command(subcommand)]
+        action: ReadingsAction,
+    },
     /// The IC card reader and the card in it.
     Card {
         #[command(subcommand)]
@@ -69,6 +74,13 @@ enum Command {
         #[command(subcommand)]
         action: MeterAction,
     },
+}
+
+#[derive(Subcommand)]
+enum ReadingsAction {
+    /// Print a reading import file (CSV) to start from: the header, the columns explained and
+    /// an example row, as comment lines the importer skips.
+    Template,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +174,16 @@ fn main() -> ExitCode {
                 print!(
                     "{}",
                     meterdesk::screens::reference::meter_import::meter_import_template(lang)
+                );
+                Ok(())
+            }
+            Command::Readings {
+                action: ReadingsAction::Template,
+            } => {
+                let lang = loaded.config.language();
+                print!(
+                    "{}",
+                    meterdesk::screens::reading_import::reading_import_template(lang)
                 );
                 Ok(())
             }

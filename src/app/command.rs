@@ -58,10 +58,14 @@ pub enum Command {
     Refund,
     Reprint,
     Home,
+    EnterReading,
+    Bills,
+    VoidBill,
+    Readings,
 }
 
 impl Command {
-    pub const ALL: [Command; 52] = [
+    pub const ALL: [Command; 56] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -114,6 +118,10 @@ impl Command {
         Command::Refund,
         Command::Reprint,
         Command::Home,
+        Command::EnterReading,
+        Command::Bills,
+        Command::VoidBill,
+        Command::Readings,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -171,6 +179,10 @@ impl Command {
             Command::Refund => "refund",
             Command::Reprint => "reprint",
             Command::Home => "home",
+            Command::EnterReading => "reading",
+            Command::Bills => "bills",
+            Command::VoidBill => "void-bill",
+            Command::Readings => "readings",
         }
     }
 
@@ -229,6 +241,10 @@ impl Command {
             Command::Refund => "acct.cmd_refund",
             Command::Reprint => "acct.cmd_reprint",
             Command::Home => "keyboard.cmd_home",
+            Command::EnterReading => "readings.cmd_reading",
+            Command::Bills => "bills.cmd_bills",
+            Command::VoidBill => "bills.cmd_void",
+            Command::Readings => "reading_import.cmd",
         }
     }
 
@@ -244,6 +260,8 @@ impl Command {
             Command::Recharge => "card.recharge",
             Command::CardRefund => "card.refund",
             Command::Refund => "account.refund",
+            Command::EnterReading => "reading.enter",
+            Command::VoidBill => "bill.void",
             Command::Recycle => "card.recycle",
             Command::PendingCards | Command::SettleWithoutCard => "card.resolve",
             Command::Import => "meter.import",

@@ -193,6 +193,9 @@ fn default_keys(command: Command) -> Vec<Key> {
         // Ctrl-G ("go home"), added below: F11, the one F-key ui.md leaves free, is Windows
         // Terminal's full screen and free for a desk's own bindings.
         Command::Home => &[],
+        Command::EnterReading => &[Char('g')],
+        Command::Bills => &[Char('b')],
+        Command::VoidBill => &[Char('z')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes
@@ -200,7 +203,8 @@ fn default_keys(command: Command) -> Vec<Key> {
         | Command::Audit
         | Command::Operators
         | Command::Departments
-        | Command::Roles => &[],
+        | Command::Roles
+        | Command::Readings => &[],
     };
     let mut keys: Vec<Key> = keys.iter().map(|code| Key::plain(*code)).collect();
     if command == Command::Home {

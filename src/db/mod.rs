@@ -18,6 +18,7 @@ pub mod operators;
 pub mod overview;
 pub mod pgpass;
 pub mod price_schemes;
+pub mod readings;
 pub mod receipts;
 pub mod roles;
 mod rows;

@@ -30,8 +30,13 @@ const COMMENT: char = '#';
 /// What `meterdesk meters template` prints: the header, then `notes` and the example row as
 /// comment lines, which the importer skips; removing the `# ` keeps the example.
 pub fn template(notes: &[&str]) -> String {
-    let mut text = String::from(METER_CSV_TEMPLATE);
-    for line in notes.iter().chain([&EXAMPLE_ROW]) {
+    commented(METER_CSV_TEMPLATE, notes, EXAMPLE_ROW)
+}
+
+/// A template: the `header`, then `notes` and the `example` row as comment lines.
+pub fn commented(header: &str, notes: &[&str], example: &str) -> String {
+    let mut text = String::from(header);
+    for line in notes.iter().chain([&example]) {
         text.push_str(&format!("{COMMENT} {line}\n"));
     }
     text
@@ -179,14 +184,9 @@ pub fn parse_meter_csv(text: &str, types: &MeterTypeNames) -> MeterCsv {
         .enumerate()
         .map(|(index, line)| (index + 1, line));
     let mut csv = MeterCsv::default();
-    let header_ok = lines.next().is_some_and(|(_, header)| {
-        split_fields(header).is_ok_and(|fields| {
-            fields
-                .iter()
-                .map(|field| field.to_ascii_lowercase())
-                .eq(METER_CSV_TEMPLATE.trim_end().split(','))
-        })
-    });
+    let header_ok = lines
+        .next()
+        .is_some_and(|(_, header)| is_header(header, METER_CSV_TEMPLATE));
     if !header_ok {
         // Without the header the columns cannot be trusted to be in the template's order.
         csv.errors.push(LineError {
@@ -240,8 +240,27 @@ pub fn parse_meter_csv(text: &str, types: &MeterTypeNames) -> MeterCsv {
     csv
 }
 
+/// Whether `line` is the header `template` (its column names in order, in any case).
+pub fn is_header(line: &str, template: &str) -> bool {
+    split_fields(line).is_ok_and(|fields| {
+        fields
+            .iter()
+            .map(|field| field.to_ascii_lowercase())
+            .eq(template.trim_end().split(','))
+    })
+}
+
+/// A volume column: m³, not negative, at most 3 decimals.
+pub fn volume_field(text: &str) -> Result<Volume, FieldError> {
+    validation::volume(text, MAX_VOLUME).and_then(|volume| {
+        Volume::exact(volume).map_err(|error| FieldError::TooManyDecimals {
+            max: error.decimals,
+        })
+    })
+}
+
 /// Whether a line after the header is one the importer reads: neither blank nor a comment.
-fn holds_a_meter(line: &str) -> bool {
+pub fn holds_a_meter(line: &str) -> bool {
     let line = line.trim_start();
     !line.is_empty() && !line.starts_with(COMMENT)
 }
@@ -285,16 +304,10 @@ fn parse_row(
         .ok_or_else(|| problems.push(LineProblem::UnknownMeterType(meter_type.trim().to_owned())))
         .ok();
     let mut reading = |column, text: &str| {
-        validation::optional(text, |text| {
-            validation::volume(text, MAX_VOLUME).and_then(|volume| {
-                Volume::exact(volume).map_err(|error| FieldError::TooManyDecimals {
-                    max: error.decimals,
-                })
-            })
-        })
-        .map(Option::unwrap_or_default)
-        .map_err(|error| problems.push(LineProblem::Reading { column, error }))
-        .ok()
+        validation::optional(text, volume_field)
+            .map(Option::unwrap_or_default)
+            .map_err(|error| problems.push(LineProblem::Reading { column, error }))
+            .ok()
     };
     let electronic = reading(Reading::Electronic, &electronic);
     let mechanical = reading(Reading::Mechanical, &mechanical);
@@ -311,7 +324,7 @@ fn parse_row(
 }
 
 /// Splits a line at commas outside quotes; quoted fields lose their quotes, `""` is a quote.
-fn split_fields(line: &str) -> Result<Vec<String>, LineProblem> {
+pub fn split_fields(line: &str) -> Result<Vec<String>, LineProblem> {
     let mut fields = Vec::new();
     let mut chars = line.chars().peekable();
     loop {

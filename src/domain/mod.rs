@@ -1,5 +1,6 @@
 //! Pure rules of the water utility: no I/O here, everything unit-tested.
 
+pub mod billing;
 pub mod card_counter;
 pub mod card_records;
 pub mod csv;
@@ -10,5 +11,6 @@ pub mod meter_csv;
 pub mod money;
 pub mod password;
 pub mod pricing;
+pub mod reading_csv;
 pub mod search;
 pub mod validation;

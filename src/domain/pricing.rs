@@ -586,20 +586,20 @@ pub fn check_scheme_fields(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::money::{MONEY_DECIMALS, PRICE_DECIMALS, VOLUME_DECIMALS};
     use proptest::prelude::*;
 
-    fn dec(text: &str) -> Decimal {
+    pub(crate) fn dec(text: &str) -> Decimal {
         text.parse().unwrap()
     }
 
-    fn day(text: &str) -> NaiveDate {
+    pub(crate) fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()
     }
 
-    fn tier(up_to: Option<&str>, unit_price: &str) -> Tier {
+    pub(crate) fn tier(up_to: Option<&str>, unit_price: &str) -> Tier {
         Tier {
             up_to: up_to.map(dec),
             unit_price: dec(unit_price),
@@ -632,7 +632,7 @@ mod tests {
         charge.tiers.iter().map(|tier| tier.exact).sum()
     }
 
-    fn m3(text: &str) -> Volume {
+    pub(crate) fn m3(text: &str) -> Volume {
         Volume::exact(dec(text)).unwrap()
     }
 

@@ -224,6 +224,8 @@ macro_rules! customer_write {
                 _progress: &'a $crate::app::requests::Progress<'a>,
             ) -> $crate::app::screen::Answer<'a> {
                 Box::pin(async move {
+                    // Some writes need the connection mutably (a transaction), others do not.
+                    #[allow(unused_mut)]
                     let mut $client = services.pool.get().await?;
                     let $request = self;
                     let outcome: $outcome = $write?;

@@ -97,9 +97,11 @@ impl Screen for Details {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
+        // Back first: with every row action offered, the legend's end is cut at 80 columns.
         framed(
-            usual(ROW_ACTIONS)
-                .chain([BACK])
+            [BACK]
+                .into_iter()
+                .chain(usual(ROW_ACTIONS))
                 .chain(usual([Command::Refresh])),
         )
     }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod audit;
 pub mod basic_info;
+pub mod bills;
 pub mod card;
 pub mod details;
 pub mod legend;
@@ -14,6 +15,8 @@ pub mod open_account;
 pub mod operators;
 pub mod overview;
 pub mod password;
+pub mod reading;
+pub mod reading_import;
 pub mod receipt;
 pub mod reference;
 pub mod row_actions;
@@ -50,6 +53,10 @@ pub static REGISTRY: Registry = Registry {
             new_screen::<ShortList<customer_types::CustomerTypeList>>,
         ),
         (Command::Audit, new_screen::<audit::AuditScreen>),
+        (
+            Command::Readings,
+            new_screen::<reading_import::ReadingImportView>,
+        ),
         (
             Command::Operators,
             new_screen::<ShortList<operators::list::OperatorList>>,

@@ -1,10 +1,12 @@
 //! The commands on one customer — modify, transfer, open, replace and recharge a card, the
-//! account — from the table's selected row and from the customer's details alike: the same
+//! account, a meter reading, the bills — from the table's selected row and from the customer's details alike: the same
 //! keys, the same permissions, the same screens they open.
 
 use super::account::AccountScreen;
+use super::bills::BillsScreen;
 use super::card;
 use super::modify::ModifyView;
+use super::reading::ReadingForm;
 use super::transfer;
 use crate::app::{Command, Hub};
 use crate::db::accounts::Movement;
@@ -12,13 +14,15 @@ use crate::db::customers::CustomerRow;
 
 /// The commands on one customer, from the table's selected row and from the customer's details
 /// alike (same keys, same checks).
-pub const ROW_ACTIONS: [Command; 6] = [
+pub const ROW_ACTIONS: [Command; 8] = [
     Command::Modify,
     Command::Transfer,
     Command::OpenCard,
     Command::ReplaceCard,
     Command::Recharge,
     Command::Account,
+    Command::EnterReading,
+    Command::Bills,
 ];
 
 /// Money of a customer without a card meter does not travel on a card: their recharge is the
@@ -34,6 +38,8 @@ pub fn act_on(row: &CustomerRow, command: Command, hub: &mut Hub) {
         Command::Modify => hub.open(Box::new(ModifyView::of(row.id, row.customer_no))),
         Command::Transfer => transfer::start(row, hub),
         Command::Account => hub.open(Box::new(AccountScreen::of(row, None))),
+        Command::EnterReading => hub.open(Box::new(ReadingForm::of(row.id, row.customer_no))),
+        Command::Bills => hub.open(Box::new(BillsScreen::of(row.id, row.customer_no))),
         Command::Recharge if recharges_the_account(row) => {
             hub.open(Box::new(AccountScreen::of(row, Some(Movement::Deposit))));
         }

@@ -136,7 +136,7 @@ fn the_customers_commands_on_the_details_as_the_roles_allow() {
     let mut clerk = details_as(None);
     assert_eq!(
         legend(&clerk),
-        "\"F1 Help  m Modify  t Transfer  F6 Open card  F8 Recharge  $ Account  F3 Back    \""
+        "\"F1 Help  F3 Back  m Modify  t Transfer  F6 Open card  F8 Recharge  $ Account    \""
     );
     let sent = press(&mut clerk, KeyCode::F(7));
     assert!(sent.is_empty(), "{sent:?}");
@@ -157,7 +157,7 @@ fn the_customers_commands_on_the_details_as_the_roles_allow() {
     let mut supervisor = details_as(Some(&SUPERVISOR));
     assert_eq!(
         legend(&supervisor),
-        "\"F1 Help  m Modify  t Transfer  F6 Open card  F7 Replace card  F8 Recharge       \""
+        "\"F1 Help  F3 Back  m Modify  t Transfer  F6 Open card  F7 Replace card           \""
     );
     press(&mut supervisor, KeyCode::F(7));
     let screen = render(&supervisor);
@@ -167,7 +167,7 @@ fn the_customers_commands_on_the_details_as_the_roles_allow() {
     let mut administrator = details_as(Some(&["customer.view", "card.read", "operator.maintain"]));
     assert_eq!(
         legend(&administrator),
-        "\"F1 Help  $ Account  F3 Back  F5 Refresh  : Command  F10 Quit                    \""
+        "\"F1 Help  F3 Back  $ Account  b Bills  F5 Refresh  : Command  F10 Quit           \""
     );
     for (key, permission) in [
         (KeyCode::Char('m'), "modify a customer's basic information"),

@@ -12,6 +12,7 @@ mod login;
 mod operators;
 mod overview;
 mod password;
+mod readings;
 mod reference;
 mod shell;
 mod support;

@@ -50,7 +50,7 @@ pub fn session() -> Session {
         full_name: "王芳".into(),
         department: "Central office".into(),
         roles: vec!["clerk".into()],
-        // A clerk's (sql/V2).
+        // A clerk's (sql/V2, V18).
         permissions: [
             "customer.view",
             "customer.open",
@@ -63,6 +63,7 @@ pub fn session() -> Session {
             "account.deposit",
             "account.pay_bills",
             "receipt.reprint",
+            "reading.enter",
         ]
         .map(str::to_owned)
         .to_vec(),

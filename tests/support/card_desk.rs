@@ -13,15 +13,10 @@ use super::pg::{TestDb, fresh_db};
 pub const CLERK: i64 = 1;
 pub const SUPERVISOR: i64 = 2;
 
-/// Two operators, a card meter, the manual's stepped prepaid prices (1.00/m³ to 50, 2.00 to
+/// A card meter, the manual's stepped prepaid prices (1.00/m³ to 50, 2.00 to
 /// 100, 3.00 above, accumulated over 12 months from 1 January) and a card-meter customer type
 /// that takes cash.
 const FIXTURE: &str = "
-    INSERT INTO department (name) VALUES ('Hall 1');
-    INSERT INTO operator (login, full_name, department_id) VALUES
-        ('clerk', 'Clerk One', 1),
-        ('super', 'Super Visor', 1);
-    INSERT INTO operator_role (operator_id, role_code) VALUES (1, 'clerk'), (2, 'supervisor');
     INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
         VALUES ('Card DN15', 'prepayment', true, 'DN15', 'Acme');
     INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
@@ -40,6 +35,15 @@ const FIXTURE: &str = "
     INSERT INTO meter (meter_no, meter_type_id) VALUES ('WM-0042', 1);
 ";
 
+/// A department, and in it the clerk (operator 1) and the supervisor (operator 2).
+pub const OPERATORS: &str = "
+    INSERT INTO department (name) VALUES ('Hall 1');
+    INSERT INTO operator (login, full_name, department_id) VALUES
+        ('clerk', 'Clerk One', 1),
+        ('super', 'Super Visor', 1);
+    INSERT INTO operator_role (operator_id, role_code) VALUES (1, 'clerk'), (2, 'supervisor');
+";
+
 pub struct CardCustomer {
     pub db: TestDb,
     pub client: Object,
@@ -56,7 +60,7 @@ pub async fn card_customer() -> CardCustomer {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.expect("connect to the test database");
     client
-        .batch_execute(FIXTURE)
+        .batch_execute(&format!("{OPERATORS}{FIXTURE}"))
         .await
         .expect("load the fixture");
     let (customer_id, customer_no) = open_customer(&mut client, 1, 1, "fixture-open").await;

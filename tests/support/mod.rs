@@ -2,6 +2,7 @@
 //! of it, so unused helpers there are expected.
 #![allow(dead_code)]
 
+pub mod billing_desk;
 pub mod card_desk;
 pub mod card_rig;
 pub mod commit_cutter;

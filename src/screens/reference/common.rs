@@ -2,14 +2,14 @@
 //! question, permissions, their commands around help and back, how problems are said, and the
 //! drawing of a note and a table. The screens build on it; it names none of them.
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use crate::app::form::Form;
+use crate::app::form::{Form, FormKey};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
 use crate::i18n::Lang;
@@ -17,6 +17,67 @@ use crate::screens::legend::{BACK, Labelled, framed};
 use crate::ui::inert::inert;
 use crate::ui::table::{Column, column_widths, header_of, line_of};
 use crate::ui::theme::Theme;
+
+/// An import dialog (meters, readings): the path `form`, the two `hints` under it, then the
+/// `stage`'s summary lines and, below them, its listed lines for the rows left (`stage` is
+/// given that height).
+pub(crate) fn draw_import(
+    frame: &mut Frame,
+    area: Rect,
+    (form, lang, theme): (&Form, Lang, &Theme),
+    hints: [&str; 2],
+    stage: impl FnOnce(usize) -> (Vec<Line<'static>>, Vec<Line<'static>>),
+) {
+    let [path, hint, status, list] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Length(2),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    crate::ui::form::draw(frame, path, form, lang, theme);
+    frame.render_widget(
+        Paragraph::new(hints.map(|text| note(text, theme)).to_vec()),
+        hint,
+    );
+    let (summary, shown) = stage(usize::from(list.height));
+    frame.render_widget(Paragraph::new(summary), status);
+    frame.render_widget(Paragraph::new(shown), list);
+}
+
+/// A key on an import dialog: on the path (`on_path`) the form's, where F2 `check`s the file;
+/// Up and Down `scroll` the listed lines. False: not the dialog's key.
+pub(crate) fn import_key<S>(
+    screen: &mut S,
+    on_path: bool,
+    (key, command): (KeyEvent, Option<Command>),
+    hub: &mut Hub,
+    form: fn(&mut S) -> &mut Form,
+    check: fn(&mut S, &mut Hub),
+    scroll: fn(&mut S, isize),
+) -> bool {
+    if on_path {
+        match hub.form_key(form(screen), key, command) {
+            FormKey::Taken => return true,
+            FormKey::Submit => {
+                check(screen, hub);
+                return true;
+            }
+            FormKey::Unhandled => {}
+        }
+    }
+    match key.code {
+        KeyCode::Up => scroll(screen, -1),
+        KeyCode::Down => scroll(screen, 1),
+        _ => return false,
+    }
+    true
+}
+
+/// PgDn and PgUp on an import dialog's list: the rows of a table less the dialog's head.
+pub(crate) fn import_page(hub: &Hub) -> isize {
+    hub.app.table_rows().saturating_sub(4).max(1) as isize
+}
 
 /// Moves a selection (or a scroll) by `step`, within `len` rows.
 pub(crate) fn move_in(selected: &mut usize, len: usize, step: isize) {

@@ -5,16 +5,14 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::common::{fail, move_in, note};
+use super::common::{draw_import, fail, import_key, import_page, move_in, note};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
 use super::texts::meter_no_error_text;
-use crate::app::form::FormKey;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -282,89 +280,76 @@ impl Screen for ImportView {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let [path, hint, status, list] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Length(2),
-            Constraint::Length(2),
-            Constraint::Min(0),
-        ])
-        .areas(area);
-        crate::ui::form::draw(frame, path, &self.form, lang, theme);
-        frame.render_widget(
-            Paragraph::new(vec![
-                note(lang.t("ref.import_template"), theme),
-                note(
-                    &lang.tf(
-                        "ref.import_columns",
-                        &[("header", &METER_CSV_TEMPLATE.trim_end())],
-                    ),
-                    theme,
-                ),
-            ]),
-            hint,
+        let columns = lang.tf(
+            "ref.import_columns",
+            &[("header", &METER_CSV_TEMPLATE.trim_end())],
         );
-        let height = usize::from(list.height);
-        let (summary, shown): (Vec<Line>, Vec<Line>) = match &self.stage {
-            ImportStage::Path => (
-                vec![note(&app.t("ref.import_enter_path"), theme)],
-                Vec::new(),
-            ),
-            ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
-            ImportStage::Checked { check, scroll } => (
-                vec![
-                    Line::styled(
+        let hints = [lang.t("ref.import_template"), columns.as_str()];
+        draw_import(
+            frame,
+            area,
+            (&self.form, lang, theme),
+            hints,
+            |height| match &self.stage {
+                ImportStage::Path => (
+                    vec![note(&app.t("ref.import_enter_path"), theme)],
+                    Vec::new(),
+                ),
+                ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
+                ImportStage::Checked { check, scroll } => (
+                    vec![
+                        Line::styled(
+                            format!(
+                                " {}",
+                                lang.tf(
+                                    "ref.checked",
+                                    &[("good", &check.good), ("bad", &check.errors.len())],
+                                )
+                            ),
+                            if check.errors.is_empty() {
+                                theme.good()
+                            } else {
+                                theme.error()
+                            },
+                        ),
+                        Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
+                    ],
+                    problems(&check.errors, *scroll, height, lang),
+                ),
+                ImportStage::Importing { done, total, .. } => {
+                    let bar_width = 40usize;
+                    let filled = if *total == 0 {
+                        bar_width
+                    } else {
+                        (*done as usize * bar_width) / (*total as usize).max(1)
+                    };
+                    let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
+                    (
+                        vec![
+                            Line::raw(format!(" {}", lang.t("ref.importing"))),
+                            Line::raw(format!(
+                                " {bar} {}",
+                                lang.tf("ref.progress", &[("done", done), ("total", total)])
+                            )),
+                        ],
+                        Vec::new(),
+                    )
+                }
+                ImportStage::Done { report, scroll } => (
+                    vec![Line::styled(
                         format!(
                             " {}",
                             lang.tf(
-                                "ref.checked",
-                                &[("good", &check.good), ("bad", &check.errors.len())],
+                                "ref.imported",
+                                &[("count", &report.imported), ("bad", &report.errors.len())],
                             )
                         ),
-                        if check.errors.is_empty() {
-                            theme.good()
-                        } else {
-                            theme.error()
-                        },
-                    ),
-                    Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
-                ],
-                problems(&check.errors, *scroll, height, lang),
-            ),
-            ImportStage::Importing { done, total, .. } => {
-                let bar_width = 40usize;
-                let filled = if *total == 0 {
-                    bar_width
-                } else {
-                    (*done as usize * bar_width) / (*total as usize).max(1)
-                };
-                let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
-                (
-                    vec![
-                        Line::raw(format!(" {}", lang.t("ref.importing"))),
-                        Line::raw(format!(
-                            " {bar} {}",
-                            lang.tf("ref.progress", &[("done", done), ("total", total)])
-                        )),
-                    ],
-                    Vec::new(),
-                )
-            }
-            ImportStage::Done { report, scroll } => (
-                vec![Line::styled(
-                    format!(
-                        " {}",
-                        lang.tf(
-                            "ref.imported",
-                            &[("count", &report.imported), ("bad", &report.errors.len())],
-                        )
-                    ),
-                    theme.good(),
-                )],
-                problems(&report.errors, *scroll, height, lang),
-            ),
-        };
-        frame.render_widget(Paragraph::new(summary), status);
-        frame.render_widget(Paragraph::new(shown), list);
+                        theme.good(),
+                    )],
+                    problems(&report.errors, *scroll, height, lang),
+                ),
+            },
+        );
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
@@ -372,26 +357,19 @@ impl Screen for ImportView {
         if super::common::waits_for_save(hub, &key, command, on_form) {
             return true;
         }
-        if on_form {
-            match hub.form_key(&mut self.form, key, command) {
-                FormKey::Taken => return true,
-                FormKey::Submit => {
-                    self.check(hub);
-                    return true;
-                }
-                FormKey::Unhandled => {}
-            }
-        }
-        match key.code {
-            KeyCode::Up => self.scroll(-1),
-            KeyCode::Down => self.scroll(1),
-            _ => return false,
-        }
-        true
+        import_key(
+            self,
+            on_form,
+            (key, command),
+            hub,
+            |view| &mut view.form,
+            Self::check,
+            Self::scroll,
+        )
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        let page = hub.app.table_rows().saturating_sub(4).max(1) as isize;
+        let page = import_page(hub);
         match command {
             Command::PageDown => self.scroll(page),
             Command::PageUp => self.scroll(-page),

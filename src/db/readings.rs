@@ -1,0 +1,577 @@
+//! Meter readings, postpaid bills and system-prepaid deductions (sql/V18): entering a reading
+//! (priced here by `domain::billing` while the meter's row is locked, recorded by
+//! `reading_record`), a customer's bills with their details, paying bills (`bill_pay`, one
+//! receipt) and voiding one (`bill_void`).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient, Row};
+
+mod batch;
+
+use super::DbError;
+use super::rows::accepted_or;
+use crate::domain::billing::{Priced, ReadingError};
+use crate::domain::money::{Money, UnitPrice, Volume};
+use crate::domain::reading_csv::{BadLine, ReadingCsv, ReadingProblem, ReadingRow};
+use batch::{Batch, Take};
+
+/// Where a reading came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadingSource {
+    Counter,
+    Import,
+}
+
+impl ReadingSource {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            ReadingSource::Counter => "counter",
+            ReadingSource::Import => "import",
+        }
+    }
+}
+
+/// The previous reading a new one follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousReading {
+    /// None: the meter's initial reading.
+    pub id: Option<i64>,
+    pub read_on: Option<NaiveDate>,
+    pub electronic: Volume,
+}
+
+/// What the reading form shows of a customer's meter before a reading is typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadingContext {
+    pub customer_id: i64,
+    pub customer_no: i64,
+    pub name: String,
+    pub meter_id: i64,
+    pub meter_no: String,
+    pub business_model: String,
+    pub previous: PreviousReading,
+    pub today: NaiveDate,
+}
+
+/// A reading as typed or imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReading {
+    pub meter_id: i64,
+    pub read_on: NaiveDate,
+    pub electronic: Volume,
+    pub mechanical: Option<Volume>,
+    pub source: ReadingSource,
+    pub rollover: bool,
+    /// The clerk confirmed an abnormal consumption.
+    pub abnormal_confirmed: bool,
+}
+
+/// Why a reading was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadingRefusal {
+    Reading(ReadingError),
+    /// Above 3 × the recent average: recorded only once confirmed.
+    Abnormal {
+        consumption: Volume,
+    },
+    NoPrice,
+    CardMeter,
+    NoCustomer,
+    /// Another reading, a payment or a void came in between: read again.
+    Changed,
+    /// More water than a bill can hold.
+    TooMuchWater,
+}
+
+/// What entering a reading did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadingOutcome {
+    Recorded {
+        consumption: Volume,
+        abnormal: bool,
+        /// The total of the bill made or extended (postpaid).
+        bill: Option<Money>,
+        /// The amount deducted at once (system prepaid).
+        deducted: Option<Money>,
+    },
+    Refused(ReadingRefusal),
+}
+
+/// The details of a bill as `bill.detail` keeps them: the parts, each under one price version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BillDetail {
+    pub parts: Vec<BillPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillPart {
+    #[serde(with = "iso_date")]
+    pub prices_from: NaiveDate,
+    pub accumulated_before: Volume,
+    pub volume: Volume,
+    pub amount: Money,
+    pub vat: Money,
+    pub tiers: Vec<BillTier>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillTier {
+    pub tier: usize,
+    pub volume: Volume,
+    pub unit_price: UnitPrice,
+    pub amount: Money,
+}
+
+impl From<&Priced> for BillDetail {
+    fn from(priced: &Priced) -> Self {
+        BillDetail {
+            parts: priced
+                .parts
+                .iter()
+                .map(|part| BillPart {
+                    prices_from: part.prices_from,
+                    accumulated_before: part.charge.accumulated_before,
+                    volume: part.charge.volume,
+                    amount: part.charge.amount,
+                    vat: part.charge.vat,
+                    tiers: part
+                        .charge
+                        .tiers
+                        .iter()
+                        .map(|line| BillTier {
+                            tier: line.tier,
+                            volume: line.volume,
+                            unit_price: line.unit_price,
+                            amount: line.amount,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A date in JSON as `YYYY-MM-DD` (chrono's serde feature is not on).
+mod iso_date {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(date: &NaiveDate, to: S) -> Result<S::Ok, S::Error> {
+        to.collect_str(date)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<NaiveDate, D::Error> {
+        String::deserialize(from)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A bill as the bills list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bill {
+    pub id: i64,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    pub previous_reading: Volume,
+    pub current_reading: Volume,
+    pub volume: Volume,
+    pub amount: Money,
+    pub vat: Money,
+    /// `unpaid`, `paid` or `void`.
+    pub status: String,
+    pub void_reason: Option<String>,
+    pub detail: BillDetail,
+}
+
+/// A customer's bills, oldest first, with what the account holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bills {
+    pub customer_id: i64,
+    pub customer_no: i64,
+    pub name: String,
+    pub balance: Money,
+    pub bills: Vec<Bill>,
+}
+
+impl Bills {
+    /// Σ of the unpaid bills.
+    pub fn arrears(&self) -> Money {
+        self.bills
+            .iter()
+            .filter(|bill| bill.status == "unpaid")
+            .map(|bill| bill.amount)
+            .sum()
+    }
+}
+
+/// What paying bills did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayOutcome {
+    Paid {
+        receipt_no: i64,
+    },
+    /// The balance does not cover the bills chosen.
+    NotCovered,
+    /// A bill chosen was paid, voided or extended since it was shown.
+    Changed,
+}
+
+/// What voiding a bill did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoidOutcome {
+    Voided,
+    /// A paid bill is never changed.
+    Paid,
+}
+
+fn volume(row: &Row, column: &str) -> Result<Volume, DbError> {
+    Volume::exact(row.get(column))
+        .map_err(|error| DbError::Inconsistent(format!("{column}: {error}")))
+}
+
+fn money(row: &Row, column: &str) -> Result<Money, DbError> {
+    Money::exact(row.get(column))
+        .map_err(|error| DbError::Inconsistent(format!("{column}: {error}")))
+}
+
+/// The customer's meter and the reading a new one follows; None if there is no such customer.
+pub async fn reading_context(
+    client: &impl GenericClient,
+    customer_id: i64,
+) -> Result<Option<ReadingContext>, DbError> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT c.id, c.customer_no, c.name, c.business_model, m.id AS meter_id, m.meter_no,
+                    l.id AS previous_id, l.read_on AS previous_on,
+                    p.previous AS previous_electronic, current_date AS today
+             FROM customer c JOIN meter m ON m.id = c.meter_id
+             LEFT JOIN LATERAL reading_latest(m.id) l ON true
+             CROSS JOIN LATERAL reading_previous_value(m.id) AS p(previous)
+             WHERE c.id = $1",
+            &[&customer_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ReadingContext {
+        customer_id: row.get("id"),
+        customer_no: row.get("customer_no"),
+        name: row.get("name"),
+        meter_id: row.get("meter_id"),
+        meter_no: row.get("meter_no"),
+        business_model: row.get("business_model"),
+        previous: PreviousReading {
+            id: row.get("previous_id"),
+            read_on: row.get("previous_on"),
+            electronic: volume(&row, "previous_electronic")?,
+        },
+        today: row.get("today"),
+    }))
+}
+
+/// Enters a reading exactly once (`key`): the consumption since the meter's previous reading,
+/// the abnormal check, then the bill of its settlement cycle made or extended (postpaid) or the
+/// deduction (system prepaid), in one transaction holding the meter's row lock.
+pub async fn enter_reading(
+    client: &mut Client,
+    key: &str,
+    reading: &NewReading,
+) -> Result<ReadingOutcome, DbError> {
+    let key = format!("{key}:1");
+    if let Some(first) = batch::recorded(&*client, &key).await? {
+        return Ok(first);
+    }
+    let tx = client.transaction().await?;
+    let mut batch = Batch::load(&tx, &[reading.meter_id], &[], reading.read_on).await?;
+    let taken = batch.take(&Take {
+        line: 1,
+        meter_id: reading.meter_id,
+        read_on: reading.read_on,
+        electronic: reading.electronic,
+        mechanical: reading.mechanical,
+        rollover: reading.rollover,
+        abnormal_confirmed: reading.abnormal_confirmed,
+    });
+    let taken = match taken {
+        Ok(taken) => taken,
+        Err(refusal) => return Ok(ReadingOutcome::Refused(refusal)),
+    };
+    let key = key.strip_suffix(":1").expect("made above");
+    if !batch.write(&tx, key, reading.source).await? {
+        return Ok(ReadingOutcome::Refused(ReadingRefusal::Changed));
+    }
+    tx.commit().await?;
+    Ok(ReadingOutcome::Recorded {
+        consumption: taken.consumption,
+        abnormal: taken.abnormal,
+        bill: taken.bill,
+        deducted: taken.deducted,
+    })
+}
+
+/// What a reading import did, or would do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportReport {
+    /// Readings recorded (or, checked, that would be).
+    pub good: usize,
+    /// Lines whose consumption is abnormal, with it: recorded, and listed.
+    pub abnormal: Vec<(usize, Volume)>,
+    /// Every bad line once, the file's and the database's, in line order.
+    pub bad: Vec<BadLine>,
+    /// False for a check, or when the meters changed since (then nothing was written).
+    pub written: bool,
+}
+
+/// The statement deadline of an import's transaction.
+const IMPORT_STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '10min'";
+
+/// Checks a reading import file against the database (`key` None: nothing is written) or
+/// imports its good lines exactly once (`key`): every line a reading would be refused for is
+/// listed with its number; the abnormal ones are recorded (the F2 after the check confirmed
+/// them) and listed. One transaction: all the good lines or none.
+pub async fn import_readings(
+    client: &mut Client,
+    key: Option<&str>,
+    csv: &ReadingCsv,
+) -> Result<ImportReport, DbError> {
+    let mut report = ImportReport {
+        bad: csv.bad.clone(),
+        ..ImportReport::default()
+    };
+    let mut rows: Vec<&ReadingRow> = csv.rows.iter().collect();
+    rows.sort_by_key(|row| (row.read_on, row.line));
+    let Some(earliest) = rows.first().map(|row| row.read_on) else {
+        return Ok(report);
+    };
+    if let Some(key) = key {
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|row| format!("{key}:{}", row.line))
+            .collect();
+        let stored = client
+            .query(
+                "SELECT r.idempotency_key, r.consumption, r.abnormal FROM meter_reading r
+                 WHERE r.idempotency_key = ANY ($1)",
+                &[&keys],
+            )
+            .await?;
+        if !stored.is_empty() {
+            report.good = stored.len();
+            report.written = true;
+            for row in &stored {
+                if row.get::<_, bool>("abnormal") {
+                    let line = row.get::<_, &str>("idempotency_key").rsplit(':').next();
+                    let line = line.and_then(|line| line.parse().ok()).unwrap_or_default();
+                    report.abnormal.push((line, volume(row, "consumption")?));
+                }
+            }
+            report.abnormal.sort_by_key(|(line, _)| *line);
+            return Ok(report);
+        }
+    }
+    let numbers: Vec<String> = rows
+        .iter()
+        .map(|row| row.meter_no.as_str().to_owned())
+        .collect();
+    let tx = client.transaction().await?;
+    // A file of 100 000 readings is one statement per table and may rightly outlast the
+    // pool's statement deadline, which is meant for a clerk's single requests.
+    tx.batch_execute(IMPORT_STATEMENT_TIMEOUT).await?;
+    let mut batch = Batch::load(&tx, &[], &numbers, earliest).await?;
+    for row in rows {
+        let Some(meter_id) = batch.meter_id(row.meter_no.as_str()) else {
+            report.bad.push(BadLine {
+                line: row.line,
+                problems: vec![ReadingProblem::UnknownMeter(
+                    row.meter_no.as_str().to_owned(),
+                )],
+            });
+            continue;
+        };
+        let taken = batch.take(&Take {
+            line: row.line,
+            meter_id,
+            read_on: row.read_on,
+            electronic: row.electronic,
+            mechanical: row.mechanical,
+            rollover: row.rollover,
+            abnormal_confirmed: true,
+        });
+        match taken {
+            Ok(taken) => {
+                report.good += 1;
+                if taken.abnormal {
+                    report.abnormal.push((row.line, taken.consumption));
+                }
+            }
+            Err(refusal) => report.bad.push(BadLine {
+                line: row.line,
+                problems: vec![match refusal {
+                    ReadingRefusal::Reading(error) => ReadingProblem::Reading(error),
+                    ReadingRefusal::NoPrice => ReadingProblem::NoPrice,
+                    ReadingRefusal::CardMeter => ReadingProblem::CardMeter,
+                    ReadingRefusal::TooMuchWater => ReadingProblem::TooMuchWater,
+                    ReadingRefusal::NoCustomer
+                    | ReadingRefusal::Abnormal { .. }
+                    | ReadingRefusal::Changed => {
+                        ReadingProblem::UnknownMeter(row.meter_no.as_str().to_owned())
+                    }
+                }],
+            }),
+        }
+    }
+    report.bad.sort_by_key(|bad| bad.line);
+    report.abnormal.sort_by_key(|(line, _)| *line);
+    if let Some(key) = key {
+        report.written = batch.write(&tx, key, ReadingSource::Import).await?;
+
+        if report.written {
+            tx.commit().await?;
+        }
+    }
+    Ok(report)
+}
+
+/// A system-prepaid customer below the alert threshold of their type's scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LowBalance {
+    pub customer_no: i64,
+    pub name: String,
+    pub balance: Money,
+    pub threshold: Money,
+}
+
+/// The low-balance (valve-close) list: system-prepaid customers whose balance is below their
+/// scheme's alert threshold, lowest first, at most `limit`.
+pub async fn low_balances(
+    client: &impl GenericClient,
+    limit: i64,
+) -> Result<Vec<LowBalance>, DbError> {
+    client
+        .query(
+            "SELECT c.customer_no, c.name, a.balance, s.alert_threshold
+             FROM account a JOIN customer c ON c.id = a.customer_id
+             JOIN customer_type t ON t.id = c.customer_type_id
+             JOIN price_scheme s ON s.id = t.price_scheme_id
+             WHERE a.kind = 'prepaid' AND c.business_model = 'system_prepaid'
+               AND c.status = 'active' AND a.balance < s.alert_threshold
+             ORDER BY a.balance, c.customer_no LIMIT $1",
+            &[&limit],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(LowBalance {
+                customer_no: row.get("customer_no"),
+                name: row.get("name"),
+                balance: money(row, "balance")?,
+                threshold: money(row, "alert_threshold")?,
+            })
+        })
+        .collect()
+}
+
+/// A customer's bills, oldest first, with the account's balance; None if no such customer.
+pub async fn bills(
+    client: &impl GenericClient,
+    customer_id: i64,
+) -> Result<Option<Bills>, DbError> {
+    let Some(head) = client
+        .query_opt(
+            "SELECT c.id, c.customer_no, c.name, a.balance, a.id AS account_id
+             FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
+            &[&customer_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let account_id: i64 = head.get("account_id");
+    let bills = client
+        .query(
+            "SELECT id, period_start, period_end, due_date, previous_reading, current_reading,
+                    volume, amount, vat, status, void_reason, detail::text AS detail
+             FROM bill WHERE account_id = $1 ORDER BY period_start, id",
+            &[&account_id],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let detail: &str = row.get("detail");
+            Ok(Bill {
+                id: row.get("id"),
+                period_start: row.get("period_start"),
+                period_end: row.get("period_end"),
+                due_date: row.get("due_date"),
+                previous_reading: volume(row, "previous_reading")?,
+                current_reading: volume(row, "current_reading")?,
+                volume: volume(row, "volume")?,
+                amount: money(row, "amount")?,
+                vat: money(row, "vat")?,
+                status: row.get("status"),
+                void_reason: row.get("void_reason"),
+                detail: serde_json::from_str(detail)
+                    .map_err(|error| DbError::Inconsistent(format!("bill detail: {error}")))?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok(Some(Bills {
+        customer_id: head.get("id"),
+        customer_no: head.get("customer_no"),
+        name: head.get("name"),
+        balance: money(&head, "balance")?,
+        bills,
+    }))
+}
+
+/// Pays `bill_ids` (of one account) from its balance exactly once (`key`), oldest first, on
+/// one receipt, if they still come to `total` (what the clerk confirmed).
+pub async fn pay_bills(
+    client: &impl GenericClient,
+    key: &str,
+    bill_ids: &[i64],
+    total: Money,
+) -> Result<PayOutcome, DbError> {
+    let paid = client
+        .query_one(
+            "SELECT bill_pay($1, $2, $3) AS receipt_no",
+            &[&key, &bill_ids, &total.to_decimal()],
+        )
+        .await;
+    Ok(
+        match accepted_or(
+            paid,
+            [
+                (SqlState::CHECK_VIOLATION, PayOutcome::NotCovered),
+                (SqlState::T_R_SERIALIZATION_FAILURE, PayOutcome::Changed),
+            ],
+        )? {
+            Ok(row) => PayOutcome::Paid {
+                receipt_no: row.get("receipt_no"),
+            },
+            Err(refused) => refused,
+        },
+    )
+}
+
+/// Voids an unpaid bill with `reason` (a supervisor).
+pub async fn void_bill(
+    client: &impl GenericClient,
+    bill_id: i64,
+    reason: &str,
+) -> Result<VoidOutcome, DbError> {
+    let voided = client
+        .execute("SELECT bill_void($1, $2)", &[&bill_id, &reason])
+        .await;
+    Ok(
+        match accepted_or(voided, [(SqlState::CHECK_VIOLATION, ())])? {
+            Ok(_) => VoidOutcome::Voided,
+            Err(()) => VoidOutcome::Paid,
+        },
+    )
+}

@@ -1,0 +1,328 @@
+//! Enter a meter reading (`g` on the customer table): one form — date, electronic reading,
+//! mechanical reading, rollover — under the meter's previous reading. F2 records it; an
+//! abnormal consumption is said with its figure and recorded on a second F2.
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use tokio_postgres::Client;
+
+use super::basic_info::{
+    below, change_commands, customer_write, key_to_form, line_at, refused_while_saving,
+    tell_after_leaving,
+};
+use crate::app::form::{Choice, Field, FieldKind, Form};
+use crate::app::requests::Read;
+use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
+use crate::db::readings::{
+    self, NewReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
+};
+use crate::domain::billing::ReadingError;
+use crate::domain::money::Volume;
+use crate::i18n::Lang;
+use crate::ui::form;
+use crate::ui::inert::inert;
+use crate::ui::theme::Theme;
+
+const DATE: usize = 0;
+const ELECTRONIC: usize = 1;
+const MECHANICAL: usize = 2;
+const ROLLOVER: usize = 3;
+
+/// The reading form of one customer.
+#[derive(Debug, Clone)]
+pub struct ReadingForm {
+    customer_id: i64,
+    customer_no: i64,
+    context: Option<ReadingContext>,
+    form: Form,
+    /// The consumption the database called abnormal for the values on the form: the next F2
+    /// records it as confirmed.
+    abnormal: Option<Volume>,
+}
+
+impl ReadingForm {
+    pub fn of(customer_id: i64, customer_no: i64) -> ReadingForm {
+        let yes_no = vec![
+            Choice {
+                key: "no".into(),
+                label: String::new(),
+            },
+            Choice {
+                key: "yes".into(),
+                label: String::new(),
+            },
+        ];
+        ReadingForm {
+            customer_id,
+            customer_no,
+            context: None,
+            form: Form::new(vec![
+                Field::new("readings.f_date", FieldKind::Date, true),
+                Field::new("readings.f_electronic", FieldKind::Text { max: 14 }, true),
+                Field::new("readings.f_mechanical", FieldKind::Text { max: 14 }, false),
+                Field::new("readings.f_rollover", FieldKind::Choice(yes_no), true),
+            ]),
+            abnormal: None,
+        }
+    }
+}
+
+/// The customer's meter and previous reading; answered with `Option<ReadingContext>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReading {
+    pub customer_id: i64,
+}
+
+impl Read for LoadReading {
+    const HOLDS_INPUT: bool = true;
+
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        readings::reading_context(client, self.customer_id).await
+    }
+}
+
+/// Records the reading with the key made on F2; answered with a [`ReadingOutcome`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnterReading {
+    pub idempotency_key: String,
+    pub reading: NewReading,
+}
+
+customer_write!(EnterReading, ReadingOutcome, told, |client, request| {
+    readings::enter_reading(&mut client, &request.idempotency_key, &request.reading).await
+});
+
+/// What a reading's outcome says: whether it is done, and the text.
+fn told(outcome: &ReadingOutcome, lang: Lang) -> (bool, MessageKind, String) {
+    match outcome {
+        ReadingOutcome::Recorded {
+            consumption,
+            bill,
+            deducted,
+            ..
+        } => {
+            let text = match (bill, deducted) {
+                (Some(total), _) => lang.tf(
+                    "readings.saved_bill",
+                    &[("volume", consumption), ("total", total)],
+                ),
+                (None, Some(amount)) => lang.tf(
+                    "readings.saved_deducted",
+                    &[("volume", consumption), ("amount", amount)],
+                ),
+                (None, None) => lang.tf("readings.saved", &[("volume", consumption)]),
+            };
+            (true, MessageKind::Info, text)
+        }
+        ReadingOutcome::Refused(refusal) => {
+            (false, MessageKind::Error, refusal_text(refusal, lang))
+        }
+    }
+}
+
+fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
+    match refusal {
+        ReadingRefusal::Reading(ReadingError::BelowPrevious { previous }) => {
+            lang.tf("readings.below_previous", &[("previous", previous)])
+        }
+        ReadingRefusal::Reading(ReadingError::NotARollover { previous }) => {
+            lang.tf("readings.not_a_rollover", &[("previous", previous)])
+        }
+        ReadingRefusal::Reading(ReadingError::BeforePrevious { previous }) => {
+            lang.tf("readings.before_previous", &[("previous", previous)])
+        }
+        ReadingRefusal::Abnormal { consumption } => {
+            lang.tf("readings.abnormal_left", &[("volume", consumption)])
+        }
+        ReadingRefusal::NoPrice => lang.t("readings.no_price").to_owned(),
+        ReadingRefusal::CardMeter => lang.t("readings.card_meter").to_owned(),
+        ReadingRefusal::NoCustomer => lang.t("details.gone").to_owned(),
+        ReadingRefusal::Changed => lang.t("readings.changed").to_owned(),
+        ReadingRefusal::TooMuchWater => lang.t("readings.too_much_water").to_owned(),
+    }
+}
+
+/// A volume typed on the form: m³ with at most 3 decimals.
+fn volume_of(text: &str) -> Option<Volume> {
+    text.trim().parse::<Volume>().ok().filter(|volume| {
+        *volume >= Volume::ZERO && volume.to_decimal() <= crate::domain::money::MAX_VOLUME
+    })
+}
+
+impl ReadingForm {
+    fn form_mut(&mut self) -> Option<&mut Form> {
+        self.context.as_ref()?;
+        Some(&mut self.form)
+    }
+
+    fn submit(&mut self, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        let Some(context) = &self.context else {
+            return;
+        };
+        let electronic = volume_of(self.form.value(ELECTRONIC));
+        let mechanical_text = self.form.value(MECHANICAL).trim().to_owned();
+        let mechanical = volume_of(&mechanical_text);
+        let mut errors = Vec::new();
+        if electronic.is_none() {
+            errors.push((ELECTRONIC, lang.t("readings.bad_volume").to_owned()));
+        }
+        if !mechanical_text.is_empty() && mechanical.is_none() {
+            errors.push((MECHANICAL, lang.t("readings.bad_volume").to_owned()));
+        }
+        let (Some(electronic), Ok(read_on)) = (electronic, self.form.value(DATE).parse()) else {
+            self.form.fail(&errors);
+            return hub.say_form_error(&self.form);
+        };
+        if !errors.is_empty() {
+            self.form.fail(&errors);
+            return hub.say_form_error(&self.form);
+        }
+        let rollover = self.form.fields[ROLLOVER]
+            .chosen()
+            .is_some_and(|choice| choice.key == "yes");
+        let reading = NewReading {
+            meter_id: context.meter_id,
+            read_on,
+            electronic,
+            mechanical,
+            source: ReadingSource::Counter,
+            rollover,
+            abnormal_confirmed: self.abnormal.is_some(),
+        };
+        hub.say(MessageKind::Info, lang.t("readings.saving"));
+        hub.send(EnterReading {
+            idempotency_key: hub.app.write_key(),
+            reading,
+        });
+    }
+
+    fn answered(&mut self, outcome: &ReadingOutcome, hub: &mut Hub) {
+        match outcome {
+            ReadingOutcome::Refused(ReadingRefusal::Abnormal { consumption }) => {
+                self.abnormal = Some(*consumption);
+                let text = hub.app.tf("readings.abnormal", &[("volume", consumption)]);
+                hub.say(MessageKind::Error, text);
+            }
+            ReadingOutcome::Recorded { .. } => {
+                let told = told(outcome, hub.app.lang);
+                tell_after_leaving(hub, true, told);
+            }
+            ReadingOutcome::Refused(refusal) => {
+                if *refusal == ReadingRefusal::Changed {
+                    // The previous reading the form shows is no longer the latest.
+                    hub.send(LoadReading {
+                        customer_id: self.customer_id,
+                    });
+                }
+                let text = refusal_text(refusal, hub.app.lang);
+                hub.say(MessageKind::Error, text);
+            }
+        }
+    }
+
+    /// The choice labels in the clerk's language (the form is built before a language is known).
+    fn label_choices(&mut self, lang: Lang) {
+        if let FieldKind::Choice(choices) = &mut self.form.fields[ROLLOVER].kind {
+            choices[0].label = lang.t("ref.no").to_owned();
+            choices[1].label = lang.t("ref.yes").to_owned();
+        }
+    }
+}
+
+impl Screen for ReadingForm {
+    fn crumb(&self, lang: Lang) -> String {
+        format!("{:08} › {}", self.customer_no, lang.t("readings.title"))
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        change_commands("readings.save")
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let title = format!(" {} — {:08}", lang.t("readings.title"), self.customer_no);
+        line_at(
+            frame,
+            area,
+            0,
+            Line::from(Span::styled(title, theme.title())),
+        );
+        let Some(context) = &self.context else {
+            let loading = format!("  {}", lang.t("customers.loading"));
+            return line_at(frame, area, 2, Line::raw(loading));
+        };
+        let previous_on = context.previous.read_on.map_or_else(
+            || lang.t("readings.initial").to_owned(),
+            |on| on.to_string(),
+        );
+        let facts = lang.tf(
+            "readings.facts",
+            &[
+                ("name", &inert(&context.name)),
+                ("meter", &inert(&context.meter_no)),
+                ("previous", &context.previous.electronic),
+                ("on", &previous_on),
+            ],
+        );
+        line_at(
+            frame,
+            area,
+            1,
+            Line::from(Span::styled(format!(" {facts}"), theme.dim())),
+        );
+        form::draw(frame, below(area, 3), &self.form, lang, theme);
+    }
+
+    fn on_open(&mut self, hub: &mut Hub) {
+        self.label_choices(hub.app.lang);
+        hub.send(LoadReading {
+            customer_id: self.customer_id,
+        });
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        let before: Vec<String> = self
+            .form
+            .fields
+            .iter()
+            .map(|f| f.value().to_owned())
+            .collect();
+        let taken = refused_while_saving(&key, command, hub)
+            || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub);
+        // A changed value is another reading: its consumption is checked afresh.
+        if self
+            .form
+            .fields
+            .iter()
+            .zip(&before)
+            .any(|(f, b)| f.value() != b)
+        {
+            self.abnormal = None;
+        }
+        taken
+    }
+
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(context) = reply.of::<Option<ReadingContext>>() {
+            match context {
+                Some(context) => {
+                    self.form.set(DATE, &context.today.to_string());
+                    self.form.set(ROLLOVER, hub.app.lang.t("ref.no"));
+                    self.form.mark_saved();
+                    self.form.focus = ELECTRONIC;
+                    self.context = Some(context.clone());
+                }
+                None => hub.say(MessageKind::Error, hub.app.lang.t("details.gone")),
+            }
+        } else if let Some(outcome) = reply.of::<ReadingOutcome>() {
+            self.answered(outcome, hub);
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The reading import (`:readings`, permission `reading.enter`): the clerk types a file's path;
+//! F2 reads and checks it against the database without writing anything, listing every bad line
+//! once with its number and every reason, and the abnormal consumptions; a second F2 imports
+//! the good lines (the abnormal ones confirmed and listed) or F12 nothing. One transaction:
+//! all the good lines or none. docs/reading-import.md is the clerk's description.
+
+use std::sync::Arc;
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+
+use super::reference::common::{
+    commands_with, draw_import, import_key, import_page, move_in, note,
+};
+use super::reference::meter_import::line_problem_text;
+use super::reference::texts::meter_no_error_text;
+use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::state::{Failure, MessageKind, Problem};
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::readings::{self, ImportReport};
+use crate::domain::billing::ReadingError;
+use crate::domain::reading_csv::{
+    self, BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
+};
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::theme::Theme;
+
+/// Reads and checks a file (`idempotency_key` None), or imports its good lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadingImport {
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    /// The file as checked: the import takes what the clerk saw, not the file as it is now.
+    pub csv: Option<Arc<ReadingCsv>>,
+}
+
+/// The file checked or imported, or why it could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportAnswer {
+    Done {
+        csv: Arc<ReadingCsv>,
+        report: ImportReport,
+    },
+    Unreadable(String),
+}
+
+impl ScreenRequest for ReadingImport {
+    fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let csv = match &self.csv {
+                Some(csv) => Arc::clone(csv),
+                None => match read(&self.path).await? {
+                    Ok(csv) => Arc::new(csv),
+                    Err(reason) => return Ok(Box::new(ImportAnswer::Unreadable(reason)) as _),
+                },
+            };
+            let mut client = services.pool.get().await?;
+            let report =
+                readings::import_readings(&mut client, self.idempotency_key.as_deref(), &csv)
+                    .await?;
+            Ok(Box::new(ImportAnswer::Done { csv, report }) as _)
+        })
+    }
+
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(ImportAnswer::Done { report, .. }) = reply.of::<ImportAnswer>()
+            && report.written
+        {
+            let text = summary(hub.app.lang, "reading_import.imported", report);
+            hub.say(MessageKind::Info, text);
+        }
+    }
+}
+
+/// The file at `path`, parsed off the UI task; Err: why it cannot be read.
+async fn read(path: &str) -> Result<Result<ReadingCsv, String>, Failure> {
+    let text = match tokio::fs::read(path).await {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => return Ok(Err(String::new())),
+        },
+        Err(error) => return Ok(Err(error.to_string())),
+    };
+    let csv = tokio::task::spawn_blocking(move || parse_reading_csv(&text))
+        .await
+        .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
+    Ok(Ok(csv))
+}
+
+/// The counts of `report` in the text `key` (`checked` or `imported`).
+fn summary(lang: Lang, key: &str, report: &ImportReport) -> String {
+    let (bad, abnormal) = (report.bad.len(), report.abnormal.len());
+    lang.tf(
+        key,
+        &[
+            ("good", &report.good),
+            ("bad", &bad),
+            ("abnormal", &abnormal),
+        ],
+    )
+}
+
+/// Where the import stands.
+#[derive(Debug, Clone, PartialEq)]
+enum Stage {
+    Path,
+    Checking,
+    Checked {
+        csv: Arc<ReadingCsv>,
+        report: ImportReport,
+        scroll: usize,
+    },
+    Importing,
+    Done {
+        report: ImportReport,
+        scroll: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadingImportView {
+    form: Form,
+    stage: Stage,
+}
+
+impl Default for ReadingImportView {
+    fn default() -> Self {
+        let path = Field::new("ref.import_path", FieldKind::Text { max: 500 }, true);
+        ReadingImportView {
+            form: Form::new(vec![path]),
+            stage: Stage::Path,
+        }
+    }
+}
+
+/// A problem of a line in the clerk's language.
+pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
+    match problem {
+        ReadingProblem::Header => lang.tf(
+            "reading_import.header",
+            &[("header", &READING_CSV_TEMPLATE.trim_end())],
+        ),
+        ReadingProblem::ColumnCount { found } => {
+            lang.tf("reading_import.columns_count", &[("found", found)])
+        }
+        ReadingProblem::Quote(problem) => line_problem_text(lang, problem),
+        ReadingProblem::MeterNo(error) => meter_no_error_text(lang, error),
+        ReadingProblem::Date => lang.t("reading_import.date").to_owned(),
+        ReadingProblem::Electronic(error) => lang.tf(
+            "ref.lp_electronic",
+            &[("error", &field_error_text(lang, error))],
+        ),
+        ReadingProblem::Mechanical(error) => lang.tf(
+            "ref.lp_mechanical",
+            &[("error", &field_error_text(lang, error))],
+        ),
+        ReadingProblem::Rollover => lang.t("reading_import.rollover").to_owned(),
+        ReadingProblem::SameDay {
+            meter_no,
+            other_lines,
+        } => {
+            let lines: Vec<String> = other_lines.iter().map(ToString::to_string).collect();
+            lang.tf(
+                "reading_import.same_day",
+                &[("meter", &inert(meter_no)), ("lines", &lines.join(", "))],
+            )
+        }
+        ReadingProblem::UnknownMeter(meter_no) => lang.tf(
+            "reading_import.unknown_meter",
+            &[("meter", &inert(meter_no))],
+        ),
+        ReadingProblem::Reading(ReadingError::BelowPrevious { previous }) => {
+            lang.tf("reading_import.below_previous", &[("previous", previous)])
+        }
+        ReadingProblem::Reading(ReadingError::NotARollover { previous }) => {
+            lang.tf("readings.not_a_rollover", &[("previous", previous)])
+        }
+        ReadingProblem::Reading(ReadingError::BeforePrevious { previous }) => {
+            lang.tf("readings.before_previous", &[("previous", previous)])
+        }
+        ReadingProblem::NoPrice => lang.t("readings.no_price").to_owned(),
+        ReadingProblem::CardMeter => lang.t("readings.card_meter").to_owned(),
+        ReadingProblem::TooMuchWater => lang.t("readings.too_much_water").to_owned(),
+    }
+}
+
+/// The listed lines from `scroll` on: every bad line once, with all its reasons, and the
+/// abnormal consumptions, in line order.
+fn listed(report: &ImportReport, scroll: usize, height: usize, lang: Lang) -> Vec<Line<'static>> {
+    let bad = report.bad.iter().map(|BadLine { line, problems }| {
+        let reasons: Vec<String> = problems.iter().map(|p| problem_text(lang, p)).collect();
+        (*line, reasons.join(lang.t("reading_import.separator")))
+    });
+    let abnormal = report.abnormal.iter().map(|(line, volume)| {
+        (
+            *line,
+            lang.tf("reading_import.abnormal", &[("volume", volume)]),
+        )
+    });
+    let mut lines: Vec<(usize, String)> = bad.chain(abnormal).collect();
+    lines.sort_by_key(|(line, _)| *line);
+    lines
+        .into_iter()
+        .skip(scroll)
+        .take(height)
+        .map(|(line, text)| {
+            let number = lang.tf("ref.line_no", &[("line", &line)]);
+            Line::raw(format!(" {number:>12} {text}"))
+        })
+        .collect()
+}
+
+impl ReadingImportView {
+    fn scroll(&mut self, step: isize) {
+        if let Stage::Checked { report, scroll, .. } | Stage::Done { report, scroll } =
+            &mut self.stage
+        {
+            move_in(scroll, report.bad.len() + report.abnormal.len(), step);
+        }
+    }
+
+    fn check(&mut self, hub: &mut Hub) {
+        if !hub.allowed("reading.enter") {
+            return;
+        }
+        self.stage = Stage::Checking;
+        hub.say(MessageKind::Info, hub.app.lang.t("ref.checking"));
+        hub.send(ReadingImport {
+            path: self.form.value(0).trim().to_owned(),
+            idempotency_key: None,
+            csv: None,
+        });
+    }
+
+    fn import(&mut self, hub: &mut Hub) {
+        let Stage::Checked { csv, report, .. } = &self.stage else {
+            return;
+        };
+        if report.good == 0 {
+            return hub.say(MessageKind::Error, hub.app.t("ref.nothing_to_import"));
+        }
+        let request = ReadingImport {
+            path: String::new(),
+            idempotency_key: Some(hub.app.write_key()),
+            csv: Some(Arc::clone(csv)),
+        };
+        self.stage = Stage::Importing;
+        hub.say(MessageKind::Info, hub.app.lang.t("ref.importing"));
+        hub.send(request);
+    }
+}
+
+impl Screen for ReadingImportView {
+    fn crumb(&self, lang: Lang) -> String {
+        lang.t("reading_import.title").to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        commands_with(match self.stage {
+            Stage::Path => &[(Command::Save, "ref.legend_check")],
+            Stage::Checked { .. } => &[
+                (Command::Save, "ref.legend_import_good"),
+                (Command::Cancel, "ref.legend_import_nothing"),
+                (Command::PageDown, "command.page_down"),
+                (Command::PageUp, "command.page_up"),
+            ],
+            Stage::Done { .. } => &[
+                (Command::PageDown, "command.page_down"),
+                (Command::PageUp, "command.page_up"),
+            ],
+            Stage::Checking | Stage::Importing => &[],
+        })
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let columns = lang.tf(
+            "reading_import.columns",
+            &[("header", &READING_CSV_TEMPLATE.trim_end())],
+        );
+        let hints = [lang.t("reading_import.template"), columns.as_str()];
+        draw_import(
+            frame,
+            area,
+            (&self.form, lang, theme),
+            hints,
+            |height| match &self.stage {
+                Stage::Path => (
+                    vec![note(&app.t("ref.import_enter_path"), theme)],
+                    Vec::new(),
+                ),
+                Stage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
+                Stage::Importing => (vec![note(lang.t("ref.importing"), theme)], Vec::new()),
+                Stage::Checked { report, scroll, .. } => (
+                    vec![
+                        Line::styled(
+                            format!(" {}", summary(lang, "reading_import.checked", report)),
+                            if report.bad.is_empty() {
+                                theme.good()
+                            } else {
+                                theme.error()
+                            },
+                        ),
+                        Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
+                    ],
+                    listed(report, *scroll, height, lang),
+                ),
+                Stage::Done { report, scroll } => (
+                    vec![Line::styled(
+                        format!(" {}", summary(lang, "reading_import.imported", report)),
+                        theme.good(),
+                    )],
+                    listed(report, *scroll, height, lang),
+                ),
+            },
+        );
+    }
+
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        let on_path = self.stage == Stage::Path;
+        import_key(
+            self,
+            on_path,
+            (key, command),
+            hub,
+            |view| &mut view.form,
+            Self::check,
+            Self::scroll,
+        )
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        let page = import_page(hub);
+        match command {
+            Command::PageDown => self.scroll(page),
+            Command::PageUp => self.scroll(-page),
+            Command::Save => self.import(hub),
+            Command::Cancel if matches!(self.stage, Stage::Checked { .. }) => {
+                hub.leave();
+                hub.say(MessageKind::Info, hub.app.lang.t("ref.imported_nothing"));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let (Some(asked), Some(answer)) =
+            (request.of::<ReadingImport>(), reply.of::<ImportAnswer>())
+        else {
+            return;
+        };
+        let lang = hub.app.lang;
+        match answer {
+            ImportAnswer::Unreadable(reason) => {
+                self.stage = Stage::Path;
+                let text = if reason.is_empty() {
+                    lang.t("ref.file_not_utf8").to_owned()
+                } else {
+                    lang.tf("ref.file_unreadable", &[("detail", reason)])
+                };
+                self.form.fail(&[(0, text)]);
+                hub.say_form_error(&self.form);
+            }
+            ImportAnswer::Done { csv, report } if asked.idempotency_key.is_none() => {
+                hub.say(
+                    MessageKind::Info,
+                    summary(lang, "reading_import.checked", report),
+                );
+                self.stage = Stage::Checked {
+                    csv: Arc::clone(csv),
+                    report: report.clone(),
+                    scroll: 0,
+                };
+            }
+            ImportAnswer::Done { csv, report } if !report.written => {
+                // The meters changed since the check: check again.
+                hub.say(MessageKind::Error, lang.t("readings.changed"));
+                self.stage = Stage::Checked {
+                    csv: Arc::clone(csv),
+                    report: report.clone(),
+                    scroll: 0,
+                };
+            }
+            ImportAnswer::Done { report, .. } => {
+                hub.say(
+                    MessageKind::Info,
+                    summary(lang, "reading_import.imported", report),
+                );
+                self.stage = Stage::Done {
+                    report: report.clone(),
+                    scroll: 0,
+                };
+            }
+        }
+    }
+
+    /// A failed import rolled back whole: the file is checked again.
+    fn on_failure(&mut self, _request: &dyn ScreenRequest, _hub: &mut Hub) {
+        if matches!(self.stage, Stage::Importing | Stage::Checking) {
+            self.stage = Stage::Path;
+        }
+    }
+}
+
+/// The reading import template as `meterdesk readings template` prints it: the header, the
+/// columns explained in `lang` and a commented-out example row.
+pub fn reading_import_template(lang: Lang) -> String {
+    let notes = [
+        "reading_template.file",
+        "reading_template.meter_no",
+        "reading_template.read_on",
+        "reading_template.readings",
+        "reading_template.rollover",
+        "meter_template.quoting",
+        "reading_template.example",
+    ]
+    .map(|key| lang.t(key));
+    reading_csv::template(&notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::reading_csv::EXAMPLE_ROW;
+
+    /// In every language the printed template imports nothing, and its example once the `# `
+    /// is removed: no note can be taken for a row or break the file.
+    #[test]
+    fn the_printed_template_round_trips_in_every_language() {
+        for lang in Lang::ALL {
+            let printed = reading_import_template(lang);
+            assert!(printed.starts_with(READING_CSV_TEMPLATE), "{printed}");
+            assert_eq!(parse_reading_csv(&printed), ReadingCsv::default());
+            let kept = printed.replace(&format!("# {EXAMPLE_ROW}"), EXAMPLE_ROW);
+            let csv = parse_reading_csv(&kept);
+            assert_eq!((csv.rows.len(), csv.bad), (1, vec![]), "{lang:?}");
+        }
+    }
+}

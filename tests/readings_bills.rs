@@ -1,0 +1,629 @@
+//! Meter readings, bills and deductions on a real database (sql/V18, db::readings), as the
+//! operators' own roles: a clerk enters readings and pays bills, a supervisor voids a bill, and
+//! the database refuses a clerk's void.
+
+mod support;
+
+use chrono::NaiveDate;
+use meterdesk::db::Pool;
+use meterdesk::db::readings::{
+    self, ImportReport, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource,
+    VoidOutcome,
+};
+use meterdesk::domain::billing::ReadingError;
+use meterdesk::domain::money::{Money, Volume};
+use meterdesk::domain::reading_csv::{
+    READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
+};
+use rust_decimal::Decimal;
+use support::billing_desk::{Desk, desk};
+use tokio_postgres::error::SqlState;
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+fn m3(text: &str) -> Volume {
+    Volume::exact(text.parse().unwrap()).unwrap()
+}
+
+fn reading(meter_id: i64, on: &str, value: &str) -> NewReading {
+    NewReading {
+        meter_id,
+        read_on: day(on),
+        electronic: m3(value),
+        mechanical: None,
+        source: ReadingSource::Counter,
+        rollover: false,
+        abnormal_confirmed: false,
+    }
+}
+
+async fn enter(pool: &Pool, key: &str, new: &NewReading) -> ReadingOutcome {
+    let mut client = pool.get().await.unwrap();
+    readings::enter_reading(&mut client, key, new)
+        .await
+        .unwrap()
+}
+
+async fn deposit(desk: &Desk, customer_id: i64, amount: &str) {
+    let amount: Decimal = amount.parse().unwrap();
+    desk.owner
+        .execute(
+            "SELECT ledger_post(a.id, 'deposit', $2, NULL, NULL, 'cash', NULL, 'dep-' || $2::numeric::text)
+             FROM account a WHERE a.customer_id = $1",
+            &[&customer_id, &amount],
+        )
+        .await
+        .unwrap();
+}
+
+async fn balance(desk: &Desk, customer_id: i64) -> Decimal {
+    desk.owner
+        .query_one(
+            "SELECT balance FROM account WHERE customer_id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get("balance")
+}
+
+fn money(text: &str) -> Money {
+    Money::exact(text.parse().unwrap()).unwrap()
+}
+
+/// The manual's worked example end to end: readings in Q1 (two, 30 m³ in all) make and extend
+/// one bill of 30.00; a reading in Q2 (60 m³ more) makes a bill of 100.00; a deposit pays both,
+/// oldest first, on one receipt; the same payment again moves no money.
+#[tokio::test]
+async fn the_manuals_example_from_readings_to_payment() {
+    let desk = desk().await;
+    let first = enter(&desk.clerk, "r1", &reading(1, "2025-02-10", "112")).await;
+    assert_eq!(
+        first,
+        ReadingOutcome::Recorded {
+            consumption: m3("12"),
+            abnormal: false,
+            bill: Some(money("12.00")),
+            deducted: None,
+        }
+    );
+    // The same key again records nothing more, and answers as the first time.
+    assert_eq!(
+        enter(&desk.clerk, "r1", &reading(1, "2025-02-10", "112")).await,
+        first
+    );
+    let second = enter(&desk.clerk, "r2", &reading(1, "2025-03-20", "130")).await;
+    assert!(
+        matches!(second, ReadingOutcome::Recorded { bill: Some(amount), .. } if amount == money("30.00"))
+    );
+    let mut third = reading(1, "2025-05-15", "190");
+    third.abnormal_confirmed = true;
+    let third = enter(&desk.clerk, "r3", &third).await;
+    assert!(
+        matches!(third, ReadingOutcome::Recorded { bill: Some(amount), abnormal: true, .. } if amount == money("100.00"))
+    );
+
+    let client = desk.clerk.get().await.unwrap();
+    let bills = readings::bills(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bills.bills.len(), 2);
+    assert_eq!(bills.arrears(), money("130.00"));
+    let q2 = &bills.bills[1];
+    assert_eq!(
+        (q2.period_start, q2.period_end, q2.due_date),
+        (
+            day("2025-04-01"),
+            day("2025-06-30"),
+            Some(day("2025-07-30"))
+        )
+    );
+    assert_eq!(q2.vat, money("8.26"));
+    let lines: Vec<_> = q2.detail.parts[0]
+        .tiers
+        .iter()
+        .map(|t| (t.tier, t.volume, t.amount))
+        .collect();
+    assert_eq!(
+        lines,
+        [(1, m3("20"), money("20.00")), (2, m3("40"), money("80.00"))]
+    );
+    let readings_kept: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(readings_kept, 3);
+
+    // Not covered: nothing paid.
+    assert_eq!(
+        readings::pay_bills(&**client, "pay-0", &[1, 2], money("130.00"))
+            .await
+            .unwrap(),
+        PayOutcome::NotCovered
+    );
+    deposit(&desk, desk.postpaid, "150.00").await;
+    // A total other than the bills' (a reading extended one since it was shown): nothing paid.
+    assert_eq!(
+        readings::pay_bills(&**client, "pay-1", &[2, 1], money("120.00"))
+            .await
+            .unwrap(),
+        PayOutcome::Changed
+    );
+    let paid = readings::pay_bills(&**client, "pay-1", &[2, 1], money("130.00"))
+        .await
+        .unwrap();
+    let PayOutcome::Paid { receipt_no } = paid else {
+        panic!("{paid:?}")
+    };
+    assert_eq!(
+        readings::pay_bills(&**client, "pay-1", &[2, 1], money("130.00"))
+            .await
+            .unwrap(),
+        paid,
+        "exactly once"
+    );
+    assert_eq!(
+        balance(&desk, desk.postpaid).await,
+        "20.00".parse::<Decimal>().unwrap()
+    );
+    let rows = desk.owner.query(
+        "SELECT bill_id, amount, receipt_no FROM ledger_transaction WHERE kind = 'bill_payment' ORDER BY id", &[]).await.unwrap();
+    let rows: Vec<(i64, Decimal, i64)> = rows
+        .iter()
+        .map(|r| (r.get("bill_id"), r.get("amount"), r.get("receipt_no")))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "-30.00".parse().unwrap(), receipt_no),
+            (2, "-100.00".parse().unwrap(), receipt_no)
+        ]
+    );
+    let bills = readings::bills(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bills.bills.iter().all(|bill| bill.status == "paid"));
+    assert_eq!(
+        readings::pay_bills(&**client, "pay-2", &[1], money("30.00"))
+            .await
+            .unwrap(),
+        PayOutcome::Changed
+    );
+    drop(desk.db);
+}
+
+#[tokio::test]
+async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
+    let desk = desk().await;
+    enter(&desk.clerk, "a", &reading(1, "2025-01-10", "110")).await;
+    enter(&desk.clerk, "b", &reading(1, "2025-01-20", "120")).await;
+    assert_eq!(
+        enter(&desk.clerk, "c", &reading(1, "2025-01-25", "119")).await,
+        ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::BelowPrevious {
+            previous: m3("120")
+        }))
+    );
+    assert_eq!(
+        enter(&desk.clerk, "c", &reading(1, "2025-01-05", "130")).await,
+        ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::BeforePrevious {
+            previous: day("2025-01-20")
+        }))
+    );
+    // 10 and 10 before: 31 is above three times the average.
+    assert_eq!(
+        enter(&desk.clerk, "c", &reading(1, "2025-01-30", "151")).await,
+        ReadingOutcome::Refused(ReadingRefusal::Abnormal {
+            consumption: m3("31")
+        })
+    );
+    // Confirmed, it is recorded and listed as abnormal.
+    let mut confirmed = reading(1, "2025-01-30", "990");
+    confirmed.abnormal_confirmed = true;
+    enter(&desk.clerk, "c", &confirmed).await;
+    // The register wraps at 1 000: 10 m³ to the wrap, then 5.
+    let mut wrapped = reading(1, "2025-02-10", "5");
+    wrapped.rollover = true;
+    assert!(
+        matches!(enter(&desk.clerk, "d", &wrapped).await, ReadingOutcome::Recorded { consumption, .. } if consumption == m3("15"))
+    );
+    let abnormal: i64 = desk
+        .owner
+        .query_one(
+            "SELECT count(*) AS n FROM meter_reading WHERE abnormal",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(abnormal, 1);
+}
+
+/// A system-prepaid reading is deducted at once, and may take the balance below zero; a
+/// deduction-free refund may not.
+#[tokio::test]
+async fn a_system_prepaid_reading_is_deducted_at_once() {
+    let desk = desk().await;
+    deposit(&desk, desk.prepaid, "10.00").await;
+    let outcome = enter(&desk.clerk, "p1", &reading(2, "2025-03-01", "6")).await;
+    assert_eq!(
+        outcome,
+        ReadingOutcome::Recorded {
+            consumption: m3("6"),
+            abnormal: false,
+            bill: None,
+            deducted: Some(money("15.00"))
+        }
+    );
+    assert_eq!(
+        balance(&desk, desk.prepaid).await,
+        "-5.00".parse::<Decimal>().unwrap()
+    );
+    let row = desk.owner.query_one(
+        "SELECT amount, volume, unit_price, operator_id FROM ledger_transaction WHERE kind = 'consumption'", &[]).await.unwrap();
+    assert_eq!(
+        row.get::<_, Decimal>("amount"),
+        "-15.00".parse::<Decimal>().unwrap()
+    );
+    assert_eq!(row.get::<_, Option<i64>>("operator_id"), Some(1));
+    let refund = desk.owner.execute(
+        "SELECT ledger_post(a.id, 'refund', -1.00, NULL, NULL, 'cash', NULL, 'refund-1') FROM account a WHERE customer_id = $1",
+        &[&desk.prepaid]).await;
+    assert!(refund.is_err(), "a refund never takes a balance below zero");
+    // Below the scheme's threshold (0 by default): on the low-balance list.
+    let client = desk.clerk.get().await.unwrap();
+    let low = readings::low_balances(&**client, 100).await.unwrap();
+    assert_eq!(
+        low.iter()
+            .map(|row| (row.customer_no, row.balance))
+            .collect::<Vec<_>>(),
+        [(desk.prepaid_no, money("-5.00"))]
+    );
+    deposit(&desk, desk.prepaid, "20.00").await;
+    desk.owner
+        .batch_execute("UPDATE price_scheme SET alert_threshold = 20 WHERE id = 2")
+        .await
+        .unwrap();
+    let low = readings::low_balances(&**client, 100).await.unwrap();
+    assert_eq!(
+        low[0].threshold,
+        money("20.00"),
+        "15.00 is below a threshold of 20.00"
+    );
+}
+
+/// A supervisor voids an unpaid bill with a reason; arrears follow; the corrected reading makes
+/// the bill that replaces it. A clerk's void is refused by the database; a paid bill stays.
+#[tokio::test]
+async fn a_supervisor_voids_a_bill_and_a_clerk_cannot() {
+    let desk = desk().await;
+    let mut typo = reading(1, "2025-02-10", "1100");
+    typo.abnormal_confirmed = true;
+    enter(&desk.clerk, "typo", &typo).await;
+    let clerk = desk.clerk.get().await.unwrap();
+    let refused = clerk
+        .execute("SELECT bill_void(1, 'typo')", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    let forged = clerk.execute("UPDATE bill SET status = 'void'", &[]).await;
+    assert!(forged.is_err(), "bills change only through their functions");
+    let supervisor = desk.supervisor.get().await.unwrap();
+    assert_eq!(
+        readings::void_bill(&**supervisor, 1, "typed 1100 for 110")
+            .await
+            .unwrap(),
+        VoidOutcome::Voided
+    );
+    let bills = readings::bills(&**clerk, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bills.arrears(), Money::ZERO);
+    assert_eq!(
+        bills.bills[0].void_reason.as_deref(),
+        Some("typed 1100 for 110")
+    );
+    // The corrected reading follows the initial one again.
+    let corrected = enter(&desk.clerk, "fixed", &reading(1, "2025-02-10", "110")).await;
+    assert!(
+        matches!(corrected, ReadingOutcome::Recorded { bill: Some(amount), .. } if amount == money("10.00"))
+    );
+    deposit(&desk, desk.postpaid, "10.00").await;
+    readings::pay_bills(&**clerk, "pay", &[2], money("10.00"))
+        .await
+        .unwrap();
+    assert_eq!(
+        readings::void_bill(&**supervisor, 2, "late").await.unwrap(),
+        VoidOutcome::Paid
+    );
+    let audit: i64 = desk.owner.query_one(
+        "SELECT count(*) AS n FROM audit_log WHERE action IN ('reading.enter', 'bill.void', 'bill.pay')", &[]).await.unwrap().get("n");
+    assert_eq!(audit, 4);
+}
+
+/// A bill loaded without readings (history, the demo data) is where the next reading starts,
+/// and its volume counts: in its own cycle the reading extends it, priced as a whole.
+#[tokio::test]
+async fn a_bill_without_readings_is_where_readings_start() {
+    let desk = desk().await;
+    desk.owner
+        .batch_execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount)
+             SELECT id, '2025-04-01', '2025-06-30', 100, 140, 40, 40.00 FROM account
+             WHERE customer_id = 1",
+        )
+        .await
+        .unwrap();
+    let client = desk.clerk.get().await.unwrap();
+    let context = readings::reading_context(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(context.previous.electronic, m3("140"));
+    // 20 m³ more in the same cycle: 60 m³ from 0, 10 of them in the second tier.
+    let outcome = enter(&desk.clerk, "r", &reading(1, "2025-05-20", "160")).await;
+    assert!(
+        matches!(outcome, ReadingOutcome::Recorded { bill: Some(amount), .. } if amount == money("70.00")),
+        "{outcome:?}"
+    );
+}
+
+fn csv(body: &str) -> ReadingCsv {
+    parse_reading_csv(&format!("{READING_CSV_TEMPLATE}{body}"))
+}
+
+async fn import(pool: &Pool, key: Option<&str>, file: &ReadingCsv) -> ImportReport {
+    let mut client = pool.get().await.unwrap();
+    readings::import_readings(&mut client, key, file)
+        .await
+        .unwrap()
+}
+
+/// The import file: checked without writing, every bad line once with its number, abnormal
+/// ones listed; then imported exactly once, the good lines making bills and deductions.
+#[tokio::test]
+async fn readings_are_imported_from_a_file() {
+    let desk = desk().await;
+    deposit(&desk, desk.prepaid, "100.00").await;
+    let file = csv("PM-0001,2025-02-10,112,,\n\
+         PM-0001,2025-03-20,130,,\n\
+         PM-0002,2025-03-01,4,,\n\
+         NO-SUCH,2025-03-01,1,,\n\
+         PM-0001,2025-05-15,129,,\n\
+         PM-0002,2025-04-01,404,,\n\
+         PM-0002,2025-04-01,5,,\n\
+         PM-0001,2025-13-01,x,,maybe\n");
+    let checked = import(&desk.clerk, None, &file).await;
+    let bad: Vec<_> = checked
+        .bad
+        .iter()
+        .map(|bad| (bad.line, bad.problems.clone()))
+        .collect();
+    assert_eq!(
+        bad,
+        [
+            (5, vec![ReadingProblem::UnknownMeter("NO-SUCH".into())]),
+            (
+                6,
+                vec![ReadingProblem::Reading(ReadingError::BelowPrevious {
+                    previous: m3("130")
+                })]
+            ),
+            (
+                7,
+                vec![ReadingProblem::SameDay {
+                    meter_no: "PM-0002".into(),
+                    other_lines: vec![8]
+                }]
+            ),
+            (
+                8,
+                vec![ReadingProblem::SameDay {
+                    meter_no: "PM-0002".into(),
+                    other_lines: vec![7]
+                }]
+            ),
+            (
+                9,
+                vec![
+                    ReadingProblem::Date,
+                    ReadingProblem::Electronic(
+                        meterdesk::domain::validation::FieldError::NotANumber
+                    ),
+                    ReadingProblem::Rollover
+                ]
+            ),
+        ]
+    );
+    assert_eq!(checked.good, 3);
+    assert!(!checked.written);
+    let written: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(written, 0, "a check writes nothing");
+
+    let imported = import(&desk.clerk, Some("file-1"), &file).await;
+    assert_eq!(
+        (imported.good, imported.written, imported.bad.len()),
+        (3, true, 5)
+    );
+    assert_eq!(
+        import(&desk.clerk, Some("file-1"), &file).await.good,
+        3,
+        "exactly once"
+    );
+    let client = desk.clerk.get().await.unwrap();
+    let bills = readings::bills(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bills.bills.len(), 1);
+    assert_eq!(bills.bills[0].amount, money("30.00"));
+    // 4 m³ at 2.50 deducted at once.
+    assert_eq!(
+        balance(&desk, desk.prepaid).await,
+        "90.00".parse::<Decimal>().unwrap()
+    );
+    let sources: i64 = desk
+        .owner
+        .query_one(
+            "SELECT count(*) AS n FROM meter_reading WHERE source = 'import'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(sources, 3);
+    let audit: i64 = desk
+        .owner
+        .query_one(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'reading.import'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(audit, 1);
+}
+
+/// 100 000 postpaid meters read once each: checked and imported in seconds.
+#[tokio::test]
+async fn importing_100000_readings_takes_seconds() {
+    let desk = desk().await;
+    desk.owner
+        .batch_execute(
+            "BEGIN;
+             SET LOCAL statement_timeout = 0;
+             INSERT INTO meter (meter_no, meter_type_id, status)
+             SELECT 'R' || lpad(n::text, 8, '0'), 1, 'installed' FROM generate_series(1, 100000) n;
+             INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name,
+                                   address, phone, meter_id, meter_type_id)
+             SELECT 20000000 + m.id, 1, 'personal', 'postpaid', 'Reader ' || m.id, 'Street 1',
+                    '13800000000', m.id, 1
+             FROM meter m WHERE m.meter_no LIKE 'R%';
+             INSERT INTO account (customer_id, kind)
+             SELECT id, 'postpaid' FROM customer WHERE customer_no > 20000000;
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    let mut text = String::from(READING_CSV_TEMPLATE);
+    for n in 1..=100_000 {
+        text.push_str(&format!("R{n:08},2025-03-01,{}.5,,\n", n % 90));
+    }
+    let started = std::time::Instant::now();
+    let file = parse_reading_csv(&text);
+    let parsed = started.elapsed();
+    assert_eq!((file.rows.len(), file.bad.len()), (100_000, 0));
+    let checked = import(&desk.clerk, None, &file).await;
+    let check_time = started.elapsed() - parsed;
+    assert_eq!((checked.good, checked.bad.len()), (100_000, 0));
+    let imported = import(&desk.clerk, Some("big"), &file).await;
+    println!(
+        "100 000 readings: parse {parsed:?}, check {check_time:?}, total {:?}",
+        started.elapsed()
+    );
+    assert!(imported.written);
+    // A debug build on an idle 2-core machine: about 30 s for the check and the import
+    // together; the bound leaves room for a loaded one.
+    assert!(started.elapsed().as_secs() < 90, "{:?}", started.elapsed());
+    let bills: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM bill", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(bills, 100_000);
+}
+
+/// What the database itself refuses, whoever calls (psql included): an operator without
+/// `reading.enter` or `account.pay_bills`, a reading that does not follow the meter's latest,
+/// and one that names another customer's account.
+#[tokio::test]
+async fn the_database_refuses_forged_readings_and_payments() {
+    let desk = desk().await;
+    desk.db.create_operator("admin", &["administrator"]).await;
+    let admin = desk.db.pool_of("admin").get().await.unwrap();
+    let refused = |result: Result<u64, tokio_postgres::Error>| {
+        result
+            .unwrap_err()
+            .code()
+            .cloned()
+            .expect("a refusal by the server")
+    };
+    let forged = |previous_id: &str, account_id: i64| {
+        format!(
+            "SELECT reading_write('forged', 'counter', '[]', '[{{\"seq\": 0, \"line\": 1, \
+             \"meter_id\": 1, \"customer_id\": {customer}, \"account_id\": {account_id}, \
+             \"read_on\": \"2025-02-01\", \"electronic\": \"110\", \"previous_id\": {previous_id}, \
+             \"previous\": \"100\", \"consumption\": \"10\", \"abnormal\": false}}]')",
+            customer = desk.postpaid
+        )
+    };
+    let account: i64 = desk
+        .owner
+        .query_one(
+            "SELECT id FROM account WHERE customer_id = $1",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    let other_account: i64 = desk
+        .owner
+        .query_one(
+            "SELECT id FROM account WHERE customer_id = $1",
+            &[&desk.prepaid],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    assert_eq!(
+        refused(admin.execute(&forged("null", account), &[]).await),
+        SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    assert_eq!(
+        refused(
+            admin
+                .execute("SELECT bill_pay('k', ARRAY[1]::bigint[], 0)", &[])
+                .await
+        ),
+        SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    let clerk = desk.clerk.get().await.unwrap();
+    assert_eq!(
+        refused(clerk.execute(&forged("null", other_account), &[]).await),
+        SqlState::CHECK_VIOLATION
+    );
+    enter(&desk.clerk, "real", &reading(1, "2025-01-20", "105")).await;
+    assert_eq!(
+        refused(clerk.execute(&forged("null", account), &[]).await),
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        "the reading must follow the one entered meanwhile"
+    );
+    assert_eq!(
+        refused(
+            clerk
+                .execute("INSERT INTO meter_reading (meter_id) VALUES (1)", &[])
+                .await
+        ),
+        SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    let kept: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(kept, 1);
+}

@@ -1,0 +1,357 @@
+//! The meter reading form and the bills list, opened from the customer table's first row
+//! (customer 1, postpaid).
+
+use crate::support::*;
+use chrono::NaiveDate;
+use meterdesk::db::readings::{
+    Bill, BillDetail, BillPart, BillTier, Bills, ImportReport, NewReading, PayOutcome,
+    PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
+};
+use meterdesk::domain::money::{Money, UnitPrice, Volume};
+use meterdesk::domain::reading_csv::{
+    BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
+};
+use meterdesk::screens::bills::{BillsScreen, LoadBills, PayBills, WriteBill};
+use meterdesk::screens::reading::{EnterReading, LoadReading, ReadingForm};
+use meterdesk::screens::reading_import::{ImportAnswer, ReadingImport, ReadingImportView};
+
+fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
+    match sent {
+        [(_, request)] => request.of::<T>().unwrap_or_else(|| panic!("{sent:?}")),
+        _ => panic!("one request: {sent:?}"),
+    }
+}
+
+fn m3(text: &str) -> Volume {
+    text.parse().unwrap()
+}
+
+fn money(text: &str) -> Money {
+    text.parse().unwrap()
+}
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+fn context() -> ReadingContext {
+    ReadingContext {
+        customer_id: 1,
+        customer_no: 10_000_017,
+        name: "张伟".into(),
+        meter_id: 7,
+        meter_no: "PM-0001".into(),
+        business_model: "postpaid".into(),
+        previous: PreviousReading {
+            id: Some(41),
+            read_on: Some(day("2025-03-20")),
+            electronic: m3("130"),
+        },
+        today: day("2025-05-15"),
+    }
+}
+
+fn reading_form(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    let sent = press(&mut app, KeyCode::Char('g'));
+    assert_eq!(only::<LoadReading>(&sent), &LoadReading { customer_id: 1 });
+    answer(&mut app, &sent, Reply::screen(Some(context())));
+    app
+}
+
+#[test]
+fn a_reading_is_entered_and_an_abnormal_one_confirmed() {
+    let mut app = reading_form(Lang::En);
+    assert!(app.screen.is::<ReadingForm>());
+    // The cursor waits on the electronic reading; the date is today's.
+    type_text(&mut app, "190");
+    insta::assert_snapshot!("reading_form", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let first = only::<EnterReading>(&sent).clone();
+    assert_eq!(
+        first.reading,
+        NewReading {
+            meter_id: 7,
+            read_on: day("2025-05-15"),
+            electronic: m3("190"),
+            mechanical: None,
+            source: ReadingSource::Counter,
+            rollover: false,
+            abnormal_confirmed: false,
+        }
+    );
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReadingOutcome::Refused(ReadingRefusal::Abnormal {
+            consumption: m3("60"),
+        })),
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("Abnormal consumption: 60.000 m³"),
+        "{screen}"
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let confirmed = only::<EnterReading>(&sent);
+    assert!(confirmed.reading.abnormal_confirmed);
+    assert_ne!(confirmed.idempotency_key, first.idempotency_key);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReadingOutcome::Recorded {
+            consumption: m3("60"),
+            abnormal: true,
+            bill: Some(money("100.00")),
+            deducted: None,
+        }),
+    );
+    assert!(
+        app.screen.is::<CustomerTable>(),
+        "a recorded reading goes back to the table"
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("the bill of its cycle is now 100.00"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_bad_reading_is_said_at_its_field_and_a_lower_one_refused() {
+    let mut app = reading_form(Lang::En);
+    type_text(&mut app, "12.3456");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    assert!(render(&app).contains("m³ with at most 3 decimals"));
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReadingOutcome::Refused(ReadingRefusal::Reading(
+            meterdesk::domain::billing::ReadingError::BelowPrevious {
+                previous: m3("130"),
+            },
+        ))),
+    );
+    let screen = render(&app);
+    assert!(app.screen.is::<ReadingForm>());
+    assert!(
+        screen.contains("below the previous one (130.000 m³)"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn reading_form_in_chinese() {
+    let mut app = reading_form(Lang::Zh);
+    type_text(&mut app, "190");
+    insta::assert_snapshot!("reading_form_zh", render(&app));
+}
+
+fn bill(id: i64, start: &str, end: &str, status: &str, amount: &str) -> Bill {
+    Bill {
+        id,
+        period_start: day(start),
+        period_end: day(end),
+        due_date: Some(day(end) + chrono::Days::new(30)),
+        previous_reading: m3("100"),
+        current_reading: m3("190"),
+        volume: m3("60"),
+        amount: money(amount),
+        vat: money("8.26"),
+        status: status.into(),
+        void_reason: None,
+        detail: BillDetail {
+            parts: vec![BillPart {
+                prices_from: day("2025-01-01"),
+                accumulated_before: m3("30"),
+                volume: m3("60"),
+                amount: money(amount),
+                vat: money("8.26"),
+                tiers: vec![
+                    BillTier {
+                        tier: 1,
+                        volume: m3("20"),
+                        unit_price: "1.0000".parse::<UnitPrice>().unwrap(),
+                        amount: money("20.00"),
+                    },
+                    BillTier {
+                        tier: 2,
+                        volume: m3("40"),
+                        unit_price: "2.0000".parse::<UnitPrice>().unwrap(),
+                        amount: money("80.00"),
+                    },
+                ],
+            }],
+        },
+    }
+}
+
+fn bills() -> Bills {
+    Bills {
+        customer_id: 1,
+        customer_no: 10_000_017,
+        name: "张伟".into(),
+        balance: money("150.00"),
+        bills: vec![
+            bill(1, "2025-01-01", "2025-03-31", "paid", "30.00"),
+            bill(2, "2025-04-01", "2025-06-30", "unpaid", "100.00"),
+            bill(3, "2025-07-01", "2025-09-30", "unpaid", "100.00"),
+        ],
+    }
+}
+
+fn bills_screen(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    let sent = press(&mut app, KeyCode::Char('b'));
+    assert_eq!(only::<LoadBills>(&sent), &LoadBills { customer_id: 1 });
+    answer(&mut app, &sent, Reply::screen(Some(bills())));
+    press(&mut app, KeyCode::Down);
+    app
+}
+
+#[test]
+fn bills_are_paid_oldest_first_after_a_confirmation() {
+    let mut app = bills_screen(Lang::En);
+    assert!(app.screen.is::<BillsScreen>());
+    insta::assert_snapshot!("bills_list", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "the first F2 asks: {sent:?}");
+    let screen = render(&app);
+    assert!(
+        screen.contains("Pay 2 bill(s), 200.00 in all, from the balance 150.00?"),
+        "{screen}"
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<PayBills>(&sent).bill_ids, [2, 3]);
+    let next = answer(&mut app, &sent, Reply::screen(PayOutcome::NotCovered));
+    assert!(render(&app).contains("does not cover"));
+    assert_eq!(only::<LoadBills>(&next), &LoadBills { customer_id: 1 });
+    answer(&mut app, &next, Reply::screen(Some(bills())));
+    // Choose the older bill alone.
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<PayBills>(&sent).bill_ids, [2]);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(PayOutcome::Paid { receipt_no: 17 }),
+    );
+    assert!(render(&app).contains("receipt No. 17"));
+}
+
+#[test]
+fn a_clerk_may_not_void_and_a_bill_is_written_to_a_file() {
+    let mut app = bills_screen(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('z'));
+    assert!(sent.is_empty());
+    assert!(
+        render(&app).contains("void unpaid bills"),
+        "{}",
+        render(&app)
+    );
+    let sent = press(&mut app, KeyCode::Char('e'));
+    let written = only::<WriteBill>(&sent);
+    assert_eq!(written.path, "bill-10000017-2025-04-01.txt");
+    assert!(
+        written.text.contains("tier 2: 40.000 m³ × 2.0000 = 80.00"),
+        "{}",
+        written.text
+    );
+    assert!(
+        written
+            .text
+            .contains("Total 100.00 (VAT included 8.26), due 2025-07-30")
+    );
+}
+
+#[test]
+fn bills_list_in_chinese() {
+    let app = bills_screen(Lang::Zh);
+    insta::assert_snapshot!("bills_list_zh", render(&app));
+}
+
+fn import_checked(lang: Lang) -> (App, std::sync::Arc<ReadingCsv>) {
+    let mut app = signed_in(lang);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "readings");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.screen.is::<ReadingImportView>());
+    type_text(&mut app, "/srv/readings-march.csv");
+    let sent = press(&mut app, KeyCode::F(2));
+    let asked = only::<ReadingImport>(&sent);
+    assert_eq!(
+        (asked.path.as_str(), &asked.idempotency_key),
+        ("/srv/readings-march.csv", &None)
+    );
+    let csv = std::sync::Arc::new(parse_reading_csv(&format!(
+        "{READING_CSV_TEMPLATE}PM-0001,2025-03-01,130,,\nPM-0002,2025-03-01,12,,\n\
+         PM-0003,2025-13-01,x,,\nNO-SUCH,2025-03-01,1,,\n"
+    )));
+    let report = ImportReport {
+        good: 2,
+        abnormal: vec![(3, m3("60"))],
+        bad: vec![
+            BadLine {
+                line: 4,
+                problems: csv.bad[0].problems.clone(),
+            },
+            BadLine {
+                line: 5,
+                problems: vec![ReadingProblem::UnknownMeter("NO-SUCH".into())],
+            },
+        ],
+        written: false,
+    };
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ImportAnswer::Done {
+            csv: csv.clone(),
+            report,
+        }),
+    );
+    (app, csv)
+}
+
+#[test]
+fn readings_are_imported_after_their_check() {
+    let (mut app, csv) = import_checked(Lang::En);
+    let screen = render(&app);
+    insta::assert_snapshot!("reading_import_checked", screen);
+    assert!(
+        screen.contains("line 4: read_on: a date as YYYY-MM-DD; electronic reading"),
+        "{screen}"
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let asked = only::<ReadingImport>(&sent);
+    assert!(asked.idempotency_key.is_some());
+    assert_eq!(
+        asked.csv.as_ref(),
+        Some(&csv),
+        "the file as checked is imported"
+    );
+    let report = ImportReport {
+        good: 2,
+        abnormal: vec![(3, m3("60"))],
+        bad: vec![],
+        written: true,
+    };
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ImportAnswer::Done { csv, report }),
+    );
+    assert!(render(&app).contains("2 imported, 0 bad line(s) left out, 1 abnormal listed."));
+}
+
+#[test]
+fn reading_import_in_chinese() {
+    let (app, _) = import_checked(Lang::Zh);
+    insta::assert_snapshot!("reading_import_checked_zh", render(&app));
+}
