@@ -168,6 +168,9 @@ impl Field {
     }
 
     /// Applies an editing key, refusing what the kind does not accept. True if the text changed.
+    /// An amount takes every character, so that `-5`, `1e9` or `12,5` is refused by its
+    /// parser (`validation::amount`) as typed, not read as 5, 19 or 125 after the keys it
+    /// could not use were dropped.
     fn edit(&mut self, key: KeyEvent) -> bool {
         // Numbers and dates are ASCII: what an input method types full-width is read so.
         let key = match self.kind {
@@ -179,11 +182,6 @@ impl Field {
         match (key.code, &self.kind) {
             (KeyCode::Char(c), FieldKind::Digits { len })
                 if !c.is_ascii_digit() || self.value().chars().count() >= *len =>
-            {
-                return false;
-            }
-            (KeyCode::Char(c), FieldKind::Amount { .. })
-                if !(c.is_ascii_digit() || matches!(c, '.' | ',')) =>
             {
                 return false;
             }
@@ -526,6 +524,7 @@ pub fn field_error_text(lang: Lang, error: &FieldError) -> String {
         FieldError::IdNumberLength => lang.t("field_error.id_length").into(),
         FieldError::IdNumberCharacters => lang.t("field_error.id_characters").into(),
         FieldError::IdNumberBirthDate => lang.t("field_error.id_birth_date").into(),
+        FieldError::IdNumberFutureBirthDate => lang.t("strict.id_birth_future").into(),
         FieldError::IdNumberCheckCharacter => lang.t("field_error.id_check").into(),
         FieldError::CreditCodeLength => lang.t("field_error.credit_length").into(),
         FieldError::CreditCodeCharacters => lang.t("field_error.credit_characters").into(),
@@ -607,7 +606,8 @@ mod tests {
             (1, "1a２34", "123"),
             (4, "２０２６－０３－０１", "2026-03-01"),
             (2, "１２．５", "12.5"),
-            (2, "12x.5", "12.5"),
+            (2, "12x.5", "12x.5"),
+            (2, "-5", "-5"),
         ];
         for (index, keys, kept) in cases {
             let form = typed_into(index, keys);
@@ -630,6 +630,23 @@ mod tests {
             "full: the cursor stays until the clerk moves it"
         );
         assert_eq!(form.value(2), "", "nothing lands in the next field");
+    }
+
+    #[test]
+    fn an_amount_that_is_not_one_is_refused_as_typed() {
+        for (typed, error) in [
+            ("-5", "must not be negative"),
+            ("1e9", "not a number, e.g. 1,234.50"),
+            ("12,5", "commas separate thousands: 1,234.50"),
+        ] {
+            let form = typed_into(2, typed);
+            assert_eq!(form.value(2), typed, "nothing typed is dropped");
+            assert_eq!(
+                form.fields[2].check(Lang::En).as_deref(),
+                Some(error),
+                "{typed:?}"
+            );
+        }
     }
 
     #[test]

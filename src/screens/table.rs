@@ -29,7 +29,7 @@ use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::{Column, column_widths, header_of, line_of};
-use crate::ui::text::{truncate, width};
+use crate::ui::text::{width, window};
 use crate::ui::theme::Theme;
 
 /// The customer table: the search box and the page of rows on screen.
@@ -466,7 +466,8 @@ fn draw_search(frame: &mut Frame, area: Rect, table: &CustomerTable, lang: Lang,
         .min(30);
     let value = table.search.value();
     let scroll = table.search.visual_scroll(room);
-    let shown: String = truncate(&inert(value).chars().skip(scroll).collect::<String>(), room);
+    // `visual_scroll` counts cells, not characters: a CJK character takes two.
+    let shown = window(&inert(value), scroll, room);
     let style = if table.search_focused {
         theme.focused()
     } else {

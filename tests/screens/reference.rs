@@ -754,6 +754,23 @@ fn price_schemes_list_and_a_price_preview() {
         screen.contains("tier 2: 40.000 m³ × 2.0000 = 80"),
         "{screen}"
     );
+    // What is not a volume is refused as typed, not priced as 125, 19 or 5 m³.
+    press(&mut app, KeyCode::Tab);
+    for (typed, refusal) in [
+        ("12,5", "commas separate thousands"),
+        ("1e9", "not a number"),
+        ("-5", "must not be negative"),
+    ] {
+        press(&mut app, KeyCode::Backspace);
+        press(&mut app, KeyCode::Backspace);
+        press(&mut app, KeyCode::Backspace);
+        press(&mut app, KeyCode::Backspace);
+        type_text(&mut app, typed);
+        let screen = render(&app);
+        assert!(screen.contains(typed), "{typed:?} shown as typed: {screen}");
+        assert!(screen.contains(refusal), "{typed:?}: {screen}");
+        assert!(!screen.contains("Amount"), "{typed:?} priced: {screen}");
+    }
     press(&mut app, KeyCode::Char('?'));
     assert!(
         matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),

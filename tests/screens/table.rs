@@ -431,3 +431,24 @@ fn what_the_roles_do_not_allow_is_refused_at_once_naming_the_permission() {
         );
     }
 }
+
+/// The search box scrolls by display width: twenty or forty 张 (two cells each) show as many
+/// as fit, ending with the last one typed, instead of ten or none.
+#[test]
+fn a_long_cjk_search_shows_its_end() {
+    for count in [20, 40] {
+        let mut app = signed_in(Lang::En);
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, &"张".repeat(count));
+        let screen = render(&app);
+        let search_line = screen
+            .lines()
+            .find(|line| line.contains("张"))
+            .unwrap_or_else(|| panic!("{count} × 张 typed, none shown: {screen}"));
+        let shown = search_line.matches('张').count();
+        assert!(
+            (13..=15).contains(&shown),
+            "{count}: {shown} shown: {search_line}"
+        );
+    }
+}

@@ -21,7 +21,8 @@ use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::meters::{self, ImportChoice, ImportReport};
 use crate::domain::meter_csv::{
-    LineError, LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, Reading, parse_meter_csv,
+    LineError, LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, Reading, bad_lines,
+    parse_meter_file,
 };
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -55,12 +56,12 @@ pub struct ImportCheck {
     pub good: usize,
 }
 
-/// Why an import file could not be read at all.
+/// Why an import file could not be read at all (a line that is not UTF-8 is that line's
+/// problem, not the file's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportFileError {
     /// The system's reason (no such file, permission denied …).
     Unreadable(String),
-    NotUtf8,
 }
 
 impl RefWork for ImportRequest {
@@ -103,7 +104,10 @@ impl RefWork for ImportRequest {
         match reply {
             ImportReply::Imported(report) => Some(Ok(lang.tf(
                 "ref.imported",
-                &[("count", &report.imported), ("bad", &report.errors.len())],
+                &[
+                    ("count", &report.imported),
+                    ("bad", &bad_lines(&report.errors)),
+                ],
             ))),
             ImportReply::Checked(_) => None,
         }
@@ -121,17 +125,14 @@ async fn check(
     client: &Client,
     path: &str,
 ) -> Result<Result<ImportCheck, ImportFileError>, Failure> {
-    let text = match tokio::fs::read(path).await {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(_) => return Ok(Err(ImportFileError::NotUtf8)),
-        },
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
         Err(error) => return Ok(Err(ImportFileError::Unreadable(error.to_string()))),
     };
     let types = meters::meter_types(client).await?;
     let csv = tokio::task::spawn_blocking(move || {
         let names = MeterTypeNames::new(types.iter().map(|t| (t.name.as_str(), t.id)));
-        parse_meter_csv(&text, &names)
+        parse_meter_file(&bytes, &names)
     })
     .await
     .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
@@ -313,7 +314,7 @@ impl Screen for ImportView {
                             " {}",
                             lang.tf(
                                 "ref.checked",
-                                &[("good", &check.good), ("bad", &check.errors.len())],
+                                &[("good", &check.good), ("bad", &bad_lines(&check.errors))],
                             )
                         ),
                         if check.errors.is_empty() {
@@ -351,7 +352,10 @@ impl Screen for ImportView {
                         " {}",
                         lang.tf(
                             "ref.imported",
-                            &[("count", &report.imported), ("bad", &report.errors.len())],
+                            &[
+                                ("count", &report.imported),
+                                ("bad", &bad_lines(&report.errors))
+                            ],
                         )
                     ),
                     theme.good(),
@@ -407,7 +411,7 @@ impl Screen for ImportView {
             RefAnswer::Done(ImportReply::Checked(Ok(check))) => {
                 let text = lang.tf(
                     "ref.checked",
-                    &[("good", &check.good), ("bad", &check.errors.len())],
+                    &[("good", &check.good), ("bad", &bad_lines(&check.errors))],
                 );
                 self.stage = ImportStage::Checked {
                     check: check.clone(),
@@ -417,12 +421,8 @@ impl Screen for ImportView {
             }
             RefAnswer::Done(ImportReply::Checked(Err(error))) => {
                 self.stage = ImportStage::Path;
-                let text = match error {
-                    ImportFileError::Unreadable(detail) => {
-                        lang.tf("ref.file_unreadable", &[("detail", detail)])
-                    }
-                    ImportFileError::NotUtf8 => lang.t("ref.file_not_utf8").to_owned(),
-                };
+                let ImportFileError::Unreadable(detail) = error;
+                let text = lang.tf("ref.file_unreadable", &[("detail", detail)]);
                 fail(&mut self.form, &[(0, text)], hub);
             }
             answer => {
@@ -512,6 +512,7 @@ pub fn line_problem_text(lang: Lang, problem: &LineProblem) -> String {
         LineProblem::AlreadyInDatabase(meter_no) => {
             lang.tf("ref.lp_present", &[("meter", &inert(meter_no))])
         }
+        LineProblem::NotUtf8 => lang.t("strict.lp_not_utf8").into(),
     }
 }
 
@@ -534,7 +535,7 @@ fn problems(errors: &[LineError], scroll: usize, height: usize, lang: Lang) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::meter_csv::EXAMPLE_ROW;
+    use crate::domain::meter_csv::{EXAMPLE_ROW, parse_meter_csv};
 
     /// In every language the printed template imports nothing, and its example imports once
     /// the `# ` is removed: no note can be taken for a row or break the file.
