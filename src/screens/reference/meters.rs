@@ -577,10 +577,10 @@ impl Screen for MetersView {
 }
 
 const COLUMNS: [Column; 6] = [
-    Column::new("ref.col_meter_no", 12, 0, false),
+    Column::new("ref.col_meter_no", 12, 0, false).whole(),
     Column::new("ref.col_meter_type", 10, 3, false),
-    Column::new("ref.col_electronic", 12, 0, true),
-    Column::new("ref.col_mechanical", 12, 0, true),
+    Column::new("ref.col_electronic", 12, 0, true).whole(),
+    Column::new("ref.col_mechanical", 12, 0, true).whole(),
     Column::new("ref.col_status", 11, 0, false),
     Column::new("ref.col_customer", 8, 4, false),
 ];
