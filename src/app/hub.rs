@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{FixedOffset, Local};
+use chrono::{DateTime, FixedOffset, Local, Utc};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -190,6 +190,16 @@ pub struct Message {
     pub text: String,
 }
 
+/// A message said, with when: the last [`MESSAGES_KEPT`] are kept for `:messages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    pub at: DateTime<Utc>,
+    pub message: Message,
+}
+
+/// How many messages `:messages` can show.
+pub const MESSAGES_KEPT: usize = 50;
+
 /// A place on the screen stack: a screen module (`crate::screens`), or the place of the one
 /// the hub is calling (`Vacant`: it is out of the stack meanwhile).
 #[derive(Debug, Clone)]
@@ -210,6 +220,10 @@ pub struct CommandLine {
 pub enum Overlay {
     Help,
     CommandLine(CommandLine),
+    /// The last messages with their times (`:messages`), scrolled `back` lines from the newest.
+    Messages {
+        back: usize,
+    },
 }
 
 /// Presentation options fixed at start.
@@ -254,6 +268,11 @@ pub struct App {
     /// What the card on the reader is; `None` while no card is in.
     pub card: Option<CardSeen>,
     pub message: Option<Message>,
+    /// The last messages said, oldest first.
+    pub said: VecDeque<Said>,
+    /// How many messages have been said: a key that changes the screen without saying one
+    /// clears the message line.
+    pub said_count: u64,
     pub keymap: KeyMap,
     pub lang: Lang,
     pub look: Look,
@@ -303,6 +322,8 @@ impl App {
             reader: ReaderState::NoService,
             card: None,
             message: None,
+            said: VecDeque::new(),
+            said_count: 0,
             keymap,
             lang,
             look,
@@ -317,6 +338,13 @@ impl App {
             receipt_width: 48,
             id_policy: IdDocumentPolicy::ResidentIdentityCard,
             zone: *Local::now().offset(),
+        }
+    }
+
+    /// The id of the screen on top.
+    pub fn top_screen(&self) -> ScreenId {
+        match &self.screen {
+            Slot::Module(id, _) | Slot::Vacant(id) => *id,
         }
     }
 
@@ -880,10 +908,19 @@ pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
 
 /// Puts `text` on the message line.
 pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
-    app.message = Some(Message {
+    let message = Message {
         kind,
         text: text.into(),
+    };
+    if app.said.len() == MESSAGES_KEPT {
+        app.said.pop_front();
+    }
+    app.said.push_back(Said {
+        at: Utc::now(),
+        message: message.clone(),
     });
+    app.said_count += 1;
+    app.message = Some(message);
 }
 
 /// Back to the screen below (F3 on a screen without unsaved changes).

@@ -31,7 +31,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         Msg::Key(key) => {
             // Keys already waiting go first: a key never overtakes one typed before it.
             if app.type_ahead.is_empty() || app.holds_input() {
-                on_key(app, key, &mut out);
+                on_typed_key(app, key, &mut out);
             } else {
                 app.type_ahead.push_back(key);
             }
@@ -121,6 +121,17 @@ fn key_waits(app: &App, key: &KeyEvent) -> bool {
     }
 }
 
+/// A key as typed. A message said on a screen the key left does not linger on the next one;
+/// one the key itself said (`Saved`, then back to the table) stays. (A key replayed from the
+/// type-ahead keeps the message: it may be the answer the key waited for.)
+fn on_typed_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
+    let (screen, said) = (app.top_screen(), app.said_count);
+    on_key(app, key, out);
+    if app.top_screen() != screen && app.said_count == said {
+        app.message = None;
+    }
+}
+
 fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
     let command = app.keymap.command_for(&key);
     if app.holds_input() {
@@ -155,6 +166,12 @@ fn on_key(app: &mut App, key: KeyEvent, out: &mut Vec<Outgoing>) {
                 app.overlay = None;
             }
         }
+        Some(Overlay::Messages { back }) => match (key.code, command) {
+            (_, Some(Command::Help | Command::Cancel | Command::Leave)) => app.overlay = None,
+            (KeyCode::Up, _) => *back = (*back + 1).min(app.said.len().saturating_sub(1)),
+            (KeyCode::Down, _) => *back = back.saturating_sub(1),
+            _ => {}
+        },
         Some(Overlay::CommandLine(line)) => match command {
             Some(Command::Cancel) => app.overlay = None,
             Some(Command::NextField) => complete(line),
@@ -348,7 +365,10 @@ fn sign_out(app: &mut App) {
 
 /// Names the command line accepts: every command, plus `lang`.
 fn command_names() -> impl Iterator<Item = &'static str> {
-    Command::ALL.into_iter().map(Command::name).chain(["lang"])
+    Command::ALL
+        .into_iter()
+        .map(Command::name)
+        .chain(["lang", "messages"])
 }
 
 /// Tab on the command line: complete the typed prefix, cycling through the matches.
@@ -386,7 +406,10 @@ fn run_command_line(app: &mut App, typed: &str, out: &mut Vec<Outgoing>) {
                     }
                 });
             app.lang = next;
+            // A message in the other language does not stay (`:messages` keeps it).
+            app.message = None;
         }
+        ("messages", None) => app.overlay = Some(Overlay::Messages { back: 0 }),
         (name, None) => match Command::from_name(name) {
             Some(command) => invoke(app, command, out),
             None => {
