@@ -26,7 +26,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use crate::domain::money::Money;
+use crate::domain::money::{Money, Volume};
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
 
@@ -39,6 +39,9 @@ pub enum FieldKind {
     Digits { len: usize },
     /// A sum of money up to `max`, right-aligned, two decimals.
     Amount { max: Decimal },
+    /// A volume in m³ up to `max` (a meter reading), three decimals: read by the one volume
+    /// parser, so its refusal names the limit it enforces.
+    Volume { max: Decimal },
     /// One of `choices`, picked from the lookup list (F4).
     Choice(Vec<Choice>),
     /// Any number of `choices`: in the lookup list (F4 or typing) Enter ticks or unticks the
@@ -137,6 +140,7 @@ impl Field {
             FieldKind::Text { max } => validation::plain_text(text, *max).err(),
             FieldKind::Digits { .. } => None,
             FieldKind::Amount { max } => validation::amount(text, *max).err(),
+            FieldKind::Volume { max } => validation::volume(text, *max).err(),
             FieldKind::Choice(_) => {
                 return self
                     .chosen()
@@ -157,13 +161,22 @@ impl Field {
         error.map(|error| field_error_text(lang, &error))
     }
 
-    /// Leaving a field: an amount is shown as money, with its two decimals.
+    /// Leaving a field: an amount is shown as money, with its two decimals, a volume with its
+    /// three.
     fn tidy(&mut self) {
-        if let FieldKind::Amount { max } = self.kind
-            && let Ok(amount) = validation::amount(self.value(), max)
-            && let Ok(money) = Money::exact(amount)
-        {
-            self.input = Input::new(money.to_string());
+        let tidied = match self.kind {
+            FieldKind::Amount { max } => validation::amount(self.value(), max)
+                .ok()
+                .and_then(|amount| Money::exact(amount).ok())
+                .map(|money| money.to_string()),
+            FieldKind::Volume { max } => validation::volume(self.value(), max)
+                .ok()
+                .and_then(|volume| Volume::exact(volume).ok())
+                .map(|volume| volume.to_string()),
+            _ => None,
+        };
+        if let Some(tidied) = tidied {
+            self.input = Input::new(tidied);
         }
     }
 
@@ -174,9 +187,10 @@ impl Field {
     fn edit(&mut self, key: KeyEvent) -> bool {
         // Numbers and dates are ASCII: what an input method types full-width is read so.
         let key = match self.kind {
-            FieldKind::Digits { .. } | FieldKind::Amount { .. } | FieldKind::Date => {
-                halfwidth_key(key)
-            }
+            FieldKind::Digits { .. }
+            | FieldKind::Amount { .. }
+            | FieldKind::Volume { .. }
+            | FieldKind::Date => halfwidth_key(key),
             _ => key,
         };
         match (key.code, &self.kind) {

@@ -23,7 +23,7 @@ fn field_width(field: &Field) -> usize {
     match &field.kind {
         FieldKind::Text { max } => (*max + 1).min(FIELD_ROOM),
         FieldKind::Digits { len } => len + 1,
-        FieldKind::Amount { .. } => 14,
+        FieldKind::Amount { .. } | FieldKind::Volume { .. } => 14,
         FieldKind::Date => 11,
         FieldKind::Choices(_) => FIELD_ROOM,
         FieldKind::Choice(choices) => choices

@@ -308,7 +308,20 @@ fn meter_form_adds_and_modifies_without_the_number() {
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty());
     insta::assert_snapshot!("meter_form_reading_error", render(&app));
+    // A reading too large is refused by the limit the reading has, not by a count of
+    // characters.
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "1,000,000,000.0");
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(screen.contains("at most 999999999.999"), "{screen}");
+    assert!(!screen.contains("characters"), "{screen}");
+    // F2 went to the first bad field, the electronic reading.
     press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Tab);
+    for _ in 0.."1,000,000,000.0".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
     let sent = press(&mut app, KeyCode::F(2));
     let [
         (

@@ -269,8 +269,16 @@ impl MetersView {
         }
         fields.extend([
             Field::new("ref.f_meter_type", types, true),
-            Field::new("ref.f_electronic", FieldKind::Text { max: 13 }, false),
-            Field::new("ref.f_mechanical", FieldKind::Text { max: 13 }, false),
+            Field::new(
+                "ref.f_electronic",
+                FieldKind::Volume { max: MAX_VOLUME },
+                false,
+            ),
+            Field::new(
+                "ref.f_mechanical",
+                FieldKind::Volume { max: MAX_VOLUME },
+                false,
+            ),
         ]);
         let mut form = Form::new(fields);
         if let Some(row) = row {
