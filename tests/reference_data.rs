@@ -578,6 +578,20 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
             problem: LineProblem::NotUtf8
         }]
     );
+    // The problems list written to a file (over the file just checked: a temporary one).
+    let written = ask(
+        &db,
+        ImportRequest::WriteProblems {
+            path: latin1.path().to_str().unwrap().into(),
+            csv: "line,problem\r\n3,not UTF-8\r\n".into(),
+        },
+    )
+    .await;
+    assert_eq!(written, ImportReply::ProblemsWritten(Ok(())));
+    assert_eq!(
+        std::fs::read_to_string(latin1.path()).unwrap(),
+        "line,problem\r\n3,not UTF-8\r\n"
+    );
 }
 
 #[tokio::test]

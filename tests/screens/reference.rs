@@ -579,6 +579,71 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     let screen = render(&app);
     assert!(screen.contains("line 59:"), "the list scrolls: {screen}");
 
+    // Home and End jump to the first and the last problem; / finds one by its line or text.
+    press(&mut app, KeyCode::Home);
+    assert!(render(&app).contains("line 3:"));
+    press(&mut app, KeyCode::End);
+    let screen = render(&app);
+    assert!(
+        screen.contains("line 59:") && !screen.contains("line 58:"),
+        "{screen}"
+    );
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "database");
+    let screen = render(&app);
+    assert!(screen.contains("Find: database"), "{screen}");
+    assert!(
+        screen.contains("line 9: meter number A9 is already in the database")
+            && !screen.contains("line 7:"),
+        "the first match on top, found from the top after the end: {screen}"
+    );
+    insta::assert_snapshot!("import_find", screen);
+    for _ in 0.."database".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "line 4");
+    let screen = render(&app);
+    assert!(screen.contains("Find: line 4"), "{screen}");
+    let top = |app: &App| {
+        render(app)
+            .lines()
+            .nth(6)
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    assert!(
+        top(&app).contains("line 40:"),
+        "found from line 9 on: {}",
+        render(&app)
+    );
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        top(&app).contains("line 41:"),
+        "Enter: the next one: {}",
+        render(&app)
+    );
+    press(&mut app, KeyCode::F(12));
+    assert!(
+        app.screen
+            .is::<meterdesk::screens::reference::meter_import::ImportView>(),
+        "F12 closes the find box, not the dialog"
+    );
+    // e writes the problems next to the file.
+    let sent = press(&mut app, KeyCode::Char('e'));
+    let [(id, ImportRequest::WriteProblems { path, csv })] =
+        &ref_requests::<ImportRequest>(&sent)[..]
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(path, "/home/counter/meters.csv.problems.csv");
+    assert!(csv.starts_with("line,problem\r\n3,"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 45, "{csv}");
+    reply(&mut app, *id, ImportReply::ProblemsWritten(Ok(())));
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "The problems are written to /home/counter/meters.csv.problems.csv."
+    );
+
     // F12: import nothing, nothing sent, back on the list.
     let sent = press(&mut app, KeyCode::F(12));
     assert!(sent.is_empty());

@@ -18,6 +18,7 @@ use crate::app::form::FormKey;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
+use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::meters::{self, ImportChoice, ImportReport};
 use crate::domain::meter_csv::{
@@ -28,6 +29,8 @@ use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
 use tokio_postgres::Client;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
 
 /// The import dialog's requests.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,12 +42,16 @@ pub enum ImportRequest {
         csv: Arc<MeterCsv>,
         choice: ImportChoice,
     },
+    /// Writes the listed problems to a file, as CSV (`line,problem`); nothing in the database.
+    WriteProblems { path: String, csv: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImportReply {
     Checked(Result<ImportCheck, ImportFileError>),
     Imported(ImportReport),
+    /// The problems file written, or the system's reason why not.
+    ProblemsWritten(Result<(), String>),
 }
 
 /// A checked import file: the good rows, and every problem (the file's and the database's).
@@ -71,7 +78,7 @@ impl RefWork for ImportRequest {
 
     fn idempotency_key(&self) -> Option<&str> {
         match self {
-            ImportRequest::Check { .. } => None,
+            ImportRequest::Check { .. } | ImportRequest::WriteProblems { .. } => None,
             ImportRequest::Import {
                 idempotency_key, ..
             } => Some(idempotency_key),
@@ -82,6 +89,11 @@ impl RefWork for ImportRequest {
     async fn run(&self, db: Db<'_>) -> Result<ImportReply, Failure> {
         Ok(match self {
             ImportRequest::Check { path } => ImportReply::Checked(check(db.client, path).await?),
+            ImportRequest::WriteProblems { path, csv } => ImportReply::ProblemsWritten(
+                tokio::fs::write(path, csv)
+                    .await
+                    .map_err(|error| error.to_string()),
+            ),
             ImportRequest::Import {
                 idempotency_key: key,
                 csv,
@@ -109,7 +121,7 @@ impl RefWork for ImportRequest {
                     ("bad", &bad_lines(&report.errors)),
                 ],
             ))),
-            ImportReply::Checked(_) => None,
+            ImportReply::Checked(_) | ImportReply::ProblemsWritten(_) => None,
         }
     }
 
@@ -175,6 +187,8 @@ pub enum ImportStage {
 pub struct ImportView {
     pub form: Form,
     pub stage: ImportStage,
+    /// The text looked for in the listed problems (`/`), while the find box is open.
+    pub find: Option<Input>,
 }
 
 impl Default for ImportView {
@@ -183,11 +197,86 @@ impl Default for ImportView {
         ImportView {
             form: Form::new(vec![path]),
             stage: ImportStage::Path,
+            find: None,
         }
     }
 }
 
 impl ImportView {
+    /// The problems listed, and how far the list is scrolled.
+    fn listed(&mut self) -> Option<(&[LineError], &mut usize)> {
+        match &mut self.stage {
+            ImportStage::Checked { check, scroll } => Some((&check.errors, scroll)),
+            ImportStage::Done { report, scroll } => Some((&report.errors, scroll)),
+            _ => None,
+        }
+    }
+
+    /// Scrolls to the first problem from `from` on (wrapping round) whose line number or text
+    /// holds what the find box holds; says so when none does.
+    fn find_from(&mut self, from: usize, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        let wanted = self
+            .find
+            .as_ref()
+            .map(|find| find.value().trim().to_lowercase())
+            .unwrap_or_default();
+        let Some((errors, scroll)) = self.listed() else {
+            return;
+        };
+        if wanted.is_empty() || errors.is_empty() {
+            return;
+        }
+        let found = (0..errors.len())
+            .map(|step| (from + step) % errors.len())
+            .find(|&at| {
+                problem_line(lang, &errors[at])
+                    .to_lowercase()
+                    .contains(&wanted)
+            });
+        match found {
+            Some(at) => *scroll = at,
+            None => hub.say(
+                MessageKind::Error,
+                lang.tf("strict.find_none", &[("text", &wanted)]),
+            ),
+        }
+    }
+
+    /// The find box while it is open (`/`), else `otherwise`.
+    fn find_line(&self, otherwise: String, app: &App, theme: &Theme) -> Line<'static> {
+        match &self.find {
+            Some(find) => Line::from(vec![
+                Span::raw(format!(" {} ", app.lang.t("strict.find"))),
+                Span::styled(format!("{} ", inert(find.value())), theme.focused()),
+                Span::styled(format!(" {}", app.t("strict.find_keys")), theme.dim()),
+            ]),
+            None => Line::styled(format!(" {otherwise}"), theme.title()),
+        }
+    }
+
+    /// Writes the listed problems next to the import file, as `<file>.problems.csv`.
+    fn write_problems(&mut self, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        let path = format!("{}.problems.csv", self.form.value(0).trim());
+        let Some((errors, _)) = self.listed() else {
+            return;
+        };
+        let mut csv =
+            crate::domain::csv::record(&[lang.t("strict.col_line"), lang.t("strict.col_problem")]);
+        for error in errors {
+            csv.push_str(&crate::domain::csv::record(&[
+                error.line.to_string(),
+                line_problem_text(lang, &error.problem),
+            ]));
+        }
+        hub.say(
+            MessageKind::Info,
+            lang.tf("strict.writing_problems", &[("path", &path)]),
+        );
+        send(hub, ImportRequest::WriteProblems { path, csv });
+    }
+
     /// Moves through the listed problems.
     fn scroll(&mut self, step: isize) {
         let (scroll, len) = match &mut self.stage {
@@ -266,10 +355,18 @@ impl Screen for ImportView {
                 (Command::Cancel, "ref.legend_import_nothing"),
                 (Command::PageDown, "command.page_down"),
                 (Command::PageUp, "command.page_up"),
+                (Command::First, "command.first"),
+                (Command::Last, "command.last"),
+                (Command::Search, "strict.legend_find"),
+                (Command::Export, "strict.legend_write_problems"),
             ],
             ImportStage::Done { .. } => &[
                 (Command::PageDown, "command.page_down"),
                 (Command::PageUp, "command.page_up"),
+                (Command::First, "command.first"),
+                (Command::Last, "command.last"),
+                (Command::Search, "strict.legend_find"),
+                (Command::Export, "strict.legend_write_problems"),
             ],
             ImportStage::Checking => &[(Command::Cancel, "command.cancel")],
             ImportStage::Importing { .. } => &[],
@@ -323,7 +420,7 @@ impl Screen for ImportView {
                             theme.error()
                         },
                     ),
-                    Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
+                    self.find_line(app.t("ref.import_choice"), app, theme),
                 ],
                 problems(&check.errors, *scroll, height, lang),
             ),
@@ -347,19 +444,22 @@ impl Screen for ImportView {
                 )
             }
             ImportStage::Done { report, scroll } => (
-                vec![Line::styled(
-                    format!(
-                        " {}",
-                        lang.tf(
-                            "ref.imported",
-                            &[
-                                ("count", &report.imported),
-                                ("bad", &bad_lines(&report.errors))
-                            ],
-                        )
+                vec![
+                    Line::styled(
+                        format!(
+                            " {}",
+                            lang.tf(
+                                "ref.imported",
+                                &[
+                                    ("count", &report.imported),
+                                    ("bad", &bad_lines(&report.errors))
+                                ],
+                            )
+                        ),
+                        theme.good(),
                     ),
-                    theme.good(),
-                )],
+                    self.find_line(String::new(), app, theme),
+                ],
                 problems(&report.errors, *scroll, height, lang),
             ),
         };
@@ -382,6 +482,24 @@ impl Screen for ImportView {
                 FormKey::Unhandled => {}
             }
         }
+        if self.find.is_some() {
+            match (key.code, command) {
+                (_, Some(Command::Cancel)) => self.find = None,
+                (KeyCode::Enter, _) => {
+                    let next = self.listed().map_or(0, |(_, scroll)| *scroll + 1);
+                    self.find_from(next, hub);
+                }
+                _ if edits_text(&key) => {
+                    if let Some(find) = self.find.as_mut() {
+                        find.handle_event(&crossterm::event::Event::Key(key));
+                    }
+                    let here = self.listed().map_or(0, |(_, scroll)| *scroll);
+                    self.find_from(here, hub);
+                }
+                _ => return false,
+            }
+            return true;
+        }
         match key.code {
             KeyCode::Up => self.scroll(-1),
             KeyCode::Down => self.scroll(1),
@@ -395,6 +513,10 @@ impl Screen for ImportView {
         match command {
             Command::PageDown => self.scroll(page),
             Command::PageUp => self.scroll(-page),
+            Command::First => self.scroll(isize::MIN),
+            Command::Last => self.scroll(isize::MAX),
+            Command::Search if self.listed().is_some() => self.find = Some(Input::default()),
+            Command::Export if self.listed().is_some() => self.write_problems(hub),
             Command::Save => self.import(hub),
             Command::Cancel | Command::Leave => self.leave(hub),
             _ => return false,
@@ -424,6 +546,24 @@ impl Screen for ImportView {
                 let ImportFileError::Unreadable(detail) = error;
                 let text = lang.tf("ref.file_unreadable", &[("detail", detail)]);
                 fail(&mut self.form, &[(0, text)], hub);
+            }
+            RefAnswer::Done(ImportReply::ProblemsWritten(written)) => {
+                let ImportRequest::WriteProblems { path, .. } = work else {
+                    return;
+                };
+                match written {
+                    Ok(()) => hub.say(
+                        MessageKind::Info,
+                        lang.tf("strict.problems_written", &[("path", path)]),
+                    ),
+                    Err(detail) => hub.say(
+                        MessageKind::Error,
+                        lang.tf(
+                            "strict.problems_not_written",
+                            &[("path", path), ("detail", detail)],
+                        ),
+                    ),
+                }
             }
             answer => {
                 if let RefAnswer::Done(ImportReply::Imported(report)) = answer {
@@ -522,14 +662,14 @@ fn problems(errors: &[LineError], scroll: usize, height: usize, lang: Lang) -> V
         .iter()
         .skip(scroll)
         .take(height)
-        .map(|error| {
-            let line = lang.tf("ref.line_no", &[("line", &error.line)]);
-            Line::from(vec![
-                Span::raw(format!(" {line:>12} ")),
-                Span::raw(line_problem_text(lang, &error.problem)),
-            ])
-        })
+        .map(|error| Line::raw(format!(" {}", problem_line(lang, error))))
         .collect()
+}
+
+/// A listed problem as shown: `     line 12: …`.
+fn problem_line(lang: Lang, error: &LineError) -> String {
+    let line = lang.tf("ref.line_no", &[("line", &error.line)]);
+    format!("{line:>12} {}", line_problem_text(lang, &error.problem))
 }
 
 #[cfg(test)]
