@@ -911,6 +911,47 @@ fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
     insta::assert_snapshot!("scheme_form_falling_prices", render(&app));
 }
 
+/// A tier error is shown on the tier that is wrong: the last one filled, not the fourth.
+#[test]
+fn a_tier_error_is_shown_on_the_tier_that_is_wrong() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "Shops stepped");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "pre");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "step");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2027-01-01");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab); // VAT 9 stays
+    type_text(&mut app, "12");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "50");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "1.00");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "100"); // the last tier filled has a bound
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2.00");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    let screen = render(&app);
+    let line_of = |label: &str| {
+        screen
+            .lines()
+            .find(|line| line.contains(label))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line_of("Tier 2 up to").contains('!'), "{screen}");
+    assert!(!line_of("Tier 4 price").contains('!'), "{screen}");
+}
+
 fn customer_type_row(id: i64, name: &str, customers: i64) -> CustomerTypeRow {
     CustomerTypeRow {
         id,
