@@ -26,6 +26,7 @@ use crate::domain::meter_csv::{
     parse_meter_file,
 };
 use crate::i18n::Lang;
+use crate::screens::legend::{Labelled, PAGING, usual};
 use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
 use tokio_postgres::Client;
@@ -158,6 +159,15 @@ async fn check(
         csv: Arc::new(csv),
         errors,
     }))
+}
+
+/// The keys of the listed problems, on a checked file and after an import: paging, find, and
+/// writing them to a file.
+fn problem_keys() -> impl Iterator<Item = Labelled> {
+    usual(PAGING).chain([
+        (Command::Search, "strict.legend_find"),
+        (Command::Export, "strict.legend_write_problems"),
+    ])
 }
 
 /// Where an import stands.
@@ -348,29 +358,20 @@ impl Screen for ImportView {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        super::common::commands_with(match self.stage {
-            ImportStage::Path => &[(Command::Save, "ref.legend_check")],
-            ImportStage::Checked { .. } => &[
+        let own: Vec<Labelled> = match self.stage {
+            ImportStage::Path => vec![(Command::Save, "ref.legend_check")],
+            ImportStage::Checked { .. } => [
                 (Command::Save, "ref.legend_import_good"),
                 (Command::Cancel, "ref.legend_import_nothing"),
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-                (Command::First, "command.first"),
-                (Command::Last, "command.last"),
-                (Command::Search, "strict.legend_find"),
-                (Command::Export, "strict.legend_write_problems"),
-            ],
-            ImportStage::Done { .. } => &[
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-                (Command::First, "command.first"),
-                (Command::Last, "command.last"),
-                (Command::Search, "strict.legend_find"),
-                (Command::Export, "strict.legend_write_problems"),
-            ],
-            ImportStage::Checking => &[(Command::Cancel, "command.cancel")],
-            ImportStage::Importing { .. } => &[],
-        })
+            ]
+            .into_iter()
+            .chain(problem_keys())
+            .collect(),
+            ImportStage::Done { .. } => problem_keys().collect(),
+            ImportStage::Checking => vec![(Command::Cancel, "command.cancel")],
+            ImportStage::Importing { .. } => Vec::new(),
+        };
+        super::common::commands_with(&own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
