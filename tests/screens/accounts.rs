@@ -509,6 +509,13 @@ fn an_enterprise_type_asks_for_the_company_and_changing_the_nature_changes_the_f
     let screen = render(&app);
     assert!(screen.contains("step 2 asks for: Company"), "{screen}");
     insta::assert_snapshot!("step_1_says_what_the_type_means", screen);
+    let sent = update(&mut app, Msg::Resize(60, 20)).requests;
+    assert!(sent.is_empty(), "{sent:?}");
+    insta::assert_snapshot!(
+        "step_1_says_what_the_type_means_at_60x20",
+        render_at(&app, (60, 20))
+    );
+    update(&mut app, Msg::Resize(80, 24));
     press(&mut app, KeyCode::PageDown);
     let screen = render(&app);
     assert!(screen.contains("Company *") && screen.contains("Contact person *"));

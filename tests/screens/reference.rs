@@ -598,6 +598,9 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
         "the first match on top, found from the top after the end: {screen}"
     );
     insta::assert_snapshot!("import_find", screen);
+    update(&mut app, Msg::Resize(60, 20));
+    insta::assert_snapshot!("import_find_at_60x20", render_at(&app, (60, 20)));
+    update(&mut app, Msg::Resize(80, 24));
     for _ in 0.."database".len() {
         press(&mut app, KeyCode::Backspace);
     }
