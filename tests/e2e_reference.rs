@@ -61,7 +61,7 @@ async fn a_supervisor_imports_100000_meters_through_the_dialog() {
     tmux.wait_for("meterdesk meters template", PATIENCE);
     tmux.text(file.to_str().unwrap());
     tmux.keys(&["F2"]);
-    let checked = tmux.wait_for("99999 good rows, 3 problems.", IMPORT_PATIENCE);
+    let checked = tmux.wait_for("99999 good rows, 3 bad lines.", IMPORT_PATIENCE);
     assert!(checked.contains("line 9:"), "{checked}");
     assert!(checked.contains("line 100002:"), "{checked}");
     assert!(checked.contains("line 100003:"), "{checked}");

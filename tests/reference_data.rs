@@ -22,7 +22,7 @@ use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
 use meterdesk::domain::customer_rules::{
     AccountKind, BasicInfo, BusinessModel, CustomerTypeProblem, Nature, PaymentModel, PersonalInfo,
 };
-use meterdesk::domain::meter_csv::{LineProblem, MeterNo};
+use meterdesk::domain::meter_csv::{LineError, LineProblem, MeterNo};
 use meterdesk::domain::pricing::{BillingMode, SchemeError, Tier};
 use meterdesk::screens::reference::customer_types::{CustomerTypeReply, CustomerTypeRequest};
 use meterdesk::screens::reference::meter_import::{
@@ -564,16 +564,33 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
         missing,
         ImportReply::Checked(Err(ImportFileError::Unreadable(_)))
     ));
-    let latin1 = write_bytes(b"meter_no\xff\n");
+    // A byte that is not UTF-8 is the problem of its line, named; the other lines are read.
+    let latin1 = write_bytes(
+        b"meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\
+          C1,Card DN15,0,0\nC2,Card DN15 Stra\xdfe,0,0\n",
+    );
+    let checked = check(&db, latin1.path().to_str().unwrap()).await;
+    assert_eq!(checked.good, 1);
     assert_eq!(
-        ask(
-            &db,
-            ImportRequest::Check {
-                path: latin1.path().to_str().unwrap().into()
-            }
-        )
-        .await,
-        ImportReply::Checked(Err(ImportFileError::NotUtf8))
+        checked.errors,
+        [LineError {
+            line: 3,
+            problem: LineProblem::NotUtf8
+        }]
+    );
+    // The problems list written to a file (over the file just checked: a temporary one).
+    let written = ask(
+        &db,
+        ImportRequest::WriteProblems {
+            path: latin1.path().to_str().unwrap().into(),
+            csv: "line,problem\r\n3,not UTF-8\r\n".into(),
+        },
+    )
+    .await;
+    assert_eq!(written, ImportReply::ProblemsWritten(Ok(())));
+    assert_eq!(
+        std::fs::read_to_string(latin1.path()).unwrap(),
+        "line,problem\r\n3,not UTF-8\r\n"
     );
 }
 

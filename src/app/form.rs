@@ -30,7 +30,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
 use crate::db::cards::PaymentMethod;
-use crate::domain::money::Money;
+use crate::domain::money::{Money, Volume};
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
 
@@ -43,6 +43,9 @@ pub enum FieldKind {
     Digits { len: usize },
     /// A sum of money up to `max`, right-aligned, two decimals.
     Amount { max: Decimal },
+    /// A volume in m³ up to `max` (a meter reading), three decimals: read by the one volume
+    /// parser, so its refusal names the limit it enforces.
+    Volume { max: Decimal },
     /// One of `choices`, picked from the lookup list (F4).
     Choice(Vec<Choice>),
     /// Any number of `choices`: in the lookup list (F4 or typing) Enter ticks or unticks the
@@ -151,6 +154,7 @@ impl Field {
             FieldKind::Text { max } => validation::plain_text(text, *max).err(),
             FieldKind::Digits { .. } => None,
             FieldKind::Amount { max } => validation::amount(text, *max).err(),
+            FieldKind::Volume { max } => validation::volume(text, *max).err(),
             FieldKind::Choice(_) => {
                 return self
                     .chosen()
@@ -171,33 +175,41 @@ impl Field {
         error.map(|error| field_error_text(lang, &error))
     }
 
-    /// Leaving a field: an amount is shown as money, with its two decimals.
+    /// Leaving a field: an amount is shown as money, with its two decimals, a volume with its
+    /// three.
     fn tidy(&mut self) {
-        if let FieldKind::Amount { max } = self.kind
-            && let Ok(amount) = validation::amount(self.value(), max)
-            && let Ok(money) = Money::exact(amount)
-        {
-            self.input = Input::new(money.to_string());
+        let tidied = match self.kind {
+            FieldKind::Amount { max } => validation::amount(self.value(), max)
+                .ok()
+                .and_then(|amount| Money::exact(amount).ok())
+                .map(|money| money.to_string()),
+            FieldKind::Volume { max } => validation::volume(self.value(), max)
+                .ok()
+                .and_then(|volume| Volume::exact(volume).ok())
+                .map(|volume| volume.to_string()),
+            _ => None,
+        };
+        if let Some(tidied) = tidied {
+            self.input = Input::new(tidied);
         }
     }
 
     /// Applies an editing key, refusing what the kind does not accept. True if the text changed.
+    /// An amount takes every character, so that `-5`, `1e9` or `12,5` is refused by its
+    /// parser (`validation::amount`) as typed, not read as 5, 19 or 125 after the keys it
+    /// could not use were dropped.
     fn edit(&mut self, key: KeyEvent) -> bool {
         // Numbers and dates are ASCII: what an input method types full-width is read so.
         let key = match self.kind {
-            FieldKind::Digits { .. } | FieldKind::Amount { .. } | FieldKind::Date => {
-                halfwidth_key(key)
-            }
+            FieldKind::Digits { .. }
+            | FieldKind::Amount { .. }
+            | FieldKind::Volume { .. }
+            | FieldKind::Date => halfwidth_key(key),
             _ => key,
         };
         match (key.code, &self.kind) {
             (KeyCode::Char(c), FieldKind::Digits { len })
                 if !c.is_ascii_digit() || self.value().chars().count() >= *len =>
-            {
-                return false;
-            }
-            (KeyCode::Char(c), FieldKind::Amount { .. })
-                if !(c.is_ascii_digit() || matches!(c, '.' | ',')) =>
             {
                 return false;
             }
@@ -602,6 +614,7 @@ pub fn field_error_text(lang: Lang, error: &FieldError) -> String {
         FieldError::IdNumberLength => lang.t("field_error.id_length").into(),
         FieldError::IdNumberCharacters => lang.t("field_error.id_characters").into(),
         FieldError::IdNumberBirthDate => lang.t("field_error.id_birth_date").into(),
+        FieldError::IdNumberFutureBirthDate => lang.t("strict.id_birth_future").into(),
         FieldError::IdNumberCheckCharacter => lang.t("field_error.id_check").into(),
         FieldError::CreditCodeLength => lang.t("field_error.credit_length").into(),
         FieldError::CreditCodeCharacters => lang.t("field_error.credit_characters").into(),
@@ -683,7 +696,8 @@ mod tests {
             (1, "1a２34", "123"),
             (4, "２０２６－０３－０１", "2026-03-01"),
             (2, "１２．５", "12.5"),
-            (2, "12x.5", "12.5"),
+            (2, "12x.5", "12x.5"),
+            (2, "-5", "-5"),
         ];
         for (index, keys, kept) in cases {
             let form = typed_into(index, keys);
@@ -754,6 +768,23 @@ mod tests {
             form.focus, 3,
             "the x in between: this Tab is the clerk's own"
         );
+    }
+
+    #[test]
+    fn an_amount_that_is_not_one_is_refused_as_typed() {
+        for (typed, error) in [
+            ("-5", "must not be negative"),
+            ("1e9", "not a number, e.g. 1,234.50"),
+            ("12,5", "commas separate thousands: 1,234.50"),
+        ] {
+            let form = typed_into(2, typed);
+            assert_eq!(form.value(2), typed, "nothing typed is dropped");
+            assert_eq!(
+                form.fields[2].check(Lang::En).as_deref(),
+                Some(error),
+                "{typed:?}"
+            );
+        }
     }
 
     #[test]

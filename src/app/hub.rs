@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{FixedOffset, Local};
+use chrono::{DateTime, FixedOffset, Local, Utc};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -193,6 +193,16 @@ pub struct Message {
     pub text: String,
 }
 
+/// A message said, with when: the last [`MESSAGES_KEPT`] are kept for `:messages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    pub at: DateTime<Utc>,
+    pub message: Message,
+}
+
+/// How many messages `:messages` can show.
+pub const MESSAGES_KEPT: usize = 50;
+
 /// A place on the screen stack: a screen module (`crate::screens`), or the place of the one
 /// the hub is calling (`Vacant`: it is out of the stack meanwhile).
 #[derive(Debug, Clone)]
@@ -213,6 +223,10 @@ pub struct CommandLine {
 pub enum Overlay {
     Help,
     CommandLine(CommandLine),
+    /// The last messages with their times (`:messages`), scrolled `back` lines from the newest.
+    Messages {
+        back: usize,
+    },
 }
 
 /// A question the hub asked on the message line; the next key answers it (the same command
@@ -267,6 +281,11 @@ pub struct App {
     /// What the card on the reader is; `None` while no card is in.
     pub card: Option<CardSeen>,
     pub message: Option<Message>,
+    /// The last messages said, oldest first.
+    pub said: VecDeque<Said>,
+    /// How many messages have been said: a key that changes the screen without saying one
+    /// clears the message line.
+    pub said_count: u64,
     pub keymap: KeyMap,
     pub lang: Lang,
     pub look: Look,
@@ -324,6 +343,8 @@ impl App {
             reader: ReaderState::NoService,
             card: None,
             message: None,
+            said: VecDeque::new(),
+            said_count: 0,
             keymap,
             lang,
             look,
@@ -349,6 +370,13 @@ impl App {
         Typing {
             lang: self.lang,
             auto_advance: self.auto_advance,
+        }
+    }
+
+    /// The id of the screen on top.
+    pub fn top_screen(&self) -> ScreenId {
+        match &self.screen {
+            Slot::Module(id, _) | Slot::Vacant(id) => *id,
         }
     }
 
@@ -976,10 +1004,19 @@ pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
 /// Puts `text` on the message line.
 pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
     app.refused_typing.clear();
-    app.message = Some(Message {
+    let message = Message {
         kind,
         text: text.into(),
+    };
+    if app.said.len() == MESSAGES_KEPT {
+        app.said.pop_front();
+    }
+    app.said.push_back(Said {
+        at: Utc::now(),
+        message: message.clone(),
     });
+    app.said_count += 1;
+    app.message = Some(message);
 }
 
 /// Back to the screen below (F3 on a screen without unsaved changes).

@@ -104,7 +104,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
 fn typed(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
     // Keys already waiting go first: a key never overtakes one typed before it.
     if app.type_ahead.is_empty() || app.holds_input() {
-        on_key(app, typed, out);
+        on_typed_key(app, typed, out);
     } else {
         app.type_ahead.push_back(typed);
     }
@@ -129,6 +129,17 @@ fn key_waits(app: &App, key: &KeyEvent) -> bool {
     match &app.screen {
         Slot::Module(_, screen) => screen.key_waits(key, app),
         _ => false,
+    }
+}
+
+/// A key or a pasted character as typed. A message said on a screen it left does not linger on
+/// the next one; one it said itself (`Saved`, then back to the table) stays. (What is replayed
+/// from the type-ahead keeps the message: it may be the answer the key waited for.)
+fn on_typed_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
+    let (screen, said) = (app.top_screen(), app.said_count);
+    on_key(app, typed, out);
+    if app.top_screen() != screen && app.said_count == said {
+        app.message = None;
     }
 }
 
@@ -171,6 +182,12 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
                 app.overlay = None;
             }
         }
+        Some(Overlay::Messages { back }) => match (key.code, command) {
+            (_, Some(Command::Help | Command::Cancel | Command::Leave)) => app.overlay = None,
+            (KeyCode::Up, _) => *back = (*back + 1).min(app.said.len().saturating_sub(1)),
+            (KeyCode::Down, _) => *back = back.saturating_sub(1),
+            _ => {}
+        },
         Some(Overlay::CommandLine(line)) => match command {
             Some(Command::Cancel) => app.overlay = None,
             Some(Command::NextField) => complete(line),
@@ -458,7 +475,10 @@ fn sign_out(app: &mut App) {
 
 /// Names the command line accepts: every command, plus `lang`.
 fn command_names() -> impl Iterator<Item = &'static str> {
-    Command::ALL.into_iter().map(Command::name).chain(["lang"])
+    Command::ALL
+        .into_iter()
+        .map(Command::name)
+        .chain(["lang", "messages"])
 }
 
 /// Tab on the command line: complete the typed prefix, cycling through the matches.
@@ -496,7 +516,10 @@ fn run_command_line(app: &mut App, typed: &str, out: &mut Vec<Outgoing>) {
                     }
                 });
             app.lang = next;
+            // A message in the other language does not stay (`:messages` keeps it).
+            app.message = None;
         }
+        ("messages", None) => app.overlay = Some(Overlay::Messages { back: 0 }),
         (name, None) => match Command::from_name(name) {
             Some(command) => invoke(app, command, true, out),
             None => {

@@ -1,4 +1,5 @@
-//! Writing CSV as RFC 4180 has it: fields separated by commas, records ended by CRLF, and a
+//! Reading a file's lines (a line that is not UTF-8 is that line's problem), and writing CSV
+//! as RFC 4180 has it: fields separated by commas, records ended by CRLF, and a
 //! field that holds a comma, a quote or a line break enclosed in quotes, its quotes doubled.
 
 /// One record: the fields quoted where needed, separated by commas, ended by CRLF.
@@ -21,9 +22,35 @@ fn quoted(field: &str) -> String {
     }
 }
 
+/// A file's bytes as text, line by line: a line that is not UTF-8 is left blank, and its
+/// number (1-based) is returned, so a reader can name the line instead of refusing the file.
+/// Line numbers are kept: a blank line stands where each bad one was.
+pub fn utf8_lines(bytes: &[u8]) -> (String, Vec<usize>) {
+    let mut bad = Vec::new();
+    let lines: Vec<&str> = bytes
+        .split(|&byte| byte == b'\n')
+        .enumerate()
+        .map(|(index, line)| {
+            std::str::from_utf8(line).unwrap_or_else(|_| {
+                bad.push(index + 1);
+                ""
+            })
+        })
+        .collect();
+    (lines.join("\n"), bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_blanked_and_named() {
+        let (text, bad) = utf8_lines(b"head\r\nok \xe6\xb0\xb4\n\xff bad\r\nlast");
+        assert_eq!(text, "head\r\nok 水\n\nlast");
+        assert_eq!(bad, [3]);
+        assert_eq!(utf8_lines(b"fine\n"), ("fine\n".to_owned(), Vec::new()));
+    }
 
     #[test]
     fn fields_with_commas_quotes_or_line_breaks_are_quoted() {

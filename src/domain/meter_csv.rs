@@ -120,6 +120,8 @@ pub enum LineProblem {
     },
     #[error("meter number {0} is already in the database")]
     AlreadyInDatabase(String),
+    #[error("the line is not UTF-8 text")]
+    NotUtf8,
 }
 
 /// A problem and the line (1-based) it is on.
@@ -174,6 +176,29 @@ impl MeterTypeNames {
             .copied()
             .or_else(|| self.folded.get(&name.to_lowercase()).copied().flatten())
     }
+}
+
+/// How many lines have problems: a line with two problems is one bad line.
+pub fn bad_lines(errors: &[LineError]) -> usize {
+    errors
+        .iter()
+        .map(|error| error.line)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// Reads a meter import file's bytes against the known meter types: a line that is not UTF-8
+/// is a problem of that line, the others are read as [`parse_meter_csv`] reads them.
+pub fn parse_meter_file(bytes: &[u8], types: &MeterTypeNames) -> MeterCsv {
+    let (text, not_utf8) = super::csv::utf8_lines(bytes);
+    let mut csv = parse_meter_csv(&text, types);
+    csv.errors
+        .extend(not_utf8.into_iter().map(|line| LineError {
+            line,
+            problem: LineProblem::NotUtf8,
+        }));
+    csv.errors.sort_by_key(|error| error.line);
+    csv
 }
 
 /// Reads a meter import file against the known meter types.
@@ -391,6 +416,34 @@ mod tests {
         assert_eq!(MeterNo::parse("A B"), Err(MeterNoError::Character(' ')));
         assert_eq!(MeterNo::parse("Ä1"), Err(MeterNoError::Character('Ä')));
         assert_eq!(MeterNo::parse("12_3"), Err(MeterNoError::Character('_')));
+    }
+
+    #[test]
+    fn bad_lines_are_counted_once_however_many_problems_they_have() {
+        let bad_line = "M-1,Card DN15,-1,x\n";
+        let csv = parse(&bad_line.repeat(3));
+        assert_eq!(
+            csv.errors.len(),
+            3 * 2 + 3,
+            "two readings and the duplicate each"
+        );
+        assert_eq!(bad_lines(&csv.errors), 3);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_named_and_the_others_are_read() {
+        let mut file = METER_CSV_TEMPLATE.as_bytes().to_vec();
+        file.extend_from_slice(b"M-1,Card DN15,0,0\nM-2,Card \xff,0,0\r\nM-3,Card DN15,1,\n");
+        let csv = parse_meter_file(&file, &types());
+        assert_eq!(
+            csv.errors,
+            [LineError {
+                line: 3,
+                problem: LineProblem::NotUtf8
+            }]
+        );
+        let lines: Vec<usize> = csv.rows.iter().map(|row| row.line).collect();
+        assert_eq!(lines, [2, 4]);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub enum FieldError {
     IdNumberCharacters,
     #[error("the birth date in the identity card number is not a real date")]
     IdNumberBirthDate,
+    #[error("the birth date in the identity card number is in the future")]
+    IdNumberFutureBirthDate,
     #[error("the identity card number's check character is wrong: a character was mistyped")]
     IdNumberCheckCharacter,
     #[error("a unified social credit code has 18 characters")]
@@ -177,7 +179,9 @@ pub fn phone(text: &str) -> Result<String, FieldError> {
 /// An identity document number under the utility's policy; uppercased (a typed `x` is `X`).
 pub fn id_document_number(text: &str, policy: IdDocumentPolicy) -> Result<String, FieldError> {
     match policy {
-        IdDocumentPolicy::ResidentIdentityCard => resident_identity_number(text),
+        IdDocumentPolicy::ResidentIdentityCard => {
+            resident_identity_number(text, chrono::Local::now().date_naive())
+        }
         IdDocumentPolicy::FreeForm => free_form_number(text),
     }
 }
@@ -361,7 +365,8 @@ fn free_form_number(text: &str) -> Result<String, FieldError> {
     plain_text(&to_halfwidth(text), DOCUMENT_NUMBER_MAX).map(|number| number.to_ascii_uppercase())
 }
 
-fn resident_identity_number(text: &str) -> Result<String, FieldError> {
+/// A resident identity card number of someone born by `today`.
+fn resident_identity_number(text: &str, today: NaiveDate) -> Result<String, FieldError> {
     let number = compact_code(&non_blank(text)?);
     if number.chars().count() != 18 {
         return Err(FieldError::IdNumberLength);
@@ -379,6 +384,9 @@ fn resident_identity_number(text: &str) -> Result<String, FieldError> {
     if born.is_none_or(|date| date < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN))
     {
         return Err(FieldError::IdNumberBirthDate);
+    }
+    if born.is_some_and(|date| date > today) {
+        return Err(FieldError::IdNumberFutureBirthDate);
     }
     let sum: u32 = bytes
         .iter()
@@ -546,6 +554,25 @@ mod tests {
 
     fn dec(text: &str) -> Decimal {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_identity_card_number_born_after_today_is_refused() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        // 110105 20261204 001 and its check character: born tomorrow.
+        let tomorrow = "11010520261204001";
+        let sum: u32 = tomorrow
+            .bytes()
+            .zip(ID_NUMBER_WEIGHTS)
+            .map(|(digit, weight)| u32::from(digit - b'0') * weight)
+            .sum();
+        let number = format!("{tomorrow}{}", ID_NUMBER_CHECK[(sum % 11) as usize] as char);
+        assert_eq!(
+            resident_identity_number(&number, today),
+            Err(FieldError::IdNumberFutureBirthDate)
+        );
+        let day_after = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        assert_eq!(resident_identity_number(&number, day_after), Ok(number));
     }
 
     fn strict_id(text: &str) -> Result<String, FieldError> {

@@ -34,7 +34,7 @@ use crate::domain::money::Money;
 use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, column_widths, header_of, line_of};
+use crate::ui::table::{Column, header_of, line_of, widths_for};
 use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
 
@@ -681,10 +681,10 @@ fn head_lines(account: &Account, lang: Lang, theme: &Theme) -> Vec<Line<'static>
 const COLUMNS: [Column; 7] = [
     Column::new("acct.col_date", 16, 0, false),
     Column::new("acct.col_kind", 10, 2, false),
-    Column::new("acct.col_amount", 10, 1, true),
-    Column::new("acct.col_balance", 10, 1, true),
+    Column::new("acct.col_amount", 10, 1, true).whole(),
+    Column::new("acct.col_balance", 10, 1, true).whole(),
     Column::new("acct.col_method", 6, 2, false),
-    Column::new("acct.col_receipt", 7, 0, true),
+    Column::new("acct.col_receipt", 7, 0, true).whole(),
     Column::new("acct.col_operator", 5, 1, false),
 ];
 
@@ -693,29 +693,13 @@ impl AccountScreen {
         let lang = app.lang;
         let [header_line, rows_area] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-        let widths = column_widths(&COLUMNS, area.width);
-        frame.render_widget(
-            Paragraph::new(header_of(&COLUMNS, &widths, lang, theme.header())),
-            header_line,
-        );
-        if self.page.rows.is_empty() {
-            let none = Line::styled(format!(" {}", lang.t("acct.no_transactions")), theme.dim());
-            frame.render_widget(Paragraph::new(none), rows_area);
-            return;
-        }
-        let lines: Vec<Line> = self
+        let account = self.account.as_ref();
+        let cells: Vec<[String; 7]> = self
             .page
             .rows
             .iter()
-            .enumerate()
-            .map(|(index, line)| {
-                let style = if index == self.selected {
-                    theme.selected()
-                } else {
-                    Style::new()
-                };
-                let account = self.account.as_ref();
-                let cells = [
+            .map(|line| {
+                [
                     local(&line.at, app.zone),
                     kind_label(lang, account, &line.kind),
                     line.amount.to_string(),
@@ -723,8 +707,29 @@ impl AccountScreen {
                     inert(line.method.as_deref().unwrap_or("")).into_owned(),
                     line.receipt_no.map(|n| n.to_string()).unwrap_or_default(),
                     inert(line.operator.as_deref().unwrap_or("")).into_owned(),
-                ];
-                line_of(&COLUMNS, &cells, &widths, style, COLUMNS.len())
+                ]
+            })
+            .collect();
+        let widths = widths_for(&COLUMNS, &cells, area.width);
+        frame.render_widget(
+            Paragraph::new(header_of(&COLUMNS, &widths, lang, theme.header())),
+            header_line,
+        );
+        if cells.is_empty() {
+            let none = Line::styled(format!(" {}", lang.t("acct.no_transactions")), theme.dim());
+            frame.render_widget(Paragraph::new(none), rows_area);
+            return;
+        }
+        let lines: Vec<Line> = cells
+            .iter()
+            .enumerate()
+            .map(|(index, cells)| {
+                let style = if index == self.selected {
+                    theme.selected()
+                } else {
+                    Style::new()
+                };
+                line_of(&COLUMNS, cells, &widths, style, COLUMNS.len())
             })
             .collect();
         frame.render_widget(Paragraph::new(lines), rows_area);

@@ -104,6 +104,18 @@ impl BasicForm {
         self.form.set(index, text);
     }
 
+    /// A form of `nature` that keeps what was typed in `typed` in the fields both have (the
+    /// customer type changed in step 1: the name, mobile or address still apply).
+    pub fn keeping(nature: Nature, typed: &BasicForm) -> BasicForm {
+        let mut basic = BasicForm::new(nature);
+        for &field in Field::of(nature) {
+            if Field::of(typed.nature).contains(&field) {
+                basic.set(field, typed.value(field));
+            }
+        }
+        basic
+    }
+
     /// Checks the fields by kind and by the domain's rules; on errors the form shows them all
     /// and the cursor goes to the first.
     pub fn validate(&mut self, lang: Lang, policy: IdDocumentPolicy) -> Option<BasicInfo> {

@@ -26,7 +26,7 @@ use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::form;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, column_widths, header_of, line_of};
+use crate::ui::table::{Column, header_of, line_of, widths_for};
 use crate::ui::theme::Theme;
 
 /// The bills of one customer.
@@ -385,7 +385,8 @@ impl Screen for BillsScreen {
             0,
             Line::from(Span::styled(format!(" {head}"), theme.title())),
         );
-        let widths = column_widths(&COLUMNS, area.width);
+        // The minimums hold every figure a bill can have: no row is measured.
+        let widths = widths_for::<[String; 0]>(&COLUMNS, &[], area.width);
         line_at(
             frame,
             area,

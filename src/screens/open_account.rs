@@ -12,8 +12,8 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::basic_info::{
-    BasicForm, answer_save, below, customer_write, key_to_form, line_at, nature_text, operator,
-    refused_while_saving, who,
+    BasicForm, answer_save, below, customer_write, key_to_form, label_key, line_at, nature_text,
+    operator, refused_while_saving, who,
 };
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
 use crate::app::requests::{Progress, Read, Services};
@@ -24,12 +24,12 @@ use crate::db::DbError;
 use crate::db::customer_changes::{self, OpenOutcome, Opening};
 use crate::db::customer_types::{self, CustomerTypeOption};
 use crate::db::meters::{self, Meter};
-use crate::domain::customer_rules::BasicInfo;
+use crate::domain::customer_rules::{BasicInfo, Field};
 use crate::domain::money::Volume;
 use crate::i18n::Lang;
 use crate::ui::form;
 use crate::ui::inert::inert;
-use crate::ui::text::{fit, truncate};
+use crate::ui::text::{coded, fit, truncate};
 use crate::ui::theme::Theme;
 
 /// Meters shown per page in step 3.
@@ -340,8 +340,10 @@ impl OpenAccountWizard {
                     hub.say(MessageKind::Error, hub.app.t("open.choose_type"));
                     return;
                 };
-                if self.basic.as_ref().is_none_or(|b| b.nature != nature) {
-                    self.basic = Some(BasicForm::new(nature));
+                match &self.basic {
+                    Some(basic) if basic.nature == nature => {}
+                    Some(typed) => self.basic = Some(BasicForm::keeping(nature, typed)),
+                    None => self.basic = Some(BasicForm::new(nature)),
                 }
                 self.step = WizardStep::BasicInfo;
                 hub.app.message = None;
@@ -422,6 +424,32 @@ impl OpenAccountWizard {
 }
 
 /// Whether a meter search sent as typed is on its way.
+/// What choosing `customer_type` means, under it in step 1: how its customers pay, and the
+/// information step 2 will ask for.
+fn type_means(lang: Lang, customer_type: &CustomerTypeOption) -> String {
+    let fields: Vec<&str> = Field::of(customer_type.nature)
+        .iter()
+        .map(|&field| lang.t(label_key(field)))
+        .collect();
+    format!(
+        " {}",
+        lang.tf(
+            "helps.type_means",
+            &[
+                (
+                    "model",
+                    &coded(
+                        lang,
+                        "details.model_",
+                        customer_type.business_model.as_str()
+                    ),
+                ),
+                ("fields", &fields.join(", ")),
+            ],
+        )
+    )
+}
+
 fn searching_as_typed(app: &App) -> bool {
     asking(app, |request| {
         request
@@ -493,6 +521,17 @@ impl Screen for OpenAccountWizard {
                 text.push_str(&format!(" · {}", inert(&who(info))));
             }
             line_at(frame, area, 1, Line::raw(truncate(&text, room)));
+            if self.step == WizardStep::CustomerType {
+                line_at(
+                    frame,
+                    area,
+                    2,
+                    Line::styled(
+                        truncate(&type_means(lang, customer_type), room),
+                        theme.dim(),
+                    ),
+                );
+            }
         }
         let body = below(area, 3);
         match self.step {

@@ -28,8 +28,8 @@ use crate::domain::money::Money;
 use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, column_widths, header_of, line_of};
-use crate::ui::text::{truncate, width};
+use crate::ui::table::{Column, header_of, line_of, table_width, widths_for};
+use crate::ui::text::{truncate, width, window};
 use crate::ui::theme::Theme;
 
 /// The customer table: the search box and the page of rows on screen.
@@ -47,6 +47,9 @@ pub struct CustomerTable {
     pub selected: usize,
     /// Until the first page arrives.
     pub loading: bool,
+    /// Cells the rows are scrolled to the left (Left / Right on the rows), when the table is
+    /// wider than the screen.
+    pub sideways: u16,
 }
 
 impl Default for CustomerTable {
@@ -57,6 +60,7 @@ impl Default for CustomerTable {
             query: CustomerSearch::All,
             typed_error: None,
             page: Page::default(),
+            sideways: 0,
             selected: 0,
             loading: true,
         }
@@ -115,7 +119,7 @@ impl CustomerTable {
                 self.query = search.clone();
                 self.typed_error = None;
                 hub.app.message = None;
-                let size = hub.app.table_rows();
+                let size = page_rows(hub.app);
                 fetch(hub, search, PageAt::First, size, PageApply::Search);
             }
             Err(error @ SearchError::CheckDigit) => {
@@ -123,6 +127,22 @@ impl CustomerTable {
                 hub.say(MessageKind::Error, hub.app.lang.t("customers.check_digit"));
             }
         }
+    }
+
+    /// Left/Right: the rows move a step sideways, within what does not fit on the screen.
+    fn scroll_sideways(&mut self, direction: i16, app: &App) {
+        let rows: Vec<[String; 10]> = self
+            .page
+            .rows
+            .iter()
+            .map(|row| cells(row, app.lang))
+            .collect();
+        let screen = app.viewport.0;
+        let hidden = table_width(&widths_for(&COLUMNS, &rows, screen)).saturating_sub(screen);
+        self.sideways = self
+            .sideways
+            .saturating_add_signed(direction * SIDEWAYS_STEP)
+            .min(hidden);
     }
 
     /// Up/Down: move within the page; past its edge, fetch one more row and scroll.
@@ -137,7 +157,7 @@ impl CustomerTable {
 
     /// PgDn / PgUp / Home / End / F5.
     fn page_command(&mut self, command: Command, hub: &mut Hub) {
-        let size = hub.app.table_rows();
+        let size = page_rows(hub.app);
         let search = self.query.clone();
         if let Some((at, apply)) = paging::page_for(
             &self.page,
@@ -222,10 +242,17 @@ impl Screen for CustomerTable {
         ])
         .areas(area);
         draw_search(frame, search_line, self, lang, theme);
+        let [rows_area, whole_line] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(rows_area);
 
-        let widths = column_widths(&COLUMNS, area.width);
+        let rows: Vec<[String; 10]> = self.page.rows.iter().map(|row| cells(row, lang)).collect();
+        let widths = widths_for(&COLUMNS, &rows, area.width);
+        let sideways = self
+            .sideways
+            .min(table_width(&widths).saturating_sub(area.width));
         let header = header_of(&COLUMNS, &widths, lang, theme.header());
-        frame.render_widget(Paragraph::new(header), header_line);
+        frame.render_widget(Paragraph::new(header).scroll((0, sideways)), header_line);
+        draw_whole_row(frame, whole_line, self, &widths, lang, theme);
 
         if self.page.rows.is_empty() {
             let note = if self.loading {
@@ -239,31 +266,23 @@ impl Screen for CustomerTable {
             );
             return;
         }
-        let lines: Vec<Line> = self
-            .page
-            .rows
+        let lines: Vec<Line> = rows
             .iter()
             .enumerate()
-            .map(|(index, row)| {
+            .map(|(index, cells)| {
                 let style = if index == self.selected && !self.search_focused {
                     theme.selected()
                 } else {
                     Style::new()
                 };
-                line_of(
-                    &COLUMNS,
-                    &cells(row, lang),
-                    &widths,
-                    style,
-                    SELECTION_COLUMNS,
-                )
+                line_of(&COLUMNS, cells, &widths, style, SELECTION_COLUMNS)
             })
             .collect();
-        frame.render_widget(Paragraph::new(lines), rows_area);
+        frame.render_widget(Paragraph::new(lines).scroll((0, sideways)), rows_area);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        let size = hub.app.table_rows();
+        let size = page_rows(hub.app);
         fetch(
             hub,
             CustomerSearch::All,
@@ -288,6 +307,8 @@ impl Screen for CustomerTable {
             }
             KeyCode::Up if !self.search_focused => self.move_selection(-1, hub),
             KeyCode::Down if !self.search_focused => self.move_selection(1, hub),
+            KeyCode::Left if !self.search_focused => self.scroll_sideways(-1, hub.app),
+            KeyCode::Right if !self.search_focused => self.scroll_sideways(1, hub.app),
             _ => return false,
         }
         true
@@ -362,66 +383,16 @@ impl Screen for CustomerTable {
 /// At 80 columns the minimums plus one space between columns fill the line exactly; money
 /// and numbers always fit in full, only text is cut.
 const COLUMNS: [Column; 10] = [
-    Column {
-        header: "customers.col_number",
-        min: 8,
-        grow: 0,
-        right_aligned: false,
-    },
-    Column {
-        header: "customers.col_name",
-        min: 8,
-        grow: 4,
-        right_aligned: false,
-    },
-    Column {
-        header: "customers.col_type",
-        min: 5,
-        grow: 2,
-        right_aligned: false,
-    },
-    Column {
-        header: "customers.col_meter",
-        min: 9,
-        grow: 1,
-        right_aligned: false,
-    },
-    Column {
-        header: "customers.col_account",
-        min: 4,
-        grow: 0,
-        right_aligned: false,
-    },
-    Column {
-        header: "customers.col_balance",
-        min: 10,
-        grow: 1,
-        right_aligned: true,
-    },
-    Column {
-        header: "customers.col_card",
-        min: 5,
-        grow: 1,
-        right_aligned: false,
-    },
-    Column {
-        header: "customers.col_phone",
-        min: 11,
-        grow: 1,
-        right_aligned: false,
-    },
-    Column {
-        header: "customers.col_address",
-        min: 5,
-        grow: 6,
-        right_aligned: false,
-    },
-    Column {
-        header: "customers.col_status",
-        min: 6,
-        grow: 0,
-        right_aligned: false,
-    },
+    Column::new("customers.col_number", 8, 0, false).whole(),
+    Column::new("customers.col_name", 8, 4, false),
+    Column::new("customers.col_type", 5, 2, false),
+    Column::new("customers.col_meter", 9, 1, false).whole(),
+    Column::new("customers.col_account", 4, 0, false),
+    Column::new("customers.col_balance", 10, 1, true).whole(),
+    Column::new("customers.col_card", 5, 1, false),
+    Column::new("customers.col_phone", 11, 1, false),
+    Column::new("customers.col_address", 5, 6, false),
+    Column::new("customers.col_status", 6, 0, false),
 ];
 
 /// The cells of one customer, in column order, as they are shown.
@@ -459,6 +430,46 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
 /// (`meterdesk bench` counts the bytes) while the number and name are what the eye looks for.
 const SELECTION_COLUMNS: usize = 2;
 
+/// Cells a Left or Right moves the rows.
+const SIDEWAYS_STEP: i16 = 10;
+
+/// The rows of a page: the lines for tables, less the line that shows the selected row whole.
+fn page_rows(app: &App) -> usize {
+    app.table_rows().saturating_sub(1).max(1)
+}
+
+/// Under the rows: the selected customer's name and address whole, which the columns may
+/// cut; and, when the table is wider than the screen, that Left and Right scroll it.
+fn draw_whole_row(
+    frame: &mut Frame,
+    area: Rect,
+    table: &CustomerTable,
+    widths: &[u16],
+    lang: Lang,
+    theme: &Theme,
+) {
+    let room = usize::from(area.width);
+    let more = if table_width(widths) > area.width {
+        format!(" {}", lang.t("whole.sideways"))
+    } else {
+        String::new()
+    };
+    let whole = table
+        .selected_row()
+        .map(|row| format!(" {} · {}", inert(&row.name), inert(&row.address)))
+        .unwrap_or_default();
+    let whole = truncate(&whole, room.saturating_sub(width(&more)));
+    let pad = " ".repeat(room.saturating_sub(width(&whole) + width(&more)));
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(whole, theme.title()),
+            Span::raw(pad),
+            Span::styled(more, theme.dim()),
+        ])),
+        area,
+    );
+}
+
 fn draw_search(frame: &mut Frame, area: Rect, table: &CustomerTable, lang: Lang, theme: &Theme) {
     let label = format!(" {} ", lang.t("customers.search"));
     let room = usize::from(area.width)
@@ -466,7 +477,8 @@ fn draw_search(frame: &mut Frame, area: Rect, table: &CustomerTable, lang: Lang,
         .min(30);
     let value = table.search.value();
     let scroll = table.search.visual_scroll(room);
-    let shown: String = truncate(&inert(value).chars().skip(scroll).collect::<String>(), room);
+    // `visual_scroll` counts cells, not characters: a CJK character takes two.
+    let shown = window(&inert(value), scroll, room);
     let style = if table.search_focused {
         theme.focused()
     } else {

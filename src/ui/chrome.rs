@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::inert::inert;
-use super::text::{truncate, truncate_left, width};
+use super::text::{chunks, truncate, truncate_left, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::{CommandLine, DbStatus, MessageKind};
@@ -115,6 +115,48 @@ pub fn top_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Span::raw(status),
     ]);
     frame.render_widget(Paragraph::new(line).style(theme.bar()), area);
+}
+
+/// `:messages`: the last messages with their times, newest at the bottom, each whole (broken
+/// into lines, nothing cut); the newest `back` left out, to read older ones.
+pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &Theme) {
+    const TIME: &str = "%H:%M:%S ";
+    let inner = usize::from(area.width.saturating_sub(2)).max(10);
+    let room = usize::from(area.height.saturating_sub(3));
+    let mut lines: Vec<Line> = Vec::new();
+    for said in app.said.iter().take(app.said.len().saturating_sub(back)) {
+        let time = said.at.with_timezone(&app.zone).format(TIME).to_string();
+        let (mark, style) = match said.message.kind {
+            MessageKind::Error => ("! ", theme.error()),
+            MessageKind::Info => ("", theme.good()),
+        };
+        let text = format!("{mark}{}", inert(&said.message.text));
+        for (index, piece) in chunks(&text, inner - width(&time)).into_iter().enumerate() {
+            let lead = if index == 0 {
+                time.clone()
+            } else {
+                " ".repeat(width(&time))
+            };
+            lines.push(Line::from(vec![
+                Span::styled(lead, theme.dim()),
+                Span::styled(piece, style),
+            ]));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled(app.t("whole.no_messages"), theme.dim()));
+    }
+    let mut shown = lines.split_off(lines.len().saturating_sub(room));
+    shown.push(Line::styled(app.t("whole.messages_keys"), theme.dim()));
+    popup(
+        frame,
+        area,
+        (area.width, area.height),
+        &app.t("whole.messages_title"),
+        shown,
+        false,
+        theme,
+    );
 }
 
 pub fn message_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -12,7 +12,7 @@ use super::chrome::centred;
 use super::inert::inert;
 use super::text::{fit, truncate, width, window};
 use super::theme::Theme;
-use crate::app::form::{Field, FieldKind, Form};
+use crate::app::form::{CHOICES_SEPARATOR, Field, FieldKind, Form};
 use crate::i18n::Lang;
 
 /// Widest a field is drawn; longer text scrolls inside it.
@@ -23,7 +23,7 @@ fn field_width(field: &Field) -> usize {
     match &field.kind {
         FieldKind::Text { max } => (*max + 1).min(FIELD_ROOM),
         FieldKind::Digits { len } => len + 1,
-        FieldKind::Amount { .. } => 14,
+        FieldKind::Amount { .. } | FieldKind::Volume { .. } => 14,
         FieldKind::Date => 11,
         FieldKind::Choices(_) => FIELD_ROOM,
         FieldKind::Choice(choices) => choices
@@ -81,7 +81,10 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
         } else {
             field.input.visual_scroll(cells.saturating_sub(1))
         };
-        let shown = visible(&field.input, scroll, cells);
+        let shown = match field.kind {
+            FieldKind::Choices(_) => ticked(field, cells),
+            _ => visible(&field.input, scroll, cells),
+        };
         let style = if focused {
             theme.focused()
         } else {
@@ -140,6 +143,40 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
             theme,
         );
     }
+}
+
+/// A multiple choice's ticked labels in `cells`, drawn inert: as many as fit, then how many
+/// more (`Card DN15, Plain DN20 +2`), so no ticked one is hidden without a sign; when not even
+/// the first fits, it is cut with `…` before the count.
+fn ticked(field: &Field, cells: usize) -> String {
+    let labels: Vec<String> = field
+        .value()
+        .split(CHOICES_SEPARATOR)
+        .filter(|label| !label.is_empty())
+        .map(|label| inert(label).into_owned())
+        .collect();
+    let with_more = |listed: String, more: usize| match more {
+        0 => listed,
+        _ => format!("{listed} +{more}"),
+    };
+    (1..=labels.len())
+        .rev()
+        .map(|shown| {
+            with_more(
+                labels[..shown].join(CHOICES_SEPARATOR),
+                labels.len() - shown,
+            )
+        })
+        .find(|text| width(text) <= cells)
+        .unwrap_or_else(|| {
+            let more = labels.len().saturating_sub(1);
+            let suffix = with_more(String::new(), more);
+            let first = labels.first().map_or("", String::as_str);
+            format!(
+                "{}{suffix}",
+                truncate(first, cells.saturating_sub(width(&suffix)))
+            )
+        })
 }
 
 /// The part of `input` after `scroll` cells that fits in `cells`, drawn inert.
@@ -204,4 +241,32 @@ pub fn list(
             ..inner
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::form::Choice;
+
+    #[test]
+    fn a_multiple_choice_shows_every_ticked_label_or_how_many_more() {
+        let choice = |label: &str| Choice {
+            key: label.to_owned(),
+            label: label.to_owned(),
+        };
+        let labels = ["IC卡水表 DN15", "Plain DN20", "Remote DN25", "Bulk DN50"];
+        let mut form = Form::new(vec![Field::new(
+            "ref.col_meter_types",
+            FieldKind::Choices(labels.map(choice).to_vec()),
+            false,
+        )]);
+        form.set(0, &labels.join(CHOICES_SEPARATOR));
+        let field = &form.fields[0];
+        assert_eq!(
+            ticked(field, 80),
+            "IC卡水表 DN15, Plain DN20, Remote DN25, Bulk DN50"
+        );
+        assert_eq!(ticked(field, 32), "IC卡水表 DN15, Plain DN20 +2");
+        assert_eq!(ticked(field, 12), "IC卡水表… +3");
+    }
 }

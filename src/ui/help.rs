@@ -43,7 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .map(|c| format!(":{}", c.name()))
         .collect();
     footer.push(Line::raw(format!(
-        " {} {} :lang",
+        " {} {} :lang :messages",
         lang.t("help.command_line"),
         names.join(" ")
     )));

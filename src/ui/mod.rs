@@ -37,6 +37,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     match &app.overlay {
         Some(Overlay::Help) => help::draw(frame, body, app, &theme),
+        Some(Overlay::Messages { back }) => {
+            chrome::messages(frame, body, app, *back, &theme);
+            chrome::message_line(frame, message, app, &theme);
+        }
         Some(Overlay::CommandLine(line)) => chrome::command_line(frame, message, line, &theme),
         None => chrome::message_line(frame, message, app, &theme),
     }

@@ -4,15 +4,18 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::text::fit;
+use super::text::{fit, width};
 use crate::i18n::Lang;
 
-/// A column: its header's catalogue key, the cells it needs, and its share of spare room.
+/// A column: its header's catalogue key, the cells it needs, its share of spare room, and
+/// whether its cells are always shown whole (numbers a clerk reads out or types elsewhere:
+/// customer, meter and receipt numbers, amounts).
 pub struct Column {
     pub header: &'static str,
     pub min: u16,
     pub grow: u16,
     pub right_aligned: bool,
+    pub whole: bool,
 }
 
 impl Column {
@@ -22,20 +25,47 @@ impl Column {
             min,
             grow,
             right_aligned,
+            whole: false,
+        }
+    }
+
+    /// The column's cells are never cut: it is as wide as its widest cell.
+    pub const fn whole(self) -> Column {
+        Column {
+            whole: true,
+            ..self
         }
     }
 }
 
-/// Each column's width for a table `total` cells wide: the minimums, then the spare room
-/// shared by the columns' weights (what rounding leaves goes to the column that grows most).
-pub fn column_widths(columns: &[Column], total: u16) -> Vec<u16> {
+/// Each column's width for `rows` in a table `total` cells wide: the minimums (a whole
+/// column's is its widest cell), then the spare room shared by the columns' weights (what
+/// rounding leaves goes to the column that grows most). The sum (with a space between
+/// columns) may exceed `total`: the table then scrolls sideways (the customer table) rather
+/// than cut a number.
+pub fn widths_for<R: AsRef<[String]>>(columns: &[Column], rows: &[R], total: u16) -> Vec<u16> {
+    let mins: Vec<u16> = columns
+        .iter()
+        .enumerate()
+        .map(|(index, column)| {
+            let widest = rows
+                .iter()
+                .filter(|_| column.whole)
+                .filter_map(|cells| cells.as_ref().get(index))
+                .map(|cell| u16::try_from(width(cell)).unwrap_or(u16::MAX))
+                .max()
+                .unwrap_or(0);
+            column.min.max(widest)
+        })
+        .collect();
     let gaps = columns.len().saturating_sub(1) as u16;
-    let needed: u16 = columns.iter().map(|c| c.min).sum::<u16>() + gaps;
+    let needed: u16 = mins.iter().sum::<u16>() + gaps;
     let spare = total.saturating_sub(needed);
     let weights: u16 = columns.iter().map(|c| c.grow).sum::<u16>().max(1);
     let mut widths: Vec<u16> = columns
         .iter()
-        .map(|c| c.min + spare * c.grow / weights)
+        .zip(mins)
+        .map(|(c, min)| min + spare * c.grow / weights)
         .collect();
     let given: u16 = widths.iter().sum::<u16>() + gaps;
     if let Some(widest) = (0..columns.len()).max_by_key(|&i| (columns[i].grow, usize::MAX - i)) {
@@ -72,4 +102,36 @@ pub fn line_of(
         spans.push(Span::raw(format!(" {}", fitted[styled..].join(" "))));
     }
     Line::from(spans)
+}
+
+/// The width of a table of columns `widths` wide, a space between them.
+pub fn table_width(widths: &[u16]) -> u16 {
+    widths.iter().sum::<u16>() + widths.len().saturating_sub(1) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: [Column; 3] = [
+        Column::new("a", 4, 0, false).whole(),
+        Column::new("b", 4, 1, false),
+        Column::new("c", 4, 0, true).whole(),
+    ];
+
+    fn rows(cells: [&str; 3]) -> Vec<Vec<String>> {
+        vec![cells.map(str::to_owned).to_vec()]
+    }
+
+    #[test]
+    fn a_whole_column_is_as_wide_as_its_widest_cell() {
+        assert_eq!(widths_for(&COLUMNS, &rows(["1", "x", "2"]), 20), [4, 10, 4]);
+        let wide = rows(["201700000001", "name", "1234567.89"]);
+        assert_eq!(widths_for(&COLUMNS, &wide, 20), [12, 4, 10]);
+        assert_eq!(
+            table_width(&widths_for(&COLUMNS, &wide, 20)),
+            28,
+            "wider than 20"
+        );
+    }
 }

@@ -220,6 +220,22 @@ fn leaving_the_wizard_with_typed_information_asks_once() {
     assert!(app.screen.is::<CustomerTable>());
 }
 
+/// F12 on a changed form asks once, and its message names F12 among the keys that discard.
+#[test]
+fn f12_on_a_changed_form_does_what_its_message_says() {
+    let mut app = wizard_at_step_2();
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::F(12));
+    assert!(app.screen.is::<OpenAccountWizard>(), "asked, not left");
+    let screen = render(&app);
+    assert!(
+        screen.contains("Unsaved changes: F3 or F12 again discards them"),
+        "{screen}"
+    );
+    press(&mut app, KeyCode::F(12));
+    assert!(app.screen.is::<CustomerTable>(), "F12 again discards");
+}
+
 fn personal(name: &str, mobile: &str) -> Info {
     Info::Personal(PersonalInfo {
         name: name.into(),
@@ -489,10 +505,24 @@ fn an_enterprise_type_asks_for_the_company_and_changing_the_nature_changes_the_f
     press(&mut app, KeyCode::F(4));
     type_text(&mut app, "shops");
     press(&mut app, KeyCode::Enter);
+    // Step 1 says what the chosen type means: how its customers pay, what step 2 asks.
+    let screen = render(&app);
+    assert!(screen.contains("step 2 asks for: Company"), "{screen}");
+    insta::assert_snapshot!("step_1_says_what_the_type_means", screen);
+    let sent = update(&mut app, Msg::Resize(60, 20)).requests;
+    assert!(sent.is_empty(), "{sent:?}");
+    insta::assert_snapshot!(
+        "step_1_says_what_the_type_means_at_60x20",
+        render_at(&app, (60, 20))
+    );
+    update(&mut app, Msg::Resize(80, 24));
     press(&mut app, KeyCode::PageDown);
     let screen = render(&app);
     assert!(screen.contains("Company *") && screen.contains("Contact person *"));
     assert!(!screen.contains("Household"), "{screen}");
+    // What still applies is kept: the address, not the person's name.
+    assert!(screen.contains("北京市朝阳区建国路88号"), "{screen}");
+    assert!(!screen.contains("张伟"), "{screen}");
     insta::assert_snapshot!(screen);
 }
 
@@ -753,7 +783,7 @@ fn texts_name_the_keys_as_rebound_in_the_config() {
     type_text(&mut app, "李娜");
     press(&mut app, KeyCode::F(14));
     assert!(
-        render(&app).contains("Unsaved changes: F14 again discards them"),
+        render(&app).contains("Unsaved changes: F14 or F13 again discards them"),
         "{}",
         render(&app)
     );

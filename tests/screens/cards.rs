@@ -302,9 +302,18 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
     insert(&mut app, seen_user(user_card(5)));
     open_card_screen(&mut app);
     press(&mut app, KeyCode::Char('r'));
+    // A mistyped amount is refused as typed, not read as the digits that were kept.
     type_text(&mut app, "12x0");
     let sent = press(&mut app, KeyCode::Tab);
     assert!(sent.is_empty());
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "12x0 is not an amount: {sent:?}");
+    let screen = render(&app);
+    assert!(screen.contains("not a number"), "{screen}");
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "120");
     let sent = press(&mut app, KeyCode::F(2));
     let QuoteRecharge {
         customer_id: 42,

@@ -308,7 +308,20 @@ fn meter_form_adds_and_modifies_without_the_number() {
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty());
     insta::assert_snapshot!("meter_form_reading_error", render(&app));
+    // A reading too large is refused by the limit the reading has, not by a count of
+    // characters.
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "1,000,000,000.0");
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(screen.contains("at most 999999999.999"), "{screen}");
+    assert!(!screen.contains("characters"), "{screen}");
+    // F2 went to the first bad field, the electronic reading.
     press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Tab);
+    for _ in 0.."1,000,000,000.0".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
     let sent = press(&mut app, KeyCode::F(2));
     let [
         (
@@ -570,6 +583,74 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
     let screen = render(&app);
     assert!(screen.contains("line 59:"), "the list scrolls: {screen}");
 
+    // Home and End jump to the first and the last problem; / finds one by its line or text.
+    press(&mut app, KeyCode::Home);
+    assert!(render(&app).contains("line 3:"));
+    press(&mut app, KeyCode::End);
+    let screen = render(&app);
+    assert!(
+        screen.contains("line 59:") && !screen.contains("line 58:"),
+        "{screen}"
+    );
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "database");
+    let screen = render(&app);
+    assert!(screen.contains("Find: database"), "{screen}");
+    assert!(
+        screen.contains("line 9: meter number A9 is already in the database")
+            && !screen.contains("line 7:"),
+        "the first match on top, found from the top after the end: {screen}"
+    );
+    insta::assert_snapshot!("import_find", screen);
+    update(&mut app, Msg::Resize(60, 20));
+    insta::assert_snapshot!("import_find_at_60x20", render_at(&app, (60, 20)));
+    update(&mut app, Msg::Resize(80, 24));
+    for _ in 0.."database".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "line 4");
+    let screen = render(&app);
+    assert!(screen.contains("Find: line 4"), "{screen}");
+    let top = |app: &App| {
+        render(app)
+            .lines()
+            .nth(6)
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    assert!(
+        top(&app).contains("line 40:"),
+        "found from line 9 on: {}",
+        render(&app)
+    );
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        top(&app).contains("line 41:"),
+        "Enter: the next one: {}",
+        render(&app)
+    );
+    press(&mut app, KeyCode::F(12));
+    assert!(
+        app.screen
+            .is::<meterdesk::screens::reference::meter_import::ImportView>(),
+        "F12 closes the find box, not the dialog"
+    );
+    // e writes the problems next to the file.
+    let sent = press(&mut app, KeyCode::Char('e'));
+    let [(id, ImportRequest::WriteProblems { path, csv })] =
+        &ref_requests::<ImportRequest>(&sent)[..]
+    else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(path, "/home/counter/meters.csv.problems.csv");
+    assert!(csv.starts_with("line,problem\r\n3,"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 45, "{csv}");
+    reply(&mut app, *id, ImportReply::ProblemsWritten(Ok(())));
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "The problems are written to /home/counter/meters.csv.problems.csv."
+    );
+
     // F12: import nothing, nothing sent, back on the list.
     let sent = press(&mut app, KeyCode::F(12));
     assert!(sent.is_empty());
@@ -758,6 +839,23 @@ fn price_schemes_list_and_a_price_preview() {
         screen.contains("tier 2: 40.000 m³ × 2.0000 = 80"),
         "{screen}"
     );
+    // What is not a volume is refused as typed, not priced as 125, 19 or 5 m³.
+    press(&mut app, KeyCode::Tab);
+    for (typed, refusal) in [
+        ("12,5", "commas separate thousands"),
+        ("1e9", "not a number"),
+        ("-5", "must not be negative"),
+    ] {
+        press(&mut app, KeyCode::Backspace);
+        press(&mut app, KeyCode::Backspace);
+        press(&mut app, KeyCode::Backspace);
+        press(&mut app, KeyCode::Backspace);
+        type_text(&mut app, typed);
+        let screen = render(&app);
+        assert!(screen.contains(typed), "{typed:?} shown as typed: {screen}");
+        assert!(screen.contains(refusal), "{typed:?}: {screen}");
+        assert!(!screen.contains("Amount"), "{typed:?} priced: {screen}");
+    }
     press(&mut app, KeyCode::Char('?'));
     assert!(
         matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),
@@ -818,6 +916,47 @@ fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
     let message = app.message.clone().unwrap().text;
     assert!(message.contains("below the previous tier"), "{message}");
     insta::assert_snapshot!("scheme_form_falling_prices", render(&app));
+}
+
+/// A tier error is shown on the tier that is wrong: the last one filled, not the fourth.
+#[test]
+fn a_tier_error_is_shown_on_the_tier_that_is_wrong() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "Shops stepped");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "pre");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "step");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2027-01-01");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab); // VAT 9 stays
+    type_text(&mut app, "12");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "50");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "1.00");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "100"); // the last tier filled has a bound
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2.00");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    let screen = render(&app);
+    let line_of = |label: &str| {
+        screen
+            .lines()
+            .find(|line| line.contains(label))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line_of("Tier 2 up to").contains('!'), "{screen}");
+    assert!(!line_of("Tier 4 price").contains('!'), "{screen}");
 }
 
 fn customer_type_row(id: i64, name: &str, customers: i64) -> CustomerTypeRow {

@@ -186,3 +186,75 @@ fn the_legend_and_the_help_offer_only_what_the_roles_allow() {
     }
     assert!(shown.contains(":operators"), "{shown}");
 }
+
+/// Runs `typed` on the command line.
+fn command(app: &mut App, typed: &str) {
+    press(app, KeyCode::Char(':'));
+    type_text(app, typed);
+    press(app, KeyCode::Enter);
+}
+
+/// A message longer than the line is cut there, and `:messages` shows it whole with its time,
+/// the newest last; Up shows older ones, F12 closes.
+#[test]
+fn messages_longer_than_the_line_can_be_read_whole() {
+    let mut app = signed_in(Lang::En);
+    let long = format!("{}END", "x".repeat(90));
+    command(&mut app, &long);
+    let screen = render(&app);
+    assert!(!screen.contains("END"), "the line cuts it: {screen}");
+    command(&mut app, "messages");
+    let screen = render(&app);
+    let whole: String = screen
+        .lines()
+        .map(|line| line.trim_matches(|c| c == '"' || c == ' ' || c == '│'))
+        .collect();
+    assert!(whole.contains(&long), "{screen}");
+    assert!(
+        screen.contains("Welcome, 王芳."),
+        "older ones too: {screen}"
+    );
+    let time = app.said.back().unwrap().at.with_timezone(&app.zone);
+    assert!(
+        screen.contains(&time.format("%H:%M:%S").to_string()),
+        "{screen}"
+    );
+    press(&mut app, KeyCode::Up);
+    assert!(!render(&app).contains("END"), "Up leaves the newest out");
+    press(&mut app, KeyCode::Down);
+    let noon = chrono::DateTime::parse_from_rfc3339("2026-12-03T12:00:00Z").unwrap();
+    for said in app.said.iter_mut() {
+        said.at = noon.to_utc();
+    }
+    app.zone = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    insta::assert_snapshot!("messages_at_80x24", render(&app));
+    let sent = update(&mut app, Msg::Resize(60, 20)).requests;
+    answer(&mut app, &sent, Reply::screen(sample_page(14)));
+    insta::assert_snapshot!("messages_at_60x20", render_at(&app, (60, 20)));
+
+    press(&mut app, KeyCode::F(12));
+    assert!(app.overlay.is_none());
+}
+
+/// A message said on one screen is gone on the next one, and in another language.
+#[test]
+fn messages_of_a_previous_screen_or_language_do_not_linger() {
+    let mut app = signed_in(Lang::En);
+    assert!(render(&app).contains("Welcome, 王芳."));
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        !render(&app).contains("Welcome"),
+        "Details has its own line"
+    );
+    press(&mut app, KeyCode::F(3));
+    command(&mut app, "nosuch");
+    assert!(render(&app).contains("Unknown command"));
+    command(&mut app, "lang zh");
+    let screen = render(&app);
+    assert!(!screen.contains("Unknown command"), "{screen}");
+    command(&mut app, "messages");
+    assert!(
+        render(&app).contains("Unknown command"),
+        ":messages keeps it"
+    );
+}

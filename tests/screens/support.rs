@@ -174,7 +174,11 @@ pub fn signed_in_at(lang: Lang, size: (u16, u16)) -> App {
         panic!("the customer table asks for its first page: {next:?}")
     };
     let rows = request.of::<Fetch>().expect("a page of customers").size;
-    assert_eq!(rows, usize::from(size.1) - 5, "a page fills the table");
+    assert_eq!(
+        rows,
+        usize::from(size.1) - 6,
+        "a page fills the table, less the line that shows the selected row whole"
+    );
     answer(&mut app, &next, Reply::screen(sample_page(rows)));
     update(
         &mut app,

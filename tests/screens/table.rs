@@ -175,39 +175,39 @@ fn typing_on_while_a_search_is_on_its_way_searches_again_at_once() {
         (
             CustomerSearch::Text("L".into()),
             PageAt::First,
-            25,
+            24,
             PageApply::Search
         )
     );
     assert!(!reply(&mut app, &again, page_of(1..5, false, false)).redraw);
-    reply(&mut app, &resized, page_of(40..65, false, false));
-    assert_eq!(shown_ids(&app), (40..65).collect::<Vec<_>>());
+    reply(&mut app, &resized, page_of(40..64, false, false));
+    assert_eq!(shown_ids(&app), (40..64).collect::<Vec<_>>());
 }
 
 #[test]
 fn paging_keys_ask_for_the_right_page_and_show_it() {
     let mut app = signed_in(Lang::En);
     let size = table(&app).page.rows.len();
-    assert_eq!(size, 19);
+    assert_eq!(size, 18);
     let all = CustomerSearch::All;
 
     // PgDn: the page after the last row, the selection kept where it was on screen.
     press(&mut app, KeyCode::Down);
     let sent = press(&mut app, KeyCode::PageDown);
-    let last = cursor_of(&app, 19, &all);
+    let last = cursor_of(&app, 18, &all);
     assert_eq!(
         page_request(&sent),
         (all.clone(), PageAt::After(last), size, PageApply::Select(1))
     );
     // Keys pressed meanwhile wait for that page.
     assert!(press(&mut app, KeyCode::Down).is_empty());
-    reply(&mut app, &sent, page_of(20..39, true, true));
-    assert_eq!(shown_ids(&app), (20..39).collect::<Vec<_>>());
-    assert_eq!(selected_id(&app), 22, "Select(1), then the waiting Down");
+    reply(&mut app, &sent, page_of(19..37, true, true));
+    assert_eq!(shown_ids(&app), (19..37).collect::<Vec<_>>());
+    assert_eq!(selected_id(&app), 21, "Select(1), then the waiting Down");
 
     // PgUp: the page before the first row.
     let sent = press(&mut app, KeyCode::PageUp);
-    let first = cursor_of(&app, 20, &all);
+    let first = cursor_of(&app, 19, &all);
     assert_eq!(
         page_request(&sent),
         (
@@ -217,7 +217,7 @@ fn paging_keys_ask_for_the_right_page_and_show_it() {
             PageApply::Select(2)
         )
     );
-    reply(&mut app, &sent, page_of(1..20, false, true));
+    reply(&mut app, &sent, page_of(1..19, false, true));
     assert_eq!(selected_id(&app), 3);
 
     // End: the last page, its last row selected.
@@ -231,7 +231,7 @@ fn paging_keys_ask_for_the_right_page_and_show_it() {
             PageApply::Select(usize::MAX)
         )
     );
-    reply(&mut app, &sent, page_of(982..1001, true, false));
+    reply(&mut app, &sent, page_of(983..1001, true, false));
     assert_eq!(selected_id(&app), 1000);
     // Down on the last row of the last page asks nothing; PgDn just selects the last row.
     assert!(press(&mut app, KeyCode::Down).is_empty());
@@ -245,27 +245,27 @@ fn paging_keys_ask_for_the_right_page_and_show_it() {
         page_request(&sent),
         (all.clone(), PageAt::First, size, PageApply::Select(0))
     );
-    reply(&mut app, &sent, page_of(1..20, false, true));
+    reply(&mut app, &sent, page_of(1..19, false, true));
     assert_eq!(selected_id(&app), 1);
     // Up on the first row of the first page asks nothing.
     assert!(press(&mut app, KeyCode::Up).is_empty());
 
     // Down past the bottom edge: one row after the last, the page scrolls by one.
-    for _ in 0..18 {
+    for _ in 0..17 {
         assert!(press(&mut app, KeyCode::Down).is_empty());
     }
     let sent = press(&mut app, KeyCode::Down);
-    let last = cursor_of(&app, 19, &all);
+    let last = cursor_of(&app, 18, &all);
     assert_eq!(
         page_request(&sent),
         (all.clone(), PageAt::After(last), 1, PageApply::ScrollDown)
     );
-    reply(&mut app, &sent, page_of([20], true, true));
-    assert_eq!(shown_ids(&app), (2..21).collect::<Vec<_>>());
-    assert_eq!(selected_id(&app), 20);
+    reply(&mut app, &sent, page_of([19], true, true));
+    assert_eq!(shown_ids(&app), (2..20).collect::<Vec<_>>());
+    assert_eq!(selected_id(&app), 19);
 
     // Up past the top edge: one row before the first.
-    for _ in 0..18 {
+    for _ in 0..17 {
         assert!(press(&mut app, KeyCode::Up).is_empty());
     }
     let sent = press(&mut app, KeyCode::Up);
@@ -275,7 +275,7 @@ fn paging_keys_ask_for_the_right_page_and_show_it() {
         (all, PageAt::Before(first), 1, PageApply::ScrollUp)
     );
     reply(&mut app, &sent, page_of([1], false, true));
-    assert_eq!(shown_ids(&app), (1..20).collect::<Vec<_>>());
+    assert_eq!(shown_ids(&app), (1..19).collect::<Vec<_>>());
     assert_eq!(selected_id(&app), 1);
     assert!(render(&app).contains("M02000001"));
 }
@@ -449,4 +449,100 @@ fn signing_out_from_the_table_is_asked_first() {
         assert!(app.session.is_none());
         assert!(app.screen.is::<SignIn>());
     }
+}
+
+/// The search box scrolls by display width: twenty or forty 张 (two cells each) show as many
+/// as fit, ending with the last one typed, instead of ten or none.
+#[test]
+fn a_long_cjk_search_shows_its_end() {
+    for count in [20, 40] {
+        let mut app = signed_in(Lang::En);
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, &"张".repeat(count));
+        let screen = render(&app);
+        let search_line = screen
+            .lines()
+            .find(|line| line.contains("张"))
+            .unwrap_or_else(|| panic!("{count} × 张 typed, none shown: {screen}"));
+        let shown = search_line.matches('张').count();
+        assert!(
+            (13..=15).contains(&shown),
+            "{count}: {shown} shown: {search_line}"
+        );
+    }
+}
+
+/// A page whose customers have 12-digit meter numbers and big balances.
+fn long_numbers_page() -> Page {
+    let mut page = sample_page(3);
+    for (index, row) in page.rows.iter_mut().enumerate() {
+        row.meter_no = format!("20170000000{index}");
+        row.balance = Decimal::new(123_456_789_012, 2);
+    }
+    page
+}
+
+/// Shows `page` in the table of a terminal of `size`.
+fn showing(page: Page, size: (u16, u16)) -> App {
+    let mut app = signed_in_at(Lang::En, size);
+    let sent = press(&mut app, KeyCode::F(5));
+    reply(&mut app, &sent, page);
+    app
+}
+
+#[test]
+fn meter_numbers_and_amounts_are_never_cut() {
+    for size in [(120, 40), (80, 24)] {
+        let app = showing(long_numbers_page(), size);
+        let screen = render_at(&app, size);
+        assert!(screen.contains("201700000000"), "{size:?}: {screen}");
+        assert!(screen.contains("1234567890.12"), "{size:?}: {screen}");
+        assert!(screen.contains("10000017"), "{size:?}: {screen}");
+    }
+    insta::assert_snapshot!(
+        "long_numbers_at_80x24",
+        render_at(&showing(long_numbers_page(), (80, 24)), (80, 24))
+    );
+}
+
+#[test]
+fn the_selected_row_shows_its_name_and_address_whole() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    let screen = render(&app);
+    assert!(
+        screen
+            .contains("北京市自来水集团有限责任公司第三营业所 · 北京市朝阳区建国路88号3单元502室"),
+        "{screen}"
+    );
+}
+
+/// Narrower than the columns need, the table scrolls sideways with Left and Right instead of
+/// dropping the columns on the right.
+#[test]
+fn a_narrow_table_scrolls_sideways() {
+    let size = (60, 20);
+    let mut app = showing(sample_page(14), size);
+    let screen = render_at(&app, size);
+    assert!(!screen.contains("Status"), "{screen}");
+    assert!(screen.contains("← → more columns"), "{screen}");
+    insta::assert_snapshot!("customer_table_at_60x20", screen);
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Right);
+    }
+    let screen = render_at(&app, size);
+    assert!(screen.contains("Status"), "{screen}");
+    assert!(screen.contains("open"), "{screen}");
+    insta::assert_snapshot!("customer_table_at_60x20_scrolled", screen);
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Left);
+    }
+    assert!(render_at(&app, size).contains("Cust.No."));
+    assert!(
+        !render_at(&app, size).contains("Status"),
+        "back at the left edge"
+    );
 }

@@ -15,7 +15,7 @@ use crate::app::{App, Command, Hub};
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed};
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, column_widths, header_of, line_of};
+use crate::ui::table::{Column, header_of, line_of, widths_for};
 use crate::ui::theme::Theme;
 
 /// An import dialog (meters, readings): the path `form`, the two `hints` under it, then the
@@ -221,7 +221,7 @@ pub(crate) fn table(
     theme: &Theme,
 ) {
     let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let widths = column_widths(columns, area.width);
+    let widths = widths_for(columns, rows, area.width);
     let header_line = header_of(columns, &widths, lang, theme.header());
     frame.render_widget(Paragraph::new(header_line), header);
     if rows.is_empty() {

@@ -5,26 +5,33 @@
 
 use std::sync::Arc;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 
-use super::common::{draw_import, fail, import_key, import_page, move_in, note};
+use super::common::{fail, move_in, note};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
 use super::texts::meter_no_error_text;
+use crate::app::form::FormKey;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
+use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::meters::{self, ImportChoice, ImportReport};
 use crate::domain::meter_csv::{
-    LineError, LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, Reading, parse_meter_csv,
+    LineError, LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, Reading, bad_lines,
+    parse_meter_file,
 };
 use crate::i18n::Lang;
+use crate::screens::legend::{Labelled, PAGING, usual};
 use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
 use tokio_postgres::Client;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
 
 /// The import dialog's requests.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,12 +43,16 @@ pub enum ImportRequest {
         csv: Arc<MeterCsv>,
         choice: ImportChoice,
     },
+    /// Writes the listed problems to a file, as CSV (`line,problem`); nothing in the database.
+    WriteProblems { path: String, csv: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImportReply {
     Checked(Result<ImportCheck, ImportFileError>),
     Imported(ImportReport),
+    /// The problems file written, or the system's reason why not.
+    ProblemsWritten(Result<(), String>),
 }
 
 /// A checked import file: the good rows, and every problem (the file's and the database's).
@@ -53,12 +64,12 @@ pub struct ImportCheck {
     pub good: usize,
 }
 
-/// Why an import file could not be read at all.
+/// Why an import file could not be read at all (a line that is not UTF-8 is that line's
+/// problem, not the file's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportFileError {
     /// The system's reason (no such file, permission denied …).
     Unreadable(String),
-    NotUtf8,
 }
 
 impl RefWork for ImportRequest {
@@ -68,7 +79,7 @@ impl RefWork for ImportRequest {
 
     fn idempotency_key(&self) -> Option<&str> {
         match self {
-            ImportRequest::Check { .. } => None,
+            ImportRequest::Check { .. } | ImportRequest::WriteProblems { .. } => None,
             ImportRequest::Import {
                 idempotency_key, ..
             } => Some(idempotency_key),
@@ -79,6 +90,11 @@ impl RefWork for ImportRequest {
     async fn run(&self, db: Db<'_>) -> Result<ImportReply, Failure> {
         Ok(match self {
             ImportRequest::Check { path } => ImportReply::Checked(check(db.client, path).await?),
+            ImportRequest::WriteProblems { path, csv } => ImportReply::ProblemsWritten(
+                tokio::fs::write(path, csv)
+                    .await
+                    .map_err(|error| error.to_string()),
+            ),
             ImportRequest::Import {
                 idempotency_key: key,
                 csv,
@@ -101,9 +117,12 @@ impl RefWork for ImportRequest {
         match reply {
             ImportReply::Imported(report) => Some(Ok(lang.tf(
                 "ref.imported",
-                &[("count", &report.imported), ("bad", &report.errors.len())],
+                &[
+                    ("count", &report.imported),
+                    ("bad", &bad_lines(&report.errors)),
+                ],
             ))),
-            ImportReply::Checked(_) => None,
+            ImportReply::Checked(_) | ImportReply::ProblemsWritten(_) => None,
         }
     }
 
@@ -119,17 +138,14 @@ async fn check(
     client: &Client,
     path: &str,
 ) -> Result<Result<ImportCheck, ImportFileError>, Failure> {
-    let text = match tokio::fs::read(path).await {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(_) => return Ok(Err(ImportFileError::NotUtf8)),
-        },
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
         Err(error) => return Ok(Err(ImportFileError::Unreadable(error.to_string()))),
     };
     let types = meters::meter_types(client).await?;
     let csv = tokio::task::spawn_blocking(move || {
         let names = MeterTypeNames::new(types.iter().map(|t| (t.name.as_str(), t.id)));
-        parse_meter_csv(&text, &names)
+        parse_meter_file(&bytes, &names)
     })
     .await
     .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
@@ -143,6 +159,15 @@ async fn check(
         csv: Arc::new(csv),
         errors,
     }))
+}
+
+/// The keys of the listed problems, on a checked file and after an import: paging, find, and
+/// writing them to a file.
+fn problem_keys() -> impl Iterator<Item = Labelled> {
+    usual(PAGING).chain([
+        (Command::Search, "strict.legend_find"),
+        (Command::Export, "strict.legend_write_problems"),
+    ])
 }
 
 /// Where an import stands.
@@ -172,6 +197,8 @@ pub enum ImportStage {
 pub struct ImportView {
     pub form: Form,
     pub stage: ImportStage,
+    /// The text looked for in the listed problems (`/`), while the find box is open.
+    pub find: Option<Input>,
 }
 
 impl Default for ImportView {
@@ -180,11 +207,86 @@ impl Default for ImportView {
         ImportView {
             form: Form::new(vec![path]),
             stage: ImportStage::Path,
+            find: None,
         }
     }
 }
 
 impl ImportView {
+    /// The problems listed, and how far the list is scrolled.
+    fn listed(&mut self) -> Option<(&[LineError], &mut usize)> {
+        match &mut self.stage {
+            ImportStage::Checked { check, scroll } => Some((&check.errors, scroll)),
+            ImportStage::Done { report, scroll } => Some((&report.errors, scroll)),
+            _ => None,
+        }
+    }
+
+    /// Scrolls to the first problem from `from` on (wrapping round) whose line number or text
+    /// holds what the find box holds; says so when none does.
+    fn find_from(&mut self, from: usize, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        let wanted = self
+            .find
+            .as_ref()
+            .map(|find| find.value().trim().to_lowercase())
+            .unwrap_or_default();
+        let Some((errors, scroll)) = self.listed() else {
+            return;
+        };
+        if wanted.is_empty() || errors.is_empty() {
+            return;
+        }
+        let found = (0..errors.len())
+            .map(|step| (from + step) % errors.len())
+            .find(|&at| {
+                problem_line(lang, &errors[at])
+                    .to_lowercase()
+                    .contains(&wanted)
+            });
+        match found {
+            Some(at) => *scroll = at,
+            None => hub.say(
+                MessageKind::Error,
+                lang.tf("strict.find_none", &[("text", &wanted)]),
+            ),
+        }
+    }
+
+    /// The find box while it is open (`/`), else `otherwise`.
+    fn find_line(&self, otherwise: String, app: &App, theme: &Theme) -> Line<'static> {
+        match &self.find {
+            Some(find) => Line::from(vec![
+                Span::raw(format!(" {} ", app.lang.t("strict.find"))),
+                Span::styled(format!("{} ", inert(find.value())), theme.focused()),
+                Span::styled(format!(" {}", app.t("strict.find_keys")), theme.dim()),
+            ]),
+            None => Line::styled(format!(" {otherwise}"), theme.title()),
+        }
+    }
+
+    /// Writes the listed problems next to the import file, as `<file>.problems.csv`.
+    fn write_problems(&mut self, hub: &mut Hub) {
+        let lang = hub.app.lang;
+        let path = format!("{}.problems.csv", self.form.value(0).trim());
+        let Some((errors, _)) = self.listed() else {
+            return;
+        };
+        let mut csv =
+            crate::domain::csv::record(&[lang.t("strict.col_line"), lang.t("strict.col_problem")]);
+        for error in errors {
+            csv.push_str(&crate::domain::csv::record(&[
+                error.line.to_string(),
+                line_problem_text(lang, &error.problem),
+            ]));
+        }
+        hub.say(
+            MessageKind::Info,
+            lang.tf("strict.writing_problems", &[("path", &path)]),
+        );
+        send(hub, ImportRequest::WriteProblems { path, csv });
+    }
+
     /// Moves through the listed problems.
     fn scroll(&mut self, step: isize) {
         let (scroll, len) = match &mut self.stage {
@@ -251,105 +353,119 @@ impl ImportView {
 }
 
 impl Screen for ImportView {
-    fn unsaved(&self) -> bool {
-        self.form.is_dirty()
-    }
-
     fn crumb(&self, lang: Lang) -> String {
         lang.t("ref.screen_import").to_owned()
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        super::common::commands_with(match self.stage {
-            ImportStage::Path => &[(Command::Save, "ref.legend_check")],
-            ImportStage::Checked { .. } => &[
+        let own: Vec<Labelled> = match self.stage {
+            ImportStage::Path => vec![(Command::Save, "ref.legend_check")],
+            ImportStage::Checked { .. } => [
                 (Command::Save, "ref.legend_import_good"),
                 (Command::Cancel, "ref.legend_import_nothing"),
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-            ],
-            ImportStage::Done { .. } => &[
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-            ],
-            ImportStage::Checking => &[(Command::Cancel, "command.cancel")],
-            ImportStage::Importing { .. } => &[],
-        })
+            ]
+            .into_iter()
+            .chain(problem_keys())
+            .collect(),
+            ImportStage::Done { .. } => problem_keys().collect(),
+            ImportStage::Checking => vec![(Command::Cancel, "command.cancel")],
+            ImportStage::Importing { .. } => Vec::new(),
+        };
+        super::common::commands_with(&own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let columns = lang.tf(
-            "ref.import_columns",
-            &[("header", &METER_CSV_TEMPLATE.trim_end())],
+        let [path, hint, status, list] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(2),
+            Constraint::Length(2),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        crate::ui::form::draw(frame, path, &self.form, lang, theme);
+        frame.render_widget(
+            Paragraph::new(vec![
+                note(lang.t("ref.import_template"), theme),
+                note(
+                    &lang.tf(
+                        "ref.import_columns",
+                        &[("header", &METER_CSV_TEMPLATE.trim_end())],
+                    ),
+                    theme,
+                ),
+            ]),
+            hint,
         );
-        let hints = [lang.t("ref.import_template"), columns.as_str()];
-        draw_import(
-            frame,
-            area,
-            (&self.form, lang, theme),
-            hints,
-            |height| match &self.stage {
-                ImportStage::Path => (
-                    vec![note(&app.t("ref.import_enter_path"), theme)],
-                    Vec::new(),
-                ),
-                ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
-                ImportStage::Checked { check, scroll } => (
-                    vec![
-                        Line::styled(
-                            format!(
-                                " {}",
-                                lang.tf(
-                                    "ref.checked",
-                                    &[("good", &check.good), ("bad", &check.errors.len())],
-                                )
-                            ),
-                            if check.errors.is_empty() {
-                                theme.good()
-                            } else {
-                                theme.error()
-                            },
+        let height = usize::from(list.height);
+        let (summary, shown): (Vec<Line>, Vec<Line>) = match &self.stage {
+            ImportStage::Path => (
+                vec![note(&app.t("ref.import_enter_path"), theme)],
+                Vec::new(),
+            ),
+            ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
+            ImportStage::Checked { check, scroll } => (
+                vec![
+                    Line::styled(
+                        format!(
+                            " {}",
+                            lang.tf(
+                                "ref.checked",
+                                &[("good", &check.good), ("bad", &bad_lines(&check.errors))],
+                            )
                         ),
-                        Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
+                        if check.errors.is_empty() {
+                            theme.good()
+                        } else {
+                            theme.error()
+                        },
+                    ),
+                    self.find_line(app.t("ref.import_choice"), app, theme),
+                ],
+                problems(&check.errors, *scroll, height, lang),
+            ),
+            ImportStage::Importing { done, total, .. } => {
+                let bar_width = 40usize;
+                let filled = if *total == 0 {
+                    bar_width
+                } else {
+                    (*done as usize * bar_width) / (*total as usize).max(1)
+                };
+                let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
+                (
+                    vec![
+                        Line::raw(format!(" {}", lang.t("ref.importing"))),
+                        Line::raw(format!(
+                            " {bar} {}",
+                            lang.tf("ref.progress", &[("done", done), ("total", total)])
+                        )),
                     ],
-                    problems(&check.errors, *scroll, height, lang),
-                ),
-                ImportStage::Importing { done, total, .. } => {
-                    let bar_width = 40usize;
-                    let filled = if *total == 0 {
-                        bar_width
-                    } else {
-                        (*done as usize * bar_width) / (*total as usize).max(1)
-                    };
-                    let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
-                    (
-                        vec![
-                            Line::raw(format!(" {}", lang.t("ref.importing"))),
-                            Line::raw(format!(
-                                " {bar} {}",
-                                lang.tf("ref.progress", &[("done", done), ("total", total)])
-                            )),
-                        ],
-                        Vec::new(),
-                    )
-                }
-                ImportStage::Done { report, scroll } => (
-                    vec![Line::styled(
+                    Vec::new(),
+                )
+            }
+            ImportStage::Done { report, scroll } => (
+                vec![
+                    Line::styled(
                         format!(
                             " {}",
                             lang.tf(
                                 "ref.imported",
-                                &[("count", &report.imported), ("bad", &report.errors.len())],
+                                &[
+                                    ("count", &report.imported),
+                                    ("bad", &bad_lines(&report.errors))
+                                ],
                             )
                         ),
                         theme.good(),
-                    )],
-                    problems(&report.errors, *scroll, height, lang),
-                ),
-            },
-        );
+                    ),
+                    self.find_line(String::new(), app, theme),
+                ],
+                problems(&report.errors, *scroll, height, lang),
+            ),
+        };
+        frame.render_widget(Paragraph::new(summary), status);
+        frame.render_widget(Paragraph::new(shown), list);
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
@@ -357,22 +473,51 @@ impl Screen for ImportView {
         if super::common::waits_for_save(hub, &key, command, on_form) {
             return true;
         }
-        import_key(
-            self,
-            on_form,
-            (key, command),
-            hub,
-            |view| &mut view.form,
-            Self::check,
-            Self::scroll,
-        )
+        if on_form {
+            match hub.form_key(&mut self.form, key, command) {
+                FormKey::Taken => return true,
+                FormKey::Submit => {
+                    self.check(hub);
+                    return true;
+                }
+                FormKey::Unhandled => {}
+            }
+        }
+        if self.find.is_some() {
+            match (key.code, command) {
+                (_, Some(Command::Cancel)) => self.find = None,
+                (KeyCode::Enter, _) => {
+                    let next = self.listed().map_or(0, |(_, scroll)| *scroll + 1);
+                    self.find_from(next, hub);
+                }
+                _ if edits_text(&key) => {
+                    if let Some(find) = self.find.as_mut() {
+                        find.handle_event(&crossterm::event::Event::Key(key));
+                    }
+                    let here = self.listed().map_or(0, |(_, scroll)| *scroll);
+                    self.find_from(here, hub);
+                }
+                _ => return false,
+            }
+            return true;
+        }
+        match key.code {
+            KeyCode::Up => self.scroll(-1),
+            KeyCode::Down => self.scroll(1),
+            _ => return false,
+        }
+        true
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
-        let page = import_page(hub);
+        let page = hub.app.table_rows().saturating_sub(4).max(1) as isize;
         match command {
             Command::PageDown => self.scroll(page),
             Command::PageUp => self.scroll(-page),
+            Command::First => self.scroll(isize::MIN),
+            Command::Last => self.scroll(isize::MAX),
+            Command::Search if self.listed().is_some() => self.find = Some(Input::default()),
+            Command::Export if self.listed().is_some() => self.write_problems(hub),
             Command::Save => self.import(hub),
             Command::Cancel | Command::Leave => self.leave(hub),
             _ => return false,
@@ -389,7 +534,7 @@ impl Screen for ImportView {
             RefAnswer::Done(ImportReply::Checked(Ok(check))) => {
                 let text = lang.tf(
                     "ref.checked",
-                    &[("good", &check.good), ("bad", &check.errors.len())],
+                    &[("good", &check.good), ("bad", &bad_lines(&check.errors))],
                 );
                 self.stage = ImportStage::Checked {
                     check: check.clone(),
@@ -399,13 +544,27 @@ impl Screen for ImportView {
             }
             RefAnswer::Done(ImportReply::Checked(Err(error))) => {
                 self.stage = ImportStage::Path;
-                let text = match error {
-                    ImportFileError::Unreadable(detail) => {
-                        lang.tf("ref.file_unreadable", &[("detail", detail)])
-                    }
-                    ImportFileError::NotUtf8 => lang.t("ref.file_not_utf8").to_owned(),
-                };
+                let ImportFileError::Unreadable(detail) = error;
+                let text = lang.tf("ref.file_unreadable", &[("detail", detail)]);
                 fail(&mut self.form, &[(0, text)], hub);
+            }
+            RefAnswer::Done(ImportReply::ProblemsWritten(written)) => {
+                let ImportRequest::WriteProblems { path, .. } = work else {
+                    return;
+                };
+                match written {
+                    Ok(()) => hub.say(
+                        MessageKind::Info,
+                        lang.tf("strict.problems_written", &[("path", path)]),
+                    ),
+                    Err(detail) => hub.say(
+                        MessageKind::Error,
+                        lang.tf(
+                            "strict.problems_not_written",
+                            &[("path", path), ("detail", detail)],
+                        ),
+                    ),
+                }
             }
             answer => {
                 if let RefAnswer::Done(ImportReply::Imported(report)) = answer {
@@ -494,6 +653,7 @@ pub fn line_problem_text(lang: Lang, problem: &LineProblem) -> String {
         LineProblem::AlreadyInDatabase(meter_no) => {
             lang.tf("ref.lp_present", &[("meter", &inert(meter_no))])
         }
+        LineProblem::NotUtf8 => lang.t("strict.lp_not_utf8").into(),
     }
 }
 
@@ -503,20 +663,20 @@ fn problems(errors: &[LineError], scroll: usize, height: usize, lang: Lang) -> V
         .iter()
         .skip(scroll)
         .take(height)
-        .map(|error| {
-            let line = lang.tf("ref.line_no", &[("line", &error.line)]);
-            Line::from(vec![
-                Span::raw(format!(" {line:>12} ")),
-                Span::raw(line_problem_text(lang, &error.problem)),
-            ])
-        })
+        .map(|error| Line::raw(format!(" {}", problem_line(lang, error))))
         .collect()
+}
+
+/// A listed problem as shown: `     line 12: …`.
+fn problem_line(lang: Lang, error: &LineError) -> String {
+    let line = lang.tf("ref.line_no", &[("line", &error.line)]);
+    format!("{line:>12} {}", line_problem_text(lang, &error.problem))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::meter_csv::EXAMPLE_ROW;
+    use crate::domain::meter_csv::{EXAMPLE_ROW, parse_meter_csv};
 
     /// In every language the printed template imports nothing, and its example imports once
     /// the `# ` is removed: no note can be taken for a row or break the file.

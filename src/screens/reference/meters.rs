@@ -269,8 +269,16 @@ impl MetersView {
         }
         fields.extend([
             Field::new("ref.f_meter_type", types, true),
-            Field::new("ref.f_electronic", FieldKind::Text { max: 13 }, false),
-            Field::new("ref.f_mechanical", FieldKind::Text { max: 13 }, false),
+            Field::new(
+                "ref.f_electronic",
+                FieldKind::Volume { max: MAX_VOLUME },
+                false,
+            ),
+            Field::new(
+                "ref.f_mechanical",
+                FieldKind::Volume { max: MAX_VOLUME },
+                false,
+            ),
         ]);
         let mut form = Form::new(fields);
         if let Some(row) = row {
@@ -577,10 +585,10 @@ impl Screen for MetersView {
 }
 
 const COLUMNS: [Column; 6] = [
-    Column::new("ref.col_meter_no", 12, 0, false),
+    Column::new("ref.col_meter_no", 12, 0, false).whole(),
     Column::new("ref.col_meter_type", 10, 3, false),
-    Column::new("ref.col_electronic", 12, 0, true),
-    Column::new("ref.col_mechanical", 12, 0, true),
+    Column::new("ref.col_electronic", 12, 0, true).whole(),
+    Column::new("ref.col_mechanical", 12, 0, true).whole(),
     Column::new("ref.col_status", 11, 0, false),
     Column::new("ref.col_customer", 8, 4, false),
 ];

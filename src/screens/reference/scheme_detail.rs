@@ -222,13 +222,24 @@ impl Screen for SchemeView {
         send(hub, SchemeRequest::Detail { id: self.id });
     }
 
-    /// The keys of a number go to the field typed into (`:`, `?` and letters keep their
-    /// meaning); Tab switches between the volume and the accumulated volume.
-    fn on_key(&mut self, key: KeyEvent, _command: Option<Command>, hub: &mut Hub) -> bool {
+    /// What is typed goes to the field typed into, so that `12,5`, `1e9` or `-5` is refused
+    /// as typed instead of priced as 125, 19 or 5 m³; `:`, `?` and the letters of this
+    /// screen's commands keep their meaning. Tab switches between the volume and the
+    /// accumulated volume.
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         // Volumes are ASCII: what an input method types full-width is read so.
         let key = halfwidth_key(key);
-        let number_key = !matches!(key.code, KeyCode::Char(c) if !(c.is_ascii_digit() || c == '.'));
-        if number_key && edits_text(&key) {
+        let offered = command.is_some_and(|command| {
+            self.commands()
+                .iter()
+                .any(|(offered, _)| *offered == command)
+        });
+        let typed = match key.code {
+            KeyCode::Char(c) if c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+') => true,
+            KeyCode::Char(c) => c.is_alphabetic() && !offered,
+            _ => true,
+        };
+        if typed && edits_text(&key) {
             let input = if self.on_accumulated {
                 &mut self.accumulated
             } else {

@@ -128,7 +128,15 @@ impl RefWork for SchemeRequest {
                 says.on(fields_error_label(*error), fields_error_text(lang, *error))
             }
             SchemeOutcome::Prices(error) => {
-                says.on(scheme_error_label(error), scheme_error_text(lang, error))
+                let tiers = match self {
+                    SchemeRequest::Add { tiers, .. }
+                    | SchemeRequest::ChangePrices { tiers, .. } => tiers.len(),
+                    _ => TIER_FIELDS,
+                };
+                says.on(
+                    scheme_error_label(error, tiers),
+                    scheme_error_text(lang, error),
+                )
             }
             SchemeOutcome::Fixed => says.said(lang.t("ref.scheme_fixed").into()),
             SchemeOutcome::PastDate { today } => {
@@ -267,7 +275,10 @@ pub(super) fn build(
             fields,
         })
     } else if let Err(error) = PriceVersion::new(start, mode, tiers.clone(), vat) {
-        errors.add(scheme_error_label(&error), scheme_error_text(lang, &error));
+        errors.add(
+            scheme_error_label(&error, tiers.len()),
+            scheme_error_text(lang, &error),
+        );
         None
     } else {
         Some(SchemeRequest::Add {
@@ -384,22 +395,24 @@ fn tiers_of(form: &Form, errors: &mut Errors, lang: Lang) -> Option<Vec<Tier>> {
     ok.then_some(tiers)
 }
 
-/// The field a price problem belongs to.
-fn scheme_error_label(error: &SchemeError) -> &'static str {
-    let tier = match error {
+/// The field a price problem belongs to, in a form with `tiers` tiers filled: the tier that
+/// is wrong (the last filled one for a bound or a price the last tier must not have, the
+/// second for a fixed price with more than one).
+fn scheme_error_label(error: &SchemeError, tiers: usize) -> &'static str {
+    let at = |tier: usize| (tier.max(1) - 1).min(TIER_FIELDS - 1);
+    match error {
         SchemeError::UnboundedTierNotLast { tier }
         | SchemeError::BoundNotIncreasing { tier }
-        | SchemeError::BoundOutOfRange { tier } => {
-            return TIER_TO[(tier - 1).min(TIER_FIELDS - 1)];
+        | SchemeError::BoundOutOfRange { tier } => TIER_TO[at(*tier)],
+        SchemeError::LastTierBounded => TIER_TO[at(tiers)],
+        SchemeError::PriceOutOfRange { tier } | SchemeError::PriceFalls { tier } => {
+            TIER_PRICE[at(*tier)]
         }
-        SchemeError::PriceOutOfRange { tier } | SchemeError::PriceFalls { tier } => *tier,
-        SchemeError::LastTierBounded
-        | SchemeError::FreeLastTier
-        | SchemeError::FixedNeedsOneTier => TIER_FIELDS,
-        SchemeError::VatRateOutOfRange => return "ref.f_vat",
-        _ => 1,
-    };
-    TIER_PRICE[(tier.max(1) - 1).min(TIER_FIELDS - 1)]
+        SchemeError::FreeLastTier => TIER_PRICE[at(tiers)],
+        SchemeError::FixedNeedsOneTier => TIER_PRICE[at(2)],
+        SchemeError::VatRateOutOfRange => "ref.f_vat",
+        _ => TIER_PRICE[0],
+    }
 }
 
 fn fields_error_label(error: SchemeFieldsError) -> &'static str {
