@@ -28,6 +28,7 @@ use meterdesk::domain::card_counter::{
 };
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
+use meterdesk::domain::system_cards::SystemCardKind;
 use meterdesk::tools::rig::virtual_card::WaterApplication;
 use rust_decimal::Decimal;
 use support::card_desk::{
@@ -1382,8 +1383,13 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
             if rng.u8(..4) == 0 {
                 run.keep_image(&station).await;
             }
-        } else if run.void.contains(&run.in_reader) && rng.u8(..4) == 0 {
-            // A void card at the meter: refused once the meter knows it, never doubled.
+        } else if !run.void.is_empty() && rng.u8(..8) == 0 {
+            // A void card at the meter: loads until the meter knows it is void (refused from the
+            // replacement's first swipe on), never more than was sold.
+            let void = run.void[rng.usize(..run.void.len())].clone();
+            if run.in_reader != void {
+                run.swap(&station, &void, &[]);
+            }
             run.tally.void_swipes += u32::from(station.swipe().await);
         }
         if rng.u8(..10) == 0 {
@@ -1979,4 +1985,165 @@ async fn terminate_backends(station: &Station) {
         )
         .await
         .unwrap();
+}
+
+impl Station {
+    /// `kind` for the rig's meter onto the blank card named `card`, by `operator_id`.
+    async fn issue_system_card(
+        &self,
+        operator_id: i64,
+        kind: SystemCardKind,
+    ) -> cardflow::SystemIssue {
+        cardflow::issue_system_card(
+            &self.desk(operator_id),
+            kind,
+            &MeterNumber::new(METER).unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn system_card_audit(&self, action: &str) -> i64 {
+        self.customer
+            .client
+            .query_one(
+                "SELECT count(*) FROM audit_log WHERE action = $1 AND entity = 'system_card'",
+                &[&action],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// Item 4 of #11: setting, check and clear cards, issued by a supervisor only (the database
+/// refuses a clerk), journaled and audited, honoured by `meterdesk meter swipe` once each; the
+/// clear card brings the wiped credit back to the counter, where it is recorded.
+#[tokio::test]
+async fn system_cards_are_issued_by_supervisors_and_honoured_once_by_their_meter() {
+    let Some(mut station) = Station::start("card-flow-system-cards").await else {
+        return;
+    };
+    let setting = SystemCardKind::Setting {
+        alarm_litres: 3_000,
+        max_credit_litres: 12_000,
+    };
+    let card = station.rig.insert_blank("setting");
+    let refused = station.issue_system_card(CLERK, setting).await;
+    assert!(
+        matches!(
+            refused,
+            cardflow::SystemIssue::Refused(card_ops::SystemCardRefusal::NotPermitted)
+        ),
+        "{refused:?}"
+    );
+    let cardflow::SystemIssue::Done(issued) = station.issue_system_card(SUPERVISOR, setting).await
+    else {
+        panic!("the setting card was not issued");
+    };
+    assert_eq!(issued.kind, setting);
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(
+        swiped.contains("setting card applied (alarm below 3000 l, credit at most 12000 l)"),
+        "{swiped}"
+    );
+    let again = station.rig.meter_refuses(&["swipe"]);
+    assert!(again.contains("was applied here already"), "{again}");
+    // A card that is not blank is never made a system card.
+    let refused = station
+        .issue_system_card(SUPERVISOR, SystemCardKind::Check)
+        .await;
+    assert!(
+        matches!(
+            refused,
+            cardflow::SystemIssue::Refused(card_ops::SystemCardRefusal::NotBlank)
+        ),
+        "{refused:?}"
+    );
+    station.rig.pull(card);
+
+    let card = station.rig.insert_blank("check");
+    assert!(matches!(
+        station
+            .issue_system_card(SUPERVISOR, SystemCardKind::Check)
+            .await,
+        cardflow::SystemIssue::Done(_)
+    ));
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(
+        swiped.contains("check card applied (test water 100 l, not billed)"),
+        "{swiped}"
+    );
+    assert!(swiped.contains("credit 100 l"), "{swiped}");
+    station.rig.pull(card);
+
+    // The customer buys 10 m³; with 100 l of test water the meter holds 10 100 l, and the
+    // setting card's maximum keeps a further 5 m³ on the card.
+    let card = station.rig.insert_blank("customer");
+    station.done(&Request::Open).await;
+    station.done(&recharge("10")).await;
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("credit 10100 l"), "{swiped}");
+    station.done(&recharge("5")).await;
+    let full = station.rig.meter_refuses(&["swipe"]);
+    assert!(full.contains("overflow"), "{full}");
+    station.rig.pull(card);
+
+    let card = station.rig.insert_blank("clear");
+    let cardflow::SystemIssue::Done(clear) = station
+        .issue_system_card(SUPERVISOR, SystemCardKind::Clear)
+        .await
+    else {
+        panic!("the clear card was not issued");
+    };
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("clear card applied"), "{swiped}");
+    assert!(swiped.contains("credit 0 l"), "{swiped}");
+    // Back at the counter, any clerk's read records the credit wiped, once.
+    let read = cardflow::read_system_card(&station.desk(CLERK))
+        .await
+        .unwrap();
+    assert_eq!(
+        read.and_then(|card| card.applied)
+            .map(|applied| applied.credit_litres),
+        Some(10_100)
+    );
+    cardflow::read_system_card(&station.desk(CLERK))
+        .await
+        .unwrap();
+    let recorded: Option<i64> = station
+        .customer
+        .client
+        .query_one(
+            "SELECT cleared_credit_litres FROM system_card WHERE card_no = $1",
+            &[&i64::from(clear.card_number)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, Some(10_100));
+    station.rig.pull(card);
+
+    // The first user card after the clear registers the meter again: the same customer's
+    // carries on (purchase 1 is not loaded twice; purchase 2, never loaded, is).
+    let card = station.rig.insert("customer", &[]);
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("loaded purchase 2 (5000 l)"), "{swiped}");
+    station.rig.pull(card);
+
+    assert_eq!(
+        [
+            station.system_card_audit("card.system_issue").await,
+            station.system_card_audit("card.system_done").await,
+            station.system_card_audit("card.system_cleared").await,
+        ],
+        [3, 3, 1],
+        "each issue and the credit recorded, audited once"
+    );
+    let books = station.books().await;
+    assert_eq!(
+        (books.litres_sold, books.paid_in),
+        (15_000, dec("15.00")),
+        "system cards are never billed"
+    );
 }

@@ -11,4 +11,5 @@ pub mod money;
 pub mod password;
 pub mod pricing;
 pub mod search;
+pub mod system_cards;
 pub mod validation;
