@@ -17,11 +17,12 @@ use crate::card::reader::{CardError, ReaderHandle};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, Discrepancy, Refusal, Request, Settled,
+    self, Begin, BeginOutcome, Begun, Discrepancy, Refusal, Request, Settled, SystemCardRefusal,
 };
 use crate::db::session::Sessions;
 use crate::domain::card_counter::Resolution;
-use crate::domain::card_records::{CardContent, MacKey};
+use crate::domain::card_records::{CardContent, MacKey, MeterNumber};
+use crate::domain::system_cards::{SystemCard, SystemCardKind};
 
 /// One card flow at a time in this process. Resolving a pending operation as failed is right
 /// only when its write can no longer land: a second flow of the same session (a request sent
@@ -410,6 +411,92 @@ pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Se
             },
         },
     }
+}
+
+/// How issuing a system card ended.
+#[derive(Debug)]
+pub enum SystemIssue {
+    /// Written, read back, journaled done.
+    Done(SystemCard),
+    /// The card read back is still blank: journaled failed.
+    Failed { card_no: u32 },
+    /// The write was cut off: journaled pending until [`read_system_card`] reads the card.
+    Pending { card_no: u32, cause: CardError },
+    /// Nothing written, nothing journaled.
+    Refused(SystemCardRefusal),
+}
+
+/// Issues a system card (docs/card-records.md, "System cards") onto the blank card in the
+/// reader: journaled pending (`card.system`, supervisors), written, read back, settled. No
+/// money moves.
+pub async fn issue_system_card(
+    desk: &Desk<'_>,
+    kind: SystemCardKind,
+    meter_number: &MeterNumber,
+) -> Result<SystemIssue, FlowError> {
+    let (key, pin) = desk.access.for_writing()?;
+    let _flow = exclusive().await;
+    let records = match read(desk).await? {
+        Ok(records) => records,
+        Err(_) => return Ok(SystemIssue::Refused(SystemCardRefusal::ForeignCard)),
+    };
+    match CardContent::classify(&records, key) {
+        CardContent::Blank => {}
+        CardContent::User(_) | CardContent::Foreign { .. } => {
+            return Ok(SystemIssue::Refused(SystemCardRefusal::NotBlank));
+        }
+    }
+    let written_at = card_ops::unix_now();
+    let mut client = desk.pool.get().await.map_err(DbError::from)?;
+    let card_no =
+        match card_ops::begin_system_card(&mut client, kind, meter_number, written_at).await? {
+            Ok(card_no) => card_no,
+            Err(refusal) => return Ok(SystemIssue::Refused(refusal)),
+        };
+    let card = SystemCard {
+        card_number: card_no,
+        meter_number: meter_number.clone(),
+        kind,
+        written_at,
+        applied: None,
+    };
+    let plan = card.plan(key);
+    let read_back = match desk.reader.write_plan(&plan, pin).recv().await {
+        Ok(read_back) => read_back,
+        Err(cause) => {
+            if let CardError::WrongPin { .. } = cause {
+                desk.access.refuse_pin();
+            }
+            return Ok(SystemIssue::Pending { card_no, cause });
+        }
+    };
+    let written = plan.resolve(&read_back) == Resolution::Done;
+    card_ops::finish_system_card(&**client, card_no, written).await?;
+    Ok(match written {
+        true => SystemIssue::Done(card),
+        false => SystemIssue::Failed { card_no },
+    })
+}
+
+/// Reads the system card in the reader, if it is one: settles its issue if that was cut off,
+/// and records the credit a clear card's meter wiped (once). `None`: not a system card.
+pub async fn read_system_card(desk: &Desk<'_>) -> Result<Option<SystemCard>, FlowError> {
+    let key = desk.access.key()?;
+    let _flow = exclusive().await;
+    let CardRead::Application(records) = desk.reader.read_card().recv().await? else {
+        return Ok(None);
+    };
+    let Ok(Some(card)) = SystemCard::read(&records, key) else {
+        return Ok(None);
+    };
+    let client = desk.pool.get().await.map_err(DbError::from)?;
+    if card_ops::system_card_pending(&**client, card.card_number).await? {
+        card_ops::finish_system_card(&**client, card.card_number, true).await?;
+    }
+    if let (SystemCardKind::Clear, Some(applied)) = (card.kind, &card.applied) {
+        card_ops::record_cleared_credit(&**client, card.card_number, applied.credit_litres).await?;
+    }
+    Ok(Some(card))
 }
 
 #[cfg(test)]

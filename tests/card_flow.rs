@@ -11,6 +11,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdesk::card::reader::CardError;
@@ -27,6 +28,7 @@ use meterdesk::domain::card_counter::{
 };
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
+use meterdesk::domain::system_cards::SystemCardKind;
 use meterdesk::tools::rig::virtual_card::WaterApplication;
 use rust_decimal::Decimal;
 use support::card_desk::{
@@ -1098,32 +1100,68 @@ async fn every_operation_survives_a_pulled_card_and_an_unreachable_database() {
     station.rig.pull(card);
 }
 
-/// A nominal APDU without TCP_QUICKACK (`vcard --no-quick-ack`): the delayed ACK makes each
-/// exchange take at least 40 ms, so a write is slow enough to be cut where wanted.
-const SLOW_APDU_MS: u64 = 45;
-
-/// When in a card write (SELECT, VERIFY, one UPDATE per record written with the decisive one
-/// last, then three READs to read it back) the card is pulled.
+/// Where in a card write (SELECT, the PIN's tries asked, VERIFY, one UPDATE per record
+/// written with the decisive one last, then three READs to read it back) the card leaves the
+/// reader: at an APDU count (`vcard --vanish-at-apdu`), not after a timer.
 #[derive(Debug, Clone, Copy)]
 enum PullMoment {
-    /// Half-way through the SELECT: nothing can be on the card.
+    /// At the SELECT: nothing can be on the card.
     FirstApdu,
-    /// Half-way through the decisive UPDATE: the earlier writes are on the card, the decisive
-    /// one may or may not be.
-    DecisiveUpdate,
-    /// Half-way through the second READ of the read-back.
+    /// At the decisive UPDATE, before or after the card carries it out: the earlier writes are
+    /// on the card, the decisive one exactly when carried out.
+    DecisiveUpdate { carried_out: bool },
+    /// At the second READ of the read-back, the decisive record written.
     ReadBack,
 }
 
 impl PullMoment {
-    fn after(self, writes: usize) -> Duration {
-        let writes = u64::try_from(writes).unwrap();
-        let halves = match self {
+    const ALL: [PullMoment; 4] = [
+        PullMoment::FirstApdu,
+        PullMoment::DecisiveUpdate { carried_out: false },
+        PullMoment::DecisiveUpdate { carried_out: true },
+        PullMoment::ReadBack,
+    ];
+
+    /// The APDU of the write the card vanishes at, for a plan of `writes` UPDATEs.
+    fn apdu(self, writes: usize) -> usize {
+        match self {
             PullMoment::FirstApdu => 1,
-            PullMoment::DecisiveUpdate => 2 * (1 + writes) + 1,
-            PullMoment::ReadBack => 2 * (2 + writes + 1) + 1,
-        };
-        Duration::from_millis(halves * SLOW_APDU_MS / 2)
+            PullMoment::DecisiveUpdate { .. } => 3 + writes,
+            PullMoment::ReadBack => 3 + writes + 2,
+        }
+    }
+
+    /// `vcard`'s arguments for the pull.
+    fn vanish(self, writes: usize) -> Vec<String> {
+        let mut args = vec!["--vanish-at-apdu".to_owned(), self.apdu(writes).to_string()];
+        if matches!(
+            self,
+            PullMoment::DecisiveUpdate { carried_out: true } | PullMoment::ReadBack
+        ) {
+            args.push("--vanish-carried-out".to_owned());
+        }
+        args
+    }
+
+    /// How the operation must end: done exactly when the decisive UPDATE reached the card.
+    fn settles(self) -> OperationState {
+        match self {
+            PullMoment::FirstApdu | PullMoment::DecisiveUpdate { carried_out: false } => {
+                OperationState::Failed
+            }
+            PullMoment::DecisiveUpdate { carried_out: true } | PullMoment::ReadBack => {
+                OperationState::Done
+            }
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            PullMoment::FirstApdu => "first",
+            PullMoment::DecisiveUpdate { carried_out: false } => "decisive-before",
+            PullMoment::DecisiveUpdate { carried_out: true } => "decisive-after",
+            PullMoment::ReadBack => "read-back",
+        }
     }
 }
 
@@ -1173,29 +1211,30 @@ impl Station {
         moment: PullMoment,
     ) -> OperationState {
         self.new_customer().await;
-        let name = format!("{}-{moment:?}", request.kind().as_str());
-        let mut card = self.rig.insert(&name, &["--blank", "--no-quick-ack"]);
+        let name = format!("{}-{}", request.kind().as_str(), moment.label());
+        let mut card = self.rig.insert_blank(&name);
         for earlier in before {
             self.done(earlier).await;
         }
         let name = if new_blank {
             self.rig.pull(card);
             let name = format!("{name}-new");
-            card = self.rig.insert(&name, &["--blank", "--no-quick-ack"]);
+            card = self.rig.insert_blank(&name);
             name
         } else {
             name
         };
         let begun = self.begin(request).await.expect("begun");
         let (kind, decisive) = (begun.kind, begun.plan.decisive.clone());
-        let after = moment.after(begun.plan.writes().count());
-        let puller = tokio::task::spawn_blocking(move || {
-            std::thread::sleep(after);
-            card.pull();
-        });
+        let vanish = moment.vanish(begun.plan.writes().count());
+        // The same card again, counting its APDUs from the write's first.
+        self.rig.pull(card);
+        let card = self.rig.insert(
+            &name,
+            &vanish.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
         let flow = cardflow::write_and_settle(&self.desk(operator_for(request)), begun, None).await;
-        puller.await.unwrap();
-        wait_for(&self.rig.events, &no_card(READER_0), Duration::from_secs(2));
+        self.rig.pull(card);
         let card = self.rig.insert(&name, &[]);
         let records = self.records().await;
         let expected = if records[decisive.ef.index()] == decisive.after {
@@ -1209,8 +1248,9 @@ impl Station {
             Flow::Pending { .. } => self.touch().await,
             other => panic!("{other:?}"),
         };
-        let context = format!("{kind:?} pulled at {moment:?} ({after:?})");
+        let context = format!("{kind:?} pulled at {moment:?} ({vanish:?})");
         assert_eq!(settled, [expected], "{context}");
+        assert_eq!(expected, moment.settles(), "{context}");
 
         let client = self.customer.db.pool.get().await.unwrap();
         let journal = client
@@ -1269,18 +1309,12 @@ async fn a_card_pulled_during_any_write_resolves_to_what_it_holds() {
     let mut outcomes = Vec::new();
     for (request, before, new_blank) in operations_to_pull() {
         let mut states = Vec::new();
-        for moment in [
-            PullMoment::FirstApdu,
-            PullMoment::DecisiveUpdate,
-            PullMoment::ReadBack,
-        ] {
+        for moment in PullMoment::ALL {
             let state = station
                 .pull_during_write(&request, &before, new_blank, moment)
                 .await;
-            states.push(format!("{moment:?} {state:?}"));
+            states.push(format!("{} {state:?}", moment.label()));
         }
-        // Before the first UPDATE could be sent, nothing is on the card.
-        assert!(states[0].ends_with("Failed"), "{request:?}: {states:?}");
         outcomes.push(format!(
             "{}: {}",
             request.kind().as_str(),
@@ -1290,17 +1324,29 @@ async fn a_card_pulled_during_any_write_resolves_to_what_it_holds() {
     eprintln!("pulled during the write: {}", outcomes.join("; "));
 }
 
+/// Item 7 of #11: about 120 operations (`CARD_FLOW_OPERATIONS`), each with a fault drawn at
+/// random: the card pulled at a chosen APDU (before or after the card carries it out: the
+/// decisive UPDATE included), the database gone or its connections killed, the task dropped, a
+/// recharge settled without its card which then comes back, an earlier image of the card put
+/// back, a desk with a wrong PIN (the try counter at 3, 2 or 1), the card reported lost. Ends
+/// with the card, the meter and the ledger agreeing, and the books' card check passing.
 #[tokio::test]
 async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing() {
     let Some(mut station) = Station::start("card-flow-random").await else {
         return;
     };
-    // The seed repeats the choices; where a pulled card lands in a flow also depends on timing.
     let seed = std::env::var("CARD_FLOW_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
         .unwrap_or_else(|| u64::from(unix_now()));
-    eprintln!("randomized card run: seed {seed} (CARD_FLOW_SEED={seed} repeats it)");
+    let operations: u32 = std::env::var("CARD_FLOW_OPERATIONS")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(120);
+    eprintln!(
+        "randomized card run: seed {seed}, {operations} operations \
+         (CARD_FLOW_SEED={seed} CARD_FLOW_OPERATIONS={operations} repeat it)"
+    );
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut run = RandomRun {
         active: None,
@@ -1308,23 +1354,52 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
         process: Some(station.rig.insert_blank("card-0")),
         void: Vec::new(),
         blanks: 0,
+        images: Vec::new(),
         tally: Tally::default(),
         figures: BTreeMap::new(),
     };
-    for step in 0..120 {
+    let started = Instant::now();
+    for step in 0..operations {
+        if rng.u8(..30) == 0 && run.active.is_some() {
+            run.report_lost(&station).await;
+        }
         let request = run.choose(&mut rng);
         run.prepare(&station, &request);
         let fault = random_fault(&mut rng);
         let flow = run.step(&mut station, &request, fault).await;
         run.after(&mut station, &request, flow).await;
-        if rng.bool() && run.active.as_deref() == Some(run.in_reader.as_str()) {
-            run.tally.swipes += u32::from(station.swipe().await);
+        let context = format!("step {step}: {request:?} with {fault:?} (seed {seed})");
+        assert!(
+            pin_tries_left(&station, &run.in_reader) >= 1,
+            "{context}: the card is never locked"
+        );
+        if run.active.as_deref() == Some(run.in_reader.as_str()) {
+            if rng.bool() {
+                run.tally.swipes += u32::from(station.swipe().await);
+                // Shown at the counter after the meter: the counter learns its write-back (a
+                // write-back it never saw cannot protect an earlier image of the card).
+                station.touch().await;
+            }
+            if rng.u8(..4) == 0 {
+                run.keep_image(&station).await;
+            }
+        }
+        if !run.void.is_empty() && rng.u8(..8) == 0 {
+            // A void card at the meter: loads until the meter knows it is void (refused from the
+            // replacement's first swipe on), never more than was sold.
+            let void = run.void[rng.usize(..run.void.len())].clone();
+            if run.in_reader != void {
+                run.swap(&station, &void, &[]);
+            }
+            run.tally.void_swipes += 1;
+            run.tally.void_loaded_at_the_meter += u32::from(station.swipe().await);
         }
         if rng.u8(..10) == 0 {
             station.used_litres += u64::from(station.meter.use_water(rng.u32(100..3_000)));
         }
         let books = station.books().await;
-        assert_eq!(books.pending, 0, "step {step}: {request:?} with {fault:?}");
+        assert_eq!(books.pending, 0, "{context}");
+        card_books_check(&station).await;
     }
     // The end: the active card at the meter loads whatever was sold and not yet loaded.
     if run.active.is_none() {
@@ -1337,6 +1412,18 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
     assert!(run.active.is_some(), "an active card (seed {seed})");
     // The run may have ended with another card in the reader (a void one being recycled).
     run.prepare(&station, &recharge("1"));
+    // A purchase settled without this card (or sold over its replayed image) is written first.
+    if !station.discrepancies().await.is_empty() {
+        let flow = station.run(&recharge("1")).await;
+        run.after(&mut station, &recharge("1"), Some(flow)).await;
+    }
+    let books = station.books().await;
+    let metered = u64::from(station.meter.credit_litres) + station.used_litres;
+    assert_eq!(
+        metered + u64::from(unloaded_litres(&station).await),
+        u64::try_from(books.litres_sold).unwrap(),
+        "paid for = the meter's credit and use + what the card still holds (seed {seed})"
+    );
     assert!(station.swipe().await);
     let books = station.books().await;
     assert_eq!(
@@ -1344,11 +1431,73 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
         u64::try_from(books.litres_sold).unwrap(),
         "the meter got every litre sold, once (seed {seed})"
     );
+    card_books_check(&station).await;
     eprintln!(
-        "randomized card run (seed {seed}): {:?}; {books:?}",
+        "randomized card run (seed {seed}, {operations} operations, {:.0} s): {:?}; {books:?}",
+        started.elapsed().as_secs_f64(),
         run.tally
     );
     eprintln!("through cardflow, no fault: {}", run.figures());
+}
+
+/// The litres of the valid purchase on the card in the reader that its own write-back says the
+/// meter has not loaded.
+async fn unloaded_litres(station: &Station) -> u32 {
+    match Station::content(&station.records().await) {
+        CardContent::User(card) => card
+            .purchase
+            .filter(|purchase| purchase.status == PurchaseStatus::Valid)
+            .filter(|purchase| {
+                card.write_back
+                    .is_none_or(|loaded| loaded.last_loaded_sequence < purchase.sequence)
+            })
+            .map_or(0, |purchase| purchase.volume_litres),
+        _ => 0,
+    }
+}
+
+/// The card part of `meterdesk check`, over the whole database: no card operation settled done
+/// without its ledger row of the right kind, no card ledger row without its operation, every
+/// failed one's money reversed, and every balance the sum of its ledger.
+async fn card_books_check(station: &Station) {
+    let client = station.customer.db.pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT
+               (SELECT count(*) FROM card_operation op
+                LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
+                WHERE op.kind IN ('recharge', 'refund') AND op.state = 'done'
+                  AND (t.id IS NULL OR t.kind <> CASE op.kind WHEN 'recharge' THEN 'card_purchase'
+                                                              ELSE 'card_refund' END))
+                 AS done_without_ledger,
+               (SELECT count(*) FROM card_operation op
+                WHERE op.state = 'failed' AND op.transaction_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM ledger_transaction r
+                                  WHERE r.reverses_id = op.transaction_id))
+                 AS failed_not_reversed,
+               (SELECT count(*) FROM ledger_transaction t
+                WHERE t.kind IN ('card_purchase', 'card_refund')
+                  AND NOT EXISTS (SELECT 1 FROM card_operation op WHERE op.transaction_id = t.id))
+                 AS ledger_without_operation,
+               (SELECT count(*) FROM account a
+                WHERE a.balance <> (SELECT coalesce(sum(amount), 0) FROM ledger_transaction t
+                                    WHERE t.account_id = a.id))
+                 AS balance_not_ledger",
+            &[],
+        )
+        .await
+        .unwrap();
+    let found: Vec<(&str, i64)> = [
+        "done_without_ledger",
+        "failed_not_reversed",
+        "ledger_without_operation",
+        "balance_not_ledger",
+    ]
+    .into_iter()
+    .map(|check| (check, row.get(check)))
+    .filter(|(_, count)| *count != 0)
+    .collect();
+    assert!(found.is_empty(), "the books' card check: {found:?}");
 }
 
 #[derive(Debug, Default)]
@@ -1359,7 +1508,23 @@ struct Tally {
     pending_then_resolved: u32,
     abandoned: u32,
     not_started: u32,
+    settled_without_card: u32,
+    pulled_at_apdu: u32,
+    replayed: u32,
+    wrong_pin: u32,
+    reported_lost: u32,
     swipes: u32,
+    void_swipes: u32,
+    /// Void cards the meter still took (before the replacement's first swipe).
+    void_loaded_at_the_meter: u32,
+}
+
+/// A copy of a card's state file: an earlier image of it, to be put back.
+struct Image {
+    card: String,
+    state: Vec<u8>,
+    /// The valid purchase on it the meter had not loaded when it was taken.
+    unloaded_sequence: Option<u32>,
 }
 
 /// The physical cards of the randomized run.
@@ -1369,9 +1534,11 @@ struct RandomRun {
     /// The name of the card in the reader, and its process (taken while a fault pulls it).
     in_reader: String,
     process: Option<VirtualCardProcess>,
-    /// Cards voided by replacement, not yet recycled.
+    /// Cards voided by replacement or reported lost, not yet recycled.
     void: Vec<String>,
     blanks: u32,
+    /// Earlier images of the active card.
+    images: Vec<Image>,
     tally: Tally,
     /// What each kind of operation cost when nothing went wrong.
     figures: BTreeMap<&'static str, Vec<Cost>>,
@@ -1394,30 +1561,62 @@ impl RandomRun {
     }
 }
 
+/// The most APDUs one flow sends (read 5, write up to 9, a purchase settled without the card
+/// written first): a pull drawn up to here lands anywhere in it, or after it.
+const APDUS_IN_A_FLOW: u64 = 16;
+
 fn random_fault(rng: &mut fastrand::Rng) -> Option<RandomFault> {
-    match rng.u8(..20) {
-        0..=1 => Some(RandomFault::Pull(Duration::from_micros(rng.u64(0..25_000)))),
-        2 => Some(RandomFault::DatabaseGoneAtSettle),
-        3 => Some(RandomFault::DatabaseGoneAtBegin),
-        4 => Some(RandomFault::BackendsTerminated),
-        5 => Some(RandomFault::Abandoned(Duration::from_micros(
+    match rng.u8(..25) {
+        0..=2 => Some(RandomFault::PullAtApdu {
+            apdu: rng.u64(1..=APDUS_IN_A_FLOW),
+            carried_out: rng.bool(),
+        }),
+        3 => Some(RandomFault::DatabaseGoneAtSettle),
+        4 => Some(RandomFault::DatabaseGoneAtBegin),
+        5 => Some(RandomFault::BackendsTerminated),
+        6 => Some(RandomFault::Abandoned(Duration::from_micros(
             rng.u64(0..20_000),
         ))),
+        7 => Some(RandomFault::SettledWithoutCard),
+        8 => Some(RandomFault::Replayed {
+            pick: rng.usize(..),
+        }),
+        9 => Some(RandomFault::WrongPin {
+            tries: rng.u8(1..=3),
+        }),
         _ => None,
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 enum RandomFault {
-    /// The card process killed this long after the flow starts: during the read, the begin,
-    /// the write or the settlement, or after.
-    Pull(Duration),
+    /// The card leaves the reader at its `apdu`-th APDU of the flow (`vcard --vanish-at-apdu`),
+    /// having carried it out or not.
+    PullAtApdu {
+        apdu: u64,
+        carried_out: bool,
+    },
     DatabaseGoneAtSettle,
     DatabaseGoneAtBegin,
     /// Every connection of the test database killed between begin and write.
     BackendsTerminated,
     Abandoned(Duration),
+    /// A recharge journaled, its card taken away before the write, settled by a supervisor
+    /// without it; the card comes back later holding the purchase before.
+    SettledWithoutCard,
+    /// An earlier image of the active card put back before the request: the `pick`-th (modulo)
+    /// of those that may be.
+    Replayed {
+        pick: usize,
+    },
+    /// The desk's PIN is not the card's, and the card has `tries` left.
+    WrongPin {
+        tries: u8,
+    },
 }
+
+/// A PIN the rig's cards do not accept.
+const WRONG_PIN: &str = "13579";
 
 impl RandomRun {
     fn choose(&self, rng: &mut fastrand::Rng) -> Request {
@@ -1471,11 +1670,84 @@ impl RandomRun {
     }
 
     fn swap(&mut self, station: &Station, name: &str, extra: &[&str]) {
+        self.pull(station);
+        self.in_reader = name.to_owned();
+        self.process = Some(station.rig.insert(name, extra));
+    }
+
+    /// Takes the card out of the reader (it may have left already: a vanished card).
+    fn pull(&mut self, station: &Station) {
         if let Some(process) = self.process.take() {
             station.rig.pull(process);
         }
-        self.in_reader = name.to_owned();
-        self.process = Some(station.rig.insert(name, extra));
+    }
+
+    /// Pulls the card in the reader, changes its state file, and puts it back in.
+    fn while_out(&mut self, station: &Station, change: impl FnOnce(&Path)) {
+        self.pull(station);
+        change(&station.rig.state_file(&self.in_reader));
+        self.process = Some(station.rig.insert(&self.in_reader, &[]));
+    }
+
+    /// Keeps the active card's image (in the reader) to put back later.
+    async fn keep_image(&mut self, station: &Station) {
+        let CardContent::User(card) = Station::content(&station.records().await) else {
+            return;
+        };
+        let unloaded_sequence = card
+            .purchase
+            .filter(|purchase| purchase.status == PurchaseStatus::Valid)
+            .filter(|purchase| {
+                card.write_back
+                    .is_none_or(|loaded| loaded.last_loaded_sequence < purchase.sequence)
+            })
+            .map(|purchase| purchase.sequence);
+        self.images.push(Image {
+            card: self.in_reader.clone(),
+            state: std::fs::read(station.rig.state_file(&self.in_reader)).unwrap(),
+            unloaded_sequence,
+        });
+    }
+
+    /// An earlier image of the card in the reader that a meter can only be given what it was
+    /// sold: not one holding a purchase refunded since (that copy would load refunded water,
+    /// which no counter can stop: a copied card is the card issuer's risk, not the desk's).
+    async fn image_to_replay(&self, station: &Station, pick: usize) -> Option<usize> {
+        let client = station.customer.db.pool.get().await.unwrap();
+        let refunded: Vec<i64> = client
+            .query(
+                "SELECT purchase_seq FROM card_operation
+                 WHERE customer_id = $1 AND kind = 'refund' AND state = 'done'",
+                &[&station.customer.customer_id],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let candidates: Vec<usize> = (0..self.images.len())
+            .filter(|&index| self.images[index].card == self.in_reader)
+            .filter(|&index| {
+                self.images[index]
+                    .unloaded_sequence
+                    .is_none_or(|sequence| !refunded.contains(&i64::from(sequence)))
+            })
+            .collect();
+        (!candidates.is_empty()).then(|| candidates[pick % candidates.len()])
+    }
+
+    /// A supervisor reports the active card lost: it is void at once.
+    async fn report_lost(&mut self, station: &Station) {
+        let mut supervisor = station.supervisor.get().await.unwrap();
+        let lost = card_ops::report_lost(&mut supervisor, station.customer.customer_id)
+            .await
+            .unwrap();
+        assert!(lost.is_ok(), "{lost:?}");
+        self.tally.reported_lost += 1;
+        if let Some(old) = self.active.take() {
+            self.void.push(old);
+        }
+        self.images.clear();
     }
 
     async fn step(
@@ -1525,26 +1797,116 @@ impl RandomRun {
                 )
                 .await)
             }
-            Some(RandomFault::Pull(after)) => {
-                let process = self.process.take().expect("a card in the reader");
-                let puller = tokio::task::spawn_blocking(move || {
-                    std::thread::sleep(after);
-                    process.pull();
-                });
+            Some(RandomFault::PullAtApdu { apdu, carried_out }) => {
+                self.tally.pulled_at_apdu += 1;
+                let name = self.in_reader.clone();
+                let at = apdu.to_string();
+                let mut vanish = vec!["--vanish-at-apdu", at.as_str()];
+                if carried_out {
+                    vanish.push("--vanish-carried-out");
+                }
+                self.swap(station, &name, &vanish);
                 let flow = station.run(request).await;
-                puller.await.unwrap();
-                wait_for(
-                    &station.rig.events,
-                    &no_card(READER_0),
-                    Duration::from_secs(2),
-                );
-                self.process = Some(station.rig.insert(&self.in_reader, &[]));
+                // Gone at that APDU, or the flow needed fewer: out of the reader either way.
+                self.swap(station, &name, &[]);
                 flow
             }
             // The request's task is dropped this long after it started (the app quit, the
             // clerk cancelled): whatever it had done stays, and what was journaled is resolved.
             Some(RandomFault::Abandoned(after)) => {
                 return tokio::time::timeout(after, station.run(request)).await.ok();
+            }
+            Some(RandomFault::SettledWithoutCard) => {
+                let Request::Recharge { .. } = request else {
+                    return Some(station.run(request).await);
+                };
+                let Some(begun) = station.begin(request).await else {
+                    return Some(station.run(request).await);
+                };
+                self.tally.settled_without_card += 1;
+                let name = self.in_reader.clone();
+                self.pull(station);
+                let mut supervisor = station.supervisor.get().await.unwrap();
+                let settled =
+                    card_ops::settle_without_card(&mut supervisor, begun.operation_id, SUPERVISOR)
+                        .await
+                        .unwrap()
+                        .expect("a supervisor may");
+                assert_eq!(settled.state, OperationState::Done);
+                drop(supervisor);
+                // The card comes back, still holding the purchase before.
+                self.swap(station, &name, &[]);
+                assert!(
+                    station
+                        .discrepancies()
+                        .await
+                        .contains(&Discrepancy::MissingPurchase {
+                            sequence: begun.purchase.as_ref().unwrap().sequence
+                        }),
+                    "the returning card is told behind"
+                );
+                Ok(Flow::Finished(settled))
+            }
+            Some(RandomFault::Replayed { pick }) => {
+                if let Some(index) = self.image_to_replay(station, pick).await {
+                    self.tally.replayed += 1;
+                    let image = self.images[index].state.clone();
+                    self.while_out(station, |path| std::fs::write(path, &image).unwrap());
+                }
+                station.run(request).await
+            }
+            Some(RandomFault::WrongPin { tries }) => {
+                self.tally.wrong_pin += 1;
+                self.while_out(station, |path| {
+                    let mut application =
+                        WaterApplication::load(path).unwrap_or_else(|_| WaterApplication::blank());
+                    application.pin_tries_left = tries;
+                    application.save(path).unwrap();
+                });
+                let right = std::mem::replace(
+                    &mut station.access,
+                    CardAccess::new(key(), WRONG_PIN.parse().unwrap()),
+                );
+                let (journaled_before, apdus) =
+                    (journaled(station).await, station.rig.reader.apdus_sent());
+                let flow = station.run(request).await;
+                let left = pin_tries_left(station, &self.in_reader);
+                if let Ok(Flow::Pending {
+                    cause: PendingCause::Card(CardError::WrongPin { tries_left }),
+                    ..
+                }) = &flow
+                {
+                    assert_eq!((*tries_left, left), (tries - 1, tries - 1));
+                    // The desk stops writing until its configuration changes.
+                    let apdus = station.rig.reader.apdus_sent();
+                    let again = station.run(request).await;
+                    assert!(
+                        matches!(again, Err(FlowError::Stopped(WritesStopped::PinRefused))),
+                        "{again:?}"
+                    );
+                    assert_eq!(station.rig.reader.apdus_sent(), apdus, "no APDU sent");
+                }
+                if tries == 1 {
+                    // Never presented at one try left, and no money journaled for it.
+                    assert_eq!(left, 1, "{flow:?}");
+                    assert_eq!(journaled(station).await, journaled_before, "{flow:?}");
+                    assert!(station.rig.reader.apdus_sent() - apdus <= 5, "no VERIFY");
+                } else {
+                    // Presented once at most (a refusal before the write presents nothing).
+                    assert!(left == tries || left + 1 == tries, "{flow:?}: {left}");
+                }
+                assert!(left >= 1, "the card is never locked");
+                // The desk's PIN is put right (a configuration change); the issuer resets the
+                // counter of a card left with one try, which this desk will not write.
+                station.access = right;
+                if left == 1 {
+                    self.while_out(station, |path| {
+                        let mut application = WaterApplication::load(path).unwrap();
+                        application.pin_tries_left = 3;
+                        application.save(path).unwrap();
+                    });
+                }
+                flow
             }
         })
     }
@@ -1562,7 +1924,8 @@ impl RandomRun {
             Some(Ok(Flow::Failed { .. })) => self.tally.failed += 1,
             Some(Ok(Flow::Refused { .. })) => self.tally.refused += 1,
             Some(Ok(Flow::Pending { .. })) => self.tally.pending_then_resolved += 1,
-            Some(Ok(Flow::Finished(_)) | Err(_)) => self.tally.not_started += 1,
+            Some(Ok(Flow::Finished(_))) => {}
+            Some(Err(_)) => self.tally.not_started += 1,
             None => self.tally.abandoned += 1,
         }
         let settled = station.touch().await;
@@ -1598,12 +1961,14 @@ impl RandomRun {
                 if let Some(old) = self.active.replace(name) {
                     self.void.push(old);
                 }
+                self.images.clear();
             }
             Request::Replace { .. } if active_no.is_none() => {
                 // The replacement failed: the old card is void all the same.
                 if let Some(old) = self.active.take() {
                     self.void.push(old);
                 }
+                self.images.clear();
             }
             Request::Recycle if in_reader.is_none() => self.void.retain(|card| *card != name),
             _ => {}
@@ -1624,4 +1989,165 @@ async fn terminate_backends(station: &Station) {
         )
         .await
         .unwrap();
+}
+
+impl Station {
+    /// `kind` for the rig's meter onto the blank card named `card`, by `operator_id`.
+    async fn issue_system_card(
+        &self,
+        operator_id: i64,
+        kind: SystemCardKind,
+    ) -> cardflow::SystemIssue {
+        cardflow::issue_system_card(
+            &self.desk(operator_id),
+            kind,
+            &MeterNumber::new(METER).unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn system_card_audit(&self, action: &str) -> i64 {
+        self.customer
+            .client
+            .query_one(
+                "SELECT count(*) FROM audit_log WHERE action = $1 AND entity = 'system_card'",
+                &[&action],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// Item 4 of #11: setting, check and clear cards, issued by a supervisor only (the database
+/// refuses a clerk), journaled and audited, honoured by `meterdesk meter swipe` once each; the
+/// clear card brings the wiped credit back to the counter, where it is recorded.
+#[tokio::test]
+async fn system_cards_are_issued_by_supervisors_and_honoured_once_by_their_meter() {
+    let Some(mut station) = Station::start("card-flow-system-cards").await else {
+        return;
+    };
+    let setting = SystemCardKind::Setting {
+        alarm_litres: 3_000,
+        max_credit_litres: 12_000,
+    };
+    let card = station.rig.insert_blank("setting");
+    let refused = station.issue_system_card(CLERK, setting).await;
+    assert!(
+        matches!(
+            refused,
+            cardflow::SystemIssue::Refused(card_ops::SystemCardRefusal::NotPermitted)
+        ),
+        "{refused:?}"
+    );
+    let cardflow::SystemIssue::Done(issued) = station.issue_system_card(SUPERVISOR, setting).await
+    else {
+        panic!("the setting card was not issued");
+    };
+    assert_eq!(issued.kind, setting);
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(
+        swiped.contains("setting card applied (alarm below 3000 l, credit at most 12000 l)"),
+        "{swiped}"
+    );
+    let again = station.rig.meter_refuses(&["swipe"]);
+    assert!(again.contains("was applied here already"), "{again}");
+    // A card that is not blank is never made a system card.
+    let refused = station
+        .issue_system_card(SUPERVISOR, SystemCardKind::Check)
+        .await;
+    assert!(
+        matches!(
+            refused,
+            cardflow::SystemIssue::Refused(card_ops::SystemCardRefusal::NotBlank)
+        ),
+        "{refused:?}"
+    );
+    station.rig.pull(card);
+
+    let card = station.rig.insert_blank("check");
+    assert!(matches!(
+        station
+            .issue_system_card(SUPERVISOR, SystemCardKind::Check)
+            .await,
+        cardflow::SystemIssue::Done(_)
+    ));
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(
+        swiped.contains("check card applied (test water 100 l, not billed)"),
+        "{swiped}"
+    );
+    assert!(swiped.contains("credit 100 l"), "{swiped}");
+    station.rig.pull(card);
+
+    // The customer buys 10 m³; with 100 l of test water the meter holds 10 100 l, and the
+    // setting card's maximum keeps a further 5 m³ on the card.
+    let card = station.rig.insert_blank("customer");
+    station.done(&Request::Open).await;
+    station.done(&recharge("10")).await;
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("credit 10100 l"), "{swiped}");
+    station.done(&recharge("5")).await;
+    let full = station.rig.meter_refuses(&["swipe"]);
+    assert!(full.contains("overflow"), "{full}");
+    station.rig.pull(card);
+
+    let card = station.rig.insert_blank("clear");
+    let cardflow::SystemIssue::Done(clear) = station
+        .issue_system_card(SUPERVISOR, SystemCardKind::Clear)
+        .await
+    else {
+        panic!("the clear card was not issued");
+    };
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("clear card applied"), "{swiped}");
+    assert!(swiped.contains("credit 0 l"), "{swiped}");
+    // Back at the counter, any clerk's read records the credit wiped, once.
+    let read = cardflow::read_system_card(&station.desk(CLERK))
+        .await
+        .unwrap();
+    assert_eq!(
+        read.and_then(|card| card.applied)
+            .map(|applied| applied.credit_litres),
+        Some(10_100)
+    );
+    cardflow::read_system_card(&station.desk(CLERK))
+        .await
+        .unwrap();
+    let recorded: Option<i64> = station
+        .customer
+        .client
+        .query_one(
+            "SELECT cleared_credit_litres FROM system_card WHERE card_no = $1",
+            &[&i64::from(clear.card_number)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, Some(10_100));
+    station.rig.pull(card);
+
+    // The first user card after the clear registers the meter again: the same customer's
+    // carries on (purchase 1 is not loaded twice; purchase 2, never loaded, is).
+    let card = station.rig.insert("customer", &[]);
+    let swiped = station.rig.meter(&["swipe"]);
+    assert!(swiped.contains("loaded purchase 2 (5000 l)"), "{swiped}");
+    station.rig.pull(card);
+
+    assert_eq!(
+        [
+            station.system_card_audit("card.system_issue").await,
+            station.system_card_audit("card.system_done").await,
+            station.system_card_audit("card.system_cleared").await,
+        ],
+        [3, 3, 1],
+        "each issue and the credit recorded, audited once"
+    );
+    let books = station.books().await;
+    assert_eq!(
+        (books.litres_sold, books.paid_in),
+        (15_000, dec("15.00")),
+        "system cards are never billed"
+    );
 }

@@ -162,7 +162,16 @@ fn require_blank(card_on_reader: &CardContent) -> Result<(), NotBlank> {
 /// A new card's records: the zeroed write-back and the purchase first, the issue record last,
 /// because until it is there the card is still blank and nothing else on it counts.
 fn issue_plan(issue: IssueRecord, purchase: Record, key: &MacKey) -> Planned<IssueRecord> {
-    let plan = CardWritePlan {
+    Planned {
+        plan: onto_blank_card(issue.encode(key), purchase),
+        record: issue,
+    }
+}
+
+/// A new card's records onto a blank card: EF 0003 zeroed, EF 0002, then EF 0001 — decisive,
+/// since a card whose EF 0001 is still zero is blank whatever else it holds.
+pub(crate) fn onto_blank_card(issue: Record, purchase: Record) -> CardWritePlan {
+    CardWritePlan {
         preparatory: vec![
             RecordWrite {
                 ef: Ef::MeterWriteBack,
@@ -176,13 +185,9 @@ fn issue_plan(issue: IssueRecord, purchase: Record, key: &MacKey) -> Planned<Iss
         decisive: DecisiveWrite {
             ef: Ef::Issue,
             before: EMPTY_RECORD,
-            after: issue.encode(key),
+            after: issue,
         },
         issue_record: None,
-    };
-    Planned {
-        record: issue,
-        plan,
     }
 }
 

@@ -69,7 +69,7 @@ impl Ef {
 /// Byte 0 of every record.
 pub const FORMAT_VERSION: u8 = 1;
 /// Byte 1 of the issue record; 2.. are reserved for tool cards, which this system does not make.
-const USER_CARD_KIND: u8 = 1;
+pub(super) const USER_CARD_KIND: u8 = 1;
 /// The generation of a card at open; each replacement adds one.
 pub const FIRST_GENERATION: u8 = 1;
 
@@ -104,7 +104,7 @@ impl MacKey {
     }
 
     /// The whole record: the signed bytes followed by the first bytes of their MAC.
-    fn seal(&self, card_number: u32, ef: Ef, signed: SignedBytes) -> Record {
+    pub(super) fn seal(&self, card_number: u32, ef: Ef, signed: SignedBytes) -> Record {
         let tag = self.hmac(card_number, ef, &signed).finalize().into_bytes();
         let mut record = EMPTY_RECORD;
         record[..SIGNED_LEN].copy_from_slice(&signed);
@@ -113,7 +113,12 @@ impl MacKey {
     }
 
     /// Compared in constant time, so a forger learns nothing from how fast a card is refused.
-    fn verify(&self, card_number: u32, ef: Ef, record: &Record) -> Result<(), RecordError> {
+    pub(super) fn verify(
+        &self,
+        card_number: u32,
+        ef: Ef,
+        record: &Record,
+    ) -> Result<(), RecordError> {
         self.hmac(card_number, ef, &record[..SIGNED_LEN])
             .verify_truncated_left(&record[SIGNED_LEN..])
             .map_err(|_| RecordError::BadMac)
@@ -253,13 +258,13 @@ impl MeterNumber {
         &self.0
     }
 
-    fn to_field(&self) -> [u8; METER_NUMBER_LEN] {
+    pub(super) fn to_field(&self) -> [u8; METER_NUMBER_LEN] {
         let mut field = [b' '; METER_NUMBER_LEN];
         field[..self.0.len()].copy_from_slice(self.0.as_bytes());
         field
     }
 
-    fn from_field(field: &[u8]) -> Result<Self, MeterNumberError> {
+    pub(super) fn from_field(field: &[u8]) -> Result<Self, MeterNumberError> {
         let end = field
             .iter()
             .rposition(|&byte| byte != b' ')
@@ -318,7 +323,7 @@ pub enum RecordError {
 
 /// The checks every record gets before its MAC: length, emptiness, version.
 /// `Ok(None)` is an all-zero record.
-fn record_to_verify(bytes: &[u8]) -> Result<Option<&Record>, RecordError> {
+pub(super) fn record_to_verify(bytes: &[u8]) -> Result<Option<&Record>, RecordError> {
     let record: &Record = bytes
         .try_into()
         .map_err(|_| RecordError::WrongLength(bytes.len()))?;
@@ -333,7 +338,7 @@ fn record_to_verify(bytes: &[u8]) -> Result<Option<&Record>, RecordError> {
 
 /// A record of a card whose number EF 0001 gave: the shared checks, its MAC for `ef`, and
 /// zero in the reserved bytes after the first `used` ones. `Ok(None)` is an all-zero record.
-fn verified_record<'a>(
+pub(super) fn verified_record<'a>(
     bytes: &'a [u8],
     card_number: u32,
     ef: Ef,
@@ -349,7 +354,7 @@ fn verified_record<'a>(
 }
 
 /// The signed part of a new record: its format version, the rest zero.
-fn new_signed_bytes() -> SignedBytes {
+pub(super) fn new_signed_bytes() -> SignedBytes {
     let mut signed = [0; SIGNED_LEN];
     signed[0] = FORMAT_VERSION;
     signed
@@ -362,13 +367,13 @@ fn reserved_bytes_are_zero(reserved: &[u8]) -> Result<(), RecordError> {
     }
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
+pub(super) fn u32_at(bytes: &[u8], at: usize) -> u32 {
     let mut word = [0; 4];
     word.copy_from_slice(&bytes[at..at + 4]);
     u32::from_be_bytes(word)
 }
 
-fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
+pub(super) fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
     bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
 }
 

@@ -8,9 +8,15 @@ use super::card_records::{
     CardContent, Ef, MacKey, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord,
     PurchaseStatus, Record, RecordError,
 };
+use super::system_cards::{CHECK_CARD_LITRES, SystemCard, SystemCardKind};
 
-/// Below this much credit the meter raises its low credit alarm (status bit 3).
+/// Below this much credit the meter raises its low credit alarm (status bit 3), until a
+/// setting card says otherwise.
 pub const LOW_CREDIT_LITRES: u32 = 2_000;
+
+fn low_credit_litres() -> u32 {
+    LOW_CREDIT_LITRES
+}
 
 /// What the meter remembers between swipes; a simulator keeps it in a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +35,24 @@ pub struct MeterState {
     /// (its `blacklisted_card`: the card it replaced, lost or damaged).
     #[serde(default)]
     pub blacklist: Vec<u32>,
+    /// The low credit alarm's volume, from the last setting card.
+    #[serde(default = "low_credit_litres")]
+    pub alarm_litres: u32,
+    /// The most credit the meter may hold, from the last setting card; `None`: no limit.
+    #[serde(default)]
+    pub max_credit_litres: Option<u32>,
+    /// The customer whose cards this meter takes, registered by the first user card after
+    /// installation; `None` until then.
+    #[serde(default)]
+    pub registered_customer: Option<u32>,
+    /// A clear card wiped the meter for reinstallation: the next user card registers its
+    /// customer — the same one carries on where the meter was (nothing loaded twice), another
+    /// starts afresh.
+    #[serde(default)]
+    pub awaiting_installation: bool,
+    /// System cards applied here: each is applied once.
+    #[serde(default)]
+    pub system_cards_applied: Vec<u32>,
 }
 
 /// An accepted swipe.
@@ -38,6 +62,8 @@ pub struct SwipeOutcome {
     pub loaded: Option<PurchaseRecord>,
     /// EF 0003 to write to the card.
     pub write_back: Record,
+    /// The system card applied, when it was one.
+    pub system_card: Option<SystemCardKind>,
 }
 
 impl SwipeOutcome {
@@ -75,6 +101,10 @@ pub enum MeterRefusal {
     /// The purchase stays on the card, to be loaded once enough water has been used.
     #[error("the purchase would overflow the meter's credit")]
     CreditFull,
+    #[error("card of customer {card_customer}, this meter is registered to another")]
+    OtherCustomer { card_customer: u32 },
+    #[error("system card {card_number} was applied here already")]
+    SystemCardUsed { card_number: u32 },
 }
 
 impl MeterState {
@@ -88,6 +118,11 @@ impl MeterState {
             total_litres: 0,
             status: MeterStatus::default(),
             blacklist: Vec::new(),
+            alarm_litres: LOW_CREDIT_LITRES,
+            max_credit_litres: None,
+            registered_customer: None,
+            awaiting_installation: false,
+            system_cards_applied: Vec::new(),
         };
         meter.follow_credit();
         meter
@@ -101,6 +136,11 @@ impl MeterState {
         key: &MacKey,
         now: u32,
     ) -> Result<SwipeOutcome, MeterRefusal> {
+        match SystemCard::read(records, key) {
+            Ok(Some(card)) => return self.apply(card, key, now),
+            Ok(None) => {}
+            Err((ef, error)) => return Err(MeterRefusal::ForeignCard { ef, error }),
+        }
         let card = match CardContent::classify(records, key) {
             CardContent::User(card) => card,
             CardContent::Blank => return Err(MeterRefusal::BlankCard),
@@ -118,10 +158,24 @@ impl MeterState {
                 card_number: card.issue.card_number,
             });
         }
-        if card.issue.generation < self.registered_generation {
+        let customer = card.issue.customer_number;
+        let new_customer = self
+            .registered_customer
+            .is_some_and(|known| known != customer);
+        if new_customer && !self.awaiting_installation {
+            return Err(MeterRefusal::OtherCustomer {
+                card_customer: customer,
+            });
+        }
+        // Reinstalled for another customer, whose cards and sequence numbers start again.
+        let (known_generation, last_loaded) = match new_customer {
+            true => (0, 0),
+            false => (self.registered_generation, self.last_loaded_sequence),
+        };
+        if card.issue.generation < known_generation {
             return Err(MeterRefusal::ReplacedCard {
                 card_generation: card.issue.generation,
-                registered_generation: self.registered_generation,
+                registered_generation: known_generation,
             });
         }
         let registered_generation = card.issue.generation;
@@ -133,23 +187,90 @@ impl MeterState {
         let loaded = card.purchase.filter(|purchase| {
             purchase.status == PurchaseStatus::Valid
                 && purchase.generation >= registered_generation
-                && purchase.sequence > self.last_loaded_sequence
+                && purchase.sequence > last_loaded
         });
         if let Some(purchase) = &loaded {
-            self.credit_litres = self
-                .credit_litres
-                .checked_add(purchase.volume_litres)
-                .ok_or(MeterRefusal::CreditFull)?;
-            self.last_loaded_sequence = purchase.sequence;
+            self.credit_litres = self.credit_after_adding(purchase.volume_litres)?;
         }
+        self.last_loaded_sequence = loaded
+            .as_ref()
+            .map_or(last_loaded, |purchase| purchase.sequence);
         self.registered_generation = registered_generation;
+        self.registered_customer = Some(customer);
+        self.awaiting_installation = false;
         if let Some(blacklisted) = blacklisted
             && !self.blacklist.contains(&blacklisted)
         {
             self.blacklist.push(blacklisted);
         }
         self.follow_credit();
-        let write_back = MeterWriteBack {
+        let write_back = self.write_back(now).encode(card.issue.card_number, key);
+        Ok(SwipeOutcome {
+            loaded,
+            write_back,
+            system_card: None,
+        })
+    }
+
+    /// The credit with `litres` more, within the meter's register and its maximum credit.
+    fn credit_after_adding(&self, litres: u32) -> Result<u32, MeterRefusal> {
+        self.credit_litres
+            .checked_add(litres)
+            .filter(|credit| self.max_credit_litres.is_none_or(|max| *credit <= max))
+            .ok_or(MeterRefusal::CreditFull)
+    }
+
+    /// A system card for this meter, once (docs/card-records.md, "System cards"). The card gets
+    /// the meter's state after it — a clear card the state before, so the counter learns the
+    /// credit it wiped.
+    fn apply(
+        &mut self,
+        card: SystemCard,
+        key: &MacKey,
+        now: u32,
+    ) -> Result<SwipeOutcome, MeterRefusal> {
+        if card.meter_number != self.meter_number {
+            return Err(MeterRefusal::OtherMeter {
+                card_meter: card.meter_number,
+            });
+        }
+        if self.system_cards_applied.contains(&card.card_number) {
+            return Err(MeterRefusal::SystemCardUsed {
+                card_number: card.card_number,
+            });
+        }
+        let before = self.write_back(now);
+        match card.kind {
+            SystemCardKind::Setting {
+                alarm_litres,
+                max_credit_litres,
+            } => {
+                self.alarm_litres = alarm_litres;
+                self.max_credit_litres = Some(max_credit_litres);
+            }
+            SystemCardKind::Check => {
+                self.credit_litres = self.credit_after_adding(CHECK_CARD_LITRES)?;
+            }
+            SystemCardKind::Clear => {
+                self.credit_litres = 0;
+                self.awaiting_installation = true;
+            }
+        }
+        self.system_cards_applied.push(card.card_number);
+        self.follow_credit();
+        let reported = match card.kind {
+            SystemCardKind::Clear => before,
+            _ => self.write_back(now),
+        };
+        Ok(SwipeOutcome {
+            loaded: None,
+            write_back: reported.encode(card.card_number, key),
+            system_card: Some(card.kind),
+        })
+    }
+
+    fn write_back(&self, now: u32) -> MeterWriteBack {
+        MeterWriteBack {
             last_loaded_sequence: self.last_loaded_sequence,
             registered_generation: self.registered_generation,
             credit_litres: self.credit_litres,
@@ -157,8 +278,6 @@ impl MeterState {
             status: self.status,
             written_at: now,
         }
-        .encode(card.issue.card_number, key);
-        Ok(SwipeOutcome { loaded, write_back })
     }
 
     /// Draws up to `litres` through an open valve; returns the litres delivered. The valve
@@ -176,7 +295,7 @@ impl MeterState {
 
     fn follow_credit(&mut self) {
         self.status.valve_closed = self.credit_litres == 0;
-        self.status.low_credit = self.credit_litres < LOW_CREDIT_LITRES;
+        self.status.low_credit = self.credit_litres < self.alarm_litres;
     }
 }
 
@@ -561,5 +680,131 @@ mod tests {
                 loaded_litres(&loaded, &counter) - used
             );
         }
+    }
+
+    /// `kind` written onto a blank card numbered `card_number` for `meter_no`.
+    fn system_card(kind: SystemCardKind, card_number: u32, meter_no: &str) -> [Record; 3] {
+        let card = SystemCard {
+            card_number,
+            meter_number: meter_number(meter_no),
+            kind,
+            written_at: START,
+            applied: None,
+        };
+        written(&card.plan(&MacKey::demo()), [EMPTY_RECORD; 3])
+    }
+
+    #[test]
+    fn a_setting_card_sets_the_alarm_and_caps_the_credit_once() {
+        let (mut counter, mut meter) = first_purchase_loaded(5_000);
+        let setting = SystemCardKind::Setting {
+            alarm_litres: 6_000,
+            max_credit_litres: 8_000,
+        };
+        let card = system_card(setting, 90_000_001, METER);
+        let outcome = meter.swipe(&card, &counter.key, START).unwrap();
+        assert_eq!(outcome.system_card, Some(setting));
+        assert_eq!(
+            (meter.alarm_litres, meter.max_credit_litres),
+            (6_000, Some(8_000))
+        );
+        assert!(meter.status.low_credit, "5 000 l is below the new alarm");
+        let applied = SystemCard::read(
+            &{
+                let mut card = card;
+                card[Ef::MeterWriteBack.index()] = outcome.write_back;
+                card
+            },
+            &counter.key,
+        )
+        .unwrap()
+        .unwrap()
+        .applied
+        .unwrap();
+        assert_eq!(applied.credit_litres, 5_000);
+        assert_eq!(
+            meter.swipe(&card, &counter.key, START),
+            Err(MeterRefusal::SystemCardUsed {
+                card_number: 90_000_001
+            })
+        );
+        // 5 000 + 4 000 is over the maximum: the purchase waits on the card.
+        counter.recharge(4_000).unwrap();
+        assert_eq!(counter.swipe(&mut meter, 0), Err(MeterRefusal::CreditFull));
+        meter.use_water(2_000);
+        assert_eq!(counter.swipe(&mut meter, 0), Ok(Some(2)));
+        assert_eq!(meter.credit_litres, 7_000);
+    }
+
+    #[test]
+    fn a_check_card_loads_the_test_volume_once_for_its_meter_only() {
+        let mut meter = meter();
+        let key = MacKey::demo();
+        let other_meter = system_card(SystemCardKind::Check, 90_000_002, "WM-0043");
+        assert!(matches!(
+            meter.swipe(&other_meter, &key, START),
+            Err(MeterRefusal::OtherMeter { .. })
+        ));
+        let check = system_card(SystemCardKind::Check, 90_000_003, METER);
+        meter.swipe(&check, &key, START).unwrap();
+        assert_eq!(meter.credit_litres, CHECK_CARD_LITRES);
+        assert!(!meter.status.valve_closed);
+        assert!(meter.swipe(&check, &key, START).is_err());
+        assert_eq!(meter.credit_litres, CHECK_CARD_LITRES);
+    }
+
+    #[test]
+    fn a_clear_card_reports_the_credit_it_wipes_and_frees_the_meter_for_another_customer() {
+        let (mut counter, mut meter) = first_purchase_loaded(5_000);
+        let clear = system_card(SystemCardKind::Clear, 90_000_004, METER);
+        let outcome = meter.swipe(&clear, &counter.key, START).unwrap();
+        let mut returned = clear;
+        returned[Ef::MeterWriteBack.index()] = outcome.write_back;
+        let applied = SystemCard::read(&returned, &counter.key)
+            .unwrap()
+            .unwrap()
+            .applied
+            .unwrap();
+        assert_eq!(
+            (applied.credit_litres, applied.last_loaded_sequence),
+            (5_000, 1)
+        );
+        assert_eq!(
+            (meter.credit_litres, meter.awaiting_installation),
+            (0, true)
+        );
+        assert!(meter.status.valve_closed);
+        // The same customer's card after the clear: purchase 1, loaded before, is not again.
+        let mut same_customer = meter.clone();
+        assert_eq!(counter.swipe(&mut same_customer, 0), Ok(None));
+        assert_eq!(same_customer.credit_litres, 0);
+        // The next customer's card registers the meter; the old customer's is refused then.
+        let mut next = Counter::open();
+        let next_customer = IssueRecord {
+            customer_number: 10_023_458,
+            card_number: 40_000_099,
+            ..next.active.clone()
+        };
+        next.active = next_customer.clone();
+        next.cards = vec![written(
+            &plan_open(
+                &CardContent::Blank,
+                next_customer.card_number,
+                next_customer.customer_number,
+                meter_number(METER),
+                &next.key,
+            )
+            .unwrap()
+            .plan,
+            [EMPTY_RECORD; 3],
+        )];
+        next.recharge(1_000).unwrap();
+        assert_eq!(next.swipe(&mut meter, 0), Ok(Some(1)));
+        assert_eq!(
+            counter.swipe(&mut meter, 0),
+            Err(MeterRefusal::OtherCustomer {
+                card_customer: 10_023_457
+            })
+        );
     }
 }

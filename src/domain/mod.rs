@@ -13,4 +13,5 @@ pub mod password;
 pub mod pricing;
 pub mod reading_csv;
 pub mod search;
+pub mod system_cards;
 pub mod validation;

@@ -16,6 +16,7 @@ use crate::config::{CardSecrets, Config, KEY_ENV, PIN_ENV};
 use crate::domain::card_counter::Resolution;
 use crate::domain::card_records::MeterNumber;
 use crate::domain::meter::MeterState;
+use crate::domain::system_cards::{CHECK_CARD_LITRES, SystemCardKind};
 use crate::startup;
 
 /// How long a swipe waits for the reader to report the card: a card already in the reader is
@@ -64,12 +65,28 @@ pub async fn swipe(
     if write_back.resolve(&read_back) != Resolution::Done {
         bail!("the card read back does not hold the meter's state just written");
     }
-    let loaded = match &outcome.loaded {
-        Some(purchase) => format!(
+    let loaded = match (&outcome.system_card, &outcome.loaded) {
+        (
+            Some(SystemCardKind::Setting {
+                alarm_litres,
+                max_credit_litres,
+            }),
+            _,
+        ) => format!(
+            "setting card applied (alarm below {alarm_litres} l, credit at most {max_credit_litres} l)"
+        ),
+        (Some(SystemCardKind::Check), _) => {
+            format!("check card applied (test water {CHECK_CARD_LITRES} l, not billed)")
+        }
+        (Some(SystemCardKind::Clear), _) => "clear card applied (credit wiped, waiting for the \
+                                             next installation's first card; the card takes the \
+                                             state before back to the counter)"
+            .to_owned(),
+        (None, Some(purchase)) => format!(
             "loaded purchase {} ({} l)",
             purchase.sequence, purchase.volume_litres
         ),
-        None => format!(
+        (None, None) => format!(
             "nothing to load (last loaded purchase {})",
             meter.last_loaded_sequence
         ),

@@ -747,7 +747,7 @@ pub(super) fn records_of(plan: &CardWritePlan, ef: Ef) -> (Option<Vec<u8>>, Opti
     (before.map(Vec::from), after.map(Vec::from))
 }
 
-pub(super) fn unix_now() -> u32 {
+pub fn unix_now() -> u32 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .ok()

@@ -377,9 +377,10 @@ mod lists;
 mod prices;
 mod reconcile;
 mod settle;
+mod system;
 
 use begin::*;
-pub use begin::{begin, missing_purchase, missing_purchase_written};
+pub use begin::{begin, missing_purchase, missing_purchase_written, unix_now};
 use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner};
 pub use lists::{pending_operations, usage_records};
@@ -391,4 +392,8 @@ use settle::*;
 pub use settle::{
     SETTLED_WITHOUT_CARD, journaled, report_lost, resolution_without_card, settle,
     settle_without_card, touch,
+};
+pub use system::{
+    SystemCardRefusal, begin_system_card, finish_system_card, record_cleared_credit,
+    system_card_pending,
 };

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use meterdesk::card::water_card::IssuerPin;
 use meterdesk::tools::rig::virtual_card::{VirtualCard, WaterApplication};
-use meterdesk::tools::rig::vpcd::{self, LinkOptions};
+use meterdesk::tools::rig::vpcd::{self, LinkOptions, Vanish};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,13 @@ struct Args {
     /// Leave TCP_QUICKACK off, to measure what it saves.
     #[arg(long)]
     no_quick_ack: bool,
+    /// Leave the reader at the N-th APDU received (1 = the first): a pull placed by APDU count.
+    #[arg(long, value_name = "N")]
+    vanish_at_apdu: Option<u64>,
+    /// With --vanish-at-apdu: carry that APDU out before vanishing (its UPDATE lands, its answer
+    /// is never sent); without, the card is gone before acting on it.
+    #[arg(long, requires = "vanish_at_apdu")]
+    vanish_carried_out: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -65,6 +72,10 @@ fn main() -> anyhow::Result<()> {
     let vpcd = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let options = LinkOptions {
         quick_ack: !args.no_quick_ack,
+        vanish: args.vanish_at_apdu.map(|at_apdu| Vanish {
+            at_apdu,
+            carried_out: args.vanish_carried_out,
+        }),
     };
     vpcd::serve_forever(&mut card, vpcd, options)
 }

@@ -25,15 +25,29 @@ pub struct LinkOptions {
     /// Ack every vpcd message at once. vpcd sends each message in two writes, and a delayed
     /// ACK of the first stalls the second: ≈ 45 ms per APDU without this, well under 1 ms with.
     pub quick_ack: bool,
+    /// Pull the card at its N-th APDU (counted from the process start, over every connection),
+    /// as a customer would mid-command: faults placed by APDU count, not by a timer.
+    pub vanish: Option<Vanish>,
+}
+
+/// The APDU at which the card leaves the reader, and whether it carried that command out first.
+#[derive(Debug, Clone, Copy)]
+pub struct Vanish {
+    /// 1 is the first APDU the card receives.
+    pub at_apdu: u64,
+    /// `true`: the command is carried out (an UPDATE is on the card) and its answer never sent;
+    /// `false`: the card is gone before acting on it. Both are a pull in the middle of it.
+    pub carried_out: bool,
 }
 
 /// Serves the card to vpcd for as long as the process lives: when pcscd goes away the card
 /// waits and connects again, like a card left in a reader whose driver restarts.
 pub fn serve_forever(card: &mut VirtualCard, vpcd: SocketAddr, options: LinkOptions) -> ! {
+    let mut apdus_received = 0;
     loop {
         let stream = connect(vpcd);
         tracing::info!(%vpcd, "card inserted into the virtual reader");
-        match serve_connection(card, stream, options) {
+        match serve_connection(card, stream, options, &mut apdus_received) {
             Ok(()) => tracing::info!("vpcd closed the connection"),
             Err(error) => tracing::warn!(%error, "vpcd connection failed"),
         }
@@ -62,6 +76,7 @@ fn serve_connection(
     card: &mut VirtualCard,
     mut stream: TcpStream,
     options: LinkOptions,
+    apdus_received: &mut u64,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
     loop {
@@ -85,7 +100,20 @@ fn serve_connection(
                 tracing::warn!(code = unknown, "unknown vpcd control code");
                 continue;
             }
-            apdu => card.respond(apdu).to_bytes(),
+            apdu => {
+                *apdus_received += 1;
+                match options.vanish {
+                    Some(vanish) if vanish.at_apdu == *apdus_received => {
+                        if vanish.carried_out {
+                            card.respond(apdu);
+                        }
+                        tracing::info!(apdu = *apdus_received, "the card vanishes");
+                        // Exiting closes the socket: vpcd reports the card removed.
+                        std::process::exit(0);
+                    }
+                    _ => card.respond(apdu).to_bytes(),
+                }
+            }
         };
         write_message(&mut stream, &answer)?;
     }
