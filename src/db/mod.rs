@@ -22,6 +22,7 @@ pub mod receipts;
 pub mod roles;
 mod rows;
 pub mod session;
+pub mod shifts;
 pub mod tls;
 
 use std::time::Duration;
