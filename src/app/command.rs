@@ -57,10 +57,16 @@ pub enum Command {
     Account,
     Refund,
     Reprint,
+    Shift,
+    Reports,
+    Arrears,
+    OpenShift,
+    CloseShift,
+    PrintReport,
 }
 
 impl Command {
-    pub const ALL: [Command; 51] = [
+    pub const ALL: [Command; 57] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -112,6 +118,12 @@ impl Command {
         Command::Account,
         Command::Refund,
         Command::Reprint,
+        Command::Shift,
+        Command::Reports,
+        Command::Arrears,
+        Command::OpenShift,
+        Command::CloseShift,
+        Command::PrintReport,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -168,6 +180,12 @@ impl Command {
             Command::Account => "account",
             Command::Refund => "refund",
             Command::Reprint => "reprint",
+            Command::Shift => "shift",
+            Command::Reports => "reports",
+            Command::Arrears => "arrears",
+            Command::OpenShift => "open-shift",
+            Command::CloseShift => "close-shift",
+            Command::PrintReport => "print-report",
         }
     }
 
@@ -225,6 +243,12 @@ impl Command {
             Command::Account => "acct.cmd_account",
             Command::Refund => "acct.cmd_refund",
             Command::Reprint => "acct.cmd_reprint",
+            Command::Shift => "shift.cmd_shift",
+            Command::Reports => "report.cmd_reports",
+            Command::Arrears => "arrears.cmd_arrears",
+            Command::OpenShift => "shift.cmd_open",
+            Command::CloseShift => "shift.cmd_close",
+            Command::PrintReport => "shift.cmd_print",
         }
     }
 
@@ -244,6 +268,7 @@ impl Command {
             Command::PendingCards | Command::SettleWithoutCard => "card.resolve",
             Command::Import => "meter.import",
             Command::Audit => "audit.view",
+            Command::Reports => "reports.view",
             Command::Operators | Command::SwitchEnabled | Command::ResetPassword => {
                 "operator.maintain"
             }

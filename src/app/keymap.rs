@@ -190,6 +190,10 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::Account => &[Char('$')],
         Command::Refund => &[Char('f')],
         Command::Reprint => &[Char('#')],
+        // The shift: `b` begins one, `z` closes it with its Z report, `g` prints an X report.
+        Command::OpenShift => &[Char('b')],
+        Command::CloseShift => &[Char('z')],
+        Command::PrintReport => &[Char('g')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes
@@ -197,7 +201,10 @@ fn default_keys(command: Command) -> Vec<Key> {
         | Command::Audit
         | Command::Operators
         | Command::Departments
-        | Command::Roles => &[],
+        | Command::Roles
+        | Command::Shift
+        | Command::Reports
+        | Command::Arrears => &[],
     };
     keys.iter().map(|code| Key::plain(*code)).collect()
 }

@@ -17,6 +17,7 @@ pub mod password;
 pub mod receipt;
 pub mod reference;
 pub mod row_actions;
+pub mod shift;
 pub mod table;
 pub mod transfer;
 
@@ -62,6 +63,7 @@ pub static REGISTRY: Registry = Registry {
             Command::Roles,
             new_screen::<ShortList<operators::roles::RoleList>>,
         ),
+        (Command::Shift, new_screen::<shift::ShiftScreen>),
     ],
     draw: crate::ui::draw,
 };

@@ -14,5 +14,6 @@ mod overview;
 mod password;
 mod reference;
 mod shell;
+mod shift;
 mod support;
 mod table;
