@@ -216,3 +216,40 @@ async fn a_clerk_sees_only_their_own_shifts_and_a_supervisor_sees_every_one() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_clerk_sees_who_owes_in_the_table_in_details_and_in_the_arrears_list() {
+    use meterdesk::db::arrears;
+    use meterdesk::db::customers::{self, PageAt};
+    use meterdesk::domain::search::CustomerSearch;
+    let db = with_fixture().await;
+    let anna = db.pool_of("anna");
+    let client = anna.get().await.unwrap();
+    let page = customers::page(&**client, &CustomerSearch::All, &PageAt::First, 10)
+        .await
+        .unwrap();
+    let arrears_of: Vec<_> = page
+        .rows
+        .iter()
+        .map(|r| (r.customer_no, r.arrears))
+        .collect();
+    assert_eq!(
+        arrears_of,
+        [(10000012, Money::ZERO), (10000020, money("38.15"))]
+    );
+    let details = customers::details(&**client, 2).await.unwrap().unwrap();
+    assert_eq!(
+        (details.account.arrears, details.account.unpaid_bills),
+        (money("38.15"), 1)
+    );
+    let owing = arrears::page(&**client, None, 10).await.unwrap();
+    assert_eq!(owing.len(), 1);
+    assert_eq!((owing[0].customer_no, owing[0].bills), (10000020, 1));
+    let after = arrears::After::from(&owing[0]);
+    assert!(
+        arrears::page(&**client, Some(&after), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

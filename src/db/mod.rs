@@ -2,6 +2,7 @@
 
 pub mod accounts;
 mod applied_write;
+pub mod arrears;
 pub mod audit;
 pub mod books;
 pub mod cancel;

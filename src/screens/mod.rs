@@ -2,6 +2,7 @@
 //! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md.
 
 pub mod account;
+pub mod arrears;
 pub mod audit;
 pub mod basic_info;
 pub mod card;
@@ -64,6 +65,7 @@ pub static REGISTRY: Registry = Registry {
             new_screen::<ShortList<operators::roles::RoleList>>,
         ),
         (Command::Shift, new_screen::<shift::ShiftScreen>),
+        (Command::Arrears, new_screen::<arrears::ArrearsScreen>),
     ],
     draw: crate::ui::draw,
 };

@@ -37,6 +37,8 @@ fn sample_details() -> CustomerDetails {
         account: AccountSummary {
             kind: "prepaid".into(),
             balance: Money::from_cents(24_690),
+            arrears: Money::ZERO,
+            unpaid_bills: 0,
             recent_transactions: vec![TransactionSummary {
                 at: at(20, 10),
                 kind: "card_purchase".into(),

@@ -4,6 +4,7 @@
 
 mod account;
 mod accounts;
+mod arrears;
 mod audit;
 mod cards;
 mod details;
