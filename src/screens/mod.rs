@@ -17,6 +17,7 @@ pub mod overview;
 pub mod password;
 pub mod receipt;
 pub mod reference;
+pub mod reports;
 pub mod row_actions;
 pub mod shift;
 pub mod table;
@@ -66,6 +67,7 @@ pub static REGISTRY: Registry = Registry {
         ),
         (Command::Shift, new_screen::<shift::ShiftScreen>),
         (Command::Arrears, new_screen::<arrears::ArrearsScreen>),
+        (Command::Reports, new_screen::<reports::ReportsScreen>),
     ],
     draw: crate::ui::draw,
 };

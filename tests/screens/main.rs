@@ -14,6 +14,7 @@ mod operators;
 mod overview;
 mod password;
 mod reference;
+mod reports;
 mod shell;
 mod shift;
 mod support;
