@@ -196,6 +196,38 @@ async fn a_clerk_sees_only_their_own_shifts_and_a_supervisor_sees_every_one() {
     };
     let office: Money = takings.iter().map(|row| row.takings.takings).sum();
     assert_eq!(office, money("35.00"));
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, volume, unit_price,
+                                             idempotency_key)
+             VALUES (1, 'consumption', -7.00, 2.000, 3.5000, 'reading-1')",
+        )
+        .await
+        .expect("a system deduction");
+    let water = shifts::report_of(&**boss_client, ReportKind::Water, &window)
+        .await
+        .unwrap();
+    let Report::Water(sold) = water else {
+        panic!("water sold: {water:?}")
+    };
+    let sold: Vec<_> = sold
+        .iter()
+        .map(|w| {
+            (
+                w.scheme.as_str(),
+                w.nature.as_str(),
+                w.volume.to_string(),
+                w.amount,
+            )
+        })
+        .collect();
+    assert_eq!(
+        sold,
+        [("flat", "personal", "2.000".to_owned(), money("7.00"))]
+    );
     let Report::ArrearsByAge(ages) =
         shifts::report_of(&**boss_client, ReportKind::ArrearsByAge, &window)
             .await
