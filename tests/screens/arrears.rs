@@ -92,3 +92,27 @@ fn the_customer_table_marks_who_owes_in_the_status_column() {
     let pays = lines.iter().find(|l| l.contains("10000034")).unwrap();
     assert!(owes.contains("owes") && !pays.contains("owes"), "{screen}");
 }
+
+/// Details with unpaid bills, in the desk's language.
+fn details_owing(lang: Lang) -> String {
+    let mut app = signed_in(lang);
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Enter);
+    let mut details = crate::details::sample_details();
+    details.account.arrears = Money::from_cents(3_815);
+    details.account.unpaid_bills = 1;
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Found(Some(Box::new(details)))),
+    );
+    render(&app)
+}
+
+#[test]
+fn details_say_the_arrears_and_how_many_bills() {
+    assert!(details_owing(Lang::En).contains("Arrears 38.15 (1 unpaid bills)"));
+    let zh = details_owing(Lang::Zh);
+    assert!(zh.contains("38.15"), "{zh}");
+    insta::assert_snapshot!("details_owing_zh", zh);
+}
