@@ -60,6 +60,17 @@ pub enum Opened {
 const SHIFT_COLUMNS: &str =
     "s.id, o.login AS operator, s.opened_at, s.closed_at, s.opened_by_payment";
 
+/// A row of `shift_takings` or `report_takings`.
+fn method_takings(row: &tokio_postgres::Row) -> MethodTakings {
+    MethodTakings {
+        method: row.get("payment_method_code"),
+        takings: row.get("takings"),
+        refunds: row.get("refunds"),
+        payments: row.get("payments"),
+        refund_count: row.get("refund_count"),
+    }
+}
+
 fn shift_of(row: &tokio_postgres::Row) -> Shift {
     Shift {
         id: row.get("id"),
@@ -128,20 +139,10 @@ pub async fn report(
         return Ok(None);
     };
     let methods = client
-        .query(
-            "SELECT payment_method_code AS method, takings, refunds, payments, refund_count
-             FROM shift_takings($1)",
-            &[&shift_id],
-        )
+        .query("SELECT * FROM shift_takings($1)", &[&shift_id])
         .await?
         .iter()
-        .map(|row| MethodTakings {
-            method: row.get("method"),
-            takings: row.get("takings"),
-            refunds: row.get("refunds"),
-            payments: row.get("payments"),
-            refund_count: row.get("refund_count"),
-        })
+        .map(method_takings)
         .collect();
     Ok(Some(ShiftReport {
         shift: shift_of(&shift),
@@ -287,13 +288,7 @@ async fn read_report(
                 .map(|row| TakingsRow {
                     day: row.get("day"),
                     operator: row.get("operator"),
-                    takings: MethodTakings {
-                        method: row.get("payment_method_code"),
-                        takings: row.get("takings"),
-                        refunds: row.get("refunds"),
-                        payments: row.get("payments"),
-                        refund_count: row.get("refund_count"),
-                    },
+                    takings: method_takings(row),
                 })
                 .collect(),
         ),
