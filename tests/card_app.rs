@@ -103,6 +103,7 @@ async fn open_card_then_recharge_through_the_app() {
             account_kind: "prepaid".into(),
             business_model: "meter_prepaid".into(),
             balance: Decimal::ZERO,
+            arrears: meterdesk::domain::money::Money::ZERO,
             card_state: None,
             phone: None,
             address: "建国路88号".into(),

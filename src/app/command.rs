@@ -62,10 +62,16 @@ pub enum Command {
     Bills,
     VoidBill,
     Readings,
+    Shift,
+    Reports,
+    Arrears,
+    OpenShift,
+    CloseShift,
+    PrintReport,
 }
 
 impl Command {
-    pub const ALL: [Command; 56] = [
+    pub const ALL: [Command; 62] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -122,6 +128,12 @@ impl Command {
         Command::Bills,
         Command::VoidBill,
         Command::Readings,
+        Command::Shift,
+        Command::Reports,
+        Command::Arrears,
+        Command::OpenShift,
+        Command::CloseShift,
+        Command::PrintReport,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -183,6 +195,12 @@ impl Command {
             Command::Bills => "bills",
             Command::VoidBill => "void-bill",
             Command::Readings => "readings",
+            Command::Shift => "shift",
+            Command::Reports => "reports",
+            Command::Arrears => "arrears",
+            Command::OpenShift => "open-shift",
+            Command::CloseShift => "close-shift",
+            Command::PrintReport => "print-report",
         }
     }
 
@@ -245,6 +263,12 @@ impl Command {
             Command::Bills => "bills.cmd_bills",
             Command::VoidBill => "bills.cmd_void",
             Command::Readings => "reading_import.cmd",
+            Command::Shift => "shift.cmd_shift",
+            Command::Reports => "report.cmd_reports",
+            Command::Arrears => "arrears.cmd_arrears",
+            Command::OpenShift => "shift.cmd_open",
+            Command::CloseShift => "shift.cmd_close",
+            Command::PrintReport => "shift.cmd_print",
         }
     }
 
@@ -266,6 +290,7 @@ impl Command {
             Command::PendingCards | Command::SettleWithoutCard => "card.resolve",
             Command::Import => "meter.import",
             Command::Audit => "audit.view",
+            Command::Reports => "reports.view",
             Command::Operators | Command::SwitchEnabled | Command::ResetPassword => {
                 "operator.maintain"
             }

@@ -196,6 +196,11 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::EnterReading => &[Char('g')],
         Command::Bills => &[Char('b')],
         Command::VoidBill => &[Char('z')],
+        // The shift, with Shift held (once a day, never by a slip of the finger): `X` an X
+        // report, `Z` the Z report that closes it, `O` opens one (a payment opens one anyway).
+        Command::OpenShift => &[Char('O')],
+        Command::CloseShift => &[Char('Z')],
+        Command::PrintReport => &[Char('X')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes
@@ -204,7 +209,10 @@ fn default_keys(command: Command) -> Vec<Key> {
         | Command::Operators
         | Command::Departments
         | Command::Roles
-        | Command::Readings => &[],
+        | Command::Readings
+        | Command::Shift
+        | Command::Reports
+        | Command::Arrears => &[],
     };
     let mut keys: Vec<Key> = keys.iter().map(|code| Key::plain(*code)).collect();
     if command == Command::Home {

@@ -25,6 +25,8 @@ pub struct CustomerRow {
     /// `meter_prepaid` for a card-meter customer (the card screens refuse the others at once).
     pub business_model: String,
     pub balance: Decimal,
+    /// The sum of the customer's unpaid bills (sql/V21: one probe of the unpaid bills' index).
+    pub arrears: Money,
     /// The state of the customer's newest card; None if the customer never had one.
     pub card_state: Option<String>,
     pub phone: Option<String>,
@@ -320,7 +322,7 @@ impl PageQuery {
             "{with}
              SELECT c.id, c.customer_no, c.name, t.name AS customer_type, m.meter_no,
                     c.account_kind, a.balance, card.state AS card_state, c.phone, c.address,
-                    c.status, c.business_model
+                    c.status, c.business_model, {ARREARS} AS arrears
              FROM ({hits}) hit
              JOIN customer c ON c.id = hit.id
              JOIN customer_type t ON t.id = c.customer_type_id
@@ -364,6 +366,7 @@ impl PageQuery {
                 account_kind: row.get("account_kind"),
                 business_model: row.get("business_model"),
                 balance: row.get("balance"),
+                arrears: row.get("arrears"),
                 card_state: row.get("card_state"),
                 phone: row.get("phone"),
                 address: row.get("address"),
@@ -459,6 +462,11 @@ struct Contains {
 /// A card row that was written to a card: a failed issue (`not_issued`, sql/V5) is no card
 /// of the customer's, and the partial index on (customer_id, generation) serves only this.
 const ISSUED_CARD: &str = "k.void_reason IS DISTINCT FROM 'not_issued'";
+
+/// A page row's arrears: its account's unpaid bills, found through their partial index
+/// (`bill_unpaid_by_account_issued`, sql/V21), a few probes per page whatever the search.
+const ARREARS: &str = "(SELECT coalesce(sum(b.amount), 0) FROM bill b \
+                       WHERE b.account_id = a.id AND b.status = 'unpaid')";
 
 /// Entries of customer_name_char beyond which a character counts as common: walking that
 /// many index entries costs well under a millisecond.
@@ -716,6 +724,9 @@ pub struct AccountSummary {
     /// prepaid or postpaid.
     pub kind: String,
     pub balance: Money,
+    /// The sum of the unpaid bills, and how many.
+    pub arrears: Money,
+    pub unpaid_bills: i64,
     /// The latest transactions, newest first.
     pub recent_transactions: Vec<TransactionSummary>,
 }
@@ -789,12 +800,16 @@ pub async fn details(
                     c.household_size, c.email, c.credit_code, c.contact_person, c.remark,
                     c.status, c.version, c.opened_at, c.closed_at,
                     m.meter_no, mt.name AS meter_type, mt.caliber, a.kind AS account_kind,
-                    a.balance
+                    a.balance, unpaid.arrears, unpaid.bills AS unpaid_bills
              FROM customer c
              JOIN customer_type t ON t.id = c.customer_type_id
              JOIN meter m ON m.id = c.meter_id
              JOIN meter_type mt ON mt.id = m.meter_type_id
              JOIN account a ON a.customer_id = c.id
+             CROSS JOIN LATERAL (
+                 SELECT coalesce(sum(b.amount), 0) AS arrears, count(*) AS bills
+                 FROM bill b WHERE b.account_id = a.id AND b.status = 'unpaid'
+             ) unpaid
              WHERE c.id = $1",
             &by_customer,
         ),
@@ -857,6 +872,8 @@ pub async fn details(
         account: AccountSummary {
             kind: row.get("account_kind"),
             balance: row.get("balance"),
+            arrears: row.get("arrears"),
+            unpaid_bills: row.get("unpaid_bills"),
             recent_transactions: transactions
                 .iter()
                 .map(|row| TransactionSummary {

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 mod applied_write;
+pub mod arrears;
 pub mod audit;
 pub mod books;
 pub mod cancel;
@@ -23,6 +24,7 @@ pub mod receipts;
 pub mod roles;
 mod rows;
 pub mod session;
+pub mod shifts;
 pub mod tls;
 
 use std::time::Duration;

@@ -84,6 +84,7 @@ fn row_of(details: &CustomerDetails) -> CustomerRow {
         account_kind: details.account.kind.clone(),
         business_model: details.customer_type.business_model.clone(),
         balance: details.account.balance.to_decimal(),
+        arrears: details.account.arrears,
         card_state: details.card.as_ref().map(|card| card.state.clone()),
         phone: basic.phone.clone(),
         address: basic.address.clone(),
@@ -231,13 +232,29 @@ fn lines(
         inert(&meter.caliber)
     )));
     let account = &details.account;
-    lines.push(Line::raw(format!(
+    let mut account_line = vec![Span::raw(format!(
         " {}  {} · {} {}",
         lang.t("details.account"),
         coded(lang, "details.kind_", &account.kind),
         lang.t("details.balance"),
         account.balance
-    )));
+    ))];
+    if account.unpaid_bills > 0 {
+        account_line.push(Span::styled(
+            format!(
+                " · {}",
+                lang.tf(
+                    "arrears.in_details",
+                    &[
+                        ("amount", &account.arrears),
+                        ("bills", &account.unpaid_bills)
+                    ]
+                )
+            ),
+            theme.error(),
+        ));
+    }
+    lines.push(Line::from(account_line));
     lines.extend(card_lines(details, lang));
     lines.push(heading("details.transactions"));
     if account.recent_transactions.is_empty() {

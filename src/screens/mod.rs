@@ -2,6 +2,7 @@
 //! commands, crumb and draw; see "How to add a screen" in ARCHITECTURE.md.
 
 pub mod account;
+pub mod arrears;
 pub mod audit;
 pub mod basic_info;
 pub mod bills;
@@ -19,7 +20,9 @@ pub mod reading;
 pub mod reading_import;
 pub mod receipt;
 pub mod reference;
+pub mod reports;
 pub mod row_actions;
+pub mod shift;
 pub mod table;
 pub mod transfer;
 
@@ -69,6 +72,9 @@ pub static REGISTRY: Registry = Registry {
             Command::Roles,
             new_screen::<ShortList<operators::roles::RoleList>>,
         ),
+        (Command::Shift, new_screen::<shift::ShiftScreen>),
+        (Command::Arrears, new_screen::<arrears::ArrearsScreen>),
+        (Command::Reports, new_screen::<reports::ReportsScreen>),
     ],
     draw: crate::ui::draw,
 };

@@ -244,49 +244,122 @@ pub struct ReceiptKept(pub Result<String, String>);
 
 impl ScreenRequest for KeepReceipt {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let receipts = services.receipts.clone();
-            let (receipt_no, text) = (self.receipt_no, self.text.clone());
-            let kept =
-                tokio::task::spawn_blocking(move || keep_receipt(&receipts, receipt_no, &text))
-                    .await
-                    .unwrap_or_else(|error| Err(error.to_string()));
-            Ok(Box::new(ReceiptKept(kept)) as _)
+        let (receipt_no, text) = (self.receipt_no, self.text.clone());
+        kept_off_the_ui(services, move |receipts| {
+            keep_receipt(receipts, receipt_no, &text)
         })
     }
+}
+
+/// Runs `keep` (files, the print command) on a blocking thread; answered with [`ReceiptKept`].
+fn kept_off_the_ui<'a>(
+    services: &'a Services,
+    keep: impl FnOnce(&ReceiptOutput) -> Result<String, String> + Send + 'static,
+) -> Answer<'a> {
+    let receipts = services.receipts.clone();
+    Box::pin(async move {
+        let kept = tokio::task::spawn_blocking(move || keep(&receipts))
+            .await
+            .unwrap_or_else(|error| Err(error.to_string()));
+        Ok(Box::new(ReceiptKept(kept)) as _)
+    })
 }
 
 /// Writes `receipt-<no>.txt` — a copy `receipt-<no>-2.txt`, `-3`, …: a file already there is
 /// never overwritten — and pipes the text to the print command. Returns where it went.
 fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result<String, String> {
+    keep_paper(
+        receipts,
+        &format!("receipt-{receipt_no:010}"),
+        Some(text),
+        None,
+    )
+}
+
+/// Writes `<stem>.txt` with `text` and `<stem>.csv` with `csv` into the receipts directory,
+/// never over a file already there (`<stem>-2.txt`, …), and pipes the text to the print
+/// command. Returns where they went.
+fn keep_paper(
+    receipts: &ReceiptOutput,
+    stem: &str,
+    text: Option<&str>,
+    csv: Option<&str>,
+) -> Result<String, String> {
     let mut kept = Vec::new();
-    if let Some(directory) = &receipts.directory {
-        std::fs::create_dir_all(directory).map_err(|e| format!("{}: {e}", directory.display()))?;
-        let mut copy = 1;
-        let (path, mut file) = loop {
-            let path = match copy {
-                1 => directory.join(format!("receipt-{receipt_no:010}.txt")),
-                n => directory.join(format!("receipt-{receipt_no:010}-{n}.txt")),
-            };
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(file) => break (path, file),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => copy += 1,
-                Err(e) => return Err(format!("{}: {e}", path.display())),
+    let files = [("txt", text), ("csv", csv)];
+    match &receipts.directory {
+        Some(directory) => {
+            std::fs::create_dir_all(directory)
+                .map_err(|e| format!("{}: {e}", directory.display()))?;
+            for (extension, content) in files {
+                if let Some(content) = content {
+                    kept.push(write_new(directory, stem, extension, content)?);
+                }
             }
-        };
-        file.write_all(text.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        kept.push(path.display().to_string());
+        }
+        None if csv.is_some() => return Err(no_directory()),
+        None => {}
     }
-    if let Some(command) = &receipts.print_command {
+    if let (Some(command), Some(text)) = (&receipts.print_command, text) {
         print_command::print(command, text, receipts.print_limit.0)?;
         kept.push(command.clone());
     }
     Ok(kept.join(", "))
+}
+
+/// A file written only through `[receipts] directory`: none is configured.
+fn no_directory() -> String {
+    "[receipts] directory is not set".to_owned()
+}
+
+fn write_new(
+    directory: &std::path::Path,
+    stem: &str,
+    extension: &str,
+    content: &str,
+) -> Result<String, String> {
+    let mut copy = 1;
+    let (path, mut file) = loop {
+        let path = match copy {
+            1 => directory.join(format!("{stem}.{extension}")),
+            n => directory.join(format!("{stem}-{n}.{extension}")),
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => break (path, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => copy += 1,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    };
+    file.write_all(content.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
+/// Keep a report: its paper (`text`, printed like a receipt) and its CSV file, named from
+/// `stem` in the receipts directory; answered with [`ReceiptKept`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeepReport {
+    pub stem: String,
+    pub text: Option<String>,
+    pub csv: String,
+}
+
+impl ScreenRequest for KeepReport {
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        let report = self.clone();
+        kept_off_the_ui(services, move |receipts| {
+            keep_paper(
+                receipts,
+                &report.stem,
+                report.text.as_deref(),
+                Some(&report.csv),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

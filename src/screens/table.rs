@@ -407,7 +407,9 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
         Some(_) => lang.t("customers.card_recycled"),
         None => "—",
     };
+    // Unpaid bills are marked where the status is: an open customer who owes says so.
     let status = match row.status.as_str() {
+        "active" if !row.arrears.is_zero() => lang.t("arrears.mark_owes"),
         "active" => lang.t("customers.status_active"),
         _ => lang.t("customers.status_closed"),
     };

@@ -4,7 +4,7 @@ use crate::support::*;
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::screens::details::Details;
 
-fn sample_details() -> CustomerDetails {
+pub(crate) fn sample_details() -> CustomerDetails {
     let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 11, day, hour, 30, 0).unwrap();
     CustomerDetails {
         customer_type: CustomerTypeSummary {
@@ -37,6 +37,8 @@ fn sample_details() -> CustomerDetails {
         account: AccountSummary {
             kind: "prepaid".into(),
             balance: Money::from_cents(24_690),
+            arrears: Money::ZERO,
+            unpaid_bills: 0,
             recent_transactions: vec![TransactionSummary {
                 at: at(20, 10),
                 kind: "card_purchase".into(),

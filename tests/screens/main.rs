@@ -4,6 +4,7 @@
 
 mod account;
 mod accounts;
+mod arrears;
 mod audit;
 mod cards;
 mod details;
@@ -14,6 +15,8 @@ mod overview;
 mod password;
 mod readings;
 mod reference;
+mod reports;
 mod shell;
+mod shift;
 mod support;
 mod table;

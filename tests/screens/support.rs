@@ -90,6 +90,7 @@ pub fn row(id: i64, customer_no: i64, name: &str, address: &str) -> CustomerRow 
         }
         .into(),
         balance: Decimal::new(12_345 * id, 2),
+        arrears: meterdesk::domain::money::Money::ZERO,
         card_state: (id % 2 == 0).then(|| "active".to_owned()),
         phone: Some(format!("138{:08}", id * 7919)),
         address: address.into(),

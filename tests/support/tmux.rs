@@ -198,3 +198,17 @@ impl Drop for Tmux {
         self.tmux(&["kill-server"]);
     }
 }
+
+/// The file's text once it is there (receipts and reports are kept off the UI task).
+pub fn wait_for_file(path: &Path, within: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            return text;
+        }
+        assert!(start.elapsed() < within, "{} never came", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

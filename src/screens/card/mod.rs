@@ -305,7 +305,7 @@ mod tests {
     use super::common::{not_blank, tier_line};
     use super::*;
     use crate::app::card_status::CardSeen;
-    use crate::domain::money::{UnitPrice, Volume};
+    use crate::domain::money::{Money, UnitPrice, Volume};
     use crate::domain::pricing::TierCharge;
     use rust_decimal::Decimal;
 
@@ -319,6 +319,7 @@ mod tests {
             account_kind: "prepaid".into(),
             business_model: business_model.into(),
             balance: Decimal::ZERO,
+            arrears: Money::ZERO,
             card_state: card_state.map(str::to_owned),
             phone: None,
             address: String::new(),

@@ -1,0 +1,338 @@
+//! The counter day: the operator's shift (open, close, its X/Z figures) and the supervisor's
+//! daily reports, all through sql/V21's functions, which decide who sees what.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
+use tokio_postgres::GenericClient;
+use tokio_postgres::error::SqlState;
+
+use super::DbError;
+use crate::domain::money::{Money, Volume};
+
+/// One shift of one operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shift {
+    pub id: i64,
+    pub operator: String,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Opened by the operator's first payment, not by the clerk.
+    pub opened_by_payment: bool,
+}
+
+/// Money in and out by one payment method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodTakings {
+    pub method: String,
+    pub takings: Money,
+    /// Paid out, as a positive amount.
+    pub refunds: Money,
+    pub payments: i64,
+    pub refund_count: i64,
+}
+
+/// What an X or Z report says: the shift, its money by method, its receipts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShiftReport {
+    pub shift: Shift,
+    pub methods: Vec<MethodTakings>,
+    pub receipts: i64,
+    pub first_receipt: Option<i64>,
+    pub last_receipt: Option<i64>,
+}
+
+impl ShiftReport {
+    pub fn takings(&self) -> Money {
+        self.methods.iter().map(|m| m.takings).sum()
+    }
+
+    pub fn refunds(&self) -> Money {
+        self.methods.iter().map(|m| m.refunds).sum()
+    }
+}
+
+/// Opening a shift: opened, or one was open already (the database allows one per operator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    Opened(i64),
+    AlreadyOpen,
+}
+
+const SHIFT_COLUMNS: &str =
+    "s.id, o.login AS operator, s.opened_at, s.closed_at, s.opened_by_payment";
+
+/// A row of `shift_takings` or `report_takings`.
+fn method_takings(row: &tokio_postgres::Row) -> MethodTakings {
+    MethodTakings {
+        method: row.get("payment_method_code"),
+        takings: row.get("takings"),
+        refunds: row.get("refunds"),
+        payments: row.get("payments"),
+        refund_count: row.get("refund_count"),
+    }
+}
+
+fn shift_of(row: &tokio_postgres::Row) -> Shift {
+    Shift {
+        id: row.get("id"),
+        operator: row.get("operator"),
+        opened_at: row.get("opened_at"),
+        closed_at: row.get("closed_at"),
+        opened_by_payment: row.get("opened_by_payment"),
+    }
+}
+
+/// The session operator's open shift, else their last one; None before their first.
+pub async fn own_latest(client: &impl GenericClient) -> Result<Option<Shift>, DbError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {SHIFT_COLUMNS} FROM shift s JOIN operator o ON o.id = s.operator_id
+                 WHERE s.operator_id = current_operator_id()
+                 ORDER BY s.closed_at IS NULL DESC, s.opened_at DESC, s.id DESC LIMIT 1"
+            ),
+            &[],
+        )
+        .await?;
+    Ok(row.as_ref().map(shift_of))
+}
+
+/// Opens a shift for the session operator.
+pub async fn open(client: &impl GenericClient) -> Result<Opened, DbError> {
+    match client.query_one("SELECT shift_open() AS id", &[]).await {
+        Ok(row) => Ok(Opened::Opened(row.get("id"))),
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(Opened::AlreadyOpen),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Closes shift `shift_id` of the session operator; true when it is closed (now or before:
+/// sent again, it closes nothing else).
+pub async fn close(client: &impl GenericClient, shift_id: i64) -> Result<bool, DbError> {
+    Ok(client
+        .query_one("SELECT shift_close($1) AS closed", &[&shift_id])
+        .await?
+        .get("closed"))
+}
+
+/// The figures of shift `shift_id`: refused by the database (insufficient_privilege) for
+/// another operator's shift without `reports.view`. None: no such shift.
+pub async fn report(
+    client: &impl GenericClient,
+    shift_id: i64,
+) -> Result<Option<ShiftReport>, DbError> {
+    let receipts = client
+        .query_one(
+            "SELECT receipts, first_no, last_no FROM shift_receipts($1)",
+            &[&shift_id],
+        )
+        .await?;
+    let Some(shift) = client
+        .query_opt(
+            &format!(
+                "SELECT {SHIFT_COLUMNS} FROM shift s JOIN operator o ON o.id = s.operator_id
+                 WHERE s.id = $1"
+            ),
+            &[&shift_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let methods = client
+        .query("SELECT * FROM shift_takings($1)", &[&shift_id])
+        .await?
+        .iter()
+        .map(method_takings)
+        .collect();
+    Ok(Some(ShiftReport {
+        shift: shift_of(&shift),
+        methods,
+        receipts: receipts.get("receipts"),
+        first_receipt: receipts.get("first_no"),
+        last_receipt: receipts.get("last_no"),
+    }))
+}
+
+/// The day a report covers, in the desk's zone: the instants from its start to the next
+/// day's, and the zone's offset east of UTC in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub day: NaiveDate,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub offset_secs: i32,
+}
+
+impl Window {
+    pub fn of_day(day: NaiveDate, zone: FixedOffset) -> Window {
+        let start = |day: NaiveDate| {
+            day.and_time(NaiveTime::MIN)
+                .and_local_timezone(zone)
+                .single()
+                .map_or_else(Utc::now, |at| at.with_timezone(&Utc))
+        };
+        Window {
+            day,
+            from: start(day),
+            to: start(day + chrono::Days::new(1)),
+            offset_secs: zone.local_minus_utc(),
+        }
+    }
+}
+
+/// Takings by day, operator and method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakingsRow {
+    pub day: NaiveDate,
+    pub operator: String,
+    pub takings: MethodTakings,
+}
+
+/// One shift of the day with its totals (the supervisor's view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShiftRow {
+    pub shift_id: i64,
+    pub operator: String,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub receipts: i64,
+    pub takings: Money,
+    pub refunds: Money,
+}
+
+/// Water sold by price scheme and nature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaterRow {
+    pub scheme: String,
+    pub nature: String,
+    pub volume: Volume,
+    pub amount: Money,
+}
+
+/// Unpaid bills of one age bucket (`0-30`, `31-90`, `90+` days since issued).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrearsAge {
+    pub age: String,
+    pub bills: i64,
+    pub customers: i64,
+    pub amount: Money,
+}
+
+/// A report's rows, or the database's refusal (no `reports.view`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Takings(Vec<TakingsRow>),
+    Shifts(Vec<ShiftRow>),
+    Water(Vec<WaterRow>),
+    ArrearsByAge(Vec<ArrearsAge>),
+    NotPermitted,
+}
+
+/// Which report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportKind {
+    Takings,
+    Shifts,
+    Water,
+    ArrearsByAge,
+}
+
+impl ReportKind {
+    pub const ALL: [ReportKind; 4] = [
+        ReportKind::Takings,
+        ReportKind::Shifts,
+        ReportKind::Water,
+        ReportKind::ArrearsByAge,
+    ];
+
+    /// The report's name in files and the catalogue.
+    pub fn code(self) -> &'static str {
+        match self {
+            ReportKind::Takings => "takings",
+            ReportKind::Shifts => "shifts",
+            ReportKind::Water => "water",
+            ReportKind::ArrearsByAge => "arrears",
+        }
+    }
+}
+
+/// Reads report `kind` of `window`'s day; the arrears are those on that day.
+pub async fn report_of(
+    client: &impl GenericClient,
+    kind: ReportKind,
+    window: &Window,
+) -> Result<Report, DbError> {
+    match read_report(client, kind, window).await {
+        Err(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+            Ok(Report::NotPermitted)
+        }
+        other => Ok(other?),
+    }
+}
+
+async fn read_report(
+    client: &impl GenericClient,
+    kind: ReportKind,
+    window: &Window,
+) -> Result<Report, tokio_postgres::Error> {
+    let (from, to, offset) = (&window.from, &window.to, &window.offset_secs);
+    Ok(match kind {
+        ReportKind::Takings => Report::Takings(
+            client
+                .query(
+                    "SELECT * FROM report_takings($1, $2, $3)",
+                    &[from, to, offset],
+                )
+                .await?
+                .iter()
+                .map(|row| TakingsRow {
+                    day: row.get("day"),
+                    operator: row.get("operator"),
+                    takings: method_takings(row),
+                })
+                .collect(),
+        ),
+        ReportKind::Shifts => Report::Shifts(
+            client
+                .query("SELECT * FROM report_shifts($1, $2)", &[from, to])
+                .await?
+                .iter()
+                .map(|row| ShiftRow {
+                    shift_id: row.get("shift_id"),
+                    operator: row.get("operator"),
+                    opened_at: row.get("opened_at"),
+                    closed_at: row.get("closed_at"),
+                    receipts: row.get("receipts"),
+                    takings: row.get("takings"),
+                    refunds: row.get("refunds"),
+                })
+                .collect(),
+        ),
+        ReportKind::Water => Report::Water(
+            client
+                .query("SELECT * FROM report_water_sold($1, $2)", &[from, to])
+                .await?
+                .iter()
+                .map(|row| WaterRow {
+                    scheme: row.get("scheme"),
+                    nature: row.get("nature"),
+                    volume: row.get("volume"),
+                    amount: row.get("amount"),
+                })
+                .collect(),
+        ),
+        ReportKind::ArrearsByAge => Report::ArrearsByAge(
+            client
+                .query("SELECT * FROM report_arrears_by_age($1)", &[&window.day])
+                .await?
+                .iter()
+                .map(|row| ArrearsAge {
+                    age: row.get("age"),
+                    bills: row.get("bills"),
+                    customers: row.get("customers"),
+                    amount: row.get("amount"),
+                })
+                .collect(),
+        ),
+    })
+}

@@ -1,0 +1,438 @@
+//! The supervisor's daily reports (`:reports`, `reports.view`): takings by operator and
+//! method, the shifts of the day with the office's total, water sold by scheme and nature,
+//! arrears by age. Tab changes the report, PgUp / PgDn the day, `e` writes it as
+//! CSV in the receipts directory. The database refuses them to whoever lacks the permission
+//! (sql/V21), whatever the screen offers.
+
+use chrono::{NaiveDate, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+use tokio_postgres::Client;
+
+use super::legend::{BACK, framed, usual};
+use super::receipt::{KeepReport, ReceiptKept};
+use crate::app::requests::Read;
+use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
+use crate::app::{App, Command, Hub, Screen};
+use crate::db::DbError;
+use crate::db::shifts::{self, Report, ReportKind, Window};
+use crate::domain::csv;
+use crate::domain::money::{Money, Volume};
+use crate::i18n::Lang;
+use crate::ui::inert::inert;
+use crate::ui::table::{Column, header_of, line_of, widths_for};
+use crate::ui::text::{coded, local};
+use crate::ui::theme::Theme;
+
+/// The reports screen: which report, which day, and what was read.
+#[derive(Debug, Clone, Default)]
+pub struct ReportsScreen {
+    kind: usize,
+    day: Option<NaiveDate>,
+    shown: Option<ReportRead>,
+}
+
+/// Reads one report of one day; answered with [`ReportRead`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    pub kind: ReportKind,
+    pub window: Window,
+}
+
+/// A report as read, with the day it is of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRead {
+    pub kind: ReportKind,
+    pub window: Window,
+    pub report: Report,
+}
+
+impl Read for LoadReport {
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        let report = shifts::report_of(client, self.kind, &self.window).await?;
+        Ok(ReportRead {
+            kind: self.kind,
+            window: self.window.clone(),
+            report,
+        })
+    }
+}
+
+fn title(kind: ReportKind) -> &'static str {
+    match kind {
+        ReportKind::Takings => "report.title_takings",
+        ReportKind::Shifts => "report.title_shifts",
+        ReportKind::Water => "report.title_water",
+        ReportKind::ArrearsByAge => "report.title_arrears",
+    }
+}
+
+const TAKINGS: [Column; 5] = [
+    Column::new("report.col_operator", 10, 2, false),
+    Column::new("report.col_method", 10, 1, false),
+    Column::new("report.col_payments", 8, 0, true),
+    Column::new("report.col_takings", 14, 1, true),
+    Column::new("report.col_refunds", 14, 1, true),
+];
+const SHIFTS: [Column; 7] = [
+    Column::new("report.col_shift", 6, 0, true),
+    Column::new("report.col_operator", 8, 2, false),
+    Column::new("report.col_opened", 5, 0, false),
+    Column::new("report.col_closed", 5, 0, false),
+    Column::new("report.col_receipts", 8, 0, true),
+    Column::new("report.col_takings", 14, 1, true),
+    Column::new("report.col_refunds", 14, 1, true),
+];
+const WATER: [Column; 4] = [
+    Column::new("report.col_scheme", 12, 3, false),
+    Column::new("report.col_nature", 10, 1, false),
+    Column::new("report.col_volume", 14, 1, true),
+    Column::new("report.col_amount", 14, 1, true),
+];
+const ARREARS: [Column; 4] = [
+    Column::new("report.col_age", 6, 1, false),
+    Column::new("report.col_bills", 8, 1, true),
+    Column::new("report.col_customers", 10, 1, true),
+    Column::new("report.col_amount", 14, 1, true),
+];
+
+/// A report's columns, its rows as shown and its total row (in `lang`, times in the desk's
+/// zone); None when it was refused.
+fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<String>>)> {
+    let lang = app.lang;
+    let total = lang.t("report.total").to_owned();
+    let time = |at: &chrono::DateTime<Utc>| local(at, app.zone)[11..].to_owned();
+    Some(match &read.report {
+        Report::NotPermitted => return None,
+        Report::Takings(rows) => {
+            let mut lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    vec![
+                        inert(&row.operator).into_owned(),
+                        coded(lang, "shift.method_", &row.takings.method),
+                        row.takings.payments.to_string(),
+                        row.takings.takings.to_string(),
+                        row.takings.refunds.to_string(),
+                    ]
+                })
+                .collect();
+            let sum = |f: fn(&shifts::TakingsRow) -> Money| rows.iter().map(f).sum::<Money>();
+            lines.push(vec![
+                total,
+                String::new(),
+                rows.iter()
+                    .map(|r| r.takings.payments)
+                    .sum::<i64>()
+                    .to_string(),
+                sum(|r| r.takings.takings).to_string(),
+                sum(|r| r.takings.refunds).to_string(),
+            ]);
+            (&TAKINGS, lines)
+        }
+        Report::Shifts(rows) => {
+            let mut lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    vec![
+                        row.shift_id.to_string(),
+                        inert(&row.operator).into_owned(),
+                        time(&row.opened_at),
+                        row.closed_at.as_ref().map(time).unwrap_or_default(),
+                        row.receipts.to_string(),
+                        row.takings.to_string(),
+                        row.refunds.to_string(),
+                    ]
+                })
+                .collect();
+            lines.push(vec![
+                String::new(),
+                total,
+                String::new(),
+                String::new(),
+                rows.iter().map(|r| r.receipts).sum::<i64>().to_string(),
+                rows.iter().map(|r| r.takings).sum::<Money>().to_string(),
+                rows.iter().map(|r| r.refunds).sum::<Money>().to_string(),
+            ]);
+            (&SHIFTS, lines)
+        }
+        Report::Water(rows) => {
+            let mut lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    vec![
+                        inert(&row.scheme).into_owned(),
+                        coded(lang, "details.nature_", &row.nature),
+                        row.volume.to_string(),
+                        row.amount.to_string(),
+                    ]
+                })
+                .collect();
+            lines.push(vec![
+                total,
+                String::new(),
+                rows.iter().map(|r| r.volume).sum::<Volume>().to_string(),
+                rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
+            ]);
+            (&WATER, lines)
+        }
+        Report::ArrearsByAge(rows) => {
+            let mut lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    vec![
+                        row.age.clone(),
+                        row.bills.to_string(),
+                        row.customers.to_string(),
+                        row.amount.to_string(),
+                    ]
+                })
+                .collect();
+            lines.push(vec![
+                total,
+                rows.iter().map(|r| r.bills).sum::<i64>().to_string(),
+                String::new(),
+                rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
+            ]);
+            (&ARREARS, lines)
+        }
+    })
+}
+
+/// The report as CSV: a header of stable names, then its rows as stored (codes, UTC times).
+pub fn report_csv(read: &ReportRead) -> String {
+    let day = read.window.day.to_string();
+    let mut out = String::new();
+    let mut put = |fields: Vec<String>| out.push_str(&csv::record(&fields));
+    let names = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    match &read.report {
+        Report::NotPermitted => {}
+        Report::Takings(rows) => {
+            put(names(&[
+                "day",
+                "operator",
+                "method",
+                "payments",
+                "takings",
+                "refunds",
+                "refund_count",
+            ]));
+            for row in rows {
+                let t = &row.takings;
+                put(vec![
+                    row.day.to_string(),
+                    row.operator.clone(),
+                    t.method.clone(),
+                    t.payments.to_string(),
+                    t.takings.to_string(),
+                    t.refunds.to_string(),
+                    t.refund_count.to_string(),
+                ]);
+            }
+        }
+        Report::Shifts(rows) => {
+            put(names(&[
+                "day",
+                "shift",
+                "operator",
+                "opened_at",
+                "closed_at",
+                "receipts",
+                "takings",
+                "refunds",
+            ]));
+            for row in rows {
+                put(vec![
+                    day.clone(),
+                    row.shift_id.to_string(),
+                    row.operator.clone(),
+                    row.opened_at.to_rfc3339(),
+                    row.closed_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+                    row.receipts.to_string(),
+                    row.takings.to_string(),
+                    row.refunds.to_string(),
+                ]);
+            }
+        }
+        Report::Water(rows) => {
+            put(names(&["day", "scheme", "nature", "volume_m3", "amount"]));
+            for row in rows {
+                put(vec![
+                    day.clone(),
+                    row.scheme.clone(),
+                    row.nature.clone(),
+                    row.volume.to_string(),
+                    row.amount.to_string(),
+                ]);
+            }
+        }
+        Report::ArrearsByAge(rows) => {
+            put(names(&["day", "age_days", "bills", "customers", "amount"]));
+            for row in rows {
+                put(vec![
+                    day.clone(),
+                    row.age.clone(),
+                    row.bills.to_string(),
+                    row.customers.to_string(),
+                    row.amount.to_string(),
+                ]);
+            }
+        }
+    }
+    out
+}
+
+impl ReportsScreen {
+    fn kind(&self) -> ReportKind {
+        ReportKind::ALL[self.kind]
+    }
+
+    fn load(&mut self, hub: &mut Hub) {
+        let zone = hub.app.zone;
+        let day = *self
+            .day
+            .get_or_insert_with(|| Utc::now().with_timezone(&zone).date_naive());
+        hub.send(LoadReport {
+            kind: self.kind(),
+            window: Window::of_day(day, zone),
+        });
+    }
+
+    fn step_day(&mut self, days: i64, hub: &mut Hub) {
+        self.day = self.day.map(|day| day + chrono::Duration::days(days));
+        self.load(hub);
+    }
+
+    fn step_kind(&mut self, hub: &mut Hub) {
+        self.kind = (self.kind + 1) % ReportKind::ALL.len();
+        self.load(hub);
+    }
+}
+
+impl Screen for ReportsScreen {
+    fn crumb(&self, lang: Lang) -> String {
+        lang.t("report.crumb").to_owned()
+    }
+
+    fn commands(&self) -> Vec<(Command, &'static str)> {
+        use Command::*;
+        framed(
+            [
+                BACK,
+                (NextField, "report.legend_next"),
+                (PageUp, "report.legend_previous_day"),
+                (PageDown, "report.legend_next_day"),
+            ]
+            .into_iter()
+            .chain(usual([Export, Refresh])),
+        )
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
+        let theme = &Theme::new(app.look);
+        let lang = app.lang;
+        let Some(read) = &self.shown else {
+            let loading = Line::styled(format!(" {}", lang.t("report.loading")), theme.dim());
+            frame.render_widget(Paragraph::new(loading), area);
+            return;
+        };
+        let [head, header, body] = Layout::vertical([
+            Constraint::Length(3),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        let day = app.tf("report.day", &[("day", &read.window.day)]);
+        let head_lines = vec![
+            Line::styled(format!(" {}", lang.t(title(read.kind))), theme.title()),
+            Line::styled(format!(" {day}"), theme.dim()),
+        ];
+        frame.render_widget(Paragraph::new(head_lines), head);
+        let Some((columns, rows)) = table(read, app) else {
+            let refused = Line::styled(
+                format!(" {}", lang.t("report.not_permitted")),
+                theme.error(),
+            );
+            frame.render_widget(Paragraph::new(refused), header);
+            return;
+        };
+        let widths = widths_for(columns, &rows, area.width);
+        frame.render_widget(
+            Paragraph::new(header_of(columns, &widths, lang, theme.header())),
+            header,
+        );
+        let last = rows.len() - 1;
+        let lines: Vec<Line> = rows
+            .iter()
+            .enumerate()
+            .map(|(index, cells)| {
+                let style = if index == last {
+                    theme.title()
+                } else {
+                    Style::new()
+                };
+                line_of(columns, cells, &widths, style, columns.len())
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), body);
+    }
+
+    /// Refused as it opens to whoever lacks the permission; the database refuses the reads too.
+    fn on_open(&mut self, hub: &mut Hub) {
+        if !hub
+            .app
+            .may(Command::Reports.permission().unwrap_or_default())
+        {
+            hub.say(MessageKind::Error, hub.app.t("report.not_permitted"));
+            hub.leave();
+            return;
+        }
+        self.load(hub);
+    }
+
+    fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        match command {
+            Command::NextField => self.step_kind(hub),
+            Command::PageUp => self.step_day(-1, hub),
+            Command::PageDown => self.step_day(1, hub),
+            Command::Refresh => self.load(hub),
+            Command::Export => match &self.shown {
+                Some(read) if read.report != Report::NotPermitted => hub.send(KeepReport {
+                    stem: format!("report-{}-{}", read.kind.code(), read.window.day),
+                    text: None,
+                    csv: report_csv(read),
+                }),
+                _ => return false,
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(read) = reply.of::<ReportRead>() {
+            self.shown = Some(read.clone());
+        } else if let Some(ReceiptKept(kept)) = reply.of::<ReceiptKept>() {
+            let text = match kept {
+                Ok(path) => hub
+                    .app
+                    .lang
+                    .tf("report.exported", &[("path", &inert(path))]),
+                Err(why) => hub
+                    .app
+                    .lang
+                    .tf("report.not_exported", &[("why", &inert(why))]),
+            };
+            let kind = if kept.is_ok() {
+                MessageKind::Info
+            } else {
+                MessageKind::Error
+            };
+            hub.say(kind, text);
+        }
+    }
+}

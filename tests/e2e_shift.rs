@@ -1,0 +1,114 @@
+//! The real binary in tmux on demo data: a clerk opens a shift, recharges a system-prepaid
+//! account from the customer table, sees it on the shift's X report, closes the shift, and
+//! its Z report is printed and kept with its CSV.
+
+mod support;
+
+use std::time::Duration;
+
+use meterdesk::tools::demo;
+use support::pg::fresh_db;
+use support::tmux::{Tmux, launcher_with, scratch, wait_for_file};
+
+const PATIENCE: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clerk_closes_a_shift_and_its_z_report_is_printed() {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let clerk = summary
+        .operators
+        .iter()
+        .find(|operator| operator.login == "clerk")
+        .expect("the demo data has a clerk");
+    let number: i64 = client
+        .query_one(
+            "SELECT c.customer_no FROM customer c
+             WHERE c.business_model = 'system_prepaid' AND c.status = 'active'
+             ORDER BY c.customer_no LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("customer_no");
+
+    let dir = scratch("shift");
+    let receipts = dir.join("receipts");
+    let printed = dir.join("printed.txt");
+    let config = format!(
+        "[receipts]\nwidth = 32\ndirectory = {:?}\nprint_command = \"cat >> {}\"\n",
+        receipts.display().to_string(),
+        printed.display()
+    );
+    let tmux = Tmux::start(
+        "shift",
+        &launcher_with(&dir, &db.conn_str, &config),
+        &dir.join("exit"),
+    );
+    tmux.wait_for("Operator", PATIENCE);
+    tmux.text("clerk");
+    tmux.keys(&["Enter"]);
+    tmux.text(&clerk.password);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Cust.No.", PATIENCE);
+
+    tmux.keys(&[":"]);
+    tmux.text("shift");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("No shift yet", PATIENCE);
+    tmux.keys(&["O"]);
+    tmux.wait_for("Shift opened.", PATIENCE);
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Cust.No.", PATIENCE);
+
+    tmux.keys(&["/"]);
+    tmux.text(&format!("{number:08}"));
+    tmux.keys(&["Enter", "r"]);
+    tmux.text("88");
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Recharge 88.00 to", PATIENCE);
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Done; receipt #", PATIENCE);
+
+    tmux.keys(&[":"]);
+    tmux.text("shift");
+    tmux.keys(&["Enter"]);
+    let x = tmux.wait_for("X REPORT", PATIENCE);
+    assert!(x.contains("88.00"), "{x}");
+    tmux.keys(&["Z"]);
+    tmux.wait_for("Close the shift", PATIENCE);
+    tmux.keys(&["F2"]);
+    let closed = tmux.wait_for("Shift closed", PATIENCE);
+    assert!(closed.contains("Z REPORT"), "{closed}");
+
+    let shift_id: i64 = client
+        .query_one(
+            "SELECT s.id FROM shift s JOIN operator o ON o.id = s.operator_id
+             WHERE o.login = 'clerk' AND s.closed_at IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    let z = wait_for_file(
+        &receipts.join(format!("shift-{shift_id:06}-z.txt")),
+        PATIENCE,
+    );
+    assert!(z.contains("Z REPORT") && z.contains("88.00"), "{z}");
+    assert!(z.lines().all(|line| line.chars().count() <= 32), "{z}");
+    let csv = wait_for_file(
+        &receipts.join(format!("shift-{shift_id:06}-z.csv")),
+        PATIENCE,
+    );
+    assert!(
+        csv.lines().nth(1).unwrap().contains(",cash,88.00,1,"),
+        "{csv}"
+    );
+    let paper = wait_for_file(&printed, PATIENCE);
+    assert!(
+        paper.contains("Z REPORT"),
+        "the printer got the Z report: {paper}"
+    );
+    tmux.keys(&["F10"]);
+}

@@ -1,0 +1,118 @@
+//! Unpaid bills at the counter: the customer table marks who owes, and `:arrears` lists them
+//! largest first, a page at a time.
+
+use crate::support::*;
+use meterdesk::db::arrears::{After, Owing};
+use meterdesk::domain::money::Money;
+use meterdesk::screens::arrears::{ArrearsScreen, LoadOwing, OwingPage, PAGE_ROWS};
+
+fn owing(i: i64) -> Owing {
+    Owing {
+        customer_no: 10_000_000 + i * 17,
+        name: [
+            "李娜",
+            "Anna Schmidt",
+            "北京市自来水集团有限责任公司第三营业所",
+        ][i as usize % 3]
+            .into(),
+        arrears: Money::from_cents(1_000_000 - i * 3_115),
+        bills: 1 + i % 4,
+        oldest: Utc.with_ymd_and_hms(2026, 9, 1, 2, 0, 0).unwrap(),
+    }
+}
+
+fn arrears_screen(lang: Lang) -> (App, Vec<(u64, Request)>) {
+    let mut app = signed_in(lang);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "arrears");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        sent[0].1.of::<LoadOwing>(),
+        Some(&LoadOwing { after: None })
+    );
+    (app, sent)
+}
+
+#[test]
+fn arrears_are_listed_largest_first_a_page_at_a_time() {
+    let (mut app, sent) = arrears_screen(Lang::En);
+    let rows: Vec<_> = (0..=PAGE_ROWS as i64).map(owing).collect();
+    answer(&mut app, &sent, Reply::screen(OwingPage(rows.clone())));
+    assert!(app.screen.is::<ArrearsScreen>());
+    insta::assert_snapshot!("arrears_en", render(&app));
+
+    let next = press(&mut app, KeyCode::PageDown);
+    let after = After::from(&rows[PAGE_ROWS - 1]);
+    assert_eq!(
+        next[0].1.of::<LoadOwing>(),
+        Some(&LoadOwing { after: Some(after) })
+    );
+    answer(&mut app, &next, Reply::screen(OwingPage(vec![owing(40)])));
+    assert!(
+        press(&mut app, KeyCode::PageDown).is_empty(),
+        "the last page"
+    );
+    let back = press(&mut app, KeyCode::PageUp);
+    assert_eq!(
+        back[0].1.of::<LoadOwing>(),
+        Some(&LoadOwing { after: None })
+    );
+}
+
+#[test]
+fn arrears_in_chinese() {
+    let (mut app, sent) = arrears_screen(Lang::Zh);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(OwingPage((0..3).map(owing).collect())),
+    );
+    insta::assert_snapshot!("arrears_zh", render(&app));
+}
+
+#[test]
+fn the_customer_table_marks_who_owes_in_the_status_column() {
+    let mut app = app(Lang::En);
+    update(&mut app, Msg::Resize(80, 24));
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "secret");
+    let sent = press(&mut app, KeyCode::Enter);
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SignInAnswer::LoggedIn(session())),
+    );
+    let mut page = sample_page(19);
+    page.rows[0].arrears = Money::from_cents(3_815);
+    answer(&mut app, &next, Reply::screen(page));
+    let screen = render(&app);
+    let lines: Vec<&str> = screen.lines().collect();
+    let owes = lines.iter().find(|l| l.contains("10000017")).unwrap();
+    let pays = lines.iter().find(|l| l.contains("10000034")).unwrap();
+    assert!(owes.contains("owes") && !pays.contains("owes"), "{screen}");
+}
+
+/// Details with unpaid bills, in the desk's language.
+fn details_owing(lang: Lang) -> String {
+    let mut app = signed_in(lang);
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Enter);
+    let mut details = crate::details::sample_details();
+    details.account.arrears = Money::from_cents(3_815);
+    details.account.unpaid_bills = 1;
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Found(Some(Box::new(details)))),
+    );
+    render(&app)
+}
+
+#[test]
+fn details_say_the_arrears_and_how_many_bills() {
+    assert!(details_owing(Lang::En).contains("Arrears 38.15 (1 unpaid bills)"));
+    let zh = details_owing(Lang::Zh);
+    assert!(zh.contains("38.15"), "{zh}");
+    insta::assert_snapshot!("details_owing_zh", zh);
+}

@@ -1,0 +1,115 @@
+//! The supervisor's daily reports (`:reports`): a report of a day, the next report and the
+//! previous day by keys, written as CSV; refused to a clerk before it opens.
+
+use crate::support::*;
+use meterdesk::db::shifts::{MethodTakings, Report, ReportKind, ShiftRow, TakingsRow, Window};
+use meterdesk::domain::money::Money;
+use meterdesk::screens::receipt::KeepReport;
+use meterdesk::screens::reports::{LoadReport, ReportRead, ReportsScreen, report_csv};
+
+fn day() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap()
+}
+
+fn window() -> Window {
+    Window::of_day(day(), FixedOffset::east_opt(0).unwrap())
+}
+
+fn at(hour: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 3, hour, 5, 0).unwrap()
+}
+
+fn takings(operator: &str, method: &str, cents: i64, payments: i64) -> TakingsRow {
+    TakingsRow {
+        day: day(),
+        operator: operator.into(),
+        takings: MethodTakings {
+            method: method.into(),
+            takings: Money::from_cents(cents),
+            refunds: Money::ZERO,
+            payments,
+            refund_count: 0,
+        },
+    }
+}
+
+/// `:reports` as a supervisor: the first report asked for today.
+fn reports(lang: Lang) -> (App, Vec<(u64, Request)>) {
+    let mut app = signed_in(lang);
+    let session = app.session.as_mut().unwrap();
+    session.roles = vec!["supervisor".into()];
+    session.permissions.push("reports.view".into());
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "reports");
+    let sent = press(&mut app, KeyCode::Enter);
+    let asked = sent[0].1.of::<LoadReport>().expect("the report is read");
+    assert_eq!(asked.kind, ReportKind::Takings);
+    (app, sent)
+}
+
+#[test]
+fn takings_of_the_day_then_the_shifts_of_the_previous_day_written_as_csv() {
+    let (mut app, sent) = reports(Lang::En);
+    let read = ReportRead {
+        kind: ReportKind::Takings,
+        window: window(),
+        report: Report::Takings(vec![
+            takings("anna", "cash", 1_303_550, 41),
+            takings("anna", "wechat_pay", 250_000, 9),
+            takings("ben", "cash", 8_000, 1),
+        ]),
+    };
+    answer(&mut app, &sent, Reply::screen(read.clone()));
+    assert!(app.screen.is::<ReportsScreen>());
+    insta::assert_snapshot!("reports_takings_en", render(&app));
+
+    let kept = press(&mut app, KeyCode::Char('e'));
+    let report = kept[0].1.of::<KeepReport>().expect("written");
+    assert_eq!(report.stem, "report-takings-2026-12-03");
+    assert_eq!(report.csv, report_csv(&read));
+    assert_eq!(
+        report.csv.lines().nth(1),
+        Some("2026-12-03,anna,cash,41,13035.50,0.00,0")
+    );
+
+    let next = press(&mut app, KeyCode::Tab);
+    assert_eq!(
+        next[0].1.of::<LoadReport>().unwrap().kind,
+        ReportKind::Shifts
+    );
+}
+
+#[test]
+fn the_shifts_of_the_day_in_chinese() {
+    let (mut app, sent) = reports(Lang::Zh);
+    let shift = |id, operator: &str, closed: Option<u32>, cents| ShiftRow {
+        shift_id: id,
+        operator: operator.into(),
+        opened_at: at(8),
+        closed_at: closed.map(at),
+        receipts: 12,
+        takings: Money::from_cents(cents),
+        refunds: Money::ZERO,
+    };
+    let read = ReportRead {
+        kind: ReportKind::Shifts,
+        window: window(),
+        report: Report::Shifts(vec![
+            shift(17, "anna", Some(17), 1_553_550),
+            shift(18, "ben", None, 8_000),
+        ]),
+    };
+    answer(&mut app, &sent, Reply::screen(read));
+    insta::assert_snapshot!("reports_shifts_zh", render(&app));
+}
+
+#[test]
+fn a_clerk_is_refused_the_reports_before_they_open() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "reports");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(sent.is_empty(), "{sent:?}");
+    assert!(!app.screen.is::<ReportsScreen>());
+    assert!(render(&app).contains("The daily reports need"));
+}

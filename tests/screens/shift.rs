@@ -1,0 +1,130 @@
+//! The clerk's shift (`:shift`): the X report of the open shift on screen, closing it asked
+//! once and its Z report printed and kept with its CSV; the paper at 32 and 48 columns.
+
+use crate::support::*;
+use meterdesk::db::shifts::{MethodTakings, Shift, ShiftReport};
+use meterdesk::domain::money::Money;
+use meterdesk::screens::receipt::KeepReport;
+use meterdesk::screens::shift::{
+    CloseShift, LoadShift, ShiftClosed, ShiftLoaded, ShiftScreen, report_csv, report_text,
+};
+
+fn at(hour: u32, minute: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 3, hour, minute, 0).unwrap()
+}
+
+fn sample(closed: bool) -> ShiftReport {
+    ShiftReport {
+        shift: Shift {
+            id: 17,
+            operator: "clerk".into(),
+            opened_at: at(8, 2),
+            closed_at: closed.then(|| at(17, 31)),
+            opened_by_payment: false,
+        },
+        methods: vec![
+            MethodTakings {
+                method: "cash".into(),
+                takings: Money::from_cents(1_303_550),
+                refunds: Money::from_cents(3_000),
+                payments: 41,
+                refund_count: 1,
+            },
+            MethodTakings {
+                method: "wechat_pay".into(),
+                takings: Money::from_cents(250_000),
+                refunds: Money::ZERO,
+                payments: 9,
+                refund_count: 0,
+            },
+        ],
+        receipts: 51,
+        first_receipt: Some(120_017),
+        last_receipt: Some(120_071),
+    }
+}
+
+/// `:shift` opened and answered with the open shift's figures.
+fn shift_screen(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "shift");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(sent[0].1.of::<LoadShift>().is_some(), "{sent:?}");
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ShiftLoaded(Some(sample(false)))),
+    );
+    assert!(app.screen.is::<ShiftScreen>());
+    app
+}
+
+#[test]
+fn the_open_shift_shows_its_x_report_and_closing_prints_the_z_report() {
+    let mut app = shift_screen(Lang::En);
+    insta::assert_snapshot!("shift_open_en", render(&app));
+
+    assert!(close_shift(&mut app).is_empty(), "asked first");
+    insta::assert_snapshot!("shift_ask_close_en", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let close = sent[0].1.of::<CloseShift>().expect("the close is sent");
+    assert_eq!(close.shift_id, 17);
+
+    let kept = answer(
+        &mut app,
+        &sent,
+        Reply::screen(ShiftClosed(Some(sample(true)))),
+    );
+    let report = kept[0].1.of::<KeepReport>().expect("the Z report is kept");
+    assert_eq!(report.stem, "shift-000017-z");
+    assert!(report.text.as_deref().unwrap().contains("Z REPORT"));
+    assert!(report.csv.starts_with("shift,operator,"), "{}", report.csv);
+    insta::assert_snapshot!("shift_closed_en", render(&app));
+}
+
+#[test]
+fn any_other_key_keeps_the_shift_open() {
+    let mut app = shift_screen(Lang::En);
+    close_shift(&mut app);
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "no longer asked");
+}
+
+#[test]
+fn the_shift_in_chinese_with_no_shift_yet() {
+    let app = shift_screen(Lang::Zh);
+    insta::assert_snapshot!("shift_open_zh", render(&app));
+    let mut app = signed_in(Lang::Zh);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "shift");
+    let sent = press(&mut app, KeyCode::Enter);
+    answer(&mut app, &sent, Reply::screen(ShiftLoaded(None)));
+    insta::assert_snapshot!("shift_none_zh", render(&app));
+}
+
+#[test]
+fn x_and_z_reports_on_paper_32_and_48_wide() {
+    let zone = FixedOffset::east_opt(8 * 3600).unwrap();
+    insta::assert_snapshot!(
+        "shift_x_report_32",
+        report_text(Lang::En, zone, &sample(false), 32, false)
+    );
+    insta::assert_snapshot!(
+        "shift_z_report_48",
+        report_text(Lang::En, zone, &sample(true), 48, true)
+    );
+    insta::assert_snapshot!(
+        "shift_z_report_32_zh",
+        report_text(Lang::Zh, zone, &sample(true), 32, true)
+    );
+    assert_eq!(
+        report_csv(&sample(true)).lines().nth(1).unwrap(),
+        "17,clerk,2026-12-03T08:02:00+00:00,2026-12-03T17:31:00+00:00,cash,13035.50,41,30.00,1,51,120017,120071"
+    );
+}
+
+/// `Z`: the Z report, which closes the shift.
+fn close_shift(app: &mut App) -> Vec<(u64, Request)> {
+    press(app, KeyCode::Char('Z'))
+}

@@ -1,0 +1,287 @@
+//! The clerk's shift and the daily reports on a real database, as the operators' own roles:
+//! a clerk opens and closes their own shift and sees its figures; a payment with no shift
+//! open opens one; the database refuses a clerk another clerk's shift and the office's
+//! reports, and shows a supervisor all of them.
+
+mod support;
+
+use meterdesk::db::accounts::{self, MoneyMove, MoveOutcome, Movement};
+use meterdesk::db::shifts::{self, Opened, Report, ReportKind, Window};
+use meterdesk::db::{DbError, Pool};
+use meterdesk::domain::money::Money;
+use support::pg::{TestDb, fresh_db};
+
+/// Customers 1 (system-prepaid, cash or WeChat Pay) and 2 (postpaid, cash) with an unpaid bill
+/// issued 45 days ago.
+const FIXTURE: &str = "
+    INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer) VALUES
+        ('plain DN15', 'postpayment', false, 'DN15', 'Acme');
+    INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, start_date, settlement_cycle_months)
+        VALUES ('flat', 'prepaid', 'fixed', 0.09, '2024-01-01', NULL),
+               ('bills', 'postpaid', 'fixed', 0.09, '2024-01-01', 2);
+    INSERT INTO customer_type (name, nature, business_model, counts_water_usage, charges, price_scheme_id)
+        VALUES ('prepaid', 'personal', 'system_prepaid', true, true, 1),
+               ('postpaid', 'personal', 'postpaid', true, true, 2);
+    INSERT INTO customer_type_meter_type VALUES (1, 1, 'postpayment'), (2, 1, 'postpayment');
+    INSERT INTO customer_type_payment_method VALUES (1, 'cash'), (1, 'wechat_pay'), (2, 'cash');
+    INSERT INTO meter (meter_no, meter_type_id, status) VALUES
+        ('P-1', 1, 'installed'), ('P-2', 1, 'installed');
+    INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name, address, phone,
+                          meter_id, meter_type_id)
+        VALUES (10000012, 1, 'personal', 'system_prepaid', 'Anna Schmidt', 'Rue 1', '13900000000', 1, 1),
+               (10000020, 2, 'personal', 'postpaid', '李娜', '长安街1号', '13700000000', 2, 1);
+    INSERT INTO account (customer_id, kind) VALUES (1, 'prepaid'), (2, 'postpaid');
+    INSERT INTO bill (account_id, period_start, period_end, previous_reading, current_reading, volume,
+                      amount, issued_at)
+        VALUES (2, '2026-01-01', '2026-02-28', 0, 10, 10, 38.15, now() - interval '45 days');
+";
+
+async fn with_fixture() -> TestDb {
+    let db = fresh_db().await;
+    let owner = db.pool.get().await.unwrap();
+    owner.batch_execute(FIXTURE).await.expect("the fixture");
+    db.create_operator("anna", &["clerk"]).await;
+    db.create_operator("ben", &["clerk"]).await;
+    db.create_operator("boss", &["supervisor"]).await;
+    db
+}
+
+async fn take(pool: &Pool, key: &str, movement: Movement, amount: &str, method: &str) {
+    let mut client = pool.get().await.unwrap();
+    let change = MoneyMove {
+        customer_id: 1,
+        movement,
+        amount: amount.parse().unwrap(),
+        method: method.to_owned(),
+    };
+    let outcome = accounts::move_money(&mut client, key, &change)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, MoveOutcome::Moved { .. }), "{outcome:?}");
+}
+
+fn money(text: &str) -> Money {
+    text.parse().unwrap()
+}
+
+fn refused(outcome: Result<impl std::fmt::Debug, DbError>) -> bool {
+    match outcome {
+        Err(error) => error
+            .sql_state()
+            .is_some_and(|s| *s == tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        Ok(answer) => panic!("refused: {answer:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_clerk_opens_takes_and_closes_their_shift_and_the_z_report_says_what_was_taken() {
+    let db = with_fixture().await;
+    let anna = db.pool_of("anna");
+    let client = anna.get().await.unwrap();
+    assert_eq!(shifts::own_latest(&**client).await.unwrap(), None);
+    let Opened::Opened(shift_id) = shifts::open(&**client).await.unwrap() else {
+        panic!("opened")
+    };
+    assert_eq!(
+        shifts::open(&**client).await.unwrap(),
+        Opened::AlreadyOpen,
+        "one open shift per operator, the database's rule"
+    );
+    take(&anna, "a-1", Movement::Deposit, "100.00", "cash").await;
+    take(&anna, "a-2", Movement::Deposit, "20.50", "wechat_pay").await;
+    take(&anna, "a-3", Movement::Deposit, "30.00", "cash").await;
+
+    let x = shifts::report(&**client, shift_id).await.unwrap().unwrap();
+    assert_eq!(x.shift.closed_at, None, "an X report of the open shift");
+    assert_eq!(x.takings(), money("150.50"));
+    assert_eq!(x.receipts, 3);
+    assert_eq!(x.last_receipt.unwrap() - x.first_receipt.unwrap(), 2);
+    let cash = x.methods.iter().find(|m| m.method == "cash").unwrap();
+    assert_eq!((cash.takings, cash.payments), (money("130.00"), 2));
+
+    assert!(shifts::close(&**client, shift_id).await.unwrap());
+    assert!(
+        shifts::close(&**client, shift_id).await.unwrap(),
+        "closing again answers closed and closes nothing else"
+    );
+    let z = shifts::report(&**client, shift_id).await.unwrap().unwrap();
+    assert!(z.shift.closed_at.is_some());
+    assert_eq!(z.takings(), money("150.50"));
+    assert_eq!(z.refunds(), Money::ZERO);
+}
+
+#[tokio::test]
+async fn a_payment_with_no_shift_open_opens_one_and_refunds_are_counted_apart() {
+    let db = with_fixture().await;
+    let boss = db.pool_of("boss");
+    take(&boss, "b-1", Movement::Deposit, "80.00", "cash").await;
+    take(&boss, "b-2", Movement::Refund, "30.00", "cash").await;
+    let client = boss.get().await.unwrap();
+    let shift = shifts::own_latest(&**client)
+        .await
+        .unwrap()
+        .expect("opened");
+    assert!(shift.opened_by_payment && shift.closed_at.is_none());
+    let report = shifts::report(&**client, shift.id).await.unwrap().unwrap();
+    assert_eq!(
+        (report.takings(), report.refunds(), report.receipts),
+        (money("80.00"), money("30.00"), 2)
+    );
+}
+
+#[tokio::test]
+async fn a_clerk_sees_only_their_own_shifts_and_a_supervisor_sees_every_one() {
+    let db = with_fixture().await;
+    let (anna, ben, boss) = (db.pool_of("anna"), db.pool_of("ben"), db.pool_of("boss"));
+    take(&anna, "a-1", Movement::Deposit, "10.00", "cash").await;
+    take(&ben, "b-1", Movement::Deposit, "25.00", "cash").await;
+    let anna_client = anna.get().await.unwrap();
+    let ben_shift = shifts::own_latest(&**ben.get().await.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert!(
+        refused(shifts::report(&**anna_client, ben_shift.id).await),
+        "another clerk's figures are refused by the database"
+    );
+    let seen: i64 = anna_client
+        .query_one("SELECT count(*) FROM shift", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, 1, "a clerk's connection reads their own shift only");
+    assert!(
+        !shifts::close(&**anna_client, ben_shift.id).await.unwrap(),
+        "a clerk cannot close another's shift"
+    );
+    let today = chrono::Utc::now().date_naive();
+    let window = Window::of_day(today, chrono::FixedOffset::east_opt(0).unwrap());
+    for kind in ReportKind::ALL {
+        assert_eq!(
+            shifts::report_of(&**anna_client, kind, &window)
+                .await
+                .unwrap(),
+            Report::NotPermitted,
+            "{kind:?}"
+        );
+    }
+
+    let boss_client = boss.get().await.unwrap();
+    let ben_report = shifts::report(&**boss_client, ben_shift.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ben_report.takings(), money("25.00"));
+    let Report::Shifts(day) = shifts::report_of(&**boss_client, ReportKind::Shifts, &window)
+        .await
+        .unwrap()
+    else {
+        panic!("the shifts of the day")
+    };
+    let mut operators: Vec<_> = day
+        .iter()
+        .map(|s| (s.operator.as_str(), s.takings))
+        .collect();
+    operators.sort();
+    assert_eq!(
+        operators,
+        [("anna", money("10.00")), ("ben", money("25.00"))]
+    );
+    let Report::Takings(takings) = shifts::report_of(&**boss_client, ReportKind::Takings, &window)
+        .await
+        .unwrap()
+    else {
+        panic!("takings")
+    };
+    let office: Money = takings.iter().map(|row| row.takings.takings).sum();
+    assert_eq!(office, money("35.00"));
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, volume, unit_price,
+                                             idempotency_key)
+             VALUES (1, 'consumption', -7.00, 2.000, 3.5000, 'reading-1')",
+        )
+        .await
+        .expect("a system deduction");
+    let water = shifts::report_of(&**boss_client, ReportKind::Water, &window)
+        .await
+        .unwrap();
+    let Report::Water(sold) = water else {
+        panic!("water sold: {water:?}")
+    };
+    let sold: Vec<_> = sold
+        .iter()
+        .map(|w| {
+            (
+                w.scheme.as_str(),
+                w.nature.as_str(),
+                w.volume.to_string(),
+                w.amount,
+            )
+        })
+        .collect();
+    assert_eq!(
+        sold,
+        [("flat", "personal", "2.000".to_owned(), money("7.00"))]
+    );
+    let Report::ArrearsByAge(ages) =
+        shifts::report_of(&**boss_client, ReportKind::ArrearsByAge, &window)
+            .await
+            .unwrap()
+    else {
+        panic!("arrears")
+    };
+    let by_age: Vec<_> = ages
+        .iter()
+        .map(|a| (a.age.as_str(), a.bills, a.amount))
+        .collect();
+    assert_eq!(
+        by_age,
+        [
+            ("0-30", 0, Money::ZERO),
+            ("31-90", 1, money("38.15")),
+            ("90+", 0, Money::ZERO)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_clerk_sees_who_owes_in_the_table_in_details_and_in_the_arrears_list() {
+    use meterdesk::db::arrears;
+    use meterdesk::db::customers::{self, PageAt};
+    use meterdesk::domain::search::CustomerSearch;
+    let db = with_fixture().await;
+    let anna = db.pool_of("anna");
+    let client = anna.get().await.unwrap();
+    let page = customers::page(&**client, &CustomerSearch::All, &PageAt::First, 10)
+        .await
+        .unwrap();
+    let arrears_of: Vec<_> = page
+        .rows
+        .iter()
+        .map(|r| (r.customer_no, r.arrears))
+        .collect();
+    assert_eq!(
+        arrears_of,
+        [(10000012, Money::ZERO), (10000020, money("38.15"))]
+    );
+    let details = customers::details(&**client, 2).await.unwrap().unwrap();
+    assert_eq!(
+        (details.account.arrears, details.account.unpaid_bills),
+        (money("38.15"), 1)
+    );
+    let owing = arrears::page(&**client, None, 10).await.unwrap();
+    assert_eq!(owing.len(), 1);
+    assert_eq!((owing[0].customer_no, owing[0].bills), (10000020, 1));
+    let after = arrears::After::from(&owing[0]);
+    assert!(
+        arrears::page(&**client, Some(&after), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
