@@ -136,7 +136,13 @@ async fn a_clerk_recharges_once_per_key_with_a_receipt_that_says_what_was_record
     assert_eq!(receipt.operator, "clerk", "stamped by the database");
     assert_eq!(receipt.customer_no, 10_000_012);
     assert_eq!(receipt.meter_no, "P-1");
-    assert_eq!(receipt.method.as_deref(), Some("WeChat Pay"));
+    assert_eq!(
+        receipt
+            .method
+            .as_ref()
+            .map(|m| (m.code.as_str(), m.name.as_str())),
+        Some(("wechat_pay", "WeChat Pay"))
+    );
     assert_eq!(receipt.balance_after, money("120.50"));
     assert_eq!(receipt.lines.len(), 1);
     assert_eq!(
@@ -611,7 +617,10 @@ async fn a_bill_of_the_account_is_paid_through_ledger_post_on_the_receipt_of_its
         .unwrap()
         .unwrap();
     assert_eq!(receipt.lines.len(), 2);
-    assert_eq!(receipt.method.as_deref(), Some("Cash"));
+    assert_eq!(
+        receipt.method.as_ref().map(|m| m.code.as_str()),
+        Some("cash")
+    );
     assert_eq!(receipt.balance_after, money("5.00"));
 
     // A bill of another account is refused, whoever's permission.

@@ -29,7 +29,6 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use crate::db::cards::PaymentMethod;
 use crate::domain::money::{Money, Volume};
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
@@ -65,16 +64,6 @@ pub const CHOICES_SEPARATOR: &str = ", ";
 pub struct Choice {
     pub key: String,
     pub label: String,
-}
-
-/// A payment method to choose: its code stored, its name shown.
-impl From<&PaymentMethod> for Choice {
-    fn from(method: &PaymentMethod) -> Choice {
-        Choice {
-            key: method.code.clone(),
-            label: method.name.clone(),
-        }
-    }
 }
 
 /// One field of a form.

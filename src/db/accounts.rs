@@ -75,8 +75,7 @@ pub struct LedgerLine {
     pub kind: String,
     pub amount: Money,
     pub volume: Option<Volume>,
-    /// The payment method's name.
-    pub method: Option<String>,
+    pub method: Option<PaymentMethod>,
     pub receipt_no: Option<i64>,
     /// The operator's login; `None`: the system (a deduction from a reading).
     pub operator: Option<String>,
@@ -91,7 +90,7 @@ impl LedgerLine {
             kind: row.get("kind"),
             amount: row.get("amount"),
             volume: row.get("volume"),
-            method: row.get("method"),
+            method: PaymentMethod::of_row(row),
             receipt_no: row.get("receipt_no"),
             operator: row.get("operator"),
             balance_after: row.get("balance_after"),
@@ -140,7 +139,8 @@ async fn read(
         .query(
             &format!(
                 "SELECT * FROM (
-                     SELECT t.id, t.created_at, t.kind, t.amount, t.volume, p.name AS method,
+                     SELECT t.id, t.created_at, t.kind, t.amount, t.volume, p.code AS method_code,
+                            p.name AS method,
                             t.receipt_no, o.login AS operator,
                             sum(t.amount) OVER (ORDER BY t.id) AS balance_after
                      FROM ledger_transaction t

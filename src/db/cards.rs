@@ -29,6 +29,18 @@ pub struct PaymentMethod {
     pub name: String,
 }
 
+impl PaymentMethod {
+    /// The method of a row that selects `method_code` and `method` (its name); `None`: none
+    /// (paid from the balance).
+    pub fn of_row(row: &tokio_postgres::Row) -> Option<PaymentMethod> {
+        let code: Option<String> = row.get("method_code");
+        code.map(|code| PaymentMethod {
+            code,
+            name: row.get("method"),
+        })
+    }
+}
+
 /// Looks a card number up; `None`: no card of this system was ever issued with it.
 pub async fn owner_of(
     client: &impl GenericClient,
@@ -90,8 +102,8 @@ pub struct ReceiptFacts {
     pub customer_no: i64,
     pub name: String,
     pub meter_no: String,
-    /// The payment method's name; `None` when paid from the balance.
-    pub method: Option<String>,
+    /// `None` when paid from the balance.
+    pub method: Option<PaymentMethod>,
     /// The account's balance after the receipt's transactions.
     pub balance: Money,
 }
@@ -103,15 +115,16 @@ pub async fn receipt_facts(
     let row = client
         .query_opt(
             "SELECT r.issued_at, o.full_name AS operator, c.customer_no, c.name, m.meter_no,
-                    (SELECT p.name FROM ledger_transaction t
-                     JOIN payment_method p ON p.code = t.payment_method_code
-                     WHERE t.receipt_no = r.receipt_no LIMIT 1) AS method,
+                    p.code AS method_code, p.name AS method,
                     a.balance
              FROM receipt r
              JOIN operator o ON o.id = r.operator_id
              JOIN customer c ON c.id = r.customer_id
              JOIN meter m ON m.id = c.meter_id
              JOIN account a ON a.customer_id = c.id
+             LEFT JOIN LATERAL (SELECT p.code, p.name FROM ledger_transaction t
+                                JOIN payment_method p ON p.code = t.payment_method_code
+                                WHERE t.receipt_no = r.receipt_no LIMIT 1) p ON true
              WHERE r.receipt_no = $1",
             &[&receipt_no],
         )
@@ -122,7 +135,7 @@ pub async fn receipt_facts(
         customer_no: row.get("customer_no"),
         name: row.get("name"),
         meter_no: row.get("meter_no"),
-        method: row.get("method"),
+        method: PaymentMethod::of_row(&row),
         balance: row.get("balance"),
     }))
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
 
 use super::DbError;
+use super::cards::PaymentMethod;
 use crate::domain::money::{Money, UnitPrice, Volume};
 
 /// A new receipt number for `customer_id`, in the caller's transaction (the operator is
@@ -52,8 +53,8 @@ pub struct ReceiptRecord {
     /// `system_prepaid`, `postpaid` or `meter_prepaid`: words the rows as a recharge or a
     /// deposit.
     pub business_model: String,
-    /// The payment method's name; `None`: paid from the balance.
-    pub method: Option<String>,
+    /// `None`: paid from the balance.
+    pub method: Option<PaymentMethod>,
     pub lines: Vec<ReceiptLine>,
     /// The account's balance after the receipt's last row, whenever it is read (a reprint
     /// shows what the first print showed).
@@ -68,7 +69,8 @@ pub async fn receipt(
 ) -> Result<Option<ReceiptRecord>, DbError> {
     let lines = client
         .query(
-            "SELECT t.id, t.kind, t.amount, t.volume, t.unit_price, p.name AS method
+            "SELECT t.id, t.kind, t.amount, t.volume, t.unit_price, p.code AS method_code,
+                    p.name AS method
              FROM ledger_transaction t
              LEFT JOIN payment_method p ON p.code = t.payment_method_code
              WHERE t.receipt_no = $1 ORDER BY t.id",
@@ -105,7 +107,7 @@ pub async fn receipt(
         name: row.get("name"),
         meter_no: row.get("meter_no"),
         business_model: row.get("business_model"),
-        method: lines.iter().find_map(|line| line.get("method")),
+        method: lines.iter().find_map(PaymentMethod::of_row),
         lines: lines
             .iter()
             .map(|line| ReceiptLine {

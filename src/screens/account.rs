@@ -17,8 +17,10 @@ use rust_decimal::Decimal;
 use tokio_postgres::Client;
 
 use super::legend::{BACK, PAGING, framed, usual};
-use super::receipt::{LoadReceipt, ReceiptLoaded, keep_and_show};
-use crate::app::form::{Choice, Field, FieldKind, Form, FormEvent};
+use super::receipt::{
+    LoadReceipt, ReceiptLoaded, keep_and_show, payment_choices, payment_method_name,
+};
+use crate::app::form::{Field, FieldKind, Form, FormEvent};
 use crate::app::paging::{PageApply, page_for, scroll};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
@@ -147,7 +149,7 @@ impl AccountScreen {
         hub.app.message = None;
         self.pane = AccountPane::Form {
             movement,
-            form: movement_form(account),
+            form: movement_form(account, hub.app.lang),
         };
     }
 
@@ -311,8 +313,8 @@ impl AccountScreen {
 
 /// The form of a movement on `account`: amount, and the methods its customer type takes
 /// (cash first, chosen).
-fn movement_form(account: &Account) -> Form {
-    let choices: Vec<Choice> = account.payment_methods.iter().map(Choice::from).collect();
+fn movement_form(account: &Account, lang: Lang) -> Form {
+    let choices = payment_choices(lang, &account.payment_methods);
     let first = choices.first().map(|choice| choice.label.clone());
     let mut form = Form::new(vec![
         Field::new(
@@ -704,7 +706,10 @@ impl AccountScreen {
                     kind_label(lang, account, &line.kind),
                     line.amount.to_string(),
                     line.balance_after.to_string(),
-                    inert(line.method.as_deref().unwrap_or("")).into_owned(),
+                    line.method
+                        .as_ref()
+                        .map(|method| payment_method_name(lang, method))
+                        .unwrap_or_default(),
                     line.receipt_no.map(|n| n.to_string()).unwrap_or_default(),
                     inert(line.operator.as_deref().unwrap_or("")).into_owned(),
                 ]
@@ -798,14 +803,17 @@ fn confirm_lines(
         .payment_methods
         .iter()
         .find(|method| method.code == change.method)
-        .map_or(change.method.as_str(), |method| method.name.as_str());
+        .map_or_else(
+            || inert(&change.method).into_owned(),
+            |method| payment_method_name(app.lang, method),
+        );
     let text = app.tf(
         question,
         &[
             ("amount", &change.amount),
             ("customer", &format!("{:08}", account.customer_no)),
             ("name", &inert(&account.name)),
-            ("method", &inert(method)),
+            ("method", &method),
         ],
     );
     vec![

@@ -16,10 +16,12 @@ use chrono::{DateTime, FixedOffset, Utc};
 use tokio_postgres::error::SqlState;
 
 use crate::app::Hub;
+use crate::app::form::Choice;
 use crate::app::print_command;
 use crate::app::requests::{Progress, Read, ReceiptOutput, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::db::DbError;
+use crate::db::cards::PaymentMethod;
 use crate::db::receipts::{self, ReceiptRecord};
 use crate::domain::money::Money;
 use crate::i18n::Lang;
@@ -160,9 +162,9 @@ pub fn ledger_receipt_text(
             paper.text(&format!("  {volume} m³ × {price}"));
         }
     }
-    let method = record.method.as_deref().map_or_else(
+    let method = record.method.as_ref().map_or_else(
         || lang.t("receipt.from_balance").to_owned(),
-        |m| inert(m).into_owned(),
+        |method| payment_method_name(lang, method),
     );
     paper.row(lang.t("receipt.method"), &method);
     paper.row(lang.t("receipt.balance"), &record.balance_after.to_string());
@@ -360,6 +362,27 @@ impl ScreenRequest for KeepReport {
             )
         })
     }
+}
+
+/// A payment method in the desk's language: the catalogue's name for the codes it knows
+/// (`payment_method.cash`), else the name the utility gave it.
+pub fn payment_method_name(lang: Lang, method: &PaymentMethod) -> String {
+    let key = format!("payment_method.{}", method.code);
+    match lang.t(&key) {
+        text if text == key => inert(&method.name).into_owned(),
+        text => text.to_owned(),
+    }
+}
+
+/// The payment methods to choose from: each code stored, its name shown.
+pub fn payment_choices(lang: Lang, methods: &[PaymentMethod]) -> Vec<Choice> {
+    methods
+        .iter()
+        .map(|method| Choice {
+            key: method.code.clone(),
+            label: payment_method_name(lang, method),
+        })
+        .collect()
 }
 
 #[cfg(test)]

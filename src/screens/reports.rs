@@ -114,7 +114,7 @@ fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<Str
                 .map(|row| {
                     vec![
                         inert(&row.operator).into_owned(),
-                        coded(lang, "shift.method_", &row.takings.method),
+                        coded(lang, "payment_method.", &row.takings.method),
                         row.takings.payments.to_string(),
                         row.takings.takings.to_string(),
                         row.takings.refunds.to_string(),

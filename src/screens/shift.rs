@@ -140,7 +140,7 @@ pub fn report_text(
     paper.row(lang.t("shift.closed_at"), &closed);
     paper.rule();
     for method in &report.methods {
-        let name = coded(lang, "shift.method_", &method.method);
+        let name = coded(lang, "payment_method.", &method.method);
         if method.payments > 0 {
             paper.row(
                 &format!("{name} ×{}", method.payments),
@@ -151,7 +151,7 @@ pub fn report_text(
     paper.row(lang.t("shift.takings"), &report.takings().to_string());
     paper.rule();
     for method in report.methods.iter().filter(|m| m.refund_count > 0) {
-        let name = coded(lang, "shift.method_", &method.method);
+        let name = coded(lang, "payment_method.", &method.method);
         paper.row(
             &format!("{name} ×{}", method.refund_count),
             &method.refunds.to_string(),

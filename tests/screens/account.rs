@@ -51,7 +51,7 @@ fn line(id: i64, kind: &str, amount: &str, after: &str, receipt_no: Option<i64>)
         kind: kind.into(),
         amount: money(amount),
         volume: (kind == "consumption").then(|| Volume::from_litres(12_345)),
-        method: receipt_no.map(|_| "Cash".to_owned()),
+        method: receipt_no.map(|_| method("cash", "Cash")),
         receipt_no,
         operator: receipt_no.map(|_| "clerk".to_owned()),
         balance_after: money(after),
@@ -108,7 +108,7 @@ fn record(lines: Vec<ReceiptLine>, reprints: i32) -> ReceiptRecord {
         name: "张伟\x1b]0;x\x07".into(),
         meter_no: "M02000001".into(),
         business_model: "system_prepaid".into(),
-        method: Some("WeChat Pay".into()),
+        method: Some(method("wechat_pay", "WeChat Pay")),
         lines,
         balance_after: money("361.50"),
         reprints,
@@ -344,7 +344,7 @@ fn the_ledger_receipt_at_32_and_48_characters() {
     let recharge = record(vec![recharge_line("120.50")], 0);
     let refund = ReceiptRecord {
         business_model: "postpaid".into(),
-        method: Some("Cash".into()),
+        method: Some(method("cash", "Cash")),
         lines: vec![ReceiptLine {
             kind: "refund".into(),
             amount: money("-50.00"),
@@ -414,14 +414,14 @@ fn a_postpaid_deposit_in_chinese_from_the_form_to_the_receipt() {
     press(&mut app, KeyCode::F(2));
     let screen = render(&app);
     assert!(
-        screen.contains("为 10000017 张伟 预存 300.00，付款方式 Cash？"),
+        screen.contains("为 10000017 张伟 预存 300.00，付款方式 现金？"),
         "{screen}"
     );
     insta::assert_snapshot!("account_deposit_confirm_zh", screen);
     let sent = press(&mut app, KeyCode::F(2));
     let deposit = ReceiptRecord {
         business_model: "postpaid".into(),
-        method: Some("Cash".into()),
+        method: Some(method("cash", "Cash")),
         ..record(vec![recharge_line("300.00")], 0)
     };
     let next = answer(

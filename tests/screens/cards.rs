@@ -361,7 +361,7 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
         tiers: quote().charge.tiers,
         vat: Some(quote().charge.vat),
         not_taken: Money::exact(quote().not_taken).unwrap(),
-        method: Some("Cash".into()),
+        method: Some(method("cash", "Cash")),
         balance: Money::ZERO,
     };
     let next = answer(
@@ -633,7 +633,7 @@ fn later_receipt(kind: ReceiptKind) -> Receipt {
         tiers: Vec::new(),
         vat: None,
         not_taken: Money::ZERO,
-        method: Some("Cash".into()),
+        method: Some(method("cash", "Cash")),
         balance: Money::ZERO,
     }
 }
@@ -1265,7 +1265,7 @@ fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_rece
         tiers: quote().charge.tiers,
         vat: Some(quote().charge.vat),
         not_taken: Money::ZERO,
-        method: Some("Cash".into()),
+        method: Some(method("cash", "Cash")),
         balance: Money::ZERO,
     };
     let next = answer(

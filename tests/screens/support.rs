@@ -215,3 +215,11 @@ pub fn connection_lost(app: &mut App, sent: &[(u64, Request)]) {
         },
     );
 }
+
+/// A payment method as the database gives it: its code and the utility's name.
+pub fn method(code: &str, name: &str) -> meterdesk::db::cards::PaymentMethod {
+    meterdesk::db::cards::PaymentMethod {
+        code: code.into(),
+        name: name.into(),
+    }
+}

@@ -13,13 +13,13 @@ use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::db::card_ops::{self, Begun, OperationKind, OperationState, Settled};
+use crate::db::cards::PaymentMethod;
 use crate::db::{DbError, cards};
 use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
 use crate::i18n::Lang;
-use crate::screens::receipt::{Head, Paper};
+use crate::screens::receipt::{Head, Paper, payment_method_name};
 pub use crate::screens::receipt::{KeepReceipt, ReceiptKept};
-use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
 
 /// What the receipt is for: money paid in for water on the card, or paid out for a purchase
@@ -50,7 +50,7 @@ pub struct Receipt {
     /// Of an amount offered, what the water did not take (handed back).
     pub not_taken: Money,
     /// The payment method's name; `None`: paid from the balance.
-    pub method: Option<String>,
+    pub method: Option<PaymentMethod>,
     pub balance: Money,
 }
 
@@ -202,9 +202,9 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
     if !receipt.not_taken.is_zero() {
         paper.row(lang.t("receipt.not_taken"), &receipt.not_taken.to_string());
     }
-    let method = receipt.method.as_deref().map_or_else(
+    let method = receipt.method.as_ref().map_or_else(
         || lang.t("receipt.from_balance").to_owned(),
-        |m| inert(m).into_owned(),
+        |method| payment_method_name(lang, method),
     );
     paper.row(lang.t("receipt.method"), &method);
     paper.row(lang.t("receipt.balance"), &receipt.balance.to_string());
@@ -292,7 +292,10 @@ mod tests {
         let receipt = Receipt {
             vat: None,
             not_taken: Money::ZERO,
-            method: Some("Cash".into()),
+            method: Some(PaymentMethod {
+                code: "cash".into(),
+                name: "Cash".into(),
+            }),
             ..receipt()
         };
         let text = text(&receipt, utc);
@@ -317,7 +320,10 @@ mod tests {
             tiers: Vec::new(),
             vat: None,
             not_taken: Money::ZERO,
-            method: Some("Cash".into()),
+            method: Some(PaymentMethod {
+                code: "cash".into(),
+                name: "Cash".into(),
+            }),
             ..receipt()
         };
         let text = text(&refund, utc);

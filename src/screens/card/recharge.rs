@@ -25,6 +25,7 @@ use crate::domain::card_counter::check_recharge;
 use crate::domain::money::Money;
 use crate::domain::validation;
 use crate::i18n::Lang;
+use crate::screens::receipt::payment_choices;
 use crate::ui::theme::Theme;
 
 /// The fields of the recharge form.
@@ -74,7 +75,7 @@ impl RechargeForm {
     /// The form for `owner`'s card: the payment methods its type takes (cash first, and
     /// chosen), and the account's balance when there is money on it.
     fn new(lang: Lang, owner: &CardOwner, card_no: u32) -> RechargeForm {
-        let mut choices: Vec<Choice> = owner.payment_methods.iter().map(Choice::from).collect();
+        let mut choices = payment_choices(lang, &owner.payment_methods);
         if owner.balance > Money::ZERO {
             choices.push(Choice {
                 key: FROM_BALANCE.to_owned(),
