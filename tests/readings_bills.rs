@@ -10,6 +10,7 @@ use meterdesk::db::readings::{
     self, ImportReport, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource,
     VoidOutcome,
 };
+use meterdesk::db::receipts;
 use meterdesk::domain::billing::ReadingError;
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::reading_csv::{
@@ -183,6 +184,27 @@ async fn the_manuals_example_from_readings_to_payment() {
             (1, "-30.00".parse().unwrap(), receipt_no),
             (2, "-100.00".parse().unwrap(), receipt_no)
         ]
+    );
+    // The receipt as the clerk's screen reads it to print: the bills paid, oldest first.
+    let printed = receipts::receipt(&**client, receipt_no)
+        .await
+        .unwrap()
+        .expect("the payment's receipt");
+    let paid_lines: Vec<_> = printed
+        .lines
+        .iter()
+        .map(|line| (line.kind.as_str(), line.cycle, line.amount))
+        .collect();
+    assert_eq!(
+        paid_lines,
+        [
+            ("bill_payment", Some(day("2025-01-01")), money("-30.00")),
+            ("bill_payment", Some(day("2025-04-01")), money("-100.00"))
+        ]
+    );
+    assert_eq!(
+        (printed.method, printed.balance_after),
+        (None, money("20.00"))
     );
     let bills = readings::bills(&**client, desk.postpaid)
         .await

@@ -1,8 +1,9 @@
 //! A customer's bills (`b` on the customer table): oldest first, with the balance and arrears
 //! above and the selected bill's details (tier slices, prices, VAT) below. Space chooses bills
 //! to pay; F2 pays the chosen ones — all unpaid bills, oldest first, when none is chosen —
-//! after a confirmation that echoes the figures; `v` voids the selected unpaid bill with a
-//! reason (a supervisor); `e` writes the selected bill to a text file.
+//! after a confirmation that echoes the figures, and shows, writes and prints its receipt
+//! (the bills it paid, cycle and amount) as a deposit's is; `z` voids the selected unpaid
+//! bill with a reason (a supervisor); `e` writes the selected bill to a text file.
 
 use std::collections::BTreeSet;
 
@@ -13,8 +14,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use tokio_postgres::Client;
 
-use super::basic_info::{below, customer_write, line_at};
+use super::basic_info::{below, customer_write, line_at, tell_after_leaving};
 use super::legend::{BACK, framed, usual};
+use super::receipt::{ReceiptKept, keep_and_show};
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -22,6 +24,7 @@ use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
 use crate::db::readings::{self, Bill, Bills, PayOutcome, VoidOutcome};
+use crate::db::receipts::{self, ReceiptRecord};
 use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::form;
@@ -41,6 +44,8 @@ pub struct BillsScreen {
     confirming: Option<Vec<i64>>,
     /// The reason form of a void under way, and the bill it voids.
     voiding: Option<(i64, Form)>,
+    /// The receipt of the payment just made, shown in the lower pane until a key moves on.
+    receipt: Option<Vec<String>>,
 }
 
 impl BillsScreen {
@@ -53,6 +58,7 @@ impl BillsScreen {
             chosen: BTreeSet::new(),
             confirming: None,
             voiding: None,
+            receipt: None,
         }
     }
 
@@ -97,19 +103,47 @@ pub struct PayBills {
     pub total: Money,
 }
 
-customer_write!(PayBills, PayOutcome, told_paid, |client, request| {
-    readings::pay_bills(
-        &**client,
-        &request.idempotency_key,
-        &request.bill_ids,
-        request.total,
-    )
-    .await
-});
+/// What paying answered, with the receipt as recorded when the bills were paid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillsPaid {
+    pub outcome: PayOutcome,
+    pub receipt: Option<Box<ReceiptRecord>>,
+}
+
+impl ScreenRequest for PayBills {
+    fn idempotency_key(&self) -> Option<&str> {
+        Some(&self.idempotency_key)
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            let outcome =
+                readings::pay_bills(&**client, &self.idempotency_key, &self.bill_ids, self.total)
+                    .await?;
+            let receipt = match outcome {
+                PayOutcome::Paid { receipt_no } => receipts::receipt(&**client, receipt_no)
+                    .await?
+                    .map(Box::new),
+                _ => None,
+            };
+            Ok(Box::new(BillsPaid { outcome, receipt }) as _)
+        })
+    }
+
+    /// The clerk left the bills meanwhile: the receipt is still kept and the outcome told.
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(paid) = reply.of::<BillsPaid>() {
+            if let Some(record) = &paid.receipt {
+                keep_and_show(record, false, hub);
+            }
+            tell_after_leaving(hub, false, told_paid(&paid.outcome, hub.app.lang));
+        }
+    }
+}
 
 fn told_paid(outcome: &PayOutcome, lang: Lang) -> (bool, MessageKind, String) {
     match outcome {
-        // The receipt row is made with the payment; printing receipts is issue 12's item 5.
         PayOutcome::Paid { receipt_no } => (
             true,
             MessageKind::Info,
@@ -385,6 +419,14 @@ impl Screen for BillsScreen {
             0,
             Line::from(Span::styled(format!(" {head}"), theme.title())),
         );
+        if let Some(receipt) = &self.receipt {
+            let title = Line::styled(format!(" {}", lang.t("acct.receipt_title")), theme.title());
+            line_at(frame, area, 1, title);
+            for (y, text) in receipt.iter().enumerate() {
+                line_at(frame, area, 2 + y as u16, Line::raw(format!("   {text}")));
+            }
+            return;
+        }
         let widths = column_widths(&COLUMNS, area.width);
         line_at(
             frame,
@@ -450,6 +492,8 @@ impl Screen for BillsScreen {
         if self.void_key(key, command, hub) {
             return true;
         }
+        // The receipt stays in view until the clerk moves on.
+        self.receipt = None;
         let count = self.bills.as_ref().map_or(0, |bills| bills.bills.len());
         match key.code {
             KeyCode::Up => self.selected = self.selected.saturating_sub(1),
@@ -492,9 +536,16 @@ impl Screen for BillsScreen {
                 }
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
             }
-        } else if let Some(outcome) = reply.of::<PayOutcome>() {
-            let told = told_paid(outcome, lang);
+        } else if let Some(paid) = reply.of::<BillsPaid>() {
+            self.receipt = paid
+                .receipt
+                .as_ref()
+                .map(|record| keep_and_show(record, false, hub));
+            let told = told_paid(&paid.outcome, lang);
             self.answered(told.0, told, hub);
+        } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
+            let text = lang.tf("acct.not_kept", &[("why", &inert(why))]);
+            hub.say(MessageKind::Error, text);
         } else if let Some(outcome) = reply.of::<VoidOutcome>() {
             let told = told_voided(outcome, lang);
             self.answered(told.0, told, hub);

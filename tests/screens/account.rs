@@ -121,6 +121,7 @@ fn recharge_line(amount: &str) -> ReceiptLine {
         amount: money(amount),
         volume: None,
         unit_price: None,
+        cycle: None,
     }
 }
 
@@ -350,6 +351,7 @@ fn the_ledger_receipt_at_32_and_48_characters() {
             amount: money("-50.00"),
             volume: None,
             unit_price: None,
+            cycle: None,
         }],
         ..record(Vec::new(), 1)
     };
@@ -358,6 +360,32 @@ fn the_ledger_receipt_at_32_and_48_characters() {
         amount: money("-30.33"),
         volume: Some(Volume::from_litres(12_345)),
         unit_price: Some(UnitPrice::exact(Decimal::new(24_567, 4)).unwrap()),
+        cycle: None,
+    };
+    let bill = |cycle: &str, amount: &str| ReceiptLine {
+        kind: "bill_payment".into(),
+        amount: money(amount),
+        volume: Some(Volume::from_litres(40_000)),
+        unit_price: None,
+        cycle: Some(cycle.parse().unwrap()),
+    };
+    // A deposit that pays two bills, oldest first, on one receipt.
+    let bills_paid = ReceiptRecord {
+        business_model: "postpaid".into(),
+        method: Some("Cash".into()),
+        balance_after: money("0.00"),
+        ..record(
+            vec![
+                recharge_line("150.00"),
+                bill("2025-04-01", "-100.00"),
+                bill("2025-07-01", "-80.00"),
+            ],
+            0,
+        )
+    };
+    let bills_paid_again = ReceiptRecord {
+        reprints: 1,
+        ..bills_paid.clone()
     };
     let several = ReceiptRecord {
         method: None,
@@ -369,6 +397,9 @@ fn the_ledger_receipt_at_32_and_48_characters() {
         ("refund_copy", Lang::En, &refund, true),
         ("refund_copy_zh", Lang::Zh, &refund, true),
         ("several_lines", Lang::En, &several, false),
+        ("bills_paid", Lang::En, &bills_paid, false),
+        ("bills_paid_zh", Lang::Zh, &bills_paid, false),
+        ("bills_paid_copy", Lang::En, &bills_paid_again, true),
     ] {
         for cells in [32, 48] {
             let text = ledger_receipt_text(lang, utc, receipt, cells, copy);
