@@ -14,15 +14,17 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use tokio_postgres::Client;
 
+use super::account::AccountScreen;
 use super::basic_info::{below, customer_write, line_at, tell_after_leaving};
 use super::legend::{BACK, framed, usual};
 use super::receipt::{ReceiptKept, keep_and_show};
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::requests::{Progress, Read, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
+use crate::db::accounts::BillsToPay;
 use crate::db::readings::{self, Bill, Bills, PayOutcome, VoidOutcome};
 use crate::db::receipts::{self, ReceiptRecord};
 use crate::domain::money::Money;
@@ -286,6 +288,23 @@ impl BillsScreen {
             return;
         }
         let total: Money = self.to_pay().iter().map(|bill| bill.amount).sum();
+        let balance = self
+            .bills
+            .as_ref()
+            .map_or(Money::ZERO, |bills| bills.balance);
+        if balance < total {
+            // The balance does not cover them: a deposit at the counter pays them.
+            if hub.allowed("account.deposit") {
+                let bills = BillsToPay {
+                    bill_ids: paying,
+                    total,
+                };
+                let screen =
+                    AccountScreen::deposit_paying(self.customer_id, self.customer_no, bills);
+                hub.open(Box::new(screen));
+            }
+            return;
+        }
         if self.confirming.as_ref() == Some(&paying) {
             self.confirming = None;
             hub.say(MessageKind::Info, lang.t("bills.paying"));
@@ -295,10 +314,6 @@ impl BillsScreen {
                 total,
             });
         }
-        let balance = self
-            .bills
-            .as_ref()
-            .map_or(Money::ZERO, |bills| bills.balance);
         let text = hub.app.tf(
             "bills.confirm_pay",
             &[
@@ -524,6 +539,15 @@ impl Screen for BillsScreen {
             }
         }
         true
+    }
+
+    /// A deposit that paid bills, or money moved elsewhere: the bills read again.
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        if *notice == Notice::Reload {
+            hub.send(LoadBills {
+                customer_id: self.customer_id,
+            });
+        }
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {

@@ -155,7 +155,7 @@ pub fn ledger_receipt_text(
             _ => line.amount,
         };
         let label = match line.cycle {
-            Some(cycle) => lang.tf("bill_receipt.bill_of", &[("cycle", &cycle)]),
+            Some(cycle) => lang.tf("counter_bills.bill_of", &[("cycle", &cycle)]),
             None => line_label(lang, &record.business_model, &line.kind),
         };
         paper.row(&label, &amount.to_string());
