@@ -10,7 +10,7 @@ use std::time::Duration;
 use meterdesk::domain::money::Money;
 use meterdesk::tools::demo;
 use support::pg::fresh_db;
-use support::tmux::{Tmux, launcher_with, scratch};
+use support::tmux::{Tmux, launcher_with, scratch, wait_for_file};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -100,7 +100,7 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
     assert_eq!(now, balance + "88.00".parse().unwrap());
 
     let file = receipts.join(format!("receipt-{receipt_no:010}.txt"));
-    let kept = wait_for_file(&file);
+    let kept = wait_for_file(&file, PATIENCE);
     assert!(
         kept.contains("PAYMENT RECEIPT") && kept.contains("88.00"),
         "{kept}"
@@ -111,7 +111,7 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
         "{kept}"
     );
     assert!(
-        wait_for_file(&printed).contains(&now.to_string()),
+        wait_for_file(&printed, PATIENCE).contains(&now.to_string()),
         "the printer got the new balance"
     );
 
@@ -120,7 +120,10 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
     tmux.wait_for("recharge", PATIENCE);
     tmux.keys(&["#"]);
     tmux.wait_for("*** COPY 1 ***", PATIENCE);
-    let copy = wait_for_file(&receipts.join(format!("receipt-{receipt_no:010}-2.txt")));
+    let copy = wait_for_file(
+        &receipts.join(format!("receipt-{receipt_no:010}-2.txt")),
+        PATIENCE,
+    );
     assert!(copy.contains("*** COPY 1 ***"), "{copy}");
     let reprints: i32 = client
         .query_one(
@@ -132,18 +135,4 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
         .get("reprints");
     assert_eq!(reprints, 1);
     tmux.keys(&["F10"]);
-}
-
-/// The file's text once it is there (receipts are kept off the UI task).
-fn wait_for_file(path: &std::path::Path) -> String {
-    let start = std::time::Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.is_empty()
-        {
-            return text;
-        }
-        assert!(start.elapsed() < PATIENCE, "{} never came", path.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
