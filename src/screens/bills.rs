@@ -48,6 +48,9 @@ pub struct BillsScreen {
     voiding: Option<(i64, Form)>,
     /// The receipt of the payment just made, shown in the lower pane until a key moves on.
     receipt: Option<Vec<String>>,
+    /// Bills were paid or voided here (or paid by a deposit over this screen): the screen below
+    /// is told when this one is left.
+    bills_changed: bool,
 }
 
 impl BillsScreen {
@@ -61,6 +64,7 @@ impl BillsScreen {
             confirming: None,
             voiding: None,
             receipt: None,
+            bills_changed: false,
         }
     }
 
@@ -380,6 +384,7 @@ impl BillsScreen {
         let (_, kind, text) = told;
         if done {
             self.chosen.clear();
+            self.bills_changed = true;
         }
         hub.send(LoadBills {
             customer_id: self.customer_id,
@@ -533,6 +538,10 @@ impl Screen for BillsScreen {
             Command::Save => self.pay(hub),
             Command::VoidBill => self.start_void(hub),
             Command::Export => self.write_bill(hub),
+            Command::Leave if self.bills_changed => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+            }
             _ => {
                 self.confirming = None;
                 return false;
@@ -544,6 +553,7 @@ impl Screen for BillsScreen {
     /// A deposit that paid bills, or money moved elsewhere: the bills read again.
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
         if *notice == Notice::Reload {
+            self.bills_changed = true;
             hub.send(LoadBills {
                 customer_id: self.customer_id,
             });

@@ -277,7 +277,7 @@ fn not_paid(outcome: PayOutcome) -> BillsPaid {
 }
 
 /// Bill 2 paid from the balance on receipt 17.
-fn paid_with_receipt() -> BillsPaid {
+pub(crate) fn paid_with_receipt() -> BillsPaid {
     BillsPaid {
         outcome: PayOutcome::Paid { receipt_no: 17 },
         receipt: Some(Box::new(ReceiptRecord {
