@@ -65,6 +65,7 @@ fn moving(customer_id: i64, movement: Movement, amount: &str, method: &str) -> M
         movement,
         amount: money(amount),
         method: method.to_owned(),
+        pays: None,
     }
 }
 

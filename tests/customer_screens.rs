@@ -16,10 +16,13 @@ use meterdesk::app::{App, KeyMap, requests, update};
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
 use meterdesk::i18n::Lang;
+use meterdesk::screens::account::AccountScreen;
+use meterdesk::screens::bills::BillsScreen;
 use meterdesk::screens::details::Details;
 use meterdesk::screens::modify::ModifyView;
 use meterdesk::screens::open_account::{OpenAccountWizard, WizardStep};
 use meterdesk::screens::table::CustomerTable;
+use meterdesk::screens::transfer::TransferView;
 use meterdesk::tools::demo;
 use meterdesk::ui;
 use ratatui::Terminal;
@@ -337,8 +340,48 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
     assert!(desk.message().contains("unpaid bill"), "{}", desk.screen());
     desk.text("李四").await;
     desk.key(KeyCode::F(2)).await;
-    assert!(desk.message().contains("the present owner pays them"));
+    assert!(desk.message().contains("the owner pays first"));
     assert!(!desk.screen().contains("Confirm the transfer"));
+    // The refusal offers to take the payment first: F2 again opens the customer's bills, F2
+    // there pays them all, oldest first — a deposit of what the balance lacks (form, then
+    // confirmation), or from the balance after its question.
+    desk.key(KeyCode::F(2)).await;
+    assert!(desk.app.screen.is::<BillsScreen>(), "{}", desk.screen());
+    desk.key(KeyCode::F(2)).await;
+    if desk.app.screen.is::<AccountScreen>() {
+        desk.key(KeyCode::F(2)).await;
+        desk.key(KeyCode::F(2)).await;
+        assert!(
+            desk.message().contains("Done; receipt #"),
+            "{}",
+            desk.screen()
+        );
+        // The receipt, the transactions, back to the bills.
+        desk.key(KeyCode::F(3)).await;
+        desk.key(KeyCode::F(3)).await;
+    } else {
+        desk.key(KeyCode::F(2)).await;
+        assert!(desk.message().contains("Paid"), "{}", desk.screen());
+    }
+    assert!(desk.app.screen.is::<BillsScreen>(), "{}", desk.screen());
+    desk.key(KeyCode::F(3)).await;
+    assert!(desk.app.screen.is::<TransferView>(), "{}", desk.screen());
+    assert!(!desk.screen().contains("unpaid"), "{}", desk.screen());
+    let unpaid: i64 = client
+        .query_one(
+            "SELECT count(*) AS n FROM bill b JOIN account a ON a.id = b.account_id
+             JOIN customer c ON c.id = a.customer_id
+             WHERE c.customer_no = $1 AND b.status = 'unpaid'",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(unpaid, 0);
+    // The transfer goes on: F2 checks the new owner, whose name was kept.
+    desk.key(KeyCode::F(2)).await;
+    assert!(!desk.message().contains("unpaid"), "{}", desk.screen());
+    assert!(desk.screen().contains("李四"), "{}", desk.screen());
 }
 
 /// An active personal customer without unpaid bills (one a transfer may take), selected on the

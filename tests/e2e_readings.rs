@@ -69,7 +69,13 @@ async fn a_postpaid_reading_makes_a_bill_that_is_paid() {
     tmux.keys(&["F2"]);
     let paid = tmux.wait_for("Paid: receipt No.", PATIENCE);
     tmux.wait_for("arrears 0.00", PATIENCE);
-    assert!(paid.contains("paid"), "{paid}");
+    // The payment's receipt is shown over the bills; the next key puts them back, paid.
+    assert!(
+        paid.contains("PAYMENT RECEIPT") && paid.contains("from the balance"),
+        "{paid}"
+    );
+    tmux.keys(&["Up"]);
+    tmux.wait_for(" paid", PATIENCE);
 
     let books = desk
         .owner

@@ -6,10 +6,12 @@ mod support;
 
 use chrono::NaiveDate;
 use meterdesk::db::Pool;
+use meterdesk::db::accounts::{self, BillsToPay, MoneyMove, MoveOutcome, MoveRefusal, Movement};
 use meterdesk::db::readings::{
     self, ImportReport, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource,
     VoidOutcome,
 };
+use meterdesk::db::receipts;
 use meterdesk::domain::billing::ReadingError;
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::reading_csv::{
@@ -183,6 +185,27 @@ async fn the_manuals_example_from_readings_to_payment() {
             (1, "-30.00".parse().unwrap(), receipt_no),
             (2, "-100.00".parse().unwrap(), receipt_no)
         ]
+    );
+    // The receipt as the clerk's screen reads it to print: the bills paid, oldest first.
+    let printed = receipts::receipt(&**client, receipt_no)
+        .await
+        .unwrap()
+        .expect("the payment's receipt");
+    let paid_lines: Vec<_> = printed
+        .lines
+        .iter()
+        .map(|line| (line.kind.as_str(), line.cycle, line.amount))
+        .collect();
+    assert_eq!(
+        paid_lines,
+        [
+            ("bill_payment", Some(day("2025-01-01")), money("-30.00")),
+            ("bill_payment", Some(day("2025-04-01")), money("-100.00"))
+        ]
+    );
+    assert_eq!(
+        (printed.method, printed.balance_after),
+        (None, money("20.00"))
     );
     let bills = readings::bills(&**client, desk.postpaid)
         .await
@@ -626,4 +649,104 @@ async fn the_database_refuses_forged_readings_and_payments() {
         .unwrap()
         .get("n");
     assert_eq!(kept, 1);
+}
+
+/// A deposit at the counter pays the chosen bills in the same step (`accounts::move_money`
+/// with `pays`): one transaction, one receipt listing the deposit and each bill, exactly once
+/// by its key; bills changed since are refused with nothing written, and a receipt of another
+/// payment cannot be borrowed by `bill_pay`.
+#[tokio::test]
+async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
+    let desk = desk().await;
+    enter(&desk.clerk, "r1", &reading(1, "2025-03-20", "130")).await;
+    let mut q2 = reading(1, "2025-05-15", "190");
+    q2.abnormal_confirmed = true;
+    enter(&desk.clerk, "r2", &q2).await;
+    deposit(&desk, desk.postpaid, "50.00").await;
+    let depositing = |amount: &str, total: &str| MoneyMove {
+        customer_id: desk.postpaid,
+        movement: Movement::Deposit,
+        amount: money(amount),
+        method: "cash".into(),
+        pays: Some(BillsToPay {
+            bill_ids: vec![1, 2],
+            total: money(total),
+        }),
+    };
+    let mut clerk = desk.clerk.get().await.unwrap();
+    // Too little with the balance (50 + 70 < 130): nothing at all is written.
+    assert_eq!(
+        accounts::move_money(&mut clerk, "dep-short", &depositing("70.00", "130.00"))
+            .await
+            .unwrap(),
+        MoveOutcome::Refused(MoveRefusal::BillsNotCovered)
+    );
+    // A total other than the bills' (one was extended since it was shown).
+    assert_eq!(
+        accounts::move_money(&mut clerk, "dep-old", &depositing("80.00", "120.00"))
+            .await
+            .unwrap(),
+        MoveOutcome::Refused(MoveRefusal::BillsChanged)
+    );
+    assert_eq!(balance(&desk, desk.postpaid).await, Decimal::new(5000, 2));
+    let paying = depositing("80.00", "130.00");
+    let moved = accounts::move_money(&mut clerk, "dep-pays", &paying)
+        .await
+        .unwrap();
+    let MoveOutcome::Moved { receipt_no } = moved else {
+        panic!("{moved:?}")
+    };
+    assert_eq!(
+        accounts::move_money(&mut clerk, "dep-pays", &paying)
+            .await
+            .unwrap(),
+        moved,
+        "exactly once"
+    );
+    assert_eq!(balance(&desk, desk.postpaid).await, Decimal::ZERO);
+    let printed = receipts::receipt(&**clerk, receipt_no)
+        .await
+        .unwrap()
+        .expect("one receipt for both");
+    let lines: Vec<_> = printed
+        .lines
+        .iter()
+        .map(|line| (line.kind.as_str(), line.cycle, line.amount))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("deposit", None, money("80.00")),
+            ("bill_payment", Some(day("2025-01-01")), money("-30.00")),
+            ("bill_payment", Some(day("2025-04-01")), money("-100.00"))
+        ]
+    );
+    assert_eq!(
+        printed.method.as_ref().map(|m| m.code.as_str()),
+        Some("cash")
+    );
+    let receipts_made: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM receipt", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(receipts_made, 1, "refused attempts leave no receipt");
+    // bill_pay takes no receipt this operator did not take in the same transaction.
+    let third = enter(&desk.clerk, "r3", &reading(1, "2025-08-15", "200")).await;
+    assert!(
+        matches!(third, ReadingOutcome::Recorded { .. }),
+        "{third:?}"
+    );
+    deposit(&desk, desk.postpaid, "20.00").await;
+    let borrowed = clerk
+        .execute(
+            "SELECT bill_pay('borrow', array_agg(id), sum(amount), $1)
+             FROM bill WHERE status = 'unpaid'",
+            &[&receipt_no],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(borrowed.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    drop(desk.db);
 }

@@ -53,6 +53,7 @@ async fn take(pool: &Pool, key: &str, movement: Movement, amount: &str, method: 
         movement,
         amount: amount.parse().unwrap(),
         method: method.to_owned(),
+        pays: None,
     };
     let outcome = accounts::move_money(&mut client, key, &change)
         .await

@@ -183,6 +183,16 @@ pub struct MoneyMove {
     pub amount: Money,
     /// A payment method code the customer's type takes.
     pub method: String,
+    /// Bills a deposit pays in the same step, on its receipt.
+    pub pays: Option<BillsToPay>,
+}
+
+/// Unpaid bills of the account, paid in full, oldest first, if they still come to `total`
+/// (what the clerk confirmed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillsToPay {
+    pub bill_ids: Vec<i64>,
+    pub total: Money,
 }
 
 /// What moving the money answered.
@@ -206,8 +216,13 @@ pub enum MoveRefusal {
     MethodNotAllowed,
     /// A refund above the balance (the database's CHECK refuses it too).
     AboveBalance,
-    /// The operator's roles do not allow it (`account.deposit`, `account.refund`).
+    /// The operator's roles do not allow it (`account.deposit`, `account.refund`,
+    /// `account.pay_bills`).
     NotPermitted,
+    /// The bills a deposit was to pay were paid, voided or extended meanwhile.
+    BillsChanged,
+    /// The balance with the deposit does not cover the bills it was to pay.
+    BillsNotCovered,
 }
 
 /// Moves the money of `change` once under `key`: in one transaction an advisory lock on the
@@ -287,7 +302,10 @@ pub async fn move_money(
             }
             .await;
             match posted {
-                Ok(receipt_no) => Ok(MoveOutcome::Moved { receipt_no }),
+                Ok(receipt_no) => match &change.pays {
+                    Some(bills) => pay_on(&transaction, key, bills, receipt_no).await,
+                    None => Ok(MoveOutcome::Moved { receipt_no }),
+                },
                 Err(error) => refusal_of(error).map(MoveOutcome::Refused),
             }
         }
@@ -302,6 +320,37 @@ pub async fn move_money(
             Ok(refused)
         }
     }
+}
+
+/// Pays `bills` on the deposit's receipt in its transaction (`bill_pay`, which checks
+/// `account.pay_bills` and that the receipt is the one just taken), under `key` with the
+/// suffix `:bills`.
+async fn pay_on(
+    transaction: &Transaction<'_>,
+    key: &str,
+    bills: &BillsToPay,
+    receipt_no: i64,
+) -> Result<MoveOutcome, DbError> {
+    let paid = transaction
+        .execute(
+            "SELECT bill_pay($1, $2, $3::numeric, $4)",
+            &[
+                &format!("{key}:bills"),
+                &bills.bill_ids,
+                &bills.total,
+                &receipt_no,
+            ],
+        )
+        .await;
+    let Err(error) = paid else {
+        return Ok(MoveOutcome::Moved { receipt_no });
+    };
+    let refusal = match error.code() {
+        Some(&SqlState::T_R_SERIALIZATION_FAILURE) => MoveRefusal::BillsChanged,
+        Some(&SqlState::CHECK_VIOLATION) => MoveRefusal::BillsNotCovered,
+        _ => return refusal_of(error).map(MoveOutcome::Refused),
+    };
+    Ok(MoveOutcome::Refused(refusal))
 }
 
 /// The account to post on, locked (concurrent movements queue behind it), or why not.

@@ -6,7 +6,7 @@
 //! in `receipt.reprints` ([`reprint`]). The card receipts read their facts with
 //! `cards::receipt_facts`; bill payments use these.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio_postgres::GenericClient;
 
 use super::DbError;
@@ -39,6 +39,8 @@ pub struct ReceiptLine {
     pub amount: Money,
     pub volume: Option<Volume>,
     pub unit_price: Option<UnitPrice>,
+    /// A bill payment's bill: the first day of its settlement cycle.
+    pub cycle: Option<NaiveDate>,
 }
 
 /// A receipt as recorded: its rows, who, when, for whom, and the balance right after.
@@ -70,9 +72,10 @@ pub async fn receipt(
     let lines = client
         .query(
             "SELECT t.id, t.kind, t.amount, t.volume, t.unit_price, p.code AS method_code,
-                    p.name AS method
+                    p.name AS method, b.period_start AS cycle
              FROM ledger_transaction t
              LEFT JOIN payment_method p ON p.code = t.payment_method_code
+             LEFT JOIN bill b ON b.id = t.bill_id
              WHERE t.receipt_no = $1 ORDER BY t.id",
             &[&receipt_no],
         )
@@ -115,6 +118,7 @@ pub async fn receipt(
                 amount: line.get("amount"),
                 volume: line.get("volume"),
                 unit_price: line.get("unit_price"),
+                cycle: line.get("cycle"),
             })
             .collect(),
         balance_after: row.get("balance_after"),

@@ -28,7 +28,7 @@ use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
 use crate::db::accounts::{
-    self, Account, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
+    self, Account, BillsToPay, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
 };
 use crate::db::customers::{CustomerRow, Page, PageAt};
 use crate::db::receipts::{self, ReceiptRecord};
@@ -62,6 +62,8 @@ pub struct AccountScreen {
     pub pane: AccountPane,
     /// Open the recharge or deposit form as soon as the account is known (`r` on a row).
     start_with: Option<Movement>,
+    /// The bills the deposit pays in the same step (F2 on bills the balance does not cover).
+    pays: Option<BillsToPay>,
     /// Money moved here: the screen below (table, details) shows the balance, and is told
     /// to read it again when this one is left.
     moved: bool,
@@ -108,7 +110,17 @@ impl AccountScreen {
             selected: 0,
             pane: AccountPane::History,
             start_with,
+            pays: None,
             moved: false,
+        }
+    }
+
+    /// A deposit that pays `bills` in the same step, its form opened with what the balance
+    /// lacks.
+    pub fn deposit_paying(customer_id: i64, customer_no: i64, bills: BillsToPay) -> AccountScreen {
+        AccountScreen {
+            pays: Some(bills),
+            ..AccountScreen::for_customer(customer_id, customer_no, Some(Movement::Deposit))
         }
     }
 
@@ -147,10 +159,12 @@ impl AccountScreen {
             return;
         }
         hub.app.message = None;
-        self.pane = AccountPane::Form {
-            movement,
-            form: movement_form(account, hub.app.lang),
-        };
+        let mut form = movement_form(account, hub.app.lang);
+        if let Some((lacking, _)) = lacking(&self.pays, movement, account) {
+            form.set(AMOUNT, &lacking.to_string());
+            form.mark_saved();
+        }
+        self.pane = AccountPane::Form { movement, form };
     }
 
     /// F2 on the form: the amount (more than zero, a refund at most the balance), then the
@@ -160,6 +174,7 @@ impl AccountScreen {
         else {
             return;
         };
+        let lacking = lacking(&self.pays, *movement, account);
         let lang = hub.app.lang;
         let amount = match validation::amount(form.value(AMOUNT).trim(), MAX_AMOUNT) {
             Ok(amount) => Money::round_half_up(amount),
@@ -174,6 +189,11 @@ impl AccountScreen {
             Some(lang.t("acct.more_than_zero").to_owned())
         } else if *movement == Movement::Refund && amount > account.balance {
             Some(lang.tf("acct.above_balance", &[("balance", &account.balance)]))
+        } else if let Some((lacking, bills)) = lacking.filter(|(lacking, _)| amount < *lacking) {
+            Some(lang.tf(
+                "counter_bills.at_least",
+                &[("lacking", &lacking), ("total", &bills.total)],
+            ))
         } else {
             None
         };
@@ -191,6 +211,7 @@ impl AccountScreen {
             movement: *movement,
             amount,
             method,
+            pays: lacking.map(|(_, bills)| bills.clone()),
         };
         hub.app.message = None;
         self.pane = AccountPane::Confirm {
@@ -287,6 +308,8 @@ impl AccountScreen {
         match &moved.outcome {
             MoveOutcome::Moved { receipt_no } => {
                 self.moved = true;
+                // Paid: another deposit here is only a deposit.
+                self.pays = None;
                 let text = hub.app.lang.tf("acct.moved", &[("receipt", receipt_no)]);
                 let lines = moved
                     .receipt
@@ -331,6 +354,16 @@ fn movement_form(account: &Account, lang: Lang) -> Form {
     form
 }
 
+/// What a deposit must bring for the bills it pays, and those bills; `None`: it pays none.
+fn lacking<'a>(
+    pays: &'a Option<BillsToPay>,
+    movement: Movement,
+    account: &Account,
+) -> Option<(Money, &'a BillsToPay)> {
+    let bills = pays.as_ref().filter(|_| movement == Movement::Deposit)?;
+    Some((bills.total - account.balance, bills))
+}
+
 /// Why money did not move, in the clerk's words.
 fn refusal_text(app: &App, refusal: &MoveRefusal) -> String {
     match refusal {
@@ -341,6 +374,8 @@ fn refusal_text(app: &App, refusal: &MoveRefusal) -> String {
         MoveRefusal::MethodNotAllowed => app.t("acct.method_not_allowed"),
         MoveRefusal::AboveBalance => app.t("acct.refund_above_balance"),
         MoveRefusal::NotPermitted => app.t("acct.not_permitted"),
+        MoveRefusal::BillsChanged => app.t("bills.changed"),
+        MoveRefusal::BillsNotCovered => app.t("bills.not_covered"),
     }
 }
 
@@ -816,12 +851,22 @@ fn confirm_lines(
             ("method", &method),
         ],
     );
-    vec![
+    let mut lines = vec![
         Line::raw(""),
         Line::styled(format!(" {text}"), theme.title()),
+    ];
+    if let Some(bills) = &change.pays {
+        let pays = app.tf(
+            "counter_bills.confirm_pays",
+            &[("count", &bills.bill_ids.len()), ("total", &bills.total)],
+        );
+        lines.push(Line::styled(format!(" {pays}"), theme.title()));
+    }
+    lines.extend([
         Line::raw(""),
         Line::raw(format!(" {}", app.t("acct.confirm_keys"))),
-    ]
+    ]);
+    lines
 }
 
 /// What the operator's roles must allow for `movement` (the database asks the same).

@@ -1,8 +1,9 @@
 //! A customer's bills (`b` on the customer table): oldest first, with the balance and arrears
 //! above and the selected bill's details (tier slices, prices, VAT) below. Space chooses bills
 //! to pay; F2 pays the chosen ones — all unpaid bills, oldest first, when none is chosen —
-//! after a confirmation that echoes the figures; `v` voids the selected unpaid bill with a
-//! reason (a supervisor); `e` writes the selected bill to a text file.
+//! after a confirmation that echoes the figures, and shows, writes and prints its receipt
+//! (the bills it paid, cycle and amount) as a deposit's is; `z` voids the selected unpaid
+//! bill with a reason (a supervisor); `e` writes the selected bill to a text file.
 
 use std::collections::BTreeSet;
 
@@ -13,15 +14,19 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use tokio_postgres::Client;
 
-use super::basic_info::{below, customer_write, line_at};
+use super::account::AccountScreen;
+use super::basic_info::{below, customer_write, line_at, tell_after_leaving};
 use super::legend::{BACK, framed, usual};
+use super::receipt::{ReceiptKept, keep_and_show};
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::requests::{Progress, Read, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
+use crate::db::accounts::BillsToPay;
 use crate::db::readings::{self, Bill, Bills, PayOutcome, VoidOutcome};
+use crate::db::receipts::{self, ReceiptRecord};
 use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::form;
@@ -41,6 +46,11 @@ pub struct BillsScreen {
     confirming: Option<Vec<i64>>,
     /// The reason form of a void under way, and the bill it voids.
     voiding: Option<(i64, Form)>,
+    /// The receipt of the payment just made, shown in the lower pane until a key moves on.
+    receipt: Option<Vec<String>>,
+    /// Bills were paid or voided here (or paid by a deposit over this screen): the screen below
+    /// is told when this one is left.
+    bills_changed: bool,
 }
 
 impl BillsScreen {
@@ -53,6 +63,8 @@ impl BillsScreen {
             chosen: BTreeSet::new(),
             confirming: None,
             voiding: None,
+            receipt: None,
+            bills_changed: false,
         }
     }
 
@@ -97,19 +109,47 @@ pub struct PayBills {
     pub total: Money,
 }
 
-customer_write!(PayBills, PayOutcome, told_paid, |client, request| {
-    readings::pay_bills(
-        &**client,
-        &request.idempotency_key,
-        &request.bill_ids,
-        request.total,
-    )
-    .await
-});
+/// What paying answered, with the receipt as recorded when the bills were paid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillsPaid {
+    pub outcome: PayOutcome,
+    pub receipt: Option<Box<ReceiptRecord>>,
+}
+
+impl ScreenRequest for PayBills {
+    fn idempotency_key(&self) -> Option<&str> {
+        Some(&self.idempotency_key)
+    }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            let outcome =
+                readings::pay_bills(&**client, &self.idempotency_key, &self.bill_ids, self.total)
+                    .await?;
+            let receipt = match outcome {
+                PayOutcome::Paid { receipt_no } => receipts::receipt(&**client, receipt_no)
+                    .await?
+                    .map(Box::new),
+                _ => None,
+            };
+            Ok(Box::new(BillsPaid { outcome, receipt }) as _)
+        })
+    }
+
+    /// The clerk left the bills meanwhile: the receipt is still kept and the outcome told.
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(paid) = reply.of::<BillsPaid>() {
+            if let Some(record) = &paid.receipt {
+                keep_and_show(record, false, hub);
+            }
+            tell_after_leaving(hub, false, told_paid(&paid.outcome, hub.app.lang));
+        }
+    }
+}
 
 fn told_paid(outcome: &PayOutcome, lang: Lang) -> (bool, MessageKind, String) {
     match outcome {
-        // The receipt row is made with the payment; printing receipts is issue 12's item 5.
         PayOutcome::Paid { receipt_no } => (
             true,
             MessageKind::Info,
@@ -252,6 +292,23 @@ impl BillsScreen {
             return;
         }
         let total: Money = self.to_pay().iter().map(|bill| bill.amount).sum();
+        let balance = self
+            .bills
+            .as_ref()
+            .map_or(Money::ZERO, |bills| bills.balance);
+        if balance < total {
+            // The balance does not cover them: a deposit at the counter pays them.
+            if hub.allowed("account.deposit") {
+                let bills = BillsToPay {
+                    bill_ids: paying,
+                    total,
+                };
+                let screen =
+                    AccountScreen::deposit_paying(self.customer_id, self.customer_no, bills);
+                hub.open(Box::new(screen));
+            }
+            return;
+        }
         if self.confirming.as_ref() == Some(&paying) {
             self.confirming = None;
             hub.say(MessageKind::Info, lang.t("bills.paying"));
@@ -261,10 +318,6 @@ impl BillsScreen {
                 total,
             });
         }
-        let balance = self
-            .bills
-            .as_ref()
-            .map_or(Money::ZERO, |bills| bills.balance);
         let text = hub.app.tf(
             "bills.confirm_pay",
             &[
@@ -331,6 +384,7 @@ impl BillsScreen {
         let (_, kind, text) = told;
         if done {
             self.chosen.clear();
+            self.bills_changed = true;
         }
         hub.send(LoadBills {
             customer_id: self.customer_id,
@@ -385,6 +439,14 @@ impl Screen for BillsScreen {
             0,
             Line::from(Span::styled(format!(" {head}"), theme.title())),
         );
+        if let Some(receipt) = &self.receipt {
+            let title = Line::styled(format!(" {}", lang.t("acct.receipt_title")), theme.title());
+            line_at(frame, area, 1, title);
+            for (y, text) in receipt.iter().enumerate() {
+                line_at(frame, area, 2 + y as u16, Line::raw(format!("   {text}")));
+            }
+            return;
+        }
         // The minimums hold every figure a bill can have: no row is measured.
         let widths = widths_for::<[String; 0]>(&COLUMNS, &[], area.width);
         line_at(
@@ -451,6 +513,8 @@ impl Screen for BillsScreen {
         if self.void_key(key, command, hub) {
             return true;
         }
+        // The receipt stays in view until the clerk moves on.
+        self.receipt = None;
         let count = self.bills.as_ref().map_or(0, |bills| bills.bills.len());
         match key.code {
             KeyCode::Up => self.selected = self.selected.saturating_sub(1),
@@ -475,12 +539,26 @@ impl Screen for BillsScreen {
             Command::Save => self.pay(hub),
             Command::VoidBill => self.start_void(hub),
             Command::Export => self.write_bill(hub),
+            Command::Leave if self.bills_changed => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+            }
             _ => {
                 self.confirming = None;
                 return false;
             }
         }
         true
+    }
+
+    /// A deposit that paid bills, or money moved elsewhere: the bills read again.
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        if *notice == Notice::Reload {
+            self.bills_changed = true;
+            hub.send(LoadBills {
+                customer_id: self.customer_id,
+            });
+        }
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
@@ -493,9 +571,16 @@ impl Screen for BillsScreen {
                 }
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
             }
-        } else if let Some(outcome) = reply.of::<PayOutcome>() {
-            let told = told_paid(outcome, lang);
+        } else if let Some(paid) = reply.of::<BillsPaid>() {
+            self.receipt = paid
+                .receipt
+                .as_ref()
+                .map(|record| keep_and_show(record, false, hub));
+            let told = told_paid(&paid.outcome, lang);
             self.answered(told.0, told, hub);
+        } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
+            let text = lang.tf("acct.not_kept", &[("why", &inert(why))]);
+            hub.say(MessageKind::Error, text);
         } else if let Some(outcome) = reply.of::<VoidOutcome>() {
             let told = told_voided(outcome, lang);
             self.answered(told.0, told, hub);

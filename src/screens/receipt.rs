@@ -5,7 +5,7 @@
 //! [`LoadReceipt`], a reprint marked COPY). The card receipts (`card::receipt`) lay out their
 //! own body on the same paper.
 //!
-//! A screen that moves money (the account screen now, bill payments later) takes a number
+//! A screen that moves money (the account screen, the bills' payment) takes a number
 //! with `db::receipts::issue` in its write's transaction, posts its ledger rows with it, and
 //! after the commit shows and keeps the receipt: [`LoadReceipt`] (or the record its write
 //! answered) and [`keep_and_show`].
@@ -121,9 +121,10 @@ pub fn ledger_receipt_text(
     cells: usize,
     copy: bool,
 ) -> String {
-    let total: Money = record.lines.iter().map(|line| line.amount).sum();
+    // Paying bills lowers the balance too, but it is money taken, not paid out.
+    let refund = record.lines.iter().any(|line| line.kind == "refund");
     let mut paper = Paper::new(cells);
-    paper.centred(lang.t(if total < Money::ZERO {
+    paper.centred(lang.t(if refund {
         "acct_receipt.refund_title"
     } else {
         "acct_receipt.title"
@@ -149,15 +150,17 @@ pub fn ledger_receipt_text(
     );
     paper.rule();
     for line in &record.lines {
-        // Money paid out is said as paid out, not as its effect on the balance.
+        // Money paid out, and bills paid, are said as such, not as their effect on the
+        // balance.
         let amount = match line.kind.as_str() {
-            "refund" => Money::ZERO - line.amount,
+            "refund" | "bill_payment" => Money::ZERO - line.amount,
             _ => line.amount,
         };
-        paper.row(
-            &line_label(lang, &record.business_model, &line.kind),
-            &amount.to_string(),
-        );
+        let label = match line.cycle {
+            Some(cycle) => lang.tf("counter_bills.bill_of", &[("cycle", &cycle)]),
+            None => line_label(lang, &record.business_model, &line.kind),
+        };
+        paper.row(&label, &amount.to_string());
         if let (Some(volume), Some(price)) = (line.volume, line.unit_price) {
             paper.text(&format!("  {volume} m³ × {price}"));
         }

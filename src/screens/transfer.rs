@@ -1,7 +1,8 @@
 //! Transfer an account to a new owner (`t` on the customer table): the balance and unpaid
 //! bills are read with the nature of water usage; the new owner's information, then a
 //! confirmation with the balance that stays; F2 there transfers. Unpaid bills refuse it before
-//! anything else.
+//! anything else, and offer to take the payment first: F2 again opens the customer's bills,
+//! and leaving them after a payment reads the preview again.
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -14,6 +15,7 @@ use super::basic_info::{
     BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
     key_to_form, line_at, operator, refused_while_saving, who,
 };
+use super::bills::BillsScreen;
 use crate::app::form::Form;
 use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -42,6 +44,8 @@ pub struct TransferView {
     pub basic: Option<BasicForm>,
     /// The checked new owner, waiting for F2 to confirm.
     pub confirming: Option<BasicInfo>,
+    /// F2 refused the transfer for unpaid bills and offered to open them: F2 again does.
+    pub bills_offered: bool,
 }
 
 /// The balance and the unpaid bills; answered with an `Option<TransferPreview>`.
@@ -134,6 +138,7 @@ pub fn start(row: &CustomerRow, hub: &mut Hub) {
         preview: None,
         basic: None,
         confirming: None,
+        bills_offered: false,
     }));
 }
 
@@ -158,7 +163,19 @@ impl TransferView {
     fn submit(&mut self, hub: &mut Hub) {
         let lang = hub.app.lang;
         if let Some(count) = self.unpaid_bills() {
-            hub.say(MessageKind::Error, unpaid_text(lang, count));
+            // Refused, but the payment can be taken first: the bills, and back here.
+            if std::mem::take(&mut self.bills_offered) {
+                hub.open(Box::new(BillsScreen::of(
+                    self.customer_id,
+                    self.customer_no,
+                )));
+            } else {
+                self.bills_offered = true;
+                let text = hub
+                    .app
+                    .tf("counter_bills.transfer_unpaid", &[("count", &count)]);
+                hub.say(MessageKind::Error, text);
+            }
             return;
         }
         if self.preview.is_none() {
@@ -321,9 +338,21 @@ impl Screen for TransferView {
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        if command != Some(Command::Save) {
+            self.bills_offered = false;
+        }
         refused_while_saving(&key, command, hub)
             || self.confirmation_key(command, hub)
             || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
+    }
+
+    /// Bills paid over this screen: the transfer may be allowed now.
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
+        if *notice == Notice::Reload {
+            hub.send(LoadTransferPreview {
+                customer_id: self.customer_id,
+            });
+        }
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {

@@ -4,7 +4,9 @@
 //! only; the ledger receipt at 32 and 48 characters.
 
 use crate::support::*;
-use meterdesk::db::accounts::{Account, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement};
+use meterdesk::db::accounts::{
+    Account, BillsToPay, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
+};
 use meterdesk::db::cards::PaymentMethod;
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::money::{Money, UnitPrice, Volume};
@@ -121,6 +123,7 @@ fn recharge_line(amount: &str) -> ReceiptLine {
         amount: money(amount),
         volume: None,
         unit_price: None,
+        cycle: None,
     }
 }
 
@@ -164,6 +167,7 @@ fn a_system_prepaid_recharge_is_confirmed_sent_once_with_its_key_and_printed() {
             movement: Movement::Deposit,
             amount: money("120.50"),
             method: "wechat_pay".into(),
+            pays: None,
         }
     );
     assert!(moving.idempotency_key.starts_with("desk-"));
@@ -350,6 +354,7 @@ fn the_ledger_receipt_at_32_and_48_characters() {
             amount: money("-50.00"),
             volume: None,
             unit_price: None,
+            cycle: None,
         }],
         ..record(Vec::new(), 1)
     };
@@ -358,6 +363,32 @@ fn the_ledger_receipt_at_32_and_48_characters() {
         amount: money("-30.33"),
         volume: Some(Volume::from_litres(12_345)),
         unit_price: Some(UnitPrice::exact(Decimal::new(24_567, 4)).unwrap()),
+        cycle: None,
+    };
+    let bill = |cycle: &str, amount: &str| ReceiptLine {
+        kind: "bill_payment".into(),
+        amount: money(amount),
+        volume: Some(Volume::from_litres(40_000)),
+        unit_price: None,
+        cycle: Some(cycle.parse().unwrap()),
+    };
+    // A deposit that pays two bills, oldest first, on one receipt.
+    let bills_paid = ReceiptRecord {
+        business_model: "postpaid".into(),
+        method: Some(method("cash", "Cash")),
+        balance_after: money("0.00"),
+        ..record(
+            vec![
+                recharge_line("150.00"),
+                bill("2025-04-01", "-100.00"),
+                bill("2025-07-01", "-80.00"),
+            ],
+            0,
+        )
+    };
+    let bills_paid_again = ReceiptRecord {
+        reprints: 1,
+        ..bills_paid.clone()
     };
     let several = ReceiptRecord {
         method: None,
@@ -369,6 +400,9 @@ fn the_ledger_receipt_at_32_and_48_characters() {
         ("refund_copy", Lang::En, &refund, true),
         ("refund_copy_zh", Lang::Zh, &refund, true),
         ("several_lines", Lang::En, &several, false),
+        ("bills_paid", Lang::En, &bills_paid, false),
+        ("bills_paid_zh", Lang::Zh, &bills_paid, false),
+        ("bills_paid_copy", Lang::En, &bills_paid_again, true),
     ] {
         for cells in [32, 48] {
             let text = ledger_receipt_text(lang, utc, receipt, cells, copy);
@@ -480,4 +514,90 @@ fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left(
         "the receipt is kept: {next:?}"
     );
     assert_eq!(app.message.clone().unwrap().text, "Done; receipt #18.");
+}
+
+/// The bills of the table's first row, balance 150.00 and two unpaid bills of 100.00: F2
+/// opens the deposit with the 50.00 the balance lacks; less is refused on the form; the
+/// confirmation names the bills and the movement carries them.
+fn deposit_paying_bills(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    let sent = press(&mut app, KeyCode::Char('b'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Some(crate::readings::bills())),
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("the account is asked for: {sent:?}")
+    };
+    assert_eq!(request.of::<LoadAccount>().map(|r| r.customer_id), Some(1));
+    let account = Account {
+        balance: money("150.00"),
+        ..account("postpaid")
+    };
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Loaded(Some((Box::new(account), history())))),
+    );
+    let AccountPane::Form { form, .. } = pane(&app) else {
+        panic!("the deposit form: {:?}", pane(&app))
+    };
+    assert_eq!(form.value(0), "50.00");
+    app
+}
+
+#[test]
+fn a_deposit_pays_the_bills_the_balance_does_not_cover() {
+    let mut app = deposit_paying_bills(Lang::En);
+    for _ in "50.00".chars() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "40");
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(
+        screen
+            .contains("At least 50.00: the balance and the deposit pay the chosen bills, 200.00."),
+        "{screen}"
+    );
+    for _ in "40.00".chars() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "50");
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(
+        screen.contains("…and pay 2 bill(s), 200.00 in all, oldest first, on the same receipt."),
+        "{screen}"
+    );
+    insta::assert_snapshot!("deposit_paying_bills_confirm", screen);
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("one movement: {sent:?}")
+    };
+    let moving = request.of::<MoveMoney>().expect("MoveMoney");
+    assert_eq!(
+        moving.change,
+        MoneyMove {
+            customer_id: 1,
+            movement: Movement::Deposit,
+            amount: money("50.00"),
+            method: "cash".into(),
+            pays: Some(BillsToPay {
+                bill_ids: vec![2, 3],
+                total: money("200.00"),
+            }),
+        }
+    );
+}
+
+#[test]
+fn a_deposit_paying_bills_in_chinese() {
+    let mut app = deposit_paying_bills(Lang::Zh);
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(screen.contains("并按从早到晚缴纳 2 张账单"), "{screen}");
+    insta::assert_snapshot!("deposit_paying_bills_confirm_zh", screen);
 }

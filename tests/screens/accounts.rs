@@ -1210,3 +1210,82 @@ fn the_home_question_over_a_form_holding_typing() {
         assert!(app.below.is_empty());
     }
 }
+
+/// Refused for unpaid bills, the transfer offers to take the payment first: F2 again (and only
+/// right after the refusal) opens the customer's bills; a payment there and F3 read the
+/// preview again, and the transfer goes on.
+#[test]
+fn transfer_offers_to_take_the_payment_first() {
+    let mut app = transfer_screen(Decimal::ZERO, 2);
+    type_text(&mut app, "李娜");
+    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "refused");
+    let screen = render(&app);
+    assert!(
+        screen.contains("the owner pays first. F2 again opens the bills to pay."),
+        "{screen}"
+    );
+    // Another key withdraws the offer: F2 refuses and offers again.
+    press(&mut app, KeyCode::Left);
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(
+        only(&sent).of::<meterdesk::screens::bills::LoadBills>(),
+        Some(&meterdesk::screens::bills::LoadBills { customer_id: 1 })
+    );
+    assert!(app.screen.is::<meterdesk::screens::bills::BillsScreen>());
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Some(crate::readings::bills())),
+    );
+    // The older unpaid bill, covered by the balance: asked, paid.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let reload: Vec<_> = answer(
+        &mut app,
+        &sent,
+        Reply::screen(crate::readings::paid_with_receipt()),
+    )
+    .into_iter()
+    .filter(|(_, request)| {
+        request
+            .of::<meterdesk::screens::bills::LoadBills>()
+            .is_some()
+    })
+    .collect();
+    answer(
+        &mut app,
+        &reload,
+        Reply::screen(Some(crate::readings::bills())),
+    );
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<TransferView>());
+    assert_eq!(
+        only(&sent).of::<LoadTransferPreview>(),
+        Some(&LoadTransferPreview { customer_id: 1 })
+    );
+    let paid = TransferPreview {
+        balance: Decimal::ZERO,
+        account_kind: AccountKind::Prepaid,
+        unpaid_bills: 0,
+    };
+    answer(&mut app, &sent, Reply::screen(Some(paid)));
+    // No longer refused: F2 checks the new owner, whose name was kept over the trip.
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    let screen = render(&app);
+    assert!(!screen.contains("unpaid"), "{screen}");
+    assert!(
+        screen.contains("李娜") && screen.contains("Mobile: required"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_offer_to_pay_first_in_chinese() {
+    let mut app = transfer_screen_on(signed_in(Lang::Zh), Decimal::ZERO, 2);
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(screen.contains("再按 F2 打开账单收费。"), "{screen}");
+}

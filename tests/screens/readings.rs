@@ -7,13 +7,15 @@ use meterdesk::db::readings::{
     Bill, BillDetail, BillPart, BillTier, Bills, ImportReport, NewReading, PayOutcome,
     PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
 };
+use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::money::{Money, UnitPrice, Volume};
 use meterdesk::domain::reading_csv::{
     BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
 };
-use meterdesk::screens::bills::{BillsScreen, LoadBills, PayBills, WriteBill};
+use meterdesk::screens::bills::{BillsPaid, BillsScreen, LoadBills, PayBills, WriteBill};
 use meterdesk::screens::reading::{EnterReading, LoadReading, ReadingForm};
 use meterdesk::screens::reading_import::{ImportAnswer, ReadingImport, ReadingImportView};
+use meterdesk::screens::receipt::KeepReceipt;
 
 fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
     match sent {
@@ -191,7 +193,7 @@ fn bill(id: i64, start: &str, end: &str, status: &str, amount: &str) -> Bill {
     }
 }
 
-fn bills() -> Bills {
+pub(crate) fn bills() -> Bills {
     Bills {
         customer_id: 1,
         customer_no: 10_000_017,
@@ -219,30 +221,97 @@ fn bills_are_paid_oldest_first_after_a_confirmation() {
     let mut app = bills_screen(Lang::En);
     assert!(app.screen.is::<BillsScreen>());
     insta::assert_snapshot!("bills_list", render(&app));
+    // Choose the older bill alone: the balance covers it.
+    press(&mut app, KeyCode::Char(' '));
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty(), "the first F2 asks: {sent:?}");
     let screen = render(&app);
     assert!(
-        screen.contains("Pay 2 bill(s), 200.00 in all, from the balance 150.00?"),
+        screen.contains("Pay 1 bill(s), 100.00 in all, from the balance 150.00?"),
         "{screen}"
     );
     let sent = press(&mut app, KeyCode::F(2));
-    assert_eq!(only::<PayBills>(&sent).bill_ids, [2, 3]);
-    let next = answer(&mut app, &sent, Reply::screen(PayOutcome::NotCovered));
+    assert_eq!(only::<PayBills>(&sent).bill_ids, [2]);
+    // The database saw less (money moved meanwhile): nothing paid, the bills read again.
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(not_paid(PayOutcome::NotCovered)),
+    );
     assert!(render(&app).contains("does not cover"));
     assert_eq!(only::<LoadBills>(&next), &LoadBills { customer_id: 1 });
     answer(&mut app, &next, Reply::screen(Some(bills())));
-    // Choose the older bill alone.
-    press(&mut app, KeyCode::Char(' '));
+    // Still chosen: asked and paid.
     press(&mut app, KeyCode::F(2));
     let sent = press(&mut app, KeyCode::F(2));
     assert_eq!(only::<PayBills>(&sent).bill_ids, [2]);
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(PayOutcome::Paid { receipt_no: 17 }),
-    );
-    assert!(render(&app).contains("receipt No. 17"));
+    let next = answer(&mut app, &sent, Reply::screen(paid_with_receipt()));
+    let kept = next
+        .iter()
+        .find_map(|(_, request)| request.of::<KeepReceipt>())
+        .expect("the receipt is kept: written and printed");
+    assert_eq!(kept.receipt_no, 17);
+    assert!(kept.text.contains("Bill 2025-04-01"), "{}", kept.text);
+    let screen = render(&app);
+    assert!(screen.contains("receipt No. 17"), "{screen}");
+    assert!(screen.contains("Bill 2025-04-01"), "{screen}");
+    insta::assert_snapshot!("bills_paid_receipt", screen);
+    // The receipt stays over the bills read afresh; the next key puts the details back.
+    let reload: Vec<_> = next
+        .into_iter()
+        .filter(|(_, request)| request.of::<LoadBills>().is_some())
+        .collect();
+    answer(&mut app, &reload, Reply::screen(Some(bills())));
+    assert!(render(&app).contains("PAYMENT RECEIPT"));
+    press(&mut app, KeyCode::Up);
+    let screen = render(&app);
+    assert!(!screen.contains("PAYMENT RECEIPT"), "{screen}");
+    assert!(screen.contains("Readings"), "{screen}");
+}
+
+fn not_paid(outcome: PayOutcome) -> BillsPaid {
+    BillsPaid {
+        outcome,
+        receipt: None,
+    }
+}
+
+/// Bill 2 paid from the balance on receipt 17.
+pub(crate) fn paid_with_receipt() -> BillsPaid {
+    BillsPaid {
+        outcome: PayOutcome::Paid { receipt_no: 17 },
+        receipt: Some(Box::new(ReceiptRecord {
+            receipt_no: 17,
+            issued_at: "2025-07-02T01:30:00Z".parse().unwrap(),
+            operator: "王芳".into(),
+            customer_no: 10_000_017,
+            name: "张伟".into(),
+            meter_no: "PM-0001".into(),
+            business_model: "postpaid".into(),
+            method: None,
+            lines: vec![ReceiptLine {
+                kind: "bill_payment".into(),
+                amount: money("-100.00"),
+                volume: Some(m3("50")),
+                unit_price: None,
+                cycle: Some(day("2025-04-01")),
+            }],
+            balance_after: money("50.00"),
+            reprints: 0,
+        })),
+    }
+}
+
+#[test]
+fn a_bill_payment_receipt_in_chinese() {
+    let mut app = bills_screen(Lang::Zh);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(&mut app, &sent, Reply::screen(paid_with_receipt()));
+    let screen = render(&app);
+    assert!(screen.contains("账单 2025-04-01"), "{screen}");
+    insta::assert_snapshot!("bills_paid_receipt_zh", screen);
 }
 
 #[test]

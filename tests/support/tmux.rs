@@ -17,6 +17,21 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The text of the file at `path` once it is there and not empty, within `within` (receipts
+/// are kept off the UI task, so the file may come a moment after the screen).
+pub fn wait_for_file(path: &Path, within: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            return text;
+        }
+        assert!(start.elapsed() < within, "{} never came", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A script that runs meterdesk against `conn_str` with a config whose data dir is `dir`.
 pub fn launcher(dir: &Path, conn_str: &str) -> String {
     launcher_with(dir, conn_str, "")
@@ -196,19 +211,5 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
-    }
-}
-
-/// The file's text once it is there (receipts and reports are kept off the UI task).
-pub fn wait_for_file(path: &Path, within: Duration) -> String {
-    let start = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.is_empty()
-        {
-            return text;
-        }
-        assert!(start.elapsed() < within, "{} never came", path.display());
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
