@@ -60,12 +60,7 @@ async fn a_deposit_found_by_number_pays_the_bills_on_one_receipt() {
         &launcher_with(&dir, &db.conn_str, &config),
         &dir.join("exit"),
     );
-    tmux.wait_for("Operator", PATIENCE);
-    tmux.text("clerk");
-    tmux.keys(&["Enter"]);
-    tmux.text(&clerk.password);
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("Cust.No.", PATIENCE);
+    tmux.sign_in("clerk", &clerk.password, PATIENCE);
 
     // Search, the number, to the rows, the bills, F2: the deposit of what is lacking.
     tmux.keys(&["/"]);

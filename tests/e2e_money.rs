@@ -54,12 +54,7 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
         &launcher_with(&dir, &db.conn_str, &config),
         &dir.join("exit"),
     );
-    tmux.wait_for("Operator", PATIENCE);
-    tmux.text("clerk");
-    tmux.keys(&["Enter"]);
-    tmux.text(&clerk.password);
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("Cust.No.", PATIENCE);
+    tmux.sign_in("clerk", &clerk.password, PATIENCE);
 
     // Typed ahead: search, the number, to the rows, recharge, the amount, F2 and F2.
     tmux.keys(&["/"]);

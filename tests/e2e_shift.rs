@@ -46,12 +46,7 @@ async fn a_clerk_closes_a_shift_and_its_z_report_is_printed() {
         &launcher_with(&dir, &db.conn_str, &config),
         &dir.join("exit"),
     );
-    tmux.wait_for("Operator", PATIENCE);
-    tmux.text("clerk");
-    tmux.keys(&["Enter"]);
-    tmux.text(&clerk.password);
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("Cust.No.", PATIENCE);
+    tmux.sign_in("clerk", &clerk.password, PATIENCE);
 
     tmux.keys(&[":"]);
     tmux.text("shift");

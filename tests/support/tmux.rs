@@ -178,6 +178,17 @@ impl Tmux {
     }
 
     /// Waits until the screen contains `text`; panics with the screen after `within`.
+    /// Signs in at the sign-in form as `login` with `password` and waits for the customer
+    /// table.
+    pub fn sign_in(&self, login: &str, password: &str, within: Duration) {
+        self.wait_for("Operator", within);
+        self.text(login);
+        self.keys(&["Enter"]);
+        self.text(password);
+        self.keys(&["Enter"]);
+        self.wait_for("Cust.No.", within);
+    }
+
     pub fn wait_for(&self, text: &str, within: Duration) -> String {
         self.wait_until(&format!("{text:?} on the screen"), within, |screen| {
             screen.contains(text)
