@@ -17,7 +17,8 @@ use crate::card::reader::{CardError, ReaderHandle};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, Discrepancy, Refusal, Request, Settled, SystemCardRefusal,
+    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, Refusal, Request, Settled,
+    SystemCardFacts, SystemCardRefusal,
 };
 use crate::db::session::Sessions;
 use crate::domain::card_counter::Resolution;
@@ -478,25 +479,57 @@ pub async fn issue_system_card(
     })
 }
 
-/// Reads the system card in the reader, if it is one: settles its issue if that was cut off,
-/// and records the credit a clear card's meter wiped (once). `None`: not a system card.
-pub async fn read_system_card(desk: &Desk<'_>) -> Result<Option<SystemCard>, FlowError> {
-    let key = desk.access.key()?;
+/// A system card read at the counter: what it is, what the database knows of it, and, for a
+/// clear card back from its meter, what reading it did with the credit wiped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemCardSeen {
+    pub card: SystemCard,
+    /// `None`: this database never issued it.
+    pub facts: Option<SystemCardFacts>,
+    /// A clear card its meter applied: the credit recorded and credited now, before, or left
+    /// for a supervisor.
+    pub cleared: Option<ClearedCredit>,
+}
+
+/// Reads the system card in the reader, if it is one (see [`system_card_on`]). `None`: not a
+/// system card.
+pub async fn read_system_card(desk: &Desk<'_>) -> Result<Option<SystemCardSeen>, FlowError> {
     let _flow = exclusive().await;
     let CardRead::Application(records) = desk.reader.read_card().recv().await? else {
         return Ok(None);
     };
-    let Ok(Some(card)) = SystemCard::read(&records, key) else {
+    system_card_on(desk, &records).await
+}
+
+/// The system card in `records` (a card just read), if it is one: its issue settled if that
+/// was cut off, and a clear card's credit wiped recorded and credited to the meter's customer
+/// (once; a supervisor's read, `card.system`). `None`: not a system card of this key.
+pub async fn system_card_on(
+    desk: &Desk<'_>,
+    records: &[Record; 3],
+) -> Result<Option<SystemCardSeen>, FlowError> {
+    let Ok(Some(card)) = SystemCard::read(records, desk.access.key()?) else {
         return Ok(None);
     };
     let client = desk.pool.get().await.map_err(DbError::from)?;
-    if card_ops::system_card_pending(&**client, card.card_number).await? {
-        card_ops::finish_system_card(&**client, card.card_number, true).await?;
+    let number = card.card_number;
+    if card_ops::system_card_pending(&**client, number).await?
+        && card_ops::may_issue_system_cards(&**client).await?
+    {
+        card_ops::finish_system_card(&**client, number, true).await?;
     }
-    if let (SystemCardKind::Clear, Some(applied)) = (card.kind, &card.applied) {
-        card_ops::record_cleared_credit(&**client, card.card_number, applied.credit_litres).await?;
-    }
-    Ok(Some(card))
+    let cleared = match (card.kind, &card.applied) {
+        (SystemCardKind::Clear, Some(applied)) => {
+            Some(card_ops::record_cleared_credit(&**client, number, applied).await?)
+        }
+        _ => None,
+    };
+    let facts = card_ops::system_card_facts(&**client, number).await?;
+    Ok(Some(SystemCardSeen {
+        card,
+        facts,
+        cleared,
+    }))
 }
 
 #[cfg(test)]

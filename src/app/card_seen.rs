@@ -1,6 +1,7 @@
 //! What the card on the reader is, as plain data: `App::card` holds it, the status line and
 //! the card screens read it; `card_status` finds it out.
 
+use crate::cardflow::SystemCardSeen;
 use crate::db::card_ops::{Discrepancy, Settled};
 use crate::db::cards::CardOwner;
 use crate::domain::card_records::{Ef, IssueRecord, UserCard};
@@ -24,6 +25,9 @@ pub enum CardSeen {
         owner: Option<CardOwner>,
         active: Option<IssueRecord>,
     },
+    /// A meter's tool card (setting, check, clear) of this system, with what the database
+    /// knows of it.
+    System(Box<SystemCardSeen>),
     /// The read failed (card pulled, reader error): the message says why.
     Unreadable(String),
 }

@@ -75,7 +75,20 @@ async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure
     let seen = match touched.content {
         None => CardSeen::NotOurs,
         Some(CardContent::Blank) => CardSeen::Blank,
-        Some(CardContent::Foreign { ef, .. }) => CardSeen::Foreign { ef },
+        // A tool card is no user card: the user-card rules call it foreign.
+        Some(CardContent::Foreign { ef, .. }) => {
+            let desk = services.desk(operator_id);
+            let system = match &touched.records {
+                Some(records) => cardflow::system_card_on(&desk, records).await,
+                None => Ok(None),
+            };
+            match system {
+                Ok(Some(system)) => CardSeen::System(Box::new(system)),
+                Ok(None) => CardSeen::Foreign { ef },
+                Err(FlowError::Database(error)) => return Err(error.into()),
+                Err(error) => return Ok(unreadable(error.to_string())),
+            }
+        }
         Some(CardContent::User(card)) => {
             let client = services.pool.get().await?;
             let owner = cards::owner_of(&**client, card.issue.card_number).await?;

@@ -212,7 +212,8 @@ fn default_keys(command: Command) -> Vec<Key> {
         | Command::Readings
         | Command::Shift
         | Command::Reports
-        | Command::Arrears => &[],
+        | Command::Arrears
+        | Command::SystemCard => &[],
     };
     let mut keys: Vec<Key> = keys.iter().map(|code| Key::plain(*code)).collect();
     if command == Command::Home {

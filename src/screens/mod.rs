@@ -23,6 +23,7 @@ pub mod reference;
 pub mod reports;
 pub mod row_actions;
 pub mod shift;
+pub mod system_card;
 pub mod table;
 pub mod transfer;
 
@@ -75,6 +76,10 @@ pub static REGISTRY: Registry = Registry {
         (Command::Shift, new_screen::<shift::ShiftScreen>),
         (Command::Arrears, new_screen::<arrears::ArrearsScreen>),
         (Command::Reports, new_screen::<reports::ReportsScreen>),
+        (
+            Command::SystemCard,
+            new_screen::<system_card::SystemCardScreen>,
+        ),
     ],
     draw: crate::ui::draw,
 };

@@ -25,6 +25,17 @@ pub fn status(app: &App) -> String {
             CardSeen::NotOurs | CardSeen::Foreign { .. } => lang.t("ic.status_foreign").to_owned(),
             CardSeen::Blank => lang.t("ic.status_blank").to_owned(),
             CardSeen::Unreadable(_) => lang.t("ic.status_unreadable").to_owned(),
+            CardSeen::System(seen) => {
+                let kind = format!("system_card.kind_{}", seen.card.kind.as_str());
+                lang.tf(
+                    "system_card.status",
+                    &[
+                        ("kind", &lang.t(&kind)),
+                        ("card", &card_no(seen.card.card_number)),
+                        ("meter", &inert(seen.card.meter_number.as_str())),
+                    ],
+                )
+            }
             CardSeen::User {
                 card, owner: None, ..
             } => lang.tf(

@@ -19,4 +19,5 @@ mod reports;
 mod shell;
 mod shift;
 mod support;
+mod system_card;
 mod table;

@@ -172,11 +172,21 @@ pub async fn books(client: &Object, customer_id: i64) -> Books {
         .unwrap();
     let paid_in: Decimal = row.get("paid_in");
     let paid_out: Decimal = row.get("paid_out");
-    let water_money: Decimal = sold.get("water_money");
+    // Water a clear card wiped from the meter is credited back onto the balance (sql/V23).
+    let wiped: Decimal = client
+        .query_one(
+            "SELECT coalesce(sum(credited_amount), 0) AS wiped FROM system_card
+             WHERE customer_id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get("wiped");
+    let water_money: Decimal = sold.get::<_, Decimal>("water_money") - wiped;
     assert_eq!(
         paid_in - paid_out,
         balance + water_money,
-        "every payment is on the balance or in water sold"
+        "every payment is on the balance or in water sold (less water wiped and credited)"
     );
     Books {
         balance,

@@ -3,7 +3,7 @@
 //! card's wiped credit once the card comes back from its meter.
 
 use super::*;
-use crate::domain::card_records::MeterNumber;
+use crate::domain::card_records::{MeterNumber, MeterWriteBack};
 use crate::domain::system_cards::{CHECK_CARD_LITRES, SystemCardKind};
 
 /// Why no system card is issued.
@@ -59,7 +59,7 @@ pub async fn begin_system_card(
         .get("card_no");
     transaction.commit().await?;
     Ok(match card_no {
-        Some(card_no) => Ok(to_u32(card_no, "system_card.card_no")?),
+        Some(card_no) => Ok(to_u32(card_no, "the system card number")?),
         None => Err(SystemCardRefusal::UnknownMeter),
     })
 }
@@ -84,6 +84,12 @@ pub async fn finish_system_card(
     })
 }
 
+/// Whether the signed-in operator may issue system cards and credit a clear card's credit
+/// (`card.system`); the database checks it again in each of its functions.
+pub async fn may_issue_system_cards(client: &impl GenericClient) -> Result<bool, DbError> {
+    Ok(has_permission(client, "card.system").await?)
+}
+
 /// Whether system card `card_no` is still pending (its write was cut off).
 pub async fn system_card_pending(
     client: &impl GenericClient,
@@ -98,18 +104,118 @@ pub async fn system_card_pending(
         .is_some())
 }
 
-/// Records the credit a clear card's meter wiped, read from the card back at the counter;
-/// `false` when it was recorded before (or the card is no done clear card).
+/// How bringing a clear card back to the counter ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClearedCredit {
+    /// Recorded now; `credited` went onto the meter's customer's balance (zero when no
+    /// purchase of theirs covers the litres wiped: test water, or no customer).
+    Recorded { credited: Decimal },
+    /// Recorded before (or the card is no done clear card): nothing changed.
+    Before,
+    /// Only a supervisor (`card.system`) records it: the figure comes from the card and moves
+    /// money.
+    NotPermitted,
+}
+
+/// Records the credit a clear card's meter wiped (`applied`: the meter's state before the
+/// wipe, read from the card back at the counter) and credits its value to the meter's
+/// customer, once per card (sql/V23).
 pub async fn record_cleared_credit(
     client: &impl GenericClient,
     card_no: u32,
-    credit_litres: u32,
-) -> Result<bool, DbError> {
-    Ok(client
+    applied: &MeterWriteBack,
+) -> Result<ClearedCredit, DbError> {
+    if !may_issue_system_cards(client).await? {
+        return Ok(ClearedCredit::NotPermitted);
+    }
+    let credited: Option<Decimal> = client
         .query_one(
-            "SELECT system_card_cleared($1, $2) AS recorded",
-            &[&i64::from(card_no), &i64::from(credit_litres)],
+            "SELECT system_card_cleared($1, $2, $3) AS credited",
+            &[
+                &i64::from(card_no),
+                &i64::from(applied.credit_litres),
+                &i64::from(applied.last_loaded_sequence),
+            ],
         )
         .await?
-        .get("recorded"))
+        .get("credited");
+    Ok(match credited {
+        Some(credited) => ClearedCredit::Recorded { credited },
+        None => ClearedCredit::Before,
+    })
+}
+
+/// What the database knows of a system card: its journal row, the meter and the customer the
+/// meter was installed for, and a clear card's credit once it came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemCardFacts {
+    pub state: OperationState,
+    pub issued_at: DateTime<Utc>,
+    pub issued_by: String,
+    pub customer: Option<(i64, String)>,
+    /// A clear card brought back: the litres wiped and what was credited for them.
+    pub cleared: Option<(i64, Decimal)>,
+}
+
+/// The journal's facts of system card `card_no`; `None` when this database never issued it.
+pub async fn system_card_facts(
+    client: &impl GenericClient,
+    card_no: u32,
+) -> Result<Option<SystemCardFacts>, DbError> {
+    let row = client
+        .query_opt(
+            "SELECT s.state, s.issued_at, o.login, c.customer_no, c.name,
+                    s.cleared_credit_litres, s.credited_amount
+             FROM system_card s JOIN operator o ON o.id = s.issued_by
+             LEFT JOIN customer c ON c.id = s.customer_id
+             WHERE s.card_no = $1",
+            &[&i64::from(card_no)],
+        )
+        .await?;
+    Ok(row.map(|row| {
+        let state: String = row.get("state");
+        let customer_no: Option<i64> = row.get("customer_no");
+        let litres: Option<i64> = row.get("cleared_credit_litres");
+        let credited: Option<Decimal> = row.get("credited_amount");
+        SystemCardFacts {
+            state: match state.as_str() {
+                "done" => OperationState::Done,
+                "failed" => OperationState::Failed,
+                _ => OperationState::Pending,
+            },
+            issued_at: row.get("issued_at"),
+            issued_by: row.get("login"),
+            customer: customer_no.map(|no| (no, row.get("name"))),
+            cleared: litres.zip(credited),
+        }
+    }))
+}
+
+/// A meter a system card may be issued for, with the customer it is installed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemCardMeter {
+    pub meter_no: String,
+    pub customer: Option<(i64, String)>,
+}
+
+/// Meter `meter_no` with its customer; `None`: no such meter.
+pub async fn system_card_meter(
+    client: &impl GenericClient,
+    meter_no: &MeterNumber,
+) -> Result<Option<SystemCardMeter>, DbError> {
+    let row = client
+        .query_opt(
+            "SELECT m.meter_no, c.customer_no, c.name
+             FROM meter m LEFT JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
+             WHERE m.meter_no = $1",
+            &[&meter_no.as_str()],
+        )
+        .await?;
+    Ok(row.map(|row| {
+        let customer_no: Option<i64> = row.get("customer_no");
+        SystemCardMeter {
+            meter_no: row.get("meter_no"),
+            customer: customer_no.map(|no| (no, row.get("name"))),
+        }
+    }))
 }

@@ -19,6 +19,7 @@ use crate::domain::card_records::{IssueRecord, UserCard};
 use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
 use crate::i18n::Lang;
+use crate::screens::system_card;
 use crate::ui::inert::inert;
 use crate::ui::text::local;
 use crate::ui::theme::Theme;
@@ -177,7 +178,9 @@ pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
         Refusal::NotACardCustomer => "ic.refused_not_card_customer",
         Refusal::CustomerClosed => "ic.refused_closed",
         Refusal::AnotherCustomersCard => "ic.refused_other_customer",
-        Refusal::BlankCard | Refusal::ForeignCard | Refusal::UnknownCard => "ic.need_user_card",
+        Refusal::BlankCard | Refusal::ForeignCard | Refusal::UnknownCard => {
+            return need_user_card(app);
+        }
         Refusal::NoPrice => "ic.refused_no_price",
         Refusal::NothingBought => "ic.refused_nothing_bought",
         _ => return refusal.to_string(),
@@ -193,6 +196,17 @@ pub(super) fn recharge_refusal(lang: Lang, refusal: &RechargeRefusal) -> String 
         RechargeRefusal::SequenceNumbersExhausted => return refusal.to_string(),
     };
     lang.t(key).to_owned()
+}
+
+/// Why the card on the reader is no user card to act on: a system card says what it is.
+pub(super) fn need_user_card(app: &App) -> String {
+    match &app.card {
+        Some(CardSeen::System(seen)) => app.lang.tf(
+            "system_card.not_a_user_card",
+            &[("card", &system_card::described(app, seen))],
+        ),
+        _ => app.lang.t("ic.need_user_card").to_owned(),
+    }
 }
 
 /// Why the card on the reader (`seen`) cannot be opened or issued as a replacement.

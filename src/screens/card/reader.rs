@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
 
 use super::common::{
-    CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, text,
+    CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, need_user_card, text,
 };
 use super::receipt::keep_receipts_of;
 use crate::app::card_status::{CardRead, CardSeen};
@@ -18,6 +18,7 @@ use crate::domain::card_counter::PurchaseState;
 use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
 use crate::domain::money::Volume;
 use crate::i18n::Lang;
+use crate::screens::system_card;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
@@ -27,6 +28,11 @@ use crate::ui::theme::Theme;
 /// disagrees with (audited by the read) is told in words.
 pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
     keep_receipts_of(hub, &read.settled);
+    if let CardSeen::System(seen) = &read.seen
+        && let Some(text) = system_card::credited_now(hub.app, seen)
+    {
+        hub.say(MessageKind::Info, text);
+    }
     if read.discrepancies.is_empty() {
         return;
     }
@@ -88,7 +94,7 @@ impl CardScreen {
             return;
         }
         let Some((card, owner, active)) = known_card(hub.app) else {
-            hub.say(MessageKind::Error, lang.t("ic.need_user_card"));
+            hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
         match refund_of(lang, card, owner, active) {
@@ -99,7 +105,7 @@ impl CardScreen {
 
     pub(super) fn start_recycle(&mut self, hub: &mut Hub) {
         let Some((card, owner, _)) = known_card(hub.app) else {
-            hub.say(MessageKind::Error, hub.app.lang.t("ic.need_user_card"));
+            hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
         let confirm = Confirm::Recycle {
@@ -182,6 +188,7 @@ pub(super) fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         CardSeen::User { card, owner, .. } => {
             user_card_lines(lang, app.zone, theme, card, owner, &mut lines)
         }
+        CardSeen::System(seen) => lines.extend(system_card::lines(app, seen).into_iter().map(text)),
     }
     lines
 }

@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 
 use super::common::{
     CardPane, CardScreen, Confirm, RechargeForm, card_no, customer_line, customer_of, key_of,
-    known_card, recharge_refusal, refusal_text, text,
+    known_card, need_user_card, recharge_refusal, refusal_text, text,
 };
 use crate::app::form::{Choice, Field, FieldKind, Form, FormEvent, field_error_text};
 use crate::app::requests::Read;
@@ -182,7 +182,7 @@ impl CardScreen {
     pub(super) fn start_recharge(&mut self, hub: &mut Hub) {
         let lang = hub.app.lang;
         let Some((card, owner, active)) = known_card(hub.app) else {
-            hub.say(MessageKind::Error, lang.t("ic.need_user_card"));
+            hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
         if let Err(refusal) = check_recharge(card, active) {

@@ -4,7 +4,9 @@ use chrono::FixedOffset;
 use ratatui::text::Line;
 use tokio_postgres::Client;
 
-use super::common::{CardPane, CardScreen, amount_text, card_no, known_card, table, volume_text};
+use super::common::{
+    CardPane, CardScreen, amount_text, card_no, known_card, need_user_card, table, volume_text,
+};
 use crate::app::card_status::{kind_key, state_key};
 use crate::app::requests::Read;
 use crate::app::screen::ScreenReply;
@@ -37,7 +39,7 @@ impl CardScreen {
     /// The usage records of the customer whose card is on the reader.
     pub(super) fn show_usage(&mut self, hub: &mut Hub) {
         let Some((_, owner, _)) = known_card(hub.app) else {
-            hub.say(MessageKind::Error, hub.app.lang.t("ic.need_user_card"));
+            hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
         let of = UsageOf::Customer(owner.customer_id);

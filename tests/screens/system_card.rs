@@ -1,0 +1,338 @@
+//! System cards (`:system-card`, issue 11 item 4): a supervisor's form (kind, meter, the
+//! setting card's volumes), the meter checked against the database, the confirmation, the write
+//! and its outcome; a clerk refused as it opens; a system card on the reader said in words on
+//! the status line, the card screen, and where a user card is expected.
+
+use crate::support::*;
+use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard};
+use meterdesk::cardflow::SystemCardSeen;
+use meterdesk::db::card_ops::{ClearedCredit, OperationState, SystemCardFacts, SystemCardMeter};
+use meterdesk::domain::card_records::{MeterNumber, MeterStatus, MeterWriteBack};
+use meterdesk::domain::system_cards::{SystemCard, SystemCardKind};
+use meterdesk::screens::card::CardScreen;
+use meterdesk::screens::system_card::{
+    CheckMeter, IssueOutcome, IssueSystemCard, Issued, MeterChecked, SystemCardScreen,
+};
+
+const READER: &str = "Virtual PCD 00 00";
+
+fn supervisor(app: &mut App) {
+    let session = app.session.as_mut().unwrap();
+    session.login = "super".into();
+    session.roles = vec!["supervisor".into()];
+    session.permissions = [
+        "customer.view",
+        "card.read",
+        "card.recharge",
+        "card.refund",
+        "card.resolve",
+        "card.system",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+}
+
+/// The card on the reader, read as `seen`.
+fn insert(app: &mut App, seen: CardSeen) {
+    let sent = update(
+        app,
+        Msg::Reader(ReaderState::CardPresent {
+            reader: READER.into(),
+            atr: vec![0x3b, 0x80],
+        }),
+    )
+    .requests;
+    assert!(sent[0].1.of::<ReadCard>().is_some(), "{sent:?}");
+    answer(
+        app,
+        &sent,
+        Reply::screen(CardRead {
+            seen,
+            settled: Vec::new(),
+            discrepancies: Vec::new(),
+        }),
+    );
+}
+
+fn command(app: &mut App, name: &str) -> Vec<(u64, Request)> {
+    press(app, KeyCode::Char(':'));
+    type_text(app, name);
+    press(app, KeyCode::Enter)
+}
+
+/// A supervisor with a blank card in the reader, on the system card form.
+fn form(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    supervisor(&mut app);
+    insert(&mut app, CardSeen::Blank);
+    assert!(
+        command(&mut app, "system-card").is_empty(),
+        "nothing is read"
+    );
+    assert!(app.screen.is::<SystemCardScreen>());
+    app
+}
+
+fn meter() -> MeterNumber {
+    MeterNumber::new("WM-0042").unwrap()
+}
+
+fn found(customer: bool) -> SystemCardMeter {
+    SystemCardMeter {
+        meter_no: "WM-0042".into(),
+        customer: customer.then(|| (10_023_457, "张伟".to_owned())),
+    }
+}
+
+fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
+    match sent {
+        [(_, request)] => request.of::<T>().expect("the request expected"),
+        _ => panic!("one request: {sent:?}"),
+    }
+}
+
+/// Types a kind into the choice field (its lookup list) and picks it.
+fn choose_kind(app: &mut App, label: &str) {
+    type_text(app, label);
+    press(app, KeyCode::Enter);
+}
+
+#[test]
+fn a_setting_card_is_checked_confirmed_written_and_told() {
+    let mut app = form(Lang::En);
+    insta::assert_snapshot!("system_card_form_en", render(&app));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "wm-0042");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "60");
+    let sent = press(&mut app, KeyCode::F(2));
+    let check = only::<CheckMeter>(&sent);
+    assert_eq!(
+        (check.kind, check.meter.clone()),
+        (
+            SystemCardKind::Setting {
+                alarm_litres: 2_000,
+                max_credit_litres: 60_000
+            },
+            meter()
+        )
+    );
+    let checked = MeterChecked {
+        kind: check.kind,
+        meter: meter(),
+        found: Some(found(true)),
+    };
+    answer(&mut app, &sent, Reply::screen(checked));
+    insta::assert_snapshot!("system_card_confirm_setting_en", render(&app));
+
+    let sent = press(&mut app, KeyCode::F(2));
+    let issue = only::<IssueSystemCard>(&sent).issue.clone();
+    assert_eq!(issue.meter, meter());
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(IssueOutcome {
+            issue,
+            issued: Issued::Done {
+                card_no: 10_000_031,
+            },
+        }),
+    );
+    assert!(
+        next.iter().any(|(_, r)| r.of::<ReadCard>().is_some()),
+        "the card is read again: {next:?}"
+    );
+    let message = app.message.as_ref().unwrap().text.clone();
+    assert_eq!(
+        message,
+        "Setting card 10000031 for meter WM-0042 written and journaled."
+    );
+    assert!(app.screen.is::<SystemCardScreen>(), "another may follow");
+}
+
+#[test]
+fn a_clear_card_in_chinese_names_whose_credit_it_wipes() {
+    let mut app = form(Lang::Zh);
+    insta::assert_snapshot!("system_card_form_zh", render(&app));
+    choose_kind(&mut app, "清零");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "WM-0042");
+    let sent = press(&mut app, KeyCode::F(2));
+    let check = only::<CheckMeter>(&sent);
+    assert_eq!(
+        check.kind,
+        SystemCardKind::Clear,
+        "the volumes are not asked"
+    );
+    let checked = MeterChecked {
+        kind: SystemCardKind::Clear,
+        meter: meter(),
+        found: Some(found(true)),
+    };
+    answer(&mut app, &sent, Reply::screen(checked));
+    insta::assert_snapshot!("system_card_confirm_clear_zh", render(&app));
+    // F12 goes back to the form, the typing kept.
+    press(&mut app, KeyCode::F(12));
+    assert!(render(&app).contains("WM-0042"));
+    assert!(render(&app).contains("清零卡"));
+}
+
+#[test]
+fn wrong_volumes_an_unknown_meter_and_a_card_that_is_not_blank_are_said_in_words() {
+    let mut app = form(Lang::En);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "WM-0042");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "60");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2");
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert_eq!(
+        app.message.as_ref().unwrap().text,
+        "The alarm must be below the maximum credit."
+    );
+
+    let mut app = form(Lang::En);
+    choose_kind(&mut app, "Check");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "WM-9999");
+    let sent = press(&mut app, KeyCode::F(2));
+    let checked = MeterChecked {
+        kind: SystemCardKind::Check,
+        meter: MeterNumber::new("WM-9999").unwrap(),
+        found: None,
+    };
+    answer(&mut app, &sent, Reply::screen(checked));
+    assert_eq!(
+        app.message.as_ref().unwrap().text,
+        "No meter WM-9999 in the system."
+    );
+
+    // The meter is known, but the card in the reader is a user's: nothing is sent.
+    let sent = {
+        let mut app = form(Lang::En);
+        choose_kind(&mut app, "Check");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "WM-0042");
+        let sent = press(&mut app, KeyCode::F(2));
+        let checked = MeterChecked {
+            kind: SystemCardKind::Check,
+            meter: meter(),
+            found: Some(found(false)),
+        };
+        answer(&mut app, &sent, Reply::screen(checked));
+        update(
+            &mut app,
+            Msg::Reader(ReaderState::NoCard {
+                reader: READER.into(),
+            }),
+        );
+        insert(&mut app, clear_card_seen(None));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(
+            app.message.as_ref().unwrap().text,
+            "Put a blank card in the reader first: a system card is written only onto a blank card."
+        );
+        sent
+    };
+    assert!(sent.is_empty(), "{sent:?}");
+}
+
+#[test]
+fn a_clerk_is_refused_as_it_opens() {
+    let mut app = signed_in(Lang::En);
+    command(&mut app, "system-card");
+    assert!(!app.screen.is::<SystemCardScreen>());
+    assert_eq!(
+        app.message.as_ref().unwrap().text,
+        "Only a supervisor issues system cards (issue system cards)."
+    );
+}
+
+fn at(hour: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 3, hour, 5, 0).unwrap()
+}
+
+/// A clear card for meter WM-0042 that its meter applied, wiping 10.100 m³.
+fn clear_card_seen(cleared: Option<ClearedCredit>) -> CardSeen {
+    let credited = match cleared {
+        Some(ClearedCredit::Recorded { credited }) => Some((10_100, credited)),
+        _ => None,
+    };
+    CardSeen::System(Box::new(SystemCardSeen {
+        card: SystemCard {
+            card_number: 10_000_033,
+            meter_number: meter(),
+            kind: SystemCardKind::Clear,
+            written_at: 1_796_295_600,
+            applied: Some(MeterWriteBack {
+                last_loaded_sequence: 1,
+                registered_generation: 1,
+                credit_litres: 10_100,
+                total_litres: 10_100,
+                status: MeterStatus::default(),
+                written_at: 1_796_299_200,
+            }),
+        },
+        facts: Some(SystemCardFacts {
+            state: OperationState::Done,
+            issued_at: at(9),
+            issued_by: "super".into(),
+            customer: Some((10_023_457, "张伟".into())),
+            cleared: credited,
+        }),
+        cleared,
+    }))
+}
+
+#[test]
+fn a_clear_card_read_at_the_counter_says_what_it_is_and_what_was_credited() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        supervisor(&mut app);
+        let credited = ClearedCredit::Recorded {
+            credited: Decimal::new(1000, 2),
+        };
+        insert(&mut app, clear_card_seen(Some(credited)));
+        let said = app.message.as_ref().unwrap().text.clone();
+        let expected = match lang {
+            Lang::En => "Clear card 10000033: 10.100 m³ wiped; 10.00 credited to 10023457 张伟.",
+            Lang::Zh => "清零卡 10000033：清除 10.100 m³，已向 10023457 张伟 退款 10.00。",
+        };
+        assert_eq!(said, expected);
+        command(&mut app, "card");
+        assert!(app.screen.is::<CardScreen>());
+        let name = match lang {
+            Lang::En => "system_card_on_the_card_screen_en",
+            Lang::Zh => "system_card_on_the_card_screen_zh",
+        };
+        insta::assert_snapshot!(name, render(&app));
+        // Where a user card is expected, the card says what it is instead of an error.
+        press(&mut app, KeyCode::Char('r'));
+        let said = app.message.as_ref().unwrap().text.clone();
+        let expected = match lang {
+            Lang::En => {
+                "This is a Clear card (10000033) for meter WM-0042, issued 2026-12-03 09:05 by \
+                 super. It is no user card."
+            }
+            Lang::Zh => {
+                "这是表 WM-0042 的清零卡（10000033），2026-12-03 09:05 由 super 发行。它不是用户卡。"
+            }
+        };
+        assert_eq!(said, expected);
+    }
+}
+
+#[test]
+fn a_clerks_read_of_a_clear_card_leaves_the_credit_to_a_supervisor() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, clear_card_seen(Some(ClearedCredit::NotPermitted)));
+    command(&mut app, "card");
+    assert!(
+        render(&app).contains("A supervisor reads this card to credit the water wiped."),
+        "{}",
+        render(&app)
+    );
+}
