@@ -1,0 +1,282 @@
+//! System cards through the real app (issue 11, item 4): keys into `update`, every request
+//! executed by `requests::execute` against the real reader (pcscd + vpcd + `vcard`) and a real
+//! PostgreSQL. A supervisor issues a setting, a check and a clear card on `:system-card`; the
+//! meter simulator applies each; the clear card read back at the counter — first by a clerk,
+//! who may not credit it, then by the supervisor — credits the wiped water to the customer's
+//! balance once.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use meterdesk::app::card_status::CardSeen;
+use meterdesk::app::requests::{self, ReceiptOutput, Services};
+use meterdesk::app::state::{Msg, Request, RequestId, Session, Slot};
+use meterdesk::app::{App, KeyMap, update};
+use meterdesk::card::reader::ReaderConfig;
+use meterdesk::cardflow::{self, CardAccess, Flow};
+use meterdesk::db::card_ops::{ClearedCredit, Payment, Quantity, Request as CardRequest};
+use meterdesk::db::session::Sessions;
+use meterdesk::domain::card_records::IssuerPin;
+use meterdesk::domain::system_cards::SystemCardKind;
+use meterdesk::i18n::Lang;
+use meterdesk::screens::system_card::SystemCardScreen;
+use meterdesk::screens::table::CustomerTable;
+use rust_decimal::Decimal;
+use support::card_desk::{CLERK, SUPERVISOR, books, card_customer, key};
+use support::card_rig::*;
+use support::pg::give_password;
+
+/// Executes every request `update` asked for, feeds the replies back, and goes on with the
+/// requests those replies ask for, until none is left.
+async fn settle(app: &mut App, services: &Services, mut queue: Vec<(RequestId, Request)>) {
+    while !queue.is_empty() {
+        let mut next = Vec::new();
+        for (id, request) in queue {
+            let outcome = requests::execute(services, request).await;
+            next.extend(update(app, Msg::Reply { id, outcome }).requests);
+        }
+        queue = next;
+    }
+}
+
+async fn key_in(app: &mut App, services: &Services, code: KeyCode) {
+    let sent = update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))).requests;
+    settle(app, services, sent).await;
+}
+
+async fn type_in(app: &mut App, services: &Services, text: &str) {
+    for c in text.chars() {
+        key_in(app, services, KeyCode::Char(c)).await;
+    }
+}
+
+fn message(app: &App) -> String {
+    app.message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
+}
+
+/// The app as `login`, with `permissions`, on the customer table.
+fn desk(operator_id: i64, login: &str, permissions: &[&str]) -> App {
+    let mut app = meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default());
+    app.session = Some(Session {
+        must_change_password: false,
+        operator_id,
+        login: login.into(),
+        full_name: login.into(),
+        department: "Hall 1".into(),
+        roles: Vec::new(),
+        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+    });
+    app.screen = Slot::Module(
+        app.screen_id(),
+        Box::new(CustomerTable {
+            loading: false,
+            ..CustomerTable::default()
+        }),
+    );
+    app
+}
+
+/// The reader reports the card (or none), the app reads it.
+async fn reader_says(app: &mut App, services: &Services, card: bool) {
+    let state = if card {
+        card_in(READER_0)
+    } else {
+        no_card(READER_0)
+    };
+    let sent = update(app, Msg::Reader(state)).requests;
+    settle(app, services, sent).await;
+}
+
+/// `:system-card`, the kind (typed into its list unless it is the first, setting), the meter,
+/// the setting card's volumes, F2 to check, F2 to write.
+async fn issue(app: &mut App, services: &Services, kind: &str, volumes: Option<(&str, &str)>) {
+    key_in(app, services, KeyCode::Char(':')).await;
+    type_in(app, services, "system-card").await;
+    key_in(app, services, KeyCode::Enter).await;
+    assert!(app.screen.is::<SystemCardScreen>(), "{}", message(app));
+    if kind != "Setting" {
+        type_in(app, services, kind).await;
+        key_in(app, services, KeyCode::Enter).await;
+    }
+    key_in(app, services, KeyCode::Tab).await;
+    type_in(app, services, METER).await;
+    if let Some((alarm, max)) = volumes {
+        key_in(app, services, KeyCode::Tab).await;
+        type_in(app, services, alarm).await;
+        key_in(app, services, KeyCode::Tab).await;
+        type_in(app, services, max).await;
+    }
+    key_in(app, services, KeyCode::F(2)).await;
+    key_in(app, services, KeyCode::F(2)).await;
+    assert!(
+        message(app).contains("written and journaled"),
+        "{}",
+        message(app)
+    );
+    let Some(CardSeen::System(seen)) = &app.card else {
+        panic!("the card is read again as a system card: {:?}", app.card)
+    };
+    assert_eq!(seen.card.kind.as_str(), kind.to_lowercase());
+    key_in(app, services, KeyCode::F(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() {
+    let Some(rig) = Rig::start("card_system_app") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    give_password(&customer.client, SUPERVISOR).await;
+    // The app's own reader thread on the rig's reader; the rig's tells the test about cards.
+    let (reader, app_events) = follow(ReaderConfig {
+        reader_name: Some(READER_0.into()),
+        ..ReaderConfig::default()
+    });
+    wait_for(&app_events, &no_card(READER_0), Duration::from_secs(5));
+    let reader = Arc::new(reader);
+    // The app's reader thread has seen the card come (or go) before the app is told.
+    let app_sees = |card: bool| {
+        let state = if card {
+            card_in(READER_0)
+        } else {
+            no_card(READER_0)
+        };
+        wait_for(&app_events, &state, Duration::from_secs(2));
+    };
+    let access = Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap()));
+    let services_of = |login: &str| Services {
+        pool: Sessions::signed_in(customer.db.pool_of(login)),
+        reader: reader.clone(),
+        card_access: access.clone(),
+        receipts: ReceiptOutput::default(),
+    };
+    let supervisor = services_of("super");
+    let clerk = services_of("clerk");
+    let mut app = desk(
+        SUPERVISOR,
+        "super",
+        &["customer.view", "card.read", "card.system"],
+    );
+
+    // Setting card: alarm below 3 m³, credit at most 12 m³.
+    let card = rig.insert_blank("setting");
+    app_sees(true);
+    reader_says(&mut app, &supervisor, true).await;
+    assert_eq!(app.card, Some(CardSeen::Blank), "{}", message(&app));
+    issue(&mut app, &supervisor, "Setting", Some(("3", "12"))).await;
+    let swiped = rig.meter(&["swipe"]);
+    assert!(
+        swiped.contains("setting card applied (alarm below 3000 l, credit at most 12000 l)"),
+        "{swiped}"
+    );
+    rig.pull(card);
+    app_sees(false);
+    reader_says(&mut app, &supervisor, false).await;
+
+    // Check card: 100 l of test water.
+    let card = rig.insert_blank("check");
+    app_sees(true);
+    reader_says(&mut app, &supervisor, true).await;
+    issue(&mut app, &supervisor, "Check", None).await;
+    let swiped = rig.meter(&["swipe"]);
+    assert!(swiped.contains("credit 100 l"), "{swiped}");
+    rig.pull(card);
+    app_sees(false);
+    reader_says(&mut app, &supervisor, false).await;
+
+    // The customer's card: opened, 10 m³ bought and loaded (the meter holds 10 100 l).
+    let card = rig.insert_blank("customer");
+    app_sees(true);
+    let flows = supervisor.desk(SUPERVISOR);
+    for (n, request) in [
+        CardRequest::Open,
+        CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(10, 0)),
+            payment: Payment::Method("cash".into()),
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        let flow = cardflow::run(&flows, customer.customer_id, request, &format!("buy-{n}"))
+            .await
+            .unwrap();
+        assert!(matches!(flow, Flow::Done { .. }), "{flow:?}");
+    }
+    let swiped = rig.meter(&["swipe"]);
+    assert!(swiped.contains("credit 10100 l"), "{swiped}");
+    rig.pull(card);
+    app_sees(false);
+
+    // Clear card, applied: the meter's credit is wiped.
+    let card = rig.insert_blank("clear");
+    app_sees(true);
+    reader_says(&mut app, &supervisor, true).await;
+    issue(&mut app, &supervisor, "Clear", None).await;
+    let swiped = rig.meter(&["swipe"]);
+    assert!(swiped.contains("credit 0 l"), "{swiped}");
+    rig.pull(card);
+    app_sees(false);
+    reader_says(&mut app, &supervisor, false).await;
+
+    // A clerk reads it at the counter: shown for what it is, nothing credited.
+    let mut counter = desk_of_clerk();
+    let card = rig.insert("clear", &[]);
+    app_sees(true);
+    reader_says(&mut counter, &clerk, true).await;
+    let Some(CardSeen::System(seen)) = &counter.card else {
+        panic!("a system card: {:?}", counter.card)
+    };
+    assert_eq!(seen.card.kind, SystemCardKind::Clear);
+    assert_eq!(seen.cleared, Some(ClearedCredit::NotPermitted));
+    let balance = |books: support::card_desk::Books| books.balance;
+    assert_eq!(
+        balance(books(&customer.client, customer.customer_id).await),
+        Decimal::ZERO
+    );
+
+    // The supervisor's read credits the 10 000 l bought (10.00); the test water is not; once.
+    reader_says(&mut app, &supervisor, true).await;
+    assert_eq!(
+        message(&app),
+        format!(
+            "Clear card {:08}: 10.100 m³ wiped; 10.00 credited to {:08} 张伟.",
+            seen.card.card_number, customer.customer_no
+        )
+    );
+    reader_says(&mut app, &supervisor, false).await;
+    reader_says(&mut app, &supervisor, true).await;
+    let Some(CardSeen::System(again)) = &app.card else {
+        panic!("a system card: {:?}", app.card)
+    };
+    assert_eq!(again.cleared, Some(ClearedCredit::Before));
+    assert_eq!(
+        again.facts.as_ref().unwrap().cleared,
+        Some((10_100, Decimal::new(1000, 2)))
+    );
+    rig.pull(card);
+    app_sees(false);
+    let after = books(&customer.client, customer.customer_id).await;
+    assert_eq!(after.balance, Decimal::new(1000, 2), "credited once");
+    let audited: i64 = customer
+        .client
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'card.system_cleared'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1);
+}
+
+fn desk_of_clerk() -> App {
+    desk(CLERK, "clerk", &["customer.view", "card.read"])
+}
