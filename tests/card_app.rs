@@ -8,10 +8,10 @@ mod support;
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use meterdesk::app::card_status::CardSeen;
-use meterdesk::app::requests::{self, ReceiptOutput, Services};
-use meterdesk::app::state::{Msg, Request, RequestId, Session, Slot};
+use meterdesk::app::requests::{ReceiptOutput, Services};
+use meterdesk::app::state::{Msg, Session, Slot};
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::card::water_card::CardRead;
 use meterdesk::cardflow::CardAccess;
@@ -28,24 +28,7 @@ use rust_decimal::Decimal;
 use support::card_desk::{CLERK, SUPERVISOR, books, card_customer, key};
 use support::card_rig::*;
 use support::pg::give_password;
-
-/// Executes every request `update` asked for, feeds the replies back, and goes on with the
-/// requests those replies ask for, until none is left.
-async fn settle(app: &mut App, services: &Services, mut queue: Vec<(RequestId, Request)>) {
-    while !queue.is_empty() {
-        let mut next = Vec::new();
-        for (id, request) in queue {
-            let outcome = requests::execute(services, request).await;
-            next.extend(update(app, Msg::Reply { id, outcome }).requests);
-        }
-        queue = next;
-    }
-}
-
-async fn press(app: &mut App, services: &Services, code: KeyCode) {
-    let sent = update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))).requests;
-    settle(app, services, sent).await;
-}
+use support::{press_and_settle as press, settle};
 
 fn message(app: &App) -> String {
     app.message

@@ -518,7 +518,22 @@ fn confirmation(app: &App, issue: &Issue) -> Vec<String> {
         None => lang.t("system_card.meter_of_nobody").to_owned(),
     });
     lines.push(String::new());
-    lines.push(match issue.kind {
+    lines.push(match (issue.kind, &customer) {
+        (SystemCardKind::Clear, Some(customer)) => {
+            lang.tf("system_card.confirm_clear", &[("customer", customer)])
+        }
+        (SystemCardKind::Clear, None) => lang.t("system_card.confirm_clear_nobody").to_owned(),
+        (kind, _) => what_it_does(app, kind),
+    });
+    lines.push(String::new());
+    lines.push(app.t("system_card.confirm_keys"));
+    lines
+}
+
+/// What a card of `kind` does at its meter, with its parameters.
+fn what_it_does(app: &App, kind: SystemCardKind) -> String {
+    let lang = app.lang;
+    match kind {
         SystemCardKind::Setting {
             alarm_litres,
             max_credit_litres,
@@ -533,14 +548,8 @@ fn confirmation(app: &App, issue: &Issue) -> Vec<String> {
             "system_card.confirm_check",
             &[("volume", &m3(CHECK_CARD_LITRES))],
         ),
-        SystemCardKind::Clear => match &customer {
-            Some(customer) => lang.tf("system_card.confirm_clear", &[("customer", customer)]),
-            None => lang.t("system_card.confirm_clear_nobody").to_owned(),
-        },
-    });
-    lines.push(String::new());
-    lines.push(app.t("system_card.confirm_keys"));
-    lines
+        SystemCardKind::Clear => lang.t("system_card.clear_does").to_owned(),
+    }
 }
 
 /// What a system card on the reader is, in one sentence: its kind, number, meter and issue.
@@ -597,23 +606,7 @@ pub fn lines(app: &App, seen: &SystemCardSeen) -> Vec<String> {
             &[("customer", &customer_text(customer))],
         ));
     }
-    lines.push(match card.kind {
-        SystemCardKind::Setting {
-            alarm_litres,
-            max_credit_litres,
-        } => lang.tf(
-            "system_card.confirm_setting",
-            &[
-                ("alarm", &m3(alarm_litres)),
-                ("max", &m3(max_credit_litres)),
-            ],
-        ),
-        SystemCardKind::Check => lang.tf(
-            "system_card.confirm_check",
-            &[("volume", &m3(CHECK_CARD_LITRES))],
-        ),
-        SystemCardKind::Clear => lang.t("system_card.clear_does").to_owned(),
-    });
+    lines.push(what_it_does(app, card.kind));
     match seen.facts.as_ref().map(|facts| facts.state) {
         Some(OperationState::Pending) => lines.push(lang.t("system_card.state_pending").to_owned()),
         Some(OperationState::Failed) => lines.push(lang.t("system_card.state_failed").to_owned()),

@@ -1,5 +1,6 @@
 //! The IC card screens.
 
+use crate::support::insert_card as insert;
 use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
@@ -112,25 +113,6 @@ fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
             .unwrap_or_else(|| panic!("not the request expected: {request:?}")),
         _ => panic!("one request: {sent:?}"),
     }
-}
-
-/// The card read answers for the card just inserted.
-fn insert(app: &mut App, seen: CardSeen) {
-    let sent = update(app, card_in()).requests;
-    assert_eq!(
-        only::<ReadCard>(&sent).operator_id,
-        3,
-        "an inserted card is read"
-    );
-    answer(
-        app,
-        &sent,
-        Reply::screen(CardRead {
-            seen,
-            settled: Vec::new(),
-            discrepancies: Vec::new(),
-        }),
-    );
 }
 
 fn top_line(app: &App) -> String {

@@ -223,3 +223,34 @@ pub fn method(code: &str, name: &str) -> meterdesk::db::cards::PaymentMethod {
         name: name.into(),
     }
 }
+
+/// A card comes into the reader: the app reads it for the operator signed in (`ReadCard`), and
+/// the read is answered with `seen`.
+pub fn insert_card(app: &mut App, seen: meterdesk::app::card_status::CardSeen) {
+    use meterdesk::app::card_status::{CardRead, ReadCard};
+    let sent = update(
+        app,
+        Msg::Reader(ReaderState::CardPresent {
+            reader: "Virtual PCD 00 00".into(),
+            atr: vec![0x3b, 0x80],
+        }),
+    )
+    .requests;
+    let [(_, request)] = sent.as_slice() else {
+        panic!("one request: {sent:?}")
+    };
+    assert_eq!(
+        request.of::<ReadCard>().map(|read| read.operator_id),
+        app.session.as_ref().map(|session| session.operator_id),
+        "an inserted card is read"
+    );
+    answer(
+        app,
+        &sent,
+        Reply::screen(CardRead {
+            seen,
+            settled: Vec::new(),
+            discrepancies: Vec::new(),
+        }),
+    );
+}

@@ -3,8 +3,9 @@
 //! and its outcome; a clerk refused as it opens; a system card on the reader said in words on
 //! the status line, the card screen, and where a user card is expected.
 
+use crate::support::insert_card as insert;
 use crate::support::*;
-use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard};
+use meterdesk::app::card_status::{CardSeen, ReadCard};
 use meterdesk::cardflow::SystemCardSeen;
 use meterdesk::db::card_ops::{ClearedCredit, OperationState, SystemCardFacts, SystemCardMeter};
 use meterdesk::domain::card_records::{MeterNumber, MeterStatus, MeterWriteBack};
@@ -30,28 +31,6 @@ fn supervisor(app: &mut App) {
     ]
     .map(str::to_owned)
     .to_vec();
-}
-
-/// The card on the reader, read as `seen`.
-fn insert(app: &mut App, seen: CardSeen) {
-    let sent = update(
-        app,
-        Msg::Reader(ReaderState::CardPresent {
-            reader: READER.into(),
-            atr: vec![0x3b, 0x80],
-        }),
-    )
-    .requests;
-    assert!(sent[0].1.of::<ReadCard>().is_some(), "{sent:?}");
-    answer(
-        app,
-        &sent,
-        Reply::screen(CardRead {
-            seen,
-            settled: Vec::new(),
-            discrepancies: Vec::new(),
-        }),
-    );
 }
 
 fn command(app: &mut App, name: &str) -> Vec<(u64, Request)> {

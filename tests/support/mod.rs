@@ -12,7 +12,10 @@ pub mod tmux;
 
 use std::sync::{Arc, OnceLock};
 
-use meterdesk::app::requests::{ReceiptOutput, Services};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use meterdesk::app::requests::{self, ReceiptOutput, Services};
+use meterdesk::app::state::{Msg, Request, RequestId};
+use meterdesk::app::{App, update};
 use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle};
 use meterdesk::cardflow::CardAccess;
 use meterdesk::db::Pool;
@@ -39,4 +42,24 @@ fn services_on(sessions: Sessions) -> Services {
         card_access: Arc::new(CardAccess::unconfigured()),
         receipts: ReceiptOutput::default(),
     }
+}
+
+/// Executes every request `update` asked for against `services`, feeds the replies back, and
+/// goes on with the requests those replies ask for, until none is left: the app as it runs,
+/// one request at a time.
+pub async fn settle(app: &mut App, services: &Services, mut queue: Vec<(RequestId, Request)>) {
+    while !queue.is_empty() {
+        let mut next = Vec::new();
+        for (id, request) in queue {
+            let outcome = requests::execute(services, request).await;
+            next.extend(update(app, Msg::Reply { id, outcome }).requests);
+        }
+        queue = next;
+    }
+}
+
+/// A key pressed, and everything it asks for run to its end.
+pub async fn press_and_settle(app: &mut App, services: &Services, code: KeyCode) {
+    let sent = update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))).requests;
+    settle(app, services, sent).await;
 }
