@@ -315,3 +315,14 @@ fn a_clerks_read_of_a_clear_card_leaves_the_credit_to_a_supervisor() {
         render(&app)
     );
 }
+
+#[test]
+fn help_offers_the_command_to_supervisors_only() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::F(1));
+    assert!(!render(&app).contains(":system-card"), "{}", render(&app));
+    press(&mut app, KeyCode::Esc);
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(1));
+    assert!(render(&app).contains(":system-card"), "{}", render(&app));
+}
