@@ -10,6 +10,7 @@ pub mod desk;
 pub mod pg;
 pub mod server_programs;
 pub mod stalling_relay;
+pub mod standby;
 pub mod tmux;
 
 use std::sync::{Arc, OnceLock};
