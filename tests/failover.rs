@@ -5,11 +5,14 @@
 //! - every search is answered from the replica, before, during and after the switch, with no
 //!   error on the searching desk's message line (its status line says the primary is being
 //!   reconnected to, docs/decisions.md "A hot standby, and failover");
-//! - the save made while the primary was gone waits, parked with its idempotency key, and is
+//! - the save made while the primary was gone waits, parked with its idempotency key (its
+//!   desk's reads, on the primary since its save, turn to the replica meanwhile), and is
 //!   applied once on the new primary when the desk's health check finds it (a second send of
 //!   the same request is answered from its record, not applied again);
 //! - nothing is lost: customers, ledger and applied writes counted before the switch are all
 //!   on the new primary, with both saves, and `meterdesk check` finds the books balanced.
+//!
+//! And a replica that cannot be reached leaves the searches to the primary.
 
 mod support;
 
@@ -27,6 +30,7 @@ use meterdesk::screens::modify::ModifyView;
 use meterdesk::screens::table::CustomerTable;
 use meterdesk::tools::demo;
 use support::desk::Desk;
+use support::pg::fresh_db;
 use support::standby::StandbyPair;
 
 /// Short deadlines, so a dead server is found out quickly.
@@ -47,22 +51,7 @@ async fn the_desk_carries_on_while_the_standby_takes_over() {
         migrate::run(&mut client)
             .await
             .expect("migrate the primary");
-        let summary = demo::load(&mut client, 40, |_| {})
-            .await
-            .expect("demo data");
-        let clerk = summary
-            .operators
-            .into_iter()
-            .find(|operator| operator.login == "clerk")
-            .expect("the demo data has a clerk");
-        let numbers: Vec<i64> = client
-            .query("SELECT customer_no FROM customer ORDER BY id LIMIT 8", &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get("customer_no"))
-            .collect();
-        (clerk.password, numbers)
+        demo_clerk(&mut client).await
     })
     .await;
     let desk = || {
@@ -124,6 +113,15 @@ async fn the_desk_carries_on_while_the_standby_takes_over() {
     report_health(&mut saver, &mut saver_health).await;
     assert_eq!(saver.app.database, DbStatus::Reconnecting);
     assert_eq!(saver.app.parked.len(), 1, "still waiting: no primary yet");
+    // That desk's lag-tolerant reads, on the primary since its save, turn to the replica.
+    let read = saver.services.pool.for_reads().await.expect("a connection");
+    let on_standby: bool = read
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(on_standby, "the read went to the standby");
+    drop(read);
     searches_go_on().await;
 
     let promoting = pair.clone();
@@ -183,6 +181,47 @@ async fn the_desk_carries_on_while_the_standby_takes_over() {
     for check in books::check(&mut client).await.unwrap() {
         assert!(check.disagreements.is_empty(), "{check:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_go_to_the_primary_while_the_replica_cannot_be_reached() {
+    let db = fresh_db().await;
+    let (password, numbers) = demo_clerk(&mut db.pool.get().await.unwrap()).await;
+    let nowhere = "host=/tmp/meterdesk-no-replica-here port=5432";
+    let sessions =
+        Sessions::with_replica(&db.conn_str, Some(nowhere), 2, DEADLINES).expect("the settings");
+    let mut desk = Desk::new(support::services_on(sessions));
+    desk.sign_in("clerk", &password).await;
+    find(&mut desk, numbers[0]).await;
+    let table = desk.app.screen.module::<CustomerTable>();
+    assert_eq!(
+        table
+            .and_then(CustomerTable::selected_row)
+            .map(|row| row.customer_no),
+        Some(numbers[0]),
+        "{}",
+        desk.screen()
+    );
+    assert!(desk.app.parked.is_empty() && desk.app.message.is_none());
+}
+
+/// Demo data written as the owner on `client`: the clerk's password and a few customer
+/// numbers.
+async fn demo_clerk(client: &mut tokio_postgres::Client) -> (String, Vec<i64>) {
+    let summary = demo::load(client, 40, |_| {}).await.expect("demo data");
+    let clerk = summary
+        .operators
+        .into_iter()
+        .find(|operator| operator.login == "clerk")
+        .expect("the demo data has a clerk");
+    let numbers = client
+        .query("SELECT customer_no FROM customer ORDER BY id LIMIT 8", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("customer_no"))
+        .collect();
+    (clerk.password, numbers)
 }
 
 /// What must survive the switch, counted as the owner.
