@@ -100,7 +100,8 @@ pub async fn execute_reporting(
 ) -> Result<Reply, Failure> {
     let Request(request) = request;
     let outcome = request.execute(services, progress).await.map(Reply);
-    if request.writes() {
+    // A write that failed is sent again, and noted when that succeeds.
+    if request.writes() && outcome.is_ok() {
         services.pool.wrote();
     }
     outcome
