@@ -32,8 +32,12 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct DatabaseConfig {
-    /// A libpq connection string or URL; `None` runs the embedded cluster.
+    /// A libpq connection string or URL; `None` runs the embedded cluster. Several hosts
+    /// (`host=a,b`) are a primary and its standbys: the desk uses the one accepting writes.
     pub url: Option<String>,
+    /// A read-only standby (libpq string of its host, port, TLS) for searches, details and
+    /// reports; writes always go to `url`'s server.
+    pub replica: Option<String>,
     /// Where the embedded cluster and the app's files live; `None` picks the platform default.
     pub data_dir: Option<PathBuf>,
     /// Connections kept open to the server.
@@ -53,6 +57,7 @@ impl Default for DatabaseConfig {
         let deadlines = Deadlines::default();
         Self {
             url: None,
+            replica: None,
             data_dir: None,
             pool_size: 4,
             statement_timeout_secs: deadlines.statement.as_secs(),
@@ -367,6 +372,14 @@ impl Config {
                 "is empty; remove the key to use the embedded database",
             ));
         }
+        if let Some(replica) = &self.database.replica
+            && replica.trim().is_empty()
+        {
+            return Err(invalid(
+                "database.replica",
+                "is empty; remove the key to read from the primary only",
+            ));
+        }
         if !(24..=80).contains(&self.receipts.width) {
             return Err(invalid(
                 "receipts.width",
@@ -481,6 +494,7 @@ mod tests {
                 "receipts.print_limit_secs",
             ),
             ("database = 3\n", "database"),
+            ("[database]\nreplica = \" \"\n", "database.replica"),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text:?}: {err}");

@@ -36,17 +36,27 @@ pub struct Server {
     /// Whether this Unix account installed the embedded cluster, and so may act as its owner:
     /// migrate it and make its first administrator.
     pub installer: bool,
+    /// The read-only standby for lag-tolerant reads (`[database] replica`).
+    pub replica: Option<String>,
 }
 
 /// The server to use: configured or from the environment, else the embedded cluster, created
 /// and started first when this account is its installer (root or the server's account).
 pub async fn find_server(config: &Config) -> anyhow::Result<Server> {
     let configured = config.database.url.as_deref();
+    let replica = config.database.replica.clone();
     if let Some(conn) = db::effective_conn_str(configured, |name| std::env::var(name).ok())? {
         return Ok(Server {
             conn,
             installer: false,
+            replica,
         });
+    }
+    if replica.is_some() {
+        return Err(anyhow!(
+            "[database] replica is set, but no database url: the embedded database has no \
+             standby. Name the primary in [database] url, or remove replica."
+        ));
     }
     let cluster = embedded_cluster(config)?;
     let installer = cluster.is_installer();
@@ -62,6 +72,7 @@ pub async fn find_server(config: &Config) -> anyhow::Result<Server> {
     Ok(Server {
         conn: cluster.connection_string(APP_DATABASE),
         installer,
+        replica: None,
     })
 }
 
@@ -150,8 +161,9 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
         let owner = open_as_owner(&config).await?;
         crate::init::first_administrator_if_none(&owner, config.language()).await?;
     }
-    let sessions = Sessions::new(
+    let sessions = Sessions::with_replica(
         &server.conn,
+        server.replica.as_deref(),
         config.database.pool_size,
         config.database.deadlines(),
     )?;

@@ -6,16 +6,10 @@
 
 mod support;
 
-use std::collections::VecDeque;
-
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use deadpool_postgres::Object;
-use meterdesk::app::requests::Services;
-use meterdesk::app::state::Msg;
-use meterdesk::app::{App, KeyMap, requests, update};
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
-use meterdesk::i18n::Lang;
 use meterdesk::screens::account::AccountScreen;
 use meterdesk::screens::bills::BillsScreen;
 use meterdesk::screens::details::Details;
@@ -24,16 +18,8 @@ use meterdesk::screens::open_account::{OpenAccountWizard, WizardStep};
 use meterdesk::screens::table::CustomerTable;
 use meterdesk::screens::transfer::TransferView;
 use meterdesk::tools::demo;
-use meterdesk::ui;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use support::desk::Desk;
 use support::pg::{TestDb, fresh_db};
-
-/// The app and the database it talks to.
-struct Desk {
-    app: App,
-    services: Services,
-}
 
 impl Desk {
     /// Demo data, and the clerk signed in through the keys.
@@ -46,72 +32,9 @@ impl Desk {
             .iter()
             .find(|operator| operator.login == "clerk")
             .expect("the demo data has a clerk");
-        let mut desk = Desk {
-            app: meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default()),
-            services: support::desk_services(&db.conn_str),
-        };
-        desk.text("clerk").await;
-        desk.key(KeyCode::Enter).await;
-        desk.text(&clerk.password).await;
-        desk.key(KeyCode::Enter).await;
-        assert!(desk.app.screen.is::<CustomerTable>());
+        let mut desk = Desk::new(support::desk_services(&db.conn_str));
+        desk.sign_in("clerk", &clerk.password).await;
         (db, client, desk)
-    }
-
-    /// One key, and every request it leads to executed and answered, in order.
-    async fn key(&mut self, code: KeyCode) {
-        self.send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-            .await;
-    }
-
-    /// Ctrl and a letter.
-    async fn ctrl(&mut self, c: char) {
-        self.send(Msg::Key(KeyEvent::new(
-            KeyCode::Char(c),
-            KeyModifiers::CONTROL,
-        )))
-        .await;
-    }
-
-    /// A paste, as a terminal with bracketed paste delivers it.
-    async fn paste(&mut self, text: &str) {
-        self.send(Msg::Paste(text.to_owned())).await;
-    }
-
-    /// `:name` on the command line.
-    async fn command(&mut self, name: &str) {
-        self.key(KeyCode::Char(':')).await;
-        self.text(name).await;
-        self.key(KeyCode::Enter).await;
-    }
-
-    /// One message, and every request it leads to executed and answered, in order.
-    async fn send(&mut self, msg: Msg) {
-        let mut queue: VecDeque<_> = update(&mut self.app, msg).requests.into();
-        while let Some((id, request)) = queue.pop_front() {
-            let outcome = requests::execute(&self.services, request).await;
-            queue.extend(update(&mut self.app, Msg::Reply { id, outcome }).requests);
-        }
-    }
-
-    async fn text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c)).await;
-        }
-    }
-
-    fn screen(&self) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-        terminal.draw(|frame| ui::draw(frame, &self.app)).unwrap();
-        terminal.backend().to_string()
-    }
-
-    fn message(&self) -> String {
-        self.app
-            .message
-            .as_ref()
-            .map(|m| m.text.clone())
-            .unwrap_or_default()
     }
 }
 

@@ -3,12 +3,15 @@
 //! a test CA), which accepts TLS with a SCRAM password and nothing else: sslmode as libpq
 //! means it, `PGSSLMODE`, `PGSSLROOTCERT` and `PGPASSFILE` honoured by the real binary.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use meterdesk::db::embedded::BinSearch;
 use meterdesk::db::pool_from_conn_str;
+use support::server_programs::{as_server_user, run};
 
 const PASSWORD: &str = "river-17";
 
@@ -17,28 +20,6 @@ struct Server {
     dir: PathBuf,
     bin: PathBuf,
     port: u16,
-}
-
-/// `program` as the `postgres` account when the tests run as root (the server refuses root).
-fn as_server_user(program: &Path) -> Command {
-    if rustix::process::geteuid().is_root() {
-        let mut runuser = Command::new("runuser");
-        runuser.args(["-u", "postgres", "--"]).arg(program);
-        runuser
-    } else {
-        Command::new(program)
-    }
-}
-
-fn run(command: &mut Command) -> Output {
-    let output = command.output().expect("running a command");
-    assert!(
-        output.status.success(),
-        "{command:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 fn openssl(dir: &Path, args: &[&str]) {

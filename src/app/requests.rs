@@ -17,6 +17,9 @@ use crate::db::DbError;
 pub trait Read: Debug + Clone + PartialEq + Send + Sync + 'static {
     /// Its answer changes what the keys act on: keys typed meanwhile wait for it.
     const HOLDS_INPUT: bool = false;
+    /// Answered from the replica, when one is configured: a moment's lag does no harm
+    /// (`Sessions::for_reads`).
+    const TOLERATES_LAG: bool = false;
 
     fn read(
         &self,
@@ -31,7 +34,11 @@ impl<T: Read> ScreenRequest for T {
 
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
-            let client = services.pool.get().await?;
+            let client = if T::TOLERATES_LAG {
+                services.pool.for_reads().await?
+            } else {
+                services.pool.get().await?
+            };
             Ok(Box::new(self.read(&client).await?) as _)
         })
     }
@@ -92,5 +99,10 @@ pub async fn execute_reporting(
     progress: &Progress<'_>,
 ) -> Result<Reply, Failure> {
     let Request(request) = request;
-    request.execute(services, progress).await.map(Reply)
+    let outcome = request.execute(services, progress).await.map(Reply);
+    // A write that failed is sent again, and noted when that succeeds.
+    if request.writes() && outcome.is_ok() {
+        services.pool.wrote();
+    }
+    outcome
 }

@@ -34,7 +34,7 @@ use deadpool_postgres::{
     Manager, ManagerConfig, PoolError, RecyclingMethod, Runtime, Timeouts, tokio_postgres,
 };
 use postgres_openssl::MakeTlsConnector;
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, TargetSessionAttrs};
 use tokio_postgres::error::SqlState;
 
 pub use health::HealthProbe;
@@ -230,8 +230,8 @@ pub fn effective_conn_str(
 
 /// The parameters of `config` that differ from the defaults, as libpq key=value pairs. Going
 /// through the parsed form lets a URL and a key=value string be overridden alike. Carries the
-/// parameters a counter installation sets (the TLS ones: `tls::carry_params`); TCP keepalive
-/// and multi-host tuning are not carried.
+/// parameters a counter installation sets (the TLS ones: `tls::carry_params`; a host list and
+/// its `target_session_attrs`); TCP keepalive and load balancing are not carried.
 fn key_values(config: &tokio_postgres::Config) -> Vec<(&str, String)> {
     let join = |items: Vec<String>| items.join(",");
     let mut params = Vec::new();
@@ -283,6 +283,14 @@ fn key_values(config: &tokio_postgres::Config) -> Vec<(&str, String)> {
         config.get_application_name().map(str::to_owned),
     );
     add(
+        "target_session_attrs",
+        match config.get_target_session_attrs() {
+            TargetSessionAttrs::ReadWrite => Some("read-write".to_owned()),
+            TargetSessionAttrs::ReadOnly => Some("read-only".to_owned()),
+            _ => None,
+        },
+    );
+    add(
         "connect_timeout",
         config
             .get_connect_timeout()
@@ -309,7 +317,7 @@ pub fn pool_with_deadlines(
     max_size: usize,
     deadlines: &Deadlines,
 ) -> Result<Pool, DbError> {
-    let (config, tls) = connection_config(conn, deadlines)?;
+    let (config, tls) = primary_config(conn, deadlines)?;
     pool_from_config(config, tls, max_size, deadlines)
 }
 
@@ -340,6 +348,28 @@ pub fn pool_from_config(
         .runtime(Runtime::Tokio1)
         .build()
         .map_err(|error| DbError::InvalidSettings(error.to_string()))
+}
+
+/// [`connection_config`] for the server the desk writes to. With several hosts (libpq's
+/// `host=a,b`, a primary and its hot standby) it connects to the one that accepts writes, as
+/// `target_session_attrs=read-write` says, whether or not the string says so: after a standby
+/// is promoted the pool's new connections find it, and never land on a read-only server.
+fn primary_config(
+    conn: &str,
+    deadlines: &Deadlines,
+) -> Result<(tokio_postgres::Config, MakeTlsConnector), DbError> {
+    let (mut config, tls) = connection_config(conn, deadlines)?;
+    if config.get_hosts().len().max(config.get_hostaddrs().len()) > 1 {
+        if config.get_target_session_attrs() == TargetSessionAttrs::ReadOnly {
+            return Err(DbError::InvalidSettings(
+                "target_session_attrs=read-only: the desk writes, so its server must accept \
+                 writes (name a read-only standby as [database] replica)"
+                    .into(),
+            ));
+        }
+        config.target_session_attrs(TargetSessionAttrs::ReadWrite);
+    }
+    Ok((config, tls))
 }
 
 /// The connection settings of `conn` with the app's session options and `deadlines`, the
@@ -497,6 +527,42 @@ mod tests {
         assert_eq!(quote_conn_value(r"a b'c\d"), r"'a b\'c\\d'");
         let config = parsed(&format!("password={}", quote_conn_value(r"a b'c\d")));
         assert_eq!(config.get_password(), Some(&br"a b'c\d"[..]));
+    }
+
+    #[test]
+    fn with_several_hosts_the_desk_connects_to_the_one_accepting_writes() {
+        let deadlines = Deadlines::default();
+        let (config, _) = primary_config("host=db1,db2 port=5432,5433", &deadlines).unwrap();
+        assert_eq!(
+            config.get_target_session_attrs(),
+            TargetSessionAttrs::ReadWrite
+        );
+        let (config, _) = primary_config("host=db1", &deadlines).unwrap();
+        assert_eq!(config.get_target_session_attrs(), TargetSessionAttrs::Any);
+        let refused = primary_config("host=db1,db2 target_session_attrs=read-only", &deadlines);
+        assert!(matches!(refused, Err(DbError::InvalidSettings(_))));
+    }
+
+    #[test]
+    fn a_pg_variable_keeps_the_host_list_and_its_session_attrs() {
+        let env = env_of(&[("PGUSER", "clerk")]);
+        let conn = effective_conn_str(
+            Some("host=db1,db2 port=5432,5433 target_session_attrs=read-write"),
+            env,
+        )
+        .unwrap()
+        .unwrap();
+        let config = parsed(&conn);
+        assert_eq!(
+            config.get_hosts(),
+            [Host::Tcp("db1".into()), Host::Tcp("db2".into())]
+        );
+        assert_eq!(config.get_ports(), [5432, 5433]);
+        assert_eq!(
+            config.get_target_session_attrs(),
+            TargetSessionAttrs::ReadWrite
+        );
+        assert_eq!(config.get_user(), Some("clerk"));
     }
 
     #[test]

@@ -4,16 +4,26 @@
 //! what the database's grants, guards and audit stamps see. Nothing before the sign-in holds a
 //! connection, and no connection of the desk is the owner's or a superuser's.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Object, PoolError};
 use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::error::SqlState;
 
-use super::{DbError, Deadlines, Pool, connection_config, pool_from_config};
+use super::{DbError, Deadlines, Pool, connection_config, pool_from_config, primary_config};
 
 /// The database to use when the connection settings name none.
 pub const DEFAULT_DATABASE: &str = "meterdesk";
+
+/// How long after this desk's own write its lag-tolerant reads still go to the primary, so the
+/// clerk sees what they just saved even while the replica is a moment behind (replay on a
+/// standby of the same site is milliseconds behind, seconds under heavy load).
+const OWN_WRITES_READ_FROM_PRIMARY: Duration = Duration::from_secs(5);
+
+/// How long lag-tolerant reads go to the primary after the replica could not be reached, before
+/// the replica is tried again: each try of a dead server costs up to the connect deadline.
+const REPLICA_RESTS_AFTER_FAILING: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL role of the operator who types `login`, in `database` (sql/V13's
 /// `operator_role_name`): logins are case-insensitive.
@@ -48,14 +58,22 @@ struct Inner {
     server: tokio_postgres::Config,
     /// TLS as the settings' sslmode says (`db::tls`).
     tls: MakeTlsConnector,
+    /// The read-only standby for reads that tolerate its lag (`[database] replica`), with its
+    /// own TLS; the same database and operators as `server`.
+    replica: Option<(tokio_postgres::Config, MakeTlsConnector)>,
     pool_size: usize,
     deadlines: Deadlines,
     current: RwLock<Option<Current>>,
+    /// Until then lag-tolerant reads go to the primary: after this desk's own write, or after
+    /// the replica failed.
+    reads_on_primary_until: Mutex<Option<Instant>>,
 }
 
 #[derive(Clone)]
 struct Current {
     pool: Pool,
+    /// The same operator's connections to the replica, when one is configured.
+    replica: Option<Pool>,
     /// How the pool connects; None for a pool made elsewhere ([`Sessions::signed_in`]).
     config: Option<tokio_postgres::Config>,
     /// Counts sign-ins, so the health watcher knows when to connect anew.
@@ -65,17 +83,33 @@ struct Current {
 impl Sessions {
     /// The server of `conn` (a libpq string; a user or password in it is not used).
     pub fn new(conn: &str, pool_size: usize, deadlines: Deadlines) -> Result<Sessions, DbError> {
-        let (mut server, tls) = connection_config(conn, &deadlines)?;
+        Sessions::with_replica(conn, None, pool_size, deadlines)
+    }
+
+    /// The server of `conn` and, if given, its read-only standby `replica` (a libpq string of
+    /// its host, port and TLS; the database and each operator's role are the primary's).
+    pub fn with_replica(
+        conn: &str,
+        replica: Option<&str>,
+        pool_size: usize,
+        deadlines: Deadlines,
+    ) -> Result<Sessions, DbError> {
+        let (mut server, tls) = primary_config(conn, &deadlines)?;
         if server.get_dbname().is_none() {
             server.dbname(DEFAULT_DATABASE);
         }
+        let replica = replica
+            .map(|replica| replica_config(replica, &server, &deadlines))
+            .transpose()?;
         Ok(Sessions {
             inner: Arc::new(Inner {
                 server,
                 tls,
+                replica,
                 pool_size,
                 deadlines,
                 current: RwLock::new(None),
+                reads_on_primary_until: Mutex::new(None),
             }),
         })
     }
@@ -87,12 +121,14 @@ impl Sessions {
             inner: Arc::new(Inner {
                 server,
                 tls,
+                replica: None,
                 pool_size: pool.status().max_size,
                 deadlines: Deadlines::default(),
                 current: RwLock::new(None),
+                reads_on_primary_until: Mutex::new(None),
             }),
         };
-        sessions.keep(pool, None);
+        sessions.keep(pool, None, None);
         sessions
     }
 
@@ -100,25 +136,46 @@ impl Sessions {
     /// included (tests, tools).
     pub fn open_as_configured(&self) -> Result<(), DbError> {
         let config = self.inner.server.clone();
-        self.keep(self.new_pool(&config)?, Some(config));
+        let replica = self.replica_pool(&config)?;
+        self.keep(self.new_pool(&config)?, replica, Some(config));
         Ok(())
     }
 
     /// A pool connecting with `config`.
     fn new_pool(&self, config: &tokio_postgres::Config) -> Result<Pool, DbError> {
-        pool_from_config(
-            config.clone(),
-            self.inner.tls.clone(),
-            self.inner.pool_size,
-            &self.inner.deadlines,
-        )
+        self.pool_with(config.clone(), self.inner.tls.clone())
     }
 
-    fn keep(&self, pool: Pool, config: Option<tokio_postgres::Config>) {
+    fn pool_with(
+        &self,
+        config: tokio_postgres::Config,
+        tls: MakeTlsConnector,
+    ) -> Result<Pool, DbError> {
+        pool_from_config(config, tls, self.inner.pool_size, &self.inner.deadlines)
+    }
+
+    /// A pool on the replica signed in as `primary` is (its user and password), if there is a
+    /// replica. It connects on first use: a replica that is down does not stop a sign-in.
+    fn replica_pool(&self, primary: &tokio_postgres::Config) -> Result<Option<Pool>, DbError> {
+        let Some((replica, tls)) = &self.inner.replica else {
+            return Ok(None);
+        };
+        let mut config = replica.clone();
+        if let Some(user) = primary.get_user() {
+            config.user(user);
+        }
+        if let Some(password) = primary.get_password() {
+            config.password(password);
+        }
+        self.pool_with(config, tls.clone()).map(Some)
+    }
+
+    fn keep(&self, pool: Pool, replica: Option<Pool>, config: Option<tokio_postgres::Config>) {
         let mut current = self.write();
         let generation = current.as_ref().map_or(0, |current| current.generation) + 1;
         *current = Some(Current {
             pool,
+            replica,
             config,
             generation,
         });
@@ -151,6 +208,7 @@ impl Sessions {
     ) -> Result<Result<(), Refusal>, DbError> {
         let config = self.config_for(login, password);
         let pool = self.new_pool(&config)?;
+        let replica = self.replica_pool(&config)?;
         // The pool's first connection is the server's check of the password; it then serves
         // the desk's first request (one handshake, not two).
         if let Err(error) = pool.get().await {
@@ -161,7 +219,7 @@ impl Sessions {
             }
             return Err(error.into());
         }
-        self.keep(pool, Some(config));
+        self.keep(pool, replica, Some(config));
         Ok(Ok(()))
     }
 
@@ -197,6 +255,63 @@ impl Sessions {
         self.pool()?.get().await
     }
 
+    /// A connection for a read that tolerates a slight lag (a search, a customer's details, a
+    /// report): the replica's when one is configured, else, and for a while after this desk
+    /// wrote or the replica failed, the primary's. When the one asked cannot be reached the
+    /// other answers, so searches go on from the replica while the primary is gone.
+    pub async fn for_reads(&self) -> Result<Object, DbError> {
+        let current = self.read().ok_or(PoolError::Closed)?;
+        let Some(replica) = current.replica else {
+            return Ok(current.pool.get().await?);
+        };
+        let replica_first = !self.reads_on_primary();
+        let (first, second) = if replica_first {
+            (&replica, &current.pool)
+        } else {
+            (&current.pool, &replica)
+        };
+        match first.get().await.map_err(DbError::from) {
+            Err(error) if error.is_connection_lost() => {
+                tracing::warn!(replica_first, "reading from the other server: {error}");
+                if replica_first {
+                    self.read_from_primary_for(REPLICA_RESTS_AFTER_FAILING);
+                } else {
+                    // The primary is gone (a failover?): the replica is the one to read from.
+                    *self.reads_on_primary_until() = None;
+                }
+                Ok(second.get().await?)
+            }
+            result => result,
+        }
+    }
+
+    /// This desk wrote: its next reads go to the primary for a moment, so the clerk sees what
+    /// was saved before the replica has replayed it.
+    pub fn wrote(&self) {
+        if self.inner.replica.is_some() {
+            self.read_from_primary_for(OWN_WRITES_READ_FROM_PRIMARY);
+        }
+    }
+
+    fn reads_on_primary(&self) -> bool {
+        self.reads_on_primary_until()
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Lag-tolerant reads go to the primary for at least `period` from now.
+    fn read_from_primary_for(&self, period: Duration) {
+        let until = Instant::now() + period;
+        let mut current = self.reads_on_primary_until();
+        *current = Some(current.map_or(until, |already| already.max(until)));
+    }
+
+    fn reads_on_primary_until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.inner
+            .reads_on_primary_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The signed-in operator's pool.
     pub fn pool(&self) -> Result<Pool, PoolError> {
         self.read()
@@ -225,6 +340,27 @@ impl Sessions {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The replica's settings from `replica`, on the database of `primary`: each operator's role is
+/// named after that database, and the replica is a copy of it.
+fn replica_config(
+    replica: &str,
+    primary: &tokio_postgres::Config,
+    deadlines: &Deadlines,
+) -> Result<(tokio_postgres::Config, MakeTlsConnector), DbError> {
+    let (mut config, tls) = connection_config(replica, deadlines)?;
+    let database = primary.get_dbname().unwrap_or(DEFAULT_DATABASE);
+    match config.get_dbname() {
+        Some(named) if named != database => {
+            return Err(DbError::InvalidSettings(format!(
+                "the replica names database {named:?}, the primary {database:?}: a replica is a \
+                 copy of the primary's database"
+            )));
+        }
+        _ => config.dbname(database),
+    };
+    Ok((config, tls))
 }
 
 /// The server's refusal of a sign-in, when `error` is one: 28P01 for a wrong password or an
@@ -261,6 +397,17 @@ mod tests {
         assert!(!verifier.contains("river-17"));
         // Salted: the same password gives another verifier each time.
         assert_ne!(verifier, password_verifier("river-17"));
+    }
+
+    #[test]
+    fn the_replica_reads_the_primarys_database() {
+        let deadlines = Deadlines::default();
+        let primary = "host=db1 dbname=water".parse().unwrap();
+        let (replica, _) = replica_config("host=db2 port=5433", &primary, &deadlines).unwrap();
+        assert_eq!(replica.get_dbname(), Some("water"));
+        assert_eq!(replica.get_ports(), [5433]);
+        let refused = replica_config("host=db2 dbname=other", &primary, &deadlines);
+        assert!(matches!(refused, Err(DbError::InvalidSettings(_))));
     }
 
     #[test]

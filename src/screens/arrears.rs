@@ -45,6 +45,8 @@ pub struct LoadOwing {
 pub struct OwingPage(pub Vec<Owing>);
 
 impl Read for LoadOwing {
+    const TOLERATES_LAG: bool = true;
+
     const HOLDS_INPUT: bool = true;
 
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {

@@ -49,6 +49,8 @@ pub struct LoadDetails {
 pub struct Found(pub Option<Box<CustomerDetails>>);
 
 impl Read for LoadDetails {
+    const TOLERATES_LAG: bool = true;
+
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
         let details = customers::details(client, self.customer_id).await?;
         Ok(Found(details.map(Box::new)))

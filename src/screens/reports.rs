@@ -52,6 +52,8 @@ pub struct ReportRead {
 }
 
 impl Read for LoadReport {
+    const TOLERATES_LAG: bool = true;
+
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
         let report = shifts::report_of(client, self.kind, &self.window).await?;
         Ok(ReportRead {

@@ -86,7 +86,7 @@ impl ScreenRequest for Fetch {
     fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let page = customers::page_on(
-                services.pool.get().await?,
+                services.pool.for_reads().await?,
                 &self.search,
                 &self.at,
                 self.size,

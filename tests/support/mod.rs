@@ -6,8 +6,11 @@ pub mod billing_desk;
 pub mod card_desk;
 pub mod card_rig;
 pub mod commit_cutter;
+pub mod desk;
 pub mod pg;
+pub mod server_programs;
 pub mod stalling_relay;
+pub mod standby;
 pub mod tmux;
 
 use std::sync::{Arc, OnceLock};
@@ -33,7 +36,7 @@ pub fn desk_services(conn_str: &str) -> Services {
     services_on(Sessions::new(conn_str, 4, Default::default()).expect("the server's settings"))
 }
 
-fn services_on(sessions: Sessions) -> Services {
+pub fn services_on(sessions: Sessions) -> Services {
     static READER: OnceLock<Arc<ReaderHandle>> = OnceLock::new();
     let reader = READER.get_or_init(|| Arc::new(reader::spawn(ReaderConfig::default(), |_| {})));
     Services {
