@@ -22,6 +22,9 @@ use batch::{Batch, Take};
 pub enum ReadingSource {
     Counter,
     Import,
+    /// The last reading of an account being closed (sql/V24): its bill or deduction is the
+    /// final one.
+    Final,
 }
 
 impl ReadingSource {
@@ -29,6 +32,7 @@ impl ReadingSource {
         match self {
             ReadingSource::Counter => "counter",
             ReadingSource::Import => "import",
+            ReadingSource::Final => "final",
         }
     }
 }
