@@ -68,10 +68,11 @@ pub enum Command {
     OpenShift,
     CloseShift,
     PrintReport,
+    CloseAccount,
 }
 
 impl Command {
-    pub const ALL: [Command; 62] = [
+    pub const ALL: [Command; 63] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -134,6 +135,7 @@ impl Command {
         Command::OpenShift,
         Command::CloseShift,
         Command::PrintReport,
+        Command::CloseAccount,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -201,6 +203,7 @@ impl Command {
             Command::OpenShift => "open-shift",
             Command::CloseShift => "close-shift",
             Command::PrintReport => "print-report",
+            Command::CloseAccount => "close-account",
         }
     }
 
@@ -269,6 +272,7 @@ impl Command {
             Command::OpenShift => "shift.cmd_open",
             Command::CloseShift => "shift.cmd_close",
             Command::PrintReport => "shift.cmd_print",
+            Command::CloseAccount => "close_account.cmd_close",
         }
     }
 
@@ -291,6 +295,7 @@ impl Command {
             Command::Import => "meter.import",
             Command::Audit => "audit.view",
             Command::Reports => "reports.view",
+            Command::CloseAccount => "customer.close",
             Command::Operators | Command::SwitchEnabled | Command::ResetPassword => {
                 "operator.maintain"
             }

@@ -36,7 +36,7 @@ fn day(text: &str) -> NaiveDate {
     text.parse().unwrap()
 }
 
-fn context() -> ReadingContext {
+pub(crate) fn context() -> ReadingContext {
     ReadingContext {
         customer_id: 1,
         customer_no: 10_000_017,
