@@ -40,6 +40,15 @@ pub fn act_on(row: &CustomerRow, command: Command, hub: &mut Hub) {
         Command::Modify => hub.open(Box::new(ModifyView::of(row.id, row.customer_no))),
         Command::Transfer => transfer::start(row, hub),
         Command::Account => hub.open(Box::new(AccountScreen::of(row, None))),
+        Command::EnterReading if row.status != "active" => {
+            // A closed customer's meter is removed: it is read no more.
+            let number = format!("{:08}", row.customer_no);
+            let text = hub
+                .app
+                .lang
+                .tf("close_account.read_only", &[("number", &number)]);
+            hub.say(crate::app::state::MessageKind::Error, text);
+        }
         Command::EnterReading => hub.open(Box::new(ReadingForm::of(row.id, row.customer_no))),
         Command::Bills => hub.open(Box::new(BillsScreen::of(row.id, row.customer_no))),
         Command::CloseAccount => close_account::start(row, hub),

@@ -259,3 +259,15 @@ fn close_account_from_the_command_line() {
     let sent = press(&mut app, KeyCode::Enter);
     assert_eq!(only::<LoadClosing>(&sent), &LoadClosing { customer_id: 1 });
 }
+
+/// A closed customer is read-only on screen too: no reading form opens for its removed meter.
+#[test]
+fn a_closed_customer_takes_no_reading() {
+    let mut app = signed_in(Lang::En);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert!(press(&mut app, KeyCode::Char('g')).is_empty());
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(render(&app).contains("Customer 10000085 is closed: it is read-only"));
+}
