@@ -480,6 +480,48 @@ pub async fn low_balances(
         .collect()
 }
 
+/// A reading accepted as abnormal (above 3 × the recent average, after a confirmation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbnormalReading {
+    pub customer_no: i64,
+    pub name: String,
+    pub meter_no: String,
+    pub read_on: NaiveDate,
+    pub electronic: Volume,
+    pub consumption: Volume,
+}
+
+/// The abnormal consumptions read on `day` (not those of a void bill's readings), largest
+/// first.
+pub async fn abnormal_on(
+    client: &impl GenericClient,
+    day: NaiveDate,
+) -> Result<Vec<AbnormalReading>, DbError> {
+    client
+        .query(
+            "SELECT c.customer_no, c.name, m.meter_no, r.read_on, r.electronic, r.consumption
+             FROM meter_reading r JOIN customer c ON c.id = r.customer_id
+             JOIN meter m ON m.id = r.meter_id
+             LEFT JOIN bill b ON b.id = r.bill_id
+             WHERE r.abnormal AND r.read_on = $1 AND b.status IS DISTINCT FROM 'void'
+             ORDER BY r.consumption DESC, c.customer_no",
+            &[&day],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(AbnormalReading {
+                customer_no: row.get("customer_no"),
+                name: row.get("name"),
+                meter_no: row.get("meter_no"),
+                read_on: row.get("read_on"),
+                electronic: volume(row, "electronic")?,
+                consumption: volume(row, "consumption")?,
+            })
+        })
+        .collect()
+}
+
 /// A customer's bills, oldest first, with the account's balance; None if no such customer.
 pub async fn bills(
     client: &impl GenericClient,
