@@ -125,3 +125,22 @@ CREATE TRIGGER refuses_closed_customer BEFORE INSERT ON card
     FOR EACH ROW EXECUTE FUNCTION card_refuses_closed_customer();
 CREATE TRIGGER refuses_closed_customer BEFORE INSERT ON card_operation
     FOR EACH ROW WHEN (NEW.kind <> 'recycle') EXECUTE FUNCTION card_refuses_closed_customer();
+
+-- Arrears by age (V21) count from the bill's due date, as a utility counts arrears: a bill
+-- is in arrears from the day after it fell due; one not yet due is in the first bucket. A bill
+-- without a due date (history loaded from elsewhere) counts from its issue.
+CREATE OR REPLACE FUNCTION report_arrears_by_age(p_day date)
+RETURNS TABLE (age text, bills bigint, customers bigint, amount numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM md_require('reports.view');
+    RETURN QUERY
+    SELECT bucket.age, count(b.id), count(DISTINCT b.account_id), coalesce(sum(b.amount), 0)
+    FROM (VALUES ('0-30', 0, 30), ('31-90', 31, 90), ('90+', 91, NULL)) bucket(age, low, high)
+    LEFT JOIN LATERAL (
+        SELECT u.id, u.account_id, u.amount,
+               greatest(p_day - coalesce(u.due_date, u.issued_at::date), 0) AS days
+        FROM bill u WHERE u.status = 'unpaid') b
+        ON b.days >= bucket.low AND (bucket.high IS NULL OR b.days <= bucket.high)
+    GROUP BY bucket.age, bucket.low ORDER BY bucket.low;
+END $$;

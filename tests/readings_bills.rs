@@ -833,3 +833,42 @@ async fn abnormal_consumptions_and_low_balances_are_reports_for_supervisors() {
         );
     }
 }
+
+/// A meter whose history is bills without readings (loaded from elsewhere, the demo data)
+/// follows the last bill's current reading, and says which bill it is.
+#[tokio::test]
+async fn the_previous_reading_of_bills_without_readings_names_the_bill() {
+    let desk = desk().await;
+    let client = desk.clerk.get().await.unwrap();
+    let before = readings::reading_context(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (before.previous.billed_until, before.previous.electronic),
+        (None, m3("100")),
+        "the meter's initial reading"
+    );
+    desk.owner
+        .execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount, due_date)
+             SELECT a.id, '2025-01-01', '2025-03-31', 100, 130, 30, 30.00, '2025-04-30'
+             FROM account a WHERE a.customer_id = $1",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap();
+    let after = readings::reading_context(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            after.previous.id,
+            after.previous.billed_until,
+            after.previous.electronic
+        ),
+        (None, Some(day("2025-03-31")), m3("130"))
+    );
+}

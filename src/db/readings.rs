@@ -40,9 +40,12 @@ impl ReadingSource {
 /// The previous reading a new one follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousReading {
-    /// None: the meter's initial reading.
+    /// None: the meter's initial reading, or the last bill's.
     pub id: Option<i64>,
     pub read_on: Option<NaiveDate>,
+    /// No reading yet, but bills made without readings (history loaded from elsewhere, the
+    /// demo data): the last day of the latest, whose current reading this is.
+    pub billed_until: Option<NaiveDate>,
     pub electronic: Volume,
 }
 
@@ -251,6 +254,11 @@ pub async fn reading_context(
         .query_opt(
             "SELECT c.id, c.customer_no, c.name, c.business_model, m.id AS meter_id, m.meter_no,
                     l.id AS previous_id, l.read_on AS previous_on,
+                    CASE WHEN l.id IS NULL THEN
+                        (SELECT b.period_end FROM account a JOIN bill b ON b.account_id = a.id
+                         WHERE a.customer_id = c.id AND b.status <> 'void'
+                         ORDER BY b.period_end DESC, b.id DESC LIMIT 1)
+                    END AS billed_until,
                     p.previous AS previous_electronic, current_date AS today
              FROM customer c JOIN meter m ON m.id = c.meter_id
              LEFT JOIN LATERAL reading_latest(m.id) l ON true
@@ -272,6 +280,7 @@ pub async fn reading_context(
         previous: PreviousReading {
             id: row.get("previous_id"),
             read_on: row.get("previous_on"),
+            billed_until: row.get("billed_until"),
             electronic: volume(&row, "previous_electronic")?,
         },
         today: row.get("today"),

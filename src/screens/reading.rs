@@ -277,10 +277,12 @@ impl Screen for ReadingForm {
             let loading = format!("  {}", lang.t("customers.loading"));
             return line_at(frame, area, 2, Line::raw(loading));
         };
-        let previous_on = context.previous.read_on.map_or_else(
-            || lang.t("readings.initial").to_owned(),
-            |on| on.to_string(),
-        );
+        let previous = &context.previous;
+        let previous_on = match (previous.read_on, previous.billed_until) {
+            (Some(on), _) => on.to_string(),
+            (None, Some(until)) => lang.tf("readings_history.of_last_bill", &[("until", &until)]),
+            (None, None) => lang.t("readings.initial").to_owned(),
+        };
         let facts = lang.tf(
             "readings.facts",
             &[
