@@ -271,3 +271,12 @@ fn a_closed_customer_takes_no_reading() {
     assert!(app.screen.is::<CustomerTable>());
     assert!(render(&app).contains("Customer 10000085 is closed: it is read-only"));
 }
+
+#[test]
+fn close_account_from_details_as_from_the_table() {
+    let mut app = supervisor(Lang::En);
+    press(&mut app, KeyCode::Enter);
+    let mut app = close_screen(app, Some(CloseBlocker::UnpaidBills));
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<meterdesk::screens::details::Details>());
+}
