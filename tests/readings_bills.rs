@@ -748,3 +748,125 @@ async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
     assert_eq!(borrowed.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
     drop(desk.db);
 }
+
+/// The readings' lists among the daily reports: the abnormal consumptions read on a day and
+/// the low balances, to a supervisor; the database refuses them to a clerk.
+#[tokio::test]
+async fn abnormal_consumptions_and_low_balances_are_reports_for_supervisors() {
+    use meterdesk::db::shifts::{self, Report, ReportKind, Window};
+    let desk = desk().await;
+    let meter: i64 = desk
+        .owner
+        .query_one(
+            "SELECT meter_id FROM customer WHERE id = $1",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap()
+        .get("meter_id");
+    enter(&desk.clerk, "r-1", &reading(meter, "2025-01-10", "110")).await;
+    let mut big = reading(meter, "2025-02-10", "210");
+    big.abnormal_confirmed = true;
+    assert!(matches!(
+        enter(&desk.clerk, "r-2", &big).await,
+        ReadingOutcome::Recorded { abnormal: true, .. }
+    ));
+    let prepaid_meter: i64 = desk
+        .owner
+        .query_one(
+            "SELECT meter_id FROM customer WHERE id = $1",
+            &[&desk.prepaid],
+        )
+        .await
+        .unwrap()
+        .get("meter_id");
+    enter(
+        &desk.clerk,
+        "r-3",
+        &reading(prepaid_meter, "2025-02-10", "2"),
+    )
+    .await;
+
+    let window = Window::of_day(day("2025-02-10"), chrono::FixedOffset::east_opt(0).unwrap());
+    let supervisor = desk.supervisor.get().await.unwrap();
+    let Report::Abnormal(abnormal) =
+        shifts::report_of(&**supervisor, ReportKind::Abnormal, &window)
+            .await
+            .unwrap()
+    else {
+        panic!("the abnormal consumptions");
+    };
+    assert_eq!(
+        abnormal
+            .iter()
+            .map(|row| (row.consumption, row.read_on))
+            .collect::<Vec<_>>(),
+        [(m3("100"), day("2025-02-10"))]
+    );
+    let other_day = Window::of_day(day("2025-01-10"), chrono::FixedOffset::east_opt(0).unwrap());
+    assert_eq!(
+        shifts::report_of(&**supervisor, ReportKind::Abnormal, &other_day)
+            .await
+            .unwrap(),
+        Report::Abnormal(vec![])
+    );
+    let Report::LowBalances(low) =
+        shifts::report_of(&**supervisor, ReportKind::LowBalances, &window)
+            .await
+            .unwrap()
+    else {
+        panic!("the low balances");
+    };
+    assert_eq!(
+        low.iter()
+            .map(|row| (row.customer_no, row.balance))
+            .collect::<Vec<_>>(),
+        [(desk.prepaid_no, money("-5.00"))]
+    );
+    let clerk = desk.clerk.get().await.unwrap();
+    for kind in [ReportKind::Abnormal, ReportKind::LowBalances] {
+        assert_eq!(
+            shifts::report_of(&**clerk, kind, &window).await.unwrap(),
+            Report::NotPermitted
+        );
+    }
+}
+
+/// A meter whose history is bills without readings (loaded from elsewhere, the demo data)
+/// follows the last bill's current reading, and says which bill it is.
+#[tokio::test]
+async fn the_previous_reading_of_bills_without_readings_names_the_bill() {
+    let desk = desk().await;
+    let client = desk.clerk.get().await.unwrap();
+    let before = readings::reading_context(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (before.previous.billed_until, before.previous.electronic),
+        (None, m3("100")),
+        "the meter's initial reading"
+    );
+    desk.owner
+        .execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount, due_date)
+             SELECT a.id, '2025-01-01', '2025-03-31', 100, 130, 30, 30.00, '2025-04-30'
+             FROM account a WHERE a.customer_id = $1",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap();
+    let after = readings::reading_context(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            after.previous.id,
+            after.previous.billed_until,
+            after.previous.electronic
+        ),
+        (None, Some(day("2025-03-31")), m3("130"))
+    );
+}

@@ -286,3 +286,52 @@ async fn a_clerk_sees_who_owes_in_the_table_in_details_and_in_the_arrears_list()
             .is_empty()
     );
 }
+
+/// Arrears are aged from the bill's due date (sql/V24): a bill issued 45 days ago but due 10
+/// days ago is in the first bucket, as is one not yet due; one due 100 days ago is over 90.
+#[tokio::test]
+async fn arrears_are_aged_from_the_due_date() {
+    let db = with_fixture().await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount, issued_at, due_date)
+             VALUES (2, '2025-01-01', '2025-02-28', 10, 20, 10, 5.00, now() - interval '130 days',
+                     current_date - 100),
+                    (2, '2025-03-01', '2025-04-30', 20, 30, 10, 7.00, now() - interval '2 days',
+                     current_date + 28);
+             UPDATE bill SET due_date = current_date - 10 WHERE amount = 38.15;",
+        )
+        .await
+        .unwrap();
+    let boss = db.pool_of("boss");
+    let client = boss.get().await.unwrap();
+    let today: chrono::NaiveDate = client
+        .query_one("SELECT current_date AS today", &[])
+        .await
+        .unwrap()
+        .get("today");
+    let window = Window::of_day(today, chrono::FixedOffset::east_opt(0).unwrap());
+    let Report::ArrearsByAge(ages) =
+        shifts::report_of(&**client, ReportKind::ArrearsByAge, &window)
+            .await
+            .unwrap()
+    else {
+        panic!("arrears")
+    };
+    let by_age: Vec<_> = ages
+        .iter()
+        .map(|a| (a.age.as_str(), a.bills, a.amount))
+        .collect();
+    assert_eq!(
+        by_age,
+        [
+            ("0-30", 2, money("45.15")),
+            ("31-90", 0, Money::ZERO),
+            ("90+", 1, money("5.00"))
+        ]
+    );
+}

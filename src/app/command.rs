@@ -69,10 +69,11 @@ pub enum Command {
     CloseShift,
     PrintReport,
     SystemCard,
+    CloseAccount,
 }
 
 impl Command {
-    pub const ALL: [Command; 63] = [
+    pub const ALL: [Command; 64] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -136,6 +137,7 @@ impl Command {
         Command::CloseShift,
         Command::PrintReport,
         Command::SystemCard,
+        Command::CloseAccount,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -204,6 +206,7 @@ impl Command {
             Command::CloseShift => "close-shift",
             Command::PrintReport => "print-report",
             Command::SystemCard => "system-card",
+            Command::CloseAccount => "close-account",
         }
     }
 
@@ -273,6 +276,7 @@ impl Command {
             Command::CloseShift => "shift.cmd_close",
             Command::PrintReport => "shift.cmd_print",
             Command::SystemCard => "system_card.cmd",
+            Command::CloseAccount => "close_account.cmd_close",
         }
     }
 
@@ -296,6 +300,7 @@ impl Command {
             Command::Audit => "audit.view",
             Command::Reports => "reports.view",
             Command::SystemCard => "card.system",
+            Command::CloseAccount => "customer.close",
             Command::Operators | Command::SwitchEnabled | Command::ResetPassword => {
                 "operator.maintain"
             }

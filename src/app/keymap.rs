@@ -201,6 +201,7 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::OpenShift => &[Char('O')],
         Command::CloseShift => &[Char('Z')],
         Command::PrintReport => &[Char('X')],
+        Command::CloseAccount => &[Char('C')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes

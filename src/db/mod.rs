@@ -8,6 +8,7 @@ pub mod books;
 pub mod cancel;
 pub mod card_ops;
 pub mod cards;
+pub mod closing;
 pub mod customer_changes;
 pub mod customer_types;
 pub mod customers;

@@ -22,6 +22,9 @@ use batch::{Batch, Take};
 pub enum ReadingSource {
     Counter,
     Import,
+    /// The last reading of an account being closed (sql/V24): its bill or deduction is the
+    /// final one.
+    Final,
 }
 
 impl ReadingSource {
@@ -29,6 +32,7 @@ impl ReadingSource {
         match self {
             ReadingSource::Counter => "counter",
             ReadingSource::Import => "import",
+            ReadingSource::Final => "final",
         }
     }
 }
@@ -36,9 +40,12 @@ impl ReadingSource {
 /// The previous reading a new one follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousReading {
-    /// None: the meter's initial reading.
+    /// None: the meter's initial reading, or the last bill's.
     pub id: Option<i64>,
     pub read_on: Option<NaiveDate>,
+    /// No reading yet, but bills made without readings (history loaded from elsewhere, the
+    /// demo data): the last day of the latest, whose current reading this is.
+    pub billed_until: Option<NaiveDate>,
     pub electronic: Volume,
 }
 
@@ -247,6 +254,11 @@ pub async fn reading_context(
         .query_opt(
             "SELECT c.id, c.customer_no, c.name, c.business_model, m.id AS meter_id, m.meter_no,
                     l.id AS previous_id, l.read_on AS previous_on,
+                    CASE WHEN l.id IS NULL THEN
+                        (SELECT b.period_end FROM account a JOIN bill b ON b.account_id = a.id
+                         WHERE a.customer_id = c.id AND b.status <> 'void'
+                         ORDER BY b.period_end DESC, b.id DESC LIMIT 1)
+                    END AS billed_until,
                     p.previous AS previous_electronic, current_date AS today
              FROM customer c JOIN meter m ON m.id = c.meter_id
              LEFT JOIN LATERAL reading_latest(m.id) l ON true
@@ -268,6 +280,7 @@ pub async fn reading_context(
         previous: PreviousReading {
             id: row.get("previous_id"),
             read_on: row.get("previous_on"),
+            billed_until: row.get("billed_until"),
             electronic: volume(&row, "previous_electronic")?,
         },
         today: row.get("today"),
@@ -471,6 +484,48 @@ pub async fn low_balances(
                 name: row.get("name"),
                 balance: money(row, "balance")?,
                 threshold: money(row, "alert_threshold")?,
+            })
+        })
+        .collect()
+}
+
+/// A reading accepted as abnormal (above 3 × the recent average, after a confirmation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbnormalReading {
+    pub customer_no: i64,
+    pub name: String,
+    pub meter_no: String,
+    pub read_on: NaiveDate,
+    pub electronic: Volume,
+    pub consumption: Volume,
+}
+
+/// The abnormal consumptions read on `day` (not those of a void bill's readings), largest
+/// first.
+pub async fn abnormal_on(
+    client: &impl GenericClient,
+    day: NaiveDate,
+) -> Result<Vec<AbnormalReading>, DbError> {
+    client
+        .query(
+            "SELECT c.customer_no, c.name, m.meter_no, r.read_on, r.electronic, r.consumption
+             FROM meter_reading r JOIN customer c ON c.id = r.customer_id
+             JOIN meter m ON m.id = r.meter_id
+             LEFT JOIN bill b ON b.id = r.bill_id
+             WHERE r.abnormal AND r.read_on = $1 AND b.status IS DISTINCT FROM 'void'
+             ORDER BY r.consumption DESC, c.customer_no",
+            &[&day],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(AbnormalReading {
+                customer_no: row.get("customer_no"),
+                name: row.get("name"),
+                meter_no: row.get("meter_no"),
+                read_on: row.get("read_on"),
+                electronic: volume(row, "electronic")?,
+                consumption: volume(row, "consumption")?,
             })
         })
         .collect()

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod basic_info;
 pub mod bills;
 pub mod card;
+pub mod close_account;
 pub mod details;
 pub mod legend;
 pub mod login;

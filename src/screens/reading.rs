@@ -43,6 +43,8 @@ pub struct ReadingForm {
     /// The consumption the database called abnormal for the values on the form: the next F2
     /// records it as confirmed.
     abnormal: Option<Volume>,
+    /// `Final` when the account is being closed (its last bill or deduction).
+    source: ReadingSource,
 }
 
 impl ReadingForm {
@@ -68,6 +70,23 @@ impl ReadingForm {
                 Field::new("readings.f_rollover", FieldKind::Choice(yes_no), true),
             ]),
             abnormal: None,
+            source: ReadingSource::Counter,
+        }
+    }
+
+    /// The last reading of an account being closed (`close_account`).
+    pub fn final_of(customer_id: i64, customer_no: i64) -> ReadingForm {
+        ReadingForm {
+            source: ReadingSource::Final,
+            ..ReadingForm::of(customer_id, customer_no)
+        }
+    }
+
+    /// The catalogue key of the form's title.
+    fn title_key(&self) -> &'static str {
+        match self.source {
+            ReadingSource::Final => "close_account.final_title",
+            _ => "readings.title",
         }
     }
 }
@@ -191,7 +210,7 @@ impl ReadingForm {
             read_on,
             electronic,
             mechanical,
-            source: ReadingSource::Counter,
+            source: self.source,
             rollover,
             abnormal_confirmed: self.abnormal.is_some(),
         };
@@ -237,7 +256,7 @@ impl ReadingForm {
 
 impl Screen for ReadingForm {
     fn crumb(&self, lang: Lang) -> String {
-        format!("{:08} › {}", self.customer_no, lang.t("readings.title"))
+        format!("{:08} › {}", self.customer_no, lang.t(self.title_key()))
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
@@ -247,7 +266,7 @@ impl Screen for ReadingForm {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let title = format!(" {} — {:08}", lang.t("readings.title"), self.customer_no);
+        let title = format!(" {} — {:08}", lang.t(self.title_key()), self.customer_no);
         line_at(
             frame,
             area,
@@ -258,10 +277,12 @@ impl Screen for ReadingForm {
             let loading = format!("  {}", lang.t("customers.loading"));
             return line_at(frame, area, 2, Line::raw(loading));
         };
-        let previous_on = context.previous.read_on.map_or_else(
-            || lang.t("readings.initial").to_owned(),
-            |on| on.to_string(),
-        );
+        let previous = &context.previous;
+        let previous_on = match (previous.read_on, previous.billed_until) {
+            (Some(on), _) => on.to_string(),
+            (None, Some(until)) => lang.tf("readings_history.of_last_bill", &[("until", &until)]),
+            (None, None) => lang.t("readings.initial").to_owned(),
+        };
         let facts = lang.tf(
             "readings.facts",
             &[

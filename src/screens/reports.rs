@@ -1,8 +1,9 @@
 //! The supervisor's daily reports (`:reports`, `reports.view`): takings by operator and
 //! method, the shifts of the day with the office's total, water sold by scheme and nature,
-//! arrears by age. Tab changes the report, PgUp / PgDn the day, `e` writes it as
+//! arrears by age (from the bills' due dates), the abnormal consumptions read on the day and
+//! the low-balance list as it stands. Tab changes the report, PgUp / PgDn the day, `e` writes it as
 //! CSV in the receipts directory. The database refuses them to whoever lacks the permission
-//! (sql/V21), whatever the screen offers.
+//! (sql/V21, and `md_require` for the two lists), whatever the screen offers.
 
 use chrono::{NaiveDate, Utc};
 use ratatui::Frame;
@@ -70,6 +71,8 @@ fn title(kind: ReportKind) -> &'static str {
         ReportKind::Shifts => "report.title_shifts",
         ReportKind::Water => "report.title_water",
         ReportKind::ArrearsByAge => "report.title_arrears",
+        ReportKind::Abnormal => "report_lists.title_abnormal",
+        ReportKind::LowBalances => "report_lists.title_low_balances",
     }
 }
 
@@ -100,6 +103,20 @@ const ARREARS: [Column; 4] = [
     Column::new("report.col_bills", 8, 1, true),
     Column::new("report.col_customers", 10, 1, true),
     Column::new("report.col_amount", 14, 1, true),
+];
+
+const ABNORMAL: [Column; 5] = [
+    Column::new("report_lists.col_customer", 8, 0, false).whole(),
+    Column::new("report_lists.col_name", 8, 3, false),
+    Column::new("report_lists.col_meter", 9, 1, false),
+    Column::new("report_lists.col_reading", 12, 0, true).whole(),
+    Column::new("report_lists.col_consumption", 12, 0, true).whole(),
+];
+const LOW_BALANCES: [Column; 4] = [
+    Column::new("report_lists.col_customer", 8, 0, false).whole(),
+    Column::new("report_lists.col_name", 8, 3, false),
+    Column::new("report_lists.col_balance", 14, 1, true).whole(),
+    Column::new("report_lists.col_threshold", 14, 1, true).whole(),
 ];
 
 /// A report's columns, its rows as shown and its total row (in `lang`, times in the desk's
@@ -202,6 +219,51 @@ fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<Str
             ]);
             (&ARREARS, lines)
         }
+        Report::Abnormal(rows) => {
+            let mut lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    vec![
+                        format!("{:08}", row.customer_no),
+                        inert(&row.name).into_owned(),
+                        inert(&row.meter_no).into_owned(),
+                        row.electronic.to_string(),
+                        row.consumption.to_string(),
+                    ]
+                })
+                .collect();
+            lines.push(vec![
+                total,
+                lang.tf("report_lists.readings", &[("count", &rows.len())]),
+                String::new(),
+                String::new(),
+                rows.iter()
+                    .map(|r| r.consumption)
+                    .sum::<Volume>()
+                    .to_string(),
+            ]);
+            (&ABNORMAL, lines)
+        }
+        Report::LowBalances(rows) => {
+            let mut lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    vec![
+                        format!("{:08}", row.customer_no),
+                        inert(&row.name).into_owned(),
+                        row.balance.to_string(),
+                        row.threshold.to_string(),
+                    ]
+                })
+                .collect();
+            lines.push(vec![
+                total,
+                lang.tf("report_lists.customers", &[("count", &rows.len())]),
+                rows.iter().map(|r| r.balance).sum::<Money>().to_string(),
+                String::new(),
+            ]);
+            (&LOW_BALANCES, lines)
+        }
     })
 }
 
@@ -284,6 +346,46 @@ pub fn report_csv(read: &ReportRead) -> String {
                 ]);
             }
         }
+        Report::Abnormal(rows) => {
+            put(names(&[
+                "day",
+                "customer_no",
+                "name",
+                "meter_no",
+                "read_on",
+                "reading_m3",
+                "consumption_m3",
+            ]));
+            for row in rows {
+                put(vec![
+                    day.clone(),
+                    row.customer_no.to_string(),
+                    row.name.clone(),
+                    row.meter_no.clone(),
+                    row.read_on.to_string(),
+                    row.electronic.to_string(),
+                    row.consumption.to_string(),
+                ]);
+            }
+        }
+        Report::LowBalances(rows) => {
+            put(names(&[
+                "day",
+                "customer_no",
+                "name",
+                "balance",
+                "threshold",
+            ]));
+            for row in rows {
+                put(vec![
+                    day.clone(),
+                    row.customer_no.to_string(),
+                    row.name.clone(),
+                    row.balance.to_string(),
+                    row.threshold.to_string(),
+                ]);
+            }
+        }
     }
     out
 }
@@ -348,7 +450,10 @@ impl Screen for ReportsScreen {
             Constraint::Min(0),
         ])
         .areas(area);
-        let day = app.tf("report.day", &[("day", &read.window.day)]);
+        let day = match read.kind {
+            ReportKind::LowBalances => app.t("report_lists.as_it_stands").to_owned(),
+            _ => app.tf("report.day", &[("day", &read.window.day)]),
+        };
         let head_lines = vec![
             Line::styled(format!(" {}", lang.t(title(read.kind))), theme.title()),
             Line::styled(format!(" {day}"), theme.dim()),
@@ -367,18 +472,20 @@ impl Screen for ReportsScreen {
             Paragraph::new(header_of(columns, &widths, lang, theme.header())),
             header,
         );
-        let last = rows.len() - 1;
-        let lines: Vec<Line> = rows
+        // The rows that fit above the total row, which stays in sight (the CSV has them all).
+        let (total, listed) = rows.split_last().expect("a report has its total row");
+        let room = usize::from(body.height).saturating_sub(1);
+        let lines: Vec<Line> = listed
             .iter()
-            .enumerate()
-            .map(|(index, cells)| {
-                let style = if index == last {
-                    theme.title()
-                } else {
-                    Style::new()
-                };
-                line_of(columns, cells, &widths, style, columns.len())
-            })
+            .take(room)
+            .map(|cells| line_of(columns, cells, &widths, Style::new(), columns.len()))
+            .chain([line_of(
+                columns,
+                total,
+                &widths,
+                theme.title(),
+                columns.len(),
+            )])
             .collect();
         frame.render_widget(Paragraph::new(lines), body);
     }

@@ -1,10 +1,11 @@
 //! The commands on one customer — modify, transfer, open, replace and recharge a card, the
-//! account, a meter reading, the bills — from the table's selected row and from the customer's details alike: the same
+//! account, a meter reading, the bills, closing the account — from the table's selected row and from the customer's details alike: the same
 //! keys, the same permissions, the same screens they open.
 
 use super::account::AccountScreen;
 use super::bills::BillsScreen;
 use super::card;
+use super::close_account;
 use super::modify::ModifyView;
 use super::reading::ReadingForm;
 use super::transfer;
@@ -14,7 +15,7 @@ use crate::db::customers::CustomerRow;
 
 /// The commands on one customer, from the table's selected row and from the customer's details
 /// alike (same keys, same checks).
-pub const ROW_ACTIONS: [Command; 8] = [
+pub const ROW_ACTIONS: [Command; 9] = [
     Command::Modify,
     Command::Transfer,
     Command::OpenCard,
@@ -23,6 +24,7 @@ pub const ROW_ACTIONS: [Command; 8] = [
     Command::Account,
     Command::EnterReading,
     Command::Bills,
+    Command::CloseAccount,
 ];
 
 /// Money of a customer without a card meter does not travel on a card: their recharge is the
@@ -38,8 +40,18 @@ pub fn act_on(row: &CustomerRow, command: Command, hub: &mut Hub) {
         Command::Modify => hub.open(Box::new(ModifyView::of(row.id, row.customer_no))),
         Command::Transfer => transfer::start(row, hub),
         Command::Account => hub.open(Box::new(AccountScreen::of(row, None))),
+        Command::EnterReading if row.status != "active" => {
+            // A closed customer's meter is removed: it is read no more.
+            let number = format!("{:08}", row.customer_no);
+            let text = hub
+                .app
+                .lang
+                .tf("close_account.read_only", &[("number", &number)]);
+            hub.say(crate::app::state::MessageKind::Error, text);
+        }
         Command::EnterReading => hub.open(Box::new(ReadingForm::of(row.id, row.customer_no))),
         Command::Bills => hub.open(Box::new(BillsScreen::of(row.id, row.customer_no))),
+        Command::CloseAccount => close_account::start(row, hub),
         Command::Recharge if recharges_the_account(row) => {
             hub.open(Box::new(AccountScreen::of(row, Some(Movement::Deposit))));
         }

@@ -432,7 +432,7 @@ async fn copy_table(
         Phase::Receipts => "receipt (receipt_no, customer_id, operator_id, issued_at)",
         Phase::Bills => {
             "bill (id, account_id, period_start, period_end, previous_reading, current_reading, \
-             volume, amount, price_version_id, status, issued_at, paid_at)"
+             volume, amount, price_version_id, status, issued_at, due_date, paid_at)"
         }
         Phase::Ledger => {
             "ledger_transaction (id, account_id, kind, amount, volume, unit_price, \
@@ -624,6 +624,7 @@ impl HistoryRows<'_> {
                     "unpaid"
                 })
                 .field(utc(bill.issued_at))
+                .field(bill.due_date)
                 .opt(bill.paid_at.map(utc))
                 .end_row();
         }

@@ -7,6 +7,7 @@ mod accounts;
 mod arrears;
 mod audit;
 mod cards;
+mod close_account;
 mod details;
 mod hub;
 mod login;

@@ -36,7 +36,7 @@ fn day(text: &str) -> NaiveDate {
     text.parse().unwrap()
 }
 
-fn context() -> ReadingContext {
+pub(crate) fn context() -> ReadingContext {
     ReadingContext {
         customer_id: 1,
         customer_no: 10_000_017,
@@ -47,6 +47,7 @@ fn context() -> ReadingContext {
         previous: PreviousReading {
             id: Some(41),
             read_on: Some(day("2025-03-20")),
+            billed_until: None,
             electronic: m3("130"),
         },
         today: day("2025-05-15"),
@@ -423,4 +424,28 @@ fn readings_are_imported_after_their_check() {
 fn reading_import_in_chinese() {
     let (app, _) = import_checked(Lang::Zh);
     insta::assert_snapshot!("reading_import_checked_zh", render(&app));
+}
+
+/// A meter with bills but no readings (history loaded from elsewhere, the demo data) follows
+/// the last bill's reading, and the form says so rather than "initial reading".
+#[test]
+fn the_previous_reading_of_a_bill_is_named_so() {
+    for (lang, said) in [
+        (Lang::En, "(last bill, to 2025-03-31)"),
+        (Lang::Zh, "（上期账单，截至 2025-03-31）"),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = press(&mut app, KeyCode::Char('g'));
+        let mut billed = context();
+        billed.previous = PreviousReading {
+            id: None,
+            read_on: None,
+            billed_until: Some(day("2025-03-31")),
+            electronic: m3("130"),
+        };
+        answer(&mut app, &sent, Reply::screen(Some(billed)));
+        let screen = render(&app);
+        assert!(screen.contains(said), "{screen}");
+        assert!(!screen.contains("initial"), "{screen}");
+    }
 }

@@ -2,6 +2,7 @@
 //! previous day by keys, written as CSV; refused to a clerk before it opens.
 
 use crate::support::*;
+use meterdesk::db::readings::AbnormalReading;
 use meterdesk::db::shifts::{MethodTakings, Report, ReportKind, ShiftRow, TakingsRow, Window};
 use meterdesk::domain::money::Money;
 use meterdesk::screens::receipt::KeepReport;
@@ -112,4 +113,112 @@ fn a_clerk_is_refused_the_reports_before_they_open() {
     assert!(sent.is_empty(), "{sent:?}");
     assert!(!app.screen.is::<ReportsScreen>());
     assert!(render(&app).contains("The daily reports need"));
+}
+
+fn low(customer_no: i64, name: &str, balance: &str) -> meterdesk::db::readings::LowBalance {
+    meterdesk::db::readings::LowBalance {
+        customer_no,
+        name: name.into(),
+        balance: balance.parse().unwrap(),
+        threshold: "10.00".parse().unwrap(),
+    }
+}
+
+/// Tab through to the readings' lists: the abnormal consumptions of the day and the low
+/// balances as they stand, each written as CSV; a list longer than the screen keeps its total
+/// row in sight.
+#[test]
+fn abnormal_consumptions_and_low_balances_written_as_csv() {
+    let (mut app, sent) = reports(Lang::En);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report: Report::Takings(vec![]),
+        }),
+    );
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Tab);
+    }
+    let sent = press(&mut app, KeyCode::Tab);
+    assert_eq!(
+        sent[0].1.of::<LoadReport>().unwrap().kind,
+        ReportKind::Abnormal
+    );
+    let abnormal = ReportRead {
+        kind: ReportKind::Abnormal,
+        window: window(),
+        report: Report::Abnormal(vec![AbnormalReading {
+            customer_no: 10_000_017,
+            name: "张伟".into(),
+            meter_no: "M02000001".into(),
+            read_on: day(),
+            electronic: "1480.5".parse().unwrap(),
+            consumption: "96.25".parse().unwrap(),
+        }]),
+    };
+    answer(&mut app, &sent, Reply::screen(abnormal.clone()));
+    insta::assert_snapshot!("reports_abnormal_en", render(&app));
+    let kept = press(&mut app, KeyCode::Char('e'));
+    let report = kept[0].1.of::<KeepReport>().expect("written");
+    assert_eq!(report.stem, "report-abnormal-2026-12-03");
+    assert_eq!(
+        report.csv.lines().nth(1),
+        Some("2026-12-03,10000017,张伟,M02000001,2026-12-03,1480.500,96.250")
+    );
+
+    let sent = press(&mut app, KeyCode::Tab);
+    assert_eq!(
+        sent[0].1.of::<LoadReport>().unwrap().kind,
+        ReportKind::LowBalances
+    );
+    let many: Vec<_> = (0..40)
+        .map(|n| low(10_000_100 + n, "Li Na", &format!("-{n}.50")))
+        .collect();
+    let lows = ReportRead {
+        kind: ReportKind::LowBalances,
+        window: window(),
+        report: Report::LowBalances(many),
+    };
+    answer(&mut app, &sent, Reply::screen(lows.clone()));
+    let screen = render(&app);
+    assert!(screen.contains("Total    40 customer(s)"), "{screen}");
+    assert!(screen.contains("As it stands now"), "{screen}");
+    let kept = press(&mut app, KeyCode::Char('e'));
+    let report = kept[0].1.of::<KeepReport>().expect("written");
+    assert_eq!(
+        report.csv.lines().count(),
+        41,
+        "a header and every customer"
+    );
+    // Round: back to the first report.
+    let sent = press(&mut app, KeyCode::Tab);
+    assert_eq!(
+        sent[0].1.of::<LoadReport>().unwrap().kind,
+        ReportKind::Takings
+    );
+}
+
+#[test]
+fn low_balances_in_chinese() {
+    let (mut app, _) = reports(Lang::Zh);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    let sent = press(&mut app, KeyCode::Tab);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::LowBalances,
+            window: window(),
+            report: Report::LowBalances(vec![
+                low(10_000_017, "张伟", "-12.30"),
+                low(10_000_034, "Zhang Wei", "3.00"),
+            ]),
+        }),
+    );
+    insta::assert_snapshot!("reports_low_balances_zh", render(&app));
 }

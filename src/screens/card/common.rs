@@ -152,7 +152,7 @@ pub(super) fn customer_of(owner: &CardOwner) -> Customer {
 }
 
 /// A refusal in the clerk's language; the rarest ones keep the journal's English wording.
-pub(super) fn refusal_text(app: &App, refusal: &Refusal) -> String {
+pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
     let lang = app.lang;
     let key = match refusal {
         Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),

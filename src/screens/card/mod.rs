@@ -32,9 +32,9 @@ use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed, usual};
 use crate::ui::chrome::draw_lines;
 use crate::ui::theme::Theme;
-use common::{card_no, key_of, known_card, refusal_text};
+use common::{card_no, key_of, known_card};
 
-pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm};
+pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm, refusal_text};
 pub use confirm::{WriteCard, WriteOutcome, Written};
 pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};

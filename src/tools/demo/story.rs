@@ -3,12 +3,13 @@
 //! million customers in memory; separate random streams keep the parts independent, so a pass
 //! that needs only the profile never pays for names or history.
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use fastrand::Rng;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::names;
+use crate::domain::billing::DAYS_TO_PAY;
 use crate::domain::money::{Money, Volume};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +192,8 @@ pub struct Bill {
     pub volume: Decimal,
     pub amount: Decimal,
     pub issued_at: DateTime<Utc>,
+    /// As a reading's bill has it: `DAYS_TO_PAY` after the cycle's last day.
+    pub due_date: NaiveDate,
     pub paid_at: Option<DateTime<Utc>>,
 }
 
@@ -686,6 +689,7 @@ impl Story<'_> {
                 volume,
                 amount,
                 issued_at,
+                due_date: end + Days::new(DAYS_TO_PAY),
                 paid_at,
             });
             reading += volume;

@@ -1,0 +1,282 @@
+//! Close account (`C` on the customer table's row, supervisors): the steps as the database
+//! sees them, F2 saying what the first step needs and F2 again taking it, the confirmation,
+//! the close; refused to a clerk and for a closed customer.
+
+use crate::support::*;
+use meterdesk::db::card_ops::Refusal;
+use meterdesk::db::closing::{CloseBlocker, CloseOutcome, Closing, FinalReading};
+use meterdesk::db::readings::{ReadingOutcome, ReadingSource};
+use meterdesk::domain::money::Money;
+use meterdesk::screens::card::{CardScreen, ReportLost, ReportedLost};
+use meterdesk::screens::close_account::{
+    CloseAccount, CloseAccountScreen, ClosedAnswer, LoadClosing,
+};
+use meterdesk::screens::reading::{EnterReading, LoadReading, ReadingForm};
+
+fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
+    match sent {
+        [(_, request)] => request.of::<T>().unwrap_or_else(|| panic!("{sent:?}")),
+        _ => panic!("one request: {sent:?}"),
+    }
+}
+
+fn find<T: 'static>(sent: &[(u64, Request)]) -> Vec<(u64, Request)> {
+    sent.iter()
+        .filter(|(_, request)| request.of::<T>().is_some())
+        .cloned()
+        .collect()
+}
+
+fn money(text: &str) -> Money {
+    text.parse().unwrap()
+}
+
+/// The operator signed in is a supervisor (sql/V2): closes accounts, refunds, reports cards lost.
+fn supervisor(lang: Lang) -> App {
+    let mut app = signed_in(lang);
+    let session = app.session.as_mut().unwrap();
+    session.roles = vec!["supervisor".into()];
+    session.permissions.extend(
+        [
+            "customer.close",
+            "account.refund",
+            "card.replace",
+            "bill.void",
+        ]
+        .map(str::to_owned),
+    );
+    app
+}
+
+/// Customer 1's account (postpaid, meter M02000001) with `blocker` the first step to take.
+fn closing(blocker: Option<CloseBlocker>) -> Closing {
+    let done = blocker.is_none() || blocker == Some(CloseBlocker::BalanceLeft);
+    Closing {
+        customer_no: 10_000_017,
+        name: "张伟".into(),
+        meter_no: "M02000001".into(),
+        business_model: "postpaid".into(),
+        balance: if blocker == Some(CloseBlocker::BalanceLeft) {
+            money("12.50")
+        } else {
+            Money::ZERO
+        },
+        unpaid_bills: if blocker == Some(CloseBlocker::UnpaidBills) {
+            2
+        } else {
+            0
+        },
+        arrears: if blocker == Some(CloseBlocker::UnpaidBills) {
+            money("130.00")
+        } else {
+            Money::ZERO
+        },
+        final_reading: (blocker != Some(CloseBlocker::FinalReading) || done).then(|| {
+            FinalReading {
+                read_on: "2025-05-15".parse().unwrap(),
+                electronic: "140".parse().unwrap(),
+            }
+        }),
+        card_no: None,
+        blocker,
+    }
+}
+
+/// `C` on the first row, the close's state answered.
+fn close_screen(mut app: App, blocker: Option<CloseBlocker>) -> App {
+    let sent = press(&mut app, KeyCode::Char('C'));
+    assert_eq!(only::<LoadClosing>(&sent), &LoadClosing { customer_id: 1 });
+    assert!(app.screen.is::<CloseAccountScreen>());
+    answer(&mut app, &sent, Reply::screen(Some(closing(blocker))));
+    app
+}
+
+#[test]
+fn the_steps_with_unpaid_bills() {
+    let app = close_screen(supervisor(Lang::En), Some(CloseBlocker::UnpaidBills));
+    let screen = render(&app);
+    assert!(screen.contains("[x] 1 Final reading"), "{screen}");
+    assert!(screen.contains("[ ] 2 Bills paid"), "{screen}");
+    assert!(screen.contains("2 unpaid, 130.00"), "{screen}");
+    insta::assert_snapshot!("close_account_unpaid", screen);
+}
+
+#[test]
+fn the_steps_in_chinese() {
+    let app = close_screen(supervisor(Lang::Zh), Some(CloseBlocker::BalanceLeft));
+    let screen = render(&app);
+    assert!(screen.contains("待退款 12.50"), "{screen}");
+    insta::assert_snapshot!("close_account_balance_zh", screen);
+}
+
+/// The whole walk on screen: F2 says the final reading is missing, F2 again enters it (as
+/// final), its save reads the close again; every step done, F2 asks, F2 again closes with a
+/// key, and the table is read again with the customer closed.
+#[test]
+fn f2_takes_each_step_then_closes() {
+    let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::FinalReading));
+    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "said, not taken");
+    let screen = render(&app);
+    assert!(
+        screen.contains(
+            "No final reading yet: it makes the final bill or deduction. F2 again enters"
+        ),
+        "{screen}"
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<LoadReading>(&sent), &LoadReading { customer_id: 1 });
+    assert!(app.screen.is::<ReadingForm>());
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Some(crate::readings::context())),
+    );
+    assert!(render(&app).contains("Final reading — 10000017"));
+    type_text(&mut app, "140");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(
+        only::<EnterReading>(&sent).reading.source,
+        ReadingSource::Final
+    );
+    let recorded = ReadingOutcome::Recorded {
+        consumption: "10".parse().unwrap(),
+        abnormal: false,
+        bill: Some(money("10.00")),
+        deducted: None,
+    };
+    let reload = answer(&mut app, &sent, Reply::screen(recorded));
+    assert!(app.screen.is::<CloseAccountScreen>());
+    assert_eq!(
+        only::<LoadClosing>(&reload),
+        &LoadClosing { customer_id: 1 }
+    );
+    answer(&mut app, &reload, Reply::screen(Some(closing(None))));
+    assert!(render(&app).contains("Every step is done: F2 closes the account."));
+
+    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "asked first");
+    let screen = render(&app);
+    assert!(
+        screen.contains("Close the account of 10000017 张伟?"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("close_account_confirm", screen);
+    // F12 backs out of the question; F2 asks again.
+    press(&mut app, KeyCode::F(12));
+    assert!(!render(&app).contains("Close the account of"));
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let close = only::<CloseAccount>(&sent);
+    assert_eq!(close.customer_id, 1);
+    assert!(!close.idempotency_key.is_empty());
+    let closed = ClosedAnswer {
+        outcome: CloseOutcome::Closed,
+        customer_no: 10_000_017,
+        meter_no: "M02000001".into(),
+    };
+    let after = answer(&mut app, &sent, Reply::screen(closed));
+    assert!(app.screen.is::<CustomerTable>());
+    assert_eq!(
+        find::<Fetch>(&after).len(),
+        1,
+        "the table reads the customer again"
+    );
+    assert!(render(&app).contains("Account 10000017 closed: meter M02000001 removed"));
+}
+
+/// The database refuses a close a step came undone for: said, and the steps read again.
+#[test]
+fn a_close_refused_by_the_database_reads_the_steps_again() {
+    let mut app = close_screen(supervisor(Lang::En), None);
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let refused = ClosedAnswer {
+        outcome: CloseOutcome::Refused(CloseBlocker::UnpaidBills),
+        customer_no: 1,
+        meter_no: "M02000001".into(),
+    };
+    let reload = answer(&mut app, &sent, Reply::screen(refused));
+    assert!(app.screen.is::<CloseAccountScreen>());
+    assert_eq!(
+        only::<LoadClosing>(&reload),
+        &LoadClosing { customer_id: 1 }
+    );
+}
+
+/// An active card: `v` reports it lost from here; F2 again opens the card screen to recycle it.
+#[test]
+fn an_active_card_is_reported_lost_or_recycled() {
+    let mut app = supervisor(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('C'));
+    let mut card = closing(Some(CloseBlocker::CardActive));
+    card.card_no = Some(10_000_001);
+    answer(&mut app, &sent, Reply::screen(Some(card.clone())));
+    let screen = render(&app);
+    assert!(screen.contains("card 10000001 still active"), "{screen}");
+    assert!(screen.contains("report it lost (v)"), "{screen}");
+    let sent = press(&mut app, KeyCode::Char('v'));
+    assert_eq!(only::<ReportLost>(&sent), &ReportLost { customer_id: 1 });
+    // Refused (a card operation began meanwhile): said, and the steps read again.
+    let refused = ReportedLost(Err(Refusal::Pending(7)));
+    let reload = answer(&mut app, &sent, Reply::screen(refused));
+    assert_eq!(
+        only::<LoadClosing>(&reload),
+        &LoadClosing { customer_id: 1 }
+    );
+    answer(&mut app, &reload, Reply::screen(Some(card)));
+    press(&mut app, KeyCode::F(2));
+    press(&mut app, KeyCode::F(2));
+    assert!(app.screen.is::<CardScreen>());
+}
+
+#[test]
+fn a_clerk_may_not_close_an_account() {
+    let mut app = signed_in(Lang::En);
+    assert!(press(&mut app, KeyCode::Char('C')).is_empty());
+    assert!(app.screen.is::<CustomerTable>());
+    let screen = render(&app);
+    assert!(
+        screen.contains("Your roles do not allow you to close a customer's account."),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_closed_customer_is_said_at_once() {
+    let mut app = supervisor(Lang::En);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert!(press(&mut app, KeyCode::Char('C')).is_empty());
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(render(&app).contains("is closed already"));
+}
+
+#[test]
+fn close_account_from_the_command_line() {
+    let mut app = supervisor(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "close-account");
+    let sent = press(&mut app, KeyCode::Enter);
+    assert_eq!(only::<LoadClosing>(&sent), &LoadClosing { customer_id: 1 });
+}
+
+/// A closed customer is read-only on screen too: no reading form opens for its removed meter.
+#[test]
+fn a_closed_customer_takes_no_reading() {
+    let mut app = signed_in(Lang::En);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert!(press(&mut app, KeyCode::Char('g')).is_empty());
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(render(&app).contains("Customer 10000085 is closed: it is read-only"));
+}
+
+#[test]
+fn close_account_from_details_as_from_the_table() {
+    let mut app = supervisor(Lang::En);
+    press(&mut app, KeyCode::Enter);
+    let mut app = close_screen(app, Some(CloseBlocker::UnpaidBills));
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<meterdesk::screens::details::Details>());
+}
