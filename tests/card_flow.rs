@@ -16,13 +16,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdesk::card::reader::CardError;
 use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
-use meterdesk::cardflow::{self, CardAccess, Desk, Flow, FlowError, PendingCause, WritesStopped};
+use meterdesk::cardflow::{
+    self, CardAccess, Desk, Flow, FlowError, PendingCause, Touched, WritesStopped,
+};
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, Begun, Discrepancy, LossReason, OperationState, Payment, Quantity,
     Refusal, Request,
 };
-use meterdesk::db::pool_from_conn_str;
 use meterdesk::db::session::Sessions;
+use meterdesk::db::{DbError, pool_from_conn_str};
 use meterdesk::domain::card_counter::{
     NotBlank, RechargeRefusal, Resolution, plan_open, plan_recharge,
 };
@@ -213,10 +215,8 @@ impl Station {
 
     /// Resolves from the card in the reader; returns the states settled.
     async fn touch(&self) -> Vec<OperationState> {
-        let touched = cardflow::touch(&self.desk(CLERK), Some(self.customer.customer_id))
+        self.touched(Some(self.customer.customer_id))
             .await
-            .unwrap();
-        touched
             .settled
             .iter()
             .map(|settled| settled.state)
@@ -225,10 +225,21 @@ impl Station {
 
     /// What the card in the reader holds that the database disagrees with.
     async fn discrepancies(&self) -> Vec<Discrepancy> {
-        cardflow::touch(&self.desk(CLERK), None)
-            .await
-            .unwrap()
-            .discrepancies
+        self.touched(None).await.discrepancies
+    }
+
+    /// The card read at the counter. A connection the pool still held when the test killed
+    /// every backend fails once as unreachable; the app sends such a request again (parked
+    /// until the database answers), and so does this.
+    async fn touched(&self, customer_id: Option<i64>) -> Touched {
+        let desk = self.desk(CLERK);
+        for _ in 0..3 {
+            match cardflow::touch(&desk, customer_id).await {
+                Err(FlowError::Database(DbError::Unreachable(_))) => continue,
+                touched => return touched.unwrap(),
+            }
+        }
+        panic!("the database stays unreachable")
     }
 
     /// The meter's rules applied to the card in the reader, its write-back written like
@@ -1339,8 +1350,6 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
         .ok()
         .and_then(|seed| seed.parse().ok())
         // A fixed seed unless one is given: the suite must pass or fail the same way each run.
-        // Seed 1796307124 fails (the meter ends with 5 256 l more than was paid for): an open
-        // finding of issue 11, to be understood before any seed is drawn from the clock again.
         .unwrap_or(20_261_203);
     let operations: u32 = std::env::var("CARD_FLOW_OPERATIONS")
         .ok()
@@ -1443,20 +1452,19 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
     eprintln!("through cardflow, no fault: {}", run.figures());
 }
 
-/// The litres of the valid purchase on the card in the reader that its own write-back says the
-/// meter has not loaded.
+/// The litres a swipe of the card in the reader would load now, as the meter judges it: its
+/// valid purchase, if the meter has not loaded that sequence number yet. Not as the card's own
+/// write-back judges it: a replacement's EF 0003 is empty until its first swipe, though the
+/// meter may have loaded the purchase it carries from the card it replaced (a void card swiped,
+/// or the old card before it was lost), and that purchase would be counted twice.
 async fn unloaded_litres(station: &Station) -> u32 {
-    match Station::content(&station.records().await) {
-        CardContent::User(card) => card
-            .purchase
-            .filter(|purchase| purchase.status == PurchaseStatus::Valid)
-            .filter(|purchase| {
-                card.write_back
-                    .is_none_or(|loaded| loaded.last_loaded_sequence < purchase.sequence)
-            })
-            .map_or(0, |purchase| purchase.volume_litres),
-        _ => 0,
-    }
+    let records = station.records().await;
+    let mut meter = station.meter.clone();
+    meter
+        .swipe(&records, &station.key, unix_now())
+        .ok()
+        .and_then(|swiped| swiped.loaded)
+        .map_or(0, |purchase| purchase.volume_litres)
 }
 
 /// The card part of `meterdesk check`, over the whole database: no card operation settled done
