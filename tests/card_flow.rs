@@ -1349,8 +1349,14 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
     let seed = std::env::var("CARD_FLOW_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
-        // A fixed seed unless one is given: the suite must pass or fail the same way each run.
-        .unwrap_or(20_261_203);
+        // Drawn from the clock unless one is given: each run tries other faults, and a failing
+        // one names its seed to replay it.
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        });
     let operations: u32 = std::env::var("CARD_FLOW_OPERATIONS")
         .ok()
         .and_then(|count| count.parse().ok())
@@ -1359,6 +1365,7 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
         "randomized card run: seed {seed}, {operations} operations \
          (CARD_FLOW_SEED={seed} CARD_FLOW_OPERATIONS={operations} repeat it)"
     );
+    let _replay = ReplayOnFailure { seed, operations };
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut run = RandomRun {
         active: None,
@@ -1450,6 +1457,25 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
         run.tally
     );
     eprintln!("through cardflow, no fault: {}", run.figures());
+}
+
+/// Names the randomized run's seed when the run fails, however it fails (a helper's unwrap, an
+/// assertion that does not name it), so that the failure can be replayed.
+struct ReplayOnFailure {
+    seed: u64,
+    operations: u32,
+}
+
+impl Drop for ReplayOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "the randomized card run failed: replay it with CARD_FLOW_SEED={} \
+                 CARD_FLOW_OPERATIONS={}",
+                self.seed, self.operations
+            );
+        }
+    }
 }
 
 /// The litres a swipe of the card in the reader would load now, as the meter judges it: its
