@@ -332,7 +332,13 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
 
     let (apdus, started) = (station.rig.reader.apdus_sent(), Instant::now());
     station.done(&recharge("10")).await;
-    figures.push(format!("recharge {}", cost(&station, apdus, started)));
+    let recharged = cost(&station, apdus, started);
+    assert_eq!(
+        recharged.apdus, 7,
+        "one card session: SELECT (its answer tells the PIN's tries), three READ BINARY, \
+         VERIFY, UPDATE BINARY, the purchase read back"
+    );
+    figures.push(format!("recharge {recharged}"));
     let swiped = station.rig.meter(&["swipe"]);
     assert!(swiped.contains("loaded purchase 1 (10000 l)"), "{swiped}");
     station.done(&recharge("5")).await;
@@ -967,8 +973,8 @@ async fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
             );
             assert_eq!(
                 station.rig.reader.apdus_sent() - apdus,
-                5,
-                "SELECT, the tries asked, three READ BINARY: no PIN"
+                4,
+                "SELECT (its answer tells the tries), three READ BINARY: no PIN"
             );
             assert_eq!(journaled(&station).await, before, "nothing journaled");
             assert!(station.access.for_writing().is_ok(), "the desk writes on");
@@ -1133,12 +1139,13 @@ impl PullMoment {
         PullMoment::ReadBack,
     ];
 
-    /// The APDU of the write the card vanishes at, for a plan of `writes` UPDATEs.
+    /// The APDU of the write the card vanishes at, for a plan of `writes` UPDATEs: SELECT,
+    /// VERIFY, the UPDATEs, the read-back.
     fn apdu(self, writes: usize) -> usize {
         match self {
             PullMoment::FirstApdu => 1,
-            PullMoment::DecisiveUpdate { .. } => 3 + writes,
-            PullMoment::ReadBack => 3 + writes + 2,
+            PullMoment::DecisiveUpdate { .. } => 2 + writes,
+            PullMoment::ReadBack => 2 + writes + 2,
         }
     }
 
@@ -1598,9 +1605,10 @@ impl RandomRun {
     }
 }
 
-/// The most APDUs one flow sends (read 5, write up to 9, a purchase settled without the card
-/// written first): a pull drawn up to here lands anywhere in it, or after it.
-const APDUS_IN_A_FLOW: u64 = 16;
+/// The most APDUs one flow sends (its card session: the read 4, then VERIFY, up to three
+/// UPDATEs and the decisive record read back), and two more: a pull drawn up to here lands
+/// anywhere in it, or after it.
+const APDUS_IN_A_FLOW: u64 = 11;
 
 fn random_fault(rng: &mut fastrand::Rng) -> Option<RandomFault> {
     match rng.u8(..25) {
@@ -1927,7 +1935,7 @@ impl RandomRun {
                     // Never presented at one try left, and no money journaled for it.
                     assert_eq!(left, 1, "{flow:?}");
                     assert_eq!(journaled(station).await, journaled_before, "{flow:?}");
-                    assert!(station.rig.reader.apdus_sent() - apdus <= 5, "no VERIFY");
+                    assert!(station.rig.reader.apdus_sent() - apdus <= 4, "no VERIFY");
                 } else {
                     // Presented once at most (a refusal before the write presents nothing).
                     assert!(left == tries || left + 1 == tries, "{flow:?}: {left}");
