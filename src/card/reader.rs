@@ -271,7 +271,7 @@ impl ReaderHandle {
         let operation: Operation = Box::new(move |card| {
             let read = water_card::read_card_and_pin_tries(card);
             let session = read.as_ref().ok().cloned().flatten();
-            // The requester may have given up waiting; the session then ends with the read.
+            // The requester may have given up; then no plan comes and the session ends below.
             let _ = read_reply.send(read);
             let Some((records, tries)) = session else {
                 return;
