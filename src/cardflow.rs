@@ -1,7 +1,9 @@
 //! A card write from start to end (docs/card.md, "Card and ledger never disagree"): read the
 //! card → [`card_ops::begin`] (resolve what was pending, plan, journal as pending with the money,
-//! one transaction) → `ReaderHandle::write_plan` (one UPDATE BINARY per record, read back) →
-//! [`card_ops::settle`] (done, or failed and the money reversed).
+//! one transaction) → write the plan (one UPDATE BINARY per record, the decisive one read back)
+//! → [`card_ops::settle`] (done, or failed and the money reversed). The read and the write are
+//! one card session (`ReaderHandle::card_session`): the reader thread waits for the plan while
+//! the database begins, so nothing comes between them and a recharge costs 7 APDUs.
 //!
 //! Plain async functions over the pool and the reader thread, for the app's request tasks. Any
 //! failure after the journal leaves the operation pending ([`Flow::Pending`]); the next
@@ -13,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::card::reader::{CardError, ReaderHandle};
+use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
@@ -21,7 +23,7 @@ use crate::db::card_ops::{
     SystemCardFacts, SystemCardRefusal,
 };
 use crate::db::session::Sessions;
-use crate::domain::card_counter::Resolution;
+use crate::domain::card_counter::{CardWritePlan, Resolution};
 use crate::domain::card_records::{CardContent, MacKey, MeterNumber};
 use crate::domain::system_cards::{SystemCard, SystemCardKind};
 
@@ -144,7 +146,8 @@ pub enum PendingCause {
 }
 
 /// How an operation ended; `resolved` is the customer's earlier pending operation, settled on
-/// the way from the card presented.
+/// the way from the card presented. `card`: the card's records as the write left them (the
+/// decisive one read back), so nothing need read the card again to show it.
 #[derive(Debug)]
 pub enum Flow {
     /// Written, read back, journaled done.
@@ -152,12 +155,14 @@ pub enum Flow {
         begun: Begun,
         settled: Settled,
         resolved: Option<Settled>,
+        card: [Record; 3],
     },
     /// The card read back still holds the old record: failed, its money reversed.
     Failed {
         begun: Begun,
         settled: Settled,
         resolved: Option<Settled>,
+        card: [Record; 3],
     },
     /// The outcome is not known yet: resolved when the card or the customer is touched next.
     Pending {
@@ -200,6 +205,27 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
             discrepancies: Vec::new(),
         });
     };
+    touched(desk, customer_id, records, key).await
+}
+
+/// [`touch`] for the card a write has just left (`Flow::Done`'s or `Flow::Failed`'s `card`):
+/// resolved and reconciled as read, with no APDU — the write's session read it back.
+pub async fn touch_written(
+    desk: &Desk<'_>,
+    customer_id: Option<i64>,
+    card: [Record; 3],
+) -> Result<Touched, FlowError> {
+    let key = desk.access.key()?;
+    let _flow = exclusive().await;
+    touched(desk, customer_id, card, key).await
+}
+
+async fn touched(
+    desk: &Desk<'_>,
+    customer_id: Option<i64>,
+    records: [Record; 3],
+    key: &MacKey,
+) -> Result<Touched, FlowError> {
     let mut client = desk.pool.get().await.map_err(DbError::from)?;
     let settled = card_ops::touch(&mut client, customer_id, &records, key).await?;
     let discrepancies = card_ops::reconcile(&mut client, desk.operator_id, &records, key).await?;
@@ -215,8 +241,8 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
 pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, FlowError> {
     let (key, _) = desk.access.for_writing()?;
     let _flow = exclusive().await;
-    let records = match read(desk).await? {
-        Ok(records) => records,
+    let (records, session) = match read(desk).await? {
+        Ok(read) => read,
         Err(refusal) => return Ok(refused(refusal)),
     };
     let owner = match CardContent::classify(&records, key) {
@@ -236,6 +262,7 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
         &Request::Recycle,
         idempotency_key,
         &records,
+        session,
     )
     .await
 }
@@ -252,7 +279,17 @@ pub async fn run(
     desk.access.for_writing()?;
     let _flow = exclusive().await;
     match read(desk).await? {
-        Ok(records) => run_on(desk, customer_id, request, idempotency_key, &records).await,
+        Ok((records, session)) => {
+            run_on(
+                desk,
+                customer_id,
+                request,
+                idempotency_key,
+                &records,
+                session,
+            )
+            .await
+        }
         Err(refusal) => Ok(refused(refusal)),
     }
 }
@@ -264,17 +301,36 @@ fn refused(refusal: Refusal) -> Flow {
     }
 }
 
-/// The card's records, or the refusal of a card without the WATER application. A card whose
-/// PIN this desk may not present (one try left, or blocked) is an error here, before anything
-/// is journaled: a write it cannot authorize must not move money.
-async fn read(desk: &Desk<'_>) -> Result<Result<[Record; 3], Refusal>, FlowError> {
-    Ok(match desk.reader.read_card_and_pin_tries().recv().await? {
+/// The card's records and the card session they were read in, to write in; or the refusal of a
+/// card without the WATER application. A card whose PIN this desk may not present (one try
+/// left, or blocked) is an error here, before anything is journaled: a write it cannot
+/// authorize must not move money.
+async fn read(desk: &Desk<'_>) -> Result<Result<([Record; 3], SessionWrite), Refusal>, FlowError> {
+    let (read, session) = desk.reader.card_session();
+    Ok(match read.recv().await? {
         Some((records, tries)) => {
             tries.may_present()?;
-            Ok(records)
+            Ok((records, session))
         }
         None => Err(Refusal::ForeignCard),
     })
+}
+
+/// How a journaled plan reaches the card: on the session its card was read in, or on a new one.
+trait Writer {
+    fn write(self, plan: &CardWritePlan, pin: &IssuerPin) -> Reply<[Record; 3]>;
+}
+
+impl Writer for SessionWrite {
+    fn write(self, plan: &CardWritePlan, pin: &IssuerPin) -> Reply<[Record; 3]> {
+        SessionWrite::write(self, plan, pin)
+    }
+}
+
+impl Writer for &ReaderHandle {
+    fn write(self, plan: &CardWritePlan, pin: &IssuerPin) -> Reply<[Record; 3]> {
+        self.write_plan(plan, pin)
+    }
 }
 
 async fn run_on(
@@ -283,6 +339,7 @@ async fn run_on(
     request: &Request,
     idempotency_key: &str,
     records: &[Record; 3],
+    session: SessionWrite,
 ) -> Result<Flow, FlowError> {
     let (key, _) = desk.access.for_writing()?;
     let begin = Begin {
@@ -298,9 +355,9 @@ async fn run_on(
     };
     let resolved = report.resolved;
     Ok(match report.outcome {
-        BeginOutcome::Begun(begun) => write_and_settle(desk, *begun, resolved).await,
+        BeginOutcome::Begun(begun) => write_and_settle_on(desk, *begun, resolved, session).await,
         BeginOutcome::Refused(Refusal::MissingPurchase { sequence }) => Flow::Refused {
-            refusal: write_missing_purchase(desk, customer_id, records)
+            refusal: write_missing_purchase(desk, customer_id, records, session)
                 .await?
                 .unwrap_or(Refusal::MissingPurchase { sequence }),
             resolved,
@@ -319,6 +376,7 @@ async fn write_missing_purchase(
     desk: &Desk<'_>,
     customer_id: i64,
     records: &[Record; 3],
+    session: SessionWrite,
 ) -> Result<Option<Refusal>, FlowError> {
     let (key, pin) = desk.access.for_writing()?;
     let CardContent::User(card) = CardContent::classify(records, key) else {
@@ -330,7 +388,7 @@ async fn write_missing_purchase(
         return Ok(None);
     };
     let sequence = missing.record.sequence;
-    let written = match desk.reader.write_plan(&missing.plan, pin).recv().await {
+    let written = match session.write(&missing.plan, pin).recv().await {
         Ok(read_back) => missing.plan.resolve(&read_back) == Resolution::Done,
         Err(error) => {
             if let CardError::WrongPin { .. } = error {
@@ -355,11 +413,20 @@ async fn write_missing_purchase(
     }))
 }
 
-/// Steps 2 and 3 for an operation begun by [`card_ops::begin`]: writes the journaled plan, reads
-/// it back and settles the operation. Never fails: what goes wrong leaves the operation pending,
-/// and says why. The flows above call it under their lock; tests call it to put faults between
-/// the steps.
+/// Steps 2 and 3 for an operation begun by [`card_ops::begin`]: writes the journaled plan on a
+/// new card session (SELECT again), reads it back and settles the operation. Never fails: what
+/// goes wrong leaves the operation pending, and says why. Tests call it to put faults between
+/// the steps; the flows above write on the session they read the card in.
 pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Settled>) -> Flow {
+    write_and_settle_on(desk, begun, resolved, desk.reader).await
+}
+
+async fn write_and_settle_on(
+    desk: &Desk<'_>,
+    begun: Begun,
+    resolved: Option<Settled>,
+    writer: impl Writer,
+) -> Flow {
     let (key, pin) = match desk.access.for_writing() {
         Ok(secrets) => secrets,
         Err(stopped) => {
@@ -370,7 +437,7 @@ pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Se
             };
         }
     };
-    let read_back = match desk.reader.write_plan(&begun.plan, pin).recv().await {
+    let read_back = match writer.write(&begun.plan, pin).recv().await {
         Ok(read_back) => read_back,
         Err(error) => {
             if let CardError::WrongPin { .. } = error {
@@ -399,11 +466,13 @@ pub async fn write_and_settle(desk: &Desk<'_>, begun: Begun, resolved: Option<Se
                 begun,
                 settled,
                 resolved,
+                card: read_back,
             },
             card_ops::OperationState::Failed => Flow::Failed {
                 begun,
                 settled,
                 resolved,
+                card: read_back,
             },
             card_ops::OperationState::Pending => Flow::Pending {
                 begun,
@@ -437,8 +506,8 @@ pub async fn issue_system_card(
 ) -> Result<SystemIssue, FlowError> {
     let (key, pin) = desk.access.for_writing()?;
     let _flow = exclusive().await;
-    let records = match read(desk).await? {
-        Ok(records) => records,
+    let (records, session) = match read(desk).await? {
+        Ok(read) => read,
         Err(_) => return Ok(SystemIssue::Refused(SystemCardRefusal::ForeignCard)),
     };
     match CardContent::classify(&records, key) {
@@ -462,7 +531,7 @@ pub async fn issue_system_card(
         applied: None,
     };
     let plan = card.plan(key);
-    let read_back = match desk.reader.write_plan(&plan, pin).recv().await {
+    let read_back = match session.write(&plan, pin).recv().await {
         Ok(read_back) => read_back,
         Err(cause) => {
             if let CardError::WrongPin { .. } = cause {

@@ -134,11 +134,25 @@ async fn open_card_then_recharge_through_the_app() {
     press(&mut app, &services, KeyCode::F(2)).await;
     let (apdus, start) = (services.reader.apdus_sent(), std::time::Instant::now());
     press(&mut app, &services, KeyCode::F(2)).await;
+    let apdus = services.reader.apdus_sent() - apdus;
     eprintln!(
-        "recharge from F2 to the receipt on screen, with the card read after it: {} APDUs, \
-         {:.0} ms",
-        services.reader.apdus_sent() - apdus,
+        "recharge from F2 to the receipt on screen and the card as written on the status line: \
+         {apdus} APDUs, {:.0} ms",
         start.elapsed().as_secs_f64() * 1000.0
+    );
+    // Issue 11 item 6: one SELECT, one VERIFY, the reads the protocol needs, one UPDATE, one
+    // read-back — and no read after the receipt: the write's read-back is the card as written.
+    assert!(
+        apdus <= 7,
+        "a recharge through the app costs {apdus} APDUs, at most 7"
+    );
+    let Some(CardSeen::User { card, .. }) = &app.card else {
+        panic!("the card as written is seen: {:?}", app.card)
+    };
+    assert_eq!(
+        card.purchase.as_ref().map(|purchase| purchase.sequence),
+        Some(1),
+        "the status line shows the purchase written"
     );
     let Some(screen) = app.screen.module::<CardScreen>() else {
         panic!("on the card screen")

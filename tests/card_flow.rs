@@ -16,13 +16,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdesk::card::reader::CardError;
 use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
-use meterdesk::cardflow::{self, CardAccess, Desk, Flow, FlowError, PendingCause, WritesStopped};
+use meterdesk::cardflow::{
+    self, CardAccess, Desk, Flow, FlowError, PendingCause, Touched, WritesStopped,
+};
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, Begun, Discrepancy, LossReason, OperationState, Payment, Quantity,
     Refusal, Request,
 };
-use meterdesk::db::pool_from_conn_str;
 use meterdesk::db::session::Sessions;
+use meterdesk::db::{DbError, pool_from_conn_str};
 use meterdesk::domain::card_counter::{
     NotBlank, RechargeRefusal, Resolution, plan_open, plan_recharge,
 };
@@ -213,10 +215,8 @@ impl Station {
 
     /// Resolves from the card in the reader; returns the states settled.
     async fn touch(&self) -> Vec<OperationState> {
-        let touched = cardflow::touch(&self.desk(CLERK), Some(self.customer.customer_id))
+        self.touched(Some(self.customer.customer_id))
             .await
-            .unwrap();
-        touched
             .settled
             .iter()
             .map(|settled| settled.state)
@@ -225,10 +225,21 @@ impl Station {
 
     /// What the card in the reader holds that the database disagrees with.
     async fn discrepancies(&self) -> Vec<Discrepancy> {
-        cardflow::touch(&self.desk(CLERK), None)
-            .await
-            .unwrap()
-            .discrepancies
+        self.touched(None).await.discrepancies
+    }
+
+    /// The card read at the counter. A connection the pool still held when the test killed
+    /// every backend fails once as unreachable; the app sends such a request again (parked
+    /// until the database answers), and so does this.
+    async fn touched(&self, customer_id: Option<i64>) -> Touched {
+        let desk = self.desk(CLERK);
+        for _ in 0..3 {
+            match cardflow::touch(&desk, customer_id).await {
+                Err(FlowError::Database(DbError::Unreachable(_))) => continue,
+                touched => return touched.unwrap(),
+            }
+        }
+        panic!("the database stays unreachable")
     }
 
     /// The meter's rules applied to the card in the reader, its write-back written like
@@ -321,7 +332,13 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
 
     let (apdus, started) = (station.rig.reader.apdus_sent(), Instant::now());
     station.done(&recharge("10")).await;
-    figures.push(format!("recharge {}", cost(&station, apdus, started)));
+    let recharged = cost(&station, apdus, started);
+    assert_eq!(
+        recharged.apdus, 7,
+        "one card session: SELECT (its answer tells the PIN's tries), three READ BINARY, \
+         VERIFY, UPDATE BINARY, the purchase read back"
+    );
+    figures.push(format!("recharge {recharged}"));
     let swiped = station.rig.meter(&["swipe"]);
     assert!(swiped.contains("loaded purchase 1 (10000 l)"), "{swiped}");
     station.done(&recharge("5")).await;
@@ -956,8 +973,8 @@ async fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
             );
             assert_eq!(
                 station.rig.reader.apdus_sent() - apdus,
-                5,
-                "SELECT, the tries asked, three READ BINARY: no PIN"
+                4,
+                "SELECT (its answer tells the tries), three READ BINARY: no PIN"
             );
             assert_eq!(journaled(&station).await, before, "nothing journaled");
             assert!(station.access.for_writing().is_ok(), "the desk writes on");
@@ -1122,12 +1139,13 @@ impl PullMoment {
         PullMoment::ReadBack,
     ];
 
-    /// The APDU of the write the card vanishes at, for a plan of `writes` UPDATEs.
+    /// The APDU of the write the card vanishes at, for a plan of `writes` UPDATEs: SELECT,
+    /// VERIFY, the UPDATEs, the read-back.
     fn apdu(self, writes: usize) -> usize {
         match self {
             PullMoment::FirstApdu => 1,
-            PullMoment::DecisiveUpdate { .. } => 3 + writes,
-            PullMoment::ReadBack => 3 + writes + 2,
+            PullMoment::DecisiveUpdate { .. } => 2 + writes,
+            PullMoment::ReadBack => 2 + writes + 2,
         }
     }
 
@@ -1338,10 +1356,14 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
     let seed = std::env::var("CARD_FLOW_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
-        // A fixed seed unless one is given: the suite must pass or fail the same way each run.
-        // Seed 1796307124 fails (the meter ends with 5 256 l more than was paid for): an open
-        // finding of issue 11, to be understood before any seed is drawn from the clock again.
-        .unwrap_or(20_261_203);
+        // Drawn from the clock unless one is given: each run tries other faults, and a failing
+        // one names its seed to replay it.
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        });
     let operations: u32 = std::env::var("CARD_FLOW_OPERATIONS")
         .ok()
         .and_then(|count| count.parse().ok())
@@ -1350,6 +1372,7 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
         "randomized card run: seed {seed}, {operations} operations \
          (CARD_FLOW_SEED={seed} CARD_FLOW_OPERATIONS={operations} repeat it)"
     );
+    let _replay = ReplayOnFailure { seed, operations };
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut run = RandomRun {
         active: None,
@@ -1443,20 +1466,38 @@ async fn a_randomized_run_with_faults_ends_with_meter_card_and_ledger_agreeing()
     eprintln!("through cardflow, no fault: {}", run.figures());
 }
 
-/// The litres of the valid purchase on the card in the reader that its own write-back says the
-/// meter has not loaded.
-async fn unloaded_litres(station: &Station) -> u32 {
-    match Station::content(&station.records().await) {
-        CardContent::User(card) => card
-            .purchase
-            .filter(|purchase| purchase.status == PurchaseStatus::Valid)
-            .filter(|purchase| {
-                card.write_back
-                    .is_none_or(|loaded| loaded.last_loaded_sequence < purchase.sequence)
-            })
-            .map_or(0, |purchase| purchase.volume_litres),
-        _ => 0,
+/// Names the randomized run's seed when the run fails, however it fails (a helper's unwrap, an
+/// assertion that does not name it), so that the failure can be replayed.
+struct ReplayOnFailure {
+    seed: u64,
+    operations: u32,
+}
+
+impl Drop for ReplayOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "the randomized card run failed: replay it with CARD_FLOW_SEED={} \
+                 CARD_FLOW_OPERATIONS={}",
+                self.seed, self.operations
+            );
+        }
     }
+}
+
+/// The litres a swipe of the card in the reader would load now, as the meter judges it: its
+/// valid purchase, if the meter has not loaded that sequence number yet. Not as the card's own
+/// write-back judges it: a replacement's EF 0003 is empty until its first swipe, though the
+/// meter may have loaded the purchase it carries from the card it replaced (a void card swiped,
+/// or the old card before it was lost), and that purchase would be counted twice.
+async fn unloaded_litres(station: &Station) -> u32 {
+    let records = station.records().await;
+    let mut meter = station.meter.clone();
+    meter
+        .swipe(&records, &station.key, unix_now())
+        .ok()
+        .and_then(|swiped| swiped.loaded)
+        .map_or(0, |purchase| purchase.volume_litres)
 }
 
 /// The card part of `meterdesk check`, over the whole database: no card operation settled done
@@ -1564,9 +1605,10 @@ impl RandomRun {
     }
 }
 
-/// The most APDUs one flow sends (read 5, write up to 9, a purchase settled without the card
-/// written first): a pull drawn up to here lands anywhere in it, or after it.
-const APDUS_IN_A_FLOW: u64 = 16;
+/// The most APDUs one flow sends (its card session: the read 4, then VERIFY, up to three
+/// UPDATEs and the decisive record read back), and two more: a pull drawn up to here lands
+/// anywhere in it, or after it.
+const APDUS_IN_A_FLOW: u64 = 11;
 
 fn random_fault(rng: &mut fastrand::Rng) -> Option<RandomFault> {
     match rng.u8(..25) {
@@ -1893,7 +1935,7 @@ impl RandomRun {
                     // Never presented at one try left, and no money journaled for it.
                     assert_eq!(left, 1, "{flow:?}");
                     assert_eq!(journaled(station).await, journaled_before, "{flow:?}");
-                    assert!(station.rig.reader.apdus_sent() - apdus <= 5, "no VERIFY");
+                    assert!(station.rig.reader.apdus_sent() - apdus <= 4, "no VERIFY");
                 } else {
                     // Presented once at most (a refusal before the write presents nothing).
                     assert!(left == tries || left + 1 == tries, "{flow:?}: {left}");

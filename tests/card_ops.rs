@@ -1,5 +1,5 @@
-//! Card operations (`ReaderHandle::read_card`, `write_plan`) and the meter simulator
-//! (`meterdesk meter`) against real PC/SC, in the card rig of `support::card_rig`.
+//! Card operations (`ReaderHandle::read_card`, `write_plan`, `card_session`) and the meter
+//! simulator (`meterdesk meter`) against real PC/SC, in the card rig of `support::card_rig`.
 //!
 //! Cards are written as the counter will write them: the counter's plans from
 //! `domain::card_counter`, `write_plan`, then the plan resolved from the card read back.
@@ -193,6 +193,51 @@ fn read_card_tells_blank_foreign_and_user_cards() {
         CardContent::Foreign { ef: Ef::Issue, .. }
     ));
     rig.pull(user);
+}
+
+/// A card session (`ReaderHandle::card_session`) writes on the card it read with no SELECT of
+/// its own and answers the card as written; one that ends without a write (its `SessionWrite`
+/// dropped: a refusal, a dropped task) frees the reader at once, not after `PLAN_WAIT`.
+#[test]
+fn a_card_session_writes_the_card_it_read_and_frees_the_reader_without_a_write() {
+    let Some(rig) = Rig::start("card-ops-session") else {
+        return;
+    };
+    let card = rig.insert_blank("session");
+    let open = plan_open(
+        &CardContent::Blank,
+        FIRST_CARD,
+        CUSTOMER,
+        meter_number(),
+        &key(),
+    )
+    .unwrap()
+    .plan;
+    let apdus = rig.reader.apdus_sent();
+    let (read, session) = rig.reader.card_session();
+    let (records, tries) = read.blocking_recv().unwrap().expect("the application");
+    assert_eq!(CardContent::classify(&records, &key()), CardContent::Blank);
+    assert!(tries.may_present().is_ok(), "{tries:?}");
+    let written = session.write(&open, &pin()).blocking_recv().unwrap();
+    assert_eq!(
+        rig.reader.apdus_sent() - apdus,
+        4 + 5,
+        "SELECT, 3 READ; VERIFY, 3 UPDATE, the decisive record read back"
+    );
+    assert_eq!(written, rig.read_records(), "the card as a read finds it");
+    assert_eq!(open.resolve(&written), Resolution::Done);
+
+    let started = Instant::now();
+    let (read, session) = rig.reader.card_session();
+    read.blocking_recv().unwrap().expect("the application");
+    drop(session);
+    rig.read_records();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the reader waited {:?} for a plan that was never coming",
+        started.elapsed()
+    );
+    rig.pull(card);
 }
 
 #[test]

@@ -11,7 +11,8 @@ use super::hub::{
 };
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
-use crate::cardflow::{self, FlowError};
+use crate::card::water_card::Record;
+use crate::cardflow::{self, FlowError, Touched};
 use crate::db::card_ops::{self, OperationKind, OperationState, Settled};
 use crate::db::cards;
 use crate::domain::card_records::CardContent;
@@ -57,6 +58,29 @@ impl ScreenRequest for ReadCard {
 
 /// Reads the card, resolves pending operations from it, and looks a user card's number up.
 async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure> {
+    seen(
+        services,
+        cardflow::touch(&services.desk(operator_id), None).await,
+    )
+    .await
+}
+
+/// [`read`] for the card a write has just left, as its card session read it back (`Flow`'s
+/// `card`): no APDU, the rest as for a read.
+pub async fn read_written(
+    services: &Services,
+    operator_id: i64,
+    card: [Record; 3],
+) -> Result<CardRead, Failure> {
+    let desk = services.desk(operator_id);
+    seen(services, cardflow::touch_written(&desk, None, card).await).await
+}
+
+/// What a card read found, as the screens see it.
+async fn seen(
+    services: &Services,
+    touched: Result<Touched, FlowError>,
+) -> Result<CardRead, Failure> {
     let unreadable = |why: String| CardRead {
         seen: CardSeen::Unreadable(why),
         settled: Vec::new(),
@@ -66,7 +90,7 @@ async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure
         Ok(key) => key,
         Err(stopped) => return Ok(unreadable(stopped.to_string())),
     };
-    let touched = match cardflow::touch(&services.desk(operator_id), None).await {
+    let touched = match touched {
         Ok(touched) => touched,
         Err(FlowError::Card(error)) => return Ok(unreadable(error.to_string())),
         Err(FlowError::Stopped(stopped)) => return Ok(unreadable(stopped.to_string())),
@@ -110,6 +134,14 @@ async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure
         settled: touched.settled,
         discrepancies: touched.discrepancies,
     })
+}
+
+/// The card as a write left it, read with the write's answer: taken as a read's answer is, and
+/// any read still on its way is forgotten (it would answer for the card before the write).
+pub fn written_card_seen(hub: &mut Hub, read: &CardRead) {
+    hub.app.in_flight.retain(|f| !is_read(&f.request));
+    on_read(hub.app, read);
+    (hub.app.registry.after_a_read)(hub, read);
 }
 
 /// A read answered: it counts only while the card it read is still in; an operation it

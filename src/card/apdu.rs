@@ -225,6 +225,9 @@ pub enum CardError {
     LastPinTries { tries_left: u8 },
     #[error("{command} answered {length} bytes, not a whole record")]
     NotARecord { command: String, length: usize },
+    /// A card session's plan came later than `reader::PLAN_WAIT`: nothing was sent to write it.
+    #[error("the card session ended before the database answered: nothing was written")]
+    SessionExpired,
 }
 
 /// One command and its response: what a card profile builds its operations from. Here, with

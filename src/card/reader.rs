@@ -75,6 +75,29 @@ impl<T> Reply<T> {
     }
 }
 
+/// How long a card session waits for its plan: longer than a database transaction may take
+/// (its statements end within `[database]`'s deadlines), short enough that a forgotten session
+/// does not hold the reader.
+pub const PLAN_WAIT: Duration = Duration::from_secs(60);
+
+/// The write half of a [`ReaderHandle::card_session`].
+#[must_use = "dropping it ends the card session without a write"]
+pub struct SessionWrite {
+    plans: mpsc::Sender<(CardWritePlan, IssuerPin)>,
+    written: Reply<[Record; 3]>,
+}
+
+impl SessionWrite {
+    /// Writes `plan` on the card the session read; the answer is the card as it now is (the
+    /// decisive record read back). A session whose read failed, or which waited longer than
+    /// [`PLAN_WAIT`], writes nothing and says so.
+    pub fn write(self, plan: &CardWritePlan, pin: &IssuerPin) -> Reply<[Record; 3]> {
+        // The session may have ended already; its answer then says why.
+        let _ = self.plans.send((plan.clone(), pin.clone()));
+        self.written
+    }
+}
+
 /// Runs on the reader thread with the card (or with no service at all) and sends its own reply.
 type Operation = Box<dyn FnOnce(&mut dyn Exchange) + Send>;
 
@@ -231,6 +254,46 @@ impl ReaderHandle {
         self.operate(
             "read card and PIN tries",
             water_card::read_card_and_pin_tries,
+        )
+    }
+
+    /// A card session: the card read with its PIN's tries (see
+    /// [`water_card::read_card_and_pin_tries`]), then, once the caller has decided from what it
+    /// read (a journal's begin in the database), one plan written in the same operation (see
+    /// [`water_card::write_in_session`]). The thread waits for the plan, up to [`PLAN_WAIT`],
+    /// and serves nothing else meanwhile: nothing comes between the read and the write, which
+    /// therefore needs no second SELECT, no second question of the tries and no read-back of
+    /// what it did not write. Dropping the [`SessionWrite`] without writing ends the session.
+    pub fn card_session(&self) -> (Reply<RecordsAndPinTries>, SessionWrite) {
+        let (read_reply, read_answer) = oneshot::channel();
+        let (written_reply, written_answer) = oneshot::channel();
+        let (plans, plan) = mpsc::channel::<(CardWritePlan, IssuerPin)>();
+        let operation: Operation = Box::new(move |card| {
+            let read = water_card::read_card_and_pin_tries(card);
+            let session = read.as_ref().ok().cloned().flatten();
+            // The requester may have given up; then no plan comes and the session ends below.
+            let _ = read_reply.send(read);
+            let Some((records, tries)) = session else {
+                return;
+            };
+            let written = match plan.recv_timeout(PLAN_WAIT) {
+                Ok((plan, pin)) => water_card::write_in_session(card, &records, tries, &plan, &pin),
+                Err(RecvTimeoutError::Timeout) => Err(CardError::SessionExpired),
+                // Nothing to write: the caller decided so, or gave up.
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let _ = written_reply.send(written);
+        });
+        self.send(Request::Operation {
+            name: "card session",
+            operation,
+        });
+        (
+            Reply(read_answer),
+            SessionWrite {
+                plans,
+                written: Reply(written_answer),
+            },
         )
     }
 

@@ -4,8 +4,10 @@
 //! thread only moves bytes, so a second profile (SLE4442 memory cards behind CLA FF
 //! pseudo-APDUs) can sit next to this one without touching the thread or the screens.
 //!
-//! Its operations ([`read_card`], [`write_plan`]) are sequences of APDUs over an [`Exchange`]:
-//! the reader thread runs them against the card, unit tests against the virtual card.
+//! Its operations ([`read_card`], [`write_plan`], and a card session's two halves,
+//! [`read_card_and_pin_tries`] then [`write_in_session`]) are sequences of APDUs over an
+//! [`Exchange`]: the reader thread runs them against the card, unit tests against the virtual
+//! card.
 
 use super::apdu::{CardError, CommandApdu, Exchange, ResponseApdu, StatusWord, ins};
 use crate::domain::card_counter::CardWritePlan;
@@ -23,10 +25,68 @@ pub const ISSUER_PIN_REFERENCE: u8 = 0x81;
 /// P1 of READ/UPDATE BINARY with bit 8 set carries an SFI in bits 5..1 (ISO 7816-4 §11.3.3).
 const P1_SFI_FLAG: u8 = 0x80;
 
-/// SELECT by DF name, asking for no FCI back (P2 = 0C): nothing reads it, and an FCI is what
-/// made stock `vicc` crash.
+/// SELECT by DF name with its FCI asked back (P2 = 00): the application's FCI carries the
+/// issuer PIN's tries left ([`fci`]), so no command of its own asks them before a write.
 pub fn select_application() -> CommandApdu {
-    CommandApdu::new(0x00, ins::SELECT, 0x04, 0x0C).with_data(AID)
+    CommandApdu::new(0x00, ins::SELECT, 0x04, 0x00)
+        .with_data(AID)
+        .with_le(256)
+}
+
+/// BER-TLV tags of the application's FCI (docs/card-records.md, "The SELECT answer").
+const FCI_TEMPLATE: [u8; 1] = [0x6F];
+const DF_NAME: [u8; 1] = [0x84];
+const PROPRIETARY_TEMPLATE: [u8; 1] = [0xA5];
+/// EMV's PIN Try Counter: one byte, the tries left (0: blocked).
+const PIN_TRY_COUNTER: [u8; 2] = [0x9F, 0x17];
+
+/// The FCI the application answers SELECT with: `6F { 84 AID, A5 { 9F17 tries } }`.
+pub fn fci(pin_tries_left: u8) -> Vec<u8> {
+    let tlv = |tag: &[u8], value: &[u8]| {
+        let length = u8::try_from(value.len()).expect("a short data object");
+        [tag, &[length], value].concat()
+    };
+    let proprietary = tlv(
+        &PROPRIETARY_TEMPLATE,
+        &tlv(&PIN_TRY_COUNTER, &[pin_tries_left]),
+    );
+    tlv(&FCI_TEMPLATE, &[tlv(&DF_NAME, &AID), proprietary].concat())
+}
+
+/// The issuer PIN's tries in SELECT's answer; `None` when the FCI does not carry them (a card
+/// that gives no FCI, or another layout): they are then asked with [`ask_pin_tries`].
+pub fn pin_tries_in_fci(answer: &[u8]) -> Option<PinTries> {
+    let template = data_object(answer, &FCI_TEMPLATE)?;
+    let proprietary = data_object(template, &PROPRIETARY_TEMPLATE)?;
+    match data_object(proprietary, &PIN_TRY_COUNTER)? {
+        [0] => Some(PinTries::Blocked),
+        &[tries] => Some(PinTries::Left(tries)),
+        _ => None,
+    }
+}
+
+/// The value of the first data object tagged `tag` among `objects` (BER-TLV with tags of one
+/// or two bytes and short lengths, all this FCI uses); `None` if absent or malformed.
+fn data_object<'a>(mut objects: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
+    const MORE_TAG_BYTES: u8 = 0x1F;
+    while let Some(&first) = objects.first() {
+        let tag_length = if first & MORE_TAG_BYTES == MORE_TAG_BYTES {
+            2
+        } else {
+            1
+        };
+        let length = usize::from(*objects.get(tag_length)?);
+        if length >= 0x80 {
+            return None;
+        }
+        let start = tag_length + 1;
+        let value = objects.get(start..start + length)?;
+        if &objects[..tag_length] == tag {
+            return Some(value);
+        }
+        objects = &objects[start + length..];
+    }
+    None
 }
 
 pub fn verify_issuer_pin(pin: &[u8]) -> CommandApdu {
@@ -100,10 +160,33 @@ pub enum CardRead {
     NoApplication,
 }
 
+/// The application selected, and what its answer said of the PIN.
+struct Selected {
+    pin_tries: Option<PinTries>,
+}
+
+impl Selected {
+    /// The PIN's tries: from SELECT's answer, else asked (one APDU more).
+    fn pin_tries(self, card: &mut dyn Exchange) -> Result<PinTries, CardError> {
+        match self.pin_tries {
+            Some(tries) => Ok(tries),
+            None => PinTries::ask(card),
+        }
+    }
+}
+
+/// SELECT of the application; `None` for a card without it (foreign).
+fn select(card: &mut dyn Exchange) -> Result<Option<Selected>, CardError> {
+    let answer = card.exchange(&select_application())?;
+    Ok(answer.status.is_success().then(|| Selected {
+        pin_tries: pin_tries_in_fci(&answer.data),
+    }))
+}
+
 /// SELECT, then one READ BINARY by SFI per EF: 4 APDUs, the fewest this card allows, since an
 /// EF is read whole by one command and no command reads two.
 pub fn read_card(card: &mut dyn Exchange) -> Result<CardRead, CardError> {
-    if !card.exchange(&select_application())?.status.is_success() {
+    if select(card)?.is_none() {
         return Ok(CardRead::NoApplication);
     }
     Ok(CardRead::Application(read_records(card)?))
@@ -112,21 +195,22 @@ pub fn read_card(card: &mut dyn Exchange) -> Result<CardRead, CardError> {
 /// The records and the PIN's tries of a card; `None` for one without the application.
 pub type RecordsAndPinTries = Option<([Record; 3], PinTries)>;
 
-/// [`read_card`] with the PIN's tries asked between SELECT and the reads (5 APDUs): what a
-/// write reads first, so that one the card cannot authorize is refused before it is journaled.
-/// `None` for a card without the application (foreign).
+/// [`read_card`] with the PIN's tries from SELECT's answer (4 APDUs; 5 with a card whose FCI
+/// does not carry them): what a write reads first, so that one the card cannot authorize is
+/// refused before it is journaled. `None` for a card without the application (foreign).
 pub fn read_card_and_pin_tries(card: &mut dyn Exchange) -> Result<RecordsAndPinTries, CardError> {
-    if !card.exchange(&select_application())?.status.is_success() {
+    let Some(selected) = select(card)? else {
         return Ok(None);
-    }
-    let tries = PinTries::ask(card)?;
+    };
+    let tries = selected.pin_tries(card)?;
     Ok(Some((read_records(card)?, tries)))
 }
 
-/// SELECT, the PIN's tries asked (the PIN is never presented to a card with fewer than
-/// [`TRIES_TO_PRESENT_THE_PIN`] left), VERIFY of the issuer PIN, one UPDATE BINARY per write in
-/// the plan's order, then the three records read back: a write is known to have happened only
-/// when the card shows it.
+/// SELECT (its answer giving the PIN's tries: the PIN is never presented to a card with fewer
+/// than [`TRIES_TO_PRESENT_THE_PIN`] left), VERIFY of the issuer PIN, one UPDATE BINARY per
+/// write in the plan's order, then the three records read back: a write is known to have
+/// happened only when the card shows it. For a plan whose card was not read in the same
+/// operation; one that was is written by [`write_in_session`].
 /// Any refusal or lost card stops the sequence with an error, so the writes made so far are
 /// always a prefix of the plan's, and the caller resolves the plan from the card.
 pub fn write_plan(
@@ -134,10 +218,43 @@ pub fn write_plan(
     plan: &CardWritePlan,
     pin: &IssuerPin,
 ) -> Result<[Record; 3], CardError> {
-    if !card.exchange(&select_application())?.status.is_success() {
-        return Err(CardError::NoApplication);
+    let selected = select(card)?.ok_or(CardError::NoApplication)?;
+    selected.pin_tries(card)?.may_present()?;
+    verify_and_update(card, plan, pin)?;
+    read_records(card)
+}
+
+/// The second half of a card session: the card was selected and `read` (with its PIN's
+/// `tries`) by [`read_card_and_pin_tries`] earlier in the same operation of the reader thread,
+/// on the same connection, so nothing else has reached it since (another program's reset or
+/// another card would have failed the next APDU). So no SELECT and no question of the tries:
+/// VERIFY, one UPDATE BINARY per write, and the decisive record read back (the others are as
+/// read, with the preparatory writes the card accepted) — 3 APDUs for a recharge or a refund.
+/// Errors and resolution as for [`write_plan`].
+pub fn write_in_session(
+    card: &mut dyn Exchange,
+    read: &[Record; 3],
+    tries: PinTries,
+    plan: &CardWritePlan,
+    pin: &IssuerPin,
+) -> Result<[Record; 3], CardError> {
+    tries.may_present()?;
+    verify_and_update(card, plan, pin)?;
+    let mut records = *read;
+    for write in &plan.preparatory {
+        records[write.ef.index()] = write.record;
     }
-    PinTries::ask(card)?.may_present()?;
+    let decisive = plan.decisive.ef;
+    records[decisive.index()] = read_one(card, decisive)?;
+    Ok(records)
+}
+
+/// VERIFY of the issuer PIN, then the plan's UPDATE BINARYs in order.
+fn verify_and_update(
+    card: &mut dyn Exchange,
+    plan: &CardWritePlan,
+    pin: &IssuerPin,
+) -> Result<(), CardError> {
     let verified = card.exchange(&verify_issuer_pin(pin.as_bytes()))?.status;
     match verified {
         StatusWord::SUCCESS => {}
@@ -157,26 +274,29 @@ pub fn write_plan(
             return Err(refused(&describe("UPDATE BINARY", write.ef), status));
         }
     }
-    read_records(card)
+    Ok(())
 }
 
 /// The three EFs of the selected application.
 fn read_records(card: &mut dyn Exchange) -> Result<[Record; 3], CardError> {
     let mut records = [[0; RECORD_LEN]; 3];
     for ef in Ef::ALL {
-        let ResponseApdu { data, status } = card.exchange(&read_record(ef))?;
-        let command = || describe("READ BINARY", ef);
-        if !status.is_success() {
-            return Err(refused(&command(), status));
-        }
-        records[ef.index()] = data
-            .try_into()
-            .map_err(|data: Vec<u8>| CardError::NotARecord {
-                command: command(),
-                length: data.len(),
-            })?;
+        records[ef.index()] = read_one(card, ef)?;
     }
     Ok(records)
+}
+
+fn read_one(card: &mut dyn Exchange, ef: Ef) -> Result<Record, CardError> {
+    let ResponseApdu { data, status } = card.exchange(&read_record(ef))?;
+    let command = || describe("READ BINARY", ef);
+    if !status.is_success() {
+        return Err(refused(&command(), status));
+    }
+    data.try_into()
+        .map_err(|data: Vec<u8>| CardError::NotARecord {
+            command: command(),
+            length: data.len(),
+        })
 }
 
 fn describe(command: &str, ef: Ef) -> String {
@@ -304,17 +424,90 @@ mod tests {
         use ins::*;
         assert_eq!(
             card.sent,
+            [SELECT, VERIFY, UPDATE_BINARY, UPDATE_BINARY, UPDATE_BINARY]
+                .into_iter()
+                .chain([READ_BINARY; 3])
+                .collect::<Vec<_>>()
+        );
+    }
+
+    /// A recharge's card session: SELECT and three READs, then VERIFY, the UPDATE and the
+    /// decisive record read back — 7 APDUs; the card as it now is comes back whole.
+    #[test]
+    fn a_card_session_writes_after_its_read_with_no_select_and_one_read_back() {
+        let mut card = InHand::new(Some(WaterApplication::blank()));
+        let open = open_plan();
+        write_plan(&mut card, &open, &pin()).unwrap();
+        card.sent.clear();
+        let (read, tries) = read_card_and_pin_tries(&mut card).unwrap().unwrap();
+        assert_eq!(tries, PinTries::Left(3), "from SELECT's answer");
+        let mut purchase = read[Ef::Purchase.index()];
+        purchase[0] ^= 0xFF;
+        let recharge = CardWritePlan {
+            preparatory: Vec::new(),
+            decisive: crate::domain::card_counter::DecisiveWrite {
+                ef: Ef::Purchase,
+                before: read[Ef::Purchase.index()],
+                after: purchase,
+            },
+            issue_record: Some(read[Ef::Issue.index()]),
+        };
+        let now = write_in_session(&mut card, &read, tries, &recharge, &pin()).unwrap();
+        assert_eq!(now, card.records());
+        assert_eq!(recharge.resolve(&now), Resolution::Done);
+        use ins::*;
+        assert_eq!(
+            card.sent,
             [
                 SELECT,
-                VERIFY,
+                READ_BINARY,
+                READ_BINARY,
+                READ_BINARY,
                 VERIFY,
                 UPDATE_BINARY,
-                UPDATE_BINARY,
-                UPDATE_BINARY
+                READ_BINARY
             ]
-            .into_iter()
-            .chain([READ_BINARY; 3])
-            .collect::<Vec<_>>()
+        );
+        // One try left at the read: nothing is sent.
+        card.sent.clear();
+        let refused = write_in_session(&mut card, &read, PinTries::Left(1), &recharge, &pin());
+        assert!(matches!(refused, Err(CardError::LastPinTries { .. })));
+        assert!(card.sent.is_empty());
+    }
+
+    #[test]
+    fn the_pin_tries_come_with_select_or_are_asked_of_a_card_that_does_not_give_them() {
+        for (tries, told) in [
+            (3, PinTries::Left(3)),
+            (1, PinTries::Left(1)),
+            (0, PinTries::Blocked),
+        ] {
+            assert_eq!(pin_tries_in_fci(&fci(tries)), Some(told));
+        }
+        assert_eq!(pin_tries_in_fci(&[]), None);
+        assert_eq!(pin_tries_in_fci(&[0x6F, 0x02, 0x84, 0x00]), None);
+        assert_eq!(pin_tries_in_fci(&[0x6F, 0x09, 0xA5]), None, "cut short");
+
+        /// A card whose SELECT answers no FCI.
+        struct NoFci(InHand);
+        impl Exchange for NoFci {
+            fn exchange(&mut self, command: &CommandApdu) -> Result<ResponseApdu, CardError> {
+                let mut response = self.0.exchange(command)?;
+                if command.ins == ins::SELECT {
+                    response.data.clear();
+                }
+                Ok(response)
+            }
+        }
+        let mut application = WaterApplication::blank();
+        application.pin_tries_left = 2;
+        let mut card = NoFci(InHand::new(Some(application)));
+        let (_, tries) = read_card_and_pin_tries(&mut card).unwrap().unwrap();
+        assert_eq!(tries, PinTries::Left(2));
+        assert_eq!(
+            card.0.sent[..2],
+            [ins::SELECT, ins::VERIFY],
+            "asked without a PIN"
         );
     }
 
@@ -326,7 +519,7 @@ mod tests {
             write_plan(&mut card, &plan, &"1357".parse().unwrap()),
             Err(CardError::WrongPin { tries_left: 2 })
         ));
-        assert_eq!(card.sent, [ins::SELECT, ins::VERIFY, ins::VERIFY]);
+        assert_eq!(card.sent, [ins::SELECT, ins::VERIFY]);
         assert!(matches!(
             write_plan(&mut InHand::new(None), &plan, &pin()),
             Err(CardError::NoApplication)
@@ -353,7 +546,7 @@ mod tests {
                 .iter()
                 .filter(|&&sent| sent == ins::VERIFY)
                 .count();
-            assert_eq!(verifies, if presented { 3 } else { 2 }, "{tries} tries");
+            assert_eq!(verifies, usize::from(presented), "{tries} tries");
             match tries {
                 0 => assert!(matches!(written, Err(CardError::PinBlocked))),
                 1 => assert!(matches!(
@@ -384,9 +577,9 @@ mod tests {
                 ),
                 "pulled after {apdus_left} APDUs"
             );
-            // SELECT, two VERIFYs and three UPDATEs: the decisive one is the sixth APDU.
+            // SELECT, VERIFY and three UPDATEs: the decisive one is the fifth APDU.
             let expected = match apdus_left {
-                0..6 => Resolution::Failed,
+                0..5 => Resolution::Failed,
                 _ => Resolution::Done,
             };
             assert_eq!(
@@ -402,7 +595,7 @@ mod tests {
         assert_eq!(
             select_application().to_bytes().unwrap(),
             [
-                0x00, 0xA4, 0x04, 0x0C, 0x08, 0xF0, 0x57, 0x41, 0x54, 0x45, 0x52, 0x00, 0x01
+                0x00, 0xA4, 0x04, 0x00, 0x08, 0xF0, 0x57, 0x41, 0x54, 0x45, 0x52, 0x00, 0x01, 0x00
             ]
         );
         assert_eq!(

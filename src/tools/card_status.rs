@@ -1,6 +1,6 @@
 //! `meterdesk card status`: the reader, the card in it and its issuer PIN's tries left, for
-//! the installer and the supervisor. It reads and asks (SELECT, VERIFY without a PIN, three
-//! READ BINARY); it never presents the PIN, so it spends no try.
+//! the installer and the supervisor. It reads (SELECT, whose answer tells the PIN's tries, and
+//! three READ BINARY); it never presents the PIN, so it spends no try.
 
 use std::fmt::Write as _;
 

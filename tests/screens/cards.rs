@@ -684,6 +684,7 @@ fn a_recharge_the_next_write_finishes_gets_its_receipt_kept() {
                 receipt_no: None,
             },
             resolved: Some(finished_recharge(77)),
+            card: None,
         }),
     );
     assert!(

@@ -9,7 +9,9 @@ use super::common::{
 };
 use super::pending::SettleWithoutCard;
 use super::receipt::{Receipt, keep_and_show, keep_receipts_of, receipt_of};
-use crate::app::card_status::{CardSeen, ReadFor, kind_key, read_card, state_key};
+use crate::app::card_status::{
+    CardRead, CardSeen, ReadFor, kind_key, read_card, read_written, state_key, written_card_seen,
+};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -64,11 +66,14 @@ pub enum Written {
 
 /// The answer to a [`WriteCard`]: how the write ended, and the customer's earlier pending
 /// operation its begin settled on the way, from the card presented — a recharge so finished
-/// gets its receipt kept and told, like one a card read finishes.
+/// gets its receipt kept and told, like one a card read finishes. `card`: the card as the write
+/// left it (its session read the decisive record back), seen as a read would see it; `None`
+/// when the write did not end with the card read back (pulled, refused): it is read again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteOutcome {
     pub written: Written,
     pub resolved: Option<Settled>,
+    pub card: Option<CardRead>,
 }
 
 impl From<Written> for WriteOutcome {
@@ -76,16 +81,20 @@ impl From<Written> for WriteOutcome {
         Self {
             written,
             resolved: None,
+            card: None,
         }
     }
 }
 
 impl WriteOutcome {
-    /// Told (with its receipt kept), the card read again, a finished recharge's receipt asked
-    /// for; the pane that shows the outcome, if any.
+    /// Told (with its receipt kept), the card as written shown (or read again), a finished
+    /// recharge's receipt asked for; the pane that shows the outcome, if any.
     pub(super) fn follow(&self, hub: &mut Hub) -> Option<CardPane> {
         let pane = tell(&self.written, hub);
-        read_after(&self.written, hub);
+        match &self.card {
+            Some(card) => written_card_seen(hub, card),
+            None => read_after(&self.written, hub),
+        }
         keep_receipts_of(hub, self.resolved.as_slice());
         pane
     }
@@ -121,8 +130,22 @@ impl ScreenRequest for WriteCard {
                 | Flow::Refused { resolved, .. } => resolved.clone(),
                 Flow::Finished(_) => None,
             };
+            let card = match &flow {
+                Flow::Done { card, .. } | Flow::Failed { card, .. } => Some(*card),
+                _ => None,
+            };
             let written = written(services, flow).await?;
-            Ok(Box::new(WriteOutcome { written, resolved }) as _)
+            // Seen as a read sees it, without reading the card again; if the database fails
+            // here, the card is read again instead, as after any write.
+            let card = match card {
+                Some(card) => read_written(services, self.operator_id, card).await.ok(),
+                None => None,
+            };
+            Ok(Box::new(WriteOutcome {
+                written,
+                resolved,
+                card,
+            }) as _)
         })
     }
 }
@@ -163,7 +186,8 @@ fn card_problem(error: &CardError) -> Problem {
         CardError::Apdu(_)
         | CardError::Pcsc(_)
         | CardError::Refused { .. }
-        | CardError::NotARecord { .. } => "failure.card",
+        | CardError::NotARecord { .. }
+        | CardError::SessionExpired => "failure.card",
     };
     Problem::new(key, error)
 }

@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::card::apdu::{CommandApdu, ResponseApdu, StatusWord, ins};
-use crate::card::water_card::{AID, BinaryTarget, Ef, ISSUER_PIN_REFERENCE, RECORD_LEN, Record};
+use crate::card::water_card::{
+    AID, BinaryTarget, Ef, ISSUER_PIN_REFERENCE, RECORD_LEN, Record, fci,
+};
 
 /// T=1 only, historical bytes "MTRDESK1", with the check byte T=1 requires.
 pub const ATR: [u8; 13] = atr(*b"MTRDESK1");
@@ -197,14 +199,10 @@ impl VirtualCard {
                     application_selected: true,
                     ..Session::default()
                 };
-                let fci = if p2 == RETURN_FCI {
-                    [
-                        [0x6F, 2 + AID.len() as u8, 0x84, AID.len() as u8].as_slice(),
-                        &AID,
-                    ]
-                    .concat()
-                } else {
-                    Vec::new()
+                // The FCI tells the PIN's tries, so a desk asks them with no command of its own.
+                let fci = match (p2, &self.application) {
+                    (RETURN_FCI, Some(application)) => fci(application.pin_tries_left),
+                    _ => Vec::new(),
                 };
                 Ok(ResponseApdu::success(fci))
             }
@@ -459,7 +457,7 @@ mod tests {
         let with_fci = CommandApdu::new(0x00, ins::SELECT, 0x04, 0x00)
             .with_data(AID)
             .with_le(256);
-        assert_eq!(send(&mut card, with_fci).data[..4], [0x6F, 10, 0x84, 8]);
+        assert_eq!(send(&mut card, with_fci).data[..4], [0x6F, 16, 0x84, 8]);
         let select_ef = CommandApdu::new(0x00, ins::SELECT, 0x02, 0x0C).with_data([0x00, 0x03]);
         assert_eq!(status(&mut card, select_ef), StatusWord::SUCCESS);
         let read = send(
