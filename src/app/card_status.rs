@@ -58,11 +58,8 @@ impl ScreenRequest for ReadCard {
 
 /// Reads the card, resolves pending operations from it, and looks a user card's number up.
 async fn read(services: &Services, operator_id: i64) -> Result<CardRead, Failure> {
-    seen(
-        services,
-        cardflow::touch(&services.desk(operator_id), None).await,
-    )
-    .await
+    let touched = cardflow::touch(&services.desk(operator_id), None).await;
+    seen(services, operator_id, touched).await
 }
 
 /// [`read`] for the card a write has just left, as its card session read it back (`Flow`'s
@@ -73,12 +70,18 @@ pub async fn read_written(
     card: [Record; 3],
 ) -> Result<CardRead, Failure> {
     let desk = services.desk(operator_id);
-    seen(services, cardflow::touch_written(&desk, None, card).await).await
+    seen(
+        services,
+        operator_id,
+        cardflow::touch_written(&desk, None, card).await,
+    )
+    .await
 }
 
 /// What a card read found, as the screens see it.
 async fn seen(
     services: &Services,
+    operator_id: i64,
     touched: Result<Touched, FlowError>,
 ) -> Result<CardRead, Failure> {
     let unreadable = |why: String| CardRead {
