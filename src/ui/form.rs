@@ -104,6 +104,12 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
             // An error can quote stored text (a conflict shows the value saved meanwhile).
             let note = truncate(&format!(" ! {}", inert(error)), room.saturating_sub(used));
             spans.push(Span::styled(note, theme.error()));
+        } else if field.offered {
+            let note = truncate(
+                &format!(" {}", lang.t("form_offer.note")),
+                room.saturating_sub(used),
+            );
+            spans.push(Span::styled(note, theme.dim()));
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), row);
         if focused && form.lookup.is_none() {
