@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 
 use super::basic_info::label_key;
 use super::legend::{BACK, framed, usual};
+use super::receipt::payment_method_name;
 use super::row_actions::{ROW_ACTIONS, act_on, row_permission};
 use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -191,13 +192,15 @@ fn lines(
             theme.title(),
         ),
         Span::raw(format!(
-            "   {} · {} ({})",
+            "   {} · {}",
             inert(&details.customer_type.name),
-            coded(lang, "details.nature_", &details.customer_type.nature),
-            coded(
-                lang,
-                "details.model_",
-                &details.customer_type.business_model
+            lang.aside(
+                &coded(lang, "details.nature_", &details.customer_type.nature),
+                &coded(
+                    lang,
+                    "details.model_",
+                    &details.customer_type.business_model
+                ),
             ),
         )),
     ])];
@@ -269,12 +272,20 @@ fn lines(
             .map(|v| format!("{v} m³"))
             .unwrap_or_default();
         lines.push(Line::raw(format!(
-            "   {}  {} {:>11} {:>12}  {:<14} {}",
+            "   {}  {} {:>11} {:>12}  {} {}",
             local(&transaction.at, zone),
             fit(&coded(lang, "details.tx_", &transaction.kind), 13, false),
             transaction.amount,
             volume,
-            inert(transaction.payment_method.as_deref().unwrap_or("")),
+            fit(
+                &transaction
+                    .payment_method
+                    .as_ref()
+                    .map(|method| payment_method_name(lang, method))
+                    .unwrap_or_default(),
+                14,
+                false
+            ),
             transaction
                 .receipt_no
                 .map(|n| format!("#{n}"))
@@ -317,10 +328,10 @@ fn previous_owner(lang: Lang, nature: &str, kept: &[(String, String)]) -> String
         .into_iter()
         .map(|(field, key, value)| {
             let label = field.map_or_else(|| inert(key), |field| lang.t(label_key(field)).into());
-            format!("{label}: {}", inert(value))
+            lang.labelled(&label, &inert(value))
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(lang.t("punct.clauses"))
 }
 
 /// The card line, and what the meter has made of the last purchase on it.

@@ -542,7 +542,7 @@ fn type_means(lang: Lang, customer_type: &CustomerTypeOption) -> String {
                         customer_type.business_model.as_str()
                     ),
                 ),
-                ("fields", &fields.join(", ")),
+                ("fields", &lang.list(&fields)),
             ],
         )
     )
@@ -621,12 +621,11 @@ impl Screen for OpenAccountWizard {
                 line_at(frame, area, row, Line::raw(truncate(&text, room)));
             }
         } else if let Some(customer_type) = self.customer_type() {
-            let text = format!(
-                " {}: {} ({})",
-                lang.t("open.customer_type"),
-                inert(&customer_type.name),
-                nature_text(lang, customer_type.nature)
+            let chosen = lang.aside(
+                &inert(&customer_type.name),
+                nature_text(lang, customer_type.nature),
             );
+            let text = format!(" {}", lang.labelled(lang.t("open.customer_type"), &chosen));
             line_at(frame, area, 1, Line::raw(truncate(&text, room)));
             if self.step == WizardStep::CustomerType {
                 line_at(

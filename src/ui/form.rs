@@ -5,10 +5,10 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use tui_input::Input;
 
-use super::chrome::centred;
+use super::chrome::{centred, clear};
 use super::inert::inert;
 use super::text::{fit, truncate, width, window};
 use super::theme::Theme;
@@ -204,7 +204,7 @@ pub fn list(
     empty: &str,
     theme: &Theme,
 ) {
-    frame.render_widget(Clear, area);
+    clear(frame, area);
     let block = Block::bordered()
         .border_set(theme.border())
         .title(Span::styled(format!(" {title} "), theme.title()));

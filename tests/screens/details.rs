@@ -44,7 +44,10 @@ pub(crate) fn sample_details() -> CustomerDetails {
                 kind: "card_purchase".into(),
                 amount: Money::from_cents(-12_000),
                 volume: Some(Volume::from_litres(34_782)),
-                payment_method: Some("cash".into()),
+                payment_method: Some(meterdesk::db::cards::PaymentMethod {
+                    code: "cash".into(),
+                    name: "Cash".into(),
+                }),
                 receipt_no: Some(123),
             }],
         },

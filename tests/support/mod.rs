@@ -6,6 +6,7 @@ pub mod billing_desk;
 pub mod card_desk;
 pub mod card_rig;
 pub mod commit_cutter;
+pub mod desk;
 pub mod pg;
 pub mod stalling_relay;
 pub mod tmux;
