@@ -387,7 +387,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
                 frame,
                 rest,
                 &COLUMNS,
-                &rows,
+                (&rows, 0),
                 (!rows.is_empty()).then_some(view.selected),
                 empty,
                 lang,
