@@ -119,7 +119,8 @@ impl Screen for Details {
             frame.render_widget(Paragraph::new(loading), area);
             return;
         };
-        draw_lines(frame, area, lines(details, app.lang, app.zone, theme));
+        let lines = lines(details, app.lang, (app.zone, area.width), theme);
+        draw_lines(frame, area, lines);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -178,10 +179,11 @@ fn fields(lang: Lang, pairs: &[(&str, Option<String>)]) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// The details as lines for a screen `room` cells wide, times in `zone`.
 fn lines(
     details: &CustomerDetails,
     lang: Lang,
-    zone: FixedOffset,
+    (zone, room): (FixedOffset, u16),
     theme: &Theme,
 ) -> Vec<Line<'static>> {
     let heading = |key: &str| Line::from(Span::styled(format!(" {}", lang.t(key)), theme.title()));
@@ -271,25 +273,29 @@ fn lines(
             .volume
             .map(|v| format!("{v} m³"))
             .unwrap_or_default();
-        lines.push(Line::raw(format!(
-            "   {}  {} {:>11} {:>12}  {} {}",
+        let numbers = format!(
+            "   {}  {} {:>11} {:>12}  ",
             local(&transaction.at, zone),
             fit(&coded(lang, "details.tx_", &transaction.kind), 13, false),
             transaction.amount,
             volume,
-            fit(
-                &transaction
-                    .payment_method
-                    .as_ref()
-                    .map(|method| payment_method_name(lang, method))
-                    .unwrap_or_default(),
-                14,
-                false
-            ),
-            transaction
-                .receipt_no
-                .map(|n| format!("#{n}"))
-                .unwrap_or_default(),
+        );
+        let receipt = transaction
+            .receipt_no
+            .map(|n| format!("#{n}"))
+            .unwrap_or_default();
+        // The receipt number is read out whole: the method's name gives way to it.
+        let method_room = usize::from(room)
+            .saturating_sub(width(&numbers) + 1 + width(&receipt))
+            .min(METHOD_CELLS);
+        let method = transaction
+            .payment_method
+            .as_ref()
+            .map(|method| payment_method_name(lang, method))
+            .unwrap_or_default();
+        lines.push(Line::raw(format!(
+            "{numbers}{} {receipt}",
+            fit(&method, method_room as u16, false)
         )));
     }
     lines.push(heading("details.owners"));
@@ -333,6 +339,9 @@ fn previous_owner(lang: Lang, nature: &str, kept: &[(String, String)]) -> String
         .collect::<Vec<_>>()
         .join(lang.t("punct.clauses"))
 }
+
+/// Cells of a recent transaction's payment method, when the line has the room.
+const METHOD_CELLS: usize = 14;
 
 /// The card line, and what the meter has made of the last purchase on it.
 fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {
