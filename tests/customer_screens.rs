@@ -10,6 +10,7 @@ use crossterm::event::KeyCode;
 use deadpool_postgres::Object;
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
+use meterdesk::i18n::Lang;
 use meterdesk::screens::account::AccountScreen;
 use meterdesk::screens::bills::BillsScreen;
 use meterdesk::screens::details::Details;
@@ -21,21 +22,20 @@ use meterdesk::tools::demo;
 use support::desk::Desk;
 use support::pg::{TestDb, fresh_db};
 
-impl Desk {
-    /// Demo data, and the clerk signed in through the keys.
-    async fn signed_in() -> (TestDb, Object, Desk) {
-        let db = fresh_db().await;
-        let mut client = db.pool.get().await.unwrap();
-        let summary = demo::load(&mut client, 60, |_| {}).await.unwrap();
-        let clerk = summary
-            .operators
-            .iter()
-            .find(|operator| operator.login == "clerk")
-            .expect("the demo data has a clerk");
-        let mut desk = Desk::new(support::desk_services(&db.conn_str));
-        desk.sign_in("clerk", &clerk.password).await;
-        (db, client, desk)
-    }
+/// Demo data, and the clerk signed in through the keys.
+async fn signed_in() -> (TestDb, Object, Desk) {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    let summary = demo::load(&mut client, 60, |_| {}).await.unwrap();
+    let clerk = summary
+        .operators
+        .iter()
+        .find(|operator| operator.login == "clerk")
+        .expect("the demo data has a clerk");
+    let mut desk = Desk::new(&db.conn_str, Lang::En);
+    desk.sign_in("clerk", &clerk.password).await;
+    assert!(desk.app.screen.is::<CustomerTable>());
+    (db, client, desk)
 }
 
 fn person(name: &str, mobile: &str) -> BasicInfo {
@@ -65,7 +65,7 @@ async fn phone_and_address(client: &Object, customer_id: i64) -> (String, String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn open_modify_and_transfer_through_the_screens() {
-    let (_db, mut client, mut desk) = Desk::signed_in().await;
+    let (_db, mut client, mut desk) = signed_in().await;
 
     // Open: step 1 lists the types; typing filters them.
     desk.key(KeyCode::Char('o')).await;
@@ -244,7 +244,7 @@ async fn open_modify_and_transfer_through_the_screens() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
-    let (_db, client, mut desk) = Desk::signed_in().await;
+    let (_db, client, mut desk) = signed_in().await;
     let number: i64 = client
         .query_one(
             "SELECT c.customer_no FROM customer c JOIN account a ON a.customer_id = c.id
@@ -351,7 +351,7 @@ async fn stored_owner(client: &Object, customer_id: i64) -> [Option<String>; 6] 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_advance_when_configured_moves_on_and_swallows_the_clerks_tab() {
-    let (_db, client, mut desk) = Desk::signed_in().await;
+    let (_db, client, mut desk) = signed_in().await;
     desk.app.auto_advance = true;
     let customer = select_a_transferable_customer(&client, &mut desk).await;
     desk.key(KeyCode::Char('t')).await;
@@ -392,7 +392,7 @@ async fn auto_advance_when_configured_moves_on_and_swallows_the_clerks_tab() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pasted_tab_or_line_break_is_text_in_the_field_it_lands_in() {
-    let (_db, client, mut desk) = Desk::signed_in().await;
+    let (_db, client, mut desk) = signed_in().await;
     let customer = select_a_transferable_customer(&client, &mut desk).await;
     desk.key(KeyCode::Char('t')).await;
     desk.paste("李四").await;
@@ -425,7 +425,7 @@ async fn a_pasted_tab_or_line_break_is_text_in_the_field_it_lands_in() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_paste_then_f2_is_answered_on_the_first_f2() {
-    let (_db, client, mut desk) = Desk::signed_in().await;
+    let (_db, client, mut desk) = signed_in().await;
     let customer = select_a_transferable_customer(&client, &mut desk).await;
     let before = stored_owner(&client, customer).await;
     desk.key(KeyCode::Char('m')).await;
@@ -457,7 +457,7 @@ async fn a_long_paste_then_f2_is_answered_on_the_first_f2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn home_from_a_price_scheme_is_one_key_and_asks_over_unsaved_typing() {
-    let (_db, client, mut desk) = Desk::signed_in().await;
+    let (_db, client, mut desk) = signed_in().await;
     let customer = select_a_transferable_customer(&client, &mut desk).await;
     let before = stored_owner(&client, customer).await;
     desk.key(KeyCode::Enter).await;
@@ -497,7 +497,7 @@ async fn home_from_a_price_scheme_is_one_key_and_asks_over_unsaved_typing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_out_asks_first_and_logout_works_from_anywhere() {
-    let (_db, _client, mut desk) = Desk::signed_in().await;
+    let (_db, _client, mut desk) = signed_in().await;
     desk.key(KeyCode::F(3)).await;
     assert!(desk.app.session.is_some(), "F3 on the table asks first");
     assert!(
@@ -514,7 +514,7 @@ async fn signing_out_asks_first_and_logout_works_from_anywhere() {
     desk.key(KeyCode::F(3)).await;
     assert!(desk.app.session.is_none(), "F3 again signs out");
 
-    let (_db, _client, mut desk) = Desk::signed_in().await;
+    let (_db, _client, mut desk) = signed_in().await;
     desk.key(KeyCode::Enter).await;
     assert!(desk.app.screen.is::<Details>());
     desk.command("logout").await;
@@ -530,7 +530,7 @@ async fn signing_out_asks_first_and_logout_works_from_anywhere() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_replaces_the_screen_it_was_typed_on() {
-    let (_db, client, mut desk) = Desk::signed_in().await;
+    let (_db, client, mut desk) = signed_in().await;
     select_a_transferable_customer(&client, &mut desk).await;
     desk.key(KeyCode::Enter).await;
     desk.command("meters").await;

@@ -213,7 +213,20 @@ async fn an_opening_and_a_transfer_typed_in_one_burst_land_every_field() {
     tmux.wait_for("Cust.No.", PATIENCE);
 
     // Open an account: every key in one burst, Tab after every field of step 2 (the full
-    // mobile and the household size among them), nothing waited for.
+    // mobile and the household size among them), nothing waited for; in step 3 the second
+    // meter is chosen with Enter (which opens nothing) and F2 opens the account on it.
+    let second_meter: String = client
+        .query_one(
+            "SELECT m.meter_no FROM meter m
+             JOIN customer_type_meter_type a ON a.meter_type_id = m.meter_type_id
+             JOIN customer_type t ON t.id = a.customer_type_id
+             WHERE m.status = 'uninstalled' AND t.name LIKE '%Residential card%'
+             ORDER BY m.meter_no OFFSET 1 LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("meter_no");
     let opening = [
         "王小明",
         "11010519491231002X",
@@ -230,13 +243,14 @@ async fn an_opening_and_a_transfer_typed_in_one_burst_land_every_field() {
         Stroke::Key("PageDown"),
     ];
     strokes.extend(tab_after_each(&opening));
-    strokes.extend([Stroke::Key("PageDown"), Stroke::Key("F2")]);
+    strokes.extend(["PageDown", "Down", "Enter", "F2"].map(Stroke::Key));
     let keys = strokes
         .iter()
         .filter(|stroke| matches!(stroke, Stroke::Key(_)))
         .count();
     println!(
-        "keys beyond the typed data to open a personal account, Tab after every field: {keys}"
+        "keys beyond the typed data to open a personal account, Tab after every field, \
+         the second meter chosen: {keys}"
     );
     tmux.burst(&strokes);
     tmux.wait_until("the new customer's row", PATIENCE, |screen| {
@@ -262,6 +276,16 @@ async fn an_opening_and_a_transfer_typed_in_one_burst_land_every_field() {
         .unwrap()
         .get("name");
     assert!(type_name.contains("Residential card"), "{type_name}");
+    let installed: String = client
+        .query_one(
+            "SELECT m.meter_no FROM customer c JOIN meter m ON m.id = c.meter_id
+             WHERE c.customer_no = $1",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .get("meter_no");
+    assert_eq!(installed, second_meter, "the meter Enter chose");
 
     // Transfer it: one burst again, the address pasted with a line break inside, then both
     // F2s (the confirmation, then yes).

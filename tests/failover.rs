@@ -26,6 +26,7 @@ use meterdesk::app::state::{DbStatus, MessageKind, Msg};
 use meterdesk::db::embedded::APP_DATABASE;
 use meterdesk::db::session::{Sessions, role_name};
 use meterdesk::db::{DbError, Deadlines, HealthProbe, books, migrate};
+use meterdesk::i18n::Lang;
 use meterdesk::screens::modify::ModifyView;
 use meterdesk::screens::table::CustomerTable;
 use meterdesk::tools::demo;
@@ -57,7 +58,7 @@ async fn the_desk_carries_on_while_the_standby_takes_over() {
     let desk = || {
         let sessions = Sessions::with_replica(&pair.url(), Some(&pair.replica()), 2, DEADLINES)
             .expect("the pair's settings");
-        Desk::new(support::services_on(sessions))
+        Desk::on(support::services_on(sessions), Lang::En)
     };
 
     // The searching desk, on a task of its own for the whole run.
@@ -190,7 +191,7 @@ async fn reads_go_to_the_primary_while_the_replica_cannot_be_reached() {
     let nowhere = "host=/tmp/meterdesk-no-replica-here port=5432";
     let sessions =
         Sessions::with_replica(&db.conn_str, Some(nowhere), 2, DEADLINES).expect("the settings");
-    let mut desk = Desk::new(support::services_on(sessions));
+    let mut desk = Desk::on(support::services_on(sessions), Lang::En);
     desk.sign_in("clerk", &password).await;
     find(&mut desk, numbers[0]).await;
     let table = desk.app.screen.module::<CustomerTable>();

@@ -326,7 +326,9 @@ async fn a_roles_permissions_are_changed_but_administration_is_never_left_to_nob
     let mut admin = Desk::sign_in(&db, "boss", TEST_PASSWORD).await;
     admin.command("roles").await;
     assert!(
-        admin.screen().contains("operator.maintain"),
+        admin
+            .screen()
+            .contains(&Lang::En.permission_name("operator.maintain")),
         "{}",
         admin.screen()
     );

@@ -77,6 +77,9 @@ pub struct Field {
     pub input: Input,
     /// What is wrong with it, in the clerk's language; drawn next to the field.
     pub error: Option<String>,
+    /// The text is the desk's offer (`Form::offer`), not typed: the first character typed
+    /// replaces it, a cursor or deletion key keeps it for editing.
+    pub offered: bool,
 }
 
 impl Field {
@@ -87,6 +90,7 @@ impl Field {
             required,
             input: Input::default(),
             error: None,
+            offered: false,
         }
     }
 
@@ -196,20 +200,28 @@ impl Field {
             | FieldKind::Date => halfwidth_key(key),
             _ => key,
         };
+        // A character typed over an offer replaces it, as a field selected on entry would: a
+        // clerk typing ahead a value of their own never appends it to the offer.
+        let replaces = self.offered && matches!(key.code, KeyCode::Char(_));
+        let kept = if replaces { "" } else { self.value() };
         match (key.code, &self.kind) {
             (KeyCode::Char(c), FieldKind::Digits { len })
-                if !c.is_ascii_digit() || self.value().chars().count() >= *len =>
+                if !c.is_ascii_digit() || kept.chars().count() >= *len =>
             {
                 return false;
             }
             (KeyCode::Char(c), FieldKind::Date)
-                if !(c.is_ascii_digit() || c == '-') || self.value().len() >= 10 =>
+                if !(c.is_ascii_digit() || c == '-') || kept.len() >= 10 =>
             {
                 return false;
             }
             _ => {}
         }
         let before = self.value().to_owned();
+        self.offered = false;
+        if replaces {
+            self.input.reset();
+        }
         self.input.handle_event(&Event::Key(key));
         self.value() != before
     }
@@ -324,7 +336,20 @@ impl Form {
 
     /// Sets a field's text (loading stored values); call [`Form::mark_saved`] after loading.
     pub fn set(&mut self, index: usize, text: &str) {
-        self.fields[index].input = Input::new(text.to_owned());
+        let field = &mut self.fields[index];
+        field.input = Input::new(text.to_owned());
+        field.offered = false;
+    }
+
+    /// Offers `text` in field `index`, a value the desk knows (the premises address for a new
+    /// owner): shown as it would be saved, but not typed — the first character typed replaces
+    /// it, a cursor or deletion key edits it. Offering does not make the form dirty.
+    pub fn offer(&mut self, index: usize, text: &str) {
+        self.set(index, text);
+        self.fields[index].offered = true;
+        if let Some(saved) = self.pristine.get_mut(index) {
+            *saved = text.to_owned();
+        }
     }
 
     /// The text of field `index`.

@@ -378,6 +378,8 @@ pub struct CustomerTypeOption {
     pub business_model: crate::domain::customer_rules::BusinessModel,
     /// The meter types its customers' meters may have.
     pub meter_type_ids: Vec<i64>,
+    /// The name of the price scheme it charges by; none for a type that does not charge.
+    pub price_scheme: Option<String>,
 }
 
 /// Every customer type with the meter types it allows, by name.
@@ -389,8 +391,10 @@ pub async fn customer_type_options(
         "SELECT t.id, t.name, t.nature, t.business_model,
                 ARRAY(SELECT m.meter_type_id FROM customer_type_meter_type m
                       WHERE m.customer_type_id = t.id ORDER BY m.meter_type_id)
-                    AS meter_type_ids
-         FROM customer_type t ORDER BY t.name",
+                    AS meter_type_ids,
+                s.name AS price_scheme
+         FROM customer_type t LEFT JOIN price_scheme s ON s.id = t.price_scheme_id
+         ORDER BY t.name",
         &[],
         |row| {
             Ok(CustomerTypeOption {
@@ -399,6 +403,7 @@ pub async fn customer_type_options(
                 nature: word(row, "nature")?,
                 business_model: word(row, "business_model")?,
                 meter_type_ids: row.get("meter_type_ids"),
+                price_scheme: row.get("price_scheme"),
             })
         },
     )

@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::cancel::Cancellable;
+use super::cards::PaymentMethod;
 use crate::domain::money::{Money, Volume};
 use crate::domain::search::CustomerSearch;
 
@@ -741,7 +742,7 @@ pub struct TransactionSummary {
     /// Signed: its effect on the balance.
     pub amount: Money,
     pub volume: Option<Volume>,
-    pub payment_method: Option<String>,
+    pub payment_method: Option<PaymentMethod>,
     pub receipt_no: Option<i64>,
 }
 
@@ -814,10 +815,11 @@ pub async fn details(
             &by_customer,
         ),
         client.query(
-            "SELECT x.created_at, x.kind, x.amount, x.volume, x.payment_method_code,
-                    x.receipt_no
+            "SELECT x.created_at, x.kind, x.amount, x.volume,
+                    x.payment_method_code AS method_code, m.name AS method, x.receipt_no
              FROM account a
              JOIN ledger_transaction x ON x.account_id = a.id
+             LEFT JOIN payment_method m ON m.code = x.payment_method_code
              WHERE a.customer_id = $1
              ORDER BY x.created_at DESC, x.id DESC
              LIMIT $2",
@@ -881,7 +883,7 @@ pub async fn details(
                     kind: row.get("kind"),
                     amount: row.get("amount"),
                     volume: row.get("volume"),
-                    payment_method: row.get("payment_method_code"),
+                    payment_method: PaymentMethod::of_row(row),
                     receipt_no: row.get("receipt_no"),
                 })
                 .collect(),

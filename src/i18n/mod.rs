@@ -86,9 +86,14 @@ impl Lang {
     pub fn permission_names(self, codes: &[&str]) -> String {
         codes
             .iter()
-            .map(|code| self.name_of(&format!("permission_name.{}", code.replace('.', "_")), code))
+            .map(|code| self.permission_name(code))
             .collect::<Vec<_>>()
             .join(self.t("permission_name.or"))
+    }
+
+    /// A permission by its name in words; one the catalogue does not know by its code.
+    pub fn permission_name(self, code: &str) -> String {
+        self.name_of(&format!("permission_name.{}", code.replace('.', "_")), code)
     }
 
     /// A meterdesk role by its name; a role the catalogue does not know by its code.
@@ -98,11 +103,30 @@ impl Lang {
 
     /// Roles (codes) by their names, as a list.
     pub fn roles_named(self, codes: &[String]) -> String {
-        codes
-            .iter()
-            .map(|code| self.role_name(code))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let names: Vec<String> = codes.iter().map(|code| self.role_name(code)).collect();
+        self.list(&names)
+    }
+
+    /// Names as a list, as this language writes one (`a, b`; Chinese `a、b`).
+    pub fn list(self, items: &[impl AsRef<str>]) -> String {
+        let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+        items.join(self.t("punct.list"))
+    }
+
+    /// `main (aside)`, in this language's parentheses (Chinese writes them full-width).
+    pub fn aside(self, main: &str, aside: &str) -> String {
+        self.tf("punct.aside", &[("main", &main), ("aside", &aside)])
+    }
+
+    /// `label: value`, in this language's colon.
+    pub fn labelled(self, label: &str, value: &str) -> String {
+        self.tf("punct.labelled", &[("label", &label), ("value", &value)])
+    }
+
+    /// An audit action (`customer.open`) by its name; one the catalogue does not know by its
+    /// code.
+    pub fn audit_action(self, code: &str) -> String {
+        self.name_of(&format!("audit_action.{}", code.replace('.', "_")), code)
     }
 
     /// The text of `key`, or `code` itself when the catalogue has none: role and permission
@@ -259,7 +283,11 @@ mod tests {
             "cashier".to_owned(),
         ];
         assert_eq!(Lang::En.roles_named(&roles), "Clerk, Supervisor, cashier");
-        assert_eq!(Lang::Zh.roles_named(&roles), "收费员, 主管, cashier");
+        assert_eq!(Lang::Zh.roles_named(&roles), "收费员、主管、cashier");
+        assert_eq!(Lang::Zh.aside("居民", "个人"), "居民（个人）");
+        assert_eq!(Lang::En.labelled("Name", "Li"), "Name: Li");
+        assert_eq!(Lang::Zh.audit_action("customer.open"), "开户");
+        assert_eq!(Lang::Zh.audit_action("plugin.thing"), "plugin.thing");
     }
 
     #[test]

@@ -104,6 +104,20 @@ impl BasicForm {
         self.form.set(index, text);
     }
 
+    /// A fresh form for the next owner of the premises `info` describes: the address (a
+    /// statistical point's location) offered, since the water is used where it was
+    /// (`Form::offer`: typing replaces it).
+    pub fn for_next_owner(info: &BasicInfo) -> BasicForm {
+        let mut basic = BasicForm::new(info.nature());
+        for (field, value) in info.values() {
+            if let (Field::Address | Field::Location, Some(premises)) = (field, value) {
+                let index = basic.index(field);
+                basic.form.offer(index, &premises);
+            }
+        }
+        basic
+    }
+
     /// A form of `nature` that keeps what was typed in `typed` in the fields both have (the
     /// customer type changed in step 1: the name, mobile or address still apply).
     pub fn keeping(nature: Nature, typed: &BasicForm) -> BasicForm {

@@ -12,12 +12,14 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 use tokio_postgres::Client;
 
 use super::account::AccountScreen;
 use super::basic_info::{below, customer_write, line_at, tell_after_leaving};
 use super::legend::{BACK, framed, usual};
 use super::receipt::{ReceiptKept, keep_and_show};
+use super::reference::common::{Sideways, more_columns};
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
@@ -31,7 +33,7 @@ use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::form;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, widths_for};
+use crate::ui::table::{Column, header_of, line_of, table_width, widths_for};
 use crate::ui::theme::Theme;
 
 /// The bills of one customer.
@@ -51,6 +53,7 @@ pub struct BillsScreen {
     /// Bills were paid or voided here (or paid by a deposit over this screen): the screen below
     /// is told when this one is left.
     bills_changed: bool,
+    sideways: Sideways,
 }
 
 impl BillsScreen {
@@ -65,6 +68,7 @@ impl BillsScreen {
             voiding: None,
             receipt: None,
             bills_changed: false,
+            sideways: Sideways::default(),
         }
     }
 
@@ -425,6 +429,20 @@ impl Screen for BillsScreen {
             let loading = format!("  {}", lang.t("customers.loading"));
             return line_at(frame, area, 0, Line::raw(loading));
         };
+        // The minimums hold every figure a bill can have: no row is measured.
+        let widths = widths_for::<[String; 0]>(&COLUMNS, &[], area.width);
+        let hidden = table_width(&widths).saturating_sub(area.width);
+        let shift = self.sideways.0.min(hidden);
+        let shifted = |frame: &mut Frame, y: u16, line: Line| {
+            if y < area.height {
+                let row = Rect {
+                    y: area.y + y,
+                    height: 1,
+                    ..area
+                };
+                frame.render_widget(Paragraph::new(line).scroll((0, shift)), row);
+            }
+        };
         let head = lang.tf(
             "bills.account",
             &[
@@ -437,7 +455,10 @@ impl Screen for BillsScreen {
             frame,
             area,
             0,
-            Line::from(Span::styled(format!(" {head}"), theme.title())),
+            Line::from(Span::styled(
+                format!(" {}{head}", more_columns(lang, hidden > 0)),
+                theme.title(),
+            )),
         );
         if let Some(receipt) = &self.receipt {
             let title = Line::styled(format!(" {}", lang.t("acct.receipt_title")), theme.title());
@@ -447,14 +468,7 @@ impl Screen for BillsScreen {
             }
             return;
         }
-        // The minimums hold every figure a bill can have: no row is measured.
-        let widths = widths_for::<[String; 0]>(&COLUMNS, &[], area.width);
-        line_at(
-            frame,
-            area,
-            1,
-            header_of(&COLUMNS, &widths, lang, theme.header()),
-        );
+        shifted(frame, 1, header_of(&COLUMNS, &widths, lang, theme.header()));
         if bills.bills.is_empty() {
             let none = format!(" {}", lang.t("bills.none"));
             return line_at(frame, area, 2, Line::from(Span::styled(none, theme.dim())));
@@ -490,7 +504,7 @@ impl Screen for BillsScreen {
                 Style::new()
             };
             let line = line_of(&COLUMNS, &cells, &widths, style, COLUMNS.len());
-            line_at(frame, area, 2 + shown as u16, line);
+            shifted(frame, 2 + shown as u16, line);
         }
         let pane = below(area, 3 + rows as u16);
         if let Some((_, form)) = &self.voiding {
@@ -511,6 +525,10 @@ impl Screen for BillsScreen {
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         if self.void_key(key, command, hub) {
+            return true;
+        }
+        // The minimums hold every figure: no row is measured.
+        if self.sideways.on_key(&key, &COLUMNS, &[], hub.app) {
             return true;
         }
         // The receipt stays in view until the clerk moves on.

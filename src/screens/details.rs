@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 
 use super::basic_info::label_key;
 use super::legend::{BACK, framed, usual};
+use super::receipt::payment_method_name;
 use super::row_actions::{ROW_ACTIONS, act_on, row_permission};
 use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -120,7 +121,8 @@ impl Screen for Details {
             frame.render_widget(Paragraph::new(loading), area);
             return;
         };
-        draw_lines(frame, area, lines(details, app.lang, app.zone, theme));
+        let lines = lines(details, app.lang, (app.zone, area.width), theme);
+        draw_lines(frame, area, lines);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -179,10 +181,11 @@ fn fields(lang: Lang, pairs: &[(&str, Option<String>)]) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// The details as lines for a screen `room` cells wide, times in `zone`.
 fn lines(
     details: &CustomerDetails,
     lang: Lang,
-    zone: FixedOffset,
+    (zone, room): (FixedOffset, u16),
     theme: &Theme,
 ) -> Vec<Line<'static>> {
     let heading = |key: &str| Line::from(Span::styled(format!(" {}", lang.t(key)), theme.title()));
@@ -193,13 +196,15 @@ fn lines(
             theme.title(),
         ),
         Span::raw(format!(
-            "   {} · {} ({})",
+            "   {} · {}",
             inert(&details.customer_type.name),
-            coded(lang, "details.nature_", &details.customer_type.nature),
-            coded(
-                lang,
-                "details.model_",
-                &details.customer_type.business_model
+            lang.aside(
+                &coded(lang, "details.nature_", &details.customer_type.nature),
+                &coded(
+                    lang,
+                    "details.model_",
+                    &details.customer_type.business_model
+                ),
             ),
         )),
     ])];
@@ -270,17 +275,29 @@ fn lines(
             .volume
             .map(|v| format!("{v} m³"))
             .unwrap_or_default();
-        lines.push(Line::raw(format!(
-            "   {}  {} {:>11} {:>12}  {:<14} {}",
+        let numbers = format!(
+            "   {}  {} {:>11} {:>12}  ",
             local(&transaction.at, zone),
             fit(&coded(lang, "details.tx_", &transaction.kind), 13, false),
             transaction.amount,
             volume,
-            inert(transaction.payment_method.as_deref().unwrap_or("")),
-            transaction
-                .receipt_no
-                .map(|n| format!("#{n}"))
-                .unwrap_or_default(),
+        );
+        let receipt = transaction
+            .receipt_no
+            .map(|n| format!("#{n}"))
+            .unwrap_or_default();
+        // The receipt number is read out whole: the method's name gives way to it.
+        let method_room = usize::from(room)
+            .saturating_sub(width(&numbers) + 1 + width(&receipt))
+            .min(METHOD_CELLS);
+        let method = transaction
+            .payment_method
+            .as_ref()
+            .map(|method| payment_method_name(lang, method))
+            .unwrap_or_default();
+        lines.push(Line::raw(format!(
+            "{numbers}{} {receipt}",
+            fit(&method, method_room as u16, false)
         )));
     }
     lines.push(heading("details.owners"));
@@ -319,11 +336,14 @@ fn previous_owner(lang: Lang, nature: &str, kept: &[(String, String)]) -> String
         .into_iter()
         .map(|(field, key, value)| {
             let label = field.map_or_else(|| inert(key), |field| lang.t(label_key(field)).into());
-            format!("{label}: {}", inert(value))
+            lang.labelled(&label, &inert(value))
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(lang.t("punct.clauses"))
 }
+
+/// Cells of a recent transaction's payment method, when the line has the room.
+const METHOD_CELLS: usize = 14;
 
 /// The card line, and what the meter has made of the last purchase on it.
 fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {

@@ -93,12 +93,12 @@ fn refusal_key(outcome: &ModifyOutcome) -> &'static str {
 
 /// The fields' labels, in the order the form of `nature` shows them.
 fn field_names(lang: Lang, nature: Nature, fields: &[Field]) -> String {
-    Field::of(nature)
+    let names: Vec<&str> = Field::of(nature)
         .iter()
         .filter(|field| fields.contains(field))
         .map(|field| lang.t(label_key(*field)))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    lang.list(&names)
 }
 
 impl ModifyView {

@@ -1,7 +1,8 @@
 //! The account-opening wizard (`o` / `:open` on the customer table): customer type → basic
 //! information → meter, PgDn / PgUp between the steps. Step 3 lists the type's uninstalled
-//! meters, searched in the database by number prefix as typed; F2 or Enter there opens the
-//! account in one transaction, with its idempotency key.
+//! meters, searched in the database by number prefix as typed, under a summary of what will be
+//! opened; Enter there chooses a meter, F2 opens the account in one transaction, with its
+//! idempotency key.
 
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -13,7 +14,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::basic_info::{
     BasicForm, answer_save, below, customer_write, key_to_form, label_key, line_at, nature_text,
-    operator, refused_while_saving, who,
+    operator, refused_while_saving,
 };
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
 use crate::app::requests::{Progress, Read, Services};
@@ -71,11 +72,19 @@ pub struct MeterPick {
     /// The `after` of every page down to the one on screen (keyset paging).
     pub pages: Vec<Option<String>>,
     pub loading: bool,
+    /// The meter Enter chose; kept while the clerk searches and moves through the list.
+    pub chosen: Option<Meter>,
 }
 
 impl MeterPick {
     pub fn selected_meter(&self) -> Option<&Meter> {
         self.rows.get(self.selected)
+    }
+
+    /// The meter F2 opens the account on: the one Enter chose, else the highlighted row (a
+    /// clerk who takes the next meter on the shelf presses F2 at once).
+    pub fn meter(&self) -> Option<&Meter> {
+        self.chosen.as_ref().or_else(|| self.selected_meter())
     }
 }
 
@@ -230,6 +239,7 @@ impl OpenAccountWizard {
         self.type_form.is_dirty()
             || self.basic.as_ref().is_some_and(|b| b.form.is_dirty())
             || !self.meters.search.value().is_empty()
+            || self.meters.chosen.is_some()
     }
 
     /// The form of the step on screen; step 3 has none (its list takes the keys).
@@ -269,8 +279,10 @@ impl OpenAccountWizard {
                     // drops them with the search).
                     self.fetch_meters(None, false, 0, hub);
                     hub.app.type_ahead.push_front(Typed::Key(key));
-                } else {
+                } else if command == Some(Command::Save) {
                     self.open_account(hub);
+                } else {
+                    self.choose_meter(hub);
                 }
             }
             (KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete, _)
@@ -355,6 +367,11 @@ impl OpenAccountWizard {
                 match basic.validate(lang, hub.app.id_policy) {
                     Some(info) => {
                         self.info = Some(info);
+                        // A meter chosen for a type since changed in step 1 may not fit it.
+                        let allowed = self.customer_type().map(|t| t.meter_type_ids.clone());
+                        self.meters.chosen.take_if(|meter| {
+                            !allowed.is_some_and(|ids| ids.contains(&meter.meter_type_id))
+                        });
                         self.step = WizardStep::Meter;
                         hub.app.message = None;
                         self.fetch_meters(None, false, 0, hub);
@@ -368,18 +385,38 @@ impl OpenAccountWizard {
         }
     }
 
-    /// F2 in step 3: opens the account in one transaction.
+    /// Whether the highlighted row can be taken: not while the list on screen does not answer
+    /// the search yet (its request was parked), nor from an empty list (said why, if not).
+    fn highlighted_ready(&self, hub: &mut Hub) -> bool {
+        let key = if self.meters.loading {
+            "open.meters_loading"
+        } else if self.meters.selected_meter().is_none() {
+            "open.choose_meter"
+        } else {
+            return true;
+        };
+        hub.say(MessageKind::Error, hub.app.lang.t(key));
+        false
+    }
+
+    /// Enter in step 3: the highlighted meter is the one the account opens on.
+    fn choose_meter(&mut self, hub: &mut Hub) {
+        if !self.highlighted_ready(hub) {
+            return;
+        }
+        self.meters.chosen = self.meters.selected_meter().cloned();
+        hub.app.message = None;
+    }
+
+    /// F2 in step 3: opens the account in one transaction, on the chosen meter.
     fn open_account(&mut self, hub: &mut Hub) {
         let (Some(customer_type), Some(info)) = (self.customer_type(), self.info.clone()) else {
             return;
         };
-        if self.meters.loading {
-            // The list on screen does not answer the search yet (its request was parked).
-            hub.say(MessageKind::Error, hub.app.lang.t("open.meters_loading"));
+        if self.meters.chosen.is_none() && !self.highlighted_ready(hub) {
             return;
         }
-        let Some(meter) = self.meters.selected_meter() else {
-            hub.say(MessageKind::Error, hub.app.lang.t("open.choose_meter"));
+        let Some(meter) = self.meters.meter() else {
             return;
         };
         let request = OpenAccount {
@@ -411,6 +448,7 @@ impl OpenAccountWizard {
                 } else {
                     "open.meter_not_allowed"
                 };
+                self.meters.chosen = None;
                 self.fetch_meters(None, false, 0, hub);
                 hub.say(MessageKind::Error, lang.t(key));
             }
@@ -423,7 +461,67 @@ impl OpenAccountWizard {
     }
 }
 
-/// Whether a meter search sent as typed is on its way.
+/// Step 3's summary above the meter list: the type, the data typed, the meter.
+const SUMMARY_ROWS: u16 = 3;
+
+/// The chosen type with its nature, how its customers pay and the price scheme it charges by.
+fn type_summary(lang: Lang, customer_type: &CustomerTypeOption) -> String {
+    let scheme = customer_type
+        .price_scheme
+        .as_deref()
+        .map_or_else(|| lang.t("open_summary.no_scheme").into(), inert);
+    let text = lang.tf(
+        "open_summary.type",
+        &[
+            ("type", &inert(&customer_type.name)),
+            ("nature", &nature_text(lang, customer_type.nature)),
+            (
+                "model",
+                &coded(
+                    lang,
+                    "details.model_",
+                    customer_type.business_model.as_str(),
+                ),
+            ),
+            ("scheme", &scheme),
+        ],
+    );
+    format!(" {text}")
+}
+
+/// What step 2 took, every value given, in the form's order.
+fn data_summary(lang: Lang, info: &BasicInfo) -> String {
+    let values: Vec<String> = info
+        .values()
+        .into_iter()
+        .filter_map(|(_, value)| value.map(|v| inert(&v).into_owned()))
+        .collect();
+    let text = lang.tf("open_summary.data", &[("data", &values.join(" · "))]);
+    format!(" {text}")
+}
+
+/// The meter F2 opens the account on, and whether Enter chose it or it is only highlighted.
+fn meter_summary(app: &App, pick: &MeterPick) -> String {
+    let text = match pick.meter() {
+        None => app.t("open_summary.no_meter"),
+        Some(meter) => {
+            let key = if pick.chosen.is_some() {
+                "open_summary.meter_chosen"
+            } else {
+                "open_summary.meter_highlighted"
+            };
+            app.tf(
+                key,
+                &[
+                    ("meter", &inert(&meter.meter_no)),
+                    ("type", &inert(&meter.meter_type)),
+                ],
+            )
+        }
+    };
+    format!(" {text}")
+}
+
 /// What choosing `customer_type` means, under it in step 1: how its customers pay, and the
 /// information step 2 will ask for.
 fn type_means(lang: Lang, customer_type: &CustomerTypeOption) -> String {
@@ -444,12 +542,13 @@ fn type_means(lang: Lang, customer_type: &CustomerTypeOption) -> String {
                         customer_type.business_model.as_str()
                     ),
                 ),
-                ("fields", &fields.join(", ")),
+                ("fields", &lang.list(&fields)),
             ],
         )
     )
 }
 
+/// Whether a meter search sent as typed is on its way.
 fn searching_as_typed(app: &App) -> bool {
     asking(app, |request| {
         request
@@ -510,16 +609,23 @@ impl Screen for OpenAccountWizard {
             Line::from(Span::styled(format!(" {step}"), theme.title())),
         );
         let room = usize::from(area.width);
-        if let Some(customer_type) = self.customer_type() {
-            let mut text = format!(
-                " {}: {} ({})",
-                lang.t("open.customer_type"),
-                inert(&customer_type.name),
-                nature_text(lang, customer_type.nature)
-            );
-            if let (WizardStep::Meter, Some(info)) = (self.step, &self.info) {
-                text.push_str(&format!(" · {}", inert(&who(info))));
+        if let (WizardStep::Meter, Some(customer_type), Some(info)) =
+            (self.step, self.customer_type(), &self.info)
+        {
+            let summary = [
+                type_summary(lang, customer_type),
+                data_summary(lang, info),
+                meter_summary(app, &self.meters),
+            ];
+            for (row, text) in (1..).zip(summary) {
+                line_at(frame, area, row, Line::raw(truncate(&text, room)));
             }
+        } else if let Some(customer_type) = self.customer_type() {
+            let chosen = lang.aside(
+                &inert(&customer_type.name),
+                nature_text(lang, customer_type.nature),
+            );
+            let text = format!(" {}", lang.labelled(lang.t("open.customer_type"), &chosen));
             line_at(frame, area, 1, Line::raw(truncate(&text, room)));
             if self.step == WizardStep::CustomerType {
                 line_at(
@@ -556,7 +662,7 @@ impl Screen for OpenAccountWizard {
                 line_at(
                     frame,
                     area,
-                    2,
+                    SUMMARY_ROWS + 1,
                     Line::from(Span::styled(
                         format!("  {}", meter_columns(&header)),
                         theme.dim(),
@@ -579,8 +685,9 @@ impl Screen for OpenAccountWizard {
                 } else {
                     lang.t("open.no_meters")
                 };
-                let height = (METER_PAGE as u16 + 3).min(body.height);
-                let boxed = Rect { height, ..body };
+                let list = below(area, SUMMARY_ROWS + 2);
+                let height = (METER_PAGE as u16 + 3).min(list.height);
+                let boxed = Rect { height, ..list };
                 form::list(
                     frame,
                     boxed,

@@ -370,11 +370,19 @@ impl ScreenRequest for KeepReport {
 /// A payment method in the desk's language: the catalogue's name for the codes it knows
 /// (`payment_method.cash`), else the name the utility gave it.
 pub fn payment_method_name(lang: Lang, method: &PaymentMethod) -> String {
-    let key = format!("payment_method.{}", method.code);
-    match lang.t(&key) {
-        text if text == key => inert(&method.name).into_owned(),
-        text => text.to_owned(),
-    }
+    catalogue_method_name(lang, &method.code).unwrap_or_else(|| inert(&method.name).into_owned())
+}
+
+/// A payment method known only by its code (a customer type's list): the catalogue's name, else
+/// the code.
+pub fn payment_method_of_code(lang: Lang, code: &str) -> String {
+    catalogue_method_name(lang, code).unwrap_or_else(|| inert(code).into_owned())
+}
+
+fn catalogue_method_name(lang: Lang, code: &str) -> Option<String> {
+    let key = format!("payment_method.{code}");
+    let text = lang.t(&key);
+    (text != key).then(|| text.to_owned())
 }
 
 /// The payment methods to choose from: each code stored, its name shown.

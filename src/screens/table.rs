@@ -28,7 +28,7 @@ use crate::domain::money::Money;
 use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, table_width, widths_for};
+use crate::ui::table::{Column, header_of, line_of, scrolled_sideways, table_width, widths_for};
 use crate::ui::text::{truncate, width, window};
 use crate::ui::theme::Theme;
 
@@ -138,11 +138,8 @@ impl CustomerTable {
             .map(|row| cells(row, app.lang))
             .collect();
         let screen = app.viewport.0;
-        let hidden = table_width(&widths_for(&COLUMNS, &rows, screen)).saturating_sub(screen);
-        self.sideways = self
-            .sideways
-            .saturating_add_signed(direction * SIDEWAYS_STEP)
-            .min(hidden);
+        let widths = widths_for(&COLUMNS, &rows, screen);
+        self.sideways = scrolled_sideways(self.sideways, direction, &widths, screen);
     }
 
     /// Up/Down: move within the page; past its edge, fetch one more row and scroll.
@@ -431,9 +428,6 @@ fn cells(row: &CustomerRow, lang: Lang) -> [String; 10] {
 /// those cells of two rows instead of two whole rows, which keeps it cheap on a slow SSH link
 /// (`meterdesk bench` counts the bytes) while the number and name are what the eye looks for.
 const SELECTION_COLUMNS: usize = 2;
-
-/// Cells a Left or Right moves the rows.
-const SIDEWAYS_STEP: i16 = 10;
 
 /// The rows of a page: the lines for tables, less the line that shows the selected row whole.
 fn page_rows(app: &App) -> usize {

@@ -1,5 +1,6 @@
 //! Transfer an account to a new owner (`t` on the customer table): the balance and unpaid
-//! bills are read with the nature of water usage; the new owner's information, then a
+//! bills are read with the nature of water usage; the new owner's information (the premises
+//! address offered, `BasicForm::for_next_owner`), then a
 //! confirmation with the balance that stays; F2 there transfers. Unpaid bills refuse it before
 //! anything else, and offer to take the payment first: F2 again opens the customer's bills,
 //! and leaving them after a payment reads the preview again.
@@ -368,7 +369,7 @@ impl Screen for TransferView {
                     let text = lang.tf("transfer.closed", &[("number", &number)]);
                     hub.say(MessageKind::Error, text);
                 }
-                Some(read) => self.basic = Some(BasicForm::new(read.info.nature())),
+                Some(read) => self.basic = Some(BasicForm::for_next_owner(&read.info)),
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
             }
         } else if let Some(preview) = reply.of::<Option<TransferPreview>>() {

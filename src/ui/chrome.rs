@@ -23,6 +23,24 @@ pub fn centred(area: Rect, w: u16, h: u16) -> Rect {
     cell
 }
 
+/// Clears `area` for a box drawn over the screen. A wide (CJK) character just left of it is
+/// blanked too: its second half covers the box's first column, and the terminal would never
+/// be sent the border drawn there.
+pub fn clear(frame: &mut Frame, area: Rect) {
+    frame.render_widget(Clear, area);
+    let Some(left) = area.x.checked_sub(1) else {
+        return;
+    };
+    let buffer = frame.buffer_mut();
+    for y in area.top()..area.bottom() {
+        if let Some(cell) = buffer.cell_mut((left, y))
+            && width(cell.symbol()) > 1
+        {
+            cell.set_symbol(" ");
+        }
+    }
+}
+
 /// A box of `w`×`h` cells centred in `area` over what is drawn there: a border titled
 /// `title`, and `lines` wrapped at words inside it (`trim`: without the spaces that start a
 /// wrapped line).
@@ -40,7 +58,7 @@ pub fn popup(
     let block = Block::bordered()
         .border_set(theme.border())
         .title(Span::styled(format!(" {title} "), theme.title()));
-    frame.render_widget(Clear, boxed);
+    clear(frame, boxed);
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim }).block(block),
         boxed,

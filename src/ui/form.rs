@@ -5,10 +5,10 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use tui_input::Input;
 
-use super::chrome::centred;
+use super::chrome::{centred, clear};
 use super::inert::inert;
 use super::text::{fit, truncate, width, window};
 use super::theme::Theme;
@@ -104,6 +104,12 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
             // An error can quote stored text (a conflict shows the value saved meanwhile).
             let note = truncate(&format!(" ! {}", inert(error)), room.saturating_sub(used));
             spans.push(Span::styled(note, theme.error()));
+        } else if field.offered {
+            let note = truncate(
+                &format!(" {}", lang.t("form_offer.note")),
+                room.saturating_sub(used),
+            );
+            spans.push(Span::styled(note, theme.dim()));
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), row);
         if focused && form.lookup.is_none() {
@@ -198,7 +204,7 @@ pub fn list(
     empty: &str,
     theme: &Theme,
 ) {
-    frame.render_widget(Clear, area);
+    clear(frame, area);
     let block = Block::bordered()
         .border_set(theme.border())
         .title(Span::styled(format!(" {title} "), theme.title()));

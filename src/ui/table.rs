@@ -104,6 +104,18 @@ pub fn line_of(
     Line::from(spans)
 }
 
+/// Cells a Left or Right moves a table that does not fit on the screen.
+const SIDEWAYS_STEP: i16 = 10;
+
+/// The sideways scroll of a table of columns `widths` wide on a screen `screen` cells wide,
+/// after a Left (`-1`) or a Right (`1`): a step, within what does not fit.
+pub fn scrolled_sideways(scroll: u16, direction: i16, widths: &[u16], screen: u16) -> u16 {
+    let hidden = table_width(widths).saturating_sub(screen);
+    scroll
+        .saturating_add_signed(direction * SIDEWAYS_STEP)
+        .min(hidden)
+}
+
 /// The width of a table of columns `widths` wide, a space between them.
 pub fn table_width(widths: &[u16]) -> u16 {
     widths.iter().sum::<u16>() + widths.len().saturating_sub(1) as u16

@@ -28,6 +28,7 @@ fn customer_types() -> Vec<CustomerTypeOption> {
             nature: Nature::Personal,
             business_model: BusinessModel::MeterPrepaid,
             meter_type_ids: vec![1],
+            price_scheme: Some("居民阶梯水价".into()),
         },
         CustomerTypeOption {
             id: 2,
@@ -35,6 +36,7 @@ fn customer_types() -> Vec<CustomerTypeOption> {
             nature: Nature::Enterprise,
             business_model: BusinessModel::Postpaid,
             meter_type_ids: vec![2],
+            price_scheme: None,
         },
     ]
 }
@@ -193,7 +195,7 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
 
     // The second try opens it; the table searches for the new customer.
     answer(&mut app, &next, Reply::screen(meter_page(4, 2)));
-    let sent = press(&mut app, KeyCode::Enter);
+    let sent = press(&mut app, KeyCode::F(2));
     let opened = OpenedAccount {
         customer_id: 77,
         customer_no: CustomerNumber::from_serial(1_002_345).unwrap(),
@@ -207,6 +209,55 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
     };
     assert_eq!(table.search.value(), number);
     assert!(only(&next).of::<Fetch>().is_some());
+}
+
+/// Step 3 sums up what F2 will open; Enter on a meter chooses it and opens nothing, F2 opens
+/// the account on the chosen meter wherever the highlight went since.
+#[test]
+fn enter_on_a_meter_chooses_it_and_f2_opens_the_account() {
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
+    let screen = render(&app);
+    for summed_up in [
+        "Type: 居民卡表 (personal) · card meter, prepaid · scheme 居民阶梯水价",
+        "Customer: 张伟 · 13800138000 · 北京市朝阳区建国路88号",
+        "Meter: M00030001 (Card DN15), highlighted · Enter chooses · F2 opens",
+    ] {
+        assert!(screen.contains(summed_up), "{summed_up}\n{screen}");
+    }
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Enter);
+    assert!(sent.is_empty(), "Enter chooses, it does not open: {sent:?}");
+    press(&mut app, KeyCode::Down);
+    let screen = render(&app);
+    assert!(
+        screen.contains("Meter: M00030002 (Card DN15), chosen · F2 opens the account"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("open_account_step_3_a_meter_chosen", screen);
+    let sent = press(&mut app, KeyCode::F(2));
+    let Some(OpenAccount { meter_id: 2, .. }) = only(&sent).of::<OpenAccount>() else {
+        panic!("F2 opens on the chosen meter: {sent:?}")
+    };
+}
+
+#[test]
+fn open_account_step_3_sums_up_in_zh() {
+    let mut app = signed_in(Lang::Zh);
+    let sent = press(&mut app, KeyCode::Char('o'));
+    answer(&mut app, &sent, Reply::screen(customer_types()));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    type_text(&mut app, "张伟");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "13800138000");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "北京市朝阳区建国路88号");
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 13)));
+    insta::assert_snapshot!("open_account_step_3_zh", render(&app));
 }
 
 #[test]
@@ -389,6 +440,11 @@ fn transfer_confirms_with_the_balance_that_stays() {
         panic!("{sent:?}")
     };
     assert_eq!(info.values()[0].1.as_deref(), Some("李娜"));
+    assert_eq!(
+        info.values()[3],
+        (Field::Address, Some("北京市海淀区中关村大街1号".to_owned())),
+        "what the clerk typed replaced the premises address offered"
+    );
     answer(
         &mut app,
         &sent,
@@ -399,6 +455,44 @@ fn transfer_confirms_with_the_balance_that_stays() {
     );
     assert!(app.screen.is::<CustomerTable>());
     assert!(render(&app).contains("120.50 stayed"));
+}
+
+/// The new owner's address is the premises' as offered: Tab keeps it, a cursor key edits it.
+#[test]
+fn transfer_offers_the_premises_address() {
+    let mut app = transfer_screen(Decimal::ZERO, 0);
+    let screen = render(&app);
+    assert!(
+        screen.contains("北京市朝阳区建国路88号")
+            && screen.contains("← as now; typing replaces it"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("transfer_offers_the_premises_address", screen);
+    let screen = render(&transfer_screen_on(signed_in(Lang::Zh), Decimal::ZERO, 0));
+    assert!(screen.contains("直接输入即替换"), "{screen}");
+    assert!(
+        !meterdesk::app::Screen::unsaved(app.screen.module::<TransferView>().unwrap()),
+        "an offer is not typing: leaving does not ask"
+    );
+    type_text(&mut app, "李娜");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "13712345678");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::End);
+    type_text(&mut app, "3单元");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let Some(Transfer { info, .. }) = only(&sent).of::<Transfer>() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        info.values()[3],
+        (
+            Field::Address,
+            Some("北京市朝阳区建国路88号3单元".to_owned())
+        )
+    );
 }
 
 #[test]
@@ -551,20 +645,20 @@ fn enter_before_the_typed_meter_search_answers_chooses_from_its_answer() {
     assert_eq!(app.type_ahead.len(), 2);
     // The typed search answers: Enter chooses from it; the key after it is applied after it.
     let next = answer(&mut app, &search, Reply::screen(meter_page(90, 2)));
-    let Some(OpenAccount { meter_id: 90, .. }) = only(&next).of::<OpenAccount>() else {
-        panic!("Enter chose the first meter of the typed search: {next:?}")
-    };
+    let chosen = wizard(&app).meters.chosen.as_ref().map(|meter| meter.id);
     assert_eq!(
-        app.type_ahead.len(),
-        1,
-        "the key after Enter waits for the opening"
+        chosen,
+        Some(90),
+        "Enter chose the first meter of the typed search"
     );
-    let fresh = answer(&mut app, &next, Reply::screen(OpenOutcome::MeterTaken));
-    answer(&mut app, &fresh, Reply::screen(meter_page(90, 2)));
+    assert!(app.type_ahead.is_empty());
     assert_eq!(
         wizard(&app).meters.search.value(),
         "9x",
         "the key typed after Enter was not lost"
+    );
+    assert!(
+        matches!(only(&next).of::<UninstalledMeters>(), Some(UninstalledMeters { prefix, .. }) if prefix == "9x")
     );
 }
 

@@ -44,7 +44,10 @@ pub(crate) fn sample_details() -> CustomerDetails {
                 kind: "card_purchase".into(),
                 amount: Money::from_cents(-12_000),
                 volume: Some(Volume::from_litres(34_782)),
-                payment_method: Some("cash".into()),
+                payment_method: Some(meterdesk::db::cards::PaymentMethod {
+                    code: "cash".into(),
+                    name: "Cash".into(),
+                }),
                 receipt_no: Some(123),
             }],
         },
@@ -96,6 +99,30 @@ fn details_of_the_selected_customer() {
         panic!("F3 goes back to the table")
     };
     assert_eq!(table.selected, 1, "with the same row selected");
+}
+
+/// A long receipt number is never cut at 80×24: the payment method's name gives way.
+#[test]
+fn a_long_receipt_number_is_shown_whole() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Enter);
+    let mut details = sample_details();
+    let transaction = &mut details.account.recent_transactions[0];
+    transaction.receipt_no = Some(123_456_789);
+    transaction.payment_method = Some(meterdesk::db::cards::PaymentMethod {
+        code: "bank_transfer".into(),
+        name: "Bank transfer".into(),
+    });
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Found(Some(Box::new(details)))),
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("Bank tr… #123456789"),
+        "the whole receipt number: {screen}"
+    );
 }
 
 /// The details of a card customer (`sample_details`), as `signed_in`'s clerk or as whoever

@@ -217,6 +217,23 @@ fn bills_screen(lang: Lang) -> App {
     app
 }
 
+/// Narrower than its columns, the bills table scrolls sideways with Left/Right instead of
+/// cutting the due date and the status.
+#[test]
+fn the_bills_scroll_sideways_at_60x20() {
+    let mut app = bills_screen(Lang::En);
+    update(&mut app, Msg::Resize(60, 20));
+    let start = render_at(&app, (60, 20));
+    assert!(start.contains("← → more columns"), "{start}");
+    insta::assert_snapshot!("bills_at_60x20", start);
+    for _ in 0..2 {
+        press(&mut app, KeyCode::Right);
+    }
+    let scrolled = render_at(&app, (60, 20));
+    assert!(scrolled.contains("Status"), "{scrolled}");
+    insta::assert_snapshot!("bills_at_60x20_scrolled", scrolled);
+}
+
 #[test]
 fn bills_are_paid_oldest_first_after_a_confirmation() {
     let mut app = bills_screen(Lang::En);

@@ -978,6 +978,52 @@ fn customer_type_row(id: i64, name: &str, customers: i64) -> CustomerTypeRow {
     }
 }
 
+/// Narrower than its columns, a reference list scrolls sideways with Left/Right, as the
+/// customer table does, and its title line says so; the meter list too.
+#[test]
+fn reference_lists_scroll_sideways_at_60x20() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
+    update(&mut app, Msg::Resize(60, 20));
+    reply(
+        &mut app,
+        sent[0].0,
+        CustomerTypeReply::Rows {
+            rows: vec![
+                customer_type_row(1, "居民卡表", 250_000),
+                customer_type_row(2, "Spare type", 0),
+            ],
+            choices: Default::default(),
+        },
+    );
+    let start = render_at(&app, (60, 20));
+    assert!(
+        start.contains("← → more columns") && !start.contains("250000"),
+        "{start}"
+    );
+    insta::assert_snapshot!("customer_types_at_60x20", start);
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Right);
+    }
+    let scrolled = render_at(&app, (60, 20));
+    assert!(
+        scrolled.contains("250000"),
+        "the last column shows: {scrolled}"
+    );
+    insta::assert_snapshot!("customer_types_at_60x20_scrolled", scrolled);
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Left);
+    }
+    assert_eq!(render_at(&app, (60, 20)), start, "Left brings it back");
+
+    let mut app = meters_screen();
+    update(&mut app, Msg::Resize(60, 20));
+    press(&mut app, KeyCode::Down);
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Right);
+    }
+    insta::assert_snapshot!("meters_at_60x20_scrolled", render_at(&app, (60, 20)));
+}
+
 #[test]
 fn customer_types_refusals_are_shown_clearly() {
     let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");

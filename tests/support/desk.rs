@@ -1,5 +1,5 @@
-//! A desk driven through the keys: every request `update` sends is executed by
-//! `requests::execute` against the database and answered, in order, as the runner would.
+//! The app driven through `update` against a real database: every request a key leads to is
+//! executed by `requests::execute` and answered, in order, as the runner would.
 
 use std::collections::VecDeque;
 
@@ -8,7 +8,6 @@ use meterdesk::app::requests::Services;
 use meterdesk::app::state::Msg;
 use meterdesk::app::{App, KeyMap, requests, update};
 use meterdesk::i18n::Lang;
-use meterdesk::screens::table::CustomerTable;
 use meterdesk::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -20,21 +19,25 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// The app in English at the sign-in screen, running against `services`.
-    pub fn new(services: Services) -> Desk {
+    /// The sign-in screen in `lang`, on the server of `conn_str`.
+    pub fn new(conn_str: &str, lang: Lang) -> Desk {
+        Desk::on(super::desk_services(conn_str), lang)
+    }
+
+    /// The sign-in screen in `lang`, running against `services`.
+    pub fn on(services: Services, lang: Lang) -> Desk {
         Desk {
-            app: meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default()),
+            app: meterdesk::screens::app(KeyMap::default(), lang, Default::default()),
             services,
         }
     }
 
-    /// Signs in through the keys; the customer table is the first screen.
+    /// Signs in through the keys.
     pub async fn sign_in(&mut self, login: &str, password: &str) {
         self.text(login).await;
         self.key(KeyCode::Enter).await;
         self.text(password).await;
         self.key(KeyCode::Enter).await;
-        assert!(self.app.screen.is::<CustomerTable>(), "{}", self.screen());
     }
 
     /// One key, and every request it leads to executed and answered, in order.
@@ -79,8 +82,13 @@ impl Desk {
         }
     }
 
+    /// The screen at 80×24.
     pub fn screen(&self) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        self.screen_at((80, 24))
+    }
+
+    pub fn screen_at(&self, (columns, rows): (u16, u16)) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(columns, rows)).unwrap();
         terminal.draw(|frame| ui::draw(frame, &self.app)).unwrap();
         terminal.backend().to_string()
     }

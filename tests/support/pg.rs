@@ -92,6 +92,12 @@ impl TestDb {
     pub fn pool_of(&self, login: &str) -> Pool {
         pool_from_conn_str(&self.operator_conn_str(login), 4).expect("an operator's pool")
     }
+
+    /// Runs `sql` on this database as the cluster's superuser: for fixtures only it may write
+    /// (with `session_replication_role`, past the triggers that guard the books).
+    pub async fn execute_as_superuser(&self, sql: &str) {
+        execute(&cluster().superuser_connection_string(&self.name), sql).await;
+    }
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();

@@ -31,7 +31,10 @@ pub fn lines(
                 .to_string(),
         ),
         ("audit_log.operator", operator_text(row, lang)),
-        ("audit_log.action", inert(&row.action).into_owned()),
+        (
+            "audit_log.action",
+            inert(&lang.audit_action(&row.action)).into_owned(),
+        ),
         ("audit_log.entity", entity_text(row, lang)),
         (
             "audit_log.customer",

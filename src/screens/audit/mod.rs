@@ -370,7 +370,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
                     vec![
                         local(&row.at, app.zone),
                         entry::operator_text(row, lang),
-                        inert(&row.action).into_owned(),
+                        inert(&lang.audit_action(&row.action)).into_owned(),
                         entry::entity_text(row, lang),
                         row.customer_no
                             .map(|no| format!("{no:08}"))
@@ -387,7 +387,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
                 frame,
                 rest,
                 &COLUMNS,
-                &rows,
+                (&rows, 0),
                 (!rows.is_empty()).then_some(view.selected),
                 empty,
                 lang,

@@ -121,13 +121,25 @@ impl ListKind for RoleList {
 
     /// Its permissions, all of them.
     fn detail(row: &RoleRow, lang: Lang) -> Option<String> {
-        Some(lang.tf(
-            "operators.role_permissions",
-            &[
-                ("role", &lang.role_name(&row.code)),
-                ("permissions", &inert(&row.permissions.join(", "))),
-            ],
-        ))
+        Some(
+            lang.tf(
+                "operators.role_permissions",
+                &[
+                    ("role", &lang.role_name(&row.code)),
+                    (
+                        "permissions",
+                        &inert(
+                            &lang.list(
+                                &row.permissions
+                                    .iter()
+                                    .map(|code| lang.permission_name(code))
+                                    .collect::<Vec<_>>(),
+                            ),
+                        ),
+                    ),
+                ],
+            ),
+        )
     }
 
     fn form(&self, row: Option<&RoleRow>, _command: Command, _app: &App) -> Option<RefForm> {

@@ -15,7 +15,7 @@ use crate::app::{App, Command, Hub};
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed};
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, widths_for};
+use crate::ui::table::{Column, header_of, line_of, scrolled_sideways, table_width, widths_for};
 use crate::ui::theme::Theme;
 
 /// An import dialog (meters, readings): the path `form`, the two `hints` under it, then the
@@ -208,25 +208,28 @@ pub(crate) fn note(text: &str, theme: &Theme) -> Line<'static> {
 }
 
 /// A table: a header line, then the rows that fit, scrolled so the selection shows (the
-/// audit viewer's too).
+/// audit viewer's too), and `sideways` cells to the left when its columns need more than the
+/// screen (`Sideways`). True when some columns are off screen.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn table(
     frame: &mut Frame,
     area: Rect,
     columns: &[Column],
-    rows: &[Vec<String>],
+    (rows, sideways): (&[Vec<String>], u16),
     selected: Option<usize>,
     empty: &str,
     lang: Lang,
     theme: &Theme,
-) {
+) -> bool {
     let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let widths = widths_for(columns, rows, area.width);
+    let hidden = table_width(&widths).saturating_sub(area.width);
+    let scroll = (0, sideways.min(hidden));
     let header_line = header_of(columns, &widths, lang, theme.header());
-    frame.render_widget(Paragraph::new(header_line), header);
+    frame.render_widget(Paragraph::new(header_line).scroll(scroll), header);
     if rows.is_empty() {
         frame.render_widget(Paragraph::new(note(empty, theme)), body);
-        return;
+        return hidden > 0;
     }
     let height = usize::from(body.height).max(1);
     let first = selected.map_or(0, |s| (s + 1).saturating_sub(height));
@@ -244,5 +247,43 @@ pub(crate) fn table(
             line_of(columns, cells, &widths, style, 1)
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), body);
+    frame.render_widget(Paragraph::new(lines).scroll(scroll), body);
+    hidden > 0
+}
+
+/// A table's scroll sideways (Left/Right while its rows have the focus), as the customer
+/// table's: the lists and the meter list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sideways(pub u16);
+
+impl Sideways {
+    /// Left or Right on a table of `columns` with `rows`: a step within what does not fit on
+    /// the screen. True if the key was one of them.
+    pub(crate) fn on_key(
+        &mut self,
+        key: &KeyEvent,
+        columns: &[Column],
+        rows: &[Vec<String>],
+        app: &App,
+    ) -> bool {
+        let direction = match key.code {
+            KeyCode::Left => -1,
+            KeyCode::Right => 1,
+            _ => return false,
+        };
+        let screen = app.viewport.0;
+        let widths = widths_for(columns, rows, screen);
+        self.0 = scrolled_sideways(self.0, direction, &widths, screen);
+        true
+    }
+}
+
+/// What a title line says when a table's columns are off screen: how to see them (with a
+/// separator after it).
+pub(crate) fn more_columns(lang: Lang, hidden: bool) -> String {
+    if hidden {
+        format!("{} · ", lang.t("whole.sideways"))
+    } else {
+        String::new()
+    }
 }

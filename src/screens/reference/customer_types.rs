@@ -17,6 +17,7 @@ use crate::db::meters::{self, MeterType};
 use crate::db::price_schemes::{self, SchemeRow};
 use crate::domain::customer_rules::{BusinessModel, CustomerTypeProblem, Nature};
 use crate::i18n::Lang;
+use crate::screens::receipt::payment_method_of_code;
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 
@@ -154,7 +155,12 @@ impl ListKind for CustomerTypeList {
         let input = &row.input;
         let charging = match (&row.price_scheme_name, input.charges) {
             (Some(name), true) => {
-                format!("{} ({})", inert(name), input.payment_methods.join(", "))
+                let methods: Vec<String> = input
+                    .payment_methods
+                    .iter()
+                    .map(|code| payment_method_of_code(lang, code))
+                    .collect();
+                lang.aside(&inert(name), &lang.list(&methods))
             }
             _ => lang.t("ref.free").to_owned(),
         };
@@ -162,7 +168,7 @@ impl ListKind for CustomerTypeList {
             inert(&input.name).into_owned(),
             lang.t(nature_key(input.nature)).to_owned(),
             lang.t(business_model_key(input.business_model)).to_owned(),
-            inert(&row.meter_type_names.join(", ")).into_owned(),
+            inert(&lang.list(&row.meter_type_names)).into_owned(),
             charging,
             row.customers.to_string(),
         ]

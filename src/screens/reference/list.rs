@@ -10,6 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Margin, Rect};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::common::{Sideways, more_columns};
 use super::form::RefForm;
 use super::requests::{RefAnswer, RefWork, answer, change_done, send, show_after};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -98,6 +99,7 @@ pub struct ShortList<K: ListKind> {
     /// The command whose change is asked: F2 makes it, anything else cancels.
     pub asking: Option<Command>,
     pub kind: K,
+    pub sideways: Sideways,
 }
 
 /// A short list as it opens: loading its rows.
@@ -109,6 +111,7 @@ impl<K: ListKind> Default for ShortList<K> {
             loading: true,
             asking: None,
             kind: K::default(),
+            sideways: Sideways::default(),
         }
     }
 }
@@ -116,6 +119,10 @@ impl<K: ListKind> Default for ShortList<K> {
 impl<K: ListKind> ShortList<K> {
     pub fn selected_row(&self) -> Option<&K::Row> {
         self.rows.get(self.selected)
+    }
+
+    fn cells(&self, lang: Lang) -> Vec<Vec<String>> {
+        self.rows.iter().map(|row| K::cells(row, lang)).collect()
     }
 
     /// The change `command` (one of the kind's questions) asks about the selected row: asked
@@ -175,16 +182,19 @@ impl<K: ListKind> Screen for ShortList<K> {
             }
             None => rest,
         };
-        let count = lang.tf("ref.count", &[("count", &self.rows.len())]);
-        frame.render_widget(Paragraph::new(super::common::note(&count, theme)), title);
-        let rows: Vec<Vec<String>> = self.rows.iter().map(|row| K::cells(row, lang)).collect();
+        let rows = self.cells(lang);
         let empty = if self.loading {
             lang.t("ref.loading")
         } else {
             lang.t("ref.none")
         };
         let selected = (!self.rows.is_empty()).then_some(self.selected);
-        super::common::table(frame, rest, K::COLUMNS, &rows, selected, empty, lang, theme);
+        let table = (rows.as_slice(), self.sideways.0);
+        let hidden =
+            super::common::table(frame, rest, K::COLUMNS, table, selected, empty, lang, theme);
+        let count = lang.tf("ref.count", &[("count", &self.rows.len())]);
+        let count = format!("{}{count}", more_columns(lang, hidden));
+        frame.render_widget(Paragraph::new(super::common::note(&count, theme)), title);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -208,6 +218,10 @@ impl<K: ListKind> Screen for ShortList<K> {
             {
                 send(hub, request);
             }
+            return true;
+        }
+        let rows = self.cells(hub.app.lang);
+        if self.sideways.on_key(&key, K::COLUMNS, &rows, hub.app) {
             return true;
         }
         let step = match key.code {

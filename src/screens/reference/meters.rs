@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::common::{Sideways, more_columns};
 use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of};
 use super::meter_types::{MeterTypeReply, MeterTypeRequest};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, send};
@@ -47,6 +48,7 @@ pub struct MetersView {
     pub deleting: bool,
     /// For the meter form's type choice.
     pub meter_types: Vec<MeterTypeRow>,
+    pub sideways: Sideways,
 }
 
 impl Default for MetersView {
@@ -60,6 +62,7 @@ impl Default for MetersView {
             loading: true,
             deleting: false,
             meter_types: Vec::new(),
+            sideways: Sideways::default(),
         }
     }
 }
@@ -167,6 +170,27 @@ impl RefWork for MeterRequest {
 }
 
 impl MetersView {
+    /// The rows' cells, as `COLUMNS` head them.
+    fn cells(&self, lang: Lang) -> Vec<Vec<String>> {
+        self.page
+            .rows
+            .iter()
+            .map(|row| {
+                vec![
+                    row.meter.meter_no.clone(),
+                    inert(&row.meter.meter_type).into_owned(),
+                    reading_text(row.meter.initial_electronic_reading),
+                    reading_text(row.meter.initial_mechanical_reading),
+                    lang.t(status_key(&row.status)).to_owned(),
+                    row.customer
+                        .as_ref()
+                        .map(|(no, name)| format!("{no:08} {}", inert(name)))
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect()
+    }
+
     pub fn selected_row(&self) -> Option<&MeterListRow> {
         self.page.rows.get(self.selected)
     }
@@ -419,15 +443,6 @@ impl Screen for MetersView {
             MeterListing::Uninstalled => lang.t("ref.listing_uninstalled"),
             MeterListing::Placed => lang.t("ref.listing_placed"),
         };
-        let line = Line::from(vec![
-            Span::raw(label.clone()),
-            Span::styled(
-                format!("{value}{}", " ".repeat(room.saturating_sub(width(&value)))),
-                style,
-            ),
-            Span::styled(format!("  {listing}"), theme.title()),
-        ]);
-        frame.render_widget(Paragraph::new(line), search_line);
         if self.search_focused {
             let cursor = self.search.visual_cursor().min(room) as u16;
             frame.set_cursor_position((
@@ -435,39 +450,35 @@ impl Screen for MetersView {
                 search_line.y,
             ));
         }
-        let rows: Vec<Vec<String>> = self
-            .page
-            .rows
-            .iter()
-            .map(|row| {
-                vec![
-                    row.meter.meter_no.clone(),
-                    inert(&row.meter.meter_type).into_owned(),
-                    reading_text(row.meter.initial_electronic_reading),
-                    reading_text(row.meter.initial_mechanical_reading),
-                    lang.t(status_key(&row.status)).to_owned(),
-                    row.customer
-                        .as_ref()
-                        .map(|(no, name)| format!("{no:08} {}", inert(name)))
-                        .unwrap_or_default(),
-                ]
-            })
-            .collect();
+        let rows = self.cells(lang);
         let empty = if self.loading {
             lang.t("ref.loading").to_owned()
         } else {
             lang.t("ref.no_meters").to_owned()
         };
-        super::common::table(
+        let hidden = super::common::table(
             frame,
             rest,
             &COLUMNS,
-            &rows,
+            (&rows, self.sideways.0),
             (!self.search_focused && !rows.is_empty()).then_some(self.selected),
             &empty,
             lang,
             theme,
         );
+        let line = Line::from(vec![
+            Span::raw(label.clone()),
+            Span::styled(
+                format!("{value}{}", " ".repeat(room.saturating_sub(width(&value)))),
+                style,
+            ),
+            // The hint first: the listing's name is long, and cut on a narrow screen.
+            Span::styled(
+                format!("  {}{listing}", more_columns(lang, hidden)),
+                theme.title(),
+            ),
+        ]);
+        frame.render_widget(Paragraph::new(line), search_line);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
@@ -494,6 +505,13 @@ impl Screen for MetersView {
             if self.search.value() != before {
                 self.fetch(PageAt::First, PageApply::Search, hub);
             }
+            return true;
+        }
+        if !self.search_focused
+            && self
+                .sideways
+                .on_key(&key, &COLUMNS, &self.cells(hub.app.lang), hub.app)
+        {
             return true;
         }
         let step = match key.code {
