@@ -103,6 +103,26 @@ const WALKS: &[(&str, &[Step])] = &[
     ("arrears", &[Command("arrears")]),
     ("reports", &[Command("reports")]),
     ("password", &[Command("password"), Key(F(2))]),
+    (
+        "close account",
+        &[Customer(OWING), Key(Char('C')), Key(F(2)), Key(F(2))],
+    ),
+    (
+        "close account of a clear customer",
+        &[Customer(PERSONAL), Command("close-account")],
+    ),
+    ("system card", &[Command("system-card"), Key(F(2))]),
+    (
+        "every report",
+        &[
+            Command("reports"),
+            Key(Tab),
+            Key(Tab),
+            Key(Tab),
+            Key(Tab),
+            Key(Tab),
+        ],
+    ),
 ];
 
 /// Makes the walk's data Chinese: runs of two or more English words in any stored text
