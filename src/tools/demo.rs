@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::{Client, Transaction};
 
-use crate::domain::customer_number::{CustomerNumber, LAST_SERIAL};
+use crate::domain::customer_number::{CustomerNumber, SEQUENCE_VALUES};
 use crate::domain::password::generate_password;
 
 use crate::config::Config;
@@ -172,7 +172,8 @@ pub async fn has_customers(client: &Client) -> Result<bool, tokio_postgres::Erro
 }
 
 /// Fills an empty database with `customers` customers and everything around them, in one
-/// transaction: on any error nothing is left behind.
+/// transaction: on any error nothing is left behind, not even a used-up sequence value (the
+/// reference rows' ids apart: see docs/decisions.md).
 pub async fn load(
     client: &mut Client,
     customers: u64,
@@ -195,13 +196,16 @@ pub async fn load(
     if existing > 0 {
         return Err(DemoError::NotEmpty(existing));
     }
-    // Rows take the next values of their sequences, which are then moved past them; the bulk
-    // tables are locked, so nobody else takes any meanwhile.
+    // Rows take the values their sequences would give next, read, not taken: a sequence
+    // taken from is not given back by a rollback. The sequences are moved past the rows as the
+    // load's last statement (`SequenceMoves`). The bulk tables are locked, so no desk inserts
+    // meanwhile.
     let ids = Ids {
         customers,
         customer: next_value(&tx, "customer_id_seq").await?,
         serial: next_value(&tx, "customer_serial").await?,
         meter: next_value(&tx, "meter_id_seq").await?,
+        owner_history: next_value(&tx, "customer_owner_history_id_seq").await?,
         account: next_value(&tx, "account_id_seq").await?,
         receipt: next_value(&tx, "receipt_no_seq").await?,
         bill: next_value(&tx, "bill_id_seq").await?,
@@ -210,11 +214,11 @@ pub async fn load(
         card_no: next_value(&tx, "card_no_seq").await?,
         card_op: next_value(&tx, "card_operation_id_seq").await?,
     };
-    let serials_left = (i64::from(LAST_SERIAL) + 1 - ids.serial) as u64;
-    if customers > serials_left {
+    let numbers_left = (i64::from(*SEQUENCE_VALUES.end()) + 1 - ids.serial).max(0) as u64;
+    if customers > numbers_left {
         return Err(DemoError::TooMany {
             requested: customers,
-            max: serials_left,
+            max: numbers_left,
         });
     }
     let (catalogue, operators) = reference_data(&tx).await?;
@@ -227,34 +231,34 @@ pub async fn load(
     tx.batch_execute("ALTER TABLE ledger_transaction DISABLE TRIGGER ledger_apply_to_balance")
         .await?;
 
-    // Each table's phase, and the sequence its ids were taken from (owner history rows take
-    // theirs from the column's default).
+    // Each table's phase, and the sequence its ids were taken from.
     let tables = [
-        (Phase::Meters, Some(("meter_id_seq", ids.meter))),
-        (Phase::Customers, Some(("customer_id_seq", ids.customer))),
-        (Phase::OwnerHistory, None),
-        (Phase::Accounts, Some(("account_id_seq", ids.account))),
-        (Phase::Receipts, Some(("receipt_no_seq", ids.receipt))),
-        (Phase::Bills, Some(("bill_id_seq", ids.bill))),
+        (Phase::Meters, "meter_id_seq", ids.meter),
+        (Phase::Customers, "customer_id_seq", ids.customer),
         (
-            Phase::Ledger,
-            Some(("ledger_transaction_id_seq", ids.ledger)),
+            Phase::OwnerHistory,
+            "customer_owner_history_id_seq",
+            ids.owner_history,
         ),
-        (Phase::Cards, Some(("card_id_seq", ids.card_id))),
-        (
-            Phase::CardOperations,
-            Some(("card_operation_id_seq", ids.card_op)),
-        ),
+        (Phase::Accounts, "account_id_seq", ids.account),
+        (Phase::Receipts, "receipt_no_seq", ids.receipt),
+        (Phase::Bills, "bill_id_seq", ids.bill),
+        (Phase::Ledger, "ledger_transaction_id_seq", ids.ledger),
+        (Phase::Cards, "card_id_seq", ids.card_id),
+        (Phase::CardOperations, "card_operation_id_seq", ids.card_op),
     ];
-    for (phase, sequence) in tables {
+    let mut moves = SequenceMoves::default();
+    for (phase, sequence, first) in tables {
         timer.start(phase, &mut progress);
         let rows = copy_table(&tx, &catalogue, ids, phase, &mut progress).await?;
-        if let Some((sequence, first)) = sequence {
-            advance(&tx, sequence, first, rows).await?;
+        match phase {
+            // Owner history ids follow the customers (row k's, if any, is first + k).
+            Phase::OwnerHistory => moves.past(sequence, first, customers),
+            _ => moves.past(sequence, first, rows),
         }
         match phase {
-            Phase::Customers => advance(&tx, "customer_serial", ids.serial, rows).await?,
-            Phase::Cards => advance(&tx, "card_no_seq", ids.card_no, rows).await?,
+            Phase::Customers => moves.past("customer_serial", ids.serial, rows),
+            Phase::Cards => moves.past("card_no_seq", ids.card_no, rows),
             _ => {}
         }
         timer.finish(rows);
@@ -279,6 +283,8 @@ pub async fn load(
     timer.finish(0);
 
     timer.start(Phase::Commit, &mut progress);
+    // Last before the commit: only a failing commit can leave the sequences moved.
+    moves.apply(&tx).await?;
     tx.commit().await?;
     timer.finish(0);
     Ok(DemoSummary {
@@ -319,6 +325,7 @@ struct Ids {
     customer: i64,
     serial: i64,
     meter: i64,
+    owner_history: i64,
     account: i64,
     receipt: i64,
     bill: i64,
@@ -343,10 +350,10 @@ impl Ids {
     }
 
     fn customer_number(&self, index: u64) -> i64 {
-        let serial = u32::try_from(self.serial + index as i64)
-            .expect("serial range was checked before the load");
-        let number =
-            CustomerNumber::from_serial(serial).expect("serial range was checked before the load");
+        let value = u32::try_from(self.serial + index as i64)
+            .expect("numbers left were checked before the load");
+        let number = CustomerNumber::from_sequence_value(value)
+            .expect("numbers left were checked before the load");
         i64::from(number.value())
     }
 }
@@ -356,29 +363,43 @@ fn meter_number(index: u64) -> String {
     format!("{:04}{:08}", 2016 + index % 9, index + 1)
 }
 
+/// The value `nextval` would give `sequence` now, without taking it (every sequence of the
+/// schema counts up by one).
 async fn next_value(tx: &Transaction<'_>, sequence: &str) -> Result<i64, DemoError> {
     Ok(tx
-        .query_one("SELECT nextval($1::text::regclass) AS value", &[&sequence])
+        .query_one(
+            &format!(
+                "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END AS value FROM {sequence}"
+            ),
+            &[],
+        )
         .await?
         .get("value"))
 }
 
-/// Moves `sequence` past the `used` values the load took starting at `first`.
-async fn advance(
-    tx: &Transaction<'_>,
-    sequence: &str,
-    first: i64,
-    used: u64,
-) -> Result<(), DemoError> {
-    // nextval already moved the sequence to `first`.
-    if used > 1 {
-        tx.execute(
-            "SELECT setval($1::text::regclass, $2)",
-            &[&sequence, &(first + used as i64 - 1)],
-        )
-        .await?;
+/// Where each sequence goes once the rows are in: past the values the load used.
+#[derive(Default)]
+struct SequenceMoves(Vec<(&'static str, i64)>);
+
+impl SequenceMoves {
+    /// `used` values from `first` on were used.
+    fn past(&mut self, sequence: &'static str, first: i64, used: u64) {
+        if used > 0 {
+            self.0.push((sequence, first + used as i64 - 1));
+        }
     }
-    Ok(())
+
+    /// setval is not undone by a rollback, so this is the load's last statement.
+    async fn apply(self, tx: &Transaction<'_>) -> Result<(), DemoError> {
+        for (sequence, last_used) in self.0 {
+            tx.execute(
+                "SELECT setval($1::text::regclass, $2)",
+                &[&sequence, &last_used],
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 fn utc(at: DateTime<Utc>) -> impl fmt::Display {
@@ -426,7 +447,7 @@ async fn copy_table(
              opened_by, closed_at)"
         }
         Phase::OwnerHistory => {
-            "customer_owner_history (customer_id, previous_owner, transferred_at, transferred_by)"
+            "customer_owner_history (id, customer_id, previous_owner, transferred_at, transferred_by)"
         }
         Phase::Accounts => "account (id, customer_id, kind, balance, opened_at)",
         Phase::Receipts => "receipt (receipt_no, customer_id, operator_id, issued_at)",
@@ -578,7 +599,8 @@ impl HistoryRows<'_> {
 
     fn owner_history(&self, rows: &mut copy::CopyRows) {
         if let Some((owner, at)) = self.catalogue.previous_owner(self.index, self.profile) {
-            rows.field(self.ids.customer_id(self.index))
+            rows.field(self.ids.owner_history + self.index as i64)
+                .field(self.ids.customer_id(self.index))
                 .field(owner)
                 .field(utc(at))
                 .field(self.catalogue.clerk_id)
