@@ -135,18 +135,18 @@ impl Phase {
     fn share(self) -> u32 {
         match self {
             Self::ReferenceData | Self::Commit => 0,
-            Self::Meters => 15,
-            Self::Customers => 145,
+            Self::Meters => 7,
+            Self::Customers => 49,
             Self::OwnerHistory => 1,
-            Self::Accounts => 10,
-            Self::Receipts => 50,
-            Self::Bills => 15,
-            Self::Ledger => 90,
-            Self::Cards => 20,
-            Self::CardOperations => 80,
-            Self::KeysAndIndexes => 360,
-            Self::Statistics => 110,
-            Self::ForeignKeys => 60,
+            Self::Accounts => 3,
+            Self::Receipts => 4,
+            Self::Bills => 9,
+            Self::Ledger => 30,
+            Self::Cards => 2,
+            Self::CardOperations => 7,
+            Self::KeysAndIndexes => 686,
+            Self::Statistics => 98,
+            Self::ForeignKeys => 106,
         }
     }
 }
