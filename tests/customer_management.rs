@@ -14,6 +14,7 @@ use meterdesk::db::customer_changes::{
     self, CustomerBasics, ModifyOutcome, OpenOutcome, OpenedAccount, Opening, TransferOutcome,
 };
 use meterdesk::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome};
+use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::meters::{
     self, ImportChoice, MeterFields, MeterOutcome, MeterTypeFields, MeterTypeOutcome,
 };
@@ -26,6 +27,7 @@ use meterdesk::domain::meter_csv::{
     LineProblem, METER_CSV_TEMPLATE, MeterNo, MeterTypeNames, parse_meter_csv,
 };
 use meterdesk::domain::money::Money;
+use meterdesk::domain::search::classify;
 use meterdesk::i18n::Lang;
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
@@ -534,6 +536,49 @@ async fn customer_types_keep_the_rules_and_a_type_in_use_stays_what_it_is() {
         .await,
         5
     );
+}
+
+#[tokio::test]
+async fn the_customer_after_the_nine_millionth_gets_a_ten_digit_number_and_is_found_by_it() {
+    let Desks {
+        owner,
+        mut supervisor,
+        mut clerk,
+        ..
+    } = with_fixture().await;
+    let prepaid = add_type(&mut supervisor, "Residents", BusinessModel::SystemPrepaid).await;
+    let first_meter = add_meter(&mut supervisor, "P-1", PLAIN_METERS).await;
+    let second_meter = add_meter(&mut supervisor, "P-2", PLAIN_METERS).await;
+    // As if nine million minus one customers had been opened.
+    owner
+        .batch_execute("SELECT setval('customer_serial', 9999998)")
+        .await
+        .unwrap();
+
+    let last_short = open(&mut clerk, prepaid, first_meter).await.customer_no;
+    let first_long = open(&mut clerk, prepaid, second_meter).await.customer_no;
+    assert_eq!(last_short.serial(), 9_999_999);
+    assert_eq!(last_short.to_string().len(), 8);
+    assert_eq!(first_long.serial(), 100_000_000);
+    assert_eq!(first_long.to_string().len(), 10);
+
+    for number in [last_short, first_long] {
+        let search = classify(&number.to_string()).unwrap();
+        let page = customers::page(&**clerk, &search, &PageAt::First, 10)
+            .await
+            .unwrap();
+        let found: Vec<i64> = page.rows.iter().map(|row| row.customer_no).collect();
+        assert_eq!(found, [i64::from(number.value())], "{number}");
+    }
+    // Nine digits are no customer number: the database refuses one too.
+    let refused = owner
+        .execute(
+            "UPDATE customer SET customer_no = 100000000 WHERE customer_no = $1",
+            &[&i64::from(first_long.value())],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(&SqlState::CHECK_VIOLATION));
 }
 
 #[tokio::test]

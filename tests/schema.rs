@@ -4,7 +4,7 @@
 mod support;
 
 use deadpool_postgres::Object;
-use meterdesk::domain::customer_number::CustomerNumber;
+use meterdesk::domain::customer_number::{CustomerNumber, SEQUENCE_VALUES};
 use meterdesk::tools::demo::{self, DemoError};
 use rust_decimal::Decimal;
 use support::pg::fresh_db;
@@ -522,6 +522,76 @@ async fn demo_data_is_consistent() {
 
     let again = demo::load(&mut client, 10, |_| {}).await;
     assert!(matches!(again, Err(DemoError::NotEmpty(2_000))));
+}
+
+/// Where the sequences of the bulk-loaded rows and of customer and card numbers stand.
+async fn demo_sequences(client: &tokio_postgres::Client) -> Vec<(String, Option<i64>)> {
+    client
+        .query(
+            "SELECT sequencename::text AS name, last_value FROM pg_sequences
+             WHERE sequencename IN ('customer_serial', 'card_no_seq', 'receipt_no_seq',
+                   'customer_id_seq', 'meter_id_seq', 'customer_owner_history_id_seq',
+                   'account_id_seq', 'bill_id_seq', 'ledger_transaction_id_seq', 'card_id_seq',
+                   'card_operation_id_seq')
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get("name"), row.get("last_value")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_refused_or_failed_demo_load_uses_up_no_number() {
+    let mut client = client().await;
+    let untouched = demo_sequences(&client).await;
+    assert_eq!(untouched.len(), 11, "{untouched:?}");
+
+    let every_number = u64::from(SEQUENCE_VALUES.end() - SEQUENCE_VALUES.start()) + 1;
+    let refused = demo::load(&mut client, every_number + 1, |_| {}).await;
+    assert!(
+        matches!(refused, Err(DemoError::TooMany { max, .. }) if max == every_number),
+        "{refused:?}"
+    );
+    assert_eq!(demo_sequences(&client).await, untouched);
+
+    // A meter numbered as the demo's first one: the load fails at its very end, when the
+    // meter numbers' unique key is built again.
+    client
+        .batch_execute(
+            "INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+                 VALUES ('in the way', 'postpayment', false, 'DN15', 'Acme');
+             INSERT INTO meter (meter_no, meter_type_id)
+                 SELECT '201600000001', id FROM meter_type WHERE name = 'in the way';",
+        )
+        .await
+        .unwrap();
+    let before = demo_sequences(&client).await;
+    let failed = demo::load(&mut client, 200, |_| {}).await;
+    assert!(matches!(failed, Err(DemoError::Database(_))), "{failed:?}");
+    assert_eq!(demo_sequences(&client).await, before);
+    assert_eq!(
+        scalar::<i64>(&client, "SELECT count(*) FROM customer").await,
+        0
+    );
+
+    client
+        .batch_execute(
+            "DELETE FROM meter WHERE meter_no = '201600000001';
+             DELETE FROM meter_type WHERE name = 'in the way';",
+        )
+        .await
+        .unwrap();
+    demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let first_number: i64 = scalar(&client, "SELECT min(customer_no) FROM customer").await;
+    let first = CustomerNumber::from_sequence_value(*SEQUENCE_VALUES.start()).unwrap();
+    assert_eq!(
+        first_number,
+        i64::from(first.value()),
+        "the first number is the first one"
+    );
 }
 
 #[tokio::test]

@@ -256,14 +256,16 @@ pub async fn open_account(
         };
         let meter_no: String = meter.get("meter_no");
         let meter_type_id: i64 = meter.get("meter_type_id");
-        let serial: i32 = transaction
-            .query_one("SELECT nextval('customer_serial')::integer AS serial", &[])
+        let sequence_value: i32 = transaction
+            .query_one("SELECT nextval('customer_serial')::integer AS value", &[])
             .await?
-            .get("serial");
-        let customer_no = u32::try_from(serial)
+            .get("value");
+        let customer_no = u32::try_from(sequence_value)
             .ok()
-            .and_then(CustomerNumber::from_serial)
-            .ok_or_else(|| DbError::Inconsistent(format!("customer serial {serial}")))?;
+            .and_then(CustomerNumber::from_sequence_value)
+            .ok_or_else(|| {
+                DbError::Inconsistent(format!("customer_serial value {sequence_value}"))
+            })?;
         let customer_no_value = i64::from(customer_no.value());
         let account_kind = business_model.account_kind();
         let columns = Columns::of(opening.info);

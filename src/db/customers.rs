@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use super::DbError;
 use super::cancel::Cancellable;
 use super::cards::PaymentMethod;
+use crate::domain::customer_number::{self, CustomerNumber};
 use crate::domain::money::{Money, Volume};
 use crate::domain::search::CustomerSearch;
 
@@ -479,16 +480,19 @@ const WINDOW: i64 = 10_000;
 fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions {
     let branches = match search {
         CustomerSearch::All => vec!["customer c WHERE TRUE".to_owned()],
-        CustomerSearch::CustomerNo(number) => vec![format!(
-            "customer c WHERE c.customer_no = {}",
-            params.bind(i64::from(number.value()))
-        )],
+        CustomerSearch::CustomerNo(number) => vec![customer_number_branch(*number, params)],
         CustomerSearch::Digits(digits) => {
             let prefix = params.bind(format!("{}%", like_escape(digits)));
             let mut branches = vec![
                 format!("customer c WHERE phone_digits(c.phone) LIKE {prefix}"),
                 meter_prefix_branch(&prefix),
             ];
+            // Ten digits may be a customer number past nine million (domain::search).
+            if digits.len() == customer_number::LONG_LEN
+                && let Ok(number) = digits.parse::<CustomerNumber>()
+            {
+                branches.push(customer_number_branch(number, params));
+            }
             // Card numbers are u32: longer digit strings are no card number.
             if let Ok(card_no) = digits.parse::<u32>() {
                 branches.push(format!(
@@ -504,6 +508,13 @@ fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions
         branches,
         contains: None,
     }
+}
+
+fn customer_number_branch(number: CustomerNumber, params: &mut Params) -> String {
+    format!(
+        "customer c WHERE c.customer_no = {}",
+        params.bind(i64::from(number.value()))
+    )
 }
 
 /// Customers whose meter number starts with the prefix. Joined the obvious way, the planner

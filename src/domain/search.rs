@@ -10,6 +10,9 @@
 //! - 8 digits starting with 0 cannot be a customer number (they run from 10000000): digits.
 //!   Card numbers have nine digits or more (sql/V8), so a card number typed as printed is never
 //!   taken for a customer number.
+//! - 10 digits are read as digits (below), and a valid 10-digit customer number among them is
+//!   found too (the numbers past nine million, `customer_number`): ten digits were a phone or
+//!   card prefix before those numbers existed, and still find what they found.
 //! - other digits, optionally grouped by spaces or dashes as phone numbers are written
 //!   ("138-1234-5678", "010 6512") → digits, separators dropped: phone prefix, meter number
 //!   prefix, card number.
@@ -43,7 +46,7 @@ pub fn classify(typed: &str) -> Result<CustomerSearch, SearchError> {
         return Ok(CustomerSearch::All);
     }
     let bare_digits = typed.bytes().all(|b| b.is_ascii_digit());
-    if bare_digits && typed.len() == customer_number::LEN && !typed.starts_with('0') {
+    if bare_digits && typed.len() == customer_number::SHORT_LEN && !typed.starts_with('0') {
         // Length and digits were checked: only the check digit can be wrong.
         return typed
             .parse()

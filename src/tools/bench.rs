@@ -1,9 +1,11 @@
 //! `meterdesk bench`: how fast the customer table answers on a big database.
 //!
 //! For each kind of search, p50/p95 of the app's path (a pooled connection and
-//! [`customers::page`]) next to the same SQL sent directly on one connection; the first page
-//! against a page 40 000 rows deep reached by keyset; the screen figures; the resident memory
-//! of the running app (`running_app`).
+//! [`customers::page`]) next to the same SQL sent directly on one connection, and their ratio;
+//! the first page against a page 40 000 rows deep reached by keyset; the database's size on
+//! disk per million customers; the screen figures; the resident memory of the running app
+//! (`running_app`). The two sides of each comparison run in turn, one run each, so both meet
+//! the same cache and the same load of the machine's other work.
 
 pub mod running_app;
 
@@ -53,10 +55,8 @@ pub async fn run(
             );
         }
         eprintln!("loading {CUSTOMERS} demo customers…");
-        super::demo::load(&mut direct, CUSTOMERS, |progress| {
-            eprint!("\r{progress}\x1b[K");
-        })
-        .await?;
+        let line = super::demo::ProgressLine::starting_now();
+        super::demo::load(&mut direct, CUSTOMERS, |progress| line.show(progress)).await?;
         eprintln!();
     }
     let direct: &tokio_postgres::Client = &direct;
@@ -65,10 +65,19 @@ pub async fn run(
         .await?
         .get("customers");
     println!("meterdesk bench: {customers} customers, pages of {PAGE} rows, {RUNS} runs each");
+    let bytes: i64 = direct
+        .query_one("SELECT pg_database_size(current_database()) AS bytes", &[])
+        .await?
+        .get("bytes");
+    println!(
+        "database size on disk: {:.2} GB, {:.0} MB per million customers",
+        bytes as f64 / 1e9,
+        bytes as f64 / 1e6 / (customers.max(1) as f64 / 1e6)
+    );
     println!();
     println!(
-        "{:<34} {:>7} {:>9} {:>9} {:>11} {:>11} {:>6}",
-        "search", "rows", "app p50", "app p95", "direct p50", "direct p95", "ratio"
+        "{:<34} {:>7} {:>9} {:>9} {:>11} {:>11} {:>9}",
+        "search", "rows", "app p50", "app p95", "direct p50", "direct p95", "p95 ratio"
     );
     for (label, queries) in search_kinds(direct).await? {
         let searches = queries
@@ -76,23 +85,24 @@ pub async fn run(
             .map(|typed| classify(typed).with_context(|| format!("bench query {typed:?}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let first = customers::page(direct, &searches[0], &PageAt::First, PAGE).await?;
-        let app = time_runs(|run| {
-            let (pool, search) = (&pool, &searches[run % searches.len()]);
-            async move { app_page(pool, search, &PageAt::First).await }
-        })
-        .await?;
-        let direct_runs = time_runs(|run| {
-            let query = PageQuery::new(&searches[run % searches.len()], &PageAt::First, PAGE);
-            async move {
-                direct
-                    .query(query.sql.as_str(), &query.param_refs())
-                    .await?;
-                Ok(())
-            }
-        })
+        let (app, direct_runs) = time_side_by_side(
+            |run| {
+                let (pool, search) = (&pool, &searches[run % searches.len()]);
+                async move { app_page(pool, search, &PageAt::First).await }
+            },
+            |run| {
+                let query = PageQuery::new(&searches[run % searches.len()], &PageAt::First, PAGE);
+                async move {
+                    direct
+                        .query(query.sql.as_str(), &query.param_refs())
+                        .await?;
+                    Ok(())
+                }
+            },
+        )
         .await?;
         println!(
-            "{:<34} {:>7} {:>9} {:>9} {:>11} {:>11} {:>6.2}",
+            "{:<34} {:>7} {:>9} {:>9} {:>11} {:>11} {:>9.2}",
             label,
             first.rows.len(),
             millis(app.p50),
@@ -114,9 +124,12 @@ pub async fn run(
             println!("{:<34} fewer than {DEEP_ROWS} rows", describe(typed));
             continue;
         };
-        let first = time_runs(|_| app_page(&pool, &search, &PageAt::First)).await?;
         let at = PageAt::After(deep);
-        let deep = time_runs(|_| app_page(&pool, &search, &at)).await?;
+        let (first, deep) = time_side_by_side(
+            |_| app_page(&pool, &search, &PageAt::First),
+            |_| app_page(&pool, &search, &at),
+        )
+        .await?;
         println!(
             "{:<34} {:>9} {:>9} {:>12} {:>12} {:>6.2}",
             describe(typed),
@@ -292,26 +305,44 @@ struct Percentiles {
     p95: Duration,
 }
 
-/// Runs `run(i)` a few times to warm up, then [`RUNS`] times timed.
-async fn time_runs<F, Fut>(mut run: F) -> anyhow::Result<Percentiles>
+impl Percentiles {
+    fn of(mut times: Vec<Duration>) -> Self {
+        times.sort();
+        Percentiles {
+            p50: percentile(&times, 0.50),
+            p95: percentile(&times, 0.95),
+        }
+    }
+}
+
+/// Runs `left(i)` and `right(i)` in turn, a few times to warm up, then [`RUNS`] times each
+/// timed: measured one after the other, the second would find the cache the first warmed (or
+/// autovacuum's fresh statistics) and a different load of the machine.
+async fn time_side_by_side<L, LF, R, RF>(
+    mut left: L,
+    mut right: R,
+) -> anyhow::Result<(Percentiles, Percentiles)>
 where
-    F: FnMut(usize) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
+    L: FnMut(usize) -> LF,
+    LF: Future<Output = anyhow::Result<()>>,
+    R: FnMut(usize) -> RF,
+    RF: Future<Output = anyhow::Result<()>>,
 {
     for i in 0..10 {
-        run(i).await?;
+        left(i).await?;
+        right(i).await?;
     }
-    let mut times = Vec::with_capacity(RUNS);
+    let mut left_times = Vec::with_capacity(RUNS);
+    let mut right_times = Vec::with_capacity(RUNS);
     for i in 0..RUNS {
         let started = Instant::now();
-        run(i).await?;
-        times.push(started.elapsed());
+        left(i).await?;
+        left_times.push(started.elapsed());
+        let started = Instant::now();
+        right(i).await?;
+        right_times.push(started.elapsed());
     }
-    times.sort();
-    Ok(Percentiles {
-        p50: percentile(&times, 0.50),
-        p95: percentile(&times, 0.95),
-    })
+    Ok((Percentiles::of(left_times), Percentiles::of(right_times)))
 }
 
 fn millis(duration: Duration) -> String {

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::{Client, Transaction};
 
-use crate::domain::customer_number::{CustomerNumber, LAST_SERIAL};
+use crate::domain::customer_number::{CustomerNumber, SEQUENCE_VALUES};
 use crate::domain::password::generate_password;
 
 use crate::config::Config;
@@ -31,6 +31,8 @@ pub const SEED: u64 = 0x6d65_7465_7264_6573;
 const BULK_TABLES: &[&str] = &[
     "meter",
     "customer",
+    // Filled by the customers' insert trigger (sql/V7), a few rows per customer.
+    "customer_name_char",
     "customer_owner_history",
     "account",
     "receipt",
@@ -81,8 +83,9 @@ pub enum Phase {
     Ledger,
     Cards,
     CardOperations,
-    Statistics,
     KeysAndIndexes,
+    Statistics,
+    ForeignKeys,
     Commit,
 }
 
@@ -99,24 +102,120 @@ impl fmt::Display for Phase {
             Self::Ledger => "ledger transactions",
             Self::Cards => "cards",
             Self::CardOperations => "card operations",
-            Self::KeysAndIndexes => "keys, foreign keys and indexes",
+            Self::KeysAndIndexes => "keys and indexes",
             Self::Statistics => "planner statistics",
+            Self::ForeignKeys => "foreign keys",
             Self::Commit => "commit",
         })
     }
 }
 
-/// Reported as the load goes: the phase and the rows written in it so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Phase {
+    /// Every phase, in the order of the load.
+    const ALL: [Phase; 14] = [
+        Self::ReferenceData,
+        Self::Meters,
+        Self::Customers,
+        Self::OwnerHistory,
+        Self::Accounts,
+        Self::Receipts,
+        Self::Bills,
+        Self::Ledger,
+        Self::Cards,
+        Self::CardOperations,
+        Self::KeysAndIndexes,
+        Self::Statistics,
+        Self::ForeignKeys,
+        Self::Commit,
+    ];
+
+    /// The phase's share of a whole load's time, per mille, as measured at 1 M customers (the
+    /// time of each phase grows with the customers, so the shares hold at other sizes): what
+    /// the estimate of the time left weighs the phases by.
+    fn share(self) -> u32 {
+        match self {
+            Self::ReferenceData | Self::Commit => 0,
+            Self::Meters => 7,
+            Self::Customers => 49,
+            Self::OwnerHistory => 1,
+            Self::Accounts => 3,
+            Self::Receipts => 4,
+            Self::Bills => 9,
+            Self::Ledger => 30,
+            Self::Cards => 2,
+            Self::CardOperations => 7,
+            Self::KeysAndIndexes => 686,
+            Self::Statistics => 98,
+            Self::ForeignKeys => 106,
+        }
+    }
+}
+
+/// Reported as the load goes: the phase, the rows written in it so far, and the share of the
+/// phase done, 0 to 1 (of the customers a table's phase goes through, of the statements that
+/// build keys and indexes).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     pub phase: Phase,
     pub rows: u64,
+    pub of_phase: f64,
+}
+
+impl Progress {
+    /// The share of the whole load done, 0 to 1: the phases before this one, and this one's
+    /// share done.
+    pub fn done(&self) -> f64 {
+        let before: u32 = Phase::ALL
+            .iter()
+            .take_while(|phase| **phase != self.phase)
+            .map(|phase| phase.share())
+            .sum();
+        let all: u32 = Phase::ALL.iter().map(|phase| phase.share()).sum();
+        (f64::from(before) + f64::from(self.phase.share()) * self.of_phase.clamp(0.0, 1.0))
+            / f64::from(all)
+    }
 }
 
 impl fmt::Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {} rows", self.phase, self.rows)
     }
+}
+
+/// The line a load keeps rewriting on the terminal: the phase, how much of the whole load is
+/// done and about how long the rest takes.
+pub struct ProgressLine {
+    started: Instant,
+}
+
+impl ProgressLine {
+    pub fn starting_now() -> Self {
+        ProgressLine {
+            started: Instant::now(),
+        }
+    }
+
+    pub fn show(&self, progress: Progress) {
+        let done = progress.done();
+        let elapsed = self.started.elapsed().as_secs_f64();
+        // Too early, the estimate is noise.
+        let left = if done >= 0.01 {
+            format!(", about {} left", minutes(elapsed * (1.0 - done) / done))
+        } else {
+            String::new()
+        };
+        eprint!(
+            "\r{progress} — {:.0} % done in {}{left}\x1b[K",
+            done * 100.0,
+            minutes(elapsed)
+        );
+    }
+}
+
+/// Seconds as minutes and seconds, e.g. 12:05.
+fn minutes(seconds: f64) -> String {
+    let seconds = seconds.round() as u64;
+    format!("{}:{:02}", seconds / 60, seconds % 60)
 }
 
 /// A generated operator; the password exists nowhere else.
@@ -151,6 +250,15 @@ impl fmt::Display for DemoSummary {
             self.customers,
             self.elapsed.as_secs_f64()
         )?;
+        for phase in &self.phases {
+            writeln!(
+                f,
+                "  {:<32} {:>11} rows {:>8.1} s",
+                phase.phase.to_string(),
+                phase.rows,
+                phase.elapsed.as_secs_f64()
+            )?;
+        }
         writeln!(f, "Operators (the passwords are shown only this once):")?;
         for operator in &self.operators {
             writeln!(
@@ -172,7 +280,8 @@ pub async fn has_customers(client: &Client) -> Result<bool, tokio_postgres::Erro
 }
 
 /// Fills an empty database with `customers` customers and everything around them, in one
-/// transaction: on any error nothing is left behind.
+/// transaction: on any error nothing is left behind, not even a used-up sequence value (the
+/// reference rows' ids apart: see docs/decisions.md).
 pub async fn load(
     client: &mut Client,
     customers: u64,
@@ -183,7 +292,7 @@ pub async fn load(
     timer.start(Phase::ReferenceData, &mut progress);
     let tx = client.transaction().await?;
     tx.batch_execute(&format!(
-        "SET LOCAL maintenance_work_mem = '256MB';
+        "SET LOCAL maintenance_work_mem = '1GB';
          LOCK TABLE {} IN EXCLUSIVE MODE",
         BULK_TABLES.join(", ")
     ))
@@ -195,13 +304,16 @@ pub async fn load(
     if existing > 0 {
         return Err(DemoError::NotEmpty(existing));
     }
-    // Rows take the next values of their sequences, which are then moved past them; the bulk
-    // tables are locked, so nobody else takes any meanwhile.
+    // Rows take the values their sequences would give next, read, not taken: a sequence
+    // taken from is not given back by a rollback. The sequences are moved past the rows as the
+    // load's last statement (`SequenceMoves`). The bulk tables are locked, so no desk inserts
+    // meanwhile.
     let ids = Ids {
         customers,
         customer: next_value(&tx, "customer_id_seq").await?,
         serial: next_value(&tx, "customer_serial").await?,
         meter: next_value(&tx, "meter_id_seq").await?,
+        owner_history: next_value(&tx, "customer_owner_history_id_seq").await?,
         account: next_value(&tx, "account_id_seq").await?,
         receipt: next_value(&tx, "receipt_no_seq").await?,
         bill: next_value(&tx, "bill_id_seq").await?,
@@ -210,11 +322,11 @@ pub async fn load(
         card_no: next_value(&tx, "card_no_seq").await?,
         card_op: next_value(&tx, "card_operation_id_seq").await?,
     };
-    let serials_left = (i64::from(LAST_SERIAL) + 1 - ids.serial) as u64;
-    if customers > serials_left {
+    let numbers_left = (i64::from(*SEQUENCE_VALUES.end()) + 1 - ids.serial).max(0) as u64;
+    if customers > numbers_left {
         return Err(DemoError::TooMany {
             requested: customers,
-            max: serials_left,
+            max: numbers_left,
         });
     }
     let (catalogue, operators) = reference_data(&tx).await?;
@@ -222,54 +334,66 @@ pub async fn load(
     timer.finish(OPERATORS.len() as u64);
 
     let deferred = DeferredConstraints::drop(&tx, BULK_TABLES).await?;
-    // Balances are computed by the generator and written with the accounts; the ledger trigger
-    // would add every transaction a second time.
-    tx.batch_execute("ALTER TABLE ledger_transaction DISABLE TRIGGER ledger_apply_to_balance")
-        .await?;
+    tx.batch_execute(&row_triggers("DISABLE")).await?;
 
-    // Each table's phase, and the sequence its ids were taken from (owner history rows take
-    // theirs from the column's default).
+    // Each table's phase, and the sequence its ids were taken from.
     let tables = [
-        (Phase::Meters, Some(("meter_id_seq", ids.meter))),
-        (Phase::Customers, Some(("customer_id_seq", ids.customer))),
-        (Phase::OwnerHistory, None),
-        (Phase::Accounts, Some(("account_id_seq", ids.account))),
-        (Phase::Receipts, Some(("receipt_no_seq", ids.receipt))),
-        (Phase::Bills, Some(("bill_id_seq", ids.bill))),
+        (Phase::Meters, "meter_id_seq", ids.meter),
+        (Phase::Customers, "customer_id_seq", ids.customer),
         (
-            Phase::Ledger,
-            Some(("ledger_transaction_id_seq", ids.ledger)),
+            Phase::OwnerHistory,
+            "customer_owner_history_id_seq",
+            ids.owner_history,
         ),
-        (Phase::Cards, Some(("card_id_seq", ids.card_id))),
-        (
-            Phase::CardOperations,
-            Some(("card_operation_id_seq", ids.card_op)),
-        ),
+        (Phase::Accounts, "account_id_seq", ids.account),
+        (Phase::Receipts, "receipt_no_seq", ids.receipt),
+        (Phase::Bills, "bill_id_seq", ids.bill),
+        (Phase::Ledger, "ledger_transaction_id_seq", ids.ledger),
+        (Phase::Cards, "card_id_seq", ids.card_id),
+        (Phase::CardOperations, "card_operation_id_seq", ids.card_op),
     ];
-    for (phase, sequence) in tables {
+    let mut moves = SequenceMoves::default();
+    for (phase, sequence, first) in tables {
         timer.start(phase, &mut progress);
         let rows = copy_table(&tx, &catalogue, ids, phase, &mut progress).await?;
-        if let Some((sequence, first)) = sequence {
-            advance(&tx, sequence, first, rows).await?;
+        match phase {
+            // Owner history ids follow the customers (row k's, if any, is first + k).
+            Phase::OwnerHistory => moves.past(sequence, first, customers),
+            _ => moves.past(sequence, first, rows),
         }
         match phase {
-            Phase::Customers => advance(&tx, "customer_serial", ids.serial, rows).await?,
-            Phase::Cards => advance(&tx, "card_no_seq", ids.card_no, rows).await?,
+            Phase::Customers => moves.past("customer_serial", ids.serial, rows),
+            Phase::Cards => moves.past("card_no_seq", ids.card_no, rows),
             _ => {}
         }
         timer.finish(rows);
     }
-    tx.batch_execute("ALTER TABLE ledger_transaction ENABLE TRIGGER ledger_apply_to_balance")
-        .await?;
+    tx.batch_execute(&row_triggers("ENABLE")).await?;
 
-    // Statistics first: the foreign keys are validated by joins the planner must plan well.
+    timer.start(Phase::KeysAndIndexes, &mut progress);
+    deferred
+        .restore_keys_and_indexes(&tx, |of_phase| {
+            progress(Progress {
+                phase: Phase::KeysAndIndexes,
+                rows: 0,
+                of_phase,
+            })
+        })
+        .await?;
+    timer.finish(0);
+
+    // After the indexes: an ANALYZE gathers the statistics of an index's expression (the
+    // phone's digits, the characters of names and addresses) only when it finds the index.
+    // Without them the planner guesses that a phone prefix matches thousands of customers and
+    // walks the customer numbers in order, computing every phone's digits (2 s at 1 M). Before
+    // the foreign keys: they are validated by joins the planner must plan well.
     timer.start(Phase::Statistics, &mut progress);
     tx.batch_execute(&format!("ANALYZE {}", BULK_TABLES.join(", ")))
         .await?;
     timer.finish(0);
 
-    timer.start(Phase::KeysAndIndexes, &mut progress);
-    deferred.restore(&tx).await?;
+    timer.start(Phase::ForeignKeys, &mut progress);
+    deferred.restore_foreign_keys(&tx).await?;
     tx.execute(
         "INSERT INTO audit_log (action, entity, detail)
          VALUES ('demo.load', 'customer', jsonb_build_object('customers', $1::bigint))",
@@ -279,6 +403,8 @@ pub async fn load(
     timer.finish(0);
 
     timer.start(Phase::Commit, &mut progress);
+    // Last before the commit: only a failing commit can leave the sequences moved.
+    moves.apply(&tx).await?;
     tx.commit().await?;
     timer.finish(0);
     Ok(DemoSummary {
@@ -297,7 +423,11 @@ struct PhaseTimer {
 
 impl PhaseTimer {
     fn start(&mut self, phase: Phase, progress: &mut impl FnMut(Progress)) {
-        progress(Progress { phase, rows: 0 });
+        progress(Progress {
+            phase,
+            rows: 0,
+            of_phase: 0.0,
+        });
         self.current = Some((phase, Instant::now()));
     }
 
@@ -319,6 +449,7 @@ struct Ids {
     customer: i64,
     serial: i64,
     meter: i64,
+    owner_history: i64,
     account: i64,
     receipt: i64,
     bill: i64,
@@ -343,10 +474,10 @@ impl Ids {
     }
 
     fn customer_number(&self, index: u64) -> i64 {
-        let serial = u32::try_from(self.serial + index as i64)
-            .expect("serial range was checked before the load");
-        let number =
-            CustomerNumber::from_serial(serial).expect("serial range was checked before the load");
+        let value = u32::try_from(self.serial + index as i64)
+            .expect("numbers left were checked before the load");
+        let number = CustomerNumber::from_sequence_value(value)
+            .expect("numbers left were checked before the load");
         i64::from(number.value())
     }
 }
@@ -356,34 +487,72 @@ fn meter_number(index: u64) -> String {
     format!("{:04}{:08}", 2016 + index % 9, index + 1)
 }
 
+/// The value `nextval` would give `sequence` now, without taking it (every sequence of the
+/// schema counts up by one).
 async fn next_value(tx: &Transaction<'_>, sequence: &str) -> Result<i64, DemoError> {
     Ok(tx
-        .query_one("SELECT nextval($1::text::regclass) AS value", &[&sequence])
+        .query_one(
+            &format!(
+                "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END AS value FROM {sequence}"
+            ),
+            &[],
+        )
         .await?
         .get("value"))
 }
 
-/// Moves `sequence` past the `used` values the load took starting at `first`.
-async fn advance(
-    tx: &Transaction<'_>,
-    sequence: &str,
-    first: i64,
-    used: u64,
-) -> Result<(), DemoError> {
-    // nextval already moved the sequence to `first`.
-    if used > 1 {
-        tx.execute(
-            "SELECT setval($1::text::regclass, $2)",
-            &[&sequence, &(first + used as i64 - 1)],
-        )
-        .await?;
+/// Where each sequence goes once the rows are in: past the values the load used.
+#[derive(Default)]
+struct SequenceMoves(Vec<(&'static str, i64)>);
+
+impl SequenceMoves {
+    /// `used` values from `first` on were used.
+    fn past(&mut self, sequence: &'static str, first: i64, used: u64) {
+        if used > 0 {
+            self.0.push((sequence, first + used as i64 - 1));
+        }
     }
-    Ok(())
+
+    /// setval is not undone by a rollback, so this is the load's last statement.
+    async fn apply(self, tx: &Transaction<'_>) -> Result<(), DemoError> {
+        for (sequence, last_used) in self.0 {
+            tx.execute(
+                "SELECT setval($1::text::regclass, $2)",
+                &[&sequence, &last_used],
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 fn utc(at: DateTime<Utc>) -> impl fmt::Display {
     // COPY text input; Postgres keeps microseconds and the demo times are whole seconds.
     at.format("%Y-%m-%d %H:%M:%S+00")
+}
+
+/// Row triggers that do nothing for the owner, who loads, or whose work the loader does itself,
+/// as (table, trigger): off while the rows stream in, each would cost a PL/pgSQL call per row.
+const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
+    // The balances are computed by the generator and written with the accounts; this would add
+    // every transaction a second time.
+    ("ledger_transaction", "ledger_apply_to_balance"),
+    // Stamp the signed-in operator over what the row says; the owner is no operator.
+    ("customer", "stamp_opened_by"),
+    ("customer_owner_history", "stamp_transferred_by"),
+    ("receipt", "stamp_operator"),
+    ("card", "stamp_issued_by"),
+    ("card_operation", "stamp_operator"),
+    // Asks an operator's permission; the owner needs none.
+    ("card_operation", "guard_write"),
+];
+
+/// The statements that `DISABLE` or `ENABLE` [`ROW_TRIGGERS_OFF`].
+fn row_triggers(switch: &str) -> String {
+    ROW_TRIGGERS_OFF
+        .iter()
+        .map(|(table, trigger)| format!("ALTER TABLE {table} {switch} TRIGGER {trigger};\n"))
+        .collect()
 }
 
 /// Where one customer's history rows start in each table.
@@ -426,7 +595,7 @@ async fn copy_table(
              opened_by, closed_at)"
         }
         Phase::OwnerHistory => {
-            "customer_owner_history (customer_id, previous_owner, transferred_at, transferred_by)"
+            "customer_owner_history (id, customer_id, previous_owner, transferred_at, transferred_by)"
         }
         Phase::Accounts => "account (id, customer_id, kind, balance, opened_at)",
         Phase::Receipts => "receipt (receipt_no, customer_id, operator_id, issued_at)",
@@ -450,52 +619,60 @@ async fn copy_table(
         }
     };
     let catalogue = Arc::clone(catalogue);
-    copy_in(tx, phase, table_and_columns, progress, move |rows| {
-        let mut history = History::default();
-        let mut cursor = HistoryCursor {
-            receipt: ids.receipt,
-            bill: ids.bill,
-            ledger: ids.ledger,
-            card: ids.card_id,
-            card_op: ids.card_op,
-        };
-        for index in 0..ids.customers {
-            if !rows.is_open() {
-                return;
-            }
-            let profile = catalogue.profile(index);
-            // The customer's own tables are written from the profile alone.
-            if !matches!(
-                phase,
-                Phase::Meters | Phase::Customers | Phase::OwnerHistory
-            ) {
-                catalogue.history(index, &profile, &mut history);
-            }
-            let customer = HistoryRows {
-                catalogue: &catalogue,
-                ids,
-                index,
-                profile: &profile,
-                history: &history,
-                cursor,
+    copy_in(
+        tx,
+        phase,
+        ids.customers,
+        table_and_columns,
+        progress,
+        move |rows| {
+            let mut history = History::default();
+            let mut cursor = HistoryCursor {
+                receipt: ids.receipt,
+                bill: ids.bill,
+                ledger: ids.ledger,
+                card: ids.card_id,
+                card_op: ids.card_op,
             };
-            match phase {
-                Phase::Meters => customer.meter(rows),
-                Phase::Customers => customer.customer(rows),
-                Phase::OwnerHistory => customer.owner_history(rows),
-                Phase::Accounts => customer.account(rows),
-                Phase::Receipts => customer.receipts(rows),
-                Phase::Bills => customer.bills(rows),
-                Phase::Ledger => customer.ledger(rows),
-                Phase::Cards => customer.cards(rows),
-                _ => customer.card_operations(rows),
+            for index in 0..ids.customers {
+                if !rows.is_open() {
+                    return;
+                }
+                let profile = catalogue.profile(index);
+                // The customer's own tables are written from the profile alone.
+                if !matches!(
+                    phase,
+                    Phase::Meters | Phase::Customers | Phase::OwnerHistory
+                ) {
+                    catalogue.history(index, &profile, &mut history);
+                }
+                let customer = HistoryRows {
+                    catalogue: &catalogue,
+                    ids,
+                    index,
+                    profile: &profile,
+                    history: &history,
+                    cursor,
+                };
+                match phase {
+                    Phase::Meters => customer.meter(rows),
+                    Phase::Customers => customer.customer(rows),
+                    Phase::OwnerHistory => customer.owner_history(rows),
+                    Phase::Accounts => customer.account(rows),
+                    Phase::Receipts => customer.receipts(rows),
+                    Phase::Bills => customer.bills(rows),
+                    Phase::Ledger => customer.ledger(rows),
+                    Phase::Cards => customer.cards(rows),
+                    _ => customer.card_operations(rows),
+                }
+                cursor.advance(&history);
+                rows.customer_done();
             }
-            cursor.advance(&history);
-        }
-        if phase == Phase::Meters {
-            uninstalled_meters(rows, &catalogue, ids);
-        }
-    })
+            if phase == Phase::Meters {
+                uninstalled_meters(rows, &catalogue, ids);
+            }
+        },
+    )
     .await
 }
 
@@ -578,7 +755,8 @@ impl HistoryRows<'_> {
 
     fn owner_history(&self, rows: &mut copy::CopyRows) {
         if let Some((owner, at)) = self.catalogue.previous_owner(self.index, self.profile) {
-            rows.field(self.ids.customer_id(self.index))
+            rows.field(self.ids.owner_history + self.index as i64)
+                .field(self.ids.customer_id(self.index))
                 .field(owner)
                 .field(utc(at))
                 .field(self.catalogue.clerk_id)
@@ -1158,11 +1336,39 @@ pub async fn demo_data_command(
         println!("meterdesk: the database already has customers; demo data not loaded.");
         return Ok(());
     }
-    let summary = load(&mut client, customers, |progress| {
-        eprint!("\r{progress}\x1b[K");
-    })
-    .await?;
+    let line = ProgressLine::starting_now();
+    let summary = load(&mut client, customers, |progress| line.show(progress)).await?;
     eprintln!();
     println!("{summary}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(phase: Phase, customers: u64) -> f64 {
+        Progress {
+            phase,
+            rows: 0,
+            of_phase: customers as f64 / 1_000.0,
+        }
+        .done()
+    }
+
+    #[test]
+    fn the_share_done_grows_through_the_phases_from_nothing_to_all() {
+        assert_eq!(at(Phase::ReferenceData, 0), 0.0);
+        let mut last = 0.0;
+        for phase in Phase::ALL {
+            for customers in [0, 500, 1_000] {
+                let done = at(phase, customers);
+                assert!(done >= last, "{phase} {customers}: {done} after {last}");
+                last = done;
+            }
+        }
+        assert_eq!(at(Phase::Commit, 0), 1.0);
+        let halfway = at(Phase::Customers, 500);
+        assert!(at(Phase::Customers, 0) < halfway && halfway < at(Phase::OwnerHistory, 0));
+    }
 }

@@ -18,8 +18,10 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Rows of one COPY, written field by field on the generating thread.
 pub(super) struct CopyRows {
     buf: BytesMut,
-    sender: mpsc::Sender<(Bytes, u64)>,
+    sender: mpsc::Sender<(Bytes, u64, u64)>,
     rows: u64,
+    /// Customers whose rows are written (each phase goes through every customer once).
+    customers: u64,
     row_started: bool,
     open: bool,
 }
@@ -54,6 +56,11 @@ impl CopyRows {
         }
     }
 
+    /// The rows of one more customer are written.
+    pub fn customer_done(&mut self) {
+        self.customers += 1;
+    }
+
     /// False once the loader has stopped listening (the COPY failed): generating more is futile.
     pub fn is_open(&self) -> bool {
         self.open
@@ -68,7 +75,11 @@ impl CopyRows {
 
     fn send_chunk(&mut self) {
         let chunk = self.buf.split().freeze();
-        if self.sender.blocking_send((chunk, self.rows)).is_err() {
+        if self
+            .sender
+            .blocking_send((chunk, self.rows, self.customers))
+            .is_err()
+        {
             self.open = false;
         }
     }
@@ -104,6 +115,7 @@ impl fmt::Write for CopyEscaped<'_> {
 pub(super) async fn copy_in(
     tx: &Transaction<'_>,
     phase: Phase,
+    customers: u64,
     table_and_columns: &str,
     progress: &mut impl FnMut(Progress),
     generate: impl FnOnce(&mut CopyRows) + Send + 'static,
@@ -115,6 +127,7 @@ pub(super) async fn copy_in(
             buf: BytesMut::with_capacity(CHUNK_BYTES * 2),
             sender,
             rows: 0,
+            customers: 0,
             row_started: false,
             open: true,
         };
@@ -127,9 +140,13 @@ pub(super) async fn copy_in(
         .copy_in(&format!("COPY {table_and_columns} FROM STDIN"))
         .await?;
     futures_util::pin_mut!(sink);
-    while let Some((chunk, rows)) = receiver.recv().await {
+    while let Some((chunk, rows, customers_done)) = receiver.recv().await {
         sink.send(chunk).await?;
-        progress(Progress { phase, rows });
+        progress(Progress {
+            phase,
+            rows,
+            of_phase: customers_done as f64 / customers.max(1) as f64,
+        });
     }
     producer.await?;
     Ok(sink.finish().await?)
@@ -206,20 +223,39 @@ impl DeferredConstraints {
         Ok(deferred)
     }
 
-    /// Builds everything again, keys before the foreign keys that need them.
-    pub async fn restore(self, tx: &Transaction<'_>) -> Result<(), DemoError> {
-        for (table, name, definition) in self.keys.iter().chain(&self.foreign_keys) {
-            tx.batch_execute(&format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
-                quoted(name)
-            ))
-            .await?;
-        }
-        for index in &self.indexes {
-            tx.batch_execute(index).await?;
+    /// Builds the keys and the other indexes again, telling the share of them built.
+    pub async fn restore_keys_and_indexes(
+        &self,
+        tx: &Transaction<'_>,
+        mut built: impl FnMut(f64),
+    ) -> Result<(), DemoError> {
+        let statements: Vec<String> = self
+            .keys
+            .iter()
+            .map(add_constraint)
+            .chain(self.indexes.iter().cloned())
+            .collect();
+        for (done, statement) in statements.iter().enumerate() {
+            tx.batch_execute(statement).await?;
+            built((done + 1) as f64 / statements.len() as f64);
         }
         Ok(())
     }
+
+    /// Adds the foreign keys again, after the keys they reference.
+    pub async fn restore_foreign_keys(&self, tx: &Transaction<'_>) -> Result<(), DemoError> {
+        for foreign_key in &self.foreign_keys {
+            tx.batch_execute(&add_constraint(foreign_key)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn add_constraint((table, name, definition): &(String, String, String)) -> String {
+    format!(
+        "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
+        quoted(name)
+    )
 }
 
 fn quoted(identifier: &str) -> String {
