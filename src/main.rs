@@ -48,6 +48,10 @@ enum Command {
         /// Measure the customers already in the database instead of loading them.
         #[arg(long)]
         customers_already_loaded: bool,
+        /// Then drive the running app through clerk's rounds for this many minutes, reading its
+        /// memory at 1, 10 and 60 minutes and at the end.
+        #[arg(long, default_value_t = 0)]
+        session_minutes: u64,
     },
     /// The embedded database cluster.
     Db {
@@ -158,9 +162,11 @@ fn main() -> ExitCode {
             Command::Check => check::check_command(&loaded.config).await,
             Command::Bench {
                 customers_already_loaded,
+                session_minutes,
             } => {
                 let options = bench::BenchOptions {
                     customers_already_loaded,
+                    session_minutes,
                 };
                 bench::run(&loaded.config, cli.config.as_deref(), options).await
             }

@@ -99,10 +99,11 @@ async fn search_by_name_and_meter_number_then_details() {
     tmux.keys(&["F10"]);
 }
 
-/// `meterdesk bench`'s memory figure is the running app's: the bench starts the real binary in
-/// tmux, its own operator signs in (the app records the login), pages, searches and opens
-/// Details (the bench waits for the customer number in the breadcrumbs), and the app's
-/// `/proc/<pid>/status` is read; the operator is disabled afterwards.
+/// `meterdesk bench`'s running-app figures are the real binary's in tmux: its own operator signs
+/// in (the app records the login), Down and searches by number are timed to their frames (a
+/// search's row at the start of a table line, which only the answer puts there), it pages,
+/// searches and opens Details (the bench waits for the customer number in the breadcrumbs),
+/// and the app's `/proc/<pid>/status` is read; the operator is disabled afterwards.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bench_measures_the_memory_of_the_running_app() {
     use meterdesk::i18n::Lang;
@@ -127,10 +128,21 @@ async fn the_bench_measures_the_memory_of_the_running_app() {
         config: Some(&config),
         lang: Lang::En,
     };
-    let Outcome::Measured(memory) = measure(&db.pool, &launch).await.unwrap() else {
+    let Outcome::Measured(app) = measure(&db.pool, &launch, 0).await.unwrap() else {
         panic!("tmux is installed where the tests run")
     };
-    eprintln!("the running app, 300 customers, this build: {memory:?}");
+    eprintln!("the running app, 300 customers, this build: {app:?}");
+    for latency in [app.row_move, app.search_shown] {
+        assert!(
+            Duration::ZERO < latency.p50
+                && latency.p50 <= latency.p95
+                && latency.p95 <= latency.p99,
+            "{latency:?}"
+        );
+    }
+    assert!(app.first_frame > Duration::ZERO);
+    assert!(app.memory_over_time.is_empty(), "no long session was asked");
+    let memory = app.memory;
     // A process of this size is the app with its pool, not a shell or tmux itself.
     assert!(
         memory.resident_kb > 4_000 && memory.peak_kb >= memory.resident_kb,

@@ -34,6 +34,8 @@ const DEEP_ROWS: usize = 40_000;
 #[derive(Debug, Clone, Copy)]
 pub struct BenchOptions {
     pub customers_already_loaded: bool,
+    /// How long the running app is driven for its memory over time (0: not at all).
+    pub session_minutes: u64,
 }
 
 /// `config_path`: the `--config` file `config` was read from last; the app the bench runs for
@@ -172,22 +174,46 @@ pub async fn run(
         config: config_path.as_deref(),
         lang: config.language(),
     };
-    let steps = format!(
-        "{}×{}, signed in, {} pages down, searched, Details open",
-        SCREEN.0,
-        SCREEN.1,
-        running_app::PAGES
-    );
-    match running_app::measure(&pool, &launch).await? {
-        running_app::Outcome::Measured(memory) => println!(
-            "resident memory of the running app ({steps}): VmRSS {} kB, peak VmHWM {} kB",
-            memory.resident_kb, memory.peak_kb
-        ),
-        running_app::Outcome::Skipped(why) => {
-            println!("resident memory of the running app: skipped, {why}")
-        }
+    match running_app::measure(&pool, &launch, options.session_minutes).await? {
+        running_app::Outcome::Measured(app) => print_running_app(&app),
+        running_app::Outcome::Skipped(why) => println!("the running app: skipped, {why}"),
     }
     Ok(())
+}
+
+fn print_running_app(app: &running_app::AppFigures) {
+    let (columns, rows) = SCREEN;
+    println!();
+    println!("the running app in a {columns}×{rows} tmux pane, timed from outside:");
+    println!("  start to first frame: {}", millis(app.first_frame));
+    for (label, latency) in [
+        ("row move, key to frame", app.row_move),
+        ("search by number, typed to its row", app.search_shown),
+    ] {
+        println!(
+            "  {label:<36} p50 {} p95 {} p99 {}",
+            millis(latency.p50),
+            millis(latency.p95),
+            millis(latency.p99)
+        );
+    }
+    let kb = |memory: running_app::Memory| {
+        format!(
+            "VmRSS {} kB, peak VmHWM {} kB",
+            memory.resident_kb, memory.peak_kb
+        )
+    };
+    println!(
+        "  memory after sign-in, {} pages down, searches and Details: {}",
+        running_app::PAGES,
+        kb(app.memory)
+    );
+    for (minutes, memory) in &app.memory_over_time {
+        println!(
+            "  memory after {minutes} min of rounds at the counter: {}",
+            kb(*memory)
+        );
+    }
 }
 
 /// The searches of each kind: several queries, taken in turn, so no single lucky or unlucky

@@ -1,6 +1,11 @@
-//! The resident memory of the running app (issue 3 asks for it, not the bench's own): the app's
-//! binary runs in a tmux pane of the bench screen's size, a bench operator of its own signs in,
-//! pages down, searches and opens Details, and then the app's `/proc/<pid>/status` is read.
+//! The running app measured from outside, as a clerk's terminal sees it (issues 3 and 14): the
+//! app's binary runs in a tmux pane of the bench screen's size, a bench operator of its own
+//! signs in, and the bench times start to first frame, key to frame for a row move and for a
+//! search, and reads the app's `/proc/<pid>/status` after the clerk's steps — and, when asked,
+//! again and again over a long scripted session, to show whether the desk grows.
+//!
+//! Key to frame is timed by polling the pane (`tmux capture-pane`, a process of its own each
+//! time, about 1–2 ms): each figure includes tmux's own relay and up to one poll.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -13,14 +18,21 @@ use crate::db::operators::{self, NewOperator};
 use crate::db::{self, Pool};
 use crate::domain::password::generate_password;
 use crate::i18n::Lang;
-use crate::screens::measure::SCREEN;
+use crate::screens::measure::{SCREEN, percentile};
 
-/// PgDn presses after sign-in.
+/// PgDn presses in a clerk's round.
 pub const PAGES: usize = 5;
+/// Row moves timed.
+const ROW_MOVES: usize = 120;
+/// Customers searched by number, each timed (the last ones of the table, never on its first
+/// page, so their row appears only when the search is answered).
+const SEARCHES: i64 = 40;
 /// How long one step may take before the bench gives up and shows the screen.
 const PATIENCE: Duration = Duration::from_secs(30);
 /// The screen counts as settled (pages in, spinner stopped) when it is the same this long.
 const SETTLED: Duration = Duration::from_millis(400);
+/// The minutes of a long session at which its memory is read (those within its length).
+const MEMORY_AT_MINUTES: [u64; 3] = [1, 10, 60];
 
 /// How the app is started: its binary and its configuration, as the bench was given them.
 pub struct Launch<'a> {
@@ -30,7 +42,7 @@ pub struct Launch<'a> {
     pub lang: Lang,
 }
 
-/// The app's memory once the clerk's steps are done, in kB as the kernel reports it.
+/// The app's memory, in kB as the kernel reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Memory {
     /// VmRSS: resident now.
@@ -39,31 +51,77 @@ pub struct Memory {
     pub peak_kb: u64,
 }
 
+/// p50, p95 and p99 of one kind of timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    pub p50: Duration,
+    pub p95: Duration,
+    pub p99: Duration,
+}
+
+impl Latency {
+    fn of(mut times: Vec<Duration>) -> Latency {
+        times.sort();
+        Latency {
+            p50: percentile(&times, 0.50),
+            p95: percentile(&times, 0.95),
+            p99: percentile(&times, 0.99),
+        }
+    }
+}
+
+/// What the running app was measured at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppFigures {
+    /// From starting the binary to the sign-in form on the screen.
+    pub first_frame: Duration,
+    /// Down on the customer table to the moved selection on the screen.
+    pub row_move: Latency,
+    /// A customer number typed into the search box to its row on the screen.
+    pub search_shown: Latency,
+    /// After sign-in, `PAGES` pages down, a search by name and by number, and Details.
+    pub memory: Memory,
+    /// The long session's readings: minutes since sign-in, and the memory then.
+    pub memory_over_time: Vec<(u64, Memory)>,
+}
+
 #[derive(Debug)]
 pub enum Outcome {
-    Measured(Memory),
+    Measured(AppFigures),
     /// Why there is no figure (tmux is not installed).
     Skipped(String),
 }
 
-/// Starts the app, drives it through sign-in, `PAGES` pages down, a search by name, a search
-/// by customer number and its Details, and reads its memory. A bench operator with a generated
-/// password signs in; it is disabled afterwards, whatever happened.
-pub async fn measure(pool: &Pool, launch: &Launch<'_>) -> anyhow::Result<Outcome> {
+/// Starts the app and measures it (see [`AppFigures`]); with `session_minutes` above zero, the
+/// clerk's round (pages, searches, Details and back) then repeats for that long and the memory
+/// is read at [`MEMORY_AT_MINUTES`] and at the end. A bench operator with a generated password
+/// signs in; it is disabled afterwards, whatever happened.
+pub async fn measure(
+    pool: &Pool,
+    launch: &Launch<'_>,
+    session_minutes: u64,
+) -> anyhow::Result<Outcome> {
     if let Err(why) = tmux_version() {
         return Ok(Outcome::Skipped(format!(
             "tmux is needed to run the app: {why}"
         )));
     }
     let client = pool.get().await.map_err(db::DbError::from)?;
-    let customer = client
-        .query_opt(
-            "SELECT customer_no, name FROM customer ORDER BY customer_no DESC LIMIT 1",
-            &[],
+    let customers: Vec<Customer> = client
+        .query(
+            "SELECT customer_no, name FROM customer ORDER BY customer_no DESC LIMIT $1",
+            &[&SEARCHES],
         )
         .await?
-        .context("the app's memory is measured on a database with customers")?;
-    let customer: (i64, String) = (customer.get("customer_no"), customer.get("name"));
+        .iter()
+        .map(|row| Customer {
+            number: format!("{:08}", row.get::<_, i64>("customer_no")),
+            name: row.get("name"),
+        })
+        .collect();
+    if customers.is_empty() {
+        bail!("the app is measured on a database with customers");
+    }
     let login = format!("bench-{:08x}", fastrand::u32(..));
     let password = generate_password();
     let department_id = operators::department(&**client, "Bench").await?;
@@ -88,47 +146,149 @@ pub async fn measure(pool: &Pool, launch: &Launch<'_>) -> anyhow::Result<Outcome
             command.extend([OsStr::new("--config"), config.as_os_str()]);
         }
         command.push(OsStr::new("run"));
+        let started = Instant::now();
         let pane = Pane::start(&command)?;
-        drive(&pane, lang, &login, &password, &customer)?;
-        memory_of(pane.pid()?)
+        pane.wait_for_quickly(lang.t("login.operator"))?;
+        let first_frame = started.elapsed();
+        let clerk = Clerk {
+            pane: &pane,
+            lang,
+            customers: &customers,
+        };
+        clerk.sign_in(&login, &password)?;
+        let row_move = clerk.time_row_moves()?;
+        let search_shown = clerk.time_searches()?;
+        clerk.round(0)?;
+        let memory = memory_of(pane.pid()?)?;
+        let memory_over_time = clerk.long_session(session_minutes)?;
+        anyhow::Ok(AppFigures {
+            first_frame,
+            row_move,
+            search_shown,
+            memory,
+            memory_over_time,
+        })
     })
     .await;
     operators::set_enabled(&**client, operator_id, false).await?;
     Ok(Outcome::Measured(measured??))
 }
 
-/// The clerk's steps, each waited for on the screen.
-fn drive(
-    pane: &Pane,
+/// A customer the clerk looks for: the number as typed and the name.
+struct Customer {
+    number: String,
+    name: String,
+}
+
+/// The clerk's steps in the pane, each waited for on the screen.
+struct Clerk<'a> {
+    pane: &'a Pane,
     lang: Lang,
-    login: &str,
-    password: &str,
-    (number, name): &(i64, String),
-) -> anyhow::Result<()> {
-    pane.wait_for(lang.t("login.operator"))?;
-    pane.text(login)?;
-    pane.keys(&["Enter"])?;
-    pane.text(password)?;
-    pane.keys(&["Enter"])?;
-    pane.wait_for(lang.t("status.db_connected"))?;
-    pane.wait_for(lang.t("screen.customers"))?;
-    pane.settle()?;
-    for _ in 0..PAGES {
-        pane.keys(&["PageDown"])?;
-        pane.settle()?;
+    customers: &'a [Customer],
+}
+
+impl Clerk<'_> {
+    fn sign_in(&self, login: &str, password: &str) -> anyhow::Result<()> {
+        self.pane.text(login)?;
+        self.pane.keys(&["Enter"])?;
+        self.pane.text(password)?;
+        self.pane.keys(&["Enter"])?;
+        self.pane.wait_for(self.lang.t("status.db_connected"))?;
+        self.pane.wait_for(self.lang.t("screen.customers"))?;
+        self.pane.settle()
     }
-    pane.text("/")?;
-    pane.text(name)?;
-    pane.settle()?;
-    pane.keys(&["C-u"])?;
-    let number = format!("{number:08}");
-    pane.text(&number)?;
-    pane.settle()?;
-    // Enter leaves the search box, Enter again opens Details; its breadcrumb is the number.
-    pane.keys(&["Enter"])?;
-    pane.keys(&["Enter"])?;
-    pane.wait_for(&format!("› {number}"))?;
-    pane.settle()
+
+    /// Down on the table, each timed to the first change of the screen (with its colours: the
+    /// selection is a highlight).
+    fn time_row_moves(&self) -> anyhow::Result<Latency> {
+        let mut times = Vec::with_capacity(ROW_MOVES);
+        for _ in 0..ROW_MOVES {
+            let before = self.pane.screen_with_colours()?;
+            let sent = Instant::now();
+            self.pane.keys(&["Down"])?;
+            self.pane.wait_until(Duration::ZERO, || {
+                Ok(self.pane.screen_with_colours()? != before)
+            })?;
+            times.push(sent.elapsed());
+        }
+        Ok(Latency::of(times))
+    }
+
+    /// Each customer's number typed into a cleared search box, timed to its row at the start
+    /// of a table line (the box itself shows the number at once).
+    fn time_searches(&self) -> anyhow::Result<Latency> {
+        self.pane.text("/")?;
+        let mut times = Vec::with_capacity(self.customers.len());
+        for customer in self.customers {
+            self.pane.keys(&["C-u"])?;
+            self.pane.settle()?;
+            let sent = Instant::now();
+            self.pane.text(&customer.number)?;
+            self.pane.wait_until(Duration::ZERO, || {
+                Ok(self
+                    .pane
+                    .screen()?
+                    .lines()
+                    .any(|line| line.starts_with(&customer.number)))
+            })?;
+            times.push(sent.elapsed());
+        }
+        self.pane.keys(&["C-u", "Enter"])?;
+        self.pane.settle()?;
+        Ok(Latency::of(times))
+    }
+
+    /// One round at the counter, from the table with the search box closed and back: `PAGES`
+    /// pages down, a search by name, by number, the customer's Details, back to the table.
+    fn round(&self, round: usize) -> anyhow::Result<()> {
+        let customer = &self.customers[round % self.customers.len()];
+        for _ in 0..PAGES {
+            self.pane.keys(&["PageDown"])?;
+            self.pane.settle()?;
+        }
+        self.pane.text("/")?;
+        self.pane.keys(&["C-u"])?;
+        self.pane.text(&customer.name)?;
+        self.pane.settle()?;
+        self.pane.keys(&["C-u"])?;
+        self.pane.text(&customer.number)?;
+        self.pane.settle()?;
+        // Enter leaves the search box, Enter again opens Details; its breadcrumb is the number.
+        self.pane.keys(&["Enter"])?;
+        self.pane.keys(&["Enter"])?;
+        self.pane.wait_for(&format!("› {}", customer.number))?;
+        self.pane.settle()?;
+        self.pane.keys(&["F3"])?;
+        self.pane.wait_for(self.lang.t("screen.customers"))?;
+        self.pane.text("/")?;
+        self.pane.keys(&["C-u", "Enter"])?;
+        self.pane.settle()
+    }
+
+    /// Rounds for `minutes`, the memory read at each of [`MEMORY_AT_MINUTES`] within it and
+    /// at the end.
+    fn long_session(&self, minutes: u64) -> anyhow::Result<Vec<(u64, Memory)>> {
+        let pid = self.pane.pid()?;
+        let started = Instant::now();
+        let length = Duration::from_secs(minutes * 60);
+        let mut marks = MEMORY_AT_MINUTES
+            .into_iter()
+            .filter(|&mark| mark < minutes)
+            .chain((minutes > 0).then_some(minutes))
+            .peekable();
+        let mut readings = Vec::new();
+        let mut round = 1;
+        while let Some(&mark) = marks.peek() {
+            if started.elapsed() >= Duration::from_secs(mark * 60).min(length) {
+                readings.push((mark, memory_of(pid)?));
+                marks.next();
+                continue;
+            }
+            self.round(round)?;
+            round += 1;
+        }
+        Ok(readings)
+    }
 }
 
 /// VmRSS and VmHWM of process `pid`.
@@ -215,6 +375,11 @@ impl Pane {
         self.tmux(&["capture-pane", "-p", "-t", "0"])
     }
 
+    /// The screen with its colours and attributes as escape sequences.
+    fn screen_with_colours(&self) -> anyhow::Result<String> {
+        self.tmux(&["capture-pane", "-p", "-e", "-t", "0"])
+    }
+
     /// The app's process id.
     fn pid(&self) -> anyhow::Result<u32> {
         let pid = self.tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"])?;
@@ -223,18 +388,34 @@ impl Pane {
             .with_context(|| format!("tmux gave no pane pid: {pid:?}"))
     }
 
-    fn wait_for(&self, text: &str) -> anyhow::Result<String> {
+    fn wait_for(&self, text: &str) -> anyhow::Result<()> {
+        self.wait_until(Duration::from_millis(50), || {
+            Ok(self.screen()?.contains(text))
+        })
+    }
+
+    /// [`Pane::wait_for`] polling without pause: for timings, where a sleep would be measured.
+    fn wait_for_quickly(&self, text: &str) -> anyhow::Result<()> {
+        self.wait_until(Duration::ZERO, || Ok(self.screen()?.contains(text)))
+    }
+
+    /// Polls `done` every `pause` until it holds, for at most [`PATIENCE`].
+    fn wait_until(
+        &self,
+        pause: Duration,
+        mut done: impl FnMut() -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
         let start = Instant::now();
-        loop {
-            let screen = self.screen()?;
-            if screen.contains(text) {
-                return Ok(screen);
-            }
+        while !done()? {
             if start.elapsed() > PATIENCE {
-                bail!("waited {PATIENCE:?} for {text:?}; the app's screen is:\n{screen}");
+                bail!(
+                    "waited {PATIENCE:?}; the app's screen is:\n{}",
+                    self.screen()?
+                );
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(pause);
         }
+        Ok(())
     }
 
     /// Waits until the screen stops changing: the answer is in and the spinner has stopped.
