@@ -135,14 +135,11 @@ impl Desk {
         };
         self.pause().await;
         let sessions = &self.sessions;
-        let details = timed(
-            &mut self.tally,
-            Kind::Details,
-            async { customers::details(&**sessions.get().await?, row.id).await },
-            |found| found_or(found.as_ref(), "no such customer"),
-        )
+        let details = find(&mut self.tally, Kind::Details, async {
+            customers::details(&**sessions.get().await?, row.id).await
+        })
         .await;
-        if details.flatten().is_none() || row.status != "active" {
+        if details.is_none() || row.status != "active" {
             return;
         }
         self.pause().await;
@@ -363,12 +360,9 @@ impl Desk {
     /// again, as the clerk does.
     async fn reading(&mut self, customer_id: i64) {
         let sessions = &self.sessions;
-        let Some(Some(context)) = timed(
-            &mut self.tally,
-            Kind::FormRead,
-            async { readings::reading_context(&**sessions.get().await?, customer_id).await },
-            |found| found_or(found.as_ref(), "no such customer"),
-        )
+        let Some(context) = find(&mut self.tally, Kind::FormRead, async {
+            readings::reading_context(&**sessions.get().await?, customer_id).await
+        })
         .await
         else {
             return;
@@ -415,12 +409,9 @@ impl Desk {
     /// (what the balance does not cover and some change), or a plain deposit.
     async fn deposit_paying_bills(&mut self, customer_id: i64) {
         let sessions = &self.sessions;
-        let Some(Some(bills)) = timed(
-            &mut self.tally,
-            Kind::FormRead,
-            async { readings::bills(&**sessions.get().await?, customer_id).await },
-            |found| found_or(found.as_ref(), "no such customer"),
-        )
+        let Some(bills) = find(&mut self.tally, Kind::FormRead, async {
+            readings::bills(&**sessions.get().await?, customer_id).await
+        })
         .await
         else {
             return;
@@ -472,12 +463,9 @@ impl Desk {
         pays: Option<BillsToPay>,
     ) {
         let sessions = &self.sessions;
-        let Some(Some(account)) = timed(
-            &mut self.tally,
-            Kind::FormRead,
-            async { accounts::account(&**sessions.get().await?, customer_id).await },
-            |found| found_or(found.as_ref(), "no such customer"),
-        )
+        let Some(account) = find(&mut self.tally, Kind::FormRead, async {
+            accounts::account(&**sessions.get().await?, customer_id).await
+        })
         .await
         else {
             return;
@@ -556,14 +544,9 @@ impl Desk {
             return;
         };
         let sessions = &self.sessions;
-        timed(
-            &mut self.tally,
-            Kind::FormRead,
-            async {
-                customer_changes::transfer_preview(&**sessions.get().await?, customer_id).await
-            },
-            |found| found_or(found.as_ref(), "no such customer"),
-        )
+        find(&mut self.tally, Kind::FormRead, async {
+            customer_changes::transfer_preview(&**sessions.get().await?, customer_id).await
+        })
         .await;
         let new_owner = new_owner(read.info.nature(), &mut self.rng);
         self.pause().await;
@@ -587,16 +570,10 @@ impl Desk {
 
     async fn basics(&mut self, customer_id: i64) -> Option<customer_changes::CustomerBasics> {
         let sessions = &self.sessions;
-        timed(
-            &mut self.tally,
-            Kind::FormRead,
-            async {
-                customer_changes::customer_basics(&**sessions.get().await?, customer_id).await
-            },
-            |found| found_or(found.as_ref(), "no such customer"),
-        )
+        find(&mut self.tally, Kind::FormRead, async {
+            customer_changes::customer_basics(&**sessions.get().await?, customer_id).await
+        })
         .await
-        .flatten()
     }
 }
 
@@ -646,11 +623,18 @@ fn with_new_contact(info: &BasicInfo, rng: &mut Rng) -> BasicInfo {
     info
 }
 
-fn found_or<T>(found: Option<T>, why: &str) -> Outcome {
-    match found {
+/// [`timed`] of a read of one customer's record: none is the refusal "no such customer".
+async fn find<T>(
+    tally: &mut Tally,
+    kind: Kind,
+    read: impl Future<Output = Result<Option<T>, DbError>>,
+) -> Option<T> {
+    timed(tally, kind, read, |found| match found {
         Some(_) => Outcome::Done,
-        None => Outcome::Refused(why.to_owned()),
-    }
+        None => Outcome::Refused("no such customer".to_owned()),
+    })
+    .await
+    .flatten()
 }
 
 /// A refusal's name for the report: its variant, without the data it carries.
