@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use meterdesk::config::{Config, config_files};
 use meterdesk::domain::card_records::MeterNumber;
 use meterdesk::startup;
-use meterdesk::tools::{bench, card_status, check, demo, meter_sim};
+use meterdesk::tools::{bench, card_status, check, demo, meter_sim, soak};
 
 #[derive(Parser)]
 #[command(version, about = "meterdesk — the counter desk for metered water")]
@@ -52,6 +52,24 @@ enum Command {
         /// memory at 1, 10 and 60 minutes and at the end.
         #[arg(long, default_value_t = 0)]
         session_minutes: u64,
+    },
+    /// Many desks at once: N headless desks, each signed in as an operator of its own, serve
+    /// customers through the counter's operations; prints operations per second and p50/p95/p99
+    /// per kind, refusals apart from failures, checks the books and compares with pgbench
+    /// (tpcb-like, as many clients) on the same server. Fails on any failure or disagreement.
+    Soak {
+        /// How many desks.
+        #[arg(long, default_value_t = 8)]
+        desks: usize,
+        /// How long, in minutes (fractions allowed).
+        #[arg(long, default_value_t = 2.0)]
+        minutes: f64,
+        /// No pauses: each desk sends its next request as soon as one is answered.
+        #[arg(long)]
+        no_think: bool,
+        /// Demo customers loaded first when the database has none.
+        #[arg(long, default_value_t = 10_000)]
+        customers: u64,
     },
     /// The embedded database cluster.
     Db {
@@ -169,6 +187,20 @@ fn main() -> ExitCode {
                     session_minutes,
                 };
                 bench::run(&loaded.config, cli.config.as_deref(), options).await
+            }
+            Command::Soak {
+                desks,
+                minutes,
+                no_think,
+                customers,
+            } => {
+                let options = soak::SoakOptions {
+                    desks,
+                    duration: std::time::Duration::from_secs_f64(minutes.max(0.0) * 60.0),
+                    think: !no_think,
+                    customers,
+                };
+                soak::soak_command(&loaded.config, options).await
             }
             Command::Db {
                 action: DbAction::Stop,

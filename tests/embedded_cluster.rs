@@ -64,6 +64,8 @@ async fn first_run_initialises_then_reuses_the_running_server_and_keeps_data_ove
     let client = connect(&first_session.connection_string(APP_DATABASE)).await;
     assert_eq!(show(&client, "listen_addresses").await, "", "no TCP port");
     assert_eq!(show(&client, "fsync").await, "off", "durable: false");
+    assert_eq!(show(&client, "max_connections").await, "250", "64 desks");
+    assert_eq!(show(&client, "jit").await, "off", "short statements");
     client
         .batch_execute("CREATE TABLE marker (note text); INSERT INTO marker VALUES ('kept')")
         .await

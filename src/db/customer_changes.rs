@@ -158,6 +158,11 @@ fn as_key_values(
 
 // ───────────────────────────── Applied writes ─────────────────────────────
 
+/// The row lock of a modify or transfer: the rows change, their keys do not. `FOR UPDATE`
+/// would also wait for (and deadlock with) a reading or payment whose foreign key to the
+/// customer takes `FOR KEY SHARE` while it holds the account (seen in `meterdesk soak`).
+const NO_KEY_UPDATE: &str = "FOR NO KEY UPDATE";
+
 /// `applied_write.kind`, also the audit action of the write.
 const OPEN: &str = "customer.open";
 const MODIFY: &str = "customer.modify";
@@ -375,7 +380,7 @@ pub async fn customer_basics(
     read_basics(client, customer_id, "").await
 }
 
-/// [`customer_basics`], with `lock` (`FOR UPDATE` or nothing) appended to the query.
+/// [`customer_basics`], with `lock` (`FOR NO KEY UPDATE` or nothing) appended to the query.
 async fn read_basics(
     client: &impl GenericClient,
     customer_id: i64,
@@ -443,7 +448,7 @@ pub async fn modify_basic_info(
         if read.info.changed_fields(info).is_empty() {
             return Ok(ModifyOutcome::Unchanged);
         }
-        let current = match read_basics(transaction, read.customer_id, "FOR UPDATE").await? {
+        let current = match read_basics(transaction, read.customer_id, NO_KEY_UPDATE).await? {
             None => return Ok(ModifyOutcome::NotFound),
             Some(current) if !current.active => return Ok(ModifyOutcome::Closed),
             Some(current) => current,
@@ -585,7 +590,7 @@ pub async fn transfer(
                             a.balance, {BASIC_COLUMNS}
                      FROM customer c JOIN account a ON a.customer_id = c.id
                      WHERE c.id = $1
-                     FOR UPDATE OF c, a"
+                     FOR NO KEY UPDATE OF c, a"
                 ),
                 &[&customer_id],
             )

@@ -57,6 +57,11 @@ const SERVER_ACCOUNT: &str = "postgres";
 /// How long a server reported running may take to answer before meterdesk gives up on it.
 const DEAD_SERVER_GRACE: Duration = Duration::from_secs(5);
 
+/// Connections the server takes: 64 desks, each with a pool of 2 (`[database] pool_size`)
+/// and its health watcher's connection, plus the owner's tools (docs/decisions.md, "Many desks
+/// on one server").
+const MAX_CONNECTIONS: u32 = 250;
+
 /// Read by the server at every start; rewritten by meterdesk before every start.
 const SETTINGS_FILE: &str = "meterdesk.conf";
 
@@ -573,7 +578,9 @@ impl Cluster {
     /// Who may connect: the installers' Unix accounts (root and the server's account) as the
     /// superuser and the owner, checked by the kernel (peer); everyone else only as an
     /// operator, with the operator's password (SCRAM-SHA-256). The socket is the server's
-    /// only door, open to the `meterdesk` group when there is one.
+    /// only door, open to the `meterdesk` group when there is one. JIT is off: the counter's
+    /// statements are short, and compiling one whose estimate crosses `jit_above_cost` took
+    /// longer (190 ms seen) than running it.
     fn write_settings(&self) -> Result<(), EmbeddedError> {
         let durability = if self.durable { "on" } else { "off" };
         let pgdata = self.pgdata();
@@ -615,7 +622,9 @@ impl Cluster {
              auth_delay.milliseconds = {AUTH_DELAY_MS}\n\
              fsync = {durability}\n\
              synchronous_commit = {durability}\n\
-             full_page_writes = {durability}\n",
+             full_page_writes = {durability}\n\
+             max_connections = {MAX_CONNECTIONS}\n\
+             jit = off\n",
             socket_dir = self.socket_dir().display(),
             hba = hba.display(),
             ident = ident.display(),

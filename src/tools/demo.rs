@@ -3,7 +3,7 @@
 //! time, except the operators' passwords, which are fresh and shown once.
 
 mod copy;
-mod names;
+pub(in crate::tools) mod names;
 mod story;
 
 use std::fmt;

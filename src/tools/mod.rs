@@ -7,6 +7,7 @@
 //! - [`bench`]: `meterdesk bench`, the figures at a million customers.
 //! - [`demo`]: `meterdesk demo-data`, demo customers with their history (COPY streams).
 //! - [`check`]: `meterdesk check`, whether the books balance.
+//! - [`soak`]: `meterdesk soak`, many desks at once, against pgbench on the same server.
 
 pub mod bench;
 pub mod card_status;
@@ -14,3 +15,4 @@ pub mod check;
 pub mod demo;
 pub mod meter_sim;
 pub mod rig;
+pub mod soak;

@@ -163,8 +163,10 @@ impl Batch {
         earliest: NaiveDate,
     ) -> Result<Batch, DbError> {
         tx.execute(
+            // `= ANY`, not `IN (SELECT unnest(…))`: each side of the OR an index scan of its
+            // own, where the subqueries made a scan of every meter.
             "SELECT id FROM meter
-             WHERE id IN (SELECT unnest($1::bigint[])) OR meter_no IN (SELECT unnest($2::text[]))
+             WHERE id = ANY ($1::bigint[]) OR meter_no = ANY ($2::text[])
              ORDER BY id FOR UPDATE",
             &[&ids, &numbers],
         )
@@ -182,8 +184,7 @@ impl Batch {
                  JOIN account a ON a.customer_id = c.id
                  LEFT JOIN LATERAL reading_latest(m.id) l ON true
                  CROSS JOIN LATERAL reading_previous_value(m.id) AS p(previous)
-                 WHERE m.id IN (SELECT unnest($1::bigint[]))
-                    OR m.meter_no IN (SELECT unnest($2::text[]))",
+                 WHERE m.id = ANY ($1::bigint[]) OR m.meter_no = ANY ($2::text[])",
                 &[&ids, &numbers],
             )
             .await?

@@ -103,6 +103,11 @@ fn pick<'a>(rng: &mut Rng, words: &[&'a str]) -> &'a str {
     words[rng.usize(..words.len())]
 }
 
+/// 王, 欧阳 …: what a clerk types to find someone by name.
+pub fn surname(rng: &mut Rng) -> &'static str {
+    pick(rng, SURNAMES)
+}
+
 /// 张伟, 欧阳晓明 …
 pub fn chinese_name(rng: &mut Rng) -> String {
     let mut name = pick(rng, SURNAMES).to_owned();
