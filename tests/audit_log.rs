@@ -436,12 +436,7 @@ fn shown(app: &App) -> Vec<i64> {
 #[tokio::test]
 async fn a_supervisor_filters_opens_an_entry_and_exports_through_the_keys() {
     let (db, _client, known, summary) = with_log_and_operators().await;
-    let password = &summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "supervisor")
-        .expect("the demo has a supervisor")
-        .password;
+    let password = &support::demo_operator(&summary, "supervisor").password;
     let mut app = meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default());
     app.zone = FixedOffset::east_opt(0).unwrap();
     let desk = support::desk_services(&db.conn_str);

@@ -27,11 +27,7 @@ async fn signed_in() -> (TestDb, Object, Desk) {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
     let summary = demo::load(&mut client, 60, |_| {}).await.unwrap();
-    let clerk = summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "clerk")
-        .expect("the demo data has a clerk");
+    let clerk = support::demo_operator(&summary, "clerk");
     let mut desk = Desk::new(&db.conn_str, Lang::En);
     desk.sign_in("clerk", &clerk.password).await;
     assert!(desk.app.screen.is::<CustomerTable>());

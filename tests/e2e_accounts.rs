@@ -35,11 +35,7 @@ async fn open_modify_transfer_then_the_history_in_details() {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
     let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
-    let clerk = summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "clerk")
-        .expect("the demo data has a clerk");
+    let clerk = support::demo_operator(&summary, "clerk");
 
     let dir = scratch("accounts");
     let tmux = Tmux::start("accounts", &launcher(&dir, &db.conn_str), &dir.join("exit"));
@@ -195,11 +191,7 @@ async fn an_opening_and_a_transfer_typed_in_one_burst_land_every_field() {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
     let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
-    let clerk = summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "clerk")
-        .expect("the demo data has a clerk");
+    let clerk = support::demo_operator(&summary, "clerk");
 
     let dir = scratch("burst");
     let tmux = Tmux::start("burst", &launcher(&dir, &db.conn_str), &dir.join("exit"));

@@ -24,11 +24,7 @@ async fn a_deposit_found_by_number_pays_the_bills_on_one_receipt() {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
     let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
-    let clerk = summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "clerk")
-        .expect("the demo data has a clerk");
+    let clerk = support::demo_operator(&summary, "clerk");
     let customer = client
         .query_one(
             "SELECT c.customer_no, a.id AS account_id, a.balance, sum(b.amount) AS arrears,

@@ -16,11 +16,7 @@ async fn search_by_name_and_meter_number_then_details() {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
     let summary = demo::load(&mut client, 300, |_| {}).await.unwrap();
-    let clerk = summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "clerk")
-        .expect("the demo data has a clerk");
+    let clerk = support::demo_operator(&summary, "clerk");
     // A personal customer whose name is unique, so the search must find exactly this one.
     let row = client
         .query_one(

@@ -22,11 +22,7 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
     let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
-    let clerk = summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "clerk")
-        .expect("the demo data has a clerk");
+    let clerk = support::demo_operator(&summary, "clerk");
     let customer = client
         .query_one(
             "SELECT c.customer_no, a.balance, a.id AS account_id FROM customer c

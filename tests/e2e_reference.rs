@@ -17,11 +17,7 @@ async fn a_supervisor_imports_100000_meters_through_the_dialog() {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
     let summary = demo::load(&mut client, 50, |_| {}).await.unwrap();
-    let supervisor = summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "supervisor")
-        .expect("the demo data has a supervisor");
+    let supervisor = support::demo_operator(&summary, "supervisor");
     let meter_type: String = client
         .query_one(
             "SELECT name FROM meter_type WHERE payment_model = 'postpayment' ORDER BY id LIMIT 1",

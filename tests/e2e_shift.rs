@@ -17,11 +17,7 @@ async fn a_clerk_closes_a_shift_and_its_z_report_is_printed() {
     let db = fresh_db().await;
     let mut client = db.pool.get().await.unwrap();
     let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
-    let clerk = summary
-        .operators
-        .iter()
-        .find(|operator| operator.login == "clerk")
-        .expect("the demo data has a clerk");
+    let clerk = support::demo_operator(&summary, "clerk");
     let number: i64 = client
         .query_one(
             "SELECT c.customer_no FROM customer c

@@ -210,11 +210,7 @@ async fn reads_go_to_the_primary_while_the_replica_cannot_be_reached() {
 /// numbers.
 async fn demo_clerk(client: &mut tokio_postgres::Client) -> (String, Vec<i64>) {
     let summary = demo::load(client, 40, |_| {}).await.expect("demo data");
-    let clerk = summary
-        .operators
-        .into_iter()
-        .find(|operator| operator.login == "clerk")
-        .expect("the demo data has a clerk");
+    let clerk = support::demo_operator(&summary, "clerk");
     let numbers = client
         .query("SELECT customer_no FROM customer ORDER BY id LIMIT 8", &[])
         .await
@@ -222,7 +218,7 @@ async fn demo_clerk(client: &mut tokio_postgres::Client) -> (String, Vec<i64>) {
         .iter()
         .map(|row| row.get("customer_no"))
         .collect();
-    (clerk.password, numbers)
+    (clerk.password.clone(), numbers)
 }
 
 /// What must survive the switch, counted as the owner.

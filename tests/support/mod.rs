@@ -23,9 +23,19 @@ use meterdesk::card::reader::{self, ReaderConfig, ReaderHandle};
 use meterdesk::cardflow::CardAccess;
 use meterdesk::db::Pool;
 use meterdesk::db::session::Sessions;
+use meterdesk::tools::demo::{DemoOperator, DemoSummary};
 
 /// What `requests::execute` runs against, for tests that send no card request: the pool, and
 /// one reader thread per test binary that is never asked for a card.
+/// The demo operator `login` of a demo load, with the password it printed.
+pub fn demo_operator<'a>(summary: &'a DemoSummary, login: &str) -> &'a DemoOperator {
+    summary
+        .operators
+        .iter()
+        .find(|operator| operator.login == login)
+        .unwrap_or_else(|| panic!("the demo data has no operator {login}"))
+}
+
 pub fn services(pool: &Pool) -> Services {
     services_on(Sessions::signed_in(pool.clone()))
 }
