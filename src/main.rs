@@ -148,6 +148,20 @@ enum DbAction {
     Stop,
 }
 
+/// The desk runs on two worker threads whatever the server's core count: its I/O is a handful
+/// of connections and one reader, and on a shared server with dozens of cores and dozens of
+/// desks, a worker (and a malloc arena) per core per desk would be memory spent on nothing.
+/// The tools (soak, bench, demo-data) keep one worker per core.
+fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if matches!(command, Command::Run) {
+        builder.worker_threads(DESK_WORKER_THREADS);
+    }
+    builder.enable_all().build()
+}
+
+const DESK_WORKER_THREADS: usize = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let files = config_files(cli.config.as_deref(), &|name| std::env::var_os(name));
@@ -161,7 +175,8 @@ fn main() -> ExitCode {
     for warning in &loaded.warnings {
         eprintln!("meterdesk: warning: {warning}");
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let command = cli.command.unwrap_or(Command::Run);
+    let runtime = match runtime_for(&command) {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("meterdesk: cannot start the async runtime: {err}");
@@ -169,7 +184,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Run) {
+        match command {
             Command::Run => startup::run_app(loaded).await,
             Command::Init => startup::init(&loaded.config).await,
             Command::Migrate => startup::migrate(&loaded.config).await,
