@@ -236,6 +236,54 @@ END $$;
 CREATE TRIGGER update_rules BEFORE UPDATE ON card
     FOR EACH ROW EXECUTE FUNCTION card_update_rules();
 
+-- A card row issued at the desk is the card of an open or a replacement journaled in the same
+-- transaction (db::card_ops::begin): no card is active without the journal that wrote it.
+CREATE FUNCTION card_is_journaled() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM card_operation
+                   WHERE card_id = NEW.id AND kind IN ('open', 'replace')) THEN
+        RAISE EXCEPTION 'permission denied: card % is issued only by a card open or replacement (card.open, card.replace)',
+            NEW.card_no USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER is_journaled AFTER INSERT ON card
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER'))
+    EXECUTE FUNCTION card_is_journaled();
+
+-- A recharge or refund is journaled with the money it moved for it in the same request: the
+-- ledger row ledger_post wrote under the operation's own key (db::card_ops::begin::insert_ledger)
+-- on the customer's account, for a recharge the water that money bought (m³ × 1000 = litres).
+-- Another kind moves no money. So a journal cannot borrow another movement (a reversal of a
+-- pending operation's transaction needs no account.reverse, V13) or multiply the water.
+CREATE FUNCTION card_operation_carries_its_money() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    own_key text := 'card-op:' || NEW.idempotency_key || ':'
+                    || (CASE NEW.kind WHEN 'recharge' THEN 'purchase' ELSE 'card_refund' END);
+BEGIN
+    IF pg_has_role(current_user, md_role_name('owner'), 'MEMBER') THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.kind IN ('recharge', 'refund') THEN
+        IF NOT EXISTS (SELECT FROM ledger_transaction t JOIN account a ON a.id = t.account_id
+                       WHERE t.id = NEW.transaction_id AND a.customer_id = NEW.customer_id
+                         AND t.idempotency_key = own_key
+                         AND (NEW.kind = 'refund' OR t.volume * 1000 = NEW.volume_litres)) THEN
+            RAISE EXCEPTION 'permission denied: a card % is journaled with the money it moved under its own key (%), and a recharge with the water it bought',
+                NEW.kind, own_key USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    ELSIF NEW.transaction_id IS NOT NULL THEN
+        RAISE EXCEPTION 'permission denied: a card % moves no money', NEW.kind
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER carries_its_money BEFORE INSERT ON card_operation
+    FOR EACH ROW EXECUTE FUNCTION card_operation_carries_its_money();
+
 -- A card operation is journaled with what it writes and settled once: pending → done or
 -- failed, finished now. What it writes (kind, customer, card, volume, sequence, records,
 -- transaction, operator) is the columns no operator may update.
@@ -253,6 +301,26 @@ BEGIN
 END $$;
 CREATE TRIGGER settles_once BEFORE UPDATE ON card_operation
     FOR EACH ROW EXECUTE FUNCTION card_operation_settles_once();
+
+-- ───────────────────────────── Meters ─────────────────────────────
+
+-- Installing a meter is opening an account on it (customer.open, V13): the customer is there
+-- by the end of the transaction, or a clerk could take meters out of the uninstalled list for
+-- good (a meter never goes back).
+CREATE FUNCTION meter_installed_for_a_customer() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM customer WHERE meter_id = NEW.id) THEN
+        RAISE EXCEPTION 'permission denied: meter % is installed only by opening an account on it (customer.open)',
+            NEW.meter_no USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER installed_for_a_customer AFTER UPDATE ON meter
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.status = 'uninstalled' AND NEW.status = 'installed'
+          AND NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER'))
+    EXECUTE FUNCTION meter_installed_for_a_customer();
 
 -- ───────────────────────────── Receipts ─────────────────────────────
 
