@@ -52,19 +52,23 @@ BEGIN
     RETURN interim;
 END $$;
 
+-- The value `sequence` last handed to this session (currval), or NULL when it handed none.
+CREATE FUNCTION md_issued_to_session(sequence regclass) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = public, pg_temp AS $$
+BEGIN
+    RETURN currval(sequence);
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+    RETURN NULL;
+END $$;
+
 -- An operator opens a customer under the number customer_serial just handed to their session
 -- (CustomerNumber::from_sequence_value: values past 9 999 999 stand for the long serials).
 CREATE FUNCTION customer_number_is_issued() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
-    issued bigint;
+    issued bigint := md_issued_to_session('customer_serial');
 BEGIN
     IF NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER') THEN
-        BEGIN
-            issued := currval('customer_serial');
-        EXCEPTION WHEN object_not_in_prerequisite_state THEN
-            issued := NULL;
-        END;
         IF issued > 9999999 THEN
             issued := 100000000 + issued - 10000000;
         END IF;
@@ -162,19 +166,11 @@ CREATE CONSTRAINT TRIGGER is_a_transfer AFTER INSERT ON customer_owner_history
 -- A card is issued under the number card_no_seq just handed to the session.
 CREATE FUNCTION card_number_is_issued() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
-DECLARE
-    issued bigint;
 BEGIN
-    IF NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER') THEN
-        BEGIN
-            issued := currval('card_no_seq');
-        EXCEPTION WHEN object_not_in_prerequisite_state THEN
-            issued := NULL;
-        END;
-        IF NEW.card_no IS DISTINCT FROM issued THEN
-            RAISE EXCEPTION 'permission denied: card number % is not the one card_no_seq issued to this session',
-                NEW.card_no USING ERRCODE = 'insufficient_privilege';
-        END IF;
+    IF NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER')
+       AND NEW.card_no IS DISTINCT FROM md_issued_to_session('card_no_seq') THEN
+        RAISE EXCEPTION 'permission denied: card number % is not the one card_no_seq issued to this session',
+            NEW.card_no USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NEW;
 END $$;
@@ -328,19 +324,12 @@ CREATE CONSTRAINT TRIGGER installed_for_a_customer AFTER UPDATE ON meter
 -- now.
 CREATE FUNCTION receipt_rules() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
-DECLARE
-    issued bigint;
 BEGIN
     IF pg_has_role(current_user, md_role_name('owner'), 'MEMBER') THEN
         RETURN NEW;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        BEGIN
-            issued := currval('receipt_no_seq');
-        EXCEPTION WHEN object_not_in_prerequisite_state THEN
-            issued := NULL;
-        END;
-        IF NEW.receipt_no IS DISTINCT FROM issued THEN
+        IF NEW.receipt_no IS DISTINCT FROM md_issued_to_session('receipt_no_seq') THEN
             RAISE EXCEPTION 'permission denied: receipt number % is not the one receipt_no_seq issued to this session',
                 NEW.receipt_no USING ERRCODE = 'insufficient_privilege';
         END IF;
