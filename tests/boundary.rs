@@ -269,3 +269,158 @@ async fn the_audit_log_is_read_by_who_may_view_it() {
     assert_eq!(seen("super"), "clerk.was_here,super.was_here");
     assert_eq!(seen("admin"), "clerk.was_here,super.was_here");
 }
+
+/// The rows a forged write would change: the customers, their accounts, ledger and owner
+/// history, cards, journal, receipts and meters, and how many audit entries there are (read by
+/// the supervisor, who sees them all).
+fn written(db: &TestDb) -> String {
+    allowed(
+        db,
+        "super",
+        "SELECT concat_ws(E'\\n',
+                (SELECT json_agg(c ORDER BY id) FROM customer c),
+                (SELECT json_agg(a ORDER BY id) FROM account a),
+                (SELECT json_agg(t ORDER BY id) FROM ledger_transaction t),
+                (SELECT json_agg(h ORDER BY id) FROM customer_owner_history h),
+                (SELECT json_agg(k ORDER BY id) FROM card k),
+                (SELECT json_agg(o ORDER BY id) FROM card_operation o),
+                (SELECT json_agg(r ORDER BY receipt_no) FROM receipt r),
+                (SELECT json_agg(m ORDER BY id) FROM meter m),
+                (SELECT count(*) FROM audit_log))",
+    )
+}
+
+#[tokio::test]
+async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
+    let (db, account) = desk().await;
+    let owner = db.pool.get().await.unwrap();
+    let customer: i64 = owner
+        .query_one("SELECT customer_id FROM account WHERE id = $1", &[&account])
+        .await
+        .unwrap()
+        .get("customer_id");
+    // The customer's card, a finished recharge of 5 000 litres, its receipt and a deposit; a
+    // second card-meter customer without a card; a meter still to install.
+    owner
+        .batch_execute(&format!(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by, meter_loaded_seq)
+                 VALUES (nextval('card_no_seq'), {customer}, 1, {CLERK}, 7);
+             INSERT INTO card_operation (customer_id, card_id, kind, state, purchase_seq,
+                                         volume_litres, idempotency_key, operator_id, finished_at)
+                 SELECT {customer}, id, 'recharge', 'done', 8, 5000, 'recharge-8', {CLERK}, now()
+                 FROM card;
+             INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {customer}, {CLERK});
+             SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'deposit-0');
+             INSERT INTO meter (meter_no, meter_type_id, status)
+                 VALUES ('WM-0043', 1, 'installed'), ('WM-0044', 1, 'uninstalled');
+             INSERT INTO customer (customer_no, customer_type_id, nature, business_model, meter_id,
+                                   meter_type_id, name, address, phone)
+                 SELECT 10000013, 1, 'personal', 'meter_prepaid', id, 1, '王芳', '建国路90号',
+                        '13900139000'
+                 FROM meter WHERE meter_no = 'WM-0043';"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+
+    let forged = [
+        // The customer: its number, its history, a change without its audit entry.
+        format!("UPDATE customer SET customer_no = 12345678 WHERE id = {customer}"),
+        format!("UPDATE customer SET opened_by = {SUPERVISOR}, opened_at = '2000-01-01' WHERE id = {customer}"),
+        format!("UPDATE customer SET customer_type_id = 2, meter_id = 2 WHERE id = {customer}"),
+        format!("UPDATE customer SET name = 'Somebody Else' WHERE id = {customer}"),
+        format!("UPDATE customer SET name = 'Somebody Else', version = version + 1 WHERE id = {customer}"),
+        format!("UPDATE customer SET version = 1 WHERE id = {customer}"),
+        // An audit entry that does not tell the change as it is.
+        format!(
+            "UPDATE customer SET name = 'Somebody Else', version = version + 1 WHERE id = {customer};
+             INSERT INTO audit_log (action, entity, entity_id, detail)
+             VALUES ('customer.modify', 'customer', {customer},
+                     '{{\"version\": 2, \"before\": {{\"name\": \"张伟\"}}, \"after\": {{\"name\": \"Nobody\"}}}}')"
+        ),
+        "INSERT INTO customer (customer_no, customer_type_id, nature, business_model, meter_id,
+                                   meter_type_id, name, address, phone)
+             VALUES (10023453, 1, 'personal', 'meter_prepaid', 1, 1, 'Ghost', 'Nowhere', '123')"
+        .to_owned(),
+        format!(
+            "INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+             VALUES ({customer}, '{{\"name\": \"Forged Owner\"}}', {CLERK})"
+        ),
+        format!(
+            "INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by, transferred_at)
+             VALUES ({customer}, '{{}}', {CLERK}, '2000-01-01')"
+        ),
+        // Money and water.
+        format!("INSERT INTO account (customer_id, kind, balance) VALUES ({customer}, 'prepaid', 1000)"),
+        "UPDATE card_operation SET volume_litres = volume_litres * 10".to_owned(),
+        format!("UPDATE card_operation SET customer_id = {customer}, purchase_seq = 9"),
+        "UPDATE card_operation SET state = 'failed', failure_reason = 'forged'".to_owned(),
+        // A journal that borrows another movement: its reversal would need no account.reverse.
+        format!(
+            "INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                         idempotency_key, operator_id, issue_record_after, plan,
+                                         transaction_id)
+             SELECT {customer}, k.id, 'recharge', 9, 50000, 'forged-9', {CLERK},
+                    decode(repeat('00', 32), 'hex'), '{{}}', t.id
+             FROM card k, ledger_transaction t WHERE t.idempotency_key = 'deposit-0'"
+        ),
+        // The card: its number, its holder, its state, the meter's write-back.
+        "UPDATE card SET card_no = 100000002".to_owned(),
+        "UPDATE card SET customer_id = 2".to_owned(),
+        "UPDATE card SET state = 'void', void_reason = 'damaged', voided_at = now(), blacklisted = true".to_owned(),
+        "UPDATE card SET state = 'void', void_reason = 'not_issued', voided_at = now()".to_owned(),
+        "UPDATE card SET state = 'recycled', void_reason = 'returned', voided_at = now()".to_owned(),
+        "UPDATE card SET meter_loaded_seq = 1".to_owned(),
+        format!(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by) VALUES (4242, {customer}, 2, {CLERK})"
+        ),
+        format!(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by)
+             SELECT nextval('card_no_seq'), id, 1, {CLERK} FROM customer WHERE customer_no = 10000013"
+        ),
+        // A meter installed without the account opened on it.
+        "UPDATE meter SET status = 'installed' WHERE meter_no = 'WM-0044'".to_owned(),
+        // Receipts: the reprint count, what a receipt is of, its number.
+        "UPDATE receipt SET reprints = 0".to_owned(),
+        "UPDATE receipt SET reprints = reprints + 5".to_owned(),
+        format!("UPDATE receipt SET customer_id = {customer}, issued_at = '2000-01-01'"),
+        format!(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id) VALUES (999999, {customer}, {CLERK})"
+        ),
+        // Reference data is the supervisor's and the administrator's.
+        "INSERT INTO department (name) VALUES ('Shadow desk')".to_owned(),
+        "UPDATE payment_method SET enabled = false".to_owned(),
+        "UPDATE role SET name = 'Boss' WHERE code = 'clerk'".to_owned(),
+        "INSERT INTO role_permission VALUES ('clerk', 'card.refund')".to_owned(),
+        "DELETE FROM customer_type_meter_type".to_owned(),
+        "DELETE FROM customer_type_payment_method".to_owned(),
+        "UPDATE price_scheme SET vat_rate = 0".to_owned(),
+        "INSERT INTO meter (meter_no, meter_type_id) VALUES ('X-1', 1)".to_owned(),
+        "UPDATE meter_type SET manufacturer = 'Nobody'".to_owned(),
+    ];
+    for sql in &forged {
+        refused(&db, "clerk", sql);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // What the desk writes, as it writes it, stays possible: a change with its true audit
+    // entry, a reprint.
+    allowed(
+        &db,
+        "clerk",
+        &format!(
+            "UPDATE customer SET name = 'Li Na', version = version + 1 WHERE id = {customer};
+             INSERT INTO audit_log (action, entity, entity_id, detail)
+             VALUES ('customer.modify', 'customer', {customer},
+                     '{{\"version\": 2, \"before\": {{\"name\": \"张伟\"}}, \"after\": {{\"name\": \"Li Na\"}}}}')"
+        ),
+    );
+    allowed(
+        &db,
+        "clerk",
+        "UPDATE receipt SET reprints = reprints + 1, last_reprinted_at = now()",
+    );
+    let reprints = allowed(&db, "clerk", "SELECT reprints FROM receipt");
+    assert_eq!(reprints, "1");
+}
