@@ -1,11 +1,14 @@
--- A clear card's credit, purchase by purchase (docs/decisions.md, "A clear card's credit,
--- purchase by purchase").
+-- A clear card's credit, purchase by purchase, and its receipt (docs/decisions.md, "A clear
+-- card's credit, purchase by purchase" and "A receipt for a clear card's credit").
 --  * V23 credited the value of the litres a clear card wiped, walking the customer's newest
 --    loaded purchases, but kept only the sum: the water given back still counted in the tier
 --    volume of the year it was bought in. Each purchase's share is now a credit line; the tier
 --    volume of a cycle is its purchases' volumes less their credit lines (the purchase keeps
 --    its date, so a credit spanning two cycles takes from each what it took there). The lines
 --    of the cards credited before are written here by the same walk.
+--  * The credit is money onto the balance: it gets a receipt, numbered from the one
+--    `receipt_no_seq`, on its `card_refund` ledger row, like every other payment at the
+--    counter (reprinted from the account's history).
 
 CREATE TABLE system_card_credit_line (
     system_card_no          bigint NOT NULL REFERENCES system_card,
@@ -66,7 +69,8 @@ CROSS JOIN LATERAL system_card_credit_walk(
      WHERE e.customer_id = s.customer_id AND e.cleared_seen_at < s.cleared_seen_at)) walk
 WHERE s.customer_id IS NOT NULL AND s.credited_litres > 0;
 
--- As V23's (same signature, same permission, same value), now writing the credit lines.
+-- As V23's (same signature, same permission, same value), now writing the credit lines and
+-- issuing the credit's receipt.
 CREATE OR REPLACE FUNCTION system_card_cleared(
     p_card_no bigint, p_credit_litres bigint, p_loaded_seq bigint
 ) RETURNS numeric
@@ -79,6 +83,7 @@ DECLARE
     value numeric := 0;
     credited numeric(14,2);
     posted bigint;
+    receipt_number bigint;
 BEGIN
     PERFORM md_require('card.system');
     SELECT * INTO clear FROM system_card
@@ -102,10 +107,13 @@ BEGIN
     END IF;
     credited := round(value, 2);
     IF credited > 0 THEN
+        INSERT INTO receipt (receipt_no, customer_id, operator_id)
+        VALUES (nextval('receipt_no_seq'), clear.customer_id, current_operator_id())
+        RETURNING receipt_no INTO receipt_number;
         INSERT INTO ledger_transaction (account_id, kind, amount, volume, operator_id,
-                                        idempotency_key)
+                                        receipt_no, idempotency_key)
         VALUES (acct, 'card_refund', credited, covered / 1000.0, current_operator_id(),
-                'system-card:' || p_card_no || ':cleared')
+                receipt_number, 'system-card:' || p_card_no || ':cleared')
         RETURNING id INTO posted;
     END IF;
     UPDATE system_card SET cleared_credit_litres = p_credit_litres, cleared_seen_at = now(),
@@ -117,6 +125,7 @@ BEGIN
             jsonb_build_object('card_no', p_card_no, 'meter_id', clear.meter_id,
                                'customer_id', clear.customer_id,
                                'credit_litres', p_credit_litres, 'loaded_seq', p_loaded_seq,
-                               'credited_litres', covered, 'credited_amount', credited));
+                               'credited_litres', covered, 'credited_amount', credited,
+                               'receipt_no', receipt_number));
     RETURN credited;
 END $$;

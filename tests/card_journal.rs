@@ -10,6 +10,7 @@ use meterdesk::db::card_ops::{
     OperationKind, OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
 };
 use meterdesk::db::customers::{self, PageAt};
+use meterdesk::db::receipts;
 use meterdesk::domain::card_counter::{
     CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, plan_recharge,
 };
@@ -673,8 +674,12 @@ async fn refunded_water_does_not_count_toward_the_years_tiers() {
 
 /// A clear card issued for the customer's meter, applied to it when the meter held
 /// `credit_litres` and had loaded up to purchase `loaded_seq`, and read back at the counter by
-/// the supervisor: what was credited.
-async fn clear_card_credit(counter: &mut Counter, credit_litres: u32, loaded_seq: u32) -> Decimal {
+/// the supervisor: what was credited, and its receipt.
+async fn clear_card_credit(
+    counter: &mut Counter,
+    credit_litres: u32,
+    loaded_seq: u32,
+) -> (Decimal, Option<i64>) {
     let meter = MeterNumber::new(METER).unwrap();
     let card_no =
         card_ops::begin_system_card(&mut counter.supervisor, SystemCardKind::Clear, &meter, 0)
@@ -696,7 +701,10 @@ async fn clear_card_credit(counter: &mut Counter, credit_litres: u32, loaded_seq
         .await
         .unwrap()
     {
-        ClearedCredit::Recorded { credited } => credited,
+        ClearedCredit::Recorded {
+            credited,
+            receipt_no,
+        } => (credited, receipt_no),
         other => panic!("the clear card's credit was not recorded: {other:?}"),
     }
 }
@@ -731,7 +739,7 @@ async fn water_a_clear_card_credited_back_does_not_count_toward_the_years_tiers(
 
     // The meter held 15 m³ of purchase #2 when wiped: 15/20 of 30.00 back.
     assert_eq!(
-        clear_card_credit(&mut counter, 15_000, 2).await,
+        clear_card_credit(&mut counter, 15_000, 2).await.0,
         dec("22.50")
     );
 
@@ -772,7 +780,7 @@ async fn a_clear_cards_credit_spanning_two_cycles_leaves_each_purchase_in_its_ow
 
     // Wiped with #2 loaded and #3 still on the card: 15 m³, all of #2 and 5 of #1.
     assert_eq!(
-        clear_card_credit(&mut counter, 15_000, 2).await,
+        clear_card_credit(&mut counter, 15_000, 2).await.0,
         dec("15.00")
     );
     assert_eq!(
@@ -788,6 +796,58 @@ async fn a_clear_cards_credit_spanning_two_cycles_leaves_each_purchase_in_its_ow
     // This year's cycle: #3's 15 m³ and nothing of #2; #1's 5 m³ came off last year's.
     // 35 × 1.00 + 5 × 2.00.
     assert_eq!(quoted(&counter, "40").await, (dec("45.00"), dec("15")));
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
+}
+
+/// A clear card's credit is money onto the balance on a receipt of its own, issued once by the
+/// database with the credit, read back and reprinted as recorded; a wipe no purchase covers
+/// credits nothing and issues none.
+#[tokio::test]
+async fn a_clear_cards_credit_has_one_receipt_reprinted_as_recorded() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("20")).await;
+    counter.swipe();
+    let receipts_before: i64 = counter.scalar("SELECT count(*) FROM receipt").await;
+
+    // Nothing loaded yet as far as the card says: nothing credited, no receipt.
+    assert_eq!(
+        clear_card_credit(&mut counter, 5_000, 0).await,
+        (dec("0.00"), None)
+    );
+    let (credited, receipt_no) = clear_card_credit(&mut counter, 15_000, 1).await;
+    assert_eq!(credited, dec("15.00"));
+    let receipt_no = receipt_no.expect("the credit's receipt");
+    assert_eq!(
+        counter.scalar::<i64>("SELECT count(*) FROM receipt").await,
+        receipts_before + 1,
+        "one receipt, for the credit"
+    );
+    let record = receipts::receipt(&**counter.supervisor, receipt_no)
+        .await
+        .unwrap()
+        .expect("the receipt as recorded");
+    assert_eq!(record.operator, "Super Visor");
+    assert_eq!(record.method, None);
+    assert_eq!(record.balance_after.to_decimal(), dec("15.00"));
+    let [line] = record.lines.as_slice() else {
+        panic!("one ledger row: {record:?}");
+    };
+    assert_eq!(
+        (
+            line.kind.as_str(),
+            line.amount.to_decimal(),
+            line.volume.map(|volume| volume.to_decimal())
+        ),
+        ("clear_card_credit", dec("15.00"), Some(dec("15")))
+    );
+    let copy = receipts::reprint(&**counter.supervisor, receipt_no)
+        .await
+        .unwrap()
+        .expect("reprinted");
+    assert_eq!(copy.reprints, 1);
+    assert_eq!(copy.lines, record.lines);
     let check = books_check(&counter).await;
     assert!(check.is_empty(), "{check:?}");
 }
