@@ -1,9 +1,8 @@
 //! The receipt of a card recharge, a card refund paid out, or a clear card's credit: its facts
-//! and its text — laid
-//! out on the paper every receipt shares (`screens::receipt`), shown on the receipt pane,
-//! written to the receipts directory and sent to the print command (config `[receipts]`) by
-//! `KeepReceipt`. The text is a pure function of the facts, so the screen, the file and the
-//! paper say the same.
+//! and its text — laid out on the paper every receipt shares (`screens::receipt`), shown on the
+//! receipt pane, written to the receipts directory and sent to the print command (config
+//! `[receipts]`) by `KeepReceipt`. The text is a pure function of the facts, so the screen,
+//! the file and the paper say the same.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
