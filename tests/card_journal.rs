@@ -6,18 +6,21 @@ mod support;
 
 use deadpool_postgres::Object;
 use meterdesk::db::card_ops::{
-    self, Begin, BeginOutcome, BeginReport, Begun, LossReason, NOT_ON_CARD, OperationKind,
-    OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
+    self, Begin, BeginOutcome, BeginReport, Begun, ClearedCredit, LossReason, NOT_ON_CARD,
+    OperationKind, OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
 };
 use meterdesk::db::customers::{self, PageAt};
+use meterdesk::db::receipts;
 use meterdesk::domain::card_counter::{
     CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, plan_recharge,
 };
 use meterdesk::domain::card_records::{
-    CardContent, EMPTY_RECORD, MeterNumber, PurchaseStatus, Record, UserCard,
+    CardContent, EMPTY_RECORD, MeterNumber, MeterStatus, MeterWriteBack, PurchaseStatus, Record,
+    UserCard,
 };
 use meterdesk::domain::meter::MeterState;
 use meterdesk::domain::search::CustomerSearch;
+use meterdesk::domain::system_cards::SystemCardKind;
 use rust_decimal::Decimal;
 use support::card_desk::*;
 use support::card_rig::METER;
@@ -667,6 +670,197 @@ async fn refunded_water_does_not_count_toward_the_years_tiers() {
     // 30.5 m³ bought this year, not 70.5: 19.5 × 1.00 + 0.5 × 2.00.
     let next = counter.done(CLERK, &recharge_m3("20")).await;
     assert_eq!(next.purchase.unwrap().amount, dec("20.50"));
+}
+
+/// A clear card issued for the customer's meter, applied to it when the meter held
+/// `credit_litres` and had loaded up to purchase `loaded_seq`, and read back at the counter by
+/// the supervisor: what was credited, and its receipt.
+async fn clear_card_credit(
+    counter: &mut Counter,
+    credit_litres: u32,
+    loaded_seq: u32,
+) -> (Decimal, Option<i64>) {
+    let meter = MeterNumber::new(METER).unwrap();
+    let card_no =
+        card_ops::begin_system_card(&mut counter.supervisor, SystemCardKind::Clear, &meter, 0)
+            .await
+            .unwrap()
+            .expect("a supervisor issues a clear card");
+    card_ops::finish_system_card(&**counter.supervisor, card_no, true)
+        .await
+        .unwrap();
+    let wiped = MeterWriteBack {
+        last_loaded_sequence: loaded_seq,
+        registered_generation: 1,
+        credit_litres,
+        total_litres: credit_litres,
+        status: MeterStatus::default(),
+        written_at: 0,
+    };
+    match card_ops::record_cleared_credit(&**counter.supervisor, card_no, &wiped)
+        .await
+        .unwrap()
+    {
+        ClearedCredit::Recorded {
+            credited,
+            receipt_no,
+        } => (credited, receipt_no),
+        other => panic!("the clear card's credit was not recorded: {other:?}"),
+    }
+}
+
+/// The price of `volume` m³ quoted for the customer now, and the volume of the cycle it starts
+/// from.
+async fn quoted(counter: &Counter, volume: &str) -> (Decimal, Decimal) {
+    let quote = card_ops::quote_recharge(
+        &**counter.clerk,
+        counter.customer.customer_id,
+        Quantity::Volume(dec(volume)),
+    )
+    .await
+    .unwrap()
+    .expect("a price");
+    (
+        quote.charge.amount.to_decimal(),
+        quote.charge.accumulated_before.to_decimal(),
+    )
+}
+
+#[tokio::test]
+async fn water_a_clear_card_credited_back_does_not_count_toward_the_years_tiers() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("40")).await;
+    counter.swipe();
+    // 40 → 60 m³: 10 × 1.00 + 10 × 2.00, into tier 2.
+    let second = counter.done(CLERK, &recharge_m3("20")).await;
+    assert_eq!(second.purchase.unwrap().amount, dec("30.00"));
+    counter.swipe();
+
+    // The meter held 15 m³ of purchase #2 when wiped: 15/20 of 30.00 back.
+    assert_eq!(
+        clear_card_credit(&mut counter, 15_000, 2).await.0,
+        dec("22.50")
+    );
+
+    // 45 m³ remain bought this year, not 60: 5 × 1.00 + 5 × 2.00.
+    assert_eq!(quoted(&counter, "10").await, (dec("15.00"), dec("45")));
+    let next = counter.done(CLERK, &recharge_m3("10")).await;
+    assert_eq!(next.purchase.unwrap().amount, dec("15.00"));
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
+}
+
+#[tokio::test]
+async fn a_clear_cards_credit_spanning_two_cycles_leaves_each_purchase_in_its_own() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("30")).await;
+    counter.swipe();
+    counter.done(CLERK, &recharge_m3("10")).await;
+    counter.swipe();
+    counter.done(CLERK, &recharge_m3("15")).await;
+    // Purchase #1 was bought in last year's cycle (the database's clock is not ours to set:
+    // its ledger row is dated back, past the ledger's append-only guard).
+    counter
+        .customer
+        .client
+        .batch_execute(
+            "BEGIN;
+             ALTER TABLE ledger_transaction DISABLE TRIGGER ledger_transaction_is_append_only;
+             UPDATE ledger_transaction SET created_at = created_at - interval '1 year'
+             WHERE id = (SELECT transaction_id FROM card_operation
+                         WHERE kind = 'recharge' AND purchase_seq = 1);
+             ALTER TABLE ledger_transaction ENABLE TRIGGER ledger_transaction_is_append_only;
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(quoted(&counter, "40").await.1, dec("25"));
+
+    // Wiped with #2 loaded and #3 still on the card: 15 m³, all of #2 and 5 of #1.
+    assert_eq!(
+        clear_card_credit(&mut counter, 15_000, 2).await.0,
+        dec("15.00")
+    );
+    assert_eq!(
+        counter
+            .scalar::<String>(
+                "SELECT string_agg(o.purchase_seq || ':' || l.litres || ':' || round(l.value, 2),
+                                   ' ' ORDER BY o.purchase_seq)
+                 FROM system_card_credit_line l JOIN card_operation o ON o.id = l.card_operation_id"
+            )
+            .await,
+        "1:5000:5.00 2:10000:10.00"
+    );
+    // This year's cycle: #3's 15 m³ and nothing of #2; #1's 5 m³ came off last year's.
+    // 35 × 1.00 + 5 × 2.00.
+    assert_eq!(quoted(&counter, "40").await, (dec("45.00"), dec("15")));
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
+}
+
+/// A clear card's credit is money onto the balance on a receipt of its own, issued once by the
+/// database with the credit, read back and reprinted as recorded; a wipe no purchase covers
+/// credits nothing and issues none.
+#[tokio::test]
+async fn a_clear_cards_credit_has_one_receipt_reprinted_as_recorded() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("20")).await;
+    counter.swipe();
+    let receipts_before: i64 = counter.scalar("SELECT count(*) FROM receipt").await;
+
+    // Nothing loaded yet as far as the card says: nothing credited, no receipt.
+    assert_eq!(
+        clear_card_credit(&mut counter, 5_000, 0).await,
+        (dec("0.00"), None)
+    );
+    let (credited, receipt_no) = clear_card_credit(&mut counter, 15_000, 1).await;
+    assert_eq!(credited, dec("15.00"));
+    let receipt_no = receipt_no.expect("the credit's receipt");
+    assert_eq!(
+        counter.scalar::<i64>("SELECT count(*) FROM receipt").await,
+        receipts_before + 1,
+        "one receipt, for the credit"
+    );
+    let record = receipts::receipt(&**counter.supervisor, receipt_no)
+        .await
+        .unwrap()
+        .expect("the receipt as recorded");
+    assert_eq!(record.operator, "Super Visor");
+    assert_eq!(record.method, None);
+    assert_eq!(record.balance_after.to_decimal(), dec("15.00"));
+    let [line] = record.lines.as_slice() else {
+        panic!("one ledger row: {record:?}");
+    };
+    assert_eq!(
+        (
+            line.kind.as_str(),
+            line.amount.to_decimal(),
+            line.volume.map(|volume| volume.to_decimal())
+        ),
+        ("clear_card_credit", dec("15.00"), Some(dec("15")))
+    );
+    let copy = receipts::reprint(&**counter.supervisor, receipt_no)
+        .await
+        .unwrap()
+        .expect("reprinted");
+    assert_eq!(copy.reprints, 1);
+    assert_eq!(copy.lines, record.lines);
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
+}
+
+/// `meterdesk check`'s disagreements, all rules.
+async fn books_check(counter: &Counter) -> Vec<String> {
+    let mut client = counter.customer.db.pool.get().await.unwrap();
+    meterdesk::db::books::check(&mut client)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|check| check.disagreements)
+        .collect()
 }
 
 #[tokio::test]

@@ -134,11 +134,15 @@ async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() 
         wait_for(&app_events, &state, Duration::from_secs(2));
     };
     let access = Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap()));
+    let receipts = rig.dir.join("receipts");
     let services_of = |login: &str| Services {
         pool: Sessions::signed_in(customer.db.pool_of(login)),
         reader: reader.clone(),
         card_access: access.clone(),
-        receipts: ReceiptOutput::default(),
+        receipts: ReceiptOutput {
+            directory: Some(receipts.clone()),
+            ..ReceiptOutput::default()
+        },
     };
     let supervisor = services_of("super");
     let clerk = services_of("clerk");
@@ -225,12 +229,23 @@ async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() 
         Decimal::ZERO
     );
 
-    // The supervisor's read credits the 10 000 l bought (10.00); the test water is not; once.
+    // The supervisor's read credits the 10 000 l bought (10.00); the test water is not; once,
+    // on a receipt of its own, kept once.
     reader_says(&mut app, &supervisor, true).await;
+    let receipt_no: i64 = customer
+        .client
+        .query_one(
+            "SELECT t.receipt_no FROM system_card s
+             JOIN ledger_transaction t ON t.id = s.credited_transaction_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(
         message(&app),
         format!(
-            "Clear card {:08}: 10.100 m³ wiped; 10.00 credited to {:08} 张伟.",
+            "Clear card {:08}: 10.100 m³ wiped; 10.00 credited to {:08} 张伟; receipt #{receipt_no}.",
             seen.card.card_number, customer.customer_no
         )
     );
@@ -248,6 +263,17 @@ async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() 
     app_sees(false);
     let after = books(&customer.client, customer.customer_id).await;
     assert_eq!(after.balance, Decimal::new(1000, 2), "credited once");
+    let kept: Vec<_> = std::fs::read_dir(&receipts)
+        .expect("the receipts directory")
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    let [paper] = kept.as_slice() else {
+        panic!("one receipt kept: {kept:?}");
+    };
+    assert!(
+        paper.contains("CLEAR CARD CREDIT") && paper.contains(&receipt_no.to_string()),
+        "{paper}"
+    );
     let audited: i64 = customer
         .client
         .query_one(

@@ -34,7 +34,8 @@ pub async fn issue(
 /// One ledger row on a receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptLine {
-    /// The ledger kind: deposit, refund, bill_payment, …
+    /// The ledger kind: deposit, refund, bill_payment, …; `clear_card_credit` for the
+    /// `card_refund` row a clear card's credit posted (sql/V23), which cancelled no purchase.
     pub kind: String,
     pub amount: Money,
     pub volume: Option<Volume>,
@@ -71,11 +72,14 @@ pub async fn receipt(
 ) -> Result<Option<ReceiptRecord>, DbError> {
     let lines = client
         .query(
-            "SELECT t.id, t.kind, t.amount, t.volume, t.unit_price, p.code AS method_code,
+            "SELECT t.id, CASE WHEN s.card_no IS NULL THEN t.kind ELSE 'clear_card_credit' END
+                        AS kind,
+                    t.amount, t.volume, t.unit_price, p.code AS method_code,
                     p.name AS method, b.period_start AS cycle
              FROM ledger_transaction t
              LEFT JOIN payment_method p ON p.code = t.payment_method_code
              LEFT JOIN bill b ON b.id = t.bill_id
+             LEFT JOIN system_card s ON s.credited_transaction_id = t.id
              WHERE t.receipt_no = $1 ORDER BY t.id",
             &[&receipt_no],
         )

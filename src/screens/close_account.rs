@@ -1,10 +1,10 @@
 //! Close account (`C` or `:close-account` on a customer row or in Details; supervisors): the
 //! steps of domain.md — final reading, its bill paid or its deduction made, the balance made
 //! good or refunded, the card recycled or reported lost — each shown done or not, as the
-//! database sees them (`db::closing`). F2 says what the first step still to take needs and,
-//! pressed again, opens the screen that takes it (the reading as final, the bills, the
-//! deposit or refund, the card screen), as Transfer offers the bills; `v` reports the card
-//! lost. With every step done F2 asks, and F2 again closes: the database checks every step
+//! database sees them (`db::closing`). Under the list the screen says what the first step
+//! still to take needs, and F2 opens the screen that takes it (the reading as final, the
+//! bills, the deposit or refund, the card screen), as Transfer offers the bills; `v` reports
+//! the card lost. With every step done F2 asks, and F2 again closes: the database checks every step
 //! once more, releases the meter as removed and makes the customer read-only.
 
 use crossterm::event::KeyEvent;
@@ -41,8 +41,6 @@ use crate::ui::theme::Theme;
 pub struct CloseAccountScreen {
     row: CustomerRow,
     closing: Option<Closing>,
-    /// F2 said why the close cannot go on and offered this step: F2 again takes it.
-    offered: Option<CloseBlocker>,
     /// Every step is done and F2 asked: F2 again closes.
     confirming: bool,
 }
@@ -166,7 +164,6 @@ pub fn start(row: &CustomerRow, hub: &mut Hub) {
     hub.open(Box::new(CloseAccountScreen {
         row: row.clone(),
         closing: None,
-        offered: None,
         confirming: false,
     }));
 }
@@ -178,21 +175,18 @@ impl CloseAccountScreen {
         });
     }
 
-    /// F2: the first step still to take is said, then taken on F2 again; with none left, the
-    /// close is asked, then sent on F2 again.
+    /// F2: the step the screen offers under its list is taken (one it cannot take is said);
+    /// with none left, the close is asked, then sent on F2 again. Keys wait while the close is
+    /// read again (`LoadClosing` holds input), so F2 never takes a step done meanwhile.
     fn next_step(&mut self, hub: &mut Hub) {
         let Some(closing) = &self.closing else {
             return;
         };
         match closing.blocker {
-            Some(blocker) if self.offered == Some(blocker) => {
-                self.offered = None;
-                self.take(blocker, hub);
-            }
+            Some(blocker) if takes_a_step(blocker) => self.take(blocker, hub),
             Some(blocker) => {
                 let text = why(hub.app, closing, blocker, self.row.customer_no);
                 hub.say(MessageKind::Error, text);
-                self.offered = takes_a_step(blocker).then_some(blocker);
             }
             None if self.confirming => {
                 hub.say(MessageKind::Info, hub.app.t("close_account.working"));
@@ -257,7 +251,7 @@ impl CloseAccountScreen {
     }
 }
 
-/// Whether F2 again can take the step `blocker` names on another screen.
+/// Whether F2 can take the step `blocker` names on another screen.
 fn takes_a_step(blocker: CloseBlocker) -> bool {
     !matches!(
         blocker,
@@ -450,14 +444,10 @@ impl Screen for CloseAccountScreen {
 
     fn on_open(&mut self, hub: &mut Hub) {
         self.confirming = false;
-        self.offered = None;
         self.load(hub);
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if command != Some(Command::Save) {
-            self.offered = None;
-        }
         if refused_while_saving(&key, command, hub) {
             return true;
         }

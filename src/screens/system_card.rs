@@ -644,20 +644,26 @@ pub fn lines(app: &App, seen: &SystemCardSeen) -> Vec<String> {
 
 /// The message a read of a clear card says when it credited the wiped water just now.
 pub fn credited_now(app: &App, seen: &SystemCardSeen) -> Option<String> {
-    let Some(ClearedCredit::Recorded { credited }) = seen.cleared else {
+    let Some(ClearedCredit::Recorded {
+        credited,
+        receipt_no,
+    }) = seen.cleared
+    else {
         return None;
     };
     let credit = seen.card.applied.as_ref().map(|a| m3(a.credit_litres))?;
     let card = format!("{:08}", seen.card.card_number);
     let customer = seen.facts.as_ref().and_then(|f| f.customer.as_ref());
-    Some(match customer {
-        Some(customer) if !credited.is_zero() => app.lang.tf(
+    // Money credited always has its receipt (sql/V28).
+    Some(match (customer, receipt_no) {
+        (Some(customer), Some(receipt_no)) => app.lang.tf(
             "system_card.credited_now",
             &[
                 ("card", &card),
                 ("credit", &credit),
                 ("amount", &credited),
                 ("customer", &customer_text(customer)),
+                ("receipt", &receipt_no),
             ],
         ),
         _ => app.lang.tf(

@@ -1,5 +1,5 @@
 //! Close account (`C` on the customer table's row, supervisors): the steps as the database
-//! sees them, F2 saying what the first step needs and F2 again taking it, the confirmation,
+//! sees them, the screen saying what the first step needs and F2 taking it, the confirmation,
 //! the close; refused to a clerk and for a closed customer.
 
 use crate::support::*;
@@ -109,13 +109,12 @@ fn the_steps_in_chinese() {
     insta::assert_snapshot!("close_account_balance_zh", screen);
 }
 
-/// The whole walk on screen: F2 says the final reading is missing, F2 again enters it (as
-/// final), its save reads the close again; every step done, F2 asks, F2 again closes with a
-/// key, and the table is read again with the customer closed.
+/// The whole walk on screen: the screen opens saying the final reading is missing, F2 enters
+/// it (as final), its save reads the close again; every step done, F2 asks, F2 again closes
+/// with a key, and the table is read again with the customer closed.
 #[test]
 fn f2_takes_each_step_then_closes() {
     let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::FinalReading));
-    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "said, not taken");
     let screen = render(&app);
     assert!(
         screen.contains(
@@ -123,6 +122,7 @@ fn f2_takes_each_step_then_closes() {
         ),
         "{screen}"
     );
+    // The first F2 after the screen says so does it (it took a second one).
     let sent = press(&mut app, KeyCode::F(2));
     assert_eq!(only::<LoadReading>(&sent), &LoadReading { customer_id: 1 });
     assert!(app.screen.is::<ReadingForm>());
@@ -224,8 +224,43 @@ fn an_active_card_is_reported_lost_or_recycled() {
     );
     answer(&mut app, &reload, Reply::screen(Some(card)));
     press(&mut app, KeyCode::F(2));
-    press(&mut app, KeyCode::F(2));
     assert!(app.screen.is::<CardScreen>());
+}
+
+/// F2 pressed while the close is read again waits for the answer (the step it offered may be
+/// done meanwhile): it then does what the new state says.
+#[test]
+fn f2_while_the_close_is_read_again_waits_for_it() {
+    let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::CardActive));
+    let reload = press(&mut app, KeyCode::Char('v'));
+    let reload = answer(
+        &mut app,
+        &reload,
+        Reply::screen(ReportedLost(Ok(10_000_001))),
+    );
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert!(app.screen.is::<CloseAccountScreen>());
+    answer(&mut app, &reload, Reply::screen(Some(closing(None))));
+    assert!(app.screen.is::<CloseAccountScreen>());
+    assert!(render(&app).contains("Close the account of 10000017 张伟?"));
+}
+
+/// The first step offered on opening is taken by the first F2 even after other keys, in
+/// Chinese too; a step the screen cannot take (the customer gone) is said on F2 instead.
+#[test]
+fn the_step_the_screen_opens_with_is_one_f2_away() {
+    let mut app = close_screen(supervisor(Lang::Zh), Some(CloseBlocker::UnpaidBills));
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(
+        app.screen.is::<meterdesk::screens::bills::BillsScreen>(),
+        "{sent:?}"
+    );
+
+    let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::NotFound));
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert!(app.screen.is::<CloseAccountScreen>());
+    assert!(render(&app).contains("This customer no longer exists."));
 }
 
 #[test]

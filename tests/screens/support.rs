@@ -225,8 +225,11 @@ pub fn method(code: &str, name: &str) -> meterdesk::db::cards::PaymentMethod {
 }
 
 /// A card comes into the reader: the app reads it for the operator signed in (`ReadCard`), and
-/// the read is answered with `seen`.
-pub fn insert_card(app: &mut App, seen: meterdesk::app::card_status::CardSeen) {
+/// the read is answered with `seen`; what the answer sent.
+pub fn insert_card(
+    app: &mut App,
+    seen: meterdesk::app::card_status::CardSeen,
+) -> Vec<(u64, Request)> {
     use meterdesk::app::card_status::{CardRead, ReadCard};
     let sent = update(
         app,
@@ -252,5 +255,5 @@ pub fn insert_card(app: &mut App, seen: meterdesk::app::card_status::CardSeen) {
             settled: Vec::new(),
             discrepancies: Vec::new(),
         }),
-    );
+    )
 }

@@ -8,9 +8,13 @@ use crate::support::*;
 use meterdesk::app::card_status::{CardSeen, ReadCard};
 use meterdesk::cardflow::SystemCardSeen;
 use meterdesk::db::card_ops::{ClearedCredit, OperationState, SystemCardFacts, SystemCardMeter};
+use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::card_records::{MeterNumber, MeterStatus, MeterWriteBack};
 use meterdesk::domain::system_cards::{SystemCard, SystemCardKind};
-use meterdesk::screens::card::CardScreen;
+use meterdesk::screens::card::{
+    CardScreen, FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptOfClearCredit,
+    receipt_text,
+};
 use meterdesk::screens::system_card::{
     CheckMeter, IssueOutcome, IssueSystemCard, Issued, MeterChecked, SystemCardScreen,
 };
@@ -237,7 +241,7 @@ fn at(hour: u32) -> chrono::DateTime<Utc> {
 /// A clear card for meter WM-0042 that its meter applied, wiping 10.100 m³.
 fn clear_card_seen(cleared: Option<ClearedCredit>) -> CardSeen {
     let credited = match cleared {
-        Some(ClearedCredit::Recorded { credited }) => Some((10_100, credited)),
+        Some(ClearedCredit::Recorded { credited, .. }) => Some((10_100, credited)),
         _ => None,
     };
     CardSeen::System(Box::new(SystemCardSeen {
@@ -273,12 +277,20 @@ fn a_clear_card_read_at_the_counter_says_what_it_is_and_what_was_credited() {
         supervisor(&mut app);
         let credited = ClearedCredit::Recorded {
             credited: Decimal::new(1000, 2),
+            receipt_no: Some(1017),
         };
-        insert(&mut app, clear_card_seen(Some(credited)));
+        let sent = insert(&mut app, clear_card_seen(Some(credited)));
         let said = app.message.as_ref().unwrap().text.clone();
+        // The receipt, read back and kept, is the next test's.
+        answer(&mut app, &sent, Reply::screen(FinishedReceipt(None)));
         let expected = match lang {
-            Lang::En => "Clear card 10000033: 10.100 m³ wiped; 10.00 credited to 10023457 张伟.",
-            Lang::Zh => "清零卡 10000033：清除 10.100 m³，已向 10023457 张伟 退款 10.00。",
+            Lang::En => {
+                "Clear card 10000033: 10.100 m³ wiped; 10.00 credited to 10023457 张伟; \
+                 receipt #1017."
+            }
+            Lang::Zh => {
+                "清零卡 10000033：清除 10.100 m³，已向 10023457 张伟 退款 10.00；收据 #1017。"
+            }
         };
         assert_eq!(said, expected);
         command(&mut app, "card");
@@ -301,6 +313,95 @@ fn a_clear_card_read_at_the_counter_says_what_it_is_and_what_was_credited() {
             }
         };
         assert_eq!(said, expected);
+    }
+}
+
+/// The receipt of the credit as the database recorded it: one `card_refund` row of 10.00 for
+/// 10.000 m³, the balance 10.00 after it.
+fn credit_record() -> ReceiptRecord {
+    ReceiptRecord {
+        receipt_no: 1017,
+        issued_at: at(10),
+        operator: "王芳".into(),
+        customer_no: 10_023_457,
+        name: "张伟".into(),
+        meter_no: "WM-0042".into(),
+        business_model: "meter_prepaid".into(),
+        method: None,
+        lines: vec![ReceiptLine {
+            kind: "clear_card_credit".into(),
+            amount: "10.00".parse().unwrap(),
+            volume: Some("10".parse().unwrap()),
+            unit_price: None,
+            cycle: None,
+        }],
+        balance_after: "10.00".parse().unwrap(),
+        reprints: 0,
+    }
+}
+
+/// A supervisor's read that credits the wiped water gets the credit's receipt read back and
+/// kept (file, print command) wherever the desk is, once: a read of the same card again,
+/// credited before, asks for none.
+#[test]
+fn the_credit_a_read_records_gets_its_receipt_kept_once() {
+    let mut app = signed_in(Lang::Zh);
+    supervisor(&mut app);
+    let credited = ClearedCredit::Recorded {
+        credited: Decimal::new(1000, 2),
+        receipt_no: Some(1017),
+    };
+    let sent = insert(&mut app, clear_card_seen(Some(credited)));
+    let asked: Vec<_> = sent
+        .into_iter()
+        .filter(|(_, request)| request.of::<ReceiptOfClearCredit>().is_some())
+        .collect();
+    assert_eq!(
+        only::<ReceiptOfClearCredit>(&asked),
+        &ReceiptOfClearCredit {
+            card_no: 10_000_033,
+            receipt_no: 1017
+        }
+    );
+    let receipt = Receipt::of_credit(10_000_033, credit_record()).unwrap();
+    let kept = answer(
+        &mut app,
+        &asked,
+        Reply::screen(FinishedReceipt(Some(Box::new(receipt)))),
+    );
+    let keep = only::<KeepReceipt>(&kept);
+    assert_eq!(keep.receipt_no, 1017);
+    assert!(keep.text.contains("清零卡退款收据"), "{}", keep.text);
+    let path = "receipts/receipt-0000001017.txt".to_owned();
+    answer(&mut app, &kept, Reply::screen(ReceiptKept(Ok(path))));
+    insta::assert_snapshot!("clear_card_credit_receipt_kept_zh", render(&app));
+
+    update(
+        &mut app,
+        Msg::Reader(ReaderState::NoCard {
+            reader: READER.into(),
+        }),
+    );
+    let again = insert(&mut app, clear_card_seen(Some(ClearedCredit::Before)));
+    assert!(
+        again
+            .iter()
+            .all(|(_, request)| request.of::<ReceiptOfClearCredit>().is_none()),
+        "{again:?}"
+    );
+}
+
+/// The receipt of a clear card's credit, on the paper every card receipt shares, in both
+/// languages at the demo's width.
+#[test]
+fn the_credit_receipt_in_both_languages() {
+    let utc = chrono::FixedOffset::east_opt(0).unwrap();
+    let receipt = Receipt::of_credit(10_000_033, credit_record()).unwrap();
+    for (lang, name) in [
+        (Lang::En, "clear_card_credit_receipt_en"),
+        (Lang::Zh, "clear_card_credit_receipt_zh"),
+    ] {
+        insta::assert_snapshot!(name, receipt_text(lang, utc, &receipt, 40));
     }
 }
 

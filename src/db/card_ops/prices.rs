@@ -5,7 +5,8 @@ use crate::db::price_schemes::{billing_mode_of, versions};
 
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
 /// version in force, the volume already bought in the accumulation cycle (reversed purchases and
-/// refunded ones do not count: that water was never the customer's).
+/// refunded ones do not count: that water was never the customer's; nor does water a clear
+/// card credited back, counted in the cycle of the purchase it came from, sql/V28).
 pub async fn quote_recharge(
     client: &impl GenericClient,
     customer_id: i64,
@@ -47,7 +48,11 @@ pub(super) async fn quote(
     let cycle = scheme.cycle().period_containing(today);
     let accumulated: Decimal = client
         .query_one(
-            "SELECT coalesce(sum(t.volume), 0) AS accumulated FROM ledger_transaction t
+            "SELECT coalesce(sum(t.volume - coalesce(credited.litres, 0) * 0.001), 0)
+                        AS accumulated
+             FROM ledger_transaction t
+             LEFT JOIN LATERAL (SELECT sum(l.litres) AS litres FROM system_card_credit_line l
+                                WHERE l.purchase_transaction_id = t.id) credited ON true
              WHERE t.account_id = $1 AND t.kind = 'card_purchase'
                AND t.created_at >= $2::date AND t.created_at < $3::date
                AND NOT EXISTS (SELECT 1 FROM ledger_transaction r WHERE r.reverses_id = t.id)

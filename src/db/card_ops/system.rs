@@ -108,8 +108,12 @@ pub async fn system_card_pending(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClearedCredit {
     /// Recorded now; `credited` went onto the meter's customer's balance (zero when no
-    /// purchase of theirs covers the litres wiped: test water, or no customer).
-    Recorded { credited: Decimal },
+    /// purchase of theirs covers the litres wiped: test water, or no customer), on receipt
+    /// `receipt_no` (none when nothing was credited).
+    Recorded {
+        credited: Decimal,
+        receipt_no: Option<i64>,
+    },
     /// Recorded before (or the card is no done clear card): nothing changed.
     Before,
     /// Only a supervisor (`card.system`) records it: the figure comes from the card and moves
@@ -119,7 +123,7 @@ pub enum ClearedCredit {
 
 /// Records the credit a clear card's meter wiped (`applied`: the meter's state before the
 /// wipe, read from the card back at the counter) and credits its value to the meter's
-/// customer, once per card (sql/V23).
+/// customer, once per card, on a receipt of its own (sql/V23, V28).
 pub async fn record_cleared_credit(
     client: &impl GenericClient,
     card_no: u32,
@@ -139,9 +143,21 @@ pub async fn record_cleared_credit(
         )
         .await?
         .get("credited");
-    Ok(match credited {
-        Some(credited) => ClearedCredit::Recorded { credited },
-        None => ClearedCredit::Before,
+    let Some(credited) = credited else {
+        return Ok(ClearedCredit::Before);
+    };
+    let receipt_no = client
+        .query_one(
+            "SELECT t.receipt_no FROM system_card s
+             LEFT JOIN ledger_transaction t ON t.id = s.credited_transaction_id
+             WHERE s.card_no = $1",
+            &[&i64::from(card_no)],
+        )
+        .await?
+        .get("receipt_no");
+    Ok(ClearedCredit::Recorded {
+        credited,
+        receipt_no,
     })
 }
 

@@ -40,8 +40,8 @@ pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
 pub use reader::after_a_read;
 pub use receipt::{
-    FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptKind, ReceiptOfFinished,
-    keep_receipts_of,
+    FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptKind, ReceiptOfClearCredit,
+    ReceiptOfFinished, keep_receipts_of, receipt_text,
 };
 pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;

@@ -7,7 +7,7 @@ use ratatui::text::Line;
 use super::common::{
     CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, need_user_card, text,
 };
-use super::receipt::keep_receipts_of;
+use super::receipt::{keep_receipt_of_credit, keep_receipts_of};
 use crate::app::card_status::{CardRead, CardSeen};
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
@@ -24,14 +24,16 @@ use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
 
 /// A card read answered, wherever the clerk is (the hub's `Registry::after_a_read`): the
-/// receipts of the recharges it finished are kept, and what the card holds that the database
-/// disagrees with (audited by the read) is told in words.
+/// receipts of the recharges it finished, and of a clear card's credit it recorded, are kept,
+/// and what the card holds that the database disagrees with (audited by the read) is told in
+/// words.
 pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
     keep_receipts_of(hub, &read.settled);
-    if let CardSeen::System(seen) = &read.seen
-        && let Some(text) = system_card::credited_now(hub.app, seen)
-    {
-        hub.say(MessageKind::Info, text);
+    if let CardSeen::System(seen) = &read.seen {
+        keep_receipt_of_credit(hub, seen);
+        if let Some(text) = system_card::credited_now(hub.app, seen) {
+            hub.say(MessageKind::Info, text);
+        }
     }
     if read.discrepancies.is_empty() {
         return;

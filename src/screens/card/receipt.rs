@@ -1,8 +1,8 @@
-//! The receipt of a card recharge or a card refund paid out: its facts and its text — laid
-//! out on the paper every receipt shares (`screens::receipt`), shown on the receipt pane,
-//! written to the receipts directory and sent to the print command (config `[receipts]`) by
-//! `KeepReceipt`. The text is a pure function of the facts, so the screen, the file and the
-//! paper say the same.
+//! The receipt of a card recharge, a card refund paid out, or a clear card's credit: its facts
+//! and its text — laid out on the paper every receipt shares (`screens::receipt`), shown on the
+//! receipt pane, written to the receipts directory and sent to the print command (config
+//! `[receipts]`) by `KeepReceipt`. The text is a pure function of the facts, so the screen,
+//! the file and the paper say the same.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
@@ -12,8 +12,10 @@ use crate::app::Hub;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
-use crate::db::card_ops::{self, Begun, OperationKind, OperationState, Settled};
+use crate::cardflow::SystemCardSeen;
+use crate::db::card_ops::{self, Begun, ClearedCredit, OperationKind, OperationState, Settled};
 use crate::db::cards::PaymentMethod;
+use crate::db::receipts::{self, ReceiptRecord};
 use crate::db::{DbError, cards};
 use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
@@ -22,15 +24,17 @@ use crate::screens::receipt::{Head, Paper, payment_method_name};
 pub use crate::screens::receipt::{KeepReceipt, ReceiptKept};
 use crate::ui::theme::Theme;
 
-/// What the receipt is for: money paid in for water on the card, or paid out for a purchase
-/// cancelled on it.
+/// What the receipt is for: money paid in for water on the card, paid out for a purchase
+/// cancelled on it, or credited to the balance for the water a clear card wiped from the meter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceiptKind {
     Recharge,
     Refund,
+    ClearCredit,
 }
 
-/// Everything a card recharge's or refund's receipt shows (domain.md, "Accounts").
+/// Everything a card recharge's, refund's or clear card credit's receipt shows (domain.md,
+/// "Accounts").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     pub kind: ReceiptKind,
@@ -40,9 +44,10 @@ pub struct Receipt {
     pub customer_no: i64,
     pub name: String,
     pub meter_no: String,
+    /// The user card, or the clear card whose credit it is.
     pub card_no: u32,
     pub amount: Money,
-    /// m³ written to the card, or cancelled on it.
+    /// m³ written to the card, cancelled on it, or credited.
     pub volume: Volume,
     /// The price, tier by tier; empty when a retried request found the recharge done before.
     pub tiers: Vec<TierCharge>,
@@ -74,13 +79,95 @@ pub fn keep_receipts_of(hub: &mut Hub, settled: &[Settled]) {
         if let (true, OperationState::Done, OperationKind::Recharge, Some(receipt_no)) =
             (settled.now, settled.state, settled.kind, settled.receipt_no)
         {
-            let caller = hub.app.calling.take();
-            hub.send(ReceiptOfFinished {
-                operation_id: settled.operation_id,
-                receipt_no,
-            });
-            hub.app.calling = caller;
+            send_for_the_desk(
+                hub,
+                ReceiptOfFinished {
+                    operation_id: settled.operation_id,
+                    receipt_no,
+                },
+            );
         }
+    }
+}
+
+/// The receipt of the credit a clear card's read recorded just now (`ClearedCredit::Recorded`
+/// with its receipt), wherever the clerk is: read back ([`ReceiptOfClearCredit`]) and kept.
+pub fn keep_receipt_of_credit(hub: &mut Hub, seen: &SystemCardSeen) {
+    if let Some(ClearedCredit::Recorded {
+        receipt_no: Some(receipt_no),
+        ..
+    }) = seen.cleared
+    {
+        let card_no = seen.card.card_number;
+        send_for_the_desk(
+            hub,
+            ReceiptOfClearCredit {
+                card_no,
+                receipt_no,
+            },
+        );
+    }
+}
+
+/// Sends `request` for no screen: its answer is handled wherever the clerk is by then
+/// (`answered_after_close`).
+fn send_for_the_desk(hub: &mut Hub, request: impl ScreenRequest + Clone + PartialEq) {
+    let caller = hub.app.calling.take();
+    hub.send(request);
+    hub.app.calling = caller;
+}
+
+/// The receipt `receipt_no` of clear card `card_no`'s credit, read back as recorded; answered
+/// with [`FinishedReceipt`], which is kept (file, print command) wherever the clerk is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptOfClearCredit {
+    pub card_no: u32,
+    pub receipt_no: i64,
+}
+
+impl ScreenRequest for ReceiptOfClearCredit {
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let record = {
+                let client = services.pool.get().await?;
+                receipts::receipt(&**client, self.receipt_no).await?
+            };
+            let receipt = record.and_then(|record| Receipt::of_credit(self.card_no, record));
+            Ok(Box::new(FinishedReceipt(receipt.map(Box::new))) as _)
+        })
+    }
+
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(FinishedReceipt(Some(receipt))) = reply.of::<FinishedReceipt>() {
+            keep_and_show(receipt, hub);
+        }
+    }
+}
+
+impl Receipt {
+    /// Clear card `card_no`'s credit as its one ledger row on `record` recorded it: the amount
+    /// and the volume credited, onto the balance. `None`: not one row.
+    pub fn of_credit(card_no: u32, record: ReceiptRecord) -> Option<Receipt> {
+        let [credit] = record.lines.as_slice() else {
+            return None;
+        };
+        Some(Receipt {
+            kind: ReceiptKind::ClearCredit,
+            receipt_no: record.receipt_no,
+            at: record.issued_at,
+            operator: record.operator,
+            customer_no: record.customer_no,
+            name: record.name,
+            meter_no: record.meter_no,
+            card_no,
+            amount: credit.amount,
+            volume: credit.volume.unwrap_or(Volume::ZERO),
+            tiers: Vec::new(),
+            vat: None,
+            not_taken: Money::ZERO,
+            method: None,
+            balance: record.balance_after,
+        })
     }
 }
 
@@ -166,12 +253,24 @@ pub(super) async fn receipt_of(
 /// The receipt, `cells` wide (`receipts.width`), times in `zone`. Stored text goes through
 /// `inert`.
 pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usize) -> String {
-    let (title, amount, last_line) = match receipt.kind {
-        ReceiptKind::Recharge => ("receipt.title", "receipt.amount", "receipt.swipe"),
+    let (title, card, amount, last_line) = match receipt.kind {
+        ReceiptKind::Recharge => (
+            "receipt.title",
+            "receipt.card",
+            "receipt.amount",
+            "receipt.swipe",
+        ),
         ReceiptKind::Refund => (
             "receipt.refund_title",
+            "receipt.card",
             "receipt.paid_out",
             "receipt.cancelled",
+        ),
+        ReceiptKind::ClearCredit => (
+            "clear_credit.title",
+            "clear_credit.card",
+            "clear_credit.credited",
+            "clear_credit.wiped",
         ),
     };
     let mut paper = Paper::new(cells);
@@ -189,7 +288,7 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
             meter_no: &receipt.meter_no,
         },
     );
-    paper.row(lang.t("receipt.card"), &format!("{:08}", receipt.card_no));
+    paper.row(lang.t(card), &format!("{:08}", receipt.card_no));
     paper.rule();
     for tier in &receipt.tiers {
         paper.text(&tier_line(tier));
@@ -202,8 +301,12 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
     if !receipt.not_taken.is_zero() {
         paper.row(lang.t("receipt.not_taken"), &receipt.not_taken.to_string());
     }
+    let onto_or_from_balance = match receipt.kind {
+        ReceiptKind::ClearCredit => "clear_credit.to_balance",
+        ReceiptKind::Recharge | ReceiptKind::Refund => "receipt.from_balance",
+    };
     let method = receipt.method.as_ref().map_or_else(
-        || lang.t("receipt.from_balance").to_owned(),
+        || lang.t(onto_or_from_balance).to_owned(),
         |method| payment_method_name(lang, method),
     );
     paper.row(lang.t("receipt.method"), &method);
@@ -310,6 +413,37 @@ mod tests {
         let text = text(&receipt(), shanghai);
         assert!(text.contains("2026-11-28 17:30:00"), "{text}");
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    }
+
+    #[test]
+    fn a_clear_card_credit_says_credited_onto_the_balance_in_both_languages() {
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let credit = Receipt {
+            kind: ReceiptKind::ClearCredit,
+            tiers: Vec::new(),
+            vat: None,
+            not_taken: Money::ZERO,
+            method: None,
+            ..receipt()
+        };
+        let text = text(&credit, utc);
+        for words in [
+            "CLEAR CARD CREDIT",
+            "Clear card",
+            "Amount credited",
+            "Onto the balance",
+            "Credited to the account balance.",
+        ] {
+            assert!(text.contains(words), "{words}: {text}");
+        }
+        for words in ["receipt.swipe", "receipt.from_balance", "receipt.amount"] {
+            assert!(!text.contains(Lang::En.t(words)), "{words}: {text}");
+        }
+        let zh = receipt_text(Lang::Zh, utc, &credit, 40);
+        assert!(
+            zh.contains("清零卡退款收据") && zh.contains("存入账户余额"),
+            "{zh}"
+        );
     }
 
     #[test]
