@@ -134,14 +134,8 @@ fn told(outcome: &ReadingOutcome, lang: Lang) -> (bool, MessageKind, String) {
 
 fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
     match refusal {
-        ReadingRefusal::Reading(ReadingError::BelowPrevious { previous }) => {
-            lang.tf("readings.below_previous", &[("previous", previous)])
-        }
-        ReadingRefusal::Reading(ReadingError::NotARollover { previous }) => {
-            lang.tf("readings.not_a_rollover", &[("previous", previous)])
-        }
-        ReadingRefusal::Reading(ReadingError::BeforePrevious { previous }) => {
-            lang.tf("readings.before_previous", &[("previous", previous)])
+        ReadingRefusal::Reading(error) => {
+            reading_error_text(lang, error, "readings.below_previous")
         }
         ReadingRefusal::Abnormal { consumption } => {
             lang.tf("readings.abnormal_left", &[("volume", consumption)])
@@ -151,6 +145,22 @@ fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
         ReadingRefusal::NoCustomer => lang.t("details.gone").to_owned(),
         ReadingRefusal::Changed => lang.t("readings.changed").to_owned(),
         ReadingRefusal::TooMuchWater => lang.t("readings.too_much_water").to_owned(),
+    }
+}
+
+/// A reading the rules refuse, in the clerk's words; `below_previous` is the catalogue key of
+/// a reading below the previous one (the form says to set Rollover, the import to write yes).
+pub(super) fn reading_error_text(lang: Lang, error: &ReadingError, below_previous: &str) -> String {
+    match error {
+        ReadingError::BelowPrevious { previous } => {
+            lang.tf(below_previous, &[("previous", previous)])
+        }
+        ReadingError::NotARollover { previous } => {
+            lang.tf("readings.not_a_rollover", &[("previous", previous)])
+        }
+        ReadingError::BeforePrevious { previous } => {
+            lang.tf("readings.before_previous", &[("previous", previous)])
+        }
     }
 }
 
