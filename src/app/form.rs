@@ -341,6 +341,15 @@ impl Form {
         field.offered = false;
     }
 
+    /// Chooses the first choice of choice field `index`, if it has any (cash comes first).
+    pub fn choose_first(&mut self, index: usize) {
+        if let FieldKind::Choice(choices) = &self.fields[index].kind
+            && let Some(first) = choices.first().map(|choice| choice.label.clone())
+        {
+            self.set(index, &first);
+        }
+    }
+
     /// Offers `text` in field `index`, a value the desk knows (the premises address for a new
     /// owner): shown as it would be saved, but not typed — the first character typed replaces
     /// it, a cursor or deletion key edits it. Offering does not make the form dirty.

@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::card_records::{
-    CardContent, EMPTY_RECORD, Ef, FIRST_GENERATION, IssueRecord, MacKey, MeterNumber,
-    PurchaseRecord, PurchaseStatus, Record, UserCard,
+    CardBoundRecord, CardContent, EMPTY_RECORD, Ef, FIRST_GENERATION, IssueRecord, MacKey,
+    MeterNumber, PurchaseRecord, PurchaseStatus, Record, UserCard,
 };
 
 /// Where the purchase on a card stands with the meter, as far as the card can tell.

@@ -377,6 +377,31 @@ pub(super) fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
     bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
 }
 
+/// EF 0002 and EF 0003: records signed for the card number EF 0001 gives, their fields in the
+/// first 19 bytes, the rest of the signed part zero.
+pub trait CardBoundRecord: Sized {
+    const EF: Ef;
+
+    /// Writes the fields into a new record's signed part.
+    fn put_fields(&self, signed: &mut SignedBytes);
+
+    /// Reads the fields of a verified record.
+    fn from_fields(record: &Record) -> Result<Self, RecordError>;
+
+    fn encode(&self, card_number: u32, key: &MacKey) -> Record {
+        let mut signed = new_signed_bytes();
+        self.put_fields(&mut signed);
+        key.seal(card_number, Self::EF, signed)
+    }
+
+    /// `Ok(None)`: all zero, nothing written yet (no purchase, no meter has written back).
+    fn decode(bytes: &[u8], card_number: u32, key: &MacKey) -> Result<Option<Self>, RecordError> {
+        verified_record(bytes, card_number, Self::EF, key, 19)?
+            .map(Self::from_fields)
+            .transpose()
+    }
+}
+
 /// EF 0001: who the card belongs to. Written by the counter at open and replace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueRecord {
@@ -476,35 +501,27 @@ pub struct PurchaseRecord {
     pub blacklisted_card: Option<u32>,
 }
 
-impl PurchaseRecord {
-    pub fn encode(&self, card_number: u32, key: &MacKey) -> Record {
-        let mut signed = new_signed_bytes();
-        put_u32(&mut signed, 1, self.sequence);
-        put_u32(&mut signed, 5, self.volume_litres);
+impl CardBoundRecord for PurchaseRecord {
+    const EF: Ef = Ef::Purchase;
+
+    fn put_fields(&self, signed: &mut SignedBytes) {
+        put_u32(signed, 1, self.sequence);
+        put_u32(signed, 5, self.volume_litres);
         signed[9] = self.generation;
         signed[10] = self.status.to_byte();
-        put_u32(&mut signed, 11, self.written_at);
-        put_u32(&mut signed, 15, self.blacklisted_card.unwrap_or(0));
-        key.seal(card_number, Ef::Purchase, signed)
+        put_u32(signed, 11, self.written_at);
+        put_u32(signed, 15, self.blacklisted_card.unwrap_or(0));
     }
 
-    /// `Ok(None)`: all zero, no purchase yet.
-    pub fn decode(
-        bytes: &[u8],
-        card_number: u32,
-        key: &MacKey,
-    ) -> Result<Option<Self>, RecordError> {
-        let Some(record) = verified_record(bytes, card_number, Ef::Purchase, key, 19)? else {
-            return Ok(None);
-        };
-        Ok(Some(Self {
+    fn from_fields(record: &Record) -> Result<Self, RecordError> {
+        Ok(Self {
             sequence: u32_at(record, 1),
             volume_litres: u32_at(record, 5),
             generation: record[9],
             status: PurchaseStatus::from_byte(record[10])?,
             written_at: u32_at(record, 11),
             blacklisted_card: Some(u32_at(record, 15)).filter(|&card| card != 0),
-        }))
+        })
     }
 }
 
@@ -561,35 +578,27 @@ pub struct MeterWriteBack {
     pub written_at: u32,
 }
 
-impl MeterWriteBack {
-    pub fn encode(&self, card_number: u32, key: &MacKey) -> Record {
-        let mut signed = new_signed_bytes();
-        put_u32(&mut signed, 1, self.last_loaded_sequence);
+impl CardBoundRecord for MeterWriteBack {
+    const EF: Ef = Ef::MeterWriteBack;
+
+    fn put_fields(&self, signed: &mut SignedBytes) {
+        put_u32(signed, 1, self.last_loaded_sequence);
         signed[5] = self.registered_generation;
-        put_u32(&mut signed, 6, self.credit_litres);
-        put_u32(&mut signed, 10, self.total_litres);
+        put_u32(signed, 6, self.credit_litres);
+        put_u32(signed, 10, self.total_litres);
         signed[14] = self.status.to_byte();
-        put_u32(&mut signed, 15, self.written_at);
-        key.seal(card_number, Ef::MeterWriteBack, signed)
+        put_u32(signed, 15, self.written_at);
     }
 
-    /// `Ok(None)`: all zero, no meter has written back to this card yet.
-    pub fn decode(
-        bytes: &[u8],
-        card_number: u32,
-        key: &MacKey,
-    ) -> Result<Option<Self>, RecordError> {
-        let Some(record) = verified_record(bytes, card_number, Ef::MeterWriteBack, key, 19)? else {
-            return Ok(None);
-        };
-        Ok(Some(Self {
+    fn from_fields(record: &Record) -> Result<Self, RecordError> {
+        Ok(Self {
             last_loaded_sequence: u32_at(record, 1),
             registered_generation: record[5],
             credit_litres: u32_at(record, 6),
             total_litres: u32_at(record, 10),
             status: MeterStatus::from_byte(record[14])?,
             written_at: u32_at(record, 15),
-        }))
+        })
     }
 }
 

@@ -40,6 +40,20 @@ pub fn utf8_lines(bytes: &[u8]) -> (String, Vec<usize>) {
     (lines.join("\n"), bad)
 }
 
+/// A line's fields, when it has exactly `N` of them; `Err`: how many it has.
+pub fn exactly<const N: usize>(fields: Vec<String>) -> Result<[String; N], usize> {
+    <[String; N]>::try_from(fields).map_err(|fields| fields.len())
+}
+
+/// An import file's lines numbered from 1, without the byte-order mark a spreadsheet may put
+/// before the first.
+pub fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

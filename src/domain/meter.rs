@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::card_counter::{CardWritePlan, DecisiveWrite};
 use super::card_records::{
-    CardContent, Ef, MacKey, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord,
-    PurchaseStatus, Record, RecordError,
+    CardBoundRecord, CardContent, Ef, MacKey, MeterNumber, MeterStatus, MeterWriteBack,
+    PurchaseRecord, PurchaseStatus, Record, RecordError,
 };
 use super::system_cards::{CHECK_CARD_LITRES, SystemCard, SystemCardKind};
 

@@ -203,11 +203,7 @@ pub fn parse_meter_file(bytes: &[u8], types: &MeterTypeNames) -> MeterCsv {
 
 /// Reads a meter import file against the known meter types.
 pub fn parse_meter_csv(text: &str, types: &MeterTypeNames) -> MeterCsv {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(index, line)| (index + 1, line));
+    let mut lines = super::csv::numbered_lines(text);
     let mut csv = MeterCsv::default();
     let header_ok = lines
         .next()
@@ -314,12 +310,8 @@ fn parse_row(
     fields: Vec<String>,
     types: &MeterTypeNames,
 ) -> Result<MeterRow, Vec<LineProblem>> {
-    let [meter_no, meter_type, electronic, mechanical] = <[String; COLUMNS]>::try_from(fields)
-        .map_err(|fields| {
-            vec![LineProblem::ColumnCount {
-                found: fields.len(),
-            }]
-        })?;
+    let [meter_no, meter_type, electronic, mechanical] = super::csv::exactly::<COLUMNS>(fields)
+        .map_err(|found| vec![LineProblem::ColumnCount { found }])?;
     let mut problems = Vec::new();
     let meter_no = MeterNo::parse(&meter_no)
         .map_err(|error| problems.push(LineProblem::MeterNo(error)))

@@ -100,11 +100,7 @@ pub struct ReadingCsv {
 
 /// Reads a reading import file.
 pub fn parse_reading_csv(text: &str) -> ReadingCsv {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(index, line)| (index + 1, line));
+    let mut lines = super::csv::numbered_lines(text);
     let mut csv = ReadingCsv::default();
     if !lines
         .next()
@@ -150,11 +146,8 @@ pub fn parse_reading_csv(text: &str) -> ReadingCsv {
 fn parse_row(line: usize, text: &str) -> Result<ReadingRow, Vec<ReadingProblem>> {
     let fields = split_fields(text).map_err(|problem| vec![ReadingProblem::Quote(problem)])?;
     let [meter_no, read_on, electronic, mechanical, rollover] =
-        <[String; COLUMNS]>::try_from(fields).map_err(|fields| {
-            vec![ReadingProblem::ColumnCount {
-                found: fields.len(),
-            }]
-        })?;
+        super::csv::exactly::<COLUMNS>(fields)
+            .map_err(|found| vec![ReadingProblem::ColumnCount { found }])?;
     let mut problems = Vec::new();
     let meter_no = MeterNo::parse(&meter_no)
         .map_err(|error| problems.push(ReadingProblem::MeterNo(error)))

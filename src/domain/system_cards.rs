@@ -6,8 +6,8 @@
 
 use super::card_counter::{CardWritePlan, onto_blank_card};
 use super::card_records::{
-    Ef, MacKey, MeterNumber, MeterWriteBack, Record, RecordError, USER_CARD_KIND, new_signed_bytes,
-    put_u32, record_to_verify, u32_at, verified_record,
+    CardBoundRecord, Ef, MacKey, MeterNumber, MeterWriteBack, Record, RecordError, USER_CARD_KIND,
+    new_signed_bytes, put_u32, record_to_verify, u32_at, verified_record,
 };
 
 /// The water a check card loads, never billed: enough for an installer to see the valve open

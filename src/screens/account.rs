@@ -10,7 +10,6 @@
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
@@ -20,6 +19,7 @@ use super::legend::{BACK, PAGING, framed, usual};
 use super::receipt::{
     LoadReceipt, ReceiptLoaded, keep_and_show, payment_choices, payment_method_name,
 };
+use super::reference::common::note;
 use crate::app::form::{Field, FieldKind, Form, FormEvent};
 use crate::app::paging::{PageApply, page_for, scroll};
 use crate::app::requests::{Progress, Read, Services};
@@ -36,7 +36,7 @@ use crate::domain::money::Money;
 use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, widths_for};
+use crate::ui::table::{Column, draw_table};
 use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
 
@@ -338,7 +338,6 @@ impl AccountScreen {
 /// (cash first, chosen).
 fn movement_form(account: &Account, lang: Lang) -> Form {
     let choices = payment_choices(lang, &account.payment_methods);
-    let first = choices.first().map(|choice| choice.label.clone());
     let mut form = Form::new(vec![
         Field::new(
             "acct.field_amount",
@@ -347,9 +346,7 @@ fn movement_form(account: &Account, lang: Lang) -> Form {
         ),
         Field::new("acct.field_method", FieldKind::Choice(choices), true),
     ]);
-    if let Some(first) = first {
-        form.set(METHOD, &first);
-    }
+    form.choose_first(METHOD);
     form.mark_saved();
     form
 }
@@ -525,8 +522,7 @@ impl Screen for AccountScreen {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
         let Some(account) = &self.account else {
-            let loading = Line::styled(format!(" {}", lang.t("acct.loading")), theme.dim());
-            frame.render_widget(Paragraph::new(loading), area);
+            frame.render_widget(Paragraph::new(note(lang.t("acct.loading"), theme)), area);
             return;
         };
         let [head, body] =
@@ -728,8 +724,6 @@ const COLUMNS: [Column; 7] = [
 impl AccountScreen {
     fn draw_history(&self, frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let lang = app.lang;
-        let [header_line, rows_area] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
         let account = self.account.as_ref();
         let cells: Vec<[String; 7]> = self
             .page
@@ -750,29 +744,14 @@ impl AccountScreen {
                 ]
             })
             .collect();
-        let widths = widths_for(&COLUMNS, &cells, area.width);
-        frame.render_widget(
-            Paragraph::new(header_of(&COLUMNS, &widths, lang, theme.header())),
-            header_line,
+        draw_table(
+            frame,
+            area,
+            &COLUMNS,
+            (&cells, Some(self.selected)),
+            lang.t("acct.no_transactions"),
+            (lang, theme),
         );
-        if cells.is_empty() {
-            let none = Line::styled(format!(" {}", lang.t("acct.no_transactions")), theme.dim());
-            frame.render_widget(Paragraph::new(none), rows_area);
-            return;
-        }
-        let lines: Vec<Line> = cells
-            .iter()
-            .enumerate()
-            .map(|(index, cells)| {
-                let style = if index == self.selected {
-                    theme.selected()
-                } else {
-                    Style::new()
-                };
-                line_of(&COLUMNS, cells, &widths, style, COLUMNS.len())
-            })
-            .collect();
-        frame.render_widget(Paragraph::new(lines), rows_area);
     }
 }
 

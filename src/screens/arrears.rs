@@ -3,13 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::layout::Rect;
 use ratatui::widgets::Paragraph;
 use tokio_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
+use super::reference::common::note;
 use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::{App, Command, Hub, Screen};
@@ -17,7 +16,7 @@ use crate::db::DbError;
 use crate::db::arrears::{self, After, Owing};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, widths_for};
+use crate::ui::table::{Column, draw_table};
 use crate::ui::theme::Theme;
 
 /// Rows on a page: what 80×24 shows under the header.
@@ -92,12 +91,9 @@ impl Screen for ArrearsScreen {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
         let Some(rows) = &self.rows else {
-            let loading = Line::styled(format!(" {}", lang.t("arrears.loading")), theme.dim());
-            frame.render_widget(Paragraph::new(loading), area);
+            frame.render_widget(Paragraph::new(note(lang.t("arrears.loading"), theme)), area);
             return;
         };
-        let [header, body] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
         let cells: Vec<[String; 5]> = rows
             .iter()
             .map(|row| {
@@ -110,21 +106,14 @@ impl Screen for ArrearsScreen {
                 ]
             })
             .collect();
-        let widths = widths_for(&COLUMNS, &cells, area.width);
-        frame.render_widget(
-            Paragraph::new(header_of(&COLUMNS, &widths, lang, theme.header())),
-            header,
+        draw_table(
+            frame,
+            area,
+            &COLUMNS,
+            (&cells, None),
+            lang.t("arrears.none"),
+            (lang, theme),
         );
-        if cells.is_empty() {
-            let none = Line::styled(format!(" {}", lang.t("arrears.none")), theme.dim());
-            frame.render_widget(Paragraph::new(none), body);
-            return;
-        }
-        let lines: Vec<Line> = cells
-            .iter()
-            .map(|cells| line_of(&COLUMNS, cells, &widths, Style::new(), COLUMNS.len()))
-            .collect();
-        frame.render_widget(Paragraph::new(lines), body);
     }
 
     fn on_open(&mut self, hub: &mut Hub) {

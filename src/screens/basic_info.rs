@@ -8,15 +8,12 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use tokio_postgres::Client;
 
 use crate::app::form::{Field as FormField, FieldKind, Form, FormKey, field_error_text};
-use crate::app::requests::Read;
-use crate::app::screen::{Notice, ScreenReply};
+use crate::app::screen::Notice;
 use crate::app::state::{MessageKind, Slot};
 use crate::app::update::edits_text;
 use crate::app::{Command, Hub};
-use crate::db::DbError;
 use crate::db::customer_changes;
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::domain::validation::{self, IdDocumentPolicy};
@@ -150,20 +147,11 @@ impl BasicForm {
     }
 }
 
-/// The basic information with its version, for modify and transfer; answered with an
-/// `Option<CustomerBasics>` (`None`: the customer no longer exists).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadBasics {
-    pub customer_id: i64,
-}
-
-impl Read for LoadBasics {
-    const HOLDS_INPUT: bool = true;
-
-    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        customer_changes::customer_basics(client, self.customer_id).await
-    }
-}
+customer_read!(
+    /// The basic information with its version, for modify and transfer; answered with an
+    /// `Option<CustomerBasics>` (`None`: the customer no longer exists).
+    LoadBasics => customer_changes::customer_basics
+);
 
 /// The operator signed in, who makes the change.
 pub fn operator(hub: &Hub) -> i64 {
@@ -230,6 +218,31 @@ pub fn tell_after_leaving(
     }
     hub.say(kind, text);
 }
+
+/// A read of what one customer's screen shows, by the customer's id: a struct `$request`
+/// with that id, answered with what `$query(client, customer_id)` returns. The screen's keys
+/// act on the answer, so keys typed meanwhile wait for it.
+macro_rules! customer_read {
+    ($(#[$doc:meta])* $request:ident => $query:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $request {
+            pub customer_id: i64,
+        }
+
+        impl $crate::app::requests::Read for $request {
+            const HOLDS_INPUT: bool = true;
+
+            async fn read(
+                &self,
+                client: &tokio_postgres::Client,
+            ) -> Result<impl $crate::app::screen::ScreenReply, $crate::db::DbError> {
+                $query(client, self.customer_id).await
+            }
+        }
+    };
+}
+pub(crate) use customer_read;
 
 /// `ScreenRequest` for a customer write (open, modify, transfer): it holds the keys, writes
 /// with the idempotency key it carries (`App::write_key`, made on F2), executes `$write` (a

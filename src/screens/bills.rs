@@ -13,15 +13,14 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use tokio_postgres::Client;
 
 use super::account::AccountScreen;
-use super::basic_info::{below, customer_write, line_at, tell_after_leaving};
+use super::basic_info::{below, customer_read, customer_write, line_at, tell_after_leaving};
 use super::legend::{BACK, framed, usual};
 use super::receipt::{ReceiptKept, keep_and_show};
 use super::reference::common::{Sideways, more_columns};
 use crate::app::form::{Field, FieldKind, Form, FormKey};
-use crate::app::requests::{Progress, Read, Services};
+use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -90,19 +89,10 @@ impl BillsScreen {
     }
 }
 
-/// The customer's bills; answered with `Option<Bills>`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadBills {
-    pub customer_id: i64,
-}
-
-impl Read for LoadBills {
-    const HOLDS_INPUT: bool = true;
-
-    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        readings::bills(client, self.customer_id).await
-    }
-}
+customer_read!(
+    /// The customer's bills; answered with `Option<Bills>`.
+    LoadBills => readings::bills
+);
 
 /// Pays bills from the balance, exactly once by the key made on the confirming F2.
 #[derive(Debug, Clone, PartialEq)]

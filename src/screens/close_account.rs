@@ -13,19 +13,18 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
-use tokio_postgres::Client;
 
 use super::account::AccountScreen;
-use super::basic_info::{answer_save, customer_write, line_at, refused_while_saving};
+use super::basic_info::{
+    answer_save, customer_read, customer_write, line_at, refused_while_saving,
+};
 use super::bills::BillsScreen;
 use super::card::{self, CardScreen, ReportLost, ReportedLost};
 use super::legend::{BACK, framed, usual};
 use super::reading::ReadingForm;
-use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::DbError;
 use crate::db::accounts::Movement;
 use crate::db::closing::{self, CloseBlocker, CloseOutcome, Closing};
 use crate::db::customers::CustomerRow;
@@ -45,19 +44,10 @@ pub struct CloseAccountScreen {
     confirming: bool,
 }
 
-/// The close as it stands; answered with an `Option<Closing>`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadClosing {
-    pub customer_id: i64,
-}
-
-impl Read for LoadClosing {
-    const HOLDS_INPUT: bool = true;
-
-    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        closing::closing(client, self.customer_id).await
-    }
-}
+customer_read!(
+    /// The close as it stands; answered with an `Option<Closing>`.
+    LoadClosing => closing::closing
+);
 
 /// Closes the account with the key made on F2; answered with a [`CloseOutcome`].
 #[derive(Debug, Clone, PartialEq)]

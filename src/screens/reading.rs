@@ -6,18 +6,15 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use tokio_postgres::Client;
 
 use super::basic_info::{
-    below, change_commands, customer_write, key_to_form, line_at, refused_while_saving,
-    tell_after_leaving,
+    below, change_commands, customer_read, customer_write, key_to_form, line_at,
+    refused_while_saving, tell_after_leaving,
 };
 use crate::app::form::{Choice, Field, FieldKind, Form};
-use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::DbError;
 use crate::db::readings::{
     self, NewReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
 };
@@ -91,19 +88,10 @@ impl ReadingForm {
     }
 }
 
-/// The customer's meter and previous reading; answered with `Option<ReadingContext>`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadReading {
-    pub customer_id: i64,
-}
-
-impl Read for LoadReading {
-    const HOLDS_INPUT: bool = true;
-
-    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        readings::reading_context(client, self.customer_id).await
-    }
-}
+customer_read!(
+    /// The customer's meter and previous reading; answered with `Option<ReadingContext>`.
+    LoadReading => readings::reading_context
+);
 
 /// Records the reading with the key made on F2; answered with a [`ReadingOutcome`].
 #[derive(Debug, Clone, PartialEq)]
@@ -146,14 +134,8 @@ fn told(outcome: &ReadingOutcome, lang: Lang) -> (bool, MessageKind, String) {
 
 fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
     match refusal {
-        ReadingRefusal::Reading(ReadingError::BelowPrevious { previous }) => {
-            lang.tf("readings.below_previous", &[("previous", previous)])
-        }
-        ReadingRefusal::Reading(ReadingError::NotARollover { previous }) => {
-            lang.tf("readings.not_a_rollover", &[("previous", previous)])
-        }
-        ReadingRefusal::Reading(ReadingError::BeforePrevious { previous }) => {
-            lang.tf("readings.before_previous", &[("previous", previous)])
+        ReadingRefusal::Reading(error) => {
+            reading_error_text(lang, error, "readings.below_previous")
         }
         ReadingRefusal::Abnormal { consumption } => {
             lang.tf("readings.abnormal_left", &[("volume", consumption)])
@@ -163,6 +145,22 @@ fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
         ReadingRefusal::NoCustomer => lang.t("details.gone").to_owned(),
         ReadingRefusal::Changed => lang.t("readings.changed").to_owned(),
         ReadingRefusal::TooMuchWater => lang.t("readings.too_much_water").to_owned(),
+    }
+}
+
+/// A reading the rules refuse, in the clerk's words; `below_previous` is the catalogue key of
+/// a reading below the previous one (the form says to set Rollover, the import to write yes).
+pub(super) fn reading_error_text(lang: Lang, error: &ReadingError, below_previous: &str) -> String {
+    match error {
+        ReadingError::BelowPrevious { previous } => {
+            lang.tf(below_previous, &[("previous", previous)])
+        }
+        ReadingError::NotARollover { previous } => {
+            lang.tf("readings.not_a_rollover", &[("previous", previous)])
+        }
+        ReadingError::BeforePrevious { previous } => {
+            lang.tf("readings.before_previous", &[("previous", previous)])
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
+use super::reading::reading_error_text;
 use super::reference::common::{
     commands_with, draw_import, import_key, import_page, move_in, note,
 };
@@ -22,7 +23,6 @@ use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::readings::{self, ImportReport};
-use crate::domain::billing::ReadingError;
 use crate::domain::reading_csv::{
     self, BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
 };
@@ -178,14 +178,8 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
             "reading_import.unknown_meter",
             &[("meter", &inert(meter_no))],
         ),
-        ReadingProblem::Reading(ReadingError::BelowPrevious { previous }) => {
-            lang.tf("reading_import.below_previous", &[("previous", previous)])
-        }
-        ReadingProblem::Reading(ReadingError::NotARollover { previous }) => {
-            lang.tf("readings.not_a_rollover", &[("previous", previous)])
-        }
-        ReadingProblem::Reading(ReadingError::BeforePrevious { previous }) => {
-            lang.tf("readings.before_previous", &[("previous", previous)])
+        ReadingProblem::Reading(error) => {
+            reading_error_text(lang, error, "reading_import.below_previous")
         }
         ReadingProblem::NoPrice => lang.t("readings.no_price").to_owned(),
         ReadingProblem::CardMeter => lang.t("readings.card_meter").to_owned(),

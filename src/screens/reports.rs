@@ -15,6 +15,7 @@ use tokio_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
 use super::receipt::{KeepReport, ReceiptKept};
+use super::reference::common::note;
 use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -440,8 +441,7 @@ impl Screen for ReportsScreen {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
         let Some(read) = &self.shown else {
-            let loading = Line::styled(format!(" {}", lang.t("report.loading")), theme.dim());
-            frame.render_widget(Paragraph::new(loading), area);
+            frame.render_widget(Paragraph::new(note(lang.t("report.loading"), theme)), area);
             return;
         };
         let [head, header, body] = Layout::vertical([

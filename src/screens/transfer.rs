@@ -10,19 +10,16 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use rust_decimal::Decimal;
-use tokio_postgres::Client;
 
 use super::basic_info::{
-    BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
-    key_to_form, line_at, operator, refused_while_saving, who,
+    BasicForm, LoadBasics, answer_save, change_commands, customer_read, customer_write,
+    draw_basic_form, key_to_form, line_at, operator, refused_while_saving, who,
 };
 use super::bills::BillsScreen;
 use crate::app::form::Form;
-use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::DbError;
 use crate::db::customer_changes::{self, CustomerBasics, TransferOutcome, TransferPreview};
 use crate::db::customers::CustomerRow;
 use crate::domain::customer_rules::BasicInfo;
@@ -49,19 +46,10 @@ pub struct TransferView {
     pub bills_offered: bool,
 }
 
-/// The balance and the unpaid bills; answered with an `Option<TransferPreview>`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadTransferPreview {
-    pub customer_id: i64,
-}
-
-impl Read for LoadTransferPreview {
-    const HOLDS_INPUT: bool = true;
-
-    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        customer_changes::transfer_preview(client, self.customer_id).await
-    }
-}
+customer_read!(
+    /// The balance and the unpaid bills; answered with an `Option<TransferPreview>`.
+    LoadTransferPreview => customer_changes::transfer_preview
+);
 
 /// Transfers the account, with the idempotency key made on F2; answered with a
 /// [`TransferOutcome`].

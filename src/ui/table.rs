@@ -1,10 +1,14 @@
 //! Tables of one line per row: columns with a minimum width and a share of the spare room,
 //! cells fitted by display width (cut with `…`, never wrapped), numbers right-aligned.
 
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 
 use super::text::{fit, width};
+use super::theme::Theme;
 use crate::i18n::Lang;
 
 /// A column: its header's catalogue key, the cells it needs, its share of spare room, and
@@ -102,6 +106,42 @@ pub fn line_of(
         spans.push(Span::raw(format!(" {}", fitted[styled..].join(" "))));
     }
     Line::from(spans)
+}
+
+/// A table filling `area`: the header on its first line, then the rows of `cells` (the
+/// `selected` one highlighted), or, when there are none, the text `none` dimmed.
+pub fn draw_table<R: AsRef<[String]>>(
+    frame: &mut Frame,
+    area: Rect,
+    columns: &[Column],
+    (cells, selected): (&[R], Option<usize>),
+    none: &str,
+    (lang, theme): (Lang, &Theme),
+) {
+    let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let widths = widths_for(columns, cells, area.width);
+    frame.render_widget(
+        Paragraph::new(header_of(columns, &widths, lang, theme.header())),
+        header,
+    );
+    if cells.is_empty() {
+        let none = Line::styled(format!(" {none}"), theme.dim());
+        frame.render_widget(Paragraph::new(none), body);
+        return;
+    }
+    let lines: Vec<Line> = cells
+        .iter()
+        .enumerate()
+        .map(|(index, cells)| {
+            let style = if Some(index) == selected {
+                theme.selected()
+            } else {
+                Style::new()
+            };
+            line_of(columns, cells.as_ref(), &widths, style, columns.len())
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), body);
 }
 
 /// Cells a Left or Right moves a table that does not fit on the screen.

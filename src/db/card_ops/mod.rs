@@ -32,8 +32,8 @@ use crate::domain::card_counter::{
     plan_recycle, plan_refund, plan_replace,
 };
 use crate::domain::card_records::{
-    CardContent, Ef, IssueRecord, MacKey, MeterNumber, PurchaseRecord, PurchaseStatus, Record,
-    UserCard,
+    CardBoundRecord, CardContent, Ef, IssueRecord, MacKey, MeterNumber, PurchaseRecord,
+    PurchaseStatus, Record, UserCard,
 };
 use crate::domain::pricing::{AccumulationCycle, Charge, PriceScheme, PriceVersion, PurchaseError};
 

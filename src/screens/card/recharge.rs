@@ -82,7 +82,6 @@ impl RechargeForm {
                 label: lang.tf("ic.from_balance", &[("balance", &owner.balance)]),
             });
         }
-        let first = choices.first().map(|choice| choice.label.clone());
         let mut form = Form::new(vec![
             Field::new(
                 "ic.field_amount",
@@ -92,9 +91,7 @@ impl RechargeForm {
             Field::new("ic.field_volume", FieldKind::Text { max: 16 }, false),
             Field::new("ic.field_payment", FieldKind::Choice(choices), true),
         ]);
-        if let Some(first) = first {
-            form.set(PAYMENT, &first);
-        }
+        form.choose_first(PAYMENT);
         form.mark_saved();
         RechargeForm {
             customer: customer_of(owner),

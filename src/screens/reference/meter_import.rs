@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::common::{fail, move_in, note};
+use super::common::{draw_import, fail, move_in, note};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
 use super::texts::meter_no_error_text;
 use crate::app::form::FormKey;
@@ -377,95 +376,82 @@ impl Screen for ImportView {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let [path, hint, status, list] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Length(2),
-            Constraint::Length(2),
-            Constraint::Min(0),
-        ])
-        .areas(area);
-        crate::ui::form::draw(frame, path, &self.form, lang, theme);
-        frame.render_widget(
-            Paragraph::new(vec![
-                note(lang.t("ref.import_template"), theme),
-                note(
-                    &lang.tf(
-                        "ref.import_columns",
-                        &[("header", &METER_CSV_TEMPLATE.trim_end())],
-                    ),
-                    theme,
-                ),
-            ]),
-            hint,
+        let columns = lang.tf(
+            "ref.import_columns",
+            &[("header", &METER_CSV_TEMPLATE.trim_end())],
         );
-        let height = usize::from(list.height);
-        let (summary, shown): (Vec<Line>, Vec<Line>) = match &self.stage {
-            ImportStage::Path => (
-                vec![note(&app.t("ref.import_enter_path"), theme)],
-                Vec::new(),
-            ),
-            ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
-            ImportStage::Checked { check, scroll } => (
-                vec![
-                    Line::styled(
-                        format!(
-                            " {}",
-                            lang.tf(
-                                "ref.checked",
-                                &[("good", &check.good), ("bad", &bad_lines(&check.errors))],
-                            )
-                        ),
-                        if check.errors.is_empty() {
-                            theme.good()
-                        } else {
-                            theme.error()
-                        },
-                    ),
-                    self.find_line(app.t("ref.import_choice"), app, theme),
-                ],
-                problems(&check.errors, *scroll, height, lang),
-            ),
-            ImportStage::Importing { done, total, .. } => {
-                let bar_width = 40usize;
-                let filled = if *total == 0 {
-                    bar_width
-                } else {
-                    (*done as usize * bar_width) / (*total as usize).max(1)
-                };
-                let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
-                (
-                    vec![
-                        Line::raw(format!(" {}", lang.t("ref.importing"))),
-                        Line::raw(format!(
-                            " {bar} {}",
-                            lang.tf("ref.progress", &[("done", done), ("total", total)])
-                        )),
-                    ],
+        let hints = [lang.t("ref.import_template"), columns.as_str()];
+        draw_import(
+            frame,
+            area,
+            (&self.form, lang, theme),
+            hints,
+            |height| match &self.stage {
+                ImportStage::Path => (
+                    vec![note(&app.t("ref.import_enter_path"), theme)],
                     Vec::new(),
-                )
-            }
-            ImportStage::Done { report, scroll } => (
-                vec![
-                    Line::styled(
-                        format!(
-                            " {}",
-                            lang.tf(
-                                "ref.imported",
-                                &[
-                                    ("count", &report.imported),
-                                    ("bad", &bad_lines(&report.errors))
-                                ],
-                            )
+                ),
+                ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
+                ImportStage::Checked { check, scroll } => (
+                    vec![
+                        Line::styled(
+                            format!(
+                                " {}",
+                                lang.tf(
+                                    "ref.checked",
+                                    &[("good", &check.good), ("bad", &bad_lines(&check.errors))],
+                                )
+                            ),
+                            if check.errors.is_empty() {
+                                theme.good()
+                            } else {
+                                theme.error()
+                            },
                         ),
-                        theme.good(),
-                    ),
-                    self.find_line(String::new(), app, theme),
-                ],
-                problems(&report.errors, *scroll, height, lang),
-            ),
-        };
-        frame.render_widget(Paragraph::new(summary), status);
-        frame.render_widget(Paragraph::new(shown), list);
+                        self.find_line(app.t("ref.import_choice"), app, theme),
+                    ],
+                    problems(&check.errors, *scroll, height, lang),
+                ),
+                ImportStage::Importing { done, total, .. } => {
+                    let bar_width = 40usize;
+                    let filled = if *total == 0 {
+                        bar_width
+                    } else {
+                        (*done as usize * bar_width) / (*total as usize).max(1)
+                    };
+                    let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
+                    (
+                        vec![
+                            Line::raw(format!(" {}", lang.t("ref.importing"))),
+                            Line::raw(format!(
+                                " {bar} {}",
+                                lang.tf("ref.progress", &[("done", done), ("total", total)])
+                            )),
+                        ],
+                        Vec::new(),
+                    )
+                }
+                ImportStage::Done { report, scroll } => (
+                    vec![
+                        Line::styled(
+                            format!(
+                                " {}",
+                                lang.tf(
+                                    "ref.imported",
+                                    &[
+                                        ("count", &report.imported),
+                                        ("bad", &bad_lines(&report.errors))
+                                    ],
+                                )
+                            ),
+                            theme.good(),
+                        ),
+                        self.find_line(String::new(), app, theme),
+                    ],
+                    problems(&report.errors, *scroll, height, lang),
+                ),
+            },
+        );
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
