@@ -1,10 +1,10 @@
 -- "Address contains" through two GIN indexes instead of four (src/db/customers.rs, `Contains`):
 -- the address's characters (V3) and its runs of three characters (V12). Building, analyzing
--- and maintaining each GIN index of the address cost most of a bulk load's index time
--- (1 M customers: runs of two 60 s, runs of three 69 s, all runs of one to three in one
--- index 180 s). The search now reads at most a bounded number of the index's candidates
--- before it walks the name order instead, so an index that returns more candidates than
--- matches costs a bounded time, and these two go:
+-- and maintaining each GIN index of the address is a large share of a bulk load's index time
+-- (1 M customers, while other builds ran: the runs of three 69 s; one index of all runs of
+-- one to three characters, tried instead of the four, 180 s). The search now reads at most a
+-- bounded number of the index's candidates before it walks the name order instead, so an
+-- index that returns more candidates than matches costs a bounded time, and these two go:
 --   * pg_trgm's trigrams (V1): Latin fragments are three characters or more and take the
 --     runs of three (lower-cased, as the search compares);
 --   * the runs of two (V7): a two-character fragment takes the character index, whose
