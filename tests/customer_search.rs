@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use meterdesk::db::cancel::Cancellable;
-use meterdesk::db::customers::{self, CustomerRow, Page, PageAt};
+use meterdesk::db::customers::{self, ContainsBounds, CustomerRow, Page, PageAt};
 use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::search::{CustomerSearch, SearchError, classify};
 use meterdesk::tools::demo;
@@ -136,12 +136,25 @@ async fn page(client: &impl GenericClient, search: &CustomerSearch, at: &PageAt)
 /// Every page from the first on by PgDn, and from the last back by PgUp; both must list every
 /// match exactly once, in display order.
 async fn assert_pages_cover(client: &impl GenericClient, search: &CustomerSearch) {
+    assert_pages_cover_within(client, search, ContainsBounds::DEFAULT).await;
+}
+
+async fn assert_pages_cover_within(
+    client: &impl GenericClient,
+    search: &CustomerSearch,
+    bounds: ContainsBounds,
+) {
     let expected = every_match(client, search).await;
+    let page = |at: PageAt| async move {
+        customers::page_within(client, search, &at, PAGE, bounds)
+            .await
+            .unwrap()
+    };
 
     let mut forward = Vec::new();
     let mut at = PageAt::First;
     loop {
-        let page = page(client, search, &at).await;
+        let page = page(at).await;
         assert_eq!(page.more_before, !forward.is_empty(), "{search:?}");
         forward.extend(ids(&page.rows));
         if !page.more_after {
@@ -149,12 +162,15 @@ async fn assert_pages_cover(client: &impl GenericClient, search: &CustomerSearch
         }
         at = PageAt::After(page.rows.last().unwrap().cursor(search));
     }
-    assert_eq!(forward, expected, "{search:?}: PgDn from the first page");
+    assert_eq!(
+        forward, expected,
+        "{search:?} within {bounds:?}: PgDn from the first page"
+    );
 
     let mut backward = Vec::new();
     let mut at = PageAt::Last;
     loop {
-        let page = page(client, search, &at).await;
+        let page = page(at).await;
         assert_eq!(page.more_after, !backward.is_empty(), "{search:?}");
         backward.splice(0..0, ids(&page.rows));
         if !page.more_before {
@@ -162,7 +178,10 @@ async fn assert_pages_cover(client: &impl GenericClient, search: &CustomerSearch
         }
         at = PageAt::Before(page.rows.first().unwrap().cursor(search));
     }
-    assert_eq!(backward, expected, "{search:?}: PgUp from the last page");
+    assert_eq!(
+        backward, expected,
+        "{search:?} within {bounds:?}: PgUp from the last page"
+    );
 }
 
 #[test]
@@ -361,6 +380,73 @@ async fn every_search_pages_exactly_both_ways() {
     ] {
         assert_pages_cover(&**client, &classify(typed).unwrap()).await;
     }
+}
+
+/// An address fragment is found the same way whichever way its page is found: in the first
+/// rows of the name order, among the index's candidates, or walking on past them (bounds small
+/// enough for a few hundred customers to take each way). Fragments of one, two and three
+/// characters or more (the character index, the runs of three), Chinese and Latin in any case,
+/// and LIKE's wildcards taken literally.
+#[tokio::test]
+async fn an_address_fragment_pages_exactly_however_its_page_is_found() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    let client = &**client;
+    for (number, (name, address)) in [
+        ("韩梅", "杭州市西湖区50%折扣路3号"),
+        ("韩雪", "杭州市西湖区a_b街7号"),
+        ("Jan Nowak", "12 Maple Street"),
+        ("Jane Doe", "7 maple street"),
+        ("王芳", "北京市朝阳区建国路8号"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        add_customer(client, name, address, "13800000000", &format!("T-{number}")).await;
+    }
+    let bounds = [
+        // Always walking on past the window (no candidate read is enough).
+        ContainsBounds {
+            walk: 1,
+            candidates: 0,
+        },
+        // Seeking when the fragment has few candidates, else walking on.
+        ContainsBounds {
+            walk: 7,
+            candidates: 25,
+        },
+        // Always seeking past a small window.
+        ContainsBounds {
+            walk: 7,
+            candidates: 1_000_000,
+        },
+        ContainsBounds::DEFAULT,
+    ];
+    for bounds in bounds {
+        for typed in [
+            "朝",
+            "区",
+            "朝阳",
+            "路8",
+            "号3",
+            "建国路8",
+            "50%",
+            "%折",
+            "a_b",
+            "_b街",
+            "maple",
+            "MAPLE S",
+            "Street",
+            "无此人",
+            "伟",
+        ] {
+            let search = classify(typed).unwrap();
+            assert_pages_cover_within(client, &search, bounds).await;
+        }
+    }
+    let found = page(client, &classify("%折").unwrap(), &PageAt::First).await;
+    let names: Vec<&str> = found.rows.iter().map(|row| row.name.as_str()).collect();
+    assert_eq!(names, ["韩梅"], "the % is a character, not a wildcard");
 }
 
 #[tokio::test]
