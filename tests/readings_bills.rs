@@ -870,3 +870,291 @@ async fn the_previous_reading_of_bills_without_readings_names_the_bill() {
         (None, Some(day("2025-03-31")), m3("130"))
     );
 }
+
+/// What readings write, linked as the screens read it back: a reading follows the meter's
+/// previous one, a second reading of the cycle extends its bill, a system-prepaid one is its
+/// ledger deduction; each typed reading has an audit row with the reading as priced.
+#[tokio::test]
+async fn readings_are_linked_to_their_bills_deductions_and_audit() {
+    let desk = desk().await;
+    enter(&desk.clerk, "r1", &reading(1, "2025-02-10", "112")).await;
+    enter(&desk.clerk, "r2", &reading(1, "2025-03-20", "130")).await;
+    enter(&desk.clerk, "p1", &reading(2, "2025-03-01", "6")).await;
+    let rows = desk
+        .owner
+        .query(
+            "SELECT r.idempotency_key,
+                    r.previous_id IS NOT DISTINCT FROM
+                        lag(r.id) OVER (PARTITION BY r.meter_id ORDER BY r.id) AS follows,
+                    r.previous_id IS NULL AS first, r.bill_id, t.idempotency_key AS deduction,
+                    t.amount AS deducted, t.kind
+             FROM meter_reading r LEFT JOIN ledger_transaction t ON t.id = r.transaction_id
+             ORDER BY r.id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let bill: i64 = rows[0].get("bill_id");
+    let described: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.get::<_, String>("idempotency_key"),
+                row.get::<_, bool>("follows"),
+                row.get::<_, bool>("first"),
+                row.get::<_, Option<i64>>("bill_id"),
+                row.get::<_, Option<String>>("deduction"),
+                row.get::<_, Option<Decimal>>("deducted"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("r1:1".into(), true, true, Some(bill), None, None),
+            ("r2:1".into(), true, false, Some(bill), None, None),
+            (
+                "p1:1".into(),
+                true,
+                true,
+                None,
+                Some("reading:p1:1".into()),
+                Some("-15.00".parse().unwrap())
+            ),
+        ]
+    );
+    let stored = desk
+        .owner
+        .query_one(
+            "SELECT count(*) OVER () AS bills, previous_reading, current_reading, amount, status
+             FROM bill WHERE id = $1",
+            &[&bill],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            stored.get::<_, i64>("bills"),
+            stored.get::<_, Decimal>("previous_reading"),
+            stored.get::<_, Decimal>("current_reading"),
+            stored.get::<_, Decimal>("amount"),
+            stored.get::<_, String>("status"),
+        ),
+        (
+            1,
+            "100".parse().unwrap(),
+            "130".parse().unwrap(),
+            "30.00".parse().unwrap(),
+            "unpaid".into()
+        )
+    );
+    let audit = desk
+        .owner
+        .query(
+            "SELECT l.entity_id, l.operator_id,
+                    (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(l.detail->'after') k) AS keys,
+                    l.detail->'after'->>'bill_ref' AS bill_ref,
+                    (l.detail->'after'->>'previous_id')::bigint AS previous_id,
+                    (l.detail->'after'->>'consumption')::numeric AS consumption,
+                    (l.detail->'after'->>'amount')::numeric AS amount
+             FROM audit_log l WHERE l.action = 'reading.enter' ORDER BY l.id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let reading_ids: Vec<i64> = desk
+        .owner
+        .query("SELECT id FROM meter_reading ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("id"))
+        .collect();
+    let keys: Vec<String> = [
+        "abnormal",
+        "account_id",
+        "amount",
+        "bill_ref",
+        "consumption",
+        "customer_id",
+        "electronic",
+        "line",
+        "mechanical",
+        "meter_id",
+        "previous",
+        "previous_id",
+        "read_on",
+        "seq",
+        "unit_price",
+        "volume",
+    ]
+    .map(String::from)
+    .into();
+    let audited: Vec<_> = audit
+        .iter()
+        .map(|row| {
+            (
+                row.get::<_, Option<i64>>("entity_id"),
+                row.get::<_, Option<i64>>("operator_id"),
+                row.get::<_, Vec<String>>("keys"),
+                row.get::<_, Option<String>>("bill_ref"),
+                row.get::<_, Option<i64>>("previous_id"),
+                row.get::<_, Decimal>("consumption"),
+                row.get::<_, Option<Decimal>>("amount"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            (
+                Some(desk.postpaid),
+                Some(1),
+                keys.clone(),
+                Some("n0".into()),
+                None,
+                "12".parse().unwrap(),
+                None
+            ),
+            (
+                Some(desk.postpaid),
+                Some(1),
+                keys.clone(),
+                Some(format!("s{bill}")),
+                Some(reading_ids[0]),
+                "18".parse().unwrap(),
+                None
+            ),
+            (
+                Some(desk.prepaid),
+                Some(1),
+                keys,
+                None,
+                None,
+                "6".parse().unwrap(),
+                Some("15.00".parse().unwrap())
+            ),
+        ]
+    );
+}
+
+/// A bill paid after the reading was priced: the call is refused whole (the client enters it
+/// again), and nothing of it stays — no reading, no bill, no audit row. So is a bill of an
+/// account none of the readings is of.
+#[tokio::test]
+async fn a_reading_on_a_bill_paid_meanwhile_is_refused_and_writes_nothing() {
+    let desk = desk().await;
+    enter(&desk.clerk, "r1", &reading(1, "2025-02-10", "112")).await;
+    let first = desk
+        .owner
+        .query_one(
+            "SELECT r.id, r.bill_id, a.id AS account_id FROM meter_reading r
+             JOIN account a ON a.customer_id = r.customer_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (reading_id, bill, account): (i64, i64, i64) = (
+        first.get("id"),
+        first.get("bill_id"),
+        first.get("account_id"),
+    );
+    let counts = || async {
+        let row = desk
+            .owner
+            .query_one(
+                "SELECT (SELECT count(*) FROM meter_reading) AS readings,
+                        (SELECT count(*) FROM bill) AS bills,
+                        (SELECT count(*) FROM audit_log WHERE action = 'reading.enter') AS audited",
+                &[],
+            )
+            .await
+            .unwrap();
+        ["readings", "bills", "audited"].map(|column| row.get::<_, i64>(column))
+    };
+    let before = counts().await;
+    // Priced while the bill was open: it extends the bill, and a reading of the next cycle
+    // makes a new one.
+    let bills = format!(
+        r#"[{{"ref": "s{bill}", "bill_id": {bill}, "account_id": {account},
+             "period_start": "2025-01-01", "period_end": "2025-03-31", "due_date": "2025-04-30",
+             "previous_reading": "100", "current_reading": "130", "volume": "30",
+             "amount": "30.00", "vat": "0", "price_version_id": null, "detail": {{"parts": []}}}},
+            {{"ref": "n0", "bill_id": null, "account_id": {account},
+             "period_start": "2025-04-01", "period_end": "2025-06-30", "due_date": "2025-07-30",
+             "previous_reading": "130", "current_reading": "140", "volume": "10",
+             "amount": "10.00", "vat": "0", "price_version_id": null, "detail": {{"parts": []}}}}]"#
+    );
+    let readings = format!(
+        r#"[{{"seq": 0, "line": 1, "meter_id": 1, "customer_id": {customer},
+             "account_id": {account}, "read_on": "2025-03-20", "electronic": "130",
+             "previous_id": {reading_id}, "previous": "112", "consumption": "18",
+             "abnormal": false, "bill_ref": "s{bill}"}},
+            {{"seq": 1, "line": 2, "meter_id": 1, "customer_id": {customer},
+             "account_id": {account}, "read_on": "2025-04-20", "electronic": "140",
+             "previous": "130", "consumption": "10", "abnormal": false, "bill_ref": "n0"}}]"#,
+        customer = desk.postpaid
+    );
+    let clerk = desk.clerk.get().await.unwrap();
+    // A bill of an account no reading names is refused, not written.
+    let prepaid_account: i64 = desk
+        .owner
+        .query_one(
+            "SELECT id FROM account WHERE customer_id = $1",
+            &[&desk.prepaid],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    let foreign = bills.replace(
+        &format!(r#""ref": "n0", "bill_id": null, "account_id": {account}"#),
+        &format!(r#""ref": "n0", "bill_id": null, "account_id": {prepaid_account}"#),
+    );
+    assert_ne!(foreign, bills);
+    let refused = clerk
+        .execute(
+            "SELECT reading_write('forged', 'counter', $1::text::jsonb, $2::text::jsonb)",
+            &[&foreign, &readings],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(&SqlState::CHECK_VIOLATION));
+    assert_eq!(counts().await, before);
+
+    desk.owner
+        .execute(
+            "UPDATE bill SET status = 'paid', paid_at = now() WHERE id = $1",
+            &[&bill],
+        )
+        .await
+        .unwrap();
+    let refused = clerk
+        .execute(
+            "SELECT reading_write('late', 'counter', $1::text::jsonb, $2::text::jsonb)",
+            &[&bills, &readings],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(&SqlState::T_R_SERIALIZATION_FAILURE));
+    assert_eq!(counts().await, before);
+
+    // The same call on the open bill is written: both readings, the bill extended, one made.
+    desk.owner
+        .execute(
+            "UPDATE bill SET status = 'unpaid', paid_at = NULL WHERE id = $1",
+            &[&bill],
+        )
+        .await
+        .unwrap();
+    clerk
+        .execute(
+            "SELECT reading_write('late', 'counter', $1::text::jsonb, $2::text::jsonb)",
+            &[&bills, &readings],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        counts().await,
+        [before[0] + 2, before[1] + 1, before[2] + 1]
+    );
+}

@@ -3,7 +3,7 @@
 //! already charged and the open bills of their customers, the price schemes), each reading is
 //! taken in date order against it in memory (`domain::billing`), and what they make — readings,
 //! bills made or extended, system-prepaid deductions — is written by one call of
-//! `reading_write` (sql/V18). 100 000 readings are a handful of statements, not 100 000 round
+//! `reading_write` (sql/V18, V29). 100 000 readings are a handful of statements, not 100 000 round
 //! trips.
 
 use std::collections::HashMap;

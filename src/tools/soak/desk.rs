@@ -3,6 +3,7 @@
 //! until the run's end. Every call is timed and its outcome tallied (`report`).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fastrand::Rng;
@@ -31,8 +32,6 @@ use crate::tools::demo::names;
 const PAGE: usize = 40;
 /// The card customers a desk keeps serving (the newest it opened).
 const CARD_CUSTOMERS: usize = 4;
-/// Customer numbers a desk remembers to look up again by number.
-const REMEMBERED: usize = 200;
 /// A clerk's pause between two requests: reading the screen, typing the next fields.
 const THINK: std::ops::RangeInclusive<u64> = 2_000..=8_000;
 
@@ -41,6 +40,34 @@ pub struct Operator {
     pub login: String,
     pub password: String,
     pub supervisor: bool,
+}
+
+/// A customer who comes to the counter, as the clerk is told who they are.
+pub struct Arrival {
+    pub customer_no: i64,
+    /// The mobile number's digits, when it has enough to be one.
+    pub phone: Option<String>,
+    pub name: String,
+}
+
+impl Arrival {
+    pub fn new(customer_no: i64, phone: Option<&str>, name: String) -> Arrival {
+        let digits = phone.map(|phone| phone.chars().filter(char::is_ascii_digit).collect());
+        Arrival {
+            customer_no,
+            phone: digits.filter(|digits: &String| digits.len() >= 7),
+            name,
+        }
+    }
+
+    /// What the clerk types to find them.
+    fn typed(&self, rng: &mut Rng) -> String {
+        match (rng.u32(..10), &self.phone) {
+            (0..5, _) | (5..7, None) => self.customer_no.to_string(),
+            (5..7, Some(phone)) => phone.clone(),
+            _ => self.name.chars().take(rng.usize(2..=3)).collect(),
+        }
+    }
 }
 
 pub struct Desk {
@@ -52,7 +79,7 @@ pub struct Desk {
     /// Every write's idempotency key starts with it: unique to the run and the desk.
     key_prefix: String,
     keys: u64,
-    remembered: Vec<i64>,
+    arrivals: Arc<[Arrival]>,
     cards: Vec<CardCustomer>,
     mac: MacKey,
     tally: Tally,
@@ -67,6 +94,7 @@ impl Desk {
         think: bool,
         key_prefix: String,
         seed: u64,
+        arrivals: Arc<[Arrival]>,
     ) -> anyhow::Result<Desk> {
         if let Err(refusal) = sessions
             .sign_in(&operator.login, &operator.password)
@@ -88,7 +116,7 @@ impl Desk {
             rng: Rng::with_seed(seed),
             key_prefix,
             keys: 0,
-            remembered: Vec::new(),
+            arrivals,
             cards: Vec::new(),
             mac: MacKey::demo(),
             tally: Tally::default(),
@@ -162,15 +190,18 @@ impl Desk {
         }
     }
 
-    /// The table's search: by a customer number seen before (a point lookup), else by a
-    /// surname or the start of a mobile number; one of the page's rows is the customer.
+    /// The table's search, as a clerk finds the customer at the counter (docs/decisions.md,
+    /// "The soak's searches"): mostly by what the customer brings — the customer number (half
+    /// the searches), the mobile number (a fifth) — else by the first two or three characters
+    /// of the name; the customer's row is the one chosen when the page has it.
     async fn find_customer(&mut self) -> Option<customers::CustomerRow> {
-        let typed = if !self.remembered.is_empty() && self.rng.bool() {
-            self.remembered[self.rng.usize(..self.remembered.len())].to_string()
-        } else if self.rng.u32(..4) == 0 {
-            format!("13{}", self.rng.u32(0..10))
-        } else {
-            names::surname(&mut self.rng).to_owned()
+        let (typed, wanted) = match self
+            .arrivals
+            .get(self.rng.usize(..self.arrivals.len().max(1)))
+        {
+            Some(arrival) => (arrival.typed(&mut self.rng), Some(arrival.customer_no)),
+            // Nobody to come: the desk browses by surname.
+            None => (names::surname(&mut self.rng).to_owned(), None),
         };
         let search = classify(&typed).ok()?;
         let sessions = &self.sessions;
@@ -183,15 +214,11 @@ impl Desk {
             |_| Outcome::Done,
         )
         .await?;
-        for row in &page.rows {
-            if self.remembered.len() < REMEMBERED {
-                self.remembered.push(row.customer_no);
-            } else {
-                let slot = self.rng.usize(..REMEMBERED);
-                self.remembered[slot] = row.customer_no;
-            }
-        }
-        let chosen = self.rng.usize(..page.rows.len().max(1));
+        let chosen = page
+            .rows
+            .iter()
+            .position(|row| Some(row.customer_no) == wanted)
+            .unwrap_or_else(|| self.rng.usize(..page.rows.len().max(1)));
         page.rows.into_iter().nth(chosen)
     }
 

@@ -10,6 +10,7 @@ mod desk;
 mod pgbench;
 pub mod report;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -21,7 +22,7 @@ use crate::db::session::Sessions;
 use crate::db::{self, Deadlines};
 use crate::domain::password::generate_password;
 use crate::startup;
-use desk::{Desk, Operator};
+use desk::{Arrival, Desk, Operator};
 use report::Tally;
 
 /// What to run.
@@ -40,6 +41,8 @@ pub struct SoakOptions {
 /// eight (so a run of four desks has one); the rest are clerks'.
 const SUPERVISOR_EVERY: usize = 8;
 const SUPERVISOR_AT: usize = 3;
+/// The customers who come to the desks, drawn at random from the table before the run.
+const ARRIVALS: i64 = 4096;
 /// pgbench runs as long as the soak, up to this.
 const PGBENCH_AT_MOST: Duration = Duration::from_secs(60);
 
@@ -170,7 +173,18 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         operator_ids.push(id);
         operators.push(operator);
     }
-    let served = serve(target, options, &run_id, &operators).await;
+    // The owner draws them, as the bench samples its search terms: who comes to the counter
+    // is no desk's query.
+    let arrivals: Arc<[Arrival]> = client
+        .query(
+            "SELECT customer_no, phone, name FROM customer ORDER BY random() LIMIT $1",
+            &[&ARRIVALS],
+        )
+        .await?
+        .iter()
+        .map(|row| Arrival::new(row.get("customer_no"), row.get("phone"), row.get("name")))
+        .collect();
+    let served = serve(target, options, &run_id, &operators, arrivals).await;
     // Whatever happened, the run's operators sign in no more.
     for id in operator_ids {
         operators::set_enabled(&**client, id, false).await?;
@@ -225,15 +239,23 @@ async fn serve(
     options: SoakOptions,
     run_id: &str,
     operators: &[Operator],
+    arrivals: Arc<[Arrival]>,
 ) -> anyhow::Result<(Tally, Duration)> {
     let mut desks = Vec::with_capacity(operators.len());
     for (index, operator) in operators.iter().enumerate() {
         let sessions = Sessions::new(&target.owner_conn, target.pool_size, target.deadlines)?;
         let key_prefix = format!("{run_id}-{index}");
         desks.push(
-            Desk::sign_in(sessions, operator, options.think, key_prefix, index as u64)
-                .await
-                .with_context(|| format!("signing in desk {index}"))?,
+            Desk::sign_in(
+                sessions,
+                operator,
+                options.think,
+                key_prefix,
+                index as u64,
+                arrivals.clone(),
+            )
+            .await
+            .with_context(|| format!("signing in desk {index}"))?,
         );
     }
     let started = Instant::now();
