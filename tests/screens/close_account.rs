@@ -118,7 +118,7 @@ fn f2_takes_each_step_then_closes() {
     let screen = render(&app);
     assert!(
         screen.contains(
-            "No final reading yet: it makes the final bill or deduction. F2 again enters"
+            "No final reading yet: it makes the final bill or deduction. F2 enters"
         ),
         "{screen}"
     );
@@ -202,7 +202,7 @@ fn a_close_refused_by_the_database_reads_the_steps_again() {
     );
 }
 
-/// An active card: `v` reports it lost from here; F2 again opens the card screen to recycle it.
+/// An active card: `v` reports it lost from here; F2 opens the card screen to recycle it.
 #[test]
 fn an_active_card_is_reported_lost_or_recycled() {
     let mut app = supervisor(Lang::En);
