@@ -117,9 +117,7 @@ fn f2_takes_each_step_then_closes() {
     let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::FinalReading));
     let screen = render(&app);
     assert!(
-        screen.contains(
-            "No final reading yet: it makes the final bill or deduction. F2 enters"
-        ),
+        screen.contains("No final reading yet: it makes the final bill or deduction. F2 enters"),
         "{screen}"
     );
     // The first F2 after the screen says so does it (it took a second one).
