@@ -29,6 +29,8 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
+use super::keymap::Key;
+use super::update::edits_text;
 use crate::domain::money::{Money, Volume};
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
@@ -202,16 +204,18 @@ impl Field {
         };
         // A character typed over an offer replaces it, as a field selected on entry would: a
         // clerk typing ahead a value of their own never appends it to the offer.
-        let replaces = self.offered && matches!(key.code, KeyCode::Char(_));
+        // A readline key (Ctrl-U clears, Ctrl-W deletes a word) edits whatever the kind.
+        let typed = Key::of(&key).is_text();
+        let replaces = self.offered && typed;
         let kept = if replaces { "" } else { self.value() };
         match (key.code, &self.kind) {
             (KeyCode::Char(c), FieldKind::Digits { len })
-                if !c.is_ascii_digit() || kept.chars().count() >= *len =>
+                if typed && (!c.is_ascii_digit() || kept.chars().count() >= *len) =>
             {
                 return false;
             }
             (KeyCode::Char(c), FieldKind::Date)
-                if !(c.is_ascii_digit() || c == '-') || kept.len() >= 10 =>
+                if typed && (!(c.is_ascii_digit() || c == '-') || kept.len() >= 10) =>
             {
                 return false;
             }
@@ -487,7 +491,7 @@ impl Form {
             return event;
         }
         let field = &mut self.fields[self.focus];
-        if is_text_key(&key) {
+        if edits_text(&key) {
             if let FieldKind::Choice(_) | FieldKind::Choices(_) = field.kind {
                 return self.on_choice_key(key);
             }
@@ -538,16 +542,17 @@ impl Form {
     }
 
     /// Typing on a choice field opens its lookup with what was typed as the filter;
-    /// Backspace / Delete clear the choice.
+    /// Backspace, Delete and Ctrl-U clear the choice.
     fn on_choice_key(&mut self, key: KeyEvent) -> FormEvent {
         match key.code {
-            KeyCode::Char(_) => {
+            KeyCode::Char(_) if Key::of(&key).is_text() => {
                 let mut lookup = Lookup::default();
                 lookup.filter.handle_event(&Event::Key(key));
                 self.lookup = Some(lookup);
                 FormEvent::Consumed
             }
-            KeyCode::Backspace | KeyCode::Delete => {
+            // Ctrl-U clears a choice as it clears a text.
+            KeyCode::Backspace | KeyCode::Delete | KeyCode::Char('u') => {
                 self.fields[self.focus].input.reset();
                 FormEvent::Edited(self.focus)
             }
@@ -594,31 +599,13 @@ impl Form {
                 // Picking is not leaving the field: Tab does that, as on every other field.
                 return FormEvent::Edited(index);
             }
-            _ if is_text_key(&key) => {
+            _ if edits_text(&key) => {
                 lookup.filter.handle_event(&Event::Key(key));
                 lookup.selected = 0;
             }
             _ => {}
         }
         FormEvent::Consumed
-    }
-}
-
-/// Keys that edit text rather than invoke a command: printable characters and the cursor and
-/// deletion keys.
-fn is_text_key(key: &KeyEvent) -> bool {
-    use crossterm::event::KeyModifiers;
-    match key.code {
-        KeyCode::Char(_) => !key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT),
-        KeyCode::Backspace
-        | KeyCode::Delete
-        | KeyCode::Left
-        | KeyCode::Right
-        | KeyCode::Home
-        | KeyCode::End => true,
-        _ => false,
     }
 }
 
@@ -913,6 +900,26 @@ mod tests {
         assert!(!form.check(Lang::En), "Gold is not a choice");
         send(&mut form, KeyCode::Delete, None);
         assert_eq!(form.value(0), "", "Delete clears the field");
+    }
+
+    #[test]
+    fn ctrl_u_clears_any_field_and_ctrl_w_a_word() {
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        // Each field of the sample: a text, digits, an amount, a choice, a date.
+        for (index, text) in [(0, "Li Ming"), (1, "123"), (2, "12.50"), (4, "2026-03-01")] {
+            let mut form = typed_into(index, text);
+            assert_eq!(form.value(index), text);
+            form.on_key(ctrl('u'), None, Lang::En);
+            assert_eq!(form.value(index), "", "field {index}");
+        }
+        let mut form = typed_into(0, "Li Ming");
+        form.on_key(ctrl('w'), None, Lang::En);
+        assert_eq!(form.value(0), "Li ");
+        form.focus = 3;
+        form.set(3, "Shops");
+        form.on_key(ctrl('u'), None, Lang::En);
+        assert_eq!(form.value(3), "");
+        assert!(form.lookup.is_none(), "Ctrl-U opens no list");
     }
 
     #[test]
