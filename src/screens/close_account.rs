@@ -99,11 +99,18 @@ fn told(answer: &ClosedAnswer, lang: Lang) -> (bool, MessageKind, String) {
             );
             (true, MessageKind::Info, text)
         }
-        CloseOutcome::Refused(blocker) => (
-            false,
-            MessageKind::Error,
-            lang.t(why_key(blocker)).to_owned(),
-        ),
+        // The other steps' texts need the figures the refusal does not carry: the screen
+        // reads them again and shows the step, the message says why it is not closed.
+        CloseOutcome::Refused(blocker) => {
+            let text = match blocker {
+                CloseBlocker::AlreadyClosed => {
+                    lang.tf(why_key(blocker), &[("number", &number(answer.customer_no))])
+                }
+                CloseBlocker::NotFound => lang.t(why_key(blocker)).to_owned(),
+                _ => lang.t("close_account.refused_changed").to_owned(),
+            };
+            (false, MessageKind::Error, text)
+        }
     }
 }
 
@@ -495,5 +502,45 @@ impl Screen for CloseAccountScreen {
             hub.say(kind, text);
             self.load(hub);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A close refused by the database (a deposit landed after the steps were checked) says
+    /// so in words, never with a template's placeholders.
+    #[test]
+    fn a_refused_close_says_why_in_words() {
+        let blockers = [
+            CloseBlocker::NotFound,
+            CloseBlocker::AlreadyClosed,
+            CloseBlocker::CardPending,
+            CloseBlocker::FinalReading,
+            CloseBlocker::UnpaidBills,
+            CloseBlocker::BalanceOwed,
+            CloseBlocker::BalanceLeft,
+            CloseBlocker::CardActive,
+        ];
+        for lang in [Lang::En, Lang::Zh] {
+            for blocker in blockers {
+                let answer = ClosedAnswer {
+                    outcome: CloseOutcome::Refused(blocker),
+                    customer_no: 10_020_003,
+                    meter_no: "201600002035".into(),
+                };
+                let (done, kind, text) = told(&answer, lang);
+                assert!(!done);
+                assert_eq!(kind, MessageKind::Error);
+                assert!(!text.contains('{'), "{lang:?} {blocker:?}: {text}");
+            }
+        }
+        let closed_meanwhile = ClosedAnswer {
+            outcome: CloseOutcome::Refused(CloseBlocker::AlreadyClosed),
+            customer_no: 10_020_003,
+            meter_no: String::new(),
+        };
+        assert!(told(&closed_meanwhile, Lang::En).2.contains("10020003"));
     }
 }
