@@ -64,6 +64,9 @@ pub struct AccountScreen {
     start_with: Option<Movement>,
     /// The bills the deposit pays in the same step (F2 on bills the balance does not cover).
     pays: Option<BillsToPay>,
+    /// Opened to bring the balance to zero (a close's step): the form offers the amount that
+    /// does, which a typed amount replaces.
+    settles: bool,
     /// Money moved here: the screen below (table, details) shows the balance, and is told
     /// to read it again when this one is left.
     moved: bool,
@@ -111,6 +114,7 @@ impl AccountScreen {
             pane: AccountPane::History,
             start_with,
             pays: None,
+            settles: false,
             moved: false,
         }
     }
@@ -121,6 +125,14 @@ impl AccountScreen {
         AccountScreen {
             pays: Some(bills),
             ..AccountScreen::for_customer(customer_id, customer_no, Some(Movement::Deposit))
+        }
+    }
+
+    /// The refund or the deposit that brings the account of `row` to zero.
+    pub fn settling(row: &CustomerRow, movement: Movement) -> AccountScreen {
+        AccountScreen {
+            settles: true,
+            ..AccountScreen::of(row, Some(movement))
         }
     }
 
@@ -163,6 +175,14 @@ impl AccountScreen {
         if let Some((lacking, _)) = lacking(&self.pays, movement, account) {
             form.set(AMOUNT, &lacking.to_string());
             form.mark_saved();
+        } else if self.settles {
+            let settling = match movement {
+                Movement::Refund => account.balance,
+                _ => Money::ZERO - account.balance,
+            };
+            if settling > Money::ZERO {
+                form.offer(AMOUNT, &settling.to_string());
+            }
         }
         self.pane = AccountPane::Form { movement, form };
     }

@@ -207,13 +207,13 @@ impl CloseAccountScreen {
         match blocker {
             CloseBlocker::FinalReading => hub.open(Box::new(ReadingForm::final_of(id, no))),
             CloseBlocker::UnpaidBills => hub.open(Box::new(BillsScreen::of(id, no))),
-            CloseBlocker::BalanceOwed => hub.open(Box::new(AccountScreen::of(
+            CloseBlocker::BalanceOwed => hub.open(Box::new(AccountScreen::settling(
                 &self.row,
-                Some(Movement::Deposit),
+                Movement::Deposit,
             ))),
-            CloseBlocker::BalanceLeft => hub.open(Box::new(AccountScreen::of(
+            CloseBlocker::BalanceLeft => hub.open(Box::new(AccountScreen::settling(
                 &self.row,
-                Some(Movement::Refund),
+                Movement::Refund,
             ))),
             CloseBlocker::CardPending | CloseBlocker::CardActive => {
                 hub.open(Box::new(CardScreen::new()));

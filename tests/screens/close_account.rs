@@ -3,10 +3,13 @@
 //! the close; refused to a clerk and for a closed customer.
 
 use crate::support::*;
+use meterdesk::db::accounts::Account;
 use meterdesk::db::card_ops::Refusal;
+use meterdesk::db::cards::PaymentMethod;
 use meterdesk::db::closing::{CloseBlocker, CloseOutcome, Closing, FinalReading};
 use meterdesk::db::readings::{ReadingOutcome, ReadingSource};
 use meterdesk::domain::money::Money;
+use meterdesk::screens::account::{AccountScreen, Loaded};
 use meterdesk::screens::card::{CardScreen, ReportLost, ReportedLost};
 use meterdesk::screens::close_account::{
     CloseAccount, CloseAccountScreen, ClosedAnswer, LoadClosing,
@@ -194,6 +197,11 @@ fn a_close_refused_by_the_database_reads_the_steps_again() {
     };
     let reload = answer(&mut app, &sent, Reply::screen(refused));
     assert!(app.screen.is::<CloseAccountScreen>());
+    let screen = render(&app);
+    assert!(
+        screen.contains("Not closed: the account changed after its steps were checked"),
+        "{screen}"
+    );
     assert_eq!(
         only::<LoadClosing>(&reload),
         &LoadClosing { customer_id: 1 }
@@ -312,4 +320,65 @@ fn close_account_from_details_as_from_the_table() {
     let mut app = close_screen(app, Some(CloseBlocker::UnpaidBills));
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<meterdesk::screens::details::Details>());
+}
+
+/// The account of customer 1 with `balance`, as the account screen reads it.
+fn account_with(balance: &str) -> Account {
+    Account {
+        customer_id: 1,
+        customer_no: 10_000_017,
+        name: "张伟".into(),
+        meter_no: "M02000001".into(),
+        business_model: "postpaid".into(),
+        status: "active".into(),
+        account_id: 41,
+        balance: money(balance),
+        payment_methods: vec![PaymentMethod {
+            code: "cash".into(),
+            name: "Cash".into(),
+        }],
+    }
+}
+
+/// F2 on a balance to settle opens the refund (or the deposit) with the amount that brings
+/// the account to zero offered; what the supervisor types replaces it.
+#[test]
+fn f2_on_a_balance_offers_the_amount_that_settles_it() {
+    for (blocker, balance, asks) in [
+        (CloseBlocker::BalanceLeft, "12.50", "Refund 12.50"),
+        (CloseBlocker::BalanceOwed, "-7.25", "Deposit 7.25"),
+    ] {
+        let mut app = close_screen(supervisor(Lang::En), Some(blocker));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(app.screen.is::<AccountScreen>());
+        let history = Page {
+            rows: Vec::new(),
+            more_before: false,
+            more_after: false,
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Loaded(Some((Box::new(account_with(balance)), history)))),
+        );
+        press(&mut app, KeyCode::F(2));
+        let screen = render(&app);
+        assert!(screen.contains(asks), "{blocker:?}: {screen}");
+    }
+    let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::BalanceLeft));
+    let sent = press(&mut app, KeyCode::F(2));
+    let history = Page {
+        rows: Vec::new(),
+        more_before: false,
+        more_after: false,
+    };
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Loaded(Some((Box::new(account_with("12.50")), history)))),
+    );
+    type_text(&mut app, "5");
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(screen.contains("Refund 5.00"), "{screen}");
 }
