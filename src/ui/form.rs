@@ -83,6 +83,9 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
         };
         let shown = match field.kind {
             FieldKind::Choices(_) => ticked(field, cells),
+            // Only the focused field follows its cursor: another shows its start (an address
+            // read as "市南山区…" lost its city), cut with `…`.
+            _ if !focused => truncate(&inert(field.input.value()), cells),
             _ => visible(&field.input, scroll, cells),
         };
         let style = if focused {
@@ -274,5 +277,46 @@ mod tests {
         );
         assert_eq!(ticked(field, 32), "IC卡水表 DN15, Plain DN20 +2");
         assert_eq!(ticked(field, 12), "IC卡水表… +3");
+    }
+
+    /// A field the cursor is not in shows the start of its text, cut with `…`; the focused
+    /// one follows its cursor.
+    #[test]
+    fn only_the_focused_field_scrolls_to_its_cursor() {
+        use crate::app::hub::Look;
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+        let address = "深圳市南山区中山路294号2单元1804室";
+        let mut form = Form::new(vec![
+            Field::new("details.name", FieldKind::Text { max: 100 }, true),
+            Field::new("details.address", FieldKind::Text { max: 100 }, true),
+        ]);
+        form.set(1, address);
+        let lines = |form: &Form| {
+            let mut terminal = Terminal::new(TestBackend::new(60, 2)).unwrap();
+            terminal
+                .draw(|frame| {
+                    let theme = Theme::new(Look::default());
+                    draw(frame, frame.area(), form, Lang::En, &theme);
+                })
+                .unwrap();
+            let buffer = terminal.backend().buffer().clone();
+            (0..2)
+                .map(|y| {
+                    (0..60)
+                        .map(|x| buffer[(x, y)].symbol().to_owned())
+                        .collect::<String>()
+                        // A wide character's second cell is drawn as a space.
+                        .replace(' ', "")
+                })
+                .collect::<Vec<_>>()
+        };
+        let unfocused = lines(&form)[1].clone();
+        assert!(unfocused.contains("深圳市南山区中山路"), "{unfocused}");
+        assert!(unfocused.contains('…'), "{unfocused}");
+        form.focus = 1;
+        let focused = lines(&form)[1].clone();
+        assert!(focused.contains("1804室"), "{focused}");
+        assert!(!focused.contains("深圳"), "{focused}");
     }
 }
