@@ -340,33 +340,12 @@ fn account_with(balance: &str) -> Account {
     }
 }
 
-/// F2 on a balance to settle opens the refund (or the deposit) with the amount that brings
-/// the account to zero offered; what the supervisor types replaces it.
-#[test]
-fn f2_on_a_balance_offers_the_amount_that_settles_it() {
-    for (blocker, balance, asks) in [
-        (CloseBlocker::BalanceLeft, "12.50", "Refund 12.50"),
-        (CloseBlocker::BalanceOwed, "-7.25", "Deposit 7.25"),
-    ] {
-        let mut app = close_screen(supervisor(Lang::En), Some(blocker));
-        let sent = press(&mut app, KeyCode::F(2));
-        assert!(app.screen.is::<AccountScreen>());
-        let history = Page {
-            rows: Vec::new(),
-            more_before: false,
-            more_after: false,
-        };
-        answer(
-            &mut app,
-            &sent,
-            Reply::screen(Loaded(Some((Box::new(account_with(balance)), history)))),
-        );
-        press(&mut app, KeyCode::F(2));
-        let screen = render(&app);
-        assert!(screen.contains(asks), "{blocker:?}: {screen}");
-    }
-    let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::BalanceLeft));
+/// The close screen on `blocker`, F2 taking its step: the account screen, answered with
+/// `balance`, its form open.
+fn settling(blocker: CloseBlocker, balance: &str) -> App {
+    let mut app = close_screen(supervisor(Lang::En), Some(blocker));
     let sent = press(&mut app, KeyCode::F(2));
+    assert!(app.screen.is::<AccountScreen>());
     let history = Page {
         rows: Vec::new(),
         more_before: false,
@@ -375,8 +354,25 @@ fn f2_on_a_balance_offers_the_amount_that_settles_it() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(Loaded(Some((Box::new(account_with("12.50")), history)))),
+        Reply::screen(Loaded(Some((Box::new(account_with(balance)), history)))),
     );
+    app
+}
+
+/// F2 on a balance to settle opens the refund (or the deposit) with the amount that brings
+/// the account to zero offered; what the supervisor types replaces it.
+#[test]
+fn f2_on_a_balance_offers_the_amount_that_settles_it() {
+    for (blocker, balance, asks) in [
+        (CloseBlocker::BalanceLeft, "12.50", "Refund 12.50"),
+        (CloseBlocker::BalanceOwed, "-7.25", "Deposit 7.25"),
+    ] {
+        let mut app = settling(blocker, balance);
+        press(&mut app, KeyCode::F(2));
+        let screen = render(&app);
+        assert!(screen.contains(asks), "{blocker:?}: {screen}");
+    }
+    let mut app = settling(CloseBlocker::BalanceLeft, "12.50");
     type_text(&mut app, "5");
     press(&mut app, KeyCode::F(2));
     let screen = render(&app);
