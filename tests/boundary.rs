@@ -47,6 +47,8 @@ fn refused(db: &TestDb, login: &str, sql: &str) {
     assert!(
         outcome.said.contains("permission denied")
             || outcome.said.contains("must be owner")
+            || outcome.said.contains("must be superuser")
+            || outcome.said.contains("must have admin option")
             || outcome.said.contains("not allowed"),
         "{login}: {sql}: refused for another reason: {}",
         outcome.said
@@ -158,13 +160,14 @@ async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
         &db,
         "clerk",
         &format!(
-            "INSERT INTO audit_log (operator_id, action) VALUES ({SUPERVISOR}, 'blame.shifted')"
+            "INSERT INTO audit_log (operator_id, action, entity, entity_id)
+             VALUES ({SUPERVISOR}, 'login.succeeded', 'operator', {CLERK})"
         ),
     );
     let blamed = allowed(
         &db,
         "clerk",
-        "SELECT operator_id || ' ' || db_user FROM audit_log WHERE action = 'blame.shifted'",
+        "SELECT operator_id || ' ' || db_user FROM audit_log WHERE action = 'login.succeeded'",
     );
     assert_eq!(blamed, format!("{CLERK} clerk@{}", db.name));
     let balance = allowed(
@@ -249,25 +252,31 @@ async fn the_audit_log_is_read_by_who_may_view_it() {
     allowed(
         &db,
         "clerk",
-        "INSERT INTO audit_log (action) VALUES ('clerk.was_here')",
+        &format!(
+            "INSERT INTO audit_log (action, entity, entity_id)
+             VALUES ('login.succeeded', 'operator', {CLERK})"
+        ),
     );
     allowed(
         &db,
         "super",
-        "INSERT INTO audit_log (action) VALUES ('super.was_here')",
+        &format!(
+            "INSERT INTO audit_log (action, entity, entity_id)
+             VALUES ('login.succeeded', 'operator', {SUPERVISOR})"
+        ),
     );
     // A clerk sees their own rows only; a supervisor and an administrator see all.
     let seen = |login| {
         allowed(
             &db,
             login,
-            "SELECT string_agg(action, ',' ORDER BY action) FROM audit_log
-             WHERE action LIKE '%.was_here'",
+            "SELECT string_agg(split_part(db_user, '@', 1), ',' ORDER BY db_user) FROM audit_log
+             WHERE action = 'login.succeeded'",
         )
     };
-    assert_eq!(seen("clerk"), "clerk.was_here");
-    assert_eq!(seen("super"), "clerk.was_here,super.was_here");
-    assert_eq!(seen("admin"), "clerk.was_here,super.was_here");
+    assert_eq!(seen("clerk"), "clerk");
+    assert_eq!(seen("super"), "clerk,super");
+    assert_eq!(seen("admin"), "clerk,super");
 }
 
 /// The rows a forged write would change: the customers, their accounts, ledger and owner
@@ -423,4 +432,442 @@ async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
     );
     let reprints = allowed(&db, "clerk", "SELECT reprints FROM receipt");
     assert_eq!(reprints, "1");
+}
+
+/// The customer whose account `account` is.
+async fn customer_of(db: &TestDb, account: i64) -> i64 {
+    let owner = db.pool.get().await.unwrap();
+    owner
+        .query_one("SELECT customer_id FROM account WHERE id = $1", &[&account])
+        .await
+        .unwrap()
+        .get("customer_id")
+}
+
+/// The customer of `account` with a card whose meter write-back shows purchase 7 loaded, a
+/// deposit of 20.00 and two recharges paid from it: purchase 6 (1 000 litres for 2.00, loaded)
+/// and purchase 8 (5 000 litres for 10.00, not loaded); an uninstalled meter WM-0044.
+async fn with_a_card(db: &TestDb, account: i64) -> i64 {
+    let customer = customer_of(db, account).await;
+    let purchase = |seq: u32, litres: u32, paid: &str| {
+        format!(
+            "SELECT ledger_post({account}, 'card_purchase', -{paid}, {litres} / 1000.0, NULL, NULL,
+                                NULL, 'card-op:recharge-{seq}:purchase');
+             INSERT INTO card_operation (customer_id, card_id, kind, state, purchase_seq,
+                                         volume_litres, idempotency_key, operator_id, finished_at,
+                                         transaction_id)
+                 SELECT {customer}, k.id, 'recharge', 'done', {seq}, {litres}, 'recharge-{seq}',
+                        {CLERK}, now(), t.id
+                 FROM card k, ledger_transaction t
+                 WHERE t.idempotency_key = 'card-op:recharge-{seq}:purchase';"
+        )
+    };
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "INSERT INTO card (card_no, customer_id, generation, issued_by, meter_loaded_seq)
+                 VALUES (nextval('card_no_seq'), {customer}, 1, {CLERK}, 7);
+             SELECT ledger_post({account}, 'deposit', 20.00, NULL, NULL, 'cash', NULL, 'deposit-0');
+             {}{}
+             INSERT INTO meter (meter_no, meter_type_id, status) VALUES ('WM-0044', 1, 'uninstalled');",
+            purchase(6, 1000, "2.00"),
+            purchase(8, 5000, "10.00"),
+        ))
+        .await
+        .unwrap();
+    customer
+}
+
+#[tokio::test]
+async fn a_temporary_table_shadows_no_name_the_checks_read() {
+    let (db, account) = desk().await;
+    let customer = customer_of(&db, account).await;
+    let before = written(&db);
+    // pg_temp comes first on every search_path that does not name it: a table of the session's
+    // own named like one the checks read must not turn a check off (an empty `installation`
+    // made the owner's role name NULL and the WHEN clauses of V31's checks false).
+    let unaudited_change = format!(
+        "UPDATE customer SET name = 'Shadowed', version = version + 1 WHERE id = {customer}"
+    );
+    let forged_history = format!(
+        "INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+         VALUES ({customer}, '{{}}', {CLERK})"
+    );
+    for shadow in [
+        "CREATE TEMP TABLE installation (role_prefix text);",
+        "CREATE TEMP TABLE installation (role_prefix text);
+         INSERT INTO installation VALUES ('intruder');",
+    ] {
+        refused(&db, "clerk", &format!("{shadow} {unaudited_change}"));
+        refused(&db, "clerk", &format!("{shadow} {forged_history}"));
+    }
+    // A role may set its own search_path for every later session; it decides nothing either.
+    allowed(
+        &db,
+        "clerk",
+        "ALTER ROLE CURRENT_USER SET search_path = pg_temp, public",
+    );
+    refused(
+        &db,
+        "clerk",
+        &format!("CREATE TABLE pg_temp.installation (role_prefix text); {unaudited_change}"),
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+}
+
+#[tokio::test]
+async fn an_audit_entry_tells_a_write_of_its_own_transaction() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let before = written(&db);
+    let entry = |action: &str, entity: &str, id: &str, detail: &str| {
+        format!(
+            "INSERT INTO audit_log (action, entity, entity_id, detail)
+             VALUES ('{action}', '{entity}', {id}, '{detail}')"
+        )
+    };
+    let recharge = "(SELECT id FROM card_operation WHERE idempotency_key = 'recharge-8')";
+    let true_modify = format!(
+        "UPDATE customer SET name = 'Li Na', version = version + 1 WHERE id = {customer};
+         {}",
+        entry(
+            "customer.modify",
+            "customer",
+            &customer.to_string(),
+            r#"{"version": 2, "before": {"name": "张伟"}, "after": {"name": "Li Na"}}"#
+        )
+    );
+    let clerk_forged = [
+        // Changes that never happened, told by a clerk who may make them.
+        entry(
+            "customer.modify",
+            "customer",
+            &customer.to_string(),
+            r#"{"version": 2, "before": {"name": "张伟"}, "after": {"name": "Li Na"}}"#,
+        ),
+        entry(
+            "customer.open",
+            "customer",
+            &customer.to_string(),
+            r#"{"customer_no": 10000004}"#,
+        ),
+        entry(
+            "customer.transfer",
+            "customer",
+            &customer.to_string(),
+            r#"{"history_id": 1, "new_owner": {"name": "Li Na"}}"#,
+        ),
+        entry(
+            "card.recharge",
+            "card_operation",
+            recharge,
+            &format!(r#"{{"customer_id": {customer}}}"#),
+        ),
+        format!(
+            "INSERT INTO audit_log (action, entity, entity_id, detail)
+             SELECT 'account.deposit', 'customer', {customer},
+                    jsonb_build_object('amount', 20.00, 'method', 'cash', 'transaction_id', id)
+             FROM ledger_transaction WHERE idempotency_key = 'deposit-0'"
+        ),
+        // Actions the desk never writes, another operator's sign-in.
+        entry("card.issue", "card", "100000001", "{}"),
+        entry("blame.shifted", "customer", &customer.to_string(), "{}"),
+        entry("login.succeeded", "operator", &SUPERVISOR.to_string(), "{}"),
+        // Another's permission.
+        entry("meter.delete", "meter", "2", r#"{"meter_no": "WM-0099"}"#),
+        // A true change with a second entry telling it otherwise.
+        format!(
+            "{true_modify};
+             {}",
+            entry(
+                "customer.modify",
+                "customer",
+                &customer.to_string(),
+                r#"{"version": 2, "before": {"name": "张伟"}, "after": {"name": "Nobody"}}"#
+            )
+        ),
+        // A true deposit told as a bigger one.
+        format!(
+            "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-9');
+             INSERT INTO audit_log (action, entity, entity_id, detail)
+             SELECT 'account.deposit', 'customer', {customer},
+                    jsonb_build_object('amount', 100.00, 'method', 'cash', 'transaction_id', id)
+             FROM ledger_transaction WHERE idempotency_key = 'd-9'"
+        ),
+    ];
+    for sql in &clerk_forged {
+        refused(&db, "clerk", sql);
+    }
+    let supervisor_forged = [
+        entry(
+            "meter.delete",
+            "meter",
+            "(SELECT id FROM meter WHERE meter_no = 'WM-0044')",
+            r#"{"meter_no": "WM-0044"}"#,
+        ),
+        entry(
+            "meter.add",
+            "meter",
+            "(SELECT id FROM meter WHERE meter_no = 'WM-0044')",
+            r#"{"meter_no": "WM-0044"}"#,
+        ),
+        entry(
+            "card.resolve",
+            "card_operation",
+            recharge,
+            r#"{"without_card": true, "state": "done"}"#,
+        ),
+        entry(
+            "price_version.add",
+            "price_scheme",
+            "1",
+            r#"{"effective_from": "2030-01-01"}"#,
+        ),
+        entry(
+            "customer_type.delete",
+            "customer_type",
+            "1",
+            r#"{"name": "Residential"}"#,
+        ),
+    ];
+    for sql in &supervisor_forged {
+        refused(&db, "super", sql);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // The desk's own entries, telling its writes, stay possible.
+    allowed(&db, "clerk", &true_modify);
+    allowed(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-10');
+             INSERT INTO audit_log (action, entity, entity_id, detail)
+             SELECT 'account.deposit', 'customer', {customer},
+                    jsonb_build_object('amount', 10.00, 'method', 'cash', 'receipt_no', NULL,
+                                       'transaction_id', id)
+             FROM ledger_transaction WHERE idempotency_key = 'd-10'"
+        ),
+    );
+    allowed(
+        &db,
+        "clerk",
+        &entry("login.succeeded", "operator", &CLERK.to_string(), "{}"),
+    );
+}
+
+/// A card refund as db::card_ops::begin::refund journals it: the money onto the balance under
+/// the operation's key, then the journal of the purchase refunded (paid out in cash when the
+/// card shows the purchase gone).
+fn card_refund(
+    account: i64,
+    customer: i64,
+    key: &str,
+    amount: &str,
+    purchase_seq: u32,
+    litres: u32,
+) -> String {
+    format!(
+        "SELECT ledger_post({account}, 'card_refund', {amount}, NULL, NULL, NULL, NULL,
+                            'card-op:{key}:card_refund');
+         INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                     idempotency_key, operator_id, purchase_record_after, plan,
+                                     transaction_id, payment_method_code)
+         SELECT {customer}, k.id, 'refund', {purchase_seq}, {litres}, '{key}', {SUPERVISOR},
+                decode(repeat('00', 32), 'hex'), '{{}}', t.id, 'cash'
+         FROM card k, ledger_transaction t WHERE t.idempotency_key = 'card-op:{key}:card_refund'"
+    )
+}
+
+#[tokio::test]
+async fn a_card_refund_gives_back_what_the_purchase_was_paid() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let before = written(&db);
+    let forged = [
+        // Money onto the balance as a refund of nothing.
+        format!(
+            "SELECT ledger_post({account}, 'card_refund', 500.00, NULL, NULL, NULL, NULL,
+                                'card-op:forged-1:card_refund')"
+        ),
+        // Purchase 8 (5 000 litres, paid 10.00) refunded for more, or for more water.
+        card_refund(account, customer, "forged-2", "500.00", 8, 5000),
+        card_refund(account, customer, "forged-3", "10.00", 8, 50000),
+        // A purchase the meter loaded, one never made.
+        card_refund(account, customer, "forged-4", "2.00", 6, 1000),
+        card_refund(account, customer, "forged-5", "10.00", 9, 5000),
+    ];
+    for sql in &forged {
+        refused(&db, "super", sql);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // The true refund; settled done only with its cash payout; never a second time.
+    allowed(
+        &db,
+        "super",
+        &card_refund(account, customer, "refund-8", "10.00", 8, 5000),
+    );
+    let settle = "UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'refund-8'";
+    refused(&db, "super", settle);
+    allowed(
+        &db,
+        "super",
+        &format!(
+            "SELECT ledger_post({account}, 'refund', -10.00, NULL, NULL, 'cash', NULL,
+                                'card-op:refund-8:payout');
+             {settle}"
+        ),
+    );
+    refused(
+        &db,
+        "super",
+        &card_refund(account, customer, "refund-8-again", "10.00", 8, 5000),
+    );
+    let balance = allowed(
+        &db,
+        "super",
+        &format!("SELECT balance FROM account WHERE id = {account}"),
+    );
+    assert_eq!(
+        balance, "8.00",
+        "20.00 deposited, 2.00 and 10.00 spent, 10.00 refunded and paid out"
+    );
+}
+
+#[tokio::test]
+async fn a_card_operation_is_settled_with_its_money() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    // A recharge still pending: its purchase paid, the card not yet read back.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({account}, 'card_purchase', -4.00, 2.000, NULL, NULL, NULL,
+                                'card-op:recharge-9:purchase');
+             INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                         idempotency_key, operator_id, purchase_record_after,
+                                         plan, transaction_id)
+                 SELECT {customer}, k.id, 'recharge', 9, 2000, 'recharge-9', {CLERK},
+                        decode(repeat('00', 32), 'hex'), '{{}}', t.id
+                 FROM card k, ledger_transaction t
+                 WHERE t.idempotency_key = 'card-op:recharge-9:purchase'"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    // Failed without its money given back: the customer paid for water the card never got.
+    let failed = "UPDATE card_operation SET state = 'failed', failure_reason = 'forged'
+                  WHERE idempotency_key = 'recharge-9'";
+    refused(&db, "clerk", failed);
+    assert_eq!(written(&db), before, "a refused write changed something");
+    allowed(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT ledger_post({account}, 'reversal', 4.00, NULL, NULL, NULL, NULL,
+                                'card-op:recharge-9:reversal', id)
+             FROM ledger_transaction WHERE idempotency_key = 'card-op:recharge-9:purchase';
+             {failed}"
+        ),
+    );
+}
+
+#[tokio::test]
+async fn a_recharge_pays_at_least_the_cheapest_price_in_force() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let recharge = |key: &str, paid: &str, litres: u32| {
+        format!(
+            "SELECT ledger_post({account}, 'card_purchase', -{paid}, {litres} / 1000.0, NULL, NULL,
+                                NULL, 'card-op:{key}:purchase');
+             INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                         idempotency_key, operator_id, purchase_record_after,
+                                         plan, transaction_id)
+             SELECT {customer}, k.id, 'recharge', 9, {litres}, '{key}', {CLERK},
+                    decode(repeat('00', 32), 'hex'), '{{}}', t.id
+             FROM card k, ledger_transaction t WHERE t.idempotency_key = 'card-op:{key}:purchase'"
+        )
+    };
+    let before = written(&db);
+    // 100 m³ for a cent; 2 m³ below the cheapest tier (1.00 a m³).
+    refused(&db, "clerk", &recharge("cheap-9", "0.01", 100_000));
+    refused(&db, "clerk", &recharge("cheap-9", "1.99", 2000));
+    assert_eq!(written(&db), before, "a refused write changed something");
+    allowed(&db, "clerk", &recharge("recharge-9", "2.00", 2000));
+}
+
+#[tokio::test]
+async fn no_operator_locks_every_balance() {
+    let (db, account) = desk().await;
+    // An ACCESS EXCLUSIVE lock held in an idle transaction would stop every read of a balance.
+    for login in ["clerk", "super"] {
+        refused(
+            &db,
+            login,
+            "BEGIN; LOCK TABLE account IN ACCESS EXCLUSIVE MODE; COMMIT",
+        );
+    }
+    // The desk's row locks stay possible (card_ops::holder, accounts, customer_changes).
+    allowed(
+        &db,
+        "clerk",
+        &format!("BEGIN; SELECT id FROM account WHERE id = {account} FOR UPDATE; COMMIT"),
+    );
+    allowed(
+        &db,
+        "clerk",
+        &format!("BEGIN; SELECT id FROM account WHERE id = {account} FOR NO KEY UPDATE; COMMIT"),
+    );
+}
+
+#[tokio::test]
+async fn postgresql_itself_keeps_an_operator_to_their_role() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let owner = allowed(&db, "clerk", "SELECT md_role_name('owner')");
+    let supervisors = allowed(&db, "clerk", "SELECT md_role_name('supervisor')");
+    for login in ["clerk", "super"] {
+        for sql in [
+            "SELECT passwd FROM pg_shadow".to_owned(),
+            format!("SET ROLE {owner}"),
+            format!("SET SESSION AUTHORIZATION \"admin@{}\"", db.name),
+            format!("GRANT {supervisors} TO CURRENT_USER"),
+            "ALTER ROLE CURRENT_USER CREATEROLE".to_owned(),
+            "COPY (SELECT 1) TO PROGRAM 'id'".to_owned(),
+            "COPY (SELECT 1) TO '/tmp/meterdesk-copy'".to_owned(),
+            "CREATE TABLE public.shadow (id int)".to_owned(),
+            "CREATE FUNCTION public.shadow() RETURNS int LANGUAGE sql AS 'SELECT 1'".to_owned(),
+            "CREATE SCHEMA shadow".to_owned(),
+            "SELECT setval('receipt_no_seq', 1)".to_owned(),
+            "SELECT lo_import('/etc/passwd')".to_owned(),
+        ] {
+            refused(&db, login, &sql);
+        }
+    }
+    // What other sessions run is hidden from an operator.
+    let others_seen = allowed(
+        &db,
+        "clerk",
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE usename <> current_user AND query NOT IN ('', '<insufficient privilege>')",
+    );
+    assert_eq!(others_seen, "0");
+    // An account with money in it is not closed (customer_close's blocker).
+    let answer = allowed(
+        &db,
+        "super",
+        &format!("SELECT customer_close({customer}, 'close-1')"),
+    );
+    assert_ne!(answer, "closed");
+    let status = allowed(
+        &db,
+        "super",
+        &format!("SELECT status FROM customer WHERE id = {customer}"),
+    );
+    assert_eq!(status, "active");
 }

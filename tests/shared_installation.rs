@@ -89,14 +89,15 @@ async fn two_unix_accounts_share_one_database_and_others_cannot_reach_it() {
         "nobody",
         Some(DESK_GROUP),
         &cluster,
-        "INSERT INTO audit_log (action) VALUES ('hello.from_nobody') RETURNING db_user",
+        "INSERT INTO audit_log (action, entity, entity_id)
+         VALUES ('login.succeeded', 'operator', 1) RETURNING db_user",
     );
     assert!(first.status.success(), "{}", said(&first));
     let second = psql_as(
         "daemon",
         Some(DESK_GROUP),
         &cluster,
-        "SELECT count(*) FROM audit_log WHERE action = 'hello.from_nobody'",
+        "SELECT count(*) FROM audit_log WHERE action = 'login.succeeded'",
     );
     assert!(second.status.success(), "{}", said(&second));
     assert_eq!(
