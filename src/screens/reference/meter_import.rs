@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::common::{draw_import, fail, move_in, note};
-use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
+use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
 use super::texts::meter_no_error_text;
 use crate::app::form::FormKey;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
@@ -76,14 +76,7 @@ impl RefWork for ImportRequest {
 
     const PERMISSION: &'static str = "meter.import";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            ImportRequest::Check { .. } | ImportRequest::WriteProblems { .. } => None,
-            ImportRequest::Import {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(ImportRequest, reads: [Check, WriteProblems], writes: [Import]);
 
     /// The import reports its progress (rows sent, of all) as it goes.
     async fn run(&self, db: Db<'_>) -> Result<ImportReply, Failure> {
