@@ -732,48 +732,46 @@ mod tests {
         assert_eq!(form.value(2), "", "nothing lands in the next field");
     }
 
+    /// A desk whose fields move on by themselves when full.
+    const ADVANCING: Typing = Typing {
+        lang: Lang::En,
+        auto_advance: true,
+    };
+
     #[test]
     fn auto_advance_when_asked_moves_on_and_swallows_the_tab_after() {
-        let advancing = Typing {
-            lang: Lang::En,
-            auto_advance: true,
-        };
         let mut form = sample();
         form.focus = 1;
         for c in "123".chars() {
-            form.on_key(key(KeyCode::Char(c)), None, advancing);
+            form.on_key(key(KeyCode::Char(c)), None, ADVANCING);
         }
         assert_eq!(form.focus, 2, "full: moved on by itself");
-        let tab = form.on_key(key(KeyCode::Tab), Some(Command::NextField), advancing);
+        let tab = form.on_key(key(KeyCode::Tab), Some(Command::NextField), ADVANCING);
         assert_eq!(tab, FormEvent::Consumed);
         assert_eq!(form.focus, 2, "the clerk's Tab after it is swallowed");
-        form.on_key(key(KeyCode::Tab), Some(Command::NextField), advancing);
+        form.on_key(key(KeyCode::Tab), Some(Command::NextField), ADVANCING);
         assert_eq!(form.focus, 3, "a second Tab moves on");
         for c in "sh".chars() {
-            form.on_key(key(KeyCode::Char(c)), None, advancing);
+            form.on_key(key(KeyCode::Char(c)), None, ADVANCING);
         }
-        form.on_key(key(KeyCode::Enter), None, advancing);
+        form.on_key(key(KeyCode::Enter), None, ADVANCING);
         assert_eq!(form.value(3), "Shops");
         assert_eq!(form.focus, 4, "a pick from the list moves on too");
         for c in "2026-03-01".chars() {
-            form.on_key(key(KeyCode::Char(c)), None, advancing);
+            form.on_key(key(KeyCode::Char(c)), None, ADVANCING);
         }
         assert_eq!(form.focus, 4, "the last field stays");
     }
 
     #[test]
     fn a_key_between_ends_the_swallowing() {
-        let advancing = Typing {
-            lang: Lang::En,
-            auto_advance: true,
-        };
         let mut form = sample();
         form.focus = 1;
         for c in "123x".chars() {
-            form.on_key(key(KeyCode::Char(c)), None, advancing);
+            form.on_key(key(KeyCode::Char(c)), None, ADVANCING);
         }
         assert_eq!(form.focus, 2);
-        form.on_key(key(KeyCode::Tab), Some(Command::NextField), advancing);
+        form.on_key(key(KeyCode::Tab), Some(Command::NextField), ADVANCING);
         assert_eq!(
             form.focus, 3,
             "the x in between: this Tab is the clerk's own"

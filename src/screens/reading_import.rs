@@ -13,7 +13,7 @@ use ratatui::text::Line;
 
 use super::reading::reading_error_text;
 use super::reference::common::{
-    commands_with, draw_import, import_key, import_page, move_in, note,
+    ImportHints, ImportShown, commands_with, draw_import, import_key, import_page, move_in,
 };
 use super::reference::meter_import::line_problem_text;
 use super::reference::texts::meter_no_error_text;
@@ -108,6 +108,12 @@ fn summary(lang: Lang, key: &str, report: &ImportReport) -> String {
         ],
     )
 }
+
+const HINTS: ImportHints = ImportHints {
+    template: "reading_import.template",
+    columns: "reading_import.columns",
+    header: READING_CSV_TEMPLATE,
+};
 
 /// Where the import stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,24 +284,16 @@ impl Screen for ReadingImportView {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let columns = lang.tf(
-            "reading_import.columns",
-            &[("header", &READING_CSV_TEMPLATE.trim_end())],
-        );
-        let hints = [lang.t("reading_import.template"), columns.as_str()];
         draw_import(
             frame,
             area,
-            (&self.form, lang, theme),
-            hints,
+            (&self.form, app, theme),
+            &HINTS,
             |height| match &self.stage {
-                Stage::Path => (
-                    vec![note(&app.t("ref.import_enter_path"), theme)],
-                    Vec::new(),
-                ),
-                Stage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
-                Stage::Importing => (vec![note(lang.t("ref.importing"), theme)], Vec::new()),
-                Stage::Checked { report, scroll, .. } => (
+                Stage::Path => ImportShown::Path,
+                Stage::Checking => ImportShown::Checking,
+                Stage::Importing => ImportShown::Importing,
+                Stage::Checked { report, scroll, .. } => ImportShown::Lines(
                     vec![
                         Line::styled(
                             format!(" {}", summary(lang, "reading_import.checked", report)),
@@ -309,7 +307,7 @@ impl Screen for ReadingImportView {
                     ],
                     listed(report, *scroll, height, lang),
                 ),
-                Stage::Done { report, scroll } => (
+                Stage::Done { report, scroll } => ImportShown::Lines(
                     vec![Line::styled(
                         format!(" {}", summary(lang, "reading_import.imported", report)),
                         theme.good(),

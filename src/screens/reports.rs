@@ -120,6 +120,18 @@ const LOW_BALANCES: [Column; 4] = [
     Column::new("report_lists.col_threshold", 14, 1, true).whole(),
 ];
 
+/// `rows` under `columns`, each as its `cells` give it, then the `total` row.
+fn shown<R>(
+    columns: &'static [Column],
+    rows: &[R],
+    cells: impl Fn(&R) -> Vec<String>,
+    total: Vec<String>,
+) -> (&'static [Column], Vec<Vec<String>>) {
+    let mut lines: Vec<Vec<String>> = rows.iter().map(cells).collect();
+    lines.push(total);
+    (columns, lines)
+}
+
 /// A report's columns, its rows as shown and its total row (in `lang`, times in the desk's
 /// zone); None when it was refused.
 fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<String>>)> {
@@ -129,9 +141,12 @@ fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<Str
     Some(match &read.report {
         Report::NotPermitted => return None,
         Report::Takings(rows) => {
-            let mut lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
+            let sum = |f: fn(&shifts::TakingsRow) -> Money| rows.iter().map(f).sum::<Money>();
+            let payments: i64 = rows.iter().map(|r| r.takings.payments).sum();
+            shown(
+                &TAKINGS,
+                rows,
+                |row| {
                     vec![
                         inert(&row.operator).into_owned(),
                         coded(lang, "payment_method.", &row.takings.method),
@@ -139,37 +154,31 @@ fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<Str
                         row.takings.takings.to_string(),
                         row.takings.refunds.to_string(),
                     ]
-                })
-                .collect();
-            let sum = |f: fn(&shifts::TakingsRow) -> Money| rows.iter().map(f).sum::<Money>();
-            lines.push(vec![
-                total,
-                String::new(),
-                rows.iter()
-                    .map(|r| r.takings.payments)
-                    .sum::<i64>()
-                    .to_string(),
-                sum(|r| r.takings.takings).to_string(),
-                sum(|r| r.takings.refunds).to_string(),
-            ]);
-            (&TAKINGS, lines)
+                },
+                vec![
+                    total,
+                    String::new(),
+                    payments.to_string(),
+                    sum(|r| r.takings.takings).to_string(),
+                    sum(|r| r.takings.refunds).to_string(),
+                ],
+            )
         }
-        Report::Shifts(rows) => {
-            let mut lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    vec![
-                        row.shift_id.to_string(),
-                        inert(&row.operator).into_owned(),
-                        time(&row.opened_at),
-                        row.closed_at.as_ref().map(time).unwrap_or_default(),
-                        row.receipts.to_string(),
-                        row.takings.to_string(),
-                        row.refunds.to_string(),
-                    ]
-                })
-                .collect();
-            lines.push(vec![
+        Report::Shifts(rows) => shown(
+            &SHIFTS,
+            rows,
+            |row| {
+                vec![
+                    row.shift_id.to_string(),
+                    inert(&row.operator).into_owned(),
+                    time(&row.opened_at),
+                    row.closed_at.as_ref().map(time).unwrap_or_default(),
+                    row.receipts.to_string(),
+                    row.takings.to_string(),
+                    row.refunds.to_string(),
+                ]
+            },
+            vec![
                 String::new(),
                 total,
                 String::new(),
@@ -177,63 +186,57 @@ fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<Str
                 rows.iter().map(|r| r.receipts).sum::<i64>().to_string(),
                 rows.iter().map(|r| r.takings).sum::<Money>().to_string(),
                 rows.iter().map(|r| r.refunds).sum::<Money>().to_string(),
-            ]);
-            (&SHIFTS, lines)
-        }
-        Report::Water(rows) => {
-            let mut lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    vec![
-                        inert(&row.scheme).into_owned(),
-                        coded(lang, "details.nature_", &row.nature),
-                        row.volume.to_string(),
-                        row.amount.to_string(),
-                    ]
-                })
-                .collect();
-            lines.push(vec![
+            ],
+        ),
+        Report::Water(rows) => shown(
+            &WATER,
+            rows,
+            |row| {
+                vec![
+                    inert(&row.scheme).into_owned(),
+                    coded(lang, "details.nature_", &row.nature),
+                    row.volume.to_string(),
+                    row.amount.to_string(),
+                ]
+            },
+            vec![
                 total,
                 String::new(),
                 rows.iter().map(|r| r.volume).sum::<Volume>().to_string(),
                 rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
-            ]);
-            (&WATER, lines)
-        }
-        Report::ArrearsByAge(rows) => {
-            let mut lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    vec![
-                        row.age.clone(),
-                        row.bills.to_string(),
-                        row.customers.to_string(),
-                        row.amount.to_string(),
-                    ]
-                })
-                .collect();
-            lines.push(vec![
+            ],
+        ),
+        Report::ArrearsByAge(rows) => shown(
+            &ARREARS,
+            rows,
+            |row| {
+                vec![
+                    row.age.clone(),
+                    row.bills.to_string(),
+                    row.customers.to_string(),
+                    row.amount.to_string(),
+                ]
+            },
+            vec![
                 total,
                 rows.iter().map(|r| r.bills).sum::<i64>().to_string(),
                 String::new(),
                 rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
-            ]);
-            (&ARREARS, lines)
-        }
-        Report::Abnormal(rows) => {
-            let mut lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    vec![
-                        format!("{:08}", row.customer_no),
-                        inert(&row.name).into_owned(),
-                        inert(&row.meter_no).into_owned(),
-                        row.electronic.to_string(),
-                        row.consumption.to_string(),
-                    ]
-                })
-                .collect();
-            lines.push(vec![
+            ],
+        ),
+        Report::Abnormal(rows) => shown(
+            &ABNORMAL,
+            rows,
+            |row| {
+                vec![
+                    format!("{:08}", row.customer_no),
+                    inert(&row.name).into_owned(),
+                    inert(&row.meter_no).into_owned(),
+                    row.electronic.to_string(),
+                    row.consumption.to_string(),
+                ]
+            },
+            vec![
                 total,
                 lang.tf("report_lists.readings", &[("count", &rows.len())]),
                 String::new(),
@@ -242,42 +245,45 @@ fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<Str
                     .map(|r| r.consumption)
                     .sum::<Volume>()
                     .to_string(),
-            ]);
-            (&ABNORMAL, lines)
-        }
-        Report::LowBalances(rows) => {
-            let mut lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    vec![
-                        format!("{:08}", row.customer_no),
-                        inert(&row.name).into_owned(),
-                        row.balance.to_string(),
-                        row.threshold.to_string(),
-                    ]
-                })
-                .collect();
-            lines.push(vec![
+            ],
+        ),
+        Report::LowBalances(rows) => shown(
+            &LOW_BALANCES,
+            rows,
+            |row| {
+                vec![
+                    format!("{:08}", row.customer_no),
+                    inert(&row.name).into_owned(),
+                    row.balance.to_string(),
+                    row.threshold.to_string(),
+                ]
+            },
+            vec![
                 total,
                 lang.tf("report_lists.customers", &[("count", &rows.len())]),
                 rows.iter().map(|r| r.balance).sum::<Money>().to_string(),
                 String::new(),
-            ]);
-            (&LOW_BALANCES, lines)
-        }
+            ],
+        ),
     })
+}
+
+/// A CSV header of `names`, then each of `rows` as its `fields` give it.
+fn table_csv<R>(names: &[&str], rows: &[R], fields: impl Fn(&R) -> Vec<String>) -> String {
+    let mut out = csv::record(names);
+    for row in rows {
+        out.push_str(&csv::record(&fields(row)));
+    }
+    out
 }
 
 /// The report as CSV: a header of stable names, then its rows as stored (codes, UTC times).
 pub fn report_csv(read: &ReportRead) -> String {
     let day = read.window.day.to_string();
-    let mut out = String::new();
-    let mut put = |fields: Vec<String>| out.push_str(&csv::record(&fields));
-    let names = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
     match &read.report {
-        Report::NotPermitted => {}
-        Report::Takings(rows) => {
-            put(names(&[
+        Report::NotPermitted => String::new(),
+        Report::Takings(rows) => table_csv(
+            &[
                 "day",
                 "operator",
                 "method",
@@ -285,10 +291,11 @@ pub fn report_csv(read: &ReportRead) -> String {
                 "takings",
                 "refunds",
                 "refund_count",
-            ]));
-            for row in rows {
+            ],
+            rows,
+            |row| {
                 let t = &row.takings;
-                put(vec![
+                vec![
                     row.day.to_string(),
                     row.operator.clone(),
                     t.method.clone(),
@@ -296,11 +303,11 @@ pub fn report_csv(read: &ReportRead) -> String {
                     t.takings.to_string(),
                     t.refunds.to_string(),
                     t.refund_count.to_string(),
-                ]);
-            }
-        }
-        Report::Shifts(rows) => {
-            put(names(&[
+                ]
+            },
+        ),
+        Report::Shifts(rows) => table_csv(
+            &[
                 "day",
                 "shift",
                 "operator",
@@ -309,9 +316,10 @@ pub fn report_csv(read: &ReportRead) -> String {
                 "receipts",
                 "takings",
                 "refunds",
-            ]));
-            for row in rows {
-                put(vec![
+            ],
+            rows,
+            |row| {
+                vec![
                     day.clone(),
                     row.shift_id.to_string(),
                     row.operator.clone(),
@@ -320,35 +328,37 @@ pub fn report_csv(read: &ReportRead) -> String {
                     row.receipts.to_string(),
                     row.takings.to_string(),
                     row.refunds.to_string(),
-                ]);
-            }
-        }
-        Report::Water(rows) => {
-            put(names(&["day", "scheme", "nature", "volume_m3", "amount"]));
-            for row in rows {
-                put(vec![
+                ]
+            },
+        ),
+        Report::Water(rows) => table_csv(
+            &["day", "scheme", "nature", "volume_m3", "amount"],
+            rows,
+            |row| {
+                vec![
                     day.clone(),
                     row.scheme.clone(),
                     row.nature.clone(),
                     row.volume.to_string(),
                     row.amount.to_string(),
-                ]);
-            }
-        }
-        Report::ArrearsByAge(rows) => {
-            put(names(&["day", "age_days", "bills", "customers", "amount"]));
-            for row in rows {
-                put(vec![
+                ]
+            },
+        ),
+        Report::ArrearsByAge(rows) => table_csv(
+            &["day", "age_days", "bills", "customers", "amount"],
+            rows,
+            |row| {
+                vec![
                     day.clone(),
                     row.age.clone(),
                     row.bills.to_string(),
                     row.customers.to_string(),
                     row.amount.to_string(),
-                ]);
-            }
-        }
-        Report::Abnormal(rows) => {
-            put(names(&[
+                ]
+            },
+        ),
+        Report::Abnormal(rows) => table_csv(
+            &[
                 "day",
                 "customer_no",
                 "name",
@@ -356,9 +366,10 @@ pub fn report_csv(read: &ReportRead) -> String {
                 "read_on",
                 "reading_m3",
                 "consumption_m3",
-            ]));
-            for row in rows {
-                put(vec![
+            ],
+            rows,
+            |row| {
+                vec![
                     day.clone(),
                     row.customer_no.to_string(),
                     row.name.clone(),
@@ -366,29 +377,23 @@ pub fn report_csv(read: &ReportRead) -> String {
                     row.read_on.to_string(),
                     row.electronic.to_string(),
                     row.consumption.to_string(),
-                ]);
-            }
-        }
-        Report::LowBalances(rows) => {
-            put(names(&[
-                "day",
-                "customer_no",
-                "name",
-                "balance",
-                "threshold",
-            ]));
-            for row in rows {
-                put(vec![
+                ]
+            },
+        ),
+        Report::LowBalances(rows) => table_csv(
+            &["day", "customer_no", "name", "balance", "threshold"],
+            rows,
+            |row| {
+                vec![
                     day.clone(),
                     row.customer_no.to_string(),
                     row.name.clone(),
                     row.balance.to_string(),
                     row.threshold.to_string(),
-                ]);
-            }
-        }
+                ]
+            },
+        ),
     }
-    out
 }
 
 impl ReportsScreen {

@@ -23,6 +23,7 @@ use crate::app::{App, Command, Hub, Screen};
 use crate::db::audit::{AuditCursor, AuditRow};
 use crate::db::customers::{Page, PageAt};
 use crate::i18n::Lang;
+use crate::screens::legend::{BACK, PAGING, framed, usual};
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 use crate::ui::text::{local, truncate};
@@ -179,38 +180,29 @@ impl Screen for AuditScreen {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        let mut commands = vec![(Command::Help, "command.help")];
+        use Command::*;
         match self.pane {
-            Pane::Rows => commands.extend([
-                (Command::Search, "audit_log.legend_filter"),
-                (Command::Details, "command.details"),
-                (Command::Export, "command.export"),
-                (Command::Leave, "legend.back"),
-                (Command::Refresh, "command.refresh"),
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-                (Command::First, "command.first"),
-                (Command::Last, "command.last"),
-                (Command::CommandLine, "command.command_line"),
-                (Command::Quit, "command.quit"),
-            ]),
-            Pane::Filter(_) => commands.extend([
-                (Command::Save, "audit_log.legend_apply"),
-                (Command::NextField, "command.next_field"),
-                (Command::Cancel, "command.cancel"),
-            ]),
-            Pane::Export(_) => commands.extend([
-                (Command::Save, "audit_log.legend_export"),
-                (Command::Cancel, "command.cancel"),
-            ]),
-            Pane::Entry(..) => commands.extend([
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-                (Command::Leave, "legend.back"),
-                (Command::Cancel, "command.cancel"),
-            ]),
+            Pane::Rows => framed(
+                [(Search, "audit_log.legend_filter")]
+                    .into_iter()
+                    .chain(usual([Details, Export]))
+                    .chain([BACK])
+                    .chain(usual([Refresh]))
+                    .chain(usual(PAGING)),
+            ),
+            Pane::Filter(_) => usual([Help])
+                .chain([(Save, "audit_log.legend_apply")])
+                .chain(usual([NextField, Cancel]))
+                .collect(),
+            Pane::Export(_) => usual([Help])
+                .chain([(Save, "audit_log.legend_export")])
+                .chain(usual([Cancel]))
+                .collect(),
+            Pane::Entry(..) => usual([Help, PageDown, PageUp])
+                .chain([BACK])
+                .chain(usual([Cancel]))
+                .collect(),
         }
-        commands
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {

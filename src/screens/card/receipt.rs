@@ -415,64 +415,66 @@ mod tests {
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
     }
 
+    /// A receipt of each `kind` says what it is, in English and in Chinese, and none of a
+    /// recharge's words.
     #[test]
-    fn a_clear_card_credit_says_credited_onto_the_balance_in_both_languages() {
+    fn a_clear_card_credit_and_a_refund_say_what_they_are_in_both_languages() {
         let utc = FixedOffset::east_opt(0).unwrap();
-        let credit = Receipt {
-            kind: ReceiptKind::ClearCredit,
-            tiers: Vec::new(),
-            vat: None,
-            not_taken: Money::ZERO,
-            method: None,
-            ..receipt()
-        };
-        let text = text(&credit, utc);
-        for words in [
-            "CLEAR CARD CREDIT",
-            "Clear card",
-            "Amount credited",
-            "Onto the balance",
-            "Credited to the account balance.",
-        ] {
-            assert!(text.contains(words), "{words}: {text}");
+        let en = |key| Lang::En.t(key);
+        let cash = Some(PaymentMethod {
+            code: "cash".into(),
+            name: "Cash".into(),
+        });
+        let cases = [
+            (
+                ReceiptKind::ClearCredit,
+                None,
+                vec![
+                    "CLEAR CARD CREDIT",
+                    "Clear card",
+                    "Amount credited",
+                    "Onto the balance",
+                    "Credited to the account balance.",
+                ],
+                vec![
+                    en("receipt.swipe"),
+                    en("receipt.from_balance"),
+                    en("receipt.amount"),
+                ],
+                ["清零卡退款收据", "存入账户余额"],
+            ),
+            (
+                ReceiptKind::Refund,
+                cash,
+                vec![
+                    "WATER CARD REFUND",
+                    "Amount paid out",
+                    "The purchase is cancelled on the card.",
+                ],
+                vec!["RECHARGE", en("receipt.swipe")],
+                ["水卡退款收据", "实退金额"],
+            ),
+        ];
+        for (kind, method, says, not_said, in_chinese) in cases {
+            let receipt = Receipt {
+                kind,
+                tiers: Vec::new(),
+                vat: None,
+                not_taken: Money::ZERO,
+                method,
+                ..receipt()
+            };
+            let text = text(&receipt, utc);
+            for words in says {
+                assert!(text.contains(words), "{words}: {text}");
+            }
+            for words in not_said {
+                assert!(!text.contains(words), "{words}: {text}");
+            }
+            let zh = receipt_text(Lang::Zh, utc, &receipt, 40);
+            for words in in_chinese {
+                assert!(zh.contains(words), "{words}: {zh}");
+            }
         }
-        for words in ["receipt.swipe", "receipt.from_balance", "receipt.amount"] {
-            assert!(!text.contains(Lang::En.t(words)), "{words}: {text}");
-        }
-        let zh = receipt_text(Lang::Zh, utc, &credit, 40);
-        assert!(
-            zh.contains("清零卡退款收据") && zh.contains("存入账户余额"),
-            "{zh}"
-        );
-    }
-
-    #[test]
-    fn a_refund_receipt_says_paid_out_and_cancelled_in_both_languages() {
-        let utc = FixedOffset::east_opt(0).unwrap();
-        let refund = Receipt {
-            kind: ReceiptKind::Refund,
-            tiers: Vec::new(),
-            vat: None,
-            not_taken: Money::ZERO,
-            method: Some(PaymentMethod {
-                code: "cash".into(),
-                name: "Cash".into(),
-            }),
-            ..receipt()
-        };
-        let text = text(&refund, utc);
-        assert!(text.contains("WATER CARD REFUND"), "{text}");
-        assert!(text.contains("Amount paid out"), "{text}");
-        assert!(
-            text.contains("The purchase is cancelled on the card."),
-            "{text}"
-        );
-        assert!(!text.contains("RECHARGE"), "{text}");
-        assert!(!text.contains(Lang::En.t("receipt.swipe")), "{text}");
-        let zh = receipt_text(Lang::Zh, utc, &refund, 40);
-        assert!(
-            zh.contains("水卡退款收据") && zh.contains("实退金额"),
-            "{zh}"
-        );
     }
 }

@@ -8,7 +8,7 @@ use crate::db::operators::{self, Department};
 use crate::i18n::Lang;
 use crate::screens::reference::form::{Errors, FormTarget, RefForm, Saves, set};
 use crate::screens::reference::list::{ListKind, ShortList};
-use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says};
+use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says, keyed};
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 
@@ -37,14 +37,7 @@ impl RefWork for DepartmentRequest {
 
     const PERMISSION: &'static str = "department.maintain";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            DepartmentRequest::List => None,
-            DepartmentRequest::Save {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(DepartmentRequest, reads: [List], writes: [Save]);
 
     async fn run(&self, db: Db<'_>) -> Result<DepartmentReply, Failure> {
         let client = &*db.client;

@@ -11,7 +11,7 @@ use crate::db::operators::{self, Department, NewOperator, OperatorRow};
 use crate::db::roles::{self, RoleRow};
 use crate::domain::password::Secret;
 use crate::i18n::Lang;
-use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says};
+use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says, keyed};
 use crate::ui::inert::inert;
 
 /// What the operators screen asks of the database. A temporary password travels in the
@@ -69,23 +69,7 @@ impl RefWork for OperatorRequest {
 
     const PERMISSION: &'static str = "operator.maintain";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            OperatorRequest::List => None,
-            OperatorRequest::Create {
-                idempotency_key, ..
-            }
-            | OperatorRequest::SetEnabled {
-                idempotency_key, ..
-            }
-            | OperatorRequest::ResetPassword {
-                idempotency_key, ..
-            }
-            | OperatorRequest::SetRoles {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(OperatorRequest, reads: [List], writes: [Create, SetEnabled, ResetPassword, SetRoles]);
 
     async fn run(&self, db: Db<'_>) -> Result<OperatorReply, Failure> {
         let client = &*db.client;

@@ -10,7 +10,7 @@ use crate::db::roles::{self, Permission, RoleRow};
 use crate::i18n::Lang;
 use crate::screens::reference::form::{FormTarget, RefForm, Saves, choose_many, keys_of};
 use crate::screens::reference::list::{ListKind, ShortList};
-use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says};
+use crate::screens::reference::requests::{ChangeAnswer, Db, RefWork, Says, keyed};
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 
@@ -42,14 +42,7 @@ impl RefWork for RoleRequest {
 
     const PERMISSION: &'static str = "role.maintain";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            RoleRequest::List => None,
-            RoleRequest::SetPermissions {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(RoleRequest, reads: [List], writes: [SetPermissions]);
 
     async fn run(&self, db: Db<'_>) -> Result<RoleReply, Failure> {
         Ok(match self {

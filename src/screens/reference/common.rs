@@ -18,16 +18,34 @@ use crate::ui::inert::inert;
 use crate::ui::table::{Column, header_of, line_of, scrolled_sideways, table_width, widths_for};
 use crate::ui::theme::Theme;
 
-/// An import dialog (meters, readings): the path `form`, the two `hints` under it, then the
-/// `stage`'s summary lines and, below them, its listed lines for the rows left (`stage` is
-/// given that height).
+/// The two hints under an import dialog's path: the catalogue keys of what the file is
+/// (`template`) and of its columns (`columns`, given the file's `header` line).
+pub(crate) struct ImportHints {
+    pub template: &'static str,
+    pub columns: &'static str,
+    pub header: &'static str,
+}
+
+/// What an import dialog shows under its hints: a note while the clerk types the path, while the
+/// file is checked and while it is imported, else its summary lines and its listed lines.
+pub(crate) enum ImportShown {
+    Path,
+    Checking,
+    Importing,
+    Lines(Vec<Line<'static>>, Vec<Line<'static>>),
+}
+
+/// An import dialog (meters, readings): the path `form`, the two `hints` under it, then what
+/// the `stage` shows: its summary lines and, below them, its listed lines for the rows left
+/// (`stage` is given that height).
 pub(crate) fn draw_import(
     frame: &mut Frame,
     area: Rect,
-    (form, lang, theme): (&Form, Lang, &Theme),
-    hints: [&str; 2],
-    stage: impl FnOnce(usize) -> (Vec<Line<'static>>, Vec<Line<'static>>),
+    (form, app, theme): (&Form, &App, &Theme),
+    hints: &ImportHints,
+    stage: impl FnOnce(usize) -> ImportShown,
 ) {
+    let lang = app.lang;
     let [path, hint, status, list] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(2),
@@ -36,11 +54,21 @@ pub(crate) fn draw_import(
     ])
     .areas(area);
     crate::ui::form::draw(frame, path, form, lang, theme);
+    let columns = lang.tf(hints.columns, &[("header", &hints.header.trim_end())]);
     frame.render_widget(
-        Paragraph::new(hints.map(|text| note(text, theme)).to_vec()),
+        Paragraph::new(vec![
+            note(lang.t(hints.template), theme),
+            note(&columns, theme),
+        ]),
         hint,
     );
-    let (summary, shown) = stage(usize::from(list.height));
+    let noted = |text: &str| (vec![note(text, theme)], Vec::new());
+    let (summary, shown) = match stage(usize::from(list.height)) {
+        ImportShown::Path => noted(&app.t("ref.import_enter_path")),
+        ImportShown::Checking => noted(lang.t("ref.checking")),
+        ImportShown::Importing => noted(lang.t("ref.importing")),
+        ImportShown::Lines(summary, shown) => (summary, shown),
+    };
     frame.render_widget(Paragraph::new(summary), status);
     frame.render_widget(Paragraph::new(shown), list);
 }

@@ -7,7 +7,7 @@ use super::form::{
     yes_no,
 };
 use super::list::{ListKind, ShortList};
-use super::requests::{ChangeAnswer, Db, RefWork, Says};
+use super::requests::{ChangeAnswer, Db, RefWork, Says, keyed};
 use super::texts::{business_model_key, nature_key, payment_model_key, problem_text};
 use crate::app::form::{Choice, Field, FieldKind, Form};
 use crate::app::state::Failure;
@@ -63,17 +63,7 @@ impl RefWork for CustomerTypeRequest {
 
     const PERMISSION: &'static str = "customer_type.maintain";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            CustomerTypeRequest::List => None,
-            CustomerTypeRequest::Save {
-                idempotency_key, ..
-            }
-            | CustomerTypeRequest::Delete {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(CustomerTypeRequest, reads: [List], writes: [Save, Delete]);
 
     async fn run(&self, db: Db<'_>) -> Result<CustomerTypeReply, Failure> {
         Ok(match self {

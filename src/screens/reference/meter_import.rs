@@ -10,8 +10,8 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::common::{draw_import, fail, move_in, note};
-use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, send};
+use super::common::{ImportHints, ImportShown, draw_import, fail, move_in};
+use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
 use super::texts::meter_no_error_text;
 use crate::app::form::FormKey;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
@@ -76,14 +76,7 @@ impl RefWork for ImportRequest {
 
     const PERMISSION: &'static str = "meter.import";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            ImportRequest::Check { .. } | ImportRequest::WriteProblems { .. } => None,
-            ImportRequest::Import {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(ImportRequest, reads: [Check, WriteProblems], writes: [Import]);
 
     /// The import reports its progress (rows sent, of all) as it goes.
     async fn run(&self, db: Db<'_>) -> Result<ImportReply, Failure> {
@@ -168,6 +161,12 @@ fn problem_keys() -> impl Iterator<Item = Labelled> {
         (Command::Export, "strict.legend_write_problems"),
     ])
 }
+
+const HINTS: ImportHints = ImportHints {
+    template: "ref.import_template",
+    columns: "ref.import_columns",
+    header: METER_CSV_TEMPLATE,
+};
 
 /// Where an import stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -376,23 +375,15 @@ impl Screen for ImportView {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let columns = lang.tf(
-            "ref.import_columns",
-            &[("header", &METER_CSV_TEMPLATE.trim_end())],
-        );
-        let hints = [lang.t("ref.import_template"), columns.as_str()];
         draw_import(
             frame,
             area,
-            (&self.form, lang, theme),
-            hints,
+            (&self.form, app, theme),
+            &HINTS,
             |height| match &self.stage {
-                ImportStage::Path => (
-                    vec![note(&app.t("ref.import_enter_path"), theme)],
-                    Vec::new(),
-                ),
-                ImportStage::Checking => (vec![note(lang.t("ref.checking"), theme)], Vec::new()),
-                ImportStage::Checked { check, scroll } => (
+                ImportStage::Path => ImportShown::Path,
+                ImportStage::Checking => ImportShown::Checking,
+                ImportStage::Checked { check, scroll } => ImportShown::Lines(
                     vec![
                         Line::styled(
                             format!(
@@ -420,7 +411,7 @@ impl Screen for ImportView {
                         (*done as usize * bar_width) / (*total as usize).max(1)
                     };
                     let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(bar_width - filled));
-                    (
+                    ImportShown::Lines(
                         vec![
                             Line::raw(format!(" {}", lang.t("ref.importing"))),
                             Line::raw(format!(
@@ -431,7 +422,7 @@ impl Screen for ImportView {
                         Vec::new(),
                     )
                 }
-                ImportStage::Done { report, scroll } => (
+                ImportStage::Done { report, scroll } => ImportShown::Lines(
                     vec![
                         Line::styled(
                             format!(

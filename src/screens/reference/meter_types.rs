@@ -2,7 +2,7 @@
 
 use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of, word_choices};
 use super::list::{ListKind, ShortList};
-use super::requests::{ChangeAnswer, Db, RefWork, Says};
+use super::requests::{ChangeAnswer, Db, RefWork, Says, keyed};
 use super::texts::{in_use_text, payment_model_key};
 use crate::app::form::{Field, FieldKind, Form};
 use crate::app::state::Failure;
@@ -46,17 +46,7 @@ impl RefWork for MeterTypeRequest {
 
     const PERMISSION: &'static str = "meter.maintain";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            MeterTypeRequest::List => None,
-            MeterTypeRequest::Save {
-                idempotency_key, ..
-            }
-            | MeterTypeRequest::Delete {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(MeterTypeRequest, reads: [List], writes: [Save, Delete]);
 
     async fn run(&self, db: Db<'_>) -> Result<MeterTypeReply, Failure> {
         Ok(match self {

@@ -14,7 +14,9 @@ use tui_input::backend::crossterm::EventHandler;
 use super::common::{Sideways, more_columns};
 use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of};
 use super::meter_types::{MeterTypeReply, MeterTypeRequest};
-use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, send};
+use super::requests::{
+    ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, keyed, send,
+};
 use super::texts::{meter_no_error_text, status_key};
 use crate::app::form::{Choice, Field, FieldKind, Form, halfwidth_key};
 use crate::app::paging::{self, PageApply};
@@ -102,17 +104,7 @@ impl RefWork for MeterRequest {
 
     const PERMISSION: &'static str = "meter.maintain";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            MeterRequest::Page { .. } => None,
-            MeterRequest::Save {
-                idempotency_key, ..
-            }
-            | MeterRequest::Delete {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(MeterRequest, reads: [Page], writes: [Save, Delete]);
 
     async fn run(&self, db: Db<'_>) -> Result<MeterReply, Failure> {
         Ok(match self {

@@ -53,6 +53,22 @@ pub trait RefWork: Debug + Clone + PartialEq + Send + Sync + 'static {
     }
 }
 
+/// A [`RefWork`]'s `idempotency_key`: the variants that only read, then those that change
+/// something and carry the key made on F2 (an `idempotency_key` field). The `match` it writes
+/// names every variant, so a new one must be put in one of the two lists: a new change cannot
+/// silently become a read (sent without a key, it would be "applied once" for all).
+macro_rules! keyed {
+    ($request:ident, reads: [$($read:ident),*], writes: [$($write:ident),+ $(,)?]) => {
+        fn idempotency_key(&self) -> Option<&str> {
+            match self {
+                $($request::$read { .. } => None,)*
+                $($request::$write { idempotency_key, .. } => Some(idempotency_key),)+
+            }
+        }
+    };
+}
+pub(crate) use keyed;
+
 /// What a request runs with: a connection, the operator it runs for, and where a long one
 /// reports how far it is (rows sent, of all).
 pub struct Db<'a> {
@@ -217,5 +233,32 @@ impl Says {
 pub(crate) fn reload<W: RefWork>(notice: &Notice, list: W, hub: &mut Hub) {
     if *notice == Notice::Reload {
         send(hub, list);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A request with reads of each shape and a change.
+    #[derive(Debug)]
+    #[expect(dead_code, reason = "the fields only give the variants their shapes")]
+    enum Asked {
+        List,
+        Page { at: u32 },
+        Save { idempotency_key: String, id: i64 },
+    }
+
+    impl Asked {
+        keyed!(Asked, reads: [List, Page], writes: [Save]);
+    }
+
+    #[test]
+    fn keyed_gives_a_change_its_key_and_a_read_none() {
+        let save = Asked::Save {
+            idempotency_key: "k-1".into(),
+            id: 7,
+        };
+        assert_eq!(save.idempotency_key(), Some("k-1"), "{save:?}");
+        assert_eq!(Asked::List.idempotency_key(), None);
+        assert_eq!(Asked::Page { at: 3 }.idempotency_key(), None);
     }
 }

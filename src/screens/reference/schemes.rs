@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::form::{Errors, FormTarget, RefForm, Saves, key_of, set, text_of, word_choices};
-use super::requests::{ChangeAnswer, Db, RefWork, Says};
+use super::requests::{ChangeAnswer, Db, RefWork, Says, keyed};
 use super::texts::scheme_error_text;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
 use crate::app::state::Failure;
@@ -61,20 +61,7 @@ impl RefWork for SchemeRequest {
 
     const PERMISSION: &'static str = "price.maintain";
 
-    fn idempotency_key(&self) -> Option<&str> {
-        match self {
-            SchemeRequest::List | SchemeRequest::Detail { .. } => None,
-            SchemeRequest::Add {
-                idempotency_key, ..
-            }
-            | SchemeRequest::Modify {
-                idempotency_key, ..
-            }
-            | SchemeRequest::ChangePrices {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-        }
-    }
+    keyed!(SchemeRequest, reads: [List, Detail], writes: [Add, Modify, ChangePrices]);
 
     async fn run(&self, db: Db<'_>) -> Result<SchemeReply, Failure> {
         Ok(match self {
