@@ -288,7 +288,7 @@ mod tests {
         use ratatui::backend::TestBackend;
         let address = "深圳市南山区中山路294号2单元1804室";
         let mut form = Form::new(vec![
-            Field::new("details.name", FieldKind::Text { max: 100 }, true),
+            Field::new("details.phone", FieldKind::Text { max: 100 }, true),
             Field::new("details.address", FieldKind::Text { max: 100 }, true),
         ]);
         form.set(1, address);
