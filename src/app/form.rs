@@ -29,8 +29,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::command::Command;
-use super::keymap::Key;
-use super::update::edits_text;
+use super::keymap::{Key, edits_text};
 use crate::domain::money::{Money, Volume};
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;

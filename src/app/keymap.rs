@@ -325,6 +325,25 @@ impl KeyMap {
     }
 }
 
+/// Keys that edit a text field rather than invoke a command: characters, the cursor keys,
+/// and the readline keys tui-input knows (Ctrl-U clears, Ctrl-W deletes a word, …).
+pub fn edits_text(key: &KeyEvent) -> bool {
+    const READLINE: [char; 7] = ['u', 'w', 'k', 'a', 'e', 'b', 'f'];
+    let key_of = Key::of(key);
+    key_of.is_text()
+        || (key_of.modifiers == KeyModifiers::CONTROL
+            && matches!(key_of.code, KeyCode::Char(c) if READLINE.contains(&c)))
+        || matches!(
+            key.code,
+            KeyCode::Backspace
+                | KeyCode::Delete
+                | KeyCode::Left
+                | KeyCode::Right
+                | KeyCode::Home
+                | KeyCode::End
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

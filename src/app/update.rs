@@ -4,14 +4,13 @@
 //! Pure: it returns the requests to send instead of doing I/O, so flows are tested by feeding
 //! key sequences.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::card_status;
 use super::command::Command;
 use super::hub::*;
-use super::keymap::Key;
 use crate::i18n::Lang;
 
 /// What one message asks of the runner.
@@ -223,25 +222,6 @@ fn answers(app: &App, asked: Option<Question>, command: Command) -> bool {
         Some(Question::Home) => command == Command::Home,
         None => false,
     }
-}
-
-/// Keys that edit a text field rather than invoke a command: characters, the cursor keys,
-/// and the readline keys tui-input knows (Ctrl-U clears, Ctrl-W deletes a word, …).
-pub fn edits_text(key: &KeyEvent) -> bool {
-    const READLINE: [char; 7] = ['u', 'w', 'k', 'a', 'e', 'b', 'f'];
-    let key_of = Key::of(key);
-    key_of.is_text()
-        || (key_of.modifiers == KeyModifiers::CONTROL
-            && matches!(key_of.code, KeyCode::Char(c) if READLINE.contains(&c)))
-        || matches!(
-            key.code,
-            KeyCode::Backspace
-                | KeyCode::Delete
-                | KeyCode::Left
-                | KeyCode::Right
-                | KeyCode::Home
-                | KeyCode::End
-        )
 }
 
 fn on_screen_key(app: &mut App, key: KeyEvent, command: Option<Command>, out: &mut Vec<Outgoing>) {

@@ -10,9 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::form::{Field as FormField, FieldKind, Form, FormKey, field_error_text};
+use crate::app::keymap::edits_text;
 use crate::app::screen::Notice;
 use crate::app::state::{MessageKind, Slot};
-use crate::app::update::edits_text;
 use crate::app::{Command, Hub};
 use crate::db::customer_changes;
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};

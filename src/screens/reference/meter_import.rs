@@ -15,9 +15,9 @@ use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done,
 use super::texts::meter_no_error_text;
 use crate::app::form::FormKey;
 use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::keymap::edits_text;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
-use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::meters::{self, ImportChoice, ImportReport};
 use crate::domain::meter_csv::{

@@ -19,11 +19,11 @@ use super::requests::{
 };
 use super::texts::{meter_no_error_text, status_key};
 use crate::app::form::{Choice, Field, FieldKind, Form, halfwidth_key};
+use crate::app::keymap::edits_text;
 use crate::app::paging::{self, PageApply};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::Failure;
 use crate::app::state::MessageKind;
-use crate::app::update::edits_text;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::customers::{Page, PageAt};
 use crate::db::meters::{
