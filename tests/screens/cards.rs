@@ -1278,3 +1278,53 @@ fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_rece
         "the clerk stays where they are"
     );
 }
+
+/// Session 20 by hand: a card opened (or reported lost) at the card screen changes the row's
+/// card column; back on the table the page is read again, so the row says "active" (or
+/// "lost") and F6/F7 on it are judged on the card as it is, not as it was.
+#[test]
+fn the_table_is_read_again_after_a_card_was_written_or_reported_lost() {
+    let fetched = |sent: &[(u64, Request)]| sent.iter().any(|(_, r)| r.of::<Fetch>().is_some());
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, None, "active");
+    press(&mut app, KeyCode::F(6));
+    press(&mut app, KeyCode::F(12));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(!fetched(&sent), "nothing written, nothing read again");
+
+    press(&mut app, KeyCode::F(6));
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(WriteOutcome::from(Written::Done {
+            kind: OperationKind::Open,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: None,
+        })),
+    );
+    update(&mut app, no_card());
+    press(&mut app, KeyCode::F(12));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(
+        fetched(&sent),
+        "the opened card is shown on its row: {sent:?}"
+    );
+
+    let mut app = signed_in(Lang::Zh);
+    supervisor(&mut app);
+    card_customer_row(&mut app, Some("active"), "active");
+    press(&mut app, KeyCode::F(7));
+    let sent = press(&mut app, KeyCode::Char('v'));
+    answer(&mut app, &sent, Reply::screen(ReportedLost(Ok(CARD))));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+    assert!(
+        fetched(&sent),
+        "the lost card is shown on its row: {sent:?}"
+    );
+}
