@@ -4,6 +4,9 @@ use crate::support::insert_card as insert;
 use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
+use meterdesk::card::apdu::ApduError;
+use meterdesk::card::reader::CardError;
+use meterdesk::cardflow::FlowError;
 use meterdesk::db::card_ops::{
     Discrepancy, LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity,
     Quote, Refusal, Request as CardOp, Settled, UsageOf, UsageRecord,
@@ -1007,8 +1010,8 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     );
     let message = app.message.clone().unwrap().text;
     assert!(
-        message.contains("#91 is pending (There is no card in the reader.)")
-            && message.contains("put the same card back"),
+        message.contains("#91 is pending: put the same card back")
+            && message.ends_with("Cause: There is no card in the reader."),
         "{message}"
     );
 
@@ -1327,4 +1330,55 @@ fn the_table_is_read_again_after_a_card_was_written_or_reported_lost() {
         fetched(&sent),
         "the lost card is shown on its row: {sent:?}"
     );
+}
+
+/// Session 20 by hand: a card pulled in the middle of a recharge left the operation pending,
+/// and the message line read "操作 #2099 未完成（读卡器：the response has no status word (0
+/// bytes)）：请将…" at 80 columns: the reader's English came first and what to do was cut off.
+/// The pending message says what to do first, and a card that left the reader is said so.
+#[test]
+fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
+    for (lang, todo, left) in [
+        (
+            Lang::Zh,
+            "操作 #2099 未完成：请将同一张卡放回读卡器以完成。",
+            "卡在读写中途离开了读卡器",
+        ),
+        (
+            Lang::En,
+            "Operation #2099 is pending: put the same card back to finish it.",
+            "The card left the reader in the middle of the operation",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+        let sent = press(&mut app, KeyCode::F(2));
+        let Failure::Error(cause) =
+            Failure::from(FlowError::Card(CardError::Apdu(ApduError::NoStatusWord(0))))
+        else {
+            panic!("a card error is an error")
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Pending {
+                operation_id: 2099,
+                cause,
+            })),
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(message.starts_with(todo), "{message}");
+        assert!(message.contains(left), "{message}");
+        let screen = render(&app);
+        let line = screen.lines().rev().nth(1).unwrap();
+        assert!(
+            line.contains(todo),
+            "what to do is on the message line: {line}"
+        );
+    }
 }

@@ -171,6 +171,9 @@ fn writes_stopped(stopped: WritesStopped) -> Problem {
 
 /// A card error in the clerk's words; the reader's own codes are quoted as they came.
 fn card_problem(error: &CardError) -> Problem {
+    if error.card_left_the_reader() {
+        return Problem::new("card_by_hand.card_left", error);
+    }
     let key = match error {
         CardError::NoService => "failure.card_no_service",
         CardError::NoCard => "failure.card_none",
@@ -549,6 +552,12 @@ mod tests {
     fn card_errors_read_in_the_desk_language_with_the_reader_codes_quoted() {
         let pulled = card_problem(&CardError::NoCard);
         assert_eq!(pulled.text(Lang::Zh), "读卡器中没有卡。");
+        let left = card_problem(&CardError::Pcsc(pcsc::Error::RemovedCard));
+        assert!(
+            left.text(Lang::Zh)
+                .starts_with("卡在读写中途离开了读卡器（读卡器："),
+            "{left:?}"
+        );
         assert_eq!(pulled.text(Lang::En), "There is no card in the reader.");
         let pin = card_problem(&CardError::WrongPin { tries_left: 2 });
         assert_eq!(
