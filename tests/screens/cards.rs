@@ -1382,3 +1382,58 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
         );
     }
 }
+
+/// Session 20 by hand: a customer brought back an older copy of their card (purchase #2 was
+/// written on the card, then an earlier state of it came back: here #6 over a card holding #5). The desk said the purchase
+/// was "settled without the card", which nobody did, and after writing it refused the
+/// recharge without saying that the recharge was not made and nothing was charged.
+#[test]
+fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not_made() {
+    for (lang, lacks, written) in [
+        (
+            Lang::Zh,
+            "卡 40000017 缺少账上已有的第 6 笔购水：下次充值时先将其写入此卡。已记录。",
+            "此卡缺少的第 6 笔购水已补写到卡上，本次充值未做、未收费：请先刷表，再充值。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017 lacks purchase #6, which the books hold: the next recharge writes it \
+             onto the card first. Reported.",
+            "Purchase #6, which this card lacked, is now written on it; this recharge was not \
+             made and nothing was charged: swipe the meter first, then recharge.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = update(&mut app, card_in()).requests;
+        let card = user_card(5);
+        let active = card.issue.clone();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(CardRead {
+                seen: CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner("active")),
+                    active: Some(active),
+                },
+                settled: Vec::new(),
+                discrepancies: vec![Discrepancy::MissingPurchase { sequence: 6 }],
+            }),
+        );
+        assert_eq!(app.message.clone().unwrap().text, lacks, "{lang:?}");
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(
+                Refusal::MissingPurchaseWritten { sequence: 6 },
+            ))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, written, "{lang:?}");
+    }
+}
