@@ -1062,12 +1062,13 @@ fn a_void_card_is_told_when_read_and_offered_no_refund() {
             Lang::En,
             "Card 40000017 is void (lost): it cannot be recharged or refunded here, only \
              recycled. Reported.",
-            "This card is void: it is not the customer's active card.",
+            "This card is void: it is not the customer's active card. Use their current card; \
+             this one can only be recycled.",
         ),
         (
             Lang::Zh,
             "卡 40000017 已作废（挂失）：本柜台不能充值或退款，只能回收。已记录。",
-            "此卡已作废：不是该用户的有效卡。",
+            "此卡已作废：不是该用户的有效卡。请使用该用户现在的卡；此卡只能回收。",
         ),
     ] {
         let mut app = signed_in(lang);
@@ -1435,5 +1436,32 @@ fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not
             ))),
         );
         assert_eq!(app.message.clone().unwrap().text, written, "{lang:?}");
+    }
+}
+
+/// Session 20 by hand: every card refusal says what to do. Replace with the customer's own
+/// card still on the reader said only "不是空白卡：未写卡。".
+#[test]
+fn a_card_that_is_not_blank_is_refused_saying_to_put_a_blank_one_on() {
+    for (lang, told) in [
+        (
+            Lang::Zh,
+            "读卡器上的是用户卡 40000017，不是空白卡：未写卡。请换一张空白卡。",
+        ),
+        (
+            Lang::En,
+            "User card 40000017 is not a blank card: nothing written. Put a blank one on.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        card_customer_row(&mut app, Some("active"), "active");
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(7));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+        let line = render(&app).lines().rev().nth(1).unwrap().to_owned();
+        assert!(!line.ends_with('…'), "said whole at 80 columns: {line}");
     }
 }
