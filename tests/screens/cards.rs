@@ -1471,3 +1471,30 @@ fn a_card_that_is_not_blank_is_refused_saying_to_put_a_blank_one_on() {
         assert!(!line.ends_with('…'), "said whole at 80 columns: {line}");
     }
 }
+
+/// Session 20 by hand: the recharge's confirmation echoed the amount and the water but not how
+/// it is paid, so a clerk who had typed ahead could not tell from it whether to take cash or
+/// whether the balance pays.
+#[test]
+fn a_recharge_confirmation_says_how_it_is_paid() {
+    for (lang, choose, paid_by) in [
+        (Lang::Zh, None, "付款方式：现金"),
+        (Lang::En, Some("fr"), "Paid by: From the balance (25.00)"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        if let Some(choice) = choose {
+            press(&mut app, KeyCode::Tab);
+            press(&mut app, KeyCode::Tab);
+            type_text(&mut app, choice);
+            press(&mut app, KeyCode::Enter);
+        }
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+        let screen = render(&app);
+        assert!(screen.contains(paid_by), "{lang:?}: {screen}");
+    }
+}

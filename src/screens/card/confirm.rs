@@ -438,6 +438,7 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
             let charge = &quote.charge;
             details.extend(charge.tiers.iter().map(tier_line));
             details.push(lang.tf("ic.vat_contained", &[("vat", &charge.vat)]));
+            details.push(lang.tf("card_by_hand.paid_by", &[("method", &form.paid_by())]));
             // What the water did not take of an amount offered: a NUMERIC(…, 2).
             let not_taken = Money::round_half_up(quote.not_taken);
             if !not_taken.is_zero() {
