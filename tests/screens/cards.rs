@@ -1498,3 +1498,40 @@ fn a_recharge_confirmation_says_how_it_is_paid() {
         assert!(screen.contains(paid_by), "{lang:?}: {screen}");
     }
 }
+
+/// Session 20 by hand: a recharge the card did not take said "款项已冲回" (money reversed),
+/// which a clerk reads as "hand the cash back" — but the reversal puts the money on the
+/// customer's balance (docs/decisions.md, "Money of a recharge"): handing cash back too would
+/// pay it twice. The message says where the money is.
+#[test]
+fn a_recharge_the_card_did_not_take_says_the_money_is_on_the_balance() {
+    for (lang, told) in [
+        (
+            Lang::Zh,
+            "卡未写入充值：款项已记入该用户的账户余额，下次充值可用余额支付；不退现金。",
+        ),
+        (
+            Lang::En,
+            "Not written; the money is on the balance for the next recharge. No cash back.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Failed {
+                kind: OperationKind::Recharge,
+            })),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+        let line = render(&app).lines().rev().nth(1).unwrap().to_owned();
+        assert!(line.contains(told), "said whole at 80 columns: {line}");
+    }
+}

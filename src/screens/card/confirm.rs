@@ -356,6 +356,15 @@ fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
             let told = lang.tf(key, &[("receipt", &receipt), ("card", &card)]);
             (MessageKind::Info, told, Some(CardPane::Card))
         }
+        // A recharge's reversal leaves its money on the balance (decisions.md, "Money of a
+        // recharge"): said so, lest the clerk also hand the cash back.
+        Written::Failed {
+            kind: OperationKind::Recharge,
+        } => (
+            MessageKind::Error,
+            lang.t("card_by_hand.recharge_failed").to_owned(),
+            Some(CardPane::Card),
+        ),
         Written::Failed { kind } => (
             MessageKind::Error,
             lang.tf("ic.write_failed", &[("kind", &lang.t(kind_key(*kind)))]),
