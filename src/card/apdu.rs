@@ -230,6 +230,24 @@ pub enum CardError {
     SessionExpired,
 }
 
+impl CardError {
+    /// The card went from the reader in the middle of an exchange: what PC/SC answers, in
+    /// turn, for a card pulled a moment ago (docs/card.md, "Test rig": an empty response, then
+    /// `NotTransacted`, then `RemovedCard`), or for one reset or gone by the next command.
+    pub fn card_left_the_reader(&self) -> bool {
+        matches!(
+            self,
+            CardError::Apdu(ApduError::NoStatusWord(_))
+                | CardError::Pcsc(
+                    pcsc::Error::RemovedCard
+                        | pcsc::Error::NotTransacted
+                        | pcsc::Error::ResetCard
+                        | pcsc::Error::NoSmartcard
+                )
+        )
+    }
+}
+
 /// One command and its response: what a card profile builds its operations from. Here, with
 /// the errors of an exchange, because both the reader (which exchanges) and the card profile
 /// (which builds operations from exchanges) speak them.

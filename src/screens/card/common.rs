@@ -32,6 +32,9 @@ pub struct CardScreen {
     /// a failure sends the same key, so a write whose journal did commit is found, not done
     /// twice. Any change of pane forgets it.
     pub write_key: Option<String>,
+    /// Something was written here (a card, a loss, a settlement): the screen below reads its
+    /// rows again when this one is left, so the card column shows the card as it is now.
+    pub changed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +75,7 @@ impl CardScreen {
         CardScreen {
             pane: CardPane::Card,
             write_key: None,
+            changed: false,
         }
     }
 

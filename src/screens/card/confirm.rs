@@ -171,6 +171,9 @@ fn writes_stopped(stopped: WritesStopped) -> Problem {
 
 /// A card error in the clerk's words; the reader's own codes are quoted as they came.
 fn card_problem(error: &CardError) -> Problem {
+    if error.card_left_the_reader() {
+        return Problem::new("card_by_hand.card_left", error);
+    }
     let key = match error {
         CardError::NoService => "failure.card_no_service",
         CardError::NoCard => "failure.card_none",
@@ -353,6 +356,15 @@ fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
             let told = lang.tf(key, &[("receipt", &receipt), ("card", &card)]);
             (MessageKind::Info, told, Some(CardPane::Card))
         }
+        // A recharge's reversal leaves its money on the balance (decisions.md, "Money of a
+        // recharge"): said so, lest the clerk also hand the cash back.
+        Written::Failed {
+            kind: OperationKind::Recharge,
+        } => (
+            MessageKind::Error,
+            lang.t("card_by_hand.recharge_failed").to_owned(),
+            Some(CardPane::Card),
+        ),
         Written::Failed { kind } => (
             MessageKind::Error,
             lang.tf("ic.write_failed", &[("kind", &lang.t(kind_key(*kind)))]),
@@ -435,6 +447,7 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
             let charge = &quote.charge;
             details.extend(charge.tiers.iter().map(tier_line));
             details.push(lang.tf("ic.vat_contained", &[("vat", &charge.vat)]));
+            details.push(lang.tf("card_by_hand.paid_by", &[("method", &form.paid_by())]));
             // What the water did not take of an amount offered: a NUMERIC(…, 2).
             let not_taken = Money::round_half_up(quote.not_taken);
             if !not_taken.is_zero() {
@@ -549,6 +562,12 @@ mod tests {
     fn card_errors_read_in_the_desk_language_with_the_reader_codes_quoted() {
         let pulled = card_problem(&CardError::NoCard);
         assert_eq!(pulled.text(Lang::Zh), "读卡器中没有卡。");
+        let left = card_problem(&CardError::Pcsc(pcsc::Error::RemovedCard));
+        assert!(
+            left.text(Lang::Zh)
+                .starts_with("卡在读写中途离开了读卡器（读卡器："),
+            "{left:?}"
+        );
         assert_eq!(pulled.text(Lang::En), "There is no card in the reader.");
         let pin = card_problem(&CardError::WrongPin { tries_left: 2 });
         assert_eq!(

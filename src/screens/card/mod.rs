@@ -22,7 +22,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::app::card_status::{ReadFor, read_card};
-use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::card::reader::ReaderState;
@@ -209,12 +209,19 @@ impl Screen for CardScreen {
                 self.start_recharge(hub);
             }
             (_, Command::Leave | Command::Cancel) if !on_card => self.set_pane(CardPane::Card),
+            (CardPane::Card, Command::Leave | Command::Cancel) if self.changed => {
+                hub.leave();
+                hub.notify(Notice::Reload);
+            }
             _ => return false,
         }
         true
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+        self.changed |= reply.of::<WriteOutcome>().is_some()
+            || reply.of::<ReportedLost>().is_some()
+            || reply.of::<SettledWithoutCard>().is_some();
         if let Some(found) = reply.of::<Vec<UsageRecord>>() {
             if let CardPane::Usage { rows, .. } = &mut self.pane {
                 *rows = Some(found.clone());

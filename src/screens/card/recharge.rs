@@ -108,6 +108,14 @@ impl RechargeForm {
         }
     }
 
+    /// How the recharge is paid, as the form's payment field names it.
+    pub(super) fn paid_by(&self) -> String {
+        self.form.fields[PAYMENT]
+            .chosen()
+            .map(|choice| choice.label.clone())
+            .unwrap_or_default()
+    }
+
     /// The quantity typed: exactly one of amount and volume, each valid and more than zero;
     /// else the errors by field.
     fn quantity(&self, lang: Lang) -> Result<Quantity, Vec<(usize, String)>> {
