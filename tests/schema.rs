@@ -403,6 +403,16 @@ async fn demo_data_is_consistent() {
     assert!(summary.operators.iter().all(|o| o.password.len() == 12));
     assert!(phases.contains(&demo::Phase::Ledger));
     assert!(demo::has_customers(&client).await.unwrap());
+    let vacuumed: bool = scalar(
+        &client,
+        "SELECT bool_and(relpages > 0 AND relallvisible = relpages) FROM pg_class
+         WHERE relname IN ('customer', 'customer_name_char')",
+    )
+    .await;
+    assert!(
+        vacuumed,
+        "the searches' index-only scans need the visibility map"
+    );
 
     let customers: i64 = scalar(&client, "SELECT count(*) FROM customer").await;
     assert_eq!(customers, 2_000);
