@@ -579,9 +579,13 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("card", "refuses_closed_customer"),
     ("card_operation", "carries_its_money"),
     ("card_operation", "refuses_closed_customer"),
+    // sql/V32: a card refund is its purchase, a recharge pays its price (the owner: at once).
+    ("card_operation", "refunds_the_purchase"),
+    ("card_operation", "pays_the_price"),
     // Deferred checks whose WHEN skips the owner, evaluated per row all the same.
     ("customer_owner_history", "is_a_transfer"),
     ("card", "is_journaled"),
+    ("ledger_transaction", "card_refund_is_journaled"),
 ];
 
 /// The statements that `DISABLE` or `ENABLE` [`ROW_TRIGGERS_OFF`].
