@@ -5,6 +5,7 @@ mod applied_write;
 pub mod arrears;
 pub mod audit;
 pub mod books;
+mod caching_client;
 pub mod cancel;
 pub mod card_ops;
 pub mod cards;
@@ -38,6 +39,7 @@ use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::config::{Host, TargetSessionAttrs};
 use tokio_postgres::error::SqlState;
 
+pub use caching_client::CachingClient;
 pub use health::HealthProbe;
 
 /// How long a database call may take before the database counts as unreachable, from
