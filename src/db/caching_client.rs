@@ -40,9 +40,10 @@ pub trait CachingClient: Sync {
         params: Params<'_>,
     ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
         async move {
-            let statement = self.prepared(sql).await?;
-            let rows = self.client().query(&statement, params).await;
-            self.forget_if_stale(sql, rows)
+            self.cached(sql, move |client, statement| async move {
+                client.query(&statement, params).await
+            })
+            .await
         }
     }
 
@@ -52,9 +53,10 @@ pub trait CachingClient: Sync {
         params: Params<'_>,
     ) -> impl Future<Output = Result<Row, Error>> + Send {
         async move {
-            let statement = self.prepared(sql).await?;
-            let row = self.client().query_one(&statement, params).await;
-            self.forget_if_stale(sql, row)
+            self.cached(sql, move |client, statement| async move {
+                client.query_one(&statement, params).await
+            })
+            .await
         }
     }
 
@@ -64,9 +66,10 @@ pub trait CachingClient: Sync {
         params: Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send {
         async move {
-            let statement = self.prepared(sql).await?;
-            let row = self.client().query_opt(&statement, params).await;
-            self.forget_if_stale(sql, row)
+            self.cached(sql, move |client, statement| async move {
+                client.query_opt(&statement, params).await
+            })
+            .await
         }
     }
 
@@ -76,9 +79,34 @@ pub trait CachingClient: Sync {
         params: Params<'_>,
     ) -> impl Future<Output = Result<u64, Error>> + Send {
         async move {
+            self.cached(sql, move |client, statement| async move {
+                client.execute(&statement, params).await
+            })
+            .await
+        }
+    }
+
+    /// `run` with the statement of `sql` prepared on this connection; a statement whose
+    /// tables changed under it since it was prepared (a newer meterdesk migrated the database
+    /// while this one ran) fails once ("cached plan must not change result type"), and is
+    /// forgotten so that its next call prepares it anew.
+    fn cached<'a, T, Run>(
+        &'a self,
+        sql: &'a str,
+        run: impl FnOnce(&'a Self::Client, Statement) -> Run + Send + 'a,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'a
+    where
+        Run: Future<Output = Result<T, Error>> + Send + 'a,
+    {
+        async move {
             let statement = self.prepared(sql).await?;
-            let count = self.client().execute(&statement, params).await;
-            self.forget_if_stale(sql, count)
+            let result = run(self.client(), statement).await;
+            if let Err(error) = &result
+                && error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
+            {
+                self.forget(sql);
+            }
+            result
         }
     }
 
@@ -95,18 +123,6 @@ pub trait CachingClient: Sync {
     /// Several statements without parameters in one round trip (the simple protocol).
     fn batch_execute(&self, sql: &str) -> impl Future<Output = Result<(), Error>> + Send {
         async move { self.client().batch_execute(sql).await }
-    }
-
-    /// A statement whose tables changed under it since it was prepared (a newer meterdesk
-    /// migrated the database while this one ran) fails once ("cached plan must not change
-    /// result type"); forgotten, it is prepared anew at its next call.
-    fn forget_if_stale<T>(&self, sql: &str, result: Result<T, Error>) -> Result<T, Error> {
-        if let Err(error) = &result
-            && error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
-        {
-            self.forget(sql);
-        }
-        result
     }
 }
 
