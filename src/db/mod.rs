@@ -167,12 +167,16 @@ fn means_connection_lost(error: &tokio_postgres::Error) -> bool {
         // Class 08: connection exception; 57P01..57P03: the server is shutting down,
         // crashed or is not yet accepting connections. 57014: a statement cancelled, by the
         // statement timeout (a cancel the app sends itself is for a search nobody waits for).
+        // 25P03: the server ended a session whose transaction idled (its client's network
+        // died with the COMMIT in flight); the COMMIT hears it first when no earlier request
+        // (such as the closing of a statement prepared afresh) is still waiting for its answer.
         return code.code().starts_with("08")
             || [
                 SqlState::ADMIN_SHUTDOWN,
                 SqlState::CRASH_SHUTDOWN,
                 SqlState::CANNOT_CONNECT_NOW,
                 SqlState::QUERY_CANCELED,
+                SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
             ]
             .contains(code);
     }
