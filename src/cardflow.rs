@@ -248,7 +248,7 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
     let owner = match CardContent::classify(&records, key) {
         CardContent::User(card) => {
             let client = desk.pool.get().await.map_err(DbError::from)?;
-            card_ops::card_owner(&**client, card.issue.card_number).await?
+            card_ops::card_owner(&client, card.issue.card_number).await?
         }
         CardContent::Blank => return Ok(refused(Refusal::BlankCard)),
         CardContent::Foreign { .. } => return Ok(refused(Refusal::ForeignCard)),
@@ -383,8 +383,7 @@ async fn write_missing_purchase(
         return Ok(None);
     };
     let client = desk.pool.get().await.map_err(DbError::from)?;
-    let Some(missing) = card_ops::missing_purchase(&**client, customer_id, &card, key).await?
-    else {
+    let Some(missing) = card_ops::missing_purchase(&client, customer_id, &card, key).await? else {
         return Ok(None);
     };
     let sequence = missing.record.sequence;
@@ -398,7 +397,7 @@ async fn write_missing_purchase(
         }
     };
     card_ops::missing_purchase_written(
-        &**client,
+        &client,
         desk.operator_id,
         customer_id,
         card.issue.card_number,
@@ -541,7 +540,7 @@ pub async fn issue_system_card(
         }
     };
     let written = plan.resolve(&read_back) == Resolution::Done;
-    card_ops::finish_system_card(&**client, card_no, written).await?;
+    card_ops::finish_system_card(&client, card_no, written).await?;
     Ok(match written {
         true => SystemIssue::Done(card),
         false => SystemIssue::Failed { card_no },
@@ -582,18 +581,18 @@ pub async fn system_card_on(
     };
     let client = desk.pool.get().await.map_err(DbError::from)?;
     let number = card.card_number;
-    if card_ops::system_card_pending(&**client, number).await?
-        && card_ops::may_issue_system_cards(&**client).await?
+    if card_ops::system_card_pending(&client, number).await?
+        && card_ops::may_issue_system_cards(&client).await?
     {
-        card_ops::finish_system_card(&**client, number, true).await?;
+        card_ops::finish_system_card(&client, number, true).await?;
     }
     let cleared = match (card.kind, &card.applied) {
         (SystemCardKind::Clear, Some(applied)) => {
-            Some(card_ops::record_cleared_credit(&**client, number, applied).await?)
+            Some(card_ops::record_cleared_credit(&client, number, applied).await?)
         }
         _ => None,
     };
-    let facts = card_ops::system_card_facts(&**client, number).await?;
+    let facts = card_ops::system_card_facts(&client, number).await?;
     Ok(Some(SystemCardSeen {
         card,
         facts,

@@ -5,13 +5,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use meterdesk::db::CachingClient;
 use meterdesk::db::cancel::Cancellable;
 use meterdesk::db::customers::{self, ContainsBounds, CustomerRow, Page, PageAt};
 use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::search::{CustomerSearch, SearchError, classify};
 use meterdesk::tools::demo;
 use support::pg::{TestDb, fresh_db};
-use tokio_postgres::GenericClient;
 
 const DEMO_CUSTOMERS: u64 = 300;
 const PAGE: usize = 10;
@@ -28,7 +28,7 @@ async fn demo_db() -> TestDb {
 
 /// Adds a personal postpaid customer with a meter of its own; returns (id, customer number).
 async fn add_customer(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     name: &str,
     address: &str,
     phone: &str,
@@ -78,7 +78,7 @@ async fn add_customer(
 }
 
 /// The search done the slow, obvious way: every match, in display order.
-async fn every_match(client: &impl GenericClient, search: &CustomerSearch) -> Vec<i64> {
+async fn every_match(client: &impl CachingClient, search: &CustomerSearch) -> Vec<i64> {
     let rows = match search {
         CustomerSearch::All => {
             client
@@ -129,18 +129,18 @@ fn ids(rows: &[CustomerRow]) -> Vec<i64> {
     rows.iter().map(|row| row.id).collect()
 }
 
-async fn page(client: &impl GenericClient, search: &CustomerSearch, at: &PageAt) -> Page {
+async fn page(client: &impl CachingClient, search: &CustomerSearch, at: &PageAt) -> Page {
     customers::page(client, search, at, PAGE).await.unwrap()
 }
 
 /// Every page from the first on by PgDn, and from the last back by PgUp; both must list every
 /// match exactly once, in display order.
-async fn assert_pages_cover(client: &impl GenericClient, search: &CustomerSearch) {
+async fn assert_pages_cover(client: &impl CachingClient, search: &CustomerSearch) {
     assert_pages_cover_within(client, search, ContainsBounds::DEFAULT).await;
 }
 
 async fn assert_pages_cover_within(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     search: &CustomerSearch,
     bounds: ContainsBounds,
 ) {

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{ClientWrapper, Object};
 use meterdesk::db::DbError;
 use meterdesk::db::customer_changes::{self, OpenOutcome, Opening};
 use meterdesk::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome};
@@ -114,7 +114,7 @@ struct Opened {
 /// connection string, or a relay's in front of it), with the server `settings` given. As the
 /// app's connections, a statement waits at most 15 s: a desk stuck behind a lock fails
 /// instead of hanging the test.
-async fn desk(db: &TestDb, via: &str, settings: &str) -> tokio_postgres::Client {
+async fn desk(db: &TestDb, via: &str, settings: &str) -> ClientWrapper {
     let conn_str = format!(
         "{} options='-c statement_timeout=15s {settings}'",
         db.as_operator(via, "clerk")
@@ -122,13 +122,15 @@ async fn desk(db: &TestDb, via: &str, settings: &str) -> tokio_postgres::Client 
     let (client, connection) = tokio_postgres::connect(&conn_str, tokio_postgres::NoTls)
         .await
         .unwrap();
-    tokio::spawn(connection);
-    client
+    let connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    ClientWrapper::new(client, connection)
 }
 
 /// Sends the opening under [`KEY`] on `client`, in a task of its own.
 fn send_opening(
-    mut client: tokio_postgres::Client,
+    mut client: ClientWrapper,
     opened: Opened,
 ) -> JoinHandle<Result<OpenOutcome, DbError>> {
     tokio::spawn(async move {

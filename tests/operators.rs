@@ -412,23 +412,13 @@ async fn the_database_refuses_what_an_administrator_may_not_do_even_to_themselve
     );
     assert!(
         meterdesk::db::roles::set_permissions(
-            &mut as_clerk_client(&db).await,
+            &mut db.pool_of("clerk").get().await.unwrap(),
             "clerk",
             &["operator.maintain".to_owned()]
         )
         .await
         .is_err()
     );
-}
-
-/// A plain client of the clerk (a transaction needs one of its own).
-async fn as_clerk_client(db: &TestDb) -> tokio_postgres::Client {
-    let (client, connection) =
-        tokio_postgres::connect(&db.operator_conn_str("clerk"), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    client
 }
 
 /// A create sent again after a lost connection (the first attempt committed) is answered as

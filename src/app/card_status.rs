@@ -118,9 +118,9 @@ async fn seen(
         }
         Some(CardContent::User(card)) => {
             let client = services.pool.get().await?;
-            let owner = cards::owner_of(&**client, card.issue.card_number).await?;
+            let owner = cards::owner_of(&client, card.issue.card_number).await?;
             let active = match &owner {
-                Some(owner) => card_ops::card_holder(&**client, owner.customer_id, key)
+                Some(owner) => card_ops::card_holder(&client, owner.customer_id, key)
                     .await?
                     .and_then(|holder| holder.active().cloned()),
                 None => None,

@@ -5,7 +5,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 
-use tokio_postgres::Client;
+use deadpool_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::hub::{Answer, Failure, Problem, Reply, Request, ScreenReply, ScreenRequest};

@@ -8,9 +8,11 @@
 //! above the balance is refused by the account's `CHECK (balance >= 0)` whatever the client
 //! checked before.
 
+use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
+use deadpool_postgres::{ClientWrapper as Client, Transaction};
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use super::cards::{PaymentMethod, payment_methods};
@@ -38,7 +40,7 @@ pub struct Account {
 
 /// The account of `customer_id`; `None`: no such customer.
 pub async fn account(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<Account>, DbError> {
     let Some(row) = client
@@ -102,7 +104,7 @@ impl LedgerLine {
 /// running balance is a window over the account's own rows (an account holds tens to a few
 /// thousand), so every page shows the balance each row left, not today's.
 pub async fn history(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     account_id: i64,
     at: &PageAt<i64>,
     size: usize,
@@ -126,7 +128,7 @@ pub async fn history(
 }
 
 async fn read(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     account_id: i64,
     cursor: Option<i64>,
     comparison: &str,
@@ -421,7 +423,7 @@ pub struct Posting<'a> {
 /// Posts `row`; answers the ledger row's id. The raw error, so the caller can tell the
 /// database's refusals (42501, a CHECK) from failures.
 pub async fn post(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     row: &Posting<'_>,
 ) -> Result<i64, tokio_postgres::Error> {
     Ok(client

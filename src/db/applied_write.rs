@@ -6,7 +6,9 @@
 //! sent again, they are decided afresh. Used by the customer changes and every reference-data
 //! change.
 
-use tokio_postgres::{Client, Row, Transaction};
+use crate::db::CachingClient;
+use deadpool_postgres::{ClientWrapper as Client, Transaction};
+use tokio_postgres::Row;
 
 use super::DbError;
 

@@ -1,8 +1,8 @@
 //! Customers with unpaid bills (`:arrears`): largest arrears first, then the oldest bill, in
 //! keyset pages over the unpaid bills' partial index (sql/V21).
 
+use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use super::DbError;
 use crate::domain::money::Money;
@@ -38,7 +38,7 @@ impl From<&Owing> for After {
 
 /// Up to `size` customers who owe, after `after` (None: from the first).
 pub async fn page(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     after: Option<&After>,
     size: i64,
 ) -> Result<Vec<Owing>, DbError> {

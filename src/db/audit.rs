@@ -6,8 +6,8 @@
 //! costs what the first does: it reads `audit_log_at` backwards from the cursor. Only the
 //! conditions a filter names are in the statement, so each is planned for what it asks.
 
+use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use super::DbError;
 use super::customers::{Page, PageAt, Params, page_of};
@@ -123,7 +123,7 @@ fn conditions(filter: &AuditFilter, params: &mut Params) -> Vec<String> {
 
 /// The page of the rows `filter` keeps at `at`, at most `size` rows, newest first.
 pub async fn page(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     filter: &AuditFilter,
     at: &PageAt<AuditCursor>,
     size: usize,
@@ -151,7 +151,7 @@ pub async fn page(
 /// At most `limit` rows `filter` keeps beyond `cursor` (compared by `comparison` in the
 /// log's `(at, id)` order), newest first when `forward`.
 async fn read(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     filter: &AuditFilter,
     cursor: Option<(&AuditCursor, &str)>,
     forward: bool,

@@ -2,7 +2,7 @@
 //! query that counts what it looked at and lists what disagrees; nothing is written. The
 //! rules are in docs/decisions.md ("The books always balance").
 
-use tokio_postgres::GenericClient;
+use crate::db::CachingClient;
 
 use super::DbError;
 
@@ -99,7 +99,7 @@ pub async fn check(client: &mut tokio_postgres::Client) -> Result<Vec<Check>, Db
 }
 
 async fn run(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     rule: &'static str,
     count: &str,
     disagreements: &str,

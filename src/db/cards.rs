@@ -1,8 +1,8 @@
 //! What the card screens show of a card number (whose it is, the card's state) and what a card
 //! purchase's receipt says. (The journal, the lists and the quotes are `db::card_ops`.)
 
+use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use super::DbError;
 use crate::domain::money::Money;
@@ -43,7 +43,7 @@ impl PaymentMethod {
 
 /// Looks a card number up; `None`: no card of this system was ever issued with it.
 pub async fn owner_of(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     card_no: u32,
 ) -> Result<Option<CardOwner>, DbError> {
     let Some(row) = client
@@ -73,7 +73,7 @@ pub async fn owner_of(
 
 /// The payment methods customer type `customer_type_id` takes, enabled ones only, cash first.
 pub async fn payment_methods(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_type_id: i64,
 ) -> Result<Vec<PaymentMethod>, DbError> {
     let methods = client
@@ -109,7 +109,7 @@ pub struct ReceiptFacts {
 }
 
 pub async fn receipt_facts(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     receipt_no: i64,
 ) -> Result<Option<ReceiptFacts>, DbError> {
     let row = client

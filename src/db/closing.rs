@@ -4,8 +4,8 @@
 
 use std::str::FromStr;
 
+use crate::db::CachingClient;
 use chrono::NaiveDate;
-use tokio_postgres::GenericClient;
 
 use super::DbError;
 use super::rows::word;
@@ -74,7 +74,7 @@ pub struct Closing {
 
 /// The close of `customer_id` as it stands; None: no such customer.
 pub async fn closing(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<Closing>, DbError> {
     let Some(row) = client
@@ -134,7 +134,7 @@ pub enum CloseOutcome {
 /// `removed`, the customer read-only, audited. The database checks the permission
 /// (`customer.close`) and every step again.
 pub async fn close(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     key: &str,
     customer_id: i64,
 ) -> Result<CloseOutcome, DbError> {

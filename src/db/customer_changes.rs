@@ -7,10 +7,12 @@
 //! recorded already writes nothing and answers the recorded outcome. So a request re-sent
 //! after a connection lost between the commit and the reply cannot write twice.
 
+use crate::db::CachingClient;
+use deadpool_postgres::ClientWrapper as Client;
 use rust_decimal::Decimal;
 use serde_json::json;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
@@ -374,7 +376,7 @@ pub struct CustomerBasics {
 /// The basic information of a customer, to fill the modify form; None if there is no such
 /// customer.
 pub async fn customer_basics(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<CustomerBasics>, DbError> {
     read_basics(client, customer_id, "").await
@@ -382,7 +384,7 @@ pub async fn customer_basics(
 
 /// [`customer_basics`], with `lock` (`FOR NO KEY UPDATE` or nothing) appended to the query.
 async fn read_basics(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
     lock: &str,
 ) -> Result<Option<CustomerBasics>, DbError> {
@@ -547,7 +549,7 @@ pub enum TransferOutcome {
 /// The balance and unpaid bills a transfer of the customer would meet; None if there is no
 /// such customer.
 pub async fn transfer_preview(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<TransferPreview>, DbError> {
     client

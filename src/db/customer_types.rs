@@ -5,10 +5,12 @@
 //! Each change is exactly-once under the idempotency key the app gives it
 //! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
+use crate::db::CachingClient;
+use deadpool_postgres::{ClientWrapper as Client, Transaction};
 use serde_json::json;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
@@ -229,7 +231,7 @@ fn scheme_id(spec: &CustomerTypeSpec) -> Option<i64> {
 /// The form with the chosen meter types and scheme looked up. Ids that name nothing are
 /// dropped here, and the rules then see the choice as missing.
 async fn form_of(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeForm, DbError> {
     let meter_types = meter_type_refs(
@@ -269,7 +271,7 @@ async fn form_of(
 
 /// Meter types from `sql`, which selects id, name and payment model given an id list or id.
 async fn meter_type_refs(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     sql: &str,
     param: &(dyn tokio_postgres::types::ToSql + Sync),
 ) -> Result<Vec<MeterTypeRef>, DbError> {
@@ -384,7 +386,7 @@ pub struct CustomerTypeOption {
 
 /// Every customer type with the meter types it allows, by name.
 pub async fn customer_type_options(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
 ) -> Result<Vec<CustomerTypeOption>, DbError> {
     read_all(
         client,
@@ -424,7 +426,7 @@ pub struct CustomerTypeRow {
 
 /// Every customer type, by name, with what it allows and how many customers have it.
 pub async fn customer_type_rows(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
 ) -> Result<Vec<CustomerTypeRow>, DbError> {
     read_all(
         client,
@@ -467,7 +469,7 @@ pub async fn customer_type_rows(
 
 /// The enabled payment methods, code and name, in the order the counter lists them.
 pub async fn payment_methods(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
 ) -> Result<Vec<(String, String)>, DbError> {
     read_all(
         client,

@@ -3,9 +3,9 @@
 //! Pages are found by keyset, never OFFSET: a page 40 000 rows deep costs what the first one
 //! does. The plan choices behind each search are explained in `sql/V3__customer_search.sql`.
 
+use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use super::DbError;
@@ -145,7 +145,7 @@ pub async fn page_on(
 /// or by name then customer number for text searches. A cursor made for another kind of
 /// search counts as no cursor (the page starts at the top, or at the bottom for `Before`).
 pub async fn page(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     search: &CustomerSearch,
     at: &PageAt,
     size: usize,
@@ -156,7 +156,7 @@ pub async fn page(
 /// [`page`] with other bounds of a "contains" search: tests make them small, so that a few
 /// hundred customers take every way a page can be found.
 pub async fn page_within(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     search: &CustomerSearch,
     at: &PageAt,
     size: usize,
@@ -386,10 +386,12 @@ impl PageQuery {
             .collect()
     }
 
-    async fn fetch(&self, client: &impl GenericClient) -> Result<Vec<CustomerRow>, DbError> {
+    async fn fetch(&self, client: &impl CachingClient) -> Result<Vec<CustomerRow>, DbError> {
         // A fresh statement each time (not a cached prepared one): the server plans it with the
         // actual values, which is what lets it choose between walking and seeking.
-        let rows = client.query(self.sql.as_str(), &self.param_refs()).await?;
+        let rows = client
+            .query_uncached(self.sql.as_str(), &self.param_refs())
+            .await?;
         Ok(rows
             .iter()
             .map(|row| CustomerRow {
@@ -826,7 +828,7 @@ pub struct PreviousOwner {
 
 /// The details of one customer, or None if there is no such customer.
 pub async fn details(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<CustomerDetails>, DbError> {
     let by_customer: [&(dyn ToSql + Sync); 1] = [&customer_id];

@@ -9,13 +9,15 @@
 use std::collections::HashSet;
 use std::pin::pin;
 
+use crate::db::CachingClient;
 use bytes::{BufMut, BytesMut};
+use deadpool_postgres::ClientWrapper as Client;
 use futures_util::SinkExt;
 use rust_decimal::Decimal;
 use serde_json::json;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, Row};
 
 use super::DbError;
 use super::applied_write::{Outcome, outcome_done, outcome_saved_id, write_once};
@@ -135,7 +137,7 @@ fn meter_type_from(row: &Row) -> Result<MeterType, DbError> {
 }
 
 /// Every meter type, by name.
-pub async fn meter_types(client: &impl GenericClient) -> Result<Vec<MeterType>, DbError> {
+pub async fn meter_types(client: &impl CachingClient) -> Result<Vec<MeterType>, DbError> {
     client
         .query(
             "SELECT id, name, payment_model, takes_card, caliber, manufacturer
@@ -365,7 +367,7 @@ fn outcome_of(row: &Row) -> MeterOutcome {
 /// A page of uninstalled meters of the given types whose number starts with `prefix`, in
 /// meter-number order after `after` (keyset paging: the last number of the previous page).
 pub async fn uninstalled_meters(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     meter_type_ids: &[i64],
     prefix: &str,
     after: Option<&str>,
@@ -400,7 +402,7 @@ pub async fn uninstalled_meters(
 /// Every problem of an import file, the database's (numbers already present) added to the
 /// file's: what the clerk sees before choosing [`ImportChoice`].
 pub async fn check_import(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     csv: &MeterCsv,
 ) -> Result<Vec<LineError>, DbError> {
     let numbers: Vec<&str> = csv.rows.iter().map(|row| row.meter_no.as_str()).collect();
@@ -593,7 +595,7 @@ pub struct MeterTypeRow {
 }
 
 /// Every meter type with its usage, by name.
-pub async fn meter_type_rows(client: &impl GenericClient) -> Result<Vec<MeterTypeRow>, DbError> {
+pub async fn meter_type_rows(client: &impl CachingClient) -> Result<Vec<MeterTypeRow>, DbError> {
     read_all(
         client,
         "SELECT id, name, payment_model, takes_card, caliber, manufacturer,
@@ -701,7 +703,7 @@ pub struct MeterListRow {
 /// A page of the meter list in meter-number order (byte order, so a prefix is one index range),
 /// numbers starting with `prefix` (typed in any case). Keyset paging by meter number.
 pub async fn meter_page(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     listing: MeterListing,
     prefix: &str,
     at: &crate::db::customers::PageAt<String>,

@@ -5,6 +5,7 @@ mod applied_write;
 pub mod arrears;
 pub mod audit;
 pub mod books;
+mod caching_client;
 pub mod cancel;
 pub mod card_ops;
 pub mod cards;
@@ -38,6 +39,7 @@ use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::config::{Host, TargetSessionAttrs};
 use tokio_postgres::error::SqlState;
 
+pub use caching_client::CachingClient;
 pub use health::HealthProbe;
 
 /// How long a database call may take before the database counts as unreachable, from
@@ -165,12 +167,16 @@ fn means_connection_lost(error: &tokio_postgres::Error) -> bool {
         // Class 08: connection exception; 57P01..57P03: the server is shutting down,
         // crashed or is not yet accepting connections. 57014: a statement cancelled, by the
         // statement timeout (a cancel the app sends itself is for a search nobody waits for).
+        // 25P03: the server ended a session whose transaction idled (its client's network
+        // died with the COMMIT in flight); the COMMIT hears it first when no earlier request
+        // (such as the closing of a statement prepared afresh) is still waiting for its answer.
         return code.code().starts_with("08")
             || [
                 SqlState::ADMIN_SHUTDOWN,
                 SqlState::CRASH_SHUTDOWN,
                 SqlState::CANNOT_CONNECT_NOW,
                 SqlState::QUERY_CANCELED,
+                SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
             ]
             .contains(code);
     }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use tokio_postgres::GenericClient;
+use crate::db::CachingClient;
 use tokio_postgres::error::SqlState;
 
 use super::DbError;
@@ -52,7 +52,7 @@ pub struct SignedIn {
 /// id. Needs `operator.maintain` (or the owner, at set-up). An unknown role or department, or a
 /// login already taken (case-insensitively), is refused by the database.
 pub async fn create(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator: &NewOperator<'_>,
 ) -> Result<i64, tokio_postgres::Error> {
     Ok(client
@@ -84,7 +84,7 @@ pub struct OperatorRow {
 }
 
 /// Every operator, by login.
-pub async fn list(client: &impl GenericClient) -> Result<Vec<OperatorRow>, DbError> {
+pub async fn list(client: &impl CachingClient) -> Result<Vec<OperatorRow>, DbError> {
     read_all(
         client,
         "SELECT o.id, o.login, o.full_name, d.name AS department, o.enabled,
@@ -111,7 +111,7 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<OperatorRow>, DbErr
 
 /// [`create`], or None when the login is taken (case-insensitively).
 pub async fn create_unless_taken(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator: &NewOperator<'_>,
 ) -> Result<Option<i64>, DbError> {
     accepted(create(client, operator).await, &SqlState::UNIQUE_VIOLATION)
@@ -119,7 +119,7 @@ pub async fn create_unless_taken(
 
 /// Gives an operator exactly these roles (their PostgreSQL groups follow).
 pub async fn set_roles(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator_id: i64,
     role_codes: &[&str],
 ) -> Result<(), tokio_postgres::Error> {
@@ -134,7 +134,7 @@ pub async fn set_roles(
 
 /// Enables or disables an operator; a disabled one's sessions end at once.
 pub async fn set_enabled(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator_id: i64,
     enabled: bool,
 ) -> Result<(), tokio_postgres::Error> {
@@ -149,7 +149,7 @@ pub async fn set_enabled(
 
 /// Gives an operator a temporary password.
 pub async fn reset_password(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator_id: i64,
     password: &str,
 ) -> Result<(), tokio_postgres::Error> {
@@ -164,7 +164,7 @@ pub async fn reset_password(
 
 /// The signed-in operator's own new password; a temporary one is over.
 pub async fn change_own_password(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     password: &str,
 ) -> Result<(), tokio_postgres::Error> {
     client
@@ -179,7 +179,7 @@ pub async fn change_own_password(
 /// Makes an operator's password permanent without a change: only the owner may (the demo's
 /// operators, whose passwords are printed once).
 pub async fn keep_password(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator_id: i64,
 ) -> Result<(), tokio_postgres::Error> {
     client
@@ -193,7 +193,7 @@ pub async fn keep_password(
 
 /// The id of the department called `name`, created if there is none.
 pub async fn department(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     name: &str,
 ) -> Result<i64, tokio_postgres::Error> {
     Ok(client
@@ -216,7 +216,7 @@ pub struct Department {
 }
 
 /// Every department, by name.
-pub async fn departments(client: &impl GenericClient) -> Result<Vec<Department>, DbError> {
+pub async fn departments(client: &impl CachingClient) -> Result<Vec<Department>, DbError> {
     read_all(
         client,
         "SELECT d.id, d.name,
@@ -237,7 +237,7 @@ pub async fn departments(client: &impl GenericClient) -> Result<Vec<Department>,
 /// Adds a department (`id` None) or renames one, with its audit row; None when another has
 /// the name. Needs `department.maintain` (the database's guard).
 pub async fn save_department(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     id: Option<i64>,
     name: &str,
 ) -> Result<Option<()>, DbError> {
@@ -276,7 +276,7 @@ pub async fn save_department(
 /// The operator this connection is signed in as (`session_user`), or None when it is no
 /// operator's (the owner, a superuser).
 pub async fn signed_in(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
 ) -> Result<Option<SignedIn>, tokio_postgres::Error> {
     let row = client
         .query_opt(
@@ -305,7 +305,7 @@ pub async fn signed_in(
 
 /// Writes the sign-in to the audit log (the database stamps who and when).
 pub async fn record_sign_in(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator_id: i64,
 ) -> Result<(), tokio_postgres::Error> {
     client
@@ -322,7 +322,7 @@ pub async fn record_sign_in(
 /// rule (`md_permitted`): asked by writes that want to refuse with a clear message before the
 /// database's guards refuse them anyway.
 pub async fn has_permission(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     permission: &str,
 ) -> Result<bool, tokio_postgres::Error> {
     Ok(client

@@ -1,7 +1,7 @@
 //! The figures of the overview screen.
 
+use crate::db::CachingClient;
 use crate::domain::money::Money;
-use tokio_postgres::GenericClient;
 
 use super::DbError;
 
@@ -18,7 +18,7 @@ pub struct Overview {
 
 /// Today's figures: customers, card customers, meters in stock, active cards, and the
 /// payments taken since midnight.
-pub async fn today(client: &impl GenericClient) -> Result<Overview, DbError> {
+pub async fn today(client: &impl CachingClient) -> Result<Overview, DbError> {
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM customer) AS customers,

@@ -5,10 +5,12 @@
 //! transaction, and is exactly-once under the idempotency key the app gives it
 //! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
+use crate::db::CachingClient;
 use chrono::NaiveDate;
+use deadpool_postgres::{ClientWrapper as Client, Transaction};
 use rust_decimal::Decimal;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, Row, Transaction};
 
 use super::DbError;
 use super::applied_write::{outcome_saved_id, write_once};
@@ -157,7 +159,7 @@ fn row_from(row: &Row) -> Result<SchemeRow, DbError> {
 }
 
 /// Every scheme, by name.
-pub async fn schemes(client: &impl GenericClient) -> Result<Vec<SchemeRow>, DbError> {
+pub async fn schemes(client: &impl CachingClient) -> Result<Vec<SchemeRow>, DbError> {
     read_all(
         client,
         &format!("SELECT {ROW_COLUMNS} FROM price_scheme s ORDER BY s.name"),
@@ -168,7 +170,7 @@ pub async fn schemes(client: &impl GenericClient) -> Result<Vec<SchemeRow>, DbEr
 }
 
 /// One scheme with every version and its tiers; None if there is no such scheme.
-pub async fn scheme(client: &impl GenericClient, id: i64) -> Result<Option<SchemeDetail>, DbError> {
+pub async fn scheme(client: &impl CachingClient, id: i64) -> Result<Option<SchemeDetail>, DbError> {
     let Some(row) = client
         .query_opt(
             &format!("SELECT {ROW_COLUMNS} FROM price_scheme s WHERE s.id = $1"),
@@ -203,7 +205,7 @@ pub async fn scheme(client: &impl GenericClient, id: i64) -> Result<Option<Schem
 /// columns' scale: `scheme` shows them normalized, the card journal prices with them as they
 /// are).
 pub(crate) async fn versions(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     id: i64,
 ) -> Result<Vec<SchemeVersion>, DbError> {
     let tiers = client

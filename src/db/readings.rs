@@ -3,10 +3,12 @@
 //! `reading_record`), a customer's bills with their details, paying bills (`bill_pay`, one
 //! receipt) and voiding one (`bill_void`).
 
+use crate::db::CachingClient;
 use chrono::NaiveDate;
+use deadpool_postgres::ClientWrapper as Client;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, Row};
 
 mod batch;
 
@@ -247,7 +249,7 @@ fn money(row: &Row, column: &str) -> Result<Money, DbError> {
 
 /// The customer's meter and the reading a new one follows; None if there is no such customer.
 pub async fn reading_context(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<ReadingContext>, DbError> {
     let Some(row) = client
@@ -462,7 +464,7 @@ pub struct LowBalance {
 /// The low-balance (valve-close) list: system-prepaid customers whose balance is below their
 /// scheme's alert threshold, lowest first, at most `limit`.
 pub async fn low_balances(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     limit: i64,
 ) -> Result<Vec<LowBalance>, DbError> {
     client
@@ -503,7 +505,7 @@ pub struct AbnormalReading {
 /// The abnormal consumptions read on `day` (not those of a void bill's readings), largest
 /// first.
 pub async fn abnormal_on(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     day: NaiveDate,
 ) -> Result<Vec<AbnormalReading>, DbError> {
     client
@@ -533,7 +535,7 @@ pub async fn abnormal_on(
 
 /// A customer's bills, oldest first, with the account's balance; None if no such customer.
 pub async fn bills(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<Bills>, DbError> {
     let Some(head) = client
@@ -587,7 +589,7 @@ pub async fn bills(
 /// Pays `bill_ids` (of one account) from its balance exactly once (`key`), oldest first, on
 /// one receipt, if they still come to `total` (what the clerk confirmed).
 pub async fn pay_bills(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     key: &str,
     bill_ids: &[i64],
     total: Money,
@@ -616,7 +618,7 @@ pub async fn pay_bills(
 
 /// Voids an unpaid bill with `reason` (a supervisor).
 pub async fn void_bill(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     bill_id: i64,
     reason: &str,
 ) -> Result<VoidOutcome, DbError> {

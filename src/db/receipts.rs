@@ -6,8 +6,8 @@
 //! in `receipt.reprints` ([`reprint`]). The card receipts read their facts with
 //! `cards::receipt_facts`; bill payments use these.
 
+use crate::db::CachingClient;
 use chrono::{DateTime, NaiveDate, Utc};
-use tokio_postgres::GenericClient;
 
 use super::DbError;
 use super::cards::PaymentMethod;
@@ -17,7 +17,7 @@ use crate::domain::money::{Money, UnitPrice, Volume};
 /// stamped by the database). The raw error, so the caller can tell a refusal of the table's
 /// guard (SQLSTATE 42501) from a failure.
 pub async fn issue(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<i64, tokio_postgres::Error> {
     Ok(client
@@ -67,7 +67,7 @@ pub struct ReceiptRecord {
 
 /// The receipt `receipt_no` as recorded; `None` if there is none or it has no ledger rows.
 pub async fn receipt(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     receipt_no: i64,
 ) -> Result<Option<ReceiptRecord>, DbError> {
     let lines = client
@@ -133,7 +133,7 @@ pub async fn receipt(
 /// Counts a reprint (permission `receipt.reprint`, checked by the table's guard) and answers
 /// the receipt with its new count, to be printed marked COPY; `None`: no such receipt.
 pub async fn reprint(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     receipt_no: i64,
 ) -> Result<Option<ReceiptRecord>, DbError> {
     let counted = client

@@ -2,8 +2,9 @@
 //! database's checks (`md_permitted`) both read. Changing it needs `role.maintain`, checked by
 //! the database's guard on the table (sql/V13).
 
+use crate::db::CachingClient;
+use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient};
 
 use super::DbError;
 use super::rows::{accepted, read_all};
@@ -26,7 +27,7 @@ pub struct Permission {
 }
 
 /// Every role, by code.
-pub async fn roles(client: &impl GenericClient) -> Result<Vec<RoleRow>, DbError> {
+pub async fn roles(client: &impl CachingClient) -> Result<Vec<RoleRow>, DbError> {
     read_all(
         client,
         "SELECT r.code, r.name,
@@ -48,7 +49,7 @@ pub async fn roles(client: &impl GenericClient) -> Result<Vec<RoleRow>, DbError>
 }
 
 /// Every permission, by code.
-pub async fn permissions(client: &impl GenericClient) -> Result<Vec<Permission>, DbError> {
+pub async fn permissions(client: &impl CachingClient) -> Result<Vec<Permission>, DbError> {
     read_all(
         client,
         "SELECT code, description FROM permission ORDER BY code",

@@ -6,16 +6,17 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
+use crate::db::CachingClient;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, Row};
 
 use super::DbError;
 
 /// Every row `statement` answers, each read by `read` (which may find a stored word it does
 /// not know).
 pub(crate) async fn read_all<T>(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     statement: &str,
     params: &[&(dyn ToSql + Sync)],
     read: impl Fn(&Row) -> Result<T, DbError>,

@@ -1,8 +1,8 @@
 //! The counter day: the operator's shift (open, close, its X/Z figures) and the supervisor's
 //! daily reports, all through sql/V21's functions, which decide who sees what.
 
+use crate::db::CachingClient;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
-use tokio_postgres::GenericClient;
 use tokio_postgres::error::SqlState;
 
 use super::DbError;
@@ -83,7 +83,7 @@ fn shift_of(row: &tokio_postgres::Row) -> Shift {
 }
 
 /// The session operator's open shift, else their last one; None before their first.
-pub async fn own_latest(client: &impl GenericClient) -> Result<Option<Shift>, DbError> {
+pub async fn own_latest(client: &impl CachingClient) -> Result<Option<Shift>, DbError> {
     let row = client
         .query_opt(
             &format!(
@@ -98,7 +98,7 @@ pub async fn own_latest(client: &impl GenericClient) -> Result<Option<Shift>, Db
 }
 
 /// Opens a shift for the session operator.
-pub async fn open(client: &impl GenericClient) -> Result<Opened, DbError> {
+pub async fn open(client: &impl CachingClient) -> Result<Opened, DbError> {
     match client.query_one("SELECT shift_open() AS id", &[]).await {
         Ok(row) => Ok(Opened::Opened(row.get("id"))),
         Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(Opened::AlreadyOpen),
@@ -108,7 +108,7 @@ pub async fn open(client: &impl GenericClient) -> Result<Opened, DbError> {
 
 /// Closes shift `shift_id` of the session operator; true when it is closed (now or before:
 /// sent again, it closes nothing else).
-pub async fn close(client: &impl GenericClient, shift_id: i64) -> Result<bool, DbError> {
+pub async fn close(client: &impl CachingClient, shift_id: i64) -> Result<bool, DbError> {
     Ok(client
         .query_one("SELECT shift_close($1) AS closed", &[&shift_id])
         .await?
@@ -118,7 +118,7 @@ pub async fn close(client: &impl GenericClient, shift_id: i64) -> Result<bool, D
 /// The figures of shift `shift_id`: refused by the database (insufficient_privilege) for
 /// another operator's shift without `reports.view`. None: no such shift.
 pub async fn report(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     shift_id: i64,
 ) -> Result<Option<ShiftReport>, DbError> {
     let receipts = client
@@ -269,7 +269,7 @@ impl ReportKind {
 
 /// Reads report `kind` of `window`'s day; the arrears are those on that day.
 pub async fn report_of(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     kind: ReportKind,
     window: &Window,
 ) -> Result<Report, DbError> {
@@ -284,7 +284,7 @@ pub async fn report_of(
 /// The lists of the readings' half (db::readings), whose rows any operator reads: as reports
 /// the database asks for `reports.view`, as it does for the others.
 async fn listed(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     kind: ReportKind,
     window: &Window,
 ) -> Result<Report, DbError> {
@@ -300,7 +300,7 @@ async fn listed(
 }
 
 async fn read_report(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     kind: ReportKind,
     window: &Window,
 ) -> Result<Report, DbError> {

@@ -8,12 +8,12 @@
 //! reprinted marked COPY (`v`).
 
 use crossterm::event::{KeyCode, KeyEvent};
+use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
-use tokio_postgres::Client;
 
 use super::legend::{BACK, PAGING, framed, usual};
 use super::receipt::{
@@ -464,9 +464,9 @@ impl ScreenRequest for MoveMoney {
             let outcome =
                 accounts::move_money(&mut client, &self.idempotency_key, &self.change).await?;
             let receipt = match outcome {
-                MoveOutcome::Moved { receipt_no } => receipts::receipt(&**client, receipt_no)
-                    .await?
-                    .map(Box::new),
+                MoveOutcome::Moved { receipt_no } => {
+                    receipts::receipt(&client, receipt_no).await?.map(Box::new)
+                }
                 MoveOutcome::Refused(_) => None,
             };
             Ok(Box::new(Moved { outcome, receipt }) as _)

@@ -2,10 +2,10 @@
 //! page at a time (PgDn / PgUp / Home), read by `db::arrears`.
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::widgets::Paragraph;
-use tokio_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
 use super::reference::common::note;

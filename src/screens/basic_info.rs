@@ -235,7 +235,7 @@ macro_rules! customer_read {
 
             async fn read(
                 &self,
-                client: &tokio_postgres::Client,
+                client: &deadpool_postgres::Client,
             ) -> Result<impl $crate::app::screen::ScreenReply, $crate::db::DbError> {
                 $query(client, self.customer_id).await
             }

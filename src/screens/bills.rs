@@ -119,12 +119,12 @@ impl ScreenRequest for PayBills {
         Box::pin(async move {
             let client = services.pool.get().await?;
             let outcome =
-                readings::pay_bills(&**client, &self.idempotency_key, &self.bill_ids, self.total)
+                readings::pay_bills(&client, &self.idempotency_key, &self.bill_ids, self.total)
                     .await?;
             let receipt = match outcome {
-                PayOutcome::Paid { receipt_no } => receipts::receipt(&**client, receipt_no)
-                    .await?
-                    .map(Box::new),
+                PayOutcome::Paid { receipt_no } => {
+                    receipts::receipt(&client, receipt_no).await?.map(Box::new)
+                }
                 _ => None,
             };
             Ok(Box::new(BillsPaid { outcome, receipt }) as _)
@@ -167,7 +167,7 @@ pub struct VoidBill {
 }
 
 customer_write!(VoidBill, VoidOutcome, told_voided, |client, request| {
-    readings::void_bill(&**client, request.bill_id, &request.reason).await
+    readings::void_bill(&client, request.bill_id, &request.reason).await
 });
 
 fn told_voided(outcome: &VoidOutcome, lang: Lang) -> (bool, MessageKind, String) {

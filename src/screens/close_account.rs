@@ -59,7 +59,7 @@ pub struct CloseAccount {
 }
 
 customer_write!(CloseAccount, ClosedAnswer, told, |client, request| {
-    closing::close(&**client, &request.idempotency_key, request.customer_id)
+    closing::close(&client, &request.idempotency_key, request.customer_id)
         .await
         .map(|outcome| ClosedAnswer {
             outcome,

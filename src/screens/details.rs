@@ -4,11 +4,11 @@
 //! (`row_actions`: modify, transfer, the card's) work here too, with the same keys.
 
 use chrono::FixedOffset;
+use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use tokio_postgres::Client;
 
 use super::basic_info::label_key;
 use super::legend::{BACK, framed, usual};

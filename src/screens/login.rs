@@ -224,11 +224,11 @@ async fn sign_in(
         Ok(()) => {}
     }
     let client = sessions.get().await?;
-    let Some(operator) = operators::signed_in(&**client).await? else {
+    let Some(operator) = operators::signed_in(&client).await? else {
         drop(client);
         sessions.sign_out();
         return Ok(SignInAnswer::Refused(LoginRefusal::WrongCredentials));
     };
-    operators::record_sign_in(&**client, operator.operator_id).await?;
+    operators::record_sign_in(&client, operator.operator_id).await?;
     Ok(SignInAnswer::LoggedIn(operator))
 }

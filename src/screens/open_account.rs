@@ -5,10 +5,10 @@
 //! idempotency key.
 
 use crossterm::event::{Event, KeyCode, KeyEvent};
+use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use tokio_postgres::Client;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
@@ -154,7 +154,7 @@ impl ScreenRequest for UninstalledMeters {
             let client = services.pool.get().await?;
             let limit = METER_PAGE as i64 + 1;
             let page = meters::uninstalled_meters(
-                &**client,
+                &client,
                 &self.meter_type_ids,
                 &self.prefix,
                 self.after.as_deref(),

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use tokio_postgres::Client;
+use deadpool_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
 use crate::app::requests::Read;

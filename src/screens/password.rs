@@ -151,7 +151,7 @@ impl ScreenRequest for ChangePassword {
                 return Ok(Box::new(PasswordAnswer::WrongCurrent) as _);
             }
             let client = sessions.get().await?;
-            operators::change_own_password(&**client, self.new.as_str()).await?;
+            operators::change_own_password(&client, self.new.as_str()).await?;
             drop(client);
             // The pool's connections were made with the old password; new ones need the new.
             if sessions

@@ -205,7 +205,7 @@ pub enum ReceiptLoaded {
 }
 
 impl Read for LoadReceipt {
-    async fn read(&self, client: &tokio_postgres::Client) -> Result<impl ScreenReply, DbError> {
+    async fn read(&self, client: &deadpool_postgres::Client) -> Result<impl ScreenReply, DbError> {
         let record = if self.copy {
             match receipts::reprint(client, self.receipt_no).await {
                 Err(error) if error.sql_state() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {

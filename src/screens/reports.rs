@@ -6,12 +6,12 @@
 //! (sql/V21, and `md_require` for the two lists), whatever the screen offers.
 
 use chrono::{NaiveDate, Utc};
+use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
-use tokio_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
 use super::receipt::{KeepReport, ReceiptKept};

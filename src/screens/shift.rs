@@ -5,11 +5,11 @@
 
 use chrono::FixedOffset;
 use crossterm::event::KeyEvent;
+use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
-use tokio_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
 use super::receipt::{KeepReport, Paper, ReceiptKept};
@@ -89,8 +89,8 @@ impl ScreenRequest for CloseShift {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let client = services.pool.get().await?;
-            let report = match shifts::close(&**client, self.shift_id).await? {
-                true => shifts::report(&**client, self.shift_id).await?,
+            let report = match shifts::close(&client, self.shift_id).await? {
+                true => shifts::report(&client, self.shift_id).await?,
                 false => None,
             };
             Ok(Box::new(ShiftClosed(report)) as _)

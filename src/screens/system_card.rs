@@ -7,12 +7,12 @@
 //! words, for the status line's neighbours: the card screen and the message after a read.
 
 use crossterm::event::KeyEvent;
+use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use rust_decimal::Decimal;
-use tokio_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
 use crate::app::card_status::{CardSeen, ReadFor, read_card};

@@ -29,14 +29,24 @@ pub(super) async fn begin_in(
     let Some(holder) = holder(tx, begin.customer_id, begin.key, true).await? else {
         return refused(Refusal::NoSuchCustomer);
     };
-    // A retry: the same key's operation, wherever it stands.
-    if let Some(row) = tx
-        .query_opt(
-            &format!("{OPERATION_COLUMNS} WHERE op.idempotency_key = $1 FOR UPDATE OF op"),
-            &[&begin.idempotency_key],
-        )
-        .await?
-    {
+    // A retry: the same key's operation, wherever it stands; asked together with whether the
+    // operator may do this (one round trip), which only a new operation needs.
+    let (seen, permitted) = tokio::try_join!(
+        async {
+            tx.query_opt(
+                &format!("{OPERATION_COLUMNS} WHERE op.idempotency_key = $1 FOR UPDATE OF op"),
+                &[&begin.idempotency_key],
+            )
+            .await
+            .map_err(DbError::from)
+        },
+        async {
+            has_permission(tx, request.kind().permission())
+                .await
+                .map_err(DbError::from)
+        },
+    )?;
+    if let Some(row) = seen {
         let operation = Operation::from_row(&row)?;
         if operation.customer_id != begin.customer_id || operation.kind != request.kind() {
             return refused(Refusal::KeyReused);
@@ -59,7 +69,7 @@ pub(super) async fn begin_in(
                     .ok_or_else(|| DbError::Inconsistent("customer vanished".into()))?,
                 None => holder,
             };
-            match start(tx, &holder, begin, request).await? {
+            match start(tx, &holder, begin, request, permitted).await? {
                 Ok(begun) => BeginOutcome::Begun(Box::new(begun)),
                 Err(refusal) => BeginOutcome::Refused(refusal),
             }
@@ -92,12 +102,13 @@ pub(super) async fn retry(
     })
 }
 
-/// Checks, plans and journals a new operation.
+/// Checks, plans and journals a new operation (`permitted`: the operator may do `request`).
 pub(super) async fn start(
     tx: &Transaction<'_>,
     holder: &CardHolder,
     begin: &Begin<'_>,
     request: &Request,
+    permitted: bool,
 ) -> Result<Result<Begun, Refusal>, DbError> {
     if !holder.meter_prepaid {
         return Ok(Err(Refusal::NotACardCustomer));
@@ -105,7 +116,7 @@ pub(super) async fn start(
     if holder.closed {
         return Ok(Err(Refusal::CustomerClosed));
     }
-    if !has_permission(tx, request.kind().permission()).await? {
+    if !permitted {
         return Ok(Err(Refusal::NotPermitted));
     }
     let content = CardContent::classify(begin.card, begin.key);
@@ -132,7 +143,7 @@ pub(super) async fn start(
 /// The plan that writes onto `card` the purchase the database settled without it (see
 /// `plan_missing_purchase`), if it is `customer_id`'s active card and behind.
 pub async fn missing_purchase(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
     card: &UserCard,
     key: &MacKey,
@@ -145,7 +156,7 @@ pub async fn missing_purchase(
 /// Audits a purchase settled without its card and then written onto it (`written`), or found
 /// missing on it and not written (the write failed): with the card and the customer.
 pub async fn missing_purchase_written(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator_id: i64,
     customer_id: i64,
     card_no: u32,
@@ -381,16 +392,11 @@ impl Journal<'_> {
         if let Err(refusal) = check_recharge(card, self.holder.active()) {
             return Ok(Err(refusal.into()));
         }
-        let today: NaiveDate = self
-            .tx
-            .query_one("SELECT current_date AS today", &[])
-            .await?
-            .get("today");
         let quote = match quote(
             self.tx,
             self.holder.customer_type_id,
             self.holder.account_id,
-            today,
+            self.holder.today,
             quantity,
         )
         .await?
@@ -661,16 +667,25 @@ impl Journal<'_> {
         let (purchase_before, purchase_after) = records_of(&new.plan, Ef::Purchase);
         let plan = serde_json::to_string(&new.plan)
             .map_err(|error| DbError::Inconsistent(format!("card write plan: {error}")))?;
+        // The operation and its audit row in one statement: one round trip.
         let operation_id: i64 = self
             .tx
             .query_one(
-                "INSERT INTO card_operation (customer_id, card_id, replaced_card_id, kind,
-                     purchase_seq, volume_litres, issue_record_before, issue_record_after,
-                     purchase_record_before, purchase_record_after, transaction_id,
-                     idempotency_key, operator_id, plan, payment_method_code)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                         $14::text::jsonb, $15)
-                 RETURNING id",
+                "WITH operation AS (
+                     INSERT INTO card_operation (customer_id, card_id, replaced_card_id, kind,
+                         purchase_seq, volume_litres, issue_record_before, issue_record_after,
+                         purchase_record_before, purchase_record_after, transaction_id,
+                         idempotency_key, operator_id, plan, payment_method_code)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                             $14::text::jsonb, $15)
+                     RETURNING id
+                 ), audited AS (
+                     INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                     SELECT $13, $16, 'card_operation', id,
+                            jsonb_build_object('customer_id', $1::bigint, 'card_no', $17::bigint)
+                     FROM operation
+                 )
+                 SELECT id FROM operation",
                 &[
                     &self.holder.customer_id,
                     &new.card_id,
@@ -687,24 +702,12 @@ impl Journal<'_> {
                     &self.begin.operator_id,
                     &plan,
                     &new.payment_method,
+                    &new.kind.permission(),
+                    &i64::from(new.card_no),
                 ],
             )
             .await?
             .get("id");
-        self.tx
-            .execute(
-                "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                 VALUES ($1, $2, 'card_operation', $3,
-                         jsonb_build_object('customer_id', $4::bigint, 'card_no', $5::bigint))",
-                &[
-                    &self.begin.operator_id,
-                    &new.kind.permission(),
-                    &operation_id,
-                    &self.holder.customer_id,
-                    &i64::from(new.card_no),
-                ],
-            )
-            .await?;
         Ok(Begun {
             operation_id,
             kind: new.kind,

@@ -4,7 +4,7 @@ use super::*;
 
 /// Every pending operation, oldest first: the supervisor's list.
 pub async fn pending_operations(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
 ) -> Result<Vec<PendingOperation>, DbError> {
     let rows = client
         .query(
@@ -41,7 +41,7 @@ pub async fn pending_operations(
 
 /// Card usage records, newest first, at most `limit`.
 pub async fn usage_records(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     of: UsageOf,
     limit: i64,
 ) -> Result<Vec<UsageRecord>, DbError> {

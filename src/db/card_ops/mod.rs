@@ -20,9 +20,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::db::CachingClient;
 use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{ClientWrapper as Client, Transaction};
 use rust_decimal::Decimal;
-use tokio_postgres::{Client, GenericClient, Row, Transaction};
+use tokio_postgres::Row;
 
 use super::DbError;
 use super::operators::has_permission;

@@ -8,7 +8,7 @@ use crate::db::price_schemes::{billing_mode_of, versions};
 /// refunded ones do not count: that water was never the customer's; nor does water a clear
 /// card credited back, counted in the cycle of the purchase it came from, sql/V28).
 pub async fn quote_recharge(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_id: i64,
     quantity: Quantity,
 ) -> Result<Result<Quote, Refusal>, DbError> {
@@ -33,7 +33,7 @@ pub async fn quote_recharge(
 }
 
 pub(super) async fn quote(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_type_id: i64,
     account_id: i64,
     today: NaiveDate,
@@ -94,7 +94,7 @@ pub(super) async fn quote(
 
 /// The customer type's prepaid price scheme, with every version and its tiers.
 pub(super) async fn prepaid_scheme(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     customer_type_id: i64,
 ) -> Result<Option<PriceScheme>, DbError> {
     let Some(scheme) = client

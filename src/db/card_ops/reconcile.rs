@@ -165,7 +165,7 @@ async fn differences(
 /// An audit row about card `card_no` (entity `card`): `detail` with the card and customer
 /// numbers added, so the audit viewer finds it by either.
 pub(super) async fn audit_card(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operator_id: i64,
     action: &str,
     card_no: i64,

@@ -147,7 +147,7 @@ pub(super) async fn finished_operation(
 
 /// Operation `operation_id`, which was journaled (`lock`: the statement's locking clause).
 async fn journaled_operation(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operation_id: i64,
     lock: &str,
 ) -> Result<Operation, DbError> {
@@ -158,7 +158,7 @@ async fn journaled_operation(
 
 /// Operation `operation_id` as stored, if there is one.
 async fn stored(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operation_id: i64,
     lock: &str,
 ) -> Result<Option<Operation>, DbError> {
@@ -175,7 +175,7 @@ async fn stored(
 /// Operation `operation_id` as it was journaled (card, plan, purchase), whatever its state: a
 /// recharge finished elsewhere than where it began gets its receipt from it.
 pub async fn journaled(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     operation_id: i64,
 ) -> Result<Option<Begun>, DbError> {
     stored(client, operation_id, "")

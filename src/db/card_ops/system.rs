@@ -66,7 +66,7 @@ pub async fn begin_system_card(
 
 /// Settles system card `card_no` from the card read back; `true`: it is on the card.
 pub async fn finish_system_card(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     card_no: u32,
     written: bool,
 ) -> Result<OperationState, DbError> {
@@ -86,13 +86,13 @@ pub async fn finish_system_card(
 
 /// Whether the signed-in operator may issue system cards and credit a clear card's credit
 /// (`card.system`); the database checks it again in each of its functions.
-pub async fn may_issue_system_cards(client: &impl GenericClient) -> Result<bool, DbError> {
+pub async fn may_issue_system_cards(client: &impl CachingClient) -> Result<bool, DbError> {
     Ok(has_permission(client, "card.system").await?)
 }
 
 /// Whether system card `card_no` is still pending (its write was cut off).
 pub async fn system_card_pending(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     card_no: u32,
 ) -> Result<bool, DbError> {
     Ok(client
@@ -125,7 +125,7 @@ pub enum ClearedCredit {
 /// wipe, read from the card back at the counter) and credits its value to the meter's
 /// customer, once per card, on a receipt of its own (sql/V23, V28).
 pub async fn record_cleared_credit(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     card_no: u32,
     applied: &MeterWriteBack,
 ) -> Result<ClearedCredit, DbError> {
@@ -175,7 +175,7 @@ pub struct SystemCardFacts {
 
 /// The journal's facts of system card `card_no`; `None` when this database never issued it.
 pub async fn system_card_facts(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     card_no: u32,
 ) -> Result<Option<SystemCardFacts>, DbError> {
     let row = client
@@ -216,7 +216,7 @@ pub struct SystemCardMeter {
 
 /// Meter `meter_no` with its customer; `None`: no such meter.
 pub async fn system_card_meter(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     meter_no: &MeterNumber,
 ) -> Result<Option<SystemCardMeter>, DbError> {
     let row = client

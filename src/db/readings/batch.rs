@@ -8,10 +8,11 @@
 
 use std::collections::HashMap;
 
+use crate::db::CachingClient;
 use chrono::NaiveDate;
+use deadpool_postgres::Transaction;
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{GenericClient, Transaction};
 
 use super::{BillDetail, DbError, ReadingOutcome, ReadingRefusal, ReadingSource, money, volume};
 use crate::db::price_schemes::scheme;
@@ -502,7 +503,7 @@ impl Batch {
 
 /// A scheme's prices and its versions' ids; None if it has no version.
 async fn load_prices(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     scheme_id: i64,
 ) -> Result<Option<Prices>, DbError> {
     let Some(detail) = scheme(client, scheme_id).await? else {
@@ -537,7 +538,7 @@ async fn load_prices(
 
 /// What a reading recorded under `key` made, read back: a re-sent entry answers as the first.
 pub(super) async fn recorded(
-    client: &impl GenericClient,
+    client: &impl CachingClient,
     key: &str,
 ) -> Result<Option<ReadingOutcome>, DbError> {
     let Some(row) = client

@@ -71,15 +71,15 @@ impl ScreenRequest for AuditCall {
     fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let client = services.pool.get().await?;
-            if !operators::has_permission(&**client, PERMISSION).await? {
+            if !operators::has_permission(&client, PERMISSION).await? {
                 return Ok(Box::new(AuditReply::NotPermitted) as _);
             }
             let reply = match &self.work {
                 AuditWork::Page {
                     filter, at, size, ..
-                } => AuditReply::Page(audit::page(&**client, filter, at, *size).await?),
+                } => AuditReply::Page(audit::page(&client, filter, at, *size).await?),
                 AuditWork::Export { filter, path, zone } => {
-                    let (rows, path) = export(&**client, filter, Path::new(path), *zone).await?;
+                    let (rows, path) = export(&client, filter, Path::new(path), *zone).await?;
                     AuditReply::Exported {
                         rows,
                         path: path.display().to_string(),
@@ -114,7 +114,7 @@ pub(super) fn tell_exported(reply: &AuditReply, hub: &mut Hub) {
 /// the export fails), so a file under the asked name is always whole; an existing file is
 /// never overwritten.
 async fn export(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl crate::db::CachingClient,
     filter: &AuditFilter,
     path: &Path,
     zone: FixedOffset,
@@ -151,7 +151,7 @@ async fn export(
 
 /// The header, then the rows `filter` keeps, newest first, into `file`; answers how many.
 async fn write_rows(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl crate::db::CachingClient,
     filter: &AuditFilter,
     mut file: std::fs::File,
     zone: FixedOffset,

@@ -2,8 +2,8 @@
 //! yet, and settling one whose card cannot be presented.
 
 use chrono::FixedOffset;
+use deadpool_postgres::Client;
 use ratatui::text::Line;
-use tokio_postgres::Client;
 
 use super::common::{CardPane, CardScreen, amount_text, card_no, table, volume_text};
 use super::receipt::{Receipt, keep_and_show, receipt_of};
@@ -56,12 +56,10 @@ impl ScreenRequest for SettleWithoutCard {
                 card_ops::settle_without_card(&mut client, self.operation_id, self.operator_id)
                     .await?;
             let receipt = match settled.as_ref().filter(|settled| settled.now) {
-                Some(settled) => {
-                    match card_ops::journaled(&**client, settled.operation_id).await? {
-                        Some(begun) => receipt_of(services, &begun, settled.receipt_no).await?,
-                        None => None,
-                    }
-                }
+                Some(settled) => match card_ops::journaled(&client, settled.operation_id).await? {
+                    Some(begun) => receipt_of(services, &begun, settled.receipt_no).await?,
+                    None => None,
+                },
                 None => None,
             };
             Ok(Box::new(SettledWithoutCard(settled, receipt.map(Box::new))) as _)

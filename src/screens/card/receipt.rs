@@ -130,7 +130,7 @@ impl ScreenRequest for ReceiptOfClearCredit {
         Box::pin(async move {
             let record = {
                 let client = services.pool.get().await?;
-                receipts::receipt(&**client, self.receipt_no).await?
+                receipts::receipt(&client, self.receipt_no).await?
             };
             let receipt = record.and_then(|record| Receipt::of_credit(self.card_no, record));
             Ok(Box::new(FinishedReceipt(receipt.map(Box::new))) as _)
@@ -187,7 +187,7 @@ impl ScreenRequest for ReceiptOfFinished {
         Box::pin(async move {
             let begun = {
                 let client = services.pool.get().await?;
-                card_ops::journaled(&**client, self.operation_id).await?
+                card_ops::journaled(&client, self.operation_id).await?
             };
             let receipt = match begun {
                 Some(begun) => receipt_of(services, &begun, Some(self.receipt_no)).await?,
@@ -227,7 +227,7 @@ pub(super) async fn receipt_of(
         return Ok(None);
     };
     let client = services.pool.get().await?;
-    let Some(facts) = cards::receipt_facts(&**client, receipt_no).await? else {
+    let Some(facts) = cards::receipt_facts(&client, receipt_no).await? else {
         return Ok(None);
     };
     let quote = purchase.quote.as_ref();

@@ -2,12 +2,12 @@
 //! card on the reader, its checks, and the price the database quotes for the confirmation.
 
 use crossterm::event::KeyEvent;
+use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
-use tokio_postgres::Client;
 
 use super::common::{
     CardPane, CardScreen, Confirm, RechargeForm, card_no, customer_line, customer_of, key_of,

@@ -1,8 +1,8 @@
 //! The usage records pane: a customer's card operations, newest first.
 
 use chrono::FixedOffset;
+use deadpool_postgres::Client;
 use ratatui::text::Line;
-use tokio_postgres::Client;
 
 use super::common::{
     CardPane, CardScreen, amount_text, card_no, known_card, need_user_card, table, volume_text,

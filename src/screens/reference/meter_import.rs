@@ -28,7 +28,7 @@ use crate::i18n::Lang;
 use crate::screens::legend::{Labelled, PAGING, usual};
 use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
-use tokio_postgres::Client;
+use deadpool_postgres::Client;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 

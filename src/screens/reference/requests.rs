@@ -9,7 +9,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 
-use tokio_postgres::Client;
+use deadpool_postgres::Client;
 
 use crate::app::hub::not_permitted;
 use crate::app::requests::{Progress, Services};
@@ -114,7 +114,7 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
         Box::pin(async move {
             let mut client = services.pool.get().await?;
             let permission = W::PERMISSION;
-            if self.writes() && !operators::has_permission(&**client, permission).await? {
+            if self.writes() && !operators::has_permission(&client, permission).await? {
                 return Ok(Box::new(RefAnswer::<W::Reply>::NotPermitted(permission)) as _);
             }
             let db = Db {

@@ -103,10 +103,10 @@ impl Desk {
             anyhow::bail!("soak operator {} was refused: {refusal:?}", operator.login);
         }
         let client = sessions.get().await.map_err(DbError::from)?;
-        let signed_in = crate::db::operators::signed_in(&**client)
+        let signed_in = crate::db::operators::signed_in(&client)
             .await?
             .ok_or_else(|| anyhow::anyhow!("{} is no operator", operator.login))?;
-        crate::db::operators::record_sign_in(&**client, signed_in.operator_id).await?;
+        crate::db::operators::record_sign_in(&client, signed_in.operator_id).await?;
         drop(client);
         Ok(Desk {
             sessions,
@@ -164,7 +164,7 @@ impl Desk {
         self.pause().await;
         let sessions = &self.sessions;
         let details = find(&mut self.tally, Kind::Details, async {
-            customers::details(&**sessions.get().await?, row.id).await
+            customers::details(&sessions.get().await?, row.id).await
         })
         .await;
         if details.is_none() || row.status != "active" {
@@ -230,7 +230,7 @@ impl Desk {
         let Some(types) = timed(
             &mut self.tally,
             Kind::FormRead,
-            async { customer_types::customer_type_options(&**sessions.get().await?).await },
+            async { customer_types::customer_type_options(&sessions.get().await?).await },
             |_| Outcome::Done,
         )
         .await
@@ -247,7 +247,7 @@ impl Desk {
             Kind::FormRead,
             async {
                 let client = sessions.get().await?;
-                meters::uninstalled_meters(&**client, &chosen.meter_type_ids, "", None, 20).await
+                meters::uninstalled_meters(&client, &chosen.meter_type_ids, "", None, 20).await
             },
             |_| Outcome::Done,
         )
@@ -388,7 +388,7 @@ impl Desk {
     async fn reading(&mut self, customer_id: i64) {
         let sessions = &self.sessions;
         let Some(context) = find(&mut self.tally, Kind::FormRead, async {
-            readings::reading_context(&**sessions.get().await?, customer_id).await
+            readings::reading_context(&sessions.get().await?, customer_id).await
         })
         .await
         else {
@@ -437,7 +437,7 @@ impl Desk {
     async fn deposit_paying_bills(&mut self, customer_id: i64) {
         let sessions = &self.sessions;
         let Some(bills) = find(&mut self.tally, Kind::FormRead, async {
-            readings::bills(&**sessions.get().await?, customer_id).await
+            readings::bills(&sessions.get().await?, customer_id).await
         })
         .await
         else {
@@ -491,7 +491,7 @@ impl Desk {
     ) {
         let sessions = &self.sessions;
         let Some(account) = find(&mut self.tally, Kind::FormRead, async {
-            accounts::account(&**sessions.get().await?, customer_id).await
+            accounts::account(&sessions.get().await?, customer_id).await
         })
         .await
         else {
@@ -527,7 +527,7 @@ impl Desk {
                 let mut client = sessions.get().await?;
                 let moved = accounts::move_money(&mut client, &key, &change).await?;
                 if let MoveOutcome::Moved { receipt_no } = moved {
-                    receipts::receipt(&**client, receipt_no).await?;
+                    receipts::receipt(&client, receipt_no).await?;
                 }
                 Ok(moved)
             },
@@ -572,7 +572,7 @@ impl Desk {
         };
         let sessions = &self.sessions;
         find(&mut self.tally, Kind::FormRead, async {
-            customer_changes::transfer_preview(&**sessions.get().await?, customer_id).await
+            customer_changes::transfer_preview(&sessions.get().await?, customer_id).await
         })
         .await;
         let new_owner = new_owner(read.info.nature(), &mut self.rng);
@@ -598,7 +598,7 @@ impl Desk {
     async fn basics(&mut self, customer_id: i64) -> Option<customer_changes::CustomerBasics> {
         let sessions = &self.sessions;
         find(&mut self.tally, Kind::FormRead, async {
-            customer_changes::customer_basics(&**sessions.get().await?, customer_id).await
+            customer_changes::customer_basics(&sessions.get().await?, customer_id).await
         })
         .await
     }

@@ -144,7 +144,7 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         target.pool_size,
     );
     let run_id = format!("soak-{:08x}", fastrand::u32(..));
-    let department_id = operators::department(&**client, "Soak").await?;
+    let department_id = operators::department(&client, "Soak").await?;
     let mut operators = Vec::with_capacity(options.desks);
     let mut operator_ids = Vec::with_capacity(options.desks);
     for index in 0..options.desks {
@@ -159,7 +159,7 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
             "clerk"
         };
         let id = operators::create(
-            &**client,
+            &client,
             &NewOperator {
                 login: &operator.login,
                 full_name: &operator.login,
@@ -169,7 +169,7 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
             },
         )
         .await?;
-        operators::keep_password(&**client, id).await?;
+        operators::keep_password(&client, id).await?;
         operator_ids.push(id);
         operators.push(operator);
     }
@@ -187,7 +187,7 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
     let served = serve(target, options, &run_id, &operators, arrivals).await;
     // Whatever happened, the run's operators sign in no more.
     for id in operator_ids {
-        operators::set_enabled(&**client, id, false).await?;
+        operators::set_enabled(&client, id, false).await?;
     }
     let (tally, elapsed) = served?;
     println!();
