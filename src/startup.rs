@@ -15,6 +15,7 @@ use crate::config::{Config, Loaded};
 use crate::db::embedded::{APP_DATABASE, Cluster, ClusterSpec, EmbeddedError, StopOutcome};
 use crate::db::session::Sessions;
 use crate::db::{self, Pool};
+use crate::i18n::Lang;
 
 /// The data directory: configured, else the platform default.
 pub fn data_dir(config: &Config) -> anyhow::Result<PathBuf> {
@@ -149,6 +150,15 @@ fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blockin
     Ok(guard)
 }
 
+/// The warning the sign-in screen opens with: the configuration's first (for whoever wrote it,
+/// in its words), else the demo card secrets' (for the clerk, in the desk's language).
+fn first_warning(config_warnings: &[String], demo_card: bool, lang: Lang) -> Option<String> {
+    config_warnings
+        .first()
+        .cloned()
+        .or_else(|| demo_card.then(|| lang.t("login.demo_card_secrets").to_owned()))
+}
+
 /// `meterdesk` / `meterdesk run`.
 pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
     let config = loaded.config;
@@ -175,11 +185,11 @@ pub async fn run_app(loaded: Loaded) -> anyhow::Result<()> {
     for warning in &card.demo_warnings {
         tracing::warn!("{warning}");
     }
-    let warnings = loaded.warnings.iter().map(String::as_str);
-    if let Some(warning) = warnings.chain(card.demo_warnings.iter().copied()).next() {
+    if let Some(warning) = first_warning(&loaded.warnings, !card.demo_warnings.is_empty(), app.lang)
+    {
         app.message = Some(Message {
             kind: MessageKind::Error,
-            text: warning.to_owned(),
+            text: warning,
         });
     }
     let reader = ReaderConfig {
@@ -233,4 +243,30 @@ pub async fn stop_embedded(config: &Config) -> anyhow::Result<()> {
         StopOutcome::WasNotRunning => println!("meterdesk: the embedded database was not running."),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_card_warning_is_in_the_desk_language_and_fits_a_line() {
+        for lang in [Lang::En, Lang::Zh] {
+            let said = first_warning(&[], true, lang).expect("a warning");
+            assert!(!said.contains("source code"), "{said}");
+            // The message line is 80 columns at the smallest: "! " and the text.
+            assert!(crate::ui::text::width(&said) + 2 <= 80, "{lang:?}: {said}");
+        }
+        assert!(
+            first_warning(&[], true, Lang::Zh)
+                .unwrap()
+                .contains("演示卡")
+        );
+        let config = vec!["ui.colour: unknown key".to_owned()];
+        assert_eq!(
+            first_warning(&config, true, Lang::Zh).as_deref(),
+            Some("ui.colour: unknown key")
+        );
+        assert_eq!(first_warning(&[], false, Lang::Zh), None);
+    }
 }
