@@ -819,16 +819,33 @@ impl Hub<'_> {
         key: KeyEvent,
         command: Option<Command>,
     ) -> FormKey {
+        self.pane_form_key(form, key, command).unwrap_or_else(|| {
+            self.leave();
+            FormKey::Taken
+        })
+    }
+
+    /// As [`Hub::form_key`] for a form that is a pane of its screen: `None` when the form is
+    /// left, for the screen to close the pane; the question the form asked goes with it.
+    pub fn pane_form_key(
+        &mut self,
+        form: &mut Form,
+        key: KeyEvent,
+        command: Option<Command>,
+    ) -> Option<FormKey> {
         match form.on_key(key, command, self.app.typing()) {
-            FormEvent::Unhandled => return FormKey::Unhandled,
-            FormEvent::Submit => return FormKey::Submit,
+            FormEvent::Unhandled => return Some(FormKey::Unhandled),
+            FormEvent::Submit => return Some(FormKey::Submit),
             FormEvent::Consumed => {}
             FormEvent::Edited(_) => self.app.message = None,
             FormEvent::Invalid => self.say_form_error(form),
             FormEvent::AskLeave => self.say(MessageKind::Info, self.app.t("form.ask_leave")),
-            FormEvent::Leave => self.leave(),
+            FormEvent::Leave => {
+                self.app.message = None;
+                return None;
+            }
         }
-        FormKey::Taken
+        Some(FormKey::Taken)
     }
 
     /// Puts the first bad field of `form` on the message line, named by its label.

@@ -20,7 +20,7 @@ use super::receipt::{
     LoadReceipt, ReceiptLoaded, keep_and_show, payment_choices, payment_method_name,
 };
 use super::reference::common::note;
-use crate::app::form::{Field, FieldKind, Form, FormEvent};
+use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::paging::{PageApply, page_for, scroll};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
@@ -574,26 +574,14 @@ impl Screen for AccountScreen {
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         match &mut self.pane {
-            AccountPane::Form { form, .. } => match form.on_key(key, command, hub.app.lang) {
-                FormEvent::Unhandled => false,
-                FormEvent::Consumed => true,
-                FormEvent::Edited(_) => {
-                    hub.app.message = None;
-                    true
-                }
-                FormEvent::Invalid => {
-                    hub.say_form_error(form);
-                    true
-                }
-                FormEvent::AskLeave => {
-                    hub.say(MessageKind::Info, hub.app.t("form.ask_leave"));
-                    true
-                }
-                FormEvent::Leave => {
+            AccountPane::Form { form, .. } => match hub.pane_form_key(form, key, command) {
+                None => {
                     self.pane = AccountPane::History;
                     true
                 }
-                FormEvent::Submit => {
+                Some(FormKey::Unhandled) => false,
+                Some(FormKey::Taken) => true,
+                Some(FormKey::Submit) => {
                     self.confirm(hub);
                     true
                 }

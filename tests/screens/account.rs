@@ -127,6 +127,20 @@ fn recharge_line(amount: &str) -> ReceiptLine {
     }
 }
 
+/// F3 asks once about the typed amount, F3 again discards it: the question goes with the form.
+#[test]
+fn a_discarded_deposit_form_takes_its_question_along() {
+    let mut app = signed_in(Lang::En);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+    type_text(&mut app, "20");
+    press(&mut app, KeyCode::F(3));
+    assert!(render(&app).contains("Unsaved changes"));
+    press(&mut app, KeyCode::F(3));
+    assert!(matches!(pane(&app), AccountPane::History));
+    let screen = render(&app);
+    assert!(!screen.contains("Unsaved changes"), "{screen}");
+}
+
 #[test]
 fn a_system_prepaid_recharge_is_confirmed_sent_once_with_its_key_and_printed() {
     let mut app = signed_in(Lang::En);

@@ -253,6 +253,22 @@ fn a_filter_an_entry_in_full_and_the_export() {
     );
 }
 
+/// F3 on a typed filter asks once, naming the keys that discard; F3 again closes the filter and
+/// its question.
+#[test]
+fn leaving_a_typed_filter_asks_once_in_words() {
+    let mut app = viewer(Lang::En);
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "Super");
+    press(&mut app, KeyCode::F(3));
+    let asked = app.message.clone().unwrap().text;
+    assert!(asked.contains("F3 or F12 again discards"), "{asked}");
+    assert!(!asked.contains('{'), "{asked}");
+    press(&mut app, KeyCode::F(3));
+    assert!(app.message.is_none(), "{:?}", app.message);
+    assert!(!render(&app).contains("Super"));
+}
+
 #[test]
 fn an_entry_in_chinese() {
     let mut app = viewer(Lang::Zh);

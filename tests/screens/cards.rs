@@ -432,6 +432,21 @@ fn a_write_confirmed_again_after_a_failure_reuses_its_idempotency_key() {
     assert_eq!(key_of(&first), key_of(&again));
 }
 
+/// F3 asks once about the typed amount, F3 again discards it: the question goes with the form.
+#[test]
+fn a_discarded_recharge_form_takes_its_question_along() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "20");
+    press(&mut app, KeyCode::F(3));
+    assert!(render(&app).contains("Unsaved changes"));
+    press(&mut app, KeyCode::F(3));
+    let screen = render(&app);
+    assert!(!screen.contains("Unsaved changes"), "{screen}");
+}
+
 #[test]
 fn a_bad_amount_is_refused_at_the_field_and_kept() {
     let mut app = signed_in(Lang::En);

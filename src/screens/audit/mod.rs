@@ -15,7 +15,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use tui_input::Input;
 
-use crate::app::form::{Field, FieldKind, Form, FormEvent};
+use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::paging::{self, PageApply};
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -116,14 +116,11 @@ impl AuditScreen {
         let (Pane::Filter(form) | Pane::Export(form)) = &mut self.pane else {
             return false;
         };
-        match form.on_key(key, command, hub.app.typing()) {
-            FormEvent::Unhandled => return false,
-            FormEvent::Consumed => {}
-            FormEvent::Edited(_) => hub.app.message = None,
-            FormEvent::Invalid => hub.say_form_error(form),
-            FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.lang.t("form.ask_leave")),
-            FormEvent::Leave => self.pane = Pane::Rows,
-            FormEvent::Submit => self.submit(hub),
+        match hub.pane_form_key(form, key, command) {
+            None => self.pane = Pane::Rows,
+            Some(FormKey::Unhandled) => return false,
+            Some(FormKey::Taken) => {}
+            Some(FormKey::Submit) => self.submit(hub),
         }
         true
     }

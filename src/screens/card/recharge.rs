@@ -13,7 +13,7 @@ use super::common::{
     CardPane, CardScreen, Confirm, RechargeForm, card_no, customer_line, customer_of, key_of,
     known_card, need_user_card, recharge_refusal, refusal_text, text,
 };
-use crate::app::form::{Choice, Field, FieldKind, Form, FormEvent, field_error_text};
+use crate::app::form::{Choice, Field, FieldKind, Form, FormKey, field_error_text};
 use crate::app::requests::Read;
 use crate::app::screen::ScreenReply;
 use crate::app::state::MessageKind;
@@ -150,14 +150,11 @@ impl RechargeForm {
         command: Option<Command>,
         hub: &mut Hub,
     ) -> Asked {
-        match self.form.on_key(key, command, hub.app.typing()) {
-            FormEvent::Unhandled => return Asked::Nothing,
-            FormEvent::Consumed => {}
-            FormEvent::Edited(_) => hub.app.message = None,
-            FormEvent::Invalid => hub.say_form_error(&self.form),
-            FormEvent::AskLeave => hub.say(MessageKind::Info, hub.app.t("form.ask_leave")),
-            FormEvent::Leave => return Asked::Leave,
-            FormEvent::Submit => self.ask_price(hub),
+        match hub.pane_form_key(&mut self.form, key, command) {
+            None => return Asked::Leave,
+            Some(FormKey::Unhandled) => return Asked::Nothing,
+            Some(FormKey::Taken) => {}
+            Some(FormKey::Submit) => self.ask_price(hub),
         }
         Asked::Handled
     }
