@@ -33,14 +33,24 @@ pub fn truncate(text: &str, max: usize) -> String {
     kept
 }
 
-/// `text` cut from the left to at most `max` cells, starting with `…` when something was cut:
-/// for breadcrumbs, where the deepest level matters most.
+/// Breadcrumbs (`levels` joined by ` › `) cut from the left to at most `max` cells: whole
+/// levels go first ("… › 10011420 › IC卡", never "…户 › IC卡"), the deepest level matters
+/// most; only a deepest level wider than `max` is cut within, starting with `…`.
 pub fn truncate_left(text: &str, max: usize) -> String {
-    let reversed: String = text.chars().rev().collect();
-    let cut = truncate(&reversed, max);
-    if cut.len() == reversed.len() {
+    if width(text) <= max {
         return text.to_owned();
     }
+    let mut deeper = text;
+    while let Some((_, rest)) = deeper.split_once(" › ") {
+        let kept = format!("… › {rest}");
+        if width(&kept) <= max {
+            return kept;
+        }
+        deeper = rest;
+    }
+    // One cell for the leading `…`.
+    let reversed: String = deeper.chars().rev().collect();
+    let cut = truncate(&reversed, max.saturating_sub(1));
     let mut kept: String = cut.trim_end_matches('…').chars().rev().collect();
     kept.insert(0, '…');
     kept
@@ -170,5 +180,11 @@ mod tests {
     fn left_truncation_keeps_the_end() {
         assert_eq!(truncate_left("a › b › c", 5), "… › c");
         assert_eq!(truncate_left("abc", 5), "abc");
+        // Whole levels: a word is never cut in its middle while a level can go instead.
+        let crumbs = " meterdesk › 客户 › 10011420 › IC卡";
+        assert_eq!(truncate_left(crumbs, 30), "… › 客户 › 10011420 › IC卡");
+        assert_eq!(truncate_left(crumbs, 20), "… › 10011420 › IC卡");
+        assert_eq!(truncate_left(crumbs, 9), "… › IC卡");
+        assert_eq!(truncate_left(crumbs, 4), "…卡");
     }
 }
