@@ -173,6 +173,16 @@ fn quote() -> Quote {
     }
 }
 
+/// The card screen opened on the card in the reader, a recharge of 120.00 typed and priced:
+/// the confirmation is up.
+fn recharge_quoted(app: &mut App) {
+    open_card_screen(app);
+    press(app, KeyCode::Char('r'));
+    type_text(app, "120");
+    let sent = press(app, KeyCode::F(2));
+    answer(app, &sent, Reply::screen(Quoted(Ok(quote()))));
+}
+
 #[test]
 fn status_line_follows_the_card_as_it_comes_and_goes() {
     let mut app = signed_in(Lang::En);
@@ -407,11 +417,7 @@ fn recharge_form_offers_the_types_payment_methods_and_the_balance() {
 fn a_write_confirmed_again_after_a_failure_reuses_its_idempotency_key() {
     let mut app = signed_in(Lang::En);
     insert(&mut app, seen_user(user_card(5)));
-    open_card_screen(&mut app);
-    press(&mut app, KeyCode::Char('r'));
-    type_text(&mut app, "120");
-    let sent = press(&mut app, KeyCode::F(2));
-    answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+    recharge_quoted(&mut app);
     let key_of = |sent: &[(u64, Request)]| only::<WriteCard>(sent).idempotency_key.clone();
     let first = press(&mut app, KeyCode::F(2));
     update(
@@ -1241,11 +1247,7 @@ fn the_card_command_on_the_card_screen_keeps_it_as_it_is() {
 fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_receipt() {
     let mut app = signed_in(Lang::En);
     insert(&mut app, seen_user(user_card(5)));
-    open_card_screen(&mut app);
-    press(&mut app, KeyCode::Char('r'));
-    type_text(&mut app, "120");
-    let sent = press(&mut app, KeyCode::F(2));
-    answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+    recharge_quoted(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     connection_lost(&mut app, &sent);
     // Back to the form, the card pane (asked once: something was typed), then out.
@@ -1374,11 +1376,7 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
     ] {
         let mut app = signed_in(lang);
         insert(&mut app, seen_user(user_card(5)));
-        open_card_screen(&mut app);
-        press(&mut app, KeyCode::Char('r'));
-        type_text(&mut app, "120");
-        let sent = press(&mut app, KeyCode::F(2));
-        answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+        recharge_quoted(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
         let Failure::Error(cause) =
             Failure::from(FlowError::Card(CardError::Apdu(ApduError::NoStatusWord(0))))
@@ -1443,11 +1441,7 @@ fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not
             }),
         );
         assert_eq!(app.message.clone().unwrap().text, lacks, "{lang:?}");
-        open_card_screen(&mut app);
-        press(&mut app, KeyCode::Char('r'));
-        type_text(&mut app, "120");
-        let sent = press(&mut app, KeyCode::F(2));
-        answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+        recharge_quoted(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
         answer(
             &mut app,
@@ -1532,11 +1526,7 @@ fn a_recharge_the_card_did_not_take_says_the_money_is_on_the_balance() {
     ] {
         let mut app = signed_in(lang);
         insert(&mut app, seen_user(user_card(5)));
-        open_card_screen(&mut app);
-        press(&mut app, KeyCode::Char('r'));
-        type_text(&mut app, "120");
-        let sent = press(&mut app, KeyCode::F(2));
-        answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+        recharge_quoted(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
         answer(
             &mut app,
