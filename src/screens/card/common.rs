@@ -174,7 +174,9 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
             return lang.tf("ic.missing_purchase_written", &[("seq", sequence)]);
         }
         Refusal::NotPermitted => "ic.not_permitted",
-        Refusal::NotBlank(_) | Refusal::Replace(_) => return not_blank(lang, app.card.as_ref()),
+        Refusal::NotBlank(_) | Refusal::Replace(_) => {
+            return not_blank(lang, app.card.as_ref(), BlankWanted::Refused);
+        }
         Refusal::AlreadyHasCard => "ic.refused_has_card",
         Refusal::UseReplace => "ic.refused_use_replace",
         Refusal::NoCardToReplace => "ic.refused_no_card",
@@ -213,16 +215,39 @@ pub(super) fn need_user_card(app: &App) -> String {
     }
 }
 
+/// What is said of the card on the reader when a blank one is wanted: after a write refused
+/// for it, or on an Open / Replace confirmation that waits for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BlankWanted {
+    /// F2 was refused: nothing was written.
+    Refused,
+    /// The confirmation is up: what is on the reader now, before F2.
+    Waiting,
+}
+
 /// Why the card on the reader (`seen`) cannot be opened or issued as a replacement.
-pub(super) fn not_blank(lang: Lang, seen: Option<&CardSeen>) -> String {
-    match seen {
-        None => lang.t("ic.need_blank_none").to_owned(),
-        Some(CardSeen::Reading) => lang.t("ic.need_blank_reading").to_owned(),
-        Some(CardSeen::User { card, .. }) => lang.tf(
+pub(super) fn not_blank(lang: Lang, seen: Option<&CardSeen>, wanted: BlankWanted) -> String {
+    let [none, reading, user, foreign] = match wanted {
+        BlankWanted::Refused => [
+            "ic.need_blank_none",
+            "ic.need_blank_reading",
             "ic.need_blank_user",
-            &[("card", &card_no(card.issue.card_number))],
-        ),
-        Some(_) => lang.t("ic.need_blank_foreign").to_owned(),
+            "ic.need_blank_foreign",
+        ],
+        BlankWanted::Waiting => [
+            "ic.on_reader_none",
+            "ic.on_reader_reading",
+            "ic.on_reader_user",
+            "ic.on_reader_foreign",
+        ],
+    };
+    match seen {
+        None => lang.t(none).to_owned(),
+        Some(CardSeen::Reading) => lang.t(reading).to_owned(),
+        Some(CardSeen::User { card, .. }) => {
+            lang.tf(user, &[("card", &card_no(card.issue.card_number))])
+        }
+        Some(_) => lang.t(foreign).to_owned(),
     }
 }
 

@@ -4,8 +4,8 @@
 use ratatui::text::{Line, Span};
 
 use super::common::{
-    CardPane, CardScreen, Confirm, card_no, customer_line, key_of, not_blank, refusal_text, text,
-    tier_line,
+    BlankWanted, CardPane, CardScreen, Confirm, card_no, customer_line, key_of, not_blank,
+    refusal_text, text, tier_line,
 };
 use super::pending::SettleWithoutCard;
 use super::receipt::{Receipt, keep_and_show, keep_receipts_of, receipt_of};
@@ -283,7 +283,7 @@ impl CardScreen {
             return;
         };
         if refused_before_sending(&operation, hub.app.card.as_ref()) {
-            let text = not_blank(hub.app.lang, hub.app.card.as_ref());
+            let text = not_blank(hub.app.lang, hub.app.card.as_ref(), BlankWanted::Refused);
             hub.say(MessageKind::Error, text);
             return;
         }
@@ -410,6 +410,24 @@ fn card_no_text(number: u32) -> String {
     format!("{number:08}")
 }
 
+/// An Open / Replace confirmation names the blank card in the reader (`ready`) only while one
+/// is there; else it asks for one (`waiting`) and says first what the reader holds, as F2
+/// would be refused.
+fn blank_or_waiting(
+    app: &App,
+    details: &mut Vec<String>,
+    [ready, waiting]: [&'static str; 2],
+) -> &'static str {
+    if matches!(app.card, Some(CardSeen::Blank)) {
+        return ready;
+    }
+    details.insert(
+        0,
+        not_blank(app.lang, app.card.as_ref(), BlankWanted::Waiting),
+    );
+    waiting
+}
+
 /// The question a confirmation asks, echoing the facts, and the details behind the figures.
 fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
     let lang = app.lang;
@@ -423,7 +441,12 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
     let mut details = Vec::new();
     let question = match confirm {
         Confirm::Open { customer } => {
-            ask("ic.confirm_open", &[("customer", customer_line(customer))])
+            let key = blank_or_waiting(
+                app,
+                &mut details,
+                ["ic.confirm_open", "ic.confirm_open_waiting"],
+            );
+            ask(key, &[("customer", customer_line(customer))])
         }
         Confirm::Replace { customer, reason } => {
             let reason = match reason {
@@ -438,10 +461,12 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
                 ],
             ));
             details.extend(lang.t("ic.replace_note").lines().map(str::to_owned));
-            ask(
-                "ic.confirm_replace",
-                &[("customer", customer_line(customer))],
-            )
+            let key = blank_or_waiting(
+                app,
+                &mut details,
+                ["ic.confirm_replace", "ic.confirm_replace_waiting"],
+            );
+            ask(key, &[("customer", customer_line(customer))])
         }
         Confirm::Recharge { form, quote, .. } => {
             let charge = &quote.charge;
@@ -699,8 +724,10 @@ mod tests {
             customer: customer(),
             reason: LossReason::Damaged,
         };
-        let app = app();
-        let (_, details) = facts(&app, &replace);
+        let mut app = app();
+        app.card = Some(CardSeen::Blank);
+        let (question, details) = facts(&app, &replace);
+        assert!(question.contains("with the blank card in the reader?"));
         assert!(
             details[0].contains(Lang::En.t("ic.reason_damaged")),
             "{details:?}"
@@ -709,5 +736,10 @@ mod tests {
             details[0].contains(&app.keymap.name(Command::NextField)),
             "{details:?}"
         );
+        // No blank card yet: the question asks for one, and what the reader holds comes first.
+        app.card = None;
+        let (question, details) = facts(&app, &replace);
+        assert!(question.ends_with("Put a blank card on the reader first."));
+        assert_eq!(details[0], "The reader is empty.");
     }
 }

@@ -309,7 +309,7 @@ fn refused_by_row(command: Command, row: &CustomerRow) -> Option<Refusal> {
 
 #[cfg(test)]
 mod tests {
-    use super::common::{not_blank, tier_line};
+    use super::common::{BlankWanted, not_blank, tier_line};
     use super::*;
     use crate::app::card_status::CardSeen;
     use crate::domain::money::{Money, UnitPrice, Volume};
@@ -372,13 +372,16 @@ mod tests {
     #[test]
     fn a_card_that_is_not_blank_is_named() {
         let lang = Lang::En;
-        assert_eq!(not_blank(lang, None), lang.t("ic.need_blank_none"));
         assert_eq!(
-            not_blank(lang, Some(&CardSeen::Reading)),
+            not_blank(lang, None, BlankWanted::Refused),
+            lang.t("ic.need_blank_none")
+        );
+        assert_eq!(
+            not_blank(lang, Some(&CardSeen::Reading), BlankWanted::Refused),
             lang.t("ic.need_blank_reading")
         );
         assert_eq!(
-            not_blank(lang, Some(&CardSeen::NotOurs)),
+            not_blank(lang, Some(&CardSeen::NotOurs), BlankWanted::Refused),
             lang.t("ic.need_blank_foreign")
         );
     }
