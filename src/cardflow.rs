@@ -163,6 +163,8 @@ pub enum Flow {
         settled: Settled,
         resolved: Option<Settled>,
         card: [Record; 3],
+        /// Why nothing was written, when the card refused the write (its issuer PIN).
+        refused: Option<CardError>,
     },
     /// The outcome is not known yet: resolved when the card or the customer is touched next.
     Pending {
@@ -436,17 +438,25 @@ async fn write_and_settle_on(
             };
         }
     };
-    let read_back = match writer.write(&begun.plan, pin).recv().await {
-        Ok(read_back) => read_back,
+    let (read_back, refused) = match writer.write(&begun.plan, pin).recv().await {
+        Ok(read_back) => (read_back, None),
         Err(error) => {
             if let CardError::WrongPin { .. } = error {
                 desk.access.refuse_pin();
             }
-            return Flow::Pending {
-                begun,
-                cause: PendingCause::Card(error),
-                resolved,
-            };
+            // A card that refused the PIN was sent nothing to write: read as it is, it settles
+            // the operation as failed now (its money on the balance), rather than leaving it
+            // pending for a read that, of a blank card, finds no owner to settle it for.
+            match refused_before_writing(desk, &error).await {
+                Some(card) => (card, Some(error)),
+                None => {
+                    return Flow::Pending {
+                        begun,
+                        cause: PendingCause::Card(error),
+                        resolved,
+                    };
+                }
+            }
         }
     };
     let settled = async {
@@ -472,6 +482,7 @@ async fn write_and_settle_on(
                 settled,
                 resolved,
                 card: read_back,
+                refused,
             },
             card_ops::OperationState::Pending => Flow::Pending {
                 begun,
@@ -479,6 +490,19 @@ async fn write_and_settle_on(
                 resolved,
             },
         },
+    }
+}
+
+/// The card as it is now, read again, when `error` means the card was sent nothing to write
+/// (it refused the issuer PIN, which comes before any UPDATE); `None` otherwise or when it
+/// cannot be read (then the operation stays pending for the next touch).
+async fn refused_before_writing(desk: &Desk<'_>, error: &CardError) -> Option<[Record; 3]> {
+    if !matches!(error, CardError::WrongPin { .. }) {
+        return None;
+    }
+    match desk.reader.read_card().recv().await {
+        Ok(CardRead::Application(records)) => Some(records),
+        _ => None,
     }
 }
 

@@ -879,8 +879,9 @@ fn pin_tries_left(station: &Station, card: &str) -> u8 {
 }
 
 /// A desk configured with another PIN than its cards': the first card refuses it and the
-/// write fails saying so; from then on every write is refused before anything is journaled
-/// or sent, so no other card loses a try. Reading (and resolving) still works.
+/// write fails saying so — settled failed at once, as the card was sent nothing to write (a
+/// blank card has no owner a later read could settle it for); from then on every write is
+/// refused before anything is journaled or sent, so no other card loses a try.
 #[tokio::test]
 async fn after_a_card_refuses_the_pin_no_card_is_written_or_asked() {
     let Some(mut station) = Station::start_with_desk_pin("card-flow-wrong-pin", "13579").await
@@ -889,19 +890,22 @@ async fn after_a_card_refuses_the_pin_no_card_is_written_or_asked() {
     };
     let card = station.rig.insert_blank("first");
     let flow = station.run(&Request::Open).await.unwrap();
-    let Flow::Pending {
-        cause: PendingCause::Card(error),
+    let Flow::Failed {
+        refused: Some(error),
+        settled,
         ..
     } = flow
     else {
-        panic!("not pending on the card: {flow:?}");
+        panic!("not failed on the card's refusal: {flow:?}");
     };
     assert!(
         matches!(error, CardError::WrongPin { tries_left: 2 }),
         "{error:?}"
     );
     assert!(error.to_string().contains("issuer PIN"), "{error}");
+    assert_eq!(settled.state, OperationState::Failed);
     assert_eq!(pin_tries_left(&station, "first"), 2);
+    assert_eq!(station.books().await.pending, 0, "nothing left pending");
     station.rig.pull(card);
 
     let card = station.rig.insert_blank("second");
@@ -915,13 +919,12 @@ async fn after_a_card_refuses_the_pin_no_card_is_written_or_asked() {
     }
     assert_eq!(station.rig.reader.apdus_sent(), apdus, "no APDU sent");
     assert_eq!(pin_tries_left(&station, "second"), 3);
-    assert_eq!(station.books().await.pending, 1, "only the first journaled");
+    assert_eq!(station.books().await.pending, 0, "nothing journaled");
     station.rig.pull(card);
 
-    // The first card back: read, and its open resolved as failed, since it is still blank.
+    // The first card back: still blank, nothing to settle.
     let _card = station.rig.insert("first", &[]);
-    assert_eq!(station.touch().await, [OperationState::Failed]);
-    assert_eq!(station.books().await.pending, 0);
+    assert_eq!(station.touch().await, Vec::<OperationState>::new());
 }
 
 /// Puts `card`'s state file back with `tries` PIN tries left (a blank card if it has none yet).
@@ -979,12 +982,12 @@ async fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
             assert_eq!(journaled(&station).await, before, "nothing journaled");
             assert!(station.access.for_writing().is_ok(), "the desk writes on");
         } else {
-            let Ok(Flow::Pending {
-                cause: PendingCause::Card(CardError::WrongPin { tries_left }),
+            let Ok(Flow::Failed {
+                refused: Some(CardError::WrongPin { tries_left }),
                 ..
             }) = flow
             else {
-                panic!("{tries} tries: not pending on the PIN: {flow:?}");
+                panic!("{tries} tries: not failed on the PIN: {flow:?}");
             };
             assert_eq!(tries_left, tries - 1);
             let refused = station.run(&Request::Open).await;
@@ -992,7 +995,7 @@ async fn the_pin_is_never_presented_to_a_card_with_one_try_left() {
                 matches!(refused, Err(FlowError::Stopped(WritesStopped::PinRefused))),
                 "{refused:?}"
             );
-            assert_eq!(station.touch().await, [OperationState::Failed]);
+            assert_eq!(station.touch().await, [], "settled when refused");
         }
         let left_after = if tries == 1 { 1 } else { tries - 1 };
         assert_eq!(pin_tries_left(&station, &name), left_after);
@@ -1916,8 +1919,8 @@ impl RandomRun {
                     (journaled(station).await, station.rig.reader.apdus_sent());
                 let flow = station.run(request).await;
                 let left = pin_tries_left(station, &self.in_reader);
-                if let Ok(Flow::Pending {
-                    cause: PendingCause::Card(CardError::WrongPin { tries_left }),
+                if let Ok(Flow::Failed {
+                    refused: Some(CardError::WrongPin { tries_left }),
                     ..
                 }) = &flow
                 {

@@ -4,6 +4,7 @@ use crate::support::insert_card as insert;
 use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
+use meterdesk::app::state::Problem;
 use meterdesk::card::apdu::ApduError;
 use meterdesk::card::reader::CardError;
 use meterdesk::cardflow::FlowError;
@@ -1549,10 +1550,40 @@ fn a_recharge_the_card_did_not_take_says_the_money_is_on_the_balance() {
             &sent,
             Reply::screen(WriteOutcome::from(Written::Failed {
                 kind: OperationKind::Recharge,
+                refused: None,
             })),
         );
         assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
         let line = render(&app).lines().rev().nth(1).unwrap().to_owned();
         assert!(line.contains(told), "said whole at 80 columns: {line}");
     }
+}
+
+/// Session 21 by hand: a desk with the wrong issuer PIN said "操作 #2096 未完成：请将同一张卡放回
+/// 读卡器以完成" with the blank card still on the reader, and no read ever settled it (a blank
+/// card has no owner). The card was sent nothing to write, so the operation is failed at once
+/// and said so — what failed first, then the PIN to correct.
+#[test]
+fn a_card_that_refused_the_pin_is_told_failed_with_the_pin_to_correct() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, None, "active");
+    press(&mut app, KeyCode::F(6));
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(WriteOutcome::from(Written::Failed {
+            kind: OperationKind::Open,
+            refused: Some(Problem::new("failure.card_wrong_pin", 2)),
+        })),
+    );
+    let told = app.message.clone().unwrap().text;
+    assert!(
+        told.starts_with("卡未写入开卡：一切照旧，未收也未付任何款项。卡片拒绝")
+            && told.contains("卡片拒绝了本柜台配置的发卡方 PIN（此卡还剩 2 次机会）")
+            && told.ends_with("然后重新启动 meterdesk。"),
+        "{told}"
+    );
+    assert!(!told.contains("放回"), "nothing to put back: {told}");
 }

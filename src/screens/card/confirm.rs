@@ -53,6 +53,8 @@ pub enum Written {
     /// The card still holds the old record: the operation failed and its money was reversed.
     Failed {
         kind: OperationKind,
+        /// Why the card took nothing, when it refused the write (the desk's issuer PIN).
+        refused: Option<Problem>,
     },
     /// The outcome is not known yet (card pulled, reader or database failed midway).
     Pending {
@@ -206,7 +208,10 @@ async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
                 .map(Box::new),
             receipt_no: settled.receipt_no,
         },
-        Flow::Failed { begun, .. } => Written::Failed { kind: begun.kind },
+        Flow::Failed { begun, refused, .. } => Written::Failed {
+            kind: begun.kind,
+            refused: refused.as_ref().map(card_problem),
+        },
         Flow::Pending { begun, cause, .. } => Written::Pending {
             operation_id: begun.operation_id,
             cause: match cause {
@@ -358,18 +363,20 @@ fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
         }
         // A recharge's reversal leaves its money on the balance (decisions.md, "Money of a
         // recharge"): said so, lest the clerk also hand the cash back.
-        Written::Failed {
-            kind: OperationKind::Recharge,
-        } => (
-            MessageKind::Error,
-            lang.t("card_by_hand.recharge_failed").to_owned(),
-            Some(CardPane::Card),
-        ),
-        Written::Failed { kind } => (
-            MessageKind::Error,
-            lang.tf("ic.write_failed", &[("kind", &lang.t(kind_key(*kind)))]),
-            Some(CardPane::Card),
-        ),
+        Written::Failed { kind, refused } => {
+            let failed = match kind {
+                OperationKind::Recharge => lang.t("card_by_hand.recharge_failed").to_owned(),
+                _ => lang.tf("ic.write_failed", &[("kind", &lang.t(kind_key(*kind)))]),
+            };
+            let told = match refused {
+                Some(cause) => lang.tf(
+                    "ic.failed_because",
+                    &[("failed", &failed), ("cause", &cause.text(lang))],
+                ),
+                None => failed,
+            };
+            (MessageKind::Error, told, Some(CardPane::Card))
+        }
         Written::Pending {
             operation_id,
             cause,
