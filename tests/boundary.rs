@@ -825,6 +825,63 @@ async fn no_operator_locks_every_balance() {
     );
 }
 
+/// Session 21 by hand: a clerk's psql took `LOCK TABLE price_tier IN ACCESS EXCLUSIVE MODE`
+/// (V13's table-level grants on the reference tables), which held in an idle transaction
+/// stops every recharge's price at every counter. Only who may maintain a table may lock it.
+#[tokio::test]
+async fn a_clerk_locks_no_reference_table() {
+    let (db, _) = desk().await;
+    let lock = |table: &str| format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; COMMIT");
+    const REFERENCE: [&str; 12] = [
+        "meter",
+        "meter_type",
+        "customer_type",
+        "customer_type_meter_type",
+        "customer_type_payment_method",
+        "price_scheme",
+        "price_version",
+        "price_tier",
+        "payment_method",
+        "department",
+        "role",
+        "role_permission",
+    ];
+    for table in REFERENCE {
+        refused(&db, "clerk", &lock(table));
+    }
+    // The supervisor maintains prices, not the payment methods (settings.maintain).
+    allowed(&db, "super", &lock("price_tier"));
+    refused(&db, "super", &lock("payment_method"));
+    // The desk's writes go on as before: the guards decide, row by row.
+    refused(&db, "clerk", "UPDATE price_tier SET unit_price = 0.01");
+    allowed(
+        &db,
+        "admin",
+        "INSERT INTO department (name) VALUES ('Harbour office')",
+    );
+    allowed(
+        &db,
+        "admin",
+        "DELETE FROM department WHERE name = 'Harbour office'",
+    );
+    // A permission given is a table that may be locked, and taken back is one that may not.
+    allowed(
+        &db,
+        "admin",
+        "INSERT INTO role_permission (role_code, permission_code)
+         VALUES ('clerk', 'settings.maintain')",
+    );
+    allowed(&db, "clerk", &lock("payment_method"));
+    refused(&db, "clerk", &lock("price_tier"));
+    allowed(
+        &db,
+        "admin",
+        "DELETE FROM role_permission
+         WHERE role_code = 'clerk' AND permission_code = 'settings.maintain'",
+    );
+    refused(&db, "clerk", &lock("payment_method"));
+}
+
 #[tokio::test]
 async fn postgresql_itself_keeps_an_operator_to_their_role() {
     let (db, account) = desk().await;

@@ -673,3 +673,62 @@ async fn the_server_ends_a_transaction_its_client_abandoned() {
         .get("idle_in_transaction_session_timeout");
     assert_eq!(timeout, "30s", "a lost desk's transaction frees its keys");
 }
+
+/// V36: the operators may write every column of the reference tables (their guards decide),
+/// and a table's guard names exactly the permissions whose roles may delete from it — so a
+/// column or a guard added later without its grant is caught here, not at a counter.
+#[tokio::test]
+async fn every_reference_column_is_granted_and_deletes_follow_the_guards() {
+    let client = client().await;
+    let ungranted: Vec<String> = client
+        .query(
+            "SELECT m.reference::text || '.' || a.attname AS missing
+             FROM (SELECT DISTINCT reference FROM md_reference_maintainers()) m
+             JOIN pg_attribute a ON a.attrelid = m.reference AND a.attnum > 0
+                                 AND NOT a.attisdropped
+             WHERE NOT has_column_privilege(md_role_name('operator'), m.reference, a.attnum,
+                                            'INSERT, UPDATE')
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("missing"))
+        .collect();
+    assert_eq!(
+        ungranted,
+        Vec::<String>::new(),
+        "columns the desk cannot write"
+    );
+    let differ: Vec<String> = client
+        .query(
+            "WITH guarded AS (
+                 SELECT t.tgrelid::regclass AS reference, p AS permission
+                 FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid,
+                      unnest(string_to_array(encode(t.tgargs, 'escape'), '\\000')) p
+                 WHERE f.proname = 'md_guard' AND p <> ''
+                   AND t.tgrelid IN (SELECT reference FROM md_reference_maintainers())
+                   AND t.tgtype & 8 <> 0)
+             SELECT coalesce(g.reference, m.reference)::text || ' ' ||
+                    coalesce(g.permission, m.permission) AS differ
+             FROM guarded g FULL JOIN md_reference_maintainers() m
+                  ON m.reference = g.reference AND m.permission = g.permission
+             WHERE g.reference IS NULL OR m.reference IS NULL
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("differ"))
+        .collect();
+    assert_eq!(differ, Vec::<String>::new(), "deletes and guards disagree");
+    let may_delete: bool = scalar(
+        &client,
+        "SELECT has_table_privilege(md_role_name('operator'), 'price_tier', 'DELETE')
+             OR has_table_privilege(md_role_name('clerk'), 'price_tier', 'DELETE')",
+    )
+    .await;
+    assert!(!may_delete, "a clerk may delete price tiers");
+}
