@@ -610,35 +610,39 @@ impl Form {
 
 /// The catalogue text of a field error, placeholders filled.
 pub fn field_error_text(lang: Lang, error: &FieldError) -> String {
-    match error {
-        FieldError::Required => lang.t("field_error.required").into(),
-        FieldError::TooLong { max } => lang.tf("field_error.too_long", &[("max", max)]),
-        FieldError::ControlCharacter => lang.t("field_error.control_character").into(),
+    // The texts with placeholders are filled in; every other error is its key's text.
+    let key = match error {
+        FieldError::TooLong { max } => return lang.tf("field_error.too_long", &[("max", max)]),
         FieldError::NameCharacter { character } => {
-            lang.tf("field_error.name_character", &[("character", character)])
+            return lang.tf("field_error.name_character", &[("character", character)]);
         }
-        FieldError::MobileNumber => lang.t("field_error.mobile").into(),
-        FieldError::LandlineNumber => lang.t("field_error.landline").into(),
-        FieldError::PhoneNumber => lang.t("field_error.phone").into(),
-        FieldError::IdNumberLength => lang.t("field_error.id_length").into(),
-        FieldError::IdNumberCharacters => lang.t("field_error.id_characters").into(),
-        FieldError::IdNumberBirthDate => lang.t("field_error.id_birth_date").into(),
-        FieldError::IdNumberFutureBirthDate => lang.t("strict.id_birth_future").into(),
-        FieldError::IdNumberCheckCharacter => lang.t("field_error.id_check").into(),
-        FieldError::CreditCodeLength => lang.t("field_error.credit_length").into(),
-        FieldError::CreditCodeCharacters => lang.t("field_error.credit_characters").into(),
-        FieldError::CreditCodeCheckCharacter => lang.t("field_error.credit_check").into(),
-        FieldError::Email => lang.t("field_error.email").into(),
-        FieldError::NotAWholeNumber => lang.t("field_error.whole_number").into(),
         FieldError::OutOfRange { min, max } => {
-            lang.tf("field_error.out_of_range", &[("min", min), ("max", max)])
+            return lang.tf("field_error.out_of_range", &[("min", min), ("max", max)]);
         }
-        FieldError::NotANumber => lang.t("field_error.not_a_number").into(),
-        FieldError::ThousandsSeparator => lang.t("field_error.thousands").into(),
-        FieldError::Negative => lang.t("field_error.negative").into(),
-        FieldError::TooManyDecimals { max } => lang.tf("field_error.decimals", &[("max", max)]),
-        FieldError::AboveMaximum { max } => lang.tf("field_error.above", &[("max", max)]),
-    }
+        FieldError::TooManyDecimals { max } => {
+            return lang.tf("field_error.decimals", &[("max", max)]);
+        }
+        FieldError::AboveMaximum { max } => return lang.tf("field_error.above", &[("max", max)]),
+        FieldError::Required => "field_error.required",
+        FieldError::ControlCharacter => "field_error.control_character",
+        FieldError::MobileNumber => "field_error.mobile",
+        FieldError::LandlineNumber => "field_error.landline",
+        FieldError::PhoneNumber => "field_error.phone",
+        FieldError::IdNumberLength => "field_error.id_length",
+        FieldError::IdNumberCharacters => "field_error.id_characters",
+        FieldError::IdNumberBirthDate => "field_error.id_birth_date",
+        FieldError::IdNumberFutureBirthDate => "strict.id_birth_future",
+        FieldError::IdNumberCheckCharacter => "field_error.id_check",
+        FieldError::CreditCodeLength => "field_error.credit_length",
+        FieldError::CreditCodeCharacters => "field_error.credit_characters",
+        FieldError::CreditCodeCheckCharacter => "field_error.credit_check",
+        FieldError::Email => "field_error.email",
+        FieldError::NotAWholeNumber => "field_error.whole_number",
+        FieldError::NotANumber => "field_error.not_a_number",
+        FieldError::ThousandsSeparator => "field_error.thousands",
+        FieldError::Negative => "field_error.negative",
+    };
+    lang.t(key).into()
 }
 
 #[cfg(test)]

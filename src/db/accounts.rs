@@ -18,6 +18,7 @@ use super::DbError;
 use super::cards::{PaymentMethod, payment_methods};
 use super::customers::{Page, PageAt, page_of};
 use super::receipts;
+use super::rows::from_columns;
 use crate::domain::money::{Money, Volume};
 
 /// A customer's account as the account screen shows it.
@@ -56,17 +57,11 @@ pub async fn account(
     else {
         return Ok(None);
     };
-    Ok(Some(Account {
+    Ok(Some(from_columns!(row => Account {
         customer_id: row.get("id"),
-        customer_no: row.get("customer_no"),
-        name: row.get("name"),
-        meter_no: row.get("meter_no"),
-        business_model: row.get("business_model"),
-        status: row.get("status"),
-        account_id: row.get("account_id"),
-        balance: row.get("balance"),
+        customer_no, name, meter_no, business_model, status, account_id, balance,
         payment_methods: payment_methods(client, row.get("customer_type_id")).await?,
-    }))
+    })))
 }
 
 /// One ledger row with the balance right after it.
@@ -86,17 +81,13 @@ pub struct LedgerLine {
 
 impl LedgerLine {
     fn from_row(row: &Row) -> LedgerLine {
-        LedgerLine {
-            id: row.get("id"),
+        from_columns!(row => LedgerLine {
+            id,
             at: row.get("created_at"),
-            kind: row.get("kind"),
-            amount: row.get("amount"),
-            volume: row.get("volume"),
+            kind, amount, volume,
             method: PaymentMethod::of_row(row),
-            receipt_no: row.get("receipt_no"),
-            operator: row.get("operator"),
-            balance_after: row.get("balance_after"),
-        }
+            receipt_no, operator, balance_after,
+        })
     }
 }
 

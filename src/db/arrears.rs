@@ -5,6 +5,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
+use super::rows::from_columns;
 use crate::domain::money::Money;
 
 /// One customer who owes.
@@ -71,12 +72,6 @@ pub async fn page(
         .await?;
     Ok(rows
         .iter()
-        .map(|row| Owing {
-            customer_no: row.get("customer_no"),
-            name: row.get("name"),
-            arrears: row.get("arrears"),
-            bills: row.get("bills"),
-            oldest: row.get("oldest"),
-        })
+        .map(|row| from_columns!(row => Owing { customer_no, name, arrears, bills, oldest }))
         .collect())
 }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::DbError;
 use super::customers::{Page, PageAt, Params, page_of};
+use super::rows::from_columns;
 
 /// What the viewer is asked to keep; `None` keeps everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -192,17 +193,11 @@ async fn read(
         .iter()
         .map(|row| {
             let detail: String = row.get("detail");
-            Ok(AuditRow {
-                id: row.get("id"),
-                at: row.get("at"),
-                operator: row.get("operator"),
-                action: row.get("action"),
-                entity: row.get("entity"),
-                entity_id: row.get("entity_id"),
-                customer_no: row.get("customer_no"),
+            Ok(from_columns!(row => AuditRow {
+                id, at, operator, action, entity, entity_id, customer_no,
                 detail: serde_json::from_str(&detail)
                     .map_err(|error| DbError::Inconsistent(format!("audit detail: {error}")))?,
-            })
+            }))
         })
         .collect()
 }

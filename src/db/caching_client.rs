@@ -21,6 +21,25 @@ use tokio_postgres::{Error, GenericClient, Row, Statement};
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// The client's calls of these names, each run on the cached statement of its `sql`
+/// ([`CachingClient::cached`]).
+macro_rules! cached_calls {
+    ($($call:ident -> $answer:ty),* $(,)?) => {$(
+        fn $call(
+            &self,
+            sql: &str,
+            params: Params<'_>,
+        ) -> impl Future<Output = Result<$answer, Error>> + Send {
+            async move {
+                self.cached(sql, move |client, statement| async move {
+                    client.$call(&statement, params).await
+                })
+                .await
+            }
+        }
+    )*};
+}
+
 /// A connection or transaction to run the app's statements on.
 pub trait CachingClient: Sync {
     /// The tokio-postgres client or transaction the statements run on.
@@ -34,56 +53,11 @@ pub trait CachingClient: Sync {
     /// Drops the cached statement of `sql`, if any.
     fn forget(&self, sql: &str);
 
-    fn query(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
-        async move {
-            self.cached(sql, move |client, statement| async move {
-                client.query(&statement, params).await
-            })
-            .await
-        }
-    }
-
-    fn query_one(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> impl Future<Output = Result<Row, Error>> + Send {
-        async move {
-            self.cached(sql, move |client, statement| async move {
-                client.query_one(&statement, params).await
-            })
-            .await
-        }
-    }
-
-    fn query_opt(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send {
-        async move {
-            self.cached(sql, move |client, statement| async move {
-                client.query_opt(&statement, params).await
-            })
-            .await
-        }
-    }
-
-    fn execute(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> impl Future<Output = Result<u64, Error>> + Send {
-        async move {
-            self.cached(sql, move |client, statement| async move {
-                client.execute(&statement, params).await
-            })
-            .await
-        }
+    cached_calls! {
+        query -> Vec<Row>,
+        query_one -> Row,
+        query_opt -> Option<Row>,
+        execute -> u64,
     }
 
     /// `run` with the statement of `sql` prepared on this connection; a statement whose
@@ -126,79 +100,49 @@ pub trait CachingClient: Sync {
     }
 }
 
-impl CachingClient for ClientWrapper {
-    type Client = tokio_postgres::Client;
+/// [`CachingClient`] for a type that runs its statements on `$client`: deadpool's connections
+/// and transactions keep them in their connection's statement cache (`kept`); a bare
+/// tokio-postgres client or transaction prepares them afresh at every call (`afresh`).
+macro_rules! caching_client {
+    (kept $type:ty => $client:ty $(, for<$life:lifetime>)?) => {
+        impl$(<$life>)? CachingClient for $type {
+            type Client = $client;
 
-    fn client(&self) -> &Self::Client {
-        self
-    }
+            fn client(&self) -> &Self::Client {
+                self
+            }
 
-    fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
-        self.prepare_cached(sql)
-    }
+            fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
+                self.prepare_cached(sql)
+            }
 
-    fn forget(&self, sql: &str) {
-        self.statement_cache.remove(sql, &[]);
-    }
+            fn forget(&self, sql: &str) {
+                self.statement_cache.remove(sql, &[]);
+            }
+        }
+    };
+    (afresh $type:ty $(, for<$life:lifetime>)?) => {
+        impl$(<$life>)? CachingClient for $type {
+            type Client = Self;
+
+            fn client(&self) -> &Self::Client {
+                self
+            }
+
+            fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
+                self.prepare(sql)
+            }
+
+            fn forget(&self, _: &str) {}
+        }
+    };
 }
 
-/// The pool's connection is its [`ClientWrapper`].
-impl CachingClient for Object {
-    type Client = tokio_postgres::Client;
-
-    fn client(&self) -> &Self::Client {
-        self
-    }
-
-    fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
-        ClientWrapper::prepared(self, sql)
-    }
-
-    fn forget(&self, sql: &str) {
-        ClientWrapper::forget(self, sql);
-    }
-}
-
-impl<'a> CachingClient for deadpool_postgres::Transaction<'a> {
-    type Client = tokio_postgres::Transaction<'a>;
-
-    fn client(&self) -> &Self::Client {
-        self
-    }
-
-    fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
-        self.prepare_cached(sql)
-    }
-
-    fn forget(&self, sql: &str) {
-        self.statement_cache.remove(sql, &[]);
-    }
-}
-
-impl CachingClient for tokio_postgres::Client {
-    type Client = Self;
-
-    fn client(&self) -> &Self::Client {
-        self
-    }
-
-    fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
-        self.prepare(sql)
-    }
-
-    fn forget(&self, _: &str) {}
-}
-
-impl<'a> CachingClient for tokio_postgres::Transaction<'a> {
-    type Client = Self;
-
-    fn client(&self) -> &Self::Client {
-        self
-    }
-
-    fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
-        self.prepare(sql)
-    }
-
-    fn forget(&self, _: &str) {}
-}
+caching_client!(kept ClientWrapper => tokio_postgres::Client);
+// The pool's connection is its `ClientWrapper`, reached through `Deref`.
+caching_client!(kept Object => tokio_postgres::Client);
+caching_client!(
+    kept deadpool_postgres::Transaction<'a> => tokio_postgres::Transaction<'a>, for<'a>
+);
+caching_client!(afresh tokio_postgres::Client);
+caching_client!(afresh tokio_postgres::Transaction<'a>, for<'a>);

@@ -5,6 +5,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
+use super::rows::from_columns;
 use crate::domain::money::Money;
 
 /// The customer a card number belongs to, and the card's state in the database.
@@ -129,13 +130,11 @@ pub async fn receipt_facts(
             &[&receipt_no],
         )
         .await?;
-    Ok(row.map(|row| ReceiptFacts {
-        issued_at: row.get("issued_at"),
-        operator: row.get("operator"),
-        customer_no: row.get("customer_no"),
-        name: row.get("name"),
-        meter_no: row.get("meter_no"),
-        method: PaymentMethod::of_row(&row),
-        balance: row.get("balance"),
+    Ok(row.map(|row| {
+        from_columns!(row => ReceiptFacts {
+            issued_at, operator, customer_no, name, meter_no,
+            method: PaymentMethod::of_row(&row),
+            balance,
+        })
     }))
 }

@@ -16,7 +16,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
-use super::rows::word;
+use super::rows::{from_columns, word};
 use crate::domain::customer_number::CustomerNumber;
 use crate::domain::customer_rules::{
     AccountKind, BasicInfo, BusinessModel, EnterpriseInfo, Field, Nature, PersonalInfo,
@@ -82,17 +82,10 @@ impl Columns {
 
     /// Reads [`BASIC_COLUMNS`] of `row`.
     fn read(row: &Row) -> Self {
-        Columns {
-            name: row.get("name"),
-            address: row.get("address"),
-            phone: row.get("phone"),
-            id_document_no: row.get("id_document_no"),
-            household_size: row.get("household_size"),
-            email: row.get("email"),
-            credit_code: row.get("credit_code"),
-            contact_person: row.get("contact_person"),
-            remark: row.get("remark"),
-        }
+        from_columns!(row => Columns {
+            name, address, phone, id_document_no, household_size, email, credit_code,
+            contact_person, remark,
+        })
     }
 
     /// The values of [`BASIC_COLUMNS`], as statement parameters in that order.

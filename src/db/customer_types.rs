@@ -14,7 +14,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
-use super::rows::{accepted, read_all, word};
+use super::rows::{accepted, from_columns, read_all, word};
 use crate::domain::customer_rules::{
     Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
     PriceSchemeRef, TypeUsage, may_change_customer_type, may_delete_customer_type,
@@ -399,14 +399,12 @@ pub async fn customer_type_options(
          ORDER BY t.name",
         &[],
         |row| {
-            Ok(CustomerTypeOption {
-                id: row.get("id"),
-                name: row.get("name"),
+            Ok(from_columns!(row => CustomerTypeOption {
+                id, name,
                 nature: word(row, "nature")?,
                 business_model: word(row, "business_model")?,
-                meter_type_ids: row.get("meter_type_ids"),
-                price_scheme: row.get("price_scheme"),
-            })
+                meter_type_ids, price_scheme,
+            }))
         },
     )
     .await
@@ -446,8 +444,8 @@ pub async fn customer_type_rows(
          ORDER BY t.name",
         &[],
         |row| {
-            Ok(CustomerTypeRow {
-                id: row.get("id"),
+            Ok(from_columns!(row => CustomerTypeRow {
+                id,
                 input: CustomerTypeInput {
                     name: row.get("name"),
                     nature: word(row, "nature")?,
@@ -458,10 +456,8 @@ pub async fn customer_type_rows(
                     meter_type_ids: row.get("meter_type_ids"),
                     payment_methods: row.get("payment_methods"),
                 },
-                price_scheme_name: row.get("price_scheme_name"),
-                meter_type_names: row.get("meter_type_names"),
-                customers: row.get("customers"),
-            })
+                price_scheme_name, meter_type_names, customers,
+            }))
         },
     )
     .await

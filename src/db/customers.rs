@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use super::DbError;
 use super::cancel::Cancellable;
 use super::cards::PaymentMethod;
+use super::rows::from_columns;
 use crate::domain::customer_number::{self, CustomerNumber};
 use crate::domain::money::{Money, Volume};
 use crate::domain::search::CustomerSearch;
@@ -394,20 +395,11 @@ impl PageQuery {
             .await?;
         Ok(rows
             .iter()
-            .map(|row| CustomerRow {
-                id: row.get("id"),
-                customer_no: row.get("customer_no"),
-                name: row.get("name"),
-                customer_type: row.get("customer_type"),
-                meter_no: row.get("meter_no"),
-                account_kind: row.get("account_kind"),
-                business_model: row.get("business_model"),
-                balance: row.get("balance"),
-                arrears: row.get("arrears"),
-                card_state: row.get("card_state"),
-                phone: row.get("phone"),
-                address: row.get("address"),
-                status: row.get("status"),
+            .map(|row| {
+                from_columns!(row => CustomerRow {
+                    id, customer_no, name, customer_type, meter_no, account_kind, business_model,
+                    balance, arrears, card_state, phone, address, status,
+                })
             })
             .collect())
     }
@@ -907,33 +899,14 @@ pub async fn details(
             nature: row.get("nature"),
             business_model: row.get("business_model"),
         },
-        basic: BasicInfo {
-            id: row.get("id"),
-            customer_no: row.get("customer_no"),
-            name: row.get("name"),
-            address: row.get("address"),
-            phone: row.get("phone"),
-            id_document_no: row.get("id_document_no"),
-            household_size: row.get("household_size"),
-            email: row.get("email"),
-            credit_code: row.get("credit_code"),
-            contact_person: row.get("contact_person"),
-            remark: row.get("remark"),
-            status: row.get("status"),
-            version: row.get("version"),
-            opened_at: row.get("opened_at"),
-            closed_at: row.get("closed_at"),
-        },
-        meter: MeterSummary {
-            meter_no: row.get("meter_no"),
-            meter_type: row.get("meter_type"),
-            caliber: row.get("caliber"),
-        },
-        account: AccountSummary {
+        basic: from_columns!(row => BasicInfo {
+            id, customer_no, name, address, phone, id_document_no, household_size, email,
+            credit_code, contact_person, remark, status, version, opened_at, closed_at,
+        }),
+        meter: from_columns!(row => MeterSummary { meter_no, meter_type, caliber }),
+        account: from_columns!(row => AccountSummary {
             kind: row.get("account_kind"),
-            balance: row.get("balance"),
-            arrears: row.get("arrears"),
-            unpaid_bills: row.get("unpaid_bills"),
+            balance, arrears, unpaid_bills,
             recent_transactions: transactions
                 .iter()
                 .map(|row| TransactionSummary {
@@ -945,13 +918,11 @@ pub async fn details(
                     receipt_no: row.get("receipt_no"),
                 })
                 .collect(),
-        },
-        card: card.map(|row| CardSummary {
-            state: row.get("state"),
-            card_no: row.get("card_no"),
-            generation: row.get("generation"),
-            last_purchase_seq: row.get("last_purchase_seq"),
-            last_purchase_loaded: row.get("last_purchase_loaded"),
+        }),
+        card: card.map(|row| {
+            from_columns!(row => CardSummary {
+                state, card_no, generation, last_purchase_seq, last_purchase_loaded,
+            })
         }),
         owner_history: owners
             .iter()

@@ -21,7 +21,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{Outcome, outcome_done, outcome_saved_id, write_once};
-use super::rows::{accepted, accepted_or, read_all, word};
+use super::rows::{accepted, accepted_or, from_columns, read_all, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
 
@@ -79,14 +79,10 @@ const METER_COLUMNS: &str = "m.id, m.meter_no, m.meter_type_id, t.name AS meter_
 
 impl Meter {
     fn from_row(row: &Row) -> Self {
-        Meter {
-            id: row.get("id"),
-            meter_no: row.get("meter_no"),
-            meter_type_id: row.get("meter_type_id"),
-            meter_type: row.get("meter_type"),
-            initial_electronic_reading: row.get("initial_electronic_reading"),
-            initial_mechanical_reading: row.get("initial_mechanical_reading"),
-        }
+        from_columns!(row => Meter {
+            id, meter_no, meter_type_id, meter_type, initial_electronic_reading,
+            initial_mechanical_reading,
+        })
     }
 }
 
@@ -126,14 +122,11 @@ pub struct ImportReport {
 }
 
 fn meter_type_from(row: &Row) -> Result<MeterType, DbError> {
-    Ok(MeterType {
-        id: row.get("id"),
-        name: row.get("name"),
+    Ok(from_columns!(row => MeterType {
+        id, name,
         payment_model: word(row, "payment_model")?,
-        takes_card: row.get("takes_card"),
-        caliber: row.get("caliber"),
-        manufacturer: row.get("manufacturer"),
-    })
+        takes_card, caliber, manufacturer,
+    }))
 }
 
 /// Every meter type, by name.

@@ -8,7 +8,7 @@ use crate::db::CachingClient;
 use tokio_postgres::error::SqlState;
 
 use super::DbError;
-use super::rows::{accepted, read_all};
+use super::rows::{accepted, from_columns, read_all};
 use super::session::password_verifier;
 
 /// An operator to create, with a temporary password (changed at the first sign-in).
@@ -95,15 +95,9 @@ pub async fn list(client: &impl CachingClient) -> Result<Vec<OperatorRow>, DbErr
          ORDER BY lower(o.login)",
         &[],
         |row| {
-            Ok(OperatorRow {
-                id: row.get("id"),
-                login: row.get("login"),
-                full_name: row.get("full_name"),
-                department: row.get("department"),
-                roles: row.get("roles"),
-                enabled: row.get("enabled"),
-                must_change_password: row.get("must_change_password"),
-            })
+            Ok(from_columns!(row => OperatorRow {
+                id, login, full_name, department, roles, enabled, must_change_password,
+            }))
         },
     )
     .await
@@ -223,13 +217,7 @@ pub async fn departments(client: &impl CachingClient) -> Result<Vec<Department>,
                 (SELECT count(*) FROM operator o WHERE o.department_id = d.id) AS operators
          FROM department d ORDER BY d.name",
         &[],
-        |row| {
-            Ok(Department {
-                id: row.get("id"),
-                name: row.get("name"),
-                operators: row.get("operators"),
-            })
-        },
+        |row| Ok(from_columns!(row => Department { id, name, operators })),
     )
     .await
 }
@@ -292,14 +280,11 @@ pub async fn signed_in(
             &[],
         )
         .await?;
-    Ok(row.map(|row| SignedIn {
-        operator_id: row.get("id"),
-        login: row.get("login"),
-        full_name: row.get("full_name"),
-        department: row.get("department"),
-        roles: row.get("roles"),
-        permissions: row.get("permissions"),
-        must_change_password: row.get("must_change_password"),
+    Ok(row.map(|row| {
+        from_columns!(row => SignedIn {
+            operator_id: row.get("id"),
+            login, full_name, department, roles, permissions, must_change_password,
+        })
     }))
 }
 

@@ -4,6 +4,7 @@ use crate::db::CachingClient;
 use crate::domain::money::Money;
 
 use super::DbError;
+use super::rows::from_columns;
 
 /// The figures on the home screen.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -34,12 +35,7 @@ pub async fn today(client: &impl CachingClient) -> Result<Overview, DbError> {
             &[],
         )
         .await?;
-    Ok(Overview {
-        customers: row.get("customers"),
-        card_customers: row.get("card_customers"),
-        uninstalled_meters: row.get("uninstalled_meters"),
-        active_cards: row.get("active_cards"),
-        payments_today: row.get("payments_today"),
-        takings_today: row.get("takings_today"),
-    })
+    Ok(from_columns!(row => Overview {
+        customers, card_customers, uninstalled_meters, active_cards, payments_today, takings_today,
+    }))
 }

@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::DbError;
 use super::cards::PaymentMethod;
+use super::rows::from_columns;
 use crate::domain::money::{Money, UnitPrice, Volume};
 
 /// A new receipt number for `customer_id`, in the caller's transaction (the operator is
@@ -117,12 +118,10 @@ pub async fn receipt(
         method: lines.iter().find_map(PaymentMethod::of_row),
         lines: lines
             .iter()
-            .map(|line| ReceiptLine {
-                kind: line.get("kind"),
-                amount: line.get("amount"),
-                volume: line.get("volume"),
-                unit_price: line.get("unit_price"),
-                cycle: line.get("cycle"),
+            .map(|line| {
+                from_columns!(line => ReceiptLine {
+                    kind, amount, volume, unit_price, cycle,
+                })
             })
             .collect(),
         balance_after: row.get("balance_after"),

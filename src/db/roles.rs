@@ -7,7 +7,7 @@ use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::error::SqlState;
 
 use super::DbError;
-use super::rows::{accepted, read_all};
+use super::rows::{accepted, from_columns, read_all};
 
 /// A role with its permissions and how many operators have it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,14 +36,7 @@ pub async fn roles(client: &impl CachingClient) -> Result<Vec<RoleRow>, DbError>
                 (SELECT count(*) FROM operator_role o WHERE o.role_code = r.code) AS operators
          FROM role r ORDER BY r.code",
         &[],
-        |row| {
-            Ok(RoleRow {
-                code: row.get("code"),
-                name: row.get("name"),
-                permissions: row.get("permissions"),
-                operators: row.get("operators"),
-            })
-        },
+        |row| Ok(from_columns!(row => RoleRow { code, name, permissions, operators })),
     )
     .await
 }

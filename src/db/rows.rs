@@ -1,7 +1,8 @@
 //! How `db` reads a row: by column name (`row.get("customer_no")`), never by position, so a
 //! column added to a SELECT cannot shift what another one means. Every SQL expression that
-//! is read gets an explicit alias (`count(*) AS meters`). A struct read from more than one
-//! query has its own `from_row` next to it.
+//! is read gets an explicit alias (`count(*) AS meters`). A struct read whole takes each field
+//! from the column of its name ([`from_columns!`]). A struct read from more than one query has
+//! its own `from_row` next to it.
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -28,6 +29,23 @@ pub(crate) async fn read_all<T>(
         .map(read)
         .collect()
 }
+
+/// `Type { field, … }` read from `row`, each field from the column of its name, so that a
+/// name is written once; `field: value` takes what `value` gives instead (a renamed column, a
+/// word parsed, a nested struct).
+macro_rules! from_columns {
+    ($row:ident => $type:ident { $($field:ident $(: $value:expr)?),* $(,)? }) => {
+        $type { $($field: from_columns!(@value $row, $field $(, $value)?)),* }
+    };
+    (@value $row:ident, $field:ident) => {
+        $row.get(stringify!($field))
+    };
+    (@value $row:ident, $field:ident, $value:expr) => {
+        $value
+    };
+}
+
+pub(crate) use from_columns;
 
 /// The word stored in `column` (an enum's `as_str`, a CHECKed text column), parsed. A word
 /// the code does not know is reported as an inconsistency, not guessed.

@@ -7,6 +7,7 @@ use tokio_postgres::error::SqlState;
 
 use super::DbError;
 use super::readings::{self, AbnormalReading, LowBalance};
+use super::rows::from_columns;
 use crate::domain::money::{Money, Volume};
 
 /// One shift of one operator.
@@ -63,23 +64,14 @@ const SHIFT_COLUMNS: &str =
 
 /// A row of `shift_takings` or `report_takings`.
 fn method_takings(row: &tokio_postgres::Row) -> MethodTakings {
-    MethodTakings {
+    from_columns!(row => MethodTakings {
         method: row.get("payment_method_code"),
-        takings: row.get("takings"),
-        refunds: row.get("refunds"),
-        payments: row.get("payments"),
-        refund_count: row.get("refund_count"),
-    }
+        takings, refunds, payments, refund_count,
+    })
 }
 
 fn shift_of(row: &tokio_postgres::Row) -> Shift {
-    Shift {
-        id: row.get("id"),
-        operator: row.get("operator"),
-        opened_at: row.get("opened_at"),
-        closed_at: row.get("closed_at"),
-        opened_by_payment: row.get("opened_by_payment"),
-    }
+    from_columns!(row => Shift { id, operator, opened_at, closed_at, opened_by_payment })
 }
 
 /// The session operator's open shift, else their last one; None before their first.
@@ -327,14 +319,10 @@ async fn read_report(
                 .query("SELECT * FROM report_shifts($1, $2)", &[from, to])
                 .await?
                 .iter()
-                .map(|row| ShiftRow {
-                    shift_id: row.get("shift_id"),
-                    operator: row.get("operator"),
-                    opened_at: row.get("opened_at"),
-                    closed_at: row.get("closed_at"),
-                    receipts: row.get("receipts"),
-                    takings: row.get("takings"),
-                    refunds: row.get("refunds"),
+                .map(|row| {
+                    from_columns!(row => ShiftRow {
+                        shift_id, operator, opened_at, closed_at, receipts, takings, refunds,
+                    })
                 })
                 .collect(),
         ),
@@ -343,12 +331,7 @@ async fn read_report(
                 .query("SELECT * FROM report_water_sold($1, $2)", &[from, to])
                 .await?
                 .iter()
-                .map(|row| WaterRow {
-                    scheme: row.get("scheme"),
-                    nature: row.get("nature"),
-                    volume: row.get("volume"),
-                    amount: row.get("amount"),
-                })
+                .map(|row| from_columns!(row => WaterRow { scheme, nature, volume, amount }))
                 .collect(),
         ),
         ReportKind::ArrearsByAge => Report::ArrearsByAge(
@@ -356,12 +339,7 @@ async fn read_report(
                 .query("SELECT * FROM report_arrears_by_age($1)", &[&window.day])
                 .await?
                 .iter()
-                .map(|row| ArrearsAge {
-                    age: row.get("age"),
-                    bills: row.get("bills"),
-                    customers: row.get("customers"),
-                    amount: row.get("amount"),
-                })
+                .map(|row| from_columns!(row => ArrearsAge { age, bills, customers, amount }))
                 .collect(),
         ),
     })

@@ -10,6 +10,7 @@
 //! compares records read back with records it meant to write.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -145,14 +146,13 @@ impl FromStr for MacKey {
     type Err = MacKeyError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        // Checked digit by digit: `from_str_radix` would also take a sign.
-        if !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-            return Err(MacKeyError::NotHex);
-        }
-        if text.len() != 2 * MacKey::LEN {
-            return Err(MacKeyError::Length(text.len()));
-        }
+        let digits = 2 * MacKey::LEN;
+        let text = hex_digits(
+            text.trim(),
+            digits..=digits,
+            MacKeyError::NotHex,
+            MacKeyError::Length,
+        )?;
         let mut key = [0; MacKey::LEN];
         for (byte, digits) in key.iter_mut().zip(text.as_bytes().chunks(2)) {
             let digits = std::str::from_utf8(digits).expect("checked hex digits");
@@ -205,14 +205,32 @@ impl FromStr for IssuerPin {
     type Err = IssuerPinError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-            return Err(IssuerPinError::NotHex);
-        }
-        if !(Self::MIN_DIGITS..=Self::MAX_DIGITS).contains(&text.len()) {
-            return Err(IssuerPinError::Length(text.len()));
-        }
+        let text = hex_digits(
+            text,
+            Self::MIN_DIGITS..=Self::MAX_DIGITS,
+            IssuerPinError::NotHex,
+            IssuerPinError::Length,
+        )?;
         Ok(Self(text.to_ascii_uppercase()))
     }
+}
+
+/// `text` when it is hex digits only, as many as `lengths` allows (the card secrets as the
+/// configuration file gives them); else `not_hex`, or the `length` error with how many it has.
+/// Checked digit by digit: `from_str_radix` would also take a sign.
+fn hex_digits<E>(
+    text: &str,
+    lengths: RangeInclusive<usize>,
+    not_hex: E,
+    length: fn(usize) -> E,
+) -> Result<&str, E> {
+    if !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(not_hex);
+    }
+    if !lengths.contains(&text.len()) {
+        return Err(length(text.len()));
+    }
+    Ok(text)
 }
 
 /// Bytes a meter number takes on the card.

@@ -19,7 +19,7 @@ use super::legend::{BACK, PAGING, framed, usual};
 use super::receipt::{
     LoadReceipt, ReceiptLoaded, keep_and_show, payment_choices, payment_method_name,
 };
-use super::reference::common::note;
+use super::reference::common::read_or_loading;
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::paging::{PageApply, page_for, scroll};
 use crate::app::requests::{Progress, Read, Services};
@@ -541,8 +541,9 @@ impl Screen for AccountScreen {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let Some(account) = &self.account else {
-            frame.render_widget(Paragraph::new(note(lang.t("acct.loading"), theme)), area);
+        let Some(account) =
+            read_or_loading(&self.account, "acct.loading", frame, area, (lang, theme))
+        else {
             return;
         };
         let [head, body] =

@@ -5,10 +5,9 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::widgets::Paragraph;
 
 use super::legend::{BACK, framed, usual};
-use super::reference::common::note;
+use super::reference::common::read_or_loading;
 use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::{App, Command, Hub, Screen};
@@ -90,8 +89,8 @@ impl Screen for ArrearsScreen {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let Some(rows) = &self.rows else {
-            frame.render_widget(Paragraph::new(note(lang.t("arrears.loading"), theme)), area);
+        let Some(rows) = read_or_loading(&self.rows, "arrears.loading", frame, area, (lang, theme))
+        else {
             return;
         };
         let cells: Vec<[String; 5]> = rows

@@ -13,7 +13,8 @@ use ratatui::text::Line;
 
 use super::reading::reading_error_text;
 use super::reference::common::{
-    ImportHints, ImportShown, commands_with, draw_import, import_key, import_page, move_in,
+    ImportHints, ImportShown, commands_with, draw_import, import_key, import_page, import_summary,
+    move_in,
 };
 use super::reference::meter_import::line_problem_text;
 use super::reference::texts::meter_no_error_text;
@@ -295,22 +296,20 @@ impl Screen for ReadingImportView {
                 Stage::Importing => ImportShown::Importing,
                 Stage::Checked { report, scroll, .. } => ImportShown::Lines(
                     vec![
-                        Line::styled(
-                            format!(" {}", summary(lang, "reading_import.checked", report)),
-                            if report.bad.is_empty() {
-                                theme.good()
-                            } else {
-                                theme.error()
-                            },
+                        import_summary(
+                            &summary(lang, "reading_import.checked", report),
+                            report.bad.is_empty(),
+                            theme,
                         ),
                         Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
                     ],
                     listed(report, *scroll, height, lang),
                 ),
                 Stage::Done { report, scroll } => ImportShown::Lines(
-                    vec![Line::styled(
-                        format!(" {}", summary(lang, "reading_import.imported", report)),
-                        theme.good(),
+                    vec![import_summary(
+                        &summary(lang, "reading_import.imported", report),
+                        true,
+                        theme,
                     )],
                     listed(report, *scroll, height, lang),
                 ),

@@ -5,7 +5,7 @@
 //! CSV in the receipts directory. The database refuses them to whoever lacks the permission
 //! (sql/V21, and `md_require` for the two lists), whatever the screen offers.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -15,13 +15,16 @@ use ratatui::widgets::Paragraph;
 
 use super::legend::{BACK, framed, usual};
 use super::receipt::{KeepReport, ReceiptKept};
-use super::reference::common::note;
+use super::reference::common::read_or_loading;
 use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
-use crate::db::shifts::{self, Report, ReportKind, Window};
+use crate::db::readings::{AbnormalReading, LowBalance};
+use crate::db::shifts::{
+    self, ArrearsAge, Report, ReportKind, ShiftRow, TakingsRow, WaterRow, Window,
+};
 use crate::domain::csv;
 use crate::domain::money::{Money, Volume};
 use crate::i18n::Lang;
@@ -120,280 +123,319 @@ const LOW_BALANCES: [Column; 4] = [
     Column::new("report_lists.col_threshold", 14, 1, true).whole(),
 ];
 
-/// `rows` under `columns`, each as its `cells` give it, then the `total` row.
-fn shown<R>(
-    columns: &'static [Column],
-    rows: &[R],
-    cells: impl Fn(&R) -> Vec<String>,
-    total: Vec<String>,
-) -> (&'static [Column], Vec<Vec<String>>) {
-    let mut lines: Vec<Vec<String>> = rows.iter().map(cells).collect();
-    lines.push(total);
-    (columns, lines)
+/// How one report's rows are shown on the screen and written to its CSV, kept side by side.
+trait ReportRow: Sized {
+    /// The screen's columns.
+    const COLUMNS: &'static [Column];
+    /// The CSV's header: stable names, `day` first.
+    const FIELDS: &'static [&'static str];
+
+    /// The row's cells on the screen (in `app`'s language, times in the desk's zone).
+    fn cells(&self, app: &App) -> Vec<String>;
+
+    /// The total row under `rows`, `total` the word that labels it.
+    fn total(rows: &[Self], total: String, lang: Lang) -> Vec<String>;
+
+    /// The row's CSV fields as stored (codes, UTC times), `day` the report's.
+    fn fields(&self, day: &str) -> Vec<String>;
 }
 
-/// A report's columns, its rows as shown and its total row (in `lang`, times in the desk's
-/// zone); None when it was refused.
-fn table(read: &ReportRead, app: &App) -> Option<(&'static [Column], Vec<Vec<String>>)> {
-    let lang = app.lang;
-    let total = lang.t("report.total").to_owned();
-    let time = |at: &chrono::DateTime<Utc>| local(at, app.zone)[11..].to_owned();
-    Some(match &read.report {
-        Report::NotPermitted => return None,
-        Report::Takings(rows) => {
-            let sum = |f: fn(&shifts::TakingsRow) -> Money| rows.iter().map(f).sum::<Money>();
-            let payments: i64 = rows.iter().map(|r| r.takings.payments).sum();
-            shown(
-                &TAKINGS,
-                rows,
-                |row| {
-                    vec![
-                        inert(&row.operator).into_owned(),
-                        coded(lang, "payment_method.", &row.takings.method),
-                        row.takings.payments.to_string(),
-                        row.takings.takings.to_string(),
-                        row.takings.refunds.to_string(),
-                    ]
-                },
-                vec![
-                    total,
-                    String::new(),
-                    payments.to_string(),
-                    sum(|r| r.takings.takings).to_string(),
-                    sum(|r| r.takings.refunds).to_string(),
-                ],
-            )
+/// A report's rows, whichever report: drawn and exported the one way.
+trait ReportRows {
+    /// The columns, the rows as shown and then the total row.
+    fn table(&self, app: &App) -> (&'static [Column], Vec<Vec<String>>);
+
+    /// A CSV header, then each row.
+    fn csv(&self, day: &str) -> String;
+}
+
+impl<R: ReportRow> ReportRows for Vec<R> {
+    fn table(&self, app: &App) -> (&'static [Column], Vec<Vec<String>>) {
+        let total = app.lang.t("report.total").to_owned();
+        let mut lines: Vec<Vec<String>> = self.iter().map(|row| row.cells(app)).collect();
+        lines.push(R::total(self, total, app.lang));
+        (R::COLUMNS, lines)
+    }
+
+    fn csv(&self, day: &str) -> String {
+        let mut out = csv::record(R::FIELDS);
+        for row in self {
+            out.push_str(&csv::record(&row.fields(day)));
         }
-        Report::Shifts(rows) => shown(
-            &SHIFTS,
-            rows,
-            |row| {
-                vec![
-                    row.shift_id.to_string(),
-                    inert(&row.operator).into_owned(),
-                    time(&row.opened_at),
-                    row.closed_at.as_ref().map(time).unwrap_or_default(),
-                    row.receipts.to_string(),
-                    row.takings.to_string(),
-                    row.refunds.to_string(),
-                ]
-            },
-            vec![
-                String::new(),
-                total,
-                String::new(),
-                String::new(),
-                rows.iter().map(|r| r.receipts).sum::<i64>().to_string(),
-                rows.iter().map(|r| r.takings).sum::<Money>().to_string(),
-                rows.iter().map(|r| r.refunds).sum::<Money>().to_string(),
-            ],
-        ),
-        Report::Water(rows) => shown(
-            &WATER,
-            rows,
-            |row| {
-                vec![
-                    inert(&row.scheme).into_owned(),
-                    coded(lang, "details.nature_", &row.nature),
-                    row.volume.to_string(),
-                    row.amount.to_string(),
-                ]
-            },
-            vec![
-                total,
-                String::new(),
-                rows.iter().map(|r| r.volume).sum::<Volume>().to_string(),
-                rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
-            ],
-        ),
-        Report::ArrearsByAge(rows) => shown(
-            &ARREARS,
-            rows,
-            |row| {
-                vec![
-                    row.age.clone(),
-                    row.bills.to_string(),
-                    row.customers.to_string(),
-                    row.amount.to_string(),
-                ]
-            },
-            vec![
-                total,
-                rows.iter().map(|r| r.bills).sum::<i64>().to_string(),
-                String::new(),
-                rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
-            ],
-        ),
-        Report::Abnormal(rows) => shown(
-            &ABNORMAL,
-            rows,
-            |row| {
-                vec![
-                    format!("{:08}", row.customer_no),
-                    inert(&row.name).into_owned(),
-                    inert(&row.meter_no).into_owned(),
-                    row.electronic.to_string(),
-                    row.consumption.to_string(),
-                ]
-            },
-            vec![
-                total,
-                lang.tf("report_lists.readings", &[("count", &rows.len())]),
-                String::new(),
-                String::new(),
-                rows.iter()
-                    .map(|r| r.consumption)
-                    .sum::<Volume>()
-                    .to_string(),
-            ],
-        ),
-        Report::LowBalances(rows) => shown(
-            &LOW_BALANCES,
-            rows,
-            |row| {
-                vec![
-                    format!("{:08}", row.customer_no),
-                    inert(&row.name).into_owned(),
-                    row.balance.to_string(),
-                    row.threshold.to_string(),
-                ]
-            },
-            vec![
-                total,
-                lang.tf("report_lists.customers", &[("count", &rows.len())]),
-                rows.iter().map(|r| r.balance).sum::<Money>().to_string(),
-                String::new(),
-            ],
-        ),
+        out
+    }
+}
+
+/// The rows of a report; None when it was refused.
+fn rows_of(report: &Report) -> Option<&dyn ReportRows> {
+    Some(match report {
+        Report::NotPermitted => return None,
+        Report::Takings(rows) => rows,
+        Report::Shifts(rows) => rows,
+        Report::Water(rows) => rows,
+        Report::ArrearsByAge(rows) => rows,
+        Report::Abnormal(rows) => rows,
+        Report::LowBalances(rows) => rows,
     })
 }
 
-/// A CSV header of `names`, then each of `rows` as its `fields` give it.
-fn table_csv<R>(names: &[&str], rows: &[R], fields: impl Fn(&R) -> Vec<String>) -> String {
-    let mut out = csv::record(names);
-    for row in rows {
-        out.push_str(&csv::record(&fields(row)));
+/// The time of day of `at` in the desk's zone.
+fn time_of_day(at: &DateTime<Utc>, app: &App) -> String {
+    local(at, app.zone)[11..].to_owned()
+}
+
+impl ReportRow for TakingsRow {
+    const COLUMNS: &'static [Column] = &TAKINGS;
+    const FIELDS: &'static [&'static str] = &[
+        "day",
+        "operator",
+        "method",
+        "payments",
+        "takings",
+        "refunds",
+        "refund_count",
+    ];
+
+    fn cells(&self, app: &App) -> Vec<String> {
+        vec![
+            inert(&self.operator).into_owned(),
+            coded(app.lang, "payment_method.", &self.takings.method),
+            self.takings.payments.to_string(),
+            self.takings.takings.to_string(),
+            self.takings.refunds.to_string(),
+        ]
     }
-    out
+
+    fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
+        let sum = |f: fn(&TakingsRow) -> Money| rows.iter().map(f).sum::<Money>();
+        let payments: i64 = rows.iter().map(|r| r.takings.payments).sum();
+        vec![
+            total,
+            String::new(),
+            payments.to_string(),
+            sum(|r| r.takings.takings).to_string(),
+            sum(|r| r.takings.refunds).to_string(),
+        ]
+    }
+
+    /// Its own day: the takings are read by day.
+    fn fields(&self, _: &str) -> Vec<String> {
+        let t = &self.takings;
+        vec![
+            self.day.to_string(),
+            self.operator.clone(),
+            t.method.clone(),
+            t.payments.to_string(),
+            t.takings.to_string(),
+            t.refunds.to_string(),
+            t.refund_count.to_string(),
+        ]
+    }
+}
+
+impl ReportRow for ShiftRow {
+    const COLUMNS: &'static [Column] = &SHIFTS;
+    const FIELDS: &'static [&'static str] = &[
+        "day",
+        "shift",
+        "operator",
+        "opened_at",
+        "closed_at",
+        "receipts",
+        "takings",
+        "refunds",
+    ];
+
+    fn cells(&self, app: &App) -> Vec<String> {
+        vec![
+            self.shift_id.to_string(),
+            inert(&self.operator).into_owned(),
+            time_of_day(&self.opened_at, app),
+            self.closed_at
+                .map(|at| time_of_day(&at, app))
+                .unwrap_or_default(),
+            self.receipts.to_string(),
+            self.takings.to_string(),
+            self.refunds.to_string(),
+        ]
+    }
+
+    fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
+        vec![
+            String::new(),
+            total,
+            String::new(),
+            String::new(),
+            rows.iter().map(|r| r.receipts).sum::<i64>().to_string(),
+            rows.iter().map(|r| r.takings).sum::<Money>().to_string(),
+            rows.iter().map(|r| r.refunds).sum::<Money>().to_string(),
+        ]
+    }
+
+    fn fields(&self, day: &str) -> Vec<String> {
+        vec![
+            day.to_owned(),
+            self.shift_id.to_string(),
+            self.operator.clone(),
+            self.opened_at.to_rfc3339(),
+            self.closed_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+            self.receipts.to_string(),
+            self.takings.to_string(),
+            self.refunds.to_string(),
+        ]
+    }
+}
+
+impl ReportRow for WaterRow {
+    const COLUMNS: &'static [Column] = &WATER;
+    const FIELDS: &'static [&'static str] = &["day", "scheme", "nature", "volume_m3", "amount"];
+
+    fn cells(&self, app: &App) -> Vec<String> {
+        vec![
+            inert(&self.scheme).into_owned(),
+            coded(app.lang, "details.nature_", &self.nature),
+            self.volume.to_string(),
+            self.amount.to_string(),
+        ]
+    }
+
+    fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
+        vec![
+            total,
+            String::new(),
+            rows.iter().map(|r| r.volume).sum::<Volume>().to_string(),
+            rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
+        ]
+    }
+
+    fn fields(&self, day: &str) -> Vec<String> {
+        vec![
+            day.to_owned(),
+            self.scheme.clone(),
+            self.nature.clone(),
+            self.volume.to_string(),
+            self.amount.to_string(),
+        ]
+    }
+}
+
+impl ReportRow for ArrearsAge {
+    const COLUMNS: &'static [Column] = &ARREARS;
+    const FIELDS: &'static [&'static str] = &["day", "age_days", "bills", "customers", "amount"];
+
+    fn cells(&self, _: &App) -> Vec<String> {
+        vec![
+            self.age.clone(),
+            self.bills.to_string(),
+            self.customers.to_string(),
+            self.amount.to_string(),
+        ]
+    }
+
+    fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
+        vec![
+            total,
+            rows.iter().map(|r| r.bills).sum::<i64>().to_string(),
+            String::new(),
+            rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
+        ]
+    }
+
+    fn fields(&self, day: &str) -> Vec<String> {
+        vec![
+            day.to_owned(),
+            self.age.clone(),
+            self.bills.to_string(),
+            self.customers.to_string(),
+            self.amount.to_string(),
+        ]
+    }
+}
+
+impl ReportRow for AbnormalReading {
+    const COLUMNS: &'static [Column] = &ABNORMAL;
+    const FIELDS: &'static [&'static str] = &[
+        "day",
+        "customer_no",
+        "name",
+        "meter_no",
+        "read_on",
+        "reading_m3",
+        "consumption_m3",
+    ];
+
+    fn cells(&self, _: &App) -> Vec<String> {
+        vec![
+            format!("{:08}", self.customer_no),
+            inert(&self.name).into_owned(),
+            inert(&self.meter_no).into_owned(),
+            self.electronic.to_string(),
+            self.consumption.to_string(),
+        ]
+    }
+
+    fn total(rows: &[Self], total: String, lang: Lang) -> Vec<String> {
+        vec![
+            total,
+            lang.tf("report_lists.readings", &[("count", &rows.len())]),
+            String::new(),
+            String::new(),
+            rows.iter()
+                .map(|r| r.consumption)
+                .sum::<Volume>()
+                .to_string(),
+        ]
+    }
+
+    fn fields(&self, day: &str) -> Vec<String> {
+        vec![
+            day.to_owned(),
+            self.customer_no.to_string(),
+            self.name.clone(),
+            self.meter_no.clone(),
+            self.read_on.to_string(),
+            self.electronic.to_string(),
+            self.consumption.to_string(),
+        ]
+    }
+}
+
+impl ReportRow for LowBalance {
+    const COLUMNS: &'static [Column] = &LOW_BALANCES;
+    const FIELDS: &'static [&'static str] = &["day", "customer_no", "name", "balance", "threshold"];
+
+    fn cells(&self, _: &App) -> Vec<String> {
+        vec![
+            format!("{:08}", self.customer_no),
+            inert(&self.name).into_owned(),
+            self.balance.to_string(),
+            self.threshold.to_string(),
+        ]
+    }
+
+    fn total(rows: &[Self], total: String, lang: Lang) -> Vec<String> {
+        vec![
+            total,
+            lang.tf("report_lists.customers", &[("count", &rows.len())]),
+            rows.iter().map(|r| r.balance).sum::<Money>().to_string(),
+            String::new(),
+        ]
+    }
+
+    fn fields(&self, day: &str) -> Vec<String> {
+        vec![
+            day.to_owned(),
+            self.customer_no.to_string(),
+            self.name.clone(),
+            self.balance.to_string(),
+            self.threshold.to_string(),
+        ]
+    }
 }
 
 /// The report as CSV: a header of stable names, then its rows as stored (codes, UTC times).
 pub fn report_csv(read: &ReportRead) -> String {
-    let day = read.window.day.to_string();
-    match &read.report {
-        Report::NotPermitted => String::new(),
-        Report::Takings(rows) => table_csv(
-            &[
-                "day",
-                "operator",
-                "method",
-                "payments",
-                "takings",
-                "refunds",
-                "refund_count",
-            ],
-            rows,
-            |row| {
-                let t = &row.takings;
-                vec![
-                    row.day.to_string(),
-                    row.operator.clone(),
-                    t.method.clone(),
-                    t.payments.to_string(),
-                    t.takings.to_string(),
-                    t.refunds.to_string(),
-                    t.refund_count.to_string(),
-                ]
-            },
-        ),
-        Report::Shifts(rows) => table_csv(
-            &[
-                "day",
-                "shift",
-                "operator",
-                "opened_at",
-                "closed_at",
-                "receipts",
-                "takings",
-                "refunds",
-            ],
-            rows,
-            |row| {
-                vec![
-                    day.clone(),
-                    row.shift_id.to_string(),
-                    row.operator.clone(),
-                    row.opened_at.to_rfc3339(),
-                    row.closed_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
-                    row.receipts.to_string(),
-                    row.takings.to_string(),
-                    row.refunds.to_string(),
-                ]
-            },
-        ),
-        Report::Water(rows) => table_csv(
-            &["day", "scheme", "nature", "volume_m3", "amount"],
-            rows,
-            |row| {
-                vec![
-                    day.clone(),
-                    row.scheme.clone(),
-                    row.nature.clone(),
-                    row.volume.to_string(),
-                    row.amount.to_string(),
-                ]
-            },
-        ),
-        Report::ArrearsByAge(rows) => table_csv(
-            &["day", "age_days", "bills", "customers", "amount"],
-            rows,
-            |row| {
-                vec![
-                    day.clone(),
-                    row.age.clone(),
-                    row.bills.to_string(),
-                    row.customers.to_string(),
-                    row.amount.to_string(),
-                ]
-            },
-        ),
-        Report::Abnormal(rows) => table_csv(
-            &[
-                "day",
-                "customer_no",
-                "name",
-                "meter_no",
-                "read_on",
-                "reading_m3",
-                "consumption_m3",
-            ],
-            rows,
-            |row| {
-                vec![
-                    day.clone(),
-                    row.customer_no.to_string(),
-                    row.name.clone(),
-                    row.meter_no.clone(),
-                    row.read_on.to_string(),
-                    row.electronic.to_string(),
-                    row.consumption.to_string(),
-                ]
-            },
-        ),
-        Report::LowBalances(rows) => table_csv(
-            &["day", "customer_no", "name", "balance", "threshold"],
-            rows,
-            |row| {
-                vec![
-                    day.clone(),
-                    row.customer_no.to_string(),
-                    row.name.clone(),
-                    row.balance.to_string(),
-                    row.threshold.to_string(),
-                ]
-            },
-        ),
-    }
+    rows_of(&read.report).map_or_else(String::new, |rows| rows.csv(&read.window.day.to_string()))
 }
 
 impl ReportsScreen {
@@ -445,8 +487,8 @@ impl Screen for ReportsScreen {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let Some(read) = &self.shown else {
-            frame.render_widget(Paragraph::new(note(lang.t("report.loading"), theme)), area);
+        let Some(read) = read_or_loading(&self.shown, "report.loading", frame, area, (lang, theme))
+        else {
             return;
         };
         let [head, header, body] = Layout::vertical([
@@ -464,7 +506,7 @@ impl Screen for ReportsScreen {
             Line::styled(format!(" {day}"), theme.dim()),
         ];
         frame.render_widget(Paragraph::new(head_lines), head);
-        let Some((columns, rows)) = table(read, app) else {
+        let Some((columns, rows)) = rows_of(&read.report).map(|rows| rows.table(app)) else {
             let refused = Line::styled(
                 format!(" {}", lang.t("report.not_permitted")),
                 theme.error(),

@@ -73,6 +73,13 @@ pub(crate) fn draw_import(
     frame.render_widget(Paragraph::new(shown), list);
 }
 
+/// An import dialog's summary line: said as good when nothing was refused (`clean`), else as
+/// an error.
+pub(crate) fn import_summary(text: &str, clean: bool, theme: &Theme) -> Line<'static> {
+    let style = if clean { theme.good() } else { theme.error() };
+    Line::styled(format!(" {text}"), style)
+}
+
 /// A key on an import dialog: on the path (`on_path`) the form's, where F2 `check`s the file;
 /// Up and Down `scroll` the listed lines. False: not the dialog's key.
 pub(crate) fn import_key<S>(
@@ -233,6 +240,20 @@ pub(super) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, S
 /// A note on one line, dimmed.
 pub(crate) fn note(text: &str, theme: &Theme) -> Line<'static> {
     Line::styled(format!(" {text}"), theme.dim())
+}
+
+/// What a screen has read, or None once its `loading` note is drawn in its place.
+pub(crate) fn read_or_loading<'a, T>(
+    read: &'a Option<T>,
+    loading: &str,
+    frame: &mut Frame,
+    area: Rect,
+    (lang, theme): (Lang, &Theme),
+) -> Option<&'a T> {
+    if read.is_none() {
+        frame.render_widget(Paragraph::new(note(lang.t(loading), theme)), area);
+    }
+    read.as_ref()
 }
 
 /// A table: a header line, then the rows that fit, scrolled so the selection shows (the

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::common::{ImportHints, ImportShown, draw_import, fail, move_in};
+use super::common::{ImportHints, ImportShown, draw_import, fail, import_summary, move_in};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
 use super::texts::meter_no_error_text;
 use crate::app::form::FormKey;
@@ -385,19 +385,13 @@ impl Screen for ImportView {
                 ImportStage::Checking => ImportShown::Checking,
                 ImportStage::Checked { check, scroll } => ImportShown::Lines(
                     vec![
-                        Line::styled(
-                            format!(
-                                " {}",
-                                lang.tf(
-                                    "ref.checked",
-                                    &[("good", &check.good), ("bad", &bad_lines(&check.errors))],
-                                )
+                        import_summary(
+                            &lang.tf(
+                                "ref.checked",
+                                &[("good", &check.good), ("bad", &bad_lines(&check.errors))],
                             ),
-                            if check.errors.is_empty() {
-                                theme.good()
-                            } else {
-                                theme.error()
-                            },
+                            check.errors.is_empty(),
+                            theme,
                         ),
                         self.find_line(app.t("ref.import_choice"), app, theme),
                     ],
@@ -424,18 +418,16 @@ impl Screen for ImportView {
                 }
                 ImportStage::Done { report, scroll } => ImportShown::Lines(
                     vec![
-                        Line::styled(
-                            format!(
-                                " {}",
-                                lang.tf(
-                                    "ref.imported",
-                                    &[
-                                        ("count", &report.imported),
-                                        ("bad", &bad_lines(&report.errors))
-                                    ],
-                                )
+                        import_summary(
+                            &lang.tf(
+                                "ref.imported",
+                                &[
+                                    ("count", &report.imported),
+                                    ("bad", &bad_lines(&report.errors)),
+                                ],
                             ),
-                            theme.good(),
+                            true,
+                            theme,
                         ),
                         self.find_line(String::new(), app, theme),
                     ],
