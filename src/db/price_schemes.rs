@@ -11,6 +11,7 @@ use deadpool_postgres::{ClientWrapper as Client, Transaction};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{outcome_saved_id, write_once};
@@ -258,20 +259,15 @@ pub async fn add_scheme(
         return Ok(SchemeOutcome::Prices(error));
     }
     write_once(client, key, ADD, operator_id, async |transaction| {
+        let columns = SchemeColumns::of(fields);
+        let mut params = columns.params().to_vec();
+        params.push(&fields.start_date);
         let inserted = transaction
             .query_one(
                 "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
                      accumulation_cycle_months, settlement_cycle_months, start_date)
                  VALUES ($1, $2, $3, $4::numeric / 100, $5, $6, $7) RETURNING id",
-                &[
-                    &fields.name.trim(),
-                    &fields.kind.as_str(),
-                    &billing_mode_word(fields.mode),
-                    &fields.vat_percent,
-                    &months_column(fields.accumulation_months),
-                    &months_column(fields.settlement_months),
-                    &fields.start_date,
-                ],
+                &params,
             )
             .await;
         let Some(inserted) = accepted(inserted, &SqlState::UNIQUE_VIOLATION)? else {
@@ -313,6 +309,7 @@ pub async fn modify_scheme(
         {
             return Ok(SchemeOutcome::Fixed);
         }
+        let columns = SchemeColumns::of(fields);
         let updated = transaction
             .execute(
                 "UPDATE price_scheme
@@ -321,10 +318,10 @@ pub async fn modify_scheme(
                  WHERE id = $1",
                 &[
                     &id,
-                    &fields.name.trim(),
-                    &fields.vat_percent,
-                    &months_column(fields.accumulation_months),
-                    &months_column(fields.settlement_months),
+                    &columns.name,
+                    &columns.vat_percent,
+                    &columns.accumulation_months,
+                    &columns.settlement_months,
                 ],
             )
             .await;
@@ -395,8 +392,40 @@ fn check_fields(fields: &SchemeFields) -> Result<(), SchemeOutcome> {
     .map_err(SchemeOutcome::Fields)
 }
 
-fn months_column(months: Option<u32>) -> Option<i16> {
-    months.and_then(|months| i16::try_from(months).ok())
+/// A scheme's fields as its columns store them, in the order [`SchemeColumns::params`] gives
+/// them to the statements that write them.
+struct SchemeColumns<'a> {
+    name: &'a str,
+    kind: &'static str,
+    billing_mode: &'static str,
+    vat_percent: Decimal,
+    accumulation_months: Option<i16>,
+    settlement_months: Option<i16>,
+}
+
+impl<'a> SchemeColumns<'a> {
+    fn of(fields: &'a SchemeFields) -> Self {
+        let column = |months: Option<u32>| months.and_then(|months| i16::try_from(months).ok());
+        SchemeColumns {
+            name: fields.name.trim(),
+            kind: fields.kind.as_str(),
+            billing_mode: billing_mode_word(fields.mode),
+            vat_percent: fields.vat_percent,
+            accumulation_months: column(fields.accumulation_months),
+            settlement_months: column(fields.settlement_months),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.name,
+            &self.kind,
+            &self.billing_mode,
+            &self.vat_percent,
+            &self.accumulation_months,
+            &self.settlement_months,
+        ]
+    }
 }
 
 async fn insert_version(
@@ -438,6 +467,9 @@ async fn audit(
     id: i64,
     fields: &SchemeFields,
 ) -> Result<(), DbError> {
+    let columns = SchemeColumns::of(fields);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&operator_id, &action, &id];
+    params.extend(columns.params());
     transaction
         .execute(
             "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
@@ -446,17 +478,7 @@ async fn audit(
                                        'vat_percent', $7::numeric,
                                        'accumulation_cycle_months', $8::smallint,
                                        'settlement_cycle_months', $9::smallint)",
-            &[
-                &operator_id,
-                &action,
-                &id,
-                &fields.name.trim(),
-                &fields.kind.as_str(),
-                &billing_mode_word(fields.mode),
-                &fields.vat_percent,
-                &months_column(fields.accumulation_months),
-                &months_column(fields.settlement_months),
-            ],
+            &params,
         )
         .await?;
     Ok(())
