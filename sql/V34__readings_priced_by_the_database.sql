@@ -12,10 +12,10 @@
 --    (insufficient_privilege), nothing written. The desk keeps pricing in Rust (the screen's
 --    preview is the same arithmetic); tests/readings_priced.rs prices many cases both ways.
 
--- The helpers below have no SET clause, so the SQL ones are inlined and none pays a
--- configuration change per call (one per bill of a 100 000-line import): they name their tables
--- and types with the schema, and reading_write_is_priced, which calls them, fixes the
--- search_path (an operator calling them from psql can only fool themselves).
+-- The helpers below have no SET clause, so none pays a configuration change per call (one per
+-- bill of a 100 000-line import) and the simple ones can be inlined: they name their tables and
+-- types with the schema, and reading_write_is_priced, which calls them, fixes the search_path
+-- (an operator calling them from psql with a path of their own can only fool themselves).
 
 -- A slice of water: m³ on a date.
 CREATE TYPE md_slice AS (read_on date, volume numeric);
