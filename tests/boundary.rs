@@ -928,3 +928,57 @@ async fn postgresql_itself_keeps_an_operator_to_their_role() {
     );
     assert_eq!(status, "active");
 }
+
+/// PostgreSQL lets every role change its own password (`ALTER ROLE CURRENT_USER PASSWORD`; no
+/// privilege governs it and no event trigger sees role commands), past
+/// `operator_change_own_password` and its audit entry (docs/decisions.md, "An operator's own
+/// password changed from psql"). What it cannot do: clear a temporary password's forced change
+/// (the desk's function, which audits, still has to run before the operator may do anything),
+/// or change anyone else's password or any other attribute of the role.
+#[tokio::test]
+async fn a_password_changed_from_psql_does_not_clear_the_forced_change() {
+    let (db, account) = desk().await;
+    let owner = db.pool.get().await.unwrap();
+    owner
+        .execute(
+            "UPDATE operator SET must_change_password = true WHERE id = $1",
+            &[&CLERK],
+        )
+        .await
+        .unwrap();
+    let permitted_after_change = allowed(
+        &db,
+        "clerk",
+        &format!(
+            "ALTER ROLE CURRENT_USER PASSWORD 'chosen-outside-the-desk';
+             SELECT md_permitted('reading.enter');
+             ALTER ROLE CURRENT_USER PASSWORD '{TEST_PASSWORD}'"
+        ),
+    );
+    assert_eq!(permitted_after_change, "f");
+    let still_forced: bool = owner
+        .query_one(
+            "SELECT must_change_password FROM operator WHERE id = $1",
+            &[&CLERK],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(still_forced);
+    refused(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT ledger_post({account}, 'deposit', 10, NULL, NULL, 'cash', NULL, 'after-psql')"
+        ),
+    );
+    for login in ["clerk", "super"] {
+        for sql in [
+            format!("ALTER ROLE \"admin@{}\" PASSWORD 'taken-over'", db.name),
+            "ALTER ROLE CURRENT_USER VALID UNTIL 'infinity'".to_owned(),
+            "ALTER ROLE CURRENT_USER CONNECTION LIMIT 1".to_owned(),
+        ] {
+            refused(&db, login, &sql);
+        }
+    }
+}

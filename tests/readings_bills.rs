@@ -1073,17 +1073,26 @@ async fn a_reading_on_a_bill_paid_meanwhile_is_refused_and_writes_nothing() {
         ["readings", "bills", "audited"].map(|column| row.get::<_, i64>(column))
     };
     let before = counts().await;
-    // Priced while the bill was open: it extends the bill, and a reading of the next cycle
-    // makes a new one.
+    // Priced while the bill was open (at the scheme's price, which the database checks): it
+    // extends the bill, and a reading of the next cycle makes a new one.
+    let part = |accumulated: &str, volume: &str, amount: &str, vat: &str| {
+        format!(
+            r#"{{"parts": [{{"prices_from": "2025-01-01", "accumulated_before": "{accumulated}",
+                "volume": "{volume}", "amount": "{amount}", "vat": "{vat}", "tiers": [{{"tier": 1,
+                "volume": "{volume}", "unit_price": "1.0000", "amount": "{amount}"}}]}}]}}"#
+        )
+    };
     let bills = format!(
         r#"[{{"ref": "s{bill}", "bill_id": {bill}, "account_id": {account},
              "period_start": "2025-01-01", "period_end": "2025-03-31", "due_date": "2025-04-30",
              "previous_reading": "100", "current_reading": "130", "volume": "30",
-             "amount": "30.00", "vat": "0", "price_version_id": null, "detail": {{"parts": []}}}},
+             "amount": "30.00", "vat": "2.48", "price_version_id": 1, "detail": {q1}}},
             {{"ref": "n0", "bill_id": null, "account_id": {account},
              "period_start": "2025-04-01", "period_end": "2025-06-30", "due_date": "2025-07-30",
              "previous_reading": "130", "current_reading": "140", "volume": "10",
-             "amount": "10.00", "vat": "0", "price_version_id": null, "detail": {{"parts": []}}}}]"#
+             "amount": "10.00", "vat": "0.83", "price_version_id": 1, "detail": {q2}}}]"#,
+        q1 = part("0.000", "30.000", "30.00", "2.48"),
+        q2 = part("30.000", "10.000", "10.00", "0.83"),
     );
     let readings = format!(
         r#"[{{"seq": 0, "line": 1, "meter_id": 1, "customer_id": {customer},

@@ -271,7 +271,6 @@ pub async fn move_money(
                     method: Some(&change.method),
                     receipt_no,
                     key,
-                    bill_id: None,
                 };
                 let posted = post(&transaction, &posting).await?;
                 transaction
@@ -398,9 +397,9 @@ fn refusal_of(error: tokio_postgres::Error) -> Result<MoveRefusal, DbError> {
     Ok(refusal)
 }
 
-/// One ledger row of the counter on receipt `receipt_no`: money in or out, or the payment
-/// of `bill_id` (kind `bill_payment`, a bill of this account), through `ledger_post`, which
-/// checks the kind against the operator's permissions and stamps the operator.
+/// One ledger row of the counter on receipt `receipt_no`: money in or out, through
+/// `ledger_post`, which checks the kind against the operator's permissions and stamps the
+/// operator. Bills are paid by `bill_pay` (sql/V34: not through `ledger_post`).
 pub struct Posting<'a> {
     pub account_id: i64,
     pub kind: &'a str,
@@ -408,7 +407,6 @@ pub struct Posting<'a> {
     pub method: Option<&'a str>,
     pub receipt_no: i64,
     pub key: &'a str,
-    pub bill_id: Option<i64>,
 }
 
 /// Posts `row`; answers the ledger row's id. The raw error, so the caller can tell the
@@ -419,7 +417,7 @@ pub async fn post(
 ) -> Result<i64, tokio_postgres::Error> {
     Ok(client
         .query_one(
-            "SELECT ledger_post($1, $2, $3::numeric, NULL, NULL, $4, $5, $6, NULL, $7) AS id",
+            "SELECT ledger_post($1, $2, $3::numeric, NULL, NULL, $4, $5, $6) AS id",
             &[
                 &row.account_id,
                 &row.kind,
@@ -427,7 +425,6 @@ pub async fn post(
                 &row.method,
                 &row.receipt_no,
                 &row.key,
-                &row.bill_id,
             ],
         )
         .await?

@@ -242,18 +242,22 @@ impl Batch {
             .map(|book| (book.customer_id, book.meter_id))
             .collect();
         let customer_ids: Vec<i64> = customers.keys().copied().collect();
-        // Charged water counts from the start of the earliest cycle a reading falls in.
+        // Charged water counts from the start of the earliest accumulation cycle priced: the
+        // one the earliest reading falls in, or an open bill's first day (its water is priced
+        // again with the reading), when that cycle starts before the bill's.
         let since = self
             .prices
             .values()
-            .flat_map(|prices| {
-                let accumulation = prices.scheme.cycle().period_containing(earliest).first_day;
-                let settlement = prices
+            .map(|prices| {
+                let priced_from = prices
                     .settlement
-                    .map(|cycles| cycles.period_of(earliest).first_day);
-                [Some(accumulation), settlement]
+                    .map_or(earliest, |cycles| cycles.period_of(earliest).first_day);
+                prices
+                    .scheme
+                    .cycle()
+                    .period_containing(priced_from)
+                    .first_day
             })
-            .flatten()
             .min()
             .unwrap_or(earliest);
         for row in tx
