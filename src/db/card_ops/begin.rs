@@ -26,11 +26,14 @@ pub(super) async fn begin_in(
             outcome: BeginOutcome::Refused(refusal),
         })
     };
-    // The customer's facts (locking the account), the same key's operation if this is a
-    // retry, and whether the operator may do this (which only a new operation needs): one
-    // round trip, asked in this order.
+    // The account's lock first, alone: what is read next must be read under it.
+    let Some(row) = customer_row(tx, begin.customer_id, true).await? else {
+        return refused(Refusal::NoSuchCustomer);
+    };
+    // The card facts, the same key's operation if this is a retry, and whether the operator
+    // may do this (which only a new operation needs): one round trip.
     let (holder, seen, permitted) = tokio::try_join!(
-        holder(tx, begin.customer_id, begin.key, true),
+        holder_of(tx, begin.customer_id, &row, begin.key),
         async {
             tx.query_opt(
                 &format!("{OPERATION_COLUMNS} WHERE op.idempotency_key = $1 FOR UPDATE OF op"),
@@ -45,9 +48,6 @@ pub(super) async fn begin_in(
                 .map_err(DbError::from)
         },
     )?;
-    let Some(holder) = holder else {
-        return refused(Refusal::NoSuchCustomer);
-    };
     if let Some(row) = seen {
         let operation = Operation::from_row(&row)?;
         if operation.customer_id != begin.customer_id || operation.kind != request.kind() {

@@ -58,27 +58,49 @@ pub(super) async fn holder(
     key: &MacKey,
     lock: bool,
 ) -> Result<Option<CardHolder>, DbError> {
+    match customer_row(client, customer_id, lock).await? {
+        Some(row) => holder_of(client, customer_id, &row, key).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The customer's row of [`holder`], with the account's lock if `lock`; `None`: no such
+/// customer.
+pub(super) async fn customer_row(
+    client: &impl CachingClient,
+    customer_id: i64,
+    lock: bool,
+) -> Result<Option<Row>, DbError> {
     let lock = if lock { "FOR UPDATE OF a" } else { "" };
-    // Four reads sent together: one round trip, not four. The server runs them in order, so
-    // the three after the first read what its lock made consistent.
-    let (row, card, facts, last_purchase) = tokio::try_join!(
-        async {
-            client
-                .query_opt(
-                    &format!(
-                        "SELECT c.customer_no, m.meter_no, a.id AS account_id, a.balance,
-                                c.customer_type_id, c.status = 'closed' AS closed,
-                                c.business_model = 'meter_prepaid' AS meter_prepaid,
-                                current_date AS today
-                         FROM customer c JOIN meter m ON m.id = c.meter_id
-                              JOIN account a ON a.customer_id = c.id
-                         WHERE c.id = $1 {lock}"
-                    ),
-                    &[&customer_id],
-                )
-                .await
-                .map_err(DbError::from)
-        },
+    Ok(client
+        .query_opt(
+            &format!(
+                "SELECT c.customer_no, m.meter_no, a.id AS account_id, a.balance,
+                        c.customer_type_id, c.status = 'closed' AS closed,
+                        c.business_model = 'meter_prepaid' AS meter_prepaid,
+                        current_date AS today
+                 FROM customer c JOIN meter m ON m.id = c.meter_id
+                      JOIN account a ON a.customer_id = c.id
+                 WHERE c.id = $1 {lock}"
+            ),
+            &[&customer_id],
+        )
+        .await?)
+}
+
+/// The card facts of the customer whose [`customer_row`] is `row`, read after it (and its
+/// lock): a read sent before the lock was granted could miss what the lock's holder wrote.
+pub(super) async fn holder_of(
+    client: &impl CachingClient,
+    customer_id: i64,
+    row: &Row,
+    key: &MacKey,
+) -> Result<CardHolder, DbError> {
+    let customer_no = to_u32(row.get::<_, i64>("customer_no"), "customer.customer_no")?;
+    let meter_no = MeterNumber::new(row.get("meter_no"))
+        .map_err(|error| DbError::Inconsistent(format!("meter number: {error}")))?;
+    // Three reads the lock above made consistent, sent together: one round trip, not three.
+    let (card, facts, last_purchase) = tokio::try_join!(
         async {
             client
                 .query_opt(
@@ -104,12 +126,6 @@ pub(super) async fn holder(
         },
         last_purchase(client, customer_id, key),
     )?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let customer_no = to_u32(row.get::<_, i64>("customer_no"), "customer.customer_no")?;
-    let meter_no = MeterNumber::new(row.get("meter_no"))
-        .map_err(|error| DbError::Inconsistent(format!("meter number: {error}")))?;
     let card = card
         .map(|card| {
             let generation = u8::try_from(card.get::<_, i16>("generation"))
@@ -131,7 +147,7 @@ pub(super) async fn holder(
     let last_sequence = facts
         .get::<_, Option<i64>>("last_sequence")
         .map_or(Ok(0), |seq| to_u32(seq, "card_operation.purchase_seq"))?;
-    Ok(Some(CardHolder {
+    Ok(CardHolder {
         customer_id,
         customer_no,
         meter_no,
@@ -145,7 +161,7 @@ pub(super) async fn holder(
         today: row.get("today"),
         closed: row.get("closed"),
         meter_prepaid: row.get("meter_prepaid"),
-    }))
+    })
 }
 
 /// The customer's card facts, for a screen (no lock).
