@@ -812,8 +812,8 @@ async fn a_recharge_in_one_call_is_checked_as_its_statements_are() {
         format!(
             "SELECT operation_id FROM card_recharge_journal(
                  {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
-                 {CLERK}, '{key}', {paid}, {bought} / 1000.0, NULL, 'cash', 9, {litres}, NULL, NULL, NULL,
-                 decode(repeat('00', 32), 'hex'), '{{}}')"
+                 {CLERK}, '{key}', {paid}, {bought} / 1000.0, NULL, 'cash', 9, {litres},
+                 NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
         )
     };
     let before = written(&db);
