@@ -206,7 +206,10 @@ pub(super) async fn note_meter_state(
                              meter_generation = GREATEST(meter_generation, $3),
                              meter_read_at = CASE WHEN meter_loaded_seq >= $2 THEN meter_read_at
                                                   ELSE now() END
-             WHERE card_no = $1",
+             WHERE card_no = $1
+               -- A write-back seen before changes nothing: no new row version, no trigger.
+               AND (meter_loaded_seq IS NULL OR meter_loaded_seq < $2
+                    OR meter_generation IS NULL OR meter_generation < $3)",
             &[
                 &i64::from(issue.card_number),
                 &i64::from(write_back.last_loaded_sequence),
