@@ -801,6 +801,39 @@ async fn a_recharge_pays_at_least_the_cheapest_price_in_force() {
     allowed(&db, "clerk", &recharge("recharge-9", "2.00", 2000));
 }
 
+/// sql/V33's one call for a recharge's money and journal runs with the caller's rights: what
+/// the statements sent one by one are refused, it is refused too.
+#[tokio::test]
+async fn a_recharge_in_one_call_is_checked_as_its_statements_are() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    // The journal's water against what the purchase bought (`bought`, in litres).
+    let recharge = |key: &str, paid: &str, bought: u32, litres: u32| {
+        format!(
+            "SELECT operation_id FROM card_recharge_journal(
+                 {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
+                 {CLERK}, '{key}', {paid}, {bought} / 1000.0, NULL, 'cash', 9, {litres},
+                 NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
+        )
+    };
+    let before = written(&db);
+    // 100 m³ for a cent (V32's price floor); ten times the water bought (V31: the operation
+    // carries its own money and the water it bought).
+    refused(&db, "clerk", &recharge("cheap-9", "0.01", 100_000, 100_000));
+    refused(&db, "clerk", &recharge("more-9", "2.00", 2000, 20_000));
+    assert_eq!(written(&db), before, "a refused write changed something");
+    let operation = allowed(&db, "clerk", &recharge("recharge-9", "2.00", 2000, 2000));
+    let told = allowed(
+        &db,
+        "super",
+        &format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'card.recharge'
+               AND entity = 'card_operation' AND entity_id = {operation}"
+        ),
+    );
+    assert_eq!(told, "1", "the recharge is audited once");
+}
+
 #[tokio::test]
 async fn no_operator_locks_every_balance() {
     let (db, account) = desk().await;

@@ -209,12 +209,24 @@ pub(crate) async fn versions(
     client: &impl CachingClient,
     id: i64,
 ) -> Result<Vec<SchemeVersion>, DbError> {
+    versions_of(client, "$1", &id).await
+}
+
+/// As [`versions`], of the scheme `scheme` (an SQL expression of `$1`) names: a caller that
+/// knows only what leads to the scheme asks for its versions without waiting for its id.
+pub(crate) async fn versions_of(
+    client: &impl CachingClient,
+    scheme: &str,
+    param: &(dyn tokio_postgres::types::ToSql + Sync),
+) -> Result<Vec<SchemeVersion>, DbError> {
     let tiers = client
         .query(
-            "SELECT v.id AS version_id, v.effective_from, t.upper_bound_m3, t.unit_price
-             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
-             WHERE v.price_scheme_id = $1 ORDER BY v.effective_from, t.tier_no",
-            &[&id],
+            &format!(
+                "SELECT v.id AS version_id, v.effective_from, t.upper_bound_m3, t.unit_price
+                 FROM price_version v JOIN price_tier t ON t.price_version_id = v.id
+                 WHERE v.price_scheme_id = {scheme} ORDER BY v.effective_from, t.tier_no"
+            ),
+            &[param],
         )
         .await?;
     Ok(tiers

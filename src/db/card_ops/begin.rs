@@ -26,12 +26,14 @@ pub(super) async fn begin_in(
             outcome: BeginOutcome::Refused(refusal),
         })
     };
-    let Some(holder) = holder(tx, begin.customer_id, begin.key, true).await? else {
+    // The account's lock first, alone: what is read next must be read under it.
+    let Some(row) = customer_row(tx, begin.customer_id, true).await? else {
         return refused(Refusal::NoSuchCustomer);
     };
-    // A retry: the same key's operation, wherever it stands; asked together with whether the
-    // operator may do this (one round trip), which only a new operation needs.
-    let (seen, permitted) = tokio::try_join!(
+    // The card facts, the same key's operation if this is a retry, and whether the operator
+    // may do this (which only a new operation needs): one round trip.
+    let (holder, seen, permitted) = tokio::try_join!(
+        holder_of(tx, begin.customer_id, &row, begin.key),
         async {
             tx.query_opt(
                 &format!("{OPERATION_COLUMNS} WHERE op.idempotency_key = $1 FOR UPDATE OF op"),
@@ -120,15 +122,17 @@ pub(super) async fn start(
         return Ok(Err(Refusal::NotPermitted));
     }
     let content = CardContent::classify(begin.card, begin.key);
-    note_meter_state(tx, &content).await?;
+    // A recharge notes it with the reads that price it, in one round trip.
+    if !matches!(request, Request::Recharge { .. }) {
+        note_meter_state(tx, &content).await?;
+    }
     let journal = Journal { tx, holder, begin };
     match request {
         Request::Open => journal.open(&content).await,
         Request::Replace { reason } => journal.replace(&content, *reason).await,
-        Request::Recharge { quantity, payment } => match user_card(&content) {
-            Ok(card) => journal.recharge(card, *quantity, payment).await,
-            Err(refusal) => Ok(Err(refusal)),
-        },
+        Request::Recharge { quantity, payment } => {
+            journal.recharge(&content, *quantity, payment).await
+        }
         Request::Refund { payout } => match user_card(&content) {
             Ok(card) => journal.refund(card, payout).await,
             Err(refusal) => Ok(Err(refusal)),
@@ -202,7 +206,10 @@ pub(super) async fn note_meter_state(
                              meter_generation = GREATEST(meter_generation, $3),
                              meter_read_at = CASE WHEN meter_loaded_seq >= $2 THEN meter_read_at
                                                   ELSE now() END
-             WHERE card_no = $1",
+             WHERE card_no = $1
+               -- A write-back seen before changes nothing: no new row version, no trigger.
+               AND (meter_loaded_seq IS NULL OR meter_loaded_seq < $2
+                    OR meter_generation IS NULL OR meter_generation < $3)",
             &[
                 &i64::from(issue.card_number),
                 &i64::from(write_back.last_loaded_sequence),
@@ -375,10 +382,24 @@ impl Journal<'_> {
 
     pub(super) async fn recharge(
         &self,
-        card: &UserCard,
+        content: &CardContent,
         quantity: Quantity,
         payment: &Payment,
     ) -> Result<Result<Begun, Refusal>, DbError> {
+        let (_, scheme, method_allowed) = tokio::try_join!(
+            note_meter_state(self.tx, content),
+            prepaid_scheme(self.tx, self.holder.customer_type_id),
+            async {
+                match payment {
+                    Payment::Method(method) => self.method_allowed(method).await,
+                    Payment::Balance => Ok(true),
+                }
+            },
+        )?;
+        let card = match user_card(content) {
+            Ok(card) => card,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         let card_id = match self.active_card(card) {
             Ok(card_id) => card_id,
             Err(refusal) => return Ok(Err(refusal)),
@@ -392,9 +413,9 @@ impl Journal<'_> {
         if let Err(refusal) = check_recharge(card, self.holder.active()) {
             return Ok(Err(refusal.into()));
         }
-        let quote = match quote(
+        let quote = match price(
             self.tx,
-            self.holder.customer_type_id,
+            scheme.as_ref(),
             self.holder.account_id,
             self.holder.today,
             quantity,
@@ -417,61 +438,74 @@ impl Journal<'_> {
         };
         let amount = quote.charge.amount.to_decimal();
         let method = match payment {
-            Payment::Method(method) => {
-                if !self.method_allowed(method).await? {
-                    return Ok(Err(Refusal::PaymentMethodNotAllowed));
-                }
-                Some(method.clone())
+            Payment::Method(_) if !method_allowed => {
+                return Ok(Err(Refusal::PaymentMethodNotAllowed));
             }
+            Payment::Method(method) => Some(method.as_str()),
             Payment::Balance if self.holder.balance < amount => {
                 return Ok(Err(Refusal::BalanceTooLow));
             }
             Payment::Balance => None,
         };
-        let receipt_no = self.receipt().await?;
-        if let Some(method) = &method {
-            self.ledger(LedgerRow {
-                kind: "deposit",
-                amount,
-                volume: None,
-                unit_price: None,
-                method: Some(method),
-                receipt_no: Some(receipt_no),
-                key_suffix: "deposit",
-            })
-            .await?;
-        }
         let single_price = match quote.charge.tiers.as_slice() {
             [tier] => Some(tier.unit_price.to_decimal()),
             _ => None,
         };
-        let transaction_id = self
-            .ledger(LedgerRow {
-                kind: "card_purchase",
-                amount: -amount,
-                volume: Some(quote.charge.volume.to_decimal()),
-                unit_price: single_price,
-                method: None,
-                receipt_no: Some(receipt_no),
-                key_suffix: "purchase",
-            })
-            .await?;
-        let summary = PurchaseSummary {
-            sequence: planned.record.sequence,
-            litres: quote.litres,
-            amount,
-            receipt_no: Some(receipt_no),
-            quote: Some(quote),
+        let new = NewOperation {
+            purchase_seq: Some(planned.record.sequence),
+            volume_litres: Some(quote.litres),
+            ..NewOperation::new(
+                OperationKind::Recharge,
+                card_id,
+                card.issue.card_number,
+                planned.plan,
+            )
         };
-        let new = NewOperation::new(
-            OperationKind::Recharge,
-            card_id,
-            card.issue.card_number,
-            planned.plan,
-        );
-        self.journal_purchase(new, summary, transaction_id, method)
-            .await
-            .map(Ok)
+        let columns = JournalColumns::of(&new)?;
+        // The receipt, the deposit paid at the counter, the purchase, the operation and its
+        // audit entry: the statements the desk sent one by one, in one call that runs them in
+        // that order with the operator's own rights (sql/V33).
+        let row = self
+            .tx
+            .query_one(
+                "SELECT operation_id, receipt_no FROM card_recharge_journal(
+                     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17::text::jsonb)",
+                &[
+                    &self.holder.customer_id,
+                    &self.holder.account_id,
+                    &card_id,
+                    &i64::from(new.card_no),
+                    &self.begin.operator_id,
+                    &self.begin.idempotency_key,
+                    &amount,
+                    &quote.charge.volume.to_decimal(),
+                    &single_price,
+                    &method,
+                    &new.purchase_seq.map(i64::from),
+                    &new.volume_litres.map(i64::from),
+                    &columns.issue_before,
+                    &columns.issue_after,
+                    &columns.purchase_before,
+                    &columns.purchase_after,
+                    &columns.plan,
+                ],
+            )
+            .await?;
+        let receipt_no = row.get("receipt_no");
+        Ok(Ok(Begun {
+            operation_id: row.get("operation_id"),
+            kind: new.kind,
+            plan: new.plan,
+            card_no: new.card_no,
+            purchase: Some(PurchaseSummary {
+                sequence: planned.record.sequence,
+                litres: quote.litres,
+                amount,
+                receipt_no: Some(receipt_no),
+                quote: Some(quote),
+            }),
+        }))
     }
 
     pub(super) async fn refund(
@@ -627,10 +661,6 @@ impl Journal<'_> {
             .get("allowed"))
     }
 
-    pub(super) async fn receipt(&self) -> Result<i64, DbError> {
-        new_receipt(self.tx, self.holder.customer_id, self.begin.operator_id).await
-    }
-
     pub(super) async fn ledger(&self, row: LedgerRow<'_>) -> Result<i64, DbError> {
         insert_ledger(
             self.tx,
@@ -663,10 +693,7 @@ impl Journal<'_> {
     }
 
     pub(super) async fn journal(&self, new: NewOperation) -> Result<Begun, DbError> {
-        let (issue_before, issue_after) = records_of(&new.plan, Ef::Issue);
-        let (purchase_before, purchase_after) = records_of(&new.plan, Ef::Purchase);
-        let plan = serde_json::to_string(&new.plan)
-            .map_err(|error| DbError::Inconsistent(format!("card write plan: {error}")))?;
+        let columns = JournalColumns::of(&new)?;
         // The operation and its audit row in one statement: one round trip.
         let operation_id: i64 = self
             .tx
@@ -693,14 +720,14 @@ impl Journal<'_> {
                     &new.kind.as_str(),
                     &new.purchase_seq.map(i64::from),
                     &new.volume_litres.map(i64::from),
-                    &issue_before,
-                    &issue_after,
-                    &purchase_before,
-                    &purchase_after,
+                    &columns.issue_before,
+                    &columns.issue_after,
+                    &columns.purchase_before,
+                    &columns.purchase_after,
                     &new.transaction_id,
                     &self.begin.idempotency_key,
                     &self.begin.operator_id,
-                    &plan,
+                    &columns.plan,
                     &new.payment_method,
                     &new.kind.permission(),
                     &i64::from(new.card_no),
@@ -714,6 +741,32 @@ impl Journal<'_> {
             plan: new.plan,
             card_no: new.card_no,
             purchase: None,
+        })
+    }
+}
+
+/// The journal's columns that the plan of a new operation makes.
+pub(super) struct JournalColumns {
+    issue_before: Option<Vec<u8>>,
+    issue_after: Option<Vec<u8>>,
+    purchase_before: Option<Vec<u8>>,
+    purchase_after: Option<Vec<u8>>,
+    /// JSON.
+    plan: String,
+}
+
+impl JournalColumns {
+    fn of(new: &NewOperation) -> Result<Self, DbError> {
+        let (issue_before, issue_after) = records_of(&new.plan, Ef::Issue);
+        let (purchase_before, purchase_after) = records_of(&new.plan, Ef::Purchase);
+        let plan = serde_json::to_string(&new.plan)
+            .map_err(|error| DbError::Inconsistent(format!("card write plan: {error}")))?;
+        Ok(Self {
+            issue_before,
+            issue_after,
+            purchase_before,
+            purchase_after,
+            plan,
         })
     }
 }

@@ -58,8 +58,21 @@ pub(super) async fn holder(
     key: &MacKey,
     lock: bool,
 ) -> Result<Option<CardHolder>, DbError> {
+    match customer_row(client, customer_id, lock).await? {
+        Some(row) => holder_of(client, customer_id, &row, key).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The customer's row of [`holder`], with the account's lock if `lock`; `None`: no such
+/// customer.
+pub(super) async fn customer_row(
+    client: &impl CachingClient,
+    customer_id: i64,
+    lock: bool,
+) -> Result<Option<Row>, DbError> {
     let lock = if lock { "FOR UPDATE OF a" } else { "" };
-    let Some(row) = client
+    Ok(client
         .query_opt(
             &format!(
                 "SELECT c.customer_no, m.meter_no, a.id AS account_id, a.balance,
@@ -72,10 +85,17 @@ pub(super) async fn holder(
             ),
             &[&customer_id],
         )
-        .await?
-    else {
-        return Ok(None);
-    };
+        .await?)
+}
+
+/// The card facts of the customer whose [`customer_row`] is `row`, read after it (and its
+/// lock): a read sent before the lock was granted could miss what the lock's holder wrote.
+pub(super) async fn holder_of(
+    client: &impl CachingClient,
+    customer_id: i64,
+    row: &Row,
+    key: &MacKey,
+) -> Result<CardHolder, DbError> {
     let customer_no = to_u32(row.get::<_, i64>("customer_no"), "customer.customer_no")?;
     let meter_no = MeterNumber::new(row.get("meter_no"))
         .map_err(|error| DbError::Inconsistent(format!("meter number: {error}")))?;
@@ -127,7 +147,7 @@ pub(super) async fn holder(
     let last_sequence = facts
         .get::<_, Option<i64>>("last_sequence")
         .map_or(Ok(0), |seq| to_u32(seq, "card_operation.purchase_seq"))?;
-    Ok(Some(CardHolder {
+    Ok(CardHolder {
         customer_id,
         customer_no,
         meter_no,
@@ -141,7 +161,7 @@ pub(super) async fn holder(
         today: row.get("today"),
         closed: row.get("closed"),
         meter_prepaid: row.get("meter_prepaid"),
-    }))
+    })
 }
 
 /// The customer's card facts, for a screen (no lock).

@@ -1,7 +1,7 @@
 //! The prepaid price of a recharge.
 
 use super::*;
-use crate::db::price_schemes::{billing_mode_of, versions};
+use crate::db::price_schemes::{billing_mode_of, versions_of};
 
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
 /// version in force, the volume already bought in the accumulation cycle (reversed purchases and
@@ -39,7 +39,19 @@ pub(super) async fn quote(
     today: NaiveDate,
     quantity: Quantity,
 ) -> Result<Result<Quote, Refusal>, DbError> {
-    let Some(scheme) = prepaid_scheme(client, customer_type_id).await? else {
+    let scheme = prepaid_scheme(client, customer_type_id).await?;
+    price(client, scheme.as_ref(), account_id, today, quantity).await
+}
+
+/// `quantity` priced by the customer type's prepaid `scheme` (see [`prepaid_scheme`]).
+pub(super) async fn price(
+    client: &impl CachingClient,
+    scheme: Option<&PriceScheme>,
+    account_id: i64,
+    today: NaiveDate,
+    quantity: Quantity,
+) -> Result<Result<Quote, Refusal>, DbError> {
+    let Some(scheme) = scheme else {
         return Ok(Err(Refusal::NoPrice));
     };
     let Some(prices) = scheme.prices_on(today) else {
@@ -97,17 +109,28 @@ pub(super) async fn prepaid_scheme(
     client: &impl CachingClient,
     customer_type_id: i64,
 ) -> Result<Option<PriceScheme>, DbError> {
-    let Some(scheme) = client
-        .query_opt(
-            "SELECT s.id, s.billing_mode, s.vat_rate * 100 AS vat_percent,
-                    s.accumulation_cycle_months,
-                    s.start_date
-             FROM customer_type t JOIN price_scheme s ON s.id = t.price_scheme_id
-             WHERE t.id = $1 AND s.kind = 'prepaid'",
-            &[&customer_type_id],
-        )
-        .await?
-    else {
+    // The scheme and its versions in one round trip: the versions are asked by the customer
+    // type, not by the scheme's id read first.
+    const PREPAID_SCHEME: &str = "(SELECT s.id FROM customer_type t
+                                   JOIN price_scheme s ON s.id = t.price_scheme_id
+                                   WHERE t.id = $1 AND s.kind = 'prepaid')";
+    let (scheme, versions) = tokio::try_join!(
+        async {
+            client
+                .query_opt(
+                    &format!(
+                        "SELECT s.id, s.billing_mode, s.vat_rate * 100 AS vat_percent,
+                                s.accumulation_cycle_months, s.start_date
+                         FROM price_scheme s WHERE s.id = {PREPAID_SCHEME}"
+                    ),
+                    &[&customer_type_id],
+                )
+                .await
+                .map_err(DbError::from)
+        },
+        versions_of(client, PREPAID_SCHEME, &customer_type_id),
+    )?;
+    let Some(scheme) = scheme else {
         return Ok(None);
     };
     let mode = billing_mode_of(scheme.get("billing_mode"))?;
@@ -116,8 +139,7 @@ pub(super) async fn prepaid_scheme(
     let inconsistent = |error: crate::domain::pricing::SchemeError| {
         DbError::Inconsistent(format!("price scheme {scheme_id}: {error}"))
     };
-    let versions = versions(client, scheme_id)
-        .await?
+    let versions = versions
         .into_iter()
         .map(|version| {
             PriceVersion::new(

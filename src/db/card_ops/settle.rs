@@ -119,10 +119,15 @@ pub(super) async fn settle_in(
     card: &[Record; 3],
     key: &MacKey,
 ) -> Result<Settled, DbError> {
-    let Some(operation) = pending_operation(tx, operation_id).await? else {
+    // The card's meter state is kept whatever the operation's (one round trip with the read).
+    let content = CardContent::classify(card, key);
+    let (operation, _) = tokio::try_join!(
+        pending_operation(tx, operation_id),
+        note_meter_state(tx, &content)
+    )?;
+    let Some(operation) = operation else {
         return finished_operation(tx, operation_id).await;
     };
-    note_meter_state(tx, &CardContent::classify(card, key)).await?;
     let resolution = operation.plan()?.resolve(card);
     finish(tx, operation, resolution, NOT_ON_CARD).await
 }
