@@ -249,32 +249,12 @@ impl PageQuery {
         // A cursor from a search of the other order cannot be placed in this one.
         let cursor = cursor.filter(|cursor| cursor.name.is_some() == (order == Order::ByName));
         let mut params = Params::default();
-        let bound = match cursor {
-            None => "TRUE".to_owned(),
-            Some(cursor) => {
-                let (strict, or_equal) = match direction {
-                    Direction::Forward => (">", ">="),
-                    Direction::Backward => ("<", "<="),
-                };
-                let number_operator = if inclusive { or_equal } else { strict };
-                let number = params.bind(cursor.customer_no);
-                match &cursor.name {
-                    // Not the row comparison (name, customer_no) > (…): next to the range a
-                    // name prefix's LIKE makes of the index, the btree starts the scan at the
-                    // row comparison's key even when the prefix begins far beyond it, walking
-                    // everything between. A bound on the name alone combines with the prefix's
-                    // range; within one name the number decides.
-                    Some(name) => {
-                        let name = params.bind(name.clone());
-                        format!(
-                            "c.name {or_equal} {name} \
-                             AND (c.name {strict} {name} OR c.customer_no {number_operator} {number})"
-                        )
-                    }
-                    None => format!("c.customer_no {number_operator} {number}"),
-                }
-            }
-        };
+        let keyset = cursor.map(|cursor| KeysetBound {
+            number: params.bind(cursor.customer_no),
+            name: cursor.name.as_ref().map(|name| params.bind(name.clone())),
+            forward,
+            inclusive,
+        });
         let key_order = order
             .columns()
             .iter()
@@ -282,17 +262,23 @@ impl PageQuery {
             .collect::<Vec<_>>()
             .join(", ");
         let limit = params.bind((size + 1) as i64);
-        let branch = |from_where: &str| {
-            format!(
-                "(SELECT c.id, c.name, c.customer_no FROM {from_where} AND {bound} \
-                 ORDER BY {key_order} LIMIT {limit})"
-            )
-        };
         let conditions = search_conditions(search, &mut params);
+        let mut bound = |seek: &Keyset| match &keyset {
+            None => "TRUE".to_owned(),
+            Some(keyset) => keyset.condition(seek, &mut params),
+        };
+        let walk_bound = bound(&Keyset::InOrder);
         let mut branches: Vec<String> = conditions
             .branches
             .iter()
-            .map(|from_where| branch(from_where))
+            .map(|branch| {
+                format!(
+                    "(SELECT c.id, c.name, c.customer_no FROM {} AND {} \
+                     ORDER BY {key_order} LIMIT {limit})",
+                    branch.from_where,
+                    bound(&branch.keyset)
+                )
+            })
             .collect();
         let mut with = String::new();
         if let Some(contains) = &conditions.contains {
@@ -311,7 +297,7 @@ impl PageQuery {
             with = format!(
                 "WITH walk AS MATERIALIZED (
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                     WHERE {bound} ORDER BY {key_order} LIMIT {window}
+                     WHERE {walk_bound} ORDER BY {key_order} LIMIT {window}
                  ), walk_hits AS MATERIALIZED (
                      SELECT c.id, c.name, c.customer_no FROM walk c WHERE c.hit LIMIT {limit}
                  ), walk_end AS MATERIALIZED (
@@ -349,7 +335,10 @@ impl PageQuery {
         }
         let hits = if branches.is_empty() {
             // Nothing can match (e.g. only dashes typed), but the statement keeps its shape.
-            branch("customer c WHERE FALSE")
+            format!(
+                "(SELECT c.id, c.name, c.customer_no FROM customer c WHERE FALSE \
+                 ORDER BY {key_order} LIMIT {limit})"
+            )
         } else {
             branches.join(" UNION ")
         };
@@ -466,11 +455,88 @@ const TRIGRAM: usize = 3;
 
 /// What a search looks for.
 struct Conditions {
-    /// `FROM … WHERE …` of the UNION's branches, each one condition an index serves; `c` is
-    /// the customer (or a row with its `id`, `name` and `customer_no`).
-    branches: Vec<String>,
+    /// The UNION's branches, each one condition an index serves.
+    branches: Vec<Branch>,
     /// A text fragment anywhere in the address, or an ASCII one in the name.
     contains: Option<Contains>,
+}
+
+/// One branch of a search's UNION.
+struct Branch {
+    /// `FROM … WHERE …`; `c` is the customer (or a row with its `id`, `name` and
+    /// `customer_no`).
+    from_where: String,
+    keyset: Keyset,
+}
+
+impl Branch {
+    fn in_order(from_where: String) -> Branch {
+        Branch {
+            from_where,
+            keyset: Keyset::InOrder,
+        }
+    }
+}
+
+/// How a branch keeps the rows beyond the cursor (in the display order by name) so that its
+/// index scan starts at the cursor, not at the first row of the cursor's name: a common name
+/// ("王华", 3 083 customers at 10 M) would have the scan read all of them before the cursor.
+enum Keyset {
+    /// The branch reads an index in display order (after equal leading columns): the row
+    /// comparison with the cursor is where its scan starts.
+    InOrder,
+    /// A name prefix's range of the name index, and the prefix as the range starts. Next to
+    /// the range's own bounds the btree starts at a row comparison even when the range begins
+    /// far beyond it, walking everything between: reading forward, the row compared is the
+    /// later of the cursor and the range's start; reading backward (the range's end is not
+    /// spelled here), the name bounds the scan and the number filters within one name.
+    NamePrefix(String),
+    /// Rows found by another key (the meters'), then sorted: the name bounds them, the number
+    /// decides within one name.
+    ByNameThenNumber,
+}
+
+/// A cursor's key as placeholders, and which way the page reads from it.
+struct KeysetBound {
+    number: String,
+    /// None: the search is shown by customer number.
+    name: Option<String>,
+    forward: bool,
+    inclusive: bool,
+}
+
+impl KeysetBound {
+    /// The condition that keeps the rows beyond the cursor, as `keyset` reads them.
+    fn condition(&self, keyset: &Keyset, params: &mut Params) -> String {
+        let (strict, or_equal) = if self.forward {
+            (">", ">=")
+        } else {
+            ("<", "<=")
+        };
+        let beyond = if self.inclusive { or_equal } else { strict };
+        let number = &self.number;
+        let Some(name) = &self.name else {
+            return format!("c.customer_no {beyond} {number}");
+        };
+        match keyset {
+            Keyset::NamePrefix(start) if self.forward => {
+                // Every row of the range is beyond a cursor before the range's start.
+                let start = params.bind(start.clone());
+                let before_range = format!("{name} < {start}");
+                let lowest = params.bind(i64::MIN);
+                format!(
+                    "(c.name, c.customer_no) {beyond} \
+                     (GREATEST({name}, {start}), \
+                      CASE WHEN {before_range} THEN {lowest} ELSE {number} END)"
+                )
+            }
+            Keyset::InOrder => format!("(c.name, c.customer_no) {beyond} ({name}, {number})"),
+            Keyset::NamePrefix(_) | Keyset::ByNameThenNumber => format!(
+                "c.name {or_equal} {name} \
+                 AND (c.name {strict} {name} OR c.customer_no {beyond} {number})"
+            ),
+        }
+    }
 }
 
 /// "Contains" in the address is neither a range of an index nor reliably estimated (how
@@ -551,7 +617,8 @@ fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions
         CustomerSearch::Text(text) => return text_conditions(text, params),
     };
     Conditions {
-        branches,
+        // Shown by customer number: every branch is bounded on the number alone.
+        branches: branches.into_iter().map(Branch::in_order).collect(),
         contains: None,
     }
 }
@@ -593,7 +660,15 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     };
     for spelling in case_spellings(&head) {
         let range = params.bind(format!("{}{rest_in_range}%", like_escape(&spelling)));
-        branches.push(format!("customer c WHERE c.name LIKE {range}{rest_check}"));
+        let start = if rest_check.is_empty() {
+            format!("{spelling}{rest}")
+        } else {
+            spelling
+        };
+        branches.push(Branch {
+            from_where: format!("customer c WHERE c.name LIKE {range}{rest_check}"),
+            keyset: Keyset::NamePrefix(start),
+        });
     }
     let keys = fragment_keys(text);
     let contains = if keys.is_empty() {
@@ -607,7 +682,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         // range walked is that of the fragment's rarest key, judged by counting at most
         // RARE_ENOUGH entries of each: "建国路88号" walks 路's names, not 建's.
         let keys = params.bind(keys);
-        branches.push(format!(
+        branches.push(Branch::in_order(format!(
             "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
               FROM customer_name_char k) c \
              WHERE c.ch = (SELECT lower(x.ch) FROM unnest({keys}::text[]) x(ch) \
@@ -616,11 +691,12 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
                            LIMIT 1) \
                AND {}",
             holds.in_column("substr(c.name, 2)")
-        ));
-        // The address: candidates through the index of its runs of three characters, or of
-        // its character set for a shorter fragment (V12, V3, V30); `on_row` decides.
+        )));
+        // The address: candidates through the index of its runs of three characters (those
+        // not common, V35), or of its character set for a shorter fragment (V12, V3, V30);
+        // `on_row` decides.
         let pieces = if text.chars().count() >= TRIGRAM {
-            format!("text_trigrams(c.address) @> text_trigrams({typed})")
+            format!("text_trigrams(c.address) @> address_index_keys({typed})")
         } else {
             format!(
                 "string_to_array(lower(c.address), NULL) \
@@ -636,7 +712,10 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     let meter_key: String = text.chars().filter(|c| *c != '-').collect();
     if !meter_key.is_empty() && meter_key.chars().all(|c| c.is_ascii_alphanumeric()) {
         let prefix = params.bind(format!("{}%", meter_key.to_ascii_uppercase()));
-        branches.push(meter_prefix_branch(&prefix));
+        branches.push(Branch {
+            from_where: meter_prefix_branch(&prefix),
+            keyset: Keyset::ByNameThenNumber,
+        });
     }
     Conditions { branches, contains }
 }
