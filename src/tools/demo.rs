@@ -19,9 +19,10 @@ use crate::domain::password::generate_password;
 
 use crate::config::Config;
 use crate::db;
+use crate::db::embedded::Cluster;
 use crate::db::operators::{self, NewOperator};
 use crate::startup;
-use copy::{DeferredConstraints, copy_in};
+use copy::{DeferredConstraints, copy_in, truncate_the_empty};
 use story::{BusinessModel, Catalogue, CustomerTypeInfo, History, Nature, Profile};
 
 /// The seed of every generated row.
@@ -346,6 +347,7 @@ pub async fn load(
     timer.finish(OPERATORS.len() as u64);
 
     let deferred = DeferredConstraints::drop(&tx, BULK_TABLES).await?;
+    let fresh = truncate_the_empty(&tx, BULK_TABLES, TRUNCATE_GUARDS).await?;
     tx.batch_execute(&row_triggers("DISABLE")).await?;
 
     // Each table's phase, and the sequence its ids were taken from.
@@ -367,7 +369,7 @@ pub async fn load(
     let mut moves = SequenceMoves::default();
     for (phase, sequence, first) in tables {
         timer.start(phase, &mut progress);
-        let rows = copy_table(&tx, &catalogue, ids, phase, &mut progress).await?;
+        let rows = copy_table(&tx, &catalogue, ids, phase, &fresh, &mut progress).await?;
         match phase {
             // Owner history ids follow the customers (row k's, if any, is first + k).
             Phase::OwnerHistory => moves.past(sequence, first, customers),
@@ -588,6 +590,13 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("ledger_transaction", "card_refund_is_journaled"),
 ];
 
+/// Triggers that refuse a TRUNCATE of a bulk table, as (table, trigger): the loader truncates
+/// the empty ones (`copy::truncate_the_empty`), which loses nothing.
+pub const TRUNCATE_GUARDS: &[(&str, &str)] = &[(
+    "ledger_transaction",
+    "ledger_transaction_is_never_truncated",
+)];
+
 /// The statements that `DISABLE` or `ENABLE` [`ROW_TRIGGERS_OFF`].
 fn row_triggers(switch: &str) -> String {
     ROW_TRIGGERS_OFF
@@ -622,6 +631,7 @@ async fn copy_table(
     catalogue: &Arc<Catalogue>,
     ids: Ids,
     phase: Phase,
+    fresh: &[&str],
     progress: &mut impl FnMut(Progress),
 ) -> Result<u64, DemoError> {
     let table_and_columns = match phase {
@@ -660,11 +670,13 @@ async fn copy_table(
         }
     };
     let catalogue = Arc::clone(catalogue);
+    let table = table_and_columns.split(' ').next().unwrap_or_default();
     copy_in(
         tx,
         phase,
         ids.customers,
         table_and_columns,
+        fresh.contains(&table),
         progress,
         move |rows| {
             let mut history = History::default();
@@ -1377,11 +1389,57 @@ pub async fn demo_data_command(
         println!("meterdesk: the database already has customers; demo data not loaded.");
         return Ok(());
     }
-    let line = ProgressLine::starting_now();
-    let summary = load(&mut client, customers, |progress| line.show(progress)).await?;
-    eprintln!();
-    println!("{summary}");
+    let server = startup::find_server(config).await?;
+    let cluster = match startup::installed_cluster(config, &server)? {
+        Some(cluster) if may_restart_for_the_load(&client).await? => cluster,
+        _ => {
+            let line = ProgressLine::starting_now();
+            let summary = load(&mut client, customers, |progress| line.show(progress)).await?;
+            eprintln!();
+            println!("{summary}");
+            return Ok(());
+        }
+    };
+    drop(client);
+    drop(pool);
+    let cluster = restart(cluster, true).await?;
+    let loaded = async {
+        let pool = db::pool_with_deadlines(&server.conn, 1, &config.database.deadlines())?;
+        let mut client = pool.get().await.map_err(db::DbError::from)?;
+        db::without_statement_timeout(&client).await?;
+        let line = ProgressLine::starting_now();
+        let summary = load(&mut client, customers, |progress| line.show(progress)).await;
+        eprintln!();
+        anyhow::Ok(summary?)
+    }
+    .await;
+    // Whether the load worked or not, the cluster gets its usual settings back.
+    restart(cluster, false).await?;
+    println!("{}", loaded?);
     Ok(())
+}
+
+/// Whether the embedded cluster may be restarted for the load with `wal_level = minimal`: no
+/// one else is connected (a stop would end their sessions), and no WAL archiving is
+/// configured (the server refuses to start with both).
+async fn may_restart_for_the_load(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT current_setting('archive_mode') = 'off'
+                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity
+                                WHERE backend_type = 'client backend'
+                                  AND pid <> pg_backend_pid()) AS alone",
+            &[],
+        )
+        .await?
+        .get("alone"))
+}
+
+async fn restart(cluster: Cluster, for_bulk_load: bool) -> anyhow::Result<Cluster> {
+    Ok(
+        tokio::task::spawn_blocking(move || cluster.restart(for_bulk_load).map(|()| cluster))
+            .await??,
+    )
 }
 
 #[cfg(test)]
