@@ -683,6 +683,42 @@ async fn a_demo_load_names_every_trigger_that_refuses_a_truncate_and_freezes_its
     );
 }
 
+/// The loader writes customer_name_char itself, with the customers' trigger off: the rows
+/// must be exactly those the trigger (sql/V11's `name_keys`) would have written.
+#[tokio::test]
+async fn a_demo_load_writes_the_name_keys_the_trigger_would() {
+    let mut client = client().await;
+    demo::load(&mut client, 2_000, |_| {}).await.unwrap();
+    let by_the_trigger =
+        "SELECT k, c.name, c.customer_no, c.id FROM customer c, name_keys(c.name) k";
+    let loaded = "SELECT ch, name, customer_no, customer_id FROM customer_name_char";
+    let differing: i64 = scalar(
+        &client,
+        &format!(
+            "SELECT count(*) FROM (({by_the_trigger} EXCEPT ALL {loaded})
+                                   UNION ALL ({loaded} EXCEPT ALL {by_the_trigger})) d"
+        ),
+    )
+    .await;
+    assert_eq!(differing, 0);
+    let (characters, runs): (i64, i64) = {
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE length(ch) = 1) AS characters,
+                        count(*) FILTER (WHERE length(ch) = 3) AS runs
+                 FROM customer_name_char",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get("characters"), row.get("runs"))
+    };
+    assert!(
+        characters > 1_000 && runs > 1_000,
+        "{characters} characters, {runs} runs"
+    );
+}
+
 #[tokio::test]
 async fn demo_data_is_deterministic_apart_from_passwords() {
     let mut first = client().await;
