@@ -77,6 +77,15 @@ pub async fn find_server(config: &Config) -> anyhow::Result<Server> {
     })
 }
 
+/// The embedded cluster when it is `server` and this account installed it (and so may
+/// restart it); `None` for a configured server, which is left as it is.
+pub fn installed_cluster(config: &Config, server: &Server) -> anyhow::Result<Option<Cluster>> {
+    if !server.installer {
+        return Ok(None);
+    }
+    Ok(Some(embedded_cluster(config)?))
+}
+
 /// A pool as the owner, with the schema migrated: for `init`, `migrate`, `demo-data` and the
 /// bench. The connection's user must be the owner role (the embedded cluster's installers are,
 /// by the kernel's word; for another server, name it in the configuration).

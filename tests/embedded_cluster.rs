@@ -49,6 +49,78 @@ async fn show(client: &tokio_postgres::Client, setting: &str) -> String {
         .get(0)
 }
 
+/// `demo-data` restarts the cluster it alone uses with `wal_level = minimal`: a table truncated
+/// and filled in one transaction is written without WAL. The next start is as usual again.
+#[tokio::test]
+async fn a_restart_for_a_bulk_load_writes_no_wal_for_a_table_filled_where_it_was_truncated() {
+    let cluster = Cluster::new(pg::scratch_spec()).unwrap();
+    let cluster = blocking(move || {
+        cluster.ensure_running().unwrap();
+        cluster.restart(true).unwrap();
+        cluster
+    })
+    .await;
+    let mut client = connect(&cluster.connection_string(APP_DATABASE)).await;
+    assert_eq!(show(&client, "wal_level").await, "minimal");
+    client
+        .batch_execute("CREATE TABLE bulk (n bigint, note text)")
+        .await
+        .unwrap();
+    let wal_before: i64 = client
+        .query_one(
+            "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint AS lsn",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("lsn");
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(
+        "TRUNCATE bulk;
+         INSERT INTO bulk SELECT n, repeat('x', 40) FROM generate_series(1, 200000) n;",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (rows, table_bytes, wal_bytes): (i64, i64, i64) = {
+        let row = client
+            .query_one(
+                "SELECT count(*) AS rows, pg_table_size('bulk') AS table_bytes,
+                        (pg_current_wal_insert_lsn() - '0/0')::bigint - $1 AS wal_bytes
+                 FROM bulk",
+                &[&wal_before],
+            )
+            .await
+            .unwrap();
+        (
+            row.get("rows"),
+            row.get("table_bytes"),
+            row.get("wal_bytes"),
+        )
+    };
+    assert_eq!(rows, 200_000);
+    assert!(
+        wal_bytes * 20 < table_bytes,
+        "{wal_bytes} bytes of WAL for a table of {table_bytes}"
+    );
+    drop(client);
+
+    let cluster = blocking(move || {
+        cluster.restart(false).unwrap();
+        cluster
+    })
+    .await;
+    let client = connect(&cluster.connection_string(APP_DATABASE)).await;
+    assert_eq!(show(&client, "wal_level").await, "replica");
+    let rows: i64 = client
+        .query_one("SELECT count(*) AS rows FROM bulk", &[])
+        .await
+        .unwrap()
+        .get("rows");
+    assert_eq!(rows, 200_000, "kept over the restart");
+    blocking(move || cluster.stop().unwrap()).await;
+}
+
 #[tokio::test]
 async fn first_run_initialises_then_reuses_the_running_server_and_keeps_data_over_restarts() {
     let spec = pg::scratch_spec();

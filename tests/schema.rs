@@ -636,6 +636,89 @@ async fn a_demo_load_keeps_on_only_the_row_triggers_that_check_its_rows() {
     assert_eq!(kept_on, ["ledger_transaction.ledger_check_reversal"]);
 }
 
+/// The loader truncates the empty bulk tables (so COPY may freeze their rows and, on a cluster
+/// with `wal_level = minimal`, write them without WAL); the triggers that refuse a TRUNCATE are
+/// named, and a new one must be placed.
+#[tokio::test]
+async fn a_demo_load_names_every_trigger_that_refuses_a_truncate_and_freezes_its_rows() {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    let guards: Vec<String> = client
+        .query(
+            "SELECT tgrelid::regclass::text || '.' || tgname AS trigger FROM pg_trigger
+             WHERE NOT tgisinternal
+               AND tgtype & 32 = 32 -- on truncate
+               AND tgrelid = ANY($1::text[]::regclass[])
+             ORDER BY 1",
+            &[&demo::BULK_TABLES],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("trigger"))
+        .collect();
+    let named: Vec<String> = demo::TRUNCATE_GUARDS
+        .iter()
+        .map(|(table, trigger)| format!("{table}.{trigger}"))
+        .collect();
+    assert_eq!(guards, named);
+
+    // Rows written frozen are visible even to a snapshot taken before the load committed
+    // (COPY FREEZE's documented exception to MVCC); rows written the usual way are not.
+    let earlier = db.pool.get().await.unwrap();
+    earlier
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
+        .await
+        .unwrap();
+    demo::load(&mut client, 50, |_| {}).await.unwrap();
+    let seen: i64 = scalar(&earlier, "SELECT count(*) FROM customer").await;
+    assert_eq!(seen, 50, "the customers were copied frozen");
+    earlier.batch_execute("COMMIT").await.unwrap();
+    assert!(
+        client
+            .batch_execute("TRUNCATE ledger_transaction")
+            .await
+            .is_err(),
+        "the guard is on again after the load"
+    );
+}
+
+/// The loader writes customer_name_char itself, with the customers' trigger off: the rows
+/// must be exactly those the trigger (sql/V11's `name_keys`) would have written.
+#[tokio::test]
+async fn a_demo_load_writes_the_name_keys_the_trigger_would() {
+    let mut client = client().await;
+    demo::load(&mut client, 2_000, |_| {}).await.unwrap();
+    let by_the_trigger =
+        "SELECT k, c.name, c.customer_no, c.id FROM customer c, name_keys(c.name) k";
+    let loaded = "SELECT ch, name, customer_no, customer_id FROM customer_name_char";
+    let differing: i64 = scalar(
+        &client,
+        &format!(
+            "SELECT count(*) FROM (({by_the_trigger} EXCEPT ALL {loaded})
+                                   UNION ALL ({loaded} EXCEPT ALL {by_the_trigger})) d"
+        ),
+    )
+    .await;
+    assert_eq!(differing, 0);
+    let (characters, runs): (i64, i64) = {
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE length(ch) = 1) AS characters,
+                        count(*) FILTER (WHERE length(ch) = 3) AS runs
+                 FROM customer_name_char",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get("characters"), row.get("runs"))
+    };
+    assert!(
+        characters > 1_000 && runs > 1_000,
+        "{characters} characters, {runs} runs"
+    );
+}
+
 #[tokio::test]
 async fn demo_data_is_deterministic_apart_from_passwords() {
     let mut first = client().await;

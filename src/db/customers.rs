@@ -723,8 +723,9 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
 /// The keys of customer_name_char (sql/V11) that every name holding `fragment` after its
 /// first character has: the fragment's non-ASCII characters and its runs of three ASCII
 /// characters, as typed (the SQL lower-cases them as it does the names'). None for a fragment
-/// of two ASCII characters or fewer.
-fn fragment_keys(fragment: &str) -> Vec<String> {
+/// of two ASCII characters or fewer. Of a whole name after its first character, lower-cased,
+/// they are the name's rows of customer_name_char (the demo loader writes them so).
+pub(crate) fn fragment_keys(fragment: &str) -> Vec<String> {
     let chars: Vec<char> = fragment.chars().collect();
     let mut keys: Vec<String> = chars
         .iter()

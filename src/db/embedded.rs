@@ -409,7 +409,7 @@ impl Cluster {
         let give_up_at = Instant::now() + DEAD_SERVER_GRACE;
         loop {
             if !self.is_running()? {
-                self.start_server()?;
+                self.start_server(false)?;
                 if startup == Startup::AlreadyRunning {
                     startup = Startup::Started;
                 }
@@ -439,6 +439,22 @@ impl Cluster {
         )?;
         tracing::info!(data_dir = %self.data_dir.display(), "stopped the private PostgreSQL server");
         Ok(StopOutcome::Stopped)
+    }
+
+    /// Stops the server if it runs and starts it again; `for_bulk_load` with `wal_level =
+    /// minimal` (and so no WAL senders): the rows and indexes of a table created or truncated
+    /// in the loading transaction are then written without WAL, their files synced at commit.
+    /// Only while no one else uses the cluster: the stop ends every session. The next start
+    /// (this one with `false`, or any after a crash) writes the usual settings again.
+    pub fn restart(&self, for_bulk_load: bool) -> Result<(), EmbeddedError> {
+        let _lock = self.lock()?;
+        if self.is_running()? {
+            self.run(
+                "stopping PostgreSQL",
+                self.pg_ctl().args(["stop", "-m", "fast", "-w", "-s"]),
+            )?;
+        }
+        self.start_server(for_bulk_load)
     }
 
     /// Whether a server process holds the cluster (by `pg_ctl status`).
@@ -559,8 +575,8 @@ impl Cluster {
         }
     }
 
-    fn start_server(&self) -> Result<(), EmbeddedError> {
-        self.write_settings()?;
+    fn start_server(&self, for_bulk_load: bool) -> Result<(), EmbeddedError> {
+        self.write_settings(for_bulk_load)?;
         let log = self.log_file();
         self.run(
             "starting PostgreSQL (pg_ctl start)",
@@ -581,7 +597,7 @@ impl Cluster {
     /// only door, open to the `meterdesk` group when there is one. JIT is off: the counter's
     /// statements are short, and compiling one whose estimate crosses `jit_above_cost` took
     /// longer (190 ms seen) than running it.
-    fn write_settings(&self) -> Result<(), EmbeddedError> {
+    fn write_settings(&self, for_bulk_load: bool) -> Result<(), EmbeddedError> {
         let durability = if self.durable { "on" } else { "off" };
         let pgdata = self.pgdata();
         let hba = pgdata.join("meterdesk_hba.conf");
@@ -624,7 +640,13 @@ impl Cluster {
              synchronous_commit = {durability}\n\
              full_page_writes = {durability}\n\
              max_connections = {MAX_CONNECTIONS}\n\
-             jit = off\n",
+             jit = off\n\
+             {bulk_load}",
+            bulk_load = if for_bulk_load {
+                "wal_level = minimal\nmax_wal_senders = 0\n"
+            } else {
+                ""
+            },
             socket_dir = self.socket_dir().display(),
             hba = hba.display(),
             ident = ident.display(),

@@ -19,9 +19,11 @@ use crate::domain::password::generate_password;
 
 use crate::config::Config;
 use crate::db;
+use crate::db::customers::fragment_keys;
+use crate::db::embedded::Cluster;
 use crate::db::operators::{self, NewOperator};
 use crate::startup;
-use copy::{DeferredConstraints, copy_in};
+use copy::{DeferredConstraints, copy_in, truncate_the_empty};
 use story::{BusinessModel, Catalogue, CustomerTypeInfo, History, Nature, Profile};
 
 /// The seed of every generated row.
@@ -82,6 +84,7 @@ pub enum Phase {
     ReferenceData,
     Meters,
     Customers,
+    NameCharacters,
     OwnerHistory,
     Accounts,
     Receipts,
@@ -102,6 +105,7 @@ impl fmt::Display for Phase {
             Self::ReferenceData => "reference data",
             Self::Meters => "meters",
             Self::Customers => "customers",
+            Self::NameCharacters => "name characters",
             Self::OwnerHistory => "owner history",
             Self::Accounts => "accounts",
             Self::Receipts => "receipts",
@@ -120,10 +124,11 @@ impl fmt::Display for Phase {
 
 impl Phase {
     /// Every phase, in the order of the load.
-    const ALL: [Phase; 15] = [
+    const ALL: [Phase; 16] = [
         Self::ReferenceData,
         Self::Meters,
         Self::Customers,
+        Self::NameCharacters,
         Self::OwnerHistory,
         Self::Accounts,
         Self::Receipts,
@@ -146,7 +151,8 @@ impl Phase {
         match self {
             Self::ReferenceData | Self::Commit => 0,
             Self::Meters => 26,
-            Self::Customers => 170,
+            Self::Customers => 110,
+            Self::NameCharacters => 40,
             Self::OwnerHistory => 1,
             Self::Accounts => 12,
             Self::Receipts => 19,
@@ -346,32 +352,43 @@ pub async fn load(
     timer.finish(OPERATORS.len() as u64);
 
     let deferred = DeferredConstraints::drop(&tx, BULK_TABLES).await?;
+    let fresh = truncate_the_empty(&tx, BULK_TABLES, TRUNCATE_GUARDS).await?;
     tx.batch_execute(&row_triggers("DISABLE")).await?;
 
-    // Each table's phase, and the sequence its ids were taken from.
+    // Each table's phase, and the sequence its ids were taken from (the name characters have
+    // none).
     let tables = [
-        (Phase::Meters, "meter_id_seq", ids.meter),
-        (Phase::Customers, "customer_id_seq", ids.customer),
+        (Phase::Meters, Some(("meter_id_seq", ids.meter))),
+        (Phase::Customers, Some(("customer_id_seq", ids.customer))),
+        (Phase::NameCharacters, None),
         (
             Phase::OwnerHistory,
-            "customer_owner_history_id_seq",
-            ids.owner_history,
+            Some(("customer_owner_history_id_seq", ids.owner_history)),
         ),
-        (Phase::Accounts, "account_id_seq", ids.account),
-        (Phase::Receipts, "receipt_no_seq", ids.receipt),
-        (Phase::Bills, "bill_id_seq", ids.bill),
-        (Phase::Ledger, "ledger_transaction_id_seq", ids.ledger),
-        (Phase::Cards, "card_id_seq", ids.card_id),
-        (Phase::CardOperations, "card_operation_id_seq", ids.card_op),
+        (Phase::Accounts, Some(("account_id_seq", ids.account))),
+        (Phase::Receipts, Some(("receipt_no_seq", ids.receipt))),
+        (Phase::Bills, Some(("bill_id_seq", ids.bill))),
+        (
+            Phase::Ledger,
+            Some(("ledger_transaction_id_seq", ids.ledger)),
+        ),
+        (Phase::Cards, Some(("card_id_seq", ids.card_id))),
+        (
+            Phase::CardOperations,
+            Some(("card_operation_id_seq", ids.card_op)),
+        ),
     ];
     let mut moves = SequenceMoves::default();
-    for (phase, sequence, first) in tables {
+    for (phase, sequence) in tables {
         timer.start(phase, &mut progress);
-        let rows = copy_table(&tx, &catalogue, ids, phase, &mut progress).await?;
-        match phase {
+        let rows = copy_table(&tx, &catalogue, ids, phase, &fresh, &mut progress).await?;
+        match (phase, sequence) {
             // Owner history ids follow the customers (row k's, if any, is first + k).
-            Phase::OwnerHistory => moves.past(sequence, first, customers),
-            _ => moves.past(sequence, first, rows),
+            (Phase::OwnerHistory, Some((sequence, first))) => {
+                moves.past(sequence, first, customers)
+            }
+            (_, Some((sequence, first))) => moves.past(sequence, first, rows),
+            (_, None) => {}
         }
         match phase {
             Phase::Customers => moves.past("customer_serial", ids.serial, rows),
@@ -567,6 +584,11 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("receipt", "stamp_operator"),
     ("card", "stamp_issued_by"),
     ("card_operation", "stamp_operator"),
+    // A statement trigger: fills customer_name_char from the COPY's customers, a second copy of
+    // every customer row kept for it and a set-returning SQL function per name. The loader
+    // writes those rows itself (`HistoryRows::name_keys`), as `name_keys` gives them (a test
+    // compares).
+    ("customer", "customer_name_char_after_insert"),
     // Asks an operator's permission; the owner needs none.
     ("card_operation", "guard_write"),
     // Check what an operator writes (sql/V31 and before) and return at once for the owner; yet
@@ -587,6 +609,13 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("card", "is_journaled"),
     ("ledger_transaction", "card_refund_is_journaled"),
 ];
+
+/// Triggers that refuse a TRUNCATE of a bulk table, as (table, trigger): the loader truncates
+/// the empty ones (`copy::truncate_the_empty`), which loses nothing.
+pub const TRUNCATE_GUARDS: &[(&str, &str)] = &[(
+    "ledger_transaction",
+    "ledger_transaction_is_never_truncated",
+)];
 
 /// The statements that `DISABLE` or `ENABLE` [`ROW_TRIGGERS_OFF`].
 fn row_triggers(switch: &str) -> String {
@@ -622,6 +651,7 @@ async fn copy_table(
     catalogue: &Arc<Catalogue>,
     ids: Ids,
     phase: Phase,
+    fresh: &[&str],
     progress: &mut impl FnMut(Progress),
 ) -> Result<u64, DemoError> {
     let table_and_columns = match phase {
@@ -635,6 +665,7 @@ async fn copy_table(
              contact_person, remark, meter_id, meter_type_id, meter_status, status, opened_at, \
              opened_by, closed_at)"
         }
+        Phase::NameCharacters => "customer_name_char (ch, name, customer_no, customer_id)",
         Phase::OwnerHistory => {
             "customer_owner_history (id, customer_id, previous_owner, transferred_at, transferred_by)"
         }
@@ -660,11 +691,13 @@ async fn copy_table(
         }
     };
     let catalogue = Arc::clone(catalogue);
+    let table = table_and_columns.split(' ').next().unwrap_or_default();
     copy_in(
         tx,
         phase,
         ids.customers,
         table_and_columns,
+        fresh.contains(&table),
         progress,
         move |rows| {
             let mut history = History::default();
@@ -683,7 +716,7 @@ async fn copy_table(
                 // The customer's own tables are written from the profile alone.
                 if !matches!(
                     phase,
-                    Phase::Meters | Phase::Customers | Phase::OwnerHistory
+                    Phase::Meters | Phase::Customers | Phase::NameCharacters | Phase::OwnerHistory
                 ) {
                     catalogue.history(index, &profile, &mut history);
                 }
@@ -698,6 +731,7 @@ async fn copy_table(
                 match phase {
                     Phase::Meters => customer.meter(rows),
                     Phase::Customers => customer.customer(rows),
+                    Phase::NameCharacters => customer.name_keys(rows),
                     Phase::OwnerHistory => customer.owner_history(rows),
                     Phase::Accounts => customer.account(rows),
                     Phase::Receipts => customer.receipts(rows),
@@ -792,6 +826,21 @@ impl HistoryRows<'_> {
             .field(catalogue.clerk_id)
             .opt(profile.closed_at.map(utc))
             .end_row();
+    }
+
+    /// The customer's rows of customer_name_char, the keys sql/V11's `name_keys` gives: those
+    /// of the name after its first character, lower-cased (the demo's names hold no upper-case
+    /// letter outside ASCII, so ASCII's lower case is SQL's `lower` of them).
+    fn name_keys(&self, rows: &mut copy::CopyRows) {
+        let info = self.catalogue.basic_info(self.index, self.profile);
+        let after_first: String = info.name.chars().skip(1).collect();
+        for key in fragment_keys(&after_first.to_ascii_lowercase()) {
+            rows.field(key)
+                .field(&info.name)
+                .field(self.ids.customer_number(self.index))
+                .field(self.ids.customer_id(self.index))
+                .end_row();
+        }
     }
 
     fn owner_history(&self, rows: &mut copy::CopyRows) {
@@ -1377,11 +1426,57 @@ pub async fn demo_data_command(
         println!("meterdesk: the database already has customers; demo data not loaded.");
         return Ok(());
     }
-    let line = ProgressLine::starting_now();
-    let summary = load(&mut client, customers, |progress| line.show(progress)).await?;
-    eprintln!();
-    println!("{summary}");
+    let server = startup::find_server(config).await?;
+    let cluster = match startup::installed_cluster(config, &server)? {
+        Some(cluster) if may_restart_for_the_load(&client).await? => cluster,
+        _ => {
+            let line = ProgressLine::starting_now();
+            let summary = load(&mut client, customers, |progress| line.show(progress)).await?;
+            eprintln!();
+            println!("{summary}");
+            return Ok(());
+        }
+    };
+    drop(client);
+    drop(pool);
+    let cluster = restart(cluster, true).await?;
+    let loaded = async {
+        let pool = db::pool_with_deadlines(&server.conn, 1, &config.database.deadlines())?;
+        let mut client = pool.get().await.map_err(db::DbError::from)?;
+        db::without_statement_timeout(&client).await?;
+        let line = ProgressLine::starting_now();
+        let summary = load(&mut client, customers, |progress| line.show(progress)).await;
+        eprintln!();
+        anyhow::Ok(summary?)
+    }
+    .await;
+    // Whether the load worked or not, the cluster gets its usual settings back.
+    restart(cluster, false).await?;
+    println!("{}", loaded?);
     Ok(())
+}
+
+/// Whether the embedded cluster may be restarted for the load with `wal_level = minimal`: no
+/// one else is connected (a stop would end their sessions), and no WAL archiving is
+/// configured (the server refuses to start with both).
+async fn may_restart_for_the_load(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT current_setting('archive_mode') = 'off'
+                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity
+                                WHERE backend_type = 'client backend'
+                                  AND pid <> pg_backend_pid()) AS alone",
+            &[],
+        )
+        .await?
+        .get("alone"))
+}
+
+async fn restart(cluster: Cluster, for_bulk_load: bool) -> anyhow::Result<Cluster> {
+    Ok(
+        tokio::task::spawn_blocking(move || cluster.restart(for_bulk_load).map(|()| cluster))
+            .await??,
+    )
 }
 
 #[cfg(test)]

@@ -111,12 +111,14 @@ impl fmt::Write for CopyEscaped<'_> {
 }
 
 /// Runs `COPY {table_and_columns} FROM STDIN` with the rows `generate` writes on a blocking
-/// thread; returns the number of rows the server took.
+/// thread; returns the number of rows the server took. `freeze` for a table truncated in this
+/// transaction (see [`truncate_the_empty`]).
 pub(super) async fn copy_in(
     tx: &Transaction<'_>,
     phase: Phase,
     customers: u64,
     table_and_columns: &str,
+    freeze: bool,
     progress: &mut impl FnMut(Progress),
     generate: impl FnOnce(&mut CopyRows) + Send + 'static,
 ) -> Result<u64, DemoError> {
@@ -137,7 +139,10 @@ pub(super) async fn copy_in(
         }
     });
     let sink = tx
-        .copy_in(&format!("COPY {table_and_columns} FROM STDIN"))
+        .copy_in(&format!(
+            "COPY {table_and_columns} FROM STDIN{}",
+            if freeze { " WITH (FREEZE)" } else { "" }
+        ))
         .await?;
     futures_util::pin_mut!(sink);
     while let Some((chunk, rows, customers_done)) = receiver.recv().await {
@@ -150,6 +155,49 @@ pub(super) async fn copy_in(
     }
     producer.await?;
     Ok(sink.finish().await?)
+}
+
+/// Truncates those of `tables` that hold no rows, inside the load's transaction, and returns
+/// them. Nothing is lost (they are empty), and a table truncated in the transaction that fills
+/// it gets a new file, which pays twice: COPY may write its rows already frozen and visible to
+/// all (`FREEZE`: the vacuum after the load and the first readers then have nothing to mark),
+/// and with `wal_level = minimal` its rows and indexes are written without WAL (the file is
+/// synced at commit instead). `guards` are (table, trigger) of triggers that refuse a
+/// TRUNCATE: off around it, inside the transaction.
+pub(super) async fn truncate_the_empty(
+    tx: &Transaction<'_>,
+    tables: &[&'static str],
+    guards: &[(&str, &str)],
+) -> Result<Vec<&'static str>, DemoError> {
+    let mut empty = Vec::new();
+    for table in tables {
+        let row = tx
+            .query_one(
+                &format!("SELECT NOT EXISTS (SELECT 1 FROM {table}) AS empty"),
+                &[],
+            )
+            .await?;
+        if row.get("empty") {
+            empty.push(*table);
+        }
+    }
+    if empty.is_empty() {
+        return Ok(empty);
+    }
+    let guards: Vec<_> = guards
+        .iter()
+        .filter(|(table, _)| empty.contains(table))
+        .collect();
+    let mut statements = String::new();
+    for (table, trigger) in &guards {
+        statements += &format!("ALTER TABLE {table} DISABLE TRIGGER {trigger};\n");
+    }
+    statements += &format!("TRUNCATE {};\n", empty.join(", "));
+    for (table, trigger) in &guards {
+        statements += &format!("ALTER TABLE {table} ENABLE TRIGGER {trigger};\n");
+    }
+    tx.batch_execute(&statements).await?;
+    Ok(empty)
 }
 
 /// Keys, unique constraints and indexes of the bulk tables, as the catalog defines them (so the
