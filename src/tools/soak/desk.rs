@@ -297,7 +297,9 @@ impl Desk {
         let opened = self
             .card_operation(self.cards.len() - 1, Kind::CardOpen, Request::Open)
             .await;
-        if !opened {
+        // A statistical meter's card is opened but never recharged: its type charges nothing,
+        // so no counter sells it water (every recharge would be refused for no price).
+        if !opened || chosen.price_scheme.is_none() {
             self.cards.pop();
         }
     }
