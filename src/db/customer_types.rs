@@ -14,6 +14,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
+use super::operators::require;
 use super::rows::{accepted, from_columns, read_all, word};
 use crate::domain::customer_rules::{
     Charging, CustomerTypeForm, CustomerTypeProblem, CustomerTypeSpec, MeterTypeRef,
@@ -106,6 +107,7 @@ pub async fn modify_customer_type(
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
     write_once(client, key, MODIFY, operator_id, async |transaction| {
+        require(transaction, &["customer_type.maintain"]).await?;
         let Some(usage) = locked_usage(transaction, id).await? else {
             return Ok(CustomerTypeOutcome::NotFound);
         };
@@ -164,6 +166,7 @@ pub async fn delete_customer_type(
     id: i64,
 ) -> Result<CustomerTypeOutcome, DbError> {
     write_once(client, key, DELETE, operator_id, async |transaction| {
+        require(transaction, &["customer_type.maintain"]).await?;
         let Some(usage) = locked_usage(transaction, id).await? else {
             return Ok(CustomerTypeOutcome::NotFound);
         };

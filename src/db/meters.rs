@@ -21,6 +21,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{Outcome, outcome_done, outcome_saved_id, write_once};
+use super::operators::require;
 use super::rows::{accepted, accepted_or, from_columns, read_all, word};
 use crate::domain::customer_rules::PaymentModel;
 use crate::domain::meter_csv::{LineError, LineProblem, MeterCsv, MeterNo, MeterRow};
@@ -320,6 +321,7 @@ pub async fn delete_meter(
         "meter.delete",
         operator_id,
         async |transaction| {
+            require(transaction, &["meter.maintain", "meter.import"]).await?;
             let row = transaction
                 .query_one(
                     "WITH deleted AS (
@@ -633,6 +635,7 @@ pub async fn delete_meter_type(
         "meter_type.delete",
         operator_id,
         async |transaction| {
+            require(transaction, &["meter.maintain"]).await?;
             let row = transaction
                 .query_one(
                     "WITH usage AS (

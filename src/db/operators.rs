@@ -303,6 +303,17 @@ pub async fn record_sign_in(
     Ok(())
 }
 
+/// Refuses an operator holding none of `permissions` as the database's guards do ("… may not
+/// do this (needs <code>)"), which the desk words: asked first by a write that deletes from a
+/// reference table, whose DELETE privilege (sql/V36) would refuse it without naming the
+/// permission.
+pub async fn require(client: &impl CachingClient, permissions: &[&str]) -> Result<(), DbError> {
+    client
+        .execute("SELECT md_require(VARIADIC $1::text[])", &[&permissions])
+        .await?;
+    Ok(())
+}
+
 /// Whether this connection's operator may do what `permission` names, by the database's own
 /// rule (`md_permitted`): asked by writes that want to refuse with a clear message before the
 /// database's guards refuse them anyway.

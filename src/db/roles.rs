@@ -7,6 +7,7 @@ use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::error::SqlState;
 
 use super::DbError;
+use super::operators::require;
 use super::rows::{accepted, from_columns, read_all};
 
 /// A role with its permissions and how many operators have it.
@@ -66,6 +67,7 @@ pub async fn set_permissions(
     permissions: &[String],
 ) -> Result<Option<()>, DbError> {
     let transaction = client.transaction().await?;
+    require(&transaction, &["role.maintain"]).await?;
     let before: Vec<String> = transaction
         .query_one(
             "SELECT ARRAY(SELECT permission_code FROM role_permission
