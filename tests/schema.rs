@@ -65,6 +65,17 @@ const FIXTURE: &str = "
     INSERT INTO account (customer_id, kind) VALUES (1, 'prepaid'), (2, 'prepaid');
 ";
 
+/// The first column of every row `sql` returns, as text.
+async fn texts(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 async fn with_fixture() -> Object {
     let client = client().await;
     client
@@ -763,30 +774,25 @@ async fn the_server_ends_a_transaction_its_client_abandoned() {
 #[tokio::test]
 async fn every_reference_column_is_granted_and_deletes_follow_the_guards() {
     let client = client().await;
-    let ungranted: Vec<String> = client
-        .query(
-            "SELECT m.reference::text || '.' || a.attname AS missing
+    let ungranted = texts(
+        &client,
+        "SELECT m.reference::text || '.' || a.attname AS missing
              FROM (SELECT DISTINCT reference FROM md_reference_maintainers()) m
              JOIN pg_attribute a ON a.attrelid = m.reference AND a.attnum > 0
                                  AND NOT a.attisdropped
              WHERE NOT has_column_privilege(md_role_name('operator'), m.reference, a.attnum,
                                             'INSERT, UPDATE')
              ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get("missing"))
-        .collect();
+    )
+    .await;
     assert_eq!(
         ungranted,
         Vec::<String>::new(),
         "columns the desk cannot write"
     );
-    let differ: Vec<String> = client
-        .query(
-            "WITH guarded AS (
+    let differ = texts(
+        &client,
+        "WITH guarded AS (
                  SELECT t.tgrelid::regclass AS reference, p AS permission
                  FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid,
                       unnest(string_to_array(encode(t.tgargs, 'escape'), '\\000')) p
@@ -799,13 +805,8 @@ async fn every_reference_column_is_granted_and_deletes_follow_the_guards() {
                   ON m.reference = g.reference AND m.permission = g.permission
              WHERE g.reference IS NULL OR m.reference IS NULL
              ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get("differ"))
-        .collect();
+    )
+    .await;
     assert_eq!(differ, Vec::<String>::new(), "deletes and guards disagree");
     let may_delete: bool = scalar(
         &client,

@@ -6,10 +6,11 @@
 use ratatui::text::{Line, Span};
 use rust_decimal::Decimal;
 
-use crate::app::App;
 use crate::app::Command;
 use crate::app::card_status::CardSeen;
 use crate::app::form::Form;
+use crate::app::screen::Notice;
+use crate::app::{App, Hub};
 use crate::db::card_ops::{
     LossReason, Payment, PendingOperation, Quantity, Quote, Refusal, UsageOf, UsageRecord,
 };
@@ -213,6 +214,13 @@ pub(super) fn need_user_card(app: &App) -> String {
         ),
         _ => app.lang.t("ic.need_user_card").to_owned(),
     }
+}
+
+/// Leaves the card screen after it wrote something: the screen below reads its rows again, as
+/// the customer's card column changed.
+pub(super) fn leave_changed(hub: &mut Hub) {
+    hub.leave();
+    hub.notify(Notice::Reload);
 }
 
 /// What is said of the card on the reader when a blank one is wanted: after a write refused

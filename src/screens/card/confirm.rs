@@ -256,10 +256,15 @@ impl Confirm {
     }
 }
 
+/// Whether the card seen is a blank one, the only card open and replace write on.
+fn blank_on_reader(seen: Option<&CardSeen>) -> bool {
+    seen == Some(&CardSeen::Blank)
+}
+
 /// Why `operation` cannot be written on the card seen, before anything is sent: open and
 /// replace write only a blank card.
 fn refused_before_sending(operation: &CardOp, seen: Option<&CardSeen>) -> bool {
-    matches!(operation, CardOp::Open | CardOp::Replace { .. }) && seen != Some(&CardSeen::Blank)
+    matches!(operation, CardOp::Open | CardOp::Replace { .. }) && !blank_on_reader(seen)
 }
 
 impl CardScreen {
@@ -425,7 +430,7 @@ fn blank_or_waiting(
     details: &mut Vec<String>,
     [ready, waiting]: [&'static str; 2],
 ) -> &'static str {
-    if matches!(app.card, Some(CardSeen::Blank)) {
+    if blank_on_reader(app.card.as_ref()) {
         return ready;
     }
     details.insert(

@@ -1,11 +1,11 @@
 //! Report lost, from the Replace card confirmation (supervisors): the customer's card is void
 //! and blacklisted at once, before a blank card for the replacement is at hand.
 
-use super::common::{CardScreen, Customer, card_no, refusal_text};
+use super::common::{CardScreen, Customer, card_no, leave_changed, refusal_text};
 use crate::app::Hub;
 use crate::app::card_status::{ReadFor, read_card};
 use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, Notice, ScreenRequest};
+use crate::app::screen::{Answer, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::card::reader::ReaderState;
 use crate::db::card_ops::{self, Refusal};
@@ -58,8 +58,7 @@ impl CardScreen {
                 }
                 // No new card yet: back to the row the clerk came from, which shows the card
                 // lost; the card pane would show whatever card is on the reader instead.
-                hub.leave();
-                hub.notify(Notice::Reload);
+                leave_changed(hub);
             }
             Err(refusal) => {
                 let text = refusal_text(hub.app, refusal);

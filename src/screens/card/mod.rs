@@ -22,7 +22,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::app::card_status::{ReadFor, read_card};
-use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
+use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::card::reader::ReaderState;
@@ -32,7 +32,7 @@ use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed, usual};
 use crate::ui::chrome::draw_lines;
 use crate::ui::theme::Theme;
-use common::{card_no, key_of, known_card};
+use common::{card_no, key_of, known_card, leave_changed};
 
 pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm, refusal_text};
 pub use confirm::{WriteCard, WriteOutcome, Written};
@@ -210,8 +210,7 @@ impl Screen for CardScreen {
             }
             (_, Command::Leave | Command::Cancel) if !on_card => self.set_pane(CardPane::Card),
             (CardPane::Card, Command::Leave | Command::Cancel) if self.changed => {
-                hub.leave();
-                hub.notify(Notice::Reload);
+                leave_changed(hub)
             }
             _ => return false,
         }
