@@ -6,8 +6,9 @@ mod support;
 
 use deadpool_postgres::Object;
 use meterdesk::db::card_ops::{
-    self, Begin, BeginOutcome, BeginReport, Begun, ClearedCredit, LossReason, NOT_ON_CARD,
-    OperationKind, OperationState, Payment, Quantity, Refusal, Request, Settled, UsageOf,
+    self, Begin, BeginOutcome, BeginReport, Begun, ClearedCredit, Discrepancy, LossReason,
+    NOT_ON_CARD, OperationKind, OperationState, Payment, Quantity, Refusal, Request, Settled,
+    UsageOf,
 };
 use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::receipts;
@@ -861,6 +862,158 @@ async fn books_check(counter: &Counter) -> Vec<String> {
         .into_iter()
         .flat_map(|check| check.disagreements)
         .collect()
+}
+
+/// A recharge's write lands on the card, but the customer brings back an old copy of it (the
+/// same card as it was before): the copy settles the recharge failed, its money onto the
+/// balance. Then the card that took the write comes back: its purchase is the journaled one.
+async fn recharge_settled_failed_from_an_old_copy(counter: &mut Counter) -> (Begun, [Record; 3]) {
+    counter.done(CLERK, &Request::Open).await;
+    let old_copy = counter.card;
+    let begun = counter.begun(CLERK, &recharge_m3("12")).await;
+    counter.write(&begun, usize::MAX);
+    let took_it = counter.card;
+    counter.card = old_copy;
+    let settled = counter.touch().await;
+    assert_eq!(settled.len(), 1);
+    assert_eq!(settled[0].state, OperationState::Failed);
+    let books = counter.books().await;
+    assert_eq!((books.balance, books.litres_sold), (dec("12.00"), 0));
+    (begun, took_it)
+}
+
+impl Counter {
+    async fn reconcile(&mut self) -> Vec<Discrepancy> {
+        card_ops::reconcile(&mut self.clerk, CLERK, &self.card, &key_())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_recharge_settled_failed_from_an_old_copy_is_done_when_the_card_that_took_it_is_read() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    // The clerk's own role, by hand: a record that is not the journaled one settles nothing.
+    let before = counter.footprint().await;
+    let mut forged = took_it[1];
+    forged[0] ^= 1;
+    for record in [forged, EMPTY_RECORD] {
+        let error = counter
+            .clerk
+            .query_one(
+                "SELECT card_recharge_found_on_card($1, $2)",
+                &[&begun.operation_id, &record.as_slice()],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{error}"
+        );
+    }
+    assert_eq!(counter.footprint().await, before);
+    counter.card = took_it;
+    assert_eq!(
+        counter.reconcile().await,
+        [Discrepancy::FailedPurchaseFound {
+            operation_id: begun.operation_id,
+            sequence: 1,
+            litres: 12_000,
+            amount: meterdesk::domain::money::Money::from_cents(1200),
+            taken_back: true,
+        }]
+    );
+    // One sale of 12 m³ for the 12.00 paid in: the balance paid for it again.
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_in, books.litres_sold),
+        (Decimal::ZERO, dec("12.00"), 12_000)
+    );
+    assert_eq!(
+        counter
+            .scalar::<String>("SELECT state FROM card_operation WHERE kind = 'recharge'")
+            .await,
+        "done"
+    );
+    assert_eq!(books_check(&counter).await, Vec::<String>::new());
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM audit_log WHERE action = 'card.found_on_card'")
+            .await,
+        1
+    );
+    // Read again: nothing more is taken; and a settled recharge is not settled again by hand.
+    assert_eq!(counter.reconcile().await, []);
+    assert!(
+        counter
+            .clerk
+            .query_one(
+                "SELECT card_recharge_found_on_card($1, $2)",
+                &[&begun.operation_id, &took_it[1].as_slice()],
+            )
+            .await
+            .is_err()
+    );
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 12_000);
+    assert_eq!(counter.books().await.balance, Decimal::ZERO);
+    // The next recharge follows it.
+    let next = counter.done(CLERK, &recharge_m3("3")).await;
+    assert_eq!(next.purchase.unwrap().sequence, 2);
+}
+
+#[tokio::test]
+async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left_to_a_supervisor() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    // The balance pays the next recharge, written onto the old copy.
+    let spent = counter
+        .done(
+            CLERK,
+            &Request::Recharge {
+                quantity: Quantity::Volume(dec("12")),
+                payment: Payment::Balance,
+            },
+        )
+        .await;
+    assert_eq!(spent.purchase.unwrap().sequence, 2);
+    let before = counter.books().await;
+    counter.card = took_it;
+    assert_eq!(
+        counter.reconcile().await,
+        [
+            // The card lacks #2, which the old copy took: the next recharge writes it first.
+            Discrepancy::MissingPurchase { sequence: 2 },
+            Discrepancy::FailedPurchaseFound {
+                operation_id: begun.operation_id,
+                sequence: 1,
+                litres: 12_000,
+                amount: meterdesk::domain::money::Money::from_cents(1200),
+                taken_back: false,
+            }
+        ]
+    );
+    assert_eq!(counter.books().await, before);
+    assert_eq!(
+        counter
+            .scalar::<String>(
+                "SELECT string_agg(state, ' ' ORDER BY id) FROM card_operation
+                 WHERE kind = 'recharge'"
+            )
+            .await,
+        "failed done"
+    );
+    assert_eq!(
+        counter
+            .scalar::<i64>(
+                "SELECT count(*) FROM audit_log
+                 WHERE action = 'card.discrepancy' AND detail ->> 'kind' = 'failed_purchase_found'"
+            )
+            .await,
+        1
+    );
 }
 
 #[tokio::test]

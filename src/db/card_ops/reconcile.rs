@@ -2,6 +2,7 @@
 //! database knows, each difference audited with the card and the customer.
 
 use super::*;
+use crate::domain::money::Money;
 
 /// A difference between the card read and the database. Nothing is written to the card for
 /// it here; the counter refuses what it must (a refund, a recharge) when asked.
@@ -17,6 +18,18 @@ pub enum Discrepancy {
     UnknownPurchase { sequence: u32, litres: u32 },
     /// Purchase `sequence` was settled without the card: the next recharge writes it first.
     MissingPurchase { sequence: u32 },
+    /// The card carries the purchase recharge `operation_id` journaled, which was settled
+    /// failed from a card that held the old record (an old copy of this card): the write did
+    /// land, so a meter will load it. `taken_back`: settled done now, `amount` taken back from
+    /// the balance the failure had put it on; `false`: the balance no longer covers it and
+    /// nothing changed (a supervisor's case).
+    FailedPurchaseFound {
+        operation_id: i64,
+        sequence: u32,
+        litres: u32,
+        amount: Money,
+        taken_back: bool,
+    },
     /// The card's meter write-back is older than one read on `seen_at` (a replayed image;
     /// `None` for demo rows that never kept the date).
     OlderImage { seen_at: Option<DateTime<Utc>> },
@@ -29,15 +42,16 @@ impl Discrepancy {
             Self::VoidCard { .. } => "void_card",
             Self::UnknownPurchase { .. } => "unknown_purchase",
             Self::MissingPurchase { .. } => "missing_purchase",
+            Self::FailedPurchaseFound { .. } => "failed_purchase_found",
             Self::OlderImage { .. } => "older_image",
         }
     }
 
     fn sequence(&self) -> Option<i64> {
         match self {
-            Self::UnknownPurchase { sequence, .. } | Self::MissingPurchase { sequence } => {
-                Some(i64::from(*sequence))
-            }
+            Self::UnknownPurchase { sequence, .. }
+            | Self::MissingPurchase { sequence }
+            | Self::FailedPurchaseFound { sequence, .. } => Some(i64::from(*sequence)),
             _ => None,
         }
     }
@@ -74,6 +88,7 @@ pub async fn reconcile(
                 &transaction,
                 customer_id,
                 &card,
+                records,
                 row.get("void_reason"),
                 key,
             )
@@ -104,6 +119,7 @@ async fn differences(
     tx: &Transaction<'_>,
     customer_id: i64,
     card: &UserCard,
+    records: &[Record; 3],
     void_reason: Option<String>,
     key: &MacKey,
 ) -> Result<Vec<Discrepancy>, DbError> {
@@ -122,27 +138,7 @@ async fn differences(
         });
     }
     if let Some(purchase) = &card.purchase {
-        // Written here: a recharge (done or still pending), its refund, or a replacement
-        // carrying it; a failed one never reached a card.
-        let known: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM card_operation
-                                WHERE customer_id = $1 AND purchase_seq = $2
-                                  AND volume_litres = $3 AND state <> 'failed') AS known",
-                &[
-                    &customer_id,
-                    &i64::from(purchase.sequence),
-                    &i64::from(purchase.volume_litres),
-                ],
-            )
-            .await?
-            .get("known");
-        if !known {
-            found.push(Discrepancy::UnknownPurchase {
-                sequence: purchase.sequence,
-                litres: purchase.volume_litres,
-            });
-        }
+        found.extend(purchase_difference(tx, customer_id, purchase, &records[1]).await?);
     }
     if let Some(write_back) = &card.write_back {
         let newer = tx
@@ -160,6 +156,59 @@ async fn differences(
         }
     }
     Ok(found)
+}
+
+/// The card's purchase against the recharges journaled for it. Written here: a recharge (done
+/// or still pending), its refund, or a replacement carrying it. A failed recharge whose very
+/// record is on the card was settled from an old copy of the card: it is settled done now
+/// (sql/V41) if the balance still holds its money.
+async fn purchase_difference(
+    tx: &Transaction<'_>,
+    customer_id: i64,
+    purchase: &PurchaseRecord,
+    record: &Record,
+) -> Result<Option<Discrepancy>, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM card_operation
+                            WHERE customer_id = $1 AND purchase_seq = $2
+                              AND volume_litres = $3 AND state <> 'failed') AS known,
+                    (SELECT op.id FROM card_operation op
+                     WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
+                       AND op.purchase_record_after = $4) AS failed_id",
+            &[
+                &customer_id,
+                &i64::from(purchase.sequence),
+                &i64::from(purchase.volume_litres),
+                &record.as_slice(),
+            ],
+        )
+        .await?;
+    if row.get("known") {
+        return Ok(None);
+    }
+    let Some(operation_id) = row.get::<_, Option<i64>>("failed_id") else {
+        return Ok(Some(Discrepancy::UnknownPurchase {
+            sequence: purchase.sequence,
+            litres: purchase.volume_litres,
+        }));
+    };
+    let row = tx
+        .query_one(
+            "SELECT card_recharge_found_on_card($1, $2) AS taken_back,
+                    (SELECT -t.amount FROM card_operation op
+                     JOIN ledger_transaction t ON t.id = op.transaction_id
+                     WHERE op.id = $1) AS amount",
+            &[&operation_id, &record.as_slice()],
+        )
+        .await?;
+    Ok(Some(Discrepancy::FailedPurchaseFound {
+        operation_id,
+        sequence: purchase.sequence,
+        litres: purchase.volume_litres,
+        amount: row.get("amount"),
+        taken_back: row.get("taken_back"),
+    }))
 }
 
 /// An audit row about card `card_no` (entity `card`): `detail` with the card and customer

@@ -156,6 +156,11 @@ impl From<FlowError> for Failure {
     fn from(error: FlowError) -> Failure {
         match error {
             FlowError::Database(error) => error.into(),
+            // Only the read before anything is journaled fails this way (a write that fails
+            // leaves its operation pending instead).
+            FlowError::Card(error) if error.card_left_the_reader() => {
+                Failure::Error(Problem::new("card_by_hand.card_left_before_writing", ""))
+            }
             FlowError::Card(error) => Failure::Error(card_problem(&error)),
             FlowError::Stopped(stopped) => Failure::Error(writes_stopped(stopped)),
         }

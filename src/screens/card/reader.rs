@@ -74,6 +74,26 @@ fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String
                 ("volume", &Volume::from_litres(*litres)),
             ],
         ),
+        Discrepancy::FailedPurchaseFound {
+            operation_id,
+            sequence,
+            litres,
+            amount,
+            taken_back,
+        } => lang.tf(
+            if *taken_back {
+                "ic.discrepancy_failed_purchase_taken_back"
+            } else {
+                "ic.discrepancy_failed_purchase_not_covered"
+            },
+            &[
+                ("card", &card),
+                ("seq", sequence),
+                ("volume", &Volume::from_litres(*litres)),
+                ("operation", operation_id),
+                ("amount", amount),
+            ],
+        ),
         Discrepancy::MissingPurchase { sequence } => lang.tf(
             "ic.discrepancy_missing_purchase",
             &[("card", &card), ("seq", sequence)],
