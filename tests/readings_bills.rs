@@ -409,6 +409,18 @@ async fn import(pool: &Pool, key: Option<&str>, file: &ReadingCsv) -> ImportRepo
         .unwrap()
 }
 
+/// How many readings came from an import file.
+async fn readings_imported(desk: &Desk) -> i64 {
+    desk.owner
+        .query_one(
+            "SELECT count(*) AS n FROM meter_reading WHERE source = 'import'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n")
+}
+
 /// The import file: checked without writing, every bad line once with its number, abnormal
 /// ones listed; then imported exactly once, the good lines making bills and deductions.
 #[tokio::test]
@@ -497,16 +509,7 @@ async fn readings_are_imported_from_a_file() {
         balance(&desk, desk.prepaid).await,
         "90.00".parse::<Decimal>().unwrap()
     );
-    let sources: i64 = desk
-        .owner
-        .query_one(
-            "SELECT count(*) AS n FROM meter_reading WHERE source = 'import'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get("n");
-    assert_eq!(sources, 3);
+    assert_eq!(readings_imported(&desk).await, 3);
     let audit: i64 = desk
         .owner
         .query_one(
@@ -1396,14 +1399,5 @@ async fn an_import_mixes_charging_and_non_charging_meters() {
     );
     only_water_recorded(&desk, &district, &["40", "15.5"]).await;
     only_water_recorded(&desk, &hydrant, &["9.25"]).await;
-    let imported_rows: i64 = desk
-        .owner
-        .query_one(
-            "SELECT count(*) AS n FROM meter_reading WHERE source = 'import'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get("n");
-    assert_eq!(imported_rows, 6);
+    assert_eq!(readings_imported(&desk).await, 6);
 }

@@ -319,6 +319,15 @@ fn tier(number: u32, volume: &str, price: &str, amount: &str) -> String {
     )
 }
 
+/// The tier lines of 60 m³ from nothing at the manual's stepped prices: 50 × 1.00 + 10 × 2.00.
+fn sixty_m3_tiers() -> String {
+    format!(
+        "{}, {}",
+        tier(1, "50.000", "1.0000", "50.00"),
+        tier(2, "10.000", "2.0000", "20.00")
+    )
+}
+
 async fn account_of(desk: &Desk, customer: i64) -> i64 {
     desk.owner
         .query_one(
@@ -370,11 +379,7 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
     let postpaid = account_of(&desk, desk.postpaid).await;
     let prepaid = account_of(&desk, desk.prepaid).await;
     // 60 m³ from nothing: 50 × 1.00 + 10 × 2.00 = 70.00, VAT 9 % inside: 5.78.
-    let honest_tiers = format!(
-        "{}, {}",
-        tier(1, "50.000", "1.0000", "50.00"),
-        tier(2, "10.000", "2.0000", "20.00")
-    );
+    let honest_tiers = sixty_m3_tiers();
     let honest = |key| {
         postpaid_reading(
             &desk,
@@ -532,11 +537,7 @@ async fn a_type_that_does_not_charge_is_sent_no_money_and_a_charging_one_still_i
     let clerk = desk.clerk.get().await.unwrap();
     let postpaid = account_of(&desk, desk.postpaid).await;
     let prepaid = account_of(&desk, desk.prepaid).await;
-    let honest_tiers = format!(
-        "{}, {}",
-        tier(1, "50.000", "1.0000", "50.00"),
-        tier(2, "10.000", "2.0000", "20.00")
-    );
+    let honest_tiers = sixty_m3_tiers();
     let billed = postpaid_reading(
         &desk,
         postpaid,
@@ -662,11 +663,7 @@ async fn an_open_bill_is_extended_only_to_its_price() {
             customer = desk.postpaid
         )
     };
-    let honest_tiers = format!(
-        "{}, {}",
-        tier(1, "50.000", "1.0000", "50.00"),
-        tier(2, "10.000", "2.0000", "20.00")
-    );
+    let honest_tiers = sixty_m3_tiers();
     let before = written(&desk).await;
     for forged in [
         extend(
