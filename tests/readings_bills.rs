@@ -18,7 +18,7 @@ use meterdesk::domain::reading_csv::{
     READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
 };
 use rust_decimal::Decimal;
-use support::billing_desk::{Desk, desk};
+use support::billing_desk::{Desk, NonCharging, desk, non_charging};
 use tokio_postgres::error::SqlState;
 
 fn day(text: &str) -> NaiveDate {
@@ -409,6 +409,18 @@ async fn import(pool: &Pool, key: Option<&str>, file: &ReadingCsv) -> ImportRepo
         .unwrap()
 }
 
+/// How many readings came from an import file.
+async fn readings_imported(desk: &Desk) -> i64 {
+    desk.owner
+        .query_one(
+            "SELECT count(*) AS n FROM meter_reading WHERE source = 'import'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("n")
+}
+
 /// The import file: checked without writing, every bad line once with its number, abnormal
 /// ones listed; then imported exactly once, the good lines making bills and deductions.
 #[tokio::test]
@@ -497,16 +509,7 @@ async fn readings_are_imported_from_a_file() {
         balance(&desk, desk.prepaid).await,
         "90.00".parse::<Decimal>().unwrap()
     );
-    let sources: i64 = desk
-        .owner
-        .query_one(
-            "SELECT count(*) AS n FROM meter_reading WHERE source = 'import'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get("n");
-    assert_eq!(sources, 3);
+    assert_eq!(readings_imported(&desk).await, 3);
     let audit: i64 = desk
         .owner
         .query_one(
@@ -1166,4 +1169,235 @@ async fn a_reading_on_a_bill_paid_meanwhile_is_refused_and_writes_nothing() {
         counts().await,
         [before[0] + 2, before[1] + 1, before[2] + 1]
     );
+}
+
+/// Asserts that `customer`'s readings are of `consumptions` m³ (in order), each on no bill and
+/// with no ledger row, and that its account has no bill, no ledger row and a balance of 0.
+async fn only_water_recorded(desk: &Desk, customer: &NonCharging, consumptions: &[&str]) {
+    let readings: Vec<(Decimal, bool, bool)> = desk
+        .owner
+        .query(
+            "SELECT consumption, bill_id IS NOT NULL AS billed,
+                    transaction_id IS NOT NULL AS deducted
+             FROM meter_reading WHERE customer_id = $1 ORDER BY id",
+            &[&customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row.get("consumption"),
+                row.get("billed"),
+                row.get("deducted"),
+            )
+        })
+        .collect();
+    let water: Vec<(Decimal, bool, bool)> = consumptions
+        .iter()
+        .map(|used| (used.parse().unwrap(), false, false))
+        .collect();
+    assert_eq!(readings, water);
+    let account = desk
+        .owner
+        .query_one(
+            "SELECT (SELECT count(*) FROM bill WHERE account_id = $1) AS bills,
+                    (SELECT count(*) FROM ledger_transaction WHERE account_id = $1) AS rows,
+                    (SELECT balance FROM account WHERE id = $1) AS balance",
+            &[&customer.account_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            account.get::<_, i64>("bills"),
+            account.get::<_, i64>("rows"),
+            account.get::<_, Decimal>("balance"),
+        ),
+        (0, 0, Decimal::ZERO)
+    );
+}
+
+/// A statistical district meter's type counts water and charges nothing (no price scheme): its
+/// readings are recorded with their water — the previous reading, rollovers and the abnormal
+/// check as for any meter — and make no bill and no deduction, postpaid or system-prepaid, and
+/// whether the type counts water usage or not. The same key answers as the first time. A type
+/// that charges and has no price on the date is still refused.
+#[tokio::test]
+async fn a_type_that_does_not_charge_has_its_readings_recorded_and_nothing_billed() {
+    let mut desk = desk().await;
+    let district = non_charging(&mut desk, "postpaid", true, "ST-0001").await;
+    let hydrant = non_charging(&mut desk, "system_prepaid", false, "ST-0002").await;
+    let not_charged = |consumption: &str, abnormal| ReadingOutcome::Recorded {
+        consumption: m3(consumption),
+        abnormal,
+        bill: None,
+        deducted: None,
+    };
+    let first = enter(
+        &desk.clerk,
+        "s1",
+        &reading(district.meter_id, "2025-02-10", "12.5"),
+    )
+    .await;
+    assert_eq!(first, not_charged("12.5", false));
+    assert_eq!(
+        enter(
+            &desk.clerk,
+            "s1",
+            &reading(district.meter_id, "2025-02-10", "12.5")
+        )
+        .await,
+        first,
+        "exactly once, answered as the first time"
+    );
+    assert_eq!(
+        enter(
+            &desk.clerk,
+            "s2",
+            &reading(district.meter_id, "2025-03-10", "20")
+        )
+        .await,
+        not_charged("7.5", false)
+    );
+    assert_eq!(
+        enter(
+            &desk.clerk,
+            "s3",
+            &reading(district.meter_id, "2025-04-10", "19")
+        )
+        .await,
+        ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::BelowPrevious {
+            previous: m3("20")
+        }))
+    );
+    // The register wraps at 100: 80 m³ to the wrap, then 3; above 3 × the average of 10.
+    let mut wrapped = reading(district.meter_id, "2025-04-10", "3");
+    wrapped.rollover = true;
+    assert_eq!(
+        enter(&desk.clerk, "s3", &wrapped).await,
+        ReadingOutcome::Refused(ReadingRefusal::Abnormal {
+            consumption: m3("83")
+        })
+    );
+    wrapped.abnormal_confirmed = true;
+    assert_eq!(
+        enter(&desk.clerk, "s4", &wrapped).await,
+        not_charged("83", true)
+    );
+    assert_eq!(
+        enter(
+            &desk.clerk,
+            "h1",
+            &reading(hydrant.meter_id, "2025-03-01", "6")
+        )
+        .await,
+        not_charged("6", false)
+    );
+    // An account being closed takes its final reading like any other, and then nothing
+    // stands in the way of closing it (its final reading was refused for no price before).
+    let mut last = reading(hydrant.meter_id, "2025-03-31", "6.5");
+    last.source = ReadingSource::Final;
+    assert_eq!(
+        enter(&desk.clerk, "h2", &last).await,
+        not_charged("0.5", false)
+    );
+    let blocker: Option<String> = desk
+        .owner
+        .query_one(
+            "SELECT customer_close_blocker($1) AS blocker",
+            &[&hydrant.customer_id],
+        )
+        .await
+        .unwrap()
+        .get("blocker");
+    assert_eq!(blocker, None);
+    only_water_recorded(&desk, &district, &["12.5", "7.5", "83"]).await;
+    only_water_recorded(&desk, &hydrant, &["6", "0.5"]).await;
+    let audited: i64 = desk
+        .owner
+        .query_one(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'reading.enter'
+             AND entity_id IN ($1, $2)",
+            &[&district.customer_id, &hydrant.customer_id],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(audited, 5, "each reading recorded has its audit entry");
+    // The abnormal one is on the supervisors' list like any other.
+    let supervisor = desk.supervisor.get().await.unwrap();
+    let abnormal = readings::abnormal_on(&**supervisor, day("2025-04-10"))
+        .await
+        .unwrap();
+    assert_eq!(
+        abnormal
+            .iter()
+            .map(|row| row.meter_no.as_str())
+            .collect::<Vec<_>>(),
+        ["ST-0001"]
+    );
+
+    // The charging types still bill and deduct; one whose scheme has no price on the date is
+    // still refused: that is a configuration to fix, not a type that does not charge.
+    assert!(matches!(
+        enter(&desk.clerk, "c1", &reading(1, "2025-02-10", "112")).await,
+        ReadingOutcome::Recorded {
+            bill: Some(_),
+            deducted: None,
+            ..
+        }
+    ));
+    assert_eq!(
+        enter(&desk.clerk, "c2", &reading(2, "2024-12-31", "4")).await,
+        ReadingOutcome::Refused(ReadingRefusal::NoPrice)
+    );
+}
+
+/// An import file mixing meters whose types charge with meters whose types do not: one
+/// transaction; the charging ones billed and deducted, the others recorded with their water
+/// and nothing else; the check and the import agree.
+#[tokio::test]
+async fn an_import_mixes_charging_and_non_charging_meters() {
+    let mut desk = desk().await;
+    let district = non_charging(&mut desk, "postpaid", true, "ST-0001").await;
+    let hydrant = non_charging(&mut desk, "system_prepaid", false, "ST-0002").await;
+    deposit(&desk, desk.prepaid, "100.00").await;
+    let file = csv("PM-0001,2025-02-10,112,,\n\
+         ST-0001,2025-02-10,40,,\n\
+         PM-0002,2025-03-01,4,,\n\
+         ST-0002,2025-03-01,9.25,,\n\
+         ST-0001,2025-03-10,55.5,,\n\
+         PM-0001,2025-03-20,130,,\n");
+    let checked = import(&desk.clerk, None, &file).await;
+    assert_eq!(
+        (checked.good, checked.bad.clone(), checked.written),
+        (6, vec![], false)
+    );
+    let imported = import(&desk.clerk, Some("mixed"), &file).await;
+    assert_eq!(
+        (imported.good, imported.bad.clone(), imported.written),
+        (6, vec![], true)
+    );
+    let client = desk.clerk.get().await.unwrap();
+    let bills = readings::bills(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        bills
+            .bills
+            .iter()
+            .map(|bill| bill.amount)
+            .collect::<Vec<_>>(),
+        [money("30.00")]
+    );
+    // 4 m³ at 2.50 deducted at once.
+    assert_eq!(
+        balance(&desk, desk.prepaid).await,
+        "90.00".parse::<Decimal>().unwrap()
+    );
+    only_water_recorded(&desk, &district, &["40", "15.5"]).await;
+    only_water_recorded(&desk, &hydrant, &["9.25"]).await;
+    assert_eq!(readings_imported(&desk).await, 6);
 }

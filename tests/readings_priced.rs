@@ -14,7 +14,7 @@ use meterdesk::db::readings::{self, BillDetail, NewReading, ReadingOutcome, Read
 use meterdesk::domain::billing::{self, Slice};
 use meterdesk::domain::money::Volume;
 use rust_decimal::Decimal;
-use support::billing_desk::{Desk, desk};
+use support::billing_desk::{Desk, NonCharging, desk, non_charging};
 use support::pg::fresh_db;
 use tokio_postgres::error::SqlState;
 
@@ -319,6 +319,15 @@ fn tier(number: u32, volume: &str, price: &str, amount: &str) -> String {
     )
 }
 
+/// The tier lines of 60 m³ from nothing at the manual's stepped prices: 50 × 1.00 + 10 × 2.00.
+fn sixty_m3_tiers() -> String {
+    format!(
+        "{}, {}",
+        tier(1, "50.000", "1.0000", "50.00"),
+        tier(2, "10.000", "2.0000", "20.00")
+    )
+}
+
 async fn account_of(desk: &Desk, customer: i64) -> i64 {
     desk.owner
         .query_one(
@@ -345,6 +354,21 @@ fn refused_as_mispriced(refused: &tokio_postgres::Error, sql: &str) {
     );
 }
 
+/// Each of `forged`, sent by `clerk`, is refused by V34's check and leaves everything as it was.
+async fn refused_writing_nothing(desk: &Desk, clerk: &tokio_postgres::Client, forged: &[Sent<'_>]) {
+    let before = written(desk).await;
+    for sent in forged {
+        let refused = clerk.execute(&sent.sql(), &[]).await.unwrap_err();
+        refused_as_mispriced(&refused, &sent.sql());
+        assert_eq!(
+            written(desk).await,
+            before,
+            "a refused call wrote: {}",
+            sent.sql()
+        );
+    }
+}
+
 /// A clerk's own role sends `reading_write` what the desk would not: each is refused by the
 /// server (insufficient_privilege) and nothing changes; the honest call, sent the same way,
 /// is recorded.
@@ -355,11 +379,7 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
     let postpaid = account_of(&desk, desk.postpaid).await;
     let prepaid = account_of(&desk, desk.prepaid).await;
     // 60 m³ from nothing: 50 × 1.00 + 10 × 2.00 = 70.00, VAT 9 % inside: 5.78.
-    let honest_tiers = format!(
-        "{}, {}",
-        tier(1, "50.000", "1.0000", "50.00"),
-        tier(2, "10.000", "2.0000", "20.00")
-    );
+    let honest_tiers = sixty_m3_tiers();
     let honest = |key| {
         postpaid_reading(
             &desk,
@@ -429,17 +449,8 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
         prepaid_reading(&desk, prepaid, "k6", "10.000", "0.01"),
         prepaid_reading(&desk, prepaid, "k7", "0.000", "0.00"),
     ];
+    refused_writing_nothing(&desk, &clerk, &forged).await;
     let before = written(&desk).await;
-    for sent in &forged {
-        let refused = clerk.execute(&sent.sql(), &[]).await.unwrap_err();
-        refused_as_mispriced(&refused, &sent.sql());
-        assert_eq!(
-            written(&desk).await,
-            before,
-            "a refused call wrote: {}",
-            sent.sql()
-        );
-    }
     // Tables and types of the clerk's own session named like those the check reads decide
     // nothing: with a free tier of its own, water at no price is still refused.
     let free = postpaid_reading(
@@ -495,6 +506,116 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
     assert_eq!(deducted, Decimal::new(2500, 2));
 }
 
+/// A reading of customer `of` on meter `of.meter_id` (initial 0) read at `electronic` on
+/// 2025-02-10 with `consumption`, as psql would send it: `money` is what follows `"bill_ref"`
+/// (the bill it names, or a deduction).
+fn free_reading<'a>(of: &NonCharging, key: &'a str, consumption: &str, money: &str) -> Sent<'a> {
+    Sent {
+        key,
+        bills: "[]".into(),
+        readings: format!(
+            r#"[{{"seq": 0, "line": 1, "meter_id": {meter}, "customer_id": {customer},
+                 "account_id": {account}, "read_on": "2025-02-10", "electronic": "10.000",
+                 "previous_id": null, "previous": "0.000", "consumption": "{consumption}",
+                 "abnormal": false, "bill_ref": {money}}}]"#,
+            meter = of.meter_id,
+            customer = of.customer_id,
+            account = of.account_id,
+        ),
+    }
+}
+
+/// sql/V37 as a clerk's own role sends it from psql: a reading of a type that does not charge
+/// is recorded on no bill and with no deduction, and refused with either (or with water other
+/// than the meter's); a reading of a type that charges is still refused without its bill or its
+/// deduction. Each refusal leaves readings, bills, ledger, balances and audit as they were.
+#[tokio::test]
+async fn a_type_that_does_not_charge_is_sent_no_money_and_a_charging_one_still_is() {
+    let mut desk = desk().await;
+    let district = non_charging(&mut desk, "postpaid", true, "ST-0001").await;
+    let hydrant = non_charging(&mut desk, "system_prepaid", true, "ST-0002").await;
+    let clerk = desk.clerk.get().await.unwrap();
+    let postpaid = account_of(&desk, desk.postpaid).await;
+    let prepaid = account_of(&desk, desk.prepaid).await;
+    let honest_tiers = sixty_m3_tiers();
+    let billed = postpaid_reading(
+        &desk,
+        postpaid,
+        "b",
+        "160.000",
+        "60.000",
+        ("60.000", "70.00", "5.78", &honest_tiers),
+    );
+    let forged = [
+        // A charging postpaid customer's reading on no bill, a charging system-prepaid one's
+        // with no deduction.
+        Sent {
+            key: "k1",
+            bills: "[]".into(),
+            readings: billed
+                .readings
+                .replace(r#""bill_ref": "n0""#, r#""bill_ref": null"#),
+        },
+        {
+            let sent = prepaid_reading(&desk, prepaid, "k2", "10.000", "25.00");
+            Sent {
+                readings: sent
+                    .readings
+                    .replace(r#""amount": "25.00""#, r#""amount": null"#)
+                    .replace(r#""volume": "10.000""#, r#""volume": null"#)
+                    .replace(r#""unit_price": "2.5000""#, r#""unit_price": null"#),
+                ..sent
+            }
+        },
+        // A district meter's reading put on a bill, or deducted; one with less water than
+        // the meter shows.
+        Sent {
+            bills: billed.bills.replace(
+                &format!(r#""account_id": {postpaid}"#),
+                &format!(r#""account_id": {}"#, district.account_id),
+            ),
+            ..free_reading(&district, "k3", "10.000", r#""n0""#)
+        },
+        free_reading(
+            &hydrant,
+            "k4",
+            "10.000",
+            r#"null, "amount": "0.01", "volume": "10.000", "unit_price": "0.0010""#,
+        ),
+        free_reading(&hydrant, "k5", "10.000", r#"null, "amount": "0.00""#),
+        free_reading(&district, "k6", "1.000", "null"),
+    ];
+    refused_writing_nothing(&desk, &clerk, &forged).await;
+    for sent in [
+        free_reading(&district, "ok1", "10.000", "null"),
+        free_reading(&hydrant, "ok2", "10.000", "null"),
+    ] {
+        clerk.execute(&sent.sql(), &[]).await.unwrap();
+    }
+    let left = desk
+        .owner
+        .query_one(
+            "SELECT (SELECT count(*) FROM meter_reading
+                     WHERE customer_id IN ($1, $2) AND consumption = 10
+                       AND bill_id IS NULL AND transaction_id IS NULL) AS readings,
+                    (SELECT count(*) FROM bill) AS bills,
+                    (SELECT count(*) FROM ledger_transaction) AS ledger,
+                    (SELECT sum(abs(balance)) FROM account) AS balances",
+            &[&district.customer_id, &hydrant.customer_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            left.get::<_, i64>("readings"),
+            left.get::<_, i64>("bills"),
+            left.get::<_, i64>("ledger"),
+            left.get::<_, Decimal>("balances"),
+        ),
+        (2, 0, 0, Decimal::ZERO)
+    );
+}
+
 /// An open bill is extended only to the price of all its water: a second reading that says the
 /// quarter's bill now costs less than its water is refused, and a bill named by no reading of
 /// the call is not touched.
@@ -542,11 +663,7 @@ async fn an_open_bill_is_extended_only_to_its_price() {
             customer = desk.postpaid
         )
     };
-    let honest_tiers = format!(
-        "{}, {}",
-        tier(1, "50.000", "1.0000", "50.00"),
-        tier(2, "10.000", "2.0000", "20.00")
-    );
+    let honest_tiers = sixty_m3_tiers();
     let before = written(&desk).await;
     for forged in [
         extend(

@@ -41,6 +41,15 @@ async fn four_desks_for_twenty_seconds_fail_nothing_and_the_books_balance() {
         let done = summary.tally.kinds.get(&kind).map_or(0, |tally| tally.done);
         assert!(done > 0, "no {} done:\n{report}", kind.name());
     }
+    // A statistical meter's type charges nothing: its readings are recorded like any other,
+    // never refused for want of a price (sql/V37; the demo data has such meters).
+    let reading_refusals = summary
+        .tally
+        .kinds
+        .get(&Kind::Reading)
+        .map(|tally| tally.refused.clone())
+        .unwrap_or_default();
+    assert!(!reading_refusals.contains_key("NoPrice"), "{report}");
     let tps = summary.pgbench_tps.expect("pgbench measured");
     assert!(tps > 0.0);
 

@@ -97,6 +97,8 @@ pub enum ReadingRefusal {
 /// What entering a reading did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadingOutcome {
+    /// The reading and its water were recorded; with neither a bill nor a deduction when the
+    /// customer's type does not charge (a statistical district meter's, sql/V37).
     Recorded {
         consumption: Volume,
         abnormal: bool,
@@ -290,8 +292,9 @@ pub async fn reading_context(
 }
 
 /// Enters a reading exactly once (`key`): the consumption since the meter's previous reading,
-/// the abnormal check, then the bill of its settlement cycle made or extended (postpaid) or the
-/// deduction (system prepaid), in one transaction holding the meter's row lock.
+/// the abnormal check, then, when the customer's type charges, the bill of its settlement cycle
+/// made or extended (postpaid) or the deduction (system prepaid), in one transaction holding
+/// the meter's row lock.
 pub async fn enter_reading(
     client: &mut Client,
     key: &str,

@@ -122,7 +122,7 @@ fn told(outcome: &ReadingOutcome, lang: Lang) -> (bool, MessageKind, String) {
                     "readings.saved_deducted",
                     &[("volume", consumption), ("amount", amount)],
                 ),
-                (None, None) => lang.tf("readings.saved", &[("volume", consumption)]),
+                (None, None) => lang.tf("readings.saved_not_charged", &[("volume", consumption)]),
             };
             (true, MessageKind::Info, text)
         }

@@ -155,6 +155,43 @@ fn reading_form_in_chinese() {
     insta::assert_snapshot!("reading_form_zh", render(&app));
 }
 
+/// A statistical district meter's type charges nothing (sql/V37): the reading is recorded
+/// with no bill and no deduction, and the clerk is told so, back at the table — at 80
+/// columns, in English and Chinese.
+#[test]
+fn a_reading_of_a_type_that_does_not_charge_says_nothing_was_billed() {
+    for (lang, name, said) in [
+        (
+            Lang::En,
+            "reading_not_charged",
+            "Reading saved: 60.000 m³ used; nothing billed: its type does not charge.",
+        ),
+        (
+            Lang::Zh,
+            "reading_not_charged_zh",
+            "读数已保存：用水 60.000 m³；该客户类型不收费，未计费。",
+        ),
+    ] {
+        let mut app = reading_form(lang);
+        type_text(&mut app, "190");
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(ReadingOutcome::Recorded {
+                consumption: m3("60"),
+                abnormal: false,
+                bill: None,
+                deducted: None,
+            }),
+        );
+        assert!(app.screen.is::<CustomerTable>());
+        let screen = render(&app);
+        insta::assert_snapshot!(name, screen);
+        assert!(screen.contains(said), "{screen}");
+    }
+}
+
 fn bill(id: i64, start: &str, end: &str, status: &str, amount: &str) -> Bill {
     Bill {
         id,

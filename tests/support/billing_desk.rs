@@ -4,7 +4,9 @@
 use deadpool_postgres::Object;
 use meterdesk::db::Pool;
 
-use super::card_desk::{OPERATORS, open_customer};
+use meterdesk::domain::customer_rules::{BasicInfo, StatisticalInfo};
+
+use super::card_desk::{OPERATORS, open_customer, open_customer_as};
 use super::pg::{TestDb, fresh_db, give_password};
 
 /// The manual's stepped postpaid prices (1.00/m³ to 50, 2.00 to 100, 3.00
@@ -65,5 +67,71 @@ pub async fn desk() -> Desk {
         postpaid,
         prepaid,
         prepaid_no: i64::from(prepaid_no),
+    }
+}
+
+/// A customer of a statistical type that does not charge (no price scheme, as a district
+/// meter's), opened on a new postpayment meter (initial reading 0).
+pub struct NonCharging {
+    pub customer_id: i64,
+    pub meter_id: i64,
+    pub account_id: i64,
+}
+
+/// Opens a [`NonCharging`] customer of business model `model` (`postpaid` or
+/// `system_prepaid`), counting water usage or not, on a new meter `meter_no`.
+pub async fn non_charging(
+    desk: &mut Desk,
+    model: &str,
+    counts_water_usage: bool,
+    meter_no: &str,
+) -> NonCharging {
+    let row = desk
+        .owner
+        .query_one(
+            "WITH kind AS (
+                 INSERT INTO customer_type (name, nature, business_model, counts_water_usage,
+                                            charges)
+                 VALUES ('Statistical ' || $1, 'statistical', $2, $3, false) RETURNING id
+             ), allowed AS (
+                 INSERT INTO customer_type_meter_type (customer_type_id, meter_type_id,
+                                                       meter_payment_model)
+                 SELECT id, 1, 'postpayment' FROM kind
+             ), meter AS (
+                 INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading)
+                 VALUES ($1, 1, 0) RETURNING id
+             )
+             SELECT (SELECT id FROM kind) AS type_id, (SELECT id FROM meter) AS meter_id",
+            &[&meter_no, &model, &counts_water_usage],
+        )
+        .await
+        .unwrap();
+    let meter_id: i64 = row.get("meter_id");
+    let info = BasicInfo::Statistical(StatisticalInfo {
+        label: format!("District meter {meter_no}"),
+        location: "朝阳区 pumping station 3".into(),
+        remark: None,
+    });
+    let (customer_id, _) = open_customer_as(
+        &mut desk.owner,
+        row.get("type_id"),
+        meter_id,
+        &format!("open-{meter_no}"),
+        &info,
+    )
+    .await;
+    let account_id = desk
+        .owner
+        .query_one(
+            "SELECT id FROM account WHERE customer_id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    NonCharging {
+        customer_id,
+        meter_id,
+        account_id,
     }
 }

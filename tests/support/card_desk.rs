@@ -89,9 +89,21 @@ pub async fn open_customer(
         email: None,
         remark: None,
     });
+    open_customer_as(client, customer_type_id, meter_id, key, &info).await
+}
+
+/// Opens a customer of type `customer_type_id` with `info` (of the type's nature) on meter
+/// `meter_id`; returns its id and number.
+pub async fn open_customer_as(
+    client: &mut Object,
+    customer_type_id: i64,
+    meter_id: i64,
+    key: &str,
+    info: &BasicInfo,
+) -> (i64, u32) {
     let opening = Opening {
         customer_type_id,
-        info: &info,
+        info,
         meter_id,
     };
     let OpenOutcome::Opened(opened) = customer_changes::open_account(client, CLERK, key, &opening)

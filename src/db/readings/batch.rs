@@ -65,6 +65,9 @@ struct Book {
     customer_id: i64,
     account_id: i64,
     business_model: String,
+    /// The customer's type charges for water (`customer_type.charges`); its scheme is
+    /// `scheme_id`.
+    charges: bool,
     scheme_id: Option<i64>,
     /// The stored latest reading the batch's first reading of the meter follows.
     stored_latest: Option<i64>,
@@ -77,6 +80,10 @@ struct Book {
     /// The open bill of each settlement cycle, by its first day.
     open_bills: HashMap<NaiveDate, BillRef>,
 }
+
+/// What charging a reading makes: the bill it is on (postpaid), or its deduction and the one
+/// unit price it was at (system prepaid).
+type Charge = (Option<BillRef>, Option<(Money, Option<UnitPrice>)>);
 
 /// A reading to take.
 pub(super) struct Take {
@@ -177,7 +184,7 @@ impl Batch {
         for row in tx
             .query(
                 "SELECT m.id AS meter_id, m.meter_no, c.id AS customer_id, c.business_model,
-                        t.price_scheme_id, a.id AS account_id, l.id AS latest_id,
+                        t.charges, t.price_scheme_id, a.id AS account_id, l.id AS latest_id,
                         l.read_on AS latest_on, p.previous
                  FROM meter m
                  JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
@@ -199,6 +206,7 @@ impl Batch {
                     customer_id: row.get("customer_id"),
                     account_id: row.get("account_id"),
                     business_model: row.get("business_model"),
+                    charges: row.get("charges"),
                     scheme_id: row.get("price_scheme_id"),
                     stored_latest: row.get("latest_id"),
                     previous_on: row.get("latest_on"),
@@ -351,14 +359,60 @@ impl Batch {
         if abnormal && !reading.abnormal_confirmed {
             return Err(ReadingRefusal::Abnormal { consumption: used });
         }
-        let prices = book
-            .scheme_id
-            .and_then(|id| self.prices.get(&id))
-            .ok_or(ReadingRefusal::NoPrice)?;
         let new = Slice {
             read_on: reading.read_on,
             volume: used,
         };
+        // A type that does not charge (a statistical district meter's) has its readings recorded
+        // with their water and nothing else: no bill, no deduction (sql/V37).
+        let (bill, deduction) = if book.charges {
+            self.charge(reading, new)?
+        } else {
+            (None, None)
+        };
+        let book = self.books.get_mut(&reading.meter_id).expect("found above");
+        self.readings.push(ReadingRecord {
+            seq: self.readings.len(),
+            line: reading.line,
+            meter_id: book.meter_id,
+            customer_id: book.customer_id,
+            account_id: book.account_id,
+            read_on: reading.read_on,
+            electronic: reading.electronic,
+            mechanical: reading.mechanical,
+            previous_id: book.stored_latest,
+            previous: book.previous,
+            consumption: used,
+            abnormal,
+            bill_ref: bill.map(BillRef::key),
+            amount: deduction.map(|(amount, _)| amount),
+            volume: deduction.map(|_| used),
+            unit_price: deduction.and_then(|(_, price)| price),
+        });
+        if let Some(bill) = bill {
+            book.open_bills
+                .insert(self.drafts[&bill].period_start, bill);
+        }
+        book.charged.push((new, bill));
+        book.previous = reading.electronic;
+        book.previous_on = Some(reading.read_on);
+        book.recent.push(used);
+        Ok(Taken {
+            consumption: used,
+            abnormal,
+            bill: bill.map(|bill| self.drafts[&bill].priced.amount),
+            deducted: deduction.map(|(amount, _)| amount),
+        })
+    }
+
+    /// Prices reading `new` of a customer whose type charges: the bill it is on (postpaid,
+    /// kept among the drafts), or its deduction and the one price it was at (system prepaid).
+    fn charge(&mut self, reading: &Take, new: Slice) -> Result<Charge, ReadingRefusal> {
+        let book = &self.books[&reading.meter_id];
+        let prices = book
+            .scheme_id
+            .and_then(|id| self.prices.get(&id))
+            .ok_or(ReadingRefusal::NoPrice)?;
         let priced = |earlier: &[Slice], slices: &[Slice]| {
             billing::price(&prices.scheme, earlier, slices).map_err(|error| match error {
                 BillingError::NoPriceOn(_) => ReadingRefusal::NoPrice,
@@ -367,7 +421,7 @@ impl Batch {
             })
         };
         // The bill the reading is on (postpaid), or its deduction and the one price it was at.
-        let (bill, deduction) = match prices.settlement {
+        Ok(match prices.settlement {
             Some(cycles) => {
                 let period = cycles.period_of(reading.read_on);
                 let bill = book
@@ -423,39 +477,6 @@ impl Batch {
                 };
                 (None, Some((deduction.amount, unit_price)))
             }
-        };
-        let book = self.books.get_mut(&reading.meter_id).expect("found above");
-        self.readings.push(ReadingRecord {
-            seq: self.readings.len(),
-            line: reading.line,
-            meter_id: book.meter_id,
-            customer_id: book.customer_id,
-            account_id: book.account_id,
-            read_on: reading.read_on,
-            electronic: reading.electronic,
-            mechanical: reading.mechanical,
-            previous_id: book.stored_latest,
-            previous: book.previous,
-            consumption: used,
-            abnormal,
-            bill_ref: bill.map(BillRef::key),
-            amount: deduction.map(|(amount, _)| amount),
-            volume: deduction.map(|_| used),
-            unit_price: deduction.and_then(|(_, price)| price),
-        });
-        if let Some(bill) = bill {
-            book.open_bills
-                .insert(self.drafts[&bill].period_start, bill);
-        }
-        book.charged.push((new, bill));
-        book.previous = reading.electronic;
-        book.previous_on = Some(reading.read_on);
-        book.recent.push(used);
-        Ok(Taken {
-            consumption: used,
-            abnormal,
-            bill: bill.map(|bill| self.drafts[&bill].priced.amount),
-            deducted: deduction.map(|(amount, _)| amount),
         })
     }
 
@@ -547,9 +568,15 @@ pub(super) async fn recorded(
 ) -> Result<Option<ReadingOutcome>, DbError> {
     let Some(row) = client
         .query_opt(
-            "SELECT r.consumption, r.abnormal, b.amount AS bill_amount, -t.amount AS deducted
+            // A system-prepaid deduction of 0.00 has no ledger row; a reading of a type that
+            // does not charge has neither a bill nor a deduction.
+            "SELECT r.consumption, r.abnormal, b.amount AS bill_amount,
+                    CASE WHEN r.transaction_id IS NOT NULL THEN -l.amount
+                         WHEN r.bill_id IS NULL AND t.charges THEN 0 END AS deducted
              FROM meter_reading r LEFT JOIN bill b ON b.id = r.bill_id
-             LEFT JOIN ledger_transaction t ON t.id = r.transaction_id
+             LEFT JOIN ledger_transaction l ON l.id = r.transaction_id
+             JOIN customer c ON c.id = r.customer_id
+             JOIN customer_type t ON t.id = c.customer_type_id
              WHERE r.idempotency_key = $1",
             &[&key],
         )

@@ -1,0 +1,158 @@
+-- Readings of a customer type that does not charge (docs/decisions.md, "Readings of a type
+-- that does not charge (sql/V37, s22-a)"). A statistical district meter's type counts water
+-- and charges nothing (customer_type.charges false, no price scheme): the desk refused every
+-- one of its readings ("no price"), and V34's check asked a bill of every postpaid reading and
+-- a deduction of every system-prepaid one. Now:
+--  * a reading of a customer whose type does not charge is recorded with its water (previous,
+--    consumption, rollover, abnormal: checked as any reading's) on no bill and with no
+--    deduction; sent with a bill or a deduction it is refused;
+--  * a reading of a customer whose type charges still needs its bill (postpaid) or its
+--    deduction (system prepaid) at the scheme's price, as in V34.
+-- meter_reading's bill_id and transaction_id were always nullable (a system-prepaid reading has
+-- no bill, one of no water no ledger row), so no constraint changes. reading_write is V34's: it
+-- calls this check. The type is read as the call runs: a type changed to charge since the desk
+-- read it is refused, not written unpriced.
+
+-- V34's reading_write_is_priced, whole, with the two checks that ask for money asking it only
+-- of a type that charges.
+CREATE OR REPLACE FUNCTION reading_write_is_priced(p_readings reading_write_reading[],
+                                        p_bills reading_write_bill[]) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = public, pg_temp AS $$
+DECLARE
+    bill_by_ref jsonb := (SELECT coalesce(jsonb_object_agg(b.ref, to_jsonb(b)), '{}')
+                          FROM unnest(p_bills) b);
+    used_refs jsonb := (SELECT coalesce(jsonb_object_agg(r.bill_ref, true), '{}')
+                        FROM unnest(p_readings) r WHERE r.bill_ref IS NOT NULL);
+    wrong text;
+BEGIN
+    -- Each bill is named by a reading of the call, once.
+    IF (SELECT count(*) FROM jsonb_object_keys(bill_by_ref)) <> cardinality(p_bills)
+       OR EXISTS (SELECT FROM unnest(p_bills) b WHERE NOT used_refs ? b.ref) THEN
+        wrong := 'a bill no reading of the call is on';
+    END IF;
+
+    -- Each reading follows the one before it: the meter's latest (V18's reading_previous_value)
+    -- or the call's previous of the meter, on a later or the same day.
+    IF wrong IS NULL THEN
+        EXECUTE $chain$
+            SELECT format('line %s does not follow the reading before it', r.line)
+            FROM (SELECT r.*, lag(r.electronic) OVER w AS before, lag(r.read_on) OVER w AS before_on
+                  FROM unnest($1) r WINDOW w AS (PARTITION BY r.meter_id ORDER BY r.seq)) r
+            WHERE r.previous IS DISTINCT FROM
+                      coalesce(r.before, (SELECT v FROM public.reading_previous_value(r.meter_id) v))
+               OR r.consumption IS DISTINCT FROM public.md_consumption(r.previous, r.electronic)
+               OR r.read_on IS NULL OR r.read_on < r.before_on
+            LIMIT 1
+        $chain$ INTO wrong USING p_readings;
+    END IF;
+
+    -- A postpaid reading of a type that charges is on a bill of its account and settlement
+    -- cycle, with no deduction; V37: a reading of a type that does not charge (a statistical
+    -- district meter's) is on no bill and deducted nothing, whatever its business model.
+    IF wrong IS NULL THEN
+        EXECUTE $postpaid$
+            SELECT format(CASE WHEN s.charges
+                               THEN 'line %s is not on a bill of its account and cycle'
+                               ELSE 'line %s is of a type that does not charge: no bill, no deduction'
+                          END, r.line)
+            FROM unnest($1) r
+            CROSS JOIN LATERAL (
+                SELECT t.charges, s.start_date, s.settlement_cycle_months
+                FROM public.customer c
+                JOIN public.customer_type t ON t.id = c.customer_type_id
+                LEFT JOIN public.price_scheme s ON s.id = t.price_scheme_id
+                WHERE c.id = r.customer_id AND (c.business_model = 'postpaid' OR NOT t.charges)
+                LIMIT 1) s
+            CROSS JOIN LATERAL jsonb_populate_record(NULL::reading_write_bill, $2 -> r.bill_ref) b
+            WHERE CASE WHEN s.charges
+                       THEN b.ref IS NULL OR b.account_id IS DISTINCT FROM r.account_id
+                            OR b.period_start IS DISTINCT FROM
+                                   (public.md_cycle(s.start_date, s.settlement_cycle_months,
+                                                    r.read_on)).first_day
+                       ELSE r.bill_ref IS NOT NULL END
+               OR r.amount IS NOT NULL OR r.volume IS NOT NULL OR r.unit_price IS NOT NULL
+            LIMIT 1
+        $postpaid$ INTO wrong USING p_readings, bill_by_ref;
+    END IF;
+
+    -- A system-prepaid reading of a type that charges is deducted the price of its water after
+    -- the water charged before it (the meter's, then the call's earlier readings of the meter),
+    -- at its one unit price when it has one.
+    IF wrong IS NULL THEN
+        EXECUTE $prepaid$
+            SELECT format('line %s is not deducted the price of its water', r.line)
+            FROM (SELECT r.*, array_agg(r) OVER (PARTITION BY r.meter_id ORDER BY r.seq) AS so_far
+                  FROM unnest($1) r) r
+            CROSS JOIN LATERAL (
+                SELECT t.price_scheme_id
+                FROM public.customer c JOIN public.customer_type t ON t.id = c.customer_type_id
+                WHERE c.id = r.customer_id AND c.business_model = 'system_prepaid' AND t.charges
+                LIMIT 1) t
+            CROSS JOIN LATERAL public.md_price(
+                t.price_scheme_id,
+                ARRAY(SELECT w FROM public.md_charged_water(r.customer_id, r.meter_id,
+                                                            r.account_id, NULL) w
+                      UNION ALL
+                      SELECT ROW(e.read_on, e.consumption)::md_slice
+                      FROM unnest(r.so_far) e WHERE e.seq < r.seq),
+                ARRAY[ROW(r.read_on, r.consumption)::md_slice]) p
+            WHERE r.bill_ref IS NOT NULL OR r.amount IS DISTINCT FROM p.amount
+               OR r.volume IS DISTINCT FROM r.consumption
+               OR r.unit_price IS DISTINCT FROM (
+                      SELECT CASE WHEN count(*) = 1
+                                  THEN min((tier_line->>'unit_price')::numeric) END
+                      FROM jsonb_array_elements(p.detail->'parts') part
+                      CROSS JOIN jsonb_array_elements(part->'tiers') tier_line)
+            LIMIT 1
+        $prepaid$ INTO wrong USING p_readings;
+    END IF;
+
+    -- A bill is the price of its water (what it held and the readings put on it) after the
+    -- water charged before its last reading, in the cycle of its readings, due 30 days after
+    -- its last day. Each bill is checked at its last reading of the call.
+    IF wrong IS NULL THEN
+        EXECUTE $bills$
+            SELECT format('bill %s is not the price of its water', b.ref)
+            FROM (SELECT r.*, array_agg(r) OVER (PARTITION BY r.meter_id ORDER BY r.seq) AS so_far,
+                          first_value(r.previous) OVER on_bill AS bill_previous,
+                          last_value(r.seq) OVER on_bill AS bill_last_seq
+                  FROM unnest($1) r
+                  WHERE r.bill_ref IS NOT NULL
+                  WINDOW on_bill AS (PARTITION BY r.bill_ref ORDER BY r.seq
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) r
+            CROSS JOIN LATERAL jsonb_populate_record(NULL::reading_write_bill, $2 -> r.bill_ref) b
+            CROSS JOIN LATERAL (
+                SELECT s.id, s.start_date, s.settlement_cycle_months
+                FROM public.customer c
+                JOIN public.customer_type t ON t.id = c.customer_type_id
+                JOIN public.price_scheme s ON s.id = t.price_scheme_id
+                WHERE c.id = r.customer_id
+                LIMIT 1) s
+            CROSS JOIN LATERAL public.md_cycle(s.start_date, s.settlement_cycle_months,
+                                               b.period_start) cycle
+            CROSS JOIN LATERAL public.md_price(
+                s.id,
+                ARRAY(SELECT w FROM public.md_charged_water(r.customer_id, r.meter_id,
+                                                            r.account_id, b.bill_id) w
+                      UNION ALL
+                      SELECT ROW(e.read_on, e.consumption)::md_slice FROM unnest(r.so_far) e
+                      WHERE e.bill_ref IS DISTINCT FROM b.ref),
+                CASE WHEN b.bill_id IS NULL THEN '{}' ELSE public.md_water_on_bill(b.bill_id) END
+                || ARRAY(SELECT ROW(e.read_on, e.consumption)::md_slice FROM unnest(r.so_far) e
+                         WHERE e.bill_ref = b.ref ORDER BY e.seq)) p
+            WHERE r.seq = r.bill_last_seq
+              AND ((b.period_start, b.period_end, b.due_date, b.current_reading)
+                   IS DISTINCT FROM (cycle.first_day, cycle.next_first_day - 1,
+                                     cycle.next_first_day - 1 + 30, r.electronic)
+                   OR (b.bill_id IS NULL AND b.previous_reading IS DISTINCT FROM r.bill_previous)
+                   OR (b.volume, b.amount, b.vat, b.price_version_id, b.detail)
+                      IS DISTINCT FROM (p.volume, p.amount, p.vat, p.version_id, p.detail))
+            LIMIT 1
+        $bills$ INTO wrong USING p_readings, bill_by_ref;
+    END IF;
+    IF wrong IS NOT NULL THEN
+        RAISE EXCEPTION 'permission denied: a reading is priced by its scheme (%)', wrong
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END $$;
+
