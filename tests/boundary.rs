@@ -777,28 +777,112 @@ async fn a_card_operation_is_settled_with_its_money() {
     );
 }
 
+/// sql/V38: a recharge pays exactly what the prepaid scheme in force makes of its water, from
+/// the water the customer bought before it in the accumulation cycle (reversed purchases and
+/// older cycles left out), and its ledger row names a unit price only when one tier priced it
+/// (the receipt's line). The one call and the statements sent one by one are held alike.
 #[tokio::test]
-async fn a_recharge_pays_at_least_the_cheapest_price_in_force() {
+async fn a_recharge_pays_exactly_the_price_in_force() {
     let (db, account) = desk().await;
     let customer = with_a_card(&db, account).await;
-    let recharge = |key: &str, paid: &str, litres: u32| {
+    // 6 m³ bought this year (with_a_card); 40 m³ two years ago and 30 m³ this year reversed,
+    // which do not count; an older version of the prices and next century's, not in force.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({account}, 'deposit', 200.00, NULL, NULL, 'cash', NULL, 'deposit-1');
+             INSERT INTO ledger_transaction (account_id, kind, amount, volume, idempotency_key,
+                                             created_at)
+                 VALUES ({account}, 'card_purchase', -40.00, 40, 'old-purchase',
+                         now() - interval '2 years');
+             SELECT ledger_post({account}, 'card_purchase', -30.00, 30, NULL, NULL, NULL,
+                                'reversed-purchase');
+             SELECT ledger_post({account}, 'reversal', 30.00, NULL, NULL, NULL, NULL,
+                                'reversed-purchase:reversal', id)
+             FROM ledger_transaction WHERE idempotency_key = 'reversed-purchase';
+             INSERT INTO price_version (price_scheme_id, effective_from)
+                 VALUES (1, '2023-06-01'), (1, '2099-01-01');
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+                 VALUES (2, 1, 50, 1.20), (2, 2, 100, 1.80), (2, 3, NULL, 2.50),
+                        (3, 1, 50, 1.10), (3, 2, 100, 2.20), (3, 3, NULL, 3.30);"
+        ))
+        .await
+        .unwrap();
+    // A recharge of `bought` litres paid `paid` at `unit_price` (or NULL), as sql/V33's one call
+    // and as the statements it runs.
+    let in_one_call = |key: &str, seq: u32, paid: &str, bought: u32, unit_price: &str| {
         format!(
-            "SELECT ledger_post({account}, 'card_purchase', -{paid}, {litres} / 1000.0, NULL, NULL,
-                                NULL, 'card-op:{key}:purchase');
+            "SELECT operation_id FROM card_recharge_journal(
+                 {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
+                 {CLERK}, '{key}', {paid}, {bought} / 1000.0, {unit_price}, 'cash', {seq},
+                 {bought}, NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
+        )
+    };
+    let one_by_one = |key: &str, seq: u32, paid: &str, bought: u32, unit_price: &str| {
+        format!(
+            "SELECT ledger_post({account}, 'card_purchase', -{paid}, {bought} / 1000.0,
+                                {unit_price}, NULL, NULL, 'card-op:{key}:purchase');
              INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
                                          idempotency_key, operator_id, purchase_record_after,
                                          plan, transaction_id)
-             SELECT {customer}, k.id, 'recharge', 9, {litres}, '{key}', {CLERK},
+             SELECT {customer}, k.id, 'recharge', {seq}, {bought}, '{key}', {CLERK},
                     decode(repeat('00', 32), 'hex'), '{{}}', t.id
              FROM card k, ledger_transaction t WHERE t.idempotency_key = 'card-op:{key}:purchase'"
         )
     };
+    // 50 m³ after 6: 44 × 1.00 + 6 × 2.00 = 56.00, two tiers (no one unit price).
+    let forged = [
+        ("0.01", 100_000, "NULL"), // 100 m³ for a cent (V32's floor refused it too)
+        ("50.00", 50_000, "NULL"), // all of it at the first tier's price
+        ("55.99", 50_000, "NULL"), // a cent less
+        ("56.01", 50_000, "NULL"), // a cent more: money misfiled the other way
+        ("56.00", 51_000, "NULL"), // more water for the same money
+        ("63.60", 50_000, "NULL"), // the 2023 prices: 44 × 1.20 + 6 × 1.80
+        ("61.60", 50_000, "NULL"), // next century's: 44 × 1.10 + 6 × 2.20
+        ("84.00", 50_000, "NULL"), // counting the reversed purchase: 14 × 1.00 + 36 × 2.00
+        ("96.00", 50_000, "NULL"), // counting the old cycle's: 4 × 1.00 + 46 × 2.00
+        ("56.00", 50_000, "1.00"), // a unit price for two tiers
+        ("2.00", 2_000, "0.50"),   // one tier (1.00) told as another price on the receipt
+        ("2.00", 2_000, "NULL"),   // one tier's price left off the receipt
+    ];
     let before = written(&db);
-    // 100 m³ for a cent; 2 m³ below the cheapest tier (1.00 a m³).
-    refused(&db, "clerk", &recharge("cheap-9", "0.01", 100_000));
-    refused(&db, "clerk", &recharge("cheap-9", "1.99", 2000));
+    for (paid, bought, unit_price) in forged {
+        refused(
+            &db,
+            "clerk",
+            &in_one_call("forged-9", 9, paid, bought, unit_price),
+        );
+        refused(
+            &db,
+            "clerk",
+            &one_by_one("forged-9", 9, paid, bought, unit_price),
+        );
+    }
     assert_eq!(written(&db), before, "a refused write changed something");
-    allowed(&db, "clerk", &recharge("recharge-9", "2.00", 2000));
+
+    allowed(
+        &db,
+        "clerk",
+        &in_one_call("recharge-9", 9, "56.00", 50_000, "NULL"),
+    );
+    allowed(
+        &db,
+        "clerk",
+        "UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'recharge-9'",
+    );
+    // 56 m³ bought this year now: 2 m³ at the second tier's 2.00.
+    refused(
+        &db,
+        "clerk",
+        &one_by_one("forged-10", 10, "2.00", 2_000, "1.00"),
+    );
+    allowed(
+        &db,
+        "clerk",
+        &one_by_one("recharge-10", 10, "4.00", 2_000, "2.00"),
+    );
 }
 
 /// sql/V33's one call for a recharge's money and journal runs with the caller's rights: what
@@ -812,12 +896,12 @@ async fn a_recharge_in_one_call_is_checked_as_its_statements_are() {
         format!(
             "SELECT operation_id FROM card_recharge_journal(
                  {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
-                 {CLERK}, '{key}', {paid}, {bought} / 1000.0, NULL, 'cash', 9, {litres},
+                 {CLERK}, '{key}', {paid}, {bought} / 1000.0, 1.00, 'cash', 9, {litres},
                  NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
         )
     };
     let before = written(&db);
-    // 100 m³ for a cent (V32's price floor); ten times the water bought (V31: the operation
+    // 100 m³ for a cent (V38's price); ten times the water bought (V31: the operation
     // carries its own money and the water it bought).
     refused(&db, "clerk", &recharge("cheap-9", "0.01", 100_000, 100_000));
     refused(&db, "clerk", &recharge("more-9", "2.00", 2000, 20_000));

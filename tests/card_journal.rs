@@ -1578,3 +1578,210 @@ async fn a_randomized_journal_with_cut_writes_and_lost_settlements_keeps_the_boo
     );
     eprintln!("randomized journal (seed {seed}): {outcomes:?}; {books:?}");
 }
+
+/// A prepaid scheme made up by `rng` (sql/V38's cases): any mode, a VAT rate that does not
+/// divide evenly, a cycle of 1 to 24 months, tier bounds and prices with every decimal (a free
+/// first tier at times), and one to three versions from the scheme's start in the last three
+/// years, a later one perhaps not yet in force. Returns its id.
+async fn generated_scheme(counter: &Counter, rng: &mut fastrand::Rng, number: usize) -> i64 {
+    let client = &counter.customer.client;
+    let mode = ["fixed", "stepped", "leap"][rng.usize(..3)];
+    let months = (mode != "fixed").then(|| rng.i16(1..=24));
+    let scheme: i64 = client
+        .query_one(
+            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
+                                       accumulation_cycle_months, start_date)
+             VALUES ($1, 'prepaid', $2, $3, $4, current_date - $5::integer)
+             RETURNING id",
+            &[
+                &format!("generated {number}"),
+                &mode,
+                &Decimal::new(rng.i64(0..2500), 4),
+                &months,
+                &rng.i32(0..1100),
+            ],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    for version in 0..rng.usize(1..=3) {
+        let Some(row) = client
+            .query_opt(
+                "INSERT INTO price_version (price_scheme_id, effective_from)
+                 SELECT id, start_date + $2::integer FROM price_scheme WHERE id = $1
+                 ON CONFLICT DO NOTHING RETURNING id",
+                &[&scheme, &if version == 0 { 0 } else { rng.i32(1..1200) }],
+            )
+            .await
+            .unwrap()
+        else {
+            continue;
+        };
+        let version: i64 = row.get("id");
+        let tiers = if mode == "fixed" { 1 } else { rng.i16(1..=4) };
+        let mut bound = Decimal::ZERO;
+        let mut price = if rng.u8(..6) == 0 {
+            Decimal::ZERO
+        } else {
+            Decimal::new(rng.i64(500..60_000), 4)
+        };
+        for tier in 1..=tiers {
+            bound += Decimal::new(rng.i64(1..80_000), 3);
+            if tier == tiers && price.is_zero() {
+                price = Decimal::new(rng.i64(500..60_000), 4);
+            }
+            client
+                .execute(
+                    "INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+                     VALUES ($1, $2, $3, $4)",
+                    &[&version, &tier, &(tier < tiers).then_some(bound), &price],
+                )
+                .await
+                .unwrap();
+            price += Decimal::new(rng.i64(0..40_000), 4);
+        }
+    }
+    scheme
+}
+
+/// sql/V38: the database takes a recharge only at the price it works out itself. Hundreds of
+/// recharges the desk prices (by volume and by amount) over generated schemes, with purchases
+/// before them in and out of the cycle — the desk's own, done, failed (reversed) or refunded,
+/// and older ones loaded as history — are never refused, and each is stored at the desk's
+/// price and unit price.
+#[tokio::test]
+async fn the_database_takes_every_recharge_at_the_price_the_desk_quotes() {
+    let mut rng = fastrand::Rng::with_seed(0x5eed_0038);
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let account: i64 = counter
+        .scalar("SELECT id FROM account WHERE customer_id IS NOT NULL")
+        .await;
+    counter
+        .customer
+        .client
+        .execute(
+            "SELECT ledger_post($1, 'deposit', 1000.00, NULL, NULL, 'cash', NULL, 'history')",
+            &[&account],
+        )
+        .await
+        .unwrap();
+    let mut outcomes = std::collections::BTreeMap::<&str, u32>::new();
+    for number in 0..12 {
+        let scheme = generated_scheme(&counter, &mut rng, number).await;
+        let client = &counter.customer.client;
+        client
+            .execute(
+                "UPDATE customer_type SET price_scheme_id = $1 WHERE id = 1",
+                &[&scheme],
+            )
+            .await
+            .unwrap();
+        // Purchases loaded as history (the owner's), some of them reversed.
+        for bought in 0..rng.usize(..5) {
+            let key = format!("history-{number}-{bought}");
+            client
+                .execute(
+                    "INSERT INTO ledger_transaction (account_id, kind, amount, volume,
+                                                     idempotency_key, created_at)
+                     VALUES ($1, 'card_purchase', -0.01, $2, $3,
+                             now() - make_interval(days => $4))",
+                    &[
+                        &account,
+                        &Decimal::new(rng.i64(1..90_000), 3),
+                        &key,
+                        &rng.i32(0..800),
+                    ],
+                )
+                .await
+                .unwrap();
+            if rng.u8(..4) == 0 {
+                client
+                    .execute(
+                        "SELECT ledger_post($1, 'reversal', 0.01, NULL, NULL, NULL, NULL,
+                                            $2 || ':reversal', id)
+                         FROM ledger_transaction WHERE idempotency_key = $2",
+                        &[&account, &key],
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        for _ in 0..30 {
+            let quantity = match rng.u8(..8) {
+                0 => Quantity::Amount(Decimal::new(rng.i64(1..30_000), 2)),
+                1 => Quantity::Volume(Decimal::new(rng.i64(1..20), 3)),
+                _ => Quantity::Volume(Decimal::new(rng.i64(1..120_000), 3)),
+            };
+            let request = Request::Recharge {
+                quantity,
+                payment: cash(),
+            };
+            let begun = match counter.begin_as(CLERK, &request).await.outcome {
+                BeginOutcome::Begun(begun) => *begun,
+                BeginOutcome::Refused(Refusal::NothingBought) => {
+                    *outcomes.entry("nothing bought (a free tier)").or_default() += 1;
+                    continue;
+                }
+                other => panic!("scheme {scheme}: {request:?} not begun: {other:?}"),
+            };
+            let purchase = begun.purchase.as_ref().unwrap();
+            let charge = &purchase.quote.as_ref().unwrap().charge;
+            let single_price = match charge.tiers.as_slice() {
+                [tier] => Some(tier.unit_price.to_decimal()),
+                _ => None,
+            };
+            let stored = counter
+                .customer
+                .client
+                .query_one(
+                    "SELECT -t.amount AS amount, t.unit_price FROM card_operation o
+                     JOIN ledger_transaction t ON t.id = o.transaction_id WHERE o.id = $1",
+                    &[&begun.operation_id],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                (
+                    stored.get::<_, Decimal>("amount"),
+                    stored.get::<_, Option<Decimal>>("unit_price")
+                ),
+                (charge.amount.to_decimal(), single_price),
+                "scheme {scheme}: {request:?}"
+            );
+            // What becomes of it is what comes before the next one.
+            let outcome = match rng.u8(..6) {
+                0 => {
+                    let settled = counter.settle(&begun).await;
+                    assert_eq!(settled.state, OperationState::Failed);
+                    "failed (reversed)"
+                }
+                1 => {
+                    counter.write(&begun, usize::MAX);
+                    counter.settle(&begun).await;
+                    counter
+                        .done(SUPERVISOR, &Request::Refund { payout: cash() })
+                        .await;
+                    counter.swipe();
+                    "done, then refunded"
+                }
+                _ => {
+                    counter.write(&begun, usize::MAX);
+                    counter.settle(&begun).await;
+                    counter.swipe();
+                    "done"
+                }
+            };
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+    }
+    eprintln!("recharges: {outcomes:?}");
+    let taken: u32 = outcomes
+        .iter()
+        .filter(|(outcome, _)| !outcome.starts_with("nothing"))
+        .map(|(_, count)| count)
+        .sum();
+    assert!(taken >= 300, "{outcomes:?}");
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
+}

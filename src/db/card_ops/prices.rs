@@ -6,7 +6,9 @@ use crate::db::price_schemes::{billing_mode_of, versions_of};
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
 /// version in force, the volume already bought in the accumulation cycle (reversed purchases and
 /// refunded ones do not count: that water was never the customer's; nor does water a clear
-/// card credited back, counted in the cycle of the purchase it came from, sql/V28).
+/// card credited back, counted in the cycle of the purchase it came from, sql/V28). The
+/// database prices the recharge again from the same purchases (`md_card_water`, sql/V38) and
+/// takes it only at this price.
 pub async fn quote_recharge(
     client: &impl CachingClient,
     customer_id: i64,
@@ -60,20 +62,9 @@ pub(super) async fn price(
     let cycle = scheme.cycle().period_containing(today);
     let accumulated: Decimal = client
         .query_one(
-            "SELECT coalesce(sum(t.volume - coalesce(credited.litres, 0) * 0.001), 0)
-                        AS accumulated
-             FROM ledger_transaction t
-             LEFT JOIN LATERAL (SELECT sum(l.litres) AS litres FROM system_card_credit_line l
-                                WHERE l.purchase_transaction_id = t.id) credited ON true
-             WHERE t.account_id = $1 AND t.kind = 'card_purchase'
-               AND t.created_at >= $2::date AND t.created_at < $3::date
-               AND NOT EXISTS (SELECT 1 FROM ledger_transaction r WHERE r.reverses_id = t.id)
-               AND NOT EXISTS (SELECT 1 FROM card_operation bought
-                               JOIN card_operation refund
-                                 ON refund.customer_id = bought.customer_id
-                                AND refund.purchase_seq = bought.purchase_seq
-                                AND refund.kind = 'refund' AND refund.state = 'done'
-                               WHERE bought.transaction_id = t.id AND bought.kind = 'recharge')",
+            // The same slices the database prices a recharge from (sql/V38).
+            "SELECT coalesce(sum(volume), 0) AS accumulated
+             FROM md_card_water($1, $2::date, $3::date)",
             &[&account_id, &cycle.first_day, &cycle.next_first_day],
         )
         .await?
