@@ -689,3 +689,57 @@ async fn a_dropped_search_is_cancelled_on_the_server_and_spares_the_next() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A customer number is a lookup by a unique key, planned alike for every number: on a pooled
+/// connection its statement is prepared once and its plan kept (planning it cost several times
+/// running it, docs/decisions.md "The soak's CPU, session 22"). A name is planned for the text
+/// typed at every call and never kept: its best plan depends on how common the text is.
+#[tokio::test]
+async fn a_customer_number_search_keeps_its_statement_and_a_name_search_does_not() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    let numbers: Vec<i64> = client
+        .query_one(
+            "SELECT array_agg(customer_no ORDER BY id) FROM (
+                 SELECT id, customer_no FROM customer ORDER BY id LIMIT 8) first",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    for &number in &numbers {
+        let search = classify(&number.to_string()).unwrap();
+        assert!(
+            matches!(search, CustomerSearch::CustomerNo(_)),
+            "{search:?}"
+        );
+        let found = page(&client, &search, &PageAt::First).await;
+        let found: Vec<i64> = found.rows.iter().map(|row| row.customer_no).collect();
+        assert_eq!(found, [number]);
+    }
+    let name = classify("王").unwrap();
+    assert!(!page(&client, &name, &PageAt::First).await.rows.is_empty());
+    let kept = |text: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_uncached(
+                    "SELECT generic_plans + custom_plans AS runs, generic_plans
+                     FROM pg_prepared_statements WHERE strpos(statement, $1) > 0",
+                    &[&text],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| (row.get("runs"), row.get("generic_plans")))
+                .collect::<Vec<(i64, i64)>>()
+        }
+    };
+    // Every page statement reads the balance: the number's is the one kept, the name's none.
+    let [(runs, generic_plans)] = kept("a.balance, card.state").await[..] else {
+        panic!("not exactly one page statement is kept");
+    };
+    assert_eq!(runs, numbers.len() as i64);
+    assert!(generic_plans > 0, "its plan is not reused");
+    assert_eq!(kept("WHERE c.customer_no = $").await.len(), 1);
+}

@@ -816,3 +816,41 @@ async fn every_reference_column_is_granted_and_deletes_follow_the_guards() {
     .await;
     assert!(!may_delete, "a clerk may delete price tiers");
 }
+
+/// V40: the checks every write calls — who is signed in, whether a permission is held, a role's
+/// name — are PL/pgSQL, whose queries are planned once per session. As SQL functions that cannot
+/// be inlined (SECURITY DEFINER, a FROM) every statement calling them parsed and planned them
+/// again (docs/decisions.md, "The soak's CPU, session 22"). What they answer is V13's.
+#[tokio::test]
+async fn the_checks_every_write_calls_keep_their_plans() {
+    let client = client().await;
+    let languages = texts(
+        &client,
+        "SELECT p.proname || ' ' || l.lanname FROM pg_proc p
+             JOIN pg_language l ON l.oid = p.prolang
+             WHERE p.pronamespace = 'public'::regnamespace
+               AND p.proname IN ('current_operator_id', 'md_permitted', 'md_role_name')
+             ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        languages,
+        [
+            "current_operator_id plpgsql",
+            "md_permitted plpgsql",
+            "md_role_name plpgsql"
+        ]
+    );
+    let answers = client
+        .query_one(
+            "SELECT current_operator_id() IS NULL AS owner_is_no_operator,
+                    md_permitted('customer.modify') AS owner_may,
+                    to_regrole(md_role_name('clerk')) IS NOT NULL AS role_named",
+            &[],
+        )
+        .await
+        .unwrap();
+    for column in ["owner_is_no_operator", "owner_may", "role_named"] {
+        assert!(answers.get::<_, bool>(column), "{column}");
+    }
+}

@@ -8,9 +8,9 @@
 //! restart or a failover is replaced by a new one with an empty cache, and migrations run
 //! before a pool serves. A bare tokio-postgres client (tools, tests) prepares afresh, as before.
 //!
-//! A statement whose best plan depends on its values (the customer table's searches) is sent
-//! with [`CachingClient::query_uncached`]: prepared afresh, the server plans it for the values at hand,
-//! where a cached statement may fall into a generic plan after five calls.
+//! A statement whose best plan depends on its values (the customer table's searches by prefix or
+//! fragment) is sent with [`CachingClient::query_uncached`]: prepared afresh, the server plans it
+//! for the values at hand, where a cached statement may fall into a generic plan after five calls.
 
 use std::future::Future;
 

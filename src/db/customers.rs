@@ -184,6 +184,9 @@ pub(crate) struct PageQuery {
     pub params: Vec<Box<dyn ToSql + Sync + Send>>,
     direction: Direction,
     at_start: bool,
+    /// Whether its best plan depends on the typed value (a prefix, a fragment): planned at
+    /// every call, never kept (`fetch`).
+    planned_per_value: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -366,6 +369,7 @@ impl PageQuery {
             params: params.values,
             direction,
             at_start: cursor.is_none(),
+            planned_per_value: !matches!(search, CustomerSearch::CustomerNo(_)),
         }
     }
 
@@ -377,11 +381,17 @@ impl PageQuery {
     }
 
     async fn fetch(&self, client: &impl CachingClient) -> Result<Vec<CustomerRow>, DbError> {
-        // A fresh statement each time (not a cached prepared one): the server plans it with the
-        // actual values, which is what lets it choose between walking and seeking.
-        let rows = client
-            .query_uncached(self.sql.as_str(), &self.param_refs())
-            .await?;
+        // A search by prefix or fragment is a fresh statement each time (not a cached prepared
+        // one): the server plans it with the actual values, which is what lets it choose
+        // between walking and seeking. A customer number is a lookup by a unique key whose
+        // plan is the same for every number: its statement is kept, and planning it (several
+        // times its run, docs/decisions.md "The soak's CPU") is done once per connection.
+        let (sql, params) = (self.sql.as_str(), &self.param_refs());
+        let rows = if self.planned_per_value {
+            client.query_uncached(sql, params).await?
+        } else {
+            client.query(sql, params).await?
+        };
         Ok(rows
             .iter()
             .map(|row| {
