@@ -133,26 +133,12 @@ impl fmt::Debug for MacKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum MacKeyError {
-    #[error("the card key is 64 hex digits, not {0}")]
-    Length(usize),
-    #[error("the card key has hex digits only (0-9, a-f)")]
-    NotHex,
-}
-
 /// 64 hex digits, as in the configuration file.
 impl FromStr for MacKey {
-    type Err = MacKeyError;
+    type Err = CardSecretError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let digits = 2 * MacKey::LEN;
-        let text = hex_digits(
-            text.trim(),
-            digits..=digits,
-            MacKeyError::NotHex,
-            MacKeyError::Length,
-        )?;
+        let text = CardSecret::Key.hex_digits(text.trim())?;
         let mut key = [0; MacKey::LEN];
         for (byte, digits) in key.iter_mut().zip(text.as_bytes().chunks(2)) {
             let digits = std::str::from_utf8(digits).expect("checked hex digits");
@@ -193,44 +179,73 @@ impl fmt::Debug for IssuerPin {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum IssuerPinError {
-    #[error("the issuer PIN is 4 to 16 hex digits, not {0}")]
-    Length(usize),
-    #[error("the issuer PIN has hex digits only (0-9, a-f)")]
-    NotHex,
-}
-
 impl FromStr for IssuerPin {
-    type Err = IssuerPinError;
+    type Err = CardSecretError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = hex_digits(
-            text,
-            Self::MIN_DIGITS..=Self::MAX_DIGITS,
-            IssuerPinError::NotHex,
-            IssuerPinError::Length,
-        )?;
+        let text = CardSecret::Pin.hex_digits(text)?;
         Ok(Self(text.to_ascii_uppercase()))
     }
 }
 
-/// `text` when it is hex digits only, as many as `lengths` allows (the card secrets as the
-/// configuration file gives them); else `not_hex`, or the `length` error with how many it has.
-/// Checked digit by digit: `from_str_radix` would also take a sign.
-fn hex_digits<E>(
-    text: &str,
-    lengths: RangeInclusive<usize>,
-    not_hex: E,
-    length: fn(usize) -> E,
-) -> Result<&str, E> {
-    if !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-        return Err(not_hex);
+/// A secret of the cards that the configuration file gives in hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardSecret {
+    /// The [`MacKey`]: 64 digits.
+    Key,
+    /// The [`IssuerPin`]: 4 to 16 digits.
+    Pin,
+}
+
+impl CardSecret {
+    /// How many hex digits it has.
+    fn lengths(self) -> RangeInclusive<usize> {
+        match self {
+            CardSecret::Key => 2 * MacKey::LEN..=2 * MacKey::LEN,
+            CardSecret::Pin => IssuerPin::MIN_DIGITS..=IssuerPin::MAX_DIGITS,
+        }
     }
-    if !lengths.contains(&text.len()) {
-        return Err(length(text.len()));
+
+    /// Its lengths as an error says them: "64", "4 to 16".
+    fn lengths_said(self) -> String {
+        let lengths = self.lengths();
+        if lengths.start() == lengths.end() {
+            lengths.start().to_string()
+        } else {
+            format!("{} to {}", lengths.start(), lengths.end())
+        }
     }
-    Ok(text)
+
+    /// `text` when it is hex digits only, as many as this secret has. Checked digit by digit:
+    /// `from_str_radix` would also take a sign.
+    fn hex_digits(self, text: &str) -> Result<&str, CardSecretError> {
+        if !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return Err(CardSecretError::NotHex(self));
+        }
+        if !self.lengths().contains(&text.len()) {
+            return Err(CardSecretError::Length(self, text.len()));
+        }
+        Ok(text)
+    }
+}
+
+impl fmt::Display for CardSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CardSecret::Key => "card key",
+            CardSecret::Pin => "issuer PIN",
+        })
+    }
+}
+
+/// Why the configuration file's card key or issuer PIN was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CardSecretError {
+    /// The secret, and how many digits it had.
+    #[error("the {0} is {lengths} hex digits, not {1}", lengths = .0.lengths_said())]
+    Length(CardSecret, usize),
+    #[error("the {0} has hex digits only (0-9, a-f)")]
+    NotHex(CardSecret),
 }
 
 /// Bytes a meter number takes on the card.
@@ -1024,10 +1039,22 @@ pub(crate) mod tests {
             format!(" {} ", hex.to_lowercase()).parse(),
             Ok(MacKey::demo())
         );
-        assert_eq!("abc".parse::<MacKey>(), Err(MacKeyError::Length(3)));
-        assert_eq!("g".repeat(64).parse::<MacKey>(), Err(MacKeyError::NotHex));
-        assert_eq!("+1".repeat(32).parse::<MacKey>(), Err(MacKeyError::NotHex));
-        assert_eq!("é".repeat(32).parse::<MacKey>(), Err(MacKeyError::NotHex));
+        assert_eq!(
+            "abc".parse::<MacKey>(),
+            Err(CardSecretError::Length(CardSecret::Key, 3))
+        );
+        assert_eq!(
+            "g".repeat(64).parse::<MacKey>(),
+            Err(CardSecretError::NotHex(CardSecret::Key))
+        );
+        assert_eq!(
+            "+1".repeat(32).parse::<MacKey>(),
+            Err(CardSecretError::NotHex(CardSecret::Key))
+        );
+        assert_eq!(
+            "é".repeat(32).parse::<MacKey>(),
+            Err(CardSecretError::NotHex(CardSecret::Key))
+        );
         assert_eq!(format!("{:?}", MacKey::demo()), "MacKey(..)");
     }
 
@@ -1040,13 +1067,44 @@ pub(crate) mod tests {
             "AB12".parse().unwrap()
         );
         assert_eq!("ab12".parse::<IssuerPin>().unwrap().as_bytes(), b"AB12");
-        assert_eq!("123".parse::<IssuerPin>(), Err(IssuerPinError::Length(3)));
+        assert_eq!(
+            "123".parse::<IssuerPin>(),
+            Err(CardSecretError::Length(CardSecret::Pin, 3))
+        );
         assert_eq!(
             "1".repeat(17).parse::<IssuerPin>(),
-            Err(IssuerPinError::Length(17))
+            Err(CardSecretError::Length(CardSecret::Pin, 17))
         );
-        assert_eq!("12 34".parse::<IssuerPin>(), Err(IssuerPinError::NotHex));
+        assert_eq!(
+            "12 34".parse::<IssuerPin>(),
+            Err(CardSecretError::NotHex(CardSecret::Pin))
+        );
         assert_eq!(format!("{:?}", IssuerPin::demo()), "IssuerPin(..)");
+    }
+
+    #[test]
+    fn a_refused_card_secret_says_which_and_how_many_digits() {
+        let refused = [
+            (
+                "abc".parse::<MacKey>().map(drop),
+                "the card key is 64 hex digits, not 3",
+            ),
+            (
+                "g".parse::<MacKey>().map(drop),
+                "the card key has hex digits only (0-9, a-f)",
+            ),
+            (
+                "123".parse::<IssuerPin>().map(drop),
+                "the issuer PIN is 4 to 16 hex digits, not 3",
+            ),
+            (
+                "1 2".parse::<IssuerPin>().map(drop),
+                "the issuer PIN has hex digits only (0-9, a-f)",
+            ),
+        ];
+        for (parsed, said) in refused {
+            assert_eq!(parsed.unwrap_err().to_string(), said);
+        }
     }
 
     #[test]

@@ -13,12 +13,12 @@ use ratatui::text::Line;
 
 use super::reading::reading_error_text;
 use super::reference::common::{
-    ImportHints, ImportShown, commands_with, draw_import, import_key, import_page, import_summary,
-    move_in,
+    ImportHints, ImportShown, commands_with, draw_import, import_key, import_page,
+    import_path_form, import_summary, move_in,
 };
 use super::reference::meter_import::line_problem_text;
 use super::reference::texts::meter_no_error_text;
-use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::form::{Form, field_error_text};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -141,9 +141,8 @@ pub struct ReadingImportView {
 
 impl Default for ReadingImportView {
     fn default() -> Self {
-        let path = Field::new("ref.import_path", FieldKind::Text { max: 500 }, true);
         ReadingImportView {
-            form: Form::new(vec![path]),
+            form: import_path_form(),
             stage: Stage::Path,
         }
     }

@@ -23,18 +23,12 @@ pub async fn pending_operations(
         .await?;
     rows.iter()
         .map(|row| {
-            Ok(PendingOperation {
-                operation_id: row.get("operation_id"),
+            Ok(from_columns!(row => PendingOperation {
+                operation_id,
                 kind: OperationKind::parse(row.get("kind"))?,
-                customer_id: row.get("customer_id"),
-                customer_no: row.get("customer_no"),
-                customer_name: row.get("customer_name"),
-                card_no: row.get("card_no"),
-                operator: row.get("operator"),
-                started_at: row.get("started_at"),
-                amount: row.get("amount"),
-                volume_litres: row.get("volume_litres"),
-            })
+                customer_id, customer_no, customer_name, card_no, operator, started_at, amount,
+                volume_litres,
+            }))
         })
         .collect()
 }
@@ -73,20 +67,13 @@ pub async fn usage_records(
         .await?;
     rows.iter()
         .map(|row| {
-            Ok(UsageRecord {
-                operation_id: row.get("operation_id"),
+            Ok(from_columns!(row => UsageRecord {
+                operation_id,
                 kind: OperationKind::parse(row.get("kind"))?,
                 state: OperationState::parse(row.get("state"))?,
-                card_no: row.get("card_no"),
-                generation: row.get("generation"),
-                purchase_seq: row.get("purchase_seq"),
-                volume_litres: row.get("volume_litres"),
-                amount: row.get("amount"),
-                operator: row.get("operator"),
-                started_at: row.get("started_at"),
-                finished_at: row.get("finished_at"),
-                failure_reason: row.get("failure_reason"),
-            })
+                card_no, generation, purchase_seq, volume_litres, amount, operator, started_at,
+                finished_at, failure_reason,
+            }))
         })
         .collect()
 }

@@ -31,24 +31,14 @@ pub(super) struct Operation {
 
 impl Operation {
     pub(super) fn from_row(row: &Row) -> Result<Self, DbError> {
-        Ok(Self {
-            id: row.get("id"),
-            customer_id: row.get("customer_id"),
+        Ok(from_columns!(row => Self {
+            id, customer_id,
             kind: OperationKind::parse(row.get("kind"))?,
             state: OperationState::parse(row.get("state"))?,
-            plan: row.get("plan"),
-            card_id: row.get("card_id"),
-            card_no: row.get("card_no"),
-            transaction_id: row.get("transaction_id"),
-            idempotency_key: row.get("idempotency_key"),
+            plan, card_id, card_no, transaction_id, idempotency_key,
             payment_method: row.get("payment_method_code"),
-            operator_id: row.get("operator_id"),
-            purchase_seq: row.get("purchase_seq"),
-            volume_litres: row.get("volume_litres"),
-            amount: row.get("amount"),
-            receipt_no: row.get("receipt_no"),
-            account_id: row.get("account_id"),
-        })
+            operator_id, purchase_seq, volume_litres, amount, receipt_no, account_id,
+        }))
     }
 
     pub(super) fn plan(&self) -> Result<CardWritePlan, DbError> {

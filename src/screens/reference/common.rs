@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use crate::app::form::{Form, FormKey};
+use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
 use crate::i18n::Lang;
@@ -33,6 +33,15 @@ pub(crate) enum ImportShown {
     Checking,
     Importing,
     Lines(Vec<Line<'static>>, Vec<Line<'static>>),
+}
+
+/// An import dialog's form: the path of the file, as the clerk types it.
+pub(crate) fn import_path_form() -> Form {
+    Form::new(vec![Field::new(
+        "ref.import_path",
+        FieldKind::Text { max: 500 },
+        true,
+    )])
 }
 
 /// An import dialog (meters, readings): the path `form`, the two `hints` under it, then what

@@ -10,11 +10,13 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::common::{ImportHints, ImportShown, draw_import, fail, import_summary, move_in};
+use super::common::{
+    ImportHints, ImportShown, draw_import, fail, import_path_form, import_summary, move_in,
+};
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
 use super::texts::meter_no_error_text;
 use crate::app::form::FormKey;
-use crate::app::form::{Field, FieldKind, Form, field_error_text};
+use crate::app::form::{Form, field_error_text};
 use crate::app::keymap::edits_text;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -201,9 +203,8 @@ pub struct ImportView {
 
 impl Default for ImportView {
     fn default() -> Self {
-        let path = Field::new("ref.import_path", FieldKind::Text { max: 500 }, true);
         ImportView {
-            form: Form::new(vec![path]),
+            form: import_path_form(),
             stage: ImportStage::Path,
             find: None,
         }

@@ -227,35 +227,21 @@ impl Desk {
     /// on a blank card next.
     async fn open_account(&mut self) {
         let sessions = &self.sessions;
-        let Some(types) = timed(
-            &mut self.tally,
-            Kind::FormRead,
-            async { customer_types::customer_type_options(&sessions.get().await?).await },
-            |_| Outcome::Done,
-        )
+        let Some(chosen) = pick(&mut self.tally, &mut self.rng, async {
+            customer_types::customer_type_options(&sessions.get().await?).await
+        })
         .await
         else {
-            return;
-        };
-        let Some(chosen) = types.get(self.rng.usize(..types.len().max(1))).cloned() else {
             return;
         };
         self.pause().await;
         let sessions = &self.sessions;
-        let Some(stock) = timed(
-            &mut self.tally,
-            Kind::FormRead,
-            async {
-                let client = sessions.get().await?;
-                meters::uninstalled_meters(&client, &chosen.meter_type_ids, "", None, 20).await
-            },
-            |_| Outcome::Done,
-        )
+        let Some(meter) = pick(&mut self.tally, &mut self.rng, async {
+            let client = sessions.get().await?;
+            meters::uninstalled_meters(&client, &chosen.meter_type_ids, "", None, 20).await
+        })
         .await
         else {
-            return;
-        };
-        let Some(meter) = stock.get(self.rng.usize(..stock.len().max(1))).cloned() else {
             return;
         };
         let info = new_owner(chosen.nature, &mut self.rng);
@@ -664,6 +650,18 @@ async fn find<T>(
     })
     .await
     .flatten()
+}
+
+/// One of the rows a form reads (the customer types, the meters in stock), chosen at random;
+/// the read is tallied as a form's. None when the read failed or found nothing.
+async fn pick<T>(
+    tally: &mut Tally,
+    rng: &mut Rng,
+    read: impl Future<Output = Result<Vec<T>, DbError>>,
+) -> Option<T> {
+    let rows = timed(tally, Kind::FormRead, read, |_| Outcome::Done).await?;
+    let chosen = rng.usize(..rows.len().max(1));
+    rows.into_iter().nth(chosen)
 }
 
 /// A refusal's name for the report: its variant, without the data it carries.
