@@ -826,26 +826,30 @@ impl<F: FnMut(Progress)> Tracker<F> {
         self.with(|state| {
             let rows = |phase: Phase| state.rows[phase as usize];
             let mut moves = SequenceMoves::default();
-            moves.past("meter_id_seq", ids.meter, rows(Phase::Meters));
-            moves.past("customer_id_seq", ids.customer, rows(Phase::Customers));
-            moves.past("customer_serial", ids.serial, rows(Phase::Customers));
-            // Owner history ids follow the customers (row k's, if any, is first + k).
-            moves.past(
-                "customer_owner_history_id_seq",
-                ids.owner_history,
-                ids.customers,
-            );
-            moves.past("account_id_seq", ids.account, rows(Phase::Accounts));
-            moves.past("receipt_no_seq", ids.receipt, rows(Phase::Receipts));
-            moves.past("bill_id_seq", ids.bill, rows(Phase::Bills));
-            moves.past("ledger_transaction_id_seq", ids.ledger, rows(Phase::Ledger));
-            moves.past("card_id_seq", ids.card_id, rows(Phase::Cards));
-            moves.past("card_no_seq", ids.card_no, rows(Phase::Cards));
-            moves.past(
-                "card_operation_id_seq",
-                ids.card_op,
-                rows(Phase::CardOperations),
-            );
+            for (sequence, first, used) in [
+                ("meter_id_seq", ids.meter, rows(Phase::Meters)),
+                ("customer_id_seq", ids.customer, rows(Phase::Customers)),
+                ("customer_serial", ids.serial, rows(Phase::Customers)),
+                // Owner history ids follow the customers (row k's, if any, is first + k).
+                (
+                    "customer_owner_history_id_seq",
+                    ids.owner_history,
+                    ids.customers,
+                ),
+                ("account_id_seq", ids.account, rows(Phase::Accounts)),
+                ("receipt_no_seq", ids.receipt, rows(Phase::Receipts)),
+                ("bill_id_seq", ids.bill, rows(Phase::Bills)),
+                ("ledger_transaction_id_seq", ids.ledger, rows(Phase::Ledger)),
+                ("card_id_seq", ids.card_id, rows(Phase::Cards)),
+                ("card_no_seq", ids.card_no, rows(Phase::Cards)),
+                (
+                    "card_operation_id_seq",
+                    ids.card_op,
+                    rows(Phase::CardOperations),
+                ),
+            ] {
+                moves.past(sequence, first, used);
+            }
             moves
         })
     }
