@@ -102,6 +102,14 @@ pub async fn open_as_owner(config: &Config) -> anyhow::Result<Pool> {
         )
     })?;
     db::without_statement_timeout(&client).await?;
+    // A demo data load that failed or was killed is undone first (a live one is waited for).
+    if db::bulk_load::finish_abandoned(&mut client)
+        .await
+        .map_err(db::DbError::from)?
+        == db::bulk_load::Abandoned::StillLoading
+    {
+        return Err(db::bulk_load::StillLoading.into());
+    }
     db::migrate::run(&mut client)
         .await
         .context("applying database migrations")?;

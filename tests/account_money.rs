@@ -512,7 +512,7 @@ fn meterdesk_check(db: &TestDb) -> (std::process::ExitStatus, String) {
 async fn the_demo_data_balances_and_gives_every_kind_of_account_money_to_show() {
     let db = fresh_db().await;
     let mut owner = db.pool.get().await.unwrap();
-    meterdesk::tools::demo::load(&mut owner, 500, |_| {})
+    meterdesk::tools::demo::load(&db.pool, 500, |_| {})
         .await
         .expect("the demo data");
     let checks = books::check(&mut owner).await.unwrap();

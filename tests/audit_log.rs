@@ -46,8 +46,8 @@ async fn with_log() -> (TestDb, Object, Vec<Known>) {
 /// [`with_log`], and the demo's operators with their passwords.
 async fn with_log_and_operators() -> (TestDb, Object, Vec<Known>, DemoSummary) {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 40, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 40, |_| {}).await.unwrap();
     client
         .batch_execute(
             "WITH who AS (SELECT array_agg(id ORDER BY login) AS ids FROM operator

@@ -25,8 +25,8 @@ use support::pg::{TestDb, fresh_db};
 /// Demo data, and the clerk signed in through the keys.
 async fn signed_in() -> (TestDb, Object, Desk) {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 60, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 60, |_| {}).await.unwrap();
     let clerk = support::demo_operator(&summary, "clerk");
     let mut desk = Desk::new(&db.conn_str, Lang::En);
     desk.sign_in("clerk", &clerk.password).await;

@@ -19,10 +19,7 @@ const PAGE: usize = 10;
 /// A database with the demo customers and the reference data they need.
 async fn demo_db() -> TestDb {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    demo::load(&mut client, DEMO_CUSTOMERS, |_| {})
-        .await
-        .unwrap();
+    demo::load(&db.pool, DEMO_CUSTOMERS, |_| {}).await.unwrap();
     db
 }
 

@@ -33,8 +33,8 @@ impl Counted<'_> {
 #[tokio::test(flavor = "multi_thread")]
 async fn open_modify_transfer_then_the_history_in_details() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 200, |_| {}).await.unwrap();
     let clerk = support::demo_operator(&summary, "clerk");
 
     let dir = scratch("accounts");
@@ -189,8 +189,8 @@ fn tab_after_each<'a>(values: &[&'a str]) -> Vec<Stroke<'a>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_opening_and_a_transfer_typed_in_one_burst_land_every_field() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 200, |_| {}).await.unwrap();
     let clerk = support::demo_operator(&summary, "clerk");
 
     let dir = scratch("burst");

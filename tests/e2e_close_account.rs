@@ -18,8 +18,8 @@ const PATIENCE: Duration = Duration::from_secs(15);
 #[tokio::test(flavor = "multi_thread")]
 async fn a_supervisor_closes_a_postpaid_account_step_by_step() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 200, |_| {}).await.unwrap();
     let supervisor = support::demo_operator(&summary, "supervisor");
     // In arrears beyond the balance, so the bills' F2 takes a deposit of what is lacking and
     // the balance ends at zero; no card, no pending operation.

@@ -22,8 +22,8 @@ const DEPOSIT_PAYS_BILLS_KEY_BUDGET: usize = 6;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deposit_found_by_number_pays_the_bills_on_one_receipt() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 200, |_| {}).await.unwrap();
     let clerk = support::demo_operator(&summary, "clerk");
     let customer = client
         .query_one(

@@ -14,8 +14,8 @@ const PATIENCE: Duration = Duration::from_secs(15);
 #[tokio::test(flavor = "multi_thread")]
 async fn search_by_name_and_meter_number_then_details() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 300, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 300, |_| {}).await.unwrap();
     let clerk = support::demo_operator(&summary, "clerk");
     // A personal customer whose name is unique, so the search must find exactly this one.
     let row = client
@@ -106,8 +106,8 @@ async fn the_bench_measures_the_memory_of_the_running_app() {
     use meterdesk::tools::bench::running_app::{Launch, Outcome, measure};
 
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    demo::load(&mut client, 300, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    demo::load(&db.pool, 300, |_| {}).await.unwrap();
     let dir = scratch("bench");
     let config = dir.join("config.toml");
     std::fs::write(

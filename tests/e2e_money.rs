@@ -20,8 +20,8 @@ const RECHARGE_KEY_BUDGET: usize = 5;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 200, |_| {}).await.unwrap();
     let clerk = support::demo_operator(&summary, "clerk");
     let customer = client
         .query_one(

@@ -15,8 +15,8 @@ const IMPORT_PATIENCE: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread")]
 async fn a_supervisor_imports_100000_meters_through_the_dialog() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 50, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 50, |_| {}).await.unwrap();
     let supervisor = support::demo_operator(&summary, "supervisor");
     let meter_type: String = client
         .query_one(

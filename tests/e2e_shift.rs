@@ -15,8 +15,8 @@ const PATIENCE: Duration = Duration::from_secs(15);
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clerk_closes_a_shift_and_its_z_report_is_printed() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    let summary = demo::load(&mut client, 200, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 200, |_| {}).await.unwrap();
     let clerk = support::demo_operator(&summary, "clerk");
     let number: i64 = client
         .query_one(

@@ -52,7 +52,7 @@ async fn the_desk_carries_on_while_the_standby_takes_over() {
         migrate::run(&mut client)
             .await
             .expect("migrate the primary");
-        demo_clerk(&mut client).await
+        demo_clerk(&owner).await
     })
     .await;
     let desk = || {
@@ -187,7 +187,7 @@ async fn the_desk_carries_on_while_the_standby_takes_over() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reads_go_to_the_primary_while_the_replica_cannot_be_reached() {
     let db = fresh_db().await;
-    let (password, numbers) = demo_clerk(&mut db.pool.get().await.unwrap()).await;
+    let (password, numbers) = demo_clerk(&db.conn_str).await;
     let nowhere = "host=/tmp/meterdesk-no-replica-here port=5432";
     let sessions =
         Sessions::with_replica(&db.conn_str, Some(nowhere), 2, DEADLINES).expect("the settings");
@@ -206,10 +206,12 @@ async fn reads_go_to_the_primary_while_the_replica_cannot_be_reached() {
     assert!(desk.app.parked.is_empty() && desk.app.message.is_none());
 }
 
-/// Demo data written as the owner on `client`: the clerk's password and a few customer
-/// numbers.
-async fn demo_clerk(client: &mut tokio_postgres::Client) -> (String, Vec<i64>) {
-    let summary = demo::load(client, 40, |_| {}).await.expect("demo data");
+/// Demo data written as the owner (`owner`, a connection string): the clerk's password and a
+/// few customer numbers.
+async fn demo_clerk(owner: &str) -> (String, Vec<i64>) {
+    let pool = meterdesk::db::pool_from_conn_str(owner, 2).expect("a pool as the owner");
+    let summary = demo::load(&pool, 40, |_| {}).await.expect("demo data");
+    let client = pool.get().await.unwrap();
     let clerk = support::demo_operator(&summary, "clerk");
     let numbers = client
         .query("SELECT customer_no FROM customer ORDER BY id LIMIT 8", &[])

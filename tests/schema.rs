@@ -7,8 +7,16 @@ use deadpool_postgres::Object;
 use meterdesk::domain::customer_number::{CustomerNumber, SEQUENCE_VALUES};
 use meterdesk::tools::demo::{self, DemoError};
 use rust_decimal::Decimal;
-use support::pg::fresh_db;
+use support::pg::{TestDb, fresh_db};
 use tokio_postgres::error::SqlState;
+
+/// A fresh database and a connection to it as the owner (the demo loader takes its own
+/// connections from the database's pool).
+async fn owner_db() -> (TestDb, Object) {
+    let db = fresh_db().await;
+    let client = db.pool.get().await.expect("connect to the test database");
+    (db, client)
+}
 
 async fn client() -> Object {
     fresh_db()
@@ -404,9 +412,9 @@ async fn holds(client: &tokio_postgres::Client, rule: &str, sql: &str) {
 
 #[tokio::test]
 async fn demo_data_is_consistent() {
-    let mut client = client().await;
+    let (db, client) = owner_db().await;
     let mut phases = Vec::new();
-    let summary = demo::load(&mut client, 2_000, |progress| phases.push(progress.phase))
+    let summary = demo::load(&db.pool, 2_000, |progress| phases.push(progress.phase))
         .await
         .expect("load demo data");
     assert_eq!(summary.customers, 2_000);
@@ -541,7 +549,7 @@ async fn demo_data_is_consistent() {
     )
     .await;
 
-    let again = demo::load(&mut client, 10, |_| {}).await;
+    let again = demo::load(&db.pool, 10, |_| {}).await;
     assert!(matches!(again, Err(DemoError::NotEmpty(2_000))));
 }
 
@@ -566,12 +574,12 @@ async fn demo_sequences(client: &tokio_postgres::Client) -> Vec<(String, Option<
 
 #[tokio::test]
 async fn a_refused_or_failed_demo_load_uses_up_no_number() {
-    let mut client = client().await;
+    let (db, client) = owner_db().await;
     let untouched = demo_sequences(&client).await;
     assert_eq!(untouched.len(), 11, "{untouched:?}");
 
     let every_number = u64::from(SEQUENCE_VALUES.end() - SEQUENCE_VALUES.start()) + 1;
-    let refused = demo::load(&mut client, every_number + 1, |_| {}).await;
+    let refused = demo::load(&db.pool, every_number + 1, |_| {}).await;
     assert!(
         matches!(refused, Err(DemoError::TooMany { max, .. }) if max == every_number),
         "{refused:?}"
@@ -590,9 +598,13 @@ async fn a_refused_or_failed_demo_load_uses_up_no_number() {
         .await
         .unwrap();
     let before = demo_sequences(&client).await;
-    let failed = demo::load(&mut client, 200, |_| {}).await;
+    let (migrated, rows) = (definitions(&client).await, row_counts(&client).await);
+    let failed = demo::load(&db.pool, 200, |_| {}).await;
     assert!(matches!(failed, Err(DemoError::Database(_))), "{failed:?}");
     assert_eq!(demo_sequences(&client).await, before);
+    // The tables were filled and committed before the key failed: undone, one for one.
+    assert_eq!(definitions(&client).await, migrated);
+    assert_eq!(row_counts(&client).await, rows);
     assert_eq!(
         scalar::<i64>(&client, "SELECT count(*) FROM customer").await,
         0
@@ -605,7 +617,7 @@ async fn a_refused_or_failed_demo_load_uses_up_no_number() {
         )
         .await
         .unwrap();
-    demo::load(&mut client, 200, |_| {}).await.unwrap();
+    demo::load(&db.pool, 200, |_| {}).await.unwrap();
     let first_number: i64 = scalar(&client, "SELECT min(customer_no) FROM customer").await;
     let first = CustomerNumber::from_sequence_value(*SEQUENCE_VALUES.start()).unwrap();
     assert_eq!(
@@ -653,7 +665,7 @@ async fn a_demo_load_keeps_on_only_the_row_triggers_that_check_its_rows() {
 #[tokio::test]
 async fn a_demo_load_names_every_trigger_that_refuses_a_truncate_and_freezes_its_rows() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
+    let client = db.pool.get().await.unwrap();
     let guards: Vec<String> = client
         .query(
             "SELECT tgrelid::regclass::text || '.' || tgname AS trigger FROM pg_trigger
@@ -681,7 +693,7 @@ async fn a_demo_load_names_every_trigger_that_refuses_a_truncate_and_freezes_its
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
         .await
         .unwrap();
-    demo::load(&mut client, 50, |_| {}).await.unwrap();
+    demo::load(&db.pool, 50, |_| {}).await.unwrap();
     let seen: i64 = scalar(&earlier, "SELECT count(*) FROM customer").await;
     assert_eq!(seen, 50, "the customers were copied frozen");
     earlier.batch_execute("COMMIT").await.unwrap();
@@ -698,8 +710,8 @@ async fn a_demo_load_names_every_trigger_that_refuses_a_truncate_and_freezes_its
 /// must be exactly those the trigger (sql/V11's `name_keys`) would have written.
 #[tokio::test]
 async fn a_demo_load_writes_the_name_keys_the_trigger_would() {
-    let mut client = client().await;
-    demo::load(&mut client, 2_000, |_| {}).await.unwrap();
+    let (db, client) = owner_db().await;
+    demo::load(&db.pool, 2_000, |_| {}).await.unwrap();
     let by_the_trigger =
         "SELECT k, c.name, c.customer_no, c.id FROM customer c, name_keys(c.name) k";
     let loaded = "SELECT ch, name, customer_no, customer_id FROM customer_name_char";
@@ -732,10 +744,10 @@ async fn a_demo_load_writes_the_name_keys_the_trigger_would() {
 
 #[tokio::test]
 async fn demo_data_is_deterministic_apart_from_passwords() {
-    let mut first = client().await;
-    let mut second = client().await;
-    demo::load(&mut first, 300, |_| {}).await.unwrap();
-    demo::load(&mut second, 300, |_| {}).await.unwrap();
+    let (first_db, first) = owner_db().await;
+    let (second_db, second) = owner_db().await;
+    demo::load(&first_db.pool, 300, |_| {}).await.unwrap();
+    demo::load(&second_db.pool, 300, |_| {}).await.unwrap();
     let fingerprint = "SELECT md5(string_agg(concat_ws('|', customer_no, name, address, phone, meter_id), ',' ORDER BY id))
                        FROM customer";
     let a: String = scalar(&first, fingerprint).await;
@@ -853,4 +865,139 @@ async fn the_checks_every_write_calls_keep_their_plans() {
     for column in ["owner_is_no_operator", "owner_may", "role_named"] {
         assert!(answers.get::<_, bool>(column), "{column}");
     }
+}
+
+/// Every index, constraint and trigger of the schema as the catalog defines it: what a demo
+/// load drops and builds again, or undoes, must come back exactly.
+async fn definitions(client: &tokio_postgres::Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT 'index ' || indexname || ': ' || indexdef AS definition FROM pg_indexes
+             WHERE schemaname = 'public'
+             UNION ALL
+             SELECT format('constraint %s.%s (%s): %s', conrelid::regclass, conname,
+                           CASE WHEN convalidated THEN 'valid' ELSE 'not valid' END,
+                           pg_get_constraintdef(oid))
+             FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+             UNION ALL
+             SELECT format('trigger %s.%s: %s', tgrelid::regclass, tgname, tgenabled)
+             FROM pg_trigger WHERE NOT tgisinternal
+             UNION ALL
+             SELECT 'table ' || tablename FROM pg_tables WHERE schemaname = 'public'
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("definition"))
+        .collect()
+}
+
+/// The rows of every table.
+async fn row_counts(client: &tokio_postgres::Client) -> Vec<(String, i64)> {
+    let tables: Vec<String> = client
+        .query(
+            "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("name"))
+        .collect();
+    let mut counts = Vec::new();
+    for table in tables {
+        let rows: i64 = scalar(client, &format!("SELECT count(*) FROM {table}")).await;
+        counts.push((table, rows));
+    }
+    counts
+}
+
+/// The loader drops the bulk tables' keys, indexes and foreign keys and builds them again from
+/// the catalog's own definitions: after a load they are those of a fresh migration, one for
+/// one (and one index missing is seen).
+#[tokio::test]
+async fn a_demo_load_leaves_the_keys_indexes_and_triggers_of_a_fresh_migration() {
+    let (db, client) = owner_db().await;
+    let migrated = definitions(&client).await;
+    assert!(migrated.iter().any(|d| d.starts_with("index customer_")));
+    demo::load(&db.pool, 300, |_| {}).await.unwrap();
+    assert_eq!(definitions(&client).await, migrated);
+
+    let index = migrated
+        .iter()
+        .find_map(|d| d.strip_prefix("index customer_name_char"))
+        .and_then(|rest| rest.split(':').next())
+        .map(|rest| format!("customer_name_char{rest}"))
+        .unwrap();
+    client
+        .batch_execute(&format!("DROP INDEX {index}"))
+        .await
+        .unwrap();
+    let missing = definitions(&client).await;
+    assert_eq!(missing.len() + 1, migrated.len(), "{index} is missed");
+}
+
+/// A loader killed mid-way (its connections gone, as when the process dies) has committed
+/// some tables without their keys; the marker it wrote first keeps the desk out, and the next
+/// start undoes it: every table, definition and sequence as before. Then a load works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_demo_load_is_undone_at_the_next_start_and_the_next_load_works() {
+    let (db, mut client) = owner_db().await;
+    let migrated = definitions(&client).await;
+    let rows = row_counts(&client).await;
+    let sequences = demo_sequences(&client).await;
+
+    let loader_pool = meterdesk::db::pool_from_conn_str(&db.conn_str, 2).unwrap();
+    let (indexing, mut indexing_started) = tokio::sync::mpsc::unbounded_channel();
+    let loader = tokio::spawn(async move {
+        demo::load(&loader_pool, 3_000, |progress| {
+            if progress.phase == demo::Phase::KeysAndIndexes {
+                let _ = indexing.send(());
+            }
+        })
+        .await
+    });
+    indexing_started
+        .recv()
+        .await
+        .expect("the load reaches its indexes");
+    loader.abort();
+    assert!(loader.await.unwrap_err().is_cancelled());
+
+    assert!(
+        meterdesk::db::bulk_load::in_progress(&**client)
+            .await
+            .unwrap()
+    );
+    assert_ne!(
+        row_counts(&client).await,
+        rows,
+        "a table was committed before its keys"
+    );
+    assert_ne!(definitions(&client).await, migrated);
+
+    // The killed loader's server processes notice within a second that it is gone.
+    let mut undone = meterdesk::db::bulk_load::Abandoned::StillLoading;
+    for _ in 0..100 {
+        undone = meterdesk::db::bulk_load::finish_abandoned(&mut client)
+            .await
+            .unwrap();
+        if undone != meterdesk::db::bulk_load::Abandoned::StillLoading {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(undone, meterdesk::db::bulk_load::Abandoned::Undone);
+    assert_eq!(definitions(&client).await, migrated);
+    assert_eq!(row_counts(&client).await, rows);
+    assert_eq!(demo_sequences(&client).await, sequences);
+
+    demo::load(&db.pool, 300, |_| {}).await.unwrap();
+    assert_eq!(definitions(&client).await, migrated);
+    assert_eq!(
+        scalar::<i64>(&client, "SELECT count(*) FROM customer").await,
+        300
+    );
 }

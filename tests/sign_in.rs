@@ -205,3 +205,34 @@ async fn an_unreachable_server_is_reported_as_such() {
         Err(Failure::Unreachable(_))
     ));
 }
+
+/// While demo data is loaded table by table, a bulk load's marker exists: the tables are
+/// half-filled and without their keys, and no one signs in until it is gone.
+#[tokio::test]
+async fn no_one_signs_in_while_a_bulk_load_is_under_way() {
+    let db = fresh_db().await;
+    db.create_operator("li.ming", &["clerk"]).await;
+    let owner = db.pool.get().await.unwrap();
+    owner
+        .batch_execute(&format!(
+            "CREATE TABLE {} (position int)",
+            meterdesk::db::bulk_load::MARKER
+        ))
+        .await
+        .unwrap();
+    let desk = desk(&db);
+    assert_eq!(
+        answer(&desk, login("li.ming", TEST_PASSWORD)).await,
+        SignInAnswer::Refused(LoginRefusal::LoadInProgress)
+    );
+    assert!(desk.pool.get().await.is_err(), "signed out again");
+
+    owner
+        .batch_execute(&format!("DROP TABLE {}", meterdesk::db::bulk_load::MARKER))
+        .await
+        .unwrap();
+    assert!(matches!(
+        answer(&desk, login("li.ming", TEST_PASSWORD)).await,
+        SignInAnswer::LoggedIn(_)
+    ));
+}

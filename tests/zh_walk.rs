@@ -158,8 +158,8 @@ const CHINESE_DATA: &str = r#"
 #[tokio::test(flavor = "multi_thread")]
 async fn every_screen_in_chinese() {
     let db = fresh_db().await;
-    let mut client = db.pool.get().await.unwrap();
-    demo::load(&mut client, 80, |_| {}).await.unwrap();
+    let client = db.pool.get().await.unwrap();
+    demo::load(&db.pool, 80, |_| {}).await.unwrap();
     db.create_operator("walker", &["administrator", "supervisor", "clerk"])
         .await;
     db.execute_as_superuser(CHINESE_DATA).await;

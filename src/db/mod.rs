@@ -5,6 +5,7 @@ mod applied_write;
 pub mod arrears;
 pub mod audit;
 pub mod books;
+pub mod bulk_load;
 mod caching_client;
 pub mod cancel;
 pub mod card_ops;

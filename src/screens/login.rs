@@ -19,8 +19,8 @@ use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Session};
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::operators;
 use crate::db::session::{Refusal, Sessions};
+use crate::db::{self, operators};
 use crate::domain::password::Secret;
 use crate::i18n::Lang;
 use crate::ui::credentials::CredentialForm;
@@ -72,6 +72,8 @@ pub enum LoginRefusal {
     /// Unknown operator or wrong password: deliberately not told apart.
     WrongCredentials,
     Disabled,
+    /// Demo data is being loaded (or a load that stopped is not undone yet).
+    LoadInProgress,
 }
 
 impl ScreenRequest for Login {
@@ -199,6 +201,7 @@ impl Screen for SignIn {
                 let text = match refusal {
                     LoginRefusal::WrongCredentials => lang.t("login.wrong"),
                     LoginRefusal::Disabled => lang.t("login.disabled"),
+                    LoginRefusal::LoadInProgress => lang.t("login.loading"),
                 };
                 self.password.reset();
                 self.focus = LoginField::Password;
@@ -224,6 +227,12 @@ async fn sign_in(
         Ok(()) => {}
     }
     let client = sessions.get().await?;
+    // Its tables are half-filled and without their keys until the load's last transaction.
+    if db::bulk_load::in_progress(&**client).await? {
+        drop(client);
+        sessions.sign_out();
+        return Ok(SignInAnswer::Refused(LoginRefusal::LoadInProgress));
+    }
     let Some(operator) = operators::signed_in(&client).await? else {
         drop(client);
         sessions.sign_out();

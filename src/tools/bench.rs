@@ -47,7 +47,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let pool = startup::open_as_owner(config).await?;
     // "Direct": one connection held for the whole run, the statement sent on it as it is.
-    let mut direct = pool.get().await.map_err(db::DbError::from)?;
+    let direct = pool.get().await.map_err(db::DbError::from)?;
     db::without_statement_timeout(&direct).await?;
     if !options.customers_already_loaded {
         if super::demo::has_customers(&direct).await? {
@@ -58,7 +58,7 @@ pub async fn run(
         }
         eprintln!("loading {CUSTOMERS} demo customers…");
         let line = super::demo::ProgressLine::starting_now();
-        super::demo::load(&mut direct, CUSTOMERS, |progress| line.show(progress)).await?;
+        super::demo::load(&pool, CUSTOMERS, |progress| line.show(progress)).await?;
         eprintln!();
     }
     let direct: &tokio_postgres::Client = &direct;

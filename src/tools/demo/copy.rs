@@ -1,6 +1,5 @@
 //! Bulk loading: rows generated on a blocking thread stream through `COPY … FROM STDIN` (text
-//! format) while the server parses the previous chunk, so both cores work. And the deferral of
-//! keys and indexes until the data is in, the way pg_restore does it.
+//! format) while the server parses the previous chunk.
 
 use std::fmt::{self, Display, Write as _};
 
@@ -9,7 +8,7 @@ use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
 
-use super::{DemoError, Phase, Progress};
+use super::DemoError;
 
 /// Big enough to amortise a round trip, small enough to keep the server busy while the next one
 /// is generated.
@@ -112,14 +111,16 @@ impl fmt::Write for CopyEscaped<'_> {
 
 /// Runs `COPY {table_and_columns} FROM STDIN` with the rows `generate` writes on a blocking
 /// thread; returns the number of rows the server took. `freeze` for a table truncated in this
-/// transaction (see [`truncate_the_empty`]).
+/// transaction: COPY may then write its rows already frozen and visible to all (the vacuum
+/// after the load and the first readers have nothing to mark), and with `wal_level = minimal`
+/// its rows and indexes are written without WAL (the file is synced at commit instead).
+/// `progress` is told the rows sent and the share of the customers they are.
 pub(super) async fn copy_in(
     tx: &Transaction<'_>,
-    phase: Phase,
     customers: u64,
     table_and_columns: &str,
     freeze: bool,
-    progress: &mut impl FnMut(Progress),
+    progress: impl Fn(u64, f64),
     generate: impl FnOnce(&mut CopyRows) + Send + 'static,
 ) -> Result<u64, DemoError> {
     // A few chunks in flight: the generator runs ahead while the server parses.
@@ -147,165 +148,8 @@ pub(super) async fn copy_in(
     futures_util::pin_mut!(sink);
     while let Some((chunk, rows, customers_done)) = receiver.recv().await {
         sink.send(chunk).await?;
-        progress(Progress {
-            phase,
-            rows,
-            of_phase: customers_done as f64 / customers.max(1) as f64,
-        });
+        progress(rows, customers_done as f64 / customers.max(1) as f64);
     }
     producer.await?;
     Ok(sink.finish().await?)
-}
-
-/// Truncates those of `tables` that hold no rows, inside the load's transaction, and returns
-/// them. Nothing is lost (they are empty), and a table truncated in the transaction that fills
-/// it gets a new file, which pays twice: COPY may write its rows already frozen and visible to
-/// all (`FREEZE`: the vacuum after the load and the first readers then have nothing to mark),
-/// and with `wal_level = minimal` its rows and indexes are written without WAL (the file is
-/// synced at commit instead). `guards` are (table, trigger) of triggers that refuse a
-/// TRUNCATE: off around it, inside the transaction.
-pub(super) async fn truncate_the_empty(
-    tx: &Transaction<'_>,
-    tables: &[&'static str],
-    guards: &[(&str, &str)],
-) -> Result<Vec<&'static str>, DemoError> {
-    let mut empty = Vec::new();
-    for table in tables {
-        let row = tx
-            .query_one(
-                &format!("SELECT NOT EXISTS (SELECT 1 FROM {table}) AS empty"),
-                &[],
-            )
-            .await?;
-        if row.get("empty") {
-            empty.push(*table);
-        }
-    }
-    if empty.is_empty() {
-        return Ok(empty);
-    }
-    let guards: Vec<_> = guards
-        .iter()
-        .filter(|(table, _)| empty.contains(table))
-        .collect();
-    let mut statements = String::new();
-    for (table, trigger) in &guards {
-        statements += &format!("ALTER TABLE {table} DISABLE TRIGGER {trigger};\n");
-    }
-    statements += &format!("TRUNCATE {};\n", empty.join(", "));
-    for (table, trigger) in &guards {
-        statements += &format!("ALTER TABLE {table} ENABLE TRIGGER {trigger};\n");
-    }
-    tx.batch_execute(&statements).await?;
-    Ok(empty)
-}
-
-/// Keys, unique constraints and indexes of the bulk tables, as the catalog defines them (so the
-/// migrations stay the one place they are written down).
-pub(super) struct DeferredConstraints {
-    /// (table, constraint name, definition) of primary keys and unique constraints.
-    keys: Vec<(String, String, String)>,
-    /// (table, constraint name, definition) of foreign keys from or to the bulk tables.
-    foreign_keys: Vec<(String, String, String)>,
-    /// `CREATE INDEX` statements of the other indexes.
-    indexes: Vec<String>,
-}
-
-impl DeferredConstraints {
-    /// Drops them, inside the load's transaction: if anything fails, the rollback restores them.
-    /// Loading into bare tables and building each index and key once afterwards is much faster
-    /// than maintaining them row by row, and re-adding a foreign key validates every row with
-    /// one join, so the loaded data is still proven to satisfy them all.
-    pub async fn drop(tx: &Transaction<'_>, tables: &[&str]) -> Result<Self, DemoError> {
-        let constraints = tx
-            .query(
-                "SELECT conrelid::regclass::text AS table_name, conname,
-                        pg_get_constraintdef(oid) AS definition, contype = 'f' AS foreign_key
-                 FROM pg_constraint
-                 WHERE contype IN ('p', 'u', 'f')
-                   AND (conrelid = ANY($1::text[]::regclass[]) OR confrelid = ANY($1::text[]::regclass[]))
-                 ORDER BY oid",
-                &[&tables],
-            )
-            .await?;
-        let indexes = tx
-            .query(
-                "SELECT i.indexrelid::regclass::text AS index_name,
-                        pg_get_indexdef(i.indexrelid) AS definition
-                 FROM pg_index i
-                 WHERE i.indrelid = ANY($1::text[]::regclass[])
-                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c
-                                   WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
-                 ORDER BY i.indexrelid",
-                &[&tables],
-            )
-            .await?;
-        let mut deferred = Self {
-            keys: Vec::new(),
-            foreign_keys: Vec::new(),
-            indexes: Vec::new(),
-        };
-        for row in constraints {
-            let constraint = (
-                row.get("table_name"),
-                row.get("conname"),
-                row.get("definition"),
-            );
-            if row.get("foreign_key") {
-                deferred.foreign_keys.push(constraint);
-            } else {
-                deferred.keys.push(constraint);
-            }
-        }
-        let mut drops = String::new();
-        // Foreign keys first: they depend on the unique indexes they reference.
-        for (table, name, _) in deferred.foreign_keys.iter().chain(&deferred.keys) {
-            drops += &format!("ALTER TABLE {table} DROP CONSTRAINT {};\n", quoted(name));
-        }
-        for row in indexes {
-            let name: String = row.get("index_name");
-            drops += &format!("DROP INDEX {name};\n");
-            deferred.indexes.push(row.get("definition"));
-        }
-        tx.batch_execute(&drops).await?;
-        Ok(deferred)
-    }
-
-    /// Builds the keys and the other indexes again, telling the share of them built.
-    pub async fn restore_keys_and_indexes(
-        &self,
-        tx: &Transaction<'_>,
-        mut built: impl FnMut(f64),
-    ) -> Result<(), DemoError> {
-        let statements: Vec<String> = self
-            .keys
-            .iter()
-            .map(add_constraint)
-            .chain(self.indexes.iter().cloned())
-            .collect();
-        for (done, statement) in statements.iter().enumerate() {
-            tx.batch_execute(statement).await?;
-            built((done + 1) as f64 / statements.len() as f64);
-        }
-        Ok(())
-    }
-
-    /// Adds the foreign keys again, after the keys they reference.
-    pub async fn restore_foreign_keys(&self, tx: &Transaction<'_>) -> Result<(), DemoError> {
-        for foreign_key in &self.foreign_keys {
-            tx.batch_execute(&add_constraint(foreign_key)).await?;
-        }
-        Ok(())
-    }
-}
-
-fn add_constraint((table, name, definition): &(String, String, String)) -> String {
-    format!(
-        "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
-        quoted(name)
-    )
-}
-
-fn quoted(identifier: &str) -> String {
-    format!("\"{}\"", identifier.replace('"', "\"\""))
 }

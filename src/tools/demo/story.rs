@@ -301,6 +301,17 @@ impl History {
 }
 
 impl Catalogue {
+    /// Every id of the reference data the rows refer to, in one list.
+    pub fn ids(&self) -> Vec<Option<i64>> {
+        let mut ids: Vec<Option<i64>> = self.meter_type_ids.iter().copied().map(Some).collect();
+        for info in &self.types {
+            ids.extend([Some(info.id), info.price_version_id]);
+            ids.extend(info.meter_type_ids.iter().copied().map(Some));
+        }
+        ids.extend([Some(self.clerk_id), Some(self.supervisor_id)]);
+        ids
+    }
+
     pub fn profile(&self, customer: u64) -> Profile {
         let mut rng = rng_for(self.seed, customer, Stream::Profile);
         let mut roll = rng.u32(..1000);

@@ -108,12 +108,13 @@ pub async fn soak_command(config: &Config, options: SoakOptions) -> anyhow::Resu
 
 /// Runs the soak on `target` and prints what it finds as it goes.
 pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summary> {
-    let owner = db::pool_with_deadlines(&target.owner_conn, 2, &target.deadlines)?;
+    // One held here, two for the demo loader.
+    let owner = db::pool_with_deadlines(&target.owner_conn, 3, &target.deadlines)?;
     let mut client = owner.get().await.map_err(db::DbError::from)?;
     db::without_statement_timeout(&client).await?;
     if !crate::tools::demo::has_customers(&client).await? {
         eprintln!("loading {} demo customers…", options.customers);
-        crate::tools::demo::load(&mut client, options.customers, |progress| {
+        crate::tools::demo::load(&owner, options.customers, |progress| {
             eprint!("\r{progress}\x1b[K");
         })
         .await?;

@@ -1,0 +1,373 @@
+//! A bulk load that commits as it goes (the demo loader, `tools::demo`): its keys, indexes and
+//! foreign keys are dropped and built again around the rows, each table is filled and indexed
+//! in transactions of its own on several connections, so that both cores work. What makes that
+//! safe is a committed marker: a table that names every table the load fills and every key,
+//! index and foreign key it dropped, exactly as the catalog defined them. While it exists the
+//! desk refuses to sign in ([`in_progress`]); the load drops it in its last transaction; a load
+//! that fails, or is killed, is undone from it ([`finish_abandoned`]): the tables it filled are
+//! emptied again and every definition is restored.
+
+use tokio_postgres::{Client, GenericClient, Transaction};
+
+/// The marker's table (it exists only during a load).
+pub const MARKER: &str = "bulk_load_in_progress";
+
+/// The advisory lock a live load holds on its first connection, for the whole load: a marker
+/// whose lock is free belongs to a load that is gone.
+const LIVE_LOAD_LOCK: i64 = 0x006d_645f_6275_6c6b; // "md_bulk"
+
+/// What the catalog says a key, an index or a foreign key is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub kind: Kind,
+    pub table: String,
+    pub name: String,
+    /// `pg_get_constraintdef` of a constraint, `pg_get_indexdef` of an index.
+    pub definition: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A primary key or unique constraint.
+    Key,
+    /// An index that is no constraint's.
+    Index,
+    ForeignKey,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Index => "index",
+            Self::ForeignKey => "foreign key",
+        }
+    }
+}
+
+impl Definition {
+    /// The statement that builds it again.
+    pub fn statement(&self) -> String {
+        match self.kind {
+            Kind::Index => self.definition.clone(),
+            Kind::Key | Kind::ForeignKey => format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                self.table,
+                quoted(&self.name),
+                self.definition
+            ),
+        }
+    }
+
+    fn drop_statement(&self) -> String {
+        match self.kind {
+            Kind::Index => format!("DROP INDEX {}", self.name),
+            Kind::Key | Kind::ForeignKey => format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                self.table,
+                quoted(&self.name)
+            ),
+        }
+    }
+}
+
+/// How a table the load fills is put back: emptied (it held no row), or its rows from `first`
+/// on in `column` deleted (it held some: meters in stock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filled {
+    Empty(String),
+    RowsFrom {
+        table: String,
+        column: &'static str,
+        first: i64,
+    },
+}
+
+/// The keys, unique constraints and indexes of `tables` and the foreign keys from or to them,
+/// as the catalog defines them (so the migrations stay the one place they are written down), in
+/// the order they are built again: keys, indexes, then foreign keys.
+pub async fn definitions(
+    client: &impl GenericClient,
+    tables: &[&str],
+) -> Result<Vec<Definition>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT * FROM (
+                 SELECT CASE contype WHEN 'f' THEN 'foreign key' ELSE 'key' END AS kind,
+                        conrelid::regclass::text AS table_name, conname::text AS name,
+                        pg_get_constraintdef(oid) AS definition, oid::bigint AS position
+                 FROM pg_constraint
+                 WHERE contype IN ('p', 'u', 'f')
+                   AND (conrelid = ANY($1::text[]::regclass[])
+                        OR confrelid = ANY($1::text[]::regclass[]))
+                 UNION ALL
+                 SELECT 'index', i.indrelid::regclass::text, i.indexrelid::regclass::text,
+                        pg_get_indexdef(i.indexrelid), i.indexrelid::bigint
+                 FROM pg_index i
+                 WHERE i.indrelid = ANY($1::text[]::regclass[])
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                                   WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
+             ) d
+             ORDER BY array_position(ARRAY['key', 'index', 'foreign key'], kind), position",
+            &[&tables],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Definition {
+            kind: match row.get::<_, &str>("kind") {
+                "key" => Kind::Key,
+                "index" => Kind::Index,
+                _ => Kind::ForeignKey,
+            },
+            table: row.get("table_name"),
+            name: row.get("name"),
+            definition: row.get("definition"),
+        })
+        .collect())
+}
+
+/// Whether a bulk load is under way (or was abandoned and not yet undone): the desk signs no
+/// one in meanwhile. Any role may ask: the catalog is readable by all.
+pub async fn in_progress(client: &impl GenericClient) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one("SELECT to_regclass($1) IS NOT NULL AS marked", &[&MARKER])
+        .await?
+        .get("marked"))
+}
+
+/// Takes the live load's lock on this connection (held until [`release`] or the connection's
+/// end); false when another connection holds it.
+pub async fn hold(client: &impl GenericClient) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT pg_try_advisory_lock($1) AS held",
+            &[&LIVE_LOAD_LOCK],
+        )
+        .await?
+        .get("held"))
+}
+
+pub async fn release(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LIVE_LOAD_LOCK])
+        .await?;
+    Ok(())
+}
+
+/// Writes the marker and drops `definitions`, in `tx`: once it commits, the load may commit
+/// table by table, and is undone from the marker if it does not finish.
+pub async fn begin(
+    tx: &Transaction<'_>,
+    filled: &[Filled],
+    definitions: &[Definition],
+) -> Result<(), tokio_postgres::Error> {
+    tx.batch_execute(&format!(
+        "CREATE TABLE {MARKER} (
+             position int PRIMARY KEY,
+             step text NOT NULL,
+             table_name text NOT NULL,
+             name text,
+             definition text,
+             first_id bigint
+         )"
+    ))
+    .await?;
+    let insert = tx
+        .prepare(&format!(
+            "INSERT INTO {MARKER} (position, step, table_name, name, definition, first_id)
+             VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .await?;
+    let mut position = 0i32;
+    for table in filled {
+        position += 1;
+        let (step, table, column, first) = match table {
+            Filled::Empty(table) => ("empty", table, None, None),
+            Filled::RowsFrom {
+                table,
+                column,
+                first,
+            } => ("rows from", table, Some(*column), Some(*first)),
+        };
+        tx.execute(
+            &insert,
+            &[&position, &step, table, &column, &None::<&str>, &first],
+        )
+        .await?;
+    }
+    for definition in definitions {
+        position += 1;
+        tx.execute(
+            &insert,
+            &[
+                &position,
+                &definition.kind.as_str(),
+                &definition.table,
+                &definition.name,
+                &definition.definition,
+                &None::<i64>,
+            ],
+        )
+        .await?;
+    }
+    // Foreign keys first: they depend on the unique indexes they reference.
+    let drops: String = definitions
+        .iter()
+        .rev()
+        .map(|definition| definition.drop_statement() + ";\n")
+        .collect();
+    tx.batch_execute(&drops).await
+}
+
+/// The load's end, in its last transaction: the marker goes.
+pub async fn end(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    tx.batch_execute(&format!("DROP TABLE {MARKER}")).await
+}
+
+/// Refused: a load is under way.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a demo data load is under way on this database: wait for it to end (if its meterdesk \
+     demo-data was stopped, this start undoes it once its server process has stopped)"
+)]
+pub struct StillLoading;
+
+/// What [`finish_abandoned`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandoned {
+    /// No load was under way.
+    Nothing,
+    /// A load that had failed or was killed is undone.
+    Undone,
+    /// A load is under way on another connection.
+    StillLoading,
+}
+
+/// Undoes a bulk load that did not finish, if the marker is there and its load is gone: the
+/// tables it filled are emptied (or lose the rows it added), and every key, index and foreign
+/// key it dropped and had not built again is built, in one transaction. The sequences are left
+/// where they are: the load moves them only in its last transaction.
+pub async fn finish_abandoned(client: &mut Client) -> Result<Abandoned, tokio_postgres::Error> {
+    if !in_progress(&*client).await? {
+        return Ok(Abandoned::Nothing);
+    }
+    if !hold(&*client).await? {
+        return Ok(Abandoned::StillLoading);
+    }
+    let undone = undo(client).await;
+    let released = release(&*client).await;
+    let undone = undone?;
+    released?;
+    Ok(undone)
+}
+
+async fn undo(client: &mut Client) -> Result<Abandoned, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
+    // Another clean-up may have finished meanwhile.
+    if !in_progress(&tx).await? {
+        return Ok(Abandoned::Nothing);
+    }
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT step, table_name, name, definition, first_id FROM {MARKER} m
+                 WHERE NOT CASE step
+                     WHEN 'index' THEN to_regclass(name) IS NOT NULL
+                     WHEN 'key' THEN EXISTS (SELECT 1 FROM pg_constraint c
+                         WHERE c.conrelid = m.table_name::regclass AND c.conname = m.name)
+                     WHEN 'foreign key' THEN EXISTS (SELECT 1 FROM pg_constraint c
+                         WHERE c.conrelid = m.table_name::regclass AND c.conname = m.name)
+                     ELSE false END
+                 ORDER BY position"
+            ),
+            &[],
+        )
+        .await?;
+    let mut emptied = Vec::new();
+    let mut statements = String::new();
+    for row in &rows {
+        let table: &str = row.get("table_name");
+        match row.get::<_, &str>("step") {
+            "empty" => emptied.push(table.to_owned()),
+            "rows from" => {
+                let column: &str = row.get("name");
+                let first: i64 = row.get("first_id");
+                statements += &with_guards_off(
+                    &tx,
+                    &[table.to_owned()],
+                    8,
+                    &format!("DELETE FROM {table} WHERE {} >= {first}", quoted(column)),
+                )
+                .await?;
+            }
+            step => {
+                let definition = Definition {
+                    kind: match step {
+                        "key" => Kind::Key,
+                        "index" => Kind::Index,
+                        _ => Kind::ForeignKey,
+                    },
+                    table: table.to_owned(),
+                    name: row.get("name"),
+                    definition: row.get("definition"),
+                };
+                statements += &(definition.statement() + ";\n");
+            }
+        }
+    }
+    if !emptied.is_empty() {
+        let truncate = with_guards_off(
+            &tx,
+            &emptied,
+            32,
+            &format!("TRUNCATE {}", emptied.join(", ")),
+        )
+        .await?;
+        statements = truncate + &statements;
+    }
+    tx.batch_execute(&statements).await?;
+    end(&tx).await?;
+    tx.commit().await?;
+    Ok(Abandoned::Undone)
+}
+
+/// `statement` with the user triggers of `tables` that fire on `event` (pg_trigger's tgtype
+/// bit: 8 delete, 32 truncate) and refuse it off around it.
+async fn with_guards_off(
+    tx: &Transaction<'_>,
+    tables: &[String],
+    event: i16,
+    statement: &str,
+) -> Result<String, tokio_postgres::Error> {
+    let guards = tx
+        .query(
+            "SELECT tgrelid::regclass::text AS table_name, tgname::text AS name FROM pg_trigger
+             WHERE tgrelid = ANY($1::text[]::regclass[]) AND NOT tgisinternal
+               AND tgenabled <> 'D' AND tgtype & $2 <> 0",
+            &[&tables, &event],
+        )
+        .await?;
+    let switch = |on: &str| -> String {
+        guards
+            .iter()
+            .map(|row| {
+                format!(
+                    "ALTER TABLE {} {on} TRIGGER {};\n",
+                    row.get::<_, &str>("table_name"),
+                    quoted(row.get("name"))
+                )
+            })
+            .collect()
+    };
+    Ok(format!(
+        "{}{statement};\n{}",
+        switch("DISABLE"),
+        switch("ENABLE")
+    ))
+}
+
+fn quoted(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
