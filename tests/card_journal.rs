@@ -54,6 +54,14 @@ fn recharge_m3(volume: &str) -> Request {
     }
 }
 
+/// A recharge of `volume` m³ paid from the balance.
+fn recharge_m3_from_balance(volume: &str) -> Request {
+    Request::Recharge {
+        quantity: Quantity::Volume(dec(volume)),
+        payment: Payment::Balance,
+    }
+}
+
 impl Counter {
     async fn new() -> Counter {
         let customer = card_customer().await;
@@ -461,15 +469,7 @@ async fn a_recharge_the_card_did_not_take_is_reversed_and_its_money_pays_the_nex
     assert_eq!(counter.books().await, books);
 
     // The money on the balance pays for the retry; the sequence number is not reused.
-    let retry = counter
-        .done(
-            CLERK,
-            &Request::Recharge {
-                quantity: Quantity::Volume(dec("12")),
-                payment: Payment::Balance,
-            },
-        )
-        .await;
+    let retry = counter.done(CLERK, &recharge_m3_from_balance("12")).await;
     assert_eq!(retry.purchase.unwrap().sequence, 2);
     let books = counter.books().await;
     assert_eq!(
@@ -478,15 +478,7 @@ async fn a_recharge_the_card_did_not_take_is_reversed_and_its_money_pays_the_nex
     );
     counter.swipe();
     assert_eq!(
-        counter
-            .refused(
-                CLERK,
-                &Request::Recharge {
-                    quantity: Quantity::Volume(dec("1")),
-                    payment: Payment::Balance
-                }
-            )
-            .await,
+        counter.refused(CLERK, &recharge_m3_from_balance("1")).await,
         Refusal::BalanceTooLow
     );
     assert_eq!(
@@ -969,15 +961,7 @@ async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left
     let mut counter = Counter::new().await;
     let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
     // The balance pays the next recharge, written onto the old copy.
-    let spent = counter
-        .done(
-            CLERK,
-            &Request::Recharge {
-                quantity: Quantity::Volume(dec("12")),
-                payment: Payment::Balance,
-            },
-        )
-        .await;
+    let spent = counter.done(CLERK, &recharge_m3_from_balance("12")).await;
     assert_eq!(spent.purchase.unwrap().sequence, 2);
     let before = counter.books().await;
     counter.card = took_it;

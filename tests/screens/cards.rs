@@ -1483,22 +1483,7 @@ fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not
         ),
     ] {
         let mut app = signed_in(lang);
-        let sent = update(&mut app, card_in()).requests;
-        let card = user_card(5);
-        let active = card.issue.clone();
-        answer(
-            &mut app,
-            &sent,
-            Reply::screen(CardRead {
-                seen: CardSeen::User {
-                    card: Box::new(card),
-                    owner: Some(owner("active")),
-                    active: Some(active),
-                },
-                settled: Vec::new(),
-                discrepancies: vec![Discrepancy::MissingPurchase { sequence: 6 }],
-            }),
-        );
+        read_own_card(&mut app, vec![Discrepancy::MissingPurchase { sequence: 6 }]);
         assert_eq!(app.message.clone().unwrap().text, lacks, "{lang:?}");
         recharge_quoted(&mut app);
         let sent = press(&mut app, KeyCode::F(2));
@@ -1511,6 +1496,27 @@ fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not
         );
         assert_eq!(app.message.clone().unwrap().text, written, "{lang:?}");
     }
+}
+
+/// The clerk's desk reads the customer's own active user card (customer active), with what
+/// the reconciliation of that read found.
+fn read_own_card(app: &mut App, discrepancies: Vec<Discrepancy>) {
+    let sent = update(app, card_in()).requests;
+    let card = user_card(5);
+    let active = card.issue.clone();
+    answer(
+        app,
+        &sent,
+        Reply::screen(CardRead {
+            seen: CardSeen::User {
+                card: Box::new(card),
+                owner: Some(owner("active")),
+                active: Some(active),
+            },
+            settled: Vec::new(),
+            discrepancies,
+        }),
+    );
 }
 
 /// Session 22 by hand: a recharge settled failed from an old copy of the card, then the card
@@ -1533,27 +1539,15 @@ fn a_failed_recharge_found_on_its_card_is_said_done_and_paid_from_the_balance() 
     ] {
         for (taken_back, said) in [(true, taken), (false, short)] {
             let mut app = signed_in(lang);
-            let sent = update(&mut app, card_in()).requests;
-            let card = user_card(5);
-            let active = card.issue.clone();
-            answer(
+            read_own_card(
                 &mut app,
-                &sent,
-                Reply::screen(CardRead {
-                    seen: CardSeen::User {
-                        card: Box::new(card),
-                        owner: Some(owner("active")),
-                        active: Some(active),
-                    },
-                    settled: Vec::new(),
-                    discrepancies: vec![Discrepancy::FailedPurchaseFound {
-                        operation_id: 2099,
-                        sequence: 5,
-                        litres: 12_000,
-                        amount: Money::from_cents(1200),
-                        taken_back,
-                    }],
-                }),
+                vec![Discrepancy::FailedPurchaseFound {
+                    operation_id: 2099,
+                    sequence: 5,
+                    litres: 12_000,
+                    amount: Money::from_cents(1200),
+                    taken_back,
+                }],
             );
             let message = app.message.clone().unwrap().text;
             assert!(message.contains(said), "{lang:?}: {message}");
