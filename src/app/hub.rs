@@ -221,7 +221,10 @@ pub struct CommandLine {
 
 #[derive(Debug, Clone)]
 pub enum Overlay {
-    Help,
+    /// F1 help, scrolled `scroll` rows from its top (`help::page`).
+    Help {
+        scroll: usize,
+    },
     CommandLine(CommandLine),
     /// The last messages with their times (`:messages`), scrolled `back` lines from the newest.
     Messages {

@@ -5,6 +5,7 @@ pub mod card_seen;
 pub mod card_status;
 pub mod command;
 pub mod form;
+pub mod help;
 pub mod hub;
 pub mod keymap;
 pub mod paging;

@@ -10,6 +10,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::card_status;
 use super::command::Command;
+use super::help;
 use super::hub::*;
 use crate::i18n::Lang;
 
@@ -173,12 +174,16 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
         return;
     }
     match &mut app.overlay {
-        Some(Overlay::Help) => {
+        Some(Overlay::Help { scroll }) => {
             if matches!(
                 command,
                 Some(Command::Help | Command::Cancel | Command::Leave)
             ) {
                 app.overlay = None;
+            } else {
+                let scroll = *scroll;
+                let next = help_scrolled(app, scroll, key.code);
+                app.overlay = Some(Overlay::Help { scroll: next });
             }
         }
         Some(Overlay::Messages { back }) => match (key.code, command) {
@@ -211,6 +216,23 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
             on_screen_key(app, key, command, out)
         }
     }
+}
+
+/// Where the help's first row is after `code` (↑↓ a row, PgUp/PgDn a box less one row,
+/// Home/End); never past the row that shows its end.
+fn help_scrolled(app: &App, scroll: usize, code: KeyCode) -> usize {
+    let page = help::page(app);
+    let step = page.visible.saturating_sub(1).max(1);
+    match code {
+        KeyCode::Up => scroll.saturating_sub(1),
+        KeyCode::Down => scroll + 1,
+        KeyCode::PageUp => scroll.saturating_sub(step),
+        KeyCode::PageDown => scroll + step,
+        KeyCode::Home => 0,
+        KeyCode::End => usize::MAX,
+        _ => scroll,
+    }
+    .min(page.last_scroll())
 }
 
 /// Whether `command` says yes to the question `asked`.
@@ -306,7 +328,7 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
         return;
     }
     match command {
-        Command::Help => app.overlay = Some(Overlay::Help),
+        Command::Help => app.overlay = Some(Overlay::Help { scroll: 0 }),
         Command::CommandLine => app.overlay = Some(Overlay::CommandLine(CommandLine::default())),
         // Quitting drops a save waiting for the database: said once, the second quit quits
         // (the database may never come back).

@@ -84,7 +84,10 @@ fn keys_typed_while_signing_in_are_applied_in_order_afterwards() {
     assert!(app.overlay.is_none());
     answer(&mut app, &first_page, Reply::screen(sample_page(19)));
     assert!(
-        matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),
+        matches!(
+            app.overlay,
+            Some(meterdesk::app::state::Overlay::Help { .. })
+        ),
         "the typed-ahead :help ran after the login and the first page answered"
     );
 }

@@ -858,7 +858,10 @@ fn price_schemes_list_and_a_price_preview() {
     }
     press(&mut app, KeyCode::Char('?'));
     assert!(
-        matches!(app.overlay, Some(meterdesk::app::state::Overlay::Help)),
+        matches!(
+            app.overlay,
+            Some(meterdesk::app::state::Overlay::Help { .. })
+        ),
         "? is help, not part of the volume"
     );
     press(&mut app, KeyCode::Esc);

@@ -13,6 +13,46 @@ fn help_is_generated_from_the_live_keymap() {
     insta::assert_snapshot!(screen);
 }
 
+/// At 80×24 the customer table's help is taller than the screen: it scrolls to its end (the
+/// last commands and how to close it), no further, and back; on a tall terminal it all fits.
+#[test]
+fn help_taller_than_the_screen_scrolls_to_its_end_and_back() {
+    let mut app = signed_in(Lang::Zh);
+    press(&mut app, KeyCode::F(1));
+    let top = render(&app);
+    assert!(top.contains("第 1–19 行，共 21 行"), "{top}");
+    assert!(!top.contains("关闭帮助"), "{top}");
+
+    press(&mut app, KeyCode::End);
+    let end = render(&app);
+    assert!(end.contains(":lang :messages"), "{end}");
+    assert!(end.contains("关闭帮助"), "{end}");
+    assert!(end.contains("第 3–21 行，共 21 行"), "{end}");
+    for _ in 0..6 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert_eq!(render(&app), end, "↓ at the end shows nothing new");
+    press(&mut app, KeyCode::Up);
+    assert!(
+        render(&app).contains("第 2–20 行"),
+        "one ↑ after the end moves one row"
+    );
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(render(&app), top, "PgUp goes back to the top");
+    press(&mut app, KeyCode::PageDown);
+    assert!(render(&app).contains("第 3–21 行"), "PgDn stops at the end");
+    insta::assert_snapshot!(end);
+
+    let mut tall = signed_in_at(Lang::Zh, (80, 40));
+    press(&mut tall, KeyCode::F(1));
+    let whole = render_at(&tall, (80, 40));
+    assert!(
+        whole.contains(":lang :messages") && whole.contains("关闭帮助"),
+        "{whole}"
+    );
+    assert!(!whole.contains("PgUp PgDn 滚动"), "{whole}");
+}
+
 #[test]
 fn command_line_completes_and_runs_commands() {
     let mut app = signed_in(Lang::En);
