@@ -58,6 +58,8 @@ pub fn page(app: &App) -> HelpPage {
     let inner_width = usize::from(app.viewport.0.min(WIDTH))
         .saturating_sub(2)
         .max(1);
+    // Text keeps a blank cell at either side, like the keys.
+    let text_width = inner_width.saturating_sub(1);
     // The body: all but the top line, the message line and the legend; the box's borders.
     let visible = usize::from(app.viewport.1.saturating_sub(3))
         .saturating_sub(2)
@@ -74,14 +76,14 @@ pub fn page(app: &App) -> HelpPage {
         .collect();
     let mut footer = vec![HelpLine::Text(String::new())];
     footer.extend(
-        wrap(&[app.t("help.fields")], inner_width)
+        wrap(&[app.t("help.fields")], text_width)
             .into_iter()
             .map(HelpLine::Text),
     );
-    footer.extend(wrap(&words, inner_width).into_iter().map(HelpLine::Text));
+    footer.extend(wrap(&words, text_width).into_iter().map(HelpLine::Text));
     footer.push(HelpLine::Text(String::new()));
     footer.extend(
-        wrap(&[app.t("help.close")], inner_width)
+        wrap(&[app.t("help.close")], text_width)
             .into_iter()
             .map(HelpLine::Hint),
     );
