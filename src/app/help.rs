@@ -69,7 +69,10 @@ pub fn page(app: &App) -> HelpPage {
         .chain(
             Command::ALL
                 .iter()
-                .filter(|c| c.permission().is_none_or(|permission| app.may(permission)))
+                .filter(|c| {
+                    c.permission().is_none_or(|permission| app.may(permission))
+                        && app.lacks(**c).is_none()
+                })
                 .map(|c| format!(":{}", c.name())),
         )
         .chain([":lang".to_owned(), ":messages".to_owned()])
