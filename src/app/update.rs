@@ -182,7 +182,7 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
                 app.overlay = None;
             } else {
                 let scroll = *scroll;
-                let next = help_scrolled(app, scroll, key.code);
+                let next = help_scrolled(app, scroll, key.code, command);
                 app.overlay = Some(Overlay::Help { scroll: next });
             }
         }
@@ -218,18 +218,18 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
     }
 }
 
-/// Where the help's first row is after `code` (↑↓ a row, PgUp/PgDn a box less one row,
-/// Home/End); never past the row that shows its end.
-fn help_scrolled(app: &App, scroll: usize, code: KeyCode) -> usize {
+/// Where the help's first row is after a key: ↑↓ a row, a page (the box less one row), the
+/// first or last page; never past the row that shows its end.
+fn help_scrolled(app: &App, scroll: usize, code: KeyCode, command: Option<Command>) -> usize {
     let page = help::page(app);
     let step = page.visible.saturating_sub(1).max(1);
-    match code {
-        KeyCode::Up => scroll.saturating_sub(1),
-        KeyCode::Down => scroll + 1,
-        KeyCode::PageUp => scroll.saturating_sub(step),
-        KeyCode::PageDown => scroll + step,
-        KeyCode::Home => 0,
-        KeyCode::End => usize::MAX,
+    match (code, command) {
+        (KeyCode::Up, _) => scroll.saturating_sub(1),
+        (KeyCode::Down, _) => scroll + 1,
+        (_, Some(Command::PageUp)) => scroll.saturating_sub(step),
+        (_, Some(Command::PageDown)) => scroll + step,
+        (_, Some(Command::First)) => 0,
+        (_, Some(Command::Last)) => usize::MAX,
         _ => scroll,
     }
     .min(page.last_scroll())
