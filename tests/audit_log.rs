@@ -15,6 +15,7 @@ use meterdesk::app::requests::execute;
 use meterdesk::app::state::{Failure, Msg, Reply, Request};
 use meterdesk::app::{App, KeyMap, update};
 use meterdesk::db::audit::{self, AuditFilter, AuditRow};
+use meterdesk::db::card_ops::OperationState;
 use meterdesk::db::customers::{Page, PageAt};
 use meterdesk::i18n::Lang;
 use meterdesk::screens::audit::AuditScreen;
@@ -34,6 +35,8 @@ struct Known {
     action: String,
     /// The customer number the row concerns (its own row, or one of its card operations).
     customer_no: Option<i64>,
+    /// A card operation's state and failure reason.
+    operation: Option<(String, Option<String>)>,
 }
 
 /// Demo data (customers, card operations, the demo operators), then 600 audit rows of three
@@ -71,14 +74,28 @@ async fn with_log_and_operators() -> (TestDb, Object, Vec<Known>, DemoSummary) {
         )
         .await
         .unwrap();
+    // An opening whose card refused the write, as the desk leaves it: failed, its card void.
+    client
+        .batch_execute(
+            "UPDATE card_operation SET state = 'failed', failure_reason = 'not_on_card',
+                                       finished_at = started_at
+             WHERE id = (SELECT o.id FROM audit_log a
+                         JOIN card_operation o ON a.entity = 'card_operation'
+                                               AND o.id = a.entity_id
+                         ORDER BY o.kind = 'open' DESC, a.id LIMIT 1)",
+        )
+        .await
+        .unwrap();
     let known = client
         .query(
             "SELECT a.id, a.at, o.login, a.action,
-                    coalesce(c.customer_no, co.customer_no) AS customer_no
+                    coalesce(c.customer_no, co.customer_no) AS customer_no,
+                    co.state, co.failure_reason
              FROM audit_log a
              LEFT JOIN operator o ON o.id = a.operator_id
              LEFT JOIN customer c ON a.entity = 'customer' AND c.id = a.entity_id
-             LEFT JOIN (SELECT op.id, cu.customer_no FROM card_operation op
+             LEFT JOIN (SELECT op.id, cu.customer_no, op.state, op.failure_reason
+                        FROM card_operation op
                         JOIN customer cu ON cu.id = op.customer_id) co
                     ON a.entity = 'card_operation' AND co.id = a.entity_id",
             &[],
@@ -92,6 +109,9 @@ async fn with_log_and_operators() -> (TestDb, Object, Vec<Known>, DemoSummary) {
             login: row.get("login"),
             action: row.get("action"),
             customer_no: row.get("customer_no"),
+            operation: row
+                .get::<_, Option<String>>("state")
+                .map(|state| (state, row.get("failure_reason"))),
         })
         .collect();
     (db, client, known, summary)
@@ -157,7 +177,19 @@ async fn pages_forward_and_backward_hold_every_row_newest_first() {
         let k = known.iter().find(|k| k.id == row.id).unwrap();
         assert_eq!((&row.operator, &row.action), (&k.login, &k.action));
         assert_eq!(row.customer_no, k.customer_no, "{row:?}");
+        let operation = row
+            .operation_state
+            .map(|state| (state.as_str().to_owned(), row.failure_reason.clone()));
+        assert_eq!(operation, k.operation, "{row:?}");
     }
+    // An entry of the failed opening says so.
+    assert!(
+        rows.iter()
+            .any(|r| r.entity.as_deref() == Some("card_operation")
+                && r.operation_state == Some(OperationState::Failed)
+                && r.failure_reason.as_deref() == Some("not_on_card")),
+        "the failed opening"
+    );
     assert!(
         rows.iter()
             .any(|r| r.entity.as_deref() == Some("card_operation") && r.customer_no.is_some())
@@ -376,6 +408,11 @@ async fn the_export_writes_the_filtered_rows_quoted_and_refuses_a_clerk() {
             .iter()
             .all(|r| r.len() == HEADER.len() && r[3].starts_with("card."))
     );
+    // A card operation's entry carries the operation's state; the failed one its reason.
+    assert!(records[1..].iter().all(|r| r[4] != "card_operation"
+        || (r[8] == "done" && r[9].is_empty())
+        || (r[8] == "failed" && r[9] == "not_on_card")));
+    assert!(records[1..].iter().any(|r| r[8] == "failed"));
 
     // The file is never overwritten, and nothing is left half written.
     let again = send(&db, &client, "supervisor", work.clone()).await;

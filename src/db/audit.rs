@@ -10,6 +10,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
+use super::card_ops::OperationState;
 use super::customers::{Page, PageAt, Params, page_of};
 use super::rows::from_columns;
 
@@ -42,6 +43,12 @@ pub struct AuditRow {
     pub customer_no: Option<i64>,
     /// The row's `detail`, as stored.
     pub detail: serde_json::Value,
+    /// An entry of a card operation: that operation's state now. Its entry is written when the
+    /// write is journaled, before the card is touched; an opening whose card then refused the
+    /// write is `Failed`, and its entry alone would read as a card opened.
+    pub operation_state: Option<OperationState>,
+    /// Why that operation failed (`card_operation.failure_reason`).
+    pub failure_reason: Option<String>,
 }
 
 /// A row's place in the order of the log.
@@ -175,13 +182,14 @@ async fn read(
     };
     let sql = format!(
         "SELECT a.id, a.at, o.login AS operator, a.action, a.entity, a.entity_id,
-                c.customer_no, a.detail::text AS detail
+                c.customer_no, a.detail::text AS detail,
+                co.state AS operation_state, co.failure_reason
          FROM audit_log a
          LEFT JOIN operator o ON o.id = a.operator_id
+         LEFT JOIN card_operation co ON a.entity = 'card_operation' AND co.id = a.entity_id
          LEFT JOIN customer c ON c.id = CASE a.entity
              WHEN 'customer' THEN a.entity_id
-             WHEN 'card_operation' THEN
-                 (SELECT customer_id FROM card_operation WHERE id = a.entity_id)
+             WHEN 'card_operation' THEN co.customer_id
          END
          {filter_sql}
          ORDER BY a.at {order}, a.id {order}
@@ -197,6 +205,11 @@ async fn read(
                 id, at, operator, action, entity, entity_id, customer_no,
                 detail: serde_json::from_str(&detail)
                     .map_err(|error| DbError::Inconsistent(format!("audit detail: {error}")))?,
+                operation_state: row
+                    .get::<_, Option<&str>>("operation_state")
+                    .map(OperationState::parse)
+                    .transpose()?,
+                failure_reason,
             }))
         })
         .collect()

@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use meterdesk::db::audit::{AuditFilter, AuditRow};
+use meterdesk::db::card_ops::OperationState;
 use meterdesk::db::customers::PageAt;
 use meterdesk::screens::audit::requests::{AuditCall, AuditReply, AuditWork};
 use meterdesk::screens::audit::{AuditScreen, Pane};
@@ -72,6 +73,14 @@ fn row(id: i64, minute: u32, operator: Option<&str>, action: &str) -> AuditRow {
         entity_id: Some(entity_id),
         customer_no,
         detail,
+        // Every other card operation failed: its card refused the write.
+        operation_state: (entity == "card_operation").then_some(if id % 2 == 0 {
+            OperationState::Failed
+        } else {
+            OperationState::Done
+        }),
+        failure_reason: (entity == "card_operation" && id % 2 == 0)
+            .then(|| "not_on_card".to_owned()),
     }
 }
 
@@ -277,6 +286,34 @@ fn an_entry_in_chinese() {
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::Char('/'));
     insta::assert_snapshot!("audit_filter_form_zh", render(&app));
+}
+
+/// A card operation's entry is written before the card is touched: the line and the entry say
+/// when the operation failed, and why.
+#[test]
+fn a_failed_card_operation_says_so() {
+    let mut app = viewer(Lang::Zh);
+    let list = render(&app);
+    assert!(list.contains("充值（失败）"), "{list}");
+    assert_eq!(
+        list.matches("充值（失败）").count(),
+        3,
+        "ids 96, 90, 84: {list}"
+    );
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::Enter);
+    let entry = render(&app);
+    assert!(entry.contains("充值（失败）"), "{entry}");
+    assert!(entry.contains("结果    失败 — 卡上未写入"), "{entry}");
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Enter);
+    let done = render(&app);
+    assert!(done.contains("结果    完成"), "{done}");
 }
 
 #[test]

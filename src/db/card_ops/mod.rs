@@ -98,17 +98,20 @@ pub enum OperationState {
 }
 
 impl OperationState {
-    fn parse(text: &str) -> Result<Self, DbError> {
-        Ok(match text {
-            "pending" => Self::Pending,
-            "done" => Self::Done,
-            "failed" => Self::Failed,
-            other => {
-                return Err(DbError::Inconsistent(format!(
-                    "card operation state {other}"
-                )));
-            }
-        })
+    /// The word stored in `card_operation.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self, DbError> {
+        [Self::Pending, Self::Done, Self::Failed]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| DbError::Inconsistent(format!("card operation state {text}")))
     }
 }
 

@@ -8,7 +8,9 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use serde_json::Value;
 
+use crate::app::card_status::state_key;
 use crate::db::audit::AuditRow;
+use crate::db::card_ops::OperationState;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{chunks, coded, width};
@@ -31,10 +33,8 @@ pub fn lines(
                 .to_string(),
         ),
         ("audit_log.operator", operator_text(row, lang)),
-        (
-            "audit_log.action",
-            inert(&lang.audit_action(&row.action)).into_owned(),
-        ),
+        ("audit_log.action", action_text(row, lang)),
+        ("audit_log.outcome", outcome_text(row, lang)),
         ("audit_log.entity", entity_text(row, lang)),
         (
             "audit_log.customer",
@@ -103,6 +103,31 @@ pub fn lines(
         }
     }
     lines
+}
+
+/// What was done; a card operation that has not ended done says how it stands, since its entry
+/// was written before the card was touched.
+pub fn action_text(row: &AuditRow, lang: Lang) -> String {
+    let action = inert(&lang.audit_action(&row.action)).into_owned();
+    match row.operation_state {
+        Some(state @ (OperationState::Pending | OperationState::Failed)) => lang.tf(
+            "audit_log.action_outcome",
+            &[("action", &action), ("state", &lang.t(state_key(state)))],
+        ),
+        Some(OperationState::Done) | None => action,
+    }
+}
+
+/// A card operation's state now, and why it failed; empty for any other entry.
+fn outcome_text(row: &AuditRow, lang: Lang) -> String {
+    let Some(state) = row.operation_state else {
+        return String::new();
+    };
+    let state = lang.t(state_key(state));
+    match &row.failure_reason {
+        Some(reason) => format!("{state} — {}", coded(lang, "ic.failure_", reason)),
+        None => state.to_owned(),
+    }
 }
 
 /// Who: the operator's login, or the system.

@@ -24,7 +24,6 @@ use crate::db::audit::{AuditCursor, AuditRow};
 use crate::db::customers::{Page, PageAt};
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, PAGING, framed, usual};
-use crate::ui::inert::inert;
 use crate::ui::table::Column;
 use crate::ui::text::{local, truncate};
 use crate::ui::theme::Theme;
@@ -359,7 +358,7 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
                     vec![
                         local(&row.at, app.zone),
                         entry::operator_text(row, lang),
-                        inert(&lang.audit_action(&row.action)).into_owned(),
+                        entry::action_text(row, lang),
                         entry::entity_text(row, lang),
                         row.customer_no
                             .map(|no| format!("{no:08}"))

@@ -190,7 +190,7 @@ fn written(error: std::io::Error) -> Failure {
 }
 
 /// The export's columns: stable names for the programs that read the file, in any language.
-pub const HEADER: [&str; 8] = [
+pub const HEADER: [&str; 10] = [
     "id",
     "at",
     "operator",
@@ -199,6 +199,8 @@ pub const HEADER: [&str; 8] = [
     "entity_id",
     "customer_no",
     "detail",
+    "operation_state",
+    "failure_reason",
 ];
 
 /// One row as a CSV record: the time in ISO 8601 with its offset in `zone`, the detail as its
@@ -217,5 +219,9 @@ pub fn csv_record(row: &AuditRow, zone: FixedOffset) -> String {
         optional(row.entity_id),
         optional(row.customer_no),
         row.detail.to_string(),
+        row.operation_state
+            .map(|state| state.as_str().to_owned())
+            .unwrap_or_default(),
+        row.failure_reason.clone().unwrap_or_default(),
     ])
 }
