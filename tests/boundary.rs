@@ -190,11 +190,6 @@ async fn a_supervisor_has_the_corrective_powers_and_no_more() {
     allowed(
         &db,
         "super",
-        "UPDATE price_tier SET unit_price = 1.10 WHERE tier_no = 1",
-    );
-    allowed(
-        &db,
-        "super",
         &format!(
             "SELECT ledger_post({account}, 'deposit', 20.00, NULL, NULL, 'cash', NULL, 'd-2')"
         ),
@@ -213,6 +208,91 @@ async fn a_supervisor_has_the_corrective_powers_and_no_more() {
         &db,
         "super",
         "INSERT INTO role_permission VALUES ('clerk', 'card.refund')",
+    );
+}
+
+/// Prices are history (sql/V47): the supervisor, who maintains them, adds a version from today
+/// on with its tiers and its audit entry, as the desk does, and changes a scheme's VAT rate with
+/// its entry; nothing rewrites a version or a tier, back-dates a version, changes a scheme's
+/// tariff or deletes one, and no price write commits without its entry.
+#[tokio::test]
+async fn prices_are_history() {
+    let (db, _account) = desk().await;
+    let prices = |db: &TestDb| {
+        allowed(
+            db,
+            "super",
+            "SELECT string_agg(concat_ws(' ', v.effective_from, t.tier_no, t.upper_bound_m3,
+                                         t.unit_price), '; ' ORDER BY v.id, t.tier_no)
+             FROM price_version v JOIN price_tier t ON t.price_version_id = v.id",
+        )
+    };
+    let before = prices(&db);
+    for sql in [
+        "UPDATE price_tier SET unit_price = 0.01",
+        "DELETE FROM price_tier WHERE tier_no = 3",
+        "INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+         SELECT id, 9, NULL, 0.01 FROM price_version LIMIT 1",
+        "UPDATE price_version SET effective_from = effective_from - 1",
+        "DELETE FROM price_version",
+        "BEGIN;
+         WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                          VALUES (1, current_date - 1) RETURNING id)
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT current_operator_id(), 'price_version.add', 'price_scheme', 1,
+                jsonb_build_object('effective_from', current_date - 1) FROM version;
+         COMMIT;",
+        // Today's version, but no audit entry: refused at commit.
+        "INSERT INTO price_version (price_scheme_id, effective_from) VALUES (1, current_date + 7)",
+        "UPDATE price_scheme SET billing_mode = 'fixed', accumulation_cycle_months = NULL",
+        "UPDATE price_scheme SET start_date = start_date + 1",
+        "UPDATE price_scheme SET vat_rate = 0",
+        "DELETE FROM price_scheme",
+    ] {
+        refused(&db, "super", sql);
+    }
+    assert_eq!(prices(&db), before, "no price moved");
+
+    // As the desk writes them (db::price_schemes): a version from today with its tiers and its
+    // entry; a VAT rate with its entry.
+    allowed(
+        &db,
+        "super",
+        "WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                          VALUES (1, current_date) RETURNING id),
+              tiers AS (INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3,
+                                                unit_price)
+                        SELECT id, 1, NULL, 2.5 FROM version)
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT current_operator_id(), 'price_version.add', 'price_scheme', 1,
+                jsonb_build_object('effective_from', current_date) FROM version",
+    );
+    assert_ne!(prices(&db), before);
+    // A new scheme's first prices start on its start date, even a past one.
+    allowed(
+        &db,
+        "super",
+        "WITH scheme AS (INSERT INTO price_scheme (name, kind, billing_mode, vat_rate,
+                                                   accumulation_cycle_months, start_date)
+                         VALUES ('Back-dated', 'prepaid', 'stepped', 0, 12, '2020-01-01')
+                         RETURNING id),
+              version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                          SELECT id, '2020-01-01' FROM scheme RETURNING id, price_scheme_id),
+              tiers AS (INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3,
+                                                unit_price)
+                        SELECT id, 1, NULL, 3 FROM version)
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT current_operator_id(), 'price_version.add', 'price_scheme', price_scheme_id,
+                jsonb_build_object('effective_from', '2020-01-01'::date) FROM version",
+    );
+    allowed(
+        &db,
+        "super",
+        "BEGIN;
+         UPDATE price_scheme SET vat_rate = 0.09 WHERE id = 1;
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         VALUES (current_operator_id(), 'price_scheme.modify', 'price_scheme', 1, '{}');
+         COMMIT;",
     );
 }
 
