@@ -84,6 +84,23 @@ async fn texts(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// "name language" of each of the schema's functions named `names`, in order of name.
+async fn languages(client: &tokio_postgres::Client, names: &[&str]) -> Vec<String> {
+    client
+        .query(
+            "SELECT p.proname || ' ' || l.lanname FROM pg_proc p
+             JOIN pg_language l ON l.oid = p.prolang
+             WHERE p.pronamespace = 'public'::regnamespace AND p.proname = ANY ($1)
+             ORDER BY 1",
+            &[&names],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 async fn with_fixture() -> Object {
     let client = client().await;
     client
@@ -836,13 +853,9 @@ async fn every_reference_column_is_granted_and_deletes_follow_the_guards() {
 #[tokio::test]
 async fn the_checks_every_write_calls_keep_their_plans() {
     let client = client().await;
-    let languages = texts(
+    let languages = languages(
         &client,
-        "SELECT p.proname || ' ' || l.lanname FROM pg_proc p
-             JOIN pg_language l ON l.oid = p.prolang
-             WHERE p.pronamespace = 'public'::regnamespace
-               AND p.proname IN ('current_operator_id', 'md_permitted', 'md_role_name')
-             ORDER BY 1",
+        &["current_operator_id", "md_permitted", "md_role_name"],
     )
     .await;
     assert_eq!(
@@ -876,15 +889,7 @@ async fn the_checks_every_write_calls_keep_their_plans() {
 #[tokio::test]
 async fn the_prices_helpers_keep_their_plans_and_their_answers() {
     let client = client().await;
-    let languages = texts(
-        &client,
-        "SELECT p.proname || ' ' || l.lanname FROM pg_proc p
-             JOIN pg_language l ON l.oid = p.prolang
-             WHERE p.pronamespace = 'public'::regnamespace
-               AND p.proname IN ('md_cycle', 'md_charge')
-             ORDER BY 1",
-    )
-    .await;
+    let languages = languages(&client, &["md_cycle", "md_charge"]).await;
     assert_eq!(languages, ["md_charge plpgsql", "md_cycle plpgsql"]);
     let cycles = client
         .query_one(
