@@ -84,6 +84,23 @@ async fn texts(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// "name language" of each of the schema's functions named `names`, in order of name.
+async fn languages(client: &tokio_postgres::Client, names: &[&str]) -> Vec<String> {
+    client
+        .query(
+            "SELECT p.proname || ' ' || l.lanname FROM pg_proc p
+             JOIN pg_language l ON l.oid = p.prolang
+             WHERE p.pronamespace = 'public'::regnamespace AND p.proname = ANY ($1)
+             ORDER BY 1",
+            &[&names],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 async fn with_fixture() -> Object {
     let client = client().await;
     client
@@ -836,13 +853,9 @@ async fn every_reference_column_is_granted_and_deletes_follow_the_guards() {
 #[tokio::test]
 async fn the_checks_every_write_calls_keep_their_plans() {
     let client = client().await;
-    let languages = texts(
+    let languages = languages(
         &client,
-        "SELECT p.proname || ' ' || l.lanname FROM pg_proc p
-             JOIN pg_language l ON l.oid = p.prolang
-             WHERE p.pronamespace = 'public'::regnamespace
-               AND p.proname IN ('current_operator_id', 'md_permitted', 'md_role_name')
-             ORDER BY 1",
+        &["current_operator_id", "md_permitted", "md_role_name"],
     )
     .await;
     assert_eq!(
@@ -865,6 +878,80 @@ async fn the_checks_every_write_calls_keep_their_plans() {
     for column in ["owner_is_no_operator", "owner_may", "role_named"] {
         assert!(answers.get::<_, bool>(column), "{column}");
     }
+}
+
+/// V43: md_cycle and md_charge, which md_price calls for every card recharge's and reading's
+/// check, are PL/pgSQL: as SQL functions that cannot be inlined, every call planned its body
+/// again (docs/decisions.md, "The soak's other operations (s23-b)"). What they answer is V34's:
+/// md_cycle over every day of two years against V34's query, for cycles of 1, 2, 5 and 12
+/// months from a month's last day and from its middle; md_charge on tiers of its own, in steps
+/// and by a leap, as V34's answered.
+#[tokio::test]
+async fn the_prices_helpers_keep_their_plans_and_their_answers() {
+    let client = client().await;
+    let languages = languages(&client, &["md_cycle", "md_charge"]).await;
+    assert_eq!(languages, ["md_charge plpgsql", "md_cycle plpgsql"]);
+    let cycles = client
+        .query_one(
+            "SELECT count(*) AS days,
+                    count(*) FILTER (WHERE (c.first_day, c.next_first_day)
+                                           IS NOT DISTINCT FROM (v34.first_day, v34.next_first_day))
+                        AS same
+             FROM (VALUES (date '2025-01-31'), (date '2025-02-15')) starts(p_start)
+             CROSS JOIN (VALUES (1), (2), (5), (12)) lengths(p_months)
+             CROSS JOIN generate_series(date '2025-01-31', date '2027-01-31', interval '1 day') d
+             CROSS JOIN LATERAL (SELECT d::date AS p_date) day
+             CROSS JOIN LATERAL md_cycle(p_start, p_months, p_date) c
+             CROSS JOIN LATERAL (
+                 SELECT (p_start + make_interval(months => cycle * p_months))::date AS first_day,
+                        (p_start + make_interval(months => (cycle + 1) * p_months))::date
+                            AS next_first_day
+                 FROM (SELECT apart - CASE WHEN (p_start + make_interval(months => apart * p_months))::date > p_date
+                                           THEN 1 ELSE 0 END AS cycle
+                       FROM (SELECT floor(((extract(year FROM p_date) - extract(year FROM p_start)) * 12
+                                           + extract(month FROM p_date) - extract(month FROM p_start))
+                                          / p_months)::integer AS apart) months) cycles) v34
+             WHERE p_date >= p_start",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (days, same): (i64, i64) = (cycles.get("days"), cycles.get("same"));
+    assert!(days > 5000, "{days}");
+    assert_eq!(same, days);
+    client
+        .batch_execute(
+            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months, start_date)
+             VALUES ('stepped', 'prepaid', 'stepped', 0.09, 12, '2025-01-01'),
+                    ('leap', 'prepaid', 'leap', 0.13, 3, '2025-01-31');
+             INSERT INTO price_version (price_scheme_id, effective_from)
+             SELECT id, start_date FROM price_scheme;
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+             SELECT v.id, t.tier_no, t.upper_bound_m3, t.unit_price
+             FROM price_version v JOIN price_scheme s ON s.id = v.price_scheme_id
+             JOIN (VALUES ('stepped', 1, 50, 1), ('stepped', 2, 100, 2), ('stepped', 3, NULL, 3),
+                          ('leap', 1, 500, 8), ('leap', 2, 1000, 12), ('leap', 3, NULL, 16))
+                 t(mode, tier_no, upper_bound_m3, unit_price) ON t.mode = s.billing_mode;",
+        )
+        .await
+        .unwrap();
+    let charges = texts(
+        &client,
+        "SELECT c.amount::text || ' ' || c.lines::text
+         FROM (VALUES ('stepped', 40, 20), ('leap', 400, 200)) cases(mode, accumulated, volume)
+         JOIN price_scheme s ON s.billing_mode = cases.mode
+         JOIN price_version v ON v.price_scheme_id = s.id
+         CROSS JOIN LATERAL md_charge(v.id, mode, accumulated, volume) c
+         ORDER BY s.id",
+    )
+    .await;
+    assert_eq!(
+        charges,
+        [
+            r#"30.00 [{"tier": 1, "amount": "10.00", "volume": "10.000", "unit_price": "1.0000"}, {"tier": 2, "amount": "20.00", "volume": "10.000", "unit_price": "2.0000"}]"#,
+            r#"2400.00 [{"tier": 2, "amount": "2400.00", "volume": "200.000", "unit_price": "12.0000"}]"#,
+        ]
+    );
 }
 
 /// Every index, constraint and trigger of the schema as the catalog defines it: what a demo

@@ -4,7 +4,7 @@
 //! it too ("latest request wins").
 
 use deadpool_postgres::Object;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::NoTls;
 
 /// A pooled connection whose statements the caller may abandon by dropping its future. If it
 /// is dropped before [`Cancellable::finish`], the connection leaves the pool and a cancel
@@ -18,7 +18,9 @@ impl Cancellable {
         Cancellable(Some(connection))
     }
 
-    pub fn client(&self) -> &Client {
+    /// The pooled connection: its statements are kept in the connection's cache
+    /// ([`super::CachingClient`]), as on any other pooled connection.
+    pub fn client(&self) -> &Object {
         self.0
             .as_ref()
             .expect("a connection until finished or dropped")

@@ -346,12 +346,17 @@ impl PageQuery {
             branches.join(" UNION ")
         };
         let hit_order = key_order.replace("c.", "hit.");
+        // The keys are cut to the page before they are joined: each branch reads up to a page,
+        // and joined whole, their union looked big enough to a small table's planner to read
+        // the whole account table into a hash (docs/decisions.md, "The soak's other
+        // operations"). Each join gives one row (one account per customer): the rows are the
+        // same.
         let sql = format!(
             "{with}
              SELECT c.id, c.customer_no, c.name, t.name AS customer_type, m.meter_no,
                     c.account_kind, a.balance, card.state AS card_state, c.phone, c.address,
                     c.status, c.business_model, {ARREARS} AS arrears
-             FROM ({hits}) hit
+             FROM (SELECT * FROM ({hits}) hit ORDER BY {hit_order} LIMIT {limit}) hit
              JOIN customer c ON c.id = hit.id
              JOIN customer_type t ON t.id = c.customer_type_id
              JOIN meter m ON m.id = c.meter_id
