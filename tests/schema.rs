@@ -950,6 +950,33 @@ async fn the_prices_helpers_keep_their_plans_and_their_answers() {
         [
             r#"30.00 [{"tier": 1, "amount": "10.00", "volume": "10.000", "unit_price": "1.0000"}, {"tier": 2, "amount": "20.00", "volume": "10.000", "unit_price": "2.0000"}]"#,
             r#"2400.00 [{"tier": 2, "amount": "2400.00", "volume": "200.000", "unit_price": "12.0000"}]"#,
+/// V45: a reading's pricing check plans its queries once per session, not at every call: its
+/// four checks are static statements under generic plans (no EXECUTE), and the pricing helpers
+/// it calls are PL/pgSQL (as SQL functions that cannot be inlined they were planned at every
+/// call site). What they answer is held to the desk's pricing by tests/readings_priced.rs
+/// (docs/decisions.md, "The reading's locks and cost (s23-a)").
+#[tokio::test]
+async fn the_reading_check_keeps_its_plans() {
+    let client = client().await;
+    let functions = texts(
+        &client,
+        "SELECT p.proname || ' ' || l.lanname || ' ' || coalesce(array_to_string(p.proconfig, ' '), '')
+                || CASE WHEN p.prosrc ~* '\\mEXECUTE\\M' THEN ' EXECUTE' ELSE '' END
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+             WHERE p.pronamespace = 'public'::regnamespace
+               AND p.proname IN ('reading_write_is_priced', 'md_charge', 'md_cycle',
+                                 'md_water_on_bill')
+             ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        functions,
+        [
+            "md_charge plpgsql ",
+            "md_cycle plpgsql ",
+            "md_water_on_bill plpgsql ",
+            "reading_write_is_priced plpgsql search_path=public, pg_temp \
+             plan_cache_mode=force_generic_plan"
         ]
     );
 }

@@ -294,7 +294,7 @@ pub async fn reading_context(
 /// Enters a reading exactly once (`key`): the consumption since the meter's previous reading,
 /// the abnormal check, then, when the customer's type charges, the bill of its settlement cycle
 /// made or extended (postpaid) or the deduction (system prepaid), in one transaction holding
-/// the meter's row lock.
+/// its account's and meter's row locks (sql/V42).
 pub async fn enter_reading(
     client: &mut Client,
     key: &str,

@@ -162,8 +162,9 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    /// Locks the meters named (by id or number) and reads what their readings are priced
-    /// from, back to `earliest`, the first reading date of the batch.
+    /// Locks the meters named (by id or number) and their customers' accounts, as
+    /// `reading_write` does (sql/V42: the accounts first, then the meters), and reads what
+    /// their readings are priced from, back to `earliest`, the first reading date of the batch.
     pub(super) async fn load(
         tx: &Transaction<'_>,
         ids: &[i64],
@@ -173,9 +174,8 @@ impl Batch {
         tx.execute(
             // `= ANY`, not `IN (SELECT unnest(…))`: each side of the OR an index scan of its
             // own, where the subqueries made a scan of every meter.
-            "SELECT id FROM meter
-             WHERE id = ANY ($1::bigint[]) OR meter_no = ANY ($2::text[])
-             ORDER BY id FOR UPDATE",
+            "SELECT reading_lock(ARRAY(SELECT id FROM meter
+                                       WHERE id = ANY ($1::bigint[]) OR meter_no = ANY ($2::text[])))",
             &[&ids, &numbers],
         )
         .await?;

@@ -1,0 +1,244 @@
+//! A reading and a transfer of the same customer, interleaved step by step on a real database
+//! (docs/decisions.md, "The reading's locks and cost (s23-a)"). The transfer locks the customer
+//! and its account, then updates the customer; on PostgreSQL 15 that update locks the row as
+//! strongly as `FOR UPDATE` (a BEFORE trigger and a generated key column, `account_kind`), so it
+//! waits for any `FOR KEY SHARE` of the row — the one a reading's foreign key to the customer
+//! takes. A reading that took that key share and then waited for the account the transfer held
+//! deadlocked with it (seen once in `meterdesk soak`). A reading now takes its account before
+//! anything else of the customer's, as the transfer and the payments do.
+//!
+//! Each interleaving is forced: a superuser holds a table lock the one write's next statement
+//! needs, the other write runs until it waits (read from pg_stat_activity), then the lock goes.
+
+mod support;
+
+use std::time::Duration;
+
+use meterdesk::db::books;
+use meterdesk::db::customer_changes::{self, TransferOutcome};
+use meterdesk::db::readings::{self, NewReading, ReadingOutcome, ReadingSource};
+use meterdesk::domain::customer_rules::{BasicInfo, PersonalInfo};
+use meterdesk::domain::money::{Money, Volume};
+use rust_decimal::Decimal;
+use support::billing_desk::{Desk, desk};
+use support::pg::cluster;
+use tokio::task::JoinHandle;
+
+/// The clerk's operator id (support::card_desk::OPERATORS).
+const CLERK: i64 = 1;
+
+fn new_owner() -> BasicInfo {
+    BasicInfo::Personal(PersonalInfo {
+        name: "Anna Schmidt".into(),
+        id_document_no: None,
+        mobile: "13700137000".into(),
+        address: "1 River Road".into(),
+        household_size: Some(2),
+        email: None,
+        remark: None,
+    })
+}
+
+/// 10 m³ on the system-prepaid customer's meter (PM-0002, from 0): 25.00 at 2.50/m³.
+fn ten_m3(meter_id: i64) -> NewReading {
+    NewReading {
+        meter_id,
+        read_on: "2025-06-01".parse().unwrap(),
+        electronic: Volume::exact(Decimal::TEN).unwrap(),
+        mechanical: None,
+        source: ReadingSource::Counter,
+        rollover: false,
+        abnormal_confirmed: true,
+    }
+}
+
+async fn superuser(desk: &Desk) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(
+        &cluster().superuser_connection_string(&desk.db.name),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Waits until backend `pid` waits for a lock; what it waits for, as pg_locks names it.
+async fn waiting(watcher: &tokio_postgres::Client, pid: i32) -> String {
+    for _ in 0..200 {
+        let row = watcher
+            .query_opt(
+                "SELECT l.locktype || coalesce(' on ' || l.relation::regclass::text, '')
+                 FROM pg_locks l WHERE l.pid = $1 AND NOT l.granted",
+                &[&pid],
+            )
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            return row.get(0);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("backend {pid} never waited for a lock");
+}
+
+/// The two writes of the same customer, each on a clerk's connection of its own.
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    Reading,
+    Transfer,
+}
+
+/// What a write answered.
+#[derive(Debug)]
+enum Answer {
+    Reading(ReadingOutcome),
+    Transfer(TransferOutcome),
+}
+
+impl Write {
+    /// A table the write's next statement writes, after it locked what it locks: held in
+    /// SHARE mode by a superuser, it stops the write there.
+    fn stopped_by(self) -> &'static str {
+        match self {
+            // Its first statement locked the customer and the account; the next one writes
+            // the owner history and then updates the customer.
+            Write::Transfer => "customer_owner_history",
+            // Batch::load locked its account and meter; reading_write writes the reading.
+            Write::Reading => "meter_reading",
+        }
+    }
+
+    /// Starts the write as the clerk; its backend's pid and its answer.
+    async fn start(self, desk: &Desk, meter_id: i64) -> (i32, JoinHandle<Answer>) {
+        let mut client = desk.clerk.get().await.unwrap();
+        let pid = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let customer_id = desk.prepaid;
+        let task = tokio::spawn(async move {
+            match self {
+                Write::Reading => Answer::Reading(
+                    readings::enter_reading(&mut client, "reading-1", &ten_m3(meter_id))
+                        .await
+                        .expect("the reading is recorded, not rolled back"),
+                ),
+                Write::Transfer => Answer::Transfer(
+                    customer_changes::transfer(
+                        &mut client,
+                        CLERK,
+                        "transfer-1",
+                        customer_id,
+                        &new_owner(),
+                    )
+                    .await
+                    .expect("the transfer is done, not rolled back"),
+                ),
+            }
+        });
+        (pid, task)
+    }
+}
+
+/// A prepaid customer's desk with 100.00 on the account, and its meter's id.
+async fn with_money() -> (Desk, i64) {
+    let desk = desk().await;
+    let meter_id = desk
+        .owner
+        .query_one(
+            "SELECT c.meter_id,
+                    ledger_post(a.id, 'deposit', 100, NULL, NULL, 'cash', NULL, 'deposit-1')
+             FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
+            &[&desk.prepaid],
+        )
+        .await
+        .unwrap()
+        .get("meter_id");
+    (desk, meter_id)
+}
+
+/// `first` runs until it has taken its locks and is stopped before its next write; `second`
+/// runs until it waits for `first`; then `first` goes on. Both are done once: the reading
+/// recorded with its one deduction, the transfer made, the balance 100.00 less 25.00, and
+/// every rule of `meterdesk check` holding.
+async fn first_holds_and_second_waits(first: Write, second: Write) {
+    let (desk, meter_id) = with_money().await;
+    let watcher = superuser(&desk).await;
+    let blocker = superuser(&desk).await;
+    let stopped_by = first.stopped_by();
+    blocker
+        .batch_execute(&format!("BEGIN; LOCK TABLE {stopped_by} IN SHARE MODE"))
+        .await
+        .unwrap();
+    let (first_pid, first_task) = first.start(&desk, meter_id).await;
+    assert_eq!(
+        waiting(&watcher, first_pid).await,
+        format!("relation on {stopped_by}"),
+        "{first:?} holds its locks and waits before writing {stopped_by}"
+    );
+    let (second_pid, second_task) = second.start(&desk, meter_id).await;
+    assert_eq!(
+        waiting(&watcher, second_pid).await,
+        "transactionid",
+        "{second:?} waits for {first:?}"
+    );
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    for answer in [first_task.await.unwrap(), second_task.await.unwrap()] {
+        match answer {
+            Answer::Reading(recorded) => assert!(
+                matches!(
+                    recorded,
+                    ReadingOutcome::Recorded { deducted: Some(money), .. }
+                        if money == Money::from_cents(2500)
+                ),
+                "{recorded:?}"
+            ),
+            Answer::Transfer(transferred) => assert!(
+                matches!(transferred, TransferOutcome::Transferred { version: 2, .. }),
+                "{transferred:?}"
+            ),
+        }
+    }
+    let row = desk
+        .owner
+        .query_one(
+            "SELECT (SELECT count(*) FROM meter_reading WHERE customer_id = c.id) AS readings,
+                    (SELECT count(*) FROM ledger_transaction
+                     WHERE account_id = a.id AND kind = 'consumption') AS deductions,
+                    (SELECT count(*) FROM customer_owner_history WHERE customer_id = c.id)
+                        AS transfers,
+                    c.name, a.balance
+             FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
+            &[&desk.prepaid],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>("readings"), 1);
+    assert_eq!(row.get::<_, i64>("deductions"), 1);
+    assert_eq!(row.get::<_, i64>("transfers"), 1);
+    assert_eq!(row.get::<_, &str>("name"), "Anna Schmidt");
+    assert_eq!(row.get::<_, Decimal>("balance"), Decimal::new(7500, 2));
+    let mut checker = desk.db.pool.get().await.unwrap();
+    let checks = books::check(&mut checker).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{checks:?}"
+    );
+}
+
+/// The soak's deadlock: the transfer holds the customer and its account and is stopped before
+/// it updates the customer; the reading runs meanwhile. It waits for the account before it
+/// touches the customer, so the transfer's update waits for nobody, and both are done.
+#[tokio::test]
+async fn a_reading_during_a_transfer_waits_for_the_account_and_both_are_done() {
+    first_holds_and_second_waits(Write::Transfer, Write::Reading).await;
+}
+
+/// The other order: the reading holds its account and meter and is stopped before it writes;
+/// the transfer waits for the account, and goes on when the reading is in.
+#[tokio::test]
+async fn a_transfer_during_a_reading_waits_for_the_account_and_both_are_done() {
+    first_holds_and_second_waits(Write::Reading, Write::Transfer).await;
+}
