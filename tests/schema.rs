@@ -950,6 +950,10 @@ async fn the_prices_helpers_keep_their_plans_and_their_answers() {
         [
             r#"30.00 [{"tier": 1, "amount": "10.00", "volume": "10.000", "unit_price": "1.0000"}, {"tier": 2, "amount": "20.00", "volume": "10.000", "unit_price": "2.0000"}]"#,
             r#"2400.00 [{"tier": 2, "amount": "2400.00", "volume": "200.000", "unit_price": "12.0000"}]"#,
+        ]
+    );
+}
+
 /// V45: a reading's pricing check plans its queries once per session, not at every call: its
 /// four checks are static statements under generic plans (no EXECUTE), and the pricing helpers
 /// it calls are PL/pgSQL (as SQL functions that cannot be inlined they were planned at every
