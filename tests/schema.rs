@@ -4,6 +4,7 @@
 mod support;
 
 use deadpool_postgres::Object;
+use meterdesk::db::bulk_load::{self, Filled};
 use meterdesk::domain::customer_number::{CustomerNumber, SEQUENCE_VALUES};
 use meterdesk::tools::demo::{self, DemoError};
 use rust_decimal::Decimal;
@@ -642,6 +643,83 @@ async fn a_refused_or_failed_demo_load_uses_up_no_number() {
         i64::from(first.value()),
         "the first number is the first one"
     );
+}
+
+/// A load that fails in its last transaction, after the foreign keys between the loaded tables
+/// were added and checked on both connections (and a meter in stock kept): those foreign keys
+/// are dropped with the rows and added again, and everything is as before.
+#[tokio::test]
+async fn a_demo_load_failing_at_its_end_undoes_the_foreign_keys_it_had_checked() {
+    let (db, client) = owner_db().await;
+    client
+        .batch_execute(
+            "INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+                 VALUES ('in stock', 'postpayment', false, 'DN15', 'Acme');
+             INSERT INTO meter (meter_no, meter_type_id)
+                 SELECT 'STOCK-1', id FROM meter_type WHERE name = 'in stock';
+             CREATE FUNCTION refuse_the_load() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 RAISE EXCEPTION 'no load today';
+             END $$;
+             CREATE TRIGGER refuse_the_load BEFORE INSERT ON audit_log FOR EACH ROW
+                 WHEN (NEW.action = 'demo.load') EXECUTE FUNCTION refuse_the_load();",
+        )
+        .await
+        .unwrap();
+    let (migrated, rows) = (definitions(&client).await, row_counts(&client).await);
+    let sequences = demo_sequences(&client).await;
+    let mut checked = 0;
+    let failed = demo::load(&db.pool, 300, |progress| {
+        if progress.phase == demo::Phase::ForeignKeys {
+            checked += 1;
+        }
+    })
+    .await;
+    assert!(matches!(failed, Err(DemoError::Database(_))), "{failed:?}");
+    assert!(
+        checked > 0,
+        "foreign keys were added before the last transaction"
+    );
+    assert_eq!(definitions(&client).await, migrated);
+    assert_eq!(row_counts(&client).await, rows);
+    assert_eq!(demo_sequences(&client).await, sequences);
+}
+
+/// A loader killed between two of its steps can leave a key's index built and not yet attached
+/// to its key, and a foreign key added and not yet checked: the undoing drops both and builds
+/// them again as the migration defined them.
+#[tokio::test]
+async fn an_undone_load_rebuilds_a_key_left_as_an_index_and_an_unchecked_foreign_key() {
+    let (_db, mut client) = owner_db().await;
+    let migrated = definitions(&client).await;
+    let raw: &mut tokio_postgres::Client = &mut client;
+    let tx = raw.transaction().await.unwrap();
+    let dropped = bulk_load::definitions(&tx, demo::BULK_TABLES)
+        .await
+        .unwrap();
+    let filled: Vec<Filled> = demo::BULK_TABLES
+        .iter()
+        .map(|table| Filled::Empty((*table).to_owned()))
+        .collect();
+    bulk_load::begin(&tx, &filled, &dropped).await.unwrap();
+    tx.commit().await.unwrap();
+    let named = |name: &str| dropped.iter().find(|d| d.name == name).unwrap();
+    let (attached, unattached) = (
+        named("customer_id_account_kind_key"),
+        named("customer_pkey"),
+    );
+    let statements = [
+        attached.index_statement().unwrap().to_owned(),
+        attached.attach_statement().unwrap(),
+        unattached.index_statement().unwrap().to_owned(),
+        named("account_customer_id_kind_fkey").unchecked_statement(),
+    ];
+    client.batch_execute(&statements.join(";\n")).await.unwrap();
+    assert_ne!(definitions(&client).await, migrated);
+
+    let undone = bulk_load::finish_abandoned(&mut client).await.unwrap();
+    assert_eq!(undone, bulk_load::Abandoned::Undone);
+    assert_eq!(definitions(&client).await, migrated);
 }
 
 /// Every row trigger that fires on a bulk table's insert is a call per loaded row (tens of

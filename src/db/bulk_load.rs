@@ -5,7 +5,8 @@
 //! index and foreign key it dropped, exactly as the catalog defined them. While it exists the
 //! desk refuses to sign in ([`in_progress`]); the load drops it in its last transaction; a load
 //! that fails, or is killed, is undone from it ([`finish_abandoned`]): the tables it filled are
-//! emptied again and every definition is restored.
+//! emptied again and every definition is restored (a key left as its index alone, and every
+//! foreign key, checked or not, dropped and built again).
 
 use tokio_postgres::{Client, GenericClient, Transaction};
 
@@ -24,6 +25,10 @@ pub struct Definition {
     pub name: String,
     /// `pg_get_constraintdef` of a constraint, `pg_get_indexdef` of an index.
     pub definition: String,
+    /// A key's: `pg_get_indexdef` of its index (named as the key).
+    pub index: Option<String>,
+    /// A foreign key's: the table it refers to.
+    pub references: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +62,51 @@ impl Definition {
                 self.definition
             ),
         }
+    }
+
+    /// The statement that builds its index: a key's is attached to its constraint afterwards
+    /// ([`Definition::attach_statement`]), so that a table's keys and indexes are built side by
+    /// side (each `CREATE INDEX` takes a lock that lets others of the same table run; adding a
+    /// key takes one that does not).
+    pub fn index_statement(&self) -> Option<&str> {
+        match self.kind {
+            Kind::Index => Some(&self.definition),
+            Kind::Key => self.index.as_deref(),
+            Kind::ForeignKey => None,
+        }
+    }
+
+    /// A key's constraint on its index built by [`Definition::index_statement`] (the catalog
+    /// then holds what adding the key would have made).
+    pub fn attach_statement(&self) -> Option<String> {
+        if self.kind != Kind::Key {
+            return None;
+        }
+        let kind = if self.definition.starts_with("PRIMARY KEY") {
+            "PRIMARY KEY"
+        } else {
+            "UNIQUE"
+        };
+        Some(format!(
+            "ALTER TABLE {} ADD CONSTRAINT {name} {kind} USING INDEX {name}",
+            self.table,
+            name = quoted(&self.name)
+        ))
+    }
+
+    /// A foreign key added without checking the rows (a catalog change); checked by
+    /// [`Definition::validate_statement`] in a transaction of its own, whose locks let other
+    /// foreign keys to the same table be checked at the same time.
+    pub fn unchecked_statement(&self) -> String {
+        self.statement() + " NOT VALID"
+    }
+
+    pub fn validate_statement(&self) -> String {
+        format!(
+            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+            self.table,
+            quoted(&self.name)
+        )
     }
 
     fn drop_statement(&self) -> String {
@@ -95,14 +145,16 @@ pub async fn definitions(
             "SELECT * FROM (
                  SELECT CASE contype WHEN 'f' THEN 'foreign key' ELSE 'key' END AS kind,
                         conrelid::regclass::text AS table_name, conname::text AS name,
-                        pg_get_constraintdef(oid) AS definition, oid::bigint AS position
+                        pg_get_constraintdef(oid) AS definition, oid::bigint AS position,
+                        CASE WHEN contype <> 'f' THEN pg_get_indexdef(conindid) END AS index,
+                        CASE WHEN contype = 'f' THEN confrelid::regclass::text END AS refers
                  FROM pg_constraint
                  WHERE contype IN ('p', 'u', 'f')
                    AND (conrelid = ANY($1::text[]::regclass[])
                         OR confrelid = ANY($1::text[]::regclass[]))
                  UNION ALL
                  SELECT 'index', i.indrelid::regclass::text, i.indexrelid::regclass::text,
-                        pg_get_indexdef(i.indexrelid), i.indexrelid::bigint
+                        pg_get_indexdef(i.indexrelid), i.indexrelid::bigint, NULL, NULL
                  FROM pg_index i
                  WHERE i.indrelid = ANY($1::text[]::regclass[])
                    AND NOT EXISTS (SELECT 1 FROM pg_constraint c
@@ -123,6 +175,8 @@ pub async fn definitions(
             table: row.get("table_name"),
             name: row.get("name"),
             definition: row.get("definition"),
+            index: row.get("index"),
+            references: row.get("refers"),
         })
         .collect())
 }
@@ -269,15 +323,23 @@ async fn undo(client: &mut Client) -> Result<Abandoned, tokio_postgres::Error> {
     if !in_progress(&tx).await? {
         return Ok(Abandoned::Nothing);
     }
+    // Every foreign key is dropped (those the load added, checked or not) and added again on
+    // the emptied tables: emptying a table that others refer to needs them emptied in the same
+    // statement, and deleting meters in stock would check each one against the customers.
+    // A key whose index the load built but had not yet attached to it loses that index.
     let rows = tx
         .query(
             &format!(
-                "SELECT step, table_name, name, definition, first_id FROM {MARKER} m
-                 WHERE NOT CASE step
+                "SELECT step, table_name, name, definition, first_id,
+                        CASE step
+                            WHEN 'foreign key' THEN EXISTS (SELECT 1 FROM pg_constraint c
+                                WHERE c.conrelid = m.table_name::regclass AND c.conname = m.name)
+                            WHEN 'key' THEN to_regclass(quote_ident(name)) IS NOT NULL
+                            ELSE false END AS to_drop
+                 FROM {MARKER} m
+                 WHERE step = 'foreign key' OR NOT CASE step
                      WHEN 'index' THEN to_regclass(name) IS NOT NULL
                      WHEN 'key' THEN EXISTS (SELECT 1 FROM pg_constraint c
-                         WHERE c.conrelid = m.table_name::regclass AND c.conname = m.name)
-                     WHEN 'foreign key' THEN EXISTS (SELECT 1 FROM pg_constraint c
                          WHERE c.conrelid = m.table_name::regclass AND c.conname = m.name)
                      ELSE false END
                  ORDER BY position"
@@ -286,6 +348,7 @@ async fn undo(client: &mut Client) -> Result<Abandoned, tokio_postgres::Error> {
         )
         .await?;
     let mut emptied = Vec::new();
+    let mut drops = String::new();
     let mut statements = String::new();
     for row in &rows {
         let table: &str = row.get("table_name");
@@ -312,7 +375,18 @@ async fn undo(client: &mut Client) -> Result<Abandoned, tokio_postgres::Error> {
                     table: table.to_owned(),
                     name: row.get("name"),
                     definition: row.get("definition"),
+                    index: None,
+                    references: None,
                 };
+                if row.get("to_drop") {
+                    match definition.kind {
+                        // Before the keys' indexes that foreign keys may depend on.
+                        Kind::ForeignKey => {
+                            drops.insert_str(0, &(definition.drop_statement() + ";\n"))
+                        }
+                        _ => drops += &format!("DROP INDEX {};\n", quoted(&definition.name)),
+                    }
+                }
                 statements += &(definition.statement() + ";\n");
             }
         }
@@ -327,7 +401,7 @@ async fn undo(client: &mut Client) -> Result<Abandoned, tokio_postgres::Error> {
         .await?;
         statements = truncate + &statements;
     }
-    tx.batch_execute(&statements).await?;
+    tx.batch_execute(&(drops + &statements)).await?;
     end(&tx).await?;
     tx.commit().await?;
     Ok(Abandoned::Undone)

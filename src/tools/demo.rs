@@ -137,7 +137,7 @@ impl fmt::Display for Phase {
             Self::KeysAndIndexes => "keys and indexes",
             Self::Statistics => "planner statistics",
             Self::ForeignKeys => "foreign keys",
-            Self::Commit => "commit",
+            Self::Commit => "last transaction",
             Self::Vacuum => "vacuum",
         })
     }
@@ -170,7 +170,7 @@ impl Phase {
     /// the estimate of the time left weighs the phases by.
     fn share(self) -> u32 {
         match self {
-            Self::ReferenceData | Self::Commit => 0,
+            Self::ReferenceData => 0,
             Self::Meters => 26,
             Self::Customers => 110,
             Self::NameCharacters => 40,
@@ -183,7 +183,10 @@ impl Phase {
             Self::CardOperations => 36,
             Self::KeysAndIndexes => 351,
             Self::Statistics => 124,
-            Self::ForeignKeys => 98,
+            // Those between loaded tables; the others (to the reference data, about 3 in 10
+            // of the checking) are the last transaction's.
+            Self::ForeignKeys => 70,
+            Self::Commit => 28,
             Self::Vacuum => 6,
         }
     }
@@ -319,8 +322,9 @@ const LOAD_SETTINGS: &str = "SET statement_timeout = 0;
 /// Fills an empty database with `customers` customers and everything around them, on
 /// [`CONNECTIONS`] connections of `pool` at once, table by table in transactions of their own
 /// (see `db::bulk_load`): the keys and indexes dropped, each table copied, its keys and indexes
-/// built and its statistics gathered as soon as it is in, whichever connection is free; then in
-/// one last transaction the reference data, the foreign keys (each validated by a join) and the
+/// built and its statistics gathered as soon as it is in, the foreign keys between loaded
+/// tables added and checked as soon as both are done, whichever connection is free; then in one
+/// last transaction the reference data, the foreign keys to it (each checked by a join) and the
 /// sequences moved past the rows. On any error the load is undone: every table as before,
 /// every definition back, not even a used-up sequence value (the reference rows' ids apart:
 /// see docs/decisions.md); a load that is killed is undone by the next start. Then vacuums the
@@ -366,7 +370,10 @@ pub async fn load(
     let vacuums = Queue::new(
         BULK_TABLES
             .iter()
-            .map(|table| (Work::Vacuum(table), Vec::new()))
+            .map(|table| {
+                let vacuum = format!("VACUUM {table}");
+                (Work::Statement(Phase::Vacuum, vacuum), Vec::new())
+            })
             .collect(),
     );
     let (one, two) = tokio::join!(
@@ -528,10 +535,9 @@ async fn sequence_positions(
 enum Work {
     /// A table's rows (its phase).
     Copy(Phase),
-    /// A key or an index of a table that is in.
-    Build(Definition),
-    Analyze(&'static str),
-    Vacuum(&'static str),
+    /// A statement of `Phase`: an index, a table's keys attached to theirs, an ANALYZE, a
+    /// foreign key added or checked, a VACUUM.
+    Statement(Phase, String),
 }
 
 /// The bulk tables in the order their work is preferred: the longest chain of copy, keys,
@@ -574,47 +580,14 @@ async fn fill(
         fresh: plan.fresh.clone(),
         definitions: plan.definitions.clone(),
     };
-    let mut tasks: Vec<(Work, Vec<usize>)> = Vec::new();
-    for (table, phase) in PREFERRED {
-        let copied = tasks.len();
-        tasks.push((Work::Copy(phase), Vec::new()));
-        let of_table = |kind: Kind| {
-            plan.definitions
-                .iter()
-                .filter(move |definition| definition.kind == kind && definition.table == table)
-        };
-        let keys: Vec<usize> = of_table(Kind::Key)
-            .map(|key| {
-                tasks.push((Work::Build(key.clone()), vec![copied]));
-                tasks.len() - 1
-            })
-            .collect();
-        // GIN builds first: the longest, and single-process (a btree build has parallel
-        // workers of its own).
-        let mut indexes: Vec<&Definition> = of_table(Kind::Index).collect();
-        indexes.sort_by_key(|index| !index.definition.contains(" USING gin "));
-        let mut built = keys.clone();
-        for index in indexes {
-            tasks.push((Work::Build(index.clone()), keys.clone()));
-            built.push(tasks.len() - 1);
-        }
-        built.push(copied);
-        // After the indexes: an ANALYZE gathers the statistics of an index's expression (the
-        // phone's digits, the characters of names and addresses) only when it finds the
-        // index. Without them the planner guesses that a phone prefix matches thousands of
-        // customers and walks the customer numbers in order, computing every phone's digits
-        // (2 s at 1 M). Before the foreign keys: they are validated by joins the planner must
-        // plan well.
-        tasks.push((Work::Analyze(table), built));
-    }
-    tracker.set_steps(
-        Phase::KeysAndIndexes,
-        tasks
+    let tasks = tasks(&plan.definitions);
+    for phase in [Phase::KeysAndIndexes, Phase::Statistics, Phase::ForeignKeys] {
+        let steps = tasks
             .iter()
-            .filter(|(work, _)| matches!(work, Work::Build(_)))
-            .count(),
-    );
-    tracker.set_steps(Phase::Statistics, BULK_TABLES.len());
+            .filter(|(work, _)| matches!(work, Work::Statement(of, _) if *of == phase))
+            .count();
+        tracker.set_steps(phase, steps);
+    }
     tracker.set_steps(Phase::Vacuum, BULK_TABLES.len());
     let queue = Queue::new(tasks);
     let (one, two) = tokio::join!(
@@ -623,16 +596,18 @@ async fn fill(
     );
     one.and(two)?;
 
+    tracker.start(Phase::Commit);
     let tx = first.transaction().await?;
     let (catalogue, operators) = reference_data(&tx).await?;
     if catalogue.ids() != plan.catalogue.ids() {
         return Err(DemoError::ReferenceIdsMoved);
     }
-    tracker.start(Phase::ForeignKeys);
+    // The foreign keys to the reference data (and from the tables the load does not fill):
+    // checked here, where the reference rows are inserted.
     for foreign_key in plan
         .definitions
         .iter()
-        .filter(|definition| definition.kind == Kind::ForeignKey)
+        .filter(|definition| definition.kind == Kind::ForeignKey && !between_loaded(definition))
     {
         tx.batch_execute(&foreign_key.statement()).await?;
     }
@@ -642,14 +617,127 @@ async fn fill(
         &[&(plan.ids.customers as i64)],
     )
     .await?;
-    tracker.finish(Phase::ForeignKeys, 0);
-    tracker.start(Phase::Commit);
     db::bulk_load::end(&tx).await?;
     // Last before the commit: only a failing commit can leave the sequences moved.
     tracker.sequence_moves(plan.ids).apply(&tx).await?;
     tx.commit().await?;
     tracker.finish(Phase::Commit, 0);
     Ok(operators)
+}
+
+/// The load's tasks, each with those it waits for, in the order they are preferred. Per table
+/// (in [`PREFERRED`]'s order): its COPY; its keys' and other indexes, GIN first (single-process
+/// builds; a btree build has parallel workers of its own), side by side; its keys attached to
+/// their indexes; its ANALYZE. Then the foreign keys between loaded tables, each added unchecked
+/// once both its tables are done, and checked.
+fn tasks(definitions: &[Definition]) -> Vec<(Work, Vec<usize>)> {
+    let mut tasks: Vec<(Work, Vec<usize>)> = Vec::new();
+    let mut analyzed = Vec::new();
+    for (table, phase) in PREFERRED {
+        let copied = tasks.len();
+        tasks.push((Work::Copy(phase), Vec::new()));
+        let of_table: Vec<&Definition> = definitions
+            .iter()
+            .filter(|definition| definition.table == table)
+            .collect();
+        let mut indexes: Vec<&str> = of_table
+            .iter()
+            .filter_map(|definition| definition.index_statement())
+            .collect();
+        indexes.sort_by_key(|index| !index.contains(" USING gin "));
+        let mut built = vec![copied];
+        for index in indexes {
+            built.push(tasks.len());
+            tasks.push((
+                Work::Statement(Phase::KeysAndIndexes, index.to_owned()),
+                vec![copied],
+            ));
+        }
+        // Attaching a key locks its table against every other statement: once, at the end.
+        let keys: Vec<String> = of_table
+            .iter()
+            .filter_map(|definition| definition.attach_statement())
+            .collect();
+        if !keys.is_empty() {
+            tasks.push((
+                Work::Statement(Phase::KeysAndIndexes, keys.join(";\n")),
+                built,
+            ));
+            built = vec![tasks.len() - 1];
+        }
+        // After the indexes: an ANALYZE gathers the statistics of an index's expression (the
+        // phone's digits, the characters of names and addresses) only when it finds the
+        // index. Without them the planner guesses that a phone prefix matches thousands of
+        // customers and walks the customer numbers in order, computing every phone's digits
+        // (2 s at 1 M). Before the foreign keys: they are checked by joins the planner must
+        // plan well.
+        analyzed.push((table, tasks.len()));
+        tasks.push((
+            Work::Statement(Phase::Statistics, format!("ANALYZE {table}")),
+            built,
+        ));
+    }
+    let analyze_of = |table: &str| {
+        analyzed
+            .iter()
+            .find(|(of, _)| *of == table)
+            .map(|(_, task)| *task)
+    };
+    // Adding a foreign key locks both its tables against all but reads for a moment; checking
+    // it locks its own table against other checks and schema changes, and the table it refers
+    // to against schema changes only. So each check waits for every addition that touches its
+    // table, and for the check before it on the same table; checks of different tables run side
+    // by side, even when they refer to the same one.
+    let foreign_keys: Vec<(&Definition, usize, usize)> = definitions
+        .iter()
+        .filter(|definition| definition.kind == Kind::ForeignKey && between_loaded(definition))
+        .filter_map(|definition| {
+            let referenced = definition.references.as_deref()?;
+            Some((
+                definition,
+                analyze_of(&definition.table)?,
+                analyze_of(referenced)?,
+            ))
+        })
+        .collect();
+    let mut added = Vec::new();
+    for (foreign_key, own, referenced) in &foreign_keys {
+        added.push((*foreign_key, tasks.len()));
+        tasks.push((
+            Work::Statement(Phase::ForeignKeys, foreign_key.unchecked_statement()),
+            vec![*own, *referenced],
+        ));
+    }
+    let mut last_check: Vec<(&str, usize)> = Vec::new();
+    for (foreign_key, _, _) in &foreign_keys {
+        let table = foreign_key.table.as_str();
+        let mut waits: Vec<usize> = added
+            .iter()
+            .filter(|(other, _)| other.table == table || other.references.as_deref() == Some(table))
+            .map(|(_, task)| *task)
+            .collect();
+        if let Some((_, before)) = last_check.iter().find(|(of, _)| *of == table) {
+            waits.push(*before);
+        }
+        last_check.retain(|(of, _)| *of != table);
+        last_check.push((table, tasks.len()));
+        tasks.push((
+            Work::Statement(Phase::ForeignKeys, foreign_key.validate_statement()),
+            waits,
+        ));
+    }
+    tasks
+}
+
+/// A foreign key from a bulk table to a bulk table: added as soon as both are loaded (the
+/// others refer to the reference data, inserted in the load's last transaction, or come from
+/// tables the load does not fill).
+fn between_loaded(foreign_key: &Definition) -> bool {
+    BULK_TABLES.contains(&foreign_key.table.as_str())
+        && foreign_key
+            .references
+            .as_deref()
+            .is_some_and(|table| BULK_TABLES.contains(&table))
 }
 
 /// Undoes a failed load from its marker, on whichever connection still works.
@@ -717,13 +805,11 @@ async fn perform(
             tracker.finish(*phase, rows);
             return Ok(());
         }
-        (Work::Build(definition), _) => (Phase::KeysAndIndexes, definition.statement()),
-        (Work::Analyze(table), _) => (Phase::Statistics, format!("ANALYZE {table}")),
-        (Work::Vacuum(table), _) => (Phase::Vacuum, format!("VACUUM {table}")),
+        (Work::Statement(phase, statement), _) => (*phase, statement),
         (Work::Copy(_), None) => return Ok(()),
     };
     tracker.start(phase);
-    client.batch_execute(&statement).await?;
+    client.batch_execute(statement).await?;
     tracker.step_done(phase);
     Ok(())
 }
