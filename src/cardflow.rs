@@ -11,6 +11,7 @@
 //! what the card then holds. A request is retried with the same idempotency key: it never
 //! journals, charges or writes twice.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Mutex, MutexGuard};
@@ -54,7 +55,23 @@ pub struct Desk<'a> {
 #[derive(Debug)]
 pub struct CardAccess {
     secrets: Option<(MacKey, IssuerPin)>,
-    pin_refused: AtomicBool,
+    pin_refused: PinRefusal,
+}
+
+/// Whether a card has refused this desk's issuer PIN: shared by the card tasks, which record
+/// it, and the screens, which then refuse a card-writing command before its confirmation.
+#[derive(Debug, Clone, Default)]
+pub struct PinRefusal(Arc<AtomicBool>);
+
+impl PinRefusal {
+    pub fn happened(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Records the refusal; true the first time.
+    pub fn record(&self) -> bool {
+        !self.0.swap(true, Ordering::Relaxed)
+    }
 }
 
 /// Why this desk writes no card; nothing was sent to the card, nothing journaled.
@@ -76,7 +93,7 @@ impl CardAccess {
     pub fn new(key: MacKey, pin: IssuerPin) -> Self {
         Self {
             secrets: Some((key, pin)),
-            pin_refused: AtomicBool::new(false),
+            pin_refused: PinRefusal::default(),
         }
     }
 
@@ -84,7 +101,7 @@ impl CardAccess {
     pub fn unconfigured() -> Self {
         Self {
             secrets: None,
-            pin_refused: AtomicBool::new(false),
+            pin_refused: PinRefusal::default(),
         }
     }
 
@@ -99,14 +116,19 @@ impl CardAccess {
     /// The key and the PIN, unless this desk may not write cards.
     pub fn for_writing(&self) -> Result<(&MacKey, &IssuerPin), WritesStopped> {
         let (key, pin) = self.secrets.as_ref().ok_or(WritesStopped::NotConfigured)?;
-        if self.pin_refused.load(Ordering::Relaxed) {
+        if self.pin_refused.happened() {
             return Err(WritesStopped::PinRefused);
         }
         Ok((key, pin))
     }
 
+    /// Whether a card has refused this desk's PIN, as the screens watch it.
+    pub fn pin_refusal(&self) -> PinRefusal {
+        self.pin_refused.clone()
+    }
+
     fn refuse_pin(&self) {
-        if !self.pin_refused.swap(true, Ordering::Relaxed) {
+        if self.pin_refused.record() {
             tracing::error!(
                 "a card refused the configured issuer PIN: no card is written until meterdesk \
                  is restarted with the right one"
@@ -642,8 +664,11 @@ mod tests {
     fn a_refused_pin_stops_writing_but_not_reading_and_never_shows_the_secrets() {
         let access = CardAccess::new(MacKey::demo(), "24680".parse().unwrap());
         assert!(access.for_writing().is_ok());
+        let watched = access.pin_refusal();
+        assert!(!watched.happened());
         access.refuse_pin();
         assert_eq!(access.for_writing().err(), Some(WritesStopped::PinRefused));
+        assert!(watched.happened(), "the screens' copy sees the refusal");
         assert_eq!(access.key().ok(), Some(&MacKey::demo()));
         let printed = format!("{access:?}");
         assert!(!printed.contains("24680"), "{printed}");

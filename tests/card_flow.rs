@@ -889,7 +889,13 @@ async fn after_a_card_refuses_the_pin_no_card_is_written_or_asked() {
         return;
     };
     let card = station.rig.insert_blank("first");
+    let screens_watch = station.access.pin_refusal();
+    assert!(!screens_watch.happened());
     let flow = station.run(&Request::Open).await.unwrap();
+    assert!(
+        screens_watch.happened(),
+        "the screens are told writes stopped"
+    );
     let Flow::Failed {
         refused: Some(error),
         settled,

@@ -6,13 +6,13 @@
 
 pub use super::card_seen::{CardRead, CardSeen};
 use super::hub::{
-    Answer, App, Failure, Hub, MessageKind, Outgoing, Request, ScreenReply, ScreenRequest, say,
-    send,
+    Answer, App, Failure, Hub, MessageKind, Outgoing, Problem, Request, ScreenReply, ScreenRequest,
+    say, send,
 };
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
 use crate::card::water_card::Record;
-use crate::cardflow::{self, FlowError, Touched};
+use crate::cardflow::{self, FlowError, Touched, WritesStopped};
 use crate::db::card_ops::{self, OperationKind, OperationState, Settled};
 use crate::db::cards;
 use crate::domain::card_records::CardContent;
@@ -210,6 +210,15 @@ pub fn read_card(app: &mut App, after: ReadFor, out: &mut Vec<Outgoing>) {
 }
 
 /// The catalogue key naming an operation kind.
+/// Why this desk writes no card, and what fixes it.
+pub fn writes_stopped(stopped: WritesStopped) -> Problem {
+    let key = match stopped {
+        WritesStopped::NotConfigured => "failure.card_secrets_missing",
+        WritesStopped::PinRefused => "failure.card_pin_refused_before",
+    };
+    Problem::new(key, "")
+}
+
 pub fn kind_key(kind: OperationKind) -> &'static str {
     match kind {
         OperationKind::Open => "ic.op_open",

@@ -310,6 +310,19 @@ impl Command {
         })
     }
 
+    /// Whether this command goes on to write a user card (after its form and confirmation):
+    /// refused at once when the desk's card writes are stopped.
+    pub fn writes_card(self) -> bool {
+        matches!(
+            self,
+            Command::OpenCard
+                | Command::ReplaceCard
+                | Command::Recharge
+                | Command::CardRefund
+                | Command::Recycle
+        )
+    }
+
     pub fn from_name(name: &str) -> Option<Command> {
         Command::ALL
             .into_iter()

@@ -30,6 +30,7 @@ use super::form::{Form, FormEvent, FormKey, Typing};
 use super::keymap::KeyMap;
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
+use crate::cardflow::PinRefusal;
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
@@ -283,6 +284,8 @@ pub struct App {
     pub reader: ReaderState,
     /// What the card on the reader is; `None` while no card is in.
     pub card: Option<CardSeen>,
+    /// Set by the card tasks when a card refuses the desk's issuer PIN (`cardflow`).
+    pub card_pin: PinRefusal,
     pub message: Option<Message>,
     /// The last messages said, oldest first.
     pub said: VecDeque<Said>,
@@ -345,6 +348,7 @@ impl App {
             database: DbStatus::Connected,
             reader: ReaderState::NoService,
             card: None,
+            card_pin: PinRefusal::default(),
             message: None,
             said: VecDeque::new(),
             said_count: 0,

@@ -49,6 +49,7 @@ pub async fn run(
         card_access: Arc::new(card_access(card)),
         receipts,
     };
+    app.card_pin = services.card_access.pin_refusal();
 
     // ratatui::try_init also installs a panic hook that restores the terminal first: only
     // for a panic of this, the UI's, thread, which ends the app.

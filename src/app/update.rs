@@ -12,6 +12,7 @@ use super::card_status;
 use super::command::Command;
 use super::help;
 use super::hub::*;
+use crate::cardflow::WritesStopped;
 use crate::i18n::Lang;
 
 /// What one message asks of the runner.
@@ -295,6 +296,13 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
     // (the database refuses the write anyway).
     if !navigation && let Some(permission) = app.lacks(command) {
         let text = not_permitted(app.lang, &[permission]);
+        say(app, MessageKind::Error, text);
+        return;
+    }
+    // After a card refused this desk's PIN no card is written until a restart: said before
+    // a form or a confirmation, not after the clerk typed and confirmed it.
+    if command.writes_card() && app.card_pin.happened() {
+        let text = card_status::writes_stopped(WritesStopped::PinRefused).text(app.lang);
         say(app, MessageKind::Error, text);
         return;
     }

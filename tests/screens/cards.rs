@@ -1671,3 +1671,29 @@ fn a_card_that_refused_the_pin_is_told_failed_with_the_pin_to_correct() {
     );
     assert!(!told.contains("放回"), "nothing to put back: {told}");
 }
+
+/// Session 23 by hand: after a card refused the desk's PIN, F6 on the next customer still
+/// showed the confirmation and "正在写卡…" before saying that card writes were stopped. Every
+/// command that would write a card now says so at once, sending nothing; reading cards and
+/// the commands that write none still work.
+#[test]
+fn after_a_refused_pin_a_card_write_is_refused_before_its_confirmation() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, None, "active");
+    let crumbs = app.breadcrumbs();
+    assert!(app.card_pin.record(), "the first refusal is recorded");
+    for key in [KeyCode::F(6), KeyCode::Char('c')] {
+        let sent = press(&mut app, key);
+        assert!(sent.is_empty(), "{key:?}: {sent:?}");
+        assert_eq!(app.breadcrumbs(), crumbs, "{key:?}: no confirmation opened");
+        let told = app.message.clone().unwrap().text;
+        assert!(
+            told.starts_with("写卡已停止：有一张卡拒绝了本柜台配置的发卡方 PIN"),
+            "{told}"
+        );
+    }
+    // The customer's details open as before.
+    press(&mut app, KeyCode::Enter);
+    assert_ne!(app.breadcrumbs(), crumbs);
+}

@@ -10,14 +10,15 @@ use super::common::{
 use super::pending::SettleWithoutCard;
 use super::receipt::{Receipt, keep_and_show, keep_receipts_of, receipt_of};
 use crate::app::card_status::{
-    CardRead, CardSeen, ReadFor, kind_key, read_card, read_written, state_key, written_card_seen,
+    CardRead, CardSeen, ReadFor, kind_key, read_card, read_written, state_key, writes_stopped,
+    written_card_seen,
 };
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
-use crate::cardflow::{self, Flow, FlowError, PendingCause, WritesStopped};
+use crate::cardflow::{self, Flow, FlowError, PendingCause};
 use crate::db::card_ops::{
     LossReason, OperationKind, OperationState, Refusal, Request as CardOp, Settled,
     resolution_without_card,
@@ -165,15 +166,6 @@ impl From<FlowError> for Failure {
             FlowError::Stopped(stopped) => Failure::Error(writes_stopped(stopped)),
         }
     }
-}
-
-/// Why this desk writes no card, and what fixes it.
-fn writes_stopped(stopped: WritesStopped) -> Problem {
-    let key = match stopped {
-        WritesStopped::NotConfigured => "failure.card_secrets_missing",
-        WritesStopped::PinRefused => "failure.card_pin_refused_before",
-    };
-    Problem::new(key, "")
 }
 
 /// A card error in the clerk's words; the reader's own codes are quoted as they came.
@@ -584,6 +576,7 @@ pub(super) fn lines(app: &App, theme: &Theme, confirm: &Confirm, cells: u16) -> 
 mod tests {
     use super::*;
     use crate::app::KeyMap;
+    use crate::cardflow::WritesStopped;
     use crate::db::card_ops::{Payment, PendingOperation};
     use crate::i18n::Lang;
     use crate::screens::card::Customer;
