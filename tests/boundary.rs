@@ -296,6 +296,104 @@ async fn prices_are_history() {
     );
 }
 
+/// `change` of `role`'s permissions in one transaction with its entry, as db::roles writes it.
+fn with_role_entry(role: &str, change: &str) -> String {
+    format!(
+        "BEGIN;
+         {change};
+         INSERT INTO audit_log (action, entity, detail)
+         SELECT 'role.set_permissions', 'role',
+                jsonb_build_object('role', '{role}', 'after', jsonb_build_object(
+                    'permissions', jsonb_agg(permission_code)))
+         FROM role_permission WHERE role_code = '{role}';
+         COMMIT;"
+    )
+}
+
+/// Every change of reference data is in the audit log (sql/V53, session 24 by hand): through
+/// psql the administrator gave the administrator role `card.recharge` — money powers — with no
+/// trace, and a supervisor could move a whole customer type to another price scheme. Each such
+/// write now commits only with its audit entry, as the desk writes it; what no desk writes (the
+/// roles, the payment methods, a department's deletion) only the owner changes.
+#[tokio::test]
+async fn reference_data_changes_only_with_their_audit_entry() {
+    let (db, _account) = desk().await;
+    let reference = |db: &TestDb| {
+        allowed(
+            db,
+            "admin",
+            "SELECT (SELECT string_agg(role_code || ':' || permission_code, ',' ORDER BY 1)
+                     FROM role_permission)
+                 || (SELECT string_agg(name, ',' ORDER BY id) FROM department)
+                 || (SELECT string_agg(code || name || enabled, ',' ORDER BY 1) FROM role
+                     NATURAL FULL JOIN payment_method)
+                 || (SELECT string_agg(concat_ws(' ', id, name, manufacturer), ',' ORDER BY id)
+                     FROM meter_type)
+                 || (SELECT string_agg(concat_ws(' ', id, name, charges, price_scheme_id), ','
+                                       ORDER BY id) FROM customer_type)
+                 || (SELECT count(*) FROM customer_type_meter_type)
+                 || (SELECT count(*) FROM customer_type_payment_method)
+                 || (SELECT count(*) FROM audit_log)",
+        )
+    };
+    let before = reference(&db);
+    for sql in [
+        "INSERT INTO role_permission VALUES ('administrator', 'card.recharge')",
+        "DELETE FROM role_permission WHERE role_code = 'clerk' AND permission_code = 'card.open'",
+        "UPDATE department SET name = name || ' (old)'",
+        "INSERT INTO department (name) VALUES ('Shadow desk')",
+        "DELETE FROM department",
+        "UPDATE role SET name = 'Boss' WHERE code = 'clerk'",
+        "UPDATE payment_method SET enabled = false",
+        // An entry that does not tell this write does not let it through.
+        "BEGIN;
+         INSERT INTO role_permission VALUES ('administrator', 'card.recharge');
+         INSERT INTO audit_log (action, entity, detail)
+         VALUES ('department.add', 'department', '{}');
+         COMMIT;",
+    ] {
+        refused(&db, "admin", sql);
+    }
+    for sql in [
+        "UPDATE customer_type SET price_scheme_id = price_scheme_id",
+        "UPDATE customer_type SET name = name || ' (old)'",
+        "UPDATE customer_type SET counts_water_usage = NOT counts_water_usage",
+        "DELETE FROM customer_type_payment_method",
+        "UPDATE meter_type SET manufacturer = 'Nobody'",
+        "INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+         VALUES ('Shadow', 'postpayment', false, 'DN15', 'Nobody')",
+    ] {
+        refused(&db, "super", sql);
+    }
+    assert_eq!(reference(&db), before, "a refused write changed something");
+
+    // As the desk writes them, with their entries (db::roles, db::meters), they commit.
+    allowed(
+        &db,
+        "admin",
+        &with_role_entry(
+            "clerk",
+            "INSERT INTO role_permission VALUES ('clerk', 'settings.maintain')",
+        ),
+    );
+    allowed(
+        &db,
+        "super",
+        "WITH changed AS (UPDATE meter_type SET manufacturer = 'Acme Water'
+                          WHERE id = (SELECT min(id) FROM meter_type) RETURNING id)
+         INSERT INTO audit_log (action, entity, entity_id, detail)
+         SELECT 'meter_type.modify', 'meter_type', id, '{\"manufacturer\": \"Acme Water\"}'
+         FROM changed",
+    );
+    let told = allowed(
+        &db,
+        "admin",
+        "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log
+         WHERE action IN ('role.set_permissions', 'meter_type.modify')",
+    );
+    assert_eq!(told, "role.set_permissions,meter_type.modify");
+}
+
 #[tokio::test]
 async fn an_administrator_manages_operators_and_moves_no_money() {
     let (db, account) = desk().await;
@@ -1054,27 +1152,31 @@ async fn a_clerk_locks_no_reference_table() {
     allowed(
         &db,
         "admin",
-        "INSERT INTO department (name) VALUES ('Harbour office')",
-    );
-    allowed(
-        &db,
-        "admin",
-        "DELETE FROM department WHERE name = 'Harbour office'",
+        "WITH saved AS (INSERT INTO department (name) VALUES ('Harbour office') RETURNING id)
+         INSERT INTO audit_log (action, entity, entity_id, detail)
+         SELECT 'department.add', 'department', id, '{\"after\": {\"name\": \"Harbour office\"}}'
+         FROM saved",
     );
     // A permission given is a table that may be locked, and taken back is one that may not.
     allowed(
         &db,
         "admin",
-        "INSERT INTO role_permission (role_code, permission_code)
-         VALUES ('clerk', 'settings.maintain')",
+        &with_role_entry(
+            "clerk",
+            "INSERT INTO role_permission (role_code, permission_code)
+             VALUES ('clerk', 'settings.maintain')",
+        ),
     );
     allowed(&db, "clerk", &lock("payment_method"));
     refused(&db, "clerk", &lock("price_tier"));
     allowed(
         &db,
         "admin",
-        "DELETE FROM role_permission
-         WHERE role_code = 'clerk' AND permission_code = 'settings.maintain'",
+        &with_role_entry(
+            "clerk",
+            "DELETE FROM role_permission
+             WHERE role_code = 'clerk' AND permission_code = 'settings.maintain'",
+        ),
     );
     refused(&db, "clerk", &lock("payment_method"));
 }
