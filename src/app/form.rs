@@ -323,6 +323,21 @@ pub enum FormKey {
     Unhandled,
 }
 
+impl FormKey {
+    /// Whether the form or its screen handled the key: `submit` applies the screen's rules on
+    /// [`FormKey::Submit`]; false leaves an unhandled key to the screen's other keys.
+    pub fn handled(self, submit: impl FnOnce()) -> bool {
+        match self {
+            FormKey::Taken => true,
+            FormKey::Submit => {
+                submit();
+                true
+            }
+            FormKey::Unhandled => false,
+        }
+    }
+}
+
 impl Form {
     pub fn new(fields: Vec<Field>) -> Form {
         let mut form = Form {
