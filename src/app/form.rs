@@ -323,6 +323,21 @@ pub enum FormKey {
     Unhandled,
 }
 
+impl FormKey {
+    /// Whether the form or its screen handled the key: `submit` applies the screen's rules on
+    /// [`FormKey::Submit`]; false leaves an unhandled key to the screen's other keys.
+    pub fn handled(self, submit: impl FnOnce()) -> bool {
+        match self {
+            FormKey::Taken => true,
+            FormKey::Submit => {
+                submit();
+                true
+            }
+            FormKey::Unhandled => false,
+        }
+    }
+}
+
 impl Form {
     pub fn new(fields: Vec<Field>) -> Form {
         let mut form = Form {
@@ -688,8 +703,13 @@ mod tests {
     }
 
     fn typed(form: &mut Form, text: &str) {
+        typed_on(form, text, Lang::En);
+    }
+
+    /// `text` typed key by key on a desk that types as `typing` says.
+    fn typed_on(form: &mut Form, text: &str, typing: impl Into<Typing> + Copy) {
         for c in text.chars() {
-            send(form, KeyCode::Char(c), None);
+            form.on_key(key(KeyCode::Char(c)), None, typing);
         }
     }
 
@@ -745,24 +765,18 @@ mod tests {
     fn auto_advance_when_asked_moves_on_and_swallows_the_tab_after() {
         let mut form = sample();
         form.focus = 1;
-        for c in "123".chars() {
-            form.on_key(key(KeyCode::Char(c)), None, ADVANCING);
-        }
+        typed_on(&mut form, "123", ADVANCING);
         assert_eq!(form.focus, 2, "full: moved on by itself");
         let tab = form.on_key(key(KeyCode::Tab), Some(Command::NextField), ADVANCING);
         assert_eq!(tab, FormEvent::Consumed);
         assert_eq!(form.focus, 2, "the clerk's Tab after it is swallowed");
         form.on_key(key(KeyCode::Tab), Some(Command::NextField), ADVANCING);
         assert_eq!(form.focus, 3, "a second Tab moves on");
-        for c in "sh".chars() {
-            form.on_key(key(KeyCode::Char(c)), None, ADVANCING);
-        }
+        typed_on(&mut form, "sh", ADVANCING);
         form.on_key(key(KeyCode::Enter), None, ADVANCING);
         assert_eq!(form.value(3), "Shops");
         assert_eq!(form.focus, 4, "a pick from the list moves on too");
-        for c in "2026-03-01".chars() {
-            form.on_key(key(KeyCode::Char(c)), None, ADVANCING);
-        }
+        typed_on(&mut form, "2026-03-01", ADVANCING);
         assert_eq!(form.focus, 4, "the last field stays");
     }
 
@@ -770,9 +784,7 @@ mod tests {
     fn a_key_between_ends_the_swallowing() {
         let mut form = sample();
         form.focus = 1;
-        for c in "123x".chars() {
-            form.on_key(key(KeyCode::Char(c)), None, ADVANCING);
-        }
+        typed_on(&mut form, "123x", ADVANCING);
         assert_eq!(form.focus, 2);
         form.on_key(key(KeyCode::Tab), Some(Command::NextField), ADVANCING);
         assert_eq!(

@@ -316,11 +316,8 @@ impl Div<UnitPrice> for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::pricing::tests::dec;
     use proptest::prelude::*;
-
-    fn dec(text: &str) -> Decimal {
-        text.parse().unwrap()
-    }
 
     #[test]
     fn amounts_round_half_up_at_the_third_decimal() {

@@ -550,11 +550,8 @@ fn ungrouped(whole: &str) -> Result<String, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::pricing::tests::dec;
     use proptest::prelude::*;
-
-    fn dec(text: &str) -> Decimal {
-        text.parse().unwrap()
-    }
 
     #[test]
     fn an_identity_card_number_born_after_today_is_refused() {

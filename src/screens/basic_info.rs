@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::form::{Field as FormField, FieldKind, Form, FormKey, field_error_text};
+use crate::app::form::{Field as FormField, FieldKind, Form, field_error_text};
 use crate::app::keymap::edits_text;
 use crate::app::screen::Notice;
 use crate::app::state::{MessageKind, Slot};
@@ -191,14 +191,8 @@ pub fn key_to_form<S>(
     let Some(form) = form_of(screen) else {
         return false;
     };
-    match hub.form_key(form, key, command) {
-        FormKey::Taken => true,
-        FormKey::Unhandled => false,
-        FormKey::Submit => {
-            submit(screen, hub);
-            true
-        }
-    }
+    hub.form_key(form, key, command)
+        .handled(|| submit(screen, hub))
 }
 
 /// The outcome of a save whose screen the clerk left, or covered with another, while it waited

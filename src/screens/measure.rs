@@ -23,9 +23,28 @@ pub const SCREEN: (u16, u16) = (120, 40);
 /// What the screen side of the benchmark measured.
 #[derive(Debug, Clone, Copy)]
 pub struct ScreenFigures {
-    pub frame_p50: Duration,
-    pub frame_p95: Duration,
+    pub frame: Latency,
     pub bytes_per_row_move: f64,
+}
+
+/// p50, p95 and p99 of one kind of timing (nearest rank): the bench's and the soak's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    pub p50: Duration,
+    pub p95: Duration,
+    pub p99: Duration,
+}
+
+impl Latency {
+    /// Of unsorted samples; all zero when there are none.
+    pub fn of(mut times: Vec<Duration>) -> Latency {
+        times.sort_unstable();
+        Latency {
+            p50: percentile(&times, 0.50),
+            p95: percentile(&times, 0.95),
+            p99: percentile(&times, 0.99),
+        }
+    }
 }
 
 /// A terminal that counts what it is sent.
@@ -68,7 +87,7 @@ fn table_app(page: Page, columns: u16, rows: u16) -> App {
 }
 
 /// The `share`-th percentile of sorted samples (nearest rank).
-pub fn percentile(sorted: &[Duration], share: f64) -> Duration {
+fn percentile(sorted: &[Duration], share: f64) -> Duration {
     let rank = (sorted.len() as f64 * share).ceil() as usize;
     sorted
         .get(rank.saturating_sub(1))
@@ -91,7 +110,6 @@ pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
         let Ok(_) = terminal.draw(|frame| crate::ui::draw(frame, &app));
         samples.push(start.elapsed());
     }
-    samples.sort_unstable();
 
     let area = Rect::new(0, 0, columns, rows);
     let sent = ByteCounter::default();
@@ -113,8 +131,23 @@ pub fn measure(page: Page, runs: usize) -> std::io::Result<ScreenFigures> {
     }
     let bytes = sent.0.get();
     Ok(ScreenFigures {
-        frame_p50: percentile(&samples, 0.50),
-        frame_p95: percentile(&samples, 0.95),
+        frame: Latency::of(samples),
         bytes_per_row_move: bytes as f64 / moves as f64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_nearest_rank_of_the_unsorted_samples() {
+        let ms = Duration::from_millis;
+        let times: Vec<Duration> = (1..=100).rev().map(ms).collect();
+        let latency = |p50, p95, p99| Latency { p50, p95, p99 };
+        assert_eq!(Latency::of(times), latency(ms(50), ms(95), ms(99)));
+        assert_eq!(Latency::of(vec![ms(7)]), latency(ms(7), ms(7), ms(7)));
+        let zero = Duration::ZERO;
+        assert_eq!(Latency::of(Vec::new()), latency(zero, zero, zero));
+    }
 }

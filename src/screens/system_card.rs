@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 
 use super::legend::{BACK, framed, usual};
 use crate::app::card_status::{CardSeen, ReadFor, read_card};
-use crate::app::form::{Choice, Field, FieldKind, Form, FormKey, field_error_text};
+use crate::app::form::{Choice, Field, FieldKind, Form, field_error_text};
 use crate::app::hub::{Failure, Problem};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -435,14 +435,8 @@ impl Screen for SystemCardScreen {
         if hub.saving() {
             return false;
         }
-        match hub.form_key(&mut self.form, key, command) {
-            FormKey::Taken => true,
-            FormKey::Submit => {
-                self.check(hub);
-                true
-            }
-            FormKey::Unhandled => false,
-        }
+        hub.form_key(&mut self.form, key, command)
+            .handled(|| self.check(hub))
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::db::customers::{self, Cursor, PageAt, PageQuery};
 use crate::db::{self, Pool};
 use crate::domain::search::{CustomerSearch, classify};
-use crate::screens::measure::{SCREEN, measure, percentile};
+use crate::screens::measure::{Latency, SCREEN, measure};
 use crate::startup;
 
 /// Customers loaded when the database is empty.
@@ -156,8 +156,8 @@ pub async fn run(
     println!();
     println!(
         "frame time of a 120×40 customer table: p50 {} p95 {}",
-        millis(screen.frame_p50),
-        millis(screen.frame_p95)
+        millis(screen.frame.p50),
+        millis(screen.frame.p95)
     );
     println!(
         "bytes written to the terminal per row move: {:.0}",
@@ -326,21 +326,6 @@ async fn cursor_rows_deep(
     }
 }
 
-struct Percentiles {
-    p50: Duration,
-    p95: Duration,
-}
-
-impl Percentiles {
-    fn of(mut times: Vec<Duration>) -> Self {
-        times.sort();
-        Percentiles {
-            p50: percentile(&times, 0.50),
-            p95: percentile(&times, 0.95),
-        }
-    }
-}
-
 /// Runs `left(i)` and `right(i)` in turn, a few times to warm up, then [`RUNS`] times each
 /// timed, each side first every other run: measured one after the other, the second would
 /// find the cache the first warmed (or autovacuum's fresh statistics) and a different load of
@@ -348,7 +333,7 @@ impl Percentiles {
 async fn time_side_by_side<L, LF, R, RF>(
     mut left: L,
     mut right: R,
-) -> anyhow::Result<(Percentiles, Percentiles)>
+) -> anyhow::Result<(Latency, Latency)>
 where
     L: FnMut(usize) -> LF,
     LF: Future<Output = anyhow::Result<()>>,
@@ -376,7 +361,7 @@ where
             }
         }
     }
-    Ok((Percentiles::of(left_times), Percentiles::of(right_times)))
+    Ok((Latency::of(left_times), Latency::of(right_times)))
 }
 
 fn millis(duration: Duration) -> String {

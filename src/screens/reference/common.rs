@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use crate::app::form::{Field, FieldKind, Form, FormKey};
+use crate::app::form::{Field, FieldKind, Form};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
 use crate::i18n::Lang;
@@ -100,15 +100,12 @@ pub(crate) fn import_key<S>(
     check: fn(&mut S, &mut Hub),
     scroll: fn(&mut S, isize),
 ) -> bool {
-    if on_path {
-        match hub.form_key(form(screen), key, command) {
-            FormKey::Taken => return true,
-            FormKey::Submit => {
-                check(screen, hub);
-                return true;
-            }
-            FormKey::Unhandled => {}
-        }
+    if on_path
+        && hub
+            .form_key(form(screen), key, command)
+            .handled(|| check(screen, hub))
+    {
+        return true;
     }
     match key.code {
         KeyCode::Up => scroll(screen, -1),

@@ -14,7 +14,6 @@ use ratatui::widgets::Paragraph;
 use super::common::{fail, note, say_problems};
 use super::requests::{ChangeAnswer, RefAnswer, RefWork, answer, send, told};
 use super::texts::{kind_key, mode_key};
-use crate::app::form::FormKey;
 use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
@@ -261,14 +260,8 @@ impl Screen for RefForm {
         if super::common::waits_for_save(hub, &key, command, true) {
             return true;
         }
-        match hub.form_key(&mut self.form, key, command) {
-            FormKey::Taken => true,
-            FormKey::Submit => {
-                self.submit(hub);
-                true
-            }
-            FormKey::Unhandled => false,
-        }
+        hub.form_key(&mut self.form, key, command)
+            .handled(|| self.submit(hub))
     }
 
     /// Its save answered, wherever the clerk has gone meanwhile: done, the form closes and the

@@ -15,7 +15,6 @@ use super::common::{
 };
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
 use super::texts::meter_no_error_text;
-use crate::app::form::FormKey;
 use crate::app::form::{Form, field_error_text};
 use crate::app::keymap::edits_text;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -443,15 +442,12 @@ impl Screen for ImportView {
         if super::common::waits_for_save(hub, &key, command, on_form) {
             return true;
         }
-        if on_form {
-            match hub.form_key(&mut self.form, key, command) {
-                FormKey::Taken => return true,
-                FormKey::Submit => {
-                    self.check(hub);
-                    return true;
-                }
-                FormKey::Unhandled => {}
-            }
+        if on_form
+            && hub
+                .form_key(&mut self.form, key, command)
+                .handled(|| self.check(hub))
+        {
+            return true;
         }
         if self.find.is_some() {
             match (key.code, command) {

@@ -18,7 +18,7 @@ use crate::db::operators::{self, NewOperator};
 use crate::db::{self, Pool};
 use crate::domain::password::generate_password;
 use crate::i18n::Lang;
-use crate::screens::measure::{SCREEN, percentile};
+use crate::screens::measure::{Latency, SCREEN};
 
 /// PgDn presses in a clerk's round.
 pub const PAGES: usize = 5;
@@ -49,25 +49,6 @@ pub struct Memory {
     pub resident_kb: u64,
     /// VmHWM: the most that was ever resident.
     pub peak_kb: u64,
-}
-
-/// p50, p95 and p99 of one kind of timing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Latency {
-    pub p50: Duration,
-    pub p95: Duration,
-    pub p99: Duration,
-}
-
-impl Latency {
-    fn of(mut times: Vec<Duration>) -> Latency {
-        times.sort();
-        Latency {
-            p50: percentile(&times, 0.50),
-            p95: percentile(&times, 0.95),
-            p99: percentile(&times, 0.99),
-        }
-    }
 }
 
 /// What the running app was measured at.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::screens::measure::percentile;
+use crate::screens::measure::Latency;
 
 /// The counter's operations a desk performs, in the report's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -127,13 +127,6 @@ impl Tally {
     }
 }
 
-/// p50, p95 and p99 of unsorted samples (nearest rank).
-pub fn percentiles(times: &[Duration]) -> [Duration; 3] {
-    let mut sorted = times.to_vec();
-    sorted.sort_unstable();
-    [0.50, 0.95, 0.99].map(|share| percentile(&sorted, share))
-}
-
 /// Milliseconds with one decimal.
 pub fn millis(duration: Duration) -> String {
     format!("{:.1}", duration.as_secs_f64() * 1000.0)
@@ -150,7 +143,7 @@ pub fn report(tally: &Tally, elapsed: Duration) -> String {
         "operation", "done", "refused", "failed", "per s", "p50 ms", "p95 ms", "p99 ms"
     );
     for (kind, figures) in &tally.kinds {
-        let [p50, p95, p99] = percentiles(&figures.times);
+        let Latency { p50, p95, p99 } = Latency::of(figures.times.clone());
         let _ = writeln!(
             text,
             "{:<24} {:>8} {:>8} {:>7} {:>8.1} {:>8} {:>8} {:>8}",
@@ -205,14 +198,6 @@ mod tests {
 
     fn ms(millis: u64) -> Duration {
         Duration::from_millis(millis)
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank_of_the_unsorted_samples() {
-        let times: Vec<Duration> = (1..=100).rev().map(ms).collect();
-        assert_eq!(percentiles(&times), [ms(50), ms(95), ms(99)]);
-        assert_eq!(percentiles(&[ms(7)]), [ms(7); 3]);
-        assert_eq!(percentiles(&[]), [Duration::ZERO; 3]);
     }
 
     #[test]
