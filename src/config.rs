@@ -40,7 +40,11 @@ pub struct DatabaseConfig {
     pub replica: Option<String>,
     /// Where the embedded cluster and the app's files live; `None` picks the platform default.
     pub data_dir: Option<PathBuf>,
-    /// Connections kept open to the server.
+    /// Connections to the server a desk may hold at once (opened as its requests overlap, not
+    /// before). The default, 2, is what a desk uses — its requests come one after another, a
+    /// second only while one overlaps another — and keeps 64 desks, with each desk's health
+    /// watcher, within the embedded cluster's `max_connections` (docs/decisions.md, "Fewer
+    /// connections, and a search in one round trip").
     pub pool_size: usize,
     /// The server cancels a statement that runs longer; the request waits for the database.
     pub statement_timeout_secs: u64,
@@ -59,7 +63,7 @@ impl Default for DatabaseConfig {
             url: None,
             replica: None,
             data_dir: None,
-            pool_size: 4,
+            pool_size: 2,
             statement_timeout_secs: deadlines.statement.as_secs(),
             tcp_user_timeout_secs: deadlines.tcp_user.as_secs(),
             connect_timeout_secs: deadlines.connect.as_secs(),
@@ -451,7 +455,7 @@ mod tests {
     fn an_empty_file_is_the_defaults() {
         let loaded = parse("").unwrap();
         assert_eq!(loaded.config, Config::default());
-        assert_eq!(loaded.config.database.pool_size, 4);
+        assert_eq!(loaded.config.database.pool_size, 2);
         assert!(
             !loaded.config.ui.auto_advance,
             "no field moves on by itself"

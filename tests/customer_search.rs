@@ -12,6 +12,8 @@ use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::search::{CustomerSearch, SearchError, classify};
 use meterdesk::tools::demo;
 use support::pg::{TestDb, fresh_db};
+use support::stalling_relay::StallingRelay;
+use tokio_postgres::types::Type;
 
 const DEMO_CUSTOMERS: u64 = 300;
 const PAGE: usize = 10;
@@ -693,6 +695,34 @@ async fn a_dropped_search_is_cancelled_on_the_server_and_spares_the_next() {
 /// path the table and the soak take (s23-b: it used to prepare afresh there). A name is planned
 /// for the text typed at every call and never kept: its best plan depends on how common the text
 /// is.
+/// A search planned for its values (a name, digits, an address) is sent with them in one round
+/// trip, as the unnamed statement, and leaves nothing to close (docs/decisions.md, "Fewer
+/// connections, and a search in one round trip"). Prepared afresh it was three: Parse and
+/// Describe, then Bind and Execute, then a Close of the statement.
+#[tokio::test]
+async fn a_search_planned_for_its_values_is_one_round_trip() {
+    let db = demo_db().await;
+    let relay = StallingRelay::start(&db);
+    let pool = meterdesk::db::pool_from_conn_str(&relay.conn_str, 1).unwrap();
+    for typed in ["王", "138", "朝阳"] {
+        let search = classify(typed).unwrap();
+        let connection = pool.get().await.unwrap();
+        relay.take_sent();
+        let page = customers::page_on(connection, &search, &PageAt::First, PAGE)
+            .await
+            .unwrap();
+        assert!(!page.rows.is_empty(), "{typed}: nothing found");
+        // A Close would follow the answer: give it time to pass the relay.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = relay.take_sent();
+        assert_eq!(
+            String::from_utf8_lossy(&sent),
+            "PBDES",
+            "{typed}: Parse, Bind, Describe, Execute and one Sync"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_customer_number_search_keeps_its_statement_and_a_name_search_does_not() {
     let db = demo_db().await;
@@ -739,7 +769,7 @@ async fn a_customer_number_search_keeps_its_statement_and_a_name_search_does_not
                 .query_uncached(
                     "SELECT generic_plans + custom_plans AS runs, generic_plans
                      FROM pg_prepared_statements WHERE strpos(statement, $1) > 0",
-                    &[&text],
+                    &[(&text, Type::TEXT)],
                 )
                 .await
                 .unwrap()

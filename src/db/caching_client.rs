@@ -9,14 +9,15 @@
 //! before a pool serves. A bare tokio-postgres client (tools, tests) prepares afresh, as before.
 //!
 //! A statement whose best plan depends on its values (the customer table's searches by prefix or
-//! fragment) is sent with [`CachingClient::query_uncached`]: prepared afresh, the server plans it
-//! for the values at hand, where a cached statement may fall into a generic plan after five calls.
+//! fragment) is sent with [`CachingClient::query_uncached`]: with its values and their types in
+//! one round trip, the server plans it for the values at hand, where a cached statement may fall
+//! into a generic plan after five calls.
 
 use std::future::Future;
 
 use deadpool_postgres::{ClientWrapper, Object};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Error, GenericClient, Row, Statement};
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -84,14 +85,16 @@ pub trait CachingClient: Sync {
         }
     }
 
-    /// `sql` prepared afresh and planned for these values, never cached: for a statement
-    /// whose best plan depends on its values.
+    /// `sql` with its values and their types in one round trip, as the unnamed statement:
+    /// the server parses it and plans it for these values, and keeps nothing. For a statement
+    /// whose best plan depends on its values. (Prepared afresh instead, it took a round trip
+    /// to parse and describe it, one to run it and a third message to close it.)
     fn query_uncached(
         &self,
         sql: &str,
-        params: Params<'_>,
+        params: &[(&(dyn ToSql + Sync), Type)],
     ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
-        async move { self.client().query(sql, params).await }
+        async move { self.client().query_typed(sql, params).await }
     }
 
     /// Several statements without parameters in one round trip (the simple protocol).

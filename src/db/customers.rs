@@ -6,7 +6,7 @@
 use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::DbError;
 use super::cancel::Cancellable;
@@ -181,7 +181,7 @@ pub async fn page_within(
 /// One statement of a page: its text and parameters, and which way it reads.
 pub(crate) struct PageQuery {
     pub sql: String,
-    pub params: Vec<Box<dyn ToSql + Sync + Send>>,
+    params: Params,
     direction: Direction,
     at_start: bool,
     /// Whether its best plan depends on the typed value (a prefix, a fragment): planned at
@@ -371,7 +371,7 @@ impl PageQuery {
         );
         PageQuery {
             sql,
-            params: params.values,
+            params,
             direction,
             at_start: cursor.is_none(),
             planned_per_value: !matches!(search, CustomerSearch::CustomerNo(_)),
@@ -379,10 +379,7 @@ impl PageQuery {
     }
 
     pub(crate) fn param_refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params
-            .iter()
-            .map(|param| &**param as &(dyn ToSql + Sync))
-            .collect()
+        self.params.refs()
     }
 
     async fn fetch(&self, client: &impl CachingClient) -> Result<Vec<CustomerRow>, DbError> {
@@ -391,11 +388,11 @@ impl PageQuery {
         // between walking and seeking. A customer number is a lookup by a unique key whose
         // plan is the same for every number: its statement is kept, and planning it (several
         // times its run, docs/decisions.md "The soak's CPU") is done once per connection.
-        let (sql, params) = (self.sql.as_str(), &self.param_refs());
+        let sql = self.sql.as_str();
         let rows = if self.planned_per_value {
-            client.query_uncached(sql, params).await?
+            client.query_uncached(sql, &self.params.typed()).await?
         } else {
-            client.query(sql, params).await?
+            client.query(sql, &self.param_refs()).await?
         };
         Ok(rows
             .iter()
@@ -441,16 +438,40 @@ pub(crate) fn page_of<R>(mut rows: Vec<R>, size: usize, forward: bool, at_start:
     }
 }
 
-/// The parameters of a statement as it is built (the audit log's pages are built so too).
+/// The parameters of a statement as it is built (the audit log's pages are built so too), each
+/// with the PostgreSQL type it is sent as: a statement planned per call is sent with its types
+/// and values in one round trip, never described by the server first
+/// ([`CachingClient::query_uncached`]).
 #[derive(Default)]
 pub(crate) struct Params {
-    values: Vec<Box<dyn ToSql + Sync + Send>>,
+    values: Vec<(Box<dyn ToSql + Sync + Send>, Type)>,
+}
+
+/// A value a built statement takes, and its PostgreSQL type.
+pub(crate) trait Param: ToSql + Sync + Send + 'static {
+    const TYPE: Type;
+}
+
+impl Param for i64 {
+    const TYPE: Type = Type::INT8;
+}
+
+impl Param for String {
+    const TYPE: Type = Type::TEXT;
+}
+
+impl Param for Vec<String> {
+    const TYPE: Type = Type::TEXT_ARRAY;
+}
+
+impl Param for DateTime<Utc> {
+    const TYPE: Type = Type::TIMESTAMPTZ;
 }
 
 impl Params {
     /// Adds a parameter and returns its placeholder.
-    pub(crate) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
-        self.values.push(Box::new(value));
+    pub(crate) fn bind<T: Param>(&mut self, value: T) -> String {
+        self.values.push((Box::new(value), T::TYPE));
         format!("${}", self.values.len())
     }
 
@@ -458,7 +479,15 @@ impl Params {
     pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.values
             .iter()
-            .map(|value| &**value as &(dyn ToSql + Sync))
+            .map(|(value, _)| &**value as &(dyn ToSql + Sync))
+            .collect()
+    }
+
+    /// The parameters with their types.
+    fn typed(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.values
+            .iter()
+            .map(|(value, ty)| (&**value as &(dyn ToSql + Sync), ty.clone()))
             .collect()
     }
 }

@@ -1,11 +1,13 @@
 //! A TCP relay to the test cluster that can stop forwarding without closing anything: the
-//! database's peer is there but answers no more, as behind a dead network link.
+//! database's peer is there but answers no more, as behind a dead network link. It also notes
+//! the type of every message its clients send after their startup (`sent`): how many round
+//! trips a call takes is the number of its Syncs.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
@@ -16,6 +18,7 @@ pub struct StallingRelay {
     /// Connects through the relay.
     pub conn_str: String,
     stalled: Arc<AtomicBool>,
+    sent: Arc<Mutex<Vec<u8>>>,
 }
 
 impl StallingRelay {
@@ -49,6 +52,8 @@ impl StallingRelay {
         );
         let stalled = Arc::new(AtomicBool::new(false));
         let stall = stalled.clone();
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let noted = sent.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let client = client.unwrap();
@@ -56,12 +61,28 @@ impl StallingRelay {
                 let (to_server, from_client) =
                     (server.try_clone().unwrap(), client.try_clone().unwrap());
                 let stall_up = stall.clone();
-                std::thread::spawn(move || forward(from_client, to_server, &stall_up));
+                let noted = noted.clone();
+                std::thread::spawn(move || {
+                    let mut messages = Messages::default();
+                    forward(from_client, to_server, &stall_up, |bytes| {
+                        messages.read(bytes, &mut noted.lock().unwrap());
+                    })
+                });
                 let stall_down = stall.clone();
-                std::thread::spawn(move || forward(server, client, &stall_down));
+                std::thread::spawn(move || forward(server, client, &stall_down, |_| {}));
             }
         });
-        StallingRelay { conn_str, stalled }
+        StallingRelay {
+            conn_str,
+            stalled,
+            sent,
+        }
+    }
+
+    /// The types of the messages the clients sent since the last call, in order (`b'S'` a
+    /// Sync, `b'P'` a Parse, `b'C'` a Close…).
+    pub fn take_sent(&self) -> Vec<u8> {
+        std::mem::take(&mut self.sent.lock().unwrap())
     }
 
     /// From now on nothing passes either way, and nothing is closed.
@@ -70,10 +91,17 @@ impl StallingRelay {
     }
 }
 
-/// Copies `from` to `to` until either ends, or for ever holds both once `stalled`.
-fn forward(mut from: impl Read, mut to: impl Write + Closable, stalled: &AtomicBool) {
+/// Copies `from` to `to` until either ends, or for ever holds both once `stalled`; `seen` is
+/// shown what passes.
+fn forward(
+    mut from: impl Read,
+    mut to: impl Write + Closable,
+    stalled: &AtomicBool,
+    mut seen: impl FnMut(&[u8]),
+) {
     let mut buffer = [0; 16 * 1024];
     while let Ok(n @ 1..) = from.read(&mut buffer) {
+        seen(&buffer[..n]);
         if stalled.load(Ordering::SeqCst) {
             loop {
                 std::thread::sleep(Duration::from_secs(60));
@@ -84,6 +112,42 @@ fn forward(mut from: impl Read, mut to: impl Write + Closable, stalled: &AtomicB
         }
     }
     to.close();
+}
+
+/// A client's side of the protocol cut into messages: untyped ones (an SSL request, then the
+/// startup message) and then typed ones, whose types are noted.
+#[derive(Default)]
+struct Messages {
+    pending: Vec<u8>,
+    started: bool,
+}
+
+impl Messages {
+    /// The protocol's SSL and GSSAPI encryption requests: the startup message follows them.
+    const ENCRYPTION_REQUESTS: [u32; 2] = [80_877_103, 80_877_104];
+
+    fn read(&mut self, bytes: &[u8], types: &mut Vec<u8>) {
+        self.pending.extend_from_slice(bytes);
+        loop {
+            let (header, length_at) = if self.started { (5, 1) } else { (8, 0) };
+            if self.pending.len() < header {
+                return;
+            }
+            let length =
+                u32::from_be_bytes(self.pending[length_at..length_at + 4].try_into().unwrap());
+            let whole = length_at + length as usize;
+            if self.pending.len() < whole {
+                return;
+            }
+            if self.started {
+                types.push(self.pending[0]);
+            } else {
+                let code = u32::from_be_bytes(self.pending[4..8].try_into().unwrap());
+                self.started = !Self::ENCRYPTION_REQUESTS.contains(&code);
+            }
+            self.pending.drain(..whole);
+        }
+    }
 }
 
 trait Closable {
