@@ -5,13 +5,13 @@
 mod support;
 
 use chrono::NaiveDate;
-use meterdesk::db::Pool;
 use meterdesk::db::accounts::{self, BillsToPay, MoneyMove, MoveOutcome, MoveRefusal, Movement};
 use meterdesk::db::readings::{
     self, ImportReport, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource,
     VoidOutcome,
 };
 use meterdesk::db::receipts;
+use meterdesk::db::{CachingClient, Pool};
 use meterdesk::domain::billing::ReadingError;
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::reading_csv::{
@@ -520,6 +520,89 @@ async fn readings_are_imported_from_a_file() {
         .unwrap()
         .get("n");
     assert_eq!(audit, 1);
+}
+
+/// The statements a desk prepared on its one connection, each with how often it ran a generic
+/// and a custom plan (pg_prepared_statements), the idempotency lookup before the transaction
+/// left out.
+async fn plans_kept(pool: &Pool) -> Vec<(String, i64, i64)> {
+    pool.get()
+        .await
+        .unwrap()
+        .query_uncached(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+             WHERE strpos(statement, 'r.idempotency_key = $1') = 0 ORDER BY statement",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row.get("statement"),
+                row.get("generic_plans"),
+                row.get("custom_plans"),
+            )
+        })
+        .collect()
+}
+
+/// sql/V48: a reading at the counter is planned once per connection. Three readings on one
+/// connection run every statement of their transactions — the lock, the batch's reads, the
+/// prices, `reading_write` — on a generic plan; an import after them is planned for its file
+/// (a custom plan of each). The readings are the manual's bill all the same.
+#[tokio::test]
+async fn a_counter_reading_keeps_its_plans_and_an_import_does_not() {
+    let desk = desk().await;
+    let one = meterdesk::db::pool_from_conn_str(&desk.db.operator_conn_str("clerk"), 1).unwrap();
+    for (n, (on, value)) in [
+        ("2025-02-10", "112"),
+        ("2025-02-20", "120"),
+        ("2025-03-20", "130"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let outcome = enter(&one, &format!("kept-{n}"), &reading(1, on, value)).await;
+        assert!(
+            matches!(outcome, ReadingOutcome::Recorded { .. }),
+            "{outcome:?}"
+        );
+    }
+    let counter = plans_kept(&one).await;
+    for statement in [
+        "SELECT reading_lock(",
+        "reading_previous_value(m.id)",
+        "k(customer_id, meter_id)",
+        "SELECT reading_write(",
+    ] {
+        assert!(
+            counter.iter().any(|(text, _, _)| text.contains(statement)),
+            "{statement} not prepared: {counter:?}"
+        );
+    }
+    assert!(
+        counter
+            .iter()
+            .all(|(_, generic, custom)| (*generic, *custom) == (3, 0)),
+        "{counter:#?}"
+    );
+    let client = one.get().await.unwrap();
+    let bill = readings::bills(&**client, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bill.arrears(), money("30.00"));
+    drop(client);
+
+    let imported = import(&one, Some("after"), &csv("PM-0001,2025-03-25,131,,\n")).await;
+    assert!(imported.written && imported.bad.is_empty(), "{imported:?}");
+    let after = plans_kept(&one).await;
+    let write = after
+        .iter()
+        .find(|(text, _, _)| text.contains("SELECT reading_write("))
+        .unwrap();
+    assert_eq!((write.1, write.2), (3, 1), "{after:#?}");
 }
 
 /// 100 000 postpaid meters read once each: checked and imported, one bill each. The times are

@@ -1063,6 +1063,35 @@ async fn the_reading_check_keeps_its_plans() {
     );
 }
 
+/// V48: reading_write runs no EXECUTE (its statements are kept in the session's plan cache;
+/// the caller's plan_cache_mode chooses their plans, tests/readings_bills.rs
+/// `a_counter_reading_keeps_its_plans_and_an_import_does_not`), bill_pay keeps generic plans of
+/// its lookups by the bills' ids, and its three-argument form is PL/pgSQL, whose call is planned
+/// once per session.
+#[tokio::test]
+async fn the_reading_and_the_bill_payment_keep_their_plans() {
+    let client = client().await;
+    let functions = texts(
+        &client,
+        "SELECT p.proname || '(' || p.pronargs || ') ' || l.lanname || ' '
+                || coalesce(array_to_string(p.proconfig, ' '), '')
+                || CASE WHEN p.prosrc ~* '\\mEXECUTE\\M' THEN ' EXECUTE' ELSE '' END
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+             WHERE p.pronamespace = 'public'::regnamespace
+               AND p.proname IN ('reading_write', 'bill_pay')
+             ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        functions,
+        [
+            "bill_pay(3) plpgsql search_path=public, pg_temp",
+            "bill_pay(4) plpgsql search_path=public, pg_temp plan_cache_mode=force_generic_plan",
+            "reading_write(4) plpgsql search_path=public, pg_temp"
+        ]
+    );
+}
+
 /// Every index, constraint and trigger of the schema as the catalog defines it: what a demo
 /// load drops and builds again, or undoes, must come back exactly.
 async fn definitions(client: &tokio_postgres::Client) -> Vec<String> {

@@ -291,6 +291,11 @@ pub async fn reading_context(
     }))
 }
 
+/// How a reading at the counter is planned (sql/V48): it is one reading, whatever the meter,
+/// so every statement of its transaction — the batch's reads, `reading_write` and what it runs
+/// — keeps one generic plan per connection instead of being planned again at every reading.
+const COUNTER_READING_PLANS: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
+
 /// Enters a reading exactly once (`key`): the consumption since the meter's previous reading,
 /// the abnormal check, then, when the customer's type charges, the bill of its settlement cycle
 /// made or extended (postpaid) or the deduction (system prepaid), in one transaction holding
@@ -305,6 +310,7 @@ pub async fn enter_reading(
         return Ok(first);
     }
     let tx = client.transaction().await?;
+    tx.batch_execute(COUNTER_READING_PLANS).await?;
     let mut batch = Batch::load(&tx, &[reading.meter_id], &[], reading.read_on).await?;
     let taken = batch.take(&Take {
         line: 1,
@@ -345,8 +351,10 @@ pub struct ImportReport {
     pub written: bool,
 }
 
-/// The statement deadline of an import's transaction.
-const IMPORT_STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '10min'";
+/// An import's transaction: its statement deadline, and its statements planned for the file's
+/// numbers of meters and readings at every import (sql/V48), never a plan kept from another.
+const IMPORT_SETTINGS: &str =
+    "SET LOCAL statement_timeout = '10min'; SET LOCAL plan_cache_mode = force_custom_plan";
 
 /// Checks a reading import file against the database (`key` None: nothing is written) or
 /// imports its good lines exactly once (`key`): every line a reading would be refused for is
@@ -399,7 +407,7 @@ pub async fn import_readings(
     let tx = client.transaction().await?;
     // A file of 100 000 readings is one statement per table and may rightly outlast the
     // pool's statement deadline, which is meant for a clerk's single requests.
-    tx.batch_execute(IMPORT_STATEMENT_TIMEOUT).await?;
+    tx.batch_execute(IMPORT_SETTINGS).await?;
     let mut batch = Batch::load(&tx, &[], &numbers, earliest).await?;
     for row in rows {
         let Some(meter_id) = batch.meter_id(row.meter_no.as_str()) else {

@@ -249,7 +249,10 @@ impl Batch {
             .values()
             .map(|book| (book.customer_id, book.meter_id))
             .collect();
-        let customer_ids: Vec<i64> = customers.keys().copied().collect();
+        let (customer_ids, their_meters): (Vec<i64>, Vec<i64>) = customers
+            .iter()
+            .map(|(customer, meter)| (*customer, *meter))
+            .unzip();
         // Charged water counts from the start of the earliest accumulation cycle priced: the
         // one the earliest reading falls in, or an open bill's first day (its water is priced
         // again with the reading), when that cycle starts before the bill's.
@@ -288,10 +291,13 @@ impl Batch {
         }
         for row in tx
             .query(
+                // The customer's readings of its meter, as md_charged_water (sql/V34) counts
+                // them: found by the meter's index, not by a scan of every reading.
                 "SELECT r.customer_id, r.read_on, r.consumption, r.bill_id, r.id AS seq
-                 FROM meter_reading r LEFT JOIN bill b ON b.id = r.bill_id
-                 WHERE r.customer_id = ANY ($1) AND r.read_on >= $2
-                   AND b.status IS DISTINCT FROM 'void'
+                 FROM unnest($1::bigint[], $3::bigint[]) AS k(customer_id, meter_id)
+                 JOIN meter_reading r ON r.meter_id = k.meter_id AND r.customer_id = k.customer_id
+                 LEFT JOIN bill b ON b.id = r.bill_id
+                 WHERE r.read_on >= $2 AND b.status IS DISTINCT FROM 'void'
                  UNION ALL
                  SELECT a.customer_id, b.period_start, b.volume - coalesce(sum(r.consumption), 0),
                         b.id, 0
@@ -301,7 +307,7 @@ impl Batch {
                  GROUP BY a.customer_id, b.id
                  HAVING b.volume > coalesce(sum(r.consumption), 0)
                  ORDER BY read_on, seq",
-                &[&customer_ids, &since],
+                &[&customer_ids, &since, &their_meters],
             )
             .await?
         {
