@@ -484,6 +484,58 @@ async fn the_address_index_is_asked_for_the_fragments_uncommon_runs() {
     }
 }
 
+/// The address index counts the candidates of a fragment's runs of three without reading them
+/// (sql/V49): a search whose candidates are more than its bound walks on without reading any.
+/// The count is the index's, as a clerk sees it, for a few, many and no candidates, and the
+/// pages are the same whichever way each bound sends them.
+#[tokio::test]
+async fn the_address_index_counts_a_fragments_candidates() {
+    let db = demo_db().await;
+    let owner = db.pool.get().await.unwrap();
+    for n in 0..60 {
+        add_customer(
+            &**owner,
+            &format!("幸福{n}"),
+            &format!("杭州市西湖区幸福巷{}号", 20 + n % 12),
+            "13800000000",
+            &format!("XF{n:04}"),
+        )
+        .await;
+    }
+    owner.batch_execute("ANALYZE customer").await.unwrap();
+    let clerk = db.operator("count_clerk", &["clerk"]).await;
+    let clerk = clerk.get().await.unwrap();
+    for (fragment, expected) in [("幸福巷27", 5_i64), ("幸福巷2", 50), ("无此人住", 0)] {
+        let counted: i64 = clerk
+            .query_one(
+                "SELECT address_index_entries(address_index_keys($1)) AS counted",
+                &[&fragment],
+            )
+            .await
+            .unwrap()
+            .get("counted");
+        let proposed: i64 = clerk
+            .query_one(
+                "SELECT count(*) AS proposed FROM customer c \
+                 WHERE text_trigrams(c.address) @> address_index_keys($1)",
+                &[&fragment],
+            )
+            .await
+            .unwrap()
+            .get("proposed");
+        assert_eq!((counted, proposed), (expected, expected), "{fragment}");
+    }
+    for candidates in [0, 4, 5, 49, 50, 1_000_000] {
+        let bounds = ContainsBounds {
+            walk: 3,
+            candidates,
+        };
+        for typed in ["幸福巷27", "幸福巷2", "无此人住"] {
+            assert_pages_cover_within(&**clerk, &classify(typed).unwrap(), bounds).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn from_a_cursor_keeps_the_selected_row_and_last_is_the_last_page() {
     let db = demo_db().await;

@@ -296,7 +296,9 @@ impl PageQuery {
             // at a page of matches (a common fragment walks a few dozen rows); only when the
             // whole window held less than a page does `walk_end` exist, and the candidates
             // beyond it are read, at most `most_candidates + 1` of them; if there are no more,
-            // they are the seek's rows, else the walk goes on from the window's end.
+            // they are the seek's rows, else the walk goes on from the window's end. Where the
+            // index counts its candidates (`counted`, a fragment of three characters or more)
+            // and counts more, none is read: the walk goes on at once.
             with = format!(
                 "WITH walk AS MATERIALIZED (
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
@@ -307,18 +309,24 @@ impl PageQuery {
                      SELECT c.name, c.customer_no FROM walk c
                      WHERE (SELECT count(*) FROM walk_hits) < {limit}
                      OFFSET {window} - 1 LIMIT 1
+                 ), counted AS MATERIALIZED (
+                     SELECT {counted} AS entries WHERE EXISTS (SELECT FROM walk_end)
+                 ), too_many AS MATERIALIZED (
+                     SELECT FROM counted c WHERE c.entries > {most_candidates}
                  ), every_candidate AS MATERIALIZED (
                      -- Through the fragment's index, without a LIMIT the planner would plan
                      -- for (it might then scan the table in the hope of an early end); the
                      -- key bound is applied outside, so it cannot choose to walk an unknown
-                     -- range instead.
+                     -- range instead. None is read when the index counted too many.
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
                      WHERE ({indexed}) AND EXISTS (SELECT FROM walk_end)
+                       AND NOT EXISTS (SELECT FROM too_many)
                  ), candidates AS MATERIALIZED (
                      SELECT * FROM every_candidate LIMIT {most_candidates} + 1
                  )",
                 on_row = contains.on_row,
                 indexed = contains.indexed,
+                counted = contains.counted,
             );
             let beyond_window = format!("({columns}) {beyond} (SELECT {columns} FROM walk_end c)");
             branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_hits c)".to_owned());
@@ -331,7 +339,8 @@ impl PageQuery {
             branches.push(format!(
                 "(SELECT c.id, c.name, c.customer_no FROM customer c \
                  WHERE {beyond_window} AND ({on_row}) \
-                   AND (SELECT count(*) FROM candidates) > {most_candidates} \
+                   AND ((SELECT count(*) FROM candidates) > {most_candidates} \
+                        OR EXISTS (SELECT FROM too_many)) \
                  ORDER BY {key_order} LIMIT {limit})",
                 on_row = contains.on_row,
             ));
@@ -598,6 +607,9 @@ struct Contains {
     on_row: String,
     /// The candidates' condition, spelled so the character-set or trigram index serves it.
     indexed: String,
+    /// How many candidates the index holds, counted without reading them (sql/V49), or NULL
+    /// where it is not counted (the character-set index of a shorter fragment).
+    counted: String,
 }
 
 /// How far a "contains" search walks and seeks ([`Contains`]).
@@ -739,16 +751,23 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         // The address: candidates through the index of its runs of three characters (those
         // not common, V35), or of its character set for a shorter fragment (V12, V3, V30);
         // `on_row` decides.
-        let pieces = if text.chars().count() >= TRIGRAM {
-            format!("text_trigrams(c.address) @> address_index_keys({typed})")
+        let (indexed, counted) = if text.chars().count() >= TRIGRAM {
+            (
+                format!("text_trigrams(c.address) @> address_index_keys({typed})"),
+                format!("address_index_entries(address_index_keys({typed}))"),
+            )
         } else {
-            format!(
-                "string_to_array(lower(c.address), NULL) \
-                 @> string_to_array(lower({typed}), NULL)"
+            (
+                format!(
+                    "string_to_array(lower(c.address), NULL) \
+                     @> string_to_array(lower({typed}), NULL)"
+                ),
+                "NULL::bigint".to_owned(),
             )
         };
         Some(Contains {
-            indexed: pieces,
+            indexed,
+            counted,
             on_row: holds.in_column("c.address"),
         })
     };
