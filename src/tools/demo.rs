@@ -1121,7 +1121,6 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("customer_owner_history", "is_a_transfer"),
     ("card", "is_journaled"),
     ("ledger_transaction", "card_refund_is_journaled"),
-    ("meter", "is_told"),
 ];
 
 /// Triggers that refuse a TRUNCATE of a bulk table, as (table, trigger): the loader truncates
