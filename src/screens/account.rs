@@ -805,9 +805,9 @@ fn draw_form(
         Paragraph::new(Line::styled(format!(" {title}"), theme.title())),
         head,
     );
-    crate::ui::form::draw(frame, fields, form, lang, theme);
     let hint = app.t("acct.form_hint");
     frame.render_widget(Paragraph::new(Line::raw(format!(" {hint}"))), foot);
+    crate::ui::form::draw(frame, fields.union(foot), form, lang, theme);
 }
 
 /// "Recharge 120.00 to 10000012 Anna Schmidt by Cash?" and the keys.

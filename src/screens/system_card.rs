@@ -394,7 +394,6 @@ impl Screen for SystemCardScreen {
                 Constraint::Min(0),
             ])
             .areas(body);
-            crate::ui::form::draw(frame, fields, &self.form, lang, theme);
             let notes: Vec<Line> = [
                 "system_card.about_setting",
                 "system_card.about_check",
@@ -405,6 +404,7 @@ impl Screen for SystemCardScreen {
             .map(|key| Line::raw(format!(" {}", about_text(app, key))))
             .collect();
             frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: false }), about);
+            crate::ui::form::draw(frame, fields.union(about), &self.form, lang, theme);
             return;
         };
         frame.render_widget(

@@ -41,8 +41,10 @@ fn label(field: &Field, lang: Lang) -> String {
     format!("{}{mark}", lang.t(field.label))
 }
 
-/// The form's fields in `area`, scrolled so the focused one shows; the cursor on the focused
-/// field; the lookup list over them when open.
+/// The form's fields at the top of `area`, scrolled so the focused one shows; the cursor on the
+/// focused field; the lookup list over `area` when open. Give it the rows below the fields too
+/// and draw it after what they hold: the list opens over them (the fields' own rows alone may
+/// have no room for a single choice).
 pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Theme) {
     if area.is_empty() {
         // A tiny terminal: no row is the form's, and the rows around it are others'.

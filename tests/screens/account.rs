@@ -141,6 +141,22 @@ fn a_discarded_deposit_form_takes_its_question_along() {
     assert!(!screen.contains("Unsaved changes"), "{screen}");
 }
 
+/// F4 on the method field lists every method the customer type takes: the list opens over
+/// the lines below the form, not inside the form's own two rows (it showed none).
+#[test]
+fn the_methods_list_shows_every_method_over_the_hint_below() {
+    let mut app = signed_in(Lang::Zh);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::F(4));
+    let screen = render(&app);
+    assert!(
+        screen.contains("│ 现金") && screen.contains("│ 微信支付"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("account_methods_list_zh", screen);
+}
+
 #[test]
 fn a_system_prepaid_recharge_is_confirmed_sent_once_with_its_key_and_printed() {
     let mut app = signed_in(Lang::En);

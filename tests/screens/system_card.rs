@@ -223,6 +223,19 @@ fn wrong_volumes_an_unknown_meter_and_a_card_that_is_not_blank_are_said_in_words
     assert!(sent.is_empty(), "{sent:?}");
 }
 
+/// F4 on the kind lists all three kinds, at 80×24: the list opens over the notes below the
+/// form (inside the form's rows it showed two, the clear card hidden).
+#[test]
+fn the_kinds_list_shows_all_three_kinds() {
+    let mut app = form(Lang::Zh);
+    press(&mut app, KeyCode::F(4));
+    let screen = render(&app);
+    for kind in ["│ 设置卡", "│ 检查卡", "│ 清零卡"] {
+        assert!(screen.contains(kind), "{kind}: {screen}");
+    }
+    insta::assert_snapshot!("system_card_kinds_list_zh", screen);
+}
+
 #[test]
 fn a_clerk_is_refused_as_it_opens() {
     let mut app = signed_in(Lang::En);

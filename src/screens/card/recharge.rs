@@ -256,8 +256,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, form: &RechargeForm, app: &App
         Line::raw(""),
     ];
     frame.render_widget(Paragraph::new(head_lines), head);
-    crate::ui::form::draw(frame, fields, &form.form, lang, theme);
     frame.render_widget(Paragraph::new(text(hint)), foot);
+    crate::ui::form::draw(frame, fields.union(foot), &form.form, lang, theme);
 }
 
 #[cfg(test)]
