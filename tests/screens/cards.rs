@@ -397,6 +397,13 @@ fn recharge_form_offers_the_types_payment_methods_and_the_balance() {
     type_text(&mut app, "10.5");
     press(&mut app, KeyCode::Tab);
     insta::assert_snapshot!("recharge_form", render(&app));
+    press(&mut app, KeyCode::F(4));
+    let listed = render(&app);
+    assert!(
+        listed.contains("│ Cash") && listed.contains("│ WeChat"),
+        "F4 lists every method, over the lines below the form: {listed}"
+    );
+    press(&mut app, KeyCode::Esc);
     type_text(&mut app, "we");
     press(&mut app, KeyCode::Enter);
     let sent = press(&mut app, KeyCode::F(2));
