@@ -215,6 +215,53 @@ async fn pages_forward_and_backward_hold_every_row_newest_first() {
 /// Which rows a filter must keep, as the test works it out.
 type Keeps = Box<dyn Fn(&Known) -> bool>;
 
+/// Each entry names its thing as the counter does, read from the table now: a customer by its
+/// number, a meter by its number, a meter type by its name; a card operation, or a row that is
+/// gone, by its id.
+#[tokio::test]
+async fn each_entry_names_its_thing_as_the_counter_does() {
+    let (_db, client, _) = with_log().await;
+    let rows = forward(&client, &AuditFilter::default(), 250).await;
+    let mut named = HashMap::new();
+    for row in &rows {
+        let (Some(entity), Some(id)) = (row.entity.as_deref(), row.entity_id) else {
+            continue;
+        };
+        let column = match entity {
+            "meter" => Some("meter_no"),
+            "operator" => Some("login"),
+            "meter_type" | "customer_type" | "price_scheme" | "department" => Some("name"),
+            _ => None,
+        };
+        let expected: Option<String> = match (entity, column) {
+            ("customer", _) => Some(row.customer_no.expect("a customer's row").to_string()),
+            (_, Some(column)) => client
+                .query_opt(
+                    &format!("SELECT {column} FROM {entity} WHERE id = $1"),
+                    &[&id],
+                )
+                .await
+                .unwrap()
+                .map(|found| found.get(0)),
+            _ => None,
+        };
+        assert_eq!(row.entity_key, expected, "{entity} {id}");
+        *named
+            .entry((entity.to_owned(), row.entity_key.is_some()))
+            .or_insert(0) += 1;
+    }
+    for kind in ["customer", "meter", "meter_type"] {
+        assert!(
+            named.contains_key(&(kind.to_owned(), true)),
+            "some {kind} named: {named:?}"
+        );
+    }
+    assert!(
+        named.contains_key(&("meter_type".to_owned(), false)),
+        "a meter type that is gone (the fixture's ids run past them) keeps its id: {named:?}"
+    );
+}
+
 #[tokio::test]
 async fn each_filter_keeps_exactly_its_rows() {
     let (_db, client, known) = with_log().await;

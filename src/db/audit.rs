@@ -39,6 +39,10 @@ pub struct AuditRow {
     pub action: String,
     pub entity: Option<String>,
     pub entity_id: Option<i64>,
+    /// What the counter calls that thing, read now: a customer's number, a meter's number, an
+    /// operator's login, a type's, scheme's or department's name. None where its id is its
+    /// name (a card operation, a system card) or it is gone: the id is shown then.
+    pub entity_key: Option<String>,
     /// The customer the row concerns: a customer's own row, or one of its card operations.
     pub customer_no: Option<i64>,
     /// The row's `detail`, as stored.
@@ -182,6 +186,19 @@ async fn read(
     };
     let sql = format!(
         "SELECT a.id, a.at, o.login AS operator, a.action, a.entity, a.entity_id,
+                CASE a.entity
+                    WHEN 'customer' THEN c.customer_no::text
+                    WHEN 'meter' THEN (SELECT m.meter_no FROM meter m WHERE m.id = a.entity_id)
+                    WHEN 'operator' THEN (SELECT w.login FROM operator w WHERE w.id = a.entity_id)
+                    WHEN 'meter_type' THEN
+                        (SELECT t.name FROM meter_type t WHERE t.id = a.entity_id)
+                    WHEN 'customer_type' THEN
+                        (SELECT t.name FROM customer_type t WHERE t.id = a.entity_id)
+                    WHEN 'price_scheme' THEN
+                        (SELECT s.name FROM price_scheme s WHERE s.id = a.entity_id)
+                    WHEN 'department' THEN
+                        (SELECT d.name FROM department d WHERE d.id = a.entity_id)
+                END AS entity_key,
                 c.customer_no, a.detail::text AS detail,
                 co.state AS operation_state, co.failure_reason
          FROM audit_log a
@@ -202,7 +219,7 @@ async fn read(
         .map(|row| {
             let detail: String = row.get("detail");
             Ok(from_columns!(row => AuditRow {
-                id, at, operator, action, entity, entity_id, customer_no,
+                id, at, operator, action, entity, entity_id, entity_key, customer_no,
                 detail: serde_json::from_str(&detail)
                     .map_err(|error| DbError::Inconsistent(format!("audit detail: {error}")))?,
                 operation_state: row

@@ -71,6 +71,13 @@ fn row(id: i64, minute: u32, operator: Option<&str>, action: &str) -> AuditRow {
         action: action.into(),
         entity: Some(entity.into()),
         entity_id: Some(entity_id),
+        // What the database names it: a customer's number, an operator's login (drawn inert);
+        // a card operation has none.
+        entity_key: match entity {
+            "customer" => customer_no.map(|no| no.to_string()),
+            "operator" => Some("Evil\u{1b}[31m".to_owned()),
+            _ => None,
+        },
         customer_no,
         detail,
         // Every other card operation failed: its card refused the write.

@@ -138,16 +138,18 @@ pub fn operator_text(row: &AuditRow, lang: Lang) -> String {
     )
 }
 
-/// What it concerns: the kind of thing, named in the desk's language where known, and its id.
+/// What it concerns: the kind of thing, named in the desk's language where known, and what the
+/// counter calls it (a meter's number, not its row id), else its id.
 pub fn entity_text(row: &AuditRow, lang: Lang) -> String {
     let entity = row
         .entity
         .as_deref()
         .map(|entity| coded(lang, "audit_log.entity_", entity))
         .unwrap_or_default();
-    match row.entity_id {
-        Some(id) => format!("{entity} {id}").trim().to_owned(),
-        None => entity,
+    match (&row.entity_key, row.entity_id) {
+        (Some(key), _) => format!("{entity} {}", inert(key)).trim().to_owned(),
+        (None, Some(id)) => format!("{entity} {id}").trim().to_owned(),
+        (None, None) => entity,
     }
 }
 

@@ -190,7 +190,7 @@ fn written(error: std::io::Error) -> Failure {
 }
 
 /// The export's columns: stable names for the programs that read the file, in any language.
-pub const HEADER: [&str; 10] = [
+pub const HEADER: [&str; 11] = [
     "id",
     "at",
     "operator",
@@ -201,6 +201,8 @@ pub const HEADER: [&str; 10] = [
     "detail",
     "operation_state",
     "failure_reason",
+    // Added last, so that a program reading the earlier columns by position still reads them.
+    "entity_key",
 ];
 
 /// One row as a CSV record: the time in ISO 8601 with its offset in `zone`, the detail as its
@@ -223,5 +225,6 @@ pub fn csv_record(row: &AuditRow, zone: FixedOffset) -> String {
             .map(|state| state.as_str().to_owned())
             .unwrap_or_default(),
         row.failure_reason.clone().unwrap_or_default(),
+        row.entity_key.clone().unwrap_or_default(),
     ])
 }
