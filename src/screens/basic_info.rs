@@ -310,6 +310,11 @@ pub fn nature_text(lang: Lang, nature: Nature) -> &'static str {
     }
 }
 
+/// A screen about one customer in the breadcrumb: "00000042 › title".
+pub fn customer_crumb(customer_no: i64, title: &str) -> String {
+    format!("{customer_no:08} › {title}")
+}
+
 /// The first line of a screen about one customer: " title — number name", cut to the width of
 /// `area`.
 pub fn customer_heading(

@@ -16,7 +16,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::account::AccountScreen;
 use super::basic_info::{
-    answer_save, customer_heading, customer_read, customer_write, line_at, refused_while_saving,
+    answer_save, customer_crumb, customer_heading, customer_read, customer_write, line_at,
+    refused_while_saving,
 };
 use super::bills::BillsScreen;
 use super::card::{self, CardScreen, ReportLost, ReportedLost};
@@ -314,11 +315,7 @@ fn steps(closing: &Closing, lang: Lang) -> Vec<(&'static str, String, bool)> {
 
 impl Screen for CloseAccountScreen {
     fn crumb(&self, lang: Lang) -> String {
-        format!(
-            "{} › {}",
-            number(self.row.customer_no),
-            lang.t("close_account.title")
-        )
+        customer_crumb(self.row.customer_no, lang.t("close_account.title"))
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {

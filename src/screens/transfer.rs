@@ -12,8 +12,9 @@ use ratatui::text::{Line, Span};
 use rust_decimal::Decimal;
 
 use super::basic_info::{
-    BasicForm, LoadBasics, answer_save, change_commands, customer_heading, customer_read,
-    customer_write, draw_basic_form, key_to_form, line_at, operator, refused_while_saving, who,
+    BasicForm, LoadBasics, answer_save, change_commands, customer_crumb, customer_heading,
+    customer_read, customer_write, draw_basic_form, key_to_form, line_at, operator,
+    refused_while_saving, who,
 };
 use super::bills::BillsScreen;
 use crate::app::form::Form;
@@ -248,7 +249,7 @@ impl Screen for TransferView {
     }
 
     fn crumb(&self, lang: Lang) -> String {
-        format!("{:08} › {}", self.customer_no, lang.t("screen.transfer"))
+        customer_crumb(self.customer_no, lang.t("screen.transfer"))
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
