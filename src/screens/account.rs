@@ -15,6 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
+use super::basic_info::customer_crumb;
 use super::legend::{BACK, PAGING, framed, usual};
 use super::receipt::{
     LoadReceipt, ReceiptLoaded, keep_and_show, payment_choices, payment_method_name,
@@ -494,7 +495,7 @@ impl ScreenRequest for MoveMoney {
 
 impl Screen for AccountScreen {
     fn crumb(&self, lang: Lang) -> String {
-        format!("{:08} › {}", self.customer_no, lang.t("acct.crumb"))
+        customer_crumb(self.customer_no, lang.t("acct.crumb"))
     }
 
     /// Here a recharge takes money into the account, not onto a card.

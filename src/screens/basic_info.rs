@@ -19,6 +19,8 @@ use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::domain::validation::{self, IdDocumentPolicy};
 use crate::i18n::Lang;
 use crate::ui::form;
+use crate::ui::inert::inert;
+use crate::ui::text::truncate;
 use crate::ui::theme::Theme;
 
 /// The basic-information form of one nature of water usage (domain::customer_rules).
@@ -306,6 +308,30 @@ pub fn nature_text(lang: Lang, nature: Nature) -> &'static str {
         Nature::Enterprise => lang.t("details.nature_enterprise"),
         Nature::Statistical => lang.t("details.nature_statistical"),
     }
+}
+
+/// A screen about one customer in the breadcrumb: "00000042 › title".
+pub fn customer_crumb(customer_no: i64, title: &str) -> String {
+    format!("{customer_no:08} › {title}")
+}
+
+/// The first line of a screen about one customer: " title — number name", cut to the width of
+/// `area`.
+pub fn customer_heading(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: &str,
+    (customer_no, name): (i64, &str),
+) {
+    let heading = format!(" {title} — {customer_no:08} {}", inert(name));
+    let heading = truncate(&heading, usize::from(area.width));
+    line_at(
+        frame,
+        area,
+        0,
+        Line::from(Span::styled(heading, theme.title())),
+    );
 }
 
 /// One line of text at row `y` of `area` (if it has that row).

@@ -15,7 +15,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::account::AccountScreen;
-use super::basic_info::{below, customer_read, customer_write, line_at, tell_after_leaving};
+use super::basic_info::{
+    below, customer_crumb, customer_read, customer_write, line_at, tell_after_leaving,
+};
 use super::legend::{BACK, framed, usual};
 use super::receipt::{ReceiptKept, keep_and_show};
 use super::reference::common::{Sideways, more_columns};
@@ -389,7 +391,7 @@ impl BillsScreen {
 
 impl Screen for BillsScreen {
     fn crumb(&self, lang: Lang) -> String {
-        format!("{:08} › {}", self.customer_no, lang.t("bills.title"))
+        customer_crumb(self.customer_no, lang.t("bills.title"))
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {

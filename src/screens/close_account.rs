@@ -16,7 +16,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::account::AccountScreen;
 use super::basic_info::{
-    answer_save, customer_read, customer_write, line_at, refused_while_saving,
+    answer_save, customer_crumb, customer_heading, customer_read, customer_write, line_at,
+    refused_while_saving,
 };
 use super::bills::BillsScreen;
 use super::card::{self, CardScreen, ReportLost, ReportedLost};
@@ -314,11 +315,7 @@ fn steps(closing: &Closing, lang: Lang) -> Vec<(&'static str, String, bool)> {
 
 impl Screen for CloseAccountScreen {
     fn crumb(&self, lang: Lang) -> String {
-        format!(
-            "{} › {}",
-            number(self.row.customer_no),
-            lang.t("close_account.title")
-        )
+        customer_crumb(self.row.customer_no, lang.t("close_account.title"))
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
@@ -348,18 +345,8 @@ impl Screen for CloseAccountScreen {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
         let room = usize::from(area.width);
-        let title = format!(
-            " {} — {} {}",
-            lang.t("close_account.title"),
-            number(self.row.customer_no),
-            inert(&self.row.name)
-        );
-        line_at(
-            frame,
-            area,
-            0,
-            Line::from(Span::styled(truncate(&title, room), theme.title())),
-        );
+        let customer = (self.row.customer_no, self.row.name.as_str());
+        customer_heading(frame, area, theme, lang.t("close_account.title"), customer);
         let Some(closing) = &self.closing else {
             let loading = format!(" {}", lang.t("close_account.loading"));
             return line_at(frame, area, 2, Line::styled(loading, theme.dim()));

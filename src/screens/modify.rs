@@ -8,8 +8,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::basic_info::{
-    BasicForm, LoadBasics, answer_save, change_commands, customer_write, draw_basic_form,
-    key_to_form, label_key, line_at, nature_text, operator, refused_while_saving,
+    BasicForm, LoadBasics, answer_save, change_commands, customer_crumb, customer_write,
+    draw_basic_form, key_to_form, label_key, line_at, nature_text, operator, refused_while_saving,
 };
 use crate::app::form::Form;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -209,7 +209,7 @@ impl Screen for ModifyView {
     }
 
     fn crumb(&self, lang: Lang) -> String {
-        format!("{:08} › {}", self.customer_no, lang.t("screen.modify"))
+        customer_crumb(self.customer_no, lang.t("screen.modify"))
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {

@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::basic_info::{
-    below, change_commands, customer_read, customer_write, key_to_form, line_at,
+    below, change_commands, customer_crumb, customer_read, customer_write, key_to_form, line_at,
     refused_while_saving, tell_after_leaving,
 };
 use crate::app::form::{Choice, Field, FieldKind, Form};
@@ -254,7 +254,7 @@ impl ReadingForm {
 
 impl Screen for ReadingForm {
     fn crumb(&self, lang: Lang) -> String {
-        format!("{:08} › {}", self.customer_no, lang.t(self.title_key()))
+        customer_crumb(self.customer_no, lang.t(self.title_key()))
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {

@@ -12,8 +12,9 @@ use ratatui::text::{Line, Span};
 use rust_decimal::Decimal;
 
 use super::basic_info::{
-    BasicForm, LoadBasics, answer_save, change_commands, customer_read, customer_write,
-    draw_basic_form, key_to_form, line_at, operator, refused_while_saving, who,
+    BasicForm, LoadBasics, answer_save, change_commands, customer_crumb, customer_heading,
+    customer_read, customer_write, draw_basic_form, key_to_form, line_at, operator,
+    refused_while_saving, who,
 };
 use super::bills::BillsScreen;
 use crate::app::form::Form;
@@ -248,7 +249,7 @@ impl Screen for TransferView {
     }
 
     fn crumb(&self, lang: Lang) -> String {
-        format!("{:08} › {}", self.customer_no, lang.t("screen.transfer"))
+        customer_crumb(self.customer_no, lang.t("screen.transfer"))
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
@@ -265,18 +266,8 @@ impl Screen for TransferView {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
         let room = usize::from(area.width);
-        let title = format!(
-            " {} — {:08} {}",
-            lang.t("screen.transfer"),
-            self.customer_no,
-            inert(&self.owner)
-        );
-        line_at(
-            frame,
-            area,
-            0,
-            Line::from(Span::styled(truncate(&title, room), theme.title())),
-        );
+        let customer = (self.customer_no, self.owner.as_str());
+        customer_heading(frame, area, theme, lang.t("screen.transfer"), customer);
         if let Some(preview) = &self.preview {
             let line = if let Some(count) = self.unpaid_bills() {
                 let text = unpaid_text(lang, count);

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use deadpool_postgres::Object;
 use fastrand::Rng;
 use rust_decimal::Decimal;
 
@@ -162,11 +163,11 @@ impl Desk {
             return;
         };
         self.pause().await;
-        let sessions = &self.sessions;
-        let details = find(&mut self.tally, Kind::Details, async {
-            customers::details(&sessions.get().await?, row.id).await
-        })
-        .await;
+        let details = self
+            .find(Kind::Details, async |client| {
+                customers::details(client, row.id).await
+            })
+            .await;
         if details.is_none() || row.status != "active" {
             return;
         }
@@ -226,46 +227,42 @@ impl Desk {
     /// may take the same meter first), the new customer; a card customer's card is opened
     /// on a blank card next.
     async fn open_account(&mut self) {
-        let sessions = &self.sessions;
-        let Some(chosen) = pick(&mut self.tally, &mut self.rng, async {
-            customer_types::customer_type_options(&sessions.get().await?).await
-        })
-        .await
+        let Some(chosen) = self
+            .pick(async |client| customer_types::customer_type_options(client).await)
+            .await
         else {
             return;
         };
         self.pause().await;
-        let sessions = &self.sessions;
-        let Some(meter) = pick(&mut self.tally, &mut self.rng, async {
-            let client = sessions.get().await?;
-            meters::uninstalled_meters(&client, &chosen.meter_type_ids, "", None, 20).await
-        })
-        .await
+        let Some(meter) = self
+            .pick(async |client| {
+                meters::uninstalled_meters(client, &chosen.meter_type_ids, "", None, 20).await
+            })
+            .await
         else {
             return;
         };
         let info = new_owner(chosen.nature, &mut self.rng);
         self.pause().await;
         let key = self.next_key();
-        let (sessions, operator_id) = (&self.sessions, self.operator_id);
+        let operator_id = self.operator_id;
         let opening = Opening {
             customer_type_id: chosen.id,
             info: &info,
             meter_id: meter.id,
         };
-        let opened = timed(
-            &mut self.tally,
-            Kind::OpenAccount,
-            async {
-                let mut client = sessions.get().await?;
-                customer_changes::open_account(&mut client, operator_id, &key, &opening).await
-            },
-            |outcome| match outcome {
-                OpenOutcome::Opened(_) => Outcome::Done,
-                refused => Outcome::Refused(variant(refused)),
-            },
-        )
-        .await;
+        let opened = self
+            .on_session(
+                Kind::OpenAccount,
+                async |client| {
+                    customer_changes::open_account(client, operator_id, &key, &opening).await
+                },
+                |outcome| match outcome {
+                    OpenOutcome::Opened(_) => Outcome::Done,
+                    refused => Outcome::Refused(variant(refused)),
+                },
+            )
+            .await;
         let (Some(OpenOutcome::Opened(account)), BusinessModel::MeterPrepaid) =
             (opened, chosen.business_model)
         else {
@@ -374,11 +371,11 @@ impl Desk {
     /// A meter reading typed at the counter; an abnormal consumption is confirmed and sent
     /// again, as the clerk does.
     async fn reading(&mut self, customer_id: i64) {
-        let sessions = &self.sessions;
-        let Some(context) = find(&mut self.tally, Kind::FormRead, async {
-            readings::reading_context(&sessions.get().await?, customer_id).await
-        })
-        .await
+        let Some(context) = self
+            .find(Kind::FormRead, async |client| {
+                readings::reading_context(client, customer_id).await
+            })
+            .await
         else {
             return;
         };
@@ -395,20 +392,16 @@ impl Desk {
         };
         let key = self.next_key();
         for _ in 0..2 {
-            let sessions = &self.sessions;
-            let outcome = timed(
-                &mut self.tally,
-                Kind::Reading,
-                async {
-                    let mut client = sessions.get().await?;
-                    readings::enter_reading(&mut client, &key, &reading).await
-                },
-                |outcome| match outcome {
-                    ReadingOutcome::Recorded { .. } => Outcome::Done,
-                    ReadingOutcome::Refused(refusal) => Outcome::Refused(variant(refusal)),
-                },
-            )
-            .await;
+            let outcome = self
+                .on_session(
+                    Kind::Reading,
+                    async |client| readings::enter_reading(client, &key, &reading).await,
+                    |outcome| match outcome {
+                        ReadingOutcome::Recorded { .. } => Outcome::Done,
+                        ReadingOutcome::Refused(refusal) => Outcome::Refused(variant(refusal)),
+                    },
+                )
+                .await;
             if !matches!(
                 outcome,
                 Some(ReadingOutcome::Refused(ReadingRefusal::Abnormal { .. }))
@@ -423,11 +416,11 @@ impl Desk {
     /// The postpaid customer's bills, and a deposit that pays the unpaid ones in the same step
     /// (what the balance does not cover and some change), or a plain deposit.
     async fn deposit_paying_bills(&mut self, customer_id: i64) {
-        let sessions = &self.sessions;
-        let Some(bills) = find(&mut self.tally, Kind::FormRead, async {
-            readings::bills(&sessions.get().await?, customer_id).await
-        })
-        .await
+        let Some(bills) = self
+            .find(Kind::FormRead, async |client| {
+                readings::bills(client, customer_id).await
+            })
+            .await
         else {
             return;
         };
@@ -477,11 +470,11 @@ impl Desk {
         amount: Money,
         pays: Option<BillsToPay>,
     ) {
-        let sessions = &self.sessions;
-        let Some(account) = find(&mut self.tally, Kind::FormRead, async {
-            accounts::account(&sessions.get().await?, customer_id).await
-        })
-        .await
+        let Some(account) = self
+            .find(Kind::FormRead, async |client| {
+                accounts::account(client, customer_id).await
+            })
+            .await
         else {
             return;
         };
@@ -507,15 +500,12 @@ impl Desk {
         };
         self.pause().await;
         let key = self.next_key();
-        let sessions = &self.sessions;
-        timed(
-            &mut self.tally,
+        self.on_session(
             kind,
-            async {
-                let mut client = sessions.get().await?;
-                let moved = accounts::move_money(&mut client, &key, &change).await?;
+            async |client| {
+                let moved = accounts::move_money(client, &key, &change).await?;
                 if let MoveOutcome::Moved { receipt_no } = moved {
-                    receipts::receipt(&client, receipt_no).await?;
+                    receipts::receipt(client, receipt_no).await?;
                 }
                 Ok(moved)
             },
@@ -535,14 +525,11 @@ impl Desk {
         let info = with_new_contact(&read.info, &mut self.rng);
         self.pause().await;
         let key = self.next_key();
-        let (sessions, operator_id) = (&self.sessions, self.operator_id);
-        timed(
-            &mut self.tally,
+        let operator_id = self.operator_id;
+        self.on_session(
             Kind::Modify,
-            async {
-                let mut client = sessions.get().await?;
-                customer_changes::modify_basic_info(&mut client, operator_id, &key, &read, &info)
-                    .await
+            async |client| {
+                customer_changes::modify_basic_info(client, operator_id, &key, &read, &info).await
             },
             |outcome| match outcome {
                 ModifyOutcome::Saved { .. } | ModifyOutcome::Unchanged => Outcome::Done,
@@ -558,22 +545,18 @@ impl Desk {
         let Some(read) = self.basics(customer_id).await else {
             return;
         };
-        let sessions = &self.sessions;
-        find(&mut self.tally, Kind::FormRead, async {
-            customer_changes::transfer_preview(&sessions.get().await?, customer_id).await
+        self.find(Kind::FormRead, async |client| {
+            customer_changes::transfer_preview(client, customer_id).await
         })
         .await;
         let new_owner = new_owner(read.info.nature(), &mut self.rng);
         self.pause().await;
         let key = self.next_key();
-        let (sessions, operator_id) = (&self.sessions, self.operator_id);
-        timed(
-            &mut self.tally,
+        let operator_id = self.operator_id;
+        self.on_session(
             Kind::Transfer,
-            async {
-                let mut client = sessions.get().await?;
-                customer_changes::transfer(&mut client, operator_id, &key, customer_id, &new_owner)
-                    .await
+            async |client| {
+                customer_changes::transfer(client, operator_id, &key, customer_id, &new_owner).await
             },
             |outcome| match outcome {
                 TransferOutcome::Transferred { .. } => Outcome::Done,
@@ -583,10 +566,57 @@ impl Desk {
         .await;
     }
 
-    async fn basics(&mut self, customer_id: i64) -> Option<customer_changes::CustomerBasics> {
+    /// `step` on a session of the desk's, timed and tallied under `kind` as `judge` says
+    /// ([`timed`]).
+    async fn on_session<T>(
+        &mut self,
+        kind: Kind,
+        step: impl AsyncFnOnce(&mut Object) -> Result<T, DbError>,
+        judge: impl FnOnce(&T) -> Outcome,
+    ) -> Option<T> {
         let sessions = &self.sessions;
-        find(&mut self.tally, Kind::FormRead, async {
-            customer_changes::customer_basics(&sessions.get().await?, customer_id).await
+        let step = async { step(&mut sessions.get().await?).await };
+        timed(&mut self.tally, kind, step, judge).await
+    }
+
+    /// A read of one customer's record: none is the refusal "no such customer".
+    async fn find<T>(
+        &mut self,
+        kind: Kind,
+        read: impl AsyncFnOnce(&Object) -> Result<Option<T>, DbError>,
+    ) -> Option<T> {
+        self.on_session(
+            kind,
+            async |client| read(client).await,
+            |found| match found {
+                Some(_) => Outcome::Done,
+                None => Outcome::Refused("no such customer".to_owned()),
+            },
+        )
+        .await
+        .flatten()
+    }
+
+    /// One of the rows a form reads (the customer types, the meters in stock), chosen at
+    /// random; the read is tallied as a form's. None when the read failed or found nothing.
+    async fn pick<T>(
+        &mut self,
+        read: impl AsyncFnOnce(&Object) -> Result<Vec<T>, DbError>,
+    ) -> Option<T> {
+        let rows = self
+            .on_session(
+                Kind::FormRead,
+                async |client| read(client).await,
+                |_| Outcome::Done,
+            )
+            .await?;
+        let chosen = self.rng.usize(..rows.len().max(1));
+        rows.into_iter().nth(chosen)
+    }
+
+    async fn basics(&mut self, customer_id: i64) -> Option<customer_changes::CustomerBasics> {
+        self.find(Kind::FormRead, async |client| {
+            customer_changes::customer_basics(client, customer_id).await
         })
         .await
     }
@@ -636,32 +666,6 @@ fn with_new_contact(info: &BasicInfo, rng: &mut Rng) -> BasicInfo {
         BasicInfo::Statistical(point) => point.remark = Some(names::remark(rng).to_owned()),
     }
     info
-}
-
-/// [`timed`] of a read of one customer's record: none is the refusal "no such customer".
-async fn find<T>(
-    tally: &mut Tally,
-    kind: Kind,
-    read: impl Future<Output = Result<Option<T>, DbError>>,
-) -> Option<T> {
-    timed(tally, kind, read, |found| match found {
-        Some(_) => Outcome::Done,
-        None => Outcome::Refused("no such customer".to_owned()),
-    })
-    .await
-    .flatten()
-}
-
-/// One of the rows a form reads (the customer types, the meters in stock), chosen at random;
-/// the read is tallied as a form's. None when the read failed or found nothing.
-async fn pick<T>(
-    tally: &mut Tally,
-    rng: &mut Rng,
-    read: impl Future<Output = Result<Vec<T>, DbError>>,
-) -> Option<T> {
-    let rows = timed(tally, Kind::FormRead, read, |_| Outcome::Done).await?;
-    let chosen = rng.usize(..rows.len().max(1));
-    rows.into_iter().nth(chosen)
 }
 
 /// A refusal's name for the report: its variant, without the data it carries.
