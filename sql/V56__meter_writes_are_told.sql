@@ -19,6 +19,20 @@
 -- a transition table): the desk writes each meter and its entry in one statement (a CTE, whose
 -- sibling's rows the trigger sees), and an entry written first by a statement of its own is
 -- there too; one written after its meter comes too late.
+
+-- The meter numbers the entries of this transaction by this login tell with one of `actions`:
+-- an entry's `meter_no`, or every number an import's `meter_nos` names.
+CREATE FUNCTION meter_numbers_told(actions text[]) RETURNS SETOF text
+LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
+    SELECT jsonb_array_elements_text(CASE a.action WHEN 'meter.import' THEN a.detail -> 'meter_nos'
+                                                   ELSE jsonb_build_array(a.detail -> 'meter_no')
+                                     END)
+    FROM public.audit_log a
+    WHERE a.entity = 'meter' AND a.action = ANY (actions)
+      AND a.at = now() AND a.db_user = session_user
+$$;
+
+-- TG_ARGV: the actions whose entries tell the statement's meters.
 CREATE FUNCTION meter_write_is_told() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
@@ -27,41 +41,19 @@ BEGIN
     CASE TG_OP
     WHEN 'INSERT' THEN
         SELECT min(meter_no) INTO untold FROM (
-            SELECT meter_no FROM written
-            EXCEPT
-            SELECT a.detail ->> 'meter_no'
-            FROM public.audit_log a
-            WHERE a.entity = 'meter' AND a.action = 'meter.add'
-              AND a.at = now() AND a.db_user = session_user
-            EXCEPT
-            SELECT jsonb_array_elements_text(a.detail -> 'meter_nos')
-            FROM public.audit_log a
-            WHERE a.entity = 'meter' AND a.action = 'meter.import'
-              AND a.at = now() AND a.db_user = session_user
-        ) untold;
+            SELECT meter_no FROM written EXCEPT SELECT meter_numbers_told(TG_ARGV)) untold;
     WHEN 'UPDATE' THEN
         SELECT min(meter_no) INTO untold FROM (
             SELECT n.meter_no FROM written n JOIN was o ON o.id = n.id
             WHERE (to_jsonb(n) - 'status') IS DISTINCT FROM (to_jsonb(o) - 'status')
-            EXCEPT
-            SELECT a.detail ->> 'meter_no'
-            FROM public.audit_log a
-            WHERE a.entity = 'meter' AND a.action = 'meter.modify'
-              AND a.at = now() AND a.db_user = session_user
-        ) untold;
+            EXCEPT SELECT meter_numbers_told(TG_ARGV)) untold;
     WHEN 'DELETE' THEN
         SELECT min(meter_no) INTO untold FROM (
-            SELECT meter_no FROM was
-            EXCEPT
-            SELECT a.detail ->> 'meter_no'
-            FROM public.audit_log a
-            WHERE a.entity = 'meter' AND a.action = 'meter.delete'
-              AND a.at = now() AND a.db_user = session_user
-        ) untold;
+            SELECT meter_no FROM was EXCEPT SELECT meter_numbers_told(TG_ARGV)) untold;
     END CASE;
     IF untold IS NOT NULL THEN
-        RAISE EXCEPTION 'permission denied: a change of meter % is written with its audit entry (meter.add, meter.import, meter.modify or meter.delete)',
-            untold USING ERRCODE = 'insufficient_privilege';
+        RAISE EXCEPTION 'permission denied: a change of meter % is written with its audit entry (%)',
+            untold, array_to_string(TG_ARGV, ' or ') USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
 END $$;
@@ -71,14 +63,14 @@ CREATE TRIGGER added_is_told AFTER INSERT ON meter
     REFERENCING NEW TABLE AS written
     FOR EACH STATEMENT
     WHEN (NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER'))
-    EXECUTE FUNCTION meter_write_is_told();
+    EXECUTE FUNCTION meter_write_is_told('meter.add', 'meter.import');
 CREATE TRIGGER changed_is_told AFTER UPDATE ON meter
     REFERENCING OLD TABLE AS was NEW TABLE AS written
     FOR EACH STATEMENT
     WHEN (NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER'))
-    EXECUTE FUNCTION meter_write_is_told();
+    EXECUTE FUNCTION meter_write_is_told('meter.modify');
 CREATE TRIGGER deleted_is_told AFTER DELETE ON meter
     REFERENCING OLD TABLE AS was
     FOR EACH STATEMENT
     WHEN (NOT pg_has_role(current_user, md_role_name('owner'), 'MEMBER'))
-    EXECUTE FUNCTION meter_write_is_told();
+    EXECUTE FUNCTION meter_write_is_told('meter.delete');

@@ -394,6 +394,19 @@ async fn reference_data_changes_only_with_their_audit_entry() {
     assert_eq!(told, "role.set_permissions,meter_type.modify");
 }
 
+/// `write` of one meter with its `action`'s entry in one statement, as db::meters writes it.
+fn with_meter_entry(action: &str, write: &str) -> String {
+    format!(
+        "WITH written AS ({write} RETURNING *)
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT current_operator_id(), '{action}', 'meter', id,
+                jsonb_build_object('meter_no', meter_no, 'meter_type_id', meter_type_id,
+                                   'initial_electronic_reading', initial_electronic_reading,
+                                   'initial_mechanical_reading', initial_mechanical_reading)
+         FROM written"
+    )
+}
+
 /// A meter changes only with its audit entry (sql/V56, s25-c): through psql a supervisor set an
 /// uninstalled meter's initial reading — what its first bill is counted from — or its type,
 /// added or deleted meters, with no trace. Each statement writing meters now commits only with
@@ -454,23 +467,17 @@ async fn a_meter_changes_only_with_its_audit_entry() {
 
     // As the desk writes them, with their entries (db::meters), they commit.
     for sql in [
-        "WITH added AS (INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
-                                           initial_mechanical_reading)
-                        SELECT 'WM-0045', min(id), 1, 2 FROM meter_type RETURNING *)
-         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-         SELECT current_operator_id(), 'meter.add', 'meter', id,
-                jsonb_build_object('meter_no', meter_no, 'meter_type_id', meter_type_id,
-                                   'initial_electronic_reading', initial_electronic_reading,
-                                   'initial_mechanical_reading', initial_mechanical_reading)
-         FROM added",
-        "WITH changed AS (UPDATE meter SET initial_electronic_reading = 7
-                          WHERE meter_no = 'WM-0044' AND status = 'uninstalled' RETURNING *)
-         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-         SELECT current_operator_id(), 'meter.modify', 'meter', id,
-                jsonb_build_object('meter_no', meter_no, 'meter_type_id', meter_type_id,
-                                   'initial_electronic_reading', initial_electronic_reading,
-                                   'initial_mechanical_reading', initial_mechanical_reading)
-         FROM changed",
+        with_meter_entry(
+            "meter.add",
+            "INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
+                                initial_mechanical_reading)
+             SELECT 'WM-0045', min(id), 1, 2 FROM meter_type",
+        ),
+        with_meter_entry(
+            "meter.modify",
+            "UPDATE meter SET initial_electronic_reading = 7
+             WHERE meter_no = 'WM-0044' AND status = 'uninstalled'",
+        ),
         "WITH inserted AS (INSERT INTO meter (meter_no, meter_type_id)
                            SELECT no, (SELECT min(id) FROM meter_type)
                            FROM unnest(ARRAY['WM-0046', 'WM-0047']) no
@@ -478,15 +485,14 @@ async fn a_meter_changes_only_with_its_audit_entry() {
          INSERT INTO audit_log (operator_id, action, entity, detail)
          SELECT current_operator_id(), 'meter.import', 'meter',
                 jsonb_build_object('imported', count(*), 'meter_nos', jsonb_agg(meter_no))
-         FROM inserted",
-        "WITH deleted AS (DELETE FROM meter WHERE meter_no = 'WM-0045' AND status = 'uninstalled'
-                          RETURNING id, meter_no, meter_type_id)
-         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-         SELECT current_operator_id(), 'meter.delete', 'meter', id,
-                jsonb_build_object('meter_no', meter_no, 'meter_type_id', meter_type_id)
-         FROM deleted",
+         FROM inserted"
+            .to_owned(),
+        with_meter_entry(
+            "meter.delete",
+            "DELETE FROM meter WHERE meter_no = 'WM-0045' AND status = 'uninstalled'",
+        ),
     ] {
-        allowed(&db, "super", sql);
+        allowed(&db, "super", &sql);
     }
     let told = allowed(
         &db,
