@@ -394,6 +394,121 @@ async fn reference_data_changes_only_with_their_audit_entry() {
     assert_eq!(told, "role.set_permissions,meter_type.modify");
 }
 
+/// `write` of one meter with its `action`'s entry in one statement, as db::meters writes it.
+fn with_meter_entry(action: &str, write: &str) -> String {
+    format!(
+        "WITH written AS ({write} RETURNING *)
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT current_operator_id(), '{action}', 'meter', id,
+                jsonb_build_object('meter_no', meter_no, 'meter_type_id', meter_type_id,
+                                   'initial_electronic_reading', initial_electronic_reading,
+                                   'initial_mechanical_reading', initial_mechanical_reading)
+         FROM written"
+    )
+}
+
+/// A meter changes only with its audit entry (sql/V56, s25-c): through psql a supervisor set an
+/// uninstalled meter's initial reading — what its first bill is counted from — or its type,
+/// added or deleted meters, with no trace. Each statement writing meters now commits only with
+/// the entries naming every meter it wrote; the desk's own four shapes (db::meters) commit and
+/// are told.
+#[tokio::test]
+async fn a_meter_changes_only_with_its_audit_entry() {
+    let (db, _account) = desk().await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO meter (meter_no, meter_type_id, status)
+             SELECT 'WM-0044', min(id), 'uninstalled' FROM meter_type;
+             INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+             VALUES ('Spare', 'postpayment', false, 'DN15', 'Acme Water')",
+        )
+        .await
+        .unwrap();
+    let meters = |db: &TestDb| {
+        allowed(
+            db,
+            "super",
+            "SELECT (SELECT string_agg(concat_ws(' ', meter_no, meter_type_id, status,
+                                                 initial_electronic_reading,
+                                                 initial_mechanical_reading), ',' ORDER BY id)
+                     FROM meter)
+                 || ' / ' || (SELECT count(*) FROM audit_log)",
+        )
+    };
+    let before = meters(&db);
+    for sql in [
+        "UPDATE meter SET initial_electronic_reading = 999 WHERE meter_no = 'WM-0044'",
+        "UPDATE meter SET meter_type_id = (SELECT id FROM meter_type WHERE name = 'Spare')
+         WHERE meter_no = 'WM-0044'",
+        "INSERT INTO meter (meter_no, meter_type_id) SELECT 'WM-9999', min(id) FROM meter_type",
+        "DELETE FROM meter WHERE meter_no = 'WM-0044'",
+        // An import's entry tells the meters it names, not one more.
+        "WITH inserted AS (INSERT INTO meter (meter_no, meter_type_id)
+                           SELECT no, (SELECT min(id) FROM meter_type)
+                           FROM unnest(ARRAY['WM-9998', 'WM-9999']) no RETURNING meter_no)
+         INSERT INTO audit_log (action, entity, detail)
+         VALUES ('meter.import', 'meter',
+                 '{\"imported\": 1, \"meter_nos\": [\"WM-9998\"]}')",
+        // An entry after its write comes too late: the write's statement is refused.
+        "BEGIN;
+         UPDATE meter SET initial_electronic_reading = 999 WHERE meter_no = 'WM-0044';
+         INSERT INTO audit_log (action, entity, entity_id, detail)
+         SELECT 'meter.modify', 'meter', id,
+                jsonb_build_object('meter_no', meter_no, 'initial_electronic_reading', 999)
+         FROM meter WHERE meter_no = 'WM-0044';
+         COMMIT;",
+    ] {
+        refused(&db, "super", sql);
+    }
+    assert_eq!(meters(&db), before, "a refused write changed something");
+
+    // As the desk writes them, with their entries (db::meters), they commit.
+    for sql in [
+        with_meter_entry(
+            "meter.add",
+            "INSERT INTO meter (meter_no, meter_type_id, initial_electronic_reading,
+                                initial_mechanical_reading)
+             SELECT 'WM-0045', min(id), 1, 2 FROM meter_type",
+        ),
+        with_meter_entry(
+            "meter.modify",
+            "UPDATE meter SET initial_electronic_reading = 7
+             WHERE meter_no = 'WM-0044' AND status = 'uninstalled'",
+        ),
+        "WITH inserted AS (INSERT INTO meter (meter_no, meter_type_id)
+                           SELECT no, (SELECT min(id) FROM meter_type)
+                           FROM unnest(ARRAY['WM-0046', 'WM-0047']) no
+                           ON CONFLICT (meter_no) DO NOTHING RETURNING meter_no)
+         INSERT INTO audit_log (operator_id, action, entity, detail)
+         SELECT current_operator_id(), 'meter.import', 'meter',
+                jsonb_build_object('imported', count(*), 'meter_nos', jsonb_agg(meter_no))
+         FROM inserted"
+            .to_owned(),
+        with_meter_entry(
+            "meter.delete",
+            "DELETE FROM meter WHERE meter_no = 'WM-0045' AND status = 'uninstalled'",
+        ),
+    ] {
+        allowed(&db, "super", &sql);
+    }
+    let told = allowed(
+        &db,
+        "super",
+        "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log WHERE entity = 'meter'
+         UNION ALL
+         SELECT string_agg(meter_no || ' ' || initial_electronic_reading, ',' ORDER BY meter_no)
+         FROM meter WHERE meter_no IN ('WM-0044', 'WM-0045', 'WM-0046', 'WM-0047')",
+    );
+    assert_eq!(
+        told,
+        "meter.add,meter.modify,meter.import,meter.delete\n\
+         WM-0044 7.000,WM-0046 0.000,WM-0047 0.000"
+    );
+}
+
 #[tokio::test]
 async fn an_administrator_manages_operators_and_moves_no_money() {
     let (db, account) = desk().await;

@@ -7,20 +7,29 @@
 //! deadlocked with it (seen once in `meterdesk soak`). A reading now takes its account before
 //! anything else of the customer's, as the transfer and the payments do.
 //!
-//! Each interleaving is forced: a superuser holds a table lock the one write's next statement
-//! needs, the other write runs until it waits (read from pg_stat_activity), then the lock goes.
+//! A close and a transfer of one customer at once (s25-c): the close (`customer_close`) locked
+//! the account, then the customer; the transfer the customer, then the account, in one
+//! statement. Held between its two locks, the close deadlocked with a transfer that had the
+//! customer and waited for the account. Every write of a customer now takes its account first,
+//! then the customer, then the meter.
+//!
+//! Each interleaving is forced: a superuser holds a lock the one write's next statement needs
+//! (a table's, or a `FOR KEY SHARE` of the customer), the other write runs until it waits (read
+//! from pg_locks), then the lock goes.
 
 mod support;
 
 use std::time::Duration;
 
 use meterdesk::db::books;
+use meterdesk::db::closing::{self, CloseOutcome};
 use meterdesk::db::customer_changes::{self, TransferOutcome};
 use meterdesk::db::readings::{self, NewReading, ReadingOutcome, ReadingSource};
 use meterdesk::domain::customer_rules::{BasicInfo, PersonalInfo};
 use meterdesk::domain::money::{Money, Volume};
 use rust_decimal::Decimal;
 use support::billing_desk::{Desk, desk};
+use support::card_desk::open_customer;
 use support::pg::cluster;
 use tokio::task::JoinHandle;
 
@@ -82,11 +91,13 @@ async fn waiting(watcher: &tokio_postgres::Client, pid: i32) -> String {
     panic!("backend {pid} never waited for a lock");
 }
 
-/// The two writes of the same customer, each on a clerk's connection of its own.
+/// The writes of the same customer, each on a connection of its own: the clerk's, the
+/// supervisor's for the close.
 #[derive(Debug, Clone, Copy)]
 enum Write {
     Reading,
     Transfer,
+    Close,
 }
 
 /// What a write answered.
@@ -94,6 +105,33 @@ enum Write {
 enum Answer {
     Reading(ReadingOutcome),
     Transfer(TransferOutcome),
+    Close(CloseOutcome),
+}
+
+impl Answer {
+    /// A word for each answer a close and a transfer of one customer may give; any other
+    /// answer whole.
+    fn said(&self) -> String {
+        match self {
+            Answer::Close(CloseOutcome::Closed) => "closed".into(),
+            Answer::Transfer(TransferOutcome::Transferred { version: 2, .. }) => {
+                "transferred".into()
+            }
+            Answer::Transfer(TransferOutcome::Closed) => "found it closed".into(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+/// What a superuser holds to stop a write where it waits.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// The table the write's next statement writes, after it locked what it locks, held in
+    /// SHARE mode ([`Write::stopped_by`]).
+    BeforeItWrites,
+    /// The customer's row `FOR KEY SHARE`: a close, which locks it `FOR UPDATE`, waits there
+    /// holding the account; a transfer's `FOR NO KEY UPDATE` does not wait for it.
+    AtTheCustomer,
 }
 
 impl Write {
@@ -101,23 +139,34 @@ impl Write {
     /// SHARE mode by a superuser, it stops the write there.
     fn stopped_by(self) -> &'static str {
         match self {
-            // Its first statement locked the customer and the account; the next one writes
+            // Its first statement locked the account and the customer; the next one writes
             // the owner history and then updates the customer.
             Write::Transfer => "customer_owner_history",
             // Batch::load locked its account and meter; reading_write writes the reading.
             Write::Reading => "meter_reading",
+            // customer_close locked the account and the customer and wrote both, and the
+            // meter; it records the close last.
+            Write::Close => "account_closing",
         }
     }
 
-    /// Starts the write as the clerk; its backend's pid and its answer.
-    async fn start(self, desk: &Desk, meter_id: i64) -> (i32, JoinHandle<Answer>) {
-        let mut client = desk.clerk.get().await.unwrap();
+    /// Starts the write of `customer_id` (on `meter_id`); its backend's pid and its answer.
+    async fn start(
+        self,
+        desk: &Desk,
+        customer_id: i64,
+        meter_id: i64,
+    ) -> (i32, JoinHandle<Answer>) {
+        let pool = match self {
+            Write::Close => &desk.supervisor,
+            Write::Reading | Write::Transfer => &desk.clerk,
+        };
+        let mut client = pool.get().await.unwrap();
         let pid = client
             .query_one("SELECT pg_backend_pid()", &[])
             .await
             .unwrap()
             .get(0);
-        let customer_id = desk.prepaid;
         let task = tokio::spawn(async move {
             match self {
                 Write::Reading => Answer::Reading(
@@ -129,17 +178,73 @@ impl Write {
                     customer_changes::transfer(
                         &mut client,
                         CLERK,
-                        "transfer-1",
+                        &format!("transfer-{customer_id}"),
                         customer_id,
                         &new_owner(),
                     )
                     .await
                     .expect("the transfer is done, not rolled back"),
                 ),
+                Write::Close => Answer::Close(
+                    closing::close(&*client, &format!("close-{customer_id}"), customer_id)
+                        .await
+                        .expect("the close is done, not rolled back"),
+                ),
             }
         });
         (pid, task)
     }
+}
+
+/// `first` runs until `stop` holds it; `second` runs until it waits for `first`; then the stop
+/// goes. Their answers, in that order.
+async fn interleaved(
+    desk: &Desk,
+    (customer_id, meter_id): (i64, i64),
+    first: Write,
+    stop: Stop,
+    second: Write,
+) -> [Answer; 2] {
+    let watcher = superuser(desk).await;
+    let blocker = superuser(desk).await;
+    let (hold, first_waits_for) = match stop {
+        Stop::BeforeItWrites => (
+            format!("LOCK TABLE {} IN SHARE MODE", first.stopped_by()),
+            format!("relation on {}", first.stopped_by()),
+        ),
+        Stop::AtTheCustomer => (
+            format!("SELECT FROM customer WHERE id = {customer_id} FOR KEY SHARE"),
+            "transactionid".to_owned(),
+        ),
+    };
+    blocker
+        .batch_execute(&format!("BEGIN; {hold}"))
+        .await
+        .unwrap();
+    let (first_pid, first_task) = first.start(desk, customer_id, meter_id).await;
+    assert_eq!(
+        waiting(&watcher, first_pid).await,
+        first_waits_for,
+        "{first:?} holds its locks and waits ({stop:?})"
+    );
+    let (second_pid, second_task) = second.start(desk, customer_id, meter_id).await;
+    assert_eq!(
+        waiting(&watcher, second_pid).await,
+        "transactionid",
+        "{second:?} waits for {first:?}"
+    );
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    [first_task.await.unwrap(), second_task.await.unwrap()]
+}
+
+/// Every rule of `meterdesk check` holds.
+async fn books_hold(desk: &Desk) {
+    let mut checker = desk.db.pool.get().await.unwrap();
+    let checks = books::check(&mut checker).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{checks:?}"
+    );
 }
 
 /// A prepaid customer's desk with 100.00 on the account, and its meter's id.
@@ -165,27 +270,8 @@ async fn with_money() -> (Desk, i64) {
 /// every rule of `meterdesk check` holding.
 async fn first_holds_and_second_waits(first: Write, second: Write) {
     let (desk, meter_id) = with_money().await;
-    let watcher = superuser(&desk).await;
-    let blocker = superuser(&desk).await;
-    let stopped_by = first.stopped_by();
-    blocker
-        .batch_execute(&format!("BEGIN; LOCK TABLE {stopped_by} IN SHARE MODE"))
-        .await
-        .unwrap();
-    let (first_pid, first_task) = first.start(&desk, meter_id).await;
-    assert_eq!(
-        waiting(&watcher, first_pid).await,
-        format!("relation on {stopped_by}"),
-        "{first:?} holds its locks and waits before writing {stopped_by}"
-    );
-    let (second_pid, second_task) = second.start(&desk, meter_id).await;
-    assert_eq!(
-        waiting(&watcher, second_pid).await,
-        "transactionid",
-        "{second:?} waits for {first:?}"
-    );
-    blocker.batch_execute("ROLLBACK").await.unwrap();
-    for answer in [first_task.await.unwrap(), second_task.await.unwrap()] {
+    let written = (desk.prepaid, meter_id);
+    for answer in interleaved(&desk, written, first, Stop::BeforeItWrites, second).await {
         match answer {
             Answer::Reading(recorded) => assert!(
                 matches!(
@@ -199,6 +285,7 @@ async fn first_holds_and_second_waits(first: Write, second: Write) {
                 matches!(transferred, TransferOutcome::Transferred { version: 2, .. }),
                 "{transferred:?}"
             ),
+            Answer::Close(closed) => panic!("no close here: {closed:?}"),
         }
     }
     let row = desk
@@ -220,12 +307,7 @@ async fn first_holds_and_second_waits(first: Write, second: Write) {
     assert_eq!(row.get::<_, i64>("transfers"), 1);
     assert_eq!(row.get::<_, &str>("name"), "Anna Schmidt");
     assert_eq!(row.get::<_, Decimal>("balance"), Decimal::new(7500, 2));
-    let mut checker = desk.db.pool.get().await.unwrap();
-    let checks = books::check(&mut checker).await.unwrap();
-    assert!(
-        checks.iter().all(|check| check.disagreements.is_empty()),
-        "{checks:?}"
-    );
+    books_hold(&desk).await;
 }
 
 /// The soak's deadlock: the transfer holds the customer and its account and is stopped before
@@ -241,4 +323,100 @@ async fn a_reading_during_a_transfer_waits_for_the_account_and_both_are_done() {
 #[tokio::test]
 async fn a_transfer_during_a_reading_waits_for_the_account_and_both_are_done() {
     first_holds_and_second_waits(Write::Reading, Write::Transfer).await;
+}
+
+/// A prepaid customer opened on a new meter, with its final reading (0 m³, nothing to
+/// deduct), so its account may close: its id and its meter's.
+async fn closable(desk: &mut Desk, round: usize) -> (i64, i64) {
+    let meter_id: i64 = desk
+        .owner
+        .query_one(
+            "INSERT INTO meter (meter_no, meter_type_id) VALUES ('CT-' || $1::text, 1)
+             RETURNING id",
+            &[&round.to_string()],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    let (customer_id, _) =
+        open_customer(&mut desk.owner, 2, meter_id, &format!("open-{round}")).await;
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let last = NewReading {
+        electronic: Volume::exact(Decimal::ZERO).unwrap(),
+        source: ReadingSource::Final,
+        ..ten_m3(meter_id)
+    };
+    let recorded = readings::enter_reading(&mut clerk, &format!("final-{round}"), &last)
+        .await
+        .unwrap();
+    assert!(
+        matches!(recorded, ReadingOutcome::Recorded { .. }),
+        "{recorded:?}"
+    );
+    (customer_id, meter_id)
+}
+
+/// The customer's status, its meter's, its name and how often it was transferred.
+async fn closed_or_transferred(desk: &Desk, customer_id: i64) -> (String, String, String, i64) {
+    let row = desk
+        .owner
+        .query_one(
+            "SELECT c.status, m.status AS meter_status, c.name,
+                    (SELECT count(*) FROM customer_owner_history WHERE customer_id = c.id)
+                        AS transfers
+             FROM customer c JOIN meter m ON m.id = c.meter_id WHERE c.id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap();
+    (
+        row.get("status"),
+        row.get("meter_status"),
+        row.get("name"),
+        row.get("transfers"),
+    )
+}
+
+/// A close and a transfer of one customer at once, many rounds, in both orders. The close
+/// held at the customer, with its account locked, while the transfer came: the transfer took
+/// the customer and waited for the account, the close then waited for the customer —
+/// deadlocked, PostgreSQL rolled one back. The transfer now waits at the account, holding
+/// nothing of the customer's, and finds it closed. Held before it writes, the transfer goes
+/// first and the close waits at the account, then closes the transferred customer.
+#[tokio::test]
+async fn a_close_and_a_transfer_of_one_customer_at_once_take_the_account_first() {
+    let mut desk = desk().await;
+    // Who goes first and where it is held, who comes, what each answers, and the closed
+    // customer's name and transfers.
+    let orders = [
+        (
+            Write::Close,
+            Stop::AtTheCustomer,
+            Write::Transfer,
+            ["closed", "found it closed"],
+            "张伟",
+            0,
+        ),
+        (
+            Write::Transfer,
+            Stop::BeforeItWrites,
+            Write::Close,
+            ["transferred", "closed"],
+            "Anna Schmidt",
+            1,
+        ),
+    ];
+    for round in 0..10 {
+        let (first, stop, second, said, name, transfers) = orders[round % 2];
+        let written = closable(&mut desk, round).await;
+        let answers = interleaved(&desk, written, first, stop, second)
+            .await
+            .map(|answer| answer.said());
+        assert_eq!(answers, said, "round {round}");
+        assert_eq!(
+            closed_or_transferred(&desk, written.0).await,
+            ("closed".into(), "removed".into(), name.into(), transfers)
+        );
+    }
+    books_hold(&desk).await;
 }

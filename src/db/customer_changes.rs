@@ -577,15 +577,22 @@ pub async fn transfer(
     new_owner: &BasicInfo,
 ) -> Result<TransferOutcome, DbError> {
     write_once(client, key, TRANSFER, operator_id, async |transaction| {
-        // The account row too: bills and payments on it wait until the transfer is done.
+        // The account row too: bills and payments on it wait until the transfer is done. The
+        // account first, then the customer, as every write of a customer takes them (a close
+        // holding the account and waiting for the customer deadlocked with a transfer that took
+        // them the other way): the CTE's rows are locked before the join yields the customer's.
         let Some(row) = transaction
             .query_opt(
                 &format!(
-                    "SELECT c.nature, c.status = 'active' AS active, a.id AS account_id,
+                    "WITH a AS MATERIALIZED (
+                         SELECT id, customer_id, balance FROM account WHERE customer_id = $1
+                         FOR NO KEY UPDATE
+                     )
+                     SELECT c.nature, c.status = 'active' AS active, a.id AS account_id,
                             a.balance, {BASIC_COLUMNS}
-                     FROM customer c JOIN account a ON a.customer_id = c.id
+                     FROM customer c JOIN a ON a.customer_id = c.id
                      WHERE c.id = $1
-                     FOR NO KEY UPDATE OF c, a"
+                     FOR NO KEY UPDATE OF c"
                 ),
                 &[&customer_id],
             )
