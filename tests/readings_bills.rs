@@ -736,6 +736,15 @@ async fn the_database_refuses_forged_readings_and_payments() {
     assert_eq!(kept, 1);
 }
 
+/// The postpaid customer's two unpaid bills: 30.00 (1st quarter, bill 1) and 100.00 (2nd,
+/// bill 2, its reading confirmed abnormal).
+async fn two_bills(desk: &Desk) {
+    enter(&desk.clerk, "r1", &reading(1, "2025-03-20", "130")).await;
+    let mut q2 = reading(1, "2025-05-15", "190");
+    q2.abnormal_confirmed = true;
+    enter(&desk.clerk, "r2", &q2).await;
+}
+
 /// A deposit at the counter pays the chosen bills in the same step (`accounts::move_money`
 /// with `pays`): one transaction, one receipt listing the deposit and each bill, exactly once
 /// by its key; bills changed since are refused with nothing written, and a receipt of another
@@ -743,10 +752,7 @@ async fn the_database_refuses_forged_readings_and_payments() {
 #[tokio::test]
 async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
     let desk = desk().await;
-    enter(&desk.clerk, "r1", &reading(1, "2025-03-20", "130")).await;
-    let mut q2 = reading(1, "2025-05-15", "190");
-    q2.abnormal_confirmed = true;
-    enter(&desk.clerk, "r2", &q2).await;
+    two_bills(&desk).await;
     deposit(&desk, desk.postpaid, "50.00").await;
     let depositing = |amount: &str, total: &str| MoneyMove {
         customer_id: desk.postpaid,
@@ -842,10 +848,7 @@ async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
 #[tokio::test]
 async fn a_payment_of_two_bills_posts_them_in_one_statement() {
     let desk = desk().await;
-    enter(&desk.clerk, "r1", &reading(1, "2025-03-20", "130")).await;
-    let mut q2 = reading(1, "2025-05-15", "190");
-    q2.abnormal_confirmed = true;
-    enter(&desk.clerk, "r2", &q2).await;
+    two_bills(&desk).await;
     deposit(&desk, desk.postpaid, "150.00").await;
     desk.owner
         .batch_execute(
