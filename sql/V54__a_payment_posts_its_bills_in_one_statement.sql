@@ -1,7 +1,7 @@
--- A payment posts its bills in one statement (docs/decisions.md, "Bills paid in one statement,
--- the reading's re-sent check kept (s25-a)"). bill_pay (V22, V48) looped over the bills: one
--- INSERT into ledger_transaction and one UPDATE of bill per bill. Every INSERT into the ledger
--- fires the ledger's statement triggers once (V21's shift opening, V24's closed-account check,
+-- A payment posts its bills in one statement (docs/decisions.md, "Bills paid in one statement;
+-- the reading's costs counted, its check kept (s25-a)"). bill_pay (V22, V48) looped over the
+-- bills: one INSERT into ledger_transaction and one UPDATE of bill per bill. Every INSERT into
+-- the ledger fires its statement triggers once (V21's shift opening, V24's closed-account check,
 -- V31's checks of what was posted, each a query over the transition table), so a payment of
 -- n bills ran them n times. In the soak (64 desks, pg_stat_statements, track = all) the
 -- ledger INSERT of bill_pay was 2.6 ms a call at load ~30, 1.37 calls a payment.
