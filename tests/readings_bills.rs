@@ -523,15 +523,14 @@ async fn readings_are_imported_from_a_file() {
 }
 
 /// The statements a desk prepared on its one connection, each with how often it ran a generic
-/// and a custom plan (pg_prepared_statements), the idempotency lookup before the transaction
-/// left out.
+/// and a custom plan (pg_prepared_statements).
 async fn plans_kept(pool: &Pool) -> Vec<(String, i64, i64)> {
     pool.get()
         .await
         .unwrap()
         .query_uncached(
             "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
-             WHERE strpos(statement, 'r.idempotency_key = $1') = 0 ORDER BY statement",
+             ORDER BY statement",
             &[],
         )
         .await
@@ -548,9 +547,10 @@ async fn plans_kept(pool: &Pool) -> Vec<(String, i64, i64)> {
 }
 
 /// sql/V48: a reading at the counter is planned once per connection. Three readings on one
-/// connection run every statement of their transactions — the lock, the batch's reads, the
-/// prices, `reading_write` — on a generic plan; an import after them is planned for its file
-/// (a custom plan of each). The readings are the manual's bill all the same.
+/// connection run every statement of their transactions — the look-up of a re-sent entry
+/// (in the transaction since s25-a), the lock, the batch's reads, the prices, `reading_write`
+/// — on a generic plan; an import after them is planned for its file (a custom plan of each).
+/// The readings are the manual's bill all the same.
 #[tokio::test]
 async fn a_counter_reading_keeps_its_plans_and_an_import_does_not() {
     let desk = desk().await;
@@ -571,6 +571,7 @@ async fn a_counter_reading_keeps_its_plans_and_an_import_does_not() {
     }
     let counter = plans_kept(&one).await;
     for statement in [
+        "r.idempotency_key = $1",
         "SELECT reading_lock(",
         "reading_previous_value(m.id)",
         "k(customer_id, meter_id)",
@@ -735,6 +736,15 @@ async fn the_database_refuses_forged_readings_and_payments() {
     assert_eq!(kept, 1);
 }
 
+/// The postpaid customer's two unpaid bills: 30.00 (1st quarter, bill 1) and 100.00 (2nd,
+/// bill 2, its reading confirmed abnormal).
+async fn two_bills(desk: &Desk) {
+    enter(&desk.clerk, "r1", &reading(1, "2025-03-20", "130")).await;
+    let mut q2 = reading(1, "2025-05-15", "190");
+    q2.abnormal_confirmed = true;
+    enter(&desk.clerk, "r2", &q2).await;
+}
+
 /// A deposit at the counter pays the chosen bills in the same step (`accounts::move_money`
 /// with `pays`): one transaction, one receipt listing the deposit and each bill, exactly once
 /// by its key; bills changed since are refused with nothing written, and a receipt of another
@@ -742,10 +752,7 @@ async fn the_database_refuses_forged_readings_and_payments() {
 #[tokio::test]
 async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
     let desk = desk().await;
-    enter(&desk.clerk, "r1", &reading(1, "2025-03-20", "130")).await;
-    let mut q2 = reading(1, "2025-05-15", "190");
-    q2.abnormal_confirmed = true;
-    enter(&desk.clerk, "r2", &q2).await;
+    two_bills(&desk).await;
     deposit(&desk, desk.postpaid, "50.00").await;
     let depositing = |amount: &str, total: &str| MoneyMove {
         customer_id: desk.postpaid,
@@ -832,6 +839,66 @@ async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
         .await
         .unwrap_err();
     assert_eq!(borrowed.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    drop(desk.db);
+}
+
+/// sql/V54: a payment of several bills posts them in one statement, so the ledger's statement
+/// triggers run once a payment, not once a bill; the rows are the loop's: oldest cycle first,
+/// each bill's amount, and both bills paid.
+#[tokio::test]
+async fn a_payment_of_two_bills_posts_them_in_one_statement() {
+    let desk = desk().await;
+    two_bills(&desk).await;
+    deposit(&desk, desk.postpaid, "150.00").await;
+    desk.owner
+        .batch_execute(
+            "CREATE TABLE ledger_statements (at timestamptz NOT NULL);
+             CREATE FUNCTION ledger_statement_counted() RETURNS trigger
+             LANGUAGE plpgsql SECURITY DEFINER AS $$
+             BEGIN
+                 INSERT INTO ledger_statements VALUES (clock_timestamp());
+                 RETURN NULL;
+             END $$;
+             CREATE TRIGGER ledger_statement_counted AFTER INSERT ON ledger_transaction
+             FOR EACH STATEMENT EXECUTE FUNCTION ledger_statement_counted();",
+        )
+        .await
+        .unwrap();
+    let client = desk.clerk.get().await.unwrap();
+    let paid = readings::pay_bills(&**client, "pay-two", &[2, 1], money("130.00"))
+        .await
+        .unwrap();
+    assert!(matches!(paid, PayOutcome::Paid { .. }), "{paid:?}");
+    let statements: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM ledger_statements", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(statements, 1, "one INSERT for both bills");
+    let posted: Vec<(i64, Decimal)> = desk
+        .owner
+        .query(
+            "SELECT bill_id, amount FROM ledger_transaction WHERE kind = 'bill_payment' ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get("bill_id"), row.get("amount")))
+        .collect();
+    assert_eq!(
+        posted,
+        [(1, Decimal::new(-3000, 2)), (2, Decimal::new(-10000, 2))]
+    );
+    let unpaid: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM bill WHERE status <> 'paid'", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(unpaid, 0);
+    assert_eq!(balance(&desk, desk.postpaid).await, Decimal::new(2000, 2));
     drop(desk.db);
 }
 

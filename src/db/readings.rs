@@ -306,11 +306,12 @@ pub async fn enter_reading(
     reading: &NewReading,
 ) -> Result<ReadingOutcome, DbError> {
     let key = format!("{key}:1");
-    if let Some(first) = batch::recorded(&*client, &key).await? {
-        return Ok(first);
-    }
     let tx = client.transaction().await?;
     tx.batch_execute(COUNTER_READING_PLANS).await?;
+    // In the transaction, so its lookup keeps its plan too (a re-sent entry then ends it).
+    if let Some(first) = batch::recorded(&tx, &key).await? {
+        return Ok(first);
+    }
     let mut batch = Batch::load(&tx, &[reading.meter_id], &[], reading.read_on).await?;
     let taken = batch.take(&Take {
         line: 1,
