@@ -26,6 +26,7 @@ use rust_decimal::Decimal;
 use support::card_desk::*;
 use support::card_rig::METER;
 use support::pg::give_password;
+use support::stalling_relay::StallingRelay;
 
 /// The counter with one physical card (and a spare blank one) in memory.
 struct Counter {
@@ -382,6 +383,39 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
             .await,
         Some(1)
     );
+}
+
+/// A recharge's begin sends the account's lock with the reads it needs behind it, and the
+/// meter state with the cycle's purchases that price the water: BEGIN, the lock and the facts,
+/// the meter state and the purchases, the journal, COMMIT — five round trips (seven before);
+/// its settle four. Counted on the clerk's one connection once its statements are prepared.
+#[tokio::test]
+async fn a_recharge_begins_in_five_round_trips_and_settles_in_four() {
+    let mut counter = Counter::new().await;
+    let relay = StallingRelay::start(&counter.customer.db);
+    let through_relay = counter.customer.db.as_operator(&relay.conn_str, "clerk");
+    counter.clerk = meterdesk::db::pool_from_conn_str(&through_relay, 1)
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    counter.done(CLERK, &Request::Open).await;
+    let mut turns = Vec::new();
+    for _ in 0..2 {
+        counter.swipe();
+        relay.take_turns();
+        let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+        let begin_turns = relay.take_turns();
+        counter.write(&begun, usize::MAX);
+        assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+        turns.push((begin_turns, relay.take_turns()));
+    }
+    assert_eq!(
+        turns[1],
+        (5, 4),
+        "begin's and settle's round trips: {turns:?}"
+    );
+    assert!(books_check(&counter).await.is_empty());
 }
 
 #[tokio::test]

@@ -1,12 +1,13 @@
 //! A TCP relay to the test cluster that can stop forwarding without closing anything: the
 //! database's peer is there but answers no more, as behind a dead network link. It also notes
 //! the type of every message its clients send after their startup (`sent`): how many round
-//! trips a call takes is the number of its Syncs.
+//! trips a call takes is the number of its Syncs when it sends one statement at a time, and its
+//! `turns` when it sends several together: how often the client sent again after an answer.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,14 @@ pub struct StallingRelay {
     pub conn_str: String,
     stalled: Arc<AtomicBool>,
     sent: Arc<Mutex<Vec<u8>>>,
+    turns: Arc<Turns>,
+}
+
+/// The client's turns: each time it sends after the server answered, one more.
+#[derive(Default)]
+struct Turns {
+    answered: AtomicBool,
+    taken: AtomicUsize,
 }
 
 impl StallingRelay {
@@ -54,6 +63,8 @@ impl StallingRelay {
         let stall = stalled.clone();
         let sent = Arc::new(Mutex::new(Vec::new()));
         let noted = sent.clone();
+        let turns = Arc::new(Turns::default());
+        let counted = turns.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let client = client.unwrap();
@@ -62,20 +73,29 @@ impl StallingRelay {
                     (server.try_clone().unwrap(), client.try_clone().unwrap());
                 let stall_up = stall.clone();
                 let noted = noted.clone();
+                let (up, down) = (counted.clone(), counted.clone());
                 std::thread::spawn(move || {
                     let mut messages = Messages::default();
                     forward(from_client, to_server, &stall_up, |bytes| {
+                        if up.answered.swap(false, Ordering::SeqCst) {
+                            up.taken.fetch_add(1, Ordering::SeqCst);
+                        }
                         messages.read(bytes, &mut noted.lock().unwrap());
                     })
                 });
                 let stall_down = stall.clone();
-                std::thread::spawn(move || forward(server, client, &stall_down, |_| {}));
+                std::thread::spawn(move || {
+                    forward(server, client, &stall_down, |_| {
+                        down.answered.store(true, Ordering::SeqCst)
+                    })
+                });
             }
         });
         StallingRelay {
             conn_str,
             stalled,
             sent,
+            turns,
         }
     }
 
@@ -83,6 +103,14 @@ impl StallingRelay {
     /// Sync, `b'P'` a Parse, `b'C'` a Close…).
     pub fn take_sent(&self) -> Vec<u8> {
         std::mem::take(&mut self.sent.lock().unwrap())
+    }
+
+    /// How many times the clients sent again after an answer since the last call: the round
+    /// trips of what they did meanwhile, however many statements each sent together. Call it
+    /// once the last answer has passed.
+    pub fn take_turns(&self) -> usize {
+        self.turns.answered.store(true, Ordering::SeqCst);
+        self.turns.taken.swap(0, Ordering::SeqCst)
     }
 
     /// From now on nothing passes either way, and nothing is closed.

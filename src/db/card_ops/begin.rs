@@ -26,14 +26,22 @@ pub(super) async fn begin_in(
             outcome: BeginOutcome::Refused(refusal),
         })
     };
-    // The account's lock first, alone: what is read next must be read under it.
-    let Some(row) = customer_row(tx, begin.customer_id, true).await? else {
-        return refused(Refusal::NoSuchCustomer);
-    };
-    // The card facts, the same key's operation if this is a retry, and whether the operator
-    // may do this (which only a new operation needs): one round trip.
-    let (holder, seen, permitted) = tokio::try_join!(
-        holder_of(tx, begin.customer_id, &row, begin.key),
+    // The account's lock, and behind it in the same round trip every read the request needs:
+    // a connection's statements run in the order they are sent, so each read runs once the lock
+    // is granted and sees what its holder wrote. The lock's statement is sent first (`biased`)
+    // and must not wait for its own preparing, or a read prepared before it would overtake it:
+    // it is prepared first (from the connection's cache, once it has been).
+    let lock = customer_row_sql(true);
+    tx.prepared(&lock).await?;
+    let (row, facts, seen, permitted, sale) = tokio::try_join!(
+        biased;
+        async {
+            tx.query_opt(&lock, &[&begin.customer_id])
+                .await
+                .map_err(DbError::from)
+        },
+        card_facts(tx, begin.customer_id, begin.key),
+        // The same key's operation if this is a retry.
         async {
             tx.query_opt(
                 &format!("{OPERATION_COLUMNS} WHERE op.idempotency_key = $1 FOR UPDATE OF op"),
@@ -42,12 +50,18 @@ pub(super) async fn begin_in(
             .await
             .map_err(DbError::from)
         },
+        // Whether the operator may do this, which only a new operation needs.
         async {
             has_permission(tx, request.kind().permission())
                 .await
                 .map_err(DbError::from)
         },
+        SaleFacts::of(tx, begin.customer_id, request),
     )?;
+    let Some(row) = row else {
+        return refused(Refusal::NoSuchCustomer);
+    };
+    let holder = CardHolder::of(begin.customer_id, &row, facts)?;
     if let Some(row) = seen {
         let operation = Operation::from_row(&row)?;
         if operation.customer_id != begin.customer_id || operation.kind != request.kind() {
@@ -66,12 +80,12 @@ pub(super) async fn begin_in(
         _ => {
             // Settling may have changed the facts (a card made active or void, a purchase).
             let holder = match resolved {
-                Some(_) => self::holder(tx, begin.customer_id, begin.key, false)
+                Some(_) => self::holder(tx, begin.customer_id, begin.key)
                     .await?
                     .ok_or_else(|| DbError::Inconsistent("customer vanished".into()))?,
                 None => holder,
             };
-            match start(tx, &holder, begin, request, permitted).await? {
+            match start(tx, &holder, begin, request, permitted, &sale).await? {
                 Ok(begun) => BeginOutcome::Begun(Box::new(begun)),
                 Err(refusal) => BeginOutcome::Refused(refusal),
             }
@@ -104,13 +118,46 @@ pub(super) async fn retry(
     })
 }
 
-/// Checks, plans and journals a new operation (`permitted`: the operator may do `request`).
+/// What a recharge's price and payment are checked against, read with the facts of [`begin`].
+pub(super) struct SaleFacts {
+    scheme: Option<PriceScheme>,
+    /// The customer's type takes the payment method (paid from the balance: always).
+    method_allowed: bool,
+}
+
+impl SaleFacts {
+    /// Read for a recharge only (`None` for every other request).
+    async fn of(
+        client: &impl CachingClient,
+        customer_id: i64,
+        request: &Request,
+    ) -> Result<Option<Self>, DbError> {
+        let Request::Recharge { payment, .. } = request else {
+            return Ok(None);
+        };
+        let (scheme, method_allowed) =
+            tokio::try_join!(prepaid_scheme(client, customer_id), async {
+                match payment {
+                    Payment::Method(method) => method_allowed(client, customer_id, method).await,
+                    Payment::Balance => Ok(true),
+                }
+            },)?;
+        Ok(Some(Self {
+            scheme,
+            method_allowed,
+        }))
+    }
+}
+
+/// Checks, plans and journals a new operation (`permitted`: the operator may do `request`;
+/// `sale`: a recharge's [`SaleFacts`]).
 pub(super) async fn start(
     tx: &Transaction<'_>,
     holder: &CardHolder,
     begin: &Begin<'_>,
     request: &Request,
     permitted: bool,
+    sale: &Option<SaleFacts>,
 ) -> Result<Result<Begun, Refusal>, DbError> {
     if !holder.meter_prepaid {
         return Ok(Err(Refusal::NotACardCustomer));
@@ -130,9 +177,12 @@ pub(super) async fn start(
     match request {
         Request::Open => journal.open(&content).await,
         Request::Replace { reason } => journal.replace(&content, *reason).await,
-        Request::Recharge { quantity, payment } => {
-            journal.recharge(&content, *quantity, payment).await
-        }
+        Request::Recharge { quantity, payment } => match sale {
+            Some(sale) => journal.recharge(&content, *quantity, payment, sale).await,
+            None => Err(DbError::Inconsistent(
+                "a recharge begun without its price".into(),
+            )),
+        },
         Request::Refund { payout } => match user_card(&content) {
             Ok(card) => journal.refund(card, payout).await,
             Err(refusal) => Ok(Err(refusal)),
@@ -152,7 +202,7 @@ pub async fn missing_purchase(
     card: &UserCard,
     key: &MacKey,
 ) -> Result<Option<Planned<PurchaseRecord>>, DbError> {
-    Ok(holder(client, customer_id, key, false)
+    Ok(holder(client, customer_id, key)
         .await?
         .and_then(|holder| holder.missing_purchase(card, key)))
 }
@@ -380,49 +430,48 @@ impl Journal<'_> {
         }
     }
 
+    /// The card on the reader as one this customer may buy water on now: their active card,
+    /// with every purchase the database settled, and room for the next one.
+    fn rechargeable<'c>(&self, content: &'c CardContent) -> Result<(&'c UserCard, i64), Refusal> {
+        let card = user_card(content)?;
+        let card_id = self.active_card(card)?;
+        // Never sell over a purchase the card has not received (settled without it).
+        if let Some(missing) = self.holder.missing_purchase(card, self.begin.key) {
+            return Err(Refusal::MissingPurchase {
+                sequence: missing.record.sequence,
+            });
+        }
+        check_recharge(card, self.holder.active())?;
+        Ok((card, card_id))
+    }
+
     pub(super) async fn recharge(
         &self,
         content: &CardContent,
         quantity: Quantity,
         payment: &Payment,
+        sale: &SaleFacts,
     ) -> Result<Result<Begun, Refusal>, DbError> {
-        let (_, scheme, method_allowed) = tokio::try_join!(
-            note_meter_state(self.tx, content),
-            prepaid_scheme(self.tx, self.holder.customer_type_id),
-            async {
-                match payment {
-                    Payment::Method(method) => self.method_allowed(method).await,
-                    Payment::Balance => Ok(true),
+        // The meter state is noted whatever the answer; the cycle's purchases that price the
+        // water are read beside it, once the card may be sold to: one round trip.
+        let (_, checked) = tokio::try_join!(note_meter_state(self.tx, content), async {
+            Ok(match self.rechargeable(content) {
+                Ok((card, card_id)) => {
+                    let quote = price(
+                        self.tx,
+                        sale.scheme.as_ref(),
+                        self.holder.account_id,
+                        self.holder.today,
+                        quantity,
+                    )
+                    .await?;
+                    quote.map(|quote| (card, card_id, quote))
                 }
-            },
-        )?;
-        let card = match user_card(content) {
-            Ok(card) => card,
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        let card_id = match self.active_card(card) {
-            Ok(card_id) => card_id,
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        // Never sell over a purchase the card has not received (settled without it).
-        if let Some(missing) = self.holder.missing_purchase(card, self.begin.key) {
-            return Ok(Err(Refusal::MissingPurchase {
-                sequence: missing.record.sequence,
-            }));
-        }
-        if let Err(refusal) = check_recharge(card, self.holder.active()) {
-            return Ok(Err(refusal.into()));
-        }
-        let quote = match price(
-            self.tx,
-            scheme.as_ref(),
-            self.holder.account_id,
-            self.holder.today,
-            quantity,
-        )
-        .await?
-        {
-            Ok(quote) => quote,
+                Err(refusal) => Err(refusal),
+            })
+        })?;
+        let (card, card_id, quote) = match checked {
+            Ok(checked) => checked,
             Err(refusal) => return Ok(Err(refusal)),
         };
         let planned = match plan_recharge(
@@ -438,7 +487,7 @@ impl Journal<'_> {
         };
         let amount = quote.charge.amount.to_decimal();
         let method = match payment {
-            Payment::Method(_) if !method_allowed => {
+            Payment::Method(_) if !sale.method_allowed => {
                 return Ok(Err(Refusal::PaymentMethodNotAllowed));
             }
             Payment::Method(method) => Some(method.as_str()),
@@ -648,17 +697,7 @@ impl Journal<'_> {
     }
 
     pub(super) async fn method_allowed(&self, method: &str) -> Result<bool, DbError> {
-        Ok(self
-            .tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM customer_type_payment_method tm
-                                JOIN payment_method m ON m.code = tm.payment_method_code
-                                WHERE tm.customer_type_id = $1 AND m.code = $2 AND m.enabled)
-                     AS allowed",
-                &[&self.holder.customer_type_id, &method],
-            )
-            .await?
-            .get("allowed"))
+        method_allowed(self.tx, self.holder.customer_id, method).await
     }
 
     pub(super) async fn ledger(&self, row: LedgerRow<'_>) -> Result<i64, DbError> {

@@ -51,56 +51,62 @@ impl CardHolder {
     }
 }
 
-/// The customer's card facts; `lock` takes the account row for the rest of the transaction.
+/// The customer's card facts, without a lock: the customer's row and the card facts are read
+/// side by side.
 pub(super) async fn holder(
     client: &impl CachingClient,
     customer_id: i64,
     key: &MacKey,
-    lock: bool,
 ) -> Result<Option<CardHolder>, DbError> {
-    match customer_row(client, customer_id, lock).await? {
-        Some(row) => holder_of(client, customer_id, &row, key).await.map(Some),
-        None => Ok(None),
-    }
+    let (row, facts) = tokio::try_join!(
+        customer_row(client, customer_id, false),
+        card_facts(client, customer_id, key)
+    )?;
+    row.map(|row| CardHolder::of(customer_id, &row, facts))
+        .transpose()
 }
 
-/// The customer's row of [`holder`], with the account's lock if `lock`; `None`: no such
-/// customer.
+/// The statement of [`customer_row`].
+pub(super) fn customer_row_sql(lock: bool) -> String {
+    let lock = if lock { "FOR UPDATE OF a" } else { "" };
+    format!(
+        "SELECT c.customer_no, m.meter_no, a.id AS account_id, a.balance,
+                c.customer_type_id, c.status = 'closed' AS closed,
+                c.business_model = 'meter_prepaid' AS meter_prepaid,
+                current_date AS today
+         FROM customer c JOIN meter m ON m.id = c.meter_id
+              JOIN account a ON a.customer_id = c.id
+         WHERE c.id = $1 {lock}"
+    )
+}
+
+/// The customer's row of [`CardHolder::of`], with the account's lock if `lock`; `None`: no
+/// such customer.
 pub(super) async fn customer_row(
     client: &impl CachingClient,
     customer_id: i64,
     lock: bool,
 ) -> Result<Option<Row>, DbError> {
-    let lock = if lock { "FOR UPDATE OF a" } else { "" };
     Ok(client
-        .query_opt(
-            &format!(
-                "SELECT c.customer_no, m.meter_no, a.id AS account_id, a.balance,
-                        c.customer_type_id, c.status = 'closed' AS closed,
-                        c.business_model = 'meter_prepaid' AS meter_prepaid,
-                        current_date AS today
-                 FROM customer c JOIN meter m ON m.id = c.meter_id
-                      JOIN account a ON a.customer_id = c.id
-                 WHERE c.id = $1 {lock}"
-            ),
-            &[&customer_id],
-        )
+        .query_opt(&customer_row_sql(lock), &[&customer_id])
         .await?)
 }
 
-/// The card facts of the customer whose [`customer_row`] is `row`, read after it (and its
-/// lock): a read sent before the lock was granted could miss what the lock's holder wrote.
-pub(super) async fn holder_of(
+/// The customer's cards and purchases as the journal needs them (see [`CardHolder::of`]).
+pub(super) struct CardFacts {
+    card: Option<Row>,
+    sequences: Row,
+    last_purchase: Option<PurchaseRecord>,
+}
+
+/// Three reads sent together: one round trip, not three. Under a lock they must be sent after
+/// it (`begin_in`).
+pub(super) async fn card_facts(
     client: &impl CachingClient,
     customer_id: i64,
-    row: &Row,
     key: &MacKey,
-) -> Result<CardHolder, DbError> {
-    let customer_no = to_u32(row.get::<_, i64>("customer_no"), "customer.customer_no")?;
-    let meter_no = MeterNumber::new(row.get("meter_no"))
-        .map_err(|error| DbError::Inconsistent(format!("meter number: {error}")))?;
-    // Three reads the lock above made consistent, sent together: one round trip, not three.
-    let (card, facts, last_purchase) = tokio::try_join!(
+) -> Result<CardFacts, DbError> {
+    let (card, sequences, last_purchase) = tokio::try_join!(
         async {
             client
                 .query_opt(
@@ -126,42 +132,59 @@ pub(super) async fn holder_of(
         },
         last_purchase(client, customer_id, key),
     )?;
-    let card = card
-        .map(|card| {
-            let generation = u8::try_from(card.get::<_, i16>("generation"))
-                .map_err(|_| DbError::Inconsistent("card.generation".into()))?;
-            Ok::<_, DbError>(KnownCard {
-                card_id: card.get("id"),
-                active: card.get("active"),
-                issue: IssueRecord {
-                    card_number: to_u32(card.get("card_no"), "card.card_no")?,
-                    customer_number: customer_no,
-                    meter_number: meter_no.clone(),
-                    generation,
-                    // Only the first card is opened; every later one is a replacement.
-                    replacement: generation > 1,
-                },
-            })
-        })
-        .transpose()?;
-    let last_sequence = facts
-        .get::<_, Option<i64>>("last_sequence")
-        .map_or(Ok(0), |seq| to_u32(seq, "card_operation.purchase_seq"))?;
-    Ok(CardHolder {
-        customer_id,
-        customer_no,
-        meter_no,
-        account_id: row.get("account_id"),
-        balance: row.get("balance"),
-        customer_type_id: row.get("customer_type_id"),
+    Ok(CardFacts {
         card,
-        last_sequence,
+        sequences,
         last_purchase,
-        pending: facts.get("pending"),
-        today: row.get("today"),
-        closed: row.get("closed"),
-        meter_prepaid: row.get("meter_prepaid"),
     })
+}
+
+impl CardHolder {
+    /// The card holder of the customer whose [`customer_row`] is `row`, with their
+    /// [`card_facts`].
+    pub(super) fn of(customer_id: i64, row: &Row, facts: CardFacts) -> Result<Self, DbError> {
+        let customer_no = to_u32(row.get::<_, i64>("customer_no"), "customer.customer_no")?;
+        let meter_no = MeterNumber::new(row.get("meter_no"))
+            .map_err(|error| DbError::Inconsistent(format!("meter number: {error}")))?;
+        let card = facts
+            .card
+            .map(|card| {
+                let generation = u8::try_from(card.get::<_, i16>("generation"))
+                    .map_err(|_| DbError::Inconsistent("card.generation".into()))?;
+                Ok::<_, DbError>(KnownCard {
+                    card_id: card.get("id"),
+                    active: card.get("active"),
+                    issue: IssueRecord {
+                        card_number: to_u32(card.get("card_no"), "card.card_no")?,
+                        customer_number: customer_no,
+                        meter_number: meter_no.clone(),
+                        generation,
+                        // Only the first card is opened; every later one is a replacement.
+                        replacement: generation > 1,
+                    },
+                })
+            })
+            .transpose()?;
+        let last_sequence = facts
+            .sequences
+            .get::<_, Option<i64>>("last_sequence")
+            .map_or(Ok(0), |seq| to_u32(seq, "card_operation.purchase_seq"))?;
+        Ok(CardHolder {
+            customer_id,
+            customer_no,
+            meter_no,
+            account_id: row.get("account_id"),
+            balance: row.get("balance"),
+            customer_type_id: row.get("customer_type_id"),
+            card,
+            last_sequence,
+            last_purchase: facts.last_purchase,
+            pending: facts.sequences.get("pending"),
+            today: row.get("today"),
+            closed: row.get("closed"),
+            meter_prepaid: row.get("meter_prepaid"),
+        })
+    }
 }
 
 /// The customer's card facts, for a screen (no lock).
@@ -170,7 +193,7 @@ pub async fn card_holder(
     customer_id: i64,
     key: &MacKey,
 ) -> Result<Option<CardHolder>, DbError> {
-    holder(client, customer_id, key, false).await
+    holder(client, customer_id, key).await
 }
 
 /// The last purchase written to a card for good: from the latest finished recharge, refund or

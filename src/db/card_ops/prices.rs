@@ -14,35 +14,30 @@ pub async fn quote_recharge(
     customer_id: i64,
     quantity: Quantity,
 ) -> Result<Result<Quote, Refusal>, DbError> {
-    let Some(row) = client
-        .query_opt(
-            "SELECT c.customer_type_id, a.id AS account_id, current_date AS today
-             FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
-            &[&customer_id],
-        )
-        .await?
-    else {
+    let (row, scheme) = tokio::try_join!(
+        async {
+            client
+                .query_opt(
+                    "SELECT a.id AS account_id, current_date AS today
+                     FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
+                    &[&customer_id],
+                )
+                .await
+                .map_err(DbError::from)
+        },
+        prepaid_scheme(client, customer_id),
+    )?;
+    let Some(row) = row else {
         return Ok(Err(Refusal::NoSuchCustomer));
     };
-    quote(
+    price(
         client,
-        row.get("customer_type_id"),
+        scheme.as_ref(),
         row.get("account_id"),
         row.get("today"),
         quantity,
     )
     .await
-}
-
-pub(super) async fn quote(
-    client: &impl CachingClient,
-    customer_type_id: i64,
-    account_id: i64,
-    today: NaiveDate,
-    quantity: Quantity,
-) -> Result<Result<Quote, Refusal>, DbError> {
-    let scheme = prepaid_scheme(client, customer_type_id).await?;
-    price(client, scheme.as_ref(), account_id, today, quantity).await
 }
 
 /// `quantity` priced by the customer type's prepaid `scheme` (see [`prepaid_scheme`]).
@@ -95,16 +90,17 @@ pub(super) async fn price(
     }))
 }
 
-/// The customer type's prepaid price scheme, with every version and its tiers.
+/// The prepaid price scheme of the customer's type, with every version and its tiers.
 pub(super) async fn prepaid_scheme(
     client: &impl CachingClient,
-    customer_type_id: i64,
+    customer_id: i64,
 ) -> Result<Option<PriceScheme>, DbError> {
-    // The scheme and its versions in one round trip: the versions are asked by the customer
-    // type, not by the scheme's id read first.
-    const PREPAID_SCHEME: &str = "(SELECT s.id FROM customer_type t
+    // The scheme and its versions in one round trip: both are asked by the customer, not by
+    // the customer type's or the scheme's id read first.
+    const PREPAID_SCHEME: &str = "(SELECT s.id FROM customer c
+                                   JOIN customer_type t ON t.id = c.customer_type_id
                                    JOIN price_scheme s ON s.id = t.price_scheme_id
-                                   WHERE t.id = $1 AND s.kind = 'prepaid')";
+                                   WHERE c.id = $1 AND s.kind = 'prepaid')";
     let (scheme, versions) = tokio::try_join!(
         async {
             client
@@ -114,12 +110,12 @@ pub(super) async fn prepaid_scheme(
                                 s.accumulation_cycle_months, s.start_date
                          FROM price_scheme s WHERE s.id = {PREPAID_SCHEME}"
                     ),
-                    &[&customer_type_id],
+                    &[&customer_id],
                 )
                 .await
                 .map_err(DbError::from)
         },
-        versions_of(client, PREPAID_SCHEME, &customer_type_id),
+        versions_of(client, PREPAID_SCHEME, &customer_id),
     )?;
     let Some(scheme) = scheme else {
         return Ok(None);
@@ -154,4 +150,23 @@ pub(super) async fn prepaid_scheme(
     PriceScheme::new(cycle, versions)
         .map(Some)
         .map_err(inconsistent)
+}
+
+/// Whether the customer's type takes payment method `method`.
+pub(super) async fn method_allowed(
+    client: &impl CachingClient,
+    customer_id: i64,
+    method: &str,
+) -> Result<bool, DbError> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM customer c
+                            JOIN customer_type_payment_method tm
+                              ON tm.customer_type_id = c.customer_type_id
+                            JOIN payment_method m ON m.code = tm.payment_method_code
+                            WHERE c.id = $1 AND m.code = $2 AND m.enabled) AS allowed",
+            &[&customer_id, &method],
+        )
+        .await?
+        .get("allowed"))
 }

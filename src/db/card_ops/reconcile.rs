@@ -123,7 +123,7 @@ async fn differences(
     void_reason: Option<String>,
     key: &MacKey,
 ) -> Result<Vec<Discrepancy>, DbError> {
-    let Some(holder) = holder(tx, customer_id, key, false).await? else {
+    let Some(holder) = holder(tx, customer_id, key).await? else {
         return Ok(Vec::new());
     };
     if holder.active() != Some(&card.issue) {
