@@ -298,7 +298,10 @@ impl PageQuery {
             // beyond it are read, at most `most_candidates + 1` of them; if there are no more,
             // they are the seek's rows, else the walk goes on from the window's end. Where the
             // index counts its candidates (`counted`, a fragment of three characters or more)
-            // and counts more, none is read: the walk goes on at once.
+            // and counts more, none is read: the walk goes on at once. The runs the index is
+            // asked for are computed once, in `asked`: each computation reads the
+            // index's statistics (sql/V35), and spelled in the conditions they were computed up to
+            // four times a search, two of them while planning.
             with = format!(
                 "WITH walk AS MATERIALIZED (
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
@@ -309,8 +312,10 @@ impl PageQuery {
                      SELECT c.name, c.customer_no FROM walk c
                      WHERE (SELECT count(*) FROM walk_hits) < {limit}
                      OFFSET {window} - 1 LIMIT 1
+                 ), asked AS MATERIALIZED (
+                     SELECT {keys} AS keys WHERE EXISTS (SELECT FROM walk_end)
                  ), counted AS MATERIALIZED (
-                     SELECT {counted} AS entries WHERE EXISTS (SELECT FROM walk_end)
+                     SELECT {counted} AS entries FROM asked k
                  ), too_many AS MATERIALIZED (
                      SELECT FROM counted c WHERE c.entries > {most_candidates}
                  ), every_candidate AS MATERIALIZED (
@@ -326,6 +331,7 @@ impl PageQuery {
                  )",
                 on_row = contains.on_row,
                 indexed = contains.indexed,
+                keys = contains.keys,
                 counted = contains.counted,
             );
             let beyond_window = format!("({columns}) {beyond} (SELECT {columns} FROM walk_end c)");
@@ -605,10 +611,15 @@ impl KeysetBound {
 struct Contains {
     /// The condition on a row of the walk (customer_by_name's columns only).
     on_row: String,
-    /// The candidates' condition, spelled so the character-set or trigram index serves it.
+    /// The candidates' condition, spelled so the character-set or trigram index serves it
+    /// (the runs of three as `asked` holds them: `(SELECT k.keys FROM asked k)`).
     indexed: String,
-    /// How many candidates the index holds, counted without reading them (sql/V49), or NULL
-    /// where it is not counted (the character-set index of a shorter fragment).
+    /// The runs of three the trigram index is asked for (sql/V35), or NULL (a shorter
+    /// fragment).
+    keys: String,
+    /// How many candidates the index holds for them (`k.keys`), counted without reading them
+    /// (sql/V49), or NULL where it is not counted (the character-set index of a shorter
+    /// fragment).
     counted: String,
 }
 
@@ -751,10 +762,11 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         // The address: candidates through the index of its runs of three characters (those
         // not common, V35), or of its character set for a shorter fragment (V12, V3, V30);
         // `on_row` decides.
-        let (indexed, counted) = if text.chars().count() >= TRIGRAM {
+        let (indexed, keys, counted) = if text.chars().count() >= TRIGRAM {
             (
-                format!("text_trigrams(c.address) @> address_index_keys({typed})"),
-                format!("address_index_entries(address_index_keys({typed}))"),
+                "text_trigrams(c.address) @> (SELECT k.keys FROM asked k)".to_owned(),
+                format!("address_index_keys({typed})"),
+                "address_index_entries(k.keys)".to_owned(),
             )
         } else {
             (
@@ -762,11 +774,13 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
                     "string_to_array(lower(c.address), NULL) \
                      @> string_to_array(lower({typed}), NULL)"
                 ),
+                "NULL::text[]".to_owned(),
                 "NULL::bigint".to_owned(),
             )
         };
         Some(Contains {
             indexed,
+            keys,
             counted,
             on_row: holds.in_column("c.address"),
         })
