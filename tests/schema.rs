@@ -1203,6 +1203,26 @@ async fn a_killed_demo_load_is_undone_at_the_next_start_and_the_next_load_works(
     );
     assert_ne!(definitions(&client).await, migrated);
 
+    // One of the load's connections is still at work (its statement may yet commit): nothing
+    // is undone while it lives, though the loader's first server process is gone within a second.
+    let straggler = db.pool.get().await.unwrap();
+    meterdesk::db::bulk_load::hold_other(&**straggler)
+        .await
+        .unwrap();
+    for _ in 0..15 {
+        assert_eq!(
+            meterdesk::db::bulk_load::finish_abandoned(&mut client)
+                .await
+                .unwrap(),
+            meterdesk::db::bulk_load::Abandoned::StillLoading
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    meterdesk::db::bulk_load::release_other(&**straggler)
+        .await
+        .unwrap();
+    drop(straggler);
+
     // The killed loader's server processes notice within a second that it is gone.
     let mut undone = meterdesk::db::bulk_load::Abandoned::StillLoading;
     for _ in 0..100 {

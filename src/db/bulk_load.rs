@@ -17,6 +17,11 @@ pub const MARKER: &str = "bulk_load_in_progress";
 /// whose lock is free belongs to a load that is gone.
 const LIVE_LOAD_LOCK: i64 = 0x006d_645f_6275_6c6b; // "md_bulk"
 
+/// Held (shared) by a live load's other connections: when a loader is killed its first server
+/// process may end while another is still finishing a statement, which commits on its own
+/// (a key built on a table); the undoing waits for that one too.
+const OTHER_CONNECTION_LOCK: i64 = LIVE_LOAD_LOCK + 1;
+
 /// What the catalog says a key, an index or a foreign key is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Definition {
@@ -209,6 +214,48 @@ pub async fn release(client: &impl GenericClient) -> Result<(), tokio_postgres::
     Ok(())
 }
 
+/// Marks this connection as one more of the live load's (until [`release_other`] or the
+/// connection's end); the connection that [`hold`]s the load's lock takes it first.
+pub async fn hold_other(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT pg_advisory_lock_shared($1)",
+            &[&OTHER_CONNECTION_LOCK],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn release_other(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT pg_advisory_unlock_shared($1)",
+            &[&OTHER_CONNECTION_LOCK],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Whether a load's other connection still lives, asked while holding the load's lock (no
+/// new one can start meanwhile).
+async fn other_connection_lives(
+    client: &impl GenericClient,
+) -> Result<bool, tokio_postgres::Error> {
+    let free: bool = client
+        .query_one(
+            "SELECT pg_try_advisory_lock($1) AS free",
+            &[&OTHER_CONNECTION_LOCK],
+        )
+        .await?
+        .get("free");
+    if free {
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&OTHER_CONNECTION_LOCK])
+            .await?;
+    }
+    Ok(!free)
+}
+
 /// Writes the marker and drops `definitions`, in `tx`: once it commits, the load may commit
 /// table by table, and is undone from the marker if it does not finish.
 pub async fn begin(
@@ -309,7 +356,11 @@ pub async fn finish_abandoned(client: &mut Client) -> Result<Abandoned, tokio_po
     if !hold(&*client).await? {
         return Ok(Abandoned::StillLoading);
     }
-    let undone = undo(client).await;
+    let undone = match other_connection_lives(&*client).await {
+        Ok(true) => Ok(Abandoned::StillLoading),
+        Ok(false) => undo(client).await,
+        Err(error) => Err(error),
+    };
     let released = release(&*client).await;
     let undone = undone?;
     released?;

@@ -75,6 +75,11 @@ pub enum DemoError {
         describe(.0)
     )]
     NotUndone(tokio_postgres::Error),
+    #[error(
+        "the load failed, and one of its server processes was still at work 30 s later: the \
+         next start of meterdesk, `meterdesk init` or `meterdesk demo-data` undoes the load"
+    )]
+    UndoWaited,
     #[error("a generator thread failed: {0}")]
     Thread(#[from] tokio::task::JoinError),
     #[error(
@@ -348,6 +353,7 @@ pub async fn load(
     if !db::bulk_load::hold(&**first).await? {
         return Err(DemoError::InProgress);
     }
+    db::bulk_load::hold_other(&**second).await?;
     let loaded = async {
         let plan = begin(&mut first, customers, &tracker).await?;
         let loaded = fill(&mut first, &mut second, &plan, &tracker).await;
@@ -357,8 +363,11 @@ pub async fn load(
         loaded
     }
     .await;
-    // The lock is the connection's until it closes: a pooled connection must not keep it.
-    let released = db::bulk_load::release(&**first).await;
+    // The locks are the connections' until they close: a pooled connection must not keep them.
+    let released = match db::bulk_load::release_other(&**second).await {
+        Ok(()) => db::bulk_load::release(&**first).await,
+        Err(error) => Err(error),
+    };
     let operators = loaded?;
     released?;
 
@@ -740,17 +749,28 @@ fn between_loaded(foreign_key: &Definition) -> bool {
             .is_some_and(|table| BULK_TABLES.contains(&table))
 }
 
-/// Undoes a failed load from its marker, on whichever connection still works.
+/// Undoes a failed load from its marker, on whichever connection still works. The other
+/// connection's statement has ended by now; if that connection broke, its server process may
+/// still be finishing it (and stops within a second, `LOAD_SETTINGS`): the undoing waits.
 async fn undo(first: &mut Client, second: &mut Client) -> Result<(), DemoError> {
-    let undone = match db::bulk_load::finish_abandoned(first).await {
-        Ok(undone) => Ok(undone),
-        Err(_) => db::bulk_load::finish_abandoned(second).await,
-    };
-    match undone {
-        Ok(_) => Ok(()),
-        Err(error) => Err(DemoError::NotUndone(error)),
+    let _ = db::bulk_load::release_other(&*second).await;
+    for _ in 0..UNDO_WAITS {
+        let undone = match db::bulk_load::finish_abandoned(first).await {
+            Ok(undone) => Ok(undone),
+            Err(_) => db::bulk_load::finish_abandoned(second).await,
+        };
+        match undone {
+            Ok(Abandoned::StillLoading) => tokio::time::sleep(UNDO_WAIT).await,
+            Ok(Abandoned::Nothing | Abandoned::Undone) => return Ok(()),
+            Err(error) => return Err(DemoError::NotUndone(error)),
+        }
     }
+    Err(DemoError::UndoWaited)
 }
+
+/// How long a failed load's undoing waits for its other connection's server process.
+const UNDO_WAIT: Duration = Duration::from_millis(200);
+const UNDO_WAITS: u32 = 150;
 
 /// Takes the queue's tasks one by one until none is left. On the first failure the other
 /// connection's statement is cancelled (`plan`'s backends), so that the undoing need not wait
