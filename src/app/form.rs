@@ -192,7 +192,7 @@ impl Field {
     /// An amount takes every character, so that `-5`, `1e9` or `12,5` is refused by its
     /// parser (`validation::amount`) as typed, not read as 5, 19 or 125 after the keys it
     /// could not use were dropped.
-    fn edit(&mut self, key: KeyEvent) -> bool {
+    fn edit(&mut self, key: KeyEvent, lang: Lang) -> Edit {
         // Numbers and dates are ASCII: what an input method types full-width is read so.
         let key = match self.kind {
             FieldKind::Digits { .. }
@@ -207,18 +207,27 @@ impl Field {
         let typed = Key::of(&key).is_text();
         let replaces = self.offered && typed;
         let kept = if replaces { "" } else { self.value() };
-        match (key.code, &self.kind) {
-            (KeyCode::Char(c), FieldKind::Digits { len })
-                if typed && (!c.is_ascii_digit() || kept.chars().count() >= *len) =>
+        // A refused character is said, not only dropped: a clerk typing without looking must
+        // learn that the field did not take it.
+        let refused = match (key.code, &self.kind) {
+            (KeyCode::Char(c), FieldKind::Digits { .. }) if typed && !c.is_ascii_digit() => {
+                Some(field_error_text(lang, &FieldError::DigitsOnly))
+            }
+            (KeyCode::Char(_), FieldKind::Digits { len })
+                if typed && kept.chars().count() >= *len =>
             {
-                return false;
+                Some(field_error_text(lang, &FieldError::TooLong { max: *len }))
             }
             (KeyCode::Char(c), FieldKind::Date)
                 if typed && (!(c.is_ascii_digit() || c == '-') || kept.len() >= 10) =>
             {
-                return false;
+                Some(lang.t("form.not_a_date").into())
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(error) = refused {
+            self.error = Some(error);
+            return Edit::Refused;
         }
         let before = self.value().to_owned();
         self.offered = false;
@@ -226,8 +235,20 @@ impl Field {
             self.input.reset();
         }
         self.input.handle_event(&Event::Key(key));
-        self.value() != before
+        if self.value() == before {
+            Edit::Unchanged
+        } else {
+            Edit::Changed
+        }
     }
+}
+
+/// What a key did to a field's text.
+enum Edit {
+    Changed,
+    Unchanged,
+    /// The field's kind does not take the character: its error says why.
+    Refused,
 }
 
 impl Field {
@@ -302,6 +323,9 @@ pub enum FormEvent {
     Submit,
     /// A confirm met bad fields: the focus is on the first; [`Form::first_error`] says why.
     Invalid,
+    /// The field (the focused one) refused a character its kind does not take; its error
+    /// says why.
+    Refused(usize),
     /// Leave asked with unsaved changes: the screen says so; the next leave goes.
     AskLeave,
     /// Leave: nothing unsaved, or asked already.
@@ -509,8 +533,10 @@ impl Form {
             if let FieldKind::Choice(_) | FieldKind::Choices(_) = field.kind {
                 return self.on_choice_key(key);
             }
-            if !field.edit(key) {
-                return FormEvent::Consumed;
+            match field.edit(key, lang) {
+                Edit::Changed => {}
+                Edit::Unchanged => return FormEvent::Consumed,
+                Edit::Refused => return FormEvent::Refused(self.focus),
             }
             field.error = None;
             let edited = self.focus;
@@ -653,6 +679,7 @@ pub fn field_error_text(lang: Lang, error: &FieldError) -> String {
         FieldError::CreditCodeCheckCharacter => "field_error.credit_check",
         FieldError::Email => "field_error.email",
         FieldError::NotAWholeNumber => "field_error.whole_number",
+        FieldError::DigitsOnly => "field_error.digits_only",
         FieldError::NotANumber => "field_error.not_a_number",
         FieldError::ThousandsSeparator => "field_error.thousands",
         FieldError::Negative => "field_error.negative",
@@ -753,6 +780,38 @@ mod tests {
             "full: the cursor stays until the clerk moves it"
         );
         assert_eq!(form.value(2), "", "nothing lands in the next field");
+    }
+
+    #[test]
+    fn a_refused_character_is_said_on_its_field_until_the_next_one_taken() {
+        let mut form = sample();
+        form.focus = 1;
+        typed(&mut form, "1");
+        assert_eq!(
+            form.on_key(key(KeyCode::Char('q')), None, Lang::En),
+            FormEvent::Refused(1)
+        );
+        assert_eq!(form.fields[1].error.as_deref(), Some("digits only"));
+        typed(&mut form, "23");
+        assert_eq!(form.fields[1].error, None, "a digit taken clears it");
+        assert_eq!(
+            form.on_key(key(KeyCode::Char('4')), None, Lang::En),
+            FormEvent::Refused(1)
+        );
+        assert_eq!(
+            form.fields[1].error.as_deref(),
+            Some("at most 3 characters")
+        );
+        assert_eq!(form.value(1), "123", "nothing typed is lost or added");
+        form.focus = 4;
+        assert_eq!(
+            form.on_key(key(KeyCode::Char('x')), None, Lang::En),
+            FormEvent::Refused(4)
+        );
+        assert_eq!(
+            form.fields[4].error.as_deref(),
+            Some("a date, e.g. 2026-11-28")
+        );
     }
 
     /// A desk whose fields move on by themselves when full.

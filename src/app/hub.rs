@@ -846,6 +846,7 @@ impl Hub<'_> {
             FormEvent::Consumed => {}
             FormEvent::Edited(_) => self.app.message = None,
             FormEvent::Invalid => self.say_form_error(form),
+            FormEvent::Refused(index) => self.say_field_error(form, index),
             FormEvent::AskLeave => self.say(MessageKind::Info, self.app.t("form.ask_leave")),
             FormEvent::Leave => {
                 self.app.message = None;
@@ -857,13 +858,20 @@ impl Hub<'_> {
 
     /// Puts the first bad field of `form` on the message line, named by its label.
     pub fn say_form_error(&mut self, form: &Form) {
+        if let Some((index, _)) = form.first_error() {
+            self.say_field_error(form, index);
+        }
+    }
+
+    /// Puts the error of `form`'s field `index` on the message line, named by its label.
+    fn say_field_error(&mut self, form: &Form, index: usize) {
         let lang = self.app.lang;
-        if let Some((index, error)) = form.first_error() {
+        if let Some(error) = &form.fields[index].error {
             let text = lang.tf(
                 "form.fix_field",
                 &[
                     ("field", &lang.t(form.fields[index].label)),
-                    ("error", &error),
+                    ("error", error),
                 ],
             );
             self.say(MessageKind::Error, text);

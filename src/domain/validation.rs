@@ -69,6 +69,8 @@ pub enum FieldError {
     Email,
     #[error("a whole number, digits only")]
     NotAWholeNumber,
+    #[error("digits only")]
+    DigitsOnly,
     #[error("from {min} to {max}")]
     OutOfRange { min: u32, max: u32 },
     #[error("not a number, e.g. 1,234.50")]

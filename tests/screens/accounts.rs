@@ -309,6 +309,34 @@ fn basics(version: i32, info: Info) -> CustomerBasics {
 }
 
 #[test]
+fn a_letter_in_a_digit_field_is_said_at_once_and_loses_nothing() {
+    let mut app = signed_in(Lang::Zh);
+    let sent = press(&mut app, KeyCode::Char('m'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Some(basics(4, personal("张伟", "13800138000")))),
+    );
+    // A clerk typing without looking: household size (field 5) "3q".
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "3q");
+    insta::assert_snapshot!("modify_form_letter_refused", render(&app));
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "4");
+    let screen = render(&app);
+    assert!(!screen.contains("只能输入数字"), "{screen}");
+    let sent = press(&mut app, KeyCode::F(2));
+    let Some(Modify { info, .. }) = only(&sent).of::<Modify>() else {
+        panic!("{sent:?}")
+    };
+    let Info::Personal(p) = info else { panic!() };
+    assert_eq!(p.household_size, Some(4));
+}
+
+#[test]
 fn modify_shows_what_another_clerk_changed_and_overwrites_nothing() {
     let mut app = signed_in(Lang::En);
     let sent = press(&mut app, KeyCode::Char('m'));
