@@ -491,6 +491,21 @@ async fn demo_data_is_consistent() {
     .await;
     holds(
         &client,
+        "every bill is one of its scheme's settlement cycles, as a reading's bill would be",
+        "SELECT count(*) FROM bill b JOIN account a ON a.id = b.account_id
+           JOIN customer c ON c.id = a.customer_id
+           JOIN customer_type t ON t.id = c.customer_type_id
+           JOIN price_scheme s ON s.id = t.price_scheme_id
+         WHERE b.period_start <> (s.start_date + make_interval(months =>
+                   ((extract(year FROM b.period_start)::int * 12 + extract(month FROM b.period_start)::int
+                     - extract(year FROM s.start_date)::int * 12 - extract(month FROM s.start_date)::int)
+                    / s.settlement_cycle_months) * s.settlement_cycle_months))::date
+            OR b.period_end <> (b.period_start
+                   + make_interval(months => s.settlement_cycle_months) - interval '1 day')::date",
+    )
+    .await;
+    holds(
+        &client,
         "every card purchase has its card operation",
         "SELECT count(*) FROM ledger_transaction l WHERE kind = 'card_purchase'
            AND NOT EXISTS (SELECT 1 FROM card_operation o WHERE o.transaction_id = l.id)",

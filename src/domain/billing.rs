@@ -177,6 +177,10 @@ impl SettlementCycles {
     pub fn period_of(&self, date: NaiveDate) -> CyclePeriod {
         self.0.period_containing(date)
     }
+
+    pub fn months(&self) -> u32 {
+        self.0.months()
+    }
 }
 
 /// A bill's last day and due date for a settlement `period`.

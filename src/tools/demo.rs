@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::{Client, Transaction};
 
+use crate::domain::billing::SettlementCycles;
 use crate::domain::customer_number::{CustomerNumber, SEQUENCE_VALUES};
 use crate::domain::password::generate_password;
 
@@ -80,6 +81,8 @@ pub enum DemoError {
          next start of meterdesk, `meterdesk init` or `meterdesk demo-data` undoes the load"
     )]
     UndoWaited,
+    #[error("a demo price scheme is wrong: {0}")]
+    Scheme(String),
     #[error("a generator thread failed: {0}")]
     Thread(#[from] tokio::task::JoinError),
     #[error(
@@ -1895,7 +1898,17 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
             }
             current = (version_id, Decimal::new(tiers[0].1, 4));
         }
-        schemes.push((scheme_id, current, spec.settlement_months));
+        // Bills fall in the scheme's own settlement cycles, counted from its start, as a
+        // reading's bill does.
+        let settlement = spec
+            .settlement_months
+            .map(|months| {
+                let start = NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap_or_default();
+                SettlementCycles::new(start, months.unsigned_abs().into())
+            })
+            .transpose()
+            .map_err(|error| DemoError::Scheme(error.to_string()))?;
+        schemes.push((scheme_id, current, settlement));
     }
 
     let mut types = Vec::new();
@@ -1942,9 +1955,7 @@ async fn reference_data(tx: &Transaction<'_>) -> Result<(Catalogue, Vec<DemoOper
             payment_methods: spec.payment_methods,
             unit_price: scheme.map(|(_, (_, price), _)| price),
             price_version_id: scheme.map(|(_, (version, _), _)| version),
-            settlement_months: scheme
-                .and_then(|(_, _, months)| months)
-                .map_or(1, |months| months.unsigned_abs().into()),
+            settlement: scheme.and_then(|(_, _, settlement)| settlement),
             per_mille: spec.per_mille,
         });
     }

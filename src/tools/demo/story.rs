@@ -3,13 +3,13 @@
 //! million customers in memory; separate random streams keep the parts independent, so a pass
 //! that needs only the profile never pays for names or history.
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use fastrand::Rng;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::names;
-use crate::domain::billing::DAYS_TO_PAY;
+use crate::domain::billing::{SettlementCycles, last_day_and_due};
 use crate::domain::money::{Money, Volume};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,8 @@ pub struct CustomerTypeInfo {
     /// within it, so one unit price per transaction is exact.
     pub unit_price: Option<Decimal>,
     pub price_version_id: Option<i64>,
-    pub settlement_months: u32,
+    /// The settlement cycles of the type's postpaid scheme.
+    pub settlement: Option<SettlementCycles>,
     /// Share of the customers, in ‰.
     pub per_mille: u32,
 }
@@ -657,23 +658,26 @@ impl Story<'_> {
 
     /// Bills for the last few settlement periods, paid from deposits; often the newest is open.
     fn postpaid(&mut self, profile: &Profile, settle_everything: bool) {
-        let months = self.ty.settlement_months;
-        let until = self.until.date_naive();
-        let Some(this_period) = NaiveDate::from_ymd_opt(until.year(), until.month(), 1) else {
+        let Some(cycles) = self.ty.settlement else {
             return;
         };
+        let months = cycles.months();
         let periods = self.rng.u32(2..=4);
+        // The cycles before the one running at `until`, oldest first.
+        let mut before = Vec::new();
+        let mut first_day = cycles.period_of(self.until.date_naive()).first_day;
+        for _ in 0..periods {
+            let Some(day_before) = first_day.pred_opt() else {
+                break;
+            };
+            let period = cycles.period_of(day_before);
+            first_day = period.first_day;
+            before.push(period);
+        }
         let mut reading = profile.initial_reading;
-        for back in (1..=periods).rev() {
-            let Some(start) = this_period.checked_sub_months(Months::new(months * back)) else {
-                continue;
-            };
-            let Some(end) = start
-                .checked_add_months(Months::new(months))
-                .and_then(|next| next.pred_opt())
-            else {
-                continue;
-            };
+        for (back, period) in (1..=before.len()).rev().zip(before.into_iter().rev()) {
+            let start = period.first_day;
+            let (end, due_date) = last_day_and_due(&period);
             if start < profile.opened_at.date_naive() {
                 continue;
             }
@@ -700,7 +704,7 @@ impl Story<'_> {
                 volume,
                 amount,
                 issued_at,
-                due_date: end + Days::new(DAYS_TO_PAY),
+                due_date,
                 paid_at,
             });
             reading += volume;
