@@ -4,7 +4,7 @@
 //! Pure: it returns the requests to send instead of doing I/O, so flows are tested by feeding
 //! key sequences.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
@@ -30,7 +30,9 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
     let mut out = Vec::new();
     let redraw = match msg {
         Msg::Key(key) => {
-            typed(app, Typed::Key(key), &mut out);
+            for key in escape_apart(app, key) {
+                typed(app, Typed::Key(key), &mut out);
+            }
             true
         }
         Msg::Paste(text) => {
@@ -142,6 +144,20 @@ fn on_typed_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
     if app.top_screen() != screen && app.said_count == said {
         app.message = None;
     }
+}
+
+/// Esc and the key typed right after it arrive as one Alt+key when they travel together (type
+/// ahead over SSH, a slow link): crossterm cannot tell them apart. An Alt+key the keymap does
+/// not bind is therefore taken for what a clerk types, Esc and then the key (ui.md binds
+/// nothing to Alt alone).
+fn escape_apart(app: &App, key: KeyEvent) -> Vec<KeyEvent> {
+    if !key.modifiers.contains(KeyModifiers::ALT) || app.keymap.command_for(&key).is_some() {
+        return vec![key];
+    }
+    vec![
+        KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+        KeyEvent::new(key.code, key.modifiers - KeyModifiers::ALT),
+    ]
 }
 
 fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {

@@ -13,6 +13,29 @@ fn help_is_generated_from_the_live_keymap() {
     insta::assert_snapshot!(screen);
 }
 
+/// Esc and the next key typed ahead over a slow link arrive as one Alt+key: taken as both.
+#[test]
+fn esc_and_a_key_that_arrive_together_are_both_typed() {
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::F(1));
+    assert!(render(&app).contains("Help"));
+    let alt = |c| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT));
+    update(&mut app, alt('/'));
+    type_text(&mut app, "wang");
+    let screen = render(&app);
+    assert!(!screen.contains("Help —"), "Esc closed the help: {screen}");
+    assert!(
+        screen.contains("Search: wang"),
+        "/ opened the search: {screen}"
+    );
+
+    // An Alt+key the desk binds stays that key.
+    let mut app = signed_in(Lang::En);
+    app.keymap = KeyMap::new(&[("quit".to_owned(), vec!["Alt-x".to_owned()])].into()).unwrap();
+    update(&mut app, alt('x'));
+    assert!(app.quit);
+}
+
 /// At 80×24 the customer table's help is taller than the screen: it scrolls to its end (the
 /// last commands and how to close it), no further, and back; on a tall terminal it all fits.
 #[test]
