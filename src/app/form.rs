@@ -616,6 +616,26 @@ impl Form {
             (KeyCode::Down, _) => {
                 lookup.selected = (lookup.selected + 1).min(count.saturating_sub(1))
             }
+            // A clerk typing ahead types the start of a choice and Tab, as on any field: the
+            // highlighted match is taken and the cursor moves on (no match: nothing to take,
+            // the list stays open with what was typed).
+            (_, Some(step @ (Command::NextField | Command::PrevField))) => {
+                let index = self.focus;
+                let edited = if many {
+                    FormEvent::Consumed
+                } else {
+                    let Some(label) = picked else {
+                        return FormEvent::Consumed;
+                    };
+                    let field = &mut self.fields[index];
+                    field.input = Input::new(label);
+                    field.error = None;
+                    FormEvent::Edited(index)
+                };
+                self.lookup = None;
+                self.move_focus(step == Command::NextField);
+                return edited;
+            }
             (_, Some(Command::Save)) if many => self.lookup = None,
             (KeyCode::Enter, _) if many => {
                 let Some(label) = picked else {
@@ -932,6 +952,32 @@ mod tests {
         send(&mut form, KeyCode::Down, None);
         send(&mut form, KeyCode::Enter, None);
         assert_eq!(form.value(3), "Shops");
+    }
+
+    #[test]
+    fn the_start_of_a_choice_and_tab_take_it_and_move_on() {
+        let mut form = sample();
+        form.focus = 3;
+        typed(&mut form, "sh");
+        assert!(form.lookup.is_some(), "typing on a choice opens its list");
+        assert_eq!(
+            send(&mut form, KeyCode::Tab, Some(Command::NextField)),
+            FormEvent::Edited(3)
+        );
+        assert_eq!(form.value(3), "Shops");
+        assert!(form.lookup.is_none());
+        assert_eq!(form.focus, 4, "the Tab moved on, as on any field");
+
+        // Nothing matches: nothing is taken, the list stays with what was typed.
+        form.focus = 3;
+        typed(&mut form, "zz");
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert_eq!(form.value(3), "Shops");
+        assert_eq!(form.focus, 3);
+        assert_eq!(
+            form.lookup.as_ref().map(|lookup| lookup.filter.value()),
+            Some("zz")
+        );
     }
 
     #[test]
