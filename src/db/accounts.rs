@@ -198,6 +198,15 @@ pub enum MoveOutcome {
     Refused(MoveRefusal),
 }
 
+impl receipts::Issued for MoveOutcome {
+    fn receipt_no(&self) -> Option<i64> {
+        match self {
+            MoveOutcome::Moved { receipt_no } => Some(*receipt_no),
+            MoveOutcome::Refused(_) => None,
+        }
+    }
+}
+
 /// Why no money moved; nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MoveRefusal {

@@ -13,6 +13,7 @@ use tokio_postgres::error::SqlState;
 mod batch;
 
 use super::DbError;
+use super::receipts::Issued;
 use super::rows::accepted_or;
 use crate::domain::billing::{Priced, ReadingError};
 use crate::domain::money::{Money, UnitPrice, Volume};
@@ -229,6 +230,15 @@ pub enum PayOutcome {
     NotCovered,
     /// A bill chosen was paid, voided or extended since it was shown.
     Changed,
+}
+
+impl Issued for PayOutcome {
+    fn receipt_no(&self) -> Option<i64> {
+        match self {
+            PayOutcome::Paid { receipt_no } => Some(*receipt_no),
+            PayOutcome::NotCovered | PayOutcome::Changed => None,
+        }
+    }
 }
 
 /// What voiding a bill did.
