@@ -14,7 +14,7 @@ use meterdesk::db::customers::PageAt;
 use meterdesk::db::{Pool, books, pool_from_conn_str, receipts};
 use meterdesk::domain::money::Money;
 use support::commit_cutter::{CommitCutter, CommitHolder};
-use support::pg::{TestDb, cluster, fresh_db};
+use support::pg::{TestDb, cluster, count, fresh_db};
 
 /// Customers 1 (card meter), 2 (system-prepaid) and 3 (postpaid), whose types take cash and
 /// (the prepaid one) WeChat Pay.
@@ -85,10 +85,6 @@ async fn balance(owner: &Object, customer_id: i64) -> Money {
         .await
         .unwrap()
         .get("balance")
-}
-
-async fn count(owner: &Object, sql: &str) -> i64 {
-    owner.query_one(sql, &[]).await.unwrap().get(0)
 }
 
 fn receipt_no(outcome: &MoveOutcome) -> i64 {
