@@ -396,6 +396,30 @@ async fn the_history_pages_newest_first_with_the_balance_each_row_left_and_repri
         [pair("20.00", "30.00"), pair("10.00", "10.00")]
     );
     assert!(!last.more_after && last.more_before);
+    let before = accounts::history(
+        &**client,
+        account.account_id,
+        &PageAt::Before(next.rows[0].id),
+        2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(shown(&before), shown(&first));
+    assert!(before.more_after && !before.more_before);
+    // From a row: that row first, what lies before it counted.
+    let from = accounts::history(
+        &**client,
+        account.account_id,
+        &PageAt::From(first.rows[1].id),
+        2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        shown(&from),
+        [pair("40.00", "100.00"), pair("30.00", "60.00")]
+    );
+    assert!(from.more_after && from.more_before);
 
     let receipt_no = first.rows[0].receipt_no.expect("a receipt");
     let copy = receipts::reprint(&**client, receipt_no)
