@@ -14,7 +14,7 @@ use meterdesk::db::customers::PageAt;
 use meterdesk::db::{Pool, books, pool_from_conn_str, receipts};
 use meterdesk::domain::money::Money;
 use support::commit_cutter::{CommitCutter, CommitHolder};
-use support::pg::{TestDb, cluster, fresh_db};
+use support::pg::{TestDb, cluster, count, fresh_db};
 
 /// Customers 1 (card meter), 2 (system-prepaid) and 3 (postpaid), whose types take cash and
 /// (the prepaid one) WeChat Pay.
@@ -85,10 +85,6 @@ async fn balance(owner: &Object, customer_id: i64) -> Money {
         .await
         .unwrap()
         .get("balance")
-}
-
-async fn count(owner: &Object, sql: &str) -> i64 {
-    owner.query_one(sql, &[]).await.unwrap().get(0)
 }
 
 fn receipt_no(outcome: &MoveOutcome) -> i64 {
@@ -364,44 +360,51 @@ async fn the_history_pages_newest_first_with_the_balance_each_row_left_and_repri
         ["cash", "wechat_pay"],
         "cash first"
     );
-    let first = accounts::history(&**client, account.account_id, &PageAt::First, 2)
-        .await
-        .unwrap();
-    let shown = |page: &meterdesk::db::customers::Page<accounts::LedgerLine>| {
-        page.rows
-            .iter()
-            .map(|line| (line.amount.to_string(), line.balance_after.to_string()))
-            .collect::<Vec<_>>()
+    let history = async |at: &PageAt<i64>, size: usize| {
+        accounts::history(&**client, account.account_id, at, size)
+            .await
+            .unwrap()
     };
-    let pair = |amount: &str, after: &str| (amount.to_owned(), after.to_owned());
-    assert_eq!(
-        shown(&first),
-        [pair("50.00", "150.00"), pair("40.00", "100.00")]
-    );
-    assert!(first.more_after && !first.more_before);
-    let next = accounts::history(
-        &**client,
-        account.account_id,
-        &PageAt::After(first.rows[1].id),
-        2,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        shown(&next),
-        [pair("30.00", "60.00"), pair("20.00", "30.00")]
-    );
-    assert!(next.more_after && next.more_before);
-    let last = accounts::history(&**client, account.account_id, &PageAt::Last, 2)
-        .await
-        .unwrap();
-    assert_eq!(
-        shown(&last),
-        [pair("20.00", "30.00"), pair("10.00", "10.00")]
-    );
-    assert!(!last.more_after && last.more_before);
+    // Newest first: the deposits of 50, 40, 30, 20 and 10.
+    let all = history(&PageAt::First, 5).await;
+    let id = |n: usize| all.rows[n].id;
+    // (page, each row's amount / the balance it left, (more before, more after))
+    let pages = [
+        (
+            PageAt::First,
+            ["50.00/150.00", "40.00/100.00"],
+            (false, true),
+        ),
+        (
+            PageAt::After(id(1)),
+            ["30.00/60.00", "20.00/30.00"],
+            (true, true),
+        ),
+        (PageAt::Last, ["20.00/30.00", "10.00/10.00"], (true, false)),
+        (
+            PageAt::Before(id(2)),
+            ["50.00/150.00", "40.00/100.00"],
+            (false, true),
+        ),
+        // From a row: that row first, what lies before it counted.
+        (
+            PageAt::From(id(1)),
+            ["40.00/100.00", "30.00/60.00"],
+            (true, true),
+        ),
+    ];
+    for (at, rows, more) in pages {
+        let page = history(&at, 2).await;
+        let shown: Vec<String> = page
+            .rows
+            .iter()
+            .map(|line| format!("{}/{}", line.amount, line.balance_after))
+            .collect();
+        assert_eq!(shown, rows, "{at:?}");
+        assert_eq!((page.more_before, page.more_after), more, "{at:?}");
+    }
 
-    let receipt_no = first.rows[0].receipt_no.expect("a receipt");
+    let receipt_no = all.rows[0].receipt_no.expect("a receipt");
     let copy = receipts::reprint(&**client, receipt_no)
         .await
         .unwrap()

@@ -31,7 +31,7 @@ use meterdesk::domain::search::classify;
 use meterdesk::i18n::Lang;
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
-use support::pg::{TestDb, fresh_db};
+use support::pg::{TestDb, count, fresh_db};
 use tokio_postgres::error::SqlState;
 
 /// Ids of the fixture's operators, made in this order.
@@ -104,15 +104,6 @@ async fn with_fixture() -> Desks {
         supervisor,
         clerk,
     }
-}
-
-/// The `count` that `sql` selects (`SELECT count(*) …`, or a figure named so).
-async fn count(client: &Object, sql: &str) -> i64 {
-    client
-        .query_one(sql, &[])
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
-        .get("count")
 }
 
 fn type_input(name: &str, business_model: BusinessModel) -> CustomerTypeInput {

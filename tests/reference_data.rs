@@ -236,7 +236,7 @@ async fn only_the_roles_that_maintain_reference_data_change_it() {
             "viewing is free"
         );
     }
-    assert_eq!(count_meters(&db).await, 0);
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 0);
     assert_eq!(ask(&db, add).await, MeterReply::Saved(MeterOutcome::Done));
 }
 
@@ -484,15 +484,6 @@ async fn check(db: &TestDb, path: &str) -> ImportCheck {
     }
 }
 
-async fn count_meters(db: &TestDb) -> i64 {
-    let client = db.pool.get().await.unwrap();
-    client
-        .query_one("SELECT count(*) FROM meter", &[])
-        .await
-        .unwrap()
-        .get("count")
-}
-
 #[tokio::test]
 async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
     let db = with_fixture().await;
@@ -527,7 +518,7 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
     assert!(matches!(lines[6], (9, LineProblem::DuplicateInFile { .. })));
     assert_eq!(lines.len(), 7);
     // "Import nothing" sends nothing: the database is as it was.
-    assert_eq!(count_meters(&db).await, 1);
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 1);
 
     let reports = Mutex::new(Vec::new());
     let reply = execute_reporting(
@@ -548,7 +539,7 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
     };
     assert_eq!(report.imported, 2);
     assert_eq!(report.errors.len(), 7);
-    assert_eq!(count_meters(&db).await, 3);
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 3);
     let reports = reports.into_inner().unwrap();
     assert_eq!(reports.first(), Some(&(0, 3)), "rows sent, A3 among them");
     assert_eq!(reports.last(), Some(&(3, 3)));
@@ -620,7 +611,11 @@ async fn a_clean_file_goes_in_whole_or_not_at_all() {
     assert_eq!(report.imported, 0);
     assert_eq!(report.errors.len(), 1);
     assert_eq!(report.errors[0].line, 3);
-    assert_eq!(count_meters(&db).await, 1, "only B2, added by hand");
+    assert_eq!(
+        db.count("SELECT count(*) FROM meter").await,
+        1,
+        "only B2, added by hand"
+    );
 }
 
 /// 100 000 meters through the import dialog, with progress as the rows go, then paged by the
@@ -657,7 +652,7 @@ async fn importing_100000_meters_through_the_dialog_pages_them_all() {
         panic!("{reply:?}")
     };
     assert_eq!(report.imported, 100_000);
-    assert_eq!(count_meters(&db).await, 100_000);
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 100_000);
     let reports = reports.into_inner().unwrap();
     eprintln!(
         "100 000 meters: read and checked in {checked_in:?}, imported in {:?}, {reports} progress messages",
@@ -979,12 +974,6 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     );
 }
 
-/// What `sql`, a `SELECT count(*) …`, counts.
-async fn count(db: &TestDb, sql: &str) -> i64 {
-    let client = db.pool.get().await.unwrap();
-    client.query_one(sql, &[]).await.unwrap().get("count")
-}
-
 /// A change re-sent with its key after a connection lost past the commit (the app parks it and
 /// sends the identical request again) is applied once and answers what it answered the first
 /// time; a new key is a new change, decided afresh.
@@ -1001,7 +990,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     };
     let done = MeterReply::Saved(MeterOutcome::Done);
     assert_eq!(twice(&db, add.clone()).await, [done.clone(), done]);
-    assert_eq!(count_meters(&db).await, 1);
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 1);
     let MeterRequest::Save {
         add: true,
         meter_no,
@@ -1029,7 +1018,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     };
     let deleted = MeterReply::Deleted(MeterOutcome::Done);
     assert_eq!(twice(&db, delete).await, [deleted.clone(), deleted]);
-    assert_eq!(count_meters(&db).await, 0);
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 0);
 
     // An import run again: the same report, rebuilt from the file and the lines it skipped,
     // and not one meter more.
@@ -1056,13 +1045,10 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     let lines: Vec<usize> = report.errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, [3, 5], "I-2 is in the database, line 5 is bad");
     assert_eq!(second, first);
-    assert_eq!(count_meters(&db).await, 3);
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 3);
     assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) FROM audit_log WHERE action = 'meter.import'"
-        )
-        .await,
+        db.count("SELECT count(*) FROM audit_log WHERE action = 'meter.import'")
+            .await,
         1
     );
 
@@ -1081,7 +1067,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     let saved = SchemeReply::Saved(SchemeOutcome::Saved { id: PREPAID_SCHEME });
     assert_eq!(twice(&db, change).await, [saved.clone(), saved]);
     assert_eq!(
-        count(&db, "SELECT count(*) FROM price_version").await,
+        db.count("SELECT count(*) FROM price_version").await,
         2,
         "the first version and one new"
     );
@@ -1130,7 +1116,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     assert_eq!(second, first);
     for (table, rows) in [("meter_type", 3), ("price_scheme", 2), ("customer_type", 1)] {
         let sql = format!("SELECT count(*) FROM {table}");
-        assert_eq!(count(&db, &sql).await, rows, "{table}");
+        assert_eq!(db.count(&sql).await, rows, "{table}");
     }
 
     // A key is one change: used for another kind it is an error, nothing written.
@@ -1156,7 +1142,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     )
     .await;
     assert!(misuse.is_err(), "{misuse:?}");
-    assert_eq!(count(&db, "SELECT count(*) FROM meter_type").await, 3);
+    assert_eq!(db.count("SELECT count(*) FROM meter_type").await, 3);
 }
 
 /// The connection lost right after the server committed: the app gets `Unreachable`, parks the
@@ -1183,14 +1169,14 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
     cutter.arm();
     let lost = send(on_behalf(SUPERVISOR, import.clone())).await;
     assert!(matches!(lost, Err(Failure::Unreachable(_))), "{lost:?}");
-    assert_eq!(count_meters(&db).await, 2, "committed");
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 2, "committed");
     let again = send(on_behalf(SUPERVISOR, import)).await;
     assert!(again.is_ok(), "the pool reconnects: {again:?}");
     let Some(ImportReply::Imported(report)) = ref_reply::<ImportReply>(&again) else {
         panic!("{again:?}")
     };
     assert_eq!((report.imported, report.errors.len()), (2, 0));
-    assert_eq!(count_meters(&db).await, 2);
+    assert_eq!(db.count("SELECT count(*) FROM meter").await, 2);
 
     let today: NaiveDate = {
         let client = db.pool.get().await.unwrap();
@@ -1216,5 +1202,5 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
         }))),
         "its own version, not \"a version starts on that date\""
     );
-    assert_eq!(count(&db, "SELECT count(*) FROM price_version").await, 2);
+    assert_eq!(db.count("SELECT count(*) FROM price_version").await, 2);
 }

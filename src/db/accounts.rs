@@ -100,14 +100,10 @@ pub async fn history(
     at: &PageAt<i64>,
     size: usize,
 ) -> Result<Page<LedgerLine>, DbError> {
-    // Forward is the display order: newer to older.
-    let (forward, cursor, comparison) = match at {
-        PageAt::First => (true, None, "<"),
-        PageAt::Last => (false, None, ">"),
-        PageAt::After(id) => (true, Some(*id), "<"),
-        PageAt::Before(id) => (false, Some(*id), ">"),
-        PageAt::From(id) => (true, Some(*id), "<="),
-    };
+    // Forward is the display order: newer to older (the ids descend).
+    let seek = at.seek();
+    let (forward, cursor, comparison) =
+        (seek.forward, seek.cursor.copied(), seek.comparison(false));
     let rows = read(client, account_id, cursor, comparison, forward, size + 1).await?;
     let mut page = page_of(rows, size, forward, cursor.is_none());
     if let PageAt::From(id) = at {
@@ -196,6 +192,15 @@ pub enum MoveOutcome {
         receipt_no: i64,
     },
     Refused(MoveRefusal),
+}
+
+impl receipts::Issued for MoveOutcome {
+    fn receipt_no(&self) -> Option<i64> {
+        match self {
+            MoveOutcome::Moved { receipt_no } => Some(*receipt_no),
+            MoveOutcome::Refused(_) => None,
+        }
+    }
 }
 
 /// Why no money moved; nothing was written.

@@ -13,7 +13,8 @@ use tokio_postgres::error::SqlState;
 mod batch;
 
 use super::DbError;
-use super::rows::accepted_or;
+use super::receipts::Issued;
+use super::rows::{accepted_or, read_all};
 use crate::domain::billing::{Priced, ReadingError};
 use crate::domain::money::{Money, UnitPrice, Volume};
 use crate::domain::reading_csv::{BadLine, ReadingCsv, ReadingProblem, ReadingRow};
@@ -229,6 +230,15 @@ pub enum PayOutcome {
     NotCovered,
     /// A bill chosen was paid, voided or extended since it was shown.
     Changed,
+}
+
+impl Issued for PayOutcome {
+    fn receipt_no(&self) -> Option<i64> {
+        match self {
+            PayOutcome::Paid { receipt_no } => Some(*receipt_no),
+            PayOutcome::NotCovered | PayOutcome::Changed => None,
+        }
+    }
 }
 
 /// What voiding a bill did.
@@ -479,28 +489,26 @@ pub async fn low_balances(
     client: &impl CachingClient,
     limit: i64,
 ) -> Result<Vec<LowBalance>, DbError> {
-    client
-        .query(
-            "SELECT c.customer_no, c.name, a.balance, s.alert_threshold
-             FROM account a JOIN customer c ON c.id = a.customer_id
-             JOIN customer_type t ON t.id = c.customer_type_id
-             JOIN price_scheme s ON s.id = t.price_scheme_id
-             WHERE a.kind = 'prepaid' AND c.business_model = 'system_prepaid'
-               AND c.status = 'active' AND a.balance < s.alert_threshold
-             ORDER BY a.balance, c.customer_no LIMIT $1",
-            &[&limit],
-        )
-        .await?
-        .iter()
-        .map(|row| {
+    read_all(
+        client,
+        "SELECT c.customer_no, c.name, a.balance, s.alert_threshold
+         FROM account a JOIN customer c ON c.id = a.customer_id
+         JOIN customer_type t ON t.id = c.customer_type_id
+         JOIN price_scheme s ON s.id = t.price_scheme_id
+         WHERE a.kind = 'prepaid' AND c.business_model = 'system_prepaid'
+           AND c.status = 'active' AND a.balance < s.alert_threshold
+         ORDER BY a.balance, c.customer_no LIMIT $1",
+        &[&limit],
+        |row| {
             Ok(LowBalance {
                 customer_no: row.get("customer_no"),
                 name: row.get("name"),
                 balance: money(row, "balance")?,
                 threshold: money(row, "alert_threshold")?,
             })
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 /// A reading accepted as abnormal (above 3 × the recent average, after a confirmation).
@@ -520,19 +528,16 @@ pub async fn abnormal_on(
     client: &impl CachingClient,
     day: NaiveDate,
 ) -> Result<Vec<AbnormalReading>, DbError> {
-    client
-        .query(
-            "SELECT c.customer_no, c.name, m.meter_no, r.read_on, r.electronic, r.consumption
-             FROM meter_reading r JOIN customer c ON c.id = r.customer_id
-             JOIN meter m ON m.id = r.meter_id
-             LEFT JOIN bill b ON b.id = r.bill_id
-             WHERE r.abnormal AND r.read_on = $1 AND b.status IS DISTINCT FROM 'void'
-             ORDER BY r.consumption DESC, c.customer_no",
-            &[&day],
-        )
-        .await?
-        .iter()
-        .map(|row| {
+    read_all(
+        client,
+        "SELECT c.customer_no, c.name, m.meter_no, r.read_on, r.electronic, r.consumption
+         FROM meter_reading r JOIN customer c ON c.id = r.customer_id
+         JOIN meter m ON m.id = r.meter_id
+         LEFT JOIN bill b ON b.id = r.bill_id
+         WHERE r.abnormal AND r.read_on = $1 AND b.status IS DISTINCT FROM 'void'
+         ORDER BY r.consumption DESC, c.customer_no",
+        &[&day],
+        |row| {
             Ok(AbnormalReading {
                 customer_no: row.get("customer_no"),
                 name: row.get("name"),
@@ -541,8 +546,9 @@ pub async fn abnormal_on(
                 electronic: volume(row, "electronic")?,
                 consumption: volume(row, "consumption")?,
             })
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 /// A customer's bills, oldest first, with the account's balance; None if no such customer.
@@ -561,16 +567,13 @@ pub async fn bills(
         return Ok(None);
     };
     let account_id: i64 = head.get("account_id");
-    let bills = client
-        .query(
-            "SELECT id, period_start, period_end, due_date, previous_reading, current_reading,
-                    volume, amount, vat, status, void_reason, detail::text AS detail
-             FROM bill WHERE account_id = $1 ORDER BY period_start, id",
-            &[&account_id],
-        )
-        .await?
-        .iter()
-        .map(|row| {
+    let bills = read_all(
+        client,
+        "SELECT id, period_start, period_end, due_date, previous_reading, current_reading,
+                volume, amount, vat, status, void_reason, detail::text AS detail
+         FROM bill WHERE account_id = $1 ORDER BY period_start, id",
+        &[&account_id],
+        |row| {
             let detail: &str = row.get("detail");
             Ok(Bill {
                 id: row.get("id"),
@@ -587,8 +590,9 @@ pub async fn bills(
                 detail: serde_json::from_str(detail)
                     .map_err(|error| DbError::Inconsistent(format!("bill detail: {error}")))?,
             })
-        })
-        .collect::<Result<Vec<_>, DbError>>()?;
+        },
+    )
+    .await?;
     Ok(Some(Bills {
         customer_id: head.get("id"),
         customer_no: head.get("customer_no"),

@@ -129,6 +129,23 @@ pub async fn receipt(
     }))
 }
 
+/// What a write that may issue a receipt answered (money moved, bills paid).
+pub trait Issued {
+    /// The receipt the write issued; `None`: it issued none (it was refused).
+    fn receipt_no(&self) -> Option<i64>;
+}
+
+/// The receipt `outcome` issued, as recorded; `None` if it issued none.
+pub async fn issued_by(
+    client: &impl CachingClient,
+    outcome: &impl Issued,
+) -> Result<Option<ReceiptRecord>, DbError> {
+    match outcome.receipt_no() {
+        Some(receipt_no) => receipt(client, receipt_no).await,
+        None => Ok(None),
+    }
+}
+
 /// Counts a reprint (permission `receipt.reprint`, checked by the table's guard) and answers
 /// the receipt with its new count, to be printed marked COPY; `None`: no such receipt.
 pub async fn reprint(

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use super::basic_info::customer_crumb;
 use super::legend::{BACK, PAGING, framed, usual};
 use super::receipt::{
-    LoadReceipt, ReceiptLoaded, keep_and_show, payment_choices, payment_method_name,
+    LoadReceipt, ReceiptLoaded, Receipted, keep_and_show, payment_choices, payment_method_name,
 };
 use super::reference::common::read_or_loading;
 use crate::app::form::{Field, FieldKind, Form, FormKey};
@@ -32,7 +32,6 @@ use crate::db::accounts::{
     self, Account, BillsToPay, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
 };
 use crate::db::customers::{CustomerRow, Page, PageAt};
-use crate::db::receipts::{self, ReceiptRecord};
 use crate::domain::money::Money;
 use crate::domain::validation;
 use crate::i18n::Lang;
@@ -332,11 +331,7 @@ impl AccountScreen {
                 // Paid: another deposit here is only a deposit.
                 self.pays = None;
                 let text = hub.app.lang.tf("acct.moved", &[("receipt", receipt_no)]);
-                let lines = moved
-                    .receipt
-                    .as_ref()
-                    .map(|record| keep_and_show(record, false, hub))
-                    .unwrap_or_default();
+                let lines = moved.keep_and_show(hub).unwrap_or_default();
                 self.pane = AccountPane::Receipt { lines };
                 hub.say(MessageKind::Info, text);
                 self.load(hub);
@@ -448,11 +443,7 @@ pub struct MoveMoney {
 }
 
 /// What moving answered, with the receipt as recorded when it moved.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Moved {
-    pub outcome: MoveOutcome,
-    pub receipt: Option<Box<ReceiptRecord>>,
-}
+pub type Moved = Receipted<MoveOutcome>;
 
 impl ScreenRequest for MoveMoney {
     fn idempotency_key(&self) -> Option<&str> {
@@ -464,13 +455,7 @@ impl ScreenRequest for MoveMoney {
             let mut client = services.pool.get().await?;
             let outcome =
                 accounts::move_money(&mut client, &self.idempotency_key, &self.change).await?;
-            let receipt = match outcome {
-                MoveOutcome::Moved { receipt_no } => {
-                    receipts::receipt(&client, receipt_no).await?.map(Box::new)
-                }
-                MoveOutcome::Refused(_) => None,
-            };
-            Ok(Box::new(Moved { outcome, receipt }) as _)
+            Ok(Box::new(Moved::read_back(&client, outcome).await?) as _)
         })
     }
 
@@ -481,9 +466,7 @@ impl ScreenRequest for MoveMoney {
         };
         let (kind, text) = match &moved.outcome {
             MoveOutcome::Moved { receipt_no } => {
-                if let Some(record) = &moved.receipt {
-                    keep_and_show(record, false, hub);
-                }
+                moved.keep_and_show(hub);
                 let text = hub.app.lang.tf("acct.moved", &[("receipt", receipt_no)]);
                 (MessageKind::Info, text)
             }

@@ -19,7 +19,7 @@ use super::basic_info::{
     below, customer_crumb, customer_read, customer_write, line_at, tell_after_leaving,
 };
 use super::legend::{BACK, framed, usual};
-use super::receipt::{ReceiptKept, keep_and_show};
+use super::receipt::{ReceiptKept, Receipted};
 use super::reference::common::{Sideways, more_columns};
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::requests::{Progress, Services};
@@ -29,7 +29,6 @@ use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
 use crate::db::accounts::BillsToPay;
 use crate::db::readings::{self, Bill, Bills, PayOutcome, VoidOutcome};
-use crate::db::receipts::{self, ReceiptRecord};
 use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::form;
@@ -106,11 +105,7 @@ pub struct PayBills {
 }
 
 /// What paying answered, with the receipt as recorded when the bills were paid.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BillsPaid {
-    pub outcome: PayOutcome,
-    pub receipt: Option<Box<ReceiptRecord>>,
-}
+pub type BillsPaid = Receipted<PayOutcome>;
 
 impl ScreenRequest for PayBills {
     fn idempotency_key(&self) -> Option<&str> {
@@ -123,22 +118,14 @@ impl ScreenRequest for PayBills {
             let outcome =
                 readings::pay_bills(&client, &self.idempotency_key, &self.bill_ids, self.total)
                     .await?;
-            let receipt = match outcome {
-                PayOutcome::Paid { receipt_no } => {
-                    receipts::receipt(&client, receipt_no).await?.map(Box::new)
-                }
-                _ => None,
-            };
-            Ok(Box::new(BillsPaid { outcome, receipt }) as _)
+            Ok(Box::new(BillsPaid::read_back(&client, outcome).await?) as _)
         })
     }
 
     /// The clerk left the bills meanwhile: the receipt is still kept and the outcome told.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(paid) = reply.of::<BillsPaid>() {
-            if let Some(record) = &paid.receipt {
-                keep_and_show(record, false, hub);
-            }
+            paid.keep_and_show(hub);
             tell_after_leaving(hub, false, told_paid(&paid.outcome, hub.app.lang));
         }
     }
@@ -582,10 +569,7 @@ impl Screen for BillsScreen {
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
             }
         } else if let Some(paid) = reply.of::<BillsPaid>() {
-            self.receipt = paid
-                .receipt
-                .as_ref()
-                .map(|record| keep_and_show(record, false, hub));
+            self.receipt = paid.keep_and_show(hub);
             let told = told_paid(&paid.outcome, lang);
             self.answered(told.0, told, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {

@@ -8,7 +8,7 @@
 //! A screen that moves money (the account screen, the bills' payment) takes a number
 //! with `db::receipts::issue` in its write's transaction, posts its ledger rows with it, and
 //! after the commit shows and keeps the receipt: [`LoadReceipt`] (or the record its write
-//! answered) and [`keep_and_show`].
+//! answered, [`Receipted`]) and [`keep_and_show`].
 
 use std::io::Write;
 
@@ -20,9 +20,9 @@ use crate::app::form::Choice;
 use crate::app::print_command;
 use crate::app::requests::{Progress, Read, ReceiptOutput, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
-use crate::db::DbError;
 use crate::db::cards::PaymentMethod;
-use crate::db::receipts::{self, ReceiptRecord};
+use crate::db::receipts::{self, Issued, ReceiptRecord};
+use crate::db::{CachingClient, DbError};
 use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -219,6 +219,30 @@ impl Read for LoadReceipt {
         Ok(record.map_or(ReceiptLoaded::Missing, |record| {
             ReceiptLoaded::Found(Box::new(record))
         }))
+    }
+}
+
+/// A write's answer with the receipt it issued, read back as recorded after the commit: money
+/// moved (`account::Moved`), bills paid (`bills::BillsPaid`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipted<O> {
+    pub outcome: O,
+    pub receipt: Option<Box<ReceiptRecord>>,
+}
+
+impl<O: Issued> Receipted<O> {
+    /// `outcome` with the receipt it issued, if any.
+    pub async fn read_back(client: &impl CachingClient, outcome: O) -> Result<Self, DbError> {
+        let receipt = receipts::issued_by(client, &outcome).await?.map(Box::new);
+        Ok(Receipted { outcome, receipt })
+    }
+}
+
+impl<O> Receipted<O> {
+    /// Sends the receipt issued, if any, to be kept ([`keep_and_show`]); its lines to show.
+    pub fn keep_and_show(&self, hub: &mut Hub) -> Option<Vec<String>> {
+        let record = self.receipt.as_ref()?;
+        Some(keep_and_show(record, false, hub))
     }
 }
 

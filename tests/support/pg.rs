@@ -87,7 +87,25 @@ pub async fn give_password(client: &tokio_postgres::Client, operator_id: i64) {
     operators::keep_password(client, operator_id).await.unwrap();
 }
 
+/// The `count` that `sql` selects (`SELECT count(*) …`, or a figure named so).
+pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
+    client
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .get("count")
+}
+
 impl TestDb {
+    /// [`count`] on a connection as the owner.
+    pub async fn count(&self, sql: &str) -> i64 {
+        count(
+            &self.pool.get().await.expect("a connection as the owner"),
+            sql,
+        )
+        .await
+    }
+
     /// A pool signed in as operator `login`, which exists (see [`give_password`]).
     pub fn pool_of(&self, login: &str) -> Pool {
         pool_from_conn_str(&self.operator_conn_str(login), 4).expect("an operator's pool")

@@ -504,9 +504,7 @@ impl Desk {
             kind,
             async |client| {
                 let moved = accounts::move_money(client, &key, &change).await?;
-                if let MoveOutcome::Moved { receipt_no } = moved {
-                    receipts::receipt(client, receipt_no).await?;
-                }
+                receipts::issued_by(client, &moved).await?;
                 Ok(moved)
             },
             |moved| match moved {
