@@ -11,6 +11,7 @@ use super::card_records::{
     CardBoundRecord, CardContent, EMPTY_RECORD, Ef, FIRST_GENERATION, IssueRecord, MacKey,
     MeterNumber, PurchaseRecord, PurchaseStatus, Record, UserCard,
 };
+use super::money::Volume;
 
 /// Where the purchase on a card stands with the meter, as far as the card can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +282,33 @@ pub fn check_recharge(
         PurchaseState::UnknownUntilSwiped => Err(RechargeRefusal::SwipeNewCardOnMeterFirst),
         PurchaseState::NoPurchase | PurchaseState::Cancelled | PurchaseState::Loaded => Ok(()),
     }
+}
+
+/// A purchase the meter will not load whole yet: on top of the credit the meter last reported
+/// holding (the card's write-back) it passes the most the meter holds (its setting card). The
+/// meter loads a purchase whole or not at all (docs/card-records.md, "Setting"): it stays on
+/// the card until `wait` has been used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditOverflow {
+    /// The most credit the meter holds.
+    pub max: Volume,
+    /// What it held at its last swipe.
+    pub held: Volume,
+    /// What it takes now: the room left under `max` (none when it is full).
+    pub room: Volume,
+    /// The water to be used before it loads the purchase.
+    pub wait: Volume,
+}
+
+/// Whether `purchase` on top of `held` passes `max`, and by how much.
+pub fn credit_overflow(purchase: Volume, held: Volume, max: Volume) -> Option<CreditOverflow> {
+    let after = purchase + held;
+    (after > max).then(|| CreditOverflow {
+        max,
+        held,
+        room: if held < max { max - held } else { Volume::ZERO },
+        wait: after - max,
+    })
 }
 
 /// Recharge: a valid purchase with the customer's next sequence number. `last_sequence` is the
@@ -934,6 +962,38 @@ pub(crate) mod tests {
         assert_eq!(plan.resolve(&other_purchase), Resolution::Conflict);
         let short: [&[u8]; 3] = [&[], &[], &[]];
         assert_eq!(plan.resolve(&short), Resolution::Conflict);
+    }
+
+    /// The simulator's refusal by hand (s26): 24 m³ held under a 30 m³ maximum, 16.665 m³
+    /// bought: the meter takes 6 m³ now, and the purchase once 10.665 m³ have been used.
+    #[test]
+    fn a_purchase_above_the_meters_maximum_says_what_the_meter_takes() {
+        let m3 = |text: &str| text.parse::<Volume>().unwrap();
+        assert_eq!(
+            credit_overflow(m3("16.665"), m3("24"), m3("30")),
+            Some(CreditOverflow {
+                max: m3("30"),
+                held: m3("24"),
+                room: m3("6"),
+                wait: m3("10.665"),
+            })
+        );
+        assert_eq!(
+            credit_overflow(m3("6"), m3("24"), m3("30")),
+            None,
+            "exactly the maximum is taken"
+        );
+        assert_eq!(
+            credit_overflow(m3("6.001"), m3("24"), m3("30")).map(|o| (o.room, o.wait)),
+            Some((m3("6"), m3("0.001"))),
+            "one litre too many"
+        );
+        // A maximum lowered below what the meter holds: it takes nothing now.
+        assert_eq!(
+            credit_overflow(m3("1"), m3("35"), m3("30")).map(|o| (o.room, o.wait)),
+            Some((Volume::ZERO, m3("6")))
+        );
+        assert_eq!(credit_overflow(m3("30"), Volume::ZERO, m3("30")), None);
     }
 
     #[test]

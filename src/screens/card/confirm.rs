@@ -477,8 +477,25 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
             );
             ask(key, &[("customer", customer_line(customer))])
         }
-        Confirm::Recharge { form, quote, .. } => {
+        Confirm::Recharge {
+            form,
+            quote,
+            overflow,
+            ..
+        } => {
             let charge = &quote.charge;
+            if let Some(overflow) = overflow {
+                let warning = lang.tf(
+                    "ic.meter_overflow",
+                    &[
+                        ("max", &overflow.max),
+                        ("held", &overflow.held),
+                        ("room", &overflow.room),
+                        ("wait", &overflow.wait),
+                    ],
+                );
+                details.extend(warning.lines().map(str::to_owned));
+            }
             details.extend(charge.tiers.iter().map(tier_line));
             details.push(lang.tf("ic.vat_contained", &[("vat", &charge.vat)]));
             details.push(lang.tf("card_by_hand.paid_by", &[("method", &form.paid_by())]));
