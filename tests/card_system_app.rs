@@ -19,6 +19,7 @@ use meterdesk::card::reader::{ReaderConfig, ReaderHandle};
 use meterdesk::cardflow::{self, CardAccess, Flow};
 use meterdesk::db::card_ops::{ClearedCredit, Payment, Quantity, Request as CardRequest};
 use meterdesk::db::session::Sessions;
+use meterdesk::domain::card_counter::CreditOverflow;
 use meterdesk::domain::card_records::IssuerPin;
 use meterdesk::domain::money::Volume;
 use meterdesk::domain::system_cards::SystemCardKind;
@@ -367,16 +368,17 @@ async fn a_recharge_above_the_meters_maximum_is_warned_and_loads_once_water_is_u
         .module::<CardScreen>()
         .expect("the card screen")
         .pane;
-    let CardPane::Confirm(Confirm::Recharge {
-        overflow: Some(overflow),
-        ..
-    }) = pane
-    else {
-        panic!("the confirmation warns: {pane:?} {}", message(&app))
+    let CardPane::Confirm(Confirm::Recharge { overflow, .. }) = pane else {
+        panic!("the confirmation: {pane:?} {}", message(&app))
     };
     assert_eq!(
-        (overflow.max, overflow.held, overflow.room, overflow.wait),
-        (m3("30"), m3("24"), m3("6"), m3("10.665"))
+        *overflow,
+        Some(CreditOverflow::Waits {
+            max: m3("30"),
+            held: m3("24"),
+            room: m3("6"),
+            wait: m3("10.665"),
+        })
     );
     // The clerk may still sell it: the customer may use water before the next swipe.
     key_in(&mut app, &supervisor, KeyCode::F(2)).await;

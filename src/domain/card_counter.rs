@@ -284,28 +284,39 @@ pub fn check_recharge(
     }
 }
 
-/// A purchase the meter will not load whole yet: on top of the credit the meter last reported
-/// holding (the card's write-back) it passes the most the meter holds (its setting card). The
-/// meter loads a purchase whole or not at all (docs/card-records.md, "Setting"): it stays on
-/// the card until `wait` has been used.
+/// A purchase the meter will not load whole (docs/card-records.md, "Setting"): the meter loads
+/// a purchase whole or not at all, within the most credit it holds (its setting card).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CreditOverflow {
-    /// The most credit the meter holds.
-    pub max: Volume,
-    /// What it held at its last swipe.
-    pub held: Volume,
-    /// What it takes now: the room left under `max` (none when it is full).
-    pub room: Volume,
-    /// The water to be used before it loads the purchase.
-    pub wait: Volume,
+pub enum CreditOverflow {
+    /// On top of the credit the meter last reported holding (the card's write-back) it passes
+    /// `max`: the meter takes `room` now (none when it is full), and the purchase waits on the
+    /// card until `wait` has been used.
+    Waits {
+        max: Volume,
+        held: Volume,
+        room: Volume,
+        wait: Volume,
+    },
+    /// The purchase alone passes `max`: the meter never loads it.
+    Never { max: Volume },
 }
 
-/// Whether `purchase` on top of `held` passes `max`, and by how much.
-pub fn credit_overflow(purchase: Volume, held: Volume, max: Volume) -> Option<CreditOverflow> {
+/// Whether `purchase` on top of `held` (what the meter reported at its last swipe; `None`: the
+/// card has not been swiped) passes `max`, and by how much.
+pub fn credit_overflow(
+    purchase: Volume,
+    held: Option<Volume>,
+    max: Volume,
+) -> Option<CreditOverflow> {
+    if purchase > max {
+        return Some(CreditOverflow::Never { max });
+    }
+    let held = held?;
     let after = purchase + held;
-    (after > max).then(|| CreditOverflow {
+    (after > max).then(|| CreditOverflow::Waits {
         max,
         held,
+        // purchase ≤ max, so wait ≤ held: using what the meter holds makes room.
         room: if held < max { max - held } else { Volume::ZERO },
         wait: after - max,
     })
@@ -969,31 +980,38 @@ pub(crate) mod tests {
     #[test]
     fn a_purchase_above_the_meters_maximum_says_what_the_meter_takes() {
         let m3 = |text: &str| text.parse::<Volume>().unwrap();
-        assert_eq!(
-            credit_overflow(m3("16.665"), m3("24"), m3("30")),
-            Some(CreditOverflow {
-                max: m3("30"),
-                held: m3("24"),
-                room: m3("6"),
-                wait: m3("10.665"),
+        let max = m3("30");
+        let under_30 = |purchase, held| credit_overflow(m3(purchase), Some(m3(held)), max);
+        let waits = |held, room, wait| {
+            Some(CreditOverflow::Waits {
+                max,
+                held: m3(held),
+                room: m3(room),
+                wait: m3(wait),
             })
-        );
+        };
+        assert_eq!(under_30("16.665", "24"), waits("24", "6", "10.665"));
+        assert_eq!(under_30("6", "24"), None, "exactly the maximum is taken");
         assert_eq!(
-            credit_overflow(m3("6"), m3("24"), m3("30")),
-            None,
-            "exactly the maximum is taken"
-        );
-        assert_eq!(
-            credit_overflow(m3("6.001"), m3("24"), m3("30")).map(|o| (o.room, o.wait)),
-            Some((m3("6"), m3("0.001"))),
+            under_30("6.001", "24"),
+            waits("24", "6", "0.001"),
             "one litre too many"
         );
         // A maximum lowered below what the meter holds: it takes nothing now.
+        assert_eq!(under_30("1", "35"), waits("35", "0", "6"));
+        assert_eq!(under_30("30", "0"), None);
+        // More than the meter ever holds: never loaded, whatever it holds, swiped or not.
+        for held in [Some(m3("0")), Some(m3("24")), None] {
+            assert_eq!(
+                credit_overflow(m3("30.001"), held, max),
+                Some(CreditOverflow::Never { max })
+            );
+        }
         assert_eq!(
-            credit_overflow(m3("1"), m3("35"), m3("30")).map(|o| (o.room, o.wait)),
-            Some((Volume::ZERO, m3("6")))
+            credit_overflow(max, None, max),
+            None,
+            "an unswiped card: only the maximum is known"
         );
-        assert_eq!(credit_overflow(m3("30"), Volume::ZERO, m3("30")), None);
     }
 
     #[test]

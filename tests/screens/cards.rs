@@ -402,24 +402,45 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
 }
 
 /// A purchase the meter will not take whole on top of what it last reported holding: the
-/// confirmation says what the meter takes now and how much water must be used first, in both
-/// languages, and F2 still writes it (the customer may use water before swiping).
+/// confirmation says what the meter takes now and how much water must be used first — or, for
+/// more than the meter ever holds, that it never loads it — in both languages, and F2 still
+/// writes it (the customer may use water before swiping; the maximum may be raised).
 #[test]
 fn a_recharge_above_the_meters_maximum_credit_is_warned_and_may_still_be_confirmed() {
-    for lang in [Lang::En, Lang::Zh] {
+    // The card says the meter held 3.25 m³; 34.782 m³ are bought.
+    let cases = [
+        // 38.032 m³ under 36: 32.75 m³ now, the purchase once 2.032 m³ are used.
+        (
+            Lang::En,
+            36_000,
+            "recharge_above_the_meters_maximum",
+            "2.032",
+        ),
+        (
+            Lang::Zh,
+            36_000,
+            "recharge_above_the_meters_maximum_zh",
+            "2.032",
+        ),
+        (
+            Lang::En,
+            30_000,
+            "recharge_above_what_the_meter_ever_holds",
+            "never",
+        ),
+        (
+            Lang::Zh,
+            30_000,
+            "recharge_above_what_the_meter_ever_holds_zh",
+            "永远",
+        ),
+    ];
+    for (lang, max_credit, name, said) in cases {
         let mut app = signed_in(lang);
-        // The card says the meter held 3.25 m³; its setting card allows 30 m³.
         insert(&mut app, seen_user(user_card(5)));
-        recharge_quoted_under(&mut app, Some(30_000));
+        recharge_quoted_under(&mut app, Some(max_credit));
         let confirmation = render(&app);
-        // 3.25 + 34.782 m³ under 30: 26.75 m³ now, the purchase once 8.032 m³ are used.
-        for figure in ["26.750", "30.000", "3.250", "8.032"] {
-            assert!(confirmation.contains(figure), "{figure}: {confirmation}");
-        }
-        let name = match lang {
-            Lang::Zh => "recharge_above_the_meters_maximum_zh",
-            _ => "recharge_above_the_meters_maximum",
-        };
+        assert!(confirmation.contains(said), "{name}: {confirmation}");
         insta::assert_snapshot!(name, confirmation);
         let sent = press(&mut app, KeyCode::F(2));
         let WriteCard { operation, .. } = only(&sent);

@@ -217,7 +217,7 @@ impl CardScreen {
                 let held = known_card(hub.app)
                     .and_then(|(card, ..)| card.write_back.as_ref())
                     .map(|write_back| Volume::from_litres(write_back.credit_litres));
-                let overflow = held.zip(quoted.max_credit).and_then(|(held, max)| {
+                let overflow = quoted.max_credit.and_then(|max| {
                     credit_overflow(
                         Volume::from_litres(quote.litres),
                         held,
