@@ -15,13 +15,16 @@ use meterdesk::app::card_status::CardSeen;
 use meterdesk::app::requests::{ReceiptOutput, Services};
 use meterdesk::app::state::{Msg, Session, Slot};
 use meterdesk::app::{App, KeyMap, update};
-use meterdesk::card::reader::ReaderConfig;
+use meterdesk::card::reader::{ReaderConfig, ReaderHandle};
 use meterdesk::cardflow::{self, CardAccess, Flow};
 use meterdesk::db::card_ops::{ClearedCredit, Payment, Quantity, Request as CardRequest};
 use meterdesk::db::session::Sessions;
+use meterdesk::domain::card_counter::CreditOverflow;
 use meterdesk::domain::card_records::IssuerPin;
+use meterdesk::domain::money::Volume;
 use meterdesk::domain::system_cards::SystemCardKind;
 use meterdesk::i18n::Lang;
+use meterdesk::screens::card::{CardPane, CardScreen, Confirm};
 use meterdesk::screens::system_card::SystemCardScreen;
 use meterdesk::screens::table::CustomerTable;
 use rust_decimal::Decimal;
@@ -63,6 +66,58 @@ fn desk(operator_id: i64, login: &str, permissions: &[&str]) -> App {
         }),
     );
     app
+}
+
+/// The app's own reader thread on the rig's reader (the rig's tells the test about cards), and
+/// a wait until it has seen the card come (`true`) or go before the app is told.
+fn app_reader() -> (ReaderHandle, impl Fn(bool)) {
+    let (reader, app_events) = follow(ReaderConfig {
+        reader_name: Some(READER_0.into()),
+        ..ReaderConfig::default()
+    });
+    wait_for(&app_events, &no_card(READER_0), Duration::from_secs(5));
+    let app_sees = move |card: bool| {
+        let state = if card {
+            card_in(READER_0)
+        } else {
+            no_card(READER_0)
+        };
+        wait_for(&app_events, &state, Duration::from_secs(2));
+    };
+    (reader, app_sees)
+}
+
+/// The customer's card (`customer`) opened on a blank card and `m3` bought on it, paid cash, by
+/// the supervisor's card flow; swiped on the meter and pulled: what the meter said.
+async fn bought_and_swiped(
+    rig: &Rig,
+    supervisor: &Services,
+    customer_id: i64,
+    m3: i64,
+    app_sees: &impl Fn(bool),
+) -> String {
+    let card = rig.insert_blank("customer");
+    app_sees(true);
+    let flows = supervisor.desk(SUPERVISOR);
+    for (n, request) in [
+        CardRequest::Open,
+        CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(m3, 0)),
+            payment: Payment::Method("cash".into()),
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        let flow = cardflow::run(&flows, customer_id, request, &format!("buy-{n}"))
+            .await
+            .unwrap();
+        assert!(matches!(flow, Flow::Done { .. }), "{flow:?}");
+    }
+    let swiped = rig.meter(&["swipe"]);
+    rig.pull(card);
+    app_sees(false);
+    swiped
 }
 
 /// The reader reports the card (or none), the app reads it.
@@ -117,22 +172,8 @@ async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() 
     let customer = card_customer().await;
     give_password(&customer.client, CLERK).await;
     give_password(&customer.client, SUPERVISOR).await;
-    // The app's own reader thread on the rig's reader; the rig's tells the test about cards.
-    let (reader, app_events) = follow(ReaderConfig {
-        reader_name: Some(READER_0.into()),
-        ..ReaderConfig::default()
-    });
-    wait_for(&app_events, &no_card(READER_0), Duration::from_secs(5));
+    let (reader, app_sees) = app_reader();
     let reader = Arc::new(reader);
-    // The app's reader thread has seen the card come (or go) before the app is told.
-    let app_sees = |card: bool| {
-        let state = if card {
-            card_in(READER_0)
-        } else {
-            no_card(READER_0)
-        };
-        wait_for(&app_events, &state, Duration::from_secs(2));
-    };
     let access = Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap()));
     let receipts = rig.dir.join("receipts");
     let services_of = |login: &str| Services {
@@ -179,28 +220,8 @@ async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() 
     reader_says(&mut app, &supervisor, false).await;
 
     // The customer's card: opened, 10 m³ bought and loaded (the meter holds 10 100 l).
-    let card = rig.insert_blank("customer");
-    app_sees(true);
-    let flows = supervisor.desk(SUPERVISOR);
-    for (n, request) in [
-        CardRequest::Open,
-        CardRequest::Recharge {
-            quantity: Quantity::Volume(Decimal::new(10, 0)),
-            payment: Payment::Method("cash".into()),
-        },
-    ]
-    .iter()
-    .enumerate()
-    {
-        let flow = cardflow::run(&flows, customer.customer_id, request, &format!("buy-{n}"))
-            .await
-            .unwrap();
-        assert!(matches!(flow, Flow::Done { .. }), "{flow:?}");
-    }
-    let swiped = rig.meter(&["swipe"]);
+    let swiped = bought_and_swiped(&rig, &supervisor, customer.customer_id, 10, &app_sees).await;
     assert!(swiped.contains("credit 10100 l"), "{swiped}");
-    rig.pull(card);
-    app_sees(false);
 
     // Clear card, applied: the meter's credit is wiped.
     let card = rig.insert_blank("clear");
@@ -288,4 +309,85 @@ async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() 
 
 fn desk_of_clerk() -> App {
     desk(CLERK, "clerk", &["customer.view", "card.read"])
+}
+
+/// The gap found by hand in session 26: the meter's setting card allows 30 m³ and it held
+/// 24 m³; a recharge of 16.665 m³ was sold without a word and the meter refused it ("would
+/// overflow the meter's credit") until water was used. The confirmation now says what the meter
+/// takes (its maximum from the setting card the database journaled, its credit from the card's
+/// write-back); F2 still sells it, and the meter loads it once 10.665 m³ have been used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recharge_above_the_meters_maximum_is_warned_and_loads_once_water_is_used() {
+    let Some(rig) = Rig::start("card_system_max") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, SUPERVISOR).await;
+    let (reader, app_sees) = app_reader();
+    let supervisor = Services {
+        pool: Sessions::signed_in(customer.db.pool_of("super")),
+        reader: Arc::new(reader),
+        card_access: Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap())),
+        receipts: ReceiptOutput::default(),
+    };
+    let mut app = desk(
+        SUPERVISOR,
+        "super",
+        &["customer.view", "card.read", "card.recharge", "card.system"],
+    );
+
+    // Setting card: credit at most 30 m³.
+    let card = rig.insert_blank("setting");
+    app_sees(true);
+    reader_says(&mut app, &supervisor, true).await;
+    issue(&mut app, &supervisor, "Setting", Some(("3", "30"))).await;
+    let swiped = rig.meter(&["swipe"]);
+    assert!(swiped.contains("credit at most 30000 l"), "{swiped}");
+    rig.pull(card);
+    app_sees(false);
+    reader_says(&mut app, &supervisor, false).await;
+
+    // The customer's card: opened, 24 m³ bought and loaded.
+    let swiped = bought_and_swiped(&rig, &supervisor, customer.customer_id, 24, &app_sees).await;
+    assert!(swiped.contains("credit 24000 l"), "{swiped}");
+
+    // Back at the counter: 16.665 m³ more, by volume.
+    let card = rig.insert("customer", &[]);
+    app_sees(true);
+    reader_says(&mut app, &supervisor, true).await;
+    key_in(&mut app, &supervisor, KeyCode::Char(':')).await;
+    type_in(&mut app, &supervisor, "card").await;
+    key_in(&mut app, &supervisor, KeyCode::Enter).await;
+    key_in(&mut app, &supervisor, KeyCode::Char('r')).await;
+    key_in(&mut app, &supervisor, KeyCode::Tab).await;
+    type_in(&mut app, &supervisor, "16.665").await;
+    key_in(&mut app, &supervisor, KeyCode::F(2)).await;
+    let m3 = |text: &str| text.parse::<Volume>().unwrap();
+    let pane = &app
+        .screen
+        .module::<CardScreen>()
+        .expect("the card screen")
+        .pane;
+    let CardPane::Confirm(Confirm::Recharge { overflow, .. }) = pane else {
+        panic!("the confirmation: {pane:?} {}", message(&app))
+    };
+    assert_eq!(
+        *overflow,
+        Some(CreditOverflow::Waits {
+            max: m3("30"),
+            held: m3("24"),
+            room: m3("6"),
+            wait: m3("10.665"),
+        })
+    );
+    // The clerk may still sell it: the customer may use water before the next swipe.
+    key_in(&mut app, &supervisor, KeyCode::F(2)).await;
+    assert!(message(&app).starts_with("Recharged"), "{}", message(&app));
+    let refused = rig.meter_refuses(&["swipe"]);
+    assert!(refused.contains("overflow the meter's credit"), "{refused}");
+    rig.meter(&["use", "--litres", "10665"]);
+    let swiped = rig.meter(&["swipe"]);
+    assert!(swiped.contains("credit 30000 l"), "{swiped}");
+    rig.pull(card);
+    app_sees(false);
 }

@@ -339,8 +339,13 @@ async fn account_of(desk: &Desk, customer: i64) -> i64 {
         .get("id")
 }
 
-/// Refused by V34's check, not by another of reading_write's.
-fn refused_as_mispriced(refused: &tokio_postgres::Error, sql: &str) {
+/// What V34's check says of a reading it refuses.
+const MISPRICED: &str = "is priced by its scheme";
+/// …and V58's.
+const MISMARKED: &str = "is marked abnormal by the meter's history";
+
+/// Refused by the check that says `because` (V34's, V58's), not by another of reading_write's.
+fn refused_because(refused: &tokio_postgres::Error, sql: &str, because: &str) {
     let server = refused.as_db_error().expect("a refusal by the server");
     assert_eq!(
         server.code(),
@@ -348,18 +353,24 @@ fn refused_as_mispriced(refused: &tokio_postgres::Error, sql: &str) {
         "{sql}: {server:?}"
     );
     assert!(
-        server.message().contains("is priced by its scheme"),
+        server.message().contains(because),
         "{sql}: refused for another reason: {}",
         server.message()
     );
 }
 
-/// Each of `forged`, sent by `clerk`, is refused by V34's check and leaves everything as it was.
-async fn refused_writing_nothing(desk: &Desk, clerk: &tokio_postgres::Client, forged: &[Sent<'_>]) {
+/// Each of `forged`, sent by `clerk`, is refused by the check that says `because` and leaves
+/// everything as it was.
+async fn refused_writing_nothing(
+    desk: &Desk,
+    clerk: &tokio_postgres::Client,
+    forged: &[Sent<'_>],
+    because: &str,
+) {
     let before = written(desk).await;
     for sent in forged {
         let refused = clerk.execute(&sent.sql(), &[]).await.unwrap_err();
-        refused_as_mispriced(&refused, &sent.sql());
+        refused_because(&refused, &sent.sql(), because);
         assert_eq!(
             written(desk).await,
             before,
@@ -449,7 +460,7 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
         prepaid_reading(&desk, prepaid, "k6", "10.000", "0.01"),
         prepaid_reading(&desk, prepaid, "k7", "0.000", "0.00"),
     ];
-    refused_writing_nothing(&desk, &clerk, &forged).await;
+    refused_writing_nothing(&desk, &clerk, &forged, MISPRICED).await;
     let before = written(&desk).await;
     // Tables and types of the clerk's own session named like those the check reads decide
     // nothing: with a free tier of its own, water at no price is still refused.
@@ -479,7 +490,7 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
         .await
         .unwrap_err();
     clerk.batch_execute("ROLLBACK").await.unwrap();
-    refused_as_mispriced(&shadowed, "shadowed");
+    refused_because(&shadowed, "shadowed", MISPRICED);
     assert_eq!(written(&desk).await, before);
     for sent in [
         honest("ok1"),
@@ -585,7 +596,7 @@ async fn a_type_that_does_not_charge_is_sent_no_money_and_a_charging_one_still_i
         free_reading(&hydrant, "k5", "10.000", r#"null, "amount": "0.00""#),
         free_reading(&district, "k6", "1.000", "null"),
     ];
-    refused_writing_nothing(&desk, &clerk, &forged).await;
+    refused_writing_nothing(&desk, &clerk, &forged, MISPRICED).await;
     for sent in [
         free_reading(&district, "ok1", "10.000", "null"),
         free_reading(&hydrant, "ok2", "10.000", "null"),
@@ -614,6 +625,152 @@ async fn a_type_that_does_not_charge_is_sent_no_money_and_a_charging_one_still_i
         ),
         (2, 0, 0, Decimal::ZERO)
     );
+}
+
+/// Readings of `of`'s meter (a type that does not charge) in one call, as psql would send them:
+/// each `(day, electronic m³, abnormal)` follows the one before, the first the meter's latest
+/// reading `after` (its id and value; none: the initial 0).
+fn district_readings<'a>(
+    of: &NonCharging,
+    key: &'a str,
+    after: Option<(i64, u32)>,
+    readings: &[(&str, u32, bool)],
+) -> Sent<'a> {
+    let mut previous = after.map_or(0, |(_, value)| value);
+    let records: Vec<String> = readings
+        .iter()
+        .enumerate()
+        .map(|(seq, (day, electronic, abnormal))| {
+            let record = format!(
+                r#"{{"seq": {seq}, "line": {line}, "meter_id": {meter}, "customer_id": {customer},
+                    "account_id": {account}, "read_on": "{day}", "electronic": "{electronic}",
+                    "previous_id": {previous_id}, "previous": "{previous}",
+                    "consumption": "{consumption}", "abnormal": {abnormal}, "bill_ref": null}}"#,
+                line = seq + 1,
+                meter = of.meter_id,
+                customer = of.customer_id,
+                account = of.account_id,
+                previous_id = after.map_or("null".to_owned(), |(id, _)| id.to_string()),
+                consumption = electronic - previous,
+            );
+            previous = *electronic;
+            record
+        })
+        .collect();
+    Sent {
+        key,
+        bills: "[]".into(),
+        readings: format!("[{}]", records.join(", ")),
+    }
+}
+
+/// sql/V58 as a clerk's own role sends it from psql: a reading's abnormal mark is what the
+/// meter's history makes it (above 3 × the average of its latest 6 consumptions, the call's
+/// earlier readings of the meter included; none without history), and a call marking any
+/// reading otherwise — an abnormal one hidden, a normal one added — is refused whole, nothing
+/// written. The honest calls are recorded with their marks, and only the abnormal ones are on
+/// the supervisors' list.
+#[tokio::test]
+async fn the_abnormal_mark_is_the_databases_not_the_clerks() {
+    let mut desk = desk().await;
+    let district = non_charging(&mut desk, "postpaid", true, "ST-0001").await;
+    let clerk = desk.clerk.get().await.unwrap();
+    // Six months of 10 m³, then 31 m³: above 3 × 10.
+    let months = [
+        "2025-01-10",
+        "2025-02-10",
+        "2025-03-10",
+        "2025-04-10",
+        "2025-05-10",
+    ];
+    let half_year = |key, last: bool| {
+        let mut readings: Vec<(&str, u32, bool)> = months
+            .iter()
+            .zip(1..)
+            .map(|(day, n)| (*day, 10 * n, false))
+            .collect();
+        readings.push(("2025-06-10", 60, false));
+        readings.push(("2025-07-10", 91, last));
+        district_readings(&district, key, None, &readings)
+    };
+    let forged = [
+        // No history: nothing is abnormal, however much.
+        district_readings(&district, "k1", None, &[("2025-01-10", 500, true)]),
+        // The seventh hidden from the list.
+        half_year("k2", false),
+        // Exactly 3 × the average added to it.
+        {
+            let sent = half_year("k3", true);
+            Sent {
+                readings: sent
+                    .readings
+                    .replace(r#""electronic": "91""#, r#""electronic": "90""#)
+                    .replace(r#""consumption": "31""#, r#""consumption": "30""#),
+                ..sent
+            }
+        },
+    ];
+    refused_writing_nothing(&desk, &clerk, &forged, MISMARKED).await;
+    clerk
+        .execute(&half_year("ok1", true).sql(), &[])
+        .await
+        .unwrap();
+    // The stored history now: 10 × 5, 31 (average 13.5; 3 × that is 40.5).
+    let latest: i64 = desk
+        .owner
+        .query_one("SELECT max(id) AS id FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("id");
+    let next = |key, electronic, abnormal| {
+        district_readings(
+            &district,
+            key,
+            Some((latest, 91)),
+            &[("2025-08-10", electronic, abnormal)],
+        )
+    };
+    refused_writing_nothing(
+        &desk,
+        &clerk,
+        &[next("k4", 132, false), next("k5", 131, true)],
+        MISMARKED,
+    )
+    .await;
+    clerk
+        .execute(&next("ok2", 132, true).sql(), &[])
+        .await
+        .unwrap();
+    let marked: Vec<(Decimal, bool)> = desk
+        .owner
+        .query(
+            "SELECT consumption, abnormal FROM meter_reading ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get("consumption"), row.get("abnormal")))
+        .collect();
+    let ten = (Decimal::new(10, 0), false);
+    assert_eq!(
+        marked,
+        [
+            ten,
+            ten,
+            ten,
+            ten,
+            ten,
+            ten,
+            (Decimal::new(31, 0), true),
+            (Decimal::new(41, 0), true)
+        ]
+    );
+    let supervisor = desk.supervisor.get().await.unwrap();
+    let listed = readings::abnormal_on(&**supervisor, day("2025-08-10"))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
 }
 
 /// An open bill is extended only to the price of all its water: a second reading that says the
@@ -677,7 +834,7 @@ async fn an_open_bill_is_extended_only_to_its_price() {
         extend("x2", "70.00", "5.78", &honest_tiers, "null"),
     ] {
         let refused = clerk.execute(&forged, &[]).await.unwrap_err();
-        refused_as_mispriced(&refused, &forged);
+        refused_because(&refused, &forged, MISPRICED);
         assert_eq!(
             written(&desk).await,
             before,

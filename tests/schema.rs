@@ -1051,7 +1051,8 @@ async fn the_prices_helpers_keep_their_plans_and_their_answers() {
 /// four checks are static statements under generic plans (no EXECUTE), and the pricing helpers
 /// it calls are PL/pgSQL (as SQL functions that cannot be inlined they were planned at every
 /// call site). What they answer is held to the desk's pricing by tests/readings_priced.rs
-/// (docs/decisions.md, "The reading's locks and cost (s23-a)").
+/// (docs/decisions.md, "The reading's locks and cost (s23-a)"). V58's check of the abnormal
+/// mark plans its one statement the same way.
 #[tokio::test]
 async fn the_reading_check_keeps_its_plans() {
     let client = client().await;
@@ -1061,8 +1062,8 @@ async fn the_reading_check_keeps_its_plans() {
                 || CASE WHEN p.prosrc ~* '\\mEXECUTE\\M' THEN ' EXECUTE' ELSE '' END
              FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
              WHERE p.pronamespace = 'public'::regnamespace
-               AND p.proname IN ('reading_write_is_priced', 'md_charge', 'md_cycle',
-                                 'md_water_on_bill')
+               AND p.proname IN ('reading_write_is_priced', 'reading_write_is_marked',
+                                 'md_charge', 'md_cycle', 'md_water_on_bill')
              ORDER BY 1",
     )
     .await;
@@ -1072,6 +1073,8 @@ async fn the_reading_check_keeps_its_plans() {
             "md_charge plpgsql ",
             "md_cycle plpgsql ",
             "md_water_on_bill plpgsql ",
+            "reading_write_is_marked plpgsql search_path=public, pg_temp \
+             plan_cache_mode=force_generic_plan",
             "reading_write_is_priced plpgsql search_path=public, pg_temp \
              plan_cache_mode=force_generic_plan"
         ]

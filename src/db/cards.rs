@@ -138,3 +138,28 @@ pub async fn receipt_facts(
         })
     }))
 }
+
+/// The most credit customer `customer_id`'s meter holds, in litres: the maximum of the newest
+/// setting card written for that meter (`system_card`, done); `None` when none was. Whether the
+/// meter has applied it yet the counter cannot tell (docs/decisions.md, "A recharge above the
+/// meter's maximum credit").
+pub async fn meter_max_credit(
+    client: &impl CachingClient,
+    customer_id: i64,
+) -> Result<Option<u32>, DbError> {
+    let row = client
+        .query_opt(
+            "SELECT s.max_credit_litres FROM customer c
+             JOIN system_card s ON s.meter_id = c.meter_id
+             WHERE c.id = $1 AND s.kind = 'setting' AND s.state = 'done'
+             ORDER BY s.issued_at DESC, s.card_no DESC LIMIT 1",
+            &[&customer_id],
+        )
+        .await?;
+    row.map(|row| {
+        let litres: i64 = row.get("max_credit_litres");
+        u32::try_from(litres)
+            .map_err(|_| DbError::Inconsistent(format!("a maximum credit of {litres} litres")))
+    })
+    .transpose()
+}

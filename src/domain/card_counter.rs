@@ -11,6 +11,7 @@ use super::card_records::{
     CardBoundRecord, CardContent, EMPTY_RECORD, Ef, FIRST_GENERATION, IssueRecord, MacKey,
     MeterNumber, PurchaseRecord, PurchaseStatus, Record, UserCard,
 };
+use super::money::Volume;
 
 /// Where the purchase on a card stands with the meter, as far as the card can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +282,44 @@ pub fn check_recharge(
         PurchaseState::UnknownUntilSwiped => Err(RechargeRefusal::SwipeNewCardOnMeterFirst),
         PurchaseState::NoPurchase | PurchaseState::Cancelled | PurchaseState::Loaded => Ok(()),
     }
+}
+
+/// A purchase the meter will not load whole (docs/card-records.md, "Setting"): the meter loads
+/// a purchase whole or not at all, within the most credit it holds (its setting card).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditOverflow {
+    /// On top of the credit the meter last reported holding (the card's write-back) it passes
+    /// `max`: the meter takes `room` now (none when it is full), and the purchase waits on the
+    /// card until `wait` has been used.
+    Waits {
+        max: Volume,
+        held: Volume,
+        room: Volume,
+        wait: Volume,
+    },
+    /// The purchase alone passes `max`: the meter never loads it.
+    Never { max: Volume },
+}
+
+/// Whether `purchase` on top of `held` (what the meter reported at its last swipe; `None`: the
+/// card has not been swiped) passes `max`, and by how much.
+pub fn credit_overflow(
+    purchase: Volume,
+    held: Option<Volume>,
+    max: Volume,
+) -> Option<CreditOverflow> {
+    if purchase > max {
+        return Some(CreditOverflow::Never { max });
+    }
+    let held = held?;
+    let after = purchase + held;
+    (after > max).then(|| CreditOverflow::Waits {
+        max,
+        held,
+        // purchase ≤ max, so wait ≤ held: using what the meter holds makes room.
+        room: if held < max { max - held } else { Volume::ZERO },
+        wait: after - max,
+    })
 }
 
 /// Recharge: a valid purchase with the customer's next sequence number. `last_sequence` is the
@@ -934,6 +973,45 @@ pub(crate) mod tests {
         assert_eq!(plan.resolve(&other_purchase), Resolution::Conflict);
         let short: [&[u8]; 3] = [&[], &[], &[]];
         assert_eq!(plan.resolve(&short), Resolution::Conflict);
+    }
+
+    /// The simulator's refusal by hand (s26): 24 m³ held under a 30 m³ maximum, 16.665 m³
+    /// bought: the meter takes 6 m³ now, and the purchase once 10.665 m³ have been used.
+    #[test]
+    fn a_purchase_above_the_meters_maximum_says_what_the_meter_takes() {
+        let m3 = |text: &str| text.parse::<Volume>().unwrap();
+        let max = m3("30");
+        let under_30 = |purchase, held| credit_overflow(m3(purchase), Some(m3(held)), max);
+        let waits = |held, room, wait| {
+            Some(CreditOverflow::Waits {
+                max,
+                held: m3(held),
+                room: m3(room),
+                wait: m3(wait),
+            })
+        };
+        assert_eq!(under_30("16.665", "24"), waits("24", "6", "10.665"));
+        assert_eq!(under_30("6", "24"), None, "exactly the maximum is taken");
+        assert_eq!(
+            under_30("6.001", "24"),
+            waits("24", "6", "0.001"),
+            "one litre too many"
+        );
+        // A maximum lowered below what the meter holds: it takes nothing now.
+        assert_eq!(under_30("1", "35"), waits("35", "0", "6"));
+        assert_eq!(under_30("30", "0"), None);
+        // More than the meter ever holds: never loaded, whatever it holds, swiped or not.
+        for held in [Some(m3("0")), Some(m3("24")), None] {
+            assert_eq!(
+                credit_overflow(m3("30.001"), held, max),
+                Some(CreditOverflow::Never { max })
+            );
+        }
+        assert_eq!(
+            credit_overflow(max, None, max),
+            None,
+            "an unswiped card: only the maximum is known"
+        );
     }
 
     #[test]

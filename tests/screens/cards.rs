@@ -174,14 +174,28 @@ fn quote() -> Quote {
     }
 }
 
+/// The database's answer to the recharge's F2: [`quote`], the meter's setting card allowing
+/// `max_credit` litres (if known).
+fn quoted(max_credit: Option<u32>) -> Reply {
+    Reply::screen(Quoted {
+        quote: Ok(quote()),
+        max_credit,
+    })
+}
+
 /// The card screen opened on the card in the reader, a recharge of 120.00 typed and priced:
 /// the confirmation is up.
 fn recharge_quoted(app: &mut App) {
+    recharge_quoted_under(app, None);
+}
+
+/// As [`recharge_quoted`], the meter's setting card allowing `max_credit` litres (if known).
+fn recharge_quoted_under(app: &mut App, max_credit: Option<u32>) {
     open_card_screen(app);
     press(app, KeyCode::Char('r'));
     type_text(app, "120");
     let sent = press(app, KeyCode::F(2));
-    answer(app, &sent, Reply::screen(Quoted(Ok(quote()))));
+    answer(app, &sent, quoted(max_credit));
 }
 
 #[test]
@@ -319,7 +333,7 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
         panic!("F2 asks for the price: {sent:?}")
     };
     assert_eq!(*quantity, Quantity::Amount(Decimal::new(12_000, 2)));
-    answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+    answer(&mut app, &sent, quoted(None));
     let confirmation = render(&app);
     assert!(
         confirmation.contains("Recharge 120.00 (34.782 m³) to card 40000017 of 10023457 Zhang"),
@@ -387,6 +401,65 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
     insta::assert_snapshot!("recharge_receipt", render(&app));
 }
 
+/// A purchase the meter will not take whole on top of what it last reported holding: the
+/// confirmation says what the meter takes now and how much water must be used first — or, for
+/// more than the meter ever holds, that it never loads it — in both languages, and F2 still
+/// writes it (the customer may use water before swiping; the maximum may be raised).
+#[test]
+fn a_recharge_above_the_meters_maximum_credit_is_warned_and_may_still_be_confirmed() {
+    // The card says the meter held 3.25 m³; 34.782 m³ are bought.
+    let cases = [
+        // 38.032 m³ under 36: 32.75 m³ now, the purchase once 2.032 m³ are used.
+        (
+            Lang::En,
+            36_000,
+            "recharge_above_the_meters_maximum",
+            "2.032",
+        ),
+        (
+            Lang::Zh,
+            36_000,
+            "recharge_above_the_meters_maximum_zh",
+            "2.032",
+        ),
+        (
+            Lang::En,
+            30_000,
+            "recharge_above_what_the_meter_ever_holds",
+            "never",
+        ),
+        (
+            Lang::Zh,
+            30_000,
+            "recharge_above_what_the_meter_ever_holds_zh",
+            "永远",
+        ),
+    ];
+    for (lang, max_credit, name, said) in cases {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted_under(&mut app, Some(max_credit));
+        let confirmation = render(&app);
+        assert!(confirmation.contains(said), "{name}: {confirmation}");
+        insta::assert_snapshot!(name, confirmation);
+        let sent = press(&mut app, KeyCode::F(2));
+        let WriteCard { operation, .. } = only(&sent);
+        assert!(
+            matches!(operation, CardOp::Recharge { .. }),
+            "{operation:?}"
+        );
+    }
+    // Within the maximum, or with no setting card known, nothing is said.
+    for max_credit in [Some(38_032), None] {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted_under(&mut app, max_credit);
+        let confirmation = render(&app);
+        assert!(confirmation.contains("Recharge 120.00"), "{confirmation}");
+        assert!(!confirmation.contains("Warning"), "{confirmation}");
+    }
+}
+
 #[test]
 fn recharge_form_offers_the_types_payment_methods_and_the_balance() {
     let mut app = signed_in(Lang::En);
@@ -409,7 +482,7 @@ fn recharge_form_offers_the_types_payment_methods_and_the_balance() {
     let sent = press(&mut app, KeyCode::F(2));
     let QuoteRecharge { quantity, .. } = only(&sent);
     assert_eq!(*quantity, Quantity::Volume(Decimal::new(10_500, 3)));
-    answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+    answer(&mut app, &sent, quoted(None));
     let sent = press(&mut app, KeyCode::F(2));
     let WriteCard { operation, .. } = only(&sent);
     assert!(
@@ -1610,7 +1683,7 @@ fn a_recharge_confirmation_says_how_it_is_paid() {
             press(&mut app, KeyCode::Enter);
         }
         let sent = press(&mut app, KeyCode::F(2));
-        answer(&mut app, &sent, Reply::screen(Quoted(Ok(quote()))));
+        answer(&mut app, &sent, quoted(None));
         let screen = render(&app);
         assert!(screen.contains(paid_by), "{lang:?}: {screen}");
     }

@@ -15,7 +15,7 @@ use crate::db::card_ops::{
     LossReason, Payment, PendingOperation, Quantity, Quote, Refusal, UsageOf, UsageRecord,
 };
 use crate::db::cards::CardOwner;
-use crate::domain::card_counter::RechargeRefusal;
+use crate::domain::card_counter::{CreditOverflow, RechargeRefusal};
 use crate::domain::card_records::{IssueRecord, UserCard};
 use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
@@ -106,6 +106,8 @@ pub enum Confirm {
         form: RechargeForm,
         quantity: Quantity,
         quote: Box<Quote>,
+        /// The meter will not take the purchase whole yet (said, the clerk may still confirm).
+        overflow: Option<CreditOverflow>,
     },
     Refund {
         customer: Customer,

@@ -23,7 +23,7 @@ use crate::db::card_ops::{
     LossReason, OperationKind, OperationState, Refusal, Request as CardOp, Settled,
     resolution_without_card,
 };
-use crate::domain::card_counter::Resolution;
+use crate::domain::card_counter::{CreditOverflow, Resolution};
 use crate::domain::money::{Money, Volume};
 use crate::ui::inert::inert;
 use crate::ui::text::wrap;
@@ -477,8 +477,33 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
             );
             ask(key, &[("customer", customer_line(customer))])
         }
-        Confirm::Recharge { form, quote, .. } => {
+        Confirm::Recharge {
+            form,
+            quote,
+            overflow,
+            ..
+        } => {
             let charge = &quote.charge;
+            let warning = match overflow {
+                Some(CreditOverflow::Waits {
+                    max,
+                    held,
+                    room,
+                    wait,
+                }) => Some(lang.tf(
+                    "ic.meter_overflow",
+                    &[("max", max), ("held", held), ("room", room), ("wait", wait)],
+                )),
+                Some(CreditOverflow::Never { max }) => {
+                    Some(lang.tf("ic.meter_overflow_never", &[("max", max)]))
+                }
+                None => None,
+            };
+            details.extend(
+                warning
+                    .iter()
+                    .flat_map(|text| text.lines().map(str::to_owned)),
+            );
             details.extend(charge.tiers.iter().map(tier_line));
             details.push(lang.tf("ic.vat_contained", &[("vat", &charge.vat)]));
             details.push(lang.tf("card_by_hand.paid_by", &[("method", &form.paid_by())]));

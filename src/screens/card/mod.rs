@@ -234,8 +234,8 @@ impl Screen for CardScreen {
             self.settled_without_card(settled, hub);
         } else if let Some(reported) = reply.of::<ReportedLost>() {
             self.reported_lost(reported, hub);
-        } else if let Some(Quoted(quote)) = reply.of::<Quoted>() {
-            self.on_quote(quote, hub);
+        } else if let Some(quoted) = reply.of::<Quoted>() {
+            self.on_quote(quoted, hub);
         } else if let Some(outcome) = reply.of::<WriteOutcome>() {
             self.on_written(outcome, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {

@@ -20,9 +20,9 @@ use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
 use crate::db::DbError;
 use crate::db::card_ops::{self, Payment, Quantity, Quote, Refusal};
-use crate::db::cards::CardOwner;
-use crate::domain::card_counter::check_recharge;
-use crate::domain::money::Money;
+use crate::db::cards::{self, CardOwner};
+use crate::domain::card_counter::{check_recharge, credit_overflow};
+use crate::domain::money::{Money, Volume};
 use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::screens::receipt::payment_choices;
@@ -48,9 +48,13 @@ pub struct QuoteRecharge {
     pub quantity: Quantity,
 }
 
-/// The quote, or why the recharge cannot be sold.
+/// The quote, or why the recharge cannot be sold; and the most credit the customer's meter
+/// holds, in litres, when a setting card for it was written (`db::cards::meter_max_credit`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Quoted(pub Result<Quote, Refusal>);
+pub struct Quoted {
+    pub quote: Result<Quote, Refusal>,
+    pub max_credit: Option<u32>,
+}
 
 impl Read for QuoteRecharge {
     /// The confirmation comes with the answer: keys typed meanwhile wait for it.
@@ -58,7 +62,8 @@ impl Read for QuoteRecharge {
 
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
         let quote = card_ops::quote_recharge(client, self.customer_id, self.quantity).await?;
-        Ok(Quoted(quote))
+        let max_credit = cards::meter_max_credit(client, self.customer_id).await?;
+        Ok(Quoted { quote, max_credit })
     }
 }
 
@@ -196,21 +201,35 @@ impl CardScreen {
         self.set_pane(CardPane::Recharge(form));
     }
 
-    /// The price came: the confirmation echoes it; a refusal goes on the field typed.
-    pub(super) fn on_quote(&mut self, quote: &Result<Quote, Refusal>, hub: &mut Hub) {
+    /// The price came: the confirmation echoes it, and warns when the meter will not take the
+    /// purchase whole on top of what it last reported holding; a refusal goes on the field
+    /// typed.
+    pub(super) fn on_quote(&mut self, quoted: &Quoted, hub: &mut Hub) {
         let CardPane::Recharge(recharge) = &mut self.pane else {
             return;
         };
         let Ok(quantity) = recharge.quantity(hub.app.lang) else {
             return;
         };
-        match quote {
+        match &quoted.quote {
             Ok(quote) => {
+                // The credit the card brought back from the meter's last swipe.
+                let held = known_card(hub.app)
+                    .and_then(|(card, ..)| card.write_back.as_ref())
+                    .map(|write_back| Volume::from_litres(write_back.credit_litres));
+                let overflow = quoted.max_credit.and_then(|max| {
+                    credit_overflow(
+                        Volume::from_litres(quote.litres),
+                        held,
+                        Volume::from_litres(max),
+                    )
+                });
                 let form = recharge.clone();
                 self.set_pane(CardPane::Confirm(Confirm::Recharge {
                     form,
                     quantity,
                     quote: Box::new(quote.clone()),
+                    overflow,
                 }));
             }
             Err(refusal) => {
