@@ -8,13 +8,14 @@
 //! above the balance is refused by the account's `CHECK (balance >= 0)` whatever the client
 //! checked before.
 
-use crate::db::CachingClient;
+use crate::db::{CachingClient, Transaction};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{ClientWrapper as Client, Transaction};
+use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use super::DbError;
+use super::applied_write::lock_then_look_up;
 use super::cards::{PaymentMethod, payment_methods};
 use super::customers::{Page, PageAt, page_of};
 use super::receipts;
@@ -238,18 +239,15 @@ pub async fn move_money(
     key: &str,
     change: &MoneyMove,
 ) -> Result<MoveOutcome, DbError> {
-    let transaction = client.transaction().await?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock(9, hashtext($1))", &[&key])
-        .await?;
-    if let Some(row) = transaction
-        .query_opt(
-            "SELECT t.receipt_no, t.kind, a.customer_id FROM ledger_transaction t
-             JOIN account a ON a.id = t.account_id WHERE t.idempotency_key = $1",
-            &[&key],
-        )
-        .await?
-    {
+    let transaction = Transaction::new(client);
+    let (_, moved_before) = lock_then_look_up(
+        &transaction,
+        key,
+        "SELECT t.receipt_no, t.kind, a.customer_id FROM ledger_transaction t
+         JOIN account a ON a.id = t.account_id WHERE t.idempotency_key = $1",
+    )
+    .await?;
+    if let Some(row) = moved_before {
         let (kind, customer_id): (&str, i64) = (row.get("kind"), row.get("customer_id"));
         if kind != change.movement.kind() || customer_id != change.customer_id {
             return Err(DbError::Inconsistent(format!(

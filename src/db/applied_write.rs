@@ -6,8 +6,8 @@
 //! sent again, they are decided afresh. Used by the customer changes and every reference-data
 //! change.
 
-use crate::db::CachingClient;
-use deadpool_postgres::{ClientWrapper as Client, Transaction};
+use crate::db::{CachingClient, Transaction};
+use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::Row;
 
 use super::DbError;
@@ -41,19 +41,18 @@ pub(super) async fn write_once<O: Outcome>(
     operator_id: i64,
     write: impl AsyncFnOnce(&Transaction<'_>) -> Result<O, DbError>,
 ) -> Result<O, DbError> {
-    let transaction = client.transaction().await?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock(9, hashtext($1))", &[&key])
-        .await?;
-    let recorded = transaction
-        .query_opt(
-            &format!(
-                "SELECT kind AS recorded_kind, {} FROM applied_write WHERE idempotency_key = $1",
-                O::FIELDS
-            ),
-            &[&key],
-        )
-        .await?;
+    let transaction = Transaction::new(client);
+    // The lookup is sent behind the lock, with BEGIN before both: one round trip, and the
+    // lookup runs once the lock is granted (see `lock_then_look_up`).
+    let (_, recorded) = lock_then_look_up(
+        &transaction,
+        key,
+        &format!(
+            "SELECT kind AS recorded_kind, {} FROM applied_write WHERE idempotency_key = $1",
+            O::FIELDS
+        ),
+    )
+    .await?;
     if let Some(row) = recorded {
         let recorded_kind: &str = row.get("recorded_kind");
         if recorded_kind != kind {
@@ -68,15 +67,36 @@ pub(super) async fn write_once<O: Outcome>(
         transaction.rollback().await?;
         return Ok(outcome);
     };
+    // The key's record is the last statement: COMMIT goes in the same write.
+    transaction.commit_behind(RECORD);
     transaction
-        .execute(
-            "INSERT INTO applied_write (idempotency_key, kind, outcome, operator_id)
-             VALUES ($1, $2, $3::text::jsonb, $4)",
-            &[&key, &kind, &record.to_string(), &operator_id],
-        )
+        .execute(RECORD, &[&key, &kind, &record.to_string(), &operator_id])
         .await?;
     transaction.commit().await?;
     Ok(outcome)
+}
+
+/// A write's key recorded with its outcome.
+const RECORD: &str = "INSERT INTO applied_write (idempotency_key, kind, outcome, operator_id)
+                      VALUES ($1, $2, $3::text::jsonb, $4)";
+
+/// Takes the transaction-scoped advisory lock of idempotency key `key` (class 9) and runs
+/// `lookup` (its `$1`: the key) once it is granted, in one round trip: a connection runs its
+/// statements in the order they are sent, so the lookup, sent behind the lock, sees what the
+/// lock's previous holder committed. The lock's statement is prepared before either is sent,
+/// so that a lookup prepared sooner cannot overtake it.
+pub(super) async fn lock_then_look_up(
+    transaction: &Transaction<'_>,
+    key: &str,
+    lookup: &str,
+) -> Result<(u64, Option<Row>), tokio_postgres::Error> {
+    const LOCK: &str = "SELECT pg_advisory_xact_lock(9, hashtext($1))";
+    transaction.prepared(LOCK).await?;
+    tokio::try_join!(
+        biased;
+        async { transaction.execute(LOCK, &[&key]).await },
+        async { transaction.query_opt(lookup, &[&key]).await },
+    )
 }
 
 /// Implements [`Outcome`] for an answer recorded as the id it saved, `Type::Variant { id }`

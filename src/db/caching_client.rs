@@ -65,7 +65,7 @@ pub trait CachingClient: Sync {
     /// tables changed under it since it was prepared (a newer meterdesk migrated the database
     /// while this one ran) fails once ("cached plan must not change result type"), and is
     /// forgotten so that its next call prepares it anew.
-    fn cached<'a, T, Run>(
+    fn cached<'a, T: Send + 'a, Run>(
         &'a self,
         sql: &'a str,
         run: impl FnOnce(&'a Self::Client, Statement) -> Run + Send + 'a,
@@ -75,7 +75,7 @@ pub trait CachingClient: Sync {
     {
         async move {
             let statement = self.prepared(sql).await?;
-            let result = run(self.client(), statement).await;
+            let result = self.sent(sql, run(self.client(), statement)).await;
             if let Err(error) = &result
                 && error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
             {
@@ -83,6 +83,18 @@ pub trait CachingClient: Sync {
             }
             result
         }
+    }
+
+    /// `request`, the statement of `sql` on its way: a transaction sends its BEGIN before it
+    /// and its COMMIT behind it where they belong (`db::Transaction`); anything else just
+    /// sends it. `request` must send its statement when first polled.
+    fn sent<'a, T: Send + 'a>(
+        &'a self,
+        sql: &'a str,
+        request: impl Future<Output = Result<T, Error>> + Send + 'a,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'a {
+        let _ = sql;
+        request
     }
 
     /// `sql` with its values and their types in one round trip, as the unnamed statement:
@@ -94,21 +106,21 @@ pub trait CachingClient: Sync {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
-        async move { self.client().query_typed(sql, params).await }
+        async move { self.sent(sql, self.client().query_typed(sql, params)).await }
     }
 
     /// Several statements without parameters in one round trip (the simple protocol).
     fn batch_execute(&self, sql: &str) -> impl Future<Output = Result<(), Error>> + Send {
-        async move { self.client().batch_execute(sql).await }
+        async move { self.sent(sql, self.client().batch_execute(sql)).await }
     }
 }
 
 /// [`CachingClient`] for a type that runs its statements on `$client`: deadpool's connections
-/// and transactions keep them in their connection's statement cache (`kept`); a bare
-/// tokio-postgres client or transaction prepares them afresh at every call (`afresh`).
+/// keep them in their connection's statement cache (`kept`, as `db::Transaction` does on one);
+/// a bare tokio-postgres client or transaction prepares them afresh at every call (`afresh`).
 macro_rules! caching_client {
-    (kept $type:ty => $client:ty $(, for<$life:lifetime>)?) => {
-        impl$(<$life>)? CachingClient for $type {
+    (kept $type:ty => $client:ty) => {
+        impl CachingClient for $type {
             type Client = $client;
 
             fn client(&self) -> &Self::Client {
@@ -144,8 +156,5 @@ macro_rules! caching_client {
 caching_client!(kept ClientWrapper => tokio_postgres::Client);
 // The pool's connection is its `ClientWrapper`, reached through `Deref`.
 caching_client!(kept Object => tokio_postgres::Client);
-caching_client!(
-    kept deadpool_postgres::Transaction<'a> => tokio_postgres::Transaction<'a>, for<'a>
-);
 caching_client!(afresh tokio_postgres::Client);
 caching_client!(afresh tokio_postgres::Transaction<'a>, for<'a>);

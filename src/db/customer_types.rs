@@ -5,8 +5,8 @@
 //! Each change is exactly-once under the idempotency key the app gives it
 //! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
-use crate::db::CachingClient;
-use deadpool_postgres::{ClientWrapper as Client, Transaction};
+use crate::db::{CachingClient, Transaction};
+use deadpool_postgres::ClientWrapper as Client;
 use serde_json::json;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;

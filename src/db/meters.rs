@@ -473,8 +473,10 @@ pub async fn import_meters_reporting(
                  ) ON COMMIT DROP",
                 )
                 .await?;
+            // On the connection itself: the statement above began the transaction.
             let mut sink = pin!(
                 transaction
+                    .client()
                     .copy_in::<_, bytes::Bytes>("COPY meter_import FROM STDIN")
                     .await?
             );

@@ -29,6 +29,7 @@ mod rows;
 pub mod session;
 pub mod shifts;
 pub mod tls;
+mod transaction;
 
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ use tokio_postgres::error::SqlState;
 
 pub use caching_client::CachingClient;
 pub use health::HealthProbe;
+pub use transaction::Transaction;
 
 /// How long a database call may take before the database counts as unreachable, from
 /// `[database]` in config.toml: a clerk must hear about a dead server or network in seconds,

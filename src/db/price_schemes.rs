@@ -5,9 +5,9 @@
 //! transaction, and is exactly-once under the idempotency key the app gives it
 //! (`db::applied_write`): a key already applied writes nothing and answers what it answered.
 
-use crate::db::CachingClient;
+use crate::db::{CachingClient, Transaction};
 use chrono::NaiveDate;
-use deadpool_postgres::{ClientWrapper as Client, Transaction};
+use deadpool_postgres::ClientWrapper as Client;
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;

@@ -3,7 +3,7 @@
 //! `reading_record`), a customer's bills with their details, paying bills (`bill_pay`, one
 //! receipt) and voiding one (`bill_void`).
 
-use crate::db::CachingClient;
+use crate::db::{CachingClient, Transaction};
 use chrono::NaiveDate;
 use deadpool_postgres::ClientWrapper as Client;
 use serde::{Deserialize, Serialize};
@@ -316,10 +316,15 @@ pub async fn enter_reading(
     reading: &NewReading,
 ) -> Result<ReadingOutcome, DbError> {
     let key = format!("{key}:1");
-    let tx = client.transaction().await?;
-    tx.batch_execute(COUNTER_READING_PLANS).await?;
-    // In the transaction, so its lookup keeps its plan too (a re-sent entry then ends it).
-    if let Some(first) = batch::recorded(&tx, &key).await? {
+    let tx = Transaction::new(client);
+    // The lookup is in the transaction, behind the setting, so it keeps its plan too (a
+    // re-sent entry then ends it): BEGIN, the setting and the lookup in one round trip.
+    let (_, recorded) = tokio::try_join!(
+        biased;
+        async { Ok(tx.batch_execute(COUNTER_READING_PLANS).await?) },
+        batch::recorded(&tx, &key),
+    )?;
+    if let Some(first) = recorded {
         return Ok(first);
     }
     let mut batch = Batch::load(&tx, &[reading.meter_id], &[], reading.read_on).await?;
@@ -415,7 +420,7 @@ pub async fn import_readings(
         .iter()
         .map(|row| row.meter_no.as_str().to_owned())
         .collect();
-    let tx = client.transaction().await?;
+    let tx = Transaction::new(client);
     // A file of 100 000 readings is one statement per table and may rightly outlast the
     // pool's statement deadline, which is meant for a clerk's single requests.
     tx.batch_execute(IMPORT_SETTINGS).await?;

@@ -2,7 +2,7 @@
 //! database's checks (`md_permitted`) both read. Changing it needs `role.maintain`, checked by
 //! the database's guard on the table (sql/V13).
 
-use crate::db::CachingClient;
+use crate::db::{CachingClient, Transaction};
 use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::error::SqlState;
 
@@ -66,7 +66,7 @@ pub async fn set_permissions(
     code: &str,
     permissions: &[String],
 ) -> Result<Option<()>, DbError> {
-    let transaction = client.transaction().await?;
+    let transaction = Transaction::new(client);
     require(&transaction, &["role.maintain"]).await?;
     let before: Vec<String> = transaction
         .query_one(

@@ -9,11 +9,38 @@ pub async fn begin(
     begin: &Begin<'_>,
     request: &Request,
 ) -> Result<BeginReport, DbError> {
-    let transaction = client.transaction().await?;
+    let transaction = Transaction::new(client);
+    // A new operation's journal is the last statement: COMMIT goes in the same write.
+    transaction.commit_behind(JOURNAL);
+    transaction.commit_behind(RECHARGE_JOURNAL);
     let report = begin_in(&transaction, begin, request).await?;
     transaction.commit().await?;
     Ok(report)
 }
+
+/// A new operation's journal row with its audit row, in one statement: the last of [`begin`].
+const JOURNAL: &str = "WITH operation AS (
+         INSERT INTO card_operation (customer_id, card_id, replaced_card_id, kind,
+             purchase_seq, volume_litres, issue_record_before, issue_record_after,
+             purchase_record_before, purchase_record_after, transaction_id,
+             idempotency_key, operator_id, plan, payment_method_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                 $14::text::jsonb, $15)
+         RETURNING id
+     ), audited AS (
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT $13, $16, 'card_operation', id,
+                jsonb_build_object('customer_id', $1::bigint, 'card_no', $17::bigint)
+         FROM operation
+     )
+     SELECT id FROM operation";
+
+/// A recharge's receipt, the deposit paid at the counter, the purchase, the operation and its
+/// audit entry, in one call that runs them in that order with the operator's own rights
+/// (sql/V33): the last statement of a recharge's [`begin`].
+const RECHARGE_JOURNAL: &str = "SELECT operation_id, receipt_no FROM card_recharge_journal(
+         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+         $17::text::jsonb)";
 
 pub(super) async fn begin_in(
     tx: &Transaction<'_>,
@@ -511,15 +538,10 @@ impl Journal<'_> {
             )
         };
         let columns = JournalColumns::of(&new)?;
-        // The receipt, the deposit paid at the counter, the purchase, the operation and its
-        // audit entry: the statements the desk sent one by one, in one call that runs them in
-        // that order with the operator's own rights (sql/V33).
         let row = self
             .tx
             .query_one(
-                "SELECT operation_id, receipt_no FROM card_recharge_journal(
-                     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17::text::jsonb)",
+                RECHARGE_JOURNAL,
                 &[
                     &self.holder.customer_id,
                     &self.holder.account_id,
@@ -733,25 +755,10 @@ impl Journal<'_> {
 
     pub(super) async fn journal(&self, new: NewOperation) -> Result<Begun, DbError> {
         let columns = JournalColumns::of(&new)?;
-        // The operation and its audit row in one statement: one round trip.
         let operation_id: i64 = self
             .tx
             .query_one(
-                "WITH operation AS (
-                     INSERT INTO card_operation (customer_id, card_id, replaced_card_id, kind,
-                         purchase_seq, volume_litres, issue_record_before, issue_record_after,
-                         purchase_record_before, purchase_record_after, transaction_id,
-                         idempotency_key, operator_id, plan, payment_method_code)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                             $14::text::jsonb, $15)
-                     RETURNING id
-                 ), audited AS (
-                     INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                     SELECT $13, $16, 'card_operation', id,
-                            jsonb_build_object('customer_id', $1::bigint, 'card_no', $17::bigint)
-                     FROM operation
-                 )
-                 SELECT id FROM operation",
+                JOURNAL,
                 &[
                     &self.holder.customer_id,
                     &new.card_id,

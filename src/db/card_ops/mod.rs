@@ -20,9 +20,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::db::CachingClient;
+use crate::db::{CachingClient, Transaction};
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::{ClientWrapper as Client, Transaction};
+use deadpool_postgres::ClientWrapper as Client;
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 

@@ -69,7 +69,7 @@ pub async fn reconcile(
     let CardContent::User(card) = CardContent::classify(records, key) else {
         return Ok(Vec::new());
     };
-    let transaction = client.transaction().await?;
+    let transaction = Transaction::new(client);
     if !has_permission(&transaction, "card.read").await? {
         return Ok(Vec::new());
     }

@@ -97,7 +97,9 @@ pub async fn settle(
     card: &[Record; 3],
     key: &MacKey,
 ) -> Result<Settled, DbError> {
-    let transaction = client.transaction().await?;
+    let transaction = Transaction::new(client);
+    // Finishing the operation is the last statement: COMMIT goes in the same write.
+    transaction.commit_behind(FINISH);
     let settled = settle_in(&transaction, operation_id, card, key).await?;
     transaction.commit().await?;
     Ok(settled)
@@ -179,6 +181,11 @@ pub async fn journaled(
         .transpose()
 }
 
+/// A pending operation marked done or failed: the last statement of [`finish`].
+const FINISH: &str = "UPDATE card_operation SET state = $2, finished_at = now(),
+                          failure_reason = CASE WHEN $2 = 'failed' THEN $3 END
+                      WHERE id = $1";
+
 /// Applies a resolution to a pending operation; `failure_reason` is stored if it failed.
 pub(super) async fn finish(
     tx: &Transaction<'_>,
@@ -199,9 +206,7 @@ pub(super) async fn finish(
         }
     }
     tx.execute(
-        "UPDATE card_operation SET state = $2, finished_at = now(),
-             failure_reason = CASE WHEN $2 = 'failed' THEN $3 END
-         WHERE id = $1",
+        FINISH,
         &[
             &operation.id,
             &match operation.state {
@@ -245,7 +250,7 @@ pub async fn settle_without_card(
     operation_id: i64,
     supervisor_id: i64,
 ) -> Result<Option<Settled>, DbError> {
-    let transaction = client.transaction().await?;
+    let transaction = Transaction::new(client);
     if !has_permission(&transaction, "card.resolve").await? {
         return Ok(None);
     }
@@ -372,7 +377,7 @@ pub async fn touch(
     };
     let mut customers: Vec<i64> = customer_id.into_iter().chain(owner).collect();
     customers.dedup();
-    let transaction = client.transaction().await?;
+    let transaction = Transaction::new(client);
     // Reading a card is card.read's; an operator without it only sees what the card holds.
     if has_permission(&transaction, "card.read").await? {
         note_meter_state(&transaction, &CardContent::classify(card, key)).await?;
@@ -402,7 +407,7 @@ pub async fn report_lost(
     client: &mut Client,
     customer_id: i64,
 ) -> Result<Result<u32, Refusal>, DbError> {
-    let transaction = client.transaction().await?;
+    let transaction = Transaction::new(client);
     if !has_permission(&transaction, "card.replace").await? {
         return Ok(Err(Refusal::NotPermitted));
     }

@@ -27,7 +27,7 @@ pub async fn begin_system_card(
     meter: &MeterNumber,
     written_at: u32,
 ) -> Result<Result<u32, SystemCardRefusal>, DbError> {
-    let transaction = client.transaction().await?;
+    let transaction = Transaction::new(client);
     if !has_permission(&transaction, "card.system").await? {
         return Ok(Err(SystemCardRefusal::NotPermitted));
     }

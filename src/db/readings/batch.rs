@@ -8,9 +8,8 @@
 
 use std::collections::HashMap;
 
-use crate::db::CachingClient;
+use crate::db::{CachingClient, Transaction};
 use chrono::NaiveDate;
-use deadpool_postgres::Transaction;
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
@@ -171,18 +170,19 @@ impl Batch {
         numbers: &[String],
         earliest: NaiveDate,
     ) -> Result<Batch, DbError> {
-        tx.execute(
-            // `= ANY`, not `IN (SELECT unnest(…))`: each side of the OR an index scan of its
-            // own, where the subqueries made a scan of every meter.
-            "SELECT reading_lock(ARRAY(SELECT id FROM meter
-                                       WHERE id = ANY ($1::bigint[]) OR meter_no = ANY ($2::text[])))",
-            &[&ids, &numbers],
-        )
-        .await?;
-        let mut books = HashMap::new();
-        let mut meter_ids = HashMap::new();
-        for row in tx
-            .query(
+        // `= ANY`, not `IN (SELECT unnest(…))`: each side of the OR an index scan of its own,
+        // where the subqueries made a scan of every meter.
+        const LOCK: &str = "SELECT reading_lock(ARRAY(SELECT id FROM meter
+                                WHERE id = ANY ($1::bigint[]) OR meter_no = ANY ($2::text[])))";
+        // The meters' books are read behind their locks, in the same round trip: a connection
+        // runs its statements in the order they are sent, so the read runs once the locks are
+        // granted. The lock is prepared first, so that a read prepared sooner cannot overtake it.
+        tx.prepared(LOCK).await?;
+        let (_, rows) = tokio::try_join!(
+            biased;
+            async { tx.execute(LOCK, &[&ids, &numbers]).await },
+            async {
+                tx.query(
                 "SELECT m.id AS meter_id, m.meter_no, c.id AS customer_id, c.business_model,
                         t.charges, t.price_scheme_id, a.id AS account_id, l.id AS latest_id,
                         l.read_on AS latest_on, p.previous
@@ -194,9 +194,13 @@ impl Batch {
                  CROSS JOIN LATERAL reading_previous_value(m.id) AS p(previous)
                  WHERE m.id = ANY ($1::bigint[]) OR m.meter_no = ANY ($2::text[])",
                 &[&ids, &numbers],
-            )
-            .await?
-        {
+                )
+                .await
+            },
+        )?;
+        let mut books = HashMap::new();
+        let mut meter_ids = HashMap::new();
+        for row in rows {
             let meter_id: i64 = row.get("meter_id");
             meter_ids.insert(row.get("meter_no"), meter_id);
             books.insert(
