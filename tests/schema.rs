@@ -754,6 +754,92 @@ async fn a_demo_load_keeps_on_only_the_row_triggers_that_check_its_rows() {
     assert_eq!(kept_on, ["ledger_transaction.ledger_check_reversal"]);
 }
 
+/// A trigger with a transition table of a bulk table's inserts makes PostgreSQL keep a copy of
+/// every loaded row, enabled or not: the loader drops those that do nothing for the owner in
+/// the table's transaction and creates them again before it commits. Every such trigger is
+/// named (a new one must be placed), and after a load, a failed one and the next, each is there
+/// as the migration defined it and enabled.
+#[tokio::test]
+async fn a_demo_load_leaves_every_trigger_it_dropped_for_its_rows_as_it_was() {
+    let (db, client) = owner_db().await;
+    let with_transition_tables: Vec<String> = client
+        .query(
+            "SELECT tgrelid::regclass::text || '.' || tgname AS trigger FROM pg_trigger
+             WHERE NOT tgisinternal
+               AND tgtype & 4 = 4 -- on insert
+               AND tgnewtable IS NOT NULL
+               AND tgrelid = ANY($1::text[]::regclass[])
+             ORDER BY 1",
+            &[&demo::BULK_TABLES],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("trigger"))
+        .collect();
+    let mut named: Vec<String> = demo::TRANSITION_TRIGGERS_DROPPED
+        .iter()
+        .map(|(table, trigger)| format!("{table}.{trigger}"))
+        .collect();
+    named.sort();
+    assert_eq!(with_transition_tables, named);
+
+    // The load fails in its last transaction, after every table was copied.
+    client
+        .batch_execute(
+            "CREATE FUNCTION refuse_the_load() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 RAISE EXCEPTION 'no load today';
+             END $$;
+             CREATE TRIGGER refuse_the_load BEFORE INSERT ON audit_log FOR EACH ROW
+                 WHEN (NEW.action = 'demo.load') EXECUTE FUNCTION refuse_the_load();",
+        )
+        .await
+        .unwrap();
+    let triggers = || async {
+        texts(
+            &client,
+            "SELECT format('%s.%s %s %s', tgrelid::regclass, tgname, tgenabled,
+                          pg_get_triggerdef(oid))
+             FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
+        )
+        .await
+    };
+    let migrated = triggers().await;
+    assert!(
+        migrated
+            .iter()
+            .any(|t| t.starts_with("meter.added_is_told O ")
+                && t.contains("REFERENCING NEW TABLE AS written")
+                && t.contains("WHEN ((NOT pg_has_role")),
+        "{migrated:?}"
+    );
+    let mut copied = Vec::new();
+    let failed = demo::load(&db.pool, 200, |progress| {
+        if progress.rows > 0 && !copied.contains(&progress.phase) {
+            copied.push(progress.phase);
+        }
+    })
+    .await;
+    assert!(matches!(failed, Err(DemoError::Database(_))), "{failed:?}");
+    for phase in [
+        demo::Phase::Meters,
+        demo::Phase::Customers,
+        demo::Phase::Ledger,
+    ] {
+        assert!(copied.contains(&phase), "{phase} was copied: {copied:?}");
+    }
+    assert_eq!(triggers().await, migrated);
+
+    client
+        .batch_execute("DROP TRIGGER refuse_the_load ON audit_log")
+        .await
+        .unwrap();
+    let migrated = triggers().await;
+    demo::load(&db.pool, 200, |_| {}).await.unwrap();
+    assert_eq!(triggers().await, migrated);
+}
+
 /// The loader truncates the empty bulk tables (so COPY may freeze their rows and, on a cluster
 /// with `wal_level = minimal`, write them without WAL); the triggers that refuse a TRUNCATE are
 /// named, and a new one must be placed.
@@ -1105,7 +1191,8 @@ async fn definitions(client: &tokio_postgres::Client) -> Vec<String> {
                            pg_get_constraintdef(oid))
              FROM pg_constraint WHERE connamespace = 'public'::regnamespace
              UNION ALL
-             SELECT format('trigger %s.%s: %s', tgrelid::regclass, tgname, tgenabled)
+             SELECT format('trigger %s.%s: %s %s', tgrelid::regclass, tgname, tgenabled,
+                           pg_get_triggerdef(oid))
              FROM pg_trigger WHERE NOT tgisinternal
              UNION ALL
              SELECT 'table ' || tablename FROM pg_tables WHERE schemaname = 'public'

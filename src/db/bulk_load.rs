@@ -186,6 +186,51 @@ pub async fn definitions(
         .collect())
 }
 
+/// Triggers set aside for the rest of one transaction: the statements that drop them, and those
+/// that create them again exactly as the catalog defines them (`pg_get_triggerdef`, and each
+/// one's enabled state), both run in that transaction, so that a rollback or a killed server
+/// process leaves them as they were.
+pub struct SetAside {
+    pub drop: String,
+    pub create: String,
+}
+
+/// Sets aside the `triggers` of `table` (see [`SetAside`]). For a statement trigger with a
+/// transition table: PostgreSQL keeps every row a statement writes for such a trigger whether it
+/// is enabled or not (a transition table is built for every trigger defined), so disabling it
+/// saves only its call; dropping it also saves the copy of the rows.
+pub async fn set_aside(
+    tx: &Transaction<'_>,
+    table: &str,
+    triggers: &[&str],
+) -> Result<SetAside, tokio_postgres::Error> {
+    let rows = tx
+        .query(
+            "SELECT format('DROP TRIGGER %I ON %s', tgname, tgrelid::regclass) AS drop,
+                    pg_get_triggerdef(oid)
+                    || CASE tgenabled WHEN 'O' THEN ''
+                       ELSE format(';\nALTER TABLE %s %s TRIGGER %I', tgrelid::regclass,
+                                   CASE tgenabled WHEN 'D' THEN 'DISABLE'
+                                                  WHEN 'R' THEN 'ENABLE REPLICA'
+                                                  ELSE 'ENABLE ALWAYS' END, tgname)
+                       END AS create
+             FROM pg_trigger
+             WHERE tgrelid = $1::text::regclass AND tgname = ANY($2) AND NOT tgisinternal
+             ORDER BY tgname",
+            &[&table, &triggers],
+        )
+        .await?;
+    let statements = |column: &str| -> String {
+        rows.iter()
+            .map(|row| row.get::<_, String>(column) + ";\n")
+            .collect()
+    };
+    Ok(SetAside {
+        drop: statements("drop"),
+        create: statements("create"),
+    })
+}
+
 /// Whether a bulk load is under way (or was abandoned and not yet undone): the desk signs no
 /// one in meanwhile. Any role may ask: the catalog is readable by all.
 pub async fn in_progress(client: &impl GenericClient) -> Result<bool, tokio_postgres::Error> {
