@@ -840,6 +840,71 @@ async fn a_demo_load_leaves_every_trigger_it_dropped_for_its_rows_as_it_was() {
     assert_eq!(triggers().await, migrated);
 }
 
+/// The customer's statistics are gathered in two passes (`db::bulk_load::statistics_statements`):
+/// the index expressions' from the default sample, the columns' from the sample their raised
+/// targets ask for. Afterwards the targets are the migration's, and every column and every
+/// index expression the searches' plans read has its statistics.
+#[tokio::test]
+async fn a_demo_load_gathers_every_statistic_the_searches_plan_with() {
+    let (db, client) = owner_db().await;
+    let targets = "SELECT attname || ' ' || attstattarget FROM pg_attribute
+                   WHERE attrelid = 'customer'::regclass AND attnum > 0 AND attstattarget >= 0
+                   ORDER BY 1";
+    let migrated = texts(&client, targets).await;
+    assert_eq!(migrated, ["address 1000", "name 1000"]);
+    let statements = bulk_load::statistics_statements(&**client, &["customer", "meter"])
+        .await
+        .unwrap();
+    let of = |table: &str| {
+        statements
+            .iter()
+            .find(|(of, _)| of == table)
+            .map(|(_, statements)| statements.as_str())
+            .unwrap()
+    };
+    assert_eq!(of("meter"), "ANALYZE meter");
+    assert!(
+        of("customer").contains("ANALYZE customer (id, "),
+        "{}",
+        of("customer")
+    );
+
+    demo::load(&db.pool, 2_000, |_| {}).await.unwrap();
+    assert_eq!(texts(&client, targets).await, migrated);
+    let gathered = texts(
+        &client,
+        "SELECT tablename || '.' || attname FROM pg_stats
+         WHERE schemaname = 'public'
+           AND tablename IN ('customer', 'customer_address_trigrams', 'customer_address_chars',
+                             'customer_phone_digits')
+         ORDER BY 1",
+    )
+    .await;
+    let columns = texts(
+        &client,
+        "SELECT 'customer.' || attname FROM pg_attribute
+         WHERE attrelid = 'customer'::regclass AND attnum > 0 AND NOT attisdropped",
+    )
+    .await;
+    for expected in columns.iter().map(String::as_str).chain([
+        "customer_address_trigrams.text_trigrams",
+        "customer_address_chars.string_to_array",
+        "customer_phone_digits.phone_digits",
+    ]) {
+        assert!(
+            gathered.iter().any(|g| g == expected),
+            "{expected}: {gathered:?}"
+        );
+    }
+    let common_runs: i64 = scalar(
+        &client,
+        "SELECT cardinality(most_common_elems::text::text[])::bigint FROM pg_stats
+         WHERE tablename = 'customer_address_trigrams'",
+    )
+    .await;
+    assert!(common_runs > 100, "{common_runs} runs");
+}
+
 /// The loader truncates the empty bulk tables (so COPY may freeze their rows and, on a cluster
 /// with `wal_level = minimal`, write them without WAL); the triggers that refuse a TRUNCATE are
 /// named, and a new one must be placed.

@@ -412,6 +412,8 @@ struct Plan {
     /// their rows and, with `wal_level = minimal`, write them without WAL).
     fresh: Vec<&'static str>,
     definitions: Vec<Definition>,
+    /// Each bulk table's ANALYZE, as (table, statements): `db::bulk_load::statistics_statements`.
+    statistics: Vec<(String, String)>,
     /// The server processes of the load's connections.
     backends: Vec<i32>,
 }
@@ -487,6 +489,7 @@ async fn begin(
         }
     }
     let definitions = db::bulk_load::definitions(&tx, BULK_TABLES).await?;
+    let statistics = db::bulk_load::statistics_statements(&tx, BULK_TABLES).await?;
     db::bulk_load::begin(&tx, &filled, &definitions).await?;
     tx.commit().await?;
     tracker.finish(Phase::ReferenceData, OPERATORS.len() as u64);
@@ -495,6 +498,7 @@ async fn begin(
         catalogue,
         fresh,
         definitions,
+        statistics,
         backends: Vec::new(),
     })
 }
@@ -588,8 +592,9 @@ async fn fill(
         catalogue: Arc::clone(&plan.catalogue),
         fresh: plan.fresh.clone(),
         definitions: plan.definitions.clone(),
+        statistics: plan.statistics.clone(),
     };
-    let tasks = tasks(&plan.definitions);
+    let tasks = tasks(&plan.definitions, &plan.statistics);
     for phase in [Phase::KeysAndIndexes, Phase::Statistics, Phase::ForeignKeys] {
         let steps = tasks
             .iter()
@@ -639,7 +644,7 @@ async fn fill(
 /// builds; a btree build has parallel workers of its own), side by side; its keys attached to
 /// their indexes; its ANALYZE. Then the foreign keys between loaded tables, each added unchecked
 /// once both its tables are done, and checked.
-fn tasks(definitions: &[Definition]) -> Vec<(Work, Vec<usize>)> {
+fn tasks(definitions: &[Definition], statistics: &[(String, String)]) -> Vec<(Work, Vec<usize>)> {
     let mut tasks: Vec<(Work, Vec<usize>)> = Vec::new();
     let mut analyzed = Vec::new();
     for (table, phase) in PREFERRED {
@@ -680,11 +685,12 @@ fn tasks(definitions: &[Definition]) -> Vec<(Work, Vec<usize>)> {
         // customers and walks the customer numbers in order, computing every phone's digits
         // (2 s at 1 M). Before the foreign keys: they are checked by joins the planner must
         // plan well.
+        let analyze = statistics.iter().find(|(of, _)| of == table).map_or_else(
+            || format!("ANALYZE {table}"),
+            |(_, statements)| statements.clone(),
+        );
         analyzed.push((table, tasks.len()));
-        tasks.push((
-            Work::Statement(Phase::Statistics, format!("ANALYZE {table}")),
-            built,
-        ));
+        tasks.push((Work::Statement(Phase::Statistics, analyze), built));
     }
     let analyze_of = |table: &str| {
         analyzed
