@@ -769,6 +769,157 @@ async fn a_demo_load_keeps_on_only_the_row_triggers_that_check_its_rows() {
     assert_eq!(kept_on, ["ledger_transaction.ledger_check_reversal"]);
 }
 
+/// A trigger with a transition table of a bulk table's inserts makes PostgreSQL keep a copy of
+/// every loaded row, enabled or not: the loader drops those that do nothing for the owner in
+/// the table's transaction and creates them again before it commits. Every such trigger is
+/// named (a new one must be placed), and after a load, a failed one and the next, each is there
+/// as the migration defined it and enabled.
+#[tokio::test]
+async fn a_demo_load_leaves_every_trigger_it_dropped_for_its_rows_as_it_was() {
+    let (db, client) = owner_db().await;
+    let with_transition_tables: Vec<String> = client
+        .query(
+            "SELECT tgrelid::regclass::text || '.' || tgname AS trigger FROM pg_trigger
+             WHERE NOT tgisinternal
+               AND tgtype & 4 = 4 -- on insert
+               AND tgnewtable IS NOT NULL
+               AND tgrelid = ANY($1::text[]::regclass[])
+             ORDER BY 1",
+            &[&demo::BULK_TABLES],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("trigger"))
+        .collect();
+    let mut named: Vec<String> = demo::TRANSITION_TRIGGERS_DROPPED
+        .iter()
+        .map(|(table, trigger)| format!("{table}.{trigger}"))
+        .collect();
+    named.sort();
+    assert_eq!(with_transition_tables, named);
+
+    // The load fails in its last transaction, after every table was copied.
+    client
+        .batch_execute(
+            "CREATE FUNCTION refuse_the_load() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 RAISE EXCEPTION 'no load today';
+             END $$;
+             CREATE TRIGGER refuse_the_load BEFORE INSERT ON audit_log FOR EACH ROW
+                 WHEN (NEW.action = 'demo.load') EXECUTE FUNCTION refuse_the_load();",
+        )
+        .await
+        .unwrap();
+    let triggers = || async {
+        texts(
+            &client,
+            "SELECT format('%s.%s %s %s', tgrelid::regclass, tgname, tgenabled,
+                          pg_get_triggerdef(oid))
+             FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
+        )
+        .await
+    };
+    let migrated = triggers().await;
+    assert!(
+        migrated
+            .iter()
+            .any(|t| t.starts_with("meter.added_is_told O ")
+                && t.contains("REFERENCING NEW TABLE AS written")
+                && t.contains("WHEN ((NOT pg_has_role")),
+        "{migrated:?}"
+    );
+    let mut copied = Vec::new();
+    let failed = demo::load(&db.pool, 200, |progress| {
+        if progress.rows > 0 && !copied.contains(&progress.phase) {
+            copied.push(progress.phase);
+        }
+    })
+    .await;
+    assert!(matches!(failed, Err(DemoError::Database(_))), "{failed:?}");
+    for phase in [
+        demo::Phase::Meters,
+        demo::Phase::Customers,
+        demo::Phase::Ledger,
+    ] {
+        assert!(copied.contains(&phase), "{phase} was copied: {copied:?}");
+    }
+    assert_eq!(triggers().await, migrated);
+
+    client
+        .batch_execute("DROP TRIGGER refuse_the_load ON audit_log")
+        .await
+        .unwrap();
+    let migrated = triggers().await;
+    demo::load(&db.pool, 200, |_| {}).await.unwrap();
+    assert_eq!(triggers().await, migrated);
+}
+
+/// The customer's statistics are gathered in two passes (`db::bulk_load::statistics_statements`):
+/// the index expressions' from the default sample, the columns' from the sample their raised
+/// targets ask for. Afterwards the targets are the migration's, and every column and every
+/// index expression the searches' plans read has its statistics.
+#[tokio::test]
+async fn a_demo_load_gathers_every_statistic_the_searches_plan_with() {
+    let (db, client) = owner_db().await;
+    let targets = "SELECT attname || ' ' || attstattarget FROM pg_attribute
+                   WHERE attrelid = 'customer'::regclass AND attnum > 0 AND attstattarget >= 0
+                   ORDER BY 1";
+    let migrated = texts(&client, targets).await;
+    assert_eq!(migrated, ["address 1000", "name 1000"]);
+    let statements = bulk_load::statistics_statements(&**client, &["customer", "meter"])
+        .await
+        .unwrap();
+    let of = |table: &str| {
+        statements
+            .iter()
+            .find(|(of, _)| of == table)
+            .map(|(_, statements)| statements.as_str())
+            .unwrap()
+    };
+    assert_eq!(of("meter"), "ANALYZE meter");
+    assert!(
+        of("customer").contains("ANALYZE customer (id, "),
+        "{}",
+        of("customer")
+    );
+
+    demo::load(&db.pool, 2_000, |_| {}).await.unwrap();
+    assert_eq!(texts(&client, targets).await, migrated);
+    let gathered = texts(
+        &client,
+        "SELECT tablename || '.' || attname FROM pg_stats
+         WHERE schemaname = 'public'
+           AND tablename IN ('customer', 'customer_address_trigrams', 'customer_address_chars',
+                             'customer_phone_digits')
+         ORDER BY 1",
+    )
+    .await;
+    let columns = texts(
+        &client,
+        "SELECT 'customer.' || attname FROM pg_attribute
+         WHERE attrelid = 'customer'::regclass AND attnum > 0 AND NOT attisdropped",
+    )
+    .await;
+    for expected in columns.iter().map(String::as_str).chain([
+        "customer_address_trigrams.text_trigrams",
+        "customer_address_chars.string_to_array",
+        "customer_phone_digits.phone_digits",
+    ]) {
+        assert!(
+            gathered.iter().any(|g| g == expected),
+            "{expected}: {gathered:?}"
+        );
+    }
+    let common_runs: i64 = scalar(
+        &client,
+        "SELECT cardinality(most_common_elems::text::text[])::bigint FROM pg_stats
+         WHERE tablename = 'customer_address_trigrams'",
+    )
+    .await;
+    assert!(common_runs > 100, "{common_runs} runs");
+}
+
 /// The loader truncates the empty bulk tables (so COPY may freeze their rows and, on a cluster
 /// with `wal_level = minimal`, write them without WAL); the triggers that refuse a TRUNCATE are
 /// named, and a new one must be placed.
@@ -1123,7 +1274,8 @@ async fn definitions(client: &tokio_postgres::Client) -> Vec<String> {
                            pg_get_constraintdef(oid))
              FROM pg_constraint WHERE connamespace = 'public'::regnamespace
              UNION ALL
-             SELECT format('trigger %s.%s: %s', tgrelid::regclass, tgname, tgenabled)
+             SELECT format('trigger %s.%s: %s %s', tgrelid::regclass, tgname, tgenabled,
+                           pg_get_triggerdef(oid))
              FROM pg_trigger WHERE NOT tgisinternal
              UNION ALL
              SELECT 'table ' || tablename FROM pg_tables WHERE schemaname = 'public'

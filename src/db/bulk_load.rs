@@ -186,6 +186,103 @@ pub async fn definitions(
         .collect())
 }
 
+/// Triggers set aside for the rest of one transaction: the statements that drop them, and those
+/// that create them again exactly as the catalog defines them (`pg_get_triggerdef`, and each
+/// one's enabled state), both run in that transaction, so that a rollback or a killed server
+/// process leaves them as they were.
+pub struct SetAside {
+    pub drop: String,
+    pub create: String,
+}
+
+/// Sets aside the `triggers` of `table` (see [`SetAside`]). For a statement trigger with a
+/// transition table: PostgreSQL keeps every row a statement writes for such a trigger whether it
+/// is enabled or not (a transition table is built for every trigger defined), so disabling it
+/// saves only its call; dropping it also saves the copy of the rows.
+pub async fn set_aside(
+    tx: &Transaction<'_>,
+    table: &str,
+    triggers: &[&str],
+) -> Result<SetAside, tokio_postgres::Error> {
+    let rows = tx
+        .query(
+            "SELECT format('DROP TRIGGER %I ON %s', tgname, tgrelid::regclass) AS drop,
+                    pg_get_triggerdef(oid)
+                    || CASE tgenabled WHEN 'O' THEN ''
+                       ELSE format(';\nALTER TABLE %s %s TRIGGER %I', tgrelid::regclass,
+                                   CASE tgenabled WHEN 'D' THEN 'DISABLE'
+                                                  WHEN 'R' THEN 'ENABLE REPLICA'
+                                                  ELSE 'ENABLE ALWAYS' END, tgname)
+                       END AS create
+             FROM pg_trigger
+             WHERE tgrelid = $1::text::regclass AND tgname = ANY($2) AND NOT tgisinternal
+             ORDER BY tgname",
+            &[&table, &triggers],
+        )
+        .await?;
+    let statements = |column: &str| -> String {
+        rows.iter()
+            .map(|row| row.get::<_, String>(column) + ";\n")
+            .collect()
+    };
+    Ok(SetAside {
+        drop: statements("drop"),
+        create: statements("create"),
+    })
+}
+
+/// The statements that gather each of `tables`' planner statistics, as (table, statements).
+/// One ANALYZE, but for a table with columns of a raised statistics target and indexes on
+/// expressions (the customer's name and address at 1000, sql/V3, and its trigrams', characters'
+/// and phone digits' indexes): ANALYZE samples 300 rows per unit of the highest target for
+/// every column and every index expression, and computing the expressions on 300 000 rows (the
+/// trigrams of every sampled address) was four fifths of the customer's ANALYZE. So, in one
+/// transaction (run as one statement batch: a failure leaves the targets as they were), those
+/// columns' targets set to the default, an ANALYZE that takes every statistic from the default
+/// sample (the expressions', whose own target is the default, as a table without raised
+/// targets gets them), the targets back, and an ANALYZE of the table's columns, which gives
+/// them their statistics from the large sample exactly as before and leaves the expressions'.
+pub async fn statistics_statements(
+    client: &impl GenericClient,
+    tables: &[&str],
+) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT c.oid::regclass::text AS table_name,
+                    string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS columns,
+                    string_agg(format('ALTER COLUMN %I SET STATISTICS -1', a.attname), ', '
+                               ORDER BY a.attnum) FILTER (WHERE a.attstattarget > 0) AS lowered,
+                    string_agg(format('ALTER COLUMN %I SET STATISTICS %s', a.attname,
+                                      a.attstattarget), ', ' ORDER BY a.attnum)
+                        FILTER (WHERE a.attstattarget > 0) AS raised,
+                    EXISTS (SELECT FROM pg_index i
+                            WHERE i.indrelid = c.oid AND i.indexprs IS NOT NULL) AS expressions
+             FROM pg_class c
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             WHERE c.oid = ANY($1::text[]::regclass[])
+             GROUP BY c.oid",
+            &[&tables],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let table: String = row.get("table_name");
+            let raised: Option<String> = row.get("raised");
+            let statements = match (raised, row.get::<_, bool>("expressions")) {
+                (Some(raised), true) => format!(
+                    "ALTER TABLE {table} {lowered};\nANALYZE {table};\n\
+                     ALTER TABLE {table} {raised};\nANALYZE {table} ({columns})",
+                    lowered = row.get::<_, String>("lowered"),
+                    columns = row.get::<_, String>("columns"),
+                ),
+                _ => format!("ANALYZE {table}"),
+            };
+            (table, statements)
+        })
+        .collect())
+}
+
 /// Whether a bulk load is under way (or was abandoned and not yet undone): the desk signs no
 /// one in meanwhile. Any role may ask: the catalog is readable by all.
 pub async fn in_progress(client: &impl GenericClient) -> Result<bool, tokio_postgres::Error> {

@@ -415,6 +415,8 @@ struct Plan {
     /// their rows and, with `wal_level = minimal`, write them without WAL).
     fresh: Vec<&'static str>,
     definitions: Vec<Definition>,
+    /// Each bulk table's ANALYZE, as (table, statements): `db::bulk_load::statistics_statements`.
+    statistics: Vec<(String, String)>,
     /// The server processes of the load's connections.
     backends: Vec<i32>,
 }
@@ -490,6 +492,7 @@ async fn begin(
         }
     }
     let definitions = db::bulk_load::definitions(&tx, BULK_TABLES).await?;
+    let statistics = db::bulk_load::statistics_statements(&tx, BULK_TABLES).await?;
     db::bulk_load::begin(&tx, &filled, &definitions).await?;
     tx.commit().await?;
     tracker.finish(Phase::ReferenceData, OPERATORS.len() as u64);
@@ -498,6 +501,7 @@ async fn begin(
         catalogue,
         fresh,
         definitions,
+        statistics,
         backends: Vec::new(),
     })
 }
@@ -591,8 +595,9 @@ async fn fill(
         catalogue: Arc::clone(&plan.catalogue),
         fresh: plan.fresh.clone(),
         definitions: plan.definitions.clone(),
+        statistics: plan.statistics.clone(),
     };
-    let tasks = tasks(&plan.definitions);
+    let tasks = tasks(&plan.definitions, &plan.statistics);
     for phase in [Phase::KeysAndIndexes, Phase::Statistics, Phase::ForeignKeys] {
         let steps = tasks
             .iter()
@@ -642,7 +647,7 @@ async fn fill(
 /// builds; a btree build has parallel workers of its own), side by side; its keys attached to
 /// their indexes; its ANALYZE. Then the foreign keys between loaded tables, each added unchecked
 /// once both its tables are done, and checked.
-fn tasks(definitions: &[Definition]) -> Vec<(Work, Vec<usize>)> {
+fn tasks(definitions: &[Definition], statistics: &[(String, String)]) -> Vec<(Work, Vec<usize>)> {
     let mut tasks: Vec<(Work, Vec<usize>)> = Vec::new();
     let mut analyzed = Vec::new();
     for (table, phase) in PREFERRED {
@@ -683,11 +688,12 @@ fn tasks(definitions: &[Definition]) -> Vec<(Work, Vec<usize>)> {
         // customers and walks the customer numbers in order, computing every phone's digits
         // (2 s at 1 M). Before the foreign keys: they are checked by joins the planner must
         // plan well.
+        let analyze = statistics.iter().find(|(of, _)| of == table).map_or_else(
+            || format!("ANALYZE {table}"),
+            |(_, statements)| statements.clone(),
+        );
         analyzed.push((table, tasks.len()));
-        tasks.push((
-            Work::Statement(Phase::Statistics, format!("ANALYZE {table}")),
-            built,
-        ));
+        tasks.push((Work::Statement(Phase::Statistics, analyze), built));
     }
     let analyze_of = |table: &str| {
         analyzed
@@ -817,13 +823,21 @@ async fn perform(
             let table = table_of(*phase);
             let fresh = plan.fresh.contains(&table);
             let tx = client.transaction().await?;
+            let transition_triggers = db::bulk_load::set_aside(
+                &tx,
+                table,
+                &triggers_of(TRANSITION_TRIGGERS_DROPPED, table).collect::<Vec<_>>(),
+            )
+            .await?;
             let mut setup = row_triggers(table, "DISABLE");
             if fresh {
                 setup += &truncated(table);
             }
+            setup += &transition_triggers.drop;
             tx.batch_execute(&setup).await?;
             let rows = copy_table(&tx, &plan.catalogue, plan.ids, *phase, fresh, tracker).await?;
-            tx.batch_execute(&row_triggers(table, "ENABLE")).await?;
+            tx.batch_execute(&(row_triggers(table, "ENABLE") + &transition_triggers.create))
+                .await?;
             tx.commit().await?;
             tracker.finish(*phase, rows);
             return Ok(());
@@ -840,13 +854,13 @@ async fn perform(
 /// The statements that truncate `table` (which holds no row), with the triggers that refuse
 /// a TRUNCATE ([`TRUNCATE_GUARDS`]) off around it.
 fn truncated(table: &str) -> String {
-    let guards = TRUNCATE_GUARDS.iter().filter(|(of, _)| *of == table);
+    let guards = triggers_of(TRUNCATE_GUARDS, table);
     let mut statements = String::new();
-    for (_, trigger) in guards.clone() {
+    for trigger in guards.clone() {
         statements += &format!("ALTER TABLE {table} DISABLE TRIGGER {trigger};\n");
     }
     statements += &format!("TRUNCATE {table};\n");
-    for (_, trigger) in guards {
+    for trigger in guards {
         statements += &format!("ALTER TABLE {table} ENABLE TRIGGER {trigger};\n");
     }
     statements
@@ -1120,11 +1134,6 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("receipt", "stamp_operator"),
     ("card", "stamp_issued_by"),
     ("card_operation", "stamp_operator"),
-    // A statement trigger: fills customer_name_char from the COPY's customers, a second copy of
-    // every customer row kept for it and a set-returning SQL function per name. The loader
-    // writes those rows itself (`HistoryRows::name_keys`), as `name_keys` gives them (a test
-    // compares).
-    ("customer", "customer_name_char_after_insert"),
     // Asks an operator's permission; the owner needs none.
     ("card_operation", "guard_write"),
     // Check what an operator writes (sql/V31 and before) and return at once for the owner; yet
@@ -1146,6 +1155,36 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("ledger_transaction", "card_refund_is_journaled"),
 ];
 
+/// Statement triggers with a transition table of a bulk table's inserts that do nothing for the
+/// owner, or whose work the loader does itself, as (table, trigger). Turned off they would
+/// still cost a copy of every loaded row (PostgreSQL fills a transition table for every trigger
+/// defined, enabled or not: at 10 M about 630 MB of temporary file for the meters alone), so
+/// each is dropped in the transaction that fills its table and created again, as the catalog
+/// defined it, before that transaction commits (`db::bulk_load::set_aside`).
+pub const TRANSITION_TRIGGERS_DROPPED: &[(&str, &str)] = &[
+    // sql/V56: a meter written by an operator commits only with its audit entry; its WHEN
+    // skips the owner (the loader), but only once the statement's rows are all kept.
+    ("meter", "added_is_told"),
+    // Fills customer_name_char from the COPY's customers with a set-returning SQL function per
+    // name. The loader writes those rows itself (`HistoryRows::name_keys`), as `name_keys`
+    // gives them (a test compares).
+    ("customer", "customer_name_char_after_insert"),
+    // sql/V21: opens the posting operator's shift (the owner is no operator); sql/V24: refuses
+    // money on a closed account (the owner's loads are not asked).
+    ("ledger_transaction", "shift_opens_at_first_money"),
+    ("ledger_transaction", "refuses_closed_accounts"),
+];
+
+/// The triggers of `table` in a list of (table, trigger).
+fn triggers_of<'a>(
+    list: &'a [(&str, &'static str)],
+    table: &'a str,
+) -> impl Iterator<Item = &'static str> + Clone + 'a {
+    list.iter()
+        .filter(move |(of, _)| *of == table)
+        .map(|(_, trigger)| *trigger)
+}
+
 /// Triggers that refuse a TRUNCATE of a bulk table, as (table, trigger): the loader truncates
 /// the empty ones where it fills them (`truncated`), which loses nothing.
 pub const TRUNCATE_GUARDS: &[(&str, &str)] = &[(
@@ -1156,10 +1195,8 @@ pub const TRUNCATE_GUARDS: &[(&str, &str)] = &[(
 /// The statements that `DISABLE` or `ENABLE` the [`ROW_TRIGGERS_OFF`] of `table`, inside the
 /// transaction that fills it (so a failed load leaves them on).
 fn row_triggers(table: &str, switch: &str) -> String {
-    ROW_TRIGGERS_OFF
-        .iter()
-        .filter(|(of, _)| *of == table)
-        .map(|(table, trigger)| format!("ALTER TABLE {table} {switch} TRIGGER {trigger};\n"))
+    triggers_of(ROW_TRIGGERS_OFF, table)
+        .map(|trigger| format!("ALTER TABLE {table} {switch} TRIGGER {trigger};\n"))
         .collect()
 }
 
