@@ -294,14 +294,19 @@ impl PageQuery {
             let most_candidates = format!("{}::bigint", params.bind(bounds.candidates));
             // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
             // at a page of matches (a common fragment walks a few dozen rows); only when the
-            // whole window held less than a page does `walk_end` exist, and the candidates
-            // beyond it are read, at most `most_candidates + 1` of them; if there are no more,
-            // they are the seek's rows, else the walk goes on from the window's end. Where the
-            // index counts its candidates (`counted`, a fragment of three characters or more)
-            // and counts more, none is read: the walk goes on at once. The runs the index is
-            // asked for are computed once, in `asked`: each computation reads the
-            // index's statistics (sql/V35), and spelled in the conditions they were computed up to
-            // four times a search, two of them while planning.
+            // whole window held less than a page does `walk_end` exist. The window's matches
+            // are a sample of the fragment's share: from COMMON_IN_WINDOW of them on, a page is
+            // expected within `walk_on` rows more (`limit × window ÷ COMMON_IN_WINDOW`), and
+            // they are walked (`walk_on_hits`, read straight off the index: no row is kept)
+            // before the index is asked; if they too hold less than a page, the seek starts
+            // from their end. Otherwise (a rare fragment) the seek starts at the window's end
+            // (`seek_from`). The seek reads the fragment's candidates through its index, at
+            // most `most_candidates + 1` of them; the bitmap index scan counts every entry it
+            // proposes before the first row is read, in the statistics of the transaction
+            // (`index_entries`): when it counted more than the bound, no row after the first
+            // is read and the walk goes on from `seek_from` instead. The runs the index is
+            // asked for are computed once, in `asked` (sql/V35).
+            let walk_on = format!("{limit} * {window} / {COMMON_IN_WINDOW}");
             with = format!(
                 "WITH walk AS MATERIALIZED (
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
@@ -312,30 +317,51 @@ impl PageQuery {
                      SELECT c.name, c.customer_no FROM walk c
                      WHERE (SELECT count(*) FROM walk_hits) < {limit}
                      OFFSET {window} - 1 LIMIT 1
+                 ), walk_on_hits AS MATERIALIZED (
+                     SELECT w.id, w.name, w.customer_no FROM (
+                         SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
+                         WHERE ({columns}) {beyond} (SELECT {columns} FROM walk_end c)
+                           AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
+                         ORDER BY {key_order} LIMIT {walk_on}
+                     ) w WHERE w.hit LIMIT {limit}
+                 ), seek_from AS MATERIALIZED (
+                     SELECT c.name, c.customer_no FROM walk_end c
+                     WHERE (SELECT count(*) FROM walk_hits) < {COMMON_IN_WINDOW}
+                     UNION ALL
+                     (SELECT c.name, c.customer_no FROM customer c
+                      WHERE ({columns}) {beyond} (SELECT {columns} FROM walk_end c)
+                        AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
+                        AND (SELECT count(*) FROM walk_hits)
+                            + (SELECT count(*) FROM walk_on_hits) < {limit}
+                      ORDER BY {key_order} OFFSET {walk_on} - 1 LIMIT 1)
                  ), asked AS MATERIALIZED (
-                     SELECT {keys} AS keys WHERE EXISTS (SELECT FROM walk_end)
-                 ), counted AS MATERIALIZED (
-                     SELECT {counted} AS entries FROM asked k
-                 ), too_many AS MATERIALIZED (
-                     SELECT FROM counted c WHERE c.entries > {most_candidates}
+                     SELECT {keys} AS keys, {index_entries} AS entries_before
+                     WHERE EXISTS (SELECT FROM seek_from)
                  ), every_candidate AS MATERIALIZED (
                      -- Through the fragment's index, without a LIMIT the planner would plan
                      -- for (it might then scan the table in the hope of an early end); the
                      -- key bound is applied outside, so it cannot choose to walk an unknown
-                     -- range instead. None is read when the index counted too many.
+                     -- range instead.
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                     WHERE ({indexed}) AND EXISTS (SELECT FROM walk_end)
-                       AND NOT EXISTS (SELECT FROM too_many)
+                     WHERE ({indexed}) AND EXISTS (SELECT FROM seek_from)
+                 ), first_candidate AS MATERIALIZED (
+                     SELECT FROM every_candidate LIMIT 1
+                 ), too_many AS MATERIALIZED (
+                     -- Read once the first candidate is: the index has then proposed them all.
+                     SELECT FROM asked k WHERE EXISTS (SELECT FROM first_candidate)
+                       AND {index_entries} - k.entries_before > {most_candidates}
                  ), candidates AS MATERIALIZED (
-                     SELECT * FROM every_candidate LIMIT {most_candidates} + 1
+                     SELECT * FROM every_candidate WHERE NOT EXISTS (SELECT FROM too_many)
+                     LIMIT {most_candidates} + 1
                  )",
                 on_row = contains.on_row,
                 indexed = contains.indexed,
                 keys = contains.keys,
-                counted = contains.counted,
+                index_entries = contains.index_entries,
             );
-            let beyond_window = format!("({columns}) {beyond} (SELECT {columns} FROM walk_end c)");
+            let beyond_window = format!("({columns}) {beyond} (SELECT {columns} FROM seek_from c)");
             branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_hits c)".to_owned());
+            branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_on_hits c)".to_owned());
             branches.push(format!(
                 "(SELECT c.id, c.name, c.customer_no FROM candidates c \
                  WHERE c.hit AND {beyond_window} \
@@ -602,10 +628,12 @@ impl KeysetBound {
 /// common is a fragment of two characters?), so it is not left to the planner's choice between
 /// walking and seeking. The page walks at most [`ContainsBounds::walk`] rows of the name index
 /// (an index-only scan), stopping at a page of matches: common fragments end there. If the
-/// window held less than a page, it reads the fragment's candidates from its index, at most
-/// [`ContainsBounds::candidates`] + 1 of them: if that is all of them, the page is their
-/// matches beyond the window, sorted (a rare fragment); if not, the fragment is common enough
-/// that walking on from the window's end finds a page soon. Either way the cost is bounded, at
+/// window held less than a page but [`COMMON_IN_WINDOW`] matches or more, the fragment is
+/// common enough to walk on (a bounded number of rows more) before seeking. The seek reads the
+/// fragment's candidates from its index, at most [`ContainsBounds::candidates`] + 1 of them: if
+/// that is all of them, the page is their matches beyond the walk, sorted (a rare fragment); if
+/// not (or the index counted more before any was read), the fragment is common enough that
+/// walking on from the walk's end finds a page soon. Either way the cost is bounded, at
 /// the top of the list and 40 000 rows deep, and grows with the square root of the customers
 /// at most, not with their number.
 struct Contains {
@@ -617,11 +645,18 @@ struct Contains {
     /// The runs of three the trigram index is asked for (sql/V35), or NULL (a shorter
     /// fragment).
     keys: String,
-    /// How many candidates the index holds for them (`k.keys`), counted without reading them
-    /// (sql/V49), or NULL where it is not counted (the character-set index of a shorter
-    /// fragment).
-    counted: String,
+    /// The number of entries the fragment's index has proposed in this transaction so far
+    /// (its statistics' `idx_tup_read`, which a bitmap index scan raises by all it proposes
+    /// before the first row is read), or NULL where candidates are not counted (the
+    /// character-set index of a shorter fragment).
+    index_entries: String,
 }
+
+/// Matches in the window from which a fragment counts as common: its page is then walked to
+/// rather than sought (see `PageQuery::within`). At ten million customers two in 1 000 rows
+/// is a share of 0.2 %, 20 000 customers, four times the candidates' bound; a fragment with
+/// 2 000 matches (a road and house number) shows two in 1 000 rows about once in fifty.
+const COMMON_IN_WINDOW: i64 = 2;
 
 /// How far a "contains" search walks and seeks ([`Contains`]).
 #[derive(Clone, Copy, Debug)]
@@ -762,11 +797,12 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         // The address: candidates through the index of its runs of three characters (those
         // not common, V35), or of its character set for a shorter fragment (V12, V3, V30);
         // `on_row` decides.
-        let (indexed, keys, counted) = if text.chars().count() >= TRIGRAM {
+        let (indexed, keys, index_entries) = if text.chars().count() >= TRIGRAM {
             (
                 "text_trigrams(c.address) @> (SELECT k.keys FROM asked k)".to_owned(),
                 format!("address_index_keys({typed})"),
-                "address_index_entries(k.keys)".to_owned(),
+                "pg_stat_get_xact_tuples_returned('customer_address_trigrams'::regclass)"
+                    .to_owned(),
             )
         } else {
             (
@@ -781,7 +817,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         Some(Contains {
             indexed,
             keys,
-            counted,
+            index_entries,
             on_row: holds.in_column("c.address"),
         })
     };
