@@ -777,21 +777,12 @@ async fn a_demo_load_keeps_on_only_the_row_triggers_that_check_its_rows() {
 #[tokio::test]
 async fn a_demo_load_leaves_every_trigger_it_dropped_for_its_rows_as_it_was() {
     let (db, client) = owner_db().await;
-    let with_transition_tables: Vec<String> = client
-        .query(
-            "SELECT tgrelid::regclass::text || '.' || tgname AS trigger FROM pg_trigger
-             WHERE NOT tgisinternal
-               AND tgtype & 4 = 4 -- on insert
-               AND tgnewtable IS NOT NULL
-               AND tgrelid = ANY($1::text[]::regclass[])
-             ORDER BY 1",
-            &[&demo::BULK_TABLES],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get("trigger"))
-        .collect();
+    let with_transition_tables = bulk_table_triggers(
+        &client,
+        "tgtype & 4 = 4 -- on insert
+         AND tgnewtable IS NOT NULL",
+    )
+    .await;
     let mut named: Vec<String> = demo::TRANSITION_TRIGGERS_DROPPED
         .iter()
         .map(|(table, trigger)| format!("{table}.{trigger}"))
@@ -927,20 +918,7 @@ async fn a_demo_load_gathers_every_statistic_the_searches_plan_with() {
 async fn a_demo_load_names_every_trigger_that_refuses_a_truncate_and_freezes_its_rows() {
     let db = fresh_db().await;
     let client = db.pool.get().await.unwrap();
-    let guards: Vec<String> = client
-        .query(
-            "SELECT tgrelid::regclass::text || '.' || tgname AS trigger FROM pg_trigger
-             WHERE NOT tgisinternal
-               AND tgtype & 32 = 32 -- on truncate
-               AND tgrelid = ANY($1::text[]::regclass[])
-             ORDER BY 1",
-            &[&demo::BULK_TABLES],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get("trigger"))
-        .collect();
+    let guards = bulk_table_triggers(&client, "tgtype & 32 = 32 -- on truncate").await;
     let named: Vec<String> = demo::TRUNCATE_GUARDS
         .iter()
         .map(|(table, trigger)| format!("{table}.{trigger}"))
@@ -1415,4 +1393,24 @@ async fn a_killed_demo_load_is_undone_at_the_next_start_and_the_next_load_works(
         scalar::<i64>(&client, "SELECT count(*) FROM customer").await,
         300
     );
+}
+
+/// The triggers of the bulk-loaded tables that meet `condition`, as `table.trigger`, in order.
+async fn bulk_table_triggers(client: &tokio_postgres::Client, condition: &str) -> Vec<String> {
+    client
+        .query(
+            &format!(
+                "SELECT tgrelid::regclass::text || '.' || tgname AS trigger FROM pg_trigger
+                 WHERE NOT tgisinternal
+                   AND {condition}
+                   AND tgrelid = ANY($1::text[]::regclass[])
+                 ORDER BY 1"
+            ),
+            &[&demo::BULK_TABLES],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("trigger"))
+        .collect()
 }
