@@ -11,7 +11,7 @@ use std::time::Duration;
 use meterdesk::domain::money::Money;
 use meterdesk::tools::demo;
 use support::pg::fresh_db;
-use support::tmux::{Tmux, launcher_with, scratch, wait_for_file};
+use support::tmux::{RECEIPT_END, Tmux, launcher_with, scratch, wait_for_file};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -107,6 +107,7 @@ async fn a_deposit_found_by_number_pays_the_bills_on_one_receipt() {
     let receipt_no: i64 = moved.get("receipt_no");
     let kept = wait_for_file(
         &receipts.join(format!("receipt-{receipt_no:010}.txt")),
+        RECEIPT_END,
         PATIENCE,
     );
     assert!(kept.contains("Deposit"), "{kept}");
@@ -119,6 +120,7 @@ async fn a_deposit_found_by_number_pays_the_bills_on_one_receipt() {
     tmux.wait_for("*** COPY 1 ***", PATIENCE);
     let copy = wait_for_file(
         &receipts.join(format!("receipt-{receipt_no:010}-2.txt")),
+        RECEIPT_END,
         PATIENCE,
     );
     assert!(

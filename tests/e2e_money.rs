@@ -10,7 +10,7 @@ use std::time::Duration;
 use meterdesk::domain::money::Money;
 use meterdesk::tools::demo;
 use support::pg::fresh_db;
-use support::tmux::{Tmux, launcher_with, scratch, wait_for_file};
+use support::tmux::{RECEIPT_END, Tmux, launcher_with, scratch, wait_for_file};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -91,7 +91,7 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
     assert_eq!(now, balance + "88.00".parse().unwrap());
 
     let file = receipts.join(format!("receipt-{receipt_no:010}.txt"));
-    let kept = wait_for_file(&file, PATIENCE);
+    let kept = wait_for_file(&file, RECEIPT_END, PATIENCE);
     assert!(
         kept.contains("PAYMENT RECEIPT") && kept.contains("88.00"),
         "{kept}"
@@ -102,7 +102,7 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
         "{kept}"
     );
     assert!(
-        wait_for_file(&printed, PATIENCE).contains(&now.to_string()),
+        wait_for_file(&printed, RECEIPT_END, PATIENCE).contains(&now.to_string()),
         "the printer got the new balance"
     );
 
@@ -113,6 +113,7 @@ async fn a_clerk_recharges_a_system_prepaid_account_and_prints_its_receipt() {
     tmux.wait_for("*** COPY 1 ***", PATIENCE);
     let copy = wait_for_file(
         &receipts.join(format!("receipt-{receipt_no:010}-2.txt")),
+        RECEIPT_END,
         PATIENCE,
     );
     assert!(copy.contains("*** COPY 1 ***"), "{copy}");

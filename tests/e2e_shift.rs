@@ -84,19 +84,21 @@ async fn a_clerk_closes_a_shift_and_its_z_report_is_printed() {
         .get("id");
     let z = wait_for_file(
         &receipts.join(format!("shift-{shift_id:06}-z.txt")),
+        "Z REPORT",
         PATIENCE,
     );
     assert!(z.contains("Z REPORT") && z.contains("88.00"), "{z}");
     assert!(z.lines().all(|line| line.chars().count() <= 32), "{z}");
     let csv = wait_for_file(
         &receipts.join(format!("shift-{shift_id:06}-z.csv")),
+        ",cash,88.00,1,",
         PATIENCE,
     );
     assert!(
         csv.lines().nth(1).unwrap().contains(",cash,88.00,1,"),
         "{csv}"
     );
-    let paper = wait_for_file(&printed, PATIENCE);
+    let paper = wait_for_file(&printed, "Z REPORT", PATIENCE);
     assert!(
         paper.contains("Z REPORT"),
         "the printer got the Z report: {paper}"

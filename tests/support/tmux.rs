@@ -17,17 +17,25 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The text of the file at `path` once it is there and not empty, within `within` (receipts
-/// are kept off the UI task, so the file may come a moment after the screen).
-pub fn wait_for_file(path: &Path, within: Duration) -> String {
+/// A receipt's last line: once it is in a file, the whole receipt is.
+pub const RECEIPT_END: &str = "Please keep this receipt.";
+
+/// The text of the file at `path` once it holds `awaited`, within `within`. Receipts are kept
+/// off the UI task, so the file may come a moment after the screen; a print command appends
+/// each paper to one file, so being there does not say the awaited paper is in it yet.
+pub fn wait_for_file(path: &Path, awaited: &str, within: Duration) -> String {
     let start = Instant::now();
     loop {
         if let Ok(text) = std::fs::read_to_string(path)
-            && !text.is_empty()
+            && text.contains(awaited)
         {
             return text;
         }
-        assert!(start.elapsed() < within, "{} never came", path.display());
+        assert!(
+            start.elapsed() < within,
+            "{} never held {awaited:?}",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
