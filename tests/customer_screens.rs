@@ -508,9 +508,21 @@ async fn signing_out_asks_first_and_logout_works_from_anywhere() {
         "another key said no: asked again"
     );
     desk.key(KeyCode::F(3)).await;
-    assert!(desk.app.session.is_none(), "F3 again signs out");
+    assert!(desk.app.session.is_some(), "F3 again says no");
+    desk.key(KeyCode::F(3)).await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(desk.app.session.is_none(), "F2 signs out");
 
+    // A tired clerk presses F3 six times to get back from a customer's details: back on the
+    // table, still signed in.
     let (_db, _client, mut desk) = signed_in().await;
+    desk.key(KeyCode::Enter).await;
+    assert!(desk.app.screen.is::<Details>());
+    for _ in 0..6 {
+        desk.key(KeyCode::F(3)).await;
+    }
+    assert!(desk.app.screen.is::<CustomerTable>(), "{}", desk.screen());
+    assert!(desk.app.session.is_some(), "{}", desk.message());
     desk.key(KeyCode::Enter).await;
     assert!(desk.app.screen.is::<Details>());
     desk.command("logout").await;

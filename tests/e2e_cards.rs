@@ -104,7 +104,7 @@ async fn open_a_card_recharge_it_and_a_supervisor_refunds_it_in_tmux() {
     tmux.wait_for("Search:", PATIENCE);
     tmux.keys(&["F3"]);
     tmux.wait_for("Sign out?", PATIENCE);
-    tmux.keys(&["F3"]);
+    tmux.keys(&["F2"]);
     tmux.wait_for("Operator", PATIENCE);
     tmux.text("super");
     tmux.keys(&["Enter"]);

@@ -233,8 +233,8 @@ pub enum Overlay {
     },
 }
 
-/// A question the hub asked on the message line; the next key answers it (the same command
-/// again: yes; anything else: no).
+/// A question the hub asked on the message line; the next key answers it (the key each
+/// question names: yes; anything else: no).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Question {
     /// Sign out (F3 on the customer table, `:logout`).

@@ -255,8 +255,10 @@ fn help_scrolled(app: &App, scroll: usize, code: KeyCode, command: Option<Comman
 /// Whether `command` says yes to the question `asked`.
 fn answers(app: &App, asked: Option<Question>, command: Command) -> bool {
     match asked {
+        // On the table the confirm key says yes: F3, the key that asked, pressed again by a
+        // tired clerk on the way back, says no.
         Some(Question::SignOut) => {
-            command == Command::Logout || (command == Command::Leave && app.below.is_empty())
+            command == Command::Logout || (command == Command::Save && app.below.is_empty())
         }
         Some(Question::Home) => command == Command::Home,
         None => false,
@@ -280,6 +282,12 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
         app.asked = asked;
     }
     let confirmed = answers(app, asked, command);
+    // The answer signs out wherever the key that gave it is bound (F2 is no table command).
+    let command = if confirmed && asked == Some(Question::SignOut) {
+        Command::Logout
+    } else {
+        command
+    };
     // The reference lists are reachable from every screen once signed in (`:meters` …).
     let anywhere = app
         .registry
@@ -371,8 +379,8 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
             sign_out(app);
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
-        // Signing out ends the clerk's day at the desk: asked once, on the table by F3 again,
-        // elsewhere by `:logout` again (F3 there goes back a screen).
+        // Signing out ends the clerk's day at the desk: asked once, answered on the table by
+        // F2, everywhere by `:logout` again (F3 elsewhere goes back a screen).
         Command::Leave | Command::Logout => {
             app.asked = Some(Question::SignOut);
             let question = if app.below.is_empty() {

@@ -445,7 +445,7 @@ fn signing_out_from_the_table_is_asked_first() {
         assert!(app.session.is_some(), "asked, not signed out");
         let name = format!("sign_out_question_{}_{}x{}", lang.code(), size.0, size.1);
         insta::assert_snapshot!(name, render_at(&app, size));
-        press(&mut app, KeyCode::F(3));
+        press(&mut app, KeyCode::F(2));
         assert!(app.session.is_none());
         assert!(app.screen.is::<SignIn>());
     }
