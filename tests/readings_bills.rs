@@ -654,6 +654,31 @@ async fn importing_100000_readings_bills_every_meter() {
     assert_eq!(bills, 100_000);
 }
 
+/// A long file is priced by the desk between the import's statements, inside its transaction:
+/// on a busy server that outlasts the pool's idle-in-transaction deadline (30 s), and the
+/// server ended the session ("connection closed"). The import sets its own; here the session
+/// allows 1 ms idle, which the loop over 20 000 lines exceeds.
+#[tokio::test]
+async fn an_import_keeps_its_transaction_while_the_desk_prices_the_file() {
+    let desk = desk().await;
+    let mut body = String::from("PM-0001,2025-02-10,112,,\n");
+    for n in 0..20_000 {
+        body.push_str(&format!("NO-SUCH-{n},2025-03-01,1,,\n"));
+    }
+    let file = csv(&body);
+    let mut client = desk.clerk.get().await.unwrap();
+    client
+        .batch_execute("SET idle_in_transaction_session_timeout = '1ms'")
+        .await
+        .unwrap();
+    let imported = readings::import_readings(&mut client, Some("slow"), &file)
+        .await
+        .unwrap();
+    assert!(imported.written);
+    assert_eq!((imported.good, imported.bad.len()), (1, 20_000));
+    assert_eq!(readings_imported(&desk).await, 1);
+}
+
 /// What the database itself refuses, whoever calls (psql included): an operator without
 /// `reading.enter` or `account.pay_bills`, a reading that does not follow the meter's latest,
 /// and one that names another customer's account.

@@ -367,10 +367,13 @@ pub struct ImportReport {
     pub written: bool,
 }
 
-/// An import's transaction: its statement deadline, and its statements planned for the file's
-/// numbers of meters and readings at every import (sql/V48), never a plan kept from another.
-const IMPORT_SETTINGS: &str =
-    "SET LOCAL statement_timeout = '10min'; SET LOCAL plan_cache_mode = force_custom_plan";
+/// An import's transaction: its statement deadline; its idle deadline, as the desk prices every
+/// line between the statements (a large file on a busy server outlasts the pool's 30 s, and the
+/// server would end the session); and its statements planned for the file's numbers of meters
+/// and readings at every import (sql/V48), never a plan kept from another.
+const IMPORT_SETTINGS: &str = "SET LOCAL statement_timeout = '10min'; \
+     SET LOCAL idle_in_transaction_session_timeout = '10min'; \
+     SET LOCAL plan_cache_mode = force_custom_plan";
 
 /// Checks a reading import file against the database (`key` None: nothing is written) or
 /// imports its good lines exactly once (`key`): every line a reading would be refused for is
