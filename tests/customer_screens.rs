@@ -508,7 +508,7 @@ async fn signing_out_asks_first_and_logout_works_from_anywhere() {
         "another key said no: asked again"
     );
     desk.key(KeyCode::F(3)).await;
-    assert!(desk.app.session.is_some(), "F3 again says no");
+    assert!(desk.app.session.is_some(), "F3 again does not sign out");
     desk.key(KeyCode::F(3)).await;
     desk.key(KeyCode::F(2)).await;
     assert!(desk.app.session.is_none(), "F2 signs out");
