@@ -422,6 +422,13 @@ fn connection_config(
     Ok((config, tls))
 }
 
+/// The deadlines of a clerk's import, set first in its transaction: one file is one statement
+/// per table and may rightly outlast the pool's statement deadline (meant for a clerk's single
+/// requests), and the desk reads and checks the file between statements, which on a busy
+/// server outlasts the pool's idle-in-transaction deadline; the server would end either.
+pub(crate) const IMPORT_DEADLINES: &str = "SET LOCAL statement_timeout = '10min'; \
+     SET LOCAL idle_in_transaction_session_timeout = '10min'";
+
 /// Lifts the statement timeout on `client` for bulk work (migrations, demo data) that may
 /// rightly run for minutes; `RESET statement_timeout` brings the pool's back.
 pub async fn without_statement_timeout(client: &tokio_postgres::Client) -> Result<(), DbError> {

@@ -3,7 +3,7 @@
 //! `reading_record`), a customer's bills with their details, paying bills (`bill_pay`, one
 //! receipt) and voiding one (`bill_void`).
 
-use crate::db::{CachingClient, Transaction};
+use crate::db::{CachingClient, IMPORT_DEADLINES, Transaction};
 use chrono::NaiveDate;
 use deadpool_postgres::ClientWrapper as Client;
 use serde::{Deserialize, Serialize};
@@ -367,13 +367,9 @@ pub struct ImportReport {
     pub written: bool,
 }
 
-/// An import's transaction: its statement deadline; its idle deadline, as the desk prices every
-/// line between the statements (a large file on a busy server outlasts the pool's 30 s, and the
-/// server would end the session); and its statements planned for the file's numbers of meters
-/// and readings at every import (sql/V48), never a plan kept from another.
-const IMPORT_SETTINGS: &str = "SET LOCAL statement_timeout = '10min'; \
-     SET LOCAL idle_in_transaction_session_timeout = '10min'; \
-     SET LOCAL plan_cache_mode = force_custom_plan";
+/// An import's statements are planned for the file's numbers of meters and readings at every
+/// import (sql/V48), never a plan kept from another.
+const IMPORT_PLANS: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
 
 /// Checks a reading import file against the database (`key` None: nothing is written) or
 /// imports its good lines exactly once (`key`): every line a reading would be refused for is
@@ -424,9 +420,8 @@ pub async fn import_readings(
         .map(|row| row.meter_no.as_str().to_owned())
         .collect();
     let tx = Transaction::new(client);
-    // A file of 100 000 readings is one statement per table and may rightly outlast the
-    // pool's statement deadline, which is meant for a clerk's single requests.
-    tx.batch_execute(IMPORT_SETTINGS).await?;
+    tx.batch_execute(&format!("{IMPORT_DEADLINES}; {IMPORT_PLANS}"))
+        .await?;
     let mut batch = Batch::load(&tx, &[], &numbers, earliest).await?;
     for row in rows {
         let Some(meter_id) = batch.meter_id(row.meter_no.as_str()) else {
