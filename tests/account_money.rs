@@ -392,6 +392,12 @@ async fn the_history_pages_newest_first_with_the_balance_each_row_left_and_repri
             ["40.00/100.00", "30.00/60.00"],
             (true, true),
         ),
+        // From the newest row: nothing before it.
+        (
+            PageAt::From(id(0)),
+            ["50.00/150.00", "40.00/100.00"],
+            (false, true),
+        ),
     ];
     for (at, rows, more) in pages {
         let page = history(&at, 2).await;

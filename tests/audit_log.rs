@@ -210,6 +210,17 @@ async fn pages_forward_and_backward_hold_every_row_newest_first() {
     .unwrap();
     assert_eq!(ids(&page.rows), all[40..45]);
     assert!(page.more_before && page.more_after);
+    // From the newest row: nothing before it.
+    let page = audit::page(
+        &**client,
+        &AuditFilter::default(),
+        &PageAt::From(rows[0].cursor()),
+        5,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ids(&page.rows), all[..5]);
+    assert!(!page.more_before && page.more_after);
 }
 
 /// Which rows a filter must keep, as the test works it out.

@@ -447,6 +447,9 @@ async fn the_meter_list_pages_by_number_both_ways() {
     let (from, before, _) = numbers(ask(&db, fetch(PageAt::From("P00005".into()))).await);
     assert_eq!(from[0], "P00005");
     assert!(before, "rows before the cursor are known");
+    let (from, before, _) = numbers(ask(&db, fetch(PageAt::From("P00001".into()))).await);
+    assert_eq!(from, first);
+    assert!(!before, "nothing lies before the first meter");
 }
 
 /// A file in the temporary directory, removed when dropped.

@@ -17,7 +17,7 @@ use tokio_postgres::error::SqlState;
 use super::DbError;
 use super::applied_write::lock_then_look_up;
 use super::cards::{PaymentMethod, payment_methods};
-use super::customers::{Page, PageAt, page_of};
+use super::customers::{Page, PageAt};
 use super::receipts;
 use super::rows::from_columns;
 use crate::domain::money::{Money, Volume};
@@ -106,13 +106,12 @@ pub async fn history(
     let (forward, cursor, comparison) =
         (seek.forward, seek.cursor.copied(), seek.comparison(false));
     let rows = read(client, account_id, cursor, comparison, forward, size + 1).await?;
-    let mut page = page_of(rows, size, forward, cursor.is_none());
-    if let PageAt::From(id) = at {
-        page.more_before = !read(client, account_id, Some(*id), ">", false, 1)
+    at.page_of(rows, size, async |id| {
+        Ok(!read(client, account_id, Some(*id), ">", false, 1)
             .await?
-            .is_empty();
-    }
-    Ok(page)
+            .is_empty())
+    })
+    .await
 }
 
 async fn read(

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::DbError;
 use super::card_ops::OperationState;
-use super::customers::{Page, PageAt, Params, page_of};
+use super::customers::{Page, PageAt, Params};
 use super::rows::from_columns;
 
 /// What the viewer is asked to keep; `None` keeps everything.
@@ -151,13 +151,12 @@ pub async fn page(
         size + 1,
     )
     .await?;
-    let mut page = page_of(rows, size, forward, cursor.is_none());
-    if let PageAt::From(cursor) = at {
-        page.more_before = !read(client, filter, Some((cursor, ">")), false, 1)
+    at.page_of(rows, size, async |cursor| {
+        Ok(!read(client, filter, Some((cursor, ">")), false, 1)
             .await?
-            .is_empty();
-    }
-    Ok(page)
+            .is_empty())
+    })
+    .await
 }
 
 /// At most `limit` rows `filter` keeps beyond `cursor` (compared by `comparison` in the

@@ -87,6 +87,23 @@ impl<C> PageAt<C> {
             inclusive,
         }
     }
+
+    /// This page from `rows`, read as [`seek`](Self::seek) says (`size + 1` at most). A page
+    /// from a row holds that row, so the read cannot tell whether anything lies before it:
+    /// `anything_before` asks, given that row's cursor.
+    pub(crate) async fn page_of<R>(
+        &self,
+        rows: Vec<R>,
+        size: usize,
+        anything_before: impl AsyncFnOnce(&C) -> Result<bool, DbError>,
+    ) -> Result<Page<R>, DbError> {
+        let seek = self.seek();
+        let mut page = page_of(rows, size, seek.forward, seek.cursor.is_none());
+        if let PageAt::From(cursor) = self {
+            page.more_before = anything_before(cursor).await?;
+        }
+        Ok(page)
+    }
 }
 
 /// Where a keyset read starts: which way it reads (forward: in display order), from which

@@ -708,7 +708,6 @@ pub async fn meter_page(
     at: &crate::db::customers::PageAt<String>,
     size: usize,
 ) -> Result<crate::db::customers::Page<MeterListRow>, DbError> {
-    use crate::db::customers::{PageAt, page_of};
     let prefix = prefix.trim().to_ascii_uppercase();
     // Anything else cannot start a meter number, and `%` or `_` would be LIKE wildcards.
     if !prefix
@@ -751,9 +750,8 @@ pub async fn meter_page(
             }),
         })
         .collect();
-    let mut page = page_of(rows, size, forward, cursor.is_none());
-    if let PageAt::From(no) = at {
-        page.more_before = client
+    at.page_of(rows, size, async |no| {
+        Ok(client
             .query_one(
                 &format!(
                     "SELECT EXISTS (SELECT FROM meter m WHERE {status}
@@ -763,7 +761,7 @@ pub async fn meter_page(
                 &[&prefix, no],
             )
             .await?
-            .get("more_before");
-    }
-    Ok(page)
+            .get("more_before"))
+    })
+    .await
 }

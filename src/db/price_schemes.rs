@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{outcome_saved_id, write_once};
-use super::rows::{accepted, read_all, word};
+use super::rows::{accepted, from_columns, read_all, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceScheme, PriceVersion, SchemeError, SchemeFieldsError,
@@ -306,18 +306,12 @@ pub async fn modify_scheme(
         return Ok(refusal);
     }
     write_once(client, key, MODIFY, operator_id, async |transaction| {
-        let Some(stored) = transaction
-            .query_opt(
-                "SELECT kind, billing_mode, start_date FROM price_scheme WHERE id = $1 FOR UPDATE",
-                &[&id],
-            )
-            .await?
-        else {
+        let Some(stored) = locked_scheme(transaction, id).await? else {
             return Ok(SchemeOutcome::NotFound);
         };
-        if stored.get::<_, &str>("kind") != fields.kind.as_str()
-            || billing_mode_of(stored.get("billing_mode"))? != fields.mode
-            || stored.get::<_, NaiveDate>("start_date") != fields.start_date
+        if stored.kind != fields.kind.as_str()
+            || stored.mode != fields.mode
+            || stored.start_date != fields.start_date
         {
             return Ok(SchemeOutcome::Fixed);
         }
@@ -356,23 +350,20 @@ pub async fn change_prices(
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
     write_once(client, key, NEW_PRICES, operator_id, async |transaction| {
-        let Some(stored) = transaction
-            .query_opt(
-                "SELECT billing_mode, vat_rate * 100 AS vat_percent, current_date AS today
-                 FROM price_scheme WHERE id = $1 FOR UPDATE",
-                &[&id],
-            )
-            .await?
-        else {
+        let Some(stored) = locked_scheme(transaction, id).await? else {
             return Ok(SchemeOutcome::NotFound);
         };
-        let today: NaiveDate = stored.get("today");
+        let today = stored.today;
         if effective_from < today {
             return Ok(SchemeOutcome::PastDate { today });
         }
-        let mode = billing_mode_of(stored.get("billing_mode"))?;
-        let vat_percent = stored.get("vat_percent");
-        if let Err(error) = PriceVersion::new(effective_from, mode, tiers.to_vec(), vat_percent) {
+        let version = PriceVersion::new(
+            effective_from,
+            stored.mode,
+            tiers.to_vec(),
+            stored.vat_percent,
+        );
+        if let Err(error) = version {
             return Ok(SchemeOutcome::Prices(error));
         }
         let taken = transaction
@@ -390,6 +381,40 @@ pub async fn change_prices(
         Ok(SchemeOutcome::Saved { id })
     })
     .await
+}
+
+/// A scheme's row as a change to it reads it first.
+struct LockedScheme {
+    kind: String,
+    mode: BillingMode,
+    start_date: NaiveDate,
+    vat_percent: Decimal,
+    /// The transaction's date: new prices take effect from it on.
+    today: NaiveDate,
+}
+
+/// Scheme `id` locked until the change commits (two changes of one scheme go one after the
+/// other), or `None` when there is no such scheme.
+async fn locked_scheme(
+    transaction: &Transaction<'_>,
+    id: i64,
+) -> Result<Option<LockedScheme>, DbError> {
+    let Some(row) = transaction
+        .query_opt(
+            "SELECT kind, billing_mode, start_date, vat_rate * 100 AS vat_percent,
+                    current_date AS today
+             FROM price_scheme WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(from_columns!(row => LockedScheme {
+        kind,
+        mode: billing_mode_of(row.get("billing_mode"))?,
+        start_date, vat_percent, today,
+    })))
 }
 
 /// Whether the scheme's own fields fit together (`domain::pricing::check_scheme_fields`).
