@@ -1178,6 +1178,49 @@ async fn a_recharge_pays_exactly_the_price_in_force() {
     );
 }
 
+/// sql/V61: the recharge's price check works out its one slice without md_price; a scheme with
+/// no price in force today still refuses the recharge, in md_price's words, nothing written.
+#[tokio::test]
+async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
+                                       start_date)
+                 VALUES ('From 2099', 'prepaid', 'stepped', 0, 12, '2099-01-01');
+             INSERT INTO price_version (price_scheme_id, effective_from)
+                 SELECT id, '2099-01-01' FROM price_scheme WHERE name = 'From 2099';
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+                 SELECT v.id, 1, NULL, 1.00 FROM price_version v
+                 JOIN price_scheme s ON s.id = v.price_scheme_id WHERE s.name = 'From 2099';
+             UPDATE customer_type
+                 SET price_scheme_id = (SELECT id FROM price_scheme WHERE name = 'From 2099')
+                 WHERE id = (SELECT customer_type_id FROM customer WHERE id = {customer});"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    let recharge = format!(
+        "SELECT operation_id FROM card_recharge_journal(
+             {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
+             {CLERK}, 'recharge-9', 2.00, 2.000, 1.00, 'cash', 9, 2000,
+             NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
+    );
+    let outcome = psql(&db, "clerk", &recharge);
+    assert!(!outcome.ok, "a recharge with no price in force was written");
+    assert!(
+        outcome.said.contains("permission denied: price scheme")
+            && outcome.said.contains("has no price on"),
+        "refused for another reason: {}",
+        outcome.said
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+}
+
 /// sql/V33's one call for a recharge's money and journal runs with the caller's rights: what
 /// the statements sent one by one are refused, it is refused too.
 #[tokio::test]
