@@ -1,6 +1,6 @@
 -- A card recharge's price check does the one part's work itself (issue 14: the recharge is
 -- ~14 % of the server's time at 64 desks; decision: docs/decisions.md, "The card recharge's
--- price check without md_price (s27-a)").
+-- price check without md_price").
 --  * card_recharge_is_paid (V38) priced the recharge with md_price, built for many slices over
 --    several cycles and versions: it takes the earlier purchases as an array of slices, loops
 --    over the new ones, reads the scheme again, sums the array in a query, adds up VAT and
