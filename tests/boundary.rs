@@ -1070,6 +1070,25 @@ async fn a_card_operation_is_settled_with_its_money() {
     );
 }
 
+/// sql/V33's one call for a recharge of the card of `customer` (`with_a_card`): `bought` litres
+/// paid `paid` in cash at `unit_price` (or NULL), as the clerk.
+fn recharge_in_one_call(
+    customer: i64,
+    account: i64,
+    key: &str,
+    seq: u32,
+    paid: &str,
+    bought: u32,
+    unit_price: &str,
+) -> String {
+    format!(
+        "SELECT operation_id FROM card_recharge_journal(
+             {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
+             {CLERK}, '{key}', {paid}, {bought} / 1000.0, {unit_price}, 'cash', {seq},
+             {bought}, NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
+    )
+}
+
 /// sql/V38: a recharge pays exactly what the prepaid scheme in force makes of its water, from
 /// the water the customer bought before it in the accumulation cycle (reversed purchases and
 /// older cycles left out), and its ledger row names a unit price only when one tier priced it
@@ -1106,12 +1125,7 @@ async fn a_recharge_pays_exactly_the_price_in_force() {
     // A recharge of `bought` litres paid `paid` at `unit_price` (or NULL), as sql/V33's one call
     // and as the statements it runs.
     let in_one_call = |key: &str, seq: u32, paid: &str, bought: u32, unit_price: &str| {
-        format!(
-            "SELECT operation_id FROM card_recharge_journal(
-                 {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
-                 {CLERK}, '{key}', {paid}, {bought} / 1000.0, {unit_price}, 'cash', {seq},
-                 {bought}, NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
-        )
+        recharge_in_one_call(customer, account, key, seq, paid, bought, unit_price)
     };
     let one_by_one = |key: &str, seq: u32, paid: &str, bought: u32, unit_price: &str| {
         format!(
@@ -1204,12 +1218,7 @@ async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
         .await
         .unwrap();
     let before = written(&db);
-    let recharge = format!(
-        "SELECT operation_id FROM card_recharge_journal(
-             {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
-             {CLERK}, 'recharge-9', 2.00, 2.000, 1.00, 'cash', 9, 2000,
-             NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
-    );
+    let recharge = recharge_in_one_call(customer, account, "recharge-9", 9, "2.00", 2000, "1.00");
     let outcome = psql(&db, "clerk", &recharge);
     assert!(!outcome.ok, "a recharge with no price in force was written");
     assert!(
