@@ -1070,6 +1070,25 @@ async fn a_card_operation_is_settled_with_its_money() {
     );
 }
 
+/// sql/V33's one call for a recharge of the card of `customer` (`with_a_card`): `bought` litres
+/// paid `paid` in cash at `unit_price` (or NULL), as the clerk.
+fn recharge_in_one_call(
+    customer: i64,
+    account: i64,
+    key: &str,
+    seq: u32,
+    paid: &str,
+    bought: u32,
+    unit_price: &str,
+) -> String {
+    format!(
+        "SELECT operation_id FROM card_recharge_journal(
+             {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
+             {CLERK}, '{key}', {paid}, {bought} / 1000.0, {unit_price}, 'cash', {seq},
+             {bought}, NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
+    )
+}
+
 /// sql/V38: a recharge pays exactly what the prepaid scheme in force makes of its water, from
 /// the water the customer bought before it in the accumulation cycle (reversed purchases and
 /// older cycles left out), and its ledger row names a unit price only when one tier priced it
@@ -1106,12 +1125,7 @@ async fn a_recharge_pays_exactly_the_price_in_force() {
     // A recharge of `bought` litres paid `paid` at `unit_price` (or NULL), as sql/V33's one call
     // and as the statements it runs.
     let in_one_call = |key: &str, seq: u32, paid: &str, bought: u32, unit_price: &str| {
-        format!(
-            "SELECT operation_id FROM card_recharge_journal(
-                 {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
-                 {CLERK}, '{key}', {paid}, {bought} / 1000.0, {unit_price}, 'cash', {seq},
-                 {bought}, NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
-        )
+        recharge_in_one_call(customer, account, key, seq, paid, bought, unit_price)
     };
     let one_by_one = |key: &str, seq: u32, paid: &str, bought: u32, unit_price: &str| {
         format!(
@@ -1176,6 +1190,44 @@ async fn a_recharge_pays_exactly_the_price_in_force() {
         "clerk",
         &one_by_one("recharge-10", 10, "4.00", 2_000, "2.00"),
     );
+}
+
+/// sql/V61: the recharge's price check works out its one slice without md_price; a scheme with
+/// no price in force today still refuses the recharge, in md_price's words, nothing written.
+#[tokio::test]
+async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
+                                       start_date)
+                 VALUES ('From 2099', 'prepaid', 'stepped', 0, 12, '2099-01-01');
+             INSERT INTO price_version (price_scheme_id, effective_from)
+                 SELECT id, '2099-01-01' FROM price_scheme WHERE name = 'From 2099';
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+                 SELECT v.id, 1, NULL, 1.00 FROM price_version v
+                 JOIN price_scheme s ON s.id = v.price_scheme_id WHERE s.name = 'From 2099';
+             UPDATE customer_type
+                 SET price_scheme_id = (SELECT id FROM price_scheme WHERE name = 'From 2099')
+                 WHERE id = (SELECT customer_type_id FROM customer WHERE id = {customer});"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    let recharge = recharge_in_one_call(customer, account, "recharge-9", 9, "2.00", 2000, "1.00");
+    let outcome = psql(&db, "clerk", &recharge);
+    assert!(!outcome.ok, "a recharge with no price in force was written");
+    assert!(
+        outcome.said.contains("permission denied: price scheme")
+            && outcome.said.contains("has no price on"),
+        "refused for another reason: {}",
+        outcome.said
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
 }
 
 /// sql/V33's one call for a recharge's money and journal runs with the caller's rights: what
