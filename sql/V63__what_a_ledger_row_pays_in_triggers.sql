@@ -13,9 +13,11 @@
 --    database copied from a template keeps the template's prefix and roles.)
 --  * The ledger's two statement triggers, the closed-account refusal (V24) and the shift opened
 --    at the first money (V21), were two calls over the same transition table: one function now,
---    the refusal first as before. The shift insert is skipped when the operator's shift is
---    open, which it is for every posting but the first of a shift (its ON CONFLICT stays for
---    two connections of one operator opening it at once).
+--    the refusal first as before. The shift's insert is skipped when the operator's open shift
+--    is one no transaction has touched (its xmax is 0), which it is for every posting but the
+--    first of a shift; otherwise it runs as before: its ON CONFLICT waits for a close of the
+--    shift in progress on the operator's other connection, where a plain look for an open
+--    shift would see the shift still open and leave the posting outside every shift.
 --  * A receipt's operator is stamped by a function of its own: md_stamp_operator, shared by
 --    the tables whose column it is told by name, rebuilt the row through jsonb.
 
@@ -62,7 +64,8 @@ BEGIN
         RAISE EXCEPTION 'the customer is closed: its account moves no money'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    IF me IS NOT NULL AND NOT EXISTS (SELECT FROM shift WHERE operator_id = me AND closed_at IS NULL) THEN
+    IF me IS NOT NULL AND NOT EXISTS (SELECT FROM shift WHERE operator_id = me
+                                      AND closed_at IS NULL AND xmax = '0'::xid) THEN
         INSERT INTO shift (operator_id, opened_at, opened_by_payment)
         SELECT me, min(p.created_at), true FROM posted p WHERE p.operator_id = me
         HAVING count(*) > 0
