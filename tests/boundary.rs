@@ -9,7 +9,7 @@ use std::process::Command;
 
 use meterdesk::db::embedded::BinSearch;
 use support::card_desk::{CLERK, SUPERVISOR, card_customer};
-use support::pg::{TEST_PASSWORD, TestDb, give_password};
+use support::pg::{TEST_PASSWORD, TestDb, cluster, give_password};
 
 /// What `psql` made of one statement as `login`.
 struct Outcome {
@@ -18,12 +18,16 @@ struct Outcome {
 }
 
 fn psql(db: &TestDb, login: &str, sql: &str) -> Outcome {
+    psql_on(&db.operator_conn_str(login), sql)
+}
+
+fn psql_on(conn_str: &str, sql: &str) -> Outcome {
     let bin = BinSearch::default()
         .find()
         .expect("the PostgreSQL programs");
     let output = Command::new(bin.join("psql"))
         .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .arg(db.operator_conn_str(login))
+        .arg(conn_str)
         .env("PGPASSWORD", TEST_PASSWORD)
         .output()
         .expect("run psql");
@@ -1447,4 +1451,45 @@ async fn a_password_changed_from_psql_does_not_clear_the_forced_change() {
             refused(&db, login, &sql);
         }
     }
+}
+
+/// sql/V63: a clerk's deposit (its receipt, then ledger_post) calls the checks that can refuse
+/// the clerk — the receipt's guard and rules — and none that cannot: the balance's update is
+/// the owner's (no guard), the ledger's closed-account refusal and shift are one statement
+/// trigger, and the receipt is stamped without md_stamp_operator's jsonb. Counted by the
+/// server (`track_functions`, set by the superuser before it becomes the clerk).
+#[tokio::test]
+async fn a_clerks_deposit_calls_the_checks_that_can_refuse_it_and_no_other() {
+    let (db, account) = desk().await;
+    let customer = customer_of(&db, account).await;
+    let calls = psql_on(
+        &cluster().superuser_connection_string(&db.name),
+        &format!(
+            "SET track_functions = 'pl';
+             SET SESSION AUTHORIZATION \"clerk@{db}\";
+             BEGIN;
+             INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {customer}, 0);
+             SELECT FROM ledger_post({account}, 'deposit', 10, NULL, NULL, 'cash',
+                                     currval('receipt_no_seq'), 'counted-1');
+             SELECT string_agg(funcname || ' ' || calls, ', ' ORDER BY funcname)
+                 FROM pg_stat_xact_user_functions
+                 WHERE funcname IN ('md_guard', 'receipt_rules', 'md_stamp_operator',
+                                    'receipt_stamp_operator', 'ledger_apply_to_balance',
+                                    'ledger_refuses_closed_accounts',
+                                    'shift_opens_at_first_money', 'ledger_posted');
+             ROLLBACK;",
+            db = db.name
+        ),
+    );
+    assert!(calls.ok, "{}", calls.said);
+    assert_eq!(
+        calls.said.lines().last(),
+        Some(
+            "ledger_apply_to_balance 1, ledger_posted 1, md_guard 1, receipt_rules 1, \
+             receipt_stamp_operator 1"
+        ),
+        "{}",
+        calls.said
+    );
 }

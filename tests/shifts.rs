@@ -130,6 +130,36 @@ async fn a_payment_with_no_shift_open_opens_one_and_refunds_are_counted_apart() 
     );
 }
 
+/// A payment posted while the operator's shift is being closed on their other connection waits
+/// for that close and opens the next shift: no payment falls outside a shift (sql/V63 skips the
+/// shift's insert only for an open shift no transaction is changing).
+#[tokio::test]
+async fn a_payment_during_the_close_of_its_shift_waits_and_opens_the_next_one() {
+    let db = with_fixture().await;
+    let anna = db.pool_of("anna");
+    let closing = anna.get().await.unwrap();
+    let Opened::Opened(shift_id) = shifts::open(&**closing).await.unwrap() else {
+        panic!("opened")
+    };
+    closing.batch_execute("BEGIN").await.unwrap();
+    assert!(shifts::close(&**closing, shift_id).await.unwrap());
+    let payment = tokio::spawn({
+        let anna = anna.clone();
+        async move { take(&anna, "a-1", Movement::Deposit, "10.00", "cash").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!payment.is_finished(), "the payment waits for the close");
+    closing.batch_execute("COMMIT").await.unwrap();
+    payment.await.unwrap();
+    let client = anna.get().await.unwrap();
+    let shift = shifts::own_latest(&**client)
+        .await
+        .unwrap()
+        .expect("a shift");
+    assert_ne!(shift.id, shift_id);
+    assert!(shift.opened_by_payment && shift.closed_at.is_none());
+}
+
 #[tokio::test]
 async fn a_clerk_sees_only_their_own_shifts_and_a_supervisor_sees_every_one() {
     let db = with_fixture().await;

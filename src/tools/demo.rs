@@ -1169,10 +1169,9 @@ pub const TRANSITION_TRIGGERS_DROPPED: &[(&str, &str)] = &[
     // name. The loader writes those rows itself (`HistoryRows::name_keys`), as `name_keys`
     // gives them (a test compares).
     ("customer", "customer_name_char_after_insert"),
-    // sql/V21: opens the posting operator's shift (the owner is no operator); sql/V24: refuses
-    // money on a closed account (the owner's loads are not asked).
-    ("ledger_transaction", "shift_opens_at_first_money"),
-    ("ledger_transaction", "refuses_closed_accounts"),
+    // sql/V63 (V24's and V21's): refuses money on a closed account (the owner's loads are not
+    // asked), then opens the posting operator's shift (the owner is no operator).
+    ("ledger_transaction", "refuses_closed_then_opens_the_shift"),
 ];
 
 /// The triggers of `table` in a list of (table, trigger).
