@@ -461,6 +461,31 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
         prepaid_reading(&desk, prepaid, "k7", "0.000", "0.00"),
     ];
     refused_writing_nothing(&desk, &clerk, &forged, MISPRICED).await;
+    // The system-prepaid reading put on a bill of its account, deducted its price or nothing:
+    // refused by the deduction's check, which runs for a call that names a bill too (sql/V62).
+    let prepaid_on_a_bill = |key, deducted: &str| {
+        let sent = prepaid_reading(&desk, prepaid, key, "10.000", deducted);
+        Sent {
+            bills: honest(key).bills.replace(
+                &format!(r#""account_id": {postpaid}"#),
+                &format!(r#""account_id": {prepaid}"#),
+            ),
+            readings: sent
+                .readings
+                .replace(r#""bill_ref": null"#, r#""bill_ref": "n0""#),
+            ..sent
+        }
+    };
+    refused_writing_nothing(
+        &desk,
+        &clerk,
+        &[
+            prepaid_on_a_bill("k8", "25.00"),
+            prepaid_on_a_bill("k9", "0.00"),
+        ],
+        "line 1 is not deducted the price of its water",
+    )
+    .await;
     let before = written(&desk).await;
     // Tables and types of the clerk's own session named like those the check reads decide
     // nothing: with a free tier of its own, water at no price is still refused.
