@@ -52,6 +52,9 @@ async fn four_desks_for_twenty_seconds_fail_nothing_and_the_books_balance() {
     assert!(!reading_refusals.contains_key("NoPrice"), "{report}");
     let tps = summary.pgbench_tps.expect("pgbench measured");
     assert!(tps > 0.0);
+    // The test's server runs on this machine: what it and the desks spent is read from /proc.
+    assert!(summary.cpu.server.is_some_and(|seconds| seconds > 0.0));
+    assert!(summary.cpu.desks.is_some_and(|seconds| seconds > 0.0));
 
     // The desks wrote as their own operators, who sign in no more.
     let client = db.pool.get().await.unwrap();

@@ -6,6 +6,7 @@
 //! with as many clients on the same server (`pgbench`), for the ratio of the two rates.
 
 mod card;
+pub mod cpu;
 mod desk;
 mod pgbench;
 pub mod report;
@@ -22,6 +23,7 @@ use crate::db::session::Sessions;
 use crate::db::{self, Deadlines};
 use crate::domain::password::generate_password;
 use crate::startup;
+use cpu::{Sample, Spent};
 use desk::{Arrival, Desk, Operator};
 use report::Tally;
 
@@ -66,6 +68,8 @@ pub struct Summary {
     pub disagreements: usize,
     /// pgbench's transactions per second, or why there is no figure.
     pub pgbench_tps: Result<f64, String>,
+    /// The CPU the server and the desks' process spent while the desks ran.
+    pub cpu: Spent,
 }
 
 impl Summary {
@@ -129,6 +133,11 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         .await?;
     let (max_connections, customers): (String, i64) =
         (settings.get("max_connections"), settings.get("customers"));
+    let backend: i32 = client
+        .query_one("SELECT pg_backend_pid() AS pid", &[])
+        .await?
+        .get("pid");
+    let postmaster = cpu::postmaster_of(backend);
     println!(
         "meterdesk soak: {} desks ({} supervisors), {:.0} s, {}, {customers} customers; \
          server max_connections {max_connections}, pool of {} per desk",
@@ -185,14 +194,16 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         .iter()
         .map(|row| Arrival::new(row.get("customer_no"), row.get("phone"), row.get("name")))
         .collect();
-    let served = serve(target, options, &run_id, &operators, arrivals).await;
+    let served = serve(target, options, &run_id, &operators, arrivals, postmaster).await;
     // Whatever happened, the run's operators sign in no more.
     for id in operator_ids {
         operators::set_enabled(&client, id, false).await?;
     }
-    let (tally, elapsed) = served?;
+    let (tally, elapsed, cpu) = served?;
     println!();
     print!("{}", report::report(&tally, elapsed));
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    println!("{}", cpu.line(elapsed, tally.done(), cores));
 
     let checks = db::books::check(&mut client).await?;
     println!();
@@ -214,6 +225,7 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
         elapsed,
         disagreements,
         pgbench_tps,
+        cpu,
     };
     println!();
     match &summary.pgbench_tps {
@@ -234,14 +246,16 @@ pub async fn run(target: &Target, options: SoakOptions) -> anyhow::Result<Summar
     Ok(summary)
 }
 
-/// Signs every desk in, lets them serve for the run's duration at once, and tallies them.
+/// Signs every desk in, lets them serve for the run's duration at once, and tallies them and
+/// the CPU spent meanwhile (the server's when `postmaster` is of this machine).
 async fn serve(
     target: &Target,
     options: SoakOptions,
     run_id: &str,
     operators: &[Operator],
     arrivals: Arc<[Arrival]>,
-) -> anyhow::Result<(Tally, Duration)> {
+    postmaster: Option<u32>,
+) -> anyhow::Result<(Tally, Duration, Spent)> {
     let mut desks = Vec::with_capacity(operators.len());
     for (index, operator) in operators.iter().enumerate() {
         let sessions = Sessions::new(&target.owner_conn, target.pool_size, target.deadlines)?;
@@ -259,6 +273,7 @@ async fn serve(
             .with_context(|| format!("signing in desk {index}"))?,
         );
     }
+    let before = Sample::now(postmaster);
     let started = Instant::now();
     let until = started + options.duration;
     let running: Vec<_> = desks
@@ -269,5 +284,10 @@ async fn serve(
     for desk in running {
         tally.merge(desk.await.context("a desk's task")?);
     }
-    Ok((tally, started.elapsed()))
+    let elapsed = started.elapsed();
+    Ok((
+        tally,
+        elapsed,
+        Spent::between(before, Sample::now(postmaster)),
+    ))
 }
