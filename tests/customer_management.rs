@@ -16,7 +16,7 @@ use meterdesk::db::customer_changes::{
 use meterdesk::db::customer_types::{self, CustomerTypeInput, CustomerTypeOutcome};
 use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::meters::{
-    self, ImportChoice, MeterFields, MeterOutcome, MeterTypeFields, MeterTypeOutcome,
+    self, ImportChoice, ImportReport, MeterFields, MeterOutcome, MeterTypeFields, MeterTypeOutcome,
 };
 use meterdesk::db::pool_from_conn_str;
 use meterdesk::domain::customer_rules::{
@@ -24,7 +24,7 @@ use meterdesk::domain::customer_rules::{
     PersonalInfo,
 };
 use meterdesk::domain::meter_csv::{
-    LineProblem, METER_CSV_TEMPLATE, MeterNo, MeterTypeNames, parse_meter_csv,
+    LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterNo, MeterTypeNames, parse_meter_csv,
 };
 use meterdesk::domain::money::Money;
 use meterdesk::domain::search::classify;
@@ -745,6 +745,27 @@ fn generated_csv(rows: usize) -> String {
     text
 }
 
+/// The supervisor imports every row of `csv`, all or nothing.
+async fn import_all(supervisor: &mut Object, csv: &MeterCsv) -> ImportReport {
+    meters::import_meters(
+        supervisor,
+        SUPERVISOR,
+        &key(),
+        csv,
+        ImportChoice::AllOrNothing,
+    )
+    .await
+    .unwrap()
+}
+
+async fn meters_in_stock(owner: &Object) -> i64 {
+    count(
+        owner,
+        "SELECT count(*) FROM meter WHERE status = 'uninstalled'",
+    )
+    .await
+}
+
 async fn type_names(client: &Object) -> MeterTypeNames {
     let types = meters::meter_types(&***client).await.unwrap();
     MeterTypeNames::new(types.iter().map(|t| (t.name.as_str(), t.id)))
@@ -767,24 +788,9 @@ async fn an_import_outlasting_the_pools_statement_deadline_is_not_cancelled() {
         .batch_execute("SET statement_timeout = '50ms'")
         .await
         .unwrap();
-    let report = meters::import_meters(
-        &mut supervisor,
-        SUPERVISOR,
-        &key(),
-        &csv,
-        ImportChoice::AllOrNothing,
-    )
-    .await
-    .unwrap();
+    let report = import_all(&mut supervisor, &csv).await;
     assert_eq!(report.imported, 20_000);
-    assert_eq!(
-        count(
-            &owner,
-            "SELECT count(*) FROM meter WHERE status = 'uninstalled'"
-        )
-        .await,
-        20_000
-    );
+    assert_eq!(meters_in_stock(&owner).await, 20_000);
 }
 
 /// 100 000 meters imported in one go; the times are printed, never asserted.
@@ -805,15 +811,7 @@ async fn importing_100000_meters_imports_them_all() {
     assert_eq!(meters::check_import(&**supervisor, &csv).await.unwrap(), []);
     let check_time = checked.elapsed();
     let imported = Instant::now();
-    let report = meters::import_meters(
-        &mut supervisor,
-        SUPERVISOR,
-        &key(),
-        &csv,
-        ImportChoice::AllOrNothing,
-    )
-    .await
-    .unwrap();
+    let report = import_all(&mut supervisor, &csv).await;
     let import_time = imported.elapsed();
     println!(
         "100 000 meters: parse {parsed:?}, check {check_time:?}, import {import_time:?}, total {:?}",
@@ -821,14 +819,7 @@ async fn importing_100000_meters_imports_them_all() {
     );
     assert_eq!(report.imported, 100_000);
     assert!(report.errors.is_empty());
-    assert_eq!(
-        count(
-            &owner,
-            "SELECT count(*) FROM meter WHERE status = 'uninstalled'"
-        )
-        .await,
-        100_000
-    );
+    assert_eq!(meters_in_stock(&owner).await, 100_000);
     assert_eq!(
         count(
             &owner,
@@ -871,15 +862,7 @@ async fn an_import_reports_bad_lines_and_imports_the_good_rows_or_nothing() {
         (3, LineProblem::AlreadyInDatabase("OLD-1".to_owned()))
     );
 
-    let nothing = meters::import_meters(
-        &mut supervisor,
-        SUPERVISOR,
-        &key(),
-        &csv,
-        ImportChoice::AllOrNothing,
-    )
-    .await
-    .unwrap();
+    let nothing = import_all(&mut supervisor, &csv).await;
     assert_eq!(nothing.imported, 0);
     assert_eq!(problems(&nothing.errors), problems(&checked));
     assert_eq!(count(&owner, "SELECT count(*) FROM meter").await, 1);
