@@ -55,8 +55,9 @@ fn server_ticks(postmaster: u32) -> Option<u64> {
         .flatten()
         .filter_map(|entry| {
             let name = entry.file_name();
-            let pid = name.to_str()?;
-            pid.bytes().all(|b| b.is_ascii_digit()).then_some(())?;
+            let pid = name
+                .to_str()
+                .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))?;
             read_stat(pid).filter(|stat| stat.parent == postmaster)
         })
         .map(|stat| stat.own)
