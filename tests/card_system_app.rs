@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use meterdesk::db::card_ops::{
 };
 use meterdesk::db::session::Sessions;
 use meterdesk::domain::card_counter::CreditOverflow;
-use meterdesk::domain::card_records::IssuerPin;
+use meterdesk::domain::card_records::{IssuerPin, MeterNumber};
 use meterdesk::domain::money::Volume;
 use meterdesk::domain::system_cards::SystemCardKind;
 use meterdesk::i18n::Lang;
@@ -30,7 +31,7 @@ use meterdesk::screens::card::{CardPane, CardScreen, Confirm};
 use meterdesk::screens::system_card::SystemCardScreen;
 use meterdesk::screens::table::CustomerTable;
 use rust_decimal::Decimal;
-use support::card_desk::{CLERK, SUPERVISOR, books, card_customer, key};
+use support::card_desk::{CLERK, CardCustomer, SUPERVISOR, books, card_customer, key};
 use support::card_rig::*;
 use support::pg::give_password;
 use support::{press_and_settle as key_in, settle};
@@ -166,29 +167,60 @@ async fn issue(app: &mut App, services: &Services, kind: &str, volumes: Option<(
     key_in(app, services, KeyCode::F(3)).await;
 }
 
+/// The supervisor's and the clerk's services (in that order) on the app's reader and the rig's
+/// card secrets, receipts kept in `receipts` (if given).
+async fn counter(
+    customer: &CardCustomer,
+    reader: ReaderHandle,
+    receipts: Option<PathBuf>,
+) -> [Services; 2] {
+    give_password(&customer.client, CLERK).await;
+    give_password(&customer.client, SUPERVISOR).await;
+    let reader = Arc::new(reader);
+    let access = Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap()));
+    ["super", "clerk"].map(|login| Services {
+        pool: Sessions::signed_in(customer.db.pool_of(login)),
+        reader: reader.clone(),
+        card_access: access.clone(),
+        receipts: ReceiptOutput {
+            directory: receipts.clone(),
+            ..ReceiptOutput::default()
+        },
+    })
+}
+
+/// A blank card `name` on the reader, issued as `kind` by the supervisor ([`issue`]), swiped
+/// on the meter and pulled: what the meter said.
+async fn issued_and_swiped(
+    rig: &Rig,
+    app: &mut App,
+    supervisor: &Services,
+    app_sees: &impl Fn(bool),
+    name: &str,
+    kind: &str,
+    volumes: Option<(&str, &str)>,
+) -> String {
+    let card = rig.insert_blank(name);
+    app_sees(true);
+    reader_says(app, supervisor, true).await;
+    assert_eq!(app.card, Some(CardSeen::Blank), "{}", message(app));
+    issue(app, supervisor, kind, volumes).await;
+    let swiped = rig.meter(&["swipe"]);
+    rig.pull(card);
+    app_sees(false);
+    reader_says(app, supervisor, false).await;
+    swiped
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() {
     let Some(rig) = Rig::start("card_system_app") else {
         return;
     };
     let customer = card_customer().await;
-    give_password(&customer.client, CLERK).await;
-    give_password(&customer.client, SUPERVISOR).await;
     let (reader, app_sees) = app_reader();
-    let reader = Arc::new(reader);
-    let access = Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap()));
     let receipts = rig.dir.join("receipts");
-    let services_of = |login: &str| Services {
-        pool: Sessions::signed_in(customer.db.pool_of(login)),
-        reader: reader.clone(),
-        card_access: access.clone(),
-        receipts: ReceiptOutput {
-            directory: Some(receipts.clone()),
-            ..ReceiptOutput::default()
-        },
-    };
-    let supervisor = services_of("super");
-    let clerk = services_of("clerk");
+    let [supervisor, clerk] = counter(&customer, reader, Some(receipts.clone())).await;
     let mut app = desk(
         SUPERVISOR,
         "super",
@@ -196,45 +228,50 @@ async fn system_cards_issued_applied_and_the_clear_cards_credit_credited_once() 
     );
 
     // Setting card: alarm below 3 m³, credit at most 12 m³.
-    let card = rig.insert_blank("setting");
-    app_sees(true);
-    reader_says(&mut app, &supervisor, true).await;
-    assert_eq!(app.card, Some(CardSeen::Blank), "{}", message(&app));
-    issue(&mut app, &supervisor, "Setting", Some(("3", "12"))).await;
-    let swiped = rig.meter(&["swipe"]);
+    let swiped = issued_and_swiped(
+        &rig,
+        &mut app,
+        &supervisor,
+        &app_sees,
+        "setting",
+        "Setting",
+        Some(("3", "12")),
+    )
+    .await;
     assert!(
         swiped.contains("setting card applied (alarm below 3000 l, credit at most 12000 l)"),
         "{swiped}"
     );
-    rig.pull(card);
-    app_sees(false);
-    reader_says(&mut app, &supervisor, false).await;
 
     // Check card: 100 l of test water.
-    let card = rig.insert_blank("check");
-    app_sees(true);
-    reader_says(&mut app, &supervisor, true).await;
-    issue(&mut app, &supervisor, "Check", None).await;
-    let swiped = rig.meter(&["swipe"]);
+    let swiped = issued_and_swiped(
+        &rig,
+        &mut app,
+        &supervisor,
+        &app_sees,
+        "check",
+        "Check",
+        None,
+    )
+    .await;
     assert!(swiped.contains("credit 100 l"), "{swiped}");
-    rig.pull(card);
-    app_sees(false);
-    reader_says(&mut app, &supervisor, false).await;
 
     // The customer's card: opened, 10 m³ bought and loaded (the meter holds 10 100 l).
     let swiped = bought_and_swiped(&rig, &supervisor, customer.customer_id, 10, &app_sees).await;
     assert!(swiped.contains("credit 10100 l"), "{swiped}");
 
     // Clear card, applied: the meter's credit is wiped.
-    let card = rig.insert_blank("clear");
-    app_sees(true);
-    reader_says(&mut app, &supervisor, true).await;
-    issue(&mut app, &supervisor, "Clear", None).await;
-    let swiped = rig.meter(&["swipe"]);
+    let swiped = issued_and_swiped(
+        &rig,
+        &mut app,
+        &supervisor,
+        &app_sees,
+        "clear",
+        "Clear",
+        None,
+    )
+    .await;
     assert!(swiped.contains("credit 0 l"), "{swiped}");
-    rig.pull(card);
-    app_sees(false);
-    reader_says(&mut app, &supervisor, false).await;
 
     // A clerk reads it at the counter: shown for what it is, nothing credited.
     let mut counter = desk_of_clerk();
@@ -445,39 +482,41 @@ async fn a_setting_card_back_from_its_meter_is_recorded_and_its_maximum_taken() 
         return;
     };
     let customer = card_customer().await;
-    give_password(&customer.client, CLERK).await;
-    give_password(&customer.client, SUPERVISOR).await;
     let (reader, app_sees) = app_reader();
-    let reader = Arc::new(reader);
-    let access = Arc::new(CardAccess::new(key(), PIN.parse::<IssuerPin>().unwrap()));
-    let services_of = |login: &str| Services {
-        pool: Sessions::signed_in(customer.db.pool_of(login)),
-        reader: reader.clone(),
-        card_access: access.clone(),
-        receipts: ReceiptOutput::default(),
-    };
-    let supervisor = services_of("super");
-    let clerk = services_of("clerk");
+    let [supervisor, clerk] = counter(&customer, reader, None).await;
     let mut app = desk(
         SUPERVISOR,
         "super",
         &["customer.view", "card.read", "card.recharge", "card.system"],
     );
 
-    // Setting cards of 30 m³ (swiped on the meter) and 50 m³ (not swiped).
-    for (name, max, swiped) in [("setting-30", "30", true), ("setting-50", "50", false)] {
-        let card = rig.insert_blank(name);
-        app_sees(true);
-        reader_says(&mut app, &supervisor, true).await;
-        issue(&mut app, &supervisor, "Setting", Some(("3", max))).await;
-        if swiped {
-            let said = rig.meter(&["swipe"]);
-            assert!(said.contains("credit at most 30000 l"), "{said}");
-        }
-        rig.pull(card);
-        app_sees(false);
-        reader_says(&mut app, &supervisor, false).await;
-    }
+    // Setting cards of 30 m³, swiped on the meter, and 50 m³, never swiped.
+    let swiped = issued_and_swiped(
+        &rig,
+        &mut app,
+        &supervisor,
+        &app_sees,
+        "setting-30",
+        "Setting",
+        Some(("3", "30")),
+    )
+    .await;
+    assert!(swiped.contains("credit at most 30000 l"), "{swiped}");
+    let card = rig.insert_blank("setting-50");
+    app_sees(true);
+    let setting_50 = SystemCardKind::Setting {
+        alarm_litres: 3_000,
+        max_credit_litres: 50_000,
+    };
+    let meter = MeterNumber::new(METER).unwrap();
+    let issued =
+        cardflow::issue_system_card(&supervisor.desk(SUPERVISOR), setting_50, &meter).await;
+    assert!(
+        matches!(issued, Ok(cardflow::SystemIssue::Done(_))),
+        "{issued:?}"
+    );
+    rig.pull(card);
+    app_sees(false);
     let swiped = bought_and_swiped(&rig, &supervisor, customer.customer_id, 24, &app_sees).await;
     assert!(swiped.contains("credit 24000 l"), "{swiped}");
     let m3 = |text: &str| text.parse::<Volume>().unwrap();

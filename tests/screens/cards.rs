@@ -446,12 +446,7 @@ fn a_recharge_above_the_meters_maximum_credit_is_warned_and_may_still_be_confirm
             "an applied maximum is said as the meter's: {confirmation}"
         );
         insta::assert_snapshot!(name, confirmation);
-        let sent = press(&mut app, KeyCode::F(2));
-        let WriteCard { operation, .. } = only(&sent);
-        assert!(
-            matches!(operation, CardOp::Recharge { .. }),
-            "{operation:?}"
-        );
+        f2_writes_the_recharge(&mut app);
     }
     // Within the maximum, applied or not, or with no setting card known, nothing is said.
     let within = |applied| MeterMaxCredit {
@@ -466,6 +461,16 @@ fn a_recharge_above_the_meters_maximum_credit_is_warned_and_may_still_be_confirm
         assert!(confirmation.contains("Recharge 120.00"), "{confirmation}");
         assert!(!confirmation.contains("Warning"), "{confirmation}");
     }
+}
+
+/// F2 on the recharge's confirmation writes the card: a warning never stops the sale.
+fn f2_writes_the_recharge(app: &mut App) {
+    let sent = press(app, KeyCode::F(2));
+    let WriteCard { operation, .. } = only(&sent);
+    assert!(
+        matches!(operation, CardOp::Recharge { .. }),
+        "{operation:?}"
+    );
 }
 
 /// A maximum the meter applied (its setting card brought back to the counter, sql/V65).
@@ -504,12 +509,7 @@ fn a_maximum_not_yet_brought_back_from_the_meter_is_said_with_the_warning() {
         assert!(confirmation.contains(said), "{name}: {confirmation}");
         assert!(confirmation.contains("2.032"), "{name}: {confirmation}");
         insta::assert_snapshot!(name, confirmation);
-        let sent = press(&mut app, KeyCode::F(2));
-        let WriteCard { operation, .. } = only(&sent);
-        assert!(
-            matches!(operation, CardOp::Recharge { .. }),
-            "{operation:?}"
-        );
+        f2_writes_the_recharge(&mut app);
     }
 }
 

@@ -287,36 +287,22 @@ fn clear_card_seen(cleared: Option<ClearedCredit>) -> CardSeen {
 }
 
 /// A setting card for meter WM-0042 (at most 30 m³) that its meter applied, holding 24 m³,
-/// with what this read recorded of it.
+/// with what this read recorded of it: [`clear_card_seen`]'s issue, another kind.
 fn setting_card_seen(recorded: SettingApplied) -> CardSeen {
-    CardSeen::System(Box::new(SystemCardSeen {
-        card: SystemCard {
-            card_number: 10_000_031,
-            meter_number: meter(),
-            kind: SystemCardKind::Setting {
-                alarm_litres: 3_000,
-                max_credit_litres: 30_000,
-            },
-            written_at: 1_796_295_600,
-            applied: Some(MeterWriteBack {
-                last_loaded_sequence: 1,
-                registered_generation: 1,
-                credit_litres: 24_000,
-                total_litres: 24_000,
-                status: MeterStatus::default(),
-                written_at: 1_796_299_200,
-            }),
-        },
-        facts: Some(SystemCardFacts {
-            state: OperationState::Done,
-            issued_at: at(9),
-            issued_by: "super".into(),
-            customer: Some((10_023_457, "张伟".into())),
-            cleared: None,
-        }),
-        cleared: None,
-        setting_applied: Some(recorded),
-    }))
+    let CardSeen::System(mut seen) = clear_card_seen(None) else {
+        unreachable!("a system card")
+    };
+    seen.card.card_number = 10_000_031;
+    seen.card.kind = SystemCardKind::Setting {
+        alarm_litres: 3_000,
+        max_credit_litres: 30_000,
+    };
+    if let Some(applied) = &mut seen.card.applied {
+        applied.credit_litres = 24_000;
+        applied.total_litres = 24_000;
+    }
+    seen.setting_applied = Some(recorded);
+    CardSeen::System(seen)
 }
 
 /// A setting card brought back from its meter, read by a clerk: the read recorded that the
