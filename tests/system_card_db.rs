@@ -88,8 +88,8 @@ async fn a_clerk_is_refused_by_the_database_and_a_supervisor_is_not() {
 /// A setting card back from its meter (sql/V65): as the clerk's own role, straight to the
 /// server, no application is recorded for a card never written (unknown or pending), for
 /// another kind, or for another meter than the card's, and nothing is written by a refusal; the
-/// desk's call records it once. The meter's maximum is then the applied card's, not the newest
-/// written.
+/// desk's call records it once. The meter's maximum is then the card it applied last, not the
+/// newest written.
 #[tokio::test]
 async fn a_setting_cards_application_is_recorded_once_and_only_for_its_own_meter() {
     let customer = card_customer().await;
@@ -227,4 +227,17 @@ async fn a_setting_cards_application_is_recorded_once_and_only_for_its_own_meter
         }),
         "the card the meter applied, not the newer one it never saw"
     );
+    // The newer card brought back too, applied before the older by the meter's clock (the
+    // installer swiped them out of order): the meter holds what it applied last.
+    let earlier = MeterWriteBack {
+        written_at: 1_796_299_100,
+        ..after(24_000)
+    };
+    assert_eq!(
+        card_ops::record_setting_applied(&**clerk, written_50, &meter, &earlier)
+            .await
+            .unwrap(),
+        SettingApplied::RecordedNow
+    );
+    assert_eq!(max().await.map(|max| max.litres), Some(30_000));
 }
