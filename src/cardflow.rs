@@ -20,8 +20,8 @@ use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, Refusal, Request, Settled,
-    SystemCardFacts, SystemCardRefusal,
+    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, OperationState, Refusal, Request,
+    SettingApplied, Settled, SystemCardFacts, SystemCardRefusal,
 };
 use crate::db::session::Sessions;
 use crate::domain::card_counter::{CardWritePlan, Resolution};
@@ -603,6 +603,9 @@ pub struct SystemCardSeen {
     /// A clear card its meter applied: the credit recorded and credited now, before, or left
     /// for a supervisor.
     pub cleared: Option<ClearedCredit>,
+    /// A setting card its meter applied, written by this desk: its application recorded now
+    /// or before (the meter's maximum credit from then on, `db::cards::meter_max_credit`).
+    pub setting_applied: Option<SettingApplied>,
 }
 
 /// Reads the system card in the reader, if it is one (see [`system_card_on`]). `None`: not a
@@ -616,8 +619,9 @@ pub async fn read_system_card(desk: &Desk<'_>) -> Result<Option<SystemCardSeen>,
 }
 
 /// The system card in `records` (a card just read), if it is one: its issue settled if that
-/// was cut off, and a clear card's credit wiped recorded and credited to the meter's customer
-/// (once; a supervisor's read, `card.system`). `None`: not a system card of this key.
+/// was cut off, a clear card's credit wiped recorded and credited to the meter's customer
+/// (once; a supervisor's read, `card.system`), and a setting card's application by its meter
+/// recorded (once; any read). `None`: not a system card of this key.
 pub async fn system_card_on(
     desk: &Desk<'_>,
     records: &[Record; 3],
@@ -639,10 +643,22 @@ pub async fn system_card_on(
         _ => None,
     };
     let facts = card_ops::system_card_facts(&client, number).await?;
+    // Only a card the journal says was written: one still pending (a clerk's read cannot
+    // settle it) or never issued here is shown, not recorded.
+    let written = facts
+        .as_ref()
+        .is_some_and(|facts| facts.state == OperationState::Done);
+    let setting_applied = match (card.kind, &card.applied) {
+        (SystemCardKind::Setting { .. }, Some(applied)) if written => Some(
+            card_ops::record_setting_applied(&client, number, &card.meter_number, applied).await?,
+        ),
+        _ => None,
+    };
     Ok(Some(SystemCardSeen {
         card,
         facts,
         cleared,
+        setting_applied,
     }))
 }
 

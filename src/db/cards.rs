@@ -139,27 +139,40 @@ pub async fn receipt_facts(
     }))
 }
 
-/// The most credit customer `customer_id`'s meter holds, in litres: the maximum of the newest
-/// setting card written for that meter (`system_card`, done); `None` when none was. Whether the
-/// meter has applied it yet the counter cannot tell (docs/decisions.md, "A recharge above the
-/// meter's maximum credit").
+/// The most credit a customer's meter holds, from a setting card written for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterMaxCredit {
+    pub litres: u32,
+    /// The meter applied that card (its return was recorded, sql/V65); `false`: the card was
+    /// written and no setting card's application has been recorded yet.
+    pub applied: bool,
+}
+
+/// The most credit customer `customer_id`'s meter holds: the maximum of the setting card the
+/// meter applied last (by the meter's time on the card brought back), else of the newest
+/// written (`system_card`, done) while none was brought back; `None` when none was written
+/// (docs/decisions.md, "A setting card's return from its meter is recorded").
 pub async fn meter_max_credit(
     client: &impl CachingClient,
     customer_id: i64,
-) -> Result<Option<u32>, DbError> {
+) -> Result<Option<MeterMaxCredit>, DbError> {
     let row = client
         .query_opt(
-            "SELECT s.max_credit_litres FROM customer c
+            "SELECT s.max_credit_litres, s.applied_at IS NOT NULL AS applied FROM customer c
              JOIN system_card s ON s.meter_id = c.meter_id
              WHERE c.id = $1 AND s.kind = 'setting' AND s.state = 'done'
-             ORDER BY s.issued_at DESC, s.card_no DESC LIMIT 1",
+             ORDER BY s.applied_at DESC NULLS LAST, s.issued_at DESC, s.card_no DESC LIMIT 1",
             &[&customer_id],
         )
         .await?;
     row.map(|row| {
         let litres: i64 = row.get("max_credit_litres");
-        u32::try_from(litres)
-            .map_err(|_| DbError::Inconsistent(format!("a maximum credit of {litres} litres")))
+        Ok(MeterMaxCredit {
+            litres: u32::try_from(litres).map_err(|_| {
+                DbError::Inconsistent(format!("a maximum credit of {litres} litres"))
+            })?,
+            applied: row.get("applied"),
+        })
     })
     .transpose()
 }

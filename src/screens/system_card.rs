@@ -25,7 +25,7 @@ use crate::app::{App, Command, Hub, Screen};
 use crate::cardflow::{self, FlowError, SystemCardSeen, SystemIssue};
 use crate::db::DbError;
 use crate::db::card_ops::{
-    self, ClearedCredit, OperationState, SystemCardMeter, SystemCardRefusal,
+    self, ClearedCredit, OperationState, SettingApplied, SystemCardMeter, SystemCardRefusal,
 };
 use crate::domain::card_records::MeterNumber;
 use crate::domain::money::Volume;
@@ -623,6 +623,9 @@ pub fn lines(app: &App, seen: &SystemCardSeen) -> Vec<String> {
             ],
         ),
     });
+    if seen.setting_applied.is_some() {
+        lines.push(lang.t("system_card.applied_recorded").to_owned());
+    }
     let recorded = seen.facts.as_ref().and_then(|facts| facts.cleared);
     match (&seen.cleared, recorded) {
         (Some(ClearedCredit::NotPermitted), _) => {
@@ -665,6 +668,29 @@ pub fn credited_now(app: &App, seen: &SystemCardSeen) -> Option<String> {
             &[("card", &card), ("credit", &credit)],
         ),
     })
+}
+
+/// The message a read of a setting card says when it recorded just now that its meter applied
+/// it.
+pub fn applied_now(app: &App, seen: &SystemCardSeen) -> Option<String> {
+    let card = &seen.card;
+    let (
+        Some(SettingApplied::RecordedNow),
+        SystemCardKind::Setting {
+            max_credit_litres, ..
+        },
+    ) = (seen.setting_applied, card.kind)
+    else {
+        return None;
+    };
+    Some(app.lang.tf(
+        "system_card.applied_now",
+        &[
+            ("card", &format!("{:08}", card.card_number)),
+            ("meter", &inert(card.meter_number.as_str())),
+            ("max", &m3(max_credit_litres)),
+        ],
+    ))
 }
 
 /// Unix seconds written on a card, in the desk's zone.

@@ -12,7 +12,7 @@ use meterdesk::db::card_ops::{
     Discrepancy, LossReason, OperationKind, OperationState, Payment, PendingOperation, Quantity,
     Quote, Refusal, Request as CardOp, Settled, UsageOf, UsageRecord,
 };
-use meterdesk::db::cards::{CardOwner, PaymentMethod};
+use meterdesk::db::cards::{CardOwner, MeterMaxCredit, PaymentMethod};
 use meterdesk::domain::card_counter::RecycleRefusal;
 use meterdesk::domain::card_records::{
     IssueRecord, MeterNumber, MeterStatus, MeterWriteBack, PurchaseRecord, PurchaseStatus, UserCard,
@@ -174,9 +174,9 @@ fn quote() -> Quote {
     }
 }
 
-/// The database's answer to the recharge's F2: [`quote`], the meter's setting card allowing
-/// `max_credit` litres (if known).
-fn quoted(max_credit: Option<u32>) -> Reply {
+/// The database's answer to the recharge's F2: [`quote`], the meter's setting card's maximum
+/// (if known).
+fn quoted(max_credit: Option<MeterMaxCredit>) -> Reply {
     Reply::screen(Quoted {
         quote: Ok(quote()),
         max_credit,
@@ -189,8 +189,8 @@ fn recharge_quoted(app: &mut App) {
     recharge_quoted_under(app, None);
 }
 
-/// As [`recharge_quoted`], the meter's setting card allowing `max_credit` litres (if known).
-fn recharge_quoted_under(app: &mut App, max_credit: Option<u32>) {
+/// As [`recharge_quoted`], the meter's setting card's maximum (if known).
+fn recharge_quoted_under(app: &mut App, max_credit: Option<MeterMaxCredit>) {
     open_card_screen(app);
     press(app, KeyCode::Char('r'));
     type_text(app, "120");
@@ -438,25 +438,78 @@ fn a_recharge_above_the_meters_maximum_credit_is_warned_and_may_still_be_confirm
     for (lang, max_credit, name, said) in cases {
         let mut app = signed_in(lang);
         insert(&mut app, seen_user(user_card(5)));
-        recharge_quoted_under(&mut app, Some(max_credit));
+        recharge_quoted_under(&mut app, Some(applied(max_credit)));
         let confirmation = render(&app);
         assert!(confirmation.contains(said), "{name}: {confirmation}");
-        insta::assert_snapshot!(name, confirmation);
-        let sent = press(&mut app, KeyCode::F(2));
-        let WriteCard { operation, .. } = only(&sent);
         assert!(
-            matches!(operation, CardOp::Recharge { .. }),
-            "{operation:?}"
+            !confirmation.contains("brought back") && !confirmation.contains("带回"),
+            "an applied maximum is said as the meter's: {confirmation}"
         );
+        insta::assert_snapshot!(name, confirmation);
+        f2_writes_the_recharge(&mut app);
     }
-    // Within the maximum, or with no setting card known, nothing is said.
-    for max_credit in [Some(38_032), None] {
+    // Within the maximum, applied or not, or with no setting card known, nothing is said.
+    let within = |applied| MeterMaxCredit {
+        litres: 38_032,
+        applied,
+    };
+    for max_credit in [Some(within(true)), Some(within(false)), None] {
         let mut app = signed_in(Lang::En);
         insert(&mut app, seen_user(user_card(5)));
         recharge_quoted_under(&mut app, max_credit);
         let confirmation = render(&app);
         assert!(confirmation.contains("Recharge 120.00"), "{confirmation}");
         assert!(!confirmation.contains("Warning"), "{confirmation}");
+    }
+}
+
+/// F2 on the recharge's confirmation writes the card: a warning never stops the sale.
+fn f2_writes_the_recharge(app: &mut App) {
+    let sent = press(app, KeyCode::F(2));
+    let WriteCard { operation, .. } = only(&sent);
+    assert!(
+        matches!(operation, CardOp::Recharge { .. }),
+        "{operation:?}"
+    );
+}
+
+/// A maximum the meter applied (its setting card brought back to the counter, sql/V65).
+fn applied(litres: u32) -> MeterMaxCredit {
+    MeterMaxCredit {
+        litres,
+        applied: true,
+    }
+}
+
+/// The maximum of a setting card written for the meter but never brought back from it: the
+/// warning says so, since the meter may not hold it yet; F2 still writes.
+#[test]
+fn a_maximum_not_yet_brought_back_from_the_meter_is_said_with_the_warning() {
+    let cases = [
+        (
+            Lang::En,
+            "recharge_above_a_maximum_not_yet_applied",
+            "brought back",
+        ),
+        (
+            Lang::Zh,
+            "recharge_above_a_maximum_not_yet_applied_zh",
+            "带回",
+        ),
+    ];
+    for (lang, name, said) in cases {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        let written = MeterMaxCredit {
+            litres: 36_000,
+            applied: false,
+        };
+        recharge_quoted_under(&mut app, Some(written));
+        let confirmation = render(&app);
+        assert!(confirmation.contains(said), "{name}: {confirmation}");
+        assert!(confirmation.contains("2.032"), "{name}: {confirmation}");
+        insta::assert_snapshot!(name, confirmation);
+        f2_writes_the_recharge(&mut app);
     }
 }
 

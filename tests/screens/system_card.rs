@@ -7,7 +7,9 @@ use crate::support::insert_card as insert;
 use crate::support::*;
 use meterdesk::app::card_status::{CardSeen, ReadCard};
 use meterdesk::cardflow::SystemCardSeen;
-use meterdesk::db::card_ops::{ClearedCredit, OperationState, SystemCardFacts, SystemCardMeter};
+use meterdesk::db::card_ops::{
+    ClearedCredit, OperationState, SettingApplied, SystemCardFacts, SystemCardMeter,
+};
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::card_records::{MeterNumber, MeterStatus, MeterWriteBack};
 use meterdesk::domain::system_cards::{SystemCard, SystemCardKind};
@@ -280,7 +282,69 @@ fn clear_card_seen(cleared: Option<ClearedCredit>) -> CardSeen {
             cleared: credited,
         }),
         cleared,
+        setting_applied: None,
     }))
+}
+
+/// A setting card for meter WM-0042 (at most 30 m³) that its meter applied, holding 24 m³,
+/// with what this read recorded of it: [`clear_card_seen`]'s issue, another kind.
+fn setting_card_seen(recorded: SettingApplied) -> CardSeen {
+    let CardSeen::System(mut seen) = clear_card_seen(None) else {
+        unreachable!("a system card")
+    };
+    seen.card.card_number = 10_000_031;
+    seen.card.kind = SystemCardKind::Setting {
+        alarm_litres: 3_000,
+        max_credit_litres: 30_000,
+    };
+    if let Some(applied) = &mut seen.card.applied {
+        applied.credit_litres = 24_000;
+        applied.total_litres = 24_000;
+    }
+    seen.setting_applied = Some(recorded);
+    CardSeen::System(seen)
+}
+
+/// A setting card brought back from its meter, read by a clerk: the read recorded that the
+/// meter applied it and says so, once; the card screen says it is recorded.
+#[test]
+fn a_setting_card_back_from_its_meter_says_its_application_was_recorded() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        insert(&mut app, setting_card_seen(SettingApplied::RecordedNow));
+        let said = app.message.as_ref().unwrap().text.clone();
+        let expected = match lang {
+            Lang::En => {
+                "Recorded: meter WM-0042 applied setting card 10000031 (at most 30.000 m³)."
+            }
+            Lang::Zh => "已记录：水表 WM-0042 已使用设置卡 10000031（最多存 30.000 m³）。",
+        };
+        assert_eq!(said, expected);
+        let (said_name, screen_name) = match lang {
+            Lang::En => (
+                "setting_card_applied_said_en",
+                "setting_card_applied_on_the_card_screen_en",
+            ),
+            Lang::Zh => (
+                "setting_card_applied_said_zh",
+                "setting_card_applied_on_the_card_screen_zh",
+            ),
+        };
+        insta::assert_snapshot!(said_name, render(&app));
+        command(&mut app, "card");
+        assert!(app.screen.is::<CardScreen>());
+        insta::assert_snapshot!(screen_name, render(&app));
+    }
+    // Read again: recorded before, nothing said of it (the card screen still says recorded).
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, setting_card_seen(SettingApplied::RecordedBefore));
+    let said = app.message.as_ref().map(|message| message.text.clone());
+    assert!(
+        !said.as_deref().unwrap_or("").contains("recorded"),
+        "{said:?}"
+    );
+    command(&mut app, "card");
+    assert!(render(&app).contains("Recorded at the counter as applied by its meter."));
 }
 
 #[test]

@@ -400,7 +400,7 @@ pub use settle::{
     settle_without_card, touch,
 };
 pub use system::{
-    ClearedCredit, SystemCardFacts, SystemCardMeter, SystemCardRefusal, begin_system_card,
-    finish_system_card, may_issue_system_cards, record_cleared_credit, system_card_facts,
-    system_card_meter, system_card_pending,
+    ClearedCredit, SettingApplied, SystemCardFacts, SystemCardMeter, SystemCardRefusal,
+    begin_system_card, finish_system_card, may_issue_system_cards, record_cleared_credit,
+    record_setting_applied, system_card_facts, system_card_meter, system_card_pending,
 };

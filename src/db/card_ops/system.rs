@@ -1,6 +1,6 @@
 //! The journal of system cards (`sql/V20`): a supervisor's setting, check and clear cards,
-//! pending before the card is written, done or failed from the card read back, and a clear
-//! card's wiped credit once the card comes back from its meter.
+//! pending before the card is written, done or failed from the card read back; a clear card's
+//! wiped credit and a setting card's application once the card comes back from its meter.
 
 use super::*;
 use crate::domain::card_records::{MeterNumber, MeterWriteBack};
@@ -158,6 +158,40 @@ pub async fn record_cleared_credit(
     Ok(ClearedCredit::Recorded {
         credited,
         receipt_no,
+    })
+}
+
+/// A setting card back from its meter: its application recorded by this read, or before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingApplied {
+    RecordedNow,
+    RecordedBefore,
+}
+
+/// Records that setting card `card_no`, written for `meter`, was applied by it (`applied`: the
+/// meter's state after it, read from the card back at the counter), once per card (sql/V65;
+/// `card.read`). The database refuses a card it never wrote, another kind, another meter.
+pub async fn record_setting_applied(
+    client: &impl CachingClient,
+    card_no: u32,
+    meter: &MeterNumber,
+    applied: &MeterWriteBack,
+) -> Result<SettingApplied, DbError> {
+    let recorded: bool = client
+        .query_one(
+            "SELECT system_card_applied($1, $2, $3, $4) AS recorded",
+            &[
+                &i64::from(card_no),
+                &meter.as_str(),
+                &i64::from(applied.written_at),
+                &i64::from(applied.credit_litres),
+            ],
+        )
+        .await?
+        .get("recorded");
+    Ok(match recorded {
+        true => SettingApplied::RecordedNow,
+        false => SettingApplied::RecordedBefore,
     })
 }
 

@@ -108,6 +108,9 @@ pub enum Confirm {
         quote: Box<Quote>,
         /// The meter will not take the purchase whole yet (said, the clerk may still confirm).
         overflow: Option<CreditOverflow>,
+        /// The maximum behind `overflow` is a setting card's whose application by the meter
+        /// was never brought back to the counter (said with the warning).
+        max_not_applied_yet: bool,
     },
     Refund {
         customer: Customer,

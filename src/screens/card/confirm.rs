@@ -481,6 +481,7 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
             form,
             quote,
             overflow,
+            max_not_applied_yet,
             ..
         } => {
             let charge = &quote.charge;
@@ -499,9 +500,12 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
                 }
                 None => None,
             };
+            let not_applied = (warning.is_some() && *max_not_applied_yet)
+                .then(|| lang.t("ic.meter_max_not_applied").to_owned());
             details.extend(
                 warning
                     .iter()
+                    .chain(&not_applied)
                     .flat_map(|text| text.lines().map(str::to_owned)),
             );
             details.extend(charge.tiers.iter().map(tier_line));

@@ -25,13 +25,15 @@ use crate::ui::theme::Theme;
 
 /// A card read answered, wherever the clerk is (the hub's `Registry::after_a_read`): the
 /// receipts of the recharges it finished, and of a clear card's credit it recorded, are kept,
-/// and what the card holds that the database disagrees with (audited by the read) is told in
+/// a setting card's application it recorded is said, and what the card holds that the database disagrees with (audited by the read) is told in
 /// words.
 pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
     keep_receipts_of(hub, &read.settled);
     if let CardSeen::System(seen) = &read.seen {
         keep_receipt_of_credit(hub, seen);
-        if let Some(text) = system_card::credited_now(hub.app, seen) {
+        let recorded = system_card::credited_now(hub.app, seen)
+            .or_else(|| system_card::applied_now(hub.app, seen));
+        if let Some(text) = recorded {
             hub.say(MessageKind::Info, text);
         }
     }

@@ -20,7 +20,7 @@ use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
 use crate::db::DbError;
 use crate::db::card_ops::{self, Payment, Quantity, Quote, Refusal};
-use crate::db::cards::{self, CardOwner};
+use crate::db::cards::{self, CardOwner, MeterMaxCredit};
 use crate::domain::card_counter::{check_recharge, credit_overflow};
 use crate::domain::money::{Money, Volume};
 use crate::domain::validation;
@@ -49,11 +49,11 @@ pub struct QuoteRecharge {
 }
 
 /// The quote, or why the recharge cannot be sold; and the most credit the customer's meter
-/// holds, in litres, when a setting card for it was written (`db::cards::meter_max_credit`).
+/// holds when a setting card for it was written (`db::cards::meter_max_credit`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quoted {
     pub quote: Result<Quote, Refusal>,
-    pub max_credit: Option<u32>,
+    pub max_credit: Option<MeterMaxCredit>,
 }
 
 impl Read for QuoteRecharge {
@@ -221,7 +221,7 @@ impl CardScreen {
                     credit_overflow(
                         Volume::from_litres(quote.litres),
                         held,
-                        Volume::from_litres(max),
+                        Volume::from_litres(max.litres),
                     )
                 });
                 let form = recharge.clone();
@@ -230,6 +230,7 @@ impl CardScreen {
                     quantity,
                     quote: Box::new(quote.clone()),
                     overflow,
+                    max_not_applied_yet: quoted.max_credit.is_some_and(|max| !max.applied),
                 }));
             }
             Err(refusal) => {
