@@ -191,7 +191,7 @@ impl Phase {
             Self::Receipts => 19,
             Self::Bills => 23,
             Self::Ledger => 125,
-            Self::Readings => 0,
+            Self::Readings => 36,
             Self::Cards => 14,
             Self::CardOperations => 36,
             Self::KeysAndIndexes => 351,
