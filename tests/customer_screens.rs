@@ -2,7 +2,7 @@
 //! request it sends is executed by `requests::execute` on the test database and answered, as
 //! the runner would. Open an account (a second clerk taking the meter meanwhile), modify it
 //! (a second clerk saving meanwhile), transfer it and see the previous owner in the details;
-//! a transfer refused while bills are unpaid.
+//! a transfer refused while bills are unpaid; an abnormal reading of a demo customer confirmed.
 
 mod support;
 
@@ -19,6 +19,7 @@ use meterdesk::screens::open_account::{OpenAccountWizard, WizardStep};
 use meterdesk::screens::table::CustomerTable;
 use meterdesk::screens::transfer::TransferView;
 use meterdesk::tools::demo;
+use rust_decimal::Decimal;
 use support::desk::Desk;
 use support::pg::{TestDb, fresh_db};
 
@@ -562,4 +563,84 @@ async fn a_command_replaces_the_screen_it_was_typed_on() {
     };
     let name = modify.basic.as_ref().unwrap().value(Field::Name);
     assert!(name.ends_with(":meters"), "{name}");
+}
+
+/// The demo's meters have the readings their bills and deductions came from (its postpaid and
+/// system-prepaid customers'), so a reading far above them is abnormal at the desk: it is
+/// refused until confirmed, then recorded as abnormal, following the demo's latest reading.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_demo_customers_abnormal_reading_is_confirmed_at_the_desk() {
+    for model in ["postpaid", "system_prepaid"] {
+        let (_db, client, mut desk) = signed_in().await;
+        let row = client
+            .query_one(
+                "SELECT c.id, c.customer_no, p.previous, r.id AS latest_id
+                 FROM customer c JOIN account a ON a.customer_id = c.id
+                 CROSS JOIN LATERAL reading_previous_value(c.meter_id) p(previous)
+                 LEFT JOIN LATERAL reading_latest(c.meter_id) r ON true
+                 WHERE c.status = 'active' AND c.business_model = $1
+                   AND (EXISTS (SELECT 1 FROM bill b WHERE b.account_id = a.id)
+                        OR EXISTS (SELECT 1 FROM ledger_transaction t
+                                   WHERE t.account_id = a.id AND t.kind = 'consumption'))
+                 ORDER BY c.customer_no LIMIT 1",
+                &[&model],
+            )
+            .await
+            .unwrap_or_else(|error| panic!("a {model} demo customer who was billed: {error}"));
+        let (customer_id, number): (i64, i64) = (row.get("id"), row.get("customer_no"));
+        let latest: Decimal = row.get("previous");
+        let latest_id: Option<i64> = row.get("latest_id");
+        assert!(latest_id.is_some(), "{model}: the demo's readings");
+        let readings = || async {
+            client
+                .query_one(
+                    "SELECT count(*) AS n FROM meter_reading WHERE customer_id = $1",
+                    &[&customer_id],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>("n")
+        };
+        let before = readings().await;
+        desk.key(KeyCode::Char('/')).await;
+        desk.text(&format!("{number:08}")).await;
+        desk.key(KeyCode::Enter).await;
+        desk.key(KeyCode::Char('g')).await;
+        assert!(
+            desk.screen()
+                .contains(&format!("previous reading {latest} m³")),
+            "{model}: {}",
+            desk.screen()
+        );
+        desk.text(&(latest + Decimal::from(927)).to_string()).await;
+        desk.key(KeyCode::F(2)).await;
+        assert!(
+            desk.message()
+                .contains("Abnormal consumption: 927.000 m³ is above 3 × the recent average"),
+            "{model}: {}",
+            desk.screen()
+        );
+        assert_eq!(
+            readings().await,
+            before,
+            "{model}: not recorded unconfirmed"
+        );
+
+        desk.key(KeyCode::F(2)).await;
+        let recorded = client
+            .query_one(
+                "SELECT previous_id, consumption, abnormal FROM meter_reading
+                 WHERE customer_id = $1 ORDER BY id DESC LIMIT 1",
+                &[&customer_id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(readings().await, before + 1, "{model}: {}", desk.screen());
+        assert_eq!(recorded.get::<_, Option<i64>>("previous_id"), latest_id);
+        assert_eq!(
+            recorded.get::<_, Decimal>("consumption"),
+            Decimal::from(927)
+        );
+        assert!(recorded.get::<_, bool>("abnormal"), "{model}");
+    }
 }

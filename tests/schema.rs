@@ -506,6 +506,88 @@ async fn demo_data_is_consistent() {
     .await;
     holds(
         &client,
+        "every bill has the one reading that priced it: read in its cycle, its volume between \
+         its readings",
+        "SELECT count(*) FROM bill b JOIN account a ON a.id = b.account_id
+           JOIN customer c ON c.id = a.customer_id
+         WHERE (SELECT count(*) FROM meter_reading r
+                WHERE r.bill_id = b.id AND r.meter_id = c.meter_id AND r.customer_id = c.id
+                  AND r.read_on BETWEEN b.period_start AND b.period_end
+                  AND r.created_at = b.issued_at AND r.previous = b.previous_reading
+                  AND r.electronic = b.current_reading AND r.consumption = b.volume) <> 1",
+    )
+    .await;
+    holds(
+        &client,
+        "every deduction has the one reading that priced it, read when it was deducted",
+        "SELECT count(*) FROM ledger_transaction t JOIN account a ON a.id = t.account_id
+           JOIN customer c ON c.id = a.customer_id
+         WHERE t.kind = 'consumption'
+           AND (SELECT count(*) FROM meter_reading r
+                WHERE r.transaction_id = t.id AND r.meter_id = c.meter_id AND r.customer_id = c.id
+                  AND r.read_on = (t.created_at AT TIME ZONE 'UTC')::date AND r.created_at = t.created_at
+                  AND r.consumption = t.volume) <> 1",
+    )
+    .await;
+    holds(
+        &client,
+        "every reading prices a bill or a deduction of its customer",
+        "SELECT count(*) FROM meter_reading r
+         WHERE r.bill_id IS NULL AND r.transaction_id IS NULL",
+    )
+    .await;
+    holds(
+        &client,
+        "each meter's readings are one chain, by date, from its initial reading: each follows \
+         the one before it, its consumption the difference",
+        "SELECT count(*) FROM (
+             SELECT r.*, lag(r.id) OVER w AS before_id, lag(r.electronic) OVER w AS before,
+                    lag(r.read_on) OVER w AS before_on
+             FROM meter_reading r WINDOW w AS (PARTITION BY r.meter_id ORDER BY r.read_on, r.id)) r
+           JOIN meter m ON m.id = r.meter_id
+         WHERE r.previous_id IS DISTINCT FROM r.before_id
+            OR r.previous <> coalesce(r.before, m.initial_electronic_reading)
+            OR r.read_on = r.before_on OR r.rollover
+            OR r.consumption <> r.electronic - r.previous OR r.consumption <= 0",
+    )
+    .await;
+    holds(
+        &client,
+        "a reading is marked abnormal exactly as the database marks one (sql/V58)",
+        "SELECT count(*) FROM (
+             SELECT r.abnormal, r.consumption, count(*) OVER w AS n, sum(r.consumption) OVER w AS total
+             FROM meter_reading r
+             WINDOW w AS (PARTITION BY r.meter_id ORDER BY r.read_on, r.id
+                          ROWS BETWEEN 6 PRECEDING AND 1 PRECEDING)) r
+         WHERE r.abnormal <> (r.n > 0 AND r.consumption * r.n > 3 * r.total)",
+    )
+    .await;
+    holds(
+        &client,
+        "a new reading follows the latest reading, the latest bill's current reading",
+        "SELECT count(*) FROM customer c
+           JOIN LATERAL (SELECT b.current_reading FROM account a JOIN bill b ON b.account_id = a.id
+                         WHERE a.customer_id = c.id
+                         ORDER BY b.period_end DESC LIMIT 1) last_bill ON true
+           CROSS JOIN LATERAL reading_latest(c.meter_id) latest
+         WHERE latest.electronic <> last_bill.current_reading
+            OR latest.bill_id IS NULL",
+    )
+    .await;
+    let models_read: i64 = scalar(
+        &client,
+        "SELECT count(DISTINCT c.business_model) FROM meter_reading r
+         JOIN customer c ON c.id = r.customer_id",
+    )
+    .await;
+    assert_eq!(
+        models_read, 2,
+        "postpaid and system-prepaid meters are read"
+    );
+    let abnormal: i64 = scalar(&client, "SELECT count(*) FROM meter_reading WHERE abnormal").await;
+    assert!(abnormal > 0, "the abnormal list has demo readings");
+    holds(
+        &client,
         "every card purchase has its card operation",
         "SELECT count(*) FROM ledger_transaction l WHERE kind = 'card_purchase'
            AND NOT EXISTS (SELECT 1 FROM card_operation o WHERE o.transaction_id = l.id)",
@@ -562,7 +644,12 @@ async fn demo_data_is_consistent() {
         .batch_execute(
             "INSERT INTO meter (meter_no, meter_type_id) SELECT 'NEW-1', min(id) FROM meter_type;
              INSERT INTO receipt (receipt_no, customer_id, operator_id)
-                 SELECT nextval('receipt_no_seq'), min(customer_id), min(operator_id) FROM receipt;",
+                 SELECT nextval('receipt_no_seq'), min(customer_id), min(operator_id) FROM receipt;
+             INSERT INTO meter_reading (meter_id, customer_id, read_on, electronic, source,
+                                        previous_id, previous, consumption, idempotency_key)
+                 SELECT meter_id, customer_id, read_on, electronic, 'counter', id, electronic, 0,
+                        'after-demo'
+                 FROM meter_reading ORDER BY id DESC LIMIT 1;",
         )
         .await
         .expect("sequences are past the loaded rows");
@@ -594,7 +681,7 @@ async fn demo_sequences(client: &tokio_postgres::Client) -> Vec<(String, Option<
              WHERE sequencename IN ('customer_serial', 'card_no_seq', 'receipt_no_seq',
                    'customer_id_seq', 'meter_id_seq', 'customer_owner_history_id_seq',
                    'account_id_seq', 'bill_id_seq', 'ledger_transaction_id_seq', 'card_id_seq',
-                   'card_operation_id_seq')
+                   'card_operation_id_seq', 'meter_reading_id_seq')
              ORDER BY 1",
             &[],
         )
@@ -609,7 +696,7 @@ async fn demo_sequences(client: &tokio_postgres::Client) -> Vec<(String, Option<
 async fn a_refused_or_failed_demo_load_uses_up_no_number() {
     let (db, client) = owner_db().await;
     let untouched = demo_sequences(&client).await;
-    assert_eq!(untouched.len(), 11, "{untouched:?}");
+    assert_eq!(untouched.len(), 12, "{untouched:?}");
 
     let every_number = u64::from(SEQUENCE_VALUES.end() - SEQUENCE_VALUES.start()) + 1;
     let refused = demo::load(&db.pool, every_number + 1, |_| {}).await;

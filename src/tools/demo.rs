@@ -44,6 +44,7 @@ pub const BULK_TABLES: &[&str] = &[
     "receipt",
     "bill",
     "ledger_transaction",
+    "meter_reading",
     "card",
     "card_operation",
 ];
@@ -119,6 +120,7 @@ pub enum Phase {
     Receipts,
     Bills,
     Ledger,
+    Readings,
     Cards,
     CardOperations,
     KeysAndIndexes,
@@ -140,6 +142,7 @@ impl fmt::Display for Phase {
             Self::Receipts => "receipts",
             Self::Bills => "bills",
             Self::Ledger => "ledger transactions",
+            Self::Readings => "meter readings",
             Self::Cards => "cards",
             Self::CardOperations => "card operations",
             Self::KeysAndIndexes => "keys and indexes",
@@ -153,7 +156,7 @@ impl fmt::Display for Phase {
 
 impl Phase {
     /// Every phase, in the order of the load.
-    const ALL: [Phase; 16] = [
+    const ALL: [Phase; 17] = [
         Self::ReferenceData,
         Self::Meters,
         Self::Customers,
@@ -163,6 +166,7 @@ impl Phase {
         Self::Receipts,
         Self::Bills,
         Self::Ledger,
+        Self::Readings,
         Self::Cards,
         Self::CardOperations,
         Self::KeysAndIndexes,
@@ -187,6 +191,7 @@ impl Phase {
             Self::Receipts => 19,
             Self::Bills => 23,
             Self::Ledger => 125,
+            Self::Readings => 36,
             Self::Cards => 14,
             Self::CardOperations => 36,
             Self::KeysAndIndexes => 351,
@@ -456,6 +461,7 @@ async fn begin(
         receipt: next_value(&tx, "receipt_no_seq").await?,
         bill: next_value(&tx, "bill_id_seq").await?,
         ledger: next_value(&tx, "ledger_transaction_id_seq").await?,
+        reading: next_value(&tx, "meter_reading_id_seq").await?,
         card_id: next_value(&tx, "card_id_seq").await?,
         card_no: next_value(&tx, "card_no_seq").await?,
         card_op: next_value(&tx, "card_operation_id_seq").await?,
@@ -559,10 +565,11 @@ enum Work {
 /// The bulk tables in the order their work is preferred: the longest chain of copy, keys,
 /// indexes and statistics first (the customers', with six GIN indexes), so that the other
 /// connection fills the rest meanwhile.
-const PREFERRED: [(&str, Phase); 10] = [
+const PREFERRED: [(&str, Phase); 11] = [
     ("customer", Phase::Customers),
     ("customer_name_char", Phase::NameCharacters),
     ("ledger_transaction", Phase::Ledger),
+    ("meter_reading", Phase::Readings),
     ("meter", Phase::Meters),
     ("card_operation", Phase::CardOperations),
     ("bill", Phase::Bills),
@@ -963,6 +970,7 @@ impl<F: FnMut(Progress)> Tracker<F> {
                 ("receipt_no_seq", ids.receipt, rows(Phase::Receipts)),
                 ("bill_id_seq", ids.bill, rows(Phase::Bills)),
                 ("ledger_transaction_id_seq", ids.ledger, rows(Phase::Ledger)),
+                ("meter_reading_id_seq", ids.reading, rows(Phase::Readings)),
                 ("card_id_seq", ids.card_id, rows(Phase::Cards)),
                 ("card_no_seq", ids.card_no, rows(Phase::Cards)),
                 (
@@ -1029,6 +1037,7 @@ struct Ids {
     receipt: i64,
     bill: i64,
     ledger: i64,
+    reading: i64,
     card_id: i64,
     card_no: i64,
     card_op: i64,
@@ -1046,6 +1055,7 @@ impl Ids {
             "receipt" => ("receipt_no", self.receipt),
             "bill" => ("id", self.bill),
             "ledger_transaction" => ("id", self.ledger),
+            "meter_reading" => ("id", self.reading),
             "card" => ("id", self.card_id),
             _ => ("id", self.card_op),
         }
@@ -1205,6 +1215,7 @@ struct HistoryCursor {
     receipt: i64,
     bill: i64,
     ledger: i64,
+    reading: i64,
     card: i64,
     card_op: i64,
 }
@@ -1214,6 +1225,7 @@ impl HistoryCursor {
         self.receipt += history.receipts.len() as i64;
         self.bill += history.bills.len() as i64;
         self.ledger += history.ledger.len() as i64;
+        self.reading += history.readings.len() as i64;
         self.card += history.cards.len() as i64;
         self.card_op += history.card_ops.len() as i64;
     }
@@ -1255,6 +1267,11 @@ fn table_and_columns(phase: Phase) -> &'static str {
              payment_method_code, receipt_no, operator_id, created_at, idempotency_key, \
              reverses_id, bill_id)"
         }
+        Phase::Readings => {
+            "meter_reading (id, meter_id, customer_id, read_on, electronic, source, previous_id, \
+             previous, consumption, abnormal, bill_id, transaction_id, operator_id, created_at, \
+             idempotency_key)"
+        }
         Phase::Cards => {
             "card (id, card_no, customer_id, generation, state, blacklisted, void_reason, \
              issued_at, issued_by, voided_at, meter_loaded_seq, meter_generation, meter_read_at)"
@@ -1290,6 +1307,7 @@ async fn copy_table(
                 receipt: ids.receipt,
                 bill: ids.bill,
                 ledger: ids.ledger,
+                reading: ids.reading,
                 card: ids.card_id,
                 card_op: ids.card_op,
             };
@@ -1322,6 +1340,7 @@ async fn copy_table(
                     Phase::Receipts => customer.receipts(rows),
                     Phase::Bills => customer.bills(rows),
                     Phase::Ledger => customer.ledger(rows),
+                    Phase::Readings => customer.readings(rows),
                     Phase::Cards => customer.cards(rows),
                     _ => customer.card_operations(rows),
                 }
@@ -1499,6 +1518,37 @@ impl HistoryRows<'_> {
                 .field(format_args!("demo-{id}"))
                 .opt(entry.reverses.map(|t| Self::offset(self.cursor.ledger, t)))
                 .opt(entry.bill.map(|b| Self::offset(self.cursor.bill, b)))
+                .end_row();
+        }
+    }
+
+    /// Entered by the clerk from the meter readers' files.
+    fn readings(&self, rows: &mut copy::CopyRows) {
+        for (position, reading) in self.history.readings.iter().enumerate() {
+            let id = Self::offset(self.cursor.reading, position);
+            rows.field(id)
+                .field(self.ids.meter_id(self.index))
+                .field(self.ids.customer_id(self.index))
+                .field(reading.read_on)
+                .field(reading.electronic)
+                .field("import")
+                .opt(
+                    position
+                        .checked_sub(1)
+                        .map(|p| Self::offset(self.cursor.reading, p)),
+                )
+                .field(reading.previous)
+                .field(reading.consumption)
+                .field(reading.abnormal)
+                .opt(reading.bill.map(|b| Self::offset(self.cursor.bill, b)))
+                .opt(
+                    reading
+                        .transaction
+                        .map(|t| Self::offset(self.cursor.ledger, t)),
+                )
+                .field(self.catalogue.clerk_id)
+                .field(utc(reading.entered_at))
+                .field(format_args!("demo-reading-{id}"))
                 .end_row();
         }
     }

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::names;
-use crate::domain::billing::{SettlementCycles, last_day_and_due};
+use crate::domain::billing::{SettlementCycles, is_abnormal, last_day_and_due};
 use crate::domain::money::{Money, Volume};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +198,22 @@ pub struct Bill {
     pub paid_at: Option<DateTime<Utc>>,
 }
 
+/// A meter reading: the one that priced a bill (postpaid) or a deduction (system prepaid), each
+/// following the one before it, the first the meter's initial reading.
+pub struct Reading {
+    pub read_on: NaiveDate,
+    /// When it was entered (a bill's: when the bill was made).
+    pub entered_at: DateTime<Utc>,
+    pub previous: Decimal,
+    pub electronic: Decimal,
+    pub consumption: Volume,
+    /// As the database marks it (sql/V58): above 3 × the average of the latest 6 before it.
+    pub abnormal: bool,
+    /// What it priced: one of these.
+    pub bill: Option<usize>,
+    pub transaction: Option<usize>,
+}
+
 /// What the meter reported at the last swipe, as read back at the counter.
 pub struct MeterState {
     pub loaded_seq: u32,
@@ -233,6 +249,9 @@ pub struct History {
     pub ledger: Vec<Entry>,
     pub cards: Vec<Card>,
     pub card_ops: Vec<CardOp>,
+    pub readings: Vec<Reading>,
+    /// The readings' consumptions, oldest first: the history the abnormal mark is judged by.
+    consumptions: Vec<Volume>,
     /// The sum of the ledger; never negative at any point of the story.
     pub balance: Decimal,
 }
@@ -244,7 +263,34 @@ impl History {
         self.ledger.clear();
         self.cards.clear();
         self.card_ops.clear();
+        self.readings.clear();
+        self.consumptions.clear();
         self.balance = Decimal::ZERO;
+    }
+
+    /// The meter read `consumption` more than at its reading before (or its initial reading,
+    /// `initial`), pricing `bill` or the deduction `transaction`.
+    fn read(
+        &mut self,
+        initial: Decimal,
+        (read_on, entered_at): (NaiveDate, DateTime<Utc>),
+        consumption: Decimal,
+        (bill, transaction): (Option<usize>, Option<usize>),
+    ) {
+        let previous = self.readings.last().map_or(initial, |last| last.electronic);
+        let consumption = Volume::round_down(consumption);
+        let abnormal = is_abnormal(consumption, &self.consumptions);
+        self.consumptions.push(consumption);
+        self.readings.push(Reading {
+            read_on,
+            entered_at,
+            previous,
+            electronic: previous + consumption.to_decimal(),
+            consumption,
+            abnormal,
+            bill,
+            transaction,
+        });
     }
 
     fn receipt(&mut self, at: DateTime<Utc>, operator_id: i64) -> usize {
@@ -446,7 +492,7 @@ impl Catalogue {
         let start = profile.opened_at + TimeDelta::minutes(story.rng.i64(5..60));
         match ty.model {
             BusinessModel::MeterPrepaid => story.card_meter(start),
-            BusinessModel::SystemPrepaid => story.system_prepaid(start),
+            BusinessModel::SystemPrepaid => story.system_prepaid(start, profile.initial_reading),
             BusinessModel::Postpaid => {
                 story.postpaid(profile, profile.closed_at.is_some());
             }
@@ -602,7 +648,7 @@ impl Story<'_> {
     }
 
     /// The system holds the balance and deducts each month's consumption from it.
-    fn system_prepaid(&mut self, opened: DateTime<Utc>) {
+    fn system_prepaid(&mut self, opened: DateTime<Utc>, initial_reading: Decimal) {
         let mut at = opened.max(self.until - TimeDelta::days(120));
         let first = Decimal::from([100, 200, 300, 500][self.rng.usize(..4)] * self.scale());
         let (clerk, method) = (self.catalogue.clerk_id, self.method());
@@ -639,11 +685,17 @@ impl Story<'_> {
                 self.history
                     .pay_in(at - TimeDelta::hours(2), operator, method, top_up);
             }
-            self.history.record(Entry {
+            let deduction = self.history.record(Entry {
                 volume: Some(volume),
                 unit_price: Some(self.price),
                 ..Entry::new(EntryKind::Consumption, -amount, at, None)
             });
+            self.history.read(
+                initial_reading,
+                (at.date_naive(), at),
+                volume,
+                (None, Some(deduction)),
+            );
         }
         let balance = self.history.balance;
         if self.rng.u32(..100) < 3 && balance >= Decimal::TWO {
@@ -709,6 +761,13 @@ impl Story<'_> {
             });
             reading += volume;
             let bill = self.history.bills.len() - 1;
+            // Read on the cycle's last day; the bill was made when it was entered.
+            self.history.read(
+                profile.initial_reading,
+                (end, issued_at),
+                volume,
+                (Some(bill), None),
+            );
             if let Some(paid_at) = paid_at {
                 self.pay_bill(bill, amount, paid_at);
             }
