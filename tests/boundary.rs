@@ -1093,6 +1093,45 @@ fn recharge_in_one_call(
     )
 }
 
+/// sql/V68: a clerk's card recharge, journaled in one call and settled, runs the checks of each
+/// of its two card_operation writes in one trigger call, where each write called one function
+/// per check (carries its money, the permission, pays the price, the closed customer; the
+/// permission and settles once). Counted by the server (`track_functions`, set by the superuser
+/// before it becomes the clerk).
+#[tokio::test]
+async fn a_card_recharge_checks_each_write_of_its_journal_in_one_trigger_call() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let calls = psql_on(
+        &cluster().superuser_connection_string(&db.name),
+        &format!(
+            "SET track_functions = 'pl';
+             SET SESSION AUTHORIZATION \"clerk@{db}\";
+             BEGIN;
+             {recharge};
+             UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'counted-9';
+             SELECT string_agg(funcname || ' ' || calls, ', ' ORDER BY funcname)
+                 FROM pg_stat_xact_user_functions
+                 WHERE funcname IN ('card_operation_rules', 'card_operation_carries_its_money',
+                                    'card_operation_guard', 'card_recharge_is_paid',
+                                    'card_refund_is_the_purchase', 'card_refuses_closed_customer',
+                                    'card_operation_settles_once');
+             ROLLBACK;",
+            db = db.name,
+            // 2 m³ after 6, all at the first tier's 1.00.
+            recharge =
+                recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00"),
+        ),
+    );
+    assert!(calls.ok, "{}", calls.said);
+    assert_eq!(
+        calls.said.lines().last(),
+        Some("card_operation_rules 2"),
+        "{}",
+        calls.said
+    );
+}
+
 /// sql/V38: a recharge pays exactly what the prepaid scheme in force makes of its water, from
 /// the water the customer bought before it in the accumulation cycle (reversed purchases and
 /// older cycles left out), and its ledger row names a unit price only when one tier priced it

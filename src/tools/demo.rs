@@ -1143,9 +1143,9 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("customer_owner_history", "stamp_transferred_by"),
     ("receipt", "stamp_operator"),
     ("card", "stamp_issued_by"),
-    ("card_operation", "stamp_operator"),
-    // Asks an operator's permission; the owner needs none.
-    ("card_operation", "guard_write"),
+    // sql/V68: asks an operator's permission, checks what an operator writes (the owner's rows
+    // at once, a closed customer's asked of the session), stamps the operator.
+    ("card_operation", "rules"),
     // Check what an operator writes (sql/V31 and before) and return at once for the owner; yet
     // each is a PL/pgSQL call per row with its own search_path, and the customer number's asks
     // the sequence in a block that catches an error (a subtransaction per row): at 1 M they
@@ -1154,11 +1154,6 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("receipt", "rules"),
     ("card", "takes_the_issued_number"),
     ("card", "refuses_closed_customer"),
-    ("card_operation", "carries_its_money"),
-    ("card_operation", "refuses_closed_customer"),
-    // sql/V32: a card refund is its purchase, a recharge pays its price (the owner: at once).
-    ("card_operation", "refunds_the_purchase"),
-    ("card_operation", "pays_the_price"),
     // Deferred checks whose WHEN skips the owner, evaluated per row all the same.
     ("customer_owner_history", "is_a_transfer"),
     ("card", "is_journaled"),

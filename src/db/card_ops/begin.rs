@@ -105,12 +105,19 @@ pub(super) async fn begin_in(
             BeginOutcome::Refused(Refusal::Pending(settled.operation_id))
         }
         _ => {
-            // Settling may have changed the facts (a card made active or void, a purchase).
-            let holder = match resolved {
-                Some(_) => self::holder(tx, begin.customer_id, begin.key)
-                    .await?
-                    .ok_or_else(|| DbError::Inconsistent("customer vanished".into()))?,
-                None => holder,
+            // Settling may have changed the facts (a card made active or void, a purchase, the
+            // cycle's water when its money was reversed).
+            let (holder, sale) = match resolved {
+                Some(_) => {
+                    let (holder, sale) = tokio::try_join!(
+                        self::holder(tx, begin.customer_id, begin.key),
+                        SaleFacts::of(tx, begin.customer_id, request)
+                    )?;
+                    let holder =
+                        holder.ok_or_else(|| DbError::Inconsistent("customer vanished".into()))?;
+                    (holder, sale)
+                }
+                None => (holder, sale),
             };
             match start(tx, &holder, begin, request, permitted, &sale).await? {
                 Ok(begun) => BeginOutcome::Begun(Box::new(begun)),
@@ -148,6 +155,8 @@ pub(super) async fn retry(
 /// What a recharge's price and payment are checked against, read with the facts of [`begin`].
 pub(super) struct SaleFacts {
     scheme: Option<PriceScheme>,
+    /// The water bought in today's accumulation cycle, which the new water's tiers follow.
+    accumulated: Decimal,
     /// The customer's type takes the payment method (paid from the balance: always).
     method_allowed: bool,
 }
@@ -162,15 +171,19 @@ impl SaleFacts {
         let Request::Recharge { payment, .. } = request else {
             return Ok(None);
         };
-        let (scheme, method_allowed) =
-            tokio::try_join!(prepaid_scheme(client, customer_id), async {
+        let (scheme, accumulated, method_allowed) = tokio::try_join!(
+            prepaid_scheme(client, customer_id),
+            cycle_water(client, customer_id),
+            async {
                 match payment {
                     Payment::Method(method) => method_allowed(client, customer_id, method).await,
                     Payment::Balance => Ok(true),
                 }
-            },)?;
+            },
+        )?;
         Ok(Some(Self {
             scheme,
+            accumulated,
             method_allowed,
         }))
     }
@@ -264,6 +277,16 @@ pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
     }
 }
 
+/// The statement of [`note_meter_state`].
+const NOTE_METER_STATE: &str = "UPDATE card SET meter_loaded_seq = GREATEST(meter_loaded_seq, $2),
+                     meter_generation = GREATEST(meter_generation, $3),
+                     meter_read_at = CASE WHEN meter_loaded_seq >= $2 THEN meter_read_at
+                                          ELSE now() END
+     WHERE card_no = $1
+       -- A write-back seen before changes nothing: no new row version, no trigger.
+       AND (meter_loaded_seq IS NULL OR meter_loaded_seq < $2
+            OR meter_generation IS NULL OR meter_generation < $3)";
+
 /// Keeps the highest meter write-back ever read from the card (the customer's details show
 /// it; a refund at or below it is refused). Never lowered: a card showing an older write-back
 /// is an older image of the card (replayed), not older news from the meter. `meter_read_at` is
@@ -279,14 +302,7 @@ pub(super) async fn note_meter_state(
     }) = content
     {
         tx.execute(
-            "UPDATE card SET meter_loaded_seq = GREATEST(meter_loaded_seq, $2),
-                             meter_generation = GREATEST(meter_generation, $3),
-                             meter_read_at = CASE WHEN meter_loaded_seq >= $2 THEN meter_read_at
-                                                  ELSE now() END
-             WHERE card_no = $1
-               -- A write-back seen before changes nothing: no new row version, no trigger.
-               AND (meter_loaded_seq IS NULL OR meter_loaded_seq < $2
-                    OR meter_generation IS NULL OR meter_generation < $3)",
+            NOTE_METER_STATE,
             &[
                 &i64::from(issue.card_number),
                 &i64::from(write_back.last_loaded_sequence),
@@ -479,53 +495,110 @@ impl Journal<'_> {
         payment: &Payment,
         sale: &SaleFacts,
     ) -> Result<Result<Begun, Refusal>, DbError> {
-        // The meter state is noted whatever the answer; the cycle's purchases that price the
-        // water are read beside it, once the card may be sold to: one round trip.
-        let (_, checked) = tokio::try_join!(note_meter_state(self.tx, content), async {
-            Ok(match self.rechargeable(content) {
-                Ok((card, card_id)) => {
-                    let quote = price(
-                        self.tx,
-                        sale.scheme.as_ref(),
-                        self.holder.account_id,
-                        self.holder.today,
-                        quantity,
-                    )
-                    .await?;
-                    quote.map(|quote| (card, card_id, quote))
-                }
-                Err(refusal) => Err(refusal),
-            })
-        })?;
-        let (card, card_id, quote) = match checked {
-            Ok(checked) => checked,
-            Err(refusal) => return Ok(Err(refusal)),
+        let sold = match self.sale(content, quantity, payment, sale) {
+            Ok(sold) => sold,
+            Err(refusal) => {
+                // The meter state is noted whatever the answer.
+                note_meter_state(self.tx, content).await?;
+                return Ok(Err(refusal));
+            }
         };
-        let planned = match plan_recharge(
+        let Sold {
+            new,
+            quote,
+            amount,
+            method,
+            sequence,
+        } = sold;
+        let single_price = match quote.charge.tiers.as_slice() {
+            [tier] => Some(tier.unit_price.to_decimal()),
+            _ => None,
+        };
+        let columns = JournalColumns::of(&new)?;
+        // The meter state noted and the journal in one round trip, in that order: the note is
+        // prepared first so that it cannot wait for its preparing behind the journal and its
+        // COMMIT (`begin_in`'s lock, likewise).
+        self.tx.prepared(NOTE_METER_STATE).await?;
+        let (_, row) = tokio::try_join!(
+            biased;
+            note_meter_state(self.tx, content),
+            async {
+                self.tx
+                    .query_one(
+                        RECHARGE_JOURNAL,
+                        &[
+                            &self.holder.customer_id,
+                            &self.holder.account_id,
+                            &new.card_id,
+                            &i64::from(new.card_no),
+                            &self.begin.operator_id,
+                            &self.begin.idempotency_key,
+                            &amount,
+                            &quote.charge.volume.to_decimal(),
+                            &single_price,
+                            &method,
+                            &new.purchase_seq.map(i64::from),
+                            &new.volume_litres.map(i64::from),
+                            &columns.issue_before,
+                            &columns.issue_after,
+                            &columns.purchase_before,
+                            &columns.purchase_after,
+                            &columns.plan,
+                        ],
+                    )
+                    .await
+                    .map_err(DbError::from)
+            },
+        )?;
+        let receipt_no = row.get("receipt_no");
+        Ok(Ok(Begun {
+            operation_id: row.get("operation_id"),
+            kind: new.kind,
+            plan: new.plan,
+            card_no: new.card_no,
+            purchase: Some(PurchaseSummary {
+                sequence,
+                litres: quote.litres,
+                amount,
+                receipt_no: Some(receipt_no),
+                quote: Some(quote),
+            }),
+        }))
+    }
+
+    /// A recharge checked, priced and planned from what [`begin_in`] read: no round trip.
+    fn sale<'m>(
+        &self,
+        content: &CardContent,
+        quantity: Quantity,
+        payment: &'m Payment,
+        sale: &SaleFacts,
+    ) -> Result<Sold<'m>, Refusal> {
+        let (card, card_id) = self.rechargeable(content)?;
+        let quote = price(
+            sale.scheme.as_ref(),
+            self.holder.today,
+            sale.accumulated,
+            quantity,
+        )?;
+        let planned = plan_recharge(
             card,
             self.holder.active(),
             self.holder.last_sequence,
             quote.litres,
             unix_now(),
             self.begin.key,
-        ) {
-            Ok(planned) => planned,
-            Err(refusal) => return Ok(Err(refusal.into())),
-        };
+        )?;
         let amount = quote.charge.amount.to_decimal();
         let method = match payment {
             Payment::Method(_) if !sale.method_allowed => {
-                return Ok(Err(Refusal::PaymentMethodNotAllowed));
+                return Err(Refusal::PaymentMethodNotAllowed);
             }
             Payment::Method(method) => Some(method.as_str()),
             Payment::Balance if self.holder.balance < amount => {
-                return Ok(Err(Refusal::BalanceTooLow));
+                return Err(Refusal::BalanceTooLow);
             }
             Payment::Balance => None,
-        };
-        let single_price = match quote.charge.tiers.as_slice() {
-            [tier] => Some(tier.unit_price.to_decimal()),
-            _ => None,
         };
         let new = NewOperation {
             purchase_seq: Some(planned.record.sequence),
@@ -537,46 +610,13 @@ impl Journal<'_> {
                 planned.plan,
             )
         };
-        let columns = JournalColumns::of(&new)?;
-        let row = self
-            .tx
-            .query_one(
-                RECHARGE_JOURNAL,
-                &[
-                    &self.holder.customer_id,
-                    &self.holder.account_id,
-                    &card_id,
-                    &i64::from(new.card_no),
-                    &self.begin.operator_id,
-                    &self.begin.idempotency_key,
-                    &amount,
-                    &quote.charge.volume.to_decimal(),
-                    &single_price,
-                    &method,
-                    &new.purchase_seq.map(i64::from),
-                    &new.volume_litres.map(i64::from),
-                    &columns.issue_before,
-                    &columns.issue_after,
-                    &columns.purchase_before,
-                    &columns.purchase_after,
-                    &columns.plan,
-                ],
-            )
-            .await?;
-        let receipt_no = row.get("receipt_no");
-        Ok(Ok(Begun {
-            operation_id: row.get("operation_id"),
-            kind: new.kind,
-            plan: new.plan,
-            card_no: new.card_no,
-            purchase: Some(PurchaseSummary {
-                sequence: planned.record.sequence,
-                litres: quote.litres,
-                amount,
-                receipt_no: Some(receipt_no),
-                quote: Some(quote),
-            }),
-        }))
+        Ok(Sold {
+            new,
+            quote,
+            amount,
+            method,
+            sequence: planned.record.sequence,
+        })
     }
 
     pub(super) async fn refund(
@@ -789,6 +829,16 @@ impl Journal<'_> {
             purchase: None,
         })
     }
+}
+
+/// A recharge that may be journaled: its operation, its price, what is paid and how.
+pub(super) struct Sold<'m> {
+    new: NewOperation,
+    quote: Quote,
+    amount: Decimal,
+    /// The payment method paid with at the counter; `None`: from the balance.
+    method: Option<&'m str>,
+    sequence: u32,
 }
 
 /// The journal's columns that the plan of a new operation makes.

@@ -14,11 +14,11 @@ pub async fn quote_recharge(
     customer_id: i64,
     quantity: Quantity,
 ) -> Result<Result<Quote, Refusal>, DbError> {
-    let (row, scheme) = tokio::try_join!(
+    let (row, scheme, accumulated) = tokio::try_join!(
         async {
             client
                 .query_opt(
-                    "SELECT a.id AS account_id, current_date AS today
+                    "SELECT current_date AS today
                      FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
                     &[&customer_id],
                 )
@@ -26,68 +26,75 @@ pub async fn quote_recharge(
                 .map_err(DbError::from)
         },
         prepaid_scheme(client, customer_id),
+        cycle_water(client, customer_id),
     )?;
     let Some(row) = row else {
         return Ok(Err(Refusal::NoSuchCustomer));
     };
-    price(
-        client,
+    Ok(price(
         scheme.as_ref(),
-        row.get("account_id"),
         row.get("today"),
+        accumulated,
         quantity,
-    )
-    .await
+    ))
 }
 
-/// `quantity` priced by the customer type's prepaid `scheme` (see [`prepaid_scheme`]).
-pub(super) async fn price(
+/// The water the customer bought in today's accumulation cycle of their type's prepaid scheme
+/// (0 without one): the same slices the database prices a recharge from (`md_card_water`,
+/// sql/V38), in the cycle `md_cycle` finds, as `AccumulationCycle::period_containing` does.
+/// Asked by the customer, not by the scheme read first, so it goes out with that read.
+pub(super) async fn cycle_water(
     client: &impl CachingClient,
-    scheme: Option<&PriceScheme>,
-    account_id: i64,
-    today: NaiveDate,
-    quantity: Quantity,
-) -> Result<Result<Quote, Refusal>, DbError> {
-    let Some(scheme) = scheme else {
-        return Ok(Err(Refusal::NoPrice));
-    };
-    let Some(prices) = scheme.prices_on(today) else {
-        return Ok(Err(Refusal::NoPrice));
-    };
-    let cycle = scheme.cycle().period_containing(today);
-    let accumulated: Decimal = client
+    customer_id: i64,
+) -> Result<Decimal, DbError> {
+    Ok(client
         .query_one(
-            // The same slices the database prices a recharge from (sql/V38).
-            "SELECT coalesce(sum(volume), 0) AS accumulated
-             FROM md_card_water($1, $2::date, $3::date)",
-            &[&account_id, &cycle.first_day, &cycle.next_first_day],
+            "SELECT coalesce(sum(w.volume), 0) AS accumulated
+             FROM customer c
+             JOIN customer_type t ON t.id = c.customer_type_id
+             JOIN price_scheme s ON s.id = t.price_scheme_id AND s.kind = 'prepaid'
+             JOIN account a ON a.customer_id = c.id
+             CROSS JOIN LATERAL md_cycle(s.start_date, coalesce(s.accumulation_cycle_months, 12),
+                                         current_date) in_cycle
+             CROSS JOIN LATERAL md_card_water(a.id, in_cycle.first_day, in_cycle.next_first_day) w
+             WHERE c.id = $1",
+            &[&customer_id],
         )
         .await?
-        .get("accumulated");
-    let priced = match quantity {
+        .get("accumulated"))
+}
+
+/// `quantity` priced by the customer type's prepaid `scheme` (see [`prepaid_scheme`]) on
+/// `today`, after `accumulated` m³ bought in the cycle (see [`cycle_water`]).
+pub(super) fn price(
+    scheme: Option<&PriceScheme>,
+    today: NaiveDate,
+    accumulated: Decimal,
+    quantity: Quantity,
+) -> Result<Quote, Refusal> {
+    let Some(prices) = scheme.and_then(|scheme| scheme.prices_on(today)) else {
+        return Err(Refusal::NoPrice);
+    };
+    let (charge, not_taken) = match quantity {
         Quantity::Volume(volume) => prices
             .charge_for_volume(accumulated, volume)
             .map(|charge| (charge, Decimal::ZERO)),
         Quantity::Amount(offered) => prices
             .charge_for_amount(accumulated, offered)
             .map(|purchase| (purchase.charge, purchase.not_taken.to_decimal())),
-    };
-    let (charge, not_taken) = match priced {
-        Ok(priced) => priced,
-        Err(error) => return Ok(Err(error.into())),
-    };
+    }?;
     // The ledger records payments: water that costs nothing is not sold at the counter.
     if charge.volume.is_zero() || charge.amount.is_zero() {
-        return Ok(Err(Refusal::NothingBought));
+        return Err(Refusal::NothingBought);
     }
     let Some(litres) = charge.volume.to_litres() else {
-        return Ok(Err(Refusal::TooMuchWater));
+        return Err(Refusal::TooMuchWater);
     };
-    Ok(Ok(Quote {
+    Ok(Quote {
         charge,
         litres,
         not_taken,
-    }))
+    })
 }
 
 /// The prepaid price scheme of the customer's type, with every version and its tiers.
