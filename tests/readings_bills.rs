@@ -267,6 +267,48 @@ async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
     assert_eq!(abnormal, 1);
 }
 
+/// A date mistyped forward (2027 for 2026) is refused at the counter and in an import, and
+/// records nothing: priced at a future price, it would also refuse every real reading dated
+/// before it. Today itself is taken.
+#[tokio::test]
+async fn a_reading_dated_after_today_is_refused() {
+    let desk = desk().await;
+    let today: NaiveDate = desk
+        .owner
+        .query_one("SELECT current_date AS today", &[])
+        .await
+        .unwrap()
+        .get("today");
+    let tomorrow = today.succ_opt().unwrap();
+    let after_today = ReadingError::AfterToday { today };
+    assert_eq!(
+        enter(&desk.clerk, "a", &reading(1, &tomorrow.to_string(), "110")).await,
+        ReadingOutcome::Refused(ReadingRefusal::Reading(after_today))
+    );
+    let file = csv(&format!("PM-0001,{tomorrow},110,,\n"));
+    let imported = import(&desk.clerk, Some("future"), &file).await;
+    let bad: Vec<_> = imported
+        .bad
+        .iter()
+        .map(|bad| (bad.line, bad.problems.clone()))
+        .collect();
+    assert_eq!(
+        (bad, imported.good),
+        (vec![(2, vec![ReadingProblem::Reading(after_today)])], 0)
+    );
+    let written: i64 = desk
+        .owner
+        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(written, 0);
+    assert!(matches!(
+        enter(&desk.clerk, "b", &reading(1, &today.to_string(), "110")).await,
+        ReadingOutcome::Recorded { .. }
+    ));
+}
+
 /// A system-prepaid reading is deducted at once, and may take the balance below zero; a
 /// deduction-free refund may not.
 #[tokio::test]

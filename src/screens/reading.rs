@@ -161,6 +161,7 @@ pub(super) fn reading_error_text(lang: Lang, error: &ReadingError, below_previou
         ReadingError::BeforePrevious { previous } => {
             lang.tf("readings.before_previous", &[("previous", previous)])
         }
+        ReadingError::AfterToday { today } => lang.tf("readings.after_today", &[("today", today)]),
     }
 }
 
