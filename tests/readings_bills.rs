@@ -133,12 +133,7 @@ async fn the_manuals_example_from_readings_to_payment() {
         lines,
         [(1, m3("20"), money("20.00")), (2, m3("40"), money("80.00"))]
     );
-    let readings_kept: i64 = desk
-        .owner
-        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
-        .await
-        .unwrap()
-        .get("n");
+    let readings_kept = readings_stored(&desk).await;
     assert_eq!(readings_kept, 3);
 
     // Not covered: nothing paid.
@@ -287,21 +282,12 @@ async fn a_reading_dated_after_today_is_refused() {
     );
     let file = csv(&format!("PM-0001,{tomorrow},110,,\n"));
     let imported = import(&desk.clerk, Some("future"), &file).await;
-    let bad: Vec<_> = imported
-        .bad
-        .iter()
-        .map(|bad| (bad.line, bad.problems.clone()))
-        .collect();
+    let bad = bad_lines(&imported);
     assert_eq!(
         (bad, imported.good),
         (vec![(2, vec![ReadingProblem::Reading(after_today)])], 0)
     );
-    let written: i64 = desk
-        .owner
-        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
-        .await
-        .unwrap()
-        .get("n");
+    let written = readings_stored(&desk).await;
     assert_eq!(written, 0);
     assert!(matches!(
         enter(&desk.clerk, "b", &reading(1, &today.to_string(), "110")).await,
@@ -451,6 +437,24 @@ async fn import(pool: &Pool, key: Option<&str>, file: &ReadingCsv) -> ImportRepo
         .unwrap()
 }
 
+/// How many readings are stored.
+async fn readings_stored(desk: &Desk) -> i64 {
+    desk.owner
+        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("n")
+}
+
+/// An import's bad lines: each line number with its problems.
+fn bad_lines(report: &ImportReport) -> Vec<(usize, Vec<ReadingProblem>)> {
+    report
+        .bad
+        .iter()
+        .map(|bad| (bad.line, bad.problems.clone()))
+        .collect()
+}
+
 /// How many readings came from an import file.
 async fn readings_imported(desk: &Desk) -> i64 {
     desk.owner
@@ -478,11 +482,7 @@ async fn readings_are_imported_from_a_file() {
          PM-0002,2025-04-01,5,,\n\
          PM-0001,2025-13-01,x,,maybe\n");
     let checked = import(&desk.clerk, None, &file).await;
-    let bad: Vec<_> = checked
-        .bad
-        .iter()
-        .map(|bad| (bad.line, bad.problems.clone()))
-        .collect();
+    let bad = bad_lines(&checked);
     assert_eq!(
         bad,
         [
@@ -521,12 +521,7 @@ async fn readings_are_imported_from_a_file() {
     );
     assert_eq!(checked.good, 3);
     assert!(!checked.written);
-    let written: i64 = desk
-        .owner
-        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
-        .await
-        .unwrap()
-        .get("n");
+    let written = readings_stored(&desk).await;
     assert_eq!(written, 0, "a check writes nothing");
 
     let imported = import(&desk.clerk, Some("file-1"), &file).await;
@@ -794,12 +789,7 @@ async fn the_database_refuses_forged_readings_and_payments() {
         ),
         SqlState::INSUFFICIENT_PRIVILEGE
     );
-    let kept: i64 = desk
-        .owner
-        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
-        .await
-        .unwrap()
-        .get("n");
+    let kept = readings_stored(&desk).await;
     assert_eq!(kept, 1);
 }
 
