@@ -133,12 +133,7 @@ async fn the_manuals_example_from_readings_to_payment() {
         lines,
         [(1, m3("20"), money("20.00")), (2, m3("40"), money("80.00"))]
     );
-    let readings_kept: i64 = desk
-        .owner
-        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
-        .await
-        .unwrap()
-        .get("n");
+    let readings_kept = readings_stored(&desk).await;
     assert_eq!(readings_kept, 3);
 
     // Not covered: nothing paid.
@@ -265,6 +260,39 @@ async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
         .unwrap()
         .get("n");
     assert_eq!(abnormal, 1);
+}
+
+/// A date mistyped forward (2027 for 2026) is refused at the counter and in an import, and
+/// records nothing: priced at a future price, it would also refuse every real reading dated
+/// before it. Today itself is taken.
+#[tokio::test]
+async fn a_reading_dated_after_today_is_refused() {
+    let desk = desk().await;
+    let today: NaiveDate = desk
+        .owner
+        .query_one("SELECT current_date AS today", &[])
+        .await
+        .unwrap()
+        .get("today");
+    let tomorrow = today.succ_opt().unwrap();
+    let after_today = ReadingError::AfterToday { today };
+    assert_eq!(
+        enter(&desk.clerk, "a", &reading(1, &tomorrow.to_string(), "110")).await,
+        ReadingOutcome::Refused(ReadingRefusal::Reading(after_today))
+    );
+    let file = csv(&format!("PM-0001,{tomorrow},110,,\n"));
+    let imported = import(&desk.clerk, Some("future"), &file).await;
+    let bad = bad_lines(&imported);
+    assert_eq!(
+        (bad, imported.good),
+        (vec![(2, vec![ReadingProblem::Reading(after_today)])], 0)
+    );
+    let written = readings_stored(&desk).await;
+    assert_eq!(written, 0);
+    assert!(matches!(
+        enter(&desk.clerk, "b", &reading(1, &today.to_string(), "110")).await,
+        ReadingOutcome::Recorded { .. }
+    ));
 }
 
 /// A system-prepaid reading is deducted at once, and may take the balance below zero; a
@@ -409,6 +437,24 @@ async fn import(pool: &Pool, key: Option<&str>, file: &ReadingCsv) -> ImportRepo
         .unwrap()
 }
 
+/// How many readings are stored.
+async fn readings_stored(desk: &Desk) -> i64 {
+    desk.owner
+        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
+        .await
+        .unwrap()
+        .get("n")
+}
+
+/// An import's bad lines: each line number with its problems.
+fn bad_lines(report: &ImportReport) -> Vec<(usize, Vec<ReadingProblem>)> {
+    report
+        .bad
+        .iter()
+        .map(|bad| (bad.line, bad.problems.clone()))
+        .collect()
+}
+
 /// How many readings came from an import file.
 async fn readings_imported(desk: &Desk) -> i64 {
     desk.owner
@@ -436,11 +482,7 @@ async fn readings_are_imported_from_a_file() {
          PM-0002,2025-04-01,5,,\n\
          PM-0001,2025-13-01,x,,maybe\n");
     let checked = import(&desk.clerk, None, &file).await;
-    let bad: Vec<_> = checked
-        .bad
-        .iter()
-        .map(|bad| (bad.line, bad.problems.clone()))
-        .collect();
+    let bad = bad_lines(&checked);
     assert_eq!(
         bad,
         [
@@ -479,12 +521,7 @@ async fn readings_are_imported_from_a_file() {
     );
     assert_eq!(checked.good, 3);
     assert!(!checked.written);
-    let written: i64 = desk
-        .owner
-        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
-        .await
-        .unwrap()
-        .get("n");
+    let written = readings_stored(&desk).await;
     assert_eq!(written, 0, "a check writes nothing");
 
     let imported = import(&desk.clerk, Some("file-1"), &file).await;
@@ -752,12 +789,7 @@ async fn the_database_refuses_forged_readings_and_payments() {
         ),
         SqlState::INSUFFICIENT_PRIVILEGE
     );
-    let kept: i64 = desk
-        .owner
-        .query_one("SELECT count(*) AS n FROM meter_reading", &[])
-        .await
-        .unwrap()
-        .get("n");
+    let kept = readings_stored(&desk).await;
     assert_eq!(kept, 1);
 }
 

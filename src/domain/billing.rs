@@ -37,6 +37,10 @@ pub enum ReadingError {
     NotARollover { previous: Volume },
     #[error("the reading is dated before the previous one ({previous})")]
     BeforePrevious { previous: NaiveDate },
+    /// A year or a month mistyped forward: the meter cannot have been read yet, and the
+    /// reading would be priced at a future price and block the real readings before it.
+    #[error("the reading is dated after today ({today})")]
+    AfterToday { today: NaiveDate },
 }
 
 /// The water a reading shows since the previous one (the meter's initial reading for its first).

@@ -200,8 +200,8 @@ impl AccountScreen {
             Ok(amount) => Money::round_half_up(amount),
             Err(error) => {
                 let text = crate::app::form::field_error_text(lang, &error);
-                form.fail(&[(AMOUNT, text.clone())]);
-                hub.say(MessageKind::Error, text);
+                form.fail(&[(AMOUNT, text)]);
+                hub.say_form_error(form);
                 return;
             }
         };
@@ -218,8 +218,8 @@ impl AccountScreen {
             None
         };
         if let Some(text) = refusal {
-            form.fail(&[(AMOUNT, text.clone())]);
-            hub.say(MessageKind::Error, text);
+            form.fail(&[(AMOUNT, text)]);
+            hub.say_form_error(form);
             return;
         }
         let method = form.fields[METHOD]

@@ -56,14 +56,18 @@ impl ReadingForm {
                 label: String::new(),
             },
         ];
+        let volume = || FieldKind::Volume {
+            max: crate::domain::money::MAX_VOLUME,
+        };
         ReadingForm {
             customer_id,
             customer_no,
             context: None,
             form: Form::new(vec![
                 Field::new("readings.f_date", FieldKind::Date, true),
-                Field::new("readings.f_electronic", FieldKind::Text { max: 14 }, true),
-                Field::new("readings.f_mechanical", FieldKind::Text { max: 14 }, false),
+                // Volumes, so a reading typed full-width by an input method is read as ASCII.
+                Field::new("readings.f_electronic", volume(), true),
+                Field::new("readings.f_mechanical", volume(), false),
                 Field::new("readings.f_rollover", FieldKind::Choice(yes_no), true),
             ]),
             abnormal: None,
@@ -161,14 +165,15 @@ pub(super) fn reading_error_text(lang: Lang, error: &ReadingError, below_previou
         ReadingError::BeforePrevious { previous } => {
             lang.tf("readings.before_previous", &[("previous", previous)])
         }
+        ReadingError::AfterToday { today } => lang.tf("readings.after_today", &[("today", today)]),
     }
 }
 
-/// A volume typed on the form: m³ with at most 3 decimals.
+/// A volume typed on the form, read by the parser its field checked it with ("1,234.5" too).
 fn volume_of(text: &str) -> Option<Volume> {
-    text.trim().parse::<Volume>().ok().filter(|volume| {
-        *volume >= Volume::ZERO && volume.to_decimal() <= crate::domain::money::MAX_VOLUME
-    })
+    crate::domain::validation::volume(text.trim(), crate::domain::money::MAX_VOLUME)
+        .ok()
+        .and_then(|volume| Volume::exact(volume).ok())
 }
 
 impl ReadingForm {

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::inert::inert;
-use super::text::{chunks, truncate, truncate_left, width};
+use super::text::{chunks, split_line, truncate, truncate_left, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::{CommandLine, DbStatus, MessageKind};
@@ -177,7 +177,11 @@ pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &T
     );
 }
 
-pub fn message_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// The message in `area`, its line; one too long for it goes on over the row above as well
+/// (the body's last, while `spill` — the message is what the clerk must read: "…; F2 saves
+/// yours over them" cut off left them guessing), and only past two lines is it cut with `…`
+/// (`:messages` has it whole).
+pub fn message_line(frame: &mut Frame, area: Rect, spill: bool, app: &App, theme: &Theme) {
     let Some(message) = &app.message else {
         return;
     };
@@ -185,11 +189,25 @@ pub fn message_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         MessageKind::Error => ("! ", theme.error()),
         MessageKind::Info => ("", theme.good()),
     };
-    let text = truncate(
-        &format!("{mark}{}", inert(&message.text)),
-        usize::from(area.width),
-    );
-    frame.render_widget(Paragraph::new(Span::styled(text, style)), area);
+    let text = format!("{mark}{}", inert(&message.text));
+    let room = usize::from(area.width);
+    let (first, rest) = split_line(&text, room);
+    if rest.is_empty() || !spill {
+        let line = Span::styled(truncate(&text, room), style);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    let two_rows = Rect {
+        y: area.y - 1,
+        height: 2,
+        ..area
+    };
+    let lines = vec![
+        Line::styled(first.to_owned(), style),
+        Line::styled(truncate(rest, room), style),
+    ];
+    frame.render_widget(Clear, two_rows);
+    frame.render_widget(Paragraph::new(lines), two_rows);
 }
 
 pub fn command_line(frame: &mut Frame, area: Rect, line: &CommandLine, theme: &Theme) {

@@ -74,6 +74,32 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
     lines.into_iter().map(|line| truncate(&line, max)).collect()
 }
 
+/// `text`'s first line of at most `max` cells and the rest after it: broken at the last place
+/// that fits where a line may break — a space (dropped), or either side of a wide (CJK)
+/// character, as Chinese has no spaces — else within a word.
+pub fn split_line(text: &str, max: usize) -> (&str, &str) {
+    let mut used = 0;
+    let mut previous_wide = false;
+    // The last place a line may end: the first line's end and where the rest begins.
+    let mut last_break: Option<(usize, usize)> = None;
+    for (index, c) in text.char_indices() {
+        let w = c.width().unwrap_or(0);
+        let wide = w > 1;
+        if index > 0 && c == ' ' {
+            last_break = Some((index, index + 1));
+        } else if index > 0 && (wide || previous_wide) {
+            last_break = Some((index, index));
+        }
+        if used + w > max {
+            let (end, rest) = last_break.unwrap_or((index, index));
+            return (&text[..end], &text[rest..]);
+        }
+        previous_wide = wide;
+        used += w;
+    }
+    (text, "")
+}
+
 /// `text` cut into pieces of at most `max` cells, nothing left out: for a stored value that
 /// must be read whole, which may have no spaces (CJK, JSON).
 pub fn chunks(text: &str, max: usize) -> Vec<String> {
@@ -152,6 +178,24 @@ mod tests {
         );
         assert_eq!(wrap("a bb ccc", 80), ["a bb ccc"]);
         assert_eq!(wrap("abcdefgh ij", 4), ["abc…", "ij"]);
+    }
+
+    #[test]
+    fn a_split_line_breaks_at_the_last_space_that_fits_else_by_display_width() {
+        assert_eq!(
+            split_line("Not saved: F2 saves", 12),
+            ("Not saved:", "F2 saves")
+        );
+        assert_eq!(
+            split_line("未保存：按 F2 覆盖", 8),
+            ("未保存：", "按 F2 覆盖")
+        );
+        assert_eq!(split_line("未保存按F2覆盖", 7), ("未保存", "按F2覆盖"));
+        assert_eq!(split_line("fits", 4), ("fits", ""));
+        assert_eq!(
+            split_line("操作 #2099 未完成：请将", 14),
+            ("操作 #2099 未", "完成：请将")
+        );
     }
 
     #[test]

@@ -309,6 +309,11 @@ fn a_refund_needs_the_supervisor_and_at_most_the_balance() {
         "refused on the field"
     );
     assert!(render(&app).contains("at most the balance, 241.00"));
+    // The message line names the field, as every field's error does.
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Amount: at most the balance, 241.00"
+    );
     for _ in 0..6 {
         press(&mut app, KeyCode::Backspace);
     }
@@ -586,11 +591,9 @@ fn a_deposit_pays_the_bills_the_balance_does_not_cover() {
     }
     type_text(&mut app, "40");
     press(&mut app, KeyCode::F(2));
-    let screen = render(&app);
-    assert!(
-        screen
-            .contains("At least 50.00: the balance and the deposit pay the chosen bills, 200.00."),
-        "{screen}"
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Amount: At least 50.00: the balance and the deposit pay the chosen bills, 200.00."
     );
     for _ in "40.00".chars() {
         press(&mut app, KeyCode::Backspace);

@@ -126,7 +126,8 @@ fn a_bad_reading_is_said_at_its_field_and_a_lower_one_refused() {
     type_text(&mut app, "12.3456");
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty(), "{sent:?}");
-    assert!(render(&app).contains("m³ with at most 3 decimals"));
+    // The field's own check, as every volume field says it.
+    assert!(render(&app).contains("! at most 3 decimals"));
     for _ in 0..4 {
         press(&mut app, KeyCode::Backspace);
     }
@@ -146,6 +147,23 @@ fn a_bad_reading_is_said_at_its_field_and_a_lower_one_refused() {
         screen.contains("below the previous one (130.000 m³)"),
         "{screen}"
     );
+}
+
+/// A reading typed full-width by an input method (session 28 by hand: "８０．５" was refused
+/// as not m³) is read as ASCII, as every number field reads it, and shown with three decimals.
+#[test]
+fn a_reading_typed_full_width_is_read_as_ascii() {
+    let mut app = reading_form(Lang::Zh);
+    type_text(&mut app, "１９０．５");
+    press(&mut app, KeyCode::Tab);
+    assert!(render(&app).contains("190.500"));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<EnterReading>(&sent).reading.electronic, m3("190.5"));
+    // Thousands separators, as the field's check reads them, saved at once without leaving it.
+    let mut app = reading_form(Lang::En);
+    type_text(&mut app, "1,190.5");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<EnterReading>(&sent).reading.electronic, m3("1190.5"));
 }
 
 #[test]

@@ -72,6 +72,8 @@ struct Book {
     stored_latest: Option<i64>,
     previous_on: Option<NaiveDate>,
     previous: Volume,
+    /// The database's date when the meter was read from: no reading is dated after it.
+    today: NaiveDate,
     /// The latest consumptions, oldest first.
     recent: Vec<Volume>,
     /// The water charged to the customer so far, with the bill it is on.
@@ -185,7 +187,7 @@ impl Batch {
                 tx.query(
                 "SELECT m.id AS meter_id, m.meter_no, c.id AS customer_id, c.business_model,
                         t.charges, t.price_scheme_id, a.id AS account_id, l.id AS latest_id,
-                        l.read_on AS latest_on, p.previous
+                        l.read_on AS latest_on, p.previous, current_date AS today
                  FROM meter m
                  JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
                  JOIN customer_type t ON t.id = c.customer_type_id
@@ -215,6 +217,7 @@ impl Batch {
                     stored_latest: row.get("latest_id"),
                     previous_on: row.get("latest_on"),
                     previous: volume(&row, "previous")?,
+                    today: row.get("today"),
                     recent: Vec::new(),
                     charged: Vec::new(),
                     open_bills: HashMap::new(),
@@ -357,6 +360,11 @@ impl Batch {
             .ok_or(ReadingRefusal::NoCustomer)?;
         if book.business_model == "meter_prepaid" {
             return Err(ReadingRefusal::CardMeter);
+        }
+        if reading.read_on > book.today {
+            return Err(ReadingRefusal::Reading(ReadingError::AfterToday {
+                today: book.today,
+            }));
         }
         if let Some(previous) = book.previous_on.filter(|on| *on > reading.read_on) {
             return Err(ReadingRefusal::Reading(ReadingError::BeforePrevious {
