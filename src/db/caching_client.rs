@@ -8,10 +8,12 @@
 //! restart or a failover is replaced by a new one with an empty cache, and migrations run
 //! before a pool serves. A bare tokio-postgres client (tools, tests) prepares afresh, as before.
 //!
-//! A statement whose best plan depends on its values (the customer table's searches by prefix or
-//! fragment) is sent with [`CachingClient::query_uncached`]: with its values and their types in
-//! one round trip, the server plans it for the values at hand, where a cached statement may fall
-//! into a generic plan after five calls.
+//! A statement whose best plan depends on its values (the customer table's searches by digits)
+//! is sent with [`CachingClient::query_uncached`]: with its values and their types in one round
+//! trip, the server plans it for the values at hand, where a cached statement may fall into a
+//! generic plan after five calls. A built statement whose generic plan is as good (the customer
+//! table's other searches) is kept with its placeholders' types and run on that plan
+//! ([`CachingClient::query_generic`]).
 
 use std::future::Future;
 
@@ -32,7 +34,7 @@ macro_rules! cached_calls {
             params: Params<'_>,
         ) -> impl Future<Output = Result<$answer, Error>> + Send {
             async move {
-                self.cached(sql, move |client, statement| async move {
+                self.cached(sql, &[], move |client, statement| async move {
                     client.$call(&statement, params).await
                 })
                 .await
@@ -48,11 +50,21 @@ pub trait CachingClient: Sync {
 
     fn client(&self) -> &Self::Client;
 
-    /// `sql` prepared on this connection: the cached statement, or a new one.
-    fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send;
+    /// `sql` prepared on this connection with its parameters' `types` (those not given
+    /// inferred by the server): the cached statement, or a new one.
+    fn prepared_typed(
+        &self,
+        sql: &str,
+        types: &[Type],
+    ) -> impl Future<Output = Result<Statement, Error>> + Send;
 
-    /// Drops the cached statement of `sql`, if any.
-    fn forget(&self, sql: &str);
+    /// Drops the cached statement of `sql` prepared with `types`, if any.
+    fn forget_typed(&self, sql: &str, types: &[Type]);
+
+    /// `sql` prepared on this connection, its parameters' types inferred by the server.
+    fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
+        self.prepared_typed(sql, &[])
+    }
 
     cached_calls! {
         query -> Vec<Row>,
@@ -68,18 +80,19 @@ pub trait CachingClient: Sync {
     fn cached<'a, T: Send + 'a, Run>(
         &'a self,
         sql: &'a str,
+        types: &'a [Type],
         run: impl FnOnce(&'a Self::Client, Statement) -> Run + Send + 'a,
     ) -> impl Future<Output = Result<T, Error>> + Send + 'a
     where
         Run: Future<Output = Result<T, Error>> + Send + 'a,
     {
         async move {
-            let statement = self.prepared(sql).await?;
+            let statement = self.prepared_typed(sql, types).await?;
             let result = self.sent(sql, run(self.client(), statement)).await;
             if let Err(error) = &result
                 && error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
             {
-                self.forget(sql);
+                self.forget_typed(sql, types);
             }
             result
         }
@@ -109,6 +122,32 @@ pub trait CachingClient: Sync {
         async move { self.sent(sql, self.client().query_typed(sql, params)).await }
     }
 
+    /// `sql` with its values, on the statement kept for `sql` and the values' types, run on
+    /// its generic plan: planned once per connection, never for the values. For a built
+    /// statement whose placeholders' types the server could not all infer, and whose generic
+    /// plan is as good as one made for any value: the server's own choice (`auto`) compares
+    /// the plans' estimated costs, and keeps planning for every call a statement whose
+    /// generic estimate is the higher, however it runs. The setting is the connection's
+    /// between the statement's neighbours in the same write, put back behind it.
+    fn query_generic(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
+        async move {
+            let (values, types): (Vec<_>, Vec<_>) = params.iter().cloned().unzip();
+            self.cached(sql, &types, move |client, statement| async move {
+                let (_, rows, _) = tokio::try_join!(
+                    client.batch_execute("SET plan_cache_mode = force_generic_plan"),
+                    client.query(&statement, &values),
+                    client.batch_execute("RESET plan_cache_mode"),
+                )?;
+                Ok(rows)
+            })
+            .await
+        }
+    }
+
     /// Several statements without parameters in one round trip (the simple protocol).
     fn batch_execute(&self, sql: &str) -> impl Future<Output = Result<(), Error>> + Send {
         async move { self.sent(sql, self.client().batch_execute(sql)).await }
@@ -127,12 +166,16 @@ macro_rules! caching_client {
                 self
             }
 
-            fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
-                self.prepare_cached(sql)
+            fn prepared_typed(
+                &self,
+                sql: &str,
+                types: &[Type],
+            ) -> impl Future<Output = Result<Statement, Error>> + Send {
+                self.prepare_typed_cached(sql, types)
             }
 
-            fn forget(&self, sql: &str) {
-                self.statement_cache.remove(sql, &[]);
+            fn forget_typed(&self, sql: &str, types: &[Type]) {
+                self.statement_cache.remove(sql, types);
             }
         }
     };
@@ -144,11 +187,15 @@ macro_rules! caching_client {
                 self
             }
 
-            fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
-                self.prepare(sql)
+            fn prepared_typed(
+                &self,
+                sql: &str,
+                types: &[Type],
+            ) -> impl Future<Output = Result<Statement, Error>> + Send {
+                self.prepare_typed(sql, types)
             }
 
-            fn forget(&self, _: &str) {}
+            fn forget_typed(&self, _: &str, _: &[Type]) {}
         }
     };
 }

@@ -201,8 +201,8 @@ pub(crate) struct PageQuery {
     params: Params,
     direction: Direction,
     at_start: bool,
-    /// Whether its best plan depends on the typed value (a prefix, a fragment): planned at
-    /// every call, never kept (`fetch`).
+    /// Whether its best plan depends on the typed value: planned at every call, never kept
+    /// (`fetch`).
     planned_per_value: bool,
 }
 
@@ -281,7 +281,9 @@ impl PageQuery {
             .map(|column| format!("{column} {}", direction.order()))
             .collect::<Vec<_>>()
             .join(", ");
-        let limit = params.bind((size + 1) as i64);
+        // Limits are literals: they are the same at every call of a page size, and a kept
+        // statement's generic plan then knows them.
+        let limit = size + 1;
         let conditions = search_conditions(search, &mut params);
         let mut bound = |seek: &Keyset| match &keyset {
             None => "TRUE".to_owned(),
@@ -307,8 +309,8 @@ impl PageQuery {
                 Direction::Forward => ">",
                 Direction::Backward => "<",
             };
-            let window = params.bind(bounds.walk);
-            let most_candidates = format!("{}::bigint", params.bind(bounds.candidates));
+            let window = bounds.walk;
+            let most_candidates = format!("{}::bigint", bounds.candidates);
             // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
             // at a page of matches (a common fragment walks a few dozen rows); only when the
             // whole window held less than a page does `walk_end` exist. The window's matches
@@ -436,7 +438,7 @@ impl PageQuery {
             params,
             direction,
             at_start: cursor.is_none(),
-            planned_per_value: !matches!(search, CustomerSearch::CustomerNo(_)),
+            planned_per_value: planned_per_value(search),
         }
     }
 
@@ -445,16 +447,15 @@ impl PageQuery {
     }
 
     async fn fetch(&self, client: &impl CachingClient) -> Result<Vec<CustomerRow>, DbError> {
-        // A search by prefix or fragment is a fresh statement each time (not a cached prepared
-        // one): the server plans it with the actual values, which is what lets it choose
-        // between walking and seeking. A customer number is a lookup by a unique key whose
-        // plan is the same for every number: its statement is kept, and planning it (several
-        // times its run, docs/decisions.md "The soak's CPU") is done once per connection.
+        // A statement whose best plan depends on its values is a fresh one each time: the
+        // server plans it with them. The others are kept on their connection and run on their
+        // generic plan, made once (planning was a third of a name search's cost,
+        // docs/decisions.md "The search's statement kept").
         let sql = self.sql.as_str();
         let rows = if self.planned_per_value {
             client.query_uncached(sql, &self.params.typed()).await?
         } else {
-            client.query(sql, &self.param_refs()).await?
+            client.query_generic(sql, &self.params.typed()).await?
         };
         Ok(rows
             .iter()
@@ -717,9 +718,9 @@ fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions
         CustomerSearch::All => vec!["customer c WHERE TRUE".to_owned()],
         CustomerSearch::CustomerNo(number) => vec![customer_number_branch(*number, params)],
         CustomerSearch::Digits(digits) => {
-            let prefix = params.bind(format!("{}%", like_escape(digits)));
+            let prefix = PrefixRange::new(digits, params);
             let mut branches = vec![
-                format!("customer c WHERE phone_digits(c.phone) LIKE {prefix}"),
+                format!("customer c WHERE {}", prefix.of("phone_digits(c.phone)")),
                 meter_prefix_branch(&prefix),
             ];
             // Ten digits may be a customer number past nine million (domain::search).
@@ -758,10 +759,11 @@ fn customer_number_branch(number: CustomerNumber, params: &mut Params) -> String
 /// no meter (most digit strings are phone prefixes) reads the whole table. The meters are
 /// found first (an InitPlan over meter_no_without_dashes), then their customers by key. A very
 /// short prefix matching a large share of all meters ("2016") is the price: see the report.
-fn meter_prefix_branch(prefix_param: &str) -> String {
+fn meter_prefix_branch(prefix: &PrefixRange) -> String {
     format!(
         "customer c WHERE c.meter_id = ANY (ARRAY(\
-             SELECT m.id FROM meter m WHERE replace(m.meter_no, '-', '') LIKE {prefix_param}))"
+             SELECT m.id FROM meter m WHERE {}))",
+        prefix.of("replace(m.meter_no, '-', '')")
     )
 }
 
@@ -777,19 +779,15 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     // Letters after the head: the range is the head's, ILIKE checks the rest.
     let (rest_in_range, rest_check) = if rest.chars().any(|c| c.is_ascii_alphabetic()) {
         let check = format!(" AND c.name ILIKE {}", params.bind(format!("{escaped}%")));
-        (String::new(), check)
+        ("", check)
     } else {
-        (like_escape(rest), String::new())
+        (rest, String::new())
     };
     for spelling in case_spellings(&head) {
-        let range = params.bind(format!("{}{rest_in_range}%", like_escape(&spelling)));
-        let start = if rest_check.is_empty() {
-            format!("{spelling}{rest}")
-        } else {
-            spelling
-        };
+        let start = format!("{spelling}{rest_in_range}");
+        let range = PrefixRange::new(&start, params);
         branches.push(Branch {
-            from_where: format!("customer c WHERE c.name LIKE {range}{rest_check}"),
+            from_where: format!("customer c WHERE {}{rest_check}", range.of("c.name")),
             keyset: Keyset::NamePrefix(start),
         });
     }
@@ -845,7 +843,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
     // Meter numbers are upper-case letters, digits and dashes.
     let meter_key: String = text.chars().filter(|c| *c != '-').collect();
     if !meter_key.is_empty() && meter_key.chars().all(|c| c.is_ascii_alphanumeric()) {
-        let prefix = params.bind(format!("{}%", meter_key.to_ascii_uppercase()));
+        let prefix = PrefixRange::new(&meter_key.to_ascii_uppercase(), params);
         branches.push(Branch {
             from_where: meter_prefix_branch(&prefix),
             keyset: Keyset::ByNameThenNumber,
@@ -918,6 +916,64 @@ fn case_spellings(text: &str) -> Vec<String> {
             .flat_map(|spelling| cases.iter().map(move |case| format!("{spelling}{case}")))
             .collect()
     })
+}
+
+/// Whether a search's statement is planned for its values at every call rather than kept.
+/// Digits are: a phone prefix of a few digits matches a large share of all customers and is
+/// best read walking the customer numbers, one of seven or more matches a few and is best
+/// read from the phone index; a generic plan must take one way for both (docs/decisions.md,
+/// "The search's statement kept").
+fn planned_per_value(search: &CustomerSearch) -> bool {
+    matches!(search, CustomerSearch::Digits(_))
+}
+
+/// The strings that start with a prefix, as a range of an index: from the prefix itself up to
+/// (not including) the prefix with its last character raised by one. Exactly LIKE
+/// 'prefix%' in the database's collation, C (the embedded cluster is made with --no-locale,
+/// sql/V3), where text compares as its UTF-8 bytes, in the order of the code points. Unlike
+/// LIKE with a placeholder, the range is one a kept statement's generic plan reads an index by.
+struct PrefixRange {
+    /// The placeholders of the range's start and its end, if there is one.
+    start: String,
+    end: Option<String>,
+}
+
+impl PrefixRange {
+    fn new(prefix: &str, params: &mut Params) -> PrefixRange {
+        PrefixRange {
+            start: params.bind(prefix.to_owned()),
+            end: prefix_end(prefix).map(|end| params.bind(end)),
+        }
+    }
+
+    /// `column` starts with the prefix.
+    fn of(&self, column: &str) -> String {
+        let start = &self.start;
+        match &self.end {
+            Some(end) => format!("{column} >= {start} AND {column} < {end}"),
+            None => format!("{column} >= {start}"),
+        }
+    }
+}
+
+/// The first string beyond every string starting with `prefix`, in the C collation: the
+/// prefix with its last character raised to the next one (a last character that has none,
+/// U+10FFFF, is dropped and the one before raised); None when every character is U+10FFFF,
+/// or there is none (every string starts with the empty prefix).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // Surrogates are no characters: U+D7FF is followed by U+E000.
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            _ => char::from_u32(u32::from(last) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// Typed text as a literal inside a LIKE pattern (backslash is LIKE's default escape).
@@ -1155,7 +1211,7 @@ pub async fn details(
 
 #[cfg(test)]
 mod tests {
-    use super::{case_spellings, fragment_keys};
+    use super::{case_spellings, fragment_keys, prefix_end};
 
     #[test]
     fn case_spellings_cover_every_case_of_the_letters_only() {
@@ -1163,6 +1219,18 @@ mod tests {
         assert_eq!(case_spellings("王伟"), ["王伟"]);
         assert_eq!(case_spellings("a1"), ["A1", "a1"]);
         assert_eq!(case_spellings(""), [""]);
+    }
+
+    #[test]
+    fn a_prefix_ends_at_its_last_character_raised() {
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("a%").as_deref(), Some("a&"));
+        assert_eq!(prefix_end("王").as_deref(), Some("玌"));
+        assert_eq!(prefix_end("a\u{7f}").as_deref(), Some("a\u{80}"));
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{10FFFF}\u{10FFFF}"), None);
+        assert_eq!(prefix_end(""), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use deadpool_postgres::ClientWrapper;
+use tokio_postgres::types::Type;
 use tokio_postgres::{Error, Statement};
 
 use super::CachingClient;
@@ -117,12 +118,16 @@ impl CachingClient for Transaction<'_> {
         self.client
     }
 
-    fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
-        self.client.prepare_cached(sql)
+    fn prepared_typed(
+        &self,
+        sql: &str,
+        types: &[Type],
+    ) -> impl Future<Output = Result<Statement, Error>> + Send {
+        self.client.prepare_typed_cached(sql, types)
     }
 
-    fn forget(&self, sql: &str) {
-        self.client.statement_cache.remove(sql, &[]);
+    fn forget_typed(&self, sql: &str, types: &[Type]) {
+        self.client.statement_cache.remove(sql, types);
     }
 
     async fn sent<'b, T: Send + 'b>(
