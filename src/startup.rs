@@ -110,6 +110,7 @@ pub async fn open_as_owner(config: &Config) -> anyhow::Result<Pool> {
     {
         return Err(db::bulk_load::StillLoading.into());
     }
+    db::migrate::require_code_point_order(&client).await??;
     db::migrate::run(&mut client)
         .await
         .context("applying database migrations")?;

@@ -789,6 +789,25 @@ async fn the_database_refuses_forged_readings_and_payments() {
         ),
         SqlState::INSUFFICIENT_PRIVILEGE
     );
+    // Dated after today: the desk refuses it (`a_reading_dated_after_today_is_refused`), and
+    // so does the table, whoever writes (a clerk's forged call is refused earlier, unpriced).
+    let ahead = desk
+        .owner
+        .execute(
+            "INSERT INTO meter_reading (meter_id, customer_id, read_on, electronic, source, \
+                                        previous_id, previous, consumption, idempotency_key) \
+             SELECT meter_id, customer_id, current_date + 1, electronic, source, id, electronic, \
+                    0, 'ahead' \
+             FROM meter_reading ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        ahead.as_db_error().and_then(|error| error.constraint()),
+        Some("meter_reading_not_after_today"),
+        "{ahead:?}"
+    );
     let kept = readings_stored(&desk).await;
     assert_eq!(kept, 1);
 }

@@ -1501,3 +1501,51 @@ async fn bulk_table_triggers(client: &tokio_postgres::Client, condition: &str) -
         .map(|row| row.get("trigger"))
         .collect()
 }
+
+/// The search reads a prefix as a range of the collation's order (db::customers): a database
+/// whose text is not ordered by code point is refused before anything is migrated into it,
+/// with what to do; C and glibc's C.UTF-8 are taken.
+#[tokio::test]
+async fn a_database_not_ordered_by_code_point_is_refused_before_its_migrations() {
+    let db = fresh_db().await;
+    let cluster = support::pg::cluster();
+    for (name, options, refused_as) in [
+        ("collation_c_utf8", "LOCALE 'C.utf8'", None),
+        (
+            "collation_icu",
+            "LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE 'en'",
+            Some("(ICU)"),
+        ),
+    ] {
+        db.execute_as_superuser(&format!(
+            "CREATE DATABASE {name} ENCODING 'UTF8' {options} TEMPLATE template0"
+        ))
+        .await;
+        let (client, connection) = tokio_postgres::connect(
+            &cluster.superuser_connection_string(name),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .unwrap();
+        let connection = tokio::spawn(connection);
+        let checked = meterdesk::db::migrate::require_code_point_order(&client)
+            .await
+            .unwrap();
+        match (checked, refused_as) {
+            (Ok(()), None) => {}
+            (Err(refused), Some(provider)) => {
+                let said = refused.to_string();
+                assert!(said.contains(name) && said.contains(provider), "{said}");
+                assert!(said.contains("LOCALE 'C' TEMPLATE template0"), "{said}");
+            }
+            (checked, _) => panic!("{name}: {checked:?}"),
+        }
+        drop(client);
+        let _ = connection.await;
+    }
+    let client = db.pool.get().await.unwrap();
+    assert!(matches!(
+        meterdesk::db::migrate::require_code_point_order(&client).await,
+        Ok(Ok(()))
+    ));
+}

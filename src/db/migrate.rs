@@ -8,3 +8,49 @@ pub async fn run(client: &mut tokio_postgres::Client) -> Result<(), refinery::Er
     migrations::runner().run_async(client).await?;
     Ok(())
 }
+
+/// A database whose text order is not the characters' code points.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database {database} sorts text by the collation {collation} ({provider}); meterdesk \
+     needs the C collation, where text sorts by its characters' code points: a search reads a \
+     typed prefix as a range of that order, and in another would miss customers. Create the \
+     database with `CREATE DATABASE {database} OWNER … ENCODING 'UTF8' LOCALE 'C' TEMPLATE \
+     template0` (README, \"Installation\") and load it again"
+)]
+pub struct CollationRefused {
+    database: String,
+    collation: String,
+    provider: &'static str,
+}
+
+/// Whether the database's default collation orders text by code point (else why not). The customer
+/// search sends a prefix as `>= start AND < end` (db::customers, docs/decisions.md), which is
+/// what `LIKE 'prefix%'` finds only in such an order: C and POSIX, and glibc's C.UTF-8, which
+/// sorts by code point as well. The embedded cluster is made with `--no-locale` (C).
+pub async fn require_code_point_order(
+    client: &tokio_postgres::Client,
+) -> Result<Result<(), CollationRefused>, super::DbError> {
+    let row = client
+        .query_one(
+            "SELECT datname::text AS database, datcollate::text AS collation,
+                    datlocprovider = 'c' AS libc
+             FROM pg_database WHERE datname = current_database()",
+            &[],
+        )
+        .await?;
+    let collation: String = row.get("collation");
+    let libc: bool = row.get("libc");
+    let code_point_order = matches!(
+        collation.to_ascii_lowercase().as_str(),
+        "c" | "posix" | "c.utf8" | "c.utf-8"
+    );
+    if libc && code_point_order {
+        return Ok(Ok(()));
+    }
+    Ok(Err(CollationRefused {
+        database: row.get("database"),
+        collation,
+        provider: if libc { "libc" } else { "ICU" },
+    }))
+}
