@@ -9,6 +9,7 @@ mod support;
 use crossterm::event::KeyCode;
 use deadpool_postgres::Object;
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
+use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
 use meterdesk::i18n::Lang;
 use meterdesk::screens::account::AccountScreen;
@@ -563,6 +564,57 @@ async fn a_command_replaces_the_screen_it_was_typed_on() {
     };
     let name = modify.basic.as_ref().unwrap().value(Field::Name);
     assert!(name.ends_with(":meters"), "{name}");
+}
+
+/// `:c` and a customer number (ui.md) opens that customer's details from wherever the clerk is
+/// (the table below, F3 back to it); a number without its check digit, or one no customer has,
+/// is said, and the clerk stays where they were.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_number_on_the_command_line_opens_the_customer() {
+    let (_db, client, mut desk) = signed_in().await;
+    let numbers: Vec<i64> = client
+        .query(
+            "SELECT customer_no FROM customer ORDER BY customer_no LIMIT 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    desk.key(KeyCode::Enter).await;
+    desk.command("meters").await;
+    desk.command(&format!("c {}", numbers[1])).await;
+    let Some(details) = desk.app.screen.module::<Details>() else {
+        panic!("{}", desk.screen())
+    };
+    assert_eq!(details.row.customer_no, numbers[1], "{}", desk.screen());
+    assert_eq!(desk.app.below.len(), 1, "{:?}", desk.app.breadcrumbs());
+    desk.key(KeyCode::F(3)).await;
+    let table = desk.app.screen.module::<CustomerTable>().unwrap();
+    assert_eq!(table.selected_row().unwrap().customer_no, numbers[1]);
+
+    desk.command(&format!("customer {}", numbers[0])).await;
+    assert!(desk.app.screen.is::<Details>(), "{}", desk.screen());
+    let unknown = (1..10)
+        .map(|serial| CustomerNumber::from_serial(9_999_990 + serial).unwrap())
+        .find(|number| !numbers.contains(&i64::from(number.value())))
+        .unwrap();
+    desk.command(&format!("c {unknown}")).await;
+    assert!(desk.app.screen.is::<CustomerTable>(), "{}", desk.screen());
+    assert_eq!(
+        desk.message(),
+        format!("No customer has the number {unknown}.")
+    );
+    desk.command(&format!("c {}", numbers[0])).await;
+    desk.command("c 1234").await;
+    assert!(desk.app.screen.is::<Details>(), "stays: {}", desk.screen());
+    assert!(
+        desk.message()
+            .starts_with(":c takes a customer number with its check digit"),
+        "{}",
+        desk.message()
+    );
 }
 
 /// The demo's meters have the readings their bills and deductions came from (its postpaid and

@@ -75,7 +75,7 @@ pub fn page(app: &App) -> HelpPage {
                 })
                 .map(|c| format!(":{}", c.name())),
         )
-        .chain([":lang".to_owned(), ":messages".to_owned()])
+        .chain([":lang".to_owned(), ":messages".to_owned(), ":c".to_owned()])
         .collect();
     let mut footer = vec![HelpLine::Text(String::new())];
     footer.extend(

@@ -551,8 +551,9 @@ pub trait Screen: ScreenBase + Debug + Send {
 pub enum Notice {
     /// Data changed: reload where you are.
     Reload,
-    /// Show this customer number (just opened).
-    ShowCustomer(String),
+    /// Show this customer number (just opened, or asked for by `:c`); `open`: and open its
+    /// details once it is found.
+    ShowCustomer { number: String, open: bool },
 }
 
 /// Cloning and downcasting a boxed screen; implemented for every `Clone` screen.

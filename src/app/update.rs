@@ -13,6 +13,7 @@ use super::command::Command;
 use super::help;
 use super::hub::*;
 use crate::cardflow::WritesStopped;
+use crate::domain::search::{CustomerSearch, classify};
 use crate::i18n::Lang;
 
 /// What one message asks of the runner.
@@ -398,6 +399,35 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
     }
 }
 
+/// `:c 10023457` (ui.md): back to the customer table, which searches the number and opens the
+/// customer's details when it is found. Screens with unsaved typing ask first, as `:home`
+/// does; the command is typed again once they are left.
+fn open_customer(app: &mut App, typed: &str, out: &mut Vec<Outgoing>) {
+    let signed_in = app
+        .session
+        .as_ref()
+        .is_some_and(|session| !session.must_change_password);
+    if !signed_in {
+        let text = app.tf("msg.not_here", &[("command", &":c")]);
+        say(app, MessageKind::Error, text);
+        return;
+    }
+    if !matches!(classify(typed), Ok(CustomerSearch::CustomerNo(_))) {
+        let text = app.tf("msg.not_a_customer_number", &[("typed", &typed)]);
+        say(app, MessageKind::Error, text);
+        return;
+    }
+    go_home(app, false);
+    if !app.below.is_empty() {
+        return;
+    }
+    let notice = Notice::ShowCustomer {
+        number: typed.to_owned(),
+        open: true,
+    };
+    notify(app, notice, out);
+}
+
 /// Signing out is asked first, except from the forced change of a temporary password, where
 /// there is nothing yet to leave.
 fn asks_before_signing_out(app: &App) -> bool {
@@ -507,12 +537,13 @@ fn sign_out(app: &mut App) {
     app.parked.clear();
 }
 
-/// Names the command line accepts: every command, plus `lang`.
+/// Names the command line accepts: every command, plus `lang`, `messages` and `customer`
+/// (`:c` for short).
 fn command_names() -> impl Iterator<Item = &'static str> {
     Command::ALL
         .into_iter()
         .map(Command::name)
-        .chain(["lang", "messages"])
+        .chain(["lang", "messages", "customer"])
 }
 
 /// Tab on the command line: complete the typed prefix, cycling through the matches.
@@ -538,6 +569,9 @@ fn run_command_line(app: &mut App, typed: &str, out: &mut Vec<Outgoing>) {
     };
     match (name, words.next()) {
         ("q", None) => invoke(app, Command::Quit, true, out),
+        ("c" | "customer", Some(number)) if words.next().is_none() => {
+            open_customer(app, number, out)
+        }
         ("lang", language) => {
             let next = Lang::ALL
                 .into_iter()

@@ -439,7 +439,10 @@ impl OpenAccountWizard {
                 let number = format!("{:08}", opened.customer_no.value());
                 hub.leave();
                 let text = lang.tf("open.opened", &[("number", &number)]);
-                hub.notify(Notice::ShowCustomer(number));
+                hub.notify(Notice::ShowCustomer {
+                    number,
+                    open: false,
+                });
                 hub.say(MessageKind::Info, text);
             }
             OpenOutcome::MeterTaken | OpenOutcome::MeterNotAllowed => {

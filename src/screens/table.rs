@@ -50,6 +50,9 @@ pub struct CustomerTable {
     /// Cells the rows are scrolled to the left (Left / Right on the rows), when the table is
     /// wider than the screen.
     pub sideways: u16,
+    /// The search on its way was asked by `:c` (ui.md): the customer's details open when its
+    /// page comes, or the clerk is told there is no such customer.
+    pub open_when_found: bool,
 }
 
 impl Default for CustomerTable {
@@ -63,6 +66,7 @@ impl Default for CustomerTable {
             sideways: 0,
             selected: 0,
             loading: true,
+            open_when_found: false,
         }
     }
 }
@@ -190,6 +194,24 @@ impl CustomerTable {
             asked.apply,
             |row| row.id,
         );
+        if asked.apply == PageApply::Search && std::mem::take(&mut self.open_when_found) {
+            self.open_found(hub);
+        }
+    }
+
+    /// `:c`'s customer number searched: its details opened (the table's Enter, with its
+    /// permission), or the clerk told it names no customer.
+    fn open_found(&mut self, hub: &mut Hub) {
+        if self.page.rows.is_empty() {
+            let text = hub.app.lang.tf(
+                "customers.no_such_number",
+                &[("number", &self.search.value())],
+            );
+            hub.say(MessageKind::Error, text);
+        } else if hub.app.lacks(Command::Details).is_none() {
+            self.selected = 0;
+            self.on_command(Command::Details, hub);
+        }
     }
 }
 
@@ -368,9 +390,10 @@ impl Screen for CustomerTable {
     fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
         match notice {
             Notice::Reload => self.page_command(Command::Refresh, hub),
-            Notice::ShowCustomer(number) => {
+            Notice::ShowCustomer { number, open } => {
                 self.search = Input::new(number.clone());
                 self.search_focused = false;
+                self.open_when_found = *open;
                 self.search_as_typed(hub);
             }
         }
