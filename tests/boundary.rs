@@ -154,6 +154,19 @@ async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
             "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-1')"
         ),
     );
+    // A figure finer than its column is refused, not rounded (10.001 was stored as 10.00).
+    let finer = psql(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT ledger_post({account}, 'deposit', 10.001, NULL, NULL, 'cash', NULL, 'd-x')"
+        ),
+    );
+    assert!(
+        !finer.ok && finer.said.contains("10.001 / <NULL> / <NULL> does not fit"),
+        "{}",
+        finer.said
+    );
     let posted_by = allowed(
         &db,
         "clerk",
