@@ -261,6 +261,40 @@ impl Station {
         true
     }
 
+    /// Waits until the server has run what a dropped flow had already sent. The server goes on
+    /// with the statements in its socket (a journal and its COMMIT) after the task that sent
+    /// them is gone, as it does for an app that quit; read before they commit, the counter
+    /// would not yet see the operation they journal, and the next touch would resolve it.
+    async fn await_sent_statements(&self) {
+        // As the superuser: the owner is not shown the operators' sessions' states.
+        let (client, connection) = tokio_postgres::connect(
+            &cluster().superuser_connection_string(&self.customer.db.name),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .unwrap();
+        let connection = tokio::spawn(connection);
+        for _ in 0..1_000 {
+            let busy: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()
+                       AND backend_type = 'client backend' AND state <> 'idle'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if busy == 0 {
+                drop(client);
+                let _ = connection.await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("what a dropped flow sent never finished running");
+    }
+
     /// The books, and what the meter got: never more than was sold.
     async fn books(&self) -> Books {
         // A connection from the pool: the test may have restarted the server under any other.
@@ -1868,7 +1902,11 @@ impl RandomRun {
             // The request's task is dropped this long after it started (the app quit, the
             // clerk cancelled): whatever it had done stays, and what was journaled is resolved.
             Some(RandomFault::Abandoned(after)) => {
-                return tokio::time::timeout(after, station.run(request)).await.ok();
+                let flow = tokio::time::timeout(after, station.run(request)).await.ok();
+                if flow.is_none() {
+                    station.await_sent_statements().await;
+                }
+                return flow;
             }
             Some(RandomFault::SettledWithoutCard) => {
                 let Request::Recharge { .. } = request else {
