@@ -542,6 +542,77 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
     assert_eq!(deducted, Decimal::new(2500, 2));
 }
 
+/// sql/V72: a reading that deducts nothing (a postpaid one, on its bill) writes no ledger row
+/// and calls none of the ledger's triggers, where its one write statement fired the ledger's
+/// statement trigger over an empty INSERT; a system-prepaid deduction calls them as before.
+/// Counted by the server (`track_functions`, set by the superuser before it becomes the clerk).
+#[tokio::test]
+async fn a_reading_without_a_deduction_calls_no_ledger_trigger() {
+    let desk = desk().await;
+    let postpaid = account_of(&desk, desk.postpaid).await;
+    let prepaid = account_of(&desk, desk.prepaid).await;
+    let tiers = sixty_m3_tiers();
+    let superuser = meterdesk::db::pool_from_conn_str(
+        &support::pg::cluster().superuser_connection_string(&desk.db.name),
+        1,
+    )
+    .unwrap();
+    let clerk = superuser.get().await.unwrap();
+    clerk
+        .batch_execute(&format!(
+            "SET track_functions = 'pl'; SET SESSION AUTHORIZATION \"clerk@{}\"; BEGIN",
+            desk.db.name
+        ))
+        .await
+        .unwrap();
+    let calls = || async {
+        clerk
+            .query_one(
+                "SELECT coalesce(string_agg(funcname || ' ' || calls, ', ' ORDER BY funcname), '')
+                     AS calls
+                 FROM pg_stat_xact_user_functions
+                 WHERE funcname IN ('reading_write', 'ledger_posted', 'ledger_apply_to_balance')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, String>("calls")
+    };
+    let on_a_bill = postpaid_reading(
+        &desk,
+        postpaid,
+        "counted-1",
+        "160.000",
+        "60.000",
+        ("60.000", "70.00", "5.78", &tiers),
+    );
+    clerk.execute(&on_a_bill.sql(), &[]).await.unwrap();
+    assert_eq!(calls().await, "reading_write 1");
+    let deducted = prepaid_reading(&desk, prepaid, "counted-2", "10.000", "25.00");
+    clerk.execute(&deducted.sql(), &[]).await.unwrap();
+    assert_eq!(
+        calls().await,
+        "ledger_apply_to_balance 1, ledger_posted 1, reading_write 2"
+    );
+    clerk.batch_execute("COMMIT").await.unwrap();
+    let (readings, deductions): (i64, i64) = {
+        let row = desk
+            .owner
+            .query_one(
+                "SELECT (SELECT count(*) FROM meter_reading) AS readings,
+                        (SELECT count(*) FROM ledger_transaction l
+                         JOIN meter_reading r ON r.transaction_id = l.id
+                         WHERE l.kind = 'consumption' AND l.amount = -25.00
+                           AND l.idempotency_key = 'reading:counted-2:1') AS deductions",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get("readings"), row.get("deductions"))
+    };
+    assert_eq!((readings, deductions), (2, 1));
+}
+
 /// A reading of customer `of` on meter `of.meter_id` (initial 0) read at `electronic` on
 /// 2025-02-10 with `consumption`, as psql would send it: `money` is what follows `"bill_ref"`
 /// (the bill it names, or a deduction).
