@@ -1,7 +1,7 @@
 -- A reading's write runs fewer statements (docs/decisions.md, "A reading's write in fewer
 -- statements (s29-b)"). At the counter reading_write was the server's largest single cost
--- (1.53 ms a reading at 2 desks); a quarter of a reading's CPU is the executor starting and
--- ending statements, whatever they find, and a postpaid reading's one write statement still ran
+-- (1.53 ms a reading at 2 desks); nearly a quarter of a reading's CPU is the executor starting
+-- statements, whatever they then find, and a postpaid reading's one write statement still ran
 -- the ledger's INSERT, which wrote nothing but fired ledger_posted, a SECURITY DEFINER trigger
 -- of four statements, over an empty transition table.
 --  * The look-up of a re-sent call and the parsing of the call's readings and bills are one
