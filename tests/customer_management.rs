@@ -31,7 +31,7 @@ use meterdesk::domain::search::classify;
 use meterdesk::i18n::Lang;
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
-use support::pg::{TestDb, count, fresh_db};
+use support::pg::{TestDb, count, fresh_db, rows_read_in_transaction};
 use tokio_postgres::error::SqlState;
 
 /// Ids of the fixture's operators, made in this order.
@@ -440,16 +440,7 @@ async fn the_page_of_uninstalled_meters_reads_only_the_stock() {
         let page = meters::uninstalled_meters(&**clerk, &[PLAIN_METERS], "", after, 10)
             .await
             .unwrap();
-        // This transaction's counts so far: the meter rows the page's statement read.
-        let read: i64 = clerk
-            .query_one(
-                "SELECT seq_tup_read + idx_tup_fetch AS read
-                 FROM pg_stat_xact_user_tables WHERE relname = 'meter'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get("read");
+        let read = rows_read_in_transaction(&clerk, "meter").await;
         clerk.batch_execute("ROLLBACK").await.unwrap();
         let numbers: Vec<String> = page.into_iter().map(|meter| meter.meter_no).collect();
         (numbers, read)

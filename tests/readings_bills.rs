@@ -19,6 +19,7 @@ use meterdesk::domain::reading_csv::{
 };
 use rust_decimal::Decimal;
 use support::billing_desk::{Desk, NonCharging, desk, non_charging};
+use support::pg::rows_read_in_transaction;
 use tokio_postgres::error::SqlState;
 
 fn day(text: &str) -> NaiveDate {
@@ -1012,16 +1013,7 @@ async fn a_deposit_paying_bills_reads_no_other_payment() {
         )
         .await
         .unwrap();
-    // This transaction's counts so far: the payments' rows bill_pay read.
-    let read: i64 = clerk
-        .query_one(
-            "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) AS read
-             FROM pg_stat_xact_user_tables WHERE relname = 'bill_payment_applied'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get("read");
+    let read = rows_read_in_transaction(&clerk, "bill_payment_applied").await;
     clerk.batch_execute("COMMIT").await.unwrap();
     assert_eq!(read, 0, "bill_pay read {read} earlier payments");
     assert_eq!(balance(&desk, desk.postpaid).await, Decimal::new(2000, 2));
