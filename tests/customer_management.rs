@@ -31,7 +31,7 @@ use meterdesk::domain::search::classify;
 use meterdesk::i18n::Lang;
 use rust_decimal::Decimal;
 use support::commit_cutter::CommitCutter;
-use support::pg::{TestDb, count, fresh_db};
+use support::pg::{TestDb, count, fresh_db, rows_read_in_transaction};
 use tokio_postgres::error::SqlState;
 
 /// Ids of the fixture's operators, made in this order.
@@ -415,6 +415,46 @@ async fn uninstalled_meters_of_given_types_page_by_number_with_a_prefix() {
     assert_eq!(page("A-2", None).await.len(), 5);
     assert!(page("A%", None).await.is_empty());
     assert!(page("_", None).await.is_empty());
+}
+
+/// The open-account wizard's page reads the stock, never the meters placed with customers: a
+/// plan walking the meter numbers' unique index (the column's order, not the stock's index's)
+/// read every installed meter numbered before the stock, and all of them past its end.
+#[tokio::test]
+async fn the_page_of_uninstalled_meters_reads_only_the_stock() {
+    let Desks { owner, clerk, .. } = with_fixture().await;
+    // As many placed meters as a district has, numbered before a stock of 300.
+    owner
+        .batch_execute(&format!(
+            "INSERT INTO meter (meter_no, meter_type_id, status)
+             SELECT '0-' || lpad(n::text, 5, '0'), {PLAIN_METERS}, 'installed'
+             FROM generate_series(1, 5000) n;
+             INSERT INTO meter (meter_no, meter_type_id)
+             SELECT 'A-' || lpad(n::text, 3, '0'), {PLAIN_METERS} FROM generate_series(1, 300) n;
+             ANALYZE meter"
+        ))
+        .await
+        .unwrap();
+    let page_and_rows_read = async |after: Option<&str>| {
+        clerk.batch_execute("BEGIN").await.unwrap();
+        let page = meters::uninstalled_meters(&**clerk, &[PLAIN_METERS], "", after, 10)
+            .await
+            .unwrap();
+        let read = rows_read_in_transaction(&clerk, "meter").await;
+        clerk.batch_execute("ROLLBACK").await.unwrap();
+        let numbers: Vec<String> = page.into_iter().map(|meter| meter.meter_no).collect();
+        (numbers, read)
+    };
+    let (page, read) = page_and_rows_read(None).await;
+    assert_eq!(page.first().map(String::as_str), Some("A-001"));
+    assert_eq!(page.last().map(String::as_str), Some("A-010"));
+    assert!(read <= 10, "the first page of 10 read {read} meters");
+    let (page, read) = page_and_rows_read(Some("A-300")).await;
+    assert!(page.is_empty());
+    assert!(
+        read <= 300,
+        "the page after a stock of 300 read {read} meters"
+    );
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use meterdesk::domain::reading_csv::{
 };
 use rust_decimal::Decimal;
 use support::billing_desk::{Desk, NonCharging, desk, non_charging};
+use support::pg::rows_read_in_transaction;
 use tokio_postgres::error::SqlState;
 
 fn day(text: &str) -> NaiveDate {
@@ -974,6 +975,47 @@ async fn a_payment_of_two_bills_posts_them_in_one_statement() {
         .unwrap()
         .get("n");
     assert_eq!(unpaid, 0);
+    assert_eq!(balance(&desk, desk.postpaid).await, Decimal::new(2000, 2));
+    drop(desk.db);
+}
+
+/// sql/V74: a deposit's bill payment checks that its receipt pays no other bills by the
+/// receipt's own entry, not by reading every payment ever made (a district's years of them).
+#[tokio::test]
+async fn a_deposit_paying_bills_reads_no_other_payment() {
+    let desk = desk().await;
+    two_bills(&desk).await;
+    deposit(&desk, desk.postpaid, "150.00").await;
+    desk.owner
+        .execute(
+            "WITH earlier AS (
+                 INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 SELECT nextval('receipt_no_seq'), $1, (SELECT min(id) FROM operator)
+                 FROM generate_series(1, 2000)
+                 RETURNING receipt_no)
+             INSERT INTO bill_payment_applied SELECT 'earlier-' || receipt_no, receipt_no
+             FROM earlier",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap();
+    desk.owner
+        .batch_execute("ANALYZE bill_payment_applied")
+        .await
+        .unwrap();
+    let clerk = desk.clerk.get().await.unwrap();
+    clerk.batch_execute("BEGIN").await.unwrap();
+    let receipt_no = receipts::issue(&**clerk, desk.postpaid).await.unwrap();
+    clerk
+        .execute(
+            "SELECT bill_pay('pays', ARRAY[1, 2]::bigint[], 130.00, $1)",
+            &[&receipt_no],
+        )
+        .await
+        .unwrap();
+    let read = rows_read_in_transaction(&clerk, "bill_payment_applied").await;
+    clerk.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(read, 0, "bill_pay read {read} earlier payments");
     assert_eq!(balance(&desk, desk.postpaid).await, Decimal::new(2000, 2));
     drop(desk.db);
 }

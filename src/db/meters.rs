@@ -376,14 +376,17 @@ pub async fn uninstalled_meters(
     {
         return Ok(Vec::new());
     }
+    // In the byte order of sql/V6's `meter_uninstalled_by_no`, which holds only the stock: the
+    // column's own order (the same, the database being code-point ordered) walked every meter.
     Ok(client
         .query(
             &format!(
                 "SELECT {METER_COLUMNS}
                  FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
              WHERE m.status = 'uninstalled' AND m.meter_type_id = ANY($1)
-               AND m.meter_no LIKE $2 || '%' AND ($3::text IS NULL OR m.meter_no > $3)
-                 ORDER BY m.meter_no
+               AND (m.meter_no COLLATE \"C\") LIKE $2 || '%'
+               AND ($3::text IS NULL OR (m.meter_no COLLATE \"C\") > $3)
+                 ORDER BY (m.meter_no COLLATE \"C\")
                  LIMIT $4"
             ),
             &[&meter_type_ids, &prefix, &after, &limit],

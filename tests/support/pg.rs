@@ -96,6 +96,20 @@ pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
         .get("count")
 }
 
+/// The rows of `table` read so far in the open transaction of `client` (by sequential and
+/// index scans, `pg_stat_xact_user_tables`): what a statement read, whatever its plan.
+pub async fn rows_read_in_transaction(client: &tokio_postgres::Client, table: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) AS read
+             FROM pg_stat_xact_user_tables WHERE relname = $1",
+            &[&table],
+        )
+        .await
+        .unwrap()
+        .get("read")
+}
+
 impl TestDb {
     /// [`count`] on a connection as the owner.
     pub async fn count(&self, sql: &str) -> i64 {
