@@ -1549,3 +1549,44 @@ async fn a_database_not_ordered_by_code_point_is_refused_before_its_migrations()
         Ok(Ok(()))
     ));
 }
+
+/// V75: no statement reads customer_phone (the phone search reads the phone's digits) and
+/// bill_unpaid is the first column of bill_unpaid_by_account_issued; every index is written by
+/// each insert and locked by each statement planned on its table, so both are gone, and what
+/// they served still seeks an index.
+#[tokio::test]
+async fn the_phone_search_and_the_unpaid_bills_seek_an_index_without_the_two_no_statement_needs() {
+    let client = with_fixture().await;
+    let gone = texts(
+        &client,
+        "SELECT name FROM unnest(ARRAY['customer_phone', 'bill_unpaid']) name
+         WHERE to_regclass(name) IS NOT NULL",
+    )
+    .await;
+    assert!(gone.is_empty(), "still there: {gone:?}");
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .unwrap();
+    for (sql, index) in [
+        (
+            "SELECT c.id FROM customer c
+             WHERE phone_digits(c.phone) >= '1380' AND phone_digits(c.phone) < '1381'",
+            "customer_phone_digits",
+        ),
+        (
+            "SELECT coalesce(sum(b.amount), 0) FROM bill b
+             WHERE b.account_id = 1 AND b.status = 'unpaid'",
+            "bill_unpaid_by_account_issued",
+        ),
+        (
+            "SELECT count(*) FROM bill WHERE account_id = 1 AND status = 'unpaid'",
+            "bill_unpaid_by_account_issued",
+        ),
+    ] {
+        let plan = texts(&client, &format!("EXPLAIN (COSTS OFF) {sql}"))
+            .await
+            .join("\n");
+        assert!(plan.contains(&format!("using {index}")), "{sql}:\n{plan}");
+    }
+}
