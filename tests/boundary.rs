@@ -1145,6 +1145,78 @@ async fn a_card_recharge_checks_each_write_of_its_journal_in_one_trigger_call() 
     );
 }
 
+/// sql/V73: what a clerk's recharge asks at commit and of its permissions answers nothing new.
+/// A recharge settled done calls no settlement check (only a failed operation with money, or a
+/// refund paid out, can be refused by it), and md_permitted makes the role names itself rather
+/// than asking md_role_name for each. Counted by the server (`track_functions`, set by the
+/// superuser before it becomes the clerk); without V73 the first reads
+/// "card_settlement_moves_its_money 1" and the second counts md_role_name's calls.
+#[tokio::test]
+async fn a_recharge_settled_done_and_a_permission_ask_nothing_they_need_not() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let counted = |sql: &str| {
+        let calls = psql_on(
+            &cluster().superuser_connection_string(&db.name),
+            &format!(
+                "SET track_functions = 'pl';
+                 SET SESSION AUTHORIZATION \"clerk@{db}\";
+                 BEGIN;
+                 {sql};
+                 SET CONSTRAINTS ALL IMMEDIATE;
+                 SELECT coalesce(string_agg(funcname || ' ' || calls, ', ' ORDER BY funcname),
+                                 'none')
+                     FROM pg_stat_xact_user_functions
+                     WHERE funcname IN ('card_settlement_moves_its_money', 'md_role_name');
+                 ROLLBACK;",
+                db = db.name,
+            ),
+        );
+        assert!(calls.ok, "{}", calls.said);
+        calls.said.lines().last().unwrap_or_default().to_owned()
+    };
+    let settled = counted(&format!(
+        "{};
+         UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'counted-9'",
+        // 2 m³ after 6, all at the first tier's 1.00.
+        recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00"),
+    ));
+    assert!(
+        !settled.contains("card_settlement_moves_its_money"),
+        "{settled}"
+    );
+    assert_eq!(counted("SELECT md_permitted('card.recharge')"), "none");
+}
+
+/// sql/V32's settlement check, asked at commit whatever V73 skips: a clerk who settles a
+/// recharge failed without reversing its money is refused, in its words.
+#[tokio::test]
+async fn a_recharge_settled_failed_without_its_reversal_is_refused() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let outcome = psql(
+        &db,
+        "clerk",
+        &format!(
+            "BEGIN;
+             {};
+             UPDATE card_operation SET state = 'failed', failure_reason = 'not_on_card'
+                 WHERE idempotency_key = 'unreversed-9';
+             COMMIT;",
+            recharge_in_one_call(customer, account, "unreversed-9", 9, "2.00", 2_000, "1.00"),
+        ),
+    );
+    assert!(!outcome.ok, "{}", outcome.said);
+    assert!(
+        outcome.said.contains("permission denied: card operation")
+            && outcome.said.contains(
+                "is settled failed with its money (a failed one reversed, a refund paid out)"
+            ),
+        "{}",
+        outcome.said
+    );
+}
+
 /// sql/V38: a recharge pays exactly what the prepaid scheme in force makes of its water, from
 /// the water the customer bought before it in the accumulation cycle (reversed purchases and
 /// older cycles left out), and its ledger row names a unit price only when one tier priced it
