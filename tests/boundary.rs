@@ -1106,42 +1106,112 @@ fn recharge_in_one_call(
     )
 }
 
-/// sql/V68: a clerk's card recharge, journaled in one call and settled, runs the checks of each
-/// of its two card_operation writes in one trigger call, where each write called one function
-/// per check (carries its money, the permission, pays the price, the closed customer; the
-/// permission and settles once). Counted by the server (`track_functions`, set by the superuser
-/// before it becomes the clerk).
-#[tokio::test]
-async fn a_card_recharge_checks_each_write_of_its_journal_in_one_trigger_call() {
-    let (db, account) = desk().await;
-    let customer = with_a_card(&db, account).await;
+/// What the clerk's `sql` calls of the PL/pgSQL `functions`, in one transaction whose checks at
+/// commit are run before it is rolled back: "name calls, …" by name, or "none". Counted by the
+/// server (`track_functions`, set by the superuser before it becomes the clerk).
+fn clerk_calls(db: &TestDb, sql: &str, functions: &[&str]) -> String {
     let calls = psql_on(
         &cluster().superuser_connection_string(&db.name),
         &format!(
             "SET track_functions = 'pl';
              SET SESSION AUTHORIZATION \"clerk@{db}\";
              BEGIN;
-             {recharge};
-             UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'counted-9';
-             SELECT string_agg(funcname || ' ' || calls, ', ' ORDER BY funcname)
-                 FROM pg_stat_xact_user_functions
-                 WHERE funcname IN ('card_operation_rules', 'card_operation_carries_its_money',
-                                    'card_operation_guard', 'card_recharge_is_paid',
-                                    'card_refund_is_the_purchase', 'card_refuses_closed_customer',
-                                    'card_operation_settles_once');
+             {sql};
+             SET CONSTRAINTS ALL IMMEDIATE;
+             SELECT coalesce(string_agg(funcname || ' ' || calls, ', ' ORDER BY funcname), 'none')
+                 FROM pg_stat_xact_user_functions WHERE funcname = ANY ('{{{functions}}}');
              ROLLBACK;",
             db = db.name,
-            // 2 m³ after 6, all at the first tier's 1.00.
-            recharge =
-                recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00"),
+            functions = functions.join(","),
         ),
     );
     assert!(calls.ok, "{}", calls.said);
-    assert_eq!(
-        calls.said.lines().last(),
-        Some("card_operation_rules 2"),
+    calls.said.lines().last().unwrap_or_default().to_owned()
+}
+
+/// A clerk's recharge of 2 m³ after the 6 of `with_a_card`, all at the first tier's 1.00, in
+/// sql/V33's one call under key `counted-9`, and its settlement done.
+fn recharge_settled_done(customer: i64, account: i64) -> String {
+    format!(
+        "{};
+         UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'counted-9'",
+        recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00")
+    )
+}
+
+/// sql/V68: a clerk's card recharge, journaled in one call and settled, runs the checks of each
+/// of its two card_operation writes in one trigger call, where each write called one function
+/// per check (carries its money, the permission, pays the price, the closed customer; the
+/// permission and settles once).
+#[tokio::test]
+async fn a_card_recharge_checks_each_write_of_its_journal_in_one_trigger_call() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let calls = clerk_calls(
+        &db,
+        &recharge_settled_done(customer, account),
+        &[
+            "card_operation_rules",
+            "card_operation_carries_its_money",
+            "card_operation_guard",
+            "card_recharge_is_paid",
+            "card_refund_is_the_purchase",
+            "card_refuses_closed_customer",
+            "card_operation_settles_once",
+        ],
+    );
+    assert_eq!(calls, "card_operation_rules 2");
+}
+
+/// sql/V73: what a clerk's recharge asks at commit and of its permissions answers nothing new.
+/// A recharge settled done calls no settlement check (only a failed operation with money, or a
+/// refund paid out, can be refused by it), and md_permitted makes the role names itself rather
+/// than asking md_role_name for each. Without V73 the first reads
+/// "card_settlement_moves_its_money 1" and the second "md_role_name 1".
+#[tokio::test]
+async fn a_recharge_settled_done_and_a_permission_ask_nothing_they_need_not() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let settled = clerk_calls(
+        &db,
+        &recharge_settled_done(customer, account),
+        &["card_settlement_moves_its_money"],
+    );
+    assert_eq!(settled, "none");
+    let permitted = clerk_calls(
+        &db,
+        "SELECT md_permitted('card.recharge')",
+        &["md_role_name"],
+    );
+    assert_eq!(permitted, "none");
+}
+
+/// sql/V32's settlement check, asked at commit whatever V73 skips: a clerk who settles a
+/// recharge failed without reversing its money is refused, in its words.
+#[tokio::test]
+async fn a_recharge_settled_failed_without_its_reversal_is_refused() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let outcome = psql(
+        &db,
+        "clerk",
+        &format!(
+            "BEGIN;
+             {};
+             UPDATE card_operation SET state = 'failed', failure_reason = 'not_on_card'
+                 WHERE idempotency_key = 'unreversed-9';
+             COMMIT;",
+            recharge_in_one_call(customer, account, "unreversed-9", 9, "2.00", 2_000, "1.00"),
+        ),
+    );
+    assert!(!outcome.ok, "{}", outcome.said);
+    assert!(
+        outcome.said.contains("permission denied: card operation")
+            && outcome.said.contains(
+                "is settled failed with its money (a failed one reversed, a refund paid out)"
+            ),
         "{}",
-        calls.said
+        outcome.said
     );
 }
 

@@ -420,6 +420,65 @@ async fn a_recharge_begins_in_two_round_trips_and_settles_in_two() {
     assert!(books_check(&counter).await.is_empty());
 }
 
+/// The card read back after a recharge's write shows the meter write-back its begin has just
+/// noted: the settle writes no card row for it (sql/V73's section in docs/decisions.md: an
+/// UPDATE that matches no row still runs the card table's statement guard). A write-back the
+/// database has not seen yet — the card swiped on the meter before it was settled — is still
+/// noted by the settle. The card table's UPDATE statements are counted by a statement trigger
+/// of the test's own, which fires for an UPDATE of no row as the guard does.
+#[tokio::test]
+async fn a_settle_notes_the_meter_state_only_when_the_card_shows_news() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("5")).await;
+    counter
+        .customer
+        .client
+        .batch_execute(
+            "CREATE TABLE card_updates (statements integer NOT NULL);
+             INSERT INTO card_updates VALUES (0);
+             CREATE FUNCTION card_update_counted() RETURNS trigger
+             LANGUAGE plpgsql SECURITY DEFINER AS $$
+             BEGIN
+                 UPDATE card_updates SET statements = statements + 1;
+                 RETURN NULL;
+             END $$;
+             CREATE TRIGGER counted AFTER UPDATE ON card
+                 FOR EACH STATEMENT EXECUTE FUNCTION card_update_counted();",
+        )
+        .await
+        .unwrap();
+    let counted = async |counter: &Counter| {
+        counter
+            .scalar::<i32>("SELECT statements FROM card_updates")
+            .await
+    };
+    counter.swipe();
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    assert_eq!(counted(&counter).await, 1, "the begin notes the write-back");
+    counter.write(&begun, usize::MAX);
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    assert_eq!(counted(&counter).await, 1, "the settle notes nothing new");
+
+    counter.swipe();
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    counter.write(&begun, usize::MAX);
+    counter.swipe();
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    assert_eq!(
+        counted(&counter).await,
+        3,
+        "the settle notes the meter's news"
+    );
+    assert_eq!(
+        counter
+            .scalar::<Option<i64>>("SELECT meter_loaded_seq FROM card")
+            .await,
+        Some(3)
+    );
+    assert!(books_check(&counter).await.is_empty());
+}
+
 #[tokio::test]
 async fn open_refuses_a_card_that_is_not_blank_and_a_customer_who_has_one() {
     let mut counter = Counter::new().await;

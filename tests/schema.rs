@@ -1158,13 +1158,20 @@ async fn every_reference_column_is_granted_and_deletes_follow_the_guards() {
 /// V40: the checks every write calls — who is signed in, whether a permission is held, a role's
 /// name — are PL/pgSQL, whose queries are planned once per session. As SQL functions that cannot
 /// be inlined (SECURITY DEFINER, a FROM) every statement calling them parsed and planned them
-/// again (docs/decisions.md, "The soak's CPU, session 22"). What they answer is V13's.
+/// again (docs/decisions.md, "The soak's CPU, session 22"). What they answer is V13's. V73:
+/// md_written_here, which every audit entry's check asks, likewise (a SQL function with a SET
+/// clause: "A card recharge asks less").
 #[tokio::test]
 async fn the_checks_every_write_calls_keep_their_plans() {
     let client = client().await;
     let languages = languages(
         &client,
-        &["current_operator_id", "md_permitted", "md_role_name"],
+        &[
+            "current_operator_id",
+            "md_permitted",
+            "md_role_name",
+            "md_written_here",
+        ],
     )
     .await;
     assert_eq!(
@@ -1172,7 +1179,8 @@ async fn the_checks_every_write_calls_keep_their_plans() {
         [
             "current_operator_id plpgsql",
             "md_permitted plpgsql",
-            "md_role_name plpgsql"
+            "md_role_name plpgsql",
+            "md_written_here plpgsql"
         ]
     );
     let answers = client

@@ -277,15 +277,41 @@ pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
     }
 }
 
+/// The card numbered `$1` has not been shown meter write-back `$2` (last loaded sequence) and
+/// `$3` (registered generation), or anything past them: what [`note_meter_state`] would change.
+macro_rules! write_back_is_news {
+    () => {
+        "card_no = $1 AND (meter_loaded_seq IS NULL OR meter_loaded_seq < $2
+                           OR meter_generation IS NULL OR meter_generation < $3)"
+    };
+}
+
 /// The statement of [`note_meter_state`].
-const NOTE_METER_STATE: &str = "UPDATE card SET meter_loaded_seq = GREATEST(meter_loaded_seq, $2),
+const NOTE_METER_STATE: &str = concat!(
+    "UPDATE card SET meter_loaded_seq = GREATEST(meter_loaded_seq, $2),
                      meter_generation = GREATEST(meter_generation, $3),
                      meter_read_at = CASE WHEN meter_loaded_seq >= $2 THEN meter_read_at
                                           ELSE now() END
-     WHERE card_no = $1
-       -- A write-back seen before changes nothing: no new row version, no trigger.
-       AND (meter_loaded_seq IS NULL OR meter_loaded_seq < $2
-            OR meter_generation IS NULL OR meter_generation < $3)";
+     -- A write-back seen before changes nothing: no new row version, no trigger.
+     WHERE ",
+    write_back_is_news!()
+);
+
+/// The card number and meter write-back `content` shows, as [`NOTE_METER_STATE`] takes them.
+fn write_back_of(content: &CardContent) -> Option<(i64, i64, i16)> {
+    match content {
+        CardContent::User(UserCard {
+            issue,
+            write_back: Some(write_back),
+            ..
+        }) => Some((
+            i64::from(issue.card_number),
+            i64::from(write_back.last_loaded_sequence),
+            i16::from(write_back.registered_generation),
+        )),
+        _ => None,
+    }
+}
 
 /// Keeps the highest meter write-back ever read from the card (the customer's details show
 /// it; a refund at or below it is refused). Never lowered: a card showing an older write-back
@@ -295,23 +321,29 @@ pub(super) async fn note_meter_state(
     tx: &Transaction<'_>,
     content: &CardContent,
 ) -> Result<(), DbError> {
-    if let CardContent::User(UserCard {
-        issue,
-        write_back: Some(write_back),
-        ..
-    }) = content
-    {
-        tx.execute(
-            NOTE_METER_STATE,
-            &[
-                &i64::from(issue.card_number),
-                &i64::from(write_back.last_loaded_sequence),
-                &i16::from(write_back.registered_generation),
-            ],
-        )
-        .await?;
+    if let Some((card_no, loaded, generation)) = write_back_of(content) {
+        tx.execute(NOTE_METER_STATE, &[&card_no, &loaded, &generation])
+            .await?;
     }
     Ok(())
+}
+
+/// Whether [`note_meter_state`] would change anything: a read, where the UPDATE that matches no
+/// row still runs the card table's statement guard (md_guard, a permission question).
+pub(super) async fn meter_state_is_news(
+    client: &impl CachingClient,
+    content: &CardContent,
+) -> Result<bool, DbError> {
+    let Some((card_no, loaded, generation)) = write_back_of(content) else {
+        return Ok(false);
+    };
+    Ok(client
+        .query_opt(
+            concat!("SELECT FROM card WHERE ", write_back_is_news!()),
+            &[&card_no, &loaded, &generation],
+        )
+        .await?
+        .is_some())
 }
 
 /// A new operation's rows, in the transaction of [`begin`].

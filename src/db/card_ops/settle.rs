@@ -111,12 +111,18 @@ pub(super) async fn settle_in(
     card: &[Record; 3],
     key: &MacKey,
 ) -> Result<Settled, DbError> {
-    // The card's meter state is kept whatever the operation's (one round trip with the read).
+    // The card's meter state is kept whatever the operation's. Whether it is news is asked in
+    // one round trip with the read: the card read back after a write shows the write-back that
+    // `begin` (or `touch`) has just noted, and a note that changes nothing still runs the card
+    // table's statement guard.
     let content = CardContent::classify(card, key);
-    let (operation, _) = tokio::try_join!(
+    let (operation, news) = tokio::try_join!(
         pending_operation(tx, operation_id),
-        note_meter_state(tx, &content)
+        meter_state_is_news(tx, &content)
     )?;
+    if news {
+        note_meter_state(tx, &content).await?;
+    }
     let Some(operation) = operation else {
         return finished_operation(tx, operation_id).await;
     };
