@@ -608,6 +608,26 @@ async fn a_fragment_of_one_run_is_its_key_without_the_statistics() {
     );
 }
 
+/// An address written at the counter is in the address indexes' trees at once: nothing waits in
+/// a list of pending entries, which every search of the index read whole until a vacuum merged
+/// it (sql/V71).
+#[tokio::test]
+async fn an_address_written_leaves_no_pending_entries_for_the_searches() {
+    let db = sixty_on_one_road(|n| format!("杭州市西湖区幸福路{n}号")).await;
+    let owner = db.pool.get().await.unwrap();
+    for index in ["customer_address_chars", "customer_address_trigrams"] {
+        let merged: i64 = owner
+            .query_one(
+                "SELECT gin_clean_pending_list($1::text::regclass) AS pages",
+                &[&index],
+            )
+            .await
+            .unwrap()
+            .get("pages");
+        assert_eq!(merged, 0, "{index} had pending pages");
+    }
+}
+
 async fn address_index_keys(client: &tokio_postgres::Client, fragment: &str) -> Vec<String> {
     client
         .query_one("SELECT address_index_keys($1) AS keys", &[&fragment])

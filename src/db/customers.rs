@@ -313,7 +313,10 @@ impl PageQuery {
             let most_candidates = format!("{}::bigint", bounds.candidates);
             // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
             // at a page of matches (a common fragment walks a few dozen rows); only when the
-            // whole window held less than a page does `walk_end` exist. The window's matches
+            // whole window held less than a page is `walk_end`, the window's last row, read, by
+            // a second walk of the name index that keeps nothing but that row (the window kept
+            // whole for both cost more than walking it twice: docs/decisions.md, "The walk kept
+            // in no CTE"). The window's matches
             // are a sample of the fragment's share: from COMMON_IN_WINDOW of them on, a page is
             // expected within `walk_on` rows more (`limit × window ÷ COMMON_IN_WINDOW`), and
             // they are walked (`walk_on_hits`, read straight off the index: no row is kept)
@@ -327,15 +330,15 @@ impl PageQuery {
             // asked for are computed once, in `asked` (sql/V35).
             let walk_on = format!("{limit} * {window} / {COMMON_IN_WINDOW}");
             with = format!(
-                "WITH walk AS MATERIALIZED (
-                     SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                     WHERE {walk_bound} ORDER BY {key_order} LIMIT {window}
-                 ), walk_hits AS MATERIALIZED (
-                     SELECT c.id, c.name, c.customer_no FROM walk c WHERE c.hit LIMIT {limit}
+                "WITH walk_hits AS MATERIALIZED (
+                     SELECT w.id, w.name, w.customer_no FROM (
+                         SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
+                         WHERE {walk_bound} ORDER BY {key_order} LIMIT {window}
+                     ) w WHERE w.hit LIMIT {limit}
                  ), walk_end AS MATERIALIZED (
-                     SELECT c.name, c.customer_no FROM walk c
-                     WHERE (SELECT count(*) FROM walk_hits) < {limit}
-                     OFFSET {window} - 1 LIMIT 1
+                     SELECT c.name, c.customer_no FROM customer c
+                     WHERE {walk_bound} AND (SELECT count(*) FROM walk_hits) < {limit}
+                     ORDER BY {key_order} OFFSET {window} - 1 LIMIT 1
                  ), walk_on_hits AS MATERIALIZED (
                      SELECT w.id, w.name, w.customer_no FROM (
                          SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
