@@ -397,7 +397,9 @@ impl Screen for BillsScreen {
                     Command::Export,
                     Command::Refresh,
                 ]))
-                .chain([BACK]),
+                .chain([BACK])
+                // After Back: the legend keeps the way out when it has no room for them.
+                .chain(usual([Command::First, Command::Last])),
         )
     }
 
@@ -536,6 +538,15 @@ impl Screen for BillsScreen {
             Command::Save => self.pay(hub),
             Command::VoidBill => self.start_void(hub),
             Command::Export => self.write_bill(hub),
+            // Home and End, as in every list: the first or the last bill selected.
+            Command::First | Command::Last => {
+                let count = self.bills.as_ref().map_or(0, |bills| bills.bills.len());
+                self.selected = match command {
+                    Command::First => 0,
+                    _ => count.saturating_sub(1),
+                };
+                self.confirming = None;
+            }
             Command::Leave if self.bills_changed => {
                 hub.leave();
                 hub.notify(Notice::Reload);

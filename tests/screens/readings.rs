@@ -289,6 +289,29 @@ fn the_bills_scroll_sideways_at_60x20() {
     insta::assert_snapshot!("bills_at_60x20_scrolled", scrolled);
 }
 
+/// End selects the last bill and Home the first, as in every list (before, neither did
+/// anything: Space then fell on the bill selected before, and F2 paid what the clerk had not
+/// chosen).
+#[test]
+fn end_and_home_select_the_last_and_the_first_bill() {
+    let mut app = bills_screen(Lang::En);
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Home);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let screen = render(&app);
+    assert!(screen.contains("[x] 2025-04-01"), "{screen}");
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Char(' '));
+    let screen = render(&app);
+    assert!(screen.contains("[ ] 2025-04-01"), "{screen}");
+    assert!(screen.contains("[x] 2025-07-01"), "{screen}");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<PayBills>(&sent).bill_ids, [3]);
+}
+
 #[test]
 fn bills_are_paid_oldest_first_after_a_confirmation() {
     let mut app = bills_screen(Lang::En);
