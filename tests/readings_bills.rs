@@ -313,6 +313,25 @@ async fn a_counter_reading_is_one_round_trip() {
     assert_eq!(readings_stored(&desk).await, 3);
 }
 
+/// More water on one bill than a bill can hold (999 999 999.999 m³) is refused as too much
+/// water, nothing written: 599 999 900 m³, then a rollover of 900 000 000 in the same quarter.
+#[tokio::test]
+async fn a_bill_that_cannot_hold_its_water_is_refused() {
+    let desk = desk().await;
+    let first = enter(&desk.clerk, "a", &reading(1, "2025-01-10", "600000000")).await;
+    assert!(
+        matches!(first, ReadingOutcome::Recorded { .. }),
+        "{first:?}"
+    );
+    let mut wrapped = reading(1, "2025-01-20", "500000000");
+    wrapped.rollover = true;
+    assert_eq!(
+        enter(&desk.clerk, "b", &wrapped).await,
+        ReadingOutcome::Refused(ReadingRefusal::TooMuchWater)
+    );
+    assert_eq!(readings_stored(&desk).await, 1);
+}
+
 #[tokio::test]
 async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
     let desk = desk().await;
