@@ -332,6 +332,33 @@ async fn a_bill_that_cannot_hold_its_water_is_refused() {
     assert_eq!(readings_stored(&desk).await, 1);
 }
 
+/// sql/V76: `reading_write_rows` writes what it is given and checks nothing, so no operator may
+/// call it; a clerk writes a reading through `reading_enter` or `reading_write`, which do.
+#[tokio::test]
+async fn no_operator_calls_the_readings_unchecked_write() {
+    let desk = desk().await;
+    let clerk = desk.clerk.get().await.unwrap();
+    let unchecked = clerk
+        .execute(
+            "SELECT reading_write_rows('forged', 'counter', ARRAY[ROW(0, 1, 1, $1, NULL,
+                 DATE '2025-02-01', 110, NULL, NULL, 100, 10, false, NULL, NULL, NULL,
+                 NULL)::reading_write_reading], '{}', false)",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap_err();
+    // Refused at the call, not only later by the tables' rights of the clerk it would run as.
+    let refusal = unchecked.as_db_error().expect("a refusal by the server");
+    assert_eq!(
+        (refusal.code(), refusal.message()),
+        (
+            &SqlState::INSUFFICIENT_PRIVILEGE,
+            "permission denied for function reading_write_rows"
+        )
+    );
+    assert_eq!(readings_stored(&desk).await, 0);
+}
+
 #[tokio::test]
 async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
     let desk = desk().await;
