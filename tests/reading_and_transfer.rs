@@ -142,7 +142,7 @@ impl Write {
             // Its first statement locked the account and the customer; the next one writes
             // the owner history and then updates the customer.
             Write::Transfer => "customer_owner_history",
-            // Batch::load locked its account and meter; reading_write writes the reading.
+            // reading_enter locked its account and meter; it then writes the reading.
             Write::Reading => "meter_reading",
             // customer_close locked the account and the customer and wrote both, and the
             // meter; it records the close last.

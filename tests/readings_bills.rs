@@ -20,6 +20,7 @@ use meterdesk::domain::reading_csv::{
 use rust_decimal::Decimal;
 use support::billing_desk::{Desk, NonCharging, desk, non_charging};
 use support::pg::rows_read_in_transaction;
+use support::stalling_relay::StallingRelay;
 use tokio_postgres::error::SqlState;
 
 fn day(text: &str) -> NaiveDate {
@@ -215,6 +216,147 @@ async fn the_manuals_example_from_readings_to_payment() {
         PayOutcome::Changed
     );
     drop(desk.db);
+}
+
+/// sql/V76: a reading at the counter is one statement in one round trip, whatever it answers —
+/// a bill extended, a deduction, a re-sent entry answered as the first, each refusal — where
+/// the desk's transaction took about ten (BEGIN, the look-up, the locks, the meter's book, the
+/// prices, the history, `reading_write`, COMMIT).
+#[tokio::test]
+async fn a_counter_reading_is_one_round_trip() {
+    let desk = desk().await;
+    let relay = StallingRelay::start(&desk.db);
+    let clerk =
+        meterdesk::db::pool_from_conn_str(&desk.db.as_operator(&relay.conn_str, "clerk"), 1)
+            .unwrap();
+    // The first reading on the connection prepares its statement.
+    enter(&clerk, "first", &reading(1, "2025-01-10", "110")).await;
+    let today: NaiveDate = desk
+        .owner
+        .query_one("SELECT current_date AS today", &[])
+        .await
+        .unwrap()
+        .get("today");
+    let mut not_a_rollover = reading(1, "2025-01-25", "121");
+    not_a_rollover.rollover = true;
+    let extended = ReadingOutcome::Recorded {
+        consumption: m3("10"),
+        abnormal: false,
+        bill: Some(money("20.00")),
+        deducted: None,
+    };
+    let cases = [
+        ("extends", reading(1, "2025-01-20", "120"), extended.clone()),
+        ("extends", reading(1, "2025-01-20", "120"), extended),
+        (
+            "deducts",
+            reading(2, "2025-01-20", "10"),
+            ReadingOutcome::Recorded {
+                consumption: m3("10"),
+                abnormal: false,
+                bill: None,
+                deducted: Some(money("25.00")),
+            },
+        ),
+        (
+            "below",
+            reading(1, "2025-01-25", "119"),
+            ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::BelowPrevious {
+                previous: m3("120"),
+            })),
+        ),
+        (
+            "wrapped",
+            not_a_rollover,
+            ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::NotARollover {
+                previous: m3("120"),
+            })),
+        ),
+        (
+            "before",
+            reading(1, "2025-01-05", "130"),
+            ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::BeforePrevious {
+                previous: day("2025-01-20"),
+            })),
+        ),
+        (
+            "ahead",
+            reading(1, &today.succ_opt().unwrap().to_string(), "130"),
+            ReadingOutcome::Refused(ReadingRefusal::Reading(ReadingError::AfterToday { today })),
+        ),
+        (
+            "abnormal",
+            reading(1, "2025-01-30", "151"),
+            ReadingOutcome::Refused(ReadingRefusal::Abnormal {
+                consumption: m3("31"),
+            }),
+        ),
+        (
+            "nobody",
+            reading(999, "2025-01-30", "151"),
+            ReadingOutcome::Refused(ReadingRefusal::NoCustomer),
+        ),
+    ];
+    for (key, new, answer) in cases {
+        relay.take_turns();
+        relay.take_sent();
+        assert_eq!(enter(&clerk, key, &new).await, answer, "{key}");
+        let sent = relay.take_sent();
+        let syncs = sent.iter().filter(|kind| **kind == b'S').count();
+        assert_eq!(
+            (relay.take_turns(), syncs),
+            (1, 1),
+            "{key}: {:?}",
+            String::from_utf8_lossy(&sent)
+        );
+    }
+    assert_eq!(readings_stored(&desk).await, 3);
+}
+
+/// More water on one bill than a bill can hold (999 999 999.999 m³) is refused as too much
+/// water, nothing written: 599 999 900 m³, then a rollover of 900 000 000 in the same quarter.
+#[tokio::test]
+async fn a_bill_that_cannot_hold_its_water_is_refused() {
+    let desk = desk().await;
+    let first = enter(&desk.clerk, "a", &reading(1, "2025-01-10", "600000000")).await;
+    assert!(
+        matches!(first, ReadingOutcome::Recorded { .. }),
+        "{first:?}"
+    );
+    let mut wrapped = reading(1, "2025-01-20", "500000000");
+    wrapped.rollover = true;
+    assert_eq!(
+        enter(&desk.clerk, "b", &wrapped).await,
+        ReadingOutcome::Refused(ReadingRefusal::TooMuchWater)
+    );
+    assert_eq!(readings_stored(&desk).await, 1);
+}
+
+/// sql/V76: `reading_write_rows` writes what it is given and checks nothing, so no operator may
+/// call it; a clerk writes a reading through `reading_enter` or `reading_write`, which do.
+#[tokio::test]
+async fn no_operator_calls_the_readings_unchecked_write() {
+    let desk = desk().await;
+    let clerk = desk.clerk.get().await.unwrap();
+    let unchecked = clerk
+        .execute(
+            "SELECT reading_write_rows('forged', 'counter', ARRAY[ROW(0, 1, 1, $1, NULL,
+                 DATE '2025-02-01', 110, NULL, NULL, 100, 10, false, NULL, NULL, NULL,
+                 NULL)::reading_write_reading], '{}', false)",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap_err();
+    // Refused at the call, not only later by the tables' rights of the clerk it would run as.
+    let refusal = unchecked.as_db_error().expect("a refusal by the server");
+    assert_eq!(
+        (refusal.code(), refusal.message()),
+        (
+            &SqlState::INSUFFICIENT_PRIVILEGE,
+            "permission denied for function reading_write_rows"
+        )
+    );
+    assert_eq!(readings_stored(&desk).await, 0);
 }
 
 #[tokio::test]
@@ -584,10 +726,10 @@ async fn plans_kept(pool: &Pool) -> Vec<(String, i64, i64)> {
         .collect()
 }
 
-/// sql/V48: a reading at the counter is planned once per connection. Three readings on one
-/// connection run every statement of their transactions — the look-up of a re-sent entry
-/// (in the transaction since s25-a), the lock, the batch's reads, the prices, `reading_write`
-/// — on a generic plan; an import after them is planned for its file (a custom plan of each).
+/// sql/V48: a reading at the counter is planned once per connection. Since sql/V76 a reading is
+/// one statement, the call of `reading_enter`, whose every statement — the look-up of a re-sent
+/// entry, the lock, the meter's book, the prices, the write — keeps a generic plan (its SET
+/// clause); an import after three readings is planned for its file (a custom plan of each).
 /// The readings are the manual's bill all the same.
 #[tokio::test]
 async fn a_counter_reading_keeps_its_plans_and_an_import_does_not() {
@@ -608,23 +750,22 @@ async fn a_counter_reading_keeps_its_plans_and_an_import_does_not() {
         );
     }
     let counter = plans_kept(&one).await;
-    for statement in [
-        "r.idempotency_key = $1",
-        "SELECT reading_lock(",
-        "reading_previous_value(m.id)",
-        "k(customer_id, meter_id)",
-        "SELECT reading_write(",
-    ] {
-        assert!(
-            counter.iter().any(|(text, _, _)| text.contains(statement)),
-            "{statement} not prepared: {counter:?}"
-        );
-    }
     assert!(
-        counter
-            .iter()
-            .all(|(_, generic, custom)| (*generic, *custom) == (3, 0)),
+        matches!(counter.as_slice(), [(text, _, 3)] if text.contains("FROM reading_enter(")),
         "{counter:#?}"
+    );
+    let settings: Vec<String> = desk
+        .owner
+        .query_one(
+            "SELECT proconfig FROM pg_proc WHERE proname = 'reading_enter'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("proconfig");
+    assert!(
+        settings.contains(&"plan_cache_mode=force_generic_plan".to_owned()),
+        "{settings:?}"
     );
     let client = one.get().await.unwrap();
     let bill = readings::bills(&**client, desk.postpaid)
@@ -641,7 +782,7 @@ async fn a_counter_reading_keeps_its_plans_and_an_import_does_not() {
         .iter()
         .find(|(text, _, _)| text.contains("SELECT reading_write("))
         .unwrap();
-    assert_eq!((write.1, write.2), (3, 1), "{after:#?}");
+    assert_eq!((write.1, write.2), (0, 1), "{after:#?}");
 }
 
 /// 100 000 postpaid meters read once each: checked and imported, one bill each. The times are

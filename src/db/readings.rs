@@ -1,6 +1,7 @@
 //! Meter readings, postpaid bills and system-prepaid deductions (sql/V18): entering a reading
-//! (priced here by `domain::billing` while the meter's row is locked, recorded by
-//! `reading_record`), a customer's bills with their details, paying bills (`bill_pay`, one
+//! (one call of `reading_enter`, which prices and records it, sql/V76), importing readings
+//! (priced here by `domain::billing` while their meters' rows are locked, recorded by
+//! `reading_write`), a customer's bills with their details, paying bills (`bill_pay`, one
 //! receipt) and voiding one (`bill_void`).
 
 use crate::db::{CachingClient, IMPORT_DEADLINES, Transaction};
@@ -89,8 +90,6 @@ pub enum ReadingRefusal {
     NoPrice,
     CardMeter,
     NoCustomer,
-    /// Another reading, a payment or a void came in between: read again.
-    Changed,
     /// More water than a bill can hold.
     TooMuchWater,
 }
@@ -301,57 +300,83 @@ pub async fn reading_context(
     }))
 }
 
-/// How a reading at the counter is planned (sql/V48): it is one reading, whatever the meter,
-/// so every statement of its transaction — the batch's reads, `reading_write` and what it runs
-/// — keeps one generic plan per connection instead of being planned again at every reading.
-const COUNTER_READING_PLANS: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
-
-/// Enters a reading exactly once (`key`): the consumption since the meter's previous reading,
-/// the abnormal check, then, when the customer's type charges, the bill of its settlement cycle
-/// made or extended (postpaid) or the deduction (system prepaid), in one transaction holding
-/// its account's and meter's row locks (sql/V42).
+/// Enters a reading exactly once (`key`) in one call of `reading_enter` (sql/V76), which locks
+/// the customer's account and meter, works out the consumption and the abnormal check, then,
+/// when the customer's type charges, makes or extends the bill of its settlement cycle
+/// (postpaid) or deducts its price (system prepaid), and answers what it did, or why it
+/// refused: one statement, one round trip.
 pub async fn enter_reading(
     client: &mut Client,
     key: &str,
     reading: &NewReading,
 ) -> Result<ReadingOutcome, DbError> {
-    let key = format!("{key}:1");
-    let tx = Transaction::new(client);
-    // The lookup is in the transaction, behind the setting, so it keeps its plan too (a
-    // re-sent entry then ends it): BEGIN, the setting and the lookup in one round trip.
-    let (_, recorded) = tokio::try_join!(
-        biased;
-        async { Ok(tx.batch_execute(COUNTER_READING_PLANS).await?) },
-        batch::recorded(&tx, &key),
-    )?;
-    if let Some(first) = recorded {
-        return Ok(first);
-    }
-    let mut batch = Batch::load(&tx, &[reading.meter_id], &[], reading.read_on).await?;
-    let taken = batch.take(&Take {
-        line: 1,
-        meter_id: reading.meter_id,
-        read_on: reading.read_on,
-        electronic: reading.electronic,
-        mechanical: reading.mechanical,
-        rollover: reading.rollover,
-        abnormal_confirmed: reading.abnormal_confirmed,
-    });
-    let taken = match taken {
-        Ok(taken) => taken,
+    let entered = client
+        .query_one(
+            "SELECT outcome, consumption, abnormal, bill, deducted, previous, previous_on, today
+             FROM reading_enter($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &key,
+                &reading.source.word(),
+                &reading.meter_id,
+                &reading.read_on,
+                &reading.electronic.to_decimal(),
+                &reading.mechanical.map(Volume::to_decimal),
+                &reading.rollover,
+                &reading.abnormal_confirmed,
+            ],
+        )
+        .await;
+    // What a bill or a deduction cannot hold overflows md_price's or the tables' numbers.
+    let row = match accepted_or(
+        entered,
+        [(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            ReadingRefusal::TooMuchWater,
+        )],
+    )? {
+        Ok(row) => row,
         Err(refusal) => return Ok(ReadingOutcome::Refused(refusal)),
     };
-    let key = key.strip_suffix(":1").expect("made above");
-    if !batch.write(&tx, key, reading.source).await? {
-        return Ok(ReadingOutcome::Refused(ReadingRefusal::Changed));
-    }
-    tx.commit().await?;
-    Ok(ReadingOutcome::Recorded {
-        consumption: taken.consumption,
-        abnormal: taken.abnormal,
-        bill: taken.bill,
-        deducted: taken.deducted,
-    })
+    let optional_money = |column: &str| -> Result<Option<Money>, DbError> {
+        match row.get::<_, Option<rust_decimal::Decimal>>(column) {
+            Some(_) => money(&row, column).map(Some),
+            None => Ok(None),
+        }
+    };
+    let refusal = match row.get::<_, &str>("outcome") {
+        "recorded" => {
+            return Ok(ReadingOutcome::Recorded {
+                consumption: volume(&row, "consumption")?,
+                abnormal: row.get("abnormal"),
+                bill: optional_money("bill")?,
+                deducted: optional_money("deducted")?,
+            });
+        }
+        "no_customer" => ReadingRefusal::NoCustomer,
+        "card_meter" => ReadingRefusal::CardMeter,
+        "after_today" => ReadingRefusal::Reading(ReadingError::AfterToday {
+            today: row.get("today"),
+        }),
+        "before_previous" => ReadingRefusal::Reading(ReadingError::BeforePrevious {
+            previous: row.get("previous_on"),
+        }),
+        "below_previous" => ReadingRefusal::Reading(ReadingError::BelowPrevious {
+            previous: volume(&row, "previous")?,
+        }),
+        "not_a_rollover" => ReadingRefusal::Reading(ReadingError::NotARollover {
+            previous: volume(&row, "previous")?,
+        }),
+        "abnormal" => ReadingRefusal::Abnormal {
+            consumption: volume(&row, "consumption")?,
+        },
+        "no_price" => ReadingRefusal::NoPrice,
+        other => {
+            return Err(DbError::Inconsistent(format!(
+                "reading_enter answered {other}"
+            )));
+        }
+    };
+    Ok(ReadingOutcome::Refused(refusal))
 }
 
 /// What a reading import did, or would do.
@@ -422,7 +447,7 @@ pub async fn import_readings(
     let tx = Transaction::new(client);
     tx.batch_execute(&format!("{IMPORT_DEADLINES}; {IMPORT_PLANS}"))
         .await?;
-    let mut batch = Batch::load(&tx, &[], &numbers, earliest).await?;
+    let mut batch = Batch::load(&tx, &numbers, earliest).await?;
     for row in rows {
         let Some(meter_id) = batch.meter_id(row.meter_no.as_str()) else {
             report.bad.push(BadLine {
@@ -440,7 +465,6 @@ pub async fn import_readings(
             electronic: row.electronic,
             mechanical: row.mechanical,
             rollover: row.rollover,
-            abnormal_confirmed: true,
         });
         match taken {
             Ok(taken) => {
@@ -456,9 +480,7 @@ pub async fn import_readings(
                     ReadingRefusal::NoPrice => ReadingProblem::NoPrice,
                     ReadingRefusal::CardMeter => ReadingProblem::CardMeter,
                     ReadingRefusal::TooMuchWater => ReadingProblem::TooMuchWater,
-                    ReadingRefusal::NoCustomer
-                    | ReadingRefusal::Abnormal { .. }
-                    | ReadingRefusal::Changed => {
+                    ReadingRefusal::NoCustomer | ReadingRefusal::Abnormal { .. } => {
                         ReadingProblem::UnknownMeter(row.meter_no.as_str().to_owned())
                     }
                 }],

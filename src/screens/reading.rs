@@ -147,7 +147,6 @@ fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
         ReadingRefusal::NoPrice => lang.t("readings.no_price").to_owned(),
         ReadingRefusal::CardMeter => lang.t("readings.card_meter").to_owned(),
         ReadingRefusal::NoCustomer => lang.t("details.gone").to_owned(),
-        ReadingRefusal::Changed => lang.t("readings.changed").to_owned(),
         ReadingRefusal::TooMuchWater => lang.t("readings.too_much_water").to_owned(),
     }
 }
@@ -236,12 +235,6 @@ impl ReadingForm {
                 tell_after_leaving(hub, true, told);
             }
             ReadingOutcome::Refused(refusal) => {
-                if *refusal == ReadingRefusal::Changed {
-                    // The previous reading the form shows is no longer the latest.
-                    hub.send(LoadReading {
-                        customer_id: self.customer_id,
-                    });
-                }
                 let text = refusal_text(refusal, hub.app.lang);
                 hub.say(MessageKind::Error, text);
             }

@@ -1,4 +1,5 @@
-//! Readings priced together: one typed at the counter or a whole import file. The meters'
+//! Readings priced together: a whole import file (a reading typed at the counter is priced and
+//! written by one call of `reading_enter`, sql/V76). The meters'
 //! state is read in a few set-based queries (latest reading, recent consumptions, the water
 //! already charged and the open bills of their customers, the price schemes), each reading is
 //! taken in date order against it in memory (`domain::billing`), and what they make — readings,
@@ -13,7 +14,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
-use super::{BillDetail, DbError, ReadingOutcome, ReadingRefusal, ReadingSource, money, volume};
+use super::{BillDetail, DbError, ReadingRefusal, ReadingSource, volume};
 use crate::db::price_schemes::scheme;
 use crate::db::rows::accepted_or;
 use crate::domain::billing::{
@@ -94,7 +95,6 @@ pub(super) struct Take {
     pub electronic: Volume,
     pub mechanical: Option<Volume>,
     pub rollover: bool,
-    pub abnormal_confirmed: bool,
 }
 
 /// What taking a reading made.
@@ -163,26 +163,23 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    /// Locks the meters named (by id or number) and their customers' accounts, as
-    /// `reading_write` does (sql/V42: the accounts first, then the meters), and reads what
-    /// their readings are priced from, back to `earliest`, the first reading date of the batch.
+    /// Locks the meters numbered `numbers` and their customers' accounts, as `reading_write`
+    /// does (sql/V42: the accounts first, then the meters), and reads what their readings are
+    /// priced from, back to `earliest`, the first reading date of the batch.
     pub(super) async fn load(
         tx: &Transaction<'_>,
-        ids: &[i64],
         numbers: &[String],
         earliest: NaiveDate,
     ) -> Result<Batch, DbError> {
-        // `= ANY`, not `IN (SELECT unnest(…))`: each side of the OR an index scan of its own,
-        // where the subqueries made a scan of every meter.
         const LOCK: &str = "SELECT reading_lock(ARRAY(SELECT id FROM meter
-                                WHERE id = ANY ($1::bigint[]) OR meter_no = ANY ($2::text[])))";
+                                WHERE meter_no = ANY ($1::text[])))";
         // The meters' books are read behind their locks, in the same round trip: a connection
         // runs its statements in the order they are sent, so the read runs once the locks are
         // granted. The lock is prepared first, so that a read prepared sooner cannot overtake it.
         tx.prepared(LOCK).await?;
         let (_, rows) = tokio::try_join!(
             biased;
-            async { tx.execute(LOCK, &[&ids, &numbers]).await },
+            async { tx.execute(LOCK, &[&numbers]).await },
             async {
                 tx.query(
                 "SELECT m.id AS meter_id, m.meter_no, c.id AS customer_id, c.business_model,
@@ -194,8 +191,8 @@ impl Batch {
                  JOIN account a ON a.customer_id = c.id
                  LEFT JOIN LATERAL reading_latest(m.id) l ON true
                  CROSS JOIN LATERAL reading_previous_value(m.id) AS p(previous)
-                 WHERE m.id = ANY ($1::bigint[]) OR m.meter_no = ANY ($2::text[])",
-                &[&ids, &numbers],
+                 WHERE m.meter_no = ANY ($1::text[])",
+                &[&numbers],
                 )
                 .await
             },
@@ -373,10 +370,8 @@ impl Batch {
         }
         let used = billing::consumption(book.previous, reading.electronic, reading.rollover)
             .map_err(ReadingRefusal::Reading)?;
+        // An import records an abnormal consumption, and lists it.
         let abnormal = billing::is_abnormal(used, &book.recent);
-        if abnormal && !reading.abnormal_confirmed {
-            return Err(ReadingRefusal::Abnormal { consumption: used });
-        }
         let new = Slice {
             read_on: reading.read_on,
             volume: used,
@@ -576,42 +571,5 @@ async fn load_prices(
             .transpose()
             .map_err(inconsistent)?,
         version_ids,
-    }))
-}
-
-/// What a reading recorded under `key` made, read back: a re-sent entry answers as the first.
-pub(super) async fn recorded(
-    client: &impl CachingClient,
-    key: &str,
-) -> Result<Option<ReadingOutcome>, DbError> {
-    let Some(row) = client
-        .query_opt(
-            // A system-prepaid deduction of 0.00 has no ledger row; a reading of a type that
-            // does not charge has neither a bill nor a deduction.
-            "SELECT r.consumption, r.abnormal, b.amount AS bill_amount,
-                    CASE WHEN r.transaction_id IS NOT NULL THEN -l.amount
-                         WHEN r.bill_id IS NULL AND t.charges THEN 0 END AS deducted
-             FROM meter_reading r LEFT JOIN bill b ON b.id = r.bill_id
-             LEFT JOIN ledger_transaction l ON l.id = r.transaction_id
-             JOIN customer c ON c.id = r.customer_id
-             JOIN customer_type t ON t.id = c.customer_type_id
-             WHERE r.idempotency_key = $1",
-            &[&key],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let optional_money = |column: &str| -> Result<Option<Money>, DbError> {
-        match row.get::<_, Option<rust_decimal::Decimal>>(column) {
-            Some(_) => money(&row, column).map(Some),
-            None => Ok(None),
-        }
-    };
-    Ok(Some(ReadingOutcome::Recorded {
-        consumption: volume(&row, "consumption")?,
-        abnormal: row.get("abnormal"),
-        bill: optional_money("bill_amount")?,
-        deducted: optional_money("deducted")?,
     }))
 }
