@@ -389,10 +389,13 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
 /// purchases that price the water among them, and the meter state with the journal: BEGIN with
 /// the lock and the facts, the meter state and the journal with COMMIT — two round trips (three
 /// before sql/V68's session, five before BEGIN and COMMIT went with a statement, seven before
-/// that); its settle two: BEGIN with the operation's read, its finishing with COMMIT. Counted on
-/// the clerk's one connection once its statements are prepared.
+/// that). Its settle is one call of sql/V78's card_operation_settle in a transaction of its own:
+/// one round trip (two before, BEGIN with the operation's read, its finishing with COMMIT; three
+/// or more with a meter state to note or a reversal to post) — done, failed with its reversal,
+/// or with the meter's news to note. Counted on the clerk's one connection once its statements
+/// are prepared.
 #[tokio::test]
-async fn a_recharge_begins_in_two_round_trips_and_settles_in_two() {
+async fn a_recharge_begins_in_two_round_trips_and_settles_in_one() {
     let mut counter = Counter::new().await;
     let relay = StallingRelay::start(&counter.customer.db);
     let through_relay = counter.customer.db.as_operator(&relay.conn_str, "clerk");
@@ -414,8 +417,29 @@ async fn a_recharge_begins_in_two_round_trips_and_settles_in_two() {
     }
     assert_eq!(
         turns[1],
-        (2, 2),
+        (2, 1),
         "begin's and settle's round trips: {turns:?}"
+    );
+
+    // The card never took the write: failed, its money reversed, in the same one round trip.
+    counter.swipe();
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    relay.take_turns();
+    let settled = counter.settle(&begun).await;
+    assert_eq!((settled.state, settled.now), (OperationState::Failed, true));
+    assert_eq!(relay.take_turns(), 1, "a failed settle's round trips");
+
+    // The card swiped on the meter between the write and the settle: the write-back is news,
+    // noted by the same call.
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    counter.write(&begun, usize::MAX);
+    counter.swipe();
+    relay.take_turns();
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    assert_eq!(
+        relay.take_turns(),
+        1,
+        "a settle's round trips with news to note"
     );
     assert!(books_check(&counter).await.is_empty());
 }
