@@ -13,7 +13,7 @@ use meterdesk::db::card_ops::{
 use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::receipts;
 use meterdesk::domain::card_counter::{
-    CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, plan_recharge,
+    CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, Resolution, plan_recharge,
 };
 use meterdesk::domain::card_records::{
     CardContent, EMPTY_RECORD, MeterNumber, MeterStatus, MeterWriteBack, PurchaseStatus, Record,
@@ -500,6 +500,75 @@ async fn a_settle_notes_the_meter_state_only_when_the_card_shows_news() {
             .await,
         Some(3)
     );
+    assert!(books_check(&counter).await.is_empty());
+}
+
+/// The database settles from the card as `CardWritePlan::resolve` does (sql/V78 compares the
+/// card's records with the journaled plan): a card that is not the one written (a blank one,
+/// another issue record) or whose decisive record is neither the old nor the new one leaves the
+/// operation pending; the old record fails it, the new one finishes it — for an open, which
+/// writes the issue record, and a recharge, which names it.
+#[tokio::test]
+async fn a_settle_resolves_the_card_as_the_plan_does() {
+    let mut counter = Counter::new().await;
+    let as_settled = |resolution: Resolution| match resolution {
+        Resolution::Done => OperationState::Done,
+        Resolution::Failed => OperationState::Failed,
+        Resolution::Conflict => OperationState::Pending,
+    };
+    let settles_as_planned = async |counter: &mut Counter, begun: &Begun, card: [Record; 3]| {
+        counter.card = card;
+        let settled = counter.settle(begun).await;
+        assert_eq!(
+            settled.state,
+            as_settled(begun.plan.resolve(&card)),
+            "{card:?}"
+        );
+        settled.state
+    };
+
+    let begun = counter.begun(CLERK, &Request::Open).await;
+    let mut garbled = [EMPTY_RECORD; 3];
+    garbled[0] = [0xFF; 32];
+    assert_eq!(
+        settles_as_planned(&mut counter, &begun, garbled).await,
+        OperationState::Pending
+    );
+    assert_eq!(
+        settles_as_planned(&mut counter, &begun, [EMPTY_RECORD; 3]).await,
+        OperationState::Failed
+    );
+
+    let begun = counter.begun(CLERK, &Request::Open).await;
+    counter.write(&begun, usize::MAX);
+    let written = counter.card;
+    assert_eq!(
+        settles_as_planned(&mut counter, &begun, written).await,
+        OperationState::Done
+    );
+
+    let before = written;
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    counter.write(&begun, usize::MAX);
+    let after = counter.card;
+    let mut another_issue = after;
+    another_issue[0][31] ^= 1;
+    let mut another_purchase = after;
+    another_purchase[1][31] ^= 1;
+    for card in [[EMPTY_RECORD; 3], another_issue, another_purchase] {
+        assert_eq!(
+            settles_as_planned(&mut counter, &begun, card).await,
+            OperationState::Pending
+        );
+    }
+    assert_eq!(
+        settles_as_planned(&mut counter, &begun, after).await,
+        OperationState::Done
+    );
+    // Finished: reported as it stands, whatever the card.
+    counter.card = before;
+    let settled = counter.settle(&begun).await;
+    assert_eq!((settled.state, settled.now), (OperationState::Done, false));
     assert!(books_check(&counter).await.is_empty());
 }
 
