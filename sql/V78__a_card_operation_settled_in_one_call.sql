@@ -18,15 +18,16 @@
 -- of its bytes, as the plan's records are). `p_resolution` ('done' or 'failed') is a
 -- supervisor's, settling without the card: then `p_card` is not asked.
 --
--- Answers one row: the operation's kind, customer, state, whether this call finished it, and
--- the receipt of its money when it did (a recharge's, made at begin; a refund's payout receipt,
--- made now). No row: no such operation.
+-- Answers the operation's kind, customer, state, whether this call finished it, and the receipt
+-- of its money when it did (a recharge's, made at begin; a refund's payout receipt, made now);
+-- all NULL when there is no such operation. One record, not a set: a set function's rows go
+-- through a tuplestore.
 CREATE FUNCTION card_operation_settle(
     p_operation_id bigint, p_card jsonb, p_resolution text, p_failure_reason text,
     p_card_no bigint, p_meter_loaded_seq bigint, p_meter_generation smallint,
     OUT kind text, OUT customer_id bigint, OUT state text, OUT settled_now boolean,
     OUT receipt_no bigint
-) RETURNS SETOF record
+)
 LANGUAGE plpgsql SECURITY INVOKER SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -61,7 +62,6 @@ BEGIN
     state := op.state;
     settled_now := false;
     IF op.state <> 'pending' THEN
-        RETURN NEXT;
         RETURN;
     END IF;
     SELECT t.* INTO money FROM ledger_transaction t WHERE t.id = op.transaction_id;
@@ -82,7 +82,6 @@ BEGIN
             ELSE 'conflict' END;
     END IF;
     IF resolution NOT IN ('done', 'failed') THEN
-        RETURN NEXT;
         RETURN;
     END IF;
 
@@ -127,5 +126,4 @@ BEGIN
     WHERE id = op.id;
     state := resolution;
     settled_now := true;
-    RETURN NEXT;
 END $$;

@@ -144,7 +144,7 @@ async fn settled_by_database(
         None => (None, None, None),
     };
     let row = client
-        .query_opt(
+        .query_one(
             "SELECT kind, customer_id, state, settled_now, receipt_no
              FROM card_operation_settle($1, $2::text::jsonb, $3, $4, $5, $6, $7)",
             &[
@@ -157,13 +157,12 @@ async fn settled_by_database(
                 &generation,
             ],
         )
-        .await?
-        .ok_or_else(|| {
-            DbError::Inconsistent(format!("card operation {operation_id} is not journaled"))
-        })?;
+        .await?;
+    let kind: Option<&str> = row.get("kind");
+    let kind = kind.ok_or_else(|| not_journaled(operation_id))?;
     Ok(Settled {
         operation_id,
-        kind: OperationKind::parse(row.get("kind"))?,
+        kind: OperationKind::parse(kind)?,
         customer_id: row.get("customer_id"),
         state: OperationState::parse(row.get("state"))?,
         now: row.get("settled_now"),
@@ -176,9 +175,13 @@ async fn journaled_operation(
     client: &impl CachingClient,
     operation_id: i64,
 ) -> Result<Operation, DbError> {
-    stored(client, operation_id).await?.ok_or_else(|| {
-        DbError::Inconsistent(format!("card operation {operation_id} is not journaled"))
-    })
+    stored(client, operation_id)
+        .await?
+        .ok_or_else(|| not_journaled(operation_id))
+}
+
+fn not_journaled(operation_id: i64) -> DbError {
+    DbError::Inconsistent(format!("card operation {operation_id} is not journaled"))
 }
 
 /// Operation `operation_id` as stored, if there is one.
