@@ -13,7 +13,7 @@ use meterdesk::db::card_ops::{
 use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::receipts;
 use meterdesk::domain::card_counter::{
-    CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, plan_recharge,
+    CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, Resolution, plan_recharge,
 };
 use meterdesk::domain::card_records::{
     CardContent, EMPTY_RECORD, MeterNumber, MeterStatus, MeterWriteBack, PurchaseStatus, Record,
@@ -389,10 +389,13 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
 /// purchases that price the water among them, and the meter state with the journal: BEGIN with
 /// the lock and the facts, the meter state and the journal with COMMIT — two round trips (three
 /// before sql/V68's session, five before BEGIN and COMMIT went with a statement, seven before
-/// that); its settle two: BEGIN with the operation's read, its finishing with COMMIT. Counted on
-/// the clerk's one connection once its statements are prepared.
+/// that). Its settle is one call of sql/V78's card_operation_settle in a transaction of its own:
+/// one round trip (two before, BEGIN with the operation's read, its finishing with COMMIT; three
+/// or more with a meter state to note or a reversal to post) — done, failed with its reversal,
+/// or with the meter's news to note. Counted on the clerk's one connection once its statements
+/// are prepared.
 #[tokio::test]
-async fn a_recharge_begins_in_two_round_trips_and_settles_in_two() {
+async fn a_recharge_begins_in_two_round_trips_and_settles_in_one() {
     let mut counter = Counter::new().await;
     let relay = StallingRelay::start(&counter.customer.db);
     let through_relay = counter.customer.db.as_operator(&relay.conn_str, "clerk");
@@ -414,8 +417,29 @@ async fn a_recharge_begins_in_two_round_trips_and_settles_in_two() {
     }
     assert_eq!(
         turns[1],
-        (2, 2),
+        (2, 1),
         "begin's and settle's round trips: {turns:?}"
+    );
+
+    // The card never took the write: failed, its money reversed, in the same one round trip.
+    counter.swipe();
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    relay.take_turns();
+    let settled = counter.settle(&begun).await;
+    assert_eq!((settled.state, settled.now), (OperationState::Failed, true));
+    assert_eq!(relay.take_turns(), 1, "a failed settle's round trips");
+
+    // The card swiped on the meter between the write and the settle: the write-back is news,
+    // noted by the same call.
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    counter.write(&begun, usize::MAX);
+    counter.swipe();
+    relay.take_turns();
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    assert_eq!(
+        relay.take_turns(),
+        1,
+        "a settle's round trips with news to note"
     );
     assert!(books_check(&counter).await.is_empty());
 }
@@ -476,6 +500,75 @@ async fn a_settle_notes_the_meter_state_only_when_the_card_shows_news() {
             .await,
         Some(3)
     );
+    assert!(books_check(&counter).await.is_empty());
+}
+
+/// The database settles from the card as `CardWritePlan::resolve` does (sql/V78 compares the
+/// card's records with the journaled plan): a card that is not the one written (a blank one,
+/// another issue record) or whose decisive record is neither the old nor the new one leaves the
+/// operation pending; the old record fails it, the new one finishes it — for an open, which
+/// writes the issue record, and a recharge, which names it.
+#[tokio::test]
+async fn a_settle_resolves_the_card_as_the_plan_does() {
+    let mut counter = Counter::new().await;
+    let as_settled = |resolution: Resolution| match resolution {
+        Resolution::Done => OperationState::Done,
+        Resolution::Failed => OperationState::Failed,
+        Resolution::Conflict => OperationState::Pending,
+    };
+    let settles_as_planned = async |counter: &mut Counter, begun: &Begun, card: [Record; 3]| {
+        counter.card = card;
+        let settled = counter.settle(begun).await;
+        assert_eq!(
+            settled.state,
+            as_settled(begun.plan.resolve(&card)),
+            "{card:?}"
+        );
+        settled.state
+    };
+
+    let begun = counter.begun(CLERK, &Request::Open).await;
+    let mut garbled = [EMPTY_RECORD; 3];
+    garbled[0] = [0xFF; 32];
+    assert_eq!(
+        settles_as_planned(&mut counter, &begun, garbled).await,
+        OperationState::Pending
+    );
+    assert_eq!(
+        settles_as_planned(&mut counter, &begun, [EMPTY_RECORD; 3]).await,
+        OperationState::Failed
+    );
+
+    let begun = counter.begun(CLERK, &Request::Open).await;
+    counter.write(&begun, usize::MAX);
+    let written = counter.card;
+    assert_eq!(
+        settles_as_planned(&mut counter, &begun, written).await,
+        OperationState::Done
+    );
+
+    let before = written;
+    let begun = counter.begun(CLERK, &recharge_m3("5")).await;
+    counter.write(&begun, usize::MAX);
+    let after = counter.card;
+    let mut another_issue = after;
+    another_issue[0][31] ^= 1;
+    let mut another_purchase = after;
+    another_purchase[1][31] ^= 1;
+    for card in [[EMPTY_RECORD; 3], another_issue, another_purchase] {
+        assert_eq!(
+            settles_as_planned(&mut counter, &begun, card).await,
+            OperationState::Pending
+        );
+    }
+    assert_eq!(
+        settles_as_planned(&mut counter, &begun, after).await,
+        OperationState::Done
+    );
+    // Finished: reported as it stands, whatever the card.
+    counter.card = before;
+    let settled = counter.settle(&begun).await;
+    assert_eq!((settled.state, settled.now), (OperationState::Done, false));
     assert!(books_check(&counter).await.is_empty());
 }
 

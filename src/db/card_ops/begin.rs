@@ -298,7 +298,7 @@ const NOTE_METER_STATE: &str = concat!(
 );
 
 /// The card number and meter write-back `content` shows, as [`NOTE_METER_STATE`] takes them.
-fn write_back_of(content: &CardContent) -> Option<(i64, i64, i16)> {
+pub(super) fn write_back_of(content: &CardContent) -> Option<(i64, i64, i16)> {
     match content {
         CardContent::User(UserCard {
             issue,
@@ -326,24 +326,6 @@ pub(super) async fn note_meter_state(
             .await?;
     }
     Ok(())
-}
-
-/// Whether [`note_meter_state`] would change anything: a read, where the UPDATE that matches no
-/// row still runs the card table's statement guard (md_guard, a permission question).
-pub(super) async fn meter_state_is_news(
-    client: &impl CachingClient,
-    content: &CardContent,
-) -> Result<bool, DbError> {
-    let Some((card_no, loaded, generation)) = write_back_of(content) else {
-        return Ok(false);
-    };
-    Ok(client
-        .query_opt(
-            concat!("SELECT FROM card WHERE ", write_back_is_news!()),
-            &[&card_no, &loaded, &generation],
-        )
-        .await?
-        .is_some())
 }
 
 /// A new operation's rows, in the transaction of [`begin`].
@@ -974,19 +956,4 @@ pub(super) async fn insert_ledger(
         )
         .await?
         .get("id"))
-}
-
-pub(super) async fn new_receipt(
-    tx: &Transaction<'_>,
-    customer_id: i64,
-    operator_id: i64,
-) -> Result<i64, DbError> {
-    Ok(tx
-        .query_one(
-            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
-             VALUES (nextval('receipt_no_seq'), $1, $2) RETURNING receipt_no",
-            &[&customer_id, &operator_id],
-        )
-        .await?
-        .get("receipt_no"))
 }

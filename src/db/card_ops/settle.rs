@@ -3,9 +3,8 @@
 use super::*;
 
 pub(super) const OPERATION_COLUMNS: &str =
-    "SELECT op.id, op.customer_id, op.kind, op.state, op.plan::text AS plan,
-        op.card_id, card.card_no, op.transaction_id, op.idempotency_key, op.payment_method_code,
-        op.operator_id, op.purchase_seq, op.volume_litres, t.amount, t.receipt_no, t.account_id
+    "SELECT op.id, op.customer_id, op.kind, op.state, op.plan::text AS plan, card.card_no,
+        op.purchase_seq, op.volume_litres, t.amount, t.receipt_no
     FROM card_operation op JOIN card ON card.id = op.card_id
     LEFT JOIN ledger_transaction t ON t.id = op.transaction_id";
 
@@ -16,17 +15,11 @@ pub(super) struct Operation {
     pub(super) kind: OperationKind,
     pub(super) state: OperationState,
     pub(super) plan: Option<String>,
-    pub(super) card_id: i64,
     pub(super) card_no: i64,
-    pub(super) transaction_id: Option<i64>,
-    pub(super) idempotency_key: String,
-    pub(super) payment_method: Option<String>,
-    pub(super) operator_id: i64,
     pub(super) purchase_seq: Option<i64>,
     pub(super) volume_litres: Option<i64>,
     pub(super) amount: Option<Decimal>,
     pub(super) receipt_no: Option<i64>,
-    pub(super) account_id: Option<i64>,
 }
 
 impl Operation {
@@ -35,9 +28,7 @@ impl Operation {
             id, customer_id,
             kind: OperationKind::parse(row.get("kind"))?,
             state: OperationState::parse(row.get("state"))?,
-            plan, card_id, card_no, transaction_id, idempotency_key,
-            payment_method: row.get("payment_method_code"),
-            operator_id, purchase_seq, volume_litres, amount, receipt_no, account_id,
+            plan, card_no, purchase_seq, volume_litres, amount, receipt_no,
         }))
     }
 
@@ -90,84 +81,117 @@ impl Operation {
 /// Step 3 of the protocol: settles operation `operation_id` from the card's records as read
 /// back (or read later). The new record on the card → done; the old one → failed and its money
 /// reversed; neither → still pending (the answer says so). A finished operation is reported as
-/// it stands.
+/// it stands. One statement in a transaction of its own: one round trip.
 pub async fn settle(
     client: &mut Client,
     operation_id: i64,
     card: &[Record; 3],
     key: &MacKey,
 ) -> Result<Settled, DbError> {
-    let transaction = Transaction::new(client);
-    // Finishing the operation is the last statement: COMMIT goes in the same write.
-    transaction.commit_behind(FINISH);
-    let settled = settle_in(&transaction, operation_id, card, key).await?;
-    transaction.commit().await?;
-    Ok(settled)
+    settle_in(&*client, operation_id, card, key).await
 }
 
+/// [`settle`] on `client`, which may be a transaction of the caller's.
 pub(super) async fn settle_in(
-    tx: &Transaction<'_>,
+    client: &impl CachingClient,
     operation_id: i64,
     card: &[Record; 3],
     key: &MacKey,
 ) -> Result<Settled, DbError> {
-    // The card's meter state is kept whatever the operation's. Whether it is news is asked in
-    // one round trip with the read: the card read back after a write shows the write-back that
-    // `begin` (or `touch`) has just noted, and a note that changes nothing still runs the card
-    // table's statement guard.
-    let content = CardContent::classify(card, key);
-    let (operation, news) = tokio::try_join!(
-        pending_operation(tx, operation_id),
-        meter_state_is_news(tx, &content)
-    )?;
-    if news {
-        note_meter_state(tx, &content).await?;
-    }
-    let Some(operation) = operation else {
-        return finished_operation(tx, operation_id).await;
-    };
-    let resolution = operation.plan()?.resolve(card);
-    finish(tx, operation, resolution, NOT_ON_CARD).await
+    settled_by_database(client, operation_id, SettledFrom::Card(card, key)).await
 }
 
-/// The operation, locked, if it is still pending.
-pub(super) async fn pending_operation(
-    tx: &Transaction<'_>,
-    operation_id: i64,
-) -> Result<Option<Operation>, DbError> {
-    let operation = journaled_operation(tx, operation_id, " FOR UPDATE OF op").await?;
-    Ok((operation.state == OperationState::Pending).then_some(operation))
+/// What a settle concludes from.
+enum SettledFrom<'a> {
+    /// The card's records as read: the database compares them with the operation's plan as
+    /// [`CardWritePlan::resolve`] does, and keeps the card's meter state whatever the
+    /// operation's.
+    Card(&'a [Record; 3], &'a MacKey),
+    /// A supervisor's resolution, without the card.
+    WithoutCard(Resolution),
 }
 
-pub(super) async fn finished_operation(
-    tx: &Transaction<'_>,
+/// Settles operation `operation_id` in one call of sql/V78's `card_operation_settle`, which runs
+/// every statement of the settle (the meter state's note when it is news, the reversal or the
+/// payout, the card's row, the operation's state) with the operator's own rights.
+async fn settled_by_database(
+    client: &impl CachingClient,
     operation_id: i64,
+    from: SettledFrom<'_>,
 ) -> Result<Settled, DbError> {
-    Ok(journaled_operation(tx, operation_id, "")
-        .await?
-        .settled(false, None))
+    let (card, resolution, failure_reason, write_back) = match from {
+        SettledFrom::Card(card, key) => (
+            Some(serde_json::to_string(card).map_err(|error| {
+                DbError::Inconsistent(format!("card records as JSON: {error}"))
+            })?),
+            None,
+            NOT_ON_CARD,
+            write_back_of(&CardContent::classify(card, key)),
+        ),
+        SettledFrom::WithoutCard(resolution) => (
+            None,
+            Some(match resolution {
+                Resolution::Done => "done",
+                Resolution::Failed => "failed",
+                Resolution::Conflict => "conflict",
+            }),
+            SETTLED_WITHOUT_CARD,
+            None,
+        ),
+    };
+    let (card_no, loaded, generation) = match write_back {
+        Some((card_no, loaded, generation)) => (Some(card_no), Some(loaded), Some(generation)),
+        None => (None, None, None),
+    };
+    let row = client
+        .query_one(
+            "SELECT kind, customer_id, state, settled_now, receipt_no
+             FROM card_operation_settle($1, $2::text::jsonb, $3, $4, $5, $6, $7)",
+            &[
+                &operation_id,
+                &card,
+                &resolution,
+                &failure_reason,
+                &card_no,
+                &loaded,
+                &generation,
+            ],
+        )
+        .await?;
+    let kind: Option<&str> = row.get("kind");
+    let kind = kind.ok_or_else(|| not_journaled(operation_id))?;
+    Ok(Settled {
+        operation_id,
+        kind: OperationKind::parse(kind)?,
+        customer_id: row.get("customer_id"),
+        state: OperationState::parse(row.get("state"))?,
+        now: row.get("settled_now"),
+        receipt_no: row.get("receipt_no"),
+    })
 }
 
-/// Operation `operation_id`, which was journaled (`lock`: the statement's locking clause).
+/// Operation `operation_id`, which was journaled.
 async fn journaled_operation(
     client: &impl CachingClient,
     operation_id: i64,
-    lock: &str,
 ) -> Result<Operation, DbError> {
-    stored(client, operation_id, lock).await?.ok_or_else(|| {
-        DbError::Inconsistent(format!("card operation {operation_id} is not journaled"))
-    })
+    stored(client, operation_id)
+        .await?
+        .ok_or_else(|| not_journaled(operation_id))
+}
+
+fn not_journaled(operation_id: i64) -> DbError {
+    DbError::Inconsistent(format!("card operation {operation_id} is not journaled"))
 }
 
 /// Operation `operation_id` as stored, if there is one.
 async fn stored(
     client: &impl CachingClient,
     operation_id: i64,
-    lock: &str,
 ) -> Result<Option<Operation>, DbError> {
     client
         .query_opt(
-            &format!("{OPERATION_COLUMNS} WHERE op.id = $1{lock}"),
+            &format!("{OPERATION_COLUMNS} WHERE op.id = $1"),
             &[&operation_id],
         )
         .await?
@@ -181,49 +205,10 @@ pub async fn journaled(
     client: &impl CachingClient,
     operation_id: i64,
 ) -> Result<Option<Begun>, DbError> {
-    stored(client, operation_id, "")
+    stored(client, operation_id)
         .await?
         .map(|operation| operation.begun())
         .transpose()
-}
-
-/// A pending operation marked done or failed: the last statement of [`finish`].
-const FINISH: &str = "UPDATE card_operation SET state = $2, finished_at = now(),
-                          failure_reason = CASE WHEN $2 = 'failed' THEN $3 END
-                      WHERE id = $1";
-
-/// Applies a resolution to a pending operation; `failure_reason` is stored if it failed.
-pub(super) async fn finish(
-    tx: &Transaction<'_>,
-    mut operation: Operation,
-    resolution: Resolution,
-    failure_reason: &str,
-) -> Result<Settled, DbError> {
-    let mut receipt_no = None;
-    match resolution {
-        Resolution::Conflict => return Ok(operation.settled(false, None)),
-        Resolution::Done => {
-            operation.state = OperationState::Done;
-            receipt_no = done(tx, &operation).await?;
-        }
-        Resolution::Failed => {
-            operation.state = OperationState::Failed;
-            failed(tx, &operation).await?;
-        }
-    }
-    tx.execute(
-        FINISH,
-        &[
-            &operation.id,
-            &match operation.state {
-                OperationState::Done => "done",
-                _ => "failed",
-            },
-            &failure_reason,
-        ],
-    )
-    .await?;
-    Ok(operation.settled(true, receipt_no))
 }
 
 /// How a supervisor settles a pending operation whose card cannot be presented (lost, broken):
@@ -260,111 +245,26 @@ pub async fn settle_without_card(
     if !has_permission(&transaction, "card.resolve").await? {
         return Ok(None);
     }
-    let Some(operation) = pending_operation(&transaction, operation_id).await? else {
-        let settled = finished_operation(&transaction, operation_id).await?;
-        transaction.commit().await?;
-        return Ok(Some(settled));
-    };
-    let resolution = resolution_without_card(operation.kind);
-    let settled = finish(&transaction, operation, resolution, SETTLED_WITHOUT_CARD).await?;
-    transaction
-        .execute(
-            "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-             VALUES ($1, 'card.resolve', 'card_operation', $2,
-                     jsonb_build_object('without_card', true, 'state', $3::text))",
-            &[
-                &supervisor_id,
-                &operation_id,
-                &match settled.state {
-                    OperationState::Done => "done",
-                    _ => "failed",
-                },
-            ],
-        )
-        .await?;
+    // Its kind decides; the call locks it and reports it as it stands if it is finished.
+    let kind = journaled_operation(&transaction, operation_id).await?.kind;
+    let settled = settled_by_database(
+        &transaction,
+        operation_id,
+        SettledFrom::WithoutCard(resolution_without_card(kind)),
+    )
+    .await?;
+    if settled.now {
+        transaction
+            .execute(
+                "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 VALUES ($1, 'card.resolve', 'card_operation', $2,
+                         jsonb_build_object('without_card', true, 'state', $3::text))",
+                &[&supervisor_id, &operation_id, &settled.state.as_str()],
+            )
+            .await?;
+    }
     transaction.commit().await?;
     Ok(Some(settled))
-}
-
-/// What becomes true when the card shows the write: a refund is paid out, a recycled card is
-/// no longer the customer's. The receipt of the money: a refund's payout receipt, made now; a
-/// recharge's, made when its money was journaled, so a recharge finished later (by a touch, a
-/// retry or a supervisor) is handed its receipt where it is finished.
-pub(super) async fn done(
-    tx: &Transaction<'_>,
-    operation: &Operation,
-) -> Result<Option<i64>, DbError> {
-    match operation.kind {
-        OperationKind::Refund => {
-            let (Some(method), Some(amount), Some(account_id)) = (
-                &operation.payment_method,
-                operation.amount,
-                operation.account_id,
-            ) else {
-                return Ok(None);
-            };
-            let receipt_no = new_receipt(tx, operation.customer_id, operation.operator_id).await?;
-            insert_ledger(
-                tx,
-                account_id,
-                &operation.idempotency_key,
-                &LedgerRow {
-                    kind: "refund",
-                    amount: -amount,
-                    volume: None,
-                    unit_price: None,
-                    method: Some(method),
-                    receipt_no: Some(receipt_no),
-                    key_suffix: "payout",
-                },
-            )
-            .await?;
-            Ok(Some(receipt_no))
-        }
-        OperationKind::Recycle => {
-            tx.execute(
-                "UPDATE card SET state = 'recycled',
-                                 void_reason = coalesce(void_reason, 'returned'),
-                                 voided_at = coalesce(voided_at, now())
-                 WHERE id = $1",
-                &[&operation.card_id],
-            )
-            .await?;
-            Ok(None)
-        }
-        OperationKind::Recharge => Ok(operation.receipt_no),
-        OperationKind::Open | OperationKind::Replace => Ok(None),
-    }
-}
-
-/// What is undone when the card shows it never took the write: the money movement is
-/// reversed, a card that was never issued is void.
-pub(super) async fn failed(tx: &Transaction<'_>, operation: &Operation) -> Result<(), DbError> {
-    if let (Some(transaction_id), Some(amount), Some(account_id)) = (
-        operation.transaction_id,
-        operation.amount,
-        operation.account_id,
-    ) {
-        tx.execute(
-            "SELECT ledger_post($1, 'reversal', $2, NULL, NULL, NULL, NULL, $3, $4)",
-            &[
-                &account_id,
-                &-amount,
-                &format!("card-op:{}:reversal", operation.idempotency_key),
-                &transaction_id,
-            ],
-        )
-        .await?;
-    }
-    if matches!(operation.kind, OperationKind::Open | OperationKind::Replace) {
-        tx.execute(
-            "UPDATE card SET state = 'void', void_reason = 'not_issued', voided_at = now()
-             WHERE id = $1",
-            &[&operation.card_id],
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 /// Whenever a card or a customer is touched: records the meter's write-back the card carries
