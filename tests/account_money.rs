@@ -70,10 +70,11 @@ fn moving(customer_id: i64, movement: Movement, amount: &str, method: &str) -> M
 }
 
 async fn send(pool: &Pool, key: &str, change: &MoneyMove) -> MoveOutcome {
-    let mut client = pool.get().await.unwrap();
-    accounts::move_money(&mut client, key, change)
+    let client = pool.get().await.unwrap();
+    accounts::move_money(&client, key, change)
         .await
         .unwrap_or_else(|error| panic!("{change:?}: {error}"))
+        .outcome
 }
 
 async fn balance(owner: &Object, customer_id: i64) -> Money {
@@ -302,8 +303,8 @@ async fn a_recharge_whose_reply_is_lost_after_the_commit_is_not_moved_again_when
     let recharge = moving(PREPAID, Movement::Deposit, "80.00", "cash");
 
     cutter.arm();
-    let mut client = desk.get().await.unwrap();
-    let lost = accounts::move_money(&mut client, "desk-d-1", &recharge).await;
+    let client = desk.get().await.unwrap();
+    let lost = accounts::move_money(&client, "desk-d-1", &recharge).await;
     drop(client);
     match lost {
         Err(error) => assert!(
@@ -597,25 +598,15 @@ async fn a_bill_is_not_paid_through_ledger_post_by_an_operator() {
         .await
         .unwrap();
     let clerk = db.pool_of("clerk");
-    let mut client = clerk.get().await.unwrap();
-    let transaction = tokio_postgres::Client::transaction(&mut client)
-        .await
-        .unwrap();
-    let receipt_no = receipts::issue(&transaction, POSTPAID).await.unwrap();
-    accounts::post(
-        &transaction,
-        &accounts::Posting {
-            account_id: 3,
-            kind: "deposit",
-            amount: money("50.00"),
-            method: Some("cash"),
-            receipt_no,
-            key: "desk-h-1",
-        },
-    )
-    .await
-    .unwrap();
-    transaction.commit().await.unwrap();
+    let receipt_no = receipt_no(
+        &send(
+            &clerk,
+            "desk-h-1",
+            &moving(POSTPAID, Movement::Deposit, "50.00", "cash"),
+        )
+        .await,
+    );
+    let client = clerk.get().await.unwrap();
     let payment = |key: &str, account: i64| {
         format!(
             "SELECT ledger_post({account}, 'bill_payment', -45.00, NULL, NULL, NULL, {receipt_no},

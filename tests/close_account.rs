@@ -50,10 +50,11 @@ async fn enter(pool: &Pool, key: &str, new: &NewReading) -> ReadingOutcome {
 }
 
 async fn move_money(pool: &Pool, key: &str, change: &MoneyMove) -> MoveOutcome {
-    let mut client = pool.get().await.unwrap();
-    accounts::move_money(&mut client, key, change)
+    let client = pool.get().await.unwrap();
+    accounts::move_money(&client, key, change)
         .await
         .unwrap()
+        .outcome
 }
 
 fn cash(customer_id: i64, movement: Movement, amount: &str) -> MoneyMove {
