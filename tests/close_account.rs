@@ -50,8 +50,8 @@ async fn enter(pool: &Pool, key: &str, new: &NewReading) -> ReadingOutcome {
 }
 
 async fn move_money(pool: &Pool, key: &str, change: &MoneyMove) -> MoveOutcome {
-    let client = pool.get().await.unwrap();
-    accounts::move_money(&client, key, change)
+    let mut client = pool.get().await.unwrap();
+    accounts::move_money(&mut client, key, change)
         .await
         .unwrap()
         .outcome

@@ -833,7 +833,7 @@ async fn a_deposit_paying_bills_is_one_round_trip_with_its_receipt() {
     two_bills(&desk).await;
     let relay = StallingRelay::start(&desk.db);
     let through_relay = desk.db.as_operator(&relay.conn_str, "clerk");
-    let clerk = pool_from_conn_str(&through_relay, 1)
+    let mut clerk = pool_from_conn_str(&through_relay, 1)
         .unwrap()
         .get()
         .await
@@ -851,7 +851,9 @@ async fn a_deposit_paying_bills_is_one_round_trip_with_its_receipt() {
             }),
         };
         relay.take_turns();
-        let moved = accounts::move_money(&clerk, key, &paying).await.unwrap();
+        let moved = accounts::move_money(&mut clerk, key, &paying)
+            .await
+            .unwrap();
         turns.push(relay.take_turns());
         let MoveOutcome::Moved { receipt_no } = moved.outcome else {
             panic!("{moved:?}")
@@ -886,10 +888,10 @@ async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
             total: money(total),
         }),
     };
-    let clerk = desk.clerk.get().await.unwrap();
+    let mut clerk = desk.clerk.get().await.unwrap();
     // Too little with the balance (50 + 70 < 130): nothing at all is written.
     assert_eq!(
-        accounts::move_money(&clerk, "dep-short", &depositing("70.00", "130.00"))
+        accounts::move_money(&mut clerk, "dep-short", &depositing("70.00", "130.00"))
             .await
             .unwrap()
             .outcome,
@@ -897,7 +899,7 @@ async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
     );
     // A total other than the bills' (one was extended since it was shown).
     assert_eq!(
-        accounts::move_money(&clerk, "dep-old", &depositing("80.00", "120.00"))
+        accounts::move_money(&mut clerk, "dep-old", &depositing("80.00", "120.00"))
             .await
             .unwrap()
             .outcome,
@@ -905,7 +907,7 @@ async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
     );
     assert_eq!(balance(&desk, desk.postpaid).await, Decimal::new(5000, 2));
     let paying = depositing("80.00", "130.00");
-    let moved = accounts::move_money(&clerk, "dep-pays", &paying)
+    let moved = accounts::move_money(&mut clerk, "dep-pays", &paying)
         .await
         .unwrap()
         .outcome;
@@ -913,7 +915,7 @@ async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
         panic!("{moved:?}")
     };
     assert_eq!(
-        accounts::move_money(&clerk, "dep-pays", &paying)
+        accounts::move_money(&mut clerk, "dep-pays", &paying)
             .await
             .unwrap()
             .outcome,

@@ -47,7 +47,7 @@ async fn with_fixture() -> TestDb {
 }
 
 async fn take(pool: &Pool, key: &str, movement: Movement, amount: &str, method: &str) {
-    let client = pool.get().await.unwrap();
+    let mut client = pool.get().await.unwrap();
     let change = MoneyMove {
         customer_id: 1,
         movement,
@@ -55,7 +55,7 @@ async fn take(pool: &Pool, key: &str, movement: Movement, amount: &str, method: 
         method: method.to_owned(),
         pays: None,
     };
-    let outcome = accounts::move_money(&client, key, &change)
+    let outcome = accounts::move_money(&mut client, key, &change)
         .await
         .unwrap()
         .outcome;

@@ -8,8 +8,9 @@
 //! above the balance is refused by the account's `CHECK (balance >= 0)` whatever the client
 //! checked before.
 
-use crate::db::CachingClient;
+use crate::db::{CachingClient, Transaction};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::ClientWrapper as Client;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
@@ -213,7 +214,7 @@ pub enum MoveRefusal {
 }
 
 /// Moves the money of `change` once under `key`, and answers it with its receipt as recorded:
-/// one call of `money_move` (sql/V79), one statement in its own transaction, one round trip. It
+/// one call of `money_move` (sql/V79) sent with BEGIN and COMMIT in one write, one round trip. It
 /// takes an advisory lock on the key (a re-send waits for an attempt still running on a
 /// connection the client lost), looks the ledger up by the key
 /// (`ledger_transaction.idempotency_key` is the record: found, nothing is written and its
@@ -226,18 +227,21 @@ pub enum MoveRefusal {
 /// the receipt is the one just taken) posts its rows in the same transaction with the same
 /// receipt, under `key` with the suffix `:bills`; the deposit row keeps `key` itself.
 pub async fn move_money(
-    client: &impl CachingClient,
+    client: &mut Client,
     key: &str,
     change: &MoneyMove,
 ) -> Result<Receipted<MoveOutcome>, DbError> {
+    const MOVE: &str = "SELECT m.refusal, m.moved_kind, m.moved_customer_id, (m.line).*
+                        FROM money_move($1, $2, $3, $4::numeric, $5, $6, $7::numeric) m";
     let (bill_ids, bills_total) = match &change.pays {
         Some(bills) => (Some(&bills.bill_ids), Some(bills.total)),
         None => (None, None),
     };
-    let rows = client
+    let transaction = Transaction::new(client);
+    transaction.commit_behind(MOVE);
+    let moved = transaction
         .query(
-            "SELECT m.refusal, m.moved_kind, m.moved_customer_id, (m.line).*
-             FROM money_move($1, $2, $3, $4::numeric, $5, $6, $7::numeric) m",
+            MOVE,
             &[
                 &key,
                 &change.customer_id,
@@ -249,7 +253,8 @@ pub async fn move_money(
             ],
         )
         .await;
-    let rows = match rows {
+    transaction.commit().await?;
+    let rows = match moved {
         Ok(rows) => rows,
         Err(error) => {
             return refusal_of(error, change).map(|refusal| Receipted {

@@ -452,9 +452,9 @@ impl ScreenRequest for MoveMoney {
 
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
-            let client = services.pool.get().await?;
+            let mut client = services.pool.get().await?;
             let moved: Moved =
-                accounts::move_money(&client, &self.idempotency_key, &self.change).await?;
+                accounts::move_money(&mut client, &self.idempotency_key, &self.change).await?;
             Ok(Box::new(moved) as _)
         })
     }
