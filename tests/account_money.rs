@@ -192,6 +192,23 @@ async fn a_clerk_is_refused_a_refund_by_the_database_and_a_supervisor_refunds_at
         direct.code(),
         Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
     );
+    // The desk's one call (sql/V79), asked directly, is refused by the same check, in the
+    // same words.
+    let called = clerk
+        .get()
+        .await
+        .unwrap()
+        .query(
+            "SELECT * FROM money_move('psql-1', 3, 'refund', 20.00, 'cash', NULL, NULL)",
+            &[],
+        )
+        .await
+        .expect_err("a clerk's refund through money_move");
+    assert_eq!(called.code(), direct.code());
+    assert_eq!(
+        called.as_db_error().map(|error| error.message()),
+        direct.as_db_error().map(|error| error.message())
+    );
 
     assert_eq!(
         send(
