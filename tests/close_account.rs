@@ -54,6 +54,7 @@ async fn move_money(pool: &Pool, key: &str, change: &MoneyMove) -> MoveOutcome {
     accounts::move_money(&mut client, key, change)
         .await
         .unwrap()
+        .outcome
 }
 
 fn cash(customer_id: i64, movement: Movement, amount: &str) -> MoneyMove {

@@ -11,7 +11,7 @@ use meterdesk::db::readings::{
     VoidOutcome,
 };
 use meterdesk::db::receipts;
-use meterdesk::db::{CachingClient, Pool};
+use meterdesk::db::{CachingClient, Pool, pool_from_conn_str};
 use meterdesk::domain::billing::ReadingError;
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::reading_csv::{
@@ -963,6 +963,52 @@ async fn two_bills(desk: &Desk) {
     enter(&desk.clerk, "r2", &q2).await;
 }
 
+/// A deposit paying bills is one round trip with its receipt (sql/V79's `money_move`: the
+/// key's lock and look-up, the account's check, the receipt, the ledger row, its audit entry,
+/// the bills paid, the commit and the receipt read back as recorded — nine round trips before).
+/// Counted on the clerk's one connection once its statement is prepared.
+#[tokio::test]
+async fn a_deposit_paying_bills_is_one_round_trip_with_its_receipt() {
+    let desk = desk().await;
+    two_bills(&desk).await;
+    let relay = StallingRelay::start(&desk.db);
+    let through_relay = desk.db.as_operator(&relay.conn_str, "clerk");
+    let mut clerk = pool_from_conn_str(&through_relay, 1)
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    let mut turns = Vec::new();
+    for (key, bill, amount) in [("dep-q1", 1, "30.00"), ("dep-q2", 2, "100.00")] {
+        let paying = MoneyMove {
+            customer_id: desk.postpaid,
+            movement: Movement::Deposit,
+            amount: money(amount),
+            method: "cash".into(),
+            pays: Some(BillsToPay {
+                bill_ids: vec![bill],
+                total: money(amount),
+            }),
+        };
+        relay.take_turns();
+        let moved = accounts::move_money(&mut clerk, key, &paying)
+            .await
+            .unwrap();
+        turns.push(relay.take_turns());
+        let MoveOutcome::Moved { receipt_no } = moved.outcome else {
+            panic!("{moved:?}")
+        };
+        let recorded = receipts::receipt(&**desk.owner, receipt_no).await.unwrap();
+        assert_eq!(
+            moved.receipt.as_deref(),
+            recorded.as_ref(),
+            "the receipt as recorded"
+        );
+    }
+    assert_eq!(turns[1], 1, "round trips: {turns:?}");
+    assert_eq!(balance(&desk, desk.postpaid).await, Decimal::ZERO);
+}
+
 /// A deposit at the counter pays the chosen bills in the same step (`accounts::move_money`
 /// with `pays`): one transaction, one receipt listing the deposit and each bill, exactly once
 /// by its key; bills changed since are refused with nothing written, and a receipt of another
@@ -987,28 +1033,32 @@ async fn a_deposit_pays_the_chosen_bills_on_one_receipt_exactly_once() {
     assert_eq!(
         accounts::move_money(&mut clerk, "dep-short", &depositing("70.00", "130.00"))
             .await
-            .unwrap(),
+            .unwrap()
+            .outcome,
         MoveOutcome::Refused(MoveRefusal::BillsNotCovered)
     );
     // A total other than the bills' (one was extended since it was shown).
     assert_eq!(
         accounts::move_money(&mut clerk, "dep-old", &depositing("80.00", "120.00"))
             .await
-            .unwrap(),
+            .unwrap()
+            .outcome,
         MoveOutcome::Refused(MoveRefusal::BillsChanged)
     );
     assert_eq!(balance(&desk, desk.postpaid).await, Decimal::new(5000, 2));
     let paying = depositing("80.00", "130.00");
     let moved = accounts::move_money(&mut clerk, "dep-pays", &paying)
         .await
-        .unwrap();
+        .unwrap()
+        .outcome;
     let MoveOutcome::Moved { receipt_no } = moved else {
         panic!("{moved:?}")
     };
     assert_eq!(
         accounts::move_money(&mut clerk, "dep-pays", &paying)
             .await
-            .unwrap(),
+            .unwrap()
+            .outcome,
         moved,
         "exactly once"
     );
@@ -1146,7 +1196,16 @@ async fn a_deposit_paying_bills_reads_no_other_payment() {
         .unwrap();
     let clerk = desk.clerk.get().await.unwrap();
     clerk.batch_execute("BEGIN").await.unwrap();
-    let receipt_no = receipts::issue(&**clerk, desk.postpaid).await.unwrap();
+    let receipt_no: i64 = clerk
+        .query_one(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+             VALUES (nextval('receipt_no_seq'), $1, current_operator_id())
+             RETURNING receipt_no",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap()
+        .get("receipt_no");
     clerk
         .execute(
             "SELECT bill_pay('pays', ARRAY[1, 2]::bigint[], 130.00, $1)",

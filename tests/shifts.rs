@@ -57,7 +57,8 @@ async fn take(pool: &Pool, key: &str, movement: Movement, amount: &str, method: 
     };
     let outcome = accounts::move_money(&mut client, key, &change)
         .await
-        .unwrap();
+        .unwrap()
+        .outcome;
     assert!(matches!(outcome, MoveOutcome::Moved { .. }), "{outcome:?}");
 }
 

@@ -15,10 +15,9 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use super::DbError;
-use super::applied_write::lock_then_look_up;
 use super::cards::{PaymentMethod, payment_methods};
 use super::customers::{Page, PageAt};
-use super::receipts;
+use super::receipts::{self, Receipted};
 use super::rows::from_columns;
 use crate::domain::money::{Money, Volume};
 
@@ -194,15 +193,6 @@ pub enum MoveOutcome {
     Refused(MoveRefusal),
 }
 
-impl receipts::Issued for MoveOutcome {
-    fn receipt_no(&self) -> Option<i64> {
-        match self {
-            MoveOutcome::Moved { receipt_no } => Some(*receipt_no),
-            MoveOutcome::Refused(_) => None,
-        }
-    }
-}
-
 /// Why no money moved; nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MoveRefusal {
@@ -223,173 +213,117 @@ pub enum MoveRefusal {
     BillsNotCovered,
 }
 
-/// Moves the money of `change` once under `key`: in one transaction an advisory lock on the
-/// key (a re-send waits for an attempt still running on a connection the client lost), the
-/// ledger looked up by the key (`ledger_transaction.idempotency_key` is the record: found,
-/// nothing is written and its receipt is the answer), the account locked and checked, a
-/// receipt number, the ledger row through `ledger_post`, its audit row (`account.deposit` or
-/// `account.refund`, on the customer), the commit. Refusals write nothing
-/// and are decided afresh when sent again.
+/// Moves the money of `change` once under `key`, and answers it with its receipt as recorded:
+/// one call of `money_move` (sql/V79) sent with BEGIN and COMMIT in one write, one round trip. It
+/// takes an advisory lock on the key (a re-send waits for an attempt still running on a
+/// connection the client lost), looks the ledger up by the key
+/// (`ledger_transaction.idempotency_key` is the record: found, nothing is written and its
+/// receipt is the answer), locks and checks the account, takes a receipt number, posts the
+/// ledger row through `ledger_post` and its audit row (`account.deposit` or `account.refund`,
+/// on the customer), as the operator: every guard of those statements refuses as it would
+/// refuse them sent one by one. Refusals write nothing and are decided afresh when sent again.
 ///
-/// A later payment of bills in the same step posts its rows in the same transaction with the
-/// same receipt, each under `key` with a suffix (`post`); the deposit row keeps `key` itself.
+/// A payment of bills in the same step (`bill_pay`, which checks `account.pay_bills` and that
+/// the receipt is the one just taken) posts its rows in the same transaction with the same
+/// receipt, under `key` with the suffix `:bills`; the deposit row keeps `key` itself.
 pub async fn move_money(
     client: &mut Client,
     key: &str,
     change: &MoneyMove,
-) -> Result<MoveOutcome, DbError> {
-    let transaction = Transaction::new(client);
-    let (_, moved_before) = lock_then_look_up(
-        &transaction,
-        key,
-        "SELECT t.receipt_no, t.kind, a.customer_id FROM ledger_transaction t
-         JOIN account a ON a.id = t.account_id WHERE t.idempotency_key = $1",
-    )
-    .await?;
-    if let Some(row) = moved_before {
-        let (kind, customer_id): (&str, i64) = (row.get("kind"), row.get("customer_id"));
-        if kind != change.movement.kind() || customer_id != change.customer_id {
-            return Err(DbError::Inconsistent(format!(
-                "idempotency key {key} moved a {kind} for customer {customer_id}"
-            )));
-        }
-        return Ok(MoveOutcome::Moved {
-            receipt_no: row.get("receipt_no"),
-        });
-    }
-    let moved = match refused(&transaction, change).await? {
-        Err(refusal) => Ok(MoveOutcome::Refused(refusal)),
-        Ok(account_id) => {
-            let posted = async {
-                let receipt_no = receipts::issue(&transaction, change.customer_id).await?;
-                let amount = match change.movement {
-                    Movement::Deposit => change.amount,
-                    Movement::Refund => Money::ZERO - change.amount,
-                };
-                let posting = Posting {
-                    account_id,
-                    kind: change.movement.kind(),
-                    amount,
-                    method: Some(&change.method),
-                    receipt_no,
-                    key,
-                };
-                let posted = post(&transaction, &posting).await?;
-                transaction
-                    .execute(
-                        "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
-                         VALUES (current_operator_id(), 'account.' || $1, 'customer', $2,
-                                 jsonb_build_object('amount', $3::numeric, 'method', $4::text,
-                                                    'receipt_no', $5::bigint,
-                                                    'transaction_id', $6::bigint))",
-                        &[
-                            &change.movement.kind(),
-                            &change.customer_id,
-                            &amount,
-                            &change.method,
-                            &receipt_no,
-                            &posted,
-                        ],
-                    )
-                    .await?;
-                Ok::<_, tokio_postgres::Error>(receipt_no)
-            }
-            .await;
-            match posted {
-                Ok(receipt_no) => match &change.pays {
-                    Some(bills) => pay_on(&transaction, key, bills, receipt_no).await,
-                    None => Ok(MoveOutcome::Moved { receipt_no }),
-                },
-                Err(error) => refusal_of(error).map(MoveOutcome::Refused),
-            }
-        }
+) -> Result<Receipted<MoveOutcome>, DbError> {
+    const MOVE: &str = "SELECT m.refusal, m.moved_kind, m.moved_customer_id, (m.line).*
+                        FROM money_move($1, $2, $3, $4::numeric, $5, $6, $7::numeric) m";
+    let (bill_ids, bills_total) = match &change.pays {
+        Some(bills) => (Some(&bills.bill_ids), Some(bills.total)),
+        None => (None, None),
     };
-    match moved? {
-        moved @ MoveOutcome::Moved { .. } => {
-            transaction.commit().await?;
-            Ok(moved)
-        }
-        refused => {
-            transaction.rollback().await?;
-            Ok(refused)
-        }
-    }
-}
-
-/// Pays `bills` on the deposit's receipt in its transaction (`bill_pay`, which checks
-/// `account.pay_bills` and that the receipt is the one just taken), under `key` with the
-/// suffix `:bills`.
-async fn pay_on(
-    transaction: &Transaction<'_>,
-    key: &str,
-    bills: &BillsToPay,
-    receipt_no: i64,
-) -> Result<MoveOutcome, DbError> {
-    let paid = transaction
-        .execute(
-            "SELECT bill_pay($1, $2, $3::numeric, $4)",
+    let transaction = Transaction::new(client);
+    transaction.commit_behind(MOVE);
+    let moved = transaction
+        .query(
+            MOVE,
             &[
-                &format!("{key}:bills"),
-                &bills.bill_ids,
-                &bills.total,
-                &receipt_no,
+                &key,
+                &change.customer_id,
+                &change.movement.kind(),
+                &change.amount,
+                &change.method,
+                &bill_ids,
+                &bills_total,
             ],
         )
         .await;
-    let Err(error) = paid else {
-        return Ok(MoveOutcome::Moved { receipt_no });
+    transaction.commit().await?;
+    let rows = match moved {
+        Ok(rows) => rows,
+        Err(error) => {
+            return refusal_of(error, change).map(|refusal| Receipted {
+                outcome: MoveOutcome::Refused(refusal),
+                receipt: None,
+            });
+        }
     };
-    let refusal = match error.code() {
-        Some(&SqlState::T_R_SERIALIZATION_FAILURE) => MoveRefusal::BillsChanged,
-        Some(&SqlState::CHECK_VIOLATION) => MoveRefusal::BillsNotCovered,
-        _ => return refusal_of(error).map(MoveOutcome::Refused),
+    let Some(first) = rows.first() else {
+        return Err(DbError::Inconsistent(format!(
+            "idempotency key {key}: money_move answered nothing"
+        )));
     };
-    Ok(MoveOutcome::Refused(refusal))
+    if let Some(refusal) = first.get::<_, Option<&str>>("refusal") {
+        return Ok(Receipted {
+            outcome: MoveOutcome::Refused(desk_refusal(refusal)?),
+            receipt: None,
+        });
+    }
+    let (kind, customer_id): (&str, i64) =
+        (first.get("moved_kind"), first.get("moved_customer_id"));
+    if kind != change.movement.kind() || customer_id != change.customer_id {
+        return Err(DbError::Inconsistent(format!(
+            "idempotency key {key} moved a {kind} for customer {customer_id}"
+        )));
+    }
+    let receipt = receipts::record_of(&rows).ok_or_else(|| {
+        DbError::Inconsistent(format!("idempotency key {key}: a move without its receipt"))
+    })?;
+    Ok(Receipted {
+        outcome: MoveOutcome::Moved {
+            receipt_no: receipt.receipt_no,
+        },
+        receipt: Some(Box::new(receipt)),
+    })
 }
 
-/// The account to post on, locked (concurrent movements queue behind it), or why not.
-async fn refused(
-    transaction: &Transaction<'_>,
-    change: &MoneyMove,
-) -> Result<Result<i64, MoveRefusal>, DbError> {
-    let Some(row) = transaction
-        .query_opt(
-            "SELECT a.id, a.balance, c.business_model, c.status,
-                    EXISTS (SELECT FROM customer_type_payment_method m
-                            JOIN payment_method p ON p.code = m.payment_method_code
-                            WHERE m.customer_type_id = c.customer_type_id AND p.enabled
-                              AND p.code = $2) AS method_allowed
-             FROM account a JOIN customer c ON c.id = a.customer_id
-             WHERE c.id = $1 FOR UPDATE OF a",
-            &[&change.customer_id, &change.method],
-        )
-        .await?
-    else {
-        return Ok(Err(MoveRefusal::NoSuchCustomer));
-    };
-    let balance: Money = row.get("balance");
-    let refusal = if row.get::<_, &str>("status") == "closed" {
-        Some(MoveRefusal::Closed)
-    } else if row.get::<_, &str>("business_model") == "meter_prepaid" {
-        Some(MoveRefusal::CardMeter)
-    } else if change.amount <= Money::ZERO {
-        Some(MoveRefusal::NotPositive)
-    } else if !row.get::<_, bool>("method_allowed") {
-        Some(MoveRefusal::MethodNotAllowed)
-    } else if change.movement == Movement::Refund && change.amount > balance {
-        Some(MoveRefusal::AboveBalance)
-    } else {
-        None
-    };
-    Ok(refusal.map_or_else(|| Ok(row.get("id")), Err))
+/// The refusal `money_move` answered as a row: the checks the desk made before it posted.
+fn desk_refusal(refusal: &str) -> Result<MoveRefusal, DbError> {
+    Ok(match refusal {
+        "no_such_customer" => MoveRefusal::NoSuchCustomer,
+        "closed" => MoveRefusal::Closed,
+        "card_meter" => MoveRefusal::CardMeter,
+        "not_positive" => MoveRefusal::NotPositive,
+        "method_not_allowed" => MoveRefusal::MethodNotAllowed,
+        "above_balance" => MoveRefusal::AboveBalance,
+        other => {
+            return Err(DbError::Inconsistent(format!(
+                "money_move refused: {other}"
+            )));
+        }
+    })
 }
 
-/// A refusal the database made (the operator's roles; a balance that would go below zero),
-/// or the error.
-fn refusal_of(error: tokio_postgres::Error) -> Result<MoveRefusal, DbError> {
+/// A refusal the database made (the operator's roles; a balance that would go below zero; the
+/// bills a deposit was to pay changed meanwhile, or not covered by the balance with it), or the
+/// error. `bill_pay` refuses changed bills as a serialization failure and uncovered ones as a
+/// CHECK violation; only a deposit paying bills meets those.
+fn refusal_of(error: tokio_postgres::Error, change: &MoneyMove) -> Result<MoveRefusal, DbError> {
+    let pays = change.pays.is_some();
     let refusal = match error.as_db_error() {
         Some(server) if *server.code() == SqlState::INSUFFICIENT_PRIVILEGE => {
             MoveRefusal::NotPermitted
+        }
+        Some(server) if pays && *server.code() == SqlState::T_R_SERIALIZATION_FAILURE => {
+            MoveRefusal::BillsChanged
+        }
+        Some(server) if pays && *server.code() == SqlState::CHECK_VIOLATION => {
+            MoveRefusal::BillsNotCovered
         }
         Some(server) if server.constraint() == Some("account_balance_check") => {
             MoveRefusal::AboveBalance
@@ -397,38 +331,4 @@ fn refusal_of(error: tokio_postgres::Error) -> Result<MoveRefusal, DbError> {
         _ => return Err(error.into()),
     };
     Ok(refusal)
-}
-
-/// One ledger row of the counter on receipt `receipt_no`: money in or out, through
-/// `ledger_post`, which checks the kind against the operator's permissions and stamps the
-/// operator. Bills are paid by `bill_pay` (sql/V34: not through `ledger_post`).
-pub struct Posting<'a> {
-    pub account_id: i64,
-    pub kind: &'a str,
-    pub amount: Money,
-    pub method: Option<&'a str>,
-    pub receipt_no: i64,
-    pub key: &'a str,
-}
-
-/// Posts `row`; answers the ledger row's id. The raw error, so the caller can tell the
-/// database's refusals (42501, a CHECK) from failures.
-pub async fn post(
-    client: &impl CachingClient,
-    row: &Posting<'_>,
-) -> Result<i64, tokio_postgres::Error> {
-    Ok(client
-        .query_one(
-            "SELECT ledger_post($1, $2, $3::numeric, NULL, NULL, $4, $5, $6) AS id",
-            &[
-                &row.account_id,
-                &row.kind,
-                &row.amount,
-                &row.method,
-                &row.receipt_no,
-                &row.key,
-            ],
-        )
-        .await?
-        .get("id"))
 }

@@ -1,36 +1,20 @@
 //! Receipts of money moved at the counter (domain.md, "Accounts"): numbered from the one
 //! `receipt_no_seq` (never reused: a rolled-back number is a gap, never handed out again), one
-//! receipt for the ledger rows of one payment. A write takes a number with [`issue`] in its
-//! transaction, posts its ledger rows with it, and after the commit the receipt is read back
-//! whole with [`receipt`] — what the paper says is what the database recorded. Reprints count
-//! in `receipt.reprints` ([`reprint`]). The card receipts read their facts with
-//! `cards::receipt_facts`; bill payments use these.
+//! receipt for the ledger rows of one payment. A write takes a number in its transaction (the
+//! receipt's INSERT, in `money_move` or `bill_pay`), posts its ledger rows with it, and the
+//! receipt is read whole as recorded by `receipt_read` (sql/V79): [`receipt`] reads it after the
+//! commit, `money_move` answers it ([`Receipted`]) — what the paper says is what the database
+//! recorded. Reprints count in `receipt.reprints` ([`reprint`]). The card receipts read their
+//! facts with `cards::receipt_facts`; bill payments use these.
 
 use crate::db::CachingClient;
 use chrono::{DateTime, NaiveDate, Utc};
+use tokio_postgres::Row;
 
 use super::DbError;
 use super::cards::PaymentMethod;
 use super::rows::from_columns;
 use crate::domain::money::{Money, UnitPrice, Volume};
-
-/// A new receipt number for `customer_id`, in the caller's transaction (the operator is
-/// stamped by the database). The raw error, so the caller can tell a refusal of the table's
-/// guard (SQLSTATE 42501) from a failure.
-pub async fn issue(
-    client: &impl CachingClient,
-    customer_id: i64,
-) -> Result<i64, tokio_postgres::Error> {
-    Ok(client
-        .query_one(
-            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
-             VALUES (nextval('receipt_no_seq'), $1, current_operator_id())
-             RETURNING receipt_no",
-            &[&customer_id],
-        )
-        .await?
-        .get("receipt_no"))
-}
 
 /// One ledger row on a receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,49 +56,17 @@ pub async fn receipt(
     receipt_no: i64,
 ) -> Result<Option<ReceiptRecord>, DbError> {
     let lines = client
-        .query(
-            "SELECT t.id, CASE WHEN s.card_no IS NULL THEN t.kind ELSE 'clear_card_credit' END
-                        AS kind,
-                    t.amount, t.volume, t.unit_price, p.code AS method_code,
-                    p.name AS method, b.period_start AS cycle
-             FROM ledger_transaction t
-             LEFT JOIN payment_method p ON p.code = t.payment_method_code
-             LEFT JOIN bill b ON b.id = t.bill_id
-             LEFT JOIN system_card s ON s.credited_transaction_id = t.id
-             WHERE t.receipt_no = $1 ORDER BY t.id",
-            &[&receipt_no],
-        )
+        .query("SELECT * FROM receipt_read($1)", &[&receipt_no])
         .await?;
-    let Some(last) = lines.last() else {
-        return Ok(None);
-    };
-    let last_id: i64 = last.get("id");
-    let Some(row) = client
-        .query_opt(
-            "SELECT r.issued_at, r.reprints, o.full_name AS operator, c.customer_no, c.name,
-                    c.business_model, m.meter_no,
-                    (SELECT sum(t.amount) FROM ledger_transaction t
-                     WHERE t.account_id = a.id AND t.id <= $2) AS balance_after
-             FROM receipt r
-             JOIN operator o ON o.id = r.operator_id
-             JOIN customer c ON c.id = r.customer_id
-             JOIN meter m ON m.id = c.meter_id
-             JOIN account a ON a.customer_id = c.id
-             WHERE r.receipt_no = $1",
-            &[&receipt_no, &last_id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(ReceiptRecord {
-        receipt_no,
-        issued_at: row.get("issued_at"),
-        operator: row.get("operator"),
-        customer_no: row.get("customer_no"),
-        name: row.get("name"),
-        meter_no: row.get("meter_no"),
-        business_model: row.get("business_model"),
+    Ok(record_of(&lines))
+}
+
+/// The receipt of `lines`, rows of `receipt_read` (sql/V79: one a ledger row, each with the
+/// receipt's header); `None` if there are none.
+pub(super) fn record_of(lines: &[Row]) -> Option<ReceiptRecord> {
+    let header = lines.first()?;
+    Some(from_columns!(header => ReceiptRecord {
+        receipt_no, issued_at, operator, customer_no, name, meter_no, business_model,
         method: lines.iter().find_map(PaymentMethod::of_row),
         lines: lines
             .iter()
@@ -124,9 +76,24 @@ pub async fn receipt(
                 })
             })
             .collect(),
-        balance_after: row.get("balance_after"),
-        reprints: row.get("reprints"),
+        balance_after, reprints,
     }))
+}
+
+/// A write's answer with the receipt it issued, as recorded: money moved
+/// (`accounts::move_money`), bills paid (`read_back` after `readings::pay_bills`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipted<O> {
+    pub outcome: O,
+    pub receipt: Option<Box<ReceiptRecord>>,
+}
+
+impl<O: Issued> Receipted<O> {
+    /// `outcome` with the receipt it issued, if any, read back after the commit.
+    pub async fn read_back(client: &impl CachingClient, outcome: O) -> Result<Self, DbError> {
+        let receipt = issued_by(client, &outcome).await?.map(Box::new);
+        Ok(Receipted { outcome, receipt })
+    }
 }
 
 /// What a write that may issue a receipt answered (money moved, bills paid).

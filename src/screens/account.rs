@@ -453,9 +453,9 @@ impl ScreenRequest for MoveMoney {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let mut client = services.pool.get().await?;
-            let outcome =
+            let moved: Moved =
                 accounts::move_money(&mut client, &self.idempotency_key, &self.change).await?;
-            Ok(Box::new(Moved::read_back(&client, outcome).await?) as _)
+            Ok(Box::new(moved) as _)
         })
     }
 

@@ -5,10 +5,9 @@
 //! [`LoadReceipt`], a reprint marked COPY). The card receipts (`card::receipt`) lay out their
 //! own body on the same paper.
 //!
-//! A screen that moves money (the account screen, the bills' payment) takes a number
-//! with `db::receipts::issue` in its write's transaction, posts its ledger rows with it, and
-//! after the commit shows and keeps the receipt: [`LoadReceipt`] (or the record its write
-//! answered, [`Receipted`]) and [`keep_and_show`].
+//! A screen that moves money (the account screen, the bills' payment) shows and keeps the
+//! receipt its write issued, as recorded: the record its write answered ([`Receipted`]) or
+//! [`LoadReceipt`], and [`keep_and_show`].
 
 use std::io::Write;
 
@@ -20,9 +19,10 @@ use crate::app::form::Choice;
 use crate::app::print_command;
 use crate::app::requests::{Progress, Read, ReceiptOutput, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::db::DbError;
 use crate::db::cards::PaymentMethod;
-use crate::db::receipts::{self, Issued, ReceiptRecord};
-use crate::db::{CachingClient, DbError};
+pub use crate::db::receipts::Receipted;
+use crate::db::receipts::{self, ReceiptRecord};
 use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -219,22 +219,6 @@ impl Read for LoadReceipt {
         Ok(record.map_or(ReceiptLoaded::Missing, |record| {
             ReceiptLoaded::Found(Box::new(record))
         }))
-    }
-}
-
-/// A write's answer with the receipt it issued, read back as recorded after the commit: money
-/// moved (`account::Moved`), bills paid (`bills::BillsPaid`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Receipted<O> {
-    pub outcome: O,
-    pub receipt: Option<Box<ReceiptRecord>>,
-}
-
-impl<O: Issued> Receipted<O> {
-    /// `outcome` with the receipt it issued, if any.
-    pub async fn read_back(client: &impl CachingClient, outcome: O) -> Result<Self, DbError> {
-        let receipt = receipts::issued_by(client, &outcome).await?.map(Box::new);
-        Ok(Receipted { outcome, receipt })
     }
 }
 

@@ -20,7 +20,7 @@ use crate::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening, Tra
 use crate::db::customers::{self, PageAt};
 use crate::db::readings::{self, NewReading, ReadingOutcome, ReadingRefusal, ReadingSource};
 use crate::db::session::Sessions;
-use crate::db::{DbError, customer_types, meters, receipts};
+use crate::db::{DbError, customer_types, meters};
 use crate::domain::card_records::{MacKey, MeterNumber};
 use crate::domain::customer_rules::{
     BasicInfo, BusinessModel, EnterpriseInfo, Nature, PersonalInfo, StatisticalInfo,
@@ -502,11 +502,7 @@ impl Desk {
         let key = self.next_key();
         self.on_session(
             kind,
-            async |client| {
-                let moved = accounts::move_money(client, &key, &change).await?;
-                receipts::issued_by(client, &moved).await?;
-                Ok(moved)
-            },
+            async |client| Ok(accounts::move_money(client, &key, &change).await?.outcome),
             |moved| match moved {
                 MoveOutcome::Moved { .. } => Outcome::Done,
                 MoveOutcome::Refused(refusal) => Outcome::Refused(variant(refusal)),
