@@ -393,6 +393,49 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
 /// the clerk's one connection once its statements are prepared.
 #[tokio::test]
 async fn a_recharge_begins_in_two_round_trips_and_settles_in_two() {
+    let (counter, recharges) = recharges_through_a_relay().await;
+    let turns: Vec<_> = recharges
+        .iter()
+        .map(|recharge| (recharge.begin_turns, recharge.settle_turns))
+        .collect();
+    assert_eq!(
+        turns[1],
+        (2, 2),
+        "begin's and settle's round trips: {turns:?}"
+    );
+    assert!(books_check(&counter).await.is_empty());
+}
+
+/// A recharge's begin sends two statements besides BEGIN and COMMIT: every read it decides from
+/// — the account's lock, the key's operation, the customer, their cards and purchases, the
+/// permission, the scheme, its tiers, the cycle's water, the payment method — as one call of
+/// `card_begin_facts`, and the journal, which notes the meter state first (sql/V77). It sent
+/// twelve: ten reads, the meter state, the journal. Counted as the statements' Bind messages
+/// (BEGIN and COMMIT go as simple queries).
+#[tokio::test]
+async fn a_recharge_begins_in_two_statements() {
+    let (_, recharges) = recharges_through_a_relay().await;
+    let sent = &recharges[1].begin_sent;
+    let count = |kind: u8| sent.iter().filter(|&&sent| sent == kind).count();
+    assert_eq!(
+        (count(b'B'), count(b'Q')),
+        (2, 2),
+        "statements and simple queries of the begin: {:?}",
+        String::from_utf8_lossy(sent)
+    );
+}
+
+/// A recharge's begin and settle, counted by [`recharges_through_a_relay`].
+struct CountedRecharge {
+    begin_turns: usize,
+    /// The types of the messages the begin sent.
+    begin_sent: Vec<u8>,
+    settle_turns: usize,
+}
+
+/// Two recharges of 5 m³ by the clerk, on one connection through a relay, each settled done,
+/// on a card opened first (the second recharge's statements are prepared).
+async fn recharges_through_a_relay() -> (Counter, Vec<CountedRecharge>) {
     let mut counter = Counter::new().await;
     let relay = StallingRelay::start(&counter.customer.db);
     let through_relay = counter.customer.db.as_operator(&relay.conn_str, "clerk");
@@ -402,22 +445,23 @@ async fn a_recharge_begins_in_two_round_trips_and_settles_in_two() {
         .await
         .unwrap();
     counter.done(CLERK, &Request::Open).await;
-    let mut turns = Vec::new();
+    let mut recharges = Vec::new();
     for _ in 0..2 {
         counter.swipe();
         relay.take_turns();
+        relay.take_sent();
         let begun = counter.begun(CLERK, &recharge_m3("5")).await;
         let begin_turns = relay.take_turns();
+        let begin_sent = relay.take_sent();
         counter.write(&begun, usize::MAX);
         assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
-        turns.push((begin_turns, relay.take_turns()));
+        recharges.push(CountedRecharge {
+            begin_turns,
+            begin_sent,
+            settle_turns: relay.take_turns(),
+        });
     }
-    assert_eq!(
-        turns[1],
-        (2, 2),
-        "begin's and settle's round trips: {turns:?}"
-    );
-    assert!(books_check(&counter).await.is_empty());
+    (counter, recharges)
 }
 
 /// The card read back after a recharge's write shows the meter write-back its begin has just

@@ -149,7 +149,7 @@ pub(super) async fn finished_operation(
 }
 
 /// Operation `operation_id`, which was journaled (`lock`: the statement's locking clause).
-async fn journaled_operation(
+pub(super) async fn journaled_operation(
     client: &impl CachingClient,
     operation_id: i64,
     lock: &str,
