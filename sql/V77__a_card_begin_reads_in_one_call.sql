@@ -120,8 +120,10 @@ BEGIN
     RETURN QUERY
         SELECT h.*, operation, md_permitted(p_permission), sale.*
         FROM card_holder_facts(p_customer_id) h
-        LEFT JOIN LATERAL card_sale_facts(h.customer_type_id, h.account_id,
-                                          p_payment_method_code) sale ON p_recharge;
+        -- Gated in the subquery, not the join: another operation's begin runs none of it.
+        LEFT JOIN LATERAL (SELECT * FROM card_sale_facts(h.customer_type_id, h.account_id,
+                                                         p_payment_method_code)
+                           WHERE p_recharge) sale ON true;
 END $$;
 
 -- A recharge's journal with the card's meter write-back noted first, in the same call: the desk
