@@ -386,8 +386,9 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
 }
 
 /// A recharge's begin sends the account's lock with the reads it needs behind it, the cycle's
-/// purchases that price the water among them, and the meter state with the journal: BEGIN with
-/// the lock and the facts, the meter state and the journal with COMMIT — two round trips (three
+/// purchases that price the water among them (one call since sql/V77), and the journal, which
+/// notes the meter state: BEGIN with the lock and the facts, the journal with COMMIT — two
+/// round trips (three
 /// before sql/V68's session, five before BEGIN and COMMIT went with a statement, seven before
 /// that); its settle two: BEGIN with the operation's read, its finishing with COMMIT. Counted on
 /// the clerk's one connection once its statements are prepared.
