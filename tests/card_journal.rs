@@ -386,16 +386,21 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
 }
 
 /// A recharge's begin sends the account's lock with the reads it needs behind it, the cycle's
-/// purchases that price the water among them, and the meter state with the journal: BEGIN with
-/// the lock and the facts, the meter state and the journal with COMMIT — two round trips (three
-/// before sql/V68's session, five before BEGIN and COMMIT went with a statement, seven before
-/// that). Its settle is one call of sql/V78's card_operation_settle in a transaction of its own:
-/// one round trip (two before, BEGIN with the operation's read, its finishing with COMMIT; three
-/// or more with a meter state to note or a reversal to post) — done, failed with its reversal,
-/// or with the meter's news to note. Counted on the clerk's one connection once its statements
-/// are prepared.
+/// purchases that price the water among them, and the journal, which notes the meter state:
+/// BEGIN with the lock and the facts, the journal with COMMIT — two round trips (three before
+/// sql/V68's session, five before BEGIN and COMMIT went with a statement, seven before that),
+/// and two statements besides BEGIN and COMMIT: every read it decides from — the account's
+/// lock, the key's operation, the customer, their cards and purchases, the permission, the
+/// scheme, its tiers, the cycle's water, the payment method — as one call of
+/// `card_begin_facts`, and the journal (sql/V77; it sent twelve: ten reads, the meter state, the
+/// journal), counted as the statements' Bind messages (BEGIN and COMMIT go as simple queries).
+/// Its settle is one call of sql/V78's card_operation_settle in a transaction of its own: one
+/// round trip (two before, BEGIN with the operation's read, its finishing with COMMIT; three or
+/// more with a meter state to note or a reversal to post) — done, failed with its reversal, or
+/// with the meter's news to note. Counted on the clerk's one connection once its statements are
+/// prepared.
 #[tokio::test]
-async fn a_recharge_begins_in_two_round_trips_and_settles_in_one() {
+async fn a_recharge_begins_in_two_round_trips_of_two_statements_and_settles_in_one() {
     let mut counter = Counter::new().await;
     let relay = StallingRelay::start(&counter.customer.db);
     let through_relay = counter.customer.db.as_operator(&relay.conn_str, "clerk");
@@ -406,11 +411,14 @@ async fn a_recharge_begins_in_two_round_trips_and_settles_in_one() {
         .unwrap();
     counter.done(CLERK, &Request::Open).await;
     let mut turns = Vec::new();
+    let mut begin_sent = Vec::new();
     for _ in 0..2 {
         counter.swipe();
         relay.take_turns();
+        relay.take_sent();
         let begun = counter.begun(CLERK, &recharge_m3("5")).await;
         let begin_turns = relay.take_turns();
+        begin_sent = relay.take_sent();
         counter.write(&begun, usize::MAX);
         assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
         turns.push((begin_turns, relay.take_turns()));
@@ -419,6 +427,13 @@ async fn a_recharge_begins_in_two_round_trips_and_settles_in_one() {
         turns[1],
         (2, 1),
         "begin's and settle's round trips: {turns:?}"
+    );
+    let count = |kind: u8| begin_sent.iter().filter(|&&sent| sent == kind).count();
+    assert_eq!(
+        (count(b'B'), count(b'Q')),
+        (2, 2),
+        "statements and simple queries of the begin: {:?}",
+        String::from_utf8_lossy(&begin_sent)
     );
 
     // The card never took the write: failed, its money reversed, in the same one round trip.

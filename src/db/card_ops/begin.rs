@@ -35,12 +35,68 @@ const JOURNAL: &str = "WITH operation AS (
      )
      SELECT id FROM operation";
 
-/// A recharge's receipt, the deposit paid at the counter, the purchase, the operation and its
-/// audit entry, in one call that runs them in that order with the operator's own rights
-/// (sql/V33): the last statement of a recharge's [`begin`].
+/// A recharge's meter state noted, its receipt, the deposit paid at the counter, the purchase,
+/// the operation and its audit entry, in one call that runs them in that order with the
+/// operator's own rights (sql/V33, V77): the last statement of a recharge's [`begin`].
 const RECHARGE_JOURNAL: &str = "SELECT operation_id, receipt_no FROM card_recharge_journal(
          $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-         $17::text::jsonb)";
+         $17::text::jsonb, $18, $19)";
+
+/// Everything [`begin_in`] reads, in one statement: the account locked, then the idempotency
+/// key's operation locked, the card holder, the operator's permission and a recharge's sale
+/// facts (sql/V77). No row: no such customer.
+const BEGIN_FACTS: &str = "SELECT * FROM card_begin_facts($1, $2, $3, $4, $5)";
+
+/// What [`begin_in`] decides from, read by [`BEGIN_FACTS`].
+struct BeginFacts {
+    holder: CardHolder,
+    /// The idempotency key's operation, if this is a retry.
+    seen: Option<i64>,
+    /// Whether the operator may do the request, which only a new operation needs.
+    permitted: bool,
+    /// A recharge's (`None` for every other request).
+    sale: Option<SaleFacts>,
+}
+
+impl BeginFacts {
+    async fn read(
+        tx: &Transaction<'_>,
+        begin: &Begin<'_>,
+        request: &Request,
+    ) -> Result<Option<Self>, DbError> {
+        let (recharge, method) = match request {
+            Request::Recharge { payment, .. } => (
+                true,
+                match payment {
+                    Payment::Method(method) => Some(method.as_str()),
+                    Payment::Balance => None,
+                },
+            ),
+            _ => (false, None),
+        };
+        let Some(row) = tx
+            .query_opt(
+                BEGIN_FACTS,
+                &[
+                    &begin.customer_id,
+                    &begin.idempotency_key,
+                    &request.kind().permission(),
+                    &recharge,
+                    &method,
+                ],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            holder: CardHolder::of(begin.customer_id, &row, begin.key)?,
+            seen: row.get("seen"),
+            permitted: row.get("permitted"),
+            sale: recharge.then(|| SaleFacts::of(&row)).transpose()?,
+        }))
+    }
+}
 
 pub(super) async fn begin_in(
     tx: &Transaction<'_>,
@@ -53,50 +109,18 @@ pub(super) async fn begin_in(
             outcome: BeginOutcome::Refused(refusal),
         })
     };
-    // The account's lock, and behind it in the same round trip every read the request needs:
-    // a connection's statements run in the order they are sent, so each read runs once the lock
-    // is granted and sees what its holder wrote. The lock's statement is sent first (`biased`)
-    // and must not wait for its own preparing, or a read prepared before it would overtake it:
-    // it is prepared first (from the connection's cache, once it has been).
-    let lock = customer_row_sql(true);
-    tx.prepared(&lock).await?;
-    let (row, facts, seen, permitted, sale) = tokio::try_join!(
-        biased;
-        async {
-            tx.query_opt(&lock, &[&begin.customer_id])
-                .await
-                .map_err(DbError::from)
-        },
-        card_facts(tx, begin.customer_id, begin.key),
-        // The same key's operation if this is a retry.
-        async {
-            tx.query_opt(
-                &format!("{OPERATION_COLUMNS} WHERE op.idempotency_key = $1 FOR UPDATE OF op"),
-                &[&begin.idempotency_key],
-            )
-            .await
-            .map_err(DbError::from)
-        },
-        // Whether the operator may do this, which only a new operation needs.
-        async {
-            has_permission(tx, request.kind().permission())
-                .await
-                .map_err(DbError::from)
-        },
-        SaleFacts::of(tx, begin.customer_id, request),
-    )?;
-    let Some(row) = row else {
+    let Some(facts) = BeginFacts::read(tx, begin, request).await? else {
         return refused(Refusal::NoSuchCustomer);
     };
-    let holder = CardHolder::of(begin.customer_id, &row, facts)?;
-    if let Some(row) = seen {
-        let operation = Operation::from_row(&row)?;
+    if let Some(operation_id) = facts.seen {
+        // Locked by the read: a retry, rare, reads its operation in a round trip of its own.
+        let operation = journaled_operation(tx, operation_id).await?;
         if operation.customer_id != begin.customer_id || operation.kind != request.kind() {
             return refused(Refusal::KeyReused);
         }
         return retry(tx, &operation, begin).await;
     }
-    let resolved = match holder.pending {
+    let resolved = match facts.holder.pending {
         Some(pending) => Some(settle_in(tx, pending, begin.card, begin.key).await?),
         None => None,
     };
@@ -107,19 +131,22 @@ pub(super) async fn begin_in(
         _ => {
             // Settling may have changed the facts (a card made active or void, a purchase, the
             // cycle's water when its money was reversed).
-            let (holder, sale) = match resolved {
-                Some(_) => {
-                    let (holder, sale) = tokio::try_join!(
-                        self::holder(tx, begin.customer_id, begin.key),
-                        SaleFacts::of(tx, begin.customer_id, request)
-                    )?;
-                    let holder =
-                        holder.ok_or_else(|| DbError::Inconsistent("customer vanished".into()))?;
-                    (holder, sale)
-                }
-                None => (holder, sale),
+            let facts = match resolved {
+                Some(_) => BeginFacts::read(tx, begin, request)
+                    .await?
+                    .ok_or_else(|| DbError::Inconsistent("customer vanished".into()))?,
+                None => facts,
             };
-            match start(tx, &holder, begin, request, permitted, &sale).await? {
+            match start(
+                tx,
+                &facts.holder,
+                begin,
+                request,
+                facts.permitted,
+                &facts.sale,
+            )
+            .await?
+            {
                 Ok(begun) => BeginOutcome::Begun(Box::new(begun)),
                 Err(refusal) => BeginOutcome::Refused(refusal),
             }
@@ -162,30 +189,13 @@ pub(super) struct SaleFacts {
 }
 
 impl SaleFacts {
-    /// Read for a recharge only (`None` for every other request).
-    async fn of(
-        client: &impl CachingClient,
-        customer_id: i64,
-        request: &Request,
-    ) -> Result<Option<Self>, DbError> {
-        let Request::Recharge { payment, .. } = request else {
-            return Ok(None);
-        };
-        let (scheme, accumulated, method_allowed) = tokio::try_join!(
-            prepaid_scheme(client, customer_id),
-            cycle_water(client, customer_id),
-            async {
-                match payment {
-                    Payment::Method(method) => method_allowed(client, customer_id, method).await,
-                    Payment::Balance => Ok(true),
-                }
-            },
-        )?;
-        Ok(Some(Self {
-            scheme,
-            accumulated,
-            method_allowed,
-        }))
+    /// From a row of `card_sale_facts` (sql/V77).
+    fn of(row: &Row) -> Result<Self, DbError> {
+        Ok(Self {
+            scheme: scheme_of(row)?,
+            accumulated: row.get("accumulated"),
+            method_allowed: row.get("method_allowed"),
+        })
     }
 }
 
@@ -209,7 +219,7 @@ pub(super) async fn start(
         return Ok(Err(Refusal::NotPermitted));
     }
     let content = CardContent::classify(begin.card, begin.key);
-    // A recharge notes it with the reads that price it, in one round trip.
+    // A recharge has it noted by its journal's call, or noted on its own if refused.
     if !matches!(request, Request::Recharge { .. }) {
         note_meter_state(tx, &content).await?;
     }
@@ -529,41 +539,35 @@ impl Journal<'_> {
             _ => None,
         };
         let columns = JournalColumns::of(&new)?;
-        // The meter state noted and the journal in one round trip, in that order: the note is
-        // prepared first so that it cannot wait for its preparing behind the journal and its
-        // COMMIT (`begin_in`'s lock, likewise).
-        self.tx.prepared(NOTE_METER_STATE).await?;
-        let (_, row) = tokio::try_join!(
-            biased;
-            note_meter_state(self.tx, content),
-            async {
-                self.tx
-                    .query_one(
-                        RECHARGE_JOURNAL,
-                        &[
-                            &self.holder.customer_id,
-                            &self.holder.account_id,
-                            &new.card_id,
-                            &i64::from(new.card_no),
-                            &self.begin.operator_id,
-                            &self.begin.idempotency_key,
-                            &amount,
-                            &quote.charge.volume.to_decimal(),
-                            &single_price,
-                            &method,
-                            &new.purchase_seq.map(i64::from),
-                            &new.volume_litres.map(i64::from),
-                            &columns.issue_before,
-                            &columns.issue_after,
-                            &columns.purchase_before,
-                            &columns.purchase_after,
-                            &columns.plan,
-                        ],
-                    )
-                    .await
-                    .map_err(DbError::from)
-            },
-        )?;
+        // The meter state is noted by the journal's call, first (sql/V77).
+        let write_back = write_back_of(content);
+        let row = self
+            .tx
+            .query_one(
+                RECHARGE_JOURNAL,
+                &[
+                    &self.holder.customer_id,
+                    &self.holder.account_id,
+                    &new.card_id,
+                    &i64::from(new.card_no),
+                    &self.begin.operator_id,
+                    &self.begin.idempotency_key,
+                    &amount,
+                    &quote.charge.volume.to_decimal(),
+                    &single_price,
+                    &method,
+                    &new.purchase_seq.map(i64::from),
+                    &new.volume_litres.map(i64::from),
+                    &columns.issue_before,
+                    &columns.issue_after,
+                    &columns.purchase_before,
+                    &columns.purchase_after,
+                    &columns.plan,
+                    &write_back.map(|(_, loaded, _)| loaded),
+                    &write_back.map(|(_, _, generation)| generation),
+                ],
+            )
+            .await?;
         let receipt_no = row.get("receipt_no");
         Ok(Ok(Begun {
             operation_id: row.get("operation_id"),

@@ -51,111 +51,36 @@ impl CardHolder {
     }
 }
 
-/// The customer's card facts, without a lock: the customer's row and the card facts are read
-/// side by side.
+/// The customer's card facts, without a lock: one statement (`card_holder_facts`, sql/V77).
 pub(super) async fn holder(
     client: &impl CachingClient,
     customer_id: i64,
     key: &MacKey,
 ) -> Result<Option<CardHolder>, DbError> {
-    let (row, facts) = tokio::try_join!(
-        customer_row(client, customer_id, false),
-        card_facts(client, customer_id, key)
-    )?;
-    row.map(|row| CardHolder::of(customer_id, &row, facts))
+    client
+        .query_opt("SELECT * FROM card_holder_facts($1)", &[&customer_id])
+        .await?
+        .map(|row| CardHolder::of(customer_id, &row, key))
         .transpose()
 }
 
-/// The statement of [`customer_row`].
-pub(super) fn customer_row_sql(lock: bool) -> String {
-    let lock = if lock { "FOR UPDATE OF a" } else { "" };
-    format!(
-        "SELECT c.customer_no, m.meter_no, a.id AS account_id, a.balance,
-                c.customer_type_id, c.status = 'closed' AS closed,
-                c.business_model = 'meter_prepaid' AS meter_prepaid,
-                current_date AS today
-         FROM customer c JOIN meter m ON m.id = c.meter_id
-              JOIN account a ON a.customer_id = c.id
-         WHERE c.id = $1 {lock}"
-    )
-}
-
-/// The customer's row of [`CardHolder::of`], with the account's lock if `lock`; `None`: no
-/// such customer.
-pub(super) async fn customer_row(
-    client: &impl CachingClient,
-    customer_id: i64,
-    lock: bool,
-) -> Result<Option<Row>, DbError> {
-    Ok(client
-        .query_opt(&customer_row_sql(lock), &[&customer_id])
-        .await?)
-}
-
-/// The customer's cards and purchases as the journal needs them (see [`CardHolder::of`]).
-pub(super) struct CardFacts {
-    card: Option<Row>,
-    sequences: Row,
-    last_purchase: Option<PurchaseRecord>,
-}
-
-/// Three reads sent together: one round trip, not three. Under a lock they must be sent after
-/// it (`begin_in`).
-pub(super) async fn card_facts(
-    client: &impl CachingClient,
-    customer_id: i64,
-    key: &MacKey,
-) -> Result<CardFacts, DbError> {
-    let (card, sequences, last_purchase) = tokio::try_join!(
-        async {
-            client
-                .query_opt(
-                    "SELECT id, card_no, generation, state = 'active' AS active FROM card
-                     WHERE customer_id = $1 AND void_reason IS DISTINCT FROM 'not_issued'
-                     ORDER BY state = 'active' DESC, generation DESC LIMIT 1",
-                    &[&customer_id],
-                )
-                .await
-                .map_err(DbError::from)
-        },
-        async {
-            client
-                .query_one(
-                    "SELECT (SELECT max(purchase_seq) FROM card_operation
-                             WHERE customer_id = $1 AND kind = 'recharge') AS last_sequence,
-                            (SELECT id FROM card_operation
-                             WHERE customer_id = $1 AND state = 'pending') AS pending",
-                    &[&customer_id],
-                )
-                .await
-                .map_err(DbError::from)
-        },
-        last_purchase(client, customer_id, key),
-    )?;
-    Ok(CardFacts {
-        card,
-        sequences,
-        last_purchase,
-    })
-}
-
 impl CardHolder {
-    /// The card holder of the customer whose [`customer_row`] is `row`, with their
-    /// [`card_facts`].
-    pub(super) fn of(customer_id: i64, row: &Row, facts: CardFacts) -> Result<Self, DbError> {
+    /// The card holder of the customer whose `card_holder_facts` (sql/V77) are `row`: also a
+    /// row of `card_begin_facts`, which returns them under the same names.
+    pub(super) fn of(customer_id: i64, row: &Row, key: &MacKey) -> Result<Self, DbError> {
         let customer_no = to_u32(row.get::<_, i64>("customer_no"), "customer.customer_no")?;
         let meter_no = MeterNumber::new(row.get("meter_no"))
             .map_err(|error| DbError::Inconsistent(format!("meter number: {error}")))?;
-        let card = facts
-            .card
-            .map(|card| {
-                let generation = u8::try_from(card.get::<_, i16>("generation"))
+        let card = row
+            .get::<_, Option<i64>>("card_id")
+            .map(|card_id| {
+                let generation = u8::try_from(row.get::<_, i16>("generation"))
                     .map_err(|_| DbError::Inconsistent("card.generation".into()))?;
                 Ok::<_, DbError>(KnownCard {
-                    card_id: card.get("id"),
-                    active: card.get("active"),
+                    card_id,
+                    active: row.get("active"),
                     issue: IssueRecord {
-                        card_number: to_u32(card.get("card_no"), "card.card_no")?,
+                        card_number: to_u32(row.get("card_no"), "card.card_no")?,
                         customer_number: customer_no,
                         meter_number: meter_no.clone(),
                         generation,
@@ -165,8 +90,7 @@ impl CardHolder {
                 })
             })
             .transpose()?;
-        let last_sequence = facts
-            .sequences
+        let last_sequence = row
             .get::<_, Option<i64>>("last_sequence")
             .map_or(Ok(0), |seq| to_u32(seq, "card_operation.purchase_seq"))?;
         Ok(CardHolder {
@@ -178,8 +102,8 @@ impl CardHolder {
             customer_type_id: row.get("customer_type_id"),
             card,
             last_sequence,
-            last_purchase: facts.last_purchase,
-            pending: facts.sequences.get("pending"),
+            last_purchase: last_purchase(row, key)?,
+            pending: row.get("pending"),
             today: row.get("today"),
             closed: row.get("closed"),
             meter_prepaid: row.get("meter_prepaid"),
@@ -196,30 +120,14 @@ pub async fn card_holder(
     holder(client, customer_id, key).await
 }
 
-/// The last purchase written to a card for good: from the latest finished recharge, refund or
-/// replacement (which carries it). Rows without record bytes (demo data) are rebuilt from their
-/// columns.
-pub(super) async fn last_purchase(
-    client: &impl CachingClient,
-    customer_id: i64,
-    key: &MacKey,
-) -> Result<Option<PurchaseRecord>, DbError> {
-    let Some(row) = client
-        .query_opt(
-            "SELECT op.purchase_record_after, card.card_no, op.kind, op.purchase_seq,
-                    op.volume_litres, card.generation,
-                    extract(epoch FROM op.started_at)::bigint AS written_at
-             FROM card_operation op JOIN card ON card.id = op.card_id
-             WHERE op.customer_id = $1 AND op.state = 'done'
-               AND op.kind IN ('recharge', 'refund', 'replace')
-             ORDER BY op.id DESC LIMIT 1",
-            &[&customer_id],
-        )
-        .await?
-    else {
+/// The last purchase written to a card for good, of a [`CardHolder::of`] row: from the latest
+/// finished recharge, refund or replacement (which carries it). Rows without record bytes (demo
+/// data) are rebuilt from their columns.
+fn last_purchase(row: &Row, key: &MacKey) -> Result<Option<PurchaseRecord>, DbError> {
+    let Some(card_no) = row.get::<_, Option<i64>>("purchase_card_no") else {
         return Ok(None);
     };
-    let card_no = to_u32(row.get("card_no"), "card.card_no")?;
+    let card_no = to_u32(card_no, "card.card_no")?;
     if let Some(bytes) = row.get::<_, Option<Vec<u8>>>("purchase_record_after") {
         return PurchaseRecord::decode(&bytes, card_no, key)
             .map_err(|error| DbError::Inconsistent(format!("stored purchase record: {error}")));
@@ -230,11 +138,11 @@ pub(super) async fn last_purchase(
     ) else {
         return Ok(None);
     };
-    let kind: String = row.get("kind");
+    let kind: String = row.get("purchase_kind");
     Ok(Some(PurchaseRecord {
         sequence: to_u32(sequence, "card_operation.purchase_seq")?,
         volume_litres: to_u32(litres, "card_operation.volume_litres")?,
-        generation: u8::try_from(row.get::<_, i16>("generation")).unwrap_or(u8::MAX),
+        generation: u8::try_from(row.get::<_, i16>("purchase_generation")).unwrap_or(u8::MAX),
         status: if kind == "refund" {
             PurchaseStatus::Cancelled
         } else {

@@ -1,67 +1,40 @@
 //! The prepaid price of a recharge.
 
 use super::*;
-use crate::db::price_schemes::{billing_mode_of, versions_of};
+use crate::db::price_schemes::{SchemeVersion, billing_mode_of};
+use crate::domain::pricing::Tier;
+use tokio_postgres::types::FromSql;
 
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
 /// version in force, the volume already bought in the accumulation cycle (reversed purchases and
 /// refunded ones do not count: that water was never the customer's; nor does water a clear
 /// card credited back, counted in the cycle of the purchase it came from, sql/V28). The
 /// database prices the recharge again from the same purchases (`md_card_water`, sql/V38) and
-/// takes it only at this price.
+/// takes it only at this price. One statement: `card_sale_facts` (sql/V77), which a recharge's
+/// begin reads too.
 pub async fn quote_recharge(
     client: &impl CachingClient,
     customer_id: i64,
     quantity: Quantity,
 ) -> Result<Result<Quote, Refusal>, DbError> {
-    let (row, scheme, accumulated) = tokio::try_join!(
-        async {
-            client
-                .query_opt(
-                    "SELECT current_date AS today
-                     FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
-                    &[&customer_id],
-                )
-                .await
-                .map_err(DbError::from)
-        },
-        prepaid_scheme(client, customer_id),
-        cycle_water(client, customer_id),
-    )?;
-    let Some(row) = row else {
-        return Ok(Err(Refusal::NoSuchCustomer));
-    };
-    Ok(price(
-        scheme.as_ref(),
-        row.get("today"),
-        accumulated,
-        quantity,
-    ))
-}
-
-/// The water the customer bought in today's accumulation cycle of their type's prepaid scheme
-/// (0 without one): the same slices the database prices a recharge from (`md_card_water`,
-/// sql/V38), in the cycle `md_cycle` finds, as `AccumulationCycle::period_containing` does.
-/// Asked by the customer, not by the scheme read first, so it goes out with that read.
-pub(super) async fn cycle_water(
-    client: &impl CachingClient,
-    customer_id: i64,
-) -> Result<Decimal, DbError> {
-    Ok(client
-        .query_one(
-            "SELECT coalesce(sum(w.volume), 0) AS accumulated
-             FROM customer c
-             JOIN customer_type t ON t.id = c.customer_type_id
-             JOIN price_scheme s ON s.id = t.price_scheme_id AND s.kind = 'prepaid'
-             JOIN account a ON a.customer_id = c.id
-             CROSS JOIN LATERAL md_cycle(s.start_date, coalesce(s.accumulation_cycle_months, 12),
-                                         current_date) in_cycle
-             CROSS JOIN LATERAL md_card_water(a.id, in_cycle.first_day, in_cycle.next_first_day) w
+    let Some(row) = client
+        .query_opt(
+            "SELECT current_date AS today, sale.*
+             FROM customer c JOIN account a ON a.customer_id = c.id
+             CROSS JOIN LATERAL card_sale_facts(c.customer_type_id, a.id, NULL) sale
              WHERE c.id = $1",
             &[&customer_id],
         )
         .await?
-        .get("accumulated"))
+    else {
+        return Ok(Err(Refusal::NoSuchCustomer));
+    };
+    Ok(price(
+        scheme_of(&row)?.as_ref(),
+        row.get("today"),
+        row.get("accumulated"),
+        quantity,
+    ))
 }
 
 /// `quantity` priced by the customer type's prepaid `scheme` (see [`prepaid_scheme`]) on
@@ -97,45 +70,43 @@ pub(super) fn price(
     })
 }
 
-/// The prepaid price scheme of the customer's type, with every version and its tiers.
-pub(super) async fn prepaid_scheme(
-    client: &impl CachingClient,
-    customer_id: i64,
-) -> Result<Option<PriceScheme>, DbError> {
-    // The scheme and its versions in one round trip: both are asked by the customer, not by
-    // the customer type's or the scheme's id read first.
-    const PREPAID_SCHEME: &str = "(SELECT s.id FROM customer c
-                                   JOIN customer_type t ON t.id = c.customer_type_id
-                                   JOIN price_scheme s ON s.id = t.price_scheme_id
-                                   WHERE c.id = $1 AND s.kind = 'prepaid')";
-    let (scheme, versions) = tokio::try_join!(
-        async {
-            client
-                .query_opt(
-                    &format!(
-                        "SELECT s.id, s.billing_mode, s.vat_rate * 100 AS vat_percent,
-                                s.accumulation_cycle_months, s.start_date
-                         FROM price_scheme s WHERE s.id = {PREPAID_SCHEME}"
-                    ),
-                    &[&customer_id],
-                )
-                .await
-                .map_err(DbError::from)
-        },
-        versions_of(client, PREPAID_SCHEME, &customer_id),
-    )?;
-    let Some(scheme) = scheme else {
+/// The prepaid price scheme of the customer's type, with every version and its tiers, from a
+/// row of `card_sale_facts` (sql/V77): `None` without one.
+pub(super) fn scheme_of(row: &Row) -> Result<Option<PriceScheme>, DbError> {
+    let Some(scheme_id) = row.get::<_, Option<i64>>("scheme_id") else {
         return Ok(None);
     };
-    let mode = billing_mode_of(scheme.get("billing_mode"))?;
-    let vat_percent: Decimal = scheme.get("vat_percent");
-    let scheme_id: i64 = scheme.get("id");
+    let mode = billing_mode_of(row.get("billing_mode"))?;
+    let vat_percent: Decimal = row.get("vat_percent");
     let inconsistent = |error: crate::domain::pricing::SchemeError| {
         DbError::Inconsistent(format!("price scheme {scheme_id}: {error}"))
     };
+    // One element a tier, oldest version first, each version's tiers in order (none: NULL).
+    fn tiers<'r, T: FromSql<'r>>(row: &'r Row, column: &str) -> Vec<T> {
+        row.get::<_, Option<Vec<T>>>(column).unwrap_or_default()
+    }
+    let mut versions: Vec<(i64, SchemeVersion)> = Vec::new();
+    for (((version_id, effective_from), up_to), unit_price) in tiers::<i64>(row, "tier_version_ids")
+        .into_iter()
+        .zip(tiers::<NaiveDate>(row, "tier_effective_from"))
+        .zip(tiers::<Option<Decimal>>(row, "tier_upper_bounds"))
+        .zip(tiers::<Decimal>(row, "tier_unit_prices"))
+    {
+        let tier = Tier { up_to, unit_price };
+        match versions.last_mut() {
+            Some((last, version)) if *last == version_id => version.tiers.push(tier),
+            _ => versions.push((
+                version_id,
+                SchemeVersion {
+                    effective_from,
+                    tiers: vec![tier],
+                },
+            )),
+        }
+    }
     let versions = versions
         .into_iter()
-        .map(|version| {
+        .map(|(_, version)| {
             PriceVersion::new(
                 version.effective_from,
                 mode,
@@ -149,10 +120,10 @@ pub(super) async fn prepaid_scheme(
         return Ok(None);
     }
     // A fixed price has no cycle; any one will do, since nothing accumulates across tiers.
-    let months = scheme
+    let months = row
         .get::<_, Option<i16>>("accumulation_cycle_months")
         .unwrap_or(12);
-    let cycle = AccumulationCycle::new(scheme.get("start_date"), u32::from(months.unsigned_abs()))
+    let cycle = AccumulationCycle::new(row.get("start_date"), u32::from(months.unsigned_abs()))
         .map_err(inconsistent)?;
     PriceScheme::new(cycle, versions)
         .map(Some)

@@ -171,7 +171,7 @@ async fn settled_by_database(
 }
 
 /// Operation `operation_id`, which was journaled.
-async fn journaled_operation(
+pub(super) async fn journaled_operation(
     client: &impl CachingClient,
     operation_id: i64,
 ) -> Result<Operation, DbError> {
