@@ -312,7 +312,10 @@ impl PageQuery {
             let window = bounds.walk;
             let most_candidates = format!("{}::bigint", bounds.candidates);
             // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
-            // at a page of matches (a common fragment walks a few dozen rows). The window's
+            // at a page of matches (a common fragment walks a few dozen rows), and a fragment
+            // the address index's statistics find too rare to have two matches in the window
+            // walks none of it (`rare`: docs/decisions.md, "A rare fragment asks the index
+            // first"). The window's
             // matches are a sample of the fragment's share: from COMMON_IN_WINDOW of them on
             // (yet less than a page), a page is expected within `walk_on` rows more (`limit ×
             // window ÷ COMMON_IN_WINDOW`): `walk_end`, the window's last row, is read by a
@@ -335,7 +338,8 @@ impl PageQuery {
                 "WITH walk_hits AS MATERIALIZED (
                      SELECT w.id, w.name, w.customer_no FROM (
                          SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                         WHERE {walk_bound} ORDER BY {key_order} LIMIT {window}
+                         WHERE {walk_bound} AND NOT (SELECT {rare})
+                         ORDER BY {key_order} LIMIT {window}
                      ) w WHERE w.hit LIMIT {limit}
                  ), walk_end AS MATERIALIZED (
                      SELECT c.name, c.customer_no FROM customer c
@@ -379,6 +383,7 @@ impl PageQuery {
                      LIMIT {most_candidates} + 1
                  )",
                 on_row = contains.on_row,
+                rare = contains.rare,
                 indexed = contains.indexed,
                 keys = contains.keys,
                 index_entries = contains.index_entries,
@@ -672,6 +677,10 @@ impl KeysetBound {
 struct Contains {
     /// The condition on a row of the walk (customer_by_name's columns only).
     on_row: String,
+    /// Whether the address index's statistics find the fragment too rare to walk for (a
+    /// character in hardly any address, sql/V80): its window is then not walked, and the
+    /// index is asked at once.
+    rare: String,
     /// The candidates' condition, spelled so the character-set or trigram index serves it
     /// (the runs of three as `asked` holds them: `(SELECT k.keys FROM asked k)`).
     indexed: String,
@@ -857,6 +866,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
             keys,
             index_entries,
             on_row: holds.in_column("c.address"),
+            rare: format!("address_fragment_is_rare({typed})"),
         })
     };
     // Meter numbers are upper-case letters, digits and dashes.
