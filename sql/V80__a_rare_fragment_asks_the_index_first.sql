@@ -6,7 +6,8 @@
 -- in fifty, and the search would then ask the index anyway: it asks at once. A name's first
 -- characters (most text searches at the counter) are rarely in any address. The answer costs
 -- time only, never rows: a fragment judged rare that is not still has its candidates bounded,
--- and the walk goes on past them (docs/decisions.md, "A rare fragment asks the index first").
+-- and the walk goes on past them (docs/decisions.md, "Digits kept; a rare fragment asks the
+-- index first").
 -- The characters not rare are read from pg_stats once per session and ten minutes (reading
 -- them costs ~0.5 ms, more than the walk it spares: V64), kept in a setting of the session.
 CREATE FUNCTION address_fragment_is_rare(fragment text) RETURNS boolean

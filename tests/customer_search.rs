@@ -1019,9 +1019,9 @@ async fn a_customer_number_and_a_name_search_keep_their_statements_and_digits_do
     assert_eq!(kept("a.balance, card.state").await.len(), 2);
 }
 
-/// A phone number's digits, seven and more, keep their statement on its generic plan, which
-/// reads the phone index whatever the digits (docs/decisions.md, "Digits kept"): planned for
-/// its values, such a search cost ten times its run in planning.
+/// A phone number's digits, seven and more, keep their statement on its generic plan, which reads
+/// the phone index whatever the digits (docs/decisions.md, "Digits kept; a rare fragment asks the
+/// index first"): planned for its values, such a search cost ten times its run in planning.
 #[tokio::test]
 async fn selective_digits_keep_their_statement_and_read_the_phone_index() {
     let db = demo_db().await;
@@ -1102,10 +1102,9 @@ async fn selective_digits_keep_their_statement_and_read_the_phone_index() {
 
 /// A fragment found in no address walks its window of the name order once, when its characters
 /// are common in the addresses ("区路"): the seek then starts where the walk began, not at the
-/// window's last row, which a second walk of the window found (docs/decisions.md, "A rare
-/// fragment sought from where the walk began"); and not at all when one of its characters is
-/// in hardly any address by the statistics ("无此", "无此人": sql/V80, "A rare fragment asks
-/// the index first").
+/// window's last row, which a second walk of the window found; and not at all when one of its
+/// characters is in hardly any address by the statistics ("无此", "无此人": sql/V80)
+/// (docs/decisions.md, "Digits kept; a rare fragment asks the index first").
 #[tokio::test]
 async fn a_rare_fragment_walks_its_window_once_or_not_at_all() {
     let db = demo_db().await;

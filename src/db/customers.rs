@@ -311,28 +311,26 @@ impl PageQuery {
             };
             let window = bounds.walk;
             let most_candidates = format!("{}::bigint", bounds.candidates);
-            // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
-            // at a page of matches (a common fragment walks a few dozen rows), and a fragment
-            // the address index's statistics find too rare to have two matches in the window
-            // walks none of it (`rare`: docs/decisions.md, "A rare fragment asks the index
-            // first"). The window's
-            // matches are a sample of the fragment's share: from COMMON_IN_WINDOW of them on
-            // (yet less than a page), a page is expected within `walk_on` rows more (`limit ×
-            // window ÷ COMMON_IN_WINDOW`): `walk_end`, the window's last row, is read by a
-            // second walk of the name index that keeps nothing but that row (the window kept
-            // whole for both cost more than walking it twice: docs/decisions.md, "The walk kept
-            // in no CTE"), and the rows after it are walked (`walk_on_hits`, read straight off
-            // the index: no row is kept) before the index is asked; if they too hold less than
-            // a page, the seek starts from their end (`seek_from`). Otherwise (a rare
-            // fragment) the seek starts where the walk did (`seek_from_start`): the window is
-            // not walked again to find its end, and its few matches, which the seek finds too,
-            // are the walk's (the UNION keeps one of each; docs/decisions.md, "A rare fragment
-            // sought from where the walk began"). The seek reads the fragment's candidates
-            // through its index, at most `most_candidates + 1` of them; the bitmap index scan
-            // counts every entry it proposes before the first row is read, in the statistics
-            // of the transaction (`index_entries`): when it counted more than the bound, no
-            // row after the first is read and the walk goes on from where the seek began
-            // instead. The runs the index is asked for are computed once, in `asked` (sql/V35).
+            // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk at a
+            // page of matches (a common fragment walks a few dozen rows), and a fragment the
+            // address index's statistics find too rare to have two matches in the window walks none
+            // of it (`rare`: docs/decisions.md, "Digits kept; a rare fragment asks the index
+            // first"). The window's matches are a sample of the fragment's share: from
+            // COMMON_IN_WINDOW of them on (yet less than a page), a page is expected within
+            // `walk_on` rows more (`limit × window ÷ COMMON_IN_WINDOW`): `walk_end`, the window's
+            // last row, is read by a second walk of the name index that keeps nothing but that row
+            // (the window kept whole for both cost more than walking it twice: docs/decisions.md,
+            // "The walk kept in no CTE"), and the rows after it are walked (`walk_on_hits`, read
+            // straight off the index: no row is kept) before the index is asked; if they too hold
+            // less than a page, the seek starts from their end (`seek_from`). Otherwise (a rare
+            // fragment) the seek starts where the walk did (`seek_from_start`): the window is not
+            // walked again to find its end, and its few matches, which the seek finds too, are the
+            // walk's (the UNION keeps one of each; same section). The seek reads the fragment's
+            // candidates through its index, at most `most_candidates + 1` of them; the bitmap index
+            // scan counts every entry it proposes before the first row is read, in the statistics
+            // of the transaction (`index_entries`): when it counted more than the bound, no row
+            // after the first is read and the walk goes on from where the seek began instead. The
+            // runs the index is asked for are computed once, in `asked` (sql/V35).
             let walk_on = format!("{limit} * {window} / {COMMON_IN_WINDOW}");
             with = format!(
                 "WITH walk_hits AS MATERIALIZED (
@@ -947,12 +945,12 @@ fn case_spellings(text: &str) -> Vec<String> {
     })
 }
 
-/// Whether a search's statement is planned for its values at every call rather than kept.
-/// Digits too few to be selective are: a phone prefix of a few digits matches a large share
-/// of all customers and is best read walking the customer numbers, one of seven or more
-/// matches a few and is best read from the phone index; a generic plan must take one way for
-/// both (docs/decisions.md, "The search's statement kept"), so the selective ones are spelled
-/// to take the index whatever the plan (`search_conditions`) and kept ("Digits kept").
+/// Whether a search's statement is planned for its values at every call rather than kept. Digits
+/// too few to be selective are: a phone prefix of a few digits matches a large share of all
+/// customers and is best read walking the customer numbers, one of seven or more matches a few and
+/// is best read from the phone index; a generic plan must take one way for both (docs/decisions.md,
+/// "The search's statement kept"), so the selective ones are spelled to take the index whatever the
+/// plan (`search_conditions`) and kept ("Digits kept; a rare fragment asks the index first").
 fn planned_per_value(search: &CustomerSearch) -> bool {
     matches!(search, CustomerSearch::Digits(digits) if !selective_digits(digits))
 }
