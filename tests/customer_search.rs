@@ -1018,3 +1018,136 @@ async fn a_customer_number_and_a_name_search_keep_their_statements_and_digits_do
     assert_eq!(kept_once("WITH walk").await, runs_expected);
     assert_eq!(kept("a.balance, card.state").await.len(), 2);
 }
+
+/// A phone number's digits, seven and more, keep their statement on its generic plan, which reads
+/// the phone index whatever the digits (docs/decisions.md, "Digits kept; a rare fragment asks the
+/// index first"): planned for its values, such a search cost ten times its run in planning.
+#[tokio::test]
+async fn selective_digits_keep_their_statement_and_read_the_phone_index() {
+    let db = demo_db().await;
+    // One connection: every search below runs on it, and it is the one looked into.
+    let pool = meterdesk::db::pool_from_conn_str(&db.conn_str, 1).unwrap();
+    let phones: Vec<String> = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT array_agg(digits ORDER BY digits) AS phones FROM (
+                 SELECT phone_digits(phone) AS digits FROM customer
+                 WHERE length(phone_digits(phone)) = 11 ORDER BY id LIMIT 4) chosen",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("phones");
+    let typed: Vec<String> = phones
+        .iter()
+        .flat_map(|phone| [phone.clone(), phone[..7].to_owned()])
+        .collect();
+    for typed in &typed {
+        let search = classify(typed).unwrap();
+        assert!(matches!(search, CustomerSearch::Digits(_)), "{search:?}");
+        let expected = every_match(&**pool.get().await.unwrap(), &search).await;
+        let connection = pool.get().await.unwrap();
+        let found = customers::page_on(connection, &search, &PageAt::First, PAGE)
+            .await
+            .unwrap();
+        assert_eq!(ids(&found.rows), expected, "{typed}");
+    }
+    let client = pool.get().await.unwrap();
+    // A whole number and its first seven digits: two statements, the shorter one with a card
+    // number's branch too.
+    let kept = client
+        .query(
+            "SELECT name, generic_plans, custom_plans, strpos(statement, 'card_no') > 0 AS card
+             FROM pg_prepared_statements
+             WHERE strpos(statement, 'phone_digits(p.phone)') > 0
+               AND strpos(statement, 'pg_prepared_statements') = 0
+             ORDER BY card",
+            &[],
+        )
+        .await
+        .unwrap();
+    let plans: Vec<(bool, i64, i64)> = kept
+        .iter()
+        .map(|row| {
+            (
+                row.get("card"),
+                row.get("generic_plans"),
+                row.get("custom_plans"),
+            )
+        })
+        .collect();
+    let runs = phones.len() as i64;
+    assert_eq!(
+        plans,
+        [(false, runs, 0), (true, runs, 0)],
+        "every run on its generic plan"
+    );
+    let name: String = kept[0].get("name");
+    client
+        .batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    let plan: Vec<String> = client
+        .query(&format!("EXPLAIN EXECUTE {name}('1', '2')"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("customer_phone_digits"), "{plan}");
+}
+
+/// A fragment found in no address walks its window of the name order once, when its characters
+/// are common in the addresses ("区路"): the seek then starts where the walk began, not at the
+/// window's last row, which a second walk of the window found; and not at all when one of its
+/// characters is in hardly any address by the statistics ("无此", "无此人": sql/V80)
+/// (docs/decisions.md, "Digits kept; a rare fragment asks the index first").
+#[tokio::test]
+async fn a_rare_fragment_walks_its_window_once_or_not_at_all() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    let bounds = ContainsBounds {
+        walk: 50,
+        candidates: 5_000,
+    };
+    let entries = "pg_stat_get_xact_tuples_returned('customer_by_name'::regclass)";
+    let mut walked = Vec::new();
+    for typed in ["区路", "无此", "无此人"] {
+        let search = classify(typed).unwrap();
+        // One transaction: the statistics of the transaction are those not yet reported.
+        client.batch_execute("BEGIN").await.unwrap();
+        for _ in 0..2 {
+            let before: i64 = client
+                .query_one(&format!("SELECT {entries} AS entries"), &[])
+                .await
+                .unwrap()
+                .get("entries");
+            let page = customers::page_within(&**client, &search, &PageAt::First, PAGE, bounds)
+                .await
+                .unwrap();
+            assert!(page.rows.is_empty(), "{typed}");
+            let after: i64 = client
+                .query_one(&format!("SELECT {entries} AS entries"), &[])
+                .await
+                .unwrap()
+                .get("entries");
+            walked.push((typed, after - before));
+        }
+        client.batch_execute("COMMIT").await.unwrap();
+    }
+    let window = bounds.walk;
+    assert_eq!(
+        walked,
+        [
+            ("区路", window),
+            ("区路", window),
+            ("无此", 0),
+            ("无此", 0),
+            ("无此人", 0),
+            ("无此人", 0)
+        ]
+    );
+}

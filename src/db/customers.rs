@@ -311,33 +311,38 @@ impl PageQuery {
             };
             let window = bounds.walk;
             let most_candidates = format!("{}::bigint", bounds.candidates);
-            // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk
-            // at a page of matches (a common fragment walks a few dozen rows); only when the
-            // whole window held less than a page is `walk_end`, the window's last row, read, by
-            // a second walk of the name index that keeps nothing but that row (the window kept
-            // whole for both cost more than walking it twice: docs/decisions.md, "The walk kept
-            // in no CTE"). The window's matches
-            // are a sample of the fragment's share: from COMMON_IN_WINDOW of them on, a page is
-            // expected within `walk_on` rows more (`limit × window ÷ COMMON_IN_WINDOW`), and
-            // they are walked (`walk_on_hits`, read straight off the index: no row is kept)
-            // before the index is asked; if they too hold less than a page, the seek starts
-            // from their end. Otherwise (a rare fragment) the seek starts at the window's end
-            // (`seek_from`). The seek reads the fragment's candidates through its index, at
-            // most `most_candidates + 1` of them; the bitmap index scan counts every entry it
-            // proposes before the first row is read, in the statistics of the transaction
-            // (`index_entries`): when it counted more than the bound, no row after the first
-            // is read and the walk goes on from `seek_from` instead. The runs the index is
-            // asked for are computed once, in `asked` (sql/V35).
+            // The CTEs are read only as far as their readers pull: `walk_hits` stops the walk at a
+            // page of matches (a common fragment walks a few dozen rows), and a fragment the
+            // address index's statistics find too rare to have two matches in the window walks none
+            // of it (`rare`: docs/decisions.md, "Digits kept; a rare fragment asks the index
+            // first"). The window's matches are a sample of the fragment's share: from
+            // COMMON_IN_WINDOW of them on (yet less than a page), a page is expected within
+            // `walk_on` rows more (`limit × window ÷ COMMON_IN_WINDOW`): `walk_end`, the window's
+            // last row, is read by a second walk of the name index that keeps nothing but that row
+            // (the window kept whole for both cost more than walking it twice: docs/decisions.md,
+            // "The walk kept in no CTE"), and the rows after it are walked (`walk_on_hits`, read
+            // straight off the index: no row is kept) before the index is asked; if they too hold
+            // less than a page, the seek starts from their end (`seek_from`). Otherwise (a rare
+            // fragment) the seek starts where the walk did (`seek_from_start`): the window is not
+            // walked again to find its end, and its few matches, which the seek finds too, are the
+            // walk's (the UNION keeps one of each; same section). The seek reads the fragment's
+            // candidates through its index, at most `most_candidates + 1` of them; the bitmap index
+            // scan counts every entry it proposes before the first row is read, in the statistics
+            // of the transaction (`index_entries`): when it counted more than the bound, no row
+            // after the first is read and the walk goes on from where the seek began instead. The
+            // runs the index is asked for are computed once, in `asked` (sql/V35).
             let walk_on = format!("{limit} * {window} / {COMMON_IN_WINDOW}");
             with = format!(
                 "WITH walk_hits AS MATERIALIZED (
                      SELECT w.id, w.name, w.customer_no FROM (
                          SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                         WHERE {walk_bound} ORDER BY {key_order} LIMIT {window}
+                         WHERE {walk_bound} AND NOT (SELECT {rare})
+                         ORDER BY {key_order} LIMIT {window}
                      ) w WHERE w.hit LIMIT {limit}
                  ), walk_end AS MATERIALIZED (
                      SELECT c.name, c.customer_no FROM customer c
                      WHERE {walk_bound} AND (SELECT count(*) FROM walk_hits) < {limit}
+                       AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
                      ORDER BY {key_order} OFFSET {window} - 1 LIMIT 1
                  ), walk_on_hits AS MATERIALIZED (
                      SELECT w.id, w.name, w.customer_no FROM (
@@ -347,25 +352,24 @@ impl PageQuery {
                          ORDER BY {key_order} LIMIT {walk_on}
                      ) w WHERE w.hit LIMIT {limit}
                  ), seek_from AS MATERIALIZED (
-                     SELECT c.name, c.customer_no FROM walk_end c
-                     WHERE (SELECT count(*) FROM walk_hits) < {COMMON_IN_WINDOW}
-                     UNION ALL
-                     (SELECT c.name, c.customer_no FROM customer c
-                      WHERE ({columns}) {beyond} (SELECT {columns} FROM walk_end c)
-                        AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
-                        AND (SELECT count(*) FROM walk_hits)
-                            + (SELECT count(*) FROM walk_on_hits) < {limit}
-                      ORDER BY {key_order} OFFSET {walk_on} - 1 LIMIT 1)
+                     SELECT c.name, c.customer_no FROM customer c
+                     WHERE ({columns}) {beyond} (SELECT {columns} FROM walk_end c)
+                       AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
+                       AND (SELECT count(*) FROM walk_hits)
+                           + (SELECT count(*) FROM walk_on_hits) < {limit}
+                     ORDER BY {key_order} OFFSET {walk_on} - 1 LIMIT 1
+                 ), seek_from_start AS MATERIALIZED (
+                     SELECT WHERE (SELECT count(*) FROM walk_hits) < {COMMON_IN_WINDOW}
                  ), asked AS MATERIALIZED (
                      SELECT {keys} AS keys, {index_entries} AS entries_before
-                     WHERE EXISTS (SELECT FROM seek_from)
+                     WHERE EXISTS (SELECT FROM seek_from) OR EXISTS (SELECT FROM seek_from_start)
                  ), every_candidate AS MATERIALIZED (
                      -- Through the fragment's index, without a LIMIT the planner would plan
                      -- for (it might then scan the table in the hope of an early end); the
                      -- key bound is applied outside, so it cannot choose to walk an unknown
                      -- range instead.
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                     WHERE ({indexed}) AND EXISTS (SELECT FROM seek_from)
+                     WHERE ({indexed}) AND EXISTS (SELECT FROM asked)
                  ), first_candidate AS MATERIALIZED (
                      SELECT FROM every_candidate LIMIT 1
                  ), too_many AS MATERIALIZED (
@@ -377,27 +381,34 @@ impl PageQuery {
                      LIMIT {most_candidates} + 1
                  )",
                 on_row = contains.on_row,
+                rare = contains.rare,
                 indexed = contains.indexed,
                 keys = contains.keys,
                 index_entries = contains.index_entries,
             );
-            let beyond_window = format!("({columns}) {beyond} (SELECT {columns} FROM seek_from c)");
+            let beyond_walk_on =
+                format!("({columns}) {beyond} (SELECT {columns} FROM seek_from c)");
+            let from_start = format!("EXISTS (SELECT FROM seek_from_start) AND {walk_bound}");
             branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_hits c)".to_owned());
             branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_on_hits c)".to_owned());
             branches.push(format!(
                 "(SELECT c.id, c.name, c.customer_no FROM candidates c \
-                 WHERE c.hit AND {beyond_window} \
+                 WHERE c.hit AND ({beyond_walk_on} OR {from_start}) \
                    AND (SELECT count(*) FROM candidates) <= {most_candidates} \
                  ORDER BY {key_order} LIMIT {limit})"
             ));
-            branches.push(format!(
-                "(SELECT c.id, c.name, c.customer_no FROM customer c \
-                 WHERE {beyond_window} AND ({on_row}) \
-                   AND ((SELECT count(*) FROM candidates) > {most_candidates} \
-                        OR EXISTS (SELECT FROM too_many)) \
-                 ORDER BY {key_order} LIMIT {limit})",
-                on_row = contains.on_row,
-            ));
+            // Too many candidates: the walk goes on from where the seek began. Two branches,
+            // so that each one's bound is where its index scan starts.
+            for seek_start in [beyond_walk_on, from_start] {
+                branches.push(format!(
+                    "(SELECT c.id, c.name, c.customer_no FROM customer c \
+                     WHERE {seek_start} AND ({on_row}) \
+                       AND ((SELECT count(*) FROM candidates) > {most_candidates} \
+                            OR EXISTS (SELECT FROM too_many)) \
+                     ORDER BY {key_order} LIMIT {limit})",
+                    on_row = contains.on_row,
+                ));
+            }
         }
         let hits = if branches.is_empty() {
             // Nothing can match (e.g. only dashes typed), but the statement keeps its shape.
@@ -664,6 +675,10 @@ impl KeysetBound {
 struct Contains {
     /// The condition on a row of the walk (customer_by_name's columns only).
     on_row: String,
+    /// Whether the address index's statistics find the fragment too rare to walk for (a
+    /// character in hardly any address, sql/V80): its window is then not walked, and the
+    /// index is asked at once.
+    rare: String,
     /// The candidates' condition, spelled so the character-set or trigram index serves it
     /// (the runs of three as `asked` holds them: `(SELECT k.keys FROM asked k)`).
     indexed: String,
@@ -722,10 +737,18 @@ fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions
         CustomerSearch::CustomerNo(number) => vec![customer_number_branch(*number, params)],
         CustomerSearch::Digits(digits) => {
             let prefix = PrefixRange::new(digits, params);
-            let mut branches = vec![
-                format!("customer c WHERE {}", prefix.of("phone_digits(c.phone)")),
-                meter_prefix_branch(&prefix),
-            ];
+            let phones = if selective_digits(digits) {
+                // Kept on its generic plan, which cannot know the prefix: the phones are
+                // found first by their index, then their customers by key, as the meters are.
+                format!(
+                    "customer c WHERE c.id = ANY (ARRAY(\
+                         SELECT p.id FROM customer p WHERE {}))",
+                    prefix.of("phone_digits(p.phone)")
+                )
+            } else {
+                format!("customer c WHERE {}", prefix.of("phone_digits(c.phone)"))
+            };
+            let mut branches = vec![phones, meter_prefix_branch(&prefix)];
             // Ten digits may be a customer number past nine million (domain::search).
             if digits.len() == customer_number::LONG_LEN
                 && let Ok(number) = digits.parse::<CustomerNumber>()
@@ -841,6 +864,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
             keys,
             index_entries,
             on_row: holds.in_column("c.address"),
+            rare: format!("address_fragment_is_rare({typed})"),
         })
     };
     // Meter numbers are upper-case letters, digits and dashes.
@@ -921,13 +945,22 @@ fn case_spellings(text: &str) -> Vec<String> {
     })
 }
 
-/// Whether a search's statement is planned for its values at every call rather than kept.
-/// Digits are: a phone prefix of a few digits matches a large share of all customers and is
-/// best read walking the customer numbers, one of seven or more matches a few and is best
-/// read from the phone index; a generic plan must take one way for both (docs/decisions.md,
-/// "The search's statement kept").
+/// Whether a search's statement is planned for its values at every call rather than kept. Digits
+/// too few to be selective are: a phone prefix of a few digits matches a large share of all
+/// customers and is best read walking the customer numbers, one of seven or more matches a few and
+/// is best read from the phone index; a generic plan must take one way for both (docs/decisions.md,
+/// "The search's statement kept"), so the selective ones are spelled to take the index whatever the
+/// plan (`search_conditions`) and kept ("Digits kept; a rare fragment asks the index first").
 fn planned_per_value(search: &CustomerSearch) -> bool {
-    matches!(search, CustomerSearch::Digits(_))
+    matches!(search, CustomerSearch::Digits(digits) if !selective_digits(digits))
+}
+
+/// Digits from which a phone prefix matches a few customers at most: a mobile number's
+/// carrier prefix and four digits more (about a hundred customers at ten million).
+const SELECTIVE_DIGITS: usize = 7;
+
+fn selective_digits(digits: &str) -> bool {
+    digits.len() >= SELECTIVE_DIGITS
 }
 
 /// The strings that start with a prefix, as a range of an index: from the prefix itself up to
