@@ -264,13 +264,13 @@ BEGIN
     ELSIF previous_on > p_read_on THEN
         outcome := 'before_previous';
         RETURN;
-    ELSIF (p_electronic >= previous) = p_rollover THEN
+    ELSIF (p_electronic >= previous) = coalesce(p_rollover, false) THEN
         outcome := CASE WHEN p_rollover THEN 'not_a_rollover' ELSE 'below_previous' END;
         RETURN;
     END IF;
     consumption := md_consumption(previous, p_electronic)::numeric(12,3);
     abnormal := book.n > 0 AND consumption * book.n > 3 * book.total;
-    IF abnormal AND NOT p_abnormal_confirmed THEN
+    IF abnormal AND NOT coalesce(p_abnormal_confirmed, false) THEN
         outcome := 'abnormal';
         RETURN;
     END IF;

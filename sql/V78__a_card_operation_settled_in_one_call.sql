@@ -37,6 +37,10 @@ DECLARE
     decisive jsonb;
     found_record jsonb;
 BEGIN
+    -- A resolution without the card is a supervisor's (card.resolve), whoever else may settle.
+    IF p_resolution IS NOT NULL THEN
+        PERFORM md_require('card.resolve');
+    END IF;
     SELECT o.* INTO op FROM card_operation o WHERE o.id = p_operation_id FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;

@@ -95,9 +95,12 @@ DECLARE
     signed numeric := CASE p_kind WHEN 'refund' THEN -p_amount ELSE p_amount END;
     posted bigint;
 BEGIN
-    IF p_kind NOT IN ('deposit', 'refund') THEN
-        RAISE EXCEPTION 'money_move moves a deposit or a refund, not %', p_kind
+    -- A NULL kind is no kind; bills are paid by a deposit only, as the account screen pays them.
+    IF p_kind IS NULL OR p_kind NOT IN ('deposit', 'refund') THEN
+        RAISE EXCEPTION 'money_move moves a deposit or a refund, not %', coalesce(p_kind, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
+    ELSIF p_kind = 'refund' AND p_bill_ids IS NOT NULL THEN
+        RAISE EXCEPTION 'a refund pays no bills' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- A re-send waits for an attempt still running on a connection the desk lost (class 9:
     -- db::applied_write's), then sees whether it committed.

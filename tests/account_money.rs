@@ -261,6 +261,40 @@ async fn a_clerk_is_refused_a_refund_by_the_database_and_a_supervisor_refunds_at
     assert_eq!(balance(&owner, POSTPAID).await, Money::ZERO);
 }
 
+/// `money_move` asked from psql moves a deposit or a refund and nothing else: no kind (NULL)
+/// is refused at once, and a refund that would also pay bills is refused as the account screen
+/// never sends it (bills are paid by a deposit). Nothing is written.
+#[tokio::test]
+async fn money_move_refuses_no_kind_and_a_refund_paying_bills() {
+    let (db, owner) = with_fixture().await;
+    let boss = db.pool_of("boss").get().await.unwrap();
+    let refused = async |sql: &str| {
+        let error = boss.query(sql, &[]).await.expect_err(sql);
+        let error = error.as_db_error().expect("refused by the server");
+        (error.code().clone(), error.message().to_owned())
+    };
+    assert_eq!(
+        refused("SELECT * FROM money_move('psql-k', 3, NULL, 20.00, 'cash', NULL, NULL)").await,
+        (
+            tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE,
+            "money_move moves a deposit or a refund, not NULL".to_owned()
+        )
+    );
+    assert_eq!(
+        refused("SELECT * FROM money_move('psql-r', 3, 'refund', 1.00, 'cash', '{1}', 1.00)").await,
+        (
+            tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE,
+            "a refund pays no bills".to_owned()
+        )
+    );
+    let moved: i64 = owner
+        .query_one("SELECT count(*) AS n FROM ledger_transaction", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(moved, 0);
+}
+
 #[tokio::test]
 async fn what_the_account_does_not_take_moves_nothing() {
     let (db, owner) = with_fixture().await;

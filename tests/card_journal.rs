@@ -1452,6 +1452,26 @@ async fn a_supervisor_settles_a_lost_cards_pending_operations_without_losing_or_
         None,
         "clerks may not"
     );
+    // Nor from psql with the clerk's own login: a resolution without the card is card.resolve's
+    // (sql/V78), and the operation stays pending.
+    let resolved = counter
+        .clerk
+        .query_one(
+            "SELECT state FROM card_operation_settle($1, NULL, 'failed', 'lost', NULL, NULL, NULL)",
+            &[&begun.operation_id],
+        )
+        .await
+        .expect_err("a clerk's resolution without the card");
+    assert_eq!(
+        resolved.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+    assert_eq!(
+        counter
+            .scalar::<String>("SELECT state FROM card_operation ORDER BY id DESC LIMIT 1")
+            .await,
+        "pending"
+    );
     let settled =
         card_ops::settle_without_card(&mut counter.supervisor, begun.operation_id, SUPERVISOR)
             .await

@@ -359,6 +359,31 @@ async fn no_operator_calls_the_readings_unchecked_write() {
     assert_eq!(readings_stored(&desk).await, 0);
 }
 
+/// `reading_enter` asked from psql with no answer to its confirmations (NULL) confirms
+/// nothing: an abnormal consumption and a reading below the previous one are refused as the
+/// form's unticked boxes are, and nothing is written.
+#[tokio::test]
+async fn a_reading_from_psql_without_its_confirmations_confirms_nothing() {
+    let desk = desk().await;
+    enter(&desk.clerk, "a", &reading(1, "2025-01-10", "110")).await;
+    enter(&desk.clerk, "b", &reading(1, "2025-01-20", "120")).await;
+    let clerk = desk.clerk.get().await.unwrap();
+    let outcome = async |key: &str, electronic: &str| -> String {
+        clerk
+            .query_one(
+                "SELECT outcome FROM reading_enter($1, 'counter', 1, DATE '2025-01-30',
+                     $2::text::numeric, NULL, NULL, NULL)",
+                &[&key, &electronic],
+            )
+            .await
+            .unwrap()
+            .get("outcome")
+    };
+    assert_eq!(outcome("psql-abnormal", "151").await, "abnormal");
+    assert_eq!(outcome("psql-below", "119").await, "below_previous");
+    assert_eq!(readings_stored(&desk).await, 2);
+}
+
 #[tokio::test]
 async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
     let desk = desk().await;
