@@ -9,7 +9,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
@@ -29,7 +28,7 @@ use crate::domain::csv;
 use crate::domain::money::{Money, Volume};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, widths_for};
+use crate::ui::table::{Column, Table};
 use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
 
@@ -491,12 +490,8 @@ impl Screen for ReportsScreen {
         else {
             return;
         };
-        let [head, header, body] = Layout::vertical([
-            Constraint::Length(3),
-            Constraint::Length(1),
-            Constraint::Min(0),
-        ])
-        .areas(area);
+        let [head, table] =
+            Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(area);
         let day = match read.kind {
             ReportKind::LowBalances => app.t("report_lists.as_it_stands").to_owned(),
             _ => app.tf("report.day", &[("day", &read.window.day)]),
@@ -511,30 +506,13 @@ impl Screen for ReportsScreen {
                 format!(" {}", lang.t("report.not_permitted")),
                 theme.error(),
             );
-            frame.render_widget(Paragraph::new(refused), header);
+            frame.render_widget(Paragraph::new(refused), table);
             return;
         };
-        let widths = widths_for(columns, &rows, area.width);
-        frame.render_widget(
-            Paragraph::new(header_of(columns, &widths, lang, theme.header())),
-            header,
-        );
         // The rows that fit above the total row, which stays in sight (the CSV has them all).
-        let (total, listed) = rows.split_last().expect("a report has its total row");
-        let room = usize::from(body.height).saturating_sub(1);
-        let lines: Vec<Line> = listed
-            .iter()
-            .take(room)
-            .map(|cells| line_of(columns, cells, &widths, Style::new(), columns.len()))
-            .chain([line_of(
-                columns,
-                total,
-                &widths,
-                theme.title(),
-                columns.len(),
-            )])
-            .collect();
-        frame.render_widget(Paragraph::new(lines), body);
+        Table::new(columns, &rows, "")
+            .total(theme.title())
+            .draw(frame, table, (lang, theme));
     }
 
     /// Refused as it opens to whoever lacks the permission; the database refuses the reads too.
