@@ -5,7 +5,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
-use super::rows::from_columns;
+use super::rows::{from_columns, read_all};
 use crate::domain::money::Money;
 
 /// The customer a card number belongs to, and the card's state in the database.
@@ -77,22 +77,16 @@ pub async fn payment_methods(
     client: &impl CachingClient,
     customer_type_id: i64,
 ) -> Result<Vec<PaymentMethod>, DbError> {
-    let methods = client
-        .query(
-            "SELECT p.code, p.name FROM customer_type_payment_method m
-             JOIN payment_method p ON p.code = m.payment_method_code
-             WHERE m.customer_type_id = $1 AND p.enabled
-             ORDER BY p.code <> 'cash', p.name",
-            &[&customer_type_id],
-        )
-        .await?;
-    Ok(methods
-        .iter()
-        .map(|method| PaymentMethod {
-            code: method.get("code"),
-            name: method.get("name"),
-        })
-        .collect())
+    read_all(
+        client,
+        "SELECT p.code, p.name FROM customer_type_payment_method m
+         JOIN payment_method p ON p.code = m.payment_method_code
+         WHERE m.customer_type_id = $1 AND p.enabled
+         ORDER BY p.code <> 'cash', p.name",
+        &[&customer_type_id],
+        |row| Ok(from_columns!(row => PaymentMethod { code, name })),
+    )
+    .await
 }
 
 /// What a receipt says besides the purchase itself, as the database recorded it.
