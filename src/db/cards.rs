@@ -5,7 +5,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
-use super::rows::{from_columns, read_all};
+use super::rows::{from_columns, read_all, read_opt};
 use crate::domain::money::Money;
 
 /// The customer a card number belongs to, and the card's state in the database.
@@ -150,23 +150,22 @@ pub async fn meter_max_credit(
     client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<MeterMaxCredit>, DbError> {
-    let row = client
-        .query_opt(
-            "SELECT s.max_credit_litres, s.applied_at IS NOT NULL AS applied FROM customer c
-             JOIN system_card s ON s.meter_id = c.meter_id
-             WHERE c.id = $1 AND s.kind = 'setting' AND s.state = 'done'
-             ORDER BY s.applied_at DESC NULLS LAST, s.issued_at DESC, s.card_no DESC LIMIT 1",
-            &[&customer_id],
-        )
-        .await?;
-    row.map(|row| {
-        let litres: i64 = row.get("max_credit_litres");
-        Ok(MeterMaxCredit {
-            litres: u32::try_from(litres).map_err(|_| {
-                DbError::Inconsistent(format!("a maximum credit of {litres} litres"))
-            })?,
-            applied: row.get("applied"),
-        })
-    })
-    .transpose()
+    read_opt(
+        client,
+        "SELECT s.max_credit_litres, s.applied_at IS NOT NULL AS applied FROM customer c
+         JOIN system_card s ON s.meter_id = c.meter_id
+         WHERE c.id = $1 AND s.kind = 'setting' AND s.state = 'done'
+         ORDER BY s.applied_at DESC NULLS LAST, s.issued_at DESC, s.card_no DESC LIMIT 1",
+        &[&customer_id],
+        |row| {
+            let litres: i64 = row.get("max_credit_litres");
+            Ok(MeterMaxCredit {
+                litres: u32::try_from(litres).map_err(|_| {
+                    DbError::Inconsistent(format!("a maximum credit of {litres} litres"))
+                })?,
+                applied: row.get("applied"),
+            })
+        },
+    )
+    .await
 }

@@ -7,7 +7,7 @@ use tokio_postgres::error::SqlState;
 
 use super::DbError;
 use super::readings::{self, AbnormalReading, LowBalance};
-use super::rows::{from_columns, read_all};
+use super::rows::{from_columns, read_all, read_opt};
 use crate::domain::money::{Money, Volume};
 
 /// One shift of one operator.
@@ -76,17 +76,17 @@ fn shift_of(row: &tokio_postgres::Row) -> Shift {
 
 /// The session operator's open shift, else their last one; None before their first.
 pub async fn own_latest(client: &impl CachingClient) -> Result<Option<Shift>, DbError> {
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT {SHIFT_COLUMNS} FROM shift s JOIN operator o ON o.id = s.operator_id
-                 WHERE s.operator_id = current_operator_id()
-                 ORDER BY s.closed_at IS NULL DESC, s.opened_at DESC, s.id DESC LIMIT 1"
-            ),
-            &[],
-        )
-        .await?;
-    Ok(row.as_ref().map(shift_of))
+    read_opt(
+        client,
+        &format!(
+            "SELECT {SHIFT_COLUMNS} FROM shift s JOIN operator o ON o.id = s.operator_id
+             WHERE s.operator_id = current_operator_id()
+             ORDER BY s.closed_at IS NULL DESC, s.opened_at DESC, s.id DESC LIMIT 1"
+        ),
+        &[],
+        |row| Ok(shift_of(row)),
+    )
+    .await
 }
 
 /// Opens a shift for the session operator.
