@@ -266,13 +266,10 @@ impl Screen for CustomerTable {
         let rows: Vec<[String; 10]> = self.page.rows.iter().map(|row| cells(row, lang)).collect();
         let widths = widths_for(&COLUMNS, &rows, area.width);
         draw_whole_row(frame, whole_line, self, &widths, lang, theme);
-        let empty = if self.loading {
-            lang.t("customers.loading").to_owned()
-        } else {
-            lang.tf("customers.none", &[("query", &inert(self.search.value()))])
-        };
+        let none = lang.tf("customers.none", &[("query", &inert(self.search.value()))]);
         let selected = (!self.search_focused).then_some(self.selected);
-        Table::new(&COLUMNS, &rows, &empty)
+        Table::new(&COLUMNS, &rows, &none)
+            .loading(self.loading, lang.t("customers.loading"))
             .selected(selected, SELECTION_COLUMNS)
             .sideways(self.sideways)
             .draw(frame, header_line.union(rows_area), (lang, theme));

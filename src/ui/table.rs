@@ -123,6 +123,8 @@ pub struct Table<'a, R> {
     follows: bool,
     sideways: u16,
     empty: &'a str,
+    /// What an empty table says while its rows are on their way.
+    loading: Option<&'a str>,
     /// The style of the last row, kept in sight below the others (a report's total).
     total: Option<Style>,
 }
@@ -138,6 +140,7 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             follows: false,
             sideways: 0,
             empty,
+            loading: None,
             total: None,
         }
     }
@@ -155,6 +158,14 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
     pub fn follows_selection(self) -> Self {
         Table {
             follows: true,
+            ..self
+        }
+    }
+
+    /// While `loading`, no rows say `text` (not that there are none).
+    pub fn loading(self, loading: bool, text: &'a str) -> Self {
+        Table {
+            loading: loading.then_some(text),
             ..self
         }
     }
@@ -190,7 +201,8 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             None => (self.rows, None),
         };
         if rows.is_empty() && total.is_none() {
-            let none = Line::styled(format!(" {}", self.empty), theme.dim());
+            let empty = self.loading.unwrap_or(self.empty);
+            let none = Line::styled(format!(" {empty}"), theme.dim());
             frame.render_widget(Paragraph::new(none), body);
             return hidden > 0;
         }
@@ -277,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn a_table_follows_its_selection_keeps_its_total_and_says_when_it_has_no_rows() {
+    fn a_table_follows_its_selection_keeps_its_total_and_says_why_it_has_no_rows() {
         let rows: Vec<Vec<String>> = (1..=5)
             .map(|n| ["1", "x", "y"].map(|cell| format!("{cell}{n}")).to_vec())
             .collect();
@@ -292,6 +304,8 @@ mod tests {
         let report = Table::new(&COLUMNS, &rows, "none").total(Style::new());
         assert_eq!(shown(report), ["11   x1     y1", "15   x5     y5"]);
         assert_eq!(shown(Table::new(&COLUMNS, &[], "none")), [" none", ""]);
+        let loading = Table::new(&COLUMNS, &[], "none").loading(true, "loading");
+        assert_eq!(shown(loading), [" loading", ""]);
     }
 
     #[test]

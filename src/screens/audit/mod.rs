@@ -366,13 +366,9 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
                     ]
                 })
                 .collect();
-            let empty = if view.loading {
-                lang.t("audit_log.loading")
-            } else {
-                lang.t("audit_log.none")
-            };
-            Table::new(&COLUMNS, &rows, empty)
-                .selected((!rows.is_empty()).then_some(view.selected), 1)
+            Table::new(&COLUMNS, &rows, lang.t("audit_log.none"))
+                .loading(view.loading, lang.t("audit_log.loading"))
+                .selected(Some(view.selected), 1)
                 .follows_selection()
                 .draw(frame, rest, (lang, theme));
         }

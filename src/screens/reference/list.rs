@@ -183,14 +183,9 @@ impl<K: ListKind> Screen for ShortList<K> {
             None => rest,
         };
         let rows = self.cells(lang);
-        let empty = if self.loading {
-            lang.t("ref.loading")
-        } else {
-            lang.t("ref.none")
-        };
-        let selected = (!self.rows.is_empty()).then_some(self.selected);
-        let hidden = Table::new(K::COLUMNS, &rows, empty)
-            .selected(selected, 1)
+        let hidden = Table::new(K::COLUMNS, &rows, lang.t("ref.none"))
+            .loading(self.loading, lang.t("ref.loading"))
+            .selected(Some(self.selected), 1)
             .follows_selection()
             .sideways(self.sideways.0)
             .draw(frame, rest, (lang, theme));

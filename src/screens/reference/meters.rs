@@ -443,13 +443,9 @@ impl Screen for MetersView {
             ));
         }
         let rows = self.cells(lang);
-        let empty = if self.loading {
-            lang.t("ref.loading").to_owned()
-        } else {
-            lang.t("ref.no_meters").to_owned()
-        };
-        let selected = (!self.search_focused && !rows.is_empty()).then_some(self.selected);
-        let hidden = Table::new(&COLUMNS, &rows, &empty)
+        let selected = (!self.search_focused).then_some(self.selected);
+        let hidden = Table::new(&COLUMNS, &rows, lang.t("ref.no_meters"))
+            .loading(self.loading, lang.t("ref.loading"))
             .selected(selected, 1)
             .follows_selection()
             .sideways(self.sideways.0)
