@@ -5,6 +5,8 @@
 //! CSV in the receipts directory. The database refuses them to whoever lacks the permission
 //! (sql/V21, and `md_require` for the two lists), whatever the screen offers.
 
+use std::iter::Sum;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Client;
 use ratatui::Frame;
@@ -25,7 +27,6 @@ use crate::db::shifts::{
     self, ArrearsAge, Report, ReportKind, ShiftRow, TakingsRow, WaterRow, Window,
 };
 use crate::domain::csv;
-use crate::domain::money::{Money, Volume};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::{Column, Table};
@@ -178,6 +179,11 @@ fn rows_of(report: &Report) -> Option<&dyn ReportRows> {
     })
 }
 
+/// A total row's cell: `column` of every row, summed.
+fn sum<R, T: Sum + ToString>(rows: &[R], column: impl Fn(&R) -> T) -> String {
+    rows.iter().map(column).sum::<T>().to_string()
+}
+
 /// The time of day of `at` in the desk's zone.
 fn time_of_day(at: &DateTime<Utc>, app: &App) -> String {
     local(at, app.zone)[11..].to_owned()
@@ -206,14 +212,12 @@ impl ReportRow for TakingsRow {
     }
 
     fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
-        let sum = |f: fn(&TakingsRow) -> Money| rows.iter().map(f).sum::<Money>();
-        let payments: i64 = rows.iter().map(|r| r.takings.payments).sum();
         vec![
             total,
             String::new(),
-            payments.to_string(),
-            sum(|r| r.takings.takings).to_string(),
-            sum(|r| r.takings.refunds).to_string(),
+            sum(rows, |r| r.takings.payments),
+            sum(rows, |r| r.takings.takings),
+            sum(rows, |r| r.takings.refunds),
         ]
     }
 
@@ -265,9 +269,9 @@ impl ReportRow for ShiftRow {
             total,
             String::new(),
             String::new(),
-            rows.iter().map(|r| r.receipts).sum::<i64>().to_string(),
-            rows.iter().map(|r| r.takings).sum::<Money>().to_string(),
-            rows.iter().map(|r| r.refunds).sum::<Money>().to_string(),
+            sum(rows, |r| r.receipts),
+            sum(rows, |r| r.takings),
+            sum(rows, |r| r.refunds),
         ]
     }
 
@@ -302,8 +306,8 @@ impl ReportRow for WaterRow {
         vec![
             total,
             String::new(),
-            rows.iter().map(|r| r.volume).sum::<Volume>().to_string(),
-            rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
+            sum(rows, |r| r.volume),
+            sum(rows, |r| r.amount),
         ]
     }
 
@@ -334,9 +338,9 @@ impl ReportRow for ArrearsAge {
     fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
         vec![
             total,
-            rows.iter().map(|r| r.bills).sum::<i64>().to_string(),
+            sum(rows, |r| r.bills),
             String::new(),
-            rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
+            sum(rows, |r| r.amount),
         ]
     }
 
@@ -379,10 +383,7 @@ impl ReportRow for AbnormalReading {
             lang.tf("report_lists.readings", &[("count", &rows.len())]),
             String::new(),
             String::new(),
-            rows.iter()
-                .map(|r| r.consumption)
-                .sum::<Volume>()
-                .to_string(),
+            sum(rows, |r| r.consumption),
         ]
     }
 
@@ -416,7 +417,7 @@ impl ReportRow for LowBalance {
         vec![
             total,
             lang.tf("report_lists.customers", &[("count", &rows.len())]),
-            rows.iter().map(|r| r.balance).sum::<Money>().to_string(),
+            sum(rows, |r| r.balance),
             String::new(),
         ]
     }
