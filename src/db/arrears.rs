@@ -5,7 +5,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
-use super::rows::from_columns;
+use super::rows::{from_columns, read_all};
 use crate::domain::money::Money;
 
 /// One customer who owes.
@@ -51,27 +51,24 @@ pub async fn page(
         ),
         None => (None, None, None),
     };
-    let rows = client
-        .query(
-            "WITH owed AS (
-                 SELECT b.account_id, sum(b.amount) AS arrears, count(*) AS bills,
-                        min(b.issued_at) AS oldest
-                 FROM bill b WHERE b.status = 'unpaid' GROUP BY b.account_id
-             )
-             SELECT c.customer_no, c.name, o.arrears, o.bills, o.oldest
-             FROM owed o
-             JOIN account a ON a.id = o.account_id
-             JOIN customer c ON c.id = a.customer_id
-             WHERE $1::numeric IS NULL OR o.arrears < $1
-                OR (o.arrears = $1 AND (o.oldest > $2
-                    OR (o.oldest = $2 AND c.customer_no > $3)))
-             ORDER BY o.arrears DESC, o.oldest, c.customer_no
-             LIMIT $4",
-            &[&arrears, &oldest, &customer_no, &size],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| from_columns!(row => Owing { customer_no, name, arrears, bills, oldest }))
-        .collect())
+    read_all(
+        client,
+        "WITH owed AS (
+             SELECT b.account_id, sum(b.amount) AS arrears, count(*) AS bills,
+                    min(b.issued_at) AS oldest
+             FROM bill b WHERE b.status = 'unpaid' GROUP BY b.account_id
+         )
+         SELECT c.customer_no, c.name, o.arrears, o.bills, o.oldest
+         FROM owed o
+         JOIN account a ON a.id = o.account_id
+         JOIN customer c ON c.id = a.customer_id
+         WHERE $1::numeric IS NULL OR o.arrears < $1
+            OR (o.arrears = $1 AND (o.oldest > $2
+                OR (o.oldest = $2 AND c.customer_no > $3)))
+         ORDER BY o.arrears DESC, o.oldest, c.customer_no
+         LIMIT $4",
+        &[&arrears, &oldest, &customer_no, &size],
+        |row| Ok(from_columns!(row => Owing { customer_no, name, arrears, bills, oldest })),
+    )
+    .await
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::DbError;
 use super::card_ops::OperationState;
 use super::customers::{Page, PageAt, Params};
-use super::rows::from_columns;
+use super::rows::{from_columns, read_all};
 
 /// What the viewer is asked to keep; `None` keeps everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -211,24 +211,20 @@ async fn read(
          ORDER BY a.at {order}, a.id {order}
          LIMIT {limit}"
     );
-    client
-        .query(&sql, &params.refs())
-        .await?
-        .iter()
-        .map(|row| {
-            let detail: String = row.get("detail");
-            Ok(from_columns!(row => AuditRow {
-                id, at, operator, action, entity, entity_id, entity_key, customer_no,
-                detail: serde_json::from_str(&detail)
-                    .map_err(|error| DbError::Inconsistent(format!("audit detail: {error}")))?,
-                operation_state: row
-                    .get::<_, Option<&str>>("operation_state")
-                    .map(OperationState::parse)
-                    .transpose()?,
-                failure_reason,
-            }))
-        })
-        .collect()
+    read_all(client, &sql, &params.refs(), |row| {
+        let detail: String = row.get("detail");
+        Ok(from_columns!(row => AuditRow {
+            id, at, operator, action, entity, entity_id, entity_key, customer_no,
+            detail: serde_json::from_str(&detail)
+                .map_err(|error| DbError::Inconsistent(format!("audit detail: {error}")))?,
+            operation_state: row
+                .get::<_, Option<&str>>("operation_state")
+                .map(OperationState::parse)
+                .transpose()?,
+            failure_reason,
+        }))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
-use super::rows::from_columns;
+use super::rows::{from_columns, read_all, read_opt};
 use crate::domain::money::Money;
 
 /// The customer a card number belongs to, and the card's state in the database.
@@ -77,22 +77,16 @@ pub async fn payment_methods(
     client: &impl CachingClient,
     customer_type_id: i64,
 ) -> Result<Vec<PaymentMethod>, DbError> {
-    let methods = client
-        .query(
-            "SELECT p.code, p.name FROM customer_type_payment_method m
-             JOIN payment_method p ON p.code = m.payment_method_code
-             WHERE m.customer_type_id = $1 AND p.enabled
-             ORDER BY p.code <> 'cash', p.name",
-            &[&customer_type_id],
-        )
-        .await?;
-    Ok(methods
-        .iter()
-        .map(|method| PaymentMethod {
-            code: method.get("code"),
-            name: method.get("name"),
-        })
-        .collect())
+    read_all(
+        client,
+        "SELECT p.code, p.name FROM customer_type_payment_method m
+         JOIN payment_method p ON p.code = m.payment_method_code
+         WHERE m.customer_type_id = $1 AND p.enabled
+         ORDER BY p.code <> 'cash', p.name",
+        &[&customer_type_id],
+        |row| Ok(from_columns!(row => PaymentMethod { code, name })),
+    )
+    .await
 }
 
 /// What a receipt says besides the purchase itself, as the database recorded it.
@@ -156,23 +150,22 @@ pub async fn meter_max_credit(
     client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<MeterMaxCredit>, DbError> {
-    let row = client
-        .query_opt(
-            "SELECT s.max_credit_litres, s.applied_at IS NOT NULL AS applied FROM customer c
-             JOIN system_card s ON s.meter_id = c.meter_id
-             WHERE c.id = $1 AND s.kind = 'setting' AND s.state = 'done'
-             ORDER BY s.applied_at DESC NULLS LAST, s.issued_at DESC, s.card_no DESC LIMIT 1",
-            &[&customer_id],
-        )
-        .await?;
-    row.map(|row| {
-        let litres: i64 = row.get("max_credit_litres");
-        Ok(MeterMaxCredit {
-            litres: u32::try_from(litres).map_err(|_| {
-                DbError::Inconsistent(format!("a maximum credit of {litres} litres"))
-            })?,
-            applied: row.get("applied"),
-        })
-    })
-    .transpose()
+    read_opt(
+        client,
+        "SELECT s.max_credit_litres, s.applied_at IS NOT NULL AS applied FROM customer c
+         JOIN system_card s ON s.meter_id = c.meter_id
+         WHERE c.id = $1 AND s.kind = 'setting' AND s.state = 'done'
+         ORDER BY s.applied_at DESC NULLS LAST, s.issued_at DESC, s.card_no DESC LIMIT 1",
+        &[&customer_id],
+        |row| {
+            let litres: i64 = row.get("max_credit_litres");
+            Ok(MeterMaxCredit {
+                litres: u32::try_from(litres).map_err(|_| {
+                    DbError::Inconsistent(format!("a maximum credit of {litres} litres"))
+                })?,
+                applied: row.get("applied"),
+            })
+        },
+    )
+    .await
 }

@@ -132,16 +132,14 @@ fn meter_type_from(row: &Row) -> Result<MeterType, DbError> {
 
 /// Every meter type, by name.
 pub async fn meter_types(client: &impl CachingClient) -> Result<Vec<MeterType>, DbError> {
-    client
-        .query(
-            "SELECT id, name, payment_model, takes_card, caliber, manufacturer
-             FROM meter_type ORDER BY name",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(meter_type_from)
-        .collect()
+    read_all(
+        client,
+        "SELECT id, name, payment_model, takes_card, caliber, manufacturer
+         FROM meter_type ORDER BY name",
+        &[],
+        meter_type_from,
+    )
+    .await
 }
 
 /// Adds a meter type (`id` None) or changes one.
@@ -378,23 +376,21 @@ pub async fn uninstalled_meters(
     }
     // In the byte order of sql/V6's `meter_uninstalled_by_no`, which holds only the stock: the
     // column's own order (the same, the database being code-point ordered) walked every meter.
-    Ok(client
-        .query(
-            &format!(
-                "SELECT {METER_COLUMNS}
-                 FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
+    read_all(
+        client,
+        &format!(
+            "SELECT {METER_COLUMNS}
+             FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
              WHERE m.status = 'uninstalled' AND m.meter_type_id = ANY($1)
                AND (m.meter_no COLLATE \"C\") LIKE $2 || '%'
                AND ($3::text IS NULL OR (m.meter_no COLLATE \"C\") > $3)
-                 ORDER BY (m.meter_no COLLATE \"C\")
-                 LIMIT $4"
-            ),
-            &[&meter_type_ids, &prefix, &after, &limit],
-        )
-        .await?
-        .iter()
-        .map(Meter::from_row)
-        .collect())
+             ORDER BY (m.meter_no COLLATE \"C\")
+             LIMIT $4"
+        ),
+        &[&meter_type_ids, &prefix, &after, &limit],
+        |row| Ok(Meter::from_row(row)),
+    )
+    .await
 }
 
 /// Every problem of an import file, the database's (numbers already present) added to the
@@ -737,11 +733,8 @@ pub async fn meter_page(
          LIMIT $3"
     );
     let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
-    let rows = client
-        .query(&sql, &[&prefix, &cursor, &limit])
-        .await?
-        .iter()
-        .map(|row| MeterListRow {
+    let rows = read_all(client, &sql, &[&prefix, &cursor, &limit], |row| {
+        Ok(MeterListRow {
             meter: Meter::from_row(row),
             status: row.get("status"),
             customer: row.get::<_, Option<i64>>("customer_no").map(|no| {
@@ -752,7 +745,8 @@ pub async fn meter_page(
                 )
             }),
         })
-        .collect();
+    })
+    .await?;
     at.page_of(rows, size, async |no| {
         Ok(client
             .query_one(

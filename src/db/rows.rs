@@ -30,6 +30,21 @@ pub(crate) async fn read_all<T>(
         .collect()
 }
 
+/// The row `statement` answers, read by `read`; None when it answers none.
+pub(crate) async fn read_opt<T>(
+    client: &impl CachingClient,
+    statement: &str,
+    params: &[&(dyn ToSql + Sync)],
+    read: impl FnOnce(&Row) -> Result<T, DbError>,
+) -> Result<Option<T>, DbError> {
+    client
+        .query_opt(statement, params)
+        .await?
+        .as_ref()
+        .map(read)
+        .transpose()
+}
+
 /// `Type { field, … }` read from `row`, each field from the column of its name, so that a
 /// name is written once; `field: value` takes what `value` gives instead (a renamed column, a
 /// word parsed, a nested struct).

@@ -7,7 +7,7 @@ use tokio_postgres::error::SqlState;
 
 use super::DbError;
 use super::readings::{self, AbnormalReading, LowBalance};
-use super::rows::from_columns;
+use super::rows::{from_columns, read_all, read_opt};
 use crate::domain::money::{Money, Volume};
 
 /// One shift of one operator.
@@ -76,17 +76,17 @@ fn shift_of(row: &tokio_postgres::Row) -> Shift {
 
 /// The session operator's open shift, else their last one; None before their first.
 pub async fn own_latest(client: &impl CachingClient) -> Result<Option<Shift>, DbError> {
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT {SHIFT_COLUMNS} FROM shift s JOIN operator o ON o.id = s.operator_id
-                 WHERE s.operator_id = current_operator_id()
-                 ORDER BY s.closed_at IS NULL DESC, s.opened_at DESC, s.id DESC LIMIT 1"
-            ),
-            &[],
-        )
-        .await?;
-    Ok(row.as_ref().map(shift_of))
+    read_opt(
+        client,
+        &format!(
+            "SELECT {SHIFT_COLUMNS} FROM shift s JOIN operator o ON o.id = s.operator_id
+             WHERE s.operator_id = current_operator_id()
+             ORDER BY s.closed_at IS NULL DESC, s.opened_at DESC, s.id DESC LIMIT 1"
+        ),
+        &[],
+        |row| Ok(shift_of(row)),
+    )
+    .await
 }
 
 /// Opens a shift for the session operator.
@@ -131,12 +131,13 @@ pub async fn report(
     else {
         return Ok(None);
     };
-    let methods = client
-        .query("SELECT * FROM shift_takings($1)", &[&shift_id])
-        .await?
-        .iter()
-        .map(method_takings)
-        .collect();
+    let methods = read_all(
+        client,
+        "SELECT * FROM shift_takings($1)",
+        &[&shift_id],
+        |row| Ok(method_takings(row)),
+    )
+    .await?;
     Ok(Some(ShiftReport {
         shift: shift_of(&shift),
         methods,
@@ -300,47 +301,48 @@ async fn read_report(
     Ok(match kind {
         ReportKind::Abnormal | ReportKind::LowBalances => listed(client, kind, window).await?,
         ReportKind::Takings => Report::Takings(
-            client
-                .query(
-                    "SELECT * FROM report_takings($1, $2, $3)",
-                    &[from, to, offset],
-                )
-                .await?
-                .iter()
-                .map(|row| TakingsRow {
-                    day: row.get("day"),
-                    operator: row.get("operator"),
-                    takings: method_takings(row),
-                })
-                .collect(),
+            read_all(
+                client,
+                "SELECT * FROM report_takings($1, $2, $3)",
+                &[from, to, offset],
+                |row| {
+                    Ok(from_columns!(row => TakingsRow {
+                        day, operator, takings: method_takings(row),
+                    }))
+                },
+            )
+            .await?,
         ),
         ReportKind::Shifts => Report::Shifts(
-            client
-                .query("SELECT * FROM report_shifts($1, $2)", &[from, to])
-                .await?
-                .iter()
-                .map(|row| {
-                    from_columns!(row => ShiftRow {
+            read_all(
+                client,
+                "SELECT * FROM report_shifts($1, $2)",
+                &[from, to],
+                |row| {
+                    Ok(from_columns!(row => ShiftRow {
                         shift_id, operator, opened_at, closed_at, receipts, takings, refunds,
-                    })
-                })
-                .collect(),
+                    }))
+                },
+            )
+            .await?,
         ),
         ReportKind::Water => Report::Water(
-            client
-                .query("SELECT * FROM report_water_sold($1, $2)", &[from, to])
-                .await?
-                .iter()
-                .map(|row| from_columns!(row => WaterRow { scheme, nature, volume, amount }))
-                .collect(),
+            read_all(
+                client,
+                "SELECT * FROM report_water_sold($1, $2)",
+                &[from, to],
+                |row| Ok(from_columns!(row => WaterRow { scheme, nature, volume, amount })),
+            )
+            .await?,
         ),
         ReportKind::ArrearsByAge => Report::ArrearsByAge(
-            client
-                .query("SELECT * FROM report_arrears_by_age($1)", &[&window.day])
-                .await?
-                .iter()
-                .map(|row| from_columns!(row => ArrearsAge { age, bills, customers, amount }))
-                .collect(),
+            read_all(
+                client,
+                "SELECT * FROM report_arrears_by_age($1)",
+                &[&window.day],
+                |row| Ok(from_columns!(row => ArrearsAge { age, bills, customers, amount })),
+            )
+            .await?,
         ),
     })
 }

@@ -36,7 +36,7 @@ use crate::domain::money::Money;
 use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, draw_table};
+use crate::ui::table::{Column, Table};
 use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
 
@@ -737,14 +737,9 @@ impl AccountScreen {
                 ]
             })
             .collect();
-        draw_table(
-            frame,
-            area,
-            &COLUMNS,
-            (&cells, Some(self.selected)),
-            lang.t("acct.no_transactions"),
-            (lang, theme),
-        );
+        Table::new(&COLUMNS, &cells, lang.t("acct.no_transactions"))
+            .selected(Some(self.selected), COLUMNS.len())
+            .draw(frame, area, (lang, theme));
     }
 }
 

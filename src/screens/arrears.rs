@@ -15,7 +15,7 @@ use crate::db::DbError;
 use crate::db::arrears::{self, After, Owing};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, draw_table};
+use crate::ui::table::{Column, Table};
 use crate::ui::theme::Theme;
 
 /// Rows on a page: what 80×24 shows under the header.
@@ -105,14 +105,7 @@ impl Screen for ArrearsScreen {
                 ]
             })
             .collect();
-        draw_table(
-            frame,
-            area,
-            &COLUMNS,
-            (&cells, None),
-            lang.t("arrears.none"),
-            (lang, theme),
-        );
+        Table::new(&COLUMNS, &cells, lang.t("arrears.none")).draw(frame, area, (lang, theme));
     }
 
     fn on_open(&mut self, hub: &mut Hub) {

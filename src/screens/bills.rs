@@ -10,9 +10,7 @@ use std::collections::BTreeSet;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::account::AccountScreen;
 use super::basic_info::{
@@ -33,7 +31,7 @@ use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::form;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, table_width, widths_for};
+use crate::ui::table::{Column, Table, table_width, widths_for};
 use crate::ui::theme::Theme;
 
 /// The bills of one customer.
@@ -413,17 +411,6 @@ impl Screen for BillsScreen {
         // The minimums hold every figure a bill can have: no row is measured.
         let widths = widths_for::<[String; 0]>(&COLUMNS, &[], area.width);
         let hidden = table_width(&widths).saturating_sub(area.width);
-        let shift = self.sideways.0.min(hidden);
-        let shifted = |frame: &mut Frame, y: u16, line: Line| {
-            if y < area.height {
-                let row = Rect {
-                    y: area.y + y,
-                    height: 1,
-                    ..area
-                };
-                frame.render_widget(Paragraph::new(line).scroll((0, shift)), row);
-            }
-        };
         let head = lang.tf(
             "bills.account",
             &[
@@ -449,45 +436,44 @@ impl Screen for BillsScreen {
             }
             return;
         }
-        shifted(frame, 1, header_of(&COLUMNS, &widths, lang, theme.header()));
-        if bills.bills.is_empty() {
-            let none = format!(" {}", lang.t("bills.none"));
-            return line_at(frame, area, 2, Line::from(Span::styled(none, theme.dim())));
-        }
-        let rows = (area.height / 2).saturating_sub(2).max(1) as usize;
-        let first = self.selected.saturating_sub(rows - 1);
-        for (shown, (index, bill)) in bills
+        let cells: Vec<[String; 7]> = bills
             .bills
             .iter()
-            .enumerate()
-            .skip(first)
-            .take(rows)
-            .enumerate()
-        {
-            let mark = if self.chosen.contains(&bill.id) {
-                "[x]"
-            } else {
-                "[ ]"
-            };
-            let cells = [
-                mark.to_owned(),
-                bill.period_start.to_string(),
-                bill.volume.to_string(),
-                bill.amount.to_string(),
-                bill.vat.to_string(),
-                bill.due_date
-                    .map_or_else(String::new, |due| due.to_string()),
-                status_text(bill, lang).to_owned(),
-            ];
-            let style = if index == self.selected {
-                theme.selected()
-            } else {
-                Style::new()
-            };
-            let line = line_of(&COLUMNS, &cells, &widths, style, COLUMNS.len());
-            shifted(frame, 2 + shown as u16, line);
+            .map(|bill| {
+                let mark = if self.chosen.contains(&bill.id) {
+                    "[x]"
+                } else {
+                    "[ ]"
+                };
+                [
+                    mark.to_owned(),
+                    bill.period_start.to_string(),
+                    bill.volume.to_string(),
+                    bill.amount.to_string(),
+                    bill.vat.to_string(),
+                    bill.due_date
+                        .map_or_else(String::new, |due| due.to_string()),
+                    status_text(bill, lang).to_owned(),
+                ]
+            })
+            .collect();
+        // The header on the line under the account's, then the rows that fit in half the
+        // screen; the selected bill's details below them.
+        let rows = (area.height / 2).saturating_sub(2).max(1);
+        let table = Rect {
+            y: area.y + 1,
+            height: (rows + 1).min(area.height.saturating_sub(1)),
+            ..area
+        };
+        Table::new(&COLUMNS, &cells, lang.t("bills.none"))
+            .selected(Some(self.selected), COLUMNS.len())
+            .follows_selection()
+            .sideways(self.sideways.0)
+            .draw(frame, table, (lang, theme));
+        if bills.bills.is_empty() {
+            return;
         }
-        let pane = below(area, 3 + rows as u16);
+        let pane = below(area, 3 + rows);
         if let Some((_, form)) = &self.voiding {
             return form::draw(frame, pane, form, lang, theme);
         }

@@ -5,11 +5,12 @@
 //! CSV in the receipts directory. The database refuses them to whoever lacks the permission
 //! (sql/V21, and `md_require` for the two lists), whatever the screen offers.
 
+use std::iter::Sum;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
@@ -26,10 +27,9 @@ use crate::db::shifts::{
     self, ArrearsAge, Report, ReportKind, ShiftRow, TakingsRow, WaterRow, Window,
 };
 use crate::domain::csv;
-use crate::domain::money::{Money, Volume};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, widths_for};
+use crate::ui::table::{Column, Table};
 use crate::ui::text::{coded, local};
 use crate::ui::theme::Theme;
 
@@ -179,6 +179,11 @@ fn rows_of(report: &Report) -> Option<&dyn ReportRows> {
     })
 }
 
+/// A total row's cell: `column` of every row, summed.
+fn sum<R, T: Sum + ToString>(rows: &[R], column: impl Fn(&R) -> T) -> String {
+    rows.iter().map(column).sum::<T>().to_string()
+}
+
 /// The time of day of `at` in the desk's zone.
 fn time_of_day(at: &DateTime<Utc>, app: &App) -> String {
     local(at, app.zone)[11..].to_owned()
@@ -207,14 +212,12 @@ impl ReportRow for TakingsRow {
     }
 
     fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
-        let sum = |f: fn(&TakingsRow) -> Money| rows.iter().map(f).sum::<Money>();
-        let payments: i64 = rows.iter().map(|r| r.takings.payments).sum();
         vec![
             total,
             String::new(),
-            payments.to_string(),
-            sum(|r| r.takings.takings).to_string(),
-            sum(|r| r.takings.refunds).to_string(),
+            sum(rows, |r| r.takings.payments),
+            sum(rows, |r| r.takings.takings),
+            sum(rows, |r| r.takings.refunds),
         ]
     }
 
@@ -266,9 +269,9 @@ impl ReportRow for ShiftRow {
             total,
             String::new(),
             String::new(),
-            rows.iter().map(|r| r.receipts).sum::<i64>().to_string(),
-            rows.iter().map(|r| r.takings).sum::<Money>().to_string(),
-            rows.iter().map(|r| r.refunds).sum::<Money>().to_string(),
+            sum(rows, |r| r.receipts),
+            sum(rows, |r| r.takings),
+            sum(rows, |r| r.refunds),
         ]
     }
 
@@ -303,8 +306,8 @@ impl ReportRow for WaterRow {
         vec![
             total,
             String::new(),
-            rows.iter().map(|r| r.volume).sum::<Volume>().to_string(),
-            rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
+            sum(rows, |r| r.volume),
+            sum(rows, |r| r.amount),
         ]
     }
 
@@ -335,9 +338,9 @@ impl ReportRow for ArrearsAge {
     fn total(rows: &[Self], total: String, _: Lang) -> Vec<String> {
         vec![
             total,
-            rows.iter().map(|r| r.bills).sum::<i64>().to_string(),
+            sum(rows, |r| r.bills),
             String::new(),
-            rows.iter().map(|r| r.amount).sum::<Money>().to_string(),
+            sum(rows, |r| r.amount),
         ]
     }
 
@@ -380,10 +383,7 @@ impl ReportRow for AbnormalReading {
             lang.tf("report_lists.readings", &[("count", &rows.len())]),
             String::new(),
             String::new(),
-            rows.iter()
-                .map(|r| r.consumption)
-                .sum::<Volume>()
-                .to_string(),
+            sum(rows, |r| r.consumption),
         ]
     }
 
@@ -417,7 +417,7 @@ impl ReportRow for LowBalance {
         vec![
             total,
             lang.tf("report_lists.customers", &[("count", &rows.len())]),
-            rows.iter().map(|r| r.balance).sum::<Money>().to_string(),
+            sum(rows, |r| r.balance),
             String::new(),
         ]
     }
@@ -491,12 +491,8 @@ impl Screen for ReportsScreen {
         else {
             return;
         };
-        let [head, header, body] = Layout::vertical([
-            Constraint::Length(3),
-            Constraint::Length(1),
-            Constraint::Min(0),
-        ])
-        .areas(area);
+        let [head, table] =
+            Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(area);
         let day = match read.kind {
             ReportKind::LowBalances => app.t("report_lists.as_it_stands").to_owned(),
             _ => app.tf("report.day", &[("day", &read.window.day)]),
@@ -511,30 +507,13 @@ impl Screen for ReportsScreen {
                 format!(" {}", lang.t("report.not_permitted")),
                 theme.error(),
             );
-            frame.render_widget(Paragraph::new(refused), header);
+            frame.render_widget(Paragraph::new(refused), table);
             return;
         };
-        let widths = widths_for(columns, &rows, area.width);
-        frame.render_widget(
-            Paragraph::new(header_of(columns, &widths, lang, theme.header())),
-            header,
-        );
         // The rows that fit above the total row, which stays in sight (the CSV has them all).
-        let (total, listed) = rows.split_last().expect("a report has its total row");
-        let room = usize::from(body.height).saturating_sub(1);
-        let lines: Vec<Line> = listed
-            .iter()
-            .take(room)
-            .map(|cells| line_of(columns, cells, &widths, Style::new(), columns.len()))
-            .chain([line_of(
-                columns,
-                total,
-                &widths,
-                theme.title(),
-                columns.len(),
-            )])
-            .collect();
-        frame.render_widget(Paragraph::new(lines), body);
+        Table::new(columns, &rows, "")
+            .total(theme.title())
+            .draw(frame, table, (lang, theme));
     }
 
     /// Refused as it opens to whoever lacks the permission; the database refuses the reads too.

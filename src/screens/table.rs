@@ -7,7 +7,6 @@
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use tui_input::Input;
@@ -28,7 +27,7 @@ use crate::domain::money::Money;
 use crate::domain::search::{CustomerSearch, SearchError, classify};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, scrolled_sideways, table_width, widths_for};
+use crate::ui::table::{Column, Table, scrolled_sideways, table_width, widths_for};
 use crate::ui::text::{truncate, width, window};
 use crate::ui::theme::Theme;
 
@@ -266,38 +265,14 @@ impl Screen for CustomerTable {
 
         let rows: Vec<[String; 10]> = self.page.rows.iter().map(|row| cells(row, lang)).collect();
         let widths = widths_for(&COLUMNS, &rows, area.width);
-        let sideways = self
-            .sideways
-            .min(table_width(&widths).saturating_sub(area.width));
-        let header = header_of(&COLUMNS, &widths, lang, theme.header());
-        frame.render_widget(Paragraph::new(header).scroll((0, sideways)), header_line);
         draw_whole_row(frame, whole_line, self, &widths, lang, theme);
-
-        if self.page.rows.is_empty() {
-            let note = if self.loading {
-                lang.t("customers.loading").to_owned()
-            } else {
-                lang.tf("customers.none", &[("query", &inert(self.search.value()))])
-            };
-            frame.render_widget(
-                Paragraph::new(Line::styled(format!(" {note}"), theme.dim())),
-                rows_area,
-            );
-            return;
-        }
-        let lines: Vec<Line> = rows
-            .iter()
-            .enumerate()
-            .map(|(index, cells)| {
-                let style = if index == self.selected && !self.search_focused {
-                    theme.selected()
-                } else {
-                    Style::new()
-                };
-                line_of(&COLUMNS, cells, &widths, style, SELECTION_COLUMNS)
-            })
-            .collect();
-        frame.render_widget(Paragraph::new(lines).scroll((0, sideways)), rows_area);
+        let none = lang.tf("customers.none", &[("query", &inert(self.search.value()))]);
+        let selected = (!self.search_focused).then_some(self.selected);
+        Table::new(&COLUMNS, &rows, &none)
+            .loading(self.loading, lang.t("customers.loading"))
+            .selected(selected, SELECTION_COLUMNS)
+            .sideways(self.sideways)
+            .draw(frame, header_line.union(rows_area), (lang, theme));
     }
 
     fn on_open(&mut self, hub: &mut Hub) {

@@ -108,40 +108,129 @@ pub fn line_of(
     Line::from(spans)
 }
 
-/// A table filling `area`: the header on its first line, then the rows of `cells` (the
-/// `selected` one highlighted), or, when there are none, the text `none` dimmed.
-pub fn draw_table<R: AsRef<[String]>>(
-    frame: &mut Frame,
-    area: Rect,
-    columns: &[Column],
-    (cells, selected): (&[R], Option<usize>),
-    none: &str,
-    (lang, theme): (Lang, &Theme),
-) {
-    let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let widths = widths_for(columns, cells, area.width);
-    frame.render_widget(
-        Paragraph::new(header_of(columns, &widths, lang, theme.header())),
-        header,
-    );
-    if cells.is_empty() {
-        let none = Line::styled(format!(" {none}"), theme.dim());
-        frame.render_widget(Paragraph::new(none), body);
-        return;
+/// The one table every list screen draws (the customer table, the short lists, the meter
+/// list, the audit log, the ledger, the bills, the arrears, the reports): the header on its
+/// area's first line, then the rows that fit, scrolled sideways by `sideways` cells within
+/// what does not fit; or, when there are no rows, the text `empty` dimmed.
+pub struct Table<'a, R> {
+    columns: &'a [Column],
+    rows: &'a [R],
+    selected: Option<usize>,
+    /// How many columns, from the left, the selection's colour covers.
+    marked: usize,
+    /// Whether the rows scroll down so the selected one shows: a list loaded whole does; a
+    /// page read to fit the screen is drawn from its first row.
+    follows: bool,
+    sideways: u16,
+    empty: &'a str,
+    /// What an empty table says while its rows are on their way.
+    loading: Option<&'a str>,
+    /// The style of the last row, kept in sight below the others (a report's total).
+    total: Option<Style>,
+}
+
+impl<'a, R: AsRef<[String]>> Table<'a, R> {
+    /// `rows` under `columns`, none selected, not scrolled sideways.
+    pub fn new(columns: &'a [Column], rows: &'a [R], empty: &'a str) -> Self {
+        Table {
+            columns,
+            rows,
+            selected: None,
+            marked: columns.len(),
+            follows: false,
+            sideways: 0,
+            empty,
+            loading: None,
+            total: None,
+        }
     }
-    let lines: Vec<Line> = cells
-        .iter()
-        .enumerate()
-        .map(|(index, cells)| {
-            let style = if Some(index) == selected {
-                theme.selected()
-            } else {
-                Style::new()
-            };
-            line_of(columns, cells.as_ref(), &widths, style, columns.len())
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), body);
+
+    /// Row `selected` (if any) in the selection's colour over its first `marked` columns.
+    pub fn selected(self, selected: Option<usize>, marked: usize) -> Self {
+        Table {
+            selected,
+            marked,
+            ..self
+        }
+    }
+
+    /// The rows scrolled down so that the selected one shows.
+    pub fn follows_selection(self) -> Self {
+        Table {
+            follows: true,
+            ..self
+        }
+    }
+
+    /// While `loading`, no rows say `text` (not that there are none).
+    pub fn loading(self, loading: bool, text: &'a str) -> Self {
+        Table {
+            loading: loading.then_some(text),
+            ..self
+        }
+    }
+
+    /// Scrolled `sideways` cells to the left, within what does not fit.
+    pub fn sideways(self, sideways: u16) -> Self {
+        Table { sideways, ..self }
+    }
+
+    /// The last row a total in `style`, always in sight.
+    pub fn total(self, style: Style) -> Self {
+        Table {
+            total: Some(style),
+            ..self
+        }
+    }
+
+    /// Draws it in `area`; true when some columns are off screen.
+    pub fn draw(self, frame: &mut Frame, area: Rect, (lang, theme): (Lang, &Theme)) -> bool {
+        let [header, body] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        let columns = self.columns;
+        let widths = widths_for(columns, self.rows, area.width);
+        let hidden = table_width(&widths).saturating_sub(area.width);
+        let scroll = (0, self.sideways.min(hidden));
+        let header_line = header_of(columns, &widths, lang, theme.header());
+        frame.render_widget(Paragraph::new(header_line).scroll(scroll), header);
+        let (rows, total) = match self.total {
+            Some(style) => match self.rows.split_last() {
+                Some((total, rows)) => (rows, Some((total, style))),
+                None => (self.rows, None),
+            },
+            None => (self.rows, None),
+        };
+        if rows.is_empty() && total.is_none() {
+            let empty = self.loading.unwrap_or(self.empty);
+            let none = Line::styled(format!(" {empty}"), theme.dim());
+            frame.render_widget(Paragraph::new(none), body);
+            return hidden > 0;
+        }
+        let room = usize::from(body.height).saturating_sub(usize::from(total.is_some()));
+        let first = match self.selected {
+            Some(selected) if self.follows => (selected + 1).saturating_sub(room.max(1)),
+            _ => 0,
+        };
+        let lines: Vec<Line> = rows
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(room)
+            .map(|(index, cells)| {
+                let style = if Some(index) == self.selected {
+                    theme.selected()
+                } else {
+                    Style::new()
+                };
+                line_of(columns, cells.as_ref(), &widths, style, self.marked)
+            })
+            .chain(total.map(|(cells, style)| {
+                line_of(columns, cells.as_ref(), &widths, style, columns.len())
+            }))
+            .collect();
+        frame.render_widget(Paragraph::new(lines).scroll(scroll), body);
+        hidden > 0
+    }
 }
 
 /// Cells a Left or Right moves a table that does not fit on the screen.
@@ -173,6 +262,50 @@ mod tests {
 
     fn rows(cells: [&str; 3]) -> Vec<Vec<String>> {
         vec![cells.map(str::to_owned).to_vec()]
+    }
+
+    /// The lines `table` draws in a 14×3 area: its header and two rows.
+    fn drawn(table: Table<Vec<String>>) -> Vec<String> {
+        use crate::app::hub::Look;
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+        let mut terminal = Terminal::new(TestBackend::new(14, 3)).unwrap();
+        terminal
+            .draw(|frame| {
+                table.draw(
+                    frame,
+                    frame.area(),
+                    (Lang::En, &Theme::new(Look::default())),
+                );
+            })
+            .unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        (0..3)
+            .map(|y| {
+                let line: String = (0..14).map(|x| buffer[(x, y)].symbol()).collect();
+                line.trim_end().to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_table_follows_its_selection_keeps_its_total_and_says_why_it_has_no_rows() {
+        let rows: Vec<Vec<String>> = (1..=5)
+            .map(|n| ["1", "x", "y"].map(|cell| format!("{cell}{n}")).to_vec())
+            .collect();
+        let shown = |table: Table<Vec<String>>| drawn(table)[1..].to_vec();
+        let page = Table::new(&COLUMNS, &rows, "none").selected(Some(3), 1);
+        assert_eq!(shown(page), ["11   x1     y1", "12   x2     y2"]);
+        let list = Table::new(&COLUMNS, &rows, "none").selected(Some(3), 1);
+        assert_eq!(
+            shown(list.follows_selection()),
+            ["13   x3     y3", "14   x4     y4"]
+        );
+        let report = Table::new(&COLUMNS, &rows, "none").total(Style::new());
+        assert_eq!(shown(report), ["11   x1     y1", "15   x5     y5"]);
+        assert_eq!(shown(Table::new(&COLUMNS, &[], "none")), [" none", ""]);
+        let loading = Table::new(&COLUMNS, &[], "none").loading(true, "loading");
+        assert_eq!(shown(loading), [" loading", ""]);
     }
 
     #[test]

@@ -57,11 +57,13 @@ pub(super) async fn holder(
     customer_id: i64,
     key: &MacKey,
 ) -> Result<Option<CardHolder>, DbError> {
-    client
-        .query_opt("SELECT * FROM card_holder_facts($1)", &[&customer_id])
-        .await?
-        .map(|row| CardHolder::of(customer_id, &row, key))
-        .transpose()
+    read_opt(
+        client,
+        "SELECT * FROM card_holder_facts($1)",
+        &[&customer_id],
+        |row| CardHolder::of(customer_id, row, key),
+    )
+    .await
 }
 
 impl CardHolder {

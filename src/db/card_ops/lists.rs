@@ -6,31 +6,29 @@ use super::*;
 pub async fn pending_operations(
     client: &impl CachingClient,
 ) -> Result<Vec<PendingOperation>, DbError> {
-    let rows = client
-        .query(
-            "SELECT op.id AS operation_id, op.kind, c.id AS customer_id, c.customer_no,
-                    c.name AS customer_name, card.card_no, o.full_name AS operator, op.started_at,
-                    t.amount, op.volume_litres
-             FROM card_operation op
-             JOIN customer c ON c.id = op.customer_id
-             JOIN card ON card.id = op.card_id
-             JOIN operator o ON o.id = op.operator_id
-             LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
-             WHERE op.state = 'pending'
-             ORDER BY op.started_at, op.id",
-            &[],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
+    read_all(
+        client,
+        "SELECT op.id AS operation_id, op.kind, c.id AS customer_id, c.customer_no,
+                c.name AS customer_name, card.card_no, o.full_name AS operator, op.started_at,
+                t.amount, op.volume_litres
+         FROM card_operation op
+         JOIN customer c ON c.id = op.customer_id
+         JOIN card ON card.id = op.card_id
+         JOIN operator o ON o.id = op.operator_id
+         LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
+         WHERE op.state = 'pending'
+         ORDER BY op.started_at, op.id",
+        &[],
+        |row| {
             Ok(from_columns!(row => PendingOperation {
                 operation_id,
                 kind: OperationKind::parse(row.get("kind"))?,
                 customer_id, customer_no, customer_name, card_no, operator, started_at, amount,
                 volume_litres,
             }))
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 /// Card usage records, newest first, at most `limit`.
@@ -49,24 +47,21 @@ pub async fn usage_records(
             )
         }
     };
-    let rows = client
-        .query(
-            &format!(
-                "SELECT op.id AS operation_id, op.kind, op.state, card.card_no, card.generation,
-                        op.purchase_seq, op.volume_litres, t.amount, o.full_name AS operator,
-                        op.started_at, op.finished_at, op.failure_reason
-                 FROM card_operation op
-                 JOIN card ON card.id = op.card_id
-                 JOIN operator o ON o.id = op.operator_id
-                 LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
-                 WHERE {condition}
-                 ORDER BY op.id DESC LIMIT $2"
-            ),
-            &[&id, &limit],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
+    read_all(
+        client,
+        &format!(
+            "SELECT op.id AS operation_id, op.kind, op.state, card.card_no, card.generation,
+                    op.purchase_seq, op.volume_litres, t.amount, o.full_name AS operator,
+                    op.started_at, op.finished_at, op.failure_reason
+             FROM card_operation op
+             JOIN card ON card.id = op.card_id
+             JOIN operator o ON o.id = op.operator_id
+             LEFT JOIN ledger_transaction t ON t.id = op.transaction_id
+             WHERE {condition}
+             ORDER BY op.id DESC LIMIT $2"
+        ),
+        &[&id, &limit],
+        |row| {
             Ok(from_columns!(row => UsageRecord {
                 operation_id,
                 kind: OperationKind::parse(row.get("kind"))?,
@@ -74,6 +69,7 @@ pub async fn usage_records(
                 card_no, generation, purchase_seq, volume_litres, amount, operator, started_at,
                 finished_at, failure_reason,
             }))
-        })
-        .collect()
+        },
+    )
+    .await
 }

@@ -28,7 +28,7 @@ use tokio_postgres::Row;
 
 use super::DbError;
 use super::operators::has_permission;
-use super::rows::from_columns;
+use super::rows::{from_columns, read_all, read_opt};
 use crate::domain::card_counter::{
     CardWritePlan, NotBlank, Planned, RechargeRefusal, RecycleRefusal, RefundRefusal,
     ReplaceRefusal, Resolution, check_recharge, plan_missing_purchase, plan_open, plan_recharge,

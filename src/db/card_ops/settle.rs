@@ -189,14 +189,13 @@ async fn stored(
     client: &impl CachingClient,
     operation_id: i64,
 ) -> Result<Option<Operation>, DbError> {
-    client
-        .query_opt(
-            &format!("{OPERATION_COLUMNS} WHERE op.id = $1"),
-            &[&operation_id],
-        )
-        .await?
-        .map(|row| Operation::from_row(&row))
-        .transpose()
+    read_opt(
+        client,
+        &format!("{OPERATION_COLUMNS} WHERE op.id = $1"),
+        &[&operation_id],
+        Operation::from_row,
+    )
+    .await
 }
 
 /// Operation `operation_id` as it was journaled (card, plan, purchase), whatever its state: a

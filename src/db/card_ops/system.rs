@@ -212,33 +212,33 @@ pub async fn system_card_facts(
     client: &impl CachingClient,
     card_no: u32,
 ) -> Result<Option<SystemCardFacts>, DbError> {
-    let row = client
-        .query_opt(
-            "SELECT s.state, s.issued_at, o.login, c.customer_no, c.name,
-                    s.cleared_credit_litres, s.credited_amount
-             FROM system_card s JOIN operator o ON o.id = s.issued_by
-             LEFT JOIN customer c ON c.id = s.customer_id
-             WHERE s.card_no = $1",
-            &[&i64::from(card_no)],
-        )
-        .await?;
-    Ok(row.map(|row| {
-        let state: String = row.get("state");
-        let customer_no: Option<i64> = row.get("customer_no");
-        let litres: Option<i64> = row.get("cleared_credit_litres");
-        let credited: Option<Decimal> = row.get("credited_amount");
-        SystemCardFacts {
-            state: match state.as_str() {
-                "done" => OperationState::Done,
-                "failed" => OperationState::Failed,
-                _ => OperationState::Pending,
-            },
-            issued_at: row.get("issued_at"),
-            issued_by: row.get("login"),
-            customer: customer_no.map(|no| (no, row.get("name"))),
-            cleared: litres.zip(credited),
-        }
-    }))
+    read_opt(
+        client,
+        "SELECT s.state, s.issued_at, o.login, c.customer_no, c.name,
+                s.cleared_credit_litres, s.credited_amount
+         FROM system_card s JOIN operator o ON o.id = s.issued_by
+         LEFT JOIN customer c ON c.id = s.customer_id
+         WHERE s.card_no = $1",
+        &[&i64::from(card_no)],
+        |row| {
+            let state: String = row.get("state");
+            let customer_no: Option<i64> = row.get("customer_no");
+            let litres: Option<i64> = row.get("cleared_credit_litres");
+            let credited: Option<Decimal> = row.get("credited_amount");
+            Ok(SystemCardFacts {
+                state: match state.as_str() {
+                    "done" => OperationState::Done,
+                    "failed" => OperationState::Failed,
+                    _ => OperationState::Pending,
+                },
+                issued_at: row.get("issued_at"),
+                issued_by: row.get("login"),
+                customer: customer_no.map(|no| (no, row.get("name"))),
+                cleared: litres.zip(credited),
+            })
+        },
+    )
+    .await
 }
 
 /// A meter a system card may be issued for, with the customer it is installed for.
@@ -253,19 +253,19 @@ pub async fn system_card_meter(
     client: &impl CachingClient,
     meter_no: &MeterNumber,
 ) -> Result<Option<SystemCardMeter>, DbError> {
-    let row = client
-        .query_opt(
-            "SELECT m.meter_no, c.customer_no, c.name
-             FROM meter m LEFT JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
-             WHERE m.meter_no = $1",
-            &[&meter_no.as_str()],
-        )
-        .await?;
-    Ok(row.map(|row| {
-        let customer_no: Option<i64> = row.get("customer_no");
-        SystemCardMeter {
-            meter_no: row.get("meter_no"),
-            customer: customer_no.map(|no| (no, row.get("name"))),
-        }
-    }))
+    read_opt(
+        client,
+        "SELECT m.meter_no, c.customer_no, c.name
+         FROM meter m LEFT JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
+         WHERE m.meter_no = $1",
+        &[&meter_no.as_str()],
+        |row| {
+            let customer_no: Option<i64> = row.get("customer_no");
+            Ok(SystemCardMeter {
+                meter_no: row.get("meter_no"),
+                customer: customer_no.map(|no| (no, row.get("name"))),
+            })
+        },
+    )
+    .await
 }

@@ -24,7 +24,7 @@ use crate::db::audit::{AuditCursor, AuditRow};
 use crate::db::customers::{Page, PageAt};
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, PAGING, framed, usual};
-use crate::ui::table::Column;
+use crate::ui::table::{Column, Table};
 use crate::ui::text::{local, truncate};
 use crate::ui::theme::Theme;
 use filter::Typed;
@@ -366,21 +366,11 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
                     ]
                 })
                 .collect();
-            let empty = if view.loading {
-                lang.t("audit_log.loading")
-            } else {
-                lang.t("audit_log.none")
-            };
-            super::reference::common::table(
-                frame,
-                rest,
-                &COLUMNS,
-                (&rows, 0),
-                (!rows.is_empty()).then_some(view.selected),
-                empty,
-                lang,
-                theme,
-            );
+            Table::new(&COLUMNS, &rows, lang.t("audit_log.none"))
+                .loading(view.loading, lang.t("audit_log.loading"))
+                .selected(Some(view.selected), 1)
+                .follows_selection()
+                .draw(frame, rest, (lang, theme));
         }
         Pane::Filter(form) => {
             frame.render_widget(heading("audit_log.filter_hint"), head);

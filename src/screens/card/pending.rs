@@ -15,6 +15,7 @@ use crate::app::state::MessageKind;
 use crate::db::DbError;
 use crate::db::card_ops::{self, PendingOperation, Settled};
 use crate::i18n::Lang;
+use crate::screens::reference::common::move_in;
 use crate::ui::inert::inert;
 use crate::ui::text::{fit, local};
 use crate::ui::theme::Theme;
@@ -115,10 +116,7 @@ impl CardScreen {
 /// Up (`up`) or Down on the list: the selection stays on a row.
 pub(super) fn move_selection(rows: Option<&[PendingOperation]>, selected: &mut usize, up: bool) {
     if let Some(rows) = rows {
-        let step = if up { -1 } else { 1 };
-        *selected = selected
-            .saturating_add_signed(step)
-            .min(rows.len().saturating_sub(1));
+        move_in(selected, rows.len(), if up { -1 } else { 1 });
     }
 }
 

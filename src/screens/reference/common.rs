@@ -5,7 +5,6 @@
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
@@ -15,7 +14,7 @@ use crate::app::{App, Command, Hub};
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed};
 use crate::ui::inert::inert;
-use crate::ui::table::{Column, header_of, line_of, scrolled_sideways, table_width, widths_for};
+use crate::ui::table::{Column, scrolled_sideways, widths_for};
 use crate::ui::theme::Theme;
 
 /// The two hints under an import dialog's path: the catalogue keys of what the file is
@@ -260,50 +259,6 @@ pub(crate) fn read_or_loading<'a, T>(
         frame.render_widget(Paragraph::new(note(lang.t(loading), theme)), area);
     }
     read.as_ref()
-}
-
-/// A table: a header line, then the rows that fit, scrolled so the selection shows (the
-/// audit viewer's too), and `sideways` cells to the left when its columns need more than the
-/// screen (`Sideways`). True when some columns are off screen.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn table(
-    frame: &mut Frame,
-    area: Rect,
-    columns: &[Column],
-    (rows, sideways): (&[Vec<String>], u16),
-    selected: Option<usize>,
-    empty: &str,
-    lang: Lang,
-    theme: &Theme,
-) -> bool {
-    let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let widths = widths_for(columns, rows, area.width);
-    let hidden = table_width(&widths).saturating_sub(area.width);
-    let scroll = (0, sideways.min(hidden));
-    let header_line = header_of(columns, &widths, lang, theme.header());
-    frame.render_widget(Paragraph::new(header_line).scroll(scroll), header);
-    if rows.is_empty() {
-        frame.render_widget(Paragraph::new(note(empty, theme)), body);
-        return hidden > 0;
-    }
-    let height = usize::from(body.height).max(1);
-    let first = selected.map_or(0, |s| (s + 1).saturating_sub(height));
-    let lines: Vec<Line> = rows
-        .iter()
-        .enumerate()
-        .skip(first)
-        .take(height)
-        .map(|(index, cells)| {
-            let style = if Some(index) == selected {
-                theme.selected()
-            } else {
-                Style::new()
-            };
-            line_of(columns, cells, &widths, style, 1)
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines).scroll(scroll), body);
-    hidden > 0
 }
 
 /// A table's scroll sideways (Left/Right while its rows have the focus), as the customer

@@ -17,7 +17,7 @@ use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::i18n::Lang;
-use crate::ui::table::Column;
+use crate::ui::table::{Column, Table};
 use crate::ui::theme::Theme;
 
 /// What makes a short list the list of one kind of row.
@@ -183,15 +183,12 @@ impl<K: ListKind> Screen for ShortList<K> {
             None => rest,
         };
         let rows = self.cells(lang);
-        let empty = if self.loading {
-            lang.t("ref.loading")
-        } else {
-            lang.t("ref.none")
-        };
-        let selected = (!self.rows.is_empty()).then_some(self.selected);
-        let table = (rows.as_slice(), self.sideways.0);
-        let hidden =
-            super::common::table(frame, rest, K::COLUMNS, table, selected, empty, lang, theme);
+        let hidden = Table::new(K::COLUMNS, &rows, lang.t("ref.none"))
+            .loading(self.loading, lang.t("ref.loading"))
+            .selected(Some(self.selected), 1)
+            .follows_selection()
+            .sideways(self.sideways.0)
+            .draw(frame, rest, (lang, theme));
         let count = lang.tf("ref.count", &[("count", &self.rows.len())]);
         let count = format!("{}{count}", more_columns(lang, hidden));
         frame.render_widget(Paragraph::new(super::common::note(&count, theme)), title);

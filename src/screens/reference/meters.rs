@@ -35,7 +35,7 @@ use crate::domain::validation;
 use crate::i18n::Lang;
 use crate::screens::legend::{Labelled, PAGING, usual};
 use crate::ui::inert::inert;
-use crate::ui::table::Column;
+use crate::ui::table::{Column, Table};
 use crate::ui::text::{truncate, width};
 use crate::ui::theme::Theme;
 
@@ -443,21 +443,13 @@ impl Screen for MetersView {
             ));
         }
         let rows = self.cells(lang);
-        let empty = if self.loading {
-            lang.t("ref.loading").to_owned()
-        } else {
-            lang.t("ref.no_meters").to_owned()
-        };
-        let hidden = super::common::table(
-            frame,
-            rest,
-            &COLUMNS,
-            (&rows, self.sideways.0),
-            (!self.search_focused && !rows.is_empty()).then_some(self.selected),
-            &empty,
-            lang,
-            theme,
-        );
+        let selected = (!self.search_focused).then_some(self.selected);
+        let hidden = Table::new(&COLUMNS, &rows, lang.t("ref.no_meters"))
+            .loading(self.loading, lang.t("ref.loading"))
+            .selected(selected, 1)
+            .follows_selection()
+            .sideways(self.sideways.0)
+            .draw(frame, rest, (lang, theme));
         let line = Line::from(vec![
             Span::raw(label.clone()),
             Span::styled(
