@@ -526,6 +526,13 @@ pub trait Screen: ScreenBase + Debug + Send {
         false
     }
 
+    /// Whether the keys typed before it came on top are dropped rather than given to it: a
+    /// temporary password shown once, which F2 closes, is not closed by the F2 a tired
+    /// administrator pressed again while the save that made it was on its way.
+    fn drops_type_ahead(&self) -> bool {
+        false
+    }
+
     /// Whether it holds typed data not saved: going home or a `:` command never drops it
     /// silently (home asks first, a `:` command opens over it instead of in its place).
     fn unsaved(&self) -> bool {

@@ -116,6 +116,9 @@ fn typed(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
 
 /// Applies waiting keys while nothing holds them; whether any was applied.
 fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
+    if top_drops_type_ahead(app) {
+        app.type_ahead.clear();
+    }
     let mut replayed = false;
     while let Some(&typed) = app.type_ahead.front()
         && !app.holds_input()
@@ -126,6 +129,13 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
         replayed = true;
     }
     replayed
+}
+
+fn top_drops_type_ahead(app: &App) -> bool {
+    match &app.screen {
+        Slot::Module(_, screen) => screen.drops_type_ahead(),
+        _ => false,
+    }
 }
 
 /// Whether the screen on top makes `key` wait for an answer on its way.
