@@ -320,6 +320,16 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
             .iter()
             .any(|(offered, _)| *offered == command)
     {
+        // F2 pressed on after a save took the clerk back to a list: the message line keeps
+        // what the save said rather than calling the repeat an error.
+        if command == Command::Save
+            && app
+                .message
+                .as_ref()
+                .is_some_and(|message| message.kind == MessageKind::Info)
+        {
+            return;
+        }
         let text = app.lang.tf(
             "msg.not_here",
             &[("command", &app.lang.t(command.label_key()))],

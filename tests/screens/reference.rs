@@ -391,6 +391,38 @@ fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
     (app, sent)
 }
 
+/// A tired clerk presses F2 on after the save took them back to the list, which saves nothing:
+/// "Saved." stays on the message line (session 31, by hand: it became "Save is not available
+/// here", and the shift's closing lost its Z report's message, as if the save had failed).
+#[test]
+fn an_f2_pressed_again_after_a_save_keeps_its_message() {
+    let (mut app, sent) = meter_add_sent();
+    reply(
+        &mut app,
+        sent[0].0,
+        MeterReply::Saved(meterdesk::db::meters::MeterOutcome::Done),
+    );
+    assert!(app.screen.is::<MetersView>());
+    for _ in 0..5 {
+        assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    }
+    assert_eq!(
+        app.message.as_ref().map(|m| m.text.as_str()),
+        Some("Saved.")
+    );
+    // On a list with nothing said, F2 still says it saves nothing here.
+    press(&mut app, KeyCode::F(5));
+    app.message = None;
+    press(&mut app, KeyCode::F(2));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.ends_with("is not available here.")),
+        "{:?}",
+        app.message
+    );
+}
+
 #[test]
 fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key() {
     let (mut app, sent) = meter_add_sent();
