@@ -100,6 +100,18 @@ pub fn split_line(text: &str, max: usize) -> (&str, &str) {
     (text, "")
 }
 
+/// `text` broken into lines of at most `max` cells where [`split_line`] breaks, nothing left
+/// out: a long CJK run after a space goes on from the same line instead of starting a new one.
+pub fn lines(mut text: &str, max: usize) -> Vec<&str> {
+    let mut lines = Vec::new();
+    while !text.is_empty() {
+        let (line, rest) = split_line(text, max.max(2));
+        lines.push(line);
+        text = rest;
+    }
+    lines
+}
+
 /// `text` cut into pieces of at most `max` cells, nothing left out: for a stored value that
 /// must be read whole, which may have no spaces (CJK, JSON).
 pub fn chunks(text: &str, max: usize) -> Vec<String> {

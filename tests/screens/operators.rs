@@ -263,6 +263,16 @@ fn the_roles_list_shows_the_selected_roles_permissions_in_full() {
             screen.contains(&reprint) && !screen.contains("receipt.reprint"),
             "permissions in words: {screen}"
         );
+        // Chinese breaks beside any character: the role's name is not left alone on a line
+        // above its permissions (session 31, by hand: "收费员" / "的权限：…").
+        let told = lang.tf(
+            "operators.role_permissions",
+            &[("role", &lang.role_name("clerk")), ("permissions", &"")],
+        );
+        assert!(
+            screen.lines().any(|line| line.contains(told.trim_end())),
+            "{told:?} on one line: {screen}"
+        );
         insta::assert_snapshot!(format!("roles_list_{lang:?}").to_lowercase(), screen);
     }
 }
