@@ -299,6 +299,19 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
     } else {
         command
     };
+    // ui.md: F12 / Esc cancel or go back one level. Where there is nothing to cancel (a list)
+    // they go back, as F3 does; the first screen, which F3 leaves by signing out, is left alone.
+    let offered =
+        |app: &App, wanted: Command| app.commands().iter().any(|(offered, _)| *offered == wanted);
+    let command = if command == Command::Cancel
+        && !app.below.is_empty()
+        && !offered(app, Command::Cancel)
+        && offered(app, Command::Leave)
+    {
+        Command::Leave
+    } else {
+        command
+    };
     // The reference lists are reachable from every screen once signed in (`:meters` …).
     let anywhere = app
         .registry
@@ -313,13 +326,7 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
         && anywhere.is_some();
     // Going home and signing out work from every screen once signed in.
     let everywhere = app.session.is_some() && matches!(command, Command::Home | Command::Logout);
-    if !navigation
-        && !everywhere
-        && !app
-            .commands()
-            .iter()
-            .any(|(offered, _)| *offered == command)
-    {
+    if !navigation && !everywhere && !offered(app, command) {
         // F2 pressed on after a save took the clerk back to a list: the message line keeps
         // what the save said rather than calling the repeat an error.
         if command == Command::Save

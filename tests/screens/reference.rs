@@ -394,6 +394,30 @@ fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
 /// A tired clerk presses F2 on after the save took them back to the list, which saves nothing:
 /// "Saved." stays on the message line (session 31, by hand: it became "Save is not available
 /// here", and the shift's closing lost its Z report's message, as if the save had failed).
+/// ui.md: F12 / Esc cancel or go back one level. On a list, where there is nothing to
+/// cancel, they go back as F3 does (session 31, by hand: every list said "Cancel is not
+/// available here"); on the customer table, the first screen, F12 does not ask to sign out.
+#[test]
+fn f12_or_esc_on_a_list_goes_back_one_level() {
+    for code in [KeyCode::F(12), KeyCode::Esc] {
+        let mut app = meters_screen();
+        press(&mut app, code);
+        assert!(
+            app.screen.is::<CustomerTable>(),
+            "{code:?}: {}",
+            render(&app)
+        );
+        assert_eq!(app.message, None, "{code:?}");
+        press(&mut app, KeyCode::F(12));
+        assert!(app.screen.is::<CustomerTable>());
+        assert!(
+            !render(&app).contains("Sign out?"),
+            "F12 on the table asks nothing: {}",
+            render(&app)
+        );
+    }
+}
+
 #[test]
 fn an_f2_pressed_again_after_a_save_keeps_its_message() {
     let (mut app, sent) = meter_add_sent();
