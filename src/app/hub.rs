@@ -148,6 +148,15 @@ impl Problem {
         }
     }
 
+    /// The database refused the audit entry of `action` (sql/V53) the desk wrote true: the
+    /// operator's roles no longer allow it.
+    pub fn roles_changed(action: String, detail: impl ToString) -> Problem {
+        Problem {
+            permissions: vec![action],
+            ..Problem::new("failure.roles_changed", detail)
+        }
+    }
+
     pub fn text(&self, lang: Lang) -> String {
         let codes: Vec<&str> = self.permissions.iter().map(String::as_str).collect();
         lang.tf(
