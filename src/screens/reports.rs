@@ -463,6 +463,8 @@ impl ReportsScreen {
             hub.say(MessageKind::Info, hub.app.lang.t("report.no_later_day"));
             return;
         }
+        // What the message line said of the day before no longer holds.
+        hub.app.message = None;
         self.day = day;
         self.load(hub);
     }

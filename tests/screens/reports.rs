@@ -100,6 +100,9 @@ fn the_day_after_today_is_not_read() {
         message.text,
         "Today's report is the last: there is no report of a day to come."
     );
+    // The day before is read, and the message about today goes.
+    assert!(!press(&mut app, KeyCode::PageUp).is_empty());
+    assert_eq!(app.message, None);
 }
 
 #[test]
