@@ -977,6 +977,43 @@ fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
     insta::assert_snapshot!("scheme_form_falling_prices", render(&app));
 }
 
+/// One F2 marks every bad field: the fields' own checks (the name left empty) and the list's
+/// rules (a VAT rate of 150 %) together, the cursor on the first (session 31, by hand: the
+/// first F2 marked the name only; the rate came out at the second, once the name was typed).
+#[test]
+fn one_f2_marks_every_bad_field_of_a_scheme() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+    press(&mut app, KeyCode::Char('a'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "pre");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "step");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2027-01-01");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "150");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    let Some(form) = app.screen.module::<RefForm>() else {
+        panic!("the form stays: {}", render(&app))
+    };
+    let errors: Vec<usize> = form
+        .form
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, field)| field.error.is_some())
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(errors[..2], [0, 4], "{}", render(&app));
+    assert_eq!(form.form.focus, 0);
+    assert_eq!(form.form.value(4), "150", "nothing typed is lost");
+}
+
 /// A tier error is shown on the tier that is wrong: the last one filled, not the fourth.
 #[test]
 fn a_tier_error_is_shown_on_the_tier_that_is_wrong() {
