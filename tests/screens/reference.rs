@@ -1120,6 +1120,45 @@ fn reference_lists_scroll_sideways_at_60x20() {
     insta::assert_snapshot!("meters_at_60x20_scrolled", render_at(&app, (60, 20)));
 }
 
+/// The customer type form names the payment methods in the desk's language, as the account
+/// form and the list's detail do (session 31, by hand: "付款方式 Cash" and a list of Alipay,
+/// Bank card… on a Chinese desk: the names stored in the database).
+#[test]
+fn the_customer_type_form_names_payment_methods_in_the_desks_language() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
+    app.lang = Lang::Zh;
+    let choices = meterdesk::screens::reference::customer_types::TypeChoices {
+        meter_types: Vec::new(),
+        schemes: vec![scheme_row()],
+        payment_methods: vec![
+            ("cash".into(), "Cash".into()),
+            ("wechat_pay".into(), "WeChat Pay".into()),
+            ("voucher".into(), "Voucher".into()),
+        ],
+    };
+    reply(
+        &mut app,
+        sent[0].0,
+        CustomerTypeReply::Rows {
+            rows: vec![customer_type_row(1, "居民卡表", 1)],
+            choices,
+        },
+    );
+    press(&mut app, KeyCode::Char('a'));
+    for _ in 0..7 {
+        press(&mut app, KeyCode::Tab);
+    }
+    press(&mut app, KeyCode::F(4));
+    let screen = render(&app);
+    assert!(
+        screen.contains("[x] 现金") && screen.contains("[ ] 微信支付"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Cash"), "{screen}");
+    // One the catalogue does not know keeps its stored name.
+    assert!(screen.contains("[ ] Voucher"), "{screen}");
+}
+
 #[test]
 fn customer_types_refusals_are_shown_clearly() {
     let (mut app, sent) = at_command(&SUPERVISOR, "custtypes");
