@@ -307,16 +307,24 @@ fn roles_departments_and_cards_are_named_in_chinese() {
             named(3, "role.set_permissions", "role", None),
             named(2, "department.add", "department", Some(4)),
             named(1, "card.discrepancy", "card", Some(12345)),
+            named(0, "card.found_on_card", "system_card", Some(77)),
         ],
         more_before: false,
         more_after: false,
     };
     answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
     let screen = render(&app);
-    for name in ["角色", "部门 4", "卡 12345", "卡与数据库不一致"] {
+    for name in [
+        "角色",
+        "部门 4",
+        "卡 12345",
+        "卡与数据库不一致",
+        "系统卡 77",
+        "卡上找到失败充值",
+    ] {
         assert!(screen.contains(name), "{name}: {screen}");
     }
-    for raw in ["role", "department", "card", "discrepancy"] {
+    for raw in ["role", "department", "card", "discrepancy", "found_on"] {
         assert!(!screen.contains(raw), "{raw}: {screen}");
     }
 }
