@@ -945,13 +945,14 @@ fn price_schemes_list_and_a_price_preview() {
     insta::assert_snapshot!("price_change_refused_past_date", render(&app));
 }
 
-#[test]
-fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
+/// A new scheme named `name` (nothing typed: left empty), prepaid, stepped, from 2027-01-01,
+/// the cursor on its VAT rate.
+fn new_scheme_named(name: &str) -> App {
     let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
     reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
     press(&mut app, KeyCode::Char('a'));
-    type_text(&mut app, "Shops stepped");
-    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, name);
+    press(&mut app, KeyCode::Tab);
     type_text(&mut app, "pre");
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Tab);
@@ -960,6 +961,12 @@ fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
     press(&mut app, KeyCode::Tab);
     type_text(&mut app, "2027-01-01");
     press(&mut app, KeyCode::Tab);
+    app
+}
+
+#[test]
+fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
+    let mut app = new_scheme_named("Shops stepped");
     press(&mut app, KeyCode::Tab); // VAT 9 stays
     type_text(&mut app, "12");
     press(&mut app, KeyCode::Tab);
@@ -982,18 +989,7 @@ fn a_new_scheme_with_falling_prices_is_refused_at_the_tier() {
 /// first F2 marked the name only; the rate came out at the second, once the name was typed).
 #[test]
 fn one_f2_marks_every_bad_field_of_a_scheme() {
-    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
-    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
-    press(&mut app, KeyCode::Char('a'));
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "pre");
-    press(&mut app, KeyCode::Enter);
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "step");
-    press(&mut app, KeyCode::Enter);
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "2027-01-01");
-    press(&mut app, KeyCode::Tab);
+    let mut app = new_scheme_named("");
     press(&mut app, KeyCode::Backspace);
     type_text(&mut app, "150");
     let sent = press(&mut app, KeyCode::F(2));
