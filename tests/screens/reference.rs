@@ -295,6 +295,45 @@ fn meters_screen() -> App {
     app
 }
 
+/// Modify or delete on an empty list says there is no row to act on (session 31, by hand: a
+/// search for no meter, then `m`, Delete: nothing happened and nothing was said).
+#[test]
+fn modify_or_delete_on_an_empty_list_says_it_is_empty() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "meters");
+    reply(
+        &mut app,
+        ref_requests::<MeterTypeRequest>(&sent)[0].0,
+        MeterTypeReply::Rows(meter_type_rows()),
+    );
+    reply(
+        &mut app,
+        ref_requests::<MeterRequest>(&sent)[0].0,
+        MeterReply::Page(meter_page(0, false)),
+    );
+    for code in [KeyCode::Char('m'), KeyCode::Delete] {
+        app.message = None;
+        assert!(press(&mut app, code).is_empty());
+        assert!(app.screen.is::<MetersView>(), "{code:?}");
+        assert_eq!(
+            app.message.as_ref().map(|m| m.text.as_str()),
+            Some("The list is empty: there is no row to change."),
+            "{code:?}"
+        );
+    }
+    // A short list (the meter types) says the same.
+    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+    reply(&mut app, sent[0].0, MeterTypeReply::Rows(Vec::new()));
+    for code in [KeyCode::Char('m'), KeyCode::Delete] {
+        app.message = None;
+        assert!(press(&mut app, code).is_empty());
+        assert_eq!(
+            app.message.as_ref().map(|m| m.text.as_str()),
+            Some("The list is empty: there is no row to change."),
+            "{code:?}"
+        );
+    }
+}
+
 #[test]
 fn meter_form_adds_and_modifies_without_the_number() {
     let mut app = meters_screen();

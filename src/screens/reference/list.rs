@@ -138,7 +138,7 @@ impl<K: ListKind> ShortList<K> {
                 hub.say(MessageKind::Info, question);
             }
             Some(Err(refusal)) => hub.say(MessageKind::Error, refusal),
-            None => hub.say(MessageKind::Info, String::new()),
+            None => super::common::say_list_empty(hub),
         }
     }
 }
@@ -246,7 +246,10 @@ impl<K: ListKind> Screen for ShortList<K> {
                     Command::Add => None,
                     _ => match self.selected_row() {
                         Some(row) => Some(row),
-                        None => return true,
+                        None => {
+                            super::common::say_list_empty(hub);
+                            return true;
+                        }
                     },
                 };
                 if let Some(form) = self.kind.form(row, command, hub.app) {
