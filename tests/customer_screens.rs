@@ -696,3 +696,32 @@ async fn a_demo_customers_abnormal_reading_is_confirmed_at_the_desk() {
         assert!(recorded.get::<_, bool>("abnormal"), "{model}");
     }
 }
+
+/// The administrator takes `customer.modify` from the clerks while a clerk is signed in (their
+/// desk still offers `m`, as it was told at sign-in): the database refuses the save at commit,
+/// on the change's audit entry, and the clerk is told in words that their roles no longer allow
+/// it, their typing kept (session 31, by hand: "database error: permission denied: audit entry
+/// 20 (customer.modify) tells no write of this transaction that clerk@meterdesk may m…").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_refused_for_a_permission_taken_since_sign_in_is_told_in_words() {
+    let (_db, client, mut desk) = signed_in().await;
+    client
+        .execute(
+            "DELETE FROM role_permission WHERE role_code = 'clerk' AND permission_code = 'customer.modify'",
+            &[],
+        )
+        .await
+        .unwrap();
+    desk.key(KeyCode::Char('m')).await;
+    assert!(desk.app.screen.is::<ModifyView>(), "{}", desk.screen());
+    desk.text("平").await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(desk.app.screen.is::<ModifyView>(), "{}", desk.screen());
+    assert_eq!(
+        desk.message(),
+        "The database refused this: your roles do not allow you to modify a customer's basic \
+         information. They may have changed since you signed in: sign out and in again to see \
+         what they allow."
+    );
+    assert!(desk.screen().contains("平"), "{}", desk.screen());
+}

@@ -241,3 +241,62 @@ async fn a_setting_cards_application_is_recorded_once_and_only_for_its_own_meter
     );
     assert_eq!(max().await.map(|max| max.litres), Some(30_000));
 }
+
+/// A system card is a card meter's tool (sql/V83): the server refuses to journal one for a
+/// meter whose type takes no card, and the app's look-up says the meter takes none (session 31,
+/// by hand: a setting card for a postpaid remote-read meter was checked, confirmed and would
+/// have been written).
+#[tokio::test]
+async fn a_system_card_is_only_for_a_meter_that_takes_cards() {
+    let customer = card_customer().await;
+    give_password(&customer.client, SUPERVISOR).await;
+    customer
+        .client
+        .batch_execute(
+            "INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+                 VALUES ('Remote read DN20', 'postpayment', false, 'DN20', 'Itron');
+             INSERT INTO meter (meter_no, meter_type_id)
+                 SELECT 'WM-0777', id FROM meter_type WHERE name = 'Remote read DN20'",
+        )
+        .await
+        .unwrap();
+    let mut supervisor = customer.db.pool_of("super").get().await.unwrap();
+    let postpaid = MeterNumber::new("WM-0777").unwrap();
+    let card_meter = MeterNumber::new(METER).unwrap();
+
+    let looked_up = card_ops::system_card_meter(&**supervisor, &postpaid)
+        .await
+        .unwrap()
+        .expect("the meter is known");
+    assert!(!looked_up.takes_card);
+    let looked_up = card_ops::system_card_meter(&**supervisor, &card_meter)
+        .await
+        .unwrap()
+        .expect("the meter is known");
+    assert!(looked_up.takes_card);
+
+    let error = supervisor
+        .execute(
+            "SELECT system_card_begin('check', 'WM-0777', NULL, NULL, 100, 0)",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    let refused = error.as_db_error().expect("refused by the server");
+    assert_eq!(
+        refused.message(),
+        "meter WM-0777 takes no card: a system card is for a card meter"
+    );
+    let journaled: i64 = customer
+        .client
+        .query_one("SELECT count(*) FROM system_card", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(journaled, 0, "nothing journaled");
+    // The card meter's still is.
+    card_ops::begin_system_card(&mut supervisor, SystemCardKind::Check, &card_meter, 0)
+        .await
+        .unwrap()
+        .expect("journaled");
+}

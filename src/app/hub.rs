@@ -148,6 +148,15 @@ impl Problem {
         }
     }
 
+    /// The database refused the audit entry of `action` (sql/V53) the desk wrote true: the
+    /// operator's roles no longer allow it.
+    pub fn roles_changed(action: String, detail: impl ToString) -> Problem {
+        Problem {
+            permissions: vec![action],
+            ..Problem::new("failure.roles_changed", detail)
+        }
+    }
+
     pub fn text(&self, lang: Lang) -> String {
         let codes: Vec<&str> = self.permissions.iter().map(String::as_str).collect();
         lang.tf(
@@ -523,6 +532,13 @@ pub trait Screen: ScreenBase + Debug + Send {
     /// Whether `key` must wait for an answer on its way (type-ahead), beyond the requests that
     /// hold input: the customer table's rows wait for the search typed before.
     fn key_waits(&self, _key: &KeyEvent, _app: &App) -> bool {
+        false
+    }
+
+    /// Whether the keys typed before it came on top are dropped rather than given to it: a
+    /// temporary password shown once, which F2 closes, is not closed by the F2 a tired
+    /// administrator pressed again while the save that made it was on its way.
+    fn drops_type_ahead(&self) -> bool {
         false
     }
 

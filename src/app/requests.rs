@@ -52,6 +52,8 @@ impl From<DbError> for Failure {
             Failure::SignedOut(detail)
         } else if let Some(permissions) = missing_permissions(&err) {
             Failure::Error(Problem::not_permitted(permissions, err))
+        } else if let Some(action) = refused_entry_action(&err) {
+            Failure::Error(Problem::roles_changed(action, err))
         } else {
             Failure::Error(Problem::new("failure.database", err))
         }
@@ -74,6 +76,24 @@ fn missing_permissions(err: &DbError) -> Option<Vec<String>> {
         .1
         .strip_suffix(')')?;
     Some(needs.split(" or ").map(str::to_owned).collect())
+}
+
+/// The action of the change's audit entry the database refused at commit (sql/V53: "permission
+/// denied: audit entry <id> (<action>) tells no write of this transaction that <role> may
+/// make"). The desk writes true entries, so what it lacks is the permission: the roles changed
+/// after the sign-in told the desk what they allow.
+fn refused_entry_action(err: &DbError) -> Option<String> {
+    let DbError::Query(error) = err else {
+        return None;
+    };
+    let refused = error
+        .as_db_error()
+        .filter(|db| *db.code() == SqlState::INSUFFICIENT_PRIVILEGE)?;
+    let (told, _) = refused
+        .message()
+        .strip_prefix("permission denied: audit entry ")?
+        .split_once(") tells no write")?;
+    Some(told.split_once(" (")?.1.to_owned())
 }
 
 impl From<tokio_postgres::Error> for Failure {

@@ -116,6 +116,9 @@ fn typed(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
 
 /// Applies waiting keys while nothing holds them; whether any was applied.
 fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
+    if top_drops_type_ahead(app) {
+        app.type_ahead.clear();
+    }
     let mut replayed = false;
     while let Some(&typed) = app.type_ahead.front()
         && !app.holds_input()
@@ -126,6 +129,13 @@ fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
         replayed = true;
     }
     replayed
+}
+
+fn top_drops_type_ahead(app: &App) -> bool {
+    match &app.screen {
+        Slot::Module(_, screen) => screen.drops_type_ahead(),
+        _ => false,
+    }
 }
 
 /// Whether the screen on top makes `key` wait for an answer on its way.
@@ -289,6 +299,19 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
     } else {
         command
     };
+    // ui.md: F12 / Esc cancel or go back one level. Where there is nothing to cancel (a list)
+    // they go back, as F3 does; the first screen, which F3 leaves by signing out, is left alone.
+    let offered =
+        |app: &App, wanted: Command| app.commands().iter().any(|(offered, _)| *offered == wanted);
+    let command = if command == Command::Cancel
+        && !app.below.is_empty()
+        && !offered(app, Command::Cancel)
+        && offered(app, Command::Leave)
+    {
+        Command::Leave
+    } else {
+        command
+    };
     // The reference lists are reachable from every screen once signed in (`:meters` …).
     let anywhere = app
         .registry
@@ -303,13 +326,17 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
         && anywhere.is_some();
     // Going home and signing out work from every screen once signed in.
     let everywhere = app.session.is_some() && matches!(command, Command::Home | Command::Logout);
-    if !navigation
-        && !everywhere
-        && !app
-            .commands()
-            .iter()
-            .any(|(offered, _)| *offered == command)
-    {
+    if !navigation && !everywhere && !offered(app, command) {
+        // F2 pressed on after a save took the clerk back to a list: the message line keeps
+        // what the save said rather than calling the repeat an error.
+        if command == Command::Save
+            && app
+                .message
+                .as_ref()
+                .is_some_and(|message| message.kind == MessageKind::Info)
+        {
+            return;
+        }
         let text = app.lang.tf(
             "msg.not_here",
             &[("command", &app.lang.t(command.label_key()))],

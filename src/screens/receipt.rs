@@ -378,7 +378,13 @@ impl ScreenRequest for KeepReport {
 /// A payment method in the desk's language: the catalogue's name for the codes it knows
 /// (`payment_method.cash`), else the name the utility gave it.
 pub fn payment_method_name(lang: Lang, method: &PaymentMethod) -> String {
-    catalogue_method_name(lang, &method.code).unwrap_or_else(|| inert(&method.name).into_owned())
+    named_payment_method(lang, &method.code, &method.name)
+}
+
+/// A payment method by its `code` and the `name` stored with it: the catalogue's name, else
+/// the stored one.
+pub fn named_payment_method(lang: Lang, code: &str, name: &str) -> String {
+    catalogue_method_name(lang, code).unwrap_or_else(|| inert(name).into_owned())
 }
 
 /// A payment method known only by its code (a customer type's list): the catalogue's name, else

@@ -438,6 +438,11 @@ pub fn report_csv(read: &ReportRead) -> String {
     rows_of(&read.report).map_or_else(String::new, |rows| rows.csv(&read.window.day.to_string()))
 }
 
+/// Today in the desk's zone: the reports' first day and their last.
+fn today(hub: &Hub) -> NaiveDate {
+    Utc::now().with_timezone(&hub.app.zone).date_naive()
+}
+
 impl ReportsScreen {
     fn kind(&self) -> ReportKind {
         ReportKind::ALL[self.kind]
@@ -445,9 +450,7 @@ impl ReportsScreen {
 
     fn load(&mut self, hub: &mut Hub) {
         let zone = hub.app.zone;
-        let day = *self
-            .day
-            .get_or_insert_with(|| Utc::now().with_timezone(&zone).date_naive());
+        let day = *self.day.get_or_insert_with(|| today(hub));
         hub.send(LoadReport {
             kind: self.kind(),
             window: Window::of_day(day, zone),
@@ -455,7 +458,14 @@ impl ReportsScreen {
     }
 
     fn step_day(&mut self, days: i64, hub: &mut Hub) {
-        self.day = self.day.map(|day| day + chrono::Duration::days(days));
+        let day = self.day.map(|day| day + chrono::Duration::days(days));
+        if day.is_some_and(|day| day > today(hub)) {
+            hub.say(MessageKind::Info, hub.app.lang.t("report.no_later_day"));
+            return;
+        }
+        // What the message line said of the day before no longer holds.
+        hub.app.message = None;
+        self.day = day;
         self.load(hub);
     }
 

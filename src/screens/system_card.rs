@@ -457,6 +457,14 @@ impl Screen for SystemCardScreen {
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(checked) = reply.of::<MeterChecked>() {
             match &checked.found {
+                Some(found) if !found.takes_card => {
+                    let text = hub.app.lang.tf(
+                        "system_card.no_card_meter",
+                        &[("meter", &inert(&found.meter_no))],
+                    );
+                    self.form.fail(&[(METER, text.clone())]);
+                    hub.say(MessageKind::Error, text);
+                }
                 Some(found) => {
                     hub.app.message = None;
                     self.confirming = Some(Issue {

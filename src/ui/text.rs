@@ -76,7 +76,8 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
 
 /// `text`'s first line of at most `max` cells and the rest after it: broken at the last place
 /// that fits where a line may break — a space (dropped), or either side of a wide (CJK)
-/// character, as Chinese has no spaces — else within a word.
+/// character, as Chinese has no spaces, but never before closing punctuation — else within
+/// a word.
 pub fn split_line(text: &str, max: usize) -> (&str, &str) {
     let mut used = 0;
     let mut previous_wide = false;
@@ -87,7 +88,7 @@ pub fn split_line(text: &str, max: usize) -> (&str, &str) {
         let wide = w > 1;
         if index > 0 && c == ' ' {
             last_break = Some((index, index + 1));
-        } else if index > 0 && (wide || previous_wide) {
+        } else if index > 0 && (wide || previous_wide) && !closes(c) {
             last_break = Some((index, index));
         }
         if used + w > max {
@@ -98,6 +99,26 @@ pub fn split_line(text: &str, max: usize) -> (&str, &str) {
         used += w;
     }
     (text, "")
+}
+
+/// Chinese punctuation that ends what comes before it, which no line starts with.
+fn closes(c: char) -> bool {
+    matches!(
+        c,
+        '、' | '，' | '。' | '：' | '；' | '！' | '？' | '）' | '」' | '』' | '》' | '〉' | '】'
+    )
+}
+
+/// `text` broken into lines of at most `max` cells where [`split_line`] breaks, nothing left
+/// out: a long CJK run after a space goes on from the same line instead of starting a new one.
+pub fn lines(mut text: &str, max: usize) -> Vec<&str> {
+    let mut lines = Vec::new();
+    while !text.is_empty() {
+        let (line, rest) = split_line(text, max.max(2));
+        lines.push(line);
+        text = rest;
+    }
+    lines
 }
 
 /// `text` cut into pieces of at most `max` cells, nothing left out: for a stored value that
@@ -196,6 +217,17 @@ mod tests {
             split_line("操作 #2099 未完成：请将", 14),
             ("操作 #2099 未", "完成：请将")
         );
+    }
+
+    /// Chinese punctuation that closes (、，。：；）」…) never starts a line: the break goes
+    /// before the character it follows (session 31: a role's permissions broke as
+    /// "回收退回的卡" / "、修改用户基本信息").
+    #[test]
+    fn a_split_line_leaves_no_closing_punctuation_at_the_start_of_a_line() {
+        assert_eq!(split_line("开卡、读卡", 4), ("开", "卡、读卡"));
+        assert_eq!(split_line("开卡。读卡", 4), ("开", "卡。读卡"));
+        assert_eq!(split_line("余额（元）：12", 8), ("余额（", "元）：12"));
+        assert_eq!(lines("读卡、开卡、充值", 6), ["读卡、", "开卡、", "充值"]);
     }
 
     #[test]

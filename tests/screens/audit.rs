@@ -285,6 +285,50 @@ fn leaving_a_typed_filter_asks_once_in_words() {
     assert!(!render(&app).contains("Super"));
 }
 
+/// Every kind of thing the log names, and every action, is named in the desk's language
+/// (session 31, by hand: a role's entry said "role" on a Chinese desk; a department's and a
+/// card's had no name either, nor the card discrepancy and missing purchase entries).
+#[test]
+fn roles_departments_and_cards_are_named_in_chinese() {
+    let mut app = supervisor(Lang::Zh);
+    let sent = open_audit(&mut app);
+    let named = |id: i64, action: &str, entity: &str, entity_id: Option<i64>| AuditRow {
+        action: action.into(),
+        entity: Some(entity.into()),
+        entity_id,
+        entity_key: None,
+        customer_no: None,
+        operation_state: None,
+        failure_reason: None,
+        ..row(id, 10, Some("admin"), "login.failed")
+    };
+    let page = Page {
+        rows: vec![
+            named(3, "role.set_permissions", "role", None),
+            named(2, "department.add", "department", Some(4)),
+            named(1, "card.discrepancy", "card", Some(12345)),
+            named(0, "card.found_on_card", "system_card", Some(77)),
+        ],
+        more_before: false,
+        more_after: false,
+    };
+    answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+    let screen = render(&app);
+    for name in [
+        "角色",
+        "部门 4",
+        "卡 12345",
+        "卡与数据库不一致",
+        "系统卡 77",
+        "卡上找到失败充值",
+    ] {
+        assert!(screen.contains(name), "{name}: {screen}");
+    }
+    for raw in ["role", "department", "card", "discrepancy", "found_on"] {
+        assert!(!screen.contains(raw), "{raw}: {screen}");
+    }
+}
+
 #[test]
 fn an_entry_in_chinese() {
     let mut app = viewer(Lang::Zh);

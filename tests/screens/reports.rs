@@ -80,6 +80,31 @@ fn takings_of_the_day_then_the_shifts_of_the_previous_day_written_as_csv() {
     );
 }
 
+/// PgDn pages to the day after, but not past today: there is no report of a day to come
+/// (session 31, by hand: PgDn on today's report read tomorrow's, empty takings and all).
+#[test]
+fn the_day_after_today_is_not_read() {
+    let (mut app, sent) = reports(Lang::En);
+    let today = sent[0].1.of::<LoadReport>().unwrap().window.day;
+    let back = press(&mut app, KeyCode::PageUp);
+    assert_eq!(
+        back[0].1.of::<LoadReport>().unwrap().window.day,
+        today.pred_opt().unwrap()
+    );
+    let again = press(&mut app, KeyCode::PageDown);
+    assert_eq!(again[0].1.of::<LoadReport>().unwrap().window.day, today);
+    let past = press(&mut app, KeyCode::PageDown);
+    assert!(past.is_empty(), "{past:?}");
+    let message = app.message.clone().expect("told why");
+    assert_eq!(
+        message.text,
+        "Today's report is the last: there is no report of a day to come."
+    );
+    // The day before is read, and the message about today goes.
+    assert!(!press(&mut app, KeyCode::PageUp).is_empty());
+    assert_eq!(app.message, None);
+}
+
 #[test]
 fn the_shifts_of_the_day_in_chinese() {
     let (mut app, sent) = reports(Lang::Zh);

@@ -66,6 +66,7 @@ fn found(customer: bool) -> SystemCardMeter {
     SystemCardMeter {
         meter_no: "WM-0042".into(),
         customer: customer.then(|| (10_023_457, "张伟".to_owned())),
+        takes_card: true,
     }
 }
 
@@ -223,6 +224,53 @@ fn wrong_volumes_an_unknown_meter_and_a_card_that_is_not_blank_are_said_in_words
         sent
     };
     assert!(sent.is_empty(), "{sent:?}");
+}
+
+/// A meter that takes no card gets no system card: said on the meter's field, nothing to
+/// confirm (session 31, by hand: a postpaid remote-read meter's setting card was confirmed).
+#[test]
+fn a_meter_that_takes_no_card_is_refused_at_the_check() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "Meter WM-0042 takes no card: system cards are for IC card meters.",
+        ),
+        (
+            Lang::Zh,
+            "水表 WM-0042 不用 IC 卡：系统卡只用于 IC 卡水表。",
+        ),
+    ] {
+        let mut app = form(lang);
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "WM-0042");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "2");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "60");
+        let sent = press(&mut app, KeyCode::F(2));
+        let checked = MeterChecked {
+            kind: SystemCardKind::Setting {
+                alarm_litres: 2_000,
+                max_credit_litres: 60_000,
+            },
+            meter: meter(),
+            found: Some(SystemCardMeter {
+                takes_card: false,
+                ..found(true)
+            }),
+        };
+        answer(&mut app, &sent, Reply::screen(checked));
+        assert_eq!(app.message.as_ref().unwrap().text, said);
+        let screen = render(&app);
+        assert!(
+            !screen.contains("Write this system card?") && !screen.contains("写入这张系统卡？"),
+            "nothing to confirm: {screen}"
+        );
+        assert!(
+            screen.contains("WM-0042"),
+            "the meter typed stays: {screen}"
+        );
+    }
 }
 
 /// F4 on the kind lists all three kinds, at 80×24: the list opens over the notes below the

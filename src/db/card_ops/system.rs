@@ -246,6 +246,8 @@ pub async fn system_card_facts(
 pub struct SystemCardMeter {
     pub meter_no: String,
     pub customer: Option<(i64, String)>,
+    /// Whether its type takes cards: a system card is a card meter's tool (sql/V83).
+    pub takes_card: bool,
 }
 
 /// Meter `meter_no` with its customer; `None`: no such meter.
@@ -255,8 +257,9 @@ pub async fn system_card_meter(
 ) -> Result<Option<SystemCardMeter>, DbError> {
     read_opt(
         client,
-        "SELECT m.meter_no, c.customer_no, c.name
-         FROM meter m LEFT JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
+        "SELECT m.meter_no, c.customer_no, c.name, t.takes_card
+         FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
+         LEFT JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
          WHERE m.meter_no = $1",
         &[&meter_no.as_str()],
         |row| {
@@ -264,6 +267,7 @@ pub async fn system_card_meter(
             Ok(SystemCardMeter {
                 meter_no: row.get("meter_no"),
                 customer: customer_no.map(|no| (no, row.get("name"))),
+                takes_card: row.get("takes_card"),
             })
         },
     )

@@ -61,6 +61,10 @@ impl Screen for PasswordShown {
         popup(frame, area, (64, 10), title, lines, true, &theme);
     }
 
+    fn drops_type_ahead(&self) -> bool {
+        true
+    }
+
     /// F2 or Enter closes it; any other key is taken, so nothing is left open under it by
     /// mistake.
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {

@@ -234,6 +234,11 @@ pub(super) fn fail(form: &mut Form, errors: &[(usize, String)], hub: &mut Hub) {
     hub.say_form_error(form);
 }
 
+/// Modify or delete with no row to act on: the list is empty (a search that found nothing).
+pub(super) fn say_list_empty(hub: &mut Hub) {
+    hub.say(MessageKind::Info, hub.app.t("ref.list_empty"));
+}
+
 /// Refused: every problem on the message line.
 pub(super) fn say_problems(hub: &mut Hub, problems: Vec<(Option<&'static str>, String)>) {
     let text: Vec<String> = problems.into_iter().map(|(_, text)| text).collect();

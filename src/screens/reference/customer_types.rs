@@ -17,7 +17,7 @@ use crate::db::meters::{self, MeterType};
 use crate::db::price_schemes::{self, SchemeRow};
 use crate::domain::customer_rules::{BusinessModel, CustomerTypeProblem, Nature};
 use crate::i18n::Lang;
-use crate::screens::receipt::payment_method_of_code;
+use crate::screens::receipt::{named_payment_method, payment_method_of_code};
 use crate::ui::inert::inert;
 use crate::ui::table::Column;
 
@@ -248,7 +248,7 @@ impl ListKind for CustomerTypeList {
                         .iter()
                         .map(|(code, name)| Choice {
                             key: code.clone(),
-                            label: name.clone(),
+                            label: named_payment_method(lang, code, name),
                         })
                         .collect(),
                 ),

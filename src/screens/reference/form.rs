@@ -173,6 +173,27 @@ impl RefForm {
         }
     }
 
+    /// F2 refused by the fields' own checks: the list's rules are checked too, on the fields
+    /// that passed theirs, so that one F2 marks every field that is wrong (a scheme's VAT
+    /// rate was refused only once its name, left empty, had been typed).
+    fn mark_rules_too(&mut self, hub: &mut Hub) {
+        let (lang, key) = (hub.app.lang, hub.app.write_key());
+        let f = &self.form;
+        let mut errors = Errors {
+            form: f,
+            list: f
+                .fields
+                .iter()
+                .enumerate()
+                .filter_map(|(index, field)| field.error.clone().map(|error| (index, error)))
+                .collect(),
+        };
+        // Built only for its checks: nothing is sent.
+        let _ = self.saves.send(&self.target, f, &mut errors, lang, key);
+        let bad = errors.list;
+        fail(&mut self.form, &bad, hub);
+    }
+
     /// The hints above the fields.
     fn hints(&self, app: &App) -> Vec<String> {
         let lang = app.lang;
@@ -260,8 +281,16 @@ impl Screen for RefForm {
         if super::common::waits_for_save(hub, &key, command, true) {
             return true;
         }
-        hub.form_key(&mut self.form, key, command)
-            .handled(|| self.submit(hub))
+        let confirming = command == Some(Command::Save);
+        let mut submitted = false;
+        let handled = hub.form_key(&mut self.form, key, command).handled(|| {
+            submitted = true;
+            self.submit(hub)
+        });
+        if confirming && !submitted && self.form.first_error().is_some() {
+            self.mark_rules_too(hub);
+        }
+        handled
     }
 
     /// Its save answered, wherever the clerk has gone meanwhile: done, the form closes and the

@@ -8,7 +8,8 @@ use std::fmt::Debug;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Margin, Rect};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
 
 use super::common::{Sideways, more_columns};
 use super::form::RefForm;
@@ -137,7 +138,7 @@ impl<K: ListKind> ShortList<K> {
                 hub.say(MessageKind::Info, question);
             }
             Some(Err(refusal)) => hub.say(MessageKind::Error, refusal),
-            None => hub.say(MessageKind::Info, String::new()),
+            None => super::common::say_list_empty(hub),
         }
     }
 }
@@ -174,9 +175,11 @@ impl<K: ListKind> Screen for ShortList<K> {
                     Constraint::Min(0),
                 ])
                 .areas(rest);
+                let below = below.inner(Margin::new(1, 0));
+                let lines = crate::ui::text::lines(&detail, usize::from(below.width));
                 frame.render_widget(
-                    Paragraph::new(detail).wrap(Wrap { trim: true }),
-                    below.inner(Margin::new(1, 0)),
+                    Paragraph::new(lines.into_iter().map(Line::raw).collect::<Vec<_>>()),
+                    below,
                 );
                 table
             }
@@ -240,7 +243,10 @@ impl<K: ListKind> Screen for ShortList<K> {
                     Command::Add => None,
                     _ => match self.selected_row() {
                         Some(row) => Some(row),
-                        None => return true,
+                        None => {
+                            super::common::say_list_empty(hub);
+                            return true;
+                        }
                     },
                 };
                 if let Some(form) = self.kind.form(row, command, hub.app) {

@@ -231,7 +231,7 @@ impl MetersView {
                 let name = row.meter.meter_no.clone();
                 super::common::ask_delete(&mut self.deleting, &name, hub);
             }
-            None => hub.say(MessageKind::Info, String::new()),
+            None => super::common::say_list_empty(hub),
         }
     }
 
@@ -257,6 +257,7 @@ impl MetersView {
             None
         } else {
             let Some(row) = self.selected_row() else {
+                super::common::say_list_empty(hub);
                 return;
             };
             if row.status != "uninstalled" {
