@@ -306,16 +306,69 @@ async fn a_clerk_sees_who_owes_in_the_table_in_details_and_in_the_arrears_list()
         (details.account.arrears, details.account.unpaid_bills),
         (money("38.15"), 1)
     );
-    let owing = arrears::page(&**client, None, 10).await.unwrap();
-    assert_eq!(owing.len(), 1);
-    assert_eq!((owing[0].customer_no, owing[0].bills), (10000020, 1));
-    let after = arrears::After::from(&owing[0]);
-    assert!(
-        arrears::page(&**client, Some(&after), 10)
-            .await
-            .unwrap()
-            .is_empty()
+    let owing = arrears::page(&**client, &PageAt::First, 10).await.unwrap();
+    assert_eq!(owing.rows.len(), 1);
+    assert_eq!(
+        (owing.rows[0].customer_no, owing.rows[0].bills),
+        (10000020, 1)
     );
+    assert!(!owing.more_before && !owing.more_after);
+}
+
+/// The arrears list pages both ways in one order — largest first, then the oldest bill, then
+/// the number —, End reads the last page and a refresh keeps the page it is on.
+#[tokio::test]
+async fn the_arrears_list_pages_both_ways_and_to_its_end() {
+    use meterdesk::db::arrears::{self, OwingCursor};
+    use meterdesk::db::customers::PageAt;
+    let db = with_fixture().await;
+    // The same arrears as the fixture's 38.15 of 10000020, its bill issued a day later:
+    // second.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO meter (meter_no, meter_type_id, status) VALUES ('P-3', 1, 'installed');
+             INSERT INTO customer (customer_no, customer_type_id, nature, business_model, name,
+                                   address, phone, meter_id, meter_type_id)
+                 VALUES (10000036, 2, 'personal', 'postpaid', '王伟', '长安街3号', '13600000000',
+                         3, 1);
+             INSERT INTO account (customer_id, kind) VALUES (3, 'postpaid');
+             INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount, issued_at)
+                 VALUES (3, '2026-01-01', '2026-02-28', 0, 10, 10, 38.15,
+                         now() - interval '44 days');",
+        )
+        .await
+        .unwrap();
+    let anna = db.pool_of("anna");
+    let client = anna.get().await.unwrap();
+    let numbers = |page: &meterdesk::db::customers::Page<arrears::Owing>| {
+        let rows: Vec<i64> = page.rows.iter().map(|row| row.customer_no).collect();
+        (rows, page.more_before, page.more_after)
+    };
+    let first = arrears::page(&**client, &PageAt::First, 1).await.unwrap();
+    assert_eq!(numbers(&first), (vec![10000020], false, true));
+    let last = arrears::page(&**client, &PageAt::Last, 1).await.unwrap();
+    assert_eq!(numbers(&last), (vec![10000036], true, false));
+    let second = OwingCursor::from(&last.rows[0]);
+    let before = arrears::page(&**client, &PageAt::Before(second.clone()), 1)
+        .await
+        .unwrap();
+    assert_eq!(numbers(&before), (vec![10000020], false, true));
+    let after = arrears::page(
+        &**client,
+        &PageAt::After(OwingCursor::from(&first.rows[0])),
+        1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(numbers(&after), (vec![10000036], true, false));
+    let refreshed = arrears::page(&**client, &PageAt::From(second), 1)
+        .await
+        .unwrap();
+    assert_eq!(numbers(&refreshed), (vec![10000036], true, false));
 }
 
 /// Arrears are aged from the bill's due date (sql/V24): a bill issued 45 days ago but due 10

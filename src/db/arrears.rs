@@ -5,6 +5,7 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
+use super::customers::{Page, PageAt};
 use super::rows::{from_columns, read_all};
 use crate::domain::money::Money;
 
@@ -19,17 +20,17 @@ pub struct Owing {
     pub oldest: DateTime<Utc>,
 }
 
-/// Where a page starts: after this row in the list's order.
+/// Where a row stands in the list's order (largest arrears, then oldest bill, then number).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct After {
+pub struct OwingCursor {
     pub arrears: Money,
     pub oldest: DateTime<Utc>,
     pub customer_no: i64,
 }
 
-impl From<&Owing> for After {
-    fn from(row: &Owing) -> After {
-        After {
+impl From<&Owing> for OwingCursor {
+    fn from(row: &Owing) -> OwingCursor {
+        OwingCursor {
             arrears: row.arrears,
             oldest: row.oldest,
             customer_no: row.customer_no,
@@ -37,37 +38,61 @@ impl From<&Owing> for After {
     }
 }
 
-/// Up to `size` customers who owe, after `after` (None: from the first).
+/// The page of customers who owe at `at`, at most `size` rows, in the list's order.
 pub async fn page(
     client: &impl CachingClient,
-    after: Option<&After>,
-    size: i64,
+    at: &PageAt<OwingCursor>,
+    size: usize,
+) -> Result<Page<Owing>, DbError> {
+    let seek = at.seek();
+    let beyond = seek.cursor.map(|cursor| (cursor, seek.comparison(true)));
+    let rows = read(client, beyond, seek.forward, size + 1).await?;
+    at.page_of(rows, size, async |cursor| {
+        Ok(!read(client, Some((cursor, "<")), false, 1)
+            .await?
+            .is_empty())
+    })
+    .await
+}
+
+/// At most `limit` customers who owe beyond `cursor` (compared by the given comparison in the
+/// list's order), in that order when `forward`, else backwards. The order's key ascends as
+/// (−arrears, oldest, number), so one row comparison serves both ways.
+async fn read(
+    client: &impl CachingClient,
+    beyond: Option<(&OwingCursor, &str)>,
+    forward: bool,
+    limit: usize,
 ) -> Result<Vec<Owing>, DbError> {
-    let (arrears, oldest, customer_no) = match after {
-        Some(after) => (
-            Some(after.arrears),
-            Some(after.oldest),
-            Some(after.customer_no),
+    let comparison = beyond.map_or(">", |(_, comparison)| comparison);
+    let (arrears, oldest, customer_no) = match beyond {
+        Some((cursor, _)) => (
+            Some(cursor.arrears),
+            Some(cursor.oldest),
+            Some(cursor.customer_no),
         ),
         None => (None, None, None),
     };
+    let order = if forward { "ASC" } else { "DESC" };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     read_all(
         client,
-        "WITH owed AS (
-             SELECT b.account_id, sum(b.amount) AS arrears, count(*) AS bills,
-                    min(b.issued_at) AS oldest
-             FROM bill b WHERE b.status = 'unpaid' GROUP BY b.account_id
-         )
-         SELECT c.customer_no, c.name, o.arrears, o.bills, o.oldest
-         FROM owed o
-         JOIN account a ON a.id = o.account_id
-         JOIN customer c ON c.id = a.customer_id
-         WHERE $1::numeric IS NULL OR o.arrears < $1
-            OR (o.arrears = $1 AND (o.oldest > $2
-                OR (o.oldest = $2 AND c.customer_no > $3)))
-         ORDER BY o.arrears DESC, o.oldest, c.customer_no
-         LIMIT $4",
-        &[&arrears, &oldest, &customer_no, &size],
+        &format!(
+            "WITH owed AS (
+                 SELECT b.account_id, sum(b.amount) AS arrears, count(*) AS bills,
+                        min(b.issued_at) AS oldest
+                 FROM bill b WHERE b.status = 'unpaid' GROUP BY b.account_id
+             )
+             SELECT c.customer_no, c.name, o.arrears, o.bills, o.oldest
+             FROM owed o
+             JOIN account a ON a.id = o.account_id
+             JOIN customer c ON c.id = a.customer_id
+             WHERE $1::numeric IS NULL
+                OR (-o.arrears, o.oldest, c.customer_no) {comparison} (-$1::numeric, $2, $3)
+             ORDER BY -o.arrears {order}, o.oldest {order}, c.customer_no {order}
+             LIMIT $4"
+        ),
+        &[&arrears, &oldest, &customer_no, &limit],
         |row| Ok(from_columns!(row => Owing { customer_no, name, arrears, bills, oldest })),
     )
     .await

@@ -1,18 +1,19 @@
 //! Customers with unpaid bills (`:arrears`): largest arrears first, then the oldest bill, a
-//! page at a time (PgDn / PgUp / Home), read by `db::arrears`.
+//! page at a time (PgDn / PgUp / Home / End), read by `db::arrears`.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::legend::{BACK, framed, usual};
+use super::legend::{BACK, PAGING, framed, usual};
 use super::reference::common::read_or_loading;
 use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
-use crate::db::arrears::{self, After, Owing};
+use crate::db::arrears::{self, Owing, OwingCursor};
+use crate::db::customers::{Page, PageAt};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::{Column, Table};
@@ -21,26 +22,21 @@ use crate::ui::theme::Theme;
 /// Rows on a page: what 80×24 shows under the header.
 pub const PAGE_ROWS: usize = 18;
 
-/// The list: the page shown and where each page before it started.
+/// The list: the page shown (None: on its way).
 #[derive(Debug, Clone, Default)]
 pub struct ArrearsScreen {
-    rows: Option<Vec<Owing>>,
-    /// The start of every page before this one (None: the first).
-    starts: Vec<Option<After>>,
-    start: Option<After>,
-    /// Whether a row follows this page.
-    more: bool,
+    page: Option<Page<Owing>>,
 }
 
-/// A page of customers who owe, after `after`; answered with [`OwingPage`].
+/// The page of customers who owe at `at`; answered with [`OwingPage`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOwing {
-    pub after: Option<After>,
+    pub at: PageAt<OwingCursor>,
 }
 
-/// The page read, with one row more than a page when more follow.
+/// The page read, and whether rows lie before and after it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OwingPage(pub Vec<Owing>);
+pub struct OwingPage(pub Page<Owing>);
 
 impl Read for LoadOwing {
     const TOLERATES_LAG: bool = true;
@@ -48,8 +44,7 @@ impl Read for LoadOwing {
     const HOLDS_INPUT: bool = true;
 
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        let rows = arrears::page(client, self.after.as_ref(), PAGE_ROWS as i64 + 1).await?;
-        Ok(OwingPage(rows))
+        Ok(OwingPage(arrears::page(client, &self.at, PAGE_ROWS).await?))
     }
 }
 
@@ -66,9 +61,25 @@ fn day(at: &DateTime<Utc>, app: &App) -> String {
 }
 
 impl ArrearsScreen {
-    fn load(&mut self, after: Option<After>, hub: &mut Hub) {
-        self.start = after.clone();
-        hub.send(LoadOwing { after });
+    /// The page a paging key asks for; None when there is none that way.
+    fn page_at(&self, command: Command) -> Option<PageAt<OwingCursor>> {
+        let page = self.page.as_ref();
+        let rows = page.map(|page| page.rows.as_slice()).unwrap_or_default();
+        match command {
+            Command::First => Some(PageAt::First),
+            Command::Last => Some(PageAt::Last),
+            Command::PageDown if page.is_some_and(|page| page.more_after) => {
+                rows.last().map(|row| PageAt::After(row.into()))
+            }
+            Command::PageUp if page.is_some_and(|page| page.more_before) => {
+                rows.first().map(|row| PageAt::Before(row.into()))
+            }
+            Command::Refresh => Some(
+                rows.first()
+                    .map_or(PageAt::First, |row| PageAt::From(row.into())),
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -82,18 +93,19 @@ impl Screen for ArrearsScreen {
             [BACK]
                 .into_iter()
                 .chain(usual([Command::Refresh]))
-                .chain(usual([Command::PageDown, Command::PageUp, Command::First])),
+                .chain(usual(PAGING)),
         )
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let Some(rows) = read_or_loading(&self.rows, "arrears.loading", frame, area, (lang, theme))
+        let Some(page) = read_or_loading(&self.page, "arrears.loading", frame, area, (lang, theme))
         else {
             return;
         };
-        let cells: Vec<[String; 5]> = rows
+        let cells: Vec<[String; 5]> = page
+            .rows
             .iter()
             .map(|row| {
                 [
@@ -109,38 +121,28 @@ impl Screen for ArrearsScreen {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        self.load(None, hub);
+        hub.send(LoadOwing { at: PageAt::First });
     }
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
-            Command::Refresh => self.load(self.start.clone(), hub),
-            Command::First => {
-                self.starts.clear();
-                self.load(None, hub);
-            }
-            Command::PageDown if self.more => {
-                let last = self.rows.as_ref().and_then(|rows| rows.last());
-                if let Some(after) = last.map(After::from) {
-                    self.starts.push(self.start.clone());
-                    self.load(Some(after), hub);
+            Command::First
+            | Command::Last
+            | Command::PageDown
+            | Command::PageUp
+            | Command::Refresh => {
+                if let Some(at) = self.page_at(command) {
+                    hub.send(LoadOwing { at });
                 }
+                true
             }
-            Command::PageUp => {
-                if let Some(start) = self.starts.pop() {
-                    self.load(start, hub);
-                }
-            }
-            Command::PageDown => {}
-            _ => return false,
+            _ => false,
         }
-        true
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
-        if let Some(OwingPage(rows)) = reply.of::<OwingPage>() {
-            self.more = rows.len() > PAGE_ROWS;
-            self.rows = Some(rows.iter().take(PAGE_ROWS).cloned().collect());
+        if let Some(OwingPage(page)) = reply.of::<OwingPage>() {
+            self.page = Some(page.clone());
         }
     }
 }

@@ -2,7 +2,8 @@
 //! largest first, a page at a time.
 
 use crate::support::*;
-use meterdesk::db::arrears::{After, Owing};
+use meterdesk::db::arrears::{Owing, OwingCursor};
+use meterdesk::db::customers::{Page, PageAt};
 use meterdesk::domain::money::Money;
 use meterdesk::screens::arrears::{ArrearsScreen, LoadOwing, OwingPage, PAGE_ROWS};
 
@@ -28,26 +29,40 @@ fn arrears_screen(lang: Lang) -> (App, Vec<(u64, Request)>) {
     let sent = press(&mut app, KeyCode::Enter);
     assert_eq!(
         sent[0].1.of::<LoadOwing>(),
-        Some(&LoadOwing { after: None })
+        Some(&LoadOwing { at: PageAt::First })
     );
     (app, sent)
+}
+
+fn page(rows: Vec<Owing>, more_before: bool, more_after: bool) -> Reply {
+    Reply::screen(OwingPage(Page {
+        rows,
+        more_before,
+        more_after,
+    }))
 }
 
 #[test]
 fn arrears_are_listed_largest_first_a_page_at_a_time() {
     let (mut app, sent) = arrears_screen(Lang::En);
-    let rows: Vec<_> = (0..=PAGE_ROWS as i64).map(owing).collect();
-    answer(&mut app, &sent, Reply::screen(OwingPage(rows.clone())));
+    let rows: Vec<_> = (0..PAGE_ROWS as i64).map(owing).collect();
+    answer(&mut app, &sent, page(rows.clone(), false, true));
     assert!(app.screen.is::<ArrearsScreen>());
     insta::assert_snapshot!("arrears_en", render(&app));
+    assert!(
+        press(&mut app, KeyCode::PageUp).is_empty(),
+        "the first page"
+    );
 
     let next = press(&mut app, KeyCode::PageDown);
-    let after = After::from(&rows[PAGE_ROWS - 1]);
+    let after = OwingCursor::from(&rows[PAGE_ROWS - 1]);
     assert_eq!(
         next[0].1.of::<LoadOwing>(),
-        Some(&LoadOwing { after: Some(after) })
+        Some(&LoadOwing {
+            at: PageAt::After(after)
+        })
     );
-    answer(&mut app, &next, Reply::screen(OwingPage(vec![owing(40)])));
+    answer(&mut app, &next, page(vec![owing(40)], true, false));
     assert!(
         press(&mut app, KeyCode::PageDown).is_empty(),
         "the last page"
@@ -55,7 +70,35 @@ fn arrears_are_listed_largest_first_a_page_at_a_time() {
     let back = press(&mut app, KeyCode::PageUp);
     assert_eq!(
         back[0].1.of::<LoadOwing>(),
-        Some(&LoadOwing { after: None })
+        Some(&LoadOwing {
+            at: PageAt::Before(OwingCursor::from(&owing(40)))
+        })
+    );
+    answer(&mut app, &back, page(rows[1..].to_vec(), true, true));
+    let refresh = press(&mut app, KeyCode::F(5));
+    assert_eq!(
+        refresh[0].1.of::<LoadOwing>(),
+        Some(&LoadOwing {
+            at: PageAt::From(OwingCursor::from(&rows[1]))
+        })
+    );
+}
+
+#[test]
+fn end_reads_the_last_page_and_home_the_first() {
+    let (mut app, sent) = arrears_screen(Lang::En);
+    answer(&mut app, &sent, page(vec![owing(0)], false, true));
+    let end = press(&mut app, KeyCode::End);
+    assert_eq!(
+        end[0].1.of::<LoadOwing>(),
+        Some(&LoadOwing { at: PageAt::Last })
+    );
+    answer(&mut app, &end, page(vec![owing(40)], true, false));
+    assert!(render(&app).contains("10000680"), "{}", render(&app));
+    let home = press(&mut app, KeyCode::Home);
+    assert_eq!(
+        home[0].1.of::<LoadOwing>(),
+        Some(&LoadOwing { at: PageAt::First })
     );
 }
 
@@ -65,7 +108,7 @@ fn arrears_in_chinese() {
     answer(
         &mut app,
         &sent,
-        Reply::screen(OwingPage((0..3).map(owing).collect())),
+        page((0..3).map(owing).collect(), false, false),
     );
     insta::assert_snapshot!("arrears_zh", render(&app));
 }
