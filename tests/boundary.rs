@@ -1186,6 +1186,71 @@ async fn a_recharge_settled_done_and_a_permission_ask_nothing_they_need_not() {
     assert_eq!(permitted, "none");
 }
 
+/// sql/V82: a clerk's recharge, journaled in one call and settled, asks each permission its
+/// writes need in one statement of md_require (where md_require called md_permitted once per
+/// permission it named), names the owner's role without md_role_name in the ledger's, the
+/// audit entry's and the receipt's triggers, and runs the receipt's rules and stamp in one
+/// call. Without V82: "md_permitted 6, md_require 5, md_role_name 6, receipt_rules 1,
+/// receipt_stamp_operator 1". The one md_permitted left is the audit entry's check; the one
+/// md_role_name, md_guard's (the receipt's guard, shared with tables it is the only check of).
+#[tokio::test]
+async fn a_clerks_recharge_asks_each_permission_once_and_no_role_name_it_knows() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let calls = clerk_calls(
+        &db,
+        &recharge_settled_done(customer, account),
+        &[
+            "md_permitted",
+            "md_require",
+            "md_role_name",
+            "receipt_rules",
+            "receipt_stamp_operator",
+        ],
+    );
+    assert_eq!(
+        calls,
+        "md_permitted 1, md_require 5, md_role_name 1, receipt_rules 1"
+    );
+}
+
+/// sql/V82's md_require, one statement where it was a loop of md_permitted: permitted when any
+/// permission it names is the session user's, whichever; refused in the loop's words when none
+/// is, when it names none and when its list is NULL.
+#[tokio::test]
+async fn md_require_answers_for_any_of_its_permissions_as_the_loop_did() {
+    let (db, _) = desk().await;
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            "SELECT md_require('card.system', 'card.recharge')"
+        ),
+        ""
+    );
+    let role = meterdesk::db::session::role_name("clerk", &db.name);
+    for (sql, said) in [
+        (
+            "SELECT md_require('card.system', 'meter.maintain')",
+            format!(
+                "ERROR:  permission denied: {role} may not do this (needs card.system or meter.maintain)"
+            ),
+        ),
+        (
+            "SELECT md_require(VARIADIC '{}'::text[])",
+            format!("ERROR:  permission denied: {role} may not do this (needs )"),
+        ),
+        (
+            "SELECT md_require(VARIADIC NULL::text[])",
+            "ERROR:  FOREACH expression must not be null".to_owned(),
+        ),
+    ] {
+        let outcome = psql(&db, "clerk", sql);
+        assert!(!outcome.ok, "{sql}: {}", outcome.said);
+        assert_eq!(outcome.said.lines().next(), Some(said.as_str()), "{sql}");
+    }
+}
+
 /// sql/V32's settlement check, asked at commit whatever V73 skips: a clerk who settles a
 /// recharge failed without reversing its money is refused, in its words.
 #[tokio::test]
@@ -1578,8 +1643,9 @@ async fn a_password_changed_from_psql_does_not_clear_the_forced_change() {
 /// sql/V63: a clerk's deposit (its receipt, then ledger_post) calls the checks that can refuse
 /// the clerk — the receipt's guard and rules — and none that cannot: the balance's update is
 /// the owner's (no guard), the ledger's closed-account refusal and shift are one statement
-/// trigger, and the receipt is stamped without md_stamp_operator's jsonb. Counted by the
-/// server (`track_functions`, set by the superuser before it becomes the clerk).
+/// trigger, and the receipt is stamped without md_stamp_operator's jsonb, in the call of its
+/// rules (sql/V82). Counted by the server (`track_functions`, set by the superuser before it
+/// becomes the clerk).
 #[tokio::test]
 async fn a_clerks_deposit_calls_the_checks_that_can_refuse_it_and_no_other() {
     let (db, account) = desk().await;
@@ -1607,10 +1673,7 @@ async fn a_clerks_deposit_calls_the_checks_that_can_refuse_it_and_no_other() {
     assert!(calls.ok, "{}", calls.said);
     assert_eq!(
         calls.said.lines().last(),
-        Some(
-            "ledger_apply_to_balance 1, ledger_posted 1, md_guard 1, receipt_rules 1, \
-             receipt_stamp_operator 1"
-        ),
+        Some("ledger_apply_to_balance 1, ledger_posted 1, md_guard 1, receipt_rules 1"),
         "{}",
         calls.said
     );

@@ -1141,7 +1141,6 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     // Stamp the signed-in operator over what the row says; the owner is no operator.
     ("customer", "stamp_opened_by"),
     ("customer_owner_history", "stamp_transferred_by"),
-    ("receipt", "stamp_operator"),
     ("card", "stamp_issued_by"),
     // sql/V68: asks an operator's permission, checks what an operator writes (the owner's rows
     // at once, a closed customer's asked of the session), stamps the operator.
@@ -1151,6 +1150,7 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     // the sequence in a block that catches an error (a subtransaction per row): at 1 M they
     // were three quarters of the cards', card operations' and half the receipts' time.
     ("customer", "takes_the_issued_number"),
+    // sql/V82: also stamps the operator, as sql/V63's own trigger did.
     ("receipt", "rules"),
     ("card", "takes_the_issued_number"),
     ("card", "refuses_closed_customer"),
