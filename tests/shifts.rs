@@ -6,7 +6,7 @@
 mod support;
 
 use meterdesk::db::accounts::{self, MoneyMove, MoveOutcome, Movement};
-use meterdesk::db::shifts::{self, Opened, Report, ReportKind, Window};
+use meterdesk::db::shifts::{self, Closed, Opened, Report, ReportKind, Window};
 use meterdesk::db::{DbError, Pool};
 use meterdesk::domain::money::Money;
 use support::pg::{TestDb, fresh_db};
@@ -101,10 +101,28 @@ async fn a_clerk_opens_takes_and_closes_their_shift_and_the_z_report_says_what_w
     let cash = x.methods.iter().find(|m| m.method == "cash").unwrap();
     assert_eq!((cash.takings, cash.payments), (money("130.00"), 2));
 
-    assert!(shifts::close(&**client, shift_id).await.unwrap());
-    assert!(
-        shifts::close(&**client, shift_id).await.unwrap(),
-        "closing again answers closed and closes nothing else"
+    assert_eq!(
+        shifts::close(&**client, shift_id, "z-1").await.unwrap(),
+        Closed::Now
+    );
+    assert_eq!(
+        shifts::close(&**client, shift_id, "z-1").await.unwrap(),
+        Closed::Now,
+        "the close re-sent after a lost answer answers as the first and closes nothing else"
+    );
+    assert_eq!(
+        shifts::close(&**client, shift_id, "z-2").await.unwrap(),
+        Closed::Before,
+        "another desk's close of the closed shift is told it was closed before"
+    );
+    let keyless = client
+        .query_one("SELECT shift_close($1, NULL)", &[&shift_id])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        keyless.code(),
+        Some(&tokio_postgres::error::SqlState::NULL_VALUE_NOT_ALLOWED),
+        "a close without its key is refused: {keyless:?}"
     );
     let z = shifts::report(&**client, shift_id).await.unwrap().unwrap();
     assert!(z.shift.closed_at.is_some());
@@ -143,7 +161,10 @@ async fn a_payment_during_the_close_of_its_shift_waits_and_opens_the_next_one() 
         panic!("opened")
     };
     closing.batch_execute("BEGIN").await.unwrap();
-    assert!(shifts::close(&**closing, shift_id).await.unwrap());
+    assert_eq!(
+        shifts::close(&**closing, shift_id, "z-1").await.unwrap(),
+        Closed::Now
+    );
     let payment = tokio::spawn({
         let anna = anna.clone();
         async move { take(&anna, "a-1", Movement::Deposit, "10.00", "cash").await }
@@ -183,8 +204,11 @@ async fn a_clerk_sees_only_their_own_shifts_and_a_supervisor_sees_every_one() {
         .unwrap()
         .get(0);
     assert_eq!(seen, 1, "a clerk's connection reads their own shift only");
-    assert!(
-        !shifts::close(&**anna_client, ben_shift.id).await.unwrap(),
+    assert_eq!(
+        shifts::close(&**anna_client, ben_shift.id, "z-1")
+            .await
+            .unwrap(),
+        Closed::Not,
         "a clerk cannot close another's shift"
     );
     let today = chrono::Utc::now().date_naive();

@@ -98,13 +98,36 @@ pub async fn open(client: &impl CachingClient) -> Result<Opened, DbError> {
     }
 }
 
-/// Closes shift `shift_id` of the session operator; true when it is closed (now or before:
-/// sent again, it closes nothing else).
-pub async fn close(client: &impl CachingClient, shift_id: i64) -> Result<bool, DbError> {
-    Ok(client
-        .query_one("SELECT shift_close($1) AS closed", &[&shift_id])
+/// What closing a shift did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// This close closed it (or, sent again after a lost answer, had closed it).
+    Now,
+    /// Another close had closed it already: another desk of the same operator.
+    Before,
+    /// Not the operator's shift, or no such shift: nothing was closed.
+    Not,
+}
+
+/// Closes shift `shift_id` of the session operator with the close's idempotency `key`: sent
+/// again with the same key it closes nothing else and answers as the first (sql/V84).
+pub async fn close(
+    client: &impl CachingClient,
+    shift_id: i64,
+    key: &str,
+) -> Result<Closed, DbError> {
+    let outcome: String = client
+        .query_one("SELECT shift_close($1, $2) AS outcome", &[&shift_id, &key])
         .await?
-        .get("closed"))
+        .get("outcome");
+    match outcome.as_str() {
+        "closed" => Ok(Closed::Now),
+        "closed_before" => Ok(Closed::Before),
+        "not_closed" => Ok(Closed::Not),
+        other => Err(DbError::Inconsistent(format!(
+            "shift_close answered {other}"
+        ))),
+    }
 }
 
 /// The figures of shift `shift_id`: refused by the database (insufficient_privilege) for

@@ -18,7 +18,7 @@ use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
-use crate::db::shifts::{self, Opened, ShiftReport};
+use crate::db::shifts::{self, Closed, Opened, ShiftReport};
 use crate::domain::csv;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -77,9 +77,17 @@ pub struct CloseShift {
     pub idempotency_key: String,
 }
 
-/// The closed shift's report, or None when the database closed nothing of this operator's.
+/// What the close did, with the closed shift's report.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ShiftClosed(pub Option<ShiftReport>);
+pub enum ShiftClosed {
+    /// Closed by this close: its Z report is printed and kept.
+    Now(ShiftReport),
+    /// Closed before by another desk of the same operator, whose Z report was printed there:
+    /// shown, not printed twice.
+    Before(ShiftReport),
+    /// Not the operator's shift, or gone: nothing was closed.
+    Not,
+}
 
 impl ScreenRequest for CloseShift {
     fn idempotency_key(&self) -> Option<&str> {
@@ -89,17 +97,23 @@ impl ScreenRequest for CloseShift {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let client = services.pool.get().await?;
-            let report = match shifts::close(&client, self.shift_id).await? {
-                true => shifts::report(&client, self.shift_id).await?,
-                false => None,
+            let closed = shifts::close(&client, self.shift_id, &self.idempotency_key).await?;
+            let report = match closed {
+                Closed::Not => None,
+                Closed::Now | Closed::Before => shifts::report(&client, self.shift_id).await?,
             };
-            Ok(Box::new(ShiftClosed(report)) as _)
+            let answer = match (closed, report) {
+                (Closed::Now, Some(report)) => ShiftClosed::Now(report),
+                (Closed::Before, Some(report)) => ShiftClosed::Before(report),
+                _ => ShiftClosed::Not,
+            };
+            Ok(Box::new(answer) as _)
         })
     }
 
     /// The clerk left meanwhile: the Z report is still printed and kept.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
-        if let Some(ShiftClosed(Some(report))) = reply.of::<ShiftClosed>() {
+        if let Some(ShiftClosed::Now(report)) = reply.of::<ShiftClosed>() {
             keep(report, true, hub);
             hub.say(MessageKind::Info, hub.app.t("shift.closed"));
         }
@@ -355,14 +369,25 @@ impl Screen for ShiftScreen {
             };
             hub.say(MessageKind::Info, hub.app.t(key));
             hub.send(LoadShift);
-        } else if let Some(ShiftClosed(closed)) = reply.of::<ShiftClosed>() {
+        } else if let Some(closed) = reply.of::<ShiftClosed>() {
             match closed {
-                Some(report) => {
+                ShiftClosed::Now(report) => {
                     keep(report, true, hub);
                     hub.say(MessageKind::Info, hub.app.t("shift.closed"));
                     self.report = Some(Some(report.clone()));
                 }
-                None => {
+                ShiftClosed::Before(report) => {
+                    let app = &*hub.app;
+                    let at = report
+                        .shift
+                        .closed_at
+                        .map(|at| local(&at, app.zone))
+                        .unwrap_or_default();
+                    let text = app.lang.tf("shift.closed_before", &[("at", &at)]);
+                    hub.say(MessageKind::Error, text);
+                    self.report = Some(Some(report.clone()));
+                }
+                ShiftClosed::Not => {
                     hub.say(MessageKind::Error, hub.app.t("shift.not_closed"));
                     hub.send(LoadShift);
                 }

@@ -74,13 +74,33 @@ fn the_open_shift_shows_its_x_report_and_closing_prints_the_z_report() {
     let kept = answer(
         &mut app,
         &sent,
-        Reply::screen(ShiftClosed(Some(sample(true)))),
+        Reply::screen(ShiftClosed::Now(sample(true))),
     );
     let report = kept[0].1.of::<KeepReport>().expect("the Z report is kept");
     assert_eq!(report.stem, "shift-000017-z");
     assert!(report.text.as_deref().unwrap().contains("Z REPORT"));
     assert!(report.csv.starts_with("shift,operator,"), "{}", report.csv);
     insta::assert_snapshot!("shift_closed_en", render(&app));
+}
+
+/// Another desk of the same clerk closed the shift first: its Z report was printed there, so
+/// this desk shows it and prints nothing.
+#[test]
+fn a_shift_closed_by_another_desk_is_shown_and_not_printed_again() {
+    let mut app = shift_screen(Lang::En);
+    close_shift(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    let kept = answer(
+        &mut app,
+        &sent,
+        Reply::screen(ShiftClosed::Before(sample(true))),
+    );
+    assert!(kept.is_empty(), "no second Z report: {kept:?}");
+    let screen = render(&app);
+    assert!(
+        screen.contains("This shift was closed at") && screen.contains("Z REPORT"),
+        "{screen}"
+    );
 }
 
 #[test]
