@@ -1106,20 +1106,12 @@ fn recharge_in_one_call(
     )
 }
 
-/// [`recharge_in_one_call`] as sql/V81's one call of a recharge decided from its quote, under
-/// the digest of the customer's facts as they are: the same journal, behind the lock and the
-/// comparison, refused by the same checks.
-fn recharge_decided(
-    customer: i64,
-    account: i64,
-    key: &str,
-    seq: u32,
-    paid: &str,
-    bought: u32,
-    unit_price: &str,
-) -> String {
+/// `in_one_call` (a [`recharge_in_one_call`] of `customer`) as sql/V81's one call of a recharge
+/// decided from its quote, under the digest of the customer's facts as they are: the same
+/// journal, behind the lock and the comparison, refused by the same checks.
+fn recharge_decided(customer: i64, in_one_call: &str) -> String {
     let digest = format!("(SELECT digest FROM card_recharge_terms({customer}, 'cash'))");
-    recharge_in_one_call(customer, account, key, seq, paid, bought, unit_price)
+    in_one_call
         .replacen(
             "card_recharge_journal(",
             &format!("card_recharge({digest}, "),
@@ -1318,7 +1310,10 @@ async fn a_recharge_pays_exactly_the_price_in_force() {
         refused(
             &db,
             "clerk",
-            &recharge_decided(customer, account, "forged-9", 9, paid, bought, unit_price),
+            &recharge_decided(
+                customer,
+                &in_one_call("forged-9", 9, paid, bought, unit_price),
+            ),
         );
     }
     assert_eq!(written(&db), before, "a refused write changed something");
