@@ -20,8 +20,8 @@ use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
 use crate::db::card_ops::{
-    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, OperationState, Refusal, Request,
-    SettingApplied, Settled, SystemCardFacts, SystemCardRefusal,
+    self, Begin, BeginOutcome, Begun, ClearedCredit, Discrepancy, OperationState, RechargeFacts,
+    Refusal, Request, SettingApplied, Settled, SystemCardFacts, SystemCardRefusal,
 };
 use crate::db::session::Sessions;
 use crate::domain::card_counter::{CardWritePlan, Resolution};
@@ -280,15 +280,14 @@ pub async fn recycle(desk: &Desk<'_>, idempotency_key: &str) -> Result<Flow, Flo
     let Some(customer_id) = owner else {
         return Ok(refused(Refusal::UnknownCard));
     };
-    run_on(
-        desk,
+    let on = Presented {
         customer_id,
-        &Request::Recycle,
+        request: &Request::Recycle,
         idempotency_key,
-        &records,
-        session,
-    )
-    .await
+        records: &records,
+        decided_from: None,
+    };
+    run_on(desk, &on, session).await
 }
 
 /// Any request but recycle for `customer_id` (open, recharge, refund, replace — see
@@ -300,22 +299,43 @@ pub async fn run(
     request: &Request,
     idempotency_key: &str,
 ) -> Result<Flow, FlowError> {
+    run_decided(desk, customer_id, request, idempotency_key, None).await
+}
+
+/// [`run`], for a recharge decided from the facts its form read with the quote
+/// (`decided_from`, see [`card_ops::begin_decided`]): its begin is one round trip.
+pub async fn run_decided(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    request: &Request,
+    idempotency_key: &str,
+    decided_from: Option<&RechargeFacts>,
+) -> Result<Flow, FlowError> {
     desk.access.for_writing()?;
     let _flow = exclusive().await;
     match read(desk).await? {
         Ok((records, session)) => {
-            run_on(
-                desk,
+            let on = Presented {
                 customer_id,
                 request,
                 idempotency_key,
-                &records,
-                session,
-            )
-            .await
+                records: &records,
+                decided_from,
+            };
+            run_on(desk, &on, session).await
         }
         Err(refusal) => Ok(refused(refusal)),
     }
+}
+
+/// A request with the card presented for it.
+struct Presented<'a> {
+    customer_id: i64,
+    request: &'a Request,
+    idempotency_key: &'a str,
+    records: &'a [Record; 3],
+    /// A recharge's facts read before F2 (see [`run_decided`]).
+    decided_from: Option<&'a RechargeFacts>,
 }
 
 fn refused(refusal: Refusal) -> Flow {
@@ -359,23 +379,29 @@ impl Writer for &ReaderHandle {
 
 async fn run_on(
     desk: &Desk<'_>,
-    customer_id: i64,
-    request: &Request,
-    idempotency_key: &str,
-    records: &[Record; 3],
+    on: &Presented<'_>,
     session: SessionWrite,
 ) -> Result<Flow, FlowError> {
     let (key, _) = desk.access.for_writing()?;
+    let Presented {
+        customer_id,
+        request,
+        records,
+        ..
+    } = *on;
     let begin = Begin {
         customer_id,
         operator_id: desk.operator_id,
-        idempotency_key,
+        idempotency_key: on.idempotency_key,
         card: records,
         key,
     };
     let report = {
         let mut client = desk.pool.get().await.map_err(DbError::from)?;
-        card_ops::begin(&mut client, &begin, request).await?
+        match on.decided_from {
+            Some(facts) => card_ops::begin_decided(&mut client, &begin, request, facts).await?,
+            None => card_ops::begin(&mut client, &begin, request).await?,
+        }
     };
     let resolved = report.resolved;
     Ok(match report.outcome {

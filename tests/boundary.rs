@@ -1106,6 +1106,20 @@ fn recharge_in_one_call(
     )
 }
 
+/// `in_one_call` (a [`recharge_in_one_call`] of `customer`) as sql/V81's one call of a recharge
+/// decided from its quote, under the digest of the customer's facts as they are: the same
+/// journal, behind the lock and the comparison, refused by the same checks.
+fn recharge_decided(customer: i64, in_one_call: &str) -> String {
+    let digest = format!("(SELECT digest FROM card_recharge_terms({customer}, 'cash'))");
+    in_one_call
+        .replacen(
+            "card_recharge_journal(",
+            &format!("card_recharge({digest}, "),
+            1,
+        )
+        .replacen("'{}')", "'{}', NULL, NULL)", 1)
+}
+
 /// What the clerk's `sql` calls of the PL/pgSQL `functions`, in one transaction whose checks at
 /// commit are run before it is rolled back: "name calls, …" by name, or "none". Counted by the
 /// server (`track_functions`, set by the superuser before it becomes the clerk).
@@ -1283,7 +1297,8 @@ async fn a_recharge_settled_failed_without_its_reversal_is_refused() {
 /// sql/V38: a recharge pays exactly what the prepaid scheme in force makes of its water, from
 /// the water the customer bought before it in the accumulation cycle (reversed purchases and
 /// older cycles left out), and its ledger row names a unit price only when one tier priced it
-/// (the receipt's line). The one call and the statements sent one by one are held alike.
+/// (the receipt's line). The one call, the statements sent one by one and sql/V81's call of a
+/// recharge decided from its quote are held alike.
 #[tokio::test]
 async fn a_recharge_pays_exactly_the_price_in_force() {
     let (db, account) = desk().await;
@@ -1356,6 +1371,14 @@ async fn a_recharge_pays_exactly_the_price_in_force() {
             &db,
             "clerk",
             &one_by_one("forged-9", 9, paid, bought, unit_price),
+        );
+        refused(
+            &db,
+            "clerk",
+            &recharge_decided(
+                customer,
+                &in_one_call("forged-9", 9, paid, bought, unit_price),
+            ),
         );
     }
     assert_eq!(written(&db), before, "a refused write changed something");

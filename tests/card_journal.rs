@@ -7,8 +7,8 @@ mod support;
 use deadpool_postgres::Object;
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, BeginReport, Begun, ClearedCredit, Discrepancy, LossReason,
-    NOT_ON_CARD, OperationKind, OperationState, Payment, Quantity, Refusal, Request, Settled,
-    UsageOf,
+    NOT_ON_CARD, OperationKind, OperationState, Payment, Quantity, RechargeFacts, Refusal, Request,
+    Settled, UsageOf,
 };
 use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::receipts;
@@ -98,6 +98,41 @@ impl Counter {
             other => panic!("no connection for operator {other}"),
         };
         card_ops::begin(client, &begin, request).await.unwrap()
+    }
+
+    /// What the recharge form reads with its quote, as `operator`, for `request` (a recharge).
+    async fn quoted(&self, operator: i64, request: &Request) -> RechargeFacts {
+        let Request::Recharge { payment, .. } = request else {
+            panic!("only a recharge is quoted: {request:?}");
+        };
+        let client = match operator {
+            CLERK => &self.clerk,
+            SUPERVISOR => &self.supervisor,
+            other => panic!("no connection for operator {other}"),
+        };
+        card_ops::recharge_facts(client, self.customer.customer_id, payment, &key_())
+            .await
+            .unwrap()
+            .expect("the customer's facts")
+    }
+
+    /// The clerk's F2 on a recharge quoted with `facts`, under idempotency key `key`.
+    async fn begin_decided(
+        &mut self,
+        key: &str,
+        request: &Request,
+        facts: &RechargeFacts,
+    ) -> BeginReport {
+        let begin = Begin {
+            customer_id: self.customer.customer_id,
+            operator_id: CLERK,
+            idempotency_key: key,
+            card: &self.card,
+            key: &key_(),
+        };
+        card_ops::begin_decided(&mut self.clerk, &begin, request, facts)
+            .await
+            .unwrap()
     }
 
     async fn begin_as(&mut self, operator: i64, request: &Request) -> BeginReport {
@@ -385,53 +420,41 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
     );
 }
 
-/// A recharge's begin sends the account's lock with the reads it needs behind it, the cycle's
-/// purchases that price the water among them, and the journal, which notes the meter state:
-/// BEGIN with the lock and the facts, the journal with COMMIT — two round trips (three before
-/// sql/V68's session, five before BEGIN and COMMIT went with a statement, seven before that),
-/// and two statements besides BEGIN and COMMIT: every read it decides from — the account's
-/// lock, the key's operation, the customer, their cards and purchases, the permission, the
-/// scheme, its tiers, the cycle's water, the payment method — as one call of
-/// `card_begin_facts`, and the journal (sql/V77; it sent twelve: ten reads, the meter state, the
-/// journal), counted as the statements' Bind messages (BEGIN and COMMIT go as simple queries).
-/// Its settle is one call of sql/V78's card_operation_settle in a transaction of its own: one
-/// round trip (two before, BEGIN with the operation's read, its finishing with COMMIT; three or
-/// more with a meter state to note or a reversal to post) — done, failed with its reversal, or
-/// with the meter's news to note. Counted on the clerk's one connection once its statements are
-/// prepared.
+/// A recharge decided from the facts its quote read (sql/V81) begins in ONE round trip: one
+/// call of `card_recharge`, which locks the account, reads the facts again and journals, with
+/// BEGIN and COMMIT in the same write (the begin's own path, `card_begin_facts` then the
+/// journal, took two; three before sql/V68's session, five before BEGIN and COMMIT went with a
+/// statement, seven before that), counted as the statements' Bind messages (BEGIN and COMMIT go
+/// as simple queries). Its settle is one call of sql/V78's card_operation_settle in a
+/// transaction of its own: one round trip (two before, BEGIN with the operation's read, its
+/// finishing with COMMIT; three or more with a meter state to note or a reversal to post) —
+/// done, failed with its reversal, or with the meter's news to note. Counted on the clerk's one
+/// connection once its statements are prepared.
 #[tokio::test]
-async fn a_recharge_begins_in_two_round_trips_of_two_statements_and_settles_in_one() {
-    let mut counter = Counter::new().await;
-    let relay = StallingRelay::start(&counter.customer.db);
-    let through_relay = counter.customer.db.as_operator(&relay.conn_str, "clerk");
-    counter.clerk = meterdesk::db::pool_from_conn_str(&through_relay, 1)
-        .unwrap()
-        .get()
-        .await
-        .unwrap();
-    counter.done(CLERK, &Request::Open).await;
-    let mut turns = Vec::new();
-    let mut begin_sent = Vec::new();
-    for _ in 0..2 {
-        counter.swipe();
-        relay.take_turns();
-        relay.take_sent();
-        let begun = counter.begun(CLERK, &recharge_m3("5")).await;
-        let begin_turns = relay.take_turns();
-        begin_sent = relay.take_sent();
-        counter.write(&begun, usize::MAX);
-        assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
-        turns.push((begin_turns, relay.take_turns()));
-    }
+async fn a_recharge_begins_in_one_round_trip_of_one_statement_and_settles_in_one() {
+    let (mut counter, relay) = recharged_counter_through_a_relay().await;
+    // Read with the quote, before F2.
+    let facts = counter.quoted(CLERK, &recharge_m3("5")).await;
+    relay.take_turns();
+    relay.take_sent();
+    let key = counter.next_key();
+    let report = counter.begin_decided(&key, &recharge_m3("5"), &facts).await;
+    let BeginOutcome::Begun(begun) = report.outcome else {
+        panic!("not begun: {report:?}");
+    };
+    let begin_turns = relay.take_turns();
+    let begin_sent = relay.take_sent();
+    counter.write(&begun, usize::MAX);
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
     assert_eq!(
-        turns[1],
-        (2, 1),
-        "begin's and settle's round trips: {turns:?}"
+        (begin_turns, relay.take_turns()),
+        (1, 1),
+        "begin's and settle's round trips"
     );
     let count = |kind: u8| begin_sent.iter().filter(|&&sent| sent == kind).count();
     assert_eq!(
         (count(b'B'), count(b'Q')),
-        (2, 2),
+        (1, 2),
         "statements and simple queries of the begin: {:?}",
         String::from_utf8_lossy(&begin_sent)
     );
@@ -456,6 +479,160 @@ async fn a_recharge_begins_in_two_round_trips_of_two_statements_and_settles_in_o
         1,
         "a settle's round trips with news to note"
     );
+    assert!(books_check(&counter).await.is_empty());
+}
+
+/// A recharge quoted, then begun at F2 from what the quote read: what the recharge screen does.
+async fn decided(counter: &mut Counter, request: &Request) -> Begun {
+    let facts = counter.quoted(CLERK, request).await;
+    let key = counter.next_key();
+    let report = counter.begin_decided(&key, request, &facts).await;
+    let BeginOutcome::Begun(begun) = report.outcome else {
+        panic!("not begun: {report:?}");
+    };
+    *begun
+}
+
+/// The clerk's counter with its connection through a relay that counts its round trips, the
+/// card opened and 5 m³ recharged from its quote and swiped: the clerk's statements are
+/// prepared, as at a desk that has worked a while.
+async fn recharged_counter_through_a_relay() -> (Counter, StallingRelay) {
+    let mut counter = Counter::new().await;
+    let relay = StallingRelay::start(&counter.customer.db);
+    let through_relay = counter.customer.db.as_operator(&relay.conn_str, "clerk");
+    counter.clerk = meterdesk::db::pool_from_conn_str(&through_relay, 1)
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    counter.done(CLERK, &Request::Open).await;
+    let begun = decided(&mut counter, &recharge_m3("5")).await;
+    counter.write(&begun, usize::MAX);
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    counter.swipe();
+    (counter, relay)
+}
+
+/// F2 on a recharge whose facts changed after its quote: begun from the fresh facts, in the
+/// one more round trip that brought them, priced and sequenced by them, written and settled.
+async fn begun_after_a_change(
+    counter: &mut Counter,
+    relay: &StallingRelay,
+    request: &Request,
+    facts: &RechargeFacts,
+) -> Begun {
+    let key = counter.next_key();
+    relay.take_turns();
+    let report = counter.begin_decided(&key, request, facts).await;
+    assert_eq!(
+        relay.take_turns(),
+        2,
+        "the stale facts' call and the fresh facts' call"
+    );
+    let BeginOutcome::Begun(begun) = report.outcome else {
+        panic!("not begun: {report:?}");
+    };
+    counter.write(&begun, usize::MAX);
+    let settled = counter.settle(&begun).await;
+    assert_eq!((settled.state, settled.now), (OperationState::Done, true));
+    *begun
+}
+
+#[tokio::test]
+async fn a_recharge_quoted_before_another_desks_recharge_is_decided_again_from_the_fresh_facts() {
+    let (mut counter, relay) = recharged_counter_through_a_relay().await;
+    // 10 m³ quoted at 1.00 the m³ (5 bought this cycle)…
+    let facts = counter.quoted(CLERK, &recharge_m3("10")).await;
+    assert_eq!(
+        facts
+            .quote(Quantity::Volume(dec("10")))
+            .unwrap()
+            .charge
+            .amount
+            .to_decimal(),
+        dec("10.00")
+    );
+    // …then the supervisor's desk sells 40 m³ to the same customer, swiped on the meter.
+    let other = counter.done(SUPERVISOR, &recharge_m3("40")).await;
+    assert_eq!(other.purchase.unwrap().sequence, 2);
+    counter.swipe();
+    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts).await;
+    // After 45 m³: 5 × 1.00 + 5 × 2.00, as purchase 3.
+    let purchase = begun.purchase.unwrap();
+    assert_eq!((purchase.sequence, purchase.litres), (3, 10_000));
+    assert_eq!(purchase.amount, dec("15.00"));
+    let card = counter.user_card();
+    let on_card = card.purchase.expect("the purchase written");
+    assert_eq!(
+        (on_card.sequence, on_card.volume_litres, on_card.status),
+        (3, 10_000, PurchaseStatus::Valid)
+    );
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 55_000);
+    assert!(books_check(&counter).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_recharge_quoted_before_a_price_change_pays_the_new_price() {
+    let (mut counter, relay) = recharged_counter_through_a_relay().await;
+    let facts = counter.quoted(CLERK, &recharge_m3("10")).await;
+    // A new version of the scheme, in force from today: 1.50 the m³ up to 50.
+    counter
+        .customer
+        .client
+        .batch_execute(
+            "WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                              VALUES (1, current_date) RETURNING id)
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+             SELECT id, tier, bound, price
+             FROM version, (VALUES (1, 50, 1.50), (2, 100, 2.50), (3, NULL, 3.50))
+                           AS tiers (tier, bound, price)",
+        )
+        .await
+        .unwrap();
+    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts).await;
+    let purchase = begun.purchase.unwrap();
+    assert_eq!((purchase.sequence, purchase.amount), (2, dec("15.00")));
+    assert_eq!(counter.user_card().purchase.unwrap().sequence, 2);
+    assert!(books_check(&counter).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_recharge_decided_from_its_quote_and_sent_again_answers_as_the_first() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let request = recharge_m3("5");
+    let facts = counter.quoted(CLERK, &request).await;
+    let key = counter.next_key();
+    let BeginOutcome::Begun(first) = counter.begin_decided(&key, &request, &facts).await.outcome
+    else {
+        panic!("not begun");
+    };
+    let journaled = counter.footprint().await;
+    // Sent again before the write (the answer was lost): the same plan, nothing written.
+    let again = counter.begin_decided(&key, &request, &facts).await;
+    let BeginOutcome::Begun(same) = again.outcome else {
+        panic!("not the same operation again: {again:?}");
+    };
+    assert_eq!(
+        (same.operation_id, &same.plan),
+        (first.operation_id, &first.plan)
+    );
+    assert_eq!(counter.footprint().await, journaled);
+    counter.write(&first, usize::MAX);
+    let settled = counter.settle(&first).await;
+    assert_eq!(settled.state, OperationState::Done);
+    let done = counter.footprint().await;
+    // Sent again after the settle: finished, as it was; nothing written.
+    let again = counter.begin_decided(&key, &request, &facts).await;
+    let BeginOutcome::Finished(finished) = again.outcome else {
+        panic!("not finished: {again:?}");
+    };
+    assert_eq!(
+        (finished.operation_id, finished.state, finished.now),
+        (first.operation_id, OperationState::Done, false)
+    );
+    assert_eq!(counter.footprint().await, done);
     assert!(books_check(&counter).await.is_empty());
 }
 

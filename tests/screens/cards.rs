@@ -180,6 +180,7 @@ fn quoted(max_credit: Option<MeterMaxCredit>) -> Reply {
     Reply::screen(Quoted {
         quote: Ok(quote()),
         max_credit,
+        facts: None,
     })
 }
 
@@ -328,6 +329,7 @@ fn recharge_is_confirmed_with_the_figures_then_written_and_receipted() {
     let QuoteRecharge {
         customer_id: 42,
         quantity,
+        ..
     } = only(&sent)
     else {
         panic!("F2 asks for the price: {sent:?}")

@@ -180,6 +180,7 @@ pub(super) async fn retry(
 }
 
 /// What a recharge's price and payment are checked against, read with the facts of [`begin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SaleFacts {
     scheme: Option<PriceScheme>,
     /// The water bought in today's accumulation cycle, which the new water's tiers follow.
@@ -190,12 +191,17 @@ pub(super) struct SaleFacts {
 
 impl SaleFacts {
     /// From a row of `card_sale_facts` (sql/V77).
-    fn of(row: &Row) -> Result<Self, DbError> {
+    pub(super) fn of(row: &Row) -> Result<Self, DbError> {
         Ok(Self {
             scheme: scheme_of(row)?,
             accumulated: row.get("accumulated"),
             method_allowed: row.get("method_allowed"),
         })
+    }
+
+    /// `quantity` at these prices on `today`, after the cycle's water.
+    pub(super) fn price(&self, today: NaiveDate, quantity: Quantity) -> Result<Quote, Refusal> {
+        price(self.scheme.as_ref(), today, self.accumulated, quantity)
     }
 }
 
@@ -486,32 +492,6 @@ impl Journal<'_> {
         .map(Ok)
     }
 
-    /// The active card on the reader, or why not.
-    pub(super) fn active_card(&self, card: &UserCard) -> Result<i64, Refusal> {
-        match &self.holder.card {
-            Some(known) if known.active && known.issue == card.issue => Ok(known.card_id),
-            _ if card.issue.customer_number != self.holder.customer_no => {
-                Err(Refusal::AnotherCustomersCard)
-            }
-            _ => Err(RechargeRefusal::NotTheActiveCard.into()),
-        }
-    }
-
-    /// The card on the reader as one this customer may buy water on now: their active card,
-    /// with every purchase the database settled, and room for the next one.
-    fn rechargeable<'c>(&self, content: &'c CardContent) -> Result<(&'c UserCard, i64), Refusal> {
-        let card = user_card(content)?;
-        let card_id = self.active_card(card)?;
-        // Never sell over a purchase the card has not received (settled without it).
-        if let Some(missing) = self.holder.missing_purchase(card, self.begin.key) {
-            return Err(Refusal::MissingPurchase {
-                sequence: missing.record.sequence,
-            });
-        }
-        check_recharge(card, self.holder.active())?;
-        Ok((card, card_id))
-    }
-
     pub(super) async fn recharge(
         &self,
         content: &CardContent,
@@ -519,7 +499,7 @@ impl Journal<'_> {
         payment: &Payment,
         sale: &SaleFacts,
     ) -> Result<Result<Begun, Refusal>, DbError> {
-        let sold = match self.sale(content, quantity, payment, sale) {
+        let sold = match sell(self.holder, self.begin, content, quantity, payment, sale) {
             Ok(sold) => sold,
             Err(refusal) => {
                 // The meter state is noted whatever the answer.
@@ -527,114 +507,14 @@ impl Journal<'_> {
                 return Ok(Err(refusal));
             }
         };
-        let Sold {
-            new,
-            quote,
-            amount,
-            method,
-            sequence,
-        } = sold;
-        let single_price = match quote.charge.tiers.as_slice() {
-            [tier] => Some(tier.unit_price.to_decimal()),
-            _ => None,
-        };
-        let columns = JournalColumns::of(&new)?;
-        // The meter state is noted by the journal's call, first (sql/V77).
-        let write_back = write_back_of(content);
+        let arguments = JournalArguments::of(&sold, self.holder, self.begin, content)?;
         let row = self
             .tx
-            .query_one(
-                RECHARGE_JOURNAL,
-                &[
-                    &self.holder.customer_id,
-                    &self.holder.account_id,
-                    &new.card_id,
-                    &i64::from(new.card_no),
-                    &self.begin.operator_id,
-                    &self.begin.idempotency_key,
-                    &amount,
-                    &quote.charge.volume.to_decimal(),
-                    &single_price,
-                    &method,
-                    &new.purchase_seq.map(i64::from),
-                    &new.volume_litres.map(i64::from),
-                    &columns.issue_before,
-                    &columns.issue_after,
-                    &columns.purchase_before,
-                    &columns.purchase_after,
-                    &columns.plan,
-                    &write_back.map(|(_, loaded, _)| loaded),
-                    &write_back.map(|(_, _, generation)| generation),
-                ],
-            )
+            .query_one(RECHARGE_JOURNAL, &arguments.params())
             .await?;
-        let receipt_no = row.get("receipt_no");
-        Ok(Ok(Begun {
-            operation_id: row.get("operation_id"),
-            kind: new.kind,
-            plan: new.plan,
-            card_no: new.card_no,
-            purchase: Some(PurchaseSummary {
-                sequence,
-                litres: quote.litres,
-                amount,
-                receipt_no: Some(receipt_no),
-                quote: Some(quote),
-            }),
-        }))
-    }
-
-    /// A recharge checked, priced and planned from what [`begin_in`] read: no round trip.
-    fn sale<'m>(
-        &self,
-        content: &CardContent,
-        quantity: Quantity,
-        payment: &'m Payment,
-        sale: &SaleFacts,
-    ) -> Result<Sold<'m>, Refusal> {
-        let (card, card_id) = self.rechargeable(content)?;
-        let quote = price(
-            sale.scheme.as_ref(),
-            self.holder.today,
-            sale.accumulated,
-            quantity,
-        )?;
-        let planned = plan_recharge(
-            card,
-            self.holder.active(),
-            self.holder.last_sequence,
-            quote.litres,
-            unix_now(),
-            self.begin.key,
-        )?;
-        let amount = quote.charge.amount.to_decimal();
-        let method = match payment {
-            Payment::Method(_) if !sale.method_allowed => {
-                return Err(Refusal::PaymentMethodNotAllowed);
-            }
-            Payment::Method(method) => Some(method.as_str()),
-            Payment::Balance if self.holder.balance < amount => {
-                return Err(Refusal::BalanceTooLow);
-            }
-            Payment::Balance => None,
-        };
-        let new = NewOperation {
-            purchase_seq: Some(planned.record.sequence),
-            volume_litres: Some(quote.litres),
-            ..NewOperation::new(
-                OperationKind::Recharge,
-                card_id,
-                card.issue.card_number,
-                planned.plan,
-            )
-        };
-        Ok(Sold {
-            new,
-            quote,
-            amount,
-            method,
-            sequence: planned.record.sequence,
-        })
+        Ok(Ok(
+            sold.begun(row.get("operation_id"), row.get("receipt_no"))
+        ))
     }
 
     pub(super) async fn refund(
@@ -642,7 +522,7 @@ impl Journal<'_> {
         card: &UserCard,
         payout: &Payment,
     ) -> Result<Result<Begun, Refusal>, DbError> {
-        let card_id = match self.active_card(card) {
+        let card_id = match active_card(self.holder, card) {
             Ok(card_id) => card_id,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -857,6 +737,244 @@ pub(super) struct Sold<'m> {
     /// The payment method paid with at the counter; `None`: from the balance.
     method: Option<&'m str>,
     sequence: u32,
+}
+
+impl Sold<'_> {
+    /// The recharge as journaled under `operation_id`, paid on receipt `receipt_no`.
+    fn begun(self, operation_id: i64, receipt_no: i64) -> Begun {
+        Begun {
+            operation_id,
+            kind: self.new.kind,
+            plan: self.new.plan,
+            card_no: self.new.card_no,
+            purchase: Some(PurchaseSummary {
+                sequence: self.sequence,
+                litres: self.quote.litres,
+                amount: self.amount,
+                receipt_no: Some(receipt_no),
+                quote: Some(self.quote),
+            }),
+        }
+    }
+}
+
+/// The active card on the reader, or why not.
+fn active_card(holder: &CardHolder, card: &UserCard) -> Result<i64, Refusal> {
+    match &holder.card {
+        Some(known) if known.active && known.issue == card.issue => Ok(known.card_id),
+        _ if card.issue.customer_number != holder.customer_no => Err(Refusal::AnotherCustomersCard),
+        _ => Err(RechargeRefusal::NotTheActiveCard.into()),
+    }
+}
+
+/// The card on the reader as one this customer may buy water on now: their active card,
+/// with every purchase the database settled, and room for the next one.
+fn rechargeable<'c>(
+    holder: &CardHolder,
+    content: &'c CardContent,
+    key: &MacKey,
+) -> Result<(&'c UserCard, i64), Refusal> {
+    let card = user_card(content)?;
+    let card_id = active_card(holder, card)?;
+    // Never sell over a purchase the card has not received (settled without it).
+    if let Some(missing) = holder.missing_purchase(card, key) {
+        return Err(Refusal::MissingPurchase {
+            sequence: missing.record.sequence,
+        });
+    }
+    check_recharge(card, holder.active())?;
+    Ok((card, card_id))
+}
+
+/// A recharge checked, priced and planned from facts already read (`holder`, `sale`): no
+/// round trip.
+pub(super) fn sell<'m>(
+    holder: &CardHolder,
+    begin: &Begin<'_>,
+    content: &CardContent,
+    quantity: Quantity,
+    payment: &'m Payment,
+    sale: &SaleFacts,
+) -> Result<Sold<'m>, Refusal> {
+    let (card, card_id) = rechargeable(holder, content, begin.key)?;
+    let quote = sale.price(holder.today, quantity)?;
+    let planned = plan_recharge(
+        card,
+        holder.active(),
+        holder.last_sequence,
+        quote.litres,
+        unix_now(),
+        begin.key,
+    )?;
+    let amount = quote.charge.amount.to_decimal();
+    let method = match payment {
+        Payment::Method(_) if !sale.method_allowed => {
+            return Err(Refusal::PaymentMethodNotAllowed);
+        }
+        Payment::Method(method) => Some(method.as_str()),
+        Payment::Balance if holder.balance < amount => {
+            return Err(Refusal::BalanceTooLow);
+        }
+        Payment::Balance => None,
+    };
+    let new = NewOperation {
+        purchase_seq: Some(planned.record.sequence),
+        volume_litres: Some(quote.litres),
+        ..NewOperation::new(
+            OperationKind::Recharge,
+            card_id,
+            card.issue.card_number,
+            planned.plan,
+        )
+    };
+    Ok(Sold {
+        new,
+        quote,
+        amount,
+        method,
+        sequence: planned.record.sequence,
+    })
+}
+
+/// The arguments of `card_recharge_journal` (sql/V77) for a recharge sold, in its order: what
+/// [`RECHARGE_JOURNAL`] and, behind the facts' digest, [`RECHARGE`] send.
+struct JournalArguments<'m> {
+    customer_id: i64,
+    account_id: i64,
+    card_id: i64,
+    card_no: i64,
+    operator_id: i64,
+    idempotency_key: &'m str,
+    amount: Decimal,
+    volume: Decimal,
+    single_price: Option<Decimal>,
+    method: Option<&'m str>,
+    purchase_seq: Option<i64>,
+    volume_litres: Option<i64>,
+    columns: JournalColumns,
+    /// The card's meter write-back, noted by the journal's call first (sql/V77).
+    meter_loaded_seq: Option<i64>,
+    meter_generation: Option<i16>,
+}
+
+impl<'m> JournalArguments<'m> {
+    fn of(
+        sold: &Sold<'m>,
+        holder: &CardHolder,
+        begin: &Begin<'m>,
+        content: &CardContent,
+    ) -> Result<Self, DbError> {
+        let write_back = write_back_of(content);
+        Ok(Self {
+            customer_id: holder.customer_id,
+            account_id: holder.account_id,
+            card_id: sold.new.card_id,
+            card_no: i64::from(sold.new.card_no),
+            operator_id: begin.operator_id,
+            idempotency_key: begin.idempotency_key,
+            amount: sold.amount,
+            volume: sold.quote.charge.volume.to_decimal(),
+            single_price: match sold.quote.charge.tiers.as_slice() {
+                [tier] => Some(tier.unit_price.to_decimal()),
+                _ => None,
+            },
+            method: sold.method,
+            purchase_seq: sold.new.purchase_seq.map(i64::from),
+            volume_litres: sold.new.volume_litres.map(i64::from),
+            columns: JournalColumns::of(&sold.new)?,
+            meter_loaded_seq: write_back.map(|(_, loaded, _)| loaded),
+            meter_generation: write_back.map(|(_, _, generation)| generation),
+        })
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 19] {
+        [
+            &self.customer_id,
+            &self.account_id,
+            &self.card_id,
+            &self.card_no,
+            &self.operator_id,
+            &self.idempotency_key,
+            &self.amount,
+            &self.volume,
+            &self.single_price,
+            &self.method,
+            &self.purchase_seq,
+            &self.volume_litres,
+            &self.columns.issue_before,
+            &self.columns.issue_after,
+            &self.columns.purchase_before,
+            &self.columns.purchase_after,
+            &self.columns.plan,
+            &self.meter_loaded_seq,
+            &self.meter_generation,
+        ]
+    }
+}
+
+/// A recharge's begin in one call (sql/V81): the account and the key's operation locked, the
+/// facts read again, and the journal of `card_recharge_journal` when they are those of
+/// digest `$1`; else nothing journaled, and the answer says why (see [`begin_decided`]).
+const RECHARGE: &str = "SELECT * FROM card_recharge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+         $11, $12, $13, $14, $15, $16, $17, $18::text::jsonb, $19, $20)";
+
+/// How often a recharge is decided again from fresh facts before the begin's own path (which
+/// decides under the lock) takes it: another desk recharging the same customer between every
+/// decision and its call.
+const DECISIONS: usize = 3;
+
+/// [`begin`] for a recharge decided from `decided_from`, the facts read before F2 with its
+/// quote ([`recharge_facts`]): the plan is decided and signed here from them and the card, and
+/// journaled in ONE round trip ([`RECHARGE`]) when the database finds the same facts under the
+/// lock. When they changed meanwhile, it answers the fresh ones and the recharge is decided
+/// again from those. What is rare takes [`begin`]'s path and answers exactly as it does: a
+/// request seen before (its key's operation exists), a pending operation to resolve first,
+/// every refusal (decided again under the lock), and a journal the database refused (its own
+/// checks are the last word). Any other request is [`begin`]'s.
+pub async fn begin_decided(
+    client: &mut Client,
+    begin: &Begin<'_>,
+    request: &Request,
+    decided_from: &RechargeFacts,
+) -> Result<BeginReport, DbError> {
+    let Request::Recharge { quantity, payment } = request else {
+        return self::begin(client, begin, request).await;
+    };
+    let content = CardContent::classify(begin.card, begin.key);
+    let mut fresh: Option<RechargeFacts> = None;
+    for _ in 0..DECISIONS {
+        let facts = fresh.as_ref().unwrap_or(decided_from);
+        let Some(sold) = facts.sold(begin, &content, *quantity, payment) else {
+            break;
+        };
+        let arguments = JournalArguments::of(&sold, &facts.holder, begin, &content)?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&facts.digest];
+        params.extend(arguments.params());
+        let transaction = Transaction::new(client);
+        transaction.commit_behind(RECHARGE);
+        let answer = transaction.query_opt(RECHARGE, &params).await;
+        transaction.commit().await?;
+        let row = match answer {
+            Ok(Some(row)) => row,
+            // No such customer, or refused by the journal's checks: the begin's answer.
+            Ok(None) => break,
+            Err(error) if error.as_db_error().is_some() => break,
+            Err(error) => return Err(error.into()),
+        };
+        if let Some(operation_id) = row.get::<_, Option<i64>>("operation_id") {
+            return Ok(BeginReport {
+                resolved: None,
+                outcome: BeginOutcome::Begun(Box::new(
+                    sold.begun(operation_id, row.get("receipt_no")),
+                )),
+            });
+        }
+        if row.get::<_, bool>("seen") {
+            break;
+        }
+        fresh = Some(RechargeFacts::of(begin.customer_id, &row, begin.key)?);
+    }
+    self::begin(client, begin, request).await
 }
 
 /// The journal's columns that the plan of a new operation makes.

@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::ClientWrapper as Client;
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::operators::has_permission;
@@ -386,12 +387,12 @@ mod settle;
 mod system;
 
 use begin::*;
-pub use begin::{begin, missing_purchase, missing_purchase_written, unix_now};
+pub use begin::{begin, begin_decided, missing_purchase, missing_purchase_written, unix_now};
 use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner};
 pub use lists::{pending_operations, usage_records};
-pub use prices::quote_recharge;
 use prices::*;
+pub use prices::{RechargeFacts, quote_recharge, recharge_facts};
 use reconcile::audit_card;
 pub use reconcile::{Discrepancy, reconcile};
 use settle::*;

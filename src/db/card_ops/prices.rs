@@ -37,6 +37,74 @@ pub async fn quote_recharge(
     ))
 }
 
+/// What a recharge of one customer is decided from, read before F2 with its quote and without
+/// a lock (`card_recharge_facts`, sql/V81): the card holder, whether the operator may recharge,
+/// the sale's facts, and the digest under which the database finds them again
+/// ([`begin_decided`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RechargeFacts {
+    pub(super) holder: CardHolder,
+    pub(super) permitted: bool,
+    pub(super) sale: SaleFacts,
+    pub(super) digest: String,
+}
+
+/// The facts of a recharge of `customer_id` paid with `payment`, in one statement; `None`: no
+/// such customer.
+pub async fn recharge_facts(
+    client: &impl CachingClient,
+    customer_id: i64,
+    payment: &Payment,
+    key: &MacKey,
+) -> Result<Option<RechargeFacts>, DbError> {
+    let method = match payment {
+        Payment::Method(method) => Some(method.as_str()),
+        Payment::Balance => None,
+    };
+    client
+        .query_opt(
+            "SELECT * FROM card_recharge_facts($1, $2)",
+            &[&customer_id, &method],
+        )
+        .await?
+        .map(|row| RechargeFacts::of(customer_id, &row, key))
+        .transpose()
+}
+
+impl RechargeFacts {
+    /// From a row of `card_recharge_facts` (sql/V81), or of `card_recharge`'s answer with them.
+    pub(super) fn of(customer_id: i64, row: &Row, key: &MacKey) -> Result<Self, DbError> {
+        Ok(Self {
+            holder: CardHolder::of(customer_id, row, key)?,
+            permitted: row.get("permitted"),
+            sale: SaleFacts::of(row)?,
+            digest: row.get("digest"),
+        })
+    }
+
+    /// The price of `quantity`, as [`quote_recharge`] answers it.
+    pub fn quote(&self, quantity: Quantity) -> Result<Quote, Refusal> {
+        self.sale.price(self.holder.today, quantity)
+    }
+
+    /// The recharge decided and planned from these facts and the card read (`content`); `None`
+    /// when the begin decides under its lock what these facts say (a pending operation to
+    /// resolve first, a refusal).
+    pub(super) fn sold<'m>(
+        &self,
+        begin: &Begin<'_>,
+        content: &CardContent,
+        quantity: Quantity,
+        payment: &'m Payment,
+    ) -> Option<Sold<'m>> {
+        let holder = &self.holder;
+        if holder.pending.is_some() || !holder.meter_prepaid || holder.closed || !self.permitted {
+            return None;
+        }
+        sell(holder, begin, content, quantity, payment, &self.sale).ok()
+    }
+}
+
 /// `quantity` priced by the customer type's prepaid `scheme` (see [`prepaid_scheme`]) on
 /// `today`, after `accumulated` m³ bought in the cycle (see [`cycle_water`]).
 pub(super) fn price(

@@ -12,7 +12,8 @@ use crate::app::form::Form;
 use crate::app::screen::Notice;
 use crate::app::{App, Hub};
 use crate::db::card_ops::{
-    LossReason, Payment, PendingOperation, Quantity, Quote, Refusal, UsageOf, UsageRecord,
+    LossReason, Payment, PendingOperation, Quantity, Quote, RechargeFacts, Refusal, UsageOf,
+    UsageRecord,
 };
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::{CreditOverflow, RechargeRefusal};
@@ -111,6 +112,8 @@ pub enum Confirm {
         /// The maximum behind `overflow` is a setting card's whose application by the meter
         /// was never brought back to the counter (said with the warning).
         max_not_applied_yet: bool,
+        /// What the quote was made from: F2 decides the recharge from it.
+        facts: Option<Box<RechargeFacts>>,
     },
     Refund {
         customer: Customer,

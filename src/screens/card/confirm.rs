@@ -20,7 +20,7 @@ use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
 use crate::cardflow::{self, Flow, FlowError, PendingCause};
 use crate::db::card_ops::{
-    LossReason, OperationKind, OperationState, Refusal, Request as CardOp, Settled,
+    LossReason, OperationKind, OperationState, RechargeFacts, Refusal, Request as CardOp, Settled,
     resolution_without_card,
 };
 use crate::domain::card_counter::{CreditOverflow, Resolution};
@@ -37,6 +37,9 @@ pub struct WriteCard {
     pub customer_id: i64,
     pub operation: CardOp,
     pub idempotency_key: String,
+    /// A recharge's facts, read with its quote: its begin is one round trip
+    /// (`cardflow::run_decided`).
+    pub decided_from: Option<Box<RechargeFacts>>,
 }
 
 /// How a card write ended (`cardflow::Flow`, as the screen needs it).
@@ -124,7 +127,11 @@ impl ScreenRequest for WriteCard {
             let key = self.idempotency_key.as_str();
             let flow = match &self.operation {
                 CardOp::Recycle => cardflow::recycle(&desk, key).await?,
-                operation => cardflow::run(&desk, self.customer_id, operation, key).await?,
+                operation => {
+                    let decided_from = self.decided_from.as_deref();
+                    cardflow::run_decided(&desk, self.customer_id, operation, key, decided_from)
+                        .await?
+                }
             };
             let resolved = match &flow {
                 Flow::Done { resolved, .. }
@@ -297,11 +304,16 @@ impl CardScreen {
         let fresh = hub.app.write_key();
         let idempotency_key = self.write_key.get_or_insert(fresh).clone();
         hub.say(MessageKind::Info, hub.app.lang.t("ic.writing"));
+        let decided_from = match confirm {
+            Confirm::Recharge { facts, .. } => facts.clone(),
+            _ => None,
+        };
         hub.send(WriteCard {
             operator_id,
             customer_id,
             operation,
             idempotency_key,
+            decided_from,
         });
     }
 

@@ -14,14 +14,15 @@ use super::common::{
     known_card, need_user_card, recharge_refusal, refusal_text, text,
 };
 use crate::app::form::{Choice, Field, FieldKind, Form, FormKey, field_error_text};
-use crate::app::requests::Read;
-use crate::app::screen::ScreenReply;
+use crate::app::requests::{Progress, Services};
+use crate::app::screen::{Answer, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
 use crate::db::DbError;
-use crate::db::card_ops::{self, Payment, Quantity, Quote, Refusal};
+use crate::db::card_ops::{self, Payment, Quantity, Quote, RechargeFacts, Refusal};
 use crate::db::cards::{self, CardOwner, MeterMaxCredit};
 use crate::domain::card_counter::{check_recharge, credit_overflow};
+use crate::domain::card_records::MacKey;
 use crate::domain::money::{Money, Volume};
 use crate::domain::validation;
 use crate::i18n::Lang;
@@ -46,25 +47,60 @@ const MAX_VOLUME: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 3);
 pub struct QuoteRecharge {
     pub customer_id: i64,
     pub quantity: Quantity,
+    pub payment: Payment,
 }
 
-/// The quote, or why the recharge cannot be sold; and the most credit the customer's meter
-/// holds when a setting card for it was written (`db::cards::meter_max_credit`).
+/// The quote, or why the recharge cannot be sold; the most credit the customer's meter holds
+/// when a setting card for it was written (`db::cards::meter_max_credit`); and the facts the
+/// quote was made from, which F2 decides the recharge from (`card_ops::begin_decided`; `None`
+/// without them: F2 begins as any card write does).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quoted {
     pub quote: Result<Quote, Refusal>,
     pub max_credit: Option<MeterMaxCredit>,
+    pub facts: Option<Box<RechargeFacts>>,
 }
 
-impl Read for QuoteRecharge {
+impl ScreenRequest for QuoteRecharge {
     /// The confirmation comes with the answer: keys typed meanwhile wait for it.
-    const HOLDS_INPUT: bool = true;
-
-    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        let quote = card_ops::quote_recharge(client, self.customer_id, self.quantity).await?;
-        let max_credit = cards::meter_max_credit(client, self.customer_id).await?;
-        Ok(Quoted { quote, max_credit })
+    fn holds_input(&self) -> bool {
+        true
     }
+
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let client = services.pool.get().await?;
+            let quoted = quoted(&client, self, services.card_access.key().ok()).await?;
+            Ok(Box::new(quoted) as _)
+        })
+    }
+}
+
+/// The quote of `asked` read with the facts a recharge is decided from, in one statement (the
+/// card holder's facts need the card key `key`; without it, the price alone).
+async fn quoted(
+    client: &Client,
+    asked: &QuoteRecharge,
+    key: Option<&MacKey>,
+) -> Result<Quoted, DbError> {
+    let (quote, facts) = match key {
+        Some(key) => {
+            match card_ops::recharge_facts(client, asked.customer_id, &asked.payment, key).await? {
+                Some(facts) => (facts.quote(asked.quantity), Some(Box::new(facts))),
+                None => (Err(Refusal::NoSuchCustomer), None),
+            }
+        }
+        None => (
+            card_ops::quote_recharge(client, asked.customer_id, asked.quantity).await?,
+            None,
+        ),
+    };
+    let max_credit = cards::meter_max_credit(client, asked.customer_id).await?;
+    Ok(Quoted {
+        quote,
+        max_credit,
+        facts,
+    })
 }
 
 /// What a key on the form asks of the screen.
@@ -173,6 +209,7 @@ impl RechargeForm {
                 hub.send(QuoteRecharge {
                     customer_id: self.customer.id,
                     quantity,
+                    payment: self.payment(),
                 });
             }
             Err(errors) => {
@@ -231,6 +268,7 @@ impl CardScreen {
                     quote: Box::new(quote.clone()),
                     overflow,
                     max_not_applied_yet: quoted.max_credit.is_some_and(|max| !max.applied),
+                    facts: quoted.facts.clone(),
                 }));
             }
             Err(refusal) => {

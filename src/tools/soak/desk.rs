@@ -14,13 +14,14 @@ use super::card::CardCustomer;
 use super::report::{Kind, Outcome, Tally};
 use crate::db::accounts::{self, BillsToPay, MoneyMove, MoveOutcome, Movement};
 use crate::db::card_ops::{
-    self, Begin, BeginOutcome, LossReason, OperationState, Payment, Quantity, Request,
+    self, Begin, BeginOutcome, LossReason, OperationState, Payment, Quantity, RechargeFacts,
+    Request,
 };
 use crate::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening, TransferOutcome};
 use crate::db::customers::{self, PageAt};
 use crate::db::readings::{self, NewReading, ReadingOutcome, ReadingRefusal, ReadingSource};
 use crate::db::session::Sessions;
-use crate::db::{DbError, customer_types, meters};
+use crate::db::{DbError, cards, customer_types, meters};
 use crate::domain::card_records::{MacKey, MeterNumber};
 use crate::domain::customer_rules::{
     BasicInfo, BusinessModel, EnterpriseInfo, Nature, PersonalInfo, StatisticalInfo,
@@ -307,12 +308,14 @@ impl Desk {
             }
             return;
         }
-        let request = Request::Recharge {
-            quantity: Quantity::Amount(Decimal::from(self.rng.u32(20..=200))),
-            payment: Payment::Method(CASH.to_owned()),
+        let quantity = Quantity::Amount(Decimal::from(self.rng.u32(20..=200)));
+        let payment = Payment::Method(CASH.to_owned());
+        let Some(facts) = self.quote(index, quantity, &payment).await else {
+            return;
         };
+        let request = Request::Recharge { quantity, payment };
         let recharged = self
-            .card_operation(index, Kind::CardRecharge, request)
+            .card_operation_decided(index, Kind::CardRecharge, request, Some(&facts))
             .await;
         if recharged && self.supervisor && roll < 50 {
             self.pause().await;
@@ -323,10 +326,54 @@ impl Desk {
         }
     }
 
+    /// What the recharge form reads before its confirmation (`screens::card::QuoteRecharge`):
+    /// the facts with the quote, and the meter's maximum credit. The facts, when the quote
+    /// sells water.
+    async fn quote(
+        &mut self,
+        index: usize,
+        quantity: Quantity,
+        payment: &Payment,
+    ) -> Option<RechargeFacts> {
+        self.pause().await;
+        let (mac, customer_id) = (&self.mac, self.cards[index].customer_id);
+        let sessions = &self.sessions;
+        let read = async {
+            let client = sessions.get().await?;
+            let facts = card_ops::recharge_facts(&client, customer_id, payment, mac).await?;
+            cards::meter_max_credit(&client, customer_id).await?;
+            Ok(facts)
+        };
+        let quoted = |facts: &Option<RechargeFacts>| match facts.as_ref().map(|f| f.quote(quantity))
+        {
+            Some(Ok(_)) => Outcome::Done,
+            Some(Err(refusal)) => Outcome::Refused(variant(&refusal)),
+            None => Outcome::Refused("no such customer".to_owned()),
+        };
+        timed(&mut self.tally, Kind::CardQuote, read, quoted)
+            .await
+            .flatten()
+            .filter(|facts| facts.quote(quantity).is_ok())
+    }
+
     /// `cardflow`'s steps with the in-memory card for the reader: `card_ops::begin` on the card
     /// as read, the journaled plan written, `card_ops::settle` on the card read back. Whether
     /// it ended done.
     async fn card_operation(&mut self, index: usize, kind: Kind, request: Request) -> bool {
+        self.card_operation_decided(index, kind, request, None)
+            .await
+    }
+
+    /// [`Desk::card_operation`], a recharge decided from the facts of its quote
+    /// (`card_ops::begin_decided`) when they are given, timed from F2: the card read, the
+    /// begin, the write, the settle.
+    async fn card_operation_decided(
+        &mut self,
+        index: usize,
+        kind: Kind,
+        request: Request,
+        decided_from: Option<&RechargeFacts>,
+    ) -> bool {
         self.pause().await;
         let key = self.next_key();
         let (sessions, mac, operator_id) = (&self.sessions, &self.mac, self.operator_id);
@@ -344,7 +391,12 @@ impl Desk {
                 };
                 let report = {
                     let mut client = sessions.get().await?;
-                    card_ops::begin(&mut client, &begin, &request).await?
+                    match decided_from {
+                        Some(facts) => {
+                            card_ops::begin_decided(&mut client, &begin, &request, facts).await?
+                        }
+                        None => card_ops::begin(&mut client, &begin, &request).await?,
+                    }
                 };
                 let begun = match report.outcome {
                     BeginOutcome::Begun(begun) => begun,

@@ -24,6 +24,8 @@ pub enum Kind {
     SystemRecharge,
     AccountRefund,
     CardOpen,
+    /// What the recharge form reads with its quote, before F2.
+    CardQuote,
     CardRecharge,
     CardReplace,
     CardRefund,
@@ -43,6 +45,7 @@ impl Kind {
             Kind::SystemRecharge => "system-prepaid recharge",
             Kind::AccountRefund => "account refund",
             Kind::CardOpen => "card open",
+            Kind::CardQuote => "card quote",
             Kind::CardRecharge => "card recharge",
             Kind::CardReplace => "card replace",
             Kind::CardRefund => "card refund",
