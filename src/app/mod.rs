@@ -7,6 +7,7 @@ pub mod command;
 pub mod form;
 pub mod help;
 pub mod hub;
+pub mod key_burst;
 pub mod keymap;
 pub mod paging;
 pub mod print_command;

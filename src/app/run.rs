@@ -6,13 +6,17 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, KeyEventKind};
+use crossterm::event::{
+    self, DisableBracketedPaste, EnableBracketedPaste, Event, KeyCode, KeyEvent, KeyEventKind,
+    KeyModifiers,
+};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
 
 use std::sync::Arc;
 
 use super::hub::{App, DbStatus, Msg, RequestId};
+use super::key_burst::{self, Tail};
 use super::request_task;
 use super::requests::{self, ReceiptOutput, Services};
 use super::update::update;
@@ -158,21 +162,65 @@ fn apply(
 fn spawn_input_thread(tx: UnboundedSender<Msg>) {
     std::thread::spawn(move || {
         loop {
-            let msg = match crossterm::event::read() {
-                Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => Msg::Key(key),
-                Ok(Event::Resize(columns, rows)) => Msg::Resize(columns, rows),
-                Ok(Event::Paste(text)) => Msg::Paste(text),
-                Ok(_) => continue,
+            let events = match read_burst() {
+                Ok(events) => events,
                 Err(err) => {
                     tracing::error!("terminal input failed: {err}");
                     return;
                 }
             };
-            if tx.send(msg).is_err() {
-                return;
+            for msg in events.into_iter().filter_map(input_msg) {
+                if tx.send(msg).is_err() {
+                    return;
+                }
             }
         }
     });
+}
+
+/// The next event, and after a plain Esc the events read with it in the same burst, with a
+/// key crossterm split from it mended (`key_burst`).
+fn read_burst() -> std::io::Result<Vec<Event>> {
+    let first = event::read()?;
+    if !matches!(first, Event::Key(key) if key == KeyEvent::from(KeyCode::Esc)) {
+        return Ok(vec![first]);
+    }
+    let mut read = vec![first];
+    let mut tail = Vec::new();
+    while tail.len() < key_burst::LONGEST_TAIL && event::poll(Duration::ZERO)? {
+        let next = event::read()?;
+        let typed = match next {
+            Event::Key(KeyEvent {
+                code: KeyCode::Char(c),
+                modifiers,
+                kind: KeyEventKind::Press,
+                ..
+            }) if (modifiers - KeyModifiers::SHIFT).is_empty() => Some(c),
+            _ => None,
+        };
+        read.push(next);
+        let Some(c) = typed else { break };
+        tail.push(c);
+        match key_burst::read_tail(&tail) {
+            Tail::Key(key) => {
+                read.truncate(1);
+                read.push(Event::Key(key));
+                break;
+            }
+            Tail::Partial => {}
+            Tail::Text => break,
+        }
+    }
+    Ok(read)
+}
+
+fn input_msg(event: Event) -> Option<Msg> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => Some(Msg::Key(key)),
+        Event::Resize(columns, rows) => Some(Msg::Resize(columns, rows)),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        _ => None,
+    }
 }
 
 /// Reports the database's state every second while an operator is signed in, on a connection
