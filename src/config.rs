@@ -445,6 +445,11 @@ mod tests {
         Config::parse(text, Path::new("config.toml"))
     }
 
+    /// Why `paths` did not load, as the start says it.
+    fn load_error(paths: &[PathBuf]) -> String {
+        Config::load(paths).unwrap_err().to_string()
+    }
+
     #[test]
     fn the_shipped_config_file_is_valid_and_warns_about_nothing() {
         let loaded = parse(include_str!("../config.toml")).expect("config.toml parses");
@@ -595,9 +600,7 @@ mod tests {
         let dir = Dir::new("origin");
         let system = dir.file("system.toml", "[database]\npool_size = 0\n");
         let user = dir.file("user.toml", "[database]\nurl = \"host=db\"\n");
-        let err = Config::load(&[system.clone(), user.clone()])
-            .unwrap_err()
-            .to_string();
+        let err = load_error(&[system.clone(), user.clone()]);
         assert!(err.starts_with(&system.display().to_string()), "{err}");
         assert!(err.contains("database.pool_size"), "{err}");
         // Overridden by a good value, the system file's bad one is gone.
@@ -617,19 +620,13 @@ mod tests {
         let dir = Dir::new("malformed");
         let good = dir.file("good.toml", "[ui]\nmonochrome = true\n");
         let broken = dir.file("broken.toml", "[ui\nmonochrome = true\n");
-        let err = Config::load(&[good.clone(), broken.clone()])
-            .unwrap_err()
-            .to_string();
+        let err = load_error(&[good.clone(), broken.clone()]);
         assert!(err.starts_with(&broken.display().to_string()), "{err}");
         let typed = dir.file("typed.toml", "[database]\npool_size = \"four\"\n");
-        let err = Config::load(&[typed.clone(), good.clone()])
-            .unwrap_err()
-            .to_string();
+        let err = load_error(&[typed.clone(), good.clone()]);
         assert!(err.starts_with(&typed.display().to_string()), "{err}");
         // A directory where a file should be cannot be read.
-        let err = Config::load(&[good, dir.0.clone()])
-            .unwrap_err()
-            .to_string();
+        let err = load_error(&[good, dir.0.clone()]);
         assert!(err.contains(&dir.0.display().to_string()), "{err}");
     }
 

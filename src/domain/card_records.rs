@@ -695,6 +695,9 @@ pub(crate) mod tests {
 
     const CARD: u32 = 40_000_017;
 
+    /// A change made to a record's signed bytes before it is sealed again.
+    type Edit<'a> = dyn Fn(&mut SignedBytes) + 'a;
+
     pub(crate) fn meter_number(text: &str) -> MeterNumber {
         MeterNumber::new(text).unwrap()
     }
@@ -706,6 +709,18 @@ pub(crate) mod tests {
             meter_number: meter_number("WM-0042"),
             generation,
             replacement: generation > FIRST_GENERATION,
+        }
+    }
+
+    /// A valid purchase of generation 1, made at the epoch, that blacklists no card.
+    fn purchase(sequence: u32, volume_litres: u32) -> PurchaseRecord {
+        PurchaseRecord {
+            sequence,
+            volume_litres,
+            generation: FIRST_GENERATION,
+            status: PurchaseStatus::Valid,
+            written_at: 0,
+            blacklisted_card: None,
         }
     }
 
@@ -880,15 +895,7 @@ pub(crate) mod tests {
         // An independent computation of card.md's formula, so the layout of the MAC input is
         // pinned down and not only self-consistent.
         let key = MacKey::demo();
-        let record = PurchaseRecord {
-            sequence: 1,
-            volume_litres: 1000,
-            generation: 1,
-            status: PurchaseStatus::Valid,
-            written_at: 0,
-            blacklisted_card: None,
-        }
-        .encode(CARD, &key);
+        let record = purchase(1, 1000).encode(CARD, &key);
         let mut input = CARD.to_be_bytes().to_vec();
         input.extend_from_slice(&[0x00, 0x02]);
         input.extend_from_slice(&record[..24]);
@@ -909,7 +916,7 @@ pub(crate) mod tests {
     fn every_malformed_record_says_why() {
         let key = MacKey::demo();
         let good = issue(CARD, 1);
-        let resealed = |edit: &dyn Fn(&mut SignedBytes)| {
+        let resealed = |edit: &Edit<'_>| {
             let mut signed: SignedBytes = good.encode(&key)[..SIGNED_LEN].try_into().unwrap();
             edit(&mut signed);
             key.seal(CARD, Ef::Issue, signed)
@@ -924,34 +931,27 @@ pub(crate) mod tests {
             PurchaseRecord::decode(&[0; 33], CARD, &key),
             Err(RecordError::WrongLength(33))
         );
-        assert_eq!(
-            decode(&resealed(&|signed| signed[0] = 2)),
-            Err(RecordError::UnknownVersion(2))
-        );
-        assert_eq!(
-            decode(&resealed(&|signed| signed[1] = 2)),
-            Err(RecordError::UnknownCardKind(2))
-        );
-        assert_eq!(
-            decode(&resealed(&|signed| signed[23] = 0x03)),
-            Err(RecordError::UnknownFlags(0x03))
-        );
-        assert_eq!(
-            decode(&resealed(&|signed| signed[12] = 0xE9)),
-            Err(RecordError::BadMeterNumber(
-                MeterNumberError::NotPrintableAscii
-            ))
-        );
-        assert_eq!(
-            decode(&resealed(&|signed| signed[10..22].fill(b' '))),
-            Err(RecordError::BadMeterNumber(MeterNumberError::Empty))
-        );
-        assert_eq!(
-            decode(&resealed(&|signed| signed[11] = 0)),
-            Err(RecordError::BadMeterNumber(
-                MeterNumberError::NotPrintableAscii
-            ))
-        );
+        // Each case: a byte or field of a properly sealed record changed, and why it is refused.
+        let edited: [(&Edit<'_>, RecordError); 6] = [
+            (&|signed| signed[0] = 2, RecordError::UnknownVersion(2)),
+            (&|signed| signed[1] = 2, RecordError::UnknownCardKind(2)),
+            (&|signed| signed[23] = 0x03, RecordError::UnknownFlags(0x03)),
+            (
+                &|signed| signed[12] = 0xE9,
+                RecordError::BadMeterNumber(MeterNumberError::NotPrintableAscii),
+            ),
+            (
+                &|signed| signed[10..22].fill(b' '),
+                RecordError::BadMeterNumber(MeterNumberError::Empty),
+            ),
+            (
+                &|signed| signed[11] = 0,
+                RecordError::BadMeterNumber(MeterNumberError::NotPrintableAscii),
+            ),
+        ];
+        for (edit, refused) in edited {
+            assert_eq!(decode(&resealed(edit)), Err(refused));
+        }
         let mut forged = good.encode(&key);
         forged[6] ^= 1;
         assert_eq!(decode(&forged), Err(RecordError::BadMac));
@@ -960,19 +960,17 @@ pub(crate) mod tests {
     #[test]
     fn purchase_and_write_back_refuse_unknown_values_and_reserved_bytes() {
         let key = MacKey::demo();
-        let seal = |ef, edit: &dyn Fn(&mut SignedBytes)| {
+        let seal = |ef, edit: &Edit<'_>| {
             let mut signed = [0; SIGNED_LEN];
             signed[0] = FORMAT_VERSION;
             signed[10] = 1;
             edit(&mut signed);
             key.seal(CARD, ef, signed)
         };
-        let purchase = |edit: &dyn Fn(&mut SignedBytes)| {
-            PurchaseRecord::decode(&seal(Ef::Purchase, edit), CARD, &key)
-        };
-        let write_back = |edit: &dyn Fn(&mut SignedBytes)| {
-            MeterWriteBack::decode(&seal(Ef::MeterWriteBack, edit), CARD, &key)
-        };
+        let purchase =
+            |edit: &Edit<'_>| PurchaseRecord::decode(&seal(Ef::Purchase, edit), CARD, &key);
+        let write_back =
+            |edit: &Edit<'_>| MeterWriteBack::decode(&seal(Ef::MeterWriteBack, edit), CARD, &key);
         assert!(purchase(&|_| ()).unwrap().is_some());
         for status in [0, 3, 0xFF] {
             assert_eq!(
@@ -1006,15 +1004,7 @@ pub(crate) mod tests {
     #[test]
     fn a_record_is_tied_to_its_ef() {
         let key = MacKey::demo();
-        let purchase = PurchaseRecord {
-            sequence: 1,
-            volume_litres: 0,
-            generation: 1,
-            status: PurchaseStatus::Valid,
-            written_at: 0,
-            blacklisted_card: None,
-        }
-        .encode(CARD, &key);
+        let purchase = purchase(1, 0).encode(CARD, &key);
         assert_eq!(
             MeterWriteBack::decode(&purchase, CARD, &key),
             Err(RecordError::BadMac)
@@ -1111,37 +1101,22 @@ pub(crate) mod tests {
     fn meter_numbers_fit_the_card() {
         assert_eq!(meter_number("123456789012").as_str(), "123456789012");
         assert_eq!(meter_number("A B").to_string(), "A B");
-        assert_eq!(MeterNumber::new(""), Err(MeterNumberError::Empty));
-        assert_eq!(
-            MeterNumber::new("1234567890123"),
-            Err(MeterNumberError::TooLong)
-        );
-        assert_eq!(
-            MeterNumber::new("WM\u{7}1"),
-            Err(MeterNumberError::NotPrintableAscii)
-        );
-        assert_eq!(
-            MeterNumber::new("水表1"),
-            Err(MeterNumberError::NotPrintableAscii)
-        );
-        assert_eq!(
-            MeterNumber::new("WM1 "),
-            Err(MeterNumberError::EndsWithSpace)
-        );
+        for (text, refused) in [
+            ("", MeterNumberError::Empty),
+            ("1234567890123", MeterNumberError::TooLong),
+            ("WM\u{7}1", MeterNumberError::NotPrintableAscii),
+            ("水表1", MeterNumberError::NotPrintableAscii),
+            ("WM1 ", MeterNumberError::EndsWithSpace),
+        ] {
+            assert_eq!(MeterNumber::new(text), Err(refused), "{text:?}");
+        }
     }
 
     #[test]
     fn a_card_is_blank_foreign_or_a_user_card() {
         let key = MacKey::demo();
         let user = issue(CARD, 1).encode(&key);
-        let purchase = PurchaseRecord {
-            sequence: 3,
-            volume_litres: 5000,
-            generation: 1,
-            status: PurchaseStatus::Valid,
-            written_at: 1,
-            blacklisted_card: None,
-        };
+        let purchase = purchase(3, 5000);
         let classify = |records: [&[u8]; 3]| CardContent::classify(&records, &key);
 
         // Blank is about EF 0001 only: leftovers elsewhere are overwritten at open.

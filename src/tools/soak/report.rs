@@ -203,20 +203,30 @@ mod tests {
         Duration::from_millis(millis)
     }
 
+    /// A tally of these operations: each one's kind, milliseconds and outcome.
+    fn tally_of(operations: impl IntoIterator<Item = (Kind, u64, Outcome)>) -> Tally {
+        let mut tally = Tally::default();
+        for (kind, millis, outcome) in operations {
+            tally.record(kind, ms(millis), outcome);
+        }
+        tally
+    }
+
+    fn refused(why: &str) -> Outcome {
+        Outcome::Refused(why.to_owned())
+    }
+
+    fn failed(why: &str) -> Outcome {
+        Outcome::Failed(why.to_owned())
+    }
+
     #[test]
     fn refusals_are_timed_and_counted_apart_from_failures_which_are_not_timed() {
-        let mut tally = Tally::default();
-        tally.record(Kind::OpenAccount, ms(10), Outcome::Done);
-        tally.record(
-            Kind::OpenAccount,
-            ms(20),
-            Outcome::Refused("meter taken".into()),
-        );
-        tally.record(
-            Kind::OpenAccount,
-            ms(30),
-            Outcome::Failed("SQLSTATE 40P01".into()),
-        );
+        let tally = tally_of([
+            (Kind::OpenAccount, 10, Outcome::Done),
+            (Kind::OpenAccount, 20, refused("meter taken")),
+            (Kind::OpenAccount, 30, failed("SQLSTATE 40P01")),
+        ]);
         let open = &tally.kinds[&Kind::OpenAccount];
         assert_eq!(open.times, vec![ms(10), ms(20)]);
         assert_eq!(
@@ -227,20 +237,14 @@ mod tests {
 
     #[test]
     fn merged_tallies_add_up_per_kind_and_reason() {
-        let mut first = Tally::default();
-        first.record(Kind::Search, ms(1), Outcome::Done);
-        first.record(
-            Kind::CardRecharge,
-            ms(5),
-            Outcome::Refused("balance".into()),
-        );
-        let mut second = Tally::default();
-        second.record(Kind::Search, ms(2), Outcome::Done);
-        second.record(
-            Kind::CardRecharge,
-            ms(6),
-            Outcome::Refused("balance".into()),
-        );
+        let mut first = tally_of([
+            (Kind::Search, 1, Outcome::Done),
+            (Kind::CardRecharge, 5, refused("balance")),
+        ]);
+        let second = tally_of([
+            (Kind::Search, 2, Outcome::Done),
+            (Kind::CardRecharge, 6, refused("balance")),
+        ]);
         first.merge(second);
         assert_eq!(first.kinds[&Kind::Search].done, 2);
         assert_eq!(first.kinds[&Kind::Search].times, vec![ms(1), ms(2)]);
@@ -249,20 +253,11 @@ mod tests {
 
     #[test]
     fn the_report_has_a_row_per_kind_the_rate_and_every_reason() {
-        let mut tally = Tally::default();
-        for took in 1..=10 {
-            tally.record(Kind::Search, ms(took), Outcome::Done);
-        }
-        tally.record(
-            Kind::Transfer,
-            ms(3),
-            Outcome::Refused("unpaid bills".into()),
-        );
-        tally.record(
-            Kind::Reading,
-            ms(3),
-            Outcome::Failed("SQLSTATE 57014".into()),
-        );
+        let searches = (1..=10).map(|took| (Kind::Search, took, Outcome::Done));
+        let tally = tally_of(searches.chain([
+            (Kind::Transfer, 3, refused("unpaid bills")),
+            (Kind::Reading, 3, failed("SQLSTATE 57014")),
+        ]));
         let text = report(&tally, Duration::from_secs(2));
         let search = text.lines().find(|l| l.starts_with("search")).unwrap();
         let columns: Vec<&str> = search.split_whitespace().collect();
