@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use chrono::NaiveDate;
+use meterdesk::app::state::MessageKind;
 use meterdesk::db::readings::{
     Bill, BillDetail, BillPart, BillTier, Bills, ImportReport, NewReading, PayOutcome,
     PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
@@ -513,6 +514,44 @@ fn readings_are_imported_after_their_check() {
         Reply::screen(ImportAnswer::Done { csv, report }),
     );
     assert!(render(&app).contains("2 imported, 0 bad line(s) left out, 1 abnormal listed."));
+}
+
+/// The meters changed between the check and the import (another reading came in): nothing was
+/// written, the clerk is told, and the file stands checked again, F2 importing it anew.
+#[test]
+fn an_import_that_found_the_meters_changed_shows_the_check_again() {
+    let (mut app, csv) = import_checked(Lang::En);
+    let sent = press(&mut app, KeyCode::F(2));
+    let first_key = only::<ReadingImport>(&sent).idempotency_key.clone();
+    let report = ImportReport {
+        good: 2,
+        written: false,
+        ..ImportReport::default()
+    };
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ImportAnswer::Done {
+            csv: csv.clone(),
+            report,
+        }),
+    );
+    let message = app.message.clone().expect("a message");
+    assert_eq!(message.kind, MessageKind::Error);
+    assert!(
+        message.text.contains("came in meanwhile"),
+        "{}",
+        message.text
+    );
+    assert!(
+        render(&app).contains("imports the good rows"),
+        "{}",
+        render(&app)
+    );
+    let again = press(&mut app, KeyCode::F(2));
+    let asked = only::<ReadingImport>(&again);
+    assert!(asked.idempotency_key.is_some() && asked.idempotency_key != first_key);
+    assert_eq!(asked.csv.as_ref(), Some(&csv));
 }
 
 #[test]
