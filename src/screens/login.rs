@@ -192,9 +192,7 @@ impl Screen for SignIn {
                 } else {
                     let text = lang.tf("login.welcome", &[("name", &session.full_name)]);
                     hub.say(MessageKind::Info, text);
-                    hub.replace(Box::new(CustomerTable::default()));
-                    // A card inserted before the sign-in is read now.
-                    read_card(hub.app, ReadFor::Status, hub.out);
+                    to_the_desk(hub);
                 }
             }
             Some(SignInAnswer::Refused(refusal)) => {
@@ -210,6 +208,13 @@ impl Screen for SignIn {
             None => {}
         }
     }
+}
+
+/// Signed in with a password of one's own (a temporary one changed): the customer table in
+/// place of the sign-in, and a card inserted before it read now.
+pub(super) fn to_the_desk(hub: &mut Hub) {
+    hub.replace(Box::new(CustomerTable::default()));
+    read_card(hub.app, ReadFor::Status, hub.out);
 }
 
 /// Connects as the operator: the server checks the password (and slows down and logs the
