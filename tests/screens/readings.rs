@@ -442,6 +442,20 @@ fn bills_list_in_chinese() {
     insta::assert_snapshot!("bills_list_zh", render(&app));
 }
 
+/// Answers the reading import in `sent`: `report` on `csv`.
+fn import_answered(
+    app: &mut App,
+    sent: &[(u64, Request)],
+    csv: &std::sync::Arc<ReadingCsv>,
+    report: ImportReport,
+) {
+    let done = ImportAnswer::Done {
+        csv: csv.clone(),
+        report,
+    };
+    answer(app, sent, Reply::screen(done));
+}
+
 fn import_checked(lang: Lang) -> (App, std::sync::Arc<ReadingCsv>) {
     let mut app = signed_in(lang);
     press(&mut app, KeyCode::Char(':'));
@@ -474,14 +488,7 @@ fn import_checked(lang: Lang) -> (App, std::sync::Arc<ReadingCsv>) {
         ],
         written: false,
     };
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(ImportAnswer::Done {
-            csv: csv.clone(),
-            report,
-        }),
-    );
+    import_answered(&mut app, &sent, &csv, report);
     (app, csv)
 }
 
@@ -508,11 +515,7 @@ fn readings_are_imported_after_their_check() {
         bad: vec![],
         written: true,
     };
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(ImportAnswer::Done { csv, report }),
-    );
+    import_answered(&mut app, &sent, &csv, report);
     assert!(render(&app).contains("2 imported, 0 bad line(s) left out, 1 abnormal listed."));
 }
 
@@ -528,14 +531,7 @@ fn an_import_that_found_the_meters_changed_shows_the_check_again() {
         written: false,
         ..ImportReport::default()
     };
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(ImportAnswer::Done {
-            csv: csv.clone(),
-            report,
-        }),
-    );
+    import_answered(&mut app, &sent, &csv, report);
     let message = app.message.clone().expect("a message");
     assert_eq!(message.kind, MessageKind::Error);
     assert!(
