@@ -13,7 +13,6 @@ use tui_input::backend::crossterm::EventHandler;
 use super::legend::usual;
 use super::password::PasswordChange;
 use super::table::CustomerTable;
-use crate::app::card_status::{ReadFor, read_card};
 use crate::app::keymap::edits_text;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -192,7 +191,7 @@ impl Screen for SignIn {
                 } else {
                     let text = lang.tf("login.welcome", &[("name", &session.full_name)]);
                     hub.say(MessageKind::Info, text);
-                    to_the_desk(hub);
+                    CustomerTable::after_sign_in(hub);
                 }
             }
             Some(SignInAnswer::Refused(refusal)) => {
@@ -208,13 +207,6 @@ impl Screen for SignIn {
             None => {}
         }
     }
-}
-
-/// Signed in with a password of one's own (a temporary one changed): the customer table in
-/// place of the sign-in, and a card inserted before it read now.
-pub(super) fn to_the_desk(hub: &mut Hub) {
-    hub.replace(Box::new(CustomerTable::default()));
-    read_card(hub.app, ReadFor::Status, hub.out);
 }
 
 /// Connects as the operator: the server checks the password (and slows down and logs the

@@ -12,7 +12,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::legend::{BACK, usual};
-use super::login::to_the_desk;
+use super::table::CustomerTable;
 use crate::app::keymap::edits_text;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -255,7 +255,7 @@ impl Screen for PasswordChange {
                     session.must_change_password = false;
                 }
                 if self.forced {
-                    to_the_desk(hub);
+                    CustomerTable::after_sign_in(hub);
                 } else {
                     hub.leave();
                 }
