@@ -60,18 +60,23 @@ impl From<DbError> for Failure {
     }
 }
 
+/// The message of the database's refusal for a missing privilege (SQLSTATE
+/// insufficient_privilege), if `err` is one.
+fn refused_privilege(err: &DbError) -> Option<&str> {
+    let DbError::Query(error) = err else {
+        return None;
+    };
+    error
+        .as_db_error()
+        .filter(|db| *db.code() == SqlState::INSUFFICIENT_PRIVILEGE)
+        .map(|refused| refused.message())
+}
+
 /// The permissions the database found the session without, when it refused for that: its
 /// `md_require` (sql/V13) says "permission denied: <role> may not do this (needs <code> or
 /// <code>)" with SQLSTATE insufficient_privilege.
 fn missing_permissions(err: &DbError) -> Option<Vec<String>> {
-    let DbError::Query(error) = err else {
-        return None;
-    };
-    let refused = error
-        .as_db_error()
-        .filter(|db| *db.code() == SqlState::INSUFFICIENT_PRIVILEGE)?;
-    let needs = refused
-        .message()
+    let needs = refused_privilege(err)?
         .rsplit_once("(needs ")?
         .1
         .strip_suffix(')')?;
@@ -83,14 +88,7 @@ fn missing_permissions(err: &DbError) -> Option<Vec<String>> {
 /// make"). The desk writes true entries, so what it lacks is the permission: the roles changed
 /// after the sign-in told the desk what they allow.
 fn refused_entry_action(err: &DbError) -> Option<String> {
-    let DbError::Query(error) = err else {
-        return None;
-    };
-    let refused = error
-        .as_db_error()
-        .filter(|db| *db.code() == SqlState::INSUFFICIENT_PRIVILEGE)?;
-    let (told, _) = refused
-        .message()
+    let (told, _) = refused_privilege(err)?
         .strip_prefix("permission denied: audit entry ")?
         .split_once(") tells no write")?;
     Some(told.split_once(" (")?.1.to_owned())

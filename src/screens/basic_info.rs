@@ -315,6 +315,23 @@ pub fn customer_crumb(customer_no: i64, title: &str) -> String {
     format!("{customer_no:08} › {title}")
 }
 
+/// The first line of a form about one customer, who is named by number only: " title — number".
+pub fn customer_number_heading(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: &str,
+    customer_no: i64,
+) {
+    let heading = format!(" {title} — {customer_no:08}");
+    line_at(
+        frame,
+        area,
+        0,
+        Line::from(Span::styled(heading, theme.title())),
+    );
+}
+
 /// The first line of a screen about one customer: " title — number name", cut to the width of
 /// `area`.
 pub fn customer_heading(

@@ -13,7 +13,6 @@ use tui_input::backend::crossterm::EventHandler;
 use super::legend::usual;
 use super::password::PasswordChange;
 use super::table::CustomerTable;
-use crate::app::card_status::{ReadFor, read_card};
 use crate::app::keymap::edits_text;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -192,9 +191,7 @@ impl Screen for SignIn {
                 } else {
                     let text = lang.tf("login.welcome", &[("name", &session.full_name)]);
                     hub.say(MessageKind::Info, text);
-                    hub.replace(Box::new(CustomerTable::default()));
-                    // A card inserted before the sign-in is read now.
-                    read_card(hub.app, ReadFor::Status, hub.out);
+                    CustomerTable::after_sign_in(hub);
                 }
             }
             Some(SignInAnswer::Refused(refusal)) => {

@@ -5,11 +5,11 @@
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
 
 use super::basic_info::{
-    BasicForm, LoadBasics, answer_save, change_commands, customer_crumb, customer_write,
-    draw_basic_form, key_to_form, label_key, line_at, nature_text, operator, refused_while_saving,
+    BasicForm, LoadBasics, answer_save, change_commands, customer_crumb, customer_number_heading,
+    customer_write, draw_basic_form, key_to_form, label_key, nature_text, operator,
+    refused_while_saving,
 };
 use crate::app::form::Form;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -219,13 +219,8 @@ impl Screen for ModifyView {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let title = format!(" {} — {:08}", lang.t("screen.modify"), self.customer_no);
-        line_at(
-            frame,
-            area,
-            0,
-            Line::from(Span::styled(title, theme.title())),
-        );
+        let title = lang.t("screen.modify");
+        customer_number_heading(frame, area, theme, title, self.customer_no);
         let note = self
             .basic
             .as_ref()

@@ -13,7 +13,6 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::legend::{BACK, usual};
 use super::table::CustomerTable;
-use crate::app::card_status::{ReadFor, read_card};
 use crate::app::keymap::edits_text;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -256,8 +255,7 @@ impl Screen for PasswordChange {
                     session.must_change_password = false;
                 }
                 if self.forced {
-                    hub.replace(Box::new(CustomerTable::default()));
-                    read_card(hub.app, ReadFor::Status, hub.out);
+                    CustomerTable::after_sign_in(hub);
                 } else {
                     hub.leave();
                 }

@@ -8,8 +8,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::basic_info::{
-    below, change_commands, customer_crumb, customer_read, customer_write, key_to_form, line_at,
-    refused_while_saving, tell_after_leaving,
+    below, change_commands, customer_crumb, customer_number_heading, customer_read, customer_write,
+    key_to_form, line_at, refused_while_saving, tell_after_leaving,
 };
 use crate::app::form::{Choice, Field, FieldKind, Form};
 use crate::app::screen::{ScreenReply, ScreenRequest};
@@ -262,13 +262,8 @@ impl Screen for ReadingForm {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
-        let title = format!(" {} — {:08}", lang.t(self.title_key()), self.customer_no);
-        line_at(
-            frame,
-            area,
-            0,
-            Line::from(Span::styled(title, theme.title())),
-        );
+        let title = lang.t(self.title_key());
+        customer_number_heading(frame, area, theme, title, self.customer_no);
         let Some(context) = &self.context else {
             let loading = format!("  {}", lang.t("customers.loading"));
             return line_at(frame, area, 2, Line::raw(loading));

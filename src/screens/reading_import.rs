@@ -16,7 +16,7 @@ use super::reference::common::{
     ImportHints, ImportShown, commands_with, draw_import, import_key, import_page,
     import_path_form, import_summary, move_in,
 };
-use super::reference::meter_import::line_problem_text;
+use super::reference::meter_import::{line_problem_text, meter_on_other_lines};
 use super::reference::texts::meter_no_error_text;
 use crate::app::form::{Form, field_error_text};
 use crate::app::requests::{Progress, Services};
@@ -173,13 +173,7 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
         ReadingProblem::SameDay {
             meter_no,
             other_lines,
-        } => {
-            let lines: Vec<String> = other_lines.iter().map(ToString::to_string).collect();
-            lang.tf(
-                "reading_import.same_day",
-                &[("meter", &inert(meter_no)), ("lines", &lines.join(", "))],
-            )
-        }
+        } => meter_on_other_lines(lang, "reading_import.same_day", meter_no, other_lines),
         ReadingProblem::UnknownMeter(meter_no) => lang.tf(
             "reading_import.unknown_meter",
             &[("meter", &inert(meter_no))],
@@ -362,20 +356,17 @@ impl Screen for ReadingImportView {
                 self.form.fail(&[(0, text)]);
                 hub.say_form_error(&self.form);
             }
-            ImportAnswer::Done { csv, report } if asked.idempotency_key.is_none() => {
-                hub.say(
-                    MessageKind::Info,
-                    summary(lang, "reading_import.checked", report),
-                );
-                self.stage = Stage::Checked {
-                    csv: Arc::clone(csv),
-                    report: report.clone(),
-                    scroll: 0,
-                };
-            }
+            // A check writes nothing; an import writes nothing when the meters changed since
+            // the check: then it is the check again, shown to choose once more.
             ImportAnswer::Done { csv, report } if !report.written => {
-                // The meters changed since the check: check again.
-                hub.say(MessageKind::Error, lang.t("readings.changed"));
+                if asked.idempotency_key.is_none() {
+                    hub.say(
+                        MessageKind::Info,
+                        summary(lang, "reading_import.checked", report),
+                    );
+                } else {
+                    hub.say(MessageKind::Error, lang.t("readings.changed"));
+                }
                 self.stage = Stage::Checked {
                     csv: Arc::clone(csv),
                     report: report.clone(),

@@ -16,6 +16,7 @@ use super::details::Details;
 use super::legend::{PAGING, usual};
 use super::open_account;
 use super::row_actions::{ROW_ACTIONS, act_on, row_permission};
+use crate::app::card_status::{ReadFor, read_card};
 use crate::app::keymap::edits_text;
 use crate::app::paging::{self, PageApply};
 use crate::app::requests::{Progress, Services};
@@ -110,6 +111,13 @@ fn searching(app: &App) -> bool {
 }
 
 impl CustomerTable {
+    /// Where a sign-in ends, with a password of the operator's own (a temporary one changed
+    /// first): the table in the sign-in's place, and a card inserted before it read now.
+    pub fn after_sign_in(hub: &mut Hub) {
+        hub.replace(Box::new(CustomerTable::default()));
+        read_card(hub.app, ReadFor::Status, hub.out);
+    }
+
     pub fn selected_row(&self) -> Option<&CustomerRow> {
         self.page.rows.get(self.selected)
     }

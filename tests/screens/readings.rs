@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use chrono::NaiveDate;
+use meterdesk::app::state::MessageKind;
 use meterdesk::db::readings::{
     Bill, BillDetail, BillPart, BillTier, Bills, ImportReport, NewReading, PayOutcome,
     PreviousReading, ReadingContext, ReadingOutcome, ReadingRefusal, ReadingSource,
@@ -441,6 +442,20 @@ fn bills_list_in_chinese() {
     insta::assert_snapshot!("bills_list_zh", render(&app));
 }
 
+/// Answers the reading import in `sent`: `report` on `csv`.
+fn import_answered(
+    app: &mut App,
+    sent: &[(u64, Request)],
+    csv: &std::sync::Arc<ReadingCsv>,
+    report: ImportReport,
+) {
+    let done = ImportAnswer::Done {
+        csv: csv.clone(),
+        report,
+    };
+    answer(app, sent, Reply::screen(done));
+}
+
 fn import_checked(lang: Lang) -> (App, std::sync::Arc<ReadingCsv>) {
     let mut app = signed_in(lang);
     press(&mut app, KeyCode::Char(':'));
@@ -473,14 +488,7 @@ fn import_checked(lang: Lang) -> (App, std::sync::Arc<ReadingCsv>) {
         ],
         written: false,
     };
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(ImportAnswer::Done {
-            csv: csv.clone(),
-            report,
-        }),
-    );
+    import_answered(&mut app, &sent, &csv, report);
     (app, csv)
 }
 
@@ -507,12 +515,39 @@ fn readings_are_imported_after_their_check() {
         bad: vec![],
         written: true,
     };
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(ImportAnswer::Done { csv, report }),
-    );
+    import_answered(&mut app, &sent, &csv, report);
     assert!(render(&app).contains("2 imported, 0 bad line(s) left out, 1 abnormal listed."));
+}
+
+/// The meters changed between the check and the import (another reading came in): nothing was
+/// written, the clerk is told, and the file stands checked again, F2 importing it anew.
+#[test]
+fn an_import_that_found_the_meters_changed_shows_the_check_again() {
+    let (mut app, csv) = import_checked(Lang::En);
+    let sent = press(&mut app, KeyCode::F(2));
+    let first_key = only::<ReadingImport>(&sent).idempotency_key.clone();
+    let report = ImportReport {
+        good: 2,
+        written: false,
+        ..ImportReport::default()
+    };
+    import_answered(&mut app, &sent, &csv, report);
+    let message = app.message.clone().expect("a message");
+    assert_eq!(message.kind, MessageKind::Error);
+    assert!(
+        message.text.contains("came in meanwhile"),
+        "{}",
+        message.text
+    );
+    assert!(
+        render(&app).contains("imports the good rows"),
+        "{}",
+        render(&app)
+    );
+    let again = press(&mut app, KeyCode::F(2));
+    let asked = only::<ReadingImport>(&again);
+    assert!(asked.idempotency_key.is_some() && asked.idempotency_key != first_key);
+    assert_eq!(asked.csv.as_ref(), Some(&csv));
 }
 
 #[test]

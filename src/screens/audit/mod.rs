@@ -58,6 +58,16 @@ pub fn permitted(app: &App) -> bool {
     app.may(PERMISSION)
 }
 
+/// The log refused, by the roles the desk was told at sign-in or by the database: said, and
+/// the screen left.
+fn refused(hub: &mut Hub) {
+    hub.say(
+        MessageKind::Error,
+        hub.app.lang.t("audit_log.not_permitted"),
+    );
+    hub.leave();
+}
+
 impl AuditScreen {
     pub fn selected_row(&self) -> Option<&AuditRow> {
         self.page.rows.get(self.selected)
@@ -207,12 +217,7 @@ impl Screen for AuditScreen {
 
     fn on_open(&mut self, hub: &mut Hub) {
         if !permitted(hub.app) {
-            hub.say(
-                MessageKind::Error,
-                hub.app.lang.t("audit_log.not_permitted"),
-            );
-            hub.leave();
-            return;
+            return refused(hub);
         }
         self.loading = true;
         self.fetch(PageAt::First, PageApply::Search, hub);
@@ -296,13 +301,7 @@ impl Screen for AuditScreen {
                     |row| row.id,
                 );
             }
-            (_, AuditReply::NotPermitted) => {
-                hub.say(
-                    MessageKind::Error,
-                    hub.app.lang.t("audit_log.not_permitted"),
-                );
-                hub.leave();
-            }
+            (_, AuditReply::NotPermitted) => refused(hub),
             (_, exported) => tell_exported(exported, hub),
         }
     }

@@ -73,12 +73,17 @@ impl CardScreen {
     pub(super) fn show_pending(&mut self, hub: &mut Hub) {
         if hub.allowed("card.resolve") {
             hub.app.message = None;
-            self.set_pane(CardPane::Pending {
-                rows: None,
-                selected: 0,
-            });
-            hub.send(LoadPending);
+            self.load_pending(hub);
         }
+    }
+
+    /// The pending list's pane, its rows read afresh.
+    fn load_pending(&mut self, hub: &mut Hub) {
+        self.set_pane(CardPane::Pending {
+            rows: None,
+            selected: 0,
+        });
+        hub.send(LoadPending);
     }
 
     /// The settlement is told, and the list read again; a recharge's receipt is kept (file,
@@ -104,11 +109,7 @@ impl CardScreen {
             None => hub.say(MessageKind::Error, lang.t("ic.not_permitted")),
         }
         if settled.1.is_none() {
-            self.set_pane(CardPane::Pending {
-                rows: None,
-                selected: 0,
-            });
-            hub.send(LoadPending);
+            self.load_pending(hub);
         }
     }
 }

@@ -609,18 +609,27 @@ pub fn line_problem_text(lang: Lang, problem: &LineProblem) -> String {
         LineProblem::DuplicateInFile {
             meter_no,
             other_lines,
-        } => {
-            let lines: Vec<String> = other_lines.iter().map(ToString::to_string).collect();
-            lang.tf(
-                "ref.lp_duplicate",
-                &[("meter", &inert(meter_no)), ("lines", &lines.join(", "))],
-            )
-        }
+        } => meter_on_other_lines(lang, "ref.lp_duplicate", meter_no, other_lines),
         LineProblem::AlreadyInDatabase(meter_no) => {
             lang.tf("ref.lp_present", &[("meter", &inert(meter_no))])
         }
         LineProblem::NotUtf8 => lang.t("strict.lp_not_utf8").into(),
     }
+}
+
+/// The text `key` of a meter a file names on other lines too (`{meter}`, `{lines}`): the meter
+/// import's duplicates, the reading import's two readings of a day.
+pub fn meter_on_other_lines(
+    lang: Lang,
+    key: &str,
+    meter_no: &str,
+    other_lines: &[usize],
+) -> String {
+    let lines: Vec<String> = other_lines.iter().map(ToString::to_string).collect();
+    lang.tf(
+        key,
+        &[("meter", &inert(meter_no)), ("lines", &lines.join(", "))],
+    )
 }
 
 /// The problems from `scroll` on, one per line with its line number.
