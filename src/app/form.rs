@@ -6,6 +6,10 @@
 //!
 //! * fields: a label (catalogue key), a [`FieldKind`], whether it is required, its text;
 //! * Tab / Enter next field, Shift-Tab previous; Enter on the last field and F2 confirm;
+//! * a field entered (and the first when the form opens) has its whole text selected, drawn
+//!   reversed, as a Windows edit box entered by Tab: a character typed replaces it,
+//!   Backspace / Delete delete it, a cursor key drops the selection to edit in place
+//!   ([`Form::is_selected`]);
 //! * a confirm first checks every field by its kind; on an error the cursor goes to the first
 //!   bad field and the event is [`FormEvent::Invalid`]; the screen then applies its own rules
 //!   and reports them with [`Form::fail`];
@@ -23,10 +27,10 @@
 //! Nothing typed is ever cleared by an error.
 
 use chrono::NaiveDate;
-use crossterm::event::{Event, KeyCode, KeyEvent};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use rust_decimal::Decimal;
-use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
+use tui_input::{Input, InputRequest};
 
 use super::command::Command;
 use super::keymap::{Key, edits_text};
@@ -78,8 +82,9 @@ pub struct Field {
     pub input: Input,
     /// What is wrong with it, in the clerk's language; drawn next to the field.
     pub error: Option<String>,
-    /// The text is the desk's offer (`Form::offer`), not typed: the first character typed
-    /// replaces it, a cursor or deletion key keeps it for editing.
+    /// The text is the desk's offer (`Form::offer`), not typed: drawn with a note saying so
+    /// until the field is edited. Like any text, it is selected when the field is entered, so
+    /// the first character typed replaces it.
     pub offered: bool,
 }
 
@@ -192,7 +197,10 @@ impl Field {
     /// An amount takes every character, so that `-5`, `1e9` or `12,5` is refused by its
     /// parser (`validation::amount`) as typed, not read as 5, 19 or 125 after the keys it
     /// could not use were dropped.
-    fn edit(&mut self, key: KeyEvent, lang: Lang) -> Edit {
+    ///
+    /// `selected`: the whole text is selected ([`Form::is_selected`]), so a character typed
+    /// replaces it and a deletion key deletes it all ([`on_selection`]).
+    fn edit(&mut self, key: KeyEvent, lang: Lang, selected: bool) -> Edit {
         // Numbers and dates are ASCII: what an input method types full-width is read so.
         let key = match self.kind {
             FieldKind::Digits { .. }
@@ -201,11 +209,12 @@ impl Field {
             | FieldKind::Date => halfwidth_key(key),
             _ => key,
         };
-        // A character typed over an offer replaces it, as a field selected on entry would: a
-        // clerk typing ahead a value of their own never appends it to the offer.
+        // A character typed over the selection replaces it: a clerk typing ahead a value of
+        // their own never appends it to the one the field held.
         // A readline key (Ctrl-U clears, Ctrl-W deletes a word) edits whatever the kind.
         let typed = Key::of(&key).is_text();
-        let replaces = self.offered && typed;
+        let selected = selected && !self.value().is_empty();
+        let replaces = selected && typed;
         let kept = if replaces { "" } else { self.value() };
         // A refused character is said, not only dropped: a clerk typing without looking must
         // learn that the field did not take it.
@@ -234,12 +243,36 @@ impl Field {
         if replaces {
             self.input.reset();
         }
-        self.input.handle_event(&Event::Key(key));
+        match on_selection(&key).filter(|_| selected) {
+            Some(request) => {
+                self.input.handle(request);
+            }
+            None => {
+                self.input.handle_event(&Event::Key(key));
+            }
+        }
         if self.value() == before {
             Edit::Unchanged
         } else {
             Edit::Changed
         }
+    }
+}
+
+/// What a key does to a field whose whole text is selected where it differs from editing at
+/// the cursor, as in a Windows edit box: a deletion key (Backspace, Delete, Ctrl-U, Ctrl-W,
+/// Ctrl-K) deletes the selection, Left and Right put the cursor at its start and its end.
+/// Home, End and a typed character need nothing of their own.
+fn on_selection(key: &KeyEvent) -> Option<InputRequest> {
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Backspace | KeyCode::Delete => Some(InputRequest::DeleteLine),
+        KeyCode::Char('u' | 'w' | 'k') if control => Some(InputRequest::DeleteLine),
+        KeyCode::Left => Some(InputRequest::GoToStart),
+        KeyCode::Char('b') if control => Some(InputRequest::GoToStart),
+        KeyCode::Right => Some(InputRequest::GoToEnd),
+        KeyCode::Char('f') if control => Some(InputRequest::GoToEnd),
+        _ => None,
     }
 }
 
@@ -309,6 +342,10 @@ pub struct Form {
     /// The focus just moved on by itself (`Typing::auto_advance`): a Tab now is the clerk's
     /// own field exit for the field left, and is swallowed.
     advanced: bool,
+    /// The focused field was entered (by Tab, Shift-Tab, Enter, an arrow, or the form's
+    /// opening) and no key has edited it or moved its cursor since: its whole text is
+    /// selected ([`Form::is_selected`]).
+    entered: bool,
 }
 
 /// What a key did to the form, and what the screen has to do about it.
@@ -371,6 +408,7 @@ impl Form {
             pristine: Vec::new(),
             asked_leave: false,
             advanced: false,
+            entered: true,
         };
         form.mark_saved();
         form
@@ -401,6 +439,17 @@ impl Form {
         if let Some(saved) = self.pristine.get_mut(index) {
             *saved = text.to_owned();
         }
+    }
+
+    /// Whether the focused field's whole text is selected, as a Windows edit box entered by
+    /// Tab selects it: a character typed replaces it, Backspace or Delete deletes it, a
+    /// cursor key drops the selection and edits in place. An empty field has nothing to
+    /// select; a choice keeps its own keys (typing opens its list).
+    pub fn is_selected(&self) -> bool {
+        let field = &self.fields[self.focus];
+        self.entered
+            && !field.value().is_empty()
+            && !matches!(field.kind, FieldKind::Choice(_) | FieldKind::Choices(_))
     }
 
     /// The text of field `index`.
@@ -492,6 +541,7 @@ impl Form {
         } else {
             self.focus.saturating_sub(1)
         };
+        self.entered = true;
     }
 
     fn confirm(&mut self, lang: Lang) -> FormEvent {
@@ -528,15 +578,20 @@ impl Form {
             }
             return event;
         }
-        let field = &mut self.fields[self.focus];
         if edits_text(&key) {
-            if let FieldKind::Choice(_) | FieldKind::Choices(_) = field.kind {
+            if let FieldKind::Choice(_) | FieldKind::Choices(_) = self.fields[self.focus].kind {
                 return self.on_choice_key(key);
             }
-            match field.edit(key, lang) {
-                Edit::Changed => {}
-                Edit::Unchanged => return FormEvent::Consumed,
+            let selected = self.is_selected();
+            let field = &mut self.fields[self.focus];
+            match field.edit(key, lang, selected) {
+                // A refused character leaves the selection: the next one still replaces it.
                 Edit::Refused => return FormEvent::Refused(self.focus),
+                Edit::Unchanged => {
+                    self.entered = false;
+                    return FormEvent::Consumed;
+                }
+                Edit::Changed => self.entered = false,
             }
             field.error = None;
             let edited = self.focus;
@@ -789,6 +844,108 @@ mod tests {
             None,
             "full-width digits make a date"
         );
+    }
+
+    /// The sample form as loaded for a modify: every field holds a value.
+    fn loaded() -> Form {
+        let mut form = sample();
+        for (index, text) in [(0, "Li Ming"), (1, "123"), (2, "12.50"), (4, "2026-03-01")] {
+            form.set(index, text);
+        }
+        form.mark_saved();
+        form
+    }
+
+    #[test]
+    fn a_field_entered_has_its_text_selected_and_typing_replaces_it() {
+        let mut form = loaded();
+        assert!(form.is_selected(), "the first field, as the form opens");
+        typed(&mut form, "Wang");
+        assert_eq!(form.value(0), "Wang", "replaced, not appended");
+        assert!(!form.is_selected());
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert!(form.is_selected(), "entered by Tab");
+        typed(&mut form, "45");
+        assert_eq!(
+            form.value(1),
+            "45",
+            "a digit typed replaces the digits held"
+        );
+        send(&mut form, KeyCode::Enter, None);
+        typed(&mut form, "7");
+        assert_eq!(form.value(2), "7", "entered by Enter");
+        send(&mut form, KeyCode::BackTab, Some(Command::PrevField));
+        typed(&mut form, "6");
+        assert_eq!(form.value(1), "6", "entered by Shift-Tab");
+        form.focus = 4;
+        send(&mut form, KeyCode::Up, None);
+        send(&mut form, KeyCode::Down, None);
+        typed(&mut form, "2027-01-02");
+        assert_eq!(form.value(4), "2027-01-02", "a date entered by an arrow");
+    }
+
+    #[test]
+    fn deleting_the_selection_empties_the_field_and_a_cursor_key_edits_in_place() {
+        for deletion in [KeyCode::Backspace, KeyCode::Delete] {
+            let mut form = loaded();
+            send(&mut form, deletion, None);
+            assert_eq!(form.value(0), "", "{deletion:?}");
+            typed(&mut form, "Wang");
+            assert_eq!(form.value(0), "Wang");
+        }
+        for (cursor_key, edited) in [
+            (KeyCode::Left, "XLi Ming"),
+            (KeyCode::Home, "XLi Ming"),
+            (KeyCode::Right, "Li MingX"),
+            (KeyCode::End, "Li MingX"),
+        ] {
+            let mut form = loaded();
+            send(&mut form, cursor_key, None);
+            assert!(!form.is_selected(), "{cursor_key:?} drops the selection");
+            typed(&mut form, "X");
+            assert_eq!(form.value(0), edited, "{cursor_key:?}");
+        }
+        let mut form = loaded();
+        send(&mut form, KeyCode::End, None);
+        send(&mut form, KeyCode::Backspace, None);
+        assert_eq!(
+            form.value(0),
+            "Li Min",
+            "no selection: one character deleted"
+        );
+    }
+
+    #[test]
+    fn a_refused_character_keeps_the_selection() {
+        let mut form = loaded();
+        form.focus = 1;
+        assert_eq!(
+            form.on_key(key(KeyCode::Char('x')), None, Lang::En),
+            FormEvent::Refused(1)
+        );
+        assert_eq!(form.value(1), "123");
+        assert!(form.is_selected());
+        typed(&mut form, "9");
+        assert_eq!(form.value(1), "9");
+    }
+
+    #[test]
+    fn an_empty_field_or_a_choice_has_no_selection() {
+        let mut form = sample();
+        assert!(!form.is_selected(), "nothing to select");
+        typed(&mut form, "Li");
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        send(&mut form, KeyCode::BackTab, Some(Command::PrevField));
+        send(&mut form, KeyCode::End, None);
+        typed(&mut form, " Ming");
+        assert_eq!(form.value(0), "Li Ming");
+        form.set(3, "Shops");
+        form.focus = 2;
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert!(!form.is_selected(), "a choice keeps its own keys");
+        typed(&mut form, "re");
+        assert!(form.lookup.is_some(), "typing opens its list");
+        assert_eq!(form.value(3), "Shops");
     }
 
     #[test]

@@ -208,6 +208,30 @@ fn meter_types_list_add_form_and_permissions() {
     ));
 }
 
+/// The calibre a new meter type offers (DN15) is selected when the clerk reaches it: typed
+/// over, it is replaced ("DN99", not "DN15DN99").
+#[test]
+fn a_calibre_typed_over_the_default_replaces_it() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+    press(&mut app, KeyCode::Insert);
+    type_text(&mut app, "Card DN99");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "pre");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "DN99");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "Acme");
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, MeterTypeRequest::Save { caliber, .. })] =
+        &ref_requests::<MeterTypeRequest>(&sent)[..]
+    else {
+        panic!("{sent:?}\n{}", render(&app))
+    };
+    assert_eq!(caliber, "DN99");
+}
+
 #[test]
 fn meters_uninstalled_and_installed_read_only() {
     let (mut app, sent) = at_command(&SUPERVISOR, "meters");
