@@ -53,15 +53,21 @@ pub enum FieldKind {
     /// One of `choices`, picked from the lookup list (F4).
     Choice(Vec<Choice>),
     /// Any number of `choices`: in the lookup list (F4 or typing) Enter ticks or unticks the
-    /// highlighted one and the list stays open; Esc, F3 or F2 closes it. The field shows the
-    /// ticked labels separated by [`CHOICES_SEPARATOR`].
+    /// highlighted one and the list stays open; Esc, F3 or F2 closes it. The field's text
+    /// holds the ticked keys (between [`TICKED_SEPARATOR`]s), not their labels, which may
+    /// hold any character (a permission's name holds ", "); it is drawn as the ticked labels
+    /// separated by [`CHOICES_SEPARATOR`].
     Choices(Vec<Choice>),
     /// A date, `YYYY-MM-DD`.
     Date,
 }
 
-/// Between the labels of a [`FieldKind::Choices`] field's value.
+/// Between the labels of a [`FieldKind::Choices`] field as drawn.
 pub const CHOICES_SEPARATOR: &str = ", ";
+
+/// Between the keys of a [`FieldKind::Choices`] field's text: the ASCII unit separator, a
+/// control character no key (a code, an id) holds.
+const TICKED_SEPARATOR: char = '\u{1f}';
 
 /// One entry of a choice field: `key` is what the screen stores (an id, a code), `label` what
 /// the clerk sees (database text is drawn inert).
@@ -112,33 +118,52 @@ impl Field {
         }
     }
 
+    /// The keys a multiple-choice field's text holds, as they are (none when empty).
+    fn ticked_keys(&self) -> Vec<&str> {
+        match self.value() {
+            "" => Vec::new(),
+            text => text.split(TICKED_SEPARATOR).collect(),
+        }
+    }
+
     /// The ticked entries of a multiple-choice field, in the list's order.
     pub fn chosen_many(&self) -> Vec<&Choice> {
         match &self.kind {
             FieldKind::Choices(choices) => {
-                let ticked: Vec<&str> = self.value().split(CHOICES_SEPARATOR).collect();
+                let ticked = self.ticked_keys();
                 choices
                     .iter()
-                    .filter(|c| ticked.contains(&c.label.as_str()))
+                    .filter(|c| ticked.contains(&c.key.as_str()))
                     .collect()
             }
             _ => Vec::new(),
         }
     }
 
-    /// Ticks `label` if it is not ticked, unticks it if it is.
-    fn toggle(&mut self, label: &str) {
-        let mut ticked: Vec<String> = self.chosen_many().iter().map(|c| c.label.clone()).collect();
-        match ticked.iter().position(|t| t == label) {
+    /// Ticks the entries of a multiple-choice field whose keys are in `keys` (the others
+    /// not), in the list's order.
+    fn tick(&mut self, keys: &[String]) {
+        let FieldKind::Choices(choices) = &self.kind else {
+            return;
+        };
+        let ticked: Vec<&str> = choices
+            .iter()
+            .filter(|c| keys.contains(&c.key))
+            .map(|c| c.key.as_str())
+            .collect();
+        self.input = Input::new(ticked.join(&TICKED_SEPARATOR.to_string()));
+    }
+
+    /// Ticks `key` if it is not ticked, unticks it if it is.
+    fn toggle(&mut self, key: &str) {
+        let mut ticked: Vec<String> = self.chosen_many().iter().map(|c| c.key.clone()).collect();
+        match ticked.iter().position(|t| t == key) {
             Some(at) => {
                 ticked.remove(at);
             }
-            None => ticked.push(label.to_owned()),
+            None => ticked.push(key.to_owned()),
         }
-        if let FieldKind::Choices(choices) = &self.kind {
-            ticked.sort_by_key(|t| choices.iter().position(|c| &c.label == t));
-        }
-        self.input = Input::new(ticked.join(CHOICES_SEPARATOR));
+        self.tick(&ticked);
     }
 
     /// Checks the field by its kind; `None` when it is fine.
@@ -161,8 +186,7 @@ impl Field {
                     .then(|| lang.t("form.not_a_choice").into());
             }
             FieldKind::Choices(_) => {
-                let parts = self.value().split(CHOICES_SEPARATOR).count();
-                return (self.chosen_many().len() != parts)
+                return (self.chosen_many().len() != self.ticked_keys().len())
                     .then(|| lang.t("form.not_a_choice").into());
             }
             FieldKind::Date => {
@@ -430,6 +454,12 @@ impl Form {
         }
     }
 
+    /// Ticks the choices of multiple-choice field `index` whose keys are in `keys` (loading
+    /// stored values, or a default); call [`Form::mark_saved`] after loading.
+    pub fn choose_many(&mut self, index: usize, keys: &[String]) {
+        self.fields[index].tick(keys);
+    }
+
     /// Offers `text` in field `index`, a value the desk knows (the premises address for a new
     /// owner): shown as it would be saved, but not typed — the first character typed replaces
     /// it, a cursor or deletion key edits it. Offering does not make the form dirty.
@@ -660,7 +690,7 @@ impl Form {
         let picked = self
             .lookup_matches()
             .get(self.lookup.as_ref().map_or(0, |l| l.selected))
-            .map(|choice| choice.label.clone());
+            .map(|&choice| choice.clone());
         let many = matches!(self.fields[self.focus].kind, FieldKind::Choices(_));
         let Some(lookup) = self.lookup.as_mut() else {
             return FormEvent::Unhandled;
@@ -679,11 +709,11 @@ impl Form {
                 let edited = if many {
                     FormEvent::Consumed
                 } else {
-                    let Some(label) = picked else {
+                    let Some(choice) = picked else {
                         return FormEvent::Consumed;
                     };
                     let field = &mut self.fields[index];
-                    field.input = Input::new(label);
+                    field.input = Input::new(choice.label);
                     field.error = None;
                     FormEvent::Edited(index)
                 };
@@ -693,23 +723,23 @@ impl Form {
             }
             (_, Some(Command::Save)) if many => self.lookup = None,
             (KeyCode::Enter, _) if many => {
-                let Some(label) = picked else {
+                let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
                 let index = self.focus;
                 let field = &mut self.fields[index];
-                field.toggle(&label);
+                field.toggle(&choice.key);
                 field.error = None;
                 return FormEvent::Edited(index);
             }
             (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
-                let Some(label) = picked else {
+                let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
                 self.lookup = None;
                 let index = self.focus;
                 let field = &mut self.fields[index];
-                field.input = Input::new(label);
+                field.input = Input::new(choice.label);
                 field.error = None;
                 // Picking is not leaving the field: Tab does that, as on every other field.
                 return FormEvent::Edited(index);
@@ -1137,6 +1167,15 @@ mod tests {
         );
     }
 
+    /// The labels of the ticked choices of field `index`.
+    fn ticked_labels(form: &Form, index: usize) -> Vec<&str> {
+        form.fields[index]
+            .chosen_many()
+            .iter()
+            .map(|c| c.label.as_str())
+            .collect()
+    }
+
     #[test]
     fn several_choices_are_ticked_in_the_list_and_kept_in_its_order() {
         let choices = ["Cash", "Bank card", "WeChat Pay"]
@@ -1158,11 +1197,15 @@ mod tests {
         send(&mut form, KeyCode::Backspace, None);
         send(&mut form, KeyCode::Backspace, None);
         send(&mut form, KeyCode::Enter, None);
-        assert_eq!(form.value(0), "Cash, WeChat Pay");
+        assert_eq!(ticked_labels(&form, 0), ["Cash", "WeChat Pay"]);
         send(&mut form, KeyCode::Down, None);
         send(&mut form, KeyCode::Down, None);
         send(&mut form, KeyCode::Enter, None);
-        assert_eq!(form.value(0), "Cash", "Enter on a ticked one unticks it");
+        assert_eq!(
+            ticked_labels(&form, 0),
+            ["Cash"],
+            "Enter on a ticked one unticks it"
+        );
         send(&mut form, KeyCode::Esc, Some(Command::Cancel));
         assert!(form.lookup.is_none());
         let keys: Vec<&str> = form.fields[0]
@@ -1171,10 +1214,44 @@ mod tests {
             .map(|c| c.key.as_str())
             .collect();
         assert_eq!(keys, ["0"]);
-        form.set(0, "Cash, Gold");
-        assert!(!form.check(Lang::En), "Gold is not a choice");
+        form.set(0, "0\u{1f}gold");
+        assert!(!form.check(Lang::En), "gold is not a choice");
         send(&mut form, KeyCode::Delete, None);
         assert_eq!(form.value(0), "", "Delete clears the field");
+    }
+
+    /// A multiple choice keeps its keys, not its labels: a label holding the separator it is
+    /// drawn with (a permission named "Query and view customers, meters") is one choice.
+    #[test]
+    fn a_label_holding_a_comma_is_one_choice() {
+        let labels = ["Query, view", "Deposit", "Refund, close"];
+        let choices = labels
+            .iter()
+            .enumerate()
+            .map(|(key, label)| Choice {
+                key: format!("code.{key}"),
+                label: (*label).into(),
+            })
+            .collect();
+        let mut form = Form::new(vec![Field::new(
+            "details.type",
+            FieldKind::Choices(choices),
+            true,
+        )]);
+        form.choose_many(0, &["code.0".to_owned(), "code.2".to_owned()]);
+        form.mark_saved();
+        assert_eq!(ticked_labels(&form, 0), ["Query, view", "Refund, close"]);
+        assert!(form.check(Lang::En), "{:?}", form.first_error());
+        typed(&mut form, "dep");
+        send(&mut form, KeyCode::Enter, None);
+        send(&mut form, KeyCode::Esc, Some(Command::Cancel));
+        let keys: Vec<&str> = form.fields[0]
+            .chosen_many()
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect();
+        assert_eq!(keys, ["code.0", "code.1", "code.2"]);
+        assert!(form.check(Lang::En));
     }
 
     #[test]

@@ -169,10 +169,9 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
 /// the first fits, it is cut with `…` before the count.
 fn ticked(field: &Field, cells: usize) -> String {
     let labels: Vec<String> = field
-        .value()
-        .split(CHOICES_SEPARATOR)
-        .filter(|label| !label.is_empty())
-        .map(|label| inert(label).into_owned())
+        .chosen_many()
+        .iter()
+        .map(|choice| inert(&choice.label).into_owned())
         .collect();
     let with_more = |listed: String, more: usize| match more {
         0 => listed,
@@ -279,7 +278,7 @@ mod tests {
             FieldKind::Choices(labels.map(choice).to_vec()),
             false,
         )]);
-        form.set(0, &labels.join(CHOICES_SEPARATOR));
+        form.choose_many(0, &labels.map(str::to_owned));
         let field = &form.fields[0];
         assert_eq!(
             ticked(field, 80),

@@ -14,7 +14,7 @@ use ratatui::widgets::Paragraph;
 use super::common::{fail, note, say_problems};
 use super::requests::{ChangeAnswer, RefAnswer, RefWork, answer, send, told};
 use super::texts::{kind_key, mode_key};
-use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form, field_error_text};
+use crate::app::form::{Choice, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
 use crate::app::{App, Command, Hub, Screen};
@@ -404,16 +404,8 @@ pub(crate) fn choose(form: &mut Form, label: &str, key: &str) {
 
 /// Ticks the entries with these keys in a multiple-choice field.
 pub(crate) fn choose_many(form: &mut Form, label: &str, keys: &[String]) {
-    if let Some(index) = index_of(form, label)
-        && let FieldKind::Choices(choices) = &form.fields[index].kind
-    {
-        let labels: Vec<&str> = choices
-            .iter()
-            .filter(|c| keys.contains(&c.key))
-            .map(|c| c.label.as_str())
-            .collect();
-        let text = labels.join(CHOICES_SEPARATOR);
-        form.set(index, &text);
+    if let Some(index) = index_of(form, label) {
+        form.choose_many(index, keys);
     }
 }
 
