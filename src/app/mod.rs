@@ -9,6 +9,7 @@ pub mod help;
 pub mod hub;
 pub mod keymap;
 pub mod paging;
+pub mod permissions;
 pub mod print_command;
 pub mod request_task;
 pub mod requests;

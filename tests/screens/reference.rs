@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::support::*;
 use chrono::NaiveDate;
+use meterdesk::app::permissions::{PermissionsNow, RereadPermissions};
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
 use meterdesk::db::customers::PageAt;
@@ -230,6 +231,46 @@ fn a_calibre_typed_over_the_default_replaces_it() {
         panic!("{sent:?}\n{}", render(&app))
     };
     assert_eq!(caliber, "DN99");
+}
+
+/// A change the database refuses for a permission taken since the sign-in makes the desk read
+/// the operator's permissions again: once the answer is in, the list no longer offers Add.
+#[test]
+fn a_change_refused_for_want_of_a_permission_reads_the_permissions_again() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+    let legend = |app: &App| render(app).lines().last().unwrap_or_default().to_owned();
+    assert!(legend(&app).contains("Add"), "{}", legend(&app));
+    press(&mut app, KeyCode::Insert);
+    type_text(&mut app, "Card DN99");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "pre");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "Acme");
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(id, _)] = ref_requests::<MeterTypeRequest>(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    let refused = RefAnswer::<MeterTypeReply>::NotPermitted("meter.maintain");
+    let outcome = Ok(Reply::screen(refused));
+    let sent = update(&mut app, Msg::Reply { id, outcome }).requests;
+    let [(id, request)] = &sent[..] else {
+        panic!("one re-read: {sent:?}")
+    };
+    assert_eq!(request.of::<RereadPermissions>(), Some(&RereadPermissions));
+    assert!(app.may("meter.maintain"), "not yet answered");
+    let mut now = app.session.clone().unwrap();
+    now.permissions.retain(|p| p != "meter.maintain");
+    let outcome = Ok(Reply::screen(PermissionsNow(Some(now))));
+    update(&mut app, Msg::Reply { id: *id, outcome });
+    assert!(!app.may("meter.maintain"));
+    assert!(app.may("customer.view"));
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<MeterTypes>(), "{}", render(&app));
+    assert!(!legend(&app).contains("Add"), "{}", legend(&app));
 }
 
 #[test]

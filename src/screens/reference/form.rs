@@ -95,7 +95,7 @@ trait SavesAny: Debug + Sync {
         &self,
         request: &dyn ScreenRequest,
         reply: &dyn ScreenReply,
-        lang: Lang,
+        hub: &mut Hub,
     ) -> Option<ChangeAnswer>;
 
     /// The screen its done save shows next, if any.
@@ -123,9 +123,9 @@ impl<W: RefWork> SavesAny for Saves<W> {
         &self,
         request: &dyn ScreenRequest,
         reply: &dyn ScreenReply,
-        lang: Lang,
+        hub: &mut Hub,
     ) -> Option<ChangeAnswer> {
-        answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, lang))
+        answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, hub))
     }
 
     fn shown_after(
@@ -297,7 +297,7 @@ impl Screen for RefForm {
     /// screen on top (the list, if the form was on it) is read again; refused, on the fields
     /// if the form is on top, else on the message line.
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        match self.saves.told(request, reply, hub.app.lang) {
+        match self.saves.told(request, reply, hub) {
             Some(Ok(text)) => {
                 hub.leave();
                 hub.notify(Notice::Reload);
