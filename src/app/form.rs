@@ -1176,21 +1176,35 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn several_choices_are_ticked_in_the_list_and_kept_in_its_order() {
-        let choices = ["Cash", "Bank card", "WeChat Pay"]
+    /// The keys of the ticked choices of field `index`.
+    fn ticked_keys(form: &Form, index: usize) -> Vec<&str> {
+        form.fields[index]
+            .chosen_many()
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect()
+    }
+
+    /// A form of one multiple choice among `labels`, keyed `code.0`, `code.1`, ….
+    fn many_choices(labels: &[&str]) -> Form {
+        let choices = labels
             .iter()
             .enumerate()
             .map(|(key, label)| Choice {
-                key: key.to_string(),
+                key: format!("code.{key}"),
                 label: (*label).into(),
             })
             .collect();
-        let mut form = Form::new(vec![Field::new(
+        Form::new(vec![Field::new(
             "details.type",
             FieldKind::Choices(choices),
             true,
-        )]);
+        )])
+    }
+
+    #[test]
+    fn several_choices_are_ticked_in_the_list_and_kept_in_its_order() {
+        let mut form = many_choices(&["Cash", "Bank card", "WeChat Pay"]);
         typed(&mut form, "we");
         send(&mut form, KeyCode::Enter, None);
         assert!(form.lookup.is_some(), "the list stays open");
@@ -1208,13 +1222,8 @@ mod tests {
         );
         send(&mut form, KeyCode::Esc, Some(Command::Cancel));
         assert!(form.lookup.is_none());
-        let keys: Vec<&str> = form.fields[0]
-            .chosen_many()
-            .iter()
-            .map(|c| c.key.as_str())
-            .collect();
-        assert_eq!(keys, ["0"]);
-        form.set(0, "0\u{1f}gold");
+        assert_eq!(ticked_keys(&form, 0), ["code.0"]);
+        form.set(0, "code.0\u{1f}gold");
         assert!(!form.check(Lang::En), "gold is not a choice");
         send(&mut form, KeyCode::Delete, None);
         assert_eq!(form.value(0), "", "Delete clears the field");
@@ -1224,20 +1233,7 @@ mod tests {
     /// drawn with (a permission named "Query and view customers, meters") is one choice.
     #[test]
     fn a_label_holding_a_comma_is_one_choice() {
-        let labels = ["Query, view", "Deposit", "Refund, close"];
-        let choices = labels
-            .iter()
-            .enumerate()
-            .map(|(key, label)| Choice {
-                key: format!("code.{key}"),
-                label: (*label).into(),
-            })
-            .collect();
-        let mut form = Form::new(vec![Field::new(
-            "details.type",
-            FieldKind::Choices(choices),
-            true,
-        )]);
+        let mut form = many_choices(&["Query, view", "Deposit", "Refund, close"]);
         form.choose_many(0, &["code.0".to_owned(), "code.2".to_owned()]);
         form.mark_saved();
         assert_eq!(ticked_labels(&form, 0), ["Query, view", "Refund, close"]);
@@ -1245,12 +1241,7 @@ mod tests {
         typed(&mut form, "dep");
         send(&mut form, KeyCode::Enter, None);
         send(&mut form, KeyCode::Esc, Some(Command::Cancel));
-        let keys: Vec<&str> = form.fields[0]
-            .chosen_many()
-            .iter()
-            .map(|c| c.key.as_str())
-            .collect();
-        assert_eq!(keys, ["code.0", "code.1", "code.2"]);
+        assert_eq!(ticked_keys(&form, 0), ["code.0", "code.1", "code.2"]);
         assert!(form.check(Lang::En));
     }
 

@@ -209,22 +209,30 @@ fn meter_types_list_add_form_and_permissions() {
     ));
 }
 
+/// A supervisor's new meter type, each field typed after a Tab, `caliber` typed into the
+/// calibre offered (DN15), and F2: the app and what F2 sent.
+fn new_meter_type(caliber: &str) -> (App, Vec<(u64, Request)>) {
+    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+    press(&mut app, KeyCode::Insert);
+    for (n, text) in ["Card DN99", "pre", caliber, "Acme"]
+        .into_iter()
+        .enumerate()
+    {
+        if n > 0 {
+            press(&mut app, KeyCode::Tab);
+        }
+        type_text(&mut app, text);
+    }
+    let sent = press(&mut app, KeyCode::F(2));
+    (app, sent)
+}
+
 /// The calibre a new meter type offers (DN15) is selected when the clerk reaches it: typed
 /// over, it is replaced ("DN99", not "DN15DN99").
 #[test]
 fn a_calibre_typed_over_the_default_replaces_it() {
-    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
-    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
-    press(&mut app, KeyCode::Insert);
-    type_text(&mut app, "Card DN99");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "pre");
-    press(&mut app, KeyCode::Enter);
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "DN99");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "Acme");
-    let sent = press(&mut app, KeyCode::F(2));
+    let (app, sent) = new_meter_type("DN99");
     let [(_, MeterTypeRequest::Save { caliber, .. })] =
         &ref_requests::<MeterTypeRequest>(&sent)[..]
     else {
@@ -237,19 +245,8 @@ fn a_calibre_typed_over_the_default_replaces_it() {
 /// the operator's permissions again: once the answer is in, the list no longer offers Add.
 #[test]
 fn a_change_refused_for_want_of_a_permission_reads_the_permissions_again() {
-    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
-    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+    let (mut app, sent) = new_meter_type("DN15");
     let legend = |app: &App| render(app).lines().last().unwrap_or_default().to_owned();
-    assert!(legend(&app).contains("Add"), "{}", legend(&app));
-    press(&mut app, KeyCode::Insert);
-    type_text(&mut app, "Card DN99");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "pre");
-    press(&mut app, KeyCode::Enter);
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "Acme");
-    let sent = press(&mut app, KeyCode::F(2));
     let [(id, _)] = ref_requests::<MeterTypeRequest>(&sent)[..] else {
         panic!("{sent:?}")
     };
@@ -271,6 +268,13 @@ fn a_change_refused_for_want_of_a_permission_reads_the_permissions_again() {
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<MeterTypes>(), "{}", render(&app));
     assert!(!legend(&app).contains("Add"), "{}", legend(&app));
+    let mut then = app.session.clone().unwrap();
+    then.permissions.push("meter.maintain".into());
+    app.session = Some(then);
+    assert!(
+        legend(&app).contains("Add"),
+        "the same list offers Add to who may"
+    );
 }
 
 #[test]
