@@ -338,7 +338,9 @@ async fn a_roles_permissions_are_changed_but_administration_is_never_left_to_nob
     admin.key(KeyCode::Down).await;
     admin.key(KeyCode::Char('m')).await;
     admin.key(KeyCode::F(4)).await;
-    admin.text(&Lang::En.permission_name("receipt.reprint")).await;
+    admin
+        .text(&Lang::En.permission_name("receipt.reprint"))
+        .await;
     admin.key(KeyCode::Enter).await;
     admin.key(KeyCode::F(2)).await;
     admin.key(KeyCode::F(2)).await;
@@ -364,7 +366,9 @@ async fn a_roles_permissions_are_changed_but_administration_is_never_left_to_nob
     admin.key(KeyCode::Up).await;
     admin.key(KeyCode::Char('m')).await;
     admin.key(KeyCode::F(4)).await;
-    admin.text(&Lang::En.permission_name("operator.maintain")).await;
+    admin
+        .text(&Lang::En.permission_name("operator.maintain"))
+        .await;
     admin.key(KeyCode::Enter).await;
     admin.key(KeyCode::F(2)).await;
     admin.key(KeyCode::F(2)).await;

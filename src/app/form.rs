@@ -936,6 +936,17 @@ mod tests {
             assert_eq!(form.value(0), edited, "{cursor_key:?}");
         }
         let mut form = loaded();
+        form.on_key(
+            KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL),
+            None,
+            Lang::En,
+        );
+        assert_eq!(
+            form.value(0),
+            "",
+            "Ctrl-W deletes the selection, not a word"
+        );
+        let mut form = loaded();
         send(&mut form, KeyCode::End, None);
         send(&mut form, KeyCode::Backspace, None);
         assert_eq!(
