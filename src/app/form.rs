@@ -237,7 +237,6 @@ impl Field {
         // their own never appends it to the one the field held.
         // A readline key (Ctrl-U clears, Ctrl-W deletes a word) edits whatever the kind.
         let typed = Key::of(&key).is_text();
-        let selected = selected && !self.value().is_empty();
         let replaces = selected && typed;
         let kept = if replaces { "" } else { self.value() };
         // A refused character is said, not only dropped: a clerk typing without looking must
