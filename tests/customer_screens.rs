@@ -8,6 +8,9 @@ mod support;
 
 use crossterm::event::KeyCode;
 use deadpool_postgres::Object;
+use meterdesk::app::hub::TICK;
+use meterdesk::app::permissions::REREAD_EVERY;
+use meterdesk::app::state::Msg;
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
 use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
@@ -154,6 +157,8 @@ async fn open_modify_and_transfer_through_the_screens() {
     for _ in 0..3 {
         desk.key(KeyCode::Tab).await;
     }
+    // Entered by Tab, the address is selected: End puts the cursor after it to add to it.
+    desk.key(KeyCode::End).await;
     desk.text("B座").await;
     desk.key(KeyCode::F(2)).await;
     assert!(
@@ -702,6 +707,8 @@ async fn a_demo_customers_abnormal_reading_is_confirmed_at_the_desk() {
 /// on the change's audit entry, and the clerk is told in words that their roles no longer allow
 /// it, their typing kept (session 31, by hand: "database error: permission denied: audit entry
 /// 20 (customer.modify) tells no write of this transaction that clerk@meterdesk may m…").
+/// The refusal makes the desk read the permissions again: back on the table, the legend and
+/// the help no longer offer `m`; given back, it is offered again at the next periodic read.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_refused_for_a_permission_taken_since_sign_in_is_told_in_words() {
     let (_db, client, mut desk) = signed_in().await;
@@ -720,8 +727,38 @@ async fn a_change_refused_for_a_permission_taken_since_sign_in_is_told_in_words(
     assert_eq!(
         desk.message(),
         "The database refused this: your roles do not allow you to modify a customer's basic \
-         information. They may have changed since you signed in: sign out and in again to see \
-         what they allow."
+         information. They may have changed since you signed in: the desk reads them again and \
+         offers only what they allow."
     );
     assert!(desk.screen().contains("平"), "{}", desk.screen());
+    assert!(!desk.app.may("customer.modify"), "read again");
+    assert!(desk.app.may("customer.view"), "the others kept");
+
+    let legend = |desk: &Desk| desk.screen().lines().last().unwrap_or_default().to_owned();
+    desk.key(KeyCode::F(3)).await;
+    desk.key(KeyCode::F(3)).await;
+    assert!(desk.app.screen.is::<CustomerTable>(), "{}", desk.screen());
+    assert!(!legend(&desk).contains("Modify"), "{}", desk.screen());
+    desk.key(KeyCode::F(1)).await;
+    assert!(
+        !desk.screen().contains("Modify"),
+        "the help: {}",
+        desk.screen()
+    );
+    desk.key(KeyCode::Esc).await;
+
+    client
+        .execute(
+            "INSERT INTO role_permission (role_code, permission_code) VALUES ('clerk', 'customer.modify')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let period = (REREAD_EVERY.as_millis() / TICK.as_millis()) as usize;
+    for _ in 1..period {
+        desk.send(Msg::Tick).await;
+    }
+    assert!(!legend(&desk).contains("Modify"), "not yet read again");
+    desk.send(Msg::Tick).await;
+    assert!(legend(&desk).contains("m Modify"), "{}", desk.screen());
 }

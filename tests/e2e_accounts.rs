@@ -89,7 +89,8 @@ async fn open_modify_transfer_then_the_history_in_details() {
     // Modify: the address gets the building.
     tmux.keys(&["m"]);
     tmux.wait_for("Household size", PATIENCE);
-    tmux.keys(&["Tab", "Tab", "Tab"]);
+    // Entered by Tab, the address is selected: End puts the cursor after it to add to it.
+    tmux.keys(&["Tab", "Tab", "Tab", "End"]);
     tmux.text("B座");
     tmux.keys(&["F2"]);
     tmux.wait_for("Basic information saved", PATIENCE);

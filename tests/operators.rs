@@ -333,11 +333,14 @@ async fn a_roles_permissions_are_changed_but_administration_is_never_left_to_nob
         admin.screen()
     );
 
-    // By code: administrator, clerk, supervisor. The clerk no longer reprints receipts.
+    // By code: administrator, clerk, supervisor. The clerk no longer reprints receipts: the
+    // permission is found in the list by its name.
     admin.key(KeyCode::Down).await;
     admin.key(KeyCode::Char('m')).await;
     admin.key(KeyCode::F(4)).await;
-    admin.text("receipt.reprint").await;
+    admin
+        .text(&Lang::En.permission_name("receipt.reprint"))
+        .await;
     admin.key(KeyCode::Enter).await;
     admin.key(KeyCode::F(2)).await;
     admin.key(KeyCode::F(2)).await;
@@ -363,7 +366,9 @@ async fn a_roles_permissions_are_changed_but_administration_is_never_left_to_nob
     admin.key(KeyCode::Up).await;
     admin.key(KeyCode::Char('m')).await;
     admin.key(KeyCode::F(4)).await;
-    admin.text("operator.maintain").await;
+    admin
+        .text(&Lang::En.permission_name("operator.maintain"))
+        .await;
     admin.key(KeyCode::Enter).await;
     admin.key(KeyCode::F(2)).await;
     admin.key(KeyCode::F(2)).await;

@@ -6,6 +6,10 @@
 //!
 //! * fields: a label (catalogue key), a [`FieldKind`], whether it is required, its text;
 //! * Tab / Enter next field, Shift-Tab previous; Enter on the last field and F2 confirm;
+//! * a field entered (and the first when the form opens) has its whole text selected, drawn
+//!   reversed, as a Windows edit box entered by Tab: a character typed replaces it,
+//!   Backspace / Delete delete it, a cursor key drops the selection to edit in place
+//!   ([`Form::is_selected`]);
 //! * a confirm first checks every field by its kind; on an error the cursor goes to the first
 //!   bad field and the event is [`FormEvent::Invalid`]; the screen then applies its own rules
 //!   and reports them with [`Form::fail`];
@@ -23,10 +27,10 @@
 //! Nothing typed is ever cleared by an error.
 
 use chrono::NaiveDate;
-use crossterm::event::{Event, KeyCode, KeyEvent};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use rust_decimal::Decimal;
-use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
+use tui_input::{Input, InputRequest};
 
 use super::command::Command;
 use super::keymap::{Key, edits_text};
@@ -49,15 +53,21 @@ pub enum FieldKind {
     /// One of `choices`, picked from the lookup list (F4).
     Choice(Vec<Choice>),
     /// Any number of `choices`: in the lookup list (F4 or typing) Enter ticks or unticks the
-    /// highlighted one and the list stays open; Esc, F3 or F2 closes it. The field shows the
-    /// ticked labels separated by [`CHOICES_SEPARATOR`].
+    /// highlighted one and the list stays open; Esc, F3 or F2 closes it. The field's text
+    /// holds the ticked keys (between [`TICKED_SEPARATOR`]s), not their labels, which may
+    /// hold any character (a permission's name holds ", "); it is drawn as the ticked labels
+    /// separated by [`CHOICES_SEPARATOR`].
     Choices(Vec<Choice>),
     /// A date, `YYYY-MM-DD`.
     Date,
 }
 
-/// Between the labels of a [`FieldKind::Choices`] field's value.
+/// Between the labels of a [`FieldKind::Choices`] field as drawn.
 pub const CHOICES_SEPARATOR: &str = ", ";
+
+/// Between the keys of a [`FieldKind::Choices`] field's text: the ASCII unit separator, a
+/// control character no key (a code, an id) holds.
+const TICKED_SEPARATOR: char = '\u{1f}';
 
 /// One entry of a choice field: `key` is what the screen stores (an id, a code), `label` what
 /// the clerk sees (database text is drawn inert).
@@ -78,8 +88,9 @@ pub struct Field {
     pub input: Input,
     /// What is wrong with it, in the clerk's language; drawn next to the field.
     pub error: Option<String>,
-    /// The text is the desk's offer (`Form::offer`), not typed: the first character typed
-    /// replaces it, a cursor or deletion key keeps it for editing.
+    /// The text is the desk's offer (`Form::offer`), not typed: drawn with a note saying so
+    /// until the field is edited. Like any text, it is selected when the field is entered, so
+    /// the first character typed replaces it.
     pub offered: bool,
 }
 
@@ -107,33 +118,52 @@ impl Field {
         }
     }
 
+    /// The keys a multiple-choice field's text holds, as they are (none when empty).
+    fn ticked_keys(&self) -> Vec<&str> {
+        match self.value() {
+            "" => Vec::new(),
+            text => text.split(TICKED_SEPARATOR).collect(),
+        }
+    }
+
     /// The ticked entries of a multiple-choice field, in the list's order.
     pub fn chosen_many(&self) -> Vec<&Choice> {
         match &self.kind {
             FieldKind::Choices(choices) => {
-                let ticked: Vec<&str> = self.value().split(CHOICES_SEPARATOR).collect();
+                let ticked = self.ticked_keys();
                 choices
                     .iter()
-                    .filter(|c| ticked.contains(&c.label.as_str()))
+                    .filter(|c| ticked.contains(&c.key.as_str()))
                     .collect()
             }
             _ => Vec::new(),
         }
     }
 
-    /// Ticks `label` if it is not ticked, unticks it if it is.
-    fn toggle(&mut self, label: &str) {
-        let mut ticked: Vec<String> = self.chosen_many().iter().map(|c| c.label.clone()).collect();
-        match ticked.iter().position(|t| t == label) {
+    /// Ticks the entries of a multiple-choice field whose keys are in `keys` (the others
+    /// not), in the list's order.
+    fn tick(&mut self, keys: &[String]) {
+        let FieldKind::Choices(choices) = &self.kind else {
+            return;
+        };
+        let ticked: Vec<&str> = choices
+            .iter()
+            .filter(|c| keys.contains(&c.key))
+            .map(|c| c.key.as_str())
+            .collect();
+        self.input = Input::new(ticked.join(&TICKED_SEPARATOR.to_string()));
+    }
+
+    /// Ticks `key` if it is not ticked, unticks it if it is.
+    fn toggle(&mut self, key: &str) {
+        let mut ticked: Vec<String> = self.chosen_many().iter().map(|c| c.key.clone()).collect();
+        match ticked.iter().position(|t| t == key) {
             Some(at) => {
                 ticked.remove(at);
             }
-            None => ticked.push(label.to_owned()),
+            None => ticked.push(key.to_owned()),
         }
-        if let FieldKind::Choices(choices) = &self.kind {
-            ticked.sort_by_key(|t| choices.iter().position(|c| &c.label == t));
-        }
-        self.input = Input::new(ticked.join(CHOICES_SEPARATOR));
+        self.tick(&ticked);
     }
 
     /// Checks the field by its kind; `None` when it is fine.
@@ -156,8 +186,7 @@ impl Field {
                     .then(|| lang.t("form.not_a_choice").into());
             }
             FieldKind::Choices(_) => {
-                let parts = self.value().split(CHOICES_SEPARATOR).count();
-                return (self.chosen_many().len() != parts)
+                return (self.chosen_many().len() != self.ticked_keys().len())
                     .then(|| lang.t("form.not_a_choice").into());
             }
             FieldKind::Date => {
@@ -192,7 +221,10 @@ impl Field {
     /// An amount takes every character, so that `-5`, `1e9` or `12,5` is refused by its
     /// parser (`validation::amount`) as typed, not read as 5, 19 or 125 after the keys it
     /// could not use were dropped.
-    fn edit(&mut self, key: KeyEvent, lang: Lang) -> Edit {
+    ///
+    /// `selected`: the whole text is selected ([`Form::is_selected`]), so a character typed
+    /// replaces it and a deletion key deletes it all ([`on_selection`]).
+    fn edit(&mut self, key: KeyEvent, lang: Lang, selected: bool) -> Edit {
         // Numbers and dates are ASCII: what an input method types full-width is read so.
         let key = match self.kind {
             FieldKind::Digits { .. }
@@ -201,11 +233,11 @@ impl Field {
             | FieldKind::Date => halfwidth_key(key),
             _ => key,
         };
-        // A character typed over an offer replaces it, as a field selected on entry would: a
-        // clerk typing ahead a value of their own never appends it to the offer.
+        // A character typed over the selection replaces it: a clerk typing ahead a value of
+        // their own never appends it to the one the field held.
         // A readline key (Ctrl-U clears, Ctrl-W deletes a word) edits whatever the kind.
         let typed = Key::of(&key).is_text();
-        let replaces = self.offered && typed;
+        let replaces = selected && typed;
         let kept = if replaces { "" } else { self.value() };
         // A refused character is said, not only dropped: a clerk typing without looking must
         // learn that the field did not take it.
@@ -234,12 +266,36 @@ impl Field {
         if replaces {
             self.input.reset();
         }
-        self.input.handle_event(&Event::Key(key));
+        match on_selection(&key).filter(|_| selected) {
+            Some(request) => {
+                self.input.handle(request);
+            }
+            None => {
+                self.input.handle_event(&Event::Key(key));
+            }
+        }
         if self.value() == before {
             Edit::Unchanged
         } else {
             Edit::Changed
         }
+    }
+}
+
+/// What a key does to a field whose whole text is selected where it differs from editing at
+/// the cursor, as in a Windows edit box: a deletion key (Backspace, Delete, Ctrl-U, Ctrl-W,
+/// Ctrl-K) deletes the selection, Left and Right put the cursor at its start and its end.
+/// Home, End and a typed character need nothing of their own.
+fn on_selection(key: &KeyEvent) -> Option<InputRequest> {
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Backspace | KeyCode::Delete => Some(InputRequest::DeleteLine),
+        KeyCode::Char('u' | 'w' | 'k') if control => Some(InputRequest::DeleteLine),
+        KeyCode::Left => Some(InputRequest::GoToStart),
+        KeyCode::Char('b') if control => Some(InputRequest::GoToStart),
+        KeyCode::Right => Some(InputRequest::GoToEnd),
+        KeyCode::Char('f') if control => Some(InputRequest::GoToEnd),
+        _ => None,
     }
 }
 
@@ -309,6 +365,10 @@ pub struct Form {
     /// The focus just moved on by itself (`Typing::auto_advance`): a Tab now is the clerk's
     /// own field exit for the field left, and is swallowed.
     advanced: bool,
+    /// The focused field was entered (by Tab, Shift-Tab, Enter, an arrow, or the form's
+    /// opening) and no key has edited it or moved its cursor since: its whole text is
+    /// selected ([`Form::is_selected`]).
+    entered: bool,
 }
 
 /// What a key did to the form, and what the screen has to do about it.
@@ -371,6 +431,7 @@ impl Form {
             pristine: Vec::new(),
             asked_leave: false,
             advanced: false,
+            entered: true,
         };
         form.mark_saved();
         form
@@ -392,6 +453,12 @@ impl Form {
         }
     }
 
+    /// Ticks the choices of multiple-choice field `index` whose keys are in `keys` (loading
+    /// stored values, or a default); call [`Form::mark_saved`] after loading.
+    pub fn choose_many(&mut self, index: usize, keys: &[String]) {
+        self.fields[index].tick(keys);
+    }
+
     /// Offers `text` in field `index`, a value the desk knows (the premises address for a new
     /// owner): shown as it would be saved, but not typed — the first character typed replaces
     /// it, a cursor or deletion key edits it. Offering does not make the form dirty.
@@ -401,6 +468,17 @@ impl Form {
         if let Some(saved) = self.pristine.get_mut(index) {
             *saved = text.to_owned();
         }
+    }
+
+    /// Whether the focused field's whole text is selected, as a Windows edit box entered by
+    /// Tab selects it: a character typed replaces it, Backspace or Delete deletes it, a
+    /// cursor key drops the selection and edits in place. An empty field has nothing to
+    /// select; a choice keeps its own keys (typing opens its list).
+    pub fn is_selected(&self) -> bool {
+        let field = &self.fields[self.focus];
+        self.entered
+            && !field.value().is_empty()
+            && !matches!(field.kind, FieldKind::Choice(_) | FieldKind::Choices(_))
     }
 
     /// The text of field `index`.
@@ -492,6 +570,7 @@ impl Form {
         } else {
             self.focus.saturating_sub(1)
         };
+        self.entered = true;
     }
 
     fn confirm(&mut self, lang: Lang) -> FormEvent {
@@ -528,15 +607,20 @@ impl Form {
             }
             return event;
         }
-        let field = &mut self.fields[self.focus];
         if edits_text(&key) {
-            if let FieldKind::Choice(_) | FieldKind::Choices(_) = field.kind {
+            if let FieldKind::Choice(_) | FieldKind::Choices(_) = self.fields[self.focus].kind {
                 return self.on_choice_key(key);
             }
-            match field.edit(key, lang) {
-                Edit::Changed => {}
-                Edit::Unchanged => return FormEvent::Consumed,
+            let selected = self.is_selected();
+            let field = &mut self.fields[self.focus];
+            match field.edit(key, lang, selected) {
+                // A refused character leaves the selection: the next one still replaces it.
                 Edit::Refused => return FormEvent::Refused(self.focus),
+                Edit::Unchanged => {
+                    self.entered = false;
+                    return FormEvent::Consumed;
+                }
+                Edit::Changed => self.entered = false,
             }
             field.error = None;
             let edited = self.focus;
@@ -605,7 +689,7 @@ impl Form {
         let picked = self
             .lookup_matches()
             .get(self.lookup.as_ref().map_or(0, |l| l.selected))
-            .map(|choice| choice.label.clone());
+            .map(|&choice| choice.clone());
         let many = matches!(self.fields[self.focus].kind, FieldKind::Choices(_));
         let Some(lookup) = self.lookup.as_mut() else {
             return FormEvent::Unhandled;
@@ -624,11 +708,11 @@ impl Form {
                 let edited = if many {
                     FormEvent::Consumed
                 } else {
-                    let Some(label) = picked else {
+                    let Some(choice) = picked else {
                         return FormEvent::Consumed;
                     };
                     let field = &mut self.fields[index];
-                    field.input = Input::new(label);
+                    field.input = Input::new(choice.label);
                     field.error = None;
                     FormEvent::Edited(index)
                 };
@@ -638,23 +722,23 @@ impl Form {
             }
             (_, Some(Command::Save)) if many => self.lookup = None,
             (KeyCode::Enter, _) if many => {
-                let Some(label) = picked else {
+                let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
                 let index = self.focus;
                 let field = &mut self.fields[index];
-                field.toggle(&label);
+                field.toggle(&choice.key);
                 field.error = None;
                 return FormEvent::Edited(index);
             }
             (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
-                let Some(label) = picked else {
+                let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
                 self.lookup = None;
                 let index = self.focus;
                 let field = &mut self.fields[index];
-                field.input = Input::new(label);
+                field.input = Input::new(choice.label);
                 field.error = None;
                 // Picking is not leaving the field: Tab does that, as on every other field.
                 return FormEvent::Edited(index);
@@ -789,6 +873,119 @@ mod tests {
             None,
             "full-width digits make a date"
         );
+    }
+
+    /// The sample form as loaded for a modify: every field holds a value.
+    fn loaded() -> Form {
+        let mut form = sample();
+        for (index, text) in [(0, "Li Ming"), (1, "123"), (2, "12.50"), (4, "2026-03-01")] {
+            form.set(index, text);
+        }
+        form.mark_saved();
+        form
+    }
+
+    #[test]
+    fn a_field_entered_has_its_text_selected_and_typing_replaces_it() {
+        let mut form = loaded();
+        assert!(form.is_selected(), "the first field, as the form opens");
+        typed(&mut form, "Wang");
+        assert_eq!(form.value(0), "Wang", "replaced, not appended");
+        assert!(!form.is_selected());
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert!(form.is_selected(), "entered by Tab");
+        typed(&mut form, "45");
+        assert_eq!(
+            form.value(1),
+            "45",
+            "a digit typed replaces the digits held"
+        );
+        send(&mut form, KeyCode::Enter, None);
+        typed(&mut form, "7");
+        assert_eq!(form.value(2), "7", "entered by Enter");
+        send(&mut form, KeyCode::BackTab, Some(Command::PrevField));
+        typed(&mut form, "6");
+        assert_eq!(form.value(1), "6", "entered by Shift-Tab");
+        form.focus = 4;
+        send(&mut form, KeyCode::Up, None);
+        send(&mut form, KeyCode::Down, None);
+        typed(&mut form, "2027-01-02");
+        assert_eq!(form.value(4), "2027-01-02", "a date entered by an arrow");
+    }
+
+    #[test]
+    fn deleting_the_selection_empties_the_field_and_a_cursor_key_edits_in_place() {
+        for deletion in [KeyCode::Backspace, KeyCode::Delete] {
+            let mut form = loaded();
+            send(&mut form, deletion, None);
+            assert_eq!(form.value(0), "", "{deletion:?}");
+            typed(&mut form, "Wang");
+            assert_eq!(form.value(0), "Wang");
+        }
+        for (cursor_key, edited) in [
+            (KeyCode::Left, "XLi Ming"),
+            (KeyCode::Home, "XLi Ming"),
+            (KeyCode::Right, "Li MingX"),
+            (KeyCode::End, "Li MingX"),
+        ] {
+            let mut form = loaded();
+            send(&mut form, cursor_key, None);
+            assert!(!form.is_selected(), "{cursor_key:?} drops the selection");
+            typed(&mut form, "X");
+            assert_eq!(form.value(0), edited, "{cursor_key:?}");
+        }
+        let mut form = loaded();
+        form.on_key(
+            KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL),
+            None,
+            Lang::En,
+        );
+        assert_eq!(
+            form.value(0),
+            "",
+            "Ctrl-W deletes the selection, not a word"
+        );
+        let mut form = loaded();
+        send(&mut form, KeyCode::End, None);
+        send(&mut form, KeyCode::Backspace, None);
+        assert_eq!(
+            form.value(0),
+            "Li Min",
+            "no selection: one character deleted"
+        );
+    }
+
+    #[test]
+    fn a_refused_character_keeps_the_selection() {
+        let mut form = loaded();
+        form.focus = 1;
+        assert_eq!(
+            form.on_key(key(KeyCode::Char('x')), None, Lang::En),
+            FormEvent::Refused(1)
+        );
+        assert_eq!(form.value(1), "123");
+        assert!(form.is_selected());
+        typed(&mut form, "9");
+        assert_eq!(form.value(1), "9");
+    }
+
+    #[test]
+    fn an_empty_field_or_a_choice_has_no_selection() {
+        let mut form = sample();
+        assert!(!form.is_selected(), "nothing to select");
+        typed(&mut form, "Li");
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        send(&mut form, KeyCode::BackTab, Some(Command::PrevField));
+        send(&mut form, KeyCode::End, None);
+        typed(&mut form, " Ming");
+        assert_eq!(form.value(0), "Li Ming");
+        form.set(3, "Shops");
+        form.focus = 2;
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert!(!form.is_selected(), "a choice keeps its own keys");
+        typed(&mut form, "re");
+        assert!(form.lookup.is_some(), "typing opens its list");
+        assert_eq!(form.value(3), "Shops");
     }
 
     #[test]
@@ -980,44 +1177,82 @@ mod tests {
         );
     }
 
-    #[test]
-    fn several_choices_are_ticked_in_the_list_and_kept_in_its_order() {
-        let choices = ["Cash", "Bank card", "WeChat Pay"]
+    /// The labels of the ticked choices of field `index`.
+    fn ticked_labels(form: &Form, index: usize) -> Vec<&str> {
+        form.fields[index]
+            .chosen_many()
+            .iter()
+            .map(|c| c.label.as_str())
+            .collect()
+    }
+
+    /// The keys of the ticked choices of field `index`.
+    fn ticked_keys(form: &Form, index: usize) -> Vec<&str> {
+        form.fields[index]
+            .chosen_many()
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect()
+    }
+
+    /// A form of one multiple choice among `labels`, keyed `code.0`, `code.1`, ….
+    fn many_choices(labels: &[&str]) -> Form {
+        let choices = labels
             .iter()
             .enumerate()
             .map(|(key, label)| Choice {
-                key: key.to_string(),
+                key: format!("code.{key}"),
                 label: (*label).into(),
             })
             .collect();
-        let mut form = Form::new(vec![Field::new(
+        Form::new(vec![Field::new(
             "details.type",
             FieldKind::Choices(choices),
             true,
-        )]);
+        )])
+    }
+
+    #[test]
+    fn several_choices_are_ticked_in_the_list_and_kept_in_its_order() {
+        let mut form = many_choices(&["Cash", "Bank card", "WeChat Pay"]);
         typed(&mut form, "we");
         send(&mut form, KeyCode::Enter, None);
         assert!(form.lookup.is_some(), "the list stays open");
         send(&mut form, KeyCode::Backspace, None);
         send(&mut form, KeyCode::Backspace, None);
         send(&mut form, KeyCode::Enter, None);
-        assert_eq!(form.value(0), "Cash, WeChat Pay");
+        assert_eq!(ticked_labels(&form, 0), ["Cash", "WeChat Pay"]);
         send(&mut form, KeyCode::Down, None);
         send(&mut form, KeyCode::Down, None);
         send(&mut form, KeyCode::Enter, None);
-        assert_eq!(form.value(0), "Cash", "Enter on a ticked one unticks it");
+        assert_eq!(
+            ticked_labels(&form, 0),
+            ["Cash"],
+            "Enter on a ticked one unticks it"
+        );
         send(&mut form, KeyCode::Esc, Some(Command::Cancel));
         assert!(form.lookup.is_none());
-        let keys: Vec<&str> = form.fields[0]
-            .chosen_many()
-            .iter()
-            .map(|c| c.key.as_str())
-            .collect();
-        assert_eq!(keys, ["0"]);
-        form.set(0, "Cash, Gold");
-        assert!(!form.check(Lang::En), "Gold is not a choice");
+        assert_eq!(ticked_keys(&form, 0), ["code.0"]);
+        form.set(0, "code.0\u{1f}gold");
+        assert!(!form.check(Lang::En), "gold is not a choice");
         send(&mut form, KeyCode::Delete, None);
         assert_eq!(form.value(0), "", "Delete clears the field");
+    }
+
+    /// A multiple choice keeps its keys, not its labels: a label holding the separator it is
+    /// drawn with (a permission named "Query and view customers, meters") is one choice.
+    #[test]
+    fn a_label_holding_a_comma_is_one_choice() {
+        let mut form = many_choices(&["Query, view", "Deposit", "Refund, close"]);
+        form.choose_many(0, &["code.0".to_owned(), "code.2".to_owned()]);
+        form.mark_saved();
+        assert_eq!(ticked_labels(&form, 0), ["Query, view", "Refund, close"]);
+        assert!(form.check(Lang::En), "{:?}", form.first_error());
+        typed(&mut form, "dep");
+        send(&mut form, KeyCode::Enter, None);
+        send(&mut form, KeyCode::Esc, Some(Command::Cancel));
+        assert_eq!(ticked_keys(&form, 0), ["code.0", "code.1", "code.2"]);
+        assert!(form.check(Lang::En));
     }
 
     #[test]

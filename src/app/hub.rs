@@ -37,6 +37,9 @@ use crate::i18n::Lang;
 /// Identifies one request so a late or superseded reply is recognised and dropped.
 pub type RequestId = u64;
 
+/// How often `Msg::Tick` comes: the spinner's speed.
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Everything that arrives on the one queue the loop reads.
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -56,7 +59,8 @@ pub enum Msg {
     /// watcher): disabled, or the password changed elsewhere.
     SessionEnded(String),
     Reader(ReaderState),
-    /// 10 Hz, only acted on while something is pending (the spinner).
+    /// Every [`TICK`]: redraws only while something is pending (the spinner); counts the
+    /// time to the next read of the permissions (`permissions::reread`).
     Tick,
     /// A long request's progress (the meter import): `done` of `total`.
     Progress {
@@ -312,6 +316,8 @@ pub struct App {
     pub type_ahead: VecDeque<Typed>,
     pub next_request: RequestId,
     pub spinner: usize,
+    /// Ticks since the operator's permissions were last read (`permissions::reread`).
+    pub permissions_age: u32,
     pub quit: bool,
     /// Quit was pressed once while a save waited for the database, and the clerk was told.
     pub quit_warned: bool,
@@ -369,6 +375,7 @@ impl App {
             type_ahead: VecDeque::new(),
             next_request: 1,
             spinner: 0,
+            permissions_age: 0,
             quit: false,
             quit_warned: false,
             asked: None,

@@ -10,6 +10,7 @@ pub mod hub;
 pub mod key_burst;
 pub mod keymap;
 pub mod paging;
+pub mod permissions;
 pub mod print_command;
 pub mod request_task;
 pub mod requests;

@@ -28,8 +28,6 @@ use crate::db::{DbError, HealthProbe};
 
 /// How often the health watcher asks the server whether it is there.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
-/// Spinner speed; ticks redraw only while something is pending.
-const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the app until the operator quits.
 pub async fn run(
@@ -249,7 +247,7 @@ pub fn spawn_health_watcher(mut health: HealthProbe, tx: UnboundedSender<Msg>) {
 
 fn spawn_ticker(tx: UnboundedSender<Msg>) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(TICK);
+        let mut ticks = tokio::time::interval(super::hub::TICK);
         loop {
             ticks.tick().await;
             if tx.send(Msg::Tick).is_err() {

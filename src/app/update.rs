@@ -12,6 +12,7 @@ use super::card_status;
 use super::command::Command;
 use super::help;
 use super::hub::*;
+use super::permissions;
 use crate::cardflow::WritesStopped;
 use crate::domain::search::{CustomerSearch, classify};
 use crate::i18n::Lang;
@@ -52,6 +53,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         }
         Msg::Tick => {
             app.spinner = app.spinner.wrapping_add(1);
+            permissions::on_tick(app, &mut out);
             app.busy()
         }
         Msg::Reply { id, outcome } => match app.in_flight.iter().position(|f| f.id == id) {
@@ -536,6 +538,11 @@ fn on_reply(
                 call(app, out, Place::Id(id), |screen, hub| {
                     screen.on_failure(request.as_ref(), hub)
                 });
+            }
+            // Refused for a permission the desk believed the operator had: their roles changed
+            // since it read them, so the legend and the help learn what they allow now.
+            if !detail.permissions.is_empty() {
+                permissions::reread(app, out);
             }
             say(app, MessageKind::Error, detail.text(app.lang))
         }

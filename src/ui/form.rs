@@ -102,8 +102,16 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
                 " ".repeat(label_width - width(&text) - 2)
             )),
             Span::raw(" "),
-            Span::styled(fit(&shown, cells as u16, right), style),
         ];
+        if focused && form.is_selected() {
+            // The selection covers the text, not the empty rest of the field.
+            let cut = truncate(&shown, cells);
+            let pad = Span::styled(" ".repeat(cells.saturating_sub(width(&cut))), style);
+            let cut = Span::styled(cut, theme.selection());
+            spans.extend(if right { [pad, cut] } else { [cut, pad] });
+        } else {
+            spans.push(Span::styled(fit(&shown, cells as u16, right), style));
+        }
         let used = label_width + 1 + cells;
         if let Some(error) = &field.error {
             // An error can quote stored text (a conflict shows the value saved meanwhile).
@@ -161,10 +169,9 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
 /// the first fits, it is cut with `…` before the count.
 fn ticked(field: &Field, cells: usize) -> String {
     let labels: Vec<String> = field
-        .value()
-        .split(CHOICES_SEPARATOR)
-        .filter(|label| !label.is_empty())
-        .map(|label| inert(label).into_owned())
+        .chosen_many()
+        .iter()
+        .map(|choice| inert(&choice.label).into_owned())
         .collect();
     let with_more = |listed: String, more: usize| match more {
         0 => listed,
@@ -271,7 +278,7 @@ mod tests {
             FieldKind::Choices(labels.map(choice).to_vec()),
             false,
         )]);
-        form.set(0, &labels.join(CHOICES_SEPARATOR));
+        form.choose_many(0, &labels.map(str::to_owned));
         let field = &form.fields[0];
         assert_eq!(
             ticked(field, 80),
@@ -279,6 +286,65 @@ mod tests {
         );
         assert_eq!(ticked(field, 32), "IC卡水表 DN15, Plain DN20 +2");
         assert_eq!(ticked(field, 12), "IC卡水表… +3");
+    }
+
+    /// The text selected on entering a field is drawn reversed, in colour or not, and only
+    /// the text: a cursor key drops the selection, and its drawing.
+    #[test]
+    fn a_selected_field_is_drawn_reversed() {
+        use crate::app::command::Command;
+        use crate::app::hub::Look;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+        use ratatui::style::Modifier;
+        let mut form = Form::new(vec![
+            Field::new("details.phone", FieldKind::Text { max: 20 }, true),
+            Field::new("details.address", FieldKind::Text { max: 20 }, true),
+        ]);
+        form.set(0, "0755-1234");
+        form.set(1, "DN15");
+        // Which cells of the second line are reversed, as `x`.
+        let reversed = |form: &Form, monochrome: bool| {
+            let mut terminal = Terminal::new(TestBackend::new(40, 2)).unwrap();
+            let look = Look {
+                monochrome,
+                ..Look::default()
+            };
+            terminal
+                .draw(|frame| draw(frame, frame.area(), form, Lang::En, &Theme::new(look)))
+                .unwrap();
+            let buffer = terminal.backend().buffer();
+            (0..40)
+                .map(|x| {
+                    let cell = &buffer[(x, 1)];
+                    if cell.modifier.contains(Modifier::REVERSED) {
+                        cell.symbol().to_owned()
+                    } else {
+                        ".".into()
+                    }
+                })
+                .collect::<String>()
+        };
+        assert!(!reversed(&form, false).contains("DN15"), "not focused");
+        form.on_key(
+            KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE),
+            Some(Command::NextField),
+            Lang::En,
+        );
+        for monochrome in [false, true] {
+            let line = reversed(&form, monochrome);
+            assert_eq!(line.trim_matches('.'), "DN15", "{monochrome}: {line}");
+        }
+        form.on_key(
+            KeyEvent::new(KeyCode::End, KeyModifiers::NONE),
+            None,
+            Lang::En,
+        );
+        assert!(
+            !reversed(&form, false).contains("DN15"),
+            "the selection dropped"
+        );
     }
 
     /// A field the cursor is not in shows the start of its text, cut with `…`; the focused

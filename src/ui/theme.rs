@@ -83,6 +83,12 @@ impl Theme {
         Style::new().add_modifier(Modifier::REVERSED)
     }
 
+    /// The focused field's text while it is selected (`Form::is_selected`): reversed, as a
+    /// selected row, so it shows without colour too.
+    pub fn selection(&self) -> Style {
+        self.focused().add_modifier(Modifier::REVERSED)
+    }
+
     pub fn header(&self) -> Style {
         Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
     }

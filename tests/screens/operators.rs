@@ -4,7 +4,7 @@
 use crate::support::*;
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::operators::{Department, OperatorRow};
-use meterdesk::db::roles::RoleRow;
+use meterdesk::db::roles::{Permission, RoleRow};
 use meterdesk::screens::operators::list::OperatorsView;
 use meterdesk::screens::operators::requests::{OperatorListing, OperatorReply, OperatorRequest};
 use meterdesk::screens::operators::roles::{RoleReply, RoleRequest};
@@ -274,6 +274,75 @@ fn the_roles_list_shows_the_selected_roles_permissions_in_full() {
             "{told:?} on one line: {screen}"
         );
         insta::assert_snapshot!(format!("roles_list_{lang:?}").to_lowercase(), screen);
+    }
+}
+
+/// `m` on a role picks its permissions by their names in the desk's language, as the list
+/// above speaks — one holding ", " (the separator the ticked ones are drawn with) too — and
+/// saves their codes.
+#[test]
+fn the_permission_picker_names_permissions_in_words_and_saves_codes() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.permissions.push("role.maintain".into());
+        }
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "roles");
+        let sent = press(&mut app, KeyCode::Enter);
+        let codes = ["customer.view", "meter.maintain", "account.deposit"];
+        let listed = RoleReply::Listed {
+            roles: vec![RoleRow {
+                code: "supervisor".into(),
+                name: "Supervisor".into(),
+                permissions: vec!["customer.view".into(), "meter.maintain".into()],
+                operators: 1,
+            }],
+            permissions: codes
+                .iter()
+                .map(|code| Permission {
+                    code: (*code).into(),
+                    description: format!("{code} in English"),
+                })
+                .collect(),
+        };
+        reply(&mut app, sent[0].0, listed);
+        press(&mut app, KeyCode::Char('m'));
+        let named = |code: &str| lang.permission_name(code);
+        assert!(named("meter.maintain").contains(", ") || lang == Lang::Zh);
+        let screen = render(&app);
+        assert!(
+            screen.contains(&named("customer.view")) && !screen.contains("customer.view"),
+            "{lang:?}: {screen}"
+        );
+        press(&mut app, KeyCode::F(4));
+        let screen = render(&app);
+        for (code, mark) in [
+            ("customer.view", "[x]"),
+            ("meter.maintain", "[x]"),
+            ("account.deposit", "[ ]"),
+        ] {
+            let line = format!("{mark} {}", named(code));
+            assert!(screen.contains(&line), "{lang:?}: {line:?} in {screen}");
+            assert!(!screen.contains(code), "{lang:?}: {code} in {screen}");
+        }
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Esc);
+        let sent = press(&mut app, KeyCode::F(2));
+        let saved = sent
+            .iter()
+            .find_map(|(_, request)| request.of::<RefCall<RoleRequest>>())
+            .map(|call| call.work.clone());
+        let Some(RoleRequest::SetPermissions {
+            code, permissions, ..
+        }) = saved
+        else {
+            panic!("{lang:?}: {sent:?}\n{}", render(&app))
+        };
+        assert_eq!(code, "supervisor");
+        assert_eq!(permissions, codes, "{lang:?}");
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::support::*;
 use chrono::NaiveDate;
+use meterdesk::app::permissions::{PermissionsNow, RereadPermissions};
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::customer_types::{CustomerTypeInput, CustomerTypeOutcome, CustomerTypeRow};
 use meterdesk::db::customers::PageAt;
@@ -206,6 +207,74 @@ fn meter_types_list_add_form_and_permissions() {
         ref_requests::<MeterTypeRequest>(&sent)[..],
         [(_, MeterTypeRequest::Delete { id: 2, .. })]
     ));
+}
+
+/// A supervisor's new meter type, each field typed after a Tab, `caliber` typed into the
+/// calibre offered (DN15), and F2: the app and what F2 sent.
+fn new_meter_type(caliber: &str) -> (App, Vec<(u64, Request)>) {
+    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+    press(&mut app, KeyCode::Insert);
+    for (n, text) in ["Card DN99", "pre", caliber, "Acme"]
+        .into_iter()
+        .enumerate()
+    {
+        if n > 0 {
+            press(&mut app, KeyCode::Tab);
+        }
+        type_text(&mut app, text);
+    }
+    let sent = press(&mut app, KeyCode::F(2));
+    (app, sent)
+}
+
+/// The calibre a new meter type offers (DN15) is selected when the clerk reaches it: typed
+/// over, it is replaced ("DN99", not "DN15DN99").
+#[test]
+fn a_calibre_typed_over_the_default_replaces_it() {
+    let (app, sent) = new_meter_type("DN99");
+    let [(_, MeterTypeRequest::Save { caliber, .. })] =
+        &ref_requests::<MeterTypeRequest>(&sent)[..]
+    else {
+        panic!("{sent:?}\n{}", render(&app))
+    };
+    assert_eq!(caliber, "DN99");
+}
+
+/// A change the database refuses for a permission taken since the sign-in makes the desk read
+/// the operator's permissions again: once the answer is in, the list no longer offers Add.
+#[test]
+fn a_change_refused_for_want_of_a_permission_reads_the_permissions_again() {
+    let (mut app, sent) = new_meter_type("DN15");
+    let legend = |app: &App| render(app).lines().last().unwrap_or_default().to_owned();
+    let [(id, _)] = ref_requests::<MeterTypeRequest>(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    let refused = RefAnswer::<MeterTypeReply>::NotPermitted("meter.maintain");
+    let outcome = Ok(Reply::screen(refused));
+    let sent = update(&mut app, Msg::Reply { id, outcome }).requests;
+    let [(id, request)] = &sent[..] else {
+        panic!("one re-read: {sent:?}")
+    };
+    assert_eq!(request.of::<RereadPermissions>(), Some(&RereadPermissions));
+    assert!(app.may("meter.maintain"), "not yet answered");
+    let mut now = app.session.clone().unwrap();
+    now.permissions.retain(|p| p != "meter.maintain");
+    let outcome = Ok(Reply::screen(PermissionsNow(Some(now))));
+    update(&mut app, Msg::Reply { id: *id, outcome });
+    assert!(!app.may("meter.maintain"));
+    assert!(app.may("customer.view"));
+    press(&mut app, KeyCode::F(3));
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<MeterTypes>(), "{}", render(&app));
+    assert!(!legend(&app).contains("Add"), "{}", legend(&app));
+    let mut then = app.session.clone().unwrap();
+    then.permissions.push("meter.maintain".into());
+    app.session = Some(then);
+    assert!(
+        legend(&app).contains("Add"),
+        "the same list offers Add to who may"
+    );
 }
 
 #[test]

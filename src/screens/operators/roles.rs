@@ -135,14 +135,16 @@ impl ListKind for RoleList {
         )
     }
 
-    fn form(&self, row: Option<&RoleRow>, _command: Command, _app: &App) -> Option<RefForm> {
+    /// The permissions by their names in the desk's language, as the list above speaks; the
+    /// codes are what is saved.
+    fn form(&self, row: Option<&RoleRow>, _command: Command, app: &App) -> Option<RefForm> {
         let row = row?;
         let choices = self
             .permissions
             .iter()
             .map(|p| Choice {
                 key: p.code.clone(),
-                label: inert(&p.code).into_owned(),
+                label: app.lang.permission_name(&p.code),
             })
             .collect();
         let mut form = Form::new(vec![Field::new(

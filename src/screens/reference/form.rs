@@ -14,7 +14,7 @@ use ratatui::widgets::Paragraph;
 use super::common::{fail, note, say_problems};
 use super::requests::{ChangeAnswer, RefAnswer, RefWork, answer, send, told};
 use super::texts::{kind_key, mode_key};
-use crate::app::form::{CHOICES_SEPARATOR, Choice, FieldKind, Form, field_error_text};
+use crate::app::form::{Choice, FieldKind, Form, field_error_text};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
 use crate::app::{App, Command, Hub, Screen};
@@ -95,7 +95,7 @@ trait SavesAny: Debug + Sync {
         &self,
         request: &dyn ScreenRequest,
         reply: &dyn ScreenReply,
-        lang: Lang,
+        hub: &mut Hub,
     ) -> Option<ChangeAnswer>;
 
     /// The screen its done save shows next, if any.
@@ -123,9 +123,9 @@ impl<W: RefWork> SavesAny for Saves<W> {
         &self,
         request: &dyn ScreenRequest,
         reply: &dyn ScreenReply,
-        lang: Lang,
+        hub: &mut Hub,
     ) -> Option<ChangeAnswer> {
-        answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, lang))
+        answer::<W>(request, reply).and_then(|(work, answer)| told(work, answer, hub))
     }
 
     fn shown_after(
@@ -297,7 +297,7 @@ impl Screen for RefForm {
     /// screen on top (the list, if the form was on it) is read again; refused, on the fields
     /// if the form is on top, else on the message line.
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
-        match self.saves.told(request, reply, hub.app.lang) {
+        match self.saves.told(request, reply, hub) {
             Some(Ok(text)) => {
                 hub.leave();
                 hub.notify(Notice::Reload);
@@ -404,16 +404,8 @@ pub(crate) fn choose(form: &mut Form, label: &str, key: &str) {
 
 /// Ticks the entries with these keys in a multiple-choice field.
 pub(crate) fn choose_many(form: &mut Form, label: &str, keys: &[String]) {
-    if let Some(index) = index_of(form, label)
-        && let FieldKind::Choices(choices) = &form.fields[index].kind
-    {
-        let labels: Vec<&str> = choices
-            .iter()
-            .filter(|c| keys.contains(&c.key))
-            .map(|c| c.label.as_str())
-            .collect();
-        let text = labels.join(CHOICES_SEPARATOR);
-        form.set(index, &text);
+    if let Some(index) = index_of(form, label) {
+        form.choose_many(index, keys);
     }
 }
 

@@ -12,6 +12,7 @@ use std::future::Future;
 use deadpool_postgres::Client;
 
 use crate::app::hub::not_permitted;
+use crate::app::permissions;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind};
@@ -166,14 +167,17 @@ pub(super) fn is<W: RefWork>(request: &dyn ScreenRequest, wanted: impl Fn(&W) ->
         .is_some_and(|call| wanted(&call.work))
 }
 
-/// What the answer to `work` says, if it answered a change.
+/// What the answer to `work` says, if it answered a change. Refused for a permission the desk
+/// believed the operator had, the desk reads their permissions again (`app::permissions`).
 pub(super) fn told<W: RefWork>(
     work: &W,
     answer: &RefAnswer<W::Reply>,
-    lang: Lang,
+    hub: &mut Hub,
 ) -> Option<ChangeAnswer> {
+    let lang = hub.app.lang;
     match answer {
         RefAnswer::NotPermitted(permission) => {
+            permissions::reread(hub.app, hub.out);
             Some(Err(vec![(None, not_permitted(lang, &[permission]))]))
         }
         RefAnswer::Done(reply) => work.told(reply, lang),
@@ -187,7 +191,7 @@ pub(crate) fn change_done<W: RefWork>(
     answer: &RefAnswer<W::Reply>,
     hub: &mut Hub,
 ) -> bool {
-    match told(work, answer, hub.app.lang) {
+    match told(work, answer, hub) {
         Some(Ok(text)) => {
             hub.say(MessageKind::Info, text);
             true
