@@ -546,3 +546,41 @@ fn a_narrow_table_scrolls_sideways() {
         "back at the left edge"
     );
 }
+
+/// Session 32, by hand: a clerk searched a street, pressed Enter to look at the rows, then typed
+/// the next customer's phone: every digit was dropped without a word.
+#[test]
+fn a_digit_typed_on_the_rows_starts_a_new_search() {
+    let mut app = signed_in(Lang::Zh);
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "中山");
+    let sent = press(&mut app, KeyCode::Char('路'));
+    reply(&mut app, &sent, page_of(1..4, false, false));
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        !table(&app).search_focused,
+        "Enter left the box for the rows"
+    );
+
+    let searches: Vec<_> = "1364296"
+        .chars()
+        .map(|c| press(&mut app, KeyCode::Char(c)))
+        .collect();
+    assert_eq!(
+        page_request(searches.last().unwrap()).0,
+        CustomerSearch::Digits("1364296".into()),
+        "the digits are a new search, the street's text gone"
+    );
+    assert!(table(&app).search_focused);
+    assert_eq!(table(&app).search.value(), "1364296");
+    // Letters on the rows stay the row commands they are.
+    reply(
+        &mut app,
+        searches.last().unwrap(),
+        page_of(7..8, false, false),
+    );
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(table(&app).search.value(), "1364296");
+    assert!(!table(&app).search_focused);
+}
