@@ -725,7 +725,7 @@ impl AccountScreen {
             .map(|line| {
                 [
                     local(&line.at, app.zone),
-                    kind_label(lang, account, &line.kind),
+                    kind_label(lang, account.map(|a| a.business_model.as_str()), &line.kind),
                     line.amount.to_string(),
                     line.balance_after.to_string(),
                     line.method
@@ -743,9 +743,10 @@ impl AccountScreen {
     }
 }
 
-/// A ledger kind in the clerk's words: money in is a recharge on a system-prepaid account.
-fn kind_label(lang: Lang, account: Option<&Account>, kind: &str) -> String {
-    match (kind, account.map(|a| a.business_model.as_str())) {
+/// A ledger kind in the clerk's words: money in is a recharge on a system-prepaid account (as
+/// its receipt says), in this history and in the details' latest transactions alike.
+pub(super) fn kind_label(lang: Lang, business_model: Option<&str>, kind: &str) -> String {
+    match (kind, business_model) {
         ("deposit", Some("system_prepaid")) => lang.t("acct.tx_recharge").to_owned(),
         _ => coded(lang, "details.tx_", kind),
     }
