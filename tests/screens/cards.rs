@@ -1850,5 +1850,8 @@ fn recycling_a_card_whose_purchase_the_meter_has_not_loaded_is_refused_at_once_i
         app.message.clone().unwrap().text,
         "不能回收：卡上有水表尚未读入的购水，清卡会使其丢失。请先刷表，或由主管退款。"
     );
-    assert!(press(&mut app, KeyCode::F(2)).is_empty(), "nothing to confirm");
+    assert!(
+        press(&mut app, KeyCode::F(2)).is_empty(),
+        "nothing to confirm"
+    );
 }
