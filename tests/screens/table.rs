@@ -584,3 +584,24 @@ fn a_digit_typed_on_the_rows_starts_a_new_search() {
     assert_eq!(table(&app).search.value(), "1364296");
     assert!(!table(&app).search_focused);
 }
+
+/// Session 32, by hand: F3 asked "要退出登录吗？按 F2 退出，按其他键留下。", the clerk pressed ↓ to
+/// stay, and the question stayed on the message line; F2, pressed as it said, then did nothing
+/// and said nothing.
+#[test]
+fn a_sign_out_question_answered_no_leaves_the_message_line() {
+    let mut app = signed_in(Lang::Zh);
+    press(&mut app, KeyCode::F(3));
+    assert!(app.message.clone().unwrap().text.contains("按 F2 退出"));
+    press(&mut app, KeyCode::Down);
+    assert_eq!(selected_id(&app), 2, "the key did its own work");
+    assert!(
+        !render(&app).contains("退出登录"),
+        "the question is gone with its answer"
+    );
+    press(&mut app, KeyCode::F(2));
+    assert!(
+        app.session.is_some(),
+        "no longer asked: F2 does not sign out"
+    );
+}
