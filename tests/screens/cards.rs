@@ -1855,3 +1855,44 @@ fn recycling_a_card_whose_purchase_the_meter_has_not_loaded_is_refused_at_once_i
         "nothing to confirm"
     );
 }
+
+/// Session 32, by hand: the demo's cards are numbered from 100000001, nine digits, and the
+/// usage records' card column held eight: every column after it stood one cell right of its
+/// heading ("操作" over " 充值").
+#[test]
+fn a_nine_digit_card_number_keeps_the_usage_records_columns_under_their_headings() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    let sent = press(&mut app, KeyCode::Char('u'));
+    let at = Utc.with_ymd_and_hms(2026, 12, 5, 4, 2, 0).unwrap();
+    let record = UsageRecord {
+        operation_id: 9,
+        kind: OperationKind::Recharge,
+        state: OperationState::Done,
+        card_no: 100_003_821,
+        generation: 1,
+        purchase_seq: Some(2),
+        volume_litres: Some(25_000),
+        amount: Some(Decimal::new(-5_000, 2)),
+        operator: "李晓明".into(),
+        started_at: at,
+        finished_at: Some(at),
+        failure_reason: None,
+    };
+    answer(&mut app, &sent, Reply::screen(vec![record]));
+    let screen = render(&app);
+    let column_of = |line: &str, text: &str| {
+        let start = line.find(text).unwrap_or_else(|| panic!("{text} in {line}"));
+        unicode_width::UnicodeWidthStr::width(&line[..start])
+    };
+    let header = screen.lines().find(|l| l.contains("卡号")).unwrap();
+    let row = screen.lines().find(|l| l.contains("100003821")).unwrap();
+    for (heading, cell) in [("操作", "充值"), ("结果", "完成"), ("操作员", "李晓明")] {
+        assert_eq!(
+            column_of(header, heading),
+            column_of(row, cell),
+            "{heading} over {cell}:\n{screen}"
+        );
+    }
+}

@@ -305,6 +305,15 @@ pub(super) fn card_no(number: impl Into<i64>) -> String {
     format!("{:08}", number.into())
 }
 
+/// The cells of a list's card column: its widest card number, eight at least, so that a ninth
+/// or tenth digit (card numbers run to 4 294 967 295) moves no column after it.
+pub(super) fn card_cells(numbers: impl IntoIterator<Item = i64>) -> u16 {
+    numbers
+        .into_iter()
+        .map(|number| card_no(number).len() as u16)
+        .fold(8, u16::max)
+}
+
 /// The first key of `command` in the live keymap, for texts that name it.
 pub(super) fn key_of(app: &App, command: Command) -> String {
     app.keymap.name(command)
