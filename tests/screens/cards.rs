@@ -1883,12 +1883,15 @@ fn a_nine_digit_card_number_keeps_the_usage_records_columns_under_their_headings
     answer(&mut app, &sent, Reply::screen(vec![record]));
     let screen = render(&app);
     let column_of = |line: &str, text: &str| {
-        let start = line.find(text).unwrap_or_else(|| panic!("{text} in {line}"));
+        let start = line
+            .find(text)
+            .unwrap_or_else(|| panic!("{text} in {line}"));
         unicode_width::UnicodeWidthStr::width(&line[..start])
     };
     let header = screen.lines().find(|l| l.contains("卡号")).unwrap();
     let row = screen.lines().find(|l| l.contains("100003821")).unwrap();
-    for (heading, cell) in [("操作", "充值"), ("结果", "完成"), ("操作员", "李晓明")] {
+    for (heading, cell) in [("操作", "充值"), ("结果", "完成"), ("操作员", "李晓明")]
+    {
         assert_eq!(
             column_of(header, heading),
             column_of(row, cell),
