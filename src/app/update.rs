@@ -238,10 +238,13 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
         None => {
             // A question on the message line is answered by this key: only its own command
             // (or `:`, to type it) keeps it for `invoke`.
+            // Another key says no: the question goes from the message line with it, lest F2,
+            // read there, be pressed to answer what is no longer asked.
             if !command.is_some_and(|command| {
                 command == Command::CommandLine || answers(app, app.asked, command)
-            }) {
-                app.asked = None;
+            }) && app.asked.take().is_some()
+            {
+                app.message = None;
             }
             on_screen_key(app, key, command, out)
         }

@@ -445,22 +445,27 @@ pub enum RecycleRefusal {
     SwipeNewCardOnMeterFirst,
 }
 
-/// Recycle: zero the three records. A void card may always be recycled (its purchases travel on
-/// the active card); the active card only when no purchase on it can still be lost.
+/// Whether the card may be recycled now, before the clerk is asked to confirm: a void card
+/// always (its purchases travel on the active card); the active card only when no purchase on it
+/// can still be lost.
+pub fn check_recycle(card: &UserCard, active: Option<&IssueRecord>) -> Result<(), RecycleRefusal> {
+    if !card.is(active) {
+        return Ok(());
+    }
+    match card.purchase_state() {
+        PurchaseState::NotLoaded => Err(RecycleRefusal::UnloadedPurchase),
+        PurchaseState::UnknownUntilSwiped => Err(RecycleRefusal::SwipeNewCardOnMeterFirst),
+        PurchaseState::NoPurchase | PurchaseState::Cancelled | PurchaseState::Loaded => Ok(()),
+    }
+}
+
+/// Recycle: zero the three records, when `check_recycle` allows it.
 pub fn plan_recycle(
     card: &UserCard,
     active: Option<&IssueRecord>,
     key: &MacKey,
 ) -> Result<CardWritePlan, RecycleRefusal> {
-    if card.is(active) {
-        match card.purchase_state() {
-            PurchaseState::NotLoaded => return Err(RecycleRefusal::UnloadedPurchase),
-            PurchaseState::UnknownUntilSwiped => {
-                return Err(RecycleRefusal::SwipeNewCardOnMeterFirst);
-            }
-            PurchaseState::NoPurchase | PurchaseState::Cancelled | PurchaseState::Loaded => {}
-        }
-    }
+    check_recycle(card, active)?;
     // The issue record last: until it is gone the card is still the customer's.
     Ok(CardWritePlan {
         preparatory: [Ef::Purchase, Ef::MeterWriteBack]

@@ -64,6 +64,9 @@ pub struct AccountScreen {
     start_with: Option<Movement>,
     /// The bills the deposit pays in the same step (F2 on bills the balance does not cover).
     pays: Option<BillsToPay>,
+    /// What the customer's row showed unpaid when this screen opened: a deposit that pays no
+    /// bill says that this stays owed.
+    arrears: Money,
     /// Opened to bring the balance to zero (a close's step): the form offers the amount that
     /// does, which a typed amount replaces.
     settles: bool,
@@ -97,7 +100,10 @@ pub enum AccountPane {
 impl AccountScreen {
     /// The account of the customer on `row`, to be loaded; `start_with` opens its form.
     pub fn of(row: &CustomerRow, start_with: Option<Movement>) -> AccountScreen {
-        AccountScreen::for_customer(row.id, row.customer_no, start_with)
+        AccountScreen {
+            arrears: row.arrears,
+            ..AccountScreen::for_customer(row.id, row.customer_no, start_with)
+        }
     }
 
     pub fn for_customer(
@@ -114,6 +120,7 @@ impl AccountScreen {
             pane: AccountPane::History,
             start_with,
             pays: None,
+            arrears: Money::ZERO,
             settles: false,
             moved: false,
         }
@@ -539,7 +546,7 @@ impl Screen for AccountScreen {
                 draw_form(frame, body, *movement, form, account, app, theme)
             }
             AccountPane::Confirm { change, .. } => {
-                let lines = confirm_lines(change, account, app, theme);
+                let lines = confirm_lines(change, account, self.arrears, app, theme);
                 frame.render_widget(Paragraph::new(lines), body);
             }
             AccountPane::Receipt { lines } => {
@@ -725,7 +732,7 @@ impl AccountScreen {
             .map(|line| {
                 [
                     local(&line.at, app.zone),
-                    kind_label(lang, account, &line.kind),
+                    kind_label(lang, account.map(|a| a.business_model.as_str()), &line.kind),
                     line.amount.to_string(),
                     line.balance_after.to_string(),
                     line.method
@@ -743,9 +750,10 @@ impl AccountScreen {
     }
 }
 
-/// A ledger kind in the clerk's words: money in is a recharge on a system-prepaid account.
-fn kind_label(lang: Lang, account: Option<&Account>, kind: &str) -> String {
-    match (kind, account.map(|a| a.business_model.as_str())) {
+/// A ledger kind in the clerk's words: money in is a recharge on a system-prepaid account (as
+/// its receipt says), in this history and in the details' latest transactions alike.
+pub(super) fn kind_label(lang: Lang, business_model: Option<&str>, kind: &str) -> String {
+    match (kind, business_model) {
         ("deposit", Some("system_prepaid")) => lang.t("acct.tx_recharge").to_owned(),
         _ => coded(lang, "details.tx_", kind),
     }
@@ -793,6 +801,7 @@ fn draw_form(
 fn confirm_lines(
     change: &MoneyMove,
     account: &Account,
+    arrears: Money,
     app: &App,
     theme: &Theme,
 ) -> Vec<Line<'static>> {
@@ -828,6 +837,11 @@ fn confirm_lines(
             &[("count", &bills.bill_ids.len()), ("total", &bills.total)],
         );
         lines.push(Line::styled(format!(" {pays}"), theme.title()));
+    } else if change.movement == Movement::Deposit && arrears > Money::ZERO {
+        // Money taken from a customer who owes goes to the balance only: the bills are paid
+        // from the bills (`b`), lest the clerk believe them paid.
+        let owed = app.tf("acct.deposit_pays_no_bill", &[("arrears", &arrears)]);
+        lines.push(Line::styled(format!(" {owed}"), theme.error()));
     }
     lines.extend([
         Line::raw(""),

@@ -10,6 +10,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::account::kind_label;
 use super::basic_info::label_key;
 use super::legend::{BACK, framed, usual};
 use super::receipt::payment_method_name;
@@ -278,7 +279,15 @@ fn lines(
         let numbers = format!(
             "   {}  {} {:>11} {:>12}  ",
             local(&transaction.at, zone),
-            fit(&coded(lang, "details.tx_", &transaction.kind), 13, false),
+            fit(
+                &kind_label(
+                    lang,
+                    Some(&details.customer_type.business_model),
+                    &transaction.kind
+                ),
+                13,
+                false
+            ),
             transaction.amount,
             volume,
         );

@@ -49,6 +49,12 @@ pub fn act_on(row: &CustomerRow, command: Command, hub: &mut Hub) {
                 .tf("close_account.read_only", &[("number", &number)]);
             hub.say(crate::app::state::MessageKind::Error, text);
         }
+        Command::EnterReading if !recharges_the_account(row) => {
+            // A card meter's water is paid on its card: the database takes no reading of it
+            // (sql/V76), so the clerk is told before typing one, not at F2.
+            let text = hub.app.lang.t("readings.card_meter").to_owned();
+            hub.say(crate::app::state::MessageKind::Error, text);
+        }
         Command::EnterReading => hub.open(Box::new(ReadingForm::of(row.id, row.customer_no))),
         Command::Bills => hub.open(Box::new(BillsScreen::of(row.id, row.customer_no))),
         Command::CloseAccount => close_account::start(row, hub),

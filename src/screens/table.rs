@@ -101,6 +101,13 @@ impl ScreenRequest for Fetch {
     }
 }
 
+/// A digit typed on the rows, which no row command takes: every number a clerk searches by
+/// (customer, phone, meter, card) starts with one.
+fn starts_a_search(key: &KeyEvent) -> bool {
+    matches!(key.code, KeyCode::Char(c) if c.is_ascii_digit())
+        && crate::app::keymap::Key::of(key).is_text()
+}
+
 /// Whether the first page of a customer search is on its way.
 fn searching(app: &App) -> bool {
     crate::app::screen::asking(app, |request| {
@@ -294,7 +301,13 @@ impl Screen for CustomerTable {
         );
     }
 
-    fn on_key(&mut self, key: KeyEvent, _command: Option<Command>, hub: &mut Hub) -> bool {
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        if !self.search_focused && command.is_none() && starts_a_search(&key) {
+            // A clerk who left the box (Enter) types the next customer's number, phone, meter
+            // or card: a new search, not keys lost on the rows.
+            self.search = Input::default();
+            self.search_focused = true;
+        }
         if self.search_focused && edits_text(&key) {
             let before = self.search.value().to_owned();
             self.search.handle_event(&crossterm::event::Event::Key(key));

@@ -634,3 +634,34 @@ fn a_deposit_paying_bills_in_chinese() {
     assert!(screen.contains("并按从早到晚缴纳 2 张账单"), "{screen}");
     insta::assert_snapshot!("deposit_paying_bills_confirm_zh", screen);
 }
+
+/// Session 32, by hand: `$`, F8, 100 and F2 on a postpaid customer marked 欠 confirmed "为 … 预存
+/// 100.00，付款方式 现金？" and took the money onto the balance; the bills stayed unpaid, and
+/// nothing on the way said so (the bills' F2 is the deposit that pays them).
+#[test]
+fn a_deposit_from_a_customer_who_owes_says_it_pays_no_bill() {
+    let mut app = signed_in(Lang::Zh);
+    let Some(table) = app.screen.module_mut::<CustomerTable>() else {
+        panic!("on the customer table")
+    };
+    table.page.rows[0].arrears = money("42.50");
+    open_account(&mut app, "postpaid", KeyCode::Char('r'));
+    type_text(&mut app, "100");
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(
+        screen.contains("为 10000017 张伟 预存 100.00，付款方式 现金？"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("……不缴纳账单：欠费 42.50 仍未缴。缴费请返回后按 b（账单）。"),
+        "{screen}"
+    );
+
+    // Nothing owed, nothing said.
+    let mut app = signed_in(Lang::Zh);
+    open_account(&mut app, "postpaid", KeyCode::Char('r'));
+    type_text(&mut app, "100");
+    press(&mut app, KeyCode::F(2));
+    assert!(!render(&app).contains("不缴纳账单"));
+}

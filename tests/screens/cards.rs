@@ -1336,8 +1336,8 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     );
     let message = app.message.clone().unwrap().text;
     assert!(
-        message.contains("swipe the meter or refund it"),
-        "{message}"
+        message.contains("Swipe the meter first, or have a supervisor refund it."),
+        "the write's refusal in words: {message}"
     );
 
     // The refusal wrote nothing: the card is read again without holding the keys.
@@ -1832,4 +1832,70 @@ fn after_a_refused_pin_a_card_write_is_refused_before_its_confirmation() {
     // The customer's details open as before.
     press(&mut app, KeyCode::Enter);
     assert_ne!(app.breadcrumbs(), crumbs);
+}
+
+/// Session 32, by hand: `y` on the customer's active card with a purchase the meter has not
+/// loaded asked "清为空白卡？", and F2 was then refused in English ("the card carries a purchase
+/// the meter has not loaded: swipe the meter or refund it"). It is refused before the
+/// confirmation now, in the desk's language, nothing sent.
+#[test]
+fn recycling_a_card_whose_purchase_the_meter_has_not_loaded_is_refused_at_once_in_words() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    assert!(press(&mut app, KeyCode::Char('y')).is_empty());
+    let screen = render(&app);
+    assert!(!screen.contains("清为空白卡"), "no confirmation: {screen}");
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "不能回收：卡上有水表尚未读入的购水，清卡会使其丢失。请先刷表，或由主管退款。"
+    );
+    assert!(
+        press(&mut app, KeyCode::F(2)).is_empty(),
+        "nothing to confirm"
+    );
+}
+
+/// Session 32, by hand: the demo's cards are numbered from 100000001, nine digits, and the
+/// usage records' card column held eight: every column after it stood one cell right of its
+/// heading ("操作" over " 充值").
+#[test]
+fn a_nine_digit_card_number_keeps_the_usage_records_columns_under_their_headings() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    let sent = press(&mut app, KeyCode::Char('u'));
+    let at = Utc.with_ymd_and_hms(2026, 12, 5, 4, 2, 0).unwrap();
+    let record = UsageRecord {
+        operation_id: 9,
+        kind: OperationKind::Recharge,
+        state: OperationState::Done,
+        card_no: 100_003_821,
+        generation: 1,
+        purchase_seq: Some(2),
+        volume_litres: Some(25_000),
+        amount: Some(Decimal::new(-5_000, 2)),
+        operator: "李晓明".into(),
+        started_at: at,
+        finished_at: Some(at),
+        failure_reason: None,
+    };
+    answer(&mut app, &sent, Reply::screen(vec![record]));
+    let screen = render(&app);
+    let column_of = |line: &str, text: &str| {
+        let start = line
+            .find(text)
+            .unwrap_or_else(|| panic!("{text} in {line}"));
+        unicode_width::UnicodeWidthStr::width(&line[..start])
+    };
+    let header = screen.lines().find(|l| l.contains("卡号")).unwrap();
+    let row = screen.lines().find(|l| l.contains("100003821")).unwrap();
+    for (heading, cell) in [("操作", "充值"), ("结果", "完成"), ("操作员", "李晓明")]
+    {
+        assert_eq!(
+            column_of(header, heading),
+            column_of(row, cell),
+            "{heading} over {cell}:\n{screen}"
+        );
+    }
 }

@@ -212,3 +212,34 @@ fn the_customers_commands_on_the_details_as_the_roles_allow() {
         );
     }
 }
+
+/// Session 32, by hand: a system-prepaid customer's recharge was "存入" (deposit) in the details'
+/// latest transactions and "充值" (recharge) on the account screen and its receipt.
+#[test]
+fn a_system_prepaid_recharge_is_named_as_the_account_names_it() {
+    for (lang, recharge, deposit) in [
+        (Lang::Zh, "充值", "存入"),
+        (Lang::En, "recharge", "deposit"),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = press(&mut app, KeyCode::Enter);
+        let mut details = sample_details();
+        details.customer_type.business_model = "system_prepaid".into();
+        let transaction = &mut details.account.recent_transactions[0];
+        transaction.kind = "deposit".into();
+        transaction.amount = Money::from_cents(10_000);
+        transaction.volume = None;
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Found(Some(Box::new(details)))),
+        );
+        let line = render(&app)
+            .lines()
+            .find(|line| line.contains("100.00"))
+            .map(str::to_owned)
+            .expect("the transaction is shown");
+        assert!(line.contains(recharge), "{line}");
+        assert!(!line.contains(deposit), "{line}");
+    }
+}

@@ -579,3 +579,27 @@ fn the_previous_reading_of_a_bill_is_named_so() {
         assert!(!screen.contains("initial"), "{screen}");
     }
 }
+
+/// Session 32, by hand: `g` on a card-meter customer opened the reading form, and only the F2
+/// after the whole reading was typed said that no reading is entered for a card meter.
+#[test]
+fn a_reading_of_a_card_meter_is_refused_before_it_is_typed() {
+    let mut app = signed_in(Lang::Zh);
+    press(&mut app, KeyCode::Down);
+    let row = app
+        .screen
+        .module::<CustomerTable>()
+        .and_then(CustomerTable::selected_row)
+        .cloned()
+        .unwrap();
+    assert_eq!(row.business_model, "meter_prepaid");
+    assert!(
+        press(&mut app, KeyCode::Char('g')).is_empty(),
+        "nothing read"
+    );
+    assert!(app.screen.is::<CustomerTable>(), "no form opened");
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "IC 卡表的水费在卡上支付：不为其录入读数。"
+    );
+}

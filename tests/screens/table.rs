@@ -546,3 +546,62 @@ fn a_narrow_table_scrolls_sideways() {
         "back at the left edge"
     );
 }
+
+/// Session 32, by hand: a clerk searched a street, pressed Enter to look at the rows, then typed
+/// the next customer's phone: every digit was dropped without a word.
+#[test]
+fn a_digit_typed_on_the_rows_starts_a_new_search() {
+    let mut app = signed_in(Lang::Zh);
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "中山");
+    let sent = press(&mut app, KeyCode::Char('路'));
+    reply(&mut app, &sent, page_of(1..4, false, false));
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        !table(&app).search_focused,
+        "Enter left the box for the rows"
+    );
+
+    let searches: Vec<_> = "1364296"
+        .chars()
+        .map(|c| press(&mut app, KeyCode::Char(c)))
+        .collect();
+    assert_eq!(
+        page_request(searches.last().unwrap()).0,
+        CustomerSearch::Digits("1364296".into()),
+        "the digits are a new search, the street's text gone"
+    );
+    assert!(table(&app).search_focused);
+    assert_eq!(table(&app).search.value(), "1364296");
+    // Letters on the rows stay the row commands they are.
+    reply(
+        &mut app,
+        searches.last().unwrap(),
+        page_of(7..8, false, false),
+    );
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(table(&app).search.value(), "1364296");
+    assert!(!table(&app).search_focused);
+}
+
+/// Session 32, by hand: F3 asked "要退出登录吗？按 F2 退出，按其他键留下。", the clerk pressed ↓ to
+/// stay, and the question stayed on the message line; F2, pressed as it said, then did nothing
+/// and said nothing.
+#[test]
+fn a_sign_out_question_answered_no_leaves_the_message_line() {
+    let mut app = signed_in(Lang::Zh);
+    press(&mut app, KeyCode::F(3));
+    assert!(app.message.clone().unwrap().text.contains("按 F2 退出"));
+    press(&mut app, KeyCode::Down);
+    assert_eq!(selected_id(&app), 2, "the key did its own work");
+    assert!(
+        !render(&app).contains("退出登录"),
+        "the question is gone with its answer"
+    );
+    press(&mut app, KeyCode::F(2));
+    assert!(
+        app.session.is_some(),
+        "no longer asked: F2 does not sign out"
+    );
+}

@@ -16,7 +16,7 @@ use crate::db::card_ops::{
     UsageRecord,
 };
 use crate::db::cards::CardOwner;
-use crate::domain::card_counter::{CreditOverflow, RechargeRefusal};
+use crate::domain::card_counter::{CreditOverflow, RechargeRefusal, RecycleRefusal};
 use crate::domain::card_records::{IssueRecord, UserCard};
 use crate::domain::money::{Money, Volume};
 use crate::domain::pricing::TierCharge;
@@ -169,6 +169,7 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
     let lang = app.lang;
     let key = match refusal {
         Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),
+        Refusal::Recycle(refusal) => return recycle_refusal(lang, refusal),
         Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
         Refusal::OlderCardImage { seen_at } => {
             return lang.tf(
@@ -211,6 +212,14 @@ pub(super) fn recharge_refusal(lang: Lang, refusal: &RechargeRefusal) -> String 
         RechargeRefusal::SequenceNumbersExhausted => return refusal.to_string(),
     };
     lang.t(key).to_owned()
+}
+
+pub(super) fn recycle_refusal(lang: Lang, refusal: &RecycleRefusal) -> String {
+    lang.t(match refusal {
+        RecycleRefusal::UnloadedPurchase => "ic.refused_recycle_unloaded",
+        RecycleRefusal::SwipeNewCardOnMeterFirst => "ic.refused_recycle_swipe_new_card",
+    })
+    .to_owned()
 }
 
 /// Why the card on the reader is no user card to act on: a system card says what it is.
@@ -294,6 +303,15 @@ pub(super) fn tier_line(tier: &TierCharge) -> String {
 
 pub(super) fn card_no(number: impl Into<i64>) -> String {
     format!("{:08}", number.into())
+}
+
+/// The cells of a list's card column: its widest card number, eight at least, so that a ninth
+/// or tenth digit (card numbers run to 4 294 967 295) moves no column after it.
+pub(super) fn card_cells(numbers: impl IntoIterator<Item = i64>) -> u16 {
+    numbers
+        .into_iter()
+        .map(|number| card_no(number).len() as u16)
+        .fold(8, u16::max)
 }
 
 /// The first key of `command` in the live keymap, for texts that name it.

@@ -5,7 +5,7 @@ use chrono::FixedOffset;
 use deadpool_postgres::Client;
 use ratatui::text::Line;
 
-use super::common::{CardPane, CardScreen, amount_text, card_no, table, volume_text};
+use super::common::{CardPane, CardScreen, amount_text, card_cells, card_no, table, volume_text};
 use super::receipt::{Receipt, keep_and_show, receipt_of};
 use crate::app::Hub;
 use crate::app::card_status::{kind_key, state_key};
@@ -129,11 +129,12 @@ pub(super) fn lines(
     selected: usize,
 ) -> Vec<Line<'static>> {
     // The operator last: at 80 columns the customer's name is what the supervisor needs.
+    let card_cells = card_cells(rows.unwrap_or_default().iter().map(|row| row.card_no));
     let header = format!(
         " {} {} {} {} {} {} {} {}",
         fit(lang.t("ic.col_time"), 16, false),
         fit("#", 5, true),
-        fit(lang.t("ic.col_card"), 8, false),
+        fit(lang.t("ic.col_card"), card_cells, false),
         fit(lang.t("ic.col_kind"), 9, false),
         fit(lang.t("ic.col_amount"), 9, true),
         fit(lang.t("ic.col_volume"), 8, true),
@@ -147,7 +148,7 @@ pub(super) fn lines(
                     " {} {} {} {} {} {} {:08} {} {}",
                     local(&row.started_at, zone),
                     fit(&row.operation_id.to_string(), 5, true),
-                    card_no(row.card_no),
+                    fit(&card_no(row.card_no), card_cells, false),
                     fit(lang.t(kind_key(row.kind)), 9, false),
                     fit(&amount_text(row.amount), 9, true),
                     fit(&volume_text(row.volume_litres), 8, true),

@@ -5,7 +5,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::text::Line;
 
 use super::common::{
-    CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, need_user_card, text,
+    CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, need_user_card,
+    recycle_refusal, text,
 };
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of};
 use crate::app::card_status::{CardRead, CardSeen};
@@ -14,7 +15,7 @@ use crate::app::{App, Hub};
 use crate::card::reader::ReaderState;
 use crate::db::card_ops::{Discrepancy, Payment};
 use crate::db::cards::CardOwner;
-use crate::domain::card_counter::PurchaseState;
+use crate::domain::card_counter::{PurchaseState, check_recycle};
 use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
 use crate::domain::money::Volume;
 use crate::i18n::Lang;
@@ -127,11 +128,17 @@ impl CardScreen {
         }
     }
 
+    /// Recycle: refused before the confirmation when a purchase on the card could be lost
+    /// (`check_recycle`), as the write would refuse it.
     pub(super) fn start_recycle(&mut self, hub: &mut Hub) {
-        let Some((card, owner, _)) = known_card(hub.app) else {
+        let Some((card, owner, active)) = known_card(hub.app) else {
             hub.say(MessageKind::Error, need_user_card(hub.app));
             return;
         };
+        if let Err(refusal) = check_recycle(card, active) {
+            hub.say(MessageKind::Error, recycle_refusal(hub.app.lang, &refusal));
+            return;
+        }
         let confirm = Confirm::Recycle {
             customer: customer_of(owner),
             card_no: card.issue.card_number,

@@ -5,7 +5,8 @@ use deadpool_postgres::Client;
 use ratatui::text::Line;
 
 use super::common::{
-    CardPane, CardScreen, amount_text, card_no, known_card, need_user_card, table, volume_text,
+    CardPane, CardScreen, amount_text, card_cells, card_no, known_card, need_user_card, table,
+    volume_text,
 };
 use crate::app::card_status::{kind_key, state_key};
 use crate::app::requests::Read;
@@ -64,21 +65,26 @@ pub(super) fn lines(
         "ic.usage_title",
         &[("customer", &format!("{customer_no:08}"))],
     );
+    let card_cells = card_cells(rows.unwrap_or_default().iter().map(|row| row.card_no));
     let header = format!(
         " {} {} {} {} {} {} {}",
         fit(lang.t("ic.col_time"), 16, false),
-        fit(lang.t("ic.col_card"), 8, false),
+        fit(lang.t("ic.col_card"), card_cells, false),
         fit(lang.t("ic.col_kind"), 9, false),
         fit(lang.t("ic.col_state"), 7, false),
         fit(lang.t("ic.col_amount"), 10, true),
         fit(lang.t("ic.col_volume"), 9, true),
         lang.t("ic.col_operator"),
     );
-    let rows = rows.map(|rows| rows.iter().map(|row| row_line(lang, zone, row)).collect());
+    let rows = rows.map(|rows| {
+        rows.iter()
+            .map(|row| row_line(lang, zone, row, card_cells))
+            .collect()
+    });
     table(lang, theme, &title, header, rows, None)
 }
 
-fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord) -> String {
+fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord, card_cells: u16) -> String {
     let (amount, volume) = (amount_text(row.amount), volume_text(row.volume_litres));
     let mut last = inert(&row.operator).into_owned();
     if let Some(reason) = &row.failure_reason {
@@ -87,7 +93,7 @@ fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord) -> String {
     format!(
         " {} {} {} {} {} {} {last}",
         local(&row.started_at, zone),
-        card_no(row.card_no),
+        fit(&card_no(row.card_no), card_cells, false),
         fit(lang.t(kind_key(row.kind)), 9, false),
         fit(lang.t(state_key(row.state)), 7, false),
         fit(&amount, 10, true),
