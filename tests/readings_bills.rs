@@ -5,6 +5,8 @@
 mod support;
 
 use chrono::NaiveDate;
+use meterdesk::app::requests::execute;
+use meterdesk::app::state::{Failure, Request};
 use meterdesk::db::accounts::{self, BillsToPay, MoneyMove, MoveOutcome, MoveRefusal, Movement};
 use meterdesk::db::readings::{
     self, ImportReport, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource,
@@ -17,6 +19,8 @@ use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::reading_csv::{
     READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
 };
+use meterdesk::i18n::Lang;
+use meterdesk::screens::bills::WriteBill;
 use rust_decimal::Decimal;
 use support::billing_desk::{Desk, NonCharging, desk, non_charging};
 use support::pg::rows_read_in_transaction;
@@ -1893,4 +1897,28 @@ async fn an_import_mixes_charging_and_non_charging_meters() {
     only_water_recorded(&desk, &district, &["40", "15.5"]).await;
     only_water_recorded(&desk, &hydrant, &["9.25"]).await;
     assert_eq!(readings_imported(&desk).await, 6);
+}
+
+/// A bill written to a folder that is not there is the file's trouble, said in words: it was
+/// reported as "The database refused this: …" with the system's English.
+#[tokio::test]
+async fn a_bill_written_where_there_is_no_folder_is_said_as_the_files_trouble() {
+    let db = support::pg::fresh_db().await;
+    let services = support::services(&db.pool);
+    let write = WriteBill {
+        path: "/nonexistent/bill-10000017.txt".into(),
+        text: "a bill".into(),
+    };
+    let Err(Failure::Error(problem)) = execute(&services, Request(Box::new(write))).await else {
+        panic!("the bill cannot be written");
+    };
+    assert_eq!(
+        problem.text(Lang::Zh),
+        "无法写入文件：/nonexistent/bill-10000017.txt：没有这个文件或文件夹"
+    );
+    assert_eq!(
+        problem.text(Lang::En),
+        "The file could not be written: /nonexistent/bill-10000017.txt: there is no such file or \
+         folder"
+    );
 }

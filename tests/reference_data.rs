@@ -24,10 +24,9 @@ use meterdesk::domain::customer_rules::{
 };
 use meterdesk::domain::meter_csv::{LineError, LineProblem, MeterNo};
 use meterdesk::domain::pricing::{BillingMode, SchemeError, Tier};
+use meterdesk::i18n::Lang;
 use meterdesk::screens::reference::customer_types::{CustomerTypeReply, CustomerTypeRequest};
-use meterdesk::screens::reference::meter_import::{
-    ImportCheck, ImportFileError, ImportReply, ImportRequest,
-};
+use meterdesk::screens::reference::meter_import::{ImportCheck, ImportReply, ImportRequest};
 use meterdesk::screens::reference::meter_types::{MeterTypeReply, MeterTypeRequest};
 use meterdesk::screens::reference::meters::{MeterReply, MeterRequest};
 use meterdesk::screens::reference::requests::{RefAnswer, RefCall, RefWork};
@@ -554,10 +553,13 @@ async fn an_import_reports_every_bad_line_and_imports_the_good_rows() {
         },
     )
     .await;
-    assert!(matches!(
-        missing,
-        ImportReply::Checked(Err(ImportFileError::Unreadable(_)))
-    ));
+    let ImportReply::Checked(Err(unreadable)) = missing else {
+        panic!("a missing file is unreadable: {missing:?}");
+    };
+    assert_eq!(
+        unreadable.text(Lang::En),
+        "/nonexistent/meters.csv: there is no such file or folder"
+    );
     // A byte that is not UTF-8 is the problem of its line, named; the other lines are read.
     let latin1 = write_bytes(
         b"meter_no,meter_type,initial_electronic_reading,initial_mechanical_reading\n\

@@ -96,6 +96,27 @@ const WALKS: &[(&str, &[Step])] = &[
     ("customer types", &[Command("custtypes"), Key(Enter)]),
     ("audit", &[Command("audit"), Key(Enter)]),
     ("reading import", &[Command("readings")]),
+    (
+        "reading import of a missing file",
+        &[
+            Command("readings"),
+            Text("/nonexistent/readings.csv"),
+            Key(F(2)),
+        ],
+    ),
+    (
+        "reading import of a file that is not UTF-8",
+        &[Command("readings"), Text(NOT_UTF8_FILE), Key(F(2))],
+    ),
+    (
+        "meter import of a missing file",
+        &[
+            Command("meters"),
+            Key(Char('i')),
+            Text("/nonexistent/meters.csv"),
+            Key(F(2)),
+        ],
+    ),
     ("operators", &[Command("operators"), Key(Enter)]),
     ("departments", &[Command("departments")]),
     ("roles", &[Command("roles")]),
@@ -124,6 +145,9 @@ const WALKS: &[(&str, &[Step])] = &[
         ],
     ),
 ];
+
+/// A reading file in GBK, as a spreadsheet saved in the wrong encoding writes it.
+const NOT_UTF8_FILE: &str = "/tmp/meterdesk-zh-walk-gbk.csv";
 
 /// Makes the walk's data Chinese: runs of two or more English words in any stored text
 /// (names, addresses, remarks, the audit's details) become 某某. The desk's own codes —
@@ -163,6 +187,8 @@ async fn every_screen_in_chinese() {
     db.create_operator("walker", &["administrator", "supervisor", "clerk"])
         .await;
     db.execute_as_superuser(CHINESE_DATA).await;
+    // "表号" in GBK: not UTF-8.
+    std::fs::write(NOT_UTF8_FILE, b"\xb1\xed\xba\xc5\r\n").unwrap();
 
     let mut desk = Desk::new(&db.conn_str, Lang::Zh);
     let mut findings = check("sign-in", &desk);

@@ -26,6 +26,7 @@ use tui_input::Input;
 
 use super::card_seen::{CardRead, CardSeen};
 use super::command::Command;
+use super::file_error::FileError;
 use super::form::{Form, FormEvent, FormKey, Typing};
 use super::keymap::KeyMap;
 use super::services::{Progress, Services};
@@ -133,6 +134,8 @@ pub struct Problem {
     /// The permissions (codes) the database found the operator without: the text names them
     /// in words.
     pub permissions: Vec<String>,
+    /// The file it was about: its words are the detail.
+    pub file: Option<FileError>,
 }
 
 impl Problem {
@@ -141,6 +144,15 @@ impl Problem {
             key,
             detail: detail.to_string(),
             permissions: Vec::new(),
+            file: None,
+        }
+    }
+
+    /// A file that could not be read or written (`key`: which).
+    pub fn file(key: &'static str, file: FileError) -> Problem {
+        Problem {
+            file: Some(file),
+            ..Problem::new(key, "")
         }
     }
 
@@ -163,10 +175,14 @@ impl Problem {
 
     pub fn text(&self, lang: Lang) -> String {
         let codes: Vec<&str> = self.permissions.iter().map(String::as_str).collect();
+        let detail = self
+            .file
+            .as_ref()
+            .map_or_else(|| self.detail.clone(), |file| file.text(lang));
         lang.tf(
             self.key,
             &[
-                ("detail", &self.detail),
+                ("detail", &detail),
                 ("permission", &lang.permission_names(&codes)),
             ],
         )

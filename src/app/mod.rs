@@ -4,6 +4,7 @@
 pub mod card_seen;
 pub mod card_status;
 pub mod command;
+pub mod file_error;
 pub mod form;
 pub mod help;
 pub mod hub;

@@ -256,7 +256,9 @@ mod tests {
                             text.split_once('.').is_some_and(|(section, name)| {
                                 sections.contains(section)
                                     && !name.is_empty()
-                                    && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                                    && name.bytes().all(|b| {
+                                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
+                                    })
                             })
                         })
                         .map(str::to_owned),

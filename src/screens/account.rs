@@ -664,7 +664,10 @@ impl Screen for AccountScreen {
         } else if let Some(super::receipt::ReceiptKept(Err(why))) =
             reply.of::<super::receipt::ReceiptKept>()
         {
-            let text = hub.app.lang.tf("acct.not_kept", &[("why", &inert(why))]);
+            let text = hub
+                .app
+                .lang
+                .tf("acct.not_kept", &[("why", &inert(&why.text(hub.app.lang)))]);
             hub.say(MessageKind::Error, text);
         }
     }

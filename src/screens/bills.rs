@@ -19,12 +19,12 @@ use super::basic_info::{
 use super::legend::{BACK, framed, usual};
 use super::receipt::{ReceiptKept, Receipted};
 use super::reference::common::{Sideways, more_columns};
+use crate::app::file_error::FileError;
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
-use crate::app::state::MessageKind;
+use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::DbError;
 use crate::db::accounts::BillsToPay;
 use crate::db::readings::{self, Bill, Bills, PayOutcome, VoidOutcome};
 use crate::domain::money::Money;
@@ -178,10 +178,15 @@ pub struct BillWritten(pub String);
 impl ScreenRequest for WriteBill {
     fn execute<'a>(&'a self, _services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
-            let written =
-                |error: std::io::Error| DbError::Inconsistent(format!("{}: {error}", self.path));
-            let path = std::path::absolute(&self.path).map_err(written)?;
-            std::fs::write(&path, &self.text).map_err(written)?;
+            // A file's trouble, not the database's: said as the file's, in words.
+            let not_written = |error: std::io::Error| {
+                Failure::Error(Problem::file(
+                    "failure.file_write",
+                    FileError::new(&self.path, &error),
+                ))
+            };
+            let path = std::path::absolute(&self.path).map_err(not_written)?;
+            std::fs::write(&path, &self.text).map_err(not_written)?;
             Ok(Box::new(BillWritten(path.display().to_string())) as _)
         })
     }
@@ -570,7 +575,7 @@ impl Screen for BillsScreen {
             let told = told_paid(&paid.outcome, lang);
             self.answered(told.0, told, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
-            let text = lang.tf("acct.not_kept", &[("why", &inert(why))]);
+            let text = lang.tf("acct.not_kept", &[("why", &inert(&why.text(lang)))]);
             hub.say(MessageKind::Error, text);
         } else if let Some(outcome) = reply.of::<VoidOutcome>() {
             let told = told_voided(outcome, lang);

@@ -18,6 +18,7 @@ use super::reference::common::{
 };
 use super::reference::meter_import::{line_problem_text, meter_on_other_lines};
 use super::reference::texts::meter_no_error_text;
+use crate::app::file_error::FileError;
 use crate::app::form::{Form, field_error_text};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -47,7 +48,7 @@ pub enum ImportAnswer {
         csv: Arc<ReadingCsv>,
         report: ImportReport,
     },
-    Unreadable(String),
+    Unreadable(FileError),
 }
 
 impl ScreenRequest for ReadingImport {
@@ -83,13 +84,13 @@ impl ScreenRequest for ReadingImport {
 }
 
 /// The file at `path`, parsed off the UI task; Err: why it cannot be read.
-async fn read(path: &str) -> Result<Result<ReadingCsv, String>, Failure> {
+async fn read(path: &str) -> Result<Result<ReadingCsv, FileError>, Failure> {
     let text = match tokio::fs::read(path).await {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => text,
-            Err(_) => return Ok(Err(String::new())),
+            Err(_) => return Ok(Err(FileError::not_utf8(path))),
         },
-        Err(error) => return Ok(Err(error.to_string())),
+        Err(error) => return Ok(Err(FileError::new(path, &error))),
     };
     let csv = tokio::task::spawn_blocking(move || parse_reading_csv(&text))
         .await
@@ -348,11 +349,7 @@ impl Screen for ReadingImportView {
         match answer {
             ImportAnswer::Unreadable(reason) => {
                 self.stage = Stage::Path;
-                let text = if reason.is_empty() {
-                    lang.t("ref.file_not_utf8").to_owned()
-                } else {
-                    lang.tf("ref.file_unreadable", &[("detail", reason)])
-                };
+                let text = lang.tf("ref.file_unreadable", &[("detail", &reason.text(lang))]);
                 self.form.fail(&[(0, text)]);
                 hub.say_form_error(&self.form);
             }

@@ -15,6 +15,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use tokio_postgres::error::SqlState;
 
 use crate::app::Hub;
+use crate::app::file_error::FileError;
 use crate::app::form::Choice;
 use crate::app::print_command;
 use crate::app::requests::{Progress, Read, ReceiptOutput, Services};
@@ -253,7 +254,29 @@ pub struct KeepReceipt {
 
 /// Where the receipt was kept, or why it could not be.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ReceiptKept(pub Result<String, String>);
+pub struct ReceiptKept(pub Result<String, NotKept>);
+
+/// Why a receipt or a report was not kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotKept {
+    /// Its file could not be written.
+    File(FileError),
+    /// A report's CSV has nowhere to go: no receipts directory is configured.
+    NoDirectory,
+    /// The print command's trouble, in its own words (it names the command), or the
+    /// system's.
+    Other(String),
+}
+
+impl NotKept {
+    pub fn text(&self, lang: Lang) -> String {
+        match self {
+            NotKept::File(file) => file.text(lang),
+            NotKept::NoDirectory => lang.t("receipt.no_directory").to_owned(),
+            NotKept::Other(text) => text.clone(),
+        }
+    }
+}
 
 impl ScreenRequest for KeepReceipt {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
@@ -267,20 +290,20 @@ impl ScreenRequest for KeepReceipt {
 /// Runs `keep` (files, the print command) on a blocking thread; answered with [`ReceiptKept`].
 fn kept_off_the_ui<'a>(
     services: &'a Services,
-    keep: impl FnOnce(&ReceiptOutput) -> Result<String, String> + Send + 'static,
+    keep: impl FnOnce(&ReceiptOutput) -> Result<String, NotKept> + Send + 'static,
 ) -> Answer<'a> {
     let receipts = services.receipts.clone();
     Box::pin(async move {
         let kept = tokio::task::spawn_blocking(move || keep(&receipts))
             .await
-            .unwrap_or_else(|error| Err(error.to_string()));
+            .unwrap_or_else(|error| Err(NotKept::Other(error.to_string())));
         Ok(Box::new(ReceiptKept(kept)) as _)
     })
 }
 
 /// Writes `receipt-<no>.txt` — a copy `receipt-<no>-2.txt`, `-3`, …: a file already there is
 /// never overwritten — and pipes the text to the print command. Returns where it went.
-fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result<String, String> {
+fn keep_receipt(receipts: &ReceiptOutput, receipt_no: i64, text: &str) -> Result<String, NotKept> {
     keep_paper(
         receipts,
         &format!("receipt-{receipt_no:010}"),
@@ -297,32 +320,27 @@ fn keep_paper(
     stem: &str,
     text: Option<&str>,
     csv: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, NotKept> {
     let mut kept = Vec::new();
     let files = [("txt", text), ("csv", csv)];
     match &receipts.directory {
         Some(directory) => {
             std::fs::create_dir_all(directory)
-                .map_err(|e| format!("{}: {e}", directory.display()))?;
+                .map_err(|e| NotKept::File(FileError::new(directory, &e)))?;
             for (extension, content) in files {
                 if let Some(content) = content {
                     kept.push(write_new(directory, stem, extension, content)?);
                 }
             }
         }
-        None if csv.is_some() => return Err(no_directory()),
+        None if csv.is_some() => return Err(NotKept::NoDirectory),
         None => {}
     }
     if let (Some(command), Some(text)) = (&receipts.print_command, text) {
-        print_command::print(command, text, receipts.print_limit.0)?;
+        print_command::print(command, text, receipts.print_limit.0).map_err(NotKept::Other)?;
         kept.push(command.clone());
     }
     Ok(kept.join(", "))
-}
-
-/// A file written only through `[receipts] directory`: none is configured.
-fn no_directory() -> String {
-    "[receipts] directory is not set".to_owned()
 }
 
 fn write_new(
@@ -330,7 +348,7 @@ fn write_new(
     stem: &str,
     extension: &str,
     content: &str,
-) -> Result<String, String> {
+) -> Result<String, NotKept> {
     let mut copy = 1;
     let (path, mut file) = loop {
         let path = match copy {
@@ -344,11 +362,11 @@ fn write_new(
         {
             Ok(file) => break (path, file),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => copy += 1,
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(NotKept::File(FileError::new(&path, &e))),
         }
     };
     file.write_all(content.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| NotKept::File(FileError::new(&path, &e)))?;
     Ok(path.display().to_string())
 }
 

@@ -567,10 +567,10 @@ impl Screen for ReportsScreen {
                     .app
                     .lang
                     .tf("report.exported", &[("path", &inert(path))]),
-                Err(why) => hub
-                    .app
-                    .lang
-                    .tf("report.not_exported", &[("why", &inert(why))]),
+                Err(why) => hub.app.lang.tf(
+                    "report.not_exported",
+                    &[("why", &inert(&why.text(hub.app.lang)))],
+                ),
             };
             let kind = if kept.is_ok() {
                 MessageKind::Info

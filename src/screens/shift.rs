@@ -393,7 +393,10 @@ impl Screen for ShiftScreen {
                 }
             }
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
-            let text = hub.app.lang.tf("shift.not_kept", &[("why", &inert(why))]);
+            let text = hub.app.lang.tf(
+                "shift.not_kept",
+                &[("why", &inert(&why.text(hub.app.lang)))],
+            );
             hub.say(MessageKind::Error, text);
         }
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::FixedOffset;
 
 use crate::app::Hub;
+use crate::app::file_error::FileError;
 use crate::app::paging::PageApply;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
@@ -119,7 +120,7 @@ async fn export(
     path: &Path,
     zone: FixedOffset,
 ) -> Result<(u64, PathBuf), Failure> {
-    let path = std::path::absolute(path).map_err(written)?;
+    let path = std::path::absolute(path).map_err(not_written(path))?;
     if path.exists() {
         return Err(Failure::Error(Problem::new(
             "failure.file_exists",
@@ -136,10 +137,10 @@ async fn export(
         .truncate(true)
         .mode(0o600)
         .open(&partial)
-        .map_err(written)?;
-    match write_rows(client, filter, file, zone).await {
+        .map_err(not_written(&partial))?;
+    match write_rows(client, filter, (file, &partial), zone).await {
         Ok(rows) => {
-            std::fs::rename(&partial, &path).map_err(written)?;
+            std::fs::rename(&partial, &path).map_err(not_written(&path))?;
             Ok((rows, path))
         }
         Err(failure) => {
@@ -149,11 +150,12 @@ async fn export(
     }
 }
 
-/// The header, then the rows `filter` keeps, newest first, into `file`; answers how many.
+/// The header, then the rows `filter` keeps, newest first, into `file` (at `path`); answers
+/// how many.
 async fn write_rows(
     client: &impl crate::db::CachingClient,
     filter: &AuditFilter,
-    mut file: std::fs::File,
+    (mut file, path): (std::fs::File, &Path),
     zone: FixedOffset,
 ) -> Result<u64, Failure> {
     let mut text = csv::record(&HEADER);
@@ -165,7 +167,9 @@ async fn write_rows(
             text.push_str(&csv_record(row, zone));
         }
         rows += page.rows.len() as u64;
-        file = write_off_the_task(file, std::mem::take(&mut text)).await?;
+        file = write_off_the_task(file, std::mem::take(&mut text))
+            .await
+            .map_err(not_written(path))?;
         match page.rows.last() {
             Some(last) if page.more_after => at = PageAt::After(last.cursor()),
             _ => return Ok(rows),
@@ -174,19 +178,24 @@ async fn write_rows(
 }
 
 /// Appends `text` to `file` on a blocking thread: a batch's write may wait on a slow disk.
-async fn write_off_the_task(file: std::fs::File, text: String) -> Result<std::fs::File, Failure> {
+async fn write_off_the_task(file: std::fs::File, text: String) -> std::io::Result<std::fs::File> {
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut file = file;
         file.write_all(text.as_bytes()).map(|()| file)
     })
     .await
-    .map_err(|error| Failure::Error(Problem::new("failure.file_write", error)))?
-    .map_err(written)
+    .map_err(std::io::Error::other)?
 }
 
-fn written(error: std::io::Error) -> Failure {
-    Failure::Error(Problem::new("failure.file_write", error))
+/// The failure of writing the file at `path`.
+fn not_written(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
+    move |error| {
+        Failure::Error(Problem::file(
+            "failure.file_write",
+            FileError::new(path, &error),
+        ))
+    }
 }
 
 /// The export's columns: stable names for the programs that read the file, in any language.

@@ -239,7 +239,10 @@ impl Screen for CardScreen {
         } else if let Some(outcome) = reply.of::<WriteOutcome>() {
             self.on_written(outcome, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
-            let text = hub.app.lang.tf("ic.receipt_not_kept", &[("why", why)]);
+            let text = hub
+                .app
+                .lang
+                .tf("ic.receipt_not_kept", &[("why", &why.text(hub.app.lang))]);
             hub.say(MessageKind::Error, text);
         }
     }

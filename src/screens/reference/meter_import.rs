@@ -15,6 +15,7 @@ use super::common::{
 };
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
 use super::texts::meter_no_error_text;
+use crate::app::file_error::FileError;
 use crate::app::form::{Form, field_error_text};
 use crate::app::keymap::edits_text;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
@@ -49,10 +50,10 @@ pub enum ImportRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImportReply {
-    Checked(Result<ImportCheck, ImportFileError>),
+    Checked(Result<ImportCheck, FileError>),
     Imported(ImportReport),
     /// The problems file written, or the system's reason why not.
-    ProblemsWritten(Result<(), String>),
+    ProblemsWritten(Result<(), FileError>),
 }
 
 /// A checked import file: the good rows, and every problem (the file's and the database's).
@@ -62,14 +63,6 @@ pub struct ImportCheck {
     pub errors: Vec<LineError>,
     /// Rows that would go in: the file's good rows not already in the database.
     pub good: usize,
-}
-
-/// Why an import file could not be read at all (a line that is not UTF-8 is that line's
-/// problem, not the file's).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImportFileError {
-    /// The system's reason (no such file, permission denied …).
-    Unreadable(String),
 }
 
 impl RefWork for ImportRequest {
@@ -86,7 +79,7 @@ impl RefWork for ImportRequest {
             ImportRequest::WriteProblems { path, csv } => ImportReply::ProblemsWritten(
                 tokio::fs::write(path, csv)
                     .await
-                    .map_err(|error| error.to_string()),
+                    .map_err(|error| FileError::new(path, &error)),
             ),
             ImportRequest::Import {
                 idempotency_key: key,
@@ -127,13 +120,11 @@ impl RefWork for ImportRequest {
 
 /// Reads the file at `path` and checks it: its own problems (parsed off the UI task) and the
 /// database's (numbers already there).
-async fn check(
-    client: &Client,
-    path: &str,
-) -> Result<Result<ImportCheck, ImportFileError>, Failure> {
+async fn check(client: &Client, path: &str) -> Result<Result<ImportCheck, FileError>, Failure> {
     let bytes = match tokio::fs::read(path).await {
         Ok(bytes) => bytes,
-        Err(error) => return Ok(Err(ImportFileError::Unreadable(error.to_string()))),
+        // A file that cannot be read at all (a line that is not UTF-8 is that line's problem).
+        Err(error) => return Ok(Err(FileError::new(path, &error))),
     };
     let types = meters::meter_types(client).await?;
     let csv = tokio::task::spawn_blocking(move || {
@@ -510,8 +501,7 @@ impl Screen for ImportView {
             }
             RefAnswer::Done(ImportReply::Checked(Err(error))) => {
                 self.stage = ImportStage::Path;
-                let ImportFileError::Unreadable(detail) = error;
-                let text = lang.tf("ref.file_unreadable", &[("detail", detail)]);
+                let text = lang.tf("ref.file_unreadable", &[("detail", &error.text(lang))]);
                 fail(&mut self.form, &[(0, text)], hub);
             }
             RefAnswer::Done(ImportReply::ProblemsWritten(written)) => {
@@ -523,12 +513,9 @@ impl Screen for ImportView {
                         MessageKind::Info,
                         lang.tf("strict.problems_written", &[("path", path)]),
                     ),
-                    Err(detail) => hub.say(
+                    Err(error) => hub.say(
                         MessageKind::Error,
-                        lang.tf(
-                            "strict.problems_not_written",
-                            &[("path", path), ("detail", detail)],
-                        ),
+                        lang.tf("failure.file_write", &[("detail", &error.text(lang))]),
                     ),
                 }
             }
