@@ -406,10 +406,10 @@ async fn run_on(
     let resolved = report.resolved;
     Ok(match report.outcome {
         BeginOutcome::Begun(begun) => write_and_settle_on(desk, *begun, resolved, session).await,
-        BeginOutcome::Refused(Refusal::MissingPurchase { sequence }) => Flow::Refused {
+        BeginOutcome::Refused(behind @ Refusal::MissingPurchase { .. }) => Flow::Refused {
             refusal: write_missing_purchase(desk, customer_id, records, session)
                 .await?
-                .unwrap_or(Refusal::MissingPurchase { sequence }),
+                .unwrap_or(behind),
             resolved,
         },
         BeginOutcome::Refused(refusal) => Flow::Refused { refusal, resolved },
@@ -418,7 +418,8 @@ async fn run_on(
 }
 
 /// Writes onto the card the purchase a supervisor settled without it (docs/decisions.md,
-/// "Settled without its card"), before anything is sold over it. No money moves and nothing is
+/// "Settled without its card"), or the refund an older copy of the card lacks, before anything
+/// is sold or refunded over it. No money moves and nothing is
 /// journaled: the purchase is the database's already, and the meter loads its sequence number
 /// once whichever card brings it. Audited either way. `Some(MissingPurchaseWritten)` once the
 /// card reads it back; `None` when the card is not behind (any more).
@@ -455,11 +456,7 @@ async fn write_missing_purchase(
         written,
     )
     .await?;
-    Ok(Some(if written {
-        Refusal::MissingPurchaseWritten { sequence }
-    } else {
-        Refusal::MissingPurchase { sequence }
-    }))
+    Ok(Some(card_ops::missing_on_card(&missing.record, written)))
 }
 
 /// Steps 2 and 3 for an operation begun by [`card_ops::begin`]: writes the journaled plan on a

@@ -1618,20 +1618,69 @@ fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not
              made and nothing was charged: swipe the meter first, then recharge.",
         ),
     ] {
-        let mut app = signed_in(lang);
-        read_own_card(&mut app, vec![Discrepancy::MissingPurchase { sequence: 6 }]);
-        assert_eq!(app.message.clone().unwrap().text, lacks, "{lang:?}");
-        recharge_quoted(&mut app);
-        let sent = press(&mut app, KeyCode::F(2));
-        answer(
-            &mut app,
-            &sent,
-            Reply::screen(WriteOutcome::from(Written::Refused(
-                Refusal::MissingPurchaseWritten { sequence: 6 },
-            ))),
+        assert_eq!(
+            told_behind(lang, false),
+            (lacks.to_owned(), written.to_owned()),
+            "{lang:?}"
         );
-        assert_eq!(app.message.clone().unwrap().text, written, "{lang:?}");
     }
+}
+
+/// An older copy of the card saved before its purchase #6 was refunded still shows #6 valid:
+/// the read says what it is and what a meter would load from it; the recharge that wrote the
+/// refund onto it says so, and that the meter now loads nothing from it.
+#[test]
+fn an_older_copy_from_before_a_refund_is_told_so_and_the_refund_written_on_it() {
+    for (lang, lacks, written) in [
+        (
+            Lang::Zh,
+            "卡 40000017 是旧的副本：卡上第 6 笔购水显示有效，但已退款。下次充值或退款时先将退款写入此卡；\
+             在此之前用它刷表会充入已退款的水。已记录。",
+            "此卡是旧的副本：卡上第 6 笔购水已退款，现已在卡上写为已退，水表不会再充入。其他未做、未收费：请重试。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017 is an older copy: it shows purchase #6 valid, which was refunded. The \
+             next recharge or refund writes the refund onto it first; a meter swiped with it \
+             meanwhile loads water already paid back. Reported.",
+            "This card was an older copy: purchase #6 on it was refunded, and is now written on \
+             it as refunded, so the meter loads nothing from it. Nothing else was done or \
+             charged: try again.",
+        ),
+    ] {
+        assert_eq!(
+            told_behind(lang, true),
+            (lacks.to_owned(), written.to_owned()),
+            "{lang:?}"
+        );
+    }
+}
+
+/// What the desk in `lang` says when the card read lacks purchase #6 as the books hold it
+/// (`refunded`: its refund), and when a recharge then wrote it onto the card instead.
+fn told_behind(lang: Lang, refunded: bool) -> (String, String) {
+    let mut app = signed_in(lang);
+    read_own_card(
+        &mut app,
+        vec![Discrepancy::MissingPurchase {
+            sequence: 6,
+            refunded,
+        }],
+    );
+    let lacks = app.message.clone().unwrap().text;
+    recharge_quoted(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(WriteOutcome::from(Written::Refused(
+            Refusal::MissingPurchaseWritten {
+                sequence: 6,
+                refunded,
+            },
+        ))),
+    );
+    (lacks, app.message.clone().unwrap().text)
 }
 
 /// The clerk's desk reads the customer's own active user card (customer active), with what

@@ -16,8 +16,9 @@ pub enum Discrepancy {
     /// The card carries purchase `sequence` of `litres`, which this system never wrote
     /// (forged with the key, or another system's).
     UnknownPurchase { sequence: u32, litres: u32 },
-    /// Purchase `sequence` was settled without the card: the next recharge writes it first.
-    MissingPurchase { sequence: u32 },
+    /// Purchase `sequence` was settled without the card, or (`refunded`) the card is an older
+    /// copy still showing it valid after its refund: the next recharge or refund writes it first.
+    MissingPurchase { sequence: u32, refunded: bool },
     /// The card carries the purchase recharge `operation_id` journaled, which was settled
     /// failed from a card that held the old record (an old copy of this card): the write did
     /// land, so a meter will load it. `taken_back`: settled done now, `amount` taken back from
@@ -50,7 +51,7 @@ impl Discrepancy {
     fn sequence(&self) -> Option<i64> {
         match self {
             Self::UnknownPurchase { sequence, .. }
-            | Self::MissingPurchase { sequence }
+            | Self::MissingPurchase { sequence, .. }
             | Self::FailedPurchaseFound { sequence, .. } => Some(i64::from(*sequence)),
             _ => None,
         }
@@ -135,6 +136,7 @@ async fn differences(
     if let Some(missing) = holder.missing_purchase(card, key) {
         found.push(Discrepancy::MissingPurchase {
             sequence: missing.record.sequence,
+            refunded: missing.record.status == PurchaseStatus::Cancelled,
         });
     }
     if let Some(purchase) = &card.purchase {

@@ -96,8 +96,11 @@ fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String
                 ("amount", amount),
             ],
         ),
-        Discrepancy::MissingPurchase { sequence } => lang.tf(
-            "ic.discrepancy_missing_purchase",
+        Discrepancy::MissingPurchase { sequence, refunded } => lang.tf(
+            match refunded {
+                true => "ic.discrepancy_missing_refund",
+                false => "ic.discrepancy_missing_purchase",
+            },
             &[("card", &card), ("seq", sequence)],
         ),
         Discrepancy::OlderImage { seen_at } => {
