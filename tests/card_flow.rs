@@ -523,11 +523,39 @@ async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
     );
 }
 
+impl Station {
+    /// The card's image `copy` (a saved state file) put back in the reader as the card.
+    fn put_back(&self, copy: &Path) -> VirtualCardProcess {
+        std::fs::copy(copy, self.rig.state_file("card")).unwrap();
+        self.rig.insert("card", &[])
+    }
+
+    /// The card in the reader now shows its purchase refunded, agrees with the database, and
+    /// the meter loads nothing from it; then it is pulled.
+    async fn loads_nothing_from_the_refunded_copy(&mut self, card: VirtualCardProcess) {
+        let CardContent::User(copy) = Station::content(&self.records().await) else {
+            panic!("not a user card");
+        };
+        assert_eq!(
+            copy.purchase.map(|purchase| purchase.status),
+            Some(PurchaseStatus::Cancelled)
+        );
+        assert!(self.discrepancies().await.is_empty());
+        assert!(self.swipe().await);
+        assert_eq!(
+            self.meter.credit_litres, 0,
+            "the refunded water is not loaded"
+        );
+        self.rig.pull(card);
+    }
+}
+
 /// An older copy of the card, saved before its purchase was refunded, comes back to the counter
 /// still showing the purchase valid. Told "swipe the meter first", the customer would load the
 /// water paid back; a second refund from it would stop at the database's refusal in English.
-/// The read says what it is, and the next recharge or refund writes the refund onto it first:
-/// then the meter loads nothing from it, and nothing is sold or paid twice.
+/// The read writes the refund onto it and says so; a recharge or refund on it, sent without a
+/// read before, writes the refund first: then the meter loads nothing from it, and nothing is
+/// sold or paid twice.
 #[tokio::test]
 async fn an_old_copy_from_before_a_refund_gets_the_refund_written_and_loads_nothing() {
     let Some(mut station) = Station::start("card-flow-copy-refunded").await else {
@@ -544,17 +572,9 @@ async fn an_old_copy_from_before_a_refund_gets_the_refund_written_and_loads_noth
     station.done(&refund()).await;
     station.rig.pull(card);
 
+    // Brought straight to a recharge or a refund: the refund is written first.
     for request in [refund(), recharge("3")] {
-        std::fs::copy(&before_the_refund, &image).unwrap();
-        let card = station.rig.insert("card", &[]);
-        assert_eq!(
-            station.discrepancies().await,
-            [Discrepancy::MissingPurchase {
-                sequence: 1,
-                refunded: true
-            }],
-            "the read tells the older copy"
-        );
+        let card = station.put_back(&before_the_refund);
         assert_eq!(
             station.refused(&request).await,
             Refusal::MissingPurchaseWritten {
@@ -563,21 +583,16 @@ async fn an_old_copy_from_before_a_refund_gets_the_refund_written_and_loads_noth
             },
             "{request:?}"
         );
-        let CardContent::User(copy) = Station::content(&station.records().await) else {
-            panic!("not a user card");
-        };
-        assert_eq!(
-            copy.purchase.map(|purchase| purchase.status),
-            Some(PurchaseStatus::Cancelled)
-        );
-        assert!(station.discrepancies().await.is_empty());
-        assert!(station.swipe().await);
-        assert_eq!(
-            station.meter.credit_litres, 0,
-            "the refunded water is not loaded"
-        );
-        station.rig.pull(card);
+        station.loads_nothing_from_the_refunded_copy(card).await;
     }
+    // Only read at the counter: the read writes the refund onto it.
+    let card = station.put_back(&before_the_refund);
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::RefundWritten { sequence: 1 }],
+        "the read tells the older copy and writes its refund"
+    );
+    station.loads_nothing_from_the_refunded_copy(card).await;
     let card = station.rig.insert("card", &[]);
     station.done(&recharge("3")).await;
     assert!(station.swipe().await);

@@ -1656,6 +1656,26 @@ fn an_older_copy_from_before_a_refund_is_told_so_and_the_refund_written_on_it() 
     }
 }
 
+/// The read that found the older copy wrote the refund onto it: told, in the desk's language.
+#[test]
+fn a_refund_the_read_wrote_onto_an_older_copy_is_told() {
+    for (lang, told) in [
+        (
+            Lang::Zh,
+            "卡 40000017 是旧的副本，卡上第 6 笔购水显示有效，但已退款：现已将退款写入此卡，水表不会再充入。已记录。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017 was an older copy showing purchase #6 valid, which was refunded: the \
+             refund is now written on it, so the meter loads nothing from it. Reported.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        read_own_card(&mut app, vec![Discrepancy::RefundWritten { sequence: 6 }]);
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+    }
+}
+
 /// What the desk in `lang` says when the card read lacks purchase #6 as the books hold it
 /// (`refunded`: its refund), and when a recharge then wrote it onto the card instead.
 fn told_behind(lang: Lang, refunded: bool) -> (String, String) {

@@ -31,6 +31,9 @@ pub enum Discrepancy {
         amount: Money,
         taken_back: bool,
     },
+    /// Purchase `sequence`'s refund, which the card lacked (`MissingPurchase { refunded: true
+    /// }`), was written onto it by the read that found it (`cardflow::touch`).
+    RefundWritten { sequence: u32 },
     /// The card's meter write-back is older than one read on `seen_at` (a replayed image;
     /// `None` for demo rows that never kept the date).
     OlderImage { seen_at: Option<DateTime<Utc>> },
@@ -43,6 +46,7 @@ impl Discrepancy {
             Self::VoidCard { .. } => "void_card",
             Self::UnknownPurchase { .. } => "unknown_purchase",
             Self::MissingPurchase { .. } => "missing_purchase",
+            Self::RefundWritten { .. } => "refund_written",
             Self::FailedPurchaseFound { .. } => "failed_purchase_found",
             Self::OlderImage { .. } => "older_image",
         }
@@ -52,6 +56,7 @@ impl Discrepancy {
         match self {
             Self::UnknownPurchase { sequence, .. }
             | Self::MissingPurchase { sequence, .. }
+            | Self::RefundWritten { sequence }
             | Self::FailedPurchaseFound { sequence, .. } => Some(i64::from(*sequence)),
             _ => None,
         }

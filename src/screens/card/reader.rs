@@ -96,6 +96,10 @@ fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String
                 ("amount", amount),
             ],
         ),
+        Discrepancy::RefundWritten { sequence } => lang.tf(
+            "ic.discrepancy_refund_written",
+            &[("card", &card), ("seq", sequence)],
+        ),
         Discrepancy::MissingPurchase { sequence, refunded } => lang.tf(
             match refunded {
                 true => "ic.discrepancy_missing_refund",
