@@ -964,6 +964,58 @@ fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
     assert!(render(&app).contains("Go to recharge"));
 }
 
+/// Session 32 by hand (zh, the rig): a tired clerk pressed F2 six times on the opening's
+/// confirmation. The card was opened, the second F2 took the "Go to recharge" offer the clerk
+/// never saw, and the others priced an empty form: the screen ended on the recharge form saying
+/// "! 请输入金额或水量。", the card's opening never told. The offer is answered only by a key
+/// pressed once it is seen.
+#[test]
+fn f2_typed_ahead_on_the_opening_does_not_take_the_recharge_offer() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, None, "active");
+    press(&mut app, KeyCode::F(6));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(only::<WriteCard>(&sent).operation, CardOp::Open));
+    for _ in 0..5 {
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "held while writing"
+        );
+    }
+    let card = user_card(5);
+    let active = Some(card.issue.clone());
+    let written = WriteOutcome {
+        written: Written::Done {
+            kind: OperationKind::Open,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: None,
+        },
+        resolved: None,
+        card: Some(CardRead {
+            seen: CardSeen::User {
+                card: Box::new(card),
+                owner: Some(owner("active")),
+                active,
+            },
+            settled: Vec::new(),
+            discrepancies: Vec::new(),
+        }),
+    };
+    let next = answer(&mut app, &sent, Reply::screen(written));
+    assert!(next.is_empty(), "{next:?}");
+    let screen = render(&app);
+    assert!(screen.contains("F2 去充值"), "the offer stays: {screen}");
+    let told = app.message.clone().unwrap().text;
+    assert!(told.contains("40000017"), "the opening is told: {told}");
+
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(screen.contains("付款方式"), "F2 seen takes it: {screen}");
+    assert!(!screen.contains("请输入金额"), "{screen}");
+}
+
 #[test]
 fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
     let mut app = signed_in(Lang::En);

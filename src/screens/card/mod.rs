@@ -47,6 +47,12 @@ pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;
 
 impl Screen for CardScreen {
+    /// "Go to recharge" after an opening is a question: an F2 pressed again while the card was
+    /// written must not answer it (and then price an empty form) before the clerk sees it.
+    fn drops_type_ahead(&self) -> bool {
+        matches!(self.pane, CardPane::GoToRecharge { .. })
+    }
+
     fn unsaved(&self) -> bool {
         matches!(&self.pane, CardPane::Recharge(recharge) if recharge.form.is_dirty())
     }
