@@ -1209,6 +1209,19 @@ fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
     assert!(render(&app).contains("Help — keys on this screen"));
 }
 
+/// Session 32 by hand (zh): the refund's confirmation named its payout "（Cash）", the name
+/// stored in English, where the recharge form and both receipts say "现金".
+#[test]
+fn a_refunds_confirmation_names_its_payout_in_the_desks_language() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(9));
+    let screen = render(&app);
+    assert!(screen.contains("m³（现金）？"), "{screen}");
+}
+
 #[test]
 fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     let mut app = signed_in(Lang::En);

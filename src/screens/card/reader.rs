@@ -18,6 +18,7 @@ use crate::domain::card_counter::PurchaseState;
 use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
 use crate::domain::money::Volume;
 use crate::i18n::Lang;
+use crate::screens::receipt::payment_method_name;
 use crate::screens::system_card;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, local};
@@ -173,7 +174,7 @@ fn refund_of(
                 }),
             payout_label: owner.payment_methods.first().map_or_else(
                 || lang.t("ic.to_balance").to_owned(),
-                |method| method.name.clone(),
+                |method| payment_method_name(lang, method),
             ),
         }),
         (PurchaseState::UnknownUntilSwiped, _) => Err("ic.refused_swipe_new_card"),
