@@ -4,7 +4,7 @@ use crate::support::insert_card as insert;
 use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
-use meterdesk::app::state::Problem;
+use meterdesk::app::state::{MessageKind, Problem};
 use meterdesk::card::apdu::ApduError;
 use meterdesk::card::reader::CardError;
 use meterdesk::cardflow::FlowError;
@@ -1966,4 +1966,58 @@ fn after_a_refused_pin_a_card_write_is_refused_before_its_confirmation() {
     // The customer's details open as before.
     press(&mut app, KeyCode::Enter);
     assert_ne!(app.breadcrumbs(), crumbs);
+}
+
+/// Session 32 (type-ahead): a fast clerk puts the card on and at once types the recharge on
+/// the customer's row, F8 120 F2 F2. The card's read was still on its way: F8 said "Insert a
+/// user card of this system first." with the card in the reader, the amount went nowhere and
+/// each F2 said "Save is not available here.". The recharge waits for the read, with the keys
+/// typed after it, and goes on from the card read: priced, confirmed, written.
+#[test]
+fn a_recharge_typed_as_the_card_goes_on_waits_for_its_read() {
+    let mut app = signed_in(Lang::En);
+    let customer = card_customer_row(&mut app, Some("active"), "active");
+    let read = update(&mut app, card_in()).requests;
+    for key in [KeyCode::F(8), KeyCode::Char('1'), KeyCode::Char('2')] {
+        assert!(
+            press(&mut app, key).is_empty(),
+            "{key:?} waits for the read"
+        );
+    }
+    type_text(&mut app, "0");
+    press(&mut app, KeyCode::F(2));
+    press(&mut app, KeyCode::F(2));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|message| matches!(message.kind, MessageKind::Info)),
+        "nothing refused meanwhile: {:?}",
+        app.message
+    );
+    let card = user_card(5);
+    let active = Some(card.issue.clone());
+    let owner = CardOwner {
+        customer_id: customer,
+        ..owner("active")
+    };
+    let quote = answer(
+        &mut app,
+        &read,
+        Reply::screen(CardRead {
+            seen: CardSeen::User {
+                card: Box::new(card),
+                owner: Some(owner),
+                active,
+            },
+            settled: Vec::new(),
+            discrepancies: Vec::new(),
+        }),
+    );
+    let asked = only::<QuoteRecharge>(&quote);
+    assert_eq!(asked.quantity, Quantity::Amount(Decimal::new(12_000, 2)));
+    let write = answer(&mut app, &quote, quoted(None));
+    assert!(matches!(
+        only::<WriteCard>(&write).operation,
+        CardOp::Recharge { .. }
+    ));
 }
