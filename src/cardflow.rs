@@ -25,7 +25,7 @@ use crate::db::card_ops::{
 };
 use crate::db::session::Sessions;
 use crate::domain::card_counter::{CardWritePlan, Resolution};
-use crate::domain::card_records::{CardContent, MacKey, MeterNumber};
+use crate::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseRecord, UserCard};
 use crate::domain::system_cards::{SystemCard, SystemCardKind};
 
 /// One card flow at a time in this process. Resolving a pending operation as failed is right
@@ -229,7 +229,47 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
             discrepancies: Vec::new(),
         });
     };
-    touched(desk, customer_id, records, key).await
+    let mut touched = touched(desk, customer_id, records, key).await?;
+    refund_written_on_read(desk, &mut touched, key).await?;
+    Ok(touched)
+}
+
+/// An older copy of the card saved before its purchase was refunded still shows the purchase
+/// valid, and a meter would load the water paid back: the read writes the refund onto it at
+/// once, as a recharge or refund on it would (no money, audited `card.missing_purchase`), and
+/// tells it (`Discrepancy::RefundWritten`). A desk that writes no card, or a write that does
+/// not land, leaves the discrepancy told as read.
+async fn refund_written_on_read(
+    desk: &Desk<'_>,
+    touched: &mut Touched,
+    key: &MacKey,
+) -> Result<(), FlowError> {
+    let Some(index) = touched
+        .discrepancies
+        .iter()
+        .position(|found| matches!(found, Discrepancy::MissingPurchase { refunded: true, .. }))
+    else {
+        return Ok(());
+    };
+    let Some(CardContent::User(card)) = &touched.content else {
+        return Ok(());
+    };
+    if desk.access.for_writing().is_err() {
+        return Ok(());
+    }
+    let client = desk.pool.get().await.map_err(DbError::from)?;
+    let Some(owner) = card_ops::card_owner(&client, card.issue.card_number).await? else {
+        return Ok(());
+    };
+    drop(client);
+    if let Some((record, Some(written))) = write_missing(desk, owner, card, desk.reader).await? {
+        touched.discrepancies[index] = Discrepancy::RefundWritten {
+            sequence: record.sequence,
+        };
+        touched.content = Some(CardContent::classify(&written, key));
+        touched.records = Some(written);
+    }
+    Ok(())
 }
 
 /// [`touch`] for the card a write has just left (`Flow::Done`'s or `Flow::Failed`'s `card`):
@@ -406,10 +446,10 @@ async fn run_on(
     let resolved = report.resolved;
     Ok(match report.outcome {
         BeginOutcome::Begun(begun) => write_and_settle_on(desk, *begun, resolved, session).await,
-        BeginOutcome::Refused(Refusal::MissingPurchase { sequence }) => Flow::Refused {
+        BeginOutcome::Refused(behind @ Refusal::MissingPurchase { .. }) => Flow::Refused {
             refusal: write_missing_purchase(desk, customer_id, records, session)
                 .await?
-                .unwrap_or(Refusal::MissingPurchase { sequence }),
+                .unwrap_or(behind),
             resolved,
         },
         BeginOutcome::Refused(refusal) => Flow::Refused { refusal, resolved },
@@ -418,7 +458,8 @@ async fn run_on(
 }
 
 /// Writes onto the card the purchase a supervisor settled without it (docs/decisions.md,
-/// "Settled without its card"), before anything is sold over it. No money moves and nothing is
+/// "Settled without its card"), or the refund an older copy of the card lacks, before anything
+/// is sold or refunded over it. No money moves and nothing is
 /// journaled: the purchase is the database's already, and the meter loads its sequence number
 /// once whichever card brings it. Audited either way. `Some(MissingPurchaseWritten)` once the
 /// card reads it back; `None` when the card is not behind (any more).
@@ -428,22 +469,38 @@ async fn write_missing_purchase(
     records: &[Record; 3],
     session: SessionWrite,
 ) -> Result<Option<Refusal>, FlowError> {
-    let (key, pin) = desk.access.for_writing()?;
+    let key = desk.access.key()?;
     let CardContent::User(card) = CardContent::classify(records, key) else {
         return Ok(None);
     };
+    Ok(write_missing(desk, customer_id, &card, session)
+        .await?
+        .map(|(record, written)| card_ops::missing_on_card(&record, written.is_some())))
+}
+
+/// Writes onto `card`, `customer_id`'s active card, the record of the database's last purchase
+/// it lacks, and audits it. `None`: the card is not behind; else that record and the card as
+/// read back when the write landed.
+async fn write_missing(
+    desk: &Desk<'_>,
+    customer_id: i64,
+    card: &UserCard,
+    writer: impl Writer,
+) -> Result<Option<(PurchaseRecord, Option<[Record; 3]>)>, FlowError> {
+    let (key, pin) = desk.access.for_writing()?;
     let client = desk.pool.get().await.map_err(DbError::from)?;
-    let Some(missing) = card_ops::missing_purchase(&client, customer_id, &card, key).await? else {
+    let Some(missing) = card_ops::missing_purchase(&client, customer_id, card, key).await? else {
         return Ok(None);
     };
-    let sequence = missing.record.sequence;
-    let written = match session.write(&missing.plan, pin).recv().await {
-        Ok(read_back) => missing.plan.resolve(&read_back) == Resolution::Done,
+    let written = match writer.write(&missing.plan, pin).recv().await {
+        Ok(read_back) => {
+            (missing.plan.resolve(&read_back) == Resolution::Done).then_some(read_back)
+        }
         Err(error) => {
             if let CardError::WrongPin { .. } = error {
                 desk.access.refuse_pin();
             }
-            false
+            None
         }
     };
     card_ops::missing_purchase_written(
@@ -451,15 +508,11 @@ async fn write_missing_purchase(
         desk.operator_id,
         customer_id,
         card.issue.card_number,
-        sequence,
-        written,
+        missing.record.sequence,
+        written.is_some(),
     )
     .await?;
-    Ok(Some(if written {
-        Refusal::MissingPurchaseWritten { sequence }
-    } else {
-        Refusal::MissingPurchase { sequence }
-    }))
+    Ok(Some((missing.record, written)))
 }
 
 /// Steps 2 and 3 for an operation begun by [`card_ops::begin`]: writes the journaled plan on a

@@ -523,6 +523,93 @@ async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
     );
 }
 
+impl Station {
+    /// The card's image `copy` (a saved state file) put back in the reader as the card.
+    fn put_back(&self, copy: &Path) -> VirtualCardProcess {
+        std::fs::copy(copy, self.rig.state_file("card")).unwrap();
+        self.rig.insert("card", &[])
+    }
+
+    /// The card in the reader now shows its purchase refunded, agrees with the database, and
+    /// the meter loads nothing from it; then it is pulled.
+    async fn loads_nothing_from_the_refunded_copy(&mut self, card: VirtualCardProcess) {
+        let CardContent::User(copy) = Station::content(&self.records().await) else {
+            panic!("not a user card");
+        };
+        assert_eq!(
+            copy.purchase.map(|purchase| purchase.status),
+            Some(PurchaseStatus::Cancelled)
+        );
+        assert!(self.discrepancies().await.is_empty());
+        assert!(self.swipe().await);
+        assert_eq!(
+            self.meter.credit_litres, 0,
+            "the refunded water is not loaded"
+        );
+        self.rig.pull(card);
+    }
+}
+
+/// An older copy of the card, saved before its purchase was refunded, comes back to the counter
+/// still showing the purchase valid. Told "swipe the meter first", the customer would load the
+/// water paid back; a second refund from it would stop at the database's refusal in English.
+/// The read writes the refund onto it and says so; a recharge or refund on it, sent without a
+/// read before, writes the refund first: then the meter loads nothing from it, and nothing is
+/// sold or paid twice.
+#[tokio::test]
+async fn an_old_copy_from_before_a_refund_gets_the_refund_written_and_loads_nothing() {
+    let Some(mut station) = Station::start("card-flow-copy-refunded").await else {
+        return;
+    };
+    let card = station.rig.insert_blank("card");
+    station.done(&Request::Open).await;
+    station.done(&recharge("4")).await;
+    station.rig.pull(card);
+    let image = station.rig.state_file("card");
+    let before_the_refund = station.rig.state_file("before-the-refund");
+    std::fs::copy(&image, &before_the_refund).unwrap();
+    let card = station.rig.insert("card", &[]);
+    station.done(&refund()).await;
+    station.rig.pull(card);
+
+    // Brought straight to a recharge or a refund: the refund is written first.
+    for request in [refund(), recharge("3")] {
+        let card = station.put_back(&before_the_refund);
+        assert_eq!(
+            station.refused(&request).await,
+            Refusal::MissingPurchaseWritten {
+                sequence: 1,
+                refunded: true
+            },
+            "{request:?}"
+        );
+        station.loads_nothing_from_the_refunded_copy(card).await;
+    }
+    // Only read at the counter: the read writes the refund onto it.
+    let card = station.put_back(&before_the_refund);
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::RefundWritten { sequence: 1 }],
+        "the read tells the older copy and writes its refund"
+    );
+    station.loads_nothing_from_the_refunded_copy(card).await;
+    let card = station.rig.insert("card", &[]);
+    station.done(&recharge("3")).await;
+    assert!(station.swipe().await);
+    station.rig.pull(card);
+    let books = station.books().await;
+    assert_eq!(
+        (
+            books.paid_in,
+            books.paid_out,
+            books.litres_sold,
+            books.pending
+        ),
+        (dec("7.00"), dec("4.00"), 3_000, 0)
+    );
+    assert_eq!(station.meter.credit_litres, 3_000);
+}
+
 /// Finding 1 of #11: a recharge left pending with its card never written is settled by a
 /// supervisor without the card; then the same card comes back, still holding the purchase
 /// before. Nothing is sold over the missing purchase: it is written onto the card first.
@@ -548,12 +635,18 @@ async fn a_purchase_settled_without_its_card_reaches_the_meter_when_the_card_com
     // sold over #2.
     assert_eq!(
         station.discrepancies().await,
-        [Discrepancy::MissingPurchase { sequence: 2 }]
+        [Discrepancy::MissingPurchase {
+            sequence: 2,
+            refunded: false
+        }]
     );
     let before = station.records().await;
     assert_eq!(
         station.refused(&recharge("3")).await,
-        Refusal::MissingPurchaseWritten { sequence: 2 }
+        Refusal::MissingPurchaseWritten {
+            sequence: 2,
+            refunded: false
+        }
     );
     let CardContent::User(caught_up) = Station::content(&station.records().await) else {
         panic!("not a user card");
@@ -1933,7 +2026,8 @@ impl RandomRun {
                         .discrepancies()
                         .await
                         .contains(&Discrepancy::MissingPurchase {
-                            sequence: begun.purchase.as_ref().unwrap().sequence
+                            sequence: begun.purchase.as_ref().unwrap().sequence,
+                            refunded: false,
                         }),
                     "the returning card is told behind"
                 );

@@ -1356,7 +1356,10 @@ async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left
         counter.reconcile().await,
         [
             // The card lacks #2, which the old copy took: the next recharge writes it first.
-            Discrepancy::MissingPurchase { sequence: 2 },
+            Discrepancy::MissingPurchase {
+                sequence: 2,
+                refunded: false
+            },
             Discrepancy::FailedPurchaseFound {
                 operation_id: begun.operation_id,
                 sequence: 1,

@@ -347,11 +347,14 @@ pub fn plan_recharge(
     Ok(purchase_plan(card, purchase, key))
 }
 
-/// A purchase the database settled for the active card (a supervisor's settle-without-card)
-/// that the card never received: its sequence number is above the one the card carries. The
+/// A purchase the database settled for the active card that the card does not carry as
+/// settled: one settled without the card (a supervisor's settle-without-card), whose sequence
+/// number is above the one the card carries; or its refund, on an older copy of the card made
+/// before it, which still shows the purchase valid (the meter would load water paid back). The
 /// plan writes it as settled, rewritten for the card's generation; the meter loads it once by
-/// its sequence number even if another image of it reached the meter. `None`: the card is not
-/// behind (or not the active card, whose purchases the active card carries).
+/// its sequence number even if another image of it reached the meter, and a refunded one never.
+/// `None`: the card is not behind (or not the active card, whose purchases the active card
+/// carries).
 pub fn plan_missing_purchase(
     card: &UserCard,
     active: Option<&IssueRecord>,
@@ -359,11 +362,15 @@ pub fn plan_missing_purchase(
     key: &MacKey,
 ) -> Option<Planned<PurchaseRecord>> {
     let settled = settled?;
-    let on_card = card
-        .purchase
-        .as_ref()
-        .map_or(0, |purchase| purchase.sequence);
-    if !card.is(active) || settled.sequence <= on_card {
+    let on_card = card.purchase.as_ref();
+    let behind = match on_card {
+        None => true,
+        Some(on_card) if on_card.sequence == settled.sequence => {
+            settled.status == PurchaseStatus::Cancelled && on_card.status == PurchaseStatus::Valid
+        }
+        Some(on_card) => settled.sequence > on_card.sequence,
+    };
+    if !card.is(active) || !behind {
         return None;
     }
     let missing = PurchaseRecord {
@@ -818,6 +825,23 @@ pub(crate) mod tests {
             );
         }
         assert_eq!(plan_missing_purchase(&behind, active, None, &key), None);
+        // An older copy made before the purchase's refund is behind by the refund alone.
+        let refunded = purchase(6, 1, Cancelled);
+        let older_copy = card(1, valid(6, 1), None);
+        let active = Some(&older_copy.issue);
+        let planned = plan_missing_purchase(&older_copy, active, Some(&refunded), &key).unwrap();
+        let after = written(&planned.plan, records(&older_copy));
+        let CardContent::User(caught_up) = read(&after) else {
+            panic!("not a user card");
+        };
+        assert_eq!(caught_up.purchase_state(), PurchaseState::Cancelled);
+        for not_behind in [card(1, cancelled(6, 1), None), card(1, valid(7, 1), None)] {
+            let active = Some(&not_behind.issue);
+            assert_eq!(
+                plan_missing_purchase(&not_behind, active, Some(&refunded), &key),
+                None
+            );
+        }
         // A void card is not written: the active card carries the customer's purchases.
         let void = card(1, valid(5, 1), None);
         let newer = issue(NEW_CARD, 2);

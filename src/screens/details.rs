@@ -4,6 +4,7 @@
 //! (`row_actions`: modify, transfer, the card's) work here too, with the same keys.
 
 use chrono::FixedOffset;
+use crossterm::event::KeyEvent;
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,6 +13,7 @@ use ratatui::widgets::Paragraph;
 
 use super::account::kind_label;
 use super::basic_info::label_key;
+use super::card;
 use super::legend::{BACK, framed, usual};
 use super::receipt::payment_method_name;
 use super::row_actions::{ROW_ACTIONS, act_on, row_permission};
@@ -113,6 +115,10 @@ impl Screen for Details {
 
     fn permission(&self, command: Command) -> Option<&'static str> {
         row_permission(command, Some(&self.row))
+    }
+
+    fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
+        card::waits_for_the_card_read(key, app)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {

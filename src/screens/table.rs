@@ -12,6 +12,7 @@ use ratatui::widgets::Paragraph;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+use super::card;
 use super::details::Details;
 use super::legend::{PAGING, usual};
 use super::open_account;
@@ -372,6 +373,7 @@ impl Screen for CustomerTable {
     /// again, and the newest search supersedes the one on its way.
     fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
         searching(app) && !(self.search_focused && app.overlay.is_none() && edits_text(key))
+            || card::waits_for_the_card_read(key, app)
     }
 
     fn on_resize(&mut self, hub: &mut Hub) {

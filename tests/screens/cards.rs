@@ -4,7 +4,7 @@ use crate::support::insert_card as insert;
 use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
-use meterdesk::app::state::Problem;
+use meterdesk::app::state::{MessageKind, Problem};
 use meterdesk::card::apdu::ApduError;
 use meterdesk::card::reader::CardError;
 use meterdesk::cardflow::FlowError;
@@ -964,6 +964,58 @@ fn open_card_writes_only_a_blank_card_then_offers_the_recharge() {
     assert!(render(&app).contains("Go to recharge"));
 }
 
+/// Session 32 by hand (zh, the rig): a tired clerk pressed F2 six times on the opening's
+/// confirmation. The card was opened, the second F2 took the "Go to recharge" offer the clerk
+/// never saw, and the others priced an empty form: the screen ended on the recharge form saying
+/// "! 请输入金额或水量。", the card's opening never told. The offer is answered only by a key
+/// pressed once it is seen.
+#[test]
+fn f2_typed_ahead_on_the_opening_does_not_take_the_recharge_offer() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, CardSeen::Blank);
+    card_customer_row(&mut app, None, "active");
+    press(&mut app, KeyCode::F(6));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(matches!(only::<WriteCard>(&sent).operation, CardOp::Open));
+    for _ in 0..5 {
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "held while writing"
+        );
+    }
+    let card = user_card(5);
+    let active = Some(card.issue.clone());
+    let written = WriteOutcome {
+        written: Written::Done {
+            kind: OperationKind::Open,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: None,
+        },
+        resolved: None,
+        card: Some(CardRead {
+            seen: CardSeen::User {
+                card: Box::new(card),
+                owner: Some(owner("active")),
+                active,
+            },
+            settled: Vec::new(),
+            discrepancies: Vec::new(),
+        }),
+    };
+    let next = answer(&mut app, &sent, Reply::screen(written));
+    assert!(next.is_empty(), "{next:?}");
+    let screen = render(&app);
+    assert!(screen.contains("F2 去充值"), "the offer stays: {screen}");
+    let told = app.message.clone().unwrap().text;
+    assert!(told.contains("40000017"), "the opening is told: {told}");
+
+    press(&mut app, KeyCode::F(2));
+    let screen = render(&app);
+    assert!(screen.contains("付款方式"), "F2 seen takes it: {screen}");
+    assert!(!screen.contains("请输入金额"), "{screen}");
+}
+
 #[test]
 fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
     let mut app = signed_in(Lang::En);
@@ -1155,6 +1207,19 @@ fn keys_waiting_for_the_read_after_a_write_go_on_when_the_card_is_pulled() {
     press(&mut app, KeyCode::F(1));
     assert!(app.type_ahead.is_empty());
     assert!(render(&app).contains("Help — keys on this screen"));
+}
+
+/// Session 32 by hand (zh): the refund's confirmation named its payout "（Cash）", the name
+/// stored in English, where the recharge form and both receipts say "现金".
+#[test]
+fn a_refunds_confirmation_names_its_payout_in_the_desks_language() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(9));
+    let screen = render(&app);
+    assert!(screen.contains("m³（现金）？"), "{screen}");
 }
 
 #[test]
@@ -1618,20 +1683,89 @@ fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not
              made and nothing was charged: swipe the meter first, then recharge.",
         ),
     ] {
-        let mut app = signed_in(lang);
-        read_own_card(&mut app, vec![Discrepancy::MissingPurchase { sequence: 6 }]);
-        assert_eq!(app.message.clone().unwrap().text, lacks, "{lang:?}");
-        recharge_quoted(&mut app);
-        let sent = press(&mut app, KeyCode::F(2));
-        answer(
-            &mut app,
-            &sent,
-            Reply::screen(WriteOutcome::from(Written::Refused(
-                Refusal::MissingPurchaseWritten { sequence: 6 },
-            ))),
+        assert_eq!(
+            told_behind(lang, false),
+            (lacks.to_owned(), written.to_owned()),
+            "{lang:?}"
         );
-        assert_eq!(app.message.clone().unwrap().text, written, "{lang:?}");
     }
+}
+
+/// An older copy of the card saved before its purchase #6 was refunded still shows #6 valid:
+/// the read says what it is and what a meter would load from it; the recharge that wrote the
+/// refund onto it says so, and that the meter now loads nothing from it.
+#[test]
+fn an_older_copy_from_before_a_refund_is_told_so_and_the_refund_written_on_it() {
+    for (lang, lacks, written) in [
+        (
+            Lang::Zh,
+            "卡 40000017 是旧的副本：卡上第 6 笔购水显示有效，但已退款。下次充值或退款时先将退款写入此卡；\
+             在此之前用它刷表会充入已退款的水。已记录。",
+            "此卡是旧的副本：卡上第 6 笔购水已退款，现已在卡上写为已退，水表不会再充入。其他未做、未收费：请重试。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017 is an older copy: it shows purchase #6 valid, which was refunded. The \
+             next recharge or refund writes the refund onto it first; a meter swiped with it \
+             meanwhile loads water already paid back. Reported.",
+            "This card was an older copy: purchase #6 on it was refunded, and is now written on \
+             it as refunded, so the meter loads nothing from it. Nothing else was done or \
+             charged: try again.",
+        ),
+    ] {
+        assert_eq!(
+            told_behind(lang, true),
+            (lacks.to_owned(), written.to_owned()),
+            "{lang:?}"
+        );
+    }
+}
+
+/// The read that found the older copy wrote the refund onto it: told, in the desk's language.
+#[test]
+fn a_refund_the_read_wrote_onto_an_older_copy_is_told() {
+    for (lang, told) in [
+        (
+            Lang::Zh,
+            "卡 40000017 是旧的副本，卡上第 6 笔购水显示有效，但已退款：现已将退款写入此卡，水表不会再充入。已记录。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017 was an older copy showing purchase #6 valid, which was refunded: the \
+             refund is now written on it, so the meter loads nothing from it. Reported.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        read_own_card(&mut app, vec![Discrepancy::RefundWritten { sequence: 6 }]);
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+    }
+}
+
+/// What the desk in `lang` says when the card read lacks purchase #6 as the books hold it
+/// (`refunded`: its refund), and when a recharge then wrote it onto the card instead.
+fn told_behind(lang: Lang, refunded: bool) -> (String, String) {
+    let mut app = signed_in(lang);
+    read_own_card(
+        &mut app,
+        vec![Discrepancy::MissingPurchase {
+            sequence: 6,
+            refunded,
+        }],
+    );
+    let lacks = app.message.clone().unwrap().text;
+    recharge_quoted(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(WriteOutcome::from(Written::Refused(
+            Refusal::MissingPurchaseWritten {
+                sequence: 6,
+                refunded,
+            },
+        ))),
+    );
+    (lacks, app.message.clone().unwrap().text)
 }
 
 /// The clerk's desk reads the customer's own active user card (customer active), with what
@@ -1898,4 +2032,58 @@ fn a_nine_digit_card_number_keeps_the_usage_records_columns_under_their_headings
             "{heading} over {cell}:\n{screen}"
         );
     }
+}
+
+/// Session 32 (type-ahead): a fast clerk puts the card on and at once types the recharge on
+/// the customer's row, F8 120 F2 F2. The card's read was still on its way: F8 said "Insert a
+/// user card of this system first." with the card in the reader, the amount went nowhere and
+/// each F2 said "Save is not available here.". The recharge waits for the read, with the keys
+/// typed after it, and goes on from the card read: priced, confirmed, written.
+#[test]
+fn a_recharge_typed_as_the_card_goes_on_waits_for_its_read() {
+    let mut app = signed_in(Lang::En);
+    let customer = card_customer_row(&mut app, Some("active"), "active");
+    let read = update(&mut app, card_in()).requests;
+    for key in [KeyCode::F(8), KeyCode::Char('1'), KeyCode::Char('2')] {
+        assert!(
+            press(&mut app, key).is_empty(),
+            "{key:?} waits for the read"
+        );
+    }
+    type_text(&mut app, "0");
+    press(&mut app, KeyCode::F(2));
+    press(&mut app, KeyCode::F(2));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|message| matches!(message.kind, MessageKind::Info)),
+        "nothing refused meanwhile: {:?}",
+        app.message
+    );
+    let card = user_card(5);
+    let active = Some(card.issue.clone());
+    let owner = CardOwner {
+        customer_id: customer,
+        ..owner("active")
+    };
+    let quote = answer(
+        &mut app,
+        &read,
+        Reply::screen(CardRead {
+            seen: CardSeen::User {
+                card: Box::new(card),
+                owner: Some(owner),
+                active,
+            },
+            settled: Vec::new(),
+            discrepancies: Vec::new(),
+        }),
+    );
+    let asked = only::<QuoteRecharge>(&quote);
+    assert_eq!(asked.quantity, Quantity::Amount(Decimal::new(12_000, 2)));
+    let write = answer(&mut app, &quote, quoted(None));
+    assert!(matches!(
+        only::<WriteCard>(&write).operation,
+        CardOp::Recharge { .. }
+    ));
 }

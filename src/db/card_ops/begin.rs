@@ -526,6 +526,10 @@ impl Journal<'_> {
             Ok(card_id) => card_id,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        // An older copy still showing a purchase refunded since is brought up to date first.
+        if let Some(behind) = self.holder.behind(card, self.begin.key) {
+            return Ok(Err(behind));
+        }
         let planned = match plan_refund(card, self.holder.active(), self.begin.key) {
             Ok(planned) => planned,
             Err(refusal) => return Ok(Err(refusal.into())),
@@ -777,10 +781,8 @@ fn rechargeable<'c>(
     let card = user_card(content)?;
     let card_id = active_card(holder, card)?;
     // Never sell over a purchase the card has not received (settled without it).
-    if let Some(missing) = holder.missing_purchase(card, key) {
-        return Err(Refusal::MissingPurchase {
-            sequence: missing.record.sequence,
-        });
+    if let Some(behind) = holder.behind(card, key) {
+        return Err(behind);
     }
     check_recharge(card, holder.active())?;
     Ok((card, card_id))

@@ -49,6 +49,22 @@ impl CardHolder {
     ) -> Option<Planned<PurchaseRecord>> {
         plan_missing_purchase(card, self.active(), self.last_purchase.as_ref(), key)
     }
+
+    /// The refusal of an operation on `card` while it is behind the database.
+    pub(super) fn behind(&self, card: &UserCard, key: &MacKey) -> Option<Refusal> {
+        self.missing_purchase(card, key)
+            .map(|missing| missing_on_card(&missing.record, false))
+    }
+}
+
+/// `record`, which a card lacks, as [`Refusal::MissingPurchase`] or, `written` onto it now,
+/// [`Refusal::MissingPurchaseWritten`].
+pub fn missing_on_card(record: &PurchaseRecord, written: bool) -> Refusal {
+    let (sequence, refunded) = (record.sequence, record.status == PurchaseStatus::Cancelled);
+    match written {
+        true => Refusal::MissingPurchaseWritten { sequence, refunded },
+        false => Refusal::MissingPurchase { sequence, refunded },
+    }
 }
 
 /// The customer's card facts, without a lock: one statement (`card_holder_facts`, sql/V77).

@@ -243,20 +243,22 @@ pub enum Refusal {
         "this card image is older than the last one seen on {seen_at}; nothing can be refunded from it"
     )]
     OlderCardImage { seen_at: DateTime<Utc> },
-    /// The active card lacks purchase `sequence`, which a supervisor settled without it:
-    /// nothing is sold over it; `cardflow` writes it to the card first.
+    /// The active card lacks purchase `sequence`, which a supervisor settled without it, or
+    /// (`refunded`) is an older copy still showing it valid after its refund: nothing is sold
+    /// or refunded over it; `cardflow` writes it to the card first.
     #[error(
-        "this card misses purchase #{sequence}, settled without it: present the card again to \
-         have it written"
+        "this card misses purchase #{sequence} as the books hold it (refunded: {refunded}): \
+         present the card again to have it written"
     )]
-    MissingPurchase { sequence: u32 },
-    /// Purchase `sequence`, settled without the card, is now written on it: the meter loads it
-    /// at the next swipe; then the card can be recharged.
+    MissingPurchase { sequence: u32, refunded: bool },
+    /// Purchase `sequence` is now written on the card as the books hold it: settled without
+    /// the card, the meter loads it at the next swipe, then the card can be recharged;
+    /// `refunded`, the meter loads nothing from it and the card can be recharged at once.
     #[error(
-        "purchase #{sequence}, settled without this card, is now written on it: swipe the \
-         meter, then recharge"
+        "purchase #{sequence} is now written on this card as the books hold it (refunded: \
+         {refunded}); nothing else was done"
     )]
-    MissingPurchaseWritten { sequence: u32 },
+    MissingPurchaseWritten { sequence: u32, refunded: bool },
     #[error("the customer's type has no prepaid price")]
     NoPrice,
     #[error(transparent)]
@@ -389,7 +391,7 @@ mod system;
 use begin::*;
 pub use begin::{begin, begin_decided, missing_purchase, missing_purchase_written, unix_now};
 use holder::*;
-pub use holder::{CardHolder, KnownCard, card_holder, card_owner};
+pub use holder::{CardHolder, KnownCard, card_holder, card_owner, missing_on_card};
 pub use lists::{pending_operations, usage_records};
 use prices::*;
 pub use prices::{RechargeFacts, quote_recharge, recharge_facts};

@@ -16,8 +16,9 @@ pub enum Discrepancy {
     /// The card carries purchase `sequence` of `litres`, which this system never wrote
     /// (forged with the key, or another system's).
     UnknownPurchase { sequence: u32, litres: u32 },
-    /// Purchase `sequence` was settled without the card: the next recharge writes it first.
-    MissingPurchase { sequence: u32 },
+    /// Purchase `sequence` was settled without the card, or (`refunded`) the card is an older
+    /// copy still showing it valid after its refund: the next recharge or refund writes it first.
+    MissingPurchase { sequence: u32, refunded: bool },
     /// The card carries the purchase recharge `operation_id` journaled, which was settled
     /// failed from a card that held the old record (an old copy of this card): the write did
     /// land, so a meter will load it. `taken_back`: settled done now, `amount` taken back from
@@ -30,6 +31,9 @@ pub enum Discrepancy {
         amount: Money,
         taken_back: bool,
     },
+    /// Purchase `sequence`'s refund, which the card lacked (`MissingPurchase { refunded: true
+    /// }`), was written onto it by the read that found it (`cardflow::touch`).
+    RefundWritten { sequence: u32 },
     /// The card's meter write-back is older than one read on `seen_at` (a replayed image;
     /// `None` for demo rows that never kept the date).
     OlderImage { seen_at: Option<DateTime<Utc>> },
@@ -42,6 +46,7 @@ impl Discrepancy {
             Self::VoidCard { .. } => "void_card",
             Self::UnknownPurchase { .. } => "unknown_purchase",
             Self::MissingPurchase { .. } => "missing_purchase",
+            Self::RefundWritten { .. } => "refund_written",
             Self::FailedPurchaseFound { .. } => "failed_purchase_found",
             Self::OlderImage { .. } => "older_image",
         }
@@ -50,7 +55,8 @@ impl Discrepancy {
     fn sequence(&self) -> Option<i64> {
         match self {
             Self::UnknownPurchase { sequence, .. }
-            | Self::MissingPurchase { sequence }
+            | Self::MissingPurchase { sequence, .. }
+            | Self::RefundWritten { sequence }
             | Self::FailedPurchaseFound { sequence, .. } => Some(i64::from(*sequence)),
             _ => None,
         }
@@ -135,6 +141,7 @@ async fn differences(
     if let Some(missing) = holder.missing_purchase(card, key) {
         found.push(Discrepancy::MissingPurchase {
             sequence: missing.record.sequence,
+            refunded: missing.record.status == PurchaseStatus::Cancelled,
         });
     }
     if let Some(purchase) = &card.purchase {

@@ -177,11 +177,19 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
                 &[("at", &local(seen_at, app.zone))],
             );
         }
-        Refusal::MissingPurchase { sequence } => {
-            return lang.tf("ic.refused_missing_purchase", &[("seq", sequence)]);
+        Refusal::MissingPurchase { sequence, refunded } => {
+            let key = match refunded {
+                true => "ic.refused_missing_refund",
+                false => "ic.refused_missing_purchase",
+            };
+            return lang.tf(key, &[("seq", sequence)]);
         }
-        Refusal::MissingPurchaseWritten { sequence } => {
-            return lang.tf("ic.missing_purchase_written", &[("seq", sequence)]);
+        Refusal::MissingPurchaseWritten { sequence, refunded } => {
+            let key = match refunded {
+                true => "ic.missing_refund_written",
+                false => "ic.missing_purchase_written",
+            };
+            return lang.tf(key, &[("seq", sequence)]);
         }
         Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => {

@@ -21,7 +21,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::app::card_status::{ReadFor, read_card};
+use crate::app::card_status::{CardSeen, ReadFor, read_card};
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -47,6 +47,16 @@ pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;
 
 impl Screen for CardScreen {
+    /// "Go to recharge" after an opening is a question: an F2 pressed again while the card was
+    /// written must not answer it (and then price an empty form) before the clerk sees it.
+    fn drops_type_ahead(&self) -> bool {
+        matches!(self.pane, CardPane::GoToRecharge { .. })
+    }
+
+    fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
+        matches!(self.pane, CardPane::Card) && waits_for_the_card_read(key, app)
+    }
+
     fn unsaved(&self) -> bool {
         matches!(&self.pane, CardPane::Recharge(recharge) if recharge.form.is_dirty())
     }
@@ -246,6 +256,18 @@ impl Screen for CardScreen {
             hub.say(MessageKind::Error, text);
         }
     }
+}
+
+/// Whether `key` must wait for the read of a card just put on the reader: recharge, refund,
+/// recycle and the usage records act on the card as read, so they wait for it, with the keys
+/// typed after them (a recharge typed in one burst as the card goes on), rather than saying
+/// that no user card is there.
+pub fn waits_for_the_card_read(key: &KeyEvent, app: &App) -> bool {
+    app.card == Some(CardSeen::Reading)
+        && matches!(
+            app.keymap.command_for(key),
+            Some(Command::Recharge | Command::CardRefund | Command::Recycle | Command::CardUsage)
+        )
 }
 
 /// Open card, Replace card or Recharge on a customer row: the card screen, with the

@@ -19,6 +19,7 @@ use crate::domain::card_counter::{PurchaseState, check_recycle};
 use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
 use crate::domain::money::Volume;
 use crate::i18n::Lang;
+use crate::screens::receipt::payment_method_name;
 use crate::screens::system_card;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, local};
@@ -97,8 +98,15 @@ fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String
                 ("amount", amount),
             ],
         ),
-        Discrepancy::MissingPurchase { sequence } => lang.tf(
-            "ic.discrepancy_missing_purchase",
+        Discrepancy::RefundWritten { sequence } => lang.tf(
+            "ic.discrepancy_refund_written",
+            &[("card", &card), ("seq", sequence)],
+        ),
+        Discrepancy::MissingPurchase { sequence, refunded } => lang.tf(
+            match refunded {
+                true => "ic.discrepancy_missing_refund",
+                false => "ic.discrepancy_missing_purchase",
+            },
             &[("card", &card), ("seq", sequence)],
         ),
         Discrepancy::OlderImage { seen_at } => {
@@ -173,7 +181,7 @@ fn refund_of(
                 }),
             payout_label: owner.payment_methods.first().map_or_else(
                 || lang.t("ic.to_balance").to_owned(),
-                |method| method.name.clone(),
+                |method| payment_method_name(lang, method),
             ),
         }),
         (PurchaseState::UnknownUntilSwiped, _) => Err("ic.refused_swipe_new_card"),
