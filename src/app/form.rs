@@ -501,7 +501,9 @@ impl Form {
     }
 
     /// Marks the fields the screen's rules refused, clears the others' errors and puts the
-    /// cursor on the first bad one.
+    /// cursor on the first bad one, at the end of its text and with nothing selected: the
+    /// clerk corrects what they typed, and the next key typed (maybe typed ahead behind F2)
+    /// never wipes it.
     pub fn fail(&mut self, errors: &[(usize, String)]) {
         for (index, field) in self.fields.iter_mut().enumerate() {
             field.error = errors
@@ -511,6 +513,7 @@ impl Form {
         }
         if let Some(first) = self.fields.iter().position(|f| f.error.is_some()) {
             self.focus = first;
+            self.entered = false;
         }
     }
 
@@ -953,6 +956,28 @@ mod tests {
             "Li Min",
             "no selection: one character deleted"
         );
+    }
+
+    /// Whether the bad field is selected once F2 finds it must not hang on the key pressed
+    /// before F2 (Tab past an optional field, or a character typed): it never is, and what
+    /// the clerk types next corrects it in place.
+    #[test]
+    fn an_error_puts_the_cursor_in_the_bad_field_without_selecting_it() {
+        for last_key in [KeyCode::Tab, KeyCode::Char('1')] {
+            let mut form = loaded();
+            form.set(0, "Li Ming, Flat 1 and more");
+            form.focus = 4;
+            let command = (last_key == KeyCode::Tab).then_some(Command::NextField);
+            send(&mut form, last_key, command);
+            assert_eq!(
+                send(&mut form, KeyCode::F(2), Some(Command::Save)),
+                FormEvent::Invalid
+            );
+            assert_eq!(form.focus, 0, "{last_key:?}");
+            assert!(!form.is_selected(), "{last_key:?}");
+            send(&mut form, KeyCode::Backspace, None);
+            assert_eq!(form.value(0), "Li Ming, Flat 1 and mor", "{last_key:?}");
+        }
     }
 
     #[test]
