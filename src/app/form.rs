@@ -565,15 +565,22 @@ impl Form {
         }
     }
 
+    /// The focus to the next or previous field, whose text is then selected. At either end
+    /// the focus stays, and so does the cursor: Up on the first field or Tab on the last
+    /// enters nothing, and must not leave what the clerk is typing selected for the next key
+    /// to replace.
     fn move_focus(&mut self, forward: bool) {
         self.fields[self.focus].tidy();
         let last = self.fields.len().saturating_sub(1);
-        self.focus = if forward {
+        let to = if forward {
             (self.focus + 1).min(last)
         } else {
             self.focus.saturating_sub(1)
         };
-        self.entered = true;
+        if to != self.focus {
+            self.focus = to;
+            self.entered = true;
+        }
     }
 
     fn confirm(&mut self, lang: Lang) -> FormEvent {
@@ -977,6 +984,35 @@ mod tests {
             assert!(!form.is_selected(), "{last_key:?}");
             send(&mut form, KeyCode::Backspace, None);
             assert_eq!(form.value(0), "Li Ming, Flat 1 and mor", "{last_key:?}");
+        }
+    }
+
+    /// Up on the first field and Tab or Down on the last move nothing: the text being
+    /// corrected is not selected, and the next character is added to it.
+    #[test]
+    fn a_step_past_either_end_selects_nothing() {
+        let cases = [
+            (0, KeyCode::Up, None, "g", "Li Ming"),
+            (
+                0,
+                KeyCode::BackTab,
+                Some(Command::PrevField),
+                "g",
+                "Li Ming",
+            ),
+            (4, KeyCode::Tab, Some(Command::NextField), "2", "2026-03-02"),
+            (4, KeyCode::Down, None, "2", "2026-03-02"),
+        ];
+        for (index, step, command, last, corrected) in cases {
+            let mut form = loaded();
+            form.focus = index;
+            send(&mut form, KeyCode::End, None);
+            send(&mut form, KeyCode::Backspace, None);
+            send(&mut form, step, command);
+            assert_eq!(form.focus, index, "{step:?}");
+            assert!(!form.is_selected(), "{step:?}");
+            typed(&mut form, last);
+            assert_eq!(form.value(index), corrected, "{step:?}");
         }
     }
 
