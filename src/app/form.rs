@@ -501,7 +501,9 @@ impl Form {
     }
 
     /// Marks the fields the screen's rules refused, clears the others' errors and puts the
-    /// cursor on the first bad one.
+    /// cursor on the first bad one, at the end of its text and with nothing selected: the
+    /// clerk corrects what they typed, and the next key typed (maybe typed ahead behind F2)
+    /// never wipes it.
     pub fn fail(&mut self, errors: &[(usize, String)]) {
         for (index, field) in self.fields.iter_mut().enumerate() {
             field.error = errors
@@ -511,6 +513,7 @@ impl Form {
         }
         if let Some(first) = self.fields.iter().position(|f| f.error.is_some()) {
             self.focus = first;
+            self.entered = false;
         }
     }
 
@@ -562,15 +565,22 @@ impl Form {
         }
     }
 
+    /// The focus to the next or previous field, whose text is then selected. At either end
+    /// the focus stays, and so does the cursor: Up on the first field or Tab on the last
+    /// enters nothing, and must not leave what the clerk is typing selected for the next key
+    /// to replace.
     fn move_focus(&mut self, forward: bool) {
         self.fields[self.focus].tidy();
         let last = self.fields.len().saturating_sub(1);
-        self.focus = if forward {
+        let to = if forward {
             (self.focus + 1).min(last)
         } else {
             self.focus.saturating_sub(1)
         };
-        self.entered = true;
+        if to != self.focus {
+            self.focus = to;
+            self.entered = true;
+        }
     }
 
     fn confirm(&mut self, lang: Lang) -> FormEvent {
@@ -953,6 +963,57 @@ mod tests {
             "Li Min",
             "no selection: one character deleted"
         );
+    }
+
+    /// Whether the bad field is selected once F2 finds it must not hang on the key pressed
+    /// before F2 (Tab past an optional field, or a character typed): it never is, and what
+    /// the clerk types next corrects it in place.
+    #[test]
+    fn an_error_puts_the_cursor_in_the_bad_field_without_selecting_it() {
+        for last_key in [KeyCode::Tab, KeyCode::Char('1')] {
+            let mut form = loaded();
+            form.set(0, "Li Ming, Flat 1 and more");
+            form.focus = 4;
+            let command = (last_key == KeyCode::Tab).then_some(Command::NextField);
+            send(&mut form, last_key, command);
+            assert_eq!(
+                send(&mut form, KeyCode::F(2), Some(Command::Save)),
+                FormEvent::Invalid
+            );
+            assert_eq!(form.focus, 0, "{last_key:?}");
+            assert!(!form.is_selected(), "{last_key:?}");
+            send(&mut form, KeyCode::Backspace, None);
+            assert_eq!(form.value(0), "Li Ming, Flat 1 and mor", "{last_key:?}");
+        }
+    }
+
+    /// Up on the first field and Tab or Down on the last move nothing: the text being
+    /// corrected is not selected, and the next character is added to it.
+    #[test]
+    fn a_step_past_either_end_selects_nothing() {
+        let cases = [
+            (0, KeyCode::Up, None, "g", "Li Ming"),
+            (
+                0,
+                KeyCode::BackTab,
+                Some(Command::PrevField),
+                "g",
+                "Li Ming",
+            ),
+            (4, KeyCode::Tab, Some(Command::NextField), "2", "2026-03-02"),
+            (4, KeyCode::Down, None, "2", "2026-03-02"),
+        ];
+        for (index, step, command, last, corrected) in cases {
+            let mut form = loaded();
+            form.focus = index;
+            send(&mut form, KeyCode::End, None);
+            send(&mut form, KeyCode::Backspace, None);
+            send(&mut form, step, command);
+            assert_eq!(form.focus, index, "{step:?}");
+            assert!(!form.is_selected(), "{step:?}");
+            typed(&mut form, last);
+            assert_eq!(form.value(index), corrected, "{step:?}");
+        }
     }
 
     #[test]

@@ -6,17 +6,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crossterm::event::{
-    self, DisableBracketedPaste, EnableBracketedPaste, Event, KeyCode, KeyEvent, KeyEventKind,
-    KeyModifiers,
-};
+use crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste, Event, KeyEventKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
 
 use std::sync::Arc;
 
 use super::hub::{App, DbStatus, Msg, RequestId};
-use super::key_burst::{self, Tail};
+use super::key_burst;
 use super::request_task;
 use super::requests::{self, ReceiptOutput, Services};
 use super::update::update;
@@ -160,7 +157,7 @@ fn apply(
 fn spawn_input_thread(tx: UnboundedSender<Msg>) {
     std::thread::spawn(move || {
         loop {
-            let events = match read_burst() {
+            let events = match key_burst::read_burst(&mut Terminal) {
                 Ok(events) => events,
                 Err(err) => {
                     tracing::error!("terminal input failed: {err}");
@@ -176,40 +173,17 @@ fn spawn_input_thread(tx: UnboundedSender<Msg>) {
     });
 }
 
-/// The next event, and after a plain Esc the events read with it in the same burst, with a
-/// key crossterm split from it mended (`key_burst`).
-fn read_burst() -> std::io::Result<Vec<Event>> {
-    let first = event::read()?;
-    if !matches!(first, Event::Key(key) if key == KeyEvent::from(KeyCode::Esc)) {
-        return Ok(vec![first]);
+/// The terminal, as `key_burst` reads it.
+struct Terminal;
+
+impl key_burst::Events for Terminal {
+    fn poll(&mut self, wait: Duration) -> std::io::Result<bool> {
+        event::poll(wait)
     }
-    let mut read = vec![first];
-    let mut tail = Vec::new();
-    while tail.len() < key_burst::LONGEST_TAIL && event::poll(Duration::ZERO)? {
-        let next = event::read()?;
-        let typed = match next {
-            Event::Key(KeyEvent {
-                code: KeyCode::Char(c),
-                modifiers,
-                kind: KeyEventKind::Press,
-                ..
-            }) if (modifiers - KeyModifiers::SHIFT).is_empty() => Some(c),
-            _ => None,
-        };
-        read.push(next);
-        let Some(c) = typed else { break };
-        tail.push(c);
-        match key_burst::read_tail(&tail) {
-            Tail::Key(key) => {
-                read.truncate(1);
-                read.push(Event::Key(key));
-                break;
-            }
-            Tail::Partial => {}
-            Tail::Text => break,
-        }
+
+    fn read(&mut self) -> std::io::Result<Event> {
+        event::read()
     }
-    Ok(read)
 }
 
 fn input_msg(event: Event) -> Option<Msg> {

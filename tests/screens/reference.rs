@@ -277,6 +277,44 @@ fn a_change_refused_for_want_of_a_permission_reads_the_permissions_again() {
     );
 }
 
+/// A re-read on its way when the session ends (disabled, or the password changed elsewhere)
+/// answers for a session that is gone: when the operator signs in again, with the roles they
+/// have now, the old answer changes nothing.
+#[test]
+fn a_reread_answered_after_the_session_ended_changes_nothing() {
+    let (mut app, sent) = new_meter_type("DN15");
+    let [(id, _)] = ref_requests::<MeterTypeRequest>(&sent)[..] else {
+        panic!("{sent:?}")
+    };
+    let refused = RefAnswer::<MeterTypeReply>::NotPermitted("meter.maintain");
+    let sent = update(
+        &mut app,
+        Msg::Reply {
+            id,
+            outcome: Ok(Reply::screen(refused)),
+        },
+    )
+    .requests;
+    let [(reread, _)] = &sent[..] else {
+        panic!("one re-read: {sent:?}")
+    };
+    let old = app.session.clone().unwrap();
+    update(&mut app, Msg::SessionEnded("password changed".into()));
+    assert!(app.session.is_none());
+    let mut again = old.clone();
+    again.permissions.push("meter.retire".into());
+    app.session = Some(again.clone());
+    let outcome = Ok(Reply::screen(PermissionsNow(Some(old))));
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *reread,
+            outcome,
+        },
+    );
+    assert_eq!(app.session, Some(again));
+}
+
 #[test]
 fn meters_uninstalled_and_installed_read_only() {
     let (mut app, sent) = at_command(&SUPERVISOR, "meters");
