@@ -28,7 +28,7 @@ use super::card_seen::{CardRead, CardSeen};
 use super::command::Command;
 use super::file_error::FileError;
 use super::form::{Form, FormEvent, FormKey, Typing};
-use super::keymap::KeyMap;
+use super::keymap::{KeyMap, edits_text};
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
 use crate::cardflow::PinRefusal;
@@ -883,8 +883,8 @@ impl Hub<'_> {
         command: Option<Command>,
     ) -> Option<FormKey> {
         // The lookup takes every other key; F1 is help everywhere (ui.md), and Esc from it
-        // comes back to the list still open.
-        if form.lookup.is_some() && command == Some(Command::Help) {
+        // comes back to the list still open. A `?` typed is the list's filter.
+        if form.lookup.is_some() && command == Some(Command::Help) && !edits_text(&key) {
             self.app.overlay = Some(Overlay::Help {
                 scroll: 0,
                 in_lookup: true,

@@ -655,7 +655,12 @@ fn step_3_pages_through_the_meters_by_keyset() {
 #[test]
 fn f1_in_the_open_list_of_types_opens_the_help_and_esc_comes_back_to_the_list() {
     let mut app = wizard_at_step_1();
-    type_text(&mut app, "sh");
+    type_text(&mut app, "sh?");
+    assert!(
+        app.overlay.is_none(),
+        "a `?` typed in the list is its filter's"
+    );
+    press(&mut app, KeyCode::Backspace);
     assert!(wizard(&app).type_form.lookup.is_some(), "the list is open");
     assert!(press(&mut app, KeyCode::F(1)).is_empty());
     let screen = render(&app);
