@@ -6,7 +6,7 @@
 use unicode_width::UnicodeWidthStr;
 
 use super::command::Command;
-use super::hub::App;
+use super::hub::{App, Overlay};
 
 /// Width of the help box, borders included.
 pub const WIDTH: u16 = 78;
@@ -93,6 +93,25 @@ pub fn page(app: &App) -> HelpPage {
 
     // The keys in two columns when one does not leave room for the rest.
     let room = visible.saturating_sub(footer.len());
+    // Over an open lookup list, its keys come first: they are the ones the clerk is using.
+    let in_lookup = matches!(
+        app.overlay,
+        Some(Overlay::Help {
+            in_lookup: true,
+            ..
+        })
+    );
+    let lookup_keys: Vec<HelpLine> = if in_lookup {
+        let mut keys: Vec<HelpLine> = wrap(&[app.t("help.lookup")], text_width)
+            .into_iter()
+            .map(HelpLine::Text)
+            .collect();
+        keys.push(HelpLine::Text(String::new()));
+        keys
+    } else {
+        Vec::new()
+    };
+    let room = room.saturating_sub(lookup_keys.len());
     let mut lines: Vec<HelpLine> = if rows.len() <= room {
         rows.into_iter()
             .map(|row| HelpLine::Keys(vec![row]))
@@ -114,6 +133,7 @@ pub fn page(app: &App) -> HelpPage {
             .collect()
     };
     lines.extend(footer);
+    lines.splice(0..0, lookup_keys);
     HelpPage {
         lines,
         key_width,

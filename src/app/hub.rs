@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{DateTime, FixedOffset, Local, Utc};
+use chrono::{DateTime, FixedOffset, Local, TimeDelta, Utc};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -28,7 +28,7 @@ use super::card_seen::{CardRead, CardSeen};
 use super::command::Command;
 use super::file_error::FileError;
 use super::form::{Form, FormEvent, FormKey, Typing};
-use super::keymap::KeyMap;
+use super::keymap::{KeyMap, edits_text};
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
 use crate::cardflow::PinRefusal;
@@ -251,9 +251,11 @@ pub struct CommandLine {
 
 #[derive(Debug, Clone)]
 pub enum Overlay {
-    /// F1 help, scrolled `scroll` rows from its top (`help::page`).
+    /// F1 help, scrolled `scroll` rows from its top (`help::page`); `in_lookup`: opened over a
+    /// form's open lookup list, whose keys it shows first.
     Help {
         scroll: usize,
+        in_lookup: bool,
     },
     CommandLine(CommandLine),
     /// The last messages with their times (`:messages`), scrolled `back` lines from the newest.
@@ -880,6 +882,15 @@ impl Hub<'_> {
         key: KeyEvent,
         command: Option<Command>,
     ) -> Option<FormKey> {
+        // The lookup takes every other key; F1 is help everywhere (ui.md), and Esc from it
+        // comes back to the list still open. A `?` typed is the list's filter.
+        if form.lookup.is_some() && command == Some(Command::Help) && !edits_text(&key) {
+            self.app.overlay = Some(Overlay::Help {
+                scroll: 0,
+                in_lookup: true,
+            });
+            return Some(FormKey::Taken);
+        }
         match form.on_key(key, command, self.app.typing()) {
             FormEvent::Unhandled => return Some(FormKey::Unhandled),
             FormEvent::Submit => return Some(FormKey::Submit),
@@ -1080,15 +1091,49 @@ pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
         kind,
         text: text.into(),
     };
+    keep_for_messages(app, message.clone());
+    app.message = Some(message);
+}
+
+/// How long an error stays on the message line against a key "not available here": less than
+/// a clerk takes to read it, more than a burst of keys typed ahead takes to arrive.
+pub const READ_TIME: TimeDelta = TimeDelta::seconds(1);
+
+/// Says that a key is not available here, unless it comes within [`READ_TIME`] of an error
+/// still on the line: a clerk typing ahead is told what stopped them, not that the keys typed
+/// behind it did nothing. The refusal is kept for `:messages` either way.
+pub(super) fn say_not_available(app: &mut App, text: String) {
+    let on_the_line = app
+        .said
+        .iter()
+        .rev()
+        .find(|said| app.message.as_ref() == Some(&said.message));
+    let unread_error = on_the_line.is_some_and(|said| {
+        said.message.kind == MessageKind::Error && Utc::now() - said.at < READ_TIME
+    });
+    if unread_error {
+        keep_for_messages(
+            app,
+            Message {
+                kind: MessageKind::Error,
+                text,
+            },
+        );
+    } else {
+        say(app, MessageKind::Error, text);
+    }
+}
+
+/// Keeps `message` for `:messages`.
+fn keep_for_messages(app: &mut App, message: Message) {
     if app.said.len() == MESSAGES_KEPT {
         app.said.pop_front();
     }
     app.said.push_back(Said {
         at: Utc::now(),
-        message: message.clone(),
+        message,
     });
     app.said_count += 1;
-    app.message = Some(message);
 }
 
 /// Back to the screen below (F3 on a screen without unsaved changes).

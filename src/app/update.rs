@@ -204,7 +204,7 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
         return;
     }
     match &mut app.overlay {
-        Some(Overlay::Help { scroll }) => {
+        Some(Overlay::Help { scroll, .. }) => {
             if matches!(
                 command,
                 Some(Command::Help | Command::Cancel | Command::Leave)
@@ -213,7 +213,9 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
             } else {
                 let scroll = *scroll;
                 let next = help_scrolled(app, scroll, key.code, command);
-                app.overlay = Some(Overlay::Help { scroll: next });
+                if let Some(Overlay::Help { scroll, .. }) = &mut app.overlay {
+                    *scroll = next;
+                }
             }
         }
         Some(Overlay::Messages { back }) => match (key.code, command) {
@@ -346,7 +348,7 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
             "msg.not_here",
             &[("command", &app.lang.t(command.label_key()))],
         );
-        say(app, MessageKind::Error, text);
+        say_not_available(app, text);
         return;
     }
     // What the roles do not allow is refused here, in words, before a form is typed in vain
@@ -393,7 +395,12 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
         return;
     }
     match command {
-        Command::Help => app.overlay = Some(Overlay::Help { scroll: 0 }),
+        Command::Help => {
+            app.overlay = Some(Overlay::Help {
+                scroll: 0,
+                in_lookup: false,
+            })
+        }
         Command::CommandLine => app.overlay = Some(Overlay::CommandLine(CommandLine::default())),
         // Quitting drops a save waiting for the database: said once, the second quit quits
         // (the database may never come back).

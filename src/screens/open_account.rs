@@ -30,7 +30,7 @@ use crate::domain::money::Volume;
 use crate::i18n::Lang;
 use crate::ui::form;
 use crate::ui::inert::inert;
-use crate::ui::text::{coded, fit, truncate};
+use crate::ui::text::{coded, fit, truncate, width};
 use crate::ui::theme::Theme;
 
 /// Meters shown per page in step 3.
@@ -503,26 +503,35 @@ fn data_summary(lang: Lang, info: &BasicInfo) -> String {
     format!(" {text}")
 }
 
-/// The meter F2 opens the account on, and whether Enter chose it or it is only highlighted.
-fn meter_summary(app: &App, pick: &MeterPick) -> String {
-    let text = match pick.meter() {
-        None => app.t("open_summary.no_meter"),
-        Some(meter) => {
-            let key = if pick.chosen.is_some() {
-                "open_summary.meter_chosen"
-            } else {
-                "open_summary.meter_highlighted"
-            };
-            app.tf(
-                key,
-                &[
-                    ("meter", &inert(&meter.meter_no)),
-                    ("type", &inert(&meter.meter_type)),
-                ],
-            )
-        }
+/// The meter F2 opens the account on, whether Enter chose it or it is only highlighted, and
+/// those keys, in `room` cells. Too long, the meter's type is cut first: the highlighted row
+/// below shows it whole, and the keys are what the line is for (session 32, s32-g).
+fn meter_summary(app: &App, pick: &MeterPick, room: usize) -> String {
+    let Some(meter) = pick.meter() else {
+        return format!(" {}", app.t("open_summary.no_meter"));
     };
-    format!(" {text}")
+    let key = if pick.chosen.is_some() {
+        "open_summary.meter_chosen"
+    } else {
+        "open_summary.meter_highlighted"
+    };
+    let meter_type = inert(&meter.meter_type);
+    let with_type = |meter_type: &str| {
+        let text = app.tf(
+            key,
+            &[("meter", &inert(&meter.meter_no)), ("type", &meter_type)],
+        );
+        format!(" {text}")
+    };
+    let whole = with_type(&meter_type);
+    let over = width(&whole).saturating_sub(room);
+    if over == 0 {
+        return whole;
+    }
+    with_type(&truncate(
+        &meter_type,
+        width(&meter_type).saturating_sub(over).max(1),
+    ))
 }
 
 /// What choosing `customer_type` means, under it in step 1: how its customers pay, and the
@@ -618,7 +627,7 @@ impl Screen for OpenAccountWizard {
             let summary = [
                 type_summary(lang, customer_type),
                 data_summary(lang, info),
-                meter_summary(app, &self.meters),
+                meter_summary(app, &self.meters, room),
             ];
             for (row, text) in (1..).zip(summary) {
                 line_at(frame, area, row, Line::raw(truncate(&text, room)));

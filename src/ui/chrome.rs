@@ -90,41 +90,56 @@ pub fn draw_lines(frame: &mut Frame, area: Rect, lines: Vec<Line>) {
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
-/// Cells the operator and office may take on the top line, so that the database and reader
-/// states always fit at 80 columns.
-const OPERATOR_ROOM: usize = 24;
+/// Cells the breadcrumbs keep however narrow the line: the screen on top, named.
+const FEWEST_CRUMBS: usize = 16;
 
-/// The status part of the top line: operator and office, database, reader, spinner.
-fn status(app: &App) -> String {
+/// The operator and office signed in, as the top line shows them whole.
+fn operator(app: &App) -> Option<String> {
+    let session = app.session.as_ref()?;
+    Some(format!(
+        "{}@{}",
+        inert(&session.full_name),
+        inert(&session.department)
+    ))
+}
+
+/// The states on the top line after the operator: database, reader, spinner.
+fn states(app: &App) -> String {
     let lang = app.lang;
-    let mut parts = Vec::new();
-    if let Some(session) = &app.session {
-        let who = format!(
-            "{}@{}",
-            inert(&session.full_name),
-            inert(&session.department)
-        );
-        parts.push(truncate(&who, OPERATOR_ROOM));
-    }
-    parts.push(match app.database {
-        DbStatus::Connected => lang.t("status.db_connected").to_owned(),
-        DbStatus::Reconnecting => lang.t("status.db_reconnecting").to_owned(),
-    });
-    parts.push(super::card_status::status(app));
+    let database = match app.database {
+        DbStatus::Connected => lang.t("status.db_connected"),
+        DbStatus::Reconnecting => lang.t("status.db_reconnecting"),
+    };
     let spinner = if app.busy() {
         SPINNER[app.spinner % SPINNER.len()]
     } else {
         ' '
     };
-    format!("{} {spinner}", parts.join(" │ "))
+    format!("{database} │ {} {spinner}", super::card_status::status(app))
 }
 
+/// The top line: breadcrumbs on the left, operator, office and states on the right. Where it
+/// is too narrow for all, it cuts in this order (decisions.md, session 32): the breadcrumbs'
+/// outer levels, down to "… › " and the screen on top; then the office, from its end; then
+/// the operator's name. The database and reader states are never cut for them.
 pub fn top_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let status = status(app);
-    let crumbs = app.breadcrumbs().join(" › ");
-    let crumbs = format!(" meterdesk › {crumbs}");
     let room = usize::from(area.width);
-    let status = truncate(&status, room.saturating_sub(12));
+    let crumbs = format!(" meterdesk › {}", app.breadcrumbs().join(" › "));
+    let deepest = crumbs.rsplit(" › ").next().unwrap_or_default();
+    let fewest_crumbs = width(&crumbs)
+        .min(width(deepest) + width("… › "))
+        .min(FEWEST_CRUMBS);
+    let states = states(app);
+    let status = match operator(app) {
+        Some(who) => {
+            let left_for_crumbs = room.saturating_sub(width(&who) + 3 + width(&states) + 1);
+            let crumbs_room = left_for_crumbs.max(fewest_crumbs);
+            let who_room = room.saturating_sub(crumbs_room + 1 + 3 + width(&states));
+            format!("{} │ {states}", truncate(&who, who_room))
+        }
+        None => states,
+    };
+    let status = truncate(&status, room.saturating_sub(fewest_crumbs + 1));
     let crumbs = truncate_left(&crumbs, room.saturating_sub(width(&status) + 1));
     let gap = room.saturating_sub(width(&crumbs) + width(&status));
     let line = Line::from(vec![

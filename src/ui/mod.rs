@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Slot::Vacant(_) => {}
     }
     match &app.overlay {
-        Some(Overlay::Help { scroll }) => help::draw(frame, body, app, *scroll, &theme),
+        Some(Overlay::Help { scroll, .. }) => help::draw(frame, body, app, *scroll, &theme),
         Some(Overlay::Messages { back }) => {
             chrome::messages(frame, body, app, *back, &theme);
             chrome::message_line(frame, message, false, app, &theme);

@@ -157,6 +157,24 @@ fn the_methods_list_shows_every_method_over_the_hint_below() {
     insta::assert_snapshot!("account_methods_list_zh", screen);
 }
 
+/// F1 in the payment methods' open list opens the help with the list's keys (it did nothing).
+#[test]
+fn f1_in_the_methods_list_opens_the_help_with_the_lists_keys() {
+    let mut app = signed_in(Lang::Zh);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::F(4));
+    press(&mut app, KeyCode::F(1));
+    let screen = render(&app);
+    assert!(screen.contains("列表中：输入文字查找"), "{screen}");
+    press(&mut app, KeyCode::Esc);
+    let screen = render(&app);
+    assert!(
+        screen.contains("│ 现金") && !screen.contains("列表中："),
+        "back to the open list: {screen}"
+    );
+}
+
 #[test]
 fn a_system_prepaid_recharge_is_confirmed_sent_once_with_its_key_and_printed() {
     let mut app = signed_in(Lang::En);

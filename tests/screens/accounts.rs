@@ -71,7 +71,11 @@ fn wizard(app: &App) -> &OpenAccountWizard {
 
 /// `o` on the table, the types answered: step 1 with its list open.
 fn wizard_at_step_1() -> App {
-    let mut app = signed_in(Lang::En);
+    wizard_at_step_1_in(Lang::En)
+}
+
+fn wizard_at_step_1_in(lang: Lang) -> App {
+    let mut app = signed_in(lang);
     let sent = press(&mut app, KeyCode::Char('o'));
     assert_eq!(only(&sent).of::<CustomerTypes>(), Some(&CustomerTypes));
     answer(&mut app, &sent, Reply::screen(customer_types()));
@@ -80,7 +84,11 @@ fn wizard_at_step_1() -> App {
 
 /// Step 2 of the personal type with a name, a mobile and an address typed.
 fn wizard_at_step_2() -> App {
-    let mut app = wizard_at_step_1();
+    wizard_at_step_2_in(Lang::En)
+}
+
+fn wizard_at_step_2_in(lang: Lang) -> App {
+    let mut app = wizard_at_step_1_in(lang);
     press(&mut app, KeyCode::Enter); // the first type, 居民卡表
     press(&mut app, KeyCode::PageDown);
     assert_eq!(wizard(&app).step, WizardStep::BasicInfo);
@@ -213,6 +221,33 @@ fn open_account_going_back_keeps_what_was_typed_and_meter_taken_keeps_step_3() {
 
 /// Step 3 sums up what F2 will open; Enter on a meter chooses it and opens nothing, F2 opens
 /// the account on the chosen meter wherever the highlight went since.
+/// Session 32, by hand: in English the meter line was cut before its keys at 80 columns
+/// ("Meter: 201600010018 (远传水表 DN25 Sensus), highlighted · Enter chooses · F2 o…"). The
+/// meter's type gives way first (the highlighted row shows it whole); the keys stay.
+#[test]
+fn the_meter_line_keeps_its_keys_at_80_columns_in_both_languages() {
+    for (lang, keys) in [
+        (Lang::En, "), highlighted · Enter chooses · F2 opens"),
+        (Lang::Zh, "），光标所在 · Enter 选定 · F2 开户"),
+    ] {
+        let mut app = wizard_at_step_2_in(lang);
+        let sent = press(&mut app, KeyCode::PageDown);
+        let mut meters = meter_page(1, 3);
+        for meter in &mut meters {
+            meter.meter_no = format!("2016000100{:02}", meter.id);
+            meter.meter_type = "远传水表 DN25 Sensus 大口径".into();
+        }
+        answer(&mut app, &sent, Reply::screen(meters));
+        let screen = render(&app);
+        let line = screen
+            .lines()
+            .find(|line| line.contains("201600010001"))
+            .unwrap();
+        assert!(line.contains(keys), "{line}");
+        assert!(line.contains("远传水表"), "the type's start stays: {line}");
+    }
+}
+
 #[test]
 fn enter_on_a_meter_chooses_it_and_f2_opens_the_account() {
     let mut app = wizard_at_step_2();
@@ -613,6 +648,36 @@ fn step_3_pages_through_the_meters_by_keyset() {
         Some(12),
         "the last row of the page before"
     );
+}
+
+/// Session 32, by hand: F1 in the customer types' open list did nothing (the lookup took every
+/// key). It opens the help as everywhere, the list's keys first; Esc comes back to the list.
+#[test]
+fn f1_in_the_open_list_of_types_opens_the_help_and_esc_comes_back_to_the_list() {
+    let mut app = wizard_at_step_1();
+    type_text(&mut app, "sh?");
+    assert!(
+        app.overlay.is_none(),
+        "a `?` typed in the list is its filter's"
+    );
+    press(&mut app, KeyCode::Backspace);
+    assert!(wizard(&app).type_form.lookup.is_some(), "the list is open");
+    assert!(press(&mut app, KeyCode::F(1)).is_empty());
+    let screen = render(&app);
+    assert!(screen.contains("In the list: type to search"), "{screen}");
+    assert!(
+        screen.contains("Next step"),
+        "the screen's keys too: {screen}"
+    );
+    press(&mut app, KeyCode::Esc);
+    assert!(app.overlay.is_none(), "Esc closes the help");
+    let lookup = wizard(&app).type_form.lookup.as_ref();
+    assert_eq!(
+        lookup.map(|lookup| lookup.filter.value()),
+        Some("sh"),
+        "the list is still open with what was typed"
+    );
+    assert!(!render(&app).contains("In the list: type to search"));
 }
 
 #[test]

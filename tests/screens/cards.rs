@@ -629,6 +629,28 @@ fn recharge_is_refused_while_the_meter_has_not_loaded_the_purchase() {
     assert!(message.contains("Swipe the meter first"), "{message}");
 }
 
+/// Session 32, by hand: F8 refused (the meter has not loaded the purchase), then "50 F2" typed
+/// in the same burst. F2's "此处不能使用“保存”。" replaced the reason on the message line; the
+/// clerk saw what the key typed ahead was not, never why the recharge stopped. A "not
+/// available" right behind an error (`hub::READ_TIME`) goes to `:messages` only.
+#[test]
+fn a_refusal_stays_on_the_line_behind_keys_typed_ahead() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    press(&mut app, KeyCode::F(8));
+    let reason = app.message.clone().unwrap();
+    assert_eq!(reason.kind, MessageKind::Error);
+    type_text(&mut app, "50");
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert_eq!(app.message.as_ref(), Some(&reason), "the reason stays");
+    let said = app.said.back().unwrap();
+    assert!(said.message.text.contains("不能使用"), "{said:?}");
+    let start: String = reason.text.chars().take(8).collect();
+    assert!(render(&app).contains(&start), "{}", render(&app));
+}
+
 /// A recharge and a refund left pending, each with its money and water.
 fn pending_rows() -> Vec<PendingOperation> {
     let recharge = PendingOperation {
