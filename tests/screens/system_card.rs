@@ -9,6 +9,7 @@ use meterdesk::app::card_status::{CardSeen, ReadCard};
 use meterdesk::cardflow::SystemCardSeen;
 use meterdesk::db::card_ops::{
     ClearedCredit, OperationState, SettingApplied, SystemCardFacts, SystemCardMeter,
+    SystemCardRefusal,
 };
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::card_records::{MeterNumber, MeterStatus, MeterWriteBack};
@@ -533,7 +534,9 @@ fn the_credit_receipt_in_both_languages() {
 #[test]
 fn a_clerks_read_of_a_clear_card_leaves_the_credit_to_a_supervisor() {
     let mut app = signed_in(Lang::En);
-    insert(&mut app, clear_card_seen(Some(ClearedCredit::NotPermitted)));
+    let sent = insert(&mut app, clear_card_seen(Some(ClearedCredit::NotPermitted)));
+    // The desk knew the clerk may not: nothing to learn.
+    assert!(!rereads_permissions(&sent), "{sent:?}");
     command(&mut app, "card");
     assert!(
         render(&app).contains("A supervisor reads this card to credit the water wiped."),
@@ -551,4 +554,43 @@ fn help_offers_the_command_to_supervisors_only() {
     supervisor(&mut app);
     press(&mut app, KeyCode::F(1));
     assert!(render(&app).contains(":system-card"), "{}", render(&app));
+}
+
+/// A supervisor whose `card.system` was taken since the sign-in: the read of a clear card that
+/// could not record its credit, and a system card the database refuses to journal, make the
+/// desk read the operator's permissions again.
+#[test]
+fn a_system_card_refused_for_want_of_a_permission_reads_the_permissions_again() {
+    let mut app = signed_in(Lang::En);
+    supervisor(&mut app);
+    let sent = insert(&mut app, clear_card_seen(Some(ClearedCredit::NotPermitted)));
+    assert!(rereads_permissions(&sent), "{sent:?}");
+
+    let mut app = form(Lang::En);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "wm-0042");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "60");
+    let sent = press(&mut app, KeyCode::F(2));
+    let check = only::<CheckMeter>(&sent);
+    let checked = MeterChecked {
+        kind: check.kind,
+        meter: meter(),
+        found: Some(found(true)),
+    };
+    answer(&mut app, &sent, Reply::screen(checked));
+    let sent = press(&mut app, KeyCode::F(2));
+    let issue = only::<IssueSystemCard>(&sent).issue.clone();
+    let refused = IssueOutcome {
+        issue,
+        issued: Issued::Refused(SystemCardRefusal::NotPermitted),
+    };
+    let next = answer(&mut app, &sent, Reply::screen(refused));
+    assert!(rereads_permissions(&next), "{next:?}");
+    assert!(
+        next.iter().any(|(_, r)| r.of::<ReadCard>().is_some()),
+        "the card is read again: {next:?}"
+    );
 }
