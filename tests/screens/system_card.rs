@@ -78,6 +78,18 @@ fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
     }
 }
 
+/// Types a setting card for meter WM-0042 (alarm at 2 m³, at most 60 m³) and presses F2: what
+/// it sent, the meter's check.
+fn type_setting_card(app: &mut App) -> Vec<(u64, Request)> {
+    press(app, KeyCode::Tab);
+    type_text(app, "wm-0042");
+    press(app, KeyCode::Tab);
+    type_text(app, "2");
+    press(app, KeyCode::Tab);
+    type_text(app, "60");
+    press(app, KeyCode::F(2))
+}
+
 /// Types a kind into the choice field (its lookup list) and picks it.
 fn choose_kind(app: &mut App, label: &str) {
     type_text(app, label);
@@ -88,13 +100,7 @@ fn choose_kind(app: &mut App, label: &str) {
 fn a_setting_card_is_checked_confirmed_written_and_told() {
     let mut app = form(Lang::En);
     insta::assert_snapshot!("system_card_form_en", render(&app));
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "wm-0042");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "2");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "60");
-    let sent = press(&mut app, KeyCode::F(2));
+    let sent = type_setting_card(&mut app);
     let check = only::<CheckMeter>(&sent);
     assert_eq!(
         (check.kind, check.meter.clone()),
@@ -567,13 +573,7 @@ fn a_system_card_refused_for_want_of_a_permission_reads_the_permissions_again() 
     assert!(rereads_permissions(&sent), "{sent:?}");
 
     let mut app = form(Lang::En);
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "wm-0042");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "2");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "60");
-    let sent = press(&mut app, KeyCode::F(2));
+    let sent = type_setting_card(&mut app);
     let check = only::<CheckMeter>(&sent);
     let checked = MeterChecked {
         kind: check.kind,
