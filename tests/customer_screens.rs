@@ -12,6 +12,7 @@ use meterdesk::app::hub::TICK;
 use meterdesk::app::permissions::REREAD_EVERY;
 use meterdesk::app::state::Msg;
 use meterdesk::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening};
+use meterdesk::db::roles;
 use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::customer_rules::{BasicInfo, Field, PersonalInfo};
 use meterdesk::i18n::Lang;
@@ -25,7 +26,7 @@ use meterdesk::screens::transfer::TransferView;
 use meterdesk::tools::demo;
 use rust_decimal::Decimal;
 use support::desk::Desk;
-use support::pg::{TestDb, fresh_db};
+use support::pg::{TestDb, fresh_db, give_password};
 
 /// Demo data, and the clerk signed in through the keys.
 async fn signed_in() -> (TestDb, Object, Desk) {
@@ -761,4 +762,88 @@ async fn a_change_refused_for_a_permission_taken_since_sign_in_is_told_in_words(
     assert!(!legend(&desk).contains("Modify"), "not yet read again");
     desk.send(Msg::Tick).await;
     assert!(legend(&desk).contains("m Modify"), "{}", desk.screen());
+}
+
+/// The administrator takes `account.deposit` from the clerks (`db::roles::set_permissions`, as
+/// the roles screen saves it) while a clerk is signed in with the account open, its legend
+/// offering the deposit as the sign-in told the desk. The database refuses the deposit, the
+/// account screen says so in its own words (`MoveRefusal::NotPermitted`), and the desk reads
+/// the permissions again: the legend and the help no longer offer it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deposit_refused_for_a_permission_taken_since_sign_in_is_no_longer_offered() {
+    let (db, client, mut desk) = signed_in().await;
+    let (number, balance): (i64, Decimal) = {
+        let row = client
+            .query_one(
+                "SELECT c.customer_no, a.balance FROM customer c
+                 JOIN account a ON a.customer_id = c.id
+                 WHERE c.status = 'active' AND c.business_model = 'postpaid'
+                   AND NOT EXISTS (SELECT 1 FROM bill b
+                                   WHERE b.account_id = a.id AND b.status = 'unpaid')
+                 ORDER BY c.customer_no LIMIT 1",
+                &[],
+            )
+            .await
+            .expect("the demo data has a postpaid customer");
+        (row.get("customer_no"), row.get("balance"))
+    };
+    desk.key(KeyCode::Char('/')).await;
+    desk.text(&format!("{number:08}")).await;
+    desk.key(KeyCode::Enter).await;
+    desk.key(KeyCode::Char('$')).await;
+    assert!(desk.app.screen.is::<AccountScreen>(), "{}", desk.screen());
+    let legend = |desk: &Desk| desk.screen().lines().last().unwrap_or_default().to_owned();
+    assert!(legend(&desk).contains("F8 Deposit"), "{}", desk.screen());
+
+    let admin: i64 = client
+        .query_one("SELECT id FROM operator WHERE login = 'admin'", &[])
+        .await
+        .unwrap()
+        .get("id");
+    give_password(&client, admin).await;
+    let kept: Vec<String> = client
+        .query_one(
+            "SELECT ARRAY(SELECT permission_code FROM role_permission
+                          WHERE role_code = 'clerk' AND permission_code <> 'account.deposit')
+                    AS kept",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("kept");
+    let mut admin = db.pool_of("admin").get().await.unwrap();
+    roles::set_permissions(&mut admin, "clerk", &kept)
+        .await
+        .unwrap()
+        .expect("the clerk role");
+
+    desk.key(KeyCode::F(8)).await;
+    desk.text("50").await;
+    desk.key(KeyCode::F(2)).await;
+    desk.key(KeyCode::F(2)).await;
+    assert_eq!(
+        desk.message(),
+        "Refused by the database: your roles do not allow this.",
+        "{}",
+        desk.screen()
+    );
+    assert!(!desk.app.may("account.deposit"), "read again");
+    assert!(desk.app.may("receipt.reprint"), "the others kept");
+    assert!(!legend(&desk).contains("Deposit"), "{}", desk.screen());
+    desk.key(KeyCode::F(1)).await;
+    assert!(
+        !desk.screen().contains("Deposit"),
+        "the help: {}",
+        desk.screen()
+    );
+    let now: Decimal = client
+        .query_one(
+            "SELECT a.balance FROM account a JOIN customer c ON c.id = a.customer_id
+             WHERE c.customer_no = $1",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .get("balance");
+    assert_eq!(now, balance, "nothing moved");
 }

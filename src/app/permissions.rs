@@ -5,8 +5,12 @@
 //!
 //! * when the database refused an operation for want of a permission (the desk believed it
 //!   allowed): at once, so the legend and the help stop offering what was taken — a refusal
-//!   that fails the request (`Failure`, in `update`), or one a screen's request answers (the
-//!   reference screens' `RefAnswer::NotPermitted`);
+//!   that fails the request (`Failure`, in `update`), or one a screen's request answers in
+//!   its own words, mostly said by [`say_refusal`]: the reference screens'
+//!   `RefAnswer::NotPermitted`, a deposit or refund, a receipt's reprint, a card operation or
+//!   a card reported lost, a settlement without the card, a system card issued, a report, the
+//!   audit log, and a clear card's credit a read could not record for an operator the desk
+//!   believed may (`screens::card::after_a_read`);
 //! * every [`REREAD_EVERY`] while signed in: a permission given shows within that, and one
 //!   taken before the clerk tries it.
 //!
@@ -18,6 +22,7 @@ use super::hub::{
     Answer, App, Hub, Outgoing, Request, ScreenReply, ScreenRequest, TICK, asking, send,
 };
 use super::services::{Progress, Services};
+use super::state::MessageKind;
 use crate::db::operators::{self, SignedIn};
 
 /// How often a signed-in desk reads its permissions again: one small query per desk, cheap
@@ -76,4 +81,14 @@ pub fn reread(app: &mut App, out: &mut Vec<Outgoing>) {
         send(app, Request(Box::new(RereadPermissions)), out);
         app.calling = caller;
     }
+}
+
+/// Says `text`, a screen's own words for a refusal its request was answered with, as an error;
+/// one `for_want_of_permission` reads the permissions again, as a failed request's does in
+/// `update`.
+pub fn say_refusal(hub: &mut Hub, text: impl Into<String>, for_want_of_permission: bool) {
+    if for_want_of_permission {
+        reread(hub.app, hub.out);
+    }
+    hub.say(MessageKind::Error, text);
 }

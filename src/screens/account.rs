@@ -23,6 +23,7 @@ use super::receipt::{
 use super::reference::common::read_or_loading;
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::paging::{PageApply, page_for, scroll};
+use crate::app::permissions;
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -350,7 +351,7 @@ impl AccountScreen {
                     form.fail(&[(AMOUNT, text.clone())]);
                     self.pane = AccountPane::Form { movement, form };
                 }
-                hub.say(MessageKind::Error, text);
+                say_refusal(hub, refusal, text);
                 self.load(hub);
             }
         }
@@ -397,6 +398,13 @@ fn refusal_text(app: &App, refusal: &MoveRefusal) -> String {
         MoveRefusal::BillsChanged => app.t("bills.changed"),
         MoveRefusal::BillsNotCovered => app.t("bills.not_covered"),
     }
+}
+
+/// Says `text`, the words for `refusal`; the database's for want of a permission makes the desk
+/// read the operator's permissions again.
+fn say_refusal(hub: &mut Hub, refusal: &MoveRefusal, text: String) {
+    let for_want_of_permission = *refusal == MoveRefusal::NotPermitted;
+    permissions::say_refusal(hub, text, for_want_of_permission);
 }
 
 /// Reads the account and its newest transactions; answered with [`Loaded`].
@@ -471,15 +479,17 @@ impl ScreenRequest for MoveMoney {
         let Some(moved) = reply.of::<Moved>() else {
             return;
         };
-        let (kind, text) = match &moved.outcome {
+        match &moved.outcome {
             MoveOutcome::Moved { receipt_no } => {
                 moved.keep_and_show(hub);
                 let text = hub.app.lang.tf("acct.moved", &[("receipt", receipt_no)]);
-                (MessageKind::Info, text)
+                hub.say(MessageKind::Info, text);
             }
-            MoveOutcome::Refused(refusal) => (MessageKind::Error, refusal_text(hub.app, refusal)),
-        };
-        hub.say(kind, text);
+            MoveOutcome::Refused(refusal) => {
+                let text = refusal_text(hub.app, refusal);
+                say_refusal(hub, refusal, text);
+            }
+        }
     }
 }
 
@@ -658,7 +668,7 @@ impl Screen for AccountScreen {
                 }
                 ReceiptLoaded::Missing => hub.say(MessageKind::Error, hub.app.t("acct.no_receipt")),
                 ReceiptLoaded::NotPermitted => {
-                    hub.say(MessageKind::Error, hub.app.t("acct.not_permitted"))
+                    permissions::say_refusal(hub, hub.app.t("acct.not_permitted"), true)
                 }
             }
         } else if let Some(super::receipt::ReceiptKept(Err(why))) =

@@ -475,18 +475,16 @@ impl Screen for CloseAccountScreen {
         } else if let Some(answer) = reply.of::<ClosedAnswer>() {
             answer_save(self, answer, hub, Self::closed, told);
         } else if let Some(ReportedLost(reported)) = reply.of::<ReportedLost>() {
-            let text = match reported {
-                Ok(no) => hub
-                    .app
-                    .lang
-                    .tf("ic.reported_lost", &[("card", &format!("{no:08}"))]),
-                Err(refusal) => card::refusal_text(hub.app, refusal),
-            };
-            let kind = match reported {
-                Ok(_) => MessageKind::Info,
-                Err(_) => MessageKind::Error,
-            };
-            hub.say(kind, text);
+            match reported {
+                Ok(no) => {
+                    let text = hub
+                        .app
+                        .lang
+                        .tf("ic.reported_lost", &[("card", &format!("{no:08}"))]);
+                    hub.say(MessageKind::Info, text);
+                }
+                Err(refusal) => card::say_refusal(hub, refusal),
+            }
             self.load(hub);
         }
     }

@@ -17,6 +17,7 @@ use ratatui::widgets::Paragraph;
 use super::legend::{BACK, framed, usual};
 use super::receipt::{KeepReport, ReceiptKept};
 use super::reference::common::read_or_loading;
+use crate::app::permissions;
 use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -560,6 +561,10 @@ impl Screen for ReportsScreen {
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(read) = reply.of::<ReportRead>() {
+            // Drawn where the rows would be; the desk believed the roles allowed it.
+            if read.report == Report::NotPermitted {
+                permissions::reread(hub.app, hub.out);
+            }
             self.shown = Some(read.clone());
         } else if let Some(ReceiptKept(kept)) = reply.of::<ReceiptKept>() {
             let text = match kept {

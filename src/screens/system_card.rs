@@ -18,6 +18,7 @@ use super::legend::{BACK, framed, usual};
 use crate::app::card_status::{CardSeen, ReadFor, read_card};
 use crate::app::form::{Choice, Field, FieldKind, Form, field_error_text};
 use crate::app::hub::{Failure, Problem};
+use crate::app::permissions;
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -345,6 +346,9 @@ fn tell(outcome: &IssueOutcome, hub: &mut Hub) {
             },
         ),
     };
+    if outcome.issued == Issued::Refused(SystemCardRefusal::NotPermitted) {
+        permissions::reread(hub.app, hub.out);
+    }
     hub.say(message, text);
     let after = match outcome.issued {
         Issued::Refused(_) => ReadFor::Status,

@@ -4,6 +4,8 @@
 //! only; the ledger receipt at 32 and 48 characters.
 
 use crate::support::*;
+use meterdesk::app::Hub;
+use meterdesk::app::screen::ScreenRequest;
 use meterdesk::db::accounts::{
     Account, BillsToPay, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
 };
@@ -340,7 +342,7 @@ fn a_refund_needs_the_supervisor_and_at_most_the_balance() {
     assert!(render(&app).contains("Refund 241.00 to 10000017 张伟, paid out by Cash?"));
     let sent = press(&mut app, KeyCode::F(2));
     // The database refused it meanwhile (another desk refunded): back on the form, said.
-    answer(
+    let next = answer(
         &mut app,
         &sent,
         Reply::screen(Moved {
@@ -352,6 +354,51 @@ fn a_refund_needs_the_supervisor_and_at_most_the_balance() {
     assert_eq!(
         app.message.clone().unwrap().text,
         "Refused: a refund is at most the balance."
+    );
+    assert!(!rereads_permissions(&next), "no permission in it: {next:?}");
+}
+
+/// A recharge the database refuses for want of a permission (taken since the sign-in) makes the
+/// desk read the operator's permissions again, on the account and after it was left.
+#[test]
+fn a_movement_refused_for_want_of_a_permission_reads_the_permissions_again() {
+    let refused = || {
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Refused(MoveRefusal::NotPermitted),
+            receipt: None,
+        })
+    };
+    let deposit = |app: &mut App| {
+        open_account(app, "system_prepaid", KeyCode::Char('r'));
+        type_text(app, "50");
+        press(app, KeyCode::F(2));
+        press(app, KeyCode::F(2))
+    };
+    let mut app = signed_in(Lang::En);
+    let sent = deposit(&mut app);
+    let next = answer(&mut app, &sent, refused());
+    assert!(rereads_permissions(&next), "{next:?}");
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Refused by the database: your roles do not allow this."
+    );
+
+    // Answered after the account closed (the request's own `answered_after_close`).
+    let mut app = signed_in(Lang::En);
+    let sent = deposit(&mut app);
+    let moving = sent[0].1.of::<MoveMoney>().expect("MoveMoney").clone();
+    let Reply(moved) = refused();
+    let mut next = Vec::new();
+    moving.answered_after_close(
+        moved.as_ref(),
+        &mut Hub {
+            app: &mut app,
+            out: &mut next,
+        },
+    );
+    assert!(
+        rereads_permissions(&next),
+        "after the account closed: {next:?}"
     );
 }
 
@@ -388,7 +435,8 @@ fn a_receipt_of_the_list_is_reprinted_marked_copy() {
 
     press(&mut app, KeyCode::F(3));
     let sent = press(&mut app, KeyCode::Char('#'));
-    answer(&mut app, &sent, Reply::screen(ReceiptLoaded::NotPermitted));
+    let next = answer(&mut app, &sent, Reply::screen(ReceiptLoaded::NotPermitted));
+    assert!(rereads_permissions(&next), "{next:?}");
     assert_eq!(
         app.message.clone().unwrap().text,
         "Refused by the database: your roles do not allow this."

@@ -371,8 +371,10 @@ fn a_failed_card_operation_says_so() {
 fn roles_taken_away_since_sign_in_close_the_viewer() {
     let mut app = supervisor(Lang::En);
     let sent = open_audit(&mut app);
-    answer(&mut app, &sent, Reply::screen(AuditReply::NotPermitted));
+    let next = answer(&mut app, &sent, Reply::screen(AuditReply::NotPermitted));
     assert!(app.screen.is::<CustomerTable>(), "the viewer is closed");
+    // The desk believed the roles allowed it: it reads them again.
+    assert!(rereads_permissions(&next), "{next:?}");
     let text = app.message.clone().unwrap().text;
     assert!(text.contains("do not allow you to view it"), "{text}");
 }

@@ -2109,3 +2109,58 @@ fn a_recharge_typed_as_the_card_goes_on_waits_for_its_read() {
         CardOp::Recharge { .. }
     ));
 }
+
+/// A card operation the database refuses for want of a permission (taken since the sign-in)
+/// makes the desk read the operator's permissions again, so the legend and the help stop
+/// offering it; another refusal does not.
+#[test]
+fn card_refusals_for_want_of_a_permission_read_the_permissions_again() {
+    // A refund, refused by the journal.
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(9));
+    let sent = press(&mut app, KeyCode::F(2));
+    let refused = Written::Refused(Refusal::NotPermitted);
+    let next = answer(&mut app, &sent, Reply::screen(WriteOutcome::from(refused)));
+    assert!(rereads_permissions(&next), "{next:?}");
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Your roles do not allow this card operation."
+    );
+
+    // A settlement without the card.
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    supervisor(&mut app);
+    let sent = press(&mut app, KeyCode::Char('p'));
+    answer(&mut app, &sent, Reply::screen(pending_rows()));
+    press(&mut app, KeyCode::Char('w'));
+    let sent = press(&mut app, KeyCode::F(2));
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(SettledWithoutCard(None, None)),
+    );
+    assert!(rereads_permissions(&next), "{next:?}");
+
+    // A card reported lost.
+    let mut app = signed_in(Lang::En);
+    card_customer_row(&mut app, Some("active"), "active");
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(7));
+    let sent = press(&mut app, KeyCode::Char('v'));
+    let refused = ReportedLost(Err(Refusal::NoActiveCard));
+    let next = answer(&mut app, &sent, Reply::screen(refused));
+    assert!(!rereads_permissions(&next), "no permission in it: {next:?}");
+    let sent = press(&mut app, KeyCode::Char('v'));
+    let refused = ReportedLost(Err(Refusal::NotPermitted));
+    let next = answer(&mut app, &sent, Reply::screen(refused));
+    assert!(rereads_permissions(&next), "{next:?}");
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Your roles do not allow this card operation."
+    );
+}

@@ -378,3 +378,23 @@ fn f2_on_a_balance_offers_the_amount_that_settles_it() {
     let screen = render(&app);
     assert!(screen.contains("Refund 5.00"), "{screen}");
 }
+
+/// A card report lost the database refuses for want of a permission (taken since the sign-in)
+/// makes the desk read the operator's permissions again, and the steps are read again.
+#[test]
+fn a_report_lost_refused_for_want_of_a_permission_reads_the_permissions_again() {
+    let mut app = close_screen(supervisor(Lang::En), Some(CloseBlocker::CardActive));
+    let sent = press(&mut app, KeyCode::Char('v'));
+    let refused = ReportedLost(Err(Refusal::NotPermitted));
+    let next = answer(&mut app, &sent, Reply::screen(refused));
+    assert!(rereads_permissions(&next), "{next:?}");
+    assert!(
+        next.iter()
+            .any(|(_, request)| request.of::<LoadClosing>().is_some()),
+        "{next:?}"
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Your roles do not allow this card operation."
+    );
+}

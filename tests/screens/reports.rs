@@ -247,3 +247,28 @@ fn low_balances_in_chinese() {
     );
     insta::assert_snapshot!("reports_low_balances_zh", render(&app));
 }
+
+/// A report the database refuses for want of a permission (taken since the sign-in) is said
+/// where its rows would be, and the desk reads the operator's permissions again; a report read
+/// does not.
+#[test]
+fn a_report_refused_for_want_of_a_permission_reads_the_permissions_again() {
+    let (mut app, sent) = reports(Lang::En);
+    let read = |report| {
+        Reply::screen(ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report,
+        })
+    };
+    let next = answer(&mut app, &sent, read(Report::Takings(vec![])));
+    assert!(!rereads_permissions(&next), "{next:?}");
+    let sent = press(&mut app, KeyCode::F(5));
+    let next = answer(&mut app, &sent, read(Report::NotPermitted));
+    assert!(rereads_permissions(&next), "{next:?}");
+    assert!(
+        render(&app).contains("The daily reports need the permission"),
+        "{}",
+        render(&app)
+    );
+}

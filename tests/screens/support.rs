@@ -257,3 +257,10 @@ pub fn insert_card(
         }),
     )
 }
+
+/// Whether `sent` holds the desk's re-read of the operator's permissions (`app::permissions`).
+pub fn rereads_permissions(sent: &[(u64, Request)]) -> bool {
+    use meterdesk::app::permissions::RereadPermissions;
+    sent.iter()
+        .any(|(_, request)| request.of::<RereadPermissions>().is_some())
+}

@@ -9,6 +9,7 @@ use meterdesk::app::card_status::{CardSeen, ReadCard};
 use meterdesk::cardflow::SystemCardSeen;
 use meterdesk::db::card_ops::{
     ClearedCredit, OperationState, SettingApplied, SystemCardFacts, SystemCardMeter,
+    SystemCardRefusal,
 };
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::card_records::{MeterNumber, MeterStatus, MeterWriteBack};
@@ -77,6 +78,18 @@ fn only<T: 'static>(sent: &[(u64, Request)]) -> &T {
     }
 }
 
+/// Types a setting card for meter WM-0042 (alarm at 2 m³, at most 60 m³) and presses F2: what
+/// it sent, the meter's check.
+fn type_setting_card(app: &mut App) -> Vec<(u64, Request)> {
+    press(app, KeyCode::Tab);
+    type_text(app, "wm-0042");
+    press(app, KeyCode::Tab);
+    type_text(app, "2");
+    press(app, KeyCode::Tab);
+    type_text(app, "60");
+    press(app, KeyCode::F(2))
+}
+
 /// Types a kind into the choice field (its lookup list) and picks it.
 fn choose_kind(app: &mut App, label: &str) {
     type_text(app, label);
@@ -87,13 +100,7 @@ fn choose_kind(app: &mut App, label: &str) {
 fn a_setting_card_is_checked_confirmed_written_and_told() {
     let mut app = form(Lang::En);
     insta::assert_snapshot!("system_card_form_en", render(&app));
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "wm-0042");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "2");
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "60");
-    let sent = press(&mut app, KeyCode::F(2));
+    let sent = type_setting_card(&mut app);
     let check = only::<CheckMeter>(&sent);
     assert_eq!(
         (check.kind, check.meter.clone()),
@@ -533,7 +540,9 @@ fn the_credit_receipt_in_both_languages() {
 #[test]
 fn a_clerks_read_of_a_clear_card_leaves_the_credit_to_a_supervisor() {
     let mut app = signed_in(Lang::En);
-    insert(&mut app, clear_card_seen(Some(ClearedCredit::NotPermitted)));
+    let sent = insert(&mut app, clear_card_seen(Some(ClearedCredit::NotPermitted)));
+    // The desk knew the clerk may not: nothing to learn.
+    assert!(!rereads_permissions(&sent), "{sent:?}");
     command(&mut app, "card");
     assert!(
         render(&app).contains("A supervisor reads this card to credit the water wiped."),
@@ -551,4 +560,37 @@ fn help_offers_the_command_to_supervisors_only() {
     supervisor(&mut app);
     press(&mut app, KeyCode::F(1));
     assert!(render(&app).contains(":system-card"), "{}", render(&app));
+}
+
+/// A supervisor whose `card.system` was taken since the sign-in: the read of a clear card that
+/// could not record its credit, and a system card the database refuses to journal, make the
+/// desk read the operator's permissions again.
+#[test]
+fn a_system_card_refused_for_want_of_a_permission_reads_the_permissions_again() {
+    let mut app = signed_in(Lang::En);
+    supervisor(&mut app);
+    let sent = insert(&mut app, clear_card_seen(Some(ClearedCredit::NotPermitted)));
+    assert!(rereads_permissions(&sent), "{sent:?}");
+
+    let mut app = form(Lang::En);
+    let sent = type_setting_card(&mut app);
+    let check = only::<CheckMeter>(&sent);
+    let checked = MeterChecked {
+        kind: check.kind,
+        meter: meter(),
+        found: Some(found(true)),
+    };
+    answer(&mut app, &sent, Reply::screen(checked));
+    let sent = press(&mut app, KeyCode::F(2));
+    let issue = only::<IssueSystemCard>(&sent).issue.clone();
+    let refused = IssueOutcome {
+        issue,
+        issued: Issued::Refused(SystemCardRefusal::NotPermitted),
+    };
+    let next = answer(&mut app, &sent, Reply::screen(refused));
+    assert!(rereads_permissions(&next), "{next:?}");
+    assert!(
+        next.iter().any(|(_, r)| r.of::<ReadCard>().is_some()),
+        "the card is read again: {next:?}"
+    );
 }

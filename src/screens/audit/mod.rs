@@ -17,6 +17,7 @@ use tui_input::Input;
 
 use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::paging::{self, PageApply};
+use crate::app::permissions;
 use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -301,7 +302,11 @@ impl Screen for AuditScreen {
                     |row| row.id,
                 );
             }
-            (_, AuditReply::NotPermitted) => refused(hub),
+            (_, AuditReply::NotPermitted) => {
+                // The desk believed the roles allowed it: they changed since it read them.
+                permissions::reread(hub.app, hub.out);
+                refused(hub)
+            }
             (_, exported) => tell_exported(exported, hub),
         }
     }

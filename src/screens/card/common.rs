@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use crate::app::Command;
 use crate::app::card_status::CardSeen;
 use crate::app::form::Form;
+use crate::app::permissions;
 use crate::app::screen::Notice;
 use crate::app::{App, Hub};
 use crate::db::card_ops::{
@@ -210,6 +211,13 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
         _ => return refusal.to_string(),
     };
     lang.t(key).to_owned()
+}
+
+/// Says `refusal` in the clerk's language; the database's for want of a permission makes the
+/// desk read the operator's permissions again.
+pub fn say_refusal(hub: &mut Hub, refusal: &Refusal) {
+    let text = refusal_text(hub.app, refusal);
+    permissions::say_refusal(hub, text, *refusal == Refusal::NotPermitted);
 }
 
 pub(super) fn recharge_refusal(lang: Lang, refusal: &RechargeRefusal) -> String {

@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 
 use super::common::{
     BlankWanted, CardPane, CardScreen, Confirm, card_no, customer_line, key_of, not_blank,
-    refusal_text, text, tier_line,
+    say_refusal, text, tier_line,
 };
 use super::pending::SettleWithoutCard;
 use super::receipt::{Receipt, keep_and_show, keep_receipts_of, receipt_of};
@@ -402,7 +402,10 @@ fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
             ),
             Some(CardPane::Card),
         ),
-        Written::Refused(refusal) => (MessageKind::Error, refusal_text(app, refusal), None),
+        Written::Refused(refusal) => {
+            say_refusal(hub, refusal);
+            return None;
+        }
         Written::Finished(state) => (
             MessageKind::Info,
             lang.tf(

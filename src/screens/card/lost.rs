@@ -1,7 +1,7 @@
 //! Report lost, from the Replace card confirmation (supervisors): the customer's card is void
 //! and blacklisted at once, before a blank card for the replacement is at hand.
 
-use super::common::{CardScreen, Customer, card_no, leave_changed, refusal_text};
+use super::common::{CardScreen, Customer, card_no, leave_changed, say_refusal};
 use crate::app::Hub;
 use crate::app::card_status::{ReadFor, read_card};
 use crate::app::requests::{Progress, Services};
@@ -60,10 +60,7 @@ impl CardScreen {
                 // lost; the card pane would show whatever card is on the reader instead.
                 leave_changed(hub);
             }
-            Err(refusal) => {
-                let text = refusal_text(hub.app, refusal);
-                hub.say(MessageKind::Error, text);
-            }
+            Err(refusal) => say_refusal(hub, refusal),
         }
     }
 }

@@ -34,7 +34,9 @@ use crate::ui::chrome::draw_lines;
 use crate::ui::theme::Theme;
 use common::{card_no, key_of, known_card, leave_changed};
 
-pub use common::{CardPane, CardScreen, Confirm, Customer, RechargeForm, refusal_text};
+pub use common::{
+    CardPane, CardScreen, Confirm, Customer, RechargeForm, refusal_text, say_refusal,
+};
 pub use confirm::{WriteCard, WriteOutcome, Written};
 pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};

@@ -9,6 +9,7 @@ use super::common::{CardPane, CardScreen, amount_text, card_cells, card_no, tabl
 use super::receipt::{Receipt, keep_and_show, receipt_of};
 use crate::app::Hub;
 use crate::app::card_status::{kind_key, state_key};
+use crate::app::permissions;
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -106,7 +107,7 @@ impl CardScreen {
                 );
                 hub.say(MessageKind::Info, text);
             }
-            None => hub.say(MessageKind::Error, lang.t("ic.not_permitted")),
+            None => permissions::say_refusal(hub, lang.t("ic.not_permitted"), true),
         }
         if settled.1.is_none() {
             self.load_pending(hub);

@@ -10,10 +10,11 @@ use super::common::{
 };
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of};
 use crate::app::card_status::{CardRead, CardSeen};
+use crate::app::permissions;
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
 use crate::card::reader::ReaderState;
-use crate::db::card_ops::{Discrepancy, Payment};
+use crate::db::card_ops::{ClearedCredit, Discrepancy, Payment};
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::{PurchaseState, check_recycle};
 use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
@@ -33,6 +34,11 @@ pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
     keep_receipts_of(hub, &read.settled);
     if let CardSeen::System(seen) = &read.seen {
         keep_receipt_of_credit(hub, seen);
+        // The read records a clear card's credit for whoever may issue system cards: refused
+        // to one the desk believed may, their roles changed since it read them.
+        if seen.cleared == Some(ClearedCredit::NotPermitted) && hub.app.may("card.system") {
+            permissions::reread(hub.app, hub.out);
+        }
         let recorded = system_card::credited_now(hub.app, seen)
             .or_else(|| system_card::applied_now(hub.app, seen));
         if let Some(text) = recorded {
