@@ -554,6 +554,9 @@ fn on_reply(
             if !detail.permissions.is_empty() {
                 permissions::reread(app, out);
             }
+            if card_status::is_read(&request) {
+                card_status::on_read_failed(app, detail.text(app.lang));
+            }
             say(app, MessageKind::Error, detail.text(app.lang))
         }
     }

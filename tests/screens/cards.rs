@@ -2164,3 +2164,41 @@ fn card_refusals_for_want_of_a_permission_read_the_permissions_again() {
         "Your roles do not allow this card operation."
     );
 }
+
+/// A recharge waits for the card's read (above); a read the database fails (a query refused,
+/// an error) ends that wait, lest F8 and every key typed behind it, F12 too, wait until the
+/// card leaves the reader.
+#[test]
+fn a_card_read_that_fails_lets_the_keys_waiting_for_it_go_on() {
+    let mut app = signed_in(Lang::En);
+    card_customer_row(&mut app, Some("active"), "active");
+    let read = update(&mut app, card_in()).requests;
+    press(&mut app, KeyCode::F(8));
+    press(&mut app, KeyCode::F(12));
+    assert_eq!(
+        app.type_ahead.len(),
+        2,
+        "F8 waits for the read, F12 behind it"
+    );
+    update(
+        &mut app,
+        Msg::Reply {
+            id: read[0].0,
+            outcome: Err(Failure::Error(Problem::new(
+                "failure.database",
+                "canceling statement due to statement timeout",
+            ))),
+        },
+    );
+    assert!(
+        app.type_ahead.is_empty(),
+        "the keys went on: {:?}",
+        app.type_ahead
+    );
+    assert!(
+        app.screen.is::<CustomerTable>(),
+        "F8 refused on the row, nothing opened"
+    );
+    press(&mut app, KeyCode::Down);
+    assert!(app.type_ahead.is_empty(), "a key typed now is not held");
+}
