@@ -37,6 +37,17 @@ fn card_in() -> Msg {
     })
 }
 
+/// Request `id` failed in the database with `detail`.
+fn database_failed(app: &mut App, id: u64, detail: &str) {
+    update(
+        app,
+        Msg::Reply {
+            id,
+            outcome: Err(Failure::Error(Problem::new("failure.database", detail))),
+        },
+    );
+}
+
 fn no_card() -> Msg {
     Msg::Reader(ReaderState::NoCard {
         reader: READER.into(),
@@ -556,16 +567,7 @@ fn a_write_confirmed_again_after_a_failure_reuses_its_idempotency_key() {
     recharge_quoted(&mut app);
     let key_of = |sent: &[(u64, Request)]| only::<WriteCard>(sent).idempotency_key.clone();
     let first = press(&mut app, KeyCode::F(2));
-    update(
-        &mut app,
-        Msg::Reply {
-            id: first[0].0,
-            outcome: Err(Failure::Error(Problem::new(
-                "failure.database",
-                "the commit was lost",
-            ))),
-        },
-    );
+    database_failed(&mut app, first[0].0, "the commit was lost");
     assert!(
         render(&app).contains("Recharge 120.00"),
         "the confirmation stays"
@@ -2180,15 +2182,10 @@ fn a_card_read_that_fails_lets_the_keys_waiting_for_it_go_on() {
         2,
         "F8 waits for the read, F12 behind it"
     );
-    update(
+    database_failed(
         &mut app,
-        Msg::Reply {
-            id: read[0].0,
-            outcome: Err(Failure::Error(Problem::new(
-                "failure.database",
-                "canceling statement due to statement timeout",
-            ))),
-        },
+        read[0].0,
+        "canceling statement due to statement timeout",
     );
     assert!(
         app.type_ahead.is_empty(),

@@ -612,14 +612,7 @@ fn a_sign_out_question_answered_no_leaves_the_message_line() {
 #[test]
 fn a_reply_said_over_the_sign_out_question_takes_its_place() {
     let said_over_the_question = |app: &mut App| {
-        let reading = update(
-            app,
-            Msg::Reader(ReaderState::CardPresent {
-                reader: "Virtual PCD 00 00".into(),
-                atr: vec![0x3b, 0x80],
-            }),
-        )
-        .requests;
+        let reading = update(app, card_present()).requests;
         press(app, KeyCode::F(3));
         assert!(app.message.clone().unwrap().text.contains("按 F2 退出"));
         connection_lost(app, &reading);
