@@ -174,6 +174,15 @@ fn resolved_text(app: &App, settled: &Settled) -> String {
     )
 }
 
+/// A read that failed (the database refused or erred; a lost connection parks it instead): the
+/// card is no longer being read, so the keys that wait for its read
+/// (`screens::card::waits_for_the_card_read`), and every key typed behind them, go on.
+pub(super) fn on_read_failed(app: &mut App, why: String) {
+    if app.card == Some(CardSeen::Reading) {
+        app.card = Some(CardSeen::Unreadable(why));
+    }
+}
+
 /// Whether `request` is a card read (kept when the clerk logs out: it is for the status line).
 pub fn is_read(request: &Request) -> bool {
     request.of::<ReadCard>().is_some()

@@ -460,8 +460,10 @@ impl Form {
     }
 
     /// Offers `text` in field `index`, a value the desk knows (the premises address for a new
-    /// owner): shown as it would be saved, but not typed — the first character typed replaces
-    /// it, a cursor or deletion key edits it. Offering does not make the form dirty.
+    /// owner): shown as it would be saved, with a note that the clerk did not type it, until
+    /// edited. Entered, it is selected as any field's text is ([`Form::is_selected`]): a
+    /// character typed replaces it, a deletion key clears it, a cursor key edits it in place.
+    /// Offering does not make the form dirty.
     pub fn offer(&mut self, index: usize, text: &str) {
         self.set(index, text);
         self.fields[index].offered = true;

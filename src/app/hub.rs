@@ -339,7 +339,8 @@ pub struct App {
     pub quit: bool,
     /// Quit was pressed once while a save waited for the database, and the clerk was told.
     pub quit_warned: bool,
-    /// The question on the message line waiting for its answer.
+    /// The question on the message line waiting for its answer; asked while it is there
+    /// (`say` drops it).
     pub asked: Option<Question>,
     /// What was typed and refused while a save waits for the database, as the message line
     /// quotes it (`refused_while_saving`); any other message starts it afresh.
@@ -1084,9 +1085,12 @@ pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
     call_top(app, out, |screen, hub| screen.on_notice(&notice, hub));
 }
 
-/// Puts `text` on the message line.
+/// Puts `text` on the message line, in the place of a question asked there: a reply said
+/// while it waited for its answer (a card read, a save) takes it away, lest the next key answer
+/// a question the clerk no longer sees, or clear the reply's words as it says no.
 pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
     app.refused_typing.clear();
+    app.asked = None;
     let message = Message {
         kind,
         text: text.into(),

@@ -422,13 +422,13 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
         // Signing out ends the clerk's day at the desk: asked once, answered on the table by
         // F2, everywhere by `:logout` again (F3 elsewhere goes back a screen).
         Command::Leave | Command::Logout => {
-            app.asked = Some(Question::SignOut);
             let question = if app.below.is_empty() {
                 "keyboard.ask_sign_out"
             } else {
                 "keyboard.ask_sign_out_anywhere"
             };
             say(app, MessageKind::Info, app.t(question));
+            app.asked = Some(Question::SignOut);
         }
         // Refresh the screen does not handle itself reads again what it read when it opened.
         Command::Refresh => {
@@ -500,9 +500,9 @@ fn go_home(app: &mut App, confirmed: bool) {
     if let Some(screen) = unsaved
         && !confirmed
     {
-        app.asked = Some(Question::Home);
         let text = app.tf("keyboard.ask_home", &[("screen", &screen)]);
         say(app, MessageKind::Info, text);
+        app.asked = Some(Question::Home);
         return;
     }
     app.screen = app.below.swap_remove(0);
@@ -553,6 +553,9 @@ fn on_reply(
             // since it read them, so the legend and the help learn what they allow now.
             if !detail.permissions.is_empty() {
                 permissions::reread(app, out);
+            }
+            if card_status::is_read(&request) {
+                card_status::on_read_failed(app, detail.text(app.lang));
             }
             say(app, MessageKind::Error, detail.text(app.lang))
         }

@@ -37,6 +37,17 @@ fn card_in() -> Msg {
     })
 }
 
+/// Request `id` failed in the database with `detail`.
+fn database_failed(app: &mut App, id: u64, detail: &str) {
+    update(
+        app,
+        Msg::Reply {
+            id,
+            outcome: Err(Failure::Error(Problem::new("failure.database", detail))),
+        },
+    );
+}
+
 fn no_card() -> Msg {
     Msg::Reader(ReaderState::NoCard {
         reader: READER.into(),
@@ -556,16 +567,7 @@ fn a_write_confirmed_again_after_a_failure_reuses_its_idempotency_key() {
     recharge_quoted(&mut app);
     let key_of = |sent: &[(u64, Request)]| only::<WriteCard>(sent).idempotency_key.clone();
     let first = press(&mut app, KeyCode::F(2));
-    update(
-        &mut app,
-        Msg::Reply {
-            id: first[0].0,
-            outcome: Err(Failure::Error(Problem::new(
-                "failure.database",
-                "the commit was lost",
-            ))),
-        },
-    );
+    database_failed(&mut app, first[0].0, "the commit was lost");
     assert!(
         render(&app).contains("Recharge 120.00"),
         "the confirmation stays"
@@ -2163,4 +2165,37 @@ fn card_refusals_for_want_of_a_permission_read_the_permissions_again() {
         app.message.clone().unwrap().text,
         "Your roles do not allow this card operation."
     );
+}
+
+/// A recharge waits for the card's read (above); a read the database fails (a query refused,
+/// an error) ends that wait, lest F8 and every key typed behind it, F12 too, wait until the
+/// card leaves the reader.
+#[test]
+fn a_card_read_that_fails_lets_the_keys_waiting_for_it_go_on() {
+    let mut app = signed_in(Lang::En);
+    card_customer_row(&mut app, Some("active"), "active");
+    let read = update(&mut app, card_in()).requests;
+    press(&mut app, KeyCode::F(8));
+    press(&mut app, KeyCode::F(12));
+    assert_eq!(
+        app.type_ahead.len(),
+        2,
+        "F8 waits for the read, F12 behind it"
+    );
+    database_failed(
+        &mut app,
+        read[0].0,
+        "canceling statement due to statement timeout",
+    );
+    assert!(
+        app.type_ahead.is_empty(),
+        "the keys went on: {:?}",
+        app.type_ahead
+    );
+    assert!(
+        app.screen.is::<CustomerTable>(),
+        "F8 refused on the row, nothing opened"
+    );
+    press(&mut app, KeyCode::Down);
+    assert!(app.type_ahead.is_empty(), "a key typed now is not held");
 }

@@ -224,6 +224,14 @@ pub fn method(code: &str, name: &str) -> meterdesk::db::cards::PaymentMethod {
     }
 }
 
+/// The reader's news that a card came into it.
+pub fn card_present() -> Msg {
+    Msg::Reader(ReaderState::CardPresent {
+        reader: "Virtual PCD 00 00".into(),
+        atr: vec![0x3b, 0x80],
+    })
+}
+
 /// A card comes into the reader: the app reads it for the operator signed in (`ReadCard`), and
 /// the read is answered with `seen`; what the answer sent.
 pub fn insert_card(
@@ -231,14 +239,7 @@ pub fn insert_card(
     seen: meterdesk::app::card_status::CardSeen,
 ) -> Vec<(u64, Request)> {
     use meterdesk::app::card_status::{CardRead, ReadCard};
-    let sent = update(
-        app,
-        Msg::Reader(ReaderState::CardPresent {
-            reader: "Virtual PCD 00 00".into(),
-            atr: vec![0x3b, 0x80],
-        }),
-    )
-    .requests;
+    let sent = update(app, card_present()).requests;
     let [(_, request)] = sent.as_slice() else {
         panic!("one request: {sent:?}")
     };

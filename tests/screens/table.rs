@@ -605,3 +605,35 @@ fn a_sign_out_question_answered_no_leaves_the_message_line() {
         "no longer asked: F2 does not sign out"
     );
 }
+
+/// A reply said on the message line while the sign-out question waited there takes its place:
+/// the question is no longer asked. Before, F2 still signed out for a question the clerk no
+/// longer saw, and another key, saying no, cleared the reply's words with the question.
+#[test]
+fn a_reply_said_over_the_sign_out_question_takes_its_place() {
+    let said_over_the_question = |app: &mut App| {
+        let reading = update(app, card_present()).requests;
+        press(app, KeyCode::F(3));
+        assert!(app.message.clone().unwrap().text.contains("按 F2 退出"));
+        connection_lost(app, &reading);
+        assert!(
+            app.message.clone().unwrap().text.contains("无法连接数据库"),
+            "the reply is said"
+        );
+    };
+    let mut app = signed_in(Lang::Zh);
+    said_over_the_question(&mut app);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(selected_id(&app), 2, "the key did its own work");
+    assert!(
+        render(&app).contains("无法连接数据库"),
+        "the reply's words stay on the line"
+    );
+    let mut app = signed_in(Lang::Zh);
+    said_over_the_question(&mut app);
+    press(&mut app, KeyCode::F(2));
+    assert!(
+        app.session.is_some(),
+        "F2 answers no question the line no longer shows"
+    );
+}
