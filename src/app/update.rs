@@ -111,6 +111,13 @@ fn typed(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
     // Keys already waiting go first: a key never overtakes one typed before it.
     if app.type_ahead.is_empty() || app.holds_input() {
         on_typed_key(app, typed, out);
+    } else if matches!(typed, Typed::Key(key) if app.keymap.command_for(&key) == Some(Command::Cancel))
+    {
+        // ui.md: F12 and Esc are never queued. The keys wait for an answer a key asked for
+        // (`Screen::key_waits`: a card still being read), which nothing holds: they go, the
+        // answer lands as it would have anyway.
+        app.type_ahead.clear();
+        say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
     } else {
         app.type_ahead.push_back(typed);
     }

@@ -2112,6 +2112,42 @@ fn a_recharge_typed_as_the_card_goes_on_waits_for_its_read() {
     ));
 }
 
+/// Session 32, review: F8 waits for the card's read, and so do the keys behind it; Esc must
+/// not (ui.md: F12 and Esc cancel). It cancels the waiting keys at once; the read then lands
+/// on the table, which opens nothing.
+#[test]
+fn esc_cancels_the_keys_waiting_for_the_card_read() {
+    let mut app = signed_in(Lang::En);
+    let customer = card_customer_row(&mut app, Some("active"), "active");
+    let read = update(&mut app, card_in()).requests;
+    for key in [KeyCode::F(8), KeyCode::Char('1'), KeyCode::Esc] {
+        assert!(press(&mut app, key).is_empty(), "{key:?} sends nothing");
+    }
+    assert!(app.type_ahead.is_empty(), "{:?}", app.type_ahead);
+    assert_eq!(app.message.as_ref().unwrap().text, "Cancelled.");
+    let owner = CardOwner {
+        customer_id: customer,
+        ..owner("active")
+    };
+    let card = user_card(5);
+    let active = Some(card.issue.clone());
+    let after = answer(
+        &mut app,
+        &read,
+        Reply::screen(CardRead {
+            seen: CardSeen::User {
+                card: Box::new(card),
+                owner: Some(owner),
+                active,
+            },
+            settled: Vec::new(),
+            discrepancies: Vec::new(),
+        }),
+    );
+    assert!(after.is_empty(), "the cancelled F8 opens nothing");
+    assert!(app.screen.is::<CustomerTable>(), "{}", render(&app));
+}
+
 /// A card operation the database refuses for want of a permission (taken since the sign-in)
 /// makes the desk read the operator's permissions again, so the legend and the help stop
 /// offering it; another refusal does not.
@@ -2168,19 +2204,19 @@ fn card_refusals_for_want_of_a_permission_read_the_permissions_again() {
 }
 
 /// A recharge waits for the card's read (above); a read the database fails (a query refused,
-/// an error) ends that wait, lest F8 and every key typed behind it, F12 too, wait until the
-/// card leaves the reader.
+/// an error) ends that wait, lest F8 and every key typed behind it wait until the card leaves
+/// the reader (F12 and Esc do not wait: `esc_cancels_the_keys_waiting_for_the_card_read`).
 #[test]
 fn a_card_read_that_fails_lets_the_keys_waiting_for_it_go_on() {
     let mut app = signed_in(Lang::En);
     card_customer_row(&mut app, Some("active"), "active");
     let read = update(&mut app, card_in()).requests;
     press(&mut app, KeyCode::F(8));
-    press(&mut app, KeyCode::F(12));
+    press(&mut app, KeyCode::Up);
     assert_eq!(
         app.type_ahead.len(),
         2,
-        "F8 waits for the read, F12 behind it"
+        "F8 waits for the read, a key behind it"
     );
     database_failed(
         &mut app,
@@ -2192,9 +2228,10 @@ fn a_card_read_that_fails_lets_the_keys_waiting_for_it_go_on() {
         "the keys went on: {:?}",
         app.type_ahead
     );
+    let screen = render(&app);
     assert!(
-        app.screen.is::<CustomerTable>(),
-        "F8 refused on the row, nothing opened"
+        screen.contains("The card could not be read") && screen.contains("F5 Read card"),
+        "F8 went on: the card screen says the read failed and offers to read again: {screen}"
     );
     press(&mut app, KeyCode::Down);
     assert!(app.type_ahead.is_empty(), "a key typed now is not held");
