@@ -92,6 +92,9 @@ const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
 /// Cells the breadcrumbs keep however narrow the line: the screen on top, named.
 const FEWEST_CRUMBS: usize = 16;
+/// Cells the operator and office keep before the breadcrumbs give up their outer levels: the
+/// operator's name, or its start.
+const FEWEST_WHO: usize = 24;
 
 /// The operator and office signed in, as the top line shows them whole.
 fn operator(app: &App) -> Option<String> {
@@ -119,35 +122,44 @@ fn states(app: &App) -> String {
 }
 
 /// The top line: breadcrumbs on the left, operator, office and states on the right. Where it
-/// is too narrow for all, it cuts in this order (decisions.md, session 32): the breadcrumbs'
-/// outer levels, down to "… › " and the screen on top; then the office, from its end; then
-/// the operator's name. The database and reader states are never cut for them.
+/// is too narrow for all, it cuts in this order (decisions.md, session 32, "where the clerk
+/// is"): the office, from its end; then the operator's name, down to [`FEWEST_WHO`] cells;
+/// then the breadcrumbs' outer levels, down to "… › " and the screen on top. The breadcrumbs
+/// say where the clerk is (ui.md's first fact of the line); the database and reader states
+/// are never cut for the others.
 pub fn top_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let room = usize::from(area.width);
     let crumbs = format!(" meterdesk › {}", app.breadcrumbs().join(" › "));
+    let line = top_line_text(
+        usize::from(area.width),
+        &crumbs,
+        operator(app).as_deref(),
+        &states(app),
+    );
+    frame.render_widget(Paragraph::new(Line::raw(line)).style(theme.bar()), area);
+}
+
+/// The top line in `room` cells: `crumbs` on the left, `who` and `states` on the right, cut as
+/// [`top_line`] says.
+fn top_line_text(room: usize, crumbs: &str, who: Option<&str>, states: &str) -> String {
     let deepest = crumbs.rsplit(" › ").next().unwrap_or_default();
-    let fewest_crumbs = width(&crumbs)
+    let fewest_crumbs = width(crumbs)
         .min(width(deepest) + width("… › "))
         .min(FEWEST_CRUMBS);
-    let states = states(app);
-    let status = match operator(app) {
+    let status = match who {
         Some(who) => {
-            let left_for_crumbs = room.saturating_sub(width(&who) + 3 + width(&states) + 1);
-            let crumbs_room = left_for_crumbs.max(fewest_crumbs);
-            let who_room = room.saturating_sub(crumbs_room + 1 + 3 + width(&states));
-            format!("{} │ {states}", truncate(&who, who_room))
+            let left_for_who = room.saturating_sub(width(crumbs) + 1 + 3 + width(states));
+            let most_for_who = room.saturating_sub(fewest_crumbs + 1 + 3 + width(states));
+            let who_room = left_for_who
+                .max(width(who).min(FEWEST_WHO))
+                .min(most_for_who);
+            format!("{} │ {states}", truncate(who, who_room))
         }
-        None => states,
+        None => states.to_owned(),
     };
     let status = truncate(&status, room.saturating_sub(fewest_crumbs + 1));
-    let crumbs = truncate_left(&crumbs, room.saturating_sub(width(&status) + 1));
+    let crumbs = truncate_left(crumbs, room.saturating_sub(width(&status) + 1));
     let gap = room.saturating_sub(width(&crumbs) + width(&status));
-    let line = Line::from(vec![
-        Span::raw(crumbs),
-        Span::raw(" ".repeat(gap)),
-        Span::raw(status),
-    ]);
-    frame.render_widget(Paragraph::new(line).style(theme.bar()), area);
+    format!("{crumbs}{}{status}", " ".repeat(gap))
 }
 
 /// `:messages`: the last messages with their times, newest at the bottom, each whole (broken
@@ -257,4 +269,46 @@ pub fn legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::raw(format!(" {label}  ")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WHO: &str = "李晓明 Li Xiaoming@营业一厅 Counter Hall 1";
+    const STATES: &str = "数据库：正常 │ 卡：无卡  ";
+
+    #[test]
+    fn the_office_gives_way_before_the_breadcrumbs() {
+        let home = " meterdesk › 客户";
+        let wide = top_line_text(100, home, Some(WHO), STATES);
+        assert!(wide.contains(&format!("{WHO} │ {STATES}")), "{wide}");
+        assert_eq!(width(&wide), 100);
+        let top = top_line_text(80, home, Some(WHO), STATES);
+        assert!(top.starts_with(" meterdesk › 客户 "), "{top}");
+        assert!(top.contains("李晓明 Li Xiaoming@营业一厅 Count"), "{top}");
+        assert!(top.ends_with(&format!("… │ {STATES}")), "{top}");
+        assert_eq!(width(&top), 80);
+    }
+
+    #[test]
+    fn deeper_the_office_gives_way_first_then_the_outer_levels_then_the_rest_of_the_office() {
+        let deep = " meterdesk › 客户 › 10023457 › 更换卡片 › 确认";
+        let top = top_line_text(100, deep, Some(WHO), STATES);
+        assert!(top.starts_with(deep), "{top}");
+        assert!(top.contains(" 李晓明 Li Xiaoming@营业…"), "{top}");
+        assert_eq!(width(&top), 100);
+        let top = top_line_text(80, deep, Some(WHO), STATES);
+        assert!(top.starts_with("… › "), "{top}");
+        assert!(top.contains("› 更换卡片 › 确认 "), "{top}");
+        assert!(top.contains(" 李晓明 Li Xiaoming@营业… │ "), "{top}");
+        assert_eq!(width(&top), 80);
+        let narrow = top_line_text(60, deep, Some(WHO), STATES);
+        assert!(
+            narrow.starts_with("… › ") && narrow.contains("› 确认 "),
+            "{narrow}"
+        );
+        assert!(narrow.ends_with(STATES), "the states stay whole: {narrow}");
+        assert!(width(&narrow) <= 60, "{narrow}");
+    }
 }
