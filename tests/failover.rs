@@ -354,5 +354,7 @@ async fn modify_address(desk: &mut Desk, text: &str) {
     for _ in 0..3 {
         desk.key(KeyCode::Tab).await;
     }
+    // The field entered has its text selected: End puts the cursor after it.
+    desk.key(KeyCode::End).await;
     desk.text(text).await;
 }
