@@ -1,6 +1,7 @@
 //! `db::Transaction` against a real PostgreSQL: BEGIN goes with the first statement and COMMIT
 //! with the last one named, and what failed or was dropped is still rolled back. Round trips
-//! are counted through the test relay.
+//! are counted through the test relay. A statement the connection keeps is prepared anew once
+//! its table changed.
 
 mod support;
 
@@ -113,4 +114,38 @@ async fn a_transaction_dropped_or_failed_unfinished_is_rolled_back() {
     transaction.execute(NOTE, &[&4]).await.unwrap();
     transaction.commit().await.unwrap();
     assert_eq!(notes(&db).await, [2, 4]);
+}
+
+/// A statement kept on the pool's connection whose table changed under it (a newer meterdesk
+/// migrated the database) fails once and is prepared anew at its next call, on the connection
+/// and on a transaction on it alike: both keep their statements in the connection's cache.
+#[tokio::test]
+async fn a_kept_statement_whose_table_changed_fails_once_then_is_prepared_anew() {
+    const READ: &str = "SELECT * FROM note";
+    let (db, mut client, _relay) = noting().await;
+    let change_the_table = async |column: &str| {
+        let sql = format!("ALTER TABLE note ADD COLUMN {column} integer");
+        db.pool
+            .get()
+            .await
+            .unwrap()
+            .batch_execute(&sql)
+            .await
+            .unwrap();
+    };
+    let changed = SqlState::FEATURE_NOT_SUPPORTED;
+    CachingClient::query(&client, READ, &[]).await.unwrap();
+    change_the_table("m").await;
+    let error = CachingClient::query(&client, READ, &[]).await.unwrap_err();
+    assert_eq!(error.code(), Some(&changed), "{error}");
+    CachingClient::query(&client, READ, &[]).await.unwrap();
+
+    change_the_table("k").await;
+    let transaction = Transaction::new(&mut client);
+    let error = transaction.query(READ, &[]).await.unwrap_err();
+    assert_eq!(error.code(), Some(&changed), "{error}");
+    drop(transaction);
+    let transaction = Transaction::new(&mut client);
+    assert!(transaction.query(READ, &[]).await.unwrap().is_empty());
+    transaction.commit().await.unwrap();
 }

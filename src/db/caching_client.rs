@@ -50,16 +50,31 @@ pub trait CachingClient: Sync {
 
     fn client(&self) -> &Self::Client;
 
+    /// The pooled connection whose statement cache keeps the statements (deadpool's); `None`:
+    /// a bare tokio-postgres client or transaction, which prepares them afresh at every call.
+    fn keeper(&self) -> Option<&ClientWrapper>;
+
     /// `sql` prepared on this connection with its parameters' `types` (those not given
     /// inferred by the server): the cached statement, or a new one.
     fn prepared_typed(
         &self,
         sql: &str,
         types: &[Type],
-    ) -> impl Future<Output = Result<Statement, Error>> + Send;
+    ) -> impl Future<Output = Result<Statement, Error>> + Send {
+        async move {
+            match self.keeper() {
+                Some(connection) => connection.prepare_typed_cached(sql, types).await,
+                None => self.client().prepare_typed(sql, types).await,
+            }
+        }
+    }
 
     /// Drops the cached statement of `sql` prepared with `types`, if any.
-    fn forget_typed(&self, sql: &str, types: &[Type]);
+    fn forget_typed(&self, sql: &str, types: &[Type]) {
+        if let Some(connection) = self.keeper() {
+            connection.statement_cache.remove(sql, types);
+        }
+    }
 
     /// `sql` prepared on this connection, its parameters' types inferred by the server.
     fn prepared(&self, sql: &str) -> impl Future<Output = Result<Statement, Error>> + Send {
@@ -154,54 +169,37 @@ pub trait CachingClient: Sync {
     }
 }
 
-/// [`CachingClient`] for a type that runs its statements on `$client`: deadpool's connections
-/// keep them in their connection's statement cache (`kept`, as `db::Transaction` does on one);
-/// a bare tokio-postgres client or transaction prepares them afresh at every call (`afresh`).
+/// [`CachingClient`] for a type that runs its statements on `$client` and keeps them as
+/// `$keeper` says: in its deadpool connection's statement cache ([`kept`], as
+/// `db::Transaction` keeps them on one) or nowhere ([`afresh`]).
 macro_rules! caching_client {
-    (kept $type:ty => $client:ty) => {
-        impl CachingClient for $type {
+    ($keeper:ident $type:ty => $client:ty $(, for<$life:lifetime>)?) => {
+        impl$(<$life>)? CachingClient for $type {
             type Client = $client;
 
             fn client(&self) -> &Self::Client {
                 self
             }
 
-            fn prepared_typed(
-                &self,
-                sql: &str,
-                types: &[Type],
-            ) -> impl Future<Output = Result<Statement, Error>> + Send {
-                self.prepare_typed_cached(sql, types)
-            }
-
-            fn forget_typed(&self, sql: &str, types: &[Type]) {
-                self.statement_cache.remove(sql, types);
+            fn keeper(&self) -> Option<&ClientWrapper> {
+                $keeper(self)
             }
         }
     };
-    (afresh $type:ty $(, for<$life:lifetime>)?) => {
-        impl$(<$life>)? CachingClient for $type {
-            type Client = Self;
+}
 
-            fn client(&self) -> &Self::Client {
-                self
-            }
+/// Deadpool's connection keeps its statements in its statement cache.
+fn kept(connection: &ClientWrapper) -> Option<&ClientWrapper> {
+    Some(connection)
+}
 
-            fn prepared_typed(
-                &self,
-                sql: &str,
-                types: &[Type],
-            ) -> impl Future<Output = Result<Statement, Error>> + Send {
-                self.prepare_typed(sql, types)
-            }
-
-            fn forget_typed(&self, _: &str, _: &[Type]) {}
-        }
-    };
+/// A bare tokio-postgres client or transaction keeps none.
+fn afresh<T>(_: &T) -> Option<&ClientWrapper> {
+    None
 }
 
 caching_client!(kept ClientWrapper => tokio_postgres::Client);
 // The pool's connection is its `ClientWrapper`, reached through `Deref`.
 caching_client!(kept Object => tokio_postgres::Client);
-caching_client!(afresh tokio_postgres::Client);
-caching_client!(afresh tokio_postgres::Transaction<'a>, for<'a>);
+caching_client!(afresh tokio_postgres::Client => Self);
+caching_client!(afresh tokio_postgres::Transaction<'a> => Self, for<'a>);

@@ -15,7 +15,7 @@ mod batch;
 
 use super::DbError;
 use super::receipts::Issued;
-use super::rows::{accepted_or, read_all};
+use super::rows::{accepted_or, read_all, read_opt};
 use crate::domain::billing::{Priced, ReadingError};
 use crate::domain::money::{Money, UnitPrice, Volume};
 use crate::domain::reading_csv::{BadLine, ReadingCsv, ReadingProblem, ReadingRow};
@@ -263,9 +263,9 @@ pub async fn reading_context(
     client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<ReadingContext>, DbError> {
-    let Some(row) = client
-        .query_opt(
-            "SELECT c.id, c.customer_no, c.name, c.business_model, m.id AS meter_id, m.meter_no,
+    read_opt(
+        client,
+        "SELECT c.id, c.customer_no, c.name, c.business_model, m.id AS meter_id, m.meter_no,
                     l.id AS previous_id, l.read_on AS previous_on,
                     CASE WHEN l.id IS NULL THEN
                         (SELECT b.period_end FROM account a JOIN bill b ON b.account_id = a.id
@@ -277,27 +277,26 @@ pub async fn reading_context(
              LEFT JOIN LATERAL reading_latest(m.id) l ON true
              CROSS JOIN LATERAL reading_previous_value(m.id) AS p(previous)
              WHERE c.id = $1",
-            &[&customer_id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(ReadingContext {
-        customer_id: row.get("id"),
-        customer_no: row.get("customer_no"),
-        name: row.get("name"),
-        meter_id: row.get("meter_id"),
-        meter_no: row.get("meter_no"),
-        business_model: row.get("business_model"),
-        previous: PreviousReading {
-            id: row.get("previous_id"),
-            read_on: row.get("previous_on"),
-            billed_until: row.get("billed_until"),
-            electronic: volume(&row, "previous_electronic")?,
+        &[&customer_id],
+        |row| {
+            Ok(ReadingContext {
+                customer_id: row.get("id"),
+                customer_no: row.get("customer_no"),
+                name: row.get("name"),
+                meter_id: row.get("meter_id"),
+                meter_no: row.get("meter_no"),
+                business_model: row.get("business_model"),
+                previous: PreviousReading {
+                    id: row.get("previous_id"),
+                    read_on: row.get("previous_on"),
+                    billed_until: row.get("billed_until"),
+                    electronic: volume(row, "previous_electronic")?,
+                },
+                today: row.get("today"),
+            })
         },
-        today: row.get("today"),
-    }))
+    )
+    .await
 }
 
 /// Enters a reading exactly once (`key`) in one call of `reading_enter` (sql/V76), which locks

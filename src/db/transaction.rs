@@ -20,8 +20,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use deadpool_postgres::ClientWrapper;
-use tokio_postgres::types::Type;
-use tokio_postgres::{Error, Statement};
+use tokio_postgres::Error;
 
 use super::CachingClient;
 
@@ -118,16 +117,8 @@ impl CachingClient for Transaction<'_> {
         self.client
     }
 
-    fn prepared_typed(
-        &self,
-        sql: &str,
-        types: &[Type],
-    ) -> impl Future<Output = Result<Statement, Error>> + Send {
-        self.client.prepare_typed_cached(sql, types)
-    }
-
-    fn forget_typed(&self, sql: &str, types: &[Type]) {
-        self.client.statement_cache.remove(sql, types);
+    fn keeper(&self) -> Option<&ClientWrapper> {
+        Some(self.client)
     }
 
     async fn sent<'b, T: Send + 'b>(
