@@ -11,7 +11,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdesk::card::reader::CardError;
@@ -21,12 +21,12 @@ use meterdesk::cardflow::{
 };
 use meterdesk::db::card_ops::{
     self, Begin, BeginOutcome, Begun, Discrepancy, LossReason, OperationState, Payment, Quantity,
-    Refusal, Request,
+    Refusal, Request, Settled,
 };
 use meterdesk::db::session::Sessions;
 use meterdesk::db::{DbError, pool_from_conn_str};
 use meterdesk::domain::card_counter::{
-    NotBlank, RechargeRefusal, Resolution, plan_open, plan_recharge,
+    NotBlank, RechargeRefusal, RefundRefusal, Resolution, plan_open, plan_recharge,
 };
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
@@ -524,6 +524,33 @@ async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
 }
 
 impl Station {
+    /// A card opened and recharged `volume` m³, its image then saved as `copy` (a state
+    /// file): the card back in the reader, and where the copy is.
+    async fn recharged_and_copied(
+        &mut self,
+        volume: &str,
+        copy: &str,
+    ) -> (VirtualCardProcess, PathBuf) {
+        let card = self.rig.insert_blank("card");
+        self.done(&Request::Open).await;
+        self.done(&recharge(volume)).await;
+        self.rig.pull(card);
+        let saved = self.rig.state_file(copy);
+        std::fs::copy(self.rig.state_file("card"), &saved).unwrap();
+        (self.rig.insert("card", &[]), saved)
+    }
+
+    /// `request` journaled on the card in the reader, never written, and settled done by a
+    /// supervisor without the card.
+    async fn settled_without_card(&mut self, request: &Request) -> Settled {
+        let pending = self.begin(request).await.expect("journaled");
+        let mut supervisor = self.supervisor.get().await.unwrap();
+        card_ops::settle_without_card(&mut supervisor, pending.operation_id, SUPERVISOR)
+            .await
+            .unwrap()
+            .expect("a supervisor may")
+    }
+
     /// The card's image `copy` (a saved state file) put back in the reader as the card.
     fn put_back(&self, copy: &Path) -> VirtualCardProcess {
         std::fs::copy(copy, self.rig.state_file("card")).unwrap();
@@ -561,14 +588,7 @@ async fn an_old_copy_from_before_a_refund_gets_the_refund_written_and_loads_noth
     let Some(mut station) = Station::start("card-flow-copy-refunded").await else {
         return;
     };
-    let card = station.rig.insert_blank("card");
-    station.done(&Request::Open).await;
-    station.done(&recharge("4")).await;
-    station.rig.pull(card);
-    let image = station.rig.state_file("card");
-    let before_the_refund = station.rig.state_file("before-the-refund");
-    std::fs::copy(&image, &before_the_refund).unwrap();
-    let card = station.rig.insert("card", &[]);
+    let (card, before_the_refund) = station.recharged_and_copied("4", "before-the-refund").await;
     station.done(&refund()).await;
     station.rig.pull(card);
 
@@ -622,14 +642,8 @@ async fn a_purchase_settled_without_its_card_reaches_the_meter_when_the_card_com
     station.done(&Request::Open).await;
     station.done(&recharge("4")).await;
     assert!(station.swipe().await);
-    let pending = station.begin(&recharge("5")).await.expect("journaled");
-    let mut supervisor = station.supervisor.get().await.unwrap();
-    let settled = card_ops::settle_without_card(&mut supervisor, pending.operation_id, SUPERVISOR)
-        .await
-        .unwrap()
-        .expect("a supervisor may");
+    let settled = station.settled_without_card(&recharge("5")).await;
     assert_eq!(settled.state, OperationState::Done);
-    drop(supervisor);
 
     // The card comes back holding purchase #1 (loaded): the read tells; a new recharge is not
     // sold over #2.
@@ -689,6 +703,68 @@ async fn a_purchase_settled_without_its_card_reaches_the_meter_when_the_card_com
         .unwrap()
         .get(0);
     assert_eq!(audited, 1, "written to the card and audited once");
+}
+
+/// s32-i, "Found, not fixed": a refund asked on an older copy of the card that lacks a
+/// purchase settled without it. The refund writes the purchase first and refunds nothing; the
+/// desk then tells the supervisor not to swipe first and to refund the purchase now on the card
+/// with F9 (`screens::cards::a_refund_that_wrote_the_purchase_the_card_lacked_says_a_refunds_words`).
+/// Done so, the purchase is refunded once, the meter loads none of it, and what the meter
+/// holds is what was paid for and kept.
+#[tokio::test]
+async fn a_refund_on_a_copy_lacking_a_purchase_writes_it_then_refunds_it_once() {
+    let Some(mut station) = Station::start("card-flow-refund-over-missing").await else {
+        return;
+    };
+    let (card, before_the_swipe) = station.recharged_and_copied("4", "before-the-swipe").await;
+    assert!(station.swipe().await);
+    station.settled_without_card(&recharge("5")).await;
+    station.rig.pull(card);
+
+    // The copy shows purchase #1 valid and not loaded: a refund is asked on it.
+    let card = station.put_back(&before_the_swipe);
+    assert_eq!(
+        station.refused(&refund()).await,
+        Refusal::MissingPurchaseWritten {
+            sequence: 2,
+            refunded: false
+        }
+    );
+    let CardContent::User(caught_up) = Station::content(&station.records().await) else {
+        panic!("not a user card");
+    };
+    assert_eq!(
+        caught_up
+            .purchase
+            .map(|p| (p.sequence, p.volume_litres, p.status)),
+        Some((2, 5_000, PurchaseStatus::Valid)),
+        "the purchase settled without the card is on it"
+    );
+    assert_eq!(
+        station.books().await.paid_out,
+        Decimal::ZERO,
+        "nothing refunded yet"
+    );
+
+    // F9 again, as the desk says: purchase #2 refunded, once.
+    station.done(&refund()).await;
+    assert_eq!(
+        station.refused(&refund()).await,
+        Refusal::Refund(RefundRefusal::AlreadyRefunded)
+    );
+    assert!(station.swipe().await);
+    station.rig.pull(card);
+    assert_eq!(
+        station.meter.credit_litres, 4_000,
+        "the meter loads nothing refunded"
+    );
+    let books = station.books().await;
+    assert_eq!(
+        (books.paid_in, books.paid_out, books.litres_sold),
+        (dec("9.00"), dec("5.00"), 4_000),
+        "paid in, paid out, sold: {books:?}"
+    );
+    assert_eq!(books.pending, 0);
 }
 
 /// Item 2 of #11: every read compares the card with the database; a purchase this system never

@@ -183,6 +183,12 @@ pub(super) fn on_read_failed(app: &mut App, why: String) {
     }
 }
 
+/// Whether the card's read waits for the database (parked for a lost connection): the card
+/// stays `Reading` until the database is back and the read, sent again, answers.
+pub(super) fn read_parked(app: &App) -> bool {
+    app.parked.iter().any(|parked| is_read(&parked.request))
+}
+
 /// Whether `request` is a card read (kept when the clerk logs out: it is for the status line).
 pub fn is_read(request: &Request) -> bool {
     request.of::<ReadCard>().is_some()

@@ -207,6 +207,15 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
         return;
     }
     if key_waits(app, &key) {
+        // A read the lost connection parked answers only once the database is back: said,
+        // lest the key seem lost (F12/Esc cancel it meanwhile).
+        if card_status::read_parked(app) {
+            say(
+                app,
+                MessageKind::Info,
+                app.t("ic.read_waits_for_the_database"),
+            );
+        }
         app.type_ahead.push_back(typed);
         return;
     }

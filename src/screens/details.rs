@@ -78,6 +78,10 @@ impl Details {
     }
 }
 
+/// The row actions that only a card meter's customer has: the others act on every customer
+/// (a recharge without a card meter is the account's).
+const CARD_ONLY: [Command; 2] = [Command::OpenCard, Command::ReplaceCard];
+
 /// The customer's row as the table would show it now, from their details.
 fn row_of(details: &CustomerDetails) -> CustomerRow {
     let basic = &details.basic;
@@ -105,12 +109,29 @@ impl Screen for Details {
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
         // Back first: with every row action offered, the legend's end is cut at 80 columns.
+        // The card's own keys only where the meter takes a card.
+        let takes_a_card = card::takes_a_card(&self.row);
+        let actions = ROW_ACTIONS
+            .into_iter()
+            .filter(|command| takes_a_card || !CARD_ONLY.contains(command));
         framed(
             [BACK]
                 .into_iter()
-                .chain(usual(ROW_ACTIONS))
+                .chain(usual(actions))
                 .chain(usual([Command::Refresh])),
         )
+    }
+
+    /// A card key typed anyway on a customer whose meter takes no card is not offered, yet
+    /// it is told why in the row's words ("no card meter"), not "not available here".
+    fn on_key(&mut self, _key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        match command {
+            Some(command) if CARD_ONLY.contains(&command) && !card::takes_a_card(&self.row) => {
+                act_on(&self.row, command, hub);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn permission(&self, command: Command) -> Option<&'static str> {

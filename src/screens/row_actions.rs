@@ -30,7 +30,7 @@ pub const ROW_ACTIONS: [Command; 9] = [
 /// Money of a customer without a card meter does not travel on a card: their recharge is the
 /// account's recharge (system-side prepaid) or deposit (postpaid).
 fn recharges_the_account(row: &CustomerRow) -> bool {
-    row.business_model != "meter_prepaid"
+    !card::takes_a_card(row)
 }
 
 /// Does `command`, one of [`ROW_ACTIONS`], on the customer of `row`: the form or the screen it

@@ -1304,12 +1304,7 @@ fn a_refund_from_an_older_card_image_is_refused_in_words_naming_when() {
             "此卡的内容比 2026-11-29 09:30 读到的旧（旧卡数据被恢复）；不能据此退款。",
         ),
     ] {
-        let mut app = signed_in(lang);
-        insert(&mut app, seen_user(user_card(4)));
-        open_card_screen(&mut app);
-        supervisor(&mut app);
-        press(&mut app, KeyCode::F(9));
-        let sent = press(&mut app, KeyCode::F(2));
+        let (mut app, sent) = refund_confirmed(lang);
         let seen_at = Utc.with_ymd_and_hms(2026, 11, 29, 9, 30, 0).unwrap();
         answer(
             &mut app,
@@ -2084,25 +2079,7 @@ fn a_recharge_typed_as_the_card_goes_on_waits_for_its_read() {
         "nothing refused meanwhile: {:?}",
         app.message
     );
-    let card = user_card(5);
-    let active = Some(card.issue.clone());
-    let owner = CardOwner {
-        customer_id: customer,
-        ..owner("active")
-    };
-    let quote = answer(
-        &mut app,
-        &read,
-        Reply::screen(CardRead {
-            seen: CardSeen::User {
-                card: Box::new(card),
-                owner: Some(owner),
-                active,
-            },
-            settled: Vec::new(),
-            discrepancies: Vec::new(),
-        }),
-    );
+    let quote = answer(&mut app, &read, own_card_read(customer));
     let asked = only::<QuoteRecharge>(&quote);
     assert_eq!(asked.quantity, Quantity::Amount(Decimal::new(12_000, 2)));
     let write = answer(&mut app, &quote, quoted(None));
@@ -2125,25 +2102,7 @@ fn esc_cancels_the_keys_waiting_for_the_card_read() {
     }
     assert!(app.type_ahead.is_empty(), "{:?}", app.type_ahead);
     assert_eq!(app.message.as_ref().unwrap().text, "Cancelled.");
-    let owner = CardOwner {
-        customer_id: customer,
-        ..owner("active")
-    };
-    let card = user_card(5);
-    let active = Some(card.issue.clone());
-    let after = answer(
-        &mut app,
-        &read,
-        Reply::screen(CardRead {
-            seen: CardSeen::User {
-                card: Box::new(card),
-                owner: Some(owner),
-                active,
-            },
-            settled: Vec::new(),
-            discrepancies: Vec::new(),
-        }),
-    );
+    let after = answer(&mut app, &read, own_card_read(customer));
     assert!(after.is_empty(), "the cancelled F8 opens nothing");
     assert!(app.screen.is::<CustomerTable>(), "{}", render(&app));
 }
@@ -2154,12 +2113,7 @@ fn esc_cancels_the_keys_waiting_for_the_card_read() {
 #[test]
 fn card_refusals_for_want_of_a_permission_read_the_permissions_again() {
     // A refund, refused by the journal.
-    let mut app = signed_in(Lang::En);
-    insert(&mut app, seen_user(user_card(4)));
-    open_card_screen(&mut app);
-    supervisor(&mut app);
-    press(&mut app, KeyCode::F(9));
-    let sent = press(&mut app, KeyCode::F(2));
+    let (mut app, sent) = refund_confirmed(Lang::En);
     let refused = Written::Refused(Refusal::NotPermitted);
     let next = answer(&mut app, &sent, Reply::screen(WriteOutcome::from(refused)));
     assert!(rereads_permissions(&next), "{next:?}");
@@ -2235,4 +2189,145 @@ fn a_card_read_that_fails_lets_the_keys_waiting_for_it_go_on() {
     );
     press(&mut app, KeyCode::Down);
     assert!(app.type_ahead.is_empty(), "a key typed now is not held");
+}
+
+/// s32-i, "Found, not fixed": a card read parked for a lost connection keeps the card
+/// `Reading` until the database is back, and F8, which waits for that read, seemed lost: the
+/// line still said the database was unreachable. The key now says why it waits and what cancels
+/// it; F12 and Esc cancel it and the keys behind it (the integrator's rule holds for a parked
+/// read); once the database is back the read is sent again, lands, and opens nothing.
+#[test]
+fn a_key_waiting_for_a_card_read_parked_for_the_database_says_so_and_is_cancelled() {
+    for (lang, waits) in [
+        (
+            Lang::En,
+            "The card is read once the database is back: the key waits for its read till then \
+             (F12 cancels it).",
+        ),
+        (
+            Lang::Zh,
+            "数据库恢复后才能读卡：此键等读卡后再执行（F12 取消）。",
+        ),
+    ] {
+        for cancel in [KeyCode::Esc, KeyCode::F(12)] {
+            let what = format!("{lang:?} {cancel:?}");
+            let mut app = signed_in(lang);
+            let customer = card_customer_row(&mut app, Some("active"), "active");
+            let read = update(&mut app, card_in()).requests;
+            connection_lost(&mut app, &read);
+            assert_eq!(app.card, Some(CardSeen::Reading), "{what}");
+            assert!(press(&mut app, KeyCode::F(8)).is_empty(), "{what}");
+            assert_eq!(app.message.clone().unwrap().text, waits, "{what}");
+            press(&mut app, KeyCode::Char('1'));
+            assert_eq!(
+                app.type_ahead.len(),
+                2,
+                "{what}: F8 and the key behind it wait"
+            );
+            assert!(press(&mut app, cancel).is_empty(), "{what}");
+            assert!(app.type_ahead.is_empty(), "{what}: {:?}", app.type_ahead);
+            assert_eq!(
+                app.message.clone().unwrap().text,
+                lang.t("msg.cancelled"),
+                "{what}"
+            );
+
+            let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+            assert!(only::<ReadCard>(&resent).after == ReadFor::Status, "{what}");
+            let after = answer(&mut app, &resent, own_card_read(customer));
+            assert!(after.is_empty(), "{what}: the cancelled F8 opens nothing");
+            assert!(app.screen.is::<CustomerTable>(), "{what}");
+            assert!(matches!(app.card, Some(CardSeen::User { .. })), "{what}");
+        }
+    }
+}
+
+/// s32-i, "Found, not fixed": a refund on a card that lacked a purchase settled without it
+/// wrote that purchase onto the card and then said a recharge's words, "this recharge was not
+/// made … swipe the meter first, then recharge": swiping would load the water to be refunded.
+/// A refund now says what was written, that nothing was refunded, not to swipe first, and how
+/// to refund the purchase the card now carries; an older copy's refund written says it was
+/// refunded then. The confirmation, of a purchase the card no longer shows as it did, goes (F2
+/// would refund what was not confirmed) and the card is read again. A recharge keeps its words
+/// (`an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not_made`).
+#[test]
+fn a_refund_that_wrote_the_purchase_the_card_lacked_says_a_refunds_words() {
+    for (lang, lacked, refunded_then) in [
+        (
+            Lang::En,
+            "Purchase #6, which this card lacked, is now written on it; nothing was refunded. Do \
+             not swipe the meter with this card first: it would load that water. To refund \
+             purchase #6, press F9 and check what its confirmation names.",
+            "This card was an older copy: purchase #6 on it had been refunded already, and is now \
+             written on it as refunded, so the meter loads nothing from it. Nothing was refunded \
+             now.",
+        ),
+        (
+            Lang::Zh,
+            "此卡缺少的第 6 笔购水已补写到卡上，本次未退款。请勿先用此卡刷表：会充入这笔水。\
+             如需退还第 6 笔购水，请按 F9，核对确认内容。",
+            "此卡是旧的副本：卡上第 6 笔购水早已退款，现已在卡上写为已退，水表不会再充入。本次未退款。",
+        ),
+    ] {
+        for (refunded, told) in [(false, lacked), (true, refunded_then)] {
+            let what = format!("{lang:?} refunded: {refunded}");
+            let (mut app, sent) = refund_confirmed(lang);
+            assert!(
+                matches!(only::<WriteCard>(&sent).operation, CardOp::Refund { .. }),
+                "{what}"
+            );
+            let written = Written::Refused(Refusal::MissingPurchaseWritten {
+                sequence: 6,
+                refunded,
+            });
+            let next = answer(&mut app, &sent, Reply::screen(WriteOutcome::from(written)));
+            let message = app.message.clone().unwrap();
+            assert_eq!(message.text, told, "{what}");
+            assert_eq!(message.kind, MessageKind::Error, "{what}");
+            assert!(
+                matches!(
+                    app.screen.module::<CardScreen>().unwrap().pane,
+                    CardPane::Card
+                ),
+                "{what}: the confirmation goes: {}",
+                render(&app)
+            );
+            assert!(only::<ReadCard>(&next).after == ReadFor::Status, "{what}");
+            assert!(
+                press(&mut app, KeyCode::F(2)).is_empty(),
+                "{what}: nothing to confirm"
+            );
+        }
+    }
+}
+
+/// The read of the customer `customer`'s own active card (`user_card(5)`), as answered.
+fn own_card_read(customer: i64) -> Reply {
+    let card = user_card(5);
+    let active = Some(card.issue.clone());
+    let owner = CardOwner {
+        customer_id: customer,
+        ..owner("active")
+    };
+    Reply::screen(CardRead {
+        seen: CardSeen::User {
+            card: Box::new(card),
+            owner: Some(owner),
+            active,
+        },
+        settled: Vec::new(),
+        discrepancies: Vec::new(),
+    })
+}
+
+/// A supervisor's refund of the unloaded purchase on the card (`user_card(4)`), confirmed:
+/// the desk in `lang`, and the write it sent.
+fn refund_confirmed(lang: Lang) -> (App, Vec<(u64, Request)>) {
+    let mut app = signed_in(lang);
+    insert(&mut app, seen_user(user_card(4)));
+    open_card_screen(&mut app);
+    supervisor(&mut app);
+    press(&mut app, KeyCode::F(9));
+    let sent = press(&mut app, KeyCode::F(2));
+    (app, sent)
 }

@@ -1,6 +1,8 @@
 //! The details of one customer.
 
 use crate::support::*;
+use meterdesk::app::Command;
+use meterdesk::app::help::{self, HelpLine};
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::screens::details::Details;
 
@@ -241,5 +243,72 @@ fn a_system_prepaid_recharge_is_named_as_the_account_names_it() {
             .expect("the transaction is shown");
         assert!(line.contains(recharge), "{line}");
         assert!(!line.contains(deposit), "{line}");
+    }
+}
+
+/// A customer whose meter takes no card (system-side prepaid), as the details read them.
+fn details_without_a_card_meter() -> CustomerDetails {
+    let mut details = sample_details();
+    details.customer_type.name = "居民预付费".into();
+    details.customer_type.business_model = "system_prepaid".into();
+    details.meter.meter_type = "Remote meter".into();
+    details.card = None;
+    let transaction = &mut details.account.recent_transactions[0];
+    transaction.kind = "deposit".into();
+    transaction.amount = Money::from_cents(10_000);
+    transaction.volume = None;
+    details
+}
+
+/// Sessions 32 (s32-e, s32-i): F6 Open card was offered on the details of a customer whose
+/// meter takes no card, and refused in words when pressed. The card's keys (open, replace) are
+/// offered in the legend and the help only where the meter takes a card; typed anyway, they
+/// are refused in the row's words, not as a key not available here.
+#[test]
+fn the_card_keys_are_offered_only_where_the_meter_takes_a_card() {
+    for lang in [Lang::Zh, Lang::En] {
+        for (kind, details, takes_a_card) in [
+            ("card_meter", sample_details(), true),
+            ("no_card_meter", details_without_a_card_meter(), false),
+        ] {
+            let mut app = signed_in(lang);
+            // A supervisor who may also take money into an account: F8 is offered to both.
+            app.session.as_mut().unwrap().permissions = SUPERVISOR
+                .iter()
+                .chain(&["account.deposit"])
+                .map(|p| (*p).to_owned())
+                .collect();
+            let sent = press(&mut app, KeyCode::Enter);
+            answer(
+                &mut app,
+                &sent,
+                Reply::screen(Found(Some(Box::new(details)))),
+            );
+            let screen = render(&app);
+            insta::assert_snapshot!(format!("details_{kind}_{}", lang.code()), screen);
+            let what = format!("{kind} {lang:?}");
+            assert_eq!(legend(&app).contains("F6"), takes_a_card, "{what}");
+            let help = help::page(&app).lines;
+            for command in [Command::OpenCard, Command::ReplaceCard] {
+                let label = lang.t(command.label_key());
+                let offered = help.iter().any(|line| {
+                    matches!(line, HelpLine::Keys(keys) if keys.iter().any(|(_, l)| *l == label))
+                });
+                assert_eq!(offered, takes_a_card, "{what} {label}: {help:?}");
+            }
+            if takes_a_card {
+                continue;
+            }
+            for key in [KeyCode::F(6), KeyCode::F(7)] {
+                let sent = press(&mut app, key);
+                assert!(sent.is_empty(), "{what} {key:?}: {sent:?}");
+                assert!(app.screen.is::<Details>(), "{what} {key:?}");
+                assert_eq!(
+                    app.message.clone().unwrap().text,
+                    lang.t("ic.refused_not_card_customer"),
+                    "{what} {key:?}"
+                );
+            }
+        }
     }
 }

@@ -94,9 +94,10 @@ impl From<Written> for WriteOutcome {
 
 impl WriteOutcome {
     /// Told (with its receipt kept), the card as written shown (or read again), a finished
-    /// recharge's receipt asked for; the pane that shows the outcome, if any.
-    pub(super) fn follow(&self, hub: &mut Hub) -> Option<CardPane> {
-        let pane = tell(&self.written, hub);
+    /// recharge's receipt asked for; the pane that shows the outcome, if any. `kind`: the
+    /// operation asked for, whose words a refusal may need.
+    pub(super) fn follow(&self, kind: OperationKind, hub: &mut Hub) -> Option<CardPane> {
+        let pane = tell(&self.written, kind, hub);
         match &self.card {
             Some(card) => written_card_seen(hub, card),
             None => read_after(&self.written, hub),
@@ -117,7 +118,7 @@ impl ScreenRequest for WriteCard {
     /// its outcome is told and its receipt kept all the same.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(outcome) = reply.of::<WriteOutcome>() {
-            outcome.follow(hub);
+            outcome.follow(self.operation.kind(), hub);
         }
     }
 
@@ -319,8 +320,8 @@ impl CardScreen {
 
     /// The write's outcome: told, the receipts kept, the card read again, and the pane that
     /// follows it.
-    pub(super) fn on_written(&mut self, outcome: &WriteOutcome, hub: &mut Hub) {
-        if let Some(pane) = outcome.follow(hub) {
+    pub(super) fn on_written(&mut self, write: &WriteCard, outcome: &WriteOutcome, hub: &mut Hub) {
+        if let Some(pane) = outcome.follow(write.operation.kind(), hub) {
             self.set_pane(pane);
         }
     }
@@ -328,7 +329,7 @@ impl CardScreen {
 
 /// Tells how the write ended and keeps a recharge's or refund's receipt; the pane that shows it (none
 /// after a refusal: nothing was written, the confirmation stays and F2 may try again).
-fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
+fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPane> {
     let app = &*hub.app;
     let lang = app.lang;
     let (kind, text, pane) = match written {
@@ -402,6 +403,20 @@ fn tell(written: &Written, hub: &mut Hub) -> Option<CardPane> {
             ),
             Some(CardPane::Card),
         ),
+        // The purchase the card lacked was written before a refund: the card now carries
+        // another purchase than the one its confirmation named, so the confirmation goes (F2
+        // would refund what was not confirmed) and the card is shown as it now is; the words
+        // are a refund's (swiping first would load the water to be refunded).
+        Written::Refused(Refusal::MissingPurchaseWritten { sequence, refunded })
+            if kind == OperationKind::Refund =>
+        {
+            let key = match refunded {
+                true => "ic.refund_missing_refund_written",
+                false => "ic.refund_missing_purchase_written",
+            };
+            let told = app.tf(key, &[("seq", sequence)]);
+            (MessageKind::Error, told, Some(CardPane::Card))
+        }
         Written::Refused(refusal) => {
             say_refusal(hub, refusal);
             return None;

@@ -229,7 +229,7 @@ impl Screen for CardScreen {
         true
     }
 
-    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         self.changed |= reply.of::<WriteOutcome>().is_some()
             || reply.of::<ReportedLost>().is_some()
             || reply.of::<SettledWithoutCard>().is_some();
@@ -248,8 +248,10 @@ impl Screen for CardScreen {
             self.reported_lost(reported, hub);
         } else if let Some(quoted) = reply.of::<Quoted>() {
             self.on_quote(quoted, hub);
-        } else if let Some(outcome) = reply.of::<WriteOutcome>() {
-            self.on_written(outcome, hub);
+        } else if let (Some(outcome), Some(write)) =
+            (reply.of::<WriteOutcome>(), request.of::<WriteCard>())
+        {
+            self.on_written(write, outcome, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
             let text = hub
                 .app
@@ -270,6 +272,11 @@ pub fn waits_for_the_card_read(key: &KeyEvent, app: &App) -> bool {
             app.keymap.command_for(key),
             Some(Command::Recharge | Command::CardRefund | Command::Recycle | Command::CardUsage)
         )
+}
+
+/// Whether the customer's meter takes a card (business model `meter_prepaid`).
+pub fn takes_a_card(row: &CustomerRow) -> bool {
+    row.business_model == "meter_prepaid"
 }
 
 /// Open card, Replace card or Recharge on a customer row: the card screen, with the
@@ -319,7 +326,7 @@ pub fn for_customer(hub: &mut Hub, command: Command, row: &CustomerRow) {
 /// shows it (business model, status, the state of the newest issued card), in begin's order.
 /// Only a shortcut: begin checks again, with the row's facts as they are by then.
 fn refused_by_row(command: Command, row: &CustomerRow) -> Option<Refusal> {
-    if row.business_model != "meter_prepaid" {
+    if !takes_a_card(row) {
         return Some(Refusal::NotACardCustomer);
     }
     if row.status == "closed" {
