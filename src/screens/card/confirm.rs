@@ -328,7 +328,8 @@ impl CardScreen {
 }
 
 /// Tells how the write ended and keeps a recharge's or refund's receipt; the pane that shows it (none
-/// after a refusal: nothing was written, the confirmation stays and F2 may try again).
+/// after a refusal: nothing was written, the confirmation stays and F2 may try again — but
+/// the card pane after a refund that wrote the purchase the card lacked).
 fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPane> {
     let app = &*hub.app;
     let lang = app.lang;
