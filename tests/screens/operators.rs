@@ -94,6 +94,13 @@ fn the_operators_list_fits_80x24() {
 
 /// `k` on new.clerk, confirmed, answered: the dialog with the password sent.
 fn password_reset(lang: Lang) -> (App, String) {
+    let (app, password, next) = reset_answered(lang);
+    assert_eq!(operator_request(&next).1, OperatorRequest::List);
+    (app, password)
+}
+
+/// `k` on new.clerk, confirmed, answered: the password sent and the requests the answer sent.
+fn reset_answered(lang: Lang) -> (App, String, Vec<(u64, Request)>) {
     let mut app = operators_screen(lang);
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Down);
@@ -113,8 +120,7 @@ fn password_reset(lang: Lang) -> (App, String) {
     };
     assert_eq!((operator_id, login.as_str()), (3, "new.clerk"));
     let next = reply(&mut app, id, OperatorReply::Done);
-    assert_eq!(operator_request(&next).1, OperatorRequest::List);
-    (app, password.as_str().to_owned())
+    (app, password.as_str().to_owned(), next)
 }
 
 #[test]
@@ -406,4 +412,61 @@ fn home_end_and_the_page_keys_move_through_a_short_list() {
     assert_eq!(selected_login(&mut app), "op40", "never past the last");
     press(&mut app, KeyCode::PageUp);
     assert_eq!(selected_login(&mut app), "op22");
+}
+
+/// An administrator who gives their own role a permission is offered it at once (session 33,
+/// by hand: `:roles` gave the administrators `price.maintain`, and `:schemes` went on saying
+/// "your roles do not allow" adding a scheme until the next sign-in, up to five minutes). A
+/// role's permissions or an operator's roles saved read the desk's permissions again; other
+/// changes do not.
+#[test]
+fn a_change_of_roles_or_permissions_reads_the_desks_permissions_again() {
+    let mut app = signed_in(Lang::En);
+    if let Some(session) = app.session.as_mut() {
+        session.permissions.push("role.maintain".into());
+    }
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "roles");
+    let sent = press(&mut app, KeyCode::Enter);
+    let listed = RoleReply::Listed {
+        roles: vec![RoleRow {
+            code: "administrator".into(),
+            name: "Administrator".into(),
+            permissions: vec!["role.maintain".into()],
+            operators: 1,
+        }],
+        permissions: ["role.maintain", "price.maintain"]
+            .iter()
+            .map(|code| Permission {
+                code: (*code).into(),
+                description: (*code).into(),
+            })
+            .collect(),
+    };
+    reply(&mut app, sent[0].0, listed);
+    press(&mut app, KeyCode::Char('m'));
+    press(&mut app, KeyCode::F(4));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Esc);
+    let sent = press(&mut app, KeyCode::F(2));
+    let (id, _) = sent
+        .iter()
+        .find(|(_, request)| request.of::<RefCall<RoleRequest>>().is_some())
+        .unwrap_or_else(|| panic!("the permissions saved: {sent:?}"));
+    let next = reply(&mut app, *id, RoleReply::Saved);
+    assert!(rereads_permissions(&next), "{next:?}");
+
+    let mut app = operators_screen(Lang::En);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('m'));
+    let sent = press(&mut app, KeyCode::F(2));
+    let (id, request) = operator_request(&sent);
+    assert!(matches!(request, OperatorRequest::SetRoles { id: 3, .. }));
+    let next = reply(&mut app, id, OperatorReply::Done);
+    assert!(rereads_permissions(&next), "{next:?}");
+
+    let (_, _, reset) = reset_answered(Lang::En);
+    assert!(!rereads_permissions(&reset), "{reset:?}");
 }
