@@ -473,3 +473,22 @@ fn a_change_of_roles_or_permissions_reads_the_desks_permissions_again() {
     let (_, _, reset) = reset_answered(Lang::En);
     assert!(!rereads_permissions(&reset), "{reset:?}");
 }
+
+/// The new operator's form says how its roles are ticked, as the roles' own form does
+/// (session 33, by hand: in the picker a first-day administrator pressed Space, which typed a
+/// space into the search and left "No match").
+#[test]
+fn the_add_form_says_how_roles_are_ticked() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "Roles: Enter ticks or unticks a role in the list (F4).",
+        ),
+        (Lang::Zh, "角色：在列表（F4）中按 Enter 勾选或取消。"),
+    ] {
+        let mut app = operators_screen(lang);
+        press(&mut app, KeyCode::Char('a'));
+        let screen = render(&app);
+        assert!(screen.contains(said), "{lang:?}: {screen}");
+    }
+}
