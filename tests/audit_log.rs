@@ -591,3 +591,31 @@ async fn a_supervisor_filters_opens_an_entry_and_exports_through_the_keys() {
     assert_eq!(read_csv(&written).len(), want.len() + 1);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A change of a role's permissions names the role, as every other entry names its thing
+/// (session 33, by hand: the administrator's entry read "Change permissions · Role" with no
+/// role; the entry carries the role's code in its detail, a role having no numeric id).
+#[tokio::test]
+async fn a_change_of_a_roles_permissions_names_the_role() {
+    let db = fresh_db().await;
+    let mut client = db.pool.get().await.unwrap();
+    let kept: Vec<String> = client
+        .query_one(
+            "SELECT ARRAY(SELECT permission_code FROM role_permission
+                          WHERE role_code = 'clerk' ORDER BY 1) AS kept",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("kept");
+    meterdesk::db::roles::set_permissions(&mut client, "clerk", &kept)
+        .await
+        .unwrap()
+        .expect("the clerk role");
+    let rows = forward(&client, &AuditFilter::default(), 10).await;
+    let changed = rows
+        .iter()
+        .find(|row| row.action == "role.set_permissions")
+        .unwrap_or_else(|| panic!("the change's entry: {rows:?}"));
+    assert_eq!(changed.entity_key.as_deref(), Some("clerk"));
+}

@@ -197,6 +197,8 @@ async fn read(
                         (SELECT s.name FROM price_scheme s WHERE s.id = a.entity_id)
                     WHEN 'department' THEN
                         (SELECT d.name FROM department d WHERE d.id = a.entity_id)
+                    -- A role's key is its code, which its entries carry in their detail.
+                    WHEN 'role' THEN a.detail->>'role'
                 END AS entity_key,
                 c.customer_no, a.detail::text AS detail,
                 co.state AS operation_state, co.failure_reason

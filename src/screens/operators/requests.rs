@@ -161,6 +161,10 @@ impl RefWork for OperatorRequest {
         })
     }
 
+    fn changes_permissions(&self) -> bool {
+        matches!(self, OperatorRequest::SetRoles { .. })
+    }
+
     /// A new or reset temporary password is shown once, when the database has it.
     fn shown_after(&self, reply: &OperatorReply) -> Option<Box<dyn Screen>> {
         match (self, reply) {

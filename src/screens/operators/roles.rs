@@ -69,6 +69,10 @@ impl RefWork for RoleRequest {
             )),
         }
     }
+
+    fn changes_permissions(&self) -> bool {
+        matches!(self, RoleRequest::SetPermissions { .. })
+    }
 }
 
 /// The roles' list, with every permission a role can be given (for its form).

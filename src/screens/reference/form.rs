@@ -217,7 +217,10 @@ impl RefForm {
                 lang.t("ref.hint_tiers").to_owned(),
             ],
             FormTarget::CustomerType { .. } => vec![app.t("ref.hint_customer_type")],
-            FormTarget::Operator => vec![app.t("operators.hint_add")],
+            FormTarget::Operator => vec![
+                app.t("operators.hint_add"),
+                app.t("operators.hint_add_roles"),
+            ],
             FormTarget::OperatorRoles { login, .. } => {
                 vec![lang.tf("operators.hint_roles", &[("login", &inert(login))])]
             }

@@ -1,7 +1,7 @@
 //! The short lists (meter types, price schemes, customer types; operators, departments,
-//! roles): a list loaded whole, Up/Down, F5, add and modify through the reference form, a
-//! change asked once on the message line (a delete, an operator disabled). What differs from
-//! list to list is its [`ListKind`]; this is the one screen they all are.
+//! roles): a list loaded whole, Up/Down, Home/End, PgUp/PgDn, F5, add and modify through the
+//! reference form, a change asked once on the message line (a delete, an operator disabled).
+//! What differs from list to list is its [`ListKind`]; this is the one screen they all are.
 
 use std::fmt::Debug;
 
@@ -18,6 +18,7 @@ use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::i18n::Lang;
+use crate::screens::legend::{BACK, PAGING, framed, usual};
 use crate::ui::table::{Column, Table};
 use crate::ui::theme::Theme;
 
@@ -152,7 +153,14 @@ impl<K: ListKind> Screen for ShortList<K> {
         if self.asking.is_some() {
             return super::common::question_commands(K::CONFIRM);
         }
-        super::common::commands_with(K::COMMANDS)
+        // After Back: the legend keeps the way out when it has no room for them.
+        framed(
+            K::COMMANDS
+                .iter()
+                .copied()
+                .chain([BACK])
+                .chain(usual(PAGING)),
+        )
     }
 
     fn permission(&self, command: Command) -> Option<&'static str> {
@@ -252,6 +260,18 @@ impl<K: ListKind> Screen for ShortList<K> {
                 if let Some(form) = self.kind.form(row, command, hub.app) {
                     hub.open(Box::new(form));
                 }
+            }
+            Command::First => self.selected = 0,
+            Command::Last => self.selected = self.rows.len().saturating_sub(1),
+            Command::PageDown | Command::PageUp => {
+                // A page is the rows drawn less one, as on the customer table.
+                let page = hub.app.table_rows().saturating_sub(1).max(1) as isize;
+                let step = if command == Command::PageDown {
+                    page
+                } else {
+                    -page
+                };
+                super::common::move_in(&mut self.selected, self.rows.len(), step);
             }
             _ if K::QUESTIONS.contains(&command) => self.ask(command, hub),
             _ => return false,

@@ -47,6 +47,12 @@ pub trait RefWork: Debug + Clone + PartialEq + Send + Sync + 'static {
         true
     }
 
+    /// Whether this change, done, may change what the signed-in operator's roles allow (a
+    /// role's permissions, an operator's roles): the desk then reads its permissions again.
+    fn changes_permissions(&self) -> bool {
+        false
+    }
+
     /// A screen to put on top once a change is done (an operator's temporary password, shown
     /// once); None for most.
     fn shown_after(&self, _reply: &Self::Reply) -> Option<Box<dyn Screen>> {
@@ -168,7 +174,8 @@ pub(super) fn is<W: RefWork>(request: &dyn ScreenRequest, wanted: impl Fn(&W) ->
 }
 
 /// What the answer to `work` says, if it answered a change. Refused for a permission the desk
-/// believed the operator had, the desk reads their permissions again (`app::permissions`).
+/// believed the operator had, or done and changing what roles allow, the desk reads their
+/// permissions again (`app::permissions`).
 pub(super) fn told<W: RefWork>(
     work: &W,
     answer: &RefAnswer<W::Reply>,
@@ -180,7 +187,13 @@ pub(super) fn told<W: RefWork>(
             permissions::reread(hub.app, hub.out);
             Some(Err(vec![(None, not_permitted(lang, &[permission]))]))
         }
-        RefAnswer::Done(reply) => work.told(reply, lang),
+        RefAnswer::Done(reply) => {
+            let said = work.told(reply, lang);
+            if matches!(said, Some(Ok(_))) && work.changes_permissions() {
+                permissions::reread(hub.app, hub.out);
+            }
+            said
+        }
     }
 }
 
