@@ -452,6 +452,9 @@ impl ReportsScreen {
     fn load(&mut self, hub: &mut Hub) {
         let zone = hub.app.zone;
         let day = *self.day.get_or_insert_with(|| today(hub));
+        // A read still on its way is of a report or day no longer asked for: its answer, which
+        // may come after this one's, must not be shown.
+        hub.forget(|request| request.of::<LoadReport>().is_some());
         hub.send(LoadReport {
             kind: self.kind(),
             window: Window::of_day(day, zone),

@@ -105,6 +105,38 @@ fn the_day_after_today_is_not_read() {
     assert_eq!(app.message, None);
 }
 
+/// PgUp pressed twice in a burst sends two reads; the older one's answer may come last (two
+/// connections). It is dropped, so the screen shows the day it was last asked for (session 33,
+/// by hand: six PgUp, then six PgDn, ended on "2026-12-03" while the screen's day was today,
+/// and the next PgUp went from today).
+#[test]
+fn a_days_report_answered_after_the_next_days_is_not_shown() {
+    let (mut app, sent) = reports(Lang::En);
+    let today = sent[0].1.of::<LoadReport>().unwrap().window.day;
+    let read_of = |request: &(u64, Request)| {
+        let asked = request.1.of::<LoadReport>().unwrap();
+        ReportRead {
+            kind: asked.kind,
+            window: asked.window.clone(),
+            report: Report::Takings(Vec::new()),
+        }
+    };
+    let yesterday = press(&mut app, KeyCode::PageUp);
+    let day_before = press(&mut app, KeyCode::PageUp);
+    answer(
+        &mut app,
+        &day_before,
+        Reply::screen(read_of(&day_before[0])),
+    );
+    answer(&mut app, &yesterday, Reply::screen(read_of(&yesterday[0])));
+    let shown = today - chrono::Days::new(2);
+    assert!(
+        render(&app).contains(&format!("Day {shown}")),
+        "{}",
+        render(&app)
+    );
+}
+
 #[test]
 fn the_shifts_of_the_day_in_chinese() {
     let (mut app, sent) = reports(Lang::Zh);
