@@ -16,6 +16,11 @@ use meterdesk::screens::password::{ChangePassword, PasswordAnswer};
 use support::pg::{TEST_PASSWORD, TestDb, fresh_db};
 use support::services;
 
+/// The overview of today at a desk in UTC.
+fn utc() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(0).unwrap()
+}
+
 fn login(name: &str, password: &str) -> Request {
     Request(Box::new(Login {
         login: name.into(),
@@ -122,12 +127,12 @@ async fn a_disabled_operator_cannot_sign_in_and_their_running_session_ends() {
         "the disabled operator's connection still works"
     );
     drop(running);
-    let mut outcome = execute(&desk, Request(Box::new(LoadOverview))).await;
+    let mut outcome = execute(&desk, Request(Box::new(LoadOverview::today(utc())))).await;
     for _ in 0..10 {
         if !matches!(outcome, Err(Failure::Unreachable(_))) {
             break;
         }
-        outcome = execute(&desk, Request(Box::new(LoadOverview))).await;
+        outcome = execute(&desk, Request(Box::new(LoadOverview::today(utc())))).await;
     }
     assert!(matches!(outcome, Err(Failure::SignedOut(_))), "{outcome:?}");
     assert_eq!(
@@ -192,7 +197,11 @@ async fn a_temporary_password_changes_nothing_until_it_is_changed() {
 async fn the_home_figures_of_an_empty_database_are_zero() {
     let db = fresh_db().await;
     assert_eq!(
-        execute(&services(&db.pool), Request(Box::new(LoadOverview))).await,
+        execute(
+            &services(&db.pool),
+            Request(Box::new(LoadOverview::today(utc())))
+        )
+        .await,
         Ok(Reply::screen(Overview::default()))
     );
 }
@@ -201,7 +210,11 @@ async fn the_home_figures_of_an_empty_database_are_zero() {
 async fn an_unreachable_server_is_reported_as_such() {
     let pool = pool_from_conn_str("host=/nonexistent/socket/dir user=x dbname=x", 1).unwrap();
     assert!(matches!(
-        execute(&services(&pool), Request(Box::new(LoadOverview))).await,
+        execute(
+            &services(&pool),
+            Request(Box::new(LoadOverview::today(utc())))
+        )
+        .await,
         Err(Failure::Unreachable(_))
     ));
 }
