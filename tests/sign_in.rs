@@ -219,6 +219,27 @@ async fn an_unreachable_server_is_reported_as_such() {
     ));
 }
 
+/// What the message line quotes of an unreachable server is its cause alone: the advice is the
+/// catalogue's, in the desk's language (session 33, by hand on a Chinese desk with the server
+/// stopped: "无法连接数据库（database unreachable: error connecting to server: No such file or
+/// directory (os error 2). Check that the database server is running; meterdesk…" cut at the
+/// line's end, the catalogue's "正在重连；已输入的内容不会丢失" out of sight).
+#[tokio::test]
+async fn an_unreachable_server_is_quoted_by_its_cause_alone() {
+    let pool = pool_from_conn_str("host=/nonexistent/socket/dir user=x dbname=x", 1).unwrap();
+    let outcome = execute(
+        &services(&pool),
+        Request(Box::new(LoadOverview::today(utc()))),
+    )
+    .await;
+    let Err(Failure::Unreachable(detail)) = outcome else {
+        panic!("unreachable: {outcome:?}")
+    };
+    let told = meterdesk::i18n::Lang::Zh.tf("db.unreachable", &[("detail", &detail)]);
+    assert!(told.starts_with("无法连接数据库（error connecting to server"), "{told}");
+    assert!(!told.contains("Check that"), "{told}");
+}
+
 /// While demo data is loaded table by table, a bulk load's marker exists: the tables are
 /// half-filled and without their keys, and no one signs in until it is gone.
 #[tokio::test]
