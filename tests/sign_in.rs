@@ -236,8 +236,28 @@ async fn an_unreachable_server_is_quoted_by_its_cause_alone() {
         panic!("unreachable: {outcome:?}")
     };
     let told = meterdesk::i18n::Lang::Zh.tf("db.unreachable", &[("detail", &detail)]);
-    assert!(told.starts_with("无法连接数据库（error connecting to server"), "{told}");
+    assert!(
+        told.starts_with("无法连接数据库（error connecting to server"),
+        "{told}"
+    );
     assert!(!told.contains("Check that"), "{told}");
+}
+
+/// A sign-in with the server down is answered as such, not failed as unreachable: a failed
+/// request is parked until the health watcher finds the database back, and nobody signed in
+/// has no watcher.
+#[tokio::test]
+async fn a_sign_in_with_the_server_down_is_answered_as_unreachable() {
+    let desk = support::desk_services("host=/nonexistent/socket/dir user=x dbname=x");
+    let refused = answer(&desk, login("li.ming", TEST_PASSWORD)).await;
+    assert!(
+        matches!(
+            &refused,
+            SignInAnswer::Refused(LoginRefusal::Unreachable(cause))
+                if cause.starts_with("error connecting to server")
+        ),
+        "{refused:?}"
+    );
 }
 
 /// While demo data is loaded table by table, a bulk load's marker exists: the tables are
