@@ -149,6 +149,69 @@ async fn a_payment_with_no_shift_open_opens_one_and_refunds_are_counted_apart() 
     );
 }
 
+/// The overview's payments and takings of today are the takings report's of the desk's day:
+/// counted from the desk's midnight, not the server's, and a reversed payment's money taken
+/// back as the report takes it (session 33, by hand at 22:45 in Beijing on a server in UTC:
+/// the overview said 21 payments, 21 968.00, the report of the day 29, 26 428.00).
+#[tokio::test]
+async fn the_overviews_today_is_the_takings_report_of_the_desks_day() {
+    use chrono::{Duration, FixedOffset, Utc};
+    use meterdesk::db::overview;
+    let db = with_fixture().await;
+    let owner = db.pool.get().await.unwrap();
+    let server_offset: i32 = owner
+        .query_one("SELECT extract(timezone FROM now())::int", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // A desk eight hours away from the server: their midnights differ.
+    let hours = if server_offset <= 0 { 8 } else { -8 };
+    let zone = FixedOffset::east_opt(server_offset + hours * 3600).unwrap();
+    let window = Window::of_day(Utc::now().with_timezone(&zone).date_naive(), zone);
+    let server_midnight: chrono::DateTime<Utc> = owner
+        .query_one("SELECT date_trunc('day', now())", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // Between the two midnights: of today for one of them only.
+    let between = window.from.min(server_midnight) + Duration::hours(4);
+    let cleo_id = db.create_operator("cleo", &["clerk"]).await;
+    owner
+        .execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code,
+                                             operator_id, created_at, idempotency_key)
+             VALUES (1, 'deposit', 40.00, 'cash', $1, $2, 'early-1')",
+            &[&cleo_id, &between],
+        )
+        .await
+        .expect("a deposit between the midnights");
+    let boss = db.pool_of("boss");
+    take(&boss, "b-1", Movement::Deposit, "80.00", "cash").await;
+    take(&boss, "b-2", Movement::Deposit, "15.00", "wechat_pay").await;
+    owner
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, reverses_id, operator_id,
+                                             idempotency_key)
+             SELECT account_id, 'reversal', -amount, id, operator_id, 'reversal-1'
+             FROM ledger_transaction WHERE idempotency_key = 'b-2'",
+        )
+        .await
+        .expect("the second payment reversed");
+
+    let client = boss.get().await.unwrap();
+    let Report::Takings(rows) = shifts::report_of(&**client, ReportKind::Takings, &window)
+        .await
+        .unwrap()
+    else {
+        panic!("takings")
+    };
+    let report: (i64, Money) = rows.iter().fold((0, Money::ZERO), |(n, sum), row| {
+        (n + row.takings.payments, sum + row.takings.takings)
+    });
+    let seen = overview::today(&**client, window.from).await.unwrap();
+    assert_eq!((seen.payments_today, seen.takings_today), report);
+}
+
 /// A payment posted while the operator's shift is being closed on their other connection waits
 /// for that close and opens the next shift: no payment falls outside a shift (sql/V63 skips the
 /// shift's insert only for an open shift no transaction is changing).

@@ -16,6 +16,11 @@ use meterdesk::screens::password::{ChangePassword, PasswordAnswer};
 use support::pg::{TEST_PASSWORD, TestDb, fresh_db};
 use support::services;
 
+/// The overview of today at a desk in UTC.
+fn utc() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(0).unwrap()
+}
+
 fn login(name: &str, password: &str) -> Request {
     Request(Box::new(Login {
         login: name.into(),
@@ -122,12 +127,12 @@ async fn a_disabled_operator_cannot_sign_in_and_their_running_session_ends() {
         "the disabled operator's connection still works"
     );
     drop(running);
-    let mut outcome = execute(&desk, Request(Box::new(LoadOverview))).await;
+    let mut outcome = execute(&desk, Request(Box::new(LoadOverview::today(utc())))).await;
     for _ in 0..10 {
         if !matches!(outcome, Err(Failure::Unreachable(_))) {
             break;
         }
-        outcome = execute(&desk, Request(Box::new(LoadOverview))).await;
+        outcome = execute(&desk, Request(Box::new(LoadOverview::today(utc())))).await;
     }
     assert!(matches!(outcome, Err(Failure::SignedOut(_))), "{outcome:?}");
     assert_eq!(
@@ -192,7 +197,11 @@ async fn a_temporary_password_changes_nothing_until_it_is_changed() {
 async fn the_home_figures_of_an_empty_database_are_zero() {
     let db = fresh_db().await;
     assert_eq!(
-        execute(&services(&db.pool), Request(Box::new(LoadOverview))).await,
+        execute(
+            &services(&db.pool),
+            Request(Box::new(LoadOverview::today(utc())))
+        )
+        .await,
         Ok(Reply::screen(Overview::default()))
     );
 }
@@ -201,9 +210,54 @@ async fn the_home_figures_of_an_empty_database_are_zero() {
 async fn an_unreachable_server_is_reported_as_such() {
     let pool = pool_from_conn_str("host=/nonexistent/socket/dir user=x dbname=x", 1).unwrap();
     assert!(matches!(
-        execute(&services(&pool), Request(Box::new(LoadOverview))).await,
+        execute(
+            &services(&pool),
+            Request(Box::new(LoadOverview::today(utc())))
+        )
+        .await,
         Err(Failure::Unreachable(_))
     ));
+}
+
+/// What the message line quotes of an unreachable server is its cause alone: the advice is the
+/// catalogue's, in the desk's language (session 33, by hand on a Chinese desk with the server
+/// stopped: "无法连接数据库（database unreachable: error connecting to server: No such file or
+/// directory (os error 2). Check that the database server is running; meterdesk…" cut at the
+/// line's end, the catalogue's "正在重连；已输入的内容不会丢失" out of sight).
+#[tokio::test]
+async fn an_unreachable_server_is_quoted_by_its_cause_alone() {
+    let pool = pool_from_conn_str("host=/nonexistent/socket/dir user=x dbname=x", 1).unwrap();
+    let outcome = execute(
+        &services(&pool),
+        Request(Box::new(LoadOverview::today(utc()))),
+    )
+    .await;
+    let Err(Failure::Unreachable(detail)) = outcome else {
+        panic!("unreachable: {outcome:?}")
+    };
+    let told = meterdesk::i18n::Lang::Zh.tf("db.unreachable", &[("detail", &detail)]);
+    assert!(
+        told.starts_with("无法连接数据库（error connecting to server"),
+        "{told}"
+    );
+    assert!(!told.contains("Check that"), "{told}");
+}
+
+/// A sign-in with the server down is answered as such, not failed as unreachable: a failed
+/// request is parked until the health watcher finds the database back, and nobody signed in
+/// has no watcher.
+#[tokio::test]
+async fn a_sign_in_with_the_server_down_is_answered_as_unreachable() {
+    let desk = support::desk_services("host=/nonexistent/socket/dir user=x dbname=x");
+    let refused = answer(&desk, login("li.ming", TEST_PASSWORD)).await;
+    assert!(
+        matches!(
+            &refused,
+            SignInAnswer::Refused(LoginRefusal::Unreachable(cause))
+                if cause.starts_with("error connecting to server")
+        ),
+        "{refused:?}"
+    );
 }
 
 /// While demo data is loaded table by table, a bulk load's marker exists: the tables are

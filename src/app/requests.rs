@@ -46,8 +46,10 @@ impl<T: Read> ScreenRequest for T {
 
 impl From<DbError> for Failure {
     fn from(err: DbError) -> Failure {
-        if err.is_connection_lost() {
-            Failure::Unreachable(err.to_string())
+        // The cause alone: the catalogue's text says, in the desk's language, what the error's
+        // English advice would (the desk reconnects by itself).
+        if let DbError::Unreachable(cause) = err {
+            Failure::Unreachable(cause)
         } else if let DbError::SignedOut(detail) = err {
             Failure::SignedOut(detail)
         } else if let Some(permissions) = missing_permissions(&err) {

@@ -1,5 +1,7 @@
 //! The figures of the overview screen.
 
+use chrono::{DateTime, Utc};
+
 use crate::db::CachingClient;
 use crate::domain::money::Money;
 
@@ -18,8 +20,12 @@ pub struct Overview {
 }
 
 /// Today's figures: customers, card customers, meters in stock, active cards, and the
-/// payments taken since midnight.
-pub async fn today(client: &impl CachingClient) -> Result<Overview, DbError> {
+/// payments taken since `midnight`, the desk's: the takings report's of the day (sql/V21's
+/// `md_takings`), a reversed payment's money taken back.
+pub async fn today(
+    client: &impl CachingClient,
+    midnight: DateTime<Utc>,
+) -> Result<Overview, DbError> {
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM customer) AS customers,
@@ -28,11 +34,13 @@ pub async fn today(client: &impl CachingClient) -> Result<Overview, DbError> {
                     (SELECT count(*) FROM meter WHERE status = 'uninstalled')
                         AS uninstalled_meters,
                     (SELECT count(*) FROM card WHERE state = 'active') AS active_cards,
-                    count(*) AS payments_today,
-                    coalesce(sum(amount), 0) AS takings_today
-             FROM ledger_transaction
-             WHERE kind = 'deposit' AND created_at >= date_trunc('day', now())",
-            &[],
+                    count(*) FILTER (WHERE t.kind = 'deposit') AS payments_today,
+                    coalesce(sum(t.amount), 0) AS takings_today
+             FROM ledger_transaction t
+             LEFT JOIN ledger_transaction o ON o.id = t.reverses_id
+             WHERE t.created_at >= $1 AND t.operator_id IS NOT NULL
+               AND coalesce(o.kind, t.kind) = 'deposit'",
+            &[&midnight],
         )
         .await?;
     Ok(from_columns!(row => Overview {

@@ -324,6 +324,8 @@ impl BillsScreen {
             return hub.say(MessageKind::Error, hub.app.lang.t("bills.only_unpaid"));
         }
         if hub.allowed("bill.void") {
+            // What the line said of another bill does not hold for this one.
+            hub.app.message = None;
             let reason = Field::new("bills.f_reason", FieldKind::Text { max: 200 }, true);
             self.voiding = Some((bill.id, Form::new(vec![reason])));
         }

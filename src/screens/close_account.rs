@@ -436,6 +436,12 @@ impl Screen for CloseAccountScreen {
             return true;
         }
         match command {
+            // A close waiting for the database is not cancelled: the supervisor may leave, and
+            // its answer is told wherever they are.
+            Some(Command::Cancel | Command::Leave) if self.confirming && hub.saving() => {
+                hub.leave();
+                true
+            }
             Some(Command::Cancel | Command::Leave) if self.confirming => {
                 self.confirming = false;
                 hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));

@@ -66,13 +66,16 @@ pub enum SignInAnswer {
     Refused(LoginRefusal),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginRefusal {
     /// Unknown operator or wrong password: deliberately not told apart.
     WrongCredentials,
     Disabled,
     /// Demo data is being loaded (or a load that stopped is not undone yet).
     LoadInProgress,
+    /// The server could not be reached (the cause). Answered, not parked: nothing would send
+    /// it again, since the desk watches the database only for a signed-in operator.
+    Unreachable(String),
 }
 
 impl ScreenRequest for Login {
@@ -196,11 +199,17 @@ impl Screen for SignIn {
             }
             Some(SignInAnswer::Refused(refusal)) => {
                 let text = match refusal {
-                    LoginRefusal::WrongCredentials => lang.t("login.wrong"),
-                    LoginRefusal::Disabled => lang.t("login.disabled"),
-                    LoginRefusal::LoadInProgress => lang.t("login.loading"),
+                    LoginRefusal::WrongCredentials => lang.t("login.wrong").to_owned(),
+                    LoginRefusal::Disabled => lang.t("login.disabled").to_owned(),
+                    LoginRefusal::LoadInProgress => lang.t("login.loading").to_owned(),
+                    LoginRefusal::Unreachable(cause) => {
+                        hub.app.tf("login.unreachable", &[("detail", cause)])
+                    }
                 };
-                self.password.reset();
+                // What was typed is right; only the server was not there.
+                if !matches!(refusal, LoginRefusal::Unreachable(_)) {
+                    self.password.reset();
+                }
                 self.focus = LoginField::Password;
                 hub.say(MessageKind::Error, text);
             }
@@ -210,8 +219,24 @@ impl Screen for SignIn {
 }
 
 /// Connects as the operator: the server checks the password (and slows down and logs the
-/// failures). A role that is no operator of this database is refused like a wrong password.
+/// failures). A role that is no operator of this database is refused like a wrong password,
+/// and a server that cannot be reached is said as a refusal (`LoginRefusal::Unreachable`).
 async fn sign_in(
+    sessions: &Sessions,
+    login: &str,
+    password: &str,
+) -> Result<SignInAnswer, Failure> {
+    match signed_in(sessions, login, password).await {
+        Err(Failure::Unreachable(cause)) => {
+            sessions.sign_out();
+            Ok(SignInAnswer::Refused(LoginRefusal::Unreachable(cause)))
+        }
+        answer => answer,
+    }
+}
+
+/// `sign_in`'s steps: the connection, the load's marker, the operator and the audit row.
+async fn signed_in(
     sessions: &Sessions,
     login: &str,
     password: &str,

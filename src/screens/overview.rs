@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use chrono::{DateTime, FixedOffset, Utc};
 use deadpool_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
@@ -14,6 +15,7 @@ use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
 use crate::db::overview::{self, Overview};
+use crate::db::shifts::Window;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::width;
@@ -33,13 +35,25 @@ pub struct OverviewScreen {
     pub overview: Option<Overview>,
 }
 
-/// Reads today's figures; answered with an [`Overview`].
+/// Reads today's figures, today from the desk's `midnight` (the reports' day); answered with
+/// an [`Overview`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoadOverview;
+pub struct LoadOverview {
+    pub midnight: DateTime<Utc>,
+}
+
+impl LoadOverview {
+    pub fn today(zone: FixedOffset) -> LoadOverview {
+        let today = Utc::now().with_timezone(&zone).date_naive();
+        LoadOverview {
+            midnight: Window::of_day(today, zone).from,
+        }
+    }
+}
 
 impl Read for LoadOverview {
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        overview::today(client).await
+        overview::today(client, self.midnight).await
     }
 }
 
@@ -136,7 +150,7 @@ impl Screen for OverviewScreen {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
-        hub.send(LoadOverview);
+        hub.send(LoadOverview::today(hub.app.zone));
     }
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {

@@ -91,8 +91,9 @@ const TAKINGS: [Column; 5] = [
 const SHIFTS: [Column; 7] = [
     Column::new("report.col_shift", 6, 0, true),
     Column::new("report.col_operator", 8, 2, false),
-    Column::new("report.col_opened", 5, 0, false),
-    Column::new("report.col_closed", 5, 0, false),
+    // Six: a time is five, "Opened" and "Closed" six.
+    Column::new("report.col_opened", 6, 0, false),
+    Column::new("report.col_closed", 6, 0, false),
     Column::new("report.col_receipts", 8, 0, true),
     Column::new("report.col_takings", 14, 1, true),
     Column::new("report.col_refunds", 14, 1, true),
@@ -452,6 +453,9 @@ impl ReportsScreen {
     fn load(&mut self, hub: &mut Hub) {
         let zone = hub.app.zone;
         let day = *self.day.get_or_insert_with(|| today(hub));
+        // A read still on its way is of a report or day no longer asked for: its answer, which
+        // may come after this one's, must not be shown.
+        hub.forget(|request| request.of::<LoadReport>().is_some());
         hub.send(LoadReport {
             kind: self.kind(),
             window: Window::of_day(day, zone),

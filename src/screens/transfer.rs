@@ -197,7 +197,8 @@ impl TransferView {
     }
 
     /// F2 while bills are unpaid or before the balance is read says so before anything else;
-    /// F12/Esc/F3 on the confirmation go back to the form, everything kept. True if taken.
+    /// F12/Esc/F3 on the confirmation go back to the form, everything kept, unless the transfer
+    /// is on its way: then they leave the screen. True if taken.
     fn confirmation_key(&mut self, command: Option<Command>, hub: &mut Hub) -> bool {
         let refused = self.preview.is_none() || self.unpaid_bills().is_some();
         if command == Some(Command::Save) && refused {
@@ -208,6 +209,9 @@ impl TransferView {
             return false;
         }
         match command {
+            // A transfer waiting for the database is not cancelled: the clerk may leave the
+            // screen, and its answer is told wherever they are (`answered_after_close`).
+            Some(Command::Cancel | Command::Leave) if hub.saving() => hub.leave(),
             Some(Command::Cancel | Command::Leave) => {
                 self.confirming = None;
                 hub.say(MessageKind::Info, hub.app.lang.t("msg.cancelled"));

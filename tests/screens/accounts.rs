@@ -515,6 +515,43 @@ fn transfer_confirms_with_the_balance_that_stays() {
     assert!(render(&app).contains("120.50 stayed"));
 }
 
+/// A transfer waiting for the database is not cancelled by F12 or F3 on its confirmation, and
+/// the desk does not say it is: it is sent when the database is back (session 33, by hand: the
+/// server stopped after F2, F3 said "已取消。", and the transfer was made a minute later). The
+/// clerk leaves the screen, as from a waiting deposit's confirmation.
+#[test]
+fn a_transfer_waiting_for_the_database_is_not_said_cancelled() {
+    for leave in [KeyCode::F(12), KeyCode::F(3)] {
+        let mut app = transfer_screen(Decimal::new(12_050, 2), 0);
+        type_text(&mut app, "李娜");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "13712345678");
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(only(&sent).of::<Transfer>().is_some());
+        connection_lost(&mut app, &sent);
+        press(&mut app, leave);
+        let screen = render(&app);
+        assert!(!screen.contains("Cancelled"), "{leave:?}: {screen}");
+        assert!(
+            !app.screen.is::<TransferView>(),
+            "{leave:?} leaves the screen: {screen}"
+        );
+        let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+        assert!(only(&resent).of::<Transfer>().is_some(), "{leave:?}");
+        answer(
+            &mut app,
+            &resent,
+            Reply::screen(TransferOutcome::Transferred {
+                balance: Decimal::new(12_050, 2),
+                version: 3,
+            }),
+        );
+        assert!(render(&app).contains("120.50 stayed"), "{}", render(&app));
+    }
+}
+
 /// The new owner's address is the premises' as offered: Tab keeps it, a cursor key edits it.
 #[test]
 fn transfer_offers_the_premises_address() {

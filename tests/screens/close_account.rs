@@ -208,6 +208,28 @@ fn a_close_refused_by_the_database_reads_the_steps_again() {
     );
 }
 
+/// A close waiting for the database is not said cancelled by F12 or F3 on its question: it is
+/// sent when the database is back; the supervisor leaves the screen (session 33: the transfer's
+/// confirmation said "已取消。" over a transfer made later; this question did the same).
+#[test]
+fn a_close_waiting_for_the_database_is_not_said_cancelled() {
+    for leave in [KeyCode::F(12), KeyCode::F(3)] {
+        let mut app = close_screen(supervisor(Lang::En), None);
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        connection_lost(&mut app, &sent);
+        press(&mut app, leave);
+        let screen = render(&app);
+        assert!(!screen.contains("Cancelled"), "{leave:?}: {screen}");
+        assert!(
+            !app.screen.is::<CloseAccountScreen>(),
+            "{leave:?} leaves the screen: {screen}"
+        );
+        let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+        assert_eq!(find::<CloseAccount>(&resent).len(), 1, "{leave:?}");
+    }
+}
+
 /// An active card: `v` reports it lost from here; F2 opens the card screen to recycle it.
 #[test]
 fn an_active_card_is_reported_lost_or_recycled() {

@@ -436,6 +436,27 @@ fn a_clerk_may_not_void_and_a_bill_is_written_to_a_file() {
     );
 }
 
+/// `z` on a paid bill says only an unpaid one can be voided; `z` on the unpaid one next opens
+/// its reason form, and that refusal goes with it (session 33, by hand: the form asked for a
+/// reason above "只能作废未缴账单。", as if this bill could not be voided either).
+#[test]
+fn a_void_refused_on_a_paid_bill_is_not_said_over_the_next_bills_void() {
+    let mut app = bills_screen(Lang::En);
+    app.session
+        .as_mut()
+        .unwrap()
+        .permissions
+        .push("bill.void".into());
+    press(&mut app, KeyCode::Home);
+    press(&mut app, KeyCode::Char('z'));
+    assert!(render(&app).contains("Only an unpaid bill can be voided."));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('z'));
+    let screen = render(&app);
+    assert!(screen.contains("Reason for voiding"), "{screen}");
+    assert!(!screen.contains("Only an unpaid bill"), "{screen}");
+}
+
 #[test]
 fn bills_list_in_chinese() {
     let app = bills_screen(Lang::Zh);
