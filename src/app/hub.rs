@@ -540,6 +540,14 @@ pub trait Screen: ScreenBase + Debug + Send {
         false
     }
 
+    /// A command it does not offer here, asked anyway (its key, or its name on the command
+    /// line); true when it told why in its own words, otherwise the hub says "not available
+    /// here". A screen whose offer follows what it shows (a card key on a customer without a
+    /// card meter) says what the key would have met.
+    fn on_not_offered(&mut self, _command: Command, _hub: &mut Hub) -> bool {
+        false
+    }
+
     /// A command it offers, from a key or the command line; true when it handled it (the hub
     /// handles help, the command line, quit, the registry's screens, leave and log out, and
     /// Refresh by `on_open`).

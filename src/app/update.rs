@@ -360,6 +360,10 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
         {
             return;
         }
+        // The key and the command line meet the same words: the screen's, if it has any.
+        if call_top(app, out, |screen, hub| screen.on_not_offered(command, hub)) == Some(true) {
+            return;
+        }
         let text = app.lang.tf(
             "msg.not_here",
             &[("command", &app.lang.t(command.label_key()))],

@@ -285,6 +285,23 @@ mod tests {
     }
 
     #[test]
+    fn a_pin_and_a_key_kept_in_files_are_taken_with_their_line_breaks() {
+        let env = |name: &str| match name {
+            PIN_ENV => Some(format!("{PIN}\n")),
+            KEY_ENV => Some(format!(" {KEY}\n")),
+            _ => None,
+        };
+        let secrets = CardConfig::default().credentials_from(&env).unwrap();
+        assert_eq!(
+            secrets.secrets,
+            Some(CardSecrets {
+                pin: PIN.parse().unwrap(),
+                key: KEY.parse().unwrap()
+            })
+        );
+    }
+
+    #[test]
     fn a_pin_without_a_key_stops_the_start() {
         let env = |name: &str| (name == PIN_ENV).then(|| PIN.to_owned());
         let error = CardConfig::default().credentials_from(&env).unwrap_err();

@@ -138,7 +138,7 @@ impl FromStr for MacKey {
     type Err = CardSecretError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = CardSecret::Key.hex_digits(text.trim())?;
+        let text = CardSecret::Key.hex_digits(text)?;
         let mut key = [0; MacKey::LEN];
         for (byte, digits) in key.iter_mut().zip(text.as_bytes().chunks(2)) {
             let digits = std::str::from_utf8(digits).expect("checked hex digits");
@@ -216,9 +216,11 @@ impl CardSecret {
         }
     }
 
-    /// `text` when it is hex digits only, as many as this secret has. Checked digit by digit:
+    /// `text` without the white space around it (a secret kept in a file ends with a line
+    /// break) when it is hex digits only, as many as this secret has. Checked digit by digit:
     /// `from_str_radix` would also take a sign.
     fn hex_digits(self, text: &str) -> Result<&str, CardSecretError> {
+        let text = text.trim();
         if !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
             return Err(CardSecretError::NotHex(self));
         }
@@ -1057,6 +1059,9 @@ pub(crate) mod tests {
             "AB12".parse().unwrap()
         );
         assert_eq!("ab12".parse::<IssuerPin>().unwrap().as_bytes(), b"AB12");
+        for kept_in_a_file in [" 24680", "24680\n", "\t24680\r\n"] {
+            assert_eq!(kept_in_a_file.parse::<IssuerPin>(), Ok(pin.clone()));
+        }
         assert_eq!(
             "123".parse::<IssuerPin>(),
             Err(CardSecretError::Length(CardSecret::Pin, 3))

@@ -16,7 +16,7 @@ use super::basic_info::label_key;
 use super::card;
 use super::legend::{BACK, framed, usual};
 use super::receipt::payment_method_name;
-use super::row_actions::{ROW_ACTIONS, act_on, row_permission};
+use super::row_actions::{ROW_ACTIONS, act_on, offered_on, refuse_not_offered, row_permission};
 use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -80,8 +80,6 @@ impl Details {
 
 /// The row actions that only a card meter's customer has: the others act on every customer
 /// (a recharge without a card meter is the account's).
-const CARD_ONLY: [Command; 2] = [Command::OpenCard, Command::ReplaceCard];
-
 /// The customer's row as the table would show it now, from their details.
 fn row_of(details: &CustomerDetails) -> CustomerRow {
     let basic = &details.basic;
@@ -110,28 +108,16 @@ impl Screen for Details {
     fn commands(&self) -> Vec<(Command, &'static str)> {
         // Back first: with every row action offered, the legend's end is cut at 80 columns.
         // The card's own keys only where the meter takes a card.
-        let takes_a_card = card::takes_a_card(&self.row);
-        let actions = ROW_ACTIONS
-            .into_iter()
-            .filter(|command| takes_a_card || !CARD_ONLY.contains(command));
         framed(
             [BACK]
                 .into_iter()
-                .chain(usual(actions))
+                .chain(usual(offered_on(Some(&self.row))))
                 .chain(usual([Command::Refresh])),
         )
     }
 
-    /// A card key typed anyway on a customer whose meter takes no card is not offered, yet
-    /// it is told why in the row's words ("no card meter"), not "not available here".
-    fn on_key(&mut self, _key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        match command {
-            Some(command) if CARD_ONLY.contains(&command) && !card::takes_a_card(&self.row) => {
-                act_on(&self.row, command, hub);
-                true
-            }
-            _ => false,
-        }
+    fn on_not_offered(&mut self, command: Command, hub: &mut Hub) -> bool {
+        refuse_not_offered(Some(&self.row), command, hub)
     }
 
     fn permission(&self, command: Command) -> Option<&'static str> {

@@ -27,6 +27,30 @@ pub const ROW_ACTIONS: [Command; 9] = [
     Command::CloseAccount,
 ];
 
+/// The card's own keys: offered only to a customer whose meter takes a card.
+const CARD_ONLY: [Command; 2] = [Command::OpenCard, Command::ReplaceCard];
+
+/// The row actions offered on `row`'s customer: the card's own keys only where the meter takes
+/// a card (`card::takes_a_card`); with no row, every one.
+pub fn offered_on(row: Option<&CustomerRow>) -> impl Iterator<Item = Command> + '_ {
+    ROW_ACTIONS
+        .into_iter()
+        .filter(move |command| !CARD_ONLY.contains(command) || row.is_none_or(card::takes_a_card))
+}
+
+/// A card key typed anyway on a customer whose meter takes no card (not offered there): told
+/// why in the row's words ("no card meter"; a permission's refusal first), as `act_on` does.
+/// False for any other command.
+pub fn refuse_not_offered(row: Option<&CustomerRow>, command: Command, hub: &mut Hub) -> bool {
+    match row {
+        Some(row) if CARD_ONLY.contains(&command) && !card::takes_a_card(row) => {
+            act_on(row, command, hub);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Money of a customer without a card meter does not travel on a card: their recharge is the
 /// account's recharge (system-side prepaid) or deposit (postpaid).
 fn recharges_the_account(row: &CustomerRow) -> bool {

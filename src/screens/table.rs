@@ -16,7 +16,7 @@ use super::card;
 use super::details::Details;
 use super::legend::{PAGING, usual};
 use super::open_account;
-use super::row_actions::{ROW_ACTIONS, act_on, row_permission};
+use super::row_actions::{ROW_ACTIONS, act_on, offered_on, refuse_not_offered, row_permission};
 use crate::app::card_status::{ReadFor, read_card};
 use crate::app::keymap::edits_text;
 use crate::app::paging::{self, PageApply};
@@ -258,7 +258,9 @@ impl Screen for CustomerTable {
         }
         use Command::*;
         usual([Help, Search, Details, OpenAccount])
-            .chain(usual(ROW_ACTIONS))
+            // What the selected row takes, as on its details: no card keys on a customer
+            // without a card meter.
+            .chain(usual(offered_on(self.selected_row())))
             .chain(usual([Refresh]))
             .chain(usual(PAGING))
             .chain([(Leave, "legend.log_out")])
@@ -359,6 +361,10 @@ impl Screen for CustomerTable {
 
     fn permission(&self, command: Command) -> Option<&'static str> {
         row_permission(command, self.selected_row())
+    }
+
+    fn on_not_offered(&mut self, command: Command, hub: &mut Hub) -> bool {
+        refuse_not_offered(self.selected_row(), command, hub)
     }
 
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {

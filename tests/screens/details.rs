@@ -312,3 +312,40 @@ fn the_card_keys_are_offered_only_where_the_meter_takes_a_card() {
         }
     }
 }
+
+/// s33-e's "found, not fixed": `:open-card` typed on the command line on the details of a
+/// customer whose meter takes no card said "not available here", where F6 says the row's
+/// words; the command line now meets the same words as the key.
+#[test]
+fn a_card_key_typed_by_name_meets_the_words_of_its_key() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        app.session.as_mut().unwrap().permissions =
+            SUPERVISOR.iter().map(|p| (*p).to_owned()).collect();
+        let sent = press(&mut app, KeyCode::Enter);
+        let details = details_without_a_card_meter();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Found(Some(Box::new(details)))),
+        );
+        for (key, name) in [
+            (KeyCode::F(6), "open-card"),
+            (KeyCode::F(7), "replace-card"),
+        ] {
+            press(&mut app, key);
+            let by_key = app.message.take().unwrap().text;
+            assert_eq!(by_key, lang.t("ic.refused_not_card_customer"), "{name}");
+            press(&mut app, KeyCode::Char(':'));
+            type_text(&mut app, name);
+            let sent = press(&mut app, KeyCode::Enter);
+            assert!(sent.is_empty(), "{lang:?} :{name}: {sent:?}");
+            assert!(app.screen.is::<Details>(), "{lang:?} :{name}");
+            assert_eq!(
+                app.message.clone().unwrap().text,
+                by_key,
+                "{lang:?} :{name}"
+            );
+        }
+    }
+}

@@ -186,6 +186,8 @@ fn the_legend_and_the_help_offer_only_what_the_roles_allow() {
             app.session.as_mut().unwrap().permissions =
                 permissions.iter().map(|p| (*p).to_owned()).collect();
         }
+        // The second row, a card meter's: the table offers the card's keys there.
+        press(&mut app, KeyCode::Down);
         app
     };
     let legend = |app: &App| render(app).lines().last().unwrap().to_owned();

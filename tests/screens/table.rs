@@ -3,6 +3,8 @@
 //! key is lost on the way.
 
 use crate::support::*;
+use meterdesk::app::Command;
+use meterdesk::app::help::{self, HelpLine};
 use meterdesk::app::update::Update;
 use meterdesk::db::customers::PageAt;
 use meterdesk::domain::search::{CustomerSearch, classify};
@@ -636,4 +638,67 @@ fn a_reply_said_over_the_sign_out_question_takes_its_place() {
         app.session.is_some(),
         "F2 answers no question the line no longer shows"
     );
+}
+
+/// Whether the help offers `command` (its label among the keys).
+fn help_offers(app: &App, command: Command) -> bool {
+    let label = app.lang.t(command.label_key());
+    help::page(app).lines.iter().any(|line| {
+        matches!(line, HelpLine::Keys(keys) if keys.iter().any(|(_, offered)| *offered == label))
+    })
+}
+
+/// s33-e left the table offering Open card and Replace card (F6, F7) on every row, where the
+/// details offer them only to a customer whose meter takes a card. The table's legend and
+/// help now follow the selected row; typed anyway on a row without a card meter, the key and
+/// its name on the command line meet the row's words.
+#[test]
+fn the_card_keys_follow_the_selected_row() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        let session = app.session.as_mut().unwrap();
+        session.permissions.push("card.replace".into());
+        // The first row is postpaid, the second a card meter's.
+        assert_eq!(
+            table(&app).selected_row().unwrap().business_model,
+            "postpaid"
+        );
+        insta::assert_snapshot!(format!("table_no_card_meter_{}", lang.code()), render(&app));
+        for command in [Command::OpenCard, Command::ReplaceCard] {
+            assert!(!help_offers(&app, command), "{lang:?} {command:?}");
+        }
+        for (key, name) in [
+            (KeyCode::F(6), "open-card"),
+            (KeyCode::F(7), "replace-card"),
+        ] {
+            for typed_by_name in [false, true] {
+                app.message = None;
+                let sent = if typed_by_name {
+                    press(&mut app, KeyCode::Char(':'));
+                    type_text(&mut app, name);
+                    press(&mut app, KeyCode::Enter)
+                } else {
+                    press(&mut app, key)
+                };
+                assert!(sent.is_empty(), "{name} {typed_by_name}: {sent:?}");
+                assert!(app.screen.is::<CustomerTable>(), "{name} {typed_by_name}");
+                assert_eq!(
+                    app.message.clone().unwrap().text,
+                    lang.t("ic.refused_not_card_customer"),
+                    "{lang:?} {name}, typed by name: {typed_by_name}"
+                );
+            }
+        }
+
+        press(&mut app, KeyCode::Down);
+        assert_eq!(
+            table(&app).selected_row().unwrap().business_model,
+            "meter_prepaid"
+        );
+        app.message = None;
+        insta::assert_snapshot!(format!("table_card_meter_{}", lang.code()), render(&app));
+        for command in [Command::OpenCard, Command::ReplaceCard] {
+            assert!(help_offers(&app, command), "{lang:?} {command:?}");
+        }
+    }
 }

@@ -102,6 +102,9 @@ fn serve_connection(
             }
             apdu => {
                 *apdus_received += 1;
+                // `RUST_LOG=debug vcard …` lists what an operation sends, APDU by APDU: the
+                // header (CLA INS P1 P2) only, a VERIFY's data being the PIN.
+                tracing::debug!(n = *apdus_received, header = %format_args!("{:02X?}", &apdu[..apdu.len().min(4)]), "APDU");
                 match options.vanish {
                     Some(vanish) if vanish.at_apdu == *apdus_received => {
                         if vanish.carried_out {
