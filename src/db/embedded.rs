@@ -596,7 +596,12 @@ impl Cluster {
     /// operator, with the operator's password (SCRAM-SHA-256). The socket is the server's
     /// only door, open to the `meterdesk` group when there is one. JIT is off: the counter's
     /// statements are short, and compiling one whose estimate crosses `jit_above_cost` took
-    /// longer (190 ms seen) than running it.
+    /// longer (190 ms seen) than running it. The WAL is left at PostgreSQL's defaults: at 64
+    /// busy desks half the working backends wait for a commit's flush, yet `commit_delay`
+    /// changed nothing and even `synchronous_commit = off` left as many operations a second
+    /// and a card recharge's p99 at two to three times its target (the two cores were the
+    /// limit, not the flush); and a money commit must be durable (docs/decisions.md, "The card
+    /// recharge's p99 at 64 desks").
     fn write_settings(&self, for_bulk_load: bool) -> Result<(), EmbeddedError> {
         let durability = if self.durable { "on" } else { "off" };
         let pgdata = self.pgdata();
