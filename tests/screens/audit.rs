@@ -459,3 +459,22 @@ fn the_overview_lists_the_audit_log_to_those_who_may_read_it() {
     press(&mut clerk, KeyCode::Enter);
     assert!(!render(&clerk).contains(":audit"));
 }
+
+/// Tab on the filter's last date, full, then a date typed: it replaces the one there
+/// (session 33, by hand: every digit was refused as "not a date").
+#[test]
+fn a_date_typed_after_tab_on_the_full_last_date_replaces_it() {
+    let mut app = viewer(Lang::Zh);
+    press(&mut app, KeyCode::Char('/'));
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    type_text(&mut app, "2026-12-03");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2026-12-05");
+    let Pane::Filter(form) = &audit_screen(&app).pane else {
+        panic!("the filter form")
+    };
+    assert_eq!(form.value(4), "2026-12-05");
+    assert!(app.message.is_none(), "{:?}", app.message);
+}
