@@ -569,7 +569,7 @@ async fn a_supervisor_filters_opens_an_entry_and_exports_through_the_keys() {
     terminal.draw(|frame| ui::draw(frame, &app)).unwrap();
     let screen = terminal.backend().to_string();
     assert!(
-        screen.contains("Card recharged") && screen.contains("name: n"),
+        screen.contains("Card recharged") && screen.contains("Name: n"),
         "{screen}"
     );
     key(&mut app, &desk, KeyCode::F(3)).await;

@@ -570,7 +570,8 @@ impl Form {
     /// The focus to the next or previous field, whose text is then selected. At either end
     /// the focus stays, and so does the cursor: Up on the first field or Tab on the last
     /// enters nothing, and must not leave what the clerk is typing selected for the next key
-    /// to replace.
+    /// to replace. A full field there is selected all the same: it takes no further
+    /// character, so the next one replaces it rather than being refused.
     fn move_focus(&mut self, forward: bool) {
         self.fields[self.focus].tidy();
         let last = self.fields.len().saturating_sub(1);
@@ -579,7 +580,7 @@ impl Form {
         } else {
             self.focus.saturating_sub(1)
         };
-        if to != self.focus {
+        if to != self.focus || self.fields[to].is_full() {
             self.focus = to;
             self.entered = true;
         }
@@ -1015,6 +1016,25 @@ mod tests {
             assert!(!form.is_selected(), "{step:?}");
             typed(&mut form, last);
             assert_eq!(form.value(index), corrected, "{step:?}");
+        }
+    }
+
+    /// Tab or Down on the last field, full, selects it: the date typed next replaces it
+    /// (session 33, by hand: on the audit filter's full last date every digit was refused).
+    #[test]
+    fn a_step_past_the_end_of_a_full_field_selects_it() {
+        for (step, command) in [
+            (KeyCode::Tab, Some(Command::NextField)),
+            (KeyCode::Down, None),
+        ] {
+            let mut form = loaded();
+            form.focus = 4;
+            send(&mut form, KeyCode::End, None);
+            send(&mut form, step, command);
+            assert_eq!(form.focus, 4, "{step:?}");
+            assert!(form.is_selected(), "{step:?}");
+            typed(&mut form, "2027-01-02");
+            assert_eq!(form.value(4), "2027-01-02", "{step:?}");
         }
     }
 

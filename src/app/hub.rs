@@ -205,9 +205,13 @@ pub use crate::db::operators::SignedIn as Session;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DbStatus {
+    /// Nothing has answered yet: the desk checks nothing before a sign-in.
     #[default]
+    Unknown,
     Connected,
     Reconnecting,
+    /// A sign-in found no server; nothing tries again before the next sign-in.
+    Unreachable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,7 +383,7 @@ impl App {
             viewport: (80, 24),
             overlay: None,
             session: None,
-            database: DbStatus::Connected,
+            database: DbStatus::Unknown,
             reader: ReaderState::NoService,
             card: None,
             card_pin: PinRefusal::default(),

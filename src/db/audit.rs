@@ -45,6 +45,9 @@ pub struct AuditRow {
     pub entity_key: Option<String>,
     /// The customer the row concerns: a customer's own row, or one of its card operations.
     pub customer_no: Option<i64>,
+    /// That customer's business model, read now: a deposit into a system-prepaid account is
+    /// what the counter calls a recharge.
+    pub business_model: Option<String>,
     /// The row's `detail`, as stored.
     pub detail: serde_json::Value,
     /// An entry of a card operation: that operation's state now. Its entry is written when the
@@ -200,7 +203,7 @@ async fn read(
                     -- A role's key is its code, which its entries carry in their detail.
                     WHEN 'role' THEN a.detail->>'role'
                 END AS entity_key,
-                c.customer_no, a.detail::text AS detail,
+                c.customer_no, c.business_model, a.detail::text AS detail,
                 co.state AS operation_state, co.failure_reason
          FROM audit_log a
          LEFT JOIN operator o ON o.id = a.operator_id
@@ -216,7 +219,7 @@ async fn read(
     read_all(client, &sql, &params.refs(), |row| {
         let detail: String = row.get("detail");
         Ok(from_columns!(row => AuditRow {
-            id, at, operator, action, entity, entity_id, entity_key, customer_no,
+            id, at, operator, action, entity, entity_id, entity_key, customer_no, business_model,
             detail: serde_json::from_str(&detail)
                 .map_err(|error| DbError::Inconsistent(format!("audit detail: {error}")))?,
             operation_state: row

@@ -129,6 +129,11 @@ impl Lang {
         self.name_of(&format!("audit_action.{}", code.replace('.', "_")), code)
     }
 
+    /// A key of an audit entry's detail (`customer_no`), named; unknown keys as themselves.
+    pub fn audit_detail(self, key: &str) -> String {
+        self.name_of(&format!("audit_detail.{key}"), key)
+    }
+
     /// The text of `key`, or `code` itself when the catalogue has none: role and permission
     /// codes are plain `[a-z_.]` (sql/V1's checks), safe to show as they are.
     fn name_of(self, key: &str, code: &str) -> String {

@@ -1,19 +1,25 @@
 //! Customers with unpaid bills (`:arrears`): largest arrears first, then the oldest bill, a
-//! page at a time (PgDn / PgUp / Home / End), read by `db::arrears`.
+//! page at a time (PgDn / PgUp / Home / End), read by `db::arrears`. Up/Down select a row;
+//! Enter opens that customer's details, as on the customer table.
 
 use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent};
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
+use super::details::Details;
 use super::legend::{BACK, PAGING, framed, usual};
 use super::reference::common::read_or_loading;
 use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
 use crate::db::arrears::{self, Owing, OwingCursor};
-use crate::db::customers::{Page, PageAt};
+use crate::db::customers::{self, CustomerRow, Page, PageAt};
+use crate::domain::customer_number::CustomerNumber;
+use crate::domain::search::CustomerSearch;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::{Column, Table};
@@ -26,6 +32,8 @@ pub const PAGE_ROWS: usize = 18;
 #[derive(Debug, Clone, Default)]
 pub struct ArrearsScreen {
     page: Option<Page<Owing>>,
+    /// The selected row of the page.
+    pub selected: usize,
 }
 
 /// The page of customers who owe at `at`; answered with [`OwingPage`].
@@ -45,6 +53,27 @@ impl Read for LoadOwing {
 
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
         Ok(OwingPage(arrears::page(client, &self.at, PAGE_ROWS).await?))
+    }
+}
+
+/// The customer on a row, read as the customer table reads it, to open their details;
+/// answered with [`OwingCustomer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOwingCustomer {
+    pub customer_no: CustomerNumber,
+}
+
+/// That customer's row; None if the customer is gone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwingCustomer(pub Option<CustomerRow>);
+
+impl Read for LoadOwingCustomer {
+    const TOLERATES_LAG: bool = true;
+
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        let search = CustomerSearch::CustomerNo(self.customer_no);
+        let page = customers::page(client, &search, &PageAt::First, 1).await?;
+        Ok(OwingCustomer(page.rows.into_iter().next()))
     }
 }
 
@@ -92,7 +121,7 @@ impl Screen for ArrearsScreen {
         framed(
             [BACK]
                 .into_iter()
-                .chain(usual([Command::Refresh]))
+                .chain(usual([Command::Details, Command::Refresh]))
                 .chain(usual(PAGING)),
         )
     }
@@ -117,15 +146,40 @@ impl Screen for ArrearsScreen {
                 ]
             })
             .collect();
-        Table::new(&COLUMNS, &cells, lang.t("arrears.none")).draw(frame, area, (lang, theme));
+        Table::new(&COLUMNS, &cells, lang.t("arrears.none"))
+            .selected(Some(self.selected), 2)
+            .draw(frame, area, (lang, theme));
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
         hub.send(LoadOwing { at: PageAt::First });
     }
 
+    fn on_key(&mut self, key: KeyEvent, _command: Option<Command>, _hub: &mut Hub) -> bool {
+        let rows = self.page.as_ref().map_or(0, |page| page.rows.len());
+        match key.code {
+            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down => self.selected = (self.selected + 1).min(rows.saturating_sub(1)),
+            _ => return false,
+        }
+        true
+    }
+
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
+            Command::Details => {
+                let selected = self
+                    .page
+                    .as_ref()
+                    .and_then(|page| page.rows.get(self.selected));
+                if let Some(customer_no) = selected
+                    .and_then(|row| u32::try_from(row.customer_no).ok())
+                    .and_then(|no| CustomerNumber::try_from(no).ok())
+                {
+                    hub.send(LoadOwingCustomer { customer_no });
+                }
+                true
+            }
             Command::First
             | Command::Last
             | Command::PageDown
@@ -140,9 +194,17 @@ impl Screen for ArrearsScreen {
         }
     }
 
-    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, _hub: &mut Hub) {
+    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(OwingPage(page)) = reply.of::<OwingPage>() {
+            self.selected = self.selected.min(page.rows.len().saturating_sub(1));
             self.page = Some(page.clone());
+        }
+        match reply.of::<OwingCustomer>() {
+            Some(OwingCustomer(Some(row))) => hub.open(Box::new(Details::of(row))),
+            Some(OwingCustomer(None)) => {
+                hub.say(MessageKind::Error, hub.app.lang.t("details.gone"))
+            }
+            None => {}
         }
     }
 }

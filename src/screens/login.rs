@@ -16,7 +16,7 @@ use super::table::CustomerTable;
 use crate::app::keymap::edits_text;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
-use crate::app::state::{Failure, MessageKind, Session};
+use crate::app::state::{DbStatus, Failure, MessageKind, Session};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::session::{Refusal, Sessions};
 use crate::db::{self, operators};
@@ -185,8 +185,10 @@ impl Screen for SignIn {
 
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         let lang = hub.app.lang;
+        // What the sign-in found is all the desk knows of the server until it is watched.
         match reply.of::<SignInAnswer>() {
             Some(SignInAnswer::LoggedIn(session)) => {
+                hub.app.database = DbStatus::Connected;
                 hub.app.session = Some(session.clone());
                 if session.must_change_password {
                     hub.say(MessageKind::Info, lang.t("password.must_change"));
@@ -207,7 +209,10 @@ impl Screen for SignIn {
                     }
                 };
                 // What was typed is right; only the server was not there.
-                if !matches!(refusal, LoginRefusal::Unreachable(_)) {
+                if matches!(refusal, LoginRefusal::Unreachable(_)) {
+                    hub.app.database = DbStatus::Unreachable;
+                } else {
+                    hub.app.database = DbStatus::Connected;
                     self.password.reset();
                 }
                 self.focus = LoginField::Password;

@@ -11,10 +11,11 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
+use super::legend::Labelled;
 use super::reading::reading_error_text;
 use super::reference::common::{
-    ImportHints, ImportShown, commands_with, draw_import, import_key, import_page,
-    import_path_form, import_summary, move_in,
+    ImportHints, ImportShown, commands_with, draw_import, import_choice, import_choice_text,
+    import_key, import_page, import_path_form, import_summary, move_in,
 };
 use super::reference::meter_import::{line_problem_text, meter_on_other_lines};
 use super::reference::texts::meter_no_error_text;
@@ -260,20 +261,17 @@ impl Screen for ReadingImportView {
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        commands_with(match self.stage {
-            Stage::Path => &[(Command::Save, "ref.legend_check")],
-            Stage::Checked { .. } => &[
-                (Command::Save, "ref.legend_import_good"),
-                (Command::Cancel, "ref.legend_import_nothing"),
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-            ],
-            Stage::Done { .. } => &[
-                (Command::PageDown, "command.page_down"),
-                (Command::PageUp, "command.page_up"),
-            ],
-            Stage::Checking | Stage::Importing => &[],
-        })
+        let paging = [
+            (Command::PageDown, "command.page_down"),
+            (Command::PageUp, "command.page_up"),
+        ];
+        let own: Vec<Labelled> = match &self.stage {
+            Stage::Path => vec![(Command::Save, "ref.legend_check")],
+            Stage::Checked { report, .. } => import_choice(report.good).chain(paging).collect(),
+            Stage::Done { .. } => paging.to_vec(),
+            Stage::Checking | Stage::Importing => Vec::new(),
+        };
+        commands_with(&own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
@@ -295,7 +293,10 @@ impl Screen for ReadingImportView {
                             report.bad.is_empty(),
                             theme,
                         ),
-                        Line::styled(format!(" {}", app.t("ref.import_choice")), theme.title()),
+                        Line::styled(
+                            format!(" {}", import_choice_text(report.good, app)),
+                            theme.title(),
+                        ),
                     ],
                     listed(report, *scroll, height, lang),
                 ),
@@ -313,6 +314,13 @@ impl Screen for ReadingImportView {
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         let on_path = self.stage == Stage::Path;
+        // F2 is not offered on a file with no good line, yet it says why, not "not here".
+        if command == Some(Command::Save)
+            && matches!(&self.stage, Stage::Checked { report, .. } if report.good == 0)
+        {
+            self.import(hub);
+            return true;
+        }
         import_key(
             self,
             on_path,

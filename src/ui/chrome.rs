@@ -112,6 +112,8 @@ fn states(app: &App) -> String {
     let database = match app.database {
         DbStatus::Connected => lang.t("status.db_connected"),
         DbStatus::Reconnecting => lang.t("status.db_reconnecting"),
+        DbStatus::Unknown => lang.t("status.db_unknown"),
+        DbStatus::Unreachable => lang.t("status.db_unreachable"),
     };
     let spinner = if app.busy() {
         SPINNER[app.spinner % SPINNER.len()]

@@ -4,8 +4,12 @@
 use crate::support::*;
 use meterdesk::db::arrears::{Owing, OwingCursor};
 use meterdesk::db::customers::{Page, PageAt};
+use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::money::Money;
-use meterdesk::screens::arrears::{ArrearsScreen, LoadOwing, OwingPage, PAGE_ROWS};
+use meterdesk::screens::arrears::{
+    ArrearsScreen, LoadOwing, LoadOwingCustomer, OwingCustomer, OwingPage, PAGE_ROWS,
+};
+use meterdesk::screens::details::Details;
 
 fn owing(i: i64) -> Owing {
     Owing {
@@ -158,4 +162,45 @@ fn details_say_the_arrears_and_how_many_bills() {
     let zh = details_owing(Lang::Zh);
     assert!(zh.contains("38.15"), "{zh}");
     insta::assert_snapshot!("details_owing_zh", zh);
+}
+
+/// Enter on a row opens that customer's details, as on the customer table (session 33, by
+/// hand: Enter said "此处不能使用“详情”"); Up/Down select the row.
+#[test]
+fn enter_opens_the_selected_customers_details() {
+    let (mut app, sent) = arrears_screen(Lang::Zh);
+    let number = CustomerNumber::from_serial(1_002_345).expect("a customer number");
+    let second = Owing {
+        customer_no: i64::from(number.value()),
+        ..owing(1)
+    };
+    answer(&mut app, &sent, page(vec![owing(0), second], false, false));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(
+        app.screen.module::<ArrearsScreen>().unwrap().selected,
+        1,
+        "the last row stays selected"
+    );
+    assert!(render(&app).contains("Enter 详情"), "{}", render(&app));
+    let asked = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        asked[0].1.of::<LoadOwingCustomer>(),
+        Some(&LoadOwingCustomer {
+            customer_no: number
+        })
+    );
+    let customer = row(7, i64::from(number.value()), "李娜", "北京");
+    let loads = answer(
+        &mut app,
+        &asked,
+        Reply::screen(OwingCustomer(Some(customer))),
+    );
+    assert!(app.screen.is::<Details>(), "the customer's details");
+    assert_eq!(
+        loads[0].1.of::<LoadDetails>(),
+        Some(&LoadDetails { customer_id: 7 })
+    );
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<ArrearsScreen>(), "F3: back to the arrears");
 }

@@ -79,6 +79,7 @@ fn row(id: i64, minute: u32, operator: Option<&str>, action: &str) -> AuditRow {
             _ => None,
         },
         customer_no,
+        business_model: customer_no.map(|_| "postpaid".to_owned()),
         detail,
         // Every other card operation failed: its card refused the write.
         operation_state: (entity == "card_operation").then_some(if id % 2 == 0 {
@@ -329,6 +330,72 @@ fn roles_departments_and_cards_are_named_in_chinese() {
     }
 }
 
+/// A deposit into a system-prepaid account is a recharge, as its account screen names it, and
+/// every key of its detail is in the desk's language (session 33, by hand: "存款" and
+/// `new_owner.address` on a Chinese desk).
+#[test]
+fn a_system_prepaid_recharge_and_its_details_are_named_in_the_desks_language() {
+    for (lang, recharge, deposit, keys) in [
+        (
+            Lang::Zh,
+            "充值",
+            "存款",
+            [
+                "金额：50.00",
+                "付款方式：cash",
+                "收据号：16988",
+                "新户主 · 地址：北京",
+            ],
+        ),
+        (
+            Lang::En,
+            "Recharge",
+            "Deposit",
+            [
+                "Amount: 50.00",
+                "Payment method: cash",
+                "Receipt number: 16988",
+                "New owner · Address: 北京",
+            ],
+        ),
+    ] {
+        let mut app = supervisor(lang);
+        let sent = open_audit(&mut app);
+        let deposit_row = |business_model: &str| AuditRow {
+            action: "account.deposit".into(),
+            entity: Some("customer".into()),
+            business_model: Some(business_model.into()),
+            detail: json!({"amount": "50.00", "method": "cash", "receipt_no": 16988,
+                           "transaction_id": 12917, "new_owner": {"address": "北京"}}),
+            operation_state: None,
+            failure_reason: None,
+            ..row(2, 10, Some("clerk"), "customer.modify")
+        };
+        let page = Page {
+            rows: vec![deposit_row("system_prepaid"), deposit_row("postpaid")],
+            more_before: false,
+            more_after: false,
+        };
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        let list = render(&app);
+        assert_eq!(list.matches(recharge).count(), 1, "{list}");
+        assert_eq!(
+            list.matches(deposit).count(),
+            1,
+            "a postpaid deposit: {list}"
+        );
+        press(&mut app, KeyCode::Enter);
+        let entry = render(&app);
+        assert!(entry.contains(recharge), "{entry}");
+        for key in keys {
+            assert!(entry.contains(key), "{key}: {entry}");
+        }
+        for raw in ["amount", "receipt_no", "transaction_id", "new_owner"] {
+            assert!(!entry.contains(raw), "{raw}: {entry}");
+        }
+    }
+}
+
 #[test]
 fn an_entry_in_chinese() {
     let mut app = viewer(Lang::Zh);
@@ -391,4 +458,23 @@ fn the_overview_lists_the_audit_log_to_those_who_may_read_it() {
     type_text(&mut clerk, "overview");
     press(&mut clerk, KeyCode::Enter);
     assert!(!render(&clerk).contains(":audit"));
+}
+
+/// Tab on the filter's last date, full, then a date typed: it replaces the one there
+/// (session 33, by hand: every digit was refused as "not a date").
+#[test]
+fn a_date_typed_after_tab_on_the_full_last_date_replaces_it() {
+    let mut app = viewer(Lang::Zh);
+    press(&mut app, KeyCode::Char('/'));
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    type_text(&mut app, "2026-12-03");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2026-12-05");
+    let Pane::Filter(form) = &audit_screen(&app).pane else {
+        panic!("the filter form")
+    };
+    assert_eq!(form.value(4), "2026-12-05");
+    assert!(app.message.is_none(), "{:?}", app.message);
 }

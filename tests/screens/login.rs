@@ -196,3 +196,35 @@ fn shift_tab_and_up_go_back_on_the_sign_in_form() {
     assert_eq!(form.password.value(), "pw3");
     assert!(app.message.is_none(), "nothing refused: {:?}", app.message);
 }
+
+/// The sign-in screen shows what is known of the database: nothing before a sign-in has
+/// answered, unreachable when a sign-in found it down, ok once a server answered (session 33,
+/// by hand: "数据库：正常" with the server stopped).
+#[test]
+fn the_sign_in_shows_the_database_as_known() {
+    let mut app = app(Lang::Zh);
+    let first = render(&app);
+    assert!(
+        first.contains("数据库：未知") && !first.contains("数据库：正常"),
+        "{first}"
+    );
+    type_text(&mut app, "clerk");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "secret");
+    for (refusal, shown) in [
+        (
+            LoginRefusal::Unreachable("connection refused".into()),
+            "数据库：无法连接",
+        ),
+        (LoginRefusal::WrongCredentials, "数据库：正常"),
+    ] {
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(SignInAnswer::Refused(refusal)),
+        );
+        let screen = render(&app);
+        assert!(screen.contains(shown), "{shown}: {screen}");
+    }
+}

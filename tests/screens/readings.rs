@@ -624,3 +624,44 @@ fn a_reading_of_a_card_meter_is_refused_before_it_is_typed() {
         "IC 卡表的水费在卡上支付：不为其录入读数。"
     );
 }
+
+/// A checked file with no good line offers no F2 and says there is nothing to import; with a
+/// good line F2 is offered (the meter import's defect, session 33, checked here too).
+#[test]
+fn the_reading_import_offers_f2_only_with_a_good_line() {
+    let (app, _) = import_checked(Lang::En);
+    let screen = render(&app);
+    assert!(screen.contains("F2 Import the good rows"), "{screen}");
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "readings");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "/srv/readings-march.csv");
+    let sent = press(&mut app, KeyCode::F(2));
+    let csv = std::sync::Arc::new(parse_reading_csv(&format!(
+        "{READING_CSV_TEMPLATE}NO-SUCH,2025-03-01,1,,\n"
+    )));
+    let report = ImportReport {
+        bad: vec![BadLine {
+            line: 2,
+            problems: vec![ReadingProblem::UnknownMeter("NO-SUCH".into())],
+        }],
+        ..ImportReport::default()
+    };
+    import_answered(&mut app, &sent, &csv, report);
+    let screen = render(&app);
+    assert!(!screen.contains("F2 Import"), "{screen}");
+    assert!(
+        screen.contains("No line of this file can be imported"),
+        "{screen}"
+    );
+    // F2 all the same: nothing is sent, and it says why.
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    let message = app.message.clone().expect("a message");
+    assert_eq!(message.kind, MessageKind::Error);
+    assert!(
+        message.text.contains("No line of this file"),
+        "{}",
+        message.text
+    );
+}

@@ -1439,3 +1439,35 @@ fn reference_screens_in_chinese() {
     press(&mut app, KeyCode::Char('m'));
     insta::assert_snapshot!("meter_type_form_in_chinese", render(&app));
 }
+
+/// A checked file with no good row offers no F2 and says there is nothing to import; with a
+/// good row F2 is offered (session 33, by hand: "F2 导入正确的行" offered, then refused).
+#[test]
+fn the_meter_import_offers_f2_only_with_a_good_row() {
+    for (good, offered) in [(0, false), (2, true)] {
+        let mut app = meters_screen();
+        press(&mut app, KeyCode::Char('i'));
+        type_text(&mut app, "/home/counter/meters.csv");
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, ImportRequest::Check { .. })] = &ref_requests::<ImportRequest>(&sent)[..] else {
+            panic!("{sent:?}")
+        };
+        let check = ImportCheck {
+            good,
+            ..checked_file()
+        };
+        reply(&mut app, *id, ImportReply::Checked(Ok(check)));
+        let screen = render(&app);
+        assert_eq!(
+            screen.contains("F2 Import the good rows"),
+            offered,
+            "{good}: {screen}"
+        );
+        assert_eq!(
+            screen.contains("No line of this file can be imported"),
+            !offered,
+            "{good}: {screen}"
+        );
+        assert!(screen.contains("F12"), "{screen}");
+    }
+}

@@ -71,7 +71,12 @@ pub fn lines(
                 ));
             }
             for (field, before, after) in &change.changed {
-                push_wrapped(&mut lines, &format!("{field}: {before} → {after}"), room);
+                let field = field_name(field, lang);
+                push_wrapped(
+                    &mut lines,
+                    &lang.labelled(&field, &format!("{before} → {after}")),
+                    room,
+                );
             }
             if change.unchanged > 0 {
                 let text = lang.tf("audit_log.unchanged", &[("count", &change.unchanged)]);
@@ -84,7 +89,7 @@ pub fn lines(
                     theme.title(),
                 ));
             }
-            push_pairs(&mut lines, &change.other, room);
+            push_pairs(&mut lines, &change.other, lang, room);
         }
         None => {
             lines.push(Line::styled(
@@ -99,7 +104,7 @@ pub fn lines(
                     theme.dim(),
                 ));
             }
-            push_pairs(&mut lines, &pairs, room);
+            push_pairs(&mut lines, &pairs, lang, room);
         }
     }
     lines
@@ -108,7 +113,12 @@ pub fn lines(
 /// What was done; a card operation that has not ended done says how it stands, since its entry
 /// was written before the card was touched.
 pub fn action_text(row: &AuditRow, lang: Lang) -> String {
-    let action = inert(&lang.audit_action(&row.action)).into_owned();
+    // A system-prepaid account's deposit is named as its account screen names it.
+    let code = match (row.action.as_str(), row.business_model.as_deref()) {
+        ("account.deposit", Some("system_prepaid")) => "account.recharge",
+        (code, _) => code,
+    };
+    let action = inert(&lang.audit_action(code)).into_owned();
     match row.operation_state {
         Some(state @ (OperationState::Pending | OperationState::Failed)) => lang.tf(
             "audit_log.action_outcome",
@@ -240,9 +250,19 @@ fn value_text(value: &Value) -> String {
     }
 }
 
-fn push_pairs(lines: &mut Vec<Line<'static>>, pairs: &[(String, String)], room: usize) {
+/// A detail's dotted path in the desk's language, each key named by the catalogue; a key it
+/// does not know (a later version's) is shown as stored.
+fn field_name(path: &str, lang: Lang) -> String {
+    path.split('.')
+        .map(|key| lang.audit_detail(key))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn push_pairs(lines: &mut Vec<Line<'static>>, pairs: &[(String, String)], lang: Lang, room: usize) {
     for (key, value) in pairs {
-        push_wrapped(lines, &format!("{key}: {value}"), room);
+        let key = field_name(key, lang);
+        push_wrapped(lines, &lang.labelled(&key, value), room);
     }
 }
 

@@ -81,6 +81,26 @@ pub(crate) fn draw_import(
     frame.render_widget(Paragraph::new(shown), list);
 }
 
+/// A checked file's choice: F2 imports its good rows, offered only when there is one; F12
+/// imports nothing.
+pub(crate) fn import_choice(good: usize) -> impl Iterator<Item = Labelled> {
+    [
+        (Command::Save, "ref.legend_import_good"),
+        (Command::Cancel, "ref.legend_import_nothing"),
+    ]
+    .into_iter()
+    .filter(move |(command, _)| good > 0 || *command != Command::Save)
+}
+
+/// The line that says that choice: with no good row, that there is nothing to import.
+pub(crate) fn import_choice_text(good: usize, app: &App) -> String {
+    app.t(if good > 0 {
+        "ref.import_choice"
+    } else {
+        "ref.nothing_to_import"
+    })
+}
+
 /// An import dialog's summary line: said as good when nothing was refused (`clean`), else as
 /// an error.
 pub(crate) fn import_summary(text: &str, clean: bool, theme: &Theme) -> Line<'static> {

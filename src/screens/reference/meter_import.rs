@@ -11,7 +11,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::common::{
-    ImportHints, ImportShown, draw_import, fail, import_path_form, import_summary, move_in,
+    ImportHints, ImportShown, draw_import, fail, import_choice, import_choice_text,
+    import_path_form, import_summary, move_in,
 };
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
 use super::texts::meter_no_error_text;
@@ -349,13 +350,9 @@ impl Screen for ImportView {
     fn commands(&self) -> Vec<(Command, &'static str)> {
         let own: Vec<Labelled> = match self.stage {
             ImportStage::Path => vec![(Command::Save, "ref.legend_check")],
-            ImportStage::Checked { .. } => [
-                (Command::Save, "ref.legend_import_good"),
-                (Command::Cancel, "ref.legend_import_nothing"),
-            ]
-            .into_iter()
-            .chain(problem_keys())
-            .collect(),
+            ImportStage::Checked { ref check, .. } => {
+                import_choice(check.good).chain(problem_keys()).collect()
+            }
             ImportStage::Done { .. } => problem_keys().collect(),
             ImportStage::Checking => vec![(Command::Cancel, "command.cancel")],
             ImportStage::Importing { .. } => Vec::new(),
@@ -384,7 +381,7 @@ impl Screen for ImportView {
                             check.errors.is_empty(),
                             theme,
                         ),
-                        self.find_line(app.t("ref.import_choice"), app, theme),
+                        self.find_line(import_choice_text(check.good, app), app, theme),
                     ],
                     problems(&check.errors, *scroll, height, lang),
                 ),
@@ -431,6 +428,13 @@ impl Screen for ImportView {
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         let on_form = self.stage == ImportStage::Path;
         if super::common::waits_for_save(hub, &key, command, on_form) {
+            return true;
+        }
+        // F2 is not offered on a file with no good row, yet it says why, not "not here".
+        if command == Some(Command::Save)
+            && matches!(&self.stage, ImportStage::Checked { check, .. } if check.good == 0)
+        {
+            self.import(hub);
             return true;
         }
         if on_form
