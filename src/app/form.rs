@@ -56,14 +56,11 @@ pub enum FieldKind {
     /// highlighted one and the list stays open; Esc, F3 or F2 closes it. The field's text
     /// holds the ticked keys (between [`TICKED_SEPARATOR`]s), not their labels, which may
     /// hold any character (a permission's name holds ", "); it is drawn as the ticked labels
-    /// separated by [`CHOICES_SEPARATOR`].
+    /// listed as the desk's language lists (`Lang::list`).
     Choices(Vec<Choice>),
     /// A date, `YYYY-MM-DD`.
     Date,
 }
-
-/// Between the labels of a [`FieldKind::Choices`] field as drawn.
-pub const CHOICES_SEPARATOR: &str = ", ";
 
 /// Between the keys of a [`FieldKind::Choices`] field's text: the ASCII unit separator, a
 /// control character no key (a code, an id) holds.
