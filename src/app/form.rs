@@ -52,8 +52,8 @@ pub enum FieldKind {
     Volume { max: Decimal },
     /// One of `choices`, picked from the lookup list (F4).
     Choice(Vec<Choice>),
-    /// Any number of `choices`: in the lookup list (F4 or typing) Enter ticks or unticks the
-    /// highlighted one and the list stays open; Esc, F3 or F2 closes it. The field's text
+    /// Any number of `choices`: in the lookup list (F4, typing or Space) Space or Enter ticks
+    /// or unticks the highlighted one and the list stays open; Esc, F3 or F2 closes it. The field's text
     /// holds the ticked keys (between [`TICKED_SEPARATOR`]s), not their labels, which may
     /// hold any character (a permission's name holds ", "); it is drawn as the ticked labels
     /// listed as the desk's language lists (`Lang::list`).
@@ -674,13 +674,17 @@ impl Form {
         }
     }
 
-    /// Typing on a choice field opens its lookup with what was typed as the filter;
+    /// Typing on a choice field opens its lookup with what was typed as the filter (a Space
+    /// on a multiple choice opens it searching nothing: in its list Space ticks);
     /// Backspace, Delete and Ctrl-U clear the choice.
     fn on_choice_key(&mut self, key: KeyEvent) -> FormEvent {
         match key.code {
             KeyCode::Char(_) if Key::of(&key).is_text() => {
                 let mut lookup = Lookup::default();
-                lookup.filter.handle_event(&Event::Key(key));
+                let many = matches!(self.fields[self.focus].kind, FieldKind::Choices(_));
+                if !(many && is_space(&key)) {
+                    lookup.filter.handle_event(&Event::Key(key));
+                }
                 self.lookup = Some(lookup);
                 FormEvent::Consumed
             }
@@ -730,7 +734,9 @@ impl Form {
                 return edited;
             }
             (_, Some(Command::Save)) if many => self.lookup = None,
-            (KeyCode::Enter, _) if many => {
+            // Space ticks as Enter does (a first-day administrator's key for a tick box); a
+            // search matches anywhere in a name, so a name with spaces is found by one word.
+            _ if many && (key.code == KeyCode::Enter || is_space(&key)) => {
                 let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
@@ -760,6 +766,11 @@ impl Form {
         }
         FormEvent::Consumed
     }
+}
+
+/// A Space typed (not with Ctrl or Alt): in a multiple choice's list it ticks.
+fn is_space(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char(' ') && Key::of(key).is_text()
 }
 
 /// The catalogue text of a field error, placeholders filled.
@@ -1297,6 +1308,32 @@ mod tests {
         assert!(!form.check(Lang::En), "gold is not a choice");
         send(&mut form, KeyCode::Delete, None);
         assert_eq!(form.value(0), "", "Delete clears the field");
+    }
+
+    /// In a multiple choice's list Space ticks and unticks as Enter does, and on its field
+    /// opens the list searching nothing (s33-c's walk: Space typed into the search, "No
+    /// match"); a name with spaces is found by one of its words.
+    #[test]
+    fn space_ticks_in_a_multiple_choices_list() {
+        let mut form = many_choices(&["Cash", "Bank card", "WeChat Pay"]);
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(
+            form.lookup.as_ref().map(|lookup| lookup.filter.value()),
+            Some(""),
+            "the list opens, searching nothing"
+        );
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(ticked_labels(&form, 0), ["Cash"]);
+        typed(&mut form, "card");
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(ticked_labels(&form, 0), ["Cash", "Bank card"]);
+        assert_eq!(
+            form.lookup.as_ref().map(|lookup| lookup.filter.value()),
+            Some("card"),
+            "no space typed into the search"
+        );
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(ticked_labels(&form, 0), ["Cash"], "Space again unticks");
     }
 
     /// A multiple choice keeps its keys, not its labels: a label holding the separator it is

@@ -507,9 +507,9 @@ fn the_add_form_says_how_roles_are_ticked() {
     for (lang, said) in [
         (
             Lang::En,
-            "Roles: Enter ticks or unticks a role in the list (F4).",
+            "Roles: Space or Enter ticks or unticks a role in the list (F4).",
         ),
-        (Lang::Zh, "角色：在列表（F4）中按 Enter 勾选或取消。"),
+        (Lang::Zh, "角色：在列表（F4）中按空格或 Enter 勾选或取消。"),
     ] {
         let mut app = operators_screen(lang);
         press(&mut app, KeyCode::Char('a'));
