@@ -548,11 +548,7 @@ impl Form {
         else {
             return Vec::new();
         };
-        let filter = lookup.filter.value().to_lowercase();
-        choices
-            .iter()
-            .filter(|c| c.label.to_lowercase().contains(&filter))
-            .collect()
+        choices_matching(choices, lookup.filter.value())
     }
 
     /// Auto-advance: the focus moves on from `index` by itself, and the Tab that may follow is
@@ -697,6 +693,20 @@ impl Form {
         }
     }
 
+    /// Whether a Space in the open list goes on with its search: some name holds what is
+    /// searched followed by a space (a name typed in full, "Reprint receipts"). Otherwise, in
+    /// a multiple choice's list, Space ticks as Enter does (a first-day administrator's key
+    /// for a tick box), and a search never ends in "No match" by a Space.
+    fn space_searches(&self) -> bool {
+        let (Some(lookup), FieldKind::Choice(choices) | FieldKind::Choices(choices)) =
+            (&self.lookup, &self.fields[self.focus].kind)
+        else {
+            return false;
+        };
+        let filter = lookup.filter.value();
+        !filter.is_empty() && !choices_matching(choices, &format!("{filter} ")).is_empty()
+    }
+
     fn on_lookup_key(&mut self, key: KeyEvent, command: Option<Command>) -> FormEvent {
         let count = self.lookup_matches().len();
         let picked = self
@@ -704,6 +714,7 @@ impl Form {
             .get(self.lookup.as_ref().map_or(0, |l| l.selected))
             .map(|&choice| choice.clone());
         let many = matches!(self.fields[self.focus].kind, FieldKind::Choices(_));
+        let ticks = key.code == KeyCode::Enter || (is_space(&key) && !self.space_searches());
         let Some(lookup) = self.lookup.as_mut() else {
             return FormEvent::Unhandled;
         };
@@ -734,9 +745,7 @@ impl Form {
                 return edited;
             }
             (_, Some(Command::Save)) if many => self.lookup = None,
-            // Space ticks as Enter does (a first-day administrator's key for a tick box); a
-            // search matches anywhere in a name, so a name with spaces is found by one word.
-            _ if many && (key.code == KeyCode::Enter || is_space(&key)) => {
+            _ if many && ticks => {
                 let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
@@ -766,6 +775,15 @@ impl Form {
         }
         FormEvent::Consumed
     }
+}
+
+/// The choices whose label holds `filter` (case-insensitive, anywhere).
+fn choices_matching<'a>(choices: &'a [Choice], filter: &str) -> Vec<&'a Choice> {
+    let filter = filter.to_lowercase();
+    choices
+        .iter()
+        .filter(|c| c.label.to_lowercase().contains(&filter))
+        .collect()
 }
 
 /// A Space typed (not with Ctrl or Alt): in a multiple choice's list it ticks.
@@ -1312,25 +1330,28 @@ mod tests {
 
     /// In a multiple choice's list Space ticks and unticks as Enter does, and on its field
     /// opens the list searching nothing (s33-c's walk: Space typed into the search, "No
-    /// match"); a name with spaces is found by one of its words.
+    /// match"); a Space that goes on with a name typed in full is searched.
     #[test]
     fn space_ticks_in_a_multiple_choices_list() {
         let mut form = many_choices(&["Cash", "Bank card", "WeChat Pay"]);
+        let searched = |form: &Form| form.lookup.as_ref().map(|l| l.filter.value().to_owned());
         send(&mut form, KeyCode::Char(' '), None);
-        assert_eq!(
-            form.lookup.as_ref().map(|lookup| lookup.filter.value()),
-            Some(""),
-            "the list opens, searching nothing"
-        );
+        assert_eq!(searched(&form).as_deref(), Some(""), "the list opens");
         send(&mut form, KeyCode::Char(' '), None);
         assert_eq!(ticked_labels(&form, 0), ["Cash"]);
-        typed(&mut form, "card");
+        typed(&mut form, "bank card");
+        assert_eq!(
+            searched(&form).as_deref(),
+            Some("bank card"),
+            "a name in full"
+        );
+        assert_eq!(ticked_labels(&form, 0), ["Cash"]);
         send(&mut form, KeyCode::Char(' '), None);
         assert_eq!(ticked_labels(&form, 0), ["Cash", "Bank card"]);
         assert_eq!(
-            form.lookup.as_ref().map(|lookup| lookup.filter.value()),
-            Some("card"),
-            "no space typed into the search"
+            searched(&form).as_deref(),
+            Some("bank card"),
+            "no match left"
         );
         send(&mut form, KeyCode::Char(' '), None);
         assert_eq!(ticked_labels(&form, 0), ["Cash"], "Space again unticks");
