@@ -35,16 +35,20 @@ struct Desk {
 }
 
 impl Desk {
-    fn new(db: &TestDb) -> Desk {
+    fn new(db: &TestDb, lang: Lang) -> Desk {
         Desk {
-            app: meterdesk::screens::app(KeyMap::default(), Lang::En, Default::default()),
+            app: meterdesk::screens::app(KeyMap::default(), lang, Default::default()),
             services: support::desk_services(&db.conn_str),
             passwords_sent: Vec::new(),
         }
     }
 
     async fn sign_in(db: &TestDb, login: &str, password: &str) -> Desk {
-        let mut desk = Desk::new(db);
+        Desk::sign_in_speaking(db, login, password, Lang::En).await
+    }
+
+    async fn sign_in_speaking(db: &TestDb, login: &str, password: &str, lang: Lang) -> Desk {
+        let mut desk = Desk::new(db, lang);
         desk.text(login).await;
         desk.key(KeyCode::Enter).await;
         desk.text(password).await;
@@ -301,6 +305,32 @@ async fn a_login_taken_is_said_on_its_field_and_departments_are_added_and_rename
     assert!(
         !admin.app.screen.is::<PasswordShown>(),
         "nothing to show: nothing was created"
+    );
+}
+
+/// A department named as another in another case is refused in the words an exact duplicate
+/// gets (s33-c's walk added "营业一厅 counter hall 1" beside "营业一厅 Counter Hall 1").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_department_named_as_another_in_another_case_is_refused_as_taken() {
+    let db = fresh_db().await;
+    db.create_operator("boss", &["administrator"]).await;
+    let mut admin = Desk::sign_in_speaking(&db, "boss", TEST_PASSWORD, Lang::Zh).await;
+    admin.command("departments").await;
+    admin.key(KeyCode::Char('a')).await;
+    admin.text("营业一厅 Counter Hall 1").await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::Char('a')).await;
+    admin.text("营业一厅 counter hall 1").await;
+    admin.key(KeyCode::F(2)).await;
+    assert!(
+        admin.screen().contains("名称已被使用"),
+        "{}",
+        admin.screen()
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM department WHERE lower(name) = '营业一厅 counter hall 1'")
+            .await,
+        1
     );
 }
 

@@ -160,6 +160,19 @@ fn card_type(name: &str) -> CustomerTypeInput {
     }
 }
 
+/// A new card-meter customer type named `name`, as the supervisor's desk adds it.
+async fn add_card_type(db: &TestDb, name: &str) -> CustomerTypeReply {
+    ask(
+        db,
+        CustomerTypeRequest::Save {
+            idempotency_key: key(),
+            id: None,
+            input: card_type(name),
+        },
+    )
+    .await
+}
+
 /// A customer on meter `number` of a new card-meter customer type; returns the type's id.
 async fn install(db: &TestDb, number: &str) -> i64 {
     let CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { id: type_id }) = ask(
@@ -774,15 +787,8 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
             .any(|(code, _)| code == "cash")
     );
     // An unused type goes.
-    let CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { id }) = ask(
-        &db,
-        CustomerTypeRequest::Save {
-            idempotency_key: key(),
-            id: None,
-            input: card_type("Spare"),
-        },
-    )
-    .await
+    let CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { id }) =
+        add_card_type(&db, "Spare").await
     else {
         panic!("saved")
     };
@@ -1208,4 +1214,96 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
         "its own version, not \"a version starts on that date\""
     );
     assert_eq!(db.count("SELECT count(*) FROM price_version").await, 2);
+}
+
+/// Names are apart whatever their case, as logins are (s33-c's walk): the twin is refused with
+/// the answer the exact duplicate gets, for each of the four kinds of named reference data.
+#[tokio::test]
+async fn a_name_taken_in_another_case_is_taken() {
+    let db = with_fixture().await;
+    let admin = db.pool_of("admin").get().await.unwrap();
+    assert_eq!(
+        meterdesk::db::operators::save_department(&**admin, None, "HALL 1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        meterdesk::db::operators::save_department(&**admin, None, "Hall 2")
+            .await
+            .unwrap(),
+        Some(())
+    );
+    assert_eq!(
+        ask(
+            &db,
+            MeterTypeRequest::Save {
+                idempotency_key: key(),
+                id: None,
+                name: "card dn15".into(),
+                payment_model: PaymentModel::Prepayment,
+                caliber: "DN15".into(),
+                manufacturer: "Acme".into(),
+            },
+        )
+        .await,
+        MeterTypeReply::Saved(meterdesk::db::meters::MeterTypeOutcome::NameTaken)
+    );
+    assert!(matches!(
+        add_card_type(&db, "Card Residents").await,
+        CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { .. })
+    ));
+    assert_eq!(
+        add_card_type(&db, "CARD residents").await,
+        CustomerTypeReply::Saved(CustomerTypeOutcome::NameTaken)
+    );
+    assert_eq!(
+        ask(
+            &db,
+            SchemeRequest::Add {
+                idempotency_key: key(),
+                fields: SchemeFields {
+                    name: "Prepaid Stepped".into(),
+                    kind: AccountKind::Prepaid,
+                    mode: BillingMode::Stepped,
+                    vat_percent: dec("9"),
+                    accumulation_months: Some(12),
+                    settlement_months: None,
+                    start_date: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                },
+                tiers: vec![tier(Some("50"), "1"), tier(None, "2")],
+            },
+        )
+        .await,
+        SchemeReply::Saved(SchemeOutcome::NameTaken)
+    );
+}
+
+/// A database that holds twins in case when it is migrated keeps the oldest's name and renames
+/// the later one apart, so the migration that forbids them does not fail on it.
+#[tokio::test]
+async fn twins_in_case_already_there_are_renamed_apart_by_the_migration() {
+    let db = with_fixture().await;
+    let owner = db.pool.get().await.unwrap();
+    owner
+        .batch_execute(
+            "DROP INDEX department_name_any_case;
+             INSERT INTO department (name) VALUES ('hall 1'), ('HALL 1 #2'), ('Hall 2');",
+        )
+        .await
+        .unwrap();
+    owner
+        .batch_execute(include_str!(
+            "../sql/V89__names_apart_in_any_case_and_the_loads_own_locks.sql"
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = owner
+        .query("SELECT name FROM department ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(names, ["Hall 1", "hall 1 #2 #2", "HALL 1 #2", "Hall 2"]);
 }

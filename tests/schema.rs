@@ -747,6 +747,46 @@ async fn a_refused_or_failed_demo_load_uses_up_no_number() {
     );
 }
 
+/// A clerk's psql holding advisory locks (the load's keys before sql/V89, keys of the load's
+/// classes now) keeps no load from starting, and cannot take the lock that keeps two loads
+/// apart (s33-c: on main the load answered "under way" while the clerk's session lived).
+#[tokio::test]
+async fn a_clerks_locks_keep_no_demo_load_from_starting() {
+    let (db, client) = owner_db().await;
+    let clerk_pool = db.operator("clerk.one", &["clerk"]).await;
+    let clerk = clerk_pool.get().await.unwrap();
+    clerk
+        .batch_execute(
+            "SELECT pg_advisory_lock(x'006d645f62756c6b'::bigint);
+             SELECT pg_advisory_lock(x'006d645f62756c6c'::bigint);
+             SELECT pg_advisory_lock(x'6d5f6275'::int, k) FROM generate_series(0, 99) k;
+             SELECT pg_advisory_lock_shared(x'6d5f6276'::int, k) FROM generate_series(0, 99) k;",
+        )
+        .await
+        .unwrap();
+    let gate = clerk
+        .batch_execute("BEGIN; LOCK TABLE bulk_load_gate IN ACCESS EXCLUSIVE MODE")
+        .await;
+    assert_eq!(
+        gate.unwrap_err().code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+    clerk.batch_execute("ROLLBACK").await.unwrap();
+    let take = clerk
+        .query_one("SELECT bulk_load_take(x'6d5f6275'::int, true)", &[])
+        .await;
+    assert_eq!(
+        take.unwrap_err().code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+
+    demo::load(&db.pool, 300, |_| {}).await.unwrap();
+    assert_eq!(
+        scalar::<i64>(&client, "SELECT count(*) FROM customer").await,
+        300
+    );
+}
+
 /// A load that fails in its last transaction, after the foreign keys between the loaded tables
 /// were added and checked on both connections (and a meter in stock kept): those foreign keys
 /// are dropped with the rows and added again, and everything is as before.

@@ -52,18 +52,15 @@ pub enum FieldKind {
     Volume { max: Decimal },
     /// One of `choices`, picked from the lookup list (F4).
     Choice(Vec<Choice>),
-    /// Any number of `choices`: in the lookup list (F4 or typing) Enter ticks or unticks the
-    /// highlighted one and the list stays open; Esc, F3 or F2 closes it. The field's text
+    /// Any number of `choices`: in the lookup list (F4, typing or Space) Space or Enter ticks
+    /// or unticks the highlighted one and the list stays open; Esc, F3 or F2 closes it. The field's text
     /// holds the ticked keys (between [`TICKED_SEPARATOR`]s), not their labels, which may
     /// hold any character (a permission's name holds ", "); it is drawn as the ticked labels
-    /// separated by [`CHOICES_SEPARATOR`].
+    /// listed as the desk's language lists (`Lang::list`).
     Choices(Vec<Choice>),
     /// A date, `YYYY-MM-DD`.
     Date,
 }
-
-/// Between the labels of a [`FieldKind::Choices`] field as drawn.
-pub const CHOICES_SEPARATOR: &str = ", ";
 
 /// Between the keys of a [`FieldKind::Choices`] field's text: the ASCII unit separator, a
 /// control character no key (a code, an id) holds.
@@ -551,11 +548,7 @@ impl Form {
         else {
             return Vec::new();
         };
-        let filter = lookup.filter.value().to_lowercase();
-        choices
-            .iter()
-            .filter(|c| c.label.to_lowercase().contains(&filter))
-            .collect()
+        choices_matching(choices, lookup.filter.value())
     }
 
     /// Auto-advance: the focus moves on from `index` by itself, and the Tab that may follow is
@@ -678,13 +671,17 @@ impl Form {
         }
     }
 
-    /// Typing on a choice field opens its lookup with what was typed as the filter;
+    /// Typing on a choice field opens its lookup with what was typed as the filter (a Space
+    /// on a multiple choice opens it searching nothing: in its list Space ticks);
     /// Backspace, Delete and Ctrl-U clear the choice.
     fn on_choice_key(&mut self, key: KeyEvent) -> FormEvent {
         match key.code {
             KeyCode::Char(_) if Key::of(&key).is_text() => {
                 let mut lookup = Lookup::default();
-                lookup.filter.handle_event(&Event::Key(key));
+                let many = matches!(self.fields[self.focus].kind, FieldKind::Choices(_));
+                if !(many && is_space(&key)) {
+                    lookup.filter.handle_event(&Event::Key(key));
+                }
                 self.lookup = Some(lookup);
                 FormEvent::Consumed
             }
@@ -697,6 +694,20 @@ impl Form {
         }
     }
 
+    /// Whether a Space in the open list goes on with its search: some name holds what is
+    /// searched followed by a space (a name typed in full, "Reprint receipts"). Otherwise, in
+    /// a multiple choice's list, Space ticks as Enter does (a first-day administrator's key
+    /// for a tick box), and a search never ends in "No match" by a Space.
+    fn space_searches(&self) -> bool {
+        let (Some(lookup), FieldKind::Choice(choices) | FieldKind::Choices(choices)) =
+            (&self.lookup, &self.fields[self.focus].kind)
+        else {
+            return false;
+        };
+        let filter = lookup.filter.value();
+        !filter.is_empty() && !choices_matching(choices, &format!("{filter} ")).is_empty()
+    }
+
     fn on_lookup_key(&mut self, key: KeyEvent, command: Option<Command>) -> FormEvent {
         let count = self.lookup_matches().len();
         let picked = self
@@ -704,6 +715,7 @@ impl Form {
             .get(self.lookup.as_ref().map_or(0, |l| l.selected))
             .map(|&choice| choice.clone());
         let many = matches!(self.fields[self.focus].kind, FieldKind::Choices(_));
+        let ticks = key.code == KeyCode::Enter || (is_space(&key) && !self.space_searches());
         let Some(lookup) = self.lookup.as_mut() else {
             return FormEvent::Unhandled;
         };
@@ -734,7 +746,7 @@ impl Form {
                 return edited;
             }
             (_, Some(Command::Save)) if many => self.lookup = None,
-            (KeyCode::Enter, _) if many => {
+            _ if many && ticks => {
                 let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
@@ -764,6 +776,20 @@ impl Form {
         }
         FormEvent::Consumed
     }
+}
+
+/// The choices whose label holds `filter` (case-insensitive, anywhere).
+fn choices_matching<'a>(choices: &'a [Choice], filter: &str) -> Vec<&'a Choice> {
+    let filter = filter.to_lowercase();
+    choices
+        .iter()
+        .filter(|c| c.label.to_lowercase().contains(&filter))
+        .collect()
+}
+
+/// A Space typed (not with Ctrl or Alt): in a multiple choice's list it ticks.
+fn is_space(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char(' ') && Key::of(key).is_text()
 }
 
 /// The catalogue text of a field error, placeholders filled.
@@ -1320,6 +1346,35 @@ mod tests {
         assert!(!form.check(Lang::En), "gold is not a choice");
         send(&mut form, KeyCode::Delete, None);
         assert_eq!(form.value(0), "", "Delete clears the field");
+    }
+
+    /// In a multiple choice's list Space ticks and unticks as Enter does, and on its field
+    /// opens the list searching nothing (s33-c's walk: Space typed into the search, "No
+    /// match"); a Space that goes on with a name typed in full is searched.
+    #[test]
+    fn space_ticks_in_a_multiple_choices_list() {
+        let mut form = many_choices(&["Cash", "Bank card", "WeChat Pay"]);
+        let searched = |form: &Form| form.lookup.as_ref().map(|l| l.filter.value().to_owned());
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(searched(&form).as_deref(), Some(""), "the list opens");
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(ticked_labels(&form, 0), ["Cash"]);
+        typed(&mut form, "bank card");
+        assert_eq!(
+            searched(&form).as_deref(),
+            Some("bank card"),
+            "a name in full"
+        );
+        assert_eq!(ticked_labels(&form, 0), ["Cash"]);
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(ticked_labels(&form, 0), ["Cash", "Bank card"]);
+        assert_eq!(
+            searched(&form).as_deref(),
+            Some("bank card"),
+            "no match left"
+        );
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(ticked_labels(&form, 0), ["Cash"], "Space again unticks");
     }
 
     /// A multiple choice keeps its keys, not its labels: a label holding the separator it is

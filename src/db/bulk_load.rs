@@ -13,14 +13,16 @@ use tokio_postgres::{Client, GenericClient, Transaction};
 /// The marker's table (it exists only during a load).
 pub const MARKER: &str = "bulk_load_in_progress";
 
-/// The advisory lock a live load holds on its first connection, for the whole load: a marker
-/// whose lock is free belongs to a load that is gone.
-const LIVE_LOAD_LOCK: i64 = 0x006d_645f_6275_6c6b; // "md_bulk"
+/// The class of the advisory lock a live load holds on its first connection, for the whole
+/// load: a marker with no such lock held by the owner's server processes belongs to a load
+/// that is gone. Only the owner's count (sql/V89): an operator may take any advisory lock, and
+/// a clerk's held no load back.
+const LIVE_LOAD_LOCK: i32 = 0x6d5f_6275; // "m_bu"
 
-/// Held (shared) by a live load's other connections: when a loader is killed its first server
-/// process may end while another is still finishing a statement, which commits on its own
-/// (a key built on a table); the undoing waits for that one too.
-const OTHER_CONNECTION_LOCK: i64 = LIVE_LOAD_LOCK + 1;
+/// The class of the lock held by a live load's other connections: when a loader is killed its
+/// first server process may end while another is still finishing a statement, which commits
+/// on its own (a key built on a table); the undoing waits for that one too.
+const OTHER_CONNECTION_LOCK: i32 = LIVE_LOAD_LOCK + 1;
 
 /// What the catalog says a key, an index or a foreign key is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,42 +295,41 @@ pub async fn in_progress(client: &impl GenericClient) -> Result<bool, tokio_post
 }
 
 /// Takes the live load's lock on this connection (held until [`release`] or the connection's
-/// end); false when another connection holds it.
+/// end); false when another of the owner's connections holds one.
 pub async fn hold(client: &impl GenericClient) -> Result<bool, tokio_postgres::Error> {
-    Ok(client
-        .query_one(
-            "SELECT pg_try_advisory_lock($1) AS held",
-            &[&LIVE_LOAD_LOCK],
-        )
-        .await?
-        .get("held"))
+    take(client, LIVE_LOAD_LOCK, true).await
 }
 
 pub async fn release(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute("SELECT pg_advisory_unlock($1)", &[&LIVE_LOAD_LOCK])
-        .await?;
-    Ok(())
+    let_go(client, LIVE_LOAD_LOCK).await
 }
 
 /// Marks this connection as one more of the live load's (until [`release_other`] or the
 /// connection's end); the connection that [`hold`]s the load's lock takes it first.
 pub async fn hold_other(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "SELECT pg_advisory_lock_shared($1)",
-            &[&OTHER_CONNECTION_LOCK],
-        )
-        .await?;
-    Ok(())
+    take(client, OTHER_CONNECTION_LOCK, false).await.map(|_| ())
 }
 
 pub async fn release_other(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
+    let_go(client, OTHER_CONNECTION_LOCK).await
+}
+
+/// A session lock of `class` (sql/V89 `bulk_load_take`); with `alone`, only if none of the
+/// owner's other connections holds one.
+async fn take(
+    client: &impl GenericClient,
+    class: i32,
+    alone: bool,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one("SELECT bulk_load_take($1, $2) AS held", &[&class, &alone])
+        .await?
+        .get("held"))
+}
+
+async fn let_go(client: &impl GenericClient, class: i32) -> Result<(), tokio_postgres::Error> {
     client
-        .execute(
-            "SELECT pg_advisory_unlock_shared($1)",
-            &[&OTHER_CONNECTION_LOCK],
-        )
+        .execute("SELECT bulk_load_release($1)", &[&class])
         .await?;
     Ok(())
 }
@@ -338,19 +339,13 @@ pub async fn release_other(client: &impl GenericClient) -> Result<(), tokio_post
 async fn other_connection_lives(
     client: &impl GenericClient,
 ) -> Result<bool, tokio_postgres::Error> {
-    let free: bool = client
+    Ok(client
         .query_one(
-            "SELECT pg_try_advisory_lock($1) AS free",
+            "SELECT bulk_load_held($1) AS held",
             &[&OTHER_CONNECTION_LOCK],
         )
         .await?
-        .get("free");
-    if free {
-        client
-            .execute("SELECT pg_advisory_unlock($1)", &[&OTHER_CONNECTION_LOCK])
-            .await?;
-    }
-    Ok(!free)
+        .get("held"))
 }
 
 /// Writes the marker and drops `definitions`, in `tx`: once it commits, the load may commit

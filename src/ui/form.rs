@@ -12,7 +12,7 @@ use super::chrome::{centred, clear};
 use super::inert::inert;
 use super::text::{fit, truncate, width, window};
 use super::theme::Theme;
-use crate::app::form::{CHOICES_SEPARATOR, Field, FieldKind, Form};
+use crate::app::form::{Field, FieldKind, Form};
 use crate::i18n::Lang;
 
 /// Widest a field is drawn; longer text scrolls inside it.
@@ -84,7 +84,7 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
             field.input.visual_scroll(cells.saturating_sub(1))
         };
         let shown = match field.kind {
-            FieldKind::Choices(_) => ticked(field, cells),
+            FieldKind::Choices(_) => ticked(field, cells, lang),
             // Only the focused field follows its cursor: another shows its start (an address
             // read as "市南山区…" lost its city), cut with `…`.
             _ if !focused => truncate(&inert(field.input.value()), cells),
@@ -164,10 +164,11 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &Form, lang: Lang, theme: &Them
     }
 }
 
-/// A multiple choice's ticked labels in `cells`, drawn inert: as many as fit, then how many
-/// more (`Card DN15, Plain DN20 +2`), so no ticked one is hidden without a sign; when not even
-/// the first fits, it is cut with `…` before the count.
-fn ticked(field: &Field, cells: usize) -> String {
+/// A multiple choice's ticked labels in `cells`, drawn inert and listed as `lang` lists
+/// (`Card DN15, Plain DN20 +2`; `收费员、主管`): as many as fit, then how many more, so no
+/// ticked one is hidden without a sign; when not even the first fits, it is cut with `…`
+/// before the count.
+fn ticked(field: &Field, cells: usize, lang: Lang) -> String {
     let labels: Vec<String> = field
         .chosen_many()
         .iter()
@@ -179,12 +180,7 @@ fn ticked(field: &Field, cells: usize) -> String {
     };
     (1..=labels.len())
         .rev()
-        .map(|shown| {
-            with_more(
-                labels[..shown].join(CHOICES_SEPARATOR),
-                labels.len() - shown,
-            )
-        })
+        .map(|shown| with_more(lang.list(&labels[..shown]), labels.len() - shown))
         .find(|text| width(text) <= cells)
         .unwrap_or_else(|| {
             let more = labels.len().saturating_sub(1);
@@ -281,11 +277,16 @@ mod tests {
         form.choose_many(0, &labels.map(str::to_owned));
         let field = &form.fields[0];
         assert_eq!(
-            ticked(field, 80),
+            ticked(field, 80, Lang::En),
             "IC卡水表 DN15, Plain DN20, Remote DN25, Bulk DN50"
         );
-        assert_eq!(ticked(field, 32), "IC卡水表 DN15, Plain DN20 +2");
-        assert_eq!(ticked(field, 12), "IC卡水表… +3");
+        assert_eq!(ticked(field, 32, Lang::En), "IC卡水表 DN15, Plain DN20 +2");
+        assert_eq!(ticked(field, 12, Lang::En), "IC卡水表… +3");
+        assert_eq!(
+            ticked(field, 80, Lang::Zh),
+            "IC卡水表 DN15、Plain DN20、Remote DN25、Bulk DN50"
+        );
+        assert_eq!(ticked(field, 31, Lang::Zh), "IC卡水表 DN15、Plain DN20 +2");
     }
 
     /// The text selected on entering a field is drawn reversed, in colour or not, and only

@@ -47,12 +47,20 @@ fn listing() -> OperatorListing {
             name: "Central office".into(),
             operators: 4,
         }],
-        roles: vec![RoleRow {
-            code: "clerk".into(),
-            name: "Clerk".into(),
-            permissions: vec!["customer.view".into()],
-            operators: 3,
-        }],
+        roles: vec![
+            RoleRow {
+                code: "clerk".into(),
+                name: "Clerk".into(),
+                permissions: vec!["customer.view".into()],
+                operators: 3,
+            },
+            RoleRow {
+                code: "supervisor".into(),
+                name: "Supervisor".into(),
+                permissions: vec!["customer.view".into()],
+                operators: 1,
+            },
+        ],
     }
 }
 
@@ -368,6 +376,23 @@ fn the_add_form_offers_the_departments_and_roles_of_the_list() {
     insta::assert_snapshot!("operators_add_form_en", render(&app));
 }
 
+/// A multiple choice lists its ticked labels as the desk's language lists (s33-c's walk: a
+/// Chinese desk showed "收费员, 主管" where its lists say "收费员、主管").
+#[test]
+fn the_roles_ticked_are_listed_in_the_desks_words() {
+    for (lang, listed) in [(Lang::En, "Clerk, Supervisor"), (Lang::Zh, "收费员、主管")] {
+        let mut app = operators_screen(lang);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('m'));
+        let screen = render(&app);
+        assert!(screen.contains(listed), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("operators_roles_form_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
+}
+
 /// The login `k` asks about: the operator selected.
 fn selected_login(app: &mut App) -> String {
     press(app, KeyCode::Char('k'));
@@ -482,9 +507,9 @@ fn the_add_form_says_how_roles_are_ticked() {
     for (lang, said) in [
         (
             Lang::En,
-            "Roles: Enter ticks or unticks a role in the list (F4).",
+            "Roles: Space or Enter ticks or unticks a role in the list (F4).",
         ),
-        (Lang::Zh, "角色：在列表（F4）中按 Enter 勾选或取消。"),
+        (Lang::Zh, "角色：在列表（F4）中按空格或 Enter 勾选或取消。"),
     ] {
         let mut app = operators_screen(lang);
         press(&mut app, KeyCode::Char('a'));
