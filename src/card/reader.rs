@@ -8,8 +8,9 @@
 //!
 //! A request is one operation of one or more APDUs (a card profile's `read_card`, say): the
 //! thread runs it to the end before it looks at readers or other requests again, so nothing of
-//! ours comes between the APDUs of an operation. Nor does another program's: each run of an
-//! operation's APDUs holds the card in one PC/SC transaction ([`Session::exclusive`]).
+//! ours comes between the APDUs of an operation. Nor does another program's within a run of
+//! them: each run holds the card in one PC/SC transaction ([`Session::exclusive`]); a card
+//! session's read and write are two runs, apart while the database decides.
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
