@@ -12,10 +12,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meterdesk::card::reader::CardError;
-use meterdesk::card::water_card::{CardRead, IssuerPin, Record};
+use meterdesk::card::water_card::{self, CardRead, IssuerPin, Record};
 use meterdesk::cardflow::{
     self, CardAccess, Desk, Flow, FlowError, PendingCause, Touched, WritesStopped,
 };
@@ -439,6 +441,101 @@ async fn the_card_life_cycle_through_the_counter_and_the_meter() {
         "through cardflow (read + begin + write + settle): {}",
         figures.join("; ")
     );
+}
+
+/// Another PC/SC client on the same reader (a bank card tool, a second desk) sends SELECTs in a
+/// loop while the desk recharges. A SELECT ends the card's verified PIN (ISO 7816-4; vcard too),
+/// so one landing between the desk's VERIFY and UPDATE BINARY would get the UPDATE refused and
+/// the recharge left pending, then settled failed. Each run of the desk's APDUs holds the card
+/// in a PC/SC transaction: the other client's SELECTs wait (pcsc-lite refuses none of them) and
+/// reach the card only between the desk's runs.
+#[tokio::test]
+async fn another_program_on_the_reader_never_comes_between_a_writes_apdus() {
+    const RECHARGES: usize = 25;
+    let Some(mut station) = Station::start("card-flow-other-client").await else {
+        return;
+    };
+    let card = station.rig.insert_blank("shared");
+    station.done(&Request::Open).await;
+    let other = Arc::new(OtherClient::default());
+    let other_client = std::thread::spawn({
+        let other = Arc::clone(&other);
+        move || other.select_in_a_loop()
+    });
+    let started = Instant::now();
+    while other.selected.load(Ordering::Relaxed) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the other client's SELECT never reached the card"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut not_done = Vec::new();
+    for _ in 0..RECHARGES {
+        match station.run(&recharge("1")).await {
+            // The meter loads it (a write of its own: VERIFY, UPDATE BINARY, read back), so
+            // the next recharge is taken.
+            Ok(Flow::Done { .. }) => assert!(station.swipe().await, "the meter refused the card"),
+            Ok(Flow::Pending { cause, .. }) => not_done.push(format!("pending: {cause}")),
+            other => not_done.push(format!("{other:?}")),
+        }
+    }
+    other.stop.store(true, Ordering::Relaxed);
+    let errors = other_client.join().unwrap();
+    eprintln!(
+        "the other client's SELECTs: {} answered, errors {errors:?}",
+        other.selected.load(Ordering::Relaxed)
+    );
+    assert!(
+        not_done.is_empty(),
+        "{} of {RECHARGES} recharges not done: {not_done:#?}",
+        not_done.len()
+    );
+    assert!(
+        errors.is_empty(),
+        "the other client was refused: {errors:?}"
+    );
+    // The other client reset the card as it left: the next read (which fails the test unless
+    // the card reads) begins on a fresh connection.
+    station.records().await;
+    let books = station.books().await;
+    assert_eq!(books.litres_sold, 1_000 * i64::try_from(RECHARGES).unwrap());
+    station.rig.pull(card);
+}
+
+/// A second PC/SC client on the rig's reader.
+#[derive(Default)]
+struct OtherClient {
+    selected: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl OtherClient {
+    /// SELECTs the WATER application until stopped; the errors met, by kind.
+    fn select_in_a_loop(&self) -> BTreeMap<String, usize> {
+        let context = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+        let reader = std::ffi::CString::new(READER_0).unwrap();
+        let card = context
+            .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+            .unwrap();
+        let select = water_card::select_application().to_bytes().unwrap();
+        let mut errors = BTreeMap::<String, usize>::new();
+        let mut answer = [0; pcsc::MAX_BUFFER_SIZE];
+        while !self.stop.load(Ordering::Relaxed) {
+            match card.transmit(&select, &mut answer) {
+                Ok([.., 0x90, 0x00]) => {
+                    self.selected.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(response) => panic!("SELECT answered {response:02X?}"),
+                Err(error) => *errors.entry(format!("{error:?}")).or_default() += 1,
+            }
+        }
+        // As many programs do: the desk's next operation finds the card reset.
+        card.disconnect(pcsc::Disposition::ResetCard)
+            .map_err(|(_, error)| error)
+            .unwrap();
+        errors
+    }
 }
 
 /// Finding 3 of #11: a refunded purchase's water leaves the year's tier volume.

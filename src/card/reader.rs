@@ -8,7 +8,9 @@
 //!
 //! A request is one operation of one or more APDUs (a card profile's `read_card`, say): the
 //! thread runs it to the end before it looks at readers or other requests again, so nothing of
-//! ours comes between the APDUs of an operation.
+//! ours comes between the APDUs of an operation. Nor does another program's within a run of
+//! them: each run holds the card in one PC/SC transaction ([`Session::exclusive`]); a card
+//! session's read and write are two runs, apart while the database decides.
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,7 +101,7 @@ impl SessionWrite {
 }
 
 /// Runs on the reader thread with the card (or with no service at all) and sends its own reply.
-type Operation = Box<dyn FnOnce(&mut dyn Exchange) + Send>;
+type Operation = Box<dyn FnOnce(&mut Session<'_>) + Send>;
 
 enum Request {
     Operation {
@@ -268,16 +270,20 @@ impl ReaderHandle {
         let (read_reply, read_answer) = oneshot::channel();
         let (written_reply, written_answer) = oneshot::channel();
         let (plans, plan) = mpsc::channel::<(CardWritePlan, IssuerPin)>();
-        let operation: Operation = Box::new(move |card| {
-            let read = water_card::read_card_and_pin_tries(card);
-            let session = read.as_ref().ok().cloned().flatten();
+        // Two runs of APDUs, each in its own PC/SC transaction: the plan comes from a database
+        // round trip, during which the reader is not held from other programs.
+        let operation: Operation = Box::new(move |session| {
+            let read = session.exclusive(water_card::read_card_and_pin_tries);
+            let decided_from = read.as_ref().ok().cloned().flatten();
             // The requester may have given up; then no plan comes and the session ends below.
             let _ = read_reply.send(read);
-            let Some((records, tries)) = session else {
+            let Some((records, tries)) = decided_from else {
                 return;
             };
             let written = match plan.recv_timeout(PLAN_WAIT) {
-                Ok((plan, pin)) => water_card::write_in_session(card, &records, tries, &plan, &pin),
+                Ok((plan, pin)) => session.exclusive(|card| {
+                    water_card::write_in_session(card, &records, tries, &plan, &pin)
+                }),
                 Err(RecvTimeoutError::Timeout) => Err(CardError::SessionExpired),
                 // Nothing to write: the caller decided so, or gave up.
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -318,9 +324,9 @@ impl ReaderHandle {
         operation: impl FnOnce(&mut dyn Exchange) -> Result<T, CardError> + Send + 'static,
     ) -> Reply<T> {
         let (reply, answer) = oneshot::channel();
-        let operation: Operation = Box::new(move |card| {
+        let operation: Operation = Box::new(move |session| {
             // The requester may have given up waiting; nothing to do then.
-            let _ = reply.send(operation(card));
+            let _ = reply.send(session.exclusive(operation));
         });
         self.send(Request::Operation { name, operation });
         Reply(answer)
@@ -373,35 +379,93 @@ struct Worker {
     connection: Option<Connection>,
 }
 
-/// What an operation talks to while pcscd is away.
-struct NoService;
+/// The card as one operation sees it; `context` is `None` while pcscd is away.
+struct Session<'w> {
+    worker: &'w mut Worker,
+    context: Option<&'w Context>,
+    first_run: bool,
+}
 
-impl Exchange for NoService {
-    fn exchange(&mut self, _command: &CommandApdu) -> Result<ResponseApdu, CardError> {
-        Err(CardError::NoService)
+impl Session<'_> {
+    /// Runs `apdus` with the card held for this connection alone: one PC/SC transaction
+    /// (`SCardBeginTransaction`), ended (leaving the card as it is) when they are done. Another
+    /// program on the same reader (a bank card tool, a second desk) gets the card only between
+    /// our runs: its SELECT between our VERIFY and UPDATE BINARY would end the PIN's
+    /// verification and get the write refused. Held for APDUs only, never across a wait.
+    fn exclusive<T>(
+        &mut self,
+        apdus: impl FnOnce(&mut dyn Exchange) -> Result<T, CardError>,
+    ) -> Result<T, CardError> {
+        let context = self.context.ok_or(CardError::NoService)?;
+        let may_reconnect = std::mem::replace(&mut self.first_run, false);
+        let apdus_sent = Arc::clone(&self.worker.apdus_sent);
+        let begun = match self.worker.connect(context)?.card.transaction2() {
+            // The transaction ends (leaving the card as it is) with this arm.
+            Ok(transaction) => Ok(run_held(&transaction, &apdus_sent, apdus)),
+            Err((_, error)) => Err((error, apdus)),
+        };
+        match begun {
+            Ok((result, failed)) => {
+                if failed {
+                    // The card's state is unknown (pulled, reset, half a command): start over
+                    // with a fresh connection next time.
+                    self.worker.abandon_connection();
+                }
+                result
+            }
+            // Another program reset the card since our last operation (every pcsc program
+            // that disconnects does). An operation assumes nothing of the card's state before
+            // its first run, so that one simply begins again on a fresh connection.
+            Err((pcsc::Error::ResetCard, apdus)) if may_reconnect => {
+                tracing::debug!("the card was reset by another program; reconnecting");
+                self.worker.abandon_connection();
+                self.exclusive(apdus)
+            }
+            Err((error, _)) => {
+                self.worker.abandon_connection();
+                Err(error.into())
+            }
+        }
     }
 }
 
-/// The card as one operation sees it.
-struct Session<'w> {
-    worker: &'w mut Worker,
-    context: &'w Context,
-    first_exchange: bool,
+/// Runs `apdus` on `card`, inside a transaction; also says whether an exchange failed.
+fn run_held<T>(
+    card: &Card,
+    apdus_sent: &AtomicU64,
+    apdus: impl FnOnce(&mut dyn Exchange) -> Result<T, CardError>,
+) -> (Result<T, CardError>, bool) {
+    let mut held = Held {
+        card,
+        apdus_sent,
+        failed: false,
+    };
+    let result = apdus(&mut held);
+    (result, held.failed)
 }
 
-impl Exchange for Session<'_> {
+/// The card inside one PC/SC transaction.
+struct Held<'t> {
+    card: &'t Card,
+    apdus_sent: &'t AtomicU64,
+    failed: bool,
+}
+
+impl Exchange for Held<'_> {
     fn exchange(&mut self, command: &CommandApdu) -> Result<ResponseApdu, CardError> {
-        let first = std::mem::replace(&mut self.first_exchange, false);
-        match self.worker.transmit(self.context, command) {
-            // Another program reset the card since our last operation (every pcsc program that
-            // disconnects does). An operation assumes nothing of the card's state before its
-            // first APDU, so that one is simply sent again on a fresh connection.
-            Err(CardError::Pcsc(pcsc::Error::ResetCard)) if first => {
-                tracing::debug!("the card was reset by another program; reconnecting");
-                self.worker.transmit(self.context, command)
-            }
-            result => result,
+        let bytes = command.to_bytes()?;
+        let mut buffer = [0; pcsc::MAX_BUFFER_SIZE];
+        let answered = self.card.transmit(&bytes, &mut buffer);
+        // Counted when it reached the card, pulled card's empty answer included; a call pcscd
+        // refused at once (a reset card, a stale handle) sent nothing.
+        if answered.is_ok() {
+            self.apdus_sent.fetch_add(1, Ordering::Relaxed);
         }
+        let result = answered
+            .map_err(CardError::from)
+            .and_then(|response| Ok(ResponseApdu::parse(response)?));
+        self.failed |= result.is_err();
+        result
     }
 }
 
@@ -526,7 +590,11 @@ impl Worker {
         }
         match request {
             Ok(Request::Operation { operation, .. }) => {
-                operation(&mut NoService);
+                operation(&mut Session {
+                    worker: self,
+                    context: None,
+                    first_run: true,
+                });
                 Flow::Continue
             }
             Ok(Request::Shutdown) | Err(RecvTimeoutError::Disconnected) => Flow::Stop,
@@ -543,8 +611,8 @@ impl Worker {
                     let apdus_before = self.apdus_sent.load(Ordering::Relaxed);
                     operation(&mut Session {
                         worker: self,
-                        context,
-                        first_exchange: true,
+                        context: Some(context),
+                        first_run: true,
                     });
                     let apdus = self.apdus_sent.load(Ordering::Relaxed) - apdus_before;
                     tracing::debug!(name, apdus, elapsed = ?started.elapsed(), "card operation");
@@ -553,31 +621,6 @@ impl Worker {
             }
         }
         Flow::Continue
-    }
-
-    fn transmit(
-        &mut self,
-        context: &Context,
-        command: &CommandApdu,
-    ) -> Result<ResponseApdu, CardError> {
-        let bytes = command.to_bytes()?;
-        let connection = self.connect(context)?;
-        let mut buffer = [0; pcsc::MAX_BUFFER_SIZE];
-        let answered = connection.card.transmit(&bytes, &mut buffer);
-        // Counted when it reached the card, pulled card's empty answer included; a call pcscd
-        // refused at once (a reset card, a stale handle) sent nothing.
-        if answered.is_ok() {
-            self.apdus_sent.fetch_add(1, Ordering::Relaxed);
-        }
-        let result = answered
-            .map_err(CardError::from)
-            .and_then(|response| Ok(ResponseApdu::parse(response)?));
-        if result.is_err() {
-            // After a failed exchange the card's state is unknown (pulled, reset, half a
-            // command): start over with a fresh connection next time.
-            self.abandon_connection();
-        }
-        result
     }
 
     /// Closes a connection to a card that is gone or in doubt without resetting it. A reset
@@ -591,7 +634,7 @@ impl Worker {
         }
     }
 
-    fn connect(&mut self, context: &Context) -> Result<&Connection, CardError> {
+    fn connect(&mut self, context: &Context) -> Result<&mut Connection, CardError> {
         let Some(ReaderState::CardPresent { reader, .. }) = &self.reported else {
             return Err(CardError::NoCard);
         };
@@ -604,7 +647,7 @@ impl Worker {
             let card = context.connect(&reader, ShareMode::Shared, Protocols::ANY)?;
             self.connection = Some(Connection { reader, card });
         }
-        Ok(self.connection.as_ref().expect("connected above"))
+        Ok(self.connection.as_mut().expect("connected above"))
     }
 }
 
