@@ -332,7 +332,8 @@ fn roles_departments_and_cards_are_named_in_chinese() {
 
 /// A deposit into a system-prepaid account is a recharge, as its account screen names it, and
 /// every key of its detail is in the desk's language (session 33, by hand: "存款" and
-/// `new_owner.address` on a Chinese desk).
+/// `new_owner.address` on a Chinese desk), and so are its values: the payment method by its
+/// name, the amount with its two decimals (the integrator, by hand: "付款方式：cash", "25.5").
 #[test]
 fn a_system_prepaid_recharge_and_its_details_are_named_in_the_desks_language() {
     for (lang, recharge, deposit, keys) in [
@@ -341,8 +342,8 @@ fn a_system_prepaid_recharge_and_its_details_are_named_in_the_desks_language() {
             "充值",
             "存款",
             [
-                "金额：50.00",
-                "付款方式：cash",
+                "金额：50.50",
+                "付款方式：现金",
                 "收据号：16988",
                 "新户主 · 地址：北京",
             ],
@@ -352,8 +353,8 @@ fn a_system_prepaid_recharge_and_its_details_are_named_in_the_desks_language() {
             "Recharge",
             "Deposit",
             [
-                "Amount: 50.00",
-                "Payment method: cash",
+                "Amount: 50.50",
+                "Payment method: Cash",
                 "Receipt number: 16988",
                 "New owner · Address: 北京",
             ],
@@ -365,7 +366,7 @@ fn a_system_prepaid_recharge_and_its_details_are_named_in_the_desks_language() {
             action: "account.deposit".into(),
             entity: Some("customer".into()),
             business_model: Some(business_model.into()),
-            detail: json!({"amount": "50.00", "method": "cash", "receipt_no": 16988,
+            detail: json!({"amount": 50.5, "method": "cash", "receipt_no": 16988,
                            "transaction_id": 12917, "new_owner": {"address": "北京"}}),
             operation_state: None,
             failure_reason: None,

@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::app::card_status::state_key;
 use crate::db::audit::AuditRow;
 use crate::db::card_ops::OperationState;
+use crate::domain::money::Money;
 use crate::i18n::Lang;
+use crate::screens::receipt::named_payment_method;
 use crate::ui::inert::inert;
 use crate::ui::text::{chunks, coded, width};
 use crate::ui::theme::Theme;
@@ -71,6 +73,10 @@ pub fn lines(
                 ));
             }
             for (field, before, after) in &change.changed {
+                let (before, after) = (
+                    value_shown(field, before, lang),
+                    value_shown(field, after, lang),
+                );
                 let field = field_name(field, lang);
                 push_wrapped(
                     &mut lines,
@@ -259,10 +265,29 @@ fn field_name(path: &str, lang: Lang) -> String {
         .join(" · ")
 }
 
+/// Detail keys whose values are amounts of money, stored as JSON numbers ("25.5").
+const MONEY_KEYS: [&str; 5] = ["amount", "balance", "credited_amount", "deducted", "vat"];
+
+/// A stored value as the desk shows it elsewhere: a payment method by its name, yes or no in
+/// the desk's language, an amount of money with its two decimals; anything else as stored.
+fn value_shown(path: &str, value: &str, lang: Lang) -> String {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    match (key, value) {
+        ("method", code) => named_payment_method(lang, code, code),
+        (_, "true") => lang.t("ref.yes").to_owned(),
+        (_, "false") => lang.t("ref.no").to_owned(),
+        (key, amount) if MONEY_KEYS.contains(&key) => amount
+            .parse::<Money>()
+            .map_or_else(|_| amount.to_owned(), |money| money.to_string()),
+        _ => value.to_owned(),
+    }
+}
+
 fn push_pairs(lines: &mut Vec<Line<'static>>, pairs: &[(String, String)], lang: Lang, room: usize) {
     for (key, value) in pairs {
+        let value = value_shown(key, value, lang);
         let key = field_name(key, lang);
-        push_wrapped(lines, &lang.labelled(&key, value), room);
+        push_wrapped(lines, &lang.labelled(&key, &value), room);
     }
 }
 
@@ -316,5 +341,19 @@ mod tests {
         let mut pairs = Vec::new();
         flatten("", &json!({"name": "Evil\u{1b}[31m"}), &mut pairs);
         assert!(!pairs[0].1.contains('\u{1b}'), "{pairs:?}");
+    }
+
+    #[test]
+    fn values_are_shown_as_the_desk_shows_them_elsewhere() {
+        for (lang, cash, yes) in [(Lang::Zh, "现金", "是"), (Lang::En, "Cash", "Yes")] {
+            assert_eq!(value_shown("method", "cash", lang), cash);
+            assert_eq!(value_shown("after.rollover", "true", lang), yes);
+            assert_eq!(value_shown("amount", "25.5", lang), "25.50");
+            assert_eq!(value_shown("bills.0.amount", "-3", lang), "-3.00");
+        }
+        // A code the catalogue does not know, and anything that is not money, as stored.
+        assert_eq!(value_shown("method", "sea_shells", Lang::Zh), "sea_shells");
+        assert_eq!(value_shown("amount", "lots", Lang::Zh), "lots");
+        assert_eq!(value_shown("receipt_no", "564", Lang::Zh), "564");
     }
 }
