@@ -830,6 +830,13 @@ impl Hub<'_> {
         asking(self.app, wanted)
     }
 
+    /// Whether a write that `wanted` picks is on its way or parked, whichever screen sent it.
+    pub fn writing(&self, wanted: impl Fn(&dyn ScreenRequest) -> bool) -> bool {
+        let picked = |Request(request): &Request| request.writes() && wanted(request.as_ref());
+        self.app.in_flight.iter().any(|f| picked(&f.request))
+            || self.app.parked.iter().any(|p| picked(&p.request))
+    }
+
     /// Whether a write the calling screen sent is on its way or parked: what was sent is what
     /// will be saved, so the screen refuses to edit or save again meanwhile (and says that the
     /// save waits, `db.write_parked`).

@@ -175,7 +175,7 @@ impl AccountScreen {
             hub.say(MessageKind::Error, text);
             return;
         }
-        if !hub.allowed(permission) {
+        if refused_while_moving(self.customer_id, hub) || !hub.allowed(permission) {
             return;
         }
         hub.app.message = None;
@@ -360,6 +360,23 @@ impl AccountScreen {
 
 /// The form of a movement on `account`: amount, and the methods its customer type takes
 /// (cash first, chosen).
+/// Whether money of the account of `customer_id` is on its way to the database or waits for
+/// it (a movement from any account screen, or a payment of bills from the calling screen);
+/// if so, says so. What it was sent with is what will be saved: a second one, on the balance
+/// read before the first landed, would be refused or pay the same bills twice.
+pub(super) fn refused_while_moving(customer_id: i64, hub: &mut Hub) -> bool {
+    let moving = hub.saving()
+        || hub.writing(|request| {
+            request
+                .of::<MoveMoney>()
+                .is_some_and(|moving| moving.change.customer_id == customer_id)
+        });
+    if moving {
+        hub.say(MessageKind::Info, hub.app.lang.t("acct.still_saving"));
+    }
+    moving
+}
+
 fn movement_form(account: &Account, lang: Lang) -> Form {
     let choices = payment_choices(lang, &account.payment_methods);
     let mut form = Form::new(vec![

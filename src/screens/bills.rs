@@ -12,7 +12,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::account::AccountScreen;
+use super::account::{AccountScreen, refused_while_moving};
 use super::basic_info::{
     below, customer_crumb, customer_read, customer_write, line_at, tell_after_leaving,
 };
@@ -274,7 +274,7 @@ impl BillsScreen {
         if paying.is_empty() {
             return hub.say(MessageKind::Info, lang.t("bills.nothing_to_pay"));
         }
-        if !hub.allowed("account.pay_bills") {
+        if refused_while_moving(self.customer_id, hub) || !hub.allowed("account.pay_bills") {
             return;
         }
         let total: Money = self.to_pay().iter().map(|bill| bill.amount).sum();

@@ -367,14 +367,17 @@ fn previous_owner(lang: Lang, nature: &str, kept: &[(String, String)]) -> String
 /// Cells of a recent transaction's payment method, when the line has the room.
 const METHOD_CELLS: usize = 14;
 
-/// The card line, and what the meter has made of the last purchase on it.
+/// The card line, and what the meter has made of the last purchase on it. Without a card,
+/// whether one could be opened: not where the meter takes none.
 fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {
     let label = lang.t("details.card");
     let Some(card) = &details.card else {
-        return vec![Line::raw(format!(
-            " {label}  {}",
-            lang.t("details.no_card")
-        ))];
+        let none = if card::takes_a_card(&row_of(details)) {
+            "details.no_card"
+        } else {
+            "details.no_card_meter"
+        };
+        return vec![Line::raw(format!(" {label}  {}", lang.t(none)))];
     };
     let state = coded(lang, "customers.card_", &card.state);
     let line = lang.tf(

@@ -692,6 +692,65 @@ fn a_deposit_pays_the_bills_the_balance_does_not_cover() {
     );
 }
 
+/// s33-d, by hand: F2 on the bills while a deposit paying them waited for the database opened
+/// a second deposit on an out-of-date balance (the database refused it). While the first is on
+/// its way, the bills say so and keep the bills chosen, as the account's deposit does; once it
+/// has answered, a deposit is taken again.
+#[test]
+fn no_second_deposit_while_the_first_is_on_its_way() {
+    let still = [
+        ("zh", "此账户的上一笔款项仍在保存：请等它有结果后再办理。"),
+        (
+            "en",
+            "A payment into this account is still being saved: wait for its answer.",
+        ),
+    ];
+    for (lang, (code, words)) in [Lang::Zh, Lang::En].into_iter().zip(still) {
+        assert_eq!(lang.code(), code);
+        let mut app = deposit_paying_bills(lang);
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(_, request)] = sent.as_slice() else {
+            panic!("one movement: {sent:?}")
+        };
+        assert!(request.of::<MoveMoney>().is_some(), "{request:?}");
+        // The database is down: the deposit waits for it, and the clerk goes back.
+        connection_lost(&mut app, &sent);
+        press(&mut app, KeyCode::F(3));
+        assert!(app.screen.is::<meterdesk::screens::bills::BillsScreen>());
+        // Both unpaid bills chosen, then F2 again while the deposit waits.
+        for _ in 0..2 {
+            press(&mut app, KeyCode::Down);
+            press(&mut app, KeyCode::Char(' '));
+        }
+        let again = press(&mut app, KeyCode::F(2));
+        assert!(again.is_empty(), "{lang:?}: no second deposit: {again:?}");
+        assert!(app.screen.is::<meterdesk::screens::bills::BillsScreen>());
+        assert_eq!(app.message.clone().unwrap().text, words);
+        assert_eq!(render(&app).matches("[x]").count(), 2, "still chosen");
+        // Nor from the customer's account, opened again from the table.
+        press(&mut app, KeyCode::F(3));
+        open_account(&mut app, "postpaid", KeyCode::Char('r'));
+        assert!(matches!(pane(&app), AccountPane::History), "{lang:?}");
+        assert_eq!(app.message.clone().unwrap().text, words);
+
+        let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+        answer(
+            &mut app,
+            &resent,
+            Reply::screen(Moved {
+                outcome: MoveOutcome::Refused(MoveRefusal::Closed),
+                receipt: None,
+            }),
+        );
+        press(&mut app, KeyCode::Char('r'));
+        assert!(
+            matches!(pane(&app), AccountPane::Form { .. }),
+            "{lang:?}: answered, the deposit is taken again"
+        );
+    }
+}
+
 #[test]
 fn a_deposit_paying_bills_in_chinese() {
     let mut app = deposit_paying_bills(Lang::Zh);

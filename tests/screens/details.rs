@@ -288,6 +288,18 @@ fn the_card_keys_are_offered_only_where_the_meter_takes_a_card() {
             insta::assert_snapshot!(format!("details_{kind}_{}", lang.code()), screen);
             let what = format!("{kind} {lang:?}");
             assert_eq!(legend(&app).contains("F6"), takes_a_card, "{what}");
+            // s33-j: where the meter takes no card, the card line says so, not "no card issued".
+            let no_card = [
+                ("未开卡", "此表不用卡"),
+                ("no card issued", "the meter takes no card"),
+            ];
+            let (not_yet, takes_none) = no_card[usize::from(lang == Lang::En)];
+            assert!(!screen.contains(not_yet), "{what}: {screen}");
+            assert_eq!(
+                screen.contains(takes_none),
+                !takes_a_card,
+                "{what}: {screen}"
+            );
             let help = help::page(&app).lines;
             for command in [Command::OpenCard, Command::ReplaceCard] {
                 let label = lang.t(command.label_key());

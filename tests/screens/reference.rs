@@ -1156,6 +1156,48 @@ fn one_f2_marks_every_bad_field_of_a_scheme() {
     assert_eq!(form.form.value(4), "150", "nothing typed is lost");
 }
 
+/// s33-c, by hand: the new-prices form said one problem per F2 (a date in the past, then tiers
+/// out of order). One F2 now marks the tiers the desk finds wrong and, beside them, a date
+/// before the desk's today; the cursor on the first. Nothing is sent.
+#[test]
+fn one_f2_marks_a_past_date_and_tiers_out_of_order() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
+    reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
+    press(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "2020-01-01");
+    for typed in ["60", "2.00", "30", "3.00", "", "4.00"] {
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, typed);
+    }
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    let Some(form) = app.screen.module::<RefForm>() else {
+        panic!("the form stays: {}", render(&app))
+    };
+    let errors: Vec<(usize, &str)> = form
+        .form
+        .fields
+        .iter()
+        .enumerate()
+        .filter_map(|(index, field)| field.error.as_deref().map(|error| (index, error)))
+        .collect();
+    let today = Utc::now().with_timezone(&app.zone).date_naive();
+    assert_eq!(
+        errors,
+        [
+            (0, format!("from today ({today}) or later").as_str()),
+            (
+                3,
+                "tier 2: the upper bound must be above the previous tier's"
+            ),
+        ],
+        "{}",
+        render(&app)
+    );
+    assert_eq!(form.form.focus, 0, "the cursor on the first");
+    assert_eq!(form.form.value(3), "30", "nothing typed is lost");
+}
+
 /// A tier error is shown on the tier that is wrong: the last one filled, not the fourth.
 #[test]
 fn a_tier_error_is_shown_on_the_tier_that_is_wrong() {

@@ -5,11 +5,13 @@
 
 use std::fmt::Debug;
 
+use chrono::NaiveDate;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
+use rust_decimal::Decimal;
 
 use super::common::{fail, note, say_problems};
 use super::requests::{ChangeAnswer, RefAnswer, RefWork, answer, send, told};
@@ -19,6 +21,7 @@ use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{MessageKind, Slot};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::price_schemes::SchemeRow;
+use crate::domain::pricing::BillingMode;
 use crate::domain::validation::{self, FieldError};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -41,6 +44,12 @@ pub enum FormTarget {
     Prices {
         id: i64,
         name: String,
+        /// The scheme's billing mode and VAT rate, when the screen that opened the form had
+        /// read them: the tiers are checked against them before they are sent.
+        rules: Option<(BillingMode, Decimal)>,
+        /// The desk's date when the form opened: a date before it is marked beside another
+        /// problem; alone, it is sent and the database's date decides.
+        today: NaiveDate,
     },
     CustomerType {
         id: Option<i64>,
@@ -343,6 +352,11 @@ pub struct Errors<'a> {
 }
 
 impl Errors<'_> {
+    /// Whether a field is marked already.
+    pub(super) fn any(&self) -> bool {
+        !self.list.is_empty()
+    }
+
     pub(super) fn add(&mut self, label: &str, text: String) {
         if let Some(index) = index_of(self.form, label)
             && !self.list.iter().any(|(bad, _)| *bad == index)

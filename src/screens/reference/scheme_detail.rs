@@ -2,6 +2,7 @@
 //! typed volume after a typed accumulated volume at the prices in force (the preview); Prices
 //! changes them from a date (`price.maintain`).
 
+use chrono::FixedOffset;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -59,8 +60,9 @@ impl SchemeView {
         }
     }
 
-    /// The prices form, starting from the prices in force (or the latest).
-    fn prices_form(&self) -> super::form::RefForm {
+    /// The prices form, starting from the prices in force (or the latest); `zone`: the
+    /// desk's.
+    fn prices_form(&self, zone: FixedOffset) -> super::form::RefForm {
         let tiers = self.detail.as_ref().and_then(|detail| {
             detail
                 .versions
@@ -70,7 +72,13 @@ impl SchemeView {
                 .or(detail.versions.last())
                 .map(|v| v.tiers.as_slice())
         });
-        prices_form(self.id, &self.name, tiers.unwrap_or_default())
+        let rules = (self.detail.as_ref()).map(|detail| (detail.row.mode, detail.row.vat_percent));
+        prices_form(
+            (self.id, &self.name),
+            tiers.unwrap_or_default(),
+            rules,
+            zone,
+        )
     }
 }
 
@@ -265,7 +273,7 @@ impl Screen for SchemeView {
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
-            Command::Prices => hub.open(Box::new(self.prices_form())),
+            Command::Prices => hub.open(Box::new(self.prices_form(hub.app.zone))),
             _ => return false,
         }
         true

@@ -57,7 +57,10 @@ impl ListKind for SchemeList {
     fn form(&self, row: Option<&SchemeRow>, command: Command, app: &App) -> Option<RefForm> {
         let lang = app.lang;
         Some(match (command, row) {
-            (Command::Prices, Some(row)) => prices_form(row.id, &row.name, &[]),
+            (Command::Prices, Some(row)) => {
+                let rules = Some((row.mode, row.vat_percent));
+                prices_form((row.id, &row.name), &[], rules, app.zone)
+            }
             _ => scheme_form(row, lang),
         })
     }

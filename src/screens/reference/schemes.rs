@@ -2,7 +2,7 @@
 //! change its prices from a date (`price.maintain`): what the list (`super::scheme_list`) and
 //! a scheme's details (`super::scheme_detail`) both use.
 
-use chrono::NaiveDate;
+use chrono::{FixedOffset, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::form::{Errors, FormTarget, RefForm, Saves, key_of, set, text_of, word_choices};
@@ -14,7 +14,7 @@ use crate::db::price_schemes::{self, SchemeDetail, SchemeFields, SchemeOutcome, 
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
 use crate::domain::pricing::{
-    PriceVersion, SchemeError, SchemeFieldsError, Tier, check_scheme_fields,
+    BillingMode, PriceVersion, SchemeError, SchemeFieldsError, Tier, check_scheme_fields,
 };
 use crate::domain::validation;
 use crate::i18n::Lang;
@@ -196,14 +196,25 @@ pub(super) fn scheme_form(row: Option<&SchemeRow>, lang: Lang) -> RefForm {
     RefForm::new(form, FormTarget::Scheme { stored }, &SAVES)
 }
 
-/// The form that changes the prices of scheme `id` from a date, starting from `tiers`.
-pub(super) fn prices_form(id: i64, name: &str, tiers: &[Tier]) -> RefForm {
+/// The form that changes the prices of scheme `id` from a date, starting from `tiers`;
+/// `rules`: the scheme's billing mode and VAT rate, when read; `zone`: the desk's.
+pub(super) fn prices_form(
+    (id, name): (i64, &str),
+    tiers: &[Tier],
+    rules: Option<(BillingMode, Decimal)>,
+    zone: FixedOffset,
+) -> RefForm {
     let mut fields = vec![Field::new("ref.f_from", FieldKind::Date, true)];
     tier_fields(&mut fields);
     let mut form = Form::new(fields);
     set_tiers(&mut form, tiers);
-    let name = name.to_owned();
-    RefForm::new(form, FormTarget::Prices { id, name }, &SAVES)
+    let target = FormTarget::Prices {
+        id,
+        name: name.to_owned(),
+        rules,
+        today: Utc::now().with_timezone(&zone).date_naive(),
+    };
+    RefForm::new(form, target, &SAVES)
 }
 
 /// The scheme form's rules: the request, or None with the bad fields in `errors`. `stored`:
@@ -276,16 +287,32 @@ pub(super) fn build(
     }
 }
 
-/// The prices form's rules: the request, or None with the bad fields in `errors`.
+/// The prices form's rules, every problem found at once: the request, or None with the bad
+/// fields in `errors`. The tiers are checked against the scheme's `rules` when known; a date
+/// before `today`, the desk's, only beside another problem: alone, the database's date
+/// decides (the two clocks' dates may differ by a day).
 pub(super) fn build_prices(
     f: &Form,
-    id: i64,
+    (id, rules, today): (i64, Option<(BillingMode, Decimal)>, NaiveDate),
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
 ) -> Option<SchemeRequest> {
     let from = NaiveDate::parse_from_str(text_of(f, "ref.f_from"), "%Y-%m-%d").ok();
     let tiers = tiers_of(f, errors, lang);
+    if let (Some(tiers), Some((mode, vat))) = (&tiers, rules) {
+        // The date takes no part in the tiers' rules.
+        let effective_from = from.unwrap_or(today);
+        if let Err(error) = PriceVersion::new(effective_from, mode, tiers.clone(), vat) {
+            errors.add(
+                scheme_error_label(&error, tiers.len()),
+                scheme_error_text(lang, &error),
+            );
+        }
+    }
+    if from.is_some_and(|from| from < today) && errors.any() {
+        errors.add("ref.f_from", lang.tf("ref.past_date", &[("today", &today)]));
+    }
     Some(SchemeRequest::ChangePrices {
         idempotency_key,
         id,
@@ -422,6 +449,8 @@ fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
 /// What its forms are saved with: its rules and its request.
 static SAVES: Saves<SchemeRequest> = Saves(|target, f, errors, lang, key| match target {
     FormTarget::Scheme { stored } => build(f, stored.as_deref(), errors, lang, key),
-    FormTarget::Prices { id, .. } => build_prices(f, *id, errors, lang, key),
+    FormTarget::Prices {
+        id, rules, today, ..
+    } => build_prices(f, (*id, *rules, *today), errors, lang, key),
     _ => None,
 });
