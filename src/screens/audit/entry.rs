@@ -356,4 +356,12 @@ mod tests {
         assert_eq!(value_shown("amount", "lots", Lang::Zh), "lots");
         assert_eq!(value_shown("receipt_no", "564", Lang::Zh), "564");
     }
+
+    /// A row created with no `before` (an operator made by the installer) is shown by its
+    /// dotted paths; their first key is named too (the integrator, by hand: "after · 部门").
+    #[test]
+    fn a_lone_after_is_named_in_the_desks_language() {
+        assert_eq!(field_name("after.department_id", Lang::Zh), "修改后 · 部门");
+        assert_eq!(field_name("before.login", Lang::En), "Before · Login");
+    }
 }
