@@ -832,9 +832,7 @@ impl Hub<'_> {
 
     /// Whether a write that `wanted` picks is on its way or parked, whichever screen sent it.
     pub fn writing(&self, wanted: impl Fn(&dyn ScreenRequest) -> bool) -> bool {
-        let picked = |Request(request): &Request| request.writes() && wanted(request.as_ref());
-        self.app.in_flight.iter().any(|f| picked(&f.request))
-            || self.app.parked.iter().any(|p| picked(&p.request))
+        write_waiting(self.app, |Request(request), _| wanted(request.as_ref()))
     }
 
     /// Whether a write the calling screen sent is on its way or parked: what was sent is what
@@ -988,9 +986,15 @@ impl Hub<'_> {
 
 /// Whether a write the screen `id` sent is on its way or parked.
 pub fn saving(app: &App, id: ScreenId) -> bool {
-    let mine = |request: &Request, asker: Option<ScreenId>| asker == Some(id) && request.writes();
-    app.in_flight.iter().any(|f| mine(&f.request, f.asker))
-        || app.parked.iter().any(|p| mine(&p.request, p.asker))
+    write_waiting(app, |_, asker| asker == Some(id))
+}
+
+/// Whether a write that `picked` picks (by the request and the screen that asked) is on its
+/// way or parked.
+fn write_waiting(app: &App, picked: impl Fn(&Request, Option<ScreenId>) -> bool) -> bool {
+    let waiting = |request: &Request, asker| request.writes() && picked(request, asker);
+    app.in_flight.iter().any(|f| waiting(&f.request, f.asker))
+        || app.parked.iter().any(|p| waiting(&p.request, p.asker))
 }
 
 /// Whether a screen request on its way matches `wanted`.

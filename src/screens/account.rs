@@ -358,8 +358,6 @@ impl AccountScreen {
     }
 }
 
-/// The form of a movement on `account`: amount, and the methods its customer type takes
-/// (cash first, chosen).
 /// Whether money of the account of `customer_id` is on its way to the database or waits for
 /// it (a movement from any account screen, or a payment of bills from the calling screen);
 /// if so, says so. What it was sent with is what will be saved: a second one, on the balance
@@ -377,6 +375,8 @@ pub(super) fn refused_while_moving(customer_id: i64, hub: &mut Hub) -> bool {
     moving
 }
 
+/// The form of a movement on `account`: amount, and the methods its customer type takes
+/// (cash first, chosen).
 fn movement_form(account: &Account, lang: Lang) -> Form {
     let choices = payment_choices(lang, &account.payment_methods);
     let mut form = Form::new(vec![
