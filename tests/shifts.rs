@@ -506,3 +506,90 @@ async fn arrears_are_aged_from_the_due_date() {
         ]
     );
 }
+
+/// Arrears by age of a past day are the arrears as they stood at the end of that day in the
+/// desk's zone (session 33 found them to be today's unpaid bills): a bill paid, or voided, on
+/// day 5 is owed on days 3 and 4 and not on days 5 and 6; a bill issued on day 4 is not owed on
+/// day 3. The payment and the void come half an hour into day 5 at the desk, eight hours east
+/// of the server, where it is still day 4.
+#[tokio::test]
+async fn arrears_of_a_past_day_are_the_bills_owed_at_its_end() {
+    use chrono::{Days, FixedOffset, NaiveDate, NaiveTime, Utc};
+    let db = with_fixture().await;
+    let owner = db.pool.get().await.unwrap();
+    let server_offset: i32 = owner
+        .query_one("SELECT extract(timezone FROM now())::int", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let zone = FixedOffset::east_opt(server_offset + 8 * 3600).unwrap();
+    let day_1 = Utc::now().with_timezone(&zone).date_naive() - Days::new(100);
+    let day = |n: u64| day_1 + Days::new(n - 1);
+    let at = |day: NaiveDate, hour: u32, minute: u32| {
+        day.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap())
+            .and_local_timezone(zone)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    owner
+        .execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount, issued_at, status, paid_at,
+                               voided_at, void_reason)
+             VALUES (2, '2025-01-01', '2025-02-28', 0, 1, 1, 10.00, $1, 'paid', $2, NULL, NULL),
+                    (2, '2025-03-01', '2025-04-30', 1, 2, 1, 20.00, $1, 'void', NULL, $2,
+                     'misread'),
+                    (2, '2025-05-01', '2025-06-30', 2, 3, 1, 40.00, $3, 'unpaid', NULL, NULL,
+                     NULL)",
+            &[&at(day(1), 10, 0), &at(day(5), 0, 30), &at(day(4), 9, 0)],
+        )
+        .await
+        .expect("a bill paid and one voided on day 5, one issued on day 4");
+    let boss = db.pool_of("boss");
+    let client = boss.get().await.unwrap();
+    let mut owed = Vec::new();
+    for n in [3, 4, 5, 6] {
+        let window = Window::of_day(day(n), zone);
+        let Report::ArrearsByAge(ages) =
+            shifts::report_of(&**client, ReportKind::ArrearsByAge, &window)
+                .await
+                .unwrap()
+        else {
+            panic!("arrears")
+        };
+        owed.push(
+            ages.iter()
+                .map(|a| (a.age.clone(), a.bills, a.customers, a.amount))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let none = |age: &str| (age.to_owned(), 0, 0, Money::ZERO);
+    let first = |bills, amount| ("0-30".to_owned(), bills, 1, money(amount));
+    assert_eq!(
+        owed,
+        [
+            vec![first(2, "30.00"), none("31-90"), none("90+")],
+            vec![first(3, "70.00"), none("31-90"), none("90+")],
+            vec![first(1, "40.00"), none("31-90"), none("90+")],
+            vec![first(1, "40.00"), none("31-90"), none("90+")],
+        ]
+    );
+    let anna = db.pool_of("anna").get().await.unwrap();
+    let refusal = |outcome: Result<_, tokio_postgres::Error>| match outcome {
+        Err(error) => error
+            .as_db_error()
+            .map(|e| (e.code().clone(), e.message().to_owned())),
+        Ok(rows) => panic!("refused: {rows:?}"),
+    };
+    let needs_reports_view = refusal(anna.query("SELECT md_require('reports.view')", &[]).await);
+    for asked in [
+        "SELECT * FROM report_arrears_by_age(current_date)",
+        "SELECT * FROM report_arrears_by_age(current_date, 0)",
+    ] {
+        assert_eq!(
+            refusal(anna.query(asked, &[]).await),
+            needs_reports_view,
+            "{asked}"
+        );
+    }
+}
