@@ -62,6 +62,37 @@ async fn take(pool: &Pool, key: &str, movement: Movement, amount: &str, method: 
     assert!(matches!(outcome, MoveOutcome::Moved { .. }), "{outcome:?}");
 }
 
+/// The offset east of UTC, in seconds, of the server's zone (the test cluster's TimeZone).
+async fn server_offset(owner: &tokio_postgres::Client) -> i32 {
+    owner
+        .query_one("SELECT extract(timezone FROM now())::int AS offset", &[])
+        .await
+        .unwrap()
+        .get("offset")
+}
+
+/// The arrears by age of `window`'s day: each bucket's age (one of the names the database
+/// answers, as the expectations write them), bills and amount.
+async fn arrears_by_age(
+    client: &tokio_postgres::Client,
+    window: &Window,
+) -> Vec<(&'static str, i64, Money)> {
+    let Report::ArrearsByAge(ages) = shifts::report_of(client, ReportKind::ArrearsByAge, window)
+        .await
+        .unwrap()
+    else {
+        panic!("arrears")
+    };
+    ages.iter()
+        .map(|a| {
+            let age = ["0-30", "31-90", "90+"]
+                .into_iter()
+                .find(|age| *age == a.age);
+            (age.expect("a bucket's age"), a.bills, a.amount)
+        })
+        .collect()
+}
+
 fn money(text: &str) -> Money {
     text.parse().unwrap()
 }
@@ -152,18 +183,16 @@ async fn a_payment_with_no_shift_open_opens_one_and_refunds_are_counted_apart() 
 /// The overview's payments and takings of today are the takings report's of the desk's day:
 /// counted from the desk's midnight, not the server's, and a reversed payment's money taken
 /// back as the report takes it (session 33, by hand at 22:45 in Beijing on a server in UTC:
-/// the overview said 21 payments, 21 968.00, the report of the day 29, 26 428.00).
+/// the overview said 21 payments, 21 968.00, the report of the day 29, 26 428.00), to the
+/// day's end (session 34: the overview counted from midnight on, tomorrow's too). A clerk
+/// sees the same figures and still runs no `md_takings` of their own (sql/V91).
 #[tokio::test]
 async fn the_overviews_today_is_the_takings_report_of_the_desks_day() {
     use chrono::{Duration, FixedOffset, Utc};
     use meterdesk::db::overview;
     let db = with_fixture().await;
     let owner = db.pool.get().await.unwrap();
-    let server_offset: i32 = owner
-        .query_one("SELECT extract(timezone FROM now())::int", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let server_offset = server_offset(&owner).await;
     // A desk eight hours away from the server: their midnights differ.
     let hours = if server_offset <= 0 { 8 } else { -8 };
     let zone = FixedOffset::east_opt(server_offset + hours * 3600).unwrap();
@@ -173,21 +202,25 @@ async fn the_overviews_today_is_the_takings_report_of_the_desks_day() {
         .await
         .unwrap()
         .get(0);
-    // Between the two midnights: of today for one of them only.
+    // Between the two midnights: of today for one of them only. After the day's end: a
+    // server clock ahead of the desk's stamps tomorrow.
     let between = window.from.min(server_midnight) + Duration::hours(4);
+    let after_the_day = window.to + Duration::hours(1);
     let cleo_id = db.create_operator("cleo", &["clerk"]).await;
     owner
         .execute(
             "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code,
                                              operator_id, created_at, idempotency_key)
-             VALUES (1, 'deposit', 40.00, 'cash', $1, $2, 'early-1')",
-            &[&cleo_id, &between],
+             VALUES (1, 'deposit', 40.00, 'cash', $1, $2, 'early-1'),
+                    (1, 'deposit', 7.00, 'cash', $1, $3, 'late-1')",
+            &[&cleo_id, &between, &after_the_day],
         )
         .await
-        .expect("a deposit between the midnights");
+        .expect("a deposit between the midnights, one after the day");
     let boss = db.pool_of("boss");
     take(&boss, "b-1", Movement::Deposit, "80.00", "cash").await;
     take(&boss, "b-2", Movement::Deposit, "15.00", "wechat_pay").await;
+    take(&boss, "b-3", Movement::Refund, "5.00", "cash").await;
     owner
         .batch_execute(
             "INSERT INTO ledger_transaction (account_id, kind, amount, reverses_id, operator_id,
@@ -208,8 +241,29 @@ async fn the_overviews_today_is_the_takings_report_of_the_desks_day() {
     let report: (i64, Money) = rows.iter().fold((0, Money::ZERO), |(n, sum), row| {
         (n + row.takings.payments, sum + row.takings.takings)
     });
-    let seen = overview::today(&**client, window.from).await.unwrap();
+    // The reversed payment counted with nothing taken, the refund and tomorrow's not at all.
+    let counted = if between >= window.from {
+        (3, money("120.00"))
+    } else {
+        (2, money("80.00"))
+    };
+    assert_eq!(report, counted, "the report's own figures");
+    let seen = overview::today(&**client, zone).await.unwrap();
     assert_eq!((seen.payments_today, seen.takings_today), report);
+    let anna = db.pool_of("anna").get().await.unwrap();
+    let seen_by_a_clerk = overview::today(&**anna, zone).await.unwrap();
+    assert_eq!(seen_by_a_clerk, seen);
+    let refused = anna
+        .query(
+            "SELECT * FROM md_takings(now() - interval '1 year', now(), NULL, 0)",
+            &[],
+        )
+        .await
+        .expect_err("a clerk runs no takings of their choosing");
+    assert_eq!(
+        refused.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
 }
 
 /// A payment posted while the operator's shift is being closed on their other connection waits
@@ -347,19 +401,8 @@ async fn a_clerk_sees_only_their_own_shifts_and_a_supervisor_sees_every_one() {
         sold,
         [("flat", "personal", "2.000".to_owned(), money("7.00"))]
     );
-    let Report::ArrearsByAge(ages) =
-        shifts::report_of(&**boss_client, ReportKind::ArrearsByAge, &window)
-            .await
-            .unwrap()
-    else {
-        panic!("arrears")
-    };
-    let by_age: Vec<_> = ages
-        .iter()
-        .map(|a| (a.age.as_str(), a.bills, a.amount))
-        .collect();
     assert_eq!(
-        by_age,
+        arrears_by_age(&boss_client, &window).await,
         [
             ("0-30", 0, Money::ZERO),
             ("31-90", 1, money("38.15")),
@@ -486,23 +529,83 @@ async fn arrears_are_aged_from_the_due_date() {
         .unwrap()
         .get("today");
     let window = Window::of_day(today, chrono::FixedOffset::east_opt(0).unwrap());
-    let Report::ArrearsByAge(ages) =
-        shifts::report_of(&**client, ReportKind::ArrearsByAge, &window)
-            .await
-            .unwrap()
-    else {
-        panic!("arrears")
-    };
-    let by_age: Vec<_> = ages
-        .iter()
-        .map(|a| (a.age.as_str(), a.bills, a.amount))
-        .collect();
     assert_eq!(
-        by_age,
+        arrears_by_age(&client, &window).await,
         [
             ("0-30", 2, money("45.15")),
             ("31-90", 0, Money::ZERO),
             ("90+", 1, money("5.00"))
         ]
     );
+}
+
+/// Arrears by age of a past day are the arrears as they stood at the end of that day in the
+/// desk's zone (session 33 found them to be today's unpaid bills): a bill paid, or voided, on
+/// day 5 is owed on days 3 and 4 and not on days 5 and 6; a bill issued on day 4 is not owed on
+/// day 3. The payment and the void come half an hour into day 5 at the desk, eight hours east
+/// of the server, where it is still day 4.
+#[tokio::test]
+async fn arrears_of_a_past_day_are_the_bills_owed_at_its_end() {
+    use chrono::{Days, FixedOffset, NaiveDate, NaiveTime, Utc};
+    let db = with_fixture().await;
+    let owner = db.pool.get().await.unwrap();
+    let server_offset = server_offset(&owner).await;
+    let zone = FixedOffset::east_opt(server_offset + 8 * 3600).unwrap();
+    let day_1 = Utc::now().with_timezone(&zone).date_naive() - Days::new(100);
+    let day = |n: u64| day_1 + Days::new(n - 1);
+    let at = |day: NaiveDate, hour: u32, minute: u32| {
+        day.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap())
+            .and_local_timezone(zone)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    owner
+        .execute(
+            "INSERT INTO bill (account_id, period_start, period_end, previous_reading,
+                               current_reading, volume, amount, issued_at, status, paid_at,
+                               voided_at, void_reason)
+             VALUES (2, '2025-01-01', '2025-02-28', 0, 1, 1, 10.00, $1, 'paid', $2, NULL, NULL),
+                    (2, '2025-03-01', '2025-04-30', 1, 2, 1, 20.00, $1, 'void', NULL, $2,
+                     'misread'),
+                    (2, '2025-05-01', '2025-06-30', 2, 3, 1, 40.00, $3, 'unpaid', NULL, NULL,
+                     NULL)",
+            &[&at(day(1), 10, 0), &at(day(5), 0, 30), &at(day(4), 9, 0)],
+        )
+        .await
+        .expect("a bill paid and one voided on day 5, one issued on day 4");
+    let boss = db.pool_of("boss");
+    let client = boss.get().await.unwrap();
+    let mut owed = Vec::new();
+    for n in [3, 4, 5, 6] {
+        owed.push(arrears_by_age(&client, &Window::of_day(day(n), zone)).await);
+    }
+    let none = |age| (age, 0, Money::ZERO);
+    let first = |bills, amount| ("0-30", bills, money(amount));
+    assert_eq!(
+        owed,
+        [
+            vec![first(2, "30.00"), none("31-90"), none("90+")],
+            vec![first(3, "70.00"), none("31-90"), none("90+")],
+            vec![first(1, "40.00"), none("31-90"), none("90+")],
+            vec![first(1, "40.00"), none("31-90"), none("90+")],
+        ]
+    );
+    let anna = db.pool_of("anna").get().await.unwrap();
+    let refusal = |outcome: Result<_, tokio_postgres::Error>| match outcome {
+        Err(error) => error
+            .as_db_error()
+            .map(|e| (e.code().clone(), e.message().to_owned())),
+        Ok(rows) => panic!("refused: {rows:?}"),
+    };
+    let needs_reports_view = refusal(anna.query("SELECT md_require('reports.view')", &[]).await);
+    for asked in [
+        "SELECT * FROM report_arrears_by_age(current_date)",
+        "SELECT * FROM report_arrears_by_age(current_date, 0)",
+    ] {
+        assert_eq!(
+            refusal(anna.query(asked, &[]).await),
+            needs_reports_view,
+            "{asked}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! The figures of the overview screen.
 
-use chrono::{DateTime, Utc};
+use chrono::FixedOffset;
 
 use crate::db::CachingClient;
 use crate::domain::money::Money;
@@ -20,12 +20,10 @@ pub struct Overview {
 }
 
 /// Today's figures: customers, card customers, meters in stock, active cards, and the
-/// payments taken since `midnight`, the desk's: the takings report's of the day (sql/V21's
-/// `md_takings`), a reversed payment's money taken back.
-pub async fn today(
-    client: &impl CachingClient,
-    midnight: DateTime<Utc>,
-) -> Result<Overview, DbError> {
+/// payments taken today at the desk in `zone`: the takings report's of the day, by its own rule
+/// (sql/V91's `takings_today` runs sql/V21's `md_takings`), a reversed payment's money taken
+/// back.
+pub async fn today(client: &impl CachingClient, zone: FixedOffset) -> Result<Overview, DbError> {
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM customer) AS customers,
@@ -34,13 +32,9 @@ pub async fn today(
                     (SELECT count(*) FROM meter WHERE status = 'uninstalled')
                         AS uninstalled_meters,
                     (SELECT count(*) FROM card WHERE state = 'active') AS active_cards,
-                    count(*) FILTER (WHERE t.kind = 'deposit') AS payments_today,
-                    coalesce(sum(t.amount), 0) AS takings_today
-             FROM ledger_transaction t
-             LEFT JOIN ledger_transaction o ON o.id = t.reverses_id
-             WHERE t.created_at >= $1 AND t.operator_id IS NOT NULL
-               AND coalesce(o.kind, t.kind) = 'deposit'",
-            &[&midnight],
+                    t.payments AS payments_today, t.takings AS takings_today
+             FROM takings_today($1) t",
+            &[&zone.local_minus_utc()],
         )
         .await?;
     Ok(from_columns!(row => Overview {

@@ -226,7 +226,8 @@ pub struct WaterRow {
     pub amount: Money,
 }
 
-/// Unpaid bills of one age bucket (`0-30`, `31-90`, `90+` days since issued).
+/// The bills owed at the end of the report's day in one age bucket (`0-30`, `31-90`, `90+`
+/// days past due, or since issued without a due date).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArrearsAge {
     pub age: String,
@@ -283,7 +284,7 @@ impl ReportKind {
     }
 }
 
-/// Reads report `kind` of `window`'s day; the arrears are those on that day.
+/// Reads report `kind` of `window`'s day; the arrears are those owed at its end (sql/V90).
 pub async fn report_of(
     client: &impl CachingClient,
     kind: ReportKind,
@@ -361,8 +362,8 @@ async fn read_report(
         ReportKind::ArrearsByAge => Report::ArrearsByAge(
             read_all(
                 client,
-                "SELECT * FROM report_arrears_by_age($1)",
-                &[&window.day],
+                "SELECT * FROM report_arrears_by_age($1, $2)",
+                &[&window.day, offset],
                 |row| Ok(from_columns!(row => ArrearsAge { age, bills, customers, amount })),
             )
             .await?,

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::FixedOffset;
 use deadpool_postgres::Client;
 
 use super::legend::{BACK, framed, usual};
@@ -15,7 +15,6 @@ use crate::app::screen::{ScreenReply, ScreenRequest};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::DbError;
 use crate::db::overview::{self, Overview};
-use crate::db::shifts::Window;
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::width;
@@ -35,25 +34,22 @@ pub struct OverviewScreen {
     pub overview: Option<Overview>,
 }
 
-/// Reads today's figures, today from the desk's `midnight` (the reports' day); answered with
-/// an [`Overview`].
+/// Reads today's figures, today at the desk in `zone` (the reports' day); answered with an
+/// [`Overview`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOverview {
-    pub midnight: DateTime<Utc>,
+    pub zone: FixedOffset,
 }
 
 impl LoadOverview {
     pub fn today(zone: FixedOffset) -> LoadOverview {
-        let today = Utc::now().with_timezone(&zone).date_naive();
-        LoadOverview {
-            midnight: Window::of_day(today, zone).from,
-        }
+        LoadOverview { zone }
     }
 }
 
 impl Read for LoadOverview {
     async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
-        overview::today(client, self.midnight).await
+        overview::today(client, self.zone).await
     }
 }
 
