@@ -408,6 +408,12 @@ fn a_ranges_takings_in_chinese() {
     for key in ["/ 日期", "PgUp 向前", "PgDn 向后", "e 导出", "L 上月"] {
         assert!(legend.contains(key), "{key}: {legend}");
     }
+    let mut app = app;
+    press(&mut app, KeyCode::F(1));
+    let help = render(&app);
+    for key in ["M       本月", "L       上月", "F5      刷新"] {
+        assert!(help.contains(key), "{key}: {help}");
+    }
 }
 
 /// The range's takings in English, written as CSV: a file named by the range, each day's rows
