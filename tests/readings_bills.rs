@@ -1824,7 +1824,7 @@ async fn a_type_that_does_not_charge_has_its_readings_recorded_and_nothing_bille
     assert_eq!(audited, 5, "each reading recorded has its audit entry");
     // The abnormal one is on the supervisors' list like any other.
     let supervisor = desk.supervisor.get().await.unwrap();
-    let abnormal = readings::abnormal_on(&**supervisor, day("2025-04-10"))
+    let abnormal = readings::abnormal_between(&**supervisor, day("2025-04-10"), day("2025-04-10"))
         .await
         .unwrap();
     assert_eq!(

@@ -863,10 +863,23 @@ async fn the_abnormal_mark_is_the_databases_not_the_clerks() {
         ]
     );
     let supervisor = desk.supervisor.get().await.unwrap();
-    let listed = readings::abnormal_on(&**supervisor, day("2025-08-10"))
+    let listed = readings::abnormal_between(&**supervisor, day("2025-08-10"), day("2025-08-10"))
         .await
         .unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
+    // A range's list has the abnormal readings of every day in it, largest first; the days
+    // between them have none.
+    let summer = readings::abnormal_between(&**supervisor, day("2025-07-01"), day("2025-08-31"))
+        .await
+        .unwrap();
+    assert_eq!(
+        summer.iter().map(|row| row.read_on).collect::<Vec<_>>(),
+        [day("2025-08-10"), day("2025-07-10")]
+    );
+    let between = readings::abnormal_between(&**supervisor, day("2025-07-11"), day("2025-08-09"))
+        .await
+        .unwrap();
+    assert_eq!(between, []);
 }
 
 /// An open bill is extended only to the price of all its water: a second reading that says the

@@ -6,7 +6,7 @@
 mod support;
 
 use meterdesk::db::accounts::{self, MoneyMove, MoveOutcome, Movement};
-use meterdesk::db::shifts::{self, Closed, Opened, Report, ReportKind, Window};
+use meterdesk::db::shifts::{self, Closed, Opened, Report, ReportKind, TakingsRow, Window};
 use meterdesk::db::{DbError, Pool};
 use meterdesk::domain::money::Money;
 use support::pg::{TestDb, fresh_db};
@@ -263,6 +263,80 @@ async fn the_overviews_today_is_the_takings_report_of_the_desks_day() {
     assert_eq!(
         refused.code(),
         Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+}
+
+/// Takings of `window` as `pool`'s operator reads them.
+async fn takings_of(pool: &Pool, window: &Window) -> Vec<TakingsRow> {
+    let client = pool.get().await.unwrap();
+    let Report::Takings(rows) = shifts::report_of(&**client, ReportKind::Takings, window)
+        .await
+        .unwrap()
+    else {
+        panic!("takings")
+    };
+    rows
+}
+
+/// A range's takings are its days': three days read at once answer the rows each of the three
+/// answers (by day, operator and method, in the desk's zone: a payment at 00:30 in Beijing is
+/// of that day), and the days either side count in none.
+#[tokio::test]
+async fn a_three_day_ranges_takings_are_the_sum_of_its_three_days() {
+    use chrono::{Days, FixedOffset, NaiveDate, Utc};
+    let db = with_fixture().await;
+    let dora = db.create_operator("dora", &["clerk"]).await;
+    let egon = db.create_operator("egon", &["clerk"]).await;
+    let zone = FixedOffset::east_opt(8 * 3600).unwrap();
+    let first = Utc::now().with_timezone(&zone).date_naive() - Days::new(10);
+    let at = |day: NaiveDate, hour: u32| {
+        day.and_hms_opt(hour, 30, 0)
+            .unwrap()
+            .and_local_timezone(zone)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let before = first - Days::new(1);
+    let day = |n: u64| first + Days::new(n);
+    let owner = db.pool.get().await.unwrap();
+    let payments = [
+        (before, dora, "cash", "888.00", 23),
+        (day(0), dora, "cash", "40.00", 0),
+        (day(0), egon, "wechat_pay", "15.50", 23),
+        (day(1), dora, "cash", "20.00", 12),
+        (day(1), dora, "cash", "5.25", 23),
+        (day(2), egon, "cash", "100.00", 0),
+        (day(2), dora, "wechat_pay", "7.00", 9),
+        (day(3), dora, "cash", "999.00", 0),
+    ];
+    for (n, (on, operator, method, amount, hour)) in payments.into_iter().enumerate() {
+        owner
+            .execute(
+                &format!(
+                    "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code,
+                                                     operator_id, created_at, idempotency_key)
+                     VALUES (1, 'deposit', {amount}, $1, $2, $3, $4)"
+                ),
+                &[&method, &operator, &at(on, hour), &format!("range-{n}")],
+            )
+            .await
+            .expect("a deposit of a past day");
+    }
+
+    let boss = db.pool_of("boss");
+    let range = takings_of(&boss, &Window::of_days(day(0), day(2), zone)).await;
+    let mut days = Vec::new();
+    for n in 0..3 {
+        days.extend(takings_of(&boss, &Window::of_day(day(n), zone)).await);
+    }
+    assert_eq!(range, days);
+    let taken: Money = range.iter().map(|row| row.takings.takings).sum();
+    let payments: i64 = range.iter().map(|row| row.takings.payments).sum();
+    assert_eq!((taken, payments), (money("187.75"), 6));
+    assert_eq!(
+        range.iter().map(|row| row.day).collect::<Vec<_>>(),
+        [day(0), day(0), day(1), day(2), day(2)],
+        "dora's two cash payments of the second day are one row"
     );
 }
 

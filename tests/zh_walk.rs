@@ -144,6 +144,27 @@ const WALKS: &[(&str, &[Step])] = &[
             Key(Tab),
         ],
     ),
+    (
+        "every report of last month",
+        &[
+            Command("reports"),
+            Key(Char('L')),
+            Key(Tab),
+            Key(Tab),
+            Key(Tab),
+            Key(Tab),
+            Key(Tab),
+        ],
+    ),
+    (
+        "the reports' days refused",
+        &[
+            Command("reports"),
+            Key(Char('/')),
+            Text("2099-01-01"),
+            Key(F(2)),
+        ],
+    ),
 ];
 
 /// A reading file in GBK, as a spreadsheet saved in the wrong encoding writes it.

@@ -70,10 +70,12 @@ pub enum Command {
     PrintReport,
     SystemCard,
     CloseAccount,
+    ThisMonth,
+    LastMonth,
 }
 
 impl Command {
-    pub const ALL: [Command; 64] = [
+    pub const ALL: [Command; 66] = [
         Command::Help,
         Command::Save,
         Command::Leave,
@@ -138,6 +140,8 @@ impl Command {
         Command::PrintReport,
         Command::SystemCard,
         Command::CloseAccount,
+        Command::ThisMonth,
+        Command::LastMonth,
     ];
 
     /// The name used in config.toml `[ui.keys]` and on the command line.
@@ -207,6 +211,8 @@ impl Command {
             Command::PrintReport => "print-report",
             Command::SystemCard => "system-card",
             Command::CloseAccount => "close-account",
+            Command::ThisMonth => "this-month",
+            Command::LastMonth => "last-month",
         }
     }
 
@@ -277,6 +283,8 @@ impl Command {
             Command::PrintReport => "shift.cmd_print",
             Command::SystemCard => "system_card.cmd",
             Command::CloseAccount => "close_account.cmd_close",
+            Command::ThisMonth => "report.cmd_this_month",
+            Command::LastMonth => "report.cmd_last_month",
         }
     }
 

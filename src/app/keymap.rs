@@ -202,6 +202,10 @@ fn default_keys(command: Command) -> Vec<Key> {
         Command::CloseShift => &[Char('Z')],
         Command::PrintReport => &[Char('X')],
         Command::CloseAccount => &[Char('C')],
+        // The reports' months, with Shift held as the shift's keys: `M` this month, `L` the
+        // last one (`m` and `l` are modify and the installed meters).
+        Command::ThisMonth => &[Char('M')],
+        Command::LastMonth => &[Char('L')],
         Command::Meters
         | Command::MeterTypes
         | Command::Schemes

@@ -546,11 +546,12 @@ pub struct AbnormalReading {
     pub consumption: Volume,
 }
 
-/// The abnormal consumptions read on `day` (not those of a void bill's readings), largest
-/// first.
-pub async fn abnormal_on(
+/// The abnormal consumptions read from `first` to `last`, both included (not those of a void
+/// bill's readings), largest first.
+pub async fn abnormal_between(
     client: &impl CachingClient,
-    day: NaiveDate,
+    first: NaiveDate,
+    last: NaiveDate,
 ) -> Result<Vec<AbnormalReading>, DbError> {
     read_all(
         client,
@@ -558,9 +559,9 @@ pub async fn abnormal_on(
          FROM meter_reading r JOIN customer c ON c.id = r.customer_id
          JOIN meter m ON m.id = r.meter_id
          LEFT JOIN bill b ON b.id = r.bill_id
-         WHERE r.abnormal AND r.read_on = $1 AND b.status IS DISTINCT FROM 'void'
-         ORDER BY r.consumption DESC, c.customer_no",
-        &[&day],
+         WHERE r.abnormal AND r.read_on BETWEEN $1 AND $2 AND b.status IS DISTINCT FROM 'void'
+         ORDER BY r.consumption DESC, c.customer_no, r.read_on",
+        &[&first, &last],
         |row| {
             Ok(AbnormalReading {
                 customer_no: row.get("customer_no"),

@@ -170,11 +170,13 @@ pub async fn report(
     }))
 }
 
-/// The day a report covers, in the desk's zone: the instants from its start to the next
-/// day's, and the zone's offset east of UTC in seconds.
+/// The days a report covers, in the desk's zone, both included: the instants from the first
+/// day's start to the start of the day after the last, and the zone's offset east of UTC in
+/// seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
-    pub day: NaiveDate,
+    pub first: NaiveDate,
+    pub last: NaiveDate,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub offset_secs: i32,
@@ -182,6 +184,10 @@ pub struct Window {
 
 impl Window {
     pub fn of_day(day: NaiveDate, zone: FixedOffset) -> Window {
+        Window::of_days(day, day, zone)
+    }
+
+    pub fn of_days(first: NaiveDate, last: NaiveDate, zone: FixedOffset) -> Window {
         let start = |day: NaiveDate| {
             day.and_time(NaiveTime::MIN)
                 .and_local_timezone(zone)
@@ -189,11 +195,16 @@ impl Window {
                 .map_or_else(Utc::now, |at| at.with_timezone(&Utc))
         };
         Window {
-            day,
-            from: start(day),
-            to: start(day + chrono::Days::new(1)),
+            first,
+            last,
+            from: start(first),
+            to: start(last + chrono::Days::new(1)),
             offset_secs: zone.local_minus_utc(),
         }
+    }
+
+    pub fn is_one_day(&self) -> bool {
+        self.first == self.last
     }
 }
 
@@ -255,7 +266,7 @@ pub enum ReportKind {
     Shifts,
     Water,
     ArrearsByAge,
-    /// The abnormal consumptions read on the day.
+    /// The abnormal consumptions read on the window's days.
     Abnormal,
     /// The low-balance (valve-close) list as it stands when read.
     LowBalances,
@@ -284,7 +295,8 @@ impl ReportKind {
     }
 }
 
-/// Reads report `kind` of `window`'s day; the arrears are those owed at its end (sql/V90).
+/// Reads report `kind` of `window`'s days; the arrears are those owed at the end of its last
+/// day (sql/V90).
 pub async fn report_of(
     client: &impl CachingClient,
     kind: ReportKind,
@@ -312,7 +324,7 @@ async fn listed(
         ReportKind::LowBalances => {
             Report::LowBalances(readings::low_balances(client, i64::MAX).await?)
         }
-        _ => Report::Abnormal(readings::abnormal_on(client, window.day).await?),
+        _ => Report::Abnormal(readings::abnormal_between(client, window.first, window.last).await?),
     })
 }
 
@@ -363,7 +375,7 @@ async fn read_report(
             read_all(
                 client,
                 "SELECT * FROM report_arrears_by_age($1, $2)",
-                &[&window.day, offset],
+                &[&window.last, offset],
                 |row| Ok(from_columns!(row => ArrearsAge { age, bills, customers, amount })),
             )
             .await?,

@@ -12,6 +12,7 @@ pub mod money;
 pub mod password;
 pub mod pricing;
 pub mod reading_csv;
+pub mod report_days;
 pub mod search;
 pub mod system_cards;
 pub mod validation;

@@ -1,13 +1,18 @@
 //! The supervisor's daily reports (`:reports`, `reports.view`): takings by operator and
 //! method, the shifts of the day with the office's total, water sold by scheme and nature,
 //! arrears by age (from the bills' due dates), the abnormal consumptions read on the day and
-//! the low-balance list as it stands. Tab changes the report, PgUp / PgDn the day, `e` writes it as
-//! CSV in the receipts directory. The database refuses them to whoever lacks the permission
-//! (sql/V21, and `md_require` for the two lists), whatever the screen offers.
+//! the low-balance list as it stands. A report is of one day, today first, or of a range of
+//! days (`domain::report_days`): typed in a form (`/`), or this month (`M`) and the last (`L`);
+//! the arrears are those on its last day. Tab changes the report, PgUp / PgDn move by the
+//! range's length (a month by a month), `e` writes it as CSV in the receipts directory. The
+//! database refuses them to whoever lacks the permission (sql/V21, and `md_require` for the
+//! two lists), whatever the screen offers.
 
+use std::borrow::Cow;
 use std::iter::Sum;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use crossterm::event::KeyEvent;
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -17,6 +22,7 @@ use ratatui::widgets::Paragraph;
 use super::legend::{BACK, framed, usual};
 use super::receipt::{KeepReport, ReceiptKept};
 use super::reference::common::read_or_loading;
+use crate::app::form::{Field, FieldKind, Form, FormKey};
 use crate::app::permissions;
 use crate::app::requests::Read;
 use crate::app::screen::{ScreenReply, ScreenRequest};
@@ -28,28 +34,31 @@ use crate::db::shifts::{
     self, ArrearsAge, Report, ReportKind, ShiftRow, TakingsRow, WaterRow, Window,
 };
 use crate::domain::csv;
+use crate::domain::report_days::{MOST_DAYS, RangeError, ReportDays};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::table::{Column, Table};
-use crate::ui::text::{coded, local};
+use crate::ui::text::{coded, local, truncate};
 use crate::ui::theme::Theme;
 
-/// The reports screen: which report, which day, and what was read.
+/// The reports screen: which report, which days, and what was read.
 #[derive(Debug, Clone, Default)]
 pub struct ReportsScreen {
     kind: usize,
-    day: Option<NaiveDate>,
+    days: Option<ReportDays>,
     shown: Option<ReportRead>,
+    /// The form of the days (`/`), open over the report.
+    days_form: Option<Form>,
 }
 
-/// Reads one report of one day; answered with [`ReportRead`].
+/// Reads one report of its days; answered with [`ReportRead`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadReport {
     pub kind: ReportKind,
     pub window: Window,
 }
 
-/// A report as read, with the day it is of.
+/// A report as read, with the days it is of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportRead {
     pub kind: ReportKind,
@@ -91,9 +100,9 @@ const TAKINGS: [Column; 5] = [
 const SHIFTS: [Column; 7] = [
     Column::new("report.col_shift", 6, 0, true),
     Column::new("report.col_operator", 8, 2, false),
-    // Six: a time is five, "Opened" and "Closed" six.
-    Column::new("report.col_opened", 6, 0, false),
-    Column::new("report.col_closed", 6, 0, false),
+    // Six: a time is five, "Opened" and "Closed" six; whole: with its date, eleven.
+    Column::new("report.col_opened", 6, 0, false).whole(),
+    Column::new("report.col_closed", 6, 0, false).whole(),
     Column::new("report.col_receipts", 8, 0, true),
     Column::new("report.col_takings", 14, 1, true),
     Column::new("report.col_refunds", 14, 1, true),
@@ -111,10 +120,11 @@ const ARREARS: [Column; 4] = [
     Column::new("report.col_amount", 14, 1, true),
 ];
 
-const ABNORMAL: [Column; 5] = [
+const ABNORMAL: [Column; 6] = [
     Column::new("report_lists.col_customer", 8, 0, false).whole(),
     Column::new("report_lists.col_name", 8, 3, false),
     Column::new("report_lists.col_meter", 9, 1, false),
+    Column::new("report_lists.col_read_on", 10, 0, false).whole(),
     Column::new("report_lists.col_reading", 12, 0, true).whole(),
     Column::new("report_lists.col_consumption", 12, 0, true).whole(),
 ];
@@ -126,45 +136,64 @@ const LOW_BALANCES: [Column; 4] = [
 ];
 
 /// How one report's rows are shown on the screen and written to its CSV, kept side by side.
-trait ReportRow: Sized {
+trait ReportRow: Sized + Clone {
     /// The screen's columns.
     const COLUMNS: &'static [Column];
     /// The CSV's header: stable names, `day` first.
     const FIELDS: &'static [&'static str];
 
-    /// The row's cells on the screen (in `app`'s language, times in the desk's zone).
-    fn cells(&self, app: &App) -> Vec<String>;
+    /// The rows as the screen shows them: as read, unless the report adds a range's days up.
+    fn shown(rows: &[Self]) -> Cow<'_, [Self]> {
+        Cow::Borrowed(rows)
+    }
+
+    /// The row's cells on the screen (in `app`'s language, times in the desk's zone) in a
+    /// report of `window`'s days.
+    fn cells(&self, app: &App, window: &Window) -> Vec<String>;
 
     /// The total row under `rows`, `total` the word that labels it.
     fn total(rows: &[Self], total: String, lang: Lang) -> Vec<String>;
 
-    /// The row's CSV fields as stored (codes, UTC times), `day` the report's.
-    fn fields(&self, day: &str) -> Vec<String>;
+    /// The row's CSV fields as stored (codes, UTC times): its `day` is its own where it has
+    /// one, else the report's days (`days_text`).
+    fn fields(&self, window: &Window) -> Vec<String>;
 }
 
 /// A report's rows, whichever report: drawn and exported the one way.
 trait ReportRows {
     /// The columns, the rows as shown and then the total row.
-    fn table(&self, app: &App) -> (&'static [Column], Vec<Vec<String>>);
+    fn table(&self, app: &App, window: &Window) -> (&'static [Column], Vec<Vec<String>>);
 
-    /// A CSV header, then each row.
-    fn csv(&self, day: &str) -> String;
+    /// A CSV header, then each row as read.
+    fn csv(&self, window: &Window) -> String;
 }
 
 impl<R: ReportRow> ReportRows for Vec<R> {
-    fn table(&self, app: &App) -> (&'static [Column], Vec<Vec<String>>) {
+    fn table(&self, app: &App, window: &Window) -> (&'static [Column], Vec<Vec<String>>) {
         let total = app.lang.t("report.total").to_owned();
-        let mut lines: Vec<Vec<String>> = self.iter().map(|row| row.cells(app)).collect();
-        lines.push(R::total(self, total, app.lang));
+        let shown = R::shown(self);
+        let mut lines: Vec<Vec<String>> = shown.iter().map(|row| row.cells(app, window)).collect();
+        lines.push(R::total(&shown, total, app.lang));
         (R::COLUMNS, lines)
     }
 
-    fn csv(&self, day: &str) -> String {
+    fn csv(&self, window: &Window) -> String {
         let mut out = csv::record(R::FIELDS);
         for row in self {
-            out.push_str(&csv::record(&row.fields(day)));
+            out.push_str(&csv::record(&row.fields(window)));
         }
         out
+    }
+}
+
+/// The report's days as its file name and its CSV say them: `2026-12-03` for a day,
+/// `2026-12-01--2026-12-31` for a range (ISO 8601's interval, `--` for the `/` no file name
+/// holds).
+fn days_text(window: &Window) -> String {
+    if window.is_one_day() {
+        window.first.to_string()
+    } else {
+        format!("{}--{}", window.first, window.last)
     }
 }
 
@@ -186,9 +215,15 @@ fn sum<R, T: Sum + ToString>(rows: &[R], column: impl Fn(&R) -> T) -> String {
     rows.iter().map(column).sum::<T>().to_string()
 }
 
-/// The time of day of `at` in the desk's zone.
-fn time_of_day(at: &DateTime<Utc>, app: &App) -> String {
-    local(at, app.zone)[11..].to_owned()
+/// `at` in the desk's zone: its time of day in a report of that one day, else with its date
+/// (a month's shifts, a shift opened the evening before).
+fn shift_time(at: &DateTime<Utc>, app: &App, window: &Window) -> String {
+    let at = local(at, app.zone);
+    if window.is_one_day() && at.starts_with(&window.first.to_string()) {
+        at[11..].to_owned()
+    } else {
+        at[5..].to_owned()
+    }
 }
 
 impl ReportRow for TakingsRow {
@@ -203,7 +238,29 @@ impl ReportRow for TakingsRow {
         "refund_count",
     ];
 
-    fn cells(&self, app: &App) -> Vec<String> {
+    /// A range's takings by operator and method, its days added up (the CSV keeps each day),
+    /// in the order the database read them.
+    fn shown(rows: &[Self]) -> Cow<'_, [Self]> {
+        let mut merged: Vec<TakingsRow> = Vec::new();
+        for row in rows {
+            let same = |shown: &&mut TakingsRow| {
+                shown.operator == row.operator && shown.takings.method == row.takings.method
+            };
+            match merged.iter_mut().find(same) {
+                Some(shown) => {
+                    let (sum, day) = (&mut shown.takings, &row.takings);
+                    sum.takings += day.takings;
+                    sum.refunds += day.refunds;
+                    sum.payments += day.payments;
+                    sum.refund_count += day.refund_count;
+                }
+                None => merged.push(row.clone()),
+            }
+        }
+        Cow::Owned(merged)
+    }
+
+    fn cells(&self, app: &App, _: &Window) -> Vec<String> {
         vec![
             inert(&self.operator).into_owned(),
             coded(app.lang, "payment_method.", &self.takings.method),
@@ -224,7 +281,7 @@ impl ReportRow for TakingsRow {
     }
 
     /// Its own day: the takings are read by day.
-    fn fields(&self, _: &str) -> Vec<String> {
+    fn fields(&self, _: &Window) -> Vec<String> {
         let t = &self.takings;
         vec![
             self.day.to_string(),
@@ -251,13 +308,13 @@ impl ReportRow for ShiftRow {
         "refunds",
     ];
 
-    fn cells(&self, app: &App) -> Vec<String> {
+    fn cells(&self, app: &App, window: &Window) -> Vec<String> {
         vec![
             self.shift_id.to_string(),
             inert(&self.operator).into_owned(),
-            time_of_day(&self.opened_at, app),
+            shift_time(&self.opened_at, app, window),
             self.closed_at
-                .map(|at| time_of_day(&at, app))
+                .map(|at| shift_time(&at, app, window))
                 .unwrap_or_default(),
             self.receipts.to_string(),
             self.takings.to_string(),
@@ -277,9 +334,9 @@ impl ReportRow for ShiftRow {
         ]
     }
 
-    fn fields(&self, day: &str) -> Vec<String> {
+    fn fields(&self, window: &Window) -> Vec<String> {
         vec![
-            day.to_owned(),
+            days_text(window),
             self.shift_id.to_string(),
             self.operator.clone(),
             self.opened_at.to_rfc3339(),
@@ -295,7 +352,7 @@ impl ReportRow for WaterRow {
     const COLUMNS: &'static [Column] = &WATER;
     const FIELDS: &'static [&'static str] = &["day", "scheme", "nature", "volume_m3", "amount"];
 
-    fn cells(&self, app: &App) -> Vec<String> {
+    fn cells(&self, app: &App, _: &Window) -> Vec<String> {
         vec![
             inert(&self.scheme).into_owned(),
             coded(app.lang, "details.nature_", &self.nature),
@@ -313,9 +370,9 @@ impl ReportRow for WaterRow {
         ]
     }
 
-    fn fields(&self, day: &str) -> Vec<String> {
+    fn fields(&self, window: &Window) -> Vec<String> {
         vec![
-            day.to_owned(),
+            days_text(window),
             self.scheme.clone(),
             self.nature.clone(),
             self.volume.to_string(),
@@ -328,7 +385,7 @@ impl ReportRow for ArrearsAge {
     const COLUMNS: &'static [Column] = &ARREARS;
     const FIELDS: &'static [&'static str] = &["day", "age_days", "bills", "customers", "amount"];
 
-    fn cells(&self, _: &App) -> Vec<String> {
+    fn cells(&self, _: &App, _: &Window) -> Vec<String> {
         vec![
             self.age.clone(),
             self.bills.to_string(),
@@ -346,9 +403,10 @@ impl ReportRow for ArrearsAge {
         ]
     }
 
-    fn fields(&self, day: &str) -> Vec<String> {
+    /// The day the arrears stood on: the range's last.
+    fn fields(&self, window: &Window) -> Vec<String> {
         vec![
-            day.to_owned(),
+            window.last.to_string(),
             self.age.clone(),
             self.bills.to_string(),
             self.customers.to_string(),
@@ -369,11 +427,12 @@ impl ReportRow for AbnormalReading {
         "consumption_m3",
     ];
 
-    fn cells(&self, _: &App) -> Vec<String> {
+    fn cells(&self, _: &App, _: &Window) -> Vec<String> {
         vec![
             format!("{:08}", self.customer_no),
             inert(&self.name).into_owned(),
             inert(&self.meter_no).into_owned(),
+            self.read_on.to_string(),
             self.electronic.to_string(),
             self.consumption.to_string(),
         ]
@@ -385,13 +444,15 @@ impl ReportRow for AbnormalReading {
             lang.tf("report_lists.readings", &[("count", &rows.len())]),
             String::new(),
             String::new(),
+            String::new(),
             sum(rows, |r| r.consumption),
         ]
     }
 
-    fn fields(&self, day: &str) -> Vec<String> {
+    /// Its own day: the day it was read.
+    fn fields(&self, _: &Window) -> Vec<String> {
         vec![
-            day.to_owned(),
+            self.read_on.to_string(),
             self.customer_no.to_string(),
             self.name.clone(),
             self.meter_no.clone(),
@@ -406,7 +467,7 @@ impl ReportRow for LowBalance {
     const COLUMNS: &'static [Column] = &LOW_BALANCES;
     const FIELDS: &'static [&'static str] = &["day", "customer_no", "name", "balance", "threshold"];
 
-    fn cells(&self, _: &App) -> Vec<String> {
+    fn cells(&self, _: &App, _: &Window) -> Vec<String> {
         vec![
             format!("{:08}", self.customer_no),
             inert(&self.name).into_owned(),
@@ -424,9 +485,9 @@ impl ReportRow for LowBalance {
         ]
     }
 
-    fn fields(&self, day: &str) -> Vec<String> {
+    fn fields(&self, window: &Window) -> Vec<String> {
         vec![
-            day.to_owned(),
+            days_text(window),
             self.customer_no.to_string(),
             self.name.clone(),
             self.balance.to_string(),
@@ -437,7 +498,56 @@ impl ReportRow for LowBalance {
 
 /// The report as CSV: a header of stable names, then its rows as stored (codes, UTC times).
 pub fn report_csv(read: &ReportRead) -> String {
-    rows_of(&read.report).map_or_else(String::new, |rows| rows.csv(&read.window.day.to_string()))
+    rows_of(&read.report).map_or_else(String::new, |rows| rows.csv(&read.window))
+}
+
+/// The file a report is written to, without its extension: the report and its days.
+fn report_stem(read: &ReportRead) -> String {
+    format!("report-{}-{}", read.kind.code(), days_text(&read.window))
+}
+
+const FIRST_DAY: &str = "report.f_first";
+const LAST_DAY: &str = "report.f_last";
+
+/// The form of the days, filled in with `days`.
+fn days_form(days: ReportDays) -> Form {
+    let mut form = Form::new(vec![
+        Field::new(FIRST_DAY, FieldKind::Date, true),
+        Field::new(LAST_DAY, FieldKind::Date, true),
+    ]);
+    form.set(0, &days.first.to_string());
+    form.set(1, &days.last.to_string());
+    form.mark_saved();
+    form
+}
+
+/// The days `form` holds, checked against `today`; otherwise the bad fields (index, text).
+fn typed_days(
+    form: &Form,
+    today: NaiveDate,
+    lang: Lang,
+) -> Result<ReportDays, Vec<(usize, String)>> {
+    let date = |index| NaiveDate::parse_from_str(form.value(index).trim(), "%Y-%m-%d");
+    let (Ok(first), Ok(last)) = (date(0), date(1)) else {
+        return Err(form.kind_errors(lang));
+    };
+    ReportDays::typed(first, last, today).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|error| {
+                let text = match error {
+                    RangeError::FirstAfterToday | RangeError::LastAfterToday => {
+                        lang.tf("report.after_today", &[("today", &today)])
+                    }
+                    RangeError::EndsBeforeItStarts => {
+                        lang.t("report.ends_before_it_starts").to_owned()
+                    }
+                    RangeError::TooLong => lang.tf("report.too_long", &[("most", &MOST_DAYS)]),
+                };
+                (usize::from(!error.concerns_the_first_day()), text)
+            })
+            .collect()
+    })
 }
 
 /// Today in the desk's zone: the reports' first day and their last.
@@ -452,26 +562,50 @@ impl ReportsScreen {
 
     fn load(&mut self, hub: &mut Hub) {
         let zone = hub.app.zone;
-        let day = *self.day.get_or_insert_with(|| today(hub));
-        // A read still on its way is of a report or day no longer asked for: its answer, which
-        // may come after this one's, must not be shown.
+        let days = *self.days.get_or_insert_with(|| ReportDays::day(today(hub)));
+        // A read still on its way is of a report or days no longer asked for: its answer,
+        // which may come after this one's, must not be shown.
         hub.forget(|request| request.of::<LoadReport>().is_some());
         hub.send(LoadReport {
             kind: self.kind(),
-            window: Window::of_day(day, zone),
+            window: Window::of_days(days.first, days.last, zone),
         });
     }
 
-    fn step_day(&mut self, days: i64, hub: &mut Hub) {
-        let day = self.day.map(|day| day + chrono::Duration::days(days));
-        if day.is_some_and(|day| day > today(hub)) {
-            hub.say(MessageKind::Info, hub.app.lang.t("report.no_later_day"));
-            return;
-        }
-        // What the message line said of the day before no longer holds.
+    /// The report of `days` read; what the message line said of the days before no longer
+    /// holds.
+    fn show_days(&mut self, days: ReportDays, hub: &mut Hub) {
         hub.app.message = None;
-        self.day = day;
+        self.days = Some(days);
         self.load(hub);
+    }
+
+    /// PgUp / PgDn: the days before or after, by the range's step, never past today.
+    fn step(&mut self, later: bool, hub: &mut Hub) {
+        let today = today(hub);
+        let days = self.days.unwrap_or_else(|| ReportDays::day(today));
+        match days.stepped(later, today) {
+            Some(next) => self.show_days(next, hub),
+            None => hub.say(MessageKind::Info, hub.app.lang.t("report.no_later_day")),
+        }
+    }
+
+    /// F2 on the form of the days: its report read, or the form kept with its fields marked.
+    fn submit_days(&mut self, hub: &mut Hub) {
+        let today = today(hub);
+        let Some(form) = &mut self.days_form else {
+            return;
+        };
+        match typed_days(form, today, hub.app.lang) {
+            Ok(days) => {
+                self.days_form = None;
+                self.show_days(days, hub);
+            }
+            Err(errors) => {
+                form.fail(&errors);
+                hub.say_form_error(form);
+            }
+        }
     }
 
     fn step_kind(&mut self, hub: &mut Hub) {
@@ -482,42 +616,77 @@ impl ReportsScreen {
 
 impl Screen for ReportsScreen {
     fn crumb(&self, lang: Lang) -> String {
-        lang.t("report.crumb").to_owned()
+        let screen = lang.t("report.crumb");
+        match self.days_form {
+            Some(_) => format!("{screen} › {}", lang.t("report.screen_days")),
+            None => screen.to_owned(),
+        }
     }
 
+    /// The report's keys; the form's while it is open. The months come after the export: at
+    /// 80 columns in Chinese the legend ends at "L 上月" (the help lists every key).
     fn commands(&self) -> Vec<(Command, &'static str)> {
         use Command::*;
+        if self.days_form.is_some() {
+            return usual([Help])
+                .chain([(Save, "report.legend_show")])
+                .chain(usual([NextField, Cancel]))
+                .collect();
+        }
         framed(
             [
                 BACK,
                 (NextField, "report.legend_next"),
-                (PageUp, "report.legend_previous_day"),
-                (PageDown, "report.legend_next_day"),
+                (Search, "report.legend_days"),
+                (PageUp, "report.legend_earlier"),
+                (PageDown, "report.legend_later"),
             ]
             .into_iter()
-            .chain(usual([Export, Refresh])),
+            .chain(usual([Export, LastMonth, ThisMonth, Refresh])),
         )
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = &Theme::new(app.look);
         let lang = app.lang;
+        if let Some(form) = &self.days_form {
+            let [head, rest] =
+                Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(area);
+            let hint = app.tf("report.days_hint", &[("most", &MOST_DAYS)]);
+            let hint = truncate(&format!(" {hint}"), usize::from(area.width));
+            frame.render_widget(Paragraph::new(Line::styled(hint, theme.dim())), head);
+            crate::ui::form::draw(frame, rest, form, lang, theme);
+            return;
+        }
         let Some(read) = read_or_loading(&self.shown, "report.loading", frame, area, (lang, theme))
         else {
             return;
         };
         let [head, table] =
             Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(area);
+        let (first, last) = (&read.window.first, &read.window.last);
         let day = match read.kind {
             ReportKind::LowBalances => app.t("report_lists.as_it_stands").to_owned(),
-            _ => app.tf("report.day", &[("day", &read.window.day)]),
+            _ if read.window.is_one_day() => app.tf("report.day", &[("day", first)]),
+            ReportKind::ArrearsByAge => app.tf(
+                "report.arrears_on_last",
+                &[("first", first), ("last", last)],
+            ),
+            _ => {
+                let count = (*last - *first).num_days() + 1;
+                app.tf(
+                    "report.days",
+                    &[("first", first), ("last", last), ("count", &count)],
+                )
+            }
         };
         let head_lines = vec![
             Line::styled(format!(" {}", lang.t(title(read.kind))), theme.title()),
             Line::styled(format!(" {day}"), theme.dim()),
         ];
         frame.render_widget(Paragraph::new(head_lines), head);
-        let Some((columns, rows)) = rows_of(&read.report).map(|rows| rows.table(app)) else {
+        let Some((columns, rows)) = rows_of(&read.report).map(|rows| rows.table(app, &read.window))
+        else {
             let refused = Line::styled(
                 format!(" {}", lang.t("report.not_permitted")),
                 theme.error(),
@@ -544,15 +713,39 @@ impl Screen for ReportsScreen {
         self.load(hub);
     }
 
+    /// Keys to the form of the days while it is open.
+    fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+        let Some(form) = &mut self.days_form else {
+            return false;
+        };
+        match hub.pane_form_key(form, key, command) {
+            None => self.days_form = None,
+            Some(FormKey::Unhandled) => return false,
+            Some(FormKey::Taken) => {}
+            Some(FormKey::Submit) => self.submit_days(hub),
+        }
+        true
+    }
+
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
+        if self.days_form.is_some() {
+            return false;
+        }
+        let today = today(hub);
         match command {
             Command::NextField => self.step_kind(hub),
-            Command::PageUp => self.step_day(-1, hub),
-            Command::PageDown => self.step_day(1, hub),
+            Command::PageUp => self.step(false, hub),
+            Command::PageDown => self.step(true, hub),
+            Command::Search => {
+                let days = self.days.unwrap_or_else(|| ReportDays::day(today));
+                self.days_form = Some(days_form(days));
+            }
+            Command::ThisMonth => self.show_days(ReportDays::month(today, 0), hub),
+            Command::LastMonth => self.show_days(ReportDays::month(today, 1), hub),
             Command::Refresh => self.load(hub),
             Command::Export => match &self.shown {
                 Some(read) if read.report != Report::NotPermitted => hub.send(KeepReport {
-                    stem: format!("report-{}-{}", read.kind.code(), read.window.day),
+                    stem: report_stem(read),
                     text: None,
                     csv: report_csv(read),
                 }),

@@ -1,7 +1,9 @@
 //! The supervisor's daily reports (`:reports`): a report of a day, the next report and the
-//! previous day by keys, written as CSV; refused to a clerk before it opens.
+//! previous day by keys, written as CSV; a range of days typed in a form or chosen as a month,
+//! paged by its length; refused to a clerk before it opens.
 
 use crate::support::*;
+use chrono::{Datelike, Days, NaiveDate};
 use meterdesk::db::readings::AbnormalReading;
 use meterdesk::db::shifts::{MethodTakings, Report, ReportKind, ShiftRow, TakingsRow, Window};
 use meterdesk::domain::money::Money;
@@ -85,14 +87,14 @@ fn takings_of_the_day_then_the_shifts_of_the_previous_day_written_as_csv() {
 #[test]
 fn the_day_after_today_is_not_read() {
     let (mut app, sent) = reports(Lang::En);
-    let today = sent[0].1.of::<LoadReport>().unwrap().window.day;
+    let today = sent[0].1.of::<LoadReport>().unwrap().window.first;
     let back = press(&mut app, KeyCode::PageUp);
     assert_eq!(
-        back[0].1.of::<LoadReport>().unwrap().window.day,
+        back[0].1.of::<LoadReport>().unwrap().window.first,
         today.pred_opt().unwrap()
     );
     let again = press(&mut app, KeyCode::PageDown);
-    assert_eq!(again[0].1.of::<LoadReport>().unwrap().window.day, today);
+    assert_eq!(again[0].1.of::<LoadReport>().unwrap().window.first, today);
     let past = press(&mut app, KeyCode::PageDown);
     assert!(past.is_empty(), "{past:?}");
     let message = app.message.clone().expect("told why");
@@ -112,7 +114,7 @@ fn the_day_after_today_is_not_read() {
 #[test]
 fn a_days_report_answered_after_the_next_days_is_not_shown() {
     let (mut app, sent) = reports(Lang::En);
-    let today = sent[0].1.of::<LoadReport>().unwrap().window.day;
+    let today = sent[0].1.of::<LoadReport>().unwrap().window.first;
     let read_of = |request: &(u64, Request)| {
         let asked = request.1.of::<LoadReport>().unwrap();
         ReportRead {
@@ -320,4 +322,268 @@ fn a_report_refused_for_want_of_a_permission_reads_the_permissions_again() {
         "{}",
         render(&app)
     );
+}
+
+fn date(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+/// The days a read asked for, first and last.
+fn days_asked(sent: &[(u64, Request)]) -> (NaiveDate, NaiveDate) {
+    let window = &sent[0].1.of::<LoadReport>().expect("a report read").window;
+    (window.first, window.last)
+}
+
+/// `:reports` answered with today's empty takings, then `/` and the two dates typed: the form
+/// filled in, F2 not yet pressed. Also today, as the screen took it.
+fn days_typed(lang: Lang, first: &str, last: &str) -> (App, NaiveDate) {
+    let (mut app, sent) = reports(lang);
+    let today = days_asked(&sent).0;
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::Takings,
+            window: Window::of_day(today, FixedOffset::east_opt(0).unwrap()),
+            report: Report::Takings(vec![]),
+        }),
+    );
+    assert!(press(&mut app, KeyCode::Char('/')).is_empty());
+    type_text(&mut app, first);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, last);
+    (app, today)
+}
+
+#[test]
+fn the_form_of_the_days_in_chinese() {
+    let (app, _) = days_typed(Lang::Zh, "2026-12-01", "2026-12-03");
+    insta::assert_snapshot!("reports_days_form_zh", render(&app));
+}
+
+#[test]
+fn the_form_of_the_days_in_english() {
+    let (app, _) = days_typed(Lang::En, "2026-12-01", "2026-12-03");
+    insta::assert_snapshot!("reports_days_form_en", render(&app));
+}
+
+/// Three days' takings as the database reads them (by day, operator and method).
+fn three_days_takings() -> Vec<TakingsRow> {
+    let on = |day: &str, operator: &str, method: &str, cents, payments| TakingsRow {
+        day: date(day),
+        ..takings(operator, method, cents, payments)
+    };
+    vec![
+        on("2026-12-01", "anna", "cash", 100_000, 10),
+        on("2026-12-02", "anna", "cash", 50_050, 4),
+        on("2026-12-02", "ben", "wechat_pay", 20_000, 2),
+        on("2026-12-03", "anna", "cash", 25_000, 3),
+    ]
+}
+
+/// F2 on the form reads the range; its takings are shown by operator and method, the days
+/// added up, under a heading that says the range.
+fn a_ranges_takings(lang: Lang) -> (App, ReportRead) {
+    let (mut app, _) = days_typed(lang, "2026-12-01", "2026-12-03");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(days_asked(&sent), (date("2026-12-01"), date("2026-12-03")));
+    let asked = sent[0].1.of::<LoadReport>().unwrap();
+    assert_eq!(asked.kind, ReportKind::Takings);
+    let read = ReportRead {
+        kind: ReportKind::Takings,
+        window: asked.window.clone(),
+        report: Report::Takings(three_days_takings()),
+    };
+    answer(&mut app, &sent, Reply::screen(read.clone()));
+    (app, read)
+}
+
+#[test]
+fn a_ranges_takings_in_chinese() {
+    let (app, _) = a_ranges_takings(Lang::Zh);
+    let screen = render(&app);
+    insta::assert_snapshot!("reports_range_takings_zh", screen);
+    // At 80 columns the legend names the range's keys and the export; the help names the rest.
+    let legend = screen.lines().last().unwrap_or_default().to_owned();
+    for key in ["/ 日期", "PgUp 向前", "PgDn 向后", "e 导出", "L 上月"] {
+        assert!(legend.contains(key), "{key}: {legend}");
+    }
+    let mut app = app;
+    press(&mut app, KeyCode::F(1));
+    let help = render(&app);
+    for key in ["M       本月", "L       上月", "F5      刷新"] {
+        assert!(help.contains(key), "{key}: {help}");
+    }
+}
+
+/// The range's takings in English, written as CSV: a file named by the range, each day's rows
+/// as read; PgUp and PgDn step by the range's three days.
+#[test]
+fn a_ranges_takings_in_english_written_as_csv_and_paged_by_its_length() {
+    let (mut app, read) = a_ranges_takings(Lang::En);
+    let screen = render(&app);
+    insta::assert_snapshot!("reports_range_takings_en", screen);
+    assert!(
+        screen.contains("Days 2026-12-01 to 2026-12-03 (3 days)"),
+        "{screen}"
+    );
+
+    let kept = press(&mut app, KeyCode::Char('e'));
+    let report = kept[0].1.of::<KeepReport>().expect("written");
+    assert_eq!(report.stem, "report-takings-2026-12-01--2026-12-03");
+    assert_eq!(report.csv, report_csv(&read));
+    assert_eq!(
+        report.csv.lines().collect::<Vec<_>>(),
+        [
+            "day,operator,method,payments,takings,refunds,refund_count",
+            "2026-12-01,anna,cash,10,1000.00,0.00,0",
+            "2026-12-02,anna,cash,4,500.50,0.00,0",
+            "2026-12-02,ben,wechat_pay,2,200.00,0.00,0",
+            "2026-12-03,anna,cash,3,250.00,0.00,0",
+        ]
+    );
+
+    let before = press(&mut app, KeyCode::PageUp);
+    assert_eq!(
+        days_asked(&before),
+        (date("2026-11-28"), date("2026-11-30"))
+    );
+    let after = press(&mut app, KeyCode::PageDown);
+    assert_eq!(days_asked(&after), (date("2026-12-01"), date("2026-12-03")));
+}
+
+/// The other reports of a range: the shifts with their dates, water sold over the range as
+/// one CSV, the arrears as they stood on its last day.
+#[test]
+fn a_ranges_shifts_water_and_arrears() {
+    let (mut app, _) = a_ranges_takings(Lang::En);
+    let sent = press(&mut app, KeyCode::Tab);
+    let window = sent[0].1.of::<LoadReport>().unwrap().window.clone();
+    assert_eq!(
+        (window.first, window.last),
+        (date("2026-12-01"), date("2026-12-03"))
+    );
+    let shift = ShiftRow {
+        shift_id: 17,
+        operator: "anna".into(),
+        opened_at: Utc.with_ymd_and_hms(2026, 12, 1, 8, 5, 0).unwrap(),
+        closed_at: Some(at(17)),
+        receipts: 12,
+        takings: Money::from_cents(1_553_550),
+        refunds: Money::ZERO,
+    };
+    let shifts = ReportRead {
+        kind: ReportKind::Shifts,
+        window: window.clone(),
+        report: Report::Shifts(vec![shift]),
+    };
+    answer(&mut app, &sent, Reply::screen(shifts.clone()));
+    let screen = render(&app);
+    assert!(screen.contains("12-01 08:05 12-03 17:05"), "{screen}");
+    assert_eq!(
+        report_csv(&shifts).lines().nth(1),
+        Some(
+            "2026-12-01--2026-12-03,17,anna,2026-12-01T08:05:00+00:00,\
+             2026-12-03T17:05:00+00:00,12,15535.50,0.00"
+        )
+    );
+
+    press(&mut app, KeyCode::Tab);
+    let sent = press(&mut app, KeyCode::Tab);
+    let asked = sent[0].1.of::<LoadReport>().unwrap();
+    assert_eq!(asked.kind, ReportKind::ArrearsByAge);
+    assert_eq!(asked.window, window);
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReportRead {
+            kind: ReportKind::ArrearsByAge,
+            window: window.clone(),
+            report: Report::ArrearsByAge(vec![]),
+        }),
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("As of 2026-12-03, the last day of 2026-12-01 to 2026-12-03"),
+        "{screen}"
+    );
+}
+
+/// A range that ends before it starts, reaches past today or is longer than a leap year is
+/// refused on F2, said on the message line and beside its field; the form stays, as typed.
+#[test]
+fn a_bad_range_is_refused_and_the_form_kept() {
+    let (mut app, _) = days_typed(Lang::En, "2026-12-03", "2026-12-01");
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    let said = app.message.clone().expect("told why").text;
+    assert_eq!(said, "To date: the range ends before it starts");
+    let screen = render(&app);
+    assert!(
+        screen.contains("2026-12-03") && screen.contains("2026-12-01"),
+        "{screen}"
+    );
+    assert!(screen.contains("Reports › Dates"), "{screen}");
+
+    let (mut app, today) = days_typed(Lang::En, "2026-12-01", "");
+    let tomorrow = today + Days::new(1);
+    type_text(&mut app, &tomorrow.to_string());
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    let said = app.message.clone().expect("told why").text;
+    assert_eq!(
+        said,
+        format!("To date: after today ({today}): there is no report of a day to come")
+    );
+
+    let year_and_a_day = today - Days::new(366);
+    let (mut app, _) = days_typed(Lang::Zh, &year_and_a_day.to_string(), &today.to_string());
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    let said = app.message.clone().expect("told why").text;
+    assert_eq!(said, "截止日期：超过 366 天：最多一年");
+    // One day less is a leap year's: read.
+    press(&mut app, KeyCode::BackTab);
+    type_text(&mut app, &(year_and_a_day + Days::new(1)).to_string());
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(days_asked(&sent), (year_and_a_day + Days::new(1), today));
+}
+
+/// `L` reads last month and `M` this month, up to today; PgUp and PgDn then move a calendar
+/// month, and not past today. A range of days ending today is the last too.
+#[test]
+fn months_by_one_key_paged_by_months_and_not_past_today() {
+    let (mut app, sent) = reports(Lang::En);
+    let today = days_asked(&sent).0;
+    let this_month = today - Days::new(u64::from(today.day0()));
+    let last_month = this_month
+        .checked_sub_months(chrono::Months::new(1))
+        .unwrap();
+    let end_of =
+        |first: NaiveDate| first.checked_add_months(chrono::Months::new(1)).unwrap() - Days::new(1);
+    let sent = press(&mut app, KeyCode::Char('L'));
+    assert_eq!(days_asked(&sent), (last_month, end_of(last_month)));
+    let sent = press(&mut app, KeyCode::PageUp);
+    let before = last_month
+        .checked_sub_months(chrono::Months::new(1))
+        .unwrap();
+    assert_eq!(days_asked(&sent), (before, end_of(before)));
+    let sent = press(&mut app, KeyCode::Char('M'));
+    assert_eq!(days_asked(&sent), (this_month, today));
+    assert!(press(&mut app, KeyCode::PageDown).is_empty());
+    assert_eq!(
+        app.message.clone().map(|message| message.text).as_deref(),
+        Some("Today's report is the last: there is no report of a day to come.")
+    );
+    let sent = press(&mut app, KeyCode::PageUp);
+    assert_eq!(days_asked(&sent), (last_month, end_of(last_month)));
+    let sent = press(&mut app, KeyCode::PageDown);
+    assert_eq!(days_asked(&sent), (this_month, today));
+
+    let (mut app, today) = days_typed(
+        Lang::En,
+        &(today - Days::new(5)).to_string(),
+        &(today - Days::new(3)).to_string(),
+    );
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::PageDown);
+    assert_eq!(days_asked(&sent), (today - Days::new(2), today));
+    assert!(press(&mut app, KeyCode::PageDown).is_empty());
 }
