@@ -619,3 +619,36 @@ async fn a_change_of_a_roles_permissions_names_the_role() {
         .unwrap_or_else(|| panic!("the change's entry: {rows:?}"));
     assert_eq!(changed.entity_key.as_deref(), Some("clerk"));
 }
+
+/// An operator's entry comes with the name of the department its detail names by id, read now,
+/// for the entry to show it (session 33's "Found, not fixed": "修改后 · 部门：4"); no other
+/// entry reads any.
+#[tokio::test]
+async fn an_operators_entry_comes_with_its_departments_name() {
+    let db = fresh_db().await;
+    let client = db.pool.get().await.unwrap();
+    demo::load(&db.pool, 40, |_| {}).await.unwrap();
+    let rows = forward(&client, &AuditFilter::default(), 250).await;
+    let created: Vec<&AuditRow> = rows
+        .iter()
+        .filter(|row| row.action == "operator.create")
+        .collect();
+    assert!(!created.is_empty(), "the demo's operators: {rows:?}");
+    for row in created {
+        let id = row.detail["after"]["department_id"]
+            .as_i64()
+            .expect("a department id");
+        let name: String = client
+            .query_one("SELECT name FROM department WHERE id = $1", &[&id])
+            .await
+            .unwrap()
+            .get("name");
+        assert_eq!(row.department_names, [(id, name)].into(), "{row:?}");
+    }
+    assert!(
+        rows.iter()
+            .filter(|row| row.entity.as_deref() != Some("operator"))
+            .all(|row| row.department_names.is_empty()),
+        "{rows:?}"
+    );
+}

@@ -673,6 +673,89 @@ async fn demo_data_is_consistent() {
     assert!(matches!(again, Err(DemoError::NotEmpty(2_000))));
 }
 
+/// The demo's payments belong to shifts as a clerk's do (session 33's "Found, not fixed": its
+/// COPY opened none, so a demo day's shifts report was empty beside its takings, and the
+/// demo clerks' Z reports too): each operator's shift of a day opens at their first money of
+/// that day, in the desk's zone, and is closed by the day's end, or the load's for today's;
+/// every payment lies in exactly one, and the books still balance.
+#[tokio::test]
+async fn the_demos_payments_belong_to_shifts_opened_at_each_days_first_money() {
+    let (db, mut client) = owner_db().await;
+    demo::load(&db.pool, 300, |_| {})
+        .await
+        .expect("load demo data");
+    let zone = chrono::Local::now().offset().local_minus_utc();
+    let east = format!("make_interval(secs => {zone})");
+    holds(
+        &client,
+        "every operator's ledger row lies in exactly one of their shifts",
+        "SELECT count(*) FROM ledger_transaction t
+         WHERE t.operator_id IS NOT NULL
+           AND (SELECT count(*) FROM shift s
+                WHERE s.operator_id = t.operator_id AND t.created_at >= s.opened_at
+                  AND t.created_at < coalesce(s.closed_at, 'infinity')) <> 1",
+    )
+    .await;
+    holds(
+        &client,
+        "a shift opens at its operator's first money of its day, and is closed within that day",
+        &format!(
+            "SELECT count(*) FROM shift s
+             WHERE NOT s.opened_by_payment OR s.closed_at IS NULL
+                OR s.opened_at <> (SELECT min(t.created_at) FROM ledger_transaction t
+                                   WHERE t.operator_id = s.operator_id
+                                     AND t.created_at >= s.opened_at AND t.created_at < s.closed_at)
+                OR s.closed_at > ((s.opened_at AT TIME ZONE {east})::date + 1)::timestamp
+                                 AT TIME ZONE {east}"
+        ),
+    )
+    .await;
+    holds(
+        &client,
+        "a shift a day with money, closed at the day's end but the last (the load's today)",
+        &format!(
+            "SELECT count(*) FROM (
+                 SELECT s.closed_at, (s.opened_at AT TIME ZONE {east})::date AS day,
+                        lead(s.opened_at) OVER (PARTITION BY s.operator_id ORDER BY s.opened_at)
+                            AS next
+                 FROM shift s) s
+             WHERE s.next IS NOT NULL
+               AND (s.closed_at <> (s.day + 1)::timestamp AT TIME ZONE {east}
+                    OR (s.next AT TIME ZONE {east})::date = s.day)"
+        ),
+    )
+    .await;
+    // The supervisor's reports of a demo day: its shifts took what the day took.
+    let (shifts, takings): (Decimal, Decimal) = {
+        let row = client
+            .query_one(
+                &format!(
+                    "WITH day AS (
+                         SELECT d::timestamp AT TIME ZONE {east} AS from_,
+                                (d + 1)::timestamp AT TIME ZONE {east} AS to_
+                         FROM (SELECT (max(created_at) AT TIME ZONE {east})::date - 1 AS d
+                               FROM ledger_transaction WHERE operator_id IS NOT NULL) latest)
+                     SELECT (SELECT coalesce(sum(r.takings), 0) FROM report_shifts(from_, to_) r),
+                            (SELECT coalesce(sum(r.takings), 0)
+                             FROM report_takings(from_, to_, {zone}) r)
+                     FROM day"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert!(takings > Decimal::ZERO, "the day took money");
+    assert_eq!(shifts, takings, "its shifts report says what it took");
+    let checks = meterdesk::db::books::check(&mut client).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{}",
+        meterdesk::tools::check::report(&checks)
+    );
+}
+
 /// Where the sequences of the bulk-loaded rows and of customer and card numbers stand.
 async fn demo_sequences(client: &tokio_postgres::Client) -> Vec<(String, Option<i64>)> {
     client

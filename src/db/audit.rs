@@ -6,6 +6,8 @@
 //! costs what the first does: it reads `audit_log_at` backwards from the cursor. Only the
 //! conditions a filter names are in the statement, so each is planned for what it asks.
 
+use std::collections::BTreeMap;
+
 use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
@@ -50,6 +52,9 @@ pub struct AuditRow {
     pub business_model: Option<String>,
     /// The row's `detail`, as stored.
     pub detail: serde_json::Value,
+    /// The names, read now, of the departments an operator's entry names by id in its detail
+    /// (`department_id`, at any depth): the entry shows the name, as the operators' list does.
+    pub department_names: BTreeMap<i64, String>,
     /// An entry of a card operation: that operation's state now. Its entry is written when the
     /// write is journaled, before the card is touched; an opening whose card then refused the
     /// write is `Failed`, and its entry alone would read as a card opened.
@@ -204,6 +209,12 @@ async fn read(
                     WHEN 'role' THEN a.detail->>'role'
                 END AS entity_key,
                 c.customer_no, c.business_model, a.detail::text AS detail,
+                -- Compared as JSON: a stored id that is no number names nothing, refuses nothing.
+                CASE a.entity WHEN 'operator' THEN
+                    (SELECT jsonb_object_agg(d.id, d.name) FROM department d
+                     WHERE to_jsonb(d.id) IN
+                           (SELECT jsonb_path_query(a.detail, 'strict $.**.department_id')))::text
+                END AS department_names,
                 co.state AS operation_state, co.failure_reason
          FROM audit_log a
          LEFT JOIN operator o ON o.id = a.operator_id
@@ -222,6 +233,12 @@ async fn read(
             id, at, operator, action, entity, entity_id, entity_key, customer_no, business_model,
             detail: serde_json::from_str(&detail)
                 .map_err(|error| DbError::Inconsistent(format!("audit detail: {error}")))?,
+            department_names: row
+                .get::<_, Option<&str>>("department_names")
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|error| DbError::Inconsistent(format!("department names: {error}")))?
+                .unwrap_or_default(),
             operation_state: row
                 .get::<_, Option<&str>>("operation_state")
                 .map(OperationState::parse)

@@ -18,8 +18,8 @@ use super::applied_write::{outcome_saved_id, write_once};
 use super::rows::{accepted, from_columns, read_all, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
-    AccumulationCycle, BillingMode, PriceScheme, PriceVersion, SchemeError, SchemeFieldsError,
-    Tier, check_scheme_fields,
+    AccumulationCycle, BillingMode, PriceProblems, PriceScheme, PriceVersion, SchemeError,
+    SchemeFieldsError, Tier, check_scheme_fields,
 };
 
 /// A scheme as the list shows it.
@@ -71,6 +71,7 @@ impl SchemeDetail {
                     version.tiers.clone(),
                     row.vat_percent,
                 )
+                .map_err(PriceProblems::into_first)
             })
             .collect::<Result<Vec<_>, _>>()?;
         // A fixed price accumulates nothing: any cycle gives the same prices.
@@ -268,7 +269,7 @@ pub async fn add_scheme(
         tiers.to_vec(),
         fields.vat_percent,
     ) {
-        return Ok(SchemeOutcome::Prices(error));
+        return Ok(SchemeOutcome::Prices(error.into_first()));
     }
     write_once(client, key, ADD, operator_id, async |transaction| {
         let columns = SchemeColumns::of(fields);
@@ -364,7 +365,7 @@ pub async fn change_prices(
             stored.vat_percent,
         );
         if let Err(error) = version {
-            return Ok(SchemeOutcome::Prices(error));
+            return Ok(SchemeOutcome::Prices(error.into_first()));
         }
         let taken = transaction
             .query_one(

@@ -86,6 +86,27 @@ pub enum SchemeError {
     SameEffectiveDate { date: NaiveDate },
 }
 
+/// Every problem of a price version that [`PriceVersion::new`] refused, in the order of the
+/// form's fields (the tiers', then the VAT rate); never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct PriceProblems(Vec<SchemeError>);
+
+impl PriceProblems {
+    pub fn all(&self) -> &[SchemeError] {
+        &self.0
+    }
+
+    /// The first problem, where one answer is enough: a stored version that is not valid, or
+    /// the desk's save refused without its form.
+    pub fn into_first(self) -> SchemeError {
+        self.0
+            .into_iter()
+            .next()
+            .expect("a refused version has a problem")
+    }
+}
+
 /// Why a purchase cannot be priced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PurchaseError {
@@ -229,6 +250,70 @@ fn tier_lines<'a>(slices: impl IntoIterator<Item = (&'a TierRange, Volume)>) -> 
         .collect()
 }
 
+/// `tiers` as pricing uses them, each problem found added to `problems`: at most one a tier's
+/// bound and one its price. A tier list of the wrong length (none, or more than one for a
+/// fixed price) is that problem alone: its bounds mean nothing. Each tier's bound and price
+/// are checked against the last ones before it that were right: a bound typed too small is its
+/// own tier's problem, not the next one's too.
+fn tier_ranges(
+    mode: BillingMode,
+    tiers: &[Tier],
+    problems: &mut Vec<SchemeError>,
+) -> Vec<TierRange> {
+    if tiers.is_empty() {
+        problems.push(SchemeError::NoTiers);
+        return Vec::new();
+    }
+    if mode == BillingMode::Fixed && tiers.len() != 1 {
+        problems.push(SchemeError::FixedNeedsOneTier);
+        return Vec::new();
+    }
+    let mut ranges = Vec::with_capacity(tiers.len());
+    let (mut from, mut floor) = (Volume::ZERO, None);
+    for (index, tier) in tiers.iter().enumerate() {
+        let number = index + 1;
+        let last = number == tiers.len();
+        let to = match (tier.up_to, last) {
+            (None, true) => Ok(None),
+            (None, false) => Err(SchemeError::UnboundedTierNotLast { tier: number }),
+            (Some(_), true) => Err(SchemeError::LastTierBounded),
+            (Some(bound), false) => match within(bound, Volume::exact, MAX_VOLUME) {
+                None => Err(SchemeError::BoundOutOfRange { tier: number }),
+                Some(bound) if bound <= from => {
+                    Err(SchemeError::BoundNotIncreasing { tier: number })
+                }
+                Some(bound) => Ok(Some(bound)),
+            },
+        };
+        let unit_price = match within(tier.unit_price, UnitPrice::exact, MAX_UNIT_PRICE) {
+            None => Err(SchemeError::PriceOutOfRange { tier: number }),
+            Some(price) if floor.is_some_and(|floor| price < floor) => {
+                Err(SchemeError::PriceFalls { tier: number })
+            }
+            Some(_) if last && tier.unit_price.is_zero() => Err(SchemeError::FreeLastTier),
+            Some(price) => Ok(price),
+        };
+        let next_from = match to {
+            Ok(Some(bound)) => bound,
+            _ => from,
+        };
+        if let Ok(price) = unit_price {
+            floor = Some(price);
+        }
+        match (to, unit_price) {
+            (Ok(to), Ok(unit_price)) => ranges.push(TierRange {
+                number,
+                from,
+                to,
+                unit_price,
+            }),
+            (to, unit_price) => problems.extend(to.err().into_iter().chain(unit_price.err())),
+        }
+        from = next_from;
+    }
+    ranges
+}
+
 impl TierRange {
     /// How much of the accumulated-volume interval `[start, end]` lies in this tier.
     fn overlap(&self, start: Volume, end: Volume) -> Volume {
@@ -240,7 +325,9 @@ impl TierRange {
 impl PriceVersion {
     /// A price version, checked: at least one tier (exactly one for `Fixed`), upper bounds
     /// strictly increasing from 0 with the last tier unbounded, prices ≥ 0 that never fall from
-    /// one tier to the next, a last tier that is not free, VAT 0–100 %.
+    /// one tier to the next, a last tier that is not free, VAT 0–100 %. Refused with every
+    /// problem found, in the order of the form's fields: a clerk who typed two bad tiers sees
+    /// both at once.
     ///
     /// Prices may not fall because a cheaper higher tier would make a leap charge drop as the
     /// volume grows, and "the most water an amount buys" would stop being well defined.
@@ -249,52 +336,14 @@ impl PriceVersion {
         mode: BillingMode,
         tiers: Vec<Tier>,
         vat_percent: Decimal,
-    ) -> Result<Self, SchemeError> {
-        let last = tiers.last().ok_or(SchemeError::NoTiers)?;
-        if mode == BillingMode::Fixed && tiers.len() != 1 {
-            return Err(SchemeError::FixedNeedsOneTier);
-        }
-        if last.up_to.is_some() {
-            return Err(SchemeError::LastTierBounded);
-        }
-        let mut ranges: Vec<TierRange> = Vec::with_capacity(tiers.len());
-        for (index, tier) in tiers.iter().enumerate() {
-            let number = index + 1;
-            let unit_price = within(tier.unit_price, UnitPrice::exact, MAX_UNIT_PRICE)
-                .ok_or(SchemeError::PriceOutOfRange { tier: number })?;
-            let previous = ranges.last();
-            if previous.is_some_and(|previous| unit_price < previous.unit_price) {
-                return Err(SchemeError::PriceFalls { tier: number });
-            }
-            let from = previous
-                .and_then(|previous| previous.to)
-                .unwrap_or(Volume::ZERO);
-            let to = match tier.up_to {
-                None if number < tiers.len() => {
-                    return Err(SchemeError::UnboundedTierNotLast { tier: number });
-                }
-                None => None,
-                Some(bound) => {
-                    let bound = within(bound, Volume::exact, MAX_VOLUME)
-                        .ok_or(SchemeError::BoundOutOfRange { tier: number })?;
-                    if bound <= from {
-                        return Err(SchemeError::BoundNotIncreasing { tier: number });
-                    }
-                    Some(bound)
-                }
-            };
-            ranges.push(TierRange {
-                number,
-                from,
-                to,
-                unit_price,
-            });
-        }
-        if last.unit_price.is_zero() {
-            return Err(SchemeError::FreeLastTier);
-        }
+    ) -> Result<Self, PriceProblems> {
+        let mut problems = Vec::new();
+        let ranges = tier_ranges(mode, &tiers, &mut problems);
         if !fits(vat_percent, 2, Decimal::ONE_HUNDRED) {
-            return Err(SchemeError::VatRateOutOfRange);
+            problems.push(SchemeError::VatRateOutOfRange);
+        }
+        if !problems.is_empty() {
+            return Err(PriceProblems(problems));
         }
         Ok(Self {
             effective_from,
@@ -909,7 +958,11 @@ pub(crate) mod tests {
         for (mode, tiers, vat, error) in cases {
             let case = format!("{mode:?} {tiers:?} at {vat} % VAT");
             let new = PriceVersion::new(day("2025-01-01"), mode, tiers, dec(vat));
-            assert_eq!(new, Err(error), "{case}");
+            assert_eq!(
+                new.map_err(|problems| problems.all().to_vec()),
+                Err(vec![error]),
+                "{case}"
+            );
         }
         let full_vat = PriceVersion::new(day("2025-01-01"), Fixed, tiers(&[last("1")]), dec("100"));
         assert!(full_vat.is_ok(), "100 % VAT is allowed");
@@ -919,6 +972,69 @@ pub(crate) mod tests {
                 Err(CycleMonths { months })
             );
         }
+    }
+
+    /// Every problem at once, at most one a tier's bound and one its price, in the form's order
+    /// (session 33: two bad tiers took two F2s); each checked against the last right ones.
+    #[test]
+    fn every_problem_is_told_at_once() {
+        use BillingMode::*;
+        use SchemeError::*;
+        let cases = [
+            (
+                tiers(&[(Some("50"), "2"), (Some("40"), "3"), (None, "1")]),
+                "101",
+                vec![
+                    BoundNotIncreasing { tier: 2 },
+                    PriceFalls { tier: 3 },
+                    VatRateOutOfRange,
+                ],
+            ),
+            (
+                tiers(&[(Some("0.0005"), "-1"), (Some("5"), "0"), (Some("9"), "0")]),
+                "0",
+                vec![
+                    BoundOutOfRange { tier: 1 },
+                    PriceOutOfRange { tier: 1 },
+                    LastTierBounded,
+                    FreeLastTier,
+                ],
+            ),
+            // A bound typed too small (2 for 20) is its tier's problem alone.
+            (
+                tiers(&[
+                    (Some("10"), "1"),
+                    (Some("2"), "2"),
+                    (Some("30"), "3"),
+                    (None, "4"),
+                ]),
+                "9",
+                vec![BoundNotIncreasing { tier: 2 }],
+            ),
+            (
+                tiers(&[(None, "1"), (None, "2"), (None, "3")]),
+                "9",
+                vec![
+                    UnboundedTierNotLast { tier: 1 },
+                    UnboundedTierNotLast { tier: 2 },
+                ],
+            ),
+        ];
+        for (tiers, vat, problems) in cases {
+            let case = format!("{tiers:?} at {vat} % VAT");
+            let new = PriceVersion::new(day("2025-01-01"), Stepped, tiers, dec(vat));
+            assert_eq!(
+                new.map_err(|refused| refused.all().to_vec()),
+                Err(problems),
+                "{case}"
+            );
+        }
+        // A tier list of the wrong length is that problem alone, beside the VAT rate's.
+        let fixed = PriceVersion::new(day("2025-01-01"), Fixed, manual_tiers(), dec("-1"));
+        assert_eq!(
+            fixed.map_err(|refused| refused.all().to_vec()),
+            Err(vec![FixedNeedsOneTier, VatRateOutOfRange])
+        );
     }
 
     #[test]

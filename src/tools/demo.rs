@@ -635,6 +635,7 @@ async fn fill(
     {
         tx.batch_execute(&foreign_key.statement()).await?;
     }
+    shifts_of_the_payments(&tx).await?;
     tx.execute(
         "INSERT INTO audit_log (action, entity, detail)
          VALUES ('demo.load', 'customer', jsonb_build_object('customers', $1::bigint))",
@@ -647,6 +648,33 @@ async fn fill(
     tx.commit().await?;
     tracker.finish(Phase::Commit, 0);
     Ok(operators)
+}
+
+/// The shifts the loaded payments were taken in, as sql/V21's trigger opens them for an
+/// operator's money (a COPY by the owner opens none): each operator's shift of a day opened
+/// at their first ledger row of that day, with the desk's day (this machine's zone, which the
+/// desk's `App::zone` is too), and closed at the day's end, or now for today's, so that the
+/// demo's clerk starts the next payment in a shift of their own. One pass over the ledger, a
+/// few thousand rows written, in the load's last transaction.
+async fn shifts_of_the_payments(tx: &Transaction<'_>) -> Result<(), DemoError> {
+    let zone_seconds = chrono::Local::now().offset().local_minus_utc();
+    tx.execute(
+        "WITH zone AS (SELECT make_interval(secs => $1::integer) AS east),
+              money_day AS (
+                  SELECT t.operator_id, (t.created_at AT TIME ZONE zone.east)::date AS day,
+                         min(t.created_at) AS first_money
+                  FROM ledger_transaction t, zone
+                  WHERE t.operator_id IS NOT NULL
+                  GROUP BY 1, 2)
+         INSERT INTO shift (operator_id, opened_at, closed_at, opened_by_payment)
+         SELECT d.operator_id, d.first_money,
+                least((d.day + 1)::timestamp AT TIME ZONE zone.east, now()), true
+         FROM money_day d, zone
+         ORDER BY d.first_money",
+        &[&zone_seconds],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The load's tasks, each with those it waits for, in the order they are preferred. Per table

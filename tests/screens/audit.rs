@@ -81,6 +81,7 @@ fn row(id: i64, minute: u32, operator: Option<&str>, action: &str) -> AuditRow {
         customer_no,
         business_model: customer_no.map(|_| "postpaid".to_owned()),
         detail,
+        department_names: Default::default(),
         // Every other card operation failed: its card refused the write.
         operation_state: (entity == "card_operation").then_some(if id % 2 == 0 {
             OperationState::Failed
@@ -478,4 +479,98 @@ fn a_date_typed_after_tab_on_the_full_last_date_replaces_it() {
     };
     assert_eq!(form.value(4), "2026-12-05");
     assert!(app.message.is_none(), "{:?}", app.message);
+}
+
+/// The codes an entry stores are named as the desk names them elsewhere (session 33's "Found,
+/// not fixed"): a reading's source, a customer's, a bill's and a meter's status, a card
+/// operation's state, an operator's department by its name (read with the entry) and roles.
+#[test]
+fn an_entrys_codes_are_named_in_the_desks_language() {
+    for (lang, names) in [
+        (
+            Lang::Zh,
+            [
+                "来源：柜台录入",
+                "部门：营业厅",
+                "角色：收费员、主管",
+                "状态：正常 → 销户",
+                "水表状态：已安装 → 已拆除",
+                "状态：未缴 → 作废",
+                "状态：完成",
+            ],
+        ),
+        (
+            Lang::En,
+            [
+                "Source: Entered at the counter",
+                "Department: Front office",
+                "Roles: Clerk, Supervisor",
+                "Status: open → closed",
+                "Meter status: installed → removed",
+                "Status: unpaid → void",
+                "State: done",
+            ],
+        ),
+    ] {
+        let front_office = match lang {
+            Lang::Zh => "营业厅",
+            Lang::En => "Front office",
+        };
+        let entries = [
+            (
+                "reading.enter",
+                json!({"after": {"source": "counter", "meter_id": 5}}),
+            ),
+            (
+                "operator.create",
+                json!({"after": {"login": "li", "department_id": 4,
+                                 "roles": ["clerk", "supervisor"]}}),
+            ),
+            (
+                "customer.close",
+                json!({"before": {"status": "active", "meter_status": "installed"},
+                       "after": {"status": "closed", "meter_status": "removed"}}),
+            ),
+            (
+                "bill.void",
+                json!({"before": {"status": "unpaid"}, "after": {"status": "void"}}),
+            ),
+            (
+                "card.resolve",
+                json!({"without_card": true, "state": "done"}),
+            ),
+        ];
+        let mut shown = String::new();
+        for (action, detail) in entries {
+            let mut app = supervisor(lang);
+            let sent = open_audit(&mut app);
+            let entry = AuditRow {
+                action: action.into(),
+                detail,
+                department_names: [(4, front_office.to_owned())].into(),
+                ..row(1, 10, Some("admin"), "login.failed")
+            };
+            let page = Page {
+                rows: vec![entry],
+                more_before: false,
+                more_after: false,
+            };
+            answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+            press(&mut app, KeyCode::Enter);
+            shown.push_str(&render(&app));
+        }
+        for name in names {
+            assert!(shown.contains(name), "{name}: {shown}");
+        }
+        for raw in [
+            "\"clerk\"",
+            ": 4 ",
+            "：4 ",
+            ": active",
+            "：active",
+            "：unpaid",
+        ] {
+            assert!(!shown.contains(raw), "{raw}: {shown}");
+        }
+    }
 }

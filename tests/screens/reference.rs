@@ -1156,23 +1156,26 @@ fn one_f2_marks_every_bad_field_of_a_scheme() {
     assert_eq!(form.form.value(4), "150", "nothing typed is lost");
 }
 
-/// s33-c, by hand: the new-prices form said one problem per F2 (a date in the past, then tiers
-/// out of order). One F2 now marks the tiers the desk finds wrong and, beside them, a date
-/// before the desk's today; the cursor on the first. Nothing is sent.
-#[test]
-fn one_f2_marks_a_past_date_and_tiers_out_of_order() {
+/// The new-prices form of the scheme row, `from` and the tier fields typed in order, after an
+/// F2 that sent nothing.
+fn new_prices_after_f2(from: &str, tier_fields: &[&str]) -> App {
     let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
     reply(&mut app, sent[0].0, SchemeReply::Rows(vec![scheme_row()]));
     press(&mut app, KeyCode::Char('n'));
-    type_text(&mut app, "2020-01-01");
-    for typed in ["60", "2.00", "30", "3.00", "", "4.00"] {
+    type_text(&mut app, from);
+    for typed in tier_fields {
         press(&mut app, KeyCode::Tab);
         type_text(&mut app, typed);
     }
     let sent = press(&mut app, KeyCode::F(2));
     assert!(sent.is_empty(), "{sent:?}");
+    app
+}
+
+/// The form on top and the fields it marks, by index, with their texts.
+fn marked(app: &App) -> (&RefForm, Vec<(usize, &str)>) {
     let Some(form) = app.screen.module::<RefForm>() else {
-        panic!("the form stays: {}", render(&app))
+        panic!("the form stays: {}", render(app))
     };
     let errors: Vec<(usize, &str)> = form
         .form
@@ -1181,6 +1184,16 @@ fn one_f2_marks_a_past_date_and_tiers_out_of_order() {
         .enumerate()
         .filter_map(|(index, field)| field.error.as_deref().map(|error| (index, error)))
         .collect();
+    (form, errors)
+}
+
+/// s33-c, by hand: the new-prices form said one problem per F2 (a date in the past, then tiers
+/// out of order). One F2 now marks the tiers the desk finds wrong and, beside them, a date
+/// before the desk's today; the cursor on the first. Nothing is sent.
+#[test]
+fn one_f2_marks_a_past_date_and_tiers_out_of_order() {
+    let app = new_prices_after_f2("2020-01-01", &["60", "2.00", "30", "3.00", "", "4.00"]);
+    let (form, errors) = marked(&app);
     let today = Utc::now().with_timezone(&app.zone).date_naive();
     assert_eq!(
         errors,
@@ -1196,6 +1209,27 @@ fn one_f2_marks_a_past_date_and_tiers_out_of_order() {
     );
     assert_eq!(form.form.focus, 0, "the cursor on the first");
     assert_eq!(form.form.value(3), "30", "nothing typed is lost");
+}
+
+/// Two bad tiers take one F2 (session 33's "Found, not fixed": the domain stopped at the
+/// first, so the clerk fixed one, pressed F2 and met the next): each is marked on its field.
+#[test]
+fn one_f2_marks_two_bad_tiers() {
+    let app = new_prices_after_f2("2099-01-01", &["50", "2.00", "40", "3.00", "", "1.00"]);
+    let (form, errors) = marked(&app);
+    assert_eq!(
+        errors,
+        [
+            (
+                3,
+                "tier 2: the upper bound must be above the previous tier's"
+            ),
+            (6, "tier 3: the price must not be below the previous tier's"),
+        ],
+        "{}",
+        render(&app)
+    );
+    assert_eq!(form.form.focus, 3, "the cursor on the first");
 }
 
 /// A tier error is shown on the tier that is wrong: the last one filled, not the fourth.

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::db::price_schemes::{SchemeVersion, billing_mode_of};
-use crate::domain::pricing::Tier;
+use crate::domain::pricing::{PriceProblems, Tier};
 use tokio_postgres::types::FromSql;
 
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
@@ -181,6 +181,7 @@ pub(super) fn scheme_of(row: &Row) -> Result<Option<PriceScheme>, DbError> {
                 version.tiers,
                 vat_percent.normalize(),
             )
+            .map_err(PriceProblems::into_first)
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(inconsistent)?;

@@ -3,6 +3,8 @@
 //! field that changed; anything else in a detail as `key: value` lines (nested objects by
 //! their dotted path). Every stored text is drawn inert; long values wrap.
 
+use std::collections::BTreeMap;
+
 use chrono::FixedOffset;
 use ratatui::style::Style;
 use ratatui::text::Line;
@@ -74,8 +76,8 @@ pub fn lines(
             }
             for (field, before, after) in &change.changed {
                 let (before, after) = (
-                    value_shown(field, before, lang),
-                    value_shown(field, after, lang),
+                    value_shown(field, before, lang, &row.department_names),
+                    value_shown(field, after, lang, &row.department_names),
                 );
                 let field = field_name(field, lang);
                 push_wrapped(
@@ -95,7 +97,7 @@ pub fn lines(
                     theme.title(),
                 ));
             }
-            push_pairs(&mut lines, &change.other, lang, room);
+            push_pairs(&mut lines, &change.other, row, lang, room);
         }
         None => {
             lines.push(Line::styled(
@@ -110,7 +112,7 @@ pub fn lines(
                     theme.dim(),
                 ));
             }
-            push_pairs(&mut lines, &pairs, lang, room);
+            push_pairs(&mut lines, &pairs, row, lang, room);
         }
     }
     lines
@@ -268,12 +270,53 @@ fn field_name(path: &str, lang: Lang) -> String {
 /// Detail keys whose values are amounts of money, stored as JSON numbers ("25.5").
 const MONEY_KEYS: [&str; 5] = ["amount", "balance", "credited_amount", "deducted", "vat"];
 
+/// Detail keys whose values are codes, with the catalogues that name them where the desk
+/// shows them, tried in order: a key's catalogues know disjoint codes (the schema's checks),
+/// so a `status` is a customer's, a bill's or a meter's and a `state` a card operation's or
+/// a card's, whichever the code is.
+const CODE_CATALOGUES: [(&str, &[&str]); 4] = [
+    ("source", &["readings.source_"]),
+    (
+        "status",
+        &["customers.status_", "bills.status_", "ref.status_"],
+    ),
+    ("meter_status", &["ref.status_"]),
+    ("state", &["ic.opstate_", "customers.card_"]),
+];
+
+/// `code`, stored under `key`, by the name the first of the key's catalogues that knows it
+/// gives; None if none does.
+fn code_named(key: &str, code: &str, lang: Lang) -> Option<String> {
+    let (_, catalogues) = CODE_CATALOGUES
+        .iter()
+        .find(|(coded_key, _)| *coded_key == key)?;
+    catalogues.iter().find_map(|prefix| {
+        let name = coded(lang, prefix, code);
+        (name != code).then_some(name)
+    })
+}
+
 /// A stored value as the desk shows it elsewhere: a payment method by its name, yes or no in
-/// the desk's language, an amount of money with its two decimals; anything else as stored.
-fn value_shown(path: &str, value: &str, lang: Lang) -> String {
+/// the desk's language, an amount of money with its two decimals, a code by its catalogue's
+/// name, a department by its name (`departments`, read with the entry), roles by their names;
+/// anything else (a code no catalogue knows, a department gone) as stored.
+fn value_shown(path: &str, value: &str, lang: Lang, departments: &BTreeMap<i64, String>) -> String {
     let key = path.rsplit('.').next().unwrap_or(path);
+    if let Some(name) = code_named(key, value, lang) {
+        return name;
+    }
     match (key, value) {
         ("method", code) => named_payment_method(lang, code, code),
+        ("department_id", id) => id
+            .parse()
+            .ok()
+            .and_then(|id| departments.get(&id))
+            .map_or_else(|| id.to_owned(), |name| inert(name).into_owned()),
+        ("roles", codes) => match serde_json::from_str::<Vec<String>>(codes) {
+            Ok(codes) if codes.is_empty() => ABSENT.to_owned(),
+            Ok(codes) => lang.roles_named(&codes),
+            Err(_) => codes.to_owned(),
+        },
         (_, "true") => lang.t("ref.yes").to_owned(),
         (_, "false") => lang.t("ref.no").to_owned(),
         (key, amount) if MONEY_KEYS.contains(&key) => amount
@@ -283,9 +326,15 @@ fn value_shown(path: &str, value: &str, lang: Lang) -> String {
     }
 }
 
-fn push_pairs(lines: &mut Vec<Line<'static>>, pairs: &[(String, String)], lang: Lang, room: usize) {
+fn push_pairs(
+    lines: &mut Vec<Line<'static>>,
+    pairs: &[(String, String)],
+    row: &AuditRow,
+    lang: Lang,
+    room: usize,
+) {
     for (key, value) in pairs {
-        let value = value_shown(key, value, lang);
+        let value = value_shown(key, value, lang, &row.department_names);
         let key = field_name(key, lang);
         push_wrapped(lines, &lang.labelled(&key, &value), room);
     }
@@ -343,18 +392,23 @@ mod tests {
         assert!(!pairs[0].1.contains('\u{1b}'), "{pairs:?}");
     }
 
+    /// `value` under `path` as an entry naming no department shows it.
+    fn shown(path: &str, value: &str, lang: Lang) -> String {
+        value_shown(path, value, lang, &BTreeMap::new())
+    }
+
     #[test]
     fn values_are_shown_as_the_desk_shows_them_elsewhere() {
         for (lang, cash, yes) in [(Lang::Zh, "现金", "是"), (Lang::En, "Cash", "Yes")] {
-            assert_eq!(value_shown("method", "cash", lang), cash);
-            assert_eq!(value_shown("after.rollover", "true", lang), yes);
-            assert_eq!(value_shown("amount", "25.5", lang), "25.50");
-            assert_eq!(value_shown("bills.0.amount", "-3", lang), "-3.00");
+            assert_eq!(shown("method", "cash", lang), cash);
+            assert_eq!(shown("after.rollover", "true", lang), yes);
+            assert_eq!(shown("amount", "25.5", lang), "25.50");
+            assert_eq!(shown("bills.0.amount", "-3", lang), "-3.00");
         }
         // A code the catalogue does not know, and anything that is not money, as stored.
-        assert_eq!(value_shown("method", "sea_shells", Lang::Zh), "sea_shells");
-        assert_eq!(value_shown("amount", "lots", Lang::Zh), "lots");
-        assert_eq!(value_shown("receipt_no", "564", Lang::Zh), "564");
+        assert_eq!(shown("method", "sea_shells", Lang::Zh), "sea_shells");
+        assert_eq!(shown("amount", "lots", Lang::Zh), "lots");
+        assert_eq!(shown("receipt_no", "564", Lang::Zh), "564");
     }
 
     /// A row created with no `before` (an operator made by the installer) is shown by its
@@ -363,5 +417,23 @@ mod tests {
     fn a_lone_after_is_named_in_the_desks_language() {
         assert_eq!(field_name("after.department_id", Lang::Zh), "修改后 · 部门");
         assert_eq!(field_name("before.login", Lang::En), "Before · Login");
+    }
+
+    /// A code no catalogue of its key knows, a department not read with the entry and roles
+    /// that are no list are shown as stored; no roles as none.
+    #[test]
+    fn codes_no_catalogue_knows_are_shown_as_stored() {
+        assert_eq!(shown("source", "estimate", Lang::En), "Estimated");
+        assert_eq!(shown("source", "guess", Lang::En), "guess");
+        assert_eq!(shown("status", "pending", Lang::En), "pending");
+        assert_eq!(shown("state", "recycled", Lang::Zh), "回收");
+        assert_eq!(shown("after.department_id", "4", Lang::Zh), "4");
+        let departments = BTreeMap::from([(4, "营业厅".to_owned())]);
+        assert_eq!(
+            value_shown("after.department_id", "4", Lang::Zh, &departments),
+            "营业厅"
+        );
+        assert_eq!(shown("roles", "[]", Lang::Zh), ABSENT);
+        assert_eq!(shown("roles", "clerk", Lang::Zh), "clerk");
     }
 }

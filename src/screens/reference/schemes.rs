@@ -14,7 +14,8 @@ use crate::db::price_schemes::{self, SchemeDetail, SchemeFields, SchemeOutcome, 
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
 use crate::domain::pricing::{
-    BillingMode, PriceVersion, SchemeError, SchemeFieldsError, Tier, check_scheme_fields,
+    BillingMode, PriceProblems, PriceVersion, SchemeError, SchemeFieldsError, Tier,
+    check_scheme_fields,
 };
 use crate::domain::validation;
 use crate::i18n::Lang;
@@ -272,11 +273,8 @@ pub(super) fn build(
             id: row.id,
             fields,
         })
-    } else if let Err(error) = PriceVersion::new(start, mode, tiers.clone(), vat) {
-        errors.add(
-            scheme_error_label(&error, tiers.len()),
-            scheme_error_text(lang, &error),
-        );
+    } else if let Err(problems) = PriceVersion::new(start, mode, tiers.clone(), vat) {
+        mark_price_problems(&problems, tiers.len(), errors, lang);
         None
     } else {
         Some(SchemeRequest::Add {
@@ -303,11 +301,8 @@ pub(super) fn build_prices(
     if let (Some(tiers), Some((mode, vat))) = (&tiers, rules) {
         // The date takes no part in the tiers' rules.
         let effective_from = from.unwrap_or(today);
-        if let Err(error) = PriceVersion::new(effective_from, mode, tiers.clone(), vat) {
-            errors.add(
-                scheme_error_label(&error, tiers.len()),
-                scheme_error_text(lang, &error),
-            );
+        if let Err(problems) = PriceVersion::new(effective_from, mode, tiers.clone(), vat) {
+            mark_price_problems(&problems, tiers.len(), errors, lang);
         }
     }
     if from.is_some_and(|from| from < today) && errors.any() {
@@ -407,6 +402,16 @@ fn tiers_of(form: &Form, errors: &mut Errors, lang: Lang) -> Option<Vec<Tier>> {
         ok = false;
     }
     ok.then_some(tiers)
+}
+
+/// Each of a price's `problems` on its field, in a form with `tiers` tiers filled.
+fn mark_price_problems(problems: &PriceProblems, tiers: usize, errors: &mut Errors, lang: Lang) {
+    for problem in problems.all() {
+        errors.add(
+            scheme_error_label(problem, tiers),
+            scheme_error_text(lang, problem),
+        );
+    }
 }
 
 /// The field a price problem belongs to, in a form with `tiers` tiers filled: the tier that
