@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use meterdesk::card::reader::CardError;
+use meterdesk::card::reader::{CardError, ReaderConfig, ReaderHandle};
 use meterdesk::card::water_card::{self, CardRead, IssuerPin, Record};
 use meterdesk::cardflow::{
     self, CardAccess, Desk, Flow, FlowError, PendingCause, Touched, WritesStopped,
@@ -501,6 +501,122 @@ async fn another_program_on_the_reader_never_comes_between_a_writes_apdus() {
     let books = station.books().await;
     assert_eq!(books.litres_sold, 1_000 * i64::try_from(RECHARGES).unwrap());
     station.rig.pull(card);
+}
+
+/// A second desk on the same reader (another process: `cardflow`'s one flow at a time is this
+/// process's) acts on the card between a recharge's read and its write, while the database
+/// journals the recharge. On main its read resolved the pending recharge from the card as it
+/// still was, as failed (the money reversed), and then the write landed: water on the card that
+/// nobody paid for. The card session holds the card from its read to its write, so the second
+/// desk's read waits, and finds the recharge written.
+#[tokio::test]
+async fn a_second_desk_reading_the_card_between_a_recharges_read_and_write_waits_for_it() {
+    a_recharge_with_a_second_desk_in_its_gap("card-flow-gap-read", SecondDesk::Reads).await;
+}
+
+/// As above, the second desk recharging the card in the gap. On main it resolved our recharge
+/// as failed, sold and wrote its own, and our write then overwrote it: its water paid for and
+/// never on the card, ours on the card and paid back.
+#[tokio::test]
+async fn a_second_desk_recharging_between_a_recharges_read_and_write_waits_for_it() {
+    a_recharge_with_a_second_desk_in_its_gap("card-flow-gap-write", SecondDesk::Recharges).await;
+}
+
+/// What a second desk does with the card while our recharge is journaled.
+#[derive(Debug, Clone, Copy)]
+enum SecondDesk {
+    /// A card presented: `cardflow::touch`.
+    Reads,
+    /// 2 m³ sold on it: `cardflow::run`.
+    Recharges,
+}
+
+/// Recharges 3 m³ on a card whose meter has loaded 1 m³; the second desk, on a reader thread
+/// of its own, starts as the recharge is journaled, and the recharge's write goes a second
+/// later. Then the meter loads the card: it must hold exactly the water paid for, and our
+/// recharge must be done (paid for, and the card read back with it).
+async fn a_recharge_with_a_second_desk_in_its_gap(test: &str, second: SecondDesk) {
+    let Some(mut station) = Station::start(test).await else {
+        return;
+    };
+    let card = station.rig.insert_blank("card");
+    station.done(&Request::Open).await;
+    station.done(&recharge("1")).await;
+    assert!(station.swipe().await, "the meter refused the card");
+    let (second_reader, events) = follow(ReaderConfig {
+        reader_name: Some(READER_0.into()),
+        ..ReaderConfig::default()
+    });
+    wait_for(&events, &card_in(READER_0), Duration::from_secs(5));
+    let (ours, theirs) = ours_and_the_second_desks(&station, &second_reader, second).await;
+    eprintln!("our recharge: {ours:?}; the second desk: {theirs}");
+    drop(second_reader);
+    assert!(station.swipe().await, "the meter refused the card");
+    let books = station.books().await;
+    assert_eq!(
+        i64::from(station.meter.credit_litres),
+        books.litres_sold,
+        "the meter's credit against the water sold: {books:?}"
+    );
+    assert_eq!(ours, OperationState::Done, "{books:?}");
+    station.rig.pull(card);
+}
+
+/// Our recharge's state once settled, and what the second desk's request ended in.
+async fn ours_and_the_second_desks(
+    station: &Station,
+    second_reader: &ReaderHandle,
+    second: SecondDesk,
+) -> (OperationState, String) {
+    let (read, session) = station.rig.reader.card_session();
+    let (records, _tries) = read.recv().await.unwrap().unwrap();
+    let mut client = station.clerk.get().await.unwrap();
+    let begin = Begin {
+        customer_id: station.customer.customer_id,
+        operator_id: CLERK,
+        idempotency_key: "gap-recharge",
+        card: &records,
+        key: &station.key,
+    };
+    let BeginOutcome::Begun(begun) = card_ops::begin(&mut client, &begin, &recharge("3"))
+        .await
+        .unwrap()
+        .outcome
+    else {
+        panic!("the recharge did not begin");
+    };
+    let ours = async {
+        // On main a second is all the second desk needs to read the card, or to recharge it.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let read_back = session.write(&begun.plan, &station.pin).recv().await;
+        let read_back = read_back.expect("the recharge's write");
+        card_ops::settle(&mut client, begun.operation_id, &read_back, &station.key)
+            .await
+            .unwrap()
+            .state
+    };
+    let desk = Desk {
+        pool: &station.clerk,
+        reader: second_reader,
+        access: &station.access,
+        operator_id: CLERK,
+    };
+    let customer_id = station.customer.customer_id;
+    let theirs = async {
+        match second {
+            SecondDesk::Reads => format!(
+                "{:?}",
+                cardflow::touch(&desk, Some(customer_id))
+                    .await
+                    .map(|touched| touched.settled)
+            ),
+            SecondDesk::Recharges => format!(
+                "{:?}",
+                cardflow::run(&desk, customer_id, &recharge("2"), "second-desk").await
+            ),
+        }
+    };
+    tokio::join!(ours, theirs)
 }
 
 /// A second PC/SC client on the rig's reader.

@@ -10,7 +10,7 @@
 //! thread runs it to the end before it looks at readers or other requests again, so nothing of
 //! ours comes between the APDUs of an operation. Nor does another program's within a run of
 //! them: each run holds the card in one PC/SC transaction ([`Session::exclusive`]); a card
-//! session's read and write are two runs, apart while the database decides.
+//! session's read and write are one run, the database's decision between them included.
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -270,25 +270,43 @@ impl ReaderHandle {
         let (read_reply, read_answer) = oneshot::channel();
         let (written_reply, written_answer) = oneshot::channel();
         let (plans, plan) = mpsc::channel::<(CardWritePlan, IssuerPin)>();
-        // Two runs of APDUs, each in its own PC/SC transaction: the plan comes from a database
-        // round trip, during which the reader is not held from other programs.
+        // One PC/SC transaction from the read to the write, the database's decision between
+        // them included: another program's read or write there would be decided on, or
+        // overwritten by, a card this write then changes (docs/decisions.md, s34-e).
         let operation: Operation = Box::new(move |session| {
-            let read = session.exclusive(water_card::read_card_and_pin_tries);
-            let decided_from = read.as_ref().ok().cloned().flatten();
-            // The requester may have given up; then no plan comes and the session ends below.
-            let _ = read_reply.send(read);
-            let Some((records, tries)) = decided_from else {
-                return;
-            };
-            let written = match plan.recv_timeout(PLAN_WAIT) {
-                Ok((plan, pin)) => session.exclusive(|card| {
-                    water_card::write_in_session(card, &records, tries, &plan, &pin)
-                }),
-                Err(RecvTimeoutError::Timeout) => Err(CardError::SessionExpired),
-                // Nothing to write: the caller decided so, or gave up.
-                Err(RecvTimeoutError::Disconnected) => return,
-            };
-            let _ = written_reply.send(written);
+            let mut read_reply = Some(read_reply);
+            let written = session.exclusive(|card| {
+                let read = water_card::read_card_and_pin_tries(card);
+                let decided_from = read.as_ref().ok().cloned().flatten();
+                // The requester may have given up; then no plan comes and the session ends.
+                if let Some(reply) = read_reply.take() {
+                    let _ = reply.send(read);
+                }
+                let Some((records, tries)) = decided_from else {
+                    return Ok(None);
+                };
+                match plan.recv_timeout(PLAN_WAIT) {
+                    Ok((plan, pin)) => {
+                        water_card::write_in_session(card, &records, tries, &plan, &pin).map(Some)
+                    }
+                    Err(RecvTimeoutError::Timeout) => Err(CardError::SessionExpired),
+                    // Nothing to write: the caller decided so, or gave up.
+                    Err(RecvTimeoutError::Disconnected) => Ok(None),
+                }
+            });
+            match (read_reply, written) {
+                // The card could not be held, so it was not read: the read says why.
+                (Some(reply), Err(error)) => {
+                    let _ = reply.send(Err(error));
+                }
+                (_, Ok(Some(records))) => {
+                    let _ = written_reply.send(Ok(records));
+                }
+                (_, Err(error)) => {
+                    let _ = written_reply.send(Err(error));
+                }
+                (_, Ok(None)) => {}
+            }
         });
         self.send(Request::Operation {
             name: "card session",
@@ -391,7 +409,8 @@ impl Session<'_> {
     /// (`SCardBeginTransaction`), ended (leaving the card as it is) when they are done. Another
     /// program on the same reader (a bank card tool, a second desk) gets the card only between
     /// our runs: its SELECT between our VERIFY and UPDATE BINARY would end the PIN's
-    /// verification and get the write refused. Held for APDUs only, never across a wait.
+    /// verification and get the write refused. A card session also holds it while its plan
+    /// is decided: another program then waits for up to that round trip.
     fn exclusive<T>(
         &mut self,
         apdus: impl FnOnce(&mut dyn Exchange) -> Result<T, CardError>,

@@ -226,10 +226,9 @@ pub fn write_plan(
 
 /// The second half of a card session: the card was selected and `read` (with its PIN's
 /// `tries`) by [`read_card_and_pin_tries`] earlier in the same operation of the reader thread,
-/// on the same connection, so nothing of ours has reached it since, and another program's
-/// reset or another card would fail this write's PC/SC transaction as it begins (another
-/// program's SELECT of the application meanwhile leaves it selected, as this write needs; the
-/// reader is not held while the database decides). So no SELECT and no question of the tries:
+/// on the same connection and in the same PC/SC transaction, the database's decision between
+/// them included, so nothing of ours or of another program's has reached it since; another
+/// card would fail this write's first APDU. So no SELECT and no question of the tries:
 /// VERIFY, one UPDATE BINARY per write, and the decisive record read back (the others are as
 /// read, with the preparatory writes the card accepted) — 3 APDUs for a recharge or a refund.
 /// Errors and resolution as for [`write_plan`].

@@ -2331,3 +2331,35 @@ fn refund_confirmed(lang: Lang) -> (App, Vec<(u64, Request)>) {
     let sent = press(&mut app, KeyCode::F(2));
     (app, sent)
 }
+
+/// Walked on the rig with pcscd stopped (s34-e): the card screen said the card service was not
+/// running, but F5 answered "Insert a card into the reader." and F8 "Insert a user card of this
+/// system first.", as if a card were all that was missing. Every card key names the service.
+#[test]
+fn with_no_card_service_the_card_keys_say_so_rather_than_ask_for_a_card() {
+    let mut app = signed_in(Lang::En);
+    open_card_screen(&mut app);
+    update(&mut app, Msg::Reader(ReaderState::NoService));
+    let no_service = Lang::En.t("ic.no_service");
+    assert!(render(&app).contains(no_service), "{}", render(&app));
+    for key in [
+        KeyCode::F(5),
+        KeyCode::F(8),
+        KeyCode::Char('u'),
+        KeyCode::Char('y'),
+    ] {
+        let sent = press(&mut app, key);
+        assert!(sent.is_empty(), "{key:?} sent {sent:?}");
+        assert_eq!(
+            app.message.as_ref().map(|message| message.text.as_str()),
+            Some(no_service),
+            "{key:?}"
+        );
+    }
+    update(&mut app, no_card());
+    press(&mut app, KeyCode::F(5));
+    assert_eq!(
+        app.message.as_ref().map(|message| message.text.as_str()),
+        Some(Lang::En.t("ic.insert"))
+    );
+}

@@ -12,6 +12,7 @@ use crate::app::form::Form;
 use crate::app::permissions;
 use crate::app::screen::Notice;
 use crate::app::{App, Hub};
+use crate::card::reader::ReaderState;
 use crate::db::card_ops::{
     LossReason, Payment, PendingOperation, Quantity, Quote, RechargeFacts, Refusal, UsageOf,
     UsageRecord,
@@ -238,14 +239,24 @@ pub(super) fn recycle_refusal(lang: Lang, refusal: &RecycleRefusal) -> String {
     .to_owned()
 }
 
-/// Why the card on the reader is no user card to act on: a system card says what it is.
+/// Why the card on the reader is no user card to act on: a system card says what it is, and
+/// with the card service away no card would be.
 pub(super) fn need_user_card(app: &App) -> String {
     match &app.card {
+        _ if app.reader == ReaderState::NoService => app.lang.t("ic.no_service").to_owned(),
         Some(CardSeen::System(seen)) => app.lang.tf(
             "system_card.not_a_user_card",
             &[("card", &system_card::described(app, seen))],
         ),
         _ => app.lang.t("ic.need_user_card").to_owned(),
+    }
+}
+
+/// Why no card can be read: the card service away, or no card in the reader.
+pub(super) fn no_card_text(reader: &ReaderState) -> &'static str {
+    match reader {
+        ReaderState::NoService => "ic.no_service",
+        _ => "ic.insert",
     }
 }
 

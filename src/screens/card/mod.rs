@@ -32,7 +32,7 @@ use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed, usual};
 use crate::ui::chrome::draw_lines;
 use crate::ui::theme::Theme;
-use common::{card_no, key_of, known_card, leave_changed};
+use common::{card_no, key_of, known_card, leave_changed, no_card_text};
 
 pub use common::{
     CardPane, CardScreen, Confirm, Customer, RechargeForm, refusal_text, say_refusal,
@@ -178,7 +178,8 @@ impl Screen for CardScreen {
                 if matches!(hub.app.reader, ReaderState::CardPresent { .. }) {
                     read_card(hub.app, ReadFor::Status, hub.out);
                 } else {
-                    hub.say(MessageKind::Error, hub.app.lang.t("ic.insert"));
+                    let why = no_card_text(&hub.app.reader);
+                    hub.say(MessageKind::Error, hub.app.lang.t(why));
                 }
             }
             (CardPane::Card, Command::Recharge) => self.start_recharge(hub),

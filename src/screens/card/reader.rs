@@ -6,7 +6,7 @@ use ratatui::text::Line;
 
 use super::common::{
     CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, need_user_card,
-    recycle_refusal, text,
+    no_card_text, recycle_refusal, text,
 };
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of};
 use crate::app::card_status::{CardRead, CardSeen};
@@ -217,8 +217,7 @@ pub(super) fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let seen = match (&app.reader, &app.card) {
         (ReaderState::CardPresent { .. }, Some(seen)) => seen,
         (ReaderState::CardPresent { .. }, None) => return say("ic.reading"),
-        (ReaderState::NoService, _) => return say("ic.no_service"),
-        _ => return say("ic.insert"),
+        _ => return say(no_card_text(&app.reader)),
     };
     match seen {
         CardSeen::Reading => lines.push(text(lang.t("ic.reading"))),
