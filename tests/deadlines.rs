@@ -1,14 +1,27 @@
 //! Every database call ends: a statement past the statement timeout, a connection whose peer
-//! stops answering, and a pool busy with long requests (which is no outage).
+//! stops answering, a request whose peer acknowledges and never answers, and a pool busy with
+//! long requests (which is no outage).
 
 mod support;
 
 use std::time::{Duration, Instant};
 
+use crossterm::event::KeyCode;
 use meterdesk::app::run::spawn_health_watcher;
+use meterdesk::app::screen::ScreenRequest;
 use meterdesk::app::state::{DbStatus, Failure, Msg};
+use meterdesk::db::meters::ImportChoice;
 use meterdesk::db::session::Sessions;
-use meterdesk::db::{DbError, Deadlines, HealthProbe, pool_with_deadlines};
+use meterdesk::db::{
+    DbError, Deadlines, HealthProbe, IMPORT_STATEMENT_TIMEOUT, pool_with_deadlines,
+};
+use meterdesk::i18n::Lang;
+use meterdesk::screens::account::MoveMoney;
+use meterdesk::screens::reading_import::ReadingImport;
+use meterdesk::screens::reference::meter_import::ImportRequest;
+use meterdesk::screens::reference::requests::RefCall;
+use meterdesk::tools::demo;
+use support::desk::Desk;
 use support::pg;
 use support::stalling_relay::StallingRelay;
 
@@ -91,4 +104,162 @@ async fn a_pool_busy_with_long_requests_is_not_an_outage() {
         };
         assert_eq!(status, DbStatus::Connected);
     }
+}
+
+/// Short deadlines, so a request to a peer that never answers is given up in seconds.
+const SHORT: Deadlines = Deadlines {
+    statement: Duration::from_secs(1),
+    tcp_user: Duration::from_secs(2),
+    connect: Duration::from_secs(1),
+    pool_wait: Duration::from_secs(1),
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_sent_to_a_peer_that_never_answers_is_parked_and_lands_once() {
+    let db = pg::fresh_db().await;
+    let summary = demo::load(&db.pool, 50, |_| {}).await.unwrap();
+    let clerk = support::demo_operator(&summary, "clerk");
+    let owner = db.pool.get().await.unwrap();
+    let number: i64 = owner
+        .query_one(
+            "SELECT customer_no FROM customer
+             WHERE business_model = 'system_prepaid' AND status = 'active'
+             ORDER BY customer_no LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let relay = StallingRelay::start(&db);
+    let sessions = Sessions::new(&relay.conn_str, 2, SHORT).unwrap();
+    let mut desk = Desk::on(support::services_on(sessions.clone()), Lang::En);
+    desk.sign_in("clerk", &clerk.password).await;
+    desk.key(KeyCode::Char('/')).await;
+    desk.text(&format!("{number:08}")).await;
+    desk.key(KeyCode::Enter).await;
+    desk.key(KeyCode::Char('r')).await;
+    desk.text("88").await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(
+        desk.screen().contains("Recharge 88.00 to"),
+        "{}",
+        desk.screen()
+    );
+    let before = Written::of(&owner).await;
+    let connections = sessions.pool().unwrap().status().size;
+
+    relay.stall();
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(60), desk.key(KeyCode::F(2)))
+        .await
+        .expect("the deposit is answered while its peer stays silent");
+    let waited = started.elapsed();
+    assert!(
+        waited >= SHORT.request() && waited < SHORT.request() + Duration::from_secs(3),
+        "answered after {waited:?}"
+    );
+    assert_eq!(
+        desk.message(),
+        "The save waits for the database and is sent by itself: nothing to retype."
+    );
+    let [parked] = &desk.app.parked[..] else {
+        panic!("the deposit is parked: {:?}", desk.app.parked)
+    };
+    let key = parked.request.idempotency_key().unwrap().to_owned();
+    assert!(parked.request.0.of::<MoveMoney>().is_some());
+    // The next request is not handed the connection the deposit waits on: it leaves the pool,
+    // and a new one cannot be made while the peer is silent.
+    let next = sessions.get().await.map_err(DbError::from);
+    assert!(
+        next.as_ref().is_err_and(DbError::is_connection_lost),
+        "{next:?}"
+    );
+    assert_eq!(sessions.pool().unwrap().status().size, connections - 1);
+
+    relay.unstall();
+    desk.send(Msg::Database(DbStatus::Connected)).await;
+    assert!(desk.app.parked.is_empty(), "{:?}", desk.app.parked);
+    assert!(desk.message().contains("receipt"), "{}", desk.message());
+    assert_eq!(
+        Written::of(&owner).await,
+        Written {
+            ledger_rows: before.ledger_rows + 1,
+            receipts: before.receipts + 1,
+        },
+        "the deposit landed once"
+    );
+    let keyed = pg::count(
+        &owner,
+        &format!("SELECT count(*) FROM ledger_transaction WHERE idempotency_key = '{key}'"),
+    )
+    .await;
+    assert_eq!(keyed, 1);
+    // The pool still serves, on connections that never carried the abandoned deposit.
+    let client = sessions.get().await.unwrap();
+    client.simple_query("SELECT 1").await.unwrap();
+}
+
+/// What a deposit writes, counted as the owner.
+#[derive(Debug, PartialEq, Eq)]
+struct Written {
+    ledger_rows: i64,
+    receipts: i64,
+}
+
+impl Written {
+    async fn of(owner: &tokio_postgres::Client) -> Written {
+        let row = owner
+            .query_one(
+                "SELECT (SELECT count(*) FROM ledger_transaction) AS ledger_rows,
+                        (SELECT count(*) FROM receipt) AS receipts",
+                &[],
+            )
+            .await
+            .unwrap();
+        Written {
+            ledger_rows: row.get("ledger_rows"),
+            receipts: row.get("receipts"),
+        }
+    }
+}
+
+#[test]
+fn a_request_is_given_up_only_after_the_servers_own_deadlines() {
+    let deadlines = Deadlines::default();
+    assert_eq!(deadlines.request(), Duration::from_secs(30 + 10 + 2 + 2));
+    assert!(deadlines.request() > deadlines.statement + deadlines.tcp_user);
+    let deposit = MoveMoney {
+        change: meterdesk::db::accounts::MoneyMove {
+            customer_id: 1,
+            movement: meterdesk::db::accounts::Movement::Deposit,
+            amount: "1.00".parse().unwrap(),
+            method: "cash".into(),
+            pays: None,
+        },
+        idempotency_key: "k".into(),
+    };
+    assert_eq!(deposit.deadline(&deadlines), deadlines.request());
+
+    // The imports' one long statement may take the import's statement timeout.
+    assert!(deadlines.import() > IMPORT_STATEMENT_TIMEOUT + deadlines.tcp_user);
+    let readings = ReadingImport {
+        path: "readings.csv".into(),
+        idempotency_key: Some("k".into()),
+        csv: None,
+    };
+    assert_eq!(readings.deadline(&deadlines), deadlines.import());
+    let meters = |work| RefCall {
+        operator_id: 1,
+        work,
+    };
+    let import = meters(ImportRequest::Import {
+        idempotency_key: "k".into(),
+        csv: Default::default(),
+        choice: ImportChoice::GoodRows,
+    });
+    assert_eq!(import.deadline(&deadlines), deadlines.import());
+    let check = meters(ImportRequest::Check {
+        path: "meters.csv".into(),
+    });
+    assert_eq!(check.deadline(&deadlines), deadlines.request());
 }

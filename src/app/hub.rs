@@ -32,6 +32,7 @@ use super::keymap::{KeyMap, edits_text};
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
 use crate::cardflow::PinRefusal;
+use crate::db::Deadlines;
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
@@ -695,6 +696,12 @@ pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
     /// The key that makes a write apply once however often it is sent (`App::write_key`).
     fn idempotency_key(&self) -> Option<&str> {
         None
+    }
+
+    /// How long it may go unanswered before it is given up as the database unreachable: a
+    /// request's deadline; an import's is longer.
+    fn deadline(&self, deadlines: &Deadlines) -> std::time::Duration {
+        deadlines.request()
     }
 
     /// Runs it against the database (and the reader): on a tokio task, never the UI task. A

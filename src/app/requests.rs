@@ -112,14 +112,20 @@ pub async fn execute(services: &Services, request: Request) -> Result<Reply, Fai
     execute_reporting(services, request, &|_, _| {}).await
 }
 
-/// [`execute`], with a long request reporting its progress through `progress`.
+/// [`execute`], with a long request reporting its progress through `progress`. It is answered
+/// within its deadline ([`ScreenRequest::deadline`]).
 pub async fn execute_reporting(
     services: &Services,
     request: Request,
     progress: &Progress<'_>,
 ) -> Result<Reply, Failure> {
     let Request(request) = request;
-    let outcome = request.execute(services, progress).await.map(Reply);
+    let deadline = request.deadline(&services.pool.deadlines());
+    let outcome = services
+        .pool
+        .answering_within(deadline, request.execute(services, progress))
+        .await
+        .map(Reply);
     // A write that failed is sent again, and noted when that succeeds.
     if request.writes() && outcome.is_ok() {
         services.pool.wrote();

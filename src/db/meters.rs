@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::pin::pin;
 
-use crate::db::{CachingClient, IMPORT_DEADLINES};
+use crate::db::{CachingClient, import_deadlines};
 use bytes::{BufMut, BytesMut};
 use deadpool_postgres::ClientWrapper as Client;
 use futures_util::SinkExt;
@@ -465,12 +465,13 @@ pub async fn import_meters_reporting(
         async |transaction| {
             transaction
                 .batch_execute(&format!(
-                    "{IMPORT_DEADLINES};
+                    "{};
                      CREATE TEMPORARY TABLE meter_import (
                      line integer, meter_no text, meter_type_id bigint,
                      initial_electronic_reading numeric(12,3),
                      initial_mechanical_reading numeric(12,3)
-                 ) ON COMMIT DROP"
+                 ) ON COMMIT DROP",
+                    import_deadlines()
                 ))
                 .await?;
             // On the connection itself: the statement above began the transaction.

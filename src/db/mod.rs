@@ -62,6 +62,27 @@ pub struct Deadlines {
     pub pool_wait: Duration,
 }
 
+impl Deadlines {
+    /// How long a request of the desk may go unanswered before it is given up as the database
+    /// unreachable (`Sessions::answering_within`): its statement's own deadline, plus as long
+    /// as its data may go unacknowledged, plus its waits for a connection and for making one,
+    /// so that a live server's statement timeout always answers first. The app's requests
+    /// are short lookups and writes: one statement that may take long, at most.
+    pub fn request(&self) -> Duration {
+        self.statement + self.tcp_user + self.connect + self.pool_wait
+    }
+
+    /// [`Deadlines::request`] for an import, whose one long statement may take
+    /// [`IMPORT_STATEMENT_TIMEOUT`].
+    pub fn import(&self) -> Duration {
+        Deadlines {
+            statement: IMPORT_STATEMENT_TIMEOUT,
+            ..*self
+        }
+        .request()
+    }
+}
+
 impl Default for Deadlines {
     fn default() -> Self {
         Deadlines {
@@ -422,12 +443,21 @@ fn connection_config(
     Ok((config, tls))
 }
 
-/// The deadlines of a clerk's import, set first in its transaction: one file is one statement
-/// per table and may rightly outlast the pool's statement deadline (meant for a clerk's single
-/// requests), and the desk reads and checks the file between statements, which on a busy
-/// server outlasts the pool's idle-in-transaction deadline; the server would end either.
-pub(crate) const IMPORT_DEADLINES: &str = "SET LOCAL statement_timeout = '10min'; \
-     SET LOCAL idle_in_transaction_session_timeout = '10min'";
+/// The statement deadline of a clerk's import: one file is one statement per table and may
+/// rightly outlast the pool's statement deadline (meant for a clerk's single requests).
+pub const IMPORT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The deadlines of a clerk's import, set first in its transaction: [`IMPORT_STATEMENT_TIMEOUT`]
+/// for its statements and as long between them, where the desk reads and checks the file,
+/// which on a busy server outlasts the pool's idle-in-transaction deadline; the server would
+/// end either.
+pub(crate) fn import_deadlines() -> String {
+    let millis = IMPORT_STATEMENT_TIMEOUT.as_millis();
+    format!(
+        "SET LOCAL statement_timeout = {millis}; \
+         SET LOCAL idle_in_transaction_session_timeout = {millis}"
+    )
+}
 
 /// Lifts the statement timeout on `client` for bulk work (migrations, demo data) that may
 /// rightly run for minutes; `RESET statement_timeout` brings the pool's back.

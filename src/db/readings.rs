@@ -4,7 +4,7 @@
 //! `reading_write`), a customer's bills with their details, paying bills (`bill_pay`, one
 //! receipt) and voiding one (`bill_void`).
 
-use crate::db::{CachingClient, IMPORT_DEADLINES, Transaction};
+use crate::db::{CachingClient, Transaction, import_deadlines};
 use chrono::NaiveDate;
 use deadpool_postgres::ClientWrapper as Client;
 use serde::{Deserialize, Serialize};
@@ -444,7 +444,7 @@ pub async fn import_readings(
         .map(|row| row.meter_no.as_str().to_owned())
         .collect();
     let tx = Transaction::new(client);
-    tx.batch_execute(&format!("{IMPORT_DEADLINES}; {IMPORT_PLANS}"))
+    tx.batch_execute(&format!("{}; {IMPORT_PLANS}", import_deadlines()))
         .await?;
     let mut batch = Batch::load(&tx, &numbers, earliest).await?;
     for row in rows {

@@ -4,10 +4,11 @@
 //! what the database's grants, guards and audit stamps see. Nothing before the sign-in holds a
 //! connection, and no connection of the desk is the owner's or a superuser's.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Object, PoolError};
+use deadpool_postgres::{ClientWrapper, Object, PoolError, StatementCache};
 use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::error::SqlState;
 
@@ -36,6 +37,15 @@ pub fn role_name(login: &str, database: &str) -> String {
 pub fn password_verifier(password: &str) -> String {
     postgres_protocol::password::scram_sha_256(password.as_bytes())
 }
+
+tokio::task_local! {
+    /// The connections the request running on this task took ([`Sessions::answering_within`]).
+    static TAKEN: Taken;
+}
+
+/// Connections, each known by its statement cache (one per connection, made with it): kept
+/// weakly, so a connection gone meanwhile is not kept alive by being named here.
+type Taken = Arc<Mutex<Vec<Weak<StatementCache>>>>;
 
 /// Why the server refused a sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +77,8 @@ struct Inner {
     /// Until then lag-tolerant reads go to the primary: after this desk's own write, or after
     /// the replica failed.
     reads_on_primary_until: Mutex<Option<Instant>>,
+    /// The connections of requests given up at their deadline: never handed out again.
+    abandoned: Taken,
 }
 
 #[derive(Clone)]
@@ -110,6 +122,7 @@ impl Sessions {
                 deadlines,
                 current: RwLock::new(None),
                 reads_on_primary_until: Mutex::new(None),
+                abandoned: Taken::default(),
             }),
         })
     }
@@ -126,6 +139,7 @@ impl Sessions {
                 deadlines: Deadlines::default(),
                 current: RwLock::new(None),
                 reads_on_primary_until: Mutex::new(None),
+                abandoned: Taken::default(),
             }),
         };
         sessions.keep(pool, None, None);
@@ -252,7 +266,54 @@ impl Sessions {
     /// A connection of the signed-in operator. Before the sign-in (or after a sign-out) there
     /// is none: the pool's "closed" error.
     pub async fn get(&self) -> Result<Object, PoolError> {
-        self.pool()?.get().await
+        self.take_from(&self.pool()?).await
+    }
+
+    /// A connection of `pool`, never one a request was given up on (such a one leaves the
+    /// pool when its turn comes); noted as taken by the request running on this task, if any.
+    async fn take_from(&self, pool: &Pool) -> Result<Object, PoolError> {
+        loop {
+            let connection = pool.get().await?;
+            if self.was_abandoned(&connection) {
+                drop(Object::take(connection));
+                continue;
+            }
+            let _ = TAKEN.try_with(|taken| {
+                lock(taken).push(Arc::downgrade(&connection.statement_cache));
+            });
+            return Ok(connection);
+        }
+    }
+
+    fn was_abandoned(&self, connection: &ClientWrapper) -> bool {
+        lock(&self.inner.abandoned)
+            .iter()
+            .any(|abandoned| Weak::as_ptr(abandoned) == Arc::as_ptr(&connection.statement_cache))
+    }
+
+    /// Runs `request` for at most `limit`. Past it the request is given up and answered as
+    /// the database unreachable, as a lost connection is, and every connection it took leaves
+    /// its pool: a statement sent on one may still be on its way or waiting for its answer (a
+    /// frozen server, a stuck proxy, which TCP's own deadlines do not see), and whatever the
+    /// next request sent there would wait behind it.
+    pub async fn answering_within<T, E: From<DbError>>(
+        &self,
+        limit: Duration,
+        request: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let taken = Taken::default();
+        let mut request = Box::pin(TAKEN.scope(taken.clone(), request));
+        if let Ok(answer) = tokio::time::timeout(limit, &mut request).await {
+            return answer;
+        }
+        // Named before they go back to the pool, which hands them to no one after.
+        {
+            let mut abandoned = lock(&self.inner.abandoned);
+            abandoned.retain(|connection| connection.strong_count() > 0);
+            abandoned.append(&mut lock(&taken));
+        }
+        drop(request);
+        Err(DbError::Unreachable(format!("no answer within {} s", limit.as_secs())).into())
     }
 
     /// A connection for a read that tolerates a slight lag (a search, a customer's details, a
@@ -270,7 +331,7 @@ impl Sessions {
         } else {
             (&current.pool, &replica)
         };
-        match first.get().await.map_err(DbError::from) {
+        match self.take_from(first).await.map_err(DbError::from) {
             Err(error) if error.is_connection_lost() => {
                 tracing::warn!(replica_first, "reading from the other server: {error}");
                 if replica_first {
@@ -279,7 +340,7 @@ impl Sessions {
                     // The primary is gone (a failover?): the replica is the one to read from.
                     *self.reads_on_primary_until() = None;
                 }
-                Ok(second.get().await?)
+                Ok(self.take_from(second).await?)
             }
             result => result,
         }
@@ -340,6 +401,13 @@ impl Sessions {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// `mutex`'s content: a panic while it was held left nothing half-changed in a list.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The replica's settings from `replica`, on the database of `primary`: each operator's role is

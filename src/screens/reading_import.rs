@@ -5,6 +5,7 @@
 //! all the good lines or none. docs/reading-import.md is the clerk's description.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -25,6 +26,7 @@ use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::Deadlines;
 use crate::db::readings::{self, ImportReport};
 use crate::domain::reading_csv::{
     self, BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
@@ -55,6 +57,10 @@ pub enum ImportAnswer {
 impl ScreenRequest for ReadingImport {
     fn idempotency_key(&self) -> Option<&str> {
         self.idempotency_key.as_deref()
+    }
+
+    fn deadline(&self, deadlines: &Deadlines) -> Duration {
+        deadlines.import()
     }
 
     fn execute<'a>(&'a self, services: &'a Services, _progress: &'a Progress<'a>) -> Answer<'a> {

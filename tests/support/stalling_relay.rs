@@ -117,10 +117,15 @@ impl StallingRelay {
     pub fn stall(&self) {
         self.stalled.store(true, Ordering::SeqCst);
     }
+
+    /// What was held passes on, and everything after: the peer answers again.
+    pub fn unstall(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
+    }
 }
 
-/// Copies `from` to `to` until either ends, or for ever holds both once `stalled`; `seen` is
-/// shown what passes.
+/// Copies `from` to `to` until either ends, holding both while `stalled`; `seen` is shown what
+/// passes.
 fn forward(
     mut from: impl Read,
     mut to: impl Write + Closable,
@@ -130,10 +135,8 @@ fn forward(
     let mut buffer = [0; 16 * 1024];
     while let Ok(n @ 1..) = from.read(&mut buffer) {
         seen(&buffer[..n]);
-        if stalled.load(Ordering::SeqCst) {
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
+        while stalled.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
         }
         if to.write_all(&buffer[..n]).is_err() {
             break;

@@ -4,6 +4,7 @@
 //! (`Screen::on_progress`); rolled back whole, the dialog shows the check again.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -22,6 +23,7 @@ use crate::app::keymap::edits_text;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub, Screen};
+use crate::db::Deadlines;
 use crate::db::meters::{self, ImportChoice, ImportReport};
 use crate::domain::meter_csv::{
     LineError, LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, Reading, bad_lines,
@@ -72,6 +74,13 @@ impl RefWork for ImportRequest {
     const PERMISSION: &'static str = "meter.import";
 
     keyed!(ImportRequest, reads: [Check, WriteProblems], writes: [Import]);
+
+    fn deadline(&self, deadlines: &Deadlines) -> Duration {
+        match self {
+            ImportRequest::Import { .. } => deadlines.import(),
+            _ => deadlines.request(),
+        }
+    }
 
     /// The import reports its progress (rows sent, of all) as it goes.
     async fn run(&self, db: Db<'_>) -> Result<ImportReply, Failure> {

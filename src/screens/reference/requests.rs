@@ -8,6 +8,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::time::Duration;
 
 use deadpool_postgres::Client;
 
@@ -17,8 +18,8 @@ use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind};
 use crate::app::{Hub, Screen};
-use crate::db::operators;
 use crate::db::session::Sessions;
+use crate::db::{Deadlines, operators};
 use crate::i18n::Lang;
 
 /// What the answer to a change says: done (the text to tell), or refused (each text with the
@@ -34,6 +35,11 @@ pub trait RefWork: Debug + Clone + PartialEq + Send + Sync + 'static {
 
     /// The idempotency key of a change or an import; a read has none.
     fn idempotency_key(&self) -> Option<&str>;
+
+    /// How long it may go unanswered ([`ScreenRequest::deadline`]).
+    fn deadline(&self, deadlines: &Deadlines) -> Duration {
+        deadlines.request()
+    }
 
     /// Runs it (permitted), on a request task.
     fn run(&self, db: Db<'_>) -> impl Future<Output = Result<Self::Reply, Failure>> + Send;
@@ -115,6 +121,10 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
     /// a file do neither (F3 or F12 leaves a long check, whose answer is then dropped).
     fn idempotency_key(&self) -> Option<&str> {
         self.work.idempotency_key()
+    }
+
+    fn deadline(&self, deadlines: &Deadlines) -> Duration {
+        self.work.deadline(deadlines)
     }
 
     fn execute<'a>(&'a self, services: &'a Services, progress: &'a Progress<'a>) -> Answer<'a> {
