@@ -16,6 +16,7 @@ use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
 use super::basic_info::customer_crumb;
+use super::bills::PayBills;
 use super::legend::{BACK, PAGING, framed, usual};
 use super::receipt::{
     LoadReceipt, ReceiptLoaded, Receipted, keep_and_show, payment_choices, payment_method_name,
@@ -359,15 +360,16 @@ impl AccountScreen {
 }
 
 /// Whether money of the account of `customer_id` is on its way to the database or waits for
-/// it (a movement from any account screen, or a payment of bills from the calling screen);
-/// if so, says so. What it was sent with is what will be saved: a second one, on the balance
-/// read before the first landed, would be refused or pay the same bills twice.
+/// it (a movement from any account screen, a payment of bills from any bills screen, even one
+/// since closed, or any write of the calling screen); if so, says so. What it was sent with is
+/// what will be saved: a second one, on the balance read before the first landed, would be
+/// refused or pay the same bills twice.
 pub(super) fn refused_while_moving(customer_id: i64, hub: &mut Hub) -> bool {
     let moving = hub.saving()
         || hub.writing(|request| {
-            request
-                .of::<MoveMoney>()
-                .is_some_and(|moving| moving.change.customer_id == customer_id)
+            let movement = request.of::<MoveMoney>().map(|m| m.change.customer_id);
+            let payment = request.of::<PayBills>().map(|p| p.customer_id);
+            movement.or(payment) == Some(customer_id)
         });
     if moving {
         hub.say(MessageKind::Info, hub.app.lang.t("acct.still_saving"));

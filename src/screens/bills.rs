@@ -97,6 +97,8 @@ customer_read!(
 #[derive(Debug, Clone, PartialEq)]
 pub struct PayBills {
     pub idempotency_key: String,
+    /// Whose bills: no other movement of this account is taken while this one waits.
+    pub customer_id: i64,
     pub bill_ids: Vec<i64>,
     /// Their sum, as confirmed.
     pub total: Money,
@@ -300,6 +302,7 @@ impl BillsScreen {
             hub.say(MessageKind::Info, lang.t("bills.paying"));
             return hub.send(PayBills {
                 idempotency_key: hub.app.write_key(),
+                customer_id: self.customer_id,
                 bill_ids: paying,
                 total,
             });

@@ -10,11 +10,13 @@ use meterdesk::db::accounts::{
     Account, BillsToPay, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
 };
 use meterdesk::db::cards::PaymentMethod;
+use meterdesk::db::readings::PayOutcome;
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::money::{Money, UnitPrice, Volume};
 use meterdesk::screens::account::{
     AccountPane, AccountScreen, LoadAccount, Loaded, MoveMoney, Moved,
 };
+use meterdesk::screens::bills::{BillsPaid, BillsScreen, PayBills};
 use meterdesk::screens::receipt::{KeepReceipt, LoadReceipt, ReceiptLoaded, ledger_receipt_text};
 
 fn money(text: &str) -> Money {
@@ -749,6 +751,64 @@ fn no_second_deposit_while_the_first_is_on_its_way() {
             "{lang:?}: answered, the deposit is taken again"
         );
     }
+}
+
+/// s34-d (known since s33-j): a payment of bills from the balance, sent from the bills and
+/// left waiting for the database with F3, was not counted: a deposit into the same account,
+/// and the bills opened again, took a second movement on the balance read before the first
+/// landed. Both now wait for its answer, as after a deposit.
+#[test]
+fn no_deposit_nor_payment_while_a_bill_payment_left_behind_waits() {
+    let mut app = signed_in(Lang::En);
+    let open_bills = |app: &mut App| {
+        let sent = press(app, KeyCode::Char('b'));
+        answer(app, &sent, Reply::screen(Some(crate::readings::bills())));
+        assert!(app.screen.is::<BillsScreen>());
+    };
+    open_bills(&mut app);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("one payment: {sent:?}")
+    };
+    assert!(request.of::<PayBills>().is_some(), "{request:?}");
+    connection_lost(&mut app, &sent);
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>(), "the clerk left the bills");
+    let words = "A payment into this account is still being saved: wait for its answer.";
+
+    open_account(&mut app, "postpaid", KeyCode::Char('r'));
+    assert!(
+        matches!(pane(&app), AccountPane::History),
+        "no deposit form"
+    );
+    assert_eq!(app.message.clone().unwrap().text, words);
+    press(&mut app, KeyCode::F(3));
+
+    open_bills(&mut app);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let asked = press(&mut app, KeyCode::F(2));
+    assert!(asked.is_empty(), "no second payment: {asked:?}");
+    assert_eq!(app.message.clone().unwrap().text, words);
+    press(&mut app, KeyCode::F(3));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    answer(
+        &mut app,
+        &resent,
+        Reply::screen(BillsPaid {
+            outcome: PayOutcome::NotCovered,
+            receipt: None,
+        }),
+    );
+    open_account(&mut app, "postpaid", KeyCode::Char('r'));
+    assert!(
+        matches!(pane(&app), AccountPane::Form { .. }),
+        "answered, the deposit is taken again"
+    );
 }
 
 #[test]
