@@ -267,6 +267,11 @@ impl AccountScreen {
     }
 
     fn reprint(&mut self, hub: &mut Hub) {
+        // Each copy is counted and printed: a `#` pressed again before the copy came back
+        // would print another (a tired clerk's six presses, six copies).
+        if hub.asking(|request| request.of::<LoadReceipt>().is_some_and(|asked| asked.copy)) {
+            return;
+        }
         let Some(receipt_no) = self
             .page
             .rows

@@ -445,6 +445,40 @@ fn a_receipt_of_the_list_is_reprinted_marked_copy() {
     );
 }
 
+/// s34-d, by hand: `#` pressed six times fast printed six copies (receipt.reprints 1 → 7):
+/// each `#` before the first copy came back sent another. One copy is on its way at a time;
+/// once it is shown, `#` on the list prints the next.
+#[test]
+fn a_reprint_on_its_way_is_not_asked_for_again() {
+    let mut app = signed_in(Lang::En);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('$'));
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Char('#'));
+    assert!(sent[0].1.of::<LoadReceipt>().is_some(), "{sent:?}");
+    for _ in 0..5 {
+        let again = press(&mut app, KeyCode::Char('#'));
+        assert!(
+            again.is_empty(),
+            "no second copy while the first comes: {again:?}"
+        );
+    }
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReceiptLoaded::Found(Box::new(record(
+            vec![recharge_line("120.00")],
+            1,
+        )))),
+    );
+    assert!(render(&app).contains("*** COPY 1 ***"));
+    press(&mut app, KeyCode::F(3));
+    let sent = press(&mut app, KeyCode::Char('#'));
+    assert!(
+        sent[0].1.of::<LoadReceipt>().is_some(),
+        "the next copy: {sent:?}"
+    );
+}
+
 #[test]
 fn the_ledger_receipt_at_32_and_48_characters() {
     let utc = FixedOffset::east_opt(0).unwrap();
