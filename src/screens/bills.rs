@@ -571,6 +571,12 @@ impl Screen for BillsScreen {
             match bills {
                 Some(bills) => {
                     self.selected = self.selected.min(bills.bills.len().saturating_sub(1));
+                    // Paid meanwhile (a deposit over this screen) or voided: no longer to pay.
+                    let unpaid = |id: &i64| {
+                        let bill = bills.bills.iter().find(|bill| bill.id == *id);
+                        bill.is_some_and(|bill| bill.status == "unpaid")
+                    };
+                    self.chosen.retain(unpaid);
                     self.bills = Some(bills.clone());
                 }
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),

@@ -10,13 +10,13 @@ use meterdesk::db::accounts::{
     Account, BillsToPay, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
 };
 use meterdesk::db::cards::PaymentMethod;
-use meterdesk::db::readings::PayOutcome;
+use meterdesk::db::readings::{Bills, PayOutcome};
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::money::{Money, UnitPrice, Volume};
 use meterdesk::screens::account::{
     AccountPane, AccountScreen, LoadAccount, Loaded, MoveMoney, Moved,
 };
-use meterdesk::screens::bills::{BillsPaid, BillsScreen, PayBills};
+use meterdesk::screens::bills::{BillsPaid, BillsScreen, LoadBills, PayBills};
 use meterdesk::screens::receipt::{KeepReceipt, LoadReceipt, ReceiptLoaded, ledger_receipt_text};
 
 fn money(text: &str) -> Money {
@@ -842,6 +842,77 @@ fn no_deposit_nor_payment_while_a_bill_payment_left_behind_waits() {
     assert!(
         matches!(pane(&app), AccountPane::Form { .. }),
         "answered, the deposit is taken again"
+    );
+}
+
+/// s34-d, by hand: after a deposit paid the chosen bills, back on the bills they were still
+/// marked chosen, now paid, so F2 said "No unpaid bills to pay." over the bills still unpaid.
+/// The bills read again keep chosen only those still unpaid.
+#[test]
+fn bills_paid_by_a_deposit_are_no_longer_chosen() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('b'));
+    let before = Bills {
+        balance: money("50.00"),
+        ..crate::readings::bills()
+    };
+    answer(&mut app, &sent, Reply::screen(Some(before.clone())));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let sent = press(&mut app, KeyCode::F(2));
+    let lacking = Account {
+        balance: money("50.00"),
+        ..account("postpaid")
+    };
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Loaded(Some((Box::new(lacking), history())))),
+    );
+    let AccountPane::Form { form, .. } = pane(&app) else {
+        panic!("the deposit form: {:?}", pane(&app))
+    };
+    assert_eq!(form.value(0), "50.00", "what the chosen bill lacks");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Moved { receipt_no: 17 },
+            receipt: None,
+        }),
+    );
+    let reread: Vec<_> = next
+        .into_iter()
+        .filter(|(_, r)| r.of::<LoadAccount>().is_some())
+        .collect();
+    answer(
+        &mut app,
+        &reread,
+        Reply::screen(Loaded(Some((Box::new(account("postpaid")), history())))),
+    );
+    // The receipt, then the account, left.
+    press(&mut app, KeyCode::F(3));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<BillsScreen>(), "{}", render(&app));
+    let reload: Vec<_> = sent
+        .into_iter()
+        .filter(|(_, r)| r.of::<LoadBills>().is_some())
+        .collect();
+    let mut after = before;
+    after.balance = money("0.00");
+    let mut newer = after.bills[2].clone();
+    newer.id = 4;
+    after.bills.push(newer);
+    after.bills[1].status = "paid".into();
+    answer(&mut app, &reload, Reply::screen(Some(after)));
+    assert_eq!(render(&app).matches("[x]").count(), 0, "{}", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(
+        sent.iter().any(|(_, r)| r.of::<LoadAccount>().is_some()),
+        "the new bill is paid by a deposit: {sent:?}, {:?}",
+        app.message
     );
 }
 
