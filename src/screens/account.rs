@@ -264,6 +264,7 @@ impl AccountScreen {
             change: change.clone(),
             idempotency_key: key,
         });
+        hub.say(MessageKind::Info, hub.app.lang.t("acct.saving"));
     }
 
     fn reprint(&mut self, hub: &mut Hub) {

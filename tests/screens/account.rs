@@ -623,6 +623,26 @@ fn a_postpaid_deposit_in_chinese_from_the_form_to_the_receipt() {
     insta::assert_snapshot!("account_help_zh", render(&app));
 }
 
+/// s34-d, by hand: while a confirmed deposit waited for the database the message line said
+/// nothing (a corner spinner only), where a customer's modification says "Saving…": the clerk
+/// pressed F2 again, and F3. It says so, in both languages.
+#[test]
+fn a_movement_on_its_way_says_it_is_being_saved() {
+    for (lang, words) in [
+        (Lang::En, "Saving the payment…"),
+        (Lang::Zh, "正在保存款项…"),
+    ] {
+        let mut app = signed_in(lang);
+        open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+        type_text(&mut app, "50");
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent[0].1.of::<MoveMoney>().is_some(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, words);
+        assert!(render(&app).contains(words), "{lang:?}");
+    }
+}
+
 #[test]
 fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left() {
     let mut app = signed_in(Lang::En);
