@@ -337,6 +337,7 @@ impl Screen for ShiftScreen {
                         shift_id,
                         idempotency_key,
                     });
+                    hub.say(MessageKind::Info, hub.app.t("shift.closing"));
                 }
             }
             Command::Cancel if self.asking_close => self.asking_close = false,

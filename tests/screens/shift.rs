@@ -103,6 +103,20 @@ fn a_shift_closed_by_another_desk_is_shown_and_not_printed_again() {
     );
 }
 
+/// s34-d, by hand: while the close waited for the database the question was gone and the
+/// message line said nothing, the X report still shown with "Z Close shift" in the legend.
+/// It says the shift is being closed.
+#[test]
+fn a_close_on_its_way_says_so() {
+    for (lang, words) in [(Lang::En, "Closing the shift…"), (Lang::Zh, "正在结班…")] {
+        let mut app = shift_screen(lang);
+        close_shift(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent[0].1.of::<CloseShift>().is_some(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, words);
+    }
+}
+
 #[test]
 fn any_other_key_keeps_the_shift_open() {
     let mut app = shift_screen(Lang::En);
