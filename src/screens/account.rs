@@ -599,6 +599,13 @@ impl Screen for AccountScreen {
         self.load(hub);
     }
 
+    /// A deposit paying bills holds the amount the desk worked out, not one the clerk typed:
+    /// its confirmation is answered only by a key pressed once it is seen (a tired clerk's F2s
+    /// on a transfer refused for the bills went on through the bills and this confirmation).
+    fn drops_type_ahead(&self) -> bool {
+        matches!(&self.pane, AccountPane::Confirm { change, .. } if change.pays.is_some())
+    }
+
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         match &mut self.pane {
             AccountPane::Form { form, .. } => match hub.pane_form_key(form, key, command) {

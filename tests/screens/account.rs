@@ -936,6 +936,52 @@ fn bills_paid_by_a_deposit_are_no_longer_chosen() {
     );
 }
 
+/// s34-d, by hand: F2 six times on a transfer refused for unpaid bills went on through the
+/// bills and the deposit that pays them, past its confirmation, and took 72.66 in cash: the F2s
+/// waited while each screen read what it shows, then answered what the clerk never saw. The
+/// desk filled that amount; its confirmation drops the keys typed before it came on top.
+#[test]
+fn a_deposit_paying_bills_is_confirmed_only_by_a_key_pressed_once_seen() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('b'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Some(crate::readings::bills())),
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent[0].1.of::<LoadAccount>().is_some(), "{sent:?}");
+    for _ in 0..4 {
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "waiting for the account"
+        );
+    }
+    let lacking = Account {
+        balance: money("150.00"),
+        ..account("postpaid")
+    };
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(Loaded(Some((Box::new(lacking), history())))),
+    );
+    assert!(
+        next.iter().all(|(_, r)| r.of::<MoveMoney>().is_none()),
+        "nothing moved: {next:?}"
+    );
+    assert!(
+        matches!(pane(&app), AccountPane::Confirm { .. }),
+        "{:?}",
+        pane(&app)
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("one movement: {sent:?}")
+    };
+    assert!(request.of::<MoveMoney>().is_some(), "{request:?}");
+}
+
 #[test]
 fn a_deposit_paying_bills_in_chinese() {
     let mut app = deposit_paying_bills(Lang::Zh);
