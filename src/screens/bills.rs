@@ -500,6 +500,12 @@ impl Screen for BillsScreen {
         });
     }
 
+    /// The question of a payment from the balance (figures the desk worked out) is answered
+    /// only by a key pressed once it is seen, as a deposit paying bills is.
+    fn drops_type_ahead(&self) -> bool {
+        self.confirming.is_some()
+    }
+
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         if self.void_key(key, command, hub) {
             return true;
