@@ -673,6 +673,19 @@ fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left(
     assert_eq!(app.message.clone().unwrap().text, "Done; receipt #18.");
 }
 
+/// Answers the account read by `sent` with a postpaid account holding `balance`.
+fn account_read(app: &mut App, sent: &[(u64, Request)], balance: &str) -> Vec<(u64, Request)> {
+    let account = Account {
+        balance: money(balance),
+        ..account("postpaid")
+    };
+    answer(
+        app,
+        sent,
+        Reply::screen(Loaded(Some((Box::new(account), history())))),
+    )
+}
+
 /// The bills of the table's first row, balance 150.00 and two unpaid bills of 100.00: F2
 /// opens the deposit with the 50.00 the balance lacks; less is refused on the form; the
 /// confirmation names the bills and the movement carries them.
@@ -689,15 +702,7 @@ fn deposit_paying_bills(lang: Lang) -> App {
         panic!("the account is asked for: {sent:?}")
     };
     assert_eq!(request.of::<LoadAccount>().map(|r| r.customer_id), Some(1));
-    let account = Account {
-        balance: money("150.00"),
-        ..account("postpaid")
-    };
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(Loaded(Some((Box::new(account), history())))),
-    );
+    account_read(&mut app, &sent, "150.00");
     let AccountPane::Form { form, .. } = pane(&app) else {
         panic!("the deposit form: {:?}", pane(&app))
     };
@@ -880,15 +885,7 @@ fn bills_paid_by_a_deposit_are_no_longer_chosen() {
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Char(' '));
     let sent = press(&mut app, KeyCode::F(2));
-    let lacking = Account {
-        balance: money("50.00"),
-        ..account("postpaid")
-    };
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(Loaded(Some((Box::new(lacking), history())))),
-    );
+    account_read(&mut app, &sent, "50.00");
     let AccountPane::Form { form, .. } = pane(&app) else {
         panic!("the deposit form: {:?}", pane(&app))
     };
@@ -907,11 +904,7 @@ fn bills_paid_by_a_deposit_are_no_longer_chosen() {
         .into_iter()
         .filter(|(_, r)| r.of::<LoadAccount>().is_some())
         .collect();
-    answer(
-        &mut app,
-        &reread,
-        Reply::screen(Loaded(Some((Box::new(account("postpaid")), history())))),
-    );
+    account_read(&mut app, &reread, "0.00");
     // The receipt, then the account, left.
     press(&mut app, KeyCode::F(3));
     let sent = press(&mut app, KeyCode::F(3));
@@ -957,15 +950,7 @@ fn a_deposit_paying_bills_is_confirmed_only_by_a_key_pressed_once_seen() {
             "waiting for the account"
         );
     }
-    let lacking = Account {
-        balance: money("150.00"),
-        ..account("postpaid")
-    };
-    let next = answer(
-        &mut app,
-        &sent,
-        Reply::screen(Loaded(Some((Box::new(lacking), history())))),
-    );
+    let next = account_read(&mut app, &sent, "150.00");
     assert!(
         next.iter().all(|(_, r)| r.of::<MoveMoney>().is_none()),
         "nothing moved: {next:?}"
