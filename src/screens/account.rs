@@ -16,7 +16,6 @@ use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
 use super::basic_info::customer_crumb;
-use super::bills::PayBills;
 use super::legend::{BACK, PAGING, framed, usual};
 use super::receipt::{
     LoadReceipt, ReceiptLoaded, Receipted, keep_and_show, payment_choices, payment_method_name,
@@ -371,12 +370,8 @@ impl AccountScreen {
 /// what will be saved: a second one, on the balance read before the first landed, would be
 /// refused or pay the same bills twice.
 pub(super) fn refused_while_moving(customer_id: i64, hub: &mut Hub) -> bool {
-    let moving = hub.saving()
-        || hub.writing(|request| {
-            let movement = request.of::<MoveMoney>().map(|m| m.change.customer_id);
-            let payment = request.of::<PayBills>().map(|p| p.customer_id);
-            movement.or(payment) == Some(customer_id)
-        });
+    let moving =
+        hub.saving() || hub.writing(|request| request.moves_balance_of() == Some(customer_id));
     if moving {
         hub.say(MessageKind::Info, hub.app.lang.t("acct.still_saving"));
     }
@@ -488,6 +483,10 @@ pub type Moved = Receipted<MoveOutcome>;
 impl ScreenRequest for MoveMoney {
     fn idempotency_key(&self) -> Option<&str> {
         Some(&self.idempotency_key)
+    }
+
+    fn moves_balance_of(&self) -> Option<i64> {
+        Some(self.change.customer_id)
     }
 
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {

@@ -97,7 +97,7 @@ customer_read!(
 #[derive(Debug, Clone, PartialEq)]
 pub struct PayBills {
     pub idempotency_key: String,
-    /// Whose bills: no other movement of this account is taken while this one waits.
+    /// Whose bills (`moves_balance_of`).
     pub customer_id: i64,
     pub bill_ids: Vec<i64>,
     /// Their sum, as confirmed.
@@ -110,6 +110,10 @@ pub type BillsPaid = Receipted<PayOutcome>;
 impl ScreenRequest for PayBills {
     fn idempotency_key(&self) -> Option<&str> {
         Some(&self.idempotency_key)
+    }
+
+    fn moves_balance_of(&self) -> Option<i64> {
+        Some(self.customer_id)
     }
 
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
