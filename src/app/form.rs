@@ -672,14 +672,13 @@ impl Form {
     }
 
     /// Typing on a choice field opens its lookup with what was typed as the filter (a Space
-    /// on a multiple choice opens it searching nothing: in its list Space ticks);
+    /// opens it searching nothing: no label begins with one, and in its list Space picks);
     /// Backspace, Delete and Ctrl-U clear the choice.
     fn on_choice_key(&mut self, key: KeyEvent) -> FormEvent {
         match key.code {
             KeyCode::Char(_) if Key::of(&key).is_text() => {
                 let mut lookup = Lookup::default();
-                let many = matches!(self.fields[self.focus].kind, FieldKind::Choices(_));
-                if !(many && is_space(&key)) {
+                if !is_space(&key) {
                     lookup.filter.handle_event(&Event::Key(key));
                 }
                 self.lookup = Some(lookup);
@@ -756,7 +755,8 @@ impl Form {
                 field.error = None;
                 return FormEvent::Edited(index);
             }
-            (KeyCode::Enter, _) | (_, Some(Command::Save)) => {
+            // A Space that goes on with no search picks, as Enter does.
+            _ if ticks || command == Some(Command::Save) => {
                 let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
@@ -787,7 +787,7 @@ fn choices_matching<'a>(choices: &'a [Choice], filter: &str) -> Vec<&'a Choice> 
         .collect()
 }
 
-/// A Space typed (not with Ctrl or Alt): in a multiple choice's list it ticks.
+/// A Space typed (not with Ctrl or Alt): in a choice's list it picks (ticks, in a multiple one).
 fn is_space(key: &KeyEvent) -> bool {
     key.code == KeyCode::Char(' ') && Key::of(key).is_text()
 }
@@ -1375,6 +1375,29 @@ mod tests {
         );
         send(&mut form, KeyCode::Char(' '), None);
         assert_eq!(ticked_labels(&form, 0), ["Cash"], "Space again unticks");
+    }
+
+    /// s34-d, by hand: a Space on the reading's yes/no field opened its list searching " ",
+    /// "No match" (as s33-c found on a multiple choice). It opens the list searching nothing,
+    /// and a Space in it picks, as Enter does.
+    #[test]
+    fn space_on_a_choice_opens_its_list_whole() {
+        let choices = ["No", "Yes"].map(|label| Choice {
+            key: label.to_lowercase(),
+            label: label.into(),
+        });
+        let mut form = Form::new(vec![Field::new(
+            "details.type",
+            FieldKind::Choice(choices.to_vec()),
+            true,
+        )]);
+        send(&mut form, KeyCode::Char(' '), None);
+        let labels: Vec<_> = form.lookup_matches().iter().map(|c| &c.label).collect();
+        assert_eq!(labels, ["No", "Yes"]);
+        send(&mut form, KeyCode::Down, None);
+        send(&mut form, KeyCode::Char(' '), None);
+        assert_eq!(form.value(0), "Yes");
+        assert!(form.lookup.is_none());
     }
 
     /// A multiple choice keeps its keys, not its labels: a label holding the separator it is

@@ -704,6 +704,12 @@ pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
         deadlines.request()
     }
 
+    /// The customer whose balance this write moves (a deposit, a refund, a payment of bills):
+    /// while it waits, no other movement of that account is taken, whichever screen asks.
+    fn moves_balance_of(&self) -> Option<i64> {
+        None
+    }
+
     /// Runs it against the database (and the reader): on a tokio task, never the UI task. A
     /// long one reports how far it is through `progress` (the meter import).
     fn execute<'a>(&'a self, services: &'a Services, progress: &'a Progress<'a>) -> Answer<'a>;

@@ -125,19 +125,23 @@ fn typed(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
 
 /// Applies waiting keys while nothing holds them; whether any was applied.
 fn replay_type_ahead(app: &mut App, out: &mut Vec<Outgoing>) -> bool {
-    if top_drops_type_ahead(app) {
-        app.type_ahead.clear();
-    }
     let mut replayed = false;
-    while let Some(&typed) = app.type_ahead.front()
-        && !app.holds_input()
-        && !key_waits(app, &typed.key())
-    {
+    loop {
+        // Also a screen or pane a key replayed just brought on top: the keys behind it were
+        // typed before it was seen.
+        if top_drops_type_ahead(app) {
+            app.type_ahead.clear();
+        }
+        let Some(&typed) = app.type_ahead.front() else {
+            return replayed;
+        };
+        if app.holds_input() || key_waits(app, &typed.key()) {
+            return replayed;
+        }
         app.type_ahead.pop_front();
         on_key(app, typed, out);
         replayed = true;
     }
-    replayed
 }
 
 fn top_drops_type_ahead(app: &App) -> bool {

@@ -1,6 +1,7 @@
 //! What the clerk typed into the customer table's search field, and what to look for.
 //!
-//! The rules, in order (the text is trimmed first):
+//! The rules, in order (the text is trimmed first; digits, spaces and dashes a Chinese input
+//! method typed full-width count as their ASCII twins):
 //! - nothing → every customer;
 //! - exactly 8 digits and nothing else, not starting with 0 → a customer number, and its check
 //!   digit must be right. Eight bare digits are always read as a customer number, never as a
@@ -20,6 +21,7 @@
 //!   (meter numbers may have letters: "AB12"). Case-insensitive.
 
 use crate::domain::customer_number::{self, CustomerNumber};
+use crate::domain::validation::halfwidth;
 
 /// What to look for in the customer table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -45,6 +47,17 @@ pub fn classify(typed: &str) -> Result<CustomerSearch, SearchError> {
     if typed.is_empty() {
         return Ok(CustomerSearch::All);
     }
+    // A number a Chinese input method typed full-width is that number, as in every form
+    // (`validation::halfwidth`); text keeps its full-width characters, as stored.
+    let ascii: String = typed.chars().map(halfwidth).collect();
+    if is_grouped_digits(&ascii) {
+        return classify_number(&ascii);
+    }
+    Ok(CustomerSearch::Text(typed.to_owned()))
+}
+
+/// `typed`, ASCII digits possibly grouped: a customer number or digits.
+fn classify_number(typed: &str) -> Result<CustomerSearch, SearchError> {
     let bare_digits = typed.bytes().all(|b| b.is_ascii_digit());
     if bare_digits && typed.len() == customer_number::SHORT_LEN && !typed.starts_with('0') {
         // Length and digits were checked: only the check digit can be wrong.
@@ -53,11 +66,8 @@ pub fn classify(typed: &str) -> Result<CustomerSearch, SearchError> {
             .map(CustomerSearch::CustomerNo)
             .map_err(|_| SearchError::CheckDigit);
     }
-    if is_grouped_digits(typed) {
-        let digits = typed.chars().filter(char::is_ascii_digit).collect();
-        return Ok(CustomerSearch::Digits(digits));
-    }
-    Ok(CustomerSearch::Text(typed.to_owned()))
+    let digits = typed.chars().filter(char::is_ascii_digit).collect();
+    Ok(CustomerSearch::Digits(digits))
 }
 
 /// Digits, possibly grouped by single spaces or dashes, starting and ending with a digit.
@@ -177,11 +187,26 @@ mod tests {
     }
 
     #[test]
-    fn full_width_digits_are_text() {
-        // Only ASCII digits are numbers; a CJK input method's full-width digits stay text.
+    fn full_width_digits_are_their_ascii_twins() {
+        // s34-d, by hand: "１００００１１６" typed by a Chinese input method found no one.
+        let number = customer_no(1_002_345);
+        let full_width: String = number
+            .to_string()
+            .chars()
+            .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap())
+            .collect();
         assert_eq!(
-            classify("１３８"),
-            Ok(CustomerSearch::Text("１３８".into()))
+            classify(&format!("\u{3000}{full_width} ")),
+            Ok(CustomerSearch::CustomerNo(number))
+        );
+        assert_eq!(
+            classify("１３８－１２３４"),
+            Ok(CustomerSearch::Digits("1381234".into()))
+        );
+        // Text stays as typed: an address may hold full-width digits.
+        assert_eq!(
+            classify("文化街２９５号"),
+            Ok(CustomerSearch::Text("文化街２９５号".into()))
         );
     }
 }

@@ -263,9 +263,15 @@ impl AccountScreen {
             change: change.clone(),
             idempotency_key: key,
         });
+        hub.say(MessageKind::Info, hub.app.lang.t("acct.saving"));
     }
 
     fn reprint(&mut self, hub: &mut Hub) {
+        // Each copy is counted and printed: a `#` pressed again before the copy came back
+        // would print another (a tired clerk's six presses, six copies).
+        if hub.asking(|request| request.of::<LoadReceipt>().is_some_and(|asked| asked.copy)) {
+            return;
+        }
         let Some(receipt_no) = self
             .page
             .rows
@@ -359,16 +365,13 @@ impl AccountScreen {
 }
 
 /// Whether money of the account of `customer_id` is on its way to the database or waits for
-/// it (a movement from any account screen, or a payment of bills from the calling screen);
-/// if so, says so. What it was sent with is what will be saved: a second one, on the balance
-/// read before the first landed, would be refused or pay the same bills twice.
+/// it (a movement from any account screen, a payment of bills from any bills screen, even one
+/// since closed, or any write of the calling screen); if so, says so. What it was sent with is
+/// what will be saved: a second one, on the balance read before the first landed, would be
+/// refused or pay the same bills twice.
 pub(super) fn refused_while_moving(customer_id: i64, hub: &mut Hub) -> bool {
-    let moving = hub.saving()
-        || hub.writing(|request| {
-            request
-                .of::<MoveMoney>()
-                .is_some_and(|moving| moving.change.customer_id == customer_id)
-        });
+    let moving =
+        hub.saving() || hub.writing(|request| request.moves_balance_of() == Some(customer_id));
     if moving {
         hub.say(MessageKind::Info, hub.app.lang.t("acct.still_saving"));
     }
@@ -482,6 +485,10 @@ impl ScreenRequest for MoveMoney {
         Some(&self.idempotency_key)
     }
 
+    fn moves_balance_of(&self) -> Option<i64> {
+        Some(self.change.customer_id)
+    }
+
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let mut client = services.pool.get().await?;
@@ -589,6 +596,13 @@ impl Screen for AccountScreen {
 
     fn on_open(&mut self, hub: &mut Hub) {
         self.load(hub);
+    }
+
+    /// A deposit paying bills holds the amount the desk worked out, not one the clerk typed:
+    /// its confirmation is answered only by a key pressed once it is seen (a tired clerk's F2s
+    /// on a transfer refused for the bills went on through the bills and this confirmation).
+    fn drops_type_ahead(&self) -> bool {
+        matches!(&self.pane, AccountPane::Confirm { change, .. } if change.pays.is_some())
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {

@@ -97,6 +97,8 @@ customer_read!(
 #[derive(Debug, Clone, PartialEq)]
 pub struct PayBills {
     pub idempotency_key: String,
+    /// Whose bills (`moves_balance_of`).
+    pub customer_id: i64,
     pub bill_ids: Vec<i64>,
     /// Their sum, as confirmed.
     pub total: Money,
@@ -108,6 +110,10 @@ pub type BillsPaid = Receipted<PayOutcome>;
 impl ScreenRequest for PayBills {
     fn idempotency_key(&self) -> Option<&str> {
         Some(&self.idempotency_key)
+    }
+
+    fn moves_balance_of(&self) -> Option<i64> {
+        Some(self.customer_id)
     }
 
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
@@ -300,6 +306,7 @@ impl BillsScreen {
             hub.say(MessageKind::Info, lang.t("bills.paying"));
             return hub.send(PayBills {
                 idempotency_key: hub.app.write_key(),
+                customer_id: self.customer_id,
                 bill_ids: paying,
                 total,
             });
@@ -497,6 +504,12 @@ impl Screen for BillsScreen {
         });
     }
 
+    /// The question of a payment from the balance (figures the desk worked out) is answered
+    /// only by a key pressed once it is seen, as a deposit paying bills is.
+    fn drops_type_ahead(&self) -> bool {
+        self.confirming.is_some()
+    }
+
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         if self.void_key(key, command, hub) {
             return true;
@@ -568,6 +581,12 @@ impl Screen for BillsScreen {
             match bills {
                 Some(bills) => {
                     self.selected = self.selected.min(bills.bills.len().saturating_sub(1));
+                    // Paid meanwhile (a deposit over this screen) or voided: no longer to pay.
+                    let unpaid = |id: &i64| {
+                        let bill = bills.bills.iter().find(|bill| bill.id == *id);
+                        bill.is_some_and(|bill| bill.status == "unpaid")
+                    };
+                    self.chosen.retain(unpaid);
                     self.bills = Some(bills.clone());
                 }
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),

@@ -131,6 +131,11 @@ fn keep(report: &ShiftReport, z: bool, hub: &mut Hub) {
     });
 }
 
+/// Whether `kept` is an X report's paper.
+fn x_report(kept: &KeepReport) -> bool {
+    kept.stem.starts_with("shift-") && kept.stem.ends_with("-x")
+}
+
 /// The X (open shift, any time) or Z (at the close) report on paper `cells` wide, times in
 /// `zone`: the shift, its takings by method, refunds apart, the receipts and their range.
 pub fn report_text(
@@ -337,6 +342,7 @@ impl Screen for ShiftScreen {
                         shift_id,
                         idempotency_key,
                     });
+                    hub.say(MessageKind::Info, hub.app.t("shift.closing"));
                 }
             }
             Command::Cancel if self.asking_close => self.asking_close = false,
@@ -346,6 +352,8 @@ impl Screen for ShiftScreen {
             Command::CloseShift if self.open_report().is_some() && !hub.saving() => {
                 self.asking_close = true;
             }
+            // Each X prints a paper: one pressed again before the last was kept asks nothing.
+            Command::PrintReport if hub.asking(|request| request.of().is_some_and(x_report)) => {}
             Command::PrintReport => match self.open_report().cloned() {
                 Some(report) => {
                     keep(&report, false, hub);

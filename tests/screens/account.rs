@@ -10,11 +10,13 @@ use meterdesk::db::accounts::{
     Account, BillsToPay, LedgerLine, MoneyMove, MoveOutcome, MoveRefusal, Movement,
 };
 use meterdesk::db::cards::PaymentMethod;
+use meterdesk::db::readings::{Bills, PayOutcome};
 use meterdesk::db::receipts::{ReceiptLine, ReceiptRecord};
 use meterdesk::domain::money::{Money, UnitPrice, Volume};
 use meterdesk::screens::account::{
     AccountPane, AccountScreen, LoadAccount, Loaded, MoveMoney, Moved,
 };
+use meterdesk::screens::bills::{BillsPaid, BillsScreen, LoadBills, PayBills};
 use meterdesk::screens::receipt::{KeepReceipt, LoadReceipt, ReceiptLoaded, ledger_receipt_text};
 
 fn money(text: &str) -> Money {
@@ -443,6 +445,40 @@ fn a_receipt_of_the_list_is_reprinted_marked_copy() {
     );
 }
 
+/// s34-d, by hand: `#` pressed six times fast printed six copies (receipt.reprints 1 → 7):
+/// each `#` before the first copy came back sent another. One copy is on its way at a time;
+/// once it is shown, `#` on the list prints the next.
+#[test]
+fn a_reprint_on_its_way_is_not_asked_for_again() {
+    let mut app = signed_in(Lang::En);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('$'));
+    press(&mut app, KeyCode::Down);
+    let sent = press(&mut app, KeyCode::Char('#'));
+    assert!(sent[0].1.of::<LoadReceipt>().is_some(), "{sent:?}");
+    for _ in 0..5 {
+        let again = press(&mut app, KeyCode::Char('#'));
+        assert!(
+            again.is_empty(),
+            "no second copy while the first comes: {again:?}"
+        );
+    }
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReceiptLoaded::Found(Box::new(record(
+            vec![recharge_line("120.00")],
+            1,
+        )))),
+    );
+    assert!(render(&app).contains("*** COPY 1 ***"));
+    press(&mut app, KeyCode::F(3));
+    let sent = press(&mut app, KeyCode::Char('#'));
+    assert!(
+        sent[0].1.of::<LoadReceipt>().is_some(),
+        "the next copy: {sent:?}"
+    );
+}
+
 #[test]
 fn the_ledger_receipt_at_32_and_48_characters() {
     let utc = FixedOffset::east_opt(0).unwrap();
@@ -587,6 +623,26 @@ fn a_postpaid_deposit_in_chinese_from_the_form_to_the_receipt() {
     insta::assert_snapshot!("account_help_zh", render(&app));
 }
 
+/// s34-d, by hand: while a confirmed deposit waited for the database the message line said
+/// nothing (a corner spinner only), where a customer's modification says "Saving…": the clerk
+/// pressed F2 again, and F3. It says so, in both languages.
+#[test]
+fn a_movement_on_its_way_says_it_is_being_saved() {
+    for (lang, words) in [
+        (Lang::En, "Saving the payment…"),
+        (Lang::Zh, "正在保存款项…"),
+    ] {
+        let mut app = signed_in(lang);
+        open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+        type_text(&mut app, "50");
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent[0].1.of::<MoveMoney>().is_some(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, words);
+        assert!(render(&app).contains(words), "{lang:?}");
+    }
+}
+
 #[test]
 fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left() {
     let mut app = signed_in(Lang::En);
@@ -617,6 +673,19 @@ fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left(
     assert_eq!(app.message.clone().unwrap().text, "Done; receipt #18.");
 }
 
+/// Answers the account read by `sent` with a postpaid account holding `balance`.
+fn account_read(app: &mut App, sent: &[(u64, Request)], balance: &str) -> Vec<(u64, Request)> {
+    let account = Account {
+        balance: money(balance),
+        ..account("postpaid")
+    };
+    answer(
+        app,
+        sent,
+        Reply::screen(Loaded(Some((Box::new(account), history())))),
+    )
+}
+
 /// The bills of the table's first row, balance 150.00 and two unpaid bills of 100.00: F2
 /// opens the deposit with the 50.00 the balance lacks; less is refused on the form; the
 /// confirmation names the bills and the movement carries them.
@@ -633,15 +702,7 @@ fn deposit_paying_bills(lang: Lang) -> App {
         panic!("the account is asked for: {sent:?}")
     };
     assert_eq!(request.of::<LoadAccount>().map(|r| r.customer_id), Some(1));
-    let account = Account {
-        balance: money("150.00"),
-        ..account("postpaid")
-    };
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(Loaded(Some((Box::new(account), history())))),
-    );
+    account_read(&mut app, &sent, "150.00");
     let AccountPane::Form { form, .. } = pane(&app) else {
         panic!("the deposit form: {:?}", pane(&app))
     };
@@ -749,6 +810,161 @@ fn no_second_deposit_while_the_first_is_on_its_way() {
             "{lang:?}: answered, the deposit is taken again"
         );
     }
+}
+
+/// s34-d (known since s33-j): a payment of bills from the balance, sent from the bills and
+/// left waiting for the database with F3, was not counted: a deposit into the same account,
+/// and the bills opened again, took a second movement on the balance read before the first
+/// landed. Both now wait for its answer, as after a deposit.
+#[test]
+fn no_deposit_nor_payment_while_a_bill_payment_left_behind_waits() {
+    let mut app = signed_in(Lang::En);
+    let open_bills = |app: &mut App| {
+        let sent = press(app, KeyCode::Char('b'));
+        answer(app, &sent, Reply::screen(Some(crate::readings::bills())));
+        assert!(app.screen.is::<BillsScreen>());
+    };
+    open_bills(&mut app);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("one payment: {sent:?}")
+    };
+    assert!(request.of::<PayBills>().is_some(), "{request:?}");
+    connection_lost(&mut app, &sent);
+    press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>(), "the clerk left the bills");
+    let words = "A payment into this account is still being saved: wait for its answer.";
+
+    open_account(&mut app, "postpaid", KeyCode::Char('r'));
+    assert!(
+        matches!(pane(&app), AccountPane::History),
+        "no deposit form"
+    );
+    assert_eq!(app.message.clone().unwrap().text, words);
+    press(&mut app, KeyCode::F(3));
+
+    open_bills(&mut app);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let asked = press(&mut app, KeyCode::F(2));
+    assert!(asked.is_empty(), "no second payment: {asked:?}");
+    assert_eq!(app.message.clone().unwrap().text, words);
+    press(&mut app, KeyCode::F(3));
+
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    answer(
+        &mut app,
+        &resent,
+        Reply::screen(BillsPaid {
+            outcome: PayOutcome::NotCovered,
+            receipt: None,
+        }),
+    );
+    open_account(&mut app, "postpaid", KeyCode::Char('r'));
+    assert!(
+        matches!(pane(&app), AccountPane::Form { .. }),
+        "answered, the deposit is taken again"
+    );
+}
+
+/// s34-d, by hand: after a deposit paid the chosen bills, back on the bills they were still
+/// marked chosen, now paid, so F2 said "No unpaid bills to pay." over the bills still unpaid.
+/// The bills read again keep chosen only those still unpaid.
+#[test]
+fn bills_paid_by_a_deposit_are_no_longer_chosen() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('b'));
+    let before = Bills {
+        balance: money("50.00"),
+        ..crate::readings::bills()
+    };
+    answer(&mut app, &sent, Reply::screen(Some(before.clone())));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let sent = press(&mut app, KeyCode::F(2));
+    account_read(&mut app, &sent, "50.00");
+    let AccountPane::Form { form, .. } = pane(&app) else {
+        panic!("the deposit form: {:?}", pane(&app))
+    };
+    assert_eq!(form.value(0), "50.00", "what the chosen bill lacks");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(Moved {
+            outcome: MoveOutcome::Moved { receipt_no: 17 },
+            receipt: None,
+        }),
+    );
+    let reread: Vec<_> = next
+        .into_iter()
+        .filter(|(_, r)| r.of::<LoadAccount>().is_some())
+        .collect();
+    account_read(&mut app, &reread, "0.00");
+    // The receipt, then the account, left.
+    press(&mut app, KeyCode::F(3));
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<BillsScreen>(), "{}", render(&app));
+    let reload: Vec<_> = sent
+        .into_iter()
+        .filter(|(_, r)| r.of::<LoadBills>().is_some())
+        .collect();
+    let mut after = before;
+    after.balance = money("0.00");
+    let mut newer = after.bills[2].clone();
+    newer.id = 4;
+    after.bills.push(newer);
+    after.bills[1].status = "paid".into();
+    answer(&mut app, &reload, Reply::screen(Some(after)));
+    assert_eq!(render(&app).matches("[x]").count(), 0, "{}", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(
+        sent.iter().any(|(_, r)| r.of::<LoadAccount>().is_some()),
+        "the new bill is paid by a deposit: {sent:?}, {:?}",
+        app.message
+    );
+}
+
+/// s34-d, by hand: F2 six times on a transfer refused for unpaid bills went on through the
+/// bills and the deposit that pays them, past its confirmation, and took 72.66 in cash: the F2s
+/// waited while each screen read what it shows, then answered what the clerk never saw. The
+/// desk filled that amount; its confirmation drops the keys typed before it came on top.
+#[test]
+fn a_deposit_paying_bills_is_confirmed_only_by_a_key_pressed_once_seen() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('b'));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(Some(crate::readings::bills())),
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent[0].1.of::<LoadAccount>().is_some(), "{sent:?}");
+    for _ in 0..4 {
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "waiting for the account"
+        );
+    }
+    let next = account_read(&mut app, &sent, "150.00");
+    assert!(
+        next.iter().all(|(_, r)| r.of::<MoveMoney>().is_none()),
+        "nothing moved: {next:?}"
+    );
+    assert!(
+        matches!(pane(&app), AccountPane::Confirm { .. }),
+        "{:?}",
+        pane(&app)
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(_, request)] = sent.as_slice() else {
+        panic!("one movement: {sent:?}")
+    };
+    assert!(request.of::<MoveMoney>().is_some(), "{request:?}");
 }
 
 #[test]

@@ -313,6 +313,31 @@ fn end_and_home_select_the_last_and_the_first_bill() {
     assert_eq!(only::<PayBills>(&sent).bill_ids, [3]);
 }
 
+/// s34-d: F2s typed while the bills were read (a tired clerk's, from the transfer that offered
+/// them) asked and then answered "Pay 1 bill(s), 100.00 in all, from the balance 150.00?"
+/// before it was seen. The question drops the keys typed before it.
+#[test]
+fn paying_from_the_balance_is_confirmed_only_by_a_key_pressed_once_seen() {
+    let mut app = signed_in(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('b'));
+    for _ in 0..4 {
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "waiting for the bills"
+        );
+    }
+    let mut covered = bills();
+    covered.balance = money("300.00");
+    let next = answer(&mut app, &sent, Reply::screen(Some(covered)));
+    assert!(
+        next.iter().all(|(_, r)| r.of::<PayBills>().is_none()),
+        "nothing paid: {next:?}"
+    );
+    assert!(render(&app).contains("Pay 2 bill(s), 200.00 in all"));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<PayBills>(&sent).bill_ids, [2, 3]);
+}
+
 #[test]
 fn bills_are_paid_oldest_first_after_a_confirmation() {
     let mut app = bills_screen(Lang::En);

@@ -4,7 +4,7 @@
 use crate::support::*;
 use meterdesk::db::shifts::{MethodTakings, Shift, ShiftReport};
 use meterdesk::domain::money::Money;
-use meterdesk::screens::receipt::KeepReport;
+use meterdesk::screens::receipt::{KeepReport, ReceiptKept};
 use meterdesk::screens::shift::{
     CloseShift, LoadShift, ShiftClosed, ShiftLoaded, ShiftScreen, report_csv, report_text,
 };
@@ -101,6 +101,40 @@ fn a_shift_closed_by_another_desk_is_shown_and_not_printed_again() {
         screen.contains("This shift was closed at") && screen.contains("Z REPORT"),
         "{screen}"
     );
+}
+
+/// s34-d, by hand: while the close waited for the database the question was gone and the
+/// message line said nothing, the X report still shown with "Z Close shift" in the legend.
+/// It says the shift is being closed.
+#[test]
+fn a_close_on_its_way_says_so() {
+    for (lang, words) in [(Lang::En, "Closing the shift…"), (Lang::Zh, "正在结班…")] {
+        let mut app = shift_screen(lang);
+        close_shift(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent[0].1.of::<CloseShift>().is_some(), "{sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, words);
+    }
+}
+
+/// s34-d, by hand: X pressed six times fast printed six X reports (`shift-…-x.txt` to
+/// `-x-6.txt`): each X before the first was kept sent another. One is on its way at a time.
+#[test]
+fn an_x_report_on_its_way_is_not_printed_again() {
+    let mut app = shift_screen(Lang::En);
+    let sent = press(&mut app, KeyCode::Char('X'));
+    assert!(sent[0].1.of::<KeepReport>().is_some(), "{sent:?}");
+    for _ in 0..5 {
+        let again = press(&mut app, KeyCode::Char('X'));
+        assert!(again.is_empty(), "no second X report meanwhile: {again:?}");
+    }
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(ReceiptKept(Ok("shift-000017-x.txt".into()))),
+    );
+    let sent = press(&mut app, KeyCode::Char('X'));
+    assert!(sent[0].1.of::<KeepReport>().is_some(), "the next: {sent:?}");
 }
 
 #[test]
