@@ -770,7 +770,12 @@ impl Screen for ReportsScreen {
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         let Some(form) = &mut self.days_form else {
             match key.code {
-                KeyCode::Up => self.first_row = self.first_row.saturating_sub(1),
+                // From the row in sight: a report scrolled down on a smaller screen may be
+                // further than this one's last.
+                KeyCode::Up => {
+                    let shown = self.first_row.min(self.last_first_row(hub.app));
+                    self.first_row = shown.saturating_sub(1);
+                }
                 KeyCode::Down => self.scroll(self.first_row + 1, hub.app),
                 _ => return false,
             }

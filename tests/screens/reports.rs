@@ -733,3 +733,19 @@ fn another_report_or_other_days_are_shown_from_the_top() {
     let screen = answered_alike(&mut app, &lows);
     assert!(screen.contains("rows 1–16 of 40"), "{screen}");
 }
+
+/// Scrolled to the end, then on a taller terminal where every row fits: no position, and ↑
+/// moves from the row in sight (the first), not from where the smaller screen had it.
+#[test]
+fn a_report_that_fits_a_taller_screen_scrolls_up_from_what_it_shows() {
+    let mut app = a_busy_days_takings(Lang::En);
+    press(&mut app, KeyCode::End);
+    update(&mut app, Msg::Resize(80, 50));
+    let tall = render_at(&app, (80, 50));
+    assert!(!tall.contains("rows "), "{tall}");
+    assert!(tall.contains("clerk01"), "{tall}");
+    press(&mut app, KeyCode::Up);
+    update(&mut app, Msg::Resize(80, 24));
+    let screen = render(&app);
+    assert!(screen.contains("rows 1–16 of 36"), "{screen}");
+}
