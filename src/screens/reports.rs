@@ -6,9 +6,8 @@
 //! the arrears are those on its last day. Tab changes the report, PgUp / PgDn move by the
 //! range's length (a month by a month), ↑ / ↓ scroll a report longer than the screen by a row
 //! and Home / End to its ends (the total row stays in sight), `e` writes it as CSV in the
-//! receipts directory. The
-//! database refuses them to whoever lacks the permission (sql/V21, and `md_require` for the
-//! two lists), whatever the screen offers.
+//! receipts directory. The database refuses them to whoever lacks the permission (sql/V21, and
+//! `md_require` for the two lists), whatever the screen offers.
 
 use std::borrow::Cow;
 use std::iter::Sum;
