@@ -4,15 +4,16 @@
 //! the low-balance list as it stands. A report is of one day, today first, or of a range of
 //! days (`domain::report_days`): typed in a form (`/`), or this month (`M`) and the last (`L`);
 //! the arrears are those on its last day. Tab changes the report, PgUp / PgDn move by the
-//! range's length (a month by a month), `e` writes it as CSV in the receipts directory. The
-//! database refuses them to whoever lacks the permission (sql/V21, and `md_require` for the
-//! two lists), whatever the screen offers.
+//! range's length (a month by a month), ↑ / ↓ scroll a report longer than the screen by a row
+//! and Home / End to its ends (the total row stays in sight), `e` writes it as CSV in the
+//! receipts directory. The database refuses them to whoever lacks the permission (sql/V21, and
+//! `md_require` for the two lists), whatever the screen offers.
 
 use std::borrow::Cow;
 use std::iter::Sum;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 use deadpool_postgres::Client;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -47,6 +48,9 @@ pub struct ReportsScreen {
     kind: usize,
     days: Option<ReportDays>,
     shown: Option<ReportRead>,
+    /// The first row in sight: the report scrolled down; back to 0 when another report or
+    /// other days are shown.
+    first_row: usize,
     /// The form of the days (`/`), open over the report.
     days_form: Option<Form>,
 }
@@ -166,6 +170,9 @@ trait ReportRows {
 
     /// A CSV header, then each row as read.
     fn csv(&self, window: &Window) -> String;
+
+    /// How many rows are shown, the total row aside.
+    fn count(&self) -> usize;
 }
 
 impl<R: ReportRow> ReportRows for Vec<R> {
@@ -183,6 +190,10 @@ impl<R: ReportRow> ReportRows for Vec<R> {
             out.push_str(&csv::record(&row.fields(window)));
         }
         out
+    }
+
+    fn count(&self) -> usize {
+        R::shown(self).len()
     }
 }
 
@@ -550,6 +561,14 @@ fn typed_days(
     })
 }
 
+/// The lines above a report's table: its title, its days, and where it is scrolled to.
+const HEAD_LINES: u16 = 3;
+
+/// The rows in sight in a report's table `height` lines high: all but its header and total.
+fn rows_in_sight(height: u16) -> usize {
+    usize::from(height.saturating_sub(2))
+}
+
 /// Today in the desk's zone: the reports' first day and their last.
 fn today(hub: &Hub) -> NaiveDate {
     Utc::now().with_timezone(&hub.app.zone).date_naive()
@@ -608,6 +627,23 @@ impl ReportsScreen {
         }
     }
 
+    /// How far the report shown scrolls: until its last row is just above the total.
+    fn last_first_row(&self, app: &App) -> usize {
+        // The desk's top line, message line and legend are not the screen's.
+        let table = app.viewport.1.saturating_sub(3 + HEAD_LINES);
+        let count = self
+            .shown
+            .as_ref()
+            .and_then(|read| rows_of(&read.report))
+            .map_or(0, |rows| rows.count());
+        count.saturating_sub(rows_in_sight(table))
+    }
+
+    /// ↓ or End: the first row in sight moved to `to`, within the report.
+    fn scroll(&mut self, to: usize, app: &App) {
+        self.first_row = to.min(self.last_first_row(app));
+    }
+
     fn step_kind(&mut self, hub: &mut Hub) {
         self.kind = (self.kind + 1) % ReportKind::ALL.len();
         self.load(hub);
@@ -642,7 +678,7 @@ impl Screen for ReportsScreen {
                 (PageDown, "report.legend_later"),
             ]
             .into_iter()
-            .chain(usual([Export, LastMonth, ThisMonth, Refresh])),
+            .chain(usual([Export, LastMonth, ThisMonth, Refresh, First, Last])),
         )
     }
 
@@ -663,7 +699,7 @@ impl Screen for ReportsScreen {
             return;
         };
         let [head, table] =
-            Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(area);
+            Layout::vertical([Constraint::Length(HEAD_LINES), Constraint::Min(0)]).areas(area);
         let (first, last) = (&read.window.first, &read.window.last);
         let day = match read.kind {
             ReportKind::LowBalances => app.t("report_lists.as_it_stands").to_owned(),
@@ -680,13 +716,13 @@ impl Screen for ReportsScreen {
                 )
             }
         };
-        let head_lines = vec![
+        let mut head_lines = vec![
             Line::styled(format!(" {}", lang.t(title(read.kind))), theme.title()),
             Line::styled(format!(" {day}"), theme.dim()),
         ];
-        frame.render_widget(Paragraph::new(head_lines), head);
         let Some((columns, rows)) = rows_of(&read.report).map(|rows| rows.table(app, &read.window))
         else {
+            frame.render_widget(Paragraph::new(head_lines), head);
             let refused = Line::styled(
                 format!(" {}", lang.t("report.not_permitted")),
                 theme.error(),
@@ -694,8 +730,24 @@ impl Screen for ReportsScreen {
             frame.render_widget(Paragraph::new(refused), table);
             return;
         };
-        // The rows that fit above the total row, which stays in sight (the CSV has them all).
+        // The rows that fit from the first in sight, above the total row, which stays.
+        let count = rows.len().saturating_sub(1);
+        let room = rows_in_sight(table.height);
+        let first = self.first_row.min(count.saturating_sub(room));
+        if count > room {
+            let position = app.tf(
+                "report.rows_in_sight",
+                &[
+                    ("from", &(first + 1)),
+                    ("to", &(first + room)),
+                    ("total", &count),
+                ],
+            );
+            head_lines.push(Line::styled(format!(" {position}"), theme.dim()));
+        }
+        frame.render_widget(Paragraph::new(head_lines), head);
         Table::new(columns, &rows, "")
+            .from_row(first)
             .total(theme.title())
             .draw(frame, table, (lang, theme));
     }
@@ -713,10 +765,20 @@ impl Screen for ReportsScreen {
         self.load(hub);
     }
 
-    /// Keys to the form of the days while it is open.
+    /// Keys to the form of the days while it is open; else ↑ / ↓ scroll the report by a row.
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
         let Some(form) = &mut self.days_form else {
-            return false;
+            match key.code {
+                // From the row in sight: a report scrolled down on a smaller screen may be
+                // further than this one's last.
+                KeyCode::Up => {
+                    let shown = self.first_row.min(self.last_first_row(hub.app));
+                    self.first_row = shown.saturating_sub(1);
+                }
+                KeyCode::Down => self.scroll(self.first_row + 1, hub.app),
+                _ => return false,
+            }
+            return true;
         };
         match hub.pane_form_key(form, key, command) {
             None => self.days_form = None,
@@ -743,6 +805,8 @@ impl Screen for ReportsScreen {
             Command::ThisMonth => self.show_days(ReportDays::month(today, 0), hub),
             Command::LastMonth => self.show_days(ReportDays::month(today, 1), hub),
             Command::Refresh => self.load(hub),
+            Command::First => self.first_row = 0,
+            Command::Last => self.scroll(usize::MAX, hub.app),
             Command::Export => match &self.shown {
                 Some(read) if read.report != Report::NotPermitted => hub.send(KeepReport {
                     stem: report_stem(read),
@@ -761,6 +825,11 @@ impl Screen for ReportsScreen {
             // Drawn where the rows would be; the desk believed the roles allowed it.
             if read.report == Report::NotPermitted {
                 permissions::reread(hub.app, hub.out);
+            }
+            // Read again (F5), it stays where it was; another report or days, from the top.
+            let same = |shown: &ReportRead| shown.kind == read.kind && shown.window == read.window;
+            if !self.shown.as_ref().is_some_and(same) {
+                self.first_row = 0;
             }
             self.shown = Some(read.clone());
         } else if let Some(ReceiptKept(kept)) = reply.of::<ReceiptKept>() {

@@ -121,6 +121,8 @@ pub struct Table<'a, R> {
     /// Whether the rows scroll down so the selected one shows: a list loaded whole does; a
     /// page read to fit the screen is drawn from its first row.
     follows: bool,
+    /// The first row drawn when the rows do not follow a selection (a report scrolled down).
+    first_row: usize,
     sideways: u16,
     empty: &'a str,
     /// What an empty table says while its rows are on their way.
@@ -138,6 +140,7 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             selected: None,
             marked: columns.len(),
             follows: false,
+            first_row: 0,
             sideways: 0,
             empty,
             loading: None,
@@ -160,6 +163,11 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
             follows: true,
             ..self
         }
+    }
+
+    /// The rows drawn from row `first_row` on.
+    pub fn from_row(self, first_row: usize) -> Self {
+        Table { first_row, ..self }
     }
 
     /// While `loading`, no rows say `text` (not that there are none).
@@ -209,7 +217,7 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
         let room = usize::from(body.height).saturating_sub(usize::from(total.is_some()));
         let first = match self.selected {
             Some(selected) if self.follows => (selected + 1).saturating_sub(room.max(1)),
-            _ => 0,
+            _ => self.first_row,
         };
         let lines: Vec<Line> = rows
             .iter()

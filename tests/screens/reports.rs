@@ -587,3 +587,165 @@ fn months_by_one_key_paged_by_months_and_not_past_today() {
     assert_eq!(days_asked(&sent), (today - Days::new(2), today));
     assert!(press(&mut app, KeyCode::PageDown).is_empty());
 }
+
+/// A busy day's takings: twelve operators by three methods, 36 rows, more than the 16 that
+/// fit at 80×24 above the total.
+fn busy_takings() -> Vec<TakingsRow> {
+    let methods = ["cash", "wechat_pay", "alipay"];
+    (1..=12)
+        .flat_map(|operator| {
+            methods.map(|method| {
+                takings(
+                    &format!("clerk{operator:02}"),
+                    method,
+                    i64::from(operator) * 10_000,
+                    1,
+                )
+            })
+        })
+        .collect()
+}
+
+/// Those takings as the report of 2026-12-03, typed in the form: a fixed day, whatever today
+/// is.
+fn a_busy_days_takings(lang: Lang) -> App {
+    let (mut app, _) = days_typed(lang, "2026-12-03", "2026-12-03");
+    let sent = press(&mut app, KeyCode::F(2));
+    let read = ReportRead {
+        kind: ReportKind::Takings,
+        window: sent[0].1.of::<LoadReport>().unwrap().window.clone(),
+        report: Report::Takings(busy_takings()),
+    };
+    answer(&mut app, &sent, Reply::screen(read));
+    app
+}
+
+/// ↓ a row at a time to the middle, End to the last row: the position is said above the
+/// table, the total row stays in sight under the rows (session 34: only the first 16 rows of a
+/// longer report could be seen, the rest only in the CSV).
+fn a_long_report_scrolled(lang: Lang) -> (String, String, String) {
+    let mut app = a_busy_days_takings(lang);
+    let top = render(&app);
+    for _ in 0..10 {
+        assert!(press(&mut app, KeyCode::Down).is_empty());
+    }
+    let middle = render(&app);
+    press(&mut app, KeyCode::End);
+    let end = render(&app);
+    // Down past the end does not pile up: one Up moves at once.
+    press(&mut app, KeyCode::Down);
+    assert_eq!(render(&app), end);
+    press(&mut app, KeyCode::Up);
+    assert_ne!(render(&app), end);
+    press(&mut app, KeyCode::Home);
+    assert_eq!(render(&app), top);
+    (top, middle, end)
+}
+
+#[test]
+fn a_long_report_scrolls_in_english() {
+    let (top, middle, end) = a_long_report_scrolled(Lang::En);
+    assert!(top.contains("rows 1–16 of 36"), "{top}");
+    insta::assert_snapshot!("reports_scrolled_middle_en", middle);
+    insta::assert_snapshot!("reports_scrolled_end_en", end);
+    for screen in [&top, &middle, &end] {
+        assert!(
+            screen.contains("Total                                   36"),
+            "{screen}"
+        );
+    }
+    assert!(middle.contains("rows 11–26 of 36"), "{middle}");
+    assert!(end.contains("rows 21–36 of 36"), "{end}");
+    let last_row = end.lines().nth(20).unwrap_or_default();
+    assert!(
+        last_row.contains("clerk12") && last_row.contains("Alipay"),
+        "{end}"
+    );
+}
+
+#[test]
+fn a_long_report_scrolls_in_chinese() {
+    let (_, middle, end) = a_long_report_scrolled(Lang::Zh);
+    insta::assert_snapshot!("reports_scrolled_middle_zh", middle);
+    insta::assert_snapshot!("reports_scrolled_end_zh", end);
+    assert!(middle.contains("第 11–26 行，共 36 行"), "{middle}");
+}
+
+/// The help names the keys that scroll; at 80 columns the legend still ends at the export.
+#[test]
+fn the_help_names_the_keys_that_scroll() {
+    let mut app = a_busy_days_takings(Lang::En);
+    let legend = render(&app).lines().last().unwrap_or_default().to_owned();
+    assert!(legend.contains("e Export"), "{legend}");
+    press(&mut app, KeyCode::F(1));
+    let help = render(&app);
+    for key in ["Home    First", "End     Last"] {
+        assert!(help.contains(key), "{key}: {help}");
+    }
+}
+
+/// A report scrolled down is shown from its first row once another report or other days are
+/// read; read again (F5), it stays where it was.
+#[test]
+fn another_report_or_other_days_are_shown_from_the_top() {
+    let mut app = a_busy_days_takings(Lang::En);
+    let scrolled_down = |app: &mut App| {
+        press(app, KeyCode::End);
+        assert!(render(app).contains("rows 21–36 of 36"), "{}", render(app));
+    };
+    let answered_alike = |app: &mut App, sent: &[(u64, Request)]| {
+        let asked = sent[0].1.of::<LoadReport>().unwrap();
+        let rows = (0..40)
+            .map(|n| low(10_000_100 + n, "Li Na", &format!("-{n}.50")))
+            .collect();
+        let report = match asked.kind {
+            ReportKind::LowBalances => Report::LowBalances(rows),
+            _ => Report::Takings(busy_takings()),
+        };
+        let read = ReportRead {
+            kind: asked.kind,
+            window: asked.window.clone(),
+            report,
+        };
+        answer(app, sent, Reply::screen(read));
+        render(app)
+    };
+
+    scrolled_down(&mut app);
+    let again = press(&mut app, KeyCode::F(5));
+    let screen = answered_alike(&mut app, &again);
+    assert!(screen.contains("rows 21–36 of 36"), "{screen}");
+
+    let before = press(&mut app, KeyCode::PageUp);
+    let screen = answered_alike(&mut app, &before);
+    assert!(screen.contains("rows 1–16 of 36"), "{screen}");
+
+    scrolled_down(&mut app);
+    let month = press(&mut app, KeyCode::Char('M'));
+    let screen = answered_alike(&mut app, &month);
+    assert!(screen.contains("rows 1–16 of 36"), "{screen}");
+
+    scrolled_down(&mut app);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    let lows = press(&mut app, KeyCode::Tab);
+    let screen = answered_alike(&mut app, &lows);
+    assert!(screen.contains("rows 1–16 of 40"), "{screen}");
+}
+
+/// Scrolled to the end, then on a taller terminal where every row fits: no position, and ↑
+/// moves from the row in sight (the first), not from where the smaller screen had it.
+#[test]
+fn a_report_that_fits_a_taller_screen_scrolls_up_from_what_it_shows() {
+    let mut app = a_busy_days_takings(Lang::En);
+    press(&mut app, KeyCode::End);
+    update(&mut app, Msg::Resize(80, 50));
+    let tall = render_at(&app, (80, 50));
+    assert!(!tall.contains("rows "), "{tall}");
+    assert!(tall.contains("clerk01"), "{tall}");
+    press(&mut app, KeyCode::Up);
+    update(&mut app, Msg::Resize(80, 24));
+    let screen = render(&app);
+    assert!(screen.contains("rows 1–16 of 36"), "{screen}");
+}
