@@ -32,7 +32,7 @@ use super::keymap::{KeyMap, edits_text};
 use super::services::{Progress, Services};
 use crate::card::reader::ReaderState;
 use crate::cardflow::PinRefusal;
-use crate::db::Deadlines;
+use crate::db::{Deadlines, LostConnection};
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
@@ -117,7 +117,7 @@ impl Reply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The server cannot be reached; the request is kept and re-sent when it is back.
-    Unreachable(String),
+    Unreachable(LostConnection),
     /// The request itself failed; the message says why.
     Error(Problem),
     /// The server refuses the operator's connections now (disabled, or the password changed
@@ -188,6 +188,30 @@ impl Problem {
             ],
         )
     }
+}
+
+/// Why the database is out of reach, in the desk's language: each cause the desk knows from
+/// the catalogue (`db_cause`), one it does not as the driver said it.
+pub fn lost_connection_words(lang: Lang, cause: &LostConnection) -> String {
+    let key = match cause {
+        LostConnection::NoAnswerWithin(limit) => {
+            let seconds = LostConnection::seconds(*limit);
+            return lang.tf("db_cause.no_answer_within", &[("seconds", &seconds)]);
+        }
+        LostConnection::Other(said) => return said.clone(),
+        LostConnection::NoConnectionInTime => "db_cause.no_connection_in_time",
+        LostConnection::NotListening => "db_cause.not_listening",
+        LostConnection::Reset => "db_cause.reset",
+        LostConnection::TimedOut => "db_cause.timed_out",
+        LostConnection::StatementTimedOut => "db_cause.statement_timed_out",
+        LostConnection::ServerShuttingDown => "db_cause.server_shutting_down",
+        LostConnection::ServerCrashed => "db_cause.server_crashed",
+        LostConnection::ServerNotReady => "db_cause.server_not_ready",
+        LostConnection::IdleSessionEnded => "db_cause.idle_session_ended",
+        LostConnection::Closed => "db_cause.closed",
+        LostConnection::NewPasswordRefused => "db_cause.new_password_refused",
+    };
+    lang.t(key).to_owned()
 }
 
 /// The refusal of what the operator's roles do not allow, naming the permission in words.
@@ -1181,4 +1205,46 @@ pub(super) fn leave(app: &mut App) {
 pub(super) fn open(app: &mut App, screen: Slot) {
     let covered = std::mem::replace(&mut app.screen, screen);
     app.below.push(covered);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn every_cause_the_desk_knows_is_said_in_its_language() {
+        let known = [
+            LostConnection::NoAnswerWithin(Duration::from_secs(44)),
+            LostConnection::NoConnectionInTime,
+            LostConnection::NotListening,
+            LostConnection::Reset,
+            LostConnection::TimedOut,
+            LostConnection::StatementTimedOut,
+            LostConnection::ServerShuttingDown,
+            LostConnection::ServerCrashed,
+            LostConnection::ServerNotReady,
+            LostConnection::IdleSessionEnded,
+            LostConnection::Closed,
+            LostConnection::NewPasswordRefused,
+        ];
+        for cause in &known {
+            let zh = lost_connection_words(Lang::Zh, cause);
+            assert!(
+                !zh.chars().any(|c| c.is_ascii_alphabetic()),
+                "{cause:?}: {zh}"
+            );
+            let en = lost_connection_words(Lang::En, cause);
+            assert!(!en.contains('.') && en != zh, "{cause:?}: {en}");
+        }
+        assert_eq!(lost_connection_words(Lang::Zh, &known[0]), "44 秒内无应答");
+    }
+
+    #[test]
+    fn a_cause_the_desk_does_not_know_is_quoted_as_the_driver_said_it() {
+        let said = "db error: FATAL: terminating connection due to conflict with recovery";
+        let cause = LostConnection::Other(said.to_owned());
+        assert_eq!(lost_connection_words(Lang::Zh, &cause), said);
+    }
 }

@@ -556,7 +556,8 @@ fn on_reply(
             if request.writes() {
                 say(app, MessageKind::Info, app.lang.t("db.write_parked"));
             } else {
-                let text = app.lang.tf("db.unreachable", &[("detail", &detail)]);
+                let cause = lost_connection_words(app.lang, &detail);
+                let text = app.lang.tf("db.unreachable", &[("detail", &cause)]);
                 say(app, MessageKind::Error, text);
             }
             app.parked.push(Parked { request, asker });
