@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::KeyCode;
 use meterdesk::app::run::spawn_health_watcher;
 use meterdesk::app::screen::ScreenRequest;
-use meterdesk::app::state::{DbStatus, Failure, Msg};
+use meterdesk::app::state::{DbStatus, Failure, Msg, Request};
 use meterdesk::db::meters::ImportChoice;
 use meterdesk::db::session::Sessions;
 use meterdesk::db::{
@@ -262,4 +262,12 @@ fn a_request_is_given_up_only_after_the_servers_own_deadlines() {
         path: "meters.csv".into(),
     });
     assert_eq!(check.deadline(&deadlines), deadlines.request());
+
+    // A save's wait is told on the message line after `SAVE_WAIT_TOLD`; an import's is not:
+    // it is long on purpose, and says how far it is.
+    let is_save = |request: Box<dyn ScreenRequest>| Request(request).is_save();
+    assert!(is_save(Box::new(deposit)));
+    assert!(!is_save(Box::new(readings)));
+    assert!(!is_save(Box::new(import)));
+    assert!(!is_save(Box::new(check)), "a check writes nothing");
 }

@@ -42,6 +42,11 @@ pub type RequestId = u64;
 /// How often `Msg::Tick` comes: the spinner's speed.
 pub const TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How long a save may wait for the database before the message line says it still waits and
+/// that nothing is lost: longer than an ordinary save takes, short beside the request's
+/// deadline (44 s by default), until which only the spinner would move.
+pub const SAVE_WAIT_TOLD: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Everything that arrives on the one queue the loop reads.
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -99,6 +104,13 @@ impl Request {
     /// A search as you type does not: the next key simply supersedes it.
     pub fn holds_input(&self) -> bool {
         self.0.holds_input()
+    }
+
+    /// A save the clerk waits on: a write with the ordinary deadline (an import's is long on
+    /// purpose, and it says how far it is).
+    pub fn is_save(&self) -> bool {
+        let deadlines = Deadlines::default();
+        self.writes() && self.0.deadline(&deadlines) == deadlines.request()
     }
 }
 
@@ -324,6 +336,8 @@ pub struct InFlight {
     pub request: Request,
     /// The screen module that sent it: its answer goes back there.
     pub asker: Option<ScreenId>,
+    /// Ticks since it was sent.
+    pub ticks: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -1070,6 +1084,7 @@ pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
         id,
         request: request.clone(),
         asker: app.calling,
+        ticks: 0,
     });
     out.push((id, request));
 }
