@@ -30,7 +30,8 @@ use super::file_error::FileError;
 use super::form::{Form, FormEvent, FormKey, Typing};
 use super::keymap::{KeyMap, edits_text};
 use super::services::{Progress, Services};
-use crate::card::reader::ReaderState;
+use crate::card::apdu::CardCause;
+use crate::card::reader::{CardError, ReaderState};
 use crate::cardflow::PinRefusal;
 use crate::db::{Deadlines, LostConnection};
 use crate::domain::validation::IdDocumentPolicy;
@@ -149,6 +150,8 @@ pub struct Problem {
     pub permissions: Vec<String>,
     /// The file it was about: its words are the detail.
     pub file: Option<FileError>,
+    /// The card error it was: its words are the detail (boxed: a failure stays small).
+    pub card: Option<Box<CardCause>>,
 }
 
 impl Problem {
@@ -158,6 +161,15 @@ impl Problem {
             detail: detail.to_string(),
             permissions: Vec::new(),
             file: None,
+            card: None,
+        }
+    }
+
+    /// A card error (`key`: what it did to the operation), said in the desk's words.
+    pub fn card(key: &'static str, error: &CardError) -> Problem {
+        Problem {
+            card: Some(Box::new(error.cause())),
+            ..Problem::new(key, error)
         }
     }
 
@@ -188,10 +200,11 @@ impl Problem {
 
     pub fn text(&self, lang: Lang) -> String {
         let codes: Vec<&str> = self.permissions.iter().map(String::as_str).collect();
-        let detail = self
-            .file
-            .as_ref()
-            .map_or_else(|| self.detail.clone(), |file| file.text(lang));
+        let detail = match (&self.file, &self.card) {
+            (Some(file), _) => file.text(lang),
+            (None, Some(cause)) => card_cause_words(lang, cause),
+            (None, None) => self.detail.clone(),
+        };
         lang.tf(
             self.key,
             &[
@@ -222,6 +235,34 @@ pub fn lost_connection_words(lang: Lang, cause: &LostConnection) -> String {
         LostConnection::IdleSessionEnded => "db_cause.idle_session_ended",
         LostConnection::Closed => "db_cause.closed",
         LostConnection::NewPasswordRefused => "db_cause.new_password_refused",
+    };
+    lang.t(key).to_owned()
+}
+
+/// A card error in the desk's language: each cause it knows from the catalogue
+/// (`card_cause`), one it does not as the error said it.
+pub fn card_cause_words(lang: Lang, cause: &CardCause) -> String {
+    let key = match cause {
+        CardCause::Refused { command, status } => {
+            let args: [(&str, &dyn std::fmt::Display); 2] =
+                [("command", command), ("status", status)];
+            return lang.tf("card_cause.refused", &args);
+        }
+        CardCause::NotARecord { command, length } => {
+            let args: [(&str, &dyn std::fmt::Display); 2] =
+                [("command", command), ("length", length)];
+            return lang.tf("card_cause.not_a_record", &args);
+        }
+        CardCause::Other(said) => return said.clone(),
+        CardCause::NoAnswer => "card_cause.no_answer",
+        CardCause::Removed => "card_cause.removed",
+        CardCause::Reset => "card_cause.reset",
+        CardCause::Interrupted => "card_cause.interrupted",
+        CardCause::Unresponsive => "card_cause.unresponsive",
+        CardCause::ReaderBusy => "card_cause.reader_busy",
+        CardCause::ReaderTimedOut => "card_cause.reader_timed_out",
+        CardCause::ReaderGone => "card_cause.reader_gone",
+        CardCause::SessionExpired => "card_cause.session_expired",
     };
     lang.t(key).to_owned()
 }
@@ -1254,6 +1295,40 @@ mod tests {
             assert!(!en.contains('.') && en != zh, "{cause:?}: {en}");
         }
         assert_eq!(lost_connection_words(Lang::Zh, &known[0]), "44 秒内无应答");
+    }
+
+    #[test]
+    fn a_card_errors_cause_is_said_in_the_desks_language() {
+        for error in [
+            CardError::Apdu(crate::card::apdu::ApduError::NoStatusWord(0)),
+            CardError::Pcsc(pcsc::Error::RemovedCard),
+            CardError::Pcsc(pcsc::Error::ResetCard),
+            CardError::Pcsc(pcsc::Error::NotTransacted),
+            CardError::Pcsc(pcsc::Error::UnresponsiveCard),
+            CardError::Pcsc(pcsc::Error::SharingViolation),
+            CardError::Pcsc(pcsc::Error::Timeout),
+            CardError::Pcsc(pcsc::Error::ReaderUnavailable),
+            CardError::SessionExpired,
+        ] {
+            let zh = card_cause_words(Lang::Zh, &error.cause());
+            assert!(
+                !zh.chars().any(|c| c.is_ascii_alphabetic()),
+                "{error:?}: {zh}"
+            );
+            let en = card_cause_words(Lang::En, &error.cause());
+            assert!(!en.contains('.') && en != zh, "{error:?}: {en}");
+        }
+        let problem = Problem::card(
+            "failure.card",
+            &CardError::Apdu(crate::card::apdu::ApduError::NoStatusWord(0)),
+        );
+        assert_eq!(problem.text(Lang::Zh), "读卡器：卡未应答");
+        // What it has no words for stays as the error says it.
+        let unknown = CardError::Pcsc(pcsc::Error::InsufficientBuffer);
+        assert_eq!(
+            card_cause_words(Lang::Zh, &unknown.cause()),
+            unknown.to_string()
+        );
     }
 
     #[test]
