@@ -13,7 +13,7 @@ use meterdesk::app::state::{DbStatus, Failure, Msg, Request};
 use meterdesk::db::meters::ImportChoice;
 use meterdesk::db::session::Sessions;
 use meterdesk::db::{
-    DbError, Deadlines, HealthProbe, IMPORT_STATEMENT_TIMEOUT, pool_with_deadlines,
+    DbError, Deadlines, HealthProbe, IMPORT_STATEMENT_TIMEOUT, LostConnection, pool_with_deadlines,
 };
 use meterdesk::i18n::Lang;
 use meterdesk::screens::account::MoveMoney;
@@ -48,6 +48,13 @@ async fn a_statement_past_the_statement_timeout_counts_as_the_database_unreachab
     );
     assert!(error.is_connection_lost(), "{error:?}");
     assert!(error.to_string().contains("statement timeout"), "{error}");
+    assert!(
+        matches!(
+            error,
+            DbError::Unreachable(LostConnection::StatementTimedOut)
+        ),
+        "{error:?}"
+    );
     assert!(matches!(Failure::from(error), Failure::Unreachable(_)));
     // The connection is still good for the next statement.
     client.simple_query("SELECT 1").await.unwrap();

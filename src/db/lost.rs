@@ -94,7 +94,9 @@ impl fmt::Display for LostConnection {
             LostConnection::NotListening => f.write_str("nothing listens at the server's address"),
             LostConnection::Reset => f.write_str("the connection was reset"),
             LostConnection::TimedOut => f.write_str("the network timed out"),
-            LostConnection::StatementTimedOut => f.write_str("the statement timed out"),
+            LostConnection::StatementTimedOut => {
+                f.write_str("the statement was cancelled at the statement timeout")
+            }
             LostConnection::ServerShuttingDown => f.write_str("the server is shutting down"),
             LostConnection::ServerCrashed => f.write_str("the server crashed and is restarting"),
             LostConnection::ServerNotReady => {
