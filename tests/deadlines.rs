@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use crossterm::event::KeyCode;
 use meterdesk::app::run::spawn_health_watcher;
 use meterdesk::app::screen::ScreenRequest;
-use meterdesk::app::state::{DbStatus, Failure, Msg};
+use meterdesk::app::state::{DbStatus, Failure, Msg, Request};
 use meterdesk::db::meters::ImportChoice;
 use meterdesk::db::session::Sessions;
 use meterdesk::db::{
-    DbError, Deadlines, HealthProbe, IMPORT_STATEMENT_TIMEOUT, pool_with_deadlines,
+    DbError, Deadlines, HealthProbe, IMPORT_STATEMENT_TIMEOUT, LostConnection, pool_with_deadlines,
 };
 use meterdesk::i18n::Lang;
 use meterdesk::screens::account::MoveMoney;
@@ -48,6 +48,13 @@ async fn a_statement_past_the_statement_timeout_counts_as_the_database_unreachab
     );
     assert!(error.is_connection_lost(), "{error:?}");
     assert!(error.to_string().contains("statement timeout"), "{error}");
+    assert!(
+        matches!(
+            error,
+            DbError::Unreachable(LostConnection::StatementTimedOut)
+        ),
+        "{error:?}"
+    );
     assert!(matches!(Failure::from(error), Failure::Unreachable(_)));
     // The connection is still good for the next statement.
     client.simple_query("SELECT 1").await.unwrap();
@@ -262,4 +269,12 @@ fn a_request_is_given_up_only_after_the_servers_own_deadlines() {
         path: "meters.csv".into(),
     });
     assert_eq!(check.deadline(&deadlines), deadlines.request());
+
+    // A save's wait is told on the message line after `SAVE_WAIT_TOLD`; an import's is not:
+    // it is long on purpose, and says how far it is.
+    let is_save = |request: Box<dyn ScreenRequest>| Request(request).is_save();
+    assert!(is_save(Box::new(deposit)));
+    assert!(!is_save(Box::new(readings)));
+    assert!(!is_save(Box::new(import)));
+    assert!(!is_save(Box::new(check)), "a check writes nothing");
 }

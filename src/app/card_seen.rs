@@ -1,6 +1,7 @@
 //! What the card on the reader is, as plain data: `App::card` holds it, the status line and
 //! the card screens read it; `card_status` finds it out.
 
+use crate::card::apdu::CardCause;
 use crate::cardflow::SystemCardSeen;
 use crate::db::card_ops::{Discrepancy, Settled};
 use crate::db::cards::CardOwner;
@@ -29,7 +30,7 @@ pub enum CardSeen {
     /// knows of it.
     System(Box<SystemCardSeen>),
     /// The read failed (card pulled, reader error): the message says why.
-    Unreadable(String),
+    Unreadable(CardCause),
 }
 
 /// What a card read (`card_status::ReadCard`) found.

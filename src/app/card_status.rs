@@ -10,6 +10,7 @@ use super::hub::{
     say, send,
 };
 use super::services::{Progress, Services};
+use crate::card::apdu::CardCause;
 use crate::card::reader::ReaderState;
 use crate::card::water_card::Record;
 use crate::cardflow::{self, FlowError, Touched, WritesStopped};
@@ -84,19 +85,21 @@ async fn seen(
     operator_id: i64,
     touched: Result<Touched, FlowError>,
 ) -> Result<CardRead, Failure> {
-    let unreadable = |why: String| CardRead {
+    let unreadable = |why: CardCause| CardRead {
         seen: CardSeen::Unreadable(why),
         settled: Vec::new(),
         discrepancies: Vec::new(),
     };
     let key = match services.card_access.key() {
         Ok(key) => key,
-        Err(stopped) => return Ok(unreadable(stopped.to_string())),
+        Err(stopped) => return Ok(unreadable(CardCause::Other(stopped.to_string()))),
     };
     let touched = match touched {
         Ok(touched) => touched,
-        Err(FlowError::Card(error)) => return Ok(unreadable(error.to_string())),
-        Err(FlowError::Stopped(stopped)) => return Ok(unreadable(stopped.to_string())),
+        Err(FlowError::Card(error)) => return Ok(unreadable(error.cause())),
+        Err(FlowError::Stopped(stopped)) => {
+            return Ok(unreadable(CardCause::Other(stopped.to_string())));
+        }
         Err(FlowError::Database(error)) => return Err(error.into()),
     };
     let seen = match touched.content {
@@ -113,7 +116,8 @@ async fn seen(
                 Ok(Some(system)) => CardSeen::System(Box::new(system)),
                 Ok(None) => CardSeen::Foreign { ef },
                 Err(FlowError::Database(error)) => return Err(error.into()),
-                Err(error) => return Ok(unreadable(error.to_string())),
+                Err(FlowError::Card(error)) => return Ok(unreadable(error.cause())),
+                Err(error) => return Ok(unreadable(CardCause::Other(error.to_string()))),
             }
         }
         Some(CardContent::User(card)) => {
@@ -179,7 +183,7 @@ fn resolved_text(app: &App, settled: &Settled) -> String {
 /// (`screens::card::waits_for_the_card_read`), and every key typed behind them, go on.
 pub(super) fn on_read_failed(app: &mut App, why: String) {
     if app.card == Some(CardSeen::Reading) {
-        app.card = Some(CardSeen::Unreadable(why));
+        app.card = Some(CardSeen::Unreadable(CardCause::Other(why)));
     }
 }
 

@@ -30,9 +30,10 @@ use super::file_error::FileError;
 use super::form::{Form, FormEvent, FormKey, Typing};
 use super::keymap::{KeyMap, edits_text};
 use super::services::{Progress, Services};
-use crate::card::reader::ReaderState;
+use crate::card::apdu::CardCause;
+use crate::card::reader::{CardError, ReaderState};
 use crate::cardflow::PinRefusal;
-use crate::db::Deadlines;
+use crate::db::{Deadlines, LostConnection};
 use crate::domain::validation::IdDocumentPolicy;
 use crate::i18n::Lang;
 
@@ -41,6 +42,11 @@ pub type RequestId = u64;
 
 /// How often `Msg::Tick` comes: the spinner's speed.
 pub const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How long a save may wait for the database before the message line says it still waits and
+/// that nothing is lost: longer than an ordinary save takes, short beside the request's
+/// deadline (44 s by default), until which only the spinner would move.
+pub const SAVE_WAIT_TOLD: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Everything that arrives on the one queue the loop reads.
 #[derive(Debug, Clone)]
@@ -100,6 +106,13 @@ impl Request {
     pub fn holds_input(&self) -> bool {
         self.0.holds_input()
     }
+
+    /// A save the clerk waits on: a write with the ordinary deadline (an import's is long on
+    /// purpose, and it says how far it is).
+    pub fn is_save(&self) -> bool {
+        let deadlines = Deadlines::default();
+        self.writes() && self.0.deadline(&deadlines) == deadlines.request()
+    }
 }
 
 /// The answer to a [`Request`], of the type its screen knows.
@@ -117,7 +130,7 @@ impl Reply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The server cannot be reached; the request is kept and re-sent when it is back.
-    Unreachable(String),
+    Unreachable(LostConnection),
     /// The request itself failed; the message says why.
     Error(Problem),
     /// The server refuses the operator's connections now (disabled, or the password changed
@@ -137,6 +150,8 @@ pub struct Problem {
     pub permissions: Vec<String>,
     /// The file it was about: its words are the detail.
     pub file: Option<FileError>,
+    /// The card error it was: its words are the detail (boxed: a failure stays small).
+    pub card: Option<Box<CardCause>>,
 }
 
 impl Problem {
@@ -146,6 +161,15 @@ impl Problem {
             detail: detail.to_string(),
             permissions: Vec::new(),
             file: None,
+            card: None,
+        }
+    }
+
+    /// A card error (`key`: what it did to the operation), said in the desk's words.
+    pub fn card(key: &'static str, error: &CardError) -> Problem {
+        Problem {
+            card: Some(Box::new(error.cause())),
+            ..Problem::new(key, error)
         }
     }
 
@@ -176,10 +200,11 @@ impl Problem {
 
     pub fn text(&self, lang: Lang) -> String {
         let codes: Vec<&str> = self.permissions.iter().map(String::as_str).collect();
-        let detail = self
-            .file
-            .as_ref()
-            .map_or_else(|| self.detail.clone(), |file| file.text(lang));
+        let detail = match (&self.file, &self.card) {
+            (Some(file), _) => file.text(lang),
+            (None, Some(cause)) => card_cause_words(lang, cause),
+            (None, None) => self.detail.clone(),
+        };
         lang.tf(
             self.key,
             &[
@@ -188,6 +213,58 @@ impl Problem {
             ],
         )
     }
+}
+
+/// Why the database is out of reach, in the desk's language: each cause the desk knows from
+/// the catalogue (`db_cause`), one it does not as the driver said it.
+pub fn lost_connection_words(lang: Lang, cause: &LostConnection) -> String {
+    let key = match cause {
+        LostConnection::NoAnswerWithin(limit) => {
+            let seconds = LostConnection::seconds(*limit);
+            return lang.tf("db_cause.no_answer_within", &[("seconds", &seconds)]);
+        }
+        LostConnection::Other(said) => return said.clone(),
+        LostConnection::NoConnectionInTime => "db_cause.no_connection_in_time",
+        LostConnection::NotListening => "db_cause.not_listening",
+        LostConnection::Reset => "db_cause.reset",
+        LostConnection::TimedOut => "db_cause.timed_out",
+        LostConnection::StatementTimedOut => "db_cause.statement_timed_out",
+        LostConnection::ServerShuttingDown => "db_cause.server_shutting_down",
+        LostConnection::ServerCrashed => "db_cause.server_crashed",
+        LostConnection::ServerNotReady => "db_cause.server_not_ready",
+        LostConnection::IdleSessionEnded => "db_cause.idle_session_ended",
+        LostConnection::Closed => "db_cause.closed",
+        LostConnection::NewPasswordRefused => "db_cause.new_password_refused",
+    };
+    lang.t(key).to_owned()
+}
+
+/// A card error in the desk's language: each cause it knows from the catalogue
+/// (`card_cause`), one it does not as the error said it.
+pub fn card_cause_words(lang: Lang, cause: &CardCause) -> String {
+    let key = match cause {
+        CardCause::Refused { command, status } => {
+            let args: [(&str, &dyn std::fmt::Display); 2] =
+                [("command", command), ("status", status)];
+            return lang.tf("card_cause.refused", &args);
+        }
+        CardCause::NotARecord { command, length } => {
+            let args: [(&str, &dyn std::fmt::Display); 2] =
+                [("command", command), ("length", length)];
+            return lang.tf("card_cause.not_a_record", &args);
+        }
+        CardCause::Other(said) => return said.clone(),
+        CardCause::NoAnswer => "card_cause.no_answer",
+        CardCause::Removed => "card_cause.removed",
+        CardCause::Reset => "card_cause.reset",
+        CardCause::Interrupted => "card_cause.interrupted",
+        CardCause::Unresponsive => "card_cause.unresponsive",
+        CardCause::ReaderBusy => "card_cause.reader_busy",
+        CardCause::ReaderTimedOut => "card_cause.reader_timed_out",
+        CardCause::ReaderGone => "card_cause.reader_gone",
+        CardCause::SessionExpired => "card_cause.session_expired",
+    };
+    lang.t(key).to_owned()
 }
 
 /// The refusal of what the operator's roles do not allow, naming the permission in words.
@@ -300,6 +377,8 @@ pub struct InFlight {
     pub request: Request,
     /// The screen module that sent it: its answer goes back there.
     pub asker: Option<ScreenId>,
+    /// Ticks since it was sent.
+    pub ticks: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -1052,6 +1131,7 @@ pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
         id,
         request: request.clone(),
         asker: app.calling,
+        ticks: 0,
     });
     out.push((id, request));
 }
@@ -1187,4 +1267,80 @@ pub(super) fn leave(app: &mut App) {
 pub(super) fn open(app: &mut App, screen: Slot) {
     let covered = std::mem::replace(&mut app.screen, screen);
     app.below.push(covered);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn every_cause_the_desk_knows_is_said_in_its_language() {
+        let known = [
+            LostConnection::NoAnswerWithin(Duration::from_secs(44)),
+            LostConnection::NoConnectionInTime,
+            LostConnection::NotListening,
+            LostConnection::Reset,
+            LostConnection::TimedOut,
+            LostConnection::StatementTimedOut,
+            LostConnection::ServerShuttingDown,
+            LostConnection::ServerCrashed,
+            LostConnection::ServerNotReady,
+            LostConnection::IdleSessionEnded,
+            LostConnection::Closed,
+            LostConnection::NewPasswordRefused,
+        ];
+        for cause in &known {
+            let zh = lost_connection_words(Lang::Zh, cause);
+            assert!(
+                !zh.chars().any(|c| c.is_ascii_alphabetic()),
+                "{cause:?}: {zh}"
+            );
+            let en = lost_connection_words(Lang::En, cause);
+            assert!(!en.contains('.') && en != zh, "{cause:?}: {en}");
+        }
+        assert_eq!(lost_connection_words(Lang::Zh, &known[0]), "44 秒内无应答");
+    }
+
+    #[test]
+    fn a_card_errors_cause_is_said_in_the_desks_language() {
+        for error in [
+            CardError::Apdu(crate::card::apdu::ApduError::NoStatusWord(0)),
+            CardError::Pcsc(pcsc::Error::RemovedCard),
+            CardError::Pcsc(pcsc::Error::ResetCard),
+            CardError::Pcsc(pcsc::Error::NotTransacted),
+            CardError::Pcsc(pcsc::Error::UnresponsiveCard),
+            CardError::Pcsc(pcsc::Error::SharingViolation),
+            CardError::Pcsc(pcsc::Error::Timeout),
+            CardError::Pcsc(pcsc::Error::ReaderUnavailable),
+            CardError::SessionExpired,
+        ] {
+            let zh = card_cause_words(Lang::Zh, &error.cause());
+            assert!(
+                !zh.chars().any(|c| c.is_ascii_alphabetic()),
+                "{error:?}: {zh}"
+            );
+            let en = card_cause_words(Lang::En, &error.cause());
+            assert!(!en.contains('.') && en != zh, "{error:?}: {en}");
+        }
+        let problem = Problem::card(
+            "failure.card",
+            &CardError::Apdu(crate::card::apdu::ApduError::NoStatusWord(0)),
+        );
+        assert_eq!(problem.text(Lang::Zh), "读卡器：卡未应答");
+        // What it has no words for stays as the error says it.
+        let unknown = CardError::Pcsc(pcsc::Error::InsufficientBuffer);
+        assert_eq!(
+            card_cause_words(Lang::Zh, &unknown.cause()),
+            unknown.to_string()
+        );
+    }
+
+    #[test]
+    fn a_cause_the_desk_does_not_know_is_quoted_as_the_driver_said_it() {
+        let said = "db error: FATAL: terminating connection due to conflict with recovery";
+        let cause = LostConnection::Other(said.to_owned());
+        assert_eq!(lost_connection_words(Lang::Zh, &cause), said);
+    }
 }

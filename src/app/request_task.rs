@@ -85,7 +85,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_that_ends_is_answered_with_its_outcome() {
-        let msg = answer(async { Err(Failure::Unreachable("down".into())) }).await;
+        let msg =
+            answer(async { Err(Failure::Unreachable(crate::db::LostConnection::Reset)) }).await;
         assert!(matches!(
             msg,
             Msg::Reply {

@@ -3,5 +3,6 @@
 
 pub use super::hub::{
     App, CommandLine, DbStatus, Failure, InFlight, Look, Message, MessageKind, Msg, Overlay,
-    Parked, Problem, Question, Reply, Request, RequestId, Session, Slot, Typed, pasted_text,
+    Parked, Problem, Question, Reply, Request, RequestId, Session, Slot, Typed, card_cause_words,
+    lost_connection_words, pasted_text,
 };

@@ -54,6 +54,7 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
         Msg::Tick => {
             app.spinner = app.spinner.wrapping_add(1);
             permissions::on_tick(app, &mut out);
+            tell_waiting_saves(app);
             app.busy()
         }
         Msg::Reply { id, outcome } => match app.in_flight.iter().position(|f| f.id == id) {
@@ -560,7 +561,8 @@ fn on_reply(
             if request.writes() {
                 say(app, MessageKind::Info, app.lang.t("db.write_parked"));
             } else {
-                let text = app.lang.tf("db.unreachable", &[("detail", &detail)]);
+                let cause = lost_connection_words(app.lang, &detail);
+                let text = app.lang.tf("db.unreachable", &[("detail", &cause)]);
                 say(app, MessageKind::Error, text);
             }
             app.parked.push(Parked { request, asker });
@@ -583,6 +585,19 @@ fn on_reply(
             }
             say(app, MessageKind::Error, detail.text(app.lang))
         }
+    }
+}
+
+/// Says, once for each save, that it still waits for the database when it has for
+/// `SAVE_WAIT_TOLD`: until its deadline parks it, nothing else would be said.
+fn tell_waiting_saves(app: &mut App) {
+    let mut waiting = false;
+    for flight in &mut app.in_flight {
+        flight.ticks = flight.ticks.saturating_add(1);
+        waiting |= TICK * flight.ticks == SAVE_WAIT_TOLD && flight.request.is_save();
+    }
+    if waiting {
+        say(app, MessageKind::Info, app.lang.t("db.write_waiting"));
     }
 }
 

@@ -248,6 +248,75 @@ impl CardError {
     }
 }
 
+/// A card error by what the clerk can be told of it, for the desk to word in its language;
+/// `Other` is what it has no words for, as the error says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardCause {
+    /// The card answered nothing (an empty response): pulled a moment ago.
+    NoAnswer,
+    /// The card was taken from the reader.
+    Removed,
+    /// The card was reset (by another program, or pulled and put back) under the exchange.
+    Reset,
+    /// The exchange with the card was interrupted.
+    Interrupted,
+    /// The card does not respond, or is not powered.
+    Unresponsive,
+    /// Another program holds the reader.
+    ReaderBusy,
+    /// The reader timed out.
+    ReaderTimedOut,
+    /// The reader went away (unplugged, or unknown to the card service).
+    ReaderGone,
+    /// The card refused a command with its status word.
+    Refused {
+        command: String,
+        status: String,
+    },
+    /// A read answered a length no record has.
+    NotARecord {
+        command: String,
+        length: usize,
+    },
+    /// The card session ended before the database answered: nothing was written.
+    SessionExpired,
+    Other(String),
+}
+
+impl CardError {
+    /// What the clerk can be told of this error.
+    pub fn cause(&self) -> CardCause {
+        match self {
+            CardError::Apdu(ApduError::NoStatusWord(_)) => CardCause::NoAnswer,
+            CardError::Pcsc(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard) => {
+                CardCause::Removed
+            }
+            CardError::Pcsc(pcsc::Error::ResetCard) => CardCause::Reset,
+            CardError::Pcsc(pcsc::Error::NotTransacted) => CardCause::Interrupted,
+            CardError::Pcsc(pcsc::Error::UnresponsiveCard | pcsc::Error::UnpoweredCard) => {
+                CardCause::Unresponsive
+            }
+            CardError::Pcsc(pcsc::Error::SharingViolation) => CardCause::ReaderBusy,
+            CardError::Pcsc(pcsc::Error::Timeout) => CardCause::ReaderTimedOut,
+            CardError::Pcsc(
+                pcsc::Error::ReaderUnavailable
+                | pcsc::Error::NoReadersAvailable
+                | pcsc::Error::UnknownReader,
+            ) => CardCause::ReaderGone,
+            CardError::Refused { command, status } => CardCause::Refused {
+                command: command.clone(),
+                status: status.to_string(),
+            },
+            CardError::NotARecord { command, length } => CardCause::NotARecord {
+                command: command.clone(),
+                length: *length,
+            },
+            CardError::SessionExpired => CardCause::SessionExpired,
+            other => CardCause::Other(other.to_string()),
+        }
+    }
+}
+
 /// One command and its response: what a card profile builds its operations from. Here, with
 /// the errors of an exchange, because both the reader (which exchanges) and the card profile
 /// (which builds operations from exchanges) speak them.

@@ -7,8 +7,8 @@ use std::time::Duration;
 use deadpool_postgres::tokio_postgres::{self, Client};
 use postgres_openssl::MakeTlsConnector;
 
-use super::DbError;
 use super::session::Sessions;
+use super::{DbError, LostConnection};
 
 pub struct HealthProbe {
     sessions: Sessions,
@@ -36,9 +36,8 @@ impl HealthProbe {
         let outcome = tokio::time::timeout(deadline, self.round_trip(generation, &config, tls))
             .await
             .unwrap_or_else(|_| {
-                Err(DbError::Unreachable(format!(
-                    "no answer within {} ms",
-                    deadline.as_millis()
+                Err(DbError::Unreachable(LostConnection::NoAnswerWithin(
+                    deadline,
                 )))
             });
         match &outcome {

@@ -16,6 +16,7 @@ pub mod customer_types;
 pub mod customers;
 pub mod embedded;
 pub mod health;
+pub mod lost;
 pub mod meters;
 pub mod migrate;
 pub mod operators;
@@ -43,6 +44,7 @@ use tokio_postgres::error::SqlState;
 
 pub use caching_client::CachingClient;
 pub use health::HealthProbe;
+pub use lost::LostConnection;
 pub use transaction::Transaction;
 
 /// How long a database call may take before the database counts as unreachable, from
@@ -115,7 +117,7 @@ pub enum DbError {
         "database unreachable: {0}. Check that the database server is running; meterdesk \
          reconnects by itself once it is back"
     )]
-    Unreachable(String),
+    Unreachable(LostConnection),
 
     #[error(
         "database error: {}. If it happens again, report it with this message",
@@ -163,8 +165,8 @@ impl From<tokio_postgres::Error> for DbError {
     fn from(error: tokio_postgres::Error) -> Self {
         if session::refusal(&error).is_some() {
             DbError::SignedOut(describe(&error))
-        } else if means_connection_lost(&error) {
-            DbError::Unreachable(describe(&error))
+        } else if let Some(cause) = connection_lost(&error) {
+            DbError::Unreachable(cause)
         } else {
             DbError::Query(error)
         }
@@ -175,17 +177,17 @@ impl From<PoolError> for DbError {
     fn from(error: PoolError) -> Self {
         match error {
             PoolError::Backend(error) => error.into(),
-            PoolError::Timeout(kind) => {
-                DbError::Unreachable(format!("no connection in time ({kind:?})"))
-            }
-            other => DbError::Unreachable(other.to_string()),
+            PoolError::Timeout(_) => DbError::Unreachable(LostConnection::NoConnectionInTime),
+            other => DbError::Unreachable(LostConnection::Other(other.to_string())),
         }
     }
 }
 
-fn means_connection_lost(error: &tokio_postgres::Error) -> bool {
+/// Why `error` means the connection is lost or the server unreachable, or `None` when the
+/// server refused a statement.
+fn connection_lost(error: &tokio_postgres::Error) -> Option<LostConnection> {
     if error.is_closed() {
-        return true;
+        return Some(LostConnection::Closed);
     }
     if let Some(code) = error.code() {
         // Class 08: connection exception; 57P01..57P03: the server is shutting down,
@@ -194,24 +196,23 @@ fn means_connection_lost(error: &tokio_postgres::Error) -> bool {
         // 25P03: the server ended a session whose transaction idled (its client's network
         // died with the COMMIT in flight); the COMMIT hears it first when no earlier request
         // (such as the closing of a statement prepared afresh) is still waiting for its answer.
-        return code.code().starts_with("08")
-            || [
-                SqlState::ADMIN_SHUTDOWN,
-                SqlState::CRASH_SHUTDOWN,
-                SqlState::CANNOT_CONNECT_NOW,
-                SqlState::QUERY_CANCELED,
-                SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
-            ]
-            .contains(code);
+        return LostConnection::of_state(code).or_else(|| {
+            code.code()
+                .starts_with("08")
+                .then(|| LostConnection::Other(describe(error)))
+        });
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        if cause.is::<std::io::Error>() {
-            return true;
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return Some(
+                LostConnection::of_io(io.kind())
+                    .unwrap_or_else(|| LostConnection::Other(describe(error))),
+            );
         }
         source = cause.source();
     }
-    false
+    None
 }
 
 /// The connection string meterdesk should use, or `None` for its embedded cluster.

@@ -12,7 +12,9 @@ use deadpool_postgres::{ClientWrapper, Object, PoolError, StatementCache};
 use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::error::SqlState;
 
-use super::{DbError, Deadlines, Pool, connection_config, pool_from_config, primary_config};
+use super::{
+    DbError, Deadlines, LostConnection, Pool, connection_config, pool_from_config, primary_config,
+};
 
 /// The database to use when the connection settings name none.
 pub const DEFAULT_DATABASE: &str = "meterdesk";
@@ -313,7 +315,7 @@ impl Sessions {
             abandoned.append(&mut lock(&taken));
         }
         drop(request);
-        Err(DbError::Unreachable(format!("no answer within {} s", limit.as_secs())).into())
+        Err(DbError::Unreachable(LostConnection::NoAnswerWithin(limit)).into())
     }
 
     /// A connection for a read that tolerates a slight lag (a search, a customer's details, a

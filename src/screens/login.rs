@@ -16,10 +16,10 @@ use super::table::CustomerTable;
 use crate::app::keymap::edits_text;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
-use crate::app::state::{DbStatus, Failure, MessageKind, Session};
+use crate::app::state::{DbStatus, Failure, MessageKind, Session, lost_connection_words};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::session::{Refusal, Sessions};
-use crate::db::{self, operators};
+use crate::db::{self, LostConnection, operators};
 use crate::domain::password::Secret;
 use crate::i18n::Lang;
 use crate::ui::credentials::CredentialForm;
@@ -75,7 +75,7 @@ pub enum LoginRefusal {
     LoadInProgress,
     /// The server could not be reached (the cause). Answered, not parked: nothing would send
     /// it again, since the desk watches the database only for a signed-in operator.
-    Unreachable(String),
+    Unreachable(LostConnection),
 }
 
 impl ScreenRequest for Login {
@@ -205,7 +205,8 @@ impl Screen for SignIn {
                     LoginRefusal::Disabled => lang.t("login.disabled").to_owned(),
                     LoginRefusal::LoadInProgress => lang.t("login.loading").to_owned(),
                     LoginRefusal::Unreachable(cause) => {
-                        hub.app.tf("login.unreachable", &[("detail", cause)])
+                        let cause = lost_connection_words(lang, cause);
+                        hub.app.tf("login.unreachable", &[("detail", &cause)])
                     }
                 };
                 // What was typed is right; only the server was not there.

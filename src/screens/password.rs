@@ -18,7 +18,7 @@ use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind};
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::operators;
+use crate::db::{LostConnection, operators};
 use crate::domain::password::{Secret, check_new_password};
 use crate::i18n::Lang;
 use crate::ui::credentials::CredentialForm;
@@ -158,9 +158,7 @@ impl ScreenRequest for ChangePassword {
                 .await?
                 .is_err()
             {
-                return Err(Failure::Unreachable(
-                    "the new password was not accepted for a new connection".to_owned(),
-                ));
+                return Err(Failure::Unreachable(LostConnection::NewPasswordRefused));
             }
             Ok(Box::new(PasswordAnswer::Changed) as _)
         })

@@ -686,6 +686,48 @@ fn account_read(app: &mut App, sent: &[(u64, Request)], balance: &str) -> Vec<(u
     )
 }
 
+/// A recharge behind a silent database (session 34, by hand: the confirmation stayed 44 s with
+/// only the spinner and "数据库：重连中…"): once it has waited `SAVE_WAIT_TOLD`, the message line
+/// says it still waits and that nothing is lost, once; at its deadline, parked as before.
+#[test]
+fn a_save_waiting_for_a_silent_database_says_so_after_a_few_seconds() {
+    let mut app = signed_in(Lang::Zh);
+    open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+    type_text(&mut app, "88");
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent[0].1.of::<MoveMoney>().is_some(), "{sent:?}");
+    update(&mut app, Msg::Database(DbStatus::Reconnecting));
+    let told_before = app.message.clone();
+    let ticks = |app: &mut App, count: u32| {
+        for _ in 0..count {
+            update(app, Msg::Tick);
+        }
+    };
+    let almost =
+        meterdesk::app::hub::SAVE_WAIT_TOLD.as_millis() / meterdesk::app::hub::TICK.as_millis();
+    ticks(&mut app, u32::try_from(almost).unwrap() - 1);
+    assert_eq!(
+        app.message, told_before,
+        "nothing said before it has waited"
+    );
+    ticks(&mut app, 1);
+    let waiting = "保存仍在等待数据库；已输入的内容不会丢失。";
+    assert_eq!(app.message.clone().unwrap().text, waiting);
+    insta::assert_snapshot!("account_save_waiting_zh", render(&app));
+    // Said once: what the clerk is told next stays.
+    press(&mut app, KeyCode::F(12));
+    let refused = app.message.clone();
+    assert_ne!(refused.clone().unwrap().text, waiting);
+    ticks(&mut app, 100);
+    assert_eq!(app.message, refused);
+    connection_lost(&mut app, &sent);
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "保存正在等待数据库，恢复后自动发送：无需重新输入。"
+    );
+}
+
 /// The bills of the table's first row, balance 150.00 and two unpaid bills of 100.00: F2
 /// opens the deposit with the 50.00 the balance lacks; less is refused on the form; the
 /// confirmation names the bills and the movement carries them.

@@ -816,7 +816,7 @@ fn f2_with_no_answer_for_the_list_on_screen_says_so() {
         &mut app,
         Msg::Reply {
             id: *id,
-            outcome: Err(Failure::Unreachable("gone".into())),
+            outcome: Err(Failure::Unreachable(LostConnection::Closed)),
         },
     );
     let sent = press(&mut app, KeyCode::F(2));

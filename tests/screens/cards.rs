@@ -2363,3 +2363,32 @@ fn with_no_card_service_the_card_keys_say_so_rather_than_ask_for_a_card() {
         Some(Lang::En.t("ic.insert"))
     );
 }
+
+/// Session 34 (s34-e by hand): a card error's technical detail stayed in English inside the
+/// Chinese message ("读卡器：the response has no status word (0 bytes)"). A cause the desk
+/// knows is said in its words, in the message and on the card screen.
+#[test]
+fn a_card_errors_cause_is_said_in_the_desks_language() {
+    let mut app = signed_in(Lang::Zh);
+    insert(&mut app, seen_user(user_card(5)));
+    recharge_quoted(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    update(
+        &mut app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Err(Failure::from(FlowError::Card(CardError::SessionExpired))),
+        },
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "读卡器：数据库应答前读卡会话已结束：未写卡"
+    );
+
+    let mut app = signed_in(Lang::Zh);
+    let cause = CardError::Apdu(ApduError::NoStatusWord(0)).cause();
+    insert(&mut app, CardSeen::Unreadable(cause));
+    open_card_screen(&mut app);
+    let screen = render(&app);
+    assert!(screen.contains("无法读卡：卡未应答。"), "{screen}");
+}

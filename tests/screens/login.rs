@@ -46,7 +46,7 @@ fn database_lost_while_signing_in_keeps_the_form_and_says_to_sign_in_again() {
         Msg::Reply {
             id: sent[0].0,
             outcome: Ok(Reply::screen(SignInAnswer::Refused(
-                LoginRefusal::Unreachable("connection refused".into()),
+                LoginRefusal::Unreachable(LostConnection::NotListening),
             ))),
         },
     );
@@ -213,7 +213,7 @@ fn the_sign_in_shows_the_database_as_known() {
     type_text(&mut app, "secret");
     for (refusal, shown) in [
         (
-            LoginRefusal::Unreachable("connection refused".into()),
+            LoginRefusal::Unreachable(LostConnection::NotListening),
             "数据库：无法连接",
         ),
         (LoginRefusal::WrongCredentials, "数据库：正常"),

@@ -7,6 +7,7 @@ pub use meterdesk::app::paging::PageApply;
 pub use meterdesk::app::state::{DbStatus, Failure, Msg, Problem, Reply, Request, Session};
 pub use meterdesk::app::{App, KeyMap, update};
 pub use meterdesk::card::reader::ReaderState;
+pub use meterdesk::db::LostConnection;
 pub use meterdesk::db::customers::{
     AccountSummary, BasicInfo, CardSummary, CustomerDetails, CustomerRow, CustomerTypeSummary,
     MeterSummary, Page, PreviousOwner, TransactionSummary,
@@ -211,7 +212,7 @@ pub fn connection_lost(app: &mut App, sent: &[(u64, Request)]) {
         app,
         Msg::Reply {
             id: sent[0].0,
-            outcome: Err(Failure::Unreachable("connection reset by peer".into())),
+            outcome: Err(Failure::Unreachable(LostConnection::Reset)),
         },
     );
 }

@@ -702,3 +702,27 @@ fn the_card_keys_follow_the_selected_row() {
         }
     }
 }
+
+/// A search behind a database that stopped answering, at the counter in Chinese: the cause is
+/// said in the desk's words (session 34, by hand: "无法连接数据库（no answer within 44 s）").
+#[test]
+fn an_unanswered_search_says_its_cause_in_the_desks_language() {
+    let mut app = signed_in(Lang::Zh);
+    press(&mut app, KeyCode::Char('/'));
+    let sent = press(&mut app, KeyCode::Char('张'));
+    update(
+        &mut app,
+        Msg::Reply {
+            id: sent[0].0,
+            outcome: Err(Failure::Unreachable(LostConnection::NoAnswerWithin(
+                std::time::Duration::from_secs(44),
+            ))),
+        },
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("无法连接数据库（44 秒内无应答）"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}

@@ -179,7 +179,7 @@ impl From<FlowError> for Failure {
 /// A card error in the clerk's words; the reader's own codes are quoted as they came.
 fn card_problem(error: &CardError) -> Problem {
     if error.card_left_the_reader() {
-        return Problem::new("card_by_hand.card_left", error);
+        return Problem::card("card_by_hand.card_left", error);
     }
     let key = match error {
         CardError::NoService => "failure.card_no_service",
@@ -199,7 +199,7 @@ fn card_problem(error: &CardError) -> Problem {
         | CardError::NotARecord { .. }
         | CardError::SessionExpired => "failure.card",
     };
-    Problem::new(key, error)
+    Problem::card(key, error)
 }
 
 /// How the flow ended, as the screen shows it; a recharge done brings its receipt.
@@ -702,7 +702,7 @@ mod tests {
         });
         assert_eq!(
             odd.text(Lang::Zh),
-            "读卡器：READ BINARY answered 3 bytes, not a whole record"
+            "读卡器：READ BINARY 返回 3 字节，不是完整的记录"
         );
     }
 

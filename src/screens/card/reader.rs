@@ -11,7 +11,7 @@ use super::common::{
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of};
 use crate::app::card_status::{CardRead, CardSeen};
 use crate::app::permissions;
-use crate::app::state::MessageKind;
+use crate::app::state::{MessageKind, card_cause_words};
 use crate::app::{App, Hub};
 use crate::card::reader::ReaderState;
 use crate::db::card_ops::{ClearedCredit, Discrepancy, Payment};
@@ -227,7 +227,8 @@ pub(super) fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         )),
         CardSeen::Blank => lines.push(text(lang.t("ic.blank"))),
         CardSeen::Unreadable(why) => {
-            lines.push(text(lang.tf("ic.unreadable", &[("why", &inert(why))])))
+            let why = card_cause_words(lang, why);
+            lines.push(text(lang.tf("ic.unreadable", &[("why", &inert(&why))])))
         }
         CardSeen::User { card, owner, .. } => {
             user_card_lines(lang, app.zone, theme, card, owner, &mut lines)
