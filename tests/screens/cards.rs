@@ -1932,6 +1932,24 @@ fn a_recharge_the_card_did_not_take_says_the_money_is_on_the_balance() {
     }
 }
 
+/// Answers the `kind` write `sent` as the write's flow does a card that refused the desk's
+/// issuer PIN with 2 tries left (screens::card::confirm); what the message line says.
+fn pin_refused(app: &mut App, sent: &[(u64, Request)], kind: OperationKind) -> String {
+    let refused = match Failure::from(FlowError::Card(CardError::WrongPin { tries_left: 2 })) {
+        Failure::Error(problem) => problem,
+        other => panic!("a card's refusal is an error: {other:?}"),
+    };
+    answer(
+        app,
+        sent,
+        Reply::screen(WriteOutcome::from(Written::Failed {
+            kind,
+            refused: Some(refused),
+        })),
+    );
+    app.message.clone().unwrap().text
+}
+
 /// Session 21 by hand: a desk with the wrong issuer PIN said "操作 #2096 未完成：请将同一张卡放回
 /// 读卡器以完成" with the blank card still on the reader, and no read ever settled it (a blank
 /// card has no owner). The card was sent nothing to write, so the operation is failed at once
@@ -1943,22 +1961,54 @@ fn a_card_that_refused_the_pin_is_told_failed_with_the_pin_to_correct() {
     card_customer_row(&mut app, None, "active");
     press(&mut app, KeyCode::F(6));
     let sent = press(&mut app, KeyCode::F(2));
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(WriteOutcome::from(Written::Failed {
-            kind: OperationKind::Open,
-            refused: Some(Problem::new("failure.card_wrong_pin", 2)),
-        })),
-    );
-    let told = app.message.clone().unwrap().text;
+    let told = pin_refused(&mut app, &sent, OperationKind::Open);
     assert!(
-        told.starts_with("卡未写入开卡：一切照旧，未收也未付任何款项。卡片拒绝")
-            && told.contains("卡片拒绝了本柜台配置的发卡方 PIN（此卡还剩 2 次机会）")
-            && told.ends_with("然后重新启动 meterdesk。"),
+        told.starts_with("卡未写入开卡，未收付款项。卡片拒绝")
+            && told.contains("卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）")
+            && told.ends_with("请改正 PIN 后重新启动 meterdesk。"),
         "{told}"
     );
     assert!(!told.contains("放回"), "nothing to put back: {told}");
+}
+
+/// The two message rows of an 80x24 screen (the message goes on over the body's last row), as
+/// drawn: what lies between each row's quotes (the test backend notes wide characters after).
+fn message_rows(screen: &str) -> Vec<String> {
+    let rows: Vec<&str> = screen.lines().collect();
+    rows[rows.len() - 3..rows.len() - 1]
+        .iter()
+        .map(|row| row[1..].split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+/// s34-e by hand at 80x24: a recharge whose card refused the desk's PIN said its message cut at
+/// "请在卡密钥文件…", before what to do (correct the PIN, restart meterdesk); only `:messages`
+/// had it whole. It now fits the message line's two rows, in both languages: what failed, where
+/// the money is, the tries left, that writes stopped and what to do.
+#[test]
+fn a_card_that_refused_the_pin_is_told_whole_at_80_columns() {
+    for (lang, money, restart) in [
+        (Lang::Zh, "余额", "重新启动 meterdesk"),
+        (Lang::En, "balance", "restart meterdesk"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        let told = pin_refused(&mut app, &sent, OperationKind::Recharge);
+        for said in [money, "PIN", "2", restart] {
+            assert!(told.contains(said), "{lang:?}: {said} in {told}");
+        }
+        let screen = render(&app);
+        let rows = message_rows(&screen);
+        let shown: String = rows.concat().split_whitespace().collect();
+        let whole: String = format!("! {told}").split_whitespace().collect();
+        assert_eq!(shown, whole, "{lang:?}: said whole at 80 columns: {rows:?}");
+        insta::assert_snapshot!(
+            format!("recharge_pin_refused_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
 }
 
 /// Session 23 by hand: after a card refused the desk's PIN, F6 on the next customer still
