@@ -1002,6 +1002,13 @@ async fn refund_is_for_supervisors_pays_out_once_the_card_shows_it_cancelled() {
     counter.done(CLERK, &recharge_m3("8")).await;
     let refund = Request::Refund { payout: cash() };
     assert_eq!(counter.refused(CLERK, &refund).await, Refusal::NotPermitted);
+    // What the refund's confirmation names: the purchase on the card was paid 8.00.
+    let sequence = counter.user_card().purchase.unwrap().sequence;
+    let customer_id = counter.customer.customer_id;
+    let paid = card_ops::purchase_paid(&counter.supervisor, customer_id, sequence).await;
+    assert_eq!(paid.unwrap().map(Decimal::from), Some(dec("8.00")));
+    let never_bought = card_ops::purchase_paid(&counter.supervisor, customer_id, sequence + 1);
+    assert_eq!(never_bought.await.unwrap(), None);
 
     // Pulled: the refund fails, nothing is paid out, the purchase stands.
     let begun = counter.begun(SUPERVISOR, &refund).await;

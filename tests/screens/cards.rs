@@ -20,9 +20,9 @@ use meterdesk::domain::card_records::{
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
-    CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge,
-    Quoted, Receipt, ReceiptKind, ReceiptOfFinished, SettleWithoutCard, SettledWithoutCard,
-    WriteCard, WriteOutcome, Written,
+    CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, PriceRefund,
+    QuoteRecharge, Quoted, Receipt, ReceiptKind, ReceiptOfFinished, RefundPriced,
+    SettleWithoutCard, SettledWithoutCard, WriteCard, WriteOutcome, Written,
 };
 use meterdesk::screens::card::{ReportLost, ReportedLost};
 
@@ -906,7 +906,7 @@ fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
     supervisor(&mut app);
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
-    press(&mut app, KeyCode::F(9));
+    ask_refund(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     assert!(matches!(
         only::<WriteCard>(&sent).operation,
@@ -1241,9 +1241,78 @@ fn a_refunds_confirmation_names_its_payout_in_the_desks_language() {
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
     supervisor(&mut app);
-    press(&mut app, KeyCode::F(9));
+    ask_refund(&mut app);
     let screen = render(&app);
-    assert!(screen.contains("m³（现金）？"), "{screen}");
+    assert!(screen.contains("16.00（现金）："), "{screen}");
+}
+
+/// F9 on the card screen showing `user_card(4)` (purchase #5 not loaded): its price is asked
+/// for, and answered as the database would, 16.00.
+fn ask_refund(app: &mut App) {
+    let sent = press(app, KeyCode::F(9));
+    let asked = only::<PriceRefund>(&sent);
+    assert_eq!(
+        (asked.customer.id, asked.sequence),
+        (owner("active").customer_id, 5),
+        "{asked:?}"
+    );
+    answer(
+        app,
+        &sent,
+        Reply::screen(RefundPriced(Some(Money::from_cents(1_600)))),
+    );
+}
+
+/// s34-e by hand: the refund's confirmation named the volume and the payout but not the
+/// amount going back to the customer (the receipt showed it); the recharge's confirmation
+/// shows its figures. It now says what the purchase was paid, asked of the database when F9
+/// is pressed; F2 typed before the answer waits for the confirmation.
+#[test]
+fn a_refunds_confirmation_says_the_amount_going_back() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        ask_refund(&mut app);
+        let screen = render(&app);
+        assert!(screen.contains("16.00"), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("refund_confirmation_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
+    let supervisor_at_the_card = || {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        app
+    };
+    let mut app = supervisor_at_the_card();
+    let sent = press(&mut app, KeyCode::F(9));
+    assert!(
+        press(&mut app, KeyCode::F(2)).is_empty(),
+        "nothing confirmed before the amount is known"
+    );
+    let typed_ahead = answer(
+        &mut app,
+        &sent,
+        Reply::screen(RefundPriced(Some(Money::from_cents(1_600)))),
+    );
+    assert!(
+        matches!(
+            only::<WriteCard>(&typed_ahead).operation,
+            CardOp::Refund { .. }
+        ),
+        "the F2 typed ahead confirms it: {typed_ahead:?}"
+    );
+    // No recharge of the customer's wrote the purchase: refused as the write would be.
+    let mut app = supervisor_at_the_card();
+    let sent = press(&mut app, KeyCode::F(9));
+    answer(&mut app, &sent, Reply::screen(RefundPriced(None)));
+    assert!(!render(&app).contains("the unloaded purchase"));
+    assert_eq!(app.message.clone().unwrap().kind, MessageKind::Error);
 }
 
 #[test]
@@ -1257,10 +1326,10 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
         "Your roles do not allow you to refund a purchase still on a card."
     );
     supervisor(&mut app);
-    press(&mut app, KeyCode::F(9));
+    ask_refund(&mut app);
     let screen = render(&app);
     assert!(
-        screen.contains("Refund the unloaded purchase of 12.500 m³ on card 40000017"),
+        screen.contains("Refund 16.00 for the unloaded purchase of 12.500 m³ on card 40000017"),
         "{screen}"
     );
     let sent = press(&mut app, KeyCode::F(2));
@@ -1361,7 +1430,7 @@ fn a_void_card_is_told_when_read_and_offered_no_refund() {
         let sent = press(&mut app, KeyCode::F(9));
         assert!(sent.is_empty(), "{sent:?}");
         assert_eq!(app.message.clone().unwrap().text, refused, "{lang:?}");
-        assert!(!render(&app).contains("Refund the unloaded purchase"));
+        assert!(!render(&app).contains("the unloaded purchase"));
     }
 }
 
@@ -2377,7 +2446,7 @@ fn refund_confirmed(lang: Lang) -> (App, Vec<(u64, Request)>) {
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
     supervisor(&mut app);
-    press(&mut app, KeyCode::F(9));
+    ask_refund(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     (app, sent)
 }

@@ -567,11 +567,13 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
             customer,
             card_no: number,
             litres,
+            amount,
             payout_label,
             ..
         } => ask(
             "ic.confirm_refund",
             &[
+                ("amount", amount.to_string()),
                 ("payout", inert(payout_label).into_owned()),
                 ("volume", Volume::from_litres(*litres).to_string()),
                 ("card", card_no(*number)),
@@ -732,6 +734,7 @@ mod tests {
             customer: customer(),
             card_no: 42,
             litres: 1_500,
+            amount: Money::from_cents(1_650),
             payout: Payment::Method("cash".into()),
             payout_label: "Cash".into(),
         };
@@ -775,15 +778,17 @@ mod tests {
     }
 
     #[test]
-    fn a_refund_echoes_the_volume_the_card_and_the_customer_made_inert() {
+    fn a_refund_echoes_the_amount_the_volume_the_card_and_the_customer_made_inert() {
         let refund = Confirm::Refund {
             customer: customer(),
             card_no: 42,
             litres: 1_500,
+            amount: Money::from_cents(1_650),
             payout: Payment::Balance,
             payout_label: "Balance".into(),
         };
         let (question, details) = facts(&app(), &refund);
+        assert!(question.contains("16.50"), "{question}");
         assert!(question.contains("1.500"), "{question}");
         assert!(question.contains("00000042"), "{question}");
         assert!(question.contains("10000007"), "{question}");
