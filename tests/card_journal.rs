@@ -16,8 +16,8 @@ use meterdesk::domain::card_counter::{
     CardWritePlan, NotBlank, RechargeRefusal, RecycleRefusal, Resolution, plan_recharge,
 };
 use meterdesk::domain::card_records::{
-    CardContent, EMPTY_RECORD, MeterNumber, MeterStatus, MeterWriteBack, PurchaseStatus, Record,
-    UserCard,
+    CardContent, EMPTY_RECORD, IssueRecord, MeterNumber, MeterStatus, MeterWriteBack,
+    PurchaseStatus, Record, UserCard,
 };
 use meterdesk::domain::meter::MeterState;
 use meterdesk::domain::search::CustomerSearch;
@@ -1002,6 +1002,13 @@ async fn refund_is_for_supervisors_pays_out_once_the_card_shows_it_cancelled() {
     counter.done(CLERK, &recharge_m3("8")).await;
     let refund = Request::Refund { payout: cash() };
     assert_eq!(counter.refused(CLERK, &refund).await, Refusal::NotPermitted);
+    // What the refund's confirmation names: the purchase on the card was paid 8.00.
+    let sequence = counter.user_card().purchase.unwrap().sequence;
+    let customer_id = counter.customer.customer_id;
+    let paid = card_ops::purchase_paid(&counter.supervisor, customer_id, sequence).await;
+    assert_eq!(paid.unwrap().map(Decimal::from), Some(dec("8.00")));
+    let never_bought = card_ops::purchase_paid(&counter.supervisor, customer_id, sequence + 1);
+    assert_eq!(never_bought.await.unwrap(), None);
 
     // Pulled: the refund fails, nothing is paid out, the purchase stands.
     let begun = counter.begun(SUPERVISOR, &refund).await;
@@ -1388,6 +1395,65 @@ async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left
             .await,
         1
     );
+}
+
+/// Another installation's card, sealed with the same key (the demo's, on a shared rig): a
+/// number this database never issued. Reading it at any desk whose role may read cards is told
+/// and audited, not refused.
+#[tokio::test]
+async fn a_card_never_issued_here_is_audited_as_unknown_for_the_clerk_and_the_supervisor() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let issued = counter.user_card().issue;
+    let never_issued = IssueRecord {
+        card_number: issued.card_number + 1_000,
+        ..issued.clone()
+    };
+    counter.card = [never_issued.encode(&key_()), EMPTY_RECORD, EMPTY_RECORD];
+    for (client, operator_id) in [
+        (&mut counter.clerk, CLERK),
+        (&mut counter.supervisor, SUPERVISOR),
+    ] {
+        let found = card_ops::reconcile(client, operator_id, &counter.card, &key_()).await;
+        assert_eq!(found.unwrap(), [Discrepancy::UnknownCard]);
+    }
+    assert_eq!(
+        counter
+            .scalar::<String>(
+                "SELECT string_agg(o.login || ' ' || a.entity_id || ' ' || (a.detail ->> 'kind')
+                                   || ' ' || coalesce(a.detail ->> 'customer_id', 'none'),
+                                   ', ' ORDER BY a.id)
+                 FROM audit_log a JOIN operator o ON o.id = a.operator_id
+                 WHERE a.action = 'card.discrepancy'"
+            )
+            .await,
+        format!(
+            "clerk {0} unknown_card none, super {0} unknown_card none",
+            never_issued.card_number
+        )
+    );
+    // By hand with the clerk's role: a never-issued number is told only as unknown, of no
+    // customer.
+    let customer_id = counter.customer.customer_id;
+    for detail in [
+        format!(r#"{{"kind": "unknown_card", "customer_id": {customer_id}}}"#),
+        r#"{"kind": "void_card", "customer_id": null}"#.to_owned(),
+    ] {
+        let error = counter
+            .clerk
+            .execute(
+                "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+                 VALUES ($1, 'card.discrepancy', 'card', $2, $3::text::jsonb)",
+                &[&CLERK, &i64::from(never_issued.card_number), &detail],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{detail}: {error}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -20,9 +20,9 @@ use meterdesk::domain::card_records::{
 use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
-    CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, QuoteRecharge,
-    Quoted, Receipt, ReceiptKind, ReceiptOfFinished, SettleWithoutCard, SettledWithoutCard,
-    WriteCard, WriteOutcome, Written,
+    CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, PriceRefund,
+    QuoteRecharge, Quoted, Receipt, ReceiptKind, ReceiptOfFinished, RefundPriced,
+    SettleWithoutCard, SettledWithoutCard, WriteCard, WriteOutcome, Written,
 };
 use meterdesk::screens::card::{ReportLost, ReportedLost};
 
@@ -906,7 +906,7 @@ fn a_refund_paid_out_gets_its_receipt_kept_and_shown() {
     supervisor(&mut app);
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
-    press(&mut app, KeyCode::F(9));
+    ask_refund(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     assert!(matches!(
         only::<WriteCard>(&sent).operation,
@@ -1241,9 +1241,78 @@ fn a_refunds_confirmation_names_its_payout_in_the_desks_language() {
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
     supervisor(&mut app);
-    press(&mut app, KeyCode::F(9));
+    ask_refund(&mut app);
     let screen = render(&app);
-    assert!(screen.contains("m³（现金）？"), "{screen}");
+    assert!(screen.contains("16.00（现金）："), "{screen}");
+}
+
+/// F9 on the card screen showing `user_card(4)` (purchase #5 not loaded): its price is asked
+/// for, and answered as the database would, 16.00.
+fn ask_refund(app: &mut App) {
+    let sent = press(app, KeyCode::F(9));
+    let asked = only::<PriceRefund>(&sent);
+    assert_eq!(
+        (asked.customer.id, asked.sequence),
+        (owner("active").customer_id, 5),
+        "{asked:?}"
+    );
+    answer(
+        app,
+        &sent,
+        Reply::screen(RefundPriced(Some(Money::from_cents(1_600)))),
+    );
+}
+
+/// s34-e by hand: the refund's confirmation named the volume and the payout but not the
+/// amount going back to the customer (the receipt showed it); the recharge's confirmation
+/// shows its figures. It now says what the purchase was paid, asked of the database when F9
+/// is pressed; F2 typed before the answer waits for the confirmation.
+#[test]
+fn a_refunds_confirmation_says_the_amount_going_back() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        ask_refund(&mut app);
+        let screen = render(&app);
+        assert!(screen.contains("16.00"), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("refund_confirmation_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
+    let supervisor_at_the_card = || {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        app
+    };
+    let mut app = supervisor_at_the_card();
+    let sent = press(&mut app, KeyCode::F(9));
+    assert!(
+        press(&mut app, KeyCode::F(2)).is_empty(),
+        "nothing confirmed before the amount is known"
+    );
+    let typed_ahead = answer(
+        &mut app,
+        &sent,
+        Reply::screen(RefundPriced(Some(Money::from_cents(1_600)))),
+    );
+    assert!(
+        matches!(
+            only::<WriteCard>(&typed_ahead).operation,
+            CardOp::Refund { .. }
+        ),
+        "the F2 typed ahead confirms it: {typed_ahead:?}"
+    );
+    // No recharge of the customer's wrote the purchase: refused as the write would be.
+    let mut app = supervisor_at_the_card();
+    let sent = press(&mut app, KeyCode::F(9));
+    answer(&mut app, &sent, Reply::screen(RefundPriced(None)));
+    assert!(!render(&app).contains("the unloaded purchase"));
+    assert_eq!(app.message.clone().unwrap().kind, MessageKind::Error);
 }
 
 #[test]
@@ -1257,10 +1326,10 @@ fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
         "Your roles do not allow you to refund a purchase still on a card."
     );
     supervisor(&mut app);
-    press(&mut app, KeyCode::F(9));
+    ask_refund(&mut app);
     let screen = render(&app);
     assert!(
-        screen.contains("Refund the unloaded purchase of 12.500 m³ on card 40000017"),
+        screen.contains("Refund 16.00 for the unloaded purchase of 12.500 m³ on card 40000017"),
         "{screen}"
     );
     let sent = press(&mut app, KeyCode::F(2));
@@ -1361,7 +1430,7 @@ fn a_void_card_is_told_when_read_and_offered_no_refund() {
         let sent = press(&mut app, KeyCode::F(9));
         assert!(sent.is_empty(), "{sent:?}");
         assert_eq!(app.message.clone().unwrap().text, refused, "{lang:?}");
-        assert!(!render(&app).contains("Refund the unloaded purchase"));
+        assert!(!render(&app).contains("the unloaded purchase"));
     }
 }
 
@@ -1932,6 +2001,24 @@ fn a_recharge_the_card_did_not_take_says_the_money_is_on_the_balance() {
     }
 }
 
+/// Answers the `kind` write `sent` as the write's flow does a card that refused the desk's
+/// issuer PIN with 2 tries left (screens::card::confirm); what the message line says.
+fn pin_refused(app: &mut App, sent: &[(u64, Request)], kind: OperationKind) -> String {
+    let refused = match Failure::from(FlowError::Card(CardError::WrongPin { tries_left: 2 })) {
+        Failure::Error(problem) => problem,
+        other => panic!("a card's refusal is an error: {other:?}"),
+    };
+    answer(
+        app,
+        sent,
+        Reply::screen(WriteOutcome::from(Written::Failed {
+            kind,
+            refused: Some(refused),
+        })),
+    );
+    app.message.clone().unwrap().text
+}
+
 /// Session 21 by hand: a desk with the wrong issuer PIN said "操作 #2096 未完成：请将同一张卡放回
 /// 读卡器以完成" with the blank card still on the reader, and no read ever settled it (a blank
 /// card has no owner). The card was sent nothing to write, so the operation is failed at once
@@ -1943,22 +2030,54 @@ fn a_card_that_refused_the_pin_is_told_failed_with_the_pin_to_correct() {
     card_customer_row(&mut app, None, "active");
     press(&mut app, KeyCode::F(6));
     let sent = press(&mut app, KeyCode::F(2));
-    answer(
-        &mut app,
-        &sent,
-        Reply::screen(WriteOutcome::from(Written::Failed {
-            kind: OperationKind::Open,
-            refused: Some(Problem::new("failure.card_wrong_pin", 2)),
-        })),
-    );
-    let told = app.message.clone().unwrap().text;
+    let told = pin_refused(&mut app, &sent, OperationKind::Open);
     assert!(
-        told.starts_with("卡未写入开卡：一切照旧，未收也未付任何款项。卡片拒绝")
-            && told.contains("卡片拒绝了本柜台配置的发卡方 PIN（此卡还剩 2 次机会）")
-            && told.ends_with("然后重新启动 meterdesk。"),
+        told.starts_with("卡未写入开卡，未收付款项。卡片拒绝")
+            && told.contains("卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）")
+            && told.ends_with("请改正 PIN 后重新启动 meterdesk。"),
         "{told}"
     );
     assert!(!told.contains("放回"), "nothing to put back: {told}");
+}
+
+/// The two message rows of an 80x24 screen (the message goes on over the body's last row), as
+/// drawn: what lies between each row's quotes (the test backend notes wide characters after).
+fn message_rows(screen: &str) -> Vec<String> {
+    let rows: Vec<&str> = screen.lines().collect();
+    rows[rows.len() - 3..rows.len() - 1]
+        .iter()
+        .map(|row| row[1..].split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+/// s34-e by hand at 80x24: a recharge whose card refused the desk's PIN said its message cut at
+/// "请在卡密钥文件…", before what to do (correct the PIN, restart meterdesk); only `:messages`
+/// had it whole. It now fits the message line's two rows, in both languages: what failed, where
+/// the money is, the tries left, that writes stopped and what to do.
+#[test]
+fn a_card_that_refused_the_pin_is_told_whole_at_80_columns() {
+    for (lang, money, restart) in [
+        (Lang::Zh, "余额", "重新启动 meterdesk"),
+        (Lang::En, "balance", "restart meterdesk"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        let told = pin_refused(&mut app, &sent, OperationKind::Recharge);
+        for said in [money, "PIN", "2", restart] {
+            assert!(told.contains(said), "{lang:?}: {said} in {told}");
+        }
+        let screen = render(&app);
+        let rows = message_rows(&screen);
+        let shown: String = rows.concat().split_whitespace().collect();
+        let whole: String = format!("! {told}").split_whitespace().collect();
+        assert_eq!(shown, whole, "{lang:?}: said whole at 80 columns: {rows:?}");
+        insta::assert_snapshot!(
+            format!("recharge_pin_refused_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
 }
 
 /// Session 23 by hand: after a card refused the desk's PIN, F6 on the next customer still
@@ -2327,7 +2446,7 @@ fn refund_confirmed(lang: Lang) -> (App, Vec<(u64, Request)>) {
     insert(&mut app, seen_user(user_card(4)));
     open_card_screen(&mut app);
     supervisor(&mut app);
-    press(&mut app, KeyCode::F(9));
+    ask_refund(&mut app);
     let sent = press(&mut app, KeyCode::F(2));
     (app, sent)
 }

@@ -538,20 +538,10 @@ impl Journal<'_> {
         if let Some(seen_at) = self.loaded_since(card, sequence).await? {
             return Ok(Err(Refusal::OlderCardImage { seen_at }));
         }
-        let Some(paid) = self
-            .tx
-            .query_opt(
-                "SELECT -t.amount AS paid FROM card_operation op
-                 JOIN ledger_transaction t ON t.id = op.transaction_id
-                 WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'done'
-                   AND op.purchase_seq = $2",
-                &[&self.holder.customer_id, &i64::from(sequence)],
-            )
-            .await?
-        else {
+        let Some(amount) = purchase_paid(self.tx, self.holder.customer_id, sequence).await? else {
             return Ok(Err(Refusal::UnknownPurchase));
         };
-        let amount: Decimal = paid.get("paid");
+        let amount = amount.to_decimal();
         let method = match payout {
             Payment::Method(method) if !self.method_allowed(method).await? => {
                 return Ok(Err(Refusal::PaymentMethodNotAllowed));

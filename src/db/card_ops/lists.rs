@@ -1,6 +1,7 @@
-//! The supervisor's pending list and the card usage records.
+//! The supervisor's pending list, the card usage records and what a purchase was paid.
 
 use super::*;
+use crate::domain::money::Money;
 
 /// Every pending operation, oldest first: the supervisor's list.
 pub async fn pending_operations(
@@ -72,4 +73,23 @@ pub async fn usage_records(
         },
     )
     .await
+}
+
+/// What `customer_id`'s purchase `sequence` was paid (its recharge done): what its refund gives
+/// back. `None`: no recharge of the customer's wrote it.
+pub async fn purchase_paid(
+    client: &impl CachingClient,
+    customer_id: i64,
+    sequence: u32,
+) -> Result<Option<Money>, DbError> {
+    let row = client
+        .query_opt(
+            "SELECT -t.amount AS paid FROM card_operation op
+             JOIN ledger_transaction t ON t.id = op.transaction_id
+             WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'done'
+               AND op.purchase_seq = $2",
+            &[&customer_id, &i64::from(sequence)],
+        )
+        .await?;
+    Ok(row.map(|row| row.get("paid")))
 }

@@ -392,7 +392,7 @@ use begin::*;
 pub use begin::{begin, begin_decided, missing_purchase, missing_purchase_written, unix_now};
 use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner, missing_on_card};
-pub use lists::{pending_operations, usage_records};
+pub use lists::{pending_operations, purchase_paid, usage_records};
 use prices::*;
 pub use prices::{RechargeFacts, quote_recharge, recharge_facts};
 use reconcile::audit_card;

@@ -121,6 +121,8 @@ pub enum Confirm {
         customer: Customer,
         card_no: u32,
         litres: u32,
+        /// What the purchase was paid: what goes back to the customer.
+        amount: Money,
         /// Paid out in the type's first payment method (cash), else onto the balance.
         payout: Payment,
         /// The payout as the clerk reads it.

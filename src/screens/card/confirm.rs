@@ -187,7 +187,7 @@ fn card_problem(error: &CardError) -> Problem {
         CardError::ReaderStopped => "failure.card_reader_stopped",
         CardError::NoApplication => "failure.card_foreign",
         CardError::WrongPin { tries_left } => {
-            return Problem::new("failure.card_wrong_pin", tries_left);
+            return Problem::new("card_by_hand.wrong_pin", tries_left);
         }
         CardError::PinBlocked => "failure.card_pin_blocked",
         CardError::LastPinTries { tries_left } => {
@@ -379,17 +379,23 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
         }
         // A recharge's reversal leaves its money on the balance (decisions.md, "Money of a
         // recharge"): said so, lest the clerk also hand the cash back.
+        // With the card's refusal after it, in shorter words: the whole fits the message
+        // line's two rows at 80 columns.
         Written::Failed { kind, refused } => {
-            let failed = match kind {
-                OperationKind::Recharge => lang.t("card_by_hand.recharge_failed").to_owned(),
-                _ => lang.tf("ic.write_failed", &[("kind", &lang.t(kind_key(*kind)))]),
-            };
-            let told = match refused {
-                Some(cause) => lang.tf(
-                    "ic.failed_because",
-                    &[("failed", &failed), ("cause", &cause.text(lang))],
+            let kind_name = lang.t(kind_key(*kind));
+            let told = match (refused, kind) {
+                (None, OperationKind::Recharge) => {
+                    lang.t("card_by_hand.recharge_failed").to_owned()
+                }
+                (None, _) => lang.tf("ic.write_failed", &[("kind", &kind_name)]),
+                (Some(cause), OperationKind::Recharge) => lang.tf(
+                    "card_by_hand.recharge_refused",
+                    &[("cause", &cause.text(lang))],
                 ),
-                None => failed,
+                (Some(cause), _) => lang.tf(
+                    "ic.write_refused",
+                    &[("kind", &kind_name), ("cause", &cause.text(lang))],
+                ),
             };
             (MessageKind::Error, told, Some(CardPane::Card))
         }
@@ -561,11 +567,13 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
             customer,
             card_no: number,
             litres,
+            amount,
             payout_label,
             ..
         } => ask(
             "ic.confirm_refund",
             &[
+                ("amount", amount.to_string()),
                 ("payout", inert(payout_label).into_owned()),
                 ("volume", Volume::from_litres(*litres).to_string()),
                 ("card", card_no(*number)),
@@ -667,8 +675,8 @@ mod tests {
         let pin = card_problem(&CardError::WrongPin { tries_left: 2 });
         assert_eq!(
             pin.text(Lang::Zh),
-            "卡片拒绝了本柜台配置的发卡方 PIN（此卡还剩 2 次机会）。不再写任何卡：请在卡密钥文件或 \
-             METERDESK_CARD_PIN 中改正 PIN，然后重新启动 meterdesk。"
+            "卡片拒绝了本柜台的发卡方 PIN（此卡还剩 2 次机会）。已停止写卡：请改正 PIN 后重新启动 \
+             meterdesk。"
         );
         let last_try = card_problem(&CardError::LastPinTries { tries_left: 1 });
         assert!(
@@ -726,6 +734,7 @@ mod tests {
             customer: customer(),
             card_no: 42,
             litres: 1_500,
+            amount: Money::from_cents(1_650),
             payout: Payment::Method("cash".into()),
             payout_label: "Cash".into(),
         };
@@ -769,15 +778,17 @@ mod tests {
     }
 
     #[test]
-    fn a_refund_echoes_the_volume_the_card_and_the_customer_made_inert() {
+    fn a_refund_echoes_the_amount_the_volume_the_card_and_the_customer_made_inert() {
         let refund = Confirm::Refund {
             customer: customer(),
             card_no: 42,
             litres: 1_500,
+            amount: Money::from_cents(1_650),
             payout: Payment::Balance,
             payout_label: "Balance".into(),
         };
         let (question, details) = facts(&app(), &refund);
+        assert!(question.contains("16.50"), "{question}");
         assert!(question.contains("1.500"), "{question}");
         assert!(question.contains("00000042"), "{question}");
         assert!(question.contains("10000007"), "{question}");

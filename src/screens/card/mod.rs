@@ -40,7 +40,7 @@ pub use common::{
 pub use confirm::{WriteCard, WriteOutcome, Written};
 pub use lost::{ReportLost, ReportedLost};
 pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
-pub use reader::after_a_read;
+pub use reader::{PriceRefund, RefundPriced, after_a_read};
 pub use receipt::{
     FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptKind, ReceiptOfClearCredit,
     ReceiptOfFinished, keep_receipts_of, receipt_text,
@@ -249,6 +249,10 @@ impl Screen for CardScreen {
             self.reported_lost(reported, hub);
         } else if let Some(quoted) = reply.of::<Quoted>() {
             self.on_quote(quoted, hub);
+        } else if let (Some(RefundPriced(paid)), Some(asked)) =
+            (reply.of::<RefundPriced>(), request.of::<PriceRefund>())
+        {
+            self.on_refund_priced(asked, *paid, hub);
         } else if let (Some(outcome), Some(write)) =
             (reply.of::<WriteOutcome>(), request.of::<WriteCard>())
         {

@@ -2,23 +2,27 @@
 //! refund and recycle (recharge, usage records and the pending list have their own panes).
 
 use chrono::{DateTime, FixedOffset, Utc};
+use deadpool_postgres::Client;
 use ratatui::text::Line;
 
 use super::common::{
-    CardPane, CardScreen, Confirm, card_no, customer_of, heading, known_card, need_user_card,
-    no_card_text, recycle_refusal, text,
+    CardPane, CardScreen, Confirm, Customer, card_no, customer_of, heading, known_card,
+    need_user_card, no_card_text, recycle_refusal, say_refusal, text,
 };
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of};
 use crate::app::card_status::{CardRead, CardSeen};
 use crate::app::permissions;
+use crate::app::requests::Read;
+use crate::app::screen::ScreenReply;
 use crate::app::state::{MessageKind, card_cause_words};
 use crate::app::{App, Hub};
 use crate::card::reader::ReaderState;
-use crate::db::card_ops::{ClearedCredit, Discrepancy, Payment};
+use crate::db::DbError;
+use crate::db::card_ops::{self, ClearedCredit, Discrepancy, Payment, Refusal};
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::{PurchaseState, check_recycle};
 use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
-use crate::domain::money::Volume;
+use crate::domain::money::{Money, Volume};
 use crate::i18n::Lang;
 use crate::screens::receipt::payment_method_name;
 use crate::screens::system_card;
@@ -137,8 +141,22 @@ impl CardScreen {
             return;
         };
         match refund_of(lang, card, owner, active) {
-            Ok(confirm) => self.set_pane(CardPane::Confirm(confirm)),
+            Ok(asked) => hub.send(asked),
             Err(refused) => hub.say(MessageKind::Error, lang.t(refused)),
+        }
+    }
+
+    /// The refund's confirmation, with what its purchase was paid; a purchase no recharge of
+    /// the customer's wrote is refused as the write would refuse it.
+    pub(super) fn on_refund_priced(
+        &mut self,
+        asked: &PriceRefund,
+        paid: Option<Money>,
+        hub: &mut Hub,
+    ) {
+        match paid {
+            Some(amount) => self.set_pane(CardPane::Confirm(asked.confirm(amount))),
+            None => say_refusal(hub, &Refusal::UnknownPurchase),
         }
     }
 
@@ -161,6 +179,47 @@ impl CardScreen {
     }
 }
 
+/// A refund asked for (F9): what the purchase on the card was paid, read for its
+/// confirmation (the clerk confirms what goes back to the customer); answered with
+/// [`RefundPriced`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceRefund {
+    pub customer: Customer,
+    pub card_no: u32,
+    /// The purchase's, on the card.
+    pub sequence: u32,
+    pub litres: u32,
+    pub payout: Payment,
+    pub payout_label: String,
+}
+
+/// What the purchase was paid; `None`: no recharge of the customer's wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundPriced(pub Option<Money>);
+
+impl Read for PriceRefund {
+    /// F2 typed right after F9 confirms the refund once its confirmation is up.
+    const HOLDS_INPUT: bool = true;
+
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        let paid = card_ops::purchase_paid(client, self.customer.id, self.sequence).await?;
+        Ok(RefundPriced(paid))
+    }
+}
+
+impl PriceRefund {
+    fn confirm(&self, amount: Money) -> Confirm {
+        Confirm::Refund {
+            customer: self.customer.clone(),
+            card_no: self.card_no,
+            litres: self.litres,
+            amount,
+            payout: self.payout.clone(),
+            payout_label: self.payout_label.clone(),
+        }
+    }
+}
+
 /// The refund of the purchase on `card`, paid out in the type's first payment method (cash),
 /// else onto the balance; or the catalogue key of why there is nothing to refund. Only the
 /// active card (`active`, as the database knows it) is refunded: a void card's purchase is
@@ -170,14 +229,15 @@ fn refund_of(
     card: &UserCard,
     owner: &CardOwner,
     active: Option<&IssueRecord>,
-) -> Result<Confirm, &'static str> {
+) -> Result<PriceRefund, &'static str> {
     if active != Some(&card.issue) {
         return Err("ic.refused_void");
     }
     match (card.purchase_state(), &card.purchase) {
-        (PurchaseState::NotLoaded, Some(purchase)) => Ok(Confirm::Refund {
+        (PurchaseState::NotLoaded, Some(purchase)) => Ok(PriceRefund {
             customer: customer_of(owner),
             card_no: card.issue.card_number,
+            sequence: purchase.sequence,
             litres: purchase.volume_litres,
             payout: owner
                 .payment_methods
@@ -430,8 +490,9 @@ mod tests {
             &owner(&["Cash", "WeChat"]),
             Some(&on_the_reader.issue),
         );
-        let Ok(Confirm::Refund {
+        let Ok(PriceRefund {
             card_no,
+            sequence,
             litres,
             payout,
             payout_label,
@@ -440,7 +501,7 @@ mod tests {
         else {
             panic!("a refund: {refund:?}")
         };
-        assert_eq!((card_no, litres), (40_000_017, 12_500));
+        assert_eq!((card_no, sequence, litres), (40_000_017, 5, 12_500));
         assert_eq!(payout, Payment::Method("cash".into()));
         assert_eq!(payout_label, "Cash");
         assert_eq!(customer.id, 42);
@@ -479,7 +540,7 @@ mod tests {
             &owner(&[]),
             Some(&on_the_reader.issue),
         );
-        let Ok(Confirm::Refund {
+        let Ok(PriceRefund {
             payout,
             payout_label,
             ..
