@@ -250,7 +250,7 @@ impl ReportRow for TakingsRow {
     ];
 
     /// A range's takings by operator and method, its days added up (the CSV keeps each day),
-    /// in the order the database read them.
+    /// in a day's order: by operator, then method (sql/V21's `report_takings`).
     fn shown(rows: &[Self]) -> Cow<'_, [Self]> {
         let mut merged: Vec<TakingsRow> = Vec::new();
         for row in rows {
@@ -268,6 +268,9 @@ impl ReportRow for TakingsRow {
                 None => merged.push(row.clone()),
             }
         }
+        merged.sort_by(|a, b| {
+            (&a.operator, &a.takings.method).cmp(&(&b.operator, &b.takings.method))
+        });
         Cow::Owned(merged)
     }
 

@@ -377,12 +377,14 @@ fn three_days_takings() -> Vec<TakingsRow> {
         on("2026-12-01", "anna", "cash", 100_000, 10),
         on("2026-12-02", "anna", "cash", 50_050, 4),
         on("2026-12-02", "ben", "wechat_pay", 20_000, 2),
+        on("2026-12-03", "anna", "alipay", 3_000, 1),
         on("2026-12-03", "anna", "cash", 25_000, 3),
     ]
 }
 
 /// F2 on the form reads the range; its takings are shown by operator and method, the days
-/// added up, under a heading that says the range.
+/// added up, in the day report's order (an operator's method first met on a later day is not
+/// put after the other operators), under a heading that says the range.
 fn a_ranges_takings(lang: Lang) -> (App, ReportRead) {
     let (mut app, _) = days_typed(lang, "2026-12-01", "2026-12-03");
     let sent = press(&mut app, KeyCode::F(2));
@@ -439,6 +441,7 @@ fn a_ranges_takings_in_english_written_as_csv_and_paged_by_its_length() {
             "2026-12-01,anna,cash,10,1000.00,0.00,0",
             "2026-12-02,anna,cash,4,500.50,0.00,0",
             "2026-12-02,ben,wechat_pay,2,200.00,0.00,0",
+            "2026-12-03,anna,alipay,1,30.00,0.00,0",
             "2026-12-03,anna,cash,3,250.00,0.00,0",
         ]
     );
