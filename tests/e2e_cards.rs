@@ -115,7 +115,10 @@ async fn open_a_card_recharge_it_and_a_supervisor_refunds_it_in_tmux() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("User card 100000001", PATIENCE);
     tmux.keys(&["F9"]);
-    tmux.wait_for("Refund 120.00 for the unloaded purchase of 85.000 m³", PATIENCE);
+    tmux.wait_for(
+        "Refund 120.00 for the unloaded purchase of 85.000 m³",
+        PATIENCE,
+    );
     tmux.keys(&["F2"]);
     tmux.wait_for("Purchase cancelled on the card and refunded", PATIENCE);
     let refunded_by: i64 = customer
