@@ -376,6 +376,60 @@ fn the_add_form_offers_the_departments_and_roles_of_the_list() {
     insta::assert_snapshot!("operators_add_form_en", render(&app));
 }
 
+/// `a` and the form typed in one burst as `:operators` opens, before its list is read: the
+/// keys wait for the list, and the form offers its department and roles (session 34: the
+/// e2e test under load saw an Add form with no department and no role, "Nothing matches").
+#[test]
+fn an_add_typed_before_the_list_is_read_waits_for_its_choices() {
+    let mut app = signed_in(Lang::En);
+    if let Some(session) = app.session.as_mut() {
+        session.operator_id = 1;
+        session.permissions = vec!["customer.view".into(), "operator.maintain".into()];
+    }
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "operators");
+    let (list_id, _) = operator_request(&press(&mut app, KeyCode::Enter));
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "wang.fang");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "Wang Fang");
+    assert!(
+        press(&mut app, KeyCode::F(2)).is_empty(),
+        "nothing saved before the list is read"
+    );
+    let sent = reply(&mut app, list_id, OperatorReply::Listed(listing()));
+    let (_, request) = operator_request(&sent);
+    let OperatorRequest::Create {
+        login,
+        full_name,
+        department_id,
+        roles,
+        ..
+    } = request
+    else {
+        panic!("a create: {request:?}\n{}", render(&app))
+    };
+    assert_eq!(
+        (login.as_str(), full_name.as_str(), department_id, roles),
+        ("wang.fang", "Wang Fang", 1, vec!["clerk".to_owned()])
+    );
+}
+
+/// F5 and the way out do not wait for the list's read: F3 leaves at once.
+#[test]
+fn back_does_not_wait_for_the_list() {
+    let mut app = signed_in(Lang::En);
+    if let Some(session) = app.session.as_mut() {
+        session.permissions = vec!["customer.view".into(), "operator.maintain".into()];
+    }
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "operators");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.screen.is::<OperatorsView>());
+    press(&mut app, KeyCode::F(3));
+    assert!(!app.screen.is::<OperatorsView>(), "{}", render(&app));
+}
+
 /// A multiple choice lists its ticked labels as the desk's language lists (s33-c's walk: a
 /// Chinese desk showed "收费员, 主管" where its lists say "收费员、主管").
 #[test]

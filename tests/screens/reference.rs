@@ -521,6 +521,33 @@ fn meter_form_adds_and_modifies_without_the_number() {
     );
 }
 
+/// `a` typed on `:meters` before its meter types are read waits for them: the form then
+/// offers them (session 34: a form built first had nothing to choose, as the operators' did).
+#[test]
+fn a_meter_add_typed_before_the_meter_types_are_read_offers_them() {
+    let (mut app, sent) = at_command(&SUPERVISOR, "meters");
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "ab-12");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::F(4));
+    press(&mut app, KeyCode::Enter);
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    reply(
+        &mut app,
+        ref_requests::<MeterRequest>(&sent)[0].0,
+        MeterReply::Page(meter_page(3, false)),
+    );
+    let saved = reply(
+        &mut app,
+        ref_requests::<MeterTypeRequest>(&sent)[0].0,
+        MeterTypeReply::Rows(meter_type_rows()),
+    );
+    let [(_, MeterRequest::Save { fields, .. })] = &ref_requests::<MeterRequest>(&saved)[..] else {
+        panic!("{saved:?}\n{}", render(&app))
+    };
+    assert_eq!(fields.meter_type_id, 1);
+}
+
 /// The meter add form filled in (AB-12, the first meter type), F2 pressed.
 fn meter_add_sent() -> (App, Vec<(u64, Request)>) {
     let mut app = meters_screen();

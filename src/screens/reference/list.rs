@@ -13,7 +13,7 @@ use ratatui::widgets::Paragraph;
 
 use super::common::{Sideways, more_columns};
 use super::form::RefForm;
-use super::requests::{RefAnswer, RefWork, answer, change_done, send, show_after};
+use super::requests::{RefAnswer, RefWork, answer, change_done, read_on_its_way, send, show_after};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -211,6 +211,19 @@ impl<K: ListKind> Screen for ShortList<K> {
         } else {
             send(hub, K::READ);
         }
+    }
+
+    /// Its commands (add, modify, ask) wait for its first read: a form built before it came
+    /// would offer no choices (session 34: an administrator's `a` typed as `:operators`
+    /// opened an Add form with no department and no role). F5 and the way out do not.
+    fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
+        let waits = |command: Command| {
+            command != Command::Refresh && K::COMMANDS.iter().any(|(own, _)| *own == command)
+        };
+        self.loading
+            && app.overlay.is_none()
+            && app.keymap.command_for(key).is_some_and(waits)
+            && read_on_its_way(app, &K::READ)
     }
 
     /// Refused while its change waits; F2 or a cancel while a change is asked; Up/Down.

@@ -15,7 +15,7 @@ use super::common::{Sideways, more_columns};
 use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of};
 use super::meter_types::{MeterTypeReply, MeterTypeRequest};
 use super::requests::{
-    ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, keyed, send,
+    ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, keyed, read_on_its_way, send,
 };
 use super::texts::{meter_no_error_text, status_key};
 use crate::app::form::{Choice, Field, FieldKind, Form, halfwidth_key};
@@ -469,6 +469,18 @@ impl Screen for MetersView {
     fn on_open(&mut self, hub: &mut Hub) {
         send(hub, MeterTypeRequest::List);
         self.fetch(PageAt::First, PageApply::Search, hub);
+    }
+
+    /// Add and Modify wait for the meter types their form chooses from (as the short
+    /// lists' commands wait for their read); text typed into the search box does not.
+    fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
+        !self.search_focused
+            && app.overlay.is_none()
+            && matches!(
+                app.keymap.command_for(key),
+                Some(Command::Add | Command::Modify)
+            )
+            && read_on_its_way(app, &MeterTypeRequest::List)
     }
 
     /// Text into the search box, Up/Down on the rows (past the page's edge: one more row).

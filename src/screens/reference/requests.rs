@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use deadpool_postgres::Client;
 
+use crate::app::hub::Request;
 use crate::app::hub::not_permitted;
 use crate::app::permissions;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind};
-use crate::app::{Hub, Screen};
+use crate::app::{App, Hub, Screen};
 use crate::db::session::Sessions;
 use crate::db::{Deadlines, operators};
 use crate::i18n::Lang;
@@ -163,6 +164,18 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
 pub(crate) fn send<W: RefWork>(hub: &mut Hub, work: W) {
     let call = RefCall::new(hub, work);
     hub.send(call);
+}
+
+/// Whether `read` is on its way (sent, or parked until the database is back): a key that
+/// needs what it brings (a form's choices) waits for it, as the card's keys wait for its read.
+pub(crate) fn read_on_its_way<W: RefWork>(app: &App, read: &W) -> bool {
+    let is_read = |request: &Request| {
+        request
+            .of::<RefCall<W>>()
+            .is_some_and(|call| call.work == *read)
+    };
+    app.in_flight.iter().any(|f| is_read(&f.request))
+        || app.parked.iter().any(|p| is_read(&p.request))
 }
 
 /// `request` and `reply` as a `W` request and its answer, if that is what they are.
