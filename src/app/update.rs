@@ -340,6 +340,12 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
     } else {
         command
     };
+    // On the first screen, with nothing to cancel (Esc pressed once too often on leaving a
+    // form), the key does nothing, as Home does there: not an error for a tired key. (A
+    // question on the message line went with the key, as with any key but its answer.)
+    if command == Command::Cancel && app.below.is_empty() && !offered(app, Command::Cancel) {
+        return;
+    }
     // The reference lists are reachable from every screen once signed in (`:meters` …).
     let anywhere = app
         .registry

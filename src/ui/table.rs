@@ -78,32 +78,76 @@ pub fn widths_for<R: AsRef<[String]>>(columns: &[Column], rows: &[R], total: u16
     widths
 }
 
+/// What of a table shows on a screen scrolled sideways: the columns from `first` on, each as
+/// wide as it shows, after `pad` blank cells (the scroll stopped on the space between two
+/// columns). A column the screen's edge cuts is drawn as wide as the part in sight, so its
+/// cell is cut with `…` as any cut cell is, not in the middle of a word with nothing said.
+pub struct InSight {
+    first: usize,
+    widths: Vec<u16>,
+    pad: u16,
+}
+
+impl InSight {
+    /// The part of a table of columns `widths` wide, scrolled `sideways` cells to the left,
+    /// that shows on a screen `screen` cells wide.
+    pub fn of(widths: &[u16], sideways: u16, screen: u16) -> InSight {
+        let (left, right) = (sideways, sideways.saturating_add(screen));
+        let mut sight = InSight {
+            first: 0,
+            widths: Vec::new(),
+            pad: 0,
+        };
+        let mut start = 0u16;
+        for (index, &cells) in widths.iter().enumerate() {
+            let end = start.saturating_add(cells);
+            if end > left && start < right {
+                let from = start.max(left);
+                if sight.widths.is_empty() {
+                    sight.first = index;
+                    sight.pad = from - left;
+                }
+                sight.widths.push(end.min(right) - from);
+            }
+            start = end.saturating_add(1);
+        }
+        sight
+    }
+}
+
 /// The header line: every column's header in `lang`, in `style`.
-pub fn header_of(columns: &[Column], widths: &[u16], lang: Lang, style: Style) -> Line<'static> {
+pub fn header_of(columns: &[Column], sight: &InSight, lang: Lang, style: Style) -> Line<'static> {
     let headers: Vec<String> = columns
         .iter()
         .map(|column| lang.t(column.header).to_owned())
         .collect();
-    line_of(columns, &headers, widths, style, columns.len())
+    line_of(columns, &headers, sight, style, columns.len())
 }
 
-/// One table line; `style` covers the first `styled` columns.
+/// One table line, as much of it as is in `sight`; `style` covers the first `styled` columns.
 pub fn line_of(
     columns: &[Column],
     cells: &[String],
-    widths: &[u16],
+    sight: &InSight,
     style: Style,
     styled: usize,
 ) -> Line<'static> {
     let fitted: Vec<String> = columns
         .iter()
-        .zip(cells.iter().zip(widths))
-        .map(|(column, (cell, cells))| fit(cell, *cells, column.right_aligned))
+        .zip(cells)
+        .skip(sight.first)
+        .zip(&sight.widths)
+        .map(|((column, cell), cells)| fit(cell, *cells, column.right_aligned))
         .collect();
-    let styled = styled.min(fitted.len());
-    let mut spans = vec![Span::styled(fitted[..styled].join(" "), style)];
-    if styled < fitted.len() {
-        spans.push(Span::raw(format!(" {}", fitted[styled..].join(" "))));
+    let styled = styled.saturating_sub(sight.first).min(fitted.len());
+    let (marked, rest) = fitted.split_at(styled);
+    let mut spans = vec![Span::raw(" ".repeat(usize::from(sight.pad)))];
+    if !marked.is_empty() {
+        spans.push(Span::styled(marked.join(" "), style));
+    }
+    if !rest.is_empty() {
+        let gap = if marked.is_empty() { "" } else { " " };
+        spans.push(Span::raw(format!("{gap}{}", rest.join(" "))));
     }
     Line::from(spans)
 }
@@ -198,9 +242,9 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
         let columns = self.columns;
         let widths = widths_for(columns, self.rows, area.width);
         let hidden = table_width(&widths).saturating_sub(area.width);
-        let scroll = (0, self.sideways.min(hidden));
-        let header_line = header_of(columns, &widths, lang, theme.header());
-        frame.render_widget(Paragraph::new(header_line).scroll(scroll), header);
+        let sight = InSight::of(&widths, self.sideways.min(hidden), area.width);
+        let header_line = header_of(columns, &sight, lang, theme.header());
+        frame.render_widget(Paragraph::new(header_line), header);
         let (rows, total) = match self.total {
             Some(style) => match self.rows.split_last() {
                 Some((total, rows)) => (rows, Some((total, style))),
@@ -230,13 +274,13 @@ impl<'a, R: AsRef<[String]>> Table<'a, R> {
                 } else {
                     Style::new()
                 };
-                line_of(columns, cells.as_ref(), &widths, style, self.marked)
+                line_of(columns, cells.as_ref(), &sight, style, self.marked)
             })
             .chain(total.map(|(cells, style)| {
-                line_of(columns, cells.as_ref(), &widths, style, columns.len())
+                line_of(columns, cells.as_ref(), &sight, style, columns.len())
             }))
             .collect();
-        frame.render_widget(Paragraph::new(lines).scroll(scroll), body);
+        frame.render_widget(Paragraph::new(lines), body);
         hidden > 0
     }
 }
@@ -314,6 +358,22 @@ mod tests {
         assert_eq!(shown(Table::new(&COLUMNS, &[], "none")), [" none", ""]);
         let loading = Table::new(&COLUMNS, &[], "none").loading(true, "loading");
         assert_eq!(shown(loading), [" loading", ""]);
+    }
+
+    #[test]
+    fn a_column_the_screen_edge_cuts_is_as_wide_as_its_part_in_sight() {
+        let sight = InSight::of(&[4, 4, 4], 4, 8);
+        assert_eq!(
+            (sight.first, sight.widths.as_slice(), sight.pad),
+            (1, [4, 2].as_slice(), 1),
+            "scrolled onto the space before the second column, the third cut by the edge"
+        );
+        // Twenty cells wide on fourteen: the whole number is cut by the edge, then the text.
+        let rows = rows(["1234", "abcd", "1234567890"]);
+        let shown =
+            |sideways| drawn(Table::new(&COLUMNS, &rows, "none").sideways(sideways))[1].clone();
+        assert_eq!(shown(0), "1234 abcd 123…");
+        assert_eq!(shown(6), "ab… 1234567890");
     }
 
     #[test]

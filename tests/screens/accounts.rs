@@ -1551,3 +1551,45 @@ fn the_offer_to_pay_first_in_chinese() {
     let screen = render(&app);
     assert!(screen.contains("再按 F2 打开账单收费。"), "{screen}");
 }
+
+/// s34-d's walk: a tired clerk leaves a form with more Escs (or F12s) than it needs; those
+/// past the form landed on the customer table, where there is nothing to cancel, and each
+/// said "! 此处不能使用“取消”" in red. There they do nothing.
+#[test]
+fn cancel_keys_left_over_after_a_form_are_no_error_on_the_table() {
+    for lang in [Lang::En, Lang::Zh] {
+        for cancel in [KeyCode::Esc, KeyCode::F(12)] {
+            let mut app = signed_in(lang);
+            let sent = press(&mut app, KeyCode::Char('m'));
+            answer(
+                &mut app,
+                &sent,
+                Reply::screen(Some(basics(4, personal("张伟", "13800138000")))),
+            );
+            assert!(app.screen.is::<ModifyView>());
+            for _ in 0..6 {
+                assert!(press(&mut app, cancel).is_empty());
+            }
+            assert!(app.screen.is::<CustomerTable>());
+            let screen = render(&app);
+            assert_eq!(app.message, None, "{lang:?} {cancel:?}: {screen}");
+            assert!(!screen.contains("not available"), "{screen}");
+            assert!(!screen.contains("不能使用"), "{screen}");
+        }
+    }
+}
+
+/// On the table F3 asks whether to sign out; Esc, as any key but F2, says no: the question
+/// goes from the message line, and no error takes its place.
+#[test]
+fn cancel_on_the_table_says_no_to_the_sign_out_question_without_an_error() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        press(&mut app, KeyCode::F(3));
+        assert!(app.message.is_some(), "asked");
+        press(&mut app, KeyCode::Esc);
+        assert_eq!(app.message, None, "{lang:?}");
+        press(&mut app, KeyCode::F(2));
+        assert!(app.session.is_some(), "the question was answered no");
+    }
+}

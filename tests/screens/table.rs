@@ -549,6 +549,46 @@ fn a_narrow_table_scrolls_sideways() {
     );
 }
 
+/// A page as the demo's: twelve-digit meter numbers, three cells wider than the column's
+/// minimum, and a customer who owes.
+fn twelve_digit_meters_page() -> Page {
+    let mut page = sample_page(18);
+    for (index, row) in page.rows.iter_mut().enumerate() {
+        row.meter_no = format!("2017{index:08}");
+    }
+    page.rows[1].arrears = meterdesk::domain::money::Money::from_cents(4_250);
+    page
+}
+
+/// s34-d's walk: at 80 columns in English the status was cut to "ope" / "owe" by the screen's
+/// edge, with nothing to say it was cut (a whole meter number makes the table three cells
+/// wider than the screen). A cell the edge cuts ends in "…", as the cells the columns cut.
+#[test]
+fn a_cell_the_screen_edge_cuts_says_it_is_cut() {
+    let size = (80, 24);
+    for (lang, open, owes) in [(Lang::En, "op…", "ow…"), (Lang::Zh, "正…", "欠…")] {
+        let mut app = signed_in_at(lang, size);
+        let sent = press(&mut app, KeyCode::F(5));
+        reply(&mut app, &sent, twelve_digit_meters_page());
+        let screen = render_at(&app, size);
+        let rows: Vec<&str> = screen.lines().skip(3).take(18).collect();
+        assert!(rows[0].contains(open), "{lang:?}: {screen}");
+        assert!(rows[1].contains(owes), "{lang:?}: {screen}");
+        let name = format!("status_cut_at_the_edge_{}_80x24", lang.code());
+        insta::assert_snapshot!(name, screen);
+        // Scrolled to its end (three cells) the table shows the status whole, and the
+        // customer number the left edge cuts says so.
+        press(&mut app, KeyCode::Right);
+        let screen = render_at(&app, size);
+        let first_row = screen.lines().nth(3).unwrap();
+        assert!(
+            first_row.contains(if lang == Lang::En { "open" } else { "正常" }),
+            "{screen}"
+        );
+        assert!(first_row.starts_with("\"1000…"), "{screen}");
+    }
+}
+
 /// Session 32, by hand: a clerk searched a street, pressed Enter to look at the rows, then typed
 /// the next customer's phone: every digit was dropped without a word.
 #[test]
