@@ -325,7 +325,7 @@ impl Sessions {
     pub async fn for_reads(&self) -> Result<Object, DbError> {
         let current = self.read().ok_or(PoolError::Closed)?;
         let Some(replica) = current.replica else {
-            return Ok(current.pool.get().await?);
+            return Ok(self.take_from(&current.pool).await?);
         };
         let replica_first = !self.reads_on_primary();
         let (first, second) = if replica_first {
