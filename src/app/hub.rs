@@ -653,6 +653,14 @@ pub trait Screen: ScreenBase + Debug + Send {
         false
     }
 
+    /// What the message line says (a catalogue key), once, when a key first waits
+    /// ([`Screen::key_waits`]) for a read the clerk would otherwise not know of: a list's
+    /// read its commands need. A screen saying something here also has the keys that waited
+    /// dropped if that read fails (they were typed for what it would bring).
+    fn waiting_says(&self, _app: &App) -> Option<&'static str> {
+        None
+    }
+
     /// Whether the keys typed before it came on top are dropped rather than given to it: a
     /// temporary password shown once, which F2 closes, is not closed by the F2 a tired
     /// administrator pressed again while the save that made it was on its way.
