@@ -639,9 +639,9 @@ fn session_ended(app: &mut App, detail: &str) {
         return;
     }
     sign_out(app);
-    let text = app
-        .lang
-        .tf("msg.signed_out_by_server", &[("detail", &detail)]);
+    // The server's own words (its English) are for whoever supports the desk: the log.
+    tracing::warn!("the database ended the session: {detail}");
+    let text = app.t("msg.signed_out_by_server");
     say(app, MessageKind::Error, text);
 }
 
