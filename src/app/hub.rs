@@ -267,6 +267,7 @@ pub fn card_cause_words(lang: Lang, cause: &CardCause) -> String {
         // The reader's own English is in the log (`CardError::cause`), not on the line.
         CardCause::Other(_) => "card_cause.other",
         CardCause::NoService => "card_cause.no_service",
+        CardCause::ServiceLost => "card_cause.service_lost",
         CardCause::NoCard => "card_cause.no_card",
         CardCause::ReaderStopped => "card_cause.reader_stopped",
         CardCause::NoApplication => "card_cause.no_application",
@@ -1354,6 +1355,8 @@ mod tests {
             CardError::Pcsc(pcsc::Error::UnknownReader),
             CardError::Pcsc(pcsc::Error::InsufficientBuffer),
             CardError::Pcsc(pcsc::Error::NoService),
+            CardError::Pcsc(pcsc::Error::ServiceStopped),
+            CardError::Pcsc(pcsc::Error::CommError),
             CardError::NoService,
             CardError::NoCard,
             CardError::ReaderStopped,

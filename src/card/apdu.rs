@@ -276,6 +276,8 @@ pub enum CardCause {
     SessionExpired,
     /// The smart card service (pcscd) is not running.
     NoService,
+    /// The connection to the smart card service broke (pcscd stopped or restarted under it).
+    ServiceLost,
     /// No card is in the reader.
     NoCard,
     /// The desk's card reader thread has stopped.
@@ -328,7 +330,11 @@ impl CardError {
                 length: *length,
             },
             CardError::SessionExpired => CardCause::SessionExpired,
-            CardError::NoService => CardCause::NoService,
+            CardError::NoService
+            | CardError::Pcsc(pcsc::Error::NoService | pcsc::Error::ServiceStopped) => {
+                CardCause::NoService
+            }
+            CardError::Pcsc(pcsc::Error::CommError) => CardCause::ServiceLost,
             CardError::NoCard => CardCause::NoCard,
             CardError::ReaderStopped => CardCause::ReaderStopped,
             CardError::NoApplication => CardCause::NoApplication,

@@ -2531,6 +2531,11 @@ fn why_a_card_is_unreadable_is_said_in_the_desks_language() {
             CardError::NoService.cause(),
             "无法读卡：读卡服务（pcscd）未运行。",
         ),
+        // Seen by hand (session 35): pcscd stopped under a read.
+        (
+            CardError::Pcsc(pcsc::Error::CommError).cause(),
+            "无法读卡：与读卡服务（pcscd）的连接中断。",
+        ),
         (
             CardError::Pcsc(pcsc::Error::InsufficientBuffer).cause(),
             "无法读卡：读卡器报告了错误（原文已记入日志）。",

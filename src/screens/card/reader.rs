@@ -442,6 +442,7 @@ fn why_is_the_desks(cause: &CardCause) -> bool {
         CardCause::NoSecrets
             | CardCause::WritesStopped
             | CardCause::NoService
+            | CardCause::ServiceLost
             | CardCause::ReaderStopped
             | CardCause::ReaderGone
             | CardCause::ReaderBusy
