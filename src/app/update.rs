@@ -590,10 +590,14 @@ fn on_reply(
         Err(Failure::Error(detail)) => {
             // Keys that waited for this read of the screen on top were typed for what it
             // would bring (a form's choices): they are dropped, and the clerk told so.
+            // (Its request is no longer on its way: a key that waits no more waited for it.)
             let dropped = !request.writes()
                 && asker == Some(app.top_screen())
-                && !app.type_ahead.is_empty()
-                && waiting_says(app).is_some();
+                && waiting_says(app).is_some()
+                && app
+                    .type_ahead
+                    .front()
+                    .is_some_and(|typed| !key_waits(app, &typed.key()));
             if dropped {
                 app.type_ahead.clear();
             }
