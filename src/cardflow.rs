@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::card::apdu::CardCause;
 use crate::card::reader::{CardError, ReaderHandle, Reply, SessionWrite};
 use crate::card::water_card::{CardRead, IssuerPin, Record};
 use crate::db::DbError;
@@ -87,6 +88,16 @@ pub enum WritesStopped {
          corrected and meterdesk restarted"
     )]
     PinRefused,
+}
+
+impl From<WritesStopped> for CardCause {
+    /// Why a card was not read or written here, as the clerk is told it (a catalogue text).
+    fn from(stopped: WritesStopped) -> CardCause {
+        match stopped {
+            WritesStopped::NotConfigured => CardCause::NoSecrets,
+            WritesStopped::PinRefused => CardCause::WritesStopped,
+        }
+    }
 }
 
 impl CardAccess {

@@ -377,3 +377,34 @@ async fn a_card_put_on_the_reader_is_read_once() {
     assert_eq!(owner.as_ref().unwrap().customer_id, customer.customer_id);
     assert_eq!(apdus, 4, "a user card put on the reader is read once");
 }
+
+/// A desk with no card PIN and key cannot check a card's records: the card put on the reader
+/// is unreadable for that reason, said in the desk's language. Session 35 found it in English
+/// on a Chinese desk ("无法读卡：no card PIN and key are configured (card.secrets_file, …)").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_without_card_secrets_says_why_in_its_language() {
+    let Some(rig) = Rig::start("card_app_no_secrets") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let state_file = rig.state_file("c1");
+    let Rig { reader, events, .. } = rig;
+    let mut services = clerk_services(&customer, reader, ReceiptOutput::default());
+    services.card_access = Arc::new(CardAccess::unconfigured());
+    let mut app = clerk_on_the_table(&customer);
+    app.lang = Lang::Zh;
+    let _card = VirtualCardProcess::insert(PORT_0, &state_file, &["--blank"]);
+    follow_the_reader(
+        &mut app,
+        &services,
+        &events,
+        std::time::Duration::from_secs(2),
+    )
+    .await;
+    let Some(CardSeen::Unreadable(cause)) = &app.card else {
+        panic!("unreadable without the secrets: {:?}", app.card)
+    };
+    let words = meterdesk::app::state::card_cause_words(Lang::Zh, cause);
+    assert_eq!(words, "本柜台未配置卡 PIN 和密钥", "{cause:?}");
+}

@@ -245,6 +245,39 @@ async fn sslmode_is_honoured_as_libpq_means_it() {
     assert!(error.contains("certificate verify failed"), "{error}");
 }
 
+/// A TLS handshake refused (the server's certificate names another host, or another CA signed
+/// it) is a connection the desk cannot make, said in its words: session 35 found it a refused
+/// statement, "数据库拒绝了此操作：database error: error performing TLS handshake: …".
+#[tokio::test]
+async fn a_tls_failure_is_said_in_the_desks_words() {
+    let server = Server::start();
+    let password = format!("password={PASSWORD}");
+    let ca = server.ca();
+    let other_ca = server.dir.join("server.crt").display().to_string();
+    for (host, mode, root) in [
+        ("127.0.0.1", "verify-full", &ca),
+        ("localhost", "verify-ca", &other_ca),
+    ] {
+        let conn = server.conn(
+            host,
+            &format!("{password} sslmode={mode} sslrootcert='{root}'"),
+        );
+        let pool = pool_from_conn_str(&conn, 1).unwrap();
+        let error = meterdesk::db::DbError::from(pool.get().await.unwrap_err());
+        let failure = meterdesk::app::state::Failure::from(error);
+        let meterdesk::app::state::Failure::Unreachable(cause) = failure else {
+            panic!("{mode} to {host}: {failure:?}")
+        };
+        assert_eq!(
+            cause,
+            meterdesk::db::LostConnection::Tls,
+            "{mode} to {host}"
+        );
+        let zh = meterdesk::app::state::lost_connection_words(meterdesk::i18n::Lang::Zh, &cause);
+        assert_eq!(zh, "与服务器的加密连接失败：请检查服务器证书");
+    }
+}
+
 /// `meterdesk migrate` with the server given only by the environment: PGSSLMODE, PGSSLROOTCERT
 /// and PGPASSFILE do what libpq does with them.
 #[test]

@@ -246,6 +246,44 @@ async fn an_unreachable_server_is_quoted_by_its_cause_alone() {
     );
 }
 
+/// A connection the server's administrator ended (`pg_terminate_backend`, SQLSTATE 57P01) is
+/// said in the desk's words, as what happened: the server ended it (session 35: its words were
+/// "the server is shutting down", which it was not).
+#[tokio::test]
+async fn a_connection_the_server_ended_is_said_in_the_desks_words() {
+    let db = fresh_db().await;
+    let pool = pool_from_conn_str(&db.conn_str, 1).unwrap();
+    let client = pool.get().await.unwrap();
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    db.execute_as_superuser(&format!("SELECT pg_terminate_backend({pid})"))
+        .await;
+    let gone = format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}");
+    while db.count(&gone).await > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let error = client.query_one("SELECT 1", &[]).await.unwrap_err();
+    let Failure::Unreachable(cause) = Failure::from(meterdesk::db::DbError::from(error)) else {
+        panic!("the connection ended")
+    };
+    let zh = lost_connection_words(meterdesk::i18n::Lang::Zh, &cause);
+    eprintln!("the connection ended: {cause:?}, {zh}");
+    assert!(
+        !matches!(cause, LostConnection::Other(_)),
+        "a cause the desk knows: {cause:?}"
+    );
+    assert!(
+        !zh.chars().any(|c| c.is_ascii_alphabetic()),
+        "{cause:?}: {zh}"
+    );
+    if cause == LostConnection::ServerShuttingDown {
+        assert_eq!(zh, "数据库服务器结束了连接（正在关闭或由管理员结束）");
+    }
+}
+
 /// A sign-in with the server down is answered as such, not failed as unreachable: a failed
 /// request is parked until the health watcher finds the database back, and nobody signed in
 /// has no watcher.

@@ -92,14 +92,12 @@ async fn seen(
     };
     let key = match services.card_access.key() {
         Ok(key) => key,
-        Err(stopped) => return Ok(unreadable(CardCause::Other(stopped.to_string()))),
+        Err(stopped) => return Ok(unreadable(stopped.into())),
     };
     let touched = match touched {
         Ok(touched) => touched,
         Err(FlowError::Card(error)) => return Ok(unreadable(error.cause())),
-        Err(FlowError::Stopped(stopped)) => {
-            return Ok(unreadable(CardCause::Other(stopped.to_string())));
-        }
+        Err(FlowError::Stopped(stopped)) => return Ok(unreadable(stopped.into())),
         Err(FlowError::Database(error)) => return Err(error.into()),
     };
     let seen = match touched.content {
@@ -117,7 +115,7 @@ async fn seen(
                 Ok(None) => CardSeen::Foreign { ef },
                 Err(FlowError::Database(error)) => return Err(error.into()),
                 Err(FlowError::Card(error)) => return Ok(unreadable(error.cause())),
-                Err(error) => return Ok(unreadable(CardCause::Other(error.to_string()))),
+                Err(FlowError::Stopped(stopped)) => return Ok(unreadable(stopped.into())),
             }
         }
         Some(CardContent::User(card)) => {
@@ -183,7 +181,7 @@ fn resolved_text(app: &App, settled: &Settled) -> String {
 /// (`screens::card::waits_for_the_card_read`), and every key typed behind them, go on.
 pub(super) fn on_read_failed(app: &mut App, why: String) {
     if app.card == Some(CardSeen::Reading) {
-        app.card = Some(CardSeen::Unreadable(CardCause::Other(why)));
+        app.card = Some(CardSeen::Unreadable(CardCause::Said(why)));
     }
 }
 

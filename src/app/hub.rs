@@ -223,7 +223,11 @@ pub fn lost_connection_words(lang: Lang, cause: &LostConnection) -> String {
             let seconds = LostConnection::seconds(*limit);
             return lang.tf("db_cause.no_answer_within", &[("seconds", &seconds)]);
         }
-        LostConnection::Other(said) => return said.clone(),
+        // The driver's English is in the log (`db::connection_lost`), not on the line.
+        LostConnection::Other(_) => "db_cause.other",
+        LostConnection::Rejected => "db_cause.rejected",
+        LostConnection::ConnectionFailed => "db_cause.connection_failed",
+        LostConnection::Tls => "db_cause.tls",
         LostConnection::NoConnectionInTime => "db_cause.no_connection_in_time",
         LostConnection::NotListening => "db_cause.not_listening",
         LostConnection::Reset => "db_cause.reset",
@@ -253,7 +257,23 @@ pub fn card_cause_words(lang: Lang, cause: &CardCause) -> String {
                 [("command", command), ("length", length)];
             return lang.tf("card_cause.not_a_record", &args);
         }
-        CardCause::Other(said) => return said.clone(),
+        CardCause::WrongPin { tries_left } => {
+            return lang.tf("card_cause.wrong_pin", &[("tries", tries_left)]);
+        }
+        CardCause::LastPinTries { tries_left } => {
+            return lang.tf("card_cause.last_pin_tries", &[("tries", tries_left)]);
+        }
+        CardCause::Said(said) => return said.clone(),
+        // The reader's own English is in the log (`CardError::cause`), not on the line.
+        CardCause::Other(_) => "card_cause.other",
+        CardCause::NoService => "card_cause.no_service",
+        CardCause::ServiceLost => "card_cause.service_lost",
+        CardCause::NoCard => "card_cause.no_card",
+        CardCause::ReaderStopped => "card_cause.reader_stopped",
+        CardCause::NoApplication => "card_cause.no_application",
+        CardCause::PinBlocked => "card_cause.pin_blocked",
+        CardCause::NoSecrets => "card_cause.no_secrets",
+        CardCause::WritesStopped => "card_cause.writes_stopped",
         CardCause::NoAnswer => "card_cause.no_answer",
         CardCause::Removed => "card_cause.removed",
         CardCause::Reset => "card_cause.reset",
@@ -651,6 +671,14 @@ pub trait Screen: ScreenBase + Debug + Send {
     /// hold input: the customer table's rows wait for the search typed before.
     fn key_waits(&self, _key: &KeyEvent, _app: &App) -> bool {
         false
+    }
+
+    /// What the message line says (a catalogue key), once, when a key first waits
+    /// ([`Screen::key_waits`]) for a read the clerk would otherwise not know of: a list's
+    /// read its commands need. A screen saying something here also has the keys that waited
+    /// dropped if that read fails (they were typed for what it would bring).
+    fn waiting_says(&self, _app: &App) -> Option<&'static str> {
+        None
     }
 
     /// Whether the keys typed before it came on top are dropped rather than given to it: a
@@ -1290,6 +1318,10 @@ mod tests {
             LostConnection::IdleSessionEnded,
             LostConnection::Closed,
             LostConnection::NewPasswordRefused,
+            LostConnection::Rejected,
+            LostConnection::ConnectionFailed,
+            LostConnection::Tls,
+            LostConnection::Other("error communicating with the server: Bad address".to_owned()),
         ];
         for cause in &known {
             let zh = lost_connection_words(Lang::Zh, cause);
@@ -1305,42 +1337,80 @@ mod tests {
 
     #[test]
     fn a_card_errors_cause_is_said_in_the_desks_language() {
+        use crate::card::apdu::ApduError;
+        use crate::cardflow::WritesStopped;
         for error in [
-            CardError::Apdu(crate::card::apdu::ApduError::NoStatusWord(0)),
+            CardError::Apdu(ApduError::NoStatusWord(0)),
+            CardError::Apdu(ApduError::TooShort(2)),
             CardError::Pcsc(pcsc::Error::RemovedCard),
+            CardError::Pcsc(pcsc::Error::NoSmartcard),
             CardError::Pcsc(pcsc::Error::ResetCard),
             CardError::Pcsc(pcsc::Error::NotTransacted),
             CardError::Pcsc(pcsc::Error::UnresponsiveCard),
+            CardError::Pcsc(pcsc::Error::UnpoweredCard),
             CardError::Pcsc(pcsc::Error::SharingViolation),
             CardError::Pcsc(pcsc::Error::Timeout),
             CardError::Pcsc(pcsc::Error::ReaderUnavailable),
+            CardError::Pcsc(pcsc::Error::NoReadersAvailable),
+            CardError::Pcsc(pcsc::Error::UnknownReader),
+            CardError::Pcsc(pcsc::Error::InsufficientBuffer),
+            CardError::Pcsc(pcsc::Error::NoService),
+            CardError::Pcsc(pcsc::Error::ServiceStopped),
+            CardError::Pcsc(pcsc::Error::CommError),
+            CardError::NoService,
+            CardError::NoCard,
+            CardError::ReaderStopped,
+            CardError::NoApplication,
+            CardError::Refused {
+                command: "READ BINARY".to_owned(),
+                status: crate::card::apdu::StatusWord(0x6982),
+            },
+            CardError::WrongPin { tries_left: 2 },
+            CardError::PinBlocked,
+            CardError::LastPinTries { tries_left: 1 },
+            CardError::NotARecord {
+                command: "READ BINARY".to_owned(),
+                length: 3,
+            },
             CardError::SessionExpired,
         ] {
-            let zh = card_cause_words(Lang::Zh, &error.cause());
-            assert!(
-                !zh.chars().any(|c| c.is_ascii_alphabetic()),
-                "{error:?}: {zh}"
-            );
-            let en = card_cause_words(Lang::En, &error.cause());
+            let cause = error.cause();
+            let zh = card_cause_words(Lang::Zh, &cause);
+            assert!(zh_words(&zh), "{error:?}: {zh}");
+            let en = card_cause_words(Lang::En, &cause);
             assert!(!en.contains('.') && en != zh, "{error:?}: {en}");
         }
-        let problem = Problem::card(
-            "failure.card",
-            &CardError::Apdu(crate::card::apdu::ApduError::NoStatusWord(0)),
-        );
+        for stopped in [WritesStopped::NotConfigured, WritesStopped::PinRefused] {
+            let zh = card_cause_words(Lang::Zh, &stopped.into());
+            assert!(zh_words(&zh), "{stopped:?}: {zh}");
+            assert_ne!(card_cause_words(Lang::En, &stopped.into()), zh);
+        }
+        let problem = Problem::card("failure.card", &CardError::Apdu(ApduError::NoStatusWord(0)));
         assert_eq!(problem.text(Lang::Zh), "读卡器：卡未应答");
-        // What it has no words for stays as the error says it.
+        // What it has no words for is said as such; its English goes to the log.
         let unknown = CardError::Pcsc(pcsc::Error::InsufficientBuffer);
         assert_eq!(
             card_cause_words(Lang::Zh, &unknown.cause()),
-            unknown.to_string()
+            "读卡器报告了错误（原文已记入日志）"
         );
     }
 
+    /// Chinese words with no Latin letter but the names the clerk is told to set or run
+    /// (the issuer PIN, the card service, the program) and the card's command codes.
+    fn zh_words(text: &str) -> bool {
+        let rest = ["PIN", "pcscd", "meterdesk", "READ BINARY"]
+            .iter()
+            .fold(text.to_owned(), |rest, name| rest.replace(name, ""));
+        !rest.chars().any(|c| c.is_ascii_alphabetic())
+    }
+
     #[test]
-    fn a_cause_the_desk_does_not_know_is_quoted_as_the_driver_said_it() {
+    fn a_cause_the_desk_does_not_know_is_said_as_such_not_in_the_drivers_english() {
         let said = "db error: FATAL: terminating connection due to conflict with recovery";
         let cause = LostConnection::Other(said.to_owned());
-        assert_eq!(lost_connection_words(Lang::Zh, &cause), said);
+        assert_eq!(
+            lost_connection_words(Lang::Zh, &cause),
+            "连接出错（原文已记入日志）"
+        );
     }
 }

@@ -152,6 +152,14 @@ fn top_drops_type_ahead(app: &App) -> bool {
     }
 }
 
+/// What the screen on top says while its keys wait for a read (`Screen::waiting_says`).
+fn waiting_says(app: &App) -> Option<&'static str> {
+    match &app.screen {
+        Slot::Module(_, screen) => screen.waiting_says(app),
+        _ => None,
+    }
+}
+
 /// Whether the screen on top makes `key` wait for an answer on its way.
 fn key_waits(app: &App, key: &KeyEvent) -> bool {
     match &app.screen {
@@ -220,6 +228,11 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
                 MessageKind::Info,
                 app.t("ic.read_waits_for_the_database"),
             );
+        } else if app.type_ahead.is_empty()
+            && let Some(says) = waiting_says(app)
+        {
+            // Once, at the first key that waits: the keys behind it wait as well.
+            say(app, MessageKind::Info, app.t(says));
         }
         app.type_ahead.push_back(typed);
         return;
@@ -575,6 +588,19 @@ fn on_reply(
         }
         Err(Failure::SignedOut(detail)) => session_ended(app, &detail),
         Err(Failure::Error(detail)) => {
+            // Keys that waited for this read of the screen on top were typed for what it
+            // would bring (a form's choices): they are dropped, and the clerk told so.
+            // (Its request is no longer on its way: a key that waits no more waited for it.)
+            let dropped = !request.writes()
+                && asker == Some(app.top_screen())
+                && waiting_says(app).is_some()
+                && app
+                    .type_ahead
+                    .front()
+                    .is_some_and(|typed| !key_waits(app, &typed.key()));
+            if dropped {
+                app.type_ahead.clear();
+            }
             // The write was rolled back: its screen may save again.
             if let (Request(request), Some(id)) = (&request, asker) {
                 call(app, out, Place::Id(id), |screen, hub| {
@@ -589,7 +615,11 @@ fn on_reply(
             if card_status::is_read(&request) {
                 card_status::on_read_failed(app, detail.text(app.lang));
             }
-            say(app, MessageKind::Error, detail.text(app.lang))
+            let mut text = detail.text(app.lang);
+            if dropped {
+                text = app.tf("msg.waiting_keys_dropped", &[("failure", &text)]);
+            }
+            say(app, MessageKind::Error, text)
         }
     }
 }
@@ -613,9 +643,9 @@ fn session_ended(app: &mut App, detail: &str) {
         return;
     }
     sign_out(app);
-    let text = app
-        .lang
-        .tf("msg.signed_out_by_server", &[("detail", &detail)]);
+    // The server's own words (its English) are for whoever supports the desk: the log.
+    tracing::warn!("the database ended the session: {detail}");
+    let text = app.t("msg.signed_out_by_server");
     say(app, MessageKind::Error, text);
 }
 

@@ -269,17 +269,35 @@ pub enum CardCause {
     /// The reader went away (unplugged, or unknown to the card service).
     ReaderGone,
     /// The card refused a command with its status word.
-    Refused {
-        command: String,
-        status: String,
-    },
+    Refused { command: String, status: String },
     /// A read answered a length no record has.
-    NotARecord {
-        command: String,
-        length: usize,
-    },
+    NotARecord { command: String, length: usize },
     /// The card session ended before the database answered: nothing was written.
     SessionExpired,
+    /// The smart card service (pcscd) is not running.
+    NoService,
+    /// The connection to the smart card service broke (pcscd stopped or restarted under it).
+    ServiceLost,
+    /// No card is in the reader.
+    NoCard,
+    /// The desk's card reader thread has stopped.
+    ReaderStopped,
+    /// The card has no application of this utility.
+    NoApplication,
+    /// The card refused the issuer PIN, with the tries it has left.
+    WrongPin { tries_left: u8 },
+    /// The card's issuer PIN is blocked.
+    PinBlocked,
+    /// The PIN was not presented: the card has only these tries left.
+    LastPinTries { tries_left: u8 },
+    /// This desk has no card PIN and key configured: it can neither check nor write a card.
+    NoSecrets,
+    /// A card refused this desk's issuer PIN earlier: no card is written until a restart.
+    WritesStopped,
+    /// A text already in the desk's language (a read the database failed).
+    Said(String),
+    /// An error the desk has no words of its own for: the reader's or the system's English,
+    /// kept for the log and `:messages`' detail, never the line the clerk reads.
     Other(String),
 }
 
@@ -312,7 +330,25 @@ impl CardError {
                 length: *length,
             },
             CardError::SessionExpired => CardCause::SessionExpired,
-            other => CardCause::Other(other.to_string()),
+            CardError::NoService
+            | CardError::Pcsc(pcsc::Error::NoService | pcsc::Error::ServiceStopped) => {
+                CardCause::NoService
+            }
+            CardError::Pcsc(pcsc::Error::CommError) => CardCause::ServiceLost,
+            CardError::NoCard => CardCause::NoCard,
+            CardError::ReaderStopped => CardCause::ReaderStopped,
+            CardError::NoApplication => CardCause::NoApplication,
+            CardError::WrongPin { tries_left } => CardCause::WrongPin {
+                tries_left: *tries_left,
+            },
+            CardError::PinBlocked => CardCause::PinBlocked,
+            CardError::LastPinTries { tries_left } => CardCause::LastPinTries {
+                tries_left: *tries_left,
+            },
+            other => {
+                tracing::warn!("card error the desk has no words for: {other}");
+                CardCause::Other(other.to_string())
+            }
         }
     }
 }

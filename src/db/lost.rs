@@ -35,7 +35,15 @@ pub enum LostConnection {
     Closed,
     /// After a password change, a new connection with the new password was refused.
     NewPasswordRefused,
-    /// A cause the desk has no words for: the driver's own text.
+    /// The server would not establish the connection (SQLSTATE 08001, 08004).
+    Rejected,
+    /// The server reported the connection failed or broken (the rest of class 08).
+    ConnectionFailed,
+    /// The TLS handshake failed: the server's certificate was not trusted, or no common
+    /// protocol.
+    Tls,
+    /// A cause the desk has no words for: the driver's own text, for the log and the command
+    /// line; the desk says it has no words for it.
     Other(String),
 }
 
@@ -52,6 +60,12 @@ impl LostConnection {
             LostConnection::StatementTimedOut
         } else if *state == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT {
             LostConnection::IdleSessionEnded
+        } else if *state == SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
+            || *state == SqlState::SQLSERVER_REJECTED_ESTABLISHMENT_OF_SQLCONNECTION
+        {
+            LostConnection::Rejected
+        } else if state.code().starts_with("08") {
+            LostConnection::ConnectionFailed
         } else {
             return None;
         };
@@ -109,6 +123,11 @@ impl fmt::Display for LostConnection {
             LostConnection::NewPasswordRefused => {
                 f.write_str("the new password was not accepted for a new connection")
             }
+            LostConnection::Rejected => f.write_str("the server rejected the connection"),
+            LostConnection::ConnectionFailed => {
+                f.write_str("the server reported a connection failure")
+            }
+            LostConnection::Tls => f.write_str("the TLS handshake with the server failed"),
             LostConnection::Other(cause) => f.write_str(cause),
         }
     }
@@ -145,13 +164,34 @@ mod tests {
                 SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
                 LostConnection::IdleSessionEnded,
             ),
+            (
+                SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+                LostConnection::Rejected,
+            ),
+            (
+                SqlState::SQLSERVER_REJECTED_ESTABLISHMENT_OF_SQLCONNECTION,
+                LostConnection::Rejected,
+            ),
+            (
+                SqlState::CONNECTION_FAILURE,
+                LostConnection::ConnectionFailed,
+            ),
+            (
+                SqlState::CONNECTION_EXCEPTION,
+                LostConnection::ConnectionFailed,
+            ),
+            (
+                SqlState::CONNECTION_DOES_NOT_EXIST,
+                LostConnection::ConnectionFailed,
+            ),
+            (
+                SqlState::PROTOCOL_VIOLATION,
+                LostConnection::ConnectionFailed,
+            ),
         ] {
             assert_eq!(LostConnection::of_state(&state), Some(cause), "{state:?}");
         }
-        assert_eq!(
-            LostConnection::of_state(&SqlState::CONNECTION_FAILURE),
-            None
-        );
+        assert_eq!(LostConnection::of_state(&SqlState::UNIQUE_VIOLATION), None);
     }
 
     #[test]

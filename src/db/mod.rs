@@ -178,7 +178,12 @@ impl From<PoolError> for DbError {
         match error {
             PoolError::Backend(error) => error.into(),
             PoolError::Timeout(_) => DbError::Unreachable(LostConnection::NoConnectionInTime),
-            other => DbError::Unreachable(LostConnection::Other(other.to_string())),
+            other => {
+                tracing::warn!(
+                    "no database connection, for a cause the desk has no words for: {other}"
+                );
+                DbError::Unreachable(LostConnection::Other(other.to_string()))
+            }
         }
     }
 }
@@ -196,19 +201,24 @@ fn connection_lost(error: &tokio_postgres::Error) -> Option<LostConnection> {
         // 25P03: the server ended a session whose transaction idled (its client's network
         // died with the COMMIT in flight); the COMMIT hears it first when no earlier request
         // (such as the closing of a statement prepared afresh) is still waiting for its answer.
-        return LostConnection::of_state(code).or_else(|| {
-            code.code()
-                .starts_with("08")
-                .then(|| LostConnection::Other(describe(error)))
-        });
+        // Class 08's own message is the server's English: the desk says the class.
+        return LostConnection::of_state(code);
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
+        // A handshake the TLS library refused (an untrusted certificate, no common protocol).
+        if cause.is::<openssl::ssl::Error>() || cause.is::<openssl::error::ErrorStack>() {
+            tracing::warn!("TLS with the database failed: {}", describe(error));
+            return Some(LostConnection::Tls);
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return Some(
-                LostConnection::of_io(io.kind())
-                    .unwrap_or_else(|| LostConnection::Other(describe(error))),
-            );
+            return Some(LostConnection::of_io(io.kind()).unwrap_or_else(|| {
+                tracing::warn!(
+                    "connection lost for a cause the desk has no words for: {}",
+                    describe(error)
+                );
+                LostConnection::Other(describe(error))
+            }));
         }
         source = cause.source();
     }

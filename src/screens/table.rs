@@ -405,17 +405,20 @@ impl Screen for CustomerTable {
 }
 
 /// At 80 columns the minimums plus one space between columns fill the line exactly; money
-/// and numbers always fit in full, only text is cut.
+/// and numbers always fit in full, only text is cut. A number wider than its column's
+/// minimum (the demo's twelve-digit meter numbers) takes its cells from the address, then
+/// the name — both shown whole under the rows for the selected customer — rather than push
+/// the status, which a clerk must see, past the screen's edge.
 const COLUMNS: [Column; 10] = [
     Column::new("customers.col_number", 8, 0, false).whole(),
-    Column::new("customers.col_name", 8, 4, false),
+    Column::new("customers.col_name", 8, 4, false).gives_way_to(6),
     Column::new("customers.col_type", 5, 2, false),
     Column::new("customers.col_meter", 9, 1, false).whole(),
     Column::new("customers.col_account", 4, 0, false),
     Column::new("customers.col_balance", 10, 1, true).whole(),
     Column::new("customers.col_card", 5, 1, false),
     Column::new("customers.col_phone", 11, 1, false),
-    Column::new("customers.col_address", 5, 6, false),
+    Column::new("customers.col_address", 5, 6, false).gives_way_to(3),
     Column::new("customers.col_status", 6, 0, false),
 ];
 

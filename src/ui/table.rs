@@ -20,6 +20,9 @@ pub struct Column {
     pub grow: u16,
     pub right_aligned: bool,
     pub whole: bool,
+    /// The least it is cut to when the whole columns' numbers need more than the screen:
+    /// `min` unless [`Column::gives_way_to`] says less.
+    pub floor: u16,
 }
 
 impl Column {
@@ -30,7 +33,15 @@ impl Column {
             grow,
             right_aligned,
             whole: false,
+            floor: min,
         }
+    }
+
+    /// A text column that is cut down to `floor` cells rather than have the table scroll
+    /// sideways when a whole column's cells are wider than its minimum (the customer table's
+    /// twelve-digit meter numbers at 80 columns): one whose whole text is shown elsewhere.
+    pub const fn gives_way_to(self, floor: u16) -> Column {
+        Column { floor, ..self }
     }
 
     /// The column's cells are never cut: it is as wide as its widest cell.
@@ -63,6 +74,8 @@ pub fn widths_for<R: AsRef<[String]>>(columns: &[Column], rows: &[R], total: u16
         })
         .collect();
     let gaps = columns.len().saturating_sub(1) as u16;
+    let mut mins = mins;
+    give_way(columns, &mut mins, total.saturating_sub(gaps));
     let needed: u16 = mins.iter().sum::<u16>() + gaps;
     let spare = total.saturating_sub(needed);
     let weights: u16 = columns.iter().map(|c| c.grow).sum::<u16>().max(1);
@@ -76,6 +89,35 @@ pub fn widths_for<R: AsRef<[String]>>(columns: &[Column], rows: &[R], total: u16
         widths[widest] += total.saturating_sub(given).min(spare);
     }
     widths
+}
+
+/// When the columns' widths `mins` need more than `room`, the columns that give way
+/// ([`Column::gives_way_to`]) are cut towards their floors, the one that grows most first,
+/// so that the table fits. If all they could give would not make it fit, none gives
+/// anything: the table scrolls sideways as it did, its text no more cut than before.
+fn give_way(columns: &[Column], mins: &mut [u16], room: u16) {
+    let mut over = mins.iter().sum::<u16>().saturating_sub(room);
+    let can_give: u16 = columns
+        .iter()
+        .zip(mins.iter())
+        .filter(|(column, _)| !column.whole)
+        .map(|(column, min)| min.saturating_sub(column.floor))
+        .sum();
+    if over > can_give {
+        return;
+    }
+    let mut order: Vec<usize> = (0..columns.len())
+        .filter(|&i| !columns[i].whole && columns[i].floor < columns[i].min)
+        .collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(columns[i].grow), i));
+    for i in order {
+        if over == 0 {
+            break;
+        }
+        let given = mins[i].saturating_sub(columns[i].floor).min(over);
+        mins[i] -= given;
+        over -= given;
+    }
 }
 
 /// What of a table shows on a screen scrolled sideways: the columns from `first` on, each as

@@ -5,7 +5,7 @@ use crate::support::*;
 use chrono::NaiveDate;
 use meterdesk::app::card_status::{CardRead, CardSeen, ReadCard, ReadFor};
 use meterdesk::app::state::{MessageKind, Problem};
-use meterdesk::card::apdu::ApduError;
+use meterdesk::card::apdu::{ApduError, CardCause};
 use meterdesk::card::reader::CardError;
 use meterdesk::cardflow::FlowError;
 use meterdesk::db::card_ops::{
@@ -2510,4 +2510,48 @@ fn a_card_errors_cause_is_said_in_the_desks_language() {
     open_card_screen(&mut app);
     let screen = render(&app);
     assert!(screen.contains("无法读卡：卡未应答。"), "{screen}");
+}
+
+/// Every reason the desk cannot read or write a card is said in its language on the card
+/// screen (session 35: `WritesStopped`'s reasons and the reader's other errors were quoted
+/// in English on a Chinese desk).
+#[test]
+fn why_a_card_is_unreadable_is_said_in_the_desks_language() {
+    use meterdesk::cardflow::WritesStopped;
+    for (cause, said) in [
+        (
+            CardCause::from(WritesStopped::NotConfigured),
+            "无法读卡：本柜台未配置卡 PIN 和密钥。",
+        ),
+        (
+            CardCause::from(WritesStopped::PinRefused),
+            "无法读卡：写卡已停止：有一张卡拒绝了本柜台的发卡方 PIN。",
+        ),
+        (
+            CardError::NoService.cause(),
+            "无法读卡：读卡服务（pcscd）未运行。",
+        ),
+        // Seen by hand (session 35): pcscd stopped under a read.
+        (
+            CardError::Pcsc(pcsc::Error::CommError).cause(),
+            "无法读卡：与读卡服务（pcscd）的连接中断。",
+        ),
+        (
+            CardError::Pcsc(pcsc::Error::InsufficientBuffer).cause(),
+            "无法读卡：读卡器报告了错误（原文已记入日志）。",
+        ),
+    ] {
+        let mut app = signed_in(Lang::Zh);
+        insert(&mut app, CardSeen::Unreadable(cause));
+        open_card_screen(&mut app);
+        let screen = render(&app);
+        assert!(screen.contains(said), "{said}: {screen}");
+    }
+    let mut app = signed_in(Lang::Zh);
+    insert(
+        &mut app,
+        CardSeen::Unreadable(WritesStopped::NotConfigured.into()),
+    );
+    open_card_screen(&mut app);
+    insta::assert_snapshot!("card_unreadable_without_secrets_zh", render(&app));
 }

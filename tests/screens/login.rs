@@ -175,6 +175,21 @@ fn a_session_the_server_ends_signs_the_desk_out_with_the_reason() {
         Msg::SessionEnded("not permitted to log in".into()),
     );
     assert!(app.session.is_none() && app.screen.is::<SignIn>());
+
+    // In the desk's language alone: the server's English goes to the log (session 35: a
+    // Chinese desk ended "…请联系管理员。（password authentication failed for user …）").
+    let mut app = signed_in(Lang::Zh);
+    update(
+        &mut app,
+        Msg::SessionEnded(
+            "password authentication failed for user \"clerk@meterdesk\" (SQLSTATE 28P01)".into(),
+        ),
+    );
+    let said = app.message.clone().expect("said").text;
+    assert_eq!(
+        said,
+        "已退出：数据库不再接受您的登录（已停用或密码已被修改），请联系管理员。"
+    );
 }
 
 #[test]

@@ -415,6 +415,116 @@ fn an_add_typed_before_the_list_is_read_waits_for_its_choices() {
     );
 }
 
+/// The administrator `boss` on `:operators`, the list's read still on its way: its id.
+fn operators_asked(app: &mut App) -> u64 {
+    if let Some(session) = app.session.as_mut() {
+        session.operator_id = 1;
+        session.permissions = vec!["customer.view".into(), "operator.maintain".into()];
+    }
+    press(app, KeyCode::Char(':'));
+    type_text(app, "operators");
+    operator_request(&press(app, KeyCode::Enter)).0
+}
+
+/// s34-j made a key wait for the list's read; it said nothing meanwhile, and the clerk pressed
+/// again and again. The first key that waits says so, once; the keys behind it wait too.
+#[test]
+fn a_key_waiting_for_the_lists_read_says_it_is_reading_the_list_once() {
+    for (lang, reading) in [(Lang::En, "Reading the list…"), (Lang::Zh, "正在读取列表…")]
+    {
+        let mut app = signed_in(lang);
+        let list_id = operators_asked(&mut app);
+        let said = app.said_count;
+        press(&mut app, KeyCode::Char('a'));
+        let message = app.message.clone().expect("the wait is said");
+        assert!(message.text.starts_with(reading), "{lang:?}: {message:?}");
+        assert_eq!(message.kind, MessageKind::Info);
+        assert_eq!(app.said_count, said + 1);
+        insta::assert_snapshot!(
+            format!("operators_add_waits_for_the_list_{}", lang.code()),
+            render(&app)
+        );
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "wang");
+        assert_eq!(app.said_count, said + 1, "said once: {:?}", app.message);
+        // The read answers: the keys go on, the Add form with its choices.
+        reply(&mut app, list_id, OperatorReply::Listed(listing()));
+        let screen = render(&app);
+        assert!(app.type_ahead.is_empty(), "{screen}");
+        assert!(!screen.contains(reading), "{screen}");
+    }
+}
+
+/// The list's read fails: the keys that waited for it were typed for what it would bring (the
+/// Add form's choices), so they are not done, and the clerk is told so with the failure.
+#[test]
+fn keys_waiting_for_a_list_read_that_failed_are_dropped_and_said() {
+    for (lang, dropped) in [
+        (
+            Lang::En,
+            "The keys pressed while the list was read were not done: F5 reads it again.",
+        ),
+        (Lang::Zh, "读取列表期间按下的键未执行：F5 重新读取。"),
+    ] {
+        let mut app = signed_in(lang);
+        let list_id = operators_asked(&mut app);
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "wang.fang");
+        let sent = update(
+            &mut app,
+            Msg::Reply {
+                id: list_id,
+                outcome: Err(Failure::Error(Problem::new(
+                    "failure.database",
+                    "permission denied for table operators",
+                ))),
+            },
+        )
+        .requests;
+        assert!(sent.is_empty(), "{sent:?}");
+        assert!(app.type_ahead.is_empty());
+        assert!(
+            app.screen.is::<OperatorsView>(),
+            "no form opened: {}",
+            render(&app)
+        );
+        let message = app.message.clone().expect("the failure is said");
+        assert_eq!(message.kind, MessageKind::Error);
+        assert!(
+            message.text.ends_with(dropped),
+            "{lang:?}: {}",
+            message.text
+        );
+        // F5 reads it again; nothing else is typed in the clerk's name.
+        let again = press(&mut app, KeyCode::F(5));
+        assert!(
+            matches!(operator_request(&again).1, OperatorRequest::List),
+            "{again:?}"
+        );
+    }
+}
+
+/// A list read parked for a lost connection: the key says it waits for the database.
+#[test]
+fn a_key_waiting_for_a_parked_list_read_says_it_waits_for_the_database() {
+    let mut app = signed_in(Lang::Zh);
+    let list_id = operators_asked(&mut app);
+    update(
+        &mut app,
+        Msg::Reply {
+            id: list_id,
+            outcome: Err(Failure::Unreachable(LostConnection::Reset)),
+        },
+    );
+    press(&mut app, KeyCode::Char('a'));
+    let message = app.message.clone().expect("the wait is said");
+    assert!(
+        message.text.starts_with("数据库恢复后才能读取列表"),
+        "{message:?}"
+    );
+    assert_eq!(app.type_ahead.len(), 1);
+}
+
 /// F5 and the way out do not wait for the list's read: F3 leaves at once.
 #[test]
 fn back_does_not_wait_for_the_list() {

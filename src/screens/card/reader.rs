@@ -16,6 +16,7 @@ use crate::app::requests::Read;
 use crate::app::screen::ScreenReply;
 use crate::app::state::{MessageKind, card_cause_words};
 use crate::app::{App, Hub};
+use crate::card::apdu::CardCause;
 use crate::card::reader::ReaderState;
 use crate::db::DbError;
 use crate::db::card_ops::{self, ClearedCredit, Discrepancy, Payment, Refusal};
@@ -286,9 +287,15 @@ pub(super) fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             lang.tf("ic.foreign", &[("ef", &format!("{:04X}", ef.file_id()))]),
         )),
         CardSeen::Blank => lines.push(text(lang.t("ic.blank"))),
-        CardSeen::Unreadable(why) => {
-            let why = card_cause_words(lang, why);
-            lines.push(text(lang.tf("ic.unreadable", &[("why", &inert(&why))])))
+        CardSeen::Unreadable(why_cause) => {
+            let why = card_cause_words(lang, why_cause);
+            // Taking the card out and back helps only with what the card did.
+            let key = if why_is_the_desks(why_cause) {
+                "ic.unreadable_here"
+            } else {
+                "ic.unreadable"
+            };
+            lines.push(text(lang.tf(key, &[("why", &inert(&why))])))
         }
         CardSeen::User { card, owner, .. } => {
             user_card_lines(lang, app.zone, theme, card, owner, &mut lines)
@@ -425,6 +432,22 @@ fn write_back_lines(lang: Lang, zone: FixedOffset, write_back: &MeterWriteBack) 
             )
         ),
     ]
+}
+
+/// Whether a card is unreadable for a reason of this desk's (its secrets, its card service or
+/// reader), which putting the card back would not mend.
+fn why_is_the_desks(cause: &CardCause) -> bool {
+    matches!(
+        cause,
+        CardCause::NoSecrets
+            | CardCause::WritesStopped
+            | CardCause::NoService
+            | CardCause::ServiceLost
+            | CardCause::ReaderStopped
+            | CardCause::ReaderGone
+            | CardCause::ReaderBusy
+            | CardCause::Said(_)
+    )
 }
 
 #[cfg(test)]

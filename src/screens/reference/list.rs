@@ -13,7 +13,9 @@ use ratatui::widgets::Paragraph;
 
 use super::common::{Sideways, more_columns};
 use super::form::RefForm;
-use super::requests::{RefAnswer, RefWork, answer, change_done, read_on_its_way, send, show_after};
+use super::requests::{
+    RefAnswer, RefWork, answer, change_done, read_on_its_way, read_waiting_says, send, show_after,
+};
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
@@ -224,6 +226,10 @@ impl<K: ListKind> Screen for ShortList<K> {
             && app.overlay.is_none()
             && app.keymap.command_for(key).is_some_and(waits)
             && read_on_its_way(app, &K::READ)
+    }
+
+    fn waiting_says(&self, app: &App) -> Option<&'static str> {
+        Some(read_waiting_says(app, &K::READ))
     }
 
     /// Refused while its change waits; F2 or a cancel while a change is asked; Up/Down.

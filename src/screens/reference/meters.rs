@@ -15,7 +15,8 @@ use super::common::{Sideways, more_columns};
 use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of};
 use super::meter_types::{MeterTypeReply, MeterTypeRequest};
 use super::requests::{
-    ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, keyed, read_on_its_way, send,
+    ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, keyed, read_on_its_way,
+    read_waiting_says, send,
 };
 use super::texts::{meter_no_error_text, status_key};
 use crate::app::form::{Choice, Field, FieldKind, Form, halfwidth_key};
@@ -481,6 +482,10 @@ impl Screen for MetersView {
                 Some(Command::Add | Command::Modify)
             )
             && read_on_its_way(app, &MeterTypeRequest::List)
+    }
+
+    fn waiting_says(&self, app: &App) -> Option<&'static str> {
+        Some(read_waiting_says(app, &MeterTypeRequest::List))
     }
 
     /// Text into the search box, Up/Down on the rows (past the page's edge: one more row).

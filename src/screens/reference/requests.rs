@@ -178,6 +178,21 @@ pub(crate) fn read_on_its_way<W: RefWork>(app: &App, read: &W) -> bool {
         || app.parked.iter().any(|p| is_read(&p.request))
 }
 
+/// What a key waiting for `read` says: the list is being read, or its read waits for the
+/// database (parked until it is back).
+pub(crate) fn read_waiting_says<W: RefWork>(app: &App, read: &W) -> &'static str {
+    let parked = app.parked.iter().any(|p| {
+        p.request
+            .of::<RefCall<W>>()
+            .is_some_and(|call| call.work == *read)
+    });
+    if parked {
+        "msg.list_read_waits_for_the_database"
+    } else {
+        "msg.reading_the_list"
+    }
+}
+
 /// `request` and `reply` as a `W` request and its answer, if that is what they are.
 pub(crate) fn answer<'a, W: RefWork>(
     request: &'a dyn ScreenRequest,
