@@ -20,8 +20,10 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 pub const LONGEST_TAIL: usize = 6;
 
 /// How long the rest of an escape sequence begun behind an Esc may take to arrive. Only a
-/// sequence already begun in the same read waits (no one types Esc and "O" that fast), so a
-/// plain Esc is never delayed.
+/// sequence already begun in the same read waits (no one types Esc and "O" that fast); behind
+/// a plain Esc the poll asks for no wait, which the terminal answers within `app::run`'s
+/// `ALREADY_READ` (10 ms): its crossterm source cannot say "nothing already read" without
+/// waiting.
 pub const REST_OF_SEQUENCE: Duration = Duration::from_millis(50);
 
 /// Where terminal events come from: the terminal itself (`app::run`), or a test's script.

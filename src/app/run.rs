@@ -153,6 +153,11 @@ fn apply(
     step.redraw
 }
 
+/// How long a poll that should only see what is already read waits instead (see
+/// [`Terminal`]): it returns as soon as an event is there, so only a plain Esc with nothing
+/// behind it waits this long; no one types a key this soon after an Esc.
+const ALREADY_READ: Duration = Duration::from_millis(10);
+
 /// crossterm's `read` blocks, so it gets a thread of its own.
 fn spawn_input_thread(tx: UnboundedSender<Msg>) {
     std::thread::spawn(move || {
@@ -173,12 +178,17 @@ fn spawn_input_thread(tx: UnboundedSender<Msg>) {
     });
 }
 
-/// The terminal, as `key_burst` reads it.
+/// The terminal, as `key_burst` reads it, through crossterm's `use-dev-tty` source: it polls
+/// the terminal level-triggered, so a burst longer than its 1 024-byte read is read on (its
+/// default mio source left the rest in the kernel until the next key). That source answers a
+/// zero-wait poll without looking at the events it has already parsed from a read, so a poll
+/// for "only what is already read" waits [`ALREADY_READ`] instead, which the parsed events
+/// answer at once.
 struct Terminal;
 
 impl key_burst::Events for Terminal {
     fn poll(&mut self, wait: Duration) -> std::io::Result<bool> {
-        event::poll(wait)
+        event::poll(wait.max(ALREADY_READ))
     }
 
     fn read(&mut self) -> std::io::Result<Event> {
