@@ -273,13 +273,14 @@ fn start_void(
 fn start_reading(
     pool: &meterdesk::db::Pool,
     key: &'static str,
+    after: Option<i64>,
     new: NewReading,
 ) -> impl AsyncFnOnce() -> Started<ReadingOutcome> {
     let pool = pool.clone();
     async move || {
         let (mut client, pid) = connection(&pool).await;
         let task = tokio::spawn(async move {
-            readings::enter_reading(&mut client, key, &new)
+            readings::enter_reading_after(&mut client, key, &new, after)
                 .await
                 .expect("the reading is answered")
         });
@@ -450,12 +451,15 @@ async fn a_deposit_while_the_balance_is_refunded_is_kept() {
     books_hold(&desk).await;
 }
 
-/// Two clerks enter a reading of the same meter at once. The second waits for the meter; its
-/// consumption is worked out from the reading the first recorded, never from the one its form
-/// showed: the same register typed twice is recorded once with its water and once with none
-/// (no water charged twice), a lower one is refused as below the first's.
+/// Two clerks enter a reading of the same meter at once, each after the previous reading
+/// their form showed. The second waits for the meter, then is told another reading came in,
+/// with its figure and date, and writes nothing (before: the same register typed twice was
+/// recorded twice, the second with no water; a figure between was refused as "below the
+/// previous one … set Rollover to Yes", and with Rollover set it was recorded as a register
+/// that wrapped: a meter's range of water). Sent again after the reading it was told of, it is
+/// recorded with the water since.
 #[tokio::test]
-async fn two_readings_of_one_meter_at_once_charge_the_water_once() {
+async fn two_readings_of_one_meter_at_once_the_second_is_told_of_the_first() {
     let desk = desk().await;
     let meter_id = meter_of(&desk, desk.prepaid).await;
     deposit_by_owner(&desk, desk.prepaid, "100.00", "owner-1").await;
@@ -465,11 +469,13 @@ async fn two_readings_of_one_meter_at_once_charge_the_water_once() {
         start_reading(
             &desk.clerk,
             "reading-a",
+            None,
             reading(meter_id, "2025-06-01", "10"),
         ),
         start_reading(
             &desk.clerk,
             "reading-b",
+            None,
             reading(meter_id, "2025-06-01", "10"),
         ),
     )
@@ -479,24 +485,30 @@ async fn two_readings_of_one_meter_at_once_charge_the_water_once() {
             if money == Money::from_cents(2500)),
         "{first:?}"
     );
-    // 10 m³ at 2.50 deducted once: the balance is 75.00, whatever the second answered.
     assert_eq!(
-        balance(&desk, desk.prepaid).await,
-        Decimal::new(7500, 2),
-        "{second:?}"
+        second,
+        ReadingOutcome::Refused(ReadingRefusal::PreviousChanged {
+            previous: volume("10"),
+            on: Some("2025-06-01".parse().unwrap()),
+        })
     );
+    assert_eq!(readings_of(&desk, meter_id).await, 1);
+    let latest = latest_reading(&desk, meter_id).await;
 
+    // A figure between the one the second form showed and the first's: told, not a rollover.
     let (first, second) = interleaved(
         &desk,
         "meter_reading",
         start_reading(
             &desk.clerk,
             "reading-c",
+            latest,
             reading(meter_id, "2025-06-02", "14"),
         ),
         start_reading(
             &desk.clerk,
             "reading-d",
+            latest,
             reading(meter_id, "2025-06-02", "12"),
         ),
     )
@@ -506,11 +518,49 @@ async fn two_readings_of_one_meter_at_once_charge_the_water_once() {
         "{first:?}"
     );
     assert!(
-        matches!(second, ReadingOutcome::Refused(ReadingRefusal::Reading(_))),
+        matches!(second, ReadingOutcome::Refused(ReadingRefusal::PreviousChanged { previous, .. })
+            if previous == volume("14")),
         "{second:?}"
     );
     assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(6500, 2));
+
+    // Sent again after the reading it was told of: recorded, with the water since.
+    let latest = latest_reading(&desk, meter_id).await;
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let again = readings::enter_reading_after(
+        &mut clerk,
+        "reading-e",
+        &reading(meter_id, "2025-06-02", "15"),
+        latest,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(again, ReadingOutcome::Recorded { consumption, .. } if consumption == volume("1")),
+        "{again:?}"
+    );
+    assert_eq!(readings_of(&desk, meter_id).await, 3);
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(6250, 2));
     books_hold(&desk).await;
+}
+
+async fn readings_of(desk: &Desk, meter_id: i64) -> i64 {
+    desk.owner
+        .query_one(
+            "SELECT count(*) FROM meter_reading WHERE meter_id = $1",
+            &[&meter_id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn latest_reading(desk: &Desk, meter_id: i64) -> Option<i64> {
+    desk.owner
+        .query_one("SELECT (SELECT id FROM reading_latest($1))", &[&meter_id])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 fn owner(name: &str) -> BasicInfo {
