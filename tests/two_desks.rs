@@ -12,6 +12,7 @@ use std::time::Duration;
 use deadpool_postgres::Object;
 use meterdesk::db::accounts::{self, BillsToPay, MoneyMove, MoveOutcome, MoveRefusal, Movement};
 use meterdesk::db::books;
+use meterdesk::db::closing::{self, CloseBlocker, CloseOutcome};
 use meterdesk::db::customer_changes::{self, CustomerBasics, TransferOutcome};
 use meterdesk::db::readings::{
     self, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource, VoidOutcome,
@@ -442,6 +443,122 @@ async fn a_deposit_while_the_balance_is_refunded_is_kept() {
     assert!(
         matches!(refunded, MoveOutcome::Moved { .. }),
         "{refunded:?}"
+    );
+    assert!(
+        matches!(deposited, MoveOutcome::Moved { .. }),
+        "{deposited:?}"
+    );
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(5000, 2));
+    books_hold(&desk).await;
+}
+
+fn start_close(
+    pool: &meterdesk::db::Pool,
+    customer_id: i64,
+) -> impl AsyncFnOnce() -> Started<CloseOutcome> {
+    let pool = pool.clone();
+    async move || {
+        let (client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            closing::close(&**client, "close-1", customer_id)
+                .await
+                .expect("the close is answered")
+        });
+        (pid, task)
+    }
+}
+
+/// The system-prepaid customer with its final reading (0 m³, nothing deducted) and nothing on
+/// the account: closable.
+async fn closable(desk: &Desk) {
+    let meter_id = meter_of(desk, desk.prepaid).await;
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let last = NewReading {
+        source: ReadingSource::Final,
+        ..reading(meter_id, "2025-06-01", "0")
+    };
+    let recorded = readings::enter_reading(&mut clerk, "final-1", &last)
+        .await
+        .unwrap();
+    assert!(
+        matches!(recorded, ReadingOutcome::Recorded { .. }),
+        "{recorded:?}"
+    );
+}
+
+/// A clerk takes a deposit while a supervisor closes the account: the close holds the account,
+/// the deposit waits for it and is refused as closed (no money on a closed account, nothing
+/// taken); taken first, the deposit holds the account and the close then finds money left on
+/// it and closes nothing.
+#[tokio::test]
+async fn a_deposit_and_a_close_of_one_account_at_once_never_leave_money_on_a_closed_one() {
+    let desk = desk().await;
+    closable(&desk).await;
+    let deposit = cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000));
+    let (closed, deposited) = interleaved(
+        &desk,
+        "account_closing",
+        start_close(&desk.supervisor, desk.prepaid),
+        start_move(&desk.clerk, "deposit-a", deposit.clone()),
+    )
+    .await;
+    assert_eq!(closed, CloseOutcome::Closed);
+    assert_eq!(deposited, MoveOutcome::Refused(MoveRefusal::Closed));
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::ZERO);
+    books_hold(&desk).await;
+
+    let desk = desk_after_a_deposit_then_a_close().await;
+    books_hold(&desk).await;
+}
+
+async fn desk_after_a_deposit_then_a_close() -> Desk {
+    let desk = desk().await;
+    closable(&desk).await;
+    let deposit = cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000));
+    let (deposited, closed) = interleaved(
+        &desk,
+        "receipt",
+        start_move(&desk.clerk, "deposit-a", deposit),
+        start_close(&desk.supervisor, desk.prepaid),
+    )
+    .await;
+    assert!(
+        matches!(deposited, MoveOutcome::Moved { .. }),
+        "{deposited:?}"
+    );
+    assert_eq!(closed, CloseOutcome::Refused(CloseBlocker::BalanceLeft));
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(5000, 2));
+    desk
+}
+
+/// A clerk takes a deposit while another transfers the customer: the transfer holds the
+/// account; the deposit waits, then lands on the account it was taken for, whose balance stays
+/// with the property (domain: the balance is the account's). Its receipt names the owner at
+/// the time it was written — the new one.
+#[tokio::test]
+async fn a_deposit_during_a_transfer_lands_on_the_account_after_it() {
+    let desk = desk().await;
+    let read = {
+        let clerk = desk.clerk.get().await.unwrap();
+        customer_changes::customer_basics(&**clerk, desk.prepaid)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let (transferred, deposited) = interleaved(
+        &desk,
+        "customer_owner_history",
+        start_transfer(&desk.clerk, "transfer-a", read, "Anna Schmidt"),
+        start_move(
+            &desk.clerk,
+            "deposit-b",
+            cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000)),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(transferred, TransferOutcome::Transferred { .. }),
+        "{transferred:?}"
     );
     assert!(
         matches!(deposited, MoveOutcome::Moved { .. }),
