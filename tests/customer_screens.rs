@@ -313,6 +313,89 @@ async fn a_transfer_is_refused_on_screen_while_bills_are_unpaid() {
 
 /// An active personal customer without unpaid bills (one a transfer may take), selected on the
 /// table; its id.
+/// Two desks transfer one customer at once (s35-c), each to the new owner at its window: the
+/// first transfers; the second, confirmed from the owner its screen read, is told another desk
+/// changed the owner and who owns it now, its new owner kept, and F2 transfers from them. Before,
+/// the second transferred too, from an owner its clerk never saw.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_desks_transferring_one_customer_the_second_hears_of_the_first() {
+    let db = fresh_db().await;
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 60, |_| {}).await.unwrap();
+    let clerk = support::demo_operator(&summary, "clerk");
+    let mut desks = [
+        Desk::new(&db.conn_str, Lang::En),
+        Desk::new(&db.conn_str, Lang::En),
+    ];
+    let mut customer_id = 0;
+    for (desk, (name, mobile)) in desks
+        .iter_mut()
+        .zip([("李四", "13511112222"), ("王五", "13633334444")])
+    {
+        desk.sign_in("clerk", &clerk.password).await;
+        customer_id = select_a_transferable_customer(&client, desk).await;
+        desk.key(KeyCode::Char('t')).await;
+        desk.text(name).await;
+        desk.key(KeyCode::Enter).await;
+        desk.key(KeyCode::Enter).await;
+        desk.text(mobile).await;
+        desk.key(KeyCode::F(2)).await;
+        assert!(
+            desk.screen().contains("Confirm the transfer"),
+            "{}",
+            desk.screen()
+        );
+    }
+    let before = stored_owner(&client, customer_id).await[0].clone().unwrap();
+    let [first, second] = &mut desks;
+    first.key(KeyCode::F(2)).await;
+    assert!(
+        first.message().contains("stayed with the account"),
+        "{}",
+        first.screen()
+    );
+
+    second.key(KeyCode::F(2)).await;
+    assert!(
+        second
+            .message()
+            .contains("another desk changed the owner meanwhile, now 李四"),
+        "{}",
+        second.screen()
+    );
+    assert!(
+        second.screen().contains("from 李四 to 王五"),
+        "{}",
+        second.screen()
+    );
+    assert_eq!(
+        stored_owner(&client, customer_id).await[0].as_deref(),
+        Some("李四")
+    );
+    second.key(KeyCode::F(2)).await;
+    assert!(
+        second.message().contains("stayed with the account"),
+        "{}",
+        second.screen()
+    );
+    let history: Vec<String> = client
+        .query(
+            "SELECT previous_owner->>'name' AS name FROM customer_owner_history
+             WHERE customer_id = $1 ORDER BY id",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("name"))
+        .collect();
+    assert_eq!(history, [before, "李四".to_owned()]);
+    assert_eq!(
+        stored_owner(&client, customer_id).await[0].as_deref(),
+        Some("王五")
+    );
+}
+
 async fn select_a_transferable_customer(client: &Object, desk: &mut Desk) -> i64 {
     let row = client
         .query_one(

@@ -310,8 +310,8 @@ fn desk_refusal(refusal: &str) -> Result<MoveRefusal, DbError> {
 }
 
 /// A refusal the database made (the operator's roles; a balance that would go below zero; the
-/// bills a deposit was to pay changed meanwhile, or not covered by the balance with it), or the
-/// error. `bill_pay` refuses changed bills as a serialization failure and uncovered ones as a
+/// bills a deposit was to pay changed meanwhile, or not covered by the balance with it; the
+/// customer closed meanwhile), or the error. `bill_pay` refuses changed bills as a serialization failure and uncovered ones as a
 /// CHECK violation; only a deposit paying bills meets those.
 fn refusal_of(error: tokio_postgres::Error, change: &MoneyMove) -> Result<MoveRefusal, DbError> {
     let pays = change.pays.is_some();
@@ -327,6 +327,12 @@ fn refusal_of(error: tokio_postgres::Error, change: &MoneyMove) -> Result<MoveRe
         }
         Some(server) if server.constraint() == Some("account_balance_check") => {
             MoveRefusal::AboveBalance
+        }
+        // Closed by another desk while this movement waited for the account: `money_move`
+        // checks the status in the statement that locks the account, from the customer row as
+        // it was before the wait, and the ledger's trigger (`ledger_posted`) refuses the row.
+        Some(server) if *server.code() == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE => {
+            MoveRefusal::Closed
         }
         _ => return Err(error.into()),
     };

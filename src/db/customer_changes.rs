@@ -532,6 +532,12 @@ pub enum TransferOutcome {
     UnpaidBills {
         count: i64,
     },
+    /// The owner changed since the clerk read them (another desk transferred the customer, or
+    /// saved a change of their information): nothing was written. `current` is who is stored
+    /// now, the owner a transfer sent again hands over.
+    Changed {
+        current: CustomerBasics,
+    },
     Closed,
     NotFound,
     WrongNature {
@@ -576,6 +582,34 @@ pub async fn transfer(
     customer_id: i64,
     new_owner: &BasicInfo,
 ) -> Result<TransferOutcome, DbError> {
+    transfer_of(client, operator_id, key, customer_id, None, new_owner).await
+}
+
+/// [`transfer`] from the owner the clerk read (`read`, what the screen shows as the present
+/// owner): if another desk transferred the customer or changed a field of their information
+/// since, nothing is written and the answer is [`TransferOutcome::Changed`] with who is stored
+/// now, as the modify form's conflict (a version that moved without changing a field, as a
+/// transfer to an identical owner, is no change). Without it, two clerks transferring one
+/// customer at once both transferred: the second handed over an owner its clerk never saw.
+pub async fn transfer_from(
+    client: &mut Client,
+    operator_id: i64,
+    key: &str,
+    read: &CustomerBasics,
+    new_owner: &BasicInfo,
+) -> Result<TransferOutcome, DbError> {
+    let customer_id = read.customer_id;
+    transfer_of(client, operator_id, key, customer_id, Some(read), new_owner).await
+}
+
+async fn transfer_of(
+    client: &mut Client,
+    operator_id: i64,
+    key: &str,
+    customer_id: i64,
+    read: Option<&CustomerBasics>,
+    new_owner: &BasicInfo,
+) -> Result<TransferOutcome, DbError> {
     write_once(client, key, TRANSFER, operator_id, async |transaction| {
         // The account row too: bills and payments on it wait until the transfer is done. The
         // account first, then the customer, as every write of a customer takes them (a close
@@ -588,7 +622,7 @@ pub async fn transfer(
                          SELECT id, customer_id, balance FROM account WHERE customer_id = $1
                          FOR NO KEY UPDATE
                      )
-                     SELECT c.nature, c.status = 'active' AS active, a.id AS account_id,
+                     SELECT c.nature, c.version, c.status = 'active' AS active, a.id AS account_id,
                             a.balance, {BASIC_COLUMNS}
                      FROM customer c JOIN a ON a.customer_id = c.id
                      WHERE c.id = $1
@@ -606,6 +640,21 @@ pub async fn transfer(
         if !row.get::<_, bool>("active") {
             return Ok(TransferOutcome::Closed);
         }
+        let previous = Columns::read(&row).into_info(nature)?;
+        let version: i32 = row.get("version");
+        if let Some(read) = read
+            && version != read.version
+            && !read.info.changed_fields(&previous).is_empty()
+        {
+            return Ok(TransferOutcome::Changed {
+                current: CustomerBasics {
+                    customer_id,
+                    version,
+                    active: true,
+                    info: previous,
+                },
+            });
+        }
         if nature != new_owner.nature() {
             return Ok(TransferOutcome::WrongNature { nature });
         }
@@ -619,7 +668,6 @@ pub async fn transfer(
         if unpaid > 0 {
             return Ok(TransferOutcome::UnpaidBills { count: unpaid });
         }
-        let previous = Columns::read(&row).into_info(nature)?;
         let (keys, previous_values) = as_key_values(&previous, None);
         let (_, new_values) = as_key_values(new_owner, None);
         let columns = Columns::of(new_owner);

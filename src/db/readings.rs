@@ -92,6 +92,13 @@ pub enum ReadingRefusal {
     NoCustomer,
     /// More water than a bill can hold.
     TooMuchWater,
+    /// Another reading of the meter was entered (or the latest one's bill voided) since the
+    /// form read the previous reading: the reading now previous, with its date (none: the
+    /// meter's initial or billed value). Nothing was written.
+    PreviousChanged {
+        previous: Volume,
+        on: Option<NaiveDate>,
+    },
 }
 
 /// What entering a reading did.
@@ -309,22 +316,73 @@ pub async fn enter_reading(
     key: &str,
     reading: &NewReading,
 ) -> Result<ReadingOutcome, DbError> {
-    let entered = client
-        .query_one(
-            "SELECT outcome, consumption, abnormal, bill, deducted, previous, previous_on, today
-             FROM reading_enter($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &key,
-                &reading.source.word(),
-                &reading.meter_id,
-                &reading.read_on,
-                &reading.electronic.to_decimal(),
-                &reading.mechanical.map(Volume::to_decimal),
-                &reading.rollover,
-                &reading.abnormal_confirmed,
-            ],
-        )
-        .await;
+    enter(client, key, reading, None).await
+}
+
+/// [`enter_reading`] of a reading that follows reading `after` (`None`: the meter had none), the
+/// previous reading the clerk's form showed, by `reading_enter_after` (sql/V98): if another
+/// reading of the meter was entered meanwhile, or the latest one's bill voided, nothing is
+/// written and the answer is [`ReadingRefusal::PreviousChanged`]. Without it, the reading's
+/// water was worked out from a previous reading the clerk never saw (two clerks entering one
+/// meter at once: the same figure recorded twice, a lower one said to be a wrapped register).
+pub async fn enter_reading_after(
+    client: &mut Client,
+    key: &str,
+    reading: &NewReading,
+    after: Option<i64>,
+) -> Result<ReadingOutcome, DbError> {
+    enter(client, key, reading, Some(after)).await
+}
+
+async fn enter(
+    client: &mut Client,
+    key: &str,
+    reading: &NewReading,
+    after: Option<Option<i64>>,
+) -> Result<ReadingOutcome, DbError> {
+    const COLUMNS: &str =
+        "SELECT outcome, consumption, abnormal, bill, deducted, previous, previous_on, today";
+    let (source, electronic) = (reading.source.word(), reading.electronic.to_decimal());
+    let mechanical = reading.mechanical.map(Volume::to_decimal);
+    let entered = match after {
+        None => {
+            client
+                .query_one(
+                    &format!("{COLUMNS} FROM reading_enter($1, $2, $3, $4, $5, $6, $7, $8)"),
+                    &[
+                        &key,
+                        &source,
+                        &reading.meter_id,
+                        &reading.read_on,
+                        &electronic,
+                        &mechanical,
+                        &reading.rollover,
+                        &reading.abnormal_confirmed,
+                    ],
+                )
+                .await
+        }
+        Some(after) => {
+            client
+                .query_one(
+                    &format!(
+                        "{COLUMNS} FROM reading_enter_after($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    ),
+                    &[
+                        &key,
+                        &source,
+                        &reading.meter_id,
+                        &after,
+                        &reading.read_on,
+                        &electronic,
+                        &mechanical,
+                        &reading.rollover,
+                        &reading.abnormal_confirmed,
+                    ],
+                )
+                .await
+        }
+    };
     // What a bill or a deduction cannot hold overflows md_price's or the tables' numbers.
     let row = match accepted_or(
         entered,
@@ -369,6 +427,10 @@ pub async fn enter_reading(
             consumption: volume(&row, "consumption")?,
         },
         "no_price" => ReadingRefusal::NoPrice,
+        "previous_changed" => ReadingRefusal::PreviousChanged {
+            previous: volume(&row, "previous")?,
+            on: row.get("previous_on"),
+        },
         other => {
             return Err(DbError::Inconsistent(format!(
                 "reading_enter answered {other}"
@@ -479,7 +541,10 @@ pub async fn import_readings(
                     ReadingRefusal::NoPrice => ReadingProblem::NoPrice,
                     ReadingRefusal::CardMeter => ReadingProblem::CardMeter,
                     ReadingRefusal::TooMuchWater => ReadingProblem::TooMuchWater,
-                    ReadingRefusal::NoCustomer | ReadingRefusal::Abnormal { .. } => {
+                    // Never what a batch's take answers (its refusals are the rules').
+                    ReadingRefusal::NoCustomer
+                    | ReadingRefusal::Abnormal { .. }
+                    | ReadingRefusal::PreviousChanged { .. } => {
                         ReadingProblem::UnknownMeter(row.meter_no.as_str().to_owned())
                     }
                 }],

@@ -102,10 +102,19 @@ customer_read!(
 pub struct EnterReading {
     pub idempotency_key: String,
     pub reading: NewReading,
+    /// The previous reading the form showed (`None`: the meter had none): refused if another
+    /// was entered meanwhile.
+    pub after: Option<i64>,
 }
 
 customer_write!(EnterReading, ReadingOutcome, told, |client, request| {
-    readings::enter_reading(&mut client, &request.idempotency_key, &request.reading).await
+    readings::enter_reading_after(
+        &mut client,
+        &request.idempotency_key,
+        &request.reading,
+        request.after,
+    )
+    .await
 });
 
 /// What a reading's outcome says: whether it is done, and the text.
@@ -148,6 +157,9 @@ fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
         ReadingRefusal::CardMeter => lang.t("readings.card_meter").to_owned(),
         ReadingRefusal::NoCustomer => lang.t("details.gone").to_owned(),
         ReadingRefusal::TooMuchWater => lang.t("readings.too_much_water").to_owned(),
+        ReadingRefusal::PreviousChanged { previous, .. } => {
+            lang.tf("readings.previous_changed_left", &[("previous", previous)])
+        }
     }
 }
 
@@ -217,9 +229,11 @@ impl ReadingForm {
             abnormal_confirmed: self.abnormal.is_some(),
         };
         hub.say(MessageKind::Info, lang.t("readings.saving"));
+        let after = context.previous.id;
         hub.send(EnterReading {
             idempotency_key: hub.app.write_key(),
             reading,
+            after,
         });
     }
 
@@ -233,6 +247,23 @@ impl ReadingForm {
             ReadingOutcome::Recorded { .. } => {
                 let told = told(outcome, hub.app.lang);
                 tell_after_leaving(hub, true, told);
+            }
+            ReadingOutcome::Refused(ReadingRefusal::PreviousChanged { previous, on }) => {
+                // What was typed stays; the meter's previous reading is read again, and F2
+                // records the reading after it.
+                let lang = hub.app.lang;
+                let on = on.map_or_else(
+                    || lang.t("readings.initial").to_owned(),
+                    |on| on.to_string(),
+                );
+                let text = hub.app.tf(
+                    "readings.previous_changed",
+                    &[("previous", previous), ("on", &on)],
+                );
+                hub.say(MessageKind::Error, text);
+                hub.send(LoadReading {
+                    customer_id: self.customer_id,
+                });
             }
             ReadingOutcome::Refused(refusal) => {
                 let text = refusal_text(refusal, hub.app.lang);
@@ -324,6 +355,8 @@ impl Screen for ReadingForm {
     fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(context) = reply.of::<Option<ReadingContext>>() {
             match context {
+                // Read again after another desk's reading: the form keeps what was typed.
+                Some(context) if self.context.is_some() => self.context = Some(context.clone()),
                 Some(context) => {
                     self.form.set(DATE, &context.today.to_string());
                     self.form.set(ROLLOVER, hub.app.lang.t("ref.no"));

@@ -36,8 +36,11 @@ use crate::ui::theme::Theme;
 pub struct TransferView {
     pub customer_id: i64,
     pub customer_no: i64,
-    /// The present owner, as the table shows them.
+    /// The present owner, as the table shows them, then as read with [`Self::read`].
     pub owner: String,
+    /// The present owner's information as read (with its version): what the transfer hands
+    /// over, refused if another desk changed it meanwhile.
+    pub read: Option<CustomerBasics>,
     pub preview: Option<TransferPreview>,
     /// Empty, for the new owner, once the nature is known.
     pub basic: Option<BasicForm>,
@@ -59,15 +62,17 @@ pub struct Transfer {
     pub operator_id: i64,
     pub idempotency_key: String,
     pub customer_id: i64,
+    /// The present owner as the clerk read them.
+    pub from: CustomerBasics,
     pub info: BasicInfo,
 }
 
 customer_write!(Transfer, TransferOutcome, told, |client, request| {
-    customer_changes::transfer(
+    customer_changes::transfer_from(
         &mut client,
         request.operator_id,
         &request.idempotency_key,
-        request.customer_id,
+        &request.from,
         &request.info,
     )
     .await
@@ -83,6 +88,11 @@ fn told(outcome: &TransferOutcome, lang: Lang) -> (bool, MessageKind, String) {
         }
         TransferOutcome::UnpaidBills { count } => {
             (false, MessageKind::Error, unpaid_text(lang, *count))
+        }
+        TransferOutcome::Changed { current } => {
+            let owner = who(&current.info);
+            let text = lang.tf("transfer.changed_left", &[("owner", &inert(&owner))]);
+            (false, MessageKind::Error, text)
         }
         refused => (
             false,
@@ -126,6 +136,7 @@ pub fn start(row: &CustomerRow, hub: &mut Hub) {
         customer_no: row.customer_no,
         owner: row.name.clone(),
         preview: None,
+        read: None,
         basic: None,
         confirming: None,
         bills_offered: false,
@@ -173,11 +184,12 @@ impl TransferView {
             hub.say(MessageKind::Error, hub.app.t("transfer.no_preview"));
             return;
         }
-        if let Some(info) = self.confirming.clone() {
+        if let (Some(info), Some(from)) = (self.confirming.clone(), self.read.clone()) {
             let request = Transfer {
                 operator_id: operator(hub),
                 idempotency_key: hub.app.write_key(),
                 customer_id: self.customer_id,
+                from,
                 info,
             };
             hub.say(MessageKind::Info, lang.t("transfer.working"));
@@ -235,6 +247,18 @@ impl TransferView {
             TransferOutcome::UnpaidBills { count } => {
                 self.confirming = None;
                 hub.say(MessageKind::Error, unpaid_text(lang, *count));
+            }
+            TransferOutcome::Changed { current } => {
+                // The new owner typed stays, in the confirmation: F2 hands over the owner
+                // stored now, whom it names; the balance and bills are read again.
+                self.owner = who(&current.info);
+                self.read = Some(current.clone());
+                let owner = inert(&self.owner);
+                let text = hub.app.tf("transfer.changed", &[("owner", &owner)]);
+                hub.say(MessageKind::Error, text);
+                hub.send(LoadTransferPreview {
+                    customer_id: self.customer_id,
+                });
             }
             TransferOutcome::Closed
             | TransferOutcome::NotFound
@@ -352,7 +376,11 @@ impl Screen for TransferView {
                     let text = lang.tf("transfer.closed", &[("number", &number)]);
                     hub.say(MessageKind::Error, text);
                 }
-                Some(read) => self.basic = Some(BasicForm::for_next_owner(&read.info)),
+                Some(read) => {
+                    self.basic = Some(BasicForm::for_next_owner(&read.info));
+                    self.owner = who(&read.info);
+                    self.read = Some(read.clone());
+                }
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
             }
         } else if let Some(preview) = reply.of::<Option<TransferPreview>>() {

@@ -515,6 +515,66 @@ fn transfer_confirms_with_the_balance_that_stays() {
     assert!(render(&app).contains("120.50 stayed"));
 }
 
+/// Another desk transferred the customer (or changed the owner's information) between this
+/// screen's read and F2 (s35-c): the transfer is refused, not made from an owner the clerk never
+/// saw; the clerk is told who owns it now, in both languages; the new owner typed stays, the
+/// confirmation names the owner now stored, the balance is read again, and F2 again transfers
+/// from them, with the version they were read at.
+#[test]
+fn a_transfer_refused_for_an_owner_changed_at_another_desk_names_them_and_keeps_the_new_owner() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = transfer_screen_on(signed_in(lang), Decimal::new(12_050, 2), 0);
+        type_text(&mut app, "李娜");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "13712345678");
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some(Transfer { from, .. }) = only(&sent).of::<Transfer>() else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(
+            (from.version, from.info.values()[0].1.as_deref()),
+            (2, Some("张伟")),
+            "the owner the screen read is the one handed over"
+        );
+        let current = basics(3, personal("王芳", "13900139000"));
+        let after = answer(
+            &mut app,
+            &sent,
+            Reply::screen(TransferOutcome::Changed { current }),
+        );
+        assert!(
+            only(&after).of::<LoadTransferPreview>().is_some(),
+            "the balance is read again: {after:?}"
+        );
+        let screen = render(&app);
+        let (told, asked) = match lang {
+            Lang::En => ("changed the owner meanwhile, now 王芳", "from 王芳 to 李娜"),
+            Lang::Zh => ("现户主为 王芳", "从 王芳 过户给 李娜"),
+        };
+        assert!(screen.contains(told), "{screen}");
+        assert!(screen.contains(asked), "{screen}");
+        let preview = TransferPreview {
+            balance: Decimal::new(2_050, 2),
+            account_kind: AccountKind::Prepaid,
+            unpaid_bills: 0,
+        };
+        answer(&mut app, &after, Reply::screen(Some(preview)));
+        assert!(render(&app).contains(" 20.50 "), "the balance read again");
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some(Transfer { from, info, .. }) = only(&sent).of::<Transfer>() else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(from.version, 3);
+        assert_eq!(
+            info.values()[0].1.as_deref(),
+            Some("李娜"),
+            "nothing typed again"
+        );
+    }
+}
+
 /// A transfer waiting for the database is not cancelled by F12 or F3 on its confirmation, and
 /// the desk does not say it is: it is sent when the database is back (session 33, by hand: the
 /// server stopped after F2, F3 said "已取消。", and the transfer was made a minute later). The

@@ -150,6 +150,55 @@ fn a_bad_reading_is_said_at_its_field_and_a_lower_one_refused() {
     );
 }
 
+/// Another desk entered a reading of the meter between this form's read and F2 (s35-c): the
+/// reading is sent after the previous one the form showed; refused for another, the clerk is
+/// told the previous reading now, in both languages, with what they typed kept; the meter's
+/// previous reading is read again (the date typed stays) and F2 records the reading after it.
+#[test]
+fn a_reading_refused_for_another_desks_reading_keeps_what_was_typed_and_follows_it() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = reading_form(lang);
+        type_text(&mut app, "190");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(only::<EnterReading>(&sent).after, Some(41));
+        let again = answer(
+            &mut app,
+            &sent,
+            Reply::screen(ReadingOutcome::Refused(ReadingRefusal::PreviousChanged {
+                previous: m3("175"),
+                on: Some(day("2025-05-15")),
+            })),
+        );
+        let screen = render(&app);
+        let (told, last) = match lang {
+            Lang::En => (
+                "another desk entered a reading of this meter meanwhile",
+                "records it after.",
+            ),
+            Lang::Zh => ("其他柜台已同时录入此表读数", "在其后记录。"),
+        };
+        assert!(screen.contains(told), "{screen}");
+        assert!(screen.contains(last), "the message is whole: {screen}");
+        assert!(screen.contains("175.000 m³"), "{screen}");
+        assert!(screen.contains("190.000"), "what was typed stays: {screen}");
+        assert_eq!(only::<LoadReading>(&again), &LoadReading { customer_id: 1 });
+        let mut read_again = context();
+        read_again.previous = PreviousReading {
+            id: Some(42),
+            read_on: Some(day("2025-05-15")),
+            billed_until: None,
+            electronic: m3("175"),
+        };
+        answer(&mut app, &again, Reply::screen(Some(read_again)));
+        assert!(render(&app).contains("175.000 m³"));
+        let sent = press(&mut app, KeyCode::F(2));
+        let entered = only::<EnterReading>(&sent);
+        assert_eq!(entered.after, Some(42));
+        assert_eq!(entered.reading.electronic, m3("190"));
+        assert_eq!(entered.reading.read_on, day("2025-05-15"));
+    }
+}
+
 /// A reading typed full-width by an input method (session 28 by hand: "８０．５" was refused
 /// as not m³) is read as ASCII, as every number field reads it, and shown with three decimals.
 #[test]

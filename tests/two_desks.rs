@@ -1,0 +1,791 @@
+//! Two desks on one customer at once (session 35, s35-c): a clerk at each window, or a clerk
+//! and a supervisor, writing the same account, bills or meter on a real database. Each race is
+//! forced, never slept into: a superuser holds, in SHARE mode, a table the first write's next
+//! statement writes, so the first write stops there with everything it has locked; the second
+//! write runs until it waits for a lock (read from pg_locks); then the table goes and both end.
+//! What each desk was answered and what the books hold are the test.
+
+mod support;
+
+use std::time::Duration;
+
+use deadpool_postgres::Object;
+use meterdesk::db::accounts::{self, BillsToPay, MoneyMove, MoveOutcome, MoveRefusal, Movement};
+use meterdesk::db::books;
+use meterdesk::db::closing::{self, CloseBlocker, CloseOutcome};
+use meterdesk::db::customer_changes::{self, CustomerBasics, TransferOutcome};
+use meterdesk::db::readings::{
+    self, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource, VoidOutcome,
+};
+use meterdesk::domain::customer_rules::{BasicInfo, PersonalInfo};
+use meterdesk::domain::money::{Money, Volume};
+use rust_decimal::Decimal;
+use support::billing_desk::{Desk, desk};
+use support::pg::cluster;
+use tokio::task::JoinHandle;
+
+/// The clerk's operator id (support::card_desk::OPERATORS).
+const CLERK: i64 = 1;
+
+async fn superuser(desk: &Desk) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(
+        &cluster().superuser_connection_string(&desk.db.name),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Waits until backend `pid` waits for a lock; what it waits for, as pg_locks names it.
+async fn waiting(watcher: &tokio_postgres::Client, pid: i32) -> String {
+    for _ in 0..400 {
+        let row = watcher
+            .query_opt(
+                "SELECT l.locktype || coalesce(' on ' || l.relation::regclass::text, '')
+                 FROM pg_locks l WHERE l.pid = $1 AND NOT l.granted",
+                &[&pid],
+            )
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            return row.get(0);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("backend {pid} never waited for a lock");
+}
+
+/// A connection of `pool`'s and its backend's pid.
+async fn connection(pool: &meterdesk::db::Pool) -> (Object, i32) {
+    let client = pool.get().await.unwrap();
+    let pid = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (client, pid)
+}
+
+/// A write started on a connection of its own: its backend's pid and its answer.
+type Started<T> = (i32, JoinHandle<T>);
+
+/// `first` runs until it waits for `table` (held in SHARE mode by a superuser, so it stops
+/// there with what it locked before); `second` runs until it waits for a lock; then the table
+/// goes. Their answers, in that order.
+async fn interleaved<A, B, FA, FB>(desk: &Desk, table: &str, first: FA, second: FB) -> (A, B)
+where
+    FA: AsyncFnOnce() -> Started<A>,
+    FB: AsyncFnOnce() -> Started<B>,
+{
+    let watcher = superuser(desk).await;
+    let blocker = superuser(desk).await;
+    blocker
+        .batch_execute(&format!("BEGIN; LOCK TABLE {table} IN SHARE MODE"))
+        .await
+        .unwrap();
+    let (first_pid, first_task) = first().await;
+    assert_eq!(
+        waiting(&watcher, first_pid).await,
+        format!("relation on {table}"),
+        "the first desk holds its locks and waits at {table}"
+    );
+    let (second_pid, second_task) = second().await;
+    let waits_for = waiting(&watcher, second_pid).await;
+    assert_ne!(
+        waits_for,
+        format!("relation on {table}"),
+        "the second desk waits for the first, not for the table"
+    );
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    (first_task.await.unwrap(), second_task.await.unwrap())
+}
+
+/// Every rule of `meterdesk check` holds.
+async fn books_hold(desk: &Desk) {
+    let mut checker = desk.db.pool.get().await.unwrap();
+    let checks = books::check(&mut checker).await.unwrap();
+    assert!(
+        checks.iter().all(|check| check.disagreements.is_empty()),
+        "{checks:?}"
+    );
+}
+
+fn volume(text: &str) -> Volume {
+    Volume::exact(text.parse().unwrap()).unwrap()
+}
+
+fn reading(meter_id: i64, on: &str, value: &str) -> NewReading {
+    NewReading {
+        meter_id,
+        read_on: on.parse().unwrap(),
+        electronic: volume(value),
+        mechanical: None,
+        source: ReadingSource::Counter,
+        rollover: false,
+        abnormal_confirmed: true,
+    }
+}
+
+async fn meter_of(desk: &Desk, customer_id: i64) -> i64 {
+    desk.owner
+        .query_one(
+            "SELECT meter_id FROM customer WHERE id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get("meter_id")
+}
+
+async fn balance(desk: &Desk, customer_id: i64) -> Decimal {
+    desk.owner
+        .query_one(
+            "SELECT balance FROM account WHERE customer_id = $1",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .get("balance")
+}
+
+/// Puts `amount` on the customer's account as the owner (a deposit of its own).
+async fn deposit_by_owner(desk: &Desk, customer_id: i64, amount: &str, key: &str) {
+    desk.owner
+        .execute(
+            "SELECT ledger_post(a.id, 'deposit', $2::text::numeric, NULL, NULL, 'cash', NULL, $3)
+             FROM account a WHERE a.customer_id = $1",
+            &[&customer_id, &amount, &key],
+        )
+        .await
+        .unwrap();
+}
+
+/// The postpaid customer with one unpaid bill (10 m³ from 100) and its amount on the
+/// account: the bill's id and amount.
+async fn postpaid_with_a_bill(desk: &Desk) -> (i64, Money) {
+    let meter_id = meter_of(desk, desk.postpaid).await;
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let recorded = readings::enter_reading(
+        &mut clerk,
+        "bill-1",
+        &reading(meter_id, "2025-02-01", "110"),
+    )
+    .await
+    .unwrap();
+    let ReadingOutcome::Recorded {
+        bill: Some(amount), ..
+    } = recorded
+    else {
+        panic!("{recorded:?}");
+    };
+    let bill_id: i64 = desk
+        .owner
+        .query_one(
+            "SELECT b.id FROM bill b JOIN account a ON a.id = b.account_id
+             WHERE a.customer_id = $1",
+            &[&desk.postpaid],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    (bill_id, amount)
+}
+
+/// How often the bill was paid (its ledger rows) and its status.
+async fn bill_state(desk: &Desk, bill_id: i64) -> (i64, String) {
+    let row = desk
+        .owner
+        .query_one(
+            "SELECT (SELECT count(*) FROM ledger_transaction
+                     WHERE bill_id = b.id AND kind = 'bill_payment') AS payments,
+                    b.status
+             FROM bill b WHERE b.id = $1",
+            &[&bill_id],
+        )
+        .await
+        .unwrap();
+    (row.get("payments"), row.get("status"))
+}
+
+fn cash(customer_id: i64, movement: Movement, amount: Money) -> MoneyMove {
+    MoneyMove {
+        customer_id,
+        movement,
+        amount,
+        method: "cash".into(),
+        pays: None,
+    }
+}
+
+fn start_pay(
+    pool: &meterdesk::db::Pool,
+    key: &'static str,
+    bill_id: i64,
+    total: Money,
+) -> impl AsyncFnOnce() -> Started<PayOutcome> {
+    let pool = pool.clone();
+    async move || {
+        let (client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            readings::pay_bills(&**client, key, &[bill_id], total)
+                .await
+                .expect("the payment is answered")
+        });
+        (pid, task)
+    }
+}
+
+fn start_move(
+    pool: &meterdesk::db::Pool,
+    key: &'static str,
+    change: MoneyMove,
+) -> impl AsyncFnOnce() -> Started<MoveOutcome> {
+    let pool = pool.clone();
+    async move || {
+        let (mut client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            accounts::move_money(&mut client, key, &change)
+                .await
+                .expect("the movement is answered")
+                .outcome
+        });
+        (pid, task)
+    }
+}
+
+fn start_void(
+    pool: &meterdesk::db::Pool,
+    bill_id: i64,
+) -> impl AsyncFnOnce() -> Started<VoidOutcome> {
+    let pool = pool.clone();
+    async move || {
+        let (client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            readings::void_bill(&**client, bill_id, "read wrongly")
+                .await
+                .expect("the void is answered")
+        });
+        (pid, task)
+    }
+}
+
+fn start_reading(
+    pool: &meterdesk::db::Pool,
+    key: &'static str,
+    after: Option<i64>,
+    new: NewReading,
+) -> impl AsyncFnOnce() -> Started<ReadingOutcome> {
+    let pool = pool.clone();
+    async move || {
+        let (mut client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            readings::enter_reading_after(&mut client, key, &new, after)
+                .await
+                .expect("the reading is answered")
+        });
+        (pid, task)
+    }
+}
+
+/// A pays the bill from the balance while B takes a deposit that pays the same bill: A's
+/// payment holds the account and the bill; B's deposit waits for the account, then its
+/// payment of the bill is refused as changed and its deposit goes with it (nothing taken,
+/// the clerk told): the bill is paid once, the balance never below zero.
+#[tokio::test]
+async fn a_bill_paid_from_the_balance_and_by_a_deposit_at_once_is_paid_once() {
+    let desk = desk().await;
+    let (bill_id, amount) = postpaid_with_a_bill(&desk).await;
+    deposit_by_owner(&desk, desk.postpaid, &amount.to_string(), "owner-1").await;
+    let paying = MoneyMove {
+        pays: Some(BillsToPay {
+            bill_ids: vec![bill_id],
+            total: amount,
+        }),
+        ..cash(desk.postpaid, Movement::Deposit, amount)
+    };
+    let (paid, deposited) = interleaved(
+        &desk,
+        "bill_payment_applied",
+        start_pay(&desk.clerk, "pay-a", bill_id, amount),
+        start_move(&desk.clerk, "deposit-b", paying),
+    )
+    .await;
+    assert!(matches!(paid, PayOutcome::Paid { .. }), "{paid:?}");
+    assert_eq!(deposited, MoveOutcome::Refused(MoveRefusal::BillsChanged));
+    assert_eq!(bill_state(&desk, bill_id).await, (1, "paid".into()));
+    assert_eq!(balance(&desk, desk.postpaid).await, Decimal::ZERO);
+    books_hold(&desk).await;
+}
+
+/// The other order: B's deposit paying the bill holds the account; A's payment from the
+/// balance waits, then hears the bill changed. One payment; B's deposit is on the account.
+#[tokio::test]
+async fn a_bill_paid_by_a_deposit_and_from_the_balance_at_once_is_paid_once() {
+    let desk = desk().await;
+    let (bill_id, amount) = postpaid_with_a_bill(&desk).await;
+    deposit_by_owner(&desk, desk.postpaid, &amount.to_string(), "owner-1").await;
+    let paying = MoneyMove {
+        pays: Some(BillsToPay {
+            bill_ids: vec![bill_id],
+            total: amount,
+        }),
+        ..cash(desk.postpaid, Movement::Deposit, amount)
+    };
+    let (deposited, paid) = interleaved(
+        &desk,
+        "bill_payment_applied",
+        start_move(&desk.clerk, "deposit-b", paying),
+        start_pay(&desk.clerk, "pay-a", bill_id, amount),
+    )
+    .await;
+    assert!(
+        matches!(deposited, MoveOutcome::Moved { .. }),
+        "{deposited:?}"
+    );
+    assert_eq!(paid, PayOutcome::Changed);
+    assert_eq!(bill_state(&desk, bill_id).await, (1, "paid".into()));
+    assert_eq!(balance(&desk, desk.postpaid).await, amount.to_decimal());
+    books_hold(&desk).await;
+}
+
+/// A supervisor voids the bill a clerk is paying: the void waits for the bill, then hears it
+/// paid and leaves it; voided first, the payment hears the bill changed and takes nothing.
+#[tokio::test]
+async fn a_bill_voided_while_it_is_paid_is_either_paid_or_void_never_both() {
+    let desk = desk().await;
+    let (bill_id, amount) = postpaid_with_a_bill(&desk).await;
+    deposit_by_owner(&desk, desk.postpaid, &amount.to_string(), "owner-1").await;
+    let (paid, voided) = interleaved(
+        &desk,
+        "bill_payment_applied",
+        start_pay(&desk.clerk, "pay-a", bill_id, amount),
+        start_void(&desk.supervisor, bill_id),
+    )
+    .await;
+    assert!(matches!(paid, PayOutcome::Paid { .. }), "{paid:?}");
+    assert_eq!(voided, VoidOutcome::Paid);
+    assert_eq!(bill_state(&desk, bill_id).await, (1, "paid".into()));
+
+    // Voided first (held before its audit entry, the bill locked), paid second.
+    let desk = desk_with_bill_paid_second().await;
+    books_hold(&desk).await;
+}
+
+async fn desk_with_bill_paid_second() -> Desk {
+    let desk = desk().await;
+    let (bill_id, amount) = postpaid_with_a_bill(&desk).await;
+    deposit_by_owner(&desk, desk.postpaid, &amount.to_string(), "owner-1").await;
+    let (voided, paid) = interleaved(
+        &desk,
+        "audit_log",
+        start_void(&desk.supervisor, bill_id),
+        start_pay(&desk.clerk, "pay-a", bill_id, amount),
+    )
+    .await;
+    assert_eq!(voided, VoidOutcome::Voided);
+    assert_eq!(paid, PayOutcome::Changed);
+    assert_eq!(bill_state(&desk, bill_id).await, (0, "void".into()));
+    assert_eq!(balance(&desk, desk.postpaid).await, amount.to_decimal());
+    desk
+}
+
+/// Two supervisors refund the same balance at once: the first refunds it, the second waits
+/// for the account and is refused above the balance; nothing paid out twice.
+#[tokio::test]
+async fn the_same_balance_refunded_at_two_desks_is_paid_out_once() {
+    let desk = desk().await;
+    deposit_by_owner(&desk, desk.prepaid, "100.00", "owner-1").await;
+    let all = Money::from_cents(10000);
+    let (first, second) = interleaved(
+        &desk,
+        "receipt",
+        start_move(
+            &desk.supervisor,
+            "refund-a",
+            cash(desk.prepaid, Movement::Refund, all),
+        ),
+        start_move(
+            &desk.supervisor,
+            "refund-b",
+            cash(desk.prepaid, Movement::Refund, all),
+        ),
+    )
+    .await;
+    assert!(matches!(first, MoveOutcome::Moved { .. }), "{first:?}");
+    assert_eq!(second, MoveOutcome::Refused(MoveRefusal::AboveBalance));
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::ZERO);
+    books_hold(&desk).await;
+}
+
+/// A deposit taken while the balance is refunded: both land, in turn; the refund took what
+/// its clerk typed, the deposit stays.
+#[tokio::test]
+async fn a_deposit_while_the_balance_is_refunded_is_kept() {
+    let desk = desk().await;
+    deposit_by_owner(&desk, desk.prepaid, "100.00", "owner-1").await;
+    let (refunded, deposited) = interleaved(
+        &desk,
+        "receipt",
+        start_move(
+            &desk.supervisor,
+            "refund-a",
+            cash(desk.prepaid, Movement::Refund, Money::from_cents(10000)),
+        ),
+        start_move(
+            &desk.clerk,
+            "deposit-b",
+            cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000)),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(refunded, MoveOutcome::Moved { .. }),
+        "{refunded:?}"
+    );
+    assert!(
+        matches!(deposited, MoveOutcome::Moved { .. }),
+        "{deposited:?}"
+    );
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(5000, 2));
+    books_hold(&desk).await;
+}
+
+fn start_close(
+    pool: &meterdesk::db::Pool,
+    customer_id: i64,
+) -> impl AsyncFnOnce() -> Started<CloseOutcome> {
+    let pool = pool.clone();
+    async move || {
+        let (client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            closing::close(&**client, "close-1", customer_id)
+                .await
+                .expect("the close is answered")
+        });
+        (pid, task)
+    }
+}
+
+/// The system-prepaid customer with its final reading (0 m³, nothing deducted) and nothing on
+/// the account: closable.
+async fn closable(desk: &Desk) {
+    let meter_id = meter_of(desk, desk.prepaid).await;
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let last = NewReading {
+        source: ReadingSource::Final,
+        ..reading(meter_id, "2025-06-01", "0")
+    };
+    let recorded = readings::enter_reading(&mut clerk, "final-1", &last)
+        .await
+        .unwrap();
+    assert!(
+        matches!(recorded, ReadingOutcome::Recorded { .. }),
+        "{recorded:?}"
+    );
+}
+
+/// A clerk takes a deposit while a supervisor closes the account: the close holds the account,
+/// the deposit waits for it and is refused as closed (no money on a closed account, nothing
+/// taken); taken first, the deposit holds the account and the close then finds money left on
+/// it and closes nothing.
+#[tokio::test]
+async fn a_deposit_and_a_close_of_one_account_at_once_never_leave_money_on_a_closed_one() {
+    let desk = desk().await;
+    closable(&desk).await;
+    let deposit = cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000));
+    let (closed, deposited) = interleaved(
+        &desk,
+        "account_closing",
+        start_close(&desk.supervisor, desk.prepaid),
+        start_move(&desk.clerk, "deposit-a", deposit.clone()),
+    )
+    .await;
+    assert_eq!(closed, CloseOutcome::Closed);
+    assert_eq!(deposited, MoveOutcome::Refused(MoveRefusal::Closed));
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::ZERO);
+    books_hold(&desk).await;
+
+    let desk = desk_after_a_deposit_then_a_close().await;
+    books_hold(&desk).await;
+}
+
+async fn desk_after_a_deposit_then_a_close() -> Desk {
+    let desk = desk().await;
+    closable(&desk).await;
+    let deposit = cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000));
+    let (deposited, closed) = interleaved(
+        &desk,
+        "receipt",
+        start_move(&desk.clerk, "deposit-a", deposit),
+        start_close(&desk.supervisor, desk.prepaid),
+    )
+    .await;
+    assert!(
+        matches!(deposited, MoveOutcome::Moved { .. }),
+        "{deposited:?}"
+    );
+    assert_eq!(closed, CloseOutcome::Refused(CloseBlocker::BalanceLeft));
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(5000, 2));
+    desk
+}
+
+/// A clerk takes a deposit while another transfers the customer: the transfer holds the
+/// account; the deposit waits, then lands on the account it was taken for, whose balance stays
+/// with the property (domain: the balance is the account's). Its receipt names the owner at
+/// the time it was written — the new one.
+#[tokio::test]
+async fn a_deposit_during_a_transfer_lands_on_the_account_after_it() {
+    let desk = desk().await;
+    let read = {
+        let clerk = desk.clerk.get().await.unwrap();
+        customer_changes::customer_basics(&**clerk, desk.prepaid)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let (transferred, deposited) = interleaved(
+        &desk,
+        "customer_owner_history",
+        start_transfer(&desk.clerk, "transfer-a", read, "Anna Schmidt"),
+        start_move(
+            &desk.clerk,
+            "deposit-b",
+            cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000)),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(transferred, TransferOutcome::Transferred { .. }),
+        "{transferred:?}"
+    );
+    assert!(
+        matches!(deposited, MoveOutcome::Moved { .. }),
+        "{deposited:?}"
+    );
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(5000, 2));
+    books_hold(&desk).await;
+}
+
+/// Two clerks enter a reading of the same meter at once, each after the previous reading
+/// their form showed. The second waits for the meter, then is told another reading came in,
+/// with its figure and date, and writes nothing (before: the same register typed twice was
+/// recorded twice, the second with no water; a figure between was refused as "below the
+/// previous one … set Rollover to Yes", and with Rollover set it was recorded as a register
+/// that wrapped: a meter's range of water). Sent again after the reading it was told of, it is
+/// recorded with the water since.
+#[tokio::test]
+async fn two_readings_of_one_meter_at_once_the_second_is_told_of_the_first() {
+    let desk = desk().await;
+    let meter_id = meter_of(&desk, desk.prepaid).await;
+    deposit_by_owner(&desk, desk.prepaid, "100.00", "owner-1").await;
+    let (first, second) = interleaved(
+        &desk,
+        "meter_reading",
+        start_reading(
+            &desk.clerk,
+            "reading-a",
+            None,
+            reading(meter_id, "2025-06-01", "10"),
+        ),
+        start_reading(
+            &desk.clerk,
+            "reading-b",
+            None,
+            reading(meter_id, "2025-06-01", "10"),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(first, ReadingOutcome::Recorded { deducted: Some(money), .. }
+            if money == Money::from_cents(2500)),
+        "{first:?}"
+    );
+    assert_eq!(
+        second,
+        ReadingOutcome::Refused(ReadingRefusal::PreviousChanged {
+            previous: volume("10"),
+            on: Some("2025-06-01".parse().unwrap()),
+        })
+    );
+    assert_eq!(readings_of(&desk, meter_id).await, 1);
+    let latest = latest_reading(&desk, meter_id).await;
+
+    // A figure between the one the second form showed and the first's: told, not a rollover.
+    let (first, second) = interleaved(
+        &desk,
+        "meter_reading",
+        start_reading(
+            &desk.clerk,
+            "reading-c",
+            latest,
+            reading(meter_id, "2025-06-02", "14"),
+        ),
+        start_reading(
+            &desk.clerk,
+            "reading-d",
+            latest,
+            reading(meter_id, "2025-06-02", "12"),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(first, ReadingOutcome::Recorded { .. }),
+        "{first:?}"
+    );
+    assert!(
+        matches!(second, ReadingOutcome::Refused(ReadingRefusal::PreviousChanged { previous, .. })
+            if previous == volume("14")),
+        "{second:?}"
+    );
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(6500, 2));
+
+    // Sent again after the reading it was told of: recorded, with the water since.
+    let latest = latest_reading(&desk, meter_id).await;
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let again = readings::enter_reading_after(
+        &mut clerk,
+        "reading-e",
+        &reading(meter_id, "2025-06-02", "15"),
+        latest,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(again, ReadingOutcome::Recorded { consumption, .. } if consumption == volume("1")),
+        "{again:?}"
+    );
+    assert_eq!(readings_of(&desk, meter_id).await, 3);
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(6250, 2));
+    books_hold(&desk).await;
+}
+
+async fn readings_of(desk: &Desk, meter_id: i64) -> i64 {
+    desk.owner
+        .query_one(
+            "SELECT count(*) FROM meter_reading WHERE meter_id = $1",
+            &[&meter_id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn latest_reading(desk: &Desk, meter_id: i64) -> Option<i64> {
+    desk.owner
+        .query_one("SELECT (SELECT id FROM reading_latest($1))", &[&meter_id])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn owner(name: &str) -> BasicInfo {
+    BasicInfo::Personal(PersonalInfo {
+        name: name.into(),
+        id_document_no: None,
+        mobile: "13700137000".into(),
+        address: "1 River Road".into(),
+        household_size: Some(2),
+        email: None,
+        remark: None,
+    })
+}
+
+fn start_transfer(
+    pool: &meterdesk::db::Pool,
+    key: &'static str,
+    from: CustomerBasics,
+    to: &str,
+) -> impl AsyncFnOnce() -> Started<TransferOutcome> {
+    let pool = pool.clone();
+    let to = owner(to);
+    async move || {
+        let (mut client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            customer_changes::transfer_from(&mut client, CLERK, key, &from, &to)
+                .await
+                .expect("the transfer is answered")
+        });
+        (pid, task)
+    }
+}
+
+/// Who owned the customer before each transfer, oldest first, and who owns it now.
+async fn owners(desk: &Desk, customer_id: i64) -> (Vec<String>, String) {
+    let history = desk
+        .owner
+        .query(
+            "SELECT previous_owner->>'name' AS name FROM customer_owner_history
+             WHERE customer_id = $1 ORDER BY id",
+            &[&customer_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("name"))
+        .collect();
+    let name = desk
+        .owner
+        .query_one("SELECT name FROM customer WHERE id = $1", &[&customer_id])
+        .await
+        .unwrap()
+        .get("name");
+    (history, name)
+}
+
+/// Two clerks transfer the same customer at once, each to the new owner at their window, both
+/// from 张伟, the owner their screens read. The first transfers; the second waits for the
+/// account, then is told the owner changed meanwhile, with who owns it now, and writes nothing
+/// (before: it transferred too, handing over Anna Schmidt, whom its clerk never saw, and the
+/// first window's new owner was gone from the customer a moment after being given it). Sent
+/// again from the owner it was told of, it transfers without anything typed again.
+#[tokio::test]
+async fn two_transfers_of_one_customer_at_once_hand_over_only_the_owner_read() {
+    let desk = desk().await;
+    let read = {
+        let clerk = desk.clerk.get().await.unwrap();
+        customer_changes::customer_basics(&**clerk, desk.prepaid)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let (first, second) = interleaved(
+        &desk,
+        "customer_owner_history",
+        start_transfer(&desk.clerk, "transfer-a", read.clone(), "Anna Schmidt"),
+        start_transfer(&desk.clerk, "transfer-b", read, "Li Na"),
+    )
+    .await;
+    assert!(
+        matches!(first, TransferOutcome::Transferred { version: 2, .. }),
+        "{first:?}"
+    );
+    let TransferOutcome::Changed { current } = second else {
+        panic!("the second desk is told the owner changed: {second:?}");
+    };
+    assert_eq!(current.version, 2);
+    assert_eq!(current.info, owner("Anna Schmidt"));
+    assert_eq!(
+        owners(&desk, desk.prepaid).await,
+        (vec!["张伟".to_owned()], "Anna Schmidt".to_owned())
+    );
+
+    // The second clerk confirms again, from the owner they were told of.
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let again =
+        customer_changes::transfer_from(&mut clerk, CLERK, "transfer-c", &current, &owner("Li Na"))
+            .await
+            .unwrap();
+    assert!(
+        matches!(again, TransferOutcome::Transferred { version: 3, .. }),
+        "{again:?}"
+    );
+    assert_eq!(
+        owners(&desk, desk.prepaid).await,
+        (
+            vec!["张伟".to_owned(), "Anna Schmidt".to_owned()],
+            "Li Na".to_owned()
+        )
+    );
+}
