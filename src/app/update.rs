@@ -433,8 +433,9 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
             })
         }
         Command::CommandLine => app.overlay = Some(Overlay::CommandLine(CommandLine::default())),
-        // Quitting drops a save waiting for the database: said once, the second quit quits
-        // (the database may never come back).
+        // Quitting drops a save waiting for the database (its first attempt may have landed,
+        // which the desk cannot know): said once, the second quit quits (the database may
+        // never come back).
         Command::Quit if app.parked.iter().any(|p| p.request.writes()) && !app.quit_warned => {
             app.quit_warned = true;
             say(app, MessageKind::Error, app.t("msg.quit_loses_save"));

@@ -1212,7 +1212,7 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     press(&mut app, KeyCode::F(10));
     assert!(!app.quit, "not quit at the first F10 while a save waits");
     assert!(
-        render(&app).contains("quitting now loses it: F10 again quits."),
+        render(&app).contains("quitting may leave it unsaved: F10 again quits."),
         "{}",
         render(&app)
     );
