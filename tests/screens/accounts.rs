@@ -1219,6 +1219,11 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
 
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(only(&resent), only(&sent));
+    assert!(
+        render(&app).contains("Database connection restored; the save that waited is sent again."),
+        "{}",
+        render(&app)
+    );
     let next = answer(
         &mut app,
         &resent,
