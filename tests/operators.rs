@@ -278,6 +278,8 @@ async fn a_login_taken_is_said_on_its_field_and_departments_are_added_and_rename
     admin.text("Billing").await;
     admin.key(KeyCode::F(2)).await;
     assert!(admin.screen().contains("Billing"), "{}", admin.screen());
+    // Named, as it may be told on another screen when the save waited for the database.
+    assert_eq!(admin.message().1, "Department Billing is saved.");
     // By name: Billing comes before Counter, on the first row.
     admin.key(KeyCode::Char('m')).await;
     admin.key(KeyCode::End).await;
@@ -288,6 +290,7 @@ async fn a_login_taken_is_said_on_its_field_and_departments_are_added_and_rename
         "{}",
         admin.screen()
     );
+    assert_eq!(admin.message().1, "Department Billing Office is saved.");
     admin.key(KeyCode::F(3)).await;
 
     admin.command("operators").await;

@@ -64,7 +64,16 @@ impl RefWork for DepartmentRequest {
         let says = Says { lang };
         match reply {
             DepartmentReply::Rows(_) => None,
-            DepartmentReply::Saved => Some(says.done("ref.saved")),
+            // Named: a save that waited for the database may be told on another screen.
+            DepartmentReply::Saved => {
+                let name = match self {
+                    DepartmentRequest::Save { name, .. } => name.as_str(),
+                    DepartmentRequest::List => "",
+                };
+                Some(Ok(
+                    lang.tf("operators.department_saved", &[("name", &inert(name))])
+                ))
+            }
             DepartmentReply::NameTaken => Some(says.on(
                 "operators.f_department_name",
                 lang.t("ref.name_taken").into(),

@@ -69,7 +69,16 @@ impl RefWork for RoleRequest {
     fn told(&self, reply: &RoleReply, lang: Lang) -> Option<ChangeAnswer> {
         match reply {
             RoleReply::Listed { .. } => None,
-            RoleReply::Saved => Some(Says { lang }.done("ref.saved")),
+            // Named: a save that waited for the database may be told on another screen.
+            RoleReply::Saved => {
+                let role = match self {
+                    RoleRequest::SetPermissions { code, .. } => code.as_str(),
+                    RoleRequest::List => "",
+                };
+                Some(Ok(
+                    lang.tf("operators.role_saved", &[("role", &inert(role))])
+                ))
+            }
             RoleReply::KeepsAdministration => Some(Says { lang }.on(
                 "operators.f_permissions",
                 lang.t("operators.keeps_administration").into(),
