@@ -278,3 +278,111 @@ fn a_request_is_given_up_only_after_the_servers_own_deadlines() {
     assert!(!is_save(Box::new(import)));
     assert!(!is_save(Box::new(check)), "a check writes nothing");
 }
+
+/// A counter reading sent to a peer that never answers (a frozen server, a stuck proxy), as
+/// the deposit above: parked at the deadline; meanwhile F2 six times and Esc six times leave
+/// nothing twice and lose nothing, and signing out is refused in words while the save waits.
+/// Unfrozen, what the peer held reaches the server (the first attempt) and the health
+/// watcher's "connected" re-sends the reading with its key: one reading, one audit entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_sent_to_a_peer_that_never_answers_is_parked_and_recorded_once() {
+    let db = pg::fresh_db().await;
+    let summary = demo::load(&db.pool, 50, |_| {}).await.unwrap();
+    let clerk = support::demo_operator(&summary, "clerk");
+    let owner = db.pool.get().await.unwrap();
+    let row = owner
+        .query_one(
+            "SELECT c.customer_no, c.meter_id,
+                    (SELECT r.electronic FROM meter_reading r WHERE r.meter_id = c.meter_id
+                     ORDER BY r.read_on DESC, r.id DESC LIMIT 1) AS latest
+             FROM customer c JOIN customer_type t ON t.id = c.customer_type_id
+             WHERE c.business_model = 'postpaid' AND c.status = 'active' AND t.charges
+               AND EXISTS (SELECT FROM meter_reading r WHERE r.meter_id = c.meter_id)
+             ORDER BY c.customer_no LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (number, meter_id): (i64, i64) = (row.get("customer_no"), row.get("meter_id"));
+    let latest: rust_decimal::Decimal = row.get("latest");
+    let readings = async || {
+        pg::count(
+            &owner,
+            &format!(
+                "SELECT (SELECT count(*) FROM meter_reading WHERE meter_id = {meter_id})
+                      + (SELECT count(*) FROM audit_log WHERE action = 'reading.enter') * 1000
+                      AS count"
+            ),
+        )
+        .await
+    };
+    let before = readings().await;
+    let relay = StallingRelay::start(&db);
+    let sessions = Sessions::new(&relay.conn_str, 2, SHORT).unwrap();
+    let mut desk = Desk::on(support::services_on(sessions.clone()), Lang::En);
+    desk.sign_in("clerk", &clerk.password).await;
+    desk.key(KeyCode::Char('/')).await;
+    desk.text(&format!("{number:08}")).await;
+    desk.key(KeyCode::Enter).await;
+    desk.key(KeyCode::Char('g')).await;
+    desk.text(&(latest + rust_decimal::Decimal::ONE).to_string())
+        .await;
+
+    relay.stall();
+    tokio::time::timeout(Duration::from_secs(60), desk.key(KeyCode::F(2)))
+        .await
+        .expect("the reading is answered while its peer stays silent");
+    assert_eq!(
+        desk.message(),
+        "The save waits for the database and is sent by itself: nothing to retype."
+    );
+    let [parked] = &desk.app.parked[..] else {
+        panic!("the reading is parked: {:?}", desk.app.parked)
+    };
+    let key = parked.request.idempotency_key().unwrap().to_owned();
+    for _ in 0..6 {
+        desk.key(KeyCode::F(2)).await;
+    }
+    assert_eq!(desk.app.parked.len(), 1, "F2 sends nothing more");
+    assert!(desk.app.in_flight.is_empty(), "{:?}", desk.app.in_flight);
+    for _ in 0..6 {
+        desk.key(KeyCode::Esc).await;
+    }
+    desk.command("logout").await;
+    assert_eq!(
+        desk.message(),
+        "A save is waiting for the database: log out once its answer has come."
+    );
+    assert!(desk.app.session.is_some(), "still signed in");
+    assert_eq!(
+        readings().await,
+        before,
+        "nothing landed while the peer was silent"
+    );
+
+    relay.unstall();
+    desk.send(Msg::Database(DbStatus::Connected)).await;
+    assert!(desk.app.parked.is_empty(), "{:?}", desk.app.parked);
+    assert!(
+        desk.message().starts_with("Reading saved: 1.000 m³ used"),
+        "{}",
+        desk.message()
+    );
+    assert_eq!(
+        readings().await,
+        before + 1001,
+        "one reading, one audit entry"
+    );
+    let keyed = pg::count(
+        &owner,
+        &format!("SELECT count(*) FROM meter_reading WHERE idempotency_key = '{key}:1'"),
+    )
+    .await;
+    assert_eq!(keyed, 1);
+    desk.command("logout").await;
+    desk.key(KeyCode::F(2)).await;
+    assert!(
+        desk.app.session.is_none(),
+        "signed out once the save was told"
+    );
+}

@@ -278,6 +278,8 @@ async fn a_login_taken_is_said_on_its_field_and_departments_are_added_and_rename
     admin.text("Billing").await;
     admin.key(KeyCode::F(2)).await;
     assert!(admin.screen().contains("Billing"), "{}", admin.screen());
+    // Named, as it may be told on another screen when the save waited for the database.
+    assert_eq!(admin.message().1, "Department Billing is saved.");
     // By name: Billing comes before Counter, on the first row.
     admin.key(KeyCode::Char('m')).await;
     admin.key(KeyCode::End).await;
@@ -288,6 +290,7 @@ async fn a_login_taken_is_said_on_its_field_and_departments_are_added_and_rename
         "{}",
         admin.screen()
     );
+    assert_eq!(admin.message().1, "Department Billing Office is saved.");
     admin.key(KeyCode::F(3)).await;
 
     admin.command("operators").await;
@@ -520,4 +523,160 @@ async fn a_create_sent_again_is_done_once_and_another_with_its_login_is_refused(
         .unwrap()
         .get("n");
     assert_eq!(count, 1);
+}
+
+/// The administrator's changes, each with its reply lost right after its commit (the link cut
+/// at the COMMIT: the server restarted by IT, the network dropped), then sent again as the desk
+/// re-sends a parked write, with its key: each is done, and done once (one audit row), and the
+/// department just added is not said "taken". Before sql/V101 the re-send of a reset, a
+/// disabling, new roles or a role's permissions wrote a second audit row, and the department's
+/// answered `NameTaken` ("Name already used") for the administrator's own department.
+#[tokio::test]
+async fn an_administrators_change_whose_reply_is_lost_after_its_commit_is_done_once() {
+    use meterdesk::app::state::{Failure, Reply};
+    use meterdesk::db::pool_from_conn_str;
+    use meterdesk::domain::password::Secret;
+    use meterdesk::screens::operators::departments::{DepartmentReply, DepartmentRequest};
+    use meterdesk::screens::operators::requests::OperatorReply;
+    use meterdesk::screens::operators::roles::{RoleReply, RoleRequest};
+    use meterdesk::screens::reference::requests::{RefAnswer, RefWork};
+    use support::commit_cutter::CommitCutter;
+
+    let db = fresh_db().await;
+    let boss = db.create_operator("boss", &["administrator"]).await;
+    let clerk = db.create_operator("clerk1", &["clerk"]).await;
+    let cutter = CommitCutter::start(&db);
+    let pool = pool_from_conn_str(&db.as_operator(&cutter.conn_str, "boss"), 1).unwrap();
+    let services = support::services(&pool);
+    let audited = async |action: &str| {
+        db.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = '{action}'"
+        ))
+        .await
+    };
+    async fn lost_then_again<W: RefWork>(
+        services: &Services,
+        cutter: &CommitCutter,
+        boss: i64,
+        work: W,
+    ) -> Result<Reply, Failure> {
+        let call = |work: W| {
+            Request(Box::new(RefCall {
+                operator_id: boss,
+                work,
+            }))
+        };
+        cutter.arm();
+        let lost = requests::execute(services, call(work.clone())).await;
+        assert!(
+            matches!(lost, Err(Failure::Unreachable(_))),
+            "the reply was to be lost: {lost:?}"
+        );
+        requests::execute(services, call(work)).await
+    }
+    let actions = [
+        "department.add",
+        "department.rename",
+        "operator.reset_password",
+        "operator.set_roles",
+        "operator.disable",
+        "role.set_permissions",
+    ];
+    let mut before = Vec::new();
+    for action in actions {
+        before.push(audited(action).await);
+    }
+    let key = |n: u32| format!("s35-e-admin-{n}");
+    let done = Ok(Reply::screen(RefAnswer::Done(OperatorReply::Done)));
+
+    let department = DepartmentRequest::Save {
+        idempotency_key: key(1),
+        id: None,
+        name: "Hall 9".into(),
+    };
+    assert_eq!(
+        lost_then_again(&services, &cutter, boss, department).await,
+        Ok(Reply::screen(RefAnswer::Done(DepartmentReply::Saved))),
+        "the administrator's own department, not \"taken\""
+    );
+    let hall: i64 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT id FROM department WHERE name = 'Hall 9'", &[])
+        .await
+        .unwrap()
+        .get("id");
+    let rename = DepartmentRequest::Save {
+        idempotency_key: key(2),
+        id: Some(hall),
+        name: "Hall 10".into(),
+    };
+    assert_eq!(
+        lost_then_again(&services, &cutter, boss, rename).await,
+        Ok(Reply::screen(RefAnswer::Done(DepartmentReply::Saved)))
+    );
+
+    let created = audited("operator.create").await;
+    let create = OperatorRequest::Create {
+        idempotency_key: key(3),
+        login: "newbie".into(),
+        full_name: "New Clerk".into(),
+        department_id: hall,
+        roles: vec!["clerk".into()],
+        password: Secret::generate(),
+    };
+    assert_eq!(
+        lost_then_again(&services, &cutter, boss, create).await,
+        done
+    );
+    assert_eq!(audited("operator.create").await, created + 1);
+
+    let reset = OperatorRequest::ResetPassword {
+        idempotency_key: key(4),
+        id: clerk,
+        login: "clerk1".into(),
+        password: Secret::generate(),
+    };
+    assert_eq!(lost_then_again(&services, &cutter, boss, reset).await, done);
+    let roles = OperatorRequest::SetRoles {
+        idempotency_key: key(5),
+        id: clerk,
+        login: "clerk1".into(),
+        roles: vec!["clerk".into(), "supervisor".into()],
+    };
+    assert_eq!(lost_then_again(&services, &cutter, boss, roles).await, done);
+    let disable = OperatorRequest::SetEnabled {
+        idempotency_key: key(6),
+        id: clerk,
+        login: "clerk1".into(),
+        enabled: false,
+    };
+    assert_eq!(
+        lost_then_again(&services, &cutter, boss, disable).await,
+        done
+    );
+    let mut kept = permissions_of(&db, "clerk").await;
+    kept.pop();
+    let permissions = RoleRequest::SetPermissions {
+        idempotency_key: key(7),
+        code: "clerk".into(),
+        permissions: kept.clone(),
+    };
+    assert_eq!(
+        lost_then_again(&services, &cutter, boss, permissions).await,
+        Ok(Reply::screen(RefAnswer::Done(RoleReply::Saved)))
+    );
+    assert_eq!(permissions_of(&db, "clerk").await, kept);
+
+    for (action, before) in actions.into_iter().zip(before) {
+        assert_eq!(audited(action).await, before + 1, "{action}: written once");
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM department WHERE name LIKE 'Hall%'")
+            .await,
+        1
+    );
+    assert!(!operator_state(&db, "clerk1").await.0, "disabled");
 }

@@ -69,13 +69,20 @@ pub fn update(app: &mut App, msg: Msg) -> Update {
             let changed = status != app.database;
             app.database = status;
             if status == DbStatus::Connected && !app.parked.is_empty() {
+                // A save sent again may wait once more (a lock, a slow server): said, lest the
+                // clerk read "restored" as the save done and type it again.
+                let back = if app.parked.iter().any(|p| p.request.writes()) {
+                    "db.back_resending"
+                } else {
+                    "db.back"
+                };
                 for Parked { request, asker } in std::mem::take(&mut app.parked) {
                     // Sent again for the screen that sent it first.
                     let caller = std::mem::replace(&mut app.calling, asker);
                     send(app, request, &mut out);
                     app.calling = caller;
                 }
-                say(app, MessageKind::Info, app.lang.t("db.back"));
+                say(app, MessageKind::Info, app.lang.t(back));
             }
             changed || !out.is_empty()
         }
@@ -446,8 +453,9 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
             })
         }
         Command::CommandLine => app.overlay = Some(Overlay::CommandLine(CommandLine::default())),
-        // Quitting drops a save waiting for the database: said once, the second quit quits
-        // (the database may never come back).
+        // Quitting drops a save waiting for the database (its first attempt may have landed,
+        // which the desk cannot know): said once, the second quit quits (the database may
+        // never come back).
         Command::Quit if app.parked.iter().any(|p| p.request.writes()) && !app.quit_warned => {
             app.quit_warned = true;
             say(app, MessageKind::Error, app.t("msg.quit_loses_save"));

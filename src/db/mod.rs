@@ -1,6 +1,7 @@
 //! The only place with SQL: the pool, the embedded cluster, migrations, one file per aggregate.
 
 pub mod accounts;
+pub mod admin;
 mod applied_write;
 pub mod arrears;
 pub mod audit;

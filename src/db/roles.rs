@@ -67,7 +67,23 @@ pub async fn set_permissions(
     permissions: &[String],
 ) -> Result<Option<()>, DbError> {
     let transaction = Transaction::new(client);
-    require(&transaction, &["role.maintain"]).await?;
+    if set_permissions_in(&transaction, code, permissions)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    transaction.commit().await?;
+    Ok(Some(()))
+}
+
+/// [`set_permissions`] in `transaction`, which the caller commits (or rolls back on None).
+pub(super) async fn set_permissions_in(
+    transaction: &Transaction<'_>,
+    code: &str,
+    permissions: &[String],
+) -> Result<Option<()>, DbError> {
+    require(transaction, &["role.maintain"]).await?;
     let before: Vec<String> = transaction
         .query_one(
             "SELECT ARRAY(SELECT permission_code FROM role_permission
@@ -103,6 +119,5 @@ pub async fn set_permissions(
             &[&code, &before, &permissions],
         )
         .await?;
-    transaction.commit().await?;
     Ok(Some(()))
 }

@@ -252,7 +252,11 @@ impl AccountScreen {
 
     /// F2 on the confirmation: sent with its key.
     fn send(&mut self, hub: &mut Hub) {
+        // Parked (keys wait while it is on its way): F2 again sends nothing and says why, lest
+        // the clerk think the key lost (or the save).
         if hub.saving() {
+            let parked = hub.app.lang.t("db.write_parked");
+            hub.say(MessageKind::Info, parked);
             return;
         }
         let AccountPane::Confirm { change, key, .. } = &mut self.pane else {

@@ -227,7 +227,15 @@ fn a_system_prepaid_recharge_is_confirmed_sent_once_with_its_key_and_printed() {
 
     // The connection goes: parked, and sent again as it was, with its key.
     connection_lost(&mut app, &sent);
+    press(&mut app, KeyCode::F(10));
+    assert!(render(&app).contains("quitting may leave it unsaved"));
+    // F2 again sends nothing, and says so over what the line said.
     assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert!(
+        render(&app).contains("The save waits for the database and is sent by itself"),
+        "{}",
+        render(&app)
+    );
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(resent[0].1.of::<MoveMoney>(), Some(moving));
 

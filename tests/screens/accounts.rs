@@ -1272,13 +1272,18 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
     press(&mut app, KeyCode::F(10));
     assert!(!app.quit, "not quit at the first F10 while a save waits");
     assert!(
-        render(&app).contains("quitting now loses it: F10 again quits."),
+        render(&app).contains("quitting may leave it unsaved: F10 again quits."),
         "{}",
         render(&app)
     );
 
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     assert_eq!(only(&resent), only(&sent));
+    assert!(
+        render(&app).contains("Database connection restored; the save that waited is sent again."),
+        "{}",
+        render(&app)
+    );
     let next = answer(
         &mut app,
         &resent,

@@ -6,7 +6,6 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::pg::TestDb;
@@ -87,7 +86,8 @@ fn contains(chunk: &[u8], message: &[u8]) -> bool {
 pub struct CommitCutter {
     /// Connects through the relay.
     pub conn_str: String,
-    armed: Arc<AtomicBool>,
+    /// What the server sends that is cut, once; None: nothing.
+    armed: Arc<Mutex<Option<Vec<u8>>>>,
 }
 
 impl CommitCutter {
@@ -95,13 +95,18 @@ impl CommitCutter {
     const COMMIT_DONE: &[u8] = b"C\0\0\0\x0bCOMMIT\0";
 
     pub fn start(db: &TestDb) -> CommitCutter {
-        let armed = Arc::new(AtomicBool::new(false));
+        let armed: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
         let cut = armed.clone();
         let conn_str = relay(
             db,
             Arc::new(|_| true),
             Arc::new(move |chunk| {
-                !(contains(chunk, Self::COMMIT_DONE) && cut.swap(false, Ordering::SeqCst))
+                let mut cut = cut.lock().unwrap();
+                let now = cut.as_deref().is_some_and(|reply| contains(chunk, reply));
+                if now {
+                    *cut = None;
+                }
+                !now
             }),
         );
         CommitCutter { conn_str, armed }
@@ -109,7 +114,20 @@ impl CommitCutter {
 
     /// The next COMMIT through the relay loses its reply and its connection.
     pub fn arm(&self) {
-        self.armed.store(true, Ordering::SeqCst);
+        *self.armed.lock().unwrap() = Some(Self::COMMIT_DONE.to_vec());
+    }
+
+    /// The next statement run in a transaction of its own (no BEGIN: a database function that
+    /// writes) whose completion is `tag` ("SELECT 1") loses its reply and its connection, once
+    /// the server has committed it: the completion followed by ReadyForQuery saying idle.
+    pub fn arm_at_completion(&self, tag: &str) {
+        let length = u32::try_from(4 + tag.len() + 1).unwrap();
+        let mut reply = vec![b'C'];
+        reply.extend(length.to_be_bytes());
+        reply.extend(tag.as_bytes());
+        reply.push(0);
+        reply.extend(b"Z\0\0\0\x05I");
+        *self.armed.lock().unwrap() = Some(reply);
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::app::form::{Field, FieldKind, Form};
 use crate::app::state::Failure;
 use crate::app::{App, Command};
+use crate::db::admin::{self, AdminChange, AdminOutcome};
 use crate::db::operators::{self, Department};
 use crate::i18n::Lang;
 use crate::screens::reference::form::{Errors, FormTarget, RefForm, Saves, set};
@@ -40,13 +41,20 @@ impl RefWork for DepartmentRequest {
     keyed!(DepartmentRequest, reads: [List], writes: [Save]);
 
     async fn run(&self, db: Db<'_>) -> Result<DepartmentReply, Failure> {
-        let client = &*db.client;
         Ok(match self {
-            DepartmentRequest::List => DepartmentReply::Rows(operators::departments(client).await?),
-            DepartmentRequest::Save { id, name, .. } => {
-                match operators::save_department(client, *id, name).await? {
-                    Some(()) => DepartmentReply::Saved,
-                    None => DepartmentReply::NameTaken,
+            DepartmentRequest::List => {
+                DepartmentReply::Rows(operators::departments(&*db.client).await?)
+            }
+            DepartmentRequest::Save {
+                idempotency_key,
+                id,
+                name,
+            } => {
+                let change = AdminChange::Department { id: *id, name };
+                match admin::change_once(db.client, db.operator_id, idempotency_key, change).await?
+                {
+                    AdminOutcome::Done => DepartmentReply::Saved,
+                    _ => DepartmentReply::NameTaken,
                 }
             }
         })
@@ -56,7 +64,16 @@ impl RefWork for DepartmentRequest {
         let says = Says { lang };
         match reply {
             DepartmentReply::Rows(_) => None,
-            DepartmentReply::Saved => Some(says.done("ref.saved")),
+            // Named: a save that waited for the database may be told on another screen.
+            DepartmentReply::Saved => {
+                let name = match self {
+                    DepartmentRequest::Save { name, .. } => name.as_str(),
+                    DepartmentRequest::List => "",
+                };
+                Some(Ok(
+                    lang.tf("operators.department_saved", &[("name", &inert(name))])
+                ))
+            }
             DepartmentReply::NameTaken => Some(says.on(
                 "operators.f_department_name",
                 lang.t("ref.name_taken").into(),

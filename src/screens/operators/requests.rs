@@ -2,11 +2,10 @@
 //! forms choose from) and the changes, each one of the database's `operator_*` functions run
 //! as the signed-in administrator (`db::operators`).
 
-use tokio_postgres::error::SqlState;
-
 use super::shown_once::PasswordShown;
 use crate::app::Screen;
 use crate::app::state::Failure;
+use crate::db::admin::{self, AdminChange, AdminOutcome};
 use crate::db::operators::{self, Department, NewOperator, OperatorRow};
 use crate::db::roles::{self, RoleRow};
 use crate::domain::password::Secret;
@@ -72,64 +71,83 @@ impl RefWork for OperatorRequest {
     keyed!(OperatorRequest, reads: [List], writes: [Create, SetEnabled, ResetPassword, SetRoles]);
 
     async fn run(&self, db: Db<'_>) -> Result<OperatorReply, Failure> {
-        let client = &*db.client;
-        let refused_for_self = |result: Result<(), tokio_postgres::Error>| match result {
-            Ok(()) => Ok(OperatorReply::Done),
-            Err(error) if error.code() == Some(&SqlState::CHECK_VIOLATION) => {
-                Ok(OperatorReply::NotToYourself)
-            }
-            Err(error) => Err(Failure::from(error)),
-        };
+        let (key, change, roles);
         match self {
-            OperatorRequest::List => Ok(OperatorReply::Listed(OperatorListing {
-                operators: operators::list(client).await?,
-                departments: operators::departments(client).await?,
-                roles: roles::roles(client).await?,
-            })),
+            OperatorRequest::List => {
+                let client = &*db.client;
+                return Ok(OperatorReply::Listed(OperatorListing {
+                    operators: operators::list(client).await?,
+                    departments: operators::departments(client).await?,
+                    roles: roles::roles(client).await?,
+                }));
+            }
             OperatorRequest::Create {
+                idempotency_key,
                 login,
                 full_name,
                 department_id,
-                roles,
+                roles: codes,
                 password,
-                ..
             } => {
-                let role_codes: Vec<&str> = roles.iter().map(String::as_str).collect();
-                let operator = NewOperator {
+                roles = codes.iter().map(String::as_str).collect::<Vec<_>>();
+                key = idempotency_key;
+                change = AdminChange::Create(NewOperator {
                     login,
                     full_name,
                     department_id: *department_id,
-                    role_codes: &role_codes,
+                    role_codes: &roles,
+                    password: password.as_str(),
+                });
+            }
+            OperatorRequest::SetEnabled {
+                idempotency_key,
+                id,
+                enabled,
+                ..
+            } => {
+                key = idempotency_key;
+                change = AdminChange::SetEnabled {
+                    id: *id,
+                    enabled: *enabled,
+                };
+            }
+            OperatorRequest::ResetPassword {
+                idempotency_key,
+                id,
+                password,
+                ..
+            } => {
+                key = idempotency_key;
+                change = AdminChange::ResetPassword {
+                    id: *id,
                     password: password.as_str(),
                 };
-                if operators::create_unless_taken(client, &operator)
-                    .await?
-                    .is_some()
-                {
-                    return Ok(OperatorReply::Done);
-                }
-                // Sent again after a lost connection, the first attempt may have committed:
-                // then the login is ours, and its password is the one in this request.
-                Ok(
-                    if db.sessions.password_is(login, password.as_str()).await? {
-                        OperatorReply::Done
-                    } else {
-                        OperatorReply::LoginTaken
-                    },
-                )
             }
-            OperatorRequest::SetEnabled { id, enabled, .. } => {
-                refused_for_self(operators::set_enabled(client, *id, *enabled).await)
-            }
-            OperatorRequest::ResetPassword { id, password, .. } => {
-                operators::reset_password(client, *id, password.as_str()).await?;
-                Ok(OperatorReply::Done)
-            }
-            OperatorRequest::SetRoles { id, roles, .. } => {
-                let role_codes: Vec<&str> = roles.iter().map(String::as_str).collect();
-                refused_for_self(operators::set_roles(client, *id, &role_codes).await)
+            OperatorRequest::SetRoles {
+                idempotency_key,
+                id,
+                roles: codes,
+                ..
+            } => {
+                roles = codes.iter().map(String::as_str).collect::<Vec<_>>();
+                key = idempotency_key;
+                change = AdminChange::SetRoles {
+                    id: *id,
+                    role_codes: &roles,
+                };
             }
         }
+        // Exactly once under its key (sql/V101): sent again after a connection lost past its
+        // commit, it answers Done, not "login taken" or a second audit row.
+        Ok(
+            match admin::change_once(db.client, db.operator_id, key, change).await? {
+                AdminOutcome::Done => OperatorReply::Done,
+                AdminOutcome::Taken => OperatorReply::LoginTaken,
+                AdminOutcome::NotToYourself | AdminOutcome::KeepsAdministration => {
+                    OperatorReply::NotToYourself
+                }
+            },
+        )
     }
 
     fn told(&self, reply: &OperatorReply, lang: Lang) -> Option<ChangeAnswer> {

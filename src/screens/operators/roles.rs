@@ -6,6 +6,7 @@
 use crate::app::form::{Choice, Field, FieldKind, Form};
 use crate::app::state::Failure;
 use crate::app::{App, Command};
+use crate::db::admin::{self, AdminChange, AdminOutcome};
 use crate::db::roles::{self, Permission, RoleRow};
 use crate::i18n::Lang;
 use crate::screens::reference::form::{FormTarget, RefForm, Saves, choose_many, keys_of};
@@ -51,18 +52,33 @@ impl RefWork for RoleRequest {
                 permissions: roles::permissions(&*db.client).await?,
             },
             RoleRequest::SetPermissions {
-                code, permissions, ..
-            } => match roles::set_permissions(db.client, code, permissions).await? {
-                Some(()) => RoleReply::Saved,
-                None => RoleReply::KeepsAdministration,
-            },
+                idempotency_key,
+                code,
+                permissions,
+            } => {
+                let change = AdminChange::RolePermissions { code, permissions };
+                match admin::change_once(db.client, db.operator_id, idempotency_key, change).await?
+                {
+                    AdminOutcome::Done => RoleReply::Saved,
+                    _ => RoleReply::KeepsAdministration,
+                }
+            }
         })
     }
 
     fn told(&self, reply: &RoleReply, lang: Lang) -> Option<ChangeAnswer> {
         match reply {
             RoleReply::Listed { .. } => None,
-            RoleReply::Saved => Some(Says { lang }.done("ref.saved")),
+            // Named: a save that waited for the database may be told on another screen.
+            RoleReply::Saved => {
+                let role = match self {
+                    RoleRequest::SetPermissions { code, .. } => code.as_str(),
+                    RoleRequest::List => "",
+                };
+                Some(Ok(
+                    lang.tf("operators.role_saved", &[("role", &inert(role))])
+                ))
+            }
             RoleReply::KeepsAdministration => Some(Says { lang }.on(
                 "operators.f_permissions",
                 lang.t("operators.keeps_administration").into(),

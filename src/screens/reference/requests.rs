@@ -19,7 +19,6 @@ use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind};
 use crate::app::{App, Hub, Screen};
-use crate::db::session::Sessions;
 use crate::db::{Deadlines, operators};
 use crate::i18n::Lang;
 
@@ -87,8 +86,6 @@ pub(crate) use keyed;
 /// reports how far it is (rows sent, of all).
 pub struct Db<'a> {
     pub client: &'a mut Client,
-    /// The signed-in operator's connections (a password checked by connecting with it).
-    pub sessions: &'a Sessions,
     pub operator_id: i64,
     pub progress: &'a Progress<'a>,
 }
@@ -137,7 +134,6 @@ impl<W: RefWork> ScreenRequest for RefCall<W> {
             }
             let db = Db {
                 client: &mut client,
-                sessions: &services.pool,
                 operator_id: self.operator_id,
                 progress,
             };

@@ -1,0 +1,124 @@
+//! An administrator's changes (operators, departments, a role's permissions) applied exactly
+//! once (`write_once`, sql/V101), as the customer and reference-data writes are: sent again
+//! after a connection lost past the commit, a change answers Done and writes nothing more.
+
+use crate::db::Transaction;
+use deadpool_postgres::ClientWrapper as Client;
+use tokio_postgres::error::SqlState;
+
+use super::DbError;
+use super::applied_write::{outcome_done, write_once};
+use super::operators::{
+    NewOperator, create_unless_taken, reset_password, save_department, set_enabled, set_roles,
+};
+use super::roles::set_permissions_in;
+use super::rows::accepted;
+
+/// An administrator's change, as the operators, departments and roles screens send it.
+#[derive(Debug, Clone, Copy)]
+pub enum AdminChange<'a> {
+    Create(NewOperator<'a>),
+    SetEnabled {
+        id: i64,
+        enabled: bool,
+    },
+    ResetPassword {
+        id: i64,
+        password: &'a str,
+    },
+    SetRoles {
+        id: i64,
+        role_codes: &'a [&'a str],
+    },
+    /// A department added (`id` None) or renamed.
+    Department {
+        id: Option<i64>,
+        name: &'a str,
+    },
+    RolePermissions {
+        code: &'a str,
+        permissions: &'a [String],
+    },
+}
+
+impl AdminChange<'_> {
+    /// Its kind in `applied_write`: the audit action it writes (sql/V101).
+    fn kind(&self) -> &'static str {
+        match self {
+            AdminChange::Create(_) => "operator.create",
+            AdminChange::SetEnabled { enabled: true, .. } => "operator.enable",
+            AdminChange::SetEnabled { enabled: false, .. } => "operator.disable",
+            AdminChange::ResetPassword { .. } => "operator.reset_password",
+            AdminChange::SetRoles { .. } => "operator.set_roles",
+            AdminChange::Department { id: None, .. } => "department.add",
+            AdminChange::Department { id: Some(_), .. } => "department.rename",
+            AdminChange::RolePermissions { .. } => "role.set_permissions",
+        }
+    }
+}
+
+/// What an administrator's change answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminOutcome {
+    Done,
+    /// The login or the department's name is another's (case-insensitively).
+    Taken,
+    /// What an administrator may not do to themselves (sql/V15).
+    NotToYourself,
+    /// The role's permissions would leave nobody able to maintain operators or roles.
+    KeepsAdministration,
+}
+
+outcome_done!(AdminOutcome::Done);
+
+/// Applies `change` once under `key` (`write_once`, sql/V101): sent again after a connection
+/// lost past its commit, it changes nothing and answers Done, instead of a second audit row
+/// (a reset, a disabling, a role's permissions) or "taken" for the department just added.
+pub async fn change_once(
+    client: &mut Client,
+    operator_id: i64,
+    key: &str,
+    change: AdminChange<'_>,
+) -> Result<AdminOutcome, DbError> {
+    let refused_for_self = |result: Result<(), tokio_postgres::Error>| {
+        Ok(match accepted(result, &SqlState::CHECK_VIOLATION)? {
+            Some(()) => AdminOutcome::Done,
+            None => AdminOutcome::NotToYourself,
+        })
+    };
+    let done_unless = |saved: Option<()>, refused: AdminOutcome| match saved {
+        Some(()) => AdminOutcome::Done,
+        None => refused,
+    };
+    write_once(
+        client,
+        key,
+        change.kind(),
+        operator_id,
+        async |transaction: &Transaction<'_>| match change {
+            AdminChange::Create(operator) => Ok(done_unless(
+                create_unless_taken(transaction, &operator).await?.map(drop),
+                AdminOutcome::Taken,
+            )),
+            AdminChange::SetEnabled { id, enabled } => {
+                refused_for_self(set_enabled(transaction, id, enabled).await)
+            }
+            AdminChange::ResetPassword { id, password } => {
+                reset_password(transaction, id, password).await?;
+                Ok(AdminOutcome::Done)
+            }
+            AdminChange::SetRoles { id, role_codes } => {
+                refused_for_self(set_roles(transaction, id, role_codes).await)
+            }
+            AdminChange::Department { id, name } => Ok(done_unless(
+                save_department(transaction, id, name).await?,
+                AdminOutcome::Taken,
+            )),
+            AdminChange::RolePermissions { code, permissions } => Ok(done_unless(
+                set_permissions_in(transaction, code, permissions).await?,
+                AdminOutcome::KeepsAdministration,
+            )),
+        },
+    )
+    .await
+}
