@@ -16,6 +16,7 @@ fn operator(id: i64, login: &str, name: &str, roles: &[&str], state: (bool, bool
         id,
         login: login.into(),
         full_name: name.into(),
+        department_id: if id % 2 == 0 { 2 } else { 1 },
         department: if id % 2 == 0 {
             "营业厅"
         } else {
@@ -443,6 +444,59 @@ fn the_roles_ticked_are_listed_in_the_desks_words() {
         insta::assert_snapshot!(
             format!("operators_roles_form_{lang:?}").to_lowercase(),
             screen
+        );
+    }
+}
+
+/// `m` changes an operator's department as well as their roles (s35-f's walk: an
+/// administrator setting up a new office could add its department but move nobody into it;
+/// domain.md: the administrator "assigns roles and departments"). The form shows the
+/// operator's department, and a new one typed in the burst a fast administrator types is sent
+/// with the roles.
+#[test]
+fn m_moves_an_operator_to_another_department() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.operator_id = 1;
+            session.permissions = vec!["customer.view".into(), "operator.maintain".into()];
+        }
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "operators");
+        let (list_id, _) = operator_request(&press(&mut app, KeyCode::Enter));
+        let mut listed = listing();
+        listed.departments.push(Department {
+            id: 2,
+            name: "营业二厅 Counter Hall 2".into(),
+            operators: 0,
+        });
+        reply(&mut app, list_id, OperatorReply::Listed(listed));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('m'));
+        let screen = render(&app);
+        assert!(screen.contains("Central office"), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("operators_department_form_{lang:?}").to_lowercase(),
+            screen
+        );
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "营业二");
+        press(&mut app, KeyCode::Tab);
+        let (_, request) = operator_request(&press(&mut app, KeyCode::F(2)));
+        let OperatorRequest::SetRoles {
+            id,
+            roles,
+            department_id,
+            ..
+        } = request
+        else {
+            panic!("roles and department: {request:?}\n{}", render(&app))
+        };
+        assert_eq!(
+            (id, roles, department_id),
+            (3, vec!["clerk".to_owned()], 2),
+            "{lang:?}"
         );
     }
 }

@@ -39,11 +39,13 @@ pub enum OperatorRequest {
         login: String,
         password: Secret,
     },
+    /// The roles and the department (sql/V102) of the operator `id`.
     SetRoles {
         idempotency_key: String,
         id: i64,
         login: String,
         roles: Vec<String>,
+        department_id: i64,
     },
 }
 
@@ -125,7 +127,15 @@ impl RefWork for OperatorRequest {
                 operators::reset_password(client, *id, password.as_str()).await?;
                 Ok(OperatorReply::Done)
             }
-            OperatorRequest::SetRoles { id, roles, .. } => {
+            OperatorRequest::SetRoles {
+                id,
+                roles,
+                department_id,
+                ..
+            } => {
+                // The department first: it refuses nothing an administrator's own roles are
+                // refused, and both are the same again when sent again.
+                operators::set_department(client, *id, *department_id).await?;
                 let role_codes: Vec<&str> = roles.iter().map(String::as_str).collect();
                 refused_for_self(operators::set_roles(client, *id, &role_codes).await)
             }
