@@ -5,6 +5,7 @@ use crate::support::*;
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::operators::{Department, OperatorRow};
 use meterdesk::db::roles::{Permission, RoleRow};
+use meterdesk::screens::operators::departments::{DepartmentReply, DepartmentRequest};
 use meterdesk::screens::operators::list::OperatorsView;
 use meterdesk::screens::operators::requests::{OperatorListing, OperatorReply, OperatorRequest};
 use meterdesk::screens::operators::roles::{RoleReply, RoleRequest};
@@ -623,5 +624,50 @@ fn the_add_form_says_how_roles_are_ticked() {
         press(&mut app, KeyCode::Char('a'));
         let screen = render(&app);
         assert!(screen.contains(said), "{lang:?}: {screen}");
+    }
+}
+
+/// A form offers F4 only where a field has a list to look a choice up in (s35-f's walk: the
+/// department's form, its name alone, said "F4 查找" in its legend and help, a key that did
+/// nothing there). The operator's form, with its lists, still offers it.
+#[test]
+fn the_lookup_key_is_offered_only_on_a_form_with_a_list() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.permissions = vec!["customer.view".into(), "department.maintain".into()];
+        }
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "departments");
+        let sent = press(&mut app, KeyCode::Enter);
+        let (id, request) = sent
+            .iter()
+            .find_map(|(id, request)| {
+                request
+                    .of::<RefCall<DepartmentRequest>>()
+                    .map(|call| (*id, call.work.clone()))
+            })
+            .expect("the departments read");
+        assert_eq!(request, DepartmentRequest::List);
+        reply(&mut app, id, DepartmentReply::Rows(listing().departments));
+        press(&mut app, KeyCode::Char('a'));
+        let screen = render(&app);
+        let legend = screen.lines().last().unwrap().to_owned();
+        assert!(!legend.contains("F4"), "{lang:?}: {screen}");
+        assert!(legend.contains("F2"), "{lang:?}: {screen}");
+        press(&mut app, KeyCode::F(1));
+        assert!(!render(&app).contains("F4"), "{lang:?}: {}", render(&app));
+        insta::assert_snapshot!(
+            format!("operators_department_add_form_{lang:?}").to_lowercase(),
+            screen
+        );
+
+        let mut app = operators_screen(lang);
+        press(&mut app, KeyCode::Char('a'));
+        let screen = render(&app);
+        assert!(
+            screen.lines().last().unwrap().contains("F4"),
+            "{lang:?}: {screen}"
+        );
     }
 }

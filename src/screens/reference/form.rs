@@ -260,12 +260,24 @@ impl Screen for RefForm {
         lang.t(key).to_owned()
     }
 
+    /// F4 only where a field has a list to look a choice up in: a department's name alone
+    /// offered "F4 Look up", a key that did nothing there (s35-f).
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        super::common::commands_with(&[
+        let lists = self
+            .form
+            .fields
+            .iter()
+            .any(|field| matches!(field.kind, FieldKind::Choice(_) | FieldKind::Choices(_)));
+        let own = [
             (Command::Save, "command.save"),
             (Command::Lookup, "command.lookup"),
             (Command::NextField, "command.next_field"),
-        ])
+        ];
+        let own: Vec<_> = own
+            .into_iter()
+            .filter(|(command, _)| lists || *command != Command::Lookup)
+            .collect();
+        super::common::commands_with(&own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
