@@ -327,18 +327,39 @@ async fn an_administrator_moves_a_clerk_to_a_new_department() {
     assert_ne!(entry.get::<_, i64>("before"), entry.get::<_, i64>("after"));
     assert_eq!(entry.get::<_, i64>("after"), entry.get::<_, i64>("now"));
 
-    // Saved again for the roles alone: no second move.
+    // The move alone wrote no "roles changed" beside it; saved again unchanged, nothing.
+    let entries = |action: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT count(*) AS n FROM audit_log WHERE action = $1",
+                    &[&action],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>("n")
+        }
+    };
+    assert_eq!(entries("operator.set_roles").await, 0);
     admin.key(KeyCode::Char('m')).await;
     admin.key(KeyCode::F(2)).await;
-    let count: i64 = client
-        .query_one(
-            "SELECT count(*) AS n FROM audit_log WHERE action = 'operator.set_department'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get("n");
-    assert_eq!(count, 1);
+    assert_eq!(entries("operator.set_department").await, 1);
+    assert_eq!(entries("operator.set_roles").await, 0);
+    // A change of roles is still one, and written.
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::F(4)).await;
+    admin.text("主管").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::F(2)).await;
+    assert_eq!(
+        operator_state(&db, "clerk").await.2,
+        vec!["clerk".to_owned(), "supervisor".to_owned()],
+        "{}",
+        admin.screen()
+    );
+    assert_eq!(entries("operator.set_roles").await, 1);
 
     let clerk_pool = db.pool_of("clerk");
     let as_clerk = clerk_pool.get().await.unwrap();
