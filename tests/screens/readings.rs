@@ -690,3 +690,38 @@ fn the_reading_import_offers_f2_only_with_a_good_line() {
         message.text
     );
 }
+
+/// `:readings` is refused at once to an operator whose roles may not enter readings, as every
+/// screen of a permission is (s35-f's walk: the administrator opened the import, typed a
+/// file's path, and only F2 said "您的角色无权录入和导入抄表读数。"); the help does not offer
+/// the command either.
+#[test]
+fn the_reading_import_is_refused_before_it_opens_without_reading_enter() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.permissions = vec!["customer.view".into(), "operator.maintain".into()];
+        }
+        press(&mut app, KeyCode::F(1));
+        assert!(!render(&app).contains(":readings"), "{}", render(&app));
+        press(&mut app, KeyCode::Esc);
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "readings");
+        let sent = press(&mut app, KeyCode::Enter);
+        assert!(sent.is_empty(), "{sent:?}");
+        assert!(
+            !app.screen.is::<ReadingImportView>(),
+            "{lang:?}: {}",
+            render(&app)
+        );
+        let message = app.message.as_ref().expect("the refusal said");
+        assert_eq!(message.kind, MessageKind::Error, "{lang:?}");
+        assert!(
+            message
+                .text
+                .contains(lang.t("permission_name.reading_enter")),
+            "{lang:?}: {}",
+            render(&app)
+        );
+    }
+}
