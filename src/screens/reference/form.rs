@@ -221,8 +221,11 @@ impl RefForm {
                 ],
             )],
             FormTarget::Scheme { stored: None } => vec![lang.t("ref.hint_tiers").to_owned()],
+            // The rule on a line of its own: a long name (the demo's are "居民阶梯水价（后付费）
+            // Residential stepped, postpaid") cut it off at 80 columns (s35-f).
             FormTarget::Prices { name, .. } => vec![
                 lang.tf("ref.hint_prices", &[("name", &inert(name))]),
+                lang.t("ref.hint_prices_rule").to_owned(),
                 lang.t("ref.hint_tiers").to_owned(),
             ],
             FormTarget::CustomerType { .. } => vec![app.t("ref.hint_customer_type")],
