@@ -267,6 +267,110 @@ async fn an_administrator_adds_a_clerk_who_must_change_the_password_shown_once()
     );
 }
 
+/// An administrator setting up a new office adds its department and moves a clerk into it
+/// with `m` (s35-f's walk: nothing could move an operator once created). The database keeps
+/// the move and its audit entry, before and after; the form saved again for the roles alone
+/// writes no second move. A clerk may not move anyone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_administrator_moves_a_clerk_to_a_new_department() {
+    let db = fresh_db().await;
+    db.create_operator("boss", &["administrator"]).await;
+    let clerk = db.create_operator("clerk", &["clerk"]).await;
+    let mut admin = Desk::sign_in_speaking(&db, "boss", TEST_PASSWORD, Lang::Zh).await;
+    admin.command("departments").await;
+    admin.key(KeyCode::Char('a')).await;
+    admin.text("营业二厅 Counter Hall 2").await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::F(3)).await;
+
+    admin.command("operators").await;
+    admin.select("clerk").await;
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::Tab).await;
+    admin.text("营业二").await;
+    admin.key(KeyCode::Tab).await;
+    admin.key(KeyCode::F(2)).await;
+    let client = db.pool.get().await.unwrap();
+    let moved = client
+        .query_one(
+            "SELECT d.name FROM operator o JOIN department d ON d.id = o.department_id
+             WHERE o.id = $1",
+            &[&clerk],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        moved.get::<_, String>("name"),
+        "营业二厅 Counter Hall 2",
+        "{}",
+        admin.screen()
+    );
+    assert!(
+        admin.screen().contains("营业二厅"),
+        "the list shows the move: {}",
+        admin.screen()
+    );
+    let rows = client
+        .query(
+            "SELECT (a.detail -> 'before' ->> 'department_id')::bigint AS before,
+                    (a.detail -> 'after' ->> 'department_id')::bigint AS after,
+                    o.department_id AS now
+             FROM audit_log a JOIN operator o ON o.id = a.entity_id
+             WHERE a.action = 'operator.set_department'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let [entry] = rows.as_slice() else {
+        panic!("one move audited: {} entries", rows.len())
+    };
+    assert_ne!(entry.get::<_, i64>("before"), entry.get::<_, i64>("after"));
+    assert_eq!(entry.get::<_, i64>("after"), entry.get::<_, i64>("now"));
+
+    // The move alone wrote no "roles changed" beside it; saved again unchanged, nothing.
+    let entries = |action: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT count(*) AS n FROM audit_log WHERE action = $1",
+                    &[&action],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>("n")
+        }
+    };
+    assert_eq!(entries("operator.set_roles").await, 0);
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::F(2)).await;
+    assert_eq!(entries("operator.set_department").await, 1);
+    assert_eq!(entries("operator.set_roles").await, 0);
+    // A change of roles is still one, and written.
+    admin.key(KeyCode::Char('m')).await;
+    admin.key(KeyCode::F(4)).await;
+    admin.text("主管").await;
+    admin.key(KeyCode::Enter).await;
+    admin.key(KeyCode::F(2)).await;
+    admin.key(KeyCode::F(2)).await;
+    assert_eq!(
+        operator_state(&db, "clerk").await.2,
+        vec!["clerk".to_owned(), "supervisor".to_owned()],
+        "{}",
+        admin.screen()
+    );
+    assert_eq!(entries("operator.set_roles").await, 1);
+
+    let clerk_pool = db.pool_of("clerk");
+    let as_clerk = clerk_pool.get().await.unwrap();
+    assert!(
+        operators::set_department(&**as_clerk, clerk, entry.get("before"))
+            .await
+            .is_err(),
+        "a clerk moved themselves"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_login_taken_is_said_on_its_field_and_departments_are_added_and_renamed() {
     let db = fresh_db().await;
@@ -579,6 +683,7 @@ async fn an_administrators_change_whose_reply_is_lost_after_its_commit_is_done_o
         "department.rename",
         "operator.reset_password",
         "operator.set_roles",
+        "operator.set_department",
         "operator.disable",
         "role.set_permissions",
     ];
@@ -645,6 +750,7 @@ async fn an_administrators_change_whose_reply_is_lost_after_its_commit_is_done_o
         id: clerk,
         login: "clerk1".into(),
         roles: vec!["clerk".into(), "supervisor".into()],
+        department_id: hall,
     };
     assert_eq!(lost_then_again(&services, &cutter, boss, roles).await, done);
     let disable = OperatorRequest::SetEnabled {

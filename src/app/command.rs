@@ -300,7 +300,7 @@ impl Command {
             Command::Recharge => "card.recharge",
             Command::CardRefund => "card.refund",
             Command::Refund => "account.refund",
-            Command::EnterReading => "reading.enter",
+            Command::EnterReading | Command::Readings => "reading.enter",
             Command::VoidBill => "bill.void",
             Command::Recycle => "card.recycle",
             Command::PendingCards | Command::SettleWithoutCard => "card.resolve",

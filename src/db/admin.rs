@@ -9,7 +9,8 @@ use tokio_postgres::error::SqlState;
 use super::DbError;
 use super::applied_write::{outcome_done, write_once};
 use super::operators::{
-    NewOperator, create_unless_taken, reset_password, save_department, set_enabled, set_roles,
+    NewOperator, create_unless_taken, reset_password, save_department, set_department, set_enabled,
+    set_roles,
 };
 use super::roles::set_permissions_in;
 use super::rows::accepted;
@@ -26,9 +27,11 @@ pub enum AdminChange<'a> {
         id: i64,
         password: &'a str,
     },
+    /// The operator's roles and department (sql/V102), the same again writing nothing.
     SetRoles {
         id: i64,
         role_codes: &'a [&'a str],
+        department_id: i64,
     },
     /// A department added (`id` None) or renamed.
     Department {
@@ -107,7 +110,14 @@ pub async fn change_once(
                 reset_password(transaction, id, password).await?;
                 Ok(AdminOutcome::Done)
             }
-            AdminChange::SetRoles { id, role_codes } => {
+            AdminChange::SetRoles {
+                id,
+                role_codes,
+                department_id,
+            } => {
+                // The department first: it refuses nothing an administrator's own roles are
+                // refused.
+                set_department(transaction, id, department_id).await?;
                 refused_for_self(set_roles(transaction, id, role_codes).await)
             }
             AdminChange::Department { id, name } => Ok(done_unless(

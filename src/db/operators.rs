@@ -76,6 +76,7 @@ pub struct OperatorRow {
     pub id: i64,
     pub login: String,
     pub full_name: String,
+    pub department_id: i64,
     pub department: String,
     /// Role codes, sorted.
     pub roles: Vec<String>,
@@ -87,7 +88,7 @@ pub struct OperatorRow {
 pub async fn list(client: &impl CachingClient) -> Result<Vec<OperatorRow>, DbError> {
     read_all(
         client,
-        "SELECT o.id, o.login, o.full_name, d.name AS department, o.enabled,
+        "SELECT o.id, o.login, o.full_name, o.department_id, d.name AS department, o.enabled,
                 o.must_change_password,
                 ARRAY(SELECT r.role_code FROM operator_role r
                       WHERE r.operator_id = o.id ORDER BY r.role_code) AS roles
@@ -96,7 +97,8 @@ pub async fn list(client: &impl CachingClient) -> Result<Vec<OperatorRow>, DbErr
         &[],
         |row| {
             Ok(from_columns!(row => OperatorRow {
-                id, login, full_name, department, roles, enabled, must_change_password,
+                id, login, full_name, department_id, department, roles, enabled,
+                must_change_password,
             }))
         },
     )
@@ -121,6 +123,21 @@ pub async fn set_roles(
         .execute(
             "SELECT operator_set_roles($1, $2)",
             &[&operator_id, &role_codes],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Moves an operator to another department (sql/V102); the same one again changes nothing.
+pub async fn set_department(
+    client: &impl CachingClient,
+    operator_id: i64,
+    department_id: i64,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT operator_set_department($1, $2)",
+            &[&operator_id, &department_id],
         )
         .await?;
     Ok(())

@@ -262,6 +262,14 @@ impl ReadingImportView {
 }
 
 impl Screen for ReadingImportView {
+    /// Refused as it opens to whoever may not enter readings, as every screen of a permission
+    /// is (s35-f: the administrator typed a path and only F2 said no).
+    fn on_open(&mut self, hub: &mut Hub) {
+        if !hub.allowed("reading.enter") {
+            hub.leave();
+        }
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("reading_import.title").to_owned()
     }

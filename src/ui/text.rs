@@ -33,6 +33,31 @@ pub fn truncate(text: &str, max: usize) -> String {
     kept
 }
 
+/// `line` cut to at most `max` cells as [`truncate`] cuts text, its spans' styles kept: the
+/// span the edge falls in ends in `…`, the ones after it go.
+pub fn truncate_line(
+    line: ratatui::text::Line<'static>,
+    max: usize,
+) -> ratatui::text::Line<'static> {
+    if line.width() <= max {
+        return line;
+    }
+    let mut used = 0;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let w = width(&span.content);
+        if used + w < max {
+            used += w;
+            spans.push(span);
+            continue;
+        }
+        let cut = truncate(&span.content, max - used);
+        spans.push(ratatui::text::Span::styled(cut, span.style));
+        break;
+    }
+    ratatui::text::Line { spans, ..line }
+}
+
 /// Breadcrumbs (`levels` joined by ` › `) cut from the left to at most `max` cells: whole
 /// levels go first ("… › 10011420 › IC卡", never "…户 › IC卡"), the deepest level matters
 /// most; only a deepest level wider than `max` is cut within, starting with `…`.

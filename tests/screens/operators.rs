@@ -5,6 +5,7 @@ use crate::support::*;
 use meterdesk::app::state::MessageKind;
 use meterdesk::db::operators::{Department, OperatorRow};
 use meterdesk::db::roles::{Permission, RoleRow};
+use meterdesk::screens::operators::departments::{DepartmentReply, DepartmentRequest};
 use meterdesk::screens::operators::list::OperatorsView;
 use meterdesk::screens::operators::requests::{OperatorListing, OperatorReply, OperatorRequest};
 use meterdesk::screens::operators::roles::{RoleReply, RoleRequest};
@@ -16,6 +17,7 @@ fn operator(id: i64, login: &str, name: &str, roles: &[&str], state: (bool, bool
         id,
         login: login.into(),
         full_name: name.into(),
+        department_id: if id % 2 == 0 { 2 } else { 1 },
         department: if id % 2 == 0 {
             "营业厅"
         } else {
@@ -557,6 +559,59 @@ fn the_roles_ticked_are_listed_in_the_desks_words() {
     }
 }
 
+/// `m` changes an operator's department as well as their roles (s35-f's walk: an
+/// administrator setting up a new office could add its department but move nobody into it;
+/// domain.md: the administrator "assigns roles and departments"). The form shows the
+/// operator's department, and a new one typed in the burst a fast administrator types is sent
+/// with the roles.
+#[test]
+fn m_moves_an_operator_to_another_department() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.operator_id = 1;
+            session.permissions = vec!["customer.view".into(), "operator.maintain".into()];
+        }
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "operators");
+        let (list_id, _) = operator_request(&press(&mut app, KeyCode::Enter));
+        let mut listed = listing();
+        listed.departments.push(Department {
+            id: 2,
+            name: "营业二厅 Counter Hall 2".into(),
+            operators: 0,
+        });
+        reply(&mut app, list_id, OperatorReply::Listed(listed));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('m'));
+        let screen = render(&app);
+        assert!(screen.contains("Central office"), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("operators_department_form_{lang:?}").to_lowercase(),
+            screen
+        );
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "营业二");
+        press(&mut app, KeyCode::Tab);
+        let (_, request) = operator_request(&press(&mut app, KeyCode::F(2)));
+        let OperatorRequest::SetRoles {
+            id,
+            roles,
+            department_id,
+            ..
+        } = request
+        else {
+            panic!("roles and department: {request:?}\n{}", render(&app))
+        };
+        assert_eq!(
+            (id, roles, department_id),
+            (3, vec!["clerk".to_owned()], 2),
+            "{lang:?}"
+        );
+    }
+}
+
 /// The login `k` asks about: the operator selected.
 fn selected_login(app: &mut App) -> String {
     press(app, KeyCode::Char('k'));
@@ -679,5 +734,50 @@ fn the_add_form_says_how_roles_are_ticked() {
         press(&mut app, KeyCode::Char('a'));
         let screen = render(&app);
         assert!(screen.contains(said), "{lang:?}: {screen}");
+    }
+}
+
+/// A form offers F4 only where a field has a list to look a choice up in (s35-f's walk: the
+/// department's form, its name alone, said "F4 查找" in its legend and help, a key that did
+/// nothing there). The operator's form, with its lists, still offers it.
+#[test]
+fn the_lookup_key_is_offered_only_on_a_form_with_a_list() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.permissions = vec!["customer.view".into(), "department.maintain".into()];
+        }
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "departments");
+        let sent = press(&mut app, KeyCode::Enter);
+        let (id, request) = sent
+            .iter()
+            .find_map(|(id, request)| {
+                request
+                    .of::<RefCall<DepartmentRequest>>()
+                    .map(|call| (*id, call.work.clone()))
+            })
+            .expect("the departments read");
+        assert_eq!(request, DepartmentRequest::List);
+        reply(&mut app, id, DepartmentReply::Rows(listing().departments));
+        press(&mut app, KeyCode::Char('a'));
+        let screen = render(&app);
+        let legend = screen.lines().last().unwrap().to_owned();
+        assert!(!legend.contains("F4"), "{lang:?}: {screen}");
+        assert!(legend.contains("F2"), "{lang:?}: {screen}");
+        press(&mut app, KeyCode::F(1));
+        assert!(!render(&app).contains("F4"), "{lang:?}: {}", render(&app));
+        insta::assert_snapshot!(
+            format!("operators_department_add_form_{lang:?}").to_lowercase(),
+            screen
+        );
+
+        let mut app = operators_screen(lang);
+        press(&mut app, KeyCode::Char('a'));
+        let screen = render(&app);
+        assert!(
+            screen.lines().last().unwrap().contains("F4"),
+            "{lang:?}: {screen}"
+        );
     }
 }

@@ -739,3 +739,78 @@ fn the_reading_import_offers_f2_only_with_a_good_line() {
         message.text
     );
 }
+
+/// `:readings` is refused at once to an operator whose roles may not enter readings, as every
+/// screen of a permission is (s35-f's walk: the administrator opened the import, typed a
+/// file's path, and only F2 said "您的角色无权录入和导入抄表读数。"); the help does not offer
+/// the command either.
+#[test]
+fn the_reading_import_is_refused_before_it_opens_without_reading_enter() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.permissions = vec!["customer.view".into(), "operator.maintain".into()];
+        }
+        press(&mut app, KeyCode::F(1));
+        assert!(!render(&app).contains(":readings"), "{}", render(&app));
+        press(&mut app, KeyCode::Esc);
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "readings");
+        let sent = press(&mut app, KeyCode::Enter);
+        assert!(sent.is_empty(), "{sent:?}");
+        assert!(
+            !app.screen.is::<ReadingImportView>(),
+            "{lang:?}: {}",
+            render(&app)
+        );
+        let message = app.message.as_ref().expect("the refusal said");
+        assert_eq!(message.kind, MessageKind::Error, "{lang:?}");
+        assert!(
+            message
+                .text
+                .contains(lang.t("permission_name.reading_enter")),
+            "{lang:?}: {}",
+            render(&app)
+        );
+    }
+}
+
+/// A listed line longer than the screen ends in "…" where the edge cuts it (s35-f's walk: a
+/// 10 000-line file of one day's readings 33 times over listed "见第 302, 602, 902, 1202," cut
+/// bare at 80 columns, its end looking like the whole list). Tables do so since s34-k.
+#[test]
+fn a_listed_line_the_screens_edge_cuts_ends_in_an_ellipsis() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "readings");
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "/srv/readings-december.csv");
+        let sent = press(&mut app, KeyCode::F(2));
+        let mut text = READING_CSV_TEMPLATE.to_owned();
+        for _ in 0..12 {
+            text.push_str("PM-0001,2025-03-01,130,,\nPM-0002,2025-03-01,12,,\n");
+        }
+        let csv = std::sync::Arc::new(parse_reading_csv(&text));
+        let report = ImportReport {
+            good: 0,
+            abnormal: Vec::new(),
+            bad: csv.bad.clone(),
+            written: false,
+        };
+        import_answered(&mut app, &sent, &csv, report);
+        let screen = render(&app);
+        let listed: Vec<&str> = screen
+            .lines()
+            .filter(|line| line.contains("PM-0001") || line.contains("PM-0002"))
+            .collect();
+        assert_eq!(listed.len(), 16, "{lang:?}: {screen}");
+        for line in listed {
+            let drawn = line.split('"').nth(1).unwrap_or_default();
+            assert!(
+                drawn.trim_end().ends_with('…'),
+                "{lang:?}: {line}\n{screen}"
+            );
+        }
+    }
+}

@@ -1574,3 +1574,34 @@ fn the_meter_import_offers_f2_only_with_a_good_row() {
         assert!(screen.contains("F12"), "{screen}");
     }
 }
+
+/// The new prices' form says its rule (today or later; earlier prices stay) whole at 80
+/// columns whatever the scheme's name (s35-f's walk: "居民阶梯水价（后付费） Residential
+/// stepped, postpaid 的新价格，自某日起（今天…" — the demo's names cut the rule off).
+#[test]
+fn the_new_prices_rule_is_whole_beside_a_long_schemes_name() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.permissions = SUPERVISOR.iter().map(|p| (*p).to_owned()).collect();
+        }
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "schemes");
+        let sent = press(&mut app, KeyCode::Enter);
+        let mut row = scheme_row();
+        row.name = "居民阶梯水价（后付费） Residential stepped, postpaid".into();
+        reply(&mut app, sent[0].0, SchemeReply::Rows(vec![row]));
+        press(&mut app, KeyCode::Char('n'));
+        let screen = render(&app);
+        let rule = match lang {
+            Lang::Zh => "今天或以后",
+            Lang::En => "today or later",
+        };
+        assert!(screen.contains(rule), "{lang:?}: {screen}");
+        assert!(screen.contains("居民阶梯水价"), "{lang:?}: {screen}");
+        insta::assert_snapshot!(
+            format!("new_prices_form_long_name_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
+}

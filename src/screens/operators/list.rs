@@ -1,7 +1,7 @@
 //! `:operators`, for administrators (`operator.maintain`; anyone else is refused the screen):
 //! every operator by login, with their department, roles, whether they may sign in and whether
 //! their password is temporary. `a` adds one (a form; the temporary password is shown once
-//! after the save), `m` changes the selected one's roles, `e` disables or enables them and `k`
+//! after the save), `m` changes the selected one's roles and department, `e` disables or enables them and `k`
 //! gives them a new temporary password (each asked once on the message line).
 
 use super::requests::{OperatorReply, OperatorRequest};
@@ -112,22 +112,10 @@ impl ListKind for OperatorList {
 impl OperatorList {
     /// The form that adds an operator.
     fn add_form(&self, lang: Lang) -> RefForm {
-        let departments = self
-            .departments
-            .iter()
-            .map(|d| Choice {
-                key: d.id.to_string(),
-                label: inert(&d.name).into_owned(),
-            })
-            .collect();
         let mut form = Form::new(vec![
             Field::new("operators.f_login", FieldKind::Text { max: 30 }, true),
             Field::new("operators.f_full_name", FieldKind::Text { max: 50 }, true),
-            Field::new(
-                "operators.f_department",
-                FieldKind::Choice(departments),
-                true,
-            ),
+            Field::new("operators.f_department", self.department_choices(), true),
             Field::new("operators.f_roles", self.role_choices(lang), true),
         ]);
         if let [only] = self.departments.as_slice() {
@@ -138,14 +126,19 @@ impl OperatorList {
         RefForm::new(form, FormTarget::Operator, &SAVES)
     }
 
-    /// The form that changes `row`'s roles.
+    /// The form that changes `row`'s roles and department: the roles first, as the form was
+    /// before it had the department (`m`, F4 and a role's name still tick a role).
     fn roles_form(&self, row: &OperatorRow, app: &App) -> RefForm {
-        let mut form = Form::new(vec![Field::new(
-            "operators.f_roles",
-            self.role_choices(app.lang),
-            true,
-        )]);
+        let mut form = Form::new(vec![
+            Field::new("operators.f_roles", self.role_choices(app.lang), true),
+            Field::new("operators.f_department", self.department_choices(), true),
+        ]);
         choose_many(&mut form, "operators.f_roles", &row.roles);
+        choose(
+            &mut form,
+            "operators.f_department",
+            &row.department_id.to_string(),
+        );
         let yours = is_yours(row, app).then(|| {
             self.roles
                 .iter()
@@ -159,6 +152,19 @@ impl OperatorList {
             yours,
         };
         RefForm::new(form, target, &SAVES)
+    }
+
+    /// The departments, by name.
+    fn department_choices(&self) -> FieldKind {
+        FieldKind::Choice(
+            self.departments
+                .iter()
+                .map(|d| Choice {
+                    key: d.id.to_string(),
+                    label: inert(&d.name).into_owned(),
+                })
+                .collect(),
+        )
     }
 
     /// The roles, by their names in the desk's language.
@@ -242,7 +248,8 @@ fn build_new(
     })
 }
 
-/// New roles for an operator; the administrator's own keep one that maintains operators.
+/// New roles and department for an operator; the administrator's own roles keep one that
+/// maintains operators.
 fn build_roles(
     f: &Form,
     (id, login, yours): (i64, &str, Option<&Vec<String>>),
@@ -257,11 +264,13 @@ fn build_roles(
         keeps.then_some(roles).ok_or(()),
         |()| lang.t("operators.keep_your_maintain").to_owned(),
     );
+    let department_id = key_of(f, "operators.f_department").and_then(|key| key.parse().ok());
     Some(OperatorRequest::SetRoles {
         idempotency_key,
         id,
         login: login.to_owned(),
         roles: roles?,
+        department_id: department_id?,
     })
 }
 

@@ -38,11 +38,13 @@ pub enum OperatorRequest {
         login: String,
         password: Secret,
     },
+    /// The roles and the department (sql/V102) of the operator `id`.
     SetRoles {
         idempotency_key: String,
         id: i64,
         login: String,
         roles: Vec<String>,
+        department_id: i64,
     },
 }
 
@@ -127,6 +129,7 @@ impl RefWork for OperatorRequest {
                 idempotency_key,
                 id,
                 roles: codes,
+                department_id,
                 ..
             } => {
                 roles = codes.iter().map(String::as_str).collect::<Vec<_>>();
@@ -134,6 +137,7 @@ impl RefWork for OperatorRequest {
                 change = AdminChange::SetRoles {
                     id: *id,
                     role_codes: &roles,
+                    department_id: *department_id,
                 };
             }
         }

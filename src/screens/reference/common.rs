@@ -78,6 +78,12 @@ pub(crate) fn draw_import(
         ImportShown::Lines(summary, shown) => (summary, shown),
     };
     frame.render_widget(Paragraph::new(summary), status);
+    // A line the edge cuts says so (a bad line's list of the other lines it repeats).
+    let width = usize::from(list.width);
+    let shown: Vec<Line> = shown
+        .into_iter()
+        .map(|line| crate::ui::text::truncate_line(line, width))
+        .collect();
     frame.render_widget(Paragraph::new(shown), list);
 }
 

@@ -221,8 +221,11 @@ impl RefForm {
                 ],
             )],
             FormTarget::Scheme { stored: None } => vec![lang.t("ref.hint_tiers").to_owned()],
+            // The rule on a line of its own: a long name (the demo's are "居民阶梯水价（后付费）
+            // Residential stepped, postpaid") cut it off at 80 columns (s35-f).
             FormTarget::Prices { name, .. } => vec![
                 lang.tf("ref.hint_prices", &[("name", &inert(name))]),
+                lang.t("ref.hint_prices_rule").to_owned(),
                 lang.t("ref.hint_tiers").to_owned(),
             ],
             FormTarget::CustomerType { .. } => vec![app.t("ref.hint_customer_type")],
@@ -260,12 +263,24 @@ impl Screen for RefForm {
         lang.t(key).to_owned()
     }
 
+    /// F4 only where a field has a list to look a choice up in: a department's name alone
+    /// offered "F4 Look up", a key that did nothing there (s35-f).
     fn commands(&self) -> Vec<(Command, &'static str)> {
-        super::common::commands_with(&[
+        let lists = self
+            .form
+            .fields
+            .iter()
+            .any(|field| matches!(field.kind, FieldKind::Choice(_) | FieldKind::Choices(_)));
+        let own = [
             (Command::Save, "command.save"),
             (Command::Lookup, "command.lookup"),
             (Command::NextField, "command.next_field"),
-        ])
+        ];
+        let own: Vec<_> = own
+            .into_iter()
+            .filter(|(command, _)| lists || *command != Command::Lookup)
+            .collect();
+        super::common::commands_with(&own)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
