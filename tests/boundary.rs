@@ -1732,6 +1732,35 @@ async fn a_clerk_cannot_use_up_the_customer_or_the_card_numbers() {
     // The roles that open neither customers nor cards draw none.
     refused(&db, "admin", "SELECT customer_serial_next()");
     refused(&db, "admin", "SELECT card_no_next()");
+    // Nor through a system card: the number was drawn before the permission and the meter
+    // were asked (V83), by a clerk's refused call and for a meter that does not exist.
+    refused(
+        &db,
+        "clerk",
+        "SELECT system_card_begin('setting', 'none', 0, 0, 0, 0)",
+    );
+    let none = allowed(
+        &db,
+        "super",
+        "SELECT count(system_card_begin('setting', 'none', 0, 0, 0, 0))
+         FROM generate_series(1, 100)",
+    );
+    assert_eq!(none, "0");
+    assert_eq!(db.count(&handed_out("card_no_seq")).await, cards_before + 1);
+    // A write refused after the draw, a hundred times in one session: one number.
+    allowed(
+        &db,
+        "super",
+        "DO $$ BEGIN FOR i IN 1..100 LOOP
+             BEGIN
+                 PERFORM system_card_begin('no such kind',
+                     (SELECT m.meter_no FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
+                      WHERE t.takes_card ORDER BY m.id LIMIT 1), 0, 0, 0, 0);
+             EXCEPTION WHEN check_violation THEN NULL;
+             END;
+         END LOOP; END $$",
+    );
+    assert_eq!(db.count(&handed_out("card_no_seq")).await, cards_before + 2);
     // A number used, the next call draws the next: the desk's openings one after another on
     // one connection (customer_management, card_ops) show it.
 }
