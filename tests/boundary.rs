@@ -1701,3 +1701,124 @@ async fn a_clerks_deposit_calls_the_checks_that_can_refuse_it_and_no_other() {
         calls.said
     );
 }
+
+#[tokio::test]
+async fn a_clerk_cannot_use_up_the_customer_or_the_card_numbers() {
+    let (db, _account) = desk().await;
+    // Without V100 a loop of nextval left customer_serial at its MAXVALUE: no desk opened a
+    // customer again. 338 million draws; 3 here, and the sequence moved.
+    refused(&db, "clerk", "SELECT nextval('customer_serial')");
+    refused(&db, "clerk", "SELECT nextval('card_no_seq')");
+    refused(
+        &db,
+        "clerk",
+        "SELECT count(nextval('customer_serial')) FROM generate_series(1, 3)",
+    );
+    let before = db.count(&handed_out("customer_serial")).await;
+    let cards_before = db.count(&handed_out("card_no_seq")).await;
+    // Through the desk's functions a session draws one number until it is used.
+    let drawn = allowed(
+        &db,
+        "clerk",
+        "SELECT count(DISTINCT customer_serial_next()) || ' ' || count(DISTINCT card_no_next())
+         FROM generate_series(1, 1000)",
+    );
+    assert_eq!(
+        drawn, "1 1",
+        "a thousand calls in one session, one number each"
+    );
+    assert_eq!(db.count(&handed_out("customer_serial")).await, before + 1);
+    assert_eq!(db.count(&handed_out("card_no_seq")).await, cards_before + 1);
+    // The roles that open neither customers nor cards draw none.
+    refused(&db, "admin", "SELECT customer_serial_next()");
+    refused(&db, "admin", "SELECT card_no_next()");
+    // Nor through a system card: the number was drawn before the permission and the meter
+    // were asked (V83), by a clerk's refused call and for a meter that does not exist.
+    refused(
+        &db,
+        "clerk",
+        "SELECT system_card_begin('setting', 'none', 0, 0, 0, 0)",
+    );
+    let none = allowed(
+        &db,
+        "super",
+        "SELECT count(system_card_begin('setting', 'none', 0, 0, 0, 0))
+         FROM generate_series(1, 100)",
+    );
+    assert_eq!(none, "0");
+    assert_eq!(db.count(&handed_out("card_no_seq")).await, cards_before + 1);
+    // A write refused after the draw, a hundred times in one session: one number.
+    allowed(
+        &db,
+        "super",
+        "DO $$ BEGIN FOR i IN 1..100 LOOP
+             BEGIN
+                 PERFORM system_card_begin('no such kind',
+                     (SELECT m.meter_no FROM meter m JOIN meter_type t ON t.id = m.meter_type_id
+                      WHERE t.takes_card ORDER BY m.id LIMIT 1), 0, 0, 0, 0);
+             EXCEPTION WHEN check_violation THEN NULL;
+             END;
+         END LOOP; END $$",
+    );
+    assert_eq!(db.count(&handed_out("card_no_seq")).await, cards_before + 2);
+    // A number used, the next call draws the next: the desk's openings one after another on
+    // one connection (customer_management, card_ops) show it.
+}
+
+/// The last value `sequence` handed out (one before its start while it handed out none).
+fn handed_out(sequence: &str) -> String {
+    format!(
+        "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS count FROM {sequence}"
+    )
+}
+
+#[tokio::test]
+async fn an_operator_holds_a_few_connections_and_the_other_desks_sign_in() {
+    let (db, _account) = desk().await;
+    // Every operator's role, however it was made: by operator_create (admin), made again by a
+    // password reset (the fixtures' clerk and supervisor), or made now.
+    db.create_operator("late", &["clerk"]).await;
+    let limits = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT string_agg(o.login || ' ' || r.rolconnlimit, ', ' ORDER BY o.login) AS limits
+             FROM operator o JOIN pg_roles r ON r.rolname = o.db_role",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, String>("limits");
+    assert_eq!(limits, "admin 16, clerk 16, late 16, super 16");
+    // Nor can the clerk lift their own.
+    refused(&db, "clerk", "ALTER ROLE CURRENT_USER CONNECTION LIMIT -1");
+
+    // Without V99 the clerk's loop held all 247 ordinary slots: "sorry, too many clients
+    // already" for every desk. Now the 17th of theirs is refused, the supervisor's is not.
+    let mut held = Vec::new();
+    let refused_at = loop {
+        match tokio_postgres::connect(&db.operator_conn_str("clerk"), tokio_postgres::NoTls).await {
+            Ok((client, connection)) => {
+                held.push((client, tokio::spawn(connection)));
+                assert!(held.len() <= 40, "the clerk took 40 connections and more");
+            }
+            Err(error) => {
+                let said = error
+                    .as_db_error()
+                    .map_or_else(|| error.to_string(), |db| db.message().to_owned());
+                break (held.len(), said);
+            }
+        }
+    };
+    assert_eq!(refused_at.0, 16, "{}", refused_at.1);
+    assert!(
+        refused_at.1.contains("too many connections for role"),
+        "{}",
+        refused_at.1
+    );
+    let supervisor = allowed(&db, "super", "SELECT session_user");
+    assert_eq!(supervisor, format!("super@{}", db.name));
+    drop(held);
+}

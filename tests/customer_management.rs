@@ -732,6 +732,15 @@ async fn fifty_clerks_opening_accounts_on_one_meter_one_succeeds_the_rest_hear_i
     } = with_fixture().await;
     let customer_type = add_type(&mut supervisor, "Residents", BusinessModel::SystemPrepaid).await;
     let meter = add_meter(&mut supervisor, "RACE-1", PLAIN_METERS).await;
+    // Fifty connections of one login stand for fifty clerks: the owner lifts the 16 one
+    // operator may hold (sql/V99).
+    owner
+        .batch_execute(&format!(
+            "ALTER ROLE \"{}\" CONNECTION LIMIT -1",
+            meterdesk::db::session::role_name("clerk", &db.name)
+        ))
+        .await
+        .unwrap();
     // One connection per clerk, all open before the race starts, so they really run at once.
     let pool = pool_from_conn_str(&db.operator_conn_str("clerk"), CLERKS).unwrap();
     let mut connections = Vec::new();

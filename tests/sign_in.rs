@@ -331,3 +331,49 @@ async fn no_one_signs_in_while_a_bulk_load_is_under_way() {
         SignInAnswer::LoggedIn(_)
     ));
 }
+
+#[tokio::test]
+async fn an_operator_at_their_connection_limit_is_told_so_at_the_sign_in() {
+    let db = fresh_db().await;
+    db.create_operator("busy", &["clerk"]).await;
+    // Sixteen connections of theirs elsewhere (sql/V99: one operator holds at most 16).
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        let (client, connection) =
+            tokio_postgres::connect(&db.operator_conn_str("busy"), tokio_postgres::NoTls)
+                .await
+                .expect("one of the sixteen");
+        held.push((client, tokio::spawn(connection)));
+    }
+    let desk = desk(&db);
+    assert_eq!(
+        answer(&desk, login("busy", TEST_PASSWORD)).await,
+        SignInAnswer::Refused(LoginRefusal::TooManyConnections)
+    );
+    assert!(
+        desk.pool.get().await.is_err(),
+        "no connection after a refusal"
+    );
+    // A wrong password is still only that.
+    assert_eq!(
+        answer(&desk, login("busy", "wrong")).await,
+        SignInAnswer::Refused(LoginRefusal::WrongCredentials)
+    );
+    // One of them given back, the desk signs in.
+    let (client, connection) = held.pop().unwrap();
+    drop(client);
+    let _ = connection.await;
+    let mut signed_in = answer(&desk, login("busy", TEST_PASSWORD)).await;
+    for _ in 0..20 {
+        if signed_in != SignInAnswer::Refused(LoginRefusal::TooManyConnections) {
+            break;
+        }
+        // The server process of the connection dropped may still be ending.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        signed_in = answer(&desk, login("busy", TEST_PASSWORD)).await;
+    }
+    assert!(
+        matches!(signed_in, SignInAnswer::LoggedIn(_)),
+        "{signed_in:?}"
+    );
+}

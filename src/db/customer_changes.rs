@@ -257,7 +257,7 @@ pub async fn open_account(
         let meter_no: String = meter.get("meter_no");
         let meter_type_id: i64 = meter.get("meter_type_id");
         let sequence_value: i32 = transaction
-            .query_one("SELECT nextval('customer_serial')::integer AS value", &[])
+            .query_one("SELECT customer_serial_next()::integer AS value", &[])
             .await?
             .get("value");
         let customer_no = u32::try_from(sequence_value)

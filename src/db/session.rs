@@ -56,6 +56,10 @@ pub enum Refusal {
     WrongCredentials,
     /// The operator's role may not log in: disabled by an administrator.
     Disabled,
+    /// The operator's role holds as many connections as it may (sql/V99): other desks signed
+    /// in as them, or something else connected with their password. Told at the sign-in only:
+    /// later, a connection refused so is a failed request, not a sign-out.
+    TooManyConnections,
 }
 
 /// The signed-in operator's connections, shared by every request task. Empty before the
@@ -228,10 +232,17 @@ impl Sessions {
         // The pool's first connection is the server's check of the password; it then serves
         // the desk's first request (one handshake, not two).
         if let Err(error) = pool.get().await {
-            if let PoolError::Backend(error) = &error
-                && let Some(refusal) = refusal(error)
-            {
-                return Ok(Err(refusal));
+            if let PoolError::Backend(error) = &error {
+                if let Some(refusal) = refusal(error) {
+                    return Ok(Err(refusal));
+                }
+                if error.code() == Some(&SqlState::TOO_MANY_CONNECTIONS)
+                    && error
+                        .as_db_error()
+                        .is_some_and(|db| db.message().contains("for role"))
+                {
+                    return Ok(Err(Refusal::TooManyConnections));
+                }
             }
             return Err(error.into());
         }

@@ -71,6 +71,8 @@ pub enum LoginRefusal {
     /// Unknown operator or wrong password: deliberately not told apart.
     WrongCredentials,
     Disabled,
+    /// The operator holds as many connections as one operator may (other desks signed in).
+    TooManyConnections,
     /// Demo data is being loaded (or a load that stopped is not undone yet).
     LoadInProgress,
     /// The server could not be reached (the cause). Answered, not parked: nothing would send
@@ -203,6 +205,9 @@ impl Screen for SignIn {
                 let text = match refusal {
                     LoginRefusal::WrongCredentials => lang.t("login.wrong").to_owned(),
                     LoginRefusal::Disabled => lang.t("login.disabled").to_owned(),
+                    LoginRefusal::TooManyConnections => {
+                        lang.t("login.too_many_connections").to_owned()
+                    }
                     LoginRefusal::LoadInProgress => lang.t("login.loading").to_owned(),
                     LoginRefusal::Unreachable(cause) => {
                         let cause = lost_connection_words(lang, cause);
@@ -252,6 +257,9 @@ async fn signed_in(
             return Ok(SignInAnswer::Refused(LoginRefusal::WrongCredentials));
         }
         Err(Refusal::Disabled) => return Ok(SignInAnswer::Refused(LoginRefusal::Disabled)),
+        Err(Refusal::TooManyConnections) => {
+            return Ok(SignInAnswer::Refused(LoginRefusal::TooManyConnections));
+        }
         Ok(()) => {}
     }
     let client = sessions.get().await?;

@@ -390,7 +390,7 @@ impl Journal<'_> {
     pub(super) async fn next_card_no(&self) -> Result<u32, DbError> {
         let card_no: i64 = self
             .tx
-            .query_one("SELECT nextval('card_no_seq') AS card_no", &[])
+            .query_one("SELECT card_no_next() AS card_no", &[])
             .await?
             .get("card_no");
         to_u32(card_no, "card_no_seq")
