@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{DateTime, FixedOffset, Local, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -507,7 +507,7 @@ impl App {
             receipt_width: 48,
             id_policy: IdDocumentPolicy::ResidentIdentityCard,
             auto_advance: false,
-            zone: *Local::now().offset(),
+            zone: crate::db::zone::desk_zone(),
         }
     }
 

@@ -32,6 +32,7 @@ pub mod session;
 pub mod shifts;
 pub mod tls;
 mod transaction;
+pub mod zone;
 
 use std::time::Duration;
 
@@ -439,12 +440,15 @@ fn connection_config(
     // 30 s instead of at TCP keepalive (hours): until then it holds its write's idempotency key
     // (db::applied_write), and the re-sent write waits on it. The app never idles inside a
     // transaction: card I/O happens between them.
+    // The session's "today" is the desk's (db::zone): the SQL's `current_date` and the desk's
+    // screens and reports name the same day, whatever zone the server runs in.
     let options = [
         config.get_options().map(str::to_owned),
         Some(format!(
             "-c max_parallel_workers_per_gather=0 -c idle_in_transaction_session_timeout=30s \
-             -c statement_timeout={}",
-            deadlines.statement.as_millis()
+             -c statement_timeout={} {}",
+            deadlines.statement.as_millis(),
+            zone::time_zone_option(zone::desk_zone())
         )),
     ]
     .into_iter()

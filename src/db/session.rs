@@ -491,6 +491,32 @@ mod tests {
         assert!(matches!(refused, Err(DbError::InvalidSettings(_))));
     }
 
+    /// The pool's and the health watcher's settings (`server`) and the replica's set the
+    /// session's zone to the desk's (db::zone), whatever the connection string says.
+    #[test]
+    fn every_connection_runs_in_the_desks_zone() {
+        let sessions = Sessions::with_replica(
+            "host=db1 dbname=water options='-c search_path=public'",
+            Some("host=db2"),
+            2,
+            Deadlines::default(),
+        )
+        .unwrap();
+        let zone = super::super::zone::time_zone_option(super::super::zone::desk_zone());
+        let (replica, _) = sessions.inner.replica.as_ref().unwrap();
+        for config in [&sessions.inner.server, replica] {
+            let options = config.get_options().unwrap_or_default();
+            assert!(options.contains(&zone), "{options}");
+        }
+        assert!(
+            sessions
+                .inner
+                .server
+                .get_options()
+                .is_some_and(|options| options.starts_with("-c search_path=public "))
+        );
+    }
+
     #[test]
     fn settings_without_a_database_use_meterdesk() {
         let sessions = Sessions::new("host=/tmp port=5432", 2, Deadlines::default()).unwrap();

@@ -657,7 +657,7 @@ async fn fill(
 /// demo's clerk starts the next payment in a shift of their own. One pass over the ledger, a
 /// few thousand rows written, in the load's last transaction.
 async fn shifts_of_the_payments(tx: &Transaction<'_>) -> Result<(), DemoError> {
-    let zone_seconds = chrono::Local::now().offset().local_minus_utc();
+    let zone_seconds = crate::db::zone::desk_zone().local_minus_utc();
     tx.execute(
         "WITH zone AS (SELECT make_interval(secs => $1::integer) AS east),
               money_day AS (
