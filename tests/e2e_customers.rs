@@ -33,6 +33,16 @@ async fn search_by_name_and_meter_number_then_details() {
     let (number, name, meter): (i64, String, String) =
         (row.get("customer_no"), row.get("name"), row.get("meter_no"));
     let number = format!("{number:08}");
+    // Another customer past the first page, for a fast clerk's next search.
+    let next: i64 = client
+        .query_one(
+            "SELECT customer_no FROM customer ORDER BY customer_no DESC OFFSET 1 LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let next = format!("{next:08}");
 
     let dir = scratch("customers");
     let tmux = Tmux::start(
@@ -93,6 +103,16 @@ async fn search_by_name_and_meter_number_then_details() {
 
     tmux.keys(&["F3"]);
     tmux.wait_for("Cust.No.", PATIENCE);
+
+    // A fast clerk's next customer in one burst, the box still holding the last search: `/`
+    // selects its text, so the number typed replaces it (s35-f: it was appended, searching
+    // "{number}{next}", and nothing was found).
+    tmux.burst(&[Stroke::Text("/"), Stroke::Text(&next), Stroke::Key("Enter")]);
+    let screen = tmux.wait_for(&format!("\n{next} "), PATIENCE);
+    assert!(
+        !screen.contains(&format!("{number}{next}")) && !screen.contains(&row),
+        "{screen}"
+    );
     tmux.keys(&["F10"]);
 }
 

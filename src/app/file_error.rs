@@ -41,14 +41,6 @@ impl FileError {
         }
     }
 
-    /// The file at `path` is not UTF-8 text.
-    pub fn not_utf8(path: impl AsRef<Path>) -> FileError {
-        FileError {
-            path: path.as_ref().display().to_string(),
-            cause: Cause::Known("file.not_utf8"),
-        }
-    }
-
     /// "<path>: <why>", the why in `lang` where the catalogue has words for it.
     pub fn text(&self, lang: Lang) -> String {
         let why = match &self.cause {

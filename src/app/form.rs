@@ -283,7 +283,7 @@ impl Field {
 /// the cursor, as in a Windows edit box: a deletion key (Backspace, Delete, Ctrl-U, Ctrl-W,
 /// Ctrl-K) deletes the selection, Left and Right put the cursor at its start and its end.
 /// Home, End and a typed character need nothing of their own.
-fn on_selection(key: &KeyEvent) -> Option<InputRequest> {
+pub(crate) fn on_selection(key: &KeyEvent) -> Option<InputRequest> {
     let control = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Backspace | KeyCode::Delete => Some(InputRequest::DeleteLine),

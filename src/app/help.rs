@@ -48,12 +48,24 @@ pub fn page(app: &App) -> HelpPage {
     // (`update::invoke`).
     let home = (app.session.is_some() && !app.below.is_empty())
         .then_some((Command::Home, Command::Home.label_key()));
-    let rows: Vec<(String, &'static str)> = app
+    let mut rows: Vec<(String, &'static str)> = app
         .allowed_commands()
         .into_iter()
         .chain(home)
         .map(|(command, label)| (app.keymap.names(command), lang.t(label)))
         .collect();
+    // The screen's keys outside the keymap, after its own commands (before the command line).
+    let line = app.keymap.names(Command::CommandLine);
+    let at = rows
+        .iter()
+        .position(|(keys, _)| *keys == line)
+        .unwrap_or(rows.len());
+    rows.splice(
+        at..at,
+        app.screen_keys()
+            .into_iter()
+            .map(|(keys, label)| (keys.to_owned(), lang.t(label))),
+    );
     let key_width = rows.iter().map(|(keys, _)| keys.width()).max().unwrap_or(0);
     let inner_width = usize::from(app.viewport.0.min(WIDTH))
         .saturating_sub(2)

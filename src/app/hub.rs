@@ -577,6 +577,14 @@ impl App {
         }
     }
 
+    /// The keys the screen on top takes outside the keymap (`Screen::keys`), for the help.
+    pub fn screen_keys(&self) -> Vec<(&'static str, &'static str)> {
+        match (&self.overlay, &self.screen) {
+            (Some(Overlay::CommandLine(_)), _) | (_, Slot::Vacant(_)) => Vec::new(),
+            (_, Slot::Module(_, screen)) => screen.keys(),
+        }
+    }
+
     /// The commands offered here that the operator's roles allow: what the legend and the help
     /// show.
     pub fn allowed_commands(&self) -> Vec<(Command, &'static str)> {
@@ -623,6 +631,13 @@ pub trait Screen: ScreenBase + Debug + Send {
     /// The commands it offers with the catalogue key of each label: the legend, the help and
     /// the command line are built from this, and `invoke` refuses any other command.
     fn commands(&self) -> Vec<(Command, &'static str)>;
+
+    /// Keys it acts on that no command is bound to (Space ticks a bill), each as the help
+    /// names it with the catalogue key of what it does: the help lists them beside the
+    /// commands, so that no key the screen takes is one a clerk cannot find.
+    fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
 
     /// The permission `command` needs here, if any: the legend and the help leave out what the
     /// operator's roles do not allow, and the hub refuses it in words before `on_command`.

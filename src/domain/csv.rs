@@ -24,7 +24,9 @@ fn quoted(field: &str) -> String {
 
 /// A file's bytes as text, line by line: a line that is not UTF-8 is left blank, and its
 /// number (1-based) is returned, so a reader can name the line instead of refusing the file.
-/// Line numbers are kept: a blank line stands where each bad one was.
+/// Line numbers are kept: a blank line stands where each bad one was. A comment line (its
+/// first byte other than a space or a tab `#`, ASCII in GBK too) is a comment whatever its
+/// text: it is kept as `#`, not named.
 pub fn utf8_lines(bytes: &[u8]) -> (String, Vec<usize>) {
     let mut bad = Vec::new();
     let lines: Vec<&str> = bytes
@@ -32,6 +34,13 @@ pub fn utf8_lines(bytes: &[u8]) -> (String, Vec<usize>) {
         .enumerate()
         .map(|(index, line)| {
             std::str::from_utf8(line).unwrap_or_else(|_| {
+                let comment = line
+                    .iter()
+                    .find(|&&byte| byte != b' ' && byte != b'\t')
+                    .is_some_and(|&byte| byte == b'#');
+                if comment {
+                    return "#";
+                }
                 bad.push(index + 1);
                 ""
             })
@@ -64,6 +73,16 @@ mod tests {
         assert_eq!(text, "head\r\nok 水\n\nlast");
         assert_eq!(bad, [3]);
         assert_eq!(utf8_lines(b"fine\n"), ("fine\n".to_owned(), Vec::new()));
+    }
+
+    /// A comment written by a Chinese Windows editor (GBK: "# 水表" is `# \xcb\xae\xb1\xed`) is
+    /// a comment, not a line that is not UTF-8 (s35-f, found: the meter import counted it bad).
+    #[test]
+    fn a_comment_line_that_is_not_utf8_is_a_comment() {
+        let (text, bad) =
+            utf8_lines(b"head\n# \xcb\xae\xb1\xed\r\n  #\xb1\xed\nA-1 \xcb\xae\xb1\xed\n");
+        assert_eq!(bad, vec![4]);
+        assert_eq!(text, "head\n#\n#\n\n");
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub fn template(notes: &[&str]) -> String {
 pub enum ReadingProblem {
     #[error("the first line must be the header {:?}", READING_CSV_TEMPLATE.trim_end())]
     Header,
+    /// The line is not UTF-8 text (the file's other lines are read), as the meter import says.
+    #[error("the line is not UTF-8 text")]
+    NotUtf8,
     #[error("{found} columns, the template has 5")]
     ColumnCount { found: usize },
     /// A quote out of place (the meter import's wording).
@@ -96,6 +99,26 @@ pub struct ReadingRow {
 pub struct ReadingCsv {
     pub rows: Vec<ReadingRow>,
     pub bad: Vec<BadLine>,
+}
+
+/// Reads a reading import file's bytes: a line that is not UTF-8 is a problem of that line,
+/// the others are read as [`parse_reading_csv`] reads them — as the meter import reads its
+/// file (`meter_csv::parse_meter_file`). A reading's fields are ASCII, so the lines of a file
+/// saved in GBK are read, and only a line with other text (a GBK header) is named.
+pub fn parse_reading_file(bytes: &[u8]) -> ReadingCsv {
+    let (text, not_utf8) = super::csv::utf8_lines(bytes);
+    let mut csv = parse_reading_csv(&text);
+    for line in not_utf8 {
+        match csv.bad.iter_mut().find(|bad| bad.line == line) {
+            Some(bad) => bad.problems.insert(0, ReadingProblem::NotUtf8),
+            None => csv.bad.push(BadLine {
+                line,
+                problems: vec![ReadingProblem::NotUtf8],
+            }),
+        }
+    }
+    csv.bad.sort_by_key(|bad| bad.line);
+    csv
 }
 
 /// Reads a reading import file.
@@ -190,6 +213,39 @@ mod tests {
 
     fn parse(body: &str) -> ReadingCsv {
         parse_reading_csv(&format!("{READING_CSV_TEMPLATE}{body}"))
+    }
+
+    /// A file saved in GBK was refused whole ("不是 UTF-8 文本") while the meter import names
+    /// each line that is not UTF-8 (s35-f, found): read as the meter import reads, its comment
+    /// (GBK "# 水表") skipped, its ASCII lines read, the line with GBK text named.
+    #[test]
+    fn a_line_that_is_not_utf8_is_named_and_the_others_are_read() {
+        let mut file = READING_CSV_TEMPLATE.as_bytes().to_vec();
+        file.extend_from_slice(b"# \xcb\xae\xb1\xed\r\n");
+        file.extend_from_slice(b"pm-1,2025-03-01,130.5,,\r\n");
+        file.extend_from_slice(b"pm-2,2025-03-01,\xcb\xae\xb1\xed,,\r\n");
+        file.extend_from_slice(b"pm-3,2025-03-01,12,,\r\n");
+        let csv = parse_reading_file(&file);
+        assert_eq!(
+            csv.rows.iter().map(|row| row.line).collect::<Vec<_>>(),
+            vec![3, 5]
+        );
+        assert_eq!(
+            csv.bad,
+            vec![BadLine {
+                line: 4,
+                problems: vec![ReadingProblem::NotUtf8],
+            }]
+        );
+        // A header that is not UTF-8: the header's problem too, on the same line.
+        let csv = parse_reading_file(b"\xb1\xed\xba\xc5\npm-1,2025-03-01,130.5,,\n");
+        assert_eq!(
+            csv.bad,
+            vec![BadLine {
+                line: 1,
+                problems: vec![ReadingProblem::NotUtf8, ReadingProblem::Header],
+            }]
+        );
     }
 
     #[test]

@@ -388,9 +388,20 @@ impl BillsScreen {
     }
 }
 
+/// The key that ticks (or unticks) the selected unpaid bill to pay, as the help names it.
+const TICK: KeyCode = KeyCode::Char(' ');
+const TICK_NAME: &str = "Space";
+
 impl Screen for BillsScreen {
     fn crumb(&self, lang: Lang) -> String {
         customer_crumb(self.customer_no, lang.t("bills.title"))
+    }
+
+    fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        if self.voiding.is_some() {
+            return Vec::new();
+        }
+        vec![(TICK_NAME, "bills.tick")]
     }
 
     fn commands(&self) -> Vec<(Command, &'static str)> {
@@ -524,7 +535,7 @@ impl Screen for BillsScreen {
         match key.code {
             KeyCode::Up => self.selected = self.selected.saturating_sub(1),
             KeyCode::Down if self.selected + 1 < count => self.selected += 1,
-            KeyCode::Char(' ') => {
+            TICK => {
                 if let Some(bill) = self.selected_bill().filter(|bill| bill.status == "unpaid") {
                     let id = bill.id;
                     if !self.chosen.remove(&id) {

@@ -18,10 +18,12 @@ use super::reference::common::{
     ImportHints, ImportShown, commands_with, draw_import, import_choice, import_choice_text,
     import_key, import_page, import_path_form, import_summary, move_in,
 };
-use super::reference::meter_import::{line_problem_text, meter_on_other_lines};
+use super::reference::meter_import::{
+    file_field_error_text, line_problem_text, meter_on_other_lines,
+};
 use super::reference::texts::meter_no_error_text;
 use crate::app::file_error::FileError;
-use crate::app::form::{Form, field_error_text};
+use crate::app::form::Form;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -29,7 +31,7 @@ use crate::app::{App, Command, Hub, Screen};
 use crate::db::Deadlines;
 use crate::db::readings::{self, ImportReport};
 use crate::domain::reading_csv::{
-    self, BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_csv,
+    self, BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_file,
 };
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -92,14 +94,12 @@ impl ScreenRequest for ReadingImport {
 
 /// The file at `path`, parsed off the UI task; Err: why it cannot be read.
 async fn read(path: &str) -> Result<Result<ReadingCsv, FileError>, Failure> {
-    let text = match tokio::fs::read(path).await {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(_) => return Ok(Err(FileError::not_utf8(path))),
-        },
+    // A line that is not UTF-8 is that line's problem, as in the meter import.
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
         Err(error) => return Ok(Err(FileError::new(path, &error))),
     };
-    let csv = tokio::task::spawn_blocking(move || parse_reading_csv(&text))
+    let csv = tokio::task::spawn_blocking(move || parse_reading_file(&bytes))
         .await
         .map_err(|error| Failure::Error(Problem::new("failure.file", error)))?;
     Ok(Ok(csv))
@@ -166,16 +166,17 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
         ReadingProblem::ColumnCount { found } => {
             lang.tf("reading_import.columns_count", &[("found", found)])
         }
+        ReadingProblem::NotUtf8 => lang.t("strict.lp_not_utf8").into(),
         ReadingProblem::Quote(problem) => line_problem_text(lang, problem),
         ReadingProblem::MeterNo(error) => meter_no_error_text(lang, error),
         ReadingProblem::Date => lang.t("reading_import.date").to_owned(),
         ReadingProblem::Electronic(error) => lang.tf(
             "ref.lp_electronic",
-            &[("error", &field_error_text(lang, error))],
+            &[("error", &file_field_error_text(lang, error))],
         ),
         ReadingProblem::Mechanical(error) => lang.tf(
             "ref.lp_mechanical",
-            &[("error", &field_error_text(lang, error))],
+            &[("error", &file_field_error_text(lang, error))],
         ),
         ReadingProblem::Rollover => lang.t("reading_import.rollover").to_owned(),
         ReadingProblem::SameDay {
@@ -432,7 +433,7 @@ pub fn reading_import_template(lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::reading_csv::EXAMPLE_ROW;
+    use crate::domain::reading_csv::{EXAMPLE_ROW, parse_reading_csv};
 
     /// In every language the printed template imports nothing, and its example once the `# `
     /// is removed: no note can be taken for a row or break the file.

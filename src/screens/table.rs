@@ -18,7 +18,8 @@ use super::legend::{PAGING, usual};
 use super::open_account;
 use super::row_actions::{ROW_ACTIONS, act_on, offered_on, refuse_not_offered, row_permission};
 use crate::app::card_status::{ReadFor, read_card};
-use crate::app::keymap::edits_text;
+use crate::app::form::on_selection;
+use crate::app::keymap::{Key, edits_text};
 use crate::app::paging::{self, PageApply};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, new_screen};
@@ -39,6 +40,11 @@ pub struct CustomerTable {
     pub search: Input,
     /// Typing goes to the search box (after `/`) rather than to the rows.
     pub search_focused: bool,
+    /// `/` selected the last search's whole text, as a browser's address bar does, or a form's
+    /// field entered: a character typed replaces it (a fast clerk's "/10000012⏎" after
+    /// another search searches 10000012), → / End / ← / Home put the cursor in it to refine
+    /// it, Backspace or Ctrl-U clear it (`form::on_selection`). Any edit ends the selection.
+    pub search_selected: bool,
     /// The search the rows answer (once its page is in): the last text that could be searched.
     /// Paging goes on through it while the box holds text that cannot be searched.
     pub query: CustomerSearch,
@@ -61,6 +67,7 @@ impl Default for CustomerTable {
         CustomerTable {
             search: Input::default(),
             search_focused: false,
+            search_selected: false,
             query: CustomerSearch::All,
             typed_error: None,
             page: Page::default(),
@@ -310,10 +317,23 @@ impl Screen for CustomerTable {
             // or card: a new search, not keys lost on the rows.
             self.search = Input::default();
             self.search_focused = true;
+            self.search_selected = false;
         }
         if self.search_focused && edits_text(&key) {
             let before = self.search.value().to_owned();
-            self.search.handle_event(&crossterm::event::Event::Key(key));
+            let selected = std::mem::take(&mut self.search_selected);
+            if selected && Key::of(&key).is_text() {
+                // Typed over the selection: a new search.
+                self.search.reset();
+            }
+            match on_selection(&key).filter(|_| selected) {
+                Some(request) => {
+                    self.search.handle(request);
+                }
+                None => {
+                    self.search.handle_event(&crossterm::event::Event::Key(key));
+                }
+            }
             if self.search.value() != before {
                 self.search_as_typed(hub);
             }
@@ -321,7 +341,8 @@ impl Screen for CustomerTable {
         }
         match key.code {
             KeyCode::Enter | KeyCode::Down | KeyCode::Tab if self.search_focused => {
-                self.search_focused = false
+                self.search_focused = false;
+                self.search_selected = false;
             }
             KeyCode::Up if !self.search_focused => self.move_selection(-1, hub),
             KeyCode::Down if !self.search_focused => self.move_selection(1, hub),
@@ -334,9 +355,13 @@ impl Screen for CustomerTable {
 
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         match command {
-            Command::Search => self.search_focused = true,
+            Command::Search => {
+                self.search_focused = true;
+                self.search_selected = !self.search.value().is_empty();
+            }
             Command::Details | Command::Cancel if self.search_focused => {
-                self.search_focused = false
+                self.search_focused = false;
+                self.search_selected = false;
             }
             Command::Refresh
             | Command::PageDown
@@ -397,6 +422,7 @@ impl Screen for CustomerTable {
             Notice::ShowCustomer { number, open } => {
                 self.search = Input::new(number.clone());
                 self.search_focused = false;
+                self.search_selected = false;
                 self.open_when_found = *open;
                 self.search_as_typed(hub);
             }
@@ -510,13 +536,20 @@ fn draw_search(frame: &mut Frame, area: Rect, table: &CustomerTable, lang: Lang,
     } else {
         theme.field()
     };
-    let mut spans = vec![
-        Span::raw(label.clone()),
-        Span::styled(
-            format!("{shown}{}", " ".repeat(room.saturating_sub(width(&shown)))),
-            style,
-        ),
-    ];
+    let pad = " ".repeat(room.saturating_sub(width(&shown)));
+    let mut spans = if table.search_focused && table.search_selected {
+        // The selection covers the text, not the empty rest of the box (as a form's field).
+        vec![
+            Span::raw(label.clone()),
+            Span::styled(shown, theme.selection()),
+            Span::styled(pad, style),
+        ]
+    } else {
+        vec![
+            Span::raw(label.clone()),
+            Span::styled(format!("{shown}{pad}"), style),
+        ]
+    };
     let note = match table.typed_error {
         Some(_) => Span::styled(
             format!(" ! {}", lang.t("customers.check_digit")),

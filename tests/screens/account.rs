@@ -1056,3 +1056,30 @@ fn a_deposit_from_a_customer_who_owes_says_it_pays_no_bill() {
     press(&mut app, KeyCode::F(2));
     assert!(!render(&app).contains("不缴纳账单"));
 }
+
+/// s35-f, found: the bills' help did not say which key ticks a bill (the `[ ]` column): Space
+/// was taken by the screen outside the keymap, and the help lists the keymap. A screen's own
+/// keys (`Screen::keys`) are listed with its commands.
+#[test]
+fn the_bills_help_names_the_key_that_ticks_a_bill() {
+    for (lang, words) in [
+        (Lang::En, "Tick a bill to pay"),
+        (Lang::Zh, "勾选要缴的账单"),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = press(&mut app, KeyCode::Char('b'));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Some(crate::readings::bills())),
+        );
+        press(&mut app, KeyCode::F(1));
+        let screen = render(&app);
+        let row = screen
+            .lines()
+            .find(|line| line.contains(words))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        assert!(row.contains("Space"), "{lang:?}: {row}");
+        insta::assert_snapshot!(format!("bills_help_{lang:?}").to_lowercase(), screen);
+    }
+}

@@ -605,7 +605,7 @@ fn an_f2_pressed_again_after_a_save_keeps_its_message() {
     }
     assert_eq!(
         app.message.as_ref().map(|m| m.text.as_str()),
-        Some("Saved.")
+        Some("Saved: meter AB-12.")
     );
     // On a list with nothing said, F2 still says it saves nothing here.
     press(&mut app, KeyCode::F(5));
@@ -669,7 +669,7 @@ fn a_reference_save_that_lost_the_database_waits_and_is_sent_again_with_its_key(
     assert!(app.screen.is::<MetersView>());
     assert_eq!(
         app.message.as_ref().map(|m| m.text.as_str()),
-        Some("Saved.")
+        Some("Saved: meter AB-12.")
     );
     assert!(
         matches!(
@@ -1604,4 +1604,106 @@ fn the_new_prices_rule_is_whole_beside_a_long_schemes_name() {
             screen
         );
     }
+}
+
+/// A save that waited for the database may be answered after the clerk left its form, on
+/// whatever screen they are on: "已保存。" alone said nothing of what was saved (s35-e, found).
+/// Each reference kind's save names what it saved, as departments and roles do, in one rule
+/// (`Says::saved`).
+#[test]
+fn a_reference_save_names_what_it_saved() {
+    use meterdesk::db::meters::{MeterFields, MeterOutcome, MeterTypeOutcome};
+    use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
+    use rust_decimal::Decimal;
+    let key = || "desk-1".to_owned();
+    let meter = MeterRequest::Save {
+        idempotency_key: key(),
+        add: true,
+        meter_no: MeterNo::parse("ab-12").unwrap(),
+        fields: MeterFields {
+            meter_type_id: 1,
+            initial_electronic_reading: Decimal::ZERO,
+            initial_mechanical_reading: Decimal::ZERO,
+        },
+    };
+    let meter_type = MeterTypeRequest::Save {
+        idempotency_key: key(),
+        id: None,
+        name: "IC 卡表 DN15".into(),
+        payment_model: PaymentModel::Prepayment,
+        caliber: "DN15".into(),
+        manufacturer: String::new(),
+    };
+    let customer_type = CustomerTypeRequest::Save {
+        idempotency_key: key(),
+        id: Some(4),
+        input: CustomerTypeInput {
+            name: "居民".into(),
+            nature: Nature::Personal,
+            business_model: BusinessModel::MeterPrepaid,
+            meter_type_ids: vec![1],
+            counts_water_usage: true,
+            charges: true,
+            price_scheme_id: Some(7),
+            payment_methods: vec!["cash".into()],
+        },
+    };
+    let fields = SchemeFields {
+        name: "居民阶梯".into(),
+        kind: AccountKind::Prepaid,
+        mode: BillingMode::Stepped,
+        vat_percent: Decimal::ZERO,
+        accumulation_months: Some(12),
+        settlement_months: None,
+        start_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+    };
+    let scheme = SchemeRequest::Modify {
+        idempotency_key: key(),
+        id: 7,
+        fields,
+    };
+    let prices = SchemeRequest::ChangePrices {
+        idempotency_key: key(),
+        id: 7,
+        effective_from: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+        tiers: Vec::new(),
+    };
+    let told = |lang| {
+        [
+            meter.told(&MeterReply::Saved(MeterOutcome::Done), lang),
+            meter_type.told(
+                &MeterTypeReply::Saved(MeterTypeOutcome::Saved { id: 3 }),
+                lang,
+            ),
+            customer_type.told(
+                &CustomerTypeReply::Saved(CustomerTypeOutcome::Saved { id: 4 }),
+                lang,
+            ),
+            scheme.told(&SchemeReply::Saved(SchemeOutcome::Saved { id: 7 }), lang),
+            prices.told(&SchemeReply::Saved(SchemeOutcome::Saved { id: 7 }), lang),
+        ]
+        .map(|answer| answer.and_then(Result::ok))
+    };
+    assert_eq!(
+        told(Lang::Zh),
+        [
+            "水表 AB-12 已保存。",
+            "水表类型 IC 卡表 DN15 已保存。",
+            "用户类型 居民 已保存。",
+            "价格方案 居民阶梯 已保存。",
+            "自 2027-01-01 起的新价格已保存。",
+        ]
+        .map(|text| Some(text.to_owned()))
+    );
+    assert_eq!(
+        told(Lang::En),
+        [
+            "Saved: meter AB-12.",
+            "Saved: meter type IC 卡表 DN15.",
+            "Saved: customer type 居民.",
+            "Saved: price scheme 居民阶梯.",
+            "Saved: the new prices from 2027-01-01.",
+        ]
+        .map(|text| Some(text.to_owned()))
+    );
 }

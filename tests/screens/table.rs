@@ -807,3 +807,97 @@ fn an_unanswered_search_says_its_cause_in_the_desks_language() {
     );
     insta::assert_snapshot!(screen);
 }
+
+/// s35-f, found: `/` put the cursor after the last search's text, so a fast clerk's
+/// "/10000012⏎" after another search searched "1010000010000012" and found nothing. `/` now
+/// selects the last search's text, as a browser's address bar does: the first character typed
+/// replaces it, → / End edit it in place, Backspace clears it (drawn reversed meanwhile).
+#[test]
+fn slash_selects_the_last_search_so_a_number_typed_replaces_it() {
+    let mut app = signed_in(Lang::Zh);
+    // Every key, its search answered at once (a page of one row).
+    let key = |app: &mut App, event: KeyEvent| {
+        let sent = update(app, Msg::Key(event)).requests;
+        if !sent.is_empty() {
+            reply(app, &sent, page_of(1..2, false, false));
+        }
+        sent
+    };
+    let keys = |app: &mut App, text: &str| -> Vec<Vec<(u64, Request)>> {
+        text.chars()
+            .map(|c| key(app, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)))
+            .collect()
+    };
+    let plain = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    keys(&mut app, "/1364296");
+    key(&mut app, plain(KeyCode::Enter));
+    assert!(!table(&app).search_focused);
+
+    // The burst: `/`, a number, Enter.
+    key(&mut app, plain(KeyCode::Char('/')));
+    assert_eq!(table(&app).search.value(), "1364296", "shown, selected");
+    assert!(table(&app).search_selected);
+    let screen = render(&app);
+    assert!(screen.contains("搜索： 1364296"), "{screen}");
+    // Drawn reversed, as a form's selected field: the text, not the rest of the box.
+    let reversed = |app: &App| {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+        terminal
+            .draw(|frame| meterdesk::ui::draw(frame, app))
+            .unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        (0..80u16)
+            .filter(|&x| {
+                buffer[(x, 1)]
+                    .modifier
+                    .contains(ratatui::style::Modifier::REVERSED)
+            })
+            .map(|x| buffer[(x, 1)].symbol().to_owned())
+            .collect::<String>()
+    };
+    assert_eq!(reversed(&app), "1364296");
+    let searches = keys(&mut app, "10000012");
+    assert_eq!(reversed(&app), "", "typed over: no longer selected");
+    key(&mut app, plain(KeyCode::Enter));
+    assert_eq!(table(&app).search.value(), "10000012");
+    assert_eq!(
+        page_request(searches.last().unwrap()).0,
+        classify("10000012").unwrap(),
+        "a new search, the last one's text replaced"
+    );
+
+    // → (or End) keeps the text to refine it: typed on after its end.
+    for code in [KeyCode::Right, KeyCode::End] {
+        key(&mut app, plain(KeyCode::Char('/')));
+        key(&mut app, plain(code));
+        keys(&mut app, "3");
+        assert_eq!(table(&app).search.value(), "100000123", "{code:?}");
+        key(&mut app, plain(KeyCode::Backspace));
+        key(&mut app, plain(KeyCode::Enter));
+    }
+    // ← puts the cursor at its start.
+    key(&mut app, plain(KeyCode::Char('/')));
+    key(&mut app, plain(KeyCode::Left));
+    keys(&mut app, "9");
+    assert_eq!(table(&app).search.value(), "910000012");
+    key(&mut app, plain(KeyCode::Enter));
+    // Backspace clears the selection; Ctrl-U too (the bench's keys: `/`, Ctrl-U, a number).
+    key(&mut app, plain(KeyCode::Char('/')));
+    key(&mut app, plain(KeyCode::Backspace));
+    assert_eq!(table(&app).search.value(), "");
+    key(&mut app, plain(KeyCode::Enter));
+    keys(&mut app, "/张");
+    key(&mut app, plain(KeyCode::Enter));
+    key(&mut app, plain(KeyCode::Char('/')));
+    key(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL),
+    );
+    keys(&mut app, "10000020");
+    assert_eq!(table(&app).search.value(), "10000020");
+    // A digit typed on the rows is a new search too (session 32): unchanged.
+    key(&mut app, plain(KeyCode::Enter));
+    keys(&mut app, "5");
+    assert_eq!(table(&app).search.value(), "5");
+}

@@ -103,7 +103,12 @@ impl RefWork for CustomerTypeRequest {
             return None;
         };
         Some(match outcome {
-            CustomerTypeOutcome::Saved { .. } => says.done("ref.saved"),
+            CustomerTypeOutcome::Saved { .. } => match self {
+                CustomerTypeRequest::Save { input, .. } => {
+                    says.saved("audit_log.entity_customer_type", &input.name)
+                }
+                _ => says.done("ref.saved"),
+            },
             CustomerTypeOutcome::Deleted => says.done("ref.deleted"),
             CustomerTypeOutcome::NameTaken => {
                 says.on("ref.f_name", lang.t("ref.name_taken").into())

@@ -29,6 +29,7 @@ use crate::domain::meter_csv::{
     LineError, LineProblem, METER_CSV_TEMPLATE, MeterCsv, MeterTypeNames, Reading, bad_lines,
     parse_meter_file,
 };
+use crate::domain::validation::FieldError;
 use crate::i18n::Lang;
 use crate::screens::legend::{Labelled, PAGING, usual};
 use crate::ui::inert::inert;
@@ -604,7 +605,7 @@ pub fn line_problem_text(lang: Lang, problem: &LineProblem) -> String {
                 Reading::Electronic => "ref.lp_electronic",
                 Reading::Mechanical => "ref.lp_mechanical",
             },
-            &[("error", &field_error_text(lang, error))],
+            &[("error", &file_field_error_text(lang, error))],
         ),
         LineProblem::DuplicateInFile {
             meter_no,
@@ -628,8 +629,17 @@ pub fn meter_on_other_lines(
     let lines: Vec<String> = other_lines.iter().map(ToString::to_string).collect();
     lang.tf(
         key,
-        &[("meter", &inert(meter_no)), ("lines", &lines.join(", "))],
+        &[("meter", &inert(meter_no)), ("lines", &lang.list(&lines))],
     )
+}
+
+/// A reading field's problem in an import file: as on a form, but "not a number" gives an
+/// example without the thousands comma, which in a CSV file separates the fields.
+pub fn file_field_error_text(lang: Lang, error: &FieldError) -> String {
+    match error {
+        FieldError::NotANumber => lang.t("ref.lp_not_a_number").into(),
+        _ => field_error_text(lang, error),
+    }
 }
 
 /// The problems from `scroll` on, one per line with its line number.
@@ -652,6 +662,36 @@ fn problem_line(lang: Lang, error: &LineError) -> String {
 mod tests {
     use super::*;
     use crate::domain::meter_csv::{EXAMPLE_ROW, parse_meter_csv};
+
+    /// The other lines of a meter (or a day's reading) are a list as the language writes one
+    /// (s35-f, found: "见第 4, 6, 8 行" in Chinese), and "not a number" in a file gives an
+    /// example without the comma that separates a CSV file's fields (it said "1,234.50").
+    #[test]
+    fn an_imports_words_suit_a_file_and_the_language() {
+        assert_eq!(
+            meter_on_other_lines(Lang::Zh, "reading_import.same_day", "PM-1", &[4, 6, 8]),
+            "水表 PM-1 在同一日期另有读数，见第 4、6、8 行"
+        );
+        assert_eq!(
+            meter_on_other_lines(Lang::En, "ref.lp_duplicate", "PM-1", &[4, 6]),
+            "meter number PM-1 is also on line(s) 4, 6"
+        );
+        for lang in [Lang::Zh, Lang::En] {
+            let text = file_field_error_text(lang, &FieldError::NotANumber);
+            assert!(!text.contains(','), "{lang:?}: {text}");
+            assert!(text.contains("12.5"), "{lang:?}: {text}");
+        }
+        let problem = LineProblem::Reading {
+            column: Reading::Electronic,
+            error: FieldError::NotANumber,
+        };
+        let error = LineError { line: 3, problem };
+        assert!(
+            problem_line(Lang::Zh, &error).contains("不是数字，如 12.5"),
+            "{}",
+            problem_line(Lang::Zh, &error)
+        );
+    }
 
     /// In every language the printed template imports nothing, and its example imports once
     /// the `# ` is removed: no note can be taken for a row or break the file.

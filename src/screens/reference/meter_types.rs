@@ -89,7 +89,12 @@ impl RefWork for MeterTypeRequest {
         Some(match reply {
             MeterTypeReply::Rows(_) => return None,
             MeterTypeReply::Saved(outcome) => match outcome {
-                MeterTypeOutcome::Saved { .. } => says.done("ref.saved"),
+                MeterTypeOutcome::Saved { .. } => match self {
+                    MeterTypeRequest::Save { name, .. } => {
+                        says.saved("audit_log.entity_meter_type", name)
+                    }
+                    _ => says.done("ref.saved"),
+                },
                 MeterTypeOutcome::NameTaken => {
                     says.on("ref.f_name", lang.t("ref.name_taken").into())
                 }

@@ -146,7 +146,12 @@ impl RefWork for MeterRequest {
             MeterOutcome::Done if matches!(self, MeterRequest::Delete { .. }) => {
                 says.done("ref.deleted")
             }
-            MeterOutcome::Done => says.done("ref.saved"),
+            MeterOutcome::Done => match self {
+                MeterRequest::Save { meter_no, .. } => {
+                    says.saved("audit_log.entity_meter", meter_no.as_str())
+                }
+                _ => says.done("ref.saved"),
+            },
             MeterOutcome::NumberTaken => {
                 says.on("ref.f_meter_no", lang.t("ref.meter_no_taken").into())
             }

@@ -21,6 +21,7 @@ use crate::app::state::{Failure, MessageKind};
 use crate::app::{App, Hub, Screen};
 use crate::db::{Deadlines, operators};
 use crate::i18n::Lang;
+use crate::ui::inert::inert;
 
 /// What the answer to a change says: done (the text to tell), or refused (each text with the
 /// form field it concerns, if any).
@@ -269,6 +270,16 @@ pub(crate) struct Says {
 impl Says {
     pub fn done(&self, key: &str) -> ChangeAnswer {
         Ok(self.lang.t(key).to_owned())
+    }
+
+    /// A save told by what it saved: it may land after the clerk left the form (a save that
+    /// waited for the database), on whatever screen they are on, where "Saved." alone says
+    /// nothing. `what` is the kind's catalogue word (`audit_log.entity_*`), `name` the row's.
+    pub fn saved(&self, what: &str, name: &str) -> ChangeAnswer {
+        Ok(self.lang.tf(
+            "ref.saved_named",
+            &[("what", &self.lang.t(what)), ("name", &inert(name))],
+        ))
     }
 
     pub fn on(&self, label: &'static str, text: String) -> ChangeAnswer {

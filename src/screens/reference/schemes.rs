@@ -109,7 +109,16 @@ impl RefWork for SchemeRequest {
             return None;
         };
         Some(match outcome {
-            SchemeOutcome::Saved { .. } => says.done("ref.saved"),
+            SchemeOutcome::Saved { .. } => match self {
+                SchemeRequest::Add { fields, .. } | SchemeRequest::Modify { fields, .. } => {
+                    says.saved("audit_log.entity_price_scheme", &fields.name)
+                }
+                SchemeRequest::ChangePrices { effective_from, .. } => Ok(lang.tf(
+                    "ref.saved_prices",
+                    &[("date", &effective_from.format("%Y-%m-%d"))],
+                )),
+                _ => says.done("ref.saved"),
+            },
             SchemeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
             SchemeOutcome::NameTaken => says.on("ref.f_name", lang.t("ref.name_taken").into()),
             SchemeOutcome::Fields(error) => {
