@@ -43,11 +43,16 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE CONSTRAINT TRIGGER within_the_counters_limits AFTER INSERT ON ledger_transaction
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (NEW.kind IN ('deposit', 'refund', 'card_purchase')
-          AND NOT pg_has_role(session_user, md_role_name('owner'), 'MEMBER'))
-    EXECUTE FUNCTION ledger_within_the_counters_limits();
+-- The owner's role name written into the WHEN, as V82 did for the ledger's other triggers (no
+-- md_role_name call a row).
+DO $$
+BEGIN
+    EXECUTE format($t$CREATE CONSTRAINT TRIGGER within_the_counters_limits
+        AFTER INSERT ON ledger_transaction DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+        WHEN (NEW.kind IN ('deposit', 'refund', 'card_purchase')
+              AND NOT pg_has_role(session_user, %L, 'MEMBER'))
+        EXECUTE FUNCTION ledger_within_the_counters_limits()$t$, md_role_name('owner'));
+END $$;
 
 -- No NaN and no infinity in any number of ours: every `numeric` column of a table of the schema
 -- (money, water, prices, readings, tiers, percentages) refuses them. NOT VALID: rows already
