@@ -729,3 +729,47 @@ async fn a_bill_is_not_paid_through_ledger_post_by_an_operator() {
     );
     assert_eq!(checks[1].checked, 2, "two bills");
 }
+
+/// s35-i: what a lock a clerk's psql holds on a desk's key does. `money_move` waits for the
+/// advisory lock of its key (class 9, sql/V79) as it waits for an attempt still running; a
+/// clerk who knows the key before the desk sends it (before s35-i, `desk-<id>-<n + 1>`, told
+/// from the last key in the ledger) holds the desk's write until the desk's statement deadline
+/// ends it, every time it is sent. Nothing moves, the desk hears a timeout, and once the lock
+/// is let go the same key moves the money once. The keys are now tagged under the desk's secret
+/// (`App::write_key`), so no one holds one in advance.
+#[tokio::test]
+async fn a_lock_held_on_a_desks_key_ends_at_the_statement_deadline_and_moves_nothing() {
+    let (db, owner) = with_fixture().await;
+    let desk = db.pool_of("clerk");
+    let psql = db.pool_of("clerk").get().await.unwrap();
+    let key = "desk-00000000000000aa-7";
+    let deposit = moving(PREPAID, Movement::Deposit, "30.00", "cash");
+    psql.execute("SELECT pg_advisory_lock(9, hashtext($1))", &[&key])
+        .await
+        .unwrap();
+    let mut client = desk.get().await.unwrap();
+    // The desk's statement deadline (db::connect_config's `statement_timeout`), made short.
+    client
+        .batch_execute("SET statement_timeout = 1000")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let held = accounts::move_money(&mut client, key, &deposit).await;
+    let waited = started.elapsed();
+    assert!(
+        held.as_ref()
+            .is_err_and(|error| error.to_string().contains("statement timeout")),
+        "{held:?}"
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "{waited:?}"
+    );
+    assert_eq!(balance(&owner, PREPAID).await, Money::ZERO);
+    psql.execute("SELECT pg_advisory_unlock(9, hashtext($1))", &[&key])
+        .await
+        .unwrap();
+    drop(client);
+    receipt_no(&send(&desk, key, &deposit).await);
+    assert_eq!(balance(&owner, PREPAID).await, money("30.00"));
+}

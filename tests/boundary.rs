@@ -1822,3 +1822,135 @@ async fn an_operator_holds_a_few_connections_and_the_other_desks_sign_in() {
     assert_eq!(supervisor, format!("super@{}", db.name));
     drop(held);
 }
+
+/// What `login`'s `sql` was refused with; it must have been.
+fn refused_with(db: &TestDb, login: &str, sql: &str, words: &str) {
+    let outcome = psql(db, login, sql);
+    assert!(
+        !outcome.ok && outcome.said.contains(words),
+        "{login}: {sql}: not refused with \"{words}\": ok {}, {}",
+        outcome.ok,
+        outcome.said
+    );
+}
+
+/// sql/V104: what the desk's forms refuse, the database refuses too. Before it, a clerk's
+/// `ledger_post` deposited 99 999 999 999.99 (the form stops at 100 000.00) and NaN (the
+/// balance became NaN); a supervisor bought 100 000.001 m³ for 100 000.01 at once.
+#[tokio::test]
+async fn what_the_counters_form_refuses_the_database_refuses() {
+    let (db, account) = desk().await;
+    with_a_card(&db, account).await;
+    // One place: the desk's figures are the database's.
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            "SELECT md_counter_most_amount() || ' ' || md_counter_most_volume()"
+        ),
+        format!(
+            "{} {}",
+            meterdesk::domain::money::COUNTER_MAX_AMOUNT,
+            meterdesk::domain::money::COUNTER_MAX_VOLUME
+        )
+    );
+    let post = |kind: &str, amount: &str, volume: &str, method: &str, key: &str| {
+        format!(
+            "SELECT ledger_post({account}, '{kind}', {amount}, {volume}, NULL, {method}, NULL, \
+             '{key}')"
+        )
+    };
+    let limit = "at the counter is at most";
+    for (login, sql) in [
+        (
+            "clerk",
+            post("deposit", "100000.01", "NULL", "'cash'", "d-1"),
+        ),
+        (
+            "clerk",
+            post("deposit", "99999999999.99", "NULL", "'cash'", "d-2"),
+        ),
+        (
+            "super",
+            post("deposit", "100000.01", "NULL", "'cash'", "d-3"),
+        ),
+        // A card recharge's payment, with no purchase of it on its receipt.
+        (
+            "clerk",
+            post(
+                "deposit",
+                "200000.00",
+                "NULL",
+                "'cash'",
+                "card-op:x:deposit",
+            ),
+        ),
+    ] {
+        refused_with(&db, login, &sql, limit);
+    }
+    for (login, sql) in [
+        ("clerk", post("deposit", "'NaN'", "NULL", "'cash'", "n-1")),
+        (
+            "super",
+            post("card_purchase", "-1.00", "'NaN'", "NULL", "n-2"),
+        ),
+    ] {
+        refused_with(&db, login, &sql, "_a_number");
+    }
+    // At the limit: taken.
+    allowed(
+        &db,
+        "clerk",
+        &post("deposit", "100000.00", "NULL", "'cash'", "d-4"),
+    );
+    allowed(
+        &db,
+        "clerk",
+        &post("deposit", "100000.00", "NULL", "'cash'", "d-5"),
+    );
+    // A refund: no more than one deposit.
+    refused_with(
+        &db,
+        "super",
+        &post("refund", "-100000.01", "NULL", "'cash'", "r-1"),
+        limit,
+    );
+    allowed(
+        &db,
+        "super",
+        &post("refund", "-100000.00", "NULL", "'cash'", "r-2"),
+    );
+    // A card purchase: the form takes an amount or a volume, so one of them within its limit.
+    refused_with(
+        &db,
+        "super",
+        &post("card_purchase", "-100000.01", "100000.001", "NULL", "p-1"),
+        limit,
+    );
+    allowed(
+        &db,
+        "super",
+        &post("card_purchase", "-1.00", "100000.001", "NULL", "p-2"),
+    );
+    allowed(
+        &db,
+        "super",
+        &post("card_purchase", "-100000.01", "1", "NULL", "p-3"),
+    );
+    // Every number column of ours refuses NaN: the money's, the water's, the prices'.
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            "SELECT string_agg(conname, ' ' ORDER BY conname) FROM pg_constraint
+             WHERE conname IN ('ledger_transaction_amount_a_number',
+                               'ledger_transaction_volume_a_number',
+                               'ledger_transaction_unit_price_a_number',
+                               'price_tier_unit_price_a_number', 'account_balance_a_number',
+                               'meter_reading_electronic_a_number')"
+        ),
+        "account_balance_a_number ledger_transaction_amount_a_number \
+         ledger_transaction_unit_price_a_number ledger_transaction_volume_a_number \
+         meter_reading_electronic_a_number price_tier_unit_price_a_number"
+    );
+}

@@ -388,6 +388,58 @@ async fn a_reading_from_psql_without_its_confirmations_confirms_nothing() {
     assert_eq!(readings_stored(&desk).await, 2);
 }
 
+/// sql/V105: a reading finer than a litre from psql is refused, as the form refuses a fourth
+/// decimal; before it `reading_enter(…, 120.0004, …)` recorded 120.000 (the column rounded it),
+/// and an import's row of 130.0005 the same through `reading_write`.
+#[tokio::test]
+async fn a_reading_finer_than_a_litre_from_psql_is_refused_not_rounded() {
+    let desk = desk().await;
+    enter(&desk.clerk, "a", &reading(1, "2025-01-10", "110")).await;
+    let clerk = desk.clerk.get().await.unwrap();
+    for (electronic, mechanical) in [("120.0004", None), ("120", Some("120.0001"))] {
+        let refused = clerk
+            .query_one(
+                "SELECT outcome FROM reading_enter('finer', 'counter', 1, DATE '2025-01-20',
+                     $1::text::numeric, $2::text::numeric, false, true)",
+                &[&electronic, &mechanical],
+            )
+            .await
+            .unwrap_err();
+        let refusal = refused.as_db_error().expect("a refusal by the server");
+        assert_eq!(
+            refusal.code(),
+            &SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "{electronic} / {mechanical:?}: {refusal}"
+        );
+    }
+    let imported = clerk
+        .execute(
+            "SELECT reading_write('finer-import', 'import', '[]',
+                 jsonb_build_array(jsonb_build_object('seq', 0, 'line', 1, 'meter_id', 1,
+                     'read_on', '2025-01-20', 'electronic', 130.0005)))",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        imported.as_db_error().map(|e| e.code()),
+        Some(&SqlState::NUMERIC_VALUE_OUT_OF_RANGE),
+        "{imported}"
+    );
+    assert_eq!(readings_stored(&desk).await, 1);
+    // A litre is taken.
+    let outcome: String = clerk
+        .query_one(
+            "SELECT outcome FROM reading_enter('litre', 'counter', 1, DATE '2025-01-20',
+                 120.001, NULL, false, true)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get("outcome");
+    assert_eq!(outcome, "recorded");
+}
+
 #[tokio::test]
 async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
     let desk = desk().await;

@@ -452,6 +452,9 @@ pub struct App {
     /// Random per run: with the request id it makes a write's idempotency key
     /// ([`App::write_key`]), unique across sessions and restarts.
     pub desk_id: u64,
+    /// Secret per run (keyed from the operating system's randomness): the tag that makes the
+    /// next write's key unpredictable ([`App::write_key`]).
+    pub key_secret: std::collections::hash_map::RandomState,
     /// Characters per receipt line (`receipts.width`).
     pub receipt_width: usize,
     /// Which identity documents the customer forms accept (`customers.id_documents`).
@@ -504,6 +507,7 @@ impl App {
             asked: None,
             refused_typing: String::new(),
             desk_id: fastrand::u64(..),
+            key_secret: std::collections::hash_map::RandomState::new(),
             receipt_width: 48,
             id_policy: IdDocumentPolicy::ResidentIdentityCard,
             auto_advance: false,
@@ -546,10 +550,19 @@ impl App {
     }
 
     /// A fresh idempotency key for a write the clerk just confirmed (card and customer writes
-    /// alike): the id the request is about to get, on this desk. Made once per F2 and kept in
-    /// the request, so a re-send carries the same key.
+    /// alike): the id the request is about to get, on this desk, and a tag of it under the
+    /// desk's secret. Made once per F2 and kept in the request, so a re-send carries the same
+    /// key. The tag is what no one else can tell in advance: the keys are in the ledger for any
+    /// operator to read, and a write waits on an advisory lock of its key's hash (sql/V79,
+    /// db::applied_write), which a clerk's psql may take; a key `desk-<id>-<n + 1>` they could
+    /// hold before the desk sent it (docs/decisions.md, s35-i).
     pub fn write_key(&self) -> String {
-        format!("desk-{:016x}-{}", self.desk_id, self.next_request)
+        use std::hash::BuildHasher;
+        let tag = self.key_secret.hash_one((self.desk_id, self.next_request));
+        format!(
+            "desk-{:016x}-{}-{tag:016x}",
+            self.desk_id, self.next_request
+        )
     }
 
     /// True while a request whose answer changes the screen is on its way.
@@ -1317,6 +1330,33 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// s35-i: the next write's key is no one's to tell from the keys before it (they are in
+    /// the ledger): the key `desk-<id>-<n>` of the request after one seen was, and a clerk's
+    /// psql held its advisory lock before the desk sent it.
+    #[test]
+    fn the_next_write_key_cannot_be_told_from_the_last() {
+        let mut app = crate::screens::app(
+            crate::app::keymap::KeyMap::default(),
+            Lang::En,
+            Default::default(),
+        );
+        let seen = app.write_key();
+        app.next_request += 1;
+        let next = app.write_key();
+        assert_eq!(next, app.write_key(), "made again, the same key");
+        let guessed = format!("desk-{:016x}-{}", app.desk_id, app.next_request);
+        assert_ne!(next, guessed, "told from {seen}");
+        // The tag is the desk's secret's: another desk's of the same id and number differs.
+        let mut other = app.clone();
+        other.key_secret = std::collections::hash_map::RandomState::new();
+        assert_ne!(other.write_key(), next);
+        assert_ne!(
+            next.rsplit('-').next(),
+            seen.rsplit('-').next(),
+            "the tag changes with the number"
+        );
+    }
 
     #[test]
     fn every_cause_the_desk_knows_is_said_in_its_language() {

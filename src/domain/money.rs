@@ -33,6 +33,15 @@ pub const MAX_UNIT_PRICE: Decimal = Decimal::from_parts(0x540b_e3ff, 0x2, 0, fal
 /// Largest amount of money the database holds, 999999999999.99 (`NUMERIC(14,2)`).
 pub const MAX_MONEY: Decimal = Decimal::from_parts(0x107a_3fff, 0x5af3, 0, false, MONEY_DECIMALS);
 
+/// The most one movement at the counter takes (a deposit, a refund, a card recharge by amount):
+/// a typo guard far above any real payment, and the database's limit too
+/// (sql/V104's `md_counter_most_amount()`; tests/boundary.rs asks that the two agree).
+pub const COUNTER_MAX_AMOUNT: Decimal =
+    Decimal::from_parts(10_000_000, 0, 0, false, MONEY_DECIMALS);
+/// …and of water in one card recharge by volume, 100 000.000 m³ (`md_counter_most_volume()`).
+pub const COUNTER_MAX_VOLUME: Decimal =
+    Decimal::from_parts(100_000_000, 0, 0, false, VOLUME_DECIMALS);
+
 /// A value with more decimals than its type holds, where nothing may round it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{value} has more than {decimals} decimals")]

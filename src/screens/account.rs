@@ -45,8 +45,9 @@ use crate::ui::theme::Theme;
 const AMOUNT: usize = 0;
 const METHOD: usize = 1;
 
-/// The most one movement takes at the counter: a typo guard far above any real payment.
-const MAX_AMOUNT: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 2);
+/// The most one movement takes at the counter: a typo guard far above any real payment, which
+/// the database holds too (sql/V104).
+const MAX_AMOUNT: Decimal = crate::domain::money::COUNTER_MAX_AMOUNT;
 
 /// Lines above the history's rows: the customer, the account, a blank line, the header.
 const HEAD_LINES: usize = 4;

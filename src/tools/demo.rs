@@ -1186,6 +1186,8 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("customer_owner_history", "is_a_transfer"),
     ("card", "is_journaled"),
     ("ledger_transaction", "card_refund_is_journaled"),
+    // sql/V104: the counter's limits, an operator's rows only.
+    ("ledger_transaction", "within_the_counters_limits"),
 ];
 
 /// Statement triggers with a transition table of a bulk table's inserts that do nothing for the

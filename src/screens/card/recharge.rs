@@ -37,10 +37,11 @@ const PAYMENT: usize = 2;
 /// The payment choice that takes the money from the account's balance.
 const FROM_BALANCE: &str = "";
 
-/// The most one recharge takes at the counter: a typo guard far above any real purchase.
-const MAX_AMOUNT: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 2);
+/// The most one recharge takes at the counter: a typo guard far above any real purchase, which
+/// the database holds too (sql/V104).
+const MAX_AMOUNT: Decimal = crate::domain::money::COUNTER_MAX_AMOUNT;
 /// …and in m³ (the card holds up to 4 294 967.295 m³).
-const MAX_VOLUME: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 3);
+const MAX_VOLUME: Decimal = crate::domain::money::COUNTER_MAX_VOLUME;
 
 /// The price of a recharge, for the confirmation; answered with [`Quoted`].
 #[derive(Debug, Clone, PartialEq)]
