@@ -905,3 +905,54 @@ async fn two_transfers_of_one_customer_at_once_hand_over_only_the_owner_read() {
         )
     );
 }
+
+/// sql/V109 run over receipts written before it: each is filled with the holder when it was
+/// issued — the previous owner for those before a transfer (`customer_owner_history`), the
+/// present one after the last. The migration is run again for real: its column dropped and its
+/// row taken out of refinery's history, as the database stood before it.
+#[tokio::test]
+async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
+    let desk = desk().await;
+    let first = deposit(&desk, "deposit-1").await;
+    transfer_again(&desk, "Anna Schmidt").await;
+    let second = deposit(&desk, "deposit-2").await;
+    transfer_again(&desk, "Li Na").await;
+    let third = deposit(&desk, "deposit-3").await;
+    let holder = owners(&desk, desk.prepaid).await.0[0].clone();
+
+    let (mut owner, connection) = tokio_postgres::connect(&desk.db.conn_str, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    owner
+        .batch_execute(
+            "ALTER TABLE receipt DROP COLUMN customer_name;
+             DELETE FROM refinery_schema_history WHERE version = 109;",
+        )
+        .await
+        .unwrap();
+    meterdesk::db::migrate::run(&mut owner).await.unwrap();
+
+    let mut names = Vec::new();
+    for receipt_no in [first, second, third] {
+        names.push(reprint(&desk, receipt_no).await.name);
+    }
+    assert_eq!(names, [holder.as_str(), "Anna Schmidt", "Li Na"]);
+    books_hold(&desk).await;
+}
+
+/// The clerk's deposit of 10.00 on the prepaid customer's account: its receipt number.
+async fn deposit(desk: &Desk, key: &str) -> i64 {
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let moved = accounts::move_money(
+        &mut clerk,
+        key,
+        &cash(desk.prepaid, Movement::Deposit, Money::from_cents(1000)),
+    )
+    .await
+    .unwrap();
+    match moved.outcome {
+        MoveOutcome::Moved { receipt_no } => receipt_no,
+        refused => panic!("{refused:?}"),
+    }
+}
