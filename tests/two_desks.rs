@@ -17,6 +17,7 @@ use meterdesk::db::customer_changes::{self, CustomerBasics, TransferOutcome};
 use meterdesk::db::readings::{
     self, NewReading, PayOutcome, ReadingOutcome, ReadingRefusal, ReadingSource, VoidOutcome,
 };
+use meterdesk::db::receipts::{self, ReceiptRecord};
 use meterdesk::domain::customer_rules::{BasicInfo, PersonalInfo};
 use meterdesk::domain::money::{Money, Volume};
 use rust_decimal::Decimal;
@@ -533,8 +534,10 @@ async fn desk_after_a_deposit_then_a_close() -> Desk {
 
 /// A clerk takes a deposit while another transfers the customer: the transfer holds the
 /// account; the deposit waits, then lands on the account it was taken for, whose balance stays
-/// with the property (domain: the balance is the account's). Its receipt names the owner at
-/// the time it was written — the new one.
+/// with the property (domain: the balance is the account's). Its ledger row comes after the
+/// transfer, so its receipt names the holder then — the new one — and so does every reprint,
+/// even after the customer is transferred again (before V109 a reprint named whoever owned the
+/// customer when it was printed).
 #[tokio::test]
 async fn a_deposit_during_a_transfer_lands_on_the_account_after_it() {
     let desk = desk().await;
@@ -549,7 +552,7 @@ async fn a_deposit_during_a_transfer_lands_on_the_account_after_it() {
         &desk,
         "customer_owner_history",
         start_transfer(&desk.clerk, "transfer-a", read, "Anna Schmidt"),
-        start_move(
+        start_receipted_move(
             &desk.clerk,
             "deposit-b",
             cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000)),
@@ -560,12 +563,125 @@ async fn a_deposit_during_a_transfer_lands_on_the_account_after_it() {
         matches!(transferred, TransferOutcome::Transferred { .. }),
         "{transferred:?}"
     );
-    assert!(
-        matches!(deposited, MoveOutcome::Moved { .. }),
-        "{deposited:?}"
-    );
+    let receipt = deposited.expect("the deposit moved and answered its receipt");
     assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(5000, 2));
+    assert_eq!(receipt.name, "Anna Schmidt", "{receipt:?}");
+    transfer_again(&desk, "Li Na").await;
+    let copy = reprint(&desk, receipt.receipt_no).await;
+    assert_eq!(
+        (copy.name.as_str(), copy.reprints),
+        ("Anna Schmidt", 1),
+        "the reprint names the holder the money was paid under: {copy:?}"
+    );
     books_hold(&desk).await;
+}
+
+/// A clerk takes a deposit from the owner's family member while another desk transfers the
+/// customer: the deposit holds the account (stopped at its receipt), the transfer waits for
+/// it. The money moved under the old owner — the ledger row comes before the transfer — and
+/// the receipt printed then names 张伟; read again (a reprint) after the transfer, and after a
+/// second one, it still names 张伟 (before V109: "Anna Schmidt", then "Li Na", the owner at
+/// the time of the reprint, whom the paper and the account screen never named).
+#[tokio::test]
+async fn a_receipt_written_before_a_transfer_names_the_owner_it_was_paid_for_on_every_copy() {
+    let desk = desk().await;
+    let read = {
+        let clerk = desk.clerk.get().await.unwrap();
+        customer_changes::customer_basics(&**clerk, desk.prepaid)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let (before, _) = owners(&desk, desk.prepaid).await;
+    assert!(before.is_empty(), "{before:?}");
+    let holder = owners(&desk, desk.prepaid).await.1;
+    let (deposited, transferred) = interleaved(
+        &desk,
+        "receipt",
+        start_receipted_move(
+            &desk.clerk,
+            "deposit-a",
+            cash(desk.prepaid, Movement::Deposit, Money::from_cents(5000)),
+        ),
+        start_transfer(&desk.clerk, "transfer-b", read, "Anna Schmidt"),
+    )
+    .await;
+    assert!(
+        matches!(transferred, TransferOutcome::Transferred { .. }),
+        "{transferred:?}"
+    );
+    let printed = deposited.expect("the deposit moved and answered its receipt");
+    assert_eq!(printed.name, holder, "{printed:?}");
+    assert_eq!(
+        owners(&desk, desk.prepaid).await,
+        (vec![holder.clone()], "Anna Schmidt".into())
+    );
+    let read_again = {
+        let clerk = desk.clerk.get().await.unwrap();
+        receipts::receipt(&**clerk, printed.receipt_no)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(
+        read_again, *printed,
+        "read again, the receipt is the one printed"
+    );
+    let copy = reprint(&desk, printed.receipt_no).await;
+    assert_eq!(copy.name, holder, "{copy:?}");
+    transfer_again(&desk, "Li Na").await;
+    let copy = reprint(&desk, printed.receipt_no).await;
+    assert_eq!((copy.name, copy.reprints), (holder, 2));
+    books_hold(&desk).await;
+}
+
+/// A deposit started on a connection of its own, answered with the receipt it printed.
+fn start_receipted_move(
+    pool: &meterdesk::db::Pool,
+    key: &'static str,
+    change: MoneyMove,
+) -> impl AsyncFnOnce() -> Started<Option<Box<ReceiptRecord>>> {
+    let pool = pool.clone();
+    async move || {
+        let (mut client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            let moved = accounts::move_money(&mut client, key, &change)
+                .await
+                .expect("the movement is answered");
+            assert!(
+                matches!(moved.outcome, MoveOutcome::Moved { .. }),
+                "{moved:?}"
+            );
+            moved.receipt
+        });
+        (pid, task)
+    }
+}
+
+/// The clerk transfers the prepaid customer once more, from whoever owns it now.
+async fn transfer_again(desk: &Desk, to: &str) {
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let current = customer_changes::customer_basics(&**clerk, desk.prepaid)
+        .await
+        .unwrap()
+        .unwrap();
+    let key = format!("transfer-to-{to}");
+    let outcome = customer_changes::transfer_from(&mut clerk, CLERK, &key, &current, &owner(to))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, TransferOutcome::Transferred { .. }),
+        "{outcome:?}"
+    );
+}
+
+/// The clerk reprints receipt `receipt_no`: the copy as the desk prints it.
+async fn reprint(desk: &Desk, receipt_no: i64) -> ReceiptRecord {
+    let clerk = desk.clerk.get().await.unwrap();
+    receipts::reprint(&**clerk, receipt_no)
+        .await
+        .unwrap()
+        .expect("the receipt is there")
 }
 
 /// Two clerks enter a reading of the same meter at once, each after the previous reading
@@ -788,4 +904,55 @@ async fn two_transfers_of_one_customer_at_once_hand_over_only_the_owner_read() {
             "Li Na".to_owned()
         )
     );
+}
+
+/// sql/V109 run over receipts written before it: each is filled with the holder when it was
+/// issued — the previous owner for those before a transfer (`customer_owner_history`), the
+/// present one after the last. The migration is run again for real: its column dropped and its
+/// row taken out of refinery's history, as the database stood before it.
+#[tokio::test]
+async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
+    let desk = desk().await;
+    let first = deposit(&desk, "deposit-1").await;
+    transfer_again(&desk, "Anna Schmidt").await;
+    let second = deposit(&desk, "deposit-2").await;
+    transfer_again(&desk, "Li Na").await;
+    let third = deposit(&desk, "deposit-3").await;
+    let holder = owners(&desk, desk.prepaid).await.0[0].clone();
+
+    let (mut owner, connection) = tokio_postgres::connect(&desk.db.conn_str, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    owner
+        .batch_execute(
+            "ALTER TABLE receipt DROP COLUMN customer_name;
+             DELETE FROM refinery_schema_history WHERE version = 109;",
+        )
+        .await
+        .unwrap();
+    meterdesk::db::migrate::run(&mut owner).await.unwrap();
+
+    let mut names = Vec::new();
+    for receipt_no in [first, second, third] {
+        names.push(reprint(&desk, receipt_no).await.name);
+    }
+    assert_eq!(names, [holder.as_str(), "Anna Schmidt", "Li Na"]);
+    books_hold(&desk).await;
+}
+
+/// The clerk's deposit of 10.00 on the prepaid customer's account: its receipt number.
+async fn deposit(desk: &Desk, key: &str) -> i64 {
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let moved = accounts::move_money(
+        &mut clerk,
+        key,
+        &cash(desk.prepaid, Movement::Deposit, Money::from_cents(1000)),
+    )
+    .await
+    .unwrap();
+    match moved.outcome {
+        MoveOutcome::Moved { receipt_no } => receipt_no,
+        refused => panic!("{refused:?}"),
+    }
 }

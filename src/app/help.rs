@@ -77,25 +77,25 @@ pub fn page(app: &App) -> HelpPage {
         .saturating_sub(2)
         .max(1);
 
-    let words: Vec<String> = std::iter::once(lang.t("help.command_line").to_owned())
-        .chain(
-            Command::ALL
-                .iter()
-                .filter(|c| {
-                    c.permission().is_none_or(|permission| app.may(permission))
-                        && app.lacks(**c).is_none()
-                })
-                .map(|c| format!(":{}", c.name())),
-        )
-        .chain([":lang".to_owned(), ":messages".to_owned(), ":c".to_owned()])
-        .collect();
+    // The words typed on the command line that run here; none where the line does not open.
+    let typed = app.typed_commands();
+    let words: Vec<String> = if typed.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(lang.t("help.command_line").to_owned())
+            .chain(typed.into_iter().map(|c| format!(":{}", c.name())))
+            .chain([":lang".to_owned(), ":messages".to_owned(), ":c".to_owned()])
+            .collect()
+    };
     let mut footer = vec![HelpLine::Text(String::new())];
     footer.extend(
         wrap(&[app.t("help.fields")], text_width)
             .into_iter()
             .map(HelpLine::Text),
     );
-    footer.extend(wrap(&words, text_width).into_iter().map(HelpLine::Text));
+    if !words.is_empty() {
+        footer.extend(wrap(&words, text_width).into_iter().map(HelpLine::Text));
+    }
     footer.push(HelpLine::Text(String::new()));
     footer.extend(
         wrap(&[app.t("help.close")], text_width)

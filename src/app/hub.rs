@@ -606,6 +606,53 @@ impl App {
         commands
     }
 
+    /// The commands a name typed on the `:` command line runs here, in `Command::ALL`'s order
+    /// (`update::invoke`'s gate): the screen's own that the roles allow, the lists opened from
+    /// any screen once signed in, home and sign out — none where the screen does not open the
+    /// line (a form types `:` into its field). Not the keys of a field or of the line itself:
+    /// `next-field` and `prev-field` move between a form's fields (on the line, Tab completes),
+    /// and `:command-line` would open the line just closed.
+    pub fn typed_commands(&self) -> Vec<Command> {
+        let Slot::Module(_, screen) = &self.screen else {
+            return Vec::new();
+        };
+        let offered = screen.commands();
+        let offers = |command: Command| offered.iter().any(|(c, _)| *c == command);
+        if !offers(Command::CommandLine) {
+            return Vec::new();
+        }
+        let navigation = self
+            .session
+            .as_ref()
+            .is_some_and(|session| !session.must_change_password);
+        Command::ALL
+            .into_iter()
+            .filter(|command| {
+                !matches!(
+                    command,
+                    Command::NextField | Command::PrevField | Command::CommandLine
+                )
+            })
+            .filter(|command| {
+                offers(*command)
+                    || (navigation
+                        && self
+                            .registry
+                            .opens_anywhere
+                            .iter()
+                            .any(|(c, _)| c == command))
+                    || (self.session.is_some()
+                        && matches!(command, Command::Home | Command::Logout))
+            })
+            .filter(|command| {
+                command
+                    .permission()
+                    .is_none_or(|permission| self.may(permission))
+                    && self.lacks(*command).is_none()
+            })
+            .collect()
+    }
+
     /// The permission the screen on top needs for `command` that the operator lacks, if any.
     pub fn lacks(&self, command: Command) -> Option<&'static str> {
         let Slot::Module(_, screen) = &self.screen else {

@@ -244,6 +244,8 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
         app.type_ahead.push_back(typed);
         return;
     }
+    // Tab on the command line completes the names typed there that run on this screen.
+    let names = matches!(app.overlay, Some(Overlay::CommandLine(_))).then(|| command_names(app));
     match &mut app.overlay {
         Some(Overlay::Help { scroll, .. }) => {
             if matches!(
@@ -267,7 +269,7 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
         },
         Some(Overlay::CommandLine(line)) => match command {
             Some(Command::Cancel) => app.overlay = None,
-            Some(Command::NextField) => complete(line),
+            Some(Command::NextField) => complete(line, &names.unwrap_or_default()),
             _ if key.code == KeyCode::Enter => {
                 let typed = line.input.value().trim().to_owned();
                 app.overlay = None;
@@ -667,22 +669,26 @@ fn sign_out(app: &mut App) {
     app.parked.clear();
 }
 
-/// Names the command line accepts: every command, plus `lang`, `messages` and `customer`
-/// (`:c` for short).
-fn command_names() -> impl Iterator<Item = &'static str> {
-    Command::ALL
+/// Names the command line runs on this screen (`App::typed_commands`, as the help lists
+/// them), plus `lang`, `messages` and `customer` (`:c` for short).
+fn command_names(app: &App) -> Vec<&'static str> {
+    app.typed_commands()
         .into_iter()
         .map(Command::name)
         .chain(["lang", "messages", "customer"])
+        .collect()
 }
 
-/// Tab on the command line: complete the typed prefix, cycling through the matches.
-fn complete(line: &mut CommandLine) {
+/// Tab on the command line: complete the typed prefix from `names`, cycling through the
+/// matches.
+fn complete(line: &mut CommandLine, names: &[&'static str]) {
     let (prefix, turn) = line
         .completing
         .clone()
         .unwrap_or_else(|| (line.input.value().to_owned(), 0));
-    let matches: Vec<_> = command_names()
+    let matches: Vec<_> = names
+        .iter()
+        .copied()
         .filter(|name| name.starts_with(&prefix))
         .collect();
     if matches.is_empty() {

@@ -109,7 +109,8 @@ pub async fn receipt_facts(
 ) -> Result<Option<ReceiptFacts>, DbError> {
     let row = client
         .query_opt(
-            "SELECT r.issued_at, o.full_name AS operator, c.customer_no, c.name, m.meter_no,
+            "SELECT r.issued_at, o.full_name AS operator, c.customer_no, r.customer_name AS name,
+                    m.meter_no,
                     p.code AS method_code, p.name AS method,
                     a.balance
              FROM receipt r

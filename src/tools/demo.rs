@@ -1282,7 +1282,9 @@ fn table_and_columns(phase: Phase) -> &'static str {
             "customer_owner_history (id, customer_id, previous_owner, transferred_at, transferred_by)"
         }
         Phase::Accounts => "account (id, customer_id, kind, balance, opened_at)",
-        Phase::Receipts => "receipt (receipt_no, customer_id, operator_id, issued_at)",
+        Phase::Receipts => {
+            "receipt (receipt_no, customer_id, operator_id, issued_at, customer_name)"
+        }
         Phase::Bills => {
             "bill (id, account_id, period_start, period_end, previous_reading, current_reading, \
              volume, amount, price_version_id, status, issued_at, due_date, paid_at)"
@@ -1493,12 +1495,27 @@ impl HistoryRows<'_> {
             .end_row();
     }
 
+    /// Each names the holder when it was issued, as the receipt's `rules` trigger (turned off
+    /// for the load) writes it (sql/V109): the previous owner before the transfer, if any.
     fn receipts(&self, rows: &mut copy::CopyRows) {
+        let now = self.catalogue.basic_info(self.index, self.profile).name;
+        let before = self
+            .catalogue
+            .previous_owner(self.index, self.profile)
+            .and_then(|(owner, at)| {
+                let owner: serde_json::Value = serde_json::from_str(&owner).ok()?;
+                Some((owner.get("name")?.as_str()?.to_owned(), at))
+            });
         for (position, receipt) in self.history.receipts.iter().enumerate() {
+            let holder = match &before {
+                Some((name, transferred_at)) if receipt.at < *transferred_at => name,
+                _ => &now,
+            };
             rows.field(Self::offset(self.cursor.receipt, position))
                 .field(self.ids.customer_id(self.index))
                 .field(receipt.operator_id)
                 .field(utc(receipt.at))
+                .field(holder)
                 .end_row();
         }
     }

@@ -36,44 +36,51 @@ fn esc_and_a_key_that_arrive_together_are_both_typed() {
     assert!(app.quit);
 }
 
-/// At 80×24 the customer table's help is taller than the screen: it scrolls to its end (the
-/// last commands and how to close it), no further, and back; on a tall terminal it all fits.
+/// At 80×20 the customer table's help is taller than the screen: it scrolls to its end (the
+/// last commands and how to close it), no further, and back; at 80×24 (since its command-line
+/// words are only those that run there, s35-k) and on a tall terminal it all fits.
 #[test]
 fn help_taller_than_the_screen_scrolls_to_its_end_and_back() {
-    let mut app = signed_in(Lang::Zh);
+    let size = (80, 20);
+    let mut app = signed_in_at(Lang::Zh, size);
     press(&mut app, KeyCode::F(1));
-    let top = render(&app);
-    assert!(top.contains("第 1–19 行，共 21 行"), "{top}");
+    let top = render_at(&app, size);
+    assert!(top.contains("第 1–15 行，共 18 行"), "{top}");
     assert!(!top.contains("关闭帮助"), "{top}");
 
     press(&mut app, KeyCode::End);
-    let end = render(&app);
+    let end = render_at(&app, size);
     assert!(end.contains(":lang :messages"), "{end}");
     assert!(end.contains("关闭帮助"), "{end}");
-    assert!(end.contains("第 3–21 行，共 21 行"), "{end}");
+    assert!(end.contains("第 4–18 行，共 18 行"), "{end}");
     for _ in 0..6 {
         press(&mut app, KeyCode::Down);
     }
-    assert_eq!(render(&app), end, "↓ at the end shows nothing new");
+    assert_eq!(render_at(&app, size), end, "↓ at the end shows nothing new");
     press(&mut app, KeyCode::Up);
     assert!(
-        render(&app).contains("第 2–20 行"),
+        render_at(&app, size).contains("第 3–17 行"),
         "one ↑ after the end moves one row"
     );
     press(&mut app, KeyCode::PageUp);
-    assert_eq!(render(&app), top, "PgUp goes back to the top");
+    assert_eq!(render_at(&app, size), top, "PgUp goes back to the top");
     press(&mut app, KeyCode::PageDown);
-    assert!(render(&app).contains("第 3–21 行"), "PgDn stops at the end");
+    assert!(
+        render_at(&app, size).contains("第 4–18 行"),
+        "PgDn stops at the end"
+    );
     insta::assert_snapshot!(end);
 
-    let mut tall = signed_in_at(Lang::Zh, (80, 40));
-    press(&mut tall, KeyCode::F(1));
-    let whole = render_at(&tall, (80, 40));
-    assert!(
-        whole.contains(":lang :messages") && whole.contains("关闭帮助"),
-        "{whole}"
-    );
-    assert!(!whole.contains("PgUp PgDn 滚动"), "{whole}");
+    for size in [(80, 24), (80, 40)] {
+        let mut tall = signed_in_at(Lang::Zh, size);
+        press(&mut tall, KeyCode::F(1));
+        let whole = render_at(&tall, size);
+        assert!(
+            whole.contains(":lang :messages") && whole.contains("关闭帮助"),
+            "{whole}"
+        );
+        assert!(!whole.contains("PgUp PgDn 滚动"), "{whole}");
+    }
 }
 
 #[test]
@@ -229,7 +236,8 @@ fn the_legend_and_the_help_offer_only_what_the_roles_allow() {
         "card.resolve",
     ]);
     let shown = help(&mut supervisor);
-    for offered in ["F11", "Replace card", ":replace-card", ":card-refund"] {
+    // A card's refund is the card screen's (`:card`), not the table's: not among its words.
+    for offered in ["F11", "Replace card", ":replace-card"] {
         assert!(shown.contains(offered), "{offered}: {shown}");
     }
     assert!(!shown.contains(":operators"), "{shown}");
@@ -352,4 +360,88 @@ fn the_top_line_gives_the_operator_and_office_the_room_it_has() {
     assert!(top.contains(" meterdesk › 客户 "), "{top}");
     assert!(top.contains("李晓明 Li Xiaoming@营业一厅 Count"), "{top}");
     assert!(top.contains("… │ 数据库：正常 │ 卡：无卡"), "{top}");
+}
+
+/// s35-h/s35-c, found: every help listed every command's name among the command line's words
+/// — ":next-field", ":prev-field", ":save", ":cancel", ":command-line", and the card screen's
+/// ":card-refund" on the customer table — which typed there did nothing or said "… is not
+/// available here". The words are now those `:` runs on the screen (`App::typed_commands`):
+/// each one listed, typed on the line, is no "not available" and no "Unknown command"; at
+/// 80×24 the customer table's help, in either language, fits without scrolling.
+#[test]
+fn the_helps_command_line_words_are_those_that_run_there() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in_at(lang, (80, 24));
+        press(&mut app, KeyCode::F(1));
+        let screen = render_at(&app, (80, 24));
+        for key_only in [
+            ":next-field",
+            ":prev-field",
+            ":save",
+            ":cancel",
+            ":command-line",
+            ":card-refund",
+            ":lookup",
+        ] {
+            assert!(!screen.contains(key_only), "{lang:?} {key_only}: {screen}");
+        }
+        assert!(
+            screen.contains(":overview") && screen.contains(":meters") && screen.contains(":c "),
+            "{lang:?}: {screen}"
+        );
+        insta::assert_snapshot!(format!("table_help_{lang:?}").to_lowercase(), screen);
+    }
+
+    // Every word listed runs: on the customer table and on a customer's bills.
+    let on_the_table = || signed_in(Lang::En);
+    let on_the_bills = || {
+        let mut app = signed_in(Lang::En);
+        let sent = press(&mut app, KeyCode::Char('b'));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Some(crate::readings::bills())),
+        );
+        app
+    };
+    for (screen, open) in [
+        ("table", &on_the_table as &dyn Fn() -> App),
+        ("bills", &on_the_bills),
+    ] {
+        let listed: Vec<&str> = open()
+            .typed_commands()
+            .into_iter()
+            .map(|command| command.name())
+            .collect();
+        assert!(!listed.is_empty(), "{screen}");
+        for word in listed {
+            let mut app = open();
+            press(&mut app, KeyCode::Char(':'));
+            type_text(&mut app, word);
+            press(&mut app, KeyCode::Enter);
+            let shown = render(&app);
+            assert!(
+                !shown.contains("not available here") && !shown.contains("Unknown command"),
+                "{screen} :{word}: {shown}"
+            );
+        }
+    }
+    assert!(
+        !on_the_bills()
+            .typed_commands()
+            .contains(&meterdesk::app::Command::Cancel),
+        "Esc is the bills' way back, F3's word `:leave`"
+    );
+
+    // Tab completes only those words: `:ne` has none on the table, `:ov` is `:overview`.
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "ne");
+    press(&mut app, KeyCode::Tab);
+    assert!(!render(&app).contains(":next-field"), "{}", render(&app));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "ov");
+    press(&mut app, KeyCode::Tab);
+    assert!(render(&app).contains(":overview"), "{}", render(&app));
 }
