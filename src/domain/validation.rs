@@ -832,7 +832,10 @@ mod tests {
         );
         assert_eq!(free_id("E12\u{202E}34"), Err(FieldError::ControlCharacter));
         // sql/V108: a number shaped like a resident identity card's is one, whatever the policy.
-        assert_eq!(free_id("110105194912310021"), Err(FieldError::IdNumberCheckCharacter));
+        assert_eq!(
+            free_id("110105194912310021"),
+            Err(FieldError::IdNumberCheckCharacter)
+        );
         assert_eq!(free_id(" 11010519491231002x"), ok("11010519491231002X"));
         assert_eq!(free_id("11010519491231002"), ok("11010519491231002"));
     }
