@@ -1954,3 +1954,194 @@ async fn what_the_counters_form_refuses_the_database_refuses() {
          meter_reading_electronic_a_number price_tier_unit_price_a_number"
     );
 }
+
+/// sql/V107: a payment method the customer's type takes. money_move and the recharge's begin
+/// asked; `ledger_post`, which every operator calls, did not: as the clerk, a deposit by
+/// WeChat Pay for a type that takes cash only was posted, and by a method disabled.
+#[tokio::test]
+async fn a_payment_method_the_customers_type_does_not_take_is_refused() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    // The type also lists bank transfer, disabled.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO customer_type_payment_method (customer_type_id, payment_method_code)
+                 VALUES (1, 'bank_transfer');
+             UPDATE payment_method SET enabled = false WHERE code = 'bank_transfer';",
+        )
+        .await
+        .unwrap();
+    let post = |kind: &str, amount: &str, method: &str, key: &str| {
+        format!(
+            "SELECT ledger_post({account}, '{kind}', {amount}, NULL, NULL, '{method}', NULL, \
+             '{key}')"
+        )
+    };
+    let not_taken = "is not one the customer's type takes";
+    let before = written(&db);
+    for (login, sql) in [
+        ("clerk", post("deposit", "10.00", "wechat_pay", "m-1")),
+        ("clerk", post("deposit", "10.00", "bank_transfer", "m-2")),
+        ("super", post("refund", "-1.00", "alipay", "m-3")),
+        // A card recharge's payment, in one call as the desk's journal writes it.
+        (
+            "clerk",
+            recharge_in_one_call(customer, account, "m-9", 9, "2.00", 2_000, "1.00")
+                .replace("'cash'", "'wechat_pay'"),
+        ),
+        // A card refund begun with a method the type does not take.
+        (
+            "super",
+            card_refund(account, customer, "m-10", "1.00", 6, 1_000)
+                .replace("'cash'", "'wechat_pay'"),
+        ),
+    ] {
+        refused_with(&db, login, &sql, not_taken);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+    // The method the type takes, enabled: taken.
+    allowed(&db, "clerk", &post("deposit", "10.00", "cash", "m-4"));
+    allowed(&db, "super", &post("refund", "-1.00", "cash", "m-5"));
+    allowed(
+        &db,
+        "clerk",
+        &recharge_in_one_call(customer, account, "m-9", 9, "2.00", 2_000, "1.00"),
+    );
+}
+
+/// sql/V107: a price tier as the supervisor typed it. `numeric(10,4)` rounded a unit price of
+/// 2.34567 to 2.3457 (and `numeric(12,3)` a bound of 50.0005 to 50.001) before any check saw
+/// it; the form refuses both.
+#[tokio::test]
+async fn a_price_tier_finer_than_its_column_is_refused_not_rounded() {
+    let (db, _account) = desk().await;
+    let version = |from: &str, tiers: &str| {
+        format!(
+            "WITH version AS (INSERT INTO price_version (price_scheme_id, effective_from)
+                              VALUES (1, {from}) RETURNING id),
+                  tiers AS (INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3,
+                                                    unit_price)
+                            SELECT id, tier.no, tier.bound, tier.price
+                            FROM version, (VALUES {tiers}) AS tier (no, bound, price))
+             INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+             SELECT current_operator_id(), 'price_version.add', 'price_scheme', 1,
+                    jsonb_build_object('effective_from', {from}) FROM version"
+        )
+    };
+    refused_with(
+        &db,
+        "super",
+        &version(
+            "current_date",
+            "(1, 50::numeric, 2.34567::numeric), (2, NULL, 3)",
+        ),
+        "price_tier_unit_price_to_four_decimals",
+    );
+    refused_with(
+        &db,
+        "super",
+        &version(
+            "current_date",
+            "(1, 50.0005::numeric, 2.3456::numeric), (2, NULL, 3)",
+        ),
+        "price_tier_upper_bound_m3_to_the_litre",
+    );
+    refused_with(
+        &db,
+        "super",
+        &version("current_date", "(1, NULL::numeric, 1000000::numeric)"),
+        "price_tier_unit_price_to_four_decimals",
+    );
+    allowed(
+        &db,
+        "super",
+        &version(
+            "current_date",
+            "(1, 50.5::numeric, 2.3456::numeric), (2, NULL, 2.5)",
+        ),
+    );
+    // Read back at the columns' scales, as before.
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            "SELECT string_agg(concat_ws(' ', t.upper_bound_m3, t.unit_price), '; '
+                               ORDER BY t.tier_no)
+             FROM price_tier t JOIN price_version v ON v.id = t.price_version_id
+             WHERE v.effective_from = current_date",
+        ),
+        "50.500 2.3456; 2.5000"
+    );
+}
+
+/// sql/V108: a customer's phone and identity number as the desk's form stores them. As the
+/// clerk, `+86 138-0013-8000` was stored (the phone search for 138… never finds it: its digits
+/// are 86138…), and an identity number with a wrong check character or a lowercase x.
+#[tokio::test]
+async fn a_customers_phone_and_id_number_are_refused_unless_as_the_desk_stores_them() {
+    let (db, account) = desk().await;
+    let customer = customer_of(&db, account).await;
+    // As the desk writes a change (db::customer_changes): the row and its true entry. `was`:
+    // the column's value before, an SQL literal.
+    let modify = |column: &str, value: &str, version: u32, was: &str| {
+        // A person's phone is told as their mobile.
+        let key = if column == "phone" { "mobile" } else { column };
+        format!(
+            "BEGIN;
+             UPDATE customer SET {column} = '{value}', version = version + 1 WHERE id = {customer};
+             INSERT INTO audit_log (action, entity, entity_id, detail)
+             VALUES ('customer.modify', 'customer', {customer},
+                     jsonb_build_object('version', {version},
+                                        'before', jsonb_build_object('{key}', {was}),
+                                        'after', jsonb_build_object('{key}', '{value}')));
+             COMMIT;"
+        )
+    };
+    let phone = "customer_phone_as_the_desk_stores_it";
+    let id = "customer_id_document_no_as_the_desk_stores_it";
+    for (column, value, constraint) in [
+        ("phone", "+86 138-0013-8000", phone),
+        ("phone", "(138) 0013 8000", phone),
+        ("phone", "12345", phone),
+        ("phone", "12800138000", phone),
+        // A landline is an enterprise's phone; a person's is a mobile.
+        ("phone", "010-65123456", phone),
+        ("id_document_no", "110105194912310021", id),
+        ("id_document_no", "11010519491231002x", id),
+        ("id_document_no", " E1234567X", id),
+        ("id_document_no", "e1234567x", id),
+    ] {
+        let was = if column == "phone" {
+            "'13800138000'"
+        } else {
+            "NULL::text"
+        };
+        refused_with(&db, "clerk", &modify(column, value, 2, was), constraint);
+    }
+    allowed(
+        &db,
+        "clerk",
+        &modify("phone", "13900139000", 2, "'13800138000'"),
+    );
+    allowed(
+        &db,
+        "clerk",
+        &modify("id_document_no", "11010519491231002X", 3, "NULL::text"),
+    );
+    allowed(
+        &db,
+        "clerk",
+        &modify("id_document_no", "E1234567X", 4, "'11010519491231002X'"),
+    );
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            &format!("SELECT phone || ' ' || id_document_no FROM customer WHERE id = {customer}")
+        ),
+        "13900139000 E1234567X"
+    );
+}

@@ -184,8 +184,23 @@ pub fn id_document_number(text: &str, policy: IdDocumentPolicy) -> Result<String
         IdDocumentPolicy::ResidentIdentityCard => {
             resident_identity_number(text, chrono::Local::now().date_naive())
         }
+        // A number shaped like a resident identity card's (17 digits and a digit or X) is one,
+        // check character and all, whatever the policy: the database refuses it otherwise
+        // (sql/V108), as `registration_number` holds a credit code's shape.
+        IdDocumentPolicy::FreeForm if looks_like_a_resident_id(text) => {
+            resident_identity_number(text, chrono::Local::now().date_naive())
+        }
         IdDocumentPolicy::FreeForm => free_form_number(text),
     }
+}
+
+/// 17 digits and a digit or an X, spaces and case aside.
+fn looks_like_a_resident_id(text: &str) -> bool {
+    let code = compact_code(&to_halfwidth(text));
+    let bytes = code.as_bytes();
+    bytes.len() == 18
+        && bytes[..17].iter().all(u8::is_ascii_digit)
+        && (bytes[17].is_ascii_digit() || bytes[17] == b'X')
 }
 
 /// A unified social credit code (GB 32100-2015): 18 characters of its alphabet, the last a
@@ -816,6 +831,13 @@ mod tests {
             })
         );
         assert_eq!(free_id("E12\u{202E}34"), Err(FieldError::ControlCharacter));
+        // sql/V108: a number shaped like a resident identity card's is one, whatever the policy.
+        assert_eq!(
+            free_id("110105194912310021"),
+            Err(FieldError::IdNumberCheckCharacter)
+        );
+        assert_eq!(free_id(" 11010519491231002x"), ok("11010519491231002X"));
+        assert_eq!(free_id("11010519491231002"), ok("11010519491231002"));
     }
 
     #[test]

@@ -1188,6 +1188,11 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("ledger_transaction", "card_refund_is_journaled"),
     // sql/V104: the counter's limits, an operator's rows only.
     ("ledger_transaction", "within_the_counters_limits"),
+    // sql/V107: a payment method the customer's type takes, an operator's rows only.
+    ("ledger_transaction", "a_method_the_type_takes"),
+    ("card_operation", "a_method_the_type_takes"),
+    // sql/V108: a phone and an identity number as the desk stores them, an operator's only.
+    ("customer", "written_as_the_desk_stores_it"),
 ];
 
 /// Statement triggers with a transition table of a bulk table's inserts that do nothing for the
