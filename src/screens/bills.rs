@@ -142,12 +142,14 @@ impl ScreenRequest for PayBills {
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(paid) = reply.of::<BillsPaid>() {
             paid.keep_and_show(hub);
-            tell_after_leaving(hub, false, told_paid(&paid.outcome, hub.app.lang));
+            let told = told_paid(&paid.outcome, hub.app);
+            tell_after_leaving(hub, false, told);
         }
     }
 }
 
-fn told_paid(outcome: &PayOutcome, lang: Lang) -> (bool, MessageKind, String) {
+fn told_paid(outcome: &PayOutcome, app: &crate::app::App) -> (bool, MessageKind, String) {
+    let lang = app.lang;
     match outcome {
         PayOutcome::Paid { receipt_no } => (
             true,
@@ -163,7 +165,7 @@ fn told_paid(outcome: &PayOutcome, lang: Lang) -> (bool, MessageKind, String) {
         PayOutcome::OwnerChanged { owner } => (
             false,
             MessageKind::Error,
-            lang.tf("bills.owner_changed", &[("owner", &inert(owner))]),
+            app.tf("bills.owner_changed", &[("owner", &inert(owner))]),
         ),
     }
 }
@@ -636,7 +638,7 @@ impl Screen for BillsScreen {
                 self.owner_changed = true;
             }
             self.receipt = paid.keep_and_show(hub);
-            let told = told_paid(&paid.outcome, lang);
+            let told = told_paid(&paid.outcome, hub.app);
             self.answered(told.0, told, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
             let text = lang.tf("acct.not_kept", &[("why", &inert(&why.text(lang)))]);
