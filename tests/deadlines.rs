@@ -244,6 +244,7 @@ fn a_request_is_given_up_only_after_the_servers_own_deadlines() {
             pays: None,
         },
         idempotency_key: "k".into(),
+        owner_seen: None,
     };
     assert_eq!(deposit.deadline(&deadlines), deadlines.request());
 

@@ -927,7 +927,8 @@ async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
     owner
         .batch_execute(
             "ALTER TABLE receipt DROP COLUMN customer_name;
-             DELETE FROM refinery_schema_history WHERE version = 109;",
+             DROP FUNCTION money_move_for, bill_pay_for, customer_owner_seen;
+             DELETE FROM refinery_schema_history WHERE version IN (109, 110);",
         )
         .await
         .unwrap();
@@ -955,4 +956,230 @@ async fn deposit(desk: &Desk, key: &str) -> i64 {
         MoveOutcome::Moved { receipt_no } => receipt_no,
         refused => panic!("{refused:?}"),
     }
+}
+
+/// A movement started on a connection of its own for the owner the clerk's account screen
+/// showed (`Account::owner_seen`).
+fn start_move_for(
+    pool: &meterdesk::db::Pool,
+    key: &'static str,
+    change: MoneyMove,
+    owner_seen: i64,
+) -> impl AsyncFnOnce() -> Started<MoveOutcome> {
+    let pool = pool.clone();
+    async move || {
+        let (mut client, pid) = connection(&pool).await;
+        let task = tokio::spawn(async move {
+            accounts::move_money_for(&mut client, key, &change, owner_seen)
+                .await
+                .expect("the movement is answered")
+                .outcome
+        });
+        (pid, task)
+    }
+}
+
+/// What the clerk's account screen read: the owner's name and which owner that is.
+async fn screen_of(desk: &Desk, customer_id: i64) -> (String, i64) {
+    let clerk = desk.clerk.get().await.unwrap();
+    let account = accounts::account(&clerk, customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    (account.name, account.owner_seen)
+}
+
+async fn ledger_rows_of(desk: &Desk, key: &str) -> i64 {
+    desk.owner
+        .query_one(
+            "SELECT count(*) AS n FROM ledger_transaction WHERE idempotency_key = $1",
+            &[&key],
+        )
+        .await
+        .unwrap()
+        .get("n")
+}
+
+/// s35-k's "found, not fixed": the clerk's account screen shows 张伟 (his daughter pays 100.00
+/// for him) while another desk transfers the customer to Anna Schmidt. The transfer holds the
+/// account (stopped at the owner history), the deposit waits for it; before V110 it then went
+/// in under Anna Schmidt — the balance stays with the property, so 张伟's money became hers —
+/// and the clerk was told "moved". Now: refused, nothing written, the clerk told who owns the
+/// customer now; a re-send of that key is refused the same; sent again for the owner read
+/// again, it moves, and a re-send of that key after yet another transfer answers the same
+/// receipt. The same for a refund.
+#[tokio::test]
+async fn money_moved_while_another_desk_transfers_the_customer_is_refused_for_the_owner_shown() {
+    let desk = desk().await;
+    deposit_by_owner(&desk, desk.prepaid, "80.00", "owner-deposit").await;
+    let rounds = [
+        (Movement::Deposit, "deposit", "Anna Schmidt", 10000, "王芳"),
+        (Movement::Refund, "refund", "Li Na", 3000, "赵敏"),
+    ];
+    let mut expected = Decimal::new(8000, 2);
+    for (movement, word, to, cents, then) in rounds {
+        // A refund is a supervisor's.
+        let desk_of = match movement {
+            Movement::Deposit => &desk.clerk,
+            Movement::Refund => &desk.supervisor,
+        };
+        let (shown, owner_seen) = screen_of(&desk, desk.prepaid).await;
+        let read = {
+            let clerk = desk.clerk.get().await.unwrap();
+            customer_changes::customer_basics(&**clerk, desk.prepaid)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let key: &'static str = Box::leak(format!("{word}-stale").into_boxed_str());
+        let change = cash(desk.prepaid, movement, Money::from_cents(cents));
+        let transfer_key: &'static str = Box::leak(format!("transfer-to-{to}").into_boxed_str());
+        let (transferred, moved) = interleaved(
+            &desk,
+            "customer_owner_history",
+            start_transfer(&desk.clerk, transfer_key, read, to),
+            start_move_for(desk_of, key, change.clone(), owner_seen),
+        )
+        .await;
+        assert!(
+            matches!(transferred, TransferOutcome::Transferred { .. }),
+            "{transferred:?}"
+        );
+        assert_eq!(
+            moved,
+            MoveOutcome::Refused(MoveRefusal::OwnerChanged { owner: to.into() }),
+            "the {word} for {shown} waited behind the transfer to {to}"
+        );
+        assert_eq!(
+            balance(&desk, desk.prepaid).await,
+            expected,
+            "nothing moved"
+        );
+        assert_eq!(ledger_rows_of(&desk, key).await, 0);
+        // The same key sent again (a lost reply): refused the same, still nothing.
+        let mut clerk = desk_of.get().await.unwrap();
+        let again = accounts::move_money_for(&mut clerk, key, &change, owner_seen)
+            .await
+            .unwrap();
+        assert_eq!(again.outcome, moved);
+        // For the owner read again (the screen's F2 after its confirmation names them).
+        let (name_now, owner_now) = screen_of(&desk, desk.prepaid).await;
+        assert_eq!(name_now, to);
+        let key_now: &'static str = Box::leak(format!("{word}-for-{to}").into_boxed_str());
+        let taken = accounts::move_money_for(&mut clerk, key_now, &change, owner_now)
+            .await
+            .unwrap();
+        let MoveOutcome::Moved { receipt_no } = taken.outcome else {
+            panic!("{taken:?}");
+        };
+        assert_eq!(taken.receipt.as_ref().unwrap().name, to);
+        expected += match movement {
+            Movement::Deposit => Decimal::new(cents, 2),
+            Movement::Refund => -Decimal::new(cents, 2),
+        };
+        assert_eq!(balance(&desk, desk.prepaid).await, expected);
+        drop(clerk);
+        // Exactly once: the moved key re-sent after another transfer answers its receipt.
+        transfer_again(&desk, then).await;
+        let mut clerk = desk_of.get().await.unwrap();
+        let resent = accounts::move_money_for(&mut clerk, key_now, &change, owner_now)
+            .await
+            .unwrap();
+        assert_eq!(resent.outcome, MoveOutcome::Moved { receipt_no });
+        assert_eq!(balance(&desk, desk.prepaid).await, expected);
+        assert_eq!(ledger_rows_of(&desk, key_now).await, 1);
+    }
+    books_hold(&desk).await;
+}
+
+/// The bills screen read 张伟's bill and balance; another desk took the payment of it, then
+/// transferred the customer (a transfer refuses unpaid bills, so the bill must be paid first)
+/// and the new owner's reading made a bill of theirs. The clerk's payment of the bills
+/// read is refused — for the owner as well as for the bills — and a payment of the new owner's
+/// bill for the owner the clerk's screen showed is refused naming them; for the owner read
+/// again it is paid, and its key re-sent answers the same receipt.
+#[tokio::test]
+async fn a_bill_paid_from_the_balance_for_an_owner_transferred_meanwhile_is_refused() {
+    let desk = desk().await;
+    let (bill_id, amount) = postpaid_with_a_bill(&desk).await;
+    deposit_by_owner(&desk, desk.postpaid, "500.00", "owner-deposit").await;
+    let shown = {
+        let clerk = desk.clerk.get().await.unwrap();
+        readings::bills(&clerk, desk.postpaid)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let paid_elsewhere = readings::pay_bills(&clerk, "elsewhere", &[bill_id], amount)
+        .await
+        .unwrap();
+    assert!(matches!(paid_elsewhere, PayOutcome::Paid { .. }));
+    let read = customer_changes::customer_basics(&**clerk, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    let transferred =
+        customer_changes::transfer_from(&mut clerk, CLERK, "t", &read, &owner("Anna Schmidt"))
+            .await
+            .unwrap();
+    assert!(
+        matches!(transferred, TransferOutcome::Transferred { .. }),
+        "{transferred:?}"
+    );
+    let meter_id = meter_of(&desk, desk.postpaid).await;
+    readings::enter_reading(
+        &mut clerk,
+        "bill-2",
+        &reading(meter_id, "2025-03-01", "120"),
+    )
+    .await
+    .unwrap();
+    let now = readings::bills(&clerk, desk.postpaid)
+        .await
+        .unwrap()
+        .unwrap();
+    let new_bill = now
+        .bills
+        .iter()
+        .find(|bill| bill.status == "unpaid")
+        .unwrap();
+    let stale = readings::pay_bills_for(
+        &clerk,
+        "stale",
+        &[new_bill.id],
+        new_bill.amount,
+        shown.owner_seen,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stale,
+        PayOutcome::OwnerChanged {
+            owner: "Anna Schmidt".into()
+        }
+    );
+    assert_eq!(bill_state(&desk, new_bill.id).await, (0, "unpaid".into()));
+    let paid = readings::pay_bills_for(
+        &clerk,
+        "fresh",
+        &[new_bill.id],
+        new_bill.amount,
+        now.owner_seen,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(paid, PayOutcome::Paid { .. }), "{paid:?}");
+    let resent = readings::pay_bills_for(
+        &clerk,
+        "fresh",
+        &[new_bill.id],
+        new_bill.amount,
+        shown.owner_seen,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resent, paid, "a key already applied answers as it did");
+    assert_eq!(bill_state(&desk, new_bill.id).await, (1, "paid".into()));
+    books_hold(&desk).await;
 }

@@ -37,6 +37,10 @@ pub struct Account {
     pub balance: Money,
     /// What the customer's type takes, cash first.
     pub payment_methods: Vec<PaymentMethod>,
+    /// Which owner `name` is (`customer_owner_seen`, sql/V110: the latest transfer's id, 0 the
+    /// first owner): sent back with a movement ([`move_money_for`]), which is refused if another
+    /// desk transferred the customer since.
+    pub owner_seen: i64,
 }
 
 /// The account of `customer_id`; `None`: no such customer.
@@ -47,7 +51,8 @@ pub async fn account(
     let Some(row) = client
         .query_opt(
             "SELECT c.id, c.customer_no, c.name, m.meter_no, c.business_model, c.status,
-                    c.customer_type_id, a.id AS account_id, a.balance
+                    c.customer_type_id, a.id AS account_id, a.balance,
+                    customer_owner_seen(c.id) AS owner_seen
              FROM customer c JOIN account a ON a.customer_id = c.id
                   JOIN meter m ON m.id = c.meter_id
              WHERE c.id = $1",
@@ -59,7 +64,7 @@ pub async fn account(
     };
     Ok(Some(from_columns!(row => Account {
         customer_id: row.get("id"),
-        customer_no, name, meter_no, business_model, status, account_id, balance,
+        customer_no, name, meter_no, business_model, status, account_id, balance, owner_seen,
         payment_methods: payment_methods(client, row.get("customer_type_id")).await?,
     })))
 }
@@ -211,6 +216,12 @@ pub enum MoveRefusal {
     BillsChanged,
     /// The balance with the deposit does not cover the bills it was to pay.
     BillsNotCovered,
+    /// Another desk transferred the customer since the screen read its owner
+    /// ([`move_money_for`]): the money would have gone to an owner the clerk did not see.
+    /// `owner`: the name stored now.
+    OwnerChanged {
+        owner: String,
+    },
 }
 
 /// Moves the money of `change` once under `key`, and answers it with its receipt as recorded:
@@ -231,26 +242,54 @@ pub async fn move_money(
     key: &str,
     change: &MoneyMove,
 ) -> Result<Receipted<MoveOutcome>, DbError> {
+    move_money_of(client, key, change, None).await
+}
+
+/// [`move_money`] for the owner the clerk's screen showed (`owner_seen`, from [`Account`]):
+/// `money_move_for` (sql/V110), behind the account's lock — after a transfer that held it —
+/// refuses with [`MoveRefusal::OwnerChanged`] if the customer has another owner now, nothing
+/// written. A key already applied answers its receipt, whoever the owner is now.
+pub async fn move_money_for(
+    client: &mut Client,
+    key: &str,
+    change: &MoneyMove,
+    owner_seen: i64,
+) -> Result<Receipted<MoveOutcome>, DbError> {
+    move_money_of(client, key, change, Some(owner_seen)).await
+}
+
+async fn move_money_of(
+    client: &mut Client,
+    key: &str,
+    change: &MoneyMove,
+    owner_seen: Option<i64>,
+) -> Result<Receipted<MoveOutcome>, DbError> {
     const MOVE: &str = "SELECT m.refusal, m.moved_kind, m.moved_customer_id, (m.line).*
                         FROM money_move($1, $2, $3, $4::numeric, $5, $6, $7::numeric) m";
+    const MOVE_FOR: &str = "SELECT m.refusal, m.moved_kind, m.moved_customer_id, (m.line).*
+                            FROM money_move_for($1, $2, $8, $3, $4::numeric, $5, $6,
+                                                $7::numeric) m";
     let (bill_ids, bills_total) = match &change.pays {
         Some(bills) => (Some(&bills.bill_ids), Some(bills.total)),
         None => (None, None),
     };
+    let statement = if owner_seen.is_some() { MOVE_FOR } else { MOVE };
     let transaction = Transaction::new(client);
-    transaction.commit_behind(MOVE);
+    transaction.commit_behind(statement);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+        &key,
+        &change.customer_id,
+        &change.movement.kind(),
+        &change.amount,
+        &change.method,
+        &bill_ids,
+        &bills_total,
+        &owner_seen,
+    ];
     let moved = transaction
         .query(
-            MOVE,
-            &[
-                &key,
-                &change.customer_id,
-                &change.movement.kind(),
-                &change.amount,
-                &change.method,
-                &bill_ids,
-                &bills_total,
-            ],
+            statement,
+            &params[..if owner_seen.is_some() { 8 } else { 7 }],
         )
         .await;
     transaction.commit().await?;
@@ -269,8 +308,12 @@ pub async fn move_money(
         )));
     };
     if let Some(refusal) = first.get::<_, Option<&str>>("refusal") {
+        let mut refusal = desk_refusal(refusal)?;
+        if let MoveRefusal::OwnerChanged { owner } = &mut refusal {
+            *owner = owner_now(client, change.customer_id).await?;
+        }
         return Ok(Receipted {
-            outcome: MoveOutcome::Refused(desk_refusal(refusal)?),
+            outcome: MoveOutcome::Refused(refusal),
             receipt: None,
         });
     }
@@ -292,6 +335,14 @@ pub async fn move_money(
     })
 }
 
+/// The name of the customer's owner as stored now (told to a clerk whose screen showed another).
+pub(crate) async fn owner_now(client: &Client, customer_id: i64) -> Result<String, DbError> {
+    Ok(client
+        .query_one("SELECT name FROM customer WHERE id = $1", &[&customer_id])
+        .await?
+        .get("name"))
+}
+
 /// The refusal `money_move` answered as a row: the checks the desk made before it posted.
 fn desk_refusal(refusal: &str) -> Result<MoveRefusal, DbError> {
     Ok(match refusal {
@@ -301,6 +352,9 @@ fn desk_refusal(refusal: &str) -> Result<MoveRefusal, DbError> {
         "not_positive" => MoveRefusal::NotPositive,
         "method_not_allowed" => MoveRefusal::MethodNotAllowed,
         "above_balance" => MoveRefusal::AboveBalance,
+        "owner_changed" => MoveRefusal::OwnerChanged {
+            owner: String::new(),
+        },
         other => {
             return Err(DbError::Inconsistent(format!(
                 "money_move refused: {other}"

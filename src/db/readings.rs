@@ -213,6 +213,9 @@ pub struct Bills {
     pub name: String,
     pub balance: Money,
     pub bills: Vec<Bill>,
+    /// Which owner `name` is (`customer_owner_seen`, sql/V110), sent back with a payment
+    /// ([`pay_bills_for`]).
+    pub owner_seen: i64,
 }
 
 impl Bills {
@@ -236,13 +239,18 @@ pub enum PayOutcome {
     NotCovered,
     /// A bill chosen was paid, voided or extended since it was shown.
     Changed,
+    /// Another desk transferred the customer since the screen read its owner
+    /// ([`pay_bills_for`]); nothing paid. `owner`: the name stored now.
+    OwnerChanged {
+        owner: String,
+    },
 }
 
 impl Issued for PayOutcome {
     fn receipt_no(&self) -> Option<i64> {
         match self {
             PayOutcome::Paid { receipt_no } => Some(*receipt_no),
-            PayOutcome::NotCovered | PayOutcome::Changed => None,
+            PayOutcome::NotCovered | PayOutcome::Changed | PayOutcome::OwnerChanged { .. } => None,
         }
     }
 }
@@ -648,7 +656,8 @@ pub async fn bills(
 ) -> Result<Option<Bills>, DbError> {
     let Some(head) = client
         .query_opt(
-            "SELECT c.id, c.customer_no, c.name, a.balance, a.id AS account_id
+            "SELECT c.id, c.customer_no, c.name, a.balance, a.id AS account_id,
+                    customer_owner_seen(c.id) AS owner_seen
              FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
             &[&customer_id],
         )
@@ -689,6 +698,7 @@ pub async fn bills(
         name: head.get("name"),
         balance: money(&head, "balance")?,
         bills,
+        owner_seen: head.get("owner_seen"),
     }))
 }
 
@@ -706,12 +716,58 @@ pub async fn pay_bills(
             &[&key, &bill_ids, &total.to_decimal()],
         )
         .await;
+    paid_or_refused(paid)
+}
+
+/// [`pay_bills`] for the owner the clerk's screen showed (`owner_seen`, from [`Bills`]):
+/// `bill_pay_for` (sql/V110), holding the account, refuses with [`PayOutcome::OwnerChanged`]
+/// if another desk transferred the customer since, nothing paid; a key already applied
+/// answers its receipt.
+pub async fn pay_bills_for(
+    client: &impl CachingClient,
+    key: &str,
+    bill_ids: &[i64],
+    total: Money,
+    owner_seen: i64,
+) -> Result<PayOutcome, DbError> {
+    let paid = client
+        .query_one(
+            "SELECT bill_pay_for($1, $2, $3, $4) AS receipt_no",
+            &[&key, &bill_ids, &total.to_decimal(), &owner_seen],
+        )
+        .await;
+    match paid_or_refused(paid)? {
+        PayOutcome::OwnerChanged { .. } => {
+            let owner = client
+                .query_opt(
+                    "SELECT c.name FROM customer c JOIN account a ON a.customer_id = c.id
+                     JOIN bill b ON b.account_id = a.id WHERE b.id = $1",
+                    &[&bill_ids.first()],
+                )
+                .await?
+                .map(|row| row.get("name"))
+                .unwrap_or_default();
+            Ok(PayOutcome::OwnerChanged { owner })
+        }
+        outcome => Ok(outcome),
+    }
+}
+
+fn paid_or_refused(
+    paid: Result<tokio_postgres::Row, tokio_postgres::Error>,
+) -> Result<PayOutcome, DbError> {
     Ok(
         match accepted_or(
             paid,
             [
                 (SqlState::CHECK_VIOLATION, PayOutcome::NotCovered),
                 (SqlState::T_R_SERIALIZATION_FAILURE, PayOutcome::Changed),
+                (
+                    SqlState::from_code("MD410"),
+                    PayOutcome::OwnerChanged {
+                        owner: String::new(),
+                    },
+                ),
             ],
         )? {
             Ok(row) => PayOutcome::Paid {

@@ -92,6 +92,9 @@ pub enum AccountPane {
         form: Form,
         change: MoneyMove,
         key: Option<String>,
+        /// The owner the confirmation names (`Account::owner_seen`): the database refuses the
+        /// movement if another desk transferred the customer since.
+        owner_seen: i64,
     },
     /// A receipt as printed.
     Receipt {
@@ -248,6 +251,7 @@ impl AccountScreen {
             form: form.clone(),
             change,
             key: None,
+            owner_seen: account.owner_seen,
         };
     }
 
@@ -260,13 +264,20 @@ impl AccountScreen {
             hub.say(MessageKind::Info, parked);
             return;
         }
-        let AccountPane::Confirm { change, key, .. } = &mut self.pane else {
+        let AccountPane::Confirm {
+            change,
+            key,
+            owner_seen,
+            ..
+        } = &mut self.pane
+        else {
             return;
         };
         let key = key.get_or_insert_with(|| hub.app.write_key()).clone();
         hub.send(MoveMoney {
             change: change.clone(),
             idempotency_key: key,
+            owner_seen: Some(*owner_seen),
         });
         hub.say(MessageKind::Info, hub.app.lang.t("acct.saving"));
     }
@@ -422,6 +433,9 @@ fn refusal_text(app: &App, refusal: &MoveRefusal) -> String {
         MoveRefusal::NotPermitted => app.t("acct.not_permitted"),
         MoveRefusal::BillsChanged => app.t("bills.changed"),
         MoveRefusal::BillsNotCovered => app.t("bills.not_covered"),
+        MoveRefusal::OwnerChanged { owner } => {
+            app.tf("acct.owner_changed", &[("owner", &inert(owner))])
+        }
     }
 }
 
@@ -480,6 +494,9 @@ impl Read for LoadHistory {
 pub struct MoveMoney {
     pub change: MoneyMove,
     pub idempotency_key: String,
+    /// The owner the clerk's screen showed (`Account::owner_seen`): refused if another desk
+    /// transferred the customer since. `None`: whoever owns it (`accounts::move_money`).
+    pub owner_seen: Option<i64>,
 }
 
 /// What moving answered, with the receipt as recorded when it moved.
@@ -497,8 +514,13 @@ impl ScreenRequest for MoveMoney {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let mut client = services.pool.get().await?;
-            let moved: Moved =
-                accounts::move_money(&mut client, &self.idempotency_key, &self.change).await?;
+            let key = &self.idempotency_key;
+            let moved: Moved = match self.owner_seen {
+                Some(owner_seen) => {
+                    accounts::move_money_for(&mut client, key, &self.change, owner_seen).await?
+                }
+                None => accounts::move_money(&mut client, key, &self.change).await?,
+            };
             Ok(Box::new(moved) as _)
         })
     }

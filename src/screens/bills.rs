@@ -51,6 +51,9 @@ pub struct BillsScreen {
     /// Bills were paid or voided here (or paid by a deposit over this screen): the screen below
     /// is told when this one is left.
     bills_changed: bool,
+    /// A payment here was refused for an owner another desk gave the customer meanwhile: the
+    /// confirmations name the owner they pay for.
+    owner_changed: bool,
     sideways: Sideways,
 }
 
@@ -63,6 +66,7 @@ impl BillsScreen {
             selected: 0,
             chosen: BTreeSet::new(),
             confirming: None,
+            owner_changed: false,
             voiding: None,
             receipt: None,
             bills_changed: false,
@@ -102,6 +106,9 @@ pub struct PayBills {
     pub bill_ids: Vec<i64>,
     /// Their sum, as confirmed.
     pub total: Money,
+    /// The owner the screen showed (`Bills::owner_seen`): refused if another desk transferred
+    /// the customer since.
+    pub owner_seen: i64,
 }
 
 /// What paying answered, with the receipt as recorded when the bills were paid.
@@ -119,9 +126,14 @@ impl ScreenRequest for PayBills {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
             let client = services.pool.get().await?;
-            let outcome =
-                readings::pay_bills(&client, &self.idempotency_key, &self.bill_ids, self.total)
-                    .await?;
+            let outcome = readings::pay_bills_for(
+                &client,
+                &self.idempotency_key,
+                &self.bill_ids,
+                self.total,
+                self.owner_seen,
+            )
+            .await?;
             Ok(Box::new(BillsPaid::read_back(&client, outcome).await?) as _)
         })
     }
@@ -130,12 +142,14 @@ impl ScreenRequest for PayBills {
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(paid) = reply.of::<BillsPaid>() {
             paid.keep_and_show(hub);
-            tell_after_leaving(hub, false, told_paid(&paid.outcome, hub.app.lang));
+            let told = told_paid(&paid.outcome, hub.app);
+            tell_after_leaving(hub, false, told);
         }
     }
 }
 
-fn told_paid(outcome: &PayOutcome, lang: Lang) -> (bool, MessageKind, String) {
+fn told_paid(outcome: &PayOutcome, app: &crate::app::App) -> (bool, MessageKind, String) {
+    let lang = app.lang;
     match outcome {
         PayOutcome::Paid { receipt_no } => (
             true,
@@ -148,6 +162,11 @@ fn told_paid(outcome: &PayOutcome, lang: Lang) -> (bool, MessageKind, String) {
             lang.t("bills.not_covered").into(),
         ),
         PayOutcome::Changed => (false, MessageKind::Error, lang.t("bills.changed").into()),
+        PayOutcome::OwnerChanged { owner } => (
+            false,
+            MessageKind::Error,
+            app.tf("bills.owner_changed", &[("owner", &inert(owner))]),
+        ),
     }
 }
 
@@ -304,19 +323,31 @@ impl BillsScreen {
         if self.confirming.as_ref() == Some(&paying) {
             self.confirming = None;
             hub.say(MessageKind::Info, lang.t("bills.paying"));
+            let owner_seen = self.bills.as_ref().map_or(0, |bills| bills.owner_seen);
             return hub.send(PayBills {
                 idempotency_key: hub.app.write_key(),
                 customer_id: self.customer_id,
                 bill_ids: paying,
                 total,
+                owner_seen,
             });
         }
+        let name = self
+            .bills
+            .as_ref()
+            .map(|bills| inert(&bills.name).into_owned())
+            .unwrap_or_default();
         let text = hub.app.tf(
-            "bills.confirm_pay",
+            if self.owner_changed {
+                "bills.confirm_pay_for"
+            } else {
+                "bills.confirm_pay"
+            },
             &[
                 ("count", &paying.len()),
                 ("total", &total),
                 ("balance", &balance),
+                ("owner", &name),
             ],
         );
         self.confirming = Some(paying);
@@ -603,8 +634,11 @@ impl Screen for BillsScreen {
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
             }
         } else if let Some(paid) = reply.of::<BillsPaid>() {
+            if let PayOutcome::OwnerChanged { .. } = paid.outcome {
+                self.owner_changed = true;
+            }
             self.receipt = paid.keep_and_show(hub);
-            let told = told_paid(&paid.outcome, lang);
+            let told = told_paid(&paid.outcome, hub.app);
             self.answered(told.0, told, hub);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
             let text = lang.tf("acct.not_kept", &[("why", &inert(&why.text(lang)))]);

@@ -47,6 +47,7 @@ fn account(business_model: &str) -> Account {
                 name: "WeChat Pay".into(),
             },
         ],
+        owner_seen: 0,
     }
 }
 
@@ -1081,5 +1082,78 @@ fn the_bills_help_names_the_key_that_ticks_a_bill() {
             .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
         assert!(row.contains("Space"), "{lang:?}: {row}");
         insta::assert_snapshot!(format!("bills_help_{lang:?}").to_lowercase(), screen);
+    }
+}
+
+/// Another desk transferred the customer while the clerk's deposit was confirmed for 张伟: the
+/// database refuses it (s35-l, V110); the clerk is told who owns the customer now, the amount
+/// typed is kept, the account is read again, and F2 then asks again naming the present owner
+/// before it takes the money for them.
+#[test]
+fn a_deposit_refused_for_an_owner_transferred_meanwhile_names_them_and_keeps_the_amount() {
+    for (lang, told, asked) in [
+        (
+            Lang::En,
+            "Nothing moved: another desk transferred this customer meanwhile; the owner now is Anna Schmidt. The amount typed is kept: F2 confirms it for Anna Schmidt.",
+            "Recharge 100.00 to 10000017 Anna Schmidt",
+        ),
+        (
+            Lang::Zh,
+            "未办理：其他柜台已同时为此用户过户，现户主为 Anna Schmidt。您填写的金额已保留：按 F2 确认为 Anna Schmidt 办理。",
+            "Anna Schmidt",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+        type_text(&mut app, "100");
+        press(&mut app, KeyCode::F(2));
+        assert!(render(&app).contains("张伟"));
+        let sent = press(&mut app, KeyCode::F(2));
+        let moving = sent[0].1.of::<MoveMoney>().expect("MoveMoney").clone();
+        assert_eq!(
+            moving.owner_seen,
+            Some(0),
+            "sent for the owner the screen read"
+        );
+        let next = answer(
+            &mut app,
+            &sent,
+            Reply::screen(Moved {
+                outcome: MoveOutcome::Refused(MoveRefusal::OwnerChanged {
+                    owner: "Anna Schmidt".into(),
+                }),
+                receipt: None,
+            }),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told);
+        let AccountPane::Form { form, .. } = pane(&app) else {
+            panic!("back on the form: {:?}", pane(&app))
+        };
+        assert_eq!(form.value(0), "100.00", "the amount typed is kept");
+        let reload: Vec<_> = next
+            .iter()
+            .filter(|(_, r)| r.of::<LoadAccount>().is_some())
+            .cloned()
+            .collect();
+        assert_eq!(reload.len(), 1, "the account is read again: {next:?}");
+        let mut now = account("system_prepaid");
+        now.name = "Anna Schmidt".into();
+        now.owner_seen = 7;
+        answer(
+            &mut app,
+            &reload,
+            Reply::screen(Loaded(Some((Box::new(now), history())))),
+        );
+        assert!(press(&mut app, KeyCode::F(2)).is_empty(), "asked first");
+        let screen = render(&app);
+        assert!(screen.contains(asked), "{screen}");
+        let sent = press(&mut app, KeyCode::F(2));
+        let moving_now = sent[0].1.of::<MoveMoney>().expect("MoveMoney");
+        assert_eq!(moving_now.owner_seen, Some(7));
+        assert_eq!(moving_now.change, moving.change);
+        assert_ne!(
+            moving_now.idempotency_key, moving.idempotency_key,
+            "a new movement: the refused one wrote nothing"
+        );
     }
 }

@@ -359,6 +359,7 @@ fn account_with(balance: &str) -> Account {
             code: "cash".into(),
             name: "Cash".into(),
         }],
+        owner_seen: 0,
     }
 }
 

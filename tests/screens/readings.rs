@@ -310,6 +310,7 @@ pub(crate) fn bills() -> Bills {
             bill(2, "2025-04-01", "2025-06-30", "unpaid", "100.00"),
             bill(3, "2025-07-01", "2025-09-30", "unpaid", "100.00"),
         ],
+        owner_seen: 0,
     }
 }
 
@@ -812,5 +813,51 @@ fn a_listed_line_the_screens_edge_cuts_ends_in_an_ellipsis() {
                 "{lang:?}: {line}\n{screen}"
             );
         }
+    }
+}
+
+/// s35-l: a payment of bills from the balance is sent for the owner the screen read; refused
+/// for one another desk gave the customer meanwhile, the clerk is told who owns it now, the
+/// bills are read again, and the next confirmation names the owner it pays for.
+#[test]
+fn bills_refused_for_an_owner_transferred_meanwhile_are_asked_again_naming_them() {
+    for (lang, told, asked) in [
+        (
+            Lang::En,
+            "Not paid: another desk transferred this customer meanwhile; the owner now is Anna Schmidt. F2 pays for Anna Schmidt after a confirmation.",
+            "Pay 1 bill(s) of Anna Schmidt, 100.00 in all, from the balance 150.00?",
+        ),
+        (
+            Lang::Zh,
+            "未缴费：其他柜台已同时为此用户过户，现户主为 Anna Schmidt。按 F2 确认后为 Anna Schmidt 缴费。",
+            "为 Anna Schmidt 缴纳 1 张账单",
+        ),
+    ] {
+        let mut app = bills_screen(lang);
+        press(&mut app, KeyCode::Char(' '));
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(only::<PayBills>(&sent).owner_seen, 0);
+        let next = answer(
+            &mut app,
+            &sent,
+            Reply::screen(not_paid(PayOutcome::OwnerChanged {
+                owner: "Anna Schmidt".into(),
+            })),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told);
+        let mut now = bills();
+        now.name = "Anna Schmidt".into();
+        now.owner_seen = 7;
+        answer(&mut app, &next, Reply::screen(Some(now)));
+        assert!(press(&mut app, KeyCode::F(2)).is_empty(), "asked first");
+        let screen = render(&app);
+        assert!(screen.contains(asked), "{screen}");
+        let sent = press(&mut app, KeyCode::F(2));
+        let paying = only::<PayBills>(&sent);
+        assert_eq!(
+            (paying.bill_ids.as_slice(), paying.owner_seen),
+            (&[2][..], 7)
+        );
     }
 }
