@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -468,6 +468,12 @@ pub struct App {
 }
 
 impl App {
+    /// Today in the desk's zone (`db::zone`), not the machine's clock's: the day the desk's
+    /// reports, dates and checks (an identity number's birth date) are of.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.zone).date_naive()
+    }
+
     /// Whether the signed-in operator's roles hold `permission` (`role_permission`): what the
     /// database will check; asked only to refuse early, in words.
     pub fn may(&self, permission: &str) -> bool {
