@@ -523,6 +523,11 @@ impl ScreenRequest for MoveMoney {
 }
 
 impl Screen for AccountScreen {
+    fn has_fields(&self) -> bool {
+        // The history, a confirmation and a receipt have none; the movement's form has two.
+        matches!(self.pane, AccountPane::Form { .. })
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         customer_crumb(self.customer_no, lang.t("acct.crumb"))
     }

@@ -79,7 +79,7 @@ fn history() -> Page<LedgerLine> {
 
 /// The table's first row made `business_model`'s, and `key` pressed on it: the account
 /// screen asks for the account, which is answered.
-fn open_account(app: &mut App, business_model: &str, key: KeyCode) -> Vec<(u64, Request)> {
+pub fn open_account(app: &mut App, business_model: &str, key: KeyCode) -> Vec<(u64, Request)> {
     let Some(table) = app.screen.module_mut::<CustomerTable>() else {
         panic!("on the customer table")
     };
