@@ -202,6 +202,10 @@ pub enum MoveRefusal {
     CardMeter,
     NotPositive,
     MethodNotAllowed,
+    /// The method (its code) was taken when the desk read the type's methods and `money_move`
+    /// asked, but disabled or taken off the type before the row was posted: the ledger's
+    /// trigger `a_method_the_type_takes` (sql/V107) refused it.
+    MethodNoLongerTaken(String),
     /// A refund above the balance (the database's CHECK refuses it too).
     AboveBalance,
     /// The operator's roles do not allow it (`account.deposit`, `account.refund`,
@@ -316,6 +320,13 @@ fn desk_refusal(refusal: &str) -> Result<MoveRefusal, DbError> {
 fn refusal_of(error: tokio_postgres::Error, change: &MoneyMove) -> Result<MoveRefusal, DbError> {
     let pays = change.pays.is_some();
     let refusal = match error.as_db_error() {
+        // Before the bills' check violation below: this one is the method's (sql/V107).
+        Some(server)
+            if *server.code() == SqlState::CHECK_VIOLATION
+                && server.message().starts_with("payment method ") =>
+        {
+            MoveRefusal::MethodNoLongerTaken(change.method.clone())
+        }
         Some(server) if *server.code() == SqlState::INSUFFICIENT_PRIVILEGE => {
             MoveRefusal::NotPermitted
         }

@@ -359,7 +359,13 @@ impl AccountScreen {
                 let text = refusal_text(hub.app, refusal);
                 if let AccountPane::Confirm { movement, form, .. } = &self.pane {
                     let (movement, mut form) = (*movement, form.clone());
-                    form.fail(&[(AMOUNT, text.clone())]);
+                    // A method no longer taken is the method field's to change; the rest the
+                    // amount's.
+                    let field = match refusal {
+                        MoveRefusal::MethodNoLongerTaken(_) => METHOD,
+                        _ => AMOUNT,
+                    };
+                    form.fail(&[(field, text.clone())]);
                     self.pane = AccountPane::Form { movement, form };
                 }
                 say_refusal(hub, refusal, text);
@@ -418,6 +424,13 @@ fn refusal_text(app: &App, refusal: &MoveRefusal) -> String {
         MoveRefusal::CardMeter => app.t("acct.card_meter"),
         MoveRefusal::NotPositive => app.t("acct.more_than_zero"),
         MoveRefusal::MethodNotAllowed => app.t("acct.method_not_allowed"),
+        MoveRefusal::MethodNoLongerTaken(code) => app.lang.tf(
+            "acct.method_no_longer_taken",
+            &[(
+                "method",
+                &super::receipt::named_payment_method(app.lang, code, code),
+            )],
+        ),
         MoveRefusal::AboveBalance => app.t("acct.refund_above_balance"),
         MoveRefusal::NotPermitted => app.t("acct.not_permitted"),
         MoveRefusal::BillsChanged => app.t("bills.changed"),
