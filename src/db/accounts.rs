@@ -319,14 +319,11 @@ fn desk_refusal(refusal: &str) -> Result<MoveRefusal, DbError> {
 /// CHECK violation; only a deposit paying bills meets those.
 fn refusal_of(error: tokio_postgres::Error, change: &MoneyMove) -> Result<MoveRefusal, DbError> {
     let pays = change.pays.is_some();
+    // Before the bills' check violation below: this one is the method's (sql/V107).
+    if let Some(method) = super::method_no_longer_taken(&error) {
+        return Ok(MoveRefusal::MethodNoLongerTaken(method));
+    }
     let refusal = match error.as_db_error() {
-        // Before the bills' check violation below: this one is the method's (sql/V107).
-        Some(server)
-            if *server.code() == SqlState::CHECK_VIOLATION
-                && server.message().starts_with("payment method ") =>
-        {
-            MoveRefusal::MethodNoLongerTaken(change.method.clone())
-        }
         Some(server) if *server.code() == SqlState::INSUFFICIENT_PRIVILEGE => {
             MoveRefusal::NotPermitted
         }
