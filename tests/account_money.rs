@@ -346,6 +346,48 @@ async fn what_the_account_does_not_take_moves_nothing() {
     );
 }
 
+/// s35-j, found: a method disabled (or taken off the type) after the desk read the type's
+/// methods and after `money_move` asked, before the row is posted, is refused by the ledger's
+/// trigger `a_method_the_type_takes` (sql/V107) with a plain check violation, which the desk
+/// showed as a failed request ("database error: … If it happens again, report it"). The race
+/// is made certain here, not waited for: as the owner, a trigger that fires just before V107's
+/// (`_…` sorts before `a_…`) disables the method in the deposit's own transaction, as another
+/// desk's commit would between the two statements. The desk answers the worded refusal naming
+/// the method (`MethodNoLongerTaken`), nothing written.
+#[tokio::test]
+async fn a_method_disabled_between_the_check_and_the_posting_is_refused_in_words() {
+    let (db, owner) = with_fixture().await;
+    let clerk = db.pool_of("clerk");
+    owner
+        .batch_execute(
+            "CREATE FUNCTION test_disable_the_method() RETURNS trigger
+             LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+             BEGIN
+                 UPDATE payment_method SET enabled = false WHERE code = NEW.payment_method_code;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER _disabled_meanwhile BEFORE INSERT ON ledger_transaction
+                 FOR EACH ROW WHEN (NEW.payment_method_code IS NOT NULL)
+                 EXECUTE FUNCTION test_disable_the_method();",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        send(
+            &clerk,
+            "desk-c-1",
+            &moving(PREPAID, Movement::Deposit, "10.00", "cash")
+        )
+        .await,
+        MoveOutcome::Refused(MoveRefusal::MethodNoLongerTaken("cash".to_owned()))
+    );
+    assert_eq!(count(&owner, "SELECT count(*) FROM receipt").await, 0);
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM ledger_transaction").await,
+        0
+    );
+}
+
 #[tokio::test]
 async fn a_recharge_whose_reply_is_lost_after_the_commit_is_not_moved_again_when_sent_again() {
     let (db, owner) = with_fixture().await;

@@ -2248,3 +2248,44 @@ async fn the_database_takes_every_recharge_at_the_price_the_desk_quotes() {
     let check = books_check(&counter).await;
     assert!(check.is_empty(), "{check:?}");
 }
+
+/// s35-j, found: a payment method disabled (or taken off the type) after the begin asked for it
+/// and before the journal's row is written is refused by the trigger `a_method_the_type_takes`
+/// (sql/V107) with a plain check violation: the desk showed a failed request. Made certain, not
+/// raced: as the owner, a trigger firing just before V107's (`_…` sorts first) disables the
+/// method in the begin's own transaction, as another desk's commit would between the
+/// statements. The begin answers a refusal naming the method; nothing is left.
+#[tokio::test]
+async fn a_method_disabled_while_a_recharge_begins_is_refused_in_words() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter
+        .customer
+        .client
+        .batch_execute(
+            "CREATE FUNCTION test_disable_the_method() RETURNS trigger
+             LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+             BEGIN
+                 UPDATE payment_method SET enabled = false WHERE code = NEW.payment_method_code;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER _disabled_meanwhile BEFORE INSERT ON card_operation
+                 FOR EACH ROW WHEN (NEW.payment_method_code IS NOT NULL)
+                 EXECUTE FUNCTION test_disable_the_method();",
+        )
+        .await
+        .unwrap();
+    counter
+        .refused_leaving_nothing(
+            CLERK,
+            &recharge_m3("5"),
+            Refusal::PaymentMethodNoLongerTaken("cash".to_owned()),
+        )
+        .await;
+    assert!(
+        counter
+            .scalar::<bool>("SELECT enabled FROM payment_method WHERE code = 'cash'")
+            .await,
+        "the disabling was the begin's, rolled back with it"
+    );
+}

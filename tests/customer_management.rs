@@ -644,6 +644,7 @@ async fn opening_an_account_installs_the_meter_and_opens_an_empty_account() {
     let statistical = BasicInfo::validate(
         Nature::Statistical,
         meterdesk::domain::validation::IdDocumentPolicy::FreeForm,
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
         |field| match field {
             Field::Label => "Hydrant".to_owned(),
             Field::Location => "Park".to_owned(),

@@ -87,14 +87,21 @@ pub fn page(app: &App) -> HelpPage {
             .chain([":lang".to_owned(), ":messages".to_owned(), ":c".to_owned()])
             .collect()
     };
-    let mut footer = vec![HelpLine::Text(String::new())];
-    footer.extend(
-        wrap(&[app.t("help.fields")], text_width)
-            .into_iter()
-            .map(HelpLine::Text),
-    );
+    let mut footer = Vec::new();
+    // How to move between fields, only where there are fields (not the customer table, not
+    // the bills' list): `Screen::has_fields`.
+    if app.screen_has_fields() {
+        footer.extend(
+            wrap(&[app.t("help.fields")], text_width)
+                .into_iter()
+                .map(HelpLine::Text),
+        );
+    }
     if !words.is_empty() {
         footer.extend(wrap(&words, text_width).into_iter().map(HelpLine::Text));
+    }
+    if !footer.is_empty() {
+        footer.insert(0, HelpLine::Text(String::new()));
     }
     footer.push(HelpLine::Text(String::new()));
     footer.extend(

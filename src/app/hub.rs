@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -468,6 +468,12 @@ pub struct App {
 }
 
 impl App {
+    /// Today in the desk's zone (`db::zone`), not the machine's clock's: the day the desk's
+    /// reports, dates and checks (an identity number's birth date) are of.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.zone).date_naive()
+    }
+
     /// Whether the signed-in operator's roles hold `permission` (`role_permission`): what the
     /// database will check; asked only to refuse early, in words.
     pub fn may(&self, permission: &str) -> bool {
@@ -598,6 +604,15 @@ impl App {
         }
     }
 
+    /// Whether the screen on top has fields to move between (`Screen::has_fields`): the help's
+    /// line on Tab / Shift-Tab / Enter is shown only then.
+    pub fn screen_has_fields(&self) -> bool {
+        match (&self.overlay, &self.screen) {
+            (Some(Overlay::CommandLine(_)), _) | (_, Slot::Vacant(_)) => false,
+            (_, Slot::Module(_, screen)) => screen.has_fields(),
+        }
+    }
+
     /// The commands offered here that the operator's roles allow: what the legend and the help
     /// show.
     pub fn allowed_commands(&self) -> Vec<(Command, &'static str)> {
@@ -697,6 +712,13 @@ pub trait Screen: ScreenBase + Debug + Send {
     /// commands, so that no key the screen takes is one a clerk cannot find.
     fn keys(&self) -> Vec<(&'static str, &'static str)> {
         Vec::new()
+    }
+
+    /// Whether it shows fields that Tab / Shift-Tab and Enter move between (a form, a form's
+    /// pane open now): the help says how only where there are. A list or a read-only view
+    /// (the customer table, the bills without the void pane) answers false.
+    fn has_fields(&self) -> bool {
+        true
     }
 
     /// The permission `command` needs here, if any: the legend and the help leave out what the

@@ -207,6 +207,10 @@ pub enum MoveRefusal {
     CardMeter,
     NotPositive,
     MethodNotAllowed,
+    /// The method (its code) was taken when the desk read the type's methods and `money_move`
+    /// asked, but disabled or taken off the type before the row was posted: the ledger's
+    /// trigger `a_method_the_type_takes` (sql/V107) refused it.
+    MethodNoLongerTaken(String),
     /// A refund above the balance (the database's CHECK refuses it too).
     AboveBalance,
     /// The operator's roles do not allow it (`account.deposit`, `account.refund`,
@@ -369,6 +373,10 @@ fn desk_refusal(refusal: &str) -> Result<MoveRefusal, DbError> {
 /// CHECK violation; only a deposit paying bills meets those.
 fn refusal_of(error: tokio_postgres::Error, change: &MoneyMove) -> Result<MoveRefusal, DbError> {
     let pays = change.pays.is_some();
+    // Before the bills' check violation below: this one is the method's (sql/V107).
+    if let Some(method) = super::method_no_longer_taken(&error) {
+        return Ok(MoveRefusal::MethodNoLongerTaken(method));
+    }
     let refusal = match error.as_db_error() {
         Some(server) if *server.code() == SqlState::INSUFFICIENT_PRIVILEGE => {
             MoveRefusal::NotPermitted

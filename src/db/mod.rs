@@ -107,6 +107,19 @@ const ENV_OVERRIDES: [(&str, &str); 5] = [
     ("PGDATABASE", "dbname"),
 ];
 
+/// The payment method (its code) the ledger's and the journal's trigger `a_method_the_type_takes`
+/// (sql/V107) refused: disabled, or taken off the customer's type, after the desk read the
+/// type's methods and after the request's own check asked. `None` for any other error.
+pub fn method_no_longer_taken(error: &tokio_postgres::Error) -> Option<String> {
+    let server = error.as_db_error()?;
+    if *server.code() != SqlState::CHECK_VIOLATION {
+        return None;
+    }
+    let rest = server.message().strip_prefix("payment method ")?;
+    let (code, _) = rest.split_once(" is not one the customer's type takes")?;
+    Some(code.to_owned())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(

@@ -452,10 +452,12 @@ impl Checker<'_> {
 
 impl BasicInfo {
     /// Validates the form of `nature`; `typed` gives the text typed into a field (blank for
-    /// none). Reports every field in error, so the screen marks them all at once.
+    /// none). Reports every field in error, so the screen marks them all at once. `today` is
+    /// the desk's (an identity number's birth date must not be after it).
     pub fn validate(
         nature: Nature,
         policy: IdDocumentPolicy,
+        today: chrono::NaiveDate,
         typed: impl Fn(Field) -> String,
     ) -> Result<BasicInfo, FieldErrors> {
         let mut check = Checker {
@@ -466,7 +468,7 @@ impl BasicInfo {
             Nature::Personal => BasicInfo::Personal(PersonalInfo {
                 name: check.required(Field::Name, validation::personal_name),
                 id_document_no: check.optional(Field::IdDocumentNo, |text| {
-                    validation::id_document_number(text, policy)
+                    validation::id_document_number(text, policy, today)
                 }),
                 mobile: check.required(Field::Mobile, validation::mobile),
                 address: check.required(Field::Address, validation::address),
@@ -725,11 +727,17 @@ mod tests {
         move |field| map.get(&field).cloned().unwrap_or_default()
     }
 
+    /// The desk's today the forms are checked on.
+    fn a_day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap()
+    }
+
     #[test]
     fn personal_information_is_validated_into_values() {
         let info = BasicInfo::validate(
             Nature::Personal,
             IdDocumentPolicy::ResidentIdentityCard,
+            a_day(),
             typed(&[
                 (Field::Name, " 张 伟 "),
                 (Field::IdDocumentNo, "11010519491231002x"),
@@ -792,7 +800,8 @@ mod tests {
             ),
         ];
         for (nature, fields, refused) in cases {
-            let errors = BasicInfo::validate(nature, IdDocumentPolicy::FreeForm, typed(&fields));
+            let errors =
+                BasicInfo::validate(nature, IdDocumentPolicy::FreeForm, a_day(), typed(&fields));
             assert_eq!(errors, Err(refused), "{nature:?}");
         }
     }
@@ -802,6 +811,7 @@ mod tests {
         let info = BasicInfo::validate(
             Nature::Enterprise,
             IdDocumentPolicy::FreeForm,
+            a_day(),
             typed(&[
                 (Field::CompanyName, "福州自来水(集团)有限公司"),
                 (Field::RegistrationNo, "9135 0100 m000 100y43"),
@@ -830,6 +840,7 @@ mod tests {
         let errors = BasicInfo::validate(
             Nature::Enterprise,
             IdDocumentPolicy::FreeForm,
+            a_day(),
             typed(&[(Field::RegistrationNo, "91350100M000100Y44")]),
         )
         .unwrap_err();
@@ -842,6 +853,7 @@ mod tests {
             BasicInfo::validate(
                 Nature::Personal,
                 IdDocumentPolicy::FreeForm,
+                a_day(),
                 typed(&[
                     (Field::Name, "Anna"),
                     (Field::Mobile, mobile),

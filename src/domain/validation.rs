@@ -179,16 +179,20 @@ pub fn phone(text: &str) -> Result<String, FieldError> {
 }
 
 /// An identity document number under the utility's policy; uppercased (a typed `x` is `X`).
-pub fn id_document_number(text: &str, policy: IdDocumentPolicy) -> Result<String, FieldError> {
+/// `today` is the desk's (`App::today`, in the desk's zone): a resident ID's birth date must not
+/// be after it. Passed in, so the domain reads no clock and knows no zone.
+pub fn id_document_number(
+    text: &str,
+    policy: IdDocumentPolicy,
+    today: NaiveDate,
+) -> Result<String, FieldError> {
     match policy {
-        IdDocumentPolicy::ResidentIdentityCard => {
-            resident_identity_number(text, chrono::Local::now().date_naive())
-        }
+        IdDocumentPolicy::ResidentIdentityCard => resident_identity_number(text, today),
         // A number shaped like a resident identity card's (17 digits and a digit or X) is one,
         // check character and all, whatever the policy: the database refuses it otherwise
         // (sql/V108), as `registration_number` holds a credit code's shape.
         IdDocumentPolicy::FreeForm if looks_like_a_resident_id(text) => {
-            resident_identity_number(text, chrono::Local::now().date_naive())
+            resident_identity_number(text, today)
         }
         IdDocumentPolicy::FreeForm => free_form_number(text),
     }
@@ -589,12 +593,52 @@ mod tests {
         assert_eq!(resident_identity_number(&number, day_after), Ok(number));
     }
 
+    /// The desk's today the other cases are checked on (none is near it).
+    fn a_day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 5).unwrap()
+    }
+
     fn strict_id(text: &str) -> Result<String, FieldError> {
-        id_document_number(text, IdDocumentPolicy::ResidentIdentityCard)
+        id_document_number(text, IdDocumentPolicy::ResidentIdentityCard, a_day())
     }
 
     fn free_id(text: &str) -> Result<String, FieldError> {
-        id_document_number(text, IdDocumentPolicy::FreeForm)
+        id_document_number(text, IdDocumentPolicy::FreeForm, a_day())
+    }
+
+    #[test]
+    fn an_identity_number_is_checked_against_the_day_it_is_given_not_the_machines_clock() {
+        // Born on 2026-12-06: the day in Shanghai while the machine's clock (UTC) still says
+        // the 5th. The desk's today is what decides, under either policy; no clock is read.
+        let born = "11010520261206001";
+        let sum: u32 = born
+            .bytes()
+            .zip(ID_NUMBER_WEIGHTS)
+            .map(|(digit, weight)| u32::from(digit - b'0') * weight)
+            .sum();
+        let number = format!("{born}{}", ID_NUMBER_CHECK[(sum % 11) as usize] as char);
+        let desk_today = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let day_before = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        for policy in [
+            IdDocumentPolicy::ResidentIdentityCard,
+            IdDocumentPolicy::FreeForm,
+        ] {
+            assert_eq!(
+                id_document_number(&number, policy, desk_today),
+                Ok(number.clone()),
+                "{policy:?}"
+            );
+            assert_eq!(
+                id_document_number(&number, policy, day_before),
+                Err(FieldError::IdNumberFutureBirthDate),
+                "{policy:?}"
+            );
+        }
+        // Far in the future whatever the clock says: the given day alone decides.
+        assert_eq!(
+            id_document_number(&number, IdDocumentPolicy::FreeForm, NaiveDate::MIN),
+            Err(FieldError::IdNumberFutureBirthDate)
+        );
     }
 
     fn money(text: &str) -> Result<Decimal, FieldError> {

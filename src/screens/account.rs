@@ -370,7 +370,13 @@ impl AccountScreen {
                 let text = refusal_text(hub.app, refusal);
                 if let AccountPane::Confirm { movement, form, .. } = &self.pane {
                     let (movement, mut form) = (*movement, form.clone());
-                    form.fail(&[(AMOUNT, text.clone())]);
+                    // A method no longer taken is the method field's to change; the rest the
+                    // amount's.
+                    let field = match refusal {
+                        MoveRefusal::MethodNoLongerTaken(_) => METHOD,
+                        _ => AMOUNT,
+                    };
+                    form.fail(&[(field, text.clone())]);
                     self.pane = AccountPane::Form { movement, form };
                 }
                 say_refusal(hub, refusal, text);
@@ -429,6 +435,13 @@ fn refusal_text(app: &App, refusal: &MoveRefusal) -> String {
         MoveRefusal::CardMeter => app.t("acct.card_meter"),
         MoveRefusal::NotPositive => app.t("acct.more_than_zero"),
         MoveRefusal::MethodNotAllowed => app.t("acct.method_not_allowed"),
+        MoveRefusal::MethodNoLongerTaken(code) => app.lang.tf(
+            "acct.method_no_longer_taken",
+            &[(
+                "method",
+                &super::receipt::named_payment_method(app.lang, code, code),
+            )],
+        ),
         MoveRefusal::AboveBalance => app.t("acct.refund_above_balance"),
         MoveRefusal::NotPermitted => app.t("acct.not_permitted"),
         MoveRefusal::BillsChanged => app.t("bills.changed"),
@@ -545,6 +558,11 @@ impl ScreenRequest for MoveMoney {
 }
 
 impl Screen for AccountScreen {
+    fn has_fields(&self) -> bool {
+        // The history, a confirmation and a receipt have none; the movement's form has two.
+        matches!(self.pane, AccountPane::Form { .. })
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         customer_crumb(self.customer_no, lang.t("acct.crumb"))
     }

@@ -113,6 +113,10 @@ impl ArrearsScreen {
 }
 
 impl Screen for ArrearsScreen {
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("arrears.crumb").to_owned()
     }

@@ -3,6 +3,7 @@
 //! stored information, how their forms take keys and refuse edits while a save waits, the
 //! outcome of a save told after its screen was left, and the pieces they draw.
 
+use chrono::NaiveDate;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -131,10 +132,17 @@ impl BasicForm {
 
     /// Checks the fields by kind and by the domain's rules; on errors the form shows them all
     /// and the cursor goes to the first.
-    pub fn validate(&mut self, lang: Lang, policy: IdDocumentPolicy) -> Option<BasicInfo> {
+    /// `today` is the desk's (`App::today`).
+    pub fn validate(
+        &mut self,
+        lang: Lang,
+        policy: IdDocumentPolicy,
+        today: NaiveDate,
+    ) -> Option<BasicInfo> {
         let mut errors = self.form.kind_errors(lang);
-        let checked =
-            BasicInfo::validate(self.nature, policy, |field| self.value(field).to_owned());
+        let checked = BasicInfo::validate(self.nature, policy, today, |field| {
+            self.value(field).to_owned()
+        });
         if let Err(rule_errors) = &checked {
             for (field, error) in rule_errors {
                 let index = self.index(*field);

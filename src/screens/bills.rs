@@ -424,6 +424,11 @@ const TICK: KeyCode = KeyCode::Char(' ');
 const TICK_NAME: &str = "Space";
 
 impl Screen for BillsScreen {
+    fn has_fields(&self) -> bool {
+        // Only the void pane has a field (its reason).
+        self.voiding.is_some()
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         customer_crumb(self.customer_no, lang.t("bills.title"))
     }

@@ -314,6 +314,10 @@ fn steps(closing: &Closing, lang: Lang) -> Vec<(&'static str, String, bool)> {
 }
 
 impl Screen for CloseAccountScreen {
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         customer_crumb(self.row.customer_no, lang.t("close_account.title"))
     }

@@ -101,6 +101,10 @@ fn row_of(details: &CustomerDetails) -> CustomerRow {
 }
 
 impl Screen for Details {
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, _lang: Lang) -> String {
         format!("{:08}", self.row.customer_no)
     }

@@ -116,7 +116,7 @@ impl ModifyView {
             hub.say(MessageKind::Error, lang.t("modify.closed"));
             return;
         }
-        let Some(info) = basic.validate(lang, hub.app.id_policy) else {
+        let Some(info) = basic.validate(lang, hub.app.id_policy, hub.app.today()) else {
             return hub.say_form_error(&basic.form);
         };
         if read.info.changed_fields(&info).is_empty() {

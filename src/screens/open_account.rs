@@ -364,7 +364,7 @@ impl OpenAccountWizard {
                 let Some(basic) = self.basic.as_mut() else {
                     return;
                 };
-                match basic.validate(lang, hub.app.id_policy) {
+                match basic.validate(lang, hub.app.id_policy, hub.app.today()) {
                     Some(info) => {
                         self.info = Some(info);
                         // A meter chosen for a type since changed in step 1 may not fit it.

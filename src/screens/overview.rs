@@ -54,6 +54,10 @@ impl Read for LoadOverview {
 }
 
 impl Screen for OverviewScreen {
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("screen.overview").to_owned()
     }

@@ -574,7 +574,7 @@ fn rows_in_sight(height: u16) -> usize {
 
 /// Today in the desk's zone: the reports' first day and their last.
 fn today(hub: &Hub) -> NaiveDate {
-    Utc::now().with_timezone(&hub.app.zone).date_naive()
+    hub.app.today()
 }
 
 impl ReportsScreen {

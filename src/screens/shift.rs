@@ -241,6 +241,10 @@ impl ShiftScreen {
 }
 
 impl Screen for ShiftScreen {
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("shift.crumb").to_owned()
     }

@@ -250,6 +250,10 @@ fn fetch(hub: &mut Hub, search: CustomerSearch, at: PageAt, size: usize, apply: 
 }
 
 impl Screen for CustomerTable {
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("screen.customers").to_owned()
     }

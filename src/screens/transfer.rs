@@ -199,7 +199,7 @@ impl TransferView {
         let Some(basic) = self.basic.as_mut() else {
             return;
         };
-        match basic.validate(lang, hub.app.id_policy) {
+        match basic.validate(lang, hub.app.id_policy, hub.app.today()) {
             Some(info) => {
                 self.confirming = Some(info);
                 hub.app.message = None;

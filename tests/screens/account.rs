@@ -80,7 +80,7 @@ fn history() -> Page<LedgerLine> {
 
 /// The table's first row made `business_model`'s, and `key` pressed on it: the account
 /// screen asks for the account, which is answered.
-fn open_account(app: &mut App, business_model: &str, key: KeyCode) -> Vec<(u64, Request)> {
+pub fn open_account(app: &mut App, business_model: &str, key: KeyCode) -> Vec<(u64, Request)> {
     let Some(table) = app.screen.module_mut::<CustomerTable>() else {
         panic!("on the customer table")
     };
@@ -1155,5 +1155,57 @@ fn a_deposit_refused_for_an_owner_transferred_meanwhile_names_them_and_keeps_the
             moving_now.idempotency_key, moving.idempotency_key,
             "a new movement: the refused one wrote nothing"
         );
+    }
+}
+
+/// s35-j, found: a payment method disabled (or taken off the customer's type) after the desk read
+/// the type's methods was refused by the database's trigger, shown as a failed request. The
+/// refusal is now in words, naming the method and what to do, back on the form with what was
+/// typed and the method field marked; en and zh.
+#[test]
+fn a_method_no_longer_taken_is_refused_in_words_and_the_form_is_kept() {
+    for (lang, words) in [
+        (
+            Lang::En,
+            "WeChat Pay is no longer taken for this customer's type (disabled or removed \
+             meanwhile): choose another payment method. Nothing was paid.",
+        ),
+        (
+            Lang::Zh,
+            "该用户类型已不再接受「微信支付」（刚被停用或移除）：请选择其他付款方式。未收取任何款项。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+        type_text(&mut app, "120.5");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, if lang == Lang::En { "WeChat" } else { "微信" });
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(sent.len(), 1, "{lang:?}: {sent:?}");
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Moved {
+                outcome: MoveOutcome::Refused(MoveRefusal::MethodNoLongerTaken(
+                    "wechat_pay".to_owned(),
+                )),
+                receipt: None,
+            }),
+        );
+        let AccountPane::Form { movement, form } = pane(&app) else {
+            panic!("{lang:?}: back on the form: {:?}", pane(&app))
+        };
+        assert_eq!(*movement, Movement::Deposit);
+        assert_eq!(form.value(0), "120.50", "{lang:?}: the amount kept");
+        assert!(
+            !form.value(1).is_empty(),
+            "{lang:?}: the method kept, to change"
+        );
+        let message = app.message.clone().unwrap().text;
+        assert!(message.ends_with(words), "{lang:?}: {message}");
+        let screen = render(&app);
+        assert!(screen.contains("120.50"), "{lang:?}: {screen}");
     }
 }

@@ -2555,3 +2555,46 @@ fn why_a_card_is_unreadable_is_said_in_the_desks_language() {
     open_card_screen(&mut app);
     insta::assert_snapshot!("card_unreadable_without_secrets_zh", render(&app));
 }
+
+/// s35-j, found: a payment method disabled (or taken off the type) while the recharge began was
+/// refused by the database's trigger and shown as a failed request. The refusal now names the
+/// method and what to do, and the recharge's form comes back with what was typed; en and zh.
+#[test]
+fn a_method_no_longer_taken_is_refused_in_words_and_the_recharge_form_is_kept() {
+    for (lang, expected) in [
+        (
+            Lang::En,
+            "Cash is no longer taken for this customer's type (disabled or removed meanwhile): \
+             choose another payment method. Nothing was written to the card or paid.",
+        ),
+        (
+            Lang::Zh,
+            "该用户类型已不再接受「现金」（刚被停用或移除）：请选择其他付款方式。卡上未写入，也未收付款项。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(matches!(only(&sent), WriteCard { .. }), "{sent:?}");
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(
+                Refusal::PaymentMethodNoLongerTaken("cash".to_owned()),
+            ))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, expected, "{lang:?}");
+        let card = app.screen.module::<CardScreen>().expect("the card screen");
+        assert!(
+            matches!(card.pane, CardPane::Recharge(_)),
+            "{lang:?}: back on the recharge's form: {:?}",
+            card.pane
+        );
+        let screen = render(&app);
+        assert!(
+            screen.contains("120"),
+            "{lang:?}: the amount kept: {screen}"
+        );
+    }
+}

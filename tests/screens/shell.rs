@@ -37,7 +37,8 @@ fn esc_and_a_key_that_arrive_together_are_both_typed() {
 }
 
 /// At 80×20 the customer table's help is taller than the screen: it scrolls to its end (the
-/// last commands and how to close it), no further, and back; at 80×24 (since its command-line
+/// last commands and how to close it), no further, and back (17 rows since the table's help has
+/// no line on fields, s35-m); at 80×24 (since its command-line
 /// words are only those that run there, s35-k) and on a tall terminal it all fits.
 #[test]
 fn help_taller_than_the_screen_scrolls_to_its_end_and_back() {
@@ -45,28 +46,28 @@ fn help_taller_than_the_screen_scrolls_to_its_end_and_back() {
     let mut app = signed_in_at(Lang::Zh, size);
     press(&mut app, KeyCode::F(1));
     let top = render_at(&app, size);
-    assert!(top.contains("第 1–15 行，共 18 行"), "{top}");
+    assert!(top.contains("第 1–15 行，共 17 行"), "{top}");
     assert!(!top.contains("关闭帮助"), "{top}");
 
     press(&mut app, KeyCode::End);
     let end = render_at(&app, size);
     assert!(end.contains(":lang :messages"), "{end}");
     assert!(end.contains("关闭帮助"), "{end}");
-    assert!(end.contains("第 4–18 行，共 18 行"), "{end}");
+    assert!(end.contains("第 3–17 行，共 17 行"), "{end}");
     for _ in 0..6 {
         press(&mut app, KeyCode::Down);
     }
     assert_eq!(render_at(&app, size), end, "↓ at the end shows nothing new");
     press(&mut app, KeyCode::Up);
     assert!(
-        render_at(&app, size).contains("第 3–17 行"),
+        render_at(&app, size).contains("第 2–16 行"),
         "one ↑ after the end moves one row"
     );
     press(&mut app, KeyCode::PageUp);
     assert_eq!(render_at(&app, size), top, "PgUp goes back to the top");
     press(&mut app, KeyCode::PageDown);
     assert!(
-        render_at(&app, size).contains("第 4–18 行"),
+        render_at(&app, size).contains("第 3–17 行"),
         "PgDn stops at the end"
     );
     insta::assert_snapshot!(end);
@@ -444,4 +445,51 @@ fn the_helps_command_line_words_are_those_that_run_there() {
     type_text(&mut app, "ov");
     press(&mut app, KeyCode::Tab);
     assert!(render(&app).contains(":overview"), "{}", render(&app));
+}
+
+/// s35-k, found: every help said "Tab / Shift-Tab: next / previous field · Enter: next field;
+/// on the last, confirm", also on screens with no field (the customer table, the bills). The
+/// line is now shown only where the screen on top has fields (`Screen::has_fields`): not on
+/// the customer table nor the bills, still on an account's recharge form; en and zh, 80×24.
+#[test]
+fn the_help_says_how_to_move_between_fields_only_where_there_are_fields() {
+    for (lang, line) in [
+        (Lang::En, "next / previous field"),
+        (Lang::Zh, "下一栏 / 上一栏"),
+    ] {
+        let mut app = signed_in_at(lang, (80, 24));
+        press(&mut app, KeyCode::F(1));
+        let screen = render_at(&app, (80, 24));
+        assert!(!screen.contains(line), "{lang:?} table: {screen}");
+        insta::assert_snapshot!(
+            format!("table_help_no_fields_{lang:?}").to_lowercase(),
+            screen
+        );
+        press(&mut app, KeyCode::Esc);
+
+        let sent = press(&mut app, KeyCode::Char('b'));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Some(crate::readings::bills())),
+        );
+        press(&mut app, KeyCode::F(1));
+        let screen = render_at(&app, (80, 24));
+        assert!(
+            screen.contains("Space"),
+            "{lang:?} the bills' help: {screen}"
+        );
+        assert!(!screen.contains(line), "{lang:?} bills: {screen}");
+        insta::assert_snapshot!(
+            format!("bills_help_no_fields_{lang:?}").to_lowercase(),
+            screen
+        );
+        press(&mut app, KeyCode::Esc);
+
+        let mut app = signed_in_at(lang, (80, 24));
+        crate::account::open_account(&mut app, "system_prepaid", KeyCode::Char('r'));
+        press(&mut app, KeyCode::F(1));
+        let screen = render_at(&app, (80, 24));
+        assert!(screen.contains(line), "{lang:?} recharge form: {screen}");
+    }
 }

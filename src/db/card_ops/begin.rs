@@ -13,8 +13,26 @@ pub async fn begin(
     // A new operation's journal is the last statement: COMMIT goes in the same write.
     transaction.commit_behind(JOURNAL);
     transaction.commit_behind(RECHARGE_JOURNAL);
-    let report = begin_in(&transaction, begin, request).await?;
-    transaction.commit().await?;
+    // A method refused by the journal's trigger (sql/V107) is a refusal in words, not a failed
+    // request; the transaction is rolled back, so nothing it did (a pending operation settled
+    // first) is reported.
+    let no_longer_taken = |method| BeginReport {
+        resolved: None,
+        outcome: BeginOutcome::Refused(Refusal::PaymentMethodNoLongerTaken(method)),
+    };
+    let report = match begin_in(&transaction, begin, request).await {
+        Err(DbError::Query(error)) => match crate::db::method_no_longer_taken(&error) {
+            Some(method) => return Ok(no_longer_taken(method)),
+            None => return Err(DbError::Query(error)),
+        },
+        other => other?,
+    };
+    if let Err(error) = transaction.commit().await {
+        return match crate::db::method_no_longer_taken(&error) {
+            Some(method) => Ok(no_longer_taken(method)),
+            None => Err(error.into()),
+        };
+    }
     Ok(report)
 }
 

@@ -269,6 +269,10 @@ pub enum Refusal {
     TooMuchWater,
     #[error("the customer's type does not take this payment method")]
     PaymentMethodNotAllowed,
+    /// Taken when asked, then disabled or taken off the type before the journal's row was
+    /// written: the trigger `a_method_the_type_takes` (sql/V107) refused it. The method's code.
+    #[error("payment method {0} is no longer taken for the customer's type")]
+    PaymentMethodNoLongerTaken(String),
     #[error("the balance does not cover the purchase")]
     BalanceTooLow,
 }

@@ -195,6 +195,15 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
             };
             return lang.tf(key, &[("seq", sequence)]);
         }
+        Refusal::PaymentMethodNoLongerTaken(code) => {
+            return lang.tf(
+                "ic.refused_method_no_longer_taken",
+                &[(
+                    "method",
+                    &crate::screens::receipt::named_payment_method(lang, code, code),
+                )],
+            );
+        }
         Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => {
             return not_blank(lang, app.card.as_ref(), BlankWanted::Refused);

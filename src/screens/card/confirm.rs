@@ -324,6 +324,16 @@ impl CardScreen {
         if let Some(pane) = outcome.follow(write.operation.kind(), hub) {
             self.set_pane(pane);
         }
+        // A method no longer taken (sql/V107): F2 again would be refused again; back to the
+        // recharge's form with what was typed, to choose another method.
+        if let (
+            Written::Refused(Refusal::PaymentMethodNoLongerTaken(_)),
+            CardPane::Confirm(Confirm::Recharge { form, .. }),
+        ) = (&outcome.written, &self.pane)
+        {
+            let form = form.clone();
+            self.set_pane(CardPane::Recharge(form));
+        }
     }
 }
 

@@ -30,6 +30,10 @@ impl PasswordShown {
 }
 
 impl Screen for PasswordShown {
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("operators.screen_password").to_owned()
     }
