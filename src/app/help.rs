@@ -84,7 +84,11 @@ pub fn page(app: &App) -> HelpPage {
     } else {
         std::iter::once(lang.t("help.command_line").to_owned())
             .chain(typed.into_iter().map(|c| format!(":{}", c.name())))
-            .chain([":lang".to_owned(), ":messages".to_owned(), ":c".to_owned()])
+            .chain([
+                ":lang".to_owned(),
+                ":messages".to_owned(),
+                lang.t("help.customer_word").to_owned(),
+            ])
             .collect()
     };
     let mut footer = Vec::new();

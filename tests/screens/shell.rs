@@ -386,8 +386,16 @@ fn the_helps_command_line_words_are_those_that_run_there() {
         ] {
             assert!(!screen.contains(key_only), "{lang:?} {key_only}: {screen}");
         }
+        // The customer word with what it takes, whole on one line (":c" alone is refused).
+        let customer_word = if lang == Lang::En {
+            ":c\u{a0}<customer\u{a0}no.>"
+        } else {
+            ":c\u{a0}<客户号>"
+        };
         assert!(
-            screen.contains(":overview") && screen.contains(":meters") && screen.contains(":c "),
+            screen.contains(":overview")
+                && screen.contains(":meters")
+                && screen.contains(customer_word),
             "{lang:?}: {screen}"
         );
         insta::assert_snapshot!(format!("table_help_{lang:?}").to_lowercase(), screen);
