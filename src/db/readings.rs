@@ -10,6 +10,7 @@ use deadpool_postgres::ClientWrapper as Client;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 mod batch;
 
@@ -352,45 +353,29 @@ async fn enter(
         "SELECT outcome, consumption, abnormal, bill, deducted, previous, previous_on, today";
     let (source, electronic) = (reading.source.word(), reading.electronic.to_decimal());
     let mechanical = reading.mechanical.map(Volume::to_decimal);
-    let entered = match after {
-        None => {
-            client
-                .query_one(
-                    &format!("{COLUMNS} FROM reading_enter($1, $2, $3, $4, $5, $6, $7, $8)"),
-                    &[
-                        &key,
-                        &source,
-                        &reading.meter_id,
-                        &reading.read_on,
-                        &electronic,
-                        &mechanical,
-                        &reading.rollover,
-                        &reading.abnormal_confirmed,
-                    ],
-                )
-                .await
-        }
+    // reading_enter_after takes the previous reading the form showed after the meter.
+    let mut arguments: Vec<&(dyn ToSql + Sync)> = vec![&key, &source, &reading.meter_id];
+    let function = match &after {
+        None => "reading_enter",
         Some(after) => {
-            client
-                .query_one(
-                    &format!(
-                        "{COLUMNS} FROM reading_enter_after($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                    ),
-                    &[
-                        &key,
-                        &source,
-                        &reading.meter_id,
-                        &after,
-                        &reading.read_on,
-                        &electronic,
-                        &mechanical,
-                        &reading.rollover,
-                        &reading.abnormal_confirmed,
-                    ],
-                )
-                .await
+            arguments.push(after);
+            "reading_enter_after"
         }
     };
+    arguments.extend([
+        &reading.read_on as &(dyn ToSql + Sync),
+        &electronic,
+        &mechanical,
+        &reading.rollover,
+        &reading.abnormal_confirmed,
+    ]);
+    let placeholders: Vec<String> = (1..=arguments.len()).map(|n| format!("${n}")).collect();
+    let entered = client
+        .query_one(
+            &format!("{COLUMNS} FROM {function}({})", placeholders.join(", ")),
+            &arguments,
+        )
+        .await;
     // What a bill or a deduction cannot hold overflows md_price's or the tables' numbers.
     let row = match accepted_or(
         entered,
