@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{outcome_saved_id, write_once};
-use super::rows::{accepted, from_columns, read_all, word};
+use super::rows::{accepted, from_columns, read_all, read_opt, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceProblems, PriceScheme, PriceVersion, SchemeError,
@@ -415,22 +415,21 @@ async fn locked_scheme(
     transaction: &Transaction<'_>,
     id: i64,
 ) -> Result<Option<LockedScheme>, DbError> {
-    let Some(row) = transaction
-        .query_opt(
-            "SELECT kind, billing_mode, start_date, vat_rate * 100 AS vat_percent,
-                    current_date AS today
-             FROM price_scheme WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(from_columns!(row => LockedScheme {
-        kind,
-        mode: billing_mode_of(row.get("billing_mode"))?,
-        start_date, vat_percent, today,
-    })))
+    read_opt(
+        transaction,
+        "SELECT kind, billing_mode, start_date, vat_rate * 100 AS vat_percent,
+                current_date AS today
+         FROM price_scheme WHERE id = $1 FOR UPDATE",
+        &[&id],
+        |row| {
+            Ok(from_columns!(row => LockedScheme {
+                kind,
+                mode: billing_mode_of(row.get("billing_mode"))?,
+                start_date, vat_percent, today,
+            }))
+        },
+    )
+    .await
 }
 
 /// Whether the scheme's own fields fit together ([`SchemeFields::check`]).
