@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{outcome_saved_id, write_once};
-use super::rows::{accepted, from_columns, read_all, word};
+use super::rows::{accepted, from_columns, read_all, read_opt, word};
 use crate::domain::customer_rules::AccountKind;
 use crate::domain::pricing::{
     AccumulationCycle, BillingMode, PriceProblems, PriceScheme, PriceVersion, SchemeError,
@@ -90,6 +90,26 @@ pub struct SchemeFields {
     pub accumulation_months: Option<u32>,
     pub settlement_months: Option<u32>,
     pub start_date: NaiveDate,
+}
+
+impl SchemeFields {
+    /// Whether the fields fit together (`domain::pricing::check_scheme_fields`): the form
+    /// checks them before it sends them, and the database before it stores them.
+    pub fn check(&self) -> Result<(), SchemeFieldsError> {
+        check_scheme_fields(
+            self.mode,
+            self.kind,
+            self.vat_percent,
+            self.accumulation_months,
+            self.settlement_months,
+        )
+    }
+
+    /// A new scheme's first prices: `tiers`, in force from its start, at its billing mode and
+    /// VAT rate.
+    pub fn first_prices(&self, tiers: &[Tier]) -> Result<PriceVersion, PriceProblems> {
+        PriceVersion::new(self.start_date, self.mode, tiers.to_vec(), self.vat_percent)
+    }
 }
 
 /// What became of a change to a price scheme.
@@ -263,13 +283,8 @@ pub async fn add_scheme(
     if let Err(refusal) = check_fields(fields) {
         return Ok(refusal);
     }
-    if let Err(error) = PriceVersion::new(
-        fields.start_date,
-        fields.mode,
-        tiers.to_vec(),
-        fields.vat_percent,
-    ) {
-        return Ok(SchemeOutcome::Prices(error.into_first()));
+    if let Err(problems) = fields.first_prices(tiers) {
+        return Ok(SchemeOutcome::Prices(problems.into_first()));
     }
     write_once(client, key, ADD, operator_id, async |transaction| {
         let columns = SchemeColumns::of(fields);
@@ -400,34 +415,26 @@ async fn locked_scheme(
     transaction: &Transaction<'_>,
     id: i64,
 ) -> Result<Option<LockedScheme>, DbError> {
-    let Some(row) = transaction
-        .query_opt(
-            "SELECT kind, billing_mode, start_date, vat_rate * 100 AS vat_percent,
-                    current_date AS today
-             FROM price_scheme WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(from_columns!(row => LockedScheme {
-        kind,
-        mode: billing_mode_of(row.get("billing_mode"))?,
-        start_date, vat_percent, today,
-    })))
+    read_opt(
+        transaction,
+        "SELECT kind, billing_mode, start_date, vat_rate * 100 AS vat_percent,
+                current_date AS today
+         FROM price_scheme WHERE id = $1 FOR UPDATE",
+        &[&id],
+        |row| {
+            Ok(from_columns!(row => LockedScheme {
+                kind,
+                mode: billing_mode_of(row.get("billing_mode"))?,
+                start_date, vat_percent, today,
+            }))
+        },
+    )
+    .await
 }
 
-/// Whether the scheme's own fields fit together (`domain::pricing::check_scheme_fields`).
+/// Whether the scheme's own fields fit together ([`SchemeFields::check`]).
 fn check_fields(fields: &SchemeFields) -> Result<(), SchemeOutcome> {
-    check_scheme_fields(
-        fields.mode,
-        fields.kind,
-        fields.vat_percent,
-        fields.accumulation_months,
-        fields.settlement_months,
-    )
-    .map_err(SchemeOutcome::Fields)
+    fields.check().map_err(SchemeOutcome::Fields)
 }
 
 /// A scheme's fields as its columns store them, in the order [`SchemeColumns::params`] gives

@@ -16,7 +16,7 @@ use super::legend::Labelled;
 use super::reading::reading_error_text;
 use super::reference::common::{
     ImportHints, ImportShown, commands_with, draw_import, import_choice, import_choice_text,
-    import_key, import_page, import_path_form, import_summary, move_in,
+    import_key, import_line, import_page, import_path_form, import_summary, move_in,
 };
 use super::reference::meter_import::{
     file_field_error_text, line_problem_text, meter_on_other_lines,
@@ -215,10 +215,7 @@ fn listed(report: &ImportReport, scroll: usize, height: usize, lang: Lang) -> Ve
         .into_iter()
         .skip(scroll)
         .take(height)
-        .map(|(line, text)| {
-            let number = lang.tf("ref.line_no", &[("line", &line)]);
-            Line::raw(format!(" {number:>12} {text}"))
-        })
+        .map(|(line, text)| Line::raw(format!(" {}", import_line(lang, line, &text))))
         .collect()
 }
 

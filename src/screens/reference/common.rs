@@ -107,6 +107,13 @@ pub(crate) fn import_choice_text(good: usize, app: &App) -> String {
     })
 }
 
+/// A line of the file an import dialog lists under its summary (a problem, an abnormal
+/// consumption): `     line 12: ` and `text`, the numbers right-aligned under each other.
+pub(crate) fn import_line(lang: Lang, line: usize, text: &str) -> String {
+    let number = lang.tf("ref.line_no", &[("line", &line)]);
+    format!("{number:>12} {text}")
+}
+
 /// An import dialog's summary line: said as good when nothing was refused (`clean`), else as
 /// an error.
 pub(crate) fn import_summary(text: &str, clean: bool, theme: &Theme) -> Line<'static> {

@@ -14,7 +14,7 @@ use ratatui::widgets::Paragraph;
 use super::common::{Sideways, more_columns};
 use super::form::RefForm;
 use super::requests::{
-    RefAnswer, RefWork, answer, change_done, read_on_its_way, read_waiting_says, send, show_after,
+    RefAnswer, RefWork, answer, change_done, command_waits_for, read_waiting_says, send, show_after,
 };
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -222,10 +222,7 @@ impl<K: ListKind> Screen for ShortList<K> {
         let waits = |command: Command| {
             command != Command::Refresh && K::COMMANDS.iter().any(|(own, _)| *own == command)
         };
-        self.loading
-            && app.overlay.is_none()
-            && app.keymap.command_for(key).is_some_and(waits)
-            && read_on_its_way(app, &K::READ)
+        self.loading && command_waits_for(key, app, &K::READ, waits)
     }
 
     fn waiting_says(&self, app: &App) -> Option<&'static str> {

@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::common::{
-    ImportHints, ImportShown, draw_import, fail, import_choice, import_choice_text,
+    ImportHints, ImportShown, draw_import, fail, import_choice, import_choice_text, import_line,
     import_path_form, import_summary, move_in,
 };
 use super::requests::{ChangeAnswer, Db, RefAnswer, RefWork, answer, change_done, keyed, send};
@@ -654,8 +654,7 @@ fn problems(errors: &[LineError], scroll: usize, height: usize, lang: Lang) -> V
 
 /// A listed problem as shown: `     line 12: …`.
 fn problem_line(lang: Lang, error: &LineError) -> String {
-    let line = lang.tf("ref.line_no", &[("line", &error.line)]);
-    format!("{line:>12} {}", line_problem_text(lang, &error.problem))
+    import_line(lang, error.line, &line_problem_text(lang, &error.problem))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use super::common::{Sideways, more_columns};
 use super::form::{Errors, FormTarget, RefForm, Saves, choose, key_of, set, text_of};
 use super::meter_types::{MeterTypeReply, MeterTypeRequest};
 use super::requests::{
-    ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, keyed, read_on_its_way,
+    ChangeAnswer, Db, RefAnswer, RefWork, Says, answer, change_done, command_waits_for, keyed,
     read_waiting_says, send,
 };
 use super::texts::{meter_no_error_text, status_key};
@@ -480,13 +480,8 @@ impl Screen for MetersView {
     /// Add and Modify wait for the meter types their form chooses from (as the short
     /// lists' commands wait for their read); text typed into the search box does not.
     fn key_waits(&self, key: &KeyEvent, app: &App) -> bool {
-        !self.search_focused
-            && app.overlay.is_none()
-            && matches!(
-                app.keymap.command_for(key),
-                Some(Command::Add | Command::Modify)
-            )
-            && read_on_its_way(app, &MeterTypeRequest::List)
+        let needs_types = |command| matches!(command, Command::Add | Command::Modify);
+        !self.search_focused && command_waits_for(key, app, &MeterTypeRequest::List, needs_types)
     }
 
     fn waiting_says(&self, app: &App) -> Option<&'static str> {

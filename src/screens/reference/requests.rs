@@ -10,6 +10,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::time::Duration;
 
+use crossterm::event::KeyEvent;
 use deadpool_postgres::Client;
 
 use crate::app::hub::Request;
@@ -18,7 +19,7 @@ use crate::app::permissions;
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind};
-use crate::app::{App, Hub, Screen};
+use crate::app::{App, Command, Hub, Screen};
 use crate::db::{Deadlines, operators};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -165,7 +166,7 @@ pub(crate) fn send<W: RefWork>(hub: &mut Hub, work: W) {
 
 /// Whether `read` is on its way (sent, or parked until the database is back): a key that
 /// needs what it brings (a form's choices) waits for it, as the card's keys wait for its read.
-pub(crate) fn read_on_its_way<W: RefWork>(app: &App, read: &W) -> bool {
+fn read_on_its_way<W: RefWork>(app: &App, read: &W) -> bool {
     let is_read = |request: &Request| {
         request
             .of::<RefCall<W>>()
@@ -173,6 +174,19 @@ pub(crate) fn read_on_its_way<W: RefWork>(app: &App, read: &W) -> bool {
     };
     app.in_flight.iter().any(|f| is_read(&f.request))
         || app.parked.iter().any(|p| is_read(&p.request))
+}
+
+/// Whether `key`, a command that `needs` what `read` brings (a form's choices), waits for it:
+/// while `read` is on its way, and no overlay (help, a question) takes the key instead.
+pub(crate) fn command_waits_for<W: RefWork>(
+    key: &KeyEvent,
+    app: &App,
+    read: &W,
+    needs: impl Fn(Command) -> bool,
+) -> bool {
+    app.overlay.is_none()
+        && app.keymap.command_for(key).is_some_and(needs)
+        && read_on_its_way(app, read)
 }
 
 /// What a key waiting for `read` says: the list is being read, or its read waits for the

@@ -15,7 +15,6 @@ use crate::domain::customer_rules::AccountKind;
 use crate::domain::money::{MAX_UNIT_PRICE, MAX_VOLUME};
 use crate::domain::pricing::{
     BillingMode, PriceProblems, PriceVersion, SchemeError, SchemeFieldsError, Tier,
-    check_scheme_fields,
 };
 use crate::domain::validation;
 use crate::i18n::Lang;
@@ -267,13 +266,7 @@ pub(super) fn build(
         settlement_months: months("ref.f_settlement"),
         start_date: start,
     };
-    if let Err(error) = check_scheme_fields(
-        mode,
-        kind,
-        vat,
-        fields.accumulation_months,
-        fields.settlement_months,
-    ) {
+    if let Err(error) = fields.check() {
         errors.add(fields_error_label(error), fields_error_text(lang, error));
         None
     } else if let Some(row) = stored {
@@ -282,7 +275,7 @@ pub(super) fn build(
             id: row.id,
             fields,
         })
-    } else if let Err(problems) = PriceVersion::new(start, mode, tiers.clone(), vat) {
+    } else if let Err(problems) = fields.first_prices(&tiers) {
         mark_price_problems(&problems, tiers.len(), errors, lang);
         None
     } else {
