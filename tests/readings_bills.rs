@@ -486,6 +486,183 @@ async fn readings_below_the_previous_abnormal_ones_and_rollovers() {
     assert_eq!(abnormal, 1);
 }
 
+/// The meter's latest reading entered again — the same meter, date and figure (s36-b,
+/// sql/V113; before: recorded again with 0 m³, a second line of nothing on the bill) — is
+/// refused with the reading and who entered it, nothing written, by `reading_enter` and
+/// `reading_enter_after` alike; the first reading's key still answers as the first. Another
+/// figure on that date and the same figure on a later date (a meter that did not move) are
+/// recorded; a final reading is recorded with the latest counter reading's date and figure
+/// (the account closes on the day its meter was read), and refused once it is recorded.
+#[tokio::test]
+async fn a_reading_already_recorded_is_refused_and_writes_nothing() {
+    let desk = desk().await;
+    let first = enter(&desk.clerk, "a", &reading(1, "2025-01-10", "110")).await;
+    assert!(
+        matches!(first, ReadingOutcome::Recorded { .. }),
+        "{first:?}"
+    );
+    let recorded = ReadingOutcome::Refused(ReadingRefusal::AlreadyRecorded {
+        electronic: m3("110"),
+        on: day("2025-01-10"),
+        by: Some("Clerk One".into()),
+    });
+    assert_eq!(
+        enter(&desk.clerk, "b", &reading(1, "2025-01-10", "110")).await,
+        recorded
+    );
+    let latest: Option<i64> = desk
+        .owner
+        .query_one("SELECT (SELECT id FROM reading_latest(1))", &[])
+        .await
+        .unwrap()
+        .get(0);
+    for after in [latest, None] {
+        let mut client = desk.clerk.get().await.unwrap();
+        let again = readings::enter_reading_after(
+            &mut client,
+            "c",
+            &reading(1, "2025-01-10", "110"),
+            after,
+        )
+        .await
+        .unwrap();
+        assert_eq!(again, recorded, "after {after:?}");
+    }
+    // The first one's key answers its first answer.
+    assert_eq!(
+        enter(&desk.clerk, "a", &reading(1, "2025-01-10", "110")).await,
+        first
+    );
+    assert_eq!(readings_stored(&desk).await, 1);
+    let audited: i64 = desk
+        .owner
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'reading.enter'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1);
+    // Another figure on the same date, then the same figure on a later date: recorded.
+    assert!(matches!(
+        enter(&desk.clerk, "d", &reading(1, "2025-01-10", "111")).await,
+        ReadingOutcome::Recorded { consumption, .. } if consumption == m3("1")
+    ));
+    assert!(matches!(
+        enter(&desk.clerk, "e", &reading(1, "2025-01-11", "111")).await,
+        ReadingOutcome::Recorded { consumption, .. } if consumption == m3("0")
+    ));
+    // From psql as the clerk: the same refusal, with who entered it.
+    let clerk = desk.clerk.get().await.unwrap();
+    let row = clerk
+        .query_one(
+            "SELECT outcome, previous, recorded_by FROM reading_enter('psql', 'counter', 1,
+                 DATE '2025-01-11', 111, NULL, false, false)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, &str>(0),
+            row.get::<_, Decimal>(1),
+            row.get::<_, &str>(2)
+        ),
+        ("already_recorded", Decimal::new(111_000, 3), "Clerk One")
+    );
+    drop(clerk);
+    assert_eq!(readings_stored(&desk).await, 3);
+    // A final reading of the latest counter reading's date and figure is the account's last
+    // bill: recorded; entered again, it is the same reading.
+    let mut last = reading(1, "2025-01-11", "111");
+    last.source = ReadingSource::Final;
+    assert!(matches!(
+        enter(&desk.clerk, "f", &last).await,
+        ReadingOutcome::Recorded { .. }
+    ));
+    assert!(matches!(
+        enter(&desk.clerk, "g", &last).await,
+        ReadingOutcome::Refused(ReadingRefusal::AlreadyRecorded { on, .. }) if on == day("2025-01-11")
+    ));
+    assert_eq!(readings_stored(&desk).await, 4);
+}
+
+/// An import line that is the meter's latest reading (s36-b; before: imported again as 0 m³,
+/// and a file imported twice doubled every reading) is listed as recorded already and left
+/// out; the file's other lines are imported. `reading_write` from psql refuses such a reading.
+#[tokio::test]
+async fn an_import_line_already_recorded_is_listed_and_not_written() {
+    let desk = desk().await;
+    enter(&desk.clerk, "a", &reading(1, "2025-02-10", "112")).await;
+    let file = csv("PM-0001,2025-02-10,112,,\n\
+         PM-0001,2025-03-20,130,,\n");
+    let already = |electronic: &str, on: &str| {
+        vec![ReadingProblem::AlreadyRecorded {
+            electronic: m3(electronic),
+            on: day(on),
+            by: Some("Clerk One".into()),
+        }]
+    };
+    let checked = import(&desk.clerk, None, &file).await;
+    assert_eq!(bad_lines(&checked), [(2, already("112", "2025-02-10"))]);
+    assert_eq!(checked.good, 1);
+    let imported = import(&desk.clerk, Some("file-1"), &file).await;
+    assert_eq!(bad_lines(&imported), [(2, already("112", "2025-02-10"))]);
+    assert_eq!((imported.good, imported.written), (1, true));
+    assert_eq!(readings_stored(&desk).await, 2);
+    // The same file once more, under another key: nothing of it is recorded again.
+    let twice = import(&desk.clerk, Some("file-2"), &file).await;
+    assert_eq!(
+        bad_lines(&twice),
+        [
+            (
+                2,
+                vec![ReadingProblem::Reading(ReadingError::BeforePrevious {
+                    previous: day("2025-03-20")
+                })]
+            ),
+            (3, already("130", "2025-03-20")),
+        ]
+    );
+    assert_eq!(twice.good, 0);
+    assert_eq!(readings_stored(&desk).await, 2);
+    let bills = {
+        let client = desk.clerk.get().await.unwrap();
+        readings::bills(&**client, desk.postpaid)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(bills.arrears(), money("30.00"));
+
+    // psql: reading_write with the latest reading again, following it.
+    let latest: i64 = desk
+        .owner
+        .query_one("SELECT id FROM reading_latest(1)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let clerk = desk.clerk.get().await.unwrap();
+    let refused = clerk
+        .execute(
+            "SELECT reading_write('psql', 'import', '[]', jsonb_build_array(jsonb_build_object(
+                 'seq', 0, 'line', 1, 'meter_id', 1, 'read_on', '2025-03-20',
+                 'electronic', 130, 'previous_id', $1::bigint, 'previous', 130,
+                 'consumption', 0, 'abnormal', false)))",
+            &[&latest],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(&SqlState::CHECK_VIOLATION),
+        "{refused}"
+    );
+    drop(clerk);
+    assert_eq!(readings_stored(&desk).await, 2);
+}
+
 /// A date mistyped forward (2027 for 2026) is refused at the counter and in an import, and
 /// records nothing: priced at a future price, it would also refuse every real reading dated
 /// before it. Today itself is taken.

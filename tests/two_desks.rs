@@ -685,8 +685,9 @@ async fn reprint(desk: &Desk, receipt_no: i64) -> ReceiptRecord {
 }
 
 /// Two clerks enter a reading of the same meter at once, each after the previous reading
-/// their form showed. The second waits for the meter, then is told another reading came in,
-/// with its figure and date, and writes nothing (before: the same register typed twice was
+/// their form showed. The second waits for the meter, then is told the same reading is
+/// recorded, or another reading came in, with its figure and date, and writes nothing
+/// (before: the same register typed twice was
 /// recorded twice, the second with no water; a figure between was refused as "below the
 /// previous one … set Rollover to Yes", and with Rollover set it was recorded as a register
 /// that wrapped: a meter's range of water). Sent again after the reading it was told of, it is
@@ -718,11 +719,14 @@ async fn two_readings_of_one_meter_at_once_the_second_is_told_of_the_first() {
             if money == Money::from_cents(2500)),
         "{first:?}"
     );
+    // The same figure on the same date: the reading the first desk recorded (s36-b; s35-c
+    // told it as another desk's reading, whose F2 then recorded it after itself, 0 m³).
     assert_eq!(
         second,
-        ReadingOutcome::Refused(ReadingRefusal::PreviousChanged {
-            previous: volume("10"),
-            on: Some("2025-06-01".parse().unwrap()),
+        ReadingOutcome::Refused(ReadingRefusal::AlreadyRecorded {
+            electronic: volume("10"),
+            on: "2025-06-01".parse().unwrap(),
+            by: Some("Clerk One".into()),
         })
     );
     assert_eq!(readings_of(&desk, meter_id).await, 1);
@@ -774,6 +778,63 @@ async fn two_readings_of_one_meter_at_once_the_second_is_told_of_the_first() {
     );
     assert_eq!(readings_of(&desk, meter_id).await, 3);
     assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(6250, 2));
+    books_hold(&desk).await;
+}
+
+/// A second reading screen, opened before or after the first desk's reading was saved, with
+/// the same figure on the same date typed on it (s35-e's "Found, not fixed"; before: recorded
+/// again, 0 m³, and a second deduction line of nothing): told it is recorded already, with who
+/// entered it, nothing written; the first's key still answers as the first. Another figure is
+/// recorded after it, and the same figure on a later date (a meter that did not move) too.
+#[tokio::test]
+async fn the_same_reading_typed_at_a_second_desk_after_the_first_was_saved_is_recorded_once() {
+    let desk = desk().await;
+    let meter_id = meter_of(&desk, desk.prepaid).await;
+    deposit_by_owner(&desk, desk.prepaid, "100.00", "owner-1").await;
+    let enter = async |key: &str, after: Option<i64>, on: &str, value: &str| {
+        let mut clerk = desk.clerk.get().await.unwrap();
+        readings::enter_reading_after(&mut clerk, key, &reading(meter_id, on, value), after)
+            .await
+            .unwrap()
+    };
+    let first = enter("desk-a", None, "2025-06-01", "10").await;
+    assert!(
+        matches!(first, ReadingOutcome::Recorded { .. }),
+        "{first:?}"
+    );
+    let latest = latest_reading(&desk, meter_id).await;
+    let recorded = ReadingOutcome::Refused(ReadingRefusal::AlreadyRecorded {
+        electronic: volume("10"),
+        on: "2025-06-01".parse().unwrap(),
+        by: Some("Clerk One".into()),
+    });
+    // Desk B's form read the meter before A's save, then after it.
+    assert_eq!(enter("desk-b", None, "2025-06-01", "10").await, recorded);
+    assert_eq!(enter("desk-b2", latest, "2025-06-01", "10").await, recorded);
+    assert_eq!(enter("desk-a", None, "2025-06-01", "10").await, first);
+    assert_eq!(readings_of(&desk, meter_id).await, 1);
+    assert_eq!(balance(&desk, desk.prepaid).await, Decimal::new(7500, 2));
+    let deductions: i64 = desk
+        .owner
+        .query_one(
+            "SELECT count(*) FROM ledger_transaction WHERE kind = 'consumption'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(deductions, 1);
+    // Another figure on that date, then the same on a later date: recorded.
+    assert!(matches!(
+        enter("desk-b3", latest, "2025-06-01", "11").await,
+        ReadingOutcome::Recorded { consumption, .. } if consumption == volume("1")
+    ));
+    let latest = latest_reading(&desk, meter_id).await;
+    assert!(matches!(
+        enter("desk-b4", latest, "2025-06-02", "11").await,
+        ReadingOutcome::Recorded { consumption, .. } if consumption == volume("0")
+    ));
+    assert_eq!(readings_of(&desk, meter_id).await, 3);
     books_hold(&desk).await;
 }
 
@@ -910,7 +971,8 @@ async fn two_transfers_of_one_customer_at_once_hand_over_only_the_owner_read() {
 /// issued — the previous owner for those before a transfer (`customer_owner_history`), the
 /// present one after the last. The migration is run again for real: its column dropped and its
 /// row taken out of refinery's history, as the database stood before it (with the later
-/// migrations refinery would not skip: V110's functions, V111's new bodies of them).
+/// migrations refinery would not skip: V110's functions, V111's new bodies of them, V113's
+/// function).
 #[tokio::test]
 async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
     let desk = desk().await;
@@ -928,8 +990,9 @@ async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
     owner
         .batch_execute(
             "ALTER TABLE receipt DROP COLUMN customer_name;
-             DROP FUNCTION money_move_for, bill_pay_for, customer_owner_seen;
-             DELETE FROM refinery_schema_history WHERE version IN (109, 110, 111);",
+             DROP FUNCTION money_move_for, bill_pay_for, customer_owner_seen,
+                 reading_recorded;
+             DELETE FROM refinery_schema_history WHERE version IN (109, 110, 111, 113);",
         )
         .await
         .unwrap();

@@ -52,6 +52,17 @@ pub struct PreviousReading {
     /// demo data): the last day of the latest, whose current reading this is.
     pub billed_until: Option<NaiveDate>,
     pub electronic: Volume,
+    /// The full name of the operator who entered the reading `id` (none: no reading, or one
+    /// loaded without an operator).
+    pub entered_by: Option<String>,
+}
+
+impl PreviousReading {
+    /// Whether a reading on `read_on` of `electronic` is this one, already recorded (sql/V113):
+    /// a counter reading of the same figure on the same date as the meter's latest reading.
+    pub fn same_reading(&self, read_on: NaiveDate, electronic: Volume) -> bool {
+        self.id.is_some() && self.read_on == Some(read_on) && self.electronic == electronic
+    }
 }
 
 /// What the reading form shows of a customer's meter before a reading is typed.
@@ -99,6 +110,13 @@ pub enum ReadingRefusal {
     PreviousChanged {
         previous: Volume,
         on: Option<NaiveDate>,
+    },
+    /// The meter's latest reading is this one, the same date and figure (sql/V113): it is
+    /// recorded already, by `by` (none: loaded without an operator). Nothing was written.
+    AlreadyRecorded {
+        electronic: Volume,
+        on: NaiveDate,
+        by: Option<String>,
     },
 }
 
@@ -282,7 +300,7 @@ pub async fn reading_context(
     read_opt(
         client,
         "SELECT c.id, c.customer_no, c.name, c.business_model, m.id AS meter_id, m.meter_no,
-                    l.id AS previous_id, l.read_on AS previous_on,
+                    l.id AS previous_id, l.read_on AS previous_on, o.full_name AS entered_by,
                     CASE WHEN l.id IS NULL THEN
                         (SELECT b.period_end FROM account a JOIN bill b ON b.account_id = a.id
                          WHERE a.customer_id = c.id AND b.status <> 'void'
@@ -291,6 +309,7 @@ pub async fn reading_context(
                     p.previous AS previous_electronic, current_date AS today
              FROM customer c JOIN meter m ON m.id = c.meter_id
              LEFT JOIN LATERAL reading_latest(m.id) l ON true
+             LEFT JOIN operator o ON o.id = l.operator_id
              CROSS JOIN LATERAL reading_previous_value(m.id) AS p(previous)
              WHERE c.id = $1",
         &[&customer_id],
@@ -307,6 +326,7 @@ pub async fn reading_context(
                     read_on: row.get("previous_on"),
                     billed_until: row.get("billed_until"),
                     electronic: volume(row, "previous_electronic")?,
+                    entered_by: row.get("entered_by"),
                 },
                 today: row.get("today"),
             })
@@ -319,7 +339,8 @@ pub async fn reading_context(
 /// the customer's account and meter, works out the consumption and the abnormal check, then,
 /// when the customer's type charges, makes or extends the bill of its settlement cycle
 /// (postpaid) or deducts its price (system prepaid), and answers what it did, or why it
-/// refused: one statement, one round trip.
+/// refused: one statement, one round trip. The meter's latest reading typed again (the same
+/// date and figure) is [`ReadingRefusal::AlreadyRecorded`], nothing written (sql/V113).
 pub async fn enter_reading(
     client: &mut Client,
     key: &str,
@@ -349,8 +370,8 @@ async fn enter(
     reading: &NewReading,
     after: Option<Option<i64>>,
 ) -> Result<ReadingOutcome, DbError> {
-    const COLUMNS: &str =
-        "SELECT outcome, consumption, abnormal, bill, deducted, previous, previous_on, today";
+    const COLUMNS: &str = "SELECT outcome, consumption, abnormal, bill, deducted, previous, previous_on, today, \
+         recorded_by";
     let (source, electronic) = (reading.source.word(), reading.electronic.to_decimal());
     let mechanical = reading.mechanical.map(Volume::to_decimal);
     // reading_enter_after takes the previous reading the form showed after the meter.
@@ -423,6 +444,11 @@ async fn enter(
         "previous_changed" => ReadingRefusal::PreviousChanged {
             previous: volume(&row, "previous")?,
             on: row.get("previous_on"),
+        },
+        "already_recorded" => ReadingRefusal::AlreadyRecorded {
+            electronic: volume(&row, "previous")?,
+            on: row.get("previous_on"),
+            by: row.get("recorded_by"),
         },
         other => {
             return Err(DbError::Inconsistent(format!(
@@ -534,6 +560,9 @@ pub async fn import_readings(
                     ReadingRefusal::NoPrice => ReadingProblem::NoPrice,
                     ReadingRefusal::CardMeter => ReadingProblem::CardMeter,
                     ReadingRefusal::TooMuchWater => ReadingProblem::TooMuchWater,
+                    ReadingRefusal::AlreadyRecorded { electronic, on, by } => {
+                        ReadingProblem::AlreadyRecorded { electronic, on, by }
+                    }
                     // Never what a batch's take answers (its refusals are the rules').
                     ReadingRefusal::NoCustomer
                     | ReadingRefusal::Abnormal { .. }

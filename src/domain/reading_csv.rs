@@ -74,6 +74,14 @@ pub enum ReadingProblem {
     CardMeter,
     #[error("more water than a bill can hold")]
     TooMuchWater,
+    /// The meter's latest reading is this one, the same date and figure (sql/V113): not
+    /// recorded again.
+    #[error("already recorded: {electronic} m³ on {on}")]
+    AlreadyRecorded {
+        electronic: Volume,
+        on: NaiveDate,
+        by: Option<String>,
+    },
 }
 
 /// A bad line: its number and every problem on it.

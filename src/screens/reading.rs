@@ -24,6 +24,7 @@ use crate::i18n::Lang;
 use crate::ui::form;
 use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
+use chrono::NaiveDate;
 
 const DATE: usize = 0;
 const ELECTRONIC: usize = 1;
@@ -160,7 +161,37 @@ fn refusal_text(refusal: &ReadingRefusal, lang: Lang) -> String {
         ReadingRefusal::PreviousChanged { previous, .. } => {
             lang.tf("readings.previous_changed_left", &[("previous", previous)])
         }
+        ReadingRefusal::AlreadyRecorded { electronic, on, by } => {
+            already_recorded(lang, "readings.already_recorded_left", *electronic, *on, by)
+        }
     }
+}
+
+/// Who entered a reading, as the already-recorded messages say it after its date (nothing for
+/// a reading loaded without an operator).
+pub(super) fn entered_by(lang: Lang, by: Option<&str>) -> String {
+    by.map_or_else(String::new, |name| {
+        lang.tf("readings.entered_by", &[("name", &inert(name))])
+    })
+}
+
+/// The meter's latest reading typed again (sql/V113): `key`'s words, with its figure, date and
+/// who entered it.
+fn already_recorded(
+    lang: Lang,
+    key: &str,
+    electronic: Volume,
+    on: NaiveDate,
+    by: &Option<String>,
+) -> String {
+    lang.tf(
+        key,
+        &[
+            ("reading", &electronic),
+            ("on", &on),
+            ("by", &entered_by(lang, by.as_deref())),
+        ],
+    )
 }
 
 /// A reading the rules refuse, in the clerk's words; `below_previous` is the catalogue key of
@@ -219,6 +250,21 @@ impl ReadingForm {
         let rollover = self.form.fields[ROLLOVER]
             .chosen()
             .is_some_and(|choice| choice.key == "yes");
+        // The meter's latest reading typed again is recorded already (sql/V113): said here,
+        // nothing sent, the figure kept to be changed. A final reading is the account's last
+        // bill and is recorded even with the latest counter reading's date and figure; the
+        // database refuses one that a final reading already is.
+        if self.source != ReadingSource::Final && context.previous.same_reading(read_on, electronic)
+        {
+            let text = already_recorded(
+                lang,
+                "readings.already_recorded",
+                electronic,
+                read_on,
+                &context.previous.entered_by,
+            );
+            return hub.say(MessageKind::Error, text);
+        }
         let reading = NewReading {
             meter_id: context.meter_id,
             read_on,
@@ -259,6 +305,21 @@ impl ReadingForm {
                 let text = hub.app.tf(
                     "readings.previous_changed",
                     &[("previous", previous), ("on", &on)],
+                );
+                hub.say(MessageKind::Error, text);
+                hub.send(LoadReading {
+                    customer_id: self.customer_id,
+                });
+            }
+            ReadingOutcome::Refused(ReadingRefusal::AlreadyRecorded { electronic, on, by }) => {
+                // Another desk recorded it since the form read the meter: what was typed stays,
+                // and the meter's latest reading is read again, for the form to show.
+                let text = already_recorded(
+                    hub.app.lang,
+                    "readings.already_recorded",
+                    *electronic,
+                    *on,
+                    by,
                 );
                 hub.say(MessageKind::Error, text);
                 hub.send(LoadReading {

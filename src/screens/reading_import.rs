@@ -13,7 +13,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use super::legend::Labelled;
-use super::reading::reading_error_text;
+use super::reading::{entered_by, reading_error_text};
 use super::reference::common::{
     ImportHints, ImportShown, commands_with, draw_import, import_choice, import_choice_text,
     import_key, import_line, import_page, import_path_form, import_summary, move_in,
@@ -193,6 +193,14 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
         ReadingProblem::NoPrice => lang.t("readings.no_price").to_owned(),
         ReadingProblem::CardMeter => lang.t("readings.card_meter").to_owned(),
         ReadingProblem::TooMuchWater => lang.t("readings.too_much_water").to_owned(),
+        ReadingProblem::AlreadyRecorded { electronic, on, by } => lang.tf(
+            "reading_import.already_recorded",
+            &[
+                ("reading", electronic),
+                ("on", on),
+                ("by", &entered_by(lang, by.as_deref())),
+            ],
+        ),
     }
 }
 

@@ -50,6 +50,7 @@ pub(crate) fn context() -> ReadingContext {
             read_on: Some(day("2025-03-20")),
             billed_until: None,
             electronic: m3("130"),
+            entered_by: Some("李娜".into()),
         },
         today: day("2025-05-15"),
     }
@@ -188,6 +189,7 @@ fn a_reading_refused_for_another_desks_reading_keeps_what_was_typed_and_follows_
             read_on: Some(day("2025-05-15")),
             billed_until: None,
             electronic: m3("175"),
+            entered_by: Some("王芳".into()),
         };
         answer(&mut app, &again, Reply::screen(Some(read_again)));
         assert!(render(&app).contains("175.000 m³"));
@@ -197,6 +199,99 @@ fn a_reading_refused_for_another_desks_reading_keeps_what_was_typed_and_follows_
         assert_eq!(entered.reading.electronic, m3("190"));
         assert_eq!(entered.reading.read_on, day("2025-05-15"));
     }
+}
+
+/// The meter's latest reading typed again, the same date and figure (s36-b, sql/V113): the
+/// desk says it is recorded already, with its figure, date and who entered it, in both
+/// languages, and sends nothing; the figure stays to be changed. Recorded meanwhile by another
+/// desk, the database's refusal says the same, and the meter is read again.
+#[test]
+fn a_reading_already_recorded_is_said_so_and_not_sent() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        let sent = press(&mut app, KeyCode::Char('g'));
+        let mut read_today = context();
+        read_today.previous.read_on = Some(day("2025-05-15"));
+        answer(&mut app, &sent, Reply::screen(Some(read_today)));
+        type_text(&mut app, "130");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty(), "nothing is sent: {sent:?}");
+        let screen = render(&app);
+        let (told, shown) = match lang {
+            Lang::En => (
+                "Not recorded: this reading is already recorded: 130.000 m³ on 2025-05-15, \
+                 entered by 李娜. To record another, change the figure or the date.",
+                "already recorded: 130.000 m³ on 2025-05-15,",
+            ),
+            Lang::Zh => (
+                "未记录：此读数已记录：130.000 m³，2025-05-15 由 李娜 录入。如需另记，请修改读数或日期。",
+                "已记录：130.000 m³，2025-05-15 由 李娜 录入。",
+            ),
+        };
+        let message = app.message.clone().unwrap();
+        assert_eq!(
+            (message.kind, message.text.as_str()),
+            (MessageKind::Error, told)
+        );
+        assert!(screen.contains(shown), "{screen}");
+        assert!(screen.contains("130.000"), "the figure stays: {screen}");
+        assert!(app.screen.is::<ReadingForm>());
+
+        // Another figure is sent; recorded meanwhile at another desk, the database says so.
+        // The field shows the figure as saved, "130.000".
+        for _ in 0.."130.000".len() {
+            press(&mut app, KeyCode::Backspace);
+        }
+        type_text(&mut app, "131");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert_eq!(only::<EnterReading>(&sent).reading.electronic, m3("131"));
+        let again = answer(
+            &mut app,
+            &sent,
+            Reply::screen(ReadingOutcome::Refused(ReadingRefusal::AlreadyRecorded {
+                electronic: m3("131"),
+                on: day("2025-05-15"),
+                by: Some("王芳".into()),
+            })),
+        );
+        let screen = render(&app);
+        let told = match lang {
+            Lang::En => "already recorded: 131.000 m³ on 2025-05-15, entered by 王芳.",
+            Lang::Zh => "已记录：131.000 m³，2025-05-15 由 王芳 录入。",
+        };
+        let message = app.message.clone().unwrap().text;
+        assert!(message.contains(told), "{message}");
+        assert!(screen.contains("131.000"), "what was typed stays: {screen}");
+        assert_eq!(only::<LoadReading>(&again), &LoadReading { customer_id: 1 });
+    }
+}
+
+/// An import line that is the meter's latest reading (s36-b) is listed with its figure, date
+/// and who entered it, as not imported again, in both languages.
+#[test]
+fn an_import_line_already_recorded_is_said_so() {
+    let problem = ReadingProblem::AlreadyRecorded {
+        electronic: m3("112"),
+        on: day("2025-02-10"),
+        by: Some("李娜".into()),
+    };
+    assert_eq!(
+        meterdesk::screens::reading_import::problem_text(Lang::En, &problem),
+        "already recorded: 112.000 m³ on 2025-02-10, entered by 李娜; not imported again"
+    );
+    assert_eq!(
+        meterdesk::screens::reading_import::problem_text(Lang::Zh, &problem),
+        "已记录：112.000 m³，2025-02-10 由 李娜 录入；不再导入"
+    );
+    let unnamed = ReadingProblem::AlreadyRecorded {
+        electronic: m3("112"),
+        on: day("2025-02-10"),
+        by: None,
+    };
+    assert_eq!(
+        meterdesk::screens::reading_import::problem_text(Lang::Zh, &unnamed),
+        "已记录：112.000 m³，2025-02-10；不再导入"
+    );
 }
 
 /// A reading typed full-width by an input method (session 28 by hand: "８０．５" was refused
@@ -668,6 +763,7 @@ fn the_previous_reading_of_a_bill_is_named_so() {
             read_on: None,
             billed_until: Some(day("2025-03-31")),
             electronic: m3("130"),
+            entered_by: None,
         };
         answer(&mut app, &sent, Reply::screen(Some(billed)));
         let screen = render(&app);

@@ -71,6 +71,9 @@ struct Book {
     scheme_id: Option<i64>,
     /// The stored latest reading the batch's first reading of the meter follows.
     stored_latest: Option<i64>,
+    /// That reading's date, figure and who entered it, until the batch takes a reading of the
+    /// meter: a line that is this reading is recorded already (sql/V113).
+    recorded: Option<(NaiveDate, Volume, Option<String>)>,
     previous_on: Option<NaiveDate>,
     previous: Volume,
     /// The database's date when the meter was read from: no reading is dated after it.
@@ -184,12 +187,14 @@ impl Batch {
                 tx.query(
                 "SELECT m.id AS meter_id, m.meter_no, c.id AS customer_id, c.business_model,
                         t.charges, t.price_scheme_id, a.id AS account_id, l.id AS latest_id,
-                        l.read_on AS latest_on, p.previous, current_date AS today
+                        l.read_on AS latest_on, l.electronic AS latest_electronic,
+                        o.full_name AS latest_by, p.previous, current_date AS today
                  FROM meter m
                  JOIN customer c ON c.meter_id = m.id AND c.status = 'active'
                  JOIN customer_type t ON t.id = c.customer_type_id
                  JOIN account a ON a.customer_id = c.id
                  LEFT JOIN LATERAL reading_latest(m.id) l ON true
+                 LEFT JOIN operator o ON o.id = l.operator_id
                  CROSS JOIN LATERAL reading_previous_value(m.id) AS p(previous)
                  WHERE m.meter_no = ANY ($1::text[])",
                 &[&numbers],
@@ -202,6 +207,10 @@ impl Batch {
         for row in rows {
             let meter_id: i64 = row.get("meter_id");
             meter_ids.insert(row.get("meter_no"), meter_id);
+            let recorded = match row.get::<_, Option<NaiveDate>>("latest_on") {
+                Some(on) => Some((on, volume(&row, "latest_electronic")?, row.get("latest_by"))),
+                None => None,
+            };
             books.insert(
                 meter_id,
                 Book {
@@ -212,6 +221,7 @@ impl Batch {
                     charges: row.get("charges"),
                     scheme_id: row.get("price_scheme_id"),
                     stored_latest: row.get("latest_id"),
+                    recorded,
                     previous_on: row.get("latest_on"),
                     previous: volume(&row, "previous")?,
                     today: row.get("today"),
@@ -368,6 +378,17 @@ impl Batch {
                 previous,
             }));
         }
+        // The meter's stored latest reading typed again: recorded already, never twice.
+        if let Some((on, electronic, by)) = &book.recorded
+            && *on == reading.read_on
+            && *electronic == reading.electronic
+        {
+            return Err(ReadingRefusal::AlreadyRecorded {
+                electronic: *electronic,
+                on: *on,
+                by: by.clone(),
+            });
+        }
         let used = billing::consumption(book.previous, reading.electronic, reading.rollover)
             .map_err(ReadingRefusal::Reading)?;
         // An import records an abnormal consumption, and lists it.
@@ -409,6 +430,7 @@ impl Batch {
         book.charged.push((new, bill));
         book.previous = reading.electronic;
         book.previous_on = Some(reading.read_on);
+        book.recorded = None;
         book.recent.push(used);
         Ok(Taken {
             consumption: used,
