@@ -638,6 +638,23 @@ async fn the_demo_data_balances_and_gives_every_kind_of_account_money_to_show() 
             .get(0);
         assert!(accounts > 50, "{model}: {accounts} accounts with a {kind}");
     }
+    // The loader writes each receipt's meter (sql/V116) with the receipts' trigger off: the
+    // customer's, the one meter a demo customer ever has.
+    let receipts = owner
+        .query_one(
+            "SELECT count(*) AS receipts,
+                    count(*) FILTER (WHERE r.meter_no IS DISTINCT FROM m.meter_no) AS other
+             FROM receipt r JOIN customer c ON c.id = r.customer_id
+             JOIN meter m ON m.id = c.meter_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (all, other): (i64, i64) = (receipts.get("receipts"), receipts.get("other"));
+    assert!(
+        all > 0 && other == 0,
+        "{other} of {all} receipts name another meter"
+    );
 }
 
 /// A re-send of a key while its first attempt is still under way on another connection (one

@@ -707,6 +707,15 @@ async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
         format!(
             "INSERT INTO receipt (receipt_no, customer_id, operator_id) VALUES (999999, {customer}, {CLERK})"
         ),
+        // Whom and which meter a receipt was for (sql/V109, V116): written by its rules
+        // trigger, granted to no one, kept by a reprint.
+        "UPDATE receipt SET meter_no = 'WM-0043'".to_owned(),
+        "UPDATE receipt SET reprints = reprints + 1, meter_no = 'WM-0043'".to_owned(),
+        "UPDATE receipt SET customer_name = 'Somebody Else'".to_owned(),
+        format!(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id, meter_no)
+             VALUES (nextval('receipt_no_seq'), {customer}, {CLERK}, 'WM-0043')"
+        ),
         // Reference data is the supervisor's and the administrator's.
         "INSERT INTO department (name) VALUES ('Shadow desk')".to_owned(),
         "UPDATE payment_method SET enabled = false".to_owned(),
@@ -740,8 +749,13 @@ async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
         "clerk",
         "UPDATE receipt SET reprints = reprints + 1, last_reprinted_at = now()",
     );
-    let reprints = allowed(&db, "clerk", "SELECT reprints FROM receipt");
-    assert_eq!(reprints, "1");
+    let reprints = allowed(
+        &db,
+        "clerk",
+        "SELECT concat_ws(' ', r.reprints, r.meter_no, (r.meter_no = m.meter_no)::text)
+         FROM receipt r JOIN customer c ON c.id = r.customer_id JOIN meter m ON m.id = c.meter_id",
+    );
+    assert_eq!(reprints, "1 WM-0042 true");
 }
 
 /// The customer whose account `account` is.

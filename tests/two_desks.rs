@@ -12,6 +12,7 @@ use std::time::Duration;
 use deadpool_postgres::Object;
 use meterdesk::db::accounts::{self, BillsToPay, MoneyMove, MoveOutcome, MoveRefusal, Movement};
 use meterdesk::db::books;
+use meterdesk::db::cards;
 use meterdesk::db::closing::{self, CloseBlocker, CloseOutcome};
 use meterdesk::db::customer_changes::{self, CustomerBasics, TransferOutcome};
 use meterdesk::db::readings::{
@@ -972,7 +973,10 @@ async fn two_transfers_of_one_customer_at_once_hand_over_only_the_owner_read() {
 /// present one after the last. The migration is run again for real: its column dropped and its
 /// row taken out of refinery's history, as the database stood before it (with the later
 /// migrations refinery would not skip: V110's functions, V111's new bodies of them, V113's
-/// function).
+/// function, V116's column and new bodies of V109's functions). A fourth receipt, of a deposit
+/// that started before a transfer and took the account after it, names the new owner: V109's
+/// fill ordered them by their transactions' starts and named the old one ("Li Na"); V116
+/// orders them by their audit entries, written holding the account.
 #[tokio::test]
 async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
     let desk = desk().await;
@@ -981,6 +985,35 @@ async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
     let second = deposit(&desk, "deposit-2").await;
     transfer_again(&desk, "Li Na").await;
     let third = deposit(&desk, "deposit-3").await;
+    // A fourth deposit starts, waits for its key's lock (a superuser holds it) while another
+    // desk transfers the customer to 王芳, then goes in under 王芳: it started before the
+    // transfer and took the account after it.
+    let watcher = superuser(&desk).await;
+    let blocker = superuser(&desk).await;
+    blocker
+        .execute("SELECT pg_advisory_lock(9, hashtext('deposit-late'))", &[])
+        .await
+        .unwrap();
+    let (pid, late) = start_receipted_move(
+        &desk.clerk,
+        "deposit-late",
+        cash(desk.prepaid, Movement::Deposit, Money::from_cents(1000)),
+    )()
+    .await;
+    assert_eq!(waiting(&watcher, pid).await, "advisory");
+    transfer_again(&desk, "王芳").await;
+    blocker
+        .execute(
+            "SELECT pg_advisory_unlock(9, hashtext('deposit-late'))",
+            &[],
+        )
+        .await
+        .unwrap();
+    let late = late
+        .await
+        .unwrap()
+        .expect("the deposit answered its receipt");
+    assert_eq!(late.name, "王芳", "{late:?}");
     let holder = owners(&desk, desk.prepaid).await.0[0].clone();
 
     let (mut owner, connection) = tokio_postgres::connect(&desk.db.conn_str, tokio_postgres::NoTls)
@@ -989,21 +1022,166 @@ async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
     tokio::spawn(connection);
     owner
         .batch_execute(
-            "ALTER TABLE receipt DROP COLUMN customer_name;
+            "ALTER TABLE receipt DROP COLUMN customer_name, DROP COLUMN meter_no;
              DROP FUNCTION money_move_for, bill_pay_for, customer_owner_seen,
                  reading_recorded;
-             DELETE FROM refinery_schema_history WHERE version IN (109, 110, 111, 113);",
+             DELETE FROM refinery_schema_history WHERE version IN (109, 110, 111, 113, 116);",
         )
         .await
         .unwrap();
     meterdesk::db::migrate::run(&mut owner).await.unwrap();
 
     let mut names = Vec::new();
-    for receipt_no in [first, second, third] {
+    for receipt_no in [first, second, third, late.receipt_no] {
         names.push(reprint(&desk, receipt_no).await.name);
     }
-    assert_eq!(names, [holder.as_str(), "Anna Schmidt", "Li Na"]);
+    assert_eq!(names, [holder.as_str(), "Anna Schmidt", "Li Na", "王芳"]);
     books_hold(&desk).await;
+}
+
+/// s35-k's "found, not fixed": a receipt read its meter number from the customer's meter as
+/// it is now. The customer's meter is changed (only the owner can: no desk path, no operator's
+/// privilege, see `change_meter`) after a deposit; the reprint of that deposit's receipt, its
+/// receipt read again and its card-receipt facts name PM-0002, the meter the money was paid for
+/// and the first print named (before V116: "PM-0003", the meter at the time of the reprint); a
+/// deposit after the change names PM-0003.
+#[tokio::test]
+async fn a_receipt_reprinted_after_the_customers_meter_changed_names_the_meter_it_was_paid_for() {
+    let desk = desk().await;
+    let printed = {
+        let mut clerk = desk.clerk.get().await.unwrap();
+        let moved = accounts::move_money(
+            &mut clerk,
+            "deposit-before",
+            &cash(desk.prepaid, Movement::Deposit, Money::from_cents(1000)),
+        )
+        .await
+        .unwrap();
+        moved.receipt.expect("the deposit answered its receipt")
+    };
+    assert_eq!(printed.meter_no, "PM-0002", "{printed:?}");
+
+    change_meter(&desk, desk.prepaid, "PM-0003").await;
+    let copy = reprint(&desk, printed.receipt_no).await;
+    assert_eq!(
+        (copy.meter_no.as_str(), copy.reprints),
+        ("PM-0002", 1),
+        "the reprint names the meter the money was paid for: {copy:?}"
+    );
+    let clerk = desk.clerk.get().await.unwrap();
+    let read_again = receipts::receipt(&**clerk, printed.receipt_no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read_again.meter_no, "PM-0002", "{read_again:?}");
+    let facts = cards::receipt_facts(&**clerk, printed.receipt_no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(facts.meter_no, "PM-0002", "{facts:?}");
+    drop(clerk);
+
+    let after = deposit(&desk, "deposit-after").await;
+    assert_eq!(reprint(&desk, after).await.meter_no, "PM-0003");
+    books_hold(&desk).await;
+}
+
+/// The receipts written before V116, filled by it from what history shows of the customer's
+/// meters: the opening's audit entry and the readings. A deposit on PM-0002 (opened on it), a
+/// reading of PM-0002; the meter changed to PM-0003; a deposit before any reading of PM-0003,
+/// then a reading of it and a deposit. V116 is run again for real (its column dropped, its row
+/// taken out of refinery's history): the first names PM-0002, the last PM-0003; the one between
+/// cannot be placed (nothing recorded when the meter changed) and names the meter last seen
+/// before it, PM-0002. A customer whose meter never changed has the present one on every receipt.
+#[tokio::test]
+async fn receipts_written_before_v116_name_the_meter_history_shows_at_their_moment() {
+    let desk = desk().await;
+    let first = deposit(&desk, "deposit-1").await;
+    let old_meter = meter_of(&desk, desk.prepaid).await;
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let outcome = readings::enter_reading(
+        &mut clerk,
+        "reading-old",
+        &reading(old_meter, "2025-06-01", "2"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, ReadingOutcome::Recorded { .. }),
+        "{outcome:?}"
+    );
+    drop(clerk);
+    change_meter(&desk, desk.prepaid, "PM-0003").await;
+    let between = deposit(&desk, "deposit-2").await;
+    let new_meter = meter_of(&desk, desk.prepaid).await;
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let outcome = readings::enter_reading(
+        &mut clerk,
+        "reading-new",
+        &reading(new_meter, "2025-06-02", "1"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, ReadingOutcome::Recorded { .. }),
+        "{outcome:?}"
+    );
+    drop(clerk);
+    let last = deposit(&desk, "deposit-3").await;
+    let postpaid = {
+        let mut clerk = desk.clerk.get().await.unwrap();
+        let moved = accounts::move_money(
+            &mut clerk,
+            "deposit-postpaid",
+            &cash(desk.postpaid, Movement::Deposit, Money::from_cents(1000)),
+        )
+        .await
+        .unwrap();
+        moved
+            .receipt
+            .expect("the deposit answered its receipt")
+            .receipt_no
+    };
+
+    let (mut owner, connection) = tokio_postgres::connect(&desk.db.conn_str, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    owner
+        .batch_execute(
+            "ALTER TABLE receipt DROP COLUMN meter_no;
+             DELETE FROM refinery_schema_history WHERE version = 116;",
+        )
+        .await
+        .unwrap();
+    meterdesk::db::migrate::run(&mut owner).await.unwrap();
+
+    let mut meters = Vec::new();
+    for receipt_no in [first, between, last, postpaid] {
+        meters.push(reprint(&desk, receipt_no).await.meter_no);
+    }
+    assert_eq!(meters, ["PM-0002", "PM-0002", "PM-0003", "PM-0001"]);
+    books_hold(&desk).await;
+}
+
+/// The owner changes customer `customer_id`'s meter to a new meter `meter_no` of the same type
+/// (initial reading 0): the new one installed on the customer, the old one removed. Only the
+/// owner can: the desk has no meter change, and no operator may update `customer.meter_id`
+/// (sql/V31).
+async fn change_meter(desk: &Desk, customer_id: i64, meter_no: &str) {
+    let old = meter_of(desk, customer_id).await;
+    desk.owner
+        .batch_execute(&format!(
+            "BEGIN;
+             INSERT INTO meter (meter_no, meter_type_id, status)
+                 SELECT '{meter_no}', meter_type_id, 'installed' FROM meter WHERE id = {old};
+             UPDATE customer SET meter_id = (SELECT id FROM meter WHERE meter_no = '{meter_no}')
+                 WHERE id = {customer_id};
+             UPDATE meter SET status = 'removed' WHERE id = {old};
+             COMMIT;"
+        ))
+        .await
+        .unwrap();
 }
 
 /// The clerk's deposit of 10.00 on the prepaid customer's account: its receipt number.

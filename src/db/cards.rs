@@ -110,13 +110,12 @@ pub async fn receipt_facts(
     let row = client
         .query_opt(
             "SELECT r.issued_at, o.full_name AS operator, c.customer_no, r.customer_name AS name,
-                    m.meter_no,
+                    r.meter_no,
                     p.code AS method_code, p.name AS method,
                     a.balance
              FROM receipt r
              JOIN operator o ON o.id = r.operator_id
              JOIN customer c ON c.id = r.customer_id
-             JOIN meter m ON m.id = c.meter_id
              JOIN account a ON a.customer_id = c.id
              LEFT JOIN LATERAL (SELECT p.code, p.name FROM ledger_transaction t
                                 JOIN payment_method p ON p.code = t.payment_method_code

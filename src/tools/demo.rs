@@ -1288,7 +1288,7 @@ fn table_and_columns(phase: Phase) -> &'static str {
         }
         Phase::Accounts => "account (id, customer_id, kind, balance, opened_at)",
         Phase::Receipts => {
-            "receipt (receipt_no, customer_id, operator_id, issued_at, customer_name)"
+            "receipt (receipt_no, customer_id, operator_id, issued_at, customer_name, meter_no)"
         }
         Phase::Bills => {
             "bill (id, account_id, period_start, period_end, previous_reading, current_reading, \
@@ -1501,9 +1501,11 @@ impl HistoryRows<'_> {
     }
 
     /// Each names the holder when it was issued, as the receipt's `rules` trigger (turned off
-    /// for the load) writes it (sql/V109): the previous owner before the transfer, if any.
+    /// for the load) writes it (sql/V109): the previous owner before the transfer, if any; and
+    /// the customer's meter (sql/V116), the one meter a demo customer ever has.
     fn receipts(&self, rows: &mut copy::CopyRows) {
         let now = self.catalogue.basic_info(self.index, self.profile).name;
+        let meter_no = meter_number(self.index);
         let before = self
             .catalogue
             .previous_owner(self.index, self.profile)
@@ -1521,6 +1523,7 @@ impl HistoryRows<'_> {
                 .field(receipt.operator_id)
                 .field(utc(receipt.at))
                 .field(holder)
+                .field(&meter_no)
                 .end_row();
         }
     }
