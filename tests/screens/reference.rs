@@ -933,7 +933,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
         Msg::Reply {
             id: *id,
             outcome: Err(Failure::Error(Problem::new(
-                "failure.database",
+                "failure.database_unknown",
                 "deadlock detected",
             ))),
         },
