@@ -43,7 +43,10 @@ fn database_failed(app: &mut App, id: u64, detail: &str) {
         app,
         Msg::Reply {
             id,
-            outcome: Err(Failure::Error(Problem::new("failure.database_unknown", detail))),
+            outcome: Err(Failure::Error(Problem::new(
+                "failure.database_unknown",
+                detail,
+            ))),
         },
     );
 }
