@@ -261,6 +261,7 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
             &db,
             MeterTypeRequest::Delete {
                 idempotency_key: key(),
+                name: "(test)".into(),
                 id: PLAIN_METERS
             }
         )
@@ -304,6 +305,7 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
             &db,
             MeterTypeRequest::Delete {
                 idempotency_key: key(),
+                name: "(test)".into(),
                 id
             }
         )
@@ -315,6 +317,7 @@ async fn a_meter_type_in_use_stays_and_an_unused_one_goes() {
             &db,
             MeterTypeRequest::Delete {
                 idempotency_key: key(),
+                name: "(test)".into(),
                 id
             }
         )
@@ -717,6 +720,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
             &db,
             CustomerTypeRequest::Delete {
                 idempotency_key: key(),
+                name: "(test)".into(),
                 id: type_id
             }
         )
@@ -797,6 +801,7 @@ async fn a_customer_type_in_use_cannot_be_deleted_nor_change_its_business_model(
             &db,
             CustomerTypeRequest::Delete {
                 idempotency_key: key(),
+                name: "(test)".into(),
                 id
             }
         )
@@ -917,6 +922,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
         &db,
         SchemeRequest::ChangePrices {
             idempotency_key: key(),
+            name: "(test)".into(),
             id,
             effective_from: yesterday,
             tiers: dearer.clone(),
@@ -931,6 +937,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             &db,
             SchemeRequest::ChangePrices {
                 idempotency_key: key(),
+                name: "(test)".into(),
                 id,
                 effective_from: next_month,
                 tiers: dearer.clone()
@@ -944,6 +951,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
             &db,
             SchemeRequest::ChangePrices {
                 idempotency_key: key(),
+                name: "(test)".into(),
                 id,
                 effective_from: next_month,
                 tiers: dearer
@@ -1071,6 +1079,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
     };
     let change = SchemeRequest::ChangePrices {
         idempotency_key: key(),
+        name: "(test)".into(),
         id: PREPAID_SCHEME,
         effective_from: today + Days::new(7),
         tiers: vec![tier(Some("50"), "1.2"), tier(None, "3.5")],
@@ -1147,6 +1156,7 @@ async fn a_change_sent_twice_with_one_key_is_applied_once_and_answers_the_same()
             SUPERVISOR,
             MeterTypeRequest::Delete {
                 idempotency_key: "reused".into(),
+                name: "(test)".into(),
                 id: PLAIN_METERS,
             },
         ),
@@ -1196,6 +1206,7 @@ async fn a_change_whose_reply_is_lost_after_the_commit_answers_its_outcome_when_
     };
     let change = SchemeRequest::ChangePrices {
         idempotency_key: key(),
+        name: "(test)".into(),
         id: PREPAID_SCHEME,
         effective_from: today,
         tiers: vec![tier(Some("50"), "1.1"), tier(None, "3.3")],

@@ -150,8 +150,16 @@ pub struct Problem {
     pub permissions: Vec<String>,
     /// The file it was about: its words are the detail.
     pub file: Option<FileError>,
-    /// The card error it was: its words are the detail (boxed: a failure stays small).
-    pub card: Option<Box<CardCause>>,
+    /// The card error or the lost connection it was: its words are the detail (boxed: a
+    /// failure stays small).
+    pub cause: Option<Box<ProblemCause>>,
+}
+
+/// What a [`Problem`]'s detail says in the desk's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemCause {
+    Card(CardCause),
+    Lost(LostConnection),
 }
 
 impl Problem {
@@ -161,14 +169,14 @@ impl Problem {
             detail: detail.to_string(),
             permissions: Vec::new(),
             file: None,
-            card: None,
+            cause: None,
         }
     }
 
     /// A card error (`key`: what it did to the operation), said in the desk's words.
     pub fn card(key: &'static str, error: &CardError) -> Problem {
         Problem {
-            card: Some(Box::new(error.cause())),
+            cause: Some(Box::new(ProblemCause::Card(error.cause()))),
             ..Problem::new(key, error)
         }
     }
@@ -200,9 +208,10 @@ impl Problem {
 
     pub fn text(&self, lang: Lang) -> String {
         let codes: Vec<&str> = self.permissions.iter().map(String::as_str).collect();
-        let detail = match (&self.file, &self.card) {
+        let detail = match (&self.file, self.cause.as_deref()) {
             (Some(file), _) => file.text(lang),
-            (None, Some(cause)) => card_cause_words(lang, cause),
+            (None, Some(ProblemCause::Card(cause))) => card_cause_words(lang, cause),
+            (None, Some(ProblemCause::Lost(lost))) => lost_connection_words(lang, lost),
             (None, None) => self.detail.clone(),
         };
         lang.tf(

@@ -8,9 +8,11 @@ use std::future::Future;
 use deadpool_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use super::hub::{Answer, Failure, Problem, Reply, Request, ScreenReply, ScreenRequest};
+use super::hub::{
+    Answer, Failure, Problem, ProblemCause, Reply, Request, ScreenReply, ScreenRequest,
+};
 pub use super::services::{Progress, ReceiptOutput, Services};
-use crate::db::DbError;
+use crate::db::{DbError, refused};
 
 /// A request that only reads, on one connection from the pool, as most screens' loads do:
 /// implementing `read` makes it a [`ScreenRequest`] that answers with what `read` returns.
@@ -56,9 +58,42 @@ impl From<DbError> for Failure {
             Failure::Error(Problem::not_permitted(permissions, err))
         } else if let Some(action) = refused_entry_action(&err) {
             Failure::Error(Problem::roles_changed(action, err))
+        } else if let Some(key) = refused::known(&err) {
+            // The desk's words; the server's English is the log's.
+            tracing::info!("the database refused a request: {err}");
+            Failure::Error(Problem::new(key, ""))
         } else {
-            Failure::Error(Problem::new("failure.database", err))
+            Failure::Error(unknown_refusal(&err))
         }
+    }
+}
+
+/// Any database error as a problem told in the desk's words: a lost connection by its cause,
+/// a refusal as a request's failure says it (a sign-out's detail is the log's).
+pub fn problem_of(err: DbError) -> Problem {
+    match Failure::from(err) {
+        Failure::Error(problem) => problem,
+        Failure::Unreachable(cause) => Problem {
+            cause: Some(Box::new(ProblemCause::Lost(cause))),
+            ..Problem::new("failure.database_lost", "")
+        },
+        Failure::SignedOut(detail) => {
+            tracing::warn!("signed out by the server: {detail}");
+            Problem::new("failure.database_signed_out", "")
+        }
+    }
+}
+
+/// A database error the desk has no words for, said without the server's English (logged by
+/// `refused::unknown_marks`): its SQLSTATE and constraint, or, for the desk's own finding that
+/// the database holds what its rules forbid, that.
+pub fn unknown_refusal(err: &DbError) -> Problem {
+    match err {
+        DbError::Inconsistent(_) => {
+            tracing::warn!("{err}");
+            Problem::new("failure.inconsistent", "")
+        }
+        _ => Problem::new("failure.database_unknown", refused::unknown_marks(err)),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod pgpass;
 pub mod price_schemes;
 pub mod readings;
 pub mod receipts;
+pub mod refused;
 pub mod roles;
 mod rows;
 pub mod session;

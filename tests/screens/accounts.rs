@@ -899,7 +899,7 @@ fn transfer_is_not_confirmed_before_the_balance_is_read() {
         (
             *preview_id,
             Err(Failure::Error(Problem::new(
-                "failure.database",
+                "failure.database_unknown",
                 "statement timeout",
             ))),
         ),

@@ -43,7 +43,10 @@ fn database_failed(app: &mut App, id: u64, detail: &str) {
         app,
         Msg::Reply {
             id,
-            outcome: Err(Failure::Error(Problem::new("failure.database", detail))),
+            outcome: Err(Failure::Error(Problem::new(
+                "failure.database_unknown",
+                detail,
+            ))),
         },
     );
 }
@@ -2596,5 +2599,67 @@ fn a_method_no_longer_taken_is_refused_in_words_and_the_recharge_form_is_kept() 
             screen.contains("120"),
             "{lang:?}: the amount kept: {screen}"
         );
+    }
+}
+
+/// Every card refusal in the catalogue's words (s36-c): the card's "method not taken" (the
+/// type never took it) and "purchase numbers used up" were the journal's English in both
+/// languages ("the customer's type does not take this payment method"), `refusal_text`'s
+/// catch-all `to_string`. Said on the card screen after F2, in en and zh.
+#[test]
+fn a_card_refusal_the_desk_had_no_words_for_is_said_in_its_language() {
+    use meterdesk::domain::card_counter::{RechargeRefusal, RefundRefusal};
+    let refusals = [
+        Refusal::PaymentMethodNotAllowed,
+        Refusal::Recharge(RechargeRefusal::SequenceNumbersExhausted),
+        Refusal::Refund(RefundRefusal::SwipeNewCardOnMeterFirst),
+        Refusal::BalanceTooLow,
+    ];
+    for (lang, expected) in [
+        (
+            Lang::En,
+            [
+                "The customer's type does not take this payment method: choose another. \
+                 Nothing was written to the card or paid.",
+                "This customer's card has used up its purchase numbers: no further purchase can \
+                 be written on it. Call a supervisor. Nothing was written to the card or paid.",
+                "Refund refused: swipe the new card on the meter first: the meter may have loaded \
+                 the purchase already.",
+                "The customer's balance does not cover the purchase: nothing was written to the \
+                 card or paid.",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "该用户类型不接受此付款方式：请选择其他付款方式。卡上未写入，也未收付款项。",
+                "该用户的卡购水序号已用完：卡上不能再写入购水，请联系主管。卡上未写入，也未收付款项。",
+                "不能退款：请先在水表上刷新卡，水表可能已读入卡上的购水。",
+                "该用户余额不足以支付此次购水：卡上未写入，也未收付款项。",
+            ],
+        ),
+    ] {
+        for (refusal, expected) in refusals.iter().zip(expected) {
+            let mut app = signed_in(lang);
+            insert(&mut app, seen_user(user_card(5)));
+            recharge_quoted(&mut app);
+            let sent = press(&mut app, KeyCode::F(2));
+            answer(
+                &mut app,
+                &sent,
+                Reply::screen(WriteOutcome::from(Written::Refused(refusal.clone()))),
+            );
+            assert_eq!(
+                app.message.clone().unwrap().text,
+                expected,
+                "{lang:?} {refusal:?}"
+            );
+            let start: String = expected.chars().take(8).collect();
+            assert!(
+                render(&app).contains(&start),
+                "{lang:?}: on the screen: {}",
+                render(&app)
+            );
+        }
     }
 }

@@ -477,7 +477,7 @@ fn keys_waiting_for_a_list_read_that_failed_are_dropped_and_said() {
             Msg::Reply {
                 id: list_id,
                 outcome: Err(Failure::Error(Problem::new(
-                    "failure.database",
+                    "failure.database_unknown",
                     "permission denied for table operators",
                 ))),
             },

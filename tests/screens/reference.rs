@@ -933,7 +933,7 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
         Msg::Reply {
             id: *id,
             outcome: Err(Failure::Error(Problem::new(
-                "failure.database",
+                "failure.database_unknown",
                 "deadlock detected",
             ))),
         },
@@ -1612,7 +1612,7 @@ fn the_new_prices_rule_is_whole_beside_a_long_schemes_name() {
 /// (`Says::saved`).
 #[test]
 fn a_reference_save_names_what_it_saved() {
-    use meterdesk::db::meters::{MeterFields, MeterOutcome, MeterTypeOutcome};
+    use meterdesk::db::meters::{MeterFields, MeterOutcome, MeterTypeDeletion, MeterTypeOutcome};
     use meterdesk::db::price_schemes::{SchemeFields, SchemeOutcome};
     use rust_decimal::Decimal;
     let key = || "desk-1".to_owned();
@@ -1665,9 +1665,54 @@ fn a_reference_save_names_what_it_saved() {
     let prices = SchemeRequest::ChangePrices {
         idempotency_key: key(),
         id: 7,
+        name: "居民阶梯".into(),
         effective_from: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
         tiers: Vec::new(),
     };
+    // Deletions too (s36-c): "已删除。" alone said nothing on the screen it landed on.
+    let meter_gone = MeterRequest::Delete {
+        idempotency_key: key(),
+        meter_no: MeterNo::parse("ab-12").unwrap(),
+    };
+    let meter_type_gone = MeterTypeRequest::Delete {
+        idempotency_key: key(),
+        id: 3,
+        name: "IC 卡表 DN15".into(),
+    };
+    let customer_type_gone = CustomerTypeRequest::Delete {
+        idempotency_key: key(),
+        id: 4,
+        name: "居民".into(),
+    };
+    let deleted = |lang| {
+        [
+            meter_gone.told(&MeterReply::Deleted(MeterOutcome::Done), lang),
+            meter_type_gone.told(&MeterTypeReply::Deleted(MeterTypeDeletion::Deleted), lang),
+            customer_type_gone.told(
+                &CustomerTypeReply::Saved(CustomerTypeOutcome::Deleted),
+                lang,
+            ),
+        ]
+        .map(|answer| answer.and_then(Result::ok))
+    };
+    assert_eq!(
+        deleted(Lang::Zh),
+        [
+            "水表 AB-12 已删除。",
+            "水表类型 IC 卡表 DN15 已删除。",
+            "用户类型 居民 已删除。",
+        ]
+        .map(|text| Some(text.to_owned()))
+    );
+    assert_eq!(
+        deleted(Lang::En),
+        [
+            "Deleted: meter AB-12.",
+            "Deleted: meter type IC 卡表 DN15.",
+            "Deleted: customer type 居民.",
+        ]
+        .map(|text| Some(text.to_owned()))
+    );
     let told = |lang| {
         [
             meter.told(&MeterReply::Saved(MeterOutcome::Done), lang),
@@ -1691,7 +1736,7 @@ fn a_reference_save_names_what_it_saved() {
             "水表类型 IC 卡表 DN15 已保存。",
             "用户类型 居民 已保存。",
             "价格方案 居民阶梯 已保存。",
-            "自 2027-01-01 起的新价格已保存。",
+            "价格方案 居民阶梯 自 2027-01-01 起的新价格已保存。",
         ]
         .map(|text| Some(text.to_owned()))
     );
@@ -1702,7 +1747,7 @@ fn a_reference_save_names_what_it_saved() {
             "Saved: meter type IC 卡表 DN15.",
             "Saved: customer type 居民.",
             "Saved: price scheme 居民阶梯.",
-            "Saved: the new prices from 2027-01-01.",
+            "Saved: the new prices of price scheme 居民阶梯 from 2027-01-01.",
         ]
         .map(|text| Some(text.to_owned()))
     );

@@ -18,10 +18,10 @@ use crate::db::card_ops::{
     UsageRecord,
 };
 use crate::db::cards::CardOwner;
-use crate::domain::card_counter::{CreditOverflow, RechargeRefusal, RecycleRefusal};
+use crate::domain::card_counter::{CreditOverflow, RechargeRefusal, RecycleRefusal, RefundRefusal};
 use crate::domain::card_records::{IssueRecord, UserCard};
 use crate::domain::money::{Money, Volume};
-use crate::domain::pricing::TierCharge;
+use crate::domain::pricing::{PurchaseError, TierCharge};
 use crate::i18n::Lang;
 use crate::screens::system_card;
 use crate::ui::inert::inert;
@@ -168,7 +168,8 @@ pub(super) fn customer_of(owner: &CardOwner) -> Customer {
     }
 }
 
-/// A refusal in the clerk's language; the rarest ones keep the journal's English wording.
+/// A refusal in the clerk's language. Every refusal has the catalogue's words: the match names
+/// each one (no catch-all), so a refusal added to the journal does not build until it has them.
 pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
     let lang = app.lang;
     let key = match refusal {
@@ -220,7 +221,24 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
         }
         Refusal::NoPrice => "ic.refused_no_price",
         Refusal::NothingBought => "ic.refused_nothing_bought",
-        _ => return refusal.to_string(),
+        Refusal::NoSuchCustomer => "ic.refused_no_such_customer",
+        Refusal::KeyReused => "ic.refused_key_reused",
+        Refusal::Refund(refusal) => match refusal {
+            RefundRefusal::NotTheActiveCard => "ic.refused_void",
+            RefundRefusal::NoPurchase => "ic.refund_nothing",
+            RefundRefusal::AlreadyRefunded => "ic.refund_cancelled",
+            RefundRefusal::AlreadyLoaded => "ic.refund_loaded",
+            RefundRefusal::SwipeNewCardOnMeterFirst => "ic.refused_refund_swipe_new_card",
+        },
+        Refusal::UnknownPurchase => "ic.refused_unknown_purchase",
+        Refusal::Price(error) => match error {
+            PurchaseError::Volume => "ic.refused_volume",
+            PurchaseError::Amount => "ic.refused_amount",
+            PurchaseError::VolumeTooLarge => "ic.refused_too_much_water",
+        },
+        Refusal::TooMuchWater => "ic.refused_too_much_water",
+        Refusal::PaymentMethodNotAllowed => "ic.refused_method_not_taken",
+        Refusal::BalanceTooLow => "ic.refused_balance_too_low",
     };
     lang.t(key).to_owned()
 }
@@ -237,7 +255,7 @@ pub(super) fn recharge_refusal(lang: Lang, refusal: &RechargeRefusal) -> String 
         RechargeRefusal::NotTheActiveCard => "ic.refused_void",
         RechargeRefusal::SwipeNewCardOnMeterFirst => "ic.refused_swipe_new_card",
         RechargeRefusal::SwipeMeterFirst => "ic.refused_swipe_meter",
-        RechargeRefusal::SequenceNumbersExhausted => return refusal.to_string(),
+        RechargeRefusal::SequenceNumbersExhausted => "ic.refused_sequence_exhausted",
     };
     lang.t(key).to_owned()
 }

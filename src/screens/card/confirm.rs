@@ -221,7 +221,7 @@ async fn written(services: &Services, flow: Flow) -> Result<Written, Failure> {
             operation_id: begun.operation_id,
             cause: match cause {
                 PendingCause::Card(error) => card_problem(&error),
-                PendingCause::Database(error) => Problem::new("failure.database", error),
+                PendingCause::Database(error) => crate::app::requests::problem_of(error),
                 PendingCause::NotTheCard => Problem::new("failure.card_not_the_card", ""),
                 PendingCause::Stopped(stopped) => writes_stopped(stopped),
             },

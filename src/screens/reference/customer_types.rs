@@ -37,6 +37,8 @@ pub enum CustomerTypeRequest {
     Delete {
         idempotency_key: String,
         id: i64,
+        /// The type's name, for what is told once it is deleted.
+        name: String,
     },
 }
 
@@ -91,6 +93,7 @@ impl RefWork for CustomerTypeRequest {
             CustomerTypeRequest::Delete {
                 idempotency_key: key,
                 id,
+                ..
             } => CustomerTypeReply::Saved(
                 customer_types::delete_customer_type(db.client, db.operator_id, key, *id).await?,
             ),
@@ -102,14 +105,14 @@ impl RefWork for CustomerTypeRequest {
         let CustomerTypeReply::Saved(outcome) = reply else {
             return None;
         };
+        let name = match self {
+            CustomerTypeRequest::List => "",
+            CustomerTypeRequest::Save { input, .. } => &input.name,
+            CustomerTypeRequest::Delete { name, .. } => name,
+        };
         Some(match outcome {
-            CustomerTypeOutcome::Saved { .. } => match self {
-                CustomerTypeRequest::Save { input, .. } => {
-                    says.saved("audit_log.entity_customer_type", &input.name)
-                }
-                _ => says.done("ref.saved"),
-            },
-            CustomerTypeOutcome::Deleted => says.done("ref.deleted"),
+            CustomerTypeOutcome::Saved { .. } => says.saved("audit_log.entity_customer_type", name),
+            CustomerTypeOutcome::Deleted => says.deleted("audit_log.entity_customer_type", name),
             CustomerTypeOutcome::NameTaken => {
                 says.on("ref.f_name", lang.t("ref.name_taken").into())
             }
@@ -184,6 +187,7 @@ impl ListKind for CustomerTypeList {
         Some(CustomerTypeRequest::Delete {
             idempotency_key,
             id: row.id,
+            name: row.input.name.clone(),
         })
     }
 

@@ -31,6 +31,8 @@ pub enum MeterTypeRequest {
     Delete {
         idempotency_key: String,
         id: i64,
+        /// The type's name, for what is told once it is deleted.
+        name: String,
     },
 }
 
@@ -78,6 +80,7 @@ impl RefWork for MeterTypeRequest {
             MeterTypeRequest::Delete {
                 idempotency_key,
                 id,
+                ..
             } => MeterTypeReply::Deleted(
                 meters::delete_meter_type(db.client, db.operator_id, idempotency_key, *id).await?,
             ),
@@ -86,15 +89,14 @@ impl RefWork for MeterTypeRequest {
 
     fn told(&self, reply: &MeterTypeReply, lang: Lang) -> Option<ChangeAnswer> {
         let says = Says { lang };
+        let name = match self {
+            MeterTypeRequest::List => "",
+            MeterTypeRequest::Save { name, .. } | MeterTypeRequest::Delete { name, .. } => name,
+        };
         Some(match reply {
             MeterTypeReply::Rows(_) => return None,
             MeterTypeReply::Saved(outcome) => match outcome {
-                MeterTypeOutcome::Saved { .. } => match self {
-                    MeterTypeRequest::Save { name, .. } => {
-                        says.saved("audit_log.entity_meter_type", name)
-                    }
-                    _ => says.done("ref.saved"),
-                },
+                MeterTypeOutcome::Saved { .. } => says.saved("audit_log.entity_meter_type", name),
                 MeterTypeOutcome::NameTaken => {
                     says.on("ref.f_name", lang.t("ref.name_taken").into())
                 }
@@ -105,7 +107,7 @@ impl RefWork for MeterTypeRequest {
                 MeterTypeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
             },
             MeterTypeReply::Deleted(outcome) => match outcome {
-                MeterTypeDeletion::Deleted => says.done("ref.deleted"),
+                MeterTypeDeletion::Deleted => says.deleted("audit_log.entity_meter_type", name),
                 MeterTypeDeletion::InUse {
                     meters,
                     customer_types,
@@ -169,6 +171,7 @@ impl ListKind for MeterTypeList {
         Some(MeterTypeRequest::Delete {
             idempotency_key,
             id: row.meter_type.id,
+            name: row.meter_type.name.clone(),
         })
     }
 

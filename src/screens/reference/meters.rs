@@ -143,14 +143,15 @@ impl RefWork for MeterRequest {
             return None;
         };
         Some(match outcome {
-            MeterOutcome::Done if matches!(self, MeterRequest::Delete { .. }) => {
-                says.done("ref.deleted")
-            }
             MeterOutcome::Done => match self {
+                MeterRequest::Delete { meter_no, .. } => {
+                    says.deleted("audit_log.entity_meter", meter_no.as_str())
+                }
                 MeterRequest::Save { meter_no, .. } => {
                     says.saved("audit_log.entity_meter", meter_no.as_str())
                 }
-                _ => says.done("ref.saved"),
+                // A page answers no change (`Page`, above); never `Done`.
+                _ => return None,
             },
             MeterOutcome::NumberTaken => {
                 says.on("ref.f_meter_no", lang.t("ref.meter_no_taken").into())

@@ -296,6 +296,14 @@ impl Says {
         ))
     }
 
+    /// A deletion told by what it deleted, as [`Says::saved`].
+    pub fn deleted(&self, what: &str, name: &str) -> ChangeAnswer {
+        Ok(self.lang.tf(
+            "ref.deleted_named",
+            &[("what", &self.lang.t(what)), ("name", &inert(name))],
+        ))
+    }
+
     pub fn on(&self, label: &'static str, text: String) -> ChangeAnswer {
         Err(vec![(Some(label), text)])
     }

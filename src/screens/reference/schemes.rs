@@ -18,6 +18,7 @@ use crate::domain::pricing::{
 };
 use crate::domain::validation;
 use crate::i18n::Lang;
+use crate::ui::inert::inert;
 
 /// Tiers a scheme form offers; the last one filled has no upper bound.
 pub const TIER_FIELDS: usize = 4;
@@ -43,6 +44,8 @@ pub enum SchemeRequest {
     ChangePrices {
         idempotency_key: String,
         id: i64,
+        /// The scheme's name, for what is told once the prices are saved.
+        name: String,
         effective_from: NaiveDate,
         tiers: Vec<Tier>,
     },
@@ -88,6 +91,7 @@ impl RefWork for SchemeRequest {
                 id,
                 effective_from,
                 tiers,
+                ..
             } => SchemeReply::Saved(
                 price_schemes::change_prices(
                     db.client,
@@ -112,11 +116,19 @@ impl RefWork for SchemeRequest {
                 SchemeRequest::Add { fields, .. } | SchemeRequest::Modify { fields, .. } => {
                     says.saved("audit_log.entity_price_scheme", &fields.name)
                 }
-                SchemeRequest::ChangePrices { effective_from, .. } => Ok(lang.tf(
+                SchemeRequest::ChangePrices {
+                    effective_from,
+                    name,
+                    ..
+                } => Ok(lang.tf(
                     "ref.saved_prices",
-                    &[("date", &effective_from.format("%Y-%m-%d"))],
+                    &[
+                        ("date", &effective_from.format("%Y-%m-%d")),
+                        ("name", &inert(name)),
+                    ],
                 )),
-                _ => says.done("ref.saved"),
+                // The reads answer no change: never `Saved`.
+                SchemeRequest::List | SchemeRequest::Detail { .. } => return None,
             },
             SchemeOutcome::NotFound => says.said(lang.t("ref.gone").into()),
             SchemeOutcome::NameTaken => says.on("ref.f_name", lang.t("ref.name_taken").into()),
@@ -293,7 +305,7 @@ pub(super) fn build(
 /// decides (the two clocks' dates may differ by a day).
 pub(super) fn build_prices(
     f: &Form,
-    (id, rules, today): (i64, Option<(BillingMode, Decimal)>, NaiveDate),
+    (id, name, rules, today): (i64, &str, Option<(BillingMode, Decimal)>, NaiveDate),
     errors: &mut Errors,
     lang: Lang,
     idempotency_key: String,
@@ -313,6 +325,7 @@ pub(super) fn build_prices(
     Some(SchemeRequest::ChangePrices {
         idempotency_key,
         id,
+        name: name.to_owned(),
         effective_from: from?,
         tiers: tiers?,
     })
@@ -457,7 +470,10 @@ fn fields_error_text(lang: Lang, error: SchemeFieldsError) -> String {
 static SAVES: Saves<SchemeRequest> = Saves(|target, f, errors, lang, key| match target {
     FormTarget::Scheme { stored } => build(f, stored.as_deref(), errors, lang, key),
     FormTarget::Prices {
-        id, rules, today, ..
-    } => build_prices(f, (*id, *rules, *today), errors, lang, key),
+        id,
+        name,
+        rules,
+        today,
+    } => build_prices(f, (*id, name, *rules, *today), errors, lang, key),
     _ => None,
 });
