@@ -270,6 +270,7 @@ async fn open_card_then_recharge_through_the_app() {
         let recharge = CardRequest::Recharge {
             quantity: Quantity::Volume(Decimal::new(5, 0)),
             payment: Payment::Method("cash".into()),
+            owner_seen: None,
         };
         match card_ops::begin(&mut client, &begin, &recharge)
             .await

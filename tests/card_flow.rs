@@ -69,6 +69,7 @@ fn recharge(volume: &str) -> Request {
     Request::Recharge {
         quantity: Quantity::Volume(dec(volume)),
         payment: Payment::Method("cash".into()),
+        owner_seen: None,
     }
 }
 
@@ -2109,6 +2110,7 @@ impl RandomRun {
                 } else {
                     Payment::Method("cash".into())
                 },
+                owner_seen: None,
             },
             70..=89 => refund(),
             90..=94 if !self.void.is_empty() => Request::Recycle,

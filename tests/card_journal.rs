@@ -10,6 +10,8 @@ use meterdesk::db::card_ops::{
     NOT_ON_CARD, OperationKind, OperationState, Payment, Quantity, RechargeFacts, Refusal, Request,
     Settled, UsageOf,
 };
+use meterdesk::db::cards;
+use meterdesk::db::customer_changes::{self, TransferOutcome};
 use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::receipts;
 use meterdesk::domain::card_counter::{
@@ -25,7 +27,7 @@ use meterdesk::domain::system_cards::SystemCardKind;
 use rust_decimal::Decimal;
 use support::card_desk::*;
 use support::card_rig::METER;
-use support::pg::give_password;
+use support::pg::{cluster, give_password};
 use support::stalling_relay::StallingRelay;
 
 /// The counter with one physical card (and a spare blank one) in memory.
@@ -52,6 +54,7 @@ fn recharge_m3(volume: &str) -> Request {
     Request::Recharge {
         quantity: Quantity::Volume(dec(volume)),
         payment: cash(),
+        owner_seen: None,
     }
 }
 
@@ -60,6 +63,7 @@ fn recharge_m3_from_balance(volume: &str) -> Request {
     Request::Recharge {
         quantity: Quantity::Volume(dec(volume)),
         payment: Payment::Balance,
+        owner_seen: None,
     }
 }
 
@@ -874,7 +878,8 @@ async fn a_recharge_the_card_did_not_take_is_reversed_and_its_money_pays_the_nex
                 CLERK,
                 &Request::Recharge {
                     quantity: Quantity::Volume(dec("1")),
-                    payment: Payment::Method("alipay".into())
+                    payment: Payment::Method("alipay".into()),
+                    owner_seen: None,
                 }
             )
             .await,
@@ -1834,6 +1839,7 @@ async fn a_recharge_that_buys_no_water_or_more_than_a_card_holds_is_refused_leav
     let by = |quantity| Request::Recharge {
         quantity,
         payment: cash(),
+        owner_seen: None,
     };
     for quantity in [
         Quantity::Volume(dec("0.000")),
@@ -1956,6 +1962,7 @@ async fn a_randomized_journal_with_cut_writes_and_lost_settlements_keeps_the_boo
                     } else {
                         cash()
                     },
+                    owner_seen: None,
                 },
             ),
             14..=17 => (SUPERVISOR, Request::Refund { payout: cash() }),
@@ -2179,6 +2186,7 @@ async fn the_database_takes_every_recharge_at_the_price_the_desk_quotes() {
             let request = Request::Recharge {
                 quantity,
                 payment: cash(),
+                owner_seen: None,
             };
             let begun = match counter.begin_as(CLERK, &request).await.outcome {
                 BeginOutcome::Begun(begun) => *begun,
@@ -2288,4 +2296,269 @@ async fn a_method_disabled_while_a_recharge_begins_is_refused_in_words() {
             .await,
         "the disabling was the begin's, rolled back with it"
     );
+}
+
+/// Waits until backend `pid` waits for a lock; what it waits for, as pg_locks names it (as
+/// tests/two_desks.rs does).
+async fn waiting_for_a_lock(watcher: &tokio_postgres::Client, pid: i32) -> String {
+    for _ in 0..400 {
+        let row = watcher
+            .query_opt(
+                "SELECT l.locktype || coalesce(' on ' || l.relation::regclass::text, '')
+                 FROM pg_locks l WHERE l.pid = $1 AND NOT l.granted",
+                &[&pid],
+            )
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            return row.get(0);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("backend {pid} never waited for a lock");
+}
+
+/// A connection of the clerk's and its backend's pid.
+async fn clerk_connection(counter: &Counter) -> (Object, i32) {
+    let client = counter.customer.db.pool_of("clerk").get().await.unwrap();
+    let pid = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (client, pid)
+}
+
+/// A personal owner named `name`, as the transfer form takes them.
+fn new_owner(name: &str) -> meterdesk::domain::customer_rules::BasicInfo {
+    meterdesk::domain::customer_rules::BasicInfo::Personal(
+        meterdesk::domain::customer_rules::PersonalInfo {
+            name: name.into(),
+            id_document_no: None,
+            mobile: "13700137000".into(),
+            address: "1 River Road".into(),
+            household_size: Some(2),
+            email: None,
+            remark: None,
+        },
+    )
+}
+
+/// Another desk's transfer of the counter's customer to `to`, from the owner as stored now.
+async fn transfer_now(counter: &Counter, key: &str, to: &str) {
+    let (mut client, _) = clerk_connection(counter).await;
+    let read = customer_changes::customer_basics(&**client, counter.customer.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let outcome = customer_changes::transfer_from(&mut client, CLERK, key, &read, &new_owner(to))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, TransferOutcome::Transferred { .. }),
+        "{outcome:?}"
+    );
+}
+
+/// What the card screen shows of the card on the reader (`cards::owner_of`, read with the
+/// card): the holder's name and which owner that is.
+async fn card_screen_owner(counter: &Counter) -> (String, i64) {
+    let owner = cards::owner_of(&**counter.clerk, counter.user_card().issue.card_number)
+        .await
+        .unwrap()
+        .expect("the card's owner");
+    (owner.name, owner.owner_seen)
+}
+
+/// The clerk's F2 on the card screen, sent on a connection of its own as the desk's request
+/// task does: `card_ops::begin_decided` from the facts of the quote (`facts`), else
+/// `card_ops::begin`, with the card as it is now.
+async fn start_recharge(
+    counter: &Counter,
+    key: &'static str,
+    request: Request,
+    facts: Option<RechargeFacts>,
+) -> (i32, tokio::task::JoinHandle<BeginReport>) {
+    let (mut client, pid) = clerk_connection(counter).await;
+    let (card, customer_id) = (counter.card, counter.customer.customer_id);
+    let task = tokio::spawn(async move {
+        let mac = key_();
+        let begin = Begin {
+            customer_id,
+            operator_id: CLERK,
+            idempotency_key: key,
+            card: &card,
+            key: &mac,
+        };
+        match facts {
+            Some(facts) => card_ops::begin_decided(&mut client, &begin, &request, &facts).await,
+            None => card_ops::begin(&mut client, &begin, &request).await,
+        }
+        .expect("the recharge is answered")
+    });
+    (pid, task)
+}
+
+/// s35-l's "found, not fixed" (s36-a): the card screen names 张伟, the holder read from the
+/// card's customer; another desk transfers the customer to Anna Schmidt; the clerk's F2
+/// recharges. Forced as tests/two_desks.rs forces its races: a superuser holds the owner
+/// history in SHARE mode, so the transfer stops there holding the account; the recharge waits
+/// for the account; then the transfer ends. Before sql/V112 the recharge was then journaled for
+/// Anna Schmidt — its receipt named her, and paid from the balance it took money the clerk had
+/// told the person at the counter was 张伟's — and the clerk was told nothing. Now: refused,
+/// naming the owner now, nothing written, no plan for the card; the key re-sent is refused the
+/// same. For the owner read again it is journaled, its receipt names them, and that key re-sent
+/// after yet another transfer answers as it did (exactly once). Both begins the screen's F2
+/// takes: one decided from the quote's facts (paid from the balance) and the begin's own
+/// (cash).
+#[tokio::test]
+async fn a_recharge_while_another_desk_transfers_the_customer_is_refused_for_the_owner_shown() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    // 20.00 on the balance: a recharge the card never took (settled failed, its money kept).
+    let lost = counter.begun(CLERK, &recharge_m3("20")).await;
+    assert_eq!(counter.settle(&lost).await.state, OperationState::Failed);
+    let superuser = cluster().superuser_connection_string(&counter.customer.db.name);
+    let connect = async || {
+        let (client, connection) = tokio_postgres::connect(&superuser, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    let (watcher, blocker) = (connect().await, connect().await);
+    let rounds: [(&'static str, &str, bool, &str); 2] = [
+        ("decided", "Anna Schmidt", true, "王芳"),
+        ("begun", "Li Na", false, "赵敏"),
+    ];
+    for (word, to, decided, then) in rounds {
+        let (shown, owner_seen) = card_screen_owner(&counter).await;
+        let payment = if decided { Payment::Balance } else { cash() };
+        let request = |owner_seen| Request::Recharge {
+            quantity: Quantity::Volume(dec("5")),
+            payment: payment.clone(),
+            owner_seen: Some(owner_seen),
+        };
+        let facts = match decided {
+            true => Some(counter.quoted(CLERK, &request(owner_seen)).await),
+            false => None,
+        };
+        let before = counter.footprint().await;
+        let read =
+            customer_changes::customer_basics(&**counter.clerk, counter.customer.customer_id)
+                .await
+                .unwrap()
+                .unwrap();
+
+        blocker
+            .batch_execute("BEGIN; LOCK TABLE customer_owner_history IN SHARE MODE")
+            .await
+            .unwrap();
+        let (transfer_pid, transfer) = {
+            let (mut client, pid) = clerk_connection(&counter).await;
+            let to = new_owner(to);
+            let key: &'static str = Box::leak(format!("transfer-{word}").into_boxed_str());
+            let task = tokio::spawn(async move {
+                customer_changes::transfer_from(&mut client, CLERK, key, &read, &to)
+                    .await
+                    .unwrap()
+            });
+            (pid, task)
+        };
+        assert_eq!(
+            waiting_for_a_lock(&watcher, transfer_pid).await,
+            "relation on customer_owner_history",
+            "the transfer holds the account and waits at the owner history"
+        );
+        let stale_key: &'static str = Box::leak(format!("{word}-stale").into_boxed_str());
+        let (recharge_pid, recharge) =
+            start_recharge(&counter, stale_key, request(owner_seen), facts.clone()).await;
+        assert_ne!(
+            waiting_for_a_lock(&watcher, recharge_pid).await,
+            "relation on customer_owner_history",
+            "the recharge waits for the transfer's account, not for the table"
+        );
+        blocker.batch_execute("ROLLBACK").await.unwrap();
+        let transferred = transfer.await.unwrap();
+        assert!(
+            matches!(transferred, TransferOutcome::Transferred { .. }),
+            "{transferred:?}"
+        );
+        let refused = recharge.await.unwrap();
+        let (name_now, owner_now) = card_screen_owner(&counter).await;
+        assert_eq!(name_now, to);
+        assert_ne!(owner_now, owner_seen);
+        let owner_changed = BeginReport {
+            resolved: None,
+            outcome: BeginOutcome::Refused(Refusal::OwnerChanged {
+                owner: to.to_owned(),
+                owner_seen: owner_now,
+            }),
+        };
+        assert_eq!(
+            refused, owner_changed,
+            "{word}: the recharge for {shown} waited behind the transfer to {to}"
+        );
+        assert_eq!(counter.footprint().await, before, "{word}: nothing written");
+        // The same key sent again (a lost reply): refused the same, still nothing.
+        let (_, again) = start_recharge(&counter, stale_key, request(owner_seen), facts).await;
+        assert_eq!(again.await.unwrap(), owner_changed, "{word}");
+        assert_eq!(counter.footprint().await, before, "{word}: nothing written");
+
+        // For the owner the refusal named (the screen's F2 after its confirmation names them).
+        let key: &'static str = Box::leak(format!("{word}-for-{to}").into_boxed_str());
+        let facts = match decided {
+            true => Some(counter.quoted(CLERK, &request(owner_now)).await),
+            false => None,
+        };
+        let (_, taken) = start_recharge(&counter, key, request(owner_now), facts.clone()).await;
+        let BeginOutcome::Begun(begun) = taken.await.unwrap().outcome else {
+            panic!("{word}: not begun for {to}");
+        };
+        let receipt_no = begun.purchase.as_ref().unwrap().receipt_no.unwrap();
+        let receipt = receipts::reprint(&**counter.supervisor, receipt_no)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            receipt.name, to,
+            "{word}: the receipt names the owner confirmed"
+        );
+        // Exactly once: that key re-sent after yet another transfer (the owner sent now
+        // stale) hands out the same journaled operation, then answers it finished.
+        transfer_now(&counter, &format!("transfer-{word}-again"), then).await;
+        let (_, resent) = start_recharge(&counter, key, request(owner_now), facts.clone()).await;
+        let BeginOutcome::Begun(resent) = resent.await.unwrap().outcome else {
+            panic!("{word}: the re-send is not answered as the first");
+        };
+        assert_eq!(resent.operation_id, begun.operation_id, "{word}");
+        counter.write(&begun, usize::MAX);
+        assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+        let (_, finished) = start_recharge(&counter, key, request(owner_now), facts).await;
+        assert!(
+            matches!(
+                finished.await.unwrap().outcome,
+                BeginOutcome::Finished(Settled { operation_id, state: OperationState::Done, .. })
+                    if operation_id == begun.operation_id
+            ),
+            "{word}"
+        );
+        counter.swipe();
+    }
+    assert_eq!(
+        counter
+            .scalar::<i64>(
+                "SELECT count(*) FROM card_operation WHERE kind = 'recharge' AND state = 'done'"
+            )
+            .await,
+        2,
+        "one recharge for each owner confirmed, none for the stale keys"
+    );
+    assert_eq!(
+        counter.books().await.balance,
+        dec("15.00"),
+        "5.00 from the balance"
+    );
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
 }

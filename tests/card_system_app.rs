@@ -107,6 +107,7 @@ async fn bought_and_swiped(
         CardRequest::Recharge {
             quantity: Quantity::Volume(Decimal::new(m3, 0)),
             payment: Payment::Method("cash".into()),
+            owner_seen: None,
         },
     ]
     .iter()

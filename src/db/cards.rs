@@ -22,6 +22,10 @@ pub struct CardOwner {
     pub balance: Money,
     /// The payment methods the customer's type takes, enabled ones only, cash first.
     pub payment_methods: Vec<PaymentMethod>,
+    /// Which owner `name` is (`customer_owner_seen`, sql/V110): a recharge sends it back
+    /// (`card_ops::Request::Recharge::owner_seen`) and is refused if another desk transferred
+    /// the customer since.
+    pub owner_seen: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +54,7 @@ pub async fn owner_of(
     let Some(row) = client
         .query_opt(
             "SELECT c.id, c.customer_no, c.name, k.state AS card_state, k.void_reason, a.balance,
-                    c.customer_type_id
+                    c.customer_type_id, customer_owner_seen(c.id) AS owner_seen
              FROM card k JOIN customer c ON c.id = k.customer_id
                   JOIN account a ON a.customer_id = c.id
              WHERE k.card_no = $1",
@@ -69,6 +73,7 @@ pub async fn owner_of(
         void_reason: row.get("void_reason"),
         balance: row.get("balance"),
         payment_methods,
+        owner_seen: row.get("owner_seen"),
     }))
 }
 

@@ -111,6 +111,7 @@ fn owner(state: &str) -> CardOwner {
                 name: "WeChat Pay".into(),
             },
         ],
+        owner_seen: 0,
     }
 }
 
@@ -2557,6 +2558,110 @@ fn why_a_card_is_unreadable_is_said_in_the_desks_language() {
     );
     open_card_screen(&mut app);
     insta::assert_snapshot!("card_unreadable_without_secrets_zh", render(&app));
+}
+
+/// s35-l's "found, not fixed" (s36-a): the card screen named Zhang Wei (the first owner, 0);
+/// another desk transferred the customer to Anna Schmidt before the clerk's F2, and the journal
+/// refused the recharge (sql/V112). The clerk is told who owns the customer now; the recharge's
+/// form comes back with the amount typed, its title naming Anna Schmidt; F2 prices it and the
+/// confirmation names her; the recharge then sent carries her owner mark, under a new key.
+/// En and zh.
+#[test]
+fn a_recharge_refused_for_an_owner_transferred_meanwhile_names_them_and_keeps_the_amount() {
+    for (lang, expected) in [
+        (
+            Lang::En,
+            "Nothing recharged, nothing written to the card: another desk transferred this \
+             customer meanwhile; the owner now is Anna Schmidt. The amount typed is kept: F2 asks \
+             again, for Anna Schmidt.",
+        ),
+        (
+            Lang::Zh,
+            "未充值，卡上未写入：其他柜台已同时为此用户过户，现户主为 Anna Schmidt。您填写的金额已保留：\
+             按 F2 重新确认为 Anna Schmidt 充值。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        let WriteCard {
+            operation,
+            idempotency_key: refused_key,
+            ..
+        } = only(&sent);
+        assert!(
+            matches!(
+                operation,
+                CardOp::Recharge {
+                    owner_seen: Some(0),
+                    ..
+                }
+            ),
+            "{lang:?}: for the owner the card screen showed: {operation:?}"
+        );
+        let refused_key = refused_key.clone();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(
+                Refusal::OwnerChanged {
+                    owner: "Anna Schmidt".to_owned(),
+                    owner_seen: 7,
+                },
+            ))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, expected, "{lang:?}");
+        let card = app.screen.module::<CardScreen>().expect("the card screen");
+        assert!(
+            matches!(card.pane, CardPane::Recharge(_)),
+            "{lang:?}: back on the recharge's form: {:?}",
+            card.pane
+        );
+        let screen = render(&app);
+        assert!(
+            screen.contains("120"),
+            "{lang:?}: the amount kept: {screen}"
+        );
+        assert!(
+            screen.contains("Anna Schmidt") && !screen.contains("Zhang Wei"),
+            "{lang:?}: the form is for the owner now: {screen}"
+        );
+        // F2 prices it again; the confirmation names the owner now.
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(matches!(only(&sent), QuoteRecharge { .. }), "{sent:?}");
+        answer(&mut app, &sent, quoted(None));
+        let screen = render(&app);
+        let question = match lang {
+            Lang::En => format!("to card 40000017 of {CUSTOMER_NO:08} Anna Schmidt?"),
+            Lang::Zh => format!("向 {CUSTOMER_NO:08} Anna Schmidt 的卡 40000017 充值"),
+        };
+        assert!(
+            screen.contains(&question),
+            "{lang:?}: {question} in {screen}"
+        );
+        let sent = press(&mut app, KeyCode::F(2));
+        let WriteCard {
+            operation,
+            idempotency_key,
+            ..
+        } = only(&sent);
+        assert!(
+            matches!(
+                operation,
+                CardOp::Recharge {
+                    owner_seen: Some(7),
+                    quantity: Quantity::Amount(amount),
+                    ..
+                } if *amount == Decimal::new(120, 0)
+            ),
+            "{lang:?}: the amount typed, for the owner named: {operation:?}"
+        );
+        assert_ne!(
+            *idempotency_key, refused_key,
+            "{lang:?}: a new request, not the refused one again"
+        );
+    }
 }
 
 /// s35-j, found: a payment method disabled (or taken off the type) while the recharge began was

@@ -21,6 +21,10 @@ pub async fn begin(
         outcome: BeginOutcome::Refused(Refusal::PaymentMethodNoLongerTaken(method)),
     };
     let report = match begin_in(&transaction, begin, request).await {
+        Err(DbError::Query(error)) if owner_changed(&error) => {
+            drop(transaction);
+            return owner_changed_report(client, begin.customer_id).await;
+        }
         Err(DbError::Query(error)) => match crate::db::method_no_longer_taken(&error) {
             Some(method) => return Ok(no_longer_taken(method)),
             None => return Err(DbError::Query(error)),
@@ -28,12 +32,42 @@ pub async fn begin(
         other => other?,
     };
     if let Err(error) = transaction.commit().await {
+        if owner_changed(&error) {
+            return owner_changed_report(client, begin.customer_id).await;
+        }
         return match crate::db::method_no_longer_taken(&error) {
             Some(method) => Ok(no_longer_taken(method)),
             None => Err(error.into()),
         };
     }
     Ok(report)
+}
+
+/// Whether `error` is the journal's refusal of a recharge for an owner the customer no longer
+/// has (SQLSTATE MD410, sql/V112).
+fn owner_changed(error: &tokio_postgres::Error) -> bool {
+    error
+        .as_db_error()
+        .is_some_and(|server| server.code().code() == "MD410")
+}
+
+/// A recharge refused for an owner the customer no longer has: the transaction was rolled back
+/// (nothing of it written, a pending operation it settled first included), and who owns the
+/// customer now, read after it, is the answer.
+async fn owner_changed_report(client: &Client, customer_id: i64) -> Result<BeginReport, DbError> {
+    let row = client
+        .query_one(
+            "SELECT name, customer_owner_seen(id) AS owner_seen FROM customer WHERE id = $1",
+            &[&customer_id],
+        )
+        .await?;
+    Ok(BeginReport {
+        resolved: None,
+        outcome: BeginOutcome::Refused(Refusal::OwnerChanged {
+            owner: row.get("name"),
+            owner_seen: row.get("owner_seen"),
+        }),
+    })
 }
 
 /// A new operation's journal row with its audit row, in one statement: the last of [`begin`].
@@ -58,7 +92,7 @@ const JOURNAL: &str = "WITH operation AS (
 /// operator's own rights (sql/V33, V77): the last statement of a recharge's [`begin`].
 const RECHARGE_JOURNAL: &str = "SELECT operation_id, receipt_no FROM card_recharge_journal(
          $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-         $17::text::jsonb, $18, $19)";
+         $17::text::jsonb, $18, $19, $20)";
 
 /// Everything [`begin_in`] reads, in one statement: the account locked, then the idempotency
 /// key's operation locked, the card holder, the operator's permission and a recharge's sale
@@ -251,8 +285,16 @@ pub(super) async fn start(
     match request {
         Request::Open => journal.open(&content).await,
         Request::Replace { reason } => journal.replace(&content, *reason).await,
-        Request::Recharge { quantity, payment } => match sale {
-            Some(sale) => journal.recharge(&content, *quantity, payment, sale).await,
+        Request::Recharge {
+            quantity,
+            payment,
+            owner_seen,
+        } => match sale {
+            Some(sale) => {
+                journal
+                    .recharge(&content, *quantity, payment, *owner_seen, sale)
+                    .await
+            }
             None => Err(DbError::Inconsistent(
                 "a recharge begun without its price".into(),
             )),
@@ -515,6 +557,7 @@ impl Journal<'_> {
         content: &CardContent,
         quantity: Quantity,
         payment: &Payment,
+        owner_seen: Option<i64>,
         sale: &SaleFacts,
     ) -> Result<Result<Begun, Refusal>, DbError> {
         let sold = match sell(self.holder, self.begin, content, quantity, payment, sale) {
@@ -525,7 +568,7 @@ impl Journal<'_> {
                 return Ok(Err(refusal));
             }
         };
-        let arguments = JournalArguments::of(&sold, self.holder, self.begin, content)?;
+        let arguments = JournalArguments::of(&sold, self.holder, self.begin, content, owner_seen)?;
         let row = self
             .tx
             .query_one(RECHARGE_JOURNAL, &arguments.params())
@@ -865,6 +908,8 @@ struct JournalArguments<'m> {
     /// The card's meter write-back, noted by the journal's call first (sql/V77).
     meter_loaded_seq: Option<i64>,
     meter_generation: Option<i16>,
+    /// The owner the screen showed, which the journal checks first (sql/V112).
+    owner_seen: Option<i64>,
 }
 
 impl<'m> JournalArguments<'m> {
@@ -873,6 +918,7 @@ impl<'m> JournalArguments<'m> {
         holder: &CardHolder,
         begin: &Begin<'m>,
         content: &CardContent,
+        owner_seen: Option<i64>,
     ) -> Result<Self, DbError> {
         let write_back = write_back_of(content);
         Ok(Self {
@@ -894,10 +940,11 @@ impl<'m> JournalArguments<'m> {
             columns: JournalColumns::of(&sold.new)?,
             meter_loaded_seq: write_back.map(|(_, loaded, _)| loaded),
             meter_generation: write_back.map(|(_, _, generation)| generation),
+            owner_seen,
         })
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 19] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 20] {
         [
             &self.customer_id,
             &self.account_id,
@@ -918,6 +965,7 @@ impl<'m> JournalArguments<'m> {
             &self.columns.plan,
             &self.meter_loaded_seq,
             &self.meter_generation,
+            &self.owner_seen,
         ]
     }
 }
@@ -926,7 +974,7 @@ impl<'m> JournalArguments<'m> {
 /// facts read again, and the journal of `card_recharge_journal` when they are those of
 /// digest `$1`; else nothing journaled, and the answer says why (see [`begin_decided`]).
 const RECHARGE: &str = "SELECT * FROM card_recharge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-         $11, $12, $13, $14, $15, $16, $17, $18::text::jsonb, $19, $20)";
+         $11, $12, $13, $14, $15, $16, $17, $18::text::jsonb, $19, $20, $21)";
 
 /// How often a recharge is decided again from fresh facts before the begin's own path (which
 /// decides under the lock) takes it: another desk recharging the same customer between every
@@ -940,14 +988,21 @@ const DECISIONS: usize = 3;
 /// again from those. What is rare takes [`begin`]'s path and answers exactly as it does: a
 /// request seen before (its key's operation exists), a pending operation to resolve first,
 /// every refusal (decided again under the lock), and a journal the database refused (its own
-/// checks are the last word). Any other request is [`begin`]'s.
+/// checks are the last word) — but the journal's refusal of an owner the customer no longer
+/// has (`Request::Recharge::owner_seen`, sql/V112), answered at once. Any other request is
+/// [`begin`]'s.
 pub async fn begin_decided(
     client: &mut Client,
     begin: &Begin<'_>,
     request: &Request,
     decided_from: &RechargeFacts,
 ) -> Result<BeginReport, DbError> {
-    let Request::Recharge { quantity, payment } = request else {
+    let Request::Recharge {
+        quantity,
+        payment,
+        owner_seen,
+    } = request
+    else {
         return self::begin(client, begin, request).await;
     };
     let content = CardContent::classify(begin.card, begin.key);
@@ -957,7 +1012,7 @@ pub async fn begin_decided(
         let Some(sold) = facts.sold(begin, &content, *quantity, payment) else {
             break;
         };
-        let arguments = JournalArguments::of(&sold, &facts.holder, begin, &content)?;
+        let arguments = JournalArguments::of(&sold, &facts.holder, begin, &content, *owner_seen)?;
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&facts.digest];
         params.extend(arguments.params());
         let transaction = Transaction::new(client);
@@ -966,6 +1021,10 @@ pub async fn begin_decided(
         transaction.commit().await?;
         let row = match answer {
             Ok(Some(row)) => row,
+            // Another owner than the screen showed: refused, nothing written (sql/V112).
+            Err(error) if owner_changed(&error) => {
+                return owner_changed_report(client, begin.customer_id).await;
+            }
             // No such customer, or refused by the journal's checks: the begin's answer.
             Ok(None) => break,
             Err(error) if error.as_db_error().is_some() => break,

@@ -158,6 +158,11 @@ pub enum Request {
     Recharge {
         quantity: Quantity,
         payment: Payment,
+        /// The owner the card screen showed (`CardOwner::owner_seen`, `customer_owner_seen`,
+        /// sql/V110): the journal refuses the recharge, nothing written and nothing on the card,
+        /// if another desk transferred the customer since ([`Refusal::OwnerChanged`], sql/V112).
+        /// `None`: whoever owns it (the soak and the tests may send it so).
+        owner_seen: Option<i64>,
     },
     /// Cancel the purchase on the card, which the meter has not loaded, and refund it in full
     /// (paid out with the method, or to the balance). Supervisors only.
@@ -275,6 +280,12 @@ pub enum Refusal {
     PaymentMethodNoLongerTaken(String),
     #[error("the balance does not cover the purchase")]
     BalanceTooLow,
+    /// Another desk transferred the customer since the card screen read its owner
+    /// (`Request::Recharge::owner_seen`): the money would have gone on the card, and the receipt
+    /// to, an owner the clerk did not name. `owner`: the name stored now; `owner_seen`: which
+    /// owner that is, the mark a recharge confirmed for them sends.
+    #[error("another desk transferred the customer meanwhile; the owner now is {owner}")]
+    OwnerChanged { owner: String, owner_seen: i64 },
 }
 
 /// What a recharge sells, for the confirmation, the journal and the receipt.

@@ -142,6 +142,9 @@ pub enum Confirm {
 #[derive(Debug, Clone)]
 pub struct RechargeForm {
     pub customer: Customer,
+    /// Which owner `customer` names (`CardOwner::owner_seen`): the recharge sends it, and is
+    /// refused if another desk transferred the customer since (`Refusal::OwnerChanged`).
+    pub owner_seen: i64,
     pub card_no: u32,
     pub form: Form,
 }
@@ -204,6 +207,9 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
                     &crate::screens::receipt::named_payment_method(lang, code, code),
                 )],
             );
+        }
+        Refusal::OwnerChanged { owner, .. } => {
+            return app.tf("ic.refused_owner_changed", &[("owner", &inert(owner))]);
         }
         Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => {

@@ -245,6 +245,7 @@ impl Confirm {
                 CardOp::Recharge {
                     quantity: *quantity,
                     payment: form.payment(),
+                    owner_seen: Some(form.owner_seen),
                 },
             ),
             Confirm::Refund {
@@ -332,6 +333,19 @@ impl CardScreen {
         ) = (&outcome.written, &self.pane)
         {
             let form = form.clone();
+            self.set_pane(CardPane::Recharge(form));
+        }
+        // Another desk transferred the customer meanwhile (sql/V112): back to the form with what
+        // was typed, now for the owner the refusal named, whom its title, the confirmation F2
+        // asks for, and the recharge it sends name (a new key: the refused one wrote nothing).
+        if let (
+            Written::Refused(Refusal::OwnerChanged { owner, owner_seen }),
+            CardPane::Confirm(Confirm::Recharge { form, .. }),
+        ) = (&outcome.written, &self.pane)
+        {
+            let mut form = form.clone();
+            form.customer.name = owner.clone();
+            form.owner_seen = *owner_seen;
             self.set_pane(CardPane::Recharge(form));
         }
     }

@@ -501,6 +501,7 @@ mod tests {
                     name: (*name).to_owned(),
                 })
                 .collect(),
+            owner_seen: 0,
         }
     }
 

@@ -137,6 +137,7 @@ impl RechargeForm {
         form.mark_saved();
         RechargeForm {
             customer: customer_of(owner),
+            owner_seen: owner.owner_seen,
             card_no,
             form,
         }
@@ -336,6 +337,7 @@ mod tests {
                 code: "cash".into(),
                 name: "Cash".into(),
             }],
+            owner_seen: 0,
         }
     }
 

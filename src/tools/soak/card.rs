@@ -14,6 +14,10 @@ pub struct CardCustomer {
     pub customer_id: i64,
     pub card: [Record; 3],
     pub meter: MeterState,
+    /// Which owner the desk's card screen would show (`CardOwner::owner_seen`), sent with a
+    /// recharge: the first owner's (0) at the opening, the present one's after a recharge was
+    /// refused for another desk's transfer, as the screen takes it from the refusal.
+    pub owner_seen: i64,
 }
 
 impl CardCustomer {
@@ -23,6 +27,7 @@ impl CardCustomer {
             customer_id,
             card: blank_card(),
             meter: MeterState::new(meter_number),
+            owner_seen: 0,
         }
     }
 

@@ -15,7 +15,7 @@ use super::report::{Kind, Outcome, Tally};
 use crate::db::accounts::{self, BillsToPay, MoneyMove, MoveOutcome, Movement};
 use crate::db::card_ops::{
     self, Begin, BeginOutcome, LossReason, OperationState, Payment, Quantity, RechargeFacts,
-    Request,
+    Refusal, Request,
 };
 use crate::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening, TransferOutcome};
 use crate::db::customers::{self, PageAt};
@@ -313,7 +313,11 @@ impl Desk {
         let Some(facts) = self.quote(index, quantity, &payment).await else {
             return;
         };
-        let request = Request::Recharge { quantity, payment };
+        let request = Request::Recharge {
+            quantity,
+            payment,
+            owner_seen: Some(self.cards[index].owner_seen),
+        };
         let recharged = self
             .card_operation_decided(index, Kind::CardRecharge, request, Some(&facts))
             .await;
@@ -417,6 +421,10 @@ impl Desk {
             },
         )
         .await;
+        // Another desk transferred the customer: the next recharge is for the owner named.
+        if let Some(Err(Refusal::OwnerChanged { owner_seen, .. })) = &state {
+            self.cards[index].owner_seen = *owner_seen;
+        }
         matches!(state, Some(Ok(OperationState::Done)))
     }
 
