@@ -1073,13 +1073,14 @@ fn open_and_replace_on_a_row_refuse_at_once_what_the_row_shows() {
     refused(
         &mut app,
         6,
-        "The customer already has an active card: use Replace card.",
+        "The customer already has an active card: a lost or damaged one is replaced with \
+         Replace card (F7).",
     );
     card_customer_row(&mut app, Some("recycled"), "active");
     refused(
         &mut app,
         6,
-        "The customer had cards before: issue the next one with Replace card.",
+        "The customer had cards before: issue the next one with Replace card (F7).",
     );
     card_customer_row(&mut app, None, "active");
     refused(
@@ -2595,6 +2596,178 @@ fn a_method_no_longer_taken_is_refused_in_words_and_the_recharge_form_is_kept() 
         assert!(
             screen.contains("120"),
             "{lang:?}: the amount kept: {screen}"
+        );
+    }
+}
+
+/// Session 36, by hand on the rig (s36-d): the customer lost the card a recharge was being
+/// written to (pulled mid-write, pending); the supervisor's Replace card on a blank card was
+/// refused "该用户的操作 #2102 未完成：请出示对应的卡。": the one card it asked for was the lost
+/// one, and the way out (the pending list's settle without card) was not named. Now it is, with
+/// its keys, for a supervisor; a clerk, who has not that key, is told to ask one. Whole at
+/// 80×24, en and zh.
+#[test]
+fn an_operation_pending_on_a_lost_card_says_how_to_settle_it_without_the_card() {
+    for (lang, told, asked) in [
+        (
+            Lang::Zh,
+            "该用户的操作 #2102 未完成：请出示对应的卡。卡已丢失：按 p 打开未完成的卡操作，\
+             再按 w 不凭卡结清。",
+            "该用户的操作 #2102 未完成：请出示对应的卡。卡已丢失：请主管不凭卡结清。",
+        ),
+        (
+            Lang::En,
+            "Operation #2102 of this customer is pending: present the card it was for. Card \
+             lost? Settle it without the card: p pending operations, then w.",
+            "Operation #2102 of this customer is pending: present the card it was for. Card \
+             lost? A supervisor settles it without the card.",
+        ),
+    ] {
+        // The supervisor replaces the lost card on a blank one.
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, Some("active"), "active");
+        supervisor(&mut app);
+        press(&mut app, KeyCode::F(7));
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(
+            only::<WriteCard>(&sent).operation
+                == CardOp::Replace {
+                    reason: LossReason::Lost
+                }
+        );
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(Refusal::Pending(2102)))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+        // Not cut at 80×24: its end is on the screen (a message past two lines is cut).
+        let end: String = told.replace(' ', "").chars().rev().take(6).collect();
+        let end: String = end.chars().rev().collect();
+        let shown = render_at(&app, (80, 24)).replace(' ', "");
+        assert!(
+            shown.contains(&end),
+            "{lang:?}: {end:?} shown at 80×24: {shown}"
+        );
+        // The keys it names do what it says.
+        press(&mut app, KeyCode::F(12));
+        let sent = press(&mut app, KeyCode::Char('p'));
+        let _: &LoadPending = only(&sent);
+        answer(&mut app, &sent, Reply::screen(pending_rows()));
+        press(&mut app, KeyCode::Char('w'));
+        assert!(
+            only::<SettleWithoutCard>(&press(&mut app, KeyCode::F(2))).operation_id == 88,
+            "{lang:?}"
+        );
+
+        // A clerk, whose recharge of another card of the customer's is refused, cannot settle.
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, None, "active");
+        press(&mut app, KeyCode::F(6));
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(Refusal::Pending(2102)))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, asked, "{lang:?}");
+    }
+}
+
+/// Session 36, by hand (s36-d): the clerk's F6 on a customer with an active card said
+/// "该用户已有有效卡：请用补卡。", but Replace card is a supervisor's (card.replace): the clerk
+/// had no such key in the legend and F7 was refused. A clerk is now told a supervisor replaces
+/// a lost or damaged card; a supervisor is given the key.
+#[test]
+fn open_card_refused_for_a_customer_with_a_card_names_who_replaces_it() {
+    for (lang, clerk, supervisor_told, recycled_clerk) in [
+        (
+            Lang::Zh,
+            "该用户已有有效卡：卡丢失或损坏时须由主管补卡。",
+            "该用户已有有效卡：卡丢失或损坏时按 F7 补卡。",
+            "该用户以前有卡：新卡须由主管补卡发出。",
+        ),
+        (
+            Lang::En,
+            "The customer already has an active card: a lost or damaged one is replaced by a \
+             supervisor (Replace card).",
+            "The customer already has an active card: a lost or damaged one is replaced with \
+             Replace card (F7).",
+            "The customer had cards before: a supervisor issues the next one (Replace card).",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, Some("active"), "active");
+        assert!(press(&mut app, KeyCode::F(6)).is_empty());
+        assert_eq!(app.message.clone().unwrap().text, clerk, "{lang:?}");
+        assert!(
+            !render(&app).contains("F7"),
+            "{lang:?}: the clerk's legend has no F7"
+        );
+        card_customer_row(&mut app, Some("void"), "active");
+        assert!(press(&mut app, KeyCode::F(6)).is_empty());
+        assert_eq!(
+            app.message.clone().unwrap().text,
+            recycled_clerk,
+            "{lang:?}"
+        );
+        supervisor(&mut app);
+        card_customer_row(&mut app, Some("active"), "active");
+        assert!(press(&mut app, KeyCode::F(6)).is_empty());
+        assert_eq!(
+            app.message.clone().unwrap().text,
+            supervisor_told,
+            "{lang:?}"
+        );
+    }
+}
+
+/// Session 36, by hand (s36-d): F1 on the card screen, its pending list and its usage records
+/// said "Tab / Shift-Tab: next / previous field · Enter: next field; on the last, confirm"
+/// (s35-k left the card screen answering `has_fields` true whatever its pane). Only its
+/// recharge form has fields.
+#[test]
+fn the_card_screens_help_speaks_of_fields_only_on_the_recharge_form() {
+    for (lang, line) in [
+        (Lang::En, "next / previous field"),
+        (Lang::Zh, "下一栏 / 上一栏"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let help = |app: &mut App| {
+            press(app, KeyCode::F(1));
+            let screen = render_at(app, (80, 24));
+            press(app, KeyCode::Esc);
+            screen
+        };
+        let screen = help(&mut app);
+        assert!(screen.contains("F5"), "{lang:?} the help is open: {screen}");
+        assert!(!screen.contains(line), "{lang:?} the card: {screen}");
+        let sent = press(&mut app, KeyCode::Char('p'));
+        answer(&mut app, &sent, Reply::screen(pending_rows()));
+        let screen = help(&mut app);
+        assert!(
+            !screen.contains(line),
+            "{lang:?} the pending list: {screen}"
+        );
+        press(&mut app, KeyCode::F(3));
+        press(&mut app, KeyCode::Char('u'));
+        let screen = help(&mut app);
+        assert!(
+            !screen.contains(line),
+            "{lang:?} the usage records: {screen}"
+        );
+        press(&mut app, KeyCode::F(3));
+        press(&mut app, KeyCode::F(8));
+        let screen = help(&mut app);
+        assert!(
+            screen.contains(line),
+            "{lang:?} the recharge form: {screen}"
         );
     }
 }
