@@ -2771,3 +2771,105 @@ fn the_card_screens_help_speaks_of_fields_only_on_the_recharge_form() {
         );
     }
 }
+
+/// Session 36, by hand on the rig (s36-d): a recharge of 20.00 paid "从余额支付（6.00）" was
+/// refused at F2 with the journal's English, "! the balance does not cover the purchase", in
+/// the Chinese desk, saying neither what to do nor that nothing was taken. Now in the clerk's
+/// language, with the way back to the form (F12 keeps what was typed), whole at 80×24.
+#[test]
+fn a_recharge_from_a_balance_that_does_not_cover_it_says_what_to_do() {
+    for (lang, told) in [
+        (
+            Lang::Zh,
+            "余额不足以支付本次充值：按 F12 返回，把金额减到余额以内，或改选其他付款方式。\
+             卡上未写入，也未收付款项。",
+        ),
+        (
+            Lang::En,
+            "The balance does not cover this recharge: F12 back, lower the amount or choose \
+             another payment method. Nothing was written or paid.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        // Cash, WeChat Pay, then the balance (25.00).
+        press(&mut app, KeyCode::F(4));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Enter);
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(&mut app, &sent, quoted(None));
+        let sent = press(&mut app, KeyCode::F(2));
+        let WriteCard { operation, .. } = only(&sent);
+        assert!(
+            matches!(
+                operation,
+                CardOp::Recharge {
+                    payment: Payment::Balance,
+                    ..
+                }
+            ),
+            "{operation:?}"
+        );
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(Refusal::BalanceTooLow))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+        let end: String = told.replace(' ', "").chars().rev().take(6).collect();
+        let end: String = end.chars().rev().collect();
+        let shown = render_at(&app, (80, 24)).replace(' ', "");
+        assert!(
+            shown.contains(&end),
+            "{lang:?}: {end:?} shown at 80×24: {shown}"
+        );
+        // F12 goes back to the form, what was typed kept.
+        press(&mut app, KeyCode::F(12));
+        let screen = render(&app);
+        assert!(screen.contains("120"), "{lang:?}: {screen}");
+    }
+}
+
+/// Session 36, by hand on the rig (s36-d): the card frozen (`kill -STOP` of `vcard`) as F2
+/// confirmed a recharge, the database fine ("数据库：正常" on the status line): after 3 s the
+/// message line said "保存仍在等待数据库；已输入的内容不会丢失。", sending the clerk to look at
+/// the database. A card write says it waits for the card or the database and to leave the card.
+#[test]
+fn a_card_write_that_waits_says_to_leave_the_card_not_that_the_database_is_slow() {
+    for (lang, told) in [
+        (
+            Lang::Zh,
+            "仍在写卡，卡或数据库尚未应答：请勿取卡，等待结果；已输入的内容不会丢失。",
+        ),
+        (
+            Lang::En,
+            "The card write is still waiting for the card or the database: leave the card on \
+             the reader and wait for the outcome; nothing you typed is lost.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        let _: &WriteCard = only(&sent);
+        let ticks =
+            meterdesk::app::hub::SAVE_WAIT_TOLD.as_millis() / meterdesk::app::hub::TICK.as_millis();
+        for _ in 0..ticks {
+            update(&mut app, Msg::Tick);
+        }
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+        let end: String = told.replace(' ', "").chars().rev().take(6).collect();
+        let end: String = end.chars().rev().collect();
+        let shown = render_at(&app, (80, 24)).replace(' ', "");
+        assert!(
+            shown.contains(&end),
+            "{lang:?}: {end:?} shown at 80×24: {shown}"
+        );
+    }
+}

@@ -241,6 +241,8 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
         }
         Refusal::NoPrice => "ic.refused_no_price",
         Refusal::NothingBought => "ic.refused_nothing_bought",
+        // Paying from a balance smaller than the amount is a counter's everyday slip.
+        Refusal::BalanceTooLow => return app.keymap.fill(lang.t("ic.refused_balance_too_low")),
         _ => return refusal.to_string(),
     };
     lang.t(key).to_owned()
