@@ -2873,3 +2873,41 @@ fn a_card_write_that_waits_says_to_leave_the_card_not_that_the_database_is_slow(
         );
     }
 }
+
+/// Session 36, by hand (s36-d): `:messages` at 80×24 broke English within words ("…which w│as
+/// refunded…", "…loads noth│ing…"), a character-wise wrap. It breaks between words, as the
+/// message line does, and Chinese still between characters with nothing lost.
+#[test]
+fn the_messages_break_between_words() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(Refusal::Pending(2102)))),
+        );
+        let said = app.message.clone().unwrap().text;
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "messages");
+        press(&mut app, KeyCode::Enter);
+        let screen = render_at(&app, (80, 24));
+        let lines: Vec<&str> = screen
+            .lines()
+            .map(|line| line.trim_matches(|c| c == '"' || c == ' ' || c == '│'))
+            .collect();
+        if lang == Lang::En {
+            for word in said.split(' ') {
+                assert!(
+                    lines.iter().any(|line| line.split(' ').any(|w| w == word)),
+                    "{word:?} whole on a line: {screen}"
+                );
+            }
+        } else {
+            let whole: String = lines.concat().replace(' ', "");
+            assert!(whole.contains(&said.replace(' ', "")), "{screen}");
+        }
+    }
+}
