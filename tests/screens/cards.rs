@@ -2611,14 +2611,14 @@ fn an_operation_pending_on_a_lost_card_says_how_to_settle_it_without_the_card() 
     for (lang, told, asked) in [
         (
             Lang::Zh,
-            "该用户的操作 #2102 未完成：请出示对应的卡。卡已丢失：按 p 打开未完成的卡操作，\
-             再按 w 不凭卡结清。",
+            "该用户的操作 #2102 未完成：请出示对应的卡。卡已丢失：按 F12 返回，按 p \
+             打开未完成的卡操作，再按 w 不凭卡结清。",
             "该用户的操作 #2102 未完成：请出示对应的卡。卡已丢失：请主管不凭卡结清。",
         ),
         (
             Lang::En,
             "Operation #2102 of this customer is pending: present the card it was for. Card \
-             lost? Settle it without the card: p pending operations, then w.",
+             lost? F12, p (pending operations), then w: settled without it.",
             "Operation #2102 of this customer is pending: present the card it was for. Card \
              lost? A supervisor settles it without the card.",
         ),
