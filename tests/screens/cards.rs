@@ -2836,6 +2836,36 @@ fn a_recharge_from_a_balance_that_does_not_cover_it_says_what_to_do() {
     }
 }
 
+/// s35-m found, not fixed: a card recharge's method the customer's type does not take
+/// (`PaymentMethodNotAllowed`) was said in the journal's English in both languages.
+#[test]
+fn a_recharge_by_a_method_the_type_does_not_take_says_what_to_do() {
+    for (lang, told) in [
+        (
+            Lang::Zh,
+            "该用户类型不接受此付款方式：按 F12 返回，改选其他付款方式。卡上未写入，也未收付款项。",
+        ),
+        (
+            Lang::En,
+            "The customer's type does not take this payment method: F12 back and choose \
+             another. Nothing was written or paid.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(
+                Refusal::PaymentMethodNotAllowed,
+            ))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
+    }
+}
+
 /// Session 36, by hand on the rig (s36-d): the card frozen (`kill -STOP` of `vcard`) as F2
 /// confirmed a recharge, the database fine ("数据库：正常" on the status line): after 3 s the
 /// message line said "保存仍在等待数据库；已输入的内容不会丢失。", sending the clerk to look at

@@ -243,6 +243,9 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
         Refusal::NothingBought => "ic.refused_nothing_bought",
         // Paying from a balance smaller than the amount is a counter's everyday slip.
         Refusal::BalanceTooLow => return app.keymap.fill(lang.t("ic.refused_balance_too_low")),
+        Refusal::PaymentMethodNotAllowed => {
+            return app.keymap.fill(lang.t("ic.refused_method_not_taken"));
+        }
         _ => return refusal.to_string(),
     };
     lang.t(key).to_owned()
