@@ -2955,3 +2955,44 @@ fn the_messages_break_between_words() {
         );
     }
 }
+
+/// Session 36, by hand on the rig (s36-d), in English at 80×24: a lost card's state on the
+/// card pane read "In system   void (lost): refused at the counter; the meter refuses it once
+/// a…": cut before what the meter does. It is wrapped under its value; the Chinese, which
+/// fits, stays one line.
+#[test]
+fn a_void_cards_state_is_read_whole_at_80_columns() {
+    for (lang, end, lines_expected) in [(Lang::En, "swiped on it", 2), (Lang::Zh, "刷过", 1)] {
+        for reason in ["lost", "account_closed"] {
+            let mut app = signed_in(lang);
+            let mut owner = owner("void");
+            owner.void_reason = Some(reason.to_owned());
+            let card = user_card(5);
+            insert(
+                &mut app,
+                CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner),
+                    active: None,
+                },
+            );
+            open_card_screen(&mut app);
+            let screen = render_at(&app, (80, 24));
+            let lines: Vec<&str> = screen.lines().collect();
+            let first = lines
+                .iter()
+                .position(|line| line.contains("In system") || line.contains("系统状态"))
+                .unwrap_or_else(|| panic!("{lang:?} {reason}: {screen}"));
+            let shown: String = lines[first..first + lines_expected]
+                .iter()
+                .map(|line| line.split(" Hidden by").next().unwrap_or(line))
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace(' ', "");
+            assert!(
+                shown.contains(&end.replace(' ', "")) && !shown.contains('…'),
+                "{lang:?} {reason}: {screen}"
+            );
+        }
+    }
+}

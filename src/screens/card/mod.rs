@@ -115,7 +115,7 @@ impl Screen for CardScreen {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = Theme::new(app.look);
         let lines = match &self.pane {
-            CardPane::Card => reader::lines(app, &theme),
+            CardPane::Card => reader::lines(app, &theme, area.width),
             CardPane::Usage {
                 customer_no, rows, ..
             } => usage::lines(app, &theme, *customer_no, rows.as_deref()),
