@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::inert::inert;
-use super::text::{split_line, truncate, truncate_left, width, wrap_whole};
+use super::text::{lines as text_lines, split_line, truncate, truncate_left, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::{CommandLine, DbStatus, MessageKind};
@@ -179,7 +179,7 @@ pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &T
         };
         let text = format!("{mark}{}", inert(&said.message.text));
         // Broken between words (s36-d: "w│as refunded", "noth│ing" in English).
-        for (index, piece) in wrap_whole(&text, inner - width(&time))
+        for (index, piece) in text_lines(&text, inner - width(&time))
             .into_iter()
             .enumerate()
         {

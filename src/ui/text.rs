@@ -126,31 +126,6 @@ pub fn split_line(text: &str, max: usize) -> (&str, &str) {
     (text, "")
 }
 
-/// `text` whole in lines of at most `max` cells (nothing cut, unlike [`wrap`]), broken where [`split_line`] breaks one (between
-/// words, or between Chinese characters but before no closing punctuation); a word longer
-/// than a line is cut where the line ends, a character wider than it stands alone.
-pub fn wrap_whole(text: &str, max: usize) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut rest = text;
-    loop {
-        let (line, next) = split_line(rest, max);
-        if line.is_empty() && !next.is_empty() {
-            let end = next.chars().next().map_or(next.len(), char::len_utf8);
-            lines.push(&next[..end]);
-            rest = &next[end..];
-            if rest.is_empty() {
-                return lines;
-            }
-            continue;
-        }
-        lines.push(line);
-        if next.is_empty() {
-            return lines;
-        }
-        rest = next;
-    }
-}
-
 /// Chinese punctuation that ends what comes before it, which no line starts with.
 fn closes(c: char) -> bool {
     matches!(
@@ -278,22 +253,6 @@ mod tests {
         assert_eq!(split_line("开卡。读卡", 4), ("开", "卡。读卡"));
         assert_eq!(split_line("余额（元）：12", 8), ("余额（", "元）：12"));
         assert_eq!(lines("读卡、开卡、充值", 6), ["读卡、", "开卡、", "充值"]);
-    }
-
-    #[test]
-    fn wrap_whole_breaks_between_words_and_keeps_every_character() {
-        assert_eq!(
-            wrap_whole("which was refunded", 10),
-            ["which was", "refunded"]
-        );
-        // No line starts with closing punctuation: "清" goes down with its "。".
-        assert_eq!(
-            wrap_whole("卡已丢失：请主管结清。", 10),
-            ["卡已丢失：", "请主管结", "清。"]
-        );
-        assert_eq!(wrap_whole("abcdefg", 3), ["abc", "def", "g"]);
-        assert_eq!(wrap_whole("张", 1), ["张"]);
-        assert_eq!(wrap_whole("", 3), [""]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::i18n::Lang;
 use crate::screens::receipt::payment_method_name;
 use crate::screens::system_card;
 use crate::ui::inert::inert;
-use crate::ui::text::{coded, local, width as text_width, wrap_whole};
+use crate::ui::text::{coded, lines as text_lines, local, width as text_width};
 use crate::ui::theme::Theme;
 
 /// A card read answered, wherever the clerk is (the hub's `Registry::after_a_read`): the
@@ -362,7 +362,7 @@ fn user_card_lines(
     let room = usize::from(width)
         .saturating_sub(3 + text_width(&label))
         .max(10);
-    for (index, piece) in wrap_whole(&in_system, room).into_iter().enumerate() {
+    for (index, piece) in text_lines(&in_system, room).into_iter().enumerate() {
         let lead = match index {
             0 => label.clone(),
             _ => " ".repeat(text_width(&label)),
