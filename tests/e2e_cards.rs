@@ -133,3 +133,104 @@ async fn open_a_card_recharge_it_and_a_supervisor_refunds_it_in_tmux() {
     assert_eq!(refunded_by, SUPERVISOR, "the database names who paid out");
     tmux.keys(&["F10"]);
 }
+
+/// Session 36, by hand on the rig (s36-d): a recharge left pending (the card left the reader at
+/// its decisive UPDATE) and the card lost; the supervisor's Replace card was refused "present the
+/// card it was for", the one card there is not. The refusal now names the way (F12, p, w), and
+/// following it in the real binary settles the recharge without the card and lets the
+/// replacement through, carrying the purchase.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_cards_pending_recharge_is_settled_as_the_refusal_says_in_tmux() {
+    let Some(rig) = Rig::start("e2e_cards_lost") else {
+        return;
+    };
+    let customer = card_customer().await;
+    support::pg::give_password(&customer.client, SUPERVISOR).await;
+    let dir = scratch("cards-lost");
+    let config = format!("[card]\nreader = {READER_0:?}\n");
+    let tmux = Tmux::start(
+        "cards-lost",
+        &format!(
+            "env {PIN_ENV}={PIN} {KEY_ENV}={KEY} {}",
+            launcher_with(&dir, &customer.db.conn_str, &config)
+        ),
+        &dir.join("exit"),
+    );
+    tmux.wait_for("Operator", PATIENCE);
+    tmux.text("super");
+    tmux.keys(&["Enter"]);
+    tmux.text("river-17");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Card: none", PATIENCE);
+
+    // A card opened, a recharge of 120.00 priced…
+    let card = rig.insert_blank("c1");
+    tmux.wait_for("Card: blank", PATIENCE);
+    tmux.keys(&["F6"]);
+    tmux.wait_for("Open a card for", PATIENCE);
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Go to recharge", PATIENCE);
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Recharge card", PATIENCE);
+    tmux.text("120");
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Recharge 120.00 (85.000 m³) to card", PATIENCE);
+    // …and the card leaves the reader at the recharge's UPDATE (SELECT and three READs when
+    // it comes in, the same again, VERIFY, then the UPDATE: the 10th APDU), never to return.
+    rig.pull(card);
+    let gone = rig.insert("c1", &["--vanish-at-apdu", "10"]);
+    tmux.wait_for("Card 100000001", PATIENCE);
+    tmux.keys(&["F2"]);
+    tmux.wait_for("put the same card back to finish it", PATIENCE);
+    rig.pull(gone);
+
+    // The supervisor replaces it on a blank card: refused for the pending recharge, and told
+    // how to settle it without the card.
+    let _blank = rig.insert_blank("c2");
+    tmux.wait_for("Card: blank", PATIENCE);
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Search:", PATIENCE);
+    tmux.keys(&["F7"]);
+    tmux.wait_for("Reason: lost", PATIENCE);
+    tmux.keys(&["F2"]);
+    let screen = tmux.wait_for("then w: settled without it.", PATIENCE);
+    assert!(
+        screen.contains("present the card it was for")
+            && screen.contains("F12, p (pending operations)"),
+        "{screen}"
+    );
+    tmux.keys(&["F12"]);
+    tmux.keys(&["p"]);
+    tmux.wait_for("Pending card operations", PATIENCE);
+    tmux.keys(&["w"]);
+    tmux.wait_for("It counts as done", PATIENCE);
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Settled without its card: recharge", PATIENCE);
+    tmux.keys(&["F3"]);
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Search:", PATIENCE);
+    tmux.keys(&["F7"]);
+    tmux.wait_for("Reason: lost", PATIENCE);
+    tmux.keys(&["F2"]);
+    tmux.wait_for("Card replaced; the old card is void.", PATIENCE);
+
+    let states: Vec<(String, String)> = customer
+        .client
+        .query(
+            "SELECT kind, state FROM card_operation WHERE customer_id = $1 ORDER BY id",
+            &[&customer.customer_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get("kind"), row.get("state")))
+        .collect();
+    let expected = [("open", "done"), ("recharge", "done"), ("replace", "done")];
+    assert_eq!(
+        states,
+        expected.map(|(kind, state)| (kind.to_owned(), state.to_owned())),
+    );
+    let books = support::card_desk::books(&customer.client, customer.customer_id).await;
+    assert_eq!((books.pending, books.litres_sold), (0, 85_000));
+    tmux.keys(&["F10"]);
+}

@@ -917,6 +917,13 @@ pub trait ScreenRequest: RequestBase + Debug + Send + Sync {
         deadlines.request()
     }
 
+    /// The catalogue key of what the message line says once this save has waited
+    /// `SAVE_WAIT_TOLD`: the database, unless it also waits on something else (a card write
+    /// waits on the card too).
+    fn still_waiting(&self) -> &'static str {
+        "db.write_waiting"
+    }
+
     /// The customer whose balance this write moves (a deposit, a refund, a payment of bills):
     /// while it waits, no other movement of that account is taken, whichever screen asks.
     fn moves_balance_of(&self) -> Option<i64> {

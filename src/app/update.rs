@@ -637,13 +637,15 @@ fn on_reply(
 /// Says, once for each save, that it still waits for the database when it has for
 /// `SAVE_WAIT_TOLD`: until its deadline parks it, nothing else would be said.
 fn tell_waiting_saves(app: &mut App) {
-    let mut waiting = false;
+    let mut waiting = None;
     for flight in &mut app.in_flight {
         flight.ticks = flight.ticks.saturating_add(1);
-        waiting |= TICK * flight.ticks == SAVE_WAIT_TOLD && flight.request.is_save();
+        if TICK * flight.ticks == SAVE_WAIT_TOLD && flight.request.is_save() {
+            waiting = Some(flight.request.0.still_waiting());
+        }
     }
-    if waiting {
-        say(app, MessageKind::Info, app.lang.t("db.write_waiting"));
+    if let Some(key) = waiting {
+        say(app, MessageKind::Info, app.lang.t(key));
     }
 }
 

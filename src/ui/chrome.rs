@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::inert::inert;
-use super::text::{chunks, split_line, truncate, truncate_left, width};
+use super::text::{lines as text_lines, split_line, truncate, truncate_left, width};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::state::{CommandLine, DbStatus, MessageKind};
@@ -178,7 +178,11 @@ pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &T
             MessageKind::Info => ("", theme.good()),
         };
         let text = format!("{mark}{}", inert(&said.message.text));
-        for (index, piece) in chunks(&text, inner - width(&time)).into_iter().enumerate() {
+        // Broken between words (s36-d: "w│as refunded", "noth│ing" in English).
+        for (index, piece) in text_lines(&text, inner - width(&time))
+            .into_iter()
+            .enumerate()
+        {
             let lead = if index == 0 {
                 time.clone()
             } else {
@@ -186,7 +190,7 @@ pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &T
             };
             lines.push(Line::from(vec![
                 Span::styled(lead, theme.dim()),
-                Span::styled(piece, style),
+                Span::styled(piece.to_owned(), style),
             ]));
         }
     }

@@ -178,7 +178,17 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
     let key = match refusal {
         Refusal::Recharge(refusal) => return recharge_refusal(lang, refusal),
         Refusal::Recycle(refusal) => return recycle_refusal(lang, refusal),
-        Refusal::Pending(id) => return lang.tf("ic.refused_pending", &[("id", id)]),
+        Refusal::Pending(id) => {
+            // A card that is lost cannot be presented: the way out is the supervisor's.
+            let key = match Command::SettleWithoutCard
+                .permission()
+                .is_some_and(|p| app.may(p))
+            {
+                true => "ic.refused_pending",
+                false => "ic.refused_pending_ask",
+            };
+            return app.keymap.fill(&lang.tf(key, &[("id", id)]));
+        }
         Refusal::OlderCardImage { seen_at } => {
             return lang.tf(
                 "ic.refused_older_image",
@@ -215,8 +225,19 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
         Refusal::NotBlank(_) | Refusal::Replace(_) => {
             return not_blank(lang, app.card.as_ref(), BlankWanted::Refused);
         }
-        Refusal::AlreadyHasCard => "ic.refused_has_card",
-        Refusal::UseReplace => "ic.refused_use_replace",
+        // Replace card is a supervisor's: a clerk is told who does it, not a key they lack.
+        Refusal::AlreadyHasCard | Refusal::UseReplace => {
+            let may_replace = Command::ReplaceCard
+                .permission()
+                .is_some_and(|p| app.may(p));
+            let key = match (refusal, may_replace) {
+                (Refusal::AlreadyHasCard, true) => "ic.refused_has_card",
+                (Refusal::AlreadyHasCard, false) => "ic.refused_has_card_ask",
+                (_, true) => "ic.refused_use_replace",
+                (_, false) => "ic.refused_use_replace_ask",
+            };
+            return app.keymap.fill(lang.t(key));
+        }
         Refusal::NoCardToReplace => "ic.refused_no_card",
         Refusal::NoActiveCard => "ic.refused_no_active_card",
         Refusal::NotACardCustomer => "ic.refused_not_card_customer",
@@ -244,9 +265,11 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
         },
         Refusal::TooMuchWater => "ic.refused_too_much_water",
         Refusal::PaymentMethodNotAllowed => "ic.refused_method_not_taken",
+        // Paying from a balance smaller than the amount is a counter's everyday slip: the
+        // words name the key back to the form.
         Refusal::BalanceTooLow => "ic.refused_balance_too_low",
     };
-    lang.t(key).to_owned()
+    app.keymap.fill(lang.t(key))
 }
 
 /// Says `refusal` in the clerk's language; the database's for want of a permission makes the

@@ -114,6 +114,13 @@ impl ScreenRequest for WriteCard {
         Some(&self.idempotency_key)
     }
 
+    /// A card that does not answer holds the write as a silent database does: the clerk is
+    /// told to leave the card where it is (s36-d: "the save is still waiting for the database"
+    /// was said with the database fine and the card frozen).
+    fn still_waiting(&self) -> &'static str {
+        "ic.write_waiting"
+    }
+
     /// A write parked for the database may be answered after the clerk left the card screen:
     /// its outcome is told and its receipt kept all the same.
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {

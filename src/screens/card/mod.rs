@@ -67,6 +67,13 @@ impl Screen for CardScreen {
         lang.t("ic.screen").to_owned()
     }
 
+    /// Only the recharge form has fields: the card, its usage records, the pending list, a
+    /// confirmation (Tab there switches a replacement's reason) and a receipt have none, and
+    /// their help does not say how to move between fields.
+    fn has_fields(&self) -> bool {
+        matches!(self.pane, CardPane::Recharge(_))
+    }
+
     fn commands(&self) -> Vec<(Command, &'static str)> {
         use Command::*;
         let own: Vec<Labelled> = match self.pane {
@@ -108,7 +115,7 @@ impl Screen for CardScreen {
     fn draw(&self, frame: &mut Frame, area: Rect, app: &App) {
         let theme = Theme::new(app.look);
         let lines = match &self.pane {
-            CardPane::Card => reader::lines(app, &theme),
+            CardPane::Card => reader::lines(app, &theme, area.width),
             CardPane::Usage {
                 customer_no, rows, ..
             } => usage::lines(app, &theme, *customer_no, rows.as_deref()),

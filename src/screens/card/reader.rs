@@ -28,7 +28,7 @@ use crate::i18n::Lang;
 use crate::screens::receipt::payment_method_name;
 use crate::screens::system_card;
 use crate::ui::inert::inert;
-use crate::ui::text::{coded, local};
+use crate::ui::text::{coded, lines as text_lines, local, width as text_width};
 use crate::ui::theme::Theme;
 
 /// A card read answered, wherever the clerk is (the hub's `Registry::after_a_read`): the
@@ -271,7 +271,7 @@ fn card_time(seconds: u32, zone: FixedOffset) -> String {
 }
 
 /// What the card on the reader holds.
-pub(super) fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+pub(super) fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let lang = app.lang;
     let mut lines = vec![heading(lang, theme, "ic.on_reader")];
     let say = |key: &str| vec![heading(lang, theme, "ic.on_reader"), text(lang.t(key))];
@@ -298,7 +298,7 @@ pub(super) fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             lines.push(text(lang.tf(key, &[("why", &inert(&why))])))
         }
         CardSeen::User { card, owner, .. } => {
-            user_card_lines(lang, app.zone, theme, card, owner, &mut lines)
+            user_card_lines(lang, app.zone, theme, card, owner, width, &mut lines)
         }
         CardSeen::System(seen) => lines.extend(system_card::lines(app, seen).into_iter().map(text)),
     }
@@ -311,6 +311,7 @@ fn user_card_lines(
     theme: &Theme,
     card: &UserCard,
     owner: &Option<CardOwner>,
+    width: u16,
     lines: &mut Vec<Line<'static>>,
 ) {
     let issue = &card.issue;
@@ -355,7 +356,19 @@ fn user_card_lines(
             ],
         ),
     };
-    lines.push(text(format!("{}  {in_system}", lang.t("ic.in_system"))));
+    // Wrapped under its value, not cut: what the meter still does with a void card is its end
+    // (s36-d: "…the meter refuses it once a…" at 80 columns in English).
+    let label = format!("{}  ", lang.t("ic.in_system"));
+    let room = usize::from(width)
+        .saturating_sub(3 + text_width(&label))
+        .max(10);
+    for (index, piece) in text_lines(&in_system, room).into_iter().enumerate() {
+        let lead = match index {
+            0 => label.clone(),
+            _ => " ".repeat(text_width(&label)),
+        };
+        lines.push(text(format!("{lead}{piece}")));
+    }
     lines.push(heading(lang, theme, "ic.last_purchase"));
     lines.push(text(purchase_line(lang, zone, card)));
     lines.push(heading(lang, theme, "ic.write_back"));
