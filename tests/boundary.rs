@@ -1848,6 +1848,46 @@ fn refused_with(db: &TestDb, login: &str, sql: &str, words: &str) {
     );
 }
 
+/// sql/V118: a clerk's card recharge paid at the counter and a deposit, within the counter's
+/// limits, queue no limit check for their commit; V104's trigger queued one for each deposit
+/// and purchase ("ledger_within_the_counters_limits 2" for the recharge, 1 for the deposit),
+/// each of which found the amount within the limit. Beyond it the check is made as before
+/// (`what_the_counters_form_refuses_the_database_refuses`).
+#[tokio::test]
+async fn a_movement_within_the_counters_limits_queues_no_check() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let check = ["ledger_within_the_counters_limits"];
+    let recharged = clerk_calls(&db, &recharge_settled_done(customer, account), &check);
+    assert_eq!(recharged, "none", "a card recharge");
+    let deposited = clerk_calls(
+        &db,
+        &format!(
+            "SELECT ledger_post({account}, 'deposit', 100000.00, NULL, NULL, 'cash', NULL, \
+             'within')"
+        ),
+        &check,
+    );
+    assert_eq!(deposited, "none", "a deposit of the most the counter takes");
+    let beyond = psql_on(
+        &cluster().superuser_connection_string(&db.name),
+        &format!(
+            "SET track_functions = 'pl';
+             SET SESSION AUTHORIZATION \"clerk@{db}\";
+             BEGIN;
+             SELECT ledger_post({account}, 'deposit', 100000.01, NULL, NULL, 'cash', NULL,
+                                'beyond');
+             SET CONSTRAINTS ALL IMMEDIATE;",
+            db = db.name
+        ),
+    );
+    assert!(
+        beyond.said.contains("at the counter is at most"),
+        "{}",
+        beyond.said
+    );
+}
+
 /// sql/V104: what the desk's forms refuse, the database refuses too. Before it, a clerk's
 /// `ledger_post` deposited 99 999 999 999.99 (the form stops at 100 000.00) and NaN (the
 /// balance became NaN); a supervisor bought 100 000.001 m³ for 100 000.01 at once.

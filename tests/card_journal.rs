@@ -486,6 +486,79 @@ async fn a_recharge_begins_in_one_round_trip_of_one_statement_and_settles_in_one
     assert!(books_check(&counter).await.is_empty());
 }
 
+/// A card recharge at the counter, as the recharge form and F2 send it, in THREE round trips
+/// once its statements are prepared: the quote (`card_ops::read_recharge_quote`: the facts with
+/// the price and the meter's maximum credit, two statements sent together; they were two round
+/// trips, one after the other, in the screen and in the soak), the begin (one call), the settle
+/// (one call). Without the card key the quote is the price alone, in one round trip too. The
+/// quote answers what its statements answer one by one.
+#[tokio::test]
+async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
+    let (mut counter, relay) = recharged_counter_through_a_relay().await;
+    let customer_id = counter.customer.customer_id;
+    let quantity = Quantity::Volume(dec("5"));
+    let (mac, payment) = (key_(), cash());
+    let quote = |with_key: bool| {
+        let key = with_key.then_some(&mac);
+        card_ops::read_recharge_quote(&counter.clerk, customer_id, quantity, &payment, key)
+    };
+    // Prepared, as at a desk that has worked a while.
+    quote(true).await.unwrap();
+    quote(false).await.unwrap();
+
+    relay.take_turns();
+    relay.take_sent();
+    let read = quote(true).await.unwrap();
+    let quote_turns = relay.take_turns();
+    let binds = relay
+        .take_sent()
+        .iter()
+        .filter(|&&sent| sent == b'B')
+        .count();
+    assert_eq!(
+        (quote_turns, binds),
+        (1, 2),
+        "the quote's round trips and statements"
+    );
+    let facts = card_ops::recharge_facts(&counter.clerk, customer_id, &cash(), &key_())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.facts.as_ref(), Some(&facts));
+    assert_eq!(read.quote, facts.quote(quantity));
+    assert!(read.quote.is_ok(), "{:?}", read.quote);
+    assert_eq!(
+        read.max_credit,
+        meterdesk::db::cards::meter_max_credit(&counter.clerk, customer_id)
+            .await
+            .unwrap()
+    );
+
+    relay.take_turns();
+    let priced_alone = quote(false).await.unwrap();
+    assert_eq!(relay.take_turns(), 1, "the price alone's round trips");
+    assert_eq!(priced_alone.quote, read.quote);
+    assert_eq!(priced_alone.facts, None);
+
+    let key = counter.next_key();
+    relay.take_turns();
+    let report = counter
+        .begin_decided(&key, &recharge_m3("5"), read.facts.as_ref().unwrap())
+        .await;
+    let BeginOutcome::Begun(begun) = report.outcome else {
+        panic!("not begun: {report:?}");
+    };
+    let begin_turns = relay.take_turns();
+    counter.write(&begun, usize::MAX);
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    assert_eq!(
+        (quote_turns, begin_turns, relay.take_turns()),
+        (1, 1, 1),
+        "a recharge's round trips: the quote, the begin, the settle"
+    );
+    assert!(books_check(&counter).await.is_empty());
+}
+
 /// A recharge quoted, then begun at F2 from what the quote read: what the recharge screen does.
 async fn decided(counter: &mut Counter, request: &Request) -> Begun {
     let facts = counter.quoted(CLERK, request).await;

@@ -1728,3 +1728,55 @@ async fn the_phone_search_and_the_unpaid_bills_seek_an_index_without_the_two_no_
         assert!(plan.contains(&format!("using {index}")), "{sql}:\n{plan}");
     }
 }
+
+/// `customer_owner_seen` (sql/V110), which every deposit's, refund's and system-prepaid
+/// recharge's check calls (`money_move_for`) and every read of the account and of the reading
+/// form, plans its statement once a session (sql/V117): as V110's SQL function (not inlined:
+/// it reads a table and has a SET clause) it parsed and planned its body again in every
+/// statement that called it. Counted as the planner's LOG messages (`log_planner_stats`) of ten
+/// calls, each a statement of its own (prepared once, no parameter: its own plan is kept),
+/// after ten that warm the session's plans; V110's function plans ten times.
+#[tokio::test]
+async fn the_owner_seen_is_planned_once_a_session() {
+    use futures_util::StreamExt;
+    use tokio_postgres::AsyncMessage;
+
+    let db = fresh_db().await;
+    let superuser = support::pg::cluster().superuser_connection_string(&db.name);
+    let (client, mut connection) = tokio_postgres::connect(&superuser, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (planned, mut plans) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notice(notice) = message
+                && notice.message().contains("PLANNER STATISTICS")
+            {
+                let _ = planned.send(());
+            }
+        }
+    });
+    client
+        .batch_execute("SET client_min_messages = log; SET log_planner_stats = on")
+        .await
+        .unwrap();
+    // No customer has had a transfer: the first owner, 0, whichever it is.
+    let owner_seen = client
+        .prepare("SELECT customer_owner_seen(1)")
+        .await
+        .unwrap();
+    let mut count_plans = async |calls: usize| {
+        for _ in 0..calls {
+            let seen: i64 = client.query_one(&owner_seen, &[]).await.unwrap().get(0);
+            assert_eq!(seen, 0, "no transfer yet: the first owner");
+        }
+        let mut count = 0;
+        while plans.try_recv().is_ok() {
+            count += 1;
+        }
+        count
+    };
+    count_plans(10).await;
+    assert_eq!(count_plans(10).await, 0, "plans made by ten calls");
+}

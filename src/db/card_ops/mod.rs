@@ -409,7 +409,9 @@ use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner, missing_on_card};
 pub use lists::{pending_operations, purchase_paid, usage_records};
 use prices::*;
-pub use prices::{RechargeFacts, quote_recharge, recharge_facts};
+pub use prices::{
+    RechargeFacts, RechargeQuote, quote_recharge, read_recharge_quote, recharge_facts,
+};
 use reconcile::audit_card;
 pub use reconcile::{Discrepancy, reconcile};
 use settle::*;

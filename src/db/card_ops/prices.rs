@@ -1,6 +1,7 @@
 //! The prepaid price of a recharge.
 
 use super::*;
+use crate::db::cards::{self, MeterMaxCredit};
 use crate::db::price_schemes::{SchemeVersion, billing_mode_of};
 use crate::domain::pricing::{PriceProblems, Tier};
 use tokio_postgres::types::FromSql;
@@ -35,6 +36,47 @@ pub async fn quote_recharge(
         row.get("accumulated"),
         quantity,
     ))
+}
+
+/// What the recharge form reads before its confirmation (`screens::card::QuoteRecharge`, and
+/// the soak's card visit, which is timed as "card quote"): the quote, or why the recharge
+/// cannot be sold; the most credit the customer's meter holds ([`cards::meter_max_credit`]);
+/// and, with the card key, the facts F2 decides the recharge from ([`begin_decided`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RechargeQuote {
+    pub quote: Result<Quote, Refusal>,
+    pub max_credit: Option<MeterMaxCredit>,
+    pub facts: Option<RechargeFacts>,
+}
+
+/// [`RechargeQuote`] for a recharge of `quantity` of customer `customer_id` paid with
+/// `payment`, in ONE round trip: its two statements (the facts with the quote, or without the
+/// card key `key` the price alone; the meter's maximum credit) are sent together and answered
+/// together (tokio-postgres pipelines the requests of one connection polled at once). It was
+/// two, one after the other: at 64 busy desks each is a turn in the server's queue.
+pub async fn read_recharge_quote(
+    client: &impl CachingClient,
+    customer_id: i64,
+    quantity: Quantity,
+    payment: &Payment,
+    key: Option<&MacKey>,
+) -> Result<RechargeQuote, DbError> {
+    let priced = async {
+        Ok::<_, DbError>(match key {
+            Some(key) => match recharge_facts(client, customer_id, payment, key).await? {
+                Some(facts) => (facts.quote(quantity), Some(facts)),
+                None => (Err(Refusal::NoSuchCustomer), None),
+            },
+            None => (quote_recharge(client, customer_id, quantity).await?, None),
+        })
+    };
+    let ((quote, facts), max_credit) =
+        tokio::try_join!(priced, cards::meter_max_credit(client, customer_id))?;
+    Ok(RechargeQuote {
+        quote,
+        max_credit,
+        facts,
+    })
 }
 
 /// What a recharge of one customer is decided from, read before F2 with its quote and without

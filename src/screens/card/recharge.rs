@@ -20,7 +20,7 @@ use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
 use crate::db::DbError;
 use crate::db::card_ops::{self, Payment, Quantity, Quote, RechargeFacts, Refusal};
-use crate::db::cards::{self, CardOwner, MeterMaxCredit};
+use crate::db::cards::{CardOwner, MeterMaxCredit};
 use crate::domain::card_counter::{check_recharge, credit_overflow};
 use crate::domain::card_records::MacKey;
 use crate::domain::money::{Money, Volume};
@@ -77,30 +77,26 @@ impl ScreenRequest for QuoteRecharge {
     }
 }
 
-/// The quote of `asked` read with the facts a recharge is decided from, in one statement (the
-/// card holder's facts need the card key `key`; without it, the price alone).
+/// The quote of `asked` read with the facts a recharge is decided from and the meter's maximum
+/// credit, in one round trip (`card_ops::read_recharge_quote`; without the card key `key`, the
+/// price alone).
 async fn quoted(
     client: &Client,
     asked: &QuoteRecharge,
     key: Option<&MacKey>,
 ) -> Result<Quoted, DbError> {
-    let (quote, facts) = match key {
-        Some(key) => {
-            match card_ops::recharge_facts(client, asked.customer_id, &asked.payment, key).await? {
-                Some(facts) => (facts.quote(asked.quantity), Some(Box::new(facts))),
-                None => (Err(Refusal::NoSuchCustomer), None),
-            }
-        }
-        None => (
-            card_ops::quote_recharge(client, asked.customer_id, asked.quantity).await?,
-            None,
-        ),
-    };
-    let max_credit = cards::meter_max_credit(client, asked.customer_id).await?;
+    let read = card_ops::read_recharge_quote(
+        client,
+        asked.customer_id,
+        asked.quantity,
+        &asked.payment,
+        key,
+    )
+    .await?;
     Ok(Quoted {
-        quote,
-        max_credit,
-        facts,
+        quote: read.quote,
+        max_credit: read.max_credit,
+        facts: read.facts.map(Box::new),
     })
 }
 

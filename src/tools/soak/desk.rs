@@ -21,7 +21,7 @@ use crate::db::customer_changes::{self, ModifyOutcome, OpenOutcome, Opening, Tra
 use crate::db::customers::{self, PageAt};
 use crate::db::readings::{self, NewReading, ReadingOutcome, ReadingRefusal, ReadingSource};
 use crate::db::session::Sessions;
-use crate::db::{DbError, cards, customer_types, meters};
+use crate::db::{DbError, customer_types, meters};
 use crate::domain::card_records::{MacKey, MeterNumber};
 use crate::domain::customer_rules::{
     BasicInfo, BusinessModel, EnterpriseInfo, Nature, PersonalInfo, StatisticalInfo,
@@ -344,9 +344,10 @@ impl Desk {
         let sessions = &self.sessions;
         let read = async {
             let client = sessions.get().await?;
-            let facts = card_ops::recharge_facts(&client, customer_id, payment, mac).await?;
-            cards::meter_max_credit(&client, customer_id).await?;
-            Ok(facts)
+            let read =
+                card_ops::read_recharge_quote(&client, customer_id, quantity, payment, Some(mac))
+                    .await?;
+            Ok(read.facts)
         };
         let quoted = |facts: &Option<RechargeFacts>| match facts.as_ref().map(|f| f.quote(quantity))
         {
