@@ -974,7 +974,7 @@ async fn two_transfers_of_one_customer_at_once_hand_over_only_the_owner_read() {
 /// row taken out of refinery's history, as the database stood before it (with the later
 /// migrations refinery would not skip: V110's functions, V111's new bodies of them, V112's
 /// card recharge, whose steps run again unchanged, V113's function, V116's column and new
-/// bodies of V109's functions). A fourth receipt, of a deposit that started before a transfer
+/// bodies of V109's functions, V119's owner check and the card recharge's new body). A fourth receipt, of a deposit that started before a transfer
 /// and took the account after it, names the new owner: V109's fill ordered them by their
 /// transactions' starts and named the old one ("Li Na"); V116 orders them by their audit
 /// entries, written holding the account.
@@ -1026,7 +1026,8 @@ async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
             "ALTER TABLE receipt DROP COLUMN customer_name, DROP COLUMN meter_no;
              DROP FUNCTION money_move_for, bill_pay_for, customer_owner_seen,
                  reading_recorded;
-             DELETE FROM refinery_schema_history WHERE version IN (109, 110, 111, 112, 113, 116);",
+             DELETE FROM refinery_schema_history
+                 WHERE version IN (109, 110, 111, 112, 113, 116, 119);",
         )
         .await
         .unwrap();
