@@ -76,6 +76,7 @@ fn recharge(volume: &str) -> Request {
 fn refund() -> Request {
     Request::Refund {
         payout: Payment::Method("cash".into()),
+        owner_seen: None,
     }
 }
 

@@ -22,6 +22,7 @@ use meterdesk::domain::card_records::{
     PurchaseStatus, Record, UserCard,
 };
 use meterdesk::domain::meter::MeterState;
+use meterdesk::domain::money::Money;
 use meterdesk::domain::search::CustomerSearch;
 use meterdesk::domain::system_cards::SystemCardKind;
 use rust_decimal::Decimal;
@@ -1078,7 +1079,10 @@ async fn refund_is_for_supervisors_pays_out_once_the_card_shows_it_cancelled() {
     let mut counter = Counter::new().await;
     counter.done(CLERK, &Request::Open).await;
     counter.done(CLERK, &recharge_m3("8")).await;
-    let refund = Request::Refund { payout: cash() };
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: None,
+    };
     assert_eq!(counter.refused(CLERK, &refund).await, Refusal::NotPermitted);
     // What the refund's confirmation names: the purchase on the card was paid 8.00.
     let sequence = counter.user_card().purchase.unwrap().sequence;
@@ -1128,7 +1132,10 @@ async fn refunded_water_does_not_count_toward_the_years_tiers() {
     counter.done(CLERK, &recharge_m3("30.5")).await;
     counter.swipe();
     counter.done(CLERK, &recharge_m3("40")).await;
-    let refund = Request::Refund { payout: cash() };
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: None,
+    };
     let begun = counter.done(SUPERVISOR, &refund).await;
     assert_eq!(begun.purchase.unwrap().amount, dec("60.50"));
 
@@ -1562,7 +1569,10 @@ async fn a_replayed_card_image_is_refunded_nothing_the_meter_loaded() {
     );
 
     // The card image shows #2 not loaded, but the meter loaded it: nothing is refunded.
-    let refund = Request::Refund { payout: cash() };
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: None,
+    };
     let seen_at = counter
         .scalar::<chrono::DateTime<chrono::Utc>>("SELECT meter_read_at FROM card")
         .await;
@@ -1816,7 +1826,13 @@ async fn a_supervisor_settles_a_lost_cards_pending_operations_without_losing_or_
     // A refund whose card is lost: failed, nothing paid out, the purchase stands.
     counter.done(CLERK, &recharge_m3("2")).await;
     let begun = counter
-        .begun(SUPERVISOR, &Request::Refund { payout: cash() })
+        .begun(
+            SUPERVISOR,
+            &Request::Refund {
+                payout: cash(),
+                owner_seen: None,
+            },
+        )
         .await;
     let settled =
         card_ops::settle_without_card(&mut counter.supervisor, begun.operation_id, SUPERVISOR)
@@ -1867,7 +1883,13 @@ async fn who_the_customer_is_refuses_every_operation_leaving_nothing() {
         (CLERK, Request::Open),
         (SUPERVISOR, replace_lost()),
         (CLERK, recharge_m3("1")),
-        (SUPERVISOR, Request::Refund { payout: cash() }),
+        (
+            SUPERVISOR,
+            Request::Refund {
+                payout: cash(),
+                owner_seen: None,
+            },
+        ),
         (CLERK, Request::Recycle),
     ];
     counter.customer.customer_id = account_prepaid;
@@ -1972,7 +1994,13 @@ async fn another_customers_card_and_a_purchase_never_sold_are_refused_leaving_no
     counter.card = second_card;
     for (operator, request) in [
         (CLERK, recharge_m3("1")),
-        (SUPERVISOR, Request::Refund { payout: cash() }),
+        (
+            SUPERVISOR,
+            Request::Refund {
+                payout: cash(),
+                owner_seen: None,
+            },
+        ),
         (CLERK, Request::Recycle),
     ] {
         counter
@@ -1990,7 +2018,10 @@ async fn another_customers_card_and_a_purchase_never_sold_are_refused_leaving_no
     counter
         .refused_leaving_nothing(
             SUPERVISOR,
-            &Request::Refund { payout: cash() },
+            &Request::Refund {
+                payout: cash(),
+                owner_seen: None,
+            },
             Refusal::UnknownPurchase,
         )
         .await;
@@ -2038,7 +2069,13 @@ async fn a_randomized_journal_with_cut_writes_and_lost_settlements_keeps_the_boo
                     owner_seen: None,
                 },
             ),
-            14..=17 => (SUPERVISOR, Request::Refund { payout: cash() }),
+            14..=17 => (
+                SUPERVISOR,
+                Request::Refund {
+                    payout: cash(),
+                    owner_seen: None,
+                },
+            ),
             _ => {
                 // Lost (or never issued): the next card is a blank one.
                 if !blank {
@@ -2304,7 +2341,13 @@ async fn the_database_takes_every_recharge_at_the_price_the_desk_quotes() {
                     counter.write(&begun, usize::MAX);
                     counter.settle(&begun).await;
                     counter
-                        .done(SUPERVISOR, &Request::Refund { payout: cash() })
+                        .done(
+                            SUPERVISOR,
+                            &Request::Refund {
+                                payout: cash(),
+                                owner_seen: None,
+                            },
+                        )
                         .await;
                     counter.swipe();
                     "done, then refunded"
@@ -2452,13 +2495,48 @@ async fn start_recharge(
     request: Request,
     facts: Option<RechargeFacts>,
 ) -> (i32, tokio::task::JoinHandle<BeginReport>) {
-    let (mut client, pid) = clerk_connection(counter).await;
+    let (client, pid) = clerk_connection(counter).await;
+    (
+        pid,
+        start_begin(counter, client, CLERK, key, request, facts),
+    )
+}
+
+/// The supervisor's F2 on a refund's confirmation, on a connection of its own: `card_ops::begin`
+/// with the card as it is now.
+async fn start_refund(
+    counter: &Counter,
+    key: &'static str,
+    request: Request,
+) -> (i32, tokio::task::JoinHandle<BeginReport>) {
+    let client = counter.customer.db.pool_of("super").get().await.unwrap();
+    let pid = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (
+        pid,
+        start_begin(counter, client, SUPERVISOR, key, request, None),
+    )
+}
+
+/// `request` begun by `operator_id` on `client` in a task of its own, as the desk's request task
+/// does: decided from `facts` when given (`card_ops::begin_decided`), else `card_ops::begin`.
+fn start_begin(
+    counter: &Counter,
+    mut client: Object,
+    operator_id: i64,
+    key: &'static str,
+    request: Request,
+    facts: Option<RechargeFacts>,
+) -> tokio::task::JoinHandle<BeginReport> {
     let (card, customer_id) = (counter.card, counter.customer.customer_id);
-    let task = tokio::spawn(async move {
+    tokio::spawn(async move {
         let mac = key_();
         let begin = Begin {
             customer_id,
-            operator_id: CLERK,
+            operator_id,
             idempotency_key: key,
             card: &card,
             key: &mac,
@@ -2467,9 +2545,8 @@ async fn start_recharge(
             Some(facts) => card_ops::begin_decided(&mut client, &begin, &request, &facts).await,
             None => card_ops::begin(&mut client, &begin, &request).await,
         }
-        .expect("the recharge is answered")
-    });
-    (pid, task)
+        .expect("the card operation is answered")
+    })
 }
 
 /// s35-l's "found, not fixed" (s36-a): the card screen names 张伟, the holder read from the
@@ -2500,11 +2577,12 @@ async fn a_recharge_while_another_desk_transfers_the_customer_is_refused_for_the
         client
     };
     let (watcher, blocker) = (connect().await, connect().await);
-    let rounds: [(&'static str, &str, bool, &str); 2] = [
-        ("decided", "Anna Schmidt", true, "王芳"),
-        ("begun", "Li Na", false, "赵敏"),
+    // The balance the refusal reads with the owner: 20.00, then 15.00 (5.00 taken from it).
+    let rounds: [(&'static str, &str, bool, &str, i64); 2] = [
+        ("decided", "Anna Schmidt", true, "王芳", 2_000),
+        ("begun", "Li Na", false, "赵敏", 1_500),
     ];
-    for (word, to, decided, then) in rounds {
+    for (word, to, decided, then, balance) in rounds {
         let (shown, owner_seen) = card_screen_owner(&counter).await;
         let payment = if decided { Payment::Balance } else { cash() };
         let request = |owner_seen| Request::Recharge {
@@ -2566,6 +2644,7 @@ async fn a_recharge_while_another_desk_transfers_the_customer_is_refused_for_the
             outcome: BeginOutcome::Refused(Refusal::OwnerChanged {
                 owner: to.to_owned(),
                 owner_seen: owner_now,
+                balance: Money::from_cents(balance),
             }),
         };
         assert_eq!(
@@ -2631,6 +2710,146 @@ async fn a_recharge_while_another_desk_transfers_the_customer_is_refused_for_the
         counter.books().await.balance,
         dec("15.00"),
         "5.00 from the balance"
+    );
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
+}
+
+/// s36-a's "found, not fixed" (s36-h): a supervisor's card refund, confirmed for 张伟 (the card
+/// screen's owner), while another desk transfers the customer to Anna Schmidt; forced as the
+/// recharge's race above (the owner history held in SHARE mode: the transfer stops holding the
+/// account, the refund waits for the account). Before sql/V119 the refund was then journaled for
+/// Anna Schmidt — 8.00 onto the balance she now holds, paid out at the counter once the card
+/// showed the purchase cancelled — and the supervisor was told nothing. Now: refused, naming the
+/// owner now, nothing written, no plan for the card; the key re-sent is refused the same. For
+/// the owner the refusal named it is journaled; that key re-sent after yet another transfer
+/// hands out the same operation, then answers it finished (exactly once); paid out once.
+#[tokio::test]
+async fn a_card_refund_while_another_desk_transfers_the_customer_is_refused_for_the_owner_shown() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("8")).await;
+    let superuser = cluster().superuser_connection_string(&counter.customer.db.name);
+    let connect = async || {
+        let (client, connection) = tokio_postgres::connect(&superuser, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    let (watcher, blocker) = (connect().await, connect().await);
+    let (shown, owner_seen) = card_screen_owner(&counter).await;
+    let refund = |owner_seen| Request::Refund {
+        payout: cash(),
+        owner_seen: Some(owner_seen),
+    };
+    let before = counter.footprint().await;
+    let read = customer_changes::customer_basics(&**counter.clerk, counter.customer.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE customer_owner_history IN SHARE MODE")
+        .await
+        .unwrap();
+    let (transfer_pid, transfer) = {
+        let (mut client, pid) = clerk_connection(&counter).await;
+        let task = tokio::spawn(async move {
+            customer_changes::transfer_from(
+                &mut client,
+                CLERK,
+                "transfer-refund",
+                &read,
+                &new_owner("Anna Schmidt"),
+            )
+            .await
+            .unwrap()
+        });
+        (pid, task)
+    };
+    assert_eq!(
+        waiting_for_a_lock(&watcher, transfer_pid).await,
+        "relation on customer_owner_history",
+        "the transfer holds the account and waits at the owner history"
+    );
+    let (refund_pid, refunding) = start_refund(&counter, "refund-stale", refund(owner_seen)).await;
+    assert_ne!(
+        waiting_for_a_lock(&watcher, refund_pid).await,
+        "relation on customer_owner_history",
+        "the refund waits for the transfer's account, not for the table"
+    );
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    let transferred = transfer.await.unwrap();
+    assert!(
+        matches!(transferred, TransferOutcome::Transferred { .. }),
+        "{transferred:?}"
+    );
+    let refused = refunding.await.unwrap();
+    let (name_now, owner_now) = card_screen_owner(&counter).await;
+    assert_eq!(name_now, "Anna Schmidt");
+    assert_ne!(owner_now, owner_seen);
+    let owner_changed = BeginReport {
+        resolved: None,
+        outcome: BeginOutcome::Refused(Refusal::OwnerChanged {
+            owner: "Anna Schmidt".to_owned(),
+            owner_seen: owner_now,
+            balance: Money::ZERO,
+        }),
+    };
+    assert_eq!(
+        refused, owner_changed,
+        "the refund confirmed for {shown} waited behind the transfer"
+    );
+    assert_eq!(counter.footprint().await, before, "nothing written");
+    // The same key sent again (a lost reply): refused the same, still nothing.
+    let (_, again) = start_refund(&counter, "refund-stale", refund(owner_seen)).await;
+    assert_eq!(again.await.unwrap(), owner_changed);
+    assert_eq!(counter.footprint().await, before, "nothing written");
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_out, books.litres_sold),
+        (Decimal::ZERO, Decimal::ZERO, 8_000),
+        "nothing refunded, the purchase stands"
+    );
+
+    // For the owner the refusal named (the confirmation now names her).
+    let (_, taken) = start_refund(&counter, "refund-for-anna", refund(owner_now)).await;
+    let BeginOutcome::Begun(begun) = taken.await.unwrap().outcome else {
+        panic!("not begun for Anna Schmidt");
+    };
+    assert_eq!(begun.purchase.as_ref().unwrap().amount, dec("8.00"));
+    // Exactly once: that key re-sent after yet another transfer (the owner sent now stale)
+    // hands out the same journaled operation, then answers it finished.
+    transfer_now(&counter, "transfer-refund-again", "王芳").await;
+    let (_, resent) = start_refund(&counter, "refund-for-anna", refund(owner_now)).await;
+    let BeginOutcome::Begun(resent) = resent.await.unwrap().outcome else {
+        panic!("the re-send is not answered as the first");
+    };
+    assert_eq!(resent.operation_id, begun.operation_id);
+    counter.write(&begun, usize::MAX);
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    let (_, finished) = start_refund(&counter, "refund-for-anna", refund(owner_now)).await;
+    assert!(
+        matches!(
+            finished.await.unwrap().outcome,
+            BeginOutcome::Finished(Settled { operation_id, state: OperationState::Done, .. })
+                if operation_id == begun.operation_id
+        ),
+        "the re-send after the settle answers it finished"
+    );
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_out, books.litres_sold),
+        (Decimal::ZERO, dec("8.00"), 0),
+        "paid out once"
+    );
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM card_operation WHERE kind = 'refund'")
+            .await,
+        1,
+        "one refund, none for the stale key"
     );
     let check = books_check(&counter).await;
     assert!(check.is_empty(), "{check:?}");

@@ -972,13 +972,14 @@ async fn two_transfers_of_one_customer_at_once_hand_over_only_the_owner_read() {
 /// issued — the previous owner for those before a transfer (`customer_owner_history`), the
 /// present one after the last. The migration is run again for real: its column dropped and its
 /// row taken out of refinery's history, as the database stood before it (with the later
-/// migrations refinery would not skip: V110's functions, V111's new bodies of them; every one
-/// after them is taken out too and runs again after them — refinery refuses a history with a
-/// version missing below one applied — so each must run again on the schema it made: V113's
-/// function and V116's column are dropped with V109's). A fourth receipt, of a deposit that
-/// started before a transfer and took the account after it, names the new owner: V109's fill
-/// ordered them by their transactions' starts and named the old one ("Li Na"); V116 orders
-/// them by their audit entries, written holding the account.
+/// migrations refinery would not skip: V110's functions, V111's new bodies of them, V112's
+/// card recharge, whose steps run again unchanged, V113's function, V116's column and new
+/// bodies of V109's functions, V119's owner check and the card recharge's new body: every
+/// migration after V109 is taken out and runs again after it — refinery refuses a history with
+/// a version missing below one applied — so each must run again on the schema it made). A
+/// fourth receipt, of a deposit that started before a transfer and took the account after it,
+/// names the new owner: V109's fill ordered them by their transactions' starts and named the
+/// old one ("Li Na"); V116 orders them by their audit entries, written holding the account.
 #[tokio::test]
 async fn receipts_written_before_v109_name_the_holder_when_they_were_issued() {
     let desk = desk().await;
@@ -1092,7 +1093,7 @@ async fn a_receipt_reprinted_after_the_customers_meter_changed_names_the_meter_i
 /// meters: the opening's audit entry and the readings. A deposit on PM-0002 (opened on it), a
 /// reading of PM-0002; the meter changed to PM-0003; a deposit before any reading of PM-0003,
 /// then a reading of it and a deposit. V116 is run again for real (its column dropped, its row
-/// taken out of refinery's history): the first names PM-0002, the last PM-0003; the one between
+/// taken out of refinery's history, with every later one's, which run again after it): the first names PM-0002, the last PM-0003; the one between
 /// cannot be placed (nothing recorded when the meter changed) and names the meter last seen
 /// before it, PM-0002. A customer whose meter never changed has the present one on every receipt.
 #[tokio::test]

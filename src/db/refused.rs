@@ -78,7 +78,9 @@ pub const KNOWN: &[Known] = &[
     // of the balance is said so (sql/V1, V18).
     constraint("account_balance_check", "refused.balance"),
     // The customer changed owner since the screen read it (sql/V110: `bill_pay_for`; s36-a's
-    // card recharge may raise it too). A bill payment answers it itself (`PayOutcome`).
+    // card recharge and s36-h's card refund may raise it too, V112 and V119's
+    // `customer_owner_unchanged`). A bill payment and the card operations answer it themselves
+    // (`PayOutcome`, `card_ops::Refusal::OwnerChanged`).
     code("MD410", "refused.owner_changed"),
     // Only the desk's "closed customer" triggers raise 55000 (`customer_closed_is_read_only`,
     // `card_refuses_closed_customer`, `ledger_posted`): a customer closed by another desk

@@ -2609,6 +2609,7 @@ fn a_recharge_refused_for_an_owner_transferred_meanwhile_names_them_and_keeps_th
                 Refusal::OwnerChanged {
                     owner: "Anna Schmidt".to_owned(),
                     owner_seen: 7,
+                    balance: Money::from_cents(2_500),
                 },
             ))),
         );
@@ -2662,6 +2663,164 @@ fn a_recharge_refused_for_an_owner_transferred_meanwhile_names_them_and_keeps_th
             *idempotency_key, refused_key,
             "{lang:?}: a new request, not the refused one again"
         );
+    }
+}
+
+/// s36-a's "found, not fixed" (s36-h): a supervisor's card refund confirmed for Zhang Wei (the
+/// first owner, 0), refused by the database because another desk transferred the customer to
+/// Anna Schmidt meanwhile (sql/V119). The supervisor is told, in a refund's words, who owns the
+/// customer now; the confirmation stays, now naming her; F2 refunds for her owner mark, under a
+/// new key. Without the screen's branch the confirmation still named Zhang Wei and F2 sent the
+/// stale mark again. En and zh.
+#[test]
+fn a_card_refund_refused_for_an_owner_transferred_meanwhile_names_them_and_asks_again() {
+    for (lang, expected) in [
+        (
+            Lang::En,
+            "Nothing refunded, nothing written to the card: another desk transferred this \
+             customer meanwhile; the owner now is Anna Schmidt. The confirmation now names Anna \
+             Schmidt: F2 refunds for Anna Schmidt.",
+        ),
+        (
+            Lang::Zh,
+            "未退款，卡上未写入：其他柜台已同时为此用户过户，现户主为 Anna Schmidt。确认内容已改为 \
+             Anna Schmidt：按 F2 为 Anna Schmidt 退款。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        ask_refund(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        let WriteCard {
+            operation,
+            idempotency_key: refused_key,
+            ..
+        } = only(&sent);
+        assert!(
+            matches!(
+                operation,
+                CardOp::Refund {
+                    owner_seen: Some(0),
+                    ..
+                }
+            ),
+            "{lang:?}: for the owner the card screen showed: {operation:?}"
+        );
+        let refused_key = refused_key.clone();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(
+                Refusal::OwnerChanged {
+                    owner: "Anna Schmidt".to_owned(),
+                    owner_seen: 7,
+                    balance: Money::ZERO,
+                },
+            ))),
+        );
+        let message = app.message.clone().unwrap();
+        assert_eq!(
+            (message.kind, message.text.as_str()),
+            (MessageKind::Error, expected),
+            "{lang:?}"
+        );
+        let screen = render(&app);
+        assert!(
+            screen.contains("Anna Schmidt") && !screen.contains("Zhang Wei"),
+            "{lang:?}: the confirmation names the owner now: {screen}"
+        );
+        let sent = press(&mut app, KeyCode::F(2));
+        let WriteCard {
+            operation,
+            idempotency_key,
+            ..
+        } = only(&sent);
+        assert!(
+            matches!(
+                operation,
+                CardOp::Refund {
+                    owner_seen: Some(7),
+                    payout: Payment::Method(code),
+                } if code == "cash"
+            ),
+            "{lang:?}: refunded for the owner named: {operation:?}"
+        );
+        assert_ne!(
+            *idempotency_key, refused_key,
+            "{lang:?}: a new request, not the refused one again"
+        );
+    }
+}
+
+/// s36-a's "found, not fixed" (s36-h): after a recharge refused for another owner the form's
+/// "from the balance" choice showed the balance read with the card (25.00); it is now the
+/// balance the refusal read with the owner: 30.00 (money moved meanwhile) is offered and kept
+/// chosen, and F2 prices and sends the recharge from the balance; nothing on the balance now:
+/// the choice is gone and cash is chosen. En and zh.
+#[test]
+fn after_a_recharge_refused_for_another_owner_the_balance_choice_is_the_balance_read_again() {
+    for (lang, choose, read_again, cash) in [
+        (Lang::En, "from", "From the balance (30.00)", "Cash"),
+        (Lang::Zh, "余额", "余额支付（30.00）", "现金"),
+    ] {
+        for balance in [3_000, 0] {
+            let mut app = signed_in(lang);
+            insert(&mut app, seen_user(user_card(5)));
+            open_card_screen(&mut app);
+            press(&mut app, KeyCode::Char('r'));
+            type_text(&mut app, "120");
+            press(&mut app, KeyCode::Tab);
+            press(&mut app, KeyCode::Tab);
+            type_text(&mut app, choose);
+            press(&mut app, KeyCode::Enter);
+            let sent = press(&mut app, KeyCode::F(2));
+            let QuoteRecharge { payment, .. } = only(&sent);
+            assert_eq!(*payment, Payment::Balance, "{lang:?}: the balance chosen");
+            answer(&mut app, &sent, quoted(None));
+            let sent = press(&mut app, KeyCode::F(2));
+            assert!(matches!(only(&sent), WriteCard { .. }), "{sent:?}");
+            answer(
+                &mut app,
+                &sent,
+                Reply::screen(WriteOutcome::from(Written::Refused(
+                    Refusal::OwnerChanged {
+                        owner: "Anna Schmidt".to_owned(),
+                        owner_seen: 7,
+                        balance: Money::from_cents(balance),
+                    },
+                ))),
+            );
+            let card = app.screen.module::<CardScreen>().expect("the card screen");
+            let CardPane::Recharge(form) = &card.pane else {
+                panic!("{lang:?}: back on the recharge's form: {:?}", card.pane);
+            };
+            let payment = &form.form.fields[2];
+            let meterdesk::app::form::FieldKind::Choice(choices) = &payment.kind else {
+                panic!("the payment field is a choice");
+            };
+            let labels: Vec<String> = choices.iter().map(|c| c.label.clone()).collect();
+            let chosen = payment.value().to_owned();
+            assert!(
+                !labels.iter().any(|label| label.contains("25.00")),
+                "{lang:?}: the balance read with the card is gone: {labels:?}"
+            );
+            let sent = press(&mut app, KeyCode::F(2));
+            let QuoteRecharge { payment: paid, .. } = only(&sent);
+            if balance > 0 {
+                assert!(
+                    labels.iter().any(|label| label == read_again),
+                    "{lang:?}: {labels:?}"
+                );
+                assert_eq!(chosen, read_again, "{lang:?}: still chosen");
+                assert_eq!(*paid, Payment::Balance, "{lang:?}");
+            } else {
+                assert_eq!(labels.len(), 2, "{lang:?}: the methods only: {labels:?}");
+                assert_eq!(chosen, cash, "{lang:?}: cash chosen instead");
+                assert_eq!(*paid, Payment::Method("cash".into()), "{lang:?}");
+            }
+        }
     }
 }
 

@@ -43,21 +43,22 @@ pub async fn begin(
     Ok(report)
 }
 
-/// Whether `error` is the journal's refusal of a recharge for an owner the customer no longer
-/// has (SQLSTATE MD410, sql/V112).
+/// Whether `error` is the journal's refusal of a recharge or a refund for an owner the customer
+/// no longer has (SQLSTATE MD410, sql/V112, V119).
 fn owner_changed(error: &tokio_postgres::Error) -> bool {
     error
         .as_db_error()
         .is_some_and(|server| server.code().code() == "MD410")
 }
 
-/// A recharge refused for an owner the customer no longer has: the transaction was rolled back
-/// (nothing of it written, a pending operation it settled first included), and who owns the
-/// customer now, read after it, is the answer.
+/// A recharge or refund refused for an owner the customer no longer has: the transaction was
+/// rolled back (nothing of it written, a pending operation it settled first included), and who
+/// owns the customer now, with the balance, read after it, is the answer.
 async fn owner_changed_report(client: &Client, customer_id: i64) -> Result<BeginReport, DbError> {
     let row = client
         .query_one(
-            "SELECT name, customer_owner_seen(id) AS owner_seen FROM customer WHERE id = $1",
+            "SELECT c.name, customer_owner_seen(c.id) AS owner_seen, a.balance
+             FROM customer c JOIN account a ON a.customer_id = c.id WHERE c.id = $1",
             &[&customer_id],
         )
         .await?;
@@ -66,6 +67,7 @@ async fn owner_changed_report(client: &Client, customer_id: i64) -> Result<Begin
         outcome: BeginOutcome::Refused(Refusal::OwnerChanged {
             owner: row.get("name"),
             owner_seen: row.get("owner_seen"),
+            balance: row.get("balance"),
         }),
     })
 }
@@ -299,8 +301,8 @@ pub(super) async fn start(
                 "a recharge begun without its price".into(),
             )),
         },
-        Request::Refund { payout } => match user_card(&content) {
-            Ok(card) => journal.refund(card, payout).await,
+        Request::Refund { payout, owner_seen } => match user_card(&content) {
+            Ok(card) => journal.refund(card, payout, *owner_seen).await,
             Err(refusal) => Ok(Err(refusal)),
         },
         Request::Recycle => match user_card(&content) {
@@ -582,7 +584,19 @@ impl Journal<'_> {
         &self,
         card: &UserCard,
         payout: &Payment,
+        owner_seen: Option<i64>,
     ) -> Result<Result<Begun, Refusal>, DbError> {
+        // The owner the confirmation named, behind the account's lock (card_begin_facts):
+        // SQLSTATE MD410 if another desk transferred the customer since, before anything of
+        // the refund is written (sql/V119), answered as a recharge's ([`owner_changed_report`]).
+        if owner_seen.is_some() {
+            self.tx
+                .execute(
+                    "SELECT customer_owner_unchanged($1, $2)",
+                    &[&self.holder.customer_id, &owner_seen],
+                )
+                .await?;
+        }
         let card_id = match active_card(self.holder, card) {
             Ok(card_id) => card_id,
             Err(refusal) => return Ok(Err(refusal)),

@@ -24,6 +24,8 @@ use crate::db::{CachingClient, Transaction};
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::ClientWrapper as Client;
 use rust_decimal::Decimal;
+
+use crate::domain::money::Money;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -166,7 +168,13 @@ pub enum Request {
     },
     /// Cancel the purchase on the card, which the meter has not loaded, and refund it in full
     /// (paid out with the method, or to the balance). Supervisors only.
-    Refund { payout: Payment },
+    Refund {
+        payout: Payment,
+        /// The owner the card screen showed, as [`Request::Recharge::owner_seen`]: the refund is
+        /// refused, nothing written and nothing on the card, if another desk transferred the
+        /// customer since (sql/V119).
+        owner_seen: Option<i64>,
+    },
     /// Issue the next generation on the blank card presented; the customer's active card (if
     /// any) becomes void for `reason` and blacklisted. Also how a customer whose last card was
     /// recycled gets a card again.
@@ -281,11 +289,17 @@ pub enum Refusal {
     #[error("the balance does not cover the purchase")]
     BalanceTooLow,
     /// Another desk transferred the customer since the card screen read its owner
-    /// (`Request::Recharge::owner_seen`): the money would have gone on the card, and the receipt
-    /// to, an owner the clerk did not name. `owner`: the name stored now; `owner_seen`: which
-    /// owner that is, the mark a recharge confirmed for them sends.
+    /// (`Request::Recharge::owner_seen`, `Request::Refund::owner_seen`): the money would have
+    /// gone on the card, back, or the receipt to, an owner the clerk did not name. `owner`: the
+    /// name stored now; `owner_seen`: which owner that is, the mark an operation confirmed for
+    /// them sends; `balance`: the account's balance read with them, for the recharge form's
+    /// "from the balance" choice.
     #[error("another desk transferred the customer meanwhile; the owner now is {owner}")]
-    OwnerChanged { owner: String, owner_seen: i64 },
+    OwnerChanged {
+        owner: String,
+        owner_seen: i64,
+        balance: Money,
+    },
 }
 
 /// What a recharge sells, for the confirmation, the journal and the receipt.

@@ -119,6 +119,9 @@ pub enum Confirm {
     },
     Refund {
         customer: Customer,
+        /// Which owner `customer` names (`CardOwner::owner_seen`): the refund sends it, and is
+        /// refused if another desk transferred the customer since (`Refusal::OwnerChanged`).
+        owner_seen: i64,
         card_no: u32,
         litres: u32,
         /// What the purchase was paid: what goes back to the customer.

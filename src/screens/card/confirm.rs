@@ -256,11 +256,15 @@ impl Confirm {
                 },
             ),
             Confirm::Refund {
-                customer, payout, ..
+                customer,
+                payout,
+                owner_seen,
+                ..
             } => (
                 customer.id,
                 CardOp::Refund {
                     payout: payout.clone(),
+                    owner_seen: Some(*owner_seen),
                 },
             ),
             Confirm::Recycle { customer, .. } => (customer.id, CardOp::Recycle),
@@ -342,18 +346,40 @@ impl CardScreen {
             let form = form.clone();
             self.set_pane(CardPane::Recharge(form));
         }
-        // Another desk transferred the customer meanwhile (sql/V112): back to the form with what
-        // was typed, now for the owner the refusal named, whom its title, the confirmation F2
-        // asks for, and the recharge it sends name (a new key: the refused one wrote nothing).
-        if let (
-            Written::Refused(Refusal::OwnerChanged { owner, owner_seen }),
-            CardPane::Confirm(Confirm::Recharge { form, .. }),
-        ) = (&outcome.written, &self.pane)
+        // Another desk transferred the customer meanwhile (sql/V112, V119). A recharge: back to
+        // the form with what was typed, now for the owner the refusal named, whom its title,
+        // the confirmation F2 asks for, and the recharge it sends name (a new key: the refused
+        // one wrote nothing); its "from the balance" choice says the balance read with them. A
+        // refund: its confirmation now names them, and F2 refunds for them under a new key.
+        if let Written::Refused(Refusal::OwnerChanged {
+            owner,
+            owner_seen,
+            balance,
+        }) = &outcome.written
         {
-            let mut form = form.clone();
-            form.customer.name = owner.clone();
-            form.owner_seen = *owner_seen;
-            self.set_pane(CardPane::Recharge(form));
+            match &self.pane {
+                CardPane::Confirm(Confirm::Recharge { form, .. }) => {
+                    let mut form = form.clone();
+                    form.customer.name = owner.clone();
+                    form.owner_seen = *owner_seen;
+                    form.balance_read_again(hub.app.lang, *balance);
+                    self.set_pane(CardPane::Recharge(form));
+                }
+                CardPane::Confirm(confirm @ Confirm::Refund { .. }) => {
+                    let mut confirm = confirm.clone();
+                    if let Confirm::Refund {
+                        customer,
+                        owner_seen: seen,
+                        ..
+                    } = &mut confirm
+                    {
+                        customer.name = owner.clone();
+                        *seen = *owner_seen;
+                    }
+                    self.set_pane(CardPane::Confirm(confirm));
+                }
+                _ => {}
+            }
         }
     }
 }
@@ -454,6 +480,15 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
             };
             let told = app.tf(key, &[("seq", sequence)]);
             (MessageKind::Error, told, Some(CardPane::Card))
+        }
+        // A refund for an owner another desk transferred the customer from meanwhile
+        // (sql/V119): in a refund's words; the confirmation stays, now naming the owner.
+        Written::Refused(Refusal::OwnerChanged { owner, .. }) if kind == OperationKind::Refund => {
+            let told = app.tf(
+                "ic.refund_refused_owner_changed",
+                &[("owner", &inert(owner))],
+            );
+            (MessageKind::Error, told, None)
         }
         Written::Refused(refusal) => {
             say_refusal(hub, refusal);
@@ -763,6 +798,7 @@ mod tests {
     fn each_confirmation_writes_its_operation_for_its_customer() {
         let refund = Confirm::Refund {
             customer: customer(),
+            owner_seen: 3,
             card_no: 42,
             litres: 1_500,
             amount: Money::from_cents(1_650),
@@ -774,7 +810,8 @@ mod tests {
             Some((
                 7,
                 CardOp::Refund {
-                    payout: Payment::Method("cash".into())
+                    payout: Payment::Method("cash".into()),
+                    owner_seen: Some(3),
                 }
             ))
         );
@@ -812,6 +849,7 @@ mod tests {
     fn a_refund_echoes_the_amount_the_volume_the_card_and_the_customer_made_inert() {
         let refund = Confirm::Refund {
             customer: customer(),
+            owner_seen: 3,
             card_no: 42,
             litres: 1_500,
             amount: Money::from_cents(1_650),

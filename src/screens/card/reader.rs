@@ -186,6 +186,8 @@ impl CardScreen {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriceRefund {
     pub customer: Customer,
+    /// Which owner `customer` names (`CardOwner::owner_seen`), for the refund to send.
+    pub owner_seen: i64,
     pub card_no: u32,
     /// The purchase's, on the card.
     pub sequence: u32,
@@ -212,6 +214,7 @@ impl PriceRefund {
     fn confirm(&self, amount: Money) -> Confirm {
         Confirm::Refund {
             customer: self.customer.clone(),
+            owner_seen: self.owner_seen,
             card_no: self.card_no,
             litres: self.litres,
             amount,
@@ -237,6 +240,7 @@ fn refund_of(
     match (card.purchase_state(), &card.purchase) {
         (PurchaseState::NotLoaded, Some(purchase)) => Ok(PriceRefund {
             customer: customer_of(owner),
+            owner_seen: owner.owner_seen,
             card_no: card.issue.card_number,
             sequence: purchase.sequence,
             litres: purchase.volume_litres,
@@ -534,6 +538,7 @@ mod tests {
             payout,
             payout_label,
             customer,
+            ..
         }) = refund
         else {
             panic!("a refund: {refund:?}")

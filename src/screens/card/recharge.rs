@@ -139,6 +139,31 @@ impl RechargeForm {
         }
     }
 
+    /// The account's balance read again (with the owner a refusal named,
+    /// `Refusal::OwnerChanged::balance`): the "from the balance" choice says it, or is gone
+    /// when nothing is on it (then the first method is chosen if it was).
+    pub(super) fn balance_read_again(&mut self, lang: Lang, balance: Money) {
+        let from_balance = self.form.fields[PAYMENT]
+            .chosen()
+            .is_some_and(|choice| choice.key == FROM_BALANCE);
+        let FieldKind::Choice(choices) = &mut self.form.fields[PAYMENT].kind else {
+            return;
+        };
+        choices.retain(|choice| choice.key != FROM_BALANCE);
+        let label = lang.tf("ic.from_balance", &[("balance", &balance)]);
+        if balance > Money::ZERO {
+            choices.push(Choice {
+                key: FROM_BALANCE.to_owned(),
+                label: label.clone(),
+            });
+        }
+        match (from_balance, balance > Money::ZERO) {
+            (true, true) => self.form.set(PAYMENT, &label),
+            (true, false) => self.form.choose_first(PAYMENT),
+            (false, _) => {}
+        }
+    }
+
     /// How the recharge is paid: the chosen method, or the balance.
     pub(super) fn payment(&self) -> Payment {
         match self.form.fields[PAYMENT].chosen() {

@@ -325,6 +325,7 @@ impl Desk {
             self.pause().await;
             let request = Request::Refund {
                 payout: Payment::Method(CASH.to_owned()),
+                owner_seen: Some(self.cards[index].owner_seen),
             };
             self.card_operation(index, Kind::CardRefund, request).await;
         }
@@ -422,7 +423,8 @@ impl Desk {
             },
         )
         .await;
-        // Another desk transferred the customer: the next recharge is for the owner named.
+        // Another desk transferred the customer: the next recharge or refund is for the owner
+        // named.
         if let Some(Err(Refusal::OwnerChanged { owner_seen, .. })) = &state {
             self.cards[index].owner_seen = *owner_seen;
         }
