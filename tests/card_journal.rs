@@ -1261,7 +1261,10 @@ async fn a_card_receipt_read_later_shows_the_balance_its_own_rows_left() {
     let from_balance = counter.done(CLERK, &recharge_m3_from_balance("10")).await;
     let from_balance = from_balance.purchase.unwrap().receipt_no.unwrap();
     counter.swipe();
-    assert_eq!(card_receipt_balance(&counter, from_balance).await, dec("2.00"));
+    assert_eq!(
+        card_receipt_balance(&counter, from_balance).await,
+        dec("2.00")
+    );
     let in_cash = counter.done(CLERK, &recharge_m3("5")).await;
     let in_cash = in_cash.purchase.unwrap().receipt_no.unwrap();
     counter.swipe();
