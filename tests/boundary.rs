@@ -716,6 +716,21 @@ async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
             "INSERT INTO receipt (receipt_no, customer_id, operator_id, meter_no)
              VALUES (nextval('receipt_no_seq'), {customer}, {CLERK}, 'WM-0043')"
         ),
+        // The rows a receipt's lines and balance are read from (`receipt_read`, the balance its
+        // last row left; s36-i): none changed, none posted onto a receipt issued before.
+        "UPDATE ledger_transaction SET amount = amount + 1".to_owned(),
+        "UPDATE ledger_transaction SET receipt_no = NULL".to_owned(),
+        "DELETE FROM ledger_transaction".to_owned(),
+        format!(
+            "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                (SELECT max(receipt_no) FROM receipt), 'onto-an-old-receipt')"
+        ),
+        format!(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code,
+                                            receipt_no, operator_id, idempotency_key)
+             SELECT {account}, 'deposit', 10.00, 'cash', max(receipt_no), {CLERK}, 'old-2'
+             FROM receipt"
+        ),
         // Reference data is the supervisor's and the administrator's.
         "INSERT INTO department (name) VALUES ('Shadow desk')".to_owned(),
         "UPDATE payment_method SET enabled = false".to_owned(),

@@ -1324,6 +1324,74 @@ async fn a_clear_cards_credit_has_one_receipt_reprinted_as_recorded() {
     assert!(check.is_empty(), "{check:?}");
 }
 
+/// A card receipt read again later says the balance its own ledger rows left, not the
+/// account's balance now (s36-i): a recharge paid from the balance, then one paid in cash,
+/// then money back on the balance (a recharge the card did not take, reversed; a card meter's
+/// account takes no deposit at the counter). Read again (a recharge finished by another card
+/// read, the card screen's receipt of a pending operation resolved later), each says what it
+/// said when it was printed, and what `receipt_read` (the reprint) says.
+#[tokio::test]
+async fn a_card_receipt_read_later_shows_the_balance_its_own_rows_left() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let balance_now = async |counter: &Counter| counter.books().await.balance;
+    money_back(&mut counter, "12").await;
+    assert_eq!(balance_now(&counter).await, dec("12.00"));
+
+    let from_balance = counter.done(CLERK, &recharge_m3_from_balance("10")).await;
+    let from_balance = from_balance.purchase.unwrap().receipt_no.unwrap();
+    counter.swipe();
+    assert_eq!(
+        card_receipt_balance(&counter, from_balance).await,
+        dec("2.00")
+    );
+    let in_cash = counter.done(CLERK, &recharge_m3("5")).await;
+    let in_cash = in_cash.purchase.unwrap().receipt_no.unwrap();
+    counter.swipe();
+    assert_eq!(card_receipt_balance(&counter, in_cash).await, dec("2.00"));
+
+    money_back(&mut counter, "7").await;
+    assert_eq!(balance_now(&counter).await, dec("9.00"));
+    assert_eq!(
+        card_receipt_balance(&counter, from_balance).await,
+        dec("2.00"),
+        "the receipt paid from the balance, read after money came back"
+    );
+    assert_eq!(
+        card_receipt_balance(&counter, in_cash).await,
+        dec("2.00"),
+        "the receipt paid in cash, read after money came back"
+    );
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
+}
+
+/// A cash recharge of `volume` m³ the card did not take (pulled before the write): failed,
+/// its money reversed onto the balance.
+async fn money_back(counter: &mut Counter, volume: &str) {
+    let begun = counter.begun(CLERK, &recharge_m3(volume)).await;
+    let settled = counter.settle(&begun).await;
+    assert_eq!(settled.state, OperationState::Failed, "{settled:?}");
+}
+
+/// The balance card receipt `receipt_no` says (`cards::receipt_facts`, what the card screen's
+/// receipt prints), checked to be the one its reprint says (`receipt_read`).
+async fn card_receipt_balance(counter: &Counter, receipt_no: i64) -> Decimal {
+    let facts = cards::receipt_facts(&**counter.clerk, receipt_no)
+        .await
+        .unwrap()
+        .expect("the card receipt's facts");
+    let record = receipts::receipt(&**counter.clerk, receipt_no)
+        .await
+        .unwrap()
+        .expect("the receipt as recorded");
+    assert_eq!(
+        facts.balance, record.balance_after,
+        "the card receipt and its reprint say one balance: {facts:?} {record:?}"
+    );
+    facts.balance.to_decimal()
+}
+
 /// `meterdesk check`'s disagreements, all rules.
 async fn books_check(counter: &Counter) -> Vec<String> {
     let mut client = counter.customer.db.pool.get().await.unwrap();

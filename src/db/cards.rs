@@ -104,38 +104,32 @@ pub struct ReceiptFacts {
     pub meter_no: String,
     /// `None` when paid from the balance.
     pub method: Option<PaymentMethod>,
-    /// The account's balance after the receipt's transactions.
+    /// The account's balance right after the receipt's last ledger row, whenever it is read
+    /// (`receipt_read`'s `balance_after`: the balance that row left, as the account's ledger
+    /// shows it), not the balance now.
     pub balance: Money,
 }
 
+/// The facts of receipt `receipt_no` as recorded; `None` if there is none or it has no ledger
+/// rows (every card receipt has: a recharge's purchase, a refund's payout).
 pub async fn receipt_facts(
     client: &impl CachingClient,
     receipt_no: i64,
 ) -> Result<Option<ReceiptFacts>, DbError> {
-    let row = client
-        .query_opt(
-            "SELECT r.issued_at, o.full_name AS operator, c.customer_no, r.customer_name AS name,
-                    r.meter_no,
-                    p.code AS method_code, p.name AS method,
-                    a.balance
-             FROM receipt r
-             JOIN operator o ON o.id = r.operator_id
-             JOIN customer c ON c.id = r.customer_id
-             JOIN account a ON a.customer_id = c.id
-             LEFT JOIN LATERAL (SELECT p.code, p.name FROM ledger_transaction t
-                                JOIN payment_method p ON p.code = t.payment_method_code
-                                WHERE t.receipt_no = r.receipt_no LIMIT 1) p ON true
-             WHERE r.receipt_no = $1",
-            &[&receipt_no],
-        )
-        .await?;
-    Ok(row.map(|row| {
-        from_columns!(row => ReceiptFacts {
-            issued_at, operator, customer_no, name, meter_no,
-            method: PaymentMethod::of_row(&row),
-            balance,
-        })
-    }))
+    // The receipt as `receipt_read` records it (sql/V79, V116), as its reprint reads it: one
+    // source, so a card receipt read later (a recharge finished by another card read, a
+    // pending one resolved) says the balance its own rows left, not the account's now.
+    Ok(super::receipts::receipt(client, receipt_no)
+        .await?
+        .map(|record| ReceiptFacts {
+            issued_at: record.issued_at,
+            operator: record.operator,
+            customer_no: record.customer_no,
+            name: record.name,
+            meter_no: record.meter_no,
+            method: record.method,
+            balance: record.balance_after,
+        }))
 }
 
 /// The most credit a customer's meter holds, from a setting card written for it.

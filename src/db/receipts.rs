@@ -5,7 +5,8 @@
 //! receipt is read whole as recorded by `receipt_read` (sql/V79): [`receipt`] reads it after the
 //! commit, `money_move` answers it ([`Receipted`]) — what the paper says is what the database
 //! recorded. Reprints count in `receipt.reprints` ([`reprint`]). The card receipts read their
-//! facts with `cards::receipt_facts`; bill payments use these.
+//! facts with `cards::receipt_facts`, from [`receipt`] too (one balance for every receipt: the
+//! one its last ledger row left); bill payments use these.
 
 use crate::db::CachingClient;
 use chrono::{DateTime, NaiveDate, Utc};
