@@ -794,17 +794,22 @@ mod tests {
         assert!(!refused_before_sending(&CardOp::Recycle, None));
     }
 
-    #[test]
-    fn each_confirmation_writes_its_operation_for_its_customer() {
-        let refund = Confirm::Refund {
+    /// A refund of 16.50 (1 500 litres) on card 42 for the owner seen as 3.
+    fn refund_paid(payout: Payment, payout_label: &str) -> Confirm {
+        Confirm::Refund {
             customer: customer(),
             owner_seen: 3,
             card_no: 42,
             litres: 1_500,
             amount: Money::from_cents(1_650),
-            payout: Payment::Method("cash".into()),
-            payout_label: "Cash".into(),
-        };
+            payout,
+            payout_label: payout_label.into(),
+        }
+    }
+
+    #[test]
+    fn each_confirmation_writes_its_operation_for_its_customer() {
+        let refund = refund_paid(Payment::Method("cash".into()), "Cash");
         assert_eq!(
             refund.operation(),
             Some((
@@ -847,15 +852,7 @@ mod tests {
 
     #[test]
     fn a_refund_echoes_the_amount_the_volume_the_card_and_the_customer_made_inert() {
-        let refund = Confirm::Refund {
-            customer: customer(),
-            owner_seen: 3,
-            card_no: 42,
-            litres: 1_500,
-            amount: Money::from_cents(1_650),
-            payout: Payment::Balance,
-            payout_label: "Balance".into(),
-        };
+        let refund = refund_paid(Payment::Balance, "Balance");
         let (question, details) = facts(&app(), &refund);
         assert!(question.contains("16.50"), "{question}");
         assert!(question.contains("1.500"), "{question}");
