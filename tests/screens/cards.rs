@@ -3484,7 +3484,11 @@ fn a_refund_written_onto_a_copy_older_than_its_purchase_says_what_the_copy_showe
             &mut app,
             vec![Discrepancy::RefundWritten { sequence: 8, shown }],
         );
-        assert_eq!(app.message.clone().unwrap().text, told, "{lang:?} {shown:?}");
+        assert_eq!(
+            app.message.clone().unwrap().text,
+            told,
+            "{lang:?} {shown:?}"
+        );
     }
 }
 
