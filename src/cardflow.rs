@@ -276,6 +276,7 @@ async fn refund_written_on_read(
     if let Some((record, Some(written))) = write_missing(desk, owner, card, desk.reader).await? {
         touched.discrepancies[index] = Discrepancy::RefundWritten {
             sequence: record.sequence,
+            shown: card.purchase.as_ref().map(|purchase| purchase.sequence),
         };
         touched.content = Some(CardContent::classify(&written, key));
         touched.records = Some(written);

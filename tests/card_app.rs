@@ -409,3 +409,130 @@ async fn a_desk_without_card_secrets_says_why_in_its_language() {
     let words = meterdesk::app::state::card_cause_words(Lang::Zh, cause);
     assert_eq!(words, "本柜台未配置卡 PIN 和密钥", "{cause:?}");
 }
+
+/// s36-d on the rig: a recharge written onto the card but left pending, settled failed from an
+/// OLD copy of the card (its price onto the balance), then found done on the real card ("现改为
+/// 完成，7.00 已从余额扣回") never printed or kept its receipt: the customer paid and had none
+/// (it was first written as the reprint "副本 1"). The read that finds it keeps it now, as the
+/// original. On the real parts: the rig's reader thread and virtual cards, PostgreSQL, the
+/// app's requests and the receipts directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recharge_failed_from_an_old_copy_then_found_on_its_card_keeps_its_receipt() {
+    let Some(rig) = Rig::start("card_app_found_on_card") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let receipts = rig.dir.join("receipts");
+    let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file("old-copy"));
+    let Rig { reader, events, .. } = rig;
+    let services = clerk_services(
+        &customer,
+        reader,
+        ReceiptOutput {
+            directory: Some(receipts.clone()),
+            ..ReceiptOutput::default()
+        },
+    );
+    let mut app = clerk_on_the_table(&customer);
+    let quiet = std::time::Duration::from_secs(2);
+
+    // A blank card, opened (F6, F2); pulled, its image kept: the old copy.
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    assert!(
+        matches!(app.card, Some(CardSeen::User { .. })),
+        "{}",
+        message(&app)
+    );
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    std::fs::copy(&card_file, &copy_file).unwrap();
+
+    // The card back: a recharge of 5 m³ (5.00 cash) is journaled and written onto it, never
+    // settled (the card left before its read back, as far as the desk knew).
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
+        panic!("a card of ours")
+    };
+    let pending = {
+        let mut client = services.pool.get().await.unwrap();
+        let begin = Begin {
+            customer_id: customer.customer_id,
+            operator_id: CLERK,
+            idempotency_key: "taken-by-the-card-settled-by-the-copy",
+            card: &records,
+            key: &key(),
+        };
+        let recharge = CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(5, 0)),
+            payment: Payment::Method("cash".into()),
+            owner_seen: None,
+        };
+        match card_ops::begin(&mut client, &begin, &recharge)
+            .await
+            .unwrap()
+            .outcome
+        {
+            BeginOutcome::Begun(begun) => *begun,
+            other => panic!("journaled: {other:?}"),
+        }
+    };
+    let pin = PIN.parse::<IssuerPin>().unwrap();
+    services
+        .reader
+        .write_plan(&pending.plan, &pin)
+        .recv()
+        .await
+        .unwrap();
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let receipt_no = pending.purchase.as_ref().unwrap().receipt_no.unwrap();
+    let kept = receipts.join(format!("receipt-{receipt_no:010}.txt"));
+
+    // The old copy settles it failed: said with its amount; no receipt.
+    let copy = VirtualCardProcess::insert(PORT_0, &copy_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let failed = format!(
+        "Pending recharge #{} failed: the card never got it; its 5.00 is on the customer's \
+         balance (no cash back).",
+        pending.operation_id
+    );
+    assert_eq!(message(&app), failed);
+    assert!(!kept.exists(), "no receipt for a failed recharge");
+    drop(copy);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+
+    // The card that took it: done now, paid from the balance, and its receipt kept.
+    let _card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let said = message(&app);
+    assert!(
+        said.contains("done now, 5.00 taken back from the balance")
+            && said.contains(&format!("Its receipt #{receipt_no} is issued now.")),
+        "{said}"
+    );
+    let text = std::fs::read_to_string(&kept)
+        .unwrap_or_else(|_| panic!("receipt #{receipt_no} kept: {said}"));
+    assert!(text.contains("WATER CARD RECHARGE"), "{text}");
+    assert!(text.contains("5.000 m³"), "{text}");
+    assert!(text.contains("5.00"), "{text}");
+    assert!(!text.contains("COPY"), "kept as the original: {text}");
+    let files: Vec<_> = std::fs::read_dir(&receipts)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [format!("receipt-{receipt_no:010}.txt")],
+        "kept once, as the original"
+    );
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!(
+        (books.paid_in, books.litres_sold, books.pending),
+        (Decimal::new(500, 2), 5_000, 0)
+    );
+}

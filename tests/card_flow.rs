@@ -824,7 +824,10 @@ async fn an_old_copy_from_before_a_refund_gets_the_refund_written_and_loads_noth
     let card = station.put_back(&before_the_refund);
     assert_eq!(
         station.discrepancies().await,
-        [Discrepancy::RefundWritten { sequence: 1 }],
+        [Discrepancy::RefundWritten {
+            sequence: 1,
+            shown: Some(1)
+        }],
         "the read tells the older copy and writes its refund"
     );
     station.loads_nothing_from_the_refunded_copy(card).await;

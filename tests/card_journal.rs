@@ -1454,6 +1454,8 @@ async fn a_recharge_settled_failed_from_an_old_copy_is_done_when_the_card_that_t
     }
     assert_eq!(counter.footprint().await, before);
     counter.card = took_it;
+    // The receipt it was sold on, which the desk keeps now (s36-k).
+    assert!(begun.purchase.as_ref().unwrap().receipt_no.is_some());
     assert_eq!(
         counter.reconcile().await,
         [Discrepancy::FailedPurchaseFound {
@@ -1462,6 +1464,7 @@ async fn a_recharge_settled_failed_from_an_old_copy_is_done_when_the_card_that_t
             litres: 12_000,
             amount: meterdesk::domain::money::Money::from_cents(1200),
             taken_back: true,
+            receipt_no: begun.purchase.as_ref().unwrap().receipt_no,
         }]
     );
     // One sale of 12 m³ for the 12.00 paid in: the balance paid for it again.
@@ -1526,6 +1529,7 @@ async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left
                 litres: 12_000,
                 amount: meterdesk::domain::money::Money::from_cents(1200),
                 taken_back: false,
+                receipt_no: begun.purchase.as_ref().unwrap().receipt_no,
             }
         ]
     );

@@ -162,18 +162,27 @@ fn on_read(app: &mut App, read: &CardRead) {
 }
 
 fn resolved_text(app: &App, settled: &Settled) -> String {
+    let kind = app.lang.t(kind_key(settled.kind));
+    // A failed recharge's price went onto the balance: said with its amount.
+    if let (OperationState::Failed, OperationKind::Recharge, Some(amount)) =
+        (settled.state, settled.kind, settled.amount)
+    {
+        return app.lang.tf(
+            "ic.resolved_failed_amount",
+            &[
+                ("id", &settled.operation_id),
+                ("kind", &kind),
+                ("amount", &amount),
+            ],
+        );
+    }
     let key = match settled.state {
         OperationState::Done => "ic.resolved_done",
         OperationState::Failed => "ic.resolved_failed",
         OperationState::Pending => "ic.resolved_pending",
     };
-    app.lang.tf(
-        key,
-        &[
-            ("id", &settled.operation_id),
-            ("kind", &app.lang.t(kind_key(settled.kind))),
-        ],
-    )
+    app.lang
+        .tf(key, &[("id", &settled.operation_id), ("kind", &kind)])
 }
 
 /// A read that failed (the database refused or erred; a lost connection parks it instead): the

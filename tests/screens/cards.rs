@@ -21,7 +21,7 @@ use meterdesk::domain::money::{Money, Volume};
 use meterdesk::domain::pricing::{BillingMode, PriceVersion, Tier};
 use meterdesk::screens::card::{
     CardPane, CardScreen, FinishedReceipt, KeepReceipt, LoadPending, LoadUsage, PriceRefund,
-    QuoteRecharge, Quoted, Receipt, ReceiptKind, ReceiptOfFinished, RefundPriced,
+    QuoteRecharge, Quoted, Receipt, ReceiptKind, ReceiptOfFinished, ReceiptOfFound, RefundPriced,
     SettleWithoutCard, SettledWithoutCard, WriteCard, WriteOutcome, Written,
 };
 use meterdesk::screens::card::{ReportLost, ReportedLost};
@@ -741,6 +741,7 @@ fn pending_operations_are_a_supervisors_list() {
                 state: OperationState::Done,
                 now: true,
                 receipt_no: None,
+                amount: Some(Money::from_cents(700)),
             }),
             None,
         )),
@@ -783,6 +784,7 @@ fn finished_recharge(operation_id: i64) -> Settled {
         state: OperationState::Done,
         now: true,
         receipt_no: Some(1017),
+        amount: Some(Money::from_cents(700)),
     }
 }
 
@@ -1829,7 +1831,13 @@ fn a_refund_the_read_wrote_onto_an_older_copy_is_told() {
         ),
     ] {
         let mut app = signed_in(lang);
-        read_own_card(&mut app, vec![Discrepancy::RefundWritten { sequence: 6 }]);
+        read_own_card(
+            &mut app,
+            vec![Discrepancy::RefundWritten {
+                sequence: 6,
+                shown: Some(6),
+            }],
+        );
         assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
     }
 }
@@ -1910,6 +1918,7 @@ fn a_failed_recharge_found_on_its_card_is_said_done_and_paid_from_the_balance() 
                     litres: 12_000,
                     amount: Money::from_cents(1200),
                     taken_back,
+                    receipt_no: Some(3388),
                 }],
             );
             let message = app.message.clone().unwrap().text;
@@ -3316,5 +3325,226 @@ fn a_void_cards_state_is_read_whole_at_80_columns() {
                 "{lang:?} {reason}: {screen}"
             );
         }
+    }
+}
+
+/// The clerk's desk reads the customer's own active user card: what the read settled and what
+/// its reconciliation found, with the requests the answer sent.
+fn read_own_card_with(
+    app: &mut App,
+    settled: Vec<Settled>,
+    discrepancies: Vec<Discrepancy>,
+) -> Vec<(u64, Request)> {
+    let sent = update(app, card_in()).requests;
+    let card = user_card(5);
+    let active = card.issue.clone();
+    answer(
+        app,
+        &sent,
+        Reply::screen(CardRead {
+            seen: CardSeen::User {
+                card: Box::new(card),
+                owner: Some(owner("active")),
+                active: Some(active),
+            },
+            settled,
+            discrepancies,
+        }),
+    )
+}
+
+/// s36-d on the rig: a recharge settled failed from an old copy of the card, then found done on
+/// the card that took it, never kept its receipt (it was first written as the reprint "副本 1").
+/// The read asks for it (`ReceiptOfFound`), keeps it as the original, and says its number.
+#[test]
+fn a_failed_recharge_found_on_its_card_keeps_its_receipt_and_says_it() {
+    for (lang, said) in [
+        (
+            Lang::Zh,
+            "卡 40000017 上的第 5 笔购水 12.000 m³ 是充值 #2099 写入的（曾按旧卡副本判为失败）：现改为完成，12.00 已从余额扣回。已记录。收据 #3388 现已出具。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017: purchase #5 of 12.000 m³ is recharge #2099's (settled failed from \
+             an old copy of the card): done now, 12.00 taken back from the balance. Reported. \
+             Its receipt #3388 is issued now.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let found = |taken_back| Discrepancy::FailedPurchaseFound {
+            operation_id: 2099,
+            sequence: 5,
+            litres: 12_000,
+            amount: Money::from_cents(1200),
+            taken_back,
+            receipt_no: Some(3388),
+        };
+        let next = read_own_card_with(&mut app, Vec::new(), vec![found(true)]);
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+        let asked: Vec<_> = next
+            .into_iter()
+            .filter(|(_, request)| request.of::<ReceiptOfFound>().is_some())
+            .collect();
+        assert_eq!(
+            only::<ReceiptOfFound>(&asked),
+            &ReceiptOfFound {
+                operation_id: 2099,
+                receipt_no: 3388
+            }
+        );
+        // Its answer keeps the receipt (file, print command) as printed, and leaves the
+        // message said.
+        let kept = answer(
+            &mut app,
+            &asked,
+            Reply::screen(FinishedReceipt(Some(Box::new(later_receipt(
+                ReceiptKind::Recharge,
+            ))))),
+        );
+        assert!(
+            matches!(kept.as_slice(), [(_, r)] if matches!(r.of::<KeepReceipt>(), Some(KeepReceipt { receipt_no: 1017, text }) if !text.contains("COPY") && !text.contains("副本"))),
+            "the receipt is kept as the original: {kept:?}"
+        );
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+
+        // Not taken back (the balance no longer covers it): nothing done, no receipt.
+        let mut app = signed_in(lang);
+        let next = read_own_card_with(&mut app, Vec::new(), vec![found(false)]);
+        assert!(
+            next.iter()
+                .all(|(_, request)| request.of::<ReceiptOfFound>().is_none()),
+            "{next:?}"
+        );
+        assert!(!app.message.clone().unwrap().text.contains("3388"));
+    }
+}
+
+/// s36-d: "未完成的充值 #2100 失败：…如有款项，已记入该用户的账户余额" hedged, though the journal
+/// knows what the recharge cost: the read says the amount that went onto the balance.
+#[test]
+fn a_pending_recharge_settled_failed_says_the_amount_put_on_the_balance() {
+    for (lang, said) in [
+        (
+            Lang::Zh,
+            "未完成的充值 #2100 失败：卡上没有写入；7.00 已记入该用户的账户余额，不退现金。",
+        ),
+        (
+            Lang::En,
+            "Pending recharge #2100 failed: the card never got it; its 7.00 is on the \
+             customer's balance (no cash back).",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let failed = Settled {
+            operation_id: 2100,
+            kind: OperationKind::Recharge,
+            customer_id: 42,
+            state: OperationState::Failed,
+            now: true,
+            receipt_no: None,
+            amount: Some(Money::from_cents(700)),
+        };
+        read_own_card_with(&mut app, vec![failed], Vec::new());
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+    }
+}
+
+/// s36-d: an older copy from before purchase #8 (it showed #6), brought up to date by a read,
+/// was told "was an older copy showing purchase #8 valid": it says what the copy showed.
+#[test]
+fn a_refund_written_onto_a_copy_older_than_its_purchase_says_what_the_copy_showed() {
+    for (lang, shown, told) in [
+        (
+            Lang::Zh,
+            Some(6),
+            "卡 40000017 是旧的副本，卡上显示的是第 6 笔购水，没有已退款的第 8 笔购水：现已将退款写入此卡，水表不会再充入。已记录。",
+        ),
+        (
+            Lang::Zh,
+            None,
+            "卡 40000017 是旧的副本，卡上显示的是无购水，没有已退款的第 8 笔购水：现已将退款写入此卡，水表不会再充入。已记录。",
+        ),
+        (
+            Lang::En,
+            Some(6),
+            "Card 40000017 was an older copy showing purchase #6, without purchase #8, which \
+             was refunded: the refund is now written on it, so the meter loads nothing from \
+             it. Reported.",
+        ),
+        (
+            Lang::En,
+            None,
+            "Card 40000017 was an older copy showing no purchase, without purchase #8, which \
+             was refunded: the refund is now written on it, so the meter loads nothing from \
+             it. Reported.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        read_own_card(
+            &mut app,
+            vec![Discrepancy::RefundWritten { sequence: 8, shown }],
+        );
+        assert_eq!(
+            app.message.clone().unwrap().text,
+            told,
+            "{lang:?} {shown:?}"
+        );
+    }
+}
+
+/// s36-d: the usage records showed a failed recharge's amount as a done one's (-6.00), as if
+/// taken. A failed one's reads in brackets, unsigned, with the note under the table; a done
+/// one's as before.
+#[test]
+fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
+    for (lang, note) in [
+        (
+            Lang::Zh,
+            "括号内的金额未扣款：该操作失败，款项已记入该用户的账户余额。",
+        ),
+        (
+            Lang::En,
+            "An amount in brackets was not taken: failed, its money is on the balance.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 0, 1, 0).unwrap();
+        let record = |operation_id, state, cents| UsageRecord {
+            operation_id,
+            kind: OperationKind::Recharge,
+            state,
+            card_no: i64::from(CARD),
+            generation: 1,
+            purchase_seq: Some(operation_id),
+            volume_litres: Some(3_000),
+            amount: Some(Decimal::new(cents, 2)),
+            operator: "王芳".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: None,
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(vec![
+                record(8, OperationState::Failed, -600),
+                record(7, OperationState::Done, -400),
+            ]),
+        );
+        let screen = render(&app);
+        let failed = screen
+            .lines()
+            .find(|line| line.contains("6.00"))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        assert!(
+            failed.contains("(6.00)") && !failed.contains("-6.00"),
+            "{lang:?}: {screen}"
+        );
+        assert!(screen.contains("-4.00"), "{lang:?}: {screen}");
+        // Whole at 80×24, on one line.
+        assert!(screen.contains(note), "{lang:?}: {screen}");
     }
 }

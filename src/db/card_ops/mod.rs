@@ -364,6 +364,9 @@ pub struct Settled {
     /// The receipt of the operation's money, when this call finished it done: a recharge's
     /// (made at begin), a refund's payout receipt (with a payment method).
     pub receipt_no: Option<i64>,
+    /// The money the operation moved, as a positive amount (a recharge's price, which a failed
+    /// one put on the customer's balance); `None` for one that moves none.
+    pub amount: Option<Money>,
 }
 
 /// A pending operation, for the supervisor's list.

@@ -23,17 +23,22 @@ pub enum Discrepancy {
     /// failed from a card that held the old record (an old copy of this card): the write did
     /// land, so a meter will load it. `taken_back`: settled done now, `amount` taken back from
     /// the balance the failure had put it on; `false`: the balance no longer covers it and
-    /// nothing changed (a supervisor's case).
+    /// nothing changed (a supervisor's case). `receipt_no`: the receipt the recharge was sold
+    /// on, never printed as an original (the recharge was never done before): the desk keeps
+    /// it when `taken_back`.
     FailedPurchaseFound {
         operation_id: i64,
         sequence: u32,
         litres: u32,
         amount: Money,
         taken_back: bool,
+        receipt_no: Option<i64>,
     },
     /// Purchase `sequence`'s refund, which the card lacked (`MissingPurchase { refunded: true
-    /// }`), was written onto it by the read that found it (`cardflow::touch`).
-    RefundWritten { sequence: u32 },
+    /// }`), was written onto it by the read that found it (`cardflow::touch`). `shown`: the
+    /// purchase the card showed before (`sequence` itself, valid; an earlier one when the copy
+    /// is older than the purchase; none).
+    RefundWritten { sequence: u32, shown: Option<u32> },
     /// The card's meter write-back is older than one read on `seen_at` (a replayed image;
     /// `None` for demo rows that never kept the date).
     OlderImage { seen_at: Option<DateTime<Utc>> },
@@ -56,7 +61,7 @@ impl Discrepancy {
         match self {
             Self::UnknownPurchase { sequence, .. }
             | Self::MissingPurchase { sequence, .. }
-            | Self::RefundWritten { sequence }
+            | Self::RefundWritten { sequence, .. }
             | Self::FailedPurchaseFound { sequence, .. } => Some(i64::from(*sequence)),
             _ => None,
         }
@@ -182,7 +187,11 @@ async fn purchase_difference(
                               AND volume_litres = $3 AND state <> 'failed') AS known,
                     (SELECT op.id FROM card_operation op
                      WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
-                       AND op.purchase_record_after = $4) AS failed_id",
+                       AND op.purchase_record_after = $4) AS failed_id,
+                    (SELECT t.receipt_no FROM card_operation op
+                     JOIN ledger_transaction t ON t.id = op.transaction_id
+                     WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'failed'
+                       AND op.purchase_record_after = $4) AS failed_receipt_no",
             &[
                 &customer_id,
                 &i64::from(purchase.sequence),
@@ -200,6 +209,9 @@ async fn purchase_difference(
             litres: purchase.volume_litres,
         }));
     };
+    // Read before the settle below points the operation at its new purchase row, which is on
+    // no receipt.
+    let receipt_no: Option<i64> = row.get("failed_receipt_no");
     let row = tx
         .query_one(
             "SELECT card_recharge_found_on_card($1, $2) AS taken_back,
@@ -215,6 +227,7 @@ async fn purchase_difference(
         litres: purchase.volume_litres,
         amount: row.get("amount"),
         taken_back: row.get("taken_back"),
+        receipt_no,
     }))
 }
 

@@ -49,6 +49,8 @@ impl Operation {
             state: self.state,
             now,
             receipt_no,
+            // A NUMERIC(…, 2): rounding changes nothing.
+            amount: self.amount.map(|amount| Money::round_half_up(amount.abs())),
         }
     }
 
@@ -145,8 +147,13 @@ async fn settled_by_database(
     };
     let row = client
         .query_one(
-            "SELECT kind, customer_id, state, settled_now, receipt_no
-             FROM card_operation_settle($1, $2::text::jsonb, $3, $4, $5, $6, $7)",
+            // The amount from the operation's money row, which the settle leaves where it
+            // was (a failure adds a reversal, not another row for the operation).
+            "SELECT s.kind, s.customer_id, s.state, s.settled_now, s.receipt_no,
+                    (SELECT abs(t.amount) FROM card_operation op
+                     JOIN ledger_transaction t ON t.id = op.transaction_id
+                     WHERE op.id = $1) AS amount
+             FROM card_operation_settle($1, $2::text::jsonb, $3, $4, $5, $6, $7) s",
             &[
                 &operation_id,
                 &card,
@@ -167,6 +174,7 @@ async fn settled_by_database(
         state: OperationState::parse(row.get("state"))?,
         now: row.get("settled_now"),
         receipt_no: row.get("receipt_no"),
+        amount: row.get("amount"),
     })
 }
 

@@ -43,7 +43,7 @@ pub use pending::{LoadPending, SettleWithoutCard, SettledWithoutCard};
 pub use reader::{PriceRefund, RefundPriced, after_a_read};
 pub use receipt::{
     FinishedReceipt, KeepReceipt, Receipt, ReceiptKept, ReceiptKind, ReceiptOfClearCredit,
-    ReceiptOfFinished, keep_receipts_of, receipt_text,
+    ReceiptOfFinished, ReceiptOfFound, keep_receipts_of, receipt_text,
 };
 pub use recharge::{QuoteRecharge, Quoted};
 pub use usage::LoadUsage;

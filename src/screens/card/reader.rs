@@ -9,7 +9,7 @@ use super::common::{
     CardPane, CardScreen, Confirm, Customer, card_no, customer_of, heading, known_card,
     need_user_card, no_card_text, recycle_refusal, say_refusal, text,
 };
-use super::receipt::{keep_receipt_of_credit, keep_receipts_of};
+use super::receipt::{keep_receipt_of_credit, keep_receipts_of, keep_receipts_of_found};
 use crate::app::card_status::{CardRead, CardSeen};
 use crate::app::permissions;
 use crate::app::requests::Read;
@@ -37,6 +37,7 @@ use crate::ui::theme::Theme;
 /// words.
 pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
     keep_receipts_of(hub, &read.settled);
+    keep_receipts_of_found(hub, &read.discrepancies);
     if let CardSeen::System(seen) = &read.seen {
         keep_receipt_of_credit(hub, seen);
         // The read records a clear card's credit for whoever may issue system cards: refused
@@ -95,24 +96,43 @@ fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String
             litres,
             amount,
             taken_back,
-        } => lang.tf(
-            if *taken_back {
-                "ic.discrepancy_failed_purchase_taken_back"
-            } else {
-                "ic.discrepancy_failed_purchase_not_covered"
-            },
-            &[
-                ("card", &card),
-                ("seq", sequence),
-                ("volume", &Volume::from_litres(*litres)),
-                ("operation", operation_id),
-                ("amount", amount),
-            ],
-        ),
-        Discrepancy::RefundWritten { sequence } => lang.tf(
+            receipt_no,
+        } => {
+            let mut text = lang.tf(
+                if *taken_back {
+                    "ic.discrepancy_failed_purchase_taken_back"
+                } else {
+                    "ic.discrepancy_failed_purchase_not_covered"
+                },
+                &[
+                    ("card", &card),
+                    ("seq", sequence),
+                    ("volume", &Volume::from_litres(*litres)),
+                    ("operation", operation_id),
+                    ("amount", amount),
+                ],
+            );
+            // Its receipt is kept now (`keep_receipts_of_found`): said with it.
+            if let (true, Some(receipt_no)) = (*taken_back, receipt_no) {
+                text.push_str(&lang.tf("ic.found_receipt", &[("receipt", receipt_no)]));
+            }
+            text
+        }
+        // The copy showed the purchase valid, or was older than it: said as it was.
+        Discrepancy::RefundWritten { sequence, shown } if *shown == Some(*sequence) => lang.tf(
             "ic.discrepancy_refund_written",
             &[("card", &card), ("seq", sequence)],
         ),
+        Discrepancy::RefundWritten { sequence, shown } => {
+            let shown = match shown {
+                Some(shown) => lang.tf("ic.card_showed_purchase", &[("seq", shown)]),
+                None => lang.t("ic.card_showed_no_purchase").to_owned(),
+            };
+            lang.tf(
+                "ic.discrepancy_refund_written_older",
+                &[("card", &card), ("seq", sequence), ("shown", &shown)],
+            )
+        }
         Discrepancy::MissingPurchase { sequence, refunded } => lang.tf(
             match refunded {
                 true => "ic.discrepancy_missing_refund",

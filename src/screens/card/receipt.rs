@@ -13,7 +13,9 @@ use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::cardflow::SystemCardSeen;
-use crate::db::card_ops::{self, Begun, ClearedCredit, OperationKind, OperationState, Settled};
+use crate::db::card_ops::{
+    self, Begun, ClearedCredit, Discrepancy, OperationKind, OperationState, Settled,
+};
 use crate::db::cards::PaymentMethod;
 use crate::db::receipts::{self, ReceiptRecord};
 use crate::db::{DbError, cards};
@@ -185,15 +187,8 @@ pub struct FinishedReceipt(pub Option<Box<Receipt>>);
 impl ScreenRequest for ReceiptOfFinished {
     fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
         Box::pin(async move {
-            let begun = {
-                let client = services.pool.get().await?;
-                card_ops::journaled(&client, self.operation_id).await?
-            };
-            let receipt = match begun {
-                Some(begun) => receipt_of(services, &begun, Some(self.receipt_no)).await?,
-                None => None,
-            };
-            Ok(Box::new(FinishedReceipt(receipt.map(Box::new))) as _)
+            let receipt = finished_receipt(services, self.operation_id, self.receipt_no).await?;
+            Ok(Box::new(receipt) as _)
         })
     }
 
@@ -206,6 +201,69 @@ impl ScreenRequest for ReceiptOfFinished {
                 &[("id", &self.operation_id), ("receipt", &receipt.receipt_no)],
             );
             hub.say(MessageKind::Info, text);
+        }
+    }
+}
+
+/// Recharge `operation_id`'s receipt `receipt_no`, read back as journaled.
+async fn finished_receipt(
+    services: &Services,
+    operation_id: i64,
+    receipt_no: i64,
+) -> Result<FinishedReceipt, DbError> {
+    let begun = {
+        let client = services.pool.get().await?;
+        card_ops::journaled(&client, operation_id).await?
+    };
+    let receipt = match begun {
+        Some(begun) => receipt_of(services, &begun, Some(receipt_no)).await?,
+        None => None,
+    };
+    Ok(FinishedReceipt(receipt.map(Box::new)))
+}
+
+/// The receipt of a recharge settled failed from an old copy of its card and found done on the
+/// card that took it (`Discrepancy::FailedPurchaseFound`, taken back): sold on `receipt_no`,
+/// it was never kept, and it is now, as the original, wherever the clerk is. The read's own
+/// message names it (`after_a_read`), so its answer says nothing more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptOfFound {
+    pub operation_id: i64,
+    pub receipt_no: i64,
+}
+
+impl ScreenRequest for ReceiptOfFound {
+    fn execute<'a>(&'a self, services: &'a Services, _: &'a Progress<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let receipt = finished_receipt(services, self.operation_id, self.receipt_no).await?;
+            Ok(Box::new(receipt) as _)
+        })
+    }
+
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        if let Some(FinishedReceipt(Some(receipt))) = reply.of::<FinishedReceipt>() {
+            keep_and_show(receipt, hub);
+        }
+    }
+}
+
+/// The receipts a card read's discrepancies call for: a failed recharge found done on its card.
+pub fn keep_receipts_of_found(hub: &mut Hub, discrepancies: &[Discrepancy]) {
+    for discrepancy in discrepancies {
+        if let Discrepancy::FailedPurchaseFound {
+            operation_id,
+            taken_back: true,
+            receipt_no: Some(receipt_no),
+            ..
+        } = *discrepancy
+        {
+            send_for_the_desk(
+                hub,
+                ReceiptOfFound {
+                    operation_id,
+                    receipt_no,
+                },
+            );
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::app::screen::ScreenReply;
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
 use crate::db::DbError;
-use crate::db::card_ops::{self, UsageOf, UsageRecord};
+use crate::db::card_ops::{self, OperationState, UsageOf, UsageRecord};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, fit, local};
@@ -76,16 +76,34 @@ pub(super) fn lines(
         fit(lang.t("ic.col_volume"), 9, true),
         lang.t("ic.col_operator"),
     );
+    let not_taken = rows.is_some_and(|rows| rows.iter().any(not_taken));
     let rows = rows.map(|rows| {
         rows.iter()
             .map(|row| row_line(lang, zone, row, card_cells))
             .collect()
     });
-    table(lang, theme, &title, header, rows, None)
+    let mut lines = table(lang, theme, &title, header, rows, None);
+    if not_taken {
+        lines.push(Line::styled(
+            format!(" {}", lang.t("ic.usage_not_taken")),
+            theme.dim(),
+        ));
+    }
+    lines
+}
+
+/// A failed operation's money was never taken (a failed recharge's price is on the balance):
+/// its amount reads in brackets, unsigned, not as paid.
+fn not_taken(row: &UsageRecord) -> bool {
+    row.state == OperationState::Failed && row.amount.is_some()
 }
 
 fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord, card_cells: u16) -> String {
-    let (amount, volume) = (amount_text(row.amount), volume_text(row.volume_litres));
+    let amount = match row.amount {
+        Some(amount) if not_taken(row) => format!("({})", amount_text(Some(amount.abs()))),
+        amount => amount_text(amount),
+    };
+    let volume = volume_text(row.volume_litres);
     let mut last = inert(&row.operator).into_owned();
     if let Some(reason) = &row.failure_reason {
         last.push_str(&format!(" — {}", coded(lang, "ic.failure_", reason)));
