@@ -1856,3 +1856,37 @@ async fn a_readings_check_and_a_customers_audit_are_planned_once_a_session() {
         "plans made by ten reading checks, and by ten customers' basic infos"
     );
 }
+
+/// `md_card_water` (sql/V38), which a card recharge's price check (card_operation's rules), the
+/// desk's price and the card begin's facts read, reads the customer's done refunds once — a
+/// hashed set each purchase is looked up in — instead of probing card_operation by transaction
+/// for each purchase of the cycle (sql/V124): 141 probes for the busiest account of an 8-desk
+/// soak, growing with the cycle. Read from the plan of the price check's statement (the
+/// function is inlined there): V38's plan has no subplan and probes
+/// `card_operation_transaction` inside the purchases' loop.
+#[tokio::test]
+async fn a_cards_water_reads_the_customers_refunds_once_not_per_purchase() {
+    let db = fresh_db().await;
+    let superuser = support::pg::cluster().superuser_connection_string(&db.name);
+    let (client, connection) = tokio_postgres::connect(&superuser, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let plan = texts(
+        &client,
+        "EXPLAIN (COSTS OFF) SELECT coalesce(sum(w.volume), 0)
+         FROM md_card_water(1, current_date - 31, current_date + 1) w WHERE w.transaction_id <> 7",
+    )
+    .await
+    .join("\n");
+    assert!(plan.contains("hashed SubPlan"), "{plan}");
+    assert!(!plan.contains("card_operation_transaction"), "{plan}");
+    let refunds = plan
+        .lines()
+        .filter(|line| line.contains("on card_operation"))
+        .count();
+    assert_eq!(
+        refunds, 2,
+        "the refund and the purchase it gave back, once:\n{plan}"
+    );
+}
