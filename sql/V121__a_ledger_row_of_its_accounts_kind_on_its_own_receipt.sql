@@ -63,11 +63,12 @@ BEGIN
                   WHEN 'meter_prepaid' THEN
                       p.kind IN ('card_purchase', 'card_refund', 'reversal')
                       OR (p.kind = 'deposit' AND p.idempotency_key LIKE 'card-op:%:deposit')
-                      OR (p.kind = 'refund'
+                      OR (p.kind = 'refund' AND p.idempotency_key LIKE 'card-op:%:payout'
                           AND EXISTS (SELECT FROM card_operation o
                                       JOIN ledger_transaction t ON t.id = o.transaction_id
-                                      WHERE o.kind = 'refund'
-                                        AND p.idempotency_key = 'card-op:' || o.idempotency_key || ':payout'
+                                      -- K of `card-op:K:payout`, by the operation's unique key.
+                                      WHERE o.idempotency_key = left(substr(p.idempotency_key, 9), -7)
+                                        AND o.kind = 'refund'
                                         AND t.account_id = p.account_id AND t.amount = -p.amount))
                   WHEN 'system_prepaid' THEN
                       p.kind IN ('deposit', 'refund', 'consumption', 'reversal')
