@@ -8,7 +8,7 @@ mod support;
 use std::process::Command;
 
 use meterdesk::db::embedded::BinSearch;
-use support::card_desk::{CLERK, SUPERVISOR, card_customer};
+use support::card_desk::{CLERK, SUPERVISOR, card_customer, open_customer};
 use support::pg::{TEST_PASSWORD, TestDb, cluster, give_password};
 
 /// What `psql` made of one statement as `login`.
@@ -87,6 +87,55 @@ async fn desk() -> (TestDb, i64) {
     (customer.db, account)
 }
 
+/// A system-prepaid customer on a plain meter PM-0001, whose account takes what the counter's
+/// `money_move` moves (a deposit, a refund); the card meter's of [`desk`] takes neither from an
+/// operator but as a card operation's (sql/V121). Its account and its customer.
+async fn counter_account(db: &TestDb) -> (i64, i64) {
+    let mut owner = db.pool.get().await.unwrap();
+    let row = owner
+        .query_one(
+            "WITH kind AS (
+                 INSERT INTO meter_type (name, payment_model, takes_card, caliber, manufacturer)
+                 VALUES ('Plain DN15', 'postpayment', false, 'DN15', 'Acme') RETURNING id
+             ), type AS (
+                 INSERT INTO customer_type (name, nature, business_model, counts_water_usage,
+                                            charges, price_scheme_id)
+                 VALUES ('Prepaid residents', 'personal', 'system_prepaid', true, true, 1)
+                 RETURNING id
+             ), takes AS (
+                 INSERT INTO customer_type_meter_type (customer_type_id, meter_type_id,
+                                                       meter_payment_model)
+                 SELECT type.id, kind.id, 'postpayment' FROM type, kind
+             ), pays AS (
+                 INSERT INTO customer_type_payment_method (customer_type_id, payment_method_code)
+                 SELECT id, 'cash' FROM type
+             ), meter AS (
+                 INSERT INTO meter (meter_no, meter_type_id) SELECT 'PM-0001', id FROM kind
+                 RETURNING id
+             )
+             SELECT (SELECT id FROM type) AS type_id, (SELECT id FROM meter) AS meter_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (customer, _) = open_customer(
+        &mut owner,
+        row.get("type_id"),
+        row.get("meter_id"),
+        "open-counter",
+    )
+    .await;
+    let account = owner
+        .query_one(
+            "SELECT id FROM account WHERE customer_id = $1",
+            &[&customer],
+        )
+        .await
+        .unwrap()
+        .get("id");
+    (account, customer)
+}
+
 /// What no operator may do, whatever their roles.
 const NOBODY_MAY: [&str; 13] = [
     "UPDATE account SET balance = 1000",
@@ -108,6 +157,8 @@ const NOBODY_MAY: [&str; 13] = [
 #[tokio::test]
 async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
     let (db, account) = desk().await;
+    // Money at the counter moves on an account that takes it (a card meter's takes none).
+    let (cash, _) = counter_account(&db).await;
     for sql in NOBODY_MAY {
         refused(&db, "clerk", sql);
     }
@@ -136,7 +187,7 @@ async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
     refused(
         &db,
         "clerk",
-        &format!("SELECT ledger_post({account}, 'refund', -5.00, NULL, NULL, 'cash', NULL, 'r-2')"),
+        &format!("SELECT ledger_post({cash}, 'refund', -5.00, NULL, NULL, 'cash', NULL, 'r-2')"),
     );
     refused(&db, "clerk", "SET ROLE meterdesk_supervisor");
     refused(
@@ -150,17 +201,13 @@ async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
     let deposit = allowed(
         &db,
         "clerk",
-        &format!(
-            "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-1')"
-        ),
+        &format!("SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-1')"),
     );
     // A figure finer than its column is refused, not rounded (10.001 was stored as 10.00).
     let finer = psql(
         &db,
         "clerk",
-        &format!(
-            "SELECT ledger_post({account}, 'deposit', 10.001, NULL, NULL, 'cash', NULL, 'd-x')"
-        ),
+        &format!("SELECT ledger_post({cash}, 'deposit', 10.001, NULL, NULL, 'cash', NULL, 'd-x')"),
     );
     assert!(
         !finer.ok && finer.said.contains("10.001 / <NULL> / <NULL> does not fit"),
@@ -190,7 +237,7 @@ async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
     let balance = allowed(
         &db,
         "clerk",
-        &format!("SELECT balance FROM account WHERE id = {account}"),
+        &format!("SELECT balance FROM account WHERE id = {cash}"),
     );
     assert_eq!(
         balance, "10.00",
@@ -200,7 +247,8 @@ async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
 
 #[tokio::test]
 async fn a_supervisor_has_the_corrective_powers_and_no_more() {
-    let (db, account) = desk().await;
+    let (db, _) = desk().await;
+    let (account, _) = counter_account(&db).await;
     for sql in NOBODY_MAY {
         refused(&db, "super", sql);
     }
@@ -773,6 +821,210 @@ async fn a_clerk_with_psql_writes_only_what_the_desk_writes() {
     assert_eq!(reprints, "1 WM-0042 true");
 }
 
+/// sql/V121, s36-i's first "found, not fixed": `ledger_post` asked the kind's permission, not
+/// whether the account takes that kind. A clerk's deposit on a card meter's account, on a
+/// receipt of its own transaction, was posted (the counter's `money_move` refuses `card_meter`),
+/// and so were a supervisor's refund there and card rows on a system-prepaid account, which no
+/// card of the desk's is for. What the desk posts on each stays possible: a card recharge paid
+/// at the counter (its deposit, then its purchase on the same receipt), a deposit and a refund
+/// at the counter.
+#[tokio::test]
+async fn an_account_takes_from_an_operator_only_the_rows_the_desk_posts_on_it() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let (cash, _) = counter_account(&db).await;
+    // On a receipt the statement's own transaction writes, as every writer of the desk does.
+    let on_a_receipt = |customer: i64, post: &str| {
+        format!(
+            "BEGIN;
+             INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {customer}, 0);
+             {post};
+             COMMIT;"
+        )
+    };
+    let cash_customer = customer_of(&db, cash).await;
+    // Money on it that a card purchase could take, put there by the owner.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({cash}, 'deposit', 20.00, NULL, NULL, 'cash', NULL, 'cash-0')"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    for (login, sql) in [
+        // Money in at the counter on a card meter's account, as money_move would post it.
+        (
+            "clerk",
+            on_a_receipt(
+                customer,
+                &format!(
+                    "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                        currval('receipt_no_seq'), 'card-meter-deposit')"
+                ),
+            ),
+        ),
+        // Keyed as a card recharge's payment, with no recharge: refused at commit.
+        (
+            "clerk",
+            on_a_receipt(
+                customer,
+                &format!(
+                    "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                        currval('receipt_no_seq'), 'card-op:forged-1:deposit')"
+                ),
+            ),
+        ),
+        // … nor with a purchase of the same amount that no recharge journaled.
+        (
+            "clerk",
+            on_a_receipt(
+                customer,
+                &format!(
+                    "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                        currval('receipt_no_seq'), 'card-op:forged-2:deposit');
+                     SELECT ledger_post({account}, 'card_purchase', -10.00, 10, 1.00, NULL,
+                                        currval('receipt_no_seq'), 'card-op:forged-2:purchase')"
+                ),
+            ),
+        ),
+        // Money out at the counter from a card meter's balance, not a card refund's pay-out.
+        (
+            "super",
+            format!(
+                "SELECT ledger_post({account}, 'refund', -5.00, NULL, NULL, 'cash', NULL,
+                                    'card-meter-refund')"
+            ),
+        ),
+        // Card rows on an account no card is for.
+        (
+            "clerk",
+            format!(
+                "SELECT ledger_post({cash}, 'card_purchase', -2.00, 2, 1.00, NULL, NULL,
+                                    'card-op:no-card:purchase')"
+            ),
+        ),
+        (
+            "super",
+            format!(
+                "SELECT ledger_post({cash}, 'card_refund', 2.00, 2, NULL, NULL, NULL,
+                                    'card-op:no-card:refund')"
+            ),
+        ),
+    ] {
+        refused(&db, login, &sql);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // The desk's own: a card recharge paid at the counter, a deposit and a refund at it.
+    allowed(
+        &db,
+        "clerk",
+        &recharge_in_one_call(customer, account, "recharge-9", 9, "2.00", 2_000, "1.00"),
+    );
+    allowed(
+        &db,
+        "clerk",
+        &on_a_receipt(
+            cash_customer,
+            &format!(
+                "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                    currval('receipt_no_seq'), 'counter-deposit')"
+            ),
+        ),
+    );
+    allowed(
+        &db,
+        "super",
+        &format!(
+            "SELECT ledger_post({cash}, 'refund', -5.00, NULL, NULL, 'cash', NULL,
+                                'counter-refund')"
+        ),
+    );
+}
+
+/// sql/V121, s36-i's second "found, not fixed": V120 took the receipt of the posting's own
+/// transaction to be the one whose `issued_at` is its `now()`, so a receipt another session
+/// wrote for the same customer, in a transaction started in the same microsecond, took the
+/// clerk's row: here the other session's receipt is the owner's, stamped with the clerk's
+/// transaction's start while it is open. Now the receipt names the transaction that inserted
+/// it. Neither does a reprint in the same transaction make an old receipt the transaction's
+/// (its row version is, by `xmin`); a receipt written in a savepoint of it still is.
+#[tokio::test]
+async fn an_operators_ledger_row_goes_only_on_the_receipt_its_own_transaction_wrote() {
+    let (db, _) = desk().await;
+    let (cash, customer) = counter_account(&db).await;
+    let owner = db.pool.get().await.unwrap();
+    let (clerk, connection) =
+        tokio_postgres::connect(&db.operator_conn_str("clerk"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let deposit = |key: &str| {
+        format!("SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', $1, '{key}')")
+    };
+    clerk.batch_execute("BEGIN").await.unwrap();
+    let started: String = clerk
+        .query_one("SELECT now()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let theirs: i64 = owner
+        .query_one(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id, issued_at)
+             VALUES (nextval('receipt_no_seq'), $1, $2, $3::text::timestamptz)
+             RETURNING receipt_no",
+            &[&customer, &SUPERVISOR, &started],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let before = written(&db);
+    let onto_theirs = clerk.query(&deposit("same-microsecond"), &[&theirs]).await;
+    clerk.batch_execute("ROLLBACK").await.unwrap();
+    let refusal = onto_theirs.expect_err("a row on another session's receipt of its microsecond");
+    assert!(
+        refusal
+            .as_db_error()
+            .is_some_and(|e| e.message().contains("written in its own transaction")),
+        "refused for another reason: {refusal:?}"
+    );
+
+    // A reprint makes the receipt's row version the clerk's transaction's: no more.
+    clerk.batch_execute("BEGIN").await.unwrap();
+    clerk
+        .execute(
+            "UPDATE receipt SET reprints = reprints + 1 WHERE receipt_no = $1",
+            &[&theirs],
+        )
+        .await
+        .unwrap();
+    let onto_reprinted = clerk.query(&deposit("reprinted"), &[&theirs]).await;
+    clerk.batch_execute("ROLLBACK").await.unwrap();
+    assert!(onto_reprinted.is_err(), "a row on a receipt reprinted now");
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // Its own receipt, written in a savepoint and posted on in another, is its own.
+    clerk
+        .batch_execute(&format!(
+            "BEGIN;
+             SAVEPOINT receipt;
+             INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {customer}, 0);
+             RELEASE receipt;
+             SAVEPOINT post;
+             SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                currval('receipt_no_seq'), 'own');
+             RELEASE post;
+             COMMIT;"
+        ))
+        .await
+        .unwrap();
+}
+
 /// The customer whose account `account` is.
 async fn customer_of(db: &TestDb, account: i64) -> i64 {
     let owner = db.pool.get().await.unwrap();
@@ -860,6 +1112,8 @@ async fn a_temporary_table_shadows_no_name_the_checks_read() {
 async fn an_audit_entry_tells_a_write_of_its_own_transaction() {
     let (db, account) = desk().await;
     let customer = with_a_card(&db, account).await;
+    // A deposit at the counter, on an account that takes one (a card meter's takes none).
+    let (cash, cash_customer) = counter_account(&db).await;
     let before = written(&db);
     let entry = |action: &str, entity: &str, id: &str, detail: &str| {
         format!(
@@ -929,9 +1183,9 @@ async fn an_audit_entry_tells_a_write_of_its_own_transaction() {
         ),
         // A true deposit told as a bigger one.
         format!(
-            "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-9');
+            "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-9');
              INSERT INTO audit_log (action, entity, entity_id, detail)
-             SELECT 'account.deposit', 'customer', {customer},
+             SELECT 'account.deposit', 'customer', {cash_customer},
                     jsonb_build_object('amount', 100.00, 'method', 'cash', 'transaction_id', id)
              FROM ledger_transaction WHERE idempotency_key = 'd-9'"
         ),
@@ -982,9 +1236,9 @@ async fn an_audit_entry_tells_a_write_of_its_own_transaction() {
         &db,
         "clerk",
         &format!(
-            "SELECT ledger_post({account}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-10');
+            "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-10');
              INSERT INTO audit_log (action, entity, entity_id, detail)
-             SELECT 'account.deposit', 'customer', {customer},
+             SELECT 'account.deposit', 'customer', {cash_customer},
                     jsonb_build_object('amount', 10.00, 'method', 'cash', 'receipt_no', NULL,
                                        'transaction_id', id)
              FROM ledger_transaction WHERE idempotency_key = 'd-10'"
@@ -1700,8 +1954,8 @@ async fn a_password_changed_from_psql_does_not_clear_the_forced_change() {
 /// becomes the clerk).
 #[tokio::test]
 async fn a_clerks_deposit_calls_the_checks_that_can_refuse_it_and_no_other() {
-    let (db, account) = desk().await;
-    let customer = customer_of(&db, account).await;
+    let (db, _) = desk().await;
+    let (account, customer) = counter_account(&db).await;
     let calls = psql_on(
         &cluster().superuser_connection_string(&db.name),
         &format!(
@@ -1872,13 +2126,14 @@ fn refused_with(db: &TestDb, login: &str, sql: &str, words: &str) {
 async fn a_movement_within_the_counters_limits_queues_no_check() {
     let (db, account) = desk().await;
     let customer = with_a_card(&db, account).await;
+    let (cash, _) = counter_account(&db).await;
     let check = ["ledger_within_the_counters_limits"];
     let recharged = clerk_calls(&db, &recharge_settled_done(customer, account), &check);
     assert_eq!(recharged, "none", "a card recharge");
     let deposited = clerk_calls(
         &db,
         &format!(
-            "SELECT ledger_post({account}, 'deposit', 100000.00, NULL, NULL, 'cash', NULL, \
+            "SELECT ledger_post({cash}, 'deposit', 100000.00, NULL, NULL, 'cash', NULL, \
              'within')"
         ),
         &check,
@@ -1890,7 +2145,7 @@ async fn a_movement_within_the_counters_limits_queues_no_check() {
             "SET track_functions = 'pl';
              SET SESSION AUTHORIZATION \"clerk@{db}\";
              BEGIN;
-             SELECT ledger_post({account}, 'deposit', 100000.01, NULL, NULL, 'cash', NULL,
+             SELECT ledger_post({cash}, 'deposit', 100000.01, NULL, NULL, 'cash', NULL,
                                 'beyond');
              SET CONSTRAINTS ALL IMMEDIATE;",
             db = db.name
@@ -1923,7 +2178,25 @@ async fn what_the_counters_form_refuses_the_database_refuses() {
             meterdesk::domain::money::COUNTER_MAX_VOLUME
         )
     );
+    // A deposit and a refund on an account that takes them at the counter, a card purchase on
+    // the card meter's (sql/V121: neither takes the other's).
+    let (cash, _) = counter_account(&db).await;
+    // The card purchases below are paid from a balance the owner put there.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({account}, 'deposit', 200000.00, NULL, NULL, 'cash', NULL, 'd-0')"
+        ))
+        .await
+        .unwrap();
     let post = |kind: &str, amount: &str, volume: &str, method: &str, key: &str| {
+        let account = if kind == "card_purchase" {
+            account
+        } else {
+            cash
+        };
         format!(
             "SELECT ledger_post({account}, '{kind}', {amount}, {volume}, NULL, {method}, NULL, \
              '{key}')"
@@ -2031,6 +2304,8 @@ async fn what_the_counters_form_refuses_the_database_refuses() {
 async fn a_payment_method_the_customers_type_does_not_take_is_refused() {
     let (db, account) = desk().await;
     let customer = with_a_card(&db, account).await;
+    // A deposit and a refund on an account that takes them at the counter (sql/V121).
+    let (cash, _) = counter_account(&db).await;
     // The type also lists bank transfer, disabled.
     db.pool
         .get()
@@ -2038,14 +2313,14 @@ async fn a_payment_method_the_customers_type_does_not_take_is_refused() {
         .unwrap()
         .batch_execute(
             "INSERT INTO customer_type_payment_method (customer_type_id, payment_method_code)
-                 VALUES (1, 'bank_transfer');
+                 SELECT id, 'bank_transfer' FROM customer_type;
              UPDATE payment_method SET enabled = false WHERE code = 'bank_transfer';",
         )
         .await
         .unwrap();
     let post = |kind: &str, amount: &str, method: &str, key: &str| {
         format!(
-            "SELECT ledger_post({account}, '{kind}', {amount}, NULL, NULL, '{method}', NULL, \
+            "SELECT ledger_post({cash}, '{kind}', {amount}, NULL, NULL, '{method}', NULL, \
              '{key}')"
         )
     };

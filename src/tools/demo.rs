@@ -1191,6 +1191,8 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     // sql/V107: a payment method the customer's type takes, an operator's rows only.
     ("ledger_transaction", "a_method_the_type_takes"),
     ("card_operation", "a_method_the_type_takes"),
+    // sql/V121: a card meter's deposit is its recharge's payment, an operator's rows only.
+    ("ledger_transaction", "card_recharge_is_its_payment"),
     // sql/V108: a phone and an identity number as the desk stores them, an operator's only.
     ("customer", "written_as_the_desk_stores_it"),
 ];
