@@ -321,10 +321,7 @@ pub async fn modify_scheme(
     if let Err(refusal) = check_fields(fields) {
         return Ok(refusal);
     }
-    write_once(client, key, MODIFY, operator_id, async |transaction| {
-        let Some(stored) = locked_scheme(transaction, id).await? else {
-            return Ok(SchemeOutcome::NotFound);
-        };
+    let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
         if stored.kind != fields.kind.as_str()
             || stored.mode != fields.mode
             || stored.start_date != fields.start_date
@@ -352,8 +349,8 @@ pub async fn modify_scheme(
         }
         audit(transaction, operator_id, MODIFY, id, fields).await?;
         Ok(SchemeOutcome::Saved { id })
-    })
-    .await
+    };
+    change_scheme(client, key, MODIFY, operator_id, id, change).await
 }
 
 /// A price change: new tiers in force from `effective_from` (today or later) on.
@@ -365,10 +362,7 @@ pub async fn change_prices(
     effective_from: NaiveDate,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
-    write_once(client, key, NEW_PRICES, operator_id, async |transaction| {
-        let Some(stored) = locked_scheme(transaction, id).await? else {
-            return Ok(SchemeOutcome::NotFound);
-        };
+    let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
         let today = stored.today;
         if effective_from < today {
             return Ok(SchemeOutcome::PastDate { today });
@@ -395,7 +389,30 @@ pub async fn change_prices(
         }
         insert_version(transaction, operator_id, id, effective_from, tiers).await?;
         Ok(SchemeOutcome::Saved { id })
-    })
+    };
+    change_scheme(client, key, NEW_PRICES, operator_id, id, change).await
+}
+
+/// A change of scheme `id` (`kind`, written once under `key`): `change` runs with the scheme's
+/// row locked until it commits ([`locked_scheme`]); a scheme that is not there is `NotFound`.
+async fn change_scheme(
+    client: &mut Client,
+    key: &str,
+    kind: &str,
+    operator_id: i64,
+    id: i64,
+    change: impl AsyncFnOnce(&Transaction<'_>, LockedScheme) -> Result<SchemeOutcome, DbError>,
+) -> Result<SchemeOutcome, DbError> {
+    write_once(
+        client,
+        key,
+        kind,
+        operator_id,
+        async move |transaction| match locked_scheme(transaction, id).await? {
+            Some(stored) => change(transaction, stored).await,
+            None => Ok(SchemeOutcome::NotFound),
+        },
+    )
     .await
 }
 
