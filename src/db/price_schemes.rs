@@ -26,16 +26,8 @@ use crate::domain::pricing::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemeRow {
     pub id: i64,
-    pub name: String,
-    pub kind: AccountKind,
-    pub mode: BillingMode,
-    /// Percent, e.g. 9 for 9 %.
-    pub vat_percent: Decimal,
-    /// `None` for a fixed price.
-    pub accumulation_months: Option<u32>,
-    /// Postpaid only.
-    pub settlement_months: Option<u32>,
-    pub start_date: NaiveDate,
+    /// Its own fields, as the form that modifies it holds them.
+    pub fields: SchemeFields,
     /// The version in force today, if the scheme has started.
     pub current_from: Option<NaiveDate>,
     pub versions: i64,
@@ -67,15 +59,18 @@ impl SchemeDetail {
             .map(|version| {
                 PriceVersion::new(
                     version.effective_from,
-                    row.mode,
+                    row.fields.mode,
                     version.tiers.clone(),
-                    row.vat_percent,
+                    row.fields.vat_percent,
                 )
                 .map_err(PriceProblems::into_first)
             })
             .collect::<Result<Vec<_>, _>>()?;
         // A fixed price accumulates nothing: any cycle gives the same prices.
-        let cycle = AccumulationCycle::new(row.start_date, row.accumulation_months.unwrap_or(12))?;
+        let cycle = AccumulationCycle::new(
+            row.fields.start_date,
+            row.fields.accumulation_months.unwrap_or(12),
+        )?;
         PriceScheme::new(cycle, versions)
     }
 }
@@ -86,8 +81,11 @@ pub struct SchemeFields {
     pub name: String,
     pub kind: AccountKind,
     pub mode: BillingMode,
+    /// Percent, e.g. 9 for 9 %.
     pub vat_percent: Decimal,
+    /// `None` for a fixed price.
     pub accumulation_months: Option<u32>,
+    /// Postpaid only.
     pub settlement_months: Option<u32>,
     pub start_date: NaiveDate,
 }
@@ -167,13 +165,15 @@ fn row_from(row: &Row) -> Result<SchemeRow, DbError> {
     };
     Ok(SchemeRow {
         id: row.get("id"),
-        name: row.get("name"),
-        kind: word(row, "kind")?,
-        mode: billing_mode_of(row.get("billing_mode"))?,
-        vat_percent: row.get::<_, Decimal>("vat_percent").normalize(),
-        accumulation_months: months("accumulation_cycle_months"),
-        settlement_months: months("settlement_cycle_months"),
-        start_date: row.get("start_date"),
+        fields: SchemeFields {
+            name: row.get("name"),
+            kind: word(row, "kind")?,
+            mode: billing_mode_of(row.get("billing_mode"))?,
+            vat_percent: row.get::<_, Decimal>("vat_percent").normalize(),
+            accumulation_months: months("accumulation_cycle_months"),
+            settlement_months: months("settlement_cycle_months"),
+            start_date: row.get("start_date"),
+        },
         current_from: row.get("current_from"),
         versions: row.get("versions"),
         used_by: row.get("used_by"),
