@@ -985,7 +985,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     };
     let names: Vec<(&str, i64, i64)> = rows
         .iter()
-        .map(|r| (r.name.as_str(), r.versions, r.used_by))
+        .map(|r| (r.fields.name.as_str(), r.versions, r.used_by))
         .collect();
     assert_eq!(
         names,
