@@ -1026,11 +1026,11 @@ fn price_schemes_list_and_a_price_preview() {
     let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
     let mut postpaid = scheme_row();
     postpaid.id = 8;
-    postpaid.name = "Commercial fixed".into();
-    postpaid.kind = AccountKind::Postpaid;
-    postpaid.mode = BillingMode::Fixed;
-    postpaid.accumulation_months = None;
-    postpaid.settlement_months = Some(2);
+    postpaid.fields.name = "Commercial fixed".into();
+    postpaid.fields.kind = AccountKind::Postpaid;
+    postpaid.fields.mode = BillingMode::Fixed;
+    postpaid.fields.accumulation_months = None;
+    postpaid.fields.settlement_months = Some(2);
     postpaid.used_by = 0;
     reply(
         &mut app,
