@@ -103,7 +103,7 @@ async fn the_database_prices_water_as_the_desk_does() {
             .unwrap()
             .unwrap();
         let scheme = detail.pricing().unwrap();
-        let start = detail.row.start_date;
+        let start = detail.row.fields.start_date;
         let on = |offset: u64| start.checked_add_days(Days::new(offset)).unwrap();
         for _ in 0..300 {
             let earlier: Vec<Slice> = (0..cases.below(5))

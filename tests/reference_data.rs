@@ -963,8 +963,8 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     let SchemeReply::Detail(Some(detail)) = ask(&db, SchemeRequest::Detail { id }).await else {
         panic!("the scheme")
     };
-    assert_eq!(detail.row.name, "Postpaid leap 2025");
-    assert_eq!(detail.row.vat_percent, dec("6"));
+    assert_eq!(detail.row.fields.name, "Postpaid leap 2025");
+    assert_eq!(detail.row.fields.vat_percent, dec("6"));
     assert_eq!(detail.versions.len(), 2);
     assert_eq!(detail.row.current_from, Some(fields.start_date));
     let pricing = detail.pricing().unwrap();
@@ -985,7 +985,7 @@ async fn price_schemes_are_added_changed_from_a_date_and_priced() {
     };
     let names: Vec<(&str, i64, i64)> = rows
         .iter()
-        .map(|r| (r.name.as_str(), r.versions, r.used_by))
+        .map(|r| (r.fields.name.as_str(), r.versions, r.used_by))
         .collect();
     assert_eq!(
         names,

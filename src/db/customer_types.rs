@@ -106,11 +106,7 @@ pub async fn modify_customer_type(
     id: i64,
     input: &CustomerTypeInput,
 ) -> Result<CustomerTypeOutcome, DbError> {
-    write_once(client, key, MODIFY, operator_id, async |transaction| {
-        require(transaction, &["customer_type.maintain"]).await?;
-        let Some(usage) = locked_usage(transaction, id).await? else {
-            return Ok(CustomerTypeOutcome::NotFound);
-        };
+    let change = async |transaction: &Transaction<'_>, usage: TypeUsage| {
         let spec = match validate_customer_type(&form_of(transaction, input).await?) {
             Ok(spec) => spec,
             Err(problems) => return Ok(CustomerTypeOutcome::Refused(problems)),
@@ -154,8 +150,8 @@ pub async fn modify_customer_type(
             )
             .await?;
         save_lists(transaction, operator_id, MODIFY, id, &spec).await
-    })
-    .await
+    };
+    change_type(client, key, MODIFY, operator_id, id, change).await
 }
 
 /// Deletes a customer type no customer has.
@@ -165,11 +161,7 @@ pub async fn delete_customer_type(
     key: &str,
     id: i64,
 ) -> Result<CustomerTypeOutcome, DbError> {
-    write_once(client, key, DELETE, operator_id, async |transaction| {
-        require(transaction, &["customer_type.maintain"]).await?;
-        let Some(usage) = locked_usage(transaction, id).await? else {
-            return Ok(CustomerTypeOutcome::NotFound);
-        };
+    let change = async |transaction: &Transaction<'_>, usage: TypeUsage| {
         if let Err(problem) = may_delete_customer_type(&usage) {
             return Ok(CustomerTypeOutcome::Refused(vec![problem]));
         }
@@ -184,8 +176,8 @@ pub async fn delete_customer_type(
             )
             .await?;
         Ok(CustomerTypeOutcome::Deleted)
-    })
-    .await
+    };
+    change_type(client, key, DELETE, operator_id, id, change).await
 }
 
 /// A customer type's own columns, as the INSERT and the UPDATE name them ($1 … $6).
@@ -284,6 +276,26 @@ async fn meter_type_refs(
             name: row.get("name"),
             payment_model: word(row, "payment_model")?,
         })
+    })
+    .await
+}
+
+/// A change of customer type `id` (`kind`, written once under `key`): `change` runs with the
+/// type locked and its use read ([`locked_usage`]); a type that is not there is `NotFound`.
+async fn change_type(
+    client: &mut Client,
+    key: &str,
+    kind: &str,
+    operator_id: i64,
+    id: i64,
+    change: impl AsyncFnOnce(&Transaction<'_>, TypeUsage) -> Result<CustomerTypeOutcome, DbError>,
+) -> Result<CustomerTypeOutcome, DbError> {
+    write_once(client, key, kind, operator_id, async move |transaction| {
+        require(transaction, &["customer_type.maintain"]).await?;
+        match locked_usage(transaction, id).await? {
+            Some(usage) => change(transaction, usage).await,
+            None => Ok(CustomerTypeOutcome::NotFound),
+        }
     })
     .await
 }

@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::db::CachingClient;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::rows::{accepted, from_columns, read_all};
@@ -119,13 +120,13 @@ pub async fn set_roles(
     operator_id: i64,
     role_codes: &[&str],
 ) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "SELECT operator_set_roles($1, $2)",
-            &[&operator_id, &role_codes],
-        )
-        .await?;
-    Ok(())
+    on_operator(
+        client,
+        "SELECT operator_set_roles($1, $2)",
+        operator_id,
+        &role_codes,
+    )
+    .await
 }
 
 /// Moves an operator to another department (sql/V102); the same one again changes nothing.
@@ -134,13 +135,13 @@ pub async fn set_department(
     operator_id: i64,
     department_id: i64,
 ) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "SELECT operator_set_department($1, $2)",
-            &[&operator_id, &department_id],
-        )
-        .await?;
-    Ok(())
+    on_operator(
+        client,
+        "SELECT operator_set_department($1, $2)",
+        operator_id,
+        &department_id,
+    )
+    .await
 }
 
 /// Enables or disables an operator; a disabled one's sessions end at once.
@@ -149,13 +150,13 @@ pub async fn set_enabled(
     operator_id: i64,
     enabled: bool,
 ) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "SELECT operator_set_enabled($1, $2)",
-            &[&operator_id, &enabled],
-        )
-        .await?;
-    Ok(())
+    on_operator(
+        client,
+        "SELECT operator_set_enabled($1, $2)",
+        operator_id,
+        &enabled,
+    )
+    .await
 }
 
 /// Gives an operator a temporary password.
@@ -164,12 +165,24 @@ pub async fn reset_password(
     operator_id: i64,
     password: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "SELECT operator_reset_password($1, $2)",
-            &[&operator_id, &password_verifier(password)],
-        )
-        .await?;
+    on_operator(
+        client,
+        "SELECT operator_reset_password($1, $2)",
+        operator_id,
+        &password_verifier(password),
+    )
+    .await
+}
+
+/// Runs `call`, one of sql/'s `operator_…($1, $2)` functions (they check that the session
+/// may), on operator `operator_id` with `value`.
+async fn on_operator(
+    client: &impl CachingClient,
+    call: &str,
+    operator_id: i64,
+    value: &(dyn ToSql + Sync),
+) -> Result<(), tokio_postgres::Error> {
+    client.execute(call, &[&operator_id, value]).await?;
     Ok(())
 }
 

@@ -26,16 +26,8 @@ use crate::domain::pricing::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemeRow {
     pub id: i64,
-    pub name: String,
-    pub kind: AccountKind,
-    pub mode: BillingMode,
-    /// Percent, e.g. 9 for 9 %.
-    pub vat_percent: Decimal,
-    /// `None` for a fixed price.
-    pub accumulation_months: Option<u32>,
-    /// Postpaid only.
-    pub settlement_months: Option<u32>,
-    pub start_date: NaiveDate,
+    /// Its own fields, as the form that modifies it holds them.
+    pub fields: SchemeFields,
     /// The version in force today, if the scheme has started.
     pub current_from: Option<NaiveDate>,
     pub versions: i64,
@@ -67,15 +59,18 @@ impl SchemeDetail {
             .map(|version| {
                 PriceVersion::new(
                     version.effective_from,
-                    row.mode,
+                    row.fields.mode,
                     version.tiers.clone(),
-                    row.vat_percent,
+                    row.fields.vat_percent,
                 )
                 .map_err(PriceProblems::into_first)
             })
             .collect::<Result<Vec<_>, _>>()?;
         // A fixed price accumulates nothing: any cycle gives the same prices.
-        let cycle = AccumulationCycle::new(row.start_date, row.accumulation_months.unwrap_or(12))?;
+        let cycle = AccumulationCycle::new(
+            row.fields.start_date,
+            row.fields.accumulation_months.unwrap_or(12),
+        )?;
         PriceScheme::new(cycle, versions)
     }
 }
@@ -86,8 +81,11 @@ pub struct SchemeFields {
     pub name: String,
     pub kind: AccountKind,
     pub mode: BillingMode,
+    /// Percent, e.g. 9 for 9 %.
     pub vat_percent: Decimal,
+    /// `None` for a fixed price.
     pub accumulation_months: Option<u32>,
+    /// Postpaid only.
     pub settlement_months: Option<u32>,
     pub start_date: NaiveDate,
 }
@@ -167,13 +165,15 @@ fn row_from(row: &Row) -> Result<SchemeRow, DbError> {
     };
     Ok(SchemeRow {
         id: row.get("id"),
-        name: row.get("name"),
-        kind: word(row, "kind")?,
-        mode: billing_mode_of(row.get("billing_mode"))?,
-        vat_percent: row.get::<_, Decimal>("vat_percent").normalize(),
-        accumulation_months: months("accumulation_cycle_months"),
-        settlement_months: months("settlement_cycle_months"),
-        start_date: row.get("start_date"),
+        fields: SchemeFields {
+            name: row.get("name"),
+            kind: word(row, "kind")?,
+            mode: billing_mode_of(row.get("billing_mode"))?,
+            vat_percent: row.get::<_, Decimal>("vat_percent").normalize(),
+            accumulation_months: months("accumulation_cycle_months"),
+            settlement_months: months("settlement_cycle_months"),
+            start_date: row.get("start_date"),
+        },
         current_from: row.get("current_from"),
         versions: row.get("versions"),
         used_by: row.get("used_by"),
@@ -321,10 +321,7 @@ pub async fn modify_scheme(
     if let Err(refusal) = check_fields(fields) {
         return Ok(refusal);
     }
-    write_once(client, key, MODIFY, operator_id, async |transaction| {
-        let Some(stored) = locked_scheme(transaction, id).await? else {
-            return Ok(SchemeOutcome::NotFound);
-        };
+    let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
         if stored.kind != fields.kind.as_str()
             || stored.mode != fields.mode
             || stored.start_date != fields.start_date
@@ -352,8 +349,8 @@ pub async fn modify_scheme(
         }
         audit(transaction, operator_id, MODIFY, id, fields).await?;
         Ok(SchemeOutcome::Saved { id })
-    })
-    .await
+    };
+    change_scheme(client, key, MODIFY, operator_id, id, change).await
 }
 
 /// A price change: new tiers in force from `effective_from` (today or later) on.
@@ -365,10 +362,7 @@ pub async fn change_prices(
     effective_from: NaiveDate,
     tiers: &[Tier],
 ) -> Result<SchemeOutcome, DbError> {
-    write_once(client, key, NEW_PRICES, operator_id, async |transaction| {
-        let Some(stored) = locked_scheme(transaction, id).await? else {
-            return Ok(SchemeOutcome::NotFound);
-        };
+    let change = async |transaction: &Transaction<'_>, stored: LockedScheme| {
         let today = stored.today;
         if effective_from < today {
             return Ok(SchemeOutcome::PastDate { today });
@@ -395,7 +389,30 @@ pub async fn change_prices(
         }
         insert_version(transaction, operator_id, id, effective_from, tiers).await?;
         Ok(SchemeOutcome::Saved { id })
-    })
+    };
+    change_scheme(client, key, NEW_PRICES, operator_id, id, change).await
+}
+
+/// A change of scheme `id` (`kind`, written once under `key`): `change` runs with the scheme's
+/// row locked until it commits ([`locked_scheme`]); a scheme that is not there is `NotFound`.
+async fn change_scheme(
+    client: &mut Client,
+    key: &str,
+    kind: &str,
+    operator_id: i64,
+    id: i64,
+    change: impl AsyncFnOnce(&Transaction<'_>, LockedScheme) -> Result<SchemeOutcome, DbError>,
+) -> Result<SchemeOutcome, DbError> {
+    write_once(
+        client,
+        key,
+        kind,
+        operator_id,
+        async move |transaction| match locked_scheme(transaction, id).await? {
+            Some(stored) => change(transaction, stored).await,
+            None => Ok(SchemeOutcome::NotFound),
+        },
+    )
     .await
 }
 

@@ -11,7 +11,7 @@ use meterdesk::db::customers::PageAt;
 use meterdesk::db::meters::{
     ImportReport, Meter, MeterListRow, MeterListing, MeterType, MeterTypeRow,
 };
-use meterdesk::db::price_schemes::{SchemeDetail, SchemeRow, SchemeVersion};
+use meterdesk::db::price_schemes::{SchemeDetail, SchemeFields, SchemeRow, SchemeVersion};
 use meterdesk::domain::customer_rules::{
     AccountKind, BusinessModel, CustomerTypeProblem, Nature, PaymentModel,
 };
@@ -999,13 +999,15 @@ fn meter_import_reports_lines_and_lets_the_clerk_choose() {
 fn scheme_row() -> SchemeRow {
     SchemeRow {
         id: 7,
-        name: "居民阶梯水价".into(),
-        kind: AccountKind::Prepaid,
-        mode: BillingMode::Stepped,
-        vat_percent: Decimal::new(9, 0),
-        accumulation_months: Some(12),
-        settlement_months: None,
-        start_date: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        fields: SchemeFields {
+            name: "居民阶梯水价".into(),
+            kind: AccountKind::Prepaid,
+            mode: BillingMode::Stepped,
+            vat_percent: Decimal::new(9, 0),
+            accumulation_months: Some(12),
+            settlement_months: None,
+            start_date: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        },
         current_from: NaiveDate::from_ymd_opt(2025, 1, 1),
         versions: 2,
         used_by: 3,
@@ -1024,11 +1026,11 @@ fn price_schemes_list_and_a_price_preview() {
     let (mut app, sent) = at_command(&SUPERVISOR, "schemes");
     let mut postpaid = scheme_row();
     postpaid.id = 8;
-    postpaid.name = "Commercial fixed".into();
-    postpaid.kind = AccountKind::Postpaid;
-    postpaid.mode = BillingMode::Fixed;
-    postpaid.accumulation_months = None;
-    postpaid.settlement_months = Some(2);
+    postpaid.fields.name = "Commercial fixed".into();
+    postpaid.fields.kind = AccountKind::Postpaid;
+    postpaid.fields.mode = BillingMode::Fixed;
+    postpaid.fields.accumulation_months = None;
+    postpaid.fields.settlement_months = Some(2);
     postpaid.used_by = 0;
     reply(
         &mut app,
@@ -1589,7 +1591,7 @@ fn the_new_prices_rule_is_whole_beside_a_long_schemes_name() {
         type_text(&mut app, "schemes");
         let sent = press(&mut app, KeyCode::Enter);
         let mut row = scheme_row();
-        row.name = "居民阶梯水价（后付费） Residential stepped, postpaid".into();
+        row.fields.name = "居民阶梯水价（后付费） Residential stepped, postpaid".into();
         reply(&mut app, sent[0].0, SchemeReply::Rows(vec![row]));
         press(&mut app, KeyCode::Char('n'));
         let screen = render(&app);

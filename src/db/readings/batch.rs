@@ -588,8 +588,9 @@ async fn load_prices(
         scheme: detail.pricing().map_err(inconsistent)?,
         settlement: detail
             .row
+            .fields
             .settlement_months
-            .map(|months| SettlementCycles::new(detail.row.start_date, months))
+            .map(|months| SettlementCycles::new(detail.row.fields.start_date, months))
             .transpose()
             .map_err(inconsistent)?,
         version_ids,

@@ -199,7 +199,7 @@ impl ListKind for CustomerTypeList {
         })
         .chain(self.choices.schemes.iter().map(|s| Choice {
             key: s.id.to_string(),
-            label: s.name.clone(),
+            label: s.fields.name.clone(),
         }))
         .collect();
         let mut form = Form::new(vec![

@@ -215,9 +215,9 @@ impl RefForm {
             FormTarget::Scheme { stored: Some(row) } => vec![lang.tf(
                 "ref.hint_scheme_modify",
                 &[
-                    ("kind", &lang.t(kind_key(row.kind))),
-                    ("mode", &lang.t(mode_key(row.mode))),
-                    ("start", &row.start_date),
+                    ("kind", &lang.t(kind_key(row.fields.kind))),
+                    ("mode", &lang.t(mode_key(row.fields.mode))),
+                    ("start", &row.fields.start_date),
                 ],
             )],
             FormTarget::Scheme { stored: None } => vec![lang.t("ref.hint_tiers").to_owned()],

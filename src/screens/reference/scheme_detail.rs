@@ -72,7 +72,8 @@ impl SchemeView {
                 .or(detail.versions.last())
                 .map(|v| v.tiers.as_slice())
         });
-        let rules = (self.detail.as_ref()).map(|detail| (detail.row.mode, detail.row.vat_percent));
+        let rules = (self.detail.as_ref())
+            .map(|detail| (detail.row.fields.mode, detail.row.fields.vat_percent));
         prices_form(
             (self.id, &self.name),
             tiers.unwrap_or_default(),
@@ -114,12 +115,12 @@ impl Screen for SchemeView {
                 &lang.tf(
                     "ref.scheme_facts",
                     &[
-                        ("kind", &lang.t(kind_key(row.kind))),
-                        ("mode", &lang.t(mode_key(row.mode))),
-                        ("vat", &row.vat_percent),
-                        ("accumulation", &months(row.accumulation_months)),
-                        ("settlement", &months(row.settlement_months)),
-                        ("start", &row.start_date),
+                        ("kind", &lang.t(kind_key(row.fields.kind))),
+                        ("mode", &lang.t(mode_key(row.fields.mode))),
+                        ("vat", &row.fields.vat_percent),
+                        ("accumulation", &months(row.fields.accumulation_months)),
+                        ("settlement", &months(row.fields.settlement_months)),
+                        ("start", &row.fields.start_date),
                     ],
                 ),
                 room,
@@ -330,7 +331,10 @@ fn preview_of(
     let scheme = detail
         .pricing()
         .map_err(|error| scheme_error_text(lang, &error))?;
-    let on = detail.row.current_from.unwrap_or(detail.row.start_date);
+    let on = detail
+        .row
+        .current_from
+        .unwrap_or(detail.row.fields.start_date);
     let prices = scheme
         .prices_on(on)
         .ok_or_else(|| lang.t("ref.no_prices").to_owned())?;

@@ -41,13 +41,13 @@ impl ListKind for SchemeList {
 
     fn cells(row: &SchemeRow, lang: Lang) -> Vec<String> {
         vec![
-            inert(&row.name).into_owned(),
-            lang.t(kind_key(row.kind)).to_owned(),
-            lang.t(mode_key(row.mode)).to_owned(),
-            format!("{}%", row.vat_percent),
-            months(row.accumulation_months),
-            months(row.settlement_months),
-            row.start_date.to_string(),
+            inert(&row.fields.name).into_owned(),
+            lang.t(kind_key(row.fields.kind)).to_owned(),
+            lang.t(mode_key(row.fields.mode)).to_owned(),
+            format!("{}%", row.fields.vat_percent),
+            months(row.fields.accumulation_months),
+            months(row.fields.settlement_months),
+            row.fields.start_date.to_string(),
             row.current_from
                 .map_or_else(|| "—".to_owned(), |d| d.to_string()),
             row.used_by.to_string(),
@@ -58,8 +58,8 @@ impl ListKind for SchemeList {
         let lang = app.lang;
         Some(match (command, row) {
             (Command::Prices, Some(row)) => {
-                let rules = Some((row.mode, row.vat_percent));
-                prices_form((row.id, &row.name), &[], rules, app.zone)
+                let rules = Some((row.fields.mode, row.fields.vat_percent));
+                prices_form((row.id, &row.fields.name), &[], rules, app.zone)
             }
             _ => scheme_form(row, lang),
         })
@@ -71,7 +71,7 @@ impl ListKind for SchemeList {
             return false;
         }
         if let Some(row) = row {
-            let view = SchemeView::new(row.id, &row.name);
+            let view = SchemeView::new(row.id, &row.fields.name);
             hub.open(Box::new(view));
         }
         true

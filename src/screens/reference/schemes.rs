@@ -197,18 +197,18 @@ pub(super) fn scheme_form(row: Option<&SchemeRow>, lang: Lang) -> RefForm {
     }
     let mut form = Form::new(fields);
     if let Some(row) = row {
-        set(&mut form, "ref.f_name", &row.name);
-        set(&mut form, "ref.f_vat", &row.vat_percent.to_string());
+        set(&mut form, "ref.f_name", &row.fields.name);
+        set(&mut form, "ref.f_vat", &row.fields.vat_percent.to_string());
         let months = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
         set(
             &mut form,
             "ref.f_accumulation",
-            &months(row.accumulation_months),
+            &months(row.fields.accumulation_months),
         );
         set(
             &mut form,
             "ref.f_settlement",
-            &months(row.settlement_months),
+            &months(row.fields.settlement_months),
         );
     } else {
         set(&mut form, "ref.f_vat", "9");
@@ -256,7 +256,11 @@ pub(super) fn build(
     );
     let months = |label| text_of(f, label).parse::<u32>().ok();
     let (kind, mode, start) = match stored {
-        Some(row) => (Some(row.kind), Some(row.mode), Some(row.start_date)),
+        Some(row) => (
+            Some(row.fields.kind),
+            Some(row.fields.mode),
+            Some(row.fields.start_date),
+        ),
         None => (
             key_of(f, "ref.f_kind").and_then(|k| k.parse::<AccountKind>().ok()),
             key_of(f, "ref.f_mode").and_then(|k| crate::db::price_schemes::billing_mode_of(k).ok()),
