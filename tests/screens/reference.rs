@@ -386,6 +386,30 @@ fn meters_uninstalled_and_installed_read_only() {
     assert!(sent.is_empty(), "an installed meter is never deleted");
 }
 
+/// s37-c, found: the short lists (here the meter types) and the meters' list said "Tab /
+/// Shift-Tab: next / previous field · Enter: next field" in their help, though a change opens
+/// a form of its own. The line is shown on the form, not on the lists.
+#[test]
+fn the_reference_lists_help_says_nothing_of_fields_and_their_forms_do() {
+    const FIELDS: &str = "next / previous field";
+    let (mut app, sent) = at_command(&SUPERVISOR, "metertypes");
+    reply(&mut app, sent[0].0, MeterTypeReply::Rows(meter_type_rows()));
+    press(&mut app, KeyCode::F(1));
+    let help = render(&app);
+    assert!(help.contains("Help"), "{help}");
+    assert!(!help.contains(FIELDS), "the meter types' list: {help}");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Insert);
+    press(&mut app, KeyCode::F(1));
+    let help = render(&app);
+    assert!(help.contains(FIELDS), "the meter type's form: {help}");
+
+    let mut app = meters_screen();
+    press(&mut app, KeyCode::F(1));
+    let help = render(&app);
+    assert!(!help.contains(FIELDS), "the meters' list: {help}");
+}
+
 /// `:meters` answered: the meter types and three uninstalled meters.
 fn meters_screen() -> App {
     let (mut app, sent) = at_command(&SUPERVISOR, "meters");

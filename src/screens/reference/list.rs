@@ -147,6 +147,11 @@ impl<K: ListKind> ShortList<K> {
 }
 
 impl<K: ListKind> Screen for ShortList<K> {
+    /// A list: its changes open a form of their own (`RefForm`).
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t(K::CRUMB).to_owned()
     }

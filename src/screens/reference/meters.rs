@@ -394,6 +394,11 @@ fn reading_text(reading: Decimal) -> String {
 }
 
 impl Screen for MetersView {
+    /// A list with a search line, as the customer table: its changes open a form of their own.
+    fn has_fields(&self) -> bool {
+        false
+    }
+
     fn crumb(&self, lang: Lang) -> String {
         lang.t("ref.screen_meters").to_owned()
     }
