@@ -65,6 +65,27 @@ fn allowed(db: &TestDb, login: &str, sql: &str) -> String {
     outcome.said.trim().to_owned()
 }
 
+/// A movement at the counter as the desk writes it (`money_move_for`, sql/V111), in one psql
+/// call (one transaction): the receipt, the row on it through `ledger_post` (`amount` signed
+/// as the ledger holds it), the entry `account.<kind>` naming the row; prints the row's id.
+/// An operator's deposit or refund comes with both (sql/V132).
+fn at_the_counter(account: i64, kind: &str, amount: &str, method: &str, key: &str) -> String {
+    format!(
+        "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+             SELECT nextval('receipt_no_seq'), customer_id, 0 FROM account WHERE id = {account};
+         WITH posted AS (
+             SELECT ledger_post({account}, '{kind}', {amount}, NULL, NULL, '{method}',
+                                currval('receipt_no_seq'), '{key}') AS id
+         )
+         INSERT INTO audit_log (action, entity, entity_id, detail)
+         SELECT 'account.{kind}', 'customer', a.customer_id,
+                jsonb_build_object('amount', {amount}, 'method', '{method}',
+                                   'receipt_no', currval('receipt_no_seq'), 'transaction_id', p.id)
+         FROM posted p, account a WHERE a.id = {account};
+         SELECT id FROM ledger_transaction WHERE idempotency_key = '{key}'"
+    )
+}
+
 /// A customer with an account, a clerk (`clerk`), a supervisor (`super`) and an
 /// administrator (`admin`) who can sign in.
 async fn desk() -> (TestDb, i64) {
@@ -187,7 +208,7 @@ async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
     refused(
         &db,
         "clerk",
-        &format!("SELECT ledger_post({cash}, 'refund', -5.00, NULL, NULL, 'cash', NULL, 'r-2')"),
+        &at_the_counter(cash, "refund", "-5.00", "cash", "r-2"),
     );
     refused(&db, "clerk", "SET ROLE meterdesk_supervisor");
     refused(
@@ -201,13 +222,13 @@ async fn a_clerk_with_psql_can_do_no_more_than_the_desk() {
     let deposit = allowed(
         &db,
         "clerk",
-        &format!("SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-1')"),
+        &at_the_counter(cash, "deposit", "10.00", "cash", "d-1"),
     );
     // A figure finer than its column is refused, not rounded (10.001 was stored as 10.00).
     let finer = psql(
         &db,
         "clerk",
-        &format!("SELECT ledger_post({cash}, 'deposit', 10.001, NULL, NULL, 'cash', NULL, 'd-x')"),
+        &at_the_counter(cash, "deposit", "10.001", "cash", "d-x"),
     );
     assert!(
         !finer.ok && finer.said.contains("10.001 / <NULL> / <NULL> does not fit"),
@@ -255,14 +276,12 @@ async fn a_supervisor_has_the_corrective_powers_and_no_more() {
     allowed(
         &db,
         "super",
-        &format!(
-            "SELECT ledger_post({account}, 'deposit', 20.00, NULL, NULL, 'cash', NULL, 'd-2')"
-        ),
+        &at_the_counter(account, "deposit", "20.00", "cash", "d-2"),
     );
     allowed(
         &db,
         "super",
-        &format!("SELECT ledger_post({account}, 'refund', -5.00, NULL, NULL, 'cash', NULL, 'r-3')"),
+        &at_the_counter(account, "refund", "-5.00", "cash", "r-3"),
     );
     refused(
         &db,
@@ -843,7 +862,6 @@ async fn an_account_takes_from_an_operator_only_the_rows_the_desk_posts_on_it() 
              COMMIT;"
         )
     };
-    let cash_customer = customer_of(&db, cash).await;
     // Money on it that a card purchase could take, put there by the owner.
     db.pool
         .get()
@@ -928,21 +946,12 @@ async fn an_account_takes_from_an_operator_only_the_rows_the_desk_posts_on_it() 
     allowed(
         &db,
         "clerk",
-        &on_a_receipt(
-            cash_customer,
-            &format!(
-                "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash',
-                                    currval('receipt_no_seq'), 'counter-deposit')"
-            ),
-        ),
+        &at_the_counter(cash, "deposit", "10.00", "cash", "counter-deposit"),
     );
     allowed(
         &db,
         "super",
-        &format!(
-            "SELECT ledger_post({cash}, 'refund', -5.00, NULL, NULL, 'cash', NULL,
-                                'counter-refund')"
-        ),
+        &at_the_counter(cash, "refund", "-5.00", "cash", "counter-refund"),
     );
 }
 
@@ -1019,10 +1028,150 @@ async fn an_operators_ledger_row_goes_only_on_the_receipt_its_own_transaction_wr
              SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash',
                                 currval('receipt_no_seq'), 'own');
              RELEASE post;
+             INSERT INTO audit_log (action, entity, entity_id, detail)
+                 SELECT 'account.deposit', 'customer', {customer},
+                        jsonb_build_object('amount', 10.00, 'method', 'cash',
+                                           'receipt_no', currval('receipt_no_seq'),
+                                           'transaction_id', id)
+                 FROM ledger_transaction WHERE idempotency_key = 'own';
              COMMIT;"
         ))
         .await
         .unwrap();
+}
+
+/// s36-l's "found, not fixed" (s37-d, sql/V132): a clerk's `ledger_post(<a counter account>,
+/// 'deposit', 10.00, NULL, NULL, 'cash', NULL, …)` from psql was posted with no receipt and no
+/// `account.deposit` audit entry, both of which the desk writes with every movement at the
+/// counter (`money_move_for`); so was a supervisor's refund. Now an operator's deposit or
+/// refund goes on its receipt and commits only with its entry naming it; a deposit keyed as a
+/// card recharge's payment, which skips that entry, is no counter account's. What the desk
+/// writes stays possible: the three together by hand, and `money_move` itself.
+#[tokio::test]
+async fn an_operators_deposit_comes_with_its_receipt_and_its_audit_entry() {
+    let (db, _) = desk().await;
+    let (cash, customer) = counter_account(&db).await;
+    // Money on it that a refund could take, put there by the owner.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({cash}, 'deposit', 20.00, NULL, NULL, 'cash', NULL, 'cash-0')"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    let on_a_receipt = |post: &str| {
+        format!(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {customer}, 0);
+             {post}"
+        )
+    };
+    for (login, sql, words) in [
+        // No receipt, no entry: s36-l's row.
+        (
+            "clerk",
+            format!(
+                "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'bare')"
+            ),
+            "goes on the receipt written with it",
+        ),
+        (
+            "super",
+            format!(
+                "SELECT ledger_post({cash}, 'refund', -5.00, NULL, NULL, 'cash', NULL, 'bare-r')"
+            ),
+            "goes on the receipt written with it",
+        ),
+        // Its receipt, no entry: refused at commit.
+        (
+            "clerk",
+            on_a_receipt(&format!(
+                "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                   currval('receipt_no_seq'), 'no-entry')"
+            )),
+            "is written with its audit entry (account.deposit)",
+        ),
+        // An entry naming another row (none), or of another kind.
+        (
+            "clerk",
+            on_a_receipt(&format!(
+                "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                   currval('receipt_no_seq'), 'other-entry');
+                 INSERT INTO audit_log (action, entity, entity_id, detail)
+                 VALUES ('account.deposit', 'customer', {customer},
+                         jsonb_build_object('amount', 10.00, 'transaction_id', 0))"
+            )),
+            "permission denied",
+        ),
+        // Keyed as a card recharge's payment, whose entry is the recharge's: no card here.
+        (
+            "clerk",
+            on_a_receipt(&format!(
+                "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                   currval('receipt_no_seq'), 'card-op:none:deposit')"
+            )),
+            "takes no deposit from an operator",
+        ),
+    ] {
+        refused_with(&db, login, &sql, words);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // What the desk writes: by hand, and through money_move.
+    allowed(
+        &db,
+        "clerk",
+        &at_the_counter(cash, "deposit", "10.00", "cash", "by-hand"),
+    );
+    let moved = allowed(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT refusal IS NULL FROM money_move('moved', {customer}, 'deposit', 10.00,
+                                                    'cash', NULL, NULL)"
+        ),
+    );
+    assert_eq!(moved, "t");
+    allowed(
+        &db,
+        "super",
+        &format!(
+            "SELECT count(*) FROM money_move('moved-back', {customer}, 'refund', 5.00, 'cash',
+                                             NULL, NULL)"
+        ),
+    );
+    let told = allowed(
+        &db,
+        "super",
+        &format!(
+            "SELECT string_agg(t.idempotency_key || ' ' || t.receipt_no::text || ' ' || e.action,
+                               ', ' ORDER BY t.id)
+             FROM ledger_transaction t
+             JOIN audit_log e ON e.detail -> 'transaction_id' = to_jsonb(t.id)
+             WHERE t.account_id = {cash}"
+        ),
+    );
+    let receipts: Vec<i64> = allowed(
+        &db,
+        "super",
+        &format!(
+            "SELECT string_agg(receipt_no::text, ' ' ORDER BY receipt_no) FROM receipt
+             WHERE customer_id = {customer}"
+        ),
+    )
+    .split(' ')
+    .map(|no| no.parse().unwrap())
+    .collect();
+    assert_eq!(
+        told,
+        format!(
+            "by-hand {} account.deposit, moved {} account.deposit, moved-back {} account.refund",
+            receipts[0], receipts[1], receipts[2]
+        )
+    );
 }
 
 /// The customer whose account `account` is.
@@ -1183,7 +1332,10 @@ async fn an_audit_entry_tells_a_write_of_its_own_transaction() {
         ),
         // A true deposit told as a bigger one.
         format!(
-            "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-9');
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {cash_customer}, 0);
+             SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash',
+                                currval('receipt_no_seq'), 'd-9');
              INSERT INTO audit_log (action, entity, entity_id, detail)
              SELECT 'account.deposit', 'customer', {cash_customer},
                     jsonb_build_object('amount', 100.00, 'method', 'cash', 'transaction_id', id)
@@ -1235,14 +1387,7 @@ async fn an_audit_entry_tells_a_write_of_its_own_transaction() {
     allowed(
         &db,
         "clerk",
-        &format!(
-            "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'd-10');
-             INSERT INTO audit_log (action, entity, entity_id, detail)
-             SELECT 'account.deposit', 'customer', {cash_customer},
-                    jsonb_build_object('amount', 10.00, 'method', 'cash', 'receipt_no', NULL,
-                                       'transaction_id', id)
-             FROM ledger_transaction WHERE idempotency_key = 'd-10'"
-        ),
+        &at_the_counter(cash, "deposit", "10.00", "cash", "d-10"),
     );
     allowed(
         &db,
@@ -1309,8 +1454,10 @@ async fn a_card_refund_gives_back_what_the_purchase_was_paid() {
         &db,
         "super",
         &format!(
-            "SELECT ledger_post({account}, 'refund', -10.00, NULL, NULL, 'cash', NULL,
-                                'card-op:refund-8:payout');
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {customer}, 0);
+             SELECT ledger_post({account}, 'refund', -10.00, NULL, NULL, 'cash',
+                                currval('receipt_no_seq'), 'card-op:refund-8:payout');
              {settle}"
         ),
     );
@@ -2132,10 +2279,7 @@ async fn a_movement_within_the_counters_limits_queues_no_check() {
     assert_eq!(recharged, "none", "a card recharge");
     let deposited = clerk_calls(
         &db,
-        &format!(
-            "SELECT ledger_post({cash}, 'deposit', 100000.00, NULL, NULL, 'cash', NULL, \
-             'within')"
-        ),
+        &at_the_counter(cash, "deposit", "100000.00", "cash", "within"),
         &check,
     );
     assert_eq!(deposited, "none", "a deposit of the most the counter takes");
@@ -2145,10 +2289,10 @@ async fn a_movement_within_the_counters_limits_queues_no_check() {
             "SET track_functions = 'pl';
              SET SESSION AUTHORIZATION \"clerk@{db}\";
              BEGIN;
-             SELECT ledger_post({cash}, 'deposit', 100000.01, NULL, NULL, 'cash', NULL,
-                                'beyond');
+             {beyond};
              SET CONSTRAINTS ALL IMMEDIATE;",
-            db = db.name
+            db = db.name,
+            beyond = at_the_counter(cash, "deposit", "100000.01", "cash", "beyond"),
         ),
     );
     assert!(
@@ -2180,7 +2324,7 @@ async fn what_the_counters_form_refuses_the_database_refuses() {
     );
     // A deposit and a refund on an account that takes them at the counter, a card purchase on
     // the card meter's (sql/V121: neither takes the other's).
-    let (cash, _) = counter_account(&db).await;
+    let (cash, cash_customer) = counter_account(&db).await;
     // The card purchases below are paid from a balance the owner put there.
     db.pool
         .get()
@@ -2192,15 +2336,23 @@ async fn what_the_counters_form_refuses_the_database_refuses() {
         .await
         .unwrap();
     let post = |kind: &str, amount: &str, volume: &str, method: &str, key: &str| {
-        let account = if kind == "card_purchase" {
-            account
-        } else {
-            cash
-        };
-        format!(
-            "SELECT ledger_post({account}, '{kind}', {amount}, {volume}, NULL, {method}, NULL, \
-             '{key}')"
-        )
+        match kind {
+            // A movement at the counter, as the desk writes it (sql/V132).
+            "deposit" | "refund" if !key.starts_with("card-op:") => {
+                at_the_counter(cash, kind, amount, method.trim_matches('\''), key)
+            }
+            _ => {
+                let account = if kind == "card_purchase" {
+                    account
+                } else {
+                    cash
+                };
+                format!(
+                    "SELECT ledger_post({account}, '{kind}', {amount}, {volume}, NULL, {method}, \
+                     NULL, '{key}')"
+                )
+            }
+        }
     };
     let limit = "at the counter is at most";
     for (login, sql) in [
@@ -2216,20 +2368,22 @@ async fn what_the_counters_form_refuses_the_database_refuses() {
             "super",
             post("deposit", "100000.01", "NULL", "'cash'", "d-3"),
         ),
-        // A card recharge's payment, with no purchase of it on its receipt.
-        (
-            "clerk",
-            post(
-                "deposit",
-                "200000.00",
-                "NULL",
-                "'cash'",
-                "card-op:x:deposit",
-            ),
-        ),
     ] {
         refused_with(&db, login, &sql, limit);
     }
+    // A card recharge's payment, with no purchase of it on its receipt, on an account with no
+    // card: no desk path posts one there (sql/V132).
+    refused_with(
+        &db,
+        "clerk",
+        &format!(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {cash_customer}, 0);
+             SELECT ledger_post({cash}, 'deposit', 200000.00, NULL, NULL, 'cash',
+                                currval('receipt_no_seq'), 'card-op:x:deposit')"
+        ),
+        "takes no deposit",
+    );
     for (login, sql) in [
         ("clerk", post("deposit", "'NaN'", "NULL", "'cash'", "n-1")),
         (
@@ -2318,11 +2472,9 @@ async fn a_payment_method_the_customers_type_does_not_take_is_refused() {
         )
         .await
         .unwrap();
+    // As the desk writes them (sql/V132).
     let post = |kind: &str, amount: &str, method: &str, key: &str| {
-        format!(
-            "SELECT ledger_post({cash}, '{kind}', {amount}, NULL, NULL, '{method}', NULL, \
-             '{key}')"
-        )
+        at_the_counter(cash, kind, amount, method, key)
     };
     let not_taken = "is not one the customer's type takes";
     let before = written(&db);

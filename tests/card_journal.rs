@@ -2534,18 +2534,24 @@ fn new_owner(name: &str) -> meterdesk::domain::customer_rules::BasicInfo {
 
 /// Another desk's transfer of the counter's customer to `to`, from the owner as stored now.
 async fn transfer_now(counter: &Counter, key: &str, to: &str) {
+    let outcome = transfer_asked(counter, key, to).await;
+    assert!(
+        matches!(outcome, TransferOutcome::Transferred { .. }),
+        "{outcome:?}"
+    );
+}
+
+/// The clerk's transfer of the customer to `to`, from the owner read now, as the transfer
+/// form sends it: its answer.
+async fn transfer_asked(counter: &Counter, key: &str, to: &str) -> TransferOutcome {
     let (mut client, _) = clerk_connection(counter).await;
     let read = customer_changes::customer_basics(&**client, counter.customer.customer_id)
         .await
         .unwrap()
         .unwrap();
-    let outcome = customer_changes::transfer_from(&mut client, CLERK, key, &read, &new_owner(to))
+    customer_changes::transfer_from(&mut client, CLERK, key, &read, &new_owner(to))
         .await
-        .unwrap();
-    assert!(
-        matches!(outcome, TransferOutcome::Transferred { .. }),
-        "{outcome:?}"
-    );
+        .unwrap()
 }
 
 /// What the card screen shows of the card on the reader (`cards::owner_of`, read with the
@@ -2748,16 +2754,24 @@ async fn a_recharge_while_another_desk_transfers_the_customer_is_refused_for_the
             receipt.name, to,
             "{word}: the receipt names the owner confirmed"
         );
-        // Exactly once: that key re-sent after yet another transfer (the owner sent now
-        // stale) hands out the same journaled operation, then answers it finished.
-        transfer_now(&counter, &format!("transfer-{word}-again"), then).await;
+        // Exactly once: that key re-sent hands out the same journaled operation; yet another
+        // transfer waits for it (sql/V131: refused while it is pending, made once it is
+        // settled); re-sent after that transfer (the owner sent now stale), it answers the
+        // operation finished.
         let (_, resent) = start_recharge(&counter, key, request(owner_now), facts.clone()).await;
         let BeginOutcome::Begun(resent) = resent.await.unwrap().outcome else {
             panic!("{word}: the re-send is not answered as the first");
         };
         assert_eq!(resent.operation_id, begun.operation_id, "{word}");
+        let again = format!("transfer-{word}-again");
+        assert_eq!(
+            transfer_asked(&counter, &again, then).await,
+            TransferOutcome::CardOperationPending,
+            "{word}: the transfer waits for the pending recharge"
+        );
         counter.write(&begun, usize::MAX);
         assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+        transfer_now(&counter, &again, then).await;
         let (_, finished) = start_recharge(&counter, key, request(owner_now), facts).await;
         assert!(
             matches!(
@@ -2891,16 +2905,23 @@ async fn a_card_refund_while_another_desk_transfers_the_customer_is_refused_for_
         panic!("not begun for Anna Schmidt");
     };
     assert_eq!(begun.purchase.as_ref().unwrap().amount, dec("8.00"));
-    // Exactly once: that key re-sent after yet another transfer (the owner sent now stale)
-    // hands out the same journaled operation, then answers it finished.
-    transfer_now(&counter, "transfer-refund-again", "王芳").await;
+    // Exactly once: that key re-sent hands out the same journaled operation; yet another
+    // transfer waits for it (sql/V131: refused while it is pending, made once it is settled);
+    // re-sent after that transfer (the owner sent now stale), it answers the operation
+    // finished.
     let (_, resent) = start_refund(&counter, "refund-for-anna", refund(owner_now)).await;
     let BeginOutcome::Begun(resent) = resent.await.unwrap().outcome else {
         panic!("the re-send is not answered as the first");
     };
     assert_eq!(resent.operation_id, begun.operation_id);
+    assert_eq!(
+        transfer_asked(&counter, "transfer-refund-again", "王芳").await,
+        TransferOutcome::CardOperationPending,
+        "the transfer waits for the pending refund"
+    );
     counter.write(&begun, usize::MAX);
     assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    transfer_now(&counter, "transfer-refund-again", "王芳").await;
     let (_, finished) = start_refund(&counter, "refund-for-anna", refund(owner_now)).await;
     assert!(
         matches!(
@@ -2923,6 +2944,151 @@ async fn a_card_refund_while_another_desk_transfers_the_customer_is_refused_for_
         1,
         "one refund, none for the stale key"
     );
+    let check = books_check(&counter).await;
+    assert!(check.is_empty(), "{check:?}");
+}
+
+/// s36-h's and s36-a's "found, not fixed" (s37-d): a supervisor's card refund is begun for the
+/// owner the confirmation named (checked, sql/V119), its 8.00 onto the balance; it is paid out,
+/// on a receipt of its own, only at the settle, once the card shows the purchase cancelled.
+/// Another desk's transfer between the two was not asked about: it told Anna Schmidt that the
+/// 8.00 "stays with the account", then the settle paid it out of her balance on a receipt
+/// naming her. The card is written before the settle, so the settle is not what can be
+/// refused: the transfer waits for the pending operation (sql/V131). Forced as the races above:
+/// a superuser holds `card_operation` in SHARE mode, so the refund's begin stops at its journal
+/// holding the account; the transfer waits for the account; then the begin commits and the
+/// transfer goes on — refused, the refund pending, nothing written. So is a clerk's owner
+/// history row written by hand (SQLSTATE MD420). The settle pays 8.00 out to the owner the
+/// begin checked, its receipt naming them; then the transfer is made, with the balance that
+/// stays: 0.00. Before sql/V131: `Transferred { balance: 8.00 }`, and the payout's receipt
+/// named Anna Schmidt.
+#[tokio::test]
+async fn a_card_refund_pending_holds_a_transfer_so_it_is_paid_out_to_the_owner_its_begin_checked() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("8")).await;
+    let superuser = cluster().superuser_connection_string(&counter.customer.db.name);
+    let connect = async || {
+        let (client, connection) = tokio_postgres::connect(&superuser, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    let (watcher, blocker) = (connect().await, connect().await);
+    let (shown, owner_seen) = card_screen_owner(&counter).await;
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: Some(owner_seen),
+    };
+    let read = customer_changes::customer_basics(&**counter.clerk, counter.customer.customer_id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE card_operation IN SHARE MODE")
+        .await
+        .unwrap();
+    let (refund_pid, refunding) = start_refund(&counter, "refund-racing", refund).await;
+    assert_eq!(
+        waiting_for_a_lock(&watcher, refund_pid).await,
+        "relation on card_operation",
+        "the refund holds the account and waits at its journal"
+    );
+    let (transfer_pid, transfer) = {
+        let (mut client, pid) = clerk_connection(&counter).await;
+        let task = tokio::spawn(async move {
+            customer_changes::transfer_from(
+                &mut client,
+                CLERK,
+                "transfer-racing",
+                &read,
+                &new_owner("Anna Schmidt"),
+            )
+            .await
+            .unwrap()
+        });
+        (pid, task)
+    };
+    assert_ne!(
+        waiting_for_a_lock(&watcher, transfer_pid).await,
+        "relation on card_operation",
+        "the transfer waits for the refund's account, not for the table"
+    );
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    let BeginOutcome::Begun(begun) = refunding.await.unwrap().outcome else {
+        panic!("the refund for {shown} is not begun");
+    };
+    assert_eq!(
+        transfer.await.unwrap(),
+        TransferOutcome::CardOperationPending,
+        "the transfer met the refund pending"
+    );
+    assert_eq!(
+        card_screen_owner(&counter).await,
+        (shown.clone(), owner_seen)
+    );
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_out, books.pending),
+        (dec("8.00"), Decimal::ZERO, 1),
+        "the refund's 8.00 on the balance until it is paid out"
+    );
+    // A clerk's psql meets the same refusal: the database is the boundary.
+    let before = counter.footprint().await;
+    let by_hand = counter
+        .clerk
+        .batch_execute(&format!(
+            "INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+             VALUES ({}, '{{}}', {CLERK})",
+            counter.customer.customer_id
+        ))
+        .await
+        .expect_err("an owner history row while a card operation is pending");
+    assert_eq!(
+        by_hand.as_db_error().map(|e| e.code().code()),
+        Some("MD420"),
+        "{by_hand:?}"
+    );
+    assert_eq!(counter.footprint().await, before, "nothing written");
+
+    // The card shows the purchase cancelled: paid out to the owner the begin checked.
+    counter.write(&begun, usize::MAX);
+    let settled = counter.settle(&begun).await;
+    assert_eq!(
+        (settled.state, settled.now),
+        (OperationState::Done, true),
+        "{settled:?}"
+    );
+    let receipt_no = settled.receipt_no.expect("the payout's receipt");
+    let receipt = receipts::reprint(&**counter.supervisor, receipt_no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        receipt.name, shown,
+        "the payout's receipt names the owner the refund was begun for"
+    );
+    let books = counter.books().await;
+    assert_eq!(
+        (
+            books.balance,
+            books.paid_out,
+            books.litres_sold,
+            books.pending
+        ),
+        (Decimal::ZERO, dec("8.00"), 0, 0),
+        "paid out once"
+    );
+
+    // Settled: the transfer is made, and the balance it tells stays is what stays.
+    let transferred = transfer_asked(&counter, "transfer-settled", "Anna Schmidt").await;
+    assert!(
+        matches!(transferred, TransferOutcome::Transferred { balance, .. } if balance.is_zero()),
+        "{transferred:?}"
+    );
+    assert_eq!(counter.books().await.balance, Decimal::ZERO);
     let check = books_check(&counter).await;
     assert!(check.is_empty(), "{check:?}");
 }

@@ -171,8 +171,24 @@ fn person(name: &str, mobile: &str) -> BasicInfo {
     })
 }
 
-/// A cash deposit of `amount` into `account_id`, taken by `client` (the clerk, or the owner for a
-/// fixture) through the ledger.
+/// A cash deposit of `amount` into `customer_id`'s account, taken by `client` (the clerk) as the
+/// desk takes it: `money_move`, its receipt and its audit entry (sql/V132).
+async fn deposit_at_the_counter(client: &Object, customer_id: i64, amount: &str) {
+    let taken: i64 = client
+        .query_one(
+            "SELECT count(*) FROM money_move($1, $2, 'deposit', $3::text::numeric, 'cash',
+                                             NULL, NULL)
+             WHERE refusal IS NULL",
+            &[&key(), &customer_id, &amount],
+        )
+        .await
+        .expect("the clerk takes a deposit")
+        .get(0);
+    assert_eq!(taken, 1, "the deposit's receipt line");
+}
+
+/// A cash deposit of `amount` into `account_id`, taken by `client` (the owner, for a fixture)
+/// through the ledger.
 async fn deposit(client: &Object, account_id: i64, amount: &str) {
     client
         .execute(
@@ -1066,7 +1082,7 @@ async fn a_transfer_keeps_the_previous_owner_as_history_and_the_balance_with_the
         ..
     } = with_fixture().await;
     let read = opened_customer(&mut supervisor, &mut clerk, BusinessModel::SystemPrepaid).await;
-    deposit(&clerk, 1, "88.50").await;
+    deposit_at_the_counter(&clerk, read.customer_id, "88.50").await;
     let preview = customer_changes::transfer_preview(&**clerk, read.customer_id)
         .await
         .unwrap()

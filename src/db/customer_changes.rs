@@ -543,6 +543,11 @@ pub enum TransferOutcome {
     WrongNature {
         nature: Nature,
     },
+    /// A card operation of the customer is pending (its card's write not yet settled): the
+    /// customer is transferred once it is settled, so that its money moves for the owner its
+    /// begin checked and the balance the confirmation shows is the one that stays (sql/V131,
+    /// SQLSTATE MD420). Nothing was written.
+    CardOperationPending,
 }
 
 /// The balance and unpaid bills a transfer of the customer would meet; None if there is no
@@ -658,20 +663,32 @@ async fn transfer_of(
         if nature != new_owner.nature() {
             return Ok(TransferOutcome::WrongNature { nature });
         }
-        let unpaid: i64 = transaction
+        // Behind the account's lock: a card operation's begin holds the account while it
+        // journals, so one pending now was committed, and no other can begin until this ends.
+        // Asked before the customer's row is written: a settle in flight holds the customer
+        // (its receipt's key) and waits for the account (sql/V131 refuses it too, for psql).
+        let blockers = transaction
             .query_one(
-                "SELECT count(*) AS unpaid FROM bill WHERE account_id = $1 AND status = 'unpaid'",
-                &[&account_id],
+                "SELECT (SELECT count(*) FROM bill
+                         WHERE account_id = $1 AND status = 'unpaid') AS unpaid,
+                        EXISTS (SELECT FROM card_operation
+                                WHERE customer_id = $2 AND state = 'pending') AS card_pending",
+                &[&account_id, &customer_id],
             )
-            .await?
-            .get("unpaid");
+            .await?;
+        let unpaid: i64 = blockers.get("unpaid");
         if unpaid > 0 {
             return Ok(TransferOutcome::UnpaidBills { count: unpaid });
+        }
+        if blockers.get::<_, bool>("card_pending") {
+            return Ok(TransferOutcome::CardOperationPending);
         }
         let (keys, previous_values) = as_key_values(&previous, None);
         let (_, new_values) = as_key_values(new_owner, None);
         let columns = Columns::of(new_owner);
-        let version: i32 = transaction
+        // The owner history's row refuses a customer whose card operation is pending
+        // (sql/V131, MD420), asked in this statement behind the account taken above.
+        let saved = transaction
             .query_one(
                 &format!(
                     "WITH history AS (
@@ -706,11 +723,25 @@ async fn transfer_of(
                 ]
                 .concat(),
             )
-            .await?
-            .get("version");
+            .await;
+        let version: i32 = match saved {
+            Ok(row) => row.get("version"),
+            Err(error) if card_operation_pending(&error) => {
+                return Ok(TransferOutcome::CardOperationPending);
+            }
+            Err(error) => return Err(error.into()),
+        };
         Ok(TransferOutcome::Transferred { balance, version })
     })
     .await
+}
+
+/// Whether `error` is the owner history's refusal of a customer whose card operation is
+/// pending (SQLSTATE MD420, sql/V131).
+fn card_operation_pending(error: &tokio_postgres::Error) -> bool {
+    error
+        .as_db_error()
+        .is_some_and(|server| server.code().code() == "MD420")
 }
 
 impl Outcome for TransferOutcome {

@@ -101,6 +101,10 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "the kinds of the desk's own exactly-once records: written by the desk's code only",
     ),
     (
+        "MD420",
+        "answered by the transfer: a card operation pending (TransferOutcome::CardOperationPending, sql/V131)",
+    ),
+    (
         "operator_db_role_key",
         "the server role is made from the login, which `operator_login_key` keeps apart first",
     ),

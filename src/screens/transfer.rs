@@ -107,6 +107,7 @@ fn refusal_key(outcome: &TransferOutcome) -> &'static str {
     match outcome {
         TransferOutcome::Closed => "modify.closed",
         TransferOutcome::NotFound => "details.gone",
+        TransferOutcome::CardOperationPending => "transfer.card_pending",
         _ => "open.type_changed",
     }
 }
@@ -259,6 +260,12 @@ impl TransferView {
                 hub.send(LoadTransferPreview {
                     customer_id: self.customer_id,
                 });
+            }
+            // The new owner typed stays, in the confirmation: F2 transfers once the card's
+            // operation is settled (sql/V131).
+            TransferOutcome::CardOperationPending => {
+                let text = hub.app.t(refusal_key(outcome));
+                hub.say(MessageKind::Error, text);
             }
             TransferOutcome::Closed
             | TransferOutcome::NotFound

@@ -1195,6 +1195,10 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("ledger_transaction", "card_recharge_is_its_payment"),
     // sql/V108: a phone and an identity number as the desk stores them, an operator's only.
     ("customer", "written_as_the_desk_stores_it"),
+    // sql/V131: a transfer waits for the customer's pending card operation, an operator's only.
+    ("customer_owner_history", "waits_for_the_card"),
+    // sql/V132: a counter movement comes with its audit entry, an operator's rows only.
+    ("ledger_transaction", "counter_money_is_audited"),
 ];
 
 /// Statement triggers with a transition table of a bulk table's inserts that do nothing for the

@@ -575,6 +575,55 @@ fn a_transfer_refused_for_an_owner_changed_at_another_desk_names_them_and_keeps_
     }
 }
 
+/// A transfer refused while a card operation of the customer is pending (s37-d, sql/V131): the
+/// clerk is told why and what settles it, in both languages; the confirmation stays with the
+/// new owner typed, and F2 again sends the same transfer once the card's operation is settled.
+#[test]
+fn a_transfer_refused_while_a_card_operation_is_pending_says_so_and_keeps_the_confirmation() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = transfer_screen_on(signed_in(lang), Decimal::new(800, 2), 0);
+        type_text(&mut app, "李娜");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "13712345678");
+        press(&mut app, KeyCode::F(2));
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some(first) = only(&sent).of::<Transfer>().cloned() else {
+            panic!("{sent:?}")
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(TransferOutcome::CardOperationPending),
+        );
+        let screen = render(&app);
+        let (told, asked) = match lang {
+            Lang::En => (
+                "Not transferred: a card operation of this customer is still pending",
+                "from 张伟 to 李娜",
+            ),
+            Lang::Zh => (
+                "未过户：该用户有一笔 IC 卡操作尚未完成",
+                "从 张伟 过户给 李娜",
+            ),
+        };
+        assert!(screen.contains(told), "{lang:?}: {screen}");
+        assert!(
+            screen.contains(asked),
+            "{lang:?}: the confirmation stays: {screen}"
+        );
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some(again) = only(&sent).of::<Transfer>() else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(
+            (&again.from, &again.info),
+            (&first.from, &first.info),
+            "{lang:?}: the same transfer, nothing typed again"
+        );
+    }
+}
+
 /// A transfer waiting for the database is not cancelled by F12 or F3 on its confirmation, and
 /// the desk does not say it is: it is sent when the database is back (session 33, by hand: the
 /// server stopped after F2, F3 said "已取消。", and the transfer was made a minute later). The
