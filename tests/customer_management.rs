@@ -1175,6 +1175,24 @@ async fn a_transfer_is_refused_while_a_postpaid_account_has_unpaid_bills() {
         count(&owner, "SELECT count(*) FROM customer_owner_history").await,
         0
     );
+    // The clerk's psql meets the same refusal (sql/V134): the database is the boundary.
+    let by_hand = clerk
+        .batch_execute(&format!(
+            "INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+             VALUES ({}, '{{}}', {CLERK})",
+            read.customer_id
+        ))
+        .await
+        .expect_err("an owner history row while the account has unpaid bills");
+    assert_eq!(
+        by_hand.as_db_error().map(|e| e.code().code()),
+        Some("MD421"),
+        "{by_hand:?}"
+    );
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM customer_owner_history").await,
+        0
+    );
     owner
         .batch_execute("UPDATE bill SET status = 'void'")
         .await

@@ -82,6 +82,9 @@ pub const KNOWN: &[Known] = &[
     // `customer_owner_unchanged`). A bill payment and the card operations answer it themselves
     // (`PayOutcome`, `card_ops::Refusal::OwnerChanged`).
     code("MD410", "refused.owner_changed"),
+    // A transfer whose account was billed between the desk's question and its write (a
+    // reading at another desk); the desk asks first, behind the account's lock (sql/V134).
+    code("MD421", "refused.transfer_unpaid_bills"),
     // Only the desk's "closed customer" triggers raise 55000 (`customer_closed_is_read_only`,
     // `card_refuses_closed_customer`, `ledger_posted`): a customer closed by another desk
     // while this one's form was open. Money and the basic information answer it themselves.
