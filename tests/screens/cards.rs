@@ -3745,3 +3745,56 @@ fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
         assert!(screen.contains(note), "{lang:?}: {screen}");
     }
 }
+
+/// s37-e on the rig: a refund left pending (the card pulled before the write), then settled
+/// failed when the card came back, was shown "(50.00)" with "An amount in brackets was not
+/// taken: failed, its money is on the balance" — a failed refund paid nothing out and left
+/// nothing on the balance (its credit reversed, sql/V78; the balance read 0.00). Its own
+/// note, whole at 80×24; the recharge's note only where a failed recharge is shown.
+#[test]
+fn the_usage_records_say_a_failed_refund_paid_nothing() {
+    for (lang, refund_note, recharge_note) in [
+        (
+            Lang::Zh,
+            "括号内的退款失败：未付出款项，也未记入账户余额。",
+            "款项已记入该用户的账户余额",
+        ),
+        (
+            Lang::En,
+            "A refund in brackets failed: nothing paid out, nothing on the balance.",
+            "its money is on the balance",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 2, 58, 0).unwrap();
+        let record = |operation_id, kind, state, cents| UsageRecord {
+            operation_id,
+            kind,
+            state,
+            card_no: i64::from(CARD),
+            generation: 1,
+            purchase_seq: Some(1),
+            volume_litres: Some(50_000),
+            amount: Some(Decimal::new(cents, 2)),
+            operator: "王芳".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: None,
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(vec![
+                record(2098, OperationKind::Refund, OperationState::Failed, 5000),
+                record(2097, OperationKind::Recharge, OperationState::Done, -5000),
+            ]),
+        );
+        let screen = render(&app);
+        assert!(screen.contains("(50.00)"), "{lang:?}: {screen}");
+        assert!(screen.contains(refund_note), "{lang:?}: {screen}");
+        assert!(!screen.contains(recharge_note), "{lang:?}: {screen}");
+    }
+}
