@@ -957,7 +957,7 @@ async fn a_recharge_the_card_did_not_take_is_reversed_and_its_money_pays_the_nex
                 }
             )
             .await,
-        Refusal::PaymentMethodNotAllowed
+        Refusal::PaymentMethodNotAllowed("alipay".into())
     );
 }
 

@@ -163,12 +163,17 @@ fn on_read(app: &mut App, read: &CardRead) {
 
 fn resolved_text(app: &App, settled: &Settled) -> String {
     let kind = app.lang.t(kind_key(settled.kind));
-    // A failed recharge's price went onto the balance: said with its amount.
-    if let (OperationState::Failed, OperationKind::Recharge, Some(amount)) =
-        (settled.state, settled.kind, settled.amount)
-    {
+    // A failure reverses the operation's money row (sql/V78): what that left is said with the
+    // amount the journal holds, never "if any". A recharge's price stays on the balance; a
+    // refund's credit is taken back, nothing paid out; none moved no money.
+    if let (OperationState::Failed, Some(amount)) = (settled.state, settled.amount) {
+        let key = match settled.kind {
+            OperationKind::Recharge => "ic.resolved_failed_amount",
+            OperationKind::Refund => "ic.resolved_failed_refund",
+            _ => "ic.resolved_failed_reversed",
+        };
         return app.lang.tf(
-            "ic.resolved_failed_amount",
+            key,
             &[
                 ("id", &settled.operation_id),
                 ("kind", &kind),

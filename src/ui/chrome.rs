@@ -93,8 +93,9 @@ const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 /// Cells the breadcrumbs keep however narrow the line: the screen on top, named.
 const FEWEST_CRUMBS: usize = 16;
 /// Cells the operator and office keep before the breadcrumbs give up their outer levels: the
-/// operator's name, or its start.
-const FEWEST_WHO: usize = 24;
+/// start of the operator's name ("李晓明…", "Li Xi…"). The place comes first (session 37:
+/// at 80 columns the card screen read "… › IC卡" beside 24 cells of the operator's name).
+const FEWEST_WHO: usize = 6;
 
 /// The operator and office signed in, as the top line shows them whole.
 fn operator(app: &App) -> Option<String> {
@@ -125,10 +126,10 @@ fn states(app: &App) -> String {
 
 /// The top line: breadcrumbs on the left, operator, office and states on the right. Where it
 /// is too narrow for all, it cuts in this order (decisions.md, session 32, "where the clerk
-/// is"): the office, from its end; then the operator's name, down to [`FEWEST_WHO`] cells;
-/// then the breadcrumbs' outer levels, down to "… › " and the screen on top. The breadcrumbs
-/// say where the clerk is (ui.md's first fact of the line); the database and reader states
-/// are never cut for the others.
+/// is", and session 37): the office, from its end; then the operator's name, down to
+/// [`FEWEST_WHO`] cells; only then the breadcrumbs' outer levels, down to "… › " and the
+/// screen on top. The breadcrumbs say where the clerk is (ui.md's first fact of the line);
+/// the database and reader states are never cut for the others.
 pub fn top_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let crumbs = format!(" meterdesk › {}", app.breadcrumbs().join(" › "));
     let line = top_line_text(
@@ -147,19 +148,22 @@ fn top_line_text(room: usize, crumbs: &str, who: Option<&str>, states: &str) -> 
     let fewest_crumbs = width(crumbs)
         .min(width(deepest) + width("… › "))
         .min(FEWEST_CRUMBS);
+    // The breadcrumbs keep all but the states and the fewest cells of the operator; what they
+    // leave (whole levels go, so it may be more than they had to give up) is the operator's.
+    let fewest_who = who.map_or(0, |who| width(&truncate(who, FEWEST_WHO)) + width(" │ "));
+    let crumbs = truncate_left(
+        crumbs,
+        room.saturating_sub(fewest_who + width(states) + 1)
+            .max(fewest_crumbs),
+    );
     let status = match who {
         Some(who) => {
-            let left_for_who = room.saturating_sub(width(crumbs) + 1 + 3 + width(states));
-            let most_for_who = room.saturating_sub(fewest_crumbs + 1 + 3 + width(states));
-            let who_room = left_for_who
-                .max(width(who).min(FEWEST_WHO))
-                .min(most_for_who);
+            let who_room = room.saturating_sub(width(&crumbs) + 1 + 3 + width(states));
             format!("{} │ {states}", truncate(who, who_room))
         }
         None => states.to_owned(),
     };
-    let status = truncate(&status, room.saturating_sub(fewest_crumbs + 1));
-    let crumbs = truncate_left(crumbs, room.saturating_sub(width(&status) + 1));
+    let status = truncate(&status, room.saturating_sub(width(&crumbs) + 1));
     let gap = room.saturating_sub(width(&crumbs) + width(&status));
     format!("{crumbs}{}{status}", " ".repeat(gap))
 }
@@ -256,8 +260,11 @@ pub fn command_line(frame: &mut Frame, area: Rect, line: &CommandLine, theme: &T
 }
 
 /// The key legend: the commands this screen offers that the operator's roles allow, each with
-/// its first key in the live keymap.
+/// its first key in the live keymap, in the screen's order until one does not fit. The two
+/// spaces after the last one shown need no room: a command that ends at the line's last cell
+/// is shown.
 pub fn legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    const GAP: usize = 2;
     let mut spans = Vec::new();
     let mut used = 0;
     for (command, label) in app.allowed_commands() {
@@ -266,8 +273,8 @@ pub fn legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         let key = key.to_string();
         let label = app.lang.t(label);
-        let cost = width(&key) + width(label) + 3;
-        if used + cost > usize::from(area.width) {
+        let cost = width(&key) + width(label) + 1 + GAP;
+        if used + cost - GAP > usize::from(area.width) {
             break;
         }
         used += cost;
@@ -297,17 +304,38 @@ mod tests {
         assert_eq!(width(&top), 80);
     }
 
+    /// s36-d on the card rig at 80 columns: with a card on the reader naming its customer, the
+    /// card screen's top line read "… › IC卡" beside "李晓明 Li Xiaom…". The place stays whole;
+    /// the operator's name gives way, down to its start.
     #[test]
-    fn deeper_the_office_gives_way_first_then_the_outer_levels_then_the_rest_of_the_office() {
+    fn on_the_card_screen_the_place_stays_whole_and_the_name_gives_way() {
+        let card = " meterdesk › 客户 › IC卡";
+        let states = "数据库：正常 │ 卡 100000756 · 10000057 陈芳  ";
+        let top = top_line_text(80, card, Some(WHO), states);
+        assert!(top.starts_with(&format!("{card} 李晓明…")), "{top}");
+        assert!(top.ends_with(&format!(" │ {states}")), "{top}");
+        assert_eq!(width(&top), 80);
+        let english = " meterdesk › Customers › IC card";
+        let states = "DB: ok │ Card 100000756 · 10000057 Chen Fang  ";
+        let top = top_line_text(80, english, Some("Li Xiaoming@Counter Hall 1"), states);
+        // The longer English states leave the name its start, and the program's name goes:
+        // the place, "Customers › IC card", stays.
+        assert!(top.starts_with("… › Customers › IC card "), "{top}");
+        assert!(top.contains(" Li Xia… │ "), "{top}");
+        assert!(top.ends_with(states), "{top}");
+        assert_eq!(width(&top), 80);
+    }
+
+    #[test]
+    fn deeper_the_office_gives_way_first_then_the_name_then_the_outer_levels() {
         let deep = " meterdesk › 客户 › 10023457 › 更换卡片 › 确认";
         let top = top_line_text(100, deep, Some(WHO), STATES);
         assert!(top.starts_with(deep), "{top}");
         assert!(top.contains(" 李晓明 Li Xiaoming@营业…"), "{top}");
         assert_eq!(width(&top), 100);
+        // At 80 the name down to its start; the breadcrumbs whole.
         let top = top_line_text(80, deep, Some(WHO), STATES);
-        assert!(top.starts_with("… › "), "{top}");
-        assert!(top.contains("› 更换卡片 › 确认 "), "{top}");
-        assert!(top.contains(" 李晓明 Li Xiaoming@营业… │ "), "{top}");
+        assert!(top.starts_with(&format!("{deep} 李晓… │ ")), "{top}");
         assert_eq!(width(&top), 80);
         let narrow = top_line_text(60, deep, Some(WHO), STATES);
         assert!(

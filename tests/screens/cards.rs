@@ -307,6 +307,94 @@ fn ic_card_screen_with_a_user_card() {
     insta::assert_snapshot!(render(&app));
 }
 
+/// s36-d on the rig, found: at 80×24 in English a supervisor's card pane dropped "p Pending"
+/// and "F3 Back" from the legend (F1 listed them), and the top line cut the place to "… ›
+/// IC card" beside the operator's name. The legend says the card pane's keys in short words,
+/// all of them at 80 columns in both languages; the top line keeps "Customers › IC card" and
+/// shortens the operator's name.
+#[test]
+fn the_card_panes_legend_and_place_fit_at_80_columns_in_both_languages() {
+    for (lang, name, place, keys) in [
+        (
+            Lang::En,
+            "card_pane_supervisor_80x24_en",
+            "Customers › IC card ",
+            [
+                "F1 Help",
+                "F5 Read",
+                "F8 Recharge",
+                "F9 Refund",
+                "y Recycle",
+                "u Usage",
+                "p Pending",
+                "F3 Back",
+            ],
+        ),
+        (
+            Lang::Zh,
+            "card_pane_supervisor_80x24_zh",
+            "客户 › IC卡 ",
+            [
+                "F1 帮助",
+                "F5 读卡",
+                "F8 充值",
+                "F9 退款",
+                "y 回收",
+                "u 用卡记录",
+                "p 未完成操作",
+                "F3 返回",
+            ],
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        supervisor(&mut app);
+        insert(&mut app, seen_user(user_card(4)));
+        open_card_screen(&mut app);
+        let screen = render(&app);
+        let legend = legend_text(&app);
+        for key in keys {
+            assert!(legend.contains(key), "{lang:?}: {key} in {legend}");
+        }
+        let top = top_text(&app);
+        assert!(top.contains(place), "{lang:?}: {top}");
+        assert!(
+            top.contains("王芳"),
+            "{lang:?}: the operator's name starts: {top}"
+        );
+        insta::assert_snapshot!(name, screen);
+    }
+}
+
+/// The bottom line as the terminal shows it (wide characters' hidden cells left out).
+fn legend_text(app: &App) -> String {
+    shown_row(app, 23)
+}
+
+fn top_text(app: &App) -> String {
+    shown_row(app, 0)
+}
+
+/// Row `y` of the 80×24 screen as read on the terminal.
+fn shown_row(app: &App, y: u16) -> String {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|frame| meterdesk::ui::draw(frame, app))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut row = String::new();
+    let mut skip = 0;
+    for x in 0..80 {
+        let symbol = buffer[(x, y)].symbol();
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        skip = unicode_width::UnicodeWidthStr::width(symbol).saturating_sub(1);
+        row.push_str(symbol);
+    }
+    row
+}
+
 #[test]
 fn ic_card_screen_in_chinese_with_a_chinese_name() {
     let mut app = signed_in(Lang::Zh);
@@ -1779,14 +1867,14 @@ fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not
         ),
     ] {
         assert_eq!(
-            told_behind(lang, false),
+            told_behind(lang, false, 6),
             (lacks.to_owned(), written.to_owned()),
             "{lang:?}"
         );
     }
 }
 
-/// An older copy of the card saved before its purchase #6 was refunded still shows #6 valid:
+/// An older copy of the card saved before its purchase #5 was refunded still shows #5 valid:
 /// the read says what it is and what a meter would load from it; the recharge that wrote the
 /// refund onto it says so, and that the meter now loads nothing from it.
 #[test]
@@ -1794,26 +1882,89 @@ fn an_older_copy_from_before_a_refund_is_told_so_and_the_refund_written_on_it() 
     for (lang, lacks, written) in [
         (
             Lang::Zh,
-            "卡 40000017 是旧的副本：卡上第 6 笔购水显示有效，但已退款。下次充值或退款时先将退款写入此卡；\
+            "卡 40000017 是旧的副本：卡上第 5 笔购水显示有效，但已退款。下次充值或退款时先将退款写入此卡；\
              在此之前用它刷表会充入已退款的水。已记录。",
-            "此卡是旧的副本：卡上第 6 笔购水已退款，现已在卡上写为已退，水表不会再充入。其他未做、未收费：请重试。",
+            "此卡是旧的副本：卡上第 5 笔购水已退款，现已在卡上写为已退，水表不会再充入。其他未做、未收费：请重试。",
         ),
         (
             Lang::En,
-            "Card 40000017 is an older copy: it shows purchase #6 valid, which was refunded. The \
+            "Card 40000017 is an older copy: it shows purchase #5 valid, which was refunded. The \
              next recharge or refund writes the refund onto it first; a meter swiped with it \
              meanwhile loads water already paid back. Reported.",
-            "This card was an older copy: purchase #6 on it was refunded, and is now written on \
+            "This card was an older copy: purchase #5 on it was refunded, and is now written on \
              it as refunded, so the meter loads nothing from it. Nothing else was done or \
              charged: try again.",
         ),
     ] {
         assert_eq!(
-            told_behind(lang, true),
+            told_behind(lang, true, 5),
             (lacks.to_owned(), written.to_owned()),
             "{lang:?}"
         );
     }
+}
+
+/// s36-k, found not fixed: a copy older than the refunded purchase (it shows #5; #6 was
+/// bought and refunded since) was told "it shows purchase #6 valid … a meter swiped with it
+/// meanwhile loads water already paid back", by the read and by a write refused for it. It
+/// shows #5, and lacks #6: said so, without the water it cannot load.
+#[test]
+fn a_copy_older_than_its_refunded_purchase_is_told_what_it_shows() {
+    for (lang, read, refused) in [
+        (
+            Lang::Zh,
+            "卡 40000017 是旧的副本，卡上显示的是第 5 笔购水，没有已退款的第 6 笔购水。下次充值或退款时先将退款写入此卡。已记录。",
+            "此卡是旧的副本，卡上显示的是第 5 笔购水，没有已退款的第 6 笔购水，退款未能写入：请再次放卡。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017 is an older copy showing purchase #5, without purchase #6, which was \
+             refunded. The next recharge or refund writes the refund onto it first. Reported.",
+            "This card is an older copy showing purchase #5, without purchase #6, which was \
+             refunded, and the refund could not be written on it: present the card again.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let missing = Discrepancy::MissingPurchase {
+            sequence: 6,
+            refunded: true,
+        };
+        read_own_card(&mut app, vec![missing]);
+        assert_eq!(app.message.clone().unwrap().text, read, "{lang:?}");
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(
+                Refusal::MissingPurchase {
+                    sequence: 6,
+                    refunded: true,
+                },
+            ))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, refused, "{lang:?}");
+    }
+    // The copy that shows the refunded purchase valid is told as before, by the write too.
+    let mut app = signed_in(Lang::En);
+    read_own_card(&mut app, Vec::new());
+    recharge_quoted(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    answer(
+        &mut app,
+        &sent,
+        Reply::screen(WriteOutcome::from(Written::Refused(
+            Refusal::MissingPurchase {
+                sequence: 5,
+                refunded: true,
+            },
+        ))),
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "This card is an older copy: it shows purchase #5 valid, which was refunded, and the \
+         refund could not be written on it: present the card again."
+    );
 }
 
 /// The read that found the older copy wrote the refund onto it: told, in the desk's language.
@@ -1842,16 +1993,14 @@ fn a_refund_the_read_wrote_onto_an_older_copy_is_told() {
     }
 }
 
-/// What the desk in `lang` says when the card read lacks purchase #6 as the books hold it
-/// (`refunded`: its refund), and when a recharge then wrote it onto the card instead.
-fn told_behind(lang: Lang, refunded: bool) -> (String, String) {
+/// What the desk in `lang` says when the card read (showing purchase #5) lacks purchase
+/// `sequence` as the books hold it (`refunded`: its refund), and when a recharge then wrote it
+/// onto the card instead.
+fn told_behind(lang: Lang, refunded: bool, sequence: u32) -> (String, String) {
     let mut app = signed_in(lang);
     read_own_card(
         &mut app,
-        vec![Discrepancy::MissingPurchase {
-            sequence: 6,
-            refunded,
-        }],
+        vec![Discrepancy::MissingPurchase { sequence, refunded }],
     );
     let lacks = app.message.clone().unwrap().text;
     recharge_quoted(&mut app);
@@ -1860,10 +2009,7 @@ fn told_behind(lang: Lang, refunded: bool) -> (String, String) {
         &mut app,
         &sent,
         Reply::screen(WriteOutcome::from(Written::Refused(
-            Refusal::MissingPurchaseWritten {
-                sequence: 6,
-                refunded,
-            },
+            Refusal::MissingPurchaseWritten { sequence, refunded },
         ))),
     );
     (lacks, app.message.clone().unwrap().text)
@@ -2317,7 +2463,7 @@ fn a_card_read_that_fails_lets_the_keys_waiting_for_it_go_on() {
     );
     let screen = render(&app);
     assert!(
-        screen.contains("The card could not be read") && screen.contains("F5 Read card"),
+        screen.contains("The card could not be read") && screen.contains("F5 Read"),
         "F8 went on: the card screen says the read failed and offers to read again: {screen}"
     );
     press(&mut app, KeyCode::Down);
@@ -3168,18 +3314,19 @@ fn a_recharge_from_a_balance_that_does_not_cover_it_says_what_to_do() {
 }
 
 /// s35-m found, not fixed: a card recharge's method the customer's type does not take
-/// (`PaymentMethodNotAllowed`) was said in the journal's English in both languages.
+/// (`PaymentMethodNotAllowed`) was said in the journal's English in both languages; s36-c
+/// found it could not name the method: the refusal carries its code, named as the lists do.
 #[test]
 fn a_recharge_by_a_method_the_type_does_not_take_says_what_to_do() {
     for (lang, told) in [
         (
             Lang::Zh,
-            "该用户类型不接受此付款方式：按 F12 返回，改选其他付款方式。卡上未写入，也未收付款项。",
+            "该用户类型不接受「支付宝」：按 F12 返回，改选其他付款方式。卡上未写入，也未收付款项。",
         ),
         (
             Lang::En,
-            "The customer's type does not take this payment method: F12 back and choose \
-             another. Nothing was written or paid.",
+            "The customer's type does not take Alipay: F12 back and choose another payment \
+             method. Nothing was written or paid.",
         ),
     ] {
         let mut app = signed_in(lang);
@@ -3190,7 +3337,7 @@ fn a_recharge_by_a_method_the_type_does_not_take_says_what_to_do() {
             &mut app,
             &sent,
             Reply::screen(WriteOutcome::from(Written::Refused(
-                Refusal::PaymentMethodNotAllowed,
+                Refusal::PaymentMethodNotAllowed("alipay".into()),
             ))),
         );
         assert_eq!(app.message.clone().unwrap().text, told, "{lang:?}");
@@ -3449,6 +3596,56 @@ fn a_pending_recharge_settled_failed_says_the_amount_put_on_the_balance() {
     }
 }
 
+/// s36-k, found not fixed: a failed refund was told "its money, if any, is on the customer's
+/// balance" — a failed refund's credit is reversed (sql/V78): nothing paid out, nothing left on
+/// the balance, and the journal knows the amount. An operation without money says it moved
+/// none, instead of "如有款项".
+#[test]
+fn a_pending_refund_or_open_settled_failed_says_exactly_what_became_of_the_money() {
+    for (lang, kind, amount, said) in [
+        (
+            Lang::Zh,
+            OperationKind::Refund,
+            Some(Money::from_cents(1000)),
+            "未完成的退款 #2101 失败：卡上没有写入；10.00 未退：未付出，也未留在该用户的账户余额中。",
+        ),
+        (
+            Lang::En,
+            OperationKind::Refund,
+            Some(Money::from_cents(1000)),
+            "Pending refund #2101 failed: the card never got it; its 10.00 was not refunded: \
+             nothing paid out, nothing left on the customer's balance.",
+        ),
+        (
+            Lang::Zh,
+            OperationKind::Recycle,
+            None,
+            "未完成的回收 #2101 失败：卡上没有写入；此操作未收付款项。",
+        ),
+        (
+            Lang::En,
+            OperationKind::Recycle,
+            None,
+            "Pending recycle #2101 failed: the card never got it; it moved no money.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let failed = Settled {
+            operation_id: 2101,
+            kind,
+            customer_id: 42,
+            state: OperationState::Failed,
+            now: true,
+            receipt_no: None,
+            amount,
+        };
+        read_own_card_with(&mut app, vec![failed], Vec::new());
+        let text = app.message.clone().unwrap().text;
+        assert_eq!(text, said, "{lang:?}");
+        assert!(!text.contains("如有") && !text.contains("if any"), "{text}");
+    }
+}
+
 /// s36-d: an older copy from before purchase #8 (it showed #6), brought up to date by a read,
 /// was told "was an older copy showing purchase #8 valid": it says what the copy showed.
 #[test]
@@ -3546,5 +3743,58 @@ fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
         assert!(screen.contains("-4.00"), "{lang:?}: {screen}");
         // Whole at 80×24, on one line.
         assert!(screen.contains(note), "{lang:?}: {screen}");
+    }
+}
+
+/// s37-e on the rig: a refund left pending (the card pulled before the write), then settled
+/// failed when the card came back, was shown "(50.00)" with "An amount in brackets was not
+/// taken: failed, its money is on the balance" — a failed refund paid nothing out and left
+/// nothing on the balance (its credit reversed, sql/V78; the balance read 0.00). Its own
+/// note, whole at 80×24; the recharge's note only where a failed recharge is shown.
+#[test]
+fn the_usage_records_say_a_failed_refund_paid_nothing() {
+    for (lang, refund_note, recharge_note) in [
+        (
+            Lang::Zh,
+            "括号内的退款失败：未付出款项，也未记入账户余额。",
+            "款项已记入该用户的账户余额",
+        ),
+        (
+            Lang::En,
+            "A refund in brackets failed: nothing paid out, nothing on the balance.",
+            "its money is on the balance",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 2, 58, 0).unwrap();
+        let record = |operation_id, kind, state, cents| UsageRecord {
+            operation_id,
+            kind,
+            state,
+            card_no: i64::from(CARD),
+            generation: 1,
+            purchase_seq: Some(1),
+            volume_litres: Some(50_000),
+            amount: Some(Decimal::new(cents, 2)),
+            operator: "王芳".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: None,
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(vec![
+                record(2098, OperationKind::Refund, OperationState::Failed, 5000),
+                record(2097, OperationKind::Recharge, OperationState::Done, -5000),
+            ]),
+        );
+        let screen = render(&app);
+        assert!(screen.contains("(50.00)"), "{lang:?}: {screen}");
+        assert!(screen.contains(refund_note), "{lang:?}: {screen}");
+        assert!(!screen.contains(recharge_note), "{lang:?}: {screen}");
     }
 }

@@ -246,7 +246,7 @@ fn the_legend_and_the_help_offer_only_what_the_roles_allow() {
     let mut administrator = as_roles(&["customer.view", "card.read", "operator.maintain"]);
     assert_eq!(
         legend(&administrator),
-        "\"F1 Help  / Search  Enter Details  $ Account  b Bills  F5 Refresh                \""
+        "\"F1 Help  / Search  Enter Details  $ Account  b Bills  F5 Refresh  PgDn Next page\""
     );
     let shown = help(&mut administrator);
     for withheld in [

@@ -619,7 +619,7 @@ impl Journal<'_> {
         let amount = amount.to_decimal();
         let method = match payout {
             Payment::Method(method) if !self.method_allowed(method).await? => {
-                return Ok(Err(Refusal::PaymentMethodNotAllowed));
+                return Ok(Err(Refusal::PaymentMethodNotAllowed(method.clone())));
             }
             Payment::Method(method) => Some(method.clone()),
             Payment::Balance => None,
@@ -875,8 +875,8 @@ pub(super) fn sell<'m>(
     )?;
     let amount = quote.charge.amount.to_decimal();
     let method = match payment {
-        Payment::Method(_) if !sale.method_allowed => {
-            return Err(Refusal::PaymentMethodNotAllowed);
+        Payment::Method(method) if !sale.method_allowed => {
+            return Err(Refusal::PaymentMethodNotAllowed(method.clone()));
         }
         Payment::Method(method) => Some(method.as_str()),
         Payment::Balance if holder.balance < amount => {

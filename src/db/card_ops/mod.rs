@@ -280,8 +280,9 @@ pub enum Refusal {
     NothingBought,
     #[error("one purchase holds at most 4294967.295 m³")]
     TooMuchWater,
-    #[error("the customer's type does not take this payment method")]
-    PaymentMethodNotAllowed,
+    /// The method's code: the type does not take it (said by name, `named_payment_method`).
+    #[error("the customer's type does not take payment method {0}")]
+    PaymentMethodNotAllowed(String),
     /// Taken when asked, then disabled or taken off the type before the journal's row was
     /// written: the trigger `a_method_the_type_takes` (sql/V107) refused it. The method's code.
     #[error("payment method {0} is no longer taken for the customer's type")]

@@ -198,6 +198,20 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
                 &[("at", &local(seen_at, app.zone))],
             );
         }
+        // An older copy than the refunded purchase is told what it shows (s36-k's "Found, not
+        // fixed": it read "shows purchase #6 valid" for a card showing #5).
+        Refusal::MissingPurchase {
+            sequence,
+            refunded: true,
+        } if shown_on_reader(app) != Some(*sequence) => {
+            return lang.tf(
+                "ic.refused_missing_refund_older",
+                &[
+                    ("seq", sequence),
+                    ("shown", &card_showed(lang, shown_on_reader(app))),
+                ],
+            );
+        }
         Refusal::MissingPurchase { sequence, refunded } => {
             let key = match refunded {
                 true => "ic.refused_missing_refund",
@@ -267,12 +281,39 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
             PurchaseError::VolumeTooLarge => "ic.refused_too_much_water",
         },
         Refusal::TooMuchWater => "ic.refused_too_much_water",
-        Refusal::PaymentMethodNotAllowed => "ic.refused_method_not_taken",
+        Refusal::PaymentMethodNotAllowed(code) => {
+            let method = crate::screens::receipt::payment_method_of_code(lang, code);
+            return app
+                .keymap
+                .fill(&lang.tf("ic.refused_method_not_taken", &[("method", &method)]));
+        }
         // Paying from a balance smaller than the amount is a counter's everyday slip: the
         // words name the key back to the form.
         Refusal::BalanceTooLow => "ic.refused_balance_too_low",
     };
     app.keymap.fill(lang.t(key))
+}
+
+/// The purchase a user card shows: its last one's number, if it holds one.
+pub(super) fn shown_purchase(card: &UserCard) -> Option<u32> {
+    card.purchase.as_ref().map(|purchase| purchase.sequence)
+}
+
+/// The purchase the user card on the reader shows, if any.
+fn shown_on_reader(app: &App) -> Option<u32> {
+    match &app.card {
+        Some(CardSeen::User { card, .. }) => shown_purchase(card),
+        _ => None,
+    }
+}
+
+/// What a copy of a card shows, as the words about an older copy name it: "purchase #6", or
+/// "no purchase".
+pub(super) fn card_showed(lang: Lang, shown: Option<u32>) -> String {
+    match shown {
+        Some(shown) => lang.tf("ic.card_showed_purchase", &[("seq", &shown)]),
+        None => lang.t("ic.card_showed_no_purchase").to_owned(),
+    }
 }
 
 /// Says `refusal` in the clerk's language; the database's for want of a permission makes the

@@ -77,16 +77,17 @@ impl Screen for CardScreen {
     fn commands(&self) -> Vec<(Command, &'static str)> {
         use Command::*;
         let own: Vec<Labelled> = match self.pane {
+            // The card pane's most-used keys fit at 80 columns in both languages, a
+            // supervisor's too (s36-d: English dropped "p Pending" and "F3 Back"): the legend
+            // says them in short words; the screens' list and the command line keep the long.
             CardPane::Card => [(Refresh, "ic.legend_read")]
                 .into_iter()
-                .chain(usual([
-                    Recharge,
-                    CardRefund,
-                    Recycle,
-                    CardUsage,
-                    PendingCards,
-                ]))
-                .chain([BACK])
+                .chain(usual([Recharge, CardRefund, Recycle]))
+                .chain([
+                    (CardUsage, "ic.legend_usage"),
+                    (PendingCards, "ic.legend_pending"),
+                    BACK,
+                ])
                 .collect(),
             CardPane::Usage { .. } => usual([Refresh]).chain([BACK]).collect(),
             CardPane::Pending { .. } => usual([SettleWithoutCard, Refresh]).chain([BACK]).collect(),

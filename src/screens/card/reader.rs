@@ -6,8 +6,8 @@ use deadpool_postgres::Client;
 use ratatui::text::Line;
 
 use super::common::{
-    CardPane, CardScreen, Confirm, Customer, card_no, customer_of, heading, known_card,
-    need_user_card, no_card_text, recycle_refusal, say_refusal, text,
+    CardPane, CardScreen, Confirm, Customer, card_no, card_showed, customer_of, heading,
+    known_card, need_user_card, no_card_text, recycle_refusal, say_refusal, shown_purchase, text,
 };
 use super::receipt::{keep_receipt_of_credit, keep_receipts_of, keep_receipts_of_found};
 use crate::app::card_status::{CardRead, CardSeen};
@@ -54,20 +54,25 @@ pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
     if read.discrepancies.is_empty() {
         return;
     }
-    let card_no = match &read.seen {
-        CardSeen::User { card, .. } => card.issue.card_number,
-        _ => 0,
+    let (card_no, shown) = match &read.seen {
+        CardSeen::User { card, .. } => (card.issue.card_number, shown_purchase(card)),
+        _ => (0, None),
     };
     let texts: Vec<String> = read
         .discrepancies
         .iter()
-        .map(|discrepancy| discrepancy_text(hub.app, card_no, discrepancy))
+        .map(|discrepancy| discrepancy_text(hub.app, (card_no, shown), discrepancy))
         .collect();
     hub.say(MessageKind::Error, texts.join(" "));
 }
 
-/// A difference between the card and the database, in the clerk's words.
-fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String {
+/// A difference between the card and the database, in the clerk's words. The card is known by
+/// its number and the purchase it shows (`shown_purchase`).
+fn discrepancy_text(
+    app: &App,
+    (number, shown): (u32, Option<u32>),
+    discrepancy: &Discrepancy,
+) -> String {
     let lang = app.lang;
     let card = card_no(number);
     match discrepancy {
@@ -123,16 +128,27 @@ fn discrepancy_text(app: &App, number: u32, discrepancy: &Discrepancy) -> String
             "ic.discrepancy_refund_written",
             &[("card", &card), ("seq", sequence)],
         ),
-        Discrepancy::RefundWritten { sequence, shown } => {
-            let shown = match shown {
-                Some(shown) => lang.tf("ic.card_showed_purchase", &[("seq", shown)]),
-                None => lang.t("ic.card_showed_no_purchase").to_owned(),
-            };
-            lang.tf(
-                "ic.discrepancy_refund_written_older",
-                &[("card", &card), ("seq", sequence), ("shown", &shown)],
-            )
-        }
+        Discrepancy::RefundWritten { sequence, shown } => lang.tf(
+            "ic.discrepancy_refund_written_older",
+            &[
+                ("card", &card),
+                ("seq", sequence),
+                ("shown", &card_showed(lang, *shown)),
+            ],
+        ),
+        // A copy showing the refunded purchase valid, or one older than it (s36-k): said as it
+        // is, and only the first loads water already paid back.
+        Discrepancy::MissingPurchase {
+            sequence,
+            refunded: true,
+        } if shown != Some(*sequence) => lang.tf(
+            "ic.discrepancy_missing_refund_older",
+            &[
+                ("card", &card),
+                ("seq", sequence),
+                ("shown", &card_showed(lang, shown)),
+            ],
+        ),
         Discrepancy::MissingPurchase { sequence, refunded } => lang.tf(
             match refunded {
                 true => "ic.discrepancy_missing_refund",

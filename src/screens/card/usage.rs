@@ -14,7 +14,7 @@ use crate::app::screen::ScreenReply;
 use crate::app::state::MessageKind;
 use crate::app::{App, Hub};
 use crate::db::DbError;
-use crate::db::card_ops::{self, OperationState, UsageOf, UsageRecord};
+use crate::db::card_ops::{self, OperationKind, OperationState, UsageOf, UsageRecord};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
 use crate::ui::text::{coded, fit, local};
@@ -76,18 +76,29 @@ pub(super) fn lines(
         fit(lang.t("ic.col_volume"), 9, true),
         lang.t("ic.col_operator"),
     );
-    let not_taken = rows.is_some_and(|rows| rows.iter().any(not_taken));
+    // Which notes the brackets need: a failed recharge's price is on the balance; a failed
+    // refund paid nothing out and left nothing on the balance (sql/V78 reverses its credit).
+    let failed_with = |refund: bool| {
+        rows.is_some_and(|rows| {
+            rows.iter()
+                .any(|row| not_taken(row) && (row.kind == OperationKind::Refund) == refund)
+        })
+    };
+    let notes: Vec<&str> = [
+        (failed_with(false), "ic.usage_not_taken"),
+        (failed_with(true), "ic.usage_not_refunded"),
+    ]
+    .into_iter()
+    .filter_map(|(shown, key)| shown.then_some(key))
+    .collect();
     let rows = rows.map(|rows| {
         rows.iter()
             .map(|row| row_line(lang, zone, row, card_cells))
             .collect()
     });
     let mut lines = table(lang, theme, &title, header, rows, None);
-    if not_taken {
-        lines.push(Line::styled(
-            format!(" {}", lang.t("ic.usage_not_taken")),
-            theme.dim(),
-        ));
+    for note in notes {
+        lines.push(Line::styled(format!(" {}", lang.t(note)), theme.dim()));
     }
     lines
 }
