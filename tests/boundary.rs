@@ -2162,9 +2162,10 @@ async fn a_movement_within_the_counters_limits_queues_no_check() {
 /// asked its permission and locked its meter twice (V113's checks, then V105's
 /// `reading_enter_unchecked` asked them again: "md_require 2, reading_enter_unchecked 1,
 /// reading_lock 2, …"); by `reading_enter_after` three times (it called `reading_enter`). A
-/// deposit by `money_move` asked who posts it five times, one of them again in `money_move_for`
-/// itself. Each is asked once now; the receipt's and the audit entry's own stamps and checks
-/// are asked as before, and the reading and the deposit are written.
+/// deposit by `money_move` asked who posts it twice in `money_move_for` itself (for the receipt
+/// and for the audit entry: 7 calls of `current_operator_id` in all). Each is asked once now;
+/// the receipt's and the audit entry's own stamps and the deferred checks are asked as before,
+/// and the reading and the deposit are written.
 #[tokio::test]
 async fn a_counter_operation_asks_each_thing_once() {
     let (db, _) = desk().await;
@@ -2218,7 +2219,12 @@ async fn a_counter_operation_asks_each_thing_once() {
             "SELECT count(*) FROM money_move('once-deposit', {customer}, 'deposit', 10.00,
                                              'cash', NULL, NULL)"
         ),
-        &["current_operator_id", "money_move_for", "receipt_rules", "audit_log_stamp"],
+        &[
+            "current_operator_id",
+            "money_move_for",
+            "receipt_rules",
+            "audit_log_stamp",
+        ],
     );
     assert_eq!(
         deposited,
