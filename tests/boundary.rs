@@ -2302,6 +2302,110 @@ async fn a_movement_within_the_counters_limits_queues_no_check() {
     );
 }
 
+/// sql/V128: a counter operation asks each thing once. A clerk's reading by `reading_enter`
+/// asked its permission and locked its meter twice (V113's checks, then V105's
+/// `reading_enter_unchecked` asked them again: "md_require 2, reading_enter_unchecked 1,
+/// reading_lock 2, …"); by `reading_enter_after` three times (it called `reading_enter`). A
+/// deposit by `money_move` asked who posts it twice in `money_move_for` itself (for the receipt
+/// and for the audit entry: 7 calls of `current_operator_id` in all). Each is asked once now;
+/// the receipt's and the audit entry's own stamps and the deferred checks are asked as before,
+/// and the reading and the deposit are written.
+#[tokio::test]
+async fn a_counter_operation_asks_each_thing_once() {
+    let (db, _) = desk().await;
+    let (account, customer) = counter_account(&db).await;
+    let meter: i64 = db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT id FROM meter WHERE meter_no = 'PM-0001'", &[])
+        .await
+        .unwrap()
+        .get("id");
+    let asked = [
+        "md_require",
+        "reading_lock",
+        "reading_recorded",
+        "reading_enter",
+        "reading_enter_unchecked",
+        "reading_write_rows",
+    ];
+    let entered = clerk_calls(
+        &db,
+        &format!(
+            "SELECT outcome FROM reading_enter('once', 'counter', {meter}, current_date, 5.000,
+                                               NULL, false, true)"
+        ),
+        &asked,
+    );
+    assert_eq!(
+        entered,
+        "md_require 1, reading_enter 1, reading_lock 1, reading_recorded 1, \
+         reading_write_rows 1"
+    );
+    let after = clerk_calls(
+        &db,
+        &format!(
+            "SELECT outcome FROM reading_enter_after(
+                 'once-after', 'counter', {meter}, (SELECT id FROM reading_latest({meter})),
+                 current_date, 5.000, NULL, false, true)"
+        ),
+        &asked,
+    );
+    assert_eq!(
+        after,
+        "md_require 1, reading_lock 1, reading_recorded 1, reading_write_rows 1"
+    );
+    let deposited = clerk_calls(
+        &db,
+        &format!(
+            "SELECT count(*) FROM money_move('once-deposit', {customer}, 'deposit', 10.00,
+                                             'cash', NULL, NULL)"
+        ),
+        &[
+            "current_operator_id",
+            "money_move_for",
+            "receipt_rules",
+            "audit_log_stamp",
+        ],
+    );
+    assert_eq!(
+        deposited,
+        "audit_log_stamp 1, current_operator_id 6, money_move_for 1, receipt_rules 1"
+    );
+    // What clerk_calls rolled back, written by the desk's own calls: the readings' rows and the
+    // deposit's are there, each once.
+    let clerk = db.pool_of("clerk");
+    let client = clerk.get().await.unwrap();
+    for sql in [
+        format!(
+            "SELECT outcome FROM reading_enter('kept', 'counter', {meter}, current_date, 5.000,
+                                               NULL, false, true)"
+        ),
+        format!(
+            "SELECT count(*)::text FROM money_move('kept-deposit', {customer}, 'deposit', 10.00,
+                                                   'cash', NULL, NULL)"
+        ),
+    ] {
+        client.query_one(sql.as_str(), &[]).await.unwrap();
+    }
+    let written: (i64, i64) = {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM meter_reading WHERE idempotency_key = 'kept:1')
+                            AS readings,
+                        (SELECT count(*) FROM ledger_transaction
+                         WHERE account_id = $1 AND idempotency_key = 'kept-deposit') AS deposits",
+                &[&account],
+            )
+            .await
+            .unwrap();
+        (row.get("readings"), row.get("deposits"))
+    };
+    assert_eq!(written, (1, 1));
+}
+
 /// sql/V104: what the desk's forms refuse, the database refuses too. Before it, a clerk's
 /// `ledger_post` deposited 99 999 999 999.99 (the form stops at 100 000.00) and NaN (the
 /// balance became NaN); a supervisor bought 100 000.001 m³ for 100 000.01 at once.

@@ -977,7 +977,9 @@ async fn two_transfers_of_one_customer_at_once_hand_over_only_the_owner_read() {
 /// bodies of V109's functions, V119's owner check and the card recharge's new body, V120's
 /// new body of the ledger's statement trigger, V121's receipt column, that trigger's body again
 /// and its deferred check of a card meter's deposit, V123's new bodies of V113's
-/// reading_recorded and V31's customer_basic_info, V124's of V38's md_card_water: every
+/// reading_recorded and V31's customer_basic_info, V124's of V38's md_card_water, V128's
+/// reading_enter_book and its new bodies of reading_enter, reading_enter_after, money_move_for,
+/// money_move and bill_pay: every
 /// migration after V109 is taken out and runs again after it — refinery refuses a history with
 /// a version missing below one applied — so each must run again on the schema it made). A
 /// fourth receipt, of a deposit that started before a transfer and took the account after it,
