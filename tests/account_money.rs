@@ -424,6 +424,59 @@ async fn a_recharge_whose_reply_is_lost_after_the_commit_is_not_moved_again_when
     assert_eq!(count(&owner, "SELECT count(*) FROM receipt").await, 1);
 }
 
+/// A receipt's read finds a clear card's credit line by an index (sql/V137), not by reading
+/// every system card: s37-b found `receipt_read`, which answers every deposit and reprint,
+/// going through all of `system_card` for each of its lines, a cost that grows with every
+/// system card a utility issues. Counted in the reading transaction's own statistics
+/// (`pg_stat_xact_user_tables`) after a clerk's deposit, with 20 000 system cards issued.
+#[tokio::test]
+async fn a_receipts_read_goes_through_no_system_card_but_its_own() {
+    let (db, owner) = with_fixture().await;
+    owner
+        .batch_execute(
+            "INSERT INTO system_card (card_no, kind, meter_id, test_litres, written_at, state,
+                                      finished_at, issued_by)
+             SELECT n, 'check', 2, 100, 0, 'done', now(), (SELECT min(id) FROM operator)
+             FROM generate_series(1, 20000) n;
+             ANALYZE system_card",
+        )
+        .await
+        .unwrap();
+    let moved = send(
+        &db.pool_of("clerk"),
+        "deposit-read",
+        &moving(PREPAID, Movement::Deposit, "25.00", "cash"),
+    )
+    .await;
+    let receipt_no = receipt_no(&moved);
+
+    let (mut reader, connection) = tokio_postgres::connect(
+        &cluster().superuser_connection_string(&db.name),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let reading = reader.transaction().await.unwrap();
+    let lines = reading
+        .query("SELECT * FROM receipt_read($1)", &[&receipt_no])
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 1, "the deposit's one line");
+    let scans = reading
+        .query_one(
+            "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'system_card'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        scans.get::<_, i64>("seq_scan"),
+        0,
+        "receipt {receipt_no} was read through every system card"
+    );
+}
+
 #[tokio::test]
 async fn the_history_pages_newest_first_with_the_balance_each_row_left_and_reprints_count() {
     let (db, _owner) = with_fixture().await;
