@@ -3092,3 +3092,42 @@ async fn a_card_refund_pending_holds_a_transfer_so_it_is_paid_out_to_the_owner_i
     let check = books_check(&counter).await;
     assert!(check.is_empty(), "{check:?}");
 }
+
+/// s37-d's "found, not fixed" (s37-f): the transfer form's preview, read before the new owner is
+/// typed, says nothing of a pending card operation, so the clerk heard of it only at F2 (MD420).
+/// The preview's one statement reads it with the balance and the unpaid bills, as the clerk's
+/// desk reads it: a recharge begun and not yet settled is reported pending, with the balance
+/// and bills as before; settled from its card, it is no longer, and the transfer is made.
+#[tokio::test]
+async fn the_transfer_preview_reports_a_pending_card_operation_before_the_new_owner_is_typed() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let customer_id = counter.customer.customer_id;
+    let preview = async |counter: &Counter| {
+        let (client, _) = clerk_connection(counter).await;
+        customer_changes::transfer_preview(&**client, customer_id)
+            .await
+            .unwrap()
+            .expect("the customer's preview")
+    };
+    let before = preview(&counter).await;
+    assert!(!before.card_operation_pending, "{before:?}");
+    let begun = counter.begun(CLERK, &recharge_m3("8")).await;
+    let pending = preview(&counter).await;
+    assert!(
+        pending.card_operation_pending,
+        "the recharge is pending: {pending:?}"
+    );
+    assert_eq!(pending.unpaid_bills, 0);
+    assert_eq!(
+        transfer_asked(&counter, "transfer-pending", "Anna Schmidt").await,
+        TransferOutcome::CardOperationPending,
+        "what the preview said is what F2 meets"
+    );
+    counter.write(&begun, usize::MAX);
+    let settled = counter.settle(&begun).await;
+    assert_eq!(settled.state, OperationState::Done, "{settled:?}");
+    let after = preview(&counter).await;
+    assert!(!after.card_operation_pending, "settled: {after:?}");
+    transfer_now(&counter, "transfer-settled", "Anna Schmidt").await;
+}

@@ -519,6 +519,9 @@ pub struct TransferPreview {
     pub account_kind: AccountKind,
     /// A transfer is refused while there are any.
     pub unpaid_bills: i64,
+    /// A card operation of the customer is pending: the transfer waits until it is settled
+    /// (sql/V131, [`TransferOutcome::CardOperationPending`]), said before the new owner is typed.
+    pub card_operation_pending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -550,8 +553,9 @@ pub enum TransferOutcome {
     CardOperationPending,
 }
 
-/// The balance and unpaid bills a transfer of the customer would meet; None if there is no
-/// such customer.
+/// The balance, unpaid bills and pending card operation a transfer of the customer would meet;
+/// None if there is no such customer. One statement: the card operation is asked as
+/// `transfer_of` asks it (V1's one pending operation per customer, an index probe).
 pub async fn transfer_preview(
     client: &impl CachingClient,
     customer_id: i64,
@@ -560,7 +564,10 @@ pub async fn transfer_preview(
         .query_opt(
             "SELECT a.balance, a.kind,
                     (SELECT count(*) FROM bill b WHERE b.account_id = a.id AND b.status = 'unpaid')
-                        AS unpaid_bills
+                        AS unpaid_bills,
+                    EXISTS (SELECT FROM card_operation o
+                            WHERE o.customer_id = a.customer_id AND o.state = 'pending')
+                        AS card_operation_pending
              FROM account a WHERE a.customer_id = $1",
             &[&customer_id],
         )
@@ -570,6 +577,7 @@ pub async fn transfer_preview(
                 balance: row.get("balance"),
                 account_kind: word(&row, "kind")?,
                 unpaid_bills: row.get("unpaid_bills"),
+                card_operation_pending: row.get("card_operation_pending"),
             })
         })
         .transpose()

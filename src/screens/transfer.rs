@@ -3,7 +3,9 @@
 //! address offered, `BasicForm::for_next_owner`), then a
 //! confirmation with the balance that stays; F2 there transfers. Unpaid bills refuse it before
 //! anything else, and offer to take the payment first: F2 again opens the customer's bills,
-//! and leaving them after a payment reads the preview again.
+//! and leaving them after a payment reads the preview again. A pending card operation, read
+//! with the preview, is said before the new owner is typed and on the confirmation, with the
+//! way out (the database refuses the transfer until it is settled, sql/V131).
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -28,8 +30,11 @@ use crate::domain::money::Money;
 use crate::i18n::Lang;
 use crate::ui::chrome::popup;
 use crate::ui::inert::inert;
-use crate::ui::text::truncate;
+use crate::ui::text::{lines as text_lines, truncate};
 use crate::ui::theme::Theme;
+
+/// The confirmation's width, its frame included.
+const CONFIRM_WIDTH: u16 = 64;
 
 /// Transfer to a new owner: the new owner's information, then a confirmation.
 #[derive(Debug, Clone)]
@@ -153,6 +158,15 @@ impl TransferView {
             .filter(|count| *count > 0)
     }
 
+    /// Whether the preview read a pending card operation (and no unpaid bills, said first).
+    pub fn card_operation_pending(&self) -> bool {
+        self.unpaid_bills().is_none()
+            && self
+                .preview
+                .as_ref()
+                .is_some_and(|p| p.card_operation_pending)
+    }
+
     /// The new owner's form; none while the confirmation is shown.
     fn form_mut(&mut self) -> Option<&mut Form> {
         match self.confirming {
@@ -264,6 +278,9 @@ impl TransferView {
             // The new owner typed stays, in the confirmation: F2 transfers once the card's
             // operation is settled (sql/V131).
             TransferOutcome::CardOperationPending => {
+                if let Some(preview) = self.preview.as_mut() {
+                    preview.card_operation_pending = true;
+                }
                 let text = hub.app.t(refusal_key(outcome));
                 hub.say(MessageKind::Error, text);
             }
@@ -310,6 +327,12 @@ impl Screen for TransferView {
                     truncate(&format!(" ! {text}"), room),
                     theme.error(),
                 ))
+            } else if self.card_operation_pending() {
+                let text = lang.t("transfer.card_pending_line");
+                Line::from(Span::styled(
+                    truncate(&format!(" ! {text}"), room),
+                    theme.error(),
+                ))
             } else {
                 let text = lang.tf(
                     "transfer.balance_stays",
@@ -334,15 +357,41 @@ impl Screen for TransferView {
                 "transfer.balance_stays",
                 &[("balance", &money(preview.balance))],
             );
-            let lines = vec![
+            let mut lines = vec![
                 Line::raw(question),
                 Line::raw(""),
                 Line::raw(stays),
                 Line::raw(""),
-                Line::from(Span::styled(app.t("transfer.confirm_keys"), theme.key())),
             ];
+            // Said before F2 sends a transfer the database refuses until it is settled.
+            let mut height = 8;
+            if self.card_operation_pending() {
+                let pending = text_lines(
+                    lang.t("transfer.card_pending_first"),
+                    usize::from(CONFIRM_WIDTH - 2),
+                );
+                height += pending.len() as u16 + 1;
+                lines.extend(
+                    pending
+                        .into_iter()
+                        .map(|row| Line::styled(row, theme.error())),
+                );
+                lines.push(Line::raw(""));
+            }
+            lines.push(Line::from(Span::styled(
+                app.t("transfer.confirm_keys"),
+                theme.key(),
+            )));
             let title = lang.t("transfer.confirm_title");
-            popup(frame, area, (64, 8), title, lines, true, theme);
+            popup(
+                frame,
+                area,
+                (CONFIRM_WIDTH, height),
+                title,
+                lines,
+                true,
+                theme,
+            );
         }
     }
 
@@ -394,6 +443,9 @@ impl Screen for TransferView {
             self.preview = preview.clone();
             if let Some(count) = self.unpaid_bills() {
                 hub.say(MessageKind::Error, unpaid_text(lang, count));
+            } else if self.card_operation_pending() {
+                // Before the new owner is typed, with the way out, as unpaid bills are said.
+                hub.say(MessageKind::Error, lang.t("transfer.card_pending_first"));
             }
         } else if let Some(outcome) = reply.of::<TransferOutcome>() {
             answer_save(self, outcome, hub, Self::transferred, told);

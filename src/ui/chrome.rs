@@ -216,8 +216,9 @@ pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &T
 
 /// The message in `area`, its line; one too long for it goes on over the row above as well
 /// (the body's last, while `spill` — the message is what the clerk must read: "…; F2 saves
-/// yours over them" cut off left them guessing), and only past two lines is it cut with `…`
-/// (`:messages` has it whole).
+/// yours over them" cut off left them guessing), and only past two lines is it cut, between
+/// words, ending in the mark that the rest is in `:messages` (`whole.more_in_messages`): a bare
+/// `…` left the clerk not knowing that the lost words could be read (s37-e: "Reported.").
 pub fn message_line(frame: &mut Frame, area: Rect, spill: bool, app: &App, theme: &Theme) {
     let Some(message) = &app.message else {
         return;
@@ -228,9 +229,10 @@ pub fn message_line(frame: &mut Frame, area: Rect, spill: bool, app: &App, theme
     };
     let text = format!("{mark}{}", inert(&message.text));
     let room = usize::from(area.width);
+    let more = app.t("whole.more_in_messages");
     let (first, rest) = split_line(&text, room);
     if rest.is_empty() || !spill {
-        let line = Span::styled(truncate(&text, room), style);
+        let line = Span::styled(cut_for_messages(&text, room, &more), style);
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
@@ -241,10 +243,27 @@ pub fn message_line(frame: &mut Frame, area: Rect, spill: bool, app: &App, theme
     };
     let lines = vec![
         Line::styled(first.to_owned(), style),
-        Line::styled(truncate(rest, room), style),
+        Line::styled(cut_for_messages(rest, room, &more), style),
     ];
     frame.render_widget(Clear, two_rows);
     frame.render_widget(Paragraph::new(lines), two_rows);
+}
+
+/// `text` whole if it fits in `room` cells; else cut where a line may break so that `more`
+/// (the mark that the whole is in `:messages`) fits after it.
+fn cut_for_messages(text: &str, room: usize, more: &str) -> String {
+    if width(text) <= room {
+        return text.to_owned();
+    }
+    let room_for_text = room.saturating_sub(width(more));
+    let (kept, _) = split_line(text, room_for_text);
+    let mut kept = kept.trim_end().to_owned();
+    // One long word (a command typed, a path) is cut within itself rather than dropped whole.
+    if width(&kept) * 3 < room_for_text * 2 {
+        kept = truncate(text, room_for_text + 1);
+        kept.pop();
+    }
+    truncate(&format!("{kept}{more}"), room)
 }
 
 pub fn command_line(frame: &mut Frame, area: Rect, line: &CommandLine, theme: &Theme) {

@@ -434,20 +434,26 @@ fn transfer_screen(balance: Decimal, unpaid_bills: i64) -> App {
 }
 
 /// `t` on the first row of `app`'s table, the preview and the stored information answered.
-fn transfer_screen_on(mut app: App, balance: Decimal, unpaid_bills: i64) -> App {
-    let sent = press(&mut app, KeyCode::Char('t'));
-    let [(preview_id, preview), (basics_id, _)] = sent.as_slice() else {
-        panic!("{sent:?}")
-    };
-    assert_eq!(
-        preview.of::<LoadTransferPreview>(),
-        Some(&LoadTransferPreview { customer_id: 1 })
-    );
+fn transfer_screen_on(app: App, balance: Decimal, unpaid_bills: i64) -> App {
     let preview = TransferPreview {
         balance,
         account_kind: AccountKind::Prepaid,
         unpaid_bills,
+        card_operation_pending: false,
     };
+    transfer_screen_read(app, preview)
+}
+
+/// `t` on the first row of `app`'s table, `preview` and the stored information answered.
+fn transfer_screen_read(mut app: App, preview: TransferPreview) -> App {
+    let sent = press(&mut app, KeyCode::Char('t'));
+    let [(preview_id, asked), (basics_id, _)] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        asked.of::<LoadTransferPreview>(),
+        Some(&LoadTransferPreview { customer_id: 1 })
+    );
     for (id, reply) in [
         (*preview_id, Reply::screen(Some(preview))),
         (
@@ -559,6 +565,7 @@ fn a_transfer_refused_for_an_owner_changed_at_another_desk_names_them_and_keeps_
             balance: Decimal::new(2_050, 2),
             account_kind: AccountKind::Prepaid,
             unpaid_bills: 0,
+            card_operation_pending: false,
         };
         answer(&mut app, &after, Reply::screen(Some(preview)));
         assert!(render(&app).contains(" 20.50 "), "the balance read again");
@@ -622,6 +629,85 @@ fn a_transfer_refused_while_a_card_operation_is_pending_says_so_and_keeps_the_co
             "{lang:?}: the same transfer, nothing typed again"
         );
     }
+}
+
+/// s37-d's "found, not fixed" (s37-f): a customer whose card operation is pending cannot be
+/// transferred until it is settled (sql/V131), but the preview said nothing of it: the clerk
+/// typed the whole new owner and heard it only at F2. Read with the preview, it is said before
+/// anything is typed — on the screen's preview line and the message line, with the way out —
+/// and again on the confirmation, at 80×24 in both languages; F2 still sends the transfer (the
+/// operation may be settled meanwhile: the database decides).
+#[test]
+fn a_pending_card_operation_is_said_before_the_new_owner_is_typed_and_on_the_confirmation() {
+    for (lang, line, told, settle) in [
+        (
+            Lang::En,
+            " ! Card operation pending: read the card first, or a supervisor settles it.",
+            "A card operation is pending: the transfer waits until it is settled",
+            "or a supervisor settles it there without the card",
+        ),
+        (
+            Lang::Zh,
+            " ! IC 卡操作未完成：先在 IC 卡界面读卡，或由主管不凭卡结算，才能过户。",
+            "该用户有一笔 IC 卡操作尚未完成：须先处理",
+            "或由主管在该界面的待处理操作中不凭卡结算",
+        ),
+    ] {
+        let preview = TransferPreview {
+            balance: Decimal::new(800, 2),
+            account_kind: AccountKind::Prepaid,
+            unpaid_bills: 0,
+            card_operation_pending: true,
+        };
+        let mut app = transfer_screen_read(signed_in(lang), preview);
+        let screen = render(&app);
+        let rows: Vec<String> = screen.lines().map(str::to_owned).collect();
+        assert!(rows[2].contains(line), "{lang:?}: {screen}");
+        let said = app.message.clone().expect("said before typing").text;
+        assert!(said.starts_with(told), "{lang:?}: {said}");
+        let whole = flat(&screen);
+        assert!(
+            whole.contains(&flat(settle)),
+            "{lang:?}, way out on the screen: {screen}"
+        );
+        assert!(
+            !whole.contains("(all in :messages)") && !whole.contains("全文见"),
+            "{screen}"
+        );
+        insta::assert_snapshot!(format!("transfer_card_pending_form_{lang:?}"), screen);
+        type_text(&mut app, "李娜");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "13712345678");
+        assert!(press(&mut app, KeyCode::F(2)).is_empty());
+        let screen = render(&app);
+        assert!(
+            flat(&screen).contains(&flat(settle)),
+            "{lang:?}, the confirmation says it: {screen}"
+        );
+        insta::assert_snapshot!(
+            format!("transfer_card_pending_confirmation_{lang:?}"),
+            screen
+        );
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(only(&sent).of::<Transfer>().is_some(), "{lang:?}: {sent:?}");
+    }
+}
+
+/// The screen's text with its rows' edges, frames and spaces taken out, so words broken over
+/// rows read on.
+fn flat(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|row| {
+            let row = row.split("\" Hidden").next().unwrap_or(row);
+            row.trim_matches('"')
+                .trim_matches('│')
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '│')
+                .collect::<String>()
+        })
+        .collect()
 }
 
 /// A transfer waiting for the database is not cancelled by F12 or F3 on its confirmation, and
@@ -1646,6 +1732,7 @@ fn transfer_offers_to_take_the_payment_first() {
         balance: Decimal::ZERO,
         account_kind: AccountKind::Prepaid,
         unpaid_bills: 0,
+        card_operation_pending: false,
     };
     answer(&mut app, &sent, Reply::screen(Some(paid)));
     // No longer refused: F2 checks the new owner, whose name was kept over the trip.

@@ -901,3 +901,55 @@ fn slash_selects_the_last_search_so_a_number_typed_replaces_it() {
     keys(&mut app, "5");
     assert_eq!(table(&app).search.value(), "5");
 }
+
+/// s37-e saw a message cut at 80 columns with a bare "…" ("…so the meter loads nothing from
+/// it. …"), its last word only in `:messages`, and nothing said that it was there. A message
+/// longer than the message line's two rows (one, under an overlay) is cut between words and
+/// ends in the mark that the whole is in `:messages`, in both languages; there it is whole.
+#[test]
+fn a_message_longer_than_the_message_line_says_the_rest_is_in_messages() {
+    use meterdesk::app::hub::Message;
+    use meterdesk::app::state::MessageKind;
+    for (lang, word, mark) in [
+        (Lang::En, "settlement ", "… (all in :messages)"),
+        (Lang::Zh, "结算完成后再办理。", "…（全文见 :messages）"),
+    ] {
+        let mut app = signed_in(lang);
+        let text = format!("{}END", word.repeat(30));
+        app.message = Some(Message {
+            kind: MessageKind::Error,
+            text: text.clone(),
+        });
+        let screen = render(&app);
+        let rows: Vec<&str> = screen.lines().collect();
+        let cut = rows[22]
+            .split("\" Hidden")
+            .next()
+            .unwrap()
+            .trim_end_matches('"');
+        assert!(
+            cut.trim_end().ends_with(mark),
+            "{lang:?}: the second row says where the rest is: {screen}"
+        );
+        assert!(!screen.contains("END"), "{screen}");
+        if lang == Lang::En {
+            assert!(
+                cut.contains(" settlement… (all"),
+                "cut between words, not within one: {cut}"
+            );
+        }
+        // Under `:messages` the line has one row: cut there too, with the mark; the list
+        // above has the message whole.
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "messages");
+        press(&mut app, KeyCode::Enter);
+        let screen = render(&app);
+        let rows: Vec<&str> = screen.lines().collect();
+        let line = rows[22]
+            .split("\" Hidden")
+            .next()
+            .unwrap()
+            .trim_end_matches('"');
+        assert!(line.trim_end().ends_with(mark), "{lang:?}: {screen}");
+    }
+}
