@@ -1874,6 +1874,68 @@ async fn a_recharge_without_a_price_in_force_is_refused_in_md_prices_words() {
     assert_eq!(written(&db), before, "a refused write changed something");
 }
 
+/// sql/V125: at a price of one unbounded tier, the recharge's price check prices every m³ at
+/// it and reads no cycle (md_cycle, then the cycle's water); a stepped price still reads them.
+/// Every forged price is refused as before, in sql/V33's one call and as V81's decided one, nothing
+/// written; the price itself passes. Without V125 the one price's count is "md_cycle 1".
+#[tokio::test]
+async fn a_recharge_at_one_price_is_checked_without_reading_the_cycles_water() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let stepped = clerk_calls(
+        &db,
+        &recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00"),
+        &["md_cycle"],
+    );
+    assert_eq!(stepped, "md_cycle 1");
+    // From today: one tier, unbounded, at 1.50 (6 m³ bought before it this year).
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "WITH version AS (
+                 INSERT INTO price_version (price_scheme_id, effective_from)
+                 VALUES (1, current_date) RETURNING id
+             )
+             INSERT INTO price_tier (price_version_id, tier_no, upper_bound_m3, unit_price)
+             SELECT id, 1, NULL, 1.50 FROM version",
+        )
+        .await
+        .unwrap();
+    let one_price = |key: &str, paid: &str, bought: u32, unit_price: &str| {
+        recharge_in_one_call(customer, account, key, 9, paid, bought, unit_price)
+    };
+    assert_eq!(
+        clerk_calls(
+            &db,
+            &one_price("counted-9", "3.00", 2_000, "1.50"),
+            &["md_cycle"]
+        ),
+        "none"
+    );
+    let forged = [
+        ("2.00", 2_000, "1.00"), // the stepped price before today's
+        ("2.99", 2_000, "1.50"), // a cent less
+        ("3.01", 2_000, "1.50"), // a cent more
+        ("3.00", 2_100, "1.50"), // more water for the same money
+        ("3.00", 2_000, "NULL"), // its one price left off the receipt
+        ("3.00", 2_000, "1.00"), // told as another price
+    ];
+    let before = written(&db);
+    for (paid, bought, unit_price) in forged {
+        let forged = one_price("forged-9", paid, bought, unit_price);
+        refused(&db, "clerk", &forged);
+        refused(&db, "clerk", &recharge_decided(customer, &forged));
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+    allowed(
+        &db,
+        "clerk",
+        &one_price("recharge-9", "3.00", 2_000, "1.50"),
+    );
+}
+
 /// sql/V33's one call for a recharge's money and journal runs with the caller's rights: what
 /// the statements sent one by one are refused, it is refused too.
 #[tokio::test]

@@ -571,6 +571,46 @@ async fn decided(counter: &mut Counter, request: &Request) -> Begun {
     *begun
 }
 
+/// A card open begins in THREE round trips once its statements are prepared: the facts
+/// (`card_begin_facts`), the card's number (`card_no_next`), and the new card's row with the
+/// operation's and its audit entry in one statement, COMMIT in the same write (s37-a; the
+/// card's row was a round trip of its own: four, four statements). The card's own checks still
+/// run: its number is the one just issued, and it is journaled by the open at commit.
+#[tokio::test]
+async fn a_card_open_begins_in_three_round_trips() {
+    let mut counter = Counter::new().await;
+    let relay = StallingRelay::start(&counter.customer.db);
+    let through_relay = counter.customer.db.as_operator(&relay.conn_str, "clerk");
+    counter.clerk = meterdesk::db::pool_from_conn_str(&through_relay, 1)
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    // An open the card never took: failed, its card not issued; the statements prepared.
+    let begun = counter.begun(CLERK, &Request::Open).await;
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Failed);
+    relay.take_turns();
+    relay.take_sent();
+    let begun = counter.begun(CLERK, &Request::Open).await;
+    let turns = relay.take_turns();
+    let sent = relay.take_sent();
+    let binds = sent.iter().filter(|&&sent| sent == b'B').count();
+    assert_eq!(
+        (turns, binds),
+        (3, 3),
+        "the open's begin: round trips, statements"
+    );
+    counter.write(&begun, usize::MAX);
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM card WHERE state = 'active'")
+            .await,
+        1
+    );
+    assert!(books_check(&counter).await.is_empty());
+}
+
 /// The clerk's counter with its connection through a relay that counts its round trips, the
 /// card opened and 5 m³ recharged from its quote and swiped: the clerk's statements are
 /// prepared, as at a desk that has worked a while.

@@ -12,6 +12,7 @@ pub async fn begin(
     let transaction = Transaction::new(client);
     // A new operation's journal is the last statement: COMMIT goes in the same write.
     transaction.commit_behind(JOURNAL);
+    transaction.commit_behind(JOURNAL_ISSUING);
     transaction.commit_behind(RECHARGE_JOURNAL);
     // A method refused by the journal's trigger (sql/V107) is a refusal in words, not a failed
     // request; the transaction is rolled back, so nothing it did (a pending operation settled
@@ -85,6 +86,31 @@ const JOURNAL: &str = "WITH operation AS (
          INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
          SELECT $13, $16, 'card_operation', id,
                 jsonb_build_object('customer_id', $1::bigint, 'card_no', $17::bigint)
+         FROM operation
+     )
+     SELECT id FROM operation";
+
+/// A new card's row, its operation's journal row and the audit row, in one statement: the last
+/// of an open's or a replacement's [`begin`] (the card's row was a round trip of its own). The
+/// card's checks are its triggers' as before (the number card_no_seq just issued to the
+/// session; journaled, at commit, by this open or replacement).
+const JOURNAL_ISSUING: &str = "WITH card AS (
+         INSERT INTO card (card_no, customer_id, generation, issued_by)
+         VALUES ($16, $1, $17, $12)
+         RETURNING id
+     ), operation AS (
+         INSERT INTO card_operation (customer_id, card_id, replaced_card_id, kind,
+             purchase_seq, volume_litres, issue_record_before, issue_record_after,
+             purchase_record_before, purchase_record_after, transaction_id,
+             idempotency_key, operator_id, plan, payment_method_code)
+         SELECT $1, card.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                $13::text::jsonb, $14
+         FROM card
+         RETURNING id
+     ), audited AS (
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT $12, $15, 'card_operation', id,
+                jsonb_build_object('customer_id', $1::bigint, 'card_no', $16::bigint)
          FROM operation
      )
      SELECT id FROM operation";
@@ -413,10 +439,19 @@ pub(super) struct Journal<'a> {
     begin: &'a Begin<'a>,
 }
 
+/// The card an operation is journaled for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum CardOf {
+    /// A card row the customer has.
+    Row(i64),
+    /// A new card of this generation, its row inserted with the operation's.
+    Issued(u8),
+}
+
 /// The operation row to insert.
 pub(super) struct NewOperation {
     kind: OperationKind,
-    card_id: i64,
+    card: CardOf,
     card_no: u32,
     replaced_card_id: Option<i64>,
     plan: CardWritePlan,
@@ -430,13 +465,13 @@ impl NewOperation {
     /// An operation that moves no money and writes no purchase of its own.
     pub(super) fn new(
         kind: OperationKind,
-        card_id: i64,
+        card: CardOf,
         card_no: u32,
         plan: CardWritePlan,
     ) -> Self {
         Self {
             kind,
-            card_id,
+            card,
             card_no,
             replaced_card_id: None,
             plan,
@@ -456,23 +491,6 @@ impl Journal<'_> {
             .await?
             .get("card_no");
         to_u32(card_no, "card_no_seq")
-    }
-
-    pub(super) async fn new_card(&self, card_no: u32, generation: u8) -> Result<i64, DbError> {
-        Ok(self
-            .tx
-            .query_one(
-                "INSERT INTO card (card_no, customer_id, generation, issued_by)
-                 VALUES ($1, $2, $3, $4) RETURNING id",
-                &[
-                    &i64::from(card_no),
-                    &self.holder.customer_id,
-                    &i16::from(generation),
-                    &self.begin.operator_id,
-                ],
-            )
-            .await?
-            .get("id"))
     }
 
     pub(super) async fn open(
@@ -498,10 +516,9 @@ impl Journal<'_> {
             Ok(planned) => planned,
             Err(refusal) => return Ok(Err(refusal.into())),
         };
-        let card_id = self.new_card(card_no, planned.record.generation).await?;
         self.journal(NewOperation::new(
             OperationKind::Open,
-            card_id,
+            CardOf::Issued(planned.record.generation),
             card_no,
             planned.plan,
         ))
@@ -542,13 +559,17 @@ impl Journal<'_> {
                 )
                 .await?;
         }
-        let card_id = self.new_card(card_no, planned.record.generation).await?;
         let carried = self.holder.last_purchase.as_ref();
         self.journal(NewOperation {
             replaced_card_id: Some(old.card_id),
             purchase_seq: carried.map(|purchase| purchase.sequence),
             volume_litres: carried.map(|purchase| purchase.volume_litres),
-            ..NewOperation::new(OperationKind::Replace, card_id, card_no, planned.plan)
+            ..NewOperation::new(
+                OperationKind::Replace,
+                CardOf::Issued(planned.record.generation),
+                card_no,
+                planned.plan,
+            )
         })
         .await
         .map(Ok)
@@ -645,7 +666,7 @@ impl Journal<'_> {
         };
         let new = NewOperation::new(
             OperationKind::Refund,
-            card_id,
+            CardOf::Row(card_id),
             card.issue.card_number,
             planned.plan,
         );
@@ -717,7 +738,7 @@ impl Journal<'_> {
         };
         self.journal(NewOperation::new(
             OperationKind::Recycle,
-            row.get("id"),
+            CardOf::Row(row.get("id")),
             card.issue.card_number,
             plan,
         ))
@@ -762,32 +783,44 @@ impl Journal<'_> {
 
     pub(super) async fn journal(&self, new: NewOperation) -> Result<Begun, DbError> {
         let columns = JournalColumns::of(&new)?;
-        let operation_id: i64 = self
-            .tx
-            .query_one(
-                JOURNAL,
-                &[
-                    &self.holder.customer_id,
-                    &new.card_id,
-                    &new.replaced_card_id,
-                    &new.kind.as_str(),
-                    &new.purchase_seq.map(i64::from),
-                    &new.volume_litres.map(i64::from),
-                    &columns.issue_before,
-                    &columns.issue_after,
-                    &columns.purchase_before,
-                    &columns.purchase_after,
-                    &new.transaction_id,
-                    &self.begin.idempotency_key,
-                    &self.begin.operator_id,
-                    &columns.plan,
-                    &new.payment_method,
-                    &new.kind.permission(),
-                    &i64::from(new.card_no),
-                ],
-            )
-            .await?
-            .get("id");
+        let kind = new.kind.as_str();
+        let purchase_seq = new.purchase_seq.map(i64::from);
+        let volume_litres = new.volume_litres.map(i64::from);
+        let permission = new.kind.permission();
+        let card_no = i64::from(new.card_no);
+        // The columns both statements take, from the operation's replaced card on.
+        let operation: [&(dyn ToSql + Sync); 13] = [
+            &new.replaced_card_id,
+            &kind,
+            &purchase_seq,
+            &volume_litres,
+            &columns.issue_before,
+            &columns.issue_after,
+            &columns.purchase_before,
+            &columns.purchase_after,
+            &new.transaction_id,
+            &self.begin.idempotency_key,
+            &self.begin.operator_id,
+            &columns.plan,
+            &new.payment_method,
+        ];
+        let customer_id: &(dyn ToSql + Sync) = &self.holder.customer_id;
+        let row = match new.card {
+            CardOf::Row(card_id) => {
+                let mut params = vec![customer_id, &card_id as &(dyn ToSql + Sync)];
+                params.extend(operation);
+                params.extend([&permission as &(dyn ToSql + Sync), &card_no]);
+                self.tx.query_one(JOURNAL, &params).await?
+            }
+            CardOf::Issued(generation) => {
+                let generation = i16::from(generation);
+                let mut params = vec![customer_id];
+                params.extend(operation);
+                params.extend([&permission as &(dyn ToSql + Sync), &card_no, &generation]);
+                self.tx.query_one(JOURNAL_ISSUING, &params).await?
+            }
+        };
+        let operation_id: i64 = row.get("id");
         Ok(Begun {
             operation_id,
             kind: new.kind,
@@ -889,7 +922,7 @@ pub(super) fn sell<'m>(
         volume_litres: Some(quote.litres),
         ..NewOperation::new(
             OperationKind::Recharge,
-            card_id,
+            CardOf::Row(card_id),
             card.issue.card_number,
             planned.plan,
         )
@@ -938,7 +971,14 @@ impl<'m> JournalArguments<'m> {
         Ok(Self {
             customer_id: holder.customer_id,
             account_id: holder.account_id,
-            card_id: sold.new.card_id,
+            card_id: match sold.new.card {
+                CardOf::Row(card_id) => card_id,
+                CardOf::Issued(_) => {
+                    return Err(DbError::Inconsistent(
+                        "a recharge of a card not yet issued".into(),
+                    ));
+                }
+            },
             card_no: i64::from(sold.new.card_no),
             operator_id: begin.operator_id,
             idempotency_key: begin.idempotency_key,
