@@ -1174,6 +1174,136 @@ async fn an_operators_deposit_comes_with_its_receipt_and_its_audit_entry() {
     );
 }
 
+/// sql/V135: an operator's reversal, card purchase and card refund's pay-out go with the card
+/// operation the desk writes them with (the settle that fails it, the recharge's journal, the
+/// settle that finishes it), as the clerk and the supervisor at psql. No desk path reverses
+/// anything but a failed card operation's money, and none writes an `account.reverse` entry:
+/// a supervisor's reversal of a deposit is refused. Without V135 the first is posted.
+#[tokio::test]
+async fn an_operators_reversal_card_purchase_and_payout_come_with_their_card_operation() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let (cash, _) = counter_account(&db).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({cash}, 'deposit', 20.00, NULL, NULL, 'cash', NULL, 'cash-0')"
+        ))
+        .await
+        .unwrap();
+    let reverses_only = "an operator reverses only a card operation's money";
+    let before = written(&db);
+    for (login, sql, words) in [
+        // A supervisor's reversal of a deposit: money off a balance, no receipt, no entry.
+        (
+            "super",
+            format!(
+                "SELECT ledger_post({cash}, 'reversal', -20.00, NULL, NULL, NULL, NULL, 'undo-0', id)
+                 FROM ledger_transaction WHERE idempotency_key = 'cash-0'"
+            ),
+            reverses_only,
+        ),
+        // A card purchase that is no recharge's: money off the card meter's balance, no water.
+        (
+            "clerk",
+            format!(
+                "SELECT ledger_post({account}, 'card_purchase', -2.00, 1.000, NULL, NULL, NULL,
+                                    'card-op:none:purchase')"
+            ),
+            "is the money of the card recharge journaled with it",
+        ),
+    ] {
+        refused_with(&db, login, &sql, words);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // A card refund of purchase 8 begun: paid out only as it is settled done.
+    allowed(
+        &db,
+        "super",
+        &card_refund(account, customer, "refund-8", "10.00", 8, 5000),
+    );
+    let payout = format!(
+        "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+             VALUES (nextval('receipt_no_seq'), {customer}, 0);
+         SELECT ledger_post({account}, 'refund', -10.00, NULL, NULL, 'cash',
+                            currval('receipt_no_seq'), 'card-op:refund-8:payout')"
+    );
+    let before = written(&db);
+    refused_with(
+        &db,
+        "super",
+        &payout,
+        "a card refund is paid out as it is settled done in the same transaction",
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+    allowed(
+        &db,
+        "super",
+        &format!(
+            "{payout};
+             UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'refund-8'"
+        ),
+    );
+
+    // A recharge still pending: its purchase reversed only as it is settled failed.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({account}, 'card_purchase', -4.00, 2.000, NULL, NULL, NULL,
+                                'card-op:recharge-9:purchase');
+             INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                         idempotency_key, operator_id, purchase_record_after,
+                                         plan, transaction_id)
+                 SELECT {customer}, k.id, 'recharge', 9, 2000, 'recharge-9', {CLERK},
+                        decode(repeat('00', 32), 'hex'), '{{}}', t.id
+                 FROM card k, ledger_transaction t
+                 WHERE t.idempotency_key = 'card-op:recharge-9:purchase'"
+        ))
+        .await
+        .unwrap();
+    let reversal = |key: &str| {
+        format!(
+            "SELECT ledger_post({account}, 'reversal', 4.00, NULL, NULL, NULL, NULL, '{key}', id)
+             FROM ledger_transaction WHERE idempotency_key = 'card-op:recharge-9:purchase'"
+        )
+    };
+    let failed = "UPDATE card_operation SET state = 'failed', failure_reason = 'not_on_card'
+                  WHERE idempotency_key = 'recharge-9'";
+    let before = written(&db);
+    for (login, sql) in [
+        // The money back, the recharge left pending: the card may yet hold the water.
+        ("clerk", reversal("card-op:recharge-9:reversal")),
+        ("super", reversal("card-op:recharge-9:reversal")),
+        // Settled failed, but the reversal under another key than the settle's.
+        (
+            "clerk",
+            format!("{}; {failed}", reversal("undo-recharge-9")),
+        ),
+    ] {
+        refused_with(&db, login, &sql, reverses_only);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+    allowed(
+        &db,
+        "clerk",
+        &format!("{}; {failed}", reversal("card-op:recharge-9:reversal")),
+    );
+    let balance = allowed(
+        &db,
+        "super",
+        &format!("SELECT balance FROM account WHERE id = {account}"),
+    );
+    assert_eq!(
+        balance, "8.00",
+        "20.00 deposited, 2.00 and 10.00 spent, 10.00 refunded and paid out, 4.00 spent and given back"
+    );
+}
+
 /// The customer whose account `account` is.
 async fn customer_of(db: &TestDb, account: i64) -> i64 {
     let owner = db.pool.get().await.unwrap();
@@ -2583,22 +2713,31 @@ async fn what_the_counters_form_refuses_the_database_refuses() {
         &post("refund", "-100000.00", "NULL", "'cash'", "r-2"),
     );
     // A card purchase: the form takes an amount or a volume, so one of them within its limit.
+    // A bare one is no recharge's and is refused at commit for that too (sql/V135, whose check
+    // comes first by name): the limit's check is asked at once here, so each is seen to pass
+    // it or not; those it takes are then refused only as no recharge's.
+    let limit_first =
+        |sql: String| format!("SET CONSTRAINTS within_the_counters_limits IMMEDIATE; {sql}");
     refused_with(
         &db,
         "super",
-        &post("card_purchase", "-100000.01", "100000.001", "NULL", "p-1"),
+        &limit_first(post(
+            "card_purchase",
+            "-100000.01",
+            "100000.001",
+            "NULL",
+            "p-1",
+        )),
         limit,
     );
-    allowed(
-        &db,
-        "super",
-        &post("card_purchase", "-1.00", "100000.001", "NULL", "p-2"),
-    );
-    allowed(
-        &db,
-        "super",
-        &post("card_purchase", "-100000.01", "1", "NULL", "p-3"),
-    );
+    for (amount, volume, key) in [("-1.00", "100000.001", "p-2"), ("-100000.01", "1", "p-3")] {
+        refused_with(
+            &db,
+            "super",
+            &limit_first(post("card_purchase", amount, volume, "NULL", key)),
+            "is the money of the card recharge journaled with it",
+        );
+    }
     // Every number column of ours refuses NaN: the money's, the water's, the prices'.
     assert_eq!(
         allowed(

@@ -1197,8 +1197,13 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("customer", "written_as_the_desk_stores_it"),
     // sql/V131: a transfer waits for the customer's pending card operation, an operator's only.
     ("customer_owner_history", "waits_for_the_card"),
+    // sql/V134: a transfer waits for the account's unpaid bills, an operator's only.
+    ("customer_owner_history", "waits_for_the_bills"),
     // sql/V132: a counter movement comes with its audit entry, an operator's rows only.
     ("ledger_transaction", "counter_money_is_audited"),
+    // sql/V135: a card purchase, a reversal, a card refund's pay-out go with their card
+    // operation, an operator's rows only.
+    ("ledger_transaction", "card_money_goes_with_its_operation"),
 ];
 
 /// Statement triggers with a transition table of a bulk table's inserts that do nothing for the
