@@ -418,6 +418,7 @@ mod tests {
             "name" | "owner" | "operator" | "by" => "欧阳晓明明",
             "at" | "date" | "on" | "today" | "until" | "due" | "day" => "2026-12-06 03:45",
             "login" => "li.xiaoming",
+            "permission" => "modify a customer's basic information",
             // A card counts its sequence in two bytes; PIN tries left are few.
             "seq" | "sequence" => "65535",
             "tries" => "1",
@@ -439,6 +440,10 @@ mod tests {
             // The PIN tries left, when the desk stops, are one.
             let value = match (key, name) {
                 ("failure.card_last_pin_tries", "detail") => "1",
+                // A refusal the desk has no words for is named by its code and constraint.
+                ("failure.database_unknown", "detail") => {
+                    "SQLSTATE 23514, customer_customer_no_check"
+                }
                 _ => widest(name),
             };
             out.push_str(value);
