@@ -810,9 +810,8 @@ async fn a_change_refused_for_a_permission_taken_since_sign_in_is_told_in_words(
     assert!(desk.app.screen.is::<ModifyView>(), "{}", desk.screen());
     assert_eq!(
         desk.message(),
-        "The database refused this: your roles do not allow you to modify a customer's basic \
-         information. They may have changed since you signed in: the desk reads them again and \
-         offers only what they allow."
+        "The database refused: your roles no longer allow you to modify a customer's basic \
+         information. The desk has read them again and offers only what they allow."
     );
     assert!(desk.screen().contains("平"), "{}", desk.screen());
     assert!(!desk.app.may("customer.modify"), "read again");

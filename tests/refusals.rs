@@ -134,9 +134,9 @@ async fn a_refusal_without_words_names_its_code_not_the_servers_english() {
     let [en, zh] = said(refused);
     assert_eq!(
         en,
-        "The database refused this (SQLSTATE 23514, customer_customer_no_check); the desk has \
-         no words for this refusal, and the server's text is in the log. Nothing was done: \
-         report it with this message."
+        "The database refused this (SQLSTATE 23514, customer_customer_no_check); nothing done. \
+         Report it with this message: the desk has no words for it; the server's text is in the \
+         log."
     );
     assert_eq!(
         zh,

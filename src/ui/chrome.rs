@@ -219,7 +219,16 @@ pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &T
 /// yours over them" cut off left them guessing), and only past two lines is it cut, between
 /// words, ending in the mark that the rest is in `:messages` (`whole.more_in_messages`): a bare
 /// `…` left the clerk not knowing that the lost words could be read (s37-e: "Reported.").
-pub fn message_line(frame: &mut Frame, area: Rect, spill: bool, app: &App, theme: &Theme) {
+/// Under the `:messages` overlay (`whole_above`), where the whole text is just above, the cut
+/// ends in a bare `…`: the mark would send the clerk where they already are (s37-h).
+pub fn message_line(
+    frame: &mut Frame,
+    area: Rect,
+    spill: bool,
+    whole_above: bool,
+    app: &App,
+    theme: &Theme,
+) {
     let Some(message) = &app.message else {
         return;
     };
@@ -229,7 +238,11 @@ pub fn message_line(frame: &mut Frame, area: Rect, spill: bool, app: &App, theme
     };
     let text = format!("{mark}{}", inert(&message.text));
     let room = usize::from(area.width);
-    let more = app.t("whole.more_in_messages");
+    let more = if whole_above {
+        "…".to_owned()
+    } else {
+        app.t("whole.more_in_messages")
+    };
     let (first, rest) = split_line(&text, room);
     if rest.is_empty() || !spill {
         let line = Span::styled(cut_for_messages(&text, room, &more), style);
@@ -363,5 +376,127 @@ mod tests {
         );
         assert!(narrow.ends_with(STATES), "the states stay whole: {narrow}");
         assert!(width(&narrow) <= 60, "{narrow}");
+    }
+
+    /// The catalogue's sections whose texts are never said on the message line: the screens'
+    /// own words (titles, labels, legends, help pages, names put into other texts), the
+    /// command line's program output.
+    const NOT_ON_THE_MESSAGE_LINE: &[&str] = &[
+        "screen",
+        "legend",
+        "help",
+        "helps",
+        "punct",
+        "permission_name",
+        "role_name",
+        "audit_action",
+        "audit_detail",
+        "init",
+        "login",
+        "whole",
+        "keyboard",
+    ];
+    /// Keys in other sections that are not message-line texts: the card replacement's note on
+    /// its confirmation (lines of its own).
+    const NOT_MESSAGES: &[&str] = &["ic.replace_note"];
+    /// Messages that cannot be two rows at 80 columns without losing a fact; the message line
+    /// cuts them with the mark that the whole is in `:messages` (s37-h's decisions section).
+    /// English: the card, the purchase and its water, the recharge, how it was settled, the
+    /// sum put on the balance, that the balance cannot take it back, whom to call, reported.
+    /// `failure.database_unknown` names the refusal by its code and constraint (40 cells as
+    /// "SQLSTATE 23514, customer_customer_no_check"): what was refused, that nothing was done
+    /// and to report it come first; only why the words are the server's is cut.
+    const LEFT_TO_THE_MARK: &[&str] = &[
+        "en ic.discrepancy_failed_purchase_not_covered",
+        "en failure.database_unknown",
+    ];
+
+    /// A placeholder's widest realistic value: numbers of ten digits, amounts in the
+    /// thousands, a long Chinese name, key names as the keymap names them.
+    fn widest(name: &str) -> &'static str {
+        match name {
+            n if n.starts_with("key:") => "Ctrl-s",
+            n if n.starts_with("keys:") => "Ctrl-s / F2",
+            "amount" | "balance" | "total" | "credit" | "arrears" | "payout" | "vat"
+            | "settlement" => "-12 345.67",
+            "volume" | "reading" | "previous" | "current" => "12 345.678",
+            "price" => "12.3456",
+            "name" | "owner" | "operator" | "by" => "欧阳晓明明",
+            "at" | "date" | "on" | "today" | "until" | "due" | "day" => "2026-12-06 03:45",
+            "login" => "li.xiaoming",
+            "permission" => "modify a customer's basic information",
+            // A card counts its sequence in two bytes; PIN tries left are few.
+            "seq" | "sequence" => "65535",
+            "tries" => "1",
+            "method" => "Bank transfer",
+            "path" => "/home/clerk/readings-2026-12.csv",
+            _ => "1234567890",
+        }
+    }
+
+    fn filled(key: &str, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            let name = &rest[open + 1..open + close];
+            // The PIN tries left, when the desk stops, are one.
+            let value = match (key, name) {
+                ("failure.card_last_pin_tries", "detail") => "1",
+                // A refusal the desk has no words for is named by its code and constraint.
+                ("failure.database_unknown", "detail") => {
+                    "SQLSTATE 23514, customer_customer_no_check"
+                }
+                _ => widest(name),
+            };
+            out.push_str(value);
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// s37-f's "Found, not fixed": `transfer.card_pending` took 239 cells in English, so the
+    /// clerk read it cut, the rest in `:messages`. Every message-line text of the catalogue,
+    /// in both languages, its placeholders at their widest and with the error mark "! ",
+    /// broken as `message_line` breaks it, fits its two rows at 80 columns.
+    #[test]
+    fn every_message_is_whole_in_two_rows_at_80_columns_in_both_languages() {
+        use std::collections::BTreeMap;
+        let mut too_long = Vec::new();
+        for (lang, catalogue) in [
+            ("en", include_str!("../i18n/en.toml")),
+            ("zh", include_str!("../i18n/zh.toml")),
+        ] {
+            let sections: BTreeMap<String, BTreeMap<String, String>> =
+                toml::from_str(catalogue).expect("the catalogue is well-formed");
+            for (section, texts) in &sections {
+                if NOT_ON_THE_MESSAGE_LINE.contains(&section.as_str()) {
+                    continue;
+                }
+                for (key, text) in texts {
+                    let key = format!("{section}.{key}");
+                    if NOT_MESSAGES.contains(&key.as_str()) || text.contains('\n') {
+                        continue;
+                    }
+                    let text = format!("! {}", filled(&key, text));
+                    let (_, rest) = split_line(&text, 80);
+                    if width(rest) > 80
+                        && !LEFT_TO_THE_MARK.contains(&format!("{lang} {key}").as_str())
+                    {
+                        too_long.push(format!("{lang} {key} ({}): {text}", width(&text)));
+                    }
+                }
+            }
+        }
+        assert!(
+            too_long.is_empty(),
+            "{} not whole in two rows at 80 columns:\n{}",
+            too_long.len(),
+            too_long.join("\n")
+        );
     }
 }

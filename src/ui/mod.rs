@@ -39,10 +39,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Some(Overlay::Help { scroll, .. }) => help::draw(frame, body, app, *scroll, &theme),
         Some(Overlay::Messages { back }) => {
             chrome::messages(frame, body, app, *back, &theme);
-            chrome::message_line(frame, message, false, app, &theme);
+            chrome::message_line(frame, message, false, true, app, &theme);
         }
         Some(Overlay::CommandLine(line)) => chrome::command_line(frame, message, line, &theme),
-        None => chrome::message_line(frame, message, body.height > 1, app, &theme),
+        None => chrome::message_line(frame, message, body.height > 1, false, app, &theme),
     }
     chrome::legend(frame, legend, app, &theme);
 }

@@ -606,7 +606,7 @@ fn a_transfer_refused_while_a_card_operation_is_pending_says_so_and_keeps_the_co
         let screen = render(&app);
         let (told, asked) = match lang {
             Lang::En => (
-                "Not transferred: a card operation of this customer is still pending",
+                "Not transferred: this customer has a pending card operation",
                 "from 张伟 to 李娜",
             ),
             Lang::Zh => (

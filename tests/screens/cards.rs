@@ -1862,8 +1862,8 @@ fn an_older_copy_of_the_card_is_told_what_it_lacks_and_that_the_recharge_was_not
             Lang::En,
             "Card 40000017 lacks purchase #6, which the books hold: the next recharge writes it \
              onto the card first. Reported.",
-            "Purchase #6, which this card lacked, is now written on it; this recharge was not \
-             made and nothing was charged: swipe the meter first, then recharge.",
+            "Purchase #6, missing from this card, is now written on it. Not recharged, nothing \
+             charged: swipe the meter first, then recharge.",
         ),
     ] {
         assert_eq!(
@@ -1918,8 +1918,8 @@ fn a_copy_older_than_its_refunded_purchase_is_told_what_it_shows() {
             Lang::En,
             "Card 40000017 is an older copy showing purchase #5, not refunded #6. The next \
              recharge or refund writes the refund onto it first. Reported.",
-            "This card is an older copy showing purchase #5, without purchase #6, which was \
-             refunded, and the refund could not be written on it: present the card again.",
+            "This card is an older copy showing purchase #5, without refunded purchase #6, and \
+             the refund could not be written on it: present the card again.",
         ),
     ] {
         let mut app = signed_in(lang);
@@ -2047,9 +2047,9 @@ fn a_failed_recharge_found_on_its_card_is_said_done_and_paid_from_the_balance() 
         ),
         (
             Lang::En,
-            "Card 40000017: purchase #5 of 12.000 m³ is recharge #2099's (settled failed from \
-             an old copy of the card): done now, 12.00 taken back from the balance. Reported.",
-            "the balance no longer covers it, call a supervisor.",
+            "Card 40000017: purchase #5, 12.000 m³, is recharge #2099's, settled failed from \
+             an old copy; done now: 12.00 off the balance. Reported.",
+            "the balance cannot repay it: call a supervisor.",
         ),
     ] {
         for (taken_back, said) in [(true, taken), (false, short)] {
@@ -2532,9 +2532,8 @@ fn a_refund_that_wrote_the_purchase_the_card_lacked_says_a_refunds_words() {
     for (lang, lacked, refunded_then) in [
         (
             Lang::En,
-            "Purchase #6, which this card lacked, is now written on it; nothing was refunded. Do \
-             not swipe the meter with this card first: it would load that water. To refund \
-             purchase #6, press F9 and check what its confirmation names.",
+            "Purchase #6, missing from this card, is now on it; nothing refunded. Do not swipe \
+             the meter first: it would load that water. To refund it: F9.",
             "This card was an older copy: its purchase #6, refunded before, is now marked so on \
              it; the meter loads nothing from it. Nothing refunded now.",
         ),
@@ -2724,9 +2723,8 @@ fn a_recharge_refused_for_an_owner_transferred_meanwhile_names_them_and_keeps_th
     for (lang, expected) in [
         (
             Lang::En,
-            "Nothing recharged, nothing written to the card: another desk transferred this \
-             customer meanwhile; the owner now is Anna Schmidt. The amount typed is kept: F2 asks \
-             again, for Anna Schmidt.",
+            "Nothing recharged or written to the card: another desk transferred this customer \
+             to Anna Schmidt. Amount kept: F2 asks again, for Anna Schmidt.",
         ),
         (
             Lang::Zh,
@@ -2829,9 +2827,8 @@ fn a_card_refund_refused_for_an_owner_transferred_meanwhile_names_them_and_asks_
     for (lang, expected) in [
         (
             Lang::En,
-            "Nothing refunded, nothing written to the card: another desk transferred this \
-             customer meanwhile; the owner now is Anna Schmidt. The confirmation now names Anna \
-             Schmidt: F2 refunds for Anna Schmidt.",
+            "Nothing refunded or written to the card: another desk transferred this customer \
+             to Anna Schmidt. F2 refunds for them, as the confirmation names.",
         ),
         (
             Lang::Zh,
@@ -2985,7 +2982,7 @@ fn a_method_no_longer_taken_is_refused_in_words_and_the_recharge_form_is_kept() 
         (
             Lang::En,
             "Cash is no longer taken for this customer's type (disabled or removed meanwhile): \
-             choose another payment method. Nothing was written to the card or paid.",
+             nothing written to the card or paid. Choose another payment method.",
         ),
         (
             Lang::Zh,
@@ -3091,8 +3088,8 @@ fn an_operation_pending_on_a_lost_card_says_how_to_settle_it_without_the_card() 
         ),
         (
             Lang::En,
-            "Operation #2102 of this customer is pending: present the card it was for. Card \
-             lost? F12, p (pending operations), then w: settled without it.",
+            "Operation #2102 of this customer is pending: present the card it was for. Lost? \
+             F12, p (pending operations), then w: settled without it.",
             "Operation #2102 of this customer is pending: present the card it was for. Card \
              lost? A supervisor settles it without the card.",
         ),
@@ -3509,9 +3506,9 @@ fn a_failed_recharge_found_on_its_card_keeps_its_receipt_and_says_it() {
         ),
         (
             Lang::En,
-            "Card 40000017: purchase #5 of 12.000 m³ is recharge #2099's (settled failed from \
-             an old copy of the card): done now, 12.00 taken back from the balance. Reported. \
-             Its receipt #3388 is issued now.",
+            "Card 40000017: purchase #5, 12.000 m³, is recharge #2099's, settled failed from \
+             an old copy; done now: 12.00 off the balance. Reported. Its receipt #3388 is issued \
+             now.",
         ),
     ] {
         let mut app = signed_in(lang);
