@@ -511,7 +511,7 @@ async fn a_recharge_failed_from_an_old_copy_then_found_on_its_card_keeps_its_rec
     follow_the_reader(&mut app, &services, &events, quiet).await;
     let said = message(&app);
     assert!(
-        said.contains("done now, 5.00 taken back from the balance")
+        said.contains("done now: 5.00 off the balance")
             && said.contains(&format!("Its receipt #{receipt_no} is issued now.")),
         "{said}"
     );
