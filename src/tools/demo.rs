@@ -1195,10 +1195,9 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     ("ledger_transaction", "card_recharge_is_its_payment"),
     // sql/V108: a phone and an identity number as the desk stores them, an operator's only.
     ("customer", "written_as_the_desk_stores_it"),
-    // sql/V131: a transfer waits for the customer's pending card operation, an operator's only.
-    ("customer_owner_history", "waits_for_the_card"),
-    // sql/V134: a transfer waits for the account's unpaid bills, an operator's only.
-    ("customer_owner_history", "waits_for_the_bills"),
+    // sql/V138 (V131, V134): a transfer waits for the account's unpaid bills and the
+    // customer's pending card operation, an operator's only.
+    ("customer_owner_history", "waits_for_the_bills_and_the_card"),
     // sql/V132: a counter movement comes with its audit entry, an operator's rows only.
     ("ledger_transaction", "counter_money_is_audited"),
     // sql/V135: a card purchase, a reversal, a card refund's pay-out go with their card
