@@ -1249,23 +1249,7 @@ async fn an_operators_reversal_card_purchase_and_payout_come_with_their_card_ope
     );
 
     // A recharge still pending: its purchase reversed only as it is settled failed.
-    db.pool
-        .get()
-        .await
-        .unwrap()
-        .batch_execute(&format!(
-            "SELECT ledger_post({account}, 'card_purchase', -4.00, 2.000, NULL, NULL, NULL,
-                                'card-op:recharge-9:purchase');
-             INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
-                                         idempotency_key, operator_id, purchase_record_after,
-                                         plan, transaction_id)
-                 SELECT {customer}, k.id, 'recharge', 9, 2000, 'recharge-9', {CLERK},
-                        decode(repeat('00', 32), 'hex'), '{{}}', t.id
-                 FROM card k, ledger_transaction t
-                 WHERE t.idempotency_key = 'card-op:recharge-9:purchase'"
-        ))
-        .await
-        .unwrap();
+    pending_recharge(&db, account, customer).await;
     let reversal = |key: &str| {
         format!(
             "SELECT ledger_post({account}, 'reversal', 4.00, NULL, NULL, NULL, NULL, '{key}', id)
@@ -1312,6 +1296,29 @@ async fn customer_of(db: &TestDb, account: i64) -> i64 {
         .await
         .unwrap()
         .get("customer_id")
+}
+
+/// A clerk's recharge of the card customer still pending, written by the owner: its purchase
+/// of 2 m³ for 4.00 posted (`card-op:recharge-9:purchase`), operation `recharge-9` journaled
+/// on it, the card not yet read back.
+async fn pending_recharge(db: &TestDb, account: i64, customer: i64) {
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({account}, 'card_purchase', -4.00, 2.000, NULL, NULL, NULL,
+                                'card-op:recharge-9:purchase');
+             INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                         idempotency_key, operator_id, purchase_record_after,
+                                         plan, transaction_id)
+                 SELECT {customer}, k.id, 'recharge', 9, 2000, 'recharge-9', {CLERK},
+                        decode(repeat('00', 32), 'hex'), '{{}}', t.id
+                 FROM card k, ledger_transaction t
+                 WHERE t.idempotency_key = 'card-op:recharge-9:purchase'"
+        ))
+        .await
+        .unwrap();
 }
 
 /// The customer of `account` with a card whose meter write-back shows purchase 7 loaded, a
@@ -1612,23 +1619,7 @@ async fn a_card_operation_is_settled_with_its_money() {
     let (db, account) = desk().await;
     let customer = with_a_card(&db, account).await;
     // A recharge still pending: its purchase paid, the card not yet read back.
-    db.pool
-        .get()
-        .await
-        .unwrap()
-        .batch_execute(&format!(
-            "SELECT ledger_post({account}, 'card_purchase', -4.00, 2.000, NULL, NULL, NULL,
-                                'card-op:recharge-9:purchase');
-             INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
-                                         idempotency_key, operator_id, purchase_record_after,
-                                         plan, transaction_id)
-                 SELECT {customer}, k.id, 'recharge', 9, 2000, 'recharge-9', {CLERK},
-                        decode(repeat('00', 32), 'hex'), '{{}}', t.id
-                 FROM card k, ledger_transaction t
-                 WHERE t.idempotency_key = 'card-op:recharge-9:purchase'"
-        ))
-        .await
-        .unwrap();
+    pending_recharge(&db, account, customer).await;
     let before = written(&db);
     // Failed without its money given back: the customer paid for water the card never got.
     let failed = "UPDATE card_operation SET state = 'failed', failure_reason = 'forged'
