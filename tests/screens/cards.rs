@@ -1771,7 +1771,7 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
         (
             Lang::En,
             "Operation #2099 is pending: put the same card back to finish it.",
-            "The card left the reader in the middle of the operation",
+            "The card left the reader mid-operation",
         ),
     ] {
         let mut app = signed_in(lang);
@@ -1991,6 +1991,52 @@ fn a_refund_the_read_wrote_onto_an_older_copy_is_told() {
     }
 }
 
+/// s38-d on the rig: an older copy of the card (lacking purchase #10) and a recharge confirmed
+/// on it. The recharge wrote #10 onto the card first and was refused "Not recharged, nothing
+/// charged: swipe the meter first, then recharge." — and the confirmation stayed, "Recharge
+/// 5.00 (2.333 m³) …? F2 confirm", offering what the card now refuses. It goes: the card
+/// pane, the card read again, F2 confirms nothing.
+#[test]
+fn a_recharge_that_wrote_the_purchase_the_card_lacked_leaves_its_confirmation() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        read_own_card(&mut app, Vec::new());
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(
+            matches!(only::<WriteCard>(&sent).operation, CardOp::Recharge { .. }),
+            "{lang:?}"
+        );
+        let written = Written::Refused(Refusal::MissingPurchaseWritten {
+            sequence: 10,
+            refunded: false,
+        });
+        let next = answer(&mut app, &sent, Reply::screen(WriteOutcome::from(written)));
+        let message = app.message.clone().unwrap();
+        assert_eq!(message.kind, MessageKind::Error, "{lang:?}");
+        assert!(
+            message.text.contains("10")
+                && (message.text.contains("swipe the meter first")
+                    || message.text.contains("请先刷表")),
+            "{lang:?}: {}",
+            message.text
+        );
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::Card
+            ),
+            "{lang:?}: the confirmation goes: {}",
+            render(&app)
+        );
+        assert!(only::<ReadCard>(&next).after == ReadFor::Status, "{lang:?}");
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "{lang:?}: nothing to confirm"
+        );
+    }
+}
+
 /// What the desk in `lang` says when the card read (showing purchase #5) lacks purchase
 /// `sequence` as the books hold it (`refunded`: its refund), and when a recharge then wrote it
 /// onto the card instead.
@@ -2049,7 +2095,7 @@ fn a_failed_recharge_found_on_its_card_is_said_done_and_paid_from_the_balance() 
             Lang::En,
             "Card 40000017: purchase #5, 12.000 m³, is recharge #2099's, settled failed from \
              an old copy; done now: 12.00 off the balance. Reported.",
-            "the balance cannot repay it: call a supervisor.",
+            "not repayable. Call a supervisor. Reported.",
         ),
     ] {
         for (taken_back, said) in [(true, taken), (false, short)] {
@@ -3090,8 +3136,8 @@ fn an_operation_pending_on_a_lost_card_says_how_to_settle_it_without_the_card() 
             Lang::En,
             "Operation #2102 of this customer is pending: present the card it was for. Lost? \
              F12, p (pending operations), then w: settled without it.",
-            "Operation #2102 of this customer is pending: present the card it was for. Card \
-             lost? A supervisor settles it without the card.",
+            "Operation #2102 of this customer is pending: present the card it was for. Lost? \
+             A supervisor settles it without the card.",
         ),
     ] {
         // The supervisor replaces the lost card on a blank one.
@@ -3689,11 +3735,11 @@ fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
     for (lang, note) in [
         (
             Lang::Zh,
-            "括号内的金额未扣款：该操作失败，款项已记入该用户的账户余额。",
+            "括号内的充值失败：未写入卡，款项已记入该用户的账户余额。",
         ),
         (
             Lang::En,
-            "An amount in brackets was not taken: failed, its money is on the balance.",
+            "A recharge in brackets failed: not on the card; its money is on the balance.",
         ),
     ] {
         let mut app = signed_in(lang);
@@ -3788,6 +3834,142 @@ fn the_usage_records_say_a_failed_refund_paid_nothing() {
         assert!(screen.contains("(50.00)"), "{lang:?}: {screen}");
         assert!(screen.contains(refund_note), "{lang:?}: {screen}");
         assert!(!screen.contains(recharge_note), "{lang:?}: {screen}");
+    }
+}
+
+/// s38-d on the rig: a failed recharge and a failed refund listed together read "An amount in
+/// brackets was not taken: failed, its money is on the balance." beside "A refund in brackets
+/// failed: nothing paid out, nothing on the balance." — the first general words, true only of
+/// the recharge. Each note names its kind; both whole at 80×24.
+#[test]
+fn the_usage_records_notes_name_the_failed_recharge_and_the_failed_refund_apart() {
+    for (lang, recharge_note, refund_note) in [
+        (
+            Lang::Zh,
+            "括号内的充值失败：未写入卡，款项已记入该用户的账户余额。",
+            "括号内的退款失败：未付出款项，也未记入账户余额。",
+        ),
+        (
+            Lang::En,
+            "A recharge in brackets failed: not on the card; its money is on the balance.",
+            "A refund in brackets failed: nothing paid out, nothing on the balance.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 37, 0).unwrap();
+        let record = |operation_id, kind, state, cents| UsageRecord {
+            operation_id,
+            kind,
+            state,
+            card_no: i64::from(CARD),
+            generation: 1,
+            purchase_seq: Some(operation_id),
+            volume_litres: Some(5_000),
+            amount: Some(Decimal::new(cents, 2)),
+            operator: "李晓明".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: Some("not_on_card".into()),
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(vec![
+                record(2101, OperationKind::Refund, OperationState::Failed, 3000),
+                record(2100, OperationKind::Recharge, OperationState::Failed, -1000),
+            ]),
+        );
+        let screen = render_at(&app, (80, 24));
+        assert!(screen.contains("(10.00)"), "{lang:?}: {screen}");
+        assert!(screen.contains("(30.00)"), "{lang:?}: {screen}");
+        assert!(screen.contains(recharge_note), "{lang:?}: {screen}");
+        assert!(screen.contains(refund_note), "{lang:?}: {screen}");
+    }
+}
+
+/// s38-d on the rig, English: the card pulled mid-write (the decisive UPDATE carried out) was
+/// told "! Operation #2107 is pending: put the same card back to finish it. Cause: The card
+/// left the reader in the middle of the operation (reader:… (all in :messages)" — the desk's
+/// commonest pulled-card message, cut before what the reader said. Whatever the reader says of
+/// a card that left it, the message is whole on the 80×24 screen in both languages.
+#[test]
+fn a_card_pulled_mid_write_is_told_whole_at_80x24_whatever_the_reader_said() {
+    let left = [
+        CardError::Apdu(ApduError::NoStatusWord(0)),
+        CardError::Pcsc(pcsc::Error::RemovedCard),
+        CardError::Pcsc(pcsc::Error::ResetCard),
+        CardError::Pcsc(pcsc::Error::NotTransacted),
+        CardError::Pcsc(pcsc::Error::NoSmartcard),
+    ];
+    for lang in [Lang::En, Lang::Zh] {
+        for error in &left {
+            assert!(error.card_left_the_reader(), "{error:?}");
+            let mut app = signed_in(lang);
+            insert(&mut app, seen_user(user_card(5)));
+            recharge_quoted(&mut app);
+            let sent = press(&mut app, KeyCode::F(2));
+            // What the write's flow makes of a card gone mid-write (screens::card::confirm).
+            let cause = Problem::card("card_by_hand.card_left", error);
+            answer(
+                &mut app,
+                &sent,
+                Reply::screen(WriteOutcome::from(Written::Pending {
+                    operation_id: 1_234_567_890,
+                    cause,
+                })),
+            );
+            let said = app.message.clone().expect("told").text;
+            let screen = render_at(&app, (80, 24));
+            assert!(
+                flat(&screen).contains(&flat(&said)),
+                "{lang:?} {error:?}: the whole message on the screen: {said}\n{screen}"
+            );
+            assert!(
+                !screen.contains(":messages"),
+                "{lang:?} {error:?}: {screen}"
+            );
+        }
+    }
+}
+
+/// s37-h left English `ic.discrepancy_failed_purchase_not_covered` cut at 80 columns ("…call a
+/// supervisor. Reported." only in `:messages`). s38-d: the real card read back after its
+/// recharge was settled failed from an old copy and the balance spent — whole at 80×24, both
+/// languages, every fact kept (card, purchase and water, recharge, old copy, sum, balance,
+/// supervisor, reported).
+#[test]
+fn a_failed_recharge_found_that_the_balance_cannot_repay_is_told_whole_at_80x24() {
+    for (lang, said) in [
+        (
+            Lang::Zh,
+            "卡 40000017 第 9 笔购水 3.000 m³ 属充值 #2107（曾按旧卡副本判为失败，6.00 记入余额）：\
+             余额已不足以扣回，请主管处理。已记录。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017 purchase #9, 3.000 m³: recharge #2107, failed by an old copy; 6.00 \
+             credited, not repayable. Call a supervisor. Reported.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        read_own_card(
+            &mut app,
+            vec![Discrepancy::FailedPurchaseFound {
+                operation_id: 2107,
+                sequence: 9,
+                litres: 3_000,
+                amount: Money::from_cents(600),
+                taken_back: false,
+                receipt_no: None,
+            }],
+        );
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+        let screen = render_at(&app, (80, 24));
+        assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
+        assert!(!screen.contains(":messages"), "{lang:?}: {screen}");
     }
 }
 
