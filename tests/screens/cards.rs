@@ -1575,7 +1575,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     assert!(render(&app).contains("Wipe card 40000017 of 10023457 Zhang Wei back to blank?"));
     let sent = press(&mut app, KeyCode::F(2));
     assert_eq!(only::<WriteCard>(&sent).operation, CardOp::Recycle);
-    answer(
+    let read = answer(
         &mut app,
         &sent,
         Reply::screen(WriteOutcome::from(Written::Refused(Refusal::Recycle(
@@ -1590,7 +1590,9 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
 
     // The refusal wrote nothing: the card is read again without holding the keys.
     assert!(!app.holds_input());
+    // F3 goes back to the card (s38-d), whose keys wait for that read.
     press(&mut app, KeyCode::F(3));
+    answer(&mut app, &read, own_card_read(42));
     press(&mut app, KeyCode::Char('y'));
     let sent = press(&mut app, KeyCode::F(2));
     answer(
@@ -2033,6 +2035,86 @@ fn a_recharge_that_wrote_the_purchase_the_card_lacked_leaves_its_confirmation() 
         assert!(
             press(&mut app, KeyCode::F(2)).is_empty(),
             "{lang:?}: nothing to confirm"
+        );
+    }
+}
+
+/// s38-d on the rig: F3 six times on a recharge's confirmation said "此处不能使用“离开”。" six
+/// times (F3 goes back on the form before it and on the receipt after it). F3 on a
+/// confirmation now goes back one level as F12 does: to the form with the amount as typed, and
+/// from the opening's "Go to recharge" offer to the card.
+#[test]
+fn f3_on_a_card_confirmation_goes_back_as_f12_does() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        read_own_card(&mut app, Vec::new());
+        recharge_quoted(&mut app);
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::Confirm(_)
+            ),
+            "{lang:?}: {}",
+            render(&app)
+        );
+        let sent = press(&mut app, KeyCode::F(3));
+        assert!(sent.is_empty(), "{lang:?}: nothing written: {sent:?}");
+        let card = app.screen.module::<CardScreen>().unwrap();
+        let CardPane::Recharge(form) = &card.pane else {
+            panic!("{lang:?}: back to the form: {}", render(&app));
+        };
+        assert!(render(&app).contains("120"), "{lang:?}: {}", render(&app));
+        assert!(form.form.is_dirty(), "{lang:?}: the amount kept");
+        let said = app.message.clone().map(|m| m.text).unwrap_or_default();
+        assert!(
+            !said.contains("not available") && !said.contains("不能使用"),
+            "{lang:?}: {said}"
+        );
+
+        // The opening's offer: F3 is "not now", as F12.
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, None, "active");
+        press(&mut app, KeyCode::F(6));
+        let sent = press(&mut app, KeyCode::F(2));
+        let card = user_card(5);
+        let active = Some(card.issue.clone());
+        let opened = WriteOutcome {
+            written: Written::Done {
+                kind: OperationKind::Open,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            },
+            resolved: None,
+            // The card as the write left it: no read after.
+            card: Some(CardRead {
+                seen: CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner("active")),
+                    active,
+                },
+                settled: Vec::new(),
+                discrepancies: Vec::new(),
+            }),
+        };
+        assert!(answer(&mut app, &sent, Reply::screen(opened)).is_empty());
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::GoToRecharge { .. }
+            ),
+            "{lang:?}: {}",
+            render(&app)
+        );
+        press(&mut app, KeyCode::F(3));
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::Card
+            ),
+            "{lang:?}: {}",
+            render(&app)
         );
     }
 }
