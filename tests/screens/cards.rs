@@ -3972,6 +3972,43 @@ fn the_usage_records_notes_name_the_failed_recharge_and_the_failed_refund_apart(
     }
 }
 
+/// s38-d on the rig: the usage records said why an operation failed after its operator, cut
+/// at 80 columns — "李晓明 Li Xi…", the reason never on the screen. It has a line of its own
+/// under its row, whole at 80×24 in both languages.
+#[test]
+fn the_usage_records_say_why_an_operation_failed_at_80x24() {
+    for (lang, why) in [
+        (Lang::Zh, "卡上未写入"),
+        (Lang::En, "the card never got it"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 37, 0).unwrap();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(vec![UsageRecord {
+                operation_id: 2100,
+                kind: OperationKind::Recharge,
+                state: OperationState::Failed,
+                card_no: i64::from(CARD),
+                generation: 1,
+                purchase_seq: Some(4),
+                volume_litres: Some(5_000),
+                amount: Some(Decimal::new(-1000, 2)),
+                operator: "李晓明 Li Xiaoming".into(),
+                started_at: at,
+                finished_at: Some(at),
+                failure_reason: Some("not_on_card".into()),
+            }]),
+        );
+        let screen = render_at(&app, (80, 24));
+        assert!(screen.contains(why), "{lang:?}: {screen}");
+    }
+}
+
 /// s38-d on the rig, English: the card pulled mid-write (the decisive UPDATE carried out) was
 /// told "! Operation #2107 is pending: put the same card back to finish it. Cause: The card
 /// left the reader in the middle of the operation (reader:… (all in :messages)" — the desk's
