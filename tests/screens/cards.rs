@@ -2119,6 +2119,38 @@ fn f3_on_a_card_confirmation_goes_back_as_f12_does() {
     }
 }
 
+/// s38-d on the rig: F12 on "Settle pending recharge #… without its card?" went to the card
+/// pane; the supervisor had to press p again for the list it came from. F12 (and F3) go back to
+/// the pending list, read again; nothing settled.
+#[test]
+fn f12_on_settling_without_the_card_goes_back_to_the_pending_list() {
+    for key in [KeyCode::F(12), KeyCode::F(3)] {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::Char('p'));
+        answer(&mut app, &sent, Reply::screen(pending_rows()));
+        press(&mut app, KeyCode::Char('w'));
+        assert!(
+            render(&app).contains("Settle pending recharge #88"),
+            "{}",
+            render(&app)
+        );
+        let sent = press(&mut app, key);
+        let _: &LoadPending = only(&sent);
+        answer(&mut app, &sent, Reply::screen(pending_rows()));
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::Pending { .. }
+            ),
+            "{key:?}: {}",
+            render(&app)
+        );
+    }
+}
+
 /// What the desk in `lang` says when the card read (showing purchase #5) lacks purchase
 /// `sequence` as the books hold it (`refunded`: its refund), and when a recharge then wrote it
 /// onto the card instead.

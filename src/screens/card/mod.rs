@@ -238,6 +238,11 @@ impl Screen for CardScreen {
                 let form = form.clone();
                 self.set_pane(CardPane::Recharge(form));
             }
+            // Back to the pending list it was chosen from, read again (s38-d on the rig: F12
+            // went to the card pane, the list to be opened again with p).
+            (CardPane::Confirm(Confirm::WithoutCard { .. }), Command::Cancel | Command::Leave) => {
+                self.load_pending(hub);
+            }
             (CardPane::GoToRecharge { .. }, Command::Save) => {
                 self.set_pane(CardPane::Card);
                 self.start_recharge(hub);
