@@ -1575,7 +1575,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
     assert!(render(&app).contains("Wipe card 40000017 of 10023457 Zhang Wei back to blank?"));
     let sent = press(&mut app, KeyCode::F(2));
     assert_eq!(only::<WriteCard>(&sent).operation, CardOp::Recycle);
-    answer(
+    let read = answer(
         &mut app,
         &sent,
         Reply::screen(WriteOutcome::from(Written::Refused(Refusal::Recycle(
@@ -1590,7 +1590,9 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
 
     // The refusal wrote nothing: the card is read again without holding the keys.
     assert!(!app.holds_input());
+    // F3 goes back to the card (s38-d), whose keys wait for that read.
     press(&mut app, KeyCode::F(3));
+    answer(&mut app, &read, own_card_read(42));
     press(&mut app, KeyCode::Char('y'));
     let sent = press(&mut app, KeyCode::F(2));
     answer(
@@ -1771,7 +1773,7 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
         (
             Lang::En,
             "Operation #2099 is pending: put the same card back to finish it.",
-            "The card left the reader in the middle of the operation",
+            "The card left the reader mid-operation",
         ),
     ] {
         let mut app = signed_in(lang);
@@ -1991,6 +1993,164 @@ fn a_refund_the_read_wrote_onto_an_older_copy_is_told() {
     }
 }
 
+/// s38-d on the rig: an older copy of the card (lacking purchase #10) and a recharge confirmed
+/// on it. The recharge wrote #10 onto the card first and was refused "Not recharged, nothing
+/// charged: swipe the meter first, then recharge." — and the confirmation stayed, "Recharge
+/// 5.00 (2.333 m³) …? F2 confirm", offering what the card now refuses. It goes: the card
+/// pane, the card read again, F2 confirms nothing.
+#[test]
+fn a_recharge_that_wrote_the_purchase_the_card_lacked_leaves_its_confirmation() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        read_own_card(&mut app, Vec::new());
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(
+            matches!(only::<WriteCard>(&sent).operation, CardOp::Recharge { .. }),
+            "{lang:?}"
+        );
+        let written = Written::Refused(Refusal::MissingPurchaseWritten {
+            sequence: 10,
+            refunded: false,
+        });
+        let next = answer(&mut app, &sent, Reply::screen(WriteOutcome::from(written)));
+        let message = app.message.clone().unwrap();
+        assert_eq!(message.kind, MessageKind::Error, "{lang:?}");
+        assert!(
+            message.text.contains("10")
+                && (message.text.contains("swipe the meter first")
+                    || message.text.contains("请先刷表")),
+            "{lang:?}: {}",
+            message.text
+        );
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::Card
+            ),
+            "{lang:?}: the confirmation goes: {}",
+            render(&app)
+        );
+        assert!(only::<ReadCard>(&next).after == ReadFor::Status, "{lang:?}");
+        assert!(
+            press(&mut app, KeyCode::F(2)).is_empty(),
+            "{lang:?}: nothing to confirm"
+        );
+    }
+}
+
+/// s38-d on the rig: F3 six times on a recharge's confirmation said "此处不能使用“离开”。" six
+/// times (F3 goes back on the form before it and on the receipt after it). F3 on a
+/// confirmation now goes back one level as F12 does: to the form with the amount as typed, and
+/// from the opening's "Go to recharge" offer to the card.
+#[test]
+fn f3_on_a_card_confirmation_goes_back_as_f12_does() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        read_own_card(&mut app, Vec::new());
+        recharge_quoted(&mut app);
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::Confirm(_)
+            ),
+            "{lang:?}: {}",
+            render(&app)
+        );
+        let sent = press(&mut app, KeyCode::F(3));
+        assert!(sent.is_empty(), "{lang:?}: nothing written: {sent:?}");
+        let card = app.screen.module::<CardScreen>().unwrap();
+        let CardPane::Recharge(form) = &card.pane else {
+            panic!("{lang:?}: back to the form: {}", render(&app));
+        };
+        assert!(render(&app).contains("120"), "{lang:?}: {}", render(&app));
+        assert!(form.form.is_dirty(), "{lang:?}: the amount kept");
+        let said = app.message.clone().map(|m| m.text).unwrap_or_default();
+        assert!(
+            !said.contains("not available") && !said.contains("不能使用"),
+            "{lang:?}: {said}"
+        );
+
+        // The opening's offer: F3 is "not now", as F12.
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, None, "active");
+        press(&mut app, KeyCode::F(6));
+        let sent = press(&mut app, KeyCode::F(2));
+        let card = user_card(5);
+        let active = Some(card.issue.clone());
+        let opened = WriteOutcome {
+            written: Written::Done {
+                kind: OperationKind::Open,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            },
+            resolved: None,
+            // The card as the write left it: no read after.
+            card: Some(CardRead {
+                seen: CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner("active")),
+                    active,
+                },
+                settled: Vec::new(),
+                discrepancies: Vec::new(),
+            }),
+        };
+        assert!(answer(&mut app, &sent, Reply::screen(opened)).is_empty());
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::GoToRecharge { .. }
+            ),
+            "{lang:?}: {}",
+            render(&app)
+        );
+        press(&mut app, KeyCode::F(3));
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::Card
+            ),
+            "{lang:?}: {}",
+            render(&app)
+        );
+    }
+}
+
+/// s38-d on the rig: F12 on "Settle pending recharge #… without its card?" went to the card
+/// pane; the supervisor had to press p again for the list it came from. F12 (and F3) go back to
+/// the pending list, read again; nothing settled.
+#[test]
+fn f12_on_settling_without_the_card_goes_back_to_the_pending_list() {
+    for key in [KeyCode::F(12), KeyCode::F(3)] {
+        let mut app = signed_in(Lang::En);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::Char('p'));
+        answer(&mut app, &sent, Reply::screen(pending_rows()));
+        press(&mut app, KeyCode::Char('w'));
+        assert!(
+            render(&app).contains("Settle pending recharge #88"),
+            "{}",
+            render(&app)
+        );
+        let sent = press(&mut app, key);
+        let _: &LoadPending = only(&sent);
+        answer(&mut app, &sent, Reply::screen(pending_rows()));
+        assert!(
+            matches!(
+                app.screen.module::<CardScreen>().unwrap().pane,
+                CardPane::Pending { .. }
+            ),
+            "{key:?}: {}",
+            render(&app)
+        );
+    }
+}
+
 /// What the desk in `lang` says when the card read (showing purchase #5) lacks purchase
 /// `sequence` as the books hold it (`refunded`: its refund), and when a recharge then wrote it
 /// onto the card instead.
@@ -2049,7 +2209,7 @@ fn a_failed_recharge_found_on_its_card_is_said_done_and_paid_from_the_balance() 
             Lang::En,
             "Card 40000017: purchase #5, 12.000 m³, is recharge #2099's, settled failed from \
              an old copy; done now: 12.00 off the balance. Reported.",
-            "the balance cannot repay it: call a supervisor.",
+            "not repayable. Call a supervisor. Reported.",
         ),
     ] {
         for (taken_back, said) in [(true, taken), (false, short)] {
@@ -3090,8 +3250,8 @@ fn an_operation_pending_on_a_lost_card_says_how_to_settle_it_without_the_card() 
             Lang::En,
             "Operation #2102 of this customer is pending: present the card it was for. Lost? \
              F12, p (pending operations), then w: settled without it.",
-            "Operation #2102 of this customer is pending: present the card it was for. Card \
-             lost? A supervisor settles it without the card.",
+            "Operation #2102 of this customer is pending: present the card it was for. Lost? \
+             A supervisor settles it without the card.",
         ),
     ] {
         // The supervisor replaces the lost card on a blank one.
@@ -3689,11 +3849,11 @@ fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
     for (lang, note) in [
         (
             Lang::Zh,
-            "括号内的金额未扣款：该操作失败，款项已记入该用户的账户余额。",
+            "括号内的充值失败：未写入卡，款项已记入该用户的账户余额。",
         ),
         (
             Lang::En,
-            "An amount in brackets was not taken: failed, its money is on the balance.",
+            "A recharge in brackets failed: not on the card; its money is on the balance.",
         ),
     ] {
         let mut app = signed_in(lang);
@@ -3788,6 +3948,179 @@ fn the_usage_records_say_a_failed_refund_paid_nothing() {
         assert!(screen.contains("(50.00)"), "{lang:?}: {screen}");
         assert!(screen.contains(refund_note), "{lang:?}: {screen}");
         assert!(!screen.contains(recharge_note), "{lang:?}: {screen}");
+    }
+}
+
+/// s38-d on the rig: a failed recharge and a failed refund listed together read "An amount in
+/// brackets was not taken: failed, its money is on the balance." beside "A refund in brackets
+/// failed: nothing paid out, nothing on the balance." — the first general words, true only of
+/// the recharge. Each note names its kind; both whole at 80×24.
+#[test]
+fn the_usage_records_notes_name_the_failed_recharge_and_the_failed_refund_apart() {
+    for (lang, recharge_note, refund_note) in [
+        (
+            Lang::Zh,
+            "括号内的充值失败：未写入卡，款项已记入该用户的账户余额。",
+            "括号内的退款失败：未付出款项，也未记入账户余额。",
+        ),
+        (
+            Lang::En,
+            "A recharge in brackets failed: not on the card; its money is on the balance.",
+            "A refund in brackets failed: nothing paid out, nothing on the balance.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 37, 0).unwrap();
+        let record = |operation_id, kind, state, cents| UsageRecord {
+            operation_id,
+            kind,
+            state,
+            card_no: i64::from(CARD),
+            generation: 1,
+            purchase_seq: Some(operation_id),
+            volume_litres: Some(5_000),
+            amount: Some(Decimal::new(cents, 2)),
+            operator: "李晓明".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: Some("not_on_card".into()),
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(vec![
+                record(2101, OperationKind::Refund, OperationState::Failed, 3000),
+                record(2100, OperationKind::Recharge, OperationState::Failed, -1000),
+            ]),
+        );
+        let screen = render_at(&app, (80, 24));
+        assert!(screen.contains("(10.00)"), "{lang:?}: {screen}");
+        assert!(screen.contains("(30.00)"), "{lang:?}: {screen}");
+        assert!(screen.contains(recharge_note), "{lang:?}: {screen}");
+        assert!(screen.contains(refund_note), "{lang:?}: {screen}");
+    }
+}
+
+/// s38-d on the rig: the usage records said why an operation failed after its operator, cut
+/// at 80 columns — "李晓明 Li Xi…", the reason never on the screen. It has a line of its own
+/// under its row, whole at 80×24 in both languages.
+#[test]
+fn the_usage_records_say_why_an_operation_failed_at_80x24() {
+    for (lang, why) in [
+        (Lang::Zh, "卡上未写入"),
+        (Lang::En, "the card never got it"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 37, 0).unwrap();
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(vec![UsageRecord {
+                operation_id: 2100,
+                kind: OperationKind::Recharge,
+                state: OperationState::Failed,
+                card_no: i64::from(CARD),
+                generation: 1,
+                purchase_seq: Some(4),
+                volume_litres: Some(5_000),
+                amount: Some(Decimal::new(-1000, 2)),
+                operator: "李晓明 Li Xiaoming".into(),
+                started_at: at,
+                finished_at: Some(at),
+                failure_reason: Some("not_on_card".into()),
+            }]),
+        );
+        let screen = render_at(&app, (80, 24));
+        assert!(screen.contains(why), "{lang:?}: {screen}");
+    }
+}
+
+/// s38-d on the rig, English: the card pulled mid-write (the decisive UPDATE carried out) was
+/// told "! Operation #2107 is pending: put the same card back to finish it. Cause: The card
+/// left the reader in the middle of the operation (reader:… (all in :messages)" — the desk's
+/// commonest pulled-card message, cut before what the reader said. Whatever the reader says of
+/// a card that left it, the message is whole on the 80×24 screen in both languages.
+#[test]
+fn a_card_pulled_mid_write_is_told_whole_at_80x24_whatever_the_reader_said() {
+    let left = [
+        CardError::Apdu(ApduError::NoStatusWord(0)),
+        CardError::Pcsc(pcsc::Error::RemovedCard),
+        CardError::Pcsc(pcsc::Error::ResetCard),
+        CardError::Pcsc(pcsc::Error::NotTransacted),
+        CardError::Pcsc(pcsc::Error::NoSmartcard),
+    ];
+    for lang in [Lang::En, Lang::Zh] {
+        for error in &left {
+            assert!(error.card_left_the_reader(), "{error:?}");
+            let mut app = signed_in(lang);
+            insert(&mut app, seen_user(user_card(5)));
+            recharge_quoted(&mut app);
+            let sent = press(&mut app, KeyCode::F(2));
+            // What the write's flow makes of a card gone mid-write (screens::card::confirm).
+            let cause = Problem::card("card_by_hand.card_left", error);
+            answer(
+                &mut app,
+                &sent,
+                Reply::screen(WriteOutcome::from(Written::Pending {
+                    operation_id: 1_234_567_890,
+                    cause,
+                })),
+            );
+            let said = app.message.clone().expect("told").text;
+            let screen = render_at(&app, (80, 24));
+            assert!(
+                flat(&screen).contains(&flat(&said)),
+                "{lang:?} {error:?}: the whole message on the screen: {said}\n{screen}"
+            );
+            assert!(
+                !screen.contains(":messages"),
+                "{lang:?} {error:?}: {screen}"
+            );
+        }
+    }
+}
+
+/// s37-h left English `ic.discrepancy_failed_purchase_not_covered` cut at 80 columns ("…call a
+/// supervisor. Reported." only in `:messages`). s38-d: the real card read back after its
+/// recharge was settled failed from an old copy and the balance spent — whole at 80×24, both
+/// languages, every fact kept (card, purchase and water, recharge, old copy, sum, balance,
+/// supervisor, reported).
+#[test]
+fn a_failed_recharge_found_that_the_balance_cannot_repay_is_told_whole_at_80x24() {
+    for (lang, said) in [
+        (
+            Lang::Zh,
+            "卡 40000017 第 9 笔购水 3.000 m³ 属充值 #2107（曾按旧卡副本判为失败，6.00 记入余额）：\
+             余额已不足以扣回，请主管处理。已记录。",
+        ),
+        (
+            Lang::En,
+            "Card 40000017 purchase #9, 3.000 m³: recharge #2107, failed by an old copy; 6.00 \
+             credited, not repayable. Call a supervisor. Reported.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        read_own_card(
+            &mut app,
+            vec![Discrepancy::FailedPurchaseFound {
+                operation_id: 2107,
+                sequence: 9,
+                litres: 3_000,
+                amount: Money::from_cents(600),
+                taken_back: false,
+                receipt_no: None,
+            }],
+        );
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+        let screen = render_at(&app, (80, 24));
+        assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
+        assert!(!screen.contains(":messages"), "{lang:?}: {screen}");
     }
 }
 

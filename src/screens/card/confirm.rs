@@ -386,7 +386,7 @@ impl CardScreen {
 
 /// Tells how the write ended and keeps a recharge's or refund's receipt; the pane that shows it (none
 /// after a refusal: nothing was written, the confirmation stays and F2 may try again — but
-/// the card pane after a refund that wrote the purchase the card lacked).
+/// the card pane after a refund or a recharge that wrote the purchase the card lacked).
 fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPane> {
     let app = &*hub.app;
     let lang = app.lang;
@@ -481,6 +481,20 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
             let told = app.tf(key, &[("seq", sequence)]);
             (MessageKind::Error, told, Some(CardPane::Card))
         }
+        // The purchase the card lacked was written before a recharge: the card now carries a
+        // purchase the meter has not loaded, so F2 on the confirmation could only be refused
+        // ("swipe the meter first"). s38-d on the rig: the confirmation stayed, "F2 confirm"
+        // under "Not recharged, nothing charged: swipe the meter first". It goes; the card is
+        // shown as it now is.
+        Written::Refused(
+            refusal @ Refusal::MissingPurchaseWritten {
+                refunded: false, ..
+            },
+        ) if kind == OperationKind::Recharge => (
+            MessageKind::Error,
+            super::common::refusal_text(app, refusal),
+            Some(CardPane::Card),
+        ),
         // A refund for an owner another desk transferred the customer from meanwhile
         // (sql/V119): in a refund's words; the confirmation stays, now naming the owner.
         Written::Refused(Refusal::OwnerChanged { owner, .. }) if kind == OperationKind::Refund => {

@@ -179,6 +179,19 @@ impl Screen for CardScreen {
         }
     }
 
+    /// F3 on a confirmation or on the "Go to recharge" offer goes back one level, as F12 does
+    /// (ui.md: F3 leaves; on the form before it, F3 goes back to the card). s38-d on the rig:
+    /// F3 six times on a recharge's confirmation said "'Leave' is not available here." six
+    /// times, the arm for it in `on_command` never reached. Not in the legend: F12 is there.
+    fn on_not_offered(&mut self, command: Command, hub: &mut Hub) -> bool {
+        command == Command::Leave
+            && matches!(
+                self.pane,
+                CardPane::Confirm(_) | CardPane::GoToRecharge { .. }
+            )
+            && self.on_command(Command::Cancel, hub)
+    }
+
     fn on_command(&mut self, command: Command, hub: &mut Hub) -> bool {
         let on_card = matches!(self.pane, CardPane::Card);
         match (&mut self.pane, command) {
@@ -224,6 +237,11 @@ impl Screen for CardScreen {
                 // Back to the form with the value as typed.
                 let form = form.clone();
                 self.set_pane(CardPane::Recharge(form));
+            }
+            // Back to the pending list it was chosen from, read again (s38-d on the rig: F12
+            // went to the card pane, the list to be opened again with p).
+            (CardPane::Confirm(Confirm::WithoutCard { .. }), Command::Cancel | Command::Leave) => {
+                self.load_pending(hub);
             }
             (CardPane::GoToRecharge { .. }, Command::Save) => {
                 self.set_pane(CardPane::Card);

@@ -79,7 +79,7 @@ impl CardScreen {
     }
 
     /// The pending list's pane, its rows read afresh.
-    fn load_pending(&mut self, hub: &mut Hub) {
+    pub(super) fn load_pending(&mut self, hub: &mut Hub) {
         self.set_pane(CardPane::Pending {
             rows: None,
             selected: 0,

@@ -91,9 +91,20 @@ pub(super) fn lines(
     .into_iter()
     .filter_map(|(shown, key)| shown.then_some(key))
     .collect();
+    // Why an operation failed goes on a line of its own under its row: after the operator it
+    // was cut at 80 columns (s38-d on the rig: "李晓明 Li Xi…", the reason never seen).
     let rows = rows.map(|rows| {
         rows.iter()
-            .map(|row| row_line(lang, zone, row, card_cells))
+            .flat_map(|row| {
+                let reason = row.failure_reason.as_ref().map(|reason| {
+                    format!(
+                        " {} — {}",
+                        " ".repeat(16),
+                        coded(lang, "ic.failure_", reason)
+                    )
+                });
+                std::iter::once(row_line(lang, zone, row, card_cells)).chain(reason)
+            })
             .collect()
     });
     let mut lines = table(lang, theme, &title, header, rows, None);
@@ -115,10 +126,7 @@ fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord, card_cells: u16) -
         amount => amount_text(amount),
     };
     let volume = volume_text(row.volume_litres);
-    let mut last = inert(&row.operator).into_owned();
-    if let Some(reason) = &row.failure_reason {
-        last.push_str(&format!(" — {}", coded(lang, "ic.failure_", reason)));
-    }
+    let last = inert(&row.operator);
     format!(
         " {} {} {} {} {} {} {last}",
         local(&row.started_at, zone),
