@@ -2511,6 +2511,7 @@ async fn a_counter_operation_asks_each_thing_once() {
         "reading_lock",
         "reading_recorded",
         "reading_enter",
+        "reading_enter_book",
         "reading_enter_unchecked",
         "reading_write_rows",
     ];
@@ -2522,10 +2523,11 @@ async fn a_counter_operation_asks_each_thing_once() {
         ),
         &asked,
     );
+    // sql/V142: reading_lock's and reading_recorded's statements are reading_enter's and its
+    // book's own, and the book writes its rows itself (not by reading_write_rows).
     assert_eq!(
         entered,
-        "md_require 1, reading_enter 1, reading_lock 1, reading_recorded 1, \
-         reading_write_rows 1"
+        "md_require 1, reading_enter 1, reading_enter_book 1"
     );
     let after = clerk_calls(
         &db,
@@ -2538,7 +2540,7 @@ async fn a_counter_operation_asks_each_thing_once() {
     );
     assert_eq!(
         after,
-        "md_require 1, reading_lock 1, reading_recorded 1, reading_write_rows 1"
+        "md_require 1, reading_enter_book 1, reading_lock 1, reading_recorded 1"
     );
     let deposited = clerk_calls(
         &db,
@@ -2587,6 +2589,75 @@ async fn a_counter_operation_asks_each_thing_once() {
         (row.get("readings"), row.get("deposits"))
     };
     assert_eq!(written, (1, 1));
+}
+
+/// sql/V142: what a counter reading checks behind its locks moved. reading_enter takes
+/// reading_lock's locks by its own statements, and its book (reading_enter_book) compares the
+/// meter's latest reading (reading_recorded's check) from the one read of the meter's latest
+/// readings it prices from. A clerk's psql still meets each: a reading waits for its account's
+/// lock and for its meter's (a lock held elsewhere: refused at the lock timeout, nothing
+/// written), the latest reading typed again answers `already_recorded` before any other
+/// refusal (a rollover or an abnormal water unconfirmed), and the book, which checks none of
+/// the permission, the key or the locks, is no clerk's to call.
+#[tokio::test]
+async fn a_counter_readings_locks_and_recorded_check_hold_where_they_moved() {
+    let (db, _) = desk().await;
+    let (account, _) = counter_account(&db).await;
+    let mut owner = db.pool.get().await.unwrap();
+    let meter: i64 = owner
+        .query_one("SELECT id FROM meter WHERE meter_no = 'PM-0001'", &[])
+        .await
+        .unwrap()
+        .get("id");
+    let enter = |key: &str, figure: &str, rollover: bool, confirmed: bool| {
+        format!(
+            "SET lock_timeout = '300ms';
+             SELECT outcome FROM reading_enter('{key}', 'counter', {meter}, current_date,
+                                               {figure}, NULL, {rollover}, {confirmed})"
+        )
+    };
+    // Another transaction holds the account, then the meter: the reading waits for each.
+    for held in [
+        format!("SELECT FROM account WHERE id = {account} FOR UPDATE"),
+        format!("SELECT FROM meter WHERE id = {meter} FOR UPDATE"),
+    ] {
+        let holder = owner.transaction().await.unwrap();
+        holder.batch_execute(&held).await.unwrap();
+        let waited = psql(&db, "clerk", &enter("waits", "5.000", false, true));
+        assert!(
+            !waited.ok && waited.said.contains("lock timeout"),
+            "{held}: {}",
+            waited.said
+        );
+        holder.rollback().await.unwrap();
+    }
+    let first = allowed(&db, "clerk", &enter("first", "5.000", false, true));
+    assert!(
+        first.contains("recorded") && !first.contains("already"),
+        "{first}"
+    );
+    // The latest reading typed again, asked as a rollover or unconfirmed: recorded already.
+    for (key, rollover, confirmed) in [("again", false, true), ("roll", true, false)] {
+        let said = allowed(&db, "clerk", &enter(key, "5.000", rollover, confirmed));
+        assert!(said.contains("already_recorded"), "{key}: {said}");
+    }
+    let readings: i64 = owner
+        .query_one(
+            "SELECT count(*) FROM meter_reading WHERE meter_id = $1",
+            &[&meter],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(readings, 1);
+    refused(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT * FROM reading_enter_book('forged', 'counter', {meter}, current_date, 9.000,
+                                              NULL, false, true, false)"
+        ),
+    );
 }
 
 /// sql/V104: what the desk's forms refuse, the database refuses too. Before it, a clerk's
