@@ -149,9 +149,6 @@ async fn a_refusal_without_words_names_its_code_not_the_servers_english() {
         .await
         .expect_err("division by zero");
     let [en, _] = said(refused);
-    assert!(
-        en.ends_with("Report it: SQLSTATE 22012."),
-        "{en}"
-    );
+    assert!(en.ends_with("Report it: SQLSTATE 22012."), "{en}");
     assert!(!en.contains("division"), "{en}");
 }

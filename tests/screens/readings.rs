@@ -151,6 +151,32 @@ fn a_bad_reading_is_said_at_its_field_and_a_lower_one_refused() {
     );
 }
 
+/// s38-e, by hand: "2026-02-30" in the reading's date was answered "a date, e.g.
+/// 2026-11-28", which left the clerk looking for what in it was not a date. A day or a month
+/// that does not exist is said so, in both languages; what was typed stays and nothing is sent.
+#[test]
+fn a_date_that_does_not_exist_is_said_so_and_kept() {
+    for (lang, typed, words) in [
+        (Lang::En, "2025-02-30", "no such day: 2025-02 has 28 days"),
+        (Lang::En, "2024-02-30", "no such day: 2024-02 has 29 days"),
+        (Lang::En, "2025-13-01", "no such month: 13"),
+        (Lang::Zh, "2025-04-31", "日期不存在：2025-04 只有 30 天"),
+    ] {
+        let mut app = reading_form(lang);
+        type_text(&mut app, "140");
+        press(&mut app, KeyCode::BackTab);
+        let clear = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+        update(&mut app, Msg::Key(clear));
+        type_text(&mut app, typed);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty(), "{lang:?} {typed}: {sent:?}");
+        let screen = render(&app);
+        assert!(screen.contains(words), "{lang:?} {typed}:\n{screen}");
+        assert!(screen.contains(typed), "{lang:?}: what was typed stays");
+        assert!(screen.contains("140.000"), "{lang:?}: the reading stays");
+    }
+}
+
 /// Another desk entered a reading of the meter between this form's read and F2 (s35-c): the
 /// reading is sent after the previous one the form showed; refused for another, the clerk is
 /// told the previous reading now, in both languages, with what they typed kept; the meter's
