@@ -189,7 +189,7 @@ impl Field {
             FieldKind::Date => {
                 return NaiveDate::parse_from_str(text, "%Y-%m-%d")
                     .is_err()
-                    .then(|| lang.t("form.not_a_date").into());
+                    .then(|| no_such_date(text, lang).unwrap_or(lang.t("form.not_a_date").into()));
             }
         };
         error.map(|error| field_error_text(lang, &error))
@@ -277,6 +277,28 @@ impl Field {
             Edit::Changed
         }
     }
+}
+
+/// A date typed whole whose day or month does not exist (2026-02-30, 2026-13-01), said so:
+/// "a date, e.g. 2026-11-28" left a clerk who typed one looking for what was not a date
+/// (s38-e, by hand). `None` for a text that is not in a date's shape.
+fn no_such_date(text: &str, lang: Lang) -> Option<String> {
+    let mut parts = text.splitn(3, '-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let shaped =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+    if !(shaped(year, 4) && shaped(month, 2) && shaped(day, 2)) {
+        return None;
+    }
+    let (year, month_no) = (year.parse::<i32>().ok()?, month.parse::<u32>().ok()?);
+    let first = NaiveDate::from_ymd_opt(year, month_no, 1);
+    let Some(first) = first else {
+        return Some(lang.tf("form.no_such_month", &[("month", &month)]));
+    };
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    let days = next.signed_duration_since(first).num_days();
+    let month = format!("{year:04}-{month}");
+    Some(lang.tf("form.no_such_day", &[("month", &month), ("days", &days)]))
 }
 
 /// What a key does to a field whose whole text is selected where it differs from editing at

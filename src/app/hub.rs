@@ -408,6 +408,12 @@ pub struct InFlight {
     pub asker: Option<ScreenId>,
     /// Ticks since it was sent.
     pub ticks: u32,
+    /// A read the desk sent to show what a saved change left (a notice's reload, the read
+    /// after a write's answer), not one the clerk's key asked for: F12 / Esc does not cancel
+    /// it, lest the screen keep showing what the change replaced (s38-e, by hand: Esc pressed
+    /// on after paying a bill cancelled the table's reload, which kept "75.00 · owes" for a
+    /// customer whose balance had paid the bill).
+    pub reload: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -1273,6 +1279,7 @@ pub(super) fn send(app: &mut App, request: Request, out: &mut Vec<Outgoing>) {
         request: request.clone(),
         asker: app.calling,
         ticks: 0,
+        reload: false,
     });
     out.push((id, request));
 }
@@ -1339,7 +1346,16 @@ pub(super) fn calling_slot(app: &mut App) -> Option<&mut Slot> {
 
 /// Tells the screen on top that another changed what it shows.
 pub(super) fn notify(app: &mut App, notice: Notice, out: &mut Vec<Outgoing>) {
+    let first = app.next_request;
     call_top(app, out, |screen, hub| screen.on_notice(&notice, hub));
+    reloads_since(app, first);
+}
+
+/// Marks the requests sent since the one numbered `first` as reloads ([`InFlight::reload`]).
+pub(super) fn reloads_since(app: &mut App, first: RequestId) {
+    for sent in app.in_flight.iter_mut().filter(|sent| sent.id >= first) {
+        sent.reload = true;
+    }
 }
 
 /// Puts `text` on the message line, in the place of a question asked there: a reply said

@@ -218,9 +218,16 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
                 app.lang.t("msg.write_not_cancelled"),
             );
         } else if command == Some(Command::Cancel) {
-            app.in_flight.retain(|f| !f.request.holds_input());
+            // A reload is not the clerk's to cancel (`InFlight::reload`): with only reloads
+            // on their way, a tired Esc drops the keys typed ahead, if any, and nothing else.
+            let before = app.in_flight.len();
+            app.in_flight
+                .retain(|f| f.reload || !f.request.holds_input());
+            let cancelled = app.in_flight.len() < before || !app.type_ahead.is_empty();
             app.type_ahead.clear();
-            say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
+            if cancelled {
+                say(app, MessageKind::Info, app.lang.t("msg.cancelled"));
+            }
         } else {
             app.type_ahead.push_back(typed);
         }
@@ -573,6 +580,7 @@ fn on_reply(
     match outcome {
         Ok(Reply(reply)) => {
             let Request(request) = &request;
+            let first = app.next_request;
             let told = asker.and_then(|id| {
                 call(app, out, Place::Id(id), |screen, hub| {
                     screen.on_reply(request.as_ref(), reply.as_ref(), hub)
@@ -580,6 +588,10 @@ fn on_reply(
             });
             if told.is_none() {
                 request.answered_after_close(reply.as_ref(), &mut Hub { app, out });
+            }
+            // What a write's answer reads again shows what it left.
+            if request.writes() {
+                reloads_since(app, first);
             }
         }
         Err(Failure::Unreachable(detail)) => {

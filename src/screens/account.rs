@@ -15,7 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use rust_decimal::Decimal;
 
-use super::basic_info::customer_crumb;
+use super::basic_info::{customer_crumb, tell_after_leaving};
 use super::legend::{BACK, PAGING, framed, usual};
 use super::receipt::{
     LoadReceipt, ReceiptLoaded, Receipted, keep_and_show, payment_choices, payment_method_name,
@@ -547,7 +547,9 @@ impl ScreenRequest for MoveMoney {
             MoveOutcome::Moved { receipt_no } => {
                 moved.keep_and_show(hub);
                 let text = hub.app.lang.tf("acct.moved", &[("receipt", receipt_no)]);
-                hub.say(MessageKind::Info, text);
+                // The screen the clerk went back to reads the new balance (s38-e, by hand: the
+                // table kept "0.00" beside a customer whose 50.00 and 25.00 had been saved).
+                tell_after_leaving(hub, false, (true, MessageKind::Info, text));
             }
             MoveOutcome::Refused(refusal) => {
                 let text = refusal_text(hub.app, refusal);

@@ -16,7 +16,7 @@ use super::basic_info::label_key;
 use super::card;
 use super::legend::{BACK, framed, usual};
 use super::receipt::payment_method_name;
-use super::row_actions::{ROW_ACTIONS, act_on, offered_on, refuse_not_offered, row_permission};
+use super::row_actions::{ROW_ACTIONS, act_on, labelled_on, refuse_not_offered, row_permission};
 use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
@@ -115,7 +115,7 @@ impl Screen for Details {
         framed(
             [BACK]
                 .into_iter()
-                .chain(usual(offered_on(Some(&self.row))))
+                .chain(labelled_on(Some(&self.row)))
                 .chain(usual([Command::Refresh])),
         )
     }

@@ -6,6 +6,7 @@ use super::account::AccountScreen;
 use super::bills::BillsScreen;
 use super::card;
 use super::close_account;
+use super::legend::Labelled;
 use super::modify::ModifyView;
 use super::reading::ReadingForm;
 use super::transfer;
@@ -36,6 +37,18 @@ pub fn offered_on(row: Option<&CustomerRow>) -> impl Iterator<Item = Command> + 
     ROW_ACTIONS
         .into_iter()
         .filter(move |command| !CARD_ONLY.contains(command) || row.is_none_or(card::takes_a_card))
+}
+
+/// [`offered_on`] with the label each command has on `row`'s customer: F8 on a postpaid
+/// customer takes a deposit, and says so ("F8 Recharge" / "F8 充值" led to "Take a deposit" /
+/// "预存", s38-e by hand); elsewhere the usual label.
+pub fn labelled_on(row: Option<&CustomerRow>) -> impl Iterator<Item = Labelled> + '_ {
+    offered_on(row).map(move |command| match command {
+        Command::Recharge if row.is_some_and(|row| row.business_model == "postpaid") => {
+            (command, "acct.cmd_deposit")
+        }
+        _ => (command, command.label_key()),
+    })
 }
 
 /// A card key typed anyway on a customer whose meter takes no card (not offered there): told

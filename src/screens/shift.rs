@@ -32,7 +32,14 @@ pub struct ShiftScreen {
     /// None until read; Some(None): the operator has had no shift.
     report: Option<Option<ShiftReport>>,
     asking_close: bool,
+    /// The operator's roles take money (the database's `shift_open` asks for either of
+    /// these): only then is opening a shift offered (s38-e, by hand: the administrator was
+    /// offered "O Open shift", and O answered that their roles take no deposits).
+    takes_money: bool,
 }
+
+/// What `shift_open` (sql) asks of an operator: any of these.
+const TAKES_MONEY: [&str; 2] = ["account.deposit", "card.recharge"];
 
 /// Reads the operator's open (else last) shift with its figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -256,7 +263,7 @@ impl Screen for ShiftScreen {
         }
         let shift = match self.open_report() {
             Some(_) => vec![CloseShift, PrintReport],
-            None if self.report.is_some() => vec![OpenShift],
+            None if self.report.is_some() && self.takes_money => vec![OpenShift],
             None => Vec::new(),
         };
         framed(
@@ -277,6 +284,10 @@ impl Screen for ShiftScreen {
                 format!(" {}", lang.t("shift.loading")),
                 theme.dim(),
             )),
+            Some(None) if !TAKES_MONEY.iter().any(|p| app.may(p)) => head.push(Line::raw(format!(
+                " {}",
+                app.t("shift.none_takes_no_money")
+            ))),
             Some(None) => head.push(Line::raw(format!(" {}", app.t("shift.none")))),
             Some(Some(report)) => {
                 let state = match (report.shift.closed_at, report.shift.opened_by_payment) {
@@ -322,6 +333,7 @@ impl Screen for ShiftScreen {
     }
 
     fn on_open(&mut self, hub: &mut Hub) {
+        self.takes_money = TAKES_MONEY.iter().any(|p| hub.app.may(p));
         hub.send(LoadShift);
     }
 
@@ -350,7 +362,9 @@ impl Screen for ShiftScreen {
                 }
             }
             Command::Cancel if self.asking_close => self.asking_close = false,
-            Command::OpenShift if self.report.is_some() && self.open_report().is_none() => {
+            Command::OpenShift
+                if self.takes_money && self.report.is_some() && self.open_report().is_none() =>
+            {
                 hub.send(OpenShift)
             }
             Command::CloseShift if self.open_report().is_some() && !hub.saving() => {

@@ -16,7 +16,7 @@ use super::card;
 use super::details::Details;
 use super::legend::{PAGING, usual};
 use super::open_account;
-use super::row_actions::{ROW_ACTIONS, act_on, offered_on, refuse_not_offered, row_permission};
+use super::row_actions::{ROW_ACTIONS, act_on, labelled_on, refuse_not_offered, row_permission};
 use crate::app::card_status::{ReadFor, read_card};
 use crate::app::form::on_selection;
 use crate::app::keymap::{Key, edits_text};
@@ -271,7 +271,7 @@ impl Screen for CustomerTable {
         usual([Help, Search, Details, OpenAccount])
             // What the selected row takes, as on its details: no card keys on a customer
             // without a card meter.
-            .chain(usual(offered_on(self.selected_row())))
+            .chain(labelled_on(self.selected_row()))
             .chain(usual([Refresh]))
             .chain(usual(PAGING))
             .chain([(Leave, "legend.log_out")])

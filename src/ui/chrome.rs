@@ -400,12 +400,12 @@ mod tests {
     /// its confirmation (lines of its own).
     const NOT_MESSAGES: &[&str] = &["ic.replace_note"];
     /// Messages that cannot be two rows at 80 columns without losing a fact; the message line
-    /// cuts them with the mark that the whole is in `:messages` (s37-h's decisions section;
-    /// s38-d fitted English `ic.discrepancy_failed_purchase_not_covered` and took it off).
-    /// `failure.database_unknown` names the refusal by its code and constraint (40 cells as
-    /// "SQLSTATE 23514, customer_customer_no_check"): what was refused, that nothing was done
-    /// and to report it come first; only why the words are the server's is cut.
-    const LEFT_TO_THE_MARK: &[&str] = &["en failure.database_unknown"];
+    /// cuts them with the mark that the whole is in `:messages` (s37-h's decisions section).
+    /// None is left: s38-d fitted English `ic.discrepancy_failed_purchase_not_covered`, and
+    /// s38-e put `failure.database_unknown`'s code and constraint last, so a constraint's name
+    /// longer than the 40 cells of "SQLSTATE 23514, customer_customer_no_check" is what goes
+    /// to `:messages` whole. A text added here must say which fact it cannot lose.
+    const LEFT_TO_THE_MARK: &[&str] = &[];
 
     /// A placeholder's widest realistic value: numbers of ten digits, amounts in the
     /// thousands, a long Chinese name, key names as the keymap names them.

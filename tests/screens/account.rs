@@ -680,6 +680,14 @@ fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left(
         "the receipt is kept: {next:?}"
     );
     assert_eq!(app.message.clone().unwrap().text, "Done; receipt #18.");
+    // s38-e, by hand: the table the clerk went back to kept the balance from before the
+    // deposit ("0.00" beside a customer whose 50.00 and 25.00 had been saved).
+    assert!(
+        next.iter().any(|(_, r)| r
+            .of::<Fetch>()
+            .is_some_and(|fetch| fetch.apply == PageApply::Keep(Some(1)))),
+        "the table reads its rows again, keeping the customer: {next:?}"
+    );
 }
 
 /// Answers the account read by `sent` with a postpaid account holding `balance`.

@@ -151,6 +151,32 @@ fn a_bad_reading_is_said_at_its_field_and_a_lower_one_refused() {
     );
 }
 
+/// s38-e, by hand: "2026-02-30" in the reading's date was answered "a date, e.g.
+/// 2026-11-28", which left the clerk looking for what in it was not a date. A day or a month
+/// that does not exist is said so, in both languages; what was typed stays and nothing is sent.
+#[test]
+fn a_date_that_does_not_exist_is_said_so_and_kept() {
+    for (lang, typed, words) in [
+        (Lang::En, "2025-02-30", "no such day: 2025-02 has 28 days"),
+        (Lang::En, "2024-02-30", "no such day: 2024-02 has 29 days"),
+        (Lang::En, "2025-13-01", "no such month: 13"),
+        (Lang::Zh, "2025-04-31", "日期不存在：2025-04 只有 30 天"),
+    ] {
+        let mut app = reading_form(lang);
+        type_text(&mut app, "140");
+        press(&mut app, KeyCode::BackTab);
+        let clear = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+        update(&mut app, Msg::Key(clear));
+        type_text(&mut app, typed);
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(sent.is_empty(), "{lang:?} {typed}: {sent:?}");
+        let screen = render(&app);
+        assert!(screen.contains(words), "{lang:?} {typed}:\n{screen}");
+        assert!(screen.contains(typed), "{lang:?}: what was typed stays");
+        assert!(screen.contains("140.000"), "{lang:?}: the reading stays");
+    }
+}
+
 /// Another desk entered a reading of the meter between this form's read and F2 (s35-c): the
 /// reading is sent after the previous one the form showed; refused for another, the clerk is
 /// told the previous reading now, in both languages, with what they typed kept; the meter's
@@ -544,6 +570,68 @@ fn not_paid(outcome: PayOutcome) -> BillsPaid {
 }
 
 /// Bill 2 paid from the balance on receipt 17.
+/// s38-e, by hand: Esc pressed on after a bill was paid from the balance ("Esc six times")
+/// cancelled the bills' reload and then, back on the table, the table's ("已取消"): the table
+/// kept "75.00 … 欠费" for a customer whose balance had paid the bill. A read the desk sends
+/// to show what a saved change left is not cancelled by Esc; a read the clerk's key asked for
+/// still is.
+#[test]
+fn esc_pressed_on_after_a_payment_cancels_no_reload_of_what_it_changed() {
+    let mut app = bills_screen(Lang::En);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::F(2));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert_eq!(only::<PayBills>(&sent).bill_ids, [2]);
+    let next = answer(&mut app, &sent, Reply::screen(paid_with_receipt()));
+    let reload: Vec<_> = next
+        .into_iter()
+        .filter(|(_, request)| request.of::<LoadBills>().is_some())
+        .collect();
+    assert_eq!(reload.len(), 1, "the bills are read again");
+    press(&mut app, KeyCode::Esc);
+    let mut after = bills();
+    after.balance = money("50.00");
+    after.bills[1].status = "paid".into();
+    answer(&mut app, &reload, Reply::screen(Some(after)));
+    let screen = render(&app);
+    assert!(
+        !screen.contains("Cancelled"),
+        "the reload was not the clerk's to cancel:\n{screen}"
+    );
+    press(&mut app, KeyCode::Enter); // the receipt goes
+    let screen = render(&app);
+    assert!(screen.contains("balance 50.00"), "{screen}");
+    // Back on the table, whose rows are read again; Esc pressed on meanwhile.
+    let sent = press(&mut app, KeyCode::F(3));
+    assert!(app.screen.is::<CustomerTable>());
+    let fetch: Vec<_> = sent
+        .into_iter()
+        .filter(|(_, request)| request.of::<Fetch>().is_some())
+        .collect();
+    assert_eq!(fetch.len(), 1, "the table reads its rows again");
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Esc);
+    }
+    let mut page = sample_page(3);
+    page.rows[0].balance = Decimal::new(5000, 2);
+    answer(&mut app, &fetch, Reply::screen(page));
+    let screen = render(&app);
+    assert!(screen.contains("50.00"), "the new balance:\n{screen}");
+    assert!(!screen.contains("Cancelled"), "{screen}");
+    // A read the clerk's key asked for is still theirs to cancel.
+    let sent = press(&mut app, KeyCode::Char('b'));
+    assert_eq!(only::<LoadBills>(&sent), &LoadBills { customer_id: 1 });
+    press(&mut app, KeyCode::Esc);
+    assert!(render(&app).contains("Cancelled"));
+    assert!(
+        !app.in_flight
+            .iter()
+            .any(|sent| sent.request.of::<LoadBills>().is_some()),
+        "{:?}",
+        app.in_flight
+    );
+}
+
 pub(crate) fn paid_with_receipt() -> BillsPaid {
     BillsPaid {
         outcome: PayOutcome::Paid { receipt_no: 17 },

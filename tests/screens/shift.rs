@@ -157,6 +157,51 @@ fn the_shift_in_chinese_with_no_shift_yet() {
     insta::assert_snapshot!("shift_none_zh", render(&app));
 }
 
+/// s38-e, by hand: the administrator's `:shift` offered "O Open shift" and said "O opens
+/// one"; O answered "Your roles do not allow you to take deposits into accounts or recharge
+/// cards." An operator whose roles take no money is offered no shift to open, in both
+/// languages; a clerk still is.
+#[test]
+fn an_operator_who_takes_no_money_is_offered_no_shift_to_open() {
+    for (lang, offered, words) in [
+        (Lang::En, "Open shift", "your roles take no money"),
+        (Lang::Zh, "开班", "您的角色不收款"),
+    ] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.permissions = vec![
+                "customer.view".into(),
+                "audit.view".into(),
+                "operator.maintain".into(),
+            ];
+        }
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "shift");
+        let sent = press(&mut app, KeyCode::Enter);
+        answer(&mut app, &sent, Reply::screen(ShiftLoaded(None)));
+        let screen = render(&app);
+        let legend = screen.lines().last().unwrap();
+        assert!(!legend.contains(offered), "{lang:?}:\n{screen}");
+        assert!(screen.contains(words), "{lang:?}:\n{screen}");
+        let sent = press(&mut app, KeyCode::Char('O'));
+        assert!(
+            sent.is_empty(),
+            "{lang:?}: nothing asked of the database: {sent:?}"
+        );
+        // A clerk takes money: offered.
+        let mut app = signed_in(lang);
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "shift");
+        let sent = press(&mut app, KeyCode::Enter);
+        answer(&mut app, &sent, Reply::screen(ShiftLoaded(None)));
+        let screen = render(&app);
+        assert!(
+            screen.lines().last().unwrap().contains(offered),
+            "{lang:?}:\n{screen}"
+        );
+    }
+}
+
 #[test]
 fn x_and_z_reports_on_paper_32_and_48_wide() {
     let zone = FixedOffset::east_opt(8 * 3600).unwrap();

@@ -957,3 +957,19 @@ fn a_message_longer_than_the_message_line_says_the_rest_is_in_messages() {
         );
     }
 }
+
+/// s38-e, by hand: the table's legend said "F8 充值" (Recharge) on a postpaid customer, and
+/// F8 opened "预存" (Take a deposit). On a postpaid row F8 is called a deposit, in the legend
+/// and the help, in both languages; on a card meter's row still a recharge.
+#[test]
+fn f8_on_a_postpaid_customer_is_called_a_deposit() {
+    let mut app = signed_in(Lang::Zh);
+    let legend = |app: &App| render(app).lines().last().unwrap().to_owned();
+    assert!(legend(&app).contains("F8 预存"), "{}", legend(&app));
+    press(&mut app, KeyCode::Down); // row 2: a card meter
+    assert!(legend(&app).contains("F8 充值"), "{}", legend(&app));
+    let mut app = signed_in(Lang::En);
+    press(&mut app, KeyCode::F(1));
+    let help = render(&app);
+    assert!(help.contains("F8 / r     Deposit"), "{help}");
+}
