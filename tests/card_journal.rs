@@ -615,8 +615,8 @@ async fn a_card_open_begins_in_three_round_trips() {
 /// what the server is asked once the card decided the refund (the owner shown, a meter that
 /// loaded the purchase since, what it was paid, the payout's method: one statement), and its
 /// money with its journal row and audit entry (one statement), COMMIT in the same write (s38-c;
-/// without it: seven round trips, seven statements). Refunded as before: paid out once the card shows it
-/// cancelled, the books balanced.
+/// without it: seven round trips, seven statements). Refunded as before: paid out once the card
+/// shows it cancelled, the books balanced.
 #[tokio::test]
 async fn a_card_refund_begins_in_three_round_trips() {
     let mut counter = Counter::new().await;
