@@ -2057,6 +2057,165 @@ async fn a_recharge_at_one_price_is_checked_without_reading_the_cycles_water() {
     );
 }
 
+/// The statements `login`'s `sql` runs, nested ones (functions', triggers') included, one
+/// string each from its text to its plan, in one transaction rolled back: auto_explain, loaded
+/// by the superuser for its session before it becomes `login`, tells each as it ends.
+fn statements_run(db: &TestDb, login: &str, sql: &str) -> Vec<String> {
+    let outcome = psql_on(
+        &cluster().superuser_connection_string(&db.name),
+        &format!(
+            "LOAD 'auto_explain';
+             SET auto_explain.log_min_duration = 0;
+             SET auto_explain.log_nested_statements = on;
+             SET client_min_messages = log;
+             SET SESSION AUTHORIZATION \"{login}@{db}\";
+             BEGIN;
+             {sql};
+             ROLLBACK;",
+            db = db.name,
+        ),
+    );
+    assert!(outcome.ok, "{}", outcome.said);
+    outcome
+        .said
+        .split("LOG:  duration:")
+        .skip(1)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// sql/V145: a clerk's recharge reads its money and what its price check asks of the customer
+/// (scheme, price in force, status) in one statement of card_operation_rules, and a settle reads
+/// the operation and its money in one statement of card_operation_settle; each refusal is still
+/// in its words and its order (no money under its own key before no price in force), nothing
+/// written. Without V145 the rules' money statement reads no price_scheme and the settle reads
+/// its money in a statement of its own (`WHERE t.id = op.transaction_id`).
+#[tokio::test]
+async fn a_recharges_money_and_price_and_a_settles_operation_and_money_are_read_once() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let recharge = recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00");
+    let statements = statements_run(&db, "clerk", &recharge);
+    let money: Vec<&String> = statements
+        .iter()
+        .filter(|statement| statement.contains("own_key"))
+        .collect();
+    assert_eq!(money.len(), 1, "the money read once: {money:#?}");
+    assert!(
+        money[0].contains("price_scheme"),
+        "the price's facts in the money's statement: {}",
+        money[0]
+    );
+    assert!(
+        !statements
+            .iter()
+            .any(|statement| statement.contains("price_scheme")
+                && !statement.contains("own_key")
+                && statement.contains("customer c")),
+        "the customer's scheme read again: {statements:#?}"
+    );
+
+    let settle = format!(
+        "{recharge};
+         SELECT state FROM card_operation_settle(
+             (SELECT id FROM card_operation WHERE idempotency_key = 'counted-9'),
+             NULL, 'done', NULL, NULL, NULL, NULL)"
+    )
+    .replace(
+        &format!("{CLERK}, 'counted-9'"),
+        &format!("{SUPERVISOR}, 'counted-9'"),
+    );
+    let statements = statements_run(&db, "super", &settle);
+    let locked: Vec<&String> = statements
+        .iter()
+        .filter(|statement| statement.contains("FOR UPDATE OF o"))
+        .collect();
+    assert_eq!(locked.len(), 1, "{statements:#?}");
+    assert!(locked[0].contains("ledger_transaction"), "{}", locked[0]);
+    assert!(
+        !statements
+            .iter()
+            .any(|statement| statement.contains("op.transaction_id")),
+        "the money read again: {statements:#?}"
+    );
+    let told = allowed(
+        &db,
+        "super",
+        &format!(
+            "{}; SELECT amount FROM card_operation_settle(
+                 (SELECT id FROM card_operation WHERE idempotency_key = 'told-9'),
+                 NULL, 'done', NULL, NULL, NULL, NULL)",
+            recharge_in_one_call(customer, account, "told-9", 9, "2.00", 2_000, "1.00").replace(
+                &format!("{CLERK}, 'told-9'"),
+                &format!("{SUPERVISOR}, 'told-9'")
+            )
+        ),
+    );
+    assert_eq!(
+        told.lines().last(),
+        Some("2.00"),
+        "the settle tells the operation's amount"
+    );
+
+    // Money under another key and no price in force: refused for the money first.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "INSERT INTO price_scheme (name, kind, billing_mode, vat_rate, accumulation_cycle_months,
+                                       start_date)
+                 VALUES ('From 2099', 'prepaid', 'stepped', 0, 12, '2099-01-01');
+             UPDATE customer_type
+                 SET price_scheme_id = (SELECT id FROM price_scheme WHERE name = 'From 2099')
+                 WHERE id = (SELECT customer_type_id FROM customer WHERE id = {customer});"
+        ))
+        .await
+        .unwrap();
+    let before = written(&db);
+    let forged = psql(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT ledger_post({account}, 'card_purchase', -2.00, 2.000, 1.00, NULL, NULL,
+                                'card-op:other-10:purchase');
+             INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+                                         idempotency_key, operator_id, purchase_record_after,
+                                         plan, transaction_id)
+             SELECT {customer}, k.id, 'recharge', 10, 2000, 'forged-10', {CLERK},
+                    decode(repeat('00', 32), 'hex'), '{{}}', t.id
+             FROM card k, ledger_transaction t WHERE t.idempotency_key = 'card-op:other-10:purchase'"
+        ),
+    );
+    assert!(
+        !forged.ok,
+        "a recharge with another key's money was written"
+    );
+    assert!(
+        forged
+            .said
+            .contains("is journaled with the money it moved under its own key"),
+        "refused for another reason: {}",
+        forged.said
+    );
+    let unpriced = psql(
+        &db,
+        "clerk",
+        &recharge_in_one_call(customer, account, "counted-10", 10, "2.00", 2_000, "1.00"),
+    );
+    assert!(
+        !unpriced.ok,
+        "a recharge with no price in force was written"
+    );
+    assert!(
+        unpriced.said.contains("permission denied: price scheme")
+            && unpriced.said.contains("has no price on"),
+        "refused for another reason: {}",
+        unpriced.said
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+}
+
 /// sql/V33's one call for a recharge's money and journal runs with the caller's rights: what
 /// the statements sent one by one are refused, it is refused too.
 #[tokio::test]

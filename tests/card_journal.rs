@@ -611,6 +611,63 @@ async fn a_card_open_begins_in_three_round_trips() {
     assert!(books_check(&counter).await.is_empty());
 }
 
+/// A card refund's begin, once its statements are prepared: the facts (`card_begin_facts`),
+/// what the server is asked once the card decided the refund (the owner shown, a meter that
+/// loaded the purchase since, what it was paid, the payout's method: one statement), and its
+/// money with its journal row and audit entry (one statement), COMMIT in the same write (s38-c;
+/// without it: seven round trips, seven statements). Refunded as before: paid out once the card
+/// shows it cancelled, the books balanced.
+#[tokio::test]
+async fn a_card_refund_begins_in_three_round_trips() {
+    let mut counter = Counter::new().await;
+    let relay = StallingRelay::start(&counter.customer.db);
+    let through_relay = counter.customer.db.as_operator(&relay.conn_str, "super");
+    counter.supervisor = meterdesk::db::pool_from_conn_str(&through_relay, 1)
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("8")).await;
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: Some(
+            counter
+                .scalar::<i64>(&format!(
+                    "SELECT customer_owner_seen({})",
+                    counter.customer.customer_id
+                ))
+                .await,
+        ),
+    };
+    // A refund the card never took: failed, nothing paid out; the statements prepared.
+    let begun = counter.begun(SUPERVISOR, &refund).await;
+    assert_eq!(counter.settle(&begun).await.state, OperationState::Failed);
+    relay.take_turns();
+    relay.take_sent();
+    let begun = counter.begun(SUPERVISOR, &refund).await;
+    let turns = relay.take_turns();
+    let sent = relay.take_sent();
+    let binds = sent.iter().filter(|&&sent| sent == b'B').count();
+    assert_eq!(
+        (turns, binds),
+        (3, 3),
+        "the refund's begin: round trips, statements"
+    );
+    assert_eq!(begun.purchase.as_ref().unwrap().amount, dec("8.00"));
+    assert_eq!(counter.books().await.balance, dec("8.00"));
+    counter.write(&begun, usize::MAX);
+    let settled = counter.settle(&begun).await;
+    assert_eq!(settled.state, OperationState::Done);
+    assert!(settled.receipt_no.is_some(), "the payout's receipt");
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_out, books.litres_sold),
+        (Decimal::ZERO, dec("8.00"), 0)
+    );
+    assert!(books_check(&counter).await.is_empty());
+}
+
 /// The clerk's counter with its connection through a relay that counts its round trips, the
 /// card opened and 5 m³ recharged from its quote and swiped: the clerk's statements are
 /// prepared, as at a desk that has worked a while.

@@ -1890,3 +1890,36 @@ async fn a_cards_water_reads_the_customers_refunds_once_not_per_purchase() {
         "the refund and the purchase it gave back, once:\n{plan}"
     );
 }
+
+/// sql/V145: the refunds that leave a purchase out of a card account's water are found from the
+/// customer's done refunds (`card_operation_refunded`) to the purchases they gave back, not from
+/// every recharge the customer ever made (`card_operation_purchase_seq` scanned first, each row
+/// fetched, as the planner chose on a loaded cluster) nor from every refund of every customer
+/// (as it chooses on an empty one). Without V145 the refunds' scan has no condition here.
+#[tokio::test]
+async fn a_cards_water_finds_its_refunds_from_the_refunds() {
+    let db = fresh_db().await;
+    let superuser = support::pg::cluster().superuser_connection_string(&db.name);
+    let (client, connection) = tokio_postgres::connect(&superuser, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let plan = texts(
+        &client,
+        "EXPLAIN (COSTS OFF) SELECT coalesce(sum(w.volume), 0)
+         FROM md_card_water(1, current_date - 31, current_date + 1) w WHERE w.transaction_id <> 7",
+    )
+    .await;
+    let at = |index: &str| {
+        plan.iter()
+            .position(|line| line.contains(index))
+            .unwrap_or_else(|| panic!("no {index} in\n{}", plan.join("\n")))
+    };
+    let refunds = at("card_operation_refunded");
+    assert!(
+        refunds < at("card_operation_purchase_seq")
+            && plan[refunds + 1].contains("Index Cond: (customer_id = $"),
+        "the customer's refunds first, by the customer:\n{}",
+        plan.join("\n")
+    );
+}

@@ -14,6 +14,7 @@ pub async fn begin(
     transaction.commit_behind(JOURNAL);
     transaction.commit_behind(JOURNAL_ISSUING);
     transaction.commit_behind(RECHARGE_JOURNAL);
+    transaction.commit_behind(REFUND_JOURNAL);
     // A method refused by the journal's trigger (sql/V107) is a refusal in words, not a failed
     // request; the transaction is rolled back, so nothing it did (a pending operation settled
     // first) is reported.
@@ -86,6 +87,54 @@ const JOURNAL: &str = "WITH operation AS (
          INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
          SELECT $13, $16, 'card_operation', id,
                 jsonb_build_object('customer_id', $1::bigint, 'card_no', $17::bigint)
+         FROM operation
+     )
+     SELECT id FROM operation";
+
+/// What a refund's begin asks of the server once the card decided it, in one statement (the
+/// five were one round trip each): the owner the confirmation named (sql/V119's check, SQLSTATE
+/// MD410, asked before anything), when the counter first read a meter write-back at or past
+/// purchase $3 from any of the customer's cards (a meter that loaded it: no refund), what the
+/// purchase was paid (none: not a settled purchase of the customer's) and whether the payout's
+/// method $4 (NULL: onto the balance) is one the customer's type takes.
+const REFUND_FACTS: &str = "SELECT (SELECT true FROM customer_owner_unchanged($1, $2)) AS owner,
+            seen.meter_loaded_seq, seen.meter_read_at,
+            (SELECT -t.amount FROM card_operation op
+             JOIN ledger_transaction t ON t.id = op.transaction_id
+             WHERE op.customer_id = $1 AND op.kind = 'recharge' AND op.state = 'done'
+               AND op.purchase_seq = $3) AS paid,
+            $4::text IS NULL OR EXISTS (
+                SELECT 1 FROM customer c
+                JOIN customer_type_payment_method tm ON tm.customer_type_id = c.customer_type_id
+                JOIN payment_method m ON m.code = tm.payment_method_code
+                WHERE c.id = $1 AND m.code = $4 AND m.enabled) AS method_allowed
+     FROM (SELECT) AS always
+     LEFT JOIN LATERAL (
+         SELECT meter_loaded_seq, meter_read_at FROM card
+         WHERE customer_id = $1 AND meter_loaded_seq >= $3
+         ORDER BY meter_loaded_seq DESC, meter_read_at LIMIT 1) seen ON true";
+
+/// A refund's money onto the balance (ledger_post's `card_refund` row under the operation's key),
+/// its journal row on that money and the audit row, in one statement: the last of a refund's
+/// [`begin`] (they were two round trips). The journal row's checks (card_operation_rules: the
+/// money under its own key, the purchase it gives back) run as the row is inserted, after
+/// ledger_post's statement, and see its row as they saw it from a statement of its own.
+const REFUND_JOURNAL: &str = "WITH money AS MATERIALIZED (
+         SELECT ledger_post($14, 'card_refund', $15, NULL, NULL, NULL, NULL,
+                            'card-op:' || $9 || ':card_refund') AS id
+     ), operation AS (
+         INSERT INTO card_operation (customer_id, card_id, kind, purchase_seq, volume_litres,
+             issue_record_before, issue_record_after, purchase_record_before,
+             purchase_record_after, transaction_id, idempotency_key, operator_id, plan,
+             payment_method_code)
+         SELECT $1, $2, 'refund', $3, $4, $5, $6, $7, $8, money.id, $9, $10,
+                $11::text::jsonb, $12
+         FROM money
+         RETURNING id
+     ), audited AS (
+         INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
+         SELECT $10, 'card.refund', 'card_operation', id,
+                jsonb_build_object('customer_id', $1::bigint, 'card_no', $13::bigint)
          FROM operation
      )
      SELECT id FROM operation";
@@ -607,95 +656,132 @@ impl Journal<'_> {
         payout: &Payment,
         owner_seen: Option<i64>,
     ) -> Result<Result<Begun, Refusal>, DbError> {
-        // The owner the confirmation named, behind the account's lock (card_begin_facts):
-        // SQLSTATE MD410 if another desk transferred the customer since, before anything of
-        // the refund is written (sql/V119), answered as a recharge's ([`owner_changed_report`]).
-        if owner_seen.is_some() {
-            self.tx
-                .execute(
-                    "SELECT customer_owner_unchanged($1, $2)",
-                    &[&self.holder.customer_id, &owner_seen],
-                )
-                .await?;
-        }
-        let card_id = match active_card(self.holder, card) {
-            Ok(card_id) => card_id,
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        // An older copy still showing a purchase refunded since is brought up to date first.
-        if let Some(behind) = self.holder.behind(card, self.begin.key) {
-            return Ok(Err(behind));
-        }
-        let planned = match plan_refund(card, self.holder.active(), self.begin.key) {
-            Ok(planned) => planned,
-            Err(refusal) => return Ok(Err(refusal.into())),
+        // What the card alone decides, asked of no server: the active card, every purchase the
+        // database settled on it (an older copy still showing a purchase refunded since is
+        // brought up to date first), and the refund's plan.
+        let decided = active_card(self.holder, card).and_then(|card_id| {
+            if let Some(behind) = self.holder.behind(card, self.begin.key) {
+                return Err(behind);
+            }
+            plan_refund(card, self.holder.active(), self.begin.key)
+                .map(|planned| (card_id, planned))
+                .map_err(Refusal::from)
+        });
+        let (card_id, planned) = match decided {
+            Ok(decided) => decided,
+            Err(refusal) => {
+                // The owner the confirmation named is still asked first (sql/V119): SQLSTATE
+                // MD410 if another desk transferred the customer since, answered as a
+                // recharge's ([`owner_changed_report`]), before the card's refusal.
+                if owner_seen.is_some() {
+                    self.tx
+                        .execute(
+                            "SELECT customer_owner_unchanged($1, $2)",
+                            &[&self.holder.customer_id, &owner_seen],
+                        )
+                        .await?;
+                }
+                return Ok(Err(refusal));
+            }
         };
         let sequence = planned.record.sequence;
-        if let Some(seen_at) = self.loaded_since(card, sequence).await? {
-            return Ok(Err(Refusal::OlderCardImage { seen_at }));
-        }
-        let Some(amount) = purchase_paid(self.tx, self.holder.customer_id, sequence).await? else {
-            return Ok(Err(Refusal::UnknownPurchase));
-        };
-        let amount = amount.to_decimal();
         let method = match payout {
-            Payment::Method(method) if !self.method_allowed(method).await? => {
-                return Ok(Err(Refusal::PaymentMethodNotAllowed(method.clone())));
-            }
-            Payment::Method(method) => Some(method.clone()),
+            Payment::Method(method) => Some(method.as_str()),
             Payment::Balance => None,
         };
-        // Onto the balance now; paid out only once the card shows the purchase cancelled.
-        let transaction_id = self
-            .ledger(LedgerRow {
-                kind: "card_refund",
-                amount,
-                volume: None,
-                unit_price: None,
-                method: None,
-                receipt_no: None,
-                key_suffix: "card_refund",
-            })
+        // The owner check, when the counter last saw a meter load this purchase, what it was
+        // paid and whether the payout's method is taken: one statement (REFUND_FACTS).
+        let facts = self
+            .tx
+            .query_one(
+                REFUND_FACTS,
+                &[
+                    &self.holder.customer_id,
+                    &owner_seen,
+                    &i64::from(sequence),
+                    &method,
+                ],
+            )
             .await?;
-        let summary = PurchaseSummary {
-            sequence,
-            litres: planned.record.volume_litres,
-            amount,
-            receipt_no: None,
-            quote: None,
+        if let Some(loaded) = facts.get::<_, Option<i64>>("meter_loaded_seq") {
+            let seen_at: DateTime<Utc> = facts.get("meter_read_at");
+            self.older_card_image_refused(card, sequence, loaded, seen_at)
+                .await?;
+            return Ok(Err(Refusal::OlderCardImage { seen_at }));
+        }
+        let Some(paid) = facts.get::<_, Option<Money>>("paid") else {
+            return Ok(Err(Refusal::UnknownPurchase));
         };
-        let new = NewOperation::new(
-            OperationKind::Refund,
-            CardOf::Row(card_id),
-            card.issue.card_number,
-            planned.plan,
-        );
-        self.journal_purchase(new, summary, transaction_id, method)
-            .await
-            .map(Ok)
+        if !facts.get::<_, bool>("method_allowed") {
+            let method = method.unwrap_or_default().to_owned();
+            return Ok(Err(Refusal::PaymentMethodNotAllowed(method)));
+        }
+        let amount = paid.to_decimal();
+        // Onto the balance now, paid out only once the card shows the purchase cancelled: the
+        // ledger row, the journal row on it and the audit entry, one statement.
+        let new = NewOperation {
+            purchase_seq: Some(sequence),
+            volume_litres: Some(planned.record.volume_litres),
+            payment_method: method.map(str::to_owned),
+            ..NewOperation::new(
+                OperationKind::Refund,
+                CardOf::Row(card_id),
+                card.issue.card_number,
+                planned.plan,
+            )
+        };
+        let columns = JournalColumns::of(&new)?;
+        let purchase_seq = i64::from(sequence);
+        let volume_litres = new.volume_litres.map(i64::from);
+        let card_no = i64::from(new.card_no);
+        let row = self
+            .tx
+            .query_one(
+                REFUND_JOURNAL,
+                &[
+                    &self.holder.customer_id,
+                    &card_id,
+                    &purchase_seq,
+                    &volume_litres,
+                    &columns.issue_before,
+                    &columns.issue_after,
+                    &columns.purchase_before,
+                    &columns.purchase_after,
+                    &self.begin.idempotency_key,
+                    &self.begin.operator_id,
+                    &columns.plan,
+                    &new.payment_method,
+                    &card_no,
+                    &self.holder.account_id,
+                    &amount,
+                ],
+            )
+            .await?;
+        Ok(Ok(Begun {
+            operation_id: row.get("id"),
+            kind: new.kind,
+            plan: new.plan,
+            card_no: new.card_no,
+            purchase: Some(PurchaseSummary {
+                sequence,
+                litres: planned.record.volume_litres,
+                amount,
+                receipt_no: None,
+                quote: None,
+            }),
+        }))
     }
 
-    /// When the counter first read a meter write-back (from any of the customer's cards) at or
-    /// past purchase `sequence`: the meter has loaded it, whatever this card image shows. The
-    /// refusal is audited with the card and the customer.
-    pub(super) async fn loaded_since(
+    /// A refund refused because the counter read a meter write-back (from any of the customer's
+    /// cards) at or past purchase `sequence` (`loaded`, first read at `seen_at`): the meter has
+    /// loaded it, whatever this card image shows. Audited with the card and the customer.
+    async fn older_card_image_refused(
         &self,
         card: &UserCard,
         sequence: u32,
-    ) -> Result<Option<DateTime<Utc>>, DbError> {
-        let Some(seen) = self
-            .tx
-            .query_opt(
-                "SELECT meter_loaded_seq, meter_read_at FROM card
-                 WHERE customer_id = $1 AND meter_loaded_seq >= $2
-                 ORDER BY meter_loaded_seq DESC, meter_read_at LIMIT 1",
-                &[&self.holder.customer_id, &i64::from(sequence)],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let seen_at: DateTime<Utc> = seen.get("meter_read_at");
+        loaded: i64,
+        seen_at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
         self.tx
             .execute(
                 "INSERT INTO audit_log (operator_id, action, entity, entity_id, detail)
@@ -710,12 +796,12 @@ impl Journal<'_> {
                     &i64::from(card.issue.card_number),
                     &self.holder.customer_id,
                     &i64::from(sequence),
-                    &seen.get::<_, i64>("meter_loaded_seq"),
+                    &loaded,
                     &seen_at,
                 ],
             )
             .await?;
-        Ok(Some(seen_at))
+        Ok(())
     }
 
     pub(super) async fn recycle(&self, card: &UserCard) -> Result<Result<Begun, Refusal>, DbError> {
@@ -744,41 +830,6 @@ impl Journal<'_> {
         ))
         .await
         .map(Ok)
-    }
-
-    pub(super) async fn method_allowed(&self, method: &str) -> Result<bool, DbError> {
-        method_allowed(self.tx, self.holder.customer_id, method).await
-    }
-
-    pub(super) async fn ledger(&self, row: LedgerRow<'_>) -> Result<i64, DbError> {
-        insert_ledger(
-            self.tx,
-            self.holder.account_id,
-            self.begin.idempotency_key,
-            &row,
-        )
-        .await
-    }
-
-    /// A recharge or refund: the purchase written and the money moved for it.
-    pub(super) async fn journal_purchase(
-        &self,
-        new: NewOperation,
-        summary: PurchaseSummary,
-        transaction_id: i64,
-        method: Option<String>,
-    ) -> Result<Begun, DbError> {
-        let mut begun = self
-            .journal(NewOperation {
-                purchase_seq: Some(summary.sequence),
-                volume_litres: Some(summary.litres),
-                transaction_id: Some(transaction_id),
-                payment_method: method,
-                ..new
-            })
-            .await?;
-        begun.purchase = Some(summary);
-        Ok(begun)
     }
 
     pub(super) async fn journal(&self, new: NewOperation) -> Result<Begun, DbError> {
@@ -1164,41 +1215,4 @@ pub fn unix_now() -> u32 {
         .ok()
         .and_then(|since| u32::try_from(since.as_secs()).ok())
         .unwrap_or(u32::MAX)
-}
-
-pub(super) struct LedgerRow<'a> {
-    pub(super) kind: &'static str,
-    pub(super) amount: Decimal,
-    pub(super) volume: Option<Decimal>,
-    pub(super) unit_price: Option<Decimal>,
-    pub(super) method: Option<&'a str>,
-    pub(super) receipt_no: Option<i64>,
-    /// Appended to the operation's idempotency key.
-    pub(super) key_suffix: &'static str,
-}
-
-pub(super) async fn insert_ledger(
-    tx: &Transaction<'_>,
-    account_id: i64,
-    operation_key: &str,
-    row: &LedgerRow<'_>,
-) -> Result<i64, DbError> {
-    Ok(tx
-        .query_one(
-            // The ledger takes rows only through ledger_post, which checks the kind against
-            // the operator's permissions and records the operator itself.
-            "SELECT ledger_post($1, $2, $3, $4, $5, $6, $7, $8) AS id",
-            &[
-                &account_id,
-                &row.kind,
-                &row.amount,
-                &row.volume,
-                &row.unit_price,
-                &row.method,
-                &row.receipt_no,
-                &format!("card-op:{operation_key}:{}", row.key_suffix),
-            ],
-        )
-        .await?
-        .get("id"))
 }

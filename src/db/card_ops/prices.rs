@@ -240,22 +240,3 @@ pub(super) fn scheme_of(row: &Row) -> Result<Option<PriceScheme>, DbError> {
         .map(Some)
         .map_err(inconsistent)
 }
-
-/// Whether the customer's type takes payment method `method`.
-pub(super) async fn method_allowed(
-    client: &impl CachingClient,
-    customer_id: i64,
-    method: &str,
-) -> Result<bool, DbError> {
-    Ok(client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM customer c
-                            JOIN customer_type_payment_method tm
-                              ON tm.customer_type_id = c.customer_type_id
-                            JOIN payment_method m ON m.code = tm.payment_method_code
-                            WHERE c.id = $1 AND m.code = $2 AND m.enabled) AS allowed",
-            &[&customer_id, &method],
-        )
-        .await?
-        .get("allowed"))
-}

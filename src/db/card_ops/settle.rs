@@ -147,12 +147,9 @@ async fn settled_by_database(
     };
     let row = client
         .query_one(
-            // The amount from the operation's money row, which the settle leaves where it
-            // was (a failure adds a reversal, not another row for the operation).
-            "SELECT s.kind, s.customer_id, s.state, s.settled_now, s.receipt_no,
-                    (SELECT abs(t.amount) FROM card_operation op
-                     JOIN ledger_transaction t ON t.id = op.transaction_id
-                     WHERE op.id = $1) AS amount
+            // The amount is the operation's money row's, which the settle reads with the
+            // operation (sql/V145) and leaves where it was (a failure adds a reversal).
+            "SELECT s.kind, s.customer_id, s.state, s.settled_now, s.receipt_no, s.amount
              FROM card_operation_settle($1, $2::text::jsonb, $3, $4, $5, $6, $7) s",
             &[
                 &operation_id,
