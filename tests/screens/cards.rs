@@ -914,6 +914,7 @@ fn a_recharge_a_card_read_finishes_gets_its_receipt_kept() {
             discrepancies: Vec::new(),
         }),
     );
+    let next = pages_answered(&mut app, next);
     assert_eq!(
         only::<ReceiptOfFinished>(&next),
         &ReceiptOfFinished {
@@ -2173,25 +2174,23 @@ fn told_behind(lang: Lang, refunded: bool, sequence: u32) -> (String, String) {
     (lacks, app.message.clone().unwrap().text)
 }
 
+/// The table's pages among `sent` answered (a read that settled money has it read its rows
+/// again, and keys typed meanwhile wait for them): the other requests, and what the answers sent.
+fn pages_answered(app: &mut App, sent: Vec<(u64, Request)>) -> Vec<(u64, Request)> {
+    let (pages, mut rest): (Vec<_>, Vec<_>) = sent
+        .into_iter()
+        .partition(|(_, request)| request.of::<Fetch>().is_some());
+    for page in pages {
+        let rows = page.1.of::<Fetch>().map_or(0, |fetch| fetch.size);
+        rest.extend(answer(app, &[page], Reply::screen(sample_page(rows))));
+    }
+    rest
+}
+
 /// The clerk's desk reads the customer's own active user card (customer active), with what
 /// the reconciliation of that read found.
 fn read_own_card(app: &mut App, discrepancies: Vec<Discrepancy>) {
-    let sent = update(app, card_in()).requests;
-    let card = user_card(5);
-    let active = card.issue.clone();
-    answer(
-        app,
-        &sent,
-        Reply::screen(CardRead {
-            seen: CardSeen::User {
-                card: Box::new(card),
-                owner: Some(owner("active")),
-                active: Some(active),
-            },
-            settled: Vec::new(),
-            discrepancies,
-        }),
-    );
+    read_own_card_with(app, Vec::new(), discrepancies);
 }
 
 /// Session 22 by hand: a recharge settled failed from an old copy of the card, then the card
@@ -3636,6 +3635,17 @@ fn read_own_card_with(
     settled: Vec<Settled>,
     discrepancies: Vec<Discrepancy>,
 ) -> Vec<(u64, Request)> {
+    let sent = read_own_card_as_sent(app, settled, discrepancies);
+    pages_answered(app, sent)
+}
+
+/// [`read_own_card_with`], the requests as the answer sent them (a page the table reads again
+/// among them).
+fn read_own_card_as_sent(
+    app: &mut App,
+    settled: Vec<Settled>,
+    discrepancies: Vec<Discrepancy>,
+) -> Vec<(u64, Request)> {
     let sent = update(app, card_in()).requests;
     let card = user_card(5);
     let active = card.issue.clone();
@@ -4193,5 +4203,53 @@ fn an_older_copys_message_is_whole_at_80x24_in_both_languages() {
                 );
             }
         }
+    }
+}
+
+/// s38-d on the rig: a pending recharge settled failed by a card read on the customer table put
+/// 20.00 on the balance, and the table kept the row's "0.00". A read that settles (or takes
+/// back) money now has the screen on top read its rows again; a read that changes nothing
+/// does not.
+#[test]
+fn a_card_read_that_settles_money_has_the_table_read_its_rows_again() {
+    let failed = Settled {
+        operation_id: 2100,
+        kind: OperationKind::Recharge,
+        customer_id: 42,
+        state: OperationState::Failed,
+        now: true,
+        receipt_no: None,
+        amount: Some(Money::from_cents(2000)),
+    };
+    let pages = |sent: &[(u64, Request)]| {
+        sent.iter()
+            .filter(|(_, request)| request.of::<Fetch>().is_some())
+            .count()
+    };
+    let mut app = signed_in(Lang::Zh);
+    let quiet = read_own_card_as_sent(&mut app, Vec::new(), Vec::new());
+    let mut app = signed_in(Lang::Zh);
+    let settled = read_own_card_as_sent(&mut app, vec![failed.clone()], Vec::new());
+    assert_eq!(
+        pages(&settled),
+        pages(&quiet) + 1,
+        "nothing settled: {quiet:?}; settled: {settled:?}"
+    );
+    // Settled long ago (not now): nothing changed.
+    let mut app = signed_in(Lang::Zh);
+    let earlier = Settled {
+        now: false,
+        ..failed
+    };
+    let old = read_own_card_as_sent(&mut app, vec![earlier], Vec::new());
+    assert_eq!(pages(&old), pages(&quiet), "{old:?}");
+
+    // On the card screen, the table reads its rows again when the clerk goes back to it.
+    for (settled, reloads) in [(vec![failed], 1), (Vec::new(), 0)] {
+        let mut app = signed_in(Lang::Zh);
+        open_card_screen(&mut app);
+        read_own_card_with(&mut app, settled, Vec::new());
+        let back = press(&mut app, KeyCode::F(3));
+        assert_eq!(pages(&back), reloads, "{back:?}");
     }
 }

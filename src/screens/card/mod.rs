@@ -22,7 +22,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::app::card_status::{CardSeen, ReadFor, read_card};
-use crate::app::screen::{ScreenReply, ScreenRequest};
+use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
 use crate::card::reader::ReaderState;
@@ -254,6 +254,14 @@ impl Screen for CardScreen {
             _ => return false,
         }
         true
+    }
+
+    /// A card read settled or took back money while this screen was on top: the screen below
+    /// reads its rows again when this one is left.
+    fn on_notice(&mut self, notice: &Notice, _hub: &mut Hub) {
+        if *notice == Notice::Reload {
+            self.changed = true;
+        }
     }
 
     fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {

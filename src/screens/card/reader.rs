@@ -13,7 +13,7 @@ use super::receipt::{keep_receipt_of_credit, keep_receipts_of, keep_receipts_of_
 use crate::app::card_status::{CardRead, CardSeen};
 use crate::app::permissions;
 use crate::app::requests::Read;
-use crate::app::screen::ScreenReply;
+use crate::app::screen::{Notice, ScreenReply};
 use crate::app::state::{MessageKind, card_cause_words};
 use crate::app::{App, Hub};
 use crate::card::apdu::CardCause;
@@ -50,6 +50,20 @@ pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
         if let Some(text) = recorded {
             hub.say(MessageKind::Info, text);
         }
+    }
+    // What the read settled or took back changed the balance the screen on top may show: the
+    // table kept "0.00" beside a failed recharge's 20.00 put on the balance (s38-d, on the rig).
+    let taken_back = read.discrepancies.iter().any(|discrepancy| {
+        matches!(
+            discrepancy,
+            Discrepancy::FailedPurchaseFound {
+                taken_back: true,
+                ..
+            }
+        )
+    });
+    if taken_back || read.settled.iter().any(|settled| settled.now) {
+        hub.notify(Notice::Reload);
     }
     if read.discrepancies.is_empty() {
         return;
