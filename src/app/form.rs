@@ -203,12 +203,14 @@ impl Field {
         let text = self.value().trim();
         match self.kind {
             FieldKind::Digits { len } => {
-                if !text.chars().all(|c| c.is_ascii_digit()) {
-                    Some(field_error_text(lang, &FieldError::DigitsOnly))
-                } else if text.chars().count() > len {
-                    Some(lang.tf("field_error.too_many_digits", &[("max", &len)]))
-                } else {
-                    None
+                let digits = text.chars().all(|c| c.is_ascii_digit());
+                match (digits, text.chars().count() > len) {
+                    (true, false) => None,
+                    (false, false) => Some(field_error_text(lang, &FieldError::DigitsOnly)),
+                    (true, true) => Some(lang.tf("field_error.too_many_digits", &[("max", &len)])),
+                    // Both said: a paste of "1380013800a1380013800a…" is not made right by
+                    // deleting its letters alone.
+                    (false, true) => Some(lang.tf("field_error.digits_at_most", &[("max", &len)])),
                 }
             }
             FieldKind::Date => {
@@ -1209,6 +1211,7 @@ mod tests {
     fn a_confirm_refuses_while_a_digit_field_or_a_date_is_wrong() {
         for (index, text, error) in [
             (1, "12o", "digits only"),
+            (1, "12o4", "digits only, at most 3"),
             (1, "1234", "at most 3 digits"),
             (4, "2026-03", "a date, e.g. 2026-11-28"),
             (4, "2026-0３-0a", "a date, e.g. 2026-11-28"),
