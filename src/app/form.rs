@@ -167,6 +167,12 @@ impl Field {
 
     /// Checks the field by its kind; `None` when it is fine.
     fn check(&self, lang: Lang) -> Option<String> {
+        // A digit field of spaces alone is not blank: it says what it says as typed.
+        if let FieldKind::Digits { .. } = self.kind
+            && let Some(error) = self.wrong_as_typed(lang)
+        {
+            return Some(error);
+        }
         let text = self.value().trim();
         if text.is_empty() {
             return self
@@ -202,7 +208,10 @@ impl Field {
     fn wrong_as_typed(&self, lang: Lang) -> Option<String> {
         let text = self.value().trim();
         match self.kind {
+            // Untrimmed: a space is not a digit, as it was refused before (a paste of
+            // "138 0013 8000" says "digits only", never saved with its spaces).
             FieldKind::Digits { len } => {
+                let text = self.value();
                 let digits = text.chars().all(|c| c.is_ascii_digit());
                 match (digits, text.chars().count() > len) {
                     (true, false) => None,
@@ -1212,6 +1221,8 @@ mod tests {
         for (index, text, error) in [
             (1, "12o", "digits only"),
             (1, "12o4", "digits only, at most 3"),
+            (1, "1 2", "digits only"),
+            (1, " ", "digits only"),
             (1, "1234", "at most 3 digits"),
             (4, "2026-03", "a date, e.g. 2026-11-28"),
             (4, "2026-0３-0a", "a date, e.g. 2026-11-28"),
