@@ -18,7 +18,9 @@
 //!   `[ui] auto_advance` ([`Typing::auto_advance`], the one setting every form asks): then a
 //!   full digit field, a complete date and a pick from a list move on, and a Tab right after
 //!   such a move is swallowed, as a 5250 field exit would be;
-//! * digit fields refuse anything but digits on the spot; amounts are
+//! * every field but a choice takes every character typed or pasted: a digit field or a
+//!   date holding what its kind refuses says so on the field while it is typed, an amount
+//!   at the confirm, and the confirm refuses while any is wrong; amounts are
 //!   right-aligned and shown with two decimals once left; choices come from a list, F4 (or
 //!   typing) opens the searchable [`Lookup`];
 //! * F3 / F12 / Esc leave; with unsaved changes the form asks once ([`FormEvent::AskLeave`]),
@@ -165,6 +167,12 @@ impl Field {
 
     /// Checks the field by its kind; `None` when it is fine.
     fn check(&self, lang: Lang) -> Option<String> {
+        // A digit field of spaces alone is not blank: it says what it says as typed.
+        if let FieldKind::Digits { .. } = self.kind
+            && let Some(error) = self.wrong_as_typed(lang)
+        {
+            return Some(error);
+        }
         let text = self.value().trim();
         if text.is_empty() {
             return self
@@ -173,7 +181,8 @@ impl Field {
         }
         let error = match &self.kind {
             FieldKind::Text { max } => validation::plain_text(text, *max).err(),
-            FieldKind::Digits { .. } => None,
+            FieldKind::Digits { .. } => return self.wrong_as_typed(lang),
+            FieldKind::Date => return self.date_check(lang),
             FieldKind::Amount { max } => validation::amount(text, *max).err(),
             FieldKind::Volume { max } => validation::volume(text, *max).err(),
             FieldKind::Choice(_) => {
@@ -186,13 +195,51 @@ impl Field {
                 return (self.chosen_many().len() != self.ticked_keys().len())
                     .then(|| lang.t("form.not_a_choice").into());
             }
-            FieldKind::Date => {
-                return NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .is_err()
-                    .then(|| no_such_date(text, lang).unwrap_or(lang.t("form.not_a_date").into()));
-            }
         };
         error.map(|error| field_error_text(lang, &error))
+    }
+
+    /// What is wrong with a digit field's or a date's text as it stands, said while it is
+    /// typed and for as long as it is wrong (s38-f): the field takes every character, as an
+    /// amount does, so that "-3" stays "-3" and "12o" stays "12o", never "3" or "12" with a
+    /// word gone by the next key. A date still being typed ("2026-0") is not wrong yet: only
+    /// a character no date holds, a text longer than one, or a whole one that is no day is;
+    /// the confirm ([`Field::check`]) refuses an unfinished one. `None` for other kinds.
+    fn wrong_as_typed(&self, lang: Lang) -> Option<String> {
+        let text = self.value().trim();
+        match self.kind {
+            // Untrimmed: a space is not a digit, as it was refused before (a paste of
+            // "138 0013 8000" says "digits only", never saved with its spaces).
+            FieldKind::Digits { len } => {
+                let text = self.value();
+                let digits = text.chars().all(|c| c.is_ascii_digit());
+                match (digits, text.chars().count() > len) {
+                    (true, false) => None,
+                    (false, false) => Some(field_error_text(lang, &FieldError::DigitsOnly)),
+                    (true, true) => Some(lang.tf("field_error.too_many_digits", &[("max", &len)])),
+                    // Both said: a paste of "1380013800a1380013800a…" is not made right by
+                    // deleting its letters alone.
+                    (false, true) => Some(lang.tf("field_error.digits_at_most", &[("max", &len)])),
+                }
+            }
+            FieldKind::Date => {
+                let shaped = text.chars().all(|c| c.is_ascii_digit() || c == '-');
+                if !shaped || text.len() > 10 {
+                    Some(lang.t("form.not_a_date").into())
+                } else if text.len() == 10 {
+                    date_error(text, lang)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The date field's error at a confirm: whole and a day, or why not.
+    fn date_check(&self, lang: Lang) -> Option<String> {
+        self.wrong_as_typed(lang)
+            .or_else(|| date_error(self.value().trim(), lang))
     }
 
     /// Leaving a field: an amount is shown as money, with its two decimals, a volume with its
@@ -214,14 +261,16 @@ impl Field {
         }
     }
 
-    /// Applies an editing key, refusing what the kind does not accept. True if the text changed.
-    /// An amount takes every character, so that `-5`, `1e9` or `12,5` is refused by its
-    /// parser (`validation::amount`) as typed, not read as 5, 19 or 125 after the keys it
-    /// could not use were dropped.
+    /// Applies an editing key. Every field but a choice takes every character: an amount, so
+    /// that `-5`, `1e9` or `12,5` is refused by its parser (`validation::amount`) as typed,
+    /// not read as 5, 19 or 125 after the keys it could not use were dropped; a digit field
+    /// and a date likewise (s38-f: "-3" typed fast into the household size became "3", and a
+    /// paste into the mobile kept its first 11 characters), their error said on the field
+    /// while the text is wrong ([`Field::wrong_as_typed`]).
     ///
     /// `selected`: the whole text is selected ([`Form::is_selected`]), so a character typed
     /// replaces it and a deletion key deletes it all ([`on_selection`]).
-    fn edit(&mut self, key: KeyEvent, lang: Lang, selected: bool) -> Edit {
+    fn edit(&mut self, key: KeyEvent, selected: bool) -> Edit {
         // Numbers and dates are ASCII: what an input method types full-width is read so.
         let key = match self.kind {
             FieldKind::Digits { .. }
@@ -235,29 +284,6 @@ impl Field {
         // A readline key (Ctrl-U clears, Ctrl-W deletes a word) edits whatever the kind.
         let typed = Key::of(&key).is_text();
         let replaces = selected && typed;
-        let kept = if replaces { "" } else { self.value() };
-        // A refused character is said, not only dropped: a clerk typing without looking must
-        // learn that the field did not take it.
-        let refused = match (key.code, &self.kind) {
-            (KeyCode::Char(c), FieldKind::Digits { .. }) if typed && !c.is_ascii_digit() => {
-                Some(field_error_text(lang, &FieldError::DigitsOnly))
-            }
-            (KeyCode::Char(_), FieldKind::Digits { len })
-                if typed && kept.chars().count() >= *len =>
-            {
-                Some(field_error_text(lang, &FieldError::TooLong { max: *len }))
-            }
-            (KeyCode::Char(c), FieldKind::Date)
-                if typed && (!(c.is_ascii_digit() || c == '-') || kept.len() >= 10) =>
-            {
-                Some(lang.t("form.not_a_date").into())
-            }
-            _ => None,
-        };
-        if let Some(error) = refused {
-            self.error = Some(error);
-            return Edit::Refused;
-        }
         let before = self.value().to_owned();
         self.offered = false;
         if replaces {
@@ -277,6 +303,13 @@ impl Field {
             Edit::Changed
         }
     }
+}
+
+/// Why `text` is not a date, `None` when it is one.
+fn date_error(text: &str, lang: Lang) -> Option<String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .is_err()
+        .then(|| no_such_date(text, lang).unwrap_or(lang.t("form.not_a_date").into()))
 }
 
 /// A date typed whole whose day or month does not exist (2026-02-30, 2026-13-01), said so:
@@ -322,12 +355,11 @@ pub(crate) fn on_selection(key: &KeyEvent) -> Option<InputRequest> {
 enum Edit {
     Changed,
     Unchanged,
-    /// The field's kind does not take the character: its error says why.
-    Refused,
 }
 
 impl Field {
-    /// Full: a digit field at its length or a complete date (what auto-advance moves on from).
+    /// Full: a digit field at its length or a complete date (what auto-advance moves on from,
+    /// when it is also right).
     fn is_full(&self) -> bool {
         match self.kind {
             FieldKind::Digits { len } => self.value().chars().count() >= len,
@@ -402,8 +434,9 @@ pub enum FormEvent {
     Submit,
     /// A confirm met bad fields: the focus is on the first; [`Form::first_error`] says why.
     Invalid,
-    /// The field (the focused one) refused a character its kind does not take; its error
-    /// says why.
+    /// The text of this field (the focused one) changed and its kind refuses it as it
+    /// stands ("-3" in a digit field, a letter in a date): the field keeps every character
+    /// and its error says why, until the text is right.
     Refused(usize),
     /// Leave asked with unsaved changes: the screen says so; the next leave goes.
     AskLeave,
@@ -641,17 +674,19 @@ impl Form {
             }
             let selected = self.is_selected();
             let field = &mut self.fields[self.focus];
-            match field.edit(key, lang, selected) {
-                // A refused character leaves the selection: the next one still replaces it.
-                Edit::Refused => return FormEvent::Refused(self.focus),
+            match field.edit(key, selected) {
                 Edit::Unchanged => {
                     self.entered = false;
                     return FormEvent::Consumed;
                 }
                 Edit::Changed => self.entered = false,
             }
-            field.error = None;
+            // Said for as long as it is wrong: the next character taken does not clear it.
+            field.error = field.wrong_as_typed(lang);
             let edited = self.focus;
+            if field.error.is_some() {
+                return FormEvent::Refused(edited);
+            }
             // Unless the desk asked for it, the cursor stays: a clerk types ahead and presses
             // Tab after every field, so a field that moved on by itself when full would send
             // the rest of the form one field off (ui.md, Data entry).
@@ -917,8 +952,9 @@ mod tests {
     fn a_field_keeps_what_its_kind_reads_of_the_keys() {
         // Each case: the field (1 digits of 3, 2 an amount, 4 a date), the keys, what it holds.
         let cases = [
-            (1, "1a２", "12"),
-            (1, "1a２34", "123"),
+            (1, "1a２", "1a2"),
+            (1, "1a２34", "1a234"),
+            (1, "１２３", "123"),
             (4, "２０２６－０３－０１", "2026-03-01"),
             (2, "１２．５", "12.5"),
             (2, "12x.5", "12x.5"),
@@ -1087,17 +1123,19 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_character_keeps_the_selection() {
+    fn a_wrong_character_over_the_selection_replaces_it_and_is_said() {
         let mut form = loaded();
         form.focus = 1;
         assert_eq!(
             form.on_key(key(KeyCode::Char('x')), None, Lang::En),
             FormEvent::Refused(1)
         );
-        assert_eq!(form.value(1), "123");
-        assert!(form.is_selected());
+        assert_eq!(form.value(1), "x", "typed over the selection: replaces it");
+        assert_eq!(form.fields[1].error.as_deref(), Some("digits only"));
+        form.on_key(key(KeyCode::Backspace), None, Lang::En);
         typed(&mut form, "9");
         assert_eq!(form.value(1), "9");
+        assert_eq!(form.fields[1].error, None, "right again: said no more");
     }
 
     #[test]
@@ -1122,7 +1160,7 @@ mod tests {
     #[test]
     fn a_full_field_keeps_the_cursor() {
         let form = typed_into(1, "1234");
-        assert_eq!(form.value(1), "123", "full: the 4 is refused");
+        assert_eq!(form.value(1), "1234", "the 4 is kept, and said too many");
         assert_eq!(
             form.focus, 1,
             "full: the cursor stays until the clerk moves it"
@@ -1130,36 +1168,86 @@ mod tests {
         assert_eq!(form.value(2), "", "nothing lands in the next field");
     }
 
+    /// s38-e at 80×24: a refused character's words lasted until the next character taken, so
+    /// in a burst they were never seen, and the character was gone ("-3" became "3"). Every
+    /// character stays, and the field says what is wrong for as long as it is.
     #[test]
-    fn a_refused_character_is_said_on_its_field_until_the_next_one_taken() {
+    fn a_wrong_text_is_kept_and_said_until_it_is_right() {
         let mut form = sample();
         form.focus = 1;
-        typed(&mut form, "1");
         assert_eq!(
-            form.on_key(key(KeyCode::Char('q')), None, Lang::En),
+            form.on_key(key(KeyCode::Char('-')), None, Lang::En),
             FormEvent::Refused(1)
         );
+        assert_eq!(
+            form.on_key(key(KeyCode::Char('3')), None, Lang::En),
+            FormEvent::Refused(1),
+            "the next character taken does not hide it"
+        );
+        assert_eq!(form.value(1), "-3");
         assert_eq!(form.fields[1].error.as_deref(), Some("digits only"));
-        typed(&mut form, "23");
-        assert_eq!(form.fields[1].error, None, "a digit taken clears it");
-        assert_eq!(
-            form.on_key(key(KeyCode::Char('4')), None, Lang::En),
-            FormEvent::Refused(1)
-        );
-        assert_eq!(
-            form.fields[1].error.as_deref(),
-            Some("at most 3 characters")
-        );
-        assert_eq!(form.value(1), "123", "nothing typed is lost or added");
+        form.on_key(key(KeyCode::Home), None, Lang::En);
+        form.on_key(key(KeyCode::Delete), None, Lang::En);
+        assert_eq!(form.value(1), "3");
+        assert_eq!(form.fields[1].error, None, "right: no word left");
+        form.on_key(key(KeyCode::End), None, Lang::En);
+        typed(&mut form, "456");
+        assert_eq!(form.value(1), "3456", "nothing typed is lost or added");
+        assert_eq!(form.fields[1].error.as_deref(), Some("at most 3 digits"));
         form.focus = 4;
-        assert_eq!(
-            form.on_key(key(KeyCode::Char('x')), None, Lang::En),
-            FormEvent::Refused(4)
-        );
+        typed(&mut form, "2026-0x");
+        assert_eq!(form.value(4), "2026-0x");
         assert_eq!(
             form.fields[4].error.as_deref(),
             Some("a date, e.g. 2026-11-28")
         );
+        form.on_key(key(KeyCode::Backspace), None, Lang::En);
+        assert_eq!(form.fields[4].error, None, "unfinished is not wrong yet");
+        typed(&mut form, "2-30");
+        assert_eq!(
+            form.fields[4].error.as_deref(),
+            Some("no such day: 2026-02 has 28 days")
+        );
+        typed(&mut form, "1");
+        assert_eq!(
+            form.fields[4].error.as_deref(),
+            Some("a date, e.g. 2026-11-28"),
+            "longer than a date"
+        );
+    }
+
+    #[test]
+    fn a_confirm_refuses_while_a_digit_field_or_a_date_is_wrong() {
+        for (index, text, error) in [
+            (1, "12o", "digits only"),
+            (1, "12o4", "digits only, at most 3"),
+            (1, "1 2", "digits only"),
+            (1, " ", "digits only"),
+            (1, "1234", "at most 3 digits"),
+            (4, "2026-03", "a date, e.g. 2026-11-28"),
+            (4, "2026-0３-0a", "a date, e.g. 2026-11-28"),
+        ] {
+            let mut form = loaded();
+            form.set(3, "Shops");
+            form.focus = index;
+            send(&mut form, KeyCode::Delete, None);
+            typed(&mut form, text);
+            assert_eq!(
+                send(&mut form, KeyCode::F(2), Some(Command::Save)),
+                FormEvent::Invalid,
+                "{text:?}"
+            );
+            assert_eq!(form.first_error(), Some((index, error)), "{text:?}");
+            assert_eq!(form.value(index), text.replace('３', "3"), "kept whole");
+        }
+    }
+
+    #[test]
+    fn auto_advance_never_moves_on_from_a_wrong_field() {
+        let mut form = sample();
+        form.focus = 1;
+        typed_on(&mut form, "1a3", ADVANCING);
+        assert_eq!(form.focus, 1, "full but wrong: stays to be corrected");
     }
 
     /// A desk whose fields move on by themselves when full.

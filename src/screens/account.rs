@@ -600,7 +600,9 @@ impl Screen for AccountScreen {
                         .chain(usual(PAGING)),
                 )
             }
-            AccountPane::Form { .. } => framed(usual([Save, Lookup, Cancel])),
+            // F3 leaves the form as F12 does, and the form's own question names both ("F3 or F12
+            // again discards them"): listed, or the legend and help hid a key that works (s38-e).
+            AccountPane::Form { .. } => framed(usual([Save, Lookup, Leave, Cancel])),
             AccountPane::Confirm { .. } => framed([
                 (Save, "acct.legend_confirm"),
                 BACK,

@@ -669,7 +669,8 @@ impl Screen for ReportsScreen {
         if self.days_form.is_some() {
             return usual([Help])
                 .chain([(Save, "report.legend_show")])
-                .chain(usual([NextField, Cancel]))
+                // F3 leaves the form as F12 does (its question names both): listed (s38-e).
+                .chain(usual([NextField, Leave, Cancel]))
                 .collect();
         }
         framed(

@@ -193,9 +193,23 @@ fn ticked(field: &Field, cells: usize, lang: Lang) -> String {
         })
 }
 
-/// The part of `input` after `scroll` cells that fits in `cells`, drawn inert.
+/// The part of `input` after `scroll` cells that fits in `cells`, drawn inert; scrolled, its
+/// first cell is a `…`, as a text cut at its end ends in one: "12o" in the two-digit household
+/// size showed "2o", the 1 hidden without a sign (s38-f). The `…` takes the place of what it
+/// covers, so the cursor stays where the text is.
 fn visible(input: &Input, scroll: usize, cells: usize) -> String {
-    window(&inert(input.value()), scroll, cells)
+    let shown = window(&inert(input.value()), scroll, cells);
+    if scroll == 0 {
+        return shown;
+    }
+    let mut chars = shown.chars();
+    match chars.next() {
+        Some(first) => {
+            let pad = " ".repeat(width(&first.to_string()).saturating_sub(1));
+            format!("…{pad}{}", chars.as_str())
+        }
+        None => shown,
+    }
 }
 
 /// A searchable list in a box: the filter on the first line (with the cursor), then the items

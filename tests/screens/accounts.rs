@@ -366,11 +366,10 @@ fn modifying_the_household_size(lang: Lang) -> App {
 #[test]
 fn a_letter_in_a_digit_field_is_said_at_once_and_loses_nothing() {
     let mut app = modifying_the_household_size(Lang::Zh);
-    // A clerk typing without looking: "3q".
-    type_text(&mut app, "3q");
+    // A clerk typing without looking: "4q".
+    type_text(&mut app, "4q");
     insta::assert_snapshot!("modify_form_letter_refused", render(&app));
     press(&mut app, KeyCode::Backspace);
-    type_text(&mut app, "4");
     let screen = render(&app);
     assert!(!screen.contains("只能输入数字"), "{screen}");
     let sent = press(&mut app, KeyCode::F(2));
@@ -378,7 +377,110 @@ fn a_letter_in_a_digit_field_is_said_at_once_and_loses_nothing() {
         panic!("{sent:?}")
     };
     let Info::Personal(p) = info else { panic!() };
-    assert_eq!(p.household_size, Some(4));
+    assert_eq!(p.household_size, Some(4), "the 4 typed before the q kept");
+}
+
+/// The field line of `label` on the screen.
+fn field_line<'a>(screen: &'a str, label: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|line| line.contains(label))
+        .unwrap_or_else(|| panic!("no {label:?} on\n{screen}"))
+}
+
+/// s38-e at 80×24: "-3" typed in a burst into the household size became "3", the words for
+/// the refused "-" gone with the next key. The field keeps "-3" and says what is wrong for as
+/// long as it is; F2 saves nothing.
+#[test]
+fn a_burst_of_minus_3_into_the_household_size_is_kept_and_said() {
+    let mut app = modifying_the_household_size(Lang::En);
+    type_text(&mut app, "-3");
+    let screen = render(&app);
+    let line = field_line(&screen, "Household size");
+    assert!(line.contains("-3"), "{screen}");
+    assert!(line.contains("! digits only"), "{screen}");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "nothing saved: {sent:?}");
+    let screen = render(&app);
+    assert!(
+        field_line(&screen, "Household size").contains("-3"),
+        "{screen}"
+    );
+    assert!(screen.contains("Household size: digits only"), "{screen}");
+}
+
+#[test]
+fn twelve_o_in_a_digit_field_is_kept_and_refused() {
+    let mut app = modifying_the_household_size(Lang::En);
+    type_text(&mut app, "12o");
+    let screen = render(&app);
+    let line = field_line(&screen, "Household size");
+    // Three characters in a field of two digits: it scrolls, its start marked cut.
+    assert!(line.contains("…o"), "{screen}");
+    assert!(line.contains("! digits only, at most 2"), "{screen}");
+    let Some(view) = app.screen.module::<ModifyView>() else {
+        panic!("the modify form")
+    };
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::HouseholdSize),
+        "12o"
+    );
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "nothing saved: {sent:?}");
+    // Corrected, it saves what the clerk meant.
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    let sent = press(&mut app, KeyCode::F(2));
+    let Some(Modify { info, .. }) = only(&sent).of::<Modify>() else {
+        panic!("{sent:?}")
+    };
+    let Info::Personal(p) = info else { panic!() };
+    assert_eq!(p.household_size, Some(1));
+}
+
+/// s38-e: a paste of "1380013800a1380013800a…" into the mobile kept "13800138001", a valid
+/// looking number the clerk did not paste, and said only "at most 11 characters". The field
+/// keeps all 30 characters and says so; focused, it shows their end with the cursor after it;
+/// left, their start cut with "…" (as any long text is drawn); F2 saves nothing.
+#[test]
+fn a_long_paste_into_the_mobile_is_kept_whole_and_said_too_long() {
+    let mut app = modifying_the_household_size(Lang::En);
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::BackTab);
+    let pasted = "1380013800a1380013800a13800138";
+    assert_eq!(pasted.chars().count(), 30);
+    update(&mut app, Msg::Paste(pasted.into()));
+    let Some(view) = app.screen.module::<ModifyView>() else {
+        panic!("the modify form")
+    };
+    assert_eq!(
+        view.basic.as_ref().unwrap().value(Field::Mobile),
+        pasted,
+        "kept whole, the old mobile replaced"
+    );
+    let screen = render(&app);
+    let line = field_line(&screen, "Mobile");
+    assert!(
+        line.contains("…0a13800138"),
+        "its end shows, its start marked cut: {screen}"
+    );
+    assert!(line.contains("! digits only, at most 11"), "{screen}");
+    press(&mut app, KeyCode::Tab);
+    let screen = render(&app);
+    let line = field_line(&screen, "Mobile");
+    assert!(line.contains("1380013800a…"), "its start, cut: {screen}");
+    assert!(line.contains("! digits only, at most 11"), "{screen}");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "nothing saved: {sent:?}");
+    // A paste of digits alone, too many, over the field entered again: said as too long.
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::BackTab);
+    update(&mut app, Msg::Paste("138001380001".into()));
+    let screen = render(&app);
+    assert!(
+        field_line(&screen, "Mobile").contains("! at most 11 digits"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -158,7 +158,9 @@ fn details_owing(lang: Lang) -> String {
 
 #[test]
 fn details_say_the_arrears_and_how_many_bills() {
-    assert!(details_owing(Lang::En).contains("Arrears 38.15 (1 unpaid bills)"));
+    // In mid-line, after "balance …", in lower case (s38-e: "balance 109.05 · Arrears 243.73").
+    let en = details_owing(Lang::En);
+    assert!(en.contains(" · arrears 38.15 (1 unpaid bill(s))"), "{en}");
     let zh = details_owing(Lang::Zh);
     assert!(zh.contains("38.15"), "{zh}");
     insta::assert_snapshot!("details_owing_zh", zh);

@@ -574,3 +574,27 @@ fn an_entrys_codes_are_named_in_the_desks_language() {
         }
     }
 }
+
+/// A date with a letter in it (s38-e: a date field dropped what it refused, with a word gone
+/// by the next key): the field keeps it and says so; F2 asks for nothing.
+#[test]
+fn a_date_with_a_letter_is_kept_and_said() {
+    let mut app = viewer(Lang::En);
+    press(&mut app, KeyCode::Char('/'));
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Tab);
+    }
+    type_text(&mut app, "2026-1z-01");
+    let Pane::Filter(form) = &audit_screen(&app).pane else {
+        panic!("the filter form")
+    };
+    assert_eq!(form.value(3), "2026-1z-01", "nothing typed lost");
+    let screen = render(&app);
+    let line = screen
+        .lines()
+        .find(|line| line.contains("2026-1z-01"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(line.contains("! a date, e.g. 2026-11-28"), "{screen}");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent.is_empty(), "{sent:?}");
+}

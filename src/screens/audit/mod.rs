@@ -199,7 +199,8 @@ impl Screen for AuditScreen {
             ),
             Pane::Filter(_) => usual([Help])
                 .chain([(Save, "audit_log.legend_apply")])
-                .chain(usual([NextField, Cancel]))
+                // F3 leaves the filter as F12 does (its question names both): listed (s38-e).
+                .chain(usual([NextField, Leave, Cancel]))
                 .collect(),
             Pane::Export(_) => usual([Help])
                 .chain([(Save, "audit_log.legend_export")])
