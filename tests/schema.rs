@@ -2046,11 +2046,13 @@ async fn nan_and_infinity_are_refused_in_every_numeric_column_of_every_table() {
                     Err(error) => error,
                 };
                 transaction.rollback().await.unwrap();
-                let server = error.as_db_error().unwrap_or_else(|| panic!("{sql}: {error}"));
+                let server = error
+                    .as_db_error()
+                    .unwrap_or_else(|| panic!("{sql}: {error}"));
                 let by_the_check = *server.code() == SqlState::CHECK_VIOLATION
                     && server.constraint() == Some(&format!("{table}_numbers_a_number"));
-                let by_the_type = value != "NaN"
-                    && *server.code() == SqlState::NUMERIC_VALUE_OUT_OF_RANGE;
+                let by_the_type =
+                    value != "NaN" && *server.code() == SqlState::NUMERIC_VALUE_OUT_OF_RANGE;
                 assert!(
                     by_the_check || by_the_type,
                     "{sql}: refused by {:?} {:?}: {}",
