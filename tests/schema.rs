@@ -1923,3 +1923,148 @@ async fn a_cards_water_finds_its_refunds_from_the_refunds() {
         plan.join("\n")
     );
 }
+
+/// Issue 14 (s38-g, sql/V148): a table's NaN checks are one constraint,
+/// `<table>_numbers_a_number`, over all its `numeric` columns. Every refusal of V104's kept:
+/// NaN and infinity in EVERY numeric column of EVERY table, tried one at a time by an UPDATE
+/// of a stored row (the demo data's) as the owner, in a transaction rolled back, the table's
+/// own triggers off and its other CHECKs dropped in it (a trigger, or a check before it by
+/// name, refusing the UPDATE first would hide the constraint); beside a NULL in another numeric column too. NaN is refused by the table's one constraint;
+/// an infinity by it, or before it by a `numeric(p,s)` column's type (it stores no infinity).
+/// A table the demo leaves empty is tried by an INSERT.
+#[tokio::test]
+async fn nan_and_infinity_are_refused_in_every_numeric_column_of_every_table() {
+    let (db, mut owner) = owner_db().await;
+    demo::load(&db.pool, 40, |_| {})
+        .await
+        .expect("load the demo data");
+    let columns: Vec<(String, String)> = owner
+        .query(
+            "SELECT c.table_name::text, c.column_name::text
+             FROM information_schema.columns c
+             JOIN information_schema.tables t
+               ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+             WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+               AND c.data_type = 'numeric'
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert!(
+        columns.len() >= 20,
+        "the schema's numeric columns: {columns:?}"
+    );
+    // One constraint a table with numeric columns, and none of V104's one a column left.
+    let tables: std::collections::BTreeSet<&str> =
+        columns.iter().map(|(table, _)| table.as_str()).collect();
+    let checks = texts(
+        &owner,
+        "SELECT conrelid::regclass::text || ' ' || conname FROM pg_constraint
+         WHERE contype = 'c' AND conname LIKE '%\\_a\\_number' AND NOT convalidated
+         ORDER BY 1",
+    )
+    .await;
+    let expected: Vec<String> = tables
+        .iter()
+        .map(|table| format!("{table} {table}_numbers_a_number"))
+        .collect();
+    assert_eq!(checks, expected);
+
+    let mut empty = Vec::new();
+    let mut tried = 0;
+    for (table, column) in &columns {
+        let row: Option<String> = owner
+            .query_opt(&format!("SELECT ctid::text FROM {table} LIMIT 1"), &[])
+            .await
+            .unwrap()
+            .map(|row| row.get(0));
+        if row.is_none() {
+            empty.push(table.as_str());
+        }
+        // Another numeric column of the table NULL beside it, when it may be.
+        let other: Option<String> = owner
+            .query_opt(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name = $1 AND column_name <> $2
+                   AND data_type = 'numeric' AND is_nullable = 'YES'
+                 ORDER BY column_name LIMIT 1",
+                &[table, column],
+            )
+            .await
+            .unwrap()
+            .map(|row| row.get(0));
+        for value in ["NaN", "Infinity", "-Infinity"] {
+            for with_null in [None, other.as_deref()] {
+                let set = match with_null {
+                    Some(other) => format!("{column} = '{value}', {other} = NULL"),
+                    None => format!("{column} = '{value}'"),
+                };
+                // A table the demo leaves empty is tried by an INSERT of the value alone, its
+                // keys and NOT NULLs dropped in the transaction (as its other CHECKs).
+                let sql = match &row {
+                    Some(ctid) => format!("UPDATE {table} SET {set} WHERE ctid = '{ctid}'"),
+                    None => format!(
+                        "DO $$ DECLARE c text; BEGIN
+                             FOR c IN SELECT conname FROM pg_constraint
+                                      WHERE conrelid = '{table}'::regclass AND contype = 'p'
+                             LOOP
+                                 EXECUTE format('ALTER TABLE {table} DROP CONSTRAINT %I CASCADE', c);
+                             END LOOP;
+                             FOR c IN SELECT attname FROM pg_attribute
+                                      WHERE attrelid = '{table}'::regclass AND attnum > 0
+                                        AND attnotnull AND NOT attisdropped
+                             LOOP
+                                 EXECUTE format('ALTER TABLE {table} ALTER %I DROP NOT NULL', c);
+                             END LOOP;
+                         END $$;
+                         INSERT INTO {table} ({column}{}) VALUES ('{value}'{})",
+                        with_null.map(|other| format!(", {other}")).unwrap_or_default(),
+                        if with_null.is_some() { ", NULL" } else { "" },
+                    ),
+                };
+                let transaction = owner.transaction().await.unwrap();
+                transaction
+                    .batch_execute(&format!(
+                        "ALTER TABLE {table} DISABLE TRIGGER USER;
+                         DO $$ DECLARE c text; BEGIN
+                             FOR c IN SELECT conname FROM pg_constraint
+                                      WHERE conrelid = '{table}'::regclass AND contype = 'c'
+                                        AND conname <> '{table}_numbers_a_number'
+                             LOOP
+                                 EXECUTE format('ALTER TABLE {table} DROP CONSTRAINT %I', c);
+                             END LOOP;
+                         END $$"
+                    ))
+                    .await
+                    .unwrap();
+                let error = match transaction.batch_execute(&sql).await {
+                    Ok(()) => panic!("{sql}: taken, but a number column refuses {value}"),
+                    Err(error) => error,
+                };
+                transaction.rollback().await.unwrap();
+                let server = error
+                    .as_db_error()
+                    .unwrap_or_else(|| panic!("{sql}: {error}"));
+                let by_the_check = *server.code() == SqlState::CHECK_VIOLATION
+                    && server.constraint() == Some(&format!("{table}_numbers_a_number"));
+                let by_the_type =
+                    value != "NaN" && *server.code() == SqlState::NUMERIC_VALUE_OUT_OF_RANGE;
+                assert!(
+                    by_the_check || by_the_type,
+                    "{sql}: refused by {:?} {:?}: {}",
+                    server.code(),
+                    server.constraint(),
+                    server.message()
+                );
+                tried += 1;
+            }
+        }
+    }
+    // The demo stores no system card (they are the card rig's): tried by an INSERT.
+    assert_eq!(empty, ["system_card", "system_card_credit_line"]);
+    assert!(tried >= 3 * columns.len(), "tried {tried}");
+}

@@ -237,8 +237,10 @@ mod tests {
             .map(|line| line.split("--").next().unwrap_or(""))
             .collect::<Vec<_>>()
             .join("\n")
-            // A name made by `format` (sql/V104's NaN checks, one per money column: no Decimal
-            // the desk sends is NaN) is no name in the text.
+            // A name made by `format` (sql/V104's NaN checks, one per money column, since V148
+            // one per table, `<table>_numbers_a_number`: no Decimal the desk sends is NaN or
+            // infinite, so no desk words; the report names the constraint) is no name in the
+            // text.
             .replace("%I", " ")
             .replace("%s", " ");
         let words: Vec<String> = text
