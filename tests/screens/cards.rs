@@ -2174,19 +2174,6 @@ fn told_behind(lang: Lang, refunded: bool, sequence: u32) -> (String, String) {
     (lacks, app.message.clone().unwrap().text)
 }
 
-/// The table's pages among `sent` answered (a read that settled money has it read its rows
-/// again, and keys typed meanwhile wait for them): the other requests, and what the answers sent.
-fn pages_answered(app: &mut App, sent: Vec<(u64, Request)>) -> Vec<(u64, Request)> {
-    let (pages, mut rest): (Vec<_>, Vec<_>) = sent
-        .into_iter()
-        .partition(|(_, request)| request.of::<Fetch>().is_some());
-    for page in pages {
-        let rows = page.1.of::<Fetch>().map_or(0, |fetch| fetch.size);
-        rest.extend(answer(app, &[page], Reply::screen(sample_page(rows))));
-    }
-    rest
-}
-
 /// The clerk's desk reads the customer's own active user card (customer active), with what
 /// the reconciliation of that read found.
 fn read_own_card(app: &mut App, discrepancies: Vec<Discrepancy>) {

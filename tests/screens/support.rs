@@ -266,3 +266,16 @@ pub fn rereads_permissions(sent: &[(u64, Request)]) -> bool {
     sent.iter()
         .any(|(_, request)| request.of::<RereadPermissions>().is_some())
 }
+
+/// The table's pages among `sent` answered (a read that settled money has it read its rows
+/// again, and keys typed meanwhile wait for them): the other requests, and what the answers sent.
+pub fn pages_answered(app: &mut App, sent: Vec<(u64, Request)>) -> Vec<(u64, Request)> {
+    let (pages, mut rest): (Vec<_>, Vec<_>) = sent
+        .into_iter()
+        .partition(|(_, request)| request.of::<Fetch>().is_some());
+    for page in pages {
+        let rows = page.1.of::<Fetch>().map_or(0, |fetch| fetch.size);
+        rest.extend(answer(app, &[page], Reply::screen(sample_page(rows))));
+    }
+    rest
+}

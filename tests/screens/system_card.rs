@@ -412,6 +412,13 @@ fn a_clear_card_read_at_the_counter_says_what_it_is_and_what_was_credited() {
             receipt_no: Some(1017),
         };
         let sent = insert(&mut app, clear_card_seen(Some(credited)));
+        // The credit is on a customer's balance: the table reads its rows again.
+        assert!(
+            sent.iter()
+                .any(|(_, request)| request.of::<Fetch>().is_some()),
+            "{sent:?}"
+        );
+        let sent = pages_answered(&mut app, sent);
         let said = app.message.as_ref().unwrap().text.clone();
         // The receipt, read back and kept, is the next test's.
         answer(&mut app, &sent, Reply::screen(FinishedReceipt(None)));
@@ -484,7 +491,7 @@ fn the_credit_a_read_records_gets_its_receipt_kept_once() {
         receipt_no: Some(1017),
     };
     let sent = insert(&mut app, clear_card_seen(Some(credited)));
-    let asked: Vec<_> = sent
+    let asked: Vec<_> = pages_answered(&mut app, sent)
         .into_iter()
         .filter(|(_, request)| request.of::<ReceiptOfClearCredit>().is_some())
         .collect();

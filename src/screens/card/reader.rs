@@ -45,8 +45,12 @@ pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
         if seen.cleared == Some(ClearedCredit::NotPermitted) && hub.app.may("card.system") {
             permissions::reread(hub.app, hub.out);
         }
-        let recorded = system_card::credited_now(hub.app, seen)
-            .or_else(|| system_card::applied_now(hub.app, seen));
+        let credited = system_card::credited_now(hub.app, seen);
+        if credited.is_some() {
+            // A clear card's credit is on a customer's balance now.
+            hub.notify(Notice::Reload);
+        }
+        let recorded = credited.or_else(|| system_card::applied_now(hub.app, seen));
         if let Some(text) = recorded {
             hub.say(MessageKind::Info, text);
         }
