@@ -181,7 +181,8 @@ impl Field {
         }
         let error = match &self.kind {
             FieldKind::Text { max } => validation::plain_text(text, *max).err(),
-            FieldKind::Digits { .. } => return self.wrong_as_typed(lang),
+            // Said above, before the blank check.
+            FieldKind::Digits { .. } => None,
             FieldKind::Date => return self.date_check(lang),
             FieldKind::Amount { max } => validation::amount(text, *max).err(),
             FieldKind::Volume { max } => validation::volume(text, *max).err(),
@@ -1176,9 +1177,6 @@ mod tests {
         assert_eq!(form.value(2), "", "nothing lands in the next field");
     }
 
-    /// s38-e at 80×24: a refused character's words lasted until the next character taken, so
-    /// in a burst they were never seen, and the character was gone ("-3" became "3"). Every
-    /// character stays, and the field says what is wrong for as long as it is.
     #[test]
     fn a_space_or_tab_in_a_digit_field_separates_digits_and_is_left_out() {
         let mut form = sample();
@@ -1188,6 +1186,9 @@ mod tests {
         assert_eq!(form.fields[1].error, None);
     }
 
+    /// s38-e at 80×24: a refused character's words lasted until the next character taken, so
+    /// in a burst they were never seen, and the character was gone ("-3" became "3"). Every
+    /// character stays, and the field says what is wrong for as long as it is.
     #[test]
     fn a_wrong_text_is_kept_and_said_until_it_is_right() {
         let mut form = sample();

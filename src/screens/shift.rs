@@ -284,7 +284,7 @@ impl Screen for ShiftScreen {
                 format!(" {}", lang.t("shift.loading")),
                 theme.dim(),
             )),
-            Some(None) if !TAKES_MONEY.iter().any(|p| app.may(p)) => head.push(Line::raw(format!(
+            Some(None) if !self.takes_money => head.push(Line::raw(format!(
                 " {}",
                 app.t("shift.none_takes_no_money")
             ))),
