@@ -8,7 +8,7 @@ use crate::db::CachingClient;
 use chrono::NaiveDate;
 
 use super::DbError;
-use super::rows::word;
+use super::rows::{from_columns, read_opt, word};
 use crate::domain::money::{Money, Volume};
 
 /// The first step that keeps an account from being closed, in the order the steps are taken.
@@ -77,49 +77,37 @@ pub async fn closing(
     client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<Closing>, DbError> {
-    let Some(row) = client
-        .query_opt(
-            "SELECT c.customer_no, c.name, m.meter_no, c.business_model, a.balance,
-                    (SELECT count(*) FROM bill b
-                     WHERE b.account_id = a.id AND b.status = 'unpaid') AS unpaid_bills,
-                    (SELECT coalesce(sum(b.amount), 0) FROM bill b
-                     WHERE b.account_id = a.id AND b.status = 'unpaid') AS arrears,
-                    l.read_on AS final_on, l.electronic AS final_electronic,
-                    (SELECT k.card_no FROM card k
-                     WHERE k.customer_id = c.id AND k.state = 'active') AS card_no,
-                    customer_close_blocker(c.id) AS blocker
-             FROM customer c JOIN account a ON a.customer_id = c.id
-             JOIN meter m ON m.id = c.meter_id
-             LEFT JOIN LATERAL reading_latest(c.meter_id) l ON l.source = 'final'
-             WHERE c.id = $1",
-            &[&customer_id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let final_reading = row
-        .get::<_, Option<NaiveDate>>("final_on")
-        .map(|read_on| FinalReading {
-            read_on,
-            electronic: row.get("final_electronic"),
-        });
-    let blocker = match row.get::<_, Option<&str>>("blocker") {
-        Some(_) => Some(word(&row, "blocker")?),
-        None => None,
-    };
-    Ok(Some(Closing {
-        customer_no: row.get("customer_no"),
-        name: row.get("name"),
-        meter_no: row.get("meter_no"),
-        business_model: row.get("business_model"),
-        balance: row.get("balance"),
-        unpaid_bills: row.get("unpaid_bills"),
-        arrears: row.get("arrears"),
-        final_reading,
-        card_no: row.get("card_no"),
-        blocker,
-    }))
+    read_opt(
+        client,
+        "SELECT c.customer_no, c.name, m.meter_no, c.business_model, a.balance,
+                (SELECT count(*) FROM bill b
+                 WHERE b.account_id = a.id AND b.status = 'unpaid') AS unpaid_bills,
+                (SELECT coalesce(sum(b.amount), 0) FROM bill b
+                 WHERE b.account_id = a.id AND b.status = 'unpaid') AS arrears,
+                l.read_on AS final_on, l.electronic AS final_electronic,
+                (SELECT k.card_no FROM card k
+                 WHERE k.customer_id = c.id AND k.state = 'active') AS card_no,
+                customer_close_blocker(c.id) AS blocker
+         FROM customer c JOIN account a ON a.customer_id = c.id
+         JOIN meter m ON m.id = c.meter_id
+         LEFT JOIN LATERAL reading_latest(c.meter_id) l ON l.source = 'final'
+         WHERE c.id = $1",
+        &[&customer_id],
+        |row| {
+            Ok(from_columns!(row => Closing {
+                customer_no, name, meter_no, business_model, balance, unpaid_bills, arrears,
+                final_reading: row.get::<_, Option<NaiveDate>>("final_on").map(|read_on| {
+                    FinalReading { read_on, electronic: row.get("final_electronic") }
+                }),
+                card_no,
+                blocker: row
+                    .get::<_, Option<&str>>("blocker")
+                    .map(|_| word(row, "blocker"))
+                    .transpose()?,
+            }))
+        },
+    )
+    .await
 }
 
 /// What a close did.

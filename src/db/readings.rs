@@ -16,7 +16,7 @@ mod batch;
 
 use super::DbError;
 use super::receipts::Issued;
-use super::rows::{accepted_or, read_all, read_opt};
+use super::rows::{accepted_or, from_columns, read_all, read_opt};
 use crate::domain::billing::{Priced, ReadingError};
 use crate::domain::money::{Money, UnitPrice, Volume};
 use crate::domain::reading_csv::{BadLine, ReadingCsv, ReadingProblem, ReadingRow};
@@ -650,14 +650,11 @@ pub async fn abnormal_between(
          ORDER BY r.consumption DESC, c.customer_no, r.read_on",
         &[&first, &last],
         |row| {
-            Ok(AbnormalReading {
-                customer_no: row.get("customer_no"),
-                name: row.get("name"),
-                meter_no: row.get("meter_no"),
-                read_on: row.get("read_on"),
+            Ok(from_columns!(row => AbnormalReading {
+                customer_no, name, meter_no, read_on,
                 electronic: volume(row, "electronic")?,
                 consumption: volume(row, "consumption")?,
-            })
+            }))
         },
     )
     .await
@@ -688,21 +685,17 @@ pub async fn bills(
         &[&account_id],
         |row| {
             let detail: &str = row.get("detail");
-            Ok(Bill {
-                id: row.get("id"),
-                period_start: row.get("period_start"),
-                period_end: row.get("period_end"),
-                due_date: row.get("due_date"),
+            Ok(from_columns!(row => Bill {
+                id, period_start, period_end, due_date,
                 previous_reading: volume(row, "previous_reading")?,
                 current_reading: volume(row, "current_reading")?,
                 volume: volume(row, "volume")?,
                 amount: money(row, "amount")?,
                 vat: money(row, "vat")?,
-                status: row.get("status"),
-                void_reason: row.get("void_reason"),
+                status, void_reason,
                 detail: serde_json::from_str(detail)
                     .map_err(|error| DbError::Inconsistent(format!("bill detail: {error}")))?,
-            })
+            }))
         },
     )
     .await?;
