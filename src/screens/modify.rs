@@ -107,7 +107,9 @@ pub fn say_id_elsewhere(answer: &IdHolders, hub: &mut Hub) {
     );
     let dropped = std::mem::take(&mut hub.app.type_ahead).len();
     if dropped > 0 {
-        text.push(' ');
+        if lang == crate::i18n::Lang::En {
+            text.push(' ');
+        }
         text.push_str(&hub.app.tf("basic.id_elsewhere_keys", &[("count", &dropped)]));
     }
     hub.say(MessageKind::Info, text);
