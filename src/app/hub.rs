@@ -383,6 +383,10 @@ pub enum Question {
     SignOut,
     /// Go home although a screen holds unsaved typing.
     Home,
+    /// Leave a form with unsaved typing (F3 / F12 on a changed form, which the form itself
+    /// counts): F3 or F12 again discards it. Asked here so that keys typed behind it before it
+    /// was read are held ([`App::held`]) rather than typed into the form.
+    Leave,
 }
 
 /// Presentation options fixed at start.
@@ -1165,13 +1169,20 @@ impl Hub<'_> {
             FormEvent::Edited(_) => self.app.message = None,
             FormEvent::Invalid => self.say_form_error(form),
             FormEvent::Refused(index) => self.say_field_error(form, index),
-            FormEvent::AskLeave => self.say(MessageKind::Info, self.app.t("form.ask_leave")),
+            FormEvent::AskLeave => self.ask_leave(),
             FormEvent::Leave => {
                 self.app.message = None;
                 return None;
             }
         }
         Some(FormKey::Taken)
+    }
+
+    /// Asks whether to leave a form with unsaved typing ("F3 or F12 again discards"): the
+    /// keys typed behind it before it was read wait for the answer.
+    pub fn ask_leave(&mut self) {
+        let text = self.app.t("form.ask_leave");
+        ask(self.app, Question::Leave, text);
     }
 
     /// Puts the first bad field of `form` on the message line, named by its label.

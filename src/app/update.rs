@@ -295,20 +295,30 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
             // (or `:`, to type it) keeps it for `invoke`.
             // Another key says no: the question goes from the message line with it, lest F2,
             // read there, be pressed to answer what is no longer asked.
-            if !command.is_some_and(|command| {
-                command == Command::CommandLine || answers(app, app.asked, command)
-            }) && app.asked.take().is_some()
-            {
+            let asked = app.asked;
+            let answering = command.is_some_and(|command| {
+                command == Command::CommandLine || answers(app, asked, command)
+            });
+            if !answering && app.asked.take().is_some() {
                 app.message = None;
                 // The keys held behind it were typed for where the yes would have gone: they
-                // are dropped, and this key, pressed once the question was read, only says no.
+                // are dropped. Pressed once the question was read, this key only says no to
+                // signing out or going home; to a form's leave it keeps editing, as it says.
                 if !app.held.is_empty() {
                     let dropped = held_dropped(app);
+                    if asked == Some(Question::Leave) {
+                        on_screen_key(app, key, command, out);
+                    }
                     say(app, dropped.kind, dropped.text);
                     return;
                 }
             }
-            on_screen_key(app, key, command, out)
+            on_screen_key(app, key, command, out);
+            // The form answered yes and left: the keys held go to what its leave put on top.
+            if answering && asked == Some(Question::Leave) {
+                app.asked = None;
+                release_held(app);
+            }
         }
     }
 }
@@ -332,7 +342,11 @@ fn hold_behind_question(app: &mut App, typed: Typed, command: Option<Command>) -
     }
     let answer =
         command.is_some_and(|c| c == Command::CommandLine || answers(app, Some(question), c));
-    if app.held.is_empty() && answer {
+    // F3 again on the table only asks again (a tired clerk's F3s, session 27): not held.
+    let asks_again = question == Question::SignOut
+        && app.below.is_empty()
+        && command == Some(Command::Leave);
+    if app.held.is_empty() && (answer || asks_again) {
         return false;
     }
     let count = app.held.len() + 1;
@@ -341,6 +355,7 @@ fn hold_behind_question(app: &mut App, typed: Typed, command: Option<Command>) -
             app.tf("keyboard.held_sign_out", &[("count", &count)])
         }
         Question::SignOut => app.tf("keyboard.held_sign_out_anywhere", &[("count", &count)]),
+        Question::Leave => app.tf("keyboard.held_leave", &[("count", &count)]),
         Question::Home => {
             let screen = unsaved_screen(app).unwrap_or_default();
             app.tf(
@@ -399,6 +414,7 @@ fn answers(app: &App, asked: Option<Question>, command: Command) -> bool {
             command == Command::Logout || (command == Command::Save && app.below.is_empty())
         }
         Some(Question::Home) => command == Command::Home,
+        Some(Question::Leave) => matches!(command, Command::Leave | Command::Cancel),
         None => false,
     }
 }
@@ -419,7 +435,9 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
     if command == Command::CommandLine {
         app.asked = asked;
     }
-    let confirmed = answers(app, asked, command);
+    // A form's leave is answered in the form (`Question::Leave`), never here: F3 reaching the
+    // hub on the table asks to sign out as ever.
+    let confirmed = asked != Some(Question::Leave) && answers(app, asked, command);
     if confirmed {
         release_held(app);
     } else if command != Command::CommandLine && !app.held.is_empty() {

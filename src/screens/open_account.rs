@@ -262,7 +262,7 @@ impl OpenAccountWizard {
         if matches!(command, Some(Command::Leave | Command::Cancel)) && !lookup_open {
             if self.is_dirty() && !self.asked_leave {
                 self.asked_leave = true;
-                hub.say(MessageKind::Info, hub.app.t("form.ask_leave"));
+                hub.ask_leave();
             } else {
                 hub.leave();
             }

@@ -281,3 +281,43 @@ fn keys_waiting_when_the_server_ends_the_session_are_not_typed_on_the_sign_in() 
     };
     assert_eq!(sign_in.operator.value(), "", "nothing typed for the form");
 }
+
+/// F3 on a changed form asks ("F3 or F12 again discards"); keys typed behind it before it is
+/// read were for the screen below, not the form: they wait, F3 again leaves and types them
+/// there; another key keeps editing and drops them.
+#[test]
+fn keys_typed_behind_leaving_a_changed_form_wait_and_go_below() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = modifying(lang);
+        type_text(&mut app, "李");
+        press(&mut app, KeyCode::F(3));
+        let sent = burst(&mut app, &chars("/138"));
+        assert!(sent.is_empty(), "{sent:?}");
+        assert_eq!(name_typed(&app), "李", "{lang:?}: nothing typed into the form");
+        read_the_question(&mut app);
+        let sent = press(&mut app, KeyCode::F(3));
+        let Some(table) = app.screen.module::<CustomerTable>() else {
+            panic!("{lang:?}: left: {:?}", app.screen)
+        };
+        assert_eq!(table.search.value(), "138", "{lang:?}");
+        assert!(sent.iter().any(|(_, r)| r.of::<Fetch>().is_some()));
+
+        let mut app = modifying(lang);
+        type_text(&mut app, "李");
+        press(&mut app, KeyCode::F(3));
+        burst(&mut app, &chars("/138"));
+        read_the_question(&mut app);
+        press(&mut app, KeyCode::Char('娜'));
+        assert_eq!(name_typed(&app), "李娜", "{lang:?}: the key read keeps editing");
+        let said = match lang {
+            Lang::En => "The 4 keys typed before the question was read were dropped",
+            Lang::Zh => "问题显示前键入的 4 个键已丢弃",
+        };
+        assert!(message(&app).contains(said), "{lang:?}: {}", message(&app));
+        // Asked again, F3 again leaves.
+        press(&mut app, KeyCode::F(3));
+        read_the_question(&mut app);
+        press(&mut app, KeyCode::F(3));
+        assert!(app.screen.is::<CustomerTable>(), "{lang:?}");
+    }
+}
