@@ -573,6 +573,7 @@ async fn home_from_a_price_scheme_is_one_key_and_asks_over_unsaved_typing() {
         desk.message()
     );
     assert!(!desk.app.screen.is::<CustomerTable>());
+    read_the_question(&mut desk.app);
     desk.key(KeyCode::Down).await;
     desk.ctrl('g').await;
     assert!(!desk.app.screen.is::<CustomerTable>(), "asked afresh");
