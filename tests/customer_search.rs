@@ -1184,7 +1184,9 @@ async fn who_else_holds_an_identity_number_is_read_as_the_clerk() {
         "opening an account with it"
     );
     assert_eq!(
-        id_elsewhere(&clerk, &id, Some(held.get("id"))).await.unwrap(),
+        id_elsewhere(&clerk, &id, Some(held.get("id")))
+            .await
+            .unwrap(),
         vec![],
         "the holder's own modify"
     );
@@ -1209,7 +1211,8 @@ async fn who_else_holds_an_identity_number_is_read_as_the_clerk() {
         })
         .collect();
     assert!(
-        plan.iter().any(|line| line.contains("customer_id_document_no_idx")),
+        plan.iter()
+            .any(|line| line.contains("customer_id_document_no_idx")),
         "{plan:?}"
     );
 }

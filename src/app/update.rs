@@ -343,9 +343,8 @@ fn hold_behind_question(app: &mut App, typed: Typed, command: Option<Command>) -
     let answer =
         command.is_some_and(|c| c == Command::CommandLine || answers(app, Some(question), c));
     // F3 again on the table only asks again (a tired clerk's F3s, session 27): not held.
-    let asks_again = question == Question::SignOut
-        && app.below.is_empty()
-        && command == Some(Command::Leave);
+    let asks_again =
+        question == Question::SignOut && app.below.is_empty() && command == Some(Command::Leave);
     if app.held.is_empty() && (answer || asks_again) {
         return false;
     }
@@ -725,9 +724,8 @@ fn on_reply(
             // where the save would have gone (back to the table, the next step), not for the
             // form that stays on top with the refusal; given to it they would land in its
             // fields or fire its keys. Dropped, and said so.
-            let after_save = request.writes()
-                && asker == Some(app.top_screen())
-                && !app.type_ahead.is_empty();
+            let after_save =
+                request.writes() && asker == Some(app.top_screen()) && !app.type_ahead.is_empty();
             if after_save {
                 app.type_ahead.clear();
             }

@@ -12,17 +12,17 @@ use super::basic_info::{
     refused_while_saving,
 };
 use crate::app::form::Form;
+use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
-use crate::app::requests::Read;
 use crate::db::DbError;
 use crate::db::customer_changes::{self, CustomerBasics, IdHolder, ModifyOutcome};
-use crate::ui::inert::inert;
-use deadpool_postgres::Client;
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::i18n::Lang;
+use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
+use deadpool_postgres::Client;
 
 /// Modify basic information: the form as read, with the version it was read at.
 #[derive(Debug, Clone)]
@@ -110,7 +110,10 @@ pub fn say_id_elsewhere(answer: &IdHolders, hub: &mut Hub) {
         if lang == crate::i18n::Lang::En {
             text.push(' ');
         }
-        text.push_str(&hub.app.tf("basic.id_elsewhere_keys", &[("count", &dropped)]));
+        text.push_str(
+            &hub.app
+                .tf("basic.id_elsewhere_keys", &[("count", &dropped)]),
+        );
     }
     hub.say(MessageKind::Info, text);
 }

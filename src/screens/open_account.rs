@@ -12,11 +12,11 @@ use ratatui::text::{Line, Span};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::modify::{IdElsewhere, IdHolders, id_number, say_id_elsewhere};
 use super::basic_info::{
     BasicForm, answer_save, below, customer_write, key_to_form, label_key, line_at, nature_text,
     operator, refused_while_saving,
 };
+use super::modify::{IdElsewhere, IdHolders, id_number, say_id_elsewhere};
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, asking};

@@ -1958,7 +1958,10 @@ fn an_id_number_on_another_customer_is_said_before_modify_saves() {
             panic!("{lang:?}: the form stays")
         };
         assert_eq!(view.basic.as_ref().unwrap().value(Field::IdDocumentNo), ID);
-        assert_eq!(view.basic.as_ref().unwrap().value(Field::HouseholdSize), "3");
+        assert_eq!(
+            view.basic.as_ref().unwrap().value(Field::HouseholdSize),
+            "3"
+        );
         // Read, F2 saves the number as typed.
         let sent = press(&mut app, KeyCode::F(2));
         let Some(Modify { info, .. }) = only(&sent).of::<Modify>() else {
@@ -1992,7 +1995,10 @@ fn an_id_number_no_one_else_holds_saves_on_the_first_f2() {
     let Some(IdElsewhere { id_document_no, .. }) = only(&sent).of::<IdElsewhere>() else {
         panic!("{sent:?}")
     };
-    assert_eq!(id_document_no, "11010519491231002X", "as the desk stores it");
+    assert_eq!(
+        id_document_no, "11010519491231002X",
+        "as the desk stores it"
+    );
     let next = answer(
         &mut app,
         &sent,
@@ -2044,6 +2050,9 @@ fn an_id_number_on_another_customer_is_said_before_the_account_opens() {
         let message = app.message.clone().unwrap().text;
         assert!(message.contains(said), "{lang:?}: {message}");
         let sent = press(&mut app, KeyCode::F(2));
-        assert!(only(&sent).of::<OpenAccount>().is_some(), "{lang:?}: {sent:?}");
+        assert!(
+            only(&sent).of::<OpenAccount>().is_some(),
+            "{lang:?}: {sent:?}"
+        );
     }
 }

@@ -58,7 +58,10 @@ fn read_the_question(app: &mut App) {
 }
 
 fn message(app: &App) -> String {
-    app.message.as_ref().map(|m| m.text.clone()).unwrap_or_default()
+    app.message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
 }
 
 /// The burst does not open Modify nor type the password into its ID number: the keys wait
@@ -74,12 +77,18 @@ fn a_sign_in_typed_behind_logout_waits_for_the_answer_and_signs_in() {
         assert!(app.session.is_some(), "{lang:?}: not signed out unasked");
         let screen = message(&app);
         let (waits, answer) = match lang {
-            Lang::En => ("The 26 keys typed after this wait", ":logout again signs out"),
+            Lang::En => (
+                "The 26 keys typed after this wait",
+                ":logout again signs out",
+            ),
             Lang::Zh => ("其后键入的 26 个键在等待", "再输入 :logout 退出"),
         };
         assert!(screen.contains(waits), "{screen}");
         assert!(screen.contains(answer), "{screen}");
-        assert!(!screen.contains("PUUm"), "the password is never shown: {screen}");
+        assert!(
+            !screen.contains("PUUm"),
+            "the password is never shown: {screen}"
+        );
 
         read_the_question(&mut app);
         let sent = burst(&mut app, &[chars(":logout"), vec![KeyCode::Enter]].concat());
@@ -136,9 +145,10 @@ fn keys_held_behind_a_question_a_reply_takes_away_are_dropped_and_kept_in_the_me
     update(&mut app, Msg::SessionEnded("disabled".into()));
     assert!(app.held.is_empty());
     assert!(
-        app.said
-            .iter()
-            .any(|said| said.message.text.contains("The 27 keys typed before the question")),
+        app.said.iter().any(|said| said
+            .message
+            .text
+            .contains("The 27 keys typed before the question")),
         "{:?}",
         app.said
     );
@@ -161,7 +171,10 @@ fn the_answer_typed_ahead_still_signs_out_and_the_keys_behind_it_sign_in() {
     let [(_, request)] = sent.as_slice() else {
         panic!("{sent:?}")
     };
-    assert_eq!(request.of::<Login>().map(|l| l.login.as_str()), Some("admin"));
+    assert_eq!(
+        request.of::<Login>().map(|l| l.login.as_str()),
+        Some("admin")
+    );
 }
 
 /// The modify form of 张伟, read.
@@ -251,7 +264,11 @@ fn keys_typed_behind_a_refused_save_are_dropped_with_a_word() {
                 ))),
             },
         );
-        assert_eq!(name_typed(&app), "李娜", "{lang:?}: nothing typed into the form");
+        assert_eq!(
+            name_typed(&app),
+            "李娜",
+            "{lang:?}: nothing typed into the form"
+        );
         assert!(app.type_ahead.is_empty());
         // Behind the refusal, which comes first (long, it is whole in `:messages`).
         let screen = message(&app);
@@ -293,7 +310,11 @@ fn keys_typed_behind_leaving_a_changed_form_wait_and_go_below() {
         press(&mut app, KeyCode::F(3));
         let sent = burst(&mut app, &chars("/138"));
         assert!(sent.is_empty(), "{sent:?}");
-        assert_eq!(name_typed(&app), "李", "{lang:?}: nothing typed into the form");
+        assert_eq!(
+            name_typed(&app),
+            "李",
+            "{lang:?}: nothing typed into the form"
+        );
         read_the_question(&mut app);
         let sent = press(&mut app, KeyCode::F(3));
         let Some(table) = app.screen.module::<CustomerTable>() else {
@@ -308,7 +329,11 @@ fn keys_typed_behind_leaving_a_changed_form_wait_and_go_below() {
         burst(&mut app, &chars("/138"));
         read_the_question(&mut app);
         press(&mut app, KeyCode::Char('娜'));
-        assert_eq!(name_typed(&app), "李娜", "{lang:?}: the key read keeps editing");
+        assert_eq!(
+            name_typed(&app),
+            "李娜",
+            "{lang:?}: the key read keeps editing"
+        );
         let said = match lang {
             Lang::En => "The 4 keys typed before the question was read were dropped",
             Lang::Zh => "问题显示前键入的 4 个键已丢弃",
