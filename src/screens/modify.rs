@@ -91,7 +91,8 @@ pub fn id_number(info: &BasicInfo) -> Option<&str> {
 /// person may hold several premises (domain.md), so F2 again saves it; the clerk who mistyped
 /// it corrects it. The keys typed behind the F2 are dropped, and counted: the F2 the clerk
 /// pressed twice out of habit must not answer what they have not read.
-pub fn say_id_elsewhere(answer: &IdHolders, hub: &mut Hub) {
+/// `key`: the catalogue text that says it, naming what F2 again does (saves, opens).
+pub fn say_id_elsewhere(answer: &IdHolders, key: &str, hub: &mut Hub) {
     let lang = hub.app.lang;
     let holders: Vec<String> = answer
         .holders
@@ -99,7 +100,7 @@ pub fn say_id_elsewhere(answer: &IdHolders, hub: &mut Hub) {
         .map(|holder| format!("{:08} {}", holder.customer_no, inert(&holder.name)))
         .collect();
     let mut text = hub.app.tf(
-        "basic.id_elsewhere",
+        key,
         &[
             ("id", &answer.id_document_no),
             ("holders", &lang.list(&holders)),
@@ -352,7 +353,7 @@ impl Screen for ModifyView {
                 self.save(true, hub);
             } else {
                 self.id_said = Some(answer.id_document_no.clone());
-                say_id_elsewhere(answer, hub);
+                say_id_elsewhere(answer, "basic.id_elsewhere", hub);
             }
         } else if let Some(outcome) = reply.of::<ModifyOutcome>() {
             answer_save(self, outcome, hub, Self::saved, told);

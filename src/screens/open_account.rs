@@ -775,7 +775,7 @@ impl Screen for OpenAccountWizard {
                 self.open_account(true, hub);
             } else {
                 self.id_said = Some(answer.id_document_no.clone());
-                say_id_elsewhere(answer, hub);
+                say_id_elsewhere(answer, "basic.id_elsewhere_open", hub);
             }
         } else if let Some(outcome) = reply.of::<OpenOutcome>() {
             answer_save(self, outcome, hub, Self::opened, told);

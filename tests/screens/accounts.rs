@@ -2016,8 +2016,11 @@ fn an_id_number_on_another_customer_is_said_before_the_account_opens() {
     use meterdesk::db::customer_changes::IdHolder;
     use meterdesk::screens::modify::{IdElsewhere, IdHolders};
     for (lang, said) in [
-        (Lang::En, "is also on customer 10000004 韩强平"),
-        (Lang::Zh, "也在客户 10000004 韩强平 名下"),
+        (
+            Lang::En,
+            "is also on customer 10000004 韩强平. F2 again opens the account",
+        ),
+        (Lang::Zh, "也在客户 10000004 韩强平 名下。再按 F2 开户"),
     ] {
         let mut app = wizard_at_step_1_in(lang);
         press(&mut app, KeyCode::Enter);
