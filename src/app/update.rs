@@ -313,11 +313,19 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
                     return;
                 }
             }
+            let top = app.top_screen();
             on_screen_key(app, key, command, out);
-            // The form answered yes and left: the keys held go to what its leave put on top.
-            if answering && asked == Some(Question::Leave) {
+            // The form answered yes: the keys held go to the screen its leave put on top. A
+            // pane that closed leaves the same screen, whose form they were not typed for:
+            // dropped, and said.
+            if answering && asked == Some(Question::Leave) && !app.held.is_empty() {
                 app.asked = None;
-                release_held(app);
+                if app.top_screen() != top {
+                    release_held(app);
+                } else {
+                    let dropped = held_dropped(app);
+                    say(app, dropped.kind, dropped.text);
+                }
             }
         }
     }
@@ -437,9 +445,7 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
     // A form's leave is answered in the form (`Question::Leave`), never here: F3 reaching the
     // hub on the table asks to sign out as ever.
     let confirmed = asked != Some(Question::Leave) && answers(app, asked, command);
-    if confirmed {
-        release_held(app);
-    } else if command != Command::CommandLine && !app.held.is_empty() {
+    if !confirmed && command != Command::CommandLine && !app.held.is_empty() {
         // Another command typed on the line once the question was read: it runs, and the keys
         // held for the yes are dropped, said before whatever it says.
         let dropped = held_dropped(app);
@@ -565,13 +571,21 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
             say(app, MessageKind::Error, app.t("msg.quit_loses_save"));
         }
         Command::Quit => app.quit = true,
-        Command::Home => go_home(app, confirmed),
+        Command::Home => {
+            if confirmed {
+                release_held(app);
+            }
+            go_home(app, confirmed)
+        }
         Command::Leave if !app.below.is_empty() => leave(app),
         // Logging out would drop a save waiting for the database, its outcome never told.
         Command::Leave | Command::Logout if app.parked.iter().any(|p| p.request.writes()) => {
             say(app, MessageKind::Error, app.lang.t("msg.logout_waits"))
         }
         Command::Leave | Command::Logout if confirmed || !asks_before_signing_out(app) => {
+            // The keys held behind the question are for the sign-in it puts on top. (Refused
+            // above while a save waits: `say` drops them, kept in `:messages`.)
+            release_held(app);
             sign_out(app);
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
