@@ -1151,3 +1151,68 @@ async fn a_rare_fragment_walks_its_window_once_or_not_at_all() {
         ]
     );
 }
+
+/// s39-b: who else holds an identity number, read as a clerk through the clerk's own grants
+/// (`customer_changes::id_elsewhere`, what the customer forms ask on F2): the holder named by
+/// number and name, the customer being modified left out, and the look-up one probe of
+/// sql/V152's index.
+#[tokio::test]
+async fn who_else_holds_an_identity_number_is_read_as_the_clerk() {
+    use meterdesk::db::customer_changes::{IdHolder, id_elsewhere};
+    let db = demo_db().await;
+    db.create_operator("idclerk", &["clerk"]).await;
+    let clerk = db.pool_of("idclerk").get().await.unwrap();
+    let owner = db.pool.get().await.unwrap();
+    let held = owner
+        .query_one(
+            "SELECT id, customer_no, name, id_document_no FROM customer
+             WHERE id_document_no IS NOT NULL
+               AND (SELECT count(*) FROM customer o WHERE o.id_document_no = customer.id_document_no) = 1
+             ORDER BY customer_no LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (id, number): (String, i64) = (held.get("id_document_no"), held.get("customer_no"));
+    let holder = IdHolder {
+        customer_no: number,
+        name: held.get("name"),
+    };
+    assert_eq!(
+        id_elsewhere(&clerk, &id, None).await.unwrap(),
+        vec![holder.clone()],
+        "opening an account with it"
+    );
+    assert_eq!(
+        id_elsewhere(&clerk, &id, Some(held.get("id")))
+            .await
+            .unwrap(),
+        vec![],
+        "the holder's own modify"
+    );
+    assert_eq!(
+        id_elsewhere(&clerk, "11010519491231002X", None)
+            .await
+            .unwrap(),
+        vec![],
+        "a number no one holds"
+    );
+    let plan: Vec<String> = owner
+        .simple_query(&format!(
+            "SET enable_seqscan = off; EXPLAIN SELECT customer_no FROM customer
+             WHERE id_document_no = '{id}' AND id IS DISTINCT FROM NULL"
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("customer_id_document_no_idx")),
+        "{plan:?}"
+    );
+}

@@ -211,3 +211,67 @@ async fn the_bench_measures_the_memory_of_the_running_app() {
     assert!(signed_in, "the running app signed the bench operator in");
     assert!(!enabled, "the bench operator is disabled afterwards");
 }
+
+/// s38-e by hand: on a customer's details, `:logout Enter` and the next operator's sign-in
+/// typed in one burst. `:logout` asks first, and the keys behind it went to the details: `m`
+/// opened Modify, the rest went into the name and the ID number. Now they wait behind the
+/// question; `:logout` again, pressed once it is read, signs out and they sign the next
+/// operator in. Nothing is written on the customer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_typed_behind_logout_signs_in_and_touches_no_customer() {
+    let db = fresh_db().await;
+    let client = db.pool.get().await.unwrap();
+    let summary = demo::load(&db.pool, 300, |_| {}).await.unwrap();
+    let clerk = support::demo_operator(&summary, "clerk");
+    let admin = support::demo_operator(&summary, "admin");
+    let customer = "SELECT version, name, coalesce(id_document_no, '') AS id FROM customer
+                    ORDER BY customer_no LIMIT 1";
+    let before = client.query_one(customer, &[]).await.unwrap();
+    let admin_name: String = client
+        .query_one("SELECT full_name FROM operator WHERE login = 'admin'", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let dir = scratch("sign_out_burst");
+    let tmux = Tmux::start(
+        "sign_out_burst",
+        &launcher(&dir, &db.conn_str),
+        &dir.join("exit"),
+    );
+    tmux.sign_in("clerk", &clerk.password, PATIENCE);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Basic information", PATIENCE);
+    tmux.burst(&[
+        Stroke::Text(":logout"),
+        Stroke::Key("Enter"),
+        Stroke::Text("admin"),
+        Stroke::Key("Tab"),
+        Stroke::Text(&admin.password),
+        Stroke::Key("Enter"),
+    ]);
+    let screen = tmux.wait_for("keys typed after this wait", PATIENCE);
+    assert!(screen.contains("Basic information"), "{screen}");
+    assert!(!screen.contains(&admin.password), "{screen}");
+    // Read, then answered.
+    std::thread::sleep(Duration::from_millis(1200));
+    tmux.text(":logout");
+    tmux.keys(&["Enter"]);
+    let table = tmux.wait_for("Cust.No.", PATIENCE);
+    let first = table.lines().next().unwrap_or_default();
+    let start: String = admin_name.chars().take(6).collect();
+    assert!(first.contains(&start), "signed in as admin: {table}");
+
+    let after = client.query_one(customer, &[]).await.unwrap();
+    for column in ["name", "id"] {
+        assert_eq!(
+            before.get::<_, String>(column),
+            after.get::<_, String>(column)
+        );
+    }
+    assert_eq!(
+        before.get::<_, i32>("version"),
+        after.get::<_, i32>("version")
+    );
+    tmux.keys(&["F10"]);
+}

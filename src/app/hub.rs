@@ -383,6 +383,10 @@ pub enum Question {
     SignOut,
     /// Go home although a screen holds unsaved typing.
     Home,
+    /// Leave a form with unsaved typing (F3 / F12 on a changed form, which the form itself
+    /// counts): F3 or F12 again discards it. Asked here so that keys typed behind it before it
+    /// was read are held ([`App::held`]) rather than typed into the form.
+    Leave,
 }
 
 /// Presentation options fixed at start.
@@ -461,6 +465,14 @@ pub struct App {
     /// The question on the message line waiting for its answer; asked while it is there
     /// (`say` drops it).
     pub asked: Option<Question>,
+    /// When the question was asked, or the last key held behind it ([`App::held`]) came: a
+    /// key within [`READ_TIME`] of it was typed before the question could be read.
+    pub asked_at: Option<DateTime<Utc>>,
+    /// Keys typed behind a question before it could be read (a burst `:logout Enter` and the
+    /// next operator's sign-in): not its answer, nor keys for the screen it was asked on. They
+    /// wait for the answer: a yes gives them to the screen it puts on top, any other key drops
+    /// them, said with their number (`update::hold_behind_question`).
+    pub held: VecDeque<Typed>,
     /// What was typed and refused while a save waits for the database, as the message line
     /// quotes it (`refused_while_saving`); any other message starts it afresh.
     pub refused_typing: String,
@@ -526,6 +538,8 @@ impl App {
             quit: false,
             quit_warned: false,
             asked: None,
+            asked_at: None,
+            held: VecDeque::new(),
             refused_typing: String::new(),
             desk_id: fastrand::u64(..),
             key_secret: std::collections::hash_map::RandomState::new(),
@@ -1155,13 +1169,20 @@ impl Hub<'_> {
             FormEvent::Edited(_) => self.app.message = None,
             FormEvent::Invalid => self.say_form_error(form),
             FormEvent::Refused(index) => self.say_field_error(form, index),
-            FormEvent::AskLeave => self.say(MessageKind::Info, self.app.t("form.ask_leave")),
+            FormEvent::AskLeave => self.ask_leave(),
             FormEvent::Leave => {
                 self.app.message = None;
                 return None;
             }
         }
         Some(FormKey::Taken)
+    }
+
+    /// Asks whether to leave a form with unsaved typing ("F3 or F12 again discards"): the
+    /// keys typed behind it before it was read wait for the answer.
+    pub fn ask_leave(&mut self) {
+        let text = self.app.t("form.ask_leave");
+        ask(self.app, Question::Leave, text);
     }
 
     /// Puts the first bad field of `form` on the message line, named by its label.
@@ -1364,12 +1385,34 @@ pub(super) fn reloads_since(app: &mut App, first: RequestId) {
 pub(super) fn say(app: &mut App, kind: MessageKind, text: impl Into<String>) {
     app.refused_typing.clear();
     app.asked = None;
+    // Keys held behind the question, which goes unanswered: dropped, and said where
+    // `:messages` keeps it (the message line is the reply's).
+    if !app.held.is_empty() {
+        let dropped = held_dropped(app);
+        keep_for_messages(app, dropped);
+    }
     let message = Message {
         kind,
         text: text.into(),
     };
     keep_for_messages(app, message.clone());
     app.message = Some(message);
+}
+
+/// Asks `question` on the message line (`text`): the next key read answers it.
+pub(super) fn ask(app: &mut App, question: Question, text: String) {
+    say(app, MessageKind::Info, text);
+    app.asked = Some(question);
+    app.asked_at = Some(Utc::now());
+}
+
+/// Drops the keys held behind a question ([`App::held`]), and says how many.
+pub(super) fn held_dropped(app: &mut App) -> Message {
+    let count = std::mem::take(&mut app.held).len();
+    Message {
+        kind: MessageKind::Info,
+        text: app.tf("keyboard.held_dropped", &[("count", &count)]),
+    }
 }
 
 /// How long an error stays on the message line against a key "not available here": less than

@@ -288,18 +288,110 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
             }
         },
         None => {
+            if hold_behind_question(app, typed, command) {
+                return;
+            }
             // A question on the message line is answered by this key: only its own command
             // (or `:`, to type it) keeps it for `invoke`.
             // Another key says no: the question goes from the message line with it, lest F2,
             // read there, be pressed to answer what is no longer asked.
-            if !command.is_some_and(|command| {
-                command == Command::CommandLine || answers(app, app.asked, command)
-            }) && app.asked.take().is_some()
-            {
+            let asked = app.asked;
+            let answering = command.is_some_and(|command| {
+                command == Command::CommandLine || answers(app, asked, command)
+            });
+            if !answering && app.asked.take().is_some() {
                 app.message = None;
+                // The keys held behind it were typed for where the yes would have gone: they
+                // are dropped. Pressed once the question was read, this key only says no to
+                // signing out or going home; to a form's leave it keeps editing, as it says.
+                if !app.held.is_empty() {
+                    let dropped = held_dropped(app);
+                    if asked == Some(Question::Leave) {
+                        on_screen_key(app, key, command, out);
+                    }
+                    say(app, dropped.kind, dropped.text);
+                    return;
+                }
             }
-            on_screen_key(app, key, command, out)
+            let top = app.top_screen();
+            on_screen_key(app, key, command, out);
+            // The form answered yes: the keys held go to the screen its leave put on top. A
+            // pane that closed leaves the same screen, whose form they were not typed for:
+            // dropped, and said.
+            if answering && asked == Some(Question::Leave) && !app.held.is_empty() {
+                app.asked = None;
+                if app.top_screen() != top {
+                    release_held(app);
+                } else {
+                    let dropped = held_dropped(app);
+                    say(app, dropped.kind, dropped.text);
+                }
+            }
         }
+    }
+}
+
+/// Holds `typed` behind the question on the message line when it comes before the question
+/// could be read: within [`READ_TIME`] of it being asked, or of the key held before it. A
+/// clerk who typed `:logout Enter` and the next operator's sign-in in one burst meant the
+/// sign-in for the sign-in screen, not for the details the question was asked on, where `m`
+/// opened Modify and the password went into the ID number (s38-e). The keys wait for the
+/// answer ([`App::held`]): a yes types them on the screen it puts on top, any other key drops
+/// them and says how many. Not held: the question's own answer typed ahead by a clerk who
+/// knows it (F3 F3 F2 from the details signs out) and F12 / Esc, which are never queued
+/// (ui.md) and say no.
+fn hold_behind_question(app: &mut App, typed: Typed, command: Option<Command>) -> bool {
+    let (Some(question), Some(at)) = (app.asked, app.asked_at) else {
+        return false;
+    };
+    let now = chrono::Utc::now();
+    if now - at >= READ_TIME || command == Some(Command::Cancel) {
+        return false;
+    }
+    let answer =
+        command.is_some_and(|c| c == Command::CommandLine || answers(app, Some(question), c));
+    // F3 again on the table only asks again (a tired clerk's F3s, session 27): not held.
+    let asks_again =
+        question == Question::SignOut && app.below.is_empty() && command == Some(Command::Leave);
+    if app.held.is_empty() && (answer || asks_again) {
+        return false;
+    }
+    let count = app.held.len() + 1;
+    let text = match question {
+        Question::SignOut if app.below.is_empty() => {
+            app.tf("keyboard.held_sign_out", &[("count", &count)])
+        }
+        Question::SignOut => app.tf("keyboard.held_sign_out_anywhere", &[("count", &count)]),
+        Question::Leave => app.tf("keyboard.held_leave", &[("count", &count)]),
+        Question::Home => {
+            let screen = unsaved_screen(app).unwrap_or_default();
+            app.tf(
+                "keyboard.held_home",
+                &[("count", &count), ("screen", &screen)],
+            )
+        }
+    };
+    // Said as the question is: still asked (`say` would take it away), kept for `:messages`
+    // once, not at every key of the burst.
+    let message = Message {
+        kind: MessageKind::Info,
+        text,
+    };
+    if count == 1 {
+        say(app, message.kind.clone(), message.text.clone());
+        app.asked = Some(question);
+    }
+    app.message = Some(message);
+    app.held.push_back(typed);
+    app.asked_at = Some(now);
+    true
+}
+
+/// The keys held behind a question answered yes go first, before any typed after the answer,
+/// to the screen the answer puts on top.
+fn release_held(app: &mut App) {
+    while let Some(typed) = app.held.pop_back() {
+        app.type_ahead.push_front(typed);
     }
 }
 
@@ -329,6 +421,7 @@ fn answers(app: &App, asked: Option<Question>, command: Command) -> bool {
             command == Command::Logout || (command == Command::Save && app.below.is_empty())
         }
         Some(Question::Home) => command == Command::Home,
+        Some(Question::Leave) => matches!(command, Command::Leave | Command::Cancel),
         None => false,
     }
 }
@@ -349,7 +442,15 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
     if command == Command::CommandLine {
         app.asked = asked;
     }
-    let confirmed = answers(app, asked, command);
+    // A form's leave is answered in the form (`Question::Leave`), never here: F3 reaching the
+    // hub on the table asks to sign out as ever.
+    let confirmed = asked != Some(Question::Leave) && answers(app, asked, command);
+    if !confirmed && command != Command::CommandLine && !app.held.is_empty() {
+        // Another command typed on the line once the question was read: it runs, and the keys
+        // held for the yes are dropped, said before whatever it says.
+        let dropped = held_dropped(app);
+        say(app, dropped.kind, dropped.text);
+    }
     // The answer signs out wherever the key that gave it is bound (F2 is no table command).
     let command = if confirmed && asked == Some(Question::SignOut) {
         Command::Logout
@@ -470,13 +571,21 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
             say(app, MessageKind::Error, app.t("msg.quit_loses_save"));
         }
         Command::Quit => app.quit = true,
-        Command::Home => go_home(app, confirmed),
+        Command::Home => {
+            if confirmed {
+                release_held(app);
+            }
+            go_home(app, confirmed)
+        }
         Command::Leave if !app.below.is_empty() => leave(app),
         // Logging out would drop a save waiting for the database, its outcome never told.
         Command::Leave | Command::Logout if app.parked.iter().any(|p| p.request.writes()) => {
             say(app, MessageKind::Error, app.lang.t("msg.logout_waits"))
         }
         Command::Leave | Command::Logout if confirmed || !asks_before_signing_out(app) => {
+            // The keys held behind the question are for the sign-in it puts on top. (Refused
+            // above while a save waits: `say` drops them, kept in `:messages`.)
+            release_held(app);
             sign_out(app);
             say(app, MessageKind::Info, app.lang.t("msg.logged_out"));
         }
@@ -488,8 +597,7 @@ fn invoke(app: &mut App, command: Command, from_line: bool, out: &mut Vec<Outgoi
             } else {
                 "keyboard.ask_sign_out_anywhere"
             };
-            say(app, MessageKind::Info, app.t(question));
-            app.asked = Some(Question::SignOut);
+            ask(app, Question::SignOut, app.t(question));
         }
         // Refresh the screen does not handle itself reads again what it read when it opened.
         Command::Refresh => {
@@ -552,22 +660,25 @@ fn go_home(app: &mut App, confirmed: bool) {
     if app.below.is_empty() {
         return;
     }
-    let unsaved = std::iter::once(&app.screen)
-        .chain(app.below.iter().skip(1).rev())
-        .find_map(|slot| match slot {
-            Slot::Module(_, screen) if screen.unsaved() => Some(screen.crumb(app.lang)),
-            _ => None,
-        });
-    if let Some(screen) = unsaved
+    if let Some(screen) = unsaved_screen(app)
         && !confirmed
     {
         let text = app.tf("keyboard.ask_home", &[("screen", &screen)]);
-        say(app, MessageKind::Info, text);
-        app.asked = Some(Question::Home);
+        ask(app, Question::Home, text);
         return;
     }
     app.screen = app.below.swap_remove(0);
     app.below.clear();
+}
+
+/// The first screen on the way home that holds unsaved typing, by its crumb.
+fn unsaved_screen(app: &App) -> Option<String> {
+    std::iter::once(&app.screen)
+        .chain(app.below.iter().skip(1).rev())
+        .find_map(|slot| match slot {
+            Slot::Module(_, screen) if screen.unsaved() => Some(screen.crumb(app.lang)),
+            _ => None,
+        })
 }
 
 fn on_reply(
@@ -623,6 +734,15 @@ fn on_reply(
             if dropped {
                 app.type_ahead.clear();
             }
+            // A save of the screen on top refused: the keys typed behind its F2 were typed for
+            // where the save would have gone (back to the table, the next step), not for the
+            // form that stays on top with the refusal; given to it they would land in its
+            // fields or fire its keys. Dropped, and said so.
+            let after_save =
+                request.writes() && asker == Some(app.top_screen()) && !app.type_ahead.is_empty();
+            if after_save {
+                app.type_ahead.clear();
+            }
             // The write was rolled back: its screen may save again.
             if let (Request(request), Some(id)) = (&request, asker) {
                 call(app, out, Place::Id(id), |screen, hub| {
@@ -640,6 +760,8 @@ fn on_reply(
             let mut text = detail.text(app.lang);
             if dropped {
                 text = app.tf("msg.waiting_keys_dropped", &[("failure", &text)]);
+            } else if after_save {
+                text = app.tf("msg.keys_after_save_dropped", &[("failure", &text)]);
             }
             say(app, MessageKind::Error, text)
         }
@@ -666,6 +788,8 @@ fn session_ended(app: &mut App, detail: &str) {
     if app.session.is_none() {
         return;
     }
+    // Keys waiting for an answer were typed for the session that ended, not for the sign-in.
+    app.type_ahead.clear();
     sign_out(app);
     // The server's own words (its English) are for whoever supports the desk: the log.
     tracing::warn!("the database ended the session: {detail}");

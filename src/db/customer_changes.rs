@@ -772,3 +772,39 @@ impl Outcome for TransferOutcome {
         }
     }
 }
+
+/// Another customer holding an identity number (`id_elsewhere`): their number and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdHolder {
+    pub customer_no: i64,
+    pub name: String,
+}
+
+/// How many other holders of one identity number the desk names (`id_elsewhere`).
+pub const ID_HOLDERS_NAMED: i64 = 3;
+
+/// The customers other than `except` whose identity number is `id_document_no` (as the desk
+/// stores it), the first [`ID_HOLDERS_NAMED`] by number: domain.md lets one person hold
+/// several premises, so it is said, not refused. Read as the signed-in operator, through the
+/// grants their roles have (sql/V152's index makes it one probe).
+pub async fn id_elsewhere(
+    client: &impl CachingClient,
+    id_document_no: &str,
+    except: Option<i64>,
+) -> Result<Vec<IdHolder>, DbError> {
+    let rows = client
+        .query(
+            "SELECT customer_no, name FROM customer
+             WHERE id_document_no = $1 AND id IS DISTINCT FROM $2
+             ORDER BY customer_no LIMIT $3",
+            &[&id_document_no, &except, &ID_HOLDERS_NAMED],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| IdHolder {
+            customer_no: row.get("customer_no"),
+            name: row.get("name"),
+        })
+        .collect())
+}

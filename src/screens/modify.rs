@@ -12,13 +12,17 @@ use super::basic_info::{
     refused_while_saving,
 };
 use crate::app::form::Form;
+use crate::app::requests::Read;
 use crate::app::screen::{Notice, ScreenReply, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub, Screen};
-use crate::db::customer_changes::{self, CustomerBasics, ModifyOutcome};
+use crate::db::DbError;
+use crate::db::customer_changes::{self, CustomerBasics, IdHolder, ModifyOutcome};
 use crate::domain::customer_rules::{BasicInfo, Field, Nature};
 use crate::i18n::Lang;
+use crate::ui::inert::inert;
 use crate::ui::theme::Theme;
+use deadpool_postgres::Client;
 
 /// Modify basic information: the form as read, with the version it was read at.
 #[derive(Debug, Clone)]
@@ -28,6 +32,8 @@ pub struct ModifyView {
     /// Until the stored information arrives.
     pub read: Option<CustomerBasics>,
     pub basic: Option<BasicForm>,
+    /// The identity number the clerk was told is also on another customer: F2 again saves it.
+    pub id_said: Option<String>,
 }
 
 impl ModifyView {
@@ -38,8 +44,79 @@ impl ModifyView {
             customer_no,
             read: None,
             basic: None,
+            id_said: None,
         }
     }
+}
+
+/// The customers other than `except` holding an identity number, asked on F2 before a save
+/// that carries a number typed (open account) or changed (modify); answered with
+/// [`IdHolders`]. It holds the keys typed behind the F2, as the save would: they wait one
+/// indexed probe longer and go where the answer leaves them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdElsewhere {
+    pub id_document_no: String,
+    pub except: Option<i64>,
+}
+
+/// Who else holds the identity number asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdHolders {
+    pub id_document_no: String,
+    pub holders: Vec<IdHolder>,
+}
+
+impl Read for IdElsewhere {
+    const HOLDS_INPUT: bool = true;
+
+    async fn read(&self, client: &Client) -> Result<impl ScreenReply, DbError> {
+        let holders =
+            customer_changes::id_elsewhere(client, &self.id_document_no, self.except).await?;
+        Ok(IdHolders {
+            id_document_no: self.id_document_no.clone(),
+            holders,
+        })
+    }
+}
+
+/// The identity number `info` carries, if any.
+pub fn id_number(info: &BasicInfo) -> Option<&str> {
+    match info {
+        BasicInfo::Personal(personal) => personal.id_document_no.as_deref(),
+        _ => None,
+    }
+}
+
+/// Says that the identity number is also on the customers of `answer`, before the save: a
+/// person may hold several premises (domain.md), so F2 again saves it; the clerk who mistyped
+/// it corrects it. The keys typed behind the F2 are dropped, and counted: the F2 the clerk
+/// pressed twice out of habit must not answer what they have not read.
+/// `key`: the catalogue text that says it, naming what F2 again does (saves, opens).
+pub fn say_id_elsewhere(answer: &IdHolders, key: &str, hub: &mut Hub) {
+    let lang = hub.app.lang;
+    let holders: Vec<String> = answer
+        .holders
+        .iter()
+        .map(|holder| format!("{:08} {}", holder.customer_no, inert(&holder.name)))
+        .collect();
+    let mut text = hub.app.tf(
+        key,
+        &[
+            ("id", &answer.id_document_no),
+            ("holders", &lang.list(&holders)),
+        ],
+    );
+    let dropped = std::mem::take(&mut hub.app.type_ahead).len();
+    if dropped > 0 {
+        if lang == crate::i18n::Lang::En {
+            text.push(' ');
+        }
+        text.push_str(
+            &hub.app
+                .tf("basic.id_elsewhere_keys", &[("count", &dropped)]),
+        );
+    }
+    hub.say(MessageKind::Info, text);
 }
 
 /// Saves the changed information over the version read, with the idempotency key made on F2;
@@ -108,6 +185,12 @@ impl ModifyView {
 
     /// F2 on the form: nothing changed is said and nothing sent.
     fn submit(&mut self, hub: &mut Hub) {
+        self.save(false, hub);
+    }
+
+    /// Saves what the form holds; `checked`: its identity number was looked up and is on no
+    /// other customer.
+    fn save(&mut self, checked: bool, hub: &mut Hub) {
         let lang = hub.app.lang;
         let (Some(read), Some(basic)) = (self.read.clone(), self.basic.as_mut()) else {
             return;
@@ -121,6 +204,19 @@ impl ModifyView {
         };
         if read.info.changed_fields(&info).is_empty() {
             hub.say(MessageKind::Info, lang.t("modify.nothing_changed"));
+            return;
+        }
+        // A number changed to one another customer holds is said before it is saved.
+        if let Some(id) = id_number(&info)
+            && id_number(&read.info) != Some(id)
+            && self.id_said.as_deref() != Some(id)
+            && !checked
+        {
+            hub.say(MessageKind::Info, lang.t("modify.saving"));
+            hub.send(IdElsewhere {
+                id_document_no: id.to_owned(),
+                except: Some(self.customer_id),
+            });
             return;
         }
         let request = Modify {
@@ -251,6 +347,13 @@ impl Screen for ModifyView {
                     }
                 }
                 None => hub.say(MessageKind::Error, lang.t("details.gone")),
+            }
+        } else if let Some(answer) = reply.of::<IdHolders>() {
+            if answer.holders.is_empty() {
+                self.save(true, hub);
+            } else {
+                self.id_said = Some(answer.id_document_no.clone());
+                say_id_elsewhere(answer, "basic.id_elsewhere", hub);
             }
         } else if let Some(outcome) = reply.of::<ModifyOutcome>() {
             answer_save(self, outcome, hub, Self::saved, told);

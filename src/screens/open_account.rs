@@ -16,6 +16,7 @@ use super::basic_info::{
     BasicForm, answer_save, below, customer_write, key_to_form, label_key, line_at, nature_text,
     operator, refused_while_saving,
 };
+use super::modify::{IdElsewhere, IdHolders, id_number, say_id_elsewhere};
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
 use crate::app::requests::{Progress, Read, Services};
 use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest, asking};
@@ -104,6 +105,8 @@ pub struct OpenAccountWizard {
     pub meters: MeterPick,
     /// F3 with typed information was pressed once.
     pub asked_leave: bool,
+    /// The identity number the clerk was told is also on another customer: F2 again opens.
+    pub id_said: Option<String>,
 }
 
 impl Default for OpenAccountWizard {
@@ -116,6 +119,7 @@ impl Default for OpenAccountWizard {
             info: None,
             meters: MeterPick::default(),
             asked_leave: false,
+            id_said: None,
         }
     }
 }
@@ -258,7 +262,7 @@ impl OpenAccountWizard {
         if matches!(command, Some(Command::Leave | Command::Cancel)) && !lookup_open {
             if self.is_dirty() && !self.asked_leave {
                 self.asked_leave = true;
-                hub.say(MessageKind::Info, hub.app.t("form.ask_leave"));
+                hub.ask_leave();
             } else {
                 hub.leave();
             }
@@ -280,7 +284,7 @@ impl OpenAccountWizard {
                     self.fetch_meters(None, false, 0, hub);
                     hub.app.type_ahead.push_front(Typed::Key(key));
                 } else if command == Some(Command::Save) {
-                    self.open_account(hub);
+                    self.open_account(false, hub);
                 } else {
                     self.choose_meter(hub);
                 }
@@ -409,7 +413,7 @@ impl OpenAccountWizard {
     }
 
     /// F2 in step 3: opens the account in one transaction, on the chosen meter.
-    fn open_account(&mut self, hub: &mut Hub) {
+    fn open_account(&mut self, checked: bool, hub: &mut Hub) {
         let (Some(customer_type), Some(info)) = (self.customer_type(), self.info.clone()) else {
             return;
         };
@@ -419,6 +423,18 @@ impl OpenAccountWizard {
         let Some(meter) = self.meters.meter() else {
             return;
         };
+        // A number another customer holds is said before the account is opened.
+        if let Some(id) = id_number(&info)
+            && self.id_said.as_deref() != Some(id)
+            && !checked
+        {
+            hub.say(MessageKind::Info, hub.app.lang.t("open.opening"));
+            hub.send(IdElsewhere {
+                id_document_no: id.to_owned(),
+                except: None,
+            });
+            return;
+        }
         let request = OpenAccount {
             operator_id: operator(hub),
             idempotency_key: hub.app.write_key(),
@@ -751,6 +767,16 @@ impl Screen for OpenAccountWizard {
             pick.more = meters.len() > METER_PAGE;
             pick.rows = meters.iter().take(METER_PAGE).cloned().collect();
             pick.selected = pick.selected.min(pick.rows.len().saturating_sub(1));
+        } else if let Some(answer) = reply.of::<IdHolders>() {
+            let asked = self.info.as_ref().and_then(id_number);
+            if asked != Some(answer.id_document_no.as_str()) {
+                // Step 2 changed meanwhile: the F2 to come looks again.
+            } else if answer.holders.is_empty() {
+                self.open_account(true, hub);
+            } else {
+                self.id_said = Some(answer.id_document_no.clone());
+                say_id_elsewhere(answer, "basic.id_elsewhere_open", hub);
+            }
         } else if let Some(outcome) = reply.of::<OpenOutcome>() {
             answer_save(self, outcome, hub, Self::opened, told);
         }

@@ -1303,6 +1303,8 @@ fn texts_name_the_keys_as_rebound_in_the_config() {
         "{}",
         render(&app)
     );
+    // Read (a key within a second of the question waits behind it, s39-b).
+    app.asked_at = app.asked_at.map(|at| at - chrono::TimeDelta::seconds(2));
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Enter);
     type_text(&mut app, "13712345678");
@@ -1894,5 +1896,166 @@ fn cancel_on_the_table_says_no_to_the_sign_out_question_without_an_error() {
         assert_eq!(app.message, None, "{lang:?}");
         press(&mut app, KeyCode::F(2));
         assert!(app.session.is_some(), "the question was answered no");
+    }
+}
+
+/// s38-e: an identity number already on another customer was taken without a word. On F2 the
+/// form asks who else holds a number it changed; the answer names them before anything is
+/// saved, the F2 typed on behind the first is dropped and counted, and F2 pressed once it is
+/// read saves.
+#[test]
+fn an_id_number_on_another_customer_is_said_before_modify_saves() {
+    use meterdesk::db::customer_changes::IdHolder;
+    use meterdesk::screens::modify::{IdElsewhere, IdHolders};
+    const ID: &str = "440305198601218432";
+    for (lang, said, dropped) in [
+        (
+            Lang::En,
+            "ID No. 440305198601218432 is also on customer 10000004 韩强平. F2 again saves it; or correct it.",
+            "The 1 keys typed after F2 were dropped.",
+        ),
+        (
+            Lang::Zh,
+            "证件号 440305198601218432 也在客户 10000004 韩强平 名下。再按 F2 保存，或改正证件号。",
+            "按 F2 之后键入的 1 个键已丢弃。",
+        ),
+    ] {
+        let mut app = modifying_the_household_size(lang);
+        type_text(&mut app, "3");
+        for _ in 0..3 {
+            press(&mut app, KeyCode::BackTab);
+        }
+        type_text(&mut app, ID);
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some(asked) = only(&sent).of::<IdElsewhere>() else {
+            panic!("{lang:?}: who else holds it, asked first: {sent:?}")
+        };
+        assert_eq!(
+            asked,
+            &IdElsewhere {
+                id_document_no: ID.into(),
+                except: Some(1)
+            }
+        );
+        // The F2 pressed twice out of habit waits for the answer.
+        assert!(press(&mut app, KeyCode::F(2)).is_empty());
+        let next = answer(
+            &mut app,
+            &sent,
+            Reply::screen(IdHolders {
+                id_document_no: ID.into(),
+                holders: vec![IdHolder {
+                    customer_no: 10_000_004,
+                    name: "韩强平".into(),
+                }],
+            }),
+        );
+        assert!(next.is_empty(), "{lang:?}: nothing saved unread: {next:?}");
+        let message = app.message.clone().unwrap().text;
+        assert!(message.contains(said), "{lang:?}: {message}");
+        assert!(message.contains(dropped), "{lang:?}: {message}");
+        let Some(view) = app.screen.module::<ModifyView>() else {
+            panic!("{lang:?}: the form stays")
+        };
+        assert_eq!(view.basic.as_ref().unwrap().value(Field::IdDocumentNo), ID);
+        assert_eq!(
+            view.basic.as_ref().unwrap().value(Field::HouseholdSize),
+            "3"
+        );
+        // Read, F2 saves the number as typed.
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some(Modify { info, .. }) = only(&sent).of::<Modify>() else {
+            panic!("{lang:?}: {sent:?}")
+        };
+        let Info::Personal(p) = info else { panic!() };
+        assert_eq!(p.id_document_no.as_deref(), Some(ID));
+    }
+}
+
+/// A number no one else holds saves on the same F2, once the look-up answers; a modify that
+/// leaves the number as it was asks nothing.
+#[test]
+fn an_id_number_no_one_else_holds_saves_on_the_first_f2() {
+    use meterdesk::screens::modify::{IdElsewhere, IdHolders};
+    let mut app = modifying_the_household_size(Lang::En);
+    type_text(&mut app, "5");
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(
+        only(&sent).of::<Modify>().is_some(),
+        "no number changed: saved at once"
+    );
+
+    let mut app = modifying_the_household_size(Lang::En);
+    type_text(&mut app, "5");
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::BackTab);
+    type_text(&mut app, "11010519491231002x");
+    let sent = press(&mut app, KeyCode::F(2));
+    let Some(IdElsewhere { id_document_no, .. }) = only(&sent).of::<IdElsewhere>() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        id_document_no, "11010519491231002X",
+        "as the desk stores it"
+    );
+    let next = answer(
+        &mut app,
+        &sent,
+        Reply::screen(IdHolders {
+            id_document_no: id_document_no.clone(),
+            holders: vec![],
+        }),
+    );
+    assert!(only(&next).of::<Modify>().is_some(), "{next:?}");
+}
+
+/// Open account: the number typed in step 2 is looked up on F2 in step 3, and said there.
+#[test]
+fn an_id_number_on_another_customer_is_said_before_the_account_opens() {
+    use meterdesk::db::customer_changes::IdHolder;
+    use meterdesk::screens::modify::{IdElsewhere, IdHolders};
+    for (lang, said) in [
+        (
+            Lang::En,
+            "is also on customer 10000004 韩强平. F2 again opens the account",
+        ),
+        (Lang::Zh, "也在客户 10000004 韩强平 名下。再按 F2 开户"),
+    ] {
+        let mut app = wizard_at_step_1_in(lang);
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::PageDown);
+        type_text(&mut app, "张伟");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "440305198601218432");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "13800138000");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "北京市朝阳区建国路88号");
+        let sent = press(&mut app, KeyCode::PageDown);
+        answer(&mut app, &sent, Reply::screen(meter_page(1, 3)));
+        let sent = press(&mut app, KeyCode::F(2));
+        let Some(IdElsewhere { except: None, .. }) = only(&sent).of::<IdElsewhere>() else {
+            panic!("{lang:?}: {sent:?}")
+        };
+        let next = answer(
+            &mut app,
+            &sent,
+            Reply::screen(IdHolders {
+                id_document_no: "440305198601218432".into(),
+                holders: vec![IdHolder {
+                    customer_no: 10_000_004,
+                    name: "韩强平".into(),
+                }],
+            }),
+        );
+        assert!(next.is_empty(), "{lang:?}: {next:?}");
+        let message = app.message.clone().unwrap().text;
+        assert!(message.contains(said), "{lang:?}: {message}");
+        let sent = press(&mut app, KeyCode::F(2));
+        assert!(
+            only(&sent).of::<OpenAccount>().is_some(),
+            "{lang:?}: {sent:?}"
+        );
     }
 }

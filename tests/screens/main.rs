@@ -22,3 +22,4 @@ mod shift;
 mod support;
 mod system_card;
 mod table;
+mod typed_ahead;
