@@ -2189,13 +2189,13 @@ fn a_failed_recharge_found_on_its_card_is_said_done_and_paid_from_the_balance() 
         (
             Lang::Zh,
             "卡 40000017 上的第 5 笔购水 12.000 m³ 是充值 #2099 写入的（曾按旧卡副本判为失败）：现改为完成，12.00 已从余额扣回。已记录。",
-            "余额已不足以扣回，请主管处理。",
+            "勿在水表上刷此卡，放回读卡器重读即可改写。",
         ),
         (
             Lang::En,
             "Card 40000017: purchase #5, 12.000 m³, is recharge #2099's, settled failed from \
              an old copy; done now: 12.00 off the balance. Reported.",
-            "not repayable. Call a supervisor. Reported.",
+            "keep the card off the meter, read it again. Reported.",
         ),
     ] {
         for (taken_back, said) in [(true, taken), (false, short)] {
