@@ -4161,11 +4161,27 @@ fn a_failed_recharge_found_that_the_balance_cannot_repay_is_told_whole_at_80x24(
         ),
     ] {
         let mut app = signed_in(lang);
-        read_own_card(&mut app, vec![discrepancy]);
+        read_own_card(&mut app, vec![discrepancy.clone()]);
         assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
         let screen = render_at(&app, (80, 24));
         assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
         assert!(!screen.contains(":messages"), "{lang:?}: {screen}");
+        // Found with the card's missing later purchase (the reconciliation finds that first),
+        // it is still said first, what to do in view (only "Reported." may give way to the
+        // mark that the rest is in `:messages`).
+        let mut app = signed_in(lang);
+        let missing = Discrepancy::MissingPurchase {
+            sequence: 10,
+            refunded: false,
+        };
+        read_own_card(&mut app, vec![missing, discrepancy]);
+        let message = app.message.clone().unwrap().text;
+        assert!(message.starts_with(said), "{lang:?}: {message}");
+        let screen = render_at(&app, (80, 24));
+        let to_do = said
+            .trim_end_matches(" Reported.")
+            .trim_end_matches("已记录。");
+        assert!(flat(&screen).contains(&flat(to_do)), "{lang:?}: {screen}");
     }
 }
 

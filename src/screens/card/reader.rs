@@ -76,9 +76,18 @@ pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
         CardSeen::User { card, .. } => (card.issue.card_number, shown_purchase(card)),
         _ => (0, None),
     };
-    let texts: Vec<String> = read
-        .discrepancies
-        .iter()
+    // A failed recharge found on the card first: what the clerk must do now (keep the card
+    // off the meter, call a supervisor) is whole on the message line, the card's missing
+    // purchase after it (s39-a, on the rig: the other way round it was cut).
+    let mut found: Vec<&Discrepancy> = read.discrepancies.iter().collect();
+    found.sort_by_key(|discrepancy| {
+        !matches!(
+            discrepancy,
+            Discrepancy::FailedPurchaseFound { .. } | Discrepancy::FailedPurchaseReplaced { .. }
+        )
+    });
+    let texts: Vec<String> = found
+        .into_iter()
         .map(|discrepancy| discrepancy_text(hub.app, (card_no, shown), discrepancy))
         .collect();
     hub.say(MessageKind::Error, texts.join(" "));
