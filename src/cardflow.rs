@@ -286,6 +286,17 @@ async fn unpaid_purchase_replaced_on_read(
     let Some(CardContent::User(card)) = &touched.content else {
         return Ok(());
     };
+    // Written over already by this read (the refund an older copy lacked, just above).
+    if let Some(on_card) = card.purchase.as_ref().filter(|on| on.sequence != sequence) {
+        touched.discrepancies[index] = Discrepancy::FailedPurchaseReplaced {
+            operation_id,
+            sequence,
+            litres,
+            amount,
+            written: on_card.sequence,
+        };
+        return Ok(());
+    }
     if desk.access.for_writing().is_err() {
         return Ok(());
     }
