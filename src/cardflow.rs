@@ -242,7 +242,86 @@ pub async fn touch(desk: &Desk<'_>, customer_id: Option<i64>) -> Result<Touched,
     };
     let mut touched = touched(desk, customer_id, records, key).await?;
     refund_written_on_read(desk, &mut touched, key).await?;
+    unpaid_purchase_replaced_on_read(desk, &mut touched, key).await?;
     Ok(touched)
+}
+
+/// The card that took a recharge settled failed from an old copy, whose money the balance has
+/// spent since (`FailedPurchaseFound`, not taken back), still carries the purchase valid: swiped
+/// before the card that carries the purchase paid with that money, the meter would load both,
+/// and the first was never paid for (s38-d, step 11). The database cannot tell the copy from a
+/// write that did not land, but this card tells: no meter has loaded the purchase yet
+/// (`MeterSaw::NotLoaded`), so the read writes over it the books' later purchase, which the card
+/// lacks, as a recharge on it would (no money, audited `card.missing_purchase`): the meter
+/// loads that purchase's sequence number once whichever card brings it, and the unpaid one
+/// from neither. Told as `Discrepancy::FailedPurchaseReplaced`. A desk that writes no card, a
+/// write that does not land, or a meter that loaded it leave the discrepancy told as read.
+async fn unpaid_purchase_replaced_on_read(
+    desk: &Desk<'_>,
+    touched: &mut Touched,
+    key: &MacKey,
+) -> Result<(), FlowError> {
+    let Some(index) = touched.discrepancies.iter().position(|found| {
+        matches!(
+            found,
+            Discrepancy::FailedPurchaseFound {
+                taken_back: false,
+                meter: card_ops::MeterSaw::NotLoaded,
+                ..
+            }
+        )
+    }) else {
+        return Ok(());
+    };
+    let Discrepancy::FailedPurchaseFound {
+        operation_id,
+        sequence,
+        litres,
+        amount,
+        ..
+    } = touched.discrepancies[index].clone()
+    else {
+        return Ok(());
+    };
+    let Some(CardContent::User(card)) = &touched.content else {
+        return Ok(());
+    };
+    // Written over already by this read (the refund an older copy lacked, just above).
+    if let Some(on_card) = card.purchase.as_ref().filter(|on| on.sequence != sequence) {
+        touched.discrepancies[index] = Discrepancy::FailedPurchaseReplaced {
+            operation_id,
+            sequence,
+            litres,
+            amount,
+            written: on_card.sequence,
+        };
+        return Ok(());
+    }
+    if desk.access.for_writing().is_err() {
+        return Ok(());
+    }
+    let client = desk.pool.get().await.map_err(DbError::from)?;
+    let Some(owner) = card_ops::card_owner(&client, card.issue.card_number).await? else {
+        return Ok(());
+    };
+    drop(client);
+    let Some((record, Some(written))) = write_missing(desk, owner, card, desk.reader).await? else {
+        return Ok(());
+    };
+    touched.discrepancies[index] = Discrepancy::FailedPurchaseReplaced {
+        operation_id,
+        sequence,
+        litres,
+        amount,
+        written: record.sequence,
+    };
+    // The purchase the card lacked is on it now.
+    touched.discrepancies.retain(|found| {
+        !matches!(found, Discrepancy::MissingPurchase { sequence, .. } if *sequence == record.sequence)
+    });
+    touched.content = Some(CardContent::classify(&written, key));
+    touched.records = Some(written);
+    Ok(())
 }
 
 /// An older copy of the card saved before its purchase was refunded still shows the purchase

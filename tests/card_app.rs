@@ -536,3 +536,139 @@ async fn a_recharge_failed_from_an_old_copy_then_found_on_its_card_keeps_its_rec
         (Decimal::new(500, 2), 5_000, 0)
     );
 }
+
+/// s38-d's step 11 through the app, on the rig: a recharge written onto the card and left
+/// pending; the OLD copy (its image from before) read: failed, its 5.00 on the balance; the
+/// balance pays the next recharge onto the copy; then the card that took the first one is put
+/// on the reader. It was told "…not repayable. Call a supervisor. Reported." and kept the
+/// unpaid purchase for the meter: now the read writes the books' later purchase over it and
+/// says so, and that card carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_that_took_a_recharge_failed_by_an_old_copy_is_written_over_and_says_it() {
+    let Some(rig) = Rig::start("card_app_unpaid_written_over") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file("old-copy"));
+    let Rig { reader, events, .. } = rig;
+    let services = clerk_services(&customer, reader, ReceiptOutput::default());
+    let mut app = clerk_on_the_table(&customer);
+    let quiet = std::time::Duration::from_secs(2);
+
+    // Opened (F6, F2), pulled, its image kept: the old copy.
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    std::fs::copy(&card_file, &copy_file).unwrap();
+
+    // A 5 m³ recharge journaled and written onto the card, never settled.
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
+        panic!("a card of ours")
+    };
+    let pending = {
+        let mut client = services.pool.get().await.unwrap();
+        let begin = Begin {
+            customer_id: customer.customer_id,
+            operator_id: CLERK,
+            idempotency_key: "taken-by-the-card-failed-by-the-copy",
+            card: &records,
+            key: &key(),
+        };
+        let recharge = CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(5, 0)),
+            payment: Payment::Method("cash".into()),
+            owner_seen: None,
+        };
+        match card_ops::begin(&mut client, &begin, &recharge)
+            .await
+            .unwrap()
+            .outcome
+        {
+            BeginOutcome::Begun(begun) => *begun,
+            other => panic!("journaled: {other:?}"),
+        }
+    };
+    let pin = PIN.parse::<IssuerPin>().unwrap();
+    services
+        .reader
+        .write_plan(&pending.plan, &pin)
+        .recv()
+        .await
+        .unwrap();
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let took_it = std::fs::read(&card_file).unwrap();
+
+    // The old copy: failed, 5.00 on the balance; the balance pays 5 m³ onto the copy.
+    std::fs::copy(&copy_file, &card_file).unwrap();
+    let copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    assert!(
+        message(&app).contains("failed: the card never got it"),
+        "{}",
+        message(&app)
+    );
+    let desk = meterdesk::cardflow::Desk {
+        pool: &services.pool,
+        reader: &services.reader,
+        access: &services.card_access,
+        operator_id: CLERK,
+    };
+    let from_the_balance = CardRequest::Recharge {
+        quantity: Quantity::Volume(Decimal::new(5, 0)),
+        payment: Payment::Balance,
+        owner_seen: None,
+    };
+    let flow = meterdesk::cardflow::run(&desk, customer.customer_id, &from_the_balance, "spent")
+        .await
+        .unwrap();
+    assert!(
+        matches!(flow, meterdesk::cardflow::Flow::Done { .. }),
+        "{flow:?}"
+    );
+    drop(copy);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+
+    // The card that took the failed recharge: written over, and said.
+    std::fs::write(&card_file, &took_it).unwrap();
+    let _card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let card_no = match &app.card {
+        Some(CardSeen::User { card, .. }) => card.issue.card_number,
+        other => panic!("a user card: {other:?}"),
+    };
+    assert_eq!(
+        message(&app),
+        format!(
+            "Card {card_no} purchase #1, 5.000 m³, failed by an old copy, its 5.00 spent since: \
+             #2 now written over it; no meter loads it. Reported."
+        )
+    );
+    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
+        panic!("a card of ours")
+    };
+    let CardContent::User(now) = CardContent::classify(&records, &key()) else {
+        panic!("a user card")
+    };
+    assert_eq!(
+        now.purchase
+            .map(|purchase| (purchase.sequence, purchase.volume_litres)),
+        Some((2, 5_000))
+    );
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!(
+        (
+            books.balance,
+            books.paid_in,
+            books.litres_sold,
+            books.pending
+        ),
+        (Decimal::ZERO, Decimal::new(500, 2), 5_000, 0)
+    );
+}

@@ -2652,3 +2652,161 @@ async fn system_cards_are_issued_by_supervisors_and_honoured_once_by_their_meter
         "the water wiped is on the balance"
     );
 }
+
+impl Station {
+    /// s38-d's step 11 up to the card that took the write coming back: a card opened,
+    /// recharged 4 m³ and swiped; its image kept (the old copy); a 3 m³ recharge journaled and
+    /// written onto the card, never settled (the card pulled before the desk saw it), the card
+    /// as written kept (`took_it`); the old copy read: the recharge settled failed, its 3.00 on
+    /// the balance; the balance pays the next recharge, 3 m³, written onto the copy, kept as it
+    /// is now (`copy`). Returns the failed recharge, and the two state files.
+    async fn failed_by_an_old_copy_and_spent(&mut self) -> (Begun, PathBuf, PathBuf) {
+        let card = self.rig.insert_blank("card");
+        self.done(&Request::Open).await;
+        self.done(&recharge("4")).await;
+        assert!(self.swipe().await);
+        self.rig.pull(card);
+        let old_copy = self.rig.state_file("old-copy");
+        std::fs::copy(self.rig.state_file("card"), &old_copy).unwrap();
+
+        let card = self.rig.insert("card", &[]);
+        let pending = self.begin(&recharge("3")).await.expect("journaled");
+        let read_back = self
+            .rig
+            .reader
+            .write_plan(&pending.plan, &self.pin)
+            .recv()
+            .await
+            .unwrap();
+        assert_eq!(pending.plan.resolve(&read_back), Resolution::Done);
+        self.rig.pull(card);
+        let took_it = self.rig.state_file("took-it");
+        std::fs::copy(self.rig.state_file("card"), &took_it).unwrap();
+
+        let copy = self.put_back(&old_copy);
+        assert_eq!(self.touch().await, [OperationState::Failed]);
+        assert_eq!(self.books().await.balance, dec("3.00"));
+        let spent = self
+            .done(&Request::Recharge {
+                quantity: Quantity::Volume(dec("3")),
+                payment: Payment::Balance,
+                owner_seen: None,
+            })
+            .await;
+        assert_eq!(spent.purchase.as_ref().unwrap().sequence, 3);
+        self.rig.pull(copy);
+        let copy_now = self.rig.state_file("copy");
+        std::fs::copy(self.rig.state_file("card"), &copy_now).unwrap();
+        (pending, took_it, copy_now)
+    }
+
+    /// The audit entries of the failed recharge found on a card: what the meter had done.
+    async fn found_audited(&self) -> Vec<String> {
+        self.customer
+            .client
+            .query(
+                "SELECT detail ->> 'meter' FROM audit_log
+                 WHERE action = 'card.discrepancy' AND detail ->> 'kind' = 'failed_purchase_found'
+                   AND (detail ->> 'customer_id')::bigint = $1 ORDER BY id",
+                &[&self.customer.customer_id],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
+            .collect()
+    }
+}
+
+/// s38-d, "Found, not fixed" (step 11 of the walk): a recharge written onto the card but left
+/// pending, an OLD copy of the card then settling it failed, its money on the balance, the
+/// balance paying the next recharge onto the copy. The card that took the write still carried
+/// the failed purchase valid: swiped first, the meter loaded it and then the copy's, 3 m³
+/// never paid for, and the desk only said "call a supervisor". Now the read of that card, the
+/// meter not having loaded the purchase, writes the books' later purchase over it: swiped in
+/// either order the two cards give the meter what was paid for, once.
+#[tokio::test]
+async fn the_card_that_took_a_recharge_failed_by_an_old_copy_gets_it_written_over_before_a_meter_loads_it()
+ {
+    let Some(mut station) = Station::start("card-flow-unpaid-written-over").await else {
+        return;
+    };
+    let (failed, took_it, copy) = station.failed_by_an_old_copy_and_spent().await;
+
+    let card = station.put_back(&took_it);
+    assert_eq!(
+        station.discrepancies().await,
+        [Discrepancy::FailedPurchaseReplaced {
+            operation_id: failed.operation_id,
+            sequence: 2,
+            litres: 3_000,
+            amount: meterdesk::domain::money::Money::from_cents(300),
+            written: 3,
+        }],
+        "the card that took the failed recharge carries the books' purchase now"
+    );
+    let CardContent::User(written) = Station::content(&station.records().await) else {
+        panic!("not a user card");
+    };
+    assert_eq!(
+        written
+            .purchase
+            .map(|purchase| (purchase.sequence, purchase.volume_litres)),
+        Some((3, 3_000))
+    );
+    assert_eq!(station.found_audited().await, ["not_loaded"]);
+    // Read again: it agrees with the books (the failed recharge is no longer on it).
+    assert_eq!(station.discrepancies().await, []);
+
+    // That card on the meter first, then the copy: the water paid for, once.
+    assert!(station.swipe().await);
+    station.rig.pull(card);
+    let copy = station.put_back(&copy);
+    assert!(station.swipe().await);
+    station.rig.pull(copy);
+    let books = station.books().await;
+    assert_eq!(
+        (
+            books.balance,
+            books.paid_in,
+            books.litres_sold,
+            books.pending,
+            station.meter.credit_litres
+        ),
+        (Decimal::ZERO, dec("7.00"), 7_000, 0, 7_000),
+        "paid for is what the meter holds"
+    );
+}
+
+/// The walk's order: the card that took the failed recharge swiped on the meter before it comes
+/// back to the counter. The meter has loaded the unpaid purchase (its write-back on the card
+/// names it): nothing can be written over it any more; the read says so — "the meter loaded
+/// it, unpaid", a supervisor's — and audits what the meter did, so the case is found and
+/// listed by the meter's own record, not by a guess.
+#[tokio::test]
+async fn the_card_that_took_a_recharge_failed_by_an_old_copy_swiped_first_is_told_loaded() {
+    let Some(mut station) = Station::start("card-flow-unpaid-loaded").await else {
+        return;
+    };
+    let (failed, took_it, _copy) = station.failed_by_an_old_copy_and_spent().await;
+    let card = station.put_back(&took_it);
+    assert!(station.swipe().await);
+    assert_eq!(station.meter.credit_litres, 7_000, "the unpaid 3 m³ loaded");
+    let before = station.records().await;
+    let found = station.discrepancies().await;
+    assert!(
+        found.contains(&Discrepancy::FailedPurchaseFound {
+            operation_id: failed.operation_id,
+            sequence: 2,
+            litres: 3_000,
+            amount: meterdesk::domain::money::Money::from_cents(300),
+            taken_back: false,
+            receipt_no: failed.purchase.as_ref().unwrap().receipt_no,
+            meter: card_ops::MeterSaw::Loaded,
+        }),
+        "{found:?}"
+    );
+    assert_eq!(station.records().await, before, "nothing written");
+    assert_eq!(station.found_audited().await, ["loaded"]);
+    station.rig.pull(card);
+}

@@ -422,7 +422,7 @@ mod tests {
             "login" => "li.xiaoming",
             "permission" => "modify a customer's basic information",
             // A card counts its sequence in two bytes; PIN tries left are few.
-            "seq" | "sequence" => "65535",
+            "seq" | "sequence" | "later_seq" => "65535",
             "tries" => "1",
             "method" => "Bank transfer",
             "path" => "/home/clerk/readings-2026-12.csv",

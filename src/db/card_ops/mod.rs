@@ -431,7 +431,7 @@ pub use prices::{
     RechargeFacts, RechargeQuote, quote_recharge, read_recharge_quote, recharge_facts,
 };
 use reconcile::audit_card;
-pub use reconcile::{Discrepancy, reconcile};
+pub use reconcile::{Discrepancy, MeterSaw, reconcile};
 use settle::*;
 pub use settle::{
     SETTLED_WITHOUT_CARD, journaled, report_lost, resolution_without_card, settle,

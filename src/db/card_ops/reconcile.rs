@@ -25,7 +25,7 @@ pub enum Discrepancy {
     /// the balance the failure had put it on; `false`: the balance no longer covers it and
     /// nothing changed (a supervisor's case). `receipt_no`: the receipt the recharge was sold
     /// on, never printed as an original (the recharge was never done before): the desk keeps
-    /// it when `taken_back`.
+    /// it when `taken_back`. `meter`: what the card's write-back says of the purchase.
     FailedPurchaseFound {
         operation_id: i64,
         sequence: u32,
@@ -33,6 +33,19 @@ pub enum Discrepancy {
         amount: Money,
         taken_back: bool,
         receipt_no: Option<i64>,
+        meter: MeterSaw,
+    },
+    /// A [`FailedPurchaseFound`](Self::FailedPurchaseFound) the balance could not take back,
+    /// which no meter had loaded (`MeterSaw::NotLoaded`): the read wrote over it the books'
+    /// later purchase `written`, which the card lacked (`cardflow::touch`). No meter can load
+    /// the unpaid purchase from this card any more, and the water the failed money bought is
+    /// loaded once, from whichever card brings `written` first: nothing is owed.
+    FailedPurchaseReplaced {
+        operation_id: i64,
+        sequence: u32,
+        litres: u32,
+        amount: Money,
+        written: u32,
     },
     /// Purchase `sequence`'s refund, which the card lacked (`MissingPurchase { refunded: true
     /// }`), was written onto it by the read that found it (`cardflow::touch`). `shown`: the
@@ -53,7 +66,17 @@ impl Discrepancy {
             Self::MissingPurchase { .. } => "missing_purchase",
             Self::RefundWritten { .. } => "refund_written",
             Self::FailedPurchaseFound { .. } => "failed_purchase_found",
+            Self::FailedPurchaseReplaced { .. } => "failed_purchase_replaced",
             Self::OlderImage { .. } => "older_image",
+        }
+    }
+
+    /// What the meter is known to have done with the purchase of a failed recharge found on
+    /// the card, for the audit entry.
+    fn meter(&self) -> Option<&'static str> {
+        match self {
+            Self::FailedPurchaseFound { meter, .. } => Some(meter.code()),
+            _ => None,
         }
     }
 
@@ -62,8 +85,45 @@ impl Discrepancy {
             Self::UnknownPurchase { sequence, .. }
             | Self::MissingPurchase { sequence, .. }
             | Self::RefundWritten { sequence, .. }
-            | Self::FailedPurchaseFound { sequence, .. } => Some(i64::from(*sequence)),
+            | Self::FailedPurchaseFound { sequence, .. }
+            | Self::FailedPurchaseReplaced { sequence, .. } => Some(i64::from(*sequence)),
             _ => None,
+        }
+    }
+}
+
+/// What a card's meter write-back (EF 0003) tells of purchase `sequence` on it. Only the card
+/// that carries a purchase brings it to the meter, and the meter writes its state back onto
+/// each card it reads: loaded (`last loaded` = the purchase), not loaded (below it, or never
+/// swiped), or not known (above it: the meter loaded a later purchase from another card first,
+/// and then skipped this one, or loaded this one and then a later one and was swiped with this
+/// card again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeterSaw {
+    NotLoaded,
+    Loaded,
+    Unknown,
+}
+
+impl MeterSaw {
+    pub fn of(card: &UserCard, sequence: u32) -> Self {
+        match card
+            .write_back
+            .as_ref()
+            .map(|back| back.last_loaded_sequence)
+        {
+            None => Self::NotLoaded,
+            Some(last) if last < sequence => Self::NotLoaded,
+            Some(last) if last == sequence => Self::Loaded,
+            Some(_) => Self::Unknown,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::NotLoaded => "not_loaded",
+            Self::Loaded => "loaded",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -108,10 +168,13 @@ pub async fn reconcile(
         }
     };
     for discrepancy in &discrepancies {
-        let detail = serde_json::json!({
+        let mut detail = serde_json::json!({
             "kind": discrepancy.code(),
             "purchase_seq": discrepancy.sequence(),
         });
+        if let Some(meter) = discrepancy.meter() {
+            detail["meter"] = serde_json::json!(meter);
+        }
         audit_card(
             &transaction,
             operator_id,
@@ -150,7 +213,7 @@ async fn differences(
         });
     }
     if let Some(purchase) = &card.purchase {
-        found.extend(purchase_difference(tx, customer_id, purchase, &records[1]).await?);
+        found.extend(purchase_difference(tx, customer_id, card, purchase, &records[1]).await?);
     }
     if let Some(write_back) = &card.write_back {
         let newer = tx
@@ -177,6 +240,7 @@ async fn differences(
 async fn purchase_difference(
     tx: &Transaction<'_>,
     customer_id: i64,
+    card: &UserCard,
     purchase: &PurchaseRecord,
     record: &Record,
 ) -> Result<Option<Discrepancy>, DbError> {
@@ -228,6 +292,7 @@ async fn purchase_difference(
         amount: row.get("amount"),
         taken_back: row.get("taken_back"),
         receipt_no,
+        meter: MeterSaw::of(card, purchase.sequence),
     }))
 }
 

@@ -19,7 +19,7 @@ use crate::app::{App, Hub};
 use crate::card::apdu::CardCause;
 use crate::card::reader::ReaderState;
 use crate::db::DbError;
-use crate::db::card_ops::{self, ClearedCredit, Discrepancy, Payment, Refusal};
+use crate::db::card_ops::{self, ClearedCredit, Discrepancy, MeterSaw, Payment, Refusal};
 use crate::db::cards::CardOwner;
 use crate::domain::card_counter::{PurchaseState, check_recycle};
 use crate::domain::card_records::{IssueRecord, MeterWriteBack, PurchaseRecord, UserCard};
@@ -76,9 +76,18 @@ pub fn after_a_read(hub: &mut Hub, read: &CardRead) {
         CardSeen::User { card, .. } => (card.issue.card_number, shown_purchase(card)),
         _ => (0, None),
     };
-    let texts: Vec<String> = read
-        .discrepancies
-        .iter()
+    // A failed recharge found on the card first: what the clerk must do now (keep the card
+    // off the meter, call a supervisor) is whole on the message line, the card's missing
+    // purchase after it (s39-a, on the rig: the other way round it was cut).
+    let mut found: Vec<&Discrepancy> = read.discrepancies.iter().collect();
+    found.sort_by_key(|discrepancy| {
+        !matches!(
+            discrepancy,
+            Discrepancy::FailedPurchaseFound { .. } | Discrepancy::FailedPurchaseReplaced { .. }
+        )
+    });
+    let texts: Vec<String> = found
+        .into_iter()
         .map(|discrepancy| discrepancy_text(hub.app, (card_no, shown), discrepancy))
         .collect();
     hub.say(MessageKind::Error, texts.join(" "));
@@ -120,12 +129,15 @@ fn discrepancy_text(
             amount,
             taken_back,
             receipt_no,
+            meter,
         } => {
+            // Not taken back: what the clerk does now depends on what the meter did with it.
             let mut text = lang.tf(
-                if *taken_back {
-                    "ic.discrepancy_failed_purchase_taken_back"
-                } else {
-                    "ic.discrepancy_failed_purchase_not_covered"
+                match (*taken_back, meter) {
+                    (true, _) => "ic.discrepancy_failed_purchase_taken_back",
+                    (false, MeterSaw::NotLoaded) => "ic.discrepancy_failed_purchase_not_covered",
+                    (false, MeterSaw::Loaded) => "ic.discrepancy_failed_purchase_loaded",
+                    (false, MeterSaw::Unknown) => "ic.discrepancy_failed_purchase_meter_unknown",
                 },
                 &[
                     ("card", &card),
@@ -141,6 +153,23 @@ fn discrepancy_text(
             }
             text
         }
+        Discrepancy::FailedPurchaseReplaced {
+            operation_id,
+            sequence,
+            litres,
+            amount,
+            written,
+        } => lang.tf(
+            "ic.discrepancy_failed_purchase_replaced",
+            &[
+                ("card", &card),
+                ("seq", sequence),
+                ("volume", &Volume::from_litres(*litres)),
+                ("operation", operation_id),
+                ("amount", amount),
+                ("later_seq", written),
+            ],
+        ),
         // The copy showed the purchase valid, or was older than it: said as it was.
         Discrepancy::RefundWritten { sequence, shown } if *shown == Some(*sequence) => lang.tf(
             "ic.discrepancy_refund_written",
