@@ -314,12 +314,21 @@ fn on_key(app: &mut App, typed: Typed, out: &mut Vec<Outgoing>) {
                 }
             }
             let top = app.top_screen();
+            let asked_at = app.asked_at;
             on_screen_key(app, key, command, out);
+            // The form answered its own question (`invoke`, which takes a question away, never
+            // saw the key): it is asked no more, or the keys typed next would wait behind it.
+            let answered_in_form = answering
+                && asked == Some(Question::Leave)
+                && command != Some(Command::CommandLine)
+                && app.asked_at == asked_at;
+            if answered_in_form {
+                app.asked = None;
+            }
             // The form answered yes: the keys held go to the screen its leave put on top. A
             // pane that closed leaves the same screen, whose form they were not typed for:
             // dropped, and said.
-            if answering && asked == Some(Question::Leave) && !app.held.is_empty() {
-                app.asked = None;
+            if answered_in_form && !app.held.is_empty() {
                 if app.top_screen() != top {
                     release_held(app);
                 } else {
