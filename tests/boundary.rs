@@ -3201,12 +3201,24 @@ async fn a_movements_refusals_and_its_ledger_rows_checks_answer_in_their_order()
     };
     assert_eq!(open_shifts().await, (0, false));
     assert_eq!(
-        allowed(&db, "clerk", &move_money("first", customer, "deposit", "10.00", "cash")),
+        allowed(
+            &db,
+            "clerk",
+            &move_money("first", customer, "deposit", "10.00", "cash")
+        ),
         "moved deposit"
     );
-    assert_eq!(open_shifts().await, (1, true), "the first money opens the shift");
     assert_eq!(
-        allowed(&db, "clerk", &move_money("next", customer, "deposit", "2.00", "cash")),
+        open_shifts().await,
+        (1, true),
+        "the first money opens the shift"
+    );
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            &move_money("next", customer, "deposit", "2.00", "cash")
+        ),
         "moved deposit"
     );
     assert_eq!(open_shifts().await, (1, true));
@@ -3214,15 +3226,47 @@ async fn a_movements_refusals_and_its_ledger_rows_checks_answer_in_their_order()
     for (key, customer, kind, amount, method, refusal) in [
         ("nobody", 0, "deposit", "1.00", "cash", "no_such_customer"),
         // A card meter's, and not positive: the card meter first.
-        ("card", card_customer, "deposit", "0.00", "cash", "card_meter"),
+        (
+            "card",
+            card_customer,
+            "deposit",
+            "0.00",
+            "cash",
+            "card_meter",
+        ),
         // Not positive, and a method its type does not take: not positive first.
-        ("zero", customer, "deposit", "0.00", "wechat_pay", "not_positive"),
+        (
+            "zero",
+            customer,
+            "deposit",
+            "0.00",
+            "wechat_pay",
+            "not_positive",
+        ),
         // A method its type does not take, and above the balance (12.00): the method first.
-        ("method", customer, "refund", "50.00", "wechat_pay", "method_not_allowed"),
-        ("above", customer, "refund", "50.00", "cash", "above_balance"),
+        (
+            "method",
+            customer,
+            "refund",
+            "50.00",
+            "wechat_pay",
+            "method_not_allowed",
+        ),
+        (
+            "above",
+            customer,
+            "refund",
+            "50.00",
+            "cash",
+            "above_balance",
+        ),
     ] {
         assert_eq!(
-            allowed(&db, "clerk", &move_money(key, customer, kind, amount, method)),
+            allowed(
+                &db,
+                "clerk",
+                &move_money(key, customer, kind, amount, method)
+            ),
             refusal,
             "{key}"
         );
@@ -3238,7 +3282,11 @@ async fn a_movements_refusals_and_its_ledger_rows_checks_answer_in_their_order()
     let before = written(&db);
     // Closed, and a card meter's: closed first.
     assert_eq!(
-        allowed(&db, "clerk", &move_money("closed", card_customer, "deposit", "0.00", "cash")),
+        allowed(
+            &db,
+            "clerk",
+            &move_money("closed", card_customer, "deposit", "0.00", "cash")
+        ),
         "closed"
     );
     // Closed, no receipt, a kind a card meter's account takes from no operator: closed first.
@@ -3262,9 +3310,7 @@ async fn a_movements_refusals_and_its_ledger_rows_checks_answer_in_their_order()
     refused(
         &db,
         "clerk",
-        &format!(
-            "SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'bare')"
-        ),
+        &format!("SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'bare')"),
     );
     assert_eq!(written(&db), before, "a refused row writes nothing");
 }
