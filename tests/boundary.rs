@@ -3165,3 +3165,152 @@ async fn a_customers_phone_and_id_number_are_refused_unless_as_the_desk_stores_t
         "13900139000 E1234567X"
     );
 }
+
+/// Issue 14 (s39-c, sql/V153): `money_move_for` asks its refusals by PL/pgSQL conditions (no
+/// statement of their own), and the ledger's statement trigger `ledger_posted` asks the
+/// closed customer with the wrong row in one statement and the operator with their open shift
+/// in another. Each answers as before, in the same order where several hold at once: the
+/// movement's refusals in V111's order, nothing written; a clerk's `ledger_post` at psql for a
+/// closed card customer, with no receipt and of a kind a card meter's account does not take,
+/// refused as closed first; the clerk's first money opens their shift (by the payment), the
+/// next does not open another.
+#[tokio::test]
+async fn a_movements_refusals_and_its_ledger_rows_checks_answer_in_their_order() {
+    let (db, card_account) = desk().await;
+    let (cash, customer) = counter_account(&db).await;
+    let card_customer = customer_of(&db, card_account).await;
+    let move_money = |key: &str, customer: i64, kind: &str, amount: &str, method: &str| {
+        format!(
+            "SELECT coalesce(refusal, 'moved ' || moved_kind)
+             FROM money_move('{key}', {customer}, '{kind}', {amount}, '{method}', NULL, NULL)
+             LIMIT 1"
+        )
+    };
+    let owner = db.pool.get().await.unwrap();
+    let open_shifts = || async {
+        let row = owner
+            .query_one(
+                "SELECT count(*), coalesce(bool_and(s.opened_by_payment), false)
+                 FROM shift s JOIN operator o ON o.id = s.operator_id
+                 WHERE o.login = 'clerk' AND s.closed_at IS NULL",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get::<_, i64>(0), row.get::<_, bool>(1))
+    };
+    assert_eq!(open_shifts().await, (0, false));
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            &move_money("first", customer, "deposit", "10.00", "cash")
+        ),
+        "moved deposit"
+    );
+    assert_eq!(
+        open_shifts().await,
+        (1, true),
+        "the first money opens the shift"
+    );
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            &move_money("next", customer, "deposit", "2.00", "cash")
+        ),
+        "moved deposit"
+    );
+    assert_eq!(open_shifts().await, (1, true));
+    let before = written(&db);
+    for (key, customer, kind, amount, method, refusal) in [
+        ("nobody", 0, "deposit", "1.00", "cash", "no_such_customer"),
+        // A card meter's, and not positive: the card meter first.
+        (
+            "card",
+            card_customer,
+            "deposit",
+            "0.00",
+            "cash",
+            "card_meter",
+        ),
+        // Not positive, and a method its type does not take: not positive first.
+        (
+            "zero",
+            customer,
+            "deposit",
+            "0.00",
+            "wechat_pay",
+            "not_positive",
+        ),
+        // A method its type does not take, and above the balance (12.00): the method first.
+        (
+            "method",
+            customer,
+            "refund",
+            "50.00",
+            "wechat_pay",
+            "method_not_allowed",
+        ),
+        (
+            "above",
+            customer,
+            "refund",
+            "50.00",
+            "cash",
+            "above_balance",
+        ),
+    ] {
+        assert_eq!(
+            allowed(
+                &db,
+                "clerk",
+                &move_money(key, customer, kind, amount, method)
+            ),
+            refusal,
+            "{key}"
+        );
+    }
+    assert_eq!(written(&db), before, "a refused movement writes nothing");
+    owner
+        .execute(
+            "UPDATE customer SET status = 'closed', closed_at = now() WHERE id = $1",
+            &[&card_customer],
+        )
+        .await
+        .unwrap();
+    let before = written(&db);
+    // Closed, and a card meter's: closed first.
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            &move_money("closed", card_customer, "deposit", "0.00", "cash")
+        ),
+        "closed"
+    );
+    // Closed, no receipt, a kind a card meter's account takes from no operator: closed first.
+    let closed_row = psql(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT ledger_post({card_account}, 'deposit', 10.00, NULL, NULL, 'cash', NULL,
+                                'closed-bare')"
+        ),
+    );
+    assert!(
+        !closed_row.ok
+            && closed_row
+                .said
+                .contains("the customer is closed: its account moves no money"),
+        "{}",
+        closed_row.said
+    );
+    // Not closed: the receipt first, then the kind, as V132 answered.
+    refused(
+        &db,
+        "clerk",
+        &format!("SELECT ledger_post({cash}, 'deposit', 10.00, NULL, NULL, 'cash', NULL, 'bare')"),
+    );
+    assert_eq!(written(&db), before, "a refused row writes nothing");
+}

@@ -2068,3 +2068,90 @@ async fn nan_and_infinity_are_refused_in_every_numeric_column_of_every_table() {
     assert_eq!(empty, ["system_card", "system_card_credit_line"]);
     assert!(tried >= 3 * columns.len(), "tried {tried}");
 }
+
+/// Issue 14 (s39-c, sql/V153): a CHECK constraint's list of names (`kind IN ('deposit', …)`)
+/// was stored as an `ARRAY[…]` of one node a name, which PostgreSQL reads again from text and
+/// folds at every INSERT and UPDATE; each is now one array constant under its own name, with
+/// the same list, validated as before. No CHECK of the schema's tables keeps a list of names
+/// node by node, the lists are the ones the constraints had (the ledger's kinds, spelled out),
+/// and a value outside a list, or a row the list's rule refuses, is refused by the same
+/// constraint as before.
+#[tokio::test]
+async fn every_list_of_names_a_check_keeps_is_one_constant_and_refuses_as_before() {
+    let client = with_fixture().await;
+    let listed_node_by_node = texts(
+        &client,
+        "SELECT k.conname || ': ' || pg_get_constraintdef(k.oid)
+         FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+         WHERE k.contype = 'c' AND t.relnamespace = 'public'::regnamespace
+           AND pg_get_constraintdef(k.oid) ~ 'ARRAY\\[''' ORDER BY 1",
+    )
+    .await;
+    assert!(listed_node_by_node.is_empty(), "{listed_node_by_node:?}");
+    let constants = texts(
+        &client,
+        "SELECT k.conname || ' ' || k.convalidated || ': ' || pg_get_constraintdef(k.oid)
+         FROM pg_constraint k
+         WHERE k.conrelid IN ('ledger_transaction'::regclass, 'bill'::regclass,
+                              'card_operation'::regclass)
+           AND k.contype = 'c' AND pg_get_constraintdef(k.oid) ~ '''\\{'
+         ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        constants,
+        [
+            "bill_status_check true: CHECK ((status = ANY ('{unpaid,paid,void}'::text[])))",
+            "card_operation_check3 true: CHECK (((kind <> ALL ('{recharge,refund}'::text[])) \
+             OR (purchase_seq IS NOT NULL)))",
+            "card_operation_kind_check true: CHECK ((kind = ANY \
+             ('{open,recharge,refund,replace,recycle}'::text[])))",
+            "card_operation_state_check true: CHECK ((state = ANY \
+             ('{pending,done,failed}'::text[])))",
+            "ledger_transaction_check3 true: CHECK (((kind <> ALL ('{deposit,refund}'::text[])) \
+             OR (payment_method_code IS NOT NULL)))",
+            "ledger_transaction_check4 true: CHECK (((kind <> ALL \
+             ('{consumption,card_purchase}'::text[])) OR (volume IS NOT NULL)))",
+            "ledger_transaction_kind_check true: CHECK ((kind = ANY \
+             ('{deposit,refund,consumption,bill_payment,card_purchase,card_refund,reversal}'::text[])))",
+        ]
+    );
+    for (sql, constraint) in [
+        (
+            "INSERT INTO ledger_transaction (account_id, kind, amount, operator_id, idempotency_key)
+             VALUES (2, 'gift', -1.00, 1, 'gift')",
+            "ledger_transaction_kind_check",
+        ),
+        (
+            "INSERT INTO ledger_transaction (account_id, kind, amount, operator_id, idempotency_key)
+             VALUES (2, 'deposit', 1.00, 1, 'no-method')",
+            "ledger_transaction_check3",
+        ),
+        (
+            "INSERT INTO ledger_transaction (account_id, kind, amount, operator_id, idempotency_key)
+             VALUES (2, 'consumption', -1.00, 1, 'no-volume')",
+            "ledger_transaction_check4",
+        ),
+        (
+            "UPDATE customer SET status = 'gone' WHERE id = 1",
+            "customer_status_check",
+        ),
+    ] {
+        let error = client
+            .batch_execute(sql)
+            .await
+            .expect_err("a value outside the list");
+        let server = error.as_db_error().expect(sql);
+        assert_eq!(
+            (server.code(), server.constraint()),
+            (&SqlState::CHECK_VIOLATION, Some(constraint)),
+            "{sql}: {}",
+            server.message()
+        );
+    }
+    // What the lists take is taken: the fixture's deposit.
+    client
+        .batch_execute(&deposit("5.00", "in-the-list"))
+        .await
+        .unwrap();
+}
