@@ -1364,7 +1364,8 @@ async fn a_temporary_table_shadows_no_name_the_checks_read() {
     let before = written(&db);
     // pg_temp comes first on every search_path that does not name it: a table of the session's
     // own named like one the checks read must not turn a check off (an empty `installation`
-    // made the owner's role name NULL and the WHEN clauses of V31's checks false).
+    // made the owner's role name NULL and the WHEN clauses of V31's checks false). Only who
+    // may import meters makes temporary tables (sql/V159): the supervisor tries.
     let unaudited_change = format!(
         "UPDATE customer SET name = 'Shadowed', version = version + 1 WHERE id = {customer}"
     );
@@ -1377,18 +1378,18 @@ async fn a_temporary_table_shadows_no_name_the_checks_read() {
         "CREATE TEMP TABLE installation (role_prefix text);
          INSERT INTO installation VALUES ('intruder');",
     ] {
-        refused(&db, "clerk", &format!("{shadow} {unaudited_change}"));
-        refused(&db, "clerk", &format!("{shadow} {forged_history}"));
+        refused(&db, "super", &format!("{shadow} {unaudited_change}"));
+        refused(&db, "super", &format!("{shadow} {forged_history}"));
     }
     // A role may set its own search_path for every later session; it decides nothing either.
     allowed(
         &db,
-        "clerk",
+        "super",
         "ALTER ROLE CURRENT_USER SET search_path = pg_temp, public",
     );
     refused(
         &db,
-        "clerk",
+        "super",
         &format!("CREATE TABLE pg_temp.installation (role_prefix text); {unaudited_change}"),
     );
     assert_eq!(written(&db), before, "a refused write changed something");
@@ -3164,4 +3165,200 @@ async fn a_customers_phone_and_id_number_are_refused_unless_as_the_desk_stores_t
         ),
         "13900139000 E1234567X"
     );
+}
+
+/// s37/s38's "found, not fixed", tried in s39-f: PostgreSQL grants TEMPORARY on a database to
+/// PUBLIC, so a clerk's psql made temporary tables as big as it liked (`CREATE TEMP TABLE
+/// filler AS SELECT … FROM generate_series(…)`: no limit counts them) and held session state
+/// of its own. Only the groups of the roles that may import meters (the meter import's
+/// scratch table, db::meters) may now (sql/V159), kept in step with the roles' permissions.
+#[tokio::test]
+async fn only_who_imports_meters_makes_temporary_tables() {
+    let (db, _) = desk().await;
+    for login in ["clerk", "admin"] {
+        for sql in [
+            "CREATE TEMP TABLE filler AS SELECT g FROM generate_series(1, 1000) g",
+            "CREATE TEMPORARY TABLE filler (g int)",
+            "SELECT g INTO TEMP filler FROM generate_series(1, 1000) g",
+            "CREATE TABLE pg_temp.filler (g int)",
+            "CREATE TEMP SEQUENCE filler",
+            "CREATE TEMP VIEW filler AS SELECT 1 AS one",
+        ] {
+            refused_with(
+                &db,
+                login,
+                sql,
+                "permission denied to create temporary tables in database",
+            );
+        }
+    }
+    // The supervisor holds meter.import: the import's scratch table, as the desk makes it.
+    allowed(
+        &db,
+        "super",
+        "BEGIN;
+         CREATE TEMPORARY TABLE meter_import (line integer, meter_no text) ON COMMIT DROP;
+         COMMIT",
+    );
+    // A permission given is a temporary table allowed; taken back, refused again.
+    let give = |role: &str| {
+        with_role_entry(
+            role,
+            &format!(
+                "INSERT INTO role_permission (role_code, permission_code)
+                 VALUES ('{role}', 'meter.import')"
+            ),
+        )
+    };
+    let take = |role: &str| {
+        with_role_entry(
+            role,
+            &format!(
+                "DELETE FROM role_permission
+                 WHERE role_code = '{role}' AND permission_code = 'meter.import'"
+            ),
+        )
+    };
+    allowed(&db, "admin", &give("clerk"));
+    allowed(&db, "clerk", "CREATE TEMP TABLE filler (g int)");
+    allowed(&db, "admin", &take("clerk"));
+    refused(&db, "clerk", "CREATE TEMP TABLE filler (g int)");
+    allowed(&db, "admin", &take("supervisor"));
+    refused(&db, "super", "CREATE TEMP TABLE filler (g int)");
+    allowed(&db, "admin", &give("supervisor"));
+    allowed(&db, "super", "CREATE TEMP TABLE filler (g int)");
+    // Nobody gives it by hand (PostgreSQL warns and grants nothing), nor calls what keeps it
+    // in step.
+    for login in ["clerk", "super", "admin"] {
+        let granted = psql(
+            &db,
+            login,
+            &format!("GRANT TEMPORARY ON DATABASE {} TO PUBLIC", db.name),
+        );
+        assert!(
+            granted.said.contains("no privileges were granted"),
+            "{login}: {}",
+            granted.said
+        );
+        refused(&db, login, "SELECT md_grant_temporary()");
+    }
+    refused(&db, "clerk", "CREATE TEMP TABLE filler (g int)");
+}
+
+/// One operator's connection to the test database, with tokio-postgres.
+async fn connect_as(db: &TestDb, login: &str) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(&db.operator_conn_str(login), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|error| panic!("{login} signs in: {error}"));
+    tokio::spawn(connection);
+    client
+}
+
+/// s37/s38's "found, not fixed", tried in s39-f: a clerk's psql lifted its own
+/// `idle_in_transaction_session_timeout` (a user setting), locked an account's row (the column
+/// UPDATE grant the desk's row locks need allows it) and sat in the open transaction: every
+/// other desk's write on the account waited until its deadline, for as long as the clerk
+/// liked. An operator's role now has the limit as its default, and any desk's health watcher
+/// ends a session idle in a transaction past `md_idle_transaction_limit()` (sql/V160) — the
+/// owner's `pg_signal_backend`, which no operator has.
+#[tokio::test]
+async fn a_transaction_left_idle_with_its_locks_is_ended() {
+    let (db, account) = desk().await;
+    // A plain psql session starts with the limit.
+    let default = allowed(&db, "clerk", "SHOW idle_in_transaction_session_timeout");
+    assert_eq!(default, "1min");
+
+    let clerk = connect_as(&db, "clerk").await;
+    clerk
+        .batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = 0;
+             BEGIN;
+             SELECT id FROM account WHERE id = {account} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    // Another desk's write on that account waits for it.
+    let supervisor = connect_as(&db, "super").await;
+    let blocked = supervisor
+        .batch_execute(&format!(
+            "SET lock_timeout = '300ms';
+             BEGIN; SELECT id FROM account WHERE id = {account} FOR UPDATE; ROLLBACK"
+        ))
+        .await
+        .expect_err("the clerk's idle transaction holds the account");
+    assert_eq!(
+        blocked.code(),
+        Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE),
+        "{blocked:?}"
+    );
+    supervisor.batch_execute("ROLLBACK").await.unwrap();
+
+    // Younger than the limit: nobody is ended, whoever sweeps.
+    let ended: i32 = supervisor
+        .query_one("SELECT md_end_idle_transactions()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 0);
+    // The installation's limit, shortened for the test as an installation would (the owner
+    // replaces the function); nobody else may.
+    refused(
+        &db,
+        "clerk",
+        "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
+         LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 day' $$",
+    );
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
+             LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 second' $$",
+        )
+        .await
+        .unwrap();
+    // A session idle outside a transaction is not ended; the admin's, whose idle transaction
+    // is younger than the limit, neither.
+    let idle_outside = connect_as(&db, "clerk").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let admin = connect_as(&db, "admin").await;
+    admin.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    // The clerk cannot end another's session themselves.
+    refused_with(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE usename IN ('super@{0}', 'admin@{0}')",
+            db.name
+        ),
+        "must be a member of the role whose process is being terminated",
+    );
+    // Any operator's sweep (the desk's health watcher's, db::health) ends the clerk's.
+    let ended: i32 = supervisor
+        .query_one("SELECT md_end_idle_transactions()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1);
+    let gone = clerk
+        .simple_query("SELECT 1")
+        .await
+        .expect_err("the idle transaction's session was ended");
+    assert!(
+        gone.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN) || clerk.is_closed(),
+        "{gone:?}"
+    );
+    // Its lock went with it.
+    supervisor
+        .batch_execute(&format!(
+            "SET lock_timeout = '5s';
+             BEGIN; SELECT id FROM account WHERE id = {account} FOR UPDATE; ROLLBACK"
+        ))
+        .await
+        .unwrap();
+    idle_outside.simple_query("SELECT 1").await.unwrap();
+    admin.batch_execute("COMMIT").await.unwrap();
 }

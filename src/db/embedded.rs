@@ -662,8 +662,9 @@ impl Cluster {
     }
 
     /// Runs under the cluster lock, so checking first and creating second cannot race. Makes
-    /// the owner role (it creates the operators' roles and ends a disabled operator's sessions)
-    /// and the database it owns; nothing else runs as the superuser.
+    /// the owner role (it creates the operators' roles, ends a disabled operator's sessions and
+    /// those left idle in a transaction, sql/V160) and the database it owns; nothing else runs
+    /// as the superuser.
     fn create_app_database(&self) -> Result<(), EmbeddedError> {
         let exists = self.psql(
             "looking for the meterdesk database",
@@ -678,7 +679,7 @@ impl Cluster {
                              CREATE ROLE {OWNER_ROLE} LOGIN CREATEROLE;
                          END IF;
                      END $$;
-                     GRANT pg_signal_backend TO {OWNER_ROLE};"
+                     GRANT pg_signal_backend, pg_read_all_stats TO {OWNER_ROLE};"
                 ),
             )?;
             self.psql(

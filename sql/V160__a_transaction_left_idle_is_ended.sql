@@ -1,0 +1,97 @@
+-- A clerk's psql could hold row locks in an idle transaction for as long as it liked (s37 and
+-- s38's "found, not fixed"; s39-f): `SET idle_in_transaction_session_timeout = 0; BEGIN;
+-- SELECT … FROM account WHERE id = … FOR UPDATE` (the column UPDATE grant the desk's own row
+-- locks need allows it), or any write function called and the transaction left open, and
+-- every other desk's write on those rows waited until its statement deadline and failed.
+-- PostgreSQL has no session limit a role cannot lift: idle_in_transaction_session_timeout is
+-- a user setting (a role's own default is SET away), and an operator's write cannot be kept
+-- from holding its rows' locks until it ends. What the server does allow is ending such a
+-- session from outside: the owner holds pg_signal_backend (to end a disabled operator's
+-- sessions, V13) and, reading pg_stat_activity through pg_read_all_stats, sees which of the
+-- operators' sessions sit idle in a transaction and since when.
+--
+-- So:
+-- * every operator's role gets idle_in_transaction_session_timeout as its default (the
+--   server ends a plain psql session itself; the desk's connections set their own 30 s);
+-- * md_end_idle_transactions() ends every operator session of this database idle in a
+--   transaction for longer than md_idle_transaction_limit() (60 s, twice the desk's own
+--   limit, so no desk's connection is ever ended by it); any signed-in operator may call it,
+--   and every desk's health watcher does (db::health, every 10 s): while one desk runs, a
+--   psql transaction holding locks is ended within the limit and a few seconds.
+-- Re-runnable: CREATE OR REPLACE; the grants and role settings are idempotent.
+
+-- How long an operator's session may sit idle inside a transaction. An installation wanting
+-- another figure replaces the function as the owner (a desk's own connections end theirs at
+-- 30 s, db::pool: keep it above that).
+CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
+LANGUAGE sql IMMUTABLE AS $$ SELECT interval '60 seconds' $$;
+
+-- The owner reads the state of the operators' sessions (PostgreSQL shows another role's
+-- session's state only to a member of pg_read_all_stats). A role with CREATEROLE may grant it
+-- on PostgreSQL 15; the embedded cluster and the README's installation grant it as the
+-- superuser too.
+DO $$
+BEGIN
+    IF NOT pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') THEN
+        EXECUTE format('GRANT pg_read_all_stats TO %I', current_user);
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'the owner % cannot read the operators'' sessions: a superuser grants it '
+                  'pg_read_all_stats (README, "Installation"), else a transaction an operator '
+                  'leaves idle is ended only by the role''s own default', current_user;
+END $$;
+
+-- Ends every session of an operator of this database that has sat idle in a transaction for
+-- longer than md_idle_transaction_limit(); answers how many. Its locks go with it.
+CREATE OR REPLACE FUNCTION md_end_idle_transactions() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    idle record;
+    ended integer := 0;
+BEGIN
+    FOR idle IN
+        SELECT a.pid, a.usename, a.state_change
+        FROM pg_catalog.pg_stat_activity a
+        WHERE a.datname = current_database()
+          AND a.state IN ('idle in transaction', 'idle in transaction (aborted)')
+          AND a.state_change < clock_timestamp() - public.md_idle_transaction_limit()
+          AND a.usename IN (SELECT o.db_role FROM public.operator o)
+    LOOP
+        IF pg_catalog.pg_terminate_backend(idle.pid) THEN
+            ended := ended + 1;
+            RAISE LOG 'meterdesk: ended % (pid %), idle in a transaction since %',
+                idle.usename, idle.pid, idle.state_change;
+        END IF;
+    END LOOP;
+    RETURN ended;
+END $$;
+REVOKE EXECUTE ON FUNCTION md_end_idle_transactions() FROM PUBLIC;
+DO $$
+BEGIN
+    EXECUTE format('GRANT EXECUTE ON FUNCTION md_end_idle_transactions() TO %I',
+                   md_role_name('operator'));
+END $$;
+
+-- V99's, with the role's default idle_in_transaction_session_timeout: every operator's role,
+-- made by operator_create or again by operator_reset_password, at commit (V99's trigger) and
+-- now for the existing ones.
+CREATE OR REPLACE FUNCTION md_limit_operator_connections(p_role name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    idle_limit text := (extract(epoch FROM md_idle_transaction_limit()) * 1000)::bigint || 'ms';
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles
+               WHERE rolname = p_role AND rolconnlimit <> md_operator_connection_limit()) THEN
+        EXECUTE format('ALTER ROLE %I CONNECTION LIMIT %s', p_role,
+                       md_operator_connection_limit());
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles r
+               WHERE r.rolname = p_role
+                 AND NOT coalesce('idle_in_transaction_session_timeout=' || idle_limit
+                                  = ANY (r.rolconfig), false)) THEN
+        EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', p_role,
+                       idle_limit);
+    END IF;
+END $$;
+
+SELECT md_limit_operator_connections(db_role) FROM operator;
