@@ -3362,3 +3362,48 @@ async fn a_transaction_left_idle_with_its_locks_is_ended() {
     idle_outside.simple_query("SELECT 1").await.unwrap();
     admin.batch_execute("COMMIT").await.unwrap();
 }
+
+/// s37-d's hand transfer, tried in s39-f: the owner history row's check (sql/V138) read the
+/// pending card operations without holding the account, so a recharge begun at another counter
+/// while a transfer typed in psql was open went through at once, and the transfer could then
+/// commit with that operation pending — begun for the previous owner. The check now takes the
+/// account first (sql/V160), as the desk's transfer does: the begin waits for the transfer.
+#[tokio::test]
+async fn a_transfer_by_hand_holds_the_account_so_no_card_operation_begins_under_it() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let transfer = connect_as(&db, "clerk").await;
+    transfer
+        .batch_execute(&format!(
+            "BEGIN;
+             INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+             VALUES ({customer}, '{{}}', {CLERK})"
+        ))
+        .await
+        .unwrap();
+    // The desk's begin of a recharge at another counter.
+    let counter = connect_as(&db, "clerk").await;
+    let recharge = format!(
+        "SELECT operation_id FROM card_recharge_journal(
+             {customer}, {account}, (SELECT id FROM card), (SELECT card_no FROM card),
+             {CLERK}, 'recharge-9', 2.00, 2.000, 1.00, 'cash', 9, 2000,
+             NULL, NULL, NULL, decode(repeat('00', 32), 'hex'), '{{}}')"
+    );
+    let began = tokio::spawn(async move {
+        counter
+            .query_one(&recharge, &[])
+            .await
+            .map(|row| row.get::<_, i64>("operation_id"))
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        !began.is_finished(),
+        "a card operation began while the customer's transfer was open: {:?}",
+        began.await
+    );
+    transfer.batch_execute("ROLLBACK").await.unwrap();
+    began
+        .await
+        .unwrap()
+        .expect("the recharge begins once the transfer is over");
+}

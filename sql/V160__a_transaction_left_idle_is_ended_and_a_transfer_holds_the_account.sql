@@ -18,6 +18,7 @@
 --   limit, so no desk's connection is ever ended by it); any signed-in operator may call it,
 --   and every desk's health watcher does (db::health, every 10 s): while one desk runs, a
 --   psql transaction holding locks is ended within the limit and a few seconds.
+-- And a transfer typed by hand holds the customer's account as the desk's does (below).
 -- Re-runnable: CREATE OR REPLACE; the grants and role settings are idempotent.
 
 -- How long an operator's session may sit idle inside a transaction. An installation wanting
@@ -95,3 +96,37 @@ BEGIN
 END $$;
 
 SELECT md_limit_operator_connections(db_role) FROM operator;
+
+-- A transfer typed by hand did not hold the account (s37-d's "found, not fixed", tried in
+-- s39-f): the owner history row's check (V138) read the pending card operations without a
+-- lock, so a card operation begun at another counter while the transfer's transaction was open
+-- (a begin holds the account while it journals, and nothing held it here) was not seen, and
+-- the customer was transferred with an operation pending that its begin checked against the
+-- previous owner — what V131 refuses. The desk's transfer takes the account before anything
+-- else (customer_changes::transfer); the row's check now takes it too, before it asks, so a
+-- begin waits for the transfer and one committed before is seen. The account before the
+-- customer, as every write of a customer takes them. V138's body otherwise unchanged.
+CREATE OR REPLACE FUNCTION customer_transfer_waits() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    unpaid bigint;
+    pending card_operation;
+BEGIN
+    PERFORM FROM account a WHERE a.customer_id = NEW.customer_id FOR NO KEY UPDATE;
+    SELECT count(*) INTO unpaid
+    FROM account a JOIN bill b ON b.account_id = a.id AND b.status = 'unpaid'
+    WHERE a.customer_id = NEW.customer_id;
+    IF unpaid > 0 THEN
+        RAISE EXCEPTION 'customer % has % unpaid bills: they are paid before a transfer',
+            NEW.customer_id, unpaid
+            USING ERRCODE = 'MD421';
+    END IF;
+    SELECT o.* INTO pending FROM card_operation o
+    WHERE o.customer_id = NEW.customer_id AND o.state = 'pending';
+    IF FOUND THEN
+        RAISE EXCEPTION 'card operation % (%) of customer % is pending: the customer is transferred once it is settled',
+            pending.id, pending.kind, NEW.customer_id
+            USING ERRCODE = 'MD420';
+    END IF;
+    RETURN NEW;
+END $$;
