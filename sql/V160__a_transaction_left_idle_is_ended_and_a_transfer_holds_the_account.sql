@@ -15,7 +15,8 @@
 --   server ends a plain psql session itself; the desk's connections set their own 30 s);
 -- * md_end_idle_transactions() ends every operator session of this database idle in a
 --   transaction for longer than md_idle_transaction_limit() (60 s, twice the desk's own
---   limit, so no desk's connection is ever ended by it); any signed-in operator may call it,
+--   limit, so no desk's connection is ever ended by it), or in one open longer than that and
+--   holding a lock another session waits for; any signed-in operator may call it,
 --   and every desk's health watcher does (db::health, every 10 s): while one desk runs, a
 --   psql transaction holding locks is ended within the limit and a few seconds.
 -- And a transfer typed by hand holds the customer's account as the desk's does (below).
@@ -42,26 +43,38 @@ EXCEPTION WHEN insufficient_privilege THEN
                   'leaves idle is ended only by the role''s own default', current_user;
 END $$;
 
--- Ends every session of an operator of this database that has sat idle in a transaction for
--- longer than md_idle_transaction_limit(); answers how many. Its locks go with it.
+-- Ends every session of an operator of this database whose transaction has sat idle for
+-- longer than md_idle_transaction_limit(), or has been open for longer than it and holds a lock
+-- another session waits for (`SET statement_timeout = 0; BEGIN; SELECT … FOR UPDATE; SELECT
+-- pg_sleep(86400)` is not idle); answers how many. Its locks go with it. A desk's transaction
+-- lasts a statement deadline or two, the meter import's longer (its COPY, db::meters) but it
+-- holds nothing another desk's write waits for but a meter number being imported. Who blocks
+-- is asked only of a session already past the limit (pg_blocking_pids takes the lock
+-- manager's state), so a sweep finding none reads pg_stat_activity once.
 CREATE OR REPLACE FUNCTION md_end_idle_transactions() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-    idle record;
+    old record;
     ended integer := 0;
+    since timestamptz := clock_timestamp() - public.md_idle_transaction_limit();
 BEGIN
-    FOR idle IN
-        SELECT a.pid, a.usename, a.state_change
+    FOR old IN
+        SELECT a.pid, a.usename, a.state, a.state_change, a.xact_start
         FROM pg_catalog.pg_stat_activity a
         WHERE a.datname = current_database()
-          AND a.state IN ('idle in transaction', 'idle in transaction (aborted)')
-          AND a.state_change < clock_timestamp() - public.md_idle_transaction_limit()
+          AND a.xact_start < since
           AND a.usename IN (SELECT o.db_role FROM public.operator o)
     LOOP
-        IF pg_catalog.pg_terminate_backend(idle.pid) THEN
-            ended := ended + 1;
-            RAISE LOG 'meterdesk: ended % (pid %), idle in a transaction since %',
-                idle.usename, idle.pid, idle.state_change;
+        IF (old.state IN ('idle in transaction', 'idle in transaction (aborted)')
+            AND old.state_change < since)
+           OR EXISTS (SELECT FROM pg_catalog.pg_stat_activity w
+                      WHERE w.wait_event_type = 'Lock'
+                        AND old.pid = ANY (pg_catalog.pg_blocking_pids(w.pid))) THEN
+            IF pg_catalog.pg_terminate_backend(old.pid) THEN
+                ended := ended + 1;
+                RAISE LOG 'meterdesk: ended % (pid %), in a transaction since % (%)',
+                    old.usename, old.pid, old.xact_start, old.state;
+            END IF;
         END IF;
     END LOOP;
     RETURN ended;
