@@ -8,6 +8,8 @@ mod support;
 use std::process::Command;
 
 use meterdesk::db::embedded::BinSearch;
+use meterdesk::db::session::Sessions;
+use meterdesk::db::{Deadlines, HealthProbe};
 use support::card_desk::{CLERK, SUPERVISOR, card_customer, open_customer};
 use support::pg::{TEST_PASSWORD, TestDb, cluster, give_password};
 
@@ -3504,4 +3506,48 @@ async fn no_operator_takes_a_lock_that_outlives_the_transaction() {
         .batch_execute("SELECT pg_advisory_lock(1); SELECT pg_advisory_unlock(1)")
         .await
         .unwrap();
+}
+
+/// sql/V160's sweep is the desk's own: the health watcher's first ping after a sign-in (and
+/// every `SWEEP_EVERY`-th after it) calls it, as whoever signed in, and ends a clerk's psql
+/// transaction left idle past the limit.
+#[tokio::test]
+async fn a_desks_health_watcher_ends_a_transaction_left_idle() {
+    let (db, account) = desk().await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION md_idle_transaction_limit() RETURNS interval
+             LANGUAGE sql IMMUTABLE AS $$ SELECT interval '1 second' $$",
+        )
+        .await
+        .unwrap();
+    let clerk = connect_as(&db, "clerk").await;
+    clerk
+        .batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = 0;
+             BEGIN;
+             SELECT id FROM account WHERE id = {account} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let sessions = Sessions::new(&db.conn_str, 2, Deadlines::default()).unwrap();
+    sessions
+        .sign_in("super", TEST_PASSWORD)
+        .await
+        .unwrap()
+        .expect("the supervisor signs in");
+    let mut watcher = HealthProbe::new(sessions.clone());
+    assert!(matches!(watcher.ping().await, Some(Ok(()))));
+    let gone = clerk
+        .simple_query("SELECT 1")
+        .await
+        .expect_err("the desk's watcher ended the idle transaction");
+    assert!(
+        gone.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN) || clerk.is_closed(),
+        "{gone:?}"
+    );
 }
