@@ -856,7 +856,9 @@ async fn a_lock_held_on_a_desks_key_ends_at_the_statement_deadline_and_moves_not
     let psql = db.pool_of("clerk").get().await.unwrap();
     let key = "desk-00000000000000aa-7";
     let deposit = moving(PREPAID, Movement::Deposit, "30.00", "cash");
-    psql.execute("SELECT pg_advisory_lock(9, hashtext($1))", &[&key])
+    // In an open transaction: a session lock is the owner's alone (db::embedded).
+    psql.batch_execute("BEGIN").await.unwrap();
+    psql.execute("SELECT pg_advisory_xact_lock(9, hashtext($1))", &[&key])
         .await
         .unwrap();
     let mut client = desk.get().await.unwrap();
@@ -878,9 +880,7 @@ async fn a_lock_held_on_a_desks_key_ends_at_the_statement_deadline_and_moves_not
         "{waited:?}"
     );
     assert_eq!(balance(&owner, PREPAID).await, Money::ZERO);
-    psql.execute("SELECT pg_advisory_unlock(9, hashtext($1))", &[&key])
-        .await
-        .unwrap();
+    psql.batch_execute("ROLLBACK").await.unwrap();
     drop(client);
     receipt_no(&send(&desk, key, &deposit).await);
     assert_eq!(balance(&owner, PREPAID).await, money("30.00"));

@@ -42,6 +42,22 @@ pub const DESK_GROUP: &str = "meterdesk";
 /// makes guessing passwords slow; the server logs each failure.
 const AUTH_DELAY_MS: u32 = 500;
 
+/// PostgreSQL's session-level advisory locks, EXECUTE for PUBLIC out of the box. A lock taken
+/// with one outlives its transaction, even one rolled back, for as long as the session lives;
+/// the server's lock table is shared (`max_locks_per_transaction` × connections, about 16 000
+/// entries here), and s39-f's clerk filled it from psql in one line (`SELECT
+/// count(pg_advisory_lock(g)) FROM generate_series(1, 100000) g`): from then on every
+/// statement of every session, and every new connection, was refused with "out of shared
+/// memory" until that session ended — nothing a desk or the owner could run ended it. The
+/// desk never takes one (its keys' locks are `pg_advisory_xact_lock`, released with their
+/// transaction); the owner's bulk load does (sql/V89), so the owner keeps them. Taken from
+/// PUBLIC in the application database at every start (sql/V160's sweep ends a transaction
+/// left open with its locks).
+const SESSION_LOCKS: &str = "pg_advisory_lock(bigint), pg_advisory_lock(integer, integer), \
+     pg_advisory_lock_shared(bigint), pg_advisory_lock_shared(integer, integer), \
+     pg_try_advisory_lock(bigint), pg_try_advisory_lock(integer, integer), \
+     pg_try_advisory_lock_shared(bigint), pg_try_advisory_lock_shared(integer, integer)";
+
 /// The port only names the socket file (`.s.PGSQL.5432`): the server opens no TCP port.
 const SOCKET_PORT: u16 = 5432;
 
@@ -419,7 +435,13 @@ impl Cluster {
                     tracing::warn!(%error, "the running PostgreSQL server does not answer yet");
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                result => return result.map(|()| startup),
+                result => {
+                    result?;
+                    if startup != Startup::AlreadyRunning {
+                        self.keep_the_superusers_grants()?;
+                    }
+                    return Ok(startup);
+                }
             }
         }
     }
@@ -662,8 +684,9 @@ impl Cluster {
     }
 
     /// Runs under the cluster lock, so checking first and creating second cannot race. Makes
-    /// the owner role (it creates the operators' roles and ends a disabled operator's sessions)
-    /// and the database it owns; nothing else runs as the superuser.
+    /// the owner role (it creates the operators' roles, ends a disabled operator's sessions and
+    /// those left idle in a transaction, sql/V160) and the database it owns; nothing else runs
+    /// as the superuser.
     fn create_app_database(&self) -> Result<(), EmbeddedError> {
         let exists = self.psql(
             "looking for the meterdesk database",
@@ -678,7 +701,7 @@ impl Cluster {
                              CREATE ROLE {OWNER_ROLE} LOGIN CREATEROLE;
                          END IF;
                      END $$;
-                     GRANT pg_signal_backend TO {OWNER_ROLE};"
+                     GRANT pg_signal_backend, pg_read_all_stats TO {OWNER_ROLE};"
                 ),
             )?;
             self.psql(
@@ -686,6 +709,29 @@ impl Cluster {
                 &format!("CREATE DATABASE {APP_DATABASE} OWNER {OWNER_ROLE}"),
             )?;
         }
+        Ok(())
+    }
+
+    /// What only the superuser may give or take in the application database, given again at
+    /// every start of the server (an installation made before keeps up): the owner's reading
+    /// of the operators' sessions (sql/V160), and the session locks, the owner's alone
+    /// ([`SESSION_LOCKS`]). Only by the call that started the server, not by every call that
+    /// found it running (a test's `CREATE DATABASE … TEMPLATE` refuses while anyone is
+    /// connected to the template).
+    fn keep_the_superusers_grants(&self) -> Result<(), EmbeddedError> {
+        self.psql_in(
+            APP_DATABASE,
+            "keeping the session locks to the owner",
+            &format!(
+                "DO $$ BEGIN
+                     IF NOT pg_is_in_recovery() THEN
+                         GRANT pg_signal_backend, pg_read_all_stats TO {OWNER_ROLE};
+                         REVOKE EXECUTE ON FUNCTION {SESSION_LOCKS} FROM PUBLIC;
+                         GRANT EXECUTE ON FUNCTION {SESSION_LOCKS} TO {OWNER_ROLE};
+                     END IF;
+                 END $$;"
+            ),
+        )?;
         Ok(())
     }
 
@@ -723,12 +769,22 @@ impl Cluster {
     }
 
     fn psql(&self, step: &'static str, sql: &str) -> Result<Output, EmbeddedError> {
+        self.psql_in("postgres", step, sql)
+    }
+
+    /// As the superuser, in database `dbname`.
+    fn psql_in(
+        &self,
+        dbname: &str,
+        step: &'static str,
+        sql: &str,
+    ) -> Result<Output, EmbeddedError> {
         self.run(
             step,
             self.server_user
                 .command(self.bin_dir.join("psql"))
                 .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql])
-                .arg(self.superuser_connection_string("postgres")),
+                .arg(self.superuser_connection_string(dbname)),
         )
     }
 

@@ -1,6 +1,9 @@
 //! The health watcher's own connection to the server, as the signed-in operator. It is not a
 //! pool checkout, so a busy pool (every connection held by long requests) is not taken for an
-//! outage.
+//! outage. Every [`SWEEP_EVERY`] pings it also ends the operators' sessions left idle in a
+//! transaction past the database's limit (`md_end_idle_transactions`, sql/V160): a clerk's
+//! psql holding rows' locks in an open transaction, which would make every other desk's write
+//! on them wait until its deadline.
 
 use std::time::Duration;
 
@@ -10,8 +13,14 @@ use postgres_openssl::MakeTlsConnector;
 use super::session::Sessions;
 use super::{DbError, LostConnection};
 
+/// Pings between two sweeps of the sessions left idle in a transaction (a ping a second:
+/// `app::run`'s interval).
+pub const SWEEP_EVERY: u32 = 10;
+
 pub struct HealthProbe {
     sessions: Sessions,
+    /// Pings made, counting toward the next sweep.
+    pings: u32,
     /// Kept between pings, with the sign-in it was made for; made again after a failed ping
     /// or another sign-in.
     client: Option<(u64, Client)>,
@@ -23,6 +32,7 @@ impl HealthProbe {
         HealthProbe {
             deadline: sessions.deadlines().connect,
             sessions,
+            pings: 0,
             client: None,
         }
     }
@@ -76,6 +86,18 @@ impl HealthProbe {
             }
         };
         client.simple_query("SELECT 1").await?;
+        self.pings = self.pings.wrapping_add(1);
+        if self.pings % SWEEP_EVERY == 1 {
+            // Not the database's health: a sweep refused or failed says nothing of it, and a
+            // lost connection is found by the next ping.
+            match client
+                .simple_query("SELECT md_end_idle_transactions()")
+                .await
+            {
+                Ok(_) => {}
+                Err(error) => tracing::warn!("ending sessions left idle in a transaction: {error}"),
+            }
+        }
         self.client = Some((generation, client));
         Ok(())
     }

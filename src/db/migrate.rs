@@ -1,12 +1,27 @@
 //! The schema lives in `sql/V<n>__<name>.sql`, embedded into the binary at build time, so a
 //! meterdesk binary always brings its database to the schema it was built for.
 
+use refinery::error::WrapMigrationError;
+
 refinery::embed_migrations!("sql");
 
-/// Applies every migration the database has not seen yet, each in its own transaction.
+/// Applies every migration the database has not seen yet, each in its own transaction, then
+/// gives the database its own privileges again ([`database_privileges`]).
 pub async fn run(client: &mut tokio_postgres::Client) -> Result<(), refinery::Error> {
     migrations::runner().run_async(client).await?;
-    Ok(())
+    database_privileges(client).await.migration_err(
+        "giving the database its privileges (md_grant_temporary)",
+        None,
+    )
+}
+
+/// What the migrations set on the database itself, which a copy of it does not keep (CREATE
+/// DATABASE … TEMPLATE, pg_dump without `--create`): who may create temporary tables (only
+/// who may import meters, sql/V159). As the owner.
+pub async fn database_privileges(
+    client: &tokio_postgres::Client,
+) -> Result<(), tokio_postgres::Error> {
+    client.batch_execute("SELECT md_grant_temporary()").await
 }
 
 /// A database whose text order is not the characters' code points.

@@ -163,6 +163,11 @@ pub async fn fresh_db() -> TestDb {
     .await;
     let conn_str = cluster.connection_string(&name);
     let pool = pool_from_conn_str(&conn_str, 4).expect("build a pool for the test database");
+    // A database made from a template has PUBLIC's default privileges again; `meterdesk
+    // migrate` gives an installation's its own after every run, as this does.
+    migrate::database_privileges(&pool.get().await.expect("a connection as the owner"))
+        .await
+        .expect("give the test database its privileges");
     TestDb {
         pool,
         conn_str,
