@@ -333,7 +333,7 @@ fn date_error(text: &str, lang: Lang) -> Option<String> {
 /// A date typed whole whose day or month does not exist (2026-02-30, 2026-13-01), said so:
 /// "a date, e.g. 2026-11-28" left a clerk who typed one looking for what was not a date
 /// (s38-e, by hand). `None` for a text that is not in a date's shape.
-fn no_such_date(text: &str, lang: Lang) -> Option<String> {
+pub(crate) fn no_such_date(text: &str, lang: Lang) -> Option<String> {
     let mut parts = text.splitn(3, '-');
     let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
     let shaped =

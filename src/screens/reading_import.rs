@@ -23,7 +23,7 @@ use super::reference::meter_import::{
 };
 use super::reference::texts::meter_no_error_text;
 use crate::app::file_error::FileError;
-use crate::app::form::Form;
+use crate::app::form::{Form, no_such_date};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
@@ -169,7 +169,11 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
         ReadingProblem::NotUtf8 => lang.t("strict.lp_not_utf8").into(),
         ReadingProblem::Quote(problem) => line_problem_text(lang, problem),
         ReadingProblem::MeterNo(error) => meter_no_error_text(lang, error),
-        ReadingProblem::Date => lang.t("reading_import.date").to_owned(),
+        // s39-g, by hand: "2026-02-30" was told "a date as YYYY-MM-DD", which it is.
+        ReadingProblem::Date(text) => match no_such_date(text, lang) {
+            Some(why) => lang.tf("reading_import.no_such_date", &[("why", &why)]),
+            None => lang.t("reading_import.date").to_owned(),
+        },
         ReadingProblem::Electronic(error) => lang.tf(
             "ref.lp_electronic",
             &[("error", &file_field_error_text(lang, error))],
@@ -452,5 +456,35 @@ mod tests {
             let csv = parse_reading_csv(&kept);
             assert_eq!((csv.rows.len(), csv.bad), (1, vec![]), "{lang:?}");
         }
+    }
+
+    /// A read_on in a date's shape that does not exist is told so (s39-g, by hand:
+    /// "2026-02-30" was told "read_on: a date as YYYY-MM-DD", the shape it has); another text
+    /// is told the shape.
+    #[test]
+    fn a_date_that_does_not_exist_is_told_so() {
+        let told = |lang: Lang, line: &str| {
+            let csv = parse_reading_csv(&format!("{READING_CSV_TEMPLATE}{line}\n"));
+            let [bad] = csv.bad.as_slice() else {
+                panic!("one bad line: {csv:?}")
+            };
+            problem_text(lang, &bad.problems[0])
+        };
+        assert_eq!(
+            told(Lang::En, "PM-1, 2026-02-30 ,10,,"),
+            "read_on: no such day: 2026-02 has 28 days"
+        );
+        assert_eq!(
+            told(Lang::Zh, "PM-1,2026-02-30,10,,"),
+            "read_on：日期不存在：2026-02 只有 28 天"
+        );
+        assert_eq!(
+            told(Lang::Zh, "PM-1,2026-13-01,10,,"),
+            "read_on：月份不存在：13"
+        );
+        assert_eq!(
+            told(Lang::En, "PM-1,03/01/2026,10,,"),
+            "read_on: a date as YYYY-MM-DD"
+        );
     }
 }
