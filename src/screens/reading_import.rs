@@ -30,6 +30,7 @@ use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::Deadlines;
 use crate::db::readings::{self, ImportReport};
+use crate::domain::billing::ReadingError;
 use crate::domain::reading_csv::{
     self, BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_file,
 };
@@ -191,6 +192,11 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
             "reading_import.unknown_meter",
             &[("meter", &inert(meter_no))],
         ),
+        // The reading form's words end a sentence on the message line; a listed line has
+        // the 66 cells after its number (s39-g, by hand: "…check the year and…").
+        ReadingProblem::Reading(ReadingError::AfterToday { today }) => {
+            lang.tf("reading_import.after_today", &[("today", today)])
+        }
         ReadingProblem::Reading(error) => {
             reading_error_text(lang, error, "reading_import.below_previous")
         }
@@ -208,12 +214,20 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
     }
 }
 
-/// The listed lines from `scroll` on: every bad line once, with all its reasons, and the
-/// abnormal consumptions, in line order.
+/// The rows listed: one for each reason of a bad line (as the meter import lists them: s39-g,
+/// by hand, a line's reasons joined on one row were cut at the edge), and one for each
+/// abnormal consumption.
+fn row_count(report: &ImportReport) -> usize {
+    let reasons: usize = report.bad.iter().map(|bad| bad.problems.len()).sum();
+    reasons + report.abnormal.len()
+}
+
+/// The listed rows from `scroll` on, in line order.
 fn listed(report: &ImportReport, scroll: usize, height: usize, lang: Lang) -> Vec<Line<'static>> {
-    let bad = report.bad.iter().map(|BadLine { line, problems }| {
-        let reasons: Vec<String> = problems.iter().map(|p| problem_text(lang, p)).collect();
-        (*line, reasons.join(lang.t("reading_import.separator")))
+    let bad = report.bad.iter().flat_map(|BadLine { line, problems }| {
+        problems
+            .iter()
+            .map(move |problem| (*line, problem_text(lang, problem)))
     });
     let abnormal = report.abnormal.iter().map(|(line, volume)| {
         (
@@ -236,7 +250,7 @@ impl ReadingImportView {
         if let Stage::Checked { report, scroll, .. } | Stage::Done { report, scroll } =
             &mut self.stage
         {
-            move_in(scroll, report.bad.len() + report.abnormal.len(), step);
+            move_in(scroll, row_count(report), step);
         }
     }
 
