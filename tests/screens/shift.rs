@@ -120,6 +120,39 @@ fn the_z_report_is_said_where_it_went_not_printed() {
     }
 }
 
+/// The close waited for the database and the clerk went back to the table meanwhile: the Z
+/// report is still kept, and where it went is said there (s39-g, by hand: the cluster stopped,
+/// F2, F3 ×6, started — "已结班…" and then nothing about the report).
+#[test]
+fn a_z_report_kept_after_the_screen_was_left_says_where_it_went() {
+    let mut app = shift_screen(Lang::En);
+    close_shift(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent[0].1.of::<CloseShift>().is_some(), "{sent:?}");
+    connection_lost(&mut app, &sent);
+    for _ in 0..6 {
+        press(&mut app, KeyCode::F(3));
+    }
+    assert!(!app.screen.is::<ShiftScreen>(), "left: {}", render(&app));
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert!(resent[0].1.of::<CloseShift>().is_some(), "{resent:?}");
+    let kept = answer(
+        &mut app,
+        &resent,
+        Reply::screen(ShiftClosed::Now(sample(true))),
+    );
+    assert!(kept[0].1.of::<KeepReport>().is_some(), "{kept:?}");
+    answer(
+        &mut app,
+        &kept,
+        Reply::screen(ReceiptKept(Ok("/srv/r/shift-000017-z.txt".into()))),
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Report written: /srv/r/shift-000017-z.txt"
+    );
+}
+
 /// Another desk of the same clerk closed the shift first: its Z report was printed there, so
 /// this desk shows it and prints nothing.
 #[test]
