@@ -1,6 +1,6 @@
 //! The real binary in tmux on demo data: a clerk opens a shift, recharges a system-prepaid
 //! account from the customer table, sees it on the shift's X report, closes the shift, and
-//! its Z report is printed and kept with its CSV.
+//! its Z report is kept with its CSV, and the desk says where it went.
 
 mod support;
 
@@ -71,8 +71,12 @@ async fn a_clerk_closes_a_shift_and_its_z_report_is_printed() {
     tmux.keys(&["Z"]);
     tmux.wait_for("Close the shift", PATIENCE);
     tmux.keys(&["F2"]);
-    let closed = tmux.wait_for("Shift closed", PATIENCE);
-    assert!(closed.contains("Z REPORT"), "{closed}");
+    // "Shift closed; its Z report on its way.", then where it went, once it is kept.
+    let closed = tmux.wait_for("Z report sent to", PATIENCE);
+    assert!(
+        closed.contains("Z REPORT") && closed.contains("Last shift, closed"),
+        "{closed}"
+    );
 
     let shift_id: i64 = client
         .query_one(

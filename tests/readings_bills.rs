@@ -911,7 +911,7 @@ async fn readings_are_imported_from_a_file() {
             (
                 9,
                 vec![
-                    ReadingProblem::Date,
+                    ReadingProblem::Date("2025-13-01".into()),
                     ReadingProblem::Electronic(
                         meterdesk::domain::validation::FieldError::NotANumber
                     ),

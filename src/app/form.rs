@@ -165,6 +165,15 @@ impl Field {
         self.tick(&ticked);
     }
 
+    /// Ticks `key`, typed in the list and taken by Tab or F2, if it is not ticked (never
+    /// unticks it).
+    fn tick_typed(&mut self, key: &str) {
+        if !self.ticked_keys().contains(&key) {
+            self.toggle(key);
+        }
+        self.error = None;
+    }
+
     /// Checks the field by its kind; `None` when it is fine.
     fn check(&self, lang: Lang) -> Option<String> {
         // A digit field of spaces alone is not blank: it says what it says as typed.
@@ -324,7 +333,7 @@ fn date_error(text: &str, lang: Lang) -> Option<String> {
 /// A date typed whole whose day or month does not exist (2026-02-30, 2026-13-01), said so:
 /// "a date, e.g. 2026-11-28" left a clerk who typed one looking for what was not a date
 /// (s38-e, by hand). `None` for a text that is not in a date's shape.
-fn no_such_date(text: &str, lang: Lang) -> Option<String> {
+pub(crate) fn no_such_date(text: &str, lang: Lang) -> Option<String> {
     let mut parts = text.splitn(3, '-');
     let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
     let shaped =
@@ -410,6 +419,9 @@ pub struct Lookup {
     pub filter: Input,
     /// Index into the matches.
     pub selected: usize,
+    /// A multiple choice's list: whether a choice was ticked or unticked in it since it
+    /// opened (then Tab only closes it: the clerk chose what is ticked).
+    pub ticked: bool,
 }
 
 /// A form: its fields, the focus, the open lookup and what it was when last saved.
@@ -796,7 +808,21 @@ impl Form {
             (_, Some(step @ (Command::NextField | Command::PrevField))) => {
                 let index = self.focus;
                 let edited = if many {
-                    FormEvent::Consumed
+                    // The start of a choice typed and Tab, nothing ticked in the list: the
+                    // highlighted match is ticked, as a single choice takes it (s39-g, by
+                    // hand: "Super" Tab on an operator's roles closed the list and saved a
+                    // clerk). A choice ticked or unticked in the list is the clerk's pick,
+                    // and a list opened searching nothing only closes.
+                    if lookup.ticked || lookup.filter.value().is_empty() {
+                        FormEvent::Consumed
+                    } else {
+                        let Some(choice) = picked else {
+                            return FormEvent::Consumed;
+                        };
+                        let field = &mut self.fields[index];
+                        field.tick_typed(&choice.key);
+                        FormEvent::Edited(index)
+                    }
                 } else {
                     let Some(choice) = picked else {
                         return FormEvent::Consumed;
@@ -810,11 +836,22 @@ impl Form {
                 self.move_focus(step == Command::NextField);
                 return edited;
             }
-            (_, Some(Command::Save)) if many => self.lookup = None,
+            // F2 with the start of a choice typed ticks it as Tab does, and closes the list.
+            (_, Some(Command::Save)) if many => {
+                let typed = !lookup.ticked && !lookup.filter.value().is_empty();
+                self.lookup = None;
+                if let Some(choice) = picked.filter(|_| typed) {
+                    let index = self.focus;
+                    let field = &mut self.fields[index];
+                    field.tick_typed(&choice.key);
+                    return FormEvent::Edited(index);
+                }
+            }
             _ if many && ticks => {
                 let Some(choice) = picked else {
                     return FormEvent::Consumed;
                 };
+                lookup.ticked = true;
                 let index = self.focus;
                 let field = &mut self.fields[index];
                 field.toggle(&choice.key);
@@ -1501,6 +1538,55 @@ mod tests {
         );
         send(&mut form, KeyCode::Char(' '), None);
         assert_eq!(ticked_labels(&form, 0), ["Cash"], "Space again unticks");
+    }
+
+    /// The start of a choice typed on a multiple choice and Tab (or F2) ticks the highlighted
+    /// match, as on a single choice; a choice ticked or unticked in the list is left as the
+    /// clerk made it, and a search with no match keeps the list open (s39-g, by hand: "Super"
+    /// Tab on an operator's roles closed the list, and the operator was saved a clerk).
+    #[test]
+    fn the_start_of_a_choice_typed_and_tab_ticks_it_on_a_multiple_choice() {
+        let mut form = many_choices(&["Cash", "Bank card", "WeChat Pay"]);
+        form.set(0, "code.0");
+        typed(&mut form, "bank");
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert_eq!(ticked_labels(&form, 0), ["Cash", "Bank card"], "Tab ticks");
+        assert!(form.lookup.is_none());
+        typed(&mut form, "bank");
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert_eq!(
+            ticked_labels(&form, 0),
+            ["Cash", "Bank card"],
+            "never unticks"
+        );
+        typed(&mut form, "cash");
+        send(&mut form, KeyCode::Enter, None);
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert_eq!(
+            ticked_labels(&form, 0),
+            ["Bank card"],
+            "unticked in the list"
+        );
+        typed(&mut form, "wech");
+        send(&mut form, KeyCode::F(2), Some(Command::Save));
+        assert_eq!(
+            ticked_labels(&form, 0),
+            ["Bank card", "WeChat Pay"],
+            "F2 ticks"
+        );
+        assert!(form.lookup.is_none());
+        typed(&mut form, "gold");
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert!(form.lookup.is_some(), "no match: the list stays open");
+        assert_eq!(ticked_labels(&form, 0), ["Bank card", "WeChat Pay"]);
+        send(&mut form, KeyCode::Esc, Some(Command::Cancel));
+        send(&mut form, KeyCode::F(4), Some(Command::Lookup));
+        send(&mut form, KeyCode::Tab, Some(Command::NextField));
+        assert_eq!(
+            ticked_labels(&form, 0),
+            ["Bank card", "WeChat Pay"],
+            "a list opened searching nothing only closes"
+        );
     }
 
     /// s34-d, by hand: a Space on the reading's yes/no field opened its list searching " ",

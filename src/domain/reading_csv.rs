@@ -50,8 +50,10 @@ pub enum ReadingProblem {
     Quote(LineProblem),
     #[error("meter number: {0}")]
     MeterNo(MeterNoError),
-    #[error("the date is not YYYY-MM-DD")]
-    Date,
+    /// The date as the file gives it (trimmed): one in a date's shape that does not exist
+    /// (2026-02-30) is told so, not told its shape.
+    #[error("the date is not YYYY-MM-DD: {0:?}")]
+    Date(String),
     #[error("electronic reading: {0}")]
     Electronic(FieldError),
     #[error("mechanical reading: {0}")]
@@ -184,7 +186,7 @@ fn parse_row(line: usize, text: &str) -> Result<ReadingRow, Vec<ReadingProblem>>
         .map_err(|error| problems.push(ReadingProblem::MeterNo(error)))
         .ok();
     let read_on = NaiveDate::parse_from_str(read_on.trim(), "%Y-%m-%d")
-        .map_err(|_| problems.push(ReadingProblem::Date))
+        .map_err(|_| problems.push(ReadingProblem::Date(read_on.trim().to_owned())))
         .ok();
     let electronic = volume_field(&electronic)
         .map_err(|error| problems.push(ReadingProblem::Electronic(error)))

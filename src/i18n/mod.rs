@@ -277,11 +277,11 @@ mod tests {
         let meters = ["meter.maintain", "meter.import"];
         assert_eq!(
             Lang::En.permission_names(&meters),
-            "add, modify and delete uninstalled meters or import meters from a file"
+            "maintain meter types, uninstalled meters or import meters from a file"
         );
         assert_eq!(
             Lang::Zh.permission_names(&meters),
-            "新增、修改和删除未安装的水表或从文件导入水表"
+            "维护水表类型、未安装的水表或从文件导入水表"
         );
         assert_eq!(Lang::En.permission_names(&["no.such"]), "no.such");
         let roles = [

@@ -23,13 +23,14 @@ use super::reference::meter_import::{
 };
 use super::reference::texts::meter_no_error_text;
 use crate::app::file_error::FileError;
-use crate::app::form::Form;
+use crate::app::form::{Form, no_such_date};
 use crate::app::requests::{Progress, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub, Screen};
 use crate::db::Deadlines;
 use crate::db::readings::{self, ImportReport};
+use crate::domain::billing::ReadingError;
 use crate::domain::reading_csv::{
     self, BadLine, READING_CSV_TEMPLATE, ReadingCsv, ReadingProblem, parse_reading_file,
 };
@@ -169,7 +170,11 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
         ReadingProblem::NotUtf8 => lang.t("strict.lp_not_utf8").into(),
         ReadingProblem::Quote(problem) => line_problem_text(lang, problem),
         ReadingProblem::MeterNo(error) => meter_no_error_text(lang, error),
-        ReadingProblem::Date => lang.t("reading_import.date").to_owned(),
+        // s39-g, by hand: "2026-02-30" was told "a date as YYYY-MM-DD", which it is.
+        ReadingProblem::Date(text) => match no_such_date(text, lang) {
+            Some(why) => lang.tf("reading_import.no_such_date", &[("why", &why)]),
+            None => lang.t("reading_import.date").to_owned(),
+        },
         ReadingProblem::Electronic(error) => lang.tf(
             "ref.lp_electronic",
             &[("error", &file_field_error_text(lang, error))],
@@ -187,6 +192,11 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
             "reading_import.unknown_meter",
             &[("meter", &inert(meter_no))],
         ),
+        // The reading form's words end a sentence on the message line; a listed line has
+        // the 66 cells after its number (s39-g, by hand: "…check the year and…").
+        ReadingProblem::Reading(ReadingError::AfterToday { today }) => {
+            lang.tf("reading_import.after_today", &[("today", today)])
+        }
         ReadingProblem::Reading(error) => {
             reading_error_text(lang, error, "reading_import.below_previous")
         }
@@ -204,12 +214,20 @@ pub fn problem_text(lang: Lang, problem: &ReadingProblem) -> String {
     }
 }
 
-/// The listed lines from `scroll` on: every bad line once, with all its reasons, and the
-/// abnormal consumptions, in line order.
+/// The rows listed: one for each reason of a bad line (as the meter import lists them: s39-g,
+/// by hand, a line's reasons joined on one row were cut at the edge), and one for each
+/// abnormal consumption.
+fn row_count(report: &ImportReport) -> usize {
+    let reasons: usize = report.bad.iter().map(|bad| bad.problems.len()).sum();
+    reasons + report.abnormal.len()
+}
+
+/// The listed rows from `scroll` on, in line order.
 fn listed(report: &ImportReport, scroll: usize, height: usize, lang: Lang) -> Vec<Line<'static>> {
-    let bad = report.bad.iter().map(|BadLine { line, problems }| {
-        let reasons: Vec<String> = problems.iter().map(|p| problem_text(lang, p)).collect();
-        (*line, reasons.join(lang.t("reading_import.separator")))
+    let bad = report.bad.iter().flat_map(|BadLine { line, problems }| {
+        problems
+            .iter()
+            .map(move |problem| (*line, problem_text(lang, problem)))
     });
     let abnormal = report.abnormal.iter().map(|(line, volume)| {
         (
@@ -232,7 +250,7 @@ impl ReadingImportView {
         if let Stage::Checked { report, scroll, .. } | Stage::Done { report, scroll } =
             &mut self.stage
         {
-            move_in(scroll, report.bad.len() + report.abnormal.len(), step);
+            move_in(scroll, row_count(report), step);
         }
     }
 
@@ -452,5 +470,35 @@ mod tests {
             let csv = parse_reading_csv(&kept);
             assert_eq!((csv.rows.len(), csv.bad), (1, vec![]), "{lang:?}");
         }
+    }
+
+    /// A read_on in a date's shape that does not exist is told so (s39-g, by hand:
+    /// "2026-02-30" was told "read_on: a date as YYYY-MM-DD", the shape it has); another text
+    /// is told the shape.
+    #[test]
+    fn a_date_that_does_not_exist_is_told_so() {
+        let told = |lang: Lang, line: &str| {
+            let csv = parse_reading_csv(&format!("{READING_CSV_TEMPLATE}{line}\n"));
+            let [bad] = csv.bad.as_slice() else {
+                panic!("one bad line: {csv:?}")
+            };
+            problem_text(lang, &bad.problems[0])
+        };
+        assert_eq!(
+            told(Lang::En, "PM-1, 2026-02-30 ,10,,"),
+            "read_on: no such day: 2026-02 has 28 days"
+        );
+        assert_eq!(
+            told(Lang::Zh, "PM-1,2026-02-30,10,,"),
+            "read_on：日期不存在：2026-02 只有 28 天"
+        );
+        assert_eq!(
+            told(Lang::Zh, "PM-1,2026-13-01,10,,"),
+            "read_on：月份不存在：13"
+        );
+        assert_eq!(
+            told(Lang::En, "PM-1,03/01/2026,10,,"),
+            "read_on: a date as YYYY-MM-DD"
+        );
     }
 }

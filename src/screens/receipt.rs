@@ -20,6 +20,7 @@ use crate::app::form::Choice;
 use crate::app::print_command;
 use crate::app::requests::{Progress, Read, ReceiptOutput, Services};
 use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::state::MessageKind;
 use crate::db::DbError;
 use crate::db::cards::PaymentMethod;
 pub use crate::db::receipts::Receipted;
@@ -390,6 +391,26 @@ impl ScreenRequest for KeepReport {
                 Some(&report.csv),
             )
         })
+    }
+
+    /// Kept after its screen was left (a Z report sent when a close that waited for the
+    /// database was answered, the clerk gone back to the table): where it went, or why it
+    /// could not be written, is said all the same (s39-g, by hand: nothing was said).
+    fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
+        let Some(ReceiptKept(kept)) = reply.of::<ReceiptKept>() else {
+            return;
+        };
+        let lang = hub.app.lang;
+        match kept {
+            Ok(went) => hub.say(
+                MessageKind::Info,
+                lang.tf("report.exported", &[("path", &inert(went))]),
+            ),
+            Err(why) => hub.say(
+                MessageKind::Error,
+                lang.tf("report.not_exported", &[("why", &inert(&why.text(lang)))]),
+            ),
+        }
     }
 }
 

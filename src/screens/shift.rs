@@ -1,7 +1,8 @@
 //! The clerk's shift (`:shift`): the operator's open shift (else their last) with its X report
 //! as it would print, `b` to open one, `g` to print an X report, `z` to close it (asked once)
-//! with its Z report printed and kept, each written as CSV beside it. The figures are the
-//! database's (`db::shifts`, sql/V21), which shows a clerk their own shifts only.
+//! with its Z report kept (and printed, with a print command), each written as CSV beside it.
+//! The figures are the database's (`db::shifts`, sql/V21), which shows a clerk their own
+//! shifts only.
 
 use chrono::FixedOffset;
 use crossterm::event::KeyEvent;
@@ -385,7 +386,7 @@ impl Screen for ShiftScreen {
         true
     }
 
-    fn on_reply(&mut self, _request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
+    fn on_reply(&mut self, request: &dyn ScreenRequest, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(ShiftLoaded(report)) = reply.of::<ShiftLoaded>() {
             self.report = Some(report.clone());
         } else if let Some(ShiftOpened(opened)) = reply.of::<ShiftOpened>() {
@@ -418,6 +419,17 @@ impl Screen for ShiftScreen {
                     hub.send(LoadShift);
                 }
             }
+        } else if let (Some(ReceiptKept(Ok(went))), Some(kept)) =
+            (reply.of::<ReceiptKept>(), request.of::<KeepReport>())
+        {
+            // Where the paper went, as it is: the files, and the print command only when one
+            // is set (s39-g, by hand: "Z 报表已打印并保存" at a desk with no printer).
+            let report = if x_report(kept) { "X" } else { "Z" };
+            let text = hub.app.lang.tf(
+                "shift.kept",
+                &[("report", &report), ("where", &inert(went))],
+            );
+            hub.say(MessageKind::Info, text);
         } else if let Some(ReceiptKept(Err(why))) = reply.of::<ReceiptKept>() {
             let text = hub.app.lang.tf(
                 "shift.not_kept",

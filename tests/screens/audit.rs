@@ -164,6 +164,44 @@ fn the_audit_log_in_english_and_chinese() {
     }
 }
 
+/// A filter that keeps no entry says, when it names an operator, that the login is matched
+/// whole; one day is shown once on the line over the rows (s39-g, by hand: "super" for the
+/// login `supervisor` said only "No entries for this filter.", and "operator supervisor ·
+/// customer 10000020 · kind bill. · 2026-12-06–2026…" was cut at 80 columns).
+#[test]
+fn an_empty_filter_by_operator_says_the_login_is_matched_whole() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "No entries for this filter. Is super an operator's whole login?",
+        ),
+        (Lang::Zh, "此筛选下没有记录。super 是操作员完整的登录名吗？"),
+    ] {
+        let mut app = viewer(lang);
+        press(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "super");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "10023453");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "bill.");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "2026-12-06");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "2026-12-06");
+        let sent = press(&mut app, KeyCode::F(2));
+        let mut page = log_page(0);
+        page.more_after = false;
+        answer(&mut app, &sent, Reply::screen(AuditReply::Page(page)));
+        let screen = render(&app);
+        assert!(screen.contains(said), "{lang:?}: {screen}");
+        assert!(
+            screen.contains("super · ") && screen.contains("bill. · 2026-12-06 "),
+            "{lang:?}: {screen}"
+        );
+        assert!(!screen.contains('…'), "{lang:?}: {screen}");
+    }
+}
+
 #[test]
 fn a_filter_an_entry_in_full_and_the_export() {
     let mut app = viewer(Lang::En);

@@ -378,6 +378,34 @@ fn the_add_form_offers_the_departments_and_roles_of_the_list() {
     insta::assert_snapshot!("operators_add_form_en", render(&app));
 }
 
+/// A role typed by the start of its name and Tab, in the burst of the add form, is ticked
+/// (s39-g, by hand: `a tester1 Tab 测试员 Tab 营业 Tab Super Tab F2` added tester1 a clerk: the
+/// Tab closed the roles' list without ticking the one searched).
+#[test]
+fn a_role_typed_by_its_start_and_tab_is_ticked() {
+    for (lang, role) in [(Lang::En, "Super"), (Lang::Zh, "主管")] {
+        let mut app = operators_screen(lang);
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "tester1");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "测试员");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "Central");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, role);
+        press(&mut app, KeyCode::Tab);
+        let (_, request) = operator_request(&press(&mut app, KeyCode::F(2)));
+        let OperatorRequest::Create { login, roles, .. } = request else {
+            panic!("a create: {request:?}\n{}", render(&app))
+        };
+        assert_eq!(
+            (login.as_str(), roles),
+            ("tester1", vec!["clerk".to_owned(), "supervisor".to_owned()]),
+            "{lang:?}"
+        );
+    }
+}
+
 /// `a` and the form typed in one burst as `:operators` opens, before its list is read: the
 /// keys wait for the list, and the form offers its department and roles (session 34: the
 /// e2e test under load saw an Add form with no department and no role, "Nothing matches").

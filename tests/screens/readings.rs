@@ -777,7 +777,7 @@ fn readings_are_imported_after_their_check() {
     let screen = render(&app);
     insta::assert_snapshot!("reading_import_checked", screen);
     assert!(
-        screen.contains("line 4: read_on: a date as YYYY-MM-DD; electronic reading"),
+        screen.contains("line 4: read_on: no such month: 13"),
         "{screen}"
     );
     let sent = press(&mut app, KeyCode::F(2));
@@ -796,6 +796,89 @@ fn readings_are_imported_after_their_check() {
     };
     import_answered(&mut app, &sent, &csv, report);
     assert!(render(&app).contains("2 imported, 0 bad line(s) left out, 1 abnormal listed."));
+}
+
+/// Every reason a checked file's line can have is whole on its row at 80×24, in both
+/// languages, one row each (s39-g, by hand: "below the previous reading (101.755 m³); write
+/// yes under rollover…" and "The reading is dated after today (2026-12-06): check the year
+/// and…" were cut at the edge, and a line's reasons joined on one row were too).
+#[test]
+fn a_checked_files_reasons_are_whole_at_80x24() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "readings");
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "/srv/r.csv");
+        let sent = press(&mut app, KeyCode::F(2));
+        let csv = std::sync::Arc::new(parse_reading_csv(&format!(
+            "{READING_CSV_TEMPLATE}201600000010,2026-02-30,1e9,x,maybe\n"
+        )));
+        let problems = csv.bad[0].problems.clone();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        let report = ImportReport {
+            good: 1,
+            abnormal: vec![],
+            bad: vec![
+                BadLine { line: 2, problems },
+                BadLine {
+                    line: 10,
+                    problems: vec![ReadingProblem::Reading(
+                        meterdesk::domain::billing::ReadingError::BelowPrevious {
+                            previous: m3("101.755"),
+                        },
+                    )],
+                },
+                BadLine {
+                    line: 11,
+                    problems: vec![ReadingProblem::Reading(
+                        meterdesk::domain::billing::ReadingError::AfterToday {
+                            today: NaiveDate::from_ymd_opt(2026, 12, 6).unwrap(),
+                        },
+                    )],
+                },
+                BadLine {
+                    line: 12,
+                    problems: vec![ReadingProblem::UnknownMeter("999999999999".into())],
+                },
+            ],
+            written: false,
+        };
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(ImportAnswer::Done { csv, report }),
+        );
+        let screen = render(&app);
+        let rows: Vec<&str> = (screen.lines())
+            .filter(|row| row.contains(" line ") || row.contains("第 "))
+            .collect();
+        assert_eq!(rows.len(), 7, "{lang:?}: a row for each reason: {screen}");
+        assert!(
+            rows.iter().all(|row| !row.contains('…')),
+            "{lang:?}: {screen}"
+        );
+        for said in match lang {
+            Lang::En => [
+                "line 2: read_on: no such day: 2026-02 has 28 days",
+                "line 2: rollover: yes, no or blank",
+                "line 10: below the last reading (101.755 m³); if it wrapped, rollover yes",
+                "line 11: dated after today (2026-12-06): check the year and the month",
+            ],
+            Lang::Zh => [
+                "read_on：日期不存在：2026-02 只有 28 天",
+                "rollover：填 yes、no 或留空",
+                "低于上次读数（101.755 m³）；计数器已归零则 rollover 填 yes",
+                "晚于今天（2026-12-06）：请核对年份和月份",
+            ],
+        } {
+            assert!(screen.contains(said), "{lang:?} {said}: {screen}");
+        }
+        insta::assert_snapshot!(
+            format!("reading_import_every_reason_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
 }
 
 /// The meters changed between the check and the import (another reading came in): nothing was

@@ -130,9 +130,11 @@ fn meter_types_list_add_form_and_permissions() {
     press(&mut clerk, KeyCode::Char('a'));
     let message = clerk.message.clone().expect("a refusal");
     assert_eq!(message.kind, MessageKind::Error);
+    // The meter types' own permission names them (s39-g, by hand: "您的角色无权新增、修改和删除
+    // 未安装的水表。" on the meter types' list, which holds no meter).
     assert_eq!(
         message.text,
-        "Your roles do not allow you to add, modify and delete uninstalled meters."
+        "Your roles do not allow you to maintain meter types, uninstalled meters."
     );
     assert!(clerk.screen.is::<MeterTypes>());
 

@@ -1,5 +1,5 @@
 //! The clerk's shift (`:shift`): the X report of the open shift on screen, closing it asked
-//! once and its Z report printed and kept with its CSV; the paper at 32 and 48 columns.
+//! once and its Z report kept with its CSV (and printed, with a print command); the paper at 32 and 48 columns.
 
 use crate::support::*;
 use meterdesk::db::shifts::{MethodTakings, Shift, ShiftReport};
@@ -81,6 +81,76 @@ fn the_open_shift_shows_its_x_report_and_closing_prints_the_z_report() {
     assert!(report.text.as_deref().unwrap().contains("Z REPORT"));
     assert!(report.csv.starts_with("shift,operator,"), "{}", report.csv);
     insta::assert_snapshot!("shift_closed_en", render(&app));
+}
+
+/// The desk says where the Z report went once it is kept, and never that it was printed
+/// before it knows (s39-g, by hand: "已结班；Z 报表已打印并保存。" at a desk with no print command,
+/// whose report went to two files and no printer).
+#[test]
+fn the_z_report_is_said_where_it_went_not_printed() {
+    for (lang, closed, went) in [
+        (
+            Lang::En,
+            "Shift closed; its Z report on its way.",
+            "Z report sent to /srv/r/shift-000017-z.txt, /srv/r/shift-000017-z.csv",
+        ),
+        (
+            Lang::Zh,
+            "已结班；正在输出 Z 报表。",
+            "Z 报表已送往：/srv/r/shift-000017-z.txt, /srv/r/shift-000017-z.csv",
+        ),
+    ] {
+        let mut app = shift_screen(lang);
+        close_shift(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        let kept = answer(
+            &mut app,
+            &sent,
+            Reply::screen(ShiftClosed::Now(sample(true))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, closed);
+        answer(
+            &mut app,
+            &kept,
+            Reply::screen(ReceiptKept(Ok(
+                "/srv/r/shift-000017-z.txt, /srv/r/shift-000017-z.csv".into(),
+            ))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, went, "{lang:?}");
+    }
+}
+
+/// The close waited for the database and the clerk went back to the table meanwhile: the Z
+/// report is still kept, and where it went is said there (s39-g, by hand: the cluster stopped,
+/// F2, F3 ×6, started — "已结班…" and then nothing about the report).
+#[test]
+fn a_z_report_kept_after_the_screen_was_left_says_where_it_went() {
+    let mut app = shift_screen(Lang::En);
+    close_shift(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(sent[0].1.of::<CloseShift>().is_some(), "{sent:?}");
+    connection_lost(&mut app, &sent);
+    for _ in 0..6 {
+        press(&mut app, KeyCode::F(3));
+    }
+    assert!(!app.screen.is::<ShiftScreen>(), "left: {}", render(&app));
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert!(resent[0].1.of::<CloseShift>().is_some(), "{resent:?}");
+    let kept = answer(
+        &mut app,
+        &resent,
+        Reply::screen(ShiftClosed::Now(sample(true))),
+    );
+    assert!(kept[0].1.of::<KeepReport>().is_some(), "{kept:?}");
+    answer(
+        &mut app,
+        &kept,
+        Reply::screen(ReceiptKept(Ok("/srv/r/shift-000017-z.txt".into()))),
+    );
+    assert_eq!(
+        app.message.clone().unwrap().text,
+        "Report written: /srv/r/shift-000017-z.txt"
+    );
 }
 
 /// Another desk of the same clerk closed the shift first: its Z report was printed there, so

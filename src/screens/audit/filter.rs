@@ -100,6 +100,20 @@ impl Typed {
         }
     }
 
+    /// What the rows say when the filter keeps none: with an operator, that the login is
+    /// matched whole (s39-g, by hand: "super" for the supervisor's login `supervisor` found
+    /// "No entries for this filter.", as if the supervisor had done nothing).
+    pub fn none(&self, lang: Lang) -> String {
+        if self.operator.is_empty() {
+            lang.t("audit_log.none").to_owned()
+        } else {
+            lang.tf(
+                "audit_log.none_operator",
+                &[("login", &inert(&self.operator))],
+            )
+        }
+    }
+
     /// The line over the rows: the filter that is on, or that none is.
     pub fn summary(&self, lang: Lang) -> String {
         let mut parts: Vec<String> = [
@@ -111,7 +125,10 @@ impl Typed {
         .filter(|(_, value)| !value.is_empty())
         .map(|(label, value)| format!("{} {}", lang.t(label), inert(value)))
         .collect();
-        if !self.from.is_empty() || !self.to.is_empty() {
+        // One day once (s39-g, by hand: "… · 2026-12-06–2026…" cut at 80 columns).
+        if self.from == self.to && !self.from.is_empty() {
+            parts.push(self.from.clone());
+        } else if !self.from.is_empty() || !self.to.is_empty() {
             parts.push(format!("{}–{}", self.from, self.to));
         }
         if parts.is_empty() {

@@ -371,7 +371,8 @@ fn draw(frame: &mut Frame, area: Rect, view: &AuditScreen, app: &App, theme: &Th
                     ]
                 })
                 .collect();
-            Table::new(&COLUMNS, &rows, lang.t("audit_log.none"))
+            let none = view.typed.none(lang);
+            Table::new(&COLUMNS, &rows, &none)
                 .loading(view.loading, lang.t("audit_log.loading"))
                 .selected(Some(view.selected), 1)
                 .follows_selection()
