@@ -256,9 +256,9 @@ fn a_command_opens_over_a_screen_holding_typing_which_stays_below() {
 /// ("Sign out? F2 signs out, any other key stays."); the `a` answered it and was then taken
 /// as a table command too ("Add is not available here."), `m` opened Modify on the selected
 /// customer, and the password went into its ID card field. A sign-in typed after the
-/// question must not become table commands and customer data.
+/// question must not become table commands and customer data: held behind the question
+/// (s39-b's `hold_behind_question`).
 #[test]
-#[ignore = "s39-b's (hub type-ahead, sign-out question): found by s39-g by hand, not fixed there"]
 fn a_sign_in_typed_after_logout_is_not_taken_as_table_commands() {
     let mut app = signed_in(Lang::En);
     press(&mut app, KeyCode::Char(':'));
