@@ -201,9 +201,8 @@ pub(crate) struct PageQuery {
     params: Params,
     direction: Direction,
     at_start: bool,
-    /// Whether its best plan depends on the typed value: planned at every call, never kept
-    /// (`fetch`).
-    planned_per_value: bool,
+    /// How the server plans it (`fetch`).
+    planning: Planning,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -452,7 +451,7 @@ impl PageQuery {
             params,
             direction,
             at_start: cursor.is_none(),
-            planned_per_value: planned_per_value(search),
+            planning: Planning::of(search),
         }
     }
 
@@ -466,10 +465,11 @@ impl PageQuery {
         // generic plan, made once (planning was a third of a name search's cost,
         // docs/decisions.md "The search's statement kept").
         let sql = self.sql.as_str();
-        let rows = if self.planned_per_value {
-            client.query_uncached(sql, &self.params.typed()).await?
-        } else {
-            client.query_generic(sql, &self.params.typed()).await?
+        let params = self.params.typed();
+        let rows = match self.planning {
+            Planning::PerValue => client.query_uncached(sql, &params).await?,
+            Planning::Generic => client.query_generic(sql, &params).await?,
+            Planning::ServersChoice => client.query_kept(sql, &params).await?,
         };
         Ok(rows
             .iter()
@@ -951,8 +951,30 @@ fn case_spellings(text: &str) -> Vec<String> {
 /// is best read from the phone index; a generic plan must take one way for both (docs/decisions.md,
 /// "The search's statement kept"), so the selective ones are spelled to take the index whatever the
 /// plan (`search_conditions`) and kept ("Digits kept; a rare fragment asks the index first").
-fn planned_per_value(search: &CustomerSearch) -> bool {
-    matches!(search, CustomerSearch::Digits(digits) if !selective_digits(digits))
+/// How a search's statement is planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Planning {
+    /// Its best plan depends on the typed value: planned at every call, never kept.
+    PerValue,
+    /// Kept, and run on its generic plan, which the server's own choice would not always take
+    /// (its estimate is the higher, yet it runs as well as any): `SET plan_cache_mode` around it.
+    Generic,
+    /// Kept, and left to the server, which takes the generic plan by itself after five calls:
+    /// the search by customer number, one row by a unique key whatever the number (seen in
+    /// `pg_prepared_statements`: 5 custom plans then generic ones; docs/decisions.md, "The
+    /// counter's reads and writes, measured (s39-d)"). The `SET` and `RESET` around it were
+    /// two transactions more on the server for each of the counter's commonest search.
+    ServersChoice,
+}
+
+impl Planning {
+    fn of(search: &CustomerSearch) -> Planning {
+        match search {
+            CustomerSearch::Digits(digits) if !selective_digits(digits) => Planning::PerValue,
+            CustomerSearch::CustomerNo(_) => Planning::ServersChoice,
+            _ => Planning::Generic,
+        }
+    }
 }
 
 /// Digits from which a phone prefix matches a few customers at most: a mobile number's
