@@ -727,10 +727,6 @@ const ISSUED_CARD: &str = "k.void_reason IS DISTINCT FROM 'not_issued'";
 const ARREARS: &str = "(SELECT coalesce(sum(b.amount), 0) FROM bill b \
                        WHERE b.account_id = a.id AND b.status = 'unpaid')";
 
-/// Entries of customer_name_char beyond which a character counts as common: walking that
-/// many index entries costs well under a millisecond.
-const RARE_ENOUGH: usize = 1000;
-
 fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions {
     let branches = match search {
         CustomerSearch::All => vec!["customer c WHERE TRUE".to_owned()],
@@ -826,16 +822,14 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         let holds = Holds::new(&typed, text);
         // Name contains (after the first character: that is the prefix's) through the range
         // of one of its keys in customer_name_char (why: see the migrations V7, V11). The
-        // range walked is that of the fragment's rarest key, judged by counting at most
-        // RARE_ENOUGH entries of each: "建国路88号" walks 路's names, not 建's.
+        // range walked is that of the fragment's rarest key by ANALYZE's most common values
+        // (sql/V158, `name_key_rarest`; it counted up to 1 000 entries of every key before,
+        // a third of a two-character name's search): "建国路88号" walks 路's names, not 建's.
         let keys = params.bind(keys);
         branches.push(Branch::in_order(format!(
             "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
               FROM customer_name_char k) c \
-             WHERE c.ch = (SELECT lower(x.ch) FROM unnest({keys}::text[]) x(ch) \
-                           ORDER BY (SELECT count(*) FROM (SELECT FROM customer_name_char n \
-                                     WHERE n.ch = lower(x.ch) LIMIT {RARE_ENOUGH}) entries) \
-                           LIMIT 1) \
+             WHERE c.ch = (SELECT name_key_rarest({keys}::text[])) \
                AND {}",
             holds.in_column("substr(c.name, 2)")
         )));
