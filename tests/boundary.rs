@@ -3700,3 +3700,93 @@ async fn a_desks_health_watcher_ends_a_transaction_left_idle() {
         "{gone:?}"
     );
 }
+
+/// sql/V157: a customer's name keys (customer_name_char, the name-contains search's) follow
+/// its name by a row trigger whose WHEN compares the name and the number: an update that
+/// changes neither (a modify of a contact detail, a transfer's other columns, the meter's
+/// status cascaded) calls nothing, where V11's statement trigger was called for every
+/// update of the customer ("customer_name_char_after_update 1" on main) and found nothing to
+/// write; a changed name has its keys written again, as `name_keys` makes them.
+#[tokio::test]
+async fn a_customers_name_keys_are_rewritten_only_when_its_name_changes() {
+    let (db, _) = desk().await;
+    let (_, customer) = counter_account(&db).await;
+    let calls = "SELECT coalesce(string_agg(funcname || ' ' || calls, ', '), 'none')
+                     FROM pg_stat_xact_user_functions
+                     WHERE funcname = 'customer_name_char_after_update'";
+    let said = psql_on(
+        &cluster().superuser_connection_string(&db.name),
+        &format!(
+            "SET track_functions = 'pl';
+             BEGIN;
+             UPDATE customer SET remark = 'moved in 2026', version = version + 1
+                 WHERE id = {customer};
+             {calls};
+             UPDATE customer SET name = '欧阳明华', version = version + 1 WHERE id = {customer};
+             {calls};
+             SELECT (SELECT string_agg(ch || ':' || name || ':' || customer_no, ',' ORDER BY ch)
+                     FROM customer_name_char WHERE customer_id = {customer})
+                    = (SELECT string_agg(k || ':' || c.name || ':' || c.customer_no, ',' ORDER BY k)
+                       FROM customer c, name_keys(c.name) k WHERE c.id = {customer});
+             COMMIT;"
+        ),
+    );
+    assert!(said.ok, "{}", said.said);
+    let lines: Vec<&str> = said.said.lines().collect();
+    assert_eq!(
+        lines,
+        ["none", "customer_name_char_after_update 1", "t"],
+        "a remark changed, then the name: the trigger's calls, and the keys as the new name's"
+    );
+}
+
+/// sql/V156: a receipt's balance is the balance its own rows left — the account's ledger
+/// summed up to its last row — whether a few rows of the account came after it (read as the
+/// account's balance less them) or more than a hundred of any account did (summed as before).
+#[tokio::test]
+async fn a_receipts_balance_is_what_its_rows_left_however_much_came_after() {
+    let (db, _) = desk().await;
+    let (cash, _) = counter_account(&db).await;
+    let compare = format!(
+        "SELECT (SELECT min(x.balance_after) FROM receipt_read(
+                     (SELECT receipt_no FROM ledger_transaction
+                      WHERE idempotency_key = 'balance-1')) x)::text
+                || ' ' || (SELECT sum(t.amount) FROM ledger_transaction t
+                           WHERE t.account_id = {cash}
+                             AND t.id <= (SELECT id FROM ledger_transaction
+                                          WHERE idempotency_key = 'balance-1'))::text"
+    );
+    let said = psql_on(
+        &cluster().superuser_connection_string(&db.name),
+        &format!(
+            "SET SESSION AUTHORIZATION \"clerk@{db}\";
+             BEGIN; {first}; COMMIT;
+             BEGIN; {second}; COMMIT;
+             BEGIN; {third}; COMMIT;
+             RESET SESSION AUTHORIZATION;
+             {compare};
+             INSERT INTO ledger_transaction (account_id, kind, amount, payment_method_code,
+                                             idempotency_key)
+             SELECT {cash}, 'deposit', 1.00, 'cash', 'later-' || g
+             FROM generate_series(1, 150) g;
+             {compare};",
+            db = db.name,
+            first = at_the_counter(cash, "deposit", "100.00", "cash", "balance-1"),
+            second = at_the_counter(cash, "deposit", "7.10", "cash", "balance-2"),
+            third = at_the_counter(cash, "deposit", "0.35", "cash", "balance-3"),
+        ),
+    );
+    assert!(said.ok, "{}", said.said);
+    let lines: Vec<&str> = said.said.lines().collect();
+    let [few_after, many_after] = lines[lines.len() - 2..] else {
+        panic!("two comparisons: {}", said.said);
+    };
+    for (after, compared) in [("two rows", few_after), ("152 rows", many_after)] {
+        let (said, summed) = compared.split_once(' ').expect("two figures");
+        assert_eq!(said, summed, "{after} after the receipt");
+        assert_eq!(
+            said, "100.00",
+            "{after} after the receipt: its own deposit on an empty account"
+        );
+    }
+}

@@ -13,7 +13,9 @@
 //! trip, the server plans it for the values at hand, where a cached statement may fall into a
 //! generic plan after five calls. A built statement whose generic plan is as good (the customer
 //! table's other searches) is kept with its placeholders' types and run on that plan
-//! ([`CachingClient::query_generic`]).
+//! ([`CachingClient::query_generic`]); one whose generic plan the server chooses by itself
+//! (the search by customer number) is kept and left to the server's choice
+//! ([`CachingClient::query_kept`]).
 
 use std::future::Future;
 
@@ -158,6 +160,26 @@ pub trait CachingClient: Sync {
                     client.batch_execute("RESET plan_cache_mode"),
                 )?;
                 Ok(rows)
+            })
+            .await
+        }
+    }
+
+    /// `sql` with its values, on the statement kept for `sql` and the values' types, planned as
+    /// the server chooses (`auto`: five plans for their values, then the generic plan if its
+    /// estimate is no worse). For a built statement whose generic plan the server picks by
+    /// itself (a search by customer number: one row by a unique key, whatever the value): no
+    /// `SET`/`RESET` around it, which [`query_generic`](Self::query_generic) sends as two
+    /// statements more, each a transaction of its own on the server.
+    fn query_kept(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
+        async move {
+            let (values, types): (Vec<_>, Vec<_>) = params.iter().cloned().unzip();
+            self.cached(sql, &types, move |client, statement| async move {
+                client.query(&statement, &values).await
             })
             .await
         }

@@ -201,9 +201,8 @@ pub(crate) struct PageQuery {
     params: Params,
     direction: Direction,
     at_start: bool,
-    /// Whether its best plan depends on the typed value: planned at every call, never kept
-    /// (`fetch`).
-    planned_per_value: bool,
+    /// How the server plans it (`fetch`).
+    planning: Planning,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -452,7 +451,7 @@ impl PageQuery {
             params,
             direction,
             at_start: cursor.is_none(),
-            planned_per_value: planned_per_value(search),
+            planning: Planning::of(search),
         }
     }
 
@@ -466,10 +465,11 @@ impl PageQuery {
         // generic plan, made once (planning was a third of a name search's cost,
         // docs/decisions.md "The search's statement kept").
         let sql = self.sql.as_str();
-        let rows = if self.planned_per_value {
-            client.query_uncached(sql, &self.params.typed()).await?
-        } else {
-            client.query_generic(sql, &self.params.typed()).await?
+        let params = self.params.typed();
+        let rows = match self.planning {
+            Planning::PerValue => client.query_uncached(sql, &params).await?,
+            Planning::Generic => client.query_generic(sql, &params).await?,
+            Planning::ServersChoice => client.query_kept(sql, &params).await?,
         };
         Ok(rows
             .iter()
@@ -727,10 +727,6 @@ const ISSUED_CARD: &str = "k.void_reason IS DISTINCT FROM 'not_issued'";
 const ARREARS: &str = "(SELECT coalesce(sum(b.amount), 0) FROM bill b \
                        WHERE b.account_id = a.id AND b.status = 'unpaid')";
 
-/// Entries of customer_name_char beyond which a character counts as common: walking that
-/// many index entries costs well under a millisecond.
-const RARE_ENOUGH: usize = 1000;
-
 fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions {
     let branches = match search {
         CustomerSearch::All => vec!["customer c WHERE TRUE".to_owned()],
@@ -826,16 +822,14 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         let holds = Holds::new(&typed, text);
         // Name contains (after the first character: that is the prefix's) through the range
         // of one of its keys in customer_name_char (why: see the migrations V7, V11). The
-        // range walked is that of the fragment's rarest key, judged by counting at most
-        // RARE_ENOUGH entries of each: "建国路88号" walks 路's names, not 建's.
+        // range walked is that of the fragment's rarest key by ANALYZE's most common values
+        // (sql/V158, `name_key_rarest`; it counted up to 1 000 entries of every key before,
+        // a third of a two-character name's search): "建国路88号" walks 路's names, not 建's.
         let keys = params.bind(keys);
         branches.push(Branch::in_order(format!(
             "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
               FROM customer_name_char k) c \
-             WHERE c.ch = (SELECT lower(x.ch) FROM unnest({keys}::text[]) x(ch) \
-                           ORDER BY (SELECT count(*) FROM (SELECT FROM customer_name_char n \
-                                     WHERE n.ch = lower(x.ch) LIMIT {RARE_ENOUGH}) entries) \
-                           LIMIT 1) \
+             WHERE c.ch = (SELECT name_key_rarest({keys}::text[])) \
                AND {}",
             holds.in_column("substr(c.name, 2)")
         )));
@@ -951,8 +945,30 @@ fn case_spellings(text: &str) -> Vec<String> {
 /// is best read from the phone index; a generic plan must take one way for both (docs/decisions.md,
 /// "The search's statement kept"), so the selective ones are spelled to take the index whatever the
 /// plan (`search_conditions`) and kept ("Digits kept; a rare fragment asks the index first").
-fn planned_per_value(search: &CustomerSearch) -> bool {
-    matches!(search, CustomerSearch::Digits(digits) if !selective_digits(digits))
+/// How a search's statement is planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Planning {
+    /// Its best plan depends on the typed value: planned at every call, never kept.
+    PerValue,
+    /// Kept, and run on its generic plan, which the server's own choice would not always take
+    /// (its estimate is the higher, yet it runs as well as any): `SET plan_cache_mode` around it.
+    Generic,
+    /// Kept, and left to the server, which takes the generic plan by itself after five calls:
+    /// the search by customer number, one row by a unique key whatever the number (seen in
+    /// `pg_prepared_statements`: 5 custom plans then generic ones; docs/decisions.md, "The
+    /// counter's reads and writes, measured (s39-d)"). The `SET` and `RESET` around it were
+    /// two transactions more on the server for each of the counter's commonest search.
+    ServersChoice,
+}
+
+impl Planning {
+    fn of(search: &CustomerSearch) -> Planning {
+        match search {
+            CustomerSearch::Digits(digits) if !selective_digits(digits) => Planning::PerValue,
+            CustomerSearch::CustomerNo(_) => Planning::ServersChoice,
+            _ => Planning::Generic,
+        }
+    }
 }
 
 /// Digits from which a phone prefix matches a few customers at most: a mobile number's
