@@ -3790,3 +3790,72 @@ async fn a_receipts_balance_is_what_its_rows_left_however_much_came_after() {
         );
     }
 }
+
+/// Issue 14 (session 39, sql/V161): the ledger's and the card operations' foreign keys to
+/// `payment_method` took a KEY SHARE lock on the method's row at every money write, nearly
+/// always `cash`'s: at 64 desks one row locked by many transactions at once (44 000
+/// multixacts in a 2-minute soak). Without the keys a money write leaves the row untouched,
+/// and what they guaranteed holds another way: a method is never deleted nor its code changed
+/// (not even by the owner), and an operator's row naming a method that does not exist is
+/// refused with nothing written.
+#[tokio::test]
+async fn a_money_write_locks_no_payment_method_and_every_row_names_one_that_is_kept() {
+    let (db, _) = desk().await;
+    let (cash, _) = counter_account(&db).await;
+    let owner = db.pool.get().await.unwrap();
+    let locked_by = || async {
+        owner
+            .query_one(
+                "SELECT xmax::text FROM payment_method WHERE code = 'cash'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    let untouched = locked_by().await;
+    allowed(
+        &db,
+        "clerk",
+        &at_the_counter(cash, "deposit", "10.00", "cash", "v161-cash"),
+    );
+    assert_eq!(
+        locked_by().await,
+        untouched,
+        "a deposit in cash locked the method's row"
+    );
+
+    let before = written(&db);
+    let unknown = psql(
+        &db,
+        "clerk",
+        &at_the_counter(cash, "deposit", "10.00", "bitcoin", "v161-unknown"),
+    );
+    assert!(!unknown.ok, "a row naming no method was posted");
+    assert!(unknown.said.contains("payment"), "{}", unknown.said);
+    assert_eq!(written(&db), before, "a refused row wrote something");
+
+    for change in [
+        "DELETE FROM payment_method WHERE code = 'alipay'",
+        "UPDATE payment_method SET code = 'cash_rmb' WHERE code = 'cash'",
+    ] {
+        let refusal = owner
+            .execute(change, &[])
+            .await
+            .expect_err("a method the ledger may name is kept");
+        assert!(
+            refusal
+                .as_db_error()
+                .is_some_and(|e| e.message().contains("is kept")),
+            "{change}: {refusal:?}"
+        );
+    }
+    owner
+        .execute(
+            "UPDATE payment_method SET enabled = false, name = 'Alipay (closed)'
+             WHERE code = 'alipay'",
+            &[],
+        )
+        .await
+        .expect("a method is disabled or renamed in words, not in code");
+}
