@@ -297,15 +297,7 @@ async fn unpaid_purchase_replaced_on_read(
         };
         return Ok(());
     }
-    if desk.access.for_writing().is_err() {
-        return Ok(());
-    }
-    let client = desk.pool.get().await.map_err(DbError::from)?;
-    let Some(owner) = card_ops::card_owner(&client, card.issue.card_number).await? else {
-        return Ok(());
-    };
-    drop(client);
-    let Some((record, Some(written))) = write_missing(desk, owner, card, desk.reader).await? else {
+    let Some((record, written)) = written_on_read(desk, card).await? else {
         return Ok(());
     };
     touched.discrepancies[index] = Discrepancy::FailedPurchaseReplaced {
@@ -344,15 +336,7 @@ async fn refund_written_on_read(
     let Some(CardContent::User(card)) = &touched.content else {
         return Ok(());
     };
-    if desk.access.for_writing().is_err() {
-        return Ok(());
-    }
-    let client = desk.pool.get().await.map_err(DbError::from)?;
-    let Some(owner) = card_ops::card_owner(&client, card.issue.card_number).await? else {
-        return Ok(());
-    };
-    drop(client);
-    if let Some((record, Some(written))) = write_missing(desk, owner, card, desk.reader).await? {
+    if let Some((record, written)) = written_on_read(desk, card).await? {
         touched.discrepancies[index] = Discrepancy::RefundWritten {
             sequence: record.sequence,
             shown: card.purchase.as_ref().map(|purchase| purchase.sequence),
@@ -361,6 +345,28 @@ async fn refund_written_on_read(
         touched.records = Some(written);
     }
     Ok(())
+}
+
+/// The purchase the books hold that the card on the reader lacks, written onto it by a read
+/// (no money, audited `card.missing_purchase`): what was written and the card's records after.
+/// `None` where this desk writes no card, the card is no customer's here, or the write did
+/// not land (the discrepancy is then told as read).
+async fn written_on_read(
+    desk: &Desk<'_>,
+    card: &UserCard,
+) -> Result<Option<(PurchaseRecord, [Record; 3])>, FlowError> {
+    if desk.access.for_writing().is_err() {
+        return Ok(None);
+    }
+    let client = desk.pool.get().await.map_err(DbError::from)?;
+    let Some(owner) = card_ops::card_owner(&client, card.issue.card_number).await? else {
+        return Ok(None);
+    };
+    drop(client);
+    Ok(match write_missing(desk, owner, card, desk.reader).await? {
+        Some((record, Some(written))) => Some((record, written)),
+        _ => None,
+    })
 }
 
 /// [`touch`] for the card a write has just left (`Flow::Done`'s or `Flow::Failed`'s `card`):

@@ -12,10 +12,9 @@
 //! is sent with [`CachingClient::query_uncached`]: with its values and their types in one round
 //! trip, the server plans it for the values at hand, where a cached statement may fall into a
 //! generic plan after five calls. A built statement whose generic plan is as good (the customer
-//! table's other searches) is kept with its placeholders' types and run on that plan
-//! ([`CachingClient::query_generic`]); one whose generic plan the server chooses by itself
-//! (the search by customer number) is kept and left to the server's choice
-//! ([`CachingClient::query_kept`]).
+//! table's other searches) is kept with its placeholders' types and run on that plan; one whose
+//! generic plan the server chooses by itself (the search by customer number) is kept and left to
+//! the server's choice ([`CachingClient::query_planned`], [`Planning`]).
 
 use std::future::Future;
 
@@ -25,6 +24,22 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Error, GenericClient, Row, Statement};
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// How a built statement is planned ([`CachingClient::query_planned`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Planning {
+    /// Its best plan depends on the values: planned for them at every call, never kept
+    /// ([`CachingClient::query_uncached`]).
+    PerValue,
+    /// Kept, and run on its generic plan, which the server's own choice would not always take:
+    /// its generic estimate is the higher, and the server (`auto`) keeps planning for every
+    /// call a statement so estimated, however it runs. `SET plan_cache_mode` around it.
+    Generic,
+    /// Kept, and left to the server, which takes the generic plan by itself after five calls
+    /// (one row by a unique key, whatever the value): no `SET`/`RESET` around it, two
+    /// statements more, each a transaction of its own on the server.
+    ServersChoice,
+}
 
 /// The client's calls of these names, each run on the cached statement of its `sql`
 /// ([`CachingClient::cached`]).
@@ -139,47 +154,32 @@ pub trait CachingClient: Sync {
         async move { self.sent(sql, self.client().query_typed(sql, params)).await }
     }
 
-    /// `sql` with its values, on the statement kept for `sql` and the values' types, run on
-    /// its generic plan: planned once per connection, never for the values. For a built
-    /// statement whose placeholders' types the server could not all infer, and whose generic
-    /// plan is as good as one made for any value: the server's own choice (`auto`) compares
-    /// the plans' estimated costs, and keeps planning for every call a statement whose
-    /// generic estimate is the higher, however it runs. The setting is the connection's
-    /// between the statement's neighbours in the same write, put back behind it.
-    fn query_generic(
+    /// `sql` with its values, planned as `planning` says ([`Planning`]): sent with its values
+    /// and planned for them, or kept on its connection with its values' types and run on the
+    /// generic plan the server chooses by itself or is told to take.
+    fn query_planned(
         &self,
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
+        planning: Planning,
     ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
         async move {
+            if planning == Planning::PerValue {
+                return self.query_uncached(sql, params).await;
+            }
             let (values, types): (Vec<_>, Vec<_>) = params.iter().cloned().unzip();
             self.cached(sql, &types, move |client, statement| async move {
+                if planning == Planning::ServersChoice {
+                    return client.query(&statement, &values).await;
+                }
+                // The setting is the connection's between the statement's neighbours in the
+                // same write, put back behind it.
                 let (_, rows, _) = tokio::try_join!(
                     client.batch_execute("SET plan_cache_mode = force_generic_plan"),
                     client.query(&statement, &values),
                     client.batch_execute("RESET plan_cache_mode"),
                 )?;
                 Ok(rows)
-            })
-            .await
-        }
-    }
-
-    /// `sql` with its values, on the statement kept for `sql` and the values' types, planned as
-    /// the server chooses (`auto`: five plans for their values, then the generic plan if its
-    /// estimate is no worse). For a built statement whose generic plan the server picks by
-    /// itself (a search by customer number: one row by a unique key, whatever the value): no
-    /// `SET`/`RESET` around it, which [`query_generic`](Self::query_generic) sends as two
-    /// statements more, each a transaction of its own on the server.
-    fn query_kept(
-        &self,
-        sql: &str,
-        params: &[(&(dyn ToSql + Sync), Type)],
-    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send {
-        async move {
-            let (values, types): (Vec<_>, Vec<_>) = params.iter().cloned().unzip();
-            self.cached(sql, &types, move |client, statement| async move {
-                client.query(&statement, &values).await
             })
             .await
         }

@@ -3,7 +3,7 @@
 //! Pages are found by keyset, never OFFSET: a page 40 000 rows deep costs what the first one
 //! does. The plan choices behind each search are explained in `sql/V3__customer_search.sql`.
 
-use crate::db::CachingClient;
+use crate::db::{CachingClient, Planning};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::types::{ToSql, Type};
@@ -451,7 +451,7 @@ impl PageQuery {
             params,
             direction,
             at_start: cursor.is_none(),
-            planning: Planning::of(search),
+            planning: planning_of(search),
         }
     }
 
@@ -466,11 +466,7 @@ impl PageQuery {
         // docs/decisions.md "The search's statement kept").
         let sql = self.sql.as_str();
         let params = self.params.typed();
-        let rows = match self.planning {
-            Planning::PerValue => client.query_uncached(sql, &params).await?,
-            Planning::Generic => client.query_generic(sql, &params).await?,
-            Planning::ServersChoice => client.query_kept(sql, &params).await?,
-        };
+        let rows = client.query_planned(sql, &params, self.planning).await?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -939,35 +935,19 @@ fn case_spellings(text: &str) -> Vec<String> {
     })
 }
 
-/// Whether a search's statement is planned for its values at every call rather than kept. Digits
-/// too few to be selective are: a phone prefix of a few digits matches a large share of all
+/// How a search's statement is planned. Digits too few to be selective are planned for their
+/// values at every call: a phone prefix of a few digits matches a large share of all
 /// customers and is best read walking the customer numbers, one of seven or more matches a few and
 /// is best read from the phone index; a generic plan must take one way for both (docs/decisions.md,
 /// "The search's statement kept"), so the selective ones are spelled to take the index whatever the
 /// plan (`search_conditions`) and kept ("Digits kept; a rare fragment asks the index first").
-/// How a search's statement is planned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Planning {
-    /// Its best plan depends on the typed value: planned at every call, never kept.
-    PerValue,
-    /// Kept, and run on its generic plan, which the server's own choice would not always take
-    /// (its estimate is the higher, yet it runs as well as any): `SET plan_cache_mode` around it.
-    Generic,
-    /// Kept, and left to the server, which takes the generic plan by itself after five calls:
-    /// the search by customer number, one row by a unique key whatever the number (seen in
-    /// `pg_prepared_statements`: 5 custom plans then generic ones; docs/decisions.md, "The
-    /// counter's reads and writes, measured (s39-d)"). The `SET` and `RESET` around it were
-    /// two transactions more on the server for each of the counter's commonest search.
-    ServersChoice,
-}
-
-impl Planning {
-    fn of(search: &CustomerSearch) -> Planning {
-        match search {
-            CustomerSearch::Digits(digits) if !selective_digits(digits) => Planning::PerValue,
-            CustomerSearch::CustomerNo(_) => Planning::ServersChoice,
-            _ => Planning::Generic,
-        }
+/// The search by customer number is left to the server's choice (s39-d), the others run on
+/// their generic plan.
+fn planning_of(search: &CustomerSearch) -> Planning {
+    match search {
+        CustomerSearch::Digits(digits) if !selective_digits(digits) => Planning::PerValue,
+        CustomerSearch::CustomerNo(_) => Planning::ServersChoice,
+        _ => Planning::Generic,
     }
 }
 

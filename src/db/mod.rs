@@ -45,7 +45,7 @@ use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::config::{Host, TargetSessionAttrs};
 use tokio_postgres::error::SqlState;
 
-pub use caching_client::CachingClient;
+pub use caching_client::{CachingClient, Planning};
 pub use health::HealthProbe;
 pub use lost::LostConnection;
 pub use transaction::Transaction;
