@@ -515,7 +515,15 @@ async fn a_reading_priced_by_the_clerk_is_refused() {
         .await
         .unwrap_err();
     clerk.batch_execute("ROLLBACK").await.unwrap();
-    refused_because(&shadowed, "shadowed", MISPRICED);
+    // Since sql/V159 a clerk makes no temporary table at all ("permission denied to create
+    // temporary tables"), the shadow's first step; a role that may (the meter import's) meets
+    // V34's check as before (boundary's shadowing test, as the supervisor).
+    let temporary_refused = shadowed
+        .as_db_error()
+        .is_some_and(|e| e.message().contains("create temporary tables"));
+    if !temporary_refused {
+        refused_because(&shadowed, "shadowed", MISPRICED);
+    }
     assert_eq!(written(&desk).await, before);
     for sent in [
         honest("ok1"),
