@@ -713,16 +713,30 @@ impl App {
         usize::from(self.viewport.1.saturating_sub(5)).max(1)
     }
 
-    /// The breadcrumb trail shown on the top line.
+    /// The breadcrumb trail shown on the top line, one crumb a screen. A crumb names the
+    /// customer once: a screen about a customer ("10006685 › Bills", `customer_crumb`) over
+    /// the one that names them already (their details, "10006685") leaves the number out
+    /// ("… › Arrears › 10006685 › Bills", not "… › 10006685 › 10006685 › Bills", s39).
     pub fn breadcrumbs(&self) -> Vec<String> {
-        self.below
-            .iter()
-            .chain(std::iter::once(&self.screen))
-            .map(|screen| match screen {
+        let mut crumbs: Vec<String> = Vec::new();
+        for screen in self.below.iter().chain(std::iter::once(&self.screen)) {
+            let crumb = match screen {
                 Slot::Module(_, screen) => screen.crumb(self.lang),
                 Slot::Vacant(_) => String::new(),
-            })
-            .collect()
+            };
+            let named = crumbs
+                .last()
+                .and_then(|before| before.rsplit(" › ").next())
+                .filter(|named| !named.is_empty())
+                .and_then(|named| crumb.strip_prefix(named))
+                .and_then(|rest| rest.strip_prefix(" › "));
+            let crumb = match named {
+                Some(rest) => rest.to_owned(),
+                None => crumb,
+            };
+            crumbs.push(crumb);
+        }
+        crumbs
     }
 }
 
