@@ -785,6 +785,49 @@ fn pending_operations_in_chinese_show_their_money_and_water() {
     insta::assert_snapshot!(render(&app));
 }
 
+/// s38-d's walk: "›2026-12-06 05:39  2105 100000757 充值 -8.00 4.000 10000057 陈芳 …", the
+/// operator who began it past 80 columns. At 80×24 the row shows every fact, the operator
+/// last (to the start of a long Latin name); the time's year gives way first.
+#[test]
+fn who_began_a_pending_operation_is_seen_at_80x24() {
+    for (lang, operator, seen) in [
+        (Lang::Zh, "欧阳晓明明", "欧阳晓明"),
+        (Lang::En, "Li Xiaoming", "Li Xiao"),
+        (Lang::Zh, "Li Xiaoming", "Li Xiao"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::Char('p'));
+        let mut rows = pending_rows();
+        rows[0] = PendingOperation {
+            operation_id: 2105,
+            card_no: 100_000_757,
+            customer_no: 10_000_057,
+            customer_name: "陈芳".into(),
+            operator: operator.into(),
+            amount: Some("-8.00".parse().unwrap()),
+            volume_litres: Some(4_000),
+            ..rows[0].clone()
+        };
+        rows[1].operation_id = 1_234_567;
+        answer(&mut app, &sent, Reply::screen(rows));
+        let screen = render_at(&app, (80, 24));
+        let row = screen
+            .lines()
+            .find(|line| line.contains("100000757"))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        for fact in ["2105", "100000757", "-8.00", "4.000", "10000057 陈芳", seen] {
+            assert!(row.contains(fact), "{lang:?} {fact}: {row}");
+        }
+        assert!(
+            row.contains("11-28 "),
+            "{lang:?}: the time, its year gone: {row}"
+        );
+    }
+}
+
 #[test]
 fn pending_operations_are_a_supervisors_list() {
     let mut app = signed_in(Lang::En);
