@@ -785,6 +785,60 @@ fn pending_operations_in_chinese_show_their_money_and_water() {
     insta::assert_snapshot!(render(&app));
 }
 
+/// s38-d's walk: a card's purchase refunded, then the card replaced; the usage records showed
+/// the replacement with the carried purchase's 15.000 m³ as if it were water. A replacement
+/// that carried a refunded purchase shows no volume and says why under its row, whole at
+/// 80×24 in both languages; one that carried a valid purchase shows its volume.
+#[test]
+fn a_replacement_carrying_a_refunded_purchase_shows_no_water() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "— carries purchase #6 refunded before: cancelled, no water",
+        ),
+        (Lang::Zh, "— 所带第 6 笔购水此前已退款：已作废，不含水量"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 30, 0).unwrap();
+        let replaced = |operation_id, card_no: i64, seq, refunded| UsageRecord {
+            operation_id,
+            kind: OperationKind::Replace,
+            state: OperationState::Done,
+            card_no,
+            generation: 2,
+            purchase_seq: Some(seq),
+            volume_litres: Some(15_000),
+            amount: None,
+            operator: "Li Ming".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: None,
+            carries_refunded: refunded,
+        };
+        let records = vec![
+            replaced(2110, 100_000_758, 7, false),
+            replaced(2104, 100_000_757, 6, true),
+        ];
+        answer(&mut app, &sent, Reply::screen(records));
+        let screen = render_at(&app, (80, 24));
+        let lines: Vec<&str> = screen.lines().collect();
+        let row = lines
+            .iter()
+            .position(|line| line.contains("100000757"))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        assert!(!lines[row].contains("15.000"), "{lang:?}: {}", lines[row]);
+        assert!(lines[row + 1].contains(said), "{lang:?}: {screen}");
+        let valid = lines
+            .iter()
+            .find(|line| line.contains("100000758"))
+            .unwrap();
+        assert!(valid.contains("15.000"), "{lang:?}: {valid}");
+    }
+}
+
 /// s38-d's walk: "›2026-12-06 05:39  2105 100000757 充值 -8.00 4.000 10000057 陈芳 …", the
 /// operator who began it past 80 columns. At 80×24 the row shows every fact, the operator
 /// last (to the start of a long Latin name); the time's year gives way first.
@@ -1596,6 +1650,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
             started_at: at,
             finished_at: Some(at),
             failure_reason: Some("not_on_card".into()),
+            carries_refunded: false,
         },
         UsageRecord {
             operation_id: 3,
@@ -1610,6 +1665,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
             started_at: at - chrono::Duration::days(30),
             finished_at: Some(at),
             failure_reason: None,
+            carries_refunded: false,
         },
     ];
     answer(&mut app, &sent, Reply::screen(records));
@@ -2500,6 +2556,7 @@ fn a_nine_digit_card_number_keeps_the_usage_records_columns_under_their_headings
         started_at: at,
         finished_at: Some(at),
         failure_reason: None,
+        carries_refunded: false,
     };
     answer(&mut app, &sent, Reply::screen(vec![record]));
     let screen = render(&app);
@@ -3917,6 +3974,7 @@ fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
             started_at: at,
             finished_at: Some(at),
             failure_reason: None,
+            carries_refunded: false,
         };
         answer(
             &mut app,
@@ -3978,6 +4036,7 @@ fn the_usage_records_say_a_failed_refund_paid_nothing() {
             started_at: at,
             finished_at: Some(at),
             failure_reason: None,
+            carries_refunded: false,
         };
         answer(
             &mut app,
@@ -4030,6 +4089,7 @@ fn the_usage_records_notes_name_the_failed_recharge_and_the_failed_refund_apart(
             started_at: at,
             finished_at: Some(at),
             failure_reason: Some("not_on_card".into()),
+            carries_refunded: false,
         };
         answer(
             &mut app,
@@ -4077,6 +4137,7 @@ fn the_usage_records_say_why_an_operation_failed_at_80x24() {
                 started_at: at,
                 finished_at: Some(at),
                 failure_reason: Some("not_on_card".into()),
+                carries_refunded: false,
             }]),
         );
         let screen = render_at(&app, (80, 24));
