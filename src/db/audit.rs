@@ -261,6 +261,19 @@ async fn read(
     .await
 }
 
+/// The `bill_cycles` column: bill ids and their cycles' first days, as JSON.
+fn bill_cycles(column: Option<&str>) -> Result<BTreeMap<i64, NaiveDate>, DbError> {
+    let inconsistent = |error: String| DbError::Inconsistent(format!("bill cycles: {error}"));
+    let Some(text) = column else {
+        return Ok(BTreeMap::new());
+    };
+    let days: BTreeMap<i64, String> =
+        serde_json::from_str(text).map_err(|error| inconsistent(error.to_string()))?;
+    days.into_iter()
+        .map(|(id, day)| Ok((id, day.parse().map_err(|_| inconsistent(day))?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,17 +287,4 @@ mod tests {
         assert_eq!(Kind::of(" Card. "), Kind::Prefix("card.".into()));
         assert_eq!(Kind::of("card"), Kind::Prefix("card.".into()));
     }
-}
-
-/// The `bill_cycles` column: bill ids and their cycles' first days, as JSON.
-fn bill_cycles(column: Option<&str>) -> Result<BTreeMap<i64, NaiveDate>, DbError> {
-    let inconsistent = |error: String| DbError::Inconsistent(format!("bill cycles: {error}"));
-    let Some(text) = column else {
-        return Ok(BTreeMap::new());
-    };
-    let days: BTreeMap<i64, String> =
-        serde_json::from_str(text).map_err(|error| inconsistent(error.to_string()))?;
-    days.into_iter()
-        .map(|(id, day)| Ok((id, day.parse().map_err(|_| inconsistent(day))?)))
-        .collect()
 }
