@@ -715,8 +715,9 @@ impl App {
 
     /// The breadcrumb trail shown on the top line, one crumb a screen. A crumb names the
     /// customer once: a screen about a customer ("10006685 › Bills", `customer_crumb`) over
-    /// the one that names them already (their details, "10006685") leaves the number out
-    /// ("… › Arrears › 10006685 › Bills", not "… › 10006685 › 10006685 › Bills", s39).
+    /// screens that name them already (their details "10006685", their bills) leaves the
+    /// number out ("… › Arrears › 10006685 › Bills › Account", not "… › 10006685 ›
+    /// 10006685 › Bills › 10006685 › Account", s39).
     pub fn breadcrumbs(&self) -> Vec<String> {
         let mut crumbs: Vec<String> = Vec::new();
         for screen in self.below.iter().chain(std::iter::once(&self.screen)) {
@@ -724,10 +725,12 @@ impl App {
                 Slot::Module(_, screen) => screen.crumb(self.lang),
                 Slot::Vacant(_) => String::new(),
             };
+            // The customer the trail names last, if any (`customer_crumb`'s number).
             let named = crumbs
-                .last()
-                .and_then(|before| before.rsplit(" › ").next())
-                .filter(|named| !named.is_empty())
+                .iter()
+                .rev()
+                .flat_map(|before| before.rsplit(" › "))
+                .find(|segment| segment.len() == 8 && segment.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|named| crumb.strip_prefix(named))
                 .and_then(|rest| rest.strip_prefix(" › "));
             let crumb = match named {

@@ -402,6 +402,25 @@ fn a_crumb_names_the_customer_once() {
             );
             assert_eq!(top.matches("10000034").count(), 1, "{lang:?} {key}: {top}");
         }
+        // The bills, then the deposit that pays a ticked one (F2, the balance short): the
+        // customer once in the whole trail (by hand: "… › 10000406 › 账单 › 10000406 › 账户").
+        let mut app = details();
+        let sent = press(&mut app, KeyCode::Char('b'));
+        let mut owing = crate::readings::bills();
+        owing.customer_no = 10_000_034;
+        owing.balance = Money::ZERO;
+        answer(&mut app, &sent, Reply::screen(Some(owing)));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char(' '));
+        press(&mut app, KeyCode::F(2));
+        let crumbs = app.breadcrumbs();
+        assert_eq!(
+            crumbs[2..],
+            [bills.to_owned(), account.to_owned()],
+            "{lang:?}: {crumbs:?}"
+        );
+        let top = top_line(&app);
+        assert_eq!(top.matches("10000034").count(), 1, "{lang:?}: {top}");
         // From the table (no details below) the crumb names the customer too.
         let mut app = signed_in(lang);
         press(&mut app, KeyCode::Down);
