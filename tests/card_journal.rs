@@ -1835,6 +1835,67 @@ async fn replace_voids_the_old_card_carries_the_last_purchase_and_a_failed_one_i
     assert_eq!(usage.len(), 2, "the replacement and the recharge");
 }
 
+/// s38-d's walk: a card's purchase refunded, then the card replaced: the new card carries the
+/// purchase cancelled (no water), but the usage records showed the replacement with its
+/// 15.000 m³ as if carried valid. The records say which replacement carried a refunded
+/// purchase; one that carried a valid one does not.
+#[tokio::test]
+async fn a_replacement_that_carried_a_refunded_purchase_is_recorded_so() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("15")).await;
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: None,
+    };
+    counter.done(SUPERVISOR, &refund).await;
+    counter.card = [EMPTY_RECORD; 3];
+    let replaced = counter.done(SUPERVISOR, &replace_lost()).await;
+    let carried = counter.user_card().purchase.unwrap();
+    assert_eq!(
+        (carried.volume_litres, carried.status),
+        (15_000, PurchaseStatus::Cancelled),
+        "the new card carries it cancelled"
+    );
+    counter.swipe();
+    assert_eq!(counter.meter.credit_litres, 0, "no water from it");
+    // A valid purchase carried by the next replacement.
+    counter.done(CLERK, &recharge_m3("2")).await;
+    counter.card = [EMPTY_RECORD; 3];
+    let second = counter.done(SUPERVISOR, &replace_lost()).await;
+    let usage = card_ops::usage_records(
+        &**counter.customer.client,
+        UsageOf::Customer(counter.customer.customer_id),
+        10,
+    )
+    .await
+    .unwrap();
+    let replacement = |card_no: u32| {
+        usage
+            .iter()
+            .find(|r| r.kind == OperationKind::Replace && r.card_no == i64::from(card_no))
+            .unwrap_or_else(|| panic!("{card_no}: {usage:?}"))
+    };
+    let first = replacement(replaced.card_no);
+    assert_eq!(
+        (first.volume_litres, first.carries_refunded),
+        (Some(15_000), true),
+        "{first:?}"
+    );
+    let later = replacement(second.card_no);
+    assert_eq!(
+        (later.volume_litres, later.carries_refunded),
+        (Some(2_000), false),
+        "{later:?}"
+    );
+    assert!(
+        usage
+            .iter()
+            .filter(|r| r.kind != OperationKind::Replace)
+            .all(|r| !r.carries_refunded)
+    );
+}
+
 #[tokio::test]
 async fn recycle_wipes_a_void_card_or_a_returned_one_with_nothing_left_to_load() {
     let mut counter = Counter::new().await;

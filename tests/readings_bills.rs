@@ -2151,3 +2151,84 @@ async fn a_bill_written_where_there_is_no_folder_is_said_as_the_files_trouble() 
          folder"
     );
 }
+
+/// s39's walk: the audit entry of a bill paid named it by its id ("修改后 · 账单：[6]"), which no
+/// clerk sees anywhere. The entry is read with each bill's cycle (its first day, as the bills
+/// screen's Cycle column shows it), read now as the audit's reader (`audit::page`), and
+/// shown by it in both languages.
+#[tokio::test]
+async fn the_audit_entry_of_bills_paid_names_them_by_their_cycles() {
+    use meterdesk::db::audit::{self, AuditFilter};
+    use meterdesk::db::customers::PageAt;
+    let desk = desk().await;
+    two_bills(&desk).await;
+    let paying = MoneyMove {
+        customer_id: desk.postpaid,
+        movement: Movement::Deposit,
+        amount: money("130.00"),
+        method: "cash".into(),
+        pays: Some(BillsToPay {
+            bill_ids: vec![1, 2],
+            total: money("130.00"),
+        }),
+    };
+    let mut clerk = desk.clerk.get().await.unwrap();
+    let moved = accounts::move_money(&mut clerk, "pay-both", &paying)
+        .await
+        .unwrap();
+    assert!(
+        matches!(moved.outcome, MoveOutcome::Moved { .. }),
+        "{moved:?}"
+    );
+    let cycles: Vec<(i64, NaiveDate)> = desk
+        .owner
+        .query("SELECT id, period_start FROM bill ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(cycles.len(), 2, "{cycles:?}");
+    let supervisor = desk.supervisor.get().await.unwrap();
+    let page = audit::page(&**supervisor, &AuditFilter::default(), &PageAt::First, 50)
+        .await
+        .unwrap();
+    let paid = page
+        .rows
+        .iter()
+        .find(|row| row.detail["after"]["bills"].is_array())
+        .unwrap_or_else(|| panic!("the payment's entry: {:?}", page.rows));
+    assert_eq!(paid.bill_cycles, cycles.iter().copied().collect());
+    assert!(
+        page.rows
+            .iter()
+            .filter(|row| !std::ptr::eq(*row, paid))
+            .all(|row| row.bill_cycles.is_empty()),
+        "only an entry naming bills reads their cycles"
+    );
+    for (lang, label) in [(Lang::Zh, "账单："), (Lang::En, "Bills: ")] {
+        let shown = meterdesk::screens::audit::entry::lines(
+            paid,
+            lang,
+            chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+            80,
+            &meterdesk::ui::theme::Theme::new(meterdesk::app::state::Look::default()),
+        );
+        let text: String = shown
+            .iter()
+            .map(|line| {
+                line.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+                    + "\n"
+            })
+            .collect();
+        let named = lang.list(&[cycles[0].1.to_string(), cycles[1].1.to_string()]);
+        assert!(
+            text.contains(&format!("{label}{named}")),
+            "{lang:?}: {text}"
+        );
+        assert!(!text.contains("[1"), "{lang:?}: no ids: {text}");
+    }
+}

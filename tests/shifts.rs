@@ -683,3 +683,62 @@ async fn arrears_of_a_past_day_are_the_bills_owed_at_its_end() {
         );
     }
 }
+
+/// s39's walk: a supervisor's takings row read "现金 29 -63760.00", the deposits of a clerk
+/// they reversed counted against them on their day (sql/V21), unexplained. The report's row
+/// now says how many deposits it counts reversed and for how much (sql/V171); the takings and
+/// the other operators' rows stay as the books have them.
+#[tokio::test]
+async fn a_takings_row_says_the_deposits_its_operator_reversed() {
+    use chrono::{FixedOffset, Utc};
+    let db = with_fixture().await;
+    let owner = db.pool.get().await.unwrap();
+    let zone = FixedOffset::east_opt(server_offset(&owner).await).unwrap();
+    let window = Window::of_day(Utc::now().with_timezone(&zone).date_naive(), zone);
+    let anna = db.pool_of("anna");
+    take(&anna, "a-1", Movement::Deposit, "300.00", "cash").await;
+    take(&anna, "a-2", Movement::Deposit, "200.00", "cash").await;
+    take(&anna, "a-3", Movement::Deposit, "50.00", "wechat_pay").await;
+    let boss = db.pool_of("boss");
+    take(&boss, "b-1", Movement::Deposit, "20.00", "cash").await;
+    owner
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, reverses_id, operator_id,
+                                             idempotency_key)
+             SELECT t.account_id, 'reversal', -t.amount, t.id, boss.id, 'reversal-' || t.idempotency_key
+             FROM ledger_transaction t, operator boss
+             WHERE t.idempotency_key IN ('a-1', 'a-2') AND boss.login = 'boss'",
+        )
+        .await
+        .expect("two of anna's payments reversed by the supervisor");
+    let rows = takings_of(&boss, &window).await;
+    let row = |login: &str, method: &str| {
+        rows.iter()
+            .find(|row| row.operator == login && row.takings.method == method)
+            .unwrap_or_else(|| panic!("{login} {method}: {rows:?}"))
+    };
+    let boss_cash = row("boss", "cash");
+    assert_eq!(
+        (
+            boss_cash.takings.payments,
+            boss_cash.takings.takings,
+            boss_cash.reversals,
+            boss_cash.reversed
+        ),
+        (1, money("-480.00"), 2, money("-500.00")),
+        "the supervisor's row: one payment, two reversals, net takings"
+    );
+    let anna_cash = row("anna", "cash");
+    assert_eq!(
+        (
+            anna_cash.takings.takings,
+            anna_cash.reversals,
+            anna_cash.reversed
+        ),
+        (money("500.00"), 0, Money::ZERO),
+        "the clerk's row as taken"
+    );
+    assert_eq!(row("anna", "wechat_pay").reversals, 0);
+    let total: Money = rows.iter().map(|row| row.takings.takings).sum();
+    assert_eq!(total, money("70.00"), "the books' takings, unchanged");
+}

@@ -713,16 +713,33 @@ impl App {
         usize::from(self.viewport.1.saturating_sub(5)).max(1)
     }
 
-    /// The breadcrumb trail shown on the top line.
+    /// The breadcrumb trail shown on the top line, one crumb a screen. A crumb names the
+    /// customer once: a screen about a customer ("10006685 › Bills", `customer_crumb`) over
+    /// screens that name them already (their details "10006685", their bills) leaves the
+    /// number out ("… › Arrears › 10006685 › Bills › Account", not "… › 10006685 ›
+    /// 10006685 › Bills › 10006685 › Account", s39).
     pub fn breadcrumbs(&self) -> Vec<String> {
-        self.below
-            .iter()
-            .chain(std::iter::once(&self.screen))
-            .map(|screen| match screen {
+        let mut crumbs: Vec<String> = Vec::new();
+        for screen in self.below.iter().chain(std::iter::once(&self.screen)) {
+            let crumb = match screen {
                 Slot::Module(_, screen) => screen.crumb(self.lang),
                 Slot::Vacant(_) => String::new(),
-            })
-            .collect()
+            };
+            // The customer the trail names last, if any (`customer_crumb`'s number).
+            let named = crumbs
+                .iter()
+                .rev()
+                .flat_map(|before| before.rsplit(" › "))
+                .find(|segment| segment.len() == 8 && segment.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|named| crumb.strip_prefix(named))
+                .and_then(|rest| rest.strip_prefix(" › "));
+            let crumb = match named {
+                Some(rest) => rest.to_owned(),
+                None => crumb,
+            };
+            crumbs.push(crumb);
+        }
+        crumbs
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::db::CachingClient;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::DbError;
 use super::card_ops::OperationState;
@@ -55,6 +55,10 @@ pub struct AuditRow {
     /// The names, read now, of the departments an operator's entry names by id in its detail
     /// (`department_id`, at any depth): the entry shows the name, as the operators' list does.
     pub department_names: BTreeMap<i64, String>,
+    /// The cycles (their first day), read now, of the bills an entry names by id (`bills`, a
+    /// payment's): the entry names each as the bills screen does, not by an id no clerk sees
+    /// (s39: "修改后 · 账单：[6]").
+    pub bill_cycles: BTreeMap<i64, NaiveDate>,
     /// An entry of a card operation: that operation's state now. Its entry is written when the
     /// write is journaled, before the card is touched; an opening whose card then refused the
     /// write is `Failed`, and its entry alone would read as a card opened.
@@ -215,6 +219,13 @@ async fn read(
                      WHERE to_jsonb(d.id) IN
                            (SELECT jsonb_path_query(a.detail, 'strict $.**.department_id')))::text
                 END AS department_names,
+                -- The cycles, read now, of the bills an entry names by id (`bills`, an array
+                -- at any depth: a payment's): the counter knows a bill by its cycle.
+                (SELECT jsonb_object_agg(b.id, b.period_start) FROM bill b
+                 WHERE to_jsonb(b.id) IN
+                       (SELECT jsonb_array_elements(named.bills)
+                        FROM jsonb_path_query(a.detail, 'strict $.**.bills') named(bills)
+                        WHERE jsonb_typeof(named.bills) = 'array'))::text AS bill_cycles,
                 co.state AS operation_state, co.failure_reason
          FROM audit_log a
          LEFT JOIN operator o ON o.id = a.operator_id
@@ -239,6 +250,7 @@ async fn read(
                 .transpose()
                 .map_err(|error| DbError::Inconsistent(format!("department names: {error}")))?
                 .unwrap_or_default(),
+            bill_cycles: bill_cycles(row.get("bill_cycles"))?,
             operation_state: row
                 .get::<_, Option<&str>>("operation_state")
                 .map(OperationState::parse)
@@ -247,6 +259,19 @@ async fn read(
         }))
     })
     .await
+}
+
+/// The `bill_cycles` column: bill ids and their cycles' first days, as JSON.
+fn bill_cycles(column: Option<&str>) -> Result<BTreeMap<i64, NaiveDate>, DbError> {
+    let inconsistent = |error: String| DbError::Inconsistent(format!("bill cycles: {error}"));
+    let Some(text) = column else {
+        return Ok(BTreeMap::new());
+    };
+    let days: BTreeMap<i64, String> =
+        serde_json::from_str(text).map_err(|error| inconsistent(error.to_string()))?;
+    days.into_iter()
+        .map(|(id, day)| Ok((id, day.parse().map_err(|_| inconsistent(day))?)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -214,6 +214,11 @@ pub struct TakingsRow {
     pub day: NaiveDate,
     pub operator: String,
     pub takings: MethodTakings,
+    /// The deposits this operator reversed that day by this method: how many, and their money
+    /// (negative), which `takings` already counts (sql/V21's rule: against whoever reversed,
+    /// on their day; sql/V171 says it).
+    pub reversals: i64,
+    pub reversed: Money,
 }
 
 /// One shift of the day with its totals (the supervisor's view).
@@ -343,7 +348,7 @@ async fn read_report(
                 &[from, to, offset],
                 |row| {
                     Ok(from_columns!(row => TakingsRow {
-                        day, operator, takings: method_takings(row),
+                        day, operator, takings: method_takings(row), reversals, reversed,
                     }))
                 },
             )

@@ -35,6 +35,7 @@ use crate::db::shifts::{
     self, ArrearsAge, Report, ReportKind, ShiftRow, TakingsRow, WaterRow, Window,
 };
 use crate::domain::csv;
+use crate::domain::money::Money;
 use crate::domain::report_days::{MOST_DAYS, RangeError, ReportDays};
 use crate::i18n::Lang;
 use crate::ui::inert::inert;
@@ -94,12 +95,16 @@ fn title(kind: ReportKind) -> &'static str {
     }
 }
 
-const TAKINGS: [Column; 5] = [
-    Column::new("report.col_operator", 10, 2, false),
+/// The takings of an operator who reversed deposits count the reversals against them, on
+/// their day (sql/V21): their own column says so beside the takings ("Reversed", s40-e: the
+/// supervisor's "现金 29 -63760.00" left a negative sum unexplained).
+const TAKINGS: [Column; 6] = [
+    Column::new("report.col_operator", 9, 2, false),
     Column::new("report.col_method", 10, 1, false),
     Column::new("report.col_payments", 8, 0, true),
-    Column::new("report.col_takings", 14, 1, true),
-    Column::new("report.col_refunds", 14, 1, true),
+    Column::new("report.col_takings", 12, 1, true),
+    Column::new("report.col_reversed", 13, 1, true),
+    Column::new("report.col_refunds", 12, 1, true),
 ];
 const SHIFTS: [Column; 7] = [
     Column::new("report.col_shift", 6, 0, true),
@@ -247,6 +252,8 @@ impl ReportRow for TakingsRow {
         "takings",
         "refunds",
         "refund_count",
+        "reversed",
+        "reversals",
     ];
 
     /// A range's takings by operator and method, its days added up (the CSV keeps each day),
@@ -264,6 +271,8 @@ impl ReportRow for TakingsRow {
                     sum.refunds += day.refunds;
                     sum.payments += day.payments;
                     sum.refund_count += day.refund_count;
+                    shown.reversed += row.reversed;
+                    shown.reversals += row.reversals;
                 }
                 None => merged.push(row.clone()),
             }
@@ -280,6 +289,7 @@ impl ReportRow for TakingsRow {
             coded(app.lang, "payment_method.", &self.takings.method),
             self.takings.payments.to_string(),
             self.takings.takings.to_string(),
+            reversed(self.reversals, self.reversed),
             self.takings.refunds.to_string(),
         ]
     }
@@ -290,6 +300,10 @@ impl ReportRow for TakingsRow {
             String::new(),
             sum(rows, |r| r.takings.payments),
             sum(rows, |r| r.takings.takings),
+            reversed(
+                rows.iter().map(|r| r.reversals).sum(),
+                rows.iter().map(|r| r.reversed).sum(),
+            ),
             sum(rows, |r| r.takings.refunds),
         ]
     }
@@ -305,7 +319,19 @@ impl ReportRow for TakingsRow {
             t.takings.to_string(),
             t.refunds.to_string(),
             t.refund_count.to_string(),
+            self.reversed.to_string(),
+            self.reversals.to_string(),
         ]
+    }
+}
+
+/// The reversals a takings row counts: their money, negative, with how many ("-81000.00 ×6");
+/// none, blank.
+fn reversed(count: i64, money: Money) -> String {
+    if count == 0 {
+        String::new()
+    } else {
+        format!("{money} ×{count}")
     }
 }
 

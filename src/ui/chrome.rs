@@ -214,17 +214,21 @@ pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &T
     );
 }
 
-/// The message in `area`, its line; one too long for it goes on over the row above as well
-/// (the body's last, while `spill` — the message is what the clerk must read: "…; F2 saves
-/// yours over them" cut off left them guessing), and only past two lines is it cut, between
-/// words, ending in the mark that the rest is in `:messages` (`whole.more_in_messages`): a bare
-/// `…` left the clerk not knowing that the lost words could be read (s37-e: "Reported.").
-/// Under the `:messages` overlay (`whole_above`), where the whole text is just above, the cut
-/// ends in a bare `…`: the mark would send the clerk where they already are (s37-h).
+/// The message in `area`, its line; one too long for it goes on over the rows above as well
+/// (the body's last, while `spill` allows — the message is what the clerk must read: "…; F2
+/// saves yours over them" cut off left them guessing). Every text of the catalogue fits two
+/// rows; the third (`SPILL_ROWS`) is for what is said together: a refusal and the words added
+/// after it ("… The keys pressed after F2 were not done."), the card's two differences ("…
+/// Call a supervisor. Reported." and "… lacks purchase #10 …"), which two rows cut (s39). Only
+/// past the rows it may take is it cut, between words, ending in the mark that the rest is in
+/// `:messages` (`whole.more_in_messages`), always whole: a bare `…` left the clerk not knowing
+/// that the lost words could be read (s37-e: "Reported."). Under the `:messages` overlay
+/// (`whole_above`), where the whole text is just above, the cut ends in a bare `…`: the mark
+/// would send the clerk where they already are (s37-h).
 pub fn message_line(
     frame: &mut Frame,
     area: Rect,
-    spill: bool,
+    spill: u16,
     whole_above: bool,
     app: &App,
     theme: &Theme,
@@ -243,23 +247,40 @@ pub fn message_line(
     } else {
         app.t("whole.more_in_messages")
     };
-    let (first, rest) = split_line(&text, room);
-    if rest.is_empty() || !spill {
-        let line = Span::styled(cut_for_messages(&text, room, &more), style);
-        frame.render_widget(Paragraph::new(line), area);
-        return;
-    }
-    let two_rows = Rect {
-        y: area.y - 1,
-        height: 2,
+    let rows = message_rows(&text, room, usize::from(spill.min(area.y)), &more);
+    let height = rows.len() as u16;
+    let shown = Rect {
+        y: area.y + 1 - height,
+        height,
         ..area
     };
-    let lines = vec![
-        Line::styled(first.to_owned(), style),
-        Line::styled(cut_for_messages(rest, room, &more), style),
-    ];
-    frame.render_widget(Clear, two_rows);
-    frame.render_widget(Paragraph::new(lines), two_rows);
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .map(|row| Line::styled(row, style))
+        .collect();
+    frame.render_widget(Clear, shown);
+    frame.render_widget(Paragraph::new(lines), shown);
+}
+
+/// The rows of the body a message may cover above its line: what is said together fits three
+/// rows at 80 columns (`whole_in_three_rows_…`), one of the catalogue two.
+pub const SPILL_ROWS: u16 = 2;
+
+/// `text` broken between words into rows of `room` cells, at most `spill` + 1 of them; the last
+/// cut with `more` when the rest does not fit.
+fn message_rows(text: &str, room: usize, spill: usize, more: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut rest = text;
+    while rows.len() < spill {
+        let (row, after) = split_line(rest, room);
+        if after.is_empty() {
+            break;
+        }
+        rows.push(row.to_owned());
+        rest = after;
+    }
+    rows.push(cut_for_messages(rest, room, more));
+    rows
 }
 
 /// `text` whole if it fits in `room` cells; else cut where a line may break so that `more`
@@ -493,6 +514,134 @@ mod tests {
             "{} not whole in two rows at 80 columns:\n{}",
             too_long.len(),
             too_long.join("\n")
+        );
+    }
+
+    /// Every message-line text of `catalogue` with its placeholders at their widest, by key,
+    /// and as the catalogue has it.
+    fn said_texts(catalogue: &str) -> Vec<(String, String, String)> {
+        use std::collections::BTreeMap;
+        let sections: BTreeMap<String, BTreeMap<String, String>> =
+            toml::from_str(catalogue).expect("the catalogue is well-formed");
+        let mut said = Vec::new();
+        for (section, texts) in &sections {
+            if NOT_ON_THE_MESSAGE_LINE.contains(&section.as_str()) {
+                continue;
+            }
+            for (key, text) in texts {
+                let key = format!("{section}.{key}");
+                if NOT_MESSAGES.contains(&key.as_str()) || text.contains('\n') {
+                    continue;
+                }
+                said.push((key.clone(), filled(&key, text), text.clone()));
+            }
+        }
+        said
+    }
+
+    /// s39's "Found, not fixed": a refusal that filled the message line's two rows cut the
+    /// words added after it ("… The keys pressed after F2 were not done.", "按 F2 之后键入的 … 个
+    /// 键已丢弃"), seen only in `:messages`. Any refusal, its placeholders at their widest,
+    /// with the words added after it is whole in the three rows a message may take
+    /// (`SPILL_ROWS`), broken as `message_line` breaks it, in both languages.
+    #[test]
+    fn a_refusal_and_the_words_added_after_it_are_whole_in_three_rows_at_80_columns() {
+        let mut cut = Vec::new();
+        for (lang, catalogue) in [
+            ("en", include_str!("../i18n/en.toml")),
+            ("zh", include_str!("../i18n/zh.toml")),
+        ] {
+            let said = said_texts(catalogue);
+            let text = |wanted: &str| {
+                said.iter()
+                    .find(|(key, _, _)| key == wanted)
+                    .map(|(_, _, raw)| raw.clone())
+                    .unwrap_or_else(|| panic!("{wanted} in the catalogue"))
+            };
+            let more = if lang == "en" {
+                "… (all in :messages)"
+            } else {
+                "…（全文见 :messages）"
+            };
+            for (key, refusal, _) in &said {
+                let mut together = vec![
+                    filled(
+                        "",
+                        &text("msg.keys_after_save_dropped").replace("{failure}", refusal),
+                    ),
+                    filled(
+                        "",
+                        &text("msg.waiting_keys_dropped").replace("{failure}", refusal),
+                    ),
+                ];
+                if key.starts_with("basic.id_elsewhere") {
+                    let space = if lang == "en" { " " } else { "" };
+                    together.push(format!(
+                        "{refusal}{space}{}",
+                        filled("", &text("basic.id_elsewhere_keys"))
+                    ));
+                }
+                for text in together {
+                    let text = format!("! {text}");
+                    let rows = message_rows(&text, 80, usize::from(SPILL_ROWS), more);
+                    if rows.last().is_some_and(|row| row.ends_with(more)) {
+                        cut.push(format!("{lang} {key} ({}): {text}", width(&text)));
+                    }
+                }
+            }
+        }
+        assert!(
+            cut.is_empty(),
+            "{} cut at 80 columns:\n{}",
+            cut.len(),
+            cut.join("\n")
+        );
+    }
+
+    /// The card's differences said together (`screens::card::reader`, the one that says what
+    /// to do first): the first is whole, and what does not fit after it ends in the mark that
+    /// the rest is in `:messages`, itself whole (s39-a: "lacks purchase #10 … Reported." with
+    /// the not-covered one, cut at 80 columns, its own "Reported." lost).
+    #[test]
+    fn the_first_of_two_card_differences_is_whole_and_the_mark_after_it_at_80_columns() {
+        let mut cut = Vec::new();
+        for (lang, catalogue) in [
+            ("en", include_str!("../i18n/en.toml")),
+            ("zh", include_str!("../i18n/zh.toml")),
+        ] {
+            let more = if lang == "en" {
+                "… (all in :messages)"
+            } else {
+                "…（全文见 :messages）"
+            };
+            let space = if lang == "en" { " " } else { "" };
+            let differences: Vec<_> = said_texts(catalogue)
+                .into_iter()
+                .filter(|(key, _, _)| key.starts_with("ic.discrepancy_"))
+                .map(|(key, text, _)| (key, text))
+                .collect();
+            for (first_key, first) in &differences {
+                for (second_key, second) in &differences {
+                    let text = format!("! {first}{space}{second}");
+                    let rows = message_rows(&text, 80, usize::from(SPILL_ROWS), more);
+                    let shown: String = rows.concat();
+                    let whole_first = shown
+                        .replace(' ', "")
+                        .contains(&format!("! {first}").replace(' ', ""));
+                    let last = rows.last().map(String::as_str).unwrap_or_default();
+                    let whole_rest = last.ends_with(more)
+                        || shown.replace(' ', "").ends_with(&second.replace(' ', ""));
+                    if !whole_first || !whole_rest {
+                        cut.push(format!("{lang} {first_key} + {second_key}: {rows:?}"));
+                    }
+                }
+            }
+        }
+        assert!(
+            cut.is_empty(),
+            "{} cut at 80 columns:\n{}",
+            cut.len(),
+            cut.join("\n")
         );
     }
 }

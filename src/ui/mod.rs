@@ -39,10 +39,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Some(Overlay::Help { scroll, .. }) => help::draw(frame, body, app, *scroll, &theme),
         Some(Overlay::Messages { back }) => {
             chrome::messages(frame, body, app, *back, &theme);
-            chrome::message_line(frame, message, false, true, app, &theme);
+            chrome::message_line(frame, message, 0, true, app, &theme);
         }
         Some(Overlay::CommandLine(line)) => chrome::command_line(frame, message, line, &theme),
-        None => chrome::message_line(frame, message, body.height > 1, false, app, &theme),
+        None => {
+            let spill = body.height.saturating_sub(1).min(chrome::SPILL_ROWS);
+            chrome::message_line(frame, message, spill, false, app, &theme)
+        }
     }
     chrome::legend(frame, legend, app, &theme);
 }

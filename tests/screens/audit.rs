@@ -82,6 +82,7 @@ fn row(id: i64, minute: u32, operator: Option<&str>, action: &str) -> AuditRow {
         business_model: customer_no.map(|_| "postpaid".to_owned()),
         detail,
         department_names: Default::default(),
+        bill_cycles: Default::default(),
         // Every other card operation failed: its card refused the write.
         operation_state: (entity == "card_operation").then_some(if id % 2 == 0 {
             OperationState::Failed
@@ -586,6 +587,7 @@ fn an_entrys_codes_are_named_in_the_desks_language() {
                 action: action.into(),
                 detail,
                 department_names: [(4, front_office.to_owned())].into(),
+                bill_cycles: Default::default(),
                 ..row(1, 10, Some("admin"), "login.failed")
             };
             let page = Page {

@@ -785,6 +785,103 @@ fn pending_operations_in_chinese_show_their_money_and_water() {
     insta::assert_snapshot!(render(&app));
 }
 
+/// s38-d's walk: a card's purchase refunded, then the card replaced; the usage records showed
+/// the replacement with the carried purchase's 15.000 m³ as if it were water. A replacement
+/// that carried a refunded purchase shows no volume and says why under its row, whole at
+/// 80×24 in both languages; one that carried a valid purchase shows its volume.
+#[test]
+fn a_replacement_carrying_a_refunded_purchase_shows_no_water() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "— carries purchase #6 refunded before: cancelled, no water",
+        ),
+        (Lang::Zh, "— 所带第 6 笔购水此前已退款：已作废，不含水量"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        let sent = press(&mut app, KeyCode::Char('u'));
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 5, 30, 0).unwrap();
+        let replaced = |operation_id, card_no: i64, seq, refunded| UsageRecord {
+            operation_id,
+            kind: OperationKind::Replace,
+            state: OperationState::Done,
+            card_no,
+            generation: 2,
+            purchase_seq: Some(seq),
+            volume_litres: Some(15_000),
+            amount: None,
+            operator: "Li Ming".into(),
+            started_at: at,
+            finished_at: Some(at),
+            failure_reason: None,
+            carries_refunded: refunded,
+        };
+        let records = vec![
+            replaced(2110, 100_000_758, 7, false),
+            replaced(2104, 100_000_757, 6, true),
+        ];
+        answer(&mut app, &sent, Reply::screen(records));
+        let screen = render_at(&app, (80, 24));
+        let lines: Vec<&str> = screen.lines().collect();
+        let row = lines
+            .iter()
+            .position(|line| line.contains("100000757"))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        assert!(!lines[row].contains("15.000"), "{lang:?}: {}", lines[row]);
+        assert!(lines[row + 1].contains(said), "{lang:?}: {screen}");
+        let valid = lines
+            .iter()
+            .find(|line| line.contains("100000758"))
+            .unwrap();
+        assert!(valid.contains("15.000"), "{lang:?}: {valid}");
+    }
+}
+
+/// s38-d's walk: "›2026-12-06 05:39  2105 100000757 充值 -8.00 4.000 10000057 陈芳 …", the
+/// operator who began it past 80 columns. At 80×24 the row shows every fact, the operator
+/// last (to the start of a long Latin name); the time's year gives way first.
+#[test]
+fn who_began_a_pending_operation_is_seen_at_80x24() {
+    for (lang, operator, seen) in [
+        (Lang::Zh, "欧阳晓明明", "欧阳晓明"),
+        (Lang::En, "Li Xiaoming", "Li Xiao"),
+        (Lang::Zh, "Li Xiaoming", "Li Xiao"),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::Char('p'));
+        let mut rows = pending_rows();
+        rows[0] = PendingOperation {
+            operation_id: 2105,
+            card_no: 100_000_757,
+            customer_no: 10_000_057,
+            customer_name: "陈芳".into(),
+            operator: operator.into(),
+            amount: Some("-8.00".parse().unwrap()),
+            volume_litres: Some(4_000),
+            ..rows[0].clone()
+        };
+        rows[1].operation_id = 1_234_567;
+        answer(&mut app, &sent, Reply::screen(rows));
+        let screen = render_at(&app, (80, 24));
+        let row = screen
+            .lines()
+            .find(|line| line.contains("100000757"))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        for fact in ["2105", "100000757", "-8.00", "4.000", "10000057 陈芳", seen] {
+            assert!(row.contains(fact), "{lang:?} {fact}: {row}");
+        }
+        assert!(
+            row.contains("11-28 "),
+            "{lang:?}: the time, its year gone: {row}"
+        );
+    }
+}
+
 #[test]
 fn pending_operations_are_a_supervisors_list() {
     let mut app = signed_in(Lang::En);
@@ -1553,6 +1650,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
             started_at: at,
             finished_at: Some(at),
             failure_reason: Some("not_on_card".into()),
+            carries_refunded: false,
         },
         UsageRecord {
             operation_id: 3,
@@ -1567,6 +1665,7 @@ fn recycle_and_usage_records_of_the_card_on_the_reader() {
             started_at: at - chrono::Duration::days(30),
             finished_at: Some(at),
             failure_reason: None,
+            carries_refunded: false,
         },
     ];
     answer(&mut app, &sent, Reply::screen(records));
@@ -1798,10 +1897,11 @@ fn a_card_pulled_mid_write_says_first_to_put_it_back_in_the_desks_language() {
         assert!(message.starts_with(todo), "{message}");
         assert!(message.contains(left), "{message}");
         let screen = render(&app);
-        // A message too long for its line goes on over the row above it.
-        let rows: Vec<&str> = screen.lines().rev().skip(1).take(2).collect();
+        // A message too long for its line goes on over the rows above it.
+        let rows: Vec<&str> = screen.lines().rev().skip(1).take(3).collect();
         assert!(
-            rows[1].contains(todo),
+            rows.iter()
+                .any(|row| row.starts_with(&format!("\"! {todo}"))),
             "what to do begins the message: {rows:?}"
         );
     }
@@ -2456,6 +2556,7 @@ fn a_nine_digit_card_number_keeps_the_usage_records_columns_under_their_headings
         started_at: at,
         finished_at: Some(at),
         failure_reason: None,
+        carries_refunded: false,
     };
     answer(&mut app, &sent, Reply::screen(vec![record]));
     let screen = render(&app);
@@ -3873,6 +3974,7 @@ fn the_usage_records_show_a_failed_recharges_amount_as_not_taken() {
             started_at: at,
             finished_at: Some(at),
             failure_reason: None,
+            carries_refunded: false,
         };
         answer(
             &mut app,
@@ -3934,6 +4036,7 @@ fn the_usage_records_say_a_failed_refund_paid_nothing() {
             started_at: at,
             finished_at: Some(at),
             failure_reason: None,
+            carries_refunded: false,
         };
         answer(
             &mut app,
@@ -3986,6 +4089,7 @@ fn the_usage_records_notes_name_the_failed_recharge_and_the_failed_refund_apart(
             started_at: at,
             finished_at: Some(at),
             failure_reason: Some("not_on_card".into()),
+            carries_refunded: false,
         };
         answer(
             &mut app,
@@ -4033,6 +4137,7 @@ fn the_usage_records_say_why_an_operation_failed_at_80x24() {
                 started_at: at,
                 finished_at: Some(at),
                 failure_reason: Some("not_on_card".into()),
+                carries_refunded: false,
             }]),
         );
         let screen = render_at(&app, (80, 24));
@@ -4167,8 +4272,8 @@ fn a_failed_recharge_found_that_the_balance_cannot_repay_is_told_whole_at_80x24(
         assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
         assert!(!screen.contains(":messages"), "{lang:?}: {screen}");
         // Found with the card's missing later purchase (the reconciliation finds that first),
-        // it is still said first, what to do in view (only "Reported." may give way to the
-        // mark that the rest is in `:messages`).
+        // it is still said first, whole to its "Reported." (s39: two rows cut it for the
+        // mark), and after it the rest whole (Chinese) or the mark that it is in `:messages`.
         let mut app = signed_in(lang);
         let missing = Discrepancy::MissingPurchase {
             sequence: 10,
@@ -4178,10 +4283,15 @@ fn a_failed_recharge_found_that_the_balance_cannot_repay_is_told_whole_at_80x24(
         let message = app.message.clone().unwrap().text;
         assert!(message.starts_with(said), "{lang:?}: {message}");
         let screen = render_at(&app, (80, 24));
-        let to_do = said
-            .trim_end_matches(" Reported.")
-            .trim_end_matches("已记录。");
-        assert!(flat(&screen).contains(&flat(to_do)), "{lang:?}: {screen}");
+        assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
+        let mark = match lang {
+            Lang::En => "… (all in :messages)",
+            _ => "…（全文见 :messages）",
+        };
+        assert!(
+            flat(&screen).contains(&flat(&message)) || flat(&screen).contains(&flat(mark)),
+            "{lang:?}: the rest whole, or the mark: {screen}"
+        );
     }
 }
 

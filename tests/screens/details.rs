@@ -361,3 +361,74 @@ fn a_card_key_typed_by_name_meets_the_words_of_its_key() {
         }
     }
 }
+
+/// The top line of `app` (its breadcrumbs and states), trimmed.
+fn top_line(app: &App) -> String {
+    render(app).lines().next().unwrap().to_owned()
+}
+
+/// A crumb names a customer once: Modify, the bills and the account over the customer's
+/// details say "Customers › 10000034 › Modify", not "… › 10000034 › 10000034 › Modify" (s39,
+/// "客户 › 10000004 › 10000004 › 修改" by hand; a Modify over its details was taken for a second
+/// copy of the details). `d` on the details opens nothing over them; F3 goes back to them.
+#[test]
+fn a_crumb_names_the_customer_once() {
+    for (lang, customers, modify, bills, account) in [
+        (Lang::En, "Customers", "Modify", "Bills", "Account"),
+        (Lang::Zh, "客户", "修改", "账单", "账户"),
+    ] {
+        let details = || {
+            let mut app = details_as(None);
+            app.lang = lang;
+            app
+        };
+        let mut app = details();
+        press(&mut app, KeyCode::Char('d'));
+        assert!(app.screen.is::<Details>(), "{lang:?}");
+        assert_eq!(app.below.len(), 1, "{lang:?}: d opens no second copy");
+        for (key, title) in [('m', modify), ('b', bills), ('$', account)] {
+            let mut app = details();
+            press(&mut app, KeyCode::Char(key));
+            let crumbs = app.breadcrumbs();
+            assert_eq!(
+                crumbs.last().map(String::as_str),
+                Some(title),
+                "{lang:?} {key}: {crumbs:?}"
+            );
+            let top = top_line(&app);
+            assert!(
+                top.contains(&format!(" meterdesk › {customers} › 10000034 › {title}")),
+                "{lang:?} {key}: {top}"
+            );
+            assert_eq!(top.matches("10000034").count(), 1, "{lang:?} {key}: {top}");
+        }
+        // The bills, then the deposit that pays a ticked one (F2, the balance short): the
+        // customer once in the whole trail (by hand: "… › 10000406 › 账单 › 10000406 › 账户").
+        let mut app = details();
+        let sent = press(&mut app, KeyCode::Char('b'));
+        let mut owing = crate::readings::bills();
+        owing.customer_no = 10_000_034;
+        owing.balance = Money::ZERO;
+        answer(&mut app, &sent, Reply::screen(Some(owing)));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char(' '));
+        press(&mut app, KeyCode::F(2));
+        let crumbs = app.breadcrumbs();
+        assert_eq!(
+            crumbs[2..],
+            [bills.to_owned(), account.to_owned()],
+            "{lang:?}: {crumbs:?}"
+        );
+        let top = top_line(&app);
+        assert_eq!(top.matches("10000034").count(), 1, "{lang:?}: {top}");
+        // From the table (no details below) the crumb names the customer too.
+        let mut app = signed_in(lang);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('m'));
+        let top = top_line(&app);
+        assert!(
+            top.contains(&format!(" meterdesk › {customers} › 10000034 › {modify}")),
+            "{lang:?}: {top}"
+        );
+    }
+}

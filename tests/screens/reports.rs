@@ -33,6 +33,8 @@ fn takings(operator: &str, method: &str, cents: i64, payments: i64) -> TakingsRo
             payments,
             refund_count: 0,
         },
+        reversals: 0,
+        reversed: Money::ZERO,
     }
 }
 
@@ -72,7 +74,7 @@ fn takings_of_the_day_then_the_shifts_of_the_previous_day_written_as_csv() {
     assert_eq!(report.csv, report_csv(&read));
     assert_eq!(
         report.csv.lines().nth(1),
-        Some("2026-12-03,anna,cash,41,13035.50,0.00,0")
+        Some("2026-12-03,anna,cash,41,13035.50,0.00,0,0.00,0")
     );
 
     let next = press(&mut app, KeyCode::Tab);
@@ -80,6 +82,88 @@ fn takings_of_the_day_then_the_shifts_of_the_previous_day_written_as_csv() {
         next[0].1.of::<LoadReport>().unwrap().kind,
         ReportKind::Shifts
     );
+}
+
+/// s39's walk: the supervisor's takings row read "现金 29 -63760.00": the six deposits of the
+/// clerk they reversed (81 000.00) count against them, on their day (sql/V21), and nothing
+/// said so. The row says the reversals it counts, beside the takings, whole at 80×24, in both
+/// languages; the total too; the CSV keeps them.
+#[test]
+fn a_takings_row_says_the_reversals_it_counts() {
+    for (lang, row_words) in [
+        (
+            Lang::Zh,
+            ["supervisor", "现金", "29", "-63760.00", "-81000.00 ×6"],
+        ),
+        (
+            Lang::En,
+            ["supervisor", "Cash", "29", "-63760.00", "-81000.00 ×6"],
+        ),
+    ] {
+        let (mut app, sent) = reports(lang);
+        let read = ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report: Report::Takings(vec![
+                takings("anna", "cash", 8_100_000 + 23_450, 7),
+                TakingsRow {
+                    reversals: 6,
+                    reversed: Money::from_cents(-8_100_000),
+                    ..takings("supervisor", "cash", -6_376_000, 29)
+                },
+            ]),
+        };
+        answer(&mut app, &sent, Reply::screen(read.clone()));
+        let screen = render_at(&app, (80, 24));
+        let header = screen
+            .lines()
+            .find(|line| {
+                line.contains(if lang == Lang::En {
+                    "Reversed"
+                } else {
+                    "其中冲正"
+                })
+            })
+            .unwrap_or_else(|| panic!("{lang:?}: a column for them: {screen}"));
+        assert!(
+            header.contains("Payments") || header.contains("笔数"),
+            "{header}"
+        );
+        let row = screen
+            .lines()
+            .find(|line| line.contains("supervisor"))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        for words in row_words {
+            assert!(row.contains(words), "{lang:?} {words}: {row}");
+        }
+        let anna = screen.lines().find(|line| line.contains("anna")).unwrap();
+        assert!(!anna.contains('×'), "{lang:?}: none reversed: {anna}");
+        assert!(
+            screen
+                .lines()
+                .any(|line| line.contains("17474.50") && line.contains("-81000.00 ×6")),
+            "{lang:?}: the total says them too: {screen}"
+        );
+        let kept = press(&mut app, KeyCode::Char('e'));
+        let report = kept[0].1.of::<KeepReport>().expect("written");
+        assert!(
+            report
+                .csv
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(",reversed,reversals"),
+            "{}",
+            report.csv
+        );
+        assert!(
+            report
+                .csv
+                .contains("supervisor,cash,29,-63760.00,0.00,0,-81000.00,6"),
+            "{}",
+            report.csv
+        );
+    }
 }
 
 /// PgDn pages to the day after, but not past today: there is no report of a day to come
@@ -437,12 +521,12 @@ fn a_ranges_takings_in_english_written_as_csv_and_paged_by_its_length() {
     assert_eq!(
         report.csv.lines().collect::<Vec<_>>(),
         [
-            "day,operator,method,payments,takings,refunds,refund_count",
-            "2026-12-01,anna,cash,10,1000.00,0.00,0",
-            "2026-12-02,anna,cash,4,500.50,0.00,0",
-            "2026-12-02,ben,wechat_pay,2,200.00,0.00,0",
-            "2026-12-03,anna,alipay,1,30.00,0.00,0",
-            "2026-12-03,anna,cash,3,250.00,0.00,0",
+            "day,operator,method,payments,takings,refunds,refund_count,reversed,reversals",
+            "2026-12-01,anna,cash,10,1000.00,0.00,0,0.00,0",
+            "2026-12-02,anna,cash,4,500.50,0.00,0,0.00,0",
+            "2026-12-02,ben,wechat_pay,2,200.00,0.00,0,0.00,0",
+            "2026-12-03,anna,alipay,1,30.00,0.00,0,0.00,0",
+            "2026-12-03,anna,cash,3,250.00,0.00,0,0.00,0",
         ]
     );
 
@@ -653,7 +737,7 @@ fn a_long_report_scrolls_in_english() {
     insta::assert_snapshot!("reports_scrolled_end_en", end);
     for screen in [&top, &middle, &end] {
         assert!(
-            screen.contains("Total                                   36"),
+            screen.contains("Total                              36"),
             "{screen}"
         );
     }

@@ -276,7 +276,8 @@ fn command(app: &mut App, typed: &str) {
 #[test]
 fn messages_longer_than_the_line_can_be_read_whole() {
     let mut app = signed_in(Lang::En);
-    let long = format!("{}END", "x".repeat(90));
+    // Past the three rows a message may take (`chrome::SPILL_ROWS`).
+    let long = format!("{}END", "x".repeat(250));
     command(&mut app, &long);
     let screen = render(&app);
     assert!(!screen.contains("END"), "the line cuts it: {screen}");

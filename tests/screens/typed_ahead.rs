@@ -273,7 +273,32 @@ fn keys_typed_behind_a_refused_save_are_dropped_with_a_word() {
         // Behind the refusal, which comes first (long, it is whole in `:messages`).
         let screen = message(&app);
         assert!(screen.contains(said), "{lang:?}: {screen}");
+        // Both whole at 80×24: the refusal fills two rows, the words added after it a third
+        // (s39: cut, "… (all in :messages)" in their place).
+        let screen = render_at(&app, (80, 24));
+        let shown = flat(&screen);
+        assert!(shown.contains(&flat(said)), "{lang:?}: {screen}");
+        let refusal = app.message.clone().unwrap().text;
+        assert!(
+            shown.contains(&flat(&refusal)),
+            "{lang:?}: {refusal}: {screen}"
+        );
+        assert!(!screen.contains(":messages"), "{lang:?}: {screen}");
     }
+}
+
+/// The screen's text without its rows' quotes and spaces, so words broken over rows read on.
+fn flat(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|row| {
+            let row = row.split("\" Hidden").next().unwrap_or(row);
+            row.trim_matches('"')
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+        })
+        .collect()
 }
 
 fn only_modify(sent: &[(u64, Request)]) -> bool {

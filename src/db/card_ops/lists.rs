@@ -53,7 +53,14 @@ pub async fn usage_records(
         &format!(
             "SELECT op.id AS operation_id, op.kind, op.state, card.card_no, card.generation,
                     op.purchase_seq, op.volume_litres, t.amount, o.full_name AS operator,
-                    op.started_at, op.finished_at, op.failure_reason
+                    op.started_at, op.finished_at, op.failure_reason,
+                    -- A replacement carries the card's last purchase, cancelled if it was
+                    -- refunded before: no water then.
+                    (op.kind = 'replace' AND EXISTS (
+                        SELECT FROM card_operation r
+                        WHERE r.customer_id = op.customer_id AND r.kind = 'refund'
+                          AND r.state = 'done' AND r.purchase_seq = op.purchase_seq
+                          AND r.id < op.id)) AS carries_refunded
              FROM card_operation op
              JOIN card ON card.id = op.card_id
              JOIN operator o ON o.id = op.operator_id
@@ -68,7 +75,7 @@ pub async fn usage_records(
                 kind: OperationKind::parse(row.get("kind"))?,
                 state: OperationState::parse(row.get("state"))?,
                 card_no, generation, purchase_seq, volume_litres, amount, operator, started_at,
-                finished_at, failure_reason,
+                finished_at, failure_reason, carries_refunded,
             }))
         },
     )

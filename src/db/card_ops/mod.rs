@@ -403,6 +403,9 @@ pub struct UsageRecord {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub failure_reason: Option<String>,
+    /// A replacement whose carried purchase (`purchase_seq`, `volume_litres`) had been refunded:
+    /// the new card carries it cancelled, no water.
+    pub carries_refunded: bool,
 }
 
 /// Whose usage records.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::FixedOffset;
+use chrono::{FixedOffset, NaiveDate};
 use ratatui::style::Style;
 use ratatui::text::Line;
 use serde_json::Value;
@@ -76,8 +76,8 @@ pub fn lines(
             }
             for (field, before, after) in &change.changed {
                 let (before, after) = (
-                    value_shown(field, before, lang, &row.department_names),
-                    value_shown(field, after, lang, &row.department_names),
+                    value_shown(field, before, lang, row),
+                    value_shown(field, after, lang, row),
                 );
                 let field = field_name(field, lang);
                 push_wrapped(
@@ -296,11 +296,29 @@ fn code_named(key: &str, code: &str, lang: Lang) -> Option<String> {
     })
 }
 
+/// What an entry's detail names by id, read with it: departments by name, bills by cycle.
+#[derive(Default)]
+struct Named<'a> {
+    departments: Option<&'a BTreeMap<i64, String>>,
+    bills: Option<&'a BTreeMap<i64, NaiveDate>>,
+}
+
+impl<'a> From<&'a AuditRow> for Named<'a> {
+    fn from(row: &'a AuditRow) -> Self {
+        Named {
+            departments: Some(&row.department_names),
+            bills: Some(&row.bill_cycles),
+        }
+    }
+}
+
 /// A stored value as the desk shows it elsewhere: a payment method by its name, yes or no in
 /// the desk's language, an amount of money with its two decimals, a code by its catalogue's
-/// name, a department by its name (`departments`, read with the entry), roles by their names;
-/// anything else (a code no catalogue knows, a department gone) as stored.
-fn value_shown(path: &str, value: &str, lang: Lang, departments: &BTreeMap<i64, String>) -> String {
+/// name, a department by its name and bills by their cycles (`named`, read with the entry),
+/// roles by their names; anything else (a code no catalogue knows, a department gone) as
+/// stored.
+fn value_shown<'a>(path: &str, value: &str, lang: Lang, named: impl Into<Named<'a>>) -> String {
+    let named = named.into();
     let key = path.rsplit('.').next().unwrap_or(path);
     if let Some(name) = code_named(key, value, lang) {
         return name;
@@ -310,8 +328,25 @@ fn value_shown(path: &str, value: &str, lang: Lang, departments: &BTreeMap<i64, 
         ("department_id", id) => id
             .parse()
             .ok()
-            .and_then(|id| departments.get(&id))
+            .and_then(|id| named.departments?.get(&id))
             .map_or_else(|| id.to_owned(), |name| inert(name).into_owned()),
+        // A payment's bills, ids as stored ("[6]"): each by its cycle, as the bills screen
+        // names it; an id no bill has (never: bills are kept) as stored.
+        ("bills", ids) => match serde_json::from_str::<Vec<i64>>(ids) {
+            Ok(ids) if !ids.is_empty() => {
+                let cycles: Vec<String> = ids
+                    .iter()
+                    .map(|id| {
+                        named
+                            .bills
+                            .and_then(|bills| bills.get(id))
+                            .map_or_else(|| id.to_string(), NaiveDate::to_string)
+                    })
+                    .collect();
+                lang.list(&cycles)
+            }
+            _ => ids.to_owned(),
+        },
         ("roles", codes) => match serde_json::from_str::<Vec<String>>(codes) {
             Ok(codes) if codes.is_empty() => ABSENT.to_owned(),
             Ok(codes) => lang.roles_named(&codes),
@@ -334,7 +369,7 @@ fn push_pairs(
     room: usize,
 ) {
     for (key, value) in pairs {
-        let value = value_shown(key, value, lang, &row.department_names);
+        let value = value_shown(key, value, lang, row);
         let key = field_name(key, lang);
         push_wrapped(lines, &lang.labelled(&key, &value), room);
     }
@@ -394,7 +429,7 @@ mod tests {
 
     /// `value` under `path` as an entry naming no department shows it.
     fn shown(path: &str, value: &str, lang: Lang) -> String {
-        value_shown(path, value, lang, &BTreeMap::new())
+        value_shown(path, value, lang, Named::default())
     }
 
     #[test]
@@ -409,6 +444,32 @@ mod tests {
         assert_eq!(shown("method", "sea_shells", Lang::Zh), "sea_shells");
         assert_eq!(shown("amount", "lots", Lang::Zh), "lots");
         assert_eq!(shown("receipt_no", "564", Lang::Zh), "564");
+    }
+
+    /// A payment's bills are named by their cycles, read with the entry (s39: "修改后 · 账单：
+    /// [6]"); an id no bill has, and a count of bills (a reading's), as stored.
+    #[test]
+    fn bills_are_named_by_their_cycles() {
+        let day = |text: &str| text.parse::<NaiveDate>().unwrap();
+        let bills = BTreeMap::from([(6, day("2026-05-01")), (7, day("2026-07-01"))]);
+        let named = || Named {
+            departments: None,
+            bills: Some(&bills),
+        };
+        assert_eq!(
+            value_shown("after.bills", "[6]", Lang::Zh, named()),
+            "2026-05-01"
+        );
+        assert_eq!(
+            value_shown("after.bills", "[6,7]", Lang::Zh, named()),
+            "2026-05-01、2026-07-01"
+        );
+        assert_eq!(
+            value_shown("after.bills", "[6,7]", Lang::En, named()),
+            "2026-05-01, 2026-07-01"
+        );
+        assert_eq!(value_shown("after.bills", "[9]", Lang::En, named()), "9");
+        assert_eq!(value_shown("after.bills", "2", Lang::En, named()), "2");
     }
 
     /// A row created with no `before` (an operator made by the installer) is shown by its
@@ -430,7 +491,15 @@ mod tests {
         assert_eq!(shown("after.department_id", "4", Lang::Zh), "4");
         let departments = BTreeMap::from([(4, "营业厅".to_owned())]);
         assert_eq!(
-            value_shown("after.department_id", "4", Lang::Zh, &departments),
+            value_shown(
+                "after.department_id",
+                "4",
+                Lang::Zh,
+                Named {
+                    departments: Some(&departments),
+                    bills: None,
+                }
+            ),
             "营业厅"
         );
         assert_eq!(shown("roles", "[]", Lang::Zh), ABSENT);

@@ -120,9 +120,13 @@ impl Screen for CardScreen {
             CardPane::Usage {
                 customer_no, rows, ..
             } => usage::lines(app, &theme, *customer_no, rows.as_deref()),
-            CardPane::Pending { rows, selected } => {
-                pending::lines(app.lang, app.zone, &theme, rows.as_deref(), *selected)
-            }
+            CardPane::Pending { rows, selected } => pending::lines(
+                app.lang,
+                app.zone,
+                &theme,
+                (rows.as_deref(), *selected),
+                area.width,
+            ),
             CardPane::Recharge(form) => return recharge::draw(frame, area, form, app, &theme),
             CardPane::Confirm(confirm) => confirm::lines(app, &theme, confirm, area.width),
             CardPane::Receipt { lines } => receipt::lines(app.lang, &theme, lines),

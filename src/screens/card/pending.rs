@@ -18,7 +18,7 @@ use crate::db::card_ops::{self, PendingOperation, Settled};
 use crate::i18n::Lang;
 use crate::screens::reference::common::move_in;
 use crate::ui::inert::inert;
-use crate::ui::text::{fit, local};
+use crate::ui::text::{fit, width};
 use crate::ui::theme::Theme;
 
 /// Reads every pending card operation; answered with a `Vec<PendingOperation>`.
@@ -122,24 +122,91 @@ pub(super) fn move_selection(rows: Option<&[PendingOperation]>, selected: &mut u
     }
 }
 
+/// Cells the operator who began an operation keeps at the least: a Chinese name whole
+/// ("李晓明明" and more), a Latin one to its surname's start ("Li Xiaom…").
+const OPERATOR_CELLS: usize = 8;
+/// Cells of the customer's name at the most: the rest is the operator's.
+const NAME_CELLS: usize = 12;
+/// Cells of the customer's name the time's year does not take: four Chinese characters,
+/// "Zhang W…".
+const NAME_WITH_YEAR: usize = 8;
+
+/// The list at `width` cells. Each column as wide as its header or its widest value, so at 80
+/// columns every fact of a row is seen, the operator who began it last (s38-d's walk: it
+/// started past 80 columns, "…10000057 陈芳 …"). Where the time with its year leaves the
+/// operator fewer than [`OPERATOR_CELLS`] or the customer's name fewer than [`NAME_WITH_YEAR`],
+/// the year goes ("12-06 05:39"): pending operations are days old, and `#` orders them; the
+/// name gives way down to two Chinese characters only then.
 pub(super) fn lines(
     lang: Lang,
     zone: FixedOffset,
     theme: &Theme,
-    rows: Option<&[PendingOperation]>,
-    selected: usize,
+    (rows, selected): (Option<&[PendingOperation]>, usize),
+    width_cells: u16,
 ) -> Vec<Line<'static>> {
-    // The operator last: at 80 columns the customer's name is what the supervisor needs.
-    let card_cells = card_cells(rows.unwrap_or_default().iter().map(|row| row.card_no));
+    let listed = rows.unwrap_or_default();
+    let widest = |header: &str, values: &mut dyn Iterator<Item = String>| {
+        values
+            .map(|value| width(&value))
+            .fold(width(header), usize::max)
+    };
+    let id_cells = widest(
+        "#",
+        &mut listed.iter().map(|row| row.operation_id.to_string()),
+    );
+    let card_cells = usize::from(card_cells(listed.iter().map(|row| row.card_no)));
+    let kind_cells = widest(
+        lang.t("ic.col_kind"),
+        &mut listed
+            .iter()
+            .map(|row| lang.t(kind_key(row.kind)).to_owned()),
+    );
+    let amount_cells = widest(
+        lang.t("ic.col_amount"),
+        &mut listed.iter().map(|row| amount_text(row.amount)),
+    );
+    let volume_cells = widest(
+        lang.t("ic.col_volume"),
+        &mut listed.iter().map(|row| volume_text(row.volume_litres)),
+    );
+    let operator_cells = widest(
+        lang.t("ic.col_operator"),
+        &mut listed.iter().map(|row| inert(&row.operator).into_owned()),
+    )
+    .min(OPERATOR_CELLS);
+    let room = usize::from(width_cells);
+    // Everything but the time and the customer's name, with the spaces between columns.
+    let fixed = 1 + id_cells + card_cells + kind_cells + amount_cells + volume_cells + 8 + 8;
+    let with_year = width("2026-12-06 05:39");
+    let year = fixed + with_year + NAME_WITH_YEAR + operator_cells <= room;
+    let (format, time_cells) = if year {
+        ("%Y-%m-%d %H:%M", with_year)
+    } else {
+        ("%m-%d %H:%M", width("12-06 05:39"))
+    };
+    // The name as wide as the widest, the header's cells after the number counted: what it
+    // leaves is the operator's.
+    let names = widest(
+        "",
+        &mut listed
+            .iter()
+            .map(|row| inert(&row.customer_name).into_owned()),
+    )
+    .max(width(lang.t("ic.col_customer")).saturating_sub(9));
+    let name_cells = room
+        .saturating_sub(fixed + time_cells + operator_cells)
+        .clamp(4, NAME_CELLS)
+        .min(names);
+    let cells = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
     let header = format!(
         " {} {} {} {} {} {} {} {}",
-        fit(lang.t("ic.col_time"), 16, false),
-        fit("#", 5, true),
-        fit(lang.t("ic.col_card"), card_cells, false),
-        fit(lang.t("ic.col_kind"), 9, false),
-        fit(lang.t("ic.col_amount"), 9, true),
-        fit(lang.t("ic.col_volume"), 8, true),
-        fit(lang.t("ic.col_customer"), 21, false),
+        fit(lang.t("ic.col_time"), cells(time_cells), false),
+        fit("#", cells(id_cells), true),
+        fit(lang.t("ic.col_card"), cells(card_cells), false),
+        fit(lang.t("ic.col_kind"), cells(kind_cells), false),
+        fit(lang.t("ic.col_amount"), cells(amount_cells), true),
+        fit(lang.t("ic.col_volume"), cells(volume_cells), true),
+        fit(lang.t("ic.col_customer"), cells(8 + 1 + name_cells), false),
         lang.t("ic.col_operator"),
     );
     let rows = rows.map(|rows| {
@@ -147,14 +214,14 @@ pub(super) fn lines(
             .map(|row| {
                 format!(
                     " {} {} {} {} {} {} {:08} {} {}",
-                    local(&row.started_at, zone),
-                    fit(&row.operation_id.to_string(), 5, true),
-                    fit(&card_no(row.card_no), card_cells, false),
-                    fit(lang.t(kind_key(row.kind)), 9, false),
-                    fit(&amount_text(row.amount), 9, true),
-                    fit(&volume_text(row.volume_litres), 8, true),
+                    row.started_at.with_timezone(&zone).format(format),
+                    fit(&row.operation_id.to_string(), cells(id_cells), true),
+                    fit(&card_no(row.card_no), cells(card_cells), false),
+                    fit(lang.t(kind_key(row.kind)), cells(kind_cells), false),
+                    fit(&amount_text(row.amount), cells(amount_cells), true),
+                    fit(&volume_text(row.volume_litres), cells(volume_cells), true),
                     row.customer_no,
-                    fit(&inert(&row.customer_name), 12, false),
+                    fit(&inert(&row.customer_name), cells(name_cells), false),
                     inert(&row.operator),
                 )
             })

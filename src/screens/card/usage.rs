@@ -96,13 +96,12 @@ pub(super) fn lines(
     let rows = rows.map(|rows| {
         rows.iter()
             .flat_map(|row| {
-                let reason = row.failure_reason.as_ref().map(|reason| {
-                    format!(
-                        " {} — {}",
-                        " ".repeat(16),
-                        coded(lang, "ic.failure_", reason)
-                    )
-                });
+                let reason = row
+                    .failure_reason
+                    .as_ref()
+                    .map(|reason| coded(lang, "ic.failure_", reason))
+                    .or_else(|| carried_refunded(row, lang))
+                    .map(|why| format!(" {} — {why}", " ".repeat(16)));
                 std::iter::once(row_line(lang, zone, row, card_cells)).chain(reason)
             })
             .collect()
@@ -112,6 +111,13 @@ pub(super) fn lines(
         lines.push(Line::styled(format!(" {}", lang.t(note)), theme.dim()));
     }
     lines
+}
+
+/// A replacement that carried a refunded purchase says so under its row: the purchase is on
+/// the new card cancelled, no water (s38-d's walk showed its 15.000 m³ as if carried valid).
+fn carried_refunded(row: &UsageRecord, lang: Lang) -> Option<String> {
+    let seq = row.purchase_seq.filter(|_| row.carries_refunded)?;
+    Some(lang.tf("ic.usage_carried_refunded", &[("seq", &seq)]))
 }
 
 /// A failed operation's money was never taken (a failed recharge's price is on the balance):
@@ -125,7 +131,11 @@ fn row_line(lang: Lang, zone: FixedOffset, row: &UsageRecord, card_cells: u16) -
         Some(amount) if not_taken(row) => format!("({})", amount_text(Some(amount.abs()))),
         amount => amount_text(amount),
     };
-    let volume = volume_text(row.volume_litres);
+    // Refunded before: the new card carries no water.
+    let volume = match row.carries_refunded {
+        true => String::new(),
+        false => volume_text(row.volume_litres),
+    };
     let last = inert(&row.operator);
     format!(
         " {} {} {} {} {} {} {last}",
