@@ -1,12 +1,12 @@
 -- A write no longer locks the operator who writes it nor, for a receipt or a reading, the
--- customer it names (issue 14; docs/decisions.md, "A write locks no operator nor customer
--- (s40-c)").
+-- customer it names (issue 14; docs/decisions.md, "A write locks no operator, customer nor
+-- price version (s40-c)").
 --
 -- Every ledger row, receipt, audit entry, card operation, reading and exactly-once key names its
 -- operator, and a receipt and a reading their customer, by a foreign key: each insert ran the
 -- key's check (`SELECT 1 FROM ONLY operator x WHERE id = $1 FOR KEY SHARE OF x`, 140 000 a
 -- 90-second soak), and the lock it takes writes the referenced row (its xmax) and a WAL record.
--- Without these nine keys a counter reading costs 3.3 % fewer instructions and a deposit 3.4 %
+-- Without these eight keys a counter reading costs 3.2 % fewer instructions and a deposit 3.4 %
 -- (valgrind, single-user backend).
 --
 -- What the keys guaranteed is kept another way:
