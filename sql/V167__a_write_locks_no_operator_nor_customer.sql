@@ -47,7 +47,7 @@ CREATE OR REPLACE FUNCTION md_row_kept() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
     IF TG_OP = 'DELETE' OR NEW.id IS DISTINCT FROM OLD.id THEN
-        RAISE EXCEPTION '% % is kept: the ledger, receipts, readings and audit entries name it by id (%)',
+        RAISE EXCEPTION '% % is kept: other rows name it by id without a key (%)',
             TG_TABLE_NAME, OLD.id, TG_ARGV[0] USING ERRCODE = 'restrict_violation';
     END IF;
     RETURN NEW;

@@ -8,8 +8,10 @@
 --    versions: after V161 (the payment method's) and V167 (the operators' and customers') the
 --    rows a 16-desk soak left holding a multixact were price versions (and a customer type,
 --    whose key to the customer is kept: types are deleted). The key goes; what it guaranteed
---    is kept: a price version is never changed nor deleted, by anyone (V47's
---    `price_version_is_history`), and a bill's version is the one `md_price` found (the
+--    is kept: a price version is never changed nor deleted, by an operator (V47's
+--    `price_version_is_history`) nor now by the owner (`price_version_kept`: V47 let the owner
+--    through, and the key refused the owner's delete of a version a bill names; no path of the
+--    owner's deletes one), and a bill's version is the one `md_price` found (the
 --    reading's own, or an import's checked against it by `reading_write_is_priced`); the
 --    owner's own bills are the owner's to get right, as V161 left a payment method.
 -- 2. A reading's keys to the reading before it and to its deduction locked those rows (an
@@ -32,6 +34,10 @@
 -- Runs again on its own result (tests/two_desks.rs): every name dropped IF EXISTS first.
 
 ALTER TABLE bill DROP CONSTRAINT IF EXISTS bill_price_version_id_fkey;
+DROP TRIGGER IF EXISTS price_version_kept ON price_version;
+CREATE TRIGGER price_version_kept BEFORE DELETE OR UPDATE OF id ON price_version
+    FOR EACH ROW EXECUTE FUNCTION md_row_kept('a price changes by a new version');
+
 ALTER TABLE meter_reading DROP CONSTRAINT IF EXISTS meter_reading_previous_id_fkey;
 ALTER TABLE meter_reading DROP CONSTRAINT IF EXISTS meter_reading_transaction_id_fkey;
 

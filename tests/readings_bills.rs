@@ -2155,8 +2155,8 @@ async fn a_bill_written_where_there_is_no_folder_is_said_as_the_files_trouble() 
 /// sql/V168: a counter reading's new bill and its extension name their price version without
 /// locking its row (every desk's readings name the same few versions: the row was one every
 /// writer joined a multixact on), and the version is kept as the key kept it: never changed nor
-/// deleted, by the owner either (V47). A reading locks neither the reading before it nor its
-/// deduction (both tables append-only), and those are kept too.
+/// deleted, by the owner either (V47 let the owner through). A reading locks neither the
+/// reading before it nor its deduction (both tables append-only), and those are kept too.
 #[tokio::test]
 async fn a_readings_rows_lock_no_price_version_earlier_reading_nor_deduction() {
     let desk = desk().await;
@@ -2236,11 +2236,8 @@ async fn a_readings_rows_lock_no_price_version_earlier_reading_nor_deduction() {
         .get(0);
     assert_eq!(deduction, "0", "a reading locked its deduction");
     for (change, words) in [
-        ("DELETE FROM price_version", "never changed nor deleted"),
-        (
-            "UPDATE price_version SET id = DEFAULT",
-            "never changed nor deleted",
-        ),
+        ("DELETE FROM price_version", "is kept"),
+        ("UPDATE price_version SET id = DEFAULT", "is kept"),
         ("DELETE FROM meter_reading", "never changed or removed"),
         (
             "UPDATE meter_reading SET id = DEFAULT",
