@@ -3859,3 +3859,146 @@ async fn a_money_write_locks_no_payment_method_and_every_row_names_one_that_is_k
         .await
         .expect("a method is disabled or renamed in words, not in code");
 }
+
+/// sql/V167: a deposit and a reading lock neither the clerk's operator row nor the customer's
+/// (the foreign keys to them are gone), and what the keys guaranteed holds: an operator and a
+/// customer are never deleted nor renumbered, by the owner either; a receipt naming no
+/// customer is refused, and where no operator is signed in (the owner) an id written on a
+/// receipt, an audit entry or an exactly-once key must name an operator.
+#[tokio::test]
+async fn a_write_locks_no_operator_nor_customer_and_every_row_names_one_that_is_kept() {
+    let (db, _) = desk().await;
+    let (account, customer) = counter_account(&db).await;
+    let owner = db.pool.get().await.unwrap();
+    let meter: i64 = owner
+        .query_one("SELECT id FROM meter WHERE meter_no = 'PM-0001'", &[])
+        .await
+        .unwrap()
+        .get("id");
+    // The clerk's first money opens their shift, whose key to the operator stays.
+    allowed(
+        &db,
+        "clerk",
+        &at_the_counter(account, "deposit", "10.00", "cash", "v167-shift"),
+    );
+    let locks = || async {
+        owner
+            .query_one(
+                &format!(
+                    "SELECT (SELECT xmax::text FROM operator WHERE id = {CLERK}) AS operator,
+                            (SELECT xmax::text FROM customer WHERE id = {customer}) AS customer"
+                ),
+                &[],
+            )
+            .await
+            .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)))
+            .unwrap()
+    };
+    let untouched = locks().await;
+    allowed(
+        &db,
+        "clerk",
+        &at_the_counter(account, "deposit", "10.00", "cash", "v167-deposit"),
+    );
+    let recorded = allowed(
+        &db,
+        "clerk",
+        &format!(
+            "SELECT outcome FROM reading_enter('v167-reading', 'counter', {meter}, current_date,
+                                               5.000, NULL, false, true)"
+        ),
+    );
+    assert_eq!(recorded, "recorded");
+    assert_eq!(
+        locks().await,
+        untouched,
+        "a deposit and a reading locked the operator's or the customer's row"
+    );
+
+    // A receipt naming no customer, the clerk's: refused, nothing written.
+    let before = written(&db);
+    let nobody = psql(
+        &db,
+        "clerk",
+        "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+         VALUES (nextval('receipt_no_seq'), 999999, 0)",
+    );
+    assert!(!nobody.ok, "a receipt naming no customer was written");
+    assert!(
+        nobody.said.contains("no customer 999999"),
+        "{}",
+        nobody.said
+    );
+    assert_eq!(written(&db), before, "a refused receipt wrote something");
+
+    // The owner's rows stamp no operator: the id they name must be one.
+    for (row, words) in [
+        (
+            format!(
+                "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {customer}, 999999)"
+            ),
+            "no operator 999999",
+        ),
+        (
+            format!(
+                "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), 999999, {CLERK})"
+            ),
+            "no customer 999999",
+        ),
+        (
+            "INSERT INTO audit_log (operator_id, action, entity, entity_id)
+             VALUES (999999, 'customer.modify', 'customer', 1)"
+                .to_owned(),
+            "no operator 999999",
+        ),
+        (
+            "INSERT INTO applied_write (idempotency_key, kind, operator_id, outcome)
+             VALUES ('v167-nobody', 'customer.modify', 999999, '{}')"
+                .to_owned(),
+            "no operator 999999",
+        ),
+    ] {
+        let refusal = owner
+            .execute(&row, &[])
+            .await
+            .expect_err("a row naming no operator or customer is refused");
+        let server = refusal.as_db_error().expect("the server's refusal");
+        assert!(server.message().contains(words), "{row}: {server:?}");
+        assert_eq!(server.code().code(), "23503", "{row}");
+    }
+    owner
+        .execute(
+            &format!(
+                "INSERT INTO audit_log (operator_id, action, entity, entity_id)
+                 VALUES ({CLERK}, 'customer.modify', 'customer', {customer})"
+            ),
+            &[],
+        )
+        .await
+        .expect("the owner's entry naming an operator");
+
+    // Kept, by the owner too: an operator is disabled, a customer closed.
+    for change in [
+        format!("DELETE FROM operator WHERE id = {SUPERVISOR}"),
+        format!("UPDATE operator SET id = DEFAULT WHERE id = {CLERK}"),
+        format!("DELETE FROM customer WHERE id = {customer}"),
+        format!("UPDATE customer SET id = DEFAULT WHERE id = {customer}"),
+    ] {
+        let refusal = owner
+            .execute(&change, &[])
+            .await
+            .expect_err("an operator or a customer a row may name is kept");
+        let server = refusal.as_db_error().expect("the server's refusal");
+        assert!(server.message().contains("is kept"), "{change}: {server:?}");
+        assert_eq!(server.code().code(), "23001", "{change}");
+    }
+    owner
+        .execute(
+            &format!("UPDATE operator SET enabled = false WHERE id = {SUPERVISOR}"),
+            &[],
+        )
+        .await
+        .expect("an operator is disabled");
+}

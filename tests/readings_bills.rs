@@ -2232,3 +2232,106 @@ async fn the_audit_entry_of_bills_paid_names_them_by_their_cycles() {
         assert!(!text.contains("[1"), "{lang:?}: no ids: {text}");
     }
 }
+
+/// sql/V168: a counter reading's new bill and its extension name their price version without
+/// locking its row (every desk's readings name the same few versions: the row was one every
+/// writer joined a multixact on), and the version is kept as the key kept it: never changed nor
+/// deleted, by the owner either (V47 let the owner through). A reading locks neither the
+/// reading before it nor its deduction (both tables append-only), and those are kept too.
+#[tokio::test]
+async fn a_readings_rows_lock_no_price_version_earlier_reading_nor_deduction() {
+    let desk = desk().await;
+    let locks = || async {
+        desk.owner
+            .query_one(
+                "SELECT string_agg(id || ':' || xmax::text, ' ' ORDER BY id) FROM price_version",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    let untouched = locks().await;
+    let billed = enter(&desk.clerk, "v168-new", &reading(1, "2025-02-10", "112")).await;
+    assert!(
+        matches!(billed, ReadingOutcome::Recorded { bill: Some(_), .. }),
+        "{billed:?}"
+    );
+    let earlier = || async {
+        desk.owner
+            .query_one(
+                "SELECT xmax::text FROM meter_reading WHERE idempotency_key = 'v168-new:1'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    let before_next = earlier().await;
+    let extended = enter(&desk.clerk, "v168-more", &reading(1, "2025-02-20", "115")).await;
+    assert!(
+        matches!(extended, ReadingOutcome::Recorded { bill: Some(_), .. }),
+        "{extended:?}"
+    );
+    assert_eq!(
+        desk.owner
+            .query_one(
+                "SELECT count(*) FROM meter_reading r JOIN bill b ON b.id = r.bill_id
+                 JOIN price_version v ON v.id = b.price_version_id
+                 WHERE r.idempotency_key LIKE 'v168-%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        2,
+        "each reading's bill names a version"
+    );
+    assert_eq!(locks().await, untouched, "a bill locked its price version");
+    assert_eq!(
+        earlier().await,
+        before_next,
+        "a reading locked the one before it"
+    );
+    let deducted = enter(&desk.clerk, "v168-deduct", &reading(2, "2025-01-20", "10")).await;
+    assert!(
+        matches!(
+            deducted,
+            ReadingOutcome::Recorded {
+                deducted: Some(_),
+                ..
+            }
+        ),
+        "{deducted:?}"
+    );
+    let deduction: String = desk
+        .owner
+        .query_one(
+            "SELECT t.xmax::text FROM meter_reading r
+             JOIN ledger_transaction t ON t.id = r.transaction_id
+             WHERE r.idempotency_key = 'v168-deduct:1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(deduction, "0", "a reading locked its deduction");
+    for (change, words) in [
+        ("DELETE FROM price_version", "is kept"),
+        ("UPDATE price_version SET id = DEFAULT", "is kept"),
+        ("DELETE FROM meter_reading", "never changed or removed"),
+        (
+            "UPDATE meter_reading SET id = DEFAULT",
+            "never changed or removed",
+        ),
+        ("DELETE FROM ledger_transaction", "never changed or removed"),
+    ] {
+        let refusal = desk
+            .owner
+            .execute(change, &[])
+            .await
+            .expect_err("a row a bill or a reading may name is kept");
+        let server = refusal.as_db_error().expect("the server's refusal");
+        assert!(server.message().contains(words), "{change}: {server:?}");
+    }
+}

@@ -2168,3 +2168,98 @@ async fn every_list_of_names_a_check_keeps_is_one_constant_and_refuses_as_before
         .await
         .unwrap();
 }
+
+/// sql/V168: a reading's and a bill's figures are checked by one short constraint a table
+/// (PostgreSQL reads a table's CHECKs from their text at every statement that writes it), which
+/// refuses a negative figure in each column V18's four checks a table held, and lets a zero and
+/// a NULL pass as they did. Tried on the demo's rows by an UPDATE as the owner, in a
+/// transaction rolled back, the table's triggers off and its other CHECKs dropped in it.
+#[tokio::test]
+async fn a_negative_figure_of_a_reading_or_a_bill_is_refused_by_one_short_check() {
+    let (db, mut owner) = owner_db().await;
+    demo::load(&db.pool, 40, |_| {})
+        .await
+        .expect("load the demo data");
+    let checks = texts(
+        &owner,
+        "SELECT conrelid::regclass::text || ' ' || conname FROM pg_constraint
+         WHERE contype = 'c' AND conrelid IN ('meter_reading'::regclass, 'bill'::regclass)
+           AND (pg_get_constraintdef(oid) LIKE '%>= (0)::numeric%'
+                OR conname LIKE '%figures_not_negative')
+         ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        checks,
+        [
+            "bill bill_figures_not_negative",
+            "meter_reading meter_reading_figures_not_negative"
+        ]
+    );
+    for (table, column) in [
+        ("meter_reading", "electronic"),
+        ("meter_reading", "mechanical"),
+        ("meter_reading", "previous"),
+        ("meter_reading", "consumption"),
+        ("bill", "previous_reading"),
+        ("bill", "volume"),
+        ("bill", "amount"),
+        ("bill", "vat"),
+    ] {
+        let nullable: bool = owner
+            .query_one(
+                "SELECT is_nullable = 'YES' FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name = $1 AND column_name = $2",
+                &[&table, &column],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let transaction = owner.transaction().await.unwrap();
+        transaction
+            .batch_execute(&format!(
+                "ALTER TABLE {table} DISABLE TRIGGER USER;
+                 DO $$ DECLARE c text; BEGIN
+                     FOR c IN SELECT conname FROM pg_constraint
+                              WHERE conrelid = '{table}'::regclass AND contype = 'c'
+                                AND conname <> '{table}_figures_not_negative'
+                     LOOP
+                         EXECUTE format('ALTER TABLE {table} DROP CONSTRAINT %I', c);
+                     END LOOP;
+                 END $$;"
+            ))
+            .await
+            .unwrap();
+        let row = format!("ctid = (SELECT ctid FROM {table} ORDER BY id LIMIT 1)");
+        let mut passing = vec!["0"];
+        if nullable {
+            passing.push("NULL");
+        }
+        for value in passing {
+            transaction
+                .batch_execute(&format!(
+                    "UPDATE {table} SET {column} = {value} WHERE {row}"
+                ))
+                .await
+                .unwrap_or_else(|error| panic!("{table}.{column} = {value}: {error}"));
+        }
+        let Err(refusal) = transaction
+            .batch_execute(&format!("UPDATE {table} SET {column} = -1 WHERE {row}"))
+            .await
+        else {
+            panic!("{table}.{column} = -1 was not refused");
+        };
+        let server = refusal.as_db_error().expect("the server's refusal");
+        assert_eq!(
+            server.code(),
+            &SqlState::CHECK_VIOLATION,
+            "{table}.{column}"
+        );
+        assert_eq!(
+            server.constraint(),
+            Some(format!("{table}_figures_not_negative").as_str()),
+            "{table}.{column}"
+        );
+        transaction.rollback().await.unwrap();
+    }
+}

@@ -136,6 +136,14 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "answered by the schemes' form: the name taken",
     ),
     (
+        "bill_figures_not_negative",
+        "a bill's figures are priced by the database (md_price; an import's are checked by it)",
+    ),
+    (
+        "meter_reading_figures_not_negative",
+        "a reading's figures are read as not negative (validation::volume), its consumption is the database's own",
+    ),
+    (
         "bill_reason_only_when_void",
         "the bills' void pane sends a reason, and only with a void",
     ),
