@@ -15,7 +15,7 @@
 --      does not cover K, a write-back of that card at or past K's purchase was noted
 --      (`card.meter_loaded_seq`), and the sum is K's. What it cannot: the card's MACs and its
 --      write-back are checked by the desk, which holds the key (as V41 takes the record).
---   2. Paid by `card_recharge_owed_pay(K, method)`: a receipt, the deposit `card-op:K:owed` of
+--   2. Paid by `card_recharge_owed_pay(K, method)` (`card.recharge`'s): a receipt, the deposit `card-op:K:owed` of
 --      the sum on it, and `card_recharge_found_on_card(K)` in the same transaction (K done,
 --      its water bought with the deposit, `card-op:K:found`). `ledger_posted` lets an
 --      operator's `card-op:K:owed` deposit through only for a recorded debt of that sum whose
@@ -91,16 +91,18 @@ END $$;
 
 -- The debt of recharge `p_operation_id` paid at the counter with `p_payment_method_code`: its
 -- receipt, the deposit `card-op:K:owed` on it, K settled done with that money (V41), the audit
--- entry. With the operator's own rights: the ledger's checks above hold it.
+-- entry: a recharge's (`card.recharge`). The ledger's checks hold its rows as the session's
+-- operator's (they ask `session_user`); its own rights write the entry.
 CREATE OR REPLACE FUNCTION card_recharge_owed_pay(p_operation_id bigint,
                                                   p_payment_method_code text,
                                                   OUT receipt_no bigint, OUT amount numeric)
-LANGUAGE plpgsql SECURITY INVOKER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     op card_operation;
     account_id bigint;
 BEGIN
+    PERFORM md_require('card.recharge');
     SELECT o.* INTO op FROM card_operation o
     JOIN card_recharge_owed w ON w.operation_id = o.id
     WHERE o.id = p_operation_id AND o.state = 'failed';
@@ -111,6 +113,15 @@ BEGIN
     SELECT w.amount INTO card_recharge_owed_pay.amount
     FROM card_recharge_owed w WHERE w.operation_id = op.id;
     SELECT a.id INTO account_id FROM account a WHERE a.customer_id = op.customer_id;
+    -- A method the customer's type takes, as a recharge's journal asks it (V107's words).
+    IF NOT EXISTS (SELECT FROM customer c
+                   JOIN customer_type_payment_method m ON m.customer_type_id = c.customer_type_id
+                   JOIN payment_method p ON p.code = m.payment_method_code
+                   WHERE c.id = op.customer_id AND p.code = p_payment_method_code
+                     AND p.enabled) THEN
+        RAISE EXCEPTION 'payment method % is not one the customer''s type takes (or it is disabled)',
+            p_payment_method_code USING ERRCODE = 'check_violation';
+    END IF;
     INSERT INTO receipt (receipt_no, customer_id, operator_id)
     VALUES (nextval('receipt_no_seq'), op.customer_id, current_operator_id())
     RETURNING receipt.receipt_no INTO card_recharge_owed_pay.receipt_no;
