@@ -1563,6 +1563,7 @@ async fn a_recharge_settled_failed_from_an_old_copy_is_done_when_the_card_that_t
             taken_back: true,
             receipt_no: begun.purchase.as_ref().unwrap().receipt_no,
             meter: meterdesk::db::card_ops::MeterSaw::NotLoaded,
+            owed: false,
         }]
     );
     // One sale of 12 m³ for the 12.00 paid in: the balance paid for it again.
@@ -1629,6 +1630,7 @@ async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left
                 taken_back: false,
                 receipt_no: begun.purchase.as_ref().unwrap().receipt_no,
                 meter: meterdesk::db::card_ops::MeterSaw::NotLoaded,
+                owed: false,
             }
         ]
     );
