@@ -2842,8 +2842,9 @@ async fn the_water_a_meter_loaded_unpaid_is_owed_and_paid_before_the_next_rechar
         "{found:?}"
     );
     let customer_id = station.customer.customer_id;
+    let pool = station.customer.db.pool.clone();
     let owed = || async {
-        let client = station.customer.db.pool.get().await.unwrap();
+        let client = pool.get().await.unwrap();
         card_ops::owed(&client, customer_id).await.unwrap()
     };
     let debt = owed().await;
