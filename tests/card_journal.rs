@@ -518,7 +518,9 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
         .count();
     assert_eq!(
         (quote_turns, binds),
-        (1, 2),
+        // The facts with the price, the meter's maximum credit, the debts of water a meter
+        // loaded unpaid (sql/V163): sent together, one round trip.
+        (1, 3),
         "the quote's round trips and statements"
     );
     let facts = card_ops::recharge_facts(&counter.clerk, customer_id, &cash(), &key_())
