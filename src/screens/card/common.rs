@@ -106,7 +106,8 @@ pub enum Confirm {
         reason: LossReason,
     },
     Recharge {
-        form: RechargeForm,
+        /// Boxed: the largest variant's size near the others' (clippy's large_enum_variant).
+        form: Box<RechargeForm>,
         quantity: Quantity,
         quote: Box<Quote>,
         /// The meter will not take the purchase whole yet (said, the clerk may still confirm).

@@ -4,8 +4,8 @@
 use ratatui::text::{Line, Span};
 
 use super::common::{
-    BlankWanted, CardPane, CardScreen, Confirm, card_no, customer_line, key_of, not_blank,
-    say_refusal, text, tier_line,
+    BlankWanted, CardPane, CardScreen, Confirm, RechargeForm, card_no, customer_line, key_of,
+    not_blank, say_refusal, text, tier_line,
 };
 use super::pending::SettleWithoutCard;
 use super::receipt::{Receipt, keep_and_show, keep_receipts_of, owed_receipt, receipt_of};
@@ -372,7 +372,7 @@ impl CardScreen {
             CardPane::Confirm(Confirm::Recharge { form, .. }),
         ) = (&outcome.written, &self.pane)
         {
-            let form = form.clone();
+            let form = RechargeForm::clone(form);
             self.set_pane(CardPane::Recharge(form));
         }
         // Another desk transferred the customer meanwhile (sql/V112, V119). A recharge: back to
@@ -388,7 +388,7 @@ impl CardScreen {
         {
             match &self.pane {
                 CardPane::Confirm(Confirm::Recharge { form, .. }) => {
-                    let mut form = form.clone();
+                    let mut form = RechargeForm::clone(form);
                     form.customer.name = owner.clone();
                     form.owner_seen = *owner_seen;
                     form.balance_read_again(hub.app.lang, *balance);
