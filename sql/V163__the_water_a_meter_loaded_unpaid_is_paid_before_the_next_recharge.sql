@@ -11,9 +11,9 @@
 --      table), which the read calls when the card carries K's journaled record, the balance
 --      cannot take it back (V41's `card_recharge_found_on_card` answered false) and the card's
 --      meter write-back says the meter loaded it. What the database holds itself: K is a
---      recharge settled failed from a card (`not_on_card`), the record is K's own, the balance
---      does not cover K, a write-back of that card at or past K's purchase was noted
---      (`card.meter_loaded_seq`), and the sum is K's. What it cannot: the card's MACs and its
+--      recharge settled failed (from an old copy, or by a supervisor without its card), the
+--      record is K's own, the balance does not cover K, a write-back of the customer's cards at
+--      or past K's purchase was noted (`card.meter_loaded_seq`), and the sum is K's. What it cannot: the card's MACs and its
 --      write-back are checked by the desk, which holds the key (as V41 takes the record).
 --   2. Paid by `card_recharge_owed_pay(K, method)` (`card.recharge`'s): a receipt, the deposit `card-op:K:owed` of
 --      the sum on it, and `card_recharge_found_on_card(K)` in the same transaction (K done,
@@ -60,9 +60,8 @@ BEGIN
     PERFORM md_require('card.read');
     SELECT * INTO op FROM card_operation WHERE id = p_operation_id FOR UPDATE;
     IF NOT FOUND OR op.kind <> 'recharge' OR op.state <> 'failed'
-       OR op.failure_reason IS DISTINCT FROM 'not_on_card'
        OR op.purchase_record_after IS DISTINCT FROM p_purchase_record THEN
-        RAISE EXCEPTION 'permission denied: only a recharge settled failed from a card, whose journaled record is on the card, is owed'
+        RAISE EXCEPTION 'permission denied: only a recharge settled failed, whose journaled record is on the card, is owed'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     SELECT -t.amount INTO owed FROM ledger_transaction t WHERE t.id = op.transaction_id;
@@ -71,10 +70,12 @@ BEGIN
         RAISE EXCEPTION 'permission denied: the balance covers recharge %: card_recharge_found_on_card settles it',
             op.id USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- Any card of the customer's (a replacement carries the purchase over).
     SELECT c.card_no INTO card_number FROM card c
-    WHERE c.id = op.card_id AND c.meter_loaded_seq >= op.purchase_seq;
+    WHERE c.customer_id = op.customer_id AND c.meter_loaded_seq >= op.purchase_seq
+    ORDER BY c.generation DESC LIMIT 1;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'permission denied: no meter write-back of the card at or past purchase % was read',
+        RAISE EXCEPTION 'permission denied: no meter write-back of the customer''s cards at or past purchase % was read',
             op.purchase_seq USING ERRCODE = 'insufficient_privilege';
     END IF;
     INSERT INTO card_recharge_owed (operation_id, customer_id, card_no, amount, found_by)

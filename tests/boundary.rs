@@ -3924,12 +3924,12 @@ async fn a_clerk_can_neither_make_nor_clear_a_debt_of_loaded_water_nor_move_mone
         // Not the recharge's journaled record.
         (
             format!("SELECT card_recharge_found_loaded({op}, decode(repeat('01', 32), 'hex'))"),
-            "only a recharge settled failed from a card",
+            "only a recharge settled failed, whose journaled record",
         ),
         // No meter write-back at or past purchase 9 was read (the card's says 7).
         (
             format!("SELECT card_recharge_found_loaded({op}, {record})"),
-            "no meter write-back of the card at or past purchase 9",
+            "no meter write-back of the customer's cards at or past purchase 9",
         ),
     ] {
         refused_with(&db, "clerk", &sql, words);
@@ -4054,7 +4054,7 @@ async fn a_clerk_can_neither_make_nor_clear_a_debt_of_loaded_water_nor_move_mone
         &db,
         "clerk",
         &found,
-        "only a recharge settled failed from a card",
+        "only a recharge settled failed, whose journaled record",
     );
     allowed(
         &db,
