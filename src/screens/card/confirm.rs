@@ -147,6 +147,9 @@ impl ScreenRequest for WriteCard {
                     payment: Payment::Method(method),
                     ..
                 } if !self.owed.is_empty() => {
+                    // Not paid where the card cannot be written: nothing is taken for a
+                    // recharge this desk cannot make.
+                    desk.access.for_writing().map_err(FlowError::from)?;
                     let paid = cardflow::pay_owed(&desk, &self.owed, method).await?;
                     let mut receipts = Vec::new();
                     for debt in paid {
