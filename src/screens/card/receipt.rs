@@ -414,7 +414,10 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
     paper.row(lang.t("receipt.method"), &method);
     paper.row(lang.t("receipt.balance"), &receipt.balance.to_string());
     paper.rule();
-    paper.text(lang.t(last_line));
+    // Wrapped to the paper: a debt's note is longer than a line.
+    for line in crate::ui::text::wrap(lang.t(last_line), cells) {
+        paper.text(&line);
+    }
     paper.finish()
 }
 
@@ -515,6 +518,52 @@ mod tests {
         let text = text(&receipt(), shanghai);
         assert!(text.contains("2026-11-28 17:30:00"), "{text}");
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    }
+
+    /// The receipt of a debt of water a meter loaded unpaid (sql/V163) says what it is for, in
+    /// both languages, every line within the paper, and no recharge's "swipe the meter".
+    #[test]
+    fn a_debt_of_loaded_water_says_what_it_paid_for_in_both_languages() {
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let receipt = Receipt {
+            kind: ReceiptKind::Owed,
+            tiers: Vec::new(),
+            vat: None,
+            not_taken: Money::ZERO,
+            method: Some(PaymentMethod {
+                code: "cash".into(),
+                name: "Cash".into(),
+            }),
+            ..receipt()
+        };
+        for (lang, says) in [
+            (
+                Lang::En,
+                [
+                    "WATER LOADED UNPAID — PAID",
+                    "A meter loaded this purchase unpaid (an old card copy). Paid now.",
+                ],
+            ),
+            (
+                Lang::Zh,
+                [
+                    "补收水表已充入的未付水费",
+                    "水表曾充入此笔购水而未付款，因旧卡副本所致，现已付清。",
+                ],
+            ),
+        ] {
+            let text = receipt_text(lang, utc, &receipt, 40);
+            let flat: String = text.split_whitespace().collect();
+            for words in says {
+                let words: String = words.split_whitespace().collect();
+                assert!(flat.contains(&words), "{lang:?}: {text}");
+            }
+            assert!(!text.contains(lang.t("receipt.swipe")), "{lang:?}: {text}");
+            assert!(
+                text.lines().all(|line| width(line) <= 40),
+                "{lang:?}: {text}"
+            );
+        }
     }
 
     /// A receipt of each `kind` says what it is, in English and in Chinese, and none of a
