@@ -1,6 +1,7 @@
 -- The debt of a purchase a meter loaded unpaid, recorded when the card that carries it is read,
 -- and collected before the customer's next recharge (s40-a; docs/decisions.md, "The water an
--- old card copy let the meter load unpaid is paid before the next recharge").
+-- old card copy let the meter load unpaid is a debt the read records, paid before the next
+-- recharge").
 --
 -- s39-a's "Found, not fixed": a recharge K settled failed from an old copy of the card (its
 -- money back on the balance, spent since on a recharge onto the copy) whose purchase the card
@@ -13,11 +14,13 @@
 --      meter write-back says the meter loaded it. What the database holds itself: K is a
 --      recharge settled failed (from an old copy, or by a supervisor without its card), the
 --      record is K's own, the balance does not cover K, a write-back of the customer's cards at
---      or past K's purchase was noted (`card.meter_loaded_seq`), and the sum is K's. What it cannot: the card's MACs and its
---      write-back are checked by the desk, which holds the key (as V41 takes the record).
---   2. Paid by `card_recharge_owed_pay(K, method)` (`card.recharge`'s): a receipt, the deposit `card-op:K:owed` of
---      the sum on it, and `card_recharge_found_on_card(K)` in the same transaction (K done,
---      its water bought with the deposit, `card-op:K:found`). `ledger_posted` lets an
+--      or past K's purchase was noted (`card.meter_loaded_seq`), and the sum is K's. What it
+--      cannot: the card's MACs and its write-back are checked by the desk, which holds the key
+--      (as V41 takes the record).
+--   2. Paid by `card_recharge_owed_pay(K, method)` (`card.recharge`'s): a receipt, the deposit
+--      `card-op:K:owed` of the sum on it, and `card_recharge_found_on_card(K)` in the same
+--      transaction (K done, its water bought with the deposit, `card-op:K:found`, on that
+--      receipt). `ledger_posted` lets an
 --      operator's `card-op:K:owed` deposit through only for a recorded debt of that sum whose
 --      K is still failed, for the account's customer; `card_recharge_is_its_payment` (now also
 --      queued for those keys) wants K settled done in the same transaction at commit. A debt
