@@ -475,6 +475,35 @@ struct Presented<'a> {
     decided_from: Option<&'a RechargeFacts>,
 }
 
+/// The refusal of a recharge while `owed` is outstanding: the first debt and what they come
+/// to.
+fn owes(owed: &[card_ops::Owed]) -> Refusal {
+    Refusal::Owes {
+        amount: card_ops::Owed::total(owed),
+        sequence: owed.first().map_or(0, |debt| debt.sequence),
+        more: owed.len().saturating_sub(1),
+    }
+}
+
+/// Pays, before a recharge, the debts its confirmation showed (`owed`, the recharge's
+/// operations whose purchase a meter loaded unpaid, sql/V163) with the recharge's payment
+/// method, each in a transaction of its own with its receipt: the water is the customer's
+/// already, whatever the card write after it does. A debt paid meanwhile is left out.
+pub async fn pay_owed(
+    desk: &Desk<'_>,
+    owed: &[i64],
+    method: &str,
+) -> Result<Vec<card_ops::OwedPaid>, FlowError> {
+    let mut client = desk.pool.get().await.map_err(DbError::from)?;
+    let mut paid = Vec::new();
+    for operation_id in owed {
+        if let Some(debt) = card_ops::pay_owed(&mut client, *operation_id, method).await? {
+            paid.push(debt);
+        }
+    }
+    Ok(paid)
+}
+
 fn refused(refusal: Refusal) -> Flow {
     Flow::Refused {
         refusal,
@@ -535,9 +564,18 @@ async fn run_on(
     };
     let report = {
         let mut client = desk.pool.get().await.map_err(DbError::from)?;
-        match on.decided_from {
-            Some(facts) => card_ops::begin_decided(&mut client, &begin, request, facts).await?,
-            None => card_ops::begin(&mut client, &begin, request).await?,
+        let report = match on.decided_from {
+            Some(facts) => card_ops::begin_decided(&mut client, &begin, request, facts).await,
+            None => card_ops::begin(&mut client, &begin, request).await,
+        };
+        match report {
+            // The customer owes water a meter loaded unpaid (sql/V163): nothing was written,
+            // and the refusal names the debt.
+            Err(error) if card_ops::owes(&error) => {
+                let owed = card_ops::owed(&client, customer_id).await?;
+                return Ok(refused(owes(&owed)));
+            }
+            report => report?,
         }
     };
     let resolved = report.resolved;

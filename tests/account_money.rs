@@ -598,7 +598,7 @@ async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
     assert!(status.success(), "{out}");
     assert_eq!(
         out.lines().filter(|line| line.starts_with("ok ")).count(),
-        5,
+        6,
         "{out}"
     );
 
@@ -677,7 +677,15 @@ async fn the_demo_data_balances_and_gives_every_kind_of_account_money_to_show() 
         "{}",
         meterdesk::tools::check::report(&checks)
     );
-    assert!(checks.iter().all(|check| check.checked > 0), "{checks:?}");
+    // Every rule finds something to check but the debts of water a meter loaded unpaid
+    // (sql/V163), which only an old card copy makes: the demo data has none.
+    assert!(
+        checks
+            .iter()
+            .filter(|check| !check.rule.starts_with("every debt of water"))
+            .all(|check| check.checked > 0),
+        "{checks:?}"
+    );
     for (model, kind) in [("system_prepaid", "deposit"), ("postpaid", "deposit")] {
         let accounts: i64 = owner
             .query_one(

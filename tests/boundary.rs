@@ -4002,3 +4002,206 @@ async fn a_write_locks_no_operator_nor_customer_and_every_row_names_one_that_is_
         .await
         .expect("an operator is disabled");
 }
+
+/// What a clerk's psql can do with the debt of water a meter loaded unpaid (sql/V163): the
+/// customer of `with_a_card` (balance 8.00, the card's meter write-back at purchase 7), whose
+/// recharge of purchase 9 (4.00) was settled failed from a card (an old copy) and its money
+/// reversed onto the balance, spent since (the balance brought down to 2.00 by the owner).
+async fn failed_by_a_copy_and_spent(db: &TestDb, account: i64, customer: i64) {
+    pending_recharge(db, account, customer).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SELECT ledger_post({account}, 'reversal', 4.00, NULL, NULL, NULL, NULL,
+                                'card-op:recharge-9:reversal', id)
+             FROM ledger_transaction WHERE idempotency_key = 'card-op:recharge-9:purchase';
+             UPDATE card_operation SET state = 'failed', failure_reason = 'not_on_card',
+                                       finished_at = now()
+             WHERE idempotency_key = 'recharge-9';
+             SELECT ledger_post({account}, 'refund', -6.00, NULL, NULL, 'cash', NULL, 'spent-0');"
+        ))
+        .await
+        .unwrap();
+}
+
+/// The debt is recorded only by the read's function, for a recharge settled failed from a
+/// card whose journaled record is presented, the balance not covering it and a meter
+/// write-back at or past its purchase noted; paid only with its recharge settled done in the
+/// same transaction, of its sum; cleared by nothing else; and while it is owed the customer's
+/// recharge is refused (MD430). No debt, no deposit keyed `card-op:K:owed`.
+#[tokio::test]
+async fn a_clerk_can_neither_make_nor_clear_a_debt_of_loaded_water_nor_move_money_by_its_key() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    failed_by_a_copy_and_spent(&db, account, customer).await;
+    let op: i64 = allowed(
+        &db,
+        "clerk",
+        "SELECT id FROM card_operation WHERE idempotency_key = 'recharge-9'",
+    )
+    .parse()
+    .unwrap();
+    let record = "decode(repeat('00', 32), 'hex')";
+    let owed_deposit = |amount: &str| {
+        format!(
+            "INSERT INTO receipt (receipt_no, customer_id, operator_id)
+                 VALUES (nextval('receipt_no_seq'), {customer}, 0);
+             SELECT ledger_post({account}, 'deposit', {amount}, NULL, NULL, 'cash',
+                                currval('receipt_no_seq'), 'card-op:recharge-9:owed')"
+        )
+    };
+    let before = written(&db);
+    for (sql, words) in [
+        // The table is written by no operator.
+        (
+            format!(
+                "INSERT INTO card_recharge_owed (operation_id, customer_id, card_no, amount)
+                 VALUES ({op}, {customer}, 1, 4.00)"
+            ),
+            "permission denied",
+        ),
+        // No debt recorded: the key moves no money onto the card meter's balance.
+        (owed_deposit("4.00"), "takes no deposit from an operator"),
+        // Not the recharge's journaled record.
+        (
+            format!("SELECT card_recharge_found_loaded({op}, decode(repeat('01', 32), 'hex'))"),
+            "only a recharge settled failed, whose journaled record",
+        ),
+        // No meter write-back at or past purchase 9 was read (the card's says 7).
+        (
+            format!("SELECT card_recharge_found_loaded({op}, {record})"),
+            "no meter write-back of the customer's cards at or past purchase 9",
+        ),
+    ] {
+        refused_with(&db, "clerk", &sql, words);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // The card's write-back at purchase 9 read: the read records the debt, once.
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute("UPDATE card SET meter_loaded_seq = 9")
+        .await
+        .unwrap();
+    let found = format!("SELECT card_recharge_found_loaded({op}, {record})");
+    assert_eq!(allowed(&db, "clerk", &found), "4.00");
+    assert_eq!(allowed(&db, "clerk", &found), "4.00");
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            "SELECT count(*) || ' ' || sum(amount) FROM card_recharge_owed"
+        ),
+        "1 4.00"
+    );
+
+    let before = written(&db);
+    let settled_done =
+        "UPDATE card_operation SET state = 'done' WHERE idempotency_key = 'recharge-9'";
+    for (sql, words) in [
+        // Paid, but the recharge left failed: money onto the balance through the debt's key.
+        (
+            owed_deposit("4.00"),
+            "pays the debt of its recharge, settled done from it in the same transaction",
+        ),
+        // Another sum than the debt's.
+        (owed_deposit("5.00"), "takes no deposit from an operator"),
+        (owed_deposit("3.00"), "takes no deposit from an operator"),
+        // Cleared without paying: the table, the recharge.
+        (
+            "DELETE FROM card_recharge_owed".to_owned(),
+            "permission denied",
+        ),
+        (
+            "UPDATE card_recharge_owed SET amount = 0.01".to_owned(),
+            "permission denied",
+        ),
+        (settled_done.to_owned(), "permission denied"),
+        // Recharged meanwhile: refused until the debt is paid.
+        (
+            recharge_in_one_call(customer, account, "next-10", 10, "2.00", 2_000, "1.00"),
+            "the customer owes 4.00 for purchase 9 a meter loaded unpaid",
+        ),
+    ] {
+        refused_with(&db, "clerk", &sql, words);
+    }
+    // The balance (2.00) does not cover it: V41's settle from the card changes nothing.
+    assert_eq!(
+        allowed(
+            &db,
+            "clerk",
+            &format!("SELECT card_recharge_found_on_card({op}, {record})")
+        ),
+        "f"
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // Paid only by whoever may recharge, with a method the customer's type takes.
+    refused_with(
+        &db,
+        "admin",
+        &format!("SELECT * FROM card_recharge_owed_pay({op}, 'cash')"),
+        "permission denied",
+    );
+    refused_with(
+        &db,
+        "clerk",
+        &format!("SELECT * FROM card_recharge_owed_pay({op}, 'no-such-method')"),
+        "is not one the customer's type takes",
+    );
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // Paid as the desk pays it: its receipt, the deposit, the recharge done, the entry.
+    let paid = allowed(
+        &db,
+        "clerk",
+        &format!("SELECT amount FROM card_recharge_owed_pay({op}, 'cash')"),
+    );
+    assert_eq!(paid, "4.00");
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            &format!(
+                "SELECT o.state || ' ' || t.idempotency_key || ' ' || (t.receipt_no = d.receipt_no)
+                 FROM card_operation o
+                 JOIN ledger_transaction t ON t.id = o.transaction_id
+                 JOIN ledger_transaction d ON d.idempotency_key = 'card-op:recharge-9:owed'
+                 WHERE o.id = {op}"
+            )
+        ),
+        "done card-op:recharge-9:found true",
+        "the water and the money that paid it on one receipt"
+    );
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            &format!("SELECT balance FROM account WHERE id = {account}")
+        ),
+        "2.00",
+        "the debt's money bought the water a meter loaded"
+    );
+    // Paid once; the customer recharges again.
+    refused_with(
+        &db,
+        "clerk",
+        &format!("SELECT * FROM card_recharge_owed_pay({op}, 'cash')"),
+        "owes nothing",
+    );
+    refused_with(
+        &db,
+        "clerk",
+        &found,
+        "only a recharge settled failed, whose journaled record",
+    );
+    allowed(
+        &db,
+        "clerk",
+        &recharge_in_one_call(customer, account, "next-10", 10, "2.00", 2_000, "1.00"),
+    );
+}

@@ -21,7 +21,7 @@ use meterdesk::db::card_ops::{
 };
 use meterdesk::db::customers::{CustomerRow, Page};
 use meterdesk::db::session::Sessions;
-use meterdesk::domain::card_records::{CardContent, IssuerPin};
+use meterdesk::domain::card_records::{CardContent, IssuerPin, MeterNumber};
 use meterdesk::i18n::Lang;
 use meterdesk::screens::card::{CardPane, CardScreen};
 use meterdesk::screens::table::CustomerTable;
@@ -670,5 +670,234 @@ async fn the_card_that_took_a_recharge_failed_by_an_old_copy_is_written_over_and
             books.pending
         ),
         (Decimal::ZERO, Decimal::new(500, 2), 5_000, 0)
+    );
+}
+
+/// The card on the reader swiped on the meter `meter` (the meter's rules, in-process): what it
+/// loads, and its write-back written onto the card through the rig's reader, as a meter does.
+/// The desk is not told (the reader's reports are not followed here).
+async fn swiped(services: &Services, meter: &mut meterdesk::domain::meter::MeterState) {
+    // The card just put in: read once the reader sees it.
+    let mut read = services.reader.read_card().recv().await;
+    for _ in 0..100 {
+        if read.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        read = services.reader.read_card().recv().await;
+    }
+    let Ok(CardRead::Application(records)) = read else {
+        panic!("a card of ours: {read:?}")
+    };
+    let now = u32::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let outcome = meter
+        .swipe(&records, &key(), now)
+        .expect("the meter takes it");
+    let plan = outcome.write_back_plan(&records);
+    let pin = PIN.parse::<IssuerPin>().unwrap();
+    services
+        .reader
+        .write_plan(&plan, &pin)
+        .recv()
+        .await
+        .unwrap();
+}
+
+/// s40-a, through the app's requests on the rig: the card that took a recharge an old copy
+/// failed is swiped on the meter first (the unpaid 5 m³ loaded), then read at the counter — the
+/// debt is recorded and said; the customer's next recharge (on the copy, its purchase loaded)
+/// shows the debt on its confirmation, and F2 pays it on its own receipt, kept with the
+/// recharge's, before the recharge is written: every litre the meter got is paid for.
+#[tokio::test]
+async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
+    let Some(rig) = Rig::start("card_app_unpaid_owed") else {
+        return;
+    };
+    let customer = card_customer().await;
+    give_password(&customer.client, CLERK).await;
+    let (card_file, copy_file) = (rig.state_file("c1"), rig.state_file("old-copy"));
+    let receipts_dir = rig.dir.join("receipts");
+    let Rig { reader, events, .. } = rig;
+    let services = clerk_services(
+        &customer,
+        reader,
+        ReceiptOutput {
+            directory: Some(receipts_dir.clone()),
+            ..ReceiptOutput::default()
+        },
+    );
+    let mut app = clerk_on_the_table(&customer);
+    let quiet = std::time::Duration::from_secs(2);
+    let mut meter = meterdesk::domain::meter::MeterState::new(MeterNumber::new("WM-0042").unwrap());
+
+    // Opened, pulled, its image kept: the old copy.
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &["--blank"]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    press(&mut app, &services, KeyCode::F(6)).await;
+    press(&mut app, &services, KeyCode::F(2)).await;
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    std::fs::copy(&card_file, &copy_file).unwrap();
+
+    // A 5 m³ recharge written onto the card, never settled; the card kept aside.
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let CardRead::Application(records) = services.reader.read_card().recv().await.unwrap() else {
+        panic!("a card of ours")
+    };
+    let pending = {
+        let mut client = services.pool.get().await.unwrap();
+        let begin = Begin {
+            customer_id: customer.customer_id,
+            operator_id: CLERK,
+            idempotency_key: "taken-by-the-card-failed-by-the-copy",
+            card: &records,
+            key: &key(),
+        };
+        let recharge = CardRequest::Recharge {
+            quantity: Quantity::Volume(Decimal::new(5, 0)),
+            payment: Payment::Method("cash".into()),
+            owner_seen: None,
+        };
+        match card_ops::begin(&mut client, &begin, &recharge)
+            .await
+            .unwrap()
+            .outcome
+        {
+            BeginOutcome::Begun(begun) => *begun,
+            other => panic!("journaled: {other:?}"),
+        }
+    };
+    let pin = PIN.parse::<IssuerPin>().unwrap();
+    services
+        .reader
+        .write_plan(&pending.plan, &pin)
+        .recv()
+        .await
+        .unwrap();
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let took_it = std::fs::read(&card_file).unwrap();
+
+    // The old copy: the recharge failed, 5.00 on the balance, which pays 5 m³ onto the copy.
+    std::fs::copy(&copy_file, &card_file).unwrap();
+    let copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let desk = meterdesk::cardflow::Desk {
+        pool: &services.pool,
+        reader: &services.reader,
+        access: &services.card_access,
+        operator_id: CLERK,
+    };
+    let from_the_balance = CardRequest::Recharge {
+        quantity: Quantity::Volume(Decimal::new(5, 0)),
+        payment: Payment::Balance,
+        owner_seen: None,
+    };
+    let flow = meterdesk::cardflow::run(&desk, customer.customer_id, &from_the_balance, "spent")
+        .await
+        .unwrap();
+    assert!(
+        matches!(flow, meterdesk::cardflow::Flow::Done { .. }),
+        "{flow:?}"
+    );
+    drop(copy);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let copy_now = std::fs::read(&card_file).unwrap();
+
+    // The card that took it, swiped on the meter before the counter: the unpaid 5 m³ loaded.
+    std::fs::write(&card_file, &took_it).unwrap();
+    let card = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    swiped(&services, &mut meter).await;
+    assert_eq!(meter.credit_litres, 5_000, "the unpaid purchase loaded");
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let card_no = match &app.card {
+        Some(CardSeen::User { card, .. }) => card.issue.card_number,
+        other => panic!("a user card: {other:?}"),
+    };
+    let said = app
+        .said
+        .iter()
+        .map(|said| said.message.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        said.contains(&format!(
+            "Card {card_no} purchase #1, 5.000 m³, failed by an old copy, loaded by the meter \
+             unpaid: 5.00 owed, taken before the next recharge. Reported."
+        )),
+        "{said}"
+    );
+    drop(card);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+
+    // The copy, its purchase #2 loaded by the meter, at the counter: a recharge of 10 m³.
+    std::fs::write(&card_file, &copy_now).unwrap();
+    let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    swiped(&services, &mut meter).await;
+    assert_eq!(meter.credit_litres, 10_000);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    press(&mut app, &services, KeyCode::Esc).await;
+    press(&mut app, &services, KeyCode::Char('r')).await;
+    press(&mut app, &services, KeyCode::Tab).await;
+    for c in "10".chars() {
+        press(&mut app, &services, KeyCode::Char(c)).await;
+    }
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let screen = {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+        terminal
+            .draw(|frame| meterdesk::ui::draw(frame, &app))
+            .unwrap();
+        terminal.backend().to_string()
+    };
+    assert!(
+        screen.contains("First paid: 5.00 owed for purchase #1, 5.000 m³, a meter loaded"),
+        "{screen}"
+    );
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Debt 5.00 paid, receipt #"),
+        "{told}\n{:?}",
+        app.said
+    );
+
+    // Two receipts kept: the debt's and the recharge's.
+    let mut kept: Vec<String> = std::fs::read_dir(&receipts_dir)
+        .expect("the receipts directory")
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    kept.sort();
+    assert!(
+        kept.iter()
+            .any(|receipt| receipt.contains("WATER LOADED UNPAID — PAID")
+                && receipt.contains("5.000 m³")
+                && receipt.contains("5.00")),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter()
+            .any(|receipt| receipt.contains("WATER CARD RECHARGE")),
+        "{kept:?}"
+    );
+    let books = books(&customer.client, customer.customer_id).await;
+    assert_eq!(
+        (
+            books.balance,
+            books.paid_in,
+            books.litres_sold,
+            books.pending
+        ),
+        (Decimal::ZERO, Decimal::new(2_000, 2), 20_000, 0),
+        "5.00 paid for the failed recharge, spent on the copy; 5.00 for the water loaded \
+         unpaid; 10.00 for the new recharge: 20 m³ sold, every litre paid"
     );
 }

@@ -32,6 +32,7 @@ use meterdesk::domain::card_counter::{
 };
 use meterdesk::domain::card_records::{CardContent, MacKey, MeterNumber, PurchaseStatus};
 use meterdesk::domain::meter::MeterState;
+use meterdesk::domain::money::Money;
 use meterdesk::domain::system_cards::SystemCardKind;
 use meterdesk::tools::rig::virtual_card::WaterApplication;
 use rust_decimal::Decimal;
@@ -2803,10 +2804,122 @@ async fn the_card_that_took_a_recharge_failed_by_an_old_copy_swiped_first_is_tol
             taken_back: false,
             receipt_no: failed.purchase.as_ref().unwrap().receipt_no,
             meter: card_ops::MeterSaw::Loaded,
+            owed: true,
         }),
         "{found:?}"
     );
     assert_eq!(station.records().await, before, "nothing written");
     assert_eq!(station.found_audited().await, ["loaded"]);
     station.rig.pull(card);
+}
+
+/// s39-a's "Found, not fixed": the water of the failed recharge a meter loaded from the card
+/// that took it was never paid for ("the meter loaded it, unpaid. Call a supervisor."). The
+/// read now has the database record the debt (sql/V163); the customer's next recharge is
+/// refused until it is paid, naming it; paid (its receipt, the failed recharge settled done
+/// with that money), the recharge goes through and the books hold every litre the meter got
+/// as paid for.
+#[tokio::test]
+async fn the_water_a_meter_loaded_unpaid_is_owed_and_paid_before_the_next_recharge() {
+    let Some(mut station) = Station::start("card-flow-unpaid-owed").await else {
+        return;
+    };
+    let (failed, took_it, _copy) = station.failed_by_an_old_copy_and_spent().await;
+    let card = station.put_back(&took_it);
+    assert!(station.swipe().await);
+    assert_eq!(station.meter.credit_litres, 7_000, "the unpaid 3 m³ loaded");
+    let found = station.discrepancies().await;
+    assert!(
+        found.iter().any(|found| matches!(
+            found,
+            Discrepancy::FailedPurchaseFound {
+                meter: card_ops::MeterSaw::Loaded,
+                taken_back: false,
+                owed: true,
+                ..
+            }
+        )),
+        "{found:?}"
+    );
+    let customer_id = station.customer.customer_id;
+    let pool = station.customer.db.pool.clone();
+    let owed = || async {
+        let client = pool.get().await.unwrap();
+        card_ops::owed(&client, customer_id).await.unwrap()
+    };
+    let debt = owed().await;
+    assert_eq!(
+        debt.iter()
+            .map(|debt| (debt.operation_id, debt.sequence, debt.litres, debt.amount))
+            .collect::<Vec<_>>(),
+        [(failed.operation_id, 2, 3_000, Money::from_cents(300))],
+        "the debt recorded by the read"
+    );
+    // Read again: the same debt, once.
+    station.discrepancies().await;
+    assert_eq!(owed().await, debt);
+
+    // The card lacks the copy's purchase #3: the recharge writes it first, then the meter
+    // loads it; the recharge after that is refused, naming the debt, nothing charged.
+    assert_eq!(
+        station.refused(&recharge("2")).await,
+        Refusal::MissingPurchaseWritten {
+            sequence: 3,
+            refunded: false
+        }
+    );
+    assert!(station.swipe().await);
+    // The meter holds 3 m³ more than was sold (`Station::books` would say so): read as they are.
+    let ledger = || async {
+        let client = pool.get().await.unwrap();
+        books(&client, customer_id).await
+    };
+    let before = ledger().await;
+    assert_eq!(
+        (before.litres_sold, station.meter.credit_litres),
+        (7_000, 10_000),
+        "3 m³ in the meter unpaid"
+    );
+    assert_eq!(
+        station.refused(&recharge("2")).await,
+        Refusal::Owes {
+            amount: Money::from_cents(300),
+            sequence: 2,
+            more: 0
+        }
+    );
+    assert_eq!(ledger().await, before, "nothing charged");
+
+    // Paid as F2 pays it, then recharged.
+    let paid = cardflow::pay_owed(&station.desk(CLERK), &[failed.operation_id], "cash")
+        .await
+        .unwrap();
+    assert_eq!(
+        paid.iter().map(|paid| paid.amount).collect::<Vec<_>>(),
+        [Money::from_cents(300)]
+    );
+    assert_eq!(owed().await, []);
+    let again = cardflow::pay_owed(&station.desk(CLERK), &[failed.operation_id], "cash")
+        .await
+        .unwrap();
+    assert_eq!(again, [], "paid once");
+    station.done(&recharge("2")).await;
+    assert!(station.swipe().await);
+    station.rig.pull(card);
+    let books = station.books().await;
+    assert_eq!(
+        (
+            books.balance,
+            books.paid_in,
+            books.litres_sold,
+            books.pending,
+            station.meter.credit_litres
+        ),
+        (Decimal::ZERO, dec("12.00"), 12_000, 0, 12_000),
+        "the 3 m³ loaded unpaid are paid for: what the meter holds is what was sold and paid"
+    );
+    let mut checker = station.customer.db.pool.get().await.unwrap();
+    for check in meterdesk::db::books::check(&mut checker).await.unwrap() {
+        assert_eq!(check.disagreements, Vec::<String>::new(), "{}", check.rule);
+    }
 }

@@ -518,7 +518,9 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
         .count();
     assert_eq!(
         (quote_turns, binds),
-        (1, 2),
+        // The facts with the price, the meter's maximum credit, the debts of water a meter
+        // loaded unpaid (sql/V163): sent together, one round trip.
+        (1, 3),
         "the quote's round trips and statements"
     );
     let facts = card_ops::recharge_facts(&counter.clerk, customer_id, &cash(), &key_())
@@ -1563,6 +1565,7 @@ async fn a_recharge_settled_failed_from_an_old_copy_is_done_when_the_card_that_t
             taken_back: true,
             receipt_no: begun.purchase.as_ref().unwrap().receipt_no,
             meter: meterdesk::db::card_ops::MeterSaw::NotLoaded,
+            owed: false,
         }]
     );
     // One sale of 12 m³ for the 12.00 paid in: the balance paid for it again.
@@ -1629,6 +1632,7 @@ async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left
                 taken_back: false,
                 receipt_no: begun.purchase.as_ref().unwrap().receipt_no,
                 meter: meterdesk::db::card_ops::MeterSaw::NotLoaded,
+                owed: false,
             }
         ]
     );

@@ -15,7 +15,7 @@ pub struct Check {
 }
 
 /// The rules: (what is said, what is counted, the disagreements as one text each).
-const RULES: [(&str, &str, &str); 5] = [
+const RULES: [(&str, &str, &str); 6] = [
     (
         "every account's balance equals the sum of its ledger",
         "SELECT count(*) AS checked FROM account",
@@ -78,6 +78,38 @@ const RULES: [(&str, &str, &str); 5] = [
          WHERE t.receipt_no IS NOT NULL
            AND (r.receipt_no IS NULL OR r.customer_id <> a.customer_id)
          ORDER BY t.id",
+    ),
+    (
+        "every debt of water a meter loaded unpaid is its failed recharge's sum, and every \
+         payment of one paid its recharge, settled done with that water",
+        "SELECT (SELECT count(*) FROM card_recharge_owed)
+                + (SELECT count(*) FROM ledger_transaction
+                   WHERE kind = 'deposit' AND idempotency_key LIKE 'card-op:%:owed') AS checked",
+        "SELECT format('debt of card operation %s: %s', w.operation_id,
+                       CASE WHEN o.kind IS DISTINCT FROM 'recharge' THEN 'not a recharge'
+                            WHEN t.amount IS DISTINCT FROM -w.amount
+                                THEN 'owes ' || w.amount || ', its purchase was ' || -t.amount
+                            ELSE 'another customer''s recharge' END) AS disagreement
+         FROM card_recharge_owed w
+         LEFT JOIN card_operation o ON o.id = w.operation_id
+         LEFT JOIN ledger_transaction t ON t.id = o.transaction_id
+         WHERE o.kind IS DISTINCT FROM 'recharge' OR t.amount IS DISTINCT FROM -w.amount
+            OR o.customer_id <> w.customer_id
+         UNION ALL
+         SELECT format('payment %s (%s, %s): %s', d.id, d.idempotency_key, d.amount,
+                       CASE WHEN w.operation_id IS NULL THEN 'no debt recorded'
+                            WHEN w.amount <> d.amount THEN 'the debt is ' || w.amount
+                            ELSE 'its recharge is ' || o.state || ', not settled done with it'
+                       END)
+         FROM ledger_transaction d
+         LEFT JOIN card_operation o
+                ON o.idempotency_key = left(substr(d.idempotency_key, 9), -5)
+         LEFT JOIN card_recharge_owed w ON w.operation_id = o.id
+         LEFT JOIN ledger_transaction f ON f.id = o.transaction_id
+         WHERE d.kind = 'deposit' AND d.idempotency_key LIKE 'card-op:%:owed'
+           AND (w.operation_id IS NULL OR w.amount <> d.amount OR o.state <> 'done'
+                OR f.idempotency_key IS DISTINCT FROM 'card-op:' || o.idempotency_key || ':found')
+         ORDER BY 1",
     ),
 ];
 

@@ -1109,6 +1109,11 @@ pub struct CardSummary {
     /// Whether the meter has reported loading that purchase at the last swipe read at the
     /// counter. None when there is no purchase.
     pub last_purchase_loaded: Option<bool>,
+    /// What the customer owes for water a meter loaded unpaid (sql/V163), taken before the
+    /// next recharge; None when nothing is owed.
+    pub owed: Option<Money>,
+    /// The first purchase owed for.
+    pub owed_seq: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1134,8 +1139,15 @@ pub async fn details(
         "SELECT k.state, k.card_no, k.generation, purchase.seq AS last_purchase_seq,
                     CASE WHEN purchase.seq IS NOT NULL
                          THEN coalesce(k.meter_loaded_seq >= purchase.seq, false) END
-                        AS last_purchase_loaded
+                        AS last_purchase_loaded,
+                    owed.amount AS owed, owed.seq AS owed_seq
              FROM card k
+             LEFT JOIN LATERAL (
+                 SELECT sum(w.amount) AS amount, min(o.purchase_seq) AS seq
+                 FROM card_recharge_owed w
+                 JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
+                 WHERE w.customer_id = k.customer_id
+             ) owed ON TRUE
              LEFT JOIN LATERAL (
                  SELECT o.purchase_seq AS seq FROM card_operation o
                  WHERE o.customer_id = k.customer_id AND o.kind = 'recharge' AND o.state = 'done'
@@ -1223,7 +1235,8 @@ pub async fn details(
         }),
         card: card.map(|row| {
             from_columns!(row => CardSummary {
-                state, card_no, generation, last_purchase_seq, last_purchase_loaded,
+                state, card_no, generation, last_purchase_seq, last_purchase_loaded, owed,
+                owed_seq,
             })
         }),
         owner_history: owners

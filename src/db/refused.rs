@@ -85,6 +85,9 @@ pub const KNOWN: &[Known] = &[
     // A transfer whose account was billed between the desk's question and its write (a
     // reading at another desk); the desk asks first, behind the account's lock (sql/V134).
     code("MD421", "refused.transfer_unpaid_bills"),
+    // A card recharge while its customer owes water a meter loaded unpaid (sql/V163): the card
+    // flow answers it with `card_ops::Refusal::Owes`; a write that meets it elsewhere says so.
+    code("MD430", "refused.owes_loaded_water"),
     // Only the desk's "closed customer" triggers raise 55000 (`customer_closed_is_read_only`,
     // `card_refuses_closed_customer`, `ledger_posted`): a customer closed by another desk
     // while this one's form was open. Money and the basic information answer it themselves.

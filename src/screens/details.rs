@@ -398,8 +398,16 @@ fn card_lines(details: &CustomerDetails, lang: Lang) -> Vec<Line<'static>> {
         (None, _) => lang.t("details.no_purchase").to_owned(),
     };
     let indent = " ".repeat(width(label) + 3);
-    vec![
+    let mut lines = vec![
         Line::raw(format!(" {label}  {line}")),
         Line::raw(format!("{indent}{purchase}")),
-    ]
+    ];
+    // Water a meter loaded unpaid (sql/V163): what is owed, for the supervisor and the clerk.
+    if let (Some(owed), Some(seq)) = (card.owed, card.owed_seq) {
+        lines.push(Line::raw(format!(
+            "{indent}{}",
+            lang.tf("details.owed", &[("amount", &owed), ("seq", &seq)])
+        )));
+    }
+    lines
 }

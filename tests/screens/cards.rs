@@ -196,6 +196,7 @@ fn quoted(max_credit: Option<MeterMaxCredit>) -> Reply {
         quote: Ok(quote()),
         max_credit,
         facts: None,
+        owed: Vec::new(),
     })
 }
 
@@ -1053,6 +1054,7 @@ fn a_recharge_the_next_write_finishes_gets_its_receipt_kept() {
         &mut app,
         &sent,
         Reply::screen(WriteOutcome {
+            owed: Vec::new(),
             written: Written::Done {
                 kind: OperationKind::Recycle,
                 card_no: CARD,
@@ -1202,6 +1204,7 @@ fn f2_typed_ahead_on_the_opening_does_not_take_the_recharge_offer() {
     let card = user_card(5);
     let active = Some(card.issue.clone());
     let written = WriteOutcome {
+        owed: Vec::new(),
         written: Written::Done {
             kind: OperationKind::Open,
             card_no: CARD,
@@ -2181,6 +2184,7 @@ fn f3_on_a_card_confirmation_goes_back_as_f12_does() {
         let card = user_card(5);
         let active = Some(card.issue.clone());
         let opened = WriteOutcome {
+            owed: Vec::new(),
             written: Written::Done {
                 kind: OperationKind::Open,
                 card_no: CARD,
@@ -2310,6 +2314,7 @@ fn a_failed_recharge_found_on_its_card_is_said_done_and_paid_from_the_balance() 
                     taken_back,
                     receipt_no: Some(3388),
                     meter: meterdesk::db::card_ops::MeterSaw::NotLoaded,
+                    owed: false,
                 }],
             );
             let message = app.message.clone().unwrap().text;
@@ -3779,6 +3784,7 @@ fn a_failed_recharge_found_on_its_card_keeps_its_receipt_and_says_it() {
             taken_back,
             receipt_no: Some(3388),
             meter: meterdesk::db::card_ops::MeterSaw::NotLoaded,
+            owed: false,
         };
         let next = read_own_card_with(&mut app, Vec::new(), vec![found(true)]);
         assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
@@ -4207,6 +4213,18 @@ fn a_failed_recharge_found_that_the_balance_cannot_repay_is_told_whole_at_80x24(
         taken_back: false,
         receipt_no: None,
         meter,
+        owed: false,
+    };
+    // Loaded, and the debt recorded by the read (sql/V163).
+    let owed = Discrepancy::FailedPurchaseFound {
+        operation_id: 2107,
+        sequence: 9,
+        litres: 3_000,
+        amount: Money::from_cents(600),
+        taken_back: false,
+        receipt_no: None,
+        meter: MeterSaw::Loaded,
+        owed: true,
     };
     let replaced = Discrepancy::FailedPurchaseReplaced {
         operation_id: 2107,
@@ -4251,6 +4269,18 @@ fn a_failed_recharge_found_that_the_balance_cannot_repay_is_told_whole_at_80x24(
             found(MeterSaw::Loaded),
             "Card 40000017 purchase #9, 3.000 m³, failed by an old copy, its 6.00 spent since: \
              the meter loaded it, unpaid. Call a supervisor. Reported.",
+        ),
+        (
+            Lang::Zh,
+            owed.clone(),
+            "卡 40000017 第 9 笔购水 3.000 m³（充值 #2107，曾按旧卡副本判为失败）：\
+             水表已充入，未付款。现欠 6.00，下次充值前先收。已记录。",
+        ),
+        (
+            Lang::En,
+            owed,
+            "Card 40000017 purchase #9, 3.000 m³, failed by an old copy, loaded by the meter \
+             unpaid: 6.00 owed, taken before the next recharge. Reported.",
         ),
         (
             Lang::Zh,
@@ -4412,5 +4442,142 @@ fn a_card_read_that_settles_money_has_the_table_read_its_rows_again() {
         read_own_card_with(&mut app, settled, Vec::new());
         let back = press(&mut app, KeyCode::F(3));
         assert_eq!(pages(&back), reloads, "{back:?}");
+    }
+}
+
+/// The debt of water a meter loaded unpaid (sql/V163), as the quote reads it.
+fn owed_debt() -> meterdesk::db::card_ops::Owed {
+    meterdesk::db::card_ops::Owed {
+        operation_id: 2107,
+        sequence: 9,
+        litres: 3_000,
+        amount: Money::from_cents(600),
+        card_no: 40_000_017,
+    }
+}
+
+/// s40-a: a customer owing water a meter loaded unpaid is recharged only with the debt paid
+/// first: the confirmation says the debt, what it is for and what to hand over, whole at
+/// 80×24 in both languages, and F2 sends the debt with the recharge to be paid first.
+#[test]
+fn a_recharge_confirmation_says_the_debt_it_takes_first_whole_at_80x24() {
+    for (lang, first, total) in [
+        (
+            Lang::Zh,
+            "先收：第 9 笔购水 3.000 m³ 已被水表充入而未付款，欠 6.00。",
+            "本次应收：126.00（充值 120.00 加欠款）。",
+        ),
+        (
+            Lang::En,
+            "First paid: 6.00 owed for purchase #9, 3.000 m³, a meter loaded unpaid.",
+            "To pay now: 126.00 (this recharge 120.00 and the debt).",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Quoted {
+                quote: Ok(quote()),
+                max_credit: None,
+                facts: None,
+                owed: vec![owed_debt()],
+            }),
+        );
+        let screen = render_at(&app, (80, 24));
+        for said in [first, total] {
+            assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
+        }
+        let sent = press(&mut app, KeyCode::F(2));
+        let WriteCard { owed, .. } = only(&sent);
+        assert_eq!(owed, &[2107], "{lang:?}");
+    }
+}
+
+/// The debt is paid with a payment method: the balance did not cover it when the card's read
+/// found it. A recharge from the balance is refused on the form, naming the sum.
+#[test]
+fn a_recharge_from_the_balance_with_a_debt_is_refused_naming_it() {
+    for (lang, choice, said) in [
+        (
+            Lang::Zh,
+            "余额",
+            "第 9 笔购水已被水表充入而未付款，欠 6.00：须先以付款方式收取，不能从余额支付。",
+        ),
+        (
+            Lang::En,
+            "fr",
+            "6.00 is owed for purchase #9, which a meter loaded unpaid: it is paid first, with a \
+             payment method, not from the balance.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        type_text(&mut app, "120");
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, choice);
+        press(&mut app, KeyCode::Enter);
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Quoted {
+                quote: Ok(quote()),
+                max_credit: None,
+                facts: None,
+                owed: vec![owed_debt()],
+            }),
+        );
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+        let screen = render_at(&app, (80, 24));
+        assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
+        // Still the form: no confirmation to send.
+        assert!(
+            press(&mut app, KeyCode::F(2))
+                .iter()
+                .all(|(_, request)| { request.of::<WriteCard>().is_none() })
+        );
+    }
+}
+
+/// The refusal of a recharge while a debt is owed (another desk's read found it after the
+/// quote), in the clerk's words.
+#[test]
+fn a_recharge_refused_for_a_debt_names_it() {
+    for (lang, said) in [
+        (
+            Lang::Zh,
+            "未充值，未收款：第 9 笔购水已被水表充入而未付款，欠 6.00。请重新充值：确认时先收此欠款。",
+        ),
+        (
+            Lang::En,
+            "Not recharged, nothing paid: 6.00 is owed for purchase #9, which a meter loaded \
+             unpaid. Recharge again: the confirmation takes it first.",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        recharge_quoted(&mut app);
+        let sent = press(&mut app, KeyCode::F(2));
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(WriteOutcome::from(Written::Refused(Refusal::Owes {
+                amount: Money::from_cents(600),
+                sequence: 9,
+                more: 0,
+            }))),
+        );
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+        let screen = render_at(&app, (80, 24));
+        assert!(flat(&screen).contains(&flat(said)), "{lang:?}: {screen}");
     }
 }

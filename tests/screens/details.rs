@@ -59,6 +59,8 @@ pub(crate) fn sample_details() -> CustomerDetails {
             generation: 2,
             last_purchase_seq: Some(7),
             last_purchase_loaded: Some(false),
+            owed: None,
+            owed_seq: None,
         }),
         owner_history: vec![PreviousOwner {
             // As the database sends it: sorted by key.
@@ -430,5 +432,37 @@ fn a_crumb_names_the_customer_once() {
             top.contains(&format!(" meterdesk › {customers} › 10000034 › {modify}")),
             "{lang:?}: {top}"
         );
+    }
+}
+
+/// s40-a: the water a meter loaded unpaid (sql/V163) is in the customer's details — what is
+/// owed, for which purchase, and that the next recharge takes it first — whole at 80×24 in
+/// both languages, for the supervisor the read's words sent.
+#[test]
+fn the_details_say_what_is_owed_for_water_a_meter_loaded_unpaid() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "OWES 6.00: purchase #7 loaded unpaid; paid with the next recharge",
+        ),
+        (
+            Lang::Zh,
+            "欠款 6.00：第 7 笔购水已被水表充入而未付款，下次充值前先收",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let sent = press(&mut app, KeyCode::Enter);
+        let mut details = sample_details();
+        if let Some(card) = details.card.as_mut() {
+            card.owed = Some(meterdesk::domain::money::Money::from_cents(600));
+            card.owed_seq = Some(7);
+        }
+        answer(
+            &mut app,
+            &sent,
+            Reply::screen(Found(Some(Box::new(details)))),
+        );
+        let screen = render_at(&app, (80, 24));
+        assert!(screen.contains(said), "{lang:?}: {screen}");
     }
 }

@@ -295,6 +295,15 @@ pub enum Refusal {
     /// name stored now; `owner_seen`: which owner that is, the mark an operation confirmed for
     /// them sends; `balance`: the account's balance read with them, for the recharge form's
     /// "from the balance" choice.
+    /// The customer owes `amount` for purchase `sequence` (and `more` other debts) a meter
+    /// loaded unpaid (sql/V163, SQLSTATE MD430): no recharge until it is paid, which a
+    /// recharge confirmed with the debt shown does first.
+    #[error("the customer owes {amount} for purchase #{sequence}, which a meter loaded unpaid")]
+    Owes {
+        amount: Money,
+        sequence: u32,
+        more: usize,
+    },
     #[error("another desk transferred the customer meanwhile; the owner now is {owner}")]
     OwnerChanged {
         owner: String,
@@ -419,6 +428,7 @@ pub enum UsageOf {
 mod begin;
 mod holder;
 mod lists;
+mod owed;
 mod prices;
 mod reconcile;
 mod settle;
@@ -429,6 +439,7 @@ pub use begin::{begin, begin_decided, missing_purchase, missing_purchase_written
 use holder::*;
 pub use holder::{CardHolder, KnownCard, card_holder, card_owner, missing_on_card};
 pub use lists::{pending_operations, purchase_paid, usage_records};
+pub use owed::{Owed, OwedPaid, owed, owes, pay_owed};
 use prices::*;
 pub use prices::{
     RechargeFacts, RechargeQuote, quote_recharge, read_recharge_quote, recharge_facts,

@@ -41,17 +41,21 @@ pub async fn quote_recharge(
 /// What the recharge form reads before its confirmation (`screens::card::QuoteRecharge`, and
 /// the soak's card visit, which is timed as "card quote"): the quote, or why the recharge
 /// cannot be sold; the most credit the customer's meter holds ([`cards::meter_max_credit`]);
-/// and, with the card key, the facts F2 decides the recharge from ([`begin_decided`]).
+/// with the card key, the facts F2 decides the recharge from ([`begin_decided`]); and what the
+/// customer owes for water a meter loaded unpaid ([`owed`](super::owed)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RechargeQuote {
     pub quote: Result<Quote, Refusal>,
     pub max_credit: Option<MeterMaxCredit>,
     pub facts: Option<RechargeFacts>,
+    /// The water a meter loaded unpaid that the customer owes (sql/V163): paid before the
+    /// recharge, which the database refuses until then.
+    pub owed: Vec<super::Owed>,
 }
 
 /// [`RechargeQuote`] for a recharge of `quantity` of customer `customer_id` paid with
-/// `payment`, in ONE round trip: its two statements (the facts with the quote, or without the
-/// card key `key` the price alone; the meter's maximum credit) are sent together and answered
+/// `payment`, in ONE round trip: its three statements (the facts with the quote, or without
+/// the card key `key` the price alone; the meter's maximum credit; the debts) are sent together and answered
 /// together (tokio-postgres pipelines the requests of one connection polled at once). It was
 /// two, one after the other: at 64 busy desks each is a turn in the server's queue.
 pub async fn read_recharge_quote(
@@ -70,12 +74,16 @@ pub async fn read_recharge_quote(
             None => (quote_recharge(client, customer_id, quantity).await?, None),
         })
     };
-    let ((quote, facts), max_credit) =
-        tokio::try_join!(priced, cards::meter_max_credit(client, customer_id))?;
+    let ((quote, facts), max_credit, owed) = tokio::try_join!(
+        priced,
+        cards::meter_max_credit(client, customer_id),
+        super::owed(client, customer_id)
+    )?;
     Ok(RechargeQuote {
         quote,
         max_credit,
         facts,
+        owed,
     })
 }
 

@@ -26,6 +26,8 @@ pub enum Discrepancy {
     /// nothing changed (a supervisor's case). `receipt_no`: the receipt the recharge was sold
     /// on, never printed as an original (the recharge was never done before): the desk keeps
     /// it when `taken_back`. `meter`: what the card's write-back says of the purchase.
+    /// `owed`: not taken back and loaded, the database recorded the debt (sql/V163,
+    /// `card_recharge_found_loaded`): `amount` is paid before the customer's next recharge.
     FailedPurchaseFound {
         operation_id: i64,
         sequence: u32,
@@ -34,6 +36,7 @@ pub enum Discrepancy {
         taken_back: bool,
         receipt_no: Option<i64>,
         meter: MeterSaw,
+        owed: bool,
     },
     /// A [`FailedPurchaseFound`](Self::FailedPurchaseFound) the balance could not take back,
     /// which no meter had loaded (`MeterSaw::NotLoaded`): the read wrote over it the books'
@@ -285,14 +288,27 @@ async fn purchase_difference(
             &[&operation_id, &record.as_slice()],
         )
         .await?;
+    let taken_back: bool = row.get("taken_back");
+    let meter = MeterSaw::of(card, purchase.sequence);
+    // The card's write-back says a meter loaded the unpaid purchase: the database records the
+    // debt (the write-back is noted before this, `touch`), once.
+    let owed = !taken_back && meter == MeterSaw::Loaded;
+    if owed {
+        tx.execute(
+            "SELECT card_recharge_found_loaded($1, $2)",
+            &[&operation_id, &record.as_slice()],
+        )
+        .await?;
+    }
     Ok(Some(Discrepancy::FailedPurchaseFound {
         operation_id,
         sequence: purchase.sequence,
         litres: purchase.volume_litres,
         amount: row.get("amount"),
-        taken_back: row.get("taken_back"),
+        taken_back,
         receipt_no,
-        meter: MeterSaw::of(card, purchase.sequence),
+        meter,
+        owed,
     }))
 }
 

@@ -14,7 +14,7 @@ use crate::app::screen::Notice;
 use crate::app::{App, Hub};
 use crate::card::reader::ReaderState;
 use crate::db::card_ops::{
-    LossReason, Payment, PendingOperation, Quantity, Quote, RechargeFacts, Refusal, UsageOf,
+    LossReason, Owed, Payment, PendingOperation, Quantity, Quote, RechargeFacts, Refusal, UsageOf,
     UsageRecord,
 };
 use crate::db::cards::CardOwner;
@@ -106,7 +106,8 @@ pub enum Confirm {
         reason: LossReason,
     },
     Recharge {
-        form: RechargeForm,
+        /// Boxed: the largest variant's size near the others' (clippy's large_enum_variant).
+        form: Box<RechargeForm>,
         quantity: Quantity,
         quote: Box<Quote>,
         /// The meter will not take the purchase whole yet (said, the clerk may still confirm).
@@ -116,6 +117,9 @@ pub enum Confirm {
         max_not_applied_yet: bool,
         /// What the quote was made from: F2 decides the recharge from it.
         facts: Option<Box<RechargeFacts>>,
+        /// The water a meter loaded unpaid the customer owes (sql/V163): said, and paid
+        /// first by F2.
+        owed: Vec<Owed>,
     },
     Refund {
         customer: Customer,
@@ -237,6 +241,21 @@ pub fn refusal_text(app: &App, refusal: &Refusal) -> String {
         }
         Refusal::OwnerChanged { owner, .. } => {
             return app.tf("ic.refused_owner_changed", &[("owner", &inert(owner))]);
+        }
+        // The water a meter loaded unpaid is paid first (sql/V163): the sum and the purchase.
+        Refusal::Owes {
+            amount,
+            sequence,
+            more,
+        } => {
+            let key = match more {
+                0 => "ic.refused_owes",
+                _ => "ic.refused_owes_more",
+            };
+            return lang.tf(
+                key,
+                &[("amount", amount), ("seq", sequence), ("more", more)],
+            );
         }
         Refusal::NotPermitted => "ic.not_permitted",
         Refusal::NotBlank(_) | Refusal::Replace(_) => {

@@ -4,11 +4,11 @@
 use ratatui::text::{Line, Span};
 
 use super::common::{
-    BlankWanted, CardPane, CardScreen, Confirm, card_no, customer_line, key_of, not_blank,
-    say_refusal, text, tier_line,
+    BlankWanted, CardPane, CardScreen, Confirm, RechargeForm, card_no, customer_line, key_of,
+    not_blank, say_refusal, text, tier_line,
 };
 use super::pending::SettleWithoutCard;
-use super::receipt::{Receipt, keep_and_show, keep_receipts_of, receipt_of};
+use super::receipt::{Receipt, keep_and_show, keep_receipts_of, owed_receipt, receipt_of};
 use crate::app::card_status::{
     CardRead, CardSeen, ReadFor, kind_key, read_card, read_written, state_key, writes_stopped,
     written_card_seen,
@@ -20,8 +20,8 @@ use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
 use crate::cardflow::{self, Flow, FlowError, PendingCause};
 use crate::db::card_ops::{
-    LossReason, OperationKind, OperationState, RechargeFacts, Refusal, Request as CardOp, Settled,
-    resolution_without_card,
+    LossReason, OperationKind, OperationState, Payment, RechargeFacts, Refusal, Request as CardOp,
+    Settled, resolution_without_card,
 };
 use crate::domain::card_counter::{CreditOverflow, Resolution};
 use crate::domain::money::{Money, Volume};
@@ -40,6 +40,9 @@ pub struct WriteCard {
     /// A recharge's facts, read with its quote: its begin is one round trip
     /// (`cardflow::run_decided`).
     pub decided_from: Option<Box<RechargeFacts>>,
+    /// The recharges whose purchase a meter loaded unpaid, which the confirmation showed: paid
+    /// first, with the recharge's payment method (`cardflow::pay_owed`, sql/V163).
+    pub owed: Vec<i64>,
 }
 
 /// How a card write ended (`cardflow::Flow`, as the screen needs it).
@@ -80,6 +83,8 @@ pub struct WriteOutcome {
     pub written: Written,
     pub resolved: Option<Settled>,
     pub card: Option<CardRead>,
+    /// The receipts of the debts paid before the recharge (`WriteCard::owed`).
+    pub owed: Vec<Receipt>,
 }
 
 impl From<Written> for WriteOutcome {
@@ -88,6 +93,7 @@ impl From<Written> for WriteOutcome {
             written,
             resolved: None,
             card: None,
+            owed: Vec::new(),
         }
     }
 }
@@ -98,6 +104,7 @@ impl WriteOutcome {
     /// operation asked for, whose words a refusal may need.
     pub(super) fn follow(&self, kind: OperationKind, hub: &mut Hub) -> Option<CardPane> {
         let pane = tell(&self.written, kind, hub);
+        owed_told(&self.owed, hub);
         match &self.card {
             Some(card) => written_card_seen(hub, card),
             None => read_after(&self.written, hub),
@@ -133,6 +140,25 @@ impl ScreenRequest for WriteCard {
         Box::pin(async move {
             let desk = services.desk(self.operator_id);
             let key = self.idempotency_key.as_str();
+            // The water a meter loaded unpaid is paid first, each debt on its receipt: the
+            // database refuses the recharge until then (sql/V163).
+            let owed = match &self.operation {
+                CardOp::Recharge {
+                    payment: Payment::Method(method),
+                    ..
+                } if !self.owed.is_empty() => {
+                    // Not paid where the card cannot be written: nothing is taken for a
+                    // recharge this desk cannot make.
+                    desk.access.for_writing().map_err(FlowError::from)?;
+                    let paid = cardflow::pay_owed(&desk, &self.owed, method).await?;
+                    let mut receipts = Vec::new();
+                    for debt in paid {
+                        receipts.extend(owed_receipt(services, &debt).await?);
+                    }
+                    receipts
+                }
+                _ => Vec::new(),
+            };
             let flow = match &self.operation {
                 CardOp::Recycle => cardflow::recycle(&desk, key).await?,
                 operation => {
@@ -163,6 +189,7 @@ impl ScreenRequest for WriteCard {
                 written,
                 resolved,
                 card,
+                owed,
             }) as _)
         })
     }
@@ -321,12 +348,17 @@ impl CardScreen {
             Confirm::Recharge { facts, .. } => facts.clone(),
             _ => None,
         };
+        let owed = match confirm {
+            Confirm::Recharge { owed, .. } => owed.iter().map(|debt| debt.operation_id).collect(),
+            _ => Vec::new(),
+        };
         hub.send(WriteCard {
             operator_id,
             customer_id,
             operation,
             idempotency_key,
             decided_from,
+            owed,
         });
     }
 
@@ -343,7 +375,7 @@ impl CardScreen {
             CardPane::Confirm(Confirm::Recharge { form, .. }),
         ) = (&outcome.written, &self.pane)
         {
-            let form = form.clone();
+            let form = RechargeForm::clone(form);
             self.set_pane(CardPane::Recharge(form));
         }
         // Another desk transferred the customer meanwhile (sql/V112, V119). A recharge: back to
@@ -359,7 +391,7 @@ impl CardScreen {
         {
             match &self.pane {
                 CardPane::Confirm(Confirm::Recharge { form, .. }) => {
-                    let mut form = form.clone();
+                    let mut form = RechargeForm::clone(form);
                     form.customer.name = owner.clone();
                     form.owner_seen = *owner_seen;
                     form.balance_read_again(hub.app.lang, *balance);
@@ -521,6 +553,36 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
     pane
 }
 
+/// The debts paid before a recharge (sql/V163): each receipt kept (file, print command), and
+/// said before what the write did.
+fn owed_told(owed: &[Receipt], hub: &mut Hub) {
+    if owed.is_empty() {
+        return;
+    }
+    let lang = hub.app.lang;
+    let mut text: Vec<String> = owed
+        .iter()
+        .map(|receipt| {
+            keep_and_show(receipt, hub);
+            lang.tf(
+                "ic.owed_paid",
+                &[
+                    ("amount", &receipt.amount),
+                    ("receipt", &receipt.receipt_no),
+                ],
+            )
+        })
+        .collect();
+    let kind = match hub.app.message.take() {
+        Some(message) => {
+            text.push(message.text);
+            message.kind
+        }
+        None => MessageKind::Info,
+    };
+    hub.say(kind, text.join(" "));
+}
+
 /// What follows a write on the card: the card is read again, so the screens and the status
 /// line show what it holds now; after a refusal nothing was written, so the keys need not
 /// wait for it.
@@ -599,9 +661,29 @@ fn facts(app: &App, confirm: &Confirm) -> (String, Vec<String>) {
             quote,
             overflow,
             max_not_applied_yet,
+            owed,
             ..
         } => {
             let charge = &quote.charge;
+            // The water a meter loaded unpaid, paid first (sql/V163): each debt, then the sum
+            // the customer hands over.
+            for debt in owed {
+                details.push(lang.tf(
+                    "ic.owed_first",
+                    &[
+                        ("amount", &debt.amount),
+                        ("seq", &debt.sequence),
+                        ("volume", &Volume::from_litres(debt.litres)),
+                    ],
+                ));
+            }
+            if !owed.is_empty() {
+                let total = charge.amount + crate::db::card_ops::Owed::total(owed);
+                details.push(lang.tf(
+                    "ic.owed_total",
+                    &[("total", &total), ("amount", &charge.amount)],
+                ));
+            }
             let warning = match overflow {
                 Some(CreditOverflow::Waits {
                     max,

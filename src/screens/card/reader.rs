@@ -130,11 +130,14 @@ fn discrepancy_text(
             taken_back,
             receipt_no,
             meter,
+            owed,
         } => {
             // Not taken back: what the clerk does now depends on what the meter did with it.
             let mut text = lang.tf(
                 match (*taken_back, meter) {
                     (true, _) => "ic.discrepancy_failed_purchase_taken_back",
+                    // Loaded: the database recorded the debt, paid with the next recharge.
+                    (false, MeterSaw::Loaded) if *owed => "ic.discrepancy_failed_purchase_owed",
                     (false, MeterSaw::NotLoaded) => "ic.discrepancy_failed_purchase_not_covered",
                     (false, MeterSaw::Loaded) => "ic.discrepancy_failed_purchase_loaded",
                     (false, MeterSaw::Unknown) => "ic.discrepancy_failed_purchase_meter_unknown",

@@ -33,6 +33,8 @@ pub enum ReceiptKind {
     Recharge,
     Refund,
     ClearCredit,
+    /// The water a meter loaded unpaid, paid (sql/V163).
+    Owed,
 }
 
 /// Everything a card recharge's, refund's or clear card credit's receipt shows (domain.md,
@@ -268,6 +270,42 @@ pub fn keep_receipts_of_found(hub: &mut Hub, discrepancies: &[Discrepancy]) {
     }
 }
 
+/// The receipt of a debt paid before a recharge (`card_ops::pay_owed`, sql/V163): the water a
+/// meter loaded unpaid (the failed recharge's purchase, now done) and the money that paid it,
+/// as recorded on its receipt.
+pub(super) async fn owed_receipt(
+    services: &Services,
+    paid: &card_ops::OwedPaid,
+) -> Result<Option<Receipt>, DbError> {
+    let client = services.pool.get().await?;
+    let (Some(begun), Some(facts)) = (
+        card_ops::journaled(&client, paid.operation_id).await?,
+        cards::receipt_facts(&client, paid.receipt_no).await?,
+    ) else {
+        return Ok(None);
+    };
+    let Some(purchase) = &begun.purchase else {
+        return Ok(None);
+    };
+    Ok(Some(Receipt {
+        kind: ReceiptKind::Owed,
+        receipt_no: paid.receipt_no,
+        at: facts.issued_at,
+        operator: facts.operator,
+        customer_no: facts.customer_no,
+        name: facts.name,
+        meter_no: facts.meter_no,
+        card_no: begun.card_no,
+        amount: paid.amount,
+        volume: Volume::from_litres(purchase.litres),
+        tiers: Vec::new(),
+        vat: None,
+        not_taken: Money::ZERO,
+        method: facts.method,
+        balance: facts.balance,
+    }))
+}
+
 /// The receipt `receipt_no` of a recharge or refund finished here (`Settled::receipt_no`): the
 /// price from the quote it was sold at (none when it was sold before, by another request), the
 /// rest as recorded. The database's amounts are NUMERIC(…, 2), so they are money as they are.
@@ -330,6 +368,12 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
             "clear_credit.credited",
             "clear_credit.wiped",
         ),
+        ReceiptKind::Owed => (
+            "receipt.owed_title",
+            "receipt.card",
+            "receipt.amount",
+            "receipt.owed",
+        ),
     };
     let mut paper = Paper::new(cells);
     paper.centred(lang.t(title));
@@ -361,7 +405,7 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
     }
     let onto_or_from_balance = match receipt.kind {
         ReceiptKind::ClearCredit => "clear_credit.to_balance",
-        ReceiptKind::Recharge | ReceiptKind::Refund => "receipt.from_balance",
+        ReceiptKind::Recharge | ReceiptKind::Refund | ReceiptKind::Owed => "receipt.from_balance",
     };
     let method = receipt.method.as_ref().map_or_else(
         || lang.t(onto_or_from_balance).to_owned(),
@@ -370,7 +414,10 @@ pub fn receipt_text(lang: Lang, zone: FixedOffset, receipt: &Receipt, cells: usi
     paper.row(lang.t("receipt.method"), &method);
     paper.row(lang.t("receipt.balance"), &receipt.balance.to_string());
     paper.rule();
-    paper.text(lang.t(last_line));
+    // Wrapped to the paper: a debt's note is longer than a line.
+    for line in crate::ui::text::wrap(lang.t(last_line), cells) {
+        paper.text(&line);
+    }
     paper.finish()
 }
 
@@ -471,6 +518,52 @@ mod tests {
         let text = text(&receipt(), shanghai);
         assert!(text.contains("2026-11-28 17:30:00"), "{text}");
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    }
+
+    /// The receipt of a debt of water a meter loaded unpaid (sql/V163) says what it is for, in
+    /// both languages, every line within the paper, and no recharge's "swipe the meter".
+    #[test]
+    fn a_debt_of_loaded_water_says_what_it_paid_for_in_both_languages() {
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let receipt = Receipt {
+            kind: ReceiptKind::Owed,
+            tiers: Vec::new(),
+            vat: None,
+            not_taken: Money::ZERO,
+            method: Some(PaymentMethod {
+                code: "cash".into(),
+                name: "Cash".into(),
+            }),
+            ..receipt()
+        };
+        for (lang, says) in [
+            (
+                Lang::En,
+                [
+                    "WATER LOADED UNPAID — PAID",
+                    "A meter loaded this purchase unpaid (an old card copy). Paid now.",
+                ],
+            ),
+            (
+                Lang::Zh,
+                [
+                    "补收水表已充入的未付水费",
+                    "水表曾充入此笔购水而未付款，因旧卡副本所致，现已付清。",
+                ],
+            ),
+        ] {
+            let text = receipt_text(lang, utc, &receipt, 40);
+            let flat: String = text.split_whitespace().collect();
+            for words in says {
+                let words: String = words.split_whitespace().collect();
+                assert!(flat.contains(&words), "{lang:?}: {text}");
+            }
+            assert!(!text.contains(lang.t("receipt.swipe")), "{lang:?}: {text}");
+            assert!(
+                text.lines().all(|line| width(line) <= 40),
+                "{lang:?}: {text}"
+            );
+        }
     }
 
     /// A receipt of each `kind` says what it is, in English and in Chinese, and none of a

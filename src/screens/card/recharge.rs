@@ -19,7 +19,7 @@ use crate::app::screen::{Answer, ScreenRequest};
 use crate::app::state::MessageKind;
 use crate::app::{App, Command, Hub};
 use crate::db::DbError;
-use crate::db::card_ops::{self, Payment, Quantity, Quote, RechargeFacts, Refusal};
+use crate::db::card_ops::{self, Owed, Payment, Quantity, Quote, RechargeFacts, Refusal};
 use crate::db::cards::{CardOwner, MeterMaxCredit};
 use crate::domain::card_counter::{check_recharge, credit_overflow};
 use crate::domain::card_records::MacKey;
@@ -60,6 +60,8 @@ pub struct Quoted {
     pub quote: Result<Quote, Refusal>,
     pub max_credit: Option<MeterMaxCredit>,
     pub facts: Option<Box<RechargeFacts>>,
+    /// The water a meter loaded unpaid the customer owes (sql/V163), paid first.
+    pub owed: Vec<Owed>,
 }
 
 impl ScreenRequest for QuoteRecharge {
@@ -97,6 +99,7 @@ async fn quoted(
         quote: read.quote,
         max_credit: read.max_credit,
         facts: read.facts.map(Box::new),
+        owed: read.owed,
     })
 }
 
@@ -271,6 +274,20 @@ impl CardScreen {
         let Ok(quantity) = recharge.quantity(hub.app.lang) else {
             return;
         };
+        // A debt is paid with the recharge by a payment method: the balance did not cover it
+        // when it was found (sql/V163).
+        if let (Some(first), Payment::Balance) = (quoted.owed.first(), recharge.payment()) {
+            let text = hub.app.lang.tf(
+                "ic.owed_not_from_balance",
+                &[
+                    ("amount", &Owed::total(&quoted.owed)),
+                    ("seq", &first.sequence),
+                ],
+            );
+            recharge.form.fail(&[(PAYMENT, text.clone())]);
+            hub.say(MessageKind::Error, text);
+            return;
+        }
         match &quoted.quote {
             Ok(quote) => {
                 // The credit the card brought back from the meter's last swipe.
@@ -284,7 +301,7 @@ impl CardScreen {
                         Volume::from_litres(max.litres),
                     )
                 });
-                let form = recharge.clone();
+                let form = Box::new(recharge.clone());
                 self.set_pane(CardPane::Confirm(Confirm::Recharge {
                     form,
                     quantity,
@@ -292,6 +309,7 @@ impl CardScreen {
                     overflow,
                     max_not_applied_yet: quoted.max_credit.is_some_and(|max| !max.applied),
                     facts: quoted.facts.clone(),
+                    owed: quoted.owed.clone(),
                 }));
             }
             Err(refusal) => {

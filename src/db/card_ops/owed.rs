@@ -1,0 +1,107 @@
+//! The debt of a purchase a meter loaded unpaid (sql/V163): a recharge settled failed from an
+//! old copy of its card, whose money the balance spent since, whose purchase the card that took
+//! the write brought to the meter. Recorded by the database when that card is read
+//! ([`reconcile`](super::reconcile), `card_recharge_found_loaded`), listed here for the
+//! recharge's quote and the supervisor, and paid before the customer's next recharge
+//! ([`pay_owed`]): until then the database refuses the customer's recharges (SQLSTATE MD430).
+
+use super::*;
+
+/// One debt: recharge `operation_id`'s purchase `sequence` of `litres`, loaded by a meter,
+/// whose `amount` the customer owes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owed {
+    pub operation_id: i64,
+    pub sequence: u32,
+    pub litres: u32,
+    pub amount: Money,
+    pub card_no: u32,
+}
+
+impl Owed {
+    /// What several debts come to.
+    pub fn total(owed: &[Owed]) -> Money {
+        owed.iter().map(|debt| debt.amount).sum()
+    }
+}
+
+/// The statement of [`owed`]: a customer's outstanding debts, oldest first.
+pub(super) const OWED: &str = "SELECT w.operation_id, o.purchase_seq, o.volume_litres, w.amount,
+            w.card_no
+     FROM card_recharge_owed w
+     JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
+     WHERE w.customer_id = $1
+     ORDER BY w.operation_id";
+
+/// The debts customer `customer_id` has not paid yet.
+pub async fn owed(client: &impl CachingClient, customer_id: i64) -> Result<Vec<Owed>, DbError> {
+    client
+        .query(OWED, &[&customer_id])
+        .await?
+        .iter()
+        .map(owed_of)
+        .collect()
+}
+
+pub(super) fn owed_of(row: &Row) -> Result<Owed, DbError> {
+    let number = |column: &str| {
+        u32::try_from(row.get::<_, i64>(column))
+            .map_err(|_| DbError::Inconsistent(format!("debt's {column} out of range")))
+    };
+    Ok(Owed {
+        operation_id: row.get("operation_id"),
+        sequence: number("purchase_seq")?,
+        litres: number("volume_litres")?,
+        amount: row.get("amount"),
+        card_no: number("card_no")?,
+    })
+}
+
+/// A debt paid: its receipt and sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwedPaid {
+    pub operation_id: i64,
+    pub receipt_no: i64,
+    pub amount: Money,
+}
+
+/// Pays the debt of recharge `operation_id` with payment method `method`, in one transaction
+/// of its own (`card_recharge_owed_pay`): its receipt, the deposit `card-op:K:owed`, the
+/// recharge settled done with it. `None`: it was paid meanwhile (or never owed).
+pub async fn pay_owed(
+    client: &mut Client,
+    operation_id: i64,
+    method: &str,
+) -> Result<Option<OwedPaid>, DbError> {
+    let transaction = Transaction::new(client);
+    let still_owed = transaction
+        .query_opt(
+            "SELECT 1 FROM card_recharge_owed w
+             JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
+             WHERE w.operation_id = $1 FOR UPDATE OF o",
+            &[&operation_id],
+        )
+        .await?;
+    if still_owed.is_none() {
+        return Ok(None);
+    }
+    let row = transaction
+        .query_one(
+            "SELECT receipt_no, amount FROM card_recharge_owed_pay($1, $2)",
+            &[&operation_id, &method],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(Some(OwedPaid {
+        operation_id,
+        receipt_no: row.get("receipt_no"),
+        amount: row.get("amount"),
+    }))
+}
+
+/// Whether `error` is the database's refusal of a recharge while its customer owes water a
+/// meter loaded unpaid (SQLSTATE MD430, sql/V163).
+pub fn owes(error: &DbError) -> bool {
+    matches!(error, DbError::Query(error)
+        if error.as_db_error().is_some_and(|server| server.code().code() == "MD430"))
+}
