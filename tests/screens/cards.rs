@@ -2120,6 +2120,67 @@ fn f3_on_a_card_confirmation_goes_back_as_f12_does() {
     }
 }
 
+/// s40-f on the rig in English at 80×24: after a card was opened the offer read "Card
+/// 100000756 is open. A new card must be recharged before it is useful at th…": its keys
+/// (F2 Go to recharge · F12 not now) were cut off. The offer is wrapped as a confirmation's
+/// question is, whole in both languages.
+#[test]
+fn the_offer_to_recharge_a_card_just_opened_is_whole_at_80x24() {
+    for (lang, words) in [
+        (
+            Lang::En,
+            [
+                "Card 40000017 is open. A new card must be recharged before it is useful at the",
+                " meter. F2 Go to recharge · F12 not now",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "卡 40000017 已开。新卡充值后才能在水表上使用。F2 去充值 · F12 稍后",
+                "",
+            ],
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, None, "active");
+        press(&mut app, KeyCode::F(6));
+        let sent = press(&mut app, KeyCode::F(2));
+        let card = user_card(5);
+        let active = Some(card.issue.clone());
+        let opened = WriteOutcome {
+            written: Written::Done {
+                kind: OperationKind::Open,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            },
+            resolved: None,
+            card: Some(CardRead {
+                seen: CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner("active")),
+                    active,
+                },
+                settled: Vec::new(),
+                discrepancies: Vec::new(),
+            }),
+        };
+        answer(&mut app, &sent, Reply::screen(opened));
+        let screen = render(&app);
+        for line in words {
+            assert!(screen.contains(line), "{lang:?}: {line:?} in\n{screen}");
+        }
+        assert!(
+            !screen
+                .lines()
+                .any(|l| l.contains("useful") && l.contains('…')),
+            "{screen}"
+        );
+    }
+}
+
 /// s38-d on the rig: F12 on "Settle pending recharge #… without its card?" went to the card
 /// pane; the supervisor had to press p again for the list it came from. F12 (and F3) go back to
 /// the pending list, read again; nothing settled.

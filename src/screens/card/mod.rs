@@ -31,6 +31,7 @@ use crate::db::customers::CustomerRow;
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed, usual};
 use crate::ui::chrome::draw_lines;
+use crate::ui::text::wrap;
 use crate::ui::theme::Theme;
 use common::{card_no, key_of, known_card, leave_changed, no_card_text};
 
@@ -135,10 +136,15 @@ impl Screen for CardScreen {
                         ("cancel", &key_of(app, Command::Cancel)),
                     ],
                 );
-                vec![
-                    Line::raw(""),
-                    Line::from(Span::styled(format!(" {offer}"), theme.title())),
-                ]
+                // Wrapped as a confirmation's question is: at 80 columns the English offer
+                // was cut before its keys ("…before it is useful at th…").
+                let mut lines = vec![Line::raw("")];
+                lines.extend(
+                    wrap(&offer, usize::from(area.width).saturating_sub(2))
+                        .into_iter()
+                        .map(|line| Line::from(Span::styled(format!(" {line}"), theme.title()))),
+                );
+                lines
             }
         };
         draw_lines(frame, area, lines);
