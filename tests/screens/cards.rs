@@ -2333,6 +2333,41 @@ fn a_recharge_confirmation_says_how_it_is_paid() {
     }
 }
 
+/// s40-f on the rig: a recharge refused by the card's PIN said "the money is on the balance, no
+/// cash back"; meterdesk restarted with the right PIN, the clerk's retry showed the form with
+/// Payment "Cash" and nothing of the 20.00 on the balance, and "20 F2 F2" would take the
+/// customer's cash a second time. The form says what the balance holds while a method is
+/// chosen, and says nothing once the balance pays, or when it holds nothing.
+#[test]
+fn the_recharge_form_says_the_money_on_the_balance_while_a_method_pays() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "The account holds 25.00: F4 on Payment can pay from the balance.",
+        ),
+        (
+            Lang::Zh,
+            "该账户余额有 25.00：在付款方式按 F4 可选余额支付。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        let screen = render(&app);
+        assert!(screen.contains(said), "{lang:?}: {screen}");
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, if lang == Lang::En { "fr" } else { "余额" });
+        press(&mut app, KeyCode::Enter);
+        let screen = render(&app);
+        assert!(
+            !screen.contains(said),
+            "{lang:?}: the balance pays: {screen}"
+        );
+    }
+}
+
 /// Session 20 by hand: a recharge the card did not take said "款项已冲回" (money reversed),
 /// which a clerk reads as "hand the cash back" — but the reversal puts the money on the
 /// customer's balance (docs/decisions.md, "Money of a recharge"): handing cash back too would
