@@ -1710,6 +1710,40 @@ fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_rece
     );
 }
 
+/// s40-f on the rig: a recharge paid from the balance (20.00) waited for the database, stopped
+/// under its confirmation; the clerk pressed F3 until the customer table; the database came
+/// back, "Recharged; receipt #3389." was said — and the row still showed 20.00, the balance
+/// being 0.00. The table reads its rows again when a card write is answered after its screen
+/// was left, as it does when the card screen is left after a write.
+#[test]
+fn a_card_write_answered_after_leaving_the_card_screen_has_the_table_read_again() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    recharge_quoted(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    connection_lost(&mut app, &sent);
+    for code in [KeyCode::F(3); 6] {
+        press(&mut app, code);
+    }
+    assert!(app.screen.is::<CustomerTable>(), "{}", render(&app));
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    let next = answer(
+        &mut app,
+        &resent,
+        Reply::screen(WriteOutcome::from(Written::Done {
+            kind: OperationKind::Recharge,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: Some(1017),
+        })),
+    );
+    assert!(
+        next.iter().any(|(_, r)| r.of::<Fetch>().is_some()),
+        "the table's rows are read again: {next:?}"
+    );
+    assert!(app.screen.is::<CustomerTable>(), "the clerk stays there");
+}
+
 /// Session 20 by hand: a card opened (or reported lost) at the card screen changes the row's
 /// card column; back on the table the page is read again, so the row says "active" (or
 /// "lost") and F6/F7 on it are judged on the card as it is, not as it was.

@@ -14,7 +14,7 @@ use crate::app::card_status::{
     written_card_seen,
 };
 use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
@@ -122,10 +122,14 @@ impl ScreenRequest for WriteCard {
     }
 
     /// A write parked for the database may be answered after the clerk left the card screen:
-    /// its outcome is told and its receipt kept all the same.
+    /// its outcome is told and its receipt kept all the same, and the screen on top reads its
+    /// rows again, as leaving the card screen after a write does (`leave_changed`): the
+    /// customer table kept "20.00" beside a recharge paid from that balance, landed after the
+    /// clerk left (walk s40-f, `meterdesk db stop` under the confirmation).
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(outcome) = reply.of::<WriteOutcome>() {
             outcome.follow(self.operation.kind(), hub);
+            hub.notify(Notice::Reload);
         }
     }
 
