@@ -2247,6 +2247,43 @@ fn f12_on_settling_without_the_card_goes_back_to_the_pending_list() {
     }
 }
 
+/// s40-f on the rig in English at 80×24: settling a pending recharge without its card said
+/// "It counts as done: the water stays paid for; a replacement card carries the …" — what
+/// happens to the purchase cut off on the one screen that says it. Every fact of the
+/// confirmation goes on over more lines, whole, for the recharge (done) and the refund
+/// (failed), in both languages.
+#[test]
+fn settling_without_the_card_says_what_follows_whole_at_80x24() {
+    for lang in [Lang::En, Lang::Zh] {
+        for (down, outcome) in [
+            (false, "ic.without_card_done"),
+            (true, "ic.without_card_failed"),
+        ] {
+            let mut app = signed_in(lang);
+            insert(&mut app, seen_user(user_card(5)));
+            open_card_screen(&mut app);
+            supervisor(&mut app);
+            let sent = press(&mut app, KeyCode::Char('p'));
+            answer(&mut app, &sent, Reply::screen(pending_rows()));
+            if down {
+                press(&mut app, KeyCode::Down);
+            }
+            press(&mut app, KeyCode::Char('w'));
+            let screen = render(&app);
+            let said: Vec<&str> = screen
+                .lines()
+                .map(|line| line.trim_matches('"').trim())
+                .filter(|line| !line.is_empty())
+                .collect();
+            let joined = said.join(if lang == Lang::En { " " } else { "" });
+            assert!(
+                joined.contains(lang.t(outcome)),
+                "{lang:?} {outcome}: {screen}"
+            );
+        }
+    }
+}
+
 /// What the desk in `lang` says when the card read (showing purchase #5) lacks purchase
 /// `sequence` as the books hold it (`refunded`: its refund), and when a recharge then wrote it
 /// onto the card instead.

@@ -720,7 +720,17 @@ pub(super) fn lines(app: &App, theme: &Theme, confirm: &Confirm, cells: u16) -> 
     );
     lines.push(Line::from(Span::styled(format!(" {keys}"), theme.key())));
     lines.push(Line::raw(""));
-    lines.extend(details.into_iter().map(text));
+    // A fact wider than the room goes on over more lines (where a line may break, CJK too):
+    // at 80 columns the English "It counts as done: … a replacement card carries the …" was
+    // cut on settling without the card (walk s40-f). One that fits keeps its own spacing.
+    let room = usize::from(cells).saturating_sub(3);
+    for detail in details {
+        if crate::ui::text::width(&detail) <= room {
+            lines.push(text(detail));
+        } else {
+            lines.extend(crate::ui::text::lines(&detail, room).into_iter().map(text));
+        }
+    }
     lines
 }
 
