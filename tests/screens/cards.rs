@@ -3819,6 +3819,31 @@ fn read_own_card_as_sent(
     )
 }
 
+/// s40-f on the rig: a recharge pulled mid-write listed on the pending list ("2101 100000756
+/// recharge -8.00"), the card put back: "Pending recharge #2101 finished: the card shows it
+/// was written" — and the list still showed it, `w` still offering to settle it without the
+/// card. A read that settles something has the list on screen read again.
+#[test]
+fn the_pending_list_is_read_again_when_a_card_read_settles_an_operation() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    supervisor(&mut app);
+    let sent = press(&mut app, KeyCode::Char('p'));
+    answer(&mut app, &sent, Reply::screen(pending_rows()));
+    // The card was pulled mid-write, and comes back.
+    update(&mut app, no_card());
+    let sent = read_own_card_as_sent(&mut app, vec![finished_recharge(88)], Vec::new());
+    assert!(
+        sent.iter().any(|(_, r)| r.of::<LoadPending>().is_some()),
+        "the list is read again: {sent:?}"
+    );
+    assert!(matches!(
+        app.screen.module::<CardScreen>().unwrap().pane,
+        CardPane::Pending { .. }
+    ));
+}
+
 /// s36-d on the rig: a recharge settled failed from an old copy of the card, then found done on
 /// the card that took it, never kept its receipt (it was first written as the reprint "副本 1").
 /// The read asks for it (`ReceiptOfFound`), keeps it as the original, and says its number.

@@ -263,10 +263,18 @@ impl Screen for CardScreen {
     }
 
     /// A card read settled or took back money while this screen was on top: the screen below
-    /// reads its rows again when this one is left.
-    fn on_notice(&mut self, notice: &Notice, _hub: &mut Hub) {
+    /// reads its rows again when this one is left, and the pending list or the usage records
+    /// on screen are read again now — the list kept "2101 … recharge -8.00" beside "Pending
+    /// recharge #2101 finished" when the card came back (walk s40-f), and `w` on it would
+    /// offer to settle what was settled.
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
         if *notice == Notice::Reload {
             self.changed = true;
+            match &self.pane {
+                CardPane::Pending { .. } => hub.send(LoadPending),
+                CardPane::Usage { of, .. } => hub.send(LoadUsage { of: *of }),
+                _ => {}
+            }
         }
     }
 
