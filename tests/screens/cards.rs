@@ -1411,6 +1411,35 @@ fn a_refunds_confirmation_says_the_amount_going_back() {
     assert_eq!(app.message.clone().unwrap().kind, MessageKind::Error);
 }
 
+/// s40-f on the rig: F9 on a replacement card the meter has not seen yet said "Refused: swipe
+/// the new card on the meter first, then recharge it." — the recharge's words, to a
+/// supervisor refunding. The refund's own refusal is said, in both languages; nothing is sent.
+#[test]
+fn a_refund_on_a_replacement_card_not_yet_swiped_is_refused_in_its_own_words() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "Refund refused: swipe the new card on the meter first: the meter may have loaded the purchase already.",
+        ),
+        (
+            Lang::Zh,
+            "不能退款：请先在水表上刷新卡，水表可能已读入卡上的购水。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let mut card = user_card(4);
+        card.issue = issue(2);
+        card.purchase.as_mut().unwrap().generation = 2;
+        card.write_back = None;
+        insert(&mut app, seen_user(card));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::F(9));
+        assert!(sent.is_empty(), "{lang:?}: {sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+    }
+}
+
 #[test]
 fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     let mut app = signed_in(Lang::En);
