@@ -106,7 +106,7 @@ pub enum Confirm {
         reason: LossReason,
     },
     Recharge {
-        form: RechargeForm,
+        form: Box<RechargeForm>,
         quantity: Quantity,
         quote: Box<Quote>,
         /// The meter will not take the purchase whole yet (said, the clerk may still confirm).

@@ -347,7 +347,7 @@ impl CardScreen {
             CardPane::Confirm(Confirm::Recharge { form, .. }),
         ) = (&outcome.written, &self.pane)
         {
-            let form = form.clone();
+            let form = super::common::RechargeForm::clone(form);
             self.set_pane(CardPane::Recharge(form));
         }
         // Another desk transferred the customer meanwhile (sql/V112, V119). A recharge: back to
@@ -363,7 +363,7 @@ impl CardScreen {
         {
             match &self.pane {
                 CardPane::Confirm(Confirm::Recharge { form, .. }) => {
-                    let mut form = form.clone();
+                    let mut form = super::common::RechargeForm::clone(form);
                     form.customer.name = owner.clone();
                     form.owner_seen = *owner_seen;
                     form.balance_read_again(hub.app.lang, *balance);

@@ -241,7 +241,7 @@ impl Screen for CardScreen {
                 Command::Cancel | Command::Leave,
             ) => {
                 // Back to the form with the value as typed.
-                let form = form.clone();
+                let form = common::RechargeForm::clone(form);
                 self.set_pane(CardPane::Recharge(form));
             }
             // Back to the pending list it was chosen from, read again (s38-d on the rig: F12

@@ -286,7 +286,7 @@ impl CardScreen {
                         Volume::from_litres(max.litres),
                     )
                 });
-                let form = recharge.clone();
+                let form = Box::new(recharge.clone());
                 self.set_pane(CardPane::Confirm(Confirm::Recharge {
                     form,
                     quantity,
