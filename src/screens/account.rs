@@ -703,9 +703,11 @@ impl Screen for AccountScreen {
             ) => self.page_command(command, hub),
             (AccountPane::Confirm { .. }, Command::Save) => self.send(hub),
             // A movement waiting for the database cannot be edited: the clerk may leave the
-            // screen, and its answer is told wherever they are (`answered_after_close`).
+            // screen, and its answer is told wherever they are (`answered_after_close`). Said
+            // as the customer forms say it: the table showed nothing of the deposit still sent.
             (AccountPane::Confirm { .. }, Command::Cancel | Command::Leave) if hub.saving() => {
-                return false;
+                hub.leave();
+                hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked_left"));
             }
             (AccountPane::Confirm { movement, form, .. }, Command::Cancel | Command::Leave) => {
                 self.pane = AccountPane::Form {

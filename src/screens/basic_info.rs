@@ -188,6 +188,24 @@ pub fn refused_while_saving(key: &KeyEvent, command: Option<Command>, hub: &mut 
     refused
 }
 
+/// [`refused_while_saving`] for a customer screen, whose save's answer is told wherever the
+/// clerk is (`tell_after_leaving`): leaving it (F3, F12) while its save waits leaves at once,
+/// saying that the save is still sent. The form's "F3 or F12 again discards them" would be
+/// untrue: a walk in session 40 pressed F3 F3 on a modify parked by `meterdesk db stop`, was
+/// told its change was discarded, and the database saved it when it came back.
+pub fn leaves_or_refused_while_saving(
+    key: &KeyEvent,
+    command: Option<Command>,
+    hub: &mut Hub,
+) -> bool {
+    if matches!(command, Some(Command::Leave | Command::Cancel)) && hub.saving() {
+        hub.leave();
+        hub.say(MessageKind::Info, hub.app.lang.t("db.write_parked_left"));
+        return true;
+    }
+    refused_while_saving(key, command, hub)
+}
+
 /// A key for the form the screen shows now (`form_of`; none: false), which does what the form
 /// asks: edit, say an error, ask before leaving, leave, or `submit`. False for a key the form
 /// does not use: the hub invokes its command.

@@ -16,8 +16,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::account::AccountScreen;
 use super::basic_info::{
-    answer_save, customer_crumb, customer_heading, customer_read, customer_write, line_at,
-    refused_while_saving,
+    answer_save, customer_crumb, customer_heading, customer_read, customer_write,
+    leaves_or_refused_while_saving, line_at,
 };
 use super::bills::BillsScreen;
 use super::card::{self, CardScreen, ReportLost, ReportedLost};
@@ -436,7 +436,7 @@ impl Screen for CloseAccountScreen {
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if refused_while_saving(&key, command, hub) {
+        if leaves_or_refused_while_saving(&key, command, hub) {
             return true;
         }
         match command {

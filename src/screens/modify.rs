@@ -8,8 +8,8 @@ use ratatui::layout::Rect;
 
 use super::basic_info::{
     BasicForm, LoadBasics, answer_save, change_commands, customer_crumb, customer_number_heading,
-    customer_write, draw_basic_form, key_to_form, label_key, nature_text, operator,
-    refused_while_saving,
+    customer_write, draw_basic_form, key_to_form, label_key, leaves_or_refused_while_saving,
+    nature_text, operator,
 };
 use crate::app::form::Form;
 use crate::app::requests::Read;
@@ -331,7 +331,7 @@ impl Screen for ModifyView {
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        refused_while_saving(&key, command, hub)
+        leaves_or_refused_while_saving(&key, command, hub)
             || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
     }
 

@@ -13,8 +13,8 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::basic_info::{
-    BasicForm, answer_save, below, customer_write, key_to_form, label_key, line_at, nature_text,
-    operator, refused_while_saving,
+    BasicForm, answer_save, below, customer_write, key_to_form, label_key,
+    leaves_or_refused_while_saving, line_at, nature_text, operator,
 };
 use super::modify::{IdElsewhere, IdHolders, id_number, say_id_elsewhere};
 use crate::app::form::{Choice, Field as FormField, FieldKind, Form, halfwidth_key};
@@ -735,7 +735,8 @@ impl Screen for OpenAccountWizard {
     }
 
     fn on_key(&mut self, key: KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
-        if refused_while_saving(&key, command, hub) || self.wizard_key(key, command, hub) {
+        if leaves_or_refused_while_saving(&key, command, hub) || self.wizard_key(key, command, hub)
+        {
             return true;
         }
         // Enter on the last field of a wizard step goes on to the next step.

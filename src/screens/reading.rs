@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 
 use super::basic_info::{
     below, change_commands, customer_crumb, customer_number_heading, customer_read, customer_write,
-    key_to_form, line_at, refused_while_saving, tell_after_leaving,
+    key_to_form, leaves_or_refused_while_saving, line_at, tell_after_leaving,
 };
 use crate::app::form::{Choice, Field, FieldKind, Form};
 use crate::app::screen::{ScreenReply, ScreenRequest};
@@ -398,7 +398,7 @@ impl Screen for ReadingForm {
             .iter()
             .map(|f| f.value().to_owned())
             .collect();
-        let taken = refused_while_saving(&key, command, hub)
+        let taken = leaves_or_refused_while_saving(&key, command, hub)
             || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub);
         // A changed value is another reading: its consumption is checked afresh.
         if self

@@ -15,8 +15,8 @@ use rust_decimal::Decimal;
 
 use super::basic_info::{
     BasicForm, LoadBasics, answer_save, change_commands, customer_crumb, customer_heading,
-    customer_read, customer_write, draw_basic_form, key_to_form, line_at, operator,
-    refused_while_saving, who,
+    customer_read, customer_write, draw_basic_form, key_to_form, leaves_or_refused_while_saving,
+    line_at, operator, who,
 };
 use super::bills::BillsScreen;
 use crate::app::form::Form;
@@ -405,7 +405,7 @@ impl Screen for TransferView {
         if command != Some(Command::Save) {
             self.bills_offered = false;
         }
-        refused_while_saving(&key, command, hub)
+        leaves_or_refused_while_saving(&key, command, hub)
             || self.confirmation_key(command, hub)
             || key_to_form(self, Self::form_mut, Self::submit, (key, command), hub)
     }

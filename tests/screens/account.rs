@@ -662,6 +662,12 @@ fn a_recharge_waiting_for_the_database_is_printed_and_told_after_the_clerk_left(
     connection_lost(&mut app, &sent);
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<CustomerTable>(), "the clerk left");
+    // s40-f by hand: the table said nothing of the deposit still on its way.
+    assert!(
+        render(&app).contains("Left; the save still waits for the database and is sent by itself"),
+        "{}",
+        render(&app)
+    );
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
     let next = answer(
         &mut app,

@@ -1499,8 +1499,7 @@ fn a_save_answered_after_the_clerk_left_its_screen_is_still_told() {
         "5"
     );
     assert!(render(&app).contains("The save waits for the database"));
-    // The clerk leaves the form (asked once, as it has unsaved changes).
-    press(&mut app, KeyCode::F(3));
+    // The clerk leaves the form: at once, the save still sent.
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<CustomerTable>());
     // Logging out would lose the save's answer.
@@ -1578,13 +1577,74 @@ fn a_save_answered_under_another_screen_is_told_and_its_screen_closes() {
 fn a_second_quit_quits_though_a_save_waits() {
     let (mut app, sent) = modify_sent();
     connection_lost(&mut app, &sent);
-    // Back on the table (the form asks once before it is left with changes).
+    // Back on the table (at once: the save is still sent), F3 again refused.
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(10));
     assert!(!app.quit);
     press(&mut app, KeyCode::F(10));
     assert!(app.quit, "the database may never come back");
+}
+
+/// A clerk who leaves a customer form whose save waits for the database (stopped by `meterdesk
+/// db stop` on a walk in session 40) is told the save is still sent, not that F3 again
+/// discards it: the desk asked "Unsaved changes: F3 or F12 again discards them", the clerk
+/// pressed F3 again believing the change gone, and the database saved it when it came back.
+/// The form is left at the first F3 or F12, with the save's fate said, and the save is sent
+/// once, its answer told on the table — in both languages, for a modify and an opening.
+#[test]
+fn leaving_a_form_whose_save_waits_says_it_is_sent_not_discarded() {
+    for (lang, left, discards) in [
+        (
+            Lang::En,
+            "Left; the save still waits for the database and is sent by itself",
+            "again discards",
+        ),
+        (
+            Lang::Zh,
+            "已离开；保存仍在等待数据库，恢复后自动发送",
+            "放弃",
+        ),
+    ] {
+        for leave in [KeyCode::F(3), KeyCode::F(12)] {
+            let (mut app, sent) = modify_sent_on(signed_in(lang));
+            connection_lost(&mut app, &sent);
+            press(&mut app, leave);
+            let screen = render(&app);
+            assert!(
+                app.screen.is::<CustomerTable>(),
+                "{lang:?} {leave:?}: left at once: {screen}"
+            );
+            assert!(screen.contains(left), "{lang:?} {leave:?}: {screen}");
+            assert!(!screen.contains(discards), "{lang:?} {leave:?}: {screen}");
+            let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+            assert_eq!(only(&resent), only(&sent), "{lang:?} {leave:?}: sent once");
+            answer(
+                &mut app,
+                &resent,
+                Reply::screen(ModifyOutcome::Saved { version: 5 }),
+            );
+            let saved = if lang == Lang::En {
+                "Basic information saved"
+            } else {
+                "已保存"
+            };
+            assert!(render(&app).contains(saved), "{lang:?}: {}", render(&app));
+        }
+    }
+    // The opening's wizard, at its last step, as its own leave question asked the same.
+    let mut app = wizard_at_step_2();
+    let sent = press(&mut app, KeyCode::PageDown);
+    answer(&mut app, &sent, Reply::screen(meter_page(1, 3)));
+    let sent = press(&mut app, KeyCode::F(2));
+    assert!(only(&sent).of::<OpenAccount>().is_some(), "{sent:?}");
+    connection_lost(&mut app, &sent);
+    press(&mut app, KeyCode::F(3));
+    let screen = render(&app);
+    assert!(app.screen.is::<CustomerTable>(), "{screen}");
+    assert!(screen.contains("the save still waits"), "{screen}");
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    assert_eq!(only(&resent), only(&sent), "the opening is sent once");
 }
 
 /// A field entered by Tab has its text selected: the mobile number typed replaces the one

@@ -1511,6 +1511,35 @@ fn a_refunds_confirmation_says_the_amount_going_back() {
     assert_eq!(app.message.clone().unwrap().kind, MessageKind::Error);
 }
 
+/// s40-f on the rig: F9 on a replacement card the meter has not seen yet said "Refused: swipe
+/// the new card on the meter first, then recharge it." — the recharge's words, to a
+/// supervisor refunding. The refund's own refusal is said, in both languages; nothing is sent.
+#[test]
+fn a_refund_on_a_replacement_card_not_yet_swiped_is_refused_in_its_own_words() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "Refund refused: swipe the new card on the meter first: the meter may have loaded the purchase already.",
+        ),
+        (
+            Lang::Zh,
+            "不能退款：请先在水表上刷新卡，水表可能已读入卡上的购水。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        let mut card = user_card(4);
+        card.issue = issue(2);
+        card.purchase.as_mut().unwrap().generation = 2;
+        card.write_back = None;
+        insert(&mut app, seen_user(card));
+        open_card_screen(&mut app);
+        supervisor(&mut app);
+        let sent = press(&mut app, KeyCode::F(9));
+        assert!(sent.is_empty(), "{lang:?}: {sent:?}");
+        assert_eq!(app.message.clone().unwrap().text, said, "{lang:?}");
+    }
+}
+
 #[test]
 fn refund_is_a_supervisors_and_only_of_an_unloaded_purchase() {
     let mut app = signed_in(Lang::En);
@@ -1810,6 +1839,40 @@ fn a_parked_recharge_answered_after_leaving_the_card_screen_still_keeps_its_rece
         app.screen.is::<CustomerTable>(),
         "the clerk stays where they are"
     );
+}
+
+/// s40-f on the rig: a recharge paid from the balance (20.00) waited for the database, stopped
+/// under its confirmation; the clerk pressed F3 until the customer table; the database came
+/// back, "Recharged; receipt #3389." was said — and the row still showed 20.00, the balance
+/// being 0.00. The table reads its rows again when a card write is answered after its screen
+/// was left, as it does when the card screen is left after a write.
+#[test]
+fn a_card_write_answered_after_leaving_the_card_screen_has_the_table_read_again() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    recharge_quoted(&mut app);
+    let sent = press(&mut app, KeyCode::F(2));
+    connection_lost(&mut app, &sent);
+    for code in [KeyCode::F(3); 6] {
+        press(&mut app, code);
+    }
+    assert!(app.screen.is::<CustomerTable>(), "{}", render(&app));
+    let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+    let next = answer(
+        &mut app,
+        &resent,
+        Reply::screen(WriteOutcome::from(Written::Done {
+            kind: OperationKind::Recharge,
+            card_no: CARD,
+            receipt: None,
+            receipt_no: Some(1017),
+        })),
+    );
+    assert!(
+        next.iter().any(|(_, r)| r.of::<Fetch>().is_some()),
+        "the table's rows are read again: {next:?}"
+    );
+    assert!(app.screen.is::<CustomerTable>(), "the clerk stays there");
 }
 
 /// Session 20 by hand: a card opened (or reported lost) at the card screen changes the row's
@@ -2224,6 +2287,68 @@ fn f3_on_a_card_confirmation_goes_back_as_f12_does() {
     }
 }
 
+/// s40-f on the rig in English at 80×24: after a card was opened the offer read "Card
+/// 100000756 is open. A new card must be recharged before it is useful at th…": its keys
+/// (F2 Go to recharge · F12 not now) were cut off. The offer is wrapped as a confirmation's
+/// question is, whole in both languages.
+#[test]
+fn the_offer_to_recharge_a_card_just_opened_is_whole_at_80x24() {
+    for (lang, words) in [
+        (
+            Lang::En,
+            [
+                "Card 40000017 is open. A new card must be recharged before it is useful at the",
+                " meter. F2 Go to recharge · F12 not now",
+            ],
+        ),
+        (
+            Lang::Zh,
+            [
+                "卡 40000017 已开。新卡充值后才能在水表上使用。F2 去充值 · F12 稍后",
+                "",
+            ],
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, CardSeen::Blank);
+        card_customer_row(&mut app, None, "active");
+        press(&mut app, KeyCode::F(6));
+        let sent = press(&mut app, KeyCode::F(2));
+        let card = user_card(5);
+        let active = Some(card.issue.clone());
+        let opened = WriteOutcome {
+            owed: Vec::new(),
+            written: Written::Done {
+                kind: OperationKind::Open,
+                card_no: CARD,
+                receipt: None,
+                receipt_no: None,
+            },
+            resolved: None,
+            card: Some(CardRead {
+                seen: CardSeen::User {
+                    card: Box::new(card),
+                    owner: Some(owner("active")),
+                    active,
+                },
+                settled: Vec::new(),
+                discrepancies: Vec::new(),
+            }),
+        };
+        answer(&mut app, &sent, Reply::screen(opened));
+        let screen = render(&app);
+        for line in words {
+            assert!(screen.contains(line), "{lang:?}: {line:?} in\n{screen}");
+        }
+        assert!(
+            !screen
+                .lines()
+                .any(|l| l.contains("useful") && l.contains('…')),
+            "{screen}"
+        );
+    }
+}
+
 /// s38-d on the rig: F12 on "Settle pending recharge #… without its card?" went to the card
 /// pane; the supervisor had to press p again for the list it came from. F12 (and F3) go back to
 /// the pending list, read again; nothing settled.
@@ -2253,6 +2378,43 @@ fn f12_on_settling_without_the_card_goes_back_to_the_pending_list() {
             "{key:?}: {}",
             render(&app)
         );
+    }
+}
+
+/// s40-f on the rig in English at 80×24: settling a pending recharge without its card said
+/// "It counts as done: the water stays paid for; a replacement card carries the …" — what
+/// happens to the purchase cut off on the one screen that says it. Every fact of the
+/// confirmation goes on over more lines, whole, for the recharge (done) and the refund
+/// (failed), in both languages.
+#[test]
+fn settling_without_the_card_says_what_follows_whole_at_80x24() {
+    for lang in [Lang::En, Lang::Zh] {
+        for (down, outcome) in [
+            (false, "ic.without_card_done"),
+            (true, "ic.without_card_failed"),
+        ] {
+            let mut app = signed_in(lang);
+            insert(&mut app, seen_user(user_card(5)));
+            open_card_screen(&mut app);
+            supervisor(&mut app);
+            let sent = press(&mut app, KeyCode::Char('p'));
+            answer(&mut app, &sent, Reply::screen(pending_rows()));
+            if down {
+                press(&mut app, KeyCode::Down);
+            }
+            press(&mut app, KeyCode::Char('w'));
+            let screen = render(&app);
+            let said: Vec<&str> = screen
+                .lines()
+                .map(|line| line.trim_matches('"').trim())
+                .filter(|line| !line.is_empty())
+                .collect();
+            let joined = said.join(if lang == Lang::En { " " } else { "" });
+            assert!(
+                joined.contains(lang.t(outcome)),
+                "{lang:?} {outcome}: {screen}"
+            );
+        }
     }
 }
 
@@ -2374,6 +2536,41 @@ fn a_recharge_confirmation_says_how_it_is_paid() {
         answer(&mut app, &sent, quoted(None));
         let screen = render(&app);
         assert!(screen.contains(paid_by), "{lang:?}: {screen}");
+    }
+}
+
+/// s40-f on the rig: a recharge refused by the card's PIN said "the money is on the balance, no
+/// cash back"; meterdesk restarted with the right PIN, the clerk's retry showed the form with
+/// Payment "Cash" and nothing of the 20.00 on the balance, and "20 F2 F2" would take the
+/// customer's cash a second time. The form says what the balance holds while a method is
+/// chosen, and says nothing once the balance pays, or when it holds nothing.
+#[test]
+fn the_recharge_form_says_the_money_on_the_balance_while_a_method_pays() {
+    for (lang, said) in [
+        (
+            Lang::En,
+            "The account holds 25.00: F4 on Payment can pay from the balance.",
+        ),
+        (
+            Lang::Zh,
+            "该账户余额有 25.00：在付款方式按 F4 可选余额支付。",
+        ),
+    ] {
+        let mut app = signed_in(lang);
+        insert(&mut app, seen_user(user_card(5)));
+        open_card_screen(&mut app);
+        press(&mut app, KeyCode::Char('r'));
+        let screen = render(&app);
+        assert!(screen.contains(said), "{lang:?}: {screen}");
+        press(&mut app, KeyCode::Tab);
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, if lang == Lang::En { "fr" } else { "余额" });
+        press(&mut app, KeyCode::Enter);
+        let screen = render(&app);
+        assert!(
+            !screen.contains(said),
+            "{lang:?}: the balance pays: {screen}"
+        );
     }
 }
 
@@ -3756,6 +3953,31 @@ fn read_own_card_as_sent(
             discrepancies,
         }),
     )
+}
+
+/// s40-f on the rig: a recharge pulled mid-write listed on the pending list ("2101 100000756
+/// recharge -8.00"), the card put back: "Pending recharge #2101 finished: the card shows it
+/// was written" — and the list still showed it, `w` still offering to settle it without the
+/// card. A read that settles something has the list on screen read again.
+#[test]
+fn the_pending_list_is_read_again_when_a_card_read_settles_an_operation() {
+    let mut app = signed_in(Lang::En);
+    insert(&mut app, seen_user(user_card(5)));
+    open_card_screen(&mut app);
+    supervisor(&mut app);
+    let sent = press(&mut app, KeyCode::Char('p'));
+    answer(&mut app, &sent, Reply::screen(pending_rows()));
+    // The card was pulled mid-write, and comes back.
+    update(&mut app, no_card());
+    let sent = read_own_card_as_sent(&mut app, vec![finished_recharge(88)], Vec::new());
+    assert!(
+        sent.iter().any(|(_, r)| r.of::<LoadPending>().is_some()),
+        "the list is read again: {sent:?}"
+    );
+    assert!(matches!(
+        app.screen.module::<CardScreen>().unwrap().pane,
+        CardPane::Pending { .. }
+    ));
 }
 
 /// s36-d on the rig: a recharge settled failed from an old copy of the card, then found done on

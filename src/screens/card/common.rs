@@ -154,6 +154,9 @@ pub struct RechargeForm {
     pub owner_seen: i64,
     pub card_no: u32,
     pub form: Form,
+    /// The account's balance as last read: money a recharge the card did not take left there
+    /// ("the money is on the balance, no cash back"), which the form says beside its payment.
+    pub balance: crate::domain::money::Money,
 }
 
 /// The user card on the reader whose number the database knows, with its owner.

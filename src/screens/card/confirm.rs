@@ -14,7 +14,7 @@ use crate::app::card_status::{
     written_card_seen,
 };
 use crate::app::requests::{Progress, Services};
-use crate::app::screen::{Answer, ScreenReply, ScreenRequest};
+use crate::app::screen::{Answer, Notice, ScreenReply, ScreenRequest};
 use crate::app::state::{Failure, MessageKind, Problem};
 use crate::app::{App, Command, Hub};
 use crate::card::reader::CardError;
@@ -129,10 +129,14 @@ impl ScreenRequest for WriteCard {
     }
 
     /// A write parked for the database may be answered after the clerk left the card screen:
-    /// its outcome is told and its receipt kept all the same.
+    /// its outcome is told and its receipt kept all the same, and the screen on top reads its
+    /// rows again, as leaving the card screen after a write does (`leave_changed`): the
+    /// customer table kept "20.00" beside a recharge paid from that balance, landed after the
+    /// clerk left (walk s40-f, `meterdesk db stop` under the confirmation).
     fn answered_after_close(&self, reply: &dyn ScreenReply, hub: &mut Hub) {
         if let Some(outcome) = reply.of::<WriteOutcome>() {
             outcome.follow(self.operation.kind(), hub);
+            hub.notify(Notice::Reload);
         }
     }
 
@@ -798,7 +802,17 @@ pub(super) fn lines(app: &App, theme: &Theme, confirm: &Confirm, cells: u16) -> 
     );
     lines.push(Line::from(Span::styled(format!(" {keys}"), theme.key())));
     lines.push(Line::raw(""));
-    lines.extend(details.into_iter().map(text));
+    // A fact wider than the room goes on over more lines (where a line may break, CJK too):
+    // at 80 columns the English "It counts as done: … a replacement card carries the …" was
+    // cut on settling without the card (walk s40-f). One that fits keeps its own spacing.
+    let room = usize::from(cells).saturating_sub(3);
+    for detail in details {
+        if crate::ui::text::width(&detail) <= room {
+            lines.push(text(detail));
+        } else {
+            lines.extend(crate::ui::text::lines(&detail, room).into_iter().map(text));
+        }
+    }
     lines
 }
 

@@ -31,6 +31,7 @@ use crate::db::customers::CustomerRow;
 use crate::i18n::Lang;
 use crate::screens::legend::{BACK, Labelled, framed, usual};
 use crate::ui::chrome::draw_lines;
+use crate::ui::text::wrap;
 use crate::ui::theme::Theme;
 use common::{card_no, key_of, known_card, leave_changed, no_card_text};
 
@@ -139,10 +140,15 @@ impl Screen for CardScreen {
                         ("cancel", &key_of(app, Command::Cancel)),
                     ],
                 );
-                vec![
-                    Line::raw(""),
-                    Line::from(Span::styled(format!(" {offer}"), theme.title())),
-                ]
+                // Wrapped as a confirmation's question is: at 80 columns the English offer
+                // was cut before its keys ("…before it is useful at th…").
+                let mut lines = vec![Line::raw("")];
+                lines.extend(
+                    wrap(&offer, usize::from(area.width).saturating_sub(2))
+                        .into_iter()
+                        .map(|line| Line::from(Span::styled(format!(" {line}"), theme.title()))),
+                );
+                lines
             }
         };
         draw_lines(frame, area, lines);
@@ -261,10 +267,18 @@ impl Screen for CardScreen {
     }
 
     /// A card read settled or took back money while this screen was on top: the screen below
-    /// reads its rows again when this one is left.
-    fn on_notice(&mut self, notice: &Notice, _hub: &mut Hub) {
+    /// reads its rows again when this one is left, and the pending list or the usage records
+    /// on screen are read again now — the list kept "2101 … recharge -8.00" beside "Pending
+    /// recharge #2101 finished" when the card came back (walk s40-f), and `w` on it would
+    /// offer to settle what was settled.
+    fn on_notice(&mut self, notice: &Notice, hub: &mut Hub) {
         if *notice == Notice::Reload {
             self.changed = true;
+            match &self.pane {
+                CardPane::Pending { .. } => hub.send(LoadPending),
+                CardPane::Usage { of, .. } => hub.send(LoadUsage { of: *of }),
+                _ => {}
+            }
         }
     }
 

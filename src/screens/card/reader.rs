@@ -341,7 +341,9 @@ fn refund_of(
                 |method| payment_method_name(lang, method),
             ),
         }),
-        (PurchaseState::UnknownUntilSwiped, _) => Err("ic.refused_swipe_new_card"),
+        // The refund's own words: the recharge's ("…then recharge it") were said on F9
+        // (walk s40-f).
+        (PurchaseState::UnknownUntilSwiped, _) => Err("ic.refused_refund_swipe_new_card"),
         (PurchaseState::Loaded, _) => Err("ic.refund_loaded"),
         (PurchaseState::Cancelled, _) => Err("ic.refund_cancelled"),
         _ => Err("ic.refund_nothing"),
@@ -649,7 +651,7 @@ mod tests {
         assert_eq!(refused(&bought_nothing), "ic.refund_nothing");
         let mut replacement = card(None, PurchaseStatus::Valid);
         replacement.issue.replacement = true;
-        assert_eq!(refused(&replacement), "ic.refused_swipe_new_card");
+        assert_eq!(refused(&replacement), "ic.refused_refund_swipe_new_card");
         // Finding 6 of #11: a void card (replaced, or reported lost) is offered no refund.
         let void = refund_of(Lang::En, &on_the_reader, &owner(&["Cash"]), None);
         assert_eq!(void.unwrap_err(), "ic.refused_void");

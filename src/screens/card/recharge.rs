@@ -139,6 +139,7 @@ impl RechargeForm {
             owner_seen: owner.owner_seen,
             card_no,
             form,
+            balance: owner.balance,
         }
     }
 
@@ -146,6 +147,7 @@ impl RechargeForm {
     /// `Refusal::OwnerChanged::balance`): the "from the balance" choice says it, or is gone
     /// when nothing is on it (then the first method is chosen if it was).
     pub(super) fn balance_read_again(&mut self, lang: Lang, balance: Money) {
+        self.balance = balance;
         let from_balance = self.form.fields[PAYMENT]
             .chosen()
             .is_some_and(|choice| choice.key == FROM_BALANCE);
@@ -355,7 +357,21 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, form: &RechargeForm, app: &App
         Line::raw(""),
     ];
     frame.render_widget(Paragraph::new(head_lines), head);
-    frame.render_widget(Paragraph::new(text(hint)), foot);
+    let mut foot_lines = vec![text(hint)];
+    // Money on the balance (a recharge the card did not take left it there, "no cash back"),
+    // while the payment is a method: said, so a clerk retrying a failed recharge does not take
+    // the customer's cash a second time without knowing (walk s40-f: the form showed Cash and
+    // nothing of the 20.00 the failed try had left).
+    if form.balance > Money::ZERO && form.payment() != Payment::Balance {
+        foot_lines.push(text(lang.tf(
+            "ic.balance_on_account",
+            &[
+                ("balance", &form.balance),
+                ("lookup", &key_of(app, Command::Lookup)),
+            ],
+        )));
+    }
+    frame.render_widget(Paragraph::new(foot_lines), foot);
     crate::ui::form::draw(frame, fields.union(foot), &form.form, lang, theme);
 }
 
