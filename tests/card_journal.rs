@@ -3230,3 +3230,77 @@ async fn the_transfer_preview_reports_a_pending_card_operation_before_the_new_ow
     assert!(!after.card_operation_pending, "settled: {after:?}");
     transfer_now(&counter, "transfer-settled", "Anna Schmidt").await;
 }
+
+/// s37-d's deadlock, s39-f's order (sql/V165): a settle takes the customer's account before it
+/// writes. A refund's payout wrote its receipt first — holding the customer's row by the
+/// receipt's key — and took the account only in `ledger_post`; a customer write by hand takes
+/// the account first and then its customer (as the desk's transfer, change and close do). Here
+/// the hand's transaction holds the account, the supervisor's settle of a refund the card took
+/// is sent and waits, and the hand then locks its customer and renames the holder: with the
+/// settle waiting at the account, the hand goes on and commits, and the settle pays out after
+/// it, on a receipt that names the holder the money was paid to. With the receipt first, the
+/// hand's customer lock waited for the settle and the settle for the account: `40P01`, one of
+/// the two rolled back (and a receipt naming the holder before).
+#[tokio::test]
+async fn a_settle_takes_the_account_before_its_receipt_so_a_customer_write_is_waited_for() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("8")).await;
+    let customer_id = counter.customer.customer_id;
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: Some(
+            counter
+                .scalar::<i64>(&format!("SELECT customer_owner_seen({customer_id})"))
+                .await,
+        ),
+    };
+    let begun = counter.begun(SUPERVISOR, &refund).await;
+    counter.write(&begun, usize::MAX);
+
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SET LOCAL lock_timeout = '20s';
+         SELECT FROM account WHERE customer_id = {customer_id} FOR NO KEY UPDATE"
+    ))
+    .await
+    .unwrap();
+    let mut supervisor = counter.customer.db.pool_of("super").get().await.unwrap();
+    let (card, operation_id) = (counter.card, begun.operation_id);
+    let settle = tokio::spawn(async move {
+        card_ops::settle(&mut supervisor, operation_id, &card, &key_()).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !settle.is_finished(),
+        "the settle did not wait for the account: {:?}",
+        settle.await
+    );
+    // Past the deadlock detector's second: a deadlock would be found meanwhile.
+    let written = hand
+        .batch_execute(&format!(
+            "SELECT FROM customer WHERE id = {customer_id} FOR UPDATE;
+             SELECT pg_sleep(1.5);
+             UPDATE customer SET name = 'Holder After' WHERE id = {customer_id};
+             COMMIT"
+        ))
+        .await;
+    let settled = settle.await.unwrap();
+    assert!(
+        written.is_ok() && settled.is_ok(),
+        "the hand's customer write: {written:?}; the settle: {settled:?}"
+    );
+    let settled = settled.unwrap();
+    assert_eq!((settled.state, settled.now), (OperationState::Done, true));
+    let named: String = counter
+        .scalar(&format!(
+            "SELECT customer_name FROM receipt WHERE receipt_no = {}",
+            settled.receipt_no.expect("the payout's receipt")
+        ))
+        .await;
+    assert_eq!(named, "Holder After", "the payout's receipt names its holder");
+    let books = counter.books().await;
+    assert_eq!((books.balance, books.paid_out), (Decimal::ZERO, dec("8.00")));
+    assert!(books_check(&counter).await.is_empty());
+}
