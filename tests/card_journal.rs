@@ -543,6 +543,7 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
 
     let key = counter.next_key();
     relay.take_turns();
+    relay.take_sent();
     let report = counter
         .begin_decided(&key, &recharge_m3("5"), read.facts.as_ref().unwrap())
         .await;
@@ -550,6 +551,7 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
         panic!("not begun: {report:?}");
     };
     let begin_turns = relay.take_turns();
+    let begin_sent = statements(&relay.take_sent());
     counter.write(&begun, usize::MAX);
     assert_eq!(counter.settle(&begun).await.state, OperationState::Done);
     assert_eq!(
@@ -557,7 +559,21 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
         (1, 1, 1),
         "a recharge's round trips: the quote, the begin, the settle"
     );
+    // The begin is one statement, its own transaction: no BEGIN or COMMIT around it (s40-b;
+    // they were two simple queries in the same round trip). The settle is one too.
+    let settle_sent = statements(&relay.take_sent());
+    assert_eq!(
+        (begin_sent, settle_sent),
+        ((1, 0), (1, 0)),
+        "the begin's and the settle's statements: (prepared, simple)"
+    );
     assert!(books_check(&counter).await.is_empty());
+}
+
+/// The statements among messages a client sent: (prepared ones bound, simple queries).
+fn statements(sent: &[u8]) -> (usize, usize) {
+    let count = |kind: u8| sent.iter().filter(|&&sent| sent == kind).count();
+    (count(b'B'), count(b'Q'))
 }
 
 /// A recharge quoted, then begun at F2 from what the quote read: what the recharge screen does.
