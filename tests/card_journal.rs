@@ -3300,8 +3300,14 @@ async fn a_settle_takes_the_account_before_its_receipt_so_a_customer_write_is_wa
             settled.receipt_no.expect("the payout's receipt")
         ))
         .await;
-    assert_eq!(named, "Holder After", "the payout's receipt names its holder");
+    assert_eq!(
+        named, "Holder After",
+        "the payout's receipt names its holder"
+    );
     let books = counter.books().await;
-    assert_eq!((books.balance, books.paid_out), (Decimal::ZERO, dec("8.00")));
+    assert_eq!(
+        (books.balance, books.paid_out),
+        (Decimal::ZERO, dec("8.00"))
+    );
     assert!(books_check(&counter).await.is_empty());
 }
