@@ -426,11 +426,12 @@ async fn open_recharge_swipe_recharge_with_stepped_prices_and_the_books_balance(
 }
 
 /// A recharge decided from the facts its quote read (sql/V81) begins in ONE round trip: one
-/// call of `card_recharge`, which locks the account, reads the facts again and journals, with
-/// BEGIN and COMMIT in the same write (the begin's own path, `card_begin_facts` then the
-/// journal, took two; three before sql/V68's session, five before BEGIN and COMMIT went with a
-/// statement, seven before that), counted as the statements' Bind messages (BEGIN and COMMIT go
-/// as simple queries). Its settle is one call of sql/V78's card_operation_settle in a
+/// call of `card_recharge`, which locks the account, reads the facts again and journals, in a
+/// transaction of its own: no BEGIN before it nor COMMIT behind it (s40-b: they went as two
+/// simple queries in the same write; the begin's own path, `card_begin_facts` then the
+/// journal, took two round trips; three before sql/V68's session, five before BEGIN and COMMIT
+/// went with a statement, seven before that), counted as the statements' Bind messages and the
+/// simple queries. Its settle is one call of sql/V78's card_operation_settle in a
 /// transaction of its own: one round trip (two before, BEGIN with the operation's read, its
 /// finishing with COMMIT; three or more with a meter state to note or a reversal to post) —
 /// done, failed with its reversal, or with the meter's news to note. Counted on the clerk's one
@@ -459,7 +460,7 @@ async fn a_recharge_begins_in_one_round_trip_of_one_statement_and_settles_in_one
     let count = |kind: u8| begin_sent.iter().filter(|&&sent| sent == kind).count();
     assert_eq!(
         (count(b'B'), count(b'Q')),
-        (1, 2),
+        (1, 0),
         "statements and simple queries of the begin: {:?}",
         String::from_utf8_lossy(&begin_sent)
     );
@@ -3294,4 +3295,84 @@ async fn the_transfer_preview_reports_a_pending_card_operation_before_the_new_ow
     let after = preview(&counter).await;
     assert!(!after.card_operation_pending, "settled: {after:?}");
     transfer_now(&counter, "transfer-settled", "Anna Schmidt").await;
+}
+
+/// s37-d's deadlock, s39-f's order (sql/V165): a settle takes the customer's account before it
+/// writes. A refund's payout wrote its receipt first — holding the customer's row by the
+/// receipt's key — and took the account only in `ledger_post`; a customer write by hand takes
+/// the account first and then its customer (as the desk's transfer, change and close do). Here
+/// the hand's transaction holds the account, the supervisor's settle of a refund the card took
+/// is sent and waits, and the hand then locks its customer and renames the holder: with the
+/// settle waiting at the account, the hand goes on and commits, and the settle pays out after
+/// it, on a receipt that names the holder the money was paid to. With the receipt first, the
+/// hand's customer lock waited for the settle and the settle for the account: `40P01`, one of
+/// the two rolled back (and a receipt naming the holder before).
+#[tokio::test]
+async fn a_settle_takes_the_account_before_its_receipt_so_a_customer_write_is_waited_for() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    counter.done(CLERK, &recharge_m3("8")).await;
+    let customer_id = counter.customer.customer_id;
+    let refund = Request::Refund {
+        payout: cash(),
+        owner_seen: Some(
+            counter
+                .scalar::<i64>(&format!("SELECT customer_owner_seen({customer_id})"))
+                .await,
+        ),
+    };
+    let begun = counter.begun(SUPERVISOR, &refund).await;
+    counter.write(&begun, usize::MAX);
+
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SET LOCAL lock_timeout = '20s';
+         SELECT FROM account WHERE customer_id = {customer_id} FOR NO KEY UPDATE"
+    ))
+    .await
+    .unwrap();
+    let mut supervisor = counter.customer.db.pool_of("super").get().await.unwrap();
+    let (card, operation_id) = (counter.card, begun.operation_id);
+    let settle = tokio::spawn(async move {
+        card_ops::settle(&mut supervisor, operation_id, &card, &key_()).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !settle.is_finished(),
+        "the settle did not wait for the account: {:?}",
+        settle.await
+    );
+    // Past the deadlock detector's second: a deadlock would be found meanwhile.
+    let written = hand
+        .batch_execute(&format!(
+            "SELECT FROM customer WHERE id = {customer_id} FOR UPDATE;
+             SELECT pg_sleep(1.5);
+             UPDATE customer SET name = 'Holder After' WHERE id = {customer_id};
+             COMMIT"
+        ))
+        .await;
+    let settled = settle.await.unwrap();
+    assert!(
+        written.is_ok() && settled.is_ok(),
+        "the hand's customer write: {written:?}; the settle: {settled:?}"
+    );
+    let settled = settled.unwrap();
+    assert_eq!((settled.state, settled.now), (OperationState::Done, true));
+    let named: String = counter
+        .scalar(&format!(
+            "SELECT customer_name FROM receipt WHERE receipt_no = {}",
+            settled.receipt_no.expect("the payout's receipt")
+        ))
+        .await;
+    assert_eq!(
+        named, "Holder After",
+        "the payout's receipt names its holder"
+    );
+    let books = counter.books().await;
+    assert_eq!(
+        (books.balance, books.paid_out),
+        (Decimal::ZERO, dec("8.00"))
+    );
+    assert!(books_check(&counter).await.is_empty());
 }

@@ -1120,10 +1120,10 @@ pub async fn begin_decided(
         let arguments = JournalArguments::of(&sold, &facts.holder, begin, &content, *owner_seen)?;
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&facts.digest];
         params.extend(arguments.params());
-        let transaction = Transaction::new(client);
-        transaction.commit_behind(RECHARGE);
-        let answer = transaction.query_opt(RECHARGE, &params).await;
-        transaction.commit().await?;
+        // One statement, its own transaction: no BEGIN before it nor COMMIT behind it (they
+        // were two statements of the server's a recharge, in the same round trip). The
+        // function's writes and the deferred checks are committed or refused with it.
+        let answer = CachingClient::query_opt(&*client, RECHARGE, &params).await;
         let row = match answer {
             Ok(Some(row)) => row,
             // Another owner than the screen showed: refused, nothing written (sql/V112).
