@@ -5,7 +5,10 @@
 
 use crate::db::{CachingClient, Planning};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::StatementCache;
 use rust_decimal::Decimal;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
 use tokio_postgres::types::{ToSql, Type};
 
 use super::DbError;
@@ -180,11 +183,32 @@ pub async fn page_within(
     size: usize,
     bounds: ContainsBounds,
 ) -> Result<Page, DbError> {
-    let page_query = PageQuery::within(search, at, size, bounds);
+    let rarity = match search {
+        CustomerSearch::Text(text) if !fragment_keys(text).is_empty() => {
+            address_rarity(client).await?
+        }
+        // No address fragment is looked for (digits, or two Latin letters at most: a name's
+        // start only).
+        _ => AddressRarity::Unknown,
+    };
+    page_judged(client, search, at, size, bounds, &rarity).await
+}
+
+/// [`page_within`] sent as a connection knowing `rarity` of the address characters sends it:
+/// tests take each statement a fragment may be sent with, whatever the statistics say.
+pub async fn page_judged(
+    client: &impl CachingClient,
+    search: &CustomerSearch,
+    at: &PageAt,
+    size: usize,
+    bounds: ContainsBounds,
+    rarity: &AddressRarity,
+) -> Result<Page, DbError> {
+    let page_query = PageQuery::within(search, at, size, bounds, rarity);
     if let PageAt::From(cursor) = at {
         // Whether anything lies before the cursor needs a second statement; sent together
         // with the first, it costs no extra round trip.
-        let probe = PageQuery::within(search, &PageAt::Before(cursor.clone()), 0, bounds);
+        let probe = PageQuery::within(search, &PageAt::Before(cursor.clone()), 0, bounds, rarity);
         let (rows, before) = tokio::try_join!(page_query.fetch(client), probe.fetch(client))?;
         return Ok(Page {
             more_before: !before.is_empty(),
@@ -249,12 +273,29 @@ impl Order {
 impl PageQuery {
     /// The statement for `at`, reading `size + 1` rows so the extra one tells whether there
     /// are more.
-    pub(crate) fn new(search: &CustomerSearch, at: &PageAt, size: usize) -> Self {
-        Self::within(search, at, size, ContainsBounds::DEFAULT)
+    /// `rarity`: what the connection it is sent on knows of the address characters
+    /// ([`address_rarity`]).
+    pub(crate) fn new(
+        search: &CustomerSearch,
+        at: &PageAt,
+        size: usize,
+        rarity: &AddressRarity,
+    ) -> Self {
+        Self::within(search, at, size, ContainsBounds::DEFAULT, rarity)
     }
 
-    fn within(search: &CustomerSearch, at: &PageAt, size: usize, bounds: ContainsBounds) -> Self {
+    fn within(
+        search: &CustomerSearch,
+        at: &PageAt,
+        size: usize,
+        bounds: ContainsBounds,
+        rarity: &AddressRarity,
+    ) -> Self {
         let order = Order::of(search);
+        let address_rarity = match search {
+            CustomerSearch::Text(text) => rarity.judge(text),
+            _ => Judged::InTheStatement,
+        };
         let Seek {
             forward,
             cursor,
@@ -331,82 +372,125 @@ impl PageQuery {
             // after the first is read and the walk goes on from where the seek began instead. The
             // runs the index is asked for are computed once, in `asked` (sql/V35).
             let walk_on = format!("{limit} * {window} / {COMMON_IN_WINDOW}");
-            with = format!(
-                "WITH walk_hits AS MATERIALIZED (
-                     SELECT w.id, w.name, w.customer_no FROM (
-                         SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                         WHERE {walk_bound} AND NOT (SELECT {rare})
-                         ORDER BY {key_order} LIMIT {window}
-                     ) w WHERE w.hit LIMIT {limit}
-                 ), walk_end AS MATERIALIZED (
-                     SELECT c.name, c.customer_no FROM customer c
-                     WHERE {walk_bound} AND (SELECT count(*) FROM walk_hits) < {limit}
-                       AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
-                     ORDER BY {key_order} OFFSET {window} - 1 LIMIT 1
-                 ), walk_on_hits AS MATERIALIZED (
-                     SELECT w.id, w.name, w.customer_no FROM (
-                         SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                         WHERE ({columns}) {beyond} (SELECT {columns} FROM walk_end c)
-                           AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
-                         ORDER BY {key_order} LIMIT {walk_on}
-                     ) w WHERE w.hit LIMIT {limit}
-                 ), seek_from AS MATERIALIZED (
-                     SELECT c.name, c.customer_no FROM customer c
-                     WHERE ({columns}) {beyond} (SELECT {columns} FROM walk_end c)
-                       AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
-                       AND (SELECT count(*) FROM walk_hits)
-                           + (SELECT count(*) FROM walk_on_hits) < {limit}
-                     ORDER BY {key_order} OFFSET {walk_on} - 1 LIMIT 1
-                 ), seek_from_start AS MATERIALIZED (
-                     SELECT WHERE (SELECT count(*) FROM walk_hits) < {COMMON_IN_WINDOW}
-                 ), asked AS MATERIALIZED (
-                     SELECT {keys} AS keys, {index_entries} AS entries_before
-                     WHERE EXISTS (SELECT FROM seek_from) OR EXISTS (SELECT FROM seek_from_start)
-                 ), every_candidate AS MATERIALIZED (
+            let on_row = &contains.on_row;
+            let indexed = &contains.indexed;
+            let keys = &contains.keys;
+            // The candidates' count and the walk past too many (sql/V35's bound). A fragment
+            // shorter than a run of three reads the character-set index, whose entries are not
+            // counted: nothing is ever too many for it, and its statement asks nothing of it.
+            let (counted, not_too_many, or_too_many) = match &contains.index_entries {
+                Some(index_entries) => (
+                    format!(
+                        ", first_candidate AS MATERIALIZED (
+                             SELECT FROM every_candidate LIMIT 1
+                         ), too_many AS MATERIALIZED (
+                             -- Read once the first candidate is: the index has then proposed
+                             -- them all.
+                             SELECT FROM asked k WHERE EXISTS (SELECT FROM first_candidate)
+                               AND {index_entries} - k.entries_before > {most_candidates}
+                         )"
+                    ),
+                    " WHERE NOT EXISTS (SELECT FROM too_many)",
+                    " OR EXISTS (SELECT FROM too_many)",
+                ),
+                None => (String::new(), "", ""),
+            };
+            let candidates = format!(
+                "every_candidate AS MATERIALIZED (
                      -- Through the fragment's index, without a LIMIT the planner would plan
                      -- for (it might then scan the table in the hope of an early end); the
                      -- key bound is applied outside, so it cannot choose to walk an unknown
-                     -- range instead.
+                     -- range instead. `asked` is read before the index is.
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
                      WHERE ({indexed}) AND EXISTS (SELECT FROM asked)
-                 ), first_candidate AS MATERIALIZED (
-                     SELECT FROM every_candidate LIMIT 1
-                 ), too_many AS MATERIALIZED (
-                     -- Read once the first candidate is: the index has then proposed them all.
-                     SELECT FROM asked k WHERE EXISTS (SELECT FROM first_candidate)
-                       AND {index_entries} - k.entries_before > {most_candidates}
-                 ), candidates AS MATERIALIZED (
-                     SELECT * FROM every_candidate WHERE NOT EXISTS (SELECT FROM too_many)
+                 ){counted}, candidates AS MATERIALIZED (
+                     SELECT * FROM every_candidate{not_too_many}
                      LIMIT {most_candidates} + 1
-                 )",
-                on_row = contains.on_row,
-                rare = contains.rare,
-                indexed = contains.indexed,
-                keys = contains.keys,
-                index_entries = contains.index_entries,
+                 )"
             );
-            let beyond_walk_on =
-                format!("({columns}) {beyond} (SELECT {columns} FROM seek_from c)");
-            let from_start = format!("EXISTS (SELECT FROM seek_from_start) AND {walk_bound}");
-            branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_hits c)".to_owned());
-            branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_on_hits c)".to_owned());
-            branches.push(format!(
-                "(SELECT c.id, c.name, c.customer_no FROM candidates c \
-                 WHERE c.hit AND ({beyond_walk_on} OR {from_start}) \
-                   AND (SELECT count(*) FROM candidates) <= {most_candidates} \
-                 ORDER BY {key_order} LIMIT {limit})"
-            ));
-            // Too many candidates: the walk goes on from where the seek began. Two branches,
-            // so that each one's bound is where its index scan starts.
-            for seek_start in [beyond_walk_on, from_start] {
+            let too_many =
+                format!("((SELECT count(*) FROM candidates) > {most_candidates}{or_too_many})");
+            if address_rarity == Judged::Rare {
+                // Rare (the desk judged it, `AddressRarity`): the window would not be walked,
+                // the seek starts where the walk would have, and nothing of the walk is in the
+                // statement (each part of a statement is started at every call, run or not).
+                with = format!(
+                    "WITH asked AS MATERIALIZED (
+                         SELECT {keys} AS keys, {index_entries} AS entries_before
+                     ), {candidates}",
+                    index_entries = contains.index_entries.as_deref().unwrap_or("NULL::bigint"),
+                );
+                branches.push(format!(
+                    "(SELECT c.id, c.name, c.customer_no FROM candidates c \
+                     WHERE c.hit AND {walk_bound} \
+                       AND (SELECT count(*) FROM candidates) <= {most_candidates} \
+                     ORDER BY {key_order} LIMIT {limit})"
+                ));
                 branches.push(format!(
                     "(SELECT c.id, c.name, c.customer_no FROM customer c \
-                     WHERE {seek_start} AND ({on_row}) \
-                       AND ((SELECT count(*) FROM candidates) > {most_candidates} \
-                            OR EXISTS (SELECT FROM too_many)) \
-                     ORDER BY {key_order} LIMIT {limit})",
-                    on_row = contains.on_row,
+                     WHERE {walk_bound} AND ({on_row}) AND {too_many} \
+                     ORDER BY {key_order} LIMIT {limit})"
                 ));
+            } else {
+                let not_rare = match (&address_rarity, &contains.rare) {
+                    (Judged::InTheStatement, rare) => format!(" AND NOT (SELECT {rare})"),
+                    _ => String::new(),
+                };
+                with = format!(
+                    "WITH walk_hits AS MATERIALIZED (
+                         SELECT w.id, w.name, w.customer_no FROM (
+                             SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
+                             WHERE {walk_bound}{not_rare}
+                             ORDER BY {key_order} LIMIT {window}
+                         ) w WHERE w.hit LIMIT {limit}
+                     ), walk_end AS MATERIALIZED (
+                         SELECT c.name, c.customer_no FROM customer c
+                         WHERE {walk_bound} AND (SELECT count(*) FROM walk_hits) < {limit}
+                           AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
+                         ORDER BY {key_order} OFFSET {window} - 1 LIMIT 1
+                     ), walk_on_hits AS MATERIALIZED (
+                         SELECT w.id, w.name, w.customer_no FROM (
+                             SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
+                             WHERE ({columns}) {beyond} (SELECT {columns} FROM walk_end c)
+                               AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
+                             ORDER BY {key_order} LIMIT {walk_on}
+                         ) w WHERE w.hit LIMIT {limit}
+                     ), seek_from AS MATERIALIZED (
+                         SELECT c.name, c.customer_no FROM customer c
+                         WHERE ({columns}) {beyond} (SELECT {columns} FROM walk_end c)
+                           AND (SELECT count(*) FROM walk_hits) >= {COMMON_IN_WINDOW}
+                           AND (SELECT count(*) FROM walk_hits)
+                               + (SELECT count(*) FROM walk_on_hits) < {limit}
+                         ORDER BY {key_order} OFFSET {walk_on} - 1 LIMIT 1
+                     ), seek_from_start AS MATERIALIZED (
+                         SELECT WHERE (SELECT count(*) FROM walk_hits) < {COMMON_IN_WINDOW}
+                     ), asked AS MATERIALIZED (
+                         SELECT {keys} AS keys, {index_entries} AS entries_before
+                         WHERE EXISTS (SELECT FROM seek_from) OR EXISTS (SELECT FROM seek_from_start)
+                     ), {candidates}",
+                    index_entries = contains.index_entries.as_deref().unwrap_or("NULL::bigint"),
+                );
+                let beyond_walk_on =
+                    format!("({columns}) {beyond} (SELECT {columns} FROM seek_from c)");
+                let from_start = format!("EXISTS (SELECT FROM seek_from_start) AND {walk_bound}");
+                branches.push("(SELECT c.id, c.name, c.customer_no FROM walk_hits c)".to_owned());
+                branches
+                    .push("(SELECT c.id, c.name, c.customer_no FROM walk_on_hits c)".to_owned());
+                branches.push(format!(
+                    "(SELECT c.id, c.name, c.customer_no FROM candidates c \
+                     WHERE c.hit AND ({beyond_walk_on} OR {from_start}) \
+                       AND (SELECT count(*) FROM candidates) <= {most_candidates} \
+                     ORDER BY {key_order} LIMIT {limit})"
+                ));
+                // Too many candidates: the walk goes on from where the seek began. Two
+                // branches, so that each one's bound is where its index scan starts.
+                for seek_start in [beyond_walk_on, from_start] {
+                    branches.push(format!(
+                        "(SELECT c.id, c.name, c.customer_no FROM customer c \
+                         WHERE {seek_start} AND ({on_row}) AND {too_many} \
+                         ORDER BY {key_order} LIMIT {limit})"
+                    ));
+                }
             }
         }
         let hits = if branches.is_empty() {
@@ -673,7 +757,8 @@ struct Contains {
     on_row: String,
     /// Whether the address index's statistics find the fragment too rare to walk for (a
     /// character in hardly any address, sql/V80): its window is then not walked, and the
-    /// index is asked at once.
+    /// index is asked at once. Asked in the statement when the desk does not know
+    /// ([`AddressRarity`]).
     rare: String,
     /// The candidates' condition, spelled so the character-set or trigram index serves it
     /// (the runs of three as `asked` holds them: `(SELECT k.keys FROM asked k)`).
@@ -683,9 +768,9 @@ struct Contains {
     keys: String,
     /// The number of entries the fragment's index has proposed in this transaction so far
     /// (its statistics' `idx_tup_read`, which a bitmap index scan raises by all it proposes
-    /// before the first row is read), or NULL where candidates are not counted (the
+    /// before the first row is read), or None where candidates are not counted (the
     /// character-set index of a shorter fragment).
-    index_entries: String,
+    index_entries: Option<String>,
 }
 
 /// Matches in the window from which a fragment counts as common: its page is then walked to
@@ -712,6 +797,111 @@ impl ContainsBounds {
         walk: 1_000,
         candidates: 5_000,
     };
+}
+
+/// What a connection knows of the address characters (sql/V169), from which the desk judges a
+/// fragment rare (a character in hardly any address: its window of the name order is not
+/// walked, V80) and sends the statement of the way its page is found: each part of a
+/// statement is started at every call, run or not (docs/decisions.md, "The name search's
+/// server cost (s40-d)"). The judgement costs time only, never rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AddressRarity {
+    /// Nothing (a bare connection, which keeps nothing between statements): the statement asks
+    /// the server (`address_fragment_is_rare`, V80) and holds every way.
+    Unknown,
+    /// The characters ANALYZE finds in enough addresses to walk for
+    /// (`address_chars_not_rare`); None: no character is known rare (no statistics, or a full
+    /// list).
+    Known(Option<String>),
+}
+
+/// How a fragment was judged ([`AddressRarity::judge`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Judged {
+    InTheStatement,
+    Rare,
+    Common,
+}
+
+impl AddressRarity {
+    /// Whether `fragment` is judged rare; None when the statement asks the server.
+    pub fn is_rare(&self, fragment: &str) -> Option<bool> {
+        match self.judge(fragment) {
+            Judged::InTheStatement => None,
+            judged => Some(judged == Judged::Rare),
+        }
+    }
+
+    /// V80's rule: a fragment is rare when one of its characters, lower-cased as the database
+    /// lower-cases them in its C collation (ASCII letters only), is not listed.
+    fn judge(&self, fragment: &str) -> Judged {
+        match self {
+            AddressRarity::Unknown => Judged::InTheStatement,
+            AddressRarity::Known(None) => Judged::Common,
+            AddressRarity::Known(Some(common)) => {
+                if fragment
+                    .chars()
+                    .any(|c| !common.contains(c.to_ascii_lowercase()))
+                {
+                    Judged::Rare
+                } else {
+                    Judged::Common
+                }
+            }
+        }
+    }
+}
+
+/// What the desk keeps of the address characters: a connection's list is read again after
+/// ten minutes, as V80 kept it in the session.
+const ADDRESS_RARITY_KEPT: Duration = Duration::from_secs(600);
+
+/// A connection's list, the connection known by its statement cache (one per connection, made
+/// with it; kept weakly, as `db::session` knows connections).
+struct KeptRarity {
+    connection: Weak<StatementCache>,
+    read_at: Instant,
+    rarity: AddressRarity,
+}
+
+static KEPT_RARITY: Mutex<Vec<KeptRarity>> = Mutex::new(Vec::new());
+
+/// What `client`'s connection knows of the address characters: read on its first text search
+/// and every ten minutes (one statement), kept with the connection; [`AddressRarity::Unknown`]
+/// on a bare client, which keeps nothing.
+pub(crate) async fn address_rarity(client: &impl CachingClient) -> Result<AddressRarity, DbError> {
+    let Some(connection) = client.keeper() else {
+        return Ok(AddressRarity::Unknown);
+    };
+    let connection = Arc::downgrade(&connection.statement_cache);
+    {
+        let mut kept = KEPT_RARITY.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.retain(|kept| {
+            kept.connection.strong_count() > 0 && kept.read_at.elapsed() < ADDRESS_RARITY_KEPT
+        });
+        if let Some(kept) = kept.iter().find(|kept| kept.connection.ptr_eq(&connection)) {
+            return Ok(kept.rarity.clone());
+        }
+    }
+    let rarity = address_chars_not_rare(client).await?;
+    KEPT_RARITY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(KeptRarity {
+            connection,
+            read_at: Instant::now(),
+            rarity: rarity.clone(),
+        });
+    Ok(rarity)
+}
+
+/// The address characters' list as the database has it now (sql/V169).
+pub async fn address_chars_not_rare(client: &impl CachingClient) -> Result<AddressRarity, DbError> {
+    let common: String = client
+        .query_one("SELECT address_chars_not_rare() AS common", &[])
+        .await?
+        .get("common");
+    Ok(AddressRarity::Known((common != "*").then_some(common)))
 }
 
 /// A card row that was written to a card: a failed issue (`not_issued`, sql/V5) is no card
@@ -836,8 +1026,10 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
             (
                 "text_trigrams(c.address) @> (SELECT k.keys FROM asked k)".to_owned(),
                 format!("address_index_keys({typed})"),
-                "pg_stat_get_xact_tuples_returned('customer_address_trigrams'::regclass)"
-                    .to_owned(),
+                Some(
+                    "pg_stat_get_xact_tuples_returned('customer_address_trigrams'::regclass)"
+                        .to_owned(),
+                ),
             )
         } else {
             (
@@ -846,7 +1038,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
                      @> string_to_array(lower({typed}), NULL)"
                 ),
                 "NULL::text[]".to_owned(),
-                "NULL::bigint".to_owned(),
+                None,
             )
         };
         Some(Contains {
