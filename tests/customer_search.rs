@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use meterdesk::db::CachingClient;
 use meterdesk::db::cancel::Cancellable;
-use meterdesk::db::customers::{self, AddressRarity, ContainsBounds, CustomerRow, Page, PageAt};
+use meterdesk::db::customers::{self, ContainsBounds, CustomerRow, Page, PageAt, SearchStatistics};
 use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::search::{CustomerSearch, SearchError, classify};
 use meterdesk::tools::demo;
@@ -152,7 +152,7 @@ async fn assert_pages_cover_judged(
     client: &impl CachingClient,
     search: &CustomerSearch,
     bounds: ContainsBounds,
-    rarity: Option<&AddressRarity>,
+    rarity: Option<&SearchStatistics>,
 ) {
     let expected = every_match(client, search).await;
     let read = |at: PageAt| async move {
@@ -567,10 +567,22 @@ async fn an_address_fragment_pages_exactly_whichever_statement_the_desk_sends() 
     {
         add_customer(client, name, address, "13800000000", &format!("T-{number}")).await;
     }
+    let known =
+        |address_chars_not_rare: Option<&str>, name_keys_common: &[&str]| SearchStatistics::Known {
+            address_chars_not_rare: address_chars_not_rare.map(str::to_owned),
+            name_keys_common: name_keys_common.iter().map(|key| key.to_string()).collect(),
+        };
     let rarities = [
-        AddressRarity::Unknown,
-        AddressRarity::Known(Some(String::new())),
-        AddressRarity::Known(None),
+        SearchStatistics::Unknown,
+        // Every fragment rare, each name's first key.
+        known(Some(""), &[]),
+        // Every fragment common, each name's last key (all listed, the first most common).
+        known(
+            None,
+            &[
+                "阳", "朝", "芳", "王", "8", "路", "国", "建", "折", "ple", "map", "apl",
+            ],
+        ),
     ];
     let bounds = [
         // A window of two at least: the page from a row (`PageAt::From`, read here too) probes
@@ -608,9 +620,10 @@ async fn an_address_fragment_pages_exactly_whichever_statement_the_desk_sends() 
     }
 }
 
-/// s40-d: what the desk knows of the address characters is read once on a connection (then
-/// every ten minutes), and judges each fragment as the server's own question does (sql/V80,
-/// V169); a fragment judged rare is sent without the walk, a common one without the question.
+/// s40-d: what the desk knows of the statistics is read once on a connection (then every ten
+/// minutes); it judges each fragment and chooses each name's key as the server's own functions
+/// do (sql/V80, V158, V169); a fragment judged rare is sent without the walk, a common one
+/// without the question, and neither calls a function for its name key.
 #[tokio::test]
 async fn the_desk_judges_a_fragment_rare_as_the_server_does_and_asks_once_a_connection() {
     let db = demo_db().await;
@@ -657,9 +670,19 @@ async fn the_desk_judges_a_fragment_rare_as_the_server_does_and_asks_once_a_conn
     };
     assert_eq!(runs("address_chars_not_rare()", None), 1, "{kept:?}");
     assert_eq!(runs("address_fragment_is_rare", None), 0, "{kept:?}");
+    assert_eq!(runs("name_key_rarest", None), 0, "{kept:?}");
 
-    let known = customers::address_chars_not_rare(&**client).await.unwrap();
-    assert!(matches!(known, AddressRarity::Known(Some(_))), "{known:?}");
+    let known = customers::search_statistics(&**client).await.unwrap();
+    assert!(
+        matches!(
+            &known,
+            SearchStatistics::Known {
+                address_chars_not_rare: Some(_),
+                name_keys_common,
+            } if !name_keys_common.is_empty()
+        ),
+        "{known:?}"
+    );
     let mut rare = 0;
     for typed in fragments {
         let servers: bool = client
@@ -673,6 +696,27 @@ async fn the_desk_judges_a_fragment_rare_as_the_server_does_and_asks_once_a_conn
             "{typed}: the desk's, the server's"
         );
         rare += i64::from(servers);
+    }
+    // The name key whose range is read: V158's choice, for fragments of several keys, common
+    // and not, in any case.
+    for typed in [
+        "王芳",
+        "张伟",
+        "李娜",
+        "王伟",
+        "建国路88号",
+        "Anna",
+        "ANNA",
+        "Li Na",
+        "王",
+    ] {
+        let keys = customers::fragment_keys(typed);
+        let servers: String = client
+            .query_one("SELECT name_key_rarest($1::text[])", &[&keys])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(known.name_key_rarest(&keys), Some(servers), "{typed}");
     }
     let common = fragments.len() as i64 - rare;
     assert!(rare > 0 && common > 0, "{rare} rare");

@@ -183,32 +183,38 @@ pub async fn page_within(
     size: usize,
     bounds: ContainsBounds,
 ) -> Result<Page, DbError> {
-    let rarity = match search {
+    let statistics = match search {
         CustomerSearch::Text(text) if !fragment_keys(text).is_empty() => {
-            address_rarity(client).await?
+            kept_statistics(client).await?
         }
         // No address fragment is looked for (digits, or two Latin letters at most: a name's
         // start only).
-        _ => AddressRarity::Unknown,
+        _ => SearchStatistics::Unknown,
     };
-    page_judged(client, search, at, size, bounds, &rarity).await
+    page_judged(client, search, at, size, bounds, &statistics).await
 }
 
-/// [`page_within`] sent as a connection knowing `rarity` of the address characters sends it:
-/// tests take each statement a fragment may be sent with, whatever the statistics say.
+/// [`page_within`] sent as a connection knowing `statistics` sends it: tests take each
+/// statement a fragment may be sent with, whatever the database's statistics say.
 pub async fn page_judged(
     client: &impl CachingClient,
     search: &CustomerSearch,
     at: &PageAt,
     size: usize,
     bounds: ContainsBounds,
-    rarity: &AddressRarity,
+    statistics: &SearchStatistics,
 ) -> Result<Page, DbError> {
-    let page_query = PageQuery::within(search, at, size, bounds, rarity);
+    let page_query = PageQuery::within(search, at, size, bounds, statistics);
     if let PageAt::From(cursor) = at {
         // Whether anything lies before the cursor needs a second statement; sent together
         // with the first, it costs no extra round trip.
-        let probe = PageQuery::within(search, &PageAt::Before(cursor.clone()), 0, bounds, rarity);
+        let probe = PageQuery::within(
+            search,
+            &PageAt::Before(cursor.clone()),
+            0,
+            bounds,
+            statistics,
+        );
         let (rows, before) = tokio::try_join!(page_query.fetch(client), probe.fetch(client))?;
         return Ok(Page {
             more_before: !before.is_empty(),
@@ -273,15 +279,14 @@ impl Order {
 impl PageQuery {
     /// The statement for `at`, reading `size + 1` rows so the extra one tells whether there
     /// are more.
-    /// `rarity`: what the connection it is sent on knows of the address characters
-    /// ([`address_rarity`]).
+    /// `statistics`: what the connection it is sent on knows ([`kept_statistics`]).
     pub(crate) fn new(
         search: &CustomerSearch,
         at: &PageAt,
         size: usize,
-        rarity: &AddressRarity,
+        statistics: &SearchStatistics,
     ) -> Self {
-        Self::within(search, at, size, ContainsBounds::DEFAULT, rarity)
+        Self::within(search, at, size, ContainsBounds::DEFAULT, statistics)
     }
 
     fn within(
@@ -289,11 +294,11 @@ impl PageQuery {
         at: &PageAt,
         size: usize,
         bounds: ContainsBounds,
-        rarity: &AddressRarity,
+        statistics: &SearchStatistics,
     ) -> Self {
         let order = Order::of(search);
         let address_rarity = match search {
-            CustomerSearch::Text(text) => rarity.judge(text),
+            CustomerSearch::Text(text) => statistics.judge(text),
             _ => Judged::InTheStatement,
         };
         let Seek {
@@ -324,7 +329,7 @@ impl PageQuery {
         // Limits are literals: they are the same at every call of a page size, and a kept
         // statement's generic plan then knows them.
         let limit = size + 1;
-        let conditions = search_conditions(search, &mut params);
+        let conditions = search_conditions(search, statistics, &mut params);
         let mut bound = |seek: &Keyset| match &keyset {
             None => "TRUE".to_owned(),
             Some(keyset) => keyset.condition(seek, &mut params),
@@ -395,6 +400,14 @@ impl PageQuery {
                 ),
                 None => (String::new(), "", ""),
             };
+            // Without the walk, nothing has to be read before the index is but the counter of
+            // its entries: a shorter fragment's rare statement has no `asked`.
+            let rare = address_rarity == Judged::Rare;
+            let asked_first = if rare && contains.index_entries.is_none() {
+                ""
+            } else {
+                " AND EXISTS (SELECT FROM asked)"
+            };
             let candidates = format!(
                 "every_candidate AS MATERIALIZED (
                      -- Through the fragment's index, without a LIMIT the planner would plan
@@ -402,7 +415,7 @@ impl PageQuery {
                      -- key bound is applied outside, so it cannot choose to walk an unknown
                      -- range instead. `asked` is read before the index is.
                      SELECT c.id, c.name, c.customer_no, ({on_row}) AS hit FROM customer c
-                     WHERE ({indexed}) AND EXISTS (SELECT FROM asked)
+                     WHERE ({indexed}){asked_first}
                  ){counted}, candidates AS MATERIALIZED (
                      SELECT * FROM every_candidate{not_too_many}
                      LIMIT {most_candidates} + 1
@@ -410,16 +423,18 @@ impl PageQuery {
             );
             let too_many =
                 format!("((SELECT count(*) FROM candidates) > {most_candidates}{or_too_many})");
-            if address_rarity == Judged::Rare {
-                // Rare (the desk judged it, `AddressRarity`): the window would not be walked,
+            if rare {
+                // Rare (the desk judged it, `SearchStatistics`): the window would not be walked,
                 // the seek starts where the walk would have, and nothing of the walk is in the
                 // statement (each part of a statement is started at every call, run or not).
-                with = format!(
-                    "WITH asked AS MATERIALIZED (
-                         SELECT {keys} AS keys, {index_entries} AS entries_before
-                     ), {candidates}",
-                    index_entries = contains.index_entries.as_deref().unwrap_or("NULL::bigint"),
-                );
+                with = match &contains.index_entries {
+                    Some(index_entries) => format!(
+                        "WITH asked AS MATERIALIZED (
+                             SELECT {keys} AS keys, {index_entries} AS entries_before
+                         ), {candidates}"
+                    ),
+                    None => format!("WITH {candidates}"),
+                };
                 branches.push(format!(
                     "(SELECT c.id, c.name, c.customer_no FROM candidates c \
                      WHERE c.hit AND {walk_bound} \
@@ -758,7 +773,7 @@ struct Contains {
     /// Whether the address index's statistics find the fragment too rare to walk for (a
     /// character in hardly any address, sql/V80): its window is then not walked, and the
     /// index is asked at once. Asked in the statement when the desk does not know
-    /// ([`AddressRarity`]).
+    /// ([`SearchStatistics`]).
     rare: String,
     /// The candidates' condition, spelled so the character-set or trigram index serves it
     /// (the runs of three as `asked` holds them: `(SELECT k.keys FROM asked k)`).
@@ -799,23 +814,31 @@ impl ContainsBounds {
     };
 }
 
-/// What a connection knows of the address characters (sql/V169), from which the desk judges a
-/// fragment rare (a character in hardly any address: its window of the name order is not
-/// walked, V80) and sends the statement of the way its page is found: each part of a
-/// statement is started at every call, run or not (docs/decisions.md, "The name search's
-/// server cost (s40-d)"). The judgement costs time only, never rows.
+/// What a connection knows of the statistics a text search's statement is chosen by (sql/V169):
+/// from them the desk judges an address fragment rare (a character in hardly any address: its
+/// window of the name order is not walked, V80) and sends the statement of the way its page is
+/// found, and chooses the name key whose range the name-contains branch reads (V158's rule).
+/// Each part of a statement is started at every call, run or not, and a function called in it
+/// costs as much as the choice it makes (docs/decisions.md, "The name search's server cost
+/// (s40-d)"). Either choice costs time only, never rows.
 #[derive(Clone, Debug, PartialEq)]
-pub enum AddressRarity {
+pub enum SearchStatistics {
     /// Nothing (a bare connection, which keeps nothing between statements): the statement asks
-    /// the server (`address_fragment_is_rare`, V80) and holds every way.
+    /// the server (`address_fragment_is_rare`, V80; `name_key_rarest`, V158) and holds every
+    /// way.
     Unknown,
-    /// The characters ANALYZE finds in enough addresses to walk for
-    /// (`address_chars_not_rare`); None: no character is known rare (no statistics, or a full
-    /// list).
-    Known(Option<String>),
+    Known {
+        /// The characters ANALYZE finds in enough addresses to walk for
+        /// (`address_chars_not_rare`); None: no character is known rare (no statistics, or a
+        /// full list).
+        address_chars_not_rare: Option<String>,
+        /// customer_name_char's most common keys by ANALYZE, the most common first (empty
+        /// without statistics).
+        name_keys_common: Vec<String>,
+    },
 }
 
-/// How a fragment was judged ([`AddressRarity::judge`]).
+/// How a fragment was judged ([`SearchStatistics::judge`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Judged {
     InTheStatement,
@@ -823,7 +846,7 @@ enum Judged {
     Common,
 }
 
-impl AddressRarity {
+impl SearchStatistics {
     /// Whether `fragment` is judged rare; None when the statement asks the server.
     pub fn is_rare(&self, fragment: &str) -> Option<bool> {
         match self.judge(fragment) {
@@ -836,9 +859,15 @@ impl AddressRarity {
     /// lower-cases them in its C collation (ASCII letters only), is not listed.
     fn judge(&self, fragment: &str) -> Judged {
         match self {
-            AddressRarity::Unknown => Judged::InTheStatement,
-            AddressRarity::Known(None) => Judged::Common,
-            AddressRarity::Known(Some(common)) => {
+            SearchStatistics::Unknown => Judged::InTheStatement,
+            SearchStatistics::Known {
+                address_chars_not_rare: None,
+                ..
+            } => Judged::Common,
+            SearchStatistics::Known {
+                address_chars_not_rare: Some(common),
+                ..
+            } => {
                 if fragment
                     .chars()
                     .any(|c| !common.contains(c.to_ascii_lowercase()))
@@ -850,58 +879,102 @@ impl AddressRarity {
             }
         }
     }
+
+    /// V158's `name_key_rarest`: of `keys` (as [`fragment_keys`] gives them, sorted), the first
+    /// one, lower-cased as the database lower-cases (ASCII letters only), that is not among the
+    /// common keys, else the one listed last (the least common); the only key as it is. None
+    /// when the statement asks the server.
+    pub fn name_key_rarest(&self, keys: &[String]) -> Option<String> {
+        let SearchStatistics::Known {
+            name_keys_common, ..
+        } = self
+        else {
+            return None;
+        };
+        let mut rarest: Option<(usize, String)> = None;
+        for key in keys {
+            let key = key.to_ascii_lowercase();
+            if keys.len() < 2 {
+                return Some(key);
+            }
+            match name_keys_common.iter().position(|common| *common == key) {
+                None => return Some(key),
+                Some(at) if rarest.as_ref().is_none_or(|(rarest_at, _)| at > *rarest_at) => {
+                    rarest = Some((at, key));
+                }
+                Some(_) => {}
+            }
+        }
+        rarest.map(|(_, key)| key)
+    }
 }
 
-/// What the desk keeps of the address characters: a connection's list is read again after
-/// ten minutes, as V80 kept it in the session.
-const ADDRESS_RARITY_KEPT: Duration = Duration::from_secs(600);
+/// What the desk keeps of the statistics: a connection's are read again after ten minutes, as
+/// V80 and V158 kept them in the session.
+const STATISTICS_KEPT: Duration = Duration::from_secs(600);
 
-/// A connection's list, the connection known by its statement cache (one per connection, made
-/// with it; kept weakly, as `db::session` knows connections).
-struct KeptRarity {
+/// A connection's statistics, the connection known by its statement cache (one per connection,
+/// made with it; kept weakly, as `db::session` knows connections).
+struct KeptStatistics {
     connection: Weak<StatementCache>,
     read_at: Instant,
-    rarity: AddressRarity,
+    statistics: SearchStatistics,
 }
 
-static KEPT_RARITY: Mutex<Vec<KeptRarity>> = Mutex::new(Vec::new());
+static KEPT_STATISTICS: Mutex<Vec<KeptStatistics>> = Mutex::new(Vec::new());
 
-/// What `client`'s connection knows of the address characters: read on its first text search
-/// and every ten minutes (one statement), kept with the connection; [`AddressRarity::Unknown`]
-/// on a bare client, which keeps nothing.
-pub(crate) async fn address_rarity(client: &impl CachingClient) -> Result<AddressRarity, DbError> {
+/// What `client`'s connection knows of the statistics: read on its first text search and every
+/// ten minutes (one statement), kept with the connection; [`SearchStatistics::Unknown`] on a
+/// bare client, which keeps nothing.
+pub(crate) async fn kept_statistics(
+    client: &impl CachingClient,
+) -> Result<SearchStatistics, DbError> {
     let Some(connection) = client.keeper() else {
-        return Ok(AddressRarity::Unknown);
+        return Ok(SearchStatistics::Unknown);
     };
     let connection = Arc::downgrade(&connection.statement_cache);
     {
-        let mut kept = KEPT_RARITY.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = KEPT_STATISTICS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         kept.retain(|kept| {
-            kept.connection.strong_count() > 0 && kept.read_at.elapsed() < ADDRESS_RARITY_KEPT
+            kept.connection.strong_count() > 0 && kept.read_at.elapsed() < STATISTICS_KEPT
         });
         if let Some(kept) = kept.iter().find(|kept| kept.connection.ptr_eq(&connection)) {
-            return Ok(kept.rarity.clone());
+            return Ok(kept.statistics.clone());
         }
     }
-    let rarity = address_chars_not_rare(client).await?;
-    KEPT_RARITY
+    let statistics = search_statistics(client).await?;
+    KEPT_STATISTICS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .push(KeptRarity {
+        .push(KeptStatistics {
             connection,
             read_at: Instant::now(),
-            rarity: rarity.clone(),
+            statistics: statistics.clone(),
         });
-    Ok(rarity)
+    Ok(statistics)
 }
 
-/// The address characters' list as the database has it now (sql/V169).
-pub async fn address_chars_not_rare(client: &impl CachingClient) -> Result<AddressRarity, DbError> {
-    let common: String = client
-        .query_one("SELECT address_chars_not_rare() AS common", &[])
-        .await?
-        .get("common");
-    Ok(AddressRarity::Known((common != "*").then_some(common)))
+/// The statistics as the database has them now: the address characters' list (sql/V169, the
+/// owner's: pg_stats shows an index's statistics to its table's owner only) and the name keys'
+/// (operators read customer_name_char, so pg_stats shows them its row).
+pub async fn search_statistics(client: &impl CachingClient) -> Result<SearchStatistics, DbError> {
+    let row = client
+        .query_one(
+            "SELECT address_chars_not_rare() AS address_chars,
+                    (SELECT s.most_common_vals::text::text[] FROM pg_catalog.pg_stats s
+                     WHERE s.schemaname = 'public' AND s.tablename = 'customer_name_char'
+                       AND s.attname = 'ch') AS name_keys",
+            &[],
+        )
+        .await?;
+    let address_chars: String = row.get("address_chars");
+    let name_keys: Option<Vec<String>> = row.get("name_keys");
+    Ok(SearchStatistics::Known {
+        address_chars_not_rare: (address_chars != "*").then_some(address_chars),
+        name_keys_common: name_keys.unwrap_or_default(),
+    })
 }
 
 /// A card row that was written to a card: a failed issue (`not_issued`, sql/V5) is no card
@@ -913,7 +986,11 @@ const ISSUED_CARD: &str = "k.void_reason IS DISTINCT FROM 'not_issued'";
 const ARREARS: &str = "(SELECT coalesce(sum(b.amount), 0) FROM bill b \
                        WHERE b.account_id = a.id AND b.status = 'unpaid')";
 
-fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions {
+fn search_conditions(
+    search: &CustomerSearch,
+    statistics: &SearchStatistics,
+    params: &mut Params,
+) -> Conditions {
     let branches = match search {
         CustomerSearch::All => vec!["customer c WHERE TRUE".to_owned()],
         CustomerSearch::CustomerNo(number) => vec![customer_number_branch(*number, params)],
@@ -946,7 +1023,7 @@ fn search_conditions(search: &CustomerSearch, params: &mut Params) -> Conditions
             }
             branches
         }
-        CustomerSearch::Text(text) => return text_conditions(text, params),
+        CustomerSearch::Text(text) => return text_conditions(text, statistics, params),
     };
     Conditions {
         // Shown by customer number: every branch is bounded on the number alone.
@@ -975,7 +1052,7 @@ fn meter_prefix_branch(prefix: &PrefixRange) -> String {
     )
 }
 
-fn text_conditions(text: &str, params: &mut Params) -> Conditions {
+fn text_conditions(text: &str, statistics: &SearchStatistics, params: &mut Params) -> Conditions {
     let escaped = like_escape(text);
     let mut branches = Vec::new();
     // Name prefix: a range of the name index. Latin letters have case, and a case-insensitive
@@ -1011,11 +1088,16 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
         // range walked is that of the fragment's rarest key by ANALYZE's most common values
         // (sql/V158, `name_key_rarest`; it counted up to 1 000 entries of every key before,
         // a third of a two-character name's search): "建国路88号" walks 路's names, not 建's.
-        let keys = params.bind(keys);
+        // Chosen by the desk when its connection knows the statistics (s40-d: the function's
+        // call cost 0.08 M instructions, 5 % of a rare name's search).
+        let key = match statistics.name_key_rarest(&keys) {
+            Some(key) => params.bind(key),
+            None => format!("(SELECT name_key_rarest({}::text[]))", params.bind(keys)),
+        };
         branches.push(Branch::in_order(format!(
             "(SELECT k.customer_id AS id, k.name, k.customer_no, k.ch \
               FROM customer_name_char k) c \
-             WHERE c.ch = (SELECT name_key_rarest({keys}::text[])) \
+             WHERE c.ch = {key} \
                AND {}",
             holds.in_column("substr(c.name, 2)")
         )));
@@ -1066,7 +1148,7 @@ fn text_conditions(text: &str, params: &mut Params) -> Conditions {
 /// characters, as typed (the SQL lower-cases them as it does the names'). None for a fragment
 /// of two ASCII characters or fewer. Of a whole name after its first character, lower-cased,
 /// they are the name's rows of customer_name_char (the demo loader writes them so).
-pub(crate) fn fragment_keys(fragment: &str) -> Vec<String> {
+pub fn fragment_keys(fragment: &str) -> Vec<String> {
     let chars: Vec<char> = fragment.chars().collect();
     let mut keys: Vec<String> = chars
         .iter()

@@ -82,8 +82,8 @@ pub async fn run(
         "search", "rows", "app p50", "app p95", "direct p50", "direct p95", "p95 ratio"
     );
     // The statement the desk sends for a text search depends on what its connection knows of
-    // the address characters (`customers::AddressRarity`): the direct side sends the same.
-    let rarity = customers::address_chars_not_rare(direct).await?;
+    // the statistics (`customers::SearchStatistics`): the direct side sends the same.
+    let statistics = customers::search_statistics(direct).await?;
     for (label, queries) in search_kinds(direct).await? {
         let searches = queries
             .iter()
@@ -97,7 +97,7 @@ pub async fn run(
             },
             |run| {
                 let search = &searches[run % searches.len()];
-                let query = PageQuery::new(search, &PageAt::First, PAGE, &rarity);
+                let query = PageQuery::new(search, &PageAt::First, PAGE, &statistics);
                 async move {
                     direct
                         .query(query.sql.as_str(), &query.param_refs())
