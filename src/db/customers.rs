@@ -360,7 +360,8 @@ impl PageQuery {
             // page of matches (a common fragment walks a few dozen rows), and a fragment the
             // address index's statistics find too rare to have two matches in the window walks none
             // of it (`rare`: docs/decisions.md, "Digits kept; a rare fragment asks the index
-            // first"). The window's matches are a sample of the fragment's share: from
+            // first"; judged by the desk when its connection knows the statistics, and then sent
+            // without the walk: `SearchStatistics`). The window's matches are a sample of the fragment's share: from
             // COMMON_IN_WINDOW of them on (yet less than a page), a page is expected within
             // `walk_on` rows more (`limit × window ÷ COMMON_IN_WINDOW`): `walk_end`, the window's
             // last row, is read by a second walk of the name index that keeps nothing but that row
