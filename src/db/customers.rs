@@ -361,11 +361,12 @@ impl PageQuery {
             // address index's statistics find too rare to have two matches in the window walks none
             // of it (`rare`: docs/decisions.md, "Digits kept; a rare fragment asks the index
             // first"; judged by the desk when its connection knows the statistics, and then sent
-            // without the walk: `SearchStatistics`). The window's matches are a sample of the fragment's share: from
-            // COMMON_IN_WINDOW of them on (yet less than a page), a page is expected within
-            // `walk_on` rows more (`limit × window ÷ COMMON_IN_WINDOW`): `walk_end`, the window's
-            // last row, is read by a second walk of the name index that keeps nothing but that row
-            // (the window kept whole for both cost more than walking it twice: docs/decisions.md,
+            // without the walk: `SearchStatistics`). The window's matches are a sample of the
+            // fragment's share: from COMMON_IN_WINDOW of them on (yet less than a page), a page
+            // is expected within `walk_on` rows more (`limit × window ÷ COMMON_IN_WINDOW`):
+            // `walk_end`, the window's last row, is read by a second walk of the name index that
+            // keeps nothing but that row (the window kept whole for both cost more than walking
+            // it twice: docs/decisions.md,
             // "The walk kept in no CTE"), and the rows after it are walked (`walk_on_hits`, read
             // straight off the index: no row is kept) before the index is asked; if they too hold
             // less than a page, the seek starts from their end (`seek_from`). Otherwise (a rare
