@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use meterdesk::db::CachingClient;
 use meterdesk::db::cancel::Cancellable;
-use meterdesk::db::customers::{self, ContainsBounds, CustomerRow, Page, PageAt};
+use meterdesk::db::customers::{self, ContainsBounds, CustomerRow, Page, PageAt, SearchStatistics};
 use meterdesk::domain::customer_number::CustomerNumber;
 use meterdesk::domain::search::{CustomerSearch, SearchError, classify};
 use meterdesk::tools::demo;
@@ -143,18 +143,41 @@ async fn assert_pages_cover_within(
     search: &CustomerSearch,
     bounds: ContainsBounds,
 ) {
+    assert_pages_cover_judged(client, search, bounds, None).await;
+}
+
+/// [`assert_pages_cover_within`] with the statement a connection knowing `rarity` sends (None:
+/// what this connection knows), and every page also read from its first row (`PageAt::From`).
+async fn assert_pages_cover_judged(
+    client: &impl CachingClient,
+    search: &CustomerSearch,
+    bounds: ContainsBounds,
+    rarity: Option<&SearchStatistics>,
+) {
     let expected = every_match(client, search).await;
-    let page = |at: PageAt| async move {
-        customers::page_within(client, search, &at, PAGE, bounds)
-            .await
-            .unwrap()
+    let read = |at: PageAt| async move {
+        match rarity {
+            None => customers::page_within(client, search, &at, PAGE, bounds).await,
+            Some(rarity) => customers::page_judged(client, search, &at, PAGE, bounds, rarity).await,
+        }
+        .unwrap()
     };
 
     let mut forward = Vec::new();
     let mut at = PageAt::First;
     loop {
-        let page = page(at).await;
+        let page = read(at).await;
         assert_eq!(page.more_before, !forward.is_empty(), "{search:?}");
+        if rarity.is_some()
+            && let Some(first) = page.rows.first()
+        {
+            let from = read(PageAt::From(first.cursor(search))).await;
+            assert_eq!(
+                (ids(&from.rows), from.more_before, from.more_after),
+                (ids(&page.rows), page.more_before, page.more_after),
+                "{search:?} within {bounds:?}: from the page's first row"
+            );
+        }
         forward.extend(ids(&page.rows));
         if !page.more_after {
             break;
@@ -169,7 +192,7 @@ async fn assert_pages_cover_within(
     let mut backward = Vec::new();
     let mut at = PageAt::Last;
     loop {
-        let page = page(at).await;
+        let page = read(at).await;
         assert_eq!(page.more_after, !backward.is_empty(), "{search:?}");
         backward.splice(0..0, ids(&page.rows));
         if !page.more_before {
@@ -521,6 +544,189 @@ async fn an_address_fragment_pages_exactly_however_its_page_is_found() {
     let found = page(client, &classify("%折").unwrap(), &PageAt::First).await;
     let names: Vec<&str> = found.rows.iter().map(|row| row.name.as_str()).collect();
     assert_eq!(names, ["韩梅"], "the % is a character, not a wildcard");
+}
+
+/// s40-d: the desk judges an address fragment rare itself and sends the statement of the way its
+/// page is found (without the walk, or without the server's question). Every statement a
+/// fragment may be sent with pages exactly as plain SQL finds its matches, each way its page
+/// can be found: the server asked (a bare connection's), every fragment judged rare (no
+/// character listed), every fragment judged common (no list).
+#[tokio::test]
+async fn an_address_fragment_pages_exactly_whichever_statement_the_desk_sends() {
+    let db = demo_db().await;
+    let client = db.pool.get().await.unwrap();
+    let client = &**client;
+    for (number, (name, address)) in [
+        ("韩梅", "杭州市西湖区50%折扣路3号"),
+        ("Jan Nowak", "12 Maple Street"),
+        ("Jane Doe", "7 maple street"),
+        ("王芳", "北京市朝阳区建国路8号"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        add_customer(client, name, address, "13800000000", &format!("T-{number}")).await;
+    }
+    let known =
+        |address_chars_not_rare: Option<&str>, name_keys_common: &[&str]| SearchStatistics::Known {
+            address_chars_not_rare: address_chars_not_rare.map(str::to_owned),
+            name_keys_common: name_keys_common.iter().map(|key| key.to_string()).collect(),
+        };
+    let rarities = [
+        SearchStatistics::Unknown,
+        // Every fragment rare, each name's first key.
+        known(Some(""), &[]),
+        // Every fragment common, each name's last key (all listed, the first most common).
+        known(
+            None,
+            &[
+                "阳", "朝", "芳", "王", "8", "路", "国", "建", "折", "ple", "map", "apl",
+            ],
+        ),
+    ];
+    let bounds = [
+        // A window of two at least: the page from a row (`PageAt::From`, read here too) probes
+        // what lies before it with a page of none, whose walk on is `1 × walk ÷ 2` rows.
+        ContainsBounds {
+            walk: 2,
+            candidates: 0,
+        },
+        ContainsBounds {
+            walk: 7,
+            candidates: 25,
+        },
+        ContainsBounds {
+            walk: 7,
+            candidates: 1_000_000,
+        },
+    ];
+    for rarity in &rarities {
+        for bounds in bounds {
+            for typed in [
+                "朝",
+                "朝阳",
+                "路8",
+                "建国路8",
+                "%折",
+                "maple",
+                "MAPLE S",
+                "无此人",
+                "王芳",
+            ] {
+                let search = classify(typed).unwrap();
+                assert_pages_cover_judged(client, &search, bounds, Some(rarity)).await;
+            }
+        }
+    }
+}
+
+/// s40-d: what the desk knows of the statistics is read once on a connection (then every ten
+/// minutes); it judges each fragment and chooses each name's key as the server's own functions
+/// do (sql/V80, V158, V169); a fragment judged rare is sent without the walk, a common one
+/// without the question, and neither calls a function for its name key.
+#[tokio::test]
+async fn the_desk_judges_a_fragment_rare_as_the_server_does_and_asks_once_a_connection() {
+    let db = demo_db().await;
+    // One connection: every search below runs on it, and it is the one looked into.
+    let pool = meterdesk::db::pool_from_conn_str(&db.conn_str, 1).unwrap();
+    let fragments = [
+        "无此",
+        "无此人",
+        "区路",
+        "朝阳",
+        "王",
+        "路8",
+        "Street",
+        "ZQX",
+        "幸福",
+    ];
+    for _ in 0..3 {
+        for typed in fragments {
+            let search = classify(typed).unwrap();
+            let connection = pool.get().await.unwrap();
+            customers::page_on(connection, &search, &PageAt::First, PAGE)
+                .await
+                .unwrap();
+        }
+    }
+    let client = pool.get().await.unwrap();
+    let kept: Vec<(String, i64)> = client
+        .query(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let runs = |holding: &str, without: Option<&str>| -> i64 {
+        kept.iter()
+            .filter(|(statement, _)| {
+                statement.contains(holding) && without.is_none_or(|w| !statement.contains(w))
+            })
+            .map(|(_, runs)| *runs)
+            .sum()
+    };
+    assert_eq!(runs("address_chars_not_rare()", None), 1, "{kept:?}");
+    assert_eq!(runs("address_fragment_is_rare", None), 0, "{kept:?}");
+    assert_eq!(runs("name_key_rarest", None), 0, "{kept:?}");
+
+    let known = customers::search_statistics(&**client).await.unwrap();
+    assert!(
+        matches!(
+            &known,
+            SearchStatistics::Known {
+                address_chars_not_rare: Some(_),
+                name_keys_common,
+            } if !name_keys_common.is_empty()
+        ),
+        "{known:?}"
+    );
+    let mut rare = 0;
+    for typed in fragments {
+        let servers: bool = client
+            .query_one("SELECT address_fragment_is_rare($1)", &[&typed])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            known.is_rare(typed),
+            Some(servers),
+            "{typed}: the desk's, the server's"
+        );
+        rare += i64::from(servers);
+    }
+    // The name key whose range is read: V158's choice, for fragments of several keys, common
+    // and not, in any case.
+    for typed in [
+        "王芳",
+        "张伟",
+        "李娜",
+        "王伟",
+        "建国路88号",
+        "Anna",
+        "ANNA",
+        "Li Na",
+        "王",
+    ] {
+        let keys = customers::fragment_keys(typed);
+        let servers: String = client
+            .query_one("SELECT name_key_rarest($1::text[])", &[&keys])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(known.name_key_rarest(&keys), Some(servers), "{typed}");
+    }
+    let common = fragments.len() as i64 - rare;
+    assert!(rare > 0 && common > 0, "{rare} rare");
+    // Fragments of one shape share a statement: their runs are counted.
+    assert_eq!(
+        runs("FROM candidates c", Some("walk_hits")),
+        3 * rare,
+        "{kept:?}"
+    );
+    assert_eq!(runs("walk_hits", None), 3 * common, "{kept:?}");
 }
 
 /// The demo database with sixty customers more, the n-th at `address(n)`, and its statistics
@@ -1060,7 +1266,9 @@ async fn a_customer_number_and_a_name_search_keep_their_statements_and_digits_do
         kept_once("WHERE c.customer_no = $").await,
         runs_expected - 5
     );
-    assert_eq!(kept_once("WITH walk").await, runs_expected);
+    // The name's statement, whichever way its address part takes (s40-d: a fragment the desk
+    // judges rare is sent without the walk).
+    assert_eq!(kept_once("FROM candidates c").await, runs_expected);
     assert_eq!(kept("a.balance, card.state").await.len(), 2);
 }
 

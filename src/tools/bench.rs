@@ -81,6 +81,9 @@ pub async fn run(
         "{:<34} {:>7} {:>9} {:>9} {:>11} {:>11} {:>9}",
         "search", "rows", "app p50", "app p95", "direct p50", "direct p95", "p95 ratio"
     );
+    // The statement the desk sends for a text search depends on what its connection knows of
+    // the statistics (`customers::SearchStatistics`): the direct side sends the same.
+    let statistics = customers::search_statistics(direct).await?;
     for (label, queries) in search_kinds(direct).await? {
         let searches = queries
             .iter()
@@ -93,7 +96,8 @@ pub async fn run(
                 async move { app_page(pool, search, &PageAt::First).await }
             },
             |run| {
-                let query = PageQuery::new(&searches[run % searches.len()], &PageAt::First, PAGE);
+                let search = &searches[run % searches.len()];
+                let query = PageQuery::new(search, &PageAt::First, PAGE, &statistics);
                 async move {
                     direct
                         .query(query.sql.as_str(), &query.param_refs())
