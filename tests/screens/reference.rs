@@ -734,10 +734,9 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     }
     assert!(app.screen.is::<MetersView>(), "no form opened");
 
-    // A save waits too, and the clerk leaves its form (asked once: it has changes).
+    // A save waits too, and the clerk leaves its form (at once: its save is still sent).
     let (mut app, sent) = meter_add_sent();
     connection_lost(&mut app, &sent);
-    press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<MetersView>());
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
@@ -759,6 +758,102 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     let message = app.message.clone().unwrap();
     assert_eq!(message.kind, MessageKind::Error);
     assert!(message.text.contains("exists"), "{}", message.text);
+}
+
+/// A reference form left by F3 or F12 while its save waits for the database said "Unsaved
+/// changes: F3 or F12 again discards them": the clerk pressed it again believing the change
+/// gone, and the database saved it when it came back (s40-f's walk, on a customer form; the
+/// reference forms kept the question). The form is left at the first F3 or F12 with the save's
+/// fate said, the save is sent once, and its answer is told on the list, which is read again —
+/// in both languages, for a meter (the meter list) and a meter type (a short list).
+#[test]
+fn leaving_a_reference_form_whose_save_waits_says_it_is_sent_not_discarded() {
+    let sent_as = |sent: &[(u64, Request)]| sent.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>();
+    for (lang, left, discards, saved) in [
+        (
+            Lang::En,
+            "Left; the save still waits for the database and is sent by itself",
+            "again discards",
+            ["Saved: meter AB-12.", "Saved: meter type Card DN99."],
+        ),
+        (
+            Lang::Zh,
+            "已离开；保存仍在等待数据库，恢复后自动发送",
+            "放弃",
+            ["水表 AB-12 已保存。", "水表类型 Card DN99 已保存。"],
+        ),
+    ] {
+        for leave in [KeyCode::F(3), KeyCode::F(12)] {
+            let (mut app, sent) = meter_add_sent();
+            app.lang = lang;
+            connection_lost(&mut app, &sent);
+            press(&mut app, leave);
+            let screen = render(&app);
+            assert!(
+                app.screen.is::<MetersView>(),
+                "{lang:?} {leave:?}: left at once: {screen}"
+            );
+            assert!(screen.contains(left), "{lang:?} {leave:?}: {screen}");
+            assert!(!screen.contains(discards), "{lang:?} {leave:?}: {screen}");
+            let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+            assert_eq!(
+                sent_as(&resent),
+                sent_as(&sent),
+                "{lang:?} {leave:?}: sent once"
+            );
+            let next = reply(
+                &mut app,
+                resent[0].0,
+                MeterReply::Saved(meterdesk::db::meters::MeterOutcome::Done),
+            );
+            assert!(
+                render(&app).contains(saved[0]),
+                "{lang:?}: {}",
+                render(&app)
+            );
+            assert!(
+                matches!(
+                    &ref_requests::<MeterRequest>(&next)[..],
+                    [(_, MeterRequest::Page { .. })]
+                ),
+                "{lang:?} {leave:?}: the list is read again: {next:?}"
+            );
+
+            let (mut app, sent) = new_meter_type("DN99");
+            app.lang = lang;
+            connection_lost(&mut app, &sent);
+            press(&mut app, leave);
+            let screen = render(&app);
+            assert!(
+                app.screen.is::<MeterTypes>(),
+                "{lang:?} {leave:?}: {screen}"
+            );
+            assert!(screen.contains(left), "{lang:?} {leave:?}: {screen}");
+            let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+            assert_eq!(
+                sent_as(&resent),
+                sent_as(&sent),
+                "{lang:?} {leave:?}: sent once"
+            );
+            let next = reply(
+                &mut app,
+                resent[0].0,
+                MeterTypeReply::Saved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
+            );
+            assert!(
+                render(&app).contains(saved[1]),
+                "{lang:?}: {}",
+                render(&app)
+            );
+            assert!(
+                matches!(
+                    &ref_requests::<MeterTypeRequest>(&next)[..],
+                    [(_, MeterTypeRequest::List)]
+                ),
+                "{lang:?} {leave:?}: the list is read again: {next:?}"
+            );
+        }
+    }
 }
 
 fn checked_file() -> ImportCheck {
