@@ -74,6 +74,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
 
 /// Whether nothing is drawn in `area` of `buffer` (every cell a space, whatever its style).
 fn blank(buffer: &ratatui::buffer::Buffer, area: Rect) -> bool {
-    area.positions()
-        .all(|position| buffer.cell(position).is_none_or(|cell| cell.symbol() == " "))
+    area.positions().all(|position| {
+        buffer
+            .cell(position)
+            .is_none_or(|cell| cell.symbol() == " ")
+    })
 }
