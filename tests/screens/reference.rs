@@ -1875,3 +1875,48 @@ fn a_reference_save_names_what_it_saved() {
         .map(|text| Some(text.to_owned()))
     );
 }
+
+/// On a smaller terminal (60×20) a new price scheme's form reaches the body's last row: its
+/// fourth tier's price. The database's refusal of its save, said over three rows at 60
+/// columns, took the rows of the last two fields, the one the clerk was on among them. The form
+/// is drawn above the message and scrolls to the focused field, which shows.
+#[test]
+fn the_last_field_of_a_long_form_shows_above_a_message_over_three_rows() {
+    let mut app = new_scheme_named("Shops stepped");
+    let focus = |app: &App| app.screen.module::<RefForm>().map(|form| form.form.focus);
+    // The VAT rate stays; an accumulation cycle, no settlement cycle, four tiers.
+    for text in [
+        "12", "", "10", "1.00", "20", "2.00", "30", "3.00", "", "4.00",
+    ] {
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, text);
+    }
+    assert_eq!(focus(&app), Some(14), "{}", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(id, _)] = sent.as_slice() else {
+        panic!("one save: {sent:?}\n{}", render(&app))
+    };
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *id,
+            outcome: Err(Failure::Error(Problem::new(
+                "failure.database_unknown",
+                "SQLSTATE 23514, price_tier_check",
+            ))),
+        },
+    );
+    let screen = render_at(&app, (60, 20));
+    let rows: Vec<&str> = screen.lines().collect();
+    let said = rows
+        .iter()
+        .position(|row| row.contains("! The database refused"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert_eq!(said, rows.len() - 4, "three rows: {screen}");
+    let field = rows
+        .iter()
+        .position(|row| row.contains("Tier 4 price per m³") && row.contains("4.00"))
+        .unwrap_or_else(|| panic!("the focused field is hidden: {screen}"));
+    assert!(field < said, "{screen}");
+    insta::assert_snapshot!("scheme_form_last_field_above_a_long_message_60x20", screen);
+}
