@@ -144,6 +144,8 @@ struct MeterArgs {
 
 #[derive(Subcommand)]
 enum DbAction {
+    /// Start the embedded cluster again after `db stop` (nothing done if it runs already).
+    Start,
     /// Stop the embedded cluster (it keeps running after meterdesk exits, for other sessions).
     Stop,
 }
@@ -217,6 +219,9 @@ fn main() -> ExitCode {
                 };
                 soak::soak_command(&loaded.config, options).await
             }
+            Command::Db {
+                action: DbAction::Start,
+            } => startup::start_embedded(&loaded.config).await,
             Command::Db {
                 action: DbAction::Stop,
             } => startup::stop_embedded(&loaded.config).await,

@@ -12,7 +12,9 @@ use crate::app::state::{Look, Message, MessageKind};
 use crate::app::{KeyMap, run};
 use crate::card::reader::ReaderConfig;
 use crate::config::{Config, Loaded};
-use crate::db::embedded::{APP_DATABASE, Cluster, ClusterSpec, EmbeddedError, StopOutcome};
+use crate::db::embedded::{
+    APP_DATABASE, Cluster, ClusterSpec, EmbeddedError, Startup, StopOutcome,
+};
 use crate::db::session::Sessions;
 use crate::db::{self, Pool};
 use crate::i18n::Lang;
@@ -258,9 +260,56 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The embedded cluster `meterdesk db start` or `db stop` acts on; refused when the
+/// configuration or the environment names another server (`[database] url`, `DATABASE_URL`,
+/// `PGHOST`), which meterdesk neither starts nor stops: the command would have acted on a
+/// cluster the desks do not use.
+fn the_embedded_cluster(config: &Config) -> anyhow::Result<Cluster> {
+    let configured = config.database.url.as_deref();
+    if db::effective_conn_str(configured, |name| std::env::var(name).ok())?.is_some() {
+        return Err(anyhow!(
+            "the database is not the embedded one: [database] url, DATABASE_URL or PGHOST names \
+             a server of its own, which meterdesk neither starts nor stops; start or stop it \
+             where it runs"
+        ));
+    }
+    embedded_cluster(config)
+}
+
+/// `meterdesk db start`: the embedded cluster started again after `db stop`, as `migrate` or
+/// the installer's `meterdesk` would (nothing is migrated); said and left as it is when it
+/// runs already. Only the account that installed it starts it, and only once it is made.
+pub async fn start_embedded(config: &Config) -> anyhow::Result<()> {
+    let cluster = the_embedded_cluster(config)?;
+    if !cluster.pgdata().is_dir() {
+        return Err(anyhow!(
+            "there is no embedded database in {} yet: `meterdesk init` makes it (as root for \
+             the machine's installation)",
+            data_dir(config)?.display()
+        ));
+    }
+    if !cluster.is_installer() {
+        return Err(anyhow!(
+            "the embedded database in {} is started by the account that installed it: ask the \
+             administrator to run `sudo meterdesk db start`",
+            data_dir(config)?.display()
+        ));
+    }
+    let startup = tokio::task::spawn_blocking(move || cluster.ensure_running()).await??;
+    match startup {
+        Startup::AlreadyRunning => {
+            println!("meterdesk: the embedded database was already running.")
+        }
+        Startup::Started | Startup::Initialised => {
+            println!("meterdesk: the embedded database is started.")
+        }
+    }
+    Ok(())
+}
+
 /// `meterdesk db stop`.
 pub async fn stop_embedded(config: &Config) -> anyhow::Result<()> {
-    let cluster = embedded_cluster(config)?;
+    let cluster = the_embedded_cluster(config)?;
     let outcome = tokio::task::spawn_blocking(move || cluster.stop()).await??;
     match outcome {
         StopOutcome::Stopped => println!("meterdesk: the embedded database is stopped."),

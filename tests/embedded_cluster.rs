@@ -346,3 +346,115 @@ async fn pool_reports_a_stopped_server_as_lost_and_recovers_after_restart() {
         .get("amount");
     assert_eq!(amount, 42);
 }
+
+/// `meterdesk db <action>` run as this account with a configuration naming `data_dir` (and
+/// nothing else from the machine or the shell: no system config, no DATABASE_URL, no PGHOST);
+/// `env` added. Its exit status, and what it printed.
+fn meterdesk_db(
+    data_dir: &std::path::Path,
+    action: &str,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    let home = data_dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let config = home.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\ndata_dir = {:?}\n",
+            data_dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_meterdesk"));
+    command
+        .args(["--config", &config.display().to_string(), "db", action])
+        .env(meterdesk::config::SYSTEM_CONFIG_ENV, home.join("none.toml"))
+        .env("XDG_CONFIG_HOME", &home)
+        .env("HOME", &home)
+        .env_remove("DATABASE_URL")
+        .env_remove("PGHOST")
+        .env_remove("METERDESK_CONFIG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run meterdesk db");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status, text)
+}
+
+/// After `meterdesk db stop` only `migrate` or the installer's `meterdesk` started the embedded
+/// cluster again (s40-f's walk). `db start` starts it, with its data; run again it says the
+/// cluster runs already and leaves that server as it is; before the cluster is made it says
+/// what makes it, and with another server configured it refuses to act on the embedded one.
+#[tokio::test]
+async fn db_start_starts_the_stopped_cluster_and_says_when_it_runs_or_is_not_the_one() {
+    let spec = pg::scratch_spec();
+    let data_dir = spec.data_dir.clone();
+    let (status, said) = meterdesk_db(&data_dir, "start", &[]);
+    assert!(!status.success(), "{said}");
+    assert!(said.contains("no embedded database"), "{said}");
+    assert!(said.contains("meterdesk init"), "{said}");
+    assert!(
+        !Cluster::new(spec.clone()).unwrap().pgdata().exists(),
+        "nothing made"
+    );
+
+    let cluster = Cluster::new(spec).unwrap();
+    let cluster = blocking(move || {
+        cluster.ensure_running().unwrap();
+        cluster
+    })
+    .await;
+    let client = connect(&cluster.connection_string(APP_DATABASE)).await;
+    client
+        .batch_execute("CREATE TABLE marker (note text); INSERT INTO marker VALUES ('kept')")
+        .await
+        .unwrap();
+    drop(client);
+    let (status, said) = meterdesk_db(&data_dir, "stop", &[]);
+    assert!(status.success(), "{said}");
+    assert!(said.contains("the embedded database is stopped"), "{said}");
+    let (cluster, running) = blocking(move || {
+        let running = cluster.is_running().unwrap();
+        (cluster, running)
+    })
+    .await;
+    assert!(!running);
+
+    let (status, said) = meterdesk_db(&data_dir, "start", &[]);
+    assert!(status.success(), "{said}");
+    assert!(said.contains("the embedded database is started"), "{said}");
+    let client = connect(&cluster.connection_string(APP_DATABASE)).await;
+    let note: String = client
+        .query_one("SELECT note FROM marker", &[])
+        .await
+        .unwrap()
+        .get("note");
+    assert_eq!(note, "kept");
+    let pid = postmaster_pid(&cluster);
+
+    let (status, said) = meterdesk_db(&data_dir, "start", &[]);
+    assert!(status.success(), "idempotent: {said}");
+    assert!(
+        said.contains("the embedded database was already running"),
+        "{said}"
+    );
+    assert_eq!(postmaster_pid(&cluster), pid, "the same server");
+    client
+        .simple_query("SELECT 1")
+        .await
+        .expect("left as it was");
+
+    // Another server configured: the embedded one is not what the desks use.
+    let elsewhere = [("DATABASE_URL", "host=db.example.org dbname=meterdesk")];
+    for action in ["start", "stop"] {
+        let (status, said) = meterdesk_db(&data_dir, action, &elsewhere);
+        assert!(!status.success(), "{action}: {said}");
+        assert!(said.contains("not the embedded one"), "{action}: {said}");
+    }
+    assert_eq!(postmaster_pid(&cluster), pid, "not stopped");
+    drop(client);
+    blocking(move || cluster.stop().unwrap()).await;
+}

@@ -742,3 +742,85 @@ async fn a_takings_row_says_the_deposits_its_operator_reversed() {
     let total: Money = rows.iter().map(|row| row.takings.takings).sum();
     assert_eq!(total, money("70.00"), "the books' takings, unchanged");
 }
+
+/// A refund reversed (the owner's correction: no operator may reverse one, sql/V163) counts in
+/// the refunds of whoever it names as reversing, on their day (sql/V21), as a reversed deposit
+/// does in the takings: the supervisor's refunds read 20.00 for the 50.00 they paid out. The
+/// row says it (sql/V177): one refund reversed, -30.00. A card refund's credit taken back (a
+/// failed card refund, sql/V78: its money is a `card_refund` row, and its reversal reverses
+/// that) is no refund, reversed or not: it counts in no column.
+#[tokio::test]
+async fn a_takings_row_says_the_refunds_its_operator_reversed() {
+    use chrono::{FixedOffset, Utc};
+    let db = with_fixture().await;
+    let owner = db.pool.get().await.unwrap();
+    let zone = FixedOffset::east_opt(server_offset(&owner).await).unwrap();
+    let window = Window::of_day(Utc::now().with_timezone(&zone).date_naive(), zone);
+    let anna = db.pool_of("anna");
+    take(&anna, "a-1", Movement::Deposit, "300.00", "cash").await;
+    let boss = db.pool_of("boss");
+    take(&boss, "b-1", Movement::Refund, "30.00", "cash").await;
+    take(&boss, "b-2", Movement::Refund, "20.00", "cash").await;
+    take(&boss, "b-3", Movement::Refund, "10.00", "wechat_pay").await;
+    owner
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, reverses_id, operator_id,
+                                             idempotency_key)
+             SELECT t.account_id, 'reversal', -t.amount, t.id, boss.id, 'reversal-' || t.idempotency_key
+             FROM ledger_transaction t, operator boss
+             WHERE t.idempotency_key = 'b-1' AND boss.login = 'boss'",
+        )
+        .await
+        .expect("the supervisor's first cash refund reversed");
+    let rows = takings_of(&boss, &window).await;
+    let row = |login: &str, method: &str| {
+        rows.iter()
+            .find(|row| row.operator == login && row.takings.method == method)
+            .unwrap_or_else(|| panic!("{login} {method}: {rows:?}"))
+    };
+    let boss_cash = row("boss", "cash");
+    assert_eq!(
+        (
+            boss_cash.takings.refunds,
+            boss_cash.takings.refund_count,
+            boss_cash.refund_reversals,
+            boss_cash.refunds_reversed,
+            boss_cash.reversals,
+        ),
+        (money("20.00"), 2, 1, money("-30.00"), 0),
+        "two refunds paid out, one reversed: net refunds, and what of them is the reversal"
+    );
+    let boss_wechat = row("boss", "wechat_pay");
+    assert_eq!(
+        (boss_wechat.refund_reversals, boss_wechat.refunds_reversed),
+        (0, Money::ZERO)
+    );
+    let anna_cash = row("anna", "cash");
+    assert_eq!(
+        (anna_cash.refund_reversals, anna_cash.reversals),
+        (0, 0),
+        "{anna_cash:?}"
+    );
+    let total: Money = rows.iter().map(|row| row.takings.refunds).sum();
+    assert_eq!(total, money("30.00"), "the books' refunds, unchanged");
+
+    // A failed card refund's money: its credit, and the reversal that takes it back.
+    owner
+        .batch_execute(
+            "INSERT INTO ledger_transaction (account_id, kind, amount, operator_id, idempotency_key)
+             SELECT 1, 'card_refund', 15.00, anna.id, 'card-refund-1'
+             FROM operator anna WHERE anna.login = 'anna';
+             INSERT INTO ledger_transaction (account_id, kind, amount, reverses_id, operator_id,
+                                             idempotency_key)
+             SELECT t.account_id, 'reversal', -t.amount, t.id, t.operator_id,
+                    'reversal-card-refund-1'
+             FROM ledger_transaction t WHERE t.idempotency_key = 'card-refund-1'",
+        )
+        .await
+        .expect("a card refund's credit and its reversal");
+    assert_eq!(
+        takings_of(&boss, &window).await,
+        rows,
+        "counted in no column, said in none"
+    );
+}

@@ -219,6 +219,11 @@ pub struct TakingsRow {
     /// on their day; sql/V171 says it).
     pub reversals: i64,
     pub reversed: Money,
+    /// The refunds this operator reversed that day by this method (only the owner reverses
+    /// one): how many, and their money (negative), which `takings.refunds` already counts
+    /// (sql/V177).
+    pub refund_reversals: i64,
+    pub refunds_reversed: Money,
 }
 
 /// One shift of the day with its totals (the supervisor's view).
@@ -349,6 +354,7 @@ async fn read_report(
                 |row| {
                     Ok(from_columns!(row => TakingsRow {
                         day, operator, takings: method_takings(row), reversals, reversed,
+                        refund_reversals, refunds_reversed,
                     }))
                 },
             )

@@ -177,7 +177,7 @@ pub fn on_top(hub: &Hub) -> bool {
 /// that would edit or save again is refused, and the message line quotes what was typed and
 /// not taken, so nothing vanishes silently (true: taken). Leaving, help and moving between
 /// fields and steps stay free.
-pub fn refused_while_saving(key: &KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
+fn refused_while_saving(key: &KeyEvent, command: Option<Command>, hub: &mut Hub) -> bool {
     let edits_or_saves = edits_text(key)
         || key.code == KeyCode::Enter
         || matches!(command, Some(Command::Save | Command::Lookup));
@@ -188,11 +188,12 @@ pub fn refused_while_saving(key: &KeyEvent, command: Option<Command>, hub: &mut 
     refused
 }
 
-/// [`refused_while_saving`] for a customer screen, whose save's answer is told wherever the
-/// clerk is (`tell_after_leaving`): leaving it (F3, F12) while its save waits leaves at once,
-/// saying that the save is still sent. The form's "F3 or F12 again discards them" would be
-/// untrue: a walk in session 40 pressed F3 F3 on a modify parked by `meterdesk db stop`, was
-/// told its change was discarded, and the database saved it when it came back.
+/// [`refused_while_saving`] for a form whose save's answer is told wherever the clerk is (a
+/// customer screen's by `tell_after_leaving`, a reference form's by its request's
+/// `answered_after_close`): leaving it (F3, F12) while its save waits leaves at once, saying
+/// that the save is still sent. The form's "F3 or F12 again discards them" would be untrue: a
+/// walk in session 40 pressed F3 F3 on a modify parked by `meterdesk db stop`, was told its
+/// change was discarded, and the database saved it when it came back.
 pub fn leaves_or_refused_while_saving(
     key: &KeyEvent,
     command: Option<Command>,

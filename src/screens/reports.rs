@@ -97,14 +97,18 @@ fn title(kind: ReportKind) -> &'static str {
 
 /// The takings of an operator who reversed deposits count the reversals against them, on
 /// their day (sql/V21): their own column says so beside the takings ("Reversed", s40-e: the
-/// supervisor's "现金 29 -63760.00" left a negative sum unexplained).
-const TAKINGS: [Column; 6] = [
+/// supervisor's "现金 29 -63760.00" left a negative sum unexplained). Reversed refunds, the same
+/// in the refunds, are said in the same words beside the refunds (s41-c); only the owner
+/// reverses a refund, so that column is shown only on a report that has one
+/// (`TakingsRow::columns`): at 80 columns it takes the operator's spare cells.
+const TAKINGS: [Column; 7] = [
     Column::new("report.col_operator", 9, 2, false),
     Column::new("report.col_method", 10, 1, false),
     Column::new("report.col_payments", 8, 0, true),
     Column::new("report.col_takings", 12, 1, true),
     Column::new("report.col_reversed", 13, 1, true),
     Column::new("report.col_refunds", 12, 1, true),
+    Column::new("report.col_reversed", 10, 1, true).whole(),
 ];
 const SHIFTS: [Column; 7] = [
     Column::new("report.col_shift", 6, 0, true),
@@ -148,6 +152,13 @@ const LOW_BALANCES: [Column; 4] = [
 trait ReportRow: Sized + Clone {
     /// The screen's columns.
     const COLUMNS: &'static [Column];
+
+    /// The columns shown over `shown` (the rows as shown, the total aside): all, unless the
+    /// report leaves out one that would say nothing of these rows; its cells are then not
+    /// drawn.
+    fn columns(_shown: &[Self]) -> &'static [Column] {
+        Self::COLUMNS
+    }
     /// The CSV's header: stable names, `day` first.
     const FIELDS: &'static [&'static str];
 
@@ -186,7 +197,7 @@ impl<R: ReportRow> ReportRows for Vec<R> {
         let shown = R::shown(self);
         let mut lines: Vec<Vec<String>> = shown.iter().map(|row| row.cells(app, window)).collect();
         lines.push(R::total(&shown, total, app.lang));
-        (R::COLUMNS, lines)
+        (R::columns(&shown), lines)
     }
 
     fn csv(&self, window: &Window) -> String {
@@ -254,7 +265,18 @@ impl ReportRow for TakingsRow {
         "refund_count",
         "reversed",
         "reversals",
+        "refunds_reversed",
+        "refund_reversals",
     ];
+
+    /// The refunds' "Reversed" only when a row has one.
+    fn columns(shown: &[Self]) -> &'static [Column] {
+        if shown.iter().any(|row| row.refund_reversals != 0) {
+            &TAKINGS
+        } else {
+            &TAKINGS[..TAKINGS.len() - 1]
+        }
+    }
 
     /// A range's takings by operator and method, its days added up (the CSV keeps each day),
     /// in a day's order: by operator, then method (sql/V21's `report_takings`).
@@ -273,6 +295,8 @@ impl ReportRow for TakingsRow {
                     sum.refund_count += day.refund_count;
                     shown.reversed += row.reversed;
                     shown.reversals += row.reversals;
+                    shown.refunds_reversed += row.refunds_reversed;
+                    shown.refund_reversals += row.refund_reversals;
                 }
                 None => merged.push(row.clone()),
             }
@@ -291,6 +315,7 @@ impl ReportRow for TakingsRow {
             self.takings.takings.to_string(),
             reversed(self.reversals, self.reversed),
             self.takings.refunds.to_string(),
+            reversed(self.refund_reversals, self.refunds_reversed),
         ]
     }
 
@@ -305,6 +330,10 @@ impl ReportRow for TakingsRow {
                 rows.iter().map(|r| r.reversed).sum(),
             ),
             sum(rows, |r| r.takings.refunds),
+            reversed(
+                rows.iter().map(|r| r.refund_reversals).sum(),
+                rows.iter().map(|r| r.refunds_reversed).sum(),
+            ),
         ]
     }
 
@@ -321,12 +350,14 @@ impl ReportRow for TakingsRow {
             t.refund_count.to_string(),
             self.reversed.to_string(),
             self.reversals.to_string(),
+            self.refunds_reversed.to_string(),
+            self.refund_reversals.to_string(),
         ]
     }
 }
 
-/// The reversals a takings row counts: their money, negative, with how many ("-81000.00 ×6");
-/// none, blank.
+/// The reversals of deposits or of refunds a takings row counts: their money, negative, with
+/// how many ("-81000.00 ×6"); none, blank.
 fn reversed(count: i64, money: Money) -> String {
     if count == 0 {
         String::new()

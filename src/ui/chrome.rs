@@ -214,9 +214,10 @@ pub fn messages(frame: &mut Frame, area: Rect, app: &App, back: usize, theme: &T
     );
 }
 
-/// The message in `area`, its line; one too long for it goes on over the rows above as well
-/// (the body's last, while `spill` allows — the message is what the clerk must read: "…; F2
-/// saves yours over them" cut off left them guessing). Every text of the catalogue fits two
+/// The message in `area`, its line; one too long for it goes on in the rows above as well
+/// (the body's last, while `spill` allows, which the screen leaves it: `message_spill` — the
+/// message is what the clerk must read: "…; F2 saves yours over them" cut off left them
+/// guessing). Every text of the catalogue fits two
 /// rows; the third (`SPILL_ROWS`) is for what is said together: a refusal and the words added
 /// after it ("… The keys pressed after F2 were not done."), the card's two differences ("…
 /// Call a supervisor. Reported." and "… lacks purchase #10 …"), which two rows cut (s39). Only
@@ -236,18 +237,11 @@ pub fn message_line(
     let Some(message) = &app.message else {
         return;
     };
-    let (mark, style) = match message.kind {
-        MessageKind::Error => ("! ", theme.error()),
-        MessageKind::Info => ("", theme.good()),
+    let style = match message.kind {
+        MessageKind::Error => theme.error(),
+        MessageKind::Info => theme.good(),
     };
-    let text = format!("{mark}{}", inert(&message.text));
-    let room = usize::from(area.width);
-    let more = if whole_above {
-        "…".to_owned()
-    } else {
-        app.t("whole.more_in_messages")
-    };
-    let rows = message_rows(&text, room, usize::from(spill.min(area.y)), &more);
+    let rows = message_rows_of(app, area, spill, whole_above);
     let height = rows.len() as u16;
     let shown = Rect {
         y: area.y + 1 - height,
@@ -262,9 +256,42 @@ pub fn message_line(
     frame.render_widget(Paragraph::new(lines), shown);
 }
 
-/// The rows of the body a message may cover above its line: what is said together fits three
+/// The rows of the body a message may take above its line: what is said together fits three
 /// rows at 80 columns (`whole_in_three_rows_…`), one of the catalogue two.
 pub const SPILL_ROWS: u16 = 2;
+
+/// How many rows above its line `area` the message takes (`spill` at most), which the body
+/// gives it: the screen is drawn above them (`ui::draw`), so a message said over three rows
+/// hides no field — a form scrolls to its focused one, a lookup list ends above it (s41-c).
+pub fn message_spill(app: &App, area: Rect, spill: u16) -> u16 {
+    if app.message.is_none() {
+        return 0;
+    }
+    message_rows_of(app, area, spill, false).len() as u16 - 1
+}
+
+/// The message's rows as drawn on its line `area`, with up to `spill` rows above it.
+fn message_rows_of(app: &App, area: Rect, spill: u16, whole_above: bool) -> Vec<String> {
+    let Some(message) = &app.message else {
+        return Vec::new();
+    };
+    let mark = match message.kind {
+        MessageKind::Error => "! ",
+        MessageKind::Info => "",
+    };
+    let text = format!("{mark}{}", inert(&message.text));
+    let more = if whole_above {
+        "…".to_owned()
+    } else {
+        app.t("whole.more_in_messages")
+    };
+    message_rows(
+        &text,
+        usize::from(area.width),
+        usize::from(spill.min(area.y)),
+        &more,
+    )
+}
 
 /// `text` broken between words into rows of `room` cells, at most `spill` + 1 of them; the last
 /// cut with `more` when the rest does not fit.

@@ -13,7 +13,7 @@ pub mod text;
 pub mod theme;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 
 use crate::app::App;
 use crate::app::state::{Overlay, Slot};
@@ -30,8 +30,33 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ])
     .areas(frame.area());
     chrome::top_line(frame, top, app, &theme);
+    let spill = match app.overlay {
+        None => body.height.saturating_sub(1).min(chrome::SPILL_ROWS),
+        Some(_) => 0,
+    };
     match &app.screen {
-        Slot::Module(_, screen) => screen.draw(frame, body, app),
+        Slot::Module(_, screen) => {
+            screen.draw(frame, body, app);
+            // A message longer than its line takes the body's last rows (`SPILL_ROWS` at most).
+            // A screen with fields that drew something there is drawn again above them, so
+            // that no field, and no choice of a lookup list, is under the message: a form
+            // scrolls to its focused field, a list ends above it (s41-c). A list keeps the rows
+            // of the page it read where they are, its last ones covered as before.
+            let taken = chrome::message_spill(app, message, spill);
+            let covered = Rect {
+                y: body.bottom() - taken,
+                height: taken,
+                ..body
+            };
+            if app.screen_has_fields() && !blank(frame.buffer_mut(), covered) {
+                frame.render_widget(ratatui::widgets::Clear, body);
+                let above = Rect {
+                    height: body.height - taken,
+                    ..body
+                };
+                screen.draw(frame, above, app);
+            }
+        }
         // Only while the hub calls that screen: never drawn.
         Slot::Vacant(_) => {}
     }
@@ -42,10 +67,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
             chrome::message_line(frame, message, 0, true, app, &theme);
         }
         Some(Overlay::CommandLine(line)) => chrome::command_line(frame, message, line, &theme),
-        None => {
-            let spill = body.height.saturating_sub(1).min(chrome::SPILL_ROWS);
-            chrome::message_line(frame, message, spill, false, app, &theme)
-        }
+        None => chrome::message_line(frame, message, spill, false, app, &theme),
     }
     chrome::legend(frame, legend, app, &theme);
+}
+
+/// Whether nothing is drawn in `area` of `buffer` (every cell a space, whatever its style).
+fn blank(buffer: &ratatui::buffer::Buffer, area: Rect) -> bool {
+    area.positions().all(|position| {
+        buffer
+            .cell(position)
+            .is_none_or(|cell| cell.symbol() == " ")
+    })
 }

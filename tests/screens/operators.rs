@@ -809,3 +809,127 @@ fn the_lookup_key_is_offered_only_on_a_form_with_a_list() {
         );
     }
 }
+
+/// Every permission there is, as the database lists them.
+const EVERY_PERMISSION: [&str; 30] = [
+    "customer.view",
+    "customer.open",
+    "customer.modify",
+    "customer.transfer",
+    "customer.close",
+    "card.read",
+    "card.open",
+    "card.recharge",
+    "card.refund",
+    "card.replace",
+    "card.recycle",
+    "card.resolve",
+    "account.deposit",
+    "account.pay_bills",
+    "account.refund",
+    "account.reverse",
+    "receipt.reprint",
+    "meter.maintain",
+    "meter.import",
+    "customer_type.maintain",
+    "price.maintain",
+    "operator.maintain",
+    "role.maintain",
+    "department.maintain",
+    "settings.maintain",
+    "audit.view",
+    "reading.enter",
+    "bill.void",
+    "card.system",
+    "reports.view",
+];
+
+/// A message longer than its line goes on in the body's last rows: three when a refusal and
+/// the words added after it are said together (s40-e). It was drawn over them, and s40-e found
+/// it would hide a form's field there; at 80×24 no form's field is that low (the lowest, a
+/// price scheme's fourth tier, is on the body's sixteenth row of 21), but a lookup list as long
+/// as the body is: the role's permission picker, its 30 permissions, ended on the body's last
+/// row, and the choice selected at its end was under the message. The screen is drawn above
+/// the rows the message takes: the choice shows, and the message whole, in both languages.
+#[test]
+fn a_message_over_three_rows_hides_no_choice_of_the_permission_picker_at_80x24() {
+    let codes = &EVERY_PERMISSION;
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = signed_in(lang);
+        if let Some(session) = app.session.as_mut() {
+            session.permissions.push("role.maintain".into());
+        }
+        press(&mut app, KeyCode::Char(':'));
+        type_text(&mut app, "roles");
+        let sent = press(&mut app, KeyCode::Enter);
+        let listed = RoleReply::Listed {
+            roles: vec![RoleRow {
+                code: "supervisor".into(),
+                name: "Supervisor".into(),
+                permissions: vec!["customer.view".into()],
+                operators: 1,
+            }],
+            permissions: codes
+                .iter()
+                .map(|code| Permission {
+                    code: (*code).into(),
+                    description: format!("{code} in English"),
+                })
+                .collect(),
+        };
+        reply(&mut app, sent[0].0, listed);
+        press(&mut app, KeyCode::Char('m'));
+        press(&mut app, KeyCode::F(4));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Esc);
+        let sent = press(&mut app, KeyCode::F(2));
+        let [(id, _)] = sent.as_slice() else {
+            panic!("{lang:?}: one save: {sent:?}\n{}", render(&app))
+        };
+        // F4 typed behind F2, dropped with the refusal: said together, over three rows.
+        assert!(press(&mut app, KeyCode::F(4)).is_empty());
+        update(
+            &mut app,
+            Msg::Reply {
+                id: *id,
+                outcome: Err(Failure::Error(Problem::new(
+                    "failure.database_unknown",
+                    "SQLSTATE 23514, role_permission_check",
+                ))),
+            },
+        );
+        press(&mut app, KeyCode::F(4));
+        for _ in 1..codes.len() {
+            press(&mut app, KeyCode::Down);
+        }
+        let screen = render_at(&app, (80, 24));
+        let rows: Vec<&str> = screen.lines().collect();
+        // Cut to the list's width in English: its start.
+        let name: String = lang
+            .permission_name(codes[codes.len() - 1])
+            .chars()
+            .take(12)
+            .collect();
+        let last = format!("[ ] {name}");
+        let shown = rows
+            .iter()
+            .position(|row| row.contains(&last))
+            .unwrap_or_else(|| panic!("{lang:?}: {last:?} hidden: {screen}"));
+        let message = app.message.clone().expect("the refusal").text;
+        let said = rows
+            .iter()
+            .position(|row| {
+                let first: String = message.chars().take(12).collect();
+                row.contains(&first)
+            })
+            .unwrap_or_else(|| panic!("{lang:?}: {message}: {screen}"));
+        assert_eq!(said, rows.len() - 4, "{lang:?}: three rows: {screen}");
+        assert!(shown < said, "{lang:?}: above the message: {screen}");
+        assert!(!screen.contains(":messages"), "{lang:?}: whole: {screen}");
+        insta::assert_snapshot!(
+            format!("permission_picker_under_a_long_message_{lang:?}").to_lowercase(),
+            screen
+        );
+    }
+}

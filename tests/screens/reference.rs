@@ -734,10 +734,9 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     }
     assert!(app.screen.is::<MetersView>(), "no form opened");
 
-    // A save waits too, and the clerk leaves its form (asked once: it has changes).
+    // A save waits too, and the clerk leaves its form (at once: its save is still sent).
     let (mut app, sent) = meter_add_sent();
     connection_lost(&mut app, &sent);
-    press(&mut app, KeyCode::F(3));
     press(&mut app, KeyCode::F(3));
     assert!(app.screen.is::<MetersView>());
     let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
@@ -759,6 +758,102 @@ fn a_reference_change_answered_after_the_clerk_left_is_still_told() {
     let message = app.message.clone().unwrap();
     assert_eq!(message.kind, MessageKind::Error);
     assert!(message.text.contains("exists"), "{}", message.text);
+}
+
+/// A reference form left by F3 or F12 while its save waits for the database said "Unsaved
+/// changes: F3 or F12 again discards them": the clerk pressed it again believing the change
+/// gone, and the database saved it when it came back (s40-f's walk, on a customer form; the
+/// reference forms kept the question). The form is left at the first F3 or F12 with the save's
+/// fate said, the save is sent once, and its answer is told on the list, which is read again —
+/// in both languages, for a meter (the meter list) and a meter type (a short list).
+#[test]
+fn leaving_a_reference_form_whose_save_waits_says_it_is_sent_not_discarded() {
+    let sent_as = |sent: &[(u64, Request)]| sent.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>();
+    for (lang, left, discards, saved) in [
+        (
+            Lang::En,
+            "Left; the save still waits for the database and is sent by itself",
+            "again discards",
+            ["Saved: meter AB-12.", "Saved: meter type Card DN99."],
+        ),
+        (
+            Lang::Zh,
+            "已离开；保存仍在等待数据库，恢复后自动发送",
+            "放弃",
+            ["水表 AB-12 已保存。", "水表类型 Card DN99 已保存。"],
+        ),
+    ] {
+        for leave in [KeyCode::F(3), KeyCode::F(12)] {
+            let (mut app, sent) = meter_add_sent();
+            app.lang = lang;
+            connection_lost(&mut app, &sent);
+            press(&mut app, leave);
+            let screen = render(&app);
+            assert!(
+                app.screen.is::<MetersView>(),
+                "{lang:?} {leave:?}: left at once: {screen}"
+            );
+            assert!(screen.contains(left), "{lang:?} {leave:?}: {screen}");
+            assert!(!screen.contains(discards), "{lang:?} {leave:?}: {screen}");
+            let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+            assert_eq!(
+                sent_as(&resent),
+                sent_as(&sent),
+                "{lang:?} {leave:?}: sent once"
+            );
+            let next = reply(
+                &mut app,
+                resent[0].0,
+                MeterReply::Saved(meterdesk::db::meters::MeterOutcome::Done),
+            );
+            assert!(
+                render(&app).contains(saved[0]),
+                "{lang:?}: {}",
+                render(&app)
+            );
+            assert!(
+                matches!(
+                    &ref_requests::<MeterRequest>(&next)[..],
+                    [(_, MeterRequest::Page { .. })]
+                ),
+                "{lang:?} {leave:?}: the list is read again: {next:?}"
+            );
+
+            let (mut app, sent) = new_meter_type("DN99");
+            app.lang = lang;
+            connection_lost(&mut app, &sent);
+            press(&mut app, leave);
+            let screen = render(&app);
+            assert!(
+                app.screen.is::<MeterTypes>(),
+                "{lang:?} {leave:?}: {screen}"
+            );
+            assert!(screen.contains(left), "{lang:?} {leave:?}: {screen}");
+            let resent = update(&mut app, Msg::Database(DbStatus::Connected)).requests;
+            assert_eq!(
+                sent_as(&resent),
+                sent_as(&sent),
+                "{lang:?} {leave:?}: sent once"
+            );
+            let next = reply(
+                &mut app,
+                resent[0].0,
+                MeterTypeReply::Saved(meterdesk::db::meters::MeterTypeOutcome::Saved { id: 3 }),
+            );
+            assert!(
+                render(&app).contains(saved[1]),
+                "{lang:?}: {}",
+                render(&app)
+            );
+            assert!(
+                matches!(
+                    &ref_requests::<MeterTypeRequest>(&next)[..],
+                    [(_, MeterTypeRequest::List)]
+                ),
+                "{lang:?} {leave:?}: the list is read again: {next:?}"
+            );
+        }
+    }
 }
 
 fn checked_file() -> ImportCheck {
@@ -1779,4 +1874,49 @@ fn a_reference_save_names_what_it_saved() {
         ]
         .map(|text| Some(text.to_owned()))
     );
+}
+
+/// On a smaller terminal (60×20) a new price scheme's form reaches the body's last row: its
+/// fourth tier's price. The database's refusal of its save, said over three rows at 60
+/// columns, took the rows of the last two fields, the one the clerk was on among them. The form
+/// is drawn above the message and scrolls to the focused field, which shows.
+#[test]
+fn the_last_field_of_a_long_form_shows_above_a_message_over_three_rows() {
+    let mut app = new_scheme_named("Shops stepped");
+    let focus = |app: &App| app.screen.module::<RefForm>().map(|form| form.form.focus);
+    // The VAT rate stays; an accumulation cycle, no settlement cycle, four tiers.
+    for text in [
+        "12", "", "10", "1.00", "20", "2.00", "30", "3.00", "", "4.00",
+    ] {
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, text);
+    }
+    assert_eq!(focus(&app), Some(14), "{}", render(&app));
+    let sent = press(&mut app, KeyCode::F(2));
+    let [(id, _)] = sent.as_slice() else {
+        panic!("one save: {sent:?}\n{}", render(&app))
+    };
+    update(
+        &mut app,
+        Msg::Reply {
+            id: *id,
+            outcome: Err(Failure::Error(Problem::new(
+                "failure.database_unknown",
+                "SQLSTATE 23514, price_tier_check",
+            ))),
+        },
+    );
+    let screen = render_at(&app, (60, 20));
+    let rows: Vec<&str> = screen.lines().collect();
+    let said = rows
+        .iter()
+        .position(|row| row.contains("! The database refused"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert_eq!(said, rows.len() - 4, "three rows: {screen}");
+    let field = rows
+        .iter()
+        .position(|row| row.contains("Tier 4 price per m³") && row.contains("4.00"))
+        .unwrap_or_else(|| panic!("the focused field is hidden: {screen}"));
+    assert!(field < said, "{screen}");
+    insta::assert_snapshot!("scheme_form_last_field_above_a_long_message_60x20", screen);
 }

@@ -35,6 +35,8 @@ fn takings(operator: &str, method: &str, cents: i64, payments: i64) -> TakingsRo
         },
         reversals: 0,
         reversed: Money::ZERO,
+        refund_reversals: 0,
+        refunds_reversed: Money::ZERO,
     }
 }
 
@@ -74,7 +76,7 @@ fn takings_of_the_day_then_the_shifts_of_the_previous_day_written_as_csv() {
     assert_eq!(report.csv, report_csv(&read));
     assert_eq!(
         report.csv.lines().nth(1),
-        Some("2026-12-03,anna,cash,41,13035.50,0.00,0,0.00,0")
+        Some("2026-12-03,anna,cash,41,13035.50,0.00,0,0.00,0,0.00,0")
     );
 
     let next = press(&mut app, KeyCode::Tab);
@@ -152,17 +154,114 @@ fn a_takings_row_says_the_reversals_it_counts() {
                 .lines()
                 .next()
                 .unwrap()
-                .ends_with(",reversed,reversals"),
+                .ends_with(",reversed,reversals,refunds_reversed,refund_reversals"),
             "{}",
             report.csv
         );
         assert!(
             report
                 .csv
-                .contains("supervisor,cash,29,-63760.00,0.00,0,-81000.00,6"),
+                .contains("supervisor,cash,29,-63760.00,0.00,0,-81000.00,6,0.00,0"),
             "{}",
             report.csv
         );
+    }
+}
+
+/// A refund reversed (only the owner can: a correction) takes its money out of the reverser's
+/// refunds, which read less than they paid out, or negative, as a reversed deposit's did in the
+/// takings. The row says it in its own "Reversed" beside the refunds, whole at 80×24 in both
+/// languages, with the total; the column is there only when a row has one, so a report
+/// without (every report a desk makes) is drawn as before; the CSV keeps them always, and a
+/// range adds them up by operator and method.
+#[test]
+fn a_takings_row_says_the_refunds_it_counts_reversed() {
+    for (lang, reversed_header) in [(Lang::Zh, "其中冲正"), (Lang::En, "Reversed")] {
+        let (mut app, sent) = reports(lang);
+        let mut boss = TakingsRow {
+            refund_reversals: 2,
+            refunds_reversed: Money::from_cents(-12_000),
+            ..takings("supervisor", "cash", 2_000, 1)
+        };
+        boss.takings.refunds = Money::from_cents(-9_000);
+        boss.takings.refund_count = 1;
+        let mut anna = takings("anna", "cash", 50_000, 3);
+        anna.takings.refunds = Money::from_cents(12_000);
+        anna.takings.refund_count = 2;
+        let read = ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report: Report::Takings(vec![anna.clone(), boss.clone()]),
+        };
+        answer(&mut app, &sent, Reply::screen(read.clone()));
+        let screen = render_at(&app, (80, 24));
+        // A row as drawn, without the note on wide characters the backend adds.
+        let drawn = |line: &str| -> String {
+            let line = line.split("\" Hidden").next().unwrap_or(line);
+            line.trim_matches('"').trim_end().to_owned()
+        };
+        let header = screen
+            .lines()
+            .find(|line| line.contains(reversed_header))
+            .map(drawn)
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        assert_eq!(
+            header.matches(reversed_header).count(),
+            2,
+            "{lang:?}: the takings' and the refunds': {header}"
+        );
+        assert!(
+            header.ends_with(reversed_header),
+            "{lang:?}: the refunds' last, beside them: {header}"
+        );
+        let row = screen
+            .lines()
+            .find(|line| line.contains("supervis"))
+            .map(drawn)
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        assert!(
+            row.ends_with("-90.00 -120.00 ×2"),
+            "{lang:?}: the refunds, then what of them is reversals: {row}"
+        );
+        let total = screen
+            .lines()
+            .rev()
+            .find(|line| line.contains('×'))
+            .map(drawn)
+            .unwrap();
+        assert!(
+            total.ends_with("30.00 -120.00 ×2"),
+            "{lang:?}: the total says them too: {total}"
+        );
+        let anna_row = screen.lines().find(|line| line.contains("anna")).unwrap();
+        assert!(!anna_row.contains('×'), "{lang:?}: {anna_row}");
+        if lang == Lang::En {
+            insta::assert_snapshot!("reports_takings_refunds_reversed_en", screen);
+        }
+        let kept = press(&mut app, KeyCode::Char('e'));
+        let report = kept[0].1.of::<KeepReport>().expect("written");
+        assert!(
+            report
+                .csv
+                .contains("supervisor,cash,1,20.00,-90.00,1,0.00,0,-120.00,2"),
+            "{}",
+            report.csv
+        );
+
+        // Without one, the report has no column for them.
+        let (mut app, sent) = reports(lang);
+        let read = ReportRead {
+            kind: ReportKind::Takings,
+            window: window(),
+            report: Report::Takings(vec![anna.clone()]),
+        };
+        answer(&mut app, &sent, Reply::screen(read));
+        let screen = render_at(&app, (80, 24));
+        let header = screen
+            .lines()
+            .find(|line| line.contains(reversed_header))
+            .unwrap_or_else(|| panic!("{lang:?}: {screen}"));
+        assert_eq!(header.matches(reversed_header).count(), 1, "{header}");
     }
 }
 
@@ -521,12 +620,13 @@ fn a_ranges_takings_in_english_written_as_csv_and_paged_by_its_length() {
     assert_eq!(
         report.csv.lines().collect::<Vec<_>>(),
         [
-            "day,operator,method,payments,takings,refunds,refund_count,reversed,reversals",
-            "2026-12-01,anna,cash,10,1000.00,0.00,0,0.00,0",
-            "2026-12-02,anna,cash,4,500.50,0.00,0,0.00,0",
-            "2026-12-02,ben,wechat_pay,2,200.00,0.00,0,0.00,0",
-            "2026-12-03,anna,alipay,1,30.00,0.00,0,0.00,0",
-            "2026-12-03,anna,cash,3,250.00,0.00,0,0.00,0",
+            "day,operator,method,payments,takings,refunds,refund_count,reversed,reversals,\
+             refunds_reversed,refund_reversals",
+            "2026-12-01,anna,cash,10,1000.00,0.00,0,0.00,0,0.00,0",
+            "2026-12-02,anna,cash,4,500.50,0.00,0,0.00,0,0.00,0",
+            "2026-12-02,ben,wechat_pay,2,200.00,0.00,0,0.00,0,0.00,0",
+            "2026-12-03,anna,alipay,1,30.00,0.00,0,0.00,0,0.00,0",
+            "2026-12-03,anna,cash,3,250.00,0.00,0,0.00,0,0.00,0",
         ]
     );
 

@@ -218,10 +218,13 @@ pub(super) fn confirms_delete(
 }
 
 /// While a change this screen sent waits for the database, what it sent is what will be
-/// saved: a key that would edit or save again is refused (true: taken). On a form the keys
-/// that edit or save are refused as on the customer forms, what was typed quoted
-/// (`basic_info::refused_while_saving`); on a list only the commands that start a change, so
-/// its search and rows stay usable. Leaving, help and moving between fields stay free.
+/// saved: a key that would edit or save again is refused (true: taken). On a form it is the
+/// customer forms' rule (`basic_info::leaves_or_refused_while_saving`): the keys that edit or
+/// save are refused, what was typed quoted, and F3 or F12 leaves at once saying that the save
+/// is still sent — the form's "F3 or F12 again discards them" was untrue there too: its answer
+/// is told after the form closed (`RefCall::answered_after_close`). On a list only the
+/// commands that start a change, so its search and rows stay usable. Help and moving between
+/// fields stay free.
 pub(super) fn waits_for_save(
     hub: &mut Hub,
     key: &KeyEvent,
@@ -231,7 +234,7 @@ pub(super) fn waits_for_save(
     if !on_form {
         return change_waits(hub, command, &LIST_CHANGES);
     }
-    crate::screens::basic_info::refused_while_saving(key, command, hub)
+    crate::screens::basic_info::leaves_or_refused_while_saving(key, command, hub)
 }
 
 /// The commands that start a change on a reference list.
