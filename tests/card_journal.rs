@@ -3297,6 +3297,87 @@ async fn the_transfer_preview_reports_a_pending_card_operation_before_the_new_ow
     transfer_now(&counter, "transfer-settled", "Anna Schmidt").await;
 }
 
+/// s41-f, walked by hand: a customer owing water a meter loaded unpaid (sql/V163: a recharge
+/// an old copy settled failed, the balance spent since, the card that took it swiped on the
+/// meter first) was transferred: the debt stayed on the customer's row and the new owner's first
+/// recharge took it, on a receipt in the new owner's name. The present owner pays it first, as
+/// unpaid bills (sql/V183): the preview says it, the desk's transfer answers `WaterOwed` and
+/// writes nothing, the clerk's own INSERT of the owner history is refused (MD431); paid, the
+/// transfer is made.
+#[tokio::test]
+async fn a_customer_owing_water_a_meter_loaded_unpaid_is_transferred_only_once_it_is_paid() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    counter.done(CLERK, &recharge_m3_from_balance("12")).await;
+    // The card that took the write goes to the meter first: it loads the unpaid 12 m³.
+    counter.card = took_it;
+    counter.swipe();
+    // Read at the counter: the meter's write-back noted, then the card's purchases.
+    counter.touch().await;
+    let read = counter.reconcile().await;
+    assert!(
+        read.iter().any(|difference| matches!(
+            difference,
+            Discrepancy::FailedPurchaseFound { owed: true, .. }
+        )),
+        "{read:?}"
+    );
+    let owed = Money::from_cents(1200);
+    let preview = {
+        let (client, _) = clerk_connection(&counter).await;
+        customer_changes::transfer_preview(&**client, counter.customer.customer_id)
+            .await
+            .unwrap()
+            .expect("the customer's preview")
+    };
+    assert_eq!(
+        (
+            preview.water_owed,
+            preview.unpaid_bills,
+            preview.card_operation_pending
+        ),
+        (owed, 0, false)
+    );
+
+    let before = counter.footprint().await;
+    assert_eq!(
+        transfer_asked(&counter, "transfer-owed", "Anna Schmidt").await,
+        TransferOutcome::WaterOwed { amount: owed },
+        "what the preview said is what F2 meets"
+    );
+    let (clerk, _) = clerk_connection(&counter).await;
+    let by_hand = clerk
+        .execute(
+            "INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+             VALUES ($1, '{}', $2)",
+            &[&counter.customer.customer_id, &CLERK],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        by_hand.as_db_error().map(|error| error.code().code()),
+        Some("MD431"),
+        "{:?}",
+        by_hand.as_db_error().map(|error| error.message())
+    );
+    assert_eq!(counter.footprint().await, before, "nothing written");
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM customer_owner_history")
+            .await,
+        0
+    );
+
+    // The present owner pays it (the next recharge's F2 pays it first): then transferred.
+    let paid = card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
+        .await
+        .unwrap()
+        .expect("owed");
+    assert_eq!(paid.amount, owed);
+    transfer_now(&counter, "transfer-paid", "Anna Schmidt").await;
+    assert_eq!(books_check(&counter).await, Vec::<String>::new());
+}
+
 /// s37-d's deadlock, s39-f's order (sql/V165): a settle takes the customer's account before it
 /// writes. A refund's payout wrote its receipt first — holding the customer's row by the
 /// receipt's key — and took the account only in `ledger_post`; a customer write by hand takes
