@@ -16,6 +16,7 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
+use super::card_ops::WATER_OWED;
 use super::rows::{from_columns, word};
 use crate::domain::customer_number::CustomerNumber;
 use crate::domain::customer_rules::{
@@ -158,12 +159,6 @@ fn as_key_values(
 /// would also wait for (and deadlock with) a reading or payment whose foreign key to the
 /// customer takes `FOR KEY SHARE` while it holds the account (seen in `meterdesk soak`).
 const NO_KEY_UPDATE: &str = "FOR NO KEY UPDATE";
-
-/// What the customer of account `a` owes for water a meter loaded unpaid (sql/V163): its debts
-/// whose recharge is still failed (paying one settles it done), zero when none.
-const WATER_OWED: &str = "SELECT coalesce(sum(w.amount), 0) FROM card_recharge_owed w
-     JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
-     WHERE w.customer_id = a.customer_id";
 
 /// `applied_write.kind`, also the audit action of the write.
 const OPEN: &str = "customer.open";

@@ -887,22 +887,6 @@ fn a_customer_owing_water_loaded_unpaid_is_not_transferred_and_the_clerk_is_told
     assert!(app.screen.is::<TransferView>());
 }
 
-/// The screen's text with its rows' edges, frames and spaces taken out, so words broken over
-/// rows read on.
-fn flat(screen: &str) -> String {
-    screen
-        .lines()
-        .map(|row| {
-            let row = row.split("\" Hidden").next().unwrap_or(row);
-            row.trim_matches('"')
-                .trim_matches('│')
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != '│')
-                .collect::<String>()
-        })
-        .collect()
-}
-
 /// A transfer waiting for the database is not cancelled by F12 or F3 on its confirmation, and
 /// the desk does not say it is: it is sent when the database is back (session 33, by hand: the
 /// server stopped after F2, F3 said "已取消。", and the transfer was made a minute later). The
