@@ -11,6 +11,7 @@ use meterdesk::db::card_ops::{
     Settled, UsageOf,
 };
 use meterdesk::db::cards;
+use meterdesk::db::closing::{self, CloseBlocker, CloseOutcome};
 use meterdesk::db::customer_changes::{self, TransferOutcome};
 use meterdesk::db::customers::{self, PageAt};
 use meterdesk::db::receipts;
@@ -3295,6 +3296,135 @@ async fn the_transfer_preview_reports_a_pending_card_operation_before_the_new_ow
     let after = preview(&counter).await;
     assert!(!after.card_operation_pending, "settled: {after:?}");
     transfer_now(&counter, "transfer-settled", "Anna Schmidt").await;
+}
+
+/// A recharge an old copy settled failed, its money spent since on a recharge onto the copy from
+/// the balance, the card that took it swiped on the meter first (which loads its 12 m³) and then
+/// read at the counter: the debt recorded (sql/V163). The recharge and what is owed.
+async fn owing_water_a_meter_loaded_unpaid(counter: &mut Counter) -> (Begun, Money) {
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(counter).await;
+    counter.done(CLERK, &recharge_m3_from_balance("12")).await;
+    counter.card = took_it;
+    counter.swipe();
+    // Read at the counter: the meter's write-back noted, then the card's purchases.
+    counter.touch().await;
+    let read = counter.reconcile().await;
+    assert!(
+        read.iter().any(|difference| matches!(
+            difference,
+            Discrepancy::FailedPurchaseFound { owed: true, .. }
+        )),
+        "{read:?}"
+    );
+    (begun, Money::from_cents(1200))
+}
+
+/// s41-f: V24's close asked for the bills, the balance and the card, nothing of the debt of
+/// water a meter loaded unpaid (sql/V163), which only a recharge's F2 takes: a customer owing it,
+/// their card recycled and their balance at zero, was closed, and the water never paid. The debt
+/// is a step of the close now (sql/V184): read with the close's facts, refused by the close
+/// itself with nothing written; paid, the account is closed.
+#[tokio::test]
+async fn an_account_owing_water_a_meter_loaded_unpaid_is_closed_only_once_it_is_paid() {
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    let customer_id = counter.customer.customer_id;
+    // The card returned and recycled, the balance at zero: the debt is all that is left.
+    counter.done(CLERK, &Request::Recycle).await;
+    let state = closing::closing(&*counter.supervisor, customer_id)
+        .await
+        .unwrap()
+        .expect("the customer");
+    assert_eq!(
+        (state.blocker, state.water_owed, state.card_no),
+        (Some(CloseBlocker::WaterOwed), owed, None)
+    );
+    let before = counter.footprint().await;
+    assert_eq!(
+        closing::close(&*counter.supervisor, "close-owed", customer_id)
+            .await
+            .unwrap(),
+        CloseOutcome::Refused(CloseBlocker::WaterOwed)
+    );
+    assert_eq!(counter.footprint().await, before, "nothing written");
+
+    card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
+        .await
+        .unwrap()
+        .expect("owed");
+    assert_eq!(
+        closing::close(&*counter.supervisor, "close-paid", customer_id)
+            .await
+            .unwrap(),
+        CloseOutcome::Closed
+    );
+    assert_eq!(books_check(&counter).await, Vec::<String>::new());
+}
+
+/// s41-f, walked by hand: a customer owing water a meter loaded unpaid (sql/V163: a recharge
+/// an old copy settled failed, the balance spent since, the card that took it swiped on the
+/// meter first) was transferred: the debt stayed on the customer's row and the new owner's first
+/// recharge took it, on a receipt in the new owner's name. The present owner pays it first, as
+/// unpaid bills (sql/V183): the preview says it, the desk's transfer answers `WaterOwed` and
+/// writes nothing, the clerk's own INSERT of the owner history is refused (MD431); paid, the
+/// transfer is made.
+#[tokio::test]
+async fn a_customer_owing_water_a_meter_loaded_unpaid_is_transferred_only_once_it_is_paid() {
+    let mut counter = Counter::new().await;
+    let (begun, owed) = owing_water_a_meter_loaded_unpaid(&mut counter).await;
+    let preview = {
+        let (client, _) = clerk_connection(&counter).await;
+        customer_changes::transfer_preview(&**client, counter.customer.customer_id)
+            .await
+            .unwrap()
+            .expect("the customer's preview")
+    };
+    assert_eq!(
+        (
+            preview.water_owed,
+            preview.unpaid_bills,
+            preview.card_operation_pending
+        ),
+        (owed, 0, false)
+    );
+
+    let before = counter.footprint().await;
+    assert_eq!(
+        transfer_asked(&counter, "transfer-owed", "Anna Schmidt").await,
+        TransferOutcome::WaterOwed { amount: owed },
+        "what the preview said is what F2 meets"
+    );
+    let (clerk, _) = clerk_connection(&counter).await;
+    let by_hand = clerk
+        .execute(
+            "INSERT INTO customer_owner_history (customer_id, previous_owner, transferred_by)
+             VALUES ($1, '{}', $2)",
+            &[&counter.customer.customer_id, &CLERK],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        by_hand.as_db_error().map(|error| error.code().code()),
+        Some("MD431"),
+        "{:?}",
+        by_hand.as_db_error().map(|error| error.message())
+    );
+    assert_eq!(counter.footprint().await, before, "nothing written");
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM customer_owner_history")
+            .await,
+        0
+    );
+
+    // The present owner pays it (the next recharge's F2 pays it first): then transferred.
+    let paid = card_ops::pay_owed(&mut counter.clerk, begun.operation_id, "cash")
+        .await
+        .unwrap()
+        .expect("owed");
+    assert_eq!(paid.amount, owed);
+    transfer_now(&counter, "transfer-paid", "Anna Schmidt").await;
+    assert_eq!(books_check(&counter).await, Vec::<String>::new());
 }
 
 /// s37-d's deadlock, s39-f's order (sql/V165): a settle takes the customer's account before it

@@ -8,6 +8,7 @@ use crate::db::CachingClient;
 use chrono::NaiveDate;
 
 use super::DbError;
+use super::card_ops::WATER_OWED;
 use super::rows::{from_columns, read_opt, word};
 use crate::domain::money::{Money, Volume};
 
@@ -22,6 +23,9 @@ pub enum CloseBlocker {
     /// deduction.
     FinalReading,
     UnpaidBills,
+    /// Water a meter loaded unpaid is owed (sql/V163): the next card recharge takes it first
+    /// (sql/V184).
+    WaterOwed,
     /// A system-prepaid balance below zero: the customer pays it first.
     BalanceOwed,
     /// Money left on the account: refunded first.
@@ -40,6 +44,7 @@ impl FromStr for CloseBlocker {
             "card_pending" => CloseBlocker::CardPending,
             "final_reading" => CloseBlocker::FinalReading,
             "unpaid_bills" => CloseBlocker::UnpaidBills,
+            "water_owed" => CloseBlocker::WaterOwed,
             "balance_owed" => CloseBlocker::BalanceOwed,
             "balance_left" => CloseBlocker::BalanceLeft,
             "card_active" => CloseBlocker::CardActive,
@@ -66,6 +71,8 @@ pub struct Closing {
     pub balance: Money,
     pub unpaid_bills: i64,
     pub arrears: Money,
+    /// What the customer owes for water a meter loaded unpaid (zero: nothing).
+    pub water_owed: Money,
     pub final_reading: Option<FinalReading>,
     /// The active card's number.
     pub card_no: Option<i64>,
@@ -79,11 +86,13 @@ pub async fn closing(
 ) -> Result<Option<Closing>, DbError> {
     read_opt(
         client,
-        "SELECT c.customer_no, c.name, m.meter_no, c.business_model, a.balance,
+        &format!(
+            "SELECT c.customer_no, c.name, m.meter_no, c.business_model, a.balance,
                 (SELECT count(*) FROM bill b
                  WHERE b.account_id = a.id AND b.status = 'unpaid') AS unpaid_bills,
                 (SELECT coalesce(sum(b.amount), 0) FROM bill b
                  WHERE b.account_id = a.id AND b.status = 'unpaid') AS arrears,
+                ({WATER_OWED}) AS water_owed,
                 l.read_on AS final_on, l.electronic AS final_electronic,
                 (SELECT k.card_no FROM card k
                  WHERE k.customer_id = c.id AND k.state = 'active') AS card_no,
@@ -91,11 +100,13 @@ pub async fn closing(
          FROM customer c JOIN account a ON a.customer_id = c.id
          JOIN meter m ON m.id = c.meter_id
          LEFT JOIN LATERAL reading_latest(c.meter_id) l ON l.source = 'final'
-         WHERE c.id = $1",
+         WHERE c.id = $1"
+        ),
         &[&customer_id],
         |row| {
             Ok(from_columns!(row => Closing {
                 customer_no, name, meter_no, business_model, balance, unpaid_bills, arrears,
+                water_owed,
                 final_reading: row.get::<_, Option<NaiveDate>>("final_on").map(|read_on| {
                     FinalReading { read_on, electronic: row.get("final_electronic") }
                 }),

@@ -16,12 +16,14 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 use super::applied_write::{Outcome, write_once};
+use super::card_ops::WATER_OWED;
 use super::rows::{from_columns, word};
 use crate::domain::customer_number::CustomerNumber;
 use crate::domain::customer_rules::{
     AccountKind, BasicInfo, BusinessModel, EnterpriseInfo, Field, Nature, PersonalInfo,
     StatisticalInfo,
 };
+use crate::domain::money::Money;
 
 /// The customer columns that hold the basic information, in the order of [`Columns::values`].
 const BASIC_COLUMNS: &str = "name, address, phone, id_document_no, household_size, email, credit_code, contact_person, remark";
@@ -519,6 +521,10 @@ pub struct TransferPreview {
     pub account_kind: AccountKind,
     /// A transfer is refused while there are any.
     pub unpaid_bills: i64,
+    /// What the customer owes for water a meter loaded unpaid (sql/V163; zero: nothing): the
+    /// present owner's to pay before a transfer, as the bills are
+    /// ([`TransferOutcome::WaterOwed`]).
+    pub water_owed: Money,
     /// A card operation of the customer is pending: the transfer waits until it is settled
     /// (sql/V131, [`TransferOutcome::CardOperationPending`]), said before the new owner is typed.
     pub card_operation_pending: bool,
@@ -534,6 +540,12 @@ pub enum TransferOutcome {
     /// A postpaid account has this many unpaid bills: they are the previous owner's to pay.
     UnpaidBills {
         count: i64,
+    },
+    /// The customer owes `amount` for water a meter loaded unpaid (sql/V163), which the
+    /// present owner drew: paid (with the next card recharge) before a transfer, or the new
+    /// owner's first recharge would take it (sql/V183, SQLSTATE MD431). Nothing was written.
+    WaterOwed {
+        amount: Money,
     },
     /// The owner changed since the clerk read them (another desk transferred the customer, or
     /// saved a change of their information): nothing was written. `current` is who is stored
@@ -562,13 +574,16 @@ pub async fn transfer_preview(
 ) -> Result<Option<TransferPreview>, DbError> {
     client
         .query_opt(
-            "SELECT a.balance, a.kind,
+            &format!(
+                "SELECT a.balance, a.kind,
                     (SELECT count(*) FROM bill b WHERE b.account_id = a.id AND b.status = 'unpaid')
                         AS unpaid_bills,
+                    ({WATER_OWED}) AS water_owed,
                     EXISTS (SELECT FROM card_operation o
                             WHERE o.customer_id = a.customer_id AND o.state = 'pending')
                         AS card_operation_pending
-             FROM account a WHERE a.customer_id = $1",
+             FROM account a WHERE a.customer_id = $1"
+            ),
             &[&customer_id],
         )
         .await?
@@ -577,6 +592,7 @@ pub async fn transfer_preview(
                 balance: row.get("balance"),
                 account_kind: word(&row, "kind")?,
                 unpaid_bills: row.get("unpaid_bills"),
+                water_owed: row.get("water_owed"),
                 card_operation_pending: row.get("card_operation_pending"),
             })
         })
@@ -677,16 +693,25 @@ async fn transfer_of(
         // (its receipt's key) and waits for the account (sql/V131 refuses it too, for psql).
         let blockers = transaction
             .query_one(
-                "SELECT (SELECT count(*) FROM bill
-                         WHERE account_id = $1 AND status = 'unpaid') AS unpaid,
-                        EXISTS (SELECT FROM card_operation
-                                WHERE customer_id = $2 AND state = 'pending') AS card_pending",
-                &[&account_id, &customer_id],
+                &format!(
+                    "SELECT (SELECT count(*) FROM bill
+                             WHERE account_id = a.id AND status = 'unpaid') AS unpaid,
+                            ({WATER_OWED}) AS water_owed,
+                            EXISTS (SELECT FROM card_operation
+                                    WHERE customer_id = a.customer_id AND state = 'pending')
+                                AS card_pending
+                     FROM account a WHERE a.id = $1"
+                ),
+                &[&account_id],
             )
             .await?;
         let unpaid: i64 = blockers.get("unpaid");
         if unpaid > 0 {
             return Ok(TransferOutcome::UnpaidBills { count: unpaid });
+        }
+        let water_owed: Money = blockers.get("water_owed");
+        if !water_owed.is_zero() {
+            return Ok(TransferOutcome::WaterOwed { amount: water_owed });
         }
         if blockers.get::<_, bool>("card_pending") {
             return Ok(TransferOutcome::CardOperationPending);

@@ -378,7 +378,14 @@ impl PageQuery {
             // of the transaction (`index_entries`): when it counted more than the bound, no row
             // after the first is read and the walk goes on from where the seek began instead. The
             // runs the index is asked for are computed once, in `asked` (sql/V35).
-            let walk_on = format!("{limit} * {window} / {COMMON_IN_WINDOW}");
+            // At least one row: a page of none (the probe of what lies before a page read from
+            // a row, `limit` 1) in a window under two rows would make it 0 and `seek_from`'s
+            // OFFSET -1, which the server refuses as soon as `seek_from` is read, run or not.
+            let walk_on = (i64::try_from(limit)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(window)
+                / COMMON_IN_WINDOW)
+                .max(1);
             let on_row = &contains.on_row;
             let indexed = &contains.indexed;
             let keys = &contains.keys;

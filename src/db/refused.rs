@@ -111,6 +111,10 @@ pub const NOT_SAID: &[(&str, &str)] = &[
         "answered by the transfer: a card operation pending (TransferOutcome::CardOperationPending, sql/V131)",
     ),
     (
+        "MD431",
+        "answered by the transfer, asked first behind the account's lock: water a meter loaded unpaid (TransferOutcome::WaterOwed, sql/V183)",
+    ),
+    (
         "operator_db_role_key",
         "the server role is made from the login, which `operator_login_key` keeps apart first",
     ),

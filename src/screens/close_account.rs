@@ -123,6 +123,7 @@ fn why_key(blocker: CloseBlocker) -> &'static str {
         CloseBlocker::CardPending => "close_account.why_card_pending",
         CloseBlocker::FinalReading => "close_account.why_final_reading",
         CloseBlocker::UnpaidBills => "close_account.why_unpaid_bills",
+        CloseBlocker::WaterOwed => "close_account.why_water_owed",
         CloseBlocker::BalanceOwed => "close_account.why_balance_owed",
         CloseBlocker::BalanceLeft => "close_account.why_balance_left",
         CloseBlocker::CardActive => "close_account.why_card_active",
@@ -135,7 +136,10 @@ fn why(app: &App, closing: &Closing, blocker: CloseBlocker, customer_no: i64) ->
         .card_no
         .map(|no| format!("{no:08}"))
         .unwrap_or_default();
-    let owed = unsigned(closing.balance);
+    let owed = match blocker {
+        CloseBlocker::WaterOwed => closing.water_owed,
+        _ => unsigned(closing.balance),
+    };
     app.tf(
         why_key(blocker),
         &[
@@ -216,7 +220,8 @@ impl CloseAccountScreen {
                 &self.row,
                 Movement::Refund,
             ))),
-            CloseBlocker::CardPending | CloseBlocker::CardActive => {
+            // The debt is taken first by the next card recharge, on the card screen.
+            CloseBlocker::CardPending | CloseBlocker::WaterOwed | CloseBlocker::CardActive => {
                 hub.open(Box::new(CardScreen::new()));
             }
             CloseBlocker::NotFound | CloseBlocker::AlreadyClosed => {}
@@ -285,6 +290,14 @@ fn steps(closing: &Closing, lang: Lang) -> Vec<(&'static str, String, bool)> {
     };
     let owed = unsigned(closing.balance);
     let balance = match closing.balance.to_decimal() {
+        // Water a meter loaded unpaid is money owed too, taken before the balance is settled.
+        _ if !closing.water_owed.is_zero() => (
+            lang.tf(
+                "close_account.water_owed",
+                &[("amount", &closing.water_owed)],
+            ),
+            false,
+        ),
         amount if amount.is_sign_negative() && !amount.is_zero() => (
             lang.tf("close_account.balance_owed", &[("amount", &owed)]),
             false,
@@ -514,6 +527,7 @@ mod tests {
             CloseBlocker::CardPending,
             CloseBlocker::FinalReading,
             CloseBlocker::UnpaidBills,
+            CloseBlocker::WaterOwed,
             CloseBlocker::BalanceOwed,
             CloseBlocker::BalanceLeft,
             CloseBlocker::CardActive,

@@ -94,6 +94,9 @@ fn told(outcome: &TransferOutcome, lang: Lang) -> (bool, MessageKind, String) {
         TransferOutcome::UnpaidBills { count } => {
             (false, MessageKind::Error, unpaid_text(lang, *count))
         }
+        TransferOutcome::WaterOwed { amount } => {
+            (false, MessageKind::Error, owed_text(lang, *amount))
+        }
         TransferOutcome::Changed { current } => {
             let owner = who(&current.info);
             let text = lang.tf("transfer.changed_left", &[("owner", &inert(&owner))]);
@@ -128,6 +131,11 @@ fn unpaid_text(lang: Lang, count: i64) -> String {
     lang.tf("transfer.unpaid", &[("count", &count)])
 }
 
+/// Why water a meter loaded unpaid refuses a transfer, on the message line.
+fn owed_text(lang: Lang, amount: Money) -> String {
+    lang.tf("transfer.water_owed", &[("amount", &amount)])
+}
+
 /// `t` on the customer table's `row`: a closed account has nothing to hand over, which is said
 /// before any form is typed; otherwise the screen opens and asks for what it needs.
 pub fn start(row: &CustomerRow, hub: &mut Hub) {
@@ -158,9 +166,20 @@ impl TransferView {
             .filter(|count| *count > 0)
     }
 
-    /// Whether the preview read a pending card operation (and no unpaid bills, said first).
+    /// What the customer owes for water a meter loaded unpaid, once the preview has read a
+    /// debt (and no unpaid bills, said first): the present owner pays it before a transfer.
+    pub fn water_owed(&self) -> Option<Money> {
+        self.preview
+            .as_ref()
+            .map(|p| p.water_owed)
+            .filter(|owed| self.unpaid_bills().is_none() && !owed.is_zero())
+    }
+
+    /// Whether the preview read a pending card operation (and no unpaid bills nor debt, said
+    /// first).
     pub fn card_operation_pending(&self) -> bool {
         self.unpaid_bills().is_none()
+            && self.water_owed().is_none()
             && self
                 .preview
                 .as_ref()
@@ -192,6 +211,12 @@ impl TransferView {
                     .tf("counter_bills.transfer_unpaid", &[("count", &count)]);
                 hub.say(MessageKind::Error, text);
             }
+            return;
+        }
+        if let Some(owed) = self.water_owed() {
+            // Paid with the customer's next card recharge, on the card screen: nothing to open
+            // from here.
+            hub.say(MessageKind::Error, owed_text(lang, owed));
             return;
         }
         if self.preview.is_none() {
@@ -227,7 +252,8 @@ impl TransferView {
     /// F12/Esc/F3 on the confirmation go back to the form, everything kept, unless the transfer
     /// is on its way: then they leave the screen. True if taken.
     fn confirmation_key(&mut self, command: Option<Command>, hub: &mut Hub) -> bool {
-        let refused = self.preview.is_none() || self.unpaid_bills().is_some();
+        let refused =
+            self.preview.is_none() || self.unpaid_bills().is_some() || self.water_owed().is_some();
         if command == Some(Command::Save) && refused {
             self.submit(hub);
             return true;
@@ -262,6 +288,15 @@ impl TransferView {
             TransferOutcome::UnpaidBills { count } => {
                 self.confirming = None;
                 hub.say(MessageKind::Error, unpaid_text(lang, *count));
+            }
+            // Recorded after the preview was read (the card read at another desk): said on the
+            // form from now on, as the preview would have.
+            TransferOutcome::WaterOwed { amount } => {
+                self.confirming = None;
+                if let Some(preview) = self.preview.as_mut() {
+                    preview.water_owed = *amount;
+                }
+                hub.say(MessageKind::Error, owed_text(lang, *amount));
             }
             TransferOutcome::Changed { current } => {
                 // The new owner typed stays, in the confirmation: F2 hands over the owner
@@ -321,24 +356,28 @@ impl Screen for TransferView {
         let customer = (self.customer_no, self.owner.as_str());
         customer_heading(frame, area, theme, lang.t("screen.transfer"), customer);
         if let Some(preview) = &self.preview {
-            let line = if let Some(count) = self.unpaid_bills() {
-                let text = unpaid_text(lang, count);
-                Line::from(Span::styled(
-                    truncate(&format!(" ! {text}"), room),
-                    theme.error(),
-                ))
+            // What refuses the transfer, else the balance that stays.
+            let refused = if let Some(count) = self.unpaid_bills() {
+                Some(unpaid_text(lang, count))
+            } else if let Some(owed) = self.water_owed() {
+                Some(lang.tf("transfer.water_owed_line", &[("amount", &owed)]))
             } else if self.card_operation_pending() {
-                let text = lang.t("transfer.card_pending_line");
-                Line::from(Span::styled(
+                Some(lang.t("transfer.card_pending_line").to_owned())
+            } else {
+                None
+            };
+            let line = match refused {
+                Some(text) => Line::from(Span::styled(
                     truncate(&format!(" ! {text}"), room),
                     theme.error(),
-                ))
-            } else {
-                let text = lang.tf(
-                    "transfer.balance_stays",
-                    &[("balance", &money(preview.balance))],
-                );
-                Line::raw(truncate(&format!(" {text}"), room))
+                )),
+                None => {
+                    let text = lang.tf(
+                        "transfer.balance_stays",
+                        &[("balance", &money(preview.balance))],
+                    );
+                    Line::raw(truncate(&format!(" {text}"), room))
+                }
             };
             line_at(frame, area, 1, line);
         }
@@ -443,6 +482,8 @@ impl Screen for TransferView {
             self.preview = preview.clone();
             if let Some(count) = self.unpaid_bills() {
                 hub.say(MessageKind::Error, unpaid_text(lang, count));
+            } else if let Some(owed) = self.water_owed() {
+                hub.say(MessageKind::Error, owed_text(lang, owed));
             } else if self.card_operation_pending() {
                 // Before the new owner is typed, with the way out, as unpaid bills are said.
                 hub.say(MessageKind::Error, lang.t("transfer.card_pending_first"));

@@ -349,6 +349,10 @@ fn roles_departments_and_cards_are_named_in_chinese() {
             named(2, "department.add", "department", Some(4)),
             named(1, "card.discrepancy", "card", Some(12345)),
             named(0, "card.found_on_card", "system_card", Some(77)),
+            // s41-f, by hand: the debt of water a meter loaded unpaid (sql/V163) and its
+            // payment showed as "card.owed" and "card.owed_paid".
+            named(-1, "card.owed", "card_operation", Some(2102)),
+            named(-2, "card.owed_paid", "card_operation", Some(2102)),
         ],
         more_before: false,
         more_after: false,
@@ -362,10 +366,19 @@ fn roles_departments_and_cards_are_named_in_chinese() {
         "卡与数据库不一致",
         "系统卡 77",
         "卡上找到失败充值",
+        "记欠款：未付水费",
+        "补收未付水费",
     ] {
         assert!(screen.contains(name), "{name}: {screen}");
     }
-    for raw in ["role", "department", "card", "discrepancy", "found_on"] {
+    for raw in [
+        "role",
+        "department",
+        "card",
+        "discrepancy",
+        "found_on",
+        "owed",
+    ] {
         assert!(!screen.contains(raw), "{raw}: {screen}");
     }
 }

@@ -4547,21 +4547,6 @@ fn a_failed_recharge_found_that_the_balance_cannot_repay_is_told_whole_at_80x24(
     }
 }
 
-/// The screen's text with its rows' quotes, frames and spaces taken out, so words broken over
-/// rows read on.
-fn flat(screen: &str) -> String {
-    screen
-        .lines()
-        .map(|row| {
-            let row = row.split("\" Hidden").next().unwrap_or(row);
-            row.trim_matches('"')
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != '│')
-                .collect::<String>()
-        })
-        .collect()
-}
-
 /// s37-e, "found, not fixed": at 80×24 the message that an older copy was brought back lost its
 /// last word to the message line's two rows ("…so the meter loads nothing from it. …":
 /// "Reported." only in `:messages`). Each older copy's message, read or written, is now whole

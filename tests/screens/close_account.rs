@@ -74,6 +74,11 @@ fn closing(blocker: Option<CloseBlocker>) -> Closing {
         } else {
             Money::ZERO
         },
+        water_owed: if blocker == Some(CloseBlocker::WaterOwed) {
+            money("5.00")
+        } else {
+            Money::ZERO
+        },
         final_reading: (blocker != Some(CloseBlocker::FinalReading) || done).then(|| {
             FinalReading {
                 read_on: "2025-05-15".parse().unwrap(),
@@ -102,6 +107,43 @@ fn the_steps_with_unpaid_bills() {
     assert!(screen.contains("[ ] 2 Bills paid"), "{screen}");
     assert!(screen.contains("2 unpaid, 130.00"), "{screen}");
     insta::assert_snapshot!("close_account_unpaid", screen);
+}
+
+/// s41-f: the debt of water a meter loaded unpaid (sql/V163) is a step of the close (sql/V184):
+/// the balance's step says it, the line under the steps says what takes it, whole at 80×24 in
+/// both languages, and F2 opens the card screen, whose next recharge takes it first.
+#[test]
+fn the_steps_with_water_a_meter_loaded_unpaid() {
+    for (lang, step, why) in [
+        (
+            Lang::En,
+            "[ ] 3 Balance settled",
+            "5.00 is owed for water a meter loaded unpaid (an old card copy): the next card \
+             recharge takes it first. F2 opens the card screen.",
+        ),
+        (
+            Lang::Zh,
+            "[ ] 3 余额已结清",
+            "欠 5.00，为水表已充入而未付款的水费（旧卡副本所致）：下次 IC 卡充值时先收此款。按 F2 \
+             打开 IC 卡界面。",
+        ),
+    ] {
+        let mut app = close_screen(supervisor(lang), Some(CloseBlocker::WaterOwed));
+        let screen = render(&app);
+        let owed = match lang {
+            Lang::En => "5.00 owed for water a meter loaded unpaid",
+            Lang::Zh => "欠 5.00：水表已充入而未付款的水费",
+        };
+        let step_row = screen.lines().find(|row| row.contains(step));
+        assert!(
+            step_row.is_some_and(|row| row.contains(owed)),
+            "{lang:?}: {screen}"
+        );
+        assert!(flat(&screen).contains(&flat(why)), "{lang:?}: {screen}");
+        insta::assert_snapshot!(format!("close_account_water_owed_{lang:?}"), screen);
+        press(&mut app, KeyCode::F(2));
+        assert!(app.screen.is::<CardScreen>(), "{lang:?}");
+    }
 }
 
 #[test]

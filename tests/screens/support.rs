@@ -279,3 +279,18 @@ pub fn pages_answered(app: &mut App, sent: Vec<(u64, Request)>) -> Vec<(u64, Req
     }
     rest
 }
+
+/// The screen's text with its rows' quotes, frames and spaces taken out, so words broken over
+/// rows read on.
+pub fn flat(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|row| {
+            let row = row.split("\" Hidden").next().unwrap_or(row);
+            row.trim_matches('"')
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '│')
+                .collect::<String>()
+        })
+        .collect()
+}

@@ -33,6 +33,12 @@ pub(super) const OWED: &str = "SELECT w.operation_id, o.purchase_seq, o.volume_l
      WHERE w.customer_id = $1
      ORDER BY w.operation_id";
 
+/// What the customer of account `a` owes for water a meter loaded unpaid, as a subquery: the
+/// sum of [`OWED`]'s debts, zero when none. A transfer and a close wait for it (sql/V183, V184).
+pub(crate) const WATER_OWED: &str = "SELECT coalesce(sum(w.amount), 0) FROM card_recharge_owed w
+     JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
+     WHERE w.customer_id = a.customer_id";
+
 /// The debts customer `customer_id` has not paid yet.
 pub async fn owed(client: &impl CachingClient, customer_id: i64) -> Result<Vec<Owed>, DbError> {
     client
