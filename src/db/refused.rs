@@ -103,6 +103,10 @@ pub const KNOWN: &[Known] = &[
 /// own answers them first, or no screen can reach them.
 pub const NOT_SAID: &[(&str, &str)] = &[
     (
+        "card_recharge_owed_numbers_a_number",
+        "a card debt's sum is written by the database's own functions from an operation's sum, never NaN (sql/V172, V148's rule)",
+    ),
+    (
         "applied_write_kind_check",
         "the kinds of the desk's own exactly-once records: written by the desk's code only",
     ),
