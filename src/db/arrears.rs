@@ -1,5 +1,6 @@
-//! Customers with unpaid bills (`:arrears`): largest arrears first, then the oldest bill, in
-//! keyset pages over the unpaid bills' partial index (sql/V21).
+//! Customers who owe (`:arrears`): unpaid bills, and a card meter's water a meter loaded unpaid
+//! (sql/V163's debts, while their recharge is still failed); largest arrears first, then the
+//! oldest, in keyset pages over the unpaid bills' partial index (sql/V21) and the debts.
 
 use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
@@ -16,7 +17,9 @@ pub struct Owing {
     pub name: String,
     pub arrears: Money,
     pub bills: i64,
-    /// When the oldest unpaid bill was issued.
+    /// Card purchases a meter loaded unpaid (a card meter's customer has no bills).
+    pub card_debts: i64,
+    /// When the oldest unpaid bill was issued, or the oldest debt found.
     pub oldest: DateTime<Utc>,
 }
 
@@ -79,11 +82,20 @@ async fn read(
         client,
         &format!(
             "WITH owed AS (
-                 SELECT b.account_id, sum(b.amount) AS arrears, count(*) AS bills,
-                        min(b.issued_at) AS oldest
-                 FROM bill b WHERE b.status = 'unpaid' GROUP BY b.account_id
+                 SELECT u.account_id, sum(u.amount) AS arrears,
+                        count(*) FILTER (WHERE u.bill) AS bills,
+                        count(*) FILTER (WHERE NOT u.bill) AS card_debts,
+                        min(u.since) AS oldest
+                 FROM (SELECT b.account_id, b.amount, b.issued_at AS since, true AS bill
+                       FROM bill b WHERE b.status = 'unpaid'
+                       UNION ALL
+                       SELECT a.id, w.amount, w.found_at, false
+                       FROM card_recharge_owed w
+                       JOIN card_operation op ON op.id = w.operation_id AND op.state = 'failed'
+                       JOIN account a ON a.customer_id = w.customer_id) u
+                 GROUP BY u.account_id
              )
-             SELECT c.customer_no, c.name, o.arrears, o.bills, o.oldest
+             SELECT c.customer_no, c.name, o.arrears, o.bills, o.card_debts, o.oldest
              FROM owed o
              JOIN account a ON a.id = o.account_id
              JOIN customer c ON c.id = a.customer_id
@@ -93,7 +105,11 @@ async fn read(
              LIMIT $4"
         ),
         &[&arrears, &oldest, &customer_no, &limit],
-        |row| Ok(from_columns!(row => Owing { customer_no, name, arrears, bills, oldest })),
+        |row| {
+            Ok(from_columns!(row => Owing {
+                customer_no, name, arrears, bills, card_debts, oldest
+            }))
+        },
     )
     .await
 }
