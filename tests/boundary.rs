@@ -4139,7 +4139,7 @@ async fn a_clerk_raises_no_meter_write_back_and_records_a_debt_only_from_one_nam
                 write_back(9)
             )
         ),
-        "1 t t"
+        "1 true true"
     );
 }
 

@@ -1698,7 +1698,8 @@ async fn a_debt_of_loaded_water_keeps_its_write_back_for_the_key_and_is_listed_i
             .await
             .unwrap()
     };
-    let checked = evidence(&counter, &key_()).await;
+    let key = key_();
+    let checked = evidence(&counter, &key).await;
     assert_eq!((checked.checked, checked.disagreements), (1, vec![]));
     let other_key = "11".repeat(32).parse().unwrap();
     assert_eq!(evidence(&counter, &other_key).await.disagreements.len(), 1);
@@ -1726,7 +1727,7 @@ async fn a_debt_of_loaded_water_keeps_its_write_back_for_the_key_and_is_listed_i
         .await
         .unwrap();
     assert_eq!(
-        evidence(&counter, &key_()).await.disagreements,
+        evidence(&counter, &key).await.disagreements,
         [format!(
             "debt of card operation {} (card {card_no}): the meter write-back it was recorded \
              from is not signed by the card key",
