@@ -274,6 +274,12 @@ END $$;
 -- ───────────────────────────── 3. The debt and its write-back ─────────────────────────────
 
 ALTER TABLE card_recharge_owed ADD COLUMN IF NOT EXISTS write_back bytea;
+-- V163's table had no NaN check of its sum (V148's one constraint a table: a NaN is above every
+-- number, so `amount > 0` let it through); only its definer function writes it.
+ALTER TABLE card_recharge_owed
+    DROP CONSTRAINT IF EXISTS card_recharge_owed_numbers_a_number,
+    ADD CONSTRAINT card_recharge_owed_numbers_a_number
+        CHECK ('(-Infinity,Infinity)'::numrange @> ALL (ARRAY[amount])) NOT VALID;
 
 DROP FUNCTION IF EXISTS card_recharge_found_loaded(bigint, bytea);
 

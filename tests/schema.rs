@@ -2077,8 +2077,12 @@ async fn nan_and_infinity_are_refused_in_every_numeric_column_of_every_table() {
             }
         }
     }
-    // The demo stores no system card (they are the card rig's): tried by an INSERT.
-    assert_eq!(empty, ["system_card", "system_card_credit_line"]);
+    // The demo stores no system card (they are the card rig's) nor a debt of water a meter
+    // loaded unpaid (sql/V163): tried by an INSERT.
+    assert_eq!(
+        empty,
+        ["card_recharge_owed", "system_card", "system_card_credit_line"]
+    );
     assert!(tried >= 3 * columns.len(), "tried {tried}");
 }
 
