@@ -4040,8 +4040,7 @@ fn write_back(last_loaded: u32) -> String {
 /// is kept with the debt. The customer of `failed_by_a_copy_and_spent`: purchases 6 and 8
 /// done, 9 failed (4.00), the card's write-back at 7, balance 2.00.
 #[tokio::test]
-async fn a_clerk_raises_no_meter_write_back_and_records_a_debt_only_from_one_naming_its_purchase()
-{
+async fn a_meter_write_back_is_raised_and_a_debt_recorded_only_as_the_card_shows() {
     let (db, account) = desk().await;
     let customer = with_a_card(&db, account).await;
     failed_by_a_copy_and_spent(&db, account, customer).await;
@@ -4060,60 +4059,62 @@ async fn a_clerk_raises_no_meter_write_back_and_records_a_debt_only_from_one_nam
     let found = |back: &str| format!("SELECT card_recharge_found_loaded({op}, {record}, {back})");
     let past = "no such purchase or card was written for its customer";
     let before = written(&db);
-    for (sql, words) in [
-        // By hand: the columns are the function's.
-        (
-            "UPDATE card SET meter_loaded_seq = 9".to_owned(),
-            "permission denied",
-        ),
-        (
-            "UPDATE card SET meter_generation = 2, meter_read_at = now()".to_owned(),
-            "permission denied",
-        ),
-        // Past every purchase written for the customer (9), or a generation never issued.
-        (noted(10, 1), past),
-        (noted(9, 2), past),
-        // Through a recharge's journal and a settle, their write-back arguments.
-        (
-            recharge_in_one_call(customer, account, "next-10", 10, "2.00", 2_000, "1.00")
-                .replacen("'{}')", "'{}', 1000, 1::smallint)", 1),
-            past,
-        ),
-        (
-            format!(
-                "SELECT state FROM card_operation_settle({op}, '[]', NULL, NULL, {card}, 1000,
-                                                         1::smallint)"
+    for (sql, words) in
+        [
+            // By hand: the columns are the function's.
+            (
+                "UPDATE card SET meter_loaded_seq = 9".to_owned(),
+                "permission denied",
             ),
-            past,
-        ),
-        // A purchase journaled ahead of the next (10) would lift that bound.
-        (
-            recharge_in_one_call(customer, account, "ahead-1000", 1000, "2.00", 2_000, "1.00"),
-            "next purchase is 10, not 1000",
-        ),
-        // A debt from a write-back that does not name purchase 9 the last loaded: an older
-        // one, a later one (which says nothing of 9), none, or not a write-back.
-        (
-            found(&write_back(8)),
-            "does not say purchase 9 was the last the meter loaded",
-        ),
-        (
-            found(&write_back(10)),
-            "does not say purchase 9 was the last the meter loaded",
-        ),
-        (
-            found("NULL"),
-            "does not say purchase 9 was the last the meter loaded",
-        ),
-        (
-            found(&write_back(9).replacen("'01' ||", "'02' ||", 1)),
-            "does not say purchase 9 was the last the meter loaded",
-        ),
-        (
-            found("decode('01' || '00000009' || '01', 'hex')"),
-            "does not say purchase 9 was the last the meter loaded",
-        ),
-    ] {
+            (
+                "UPDATE card SET meter_generation = 2, meter_read_at = now()".to_owned(),
+                "permission denied",
+            ),
+            // Past every purchase written for the customer (9), or a generation never issued.
+            (noted(10, 1), past),
+            (noted(9, 2), past),
+            // Through a recharge's journal and a settle, their write-back arguments.
+            (
+                recharge_in_one_call(customer, account, "next-10", 10, "2.00", 2_000, "1.00")
+                    .replacen("'{}')", "'{}', 1000, 1::smallint)", 1),
+                past,
+            ),
+            (
+                format!(
+                    "SELECT state FROM card_operation_settle({op}, '[]', NULL, NULL, {card}, 1000,
+                                                         1::smallint)"
+                ),
+                past,
+            ),
+            // A purchase journaled ahead of the next (10) would lift that bound.
+            (
+                recharge_in_one_call(customer, account, "ahead-1000", 1000, "2.00", 2_000, "1.00"),
+                "next purchase is 10, not 1000",
+            ),
+            // A debt from a write-back that does not name purchase 9 the last loaded: an older
+            // one, a later one (which says nothing of 9), none, or not a write-back.
+            (
+                found(&write_back(8)),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+            (
+                found(&write_back(10)),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+            (
+                found("NULL"),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+            (
+                found(&write_back(9).replacen("'01' ||", "'02' ||", 1)),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+            (
+                found("decode('01' || '00000009' || '01', 'hex')"),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+        ]
+    {
         refused_with(&db, "clerk", &sql, words);
     }
     assert_eq!(written(&db), before, "a refused write changed something");
@@ -4191,7 +4192,10 @@ async fn a_clerk_can_neither_make_nor_clear_a_debt_of_loaded_water_nor_move_mone
         ),
         // The card's meter write-back says purchase 7 was the last loaded.
         (
-            format!("SELECT card_recharge_found_loaded({op}, {record}, {})", write_back(7)),
+            format!(
+                "SELECT card_recharge_found_loaded({op}, {record}, {})",
+                write_back(7)
+            ),
             "does not say purchase 9 was the last the meter loaded",
         ),
     ] {

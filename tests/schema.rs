@@ -2081,7 +2081,11 @@ async fn nan_and_infinity_are_refused_in_every_numeric_column_of_every_table() {
     // loaded unpaid (sql/V163): tried by an INSERT.
     assert_eq!(
         empty,
-        ["card_recharge_owed", "system_card", "system_card_credit_line"]
+        [
+            "card_recharge_owed",
+            "system_card",
+            "system_card_credit_line"
+        ]
     );
     assert!(tried >= 3 * columns.len(), "tried {tried}");
 }

@@ -528,8 +528,8 @@ pub fn check_debt_evidence(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::card_records::tests::{issue, meter_number};
     use crate::domain::card_records::MeterStatus;
+    use crate::domain::card_records::tests::{issue, meter_number};
 
     const CARD: u32 = 40_000_017;
     const NEW_CARD: u32 = 40_000_025;

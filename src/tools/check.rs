@@ -14,7 +14,11 @@ pub async fn check_command(config: &Config) -> anyhow::Result<()> {
     let mut checks = db::books::check(&mut client).await?;
     // The debts' records are signed with the card key, which only a program of the meterdesk
     // group reads: checked where it is configured, said to be unchecked where it is not.
-    let key = config.card.credentials()?.secrets.map(|secrets| secrets.key);
+    let key = config
+        .card
+        .credentials()?
+        .secrets
+        .map(|secrets| secrets.key);
     if let Some(key) = &key {
         checks.push(db::books::check_debt_evidence_with(&**client, key).await?);
     }
