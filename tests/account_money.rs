@@ -594,11 +594,25 @@ async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
         report.starts_with("ok     every account's balance"),
         "{report}"
     );
-    let (status, out) = meterdesk_check(&db);
+    let (status, out) = meterdesk_check(&db, None);
     assert!(status.success(), "{out}");
     assert_eq!(
         out.lines().filter(|line| line.starts_with("ok ")).count(),
         6,
+        "{out}"
+    );
+    // The debts' card records (sql/V173) are checked only where the card key is.
+    assert!(
+        out.contains("not checked: the debts' card records (no card key here"),
+        "{out}"
+    );
+    let (status, out) = meterdesk_check(&db, Some(&"00".repeat(32)));
+    assert!(status.success(), "{out}");
+    assert!(
+        out.contains(
+            "ok     every debt of water a meter loaded unpaid was recorded from its purchase and \
+             a meter write-back that loaded it last, signed with the card key (0 checked"
+        ) && !out.contains("not checked"),
         "{out}"
     );
 
@@ -637,7 +651,7 @@ async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
         failed[1].disagreements
     );
     assert!(meterdesk::tools::check::report(&checks).contains("FAILED"));
-    let (status, out) = meterdesk_check(&db);
+    let (status, out) = meterdesk_check(&db, None);
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(out.contains("ledger sums to 75.00"), "{out}");
     assert!(
@@ -647,11 +661,18 @@ async fn the_check_finds_balanced_books_and_every_corruption_of_a_copy() {
     drop(owner);
 }
 
-/// `meterdesk check` against `db` as its owner: the exit status, and what it printed.
-fn meterdesk_check(db: &TestDb) -> (std::process::ExitStatus, String) {
+/// `meterdesk check` against `db` as its owner, with the card key `card_key` (and a PIN) in
+/// its environment or none: the exit status, and what it printed.
+fn meterdesk_check(db: &TestDb, card_key: Option<&str>) -> (std::process::ExitStatus, String) {
+    use meterdesk::config::{KEY_ENV, PIN_ENV};
     let dir = std::env::temp_dir().join(format!("md-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meterdesk"))
+    let mut check = std::process::Command::new(env!("CARGO_BIN_EXE_meterdesk"));
+    match card_key {
+        Some(key) => check.env(KEY_ENV, key).env(PIN_ENV, "1234"),
+        None => check.env_remove(KEY_ENV).env_remove(PIN_ENV),
+    };
+    let output = check
         .arg("check")
         .env("DATABASE_URL", &db.conn_str)
         .env(meterdesk::config::SYSTEM_CONFIG_ENV, dir.join("none.toml"))

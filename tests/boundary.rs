@@ -4026,6 +4026,124 @@ async fn failed_by_a_copy_and_spent(db: &TestDb, account: i64, customer: i64) {
         .unwrap();
 }
 
+/// A card meter write-back (EF 0003, docs/card.md) as SQL: format 1, purchase `last_loaded` the
+/// last the meter loaded, generation 1, no credit, the MAC's bytes zero (the database cannot
+/// check it; `meterdesk check` does, where the key is).
+fn write_back(last_loaded: u32) -> String {
+    format!("decode('01' || '{last_loaded:08x}' || '01' || repeat('00', 26), 'hex')")
+}
+
+/// sql/V173: a clerk's psql raises no card's meter write-back by hand, nor past what was
+/// written for the customer through the functions that note it (a recharge's journal, a
+/// settle, the read's `card_meter_noted`); journals no purchase ahead of the customer's next;
+/// and records a debt only from a write-back naming that very purchase the last loaded, which
+/// is kept with the debt. The customer of `failed_by_a_copy_and_spent`: purchases 6 and 8
+/// done, 9 failed (4.00), the card's write-back at 7, balance 2.00.
+#[tokio::test]
+async fn a_meter_write_back_is_raised_and_a_debt_recorded_only_as_the_card_shows() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    failed_by_a_copy_and_spent(&db, account, customer).await;
+    let op: i64 = allowed(
+        &db,
+        "clerk",
+        "SELECT id FROM card_operation WHERE idempotency_key = 'recharge-9'",
+    )
+    .parse()
+    .unwrap();
+    let card = "(SELECT card_no FROM card)";
+    let record = "decode(repeat('00', 32), 'hex')";
+    let noted = |loaded: u32, generation: u8| {
+        format!("SELECT card_meter_noted({card}, {loaded}, {generation}::smallint)")
+    };
+    let found = |back: &str| format!("SELECT card_recharge_found_loaded({op}, {record}, {back})");
+    let past = "no such purchase or card was written for its customer";
+    let before = written(&db);
+    for (sql, words) in
+        [
+            // By hand: the columns are the function's.
+            (
+                "UPDATE card SET meter_loaded_seq = 9".to_owned(),
+                "permission denied",
+            ),
+            (
+                "UPDATE card SET meter_generation = 2, meter_read_at = now()".to_owned(),
+                "permission denied",
+            ),
+            // Past every purchase written for the customer (9), or a generation never issued.
+            (noted(10, 1), past),
+            (noted(9, 2), past),
+            // Through a recharge's journal and a settle, their write-back arguments.
+            (
+                recharge_in_one_call(customer, account, "next-10", 10, "2.00", 2_000, "1.00")
+                    .replacen("'{}')", "'{}', 1000, 1::smallint)", 1),
+                past,
+            ),
+            (
+                format!(
+                    "SELECT state FROM card_operation_settle({op}, '[]', NULL, NULL, {card}, 1000,
+                                                         1::smallint)"
+                ),
+                past,
+            ),
+            // A purchase journaled ahead of the next (10) would lift that bound.
+            (
+                recharge_in_one_call(customer, account, "ahead-1000", 1000, "2.00", 2_000, "1.00"),
+                "next purchase is 10, not 1000",
+            ),
+            // A debt from a write-back that does not name purchase 9 the last loaded: an older
+            // one, a later one (which says nothing of 9), none, or not a write-back.
+            (
+                found(&write_back(8)),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+            (
+                found(&write_back(10)),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+            (
+                found("NULL"),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+            (
+                found(&write_back(9).replacen("'01' ||", "'02' ||", 1)),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+            (
+                found("decode('01' || '00000009' || '01', 'hex')"),
+                "does not say purchase 9 was the last the meter loaded",
+            ),
+        ]
+    {
+        refused_with(&db, "clerk", &sql, words);
+    }
+    assert_eq!(written(&db), before, "a refused write changed something");
+
+    // Within what was written, forward only: 8 after 7 is noted, 7 again changes nothing.
+    allowed(&db, "clerk", &noted(8, 1));
+    allowed(&db, "clerk", &noted(7, 1));
+    let seen = "SELECT meter_loaded_seq || ' ' || meter_generation FROM card";
+    assert_eq!(allowed(&db, "super", seen), "8 1");
+
+    // The write-back naming purchase 9: noted by the function, kept with the debt, once.
+    assert_eq!(allowed(&db, "clerk", &found(&write_back(9))), "4.00");
+    assert_eq!(allowed(&db, "clerk", &found(&write_back(9))), "4.00");
+    assert_eq!(allowed(&db, "super", seen), "9 1");
+    assert_eq!(
+        allowed(
+            &db,
+            "super",
+            &format!(
+                "SELECT count(*) || ' ' || bool_and(w.card_no = k.card_no)
+                        || ' ' || bool_and(w.write_back = {})
+                 FROM card_recharge_owed w, card k",
+                write_back(9)
+            )
+        ),
+        "1 true true"
+    );
+}
+
 /// The debt is recorded only by the read's function, for a recharge settled failed from a
 /// card whose journaled record is presented, the balance not covering it and a meter
 /// write-back at or past its purchase noted; paid only with its recharge settled done in the
@@ -4044,6 +4162,7 @@ async fn a_clerk_can_neither_make_nor_clear_a_debt_of_loaded_water_nor_move_mone
     .parse()
     .unwrap();
     let record = "decode(repeat('00', 32), 'hex')";
+    let loaded = write_back(9);
     let owed_deposit = |amount: &str| {
         format!(
             "INSERT INTO receipt (receipt_no, customer_id, operator_id)
@@ -4066,13 +4185,18 @@ async fn a_clerk_can_neither_make_nor_clear_a_debt_of_loaded_water_nor_move_mone
         (owed_deposit("4.00"), "takes no deposit from an operator"),
         // Not the recharge's journaled record.
         (
-            format!("SELECT card_recharge_found_loaded({op}, decode(repeat('01', 32), 'hex'))"),
+            format!(
+                "SELECT card_recharge_found_loaded({op}, decode(repeat('01', 32), 'hex'), {loaded})"
+            ),
             "only a recharge settled failed, whose journaled record",
         ),
-        // No meter write-back at or past purchase 9 was read (the card's says 7).
+        // The card's meter write-back says purchase 7 was the last loaded.
         (
-            format!("SELECT card_recharge_found_loaded({op}, {record})"),
-            "no meter write-back of the customer's cards at or past purchase 9",
+            format!(
+                "SELECT card_recharge_found_loaded({op}, {record}, {})",
+                write_back(7)
+            ),
+            "does not say purchase 9 was the last the meter loaded",
         ),
     ] {
         refused_with(&db, "clerk", &sql, words);
@@ -4080,14 +4204,7 @@ async fn a_clerk_can_neither_make_nor_clear_a_debt_of_loaded_water_nor_move_mone
     assert_eq!(written(&db), before, "a refused write changed something");
 
     // The card's write-back at purchase 9 read: the read records the debt, once.
-    db.pool
-        .get()
-        .await
-        .unwrap()
-        .batch_execute("UPDATE card SET meter_loaded_seq = 9")
-        .await
-        .unwrap();
-    let found = format!("SELECT card_recharge_found_loaded({op}, {record})");
+    let found = format!("SELECT card_recharge_found_loaded({op}, {record}, {loaded})");
     assert_eq!(allowed(&db, "clerk", &found), "4.00");
     assert_eq!(allowed(&db, "clerk", &found), "4.00");
     assert_eq!(

@@ -709,11 +709,29 @@ async fn swiped(services: &Services, meter: &mut meterdesk::domain::meter::Meter
         .unwrap();
 }
 
+/// `r`, 10 m³, F2: the recharge's confirmation, as drawn at 80×24.
+async fn confirm_recharge_of_10_m3(app: &mut App, services: &Services) -> String {
+    press(app, services, KeyCode::Esc).await;
+    press(app, services, KeyCode::Char('r')).await;
+    press(app, services, KeyCode::Tab).await;
+    for c in "10".chars() {
+        press(app, services, KeyCode::Char(c)).await;
+    }
+    press(app, services, KeyCode::F(2)).await;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|frame| meterdesk::ui::draw(frame, app))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
 /// s40-a, through the app's requests on the rig: the card that took a recharge an old copy
 /// failed is swiped on the meter first (the unpaid 5 m³ loaded), then read at the counter — the
 /// debt is recorded and said; the customer's next recharge (on the copy, its purchase loaded)
 /// shows the debt on its confirmation, and F2 pays it on its own receipt, kept with the
-/// recharge's, before the recharge is written: every litre the meter got is paid for.
+/// recharge's, before the recharge is written: every litre the meter got is paid for. The card pulled
+/// before that F2's read (s41-a): the debt's receipt is the customer's all the same, and the
+/// recharge made when the card is back takes nothing for the debt again.
 #[tokio::test]
 async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
     let Some(rig) = Rig::start("card_app_unpaid_owed") else {
@@ -839,43 +857,63 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
 
     // The copy, its purchase #2 loaded by the meter, at the counter: a recharge of 10 m³.
     std::fs::write(&card_file, &copy_now).unwrap();
-    let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    let copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
     swiped(&services, &mut meter).await;
     assert_eq!(meter.credit_litres, 10_000);
     follow_the_reader(&mut app, &services, &events, quiet).await;
-    press(&mut app, &services, KeyCode::Esc).await;
-    press(&mut app, &services, KeyCode::Char('r')).await;
-    press(&mut app, &services, KeyCode::Tab).await;
-    for c in "10".chars() {
-        press(&mut app, &services, KeyCode::Char(c)).await;
-    }
-    press(&mut app, &services, KeyCode::F(2)).await;
-    let screen = {
-        let mut terminal =
-            ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
-        terminal
-            .draw(|frame| meterdesk::ui::draw(frame, &app))
-            .unwrap();
-        terminal.backend().to_string()
-    };
+    let screen = confirm_recharge_of_10_m3(&mut app, &services).await;
     assert!(
         screen.contains("First paid: 5.00 owed for purchase #1, 5.000 m³, a meter loaded"),
         "{screen}"
     );
+    let kept = || -> Vec<String> {
+        // None before the first receipt is kept.
+        let mut kept: Vec<String> = std::fs::read_dir(&receipts_dir)
+            .into_iter()
+            .flatten()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        kept.sort();
+        kept
+    };
+    let kept_before = kept().len();
+
+    // The card pulled before F2 reads it (s40-a's "Found, not fixed"): the debt is paid first,
+    // on its receipt, which the customer gets; the recharge is not made, and said so after it.
+    drop(copy);
     press(&mut app, &services, KeyCode::F(2)).await;
     let told = message(&app);
     assert!(
-        told.starts_with("Debt 5.00 paid, receipt #"),
+        told.starts_with("Debt 5.00 paid, receipt #")
+            && told.contains("Not recharged, nothing charged for it: "),
         "{told}\n{:?}",
+        app.said
+    );
+    let after_the_pull = kept();
+    assert_eq!(after_the_pull.len(), kept_before + 1, "{after_the_pull:?}");
+    assert!(
+        after_the_pull
+            .iter()
+            .any(|receipt| receipt.contains("WATER LOADED UNPAID — PAID")),
+        "{after_the_pull:?}"
+    );
+
+    // Put back: recharged again, the debt not asked nor taken twice.
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let _copy = VirtualCardProcess::insert(PORT_0, &card_file, &[]);
+    follow_the_reader(&mut app, &services, &events, quiet).await;
+    let screen = confirm_recharge_of_10_m3(&mut app, &services).await;
+    assert!(!screen.contains("First paid"), "{screen}");
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(
+        told.starts_with("Recharged") && !told.contains("Debt"),
+        "{told}\n{screen}\n{:?}",
         app.said
     );
 
     // Two receipts kept: the debt's and the recharge's.
-    let mut kept: Vec<String> = std::fs::read_dir(&receipts_dir)
-        .expect("the receipts directory")
-        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
-        .collect();
-    kept.sort();
+    let kept = kept();
     assert!(
         kept.iter()
             .any(|receipt| receipt.contains("WATER LOADED UNPAID — PAID")

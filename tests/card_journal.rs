@@ -1659,6 +1659,98 @@ async fn a_failed_recharge_found_on_its_card_after_the_balance_was_spent_is_left
     );
 }
 
+/// The card that took a recharge failed by an old copy, the balance spent since, swiped on the
+/// meter first: the read records the debt with the card's write-back (sql/V173), which
+/// `meterdesk check` finds signed with the card key and naming the purchase, and which it
+/// finds forged when it is not; the arrears list shows the customer owing it until it is paid.
+#[tokio::test]
+async fn a_debt_of_loaded_water_keeps_its_write_back_for_the_key_and_is_listed_in_the_arrears() {
+    use meterdesk::db::arrears;
+    use meterdesk::db::books::check_debt_evidence_with;
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    counter.done(CLERK, &recharge_m3_from_balance("12")).await;
+    counter.card = took_it;
+    counter.swipe();
+    let found = counter.reconcile().await;
+    assert!(
+        found.iter().any(|difference| matches!(
+            difference,
+            Discrepancy::FailedPurchaseFound { owed: true, .. }
+        )),
+        "{found:?}"
+    );
+    let card_no = i64::from(counter.user_card().issue.card_number);
+    assert_eq!(
+        counter
+            .scalar::<Vec<u8>>("SELECT write_back FROM card_recharge_owed")
+            .await,
+        counter.card[2].to_vec(),
+        "the write-back the debt was recorded from is kept"
+    );
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT card_no FROM card_recharge_owed")
+            .await,
+        card_no
+    );
+    let evidence = async |counter: &Counter, key| {
+        check_debt_evidence_with(&**counter.customer.client, key)
+            .await
+            .unwrap()
+    };
+    let key = key_();
+    let checked = evidence(&counter, &key).await;
+    assert_eq!((checked.checked, checked.disagreements), (1, vec![]));
+    let other_key = "11".repeat(32).parse().unwrap();
+    assert_eq!(evidence(&counter, &other_key).await.disagreements.len(), 1);
+
+    // Listed where a clerk looks for who owes: 12.00, one card debt, no bill.
+    let owing = arrears::page(&**counter.clerk, &PageAt::First, 10)
+        .await
+        .unwrap();
+    let customer_no = i64::from(counter.customer.customer_no);
+    assert_eq!(
+        owing
+            .rows
+            .iter()
+            .map(|row| (row.customer_no, row.arrears, row.bills, row.card_debts))
+            .collect::<Vec<_>>(),
+        [(customer_no, Money::from_cents(1200), 0, 1)]
+    );
+
+    // A write-back the key did not sign, put there by hand (the owner's; no operator may):
+    // `meterdesk check` says so.
+    counter
+        .customer
+        .client
+        .batch_execute("UPDATE card_recharge_owed SET write_back = set_byte(write_back, 31, get_byte(write_back, 31) # 1)")
+        .await
+        .unwrap();
+    assert_eq!(
+        evidence(&counter, &key).await.disagreements,
+        [format!(
+            "debt of card operation {} (card {card_no}): the meter write-back it was recorded \
+             from is not signed by the card key",
+            begun.operation_id
+        )]
+    );
+
+    // Paid: no longer listed.
+    counter
+        .clerk
+        .execute(
+            "SELECT card_recharge_owed_pay($1, 'cash')",
+            &[&begun.operation_id],
+        )
+        .await
+        .unwrap();
+    let owing = arrears::page(&**counter.clerk, &PageAt::First, 10)
+        .await
+        .unwrap();
+    assert!(owing.rows.is_empty(), "{:?}", owing.rows);
+}
+
 /// Another installation's card, sealed with the same key (the demo's, on a shared rig): a
 /// number this database never issued. Reading it at any desk whose role may read cards is told
 /// and audited, not refused.

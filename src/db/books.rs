@@ -3,6 +3,8 @@
 //! rules are in docs/decisions.md ("The books always balance").
 
 use crate::db::CachingClient;
+use crate::domain::card_counter::{DebtEvidenceFault, check_debt_evidence};
+use crate::domain::card_records::MacKey;
 
 use super::DbError;
 
@@ -146,6 +148,65 @@ async fn run(
     Ok(Check {
         rule,
         checked,
+        disagreements,
+    })
+}
+
+/// The rule the database cannot check (it holds no card key): every debt of water a meter
+/// loaded unpaid was recorded from its recharge's purchase and a meter write-back saying that
+/// purchase was the last loaded, both signed with `key` for the debt's card (sql/V173 keeps
+/// the write-back; a debt recorded before it has none and is not counted).
+pub async fn check_debt_evidence_with(
+    client: &impl CachingClient,
+    key: &MacKey,
+) -> Result<Check, DbError> {
+    let rows = client
+        .query(
+            "SELECT w.operation_id, w.card_no, o.purchase_seq, o.purchase_record_after,
+                    w.write_back
+             FROM card_recharge_owed w JOIN card_operation o ON o.id = w.operation_id
+             WHERE w.write_back IS NOT NULL
+             ORDER BY w.operation_id",
+            &[],
+        )
+        .await?;
+    let disagreements = rows
+        .iter()
+        .filter_map(|row| {
+            let operation: i64 = row.get("operation_id");
+            let card_no: i64 = row.get("card_no");
+            let sequence: Option<i64> = row.get("purchase_seq");
+            let purchase: Option<Vec<u8>> = row.get("purchase_record_after");
+            let write_back: Vec<u8> = row.get("write_back");
+            let fault = match (u32::try_from(card_no), sequence.map(u32::try_from)) {
+                (Ok(card), Some(Ok(sequence))) => check_debt_evidence(
+                    card,
+                    sequence,
+                    purchase.as_deref().unwrap_or_default(),
+                    &write_back,
+                    key,
+                )
+                .err()?,
+                _ => DebtEvidenceFault::PurchaseNotSigned,
+            };
+            Some(format!(
+                "debt of card operation {operation} (card {card_no}): {}",
+                match fault {
+                    DebtEvidenceFault::PurchaseNotSigned =>
+                        "its purchase record is not signed by the card key".to_owned(),
+                    DebtEvidenceFault::WriteBackNotSigned =>
+                        "the meter write-back it was recorded from is not signed by the card key"
+                            .to_owned(),
+                    DebtEvidenceFault::NotLoadedLast { last } =>
+                        format!("the meter write-back says purchase {last} was the last loaded"),
+                }
+            ))
+        })
+        .collect();
+    Ok(Check {
+        rule: "every debt of water a meter loaded unpaid was recorded from its purchase and a \
+               meter write-back that loaded it last, signed with the card key",
+        checked: i64::try_from(rows.len()).unwrap_or(i64::MAX),
         disagreements,
     })
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::card_records::{
     CardBoundRecord, CardContent, EMPTY_RECORD, Ef, FIRST_GENERATION, IssueRecord, MacKey,
-    MeterNumber, PurchaseRecord, PurchaseStatus, Record, UserCard,
+    MeterNumber, MeterWriteBack, PurchaseRecord, PurchaseStatus, Record, UserCard,
 };
 use super::money::Volume;
 
@@ -490,11 +490,46 @@ pub fn plan_recycle(
     })
 }
 
+/// What is wrong with the records a debt of water a meter loaded unpaid was recorded from
+/// (sql/V173 keeps them with the debt; the database holds no key to check them): the
+/// recharge's journaled purchase and the meter write-back the card showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebtEvidenceFault {
+    /// The journaled purchase is not a purchase `sequence` of this card signed by the key.
+    PurchaseNotSigned,
+    /// The write-back is not one the key signed for this card (forged, or another card's).
+    WriteBackNotSigned,
+    /// Signed, but the last purchase the meter loaded is `last`, not the debt's.
+    NotLoadedLast { last: u32 },
+}
+
+/// Whether the records debt `sequence` of card `card_number` was recorded from show, under
+/// `key`, that the meter loaded that very purchase last (the desk's `MeterSaw::Loaded`).
+pub fn check_debt_evidence(
+    card_number: u32,
+    sequence: u32,
+    purchase: &[u8],
+    write_back: &[u8],
+    key: &MacKey,
+) -> Result<(), DebtEvidenceFault> {
+    match PurchaseRecord::decode(purchase, card_number, key) {
+        Ok(Some(record)) if record.sequence == sequence => {}
+        _ => return Err(DebtEvidenceFault::PurchaseNotSigned),
+    }
+    match MeterWriteBack::decode(write_back, card_number, key) {
+        Ok(Some(back)) if back.last_loaded_sequence == sequence => Ok(()),
+        Ok(Some(back)) => Err(DebtEvidenceFault::NotLoadedLast {
+            last: back.last_loaded_sequence,
+        }),
+        _ => Err(DebtEvidenceFault::WriteBackNotSigned),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::domain::card_records::MeterStatus;
     use crate::domain::card_records::tests::{issue, meter_number};
-    use crate::domain::card_records::{MeterStatus, MeterWriteBack};
 
     const CARD: u32 = 40_000_017;
     const NEW_CARD: u32 = 40_000_025;
@@ -1065,6 +1100,52 @@ pub(crate) mod tests {
                 toml::from_str::<CardWritePlan>(&stored).unwrap(),
                 plan,
                 "{operation}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_debts_records_are_its_purchase_and_a_write_back_that_loaded_it_last_under_the_key() {
+        let key = MacKey::demo();
+        let other_key: MacKey = "11".repeat(32).parse().unwrap();
+        let bought = purchase(4, 1, PurchaseStatus::Valid).encode(CARD, &key);
+        let loaded = write_back(4, 1).encode(CARD, &key);
+        assert_eq!(check_debt_evidence(CARD, 4, &bought, &loaded, &key), Ok(()));
+        // The database's own checks pass bytes that say 4 whatever their MAC.
+        let mut forged = loaded;
+        forged[31] ^= 1;
+        for (purchase, back, fault) in [
+            (bought, forged, DebtEvidenceFault::WriteBackNotSigned),
+            (
+                bought,
+                write_back(4, 1).encode(CARD, &other_key),
+                DebtEvidenceFault::WriteBackNotSigned,
+            ),
+            (
+                bought,
+                write_back(4, 1).encode(NEW_CARD, &key),
+                DebtEvidenceFault::WriteBackNotSigned,
+            ),
+            (bought, EMPTY_RECORD, DebtEvidenceFault::WriteBackNotSigned),
+            (
+                bought,
+                write_back(5, 1).encode(CARD, &key),
+                DebtEvidenceFault::NotLoadedLast { last: 5 },
+            ),
+            (
+                purchase(3, 1, PurchaseStatus::Valid).encode(CARD, &key),
+                loaded,
+                DebtEvidenceFault::PurchaseNotSigned,
+            ),
+            (
+                purchase(4, 1, PurchaseStatus::Valid).encode(CARD, &other_key),
+                loaded,
+                DebtEvidenceFault::PurchaseNotSigned,
+            ),
+        ] {
+            assert_eq!(
+                check_debt_evidence(CARD, 4, &purchase, &back, &key),
+                Err(fault)
             );
         }
     }

@@ -1,5 +1,5 @@
-//! Customers with unpaid bills (`:arrears`): largest arrears first, then the oldest bill, a
-//! page at a time (PgDn / PgUp / Home / End), read by `db::arrears`. Up/Down select a row;
+//! Customers who owe (`:arrears`): unpaid bills, and card meters' water a meter loaded unpaid
+//! (said as such in the count column); largest arrears first, then the oldest, a page at a time (PgDn / PgUp / Home / End), read by `db::arrears`. Up/Down select a row;
 //! Enter opens that customer's details, as on the customer table.
 
 use chrono::{DateTime, Utc};
@@ -80,10 +80,18 @@ impl Read for LoadOwingCustomer {
 const COLUMNS: [Column; 5] = [
     Column::new("arrears.col_customer", 8, 0, false).whole(),
     Column::new("arrears.col_name", 10, 4, false),
-    Column::new("arrears.col_bills", 5, 0, true),
+    Column::new("arrears.col_bills", 6, 0, true),
     Column::new("arrears.col_oldest", 10, 0, false),
     Column::new("arrears.col_arrears", 12, 1, true).whole(),
 ];
+
+/// What a row owes for, counted: its bills, or a card meter's debts of water loaded unpaid.
+fn unpaid(row: &Owing, lang: Lang) -> String {
+    match row.card_debts {
+        0 => row.bills.to_string(),
+        debts => lang.tf("arrears.card_debts", &[("count", &debts)]),
+    }
+}
 
 fn day(at: &DateTime<Utc>, app: &App) -> String {
     at.with_timezone(&app.zone).format("%Y-%m-%d").to_string()
@@ -144,7 +152,7 @@ impl Screen for ArrearsScreen {
                 [
                     format!("{:08}", row.customer_no),
                     inert(&row.name).into_owned(),
-                    row.bills.to_string(),
+                    unpaid(row, lang),
                     day(&row.oldest, app),
                     row.arrears.to_string(),
                 ]

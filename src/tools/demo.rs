@@ -1203,6 +1203,8 @@ pub const ROW_TRIGGERS_OFF: &[(&str, &str)] = &[
     // sql/V135: a card purchase, a reversal, a card refund's pay-out go with their card
     // operation, an operator's rows only.
     ("ledger_transaction", "card_money_goes_with_its_operation"),
+    // sql/V173: an operator's recharge journals the purchase after the customer's last.
+    ("card_operation", "sequence_follows"),
 ];
 
 /// Statement triggers with a transition table of a bulk table's inserts that do nothing for the

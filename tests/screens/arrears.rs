@@ -22,6 +22,7 @@ fn owing(i: i64) -> Owing {
             .into(),
         arrears: Money::from_cents(1_000_000 - i * 3_115),
         bills: 1 + i % 4,
+        card_debts: 0,
         oldest: Utc.with_ymd_and_hms(2026, 9, 1, 2, 0, 0).unwrap(),
     }
 }
@@ -115,6 +116,38 @@ fn arrears_in_chinese() {
         page((0..3).map(owing).collect(), false, false),
     );
     insta::assert_snapshot!("arrears_zh", render(&app));
+}
+
+/// A card meter's customer owes no bill but the water a meter loaded unpaid (sql/V163): the
+/// list says so in the count column, in both languages, at 80×24.
+#[test]
+fn a_card_meters_water_loaded_unpaid_is_listed_as_a_card_debt() {
+    let card_meter = Owing {
+        customer_no: 10_000_057,
+        name: "陈芳".into(),
+        arrears: Money::from_cents(600),
+        bills: 0,
+        card_debts: 1,
+        oldest: Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap(),
+    };
+    for (lang, unpaid) in [(Lang::En, "1 card"), (Lang::Zh, "1 卡")] {
+        let (mut app, sent) = arrears_screen(lang);
+        answer(
+            &mut app,
+            &sent,
+            page(vec![owing(0), card_meter.clone(), owing(1)], false, false),
+        );
+        let screen = render(&app);
+        let line = screen
+            .lines()
+            .find(|line| line.contains("10000057"))
+            .unwrap_or_else(|| panic!("{screen}"));
+        assert!(
+            line.contains(unpaid) && line.contains("2026-12-05") && line.contains("6.00"),
+            "{screen}"
+        );
+        insta::assert_snapshot!(format!("arrears_card_debt_{lang:?}"), screen);
+    }
 }
 
 #[test]

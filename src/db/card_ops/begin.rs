@@ -430,25 +430,10 @@ pub(super) fn user_card(content: &CardContent) -> Result<&UserCard, Refusal> {
     }
 }
 
-/// The card numbered `$1` has not been shown meter write-back `$2` (last loaded sequence) and
-/// `$3` (registered generation), or anything past them: what [`note_meter_state`] would change.
-macro_rules! write_back_is_news {
-    () => {
-        "card_no = $1 AND (meter_loaded_seq IS NULL OR meter_loaded_seq < $2
-                           OR meter_generation IS NULL OR meter_generation < $3)"
-    };
-}
-
-/// The statement of [`note_meter_state`].
-const NOTE_METER_STATE: &str = concat!(
-    "UPDATE card SET meter_loaded_seq = GREATEST(meter_loaded_seq, $2),
-                     meter_generation = GREATEST(meter_generation, $3),
-                     meter_read_at = CASE WHEN meter_loaded_seq >= $2 THEN meter_read_at
-                                          ELSE now() END
-     -- A write-back seen before changes nothing: no new row version, no trigger.
-     WHERE ",
-    write_back_is_news!()
-);
+/// The statement of [`note_meter_state`]: sql/V173's `card_meter_noted`, the only writer of a
+/// card's meter columns, which keeps them moving forward within what was written for the
+/// customer (a write-back seen before changes nothing: no new row version, no trigger).
+const NOTE_METER_STATE: &str = "SELECT card_meter_noted($1, $2, $3)";
 
 /// The card number and meter write-back `content` shows, as [`NOTE_METER_STATE`] takes them.
 pub(super) fn write_back_of(content: &CardContent) -> Option<(i64, i64, i16)> {

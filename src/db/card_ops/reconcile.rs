@@ -216,7 +216,7 @@ async fn differences(
         });
     }
     if let Some(purchase) = &card.purchase {
-        found.extend(purchase_difference(tx, customer_id, card, purchase, &records[1]).await?);
+        found.extend(purchase_difference(tx, customer_id, card, purchase, records).await?);
     }
     if let Some(write_back) = &card.write_back {
         let newer = tx
@@ -245,8 +245,9 @@ async fn purchase_difference(
     customer_id: i64,
     card: &UserCard,
     purchase: &PurchaseRecord,
-    record: &Record,
+    records: &[Record; 3],
 ) -> Result<Option<Discrepancy>, DbError> {
+    let record = &records[1];
     let row = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM card_operation
@@ -290,13 +291,14 @@ async fn purchase_difference(
         .await?;
     let taken_back: bool = row.get("taken_back");
     let meter = MeterSaw::of(card, purchase.sequence);
-    // The card's write-back says a meter loaded the unpaid purchase: the database records the
-    // debt (the write-back is noted before this, `touch`), once.
+    // The card's write-back says a meter loaded the unpaid purchase last: the database records
+    // the debt once, with that write-back (sql/V173: it must name this purchase; `meterdesk
+    // check` verifies its MAC where the key is).
     let owed = !taken_back && meter == MeterSaw::Loaded;
     if owed {
         tx.execute(
-            "SELECT card_recharge_found_loaded($1, $2)",
-            &[&operation_id, &record.as_slice()],
+            "SELECT card_recharge_found_loaded($1, $2, $3)",
+            &[&operation_id, &record.as_slice(), &records[2].as_slice()],
         )
         .await?;
     }

@@ -71,6 +71,10 @@ pub enum Written {
     Refused(Refusal),
     /// A retry found the operation finished before.
     Finished(OperationState),
+    /// Not begun, nothing journaled nor charged for it, for `Problem` (the card read before
+    /// the begin failed): said after the debts paid before it (`WriteOutcome::owed`), whose
+    /// receipts are the customer's all the same.
+    NotBegun(Problem),
 }
 
 /// The answer to a [`WriteCard`]: how the write ended, and the customer's earlier pending
@@ -164,12 +168,29 @@ impl ScreenRequest for WriteCard {
                 _ => Vec::new(),
             };
             let flow = match &self.operation {
-                CardOp::Recycle => cardflow::recycle(&desk, key).await?,
+                CardOp::Recycle => cardflow::recycle(&desk, key).await,
                 operation => {
                     let decided_from = self.decided_from.as_deref();
                     cardflow::run_decided(&desk, self.customer_id, operation, key, decided_from)
-                        .await?
+                        .await
                 }
+            };
+            let flow = match flow {
+                Ok(flow) => flow,
+                // The debts are paid, each on its receipt, whatever the card did before the
+                // recharge's begin (pulled, a reader error): the customer gets those receipts,
+                // and why the recharge was not made is told after them.
+                Err(FlowError::Card(error)) if !owed.is_empty() => {
+                    let problem = match error.card_left_the_reader() {
+                        true => Problem::new("ic.card_left_before_recharge", ""),
+                        false => card_problem(&error),
+                    };
+                    return Ok(Box::new(WriteOutcome {
+                        owed,
+                        ..Written::NotBegun(problem).into()
+                    }) as _);
+                }
+                Err(error) => return Err(error.into()),
             };
             let resolved = match &flow {
                 Flow::Done { resolved, .. }
@@ -550,6 +571,11 @@ fn tell(written: &Written, kind: OperationKind, hub: &mut Hub) -> Option<CardPan
                 "ic.finished_before",
                 &[("state", &lang.t(state_key(*state)))],
             ),
+            Some(CardPane::Card),
+        ),
+        Written::NotBegun(problem) => (
+            MessageKind::Error,
+            lang.tf("ic.not_begun", &[("cause", &problem.text(lang))]),
             Some(CardPane::Card),
         ),
     };
