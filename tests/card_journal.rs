@@ -489,11 +489,11 @@ async fn a_recharge_begins_in_one_round_trip_of_one_statement_and_settles_in_one
 }
 
 /// A card recharge at the counter, as the recharge form and F2 send it, in THREE round trips
-/// once its statements are prepared: the quote (`card_ops::read_recharge_quote`: the facts with
-/// the price and the meter's maximum credit, two statements sent together; they were two round
-/// trips, one after the other, in the screen and in the soak), the begin (one call), the settle
-/// (one call). Without the card key the quote is the price alone, in one round trip too. The
-/// quote answers what its statements answer one by one.
+/// of one statement each once its statements are prepared: the quote
+/// (`card_ops::read_recharge_quote`: the facts with the price, the meter's maximum credit and
+/// the debts; they were three statements sent together, and before that two round trips), the
+/// begin (one call), the settle (one call). Without the card key the quote is the price alone,
+/// in the same one statement. The quote answers what the statements of each part answer.
 #[tokio::test]
 async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
     let (mut counter, relay) = recharged_counter_through_a_relay().await;
@@ -520,8 +520,8 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
     assert_eq!(
         (quote_turns, binds),
         // The facts with the price, the meter's maximum credit, the debts of water a meter
-        // loaded unpaid (sql/V163): sent together, one round trip.
-        (1, 3),
+        // loaded unpaid (sql/V163): one statement.
+        (1, 1),
         "the quote's round trips and statements"
     );
     let facts = card_ops::recharge_facts(&counter.clerk, customer_id, &cash(), &key_())
@@ -539,8 +539,14 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
     );
 
     relay.take_turns();
+    relay.take_sent();
     let priced_alone = quote(false).await.unwrap();
-    assert_eq!(relay.take_turns(), 1, "the price alone's round trips");
+    let binds = relay.take_sent().iter().filter(|&&sent| sent == b'B').count();
+    assert_eq!(
+        (relay.take_turns(), binds),
+        (1, 1),
+        "the price alone's round trips and statements"
+    );
     assert_eq!(priced_alone.quote, read.quote);
     assert_eq!(priced_alone.facts, None);
 
@@ -1606,6 +1612,57 @@ async fn a_recharge_settled_failed_from_an_old_copy_is_done_when_the_card_that_t
     // The next recharge follows it.
     let next = counter.done(CLERK, &recharge_m3("3")).await;
     assert_eq!(next.purchase.unwrap().sequence, 2);
+}
+
+/// s40-b's "found, not fixed" (sql/V181): a failed recharge found on its card takes the
+/// customer's account before its operation, the order of a settle (V165) and of a begin. Here
+/// the hand's transaction holds the account; the clerk's read of the card that took the write
+/// settles the recharge from it and waits; meanwhile the operation is not held by it (the hand
+/// takes it without waiting). Operation first, a settle holding the account and waiting for
+/// the operation deadlocked with it; the hand's NOWAIT here failed `55P03`.
+#[tokio::test]
+async fn a_failed_recharge_found_on_its_card_waits_for_the_account_before_its_operation() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    let (customer_id, operation_id) = (counter.customer.customer_id, begun.operation_id);
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SET LOCAL lock_timeout = '20s';
+         SELECT FROM account WHERE customer_id = {customer_id} FOR UPDATE"
+    ))
+    .await
+    .unwrap();
+    let clerk = counter.customer.db.pool_of("clerk").get().await.unwrap();
+    let found = tokio::spawn(async move {
+        clerk
+            .query_one(
+                "SELECT card_recharge_found_on_card($1, $2) AS taken_back",
+                &[&operation_id, &took_it[1].as_slice()],
+            )
+            .await
+            .map(|row| row.get::<_, bool>("taken_back"))
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !found.is_finished(),
+        "the read did not wait for the account: {:?}",
+        found.await
+    );
+    let operation_free = hand
+        .batch_execute(&format!(
+            "SELECT FROM card_operation WHERE id = {operation_id} FOR UPDATE NOWAIT"
+        ))
+        .await;
+    hand.batch_execute("ROLLBACK").await.unwrap();
+    assert!(
+        operation_free.is_ok(),
+        "the waiting read holds the operation: {operation_free:?}"
+    );
+    assert!(found.await.unwrap().unwrap(), "taken back");
+    let books = counter.books().await;
+    assert_eq!((books.balance, books.litres_sold), (Decimal::ZERO, 12_000));
+    assert!(books_check(&counter).await.is_empty());
 }
 
 #[tokio::test]
