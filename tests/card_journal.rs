@@ -541,7 +541,11 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
     relay.take_turns();
     relay.take_sent();
     let priced_alone = quote(false).await.unwrap();
-    let binds = relay.take_sent().iter().filter(|&&sent| sent == b'B').count();
+    let binds = relay
+        .take_sent()
+        .iter()
+        .filter(|&&sent| sent == b'B')
+        .count();
     assert_eq!(
         (relay.take_turns(), binds),
         (1, 1),
@@ -697,21 +701,25 @@ async fn recharged_counter_through_a_relay() -> (Counter, StallingRelay) {
     (counter, relay)
 }
 
-/// F2 on a recharge whose facts changed after its quote: begun from the fresh facts, in the
-/// one more round trip that brought them, priced and sequenced by them, written and settled.
+/// F2 on a recharge whose facts changed after its quote: begun from the fresh facts, priced
+/// and sequenced by them, written and settled, in `turns` round trips: 2 when the holder's
+/// facts changed (the stale call answers the fresh facts, the second call journals), 3 when
+/// only the sale's terms did (the stale call's journal refused by the database's own check,
+/// then the begin's path: its facts under the lock, its journal; sql/V182).
 async fn begun_after_a_change(
     counter: &mut Counter,
     relay: &StallingRelay,
     request: &Request,
     facts: &RechargeFacts,
+    turns: usize,
 ) -> Begun {
     let key = counter.next_key();
     relay.take_turns();
     let report = counter.begin_decided(&key, request, facts).await;
     assert_eq!(
         relay.take_turns(),
-        2,
-        "the stale facts' call and the fresh facts' call"
+        turns,
+        "the stale facts' call, and what decided from the fresh facts"
     );
     let BeginOutcome::Begun(begun) = report.outcome else {
         panic!("not begun: {report:?}");
@@ -740,7 +748,7 @@ async fn a_recharge_quoted_before_another_desks_recharge_is_decided_again_from_t
     let other = counter.done(SUPERVISOR, &recharge_m3("40")).await;
     assert_eq!(other.purchase.unwrap().sequence, 2);
     counter.swipe();
-    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts).await;
+    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts, 2).await;
     // After 45 m³: 5 × 1.00 + 5 × 2.00, as purchase 3.
     let purchase = begun.purchase.unwrap();
     assert_eq!((purchase.sequence, purchase.litres), (3, 10_000));
@@ -759,6 +767,9 @@ async fn a_recharge_quoted_before_another_desks_recharge_is_decided_again_from_t
 #[tokio::test]
 async fn a_recharge_quoted_before_a_price_change_pays_the_new_price() {
     let (mut counter, relay) = recharged_counter_through_a_relay().await;
+    // The begin's own path once, so that its statements are prepared too.
+    counter.done(CLERK, &recharge_m3("1")).await;
+    counter.swipe();
     let facts = counter.quoted(CLERK, &recharge_m3("10")).await;
     // A new version of the scheme, in force from today: 1.50 the m³ up to 50.
     counter
@@ -774,10 +785,37 @@ async fn a_recharge_quoted_before_a_price_change_pays_the_new_price() {
         )
         .await
         .unwrap();
-    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts).await;
+    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts, 3).await;
     let purchase = begun.purchase.unwrap();
-    assert_eq!((purchase.sequence, purchase.amount), (2, dec("15.00")));
-    assert_eq!(counter.user_card().purchase.unwrap().sequence, 2);
+    assert_eq!((purchase.sequence, purchase.amount), (3, dec("15.00")));
+    assert_eq!(counter.user_card().purchase.unwrap().sequence, 3);
+    assert!(books_check(&counter).await.is_empty());
+}
+
+/// A recharge quoted, then its payment method disabled before F2: the method is not in the
+/// digest the begin compares (sql/V182), so the call journals — and the journal's own check
+/// (V107) refuses it, nothing written; the begin's path decides again under the lock and
+/// answers the refusal the fresh facts make, as when the digest held the method.
+#[tokio::test]
+async fn a_recharge_quoted_before_its_method_is_disabled_is_refused_leaving_nothing() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let request = recharge_m3("5");
+    let facts = counter.quoted(CLERK, &request).await;
+    counter
+        .customer
+        .client
+        .batch_execute("UPDATE payment_method SET enabled = false WHERE code = 'cash'")
+        .await
+        .unwrap();
+    let before = counter.footprint().await;
+    let key = counter.next_key();
+    let report = counter.begin_decided(&key, &request, &facts).await;
+    assert_eq!(
+        report.outcome,
+        BeginOutcome::Refused(Refusal::PaymentMethodNotAllowed("cash".into()))
+    );
+    assert_eq!(counter.footprint().await, before, "nothing written");
     assert!(books_check(&counter).await.is_empty());
 }
 
