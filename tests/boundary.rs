@@ -2098,7 +2098,9 @@ async fn a_recharge_runs_no_statement_of_the_refund_check() {
     let recharge = recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00");
     let statements = statements_run(&db, "clerk", &recharge);
     assert!(
-        statements.iter().any(|statement| statement.contains("own_key")),
+        statements
+            .iter()
+            .any(|statement| statement.contains("own_key")),
         "the rules ran: {statements:#?}"
     );
     let refund_check: Vec<&String> = statements
