@@ -2087,6 +2087,29 @@ fn statements_run(db: &TestDb, login: &str, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// sql/V182: a clerk's recharge runs no statement of card_operation_rules' refund check
+/// (refunds_the_purchase, three subqueries): as one IF condition with `NEW.kind = 'refund'` it
+/// was planned afresh and run at every recharge's row. A refund still asks it (its refusals:
+/// `a_card_refund_gives_back_what_the_purchase_was_paid`).
+#[tokio::test]
+async fn a_recharge_runs_no_statement_of_the_refund_check() {
+    let (db, account) = desk().await;
+    let customer = with_a_card(&db, account).await;
+    let recharge = recharge_in_one_call(customer, account, "counted-9", 9, "2.00", 2_000, "1.00");
+    let statements = statements_run(&db, "clerk", &recharge);
+    assert!(
+        statements
+            .iter()
+            .any(|statement| statement.contains("own_key")),
+        "the rules ran: {statements:#?}"
+    );
+    let refund_check: Vec<&String> = statements
+        .iter()
+        .filter(|statement| statement.contains("JOIN ledger_transaction back"))
+        .collect();
+    assert!(refund_check.is_empty(), "{refund_check:#?}");
+}
+
 /// sql/V145: a clerk's recharge reads its money and what its price check asks of the customer
 /// (scheme, price in force, status) in one statement of card_operation_rules, and a settle reads
 /// the operation and its money in one statement of card_operation_settle; each refusal is still

@@ -2858,6 +2858,17 @@ async fn the_water_a_meter_loaded_unpaid_is_owed_and_paid_before_the_next_rechar
     // Read again: the same debt, once.
     station.discrepancies().await;
     assert_eq!(owed().await, debt);
+    // The recharge form's quote reads it with the facts, in its one statement.
+    let quoted = card_ops::read_recharge_quote(
+        &pool.get().await.unwrap(),
+        customer_id,
+        Quantity::Volume(Decimal::from(2)),
+        &Payment::Method("cash".into()),
+        Some(&key()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((quoted.owed, quoted.facts.is_some()), (debt.clone(), true));
 
     // The card lacks the copy's purchase #3: the recharge writes it first, then the meter
     // loads it; the recharge after that is refused, naming the debt, nothing charged.

@@ -490,11 +490,11 @@ async fn a_recharge_begins_in_one_round_trip_of_one_statement_and_settles_in_one
 }
 
 /// A card recharge at the counter, as the recharge form and F2 send it, in THREE round trips
-/// once its statements are prepared: the quote (`card_ops::read_recharge_quote`: the facts with
-/// the price and the meter's maximum credit, two statements sent together; they were two round
-/// trips, one after the other, in the screen and in the soak), the begin (one call), the settle
-/// (one call). Without the card key the quote is the price alone, in one round trip too. The
-/// quote answers what its statements answer one by one.
+/// of one statement each once its statements are prepared: the quote
+/// (`card_ops::read_recharge_quote`: the facts with the price, the meter's maximum credit and
+/// the debts; they were three statements sent together, and before that two round trips), the
+/// begin (one call), the settle (one call). Without the card key the quote is the price alone,
+/// in the same one statement. The quote answers what the statements of each part answer.
 #[tokio::test]
 async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
     let (mut counter, relay) = recharged_counter_through_a_relay().await;
@@ -521,8 +521,8 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
     assert_eq!(
         (quote_turns, binds),
         // The facts with the price, the meter's maximum credit, the debts of water a meter
-        // loaded unpaid (sql/V163): sent together, one round trip.
-        (1, 3),
+        // loaded unpaid (sql/V163): one statement.
+        (1, 1),
         "the quote's round trips and statements"
     );
     let facts = card_ops::recharge_facts(&counter.clerk, customer_id, &cash(), &key_())
@@ -540,8 +540,18 @@ async fn a_recharge_is_quoted_begun_and_settled_in_three_round_trips() {
     );
 
     relay.take_turns();
+    relay.take_sent();
     let priced_alone = quote(false).await.unwrap();
-    assert_eq!(relay.take_turns(), 1, "the price alone's round trips");
+    let binds = relay
+        .take_sent()
+        .iter()
+        .filter(|&&sent| sent == b'B')
+        .count();
+    assert_eq!(
+        (relay.take_turns(), binds),
+        (1, 1),
+        "the price alone's round trips and statements"
+    );
     assert_eq!(priced_alone.quote, read.quote);
     assert_eq!(priced_alone.facts, None);
 
@@ -692,21 +702,25 @@ async fn recharged_counter_through_a_relay() -> (Counter, StallingRelay) {
     (counter, relay)
 }
 
-/// F2 on a recharge whose facts changed after its quote: begun from the fresh facts, in the
-/// one more round trip that brought them, priced and sequenced by them, written and settled.
+/// F2 on a recharge whose facts changed after its quote: begun from the fresh facts, priced
+/// and sequenced by them, written and settled, in `turns` round trips: 2 when the holder's
+/// facts changed (the stale call answers the fresh facts, the second call journals), 3 when
+/// only the sale's terms did (the stale call's journal refused by the database's own check,
+/// then the begin's path: its facts under the lock, its journal; sql/V182).
 async fn begun_after_a_change(
     counter: &mut Counter,
     relay: &StallingRelay,
     request: &Request,
     facts: &RechargeFacts,
+    turns: usize,
 ) -> Begun {
     let key = counter.next_key();
     relay.take_turns();
     let report = counter.begin_decided(&key, request, facts).await;
     assert_eq!(
         relay.take_turns(),
-        2,
-        "the stale facts' call and the fresh facts' call"
+        turns,
+        "the stale facts' call, and what decided from the fresh facts"
     );
     let BeginOutcome::Begun(begun) = report.outcome else {
         panic!("not begun: {report:?}");
@@ -735,7 +749,7 @@ async fn a_recharge_quoted_before_another_desks_recharge_is_decided_again_from_t
     let other = counter.done(SUPERVISOR, &recharge_m3("40")).await;
     assert_eq!(other.purchase.unwrap().sequence, 2);
     counter.swipe();
-    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts).await;
+    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts, 2).await;
     // After 45 m³: 5 × 1.00 + 5 × 2.00, as purchase 3.
     let purchase = begun.purchase.unwrap();
     assert_eq!((purchase.sequence, purchase.litres), (3, 10_000));
@@ -754,6 +768,9 @@ async fn a_recharge_quoted_before_another_desks_recharge_is_decided_again_from_t
 #[tokio::test]
 async fn a_recharge_quoted_before_a_price_change_pays_the_new_price() {
     let (mut counter, relay) = recharged_counter_through_a_relay().await;
+    // The begin's own path once, so that its statements are prepared too.
+    counter.done(CLERK, &recharge_m3("1")).await;
+    counter.swipe();
     let facts = counter.quoted(CLERK, &recharge_m3("10")).await;
     // A new version of the scheme, in force from today: 1.50 the m³ up to 50.
     counter
@@ -769,10 +786,37 @@ async fn a_recharge_quoted_before_a_price_change_pays_the_new_price() {
         )
         .await
         .unwrap();
-    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts).await;
+    let begun = begun_after_a_change(&mut counter, &relay, &recharge_m3("10"), &facts, 3).await;
     let purchase = begun.purchase.unwrap();
-    assert_eq!((purchase.sequence, purchase.amount), (2, dec("15.00")));
-    assert_eq!(counter.user_card().purchase.unwrap().sequence, 2);
+    assert_eq!((purchase.sequence, purchase.amount), (3, dec("15.00")));
+    assert_eq!(counter.user_card().purchase.unwrap().sequence, 3);
+    assert!(books_check(&counter).await.is_empty());
+}
+
+/// A recharge quoted, then its payment method disabled before F2: the method is not in the
+/// digest the begin compares (sql/V182), so the call journals — and the journal's own check
+/// (V107) refuses it, nothing written; the begin's path decides again under the lock and
+/// answers the refusal the fresh facts make, as when the digest held the method.
+#[tokio::test]
+async fn a_recharge_quoted_before_its_method_is_disabled_is_refused_leaving_nothing() {
+    let mut counter = Counter::new().await;
+    counter.done(CLERK, &Request::Open).await;
+    let request = recharge_m3("5");
+    let facts = counter.quoted(CLERK, &request).await;
+    counter
+        .customer
+        .client
+        .batch_execute("UPDATE payment_method SET enabled = false WHERE code = 'cash'")
+        .await
+        .unwrap();
+    let before = counter.footprint().await;
+    let key = counter.next_key();
+    let report = counter.begin_decided(&key, &request, &facts).await;
+    assert_eq!(
+        report.outcome,
+        BeginOutcome::Refused(Refusal::PaymentMethodNotAllowed("cash".into()))
+    );
+    assert_eq!(counter.footprint().await, before, "nothing written");
     assert!(books_check(&counter).await.is_empty());
 }
 
@@ -1607,6 +1651,57 @@ async fn a_recharge_settled_failed_from_an_old_copy_is_done_when_the_card_that_t
     // The next recharge follows it.
     let next = counter.done(CLERK, &recharge_m3("3")).await;
     assert_eq!(next.purchase.unwrap().sequence, 2);
+}
+
+/// s40-b's "found, not fixed" (sql/V181): a failed recharge found on its card takes the
+/// customer's account before its operation, the order of a settle (V165) and of a begin. Here
+/// the hand's transaction holds the account; the clerk's read of the card that took the write
+/// settles the recharge from it and waits; meanwhile the operation is not held by it (the hand
+/// takes it without waiting). Operation first, a settle holding the account and waiting for
+/// the operation deadlocked with it; the hand's NOWAIT here failed `55P03`.
+#[tokio::test]
+async fn a_failed_recharge_found_on_its_card_waits_for_the_account_before_its_operation() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    let (customer_id, operation_id) = (counter.customer.customer_id, begun.operation_id);
+    let hand = counter.customer.db.pool.get().await.unwrap();
+    hand.batch_execute(&format!(
+        "BEGIN;
+         SET LOCAL lock_timeout = '20s';
+         SELECT FROM account WHERE customer_id = {customer_id} FOR UPDATE"
+    ))
+    .await
+    .unwrap();
+    let clerk = counter.customer.db.pool_of("clerk").get().await.unwrap();
+    let found = tokio::spawn(async move {
+        clerk
+            .query_one(
+                "SELECT card_recharge_found_on_card($1, $2) AS taken_back",
+                &[&operation_id, &took_it[1].as_slice()],
+            )
+            .await
+            .map(|row| row.get::<_, bool>("taken_back"))
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !found.is_finished(),
+        "the read did not wait for the account: {:?}",
+        found.await
+    );
+    let operation_free = hand
+        .batch_execute(&format!(
+            "SELECT FROM card_operation WHERE id = {operation_id} FOR UPDATE NOWAIT"
+        ))
+        .await;
+    hand.batch_execute("ROLLBACK").await.unwrap();
+    assert!(
+        operation_free.is_ok(),
+        "the waiting read holds the operation: {operation_free:?}"
+    );
+    assert!(found.await.unwrap().unwrap(), "taken back");
+    let books = counter.books().await;
+    assert_eq!((books.balance, books.litres_sold), (Decimal::ZERO, 12_000));
+    assert!(books_check(&counter).await.is_empty());
 }
 
 #[tokio::test]

@@ -5,8 +5,9 @@ use crate::db::CachingClient;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
-use super::rows::{from_columns, read_all, read_opt};
+use super::rows::{from_columns, read_all};
 use crate::domain::money::Money;
+use tokio_postgres::Row;
 
 /// The customer a card number belongs to, and the card's state in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,22 +150,34 @@ pub async fn meter_max_credit(
     client: &impl CachingClient,
     customer_id: i64,
 ) -> Result<Option<MeterMaxCredit>, DbError> {
-    read_opt(
-        client,
-        "SELECT s.max_credit_litres, s.applied_at IS NOT NULL AS applied FROM customer c
-         JOIN system_card s ON s.meter_id = c.meter_id
-         WHERE c.id = $1 AND s.kind = 'setting' AND s.state = 'done'
-         ORDER BY s.applied_at DESC NULLS LAST, s.issued_at DESC, s.card_no DESC LIMIT 1",
-        &[&customer_id],
-        |row| {
-            let litres: i64 = row.get("max_credit_litres");
-            Ok(MeterMaxCredit {
-                litres: u32::try_from(litres).map_err(|_| {
-                    DbError::Inconsistent(format!("a maximum credit of {litres} litres"))
-                })?,
-                applied: row.get("applied"),
-            })
-        },
-    )
-    .await
+    Ok(client
+        .query_opt(METER_MAX_CREDIT, &[&customer_id])
+        .await?
+        .as_ref()
+        .map(MeterMaxCredit::of)
+        .transpose()?
+        .flatten())
+}
+
+/// The statement of [`meter_max_credit`], of customer `$1`: also a recharge quote's
+/// (`card_ops::read_recharge_quote`), which reads it in its own statement.
+pub(crate) const METER_MAX_CREDIT: &str =
+    "SELECT s.max_credit_litres, s.applied_at IS NOT NULL AS applied FROM customer c
+     JOIN system_card s ON s.meter_id = c.meter_id
+     WHERE c.id = $1 AND s.kind = 'setting' AND s.state = 'done'
+     ORDER BY s.applied_at DESC NULLS LAST, s.issued_at DESC, s.card_no DESC LIMIT 1";
+
+impl MeterMaxCredit {
+    /// From the columns of [`METER_MAX_CREDIT`] (`max_credit_litres` NULL: none written).
+    pub(crate) fn of(row: &Row) -> Result<Option<Self>, DbError> {
+        let Some(litres) = row.get::<_, Option<i64>>("max_credit_litres") else {
+            return Ok(None);
+        };
+        Ok(Some(MeterMaxCredit {
+            litres: u32::try_from(litres).map_err(|_| {
+                DbError::Inconsistent(format!("a maximum credit of {litres} litres"))
+            })?,
+            applied: row.get("applied"),
+        }))
+    }
 }

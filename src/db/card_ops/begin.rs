@@ -1061,8 +1061,9 @@ impl<'m> JournalArguments<'m> {
 }
 
 /// A recharge's begin in one call (sql/V81): the account and the key's operation locked, the
-/// facts read again, and the journal of `card_recharge_journal` when they are those of
-/// digest `$1`; else nothing journaled, and the answer says why (see [`begin_decided`]).
+/// holder's facts read again (sql/V182), and the journal of `card_recharge_journal` when they
+/// are those of digest `$1`; else nothing journaled, and the answer says why (see
+/// [`begin_decided`]).
 const RECHARGE: &str = "SELECT * FROM card_recharge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
          $11, $12, $13, $14, $15, $16, $17, $18::text::jsonb, $19, $20, $21)";
 
@@ -1073,9 +1074,11 @@ const DECISIONS: usize = 3;
 
 /// [`begin`] for a recharge decided from `decided_from`, the facts read before F2 with its
 /// quote ([`recharge_facts`]): the plan is decided and signed here from them and the card, and
-/// journaled in ONE round trip ([`RECHARGE`]) when the database finds the same facts under the
-/// lock. When they changed meanwhile, it answers the fresh ones and the recharge is decided
-/// again from those. What is rare takes [`begin`]'s path and answers exactly as it does: a
+/// journaled in ONE round trip ([`RECHARGE`]) when the database finds the same holder's facts
+/// under the lock. When they changed meanwhile, it answers the fresh facts and the recharge is
+/// decided again from those. The sale's terms (the price, the payment method, the permission)
+/// are not compared: the journal's own checks hold them, and refuse a recharge decided from
+/// stale ones (sql/V182). What is rare takes [`begin`]'s path and answers exactly as it does: a
 /// request seen before (its key's operation exists), a pending operation to resolve first,
 /// every refusal (decided again under the lock), and a journal the database refused (its own
 /// checks are the last word) — but the journal's refusal of an owner the customer no longer

@@ -25,9 +25,11 @@ impl Owed {
     }
 }
 
-/// The statement of [`owed`]: a customer's outstanding debts, oldest first.
-pub(super) const OWED: &str = "SELECT w.operation_id, o.purchase_seq, o.volume_litres, w.amount,
-            w.card_no
+/// The statement of [`owed`]: customer `$1`'s outstanding debts, oldest first; also a recharge
+/// quote's (`read_recharge_quote`), beside the facts, whose names its columns' do not take.
+pub(super) const OWED: &str = "SELECT w.operation_id AS owed_operation_id,
+            o.purchase_seq AS owed_purchase_seq, o.volume_litres AS owed_litres,
+            w.amount AS owed_amount, w.card_no AS owed_card_no
      FROM card_recharge_owed w
      JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
      WHERE w.customer_id = $1
@@ -49,17 +51,18 @@ pub async fn owed(client: &impl CachingClient, customer_id: i64) -> Result<Vec<O
         .collect()
 }
 
+/// A debt from the columns of [`OWED`].
 pub(super) fn owed_of(row: &Row) -> Result<Owed, DbError> {
     let number = |column: &str| {
         u32::try_from(row.get::<_, i64>(column))
             .map_err(|_| DbError::Inconsistent(format!("debt's {column} out of range")))
     };
     Ok(Owed {
-        operation_id: row.get("operation_id"),
-        sequence: number("purchase_seq")?,
-        litres: number("volume_litres")?,
-        amount: row.get("amount"),
-        card_no: number("card_no")?,
+        operation_id: row.get("owed_operation_id"),
+        sequence: number("owed_purchase_seq")?,
+        litres: number("owed_litres")?,
+        amount: row.get("owed_amount"),
+        card_no: number("owed_card_no")?,
     })
 }
 
@@ -80,11 +83,16 @@ pub async fn pay_owed(
     method: &str,
 ) -> Result<Option<OwedPaid>, DbError> {
     let transaction = Transaction::new(client);
+    // The customer's account first (in the filter of the debt's scan, below the operation's
+    // lock), then the operation: the order of every card write (sql/V165, V181).
     let still_owed = transaction
         .query_opt(
             "SELECT 1 FROM card_recharge_owed w
              JOIN card_operation o ON o.id = w.operation_id AND o.state = 'failed'
-             WHERE w.operation_id = $1 FOR UPDATE OF o",
+             WHERE w.operation_id = $1
+               AND EXISTS (SELECT FROM account a WHERE a.customer_id = w.customer_id
+                           FOR UPDATE OF a)
+             FOR UPDATE OF o",
             &[&operation_id],
         )
         .await?;

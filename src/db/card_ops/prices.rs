@@ -4,6 +4,7 @@ use super::*;
 use crate::db::cards::{self, MeterMaxCredit};
 use crate::db::price_schemes::{SchemeVersion, billing_mode_of};
 use crate::domain::pricing::{PriceProblems, Tier};
+use std::sync::LazyLock;
 use tokio_postgres::types::FromSql;
 
 /// The prepaid price of `quantity` for the customer today: the customer type's scheme, the
@@ -54,10 +55,11 @@ pub struct RechargeQuote {
 }
 
 /// [`RechargeQuote`] for a recharge of `quantity` of customer `customer_id` paid with
-/// `payment`, in ONE round trip: its three statements (the facts with the quote, or without
-/// the card key `key` the price alone; the meter's maximum credit; the debts) are sent together and answered
-/// together (tokio-postgres pipelines the requests of one connection polled at once). It was
-/// two, one after the other: at 64 busy desks each is a turn in the server's queue.
+/// `payment`, in ONE statement ([`RECHARGE_QUOTE`]): the facts with the price, the meter's
+/// maximum credit and the debts. They were three statements sent together in one round trip
+/// (and before that two round trips): each statement is a start and an end of the server's
+/// own. Without the card key `key` the price alone is made of the same row (the facts need the
+/// key to read the holder's last purchase).
 pub async fn read_recharge_quote(
     client: &impl CachingClient,
     customer_id: i64,
@@ -65,26 +67,59 @@ pub async fn read_recharge_quote(
     payment: &Payment,
     key: Option<&MacKey>,
 ) -> Result<RechargeQuote, DbError> {
-    let priced = async {
-        Ok::<_, DbError>(match key {
-            Some(key) => match recharge_facts(client, customer_id, payment, key).await? {
-                Some(facts) => (facts.quote(quantity), Some(facts)),
-                None => (Err(Refusal::NoSuchCustomer), None),
-            },
-            None => (quote_recharge(client, customer_id, quantity).await?, None),
-        })
+    let rows = client
+        .query(&RECHARGE_QUOTE, &[&customer_id, &method_of(payment)])
+        .await?;
+    let Some(row) = rows.first() else {
+        return Ok(RechargeQuote {
+            quote: Err(Refusal::NoSuchCustomer),
+            max_credit: None,
+            facts: None,
+            owed: Vec::new(),
+        });
     };
-    let ((quote, facts), max_credit, owed) = tokio::try_join!(
-        priced,
-        cards::meter_max_credit(client, customer_id),
-        super::owed(client, customer_id)
-    )?;
+    let (quote, facts) = match key {
+        Some(key) => {
+            let facts = RechargeFacts::of(customer_id, row, key)?;
+            (facts.quote(quantity), Some(facts))
+        }
+        None => (SaleFacts::of(row)?.price(row.get("today"), quantity), None),
+    };
+    let owed = rows
+        .iter()
+        .filter(|row| row.get::<_, Option<i64>>("owed_operation_id").is_some())
+        .map(super::owed::owed_of)
+        .collect::<Result<_, _>>()?;
     Ok(RechargeQuote {
         quote,
-        max_credit,
+        max_credit: MeterMaxCredit::of(row)?,
         facts,
         owed,
     })
+}
+
+/// The statement of [`read_recharge_quote`] for customer `$1` paid with method `$2` (NULL:
+/// from the balance): `card_recharge_facts`' row (sql/V81; none: no such customer) with the
+/// meter's maximum credit ([`cards::METER_MAX_CREDIT`]) and one row a debt
+/// ([`OWED`](super::owed::OWED)), or one row with none.
+static RECHARGE_QUOTE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT facts.*, credit.max_credit_litres, credit.applied, debt.*
+         FROM card_recharge_facts($1, $2) facts
+         LEFT JOIN LATERAL ({}) credit ON true
+         LEFT JOIN LATERAL ({}) debt ON true
+         ORDER BY debt.owed_operation_id",
+        cards::METER_MAX_CREDIT,
+        super::owed::OWED
+    )
+});
+
+/// The payment method's code as the facts take it; `None`: from the balance.
+fn method_of(payment: &Payment) -> Option<&str> {
+    match payment {
+        Payment::Method(method) => Some(method.as_str()),
+        Payment::Balance => None,
+    }
 }
 
 /// What a recharge of one customer is decided from, read before F2 with its quote and without
@@ -107,14 +142,10 @@ pub async fn recharge_facts(
     payment: &Payment,
     key: &MacKey,
 ) -> Result<Option<RechargeFacts>, DbError> {
-    let method = match payment {
-        Payment::Method(method) => Some(method.as_str()),
-        Payment::Balance => None,
-    };
     client
         .query_opt(
             "SELECT * FROM card_recharge_facts($1, $2)",
-            &[&customer_id, &method],
+            &[&customer_id, &method_of(payment)],
         )
         .await?
         .map(|row| RechargeFacts::of(customer_id, &row, key))
