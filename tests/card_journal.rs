@@ -1656,14 +1656,61 @@ async fn a_recharge_settled_failed_from_an_old_copy_is_done_when_the_card_that_t
 /// s40-b's "found, not fixed" (sql/V181): a failed recharge found on its card takes the
 /// customer's account before its operation, the order of a settle (V165) and of a begin. Here
 /// the hand's transaction holds the account; the clerk's read of the card that took the write
-/// settles the recharge from it and waits; meanwhile the operation is not held by it (the hand
-/// takes it without waiting). Operation first, a settle holding the account and waiting for
-/// the operation deadlocked with it; the hand's NOWAIT here failed `55P03`.
+/// settles the recharge from it (`read_waits_for_the_account_before_the_operation`).
 #[tokio::test]
 async fn a_failed_recharge_found_on_its_card_waits_for_the_account_before_its_operation() {
     let mut counter = Counter::new().await;
     let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
-    let (customer_id, operation_id) = (counter.customer.customer_id, begun.operation_id);
+    let taken_back = read_waits_for_the_account_before_the_operation(
+        &counter,
+        begun.operation_id,
+        "SELECT card_recharge_found_on_card($1, $2)::text",
+        vec![took_it[1].to_vec()],
+    )
+    .await;
+    assert_eq!(taken_back, "true");
+    let books = counter.books().await;
+    assert_eq!((books.balance, books.litres_sold), (Decimal::ZERO, 12_000));
+    assert!(books_check(&counter).await.is_empty());
+}
+
+/// The same order in the read that records a debt of water a meter loaded unpaid (sql/V185):
+/// the balance spent since, the card that took the write swiped on the meter first.
+#[tokio::test]
+async fn a_debt_found_on_its_card_waits_for_the_account_before_its_operation() {
+    let mut counter = Counter::new().await;
+    let (begun, took_it) = recharge_settled_failed_from_an_old_copy(&mut counter).await;
+    counter.done(CLERK, &recharge_m3_from_balance("12")).await;
+    counter.card = took_it;
+    counter.swipe();
+    let owed = read_waits_for_the_account_before_the_operation(
+        &counter,
+        begun.operation_id,
+        "SELECT card_recharge_found_loaded($1, $2, $3)::text",
+        vec![counter.card[1].to_vec(), counter.card[2].to_vec()],
+    )
+    .await;
+    assert_eq!(owed, "12.00");
+    assert_eq!(
+        counter
+            .scalar::<i64>("SELECT count(*) FROM card_recharge_owed")
+            .await,
+        1
+    );
+}
+
+/// Holds the customer's account by hand and sends the clerk's `read` of operation
+/// `operation_id` (its first parameter, `records` the next ones): the read waits, and while it
+/// waits it holds not the operation (the hand takes it without waiting). Operation first, a
+/// settle holding the account and waiting for the operation deadlocked with it; the hand's
+/// NOWAIT here failed `55P03`. The read's answer once the hand lets go.
+async fn read_waits_for_the_account_before_the_operation(
+    counter: &Counter,
+    operation_id: i64,
+    read: &'static str,
+    records: Vec<Vec<u8>>,
+) -> String {
+    let customer_id = counter.customer.customer_id;
     let hand = counter.customer.db.pool.get().await.unwrap();
     hand.batch_execute(&format!(
         "BEGIN;
@@ -1673,20 +1720,24 @@ async fn a_failed_recharge_found_on_its_card_waits_for_the_account_before_its_op
     .await
     .unwrap();
     let clerk = counter.customer.db.pool_of("clerk").get().await.unwrap();
-    let found = tokio::spawn(async move {
+    let answered = tokio::spawn(async move {
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&operation_id];
+        let slices: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        params.extend(
+            slices
+                .iter()
+                .map(|r| r as &(dyn tokio_postgres::types::ToSql + Sync)),
+        );
         clerk
-            .query_one(
-                "SELECT card_recharge_found_on_card($1, $2) AS taken_back",
-                &[&operation_id, &took_it[1].as_slice()],
-            )
+            .query_one(read, &params)
             .await
-            .map(|row| row.get::<_, bool>("taken_back"))
+            .map(|row| row.get::<_, String>(0))
     });
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     assert!(
-        !found.is_finished(),
+        !answered.is_finished(),
         "the read did not wait for the account: {:?}",
-        found.await
+        answered.await
     );
     let operation_free = hand
         .batch_execute(&format!(
@@ -1698,10 +1749,7 @@ async fn a_failed_recharge_found_on_its_card_waits_for_the_account_before_its_op
         operation_free.is_ok(),
         "the waiting read holds the operation: {operation_free:?}"
     );
-    assert!(found.await.unwrap().unwrap(), "taken back");
-    let books = counter.books().await;
-    assert_eq!((books.balance, books.litres_sold), (Decimal::ZERO, 12_000));
-    assert!(books_check(&counter).await.is_empty());
+    answered.await.unwrap().unwrap()
 }
 
 #[tokio::test]
