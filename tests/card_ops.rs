@@ -218,11 +218,13 @@ fn a_card_session_writes_the_card_it_read_and_frees_the_reader_without_a_write()
     let (records, tries) = read.blocking_recv().unwrap().expect("the application");
     assert_eq!(CardContent::classify(&records, &key()), CardContent::Blank);
     assert!(tries.may_present().is_ok(), "{tries:?}");
+    // The PIN presented before the decision (cardflow's order), not again at the write.
+    session.verify(&pin()).blocking_recv().unwrap();
     let written = session.write(&open, &pin()).blocking_recv().unwrap();
     assert_eq!(
         rig.reader.apdus_sent() - apdus,
         4 + 5,
-        "SELECT, 3 READ; VERIFY, 3 UPDATE, the decisive record read back"
+        "SELECT, 3 READ; VERIFY; 3 UPDATE, the decisive record read back"
     );
     assert_eq!(written, rig.read_records(), "the card as a read finds it");
     assert_eq!(open.resolve(&written), Resolution::Done);
