@@ -967,6 +967,33 @@ async fn the_water_a_meter_loaded_unpaid_is_paid_by_the_next_recharges_f2() {
         screen.contains("First paid: 5.00 owed for purchase #1, 5.000 m³, a meter loaded"),
         "{screen}"
     );
+    // F2 at a desk whose PIN the card refuses: the debt is not paid either (s41-b).
+    let files = || std::fs::read_dir(&receipts_dir).map_or(0, |files| files.count());
+    let (books_before, files_before, right) = (
+        books(&customer.client, customer.customer_id).await,
+        files(),
+        Arc::clone(&services.card_access),
+    );
+    let services = Services {
+        card_access: Arc::new(CardAccess::new(key(), "13579".parse().unwrap())),
+        ..services
+    };
+    app.card_pin = services.card_access.pin_refusal();
+    press(&mut app, &services, KeyCode::F(2)).await;
+    let told = message(&app);
+    assert!(told.starts_with("Nothing written or charged"), "{told}");
+    assert_eq!(
+        books(&customer.client, customer.customer_id).await,
+        books_before,
+        "no debt paid, nothing journaled"
+    );
+    assert_eq!(files(), files_before, "no receipt");
+    // The PIN put right (meterdesk restarted): F2 on the same confirmation.
+    let services = Services {
+        card_access: right,
+        ..services
+    };
+    app.card_pin = services.card_access.pin_refusal();
     press(&mut app, &services, KeyCode::F(2)).await;
     let told = message(&app);
     assert!(
