@@ -307,15 +307,18 @@ impl ReaderHandle {
                 let Some((records, mut tries)) = decided_from else {
                     return Ok(None);
                 };
+                let mut verified_here = false;
                 loop {
-                    match step.recv_timeout(PLAN_WAIT) {
+                    let ended = match step.recv_timeout(PLAN_WAIT) {
                         Ok(SessionStep::Verify(pin, reply)) => {
                             let verified = water_card::verify(card, tries, &pin);
                             if verified.is_ok() {
                                 tries = PinTries::Verified;
+                                verified_here = true;
                             }
                             // The caller gives up after a refusal: the session then ends.
                             let _ = reply.send(verified);
+                            continue;
                         }
                         Ok(SessionStep::Write(plan, pin)) => {
                             return water_card::write_in_session(
@@ -323,10 +326,16 @@ impl ReaderHandle {
                             )
                             .map(Some);
                         }
-                        Err(RecvTimeoutError::Timeout) => return Err(CardError::SessionExpired),
+                        Err(RecvTimeoutError::Timeout) => Err(CardError::SessionExpired),
                         // Nothing to write: the caller decided so, or gave up.
-                        Err(RecvTimeoutError::Disconnected) => return Ok(None),
+                        Err(RecvTimeoutError::Disconnected) => Ok(None),
+                    };
+                    // Verified for a write that does not come (the database refused it): the
+                    // card is not left open to another program's UPDATE on this reader.
+                    if verified_here {
+                        let _ = water_card::end_verification(card);
                     }
+                    return ended;
                 }
             });
             match (read_reply, written) {

@@ -272,6 +272,13 @@ pub fn verify(card: &mut dyn Exchange, tries: PinTries, pin: &IssuerPin) -> Resu
     }
 }
 
+/// Ends the PIN's verification by selecting the application again (a SELECT ends the card's
+/// verified PIN: ISO 7816-4, the virtual card too), for a session that verified it for a write
+/// that did not come.
+pub fn end_verification(card: &mut dyn Exchange) -> Result<(), CardError> {
+    card.exchange(&select_application()).map(drop)
+}
+
 /// The plan's UPDATE BINARYs in order, the PIN verified.
 fn update(card: &mut dyn Exchange, plan: &CardWritePlan) -> Result<(), CardError> {
     for write in plan.writes() {
