@@ -5,9 +5,9 @@
 //! pseudo-APDUs) can sit next to this one without touching the thread or the screens.
 //!
 //! Its operations ([`read_card`], [`write_plan`], and a card session's steps,
-//! [`read_card_and_pin_tries`], [`verify`], then [`write_in_session`]) are sequences of APDUs over an
-//! [`Exchange`]: the reader thread runs them against the card, unit tests against the virtual
-//! card.
+//! [`read_card_and_pin_tries`], [`verify`], then [`write_in_session`]) are sequences of APDUs
+//! over an [`Exchange`]: the reader thread runs them against the card, unit tests against the
+//! virtual card.
 
 use super::apdu::{CardError, CommandApdu, Exchange, ResponseApdu, StatusWord, ins};
 use crate::domain::card_counter::CardWritePlan;

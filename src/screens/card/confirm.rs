@@ -151,10 +151,9 @@ impl ScreenRequest for WriteCard {
                 CardOp::Recycle => (cardflow::recycle(&desk, key).await?, Vec::new()),
                 operation => {
                     let decided_from = self.decided_from.as_deref();
-                    let customer_id = self.customer_id;
                     let ran = cardflow::run_decided(
                         &desk,
-                        customer_id,
+                        self.customer_id,
                         operation,
                         key,
                         decided_from,
